@@ -1,0 +1,455 @@
+//! The HTTP server: [`Simulator`], [`SimHandle`], the accept loop (hyper 1,
+//! one task per connection, counted), routing, and fault application around
+//! the vendor handlers.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::config::SimConfig;
+use crate::faults::{FaultKind, FaultPlan};
+use crate::state::{Clock, State};
+use crate::stats::{Recorder, Stats};
+use crate::webhook::Delivery;
+use crate::{jimmyai, vmeg};
+
+/// Entry point: starts a simulator on a loopback port.
+#[derive(Debug)]
+pub struct Simulator;
+
+impl Simulator {
+    /// Start with [`SimConfig::default`] on `127.0.0.1:0`.
+    pub async fn start() -> std::io::Result<SimHandle> {
+        Self::start_with(SimConfig::default()).await
+    }
+
+    /// Start with `config`. The server runs on the current tokio runtime until
+    /// the handle is dropped or [`SimHandle::shutdown`] is called.
+    pub async fn start_with(config: SimConfig) -> std::io::Result<SimHandle> {
+        let listener = TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let seed = config.seed;
+        let shared = Arc::new(Shared {
+            clock: Clock::new(),
+            state: Mutex::new(State::default()),
+            stats: Recorder::default(),
+            fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+            task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
+            deliveries: Mutex::new(Vec::new()),
+            background: Mutex::new(JoinSet::new()),
+            base_url,
+            config,
+        });
+        tracing::info!(%addr, speed = shared.config.speed, seed, "voiceclone simulator listening");
+        let accept = tokio::spawn(accept_loop(listener, shared.clone()));
+        Ok(SimHandle {
+            shared,
+            addr,
+            accept: Some(accept),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops the server and every background
+/// task (connections, webhook deliveries).
+#[derive(Debug)]
+pub struct SimHandle {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// Base URL without trailing slash, e.g. `http://127.0.0.1:41234`. Both
+    /// APIs live under it (`/openapi/v1/...` and `/api/open-api/v1/...`).
+    pub fn base_url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.snapshot()
+    }
+
+    /// The API key both APIs accept.
+    pub fn api_key(&self) -> &str {
+        &self.shared.config.api_key
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    /// Make every existing task terminal now (completed, or failed if it was
+    /// drawn to fail). Pending webhooks fire shortly after.
+    pub fn complete_all_now(&self) {
+        let now = self.shared.clock.now();
+        self.shared.lock_state().finish_all(now);
+    }
+
+    /// Move the simulated clock forward (tasks progress, JimmyAI model ids
+    /// expire, idempotency keys age). Timestamps in responses move too.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// Every webhook delivery attempt so far, in order.
+    pub fn webhook_deliveries(&self) -> Vec<Delivery> {
+        lock(&self.shared.deliveries).clone()
+    }
+
+    /// Wait (real time) until at least `n` webhook attempts were recorded or
+    /// `timeout` passed; returns the deliveries.
+    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let d = self.webhook_deliveries();
+            if d.len() >= n || tokio::time::Instant::now() >= deadline {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Number of tasks (both APIs) currently stored.
+    pub fn task_count(&self) -> usize {
+        self.shared.lock_state().tasks.len()
+    }
+
+    /// Stop the server and wait for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        self.stop_background();
+        if let Some(h) = self.accept.take() {
+            h.abort();
+            let _ = h.await;
+        }
+    }
+
+    fn stop_background(&self) {
+        lock(&self.shared.background).abort_all();
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.stop_background();
+        if let Some(h) = self.accept.take() {
+            h.abort();
+        }
+    }
+}
+
+/// State shared by the accept loop, handlers and background tasks.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: SimConfig,
+    pub clock: Clock,
+    pub state: Mutex<State>,
+    pub stats: Recorder,
+    pub fault_rng: Mutex<fastrand::Rng>,
+    pub task_rng: Mutex<fastrand::Rng>,
+    pub deliveries: Mutex<Vec<Delivery>>,
+    pub background: Mutex<JoinSet<()>>,
+    pub base_url: String,
+}
+
+/// Lock a mutex, ignoring poisoning (state stays usable after a panic).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Shared {
+    /// Lock the state with completion side effects applied up to now.
+    pub fn lock_state(&self) -> MutexGuard<'_, State> {
+        let now = self.clock.now();
+        let mut g = lock(&self.state);
+        g.settle(now);
+        g
+    }
+
+    /// Draw whether a new task will fail.
+    pub fn draw_task_failure(&self) -> bool {
+        let rate = self.config.task_failure_rate;
+        let u = lock(&self.task_rng).f64();
+        u < rate
+    }
+
+    /// Run `fut` in the background; aborted on shutdown.
+    pub fn spawn_background<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let mut set = lock(&self.background);
+        while set.try_join_next().is_some() {}
+        set.spawn(fut);
+    }
+}
+
+/// Returned by the service to make hyper close the connection without a
+/// response.
+#[derive(Debug, thiserror::Error)]
+#[error("simulated dropped connection")]
+struct DroppedConnection;
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    // Connection tasks live in this set: aborting the accept loop drops the
+    // set, which aborts every connection.
+    let mut conns = JoinSet::new();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        while conns.try_join_next().is_some() {}
+        shared
+            .stats
+            .connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let sh = shared.clone();
+        conns.spawn(async move {
+            let svc = hyper::service::service_fn(move |req| handle(sh.clone(), req));
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "connection ended with error");
+            }
+        });
+    }
+}
+
+/// Which vendor a route belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    Vmeg,
+    Jimmy,
+    Sim,
+}
+
+/// Map a request to (operation name, API).
+fn route(method: &Method, path: &str) -> (&'static str, Api) {
+    let get = method == Method::GET;
+    let post = method == Method::POST;
+    if let Some(rest) = path.strip_prefix("/openapi/v1/") {
+        let op = match (rest.trim_end_matches('/'), post, get) {
+            ("task/clone-voice/create", true, _) => "vmeg.cloneVoiceCreate",
+            ("task/clone-voice/create-async", true, _) => "vmeg.cloneVoiceCreateAsync",
+            ("task/tts/create", true, _) => "vmeg.ttsCreate",
+            ("task/tts/create-async", true, _) => "vmeg.ttsCreateAsync",
+            ("tasks/list", _, true) => "vmeg.tasksList",
+            ("tasks/detail", _, true) => "vmeg.tasksDetail",
+            ("tasks/delete", true, _) => "vmeg.tasksDelete",
+            ("assets/voice/clone/list", true, _) => "vmeg.cloneVoiceList",
+            ("assets/voice/clone/update", true, _) => "vmeg.cloneVoiceUpdate",
+            ("assets/voice/clone/delete", true, _) => "vmeg.cloneVoiceDelete",
+            ("assets/voice/basic/list", true, _) => "vmeg.basicVoiceList",
+            _ => "vmeg.unknown",
+        };
+        return (op, Api::Vmeg);
+    }
+    if let Some(rest) = path.strip_prefix("/api/open-api/v1/") {
+        let rest = rest.trim_end_matches('/');
+        let op = match (rest, post, get) {
+            ("soundCloning/clones", true, _) => "jimmyai.createClone",
+            ("soundCloning/audios", true, _) => "jimmyai.createAudio",
+            ("files/upload", true, _) => "jimmyai.uploadFile",
+            (r, _, true) if r.starts_with("audios/") && r.len() > "audios/".len() => {
+                "jimmyai.getAudio"
+            }
+            _ => "jimmyai.unknown",
+        };
+        return (op, Api::Jimmy);
+    }
+    if get && path.starts_with("/sim/files/") {
+        return ("sim.file", Api::Sim);
+    }
+    ("unknown", Api::Sim)
+}
+
+async fn handle(
+    sh: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, DroppedConnection> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let (op, api) = route(&method, &path);
+    sh.stats.request(op);
+    let plan = if api != Api::Sim && sh.config.faults.is_active() {
+        sh.config.faults.draw(&mut lock(&sh.fault_rng))
+    } else {
+        FaultPlan::default()
+    };
+    if let Some(d) = plan.latency {
+        sh.stats.fault(FaultKind::Latency.name());
+        tokio::time::sleep(d).await;
+    }
+    if let Some(kind) = plan.exclusive {
+        sh.stats.fault(kind.name());
+        if kind != FaultKind::DropAfter {
+            tracing::debug!(%method, %path, op, fault = kind.name(), "injected fault before processing");
+            if api == Api::Vmeg && sh.config.vmeg_fault_consumes_idempotency_key {
+                vmeg::consume_key_on_fault(&sh, op, &path, req.headers());
+            }
+            if kind == FaultKind::DropBefore {
+                return Err(DroppedConnection);
+            }
+            let resp = injected_response(&sh, api, kind, plan.retry_after);
+            sh.stats.status(resp.status().as_u16());
+            return Ok(resp);
+        }
+    }
+    let req = req.map(Body::new);
+    let mut resp = match api {
+        Api::Vmeg => vmeg::handle(&sh, op, &plan, req).await,
+        Api::Jimmy => jimmyai::handle(&sh, op, &plan, req).await,
+        Api::Sim => sim_file(&sh, &path),
+    };
+    if plan.exclusive == Some(FaultKind::DropAfter) {
+        tracing::debug!(%method, %path, op, "injected fault: dropping connection after processing");
+        return Err(DroppedConnection);
+    }
+    if plan.extra_fields {
+        sh.stats.fault(FaultKind::ExtraFields.name());
+        resp = add_extra_fields(resp).await;
+    }
+    let status = resp.status().as_u16();
+    sh.stats.status(status);
+    tracing::debug!(%method, %path, op, status, "served");
+    Ok(resp)
+}
+
+/// The answer to an injected 429/5xx/business fault, in the vendor envelope.
+fn injected_response(sh: &Shared, api: Api, kind: FaultKind, retry_after: Duration) -> Response<Body> {
+    let status: u16 = match kind {
+        FaultKind::TooManyRequests => 429,
+        FaultKind::Http500 => 500,
+        FaultKind::Http502 => 502,
+        FaultKind::Http503 => 503,
+        _ => 200,
+    };
+    let msg = match kind {
+        FaultKind::TooManyRequests => "Too many requests (simulated)",
+        FaultKind::Business => "Internal server error (simulated business error)",
+        _ => "Service unavailable (simulated)",
+    };
+    let body = match api {
+        Api::Vmeg => {
+            let code = if status == 200 { 500 } else { status };
+            json!({"code": code, "message": msg, "data": null})
+        }
+        _ => jimmyai::envelope_err(sh, sh.config.jimmy_server_error.code, msg),
+    };
+    let mut resp = json_response(status, &body);
+    if kind == FaultKind::TooManyRequests {
+        let secs = retry_after.as_secs_f64().ceil() as u64;
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    resp
+}
+
+fn sim_file(sh: &Shared, path: &str) -> Response<Body> {
+    let name = path.strip_prefix("/sim/files/").unwrap_or("");
+    let st = sh.lock_state();
+    match st.files.get(name) {
+        Some(f) => {
+            let mut r = Response::new(Body::from(f.bytes.clone()));
+            if let Ok(v) = HeaderValue::from_str(&f.mime) {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        None => json_response(404, &json!({"error": "not found"})),
+    }
+}
+
+/// A JSON response with the given status.
+pub(crate) fn json_response(status: u16, body: &Value) -> Response<Body> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut r = Response::new(Body::from(bytes));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Bearer token check.
+pub(crate) fn bearer_ok(headers: &HeaderMap, key: &str) -> bool {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let v = v.trim();
+    let token = match v.split_once(' ') {
+        Some((scheme, tok)) if scheme.eq_ignore_ascii_case("bearer") => tok.trim(),
+        _ => return false,
+    };
+    !token.is_empty() && token == key
+}
+
+const EXTRA_FIELD: &str = "simUnknownField";
+
+fn sprinkle(v: &mut Value) {
+    if let Value::Object(m) = v {
+        m.insert(EXTRA_FIELD.into(), json!({"note": "unknown field, ignore me", "n": 1}));
+    }
+}
+
+/// Add unknown fields to the envelope, `data`, and list items.
+async fn add_extra_fields(resp: Response<Body>) -> Response<Body> {
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    sprinkle(&mut v);
+    if let Some(data) = v.get_mut("data") {
+        sprinkle(data);
+        for list in ["records", "results"] {
+            if let Some(Value::Array(items)) = data.get_mut(list) {
+                items.iter_mut().for_each(sprinkle);
+            }
+        }
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let out = serde_json::to_vec(&v).unwrap_or_default();
+    Response::from_parts(parts, Body::from(out))
+}

@@ -1,0 +1,161 @@
+//! Counters: [`Stats`] snapshots and the internal recorder behind them.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+/// One accepted, billable create, with what identifies the logical call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateRecord {
+    /// Operation name, e.g. `vmeg.cloneVoiceCreateAsync`, `jimmyai.createClone`.
+    pub operation: String,
+    /// Task id the create produced.
+    pub task_id: String,
+    /// VMEG `X-Idempotency-Key` of the request.
+    pub idempotency_key: Option<String>,
+    /// VMEG request body `extraData` (also recorded for sync creates).
+    pub extra_data: Option<Value>,
+    /// JimmyAI `contentText`.
+    pub content_text: Option<String>,
+    /// JimmyAI `fileUrl`.
+    pub file_url: Option<String>,
+    /// JimmyAI `modelId` (production audio).
+    pub model_id: Option<String>,
+}
+
+impl CreateRecord {
+    /// A key naming the logical call: the operation plus `extraData` when
+    /// present, else JimmyAI `fileUrl`/`modelId` + `contentText`, else the
+    /// idempotency key. Two records with the same key are (likely) one
+    /// logical call billed twice.
+    pub fn logical_key(&self) -> String {
+        let op = self.operation.trim_end_matches("Async");
+        if let Some(x) = &self.extra_data {
+            return format!("{op}|extra={x}");
+        }
+        if self.content_text.is_some() || self.file_url.is_some() || self.model_id.is_some() {
+            return format!(
+                "{op}|file={}|model={}|text={}",
+                self.file_url.as_deref().unwrap_or(""),
+                self.model_id.as_deref().unwrap_or(""),
+                self.content_text.as_deref().unwrap_or("")
+            );
+        }
+        format!(
+            "{op}|key={}",
+            self.idempotency_key.as_deref().unwrap_or(&self.task_id)
+        )
+    }
+}
+
+/// A snapshot of the simulator's counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// TCP connections accepted.
+    pub connections_accepted: u64,
+    /// Requests seen (including ones answered by injected faults or dropped).
+    pub requests_total: u64,
+    /// Requests per operation name (`vmeg.*`, `jimmyai.*`, `unknown`).
+    pub requests_by_operation: BTreeMap<String, u64>,
+    /// Responses per HTTP status (dropped connections are not counted here).
+    pub responses_by_status: BTreeMap<u16, u64>,
+    /// Faults injected per kind name (see [`crate::FaultKind::name`]).
+    pub faults_by_kind: BTreeMap<String, u64>,
+    /// Billable tasks created per operation.
+    pub billable_by_operation: BTreeMap<String, u64>,
+    /// Every accepted billable create, in order.
+    pub creates: Vec<CreateRecord>,
+    /// Webhook delivery attempts.
+    pub webhook_attempts: u64,
+}
+
+impl Stats {
+    /// Total billable tasks created.
+    pub fn billable_total(&self) -> u64 {
+        self.billable_by_operation.values().sum()
+    }
+
+    /// Requests seen for one operation.
+    pub fn requests(&self, operation: &str) -> u64 {
+        self.requests_by_operation
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Billable creates of one operation.
+    pub fn billable(&self, operation: &str) -> u64 {
+        self.billable_by_operation
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Creates grouped by [`CreateRecord::logical_key`].
+    pub fn creates_by_logical_call(&self) -> BTreeMap<String, Vec<CreateRecord>> {
+        let mut m: BTreeMap<String, Vec<CreateRecord>> = BTreeMap::new();
+        for c in &self.creates {
+            m.entry(c.logical_key()).or_default().push(c.clone());
+        }
+        m
+    }
+
+    /// Logical calls that created more than one billable task.
+    pub fn duplicate_logical_calls(&self) -> Vec<(String, usize)> {
+        self.creates_by_logical_call()
+            .into_iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(k, v)| (k, v.len()))
+            .collect()
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    pub connections: AtomicU64,
+    pub webhook_attempts: AtomicU64,
+    inner: Mutex<Stats>,
+}
+
+impl Recorder {
+    fn with<R>(&self, f: impl FnOnce(&mut Stats) -> R) -> R {
+        let mut g = match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f(&mut g)
+    }
+
+    pub fn request(&self, op: &str) {
+        self.with(|s| {
+            s.requests_total += 1;
+            *s.requests_by_operation.entry(op.to_string()).or_default() += 1;
+        });
+    }
+
+    pub fn status(&self, status: u16) {
+        self.with(|s| *s.responses_by_status.entry(status).or_default() += 1);
+    }
+
+    pub fn fault(&self, kind: &str) {
+        self.with(|s| *s.faults_by_kind.entry(kind.to_string()).or_default() += 1);
+    }
+
+    pub fn create(&self, rec: CreateRecord) {
+        self.with(|s| {
+            *s.billable_by_operation
+                .entry(rec.operation.clone())
+                .or_default() += 1;
+            s.creates.push(rec);
+        });
+    }
+
+    pub fn snapshot(&self) -> Stats {
+        let mut s = self.with(|s| s.clone());
+        s.connections_accepted = self.connections.load(Ordering::Relaxed);
+        s.webhook_attempts = self.webhook_attempts.load(Ordering::Relaxed);
+        s
+    }
+}

@@ -1,0 +1,186 @@
+//! Small request-parsing helpers shared by both vendors: JSON bodies read
+//! with a size limit, typed field access on `serde_json::Value`, query
+//! strings, URL checks. Nothing here panics on client input.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use serde_json::{Map, Value};
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    TooLarge,
+    Malformed(String),
+}
+
+/// Read a JSON object body. An empty body counts as `{}` when `allow_empty`.
+pub(crate) async fn read_json(
+    body: Body,
+    limit: usize,
+    allow_empty: bool,
+) -> Result<Map<String, Value>, BodyError> {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| BodyError::TooLarge)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return if allow_empty {
+            Ok(Map::new())
+        } else {
+            Err(BodyError::Malformed("request body is required".into()))
+        };
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(BodyError::Malformed(
+            "request body must be a JSON object".into(),
+        )),
+        Err(e) => Err(BodyError::Malformed(format!("malformed JSON body: {e}"))),
+    }
+}
+
+/// Field access with type checks; `null` counts as absent.
+pub(crate) fn opt_str(m: &Map<String, Value>, k: &str) -> Result<Option<String>, String> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("`{k}` must be a string")),
+    }
+}
+
+pub(crate) fn req_str(m: &Map<String, Value>, k: &str) -> Result<String, String> {
+    match opt_str(m, k)? {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        _ => Err(format!("`{k}` is required")),
+    }
+}
+
+pub(crate) fn opt_f64(m: &Map<String, Value>, k: &str) -> Result<Option<f64>, String> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| format!("`{k}` must be a number")),
+        Some(_) => Err(format!("`{k}` must be a number")),
+    }
+}
+
+pub(crate) fn opt_i64(m: &Map<String, Value>, k: &str) -> Result<Option<i64>, String> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| format!("`{k}` must be an integer")),
+        Some(_) => Err(format!("`{k}` must be an integer")),
+    }
+}
+
+pub(crate) fn opt_bool(m: &Map<String, Value>, k: &str) -> Result<Option<bool>, String> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(format!("`{k}` must be a boolean")),
+    }
+}
+
+/// `https://host...` with no whitespace.
+pub(crate) fn is_https_url(s: &str) -> bool {
+    match s.strip_prefix("https://") {
+        Some(rest) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty() && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// `http(s)://host...` with no whitespace.
+pub(crate) fn is_http_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(rest) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+            !host.is_empty() && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decode `application/x-www-form-urlencoded` text (lossy on bad UTF-8).
+pub(crate) fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parse a query string into a map (last value wins).
+pub(crate) fn query_map(q: Option<&str>) -> HashMap<String, String> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// Lower-cased extension of the last path segment of a URL or file name.
+pub(crate) fn extension(s: &str) -> Option<String> {
+    let path = s.split(['?', '#']).next().unwrap_or("");
+    let last = path.rsplit('/').next().unwrap_or("");
+    let (_, ext) = last.rsplit_once('.')?;
+    if ext.is_empty() {
+        None
+    } else {
+        Some(ext.to_ascii_lowercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes() {
+        assert_eq!(percent_decode("a%20b+c%2"), "a b c%2");
+        assert_eq!(percent_decode("%41%"), "A%");
+        let q = query_map(Some("taskId=abc&x&pageSize=5"));
+        assert_eq!(q.get("taskId").map(String::as_str), Some("abc"));
+        assert!(is_https_url("https://x.y/a.wav"));
+        assert!(!is_https_url("http://x.y/a.wav"));
+        assert!(!is_https_url("https://"));
+        assert_eq!(extension("https://a/b/c.MP3?x=1").as_deref(), Some("mp3"));
+        assert_eq!(extension("https://a/b/c"), None);
+    }
+}

@@ -1,0 +1,235 @@
+//! Small, dependency-free date handling: the vendors send ISO 8601 strings and Unix
+//! timestamps, `Retry-After` may be an HTTP date, and errors print submit times.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn from_unix_secs_f(secs: i64, nanos: u32) -> Option<SystemTime> {
+    if secs >= 0 {
+        UNIX_EPOCH.checked_add(Duration::new(u64::try_from(secs).ok()?, nanos))
+    } else {
+        UNIX_EPOCH
+            .checked_sub(Duration::from_secs(secs.unsigned_abs()))?
+            .checked_add(Duration::from_nanos(u64::from(nanos)))
+    }
+}
+
+/// A Unix timestamp of unknown unit: values beyond year 5138 in seconds are taken as
+/// milliseconds (JimmyAI's `created` looks like seconds, VMEG's webhook time is milliseconds).
+pub(crate) fn from_unix_guess(value: i64) -> Option<SystemTime> {
+    if value.unsigned_abs() >= 100_000_000_000 {
+        from_unix_secs_f(value.div_euclid(1000), (value.rem_euclid(1000) as u32) * 1_000_000)
+    } else {
+        from_unix_secs_f(value, 0)
+    }
+}
+
+fn digits(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses `YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|±HH:MM]`. A missing offset is read as UTC, which is
+/// the best guess for a server timestamp; `None` for anything else.
+pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
+    let s = input.trim();
+    let date = s.get(0..10)?;
+    let sep = s.get(10..11)?;
+    if !(sep == "T" || sep == "t" || sep == " ") {
+        return None;
+    }
+    let rest = s.get(11..)?;
+    let mut parts = date.split('-');
+    let y = i64::from(digits(parts.next()?)?);
+    let mo = digits(parts.next()?)?;
+    let d = digits(parts.next()?)?;
+    if parts.next().is_some() || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let h = digits(rest.get(0..2)?)?;
+    if rest.get(2..3)? != ":" {
+        return None;
+    }
+    let mi = digits(rest.get(3..5)?)?;
+    if rest.get(5..6)? != ":" {
+        return None;
+    }
+    let se = digits(rest.get(6..8)?)?;
+    if h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut tail = rest.get(8..)?;
+    let mut nanos: u32 = 0;
+    if let Some(frac) = tail.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        let frac_digits = frac.get(..n)?;
+        let mut scaled = String::from(frac_digits.get(..n.min(9))?);
+        while scaled.len() < 9 {
+            scaled.push('0');
+        }
+        nanos = digits(&scaled)?;
+        tail = frac.get(n..)?;
+    }
+    let offset_secs: i64 = match tail {
+        "" | "Z" | "z" => 0,
+        t => {
+            let sign = match t.get(0..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            let body = t.get(1..)?;
+            let (oh, om) = match body.len() {
+                5 if body.get(2..3)? == ":" => (digits(body.get(0..2)?)?, digits(body.get(3..5)?)?),
+                4 => (digits(body.get(0..2)?)?, digits(body.get(2..4)?)?),
+                2 => (digits(body)?, 0),
+                _ => return None,
+            };
+            sign * (i64::from(oh) * 3600 + i64::from(om) * 60)
+        }
+    };
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se.min(59))
+        - offset_secs;
+    from_unix_secs_f(secs, nanos)
+}
+
+/// `Retry-After` as either delta-seconds or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Some(secs) = digits(v) {
+        return Some(Duration::from_secs(u64::from(secs)));
+    }
+    if let Ok(secs) = v.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+            return Some(Duration::from_secs_f64(secs));
+        }
+        return None;
+    }
+    let mut it = v.split_whitespace();
+    let _weekday = it.next()?;
+    let d = digits(it.next()?)?;
+    let mo = match it.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let y = i64::from(digits(it.next()?)?);
+    let mut hms = it.next()?.split(':');
+    let h = i64::from(digits(hms.next()?)?);
+    let mi = i64::from(digits(hms.next()?)?);
+    let se = i64::from(digits(hms.next()?)?);
+    if it.next()? != "GMT" {
+        return None;
+    }
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se;
+    let at = from_unix_secs_f(secs, 0)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// RFC 3339 in UTC with millisecond precision, for messages meant for people.
+pub(crate) fn format_rfc3339(t: SystemTime) -> String {
+    let (secs, millis) = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2), d.subsec_millis()),
+        Err(e) => {
+            let d = e.duration();
+            let secs = -i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2);
+            (secs, 0)
+        }
+    };
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        sod / 3600,
+        (sod % 3600) / 60,
+        sod % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unix(t: SystemTime) -> i64 {
+        t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(-1)
+    }
+
+    #[test]
+    fn iso8601_variants() {
+        assert_eq!(parse_iso8601("1970-01-01T00:00:00Z").map(unix), Some(0));
+        assert_eq!(parse_iso8601("2024-02-29T12:34:56Z").map(unix), Some(1_709_210_096));
+        assert_eq!(parse_iso8601("2024-02-29 12:34:56").map(unix), Some(1_709_210_096));
+        assert_eq!(parse_iso8601("2024-02-29T20:34:56+08:00").map(unix), Some(1_709_210_096));
+        assert_eq!(parse_iso8601("2024-02-29T12:34:56.123456Z").map(unix), Some(1_709_210_096));
+        for bad in ["", "2024-13-01T00:00:00Z", "2024-02-29", "2024-02-29T1:2:3Z", "x024-02-29T12:34:56Z", "2024-02-29T12:34:56+8"] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn unix_guess_handles_seconds_and_millis() {
+        assert_eq!(from_unix_guess(1_781_777_280).map(unix), Some(1_781_777_280));
+        assert_eq!(from_unix_guess(1_781_777_280_123).map(unix), Some(1_781_777_280));
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5", now), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(Duration::ZERO));
+        let earlier = UNIX_EPOCH + Duration::from_secs(784_111_767);
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", earlier), Some(Duration::from_secs(10)));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789);
+        let s = format_rfc3339(t);
+        assert_eq!(s, "2024-02-29T12:34:56.789Z");
+        assert_eq!(parse_iso8601(&s), Some(t));
+    }
+}

@@ -1,0 +1,45 @@
+//! Library side of `cargo xtask`, so that tests can call the same code the command runs.
+//!
+//! - [`targets`]: which spec generates which crate.
+//! - [`spec`]: loading a spec and the checks made before progenitor sees it.
+//! - [`codegen`]: running progenitor and writing (or checking) the generated files.
+//! - [`surface`]: a plain-text listing of a generated crate's public surface, for snapshots.
+//! - [`conformance`]: comparing `specs/vmeg.yaml` with VMEG's published document.
+
+pub mod codegen;
+pub mod conformance;
+pub mod spec;
+pub mod surface;
+pub mod targets;
+
+use std::path::PathBuf;
+
+pub const USAGE: &str = "usage:
+  cargo xtask codegen            regenerate crates/*-client/src/generated.rs from specs/
+  cargo xtask codegen --check    write nothing; exit 1 naming each stale file
+  cargo xtask conformance <vmeg-openapi.json>
+                                 compare specs/vmeg.yaml with VMEG's published document";
+
+/// An xtask failure: a message meant to be printed on one line.
+#[derive(Debug)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T> {
+    Err(Error(msg.into()))
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}

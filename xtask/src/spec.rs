@@ -1,0 +1,231 @@
+//! Loading a spec, and the checks made before progenitor sees it.
+//!
+//! progenitor 0.15 panics on some layouts (two 2xx schemas, a `$ref` path item) and cannot
+//! generate multipart bodies. Checking here turns each of those into a one-line error that
+//! names the file and the operation, and lets a spec mark an operation it must not generate.
+
+use crate::{Result, err};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The vendor extension that keeps an operation out of generation. It must give a reason,
+/// which `cargo xtask codegen` prints: nothing is dropped silently.
+pub const SKIP_EXTENSION: &str = "x-voiceclone-codegen";
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// A spec ready for progenitor.
+#[derive(Debug)]
+pub struct Spec {
+    /// How the spec is named in messages (its path relative to the workspace root).
+    pub name: String,
+    /// SHA-256 of the spec's bytes, recorded in the generated file's header.
+    pub sha256: String,
+    /// The document with skipped operations removed.
+    pub openapi: openapiv3::OpenAPI,
+    /// The same document as JSON, for narrowing a progenitor failure to one operation.
+    pub json: Value,
+    /// Operations kept for generation, in document order.
+    pub operations: Vec<Operation>,
+    /// Operations left out of generation, with the spec's reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// One operation of a spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub id: String,
+    pub method: String,
+    pub path: String,
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} {})",
+            self.id,
+            self.method.to_uppercase(),
+            self.path
+        )
+    }
+}
+
+/// An operation left out of generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub operation: Operation,
+    pub reason: String,
+}
+
+/// Parses and checks a spec's text. `name` is used in every message.
+pub fn load(name: &str, text: &str) -> Result<Spec> {
+    let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+    let mut json: Value = match serde_norway::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return err(format!("{name}: not valid YAML: {e}")),
+    };
+    check_version(name, &json)?;
+    let (operations, skipped) = check_operations(name, &mut json)?;
+    let openapi: openapiv3::OpenAPI = match serde_json::from_value(json.clone()) {
+        Ok(v) => v,
+        Err(e) => return err(format!("{name}: not a valid OpenAPI 3.0 document: {e}")),
+    };
+    Ok(Spec {
+        name: name.to_string(),
+        sha256,
+        openapi,
+        json,
+        operations,
+        skipped,
+    })
+}
+
+fn check_version(name: &str, json: &Value) -> Result<()> {
+    match json.get("openapi").and_then(Value::as_str) {
+        Some(v) if v.starts_with("3.0.") => Ok(()),
+        Some(v) => err(format!(
+            "{name}: `openapi: {v}` is not 3.0.x (progenitor 0.15 refuses other versions)"
+        )),
+        None => err(format!("{name}: no `openapi` version field")),
+    }
+}
+
+/// Walks every operation: operationId present and unique, one 2xx schema, multipart only when
+/// skipped. Removes skipped operations from `json`.
+fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec<Skipped>)> {
+    let components = json.get("components").cloned().unwrap_or(Value::Null);
+    let Some(paths) = json.get_mut("paths").and_then(Value::as_object_mut) else {
+        return err(format!("{name}: no `paths` object"));
+    };
+    let mut operations: Vec<Operation> = Vec::new();
+    let mut skipped = Vec::new();
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            return err(format!("{name}: path {path}: not an object"));
+        };
+        if item.contains_key("$ref") {
+            return err(format!(
+                "{name}: path {path}: `$ref` path items are not supported (progenitor panics on them)"
+            ));
+        }
+        let mut to_remove = Vec::new();
+        for method in METHODS {
+            let Some(op) = item.get(*method) else {
+                continue;
+            };
+            let where_ = format!("{} {path}", method.to_uppercase());
+            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                return err(format!("{name}: operation {where_}: missing operationId"));
+            };
+            if id.trim().is_empty() {
+                return err(format!("{name}: operation {where_}: empty operationId"));
+            }
+            let operation = Operation {
+                id: id.to_string(),
+                method: method.to_string(),
+                path: path.clone(),
+            };
+            if let Some(other) = operations
+                .iter()
+                .chain(skipped.iter().map(|s: &Skipped| &s.operation))
+                .find(|o| o.id == id)
+            {
+                return err(format!(
+                    "{name}: operation {operation}: operationId `{id}` is also used by {} {}",
+                    other.method.to_uppercase(),
+                    other.path
+                ));
+            }
+            if let Some(reason) = skip_reason(name, &operation, op)? {
+                skipped.push(Skipped { operation, reason });
+                to_remove.push(*method);
+                continue;
+            }
+            check_success_schemas(name, &operation, op, &components)?;
+            check_body(name, &operation, op)?;
+            operations.push(operation);
+        }
+        for method in to_remove {
+            item.remove(method);
+        }
+    }
+    Ok((operations, skipped))
+}
+
+fn skip_reason(name: &str, operation: &Operation, op: &Value) -> Result<Option<String>> {
+    let Some(ext) = op.get(SKIP_EXTENSION) else {
+        return Ok(None);
+    };
+    if ext.get("skip").and_then(Value::as_bool) != Some(true) {
+        return Ok(None);
+    }
+    match ext.get("reason").and_then(Value::as_str) {
+        Some(r) if !r.trim().is_empty() => Ok(Some(r.trim().to_string())),
+        _ => err(format!(
+            "{name}: operation {operation}: `{SKIP_EXTENSION}: {{skip: true}}` needs a `reason`"
+        )),
+    }
+}
+
+/// progenitor panics when two success responses (2xx, or 2xx and `default`) have different
+/// schemas: refuse that here, naming the operation.
+fn check_success_schemas(
+    name: &str,
+    operation: &Operation,
+    op: &Value,
+    components: &Value,
+) -> Result<()> {
+    let Some(responses) = op.get("responses").and_then(Value::as_object) else {
+        return err(format!("{name}: operation {operation}: no `responses`"));
+    };
+    let mut seen: Option<(String, Value)> = None;
+    for (code, response) in responses {
+        let success = code.starts_with('2') || code == "default";
+        if !success {
+            continue;
+        }
+        let response = resolve_response(response, components);
+        let schema = response
+            .get("content")
+            .and_then(|c| c.get("application/json"))
+            .and_then(|m| m.get("schema"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        match &seen {
+            Some((first, s)) if *s != schema => {
+                return err(format!(
+                    "{name}: operation {operation}: responses {first} and {code} have different \
+                     schemas; progenitor needs one success schema (it would panic)"
+                ));
+            }
+            Some(_) => {}
+            None => seen = Some((code.clone(), schema)),
+        }
+    }
+    Ok(())
+}
+
+fn resolve_response<'a>(response: &'a Value, components: &'a Value) -> &'a Value {
+    let target = response
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/responses/"))
+        .and_then(|n| components.get("responses").and_then(|rs| rs.get(n)));
+    target.unwrap_or(response)
+}
+
+fn check_body(name: &str, operation: &Operation, op: &Value) -> Result<()> {
+    let content = op.get("requestBody").and_then(|b| b.get("content"));
+    if let Some(content) = content.and_then(Value::as_object)
+        && content.keys().any(|k| k.starts_with("multipart/"))
+    {
+        return err(format!(
+            "{name}: operation {operation}: progenitor cannot generate multipart bodies; mark it \
+             `{SKIP_EXTENSION}: {{skip: true, reason: ...}}` and write it by hand"
+        ));
+    }
+    Ok(())
+}
