@@ -1,1 +1,98 @@
-//! Shared helpers for the workspace-level tests.
+//! Helpers shared by the workspace-level tests.
+
+use httpmock::MockServer;
+use httpmock::prelude::HttpMockRequest;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+/// Headers that say nothing about what our code chose to send (the transport adds them).
+const TRANSPORT_HEADERS: &[&str] = &["host", "content-length", "connection", "accept-encoding"];
+
+/// A loopback server that answers every request with `response` and remembers the last one.
+pub struct Capture {
+    pub server: MockServer,
+    last: Arc<Mutex<Option<HttpMockRequest>>>,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("base_url", &self.server.base_url())
+            .finish()
+    }
+}
+
+impl Capture {
+    /// Starts a server answering `status` with the JSON `response` to any request.
+    pub async fn start(status: u16, response: Value) -> Self {
+        let server = MockServer::start_async().await;
+        let last: Arc<Mutex<Option<HttpMockRequest>>> = Arc::new(Mutex::new(None));
+        let seen = Arc::clone(&last);
+        server
+            .mock_async(move |when, then| {
+                when.is_true(move |req| {
+                    if let Ok(mut slot) = seen.lock() {
+                        *slot = Some(req.clone());
+                    }
+                    true
+                });
+                then.status(status)
+                    .header("content-type", "application/json")
+                    .body(response.to_string());
+            })
+            .await;
+        Self { server, last }
+    }
+
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// What went on the wire: method, path, sorted query, headers (secrets redacted, transport
+    /// headers left out) and the JSON body, as one JSON value for an insta snapshot.
+    pub fn wire(&self) -> Value {
+        let req = self.last.lock().ok().and_then(|slot| slot.clone());
+        let Some(req) = req else {
+            return json!("no request was received");
+        };
+        let mut query = req.query_params();
+        query.sort();
+        let mut headers: Vec<(String, String)> = req
+            .headers_vec()
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .filter(|(k, _)| !TRANSPORT_HEADERS.contains(&k.as_str()))
+            .map(|(k, v)| {
+                let v = if k == "authorization" {
+                    redact_bearer(&v)
+                } else {
+                    v
+                };
+                (k, v)
+            })
+            .collect();
+        headers.sort();
+        let body = if req.body_ref().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(req.body_ref())
+                .unwrap_or_else(|_| Value::String(req.body_string()))
+        };
+        json!({
+            "method": req.method().to_string(),
+            "path": req.uri().path(),
+            "query": query.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+            "headers": headers.into_iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>(),
+            "body": body,
+        })
+    }
+}
+
+/// Keeps the scheme and shows the key only as redacted, so a snapshot proves the header is
+/// sent without ever holding a secret.
+fn redact_bearer(value: &str) -> String {
+    match value.split_once(' ') {
+        Some((scheme, _)) => format!("{scheme} [redacted]"),
+        None => "[redacted]".to_string(),
+    }
+}

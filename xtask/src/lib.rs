@@ -38,8 +38,12 @@ pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T> {
     Err(Error(msg.into()))
 }
 
-/// The workspace root: the parent of this crate's manifest directory.
+/// The workspace root: the parent of this crate's manifest directory, unless
+/// `VOICECLONE_XTASK_ROOT` names another tree (tests point it at a scratch copy).
 pub fn workspace_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("VOICECLONE_XTASK_ROOT") {
+        return PathBuf::from(root);
+    }
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }

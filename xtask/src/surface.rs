@@ -27,8 +27,9 @@ pub fn describe(code: &str) -> Result<String> {
                 continue;
             }
             let route = doc_lines(&f.attrs)
-                .into_iter()
-                .find_map(|l| route_of(&l))
+                .iter()
+                .flat_map(|d| d.lines())
+                .find_map(route_of)
                 .unwrap_or_default();
             let args: Vec<String> = f
                 .sig
@@ -156,6 +157,12 @@ mod quote_free {
         let mut ts = TokenStream::new();
         t.to_tokens(&mut ts);
         let s = ts.to_string();
+        let s = s
+            .replace(":: std :: option :: ", "")
+            .replace(":: std :: string :: ", "")
+            .replace(":: std :: vec :: ", "")
+            .replace(":: std :: collections :: ", "")
+            .replace(":: serde_json :: ", "serde_json :: ");
         s.replace(" :: ", "::")
             .replace(":: ", "::")
             .replace(" < ", "<")
@@ -167,5 +174,7 @@ mod quote_free {
             .replace(" (", "(")
             .replace("( ", "(")
             .replace(" )", ")")
+            .replace(",>", ">")
+            .replace(" <", "<")
     }
 }

@@ -1,0 +1,283 @@
+//! Guards on the generated crates: the checked-in files are what the specs generate, their
+//! public surface is snapshotted, generation is deterministic, and bad specs give one-line
+//! errors naming the operation instead of progenitor panics.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use xtask::codegen::{self, Mode};
+use xtask::targets::TARGETS;
+
+fn root() -> PathBuf {
+    xtask::workspace_root()
+}
+
+#[test]
+fn checked_in_generated_code_matches_the_specs() {
+    let mut stale = Vec::new();
+    for target in TARGETS {
+        let fresh = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        let on_disk = std::fs::read_to_string(root().join(target.output)).unwrap_or_default();
+        if fresh.code != on_disk {
+            let diff = similar::TextDiff::from_lines(&on_disk, &fresh.code);
+            let shown: String = diff
+                .unified_diff()
+                .context_radius(2)
+                .header("checked in", "generated from spec")
+                .to_string()
+                .lines()
+                .take(80)
+                .collect::<Vec<_>>()
+                .join("\n");
+            stale.push(format!("{} is stale:\n{shown}", target.output));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "run `cargo xtask codegen`, then review the snapshot changes\n{}",
+        stale.join("\n\n")
+    );
+}
+
+#[test]
+fn public_surface_of_each_generated_crate() {
+    for target in TARGETS {
+        let code = std::fs::read_to_string(root().join(target.output)).unwrap_or_default();
+        let surface = xtask::surface::describe(&code).unwrap_or_else(|e| panic!("{e}"));
+        let name = target
+            .output
+            .split('/')
+            .nth(1)
+            .unwrap_or("unknown")
+            .to_string();
+        insta::assert_snapshot!(format!("surface_{name}"), surface);
+    }
+}
+
+#[test]
+fn generation_is_deterministic() {
+    for target in TARGETS {
+        let a = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        let b = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.code, b.code, "{} differs between two runs", target.spec);
+    }
+}
+
+#[test]
+fn header_records_the_spec_hash_so_any_spec_edit_makes_the_file_stale() {
+    let target = &TARGETS[0];
+    let text = std::fs::read_to_string(root().join(target.spec)).unwrap_or_default();
+    let before = codegen::generate(target.spec, &text).unwrap_or_else(|e| panic!("{e}"));
+    // A change to a summary only: the generated code may not change, the header must.
+    let edited = text.replacen("summary: Clone", "summary: Edited. Clone", 1);
+    let after = codegen::generate(target.spec, &edited).unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(before.code, after.code);
+    assert!(before.code.contains("spec-sha256: "));
+}
+
+#[test]
+fn upload_is_skipped_with_its_reason_and_nothing_else_is() {
+    let target = TARGETS
+        .iter()
+        .find(|t| t.spec.ends_with("jimmyai.yaml"))
+        .unwrap_or_else(|| panic!("no jimmyai target"));
+    let g = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+    let skipped: Vec<_> = g.skipped.iter().map(|s| s.operation.id.as_str()).collect();
+    assert_eq!(skipped, ["uploadFile"]);
+    assert!(g.skipped[0].reason.contains("multipart"));
+    assert!(g.code.contains("Skipped operations: uploadFile"));
+    let ids: Vec<_> = g.operations.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    // Its response type is still generated, for the hand-written upload to decode into.
+    assert!(g.code.contains("pub struct UploadFileEnvelope"));
+}
+
+#[test]
+fn every_issue_listed_operation_is_in_the_specs() {
+    let vmeg = [
+        "cloneVoiceCreateSync",
+        "cloneVoiceCreateAsync",
+        "ttsCreateSync",
+        "ttsCreateAsync",
+        "tasksList",
+        "tasksDetail",
+        "tasksDelete",
+        "voiceCloneList",
+        "voiceCloneUpdate",
+        "voiceCloneDelete",
+        "voiceBasicList",
+    ];
+    let jimmy = ["createClone", "createAudio", "getAudioTask", "uploadFile"];
+    for (spec, expected) in [
+        ("specs/vmeg.yaml", &vmeg[..]),
+        ("specs/jimmyai.yaml", &jimmy[..]),
+    ] {
+        let text = std::fs::read_to_string(root().join(spec)).unwrap_or_default();
+        let loaded = xtask::spec::load(spec, &text).unwrap_or_else(|e| panic!("{e}"));
+        assert!(text.starts_with("openapi: 3.0.3"), "{spec} is not 3.0.3");
+        let mut ids: Vec<_> = loaded
+            .operations
+            .iter()
+            .chain(loaded.skipped.iter().map(|s| &s.operation))
+            .map(|o| o.id.as_str())
+            .collect();
+        ids.sort_unstable();
+        let mut want = expected.to_vec();
+        want.sort_unstable();
+        assert_eq!(ids, want, "{spec}");
+    }
+}
+
+fn jimmyai_spec() -> String {
+    std::fs::read_to_string(root().join("specs/jimmyai.yaml")).unwrap_or_default()
+}
+
+fn generate_err(text: &str) -> String {
+    match codegen::generate("bad.yaml", text) {
+        Ok(_) => panic!("a malformed spec was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn missing_operation_id_names_the_operation() {
+    let text = jimmyai_spec().replacen("      operationId: createAudio\n", "", 1);
+    let msg = generate_err(&text);
+    assert!(
+        msg.contains("bad.yaml") && msg.contains("POST /api/open-api/v1/soundCloning/audios"),
+        "{msg}"
+    );
+    assert!(msg.contains("missing operationId"), "{msg}");
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+}
+
+#[test]
+fn two_success_schemas_name_the_operation() {
+    let text = jimmyai_spec().replacen(
+        "        '4XX':\n          $ref: '#/components/responses/Error'",
+        "        '201':\n          description: also created\n          content:\n            application/json:\n              schema:\n                $ref: '#/components/schemas/UploadFileEnvelope'\n        '4XX':\n          $ref: '#/components/responses/Error'",
+        1,
+    );
+    let msg = generate_err(&text);
+    assert!(msg.contains("createClone"), "{msg}");
+    assert!(msg.contains("different schemas"), "{msg}");
+}
+
+#[test]
+fn duplicate_operation_id_is_refused() {
+    let text = jimmyai_spec().replacen("operationId: createAudio", "operationId: createClone", 1);
+    let msg = generate_err(&text);
+    assert!(msg.contains("`createClone` is also used by"), "{msg}");
+}
+
+#[test]
+fn openapi_3_1_is_refused_up_front() {
+    let text = jimmyai_spec().replacen("openapi: 3.0.3", "openapi: 3.1.0", 1);
+    assert!(generate_err(&text).contains("is not 3.0.x"));
+}
+
+#[test]
+fn multipart_without_skip_marker_is_refused() {
+    let text = jimmyai_spec().replacen("        skip: true\n", "        skip: false\n", 1);
+    let msg = generate_err(&text);
+    assert!(
+        msg.contains("uploadFile") && msg.contains("multipart"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_progenitor_panic_becomes_an_error_naming_the_operation() {
+    // progenitor panics on a dangling $ref; we only learn which operation by narrowing.
+    let text = jimmyai_spec().replacen(
+        "$ref: '#/components/schemas/GetAudioTaskEnvelope'",
+        "$ref: '#/components/schemas/NoSuchEnvelope'",
+        1,
+    );
+    let msg = generate_err(&text);
+    assert!(msg.contains("operation getAudioTask"), "{msg}");
+    assert!(msg.contains("progenitor panicked"), "{msg}");
+}
+
+/// A scratch copy of the inputs and outputs of codegen, for running the real binary on it.
+fn scratch_tree(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xtask-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for target in TARGETS {
+        for rel in [target.spec, target.output] {
+            let to = dir.join(rel);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
+            }
+            std::fs::copy(root().join(rel), &to).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    dir
+}
+
+fn run_xtask(tree: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .env("VOICECLONE_XTASK_ROOT", tree)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_fails_naming_the_file_after_a_description_edit_and_write_fixes_it() {
+    let tree = scratch_tree("check");
+    let (ok, _, _) = run_xtask(&tree, &["codegen", "--check"]);
+    assert!(ok, "a fresh copy should be up to date");
+
+    let spec = tree.join("specs/vmeg.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap_or_default();
+    std::fs::write(&spec, text.replacen("summary:", "summary: Edited.", 1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (ok, _, stderr) = run_xtask(&tree, &["codegen", "--check"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("crates/vmeg-client/src/generated.rs")
+            && !stderr.contains("jimmyai-client"),
+        "{stderr}"
+    );
+
+    let (ok, stdout, _) = run_xtask(&tree, &["codegen"]);
+    assert!(ok);
+    assert!(
+        stdout.contains("wrote crates/vmeg-client/src/generated.rs"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("skipped specs/jimmyai.yaml: uploadFile"));
+    let (ok, _, _) = run_xtask(&tree, &["codegen", "--check"]);
+    assert!(ok, "codegen then --check must pass");
+    let _ = std::fs::remove_dir_all(&tree);
+}
+
+#[test]
+fn malformed_spec_exits_non_zero_with_one_line_and_no_backtrace() {
+    let tree = scratch_tree("malformed");
+    let spec = tree.join("specs/jimmyai.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap_or_default();
+    std::fs::write(
+        &spec,
+        text.replacen("      operationId: getAudioTask\n", "", 1),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (ok, _, stderr) = run_xtask(&tree, &["codegen"]);
+    assert!(!ok);
+    let lines: Vec<_> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("GET /api/open-api/v1/audios/{id}: missing operationId"));
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+    let _ = std::fs::remove_dir_all(&tree);
+}
+
+#[test]
+fn mode_enum_is_what_main_uses() {
+    // `run` in check mode on the real tree must pass: this is what `.ci/run` calls first.
+    assert!(codegen::run(&root(), Mode::Check).is_ok());
+}
