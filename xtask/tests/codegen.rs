@@ -1,3 +1,5 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 //! Guards on the generated crates: the checked-in files are what the specs generate, their
 //! public surface is snapshotted, generation is deterministic, and bad specs give one-line
 //! errors naming the operation instead of progenitor panics.

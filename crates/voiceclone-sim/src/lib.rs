@@ -1,1 +1,126 @@
-//! Simulator (under construction).
+//! A stateful local simulator of two voice-cloning HTTP APIs, for tests,
+//! benchmarks and demos:
+//!
+//! - **VMEG Open API** (Standalone), under `/openapi/v1/...`;
+//! - **JimmyAI Open API "SoundClone"**, under `/api/open-api/v1/...`.
+//!
+//! Both run on one loopback port. The simulator was written from the API
+//! facts document alone and shares no types with the spec-generated clients.
+//!
+//! # Contents
+//!
+//! - [`Simulator`] / [`SimHandle`] (`server.rs`): start, base URL, counters,
+//!   clock control, shutdown (also on drop).
+//! - [`SimConfig`] (`config.rs`): every setting, including the choices made
+//!   for UNKNOWN facts (listed below).
+//! - [`FaultConfig`] (`faults.rs`): seeded fault injection; the `--fault`
+//!   spec grammar is documented on that module.
+//! - [`Stats`], [`CreateRecord`] (`stats.rs`): requests per operation and per
+//!   HTTP status, faults per kind, billable creates grouped by logical call,
+//!   connections accepted.
+//! - [`Delivery`], [`sign`] (`webhook.rs`): VMEG webhook deliveries and their
+//!   HMAC-SHA256 signature.
+//! - `vmeg.rs`, `jimmyai.rs`: the vendor handlers; `state.rs`: tasks, voices,
+//!   idempotency keys, model ids and the simulated clock; `wire.rs`: request
+//!   parsing helpers.
+//!
+//! # Behaviour in brief
+//!
+//! Tasks move `queued -> processing -> completed | failed`, computed from
+//! elapsed simulated time (first quarter of the duration queued). Durations
+//! are divided by [`SimConfig::speed`]. [`SimHandle::complete_all_now`] and
+//! [`SimHandle::advance_clock`] move things along.
+//!
+//! VMEG: Bearer auth (HTTP 401 envelope), `X-Idempotency-Key` required on
+//! every mutating POST (not on the two list POSTs), a repeated (path, key)
+//! within the TTL gives HTTP 409 + `Retry-After: 2`. Sync creates answer after
+//! the task finishes; async creates answer at once and deliver a signed
+//! webhook when one is configured. Operation names used in [`Stats`]:
+//! `vmeg.cloneVoiceCreate`, `vmeg.cloneVoiceCreateAsync`, `vmeg.ttsCreate`,
+//! `vmeg.ttsCreateAsync`, `vmeg.tasksList`, `vmeg.tasksDetail`,
+//! `vmeg.tasksDelete`, `vmeg.cloneVoiceList`, `vmeg.cloneVoiceUpdate`,
+//! `vmeg.cloneVoiceDelete`, `vmeg.basicVoiceList`.
+//!
+//! JimmyAI: Bearer auth, no idempotency (every accepted create is billed),
+//! `modelId` valid for 3 simulated days after the preview completes unless a
+//! production create activates it. Operations: `jimmyai.createClone`,
+//! `jimmyai.createAudio`, `jimmyai.getAudio`, `jimmyai.uploadFile`.
+//!
+//! Result audio, TTS files and uploads are served from `GET /sim/files/{name}`
+//! on the same port (plain `http://`, so clients can download them).
+//!
+//! # Choices for UNKNOWN facts (all configurable on [`SimConfig`])
+//!
+//! | fact | default | setting |
+//! |---|---|---|
+//! | VMEG clone/TTS status words | queued and running → `running`, done → `finished`, `failed` | [`SimConfig::vmeg_status_words`] |
+//! | VMEG `tasks/detail` `result` of a clone | `{"voiceId": "cv_..."}` (`{}` while running, `{"errorMessage"}` on failure) | [`SimConfig::vmeg_clone_result_has_voice_id`] |
+//! | VMEG HTTP status of business errors 400/402/404/422/500/502 | same as `code` (401/409/413 always their own status) | [`SimConfig::vmeg_business_errors_http_200`] |
+//! | VMEG key consumed by an injected 429/5xx/drop before processing | no | [`SimConfig::vmeg_fault_consumes_idempotency_key`] |
+//! | VMEG key consumed by a rejected (400/404) request | no | [`SimConfig::vmeg_rejection_consumes_idempotency_key`] |
+//! | VMEG 409 body | no replay, `data: null` | — |
+//! | VMEG webhook retries | 3 retries after 1 s, 2 s, 4 s (÷ speed); failed tasks also get a webhook with `code` 500 | [`SimConfig::webhook_retry_delays`] |
+//! | VMEG max JSON body (→ 413) | 1 MiB | [`SimConfig::vmeg_max_body_bytes`] |
+//! | VMEG clone required fields | only `refAudio` (HTTPS); `provider` defaults to `V1` | — |
+//! | VMEG async create without a webhook | accepted; poll `tasks/detail` | [`SimConfig::webhook`] |
+//! | VMEG `pageSize` maximum | 100 (larger values are clamped) | — |
+//! | VMEG sync failure | HTTP 502 envelope (task stays queryable) | — |
+//! | task durations | clone 2 s, TTS/audio 1 s (÷ speed) | [`SimConfig::clone_duration`], [`SimConfig::tts_duration`] |
+//! | JimmyAI `code` type | integer | [`SimConfig::jimmy_code_as_string`] |
+//! | JimmyAI auth failure | code 20001, HTTP 200 | [`SimConfig::jimmy_auth_error`] |
+//! | JimmyAI bad parameters (incl. expired/unknown `modelId`) | code 20002, HTTP 200 | [`SimConfig::jimmy_bad_request`] |
+//! | JimmyAI unknown task id in `audios/{id}` | code 20002, HTTP 200 | [`SimConfig::jimmy_not_found`] |
+//! | JimmyAI server error / injected business error | code -1, HTTP 200 | [`SimConfig::jimmy_server_error`] |
+//! | JimmyAI `modelId` activation | on the first *accepted* production create | — |
+//! | JimmyAI `fileUrl` without extension | accepted | — |
+//! | JimmyAI `contentText` length | counted in Unicode scalar values including pause markers | — |
+//!
+//! # Example
+//!
+//! A downstream test drives the simulator with plain `reqwest`:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use voiceclone_sim::{SimConfig, Simulator};
+//!
+//! let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0)).await?;
+//! let _ = rustls::crypto::ring::default_provider().install_default();
+//! let http = reqwest::Client::new();
+//! let resp: serde_json::Value = http
+//!     .post(format!("{}/openapi/v1/task/clone-voice/create", sim.base_url()))
+//!     .bearer_auth(sim.api_key())
+//!     .header("X-Idempotency-Key", "doc-example-1")
+//!     .json(&serde_json::json!({
+//!         "voiceName": "Narrator",
+//!         "provider": "V1",
+//!         "refAudio": "https://example.com/sample.wav",
+//!         "sampleLanguage": "en-US"
+//!     }))
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! assert_eq!(resp["code"], 200);
+//! assert!(resp["data"]["voiceId"].as_str().unwrap_or("").starts_with("cv_"));
+//! assert_eq!(sim.stats().billable("vmeg.cloneVoiceCreate"), 1);
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod faults;
+mod jimmyai;
+mod server;
+mod state;
+mod stats;
+mod vmeg;
+mod webhook;
+mod wire;
+
+pub use config::{JimmyError, SimConfig, VmegStatusWords, WebhookTarget};
+pub use faults::{FaultConfig, FaultKind, FaultSpecError};
+pub use server::{SimHandle, Simulator};
+pub use stats::{CreateRecord, Stats};
+pub use webhook::{Delivery, sign};

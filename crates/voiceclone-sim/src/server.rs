@@ -342,7 +342,12 @@ async fn handle(
 }
 
 /// The answer to an injected 429/5xx/business fault, in the vendor envelope.
-fn injected_response(sh: &Shared, api: Api, kind: FaultKind, retry_after: Duration) -> Response<Body> {
+fn injected_response(
+    sh: &Shared,
+    api: Api,
+    kind: FaultKind,
+    retry_after: Duration,
+) -> Response<Body> {
     let status: u16 = match kind {
         FaultKind::TooManyRequests => 429,
         FaultKind::Http500 => 500,
@@ -419,7 +424,10 @@ const EXTRA_FIELD: &str = "simUnknownField";
 
 fn sprinkle(v: &mut Value) {
     if let Value::Object(m) = v {
-        m.insert(EXTRA_FIELD.into(), json!({"note": "unknown field, ignore me", "n": 1}));
+        m.insert(
+            EXTRA_FIELD.into(),
+            json!({"note": "unknown field, ignore me", "n": 1}),
+        );
     }
 }
 

@@ -371,7 +371,12 @@ mod tests {
 
     #[test]
     fn phases() {
-        let t = Task::new("t".into(), TaskKind::VmegTts, Duration::ZERO, Duration::from_secs(4));
+        let t = Task::new(
+            "t".into(),
+            TaskKind::VmegTts,
+            Duration::ZERO,
+            Duration::from_secs(4),
+        );
         assert_eq!(t.phase(Duration::ZERO), Phase::Queued);
         assert_eq!(t.phase(Duration::from_secs(2)), Phase::Processing);
         assert_eq!(t.phase(Duration::from_secs(4)), Phase::Completed);

@@ -66,17 +66,6 @@ pub(crate) fn opt_f64(m: &Map<String, Value>, k: &str) -> Result<Option<f64>, St
     }
 }
 
-pub(crate) fn opt_i64(m: &Map<String, Value>, k: &str) -> Result<Option<i64>, String> {
-    match m.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| format!("`{k}` must be an integer")),
-        Some(_) => Err(format!("`{k}` must be an integer")),
-    }
-}
-
 pub(crate) fn opt_bool(m: &Map<String, Value>, k: &str) -> Result<Option<bool>, String> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
@@ -127,15 +116,13 @@ pub(crate) fn percent_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;

@@ -1,0 +1,504 @@
+//! JimmyAI Open API "SoundClone" (`/api/open-api/v1/...`): preview clones,
+//! production audio, task query, file upload, and the `modelId` lifecycle.
+//! Envelope `{code, msg, data}`; success `code` 20000, `msg` "ok". No
+//! idempotency: every accepted create is a new billable task.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, Response, header};
+use serde_json::{Map, Value, json};
+
+use crate::config::JimmyError;
+use crate::faults::{FaultKind, FaultPlan};
+use crate::server::{Shared, bearer_ok, json_response};
+use crate::state::{Phase, StoredFile, Task, TaskKind, hex_id};
+use crate::stats::CreateRecord;
+use crate::wire::{BodyError, extension, is_http_url, opt_bool, opt_f64, opt_str, read_json};
+
+const CLONE_FORMATS: [&str; 10] = [
+    "mp3", "ogg", "wav", "m4a", "aac", "mp4", "avi", "mov", "mkv", "flv",
+];
+const UPLOAD_FORMATS: [&str; 20] = [
+    "jpg", "jpeg", "png", "gif", "webp", "bmp", "svg", "mp4", "mov", "avi", "webm", "mkv", "m4v",
+    "flv", "mp3", "wav", "aac", "m4a", "flac", "ogg",
+];
+const EMOTIONS: [&str; 7] = [
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgusted",
+    "surprised",
+    "neutral",
+];
+const MAX_UPLOAD: usize = 100 * 1024 * 1024;
+const MAX_JSON: usize = 1024 * 1024;
+
+fn code_value(sh: &Shared, code: i64) -> Value {
+    if sh.config.jimmy_code_as_string {
+        Value::String(code.to_string())
+    } else {
+        Value::from(code)
+    }
+}
+
+/// Error envelope body.
+pub(crate) fn envelope_err(sh: &Shared, code: i64, msg: &str) -> Value {
+    json!({"code": code_value(sh, code), "msg": msg, "data": null})
+}
+
+fn ok(sh: &Shared, data: Value) -> Response<Body> {
+    json_response(
+        200,
+        &json!({"code": code_value(sh, 20000), "msg": "ok", "data": data}),
+    )
+}
+
+fn err(sh: &Shared, e: JimmyError, msg: &str) -> Response<Body> {
+    json_response(e.http_status, &envelope_err(sh, e.code, msg))
+}
+
+/// Entry point for every `/api/open-api/v1/...` request.
+pub(crate) async fn handle(
+    sh: &Arc<Shared>,
+    op: &'static str,
+    plan: &FaultPlan,
+    req: Request<Body>,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    if !bearer_ok(&parts.headers, &sh.config.api_key) {
+        return err(sh, sh.config.jimmy_auth_error, "Invalid or missing API key");
+    }
+    let bad = sh.config.jimmy_bad_request;
+    match op {
+        "jimmyai.getAudio" => {
+            let id = parts
+                .uri
+                .path()
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            get_audio(sh, plan, &crate::wire::percent_decode(&id))
+        }
+        "jimmyai.uploadFile" => upload(sh, &parts.headers, body).await,
+        "jimmyai.createClone" | "jimmyai.createAudio" => {
+            let m = match read_json(body, MAX_JSON, false).await {
+                Ok(m) => m,
+                Err(BodyError::TooLarge) => return err(sh, bad, "request body too large"),
+                Err(BodyError::Malformed(msg)) => return err(sh, bad, &msg),
+            };
+            let r = if op == "jimmyai.createClone" {
+                create_clone(sh, &m)
+            } else {
+                create_audio(sh, &m)
+            };
+            match r {
+                Ok(v) => ok(sh, v),
+                Err(msg) => err(sh, bad, &msg),
+            }
+        }
+        _ => err(sh, sh.config.jimmy_not_found, "Not Found"),
+    }
+}
+
+/// Validate `<#x#>` pause markers (0.01 <= x <= 99.99, at most 2 decimals).
+fn check_pauses(text: &str) -> Result<(), String> {
+    let mut rest = text;
+    while let Some(start) = rest.find("<#") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("#>") else {
+            return Err("malformed pause marker: `<#` without `#>`".into());
+        };
+        let inner = &after[..end];
+        let valid_shape = {
+            let (int, frac) = match inner.split_once('.') {
+                Some((i, f)) => (i, Some(f)),
+                None => (inner, None),
+            };
+            !int.is_empty()
+                && int.len() <= 2
+                && int.bytes().all(|b| b.is_ascii_digit())
+                && frac.is_none_or(|f| {
+                    !f.is_empty() && f.len() <= 2 && f.bytes().all(|b| b.is_ascii_digit())
+                })
+        };
+        let v: f64 = inner.parse().unwrap_or(-1.0);
+        if !valid_shape || !(0.01..=99.99).contains(&v) {
+            return Err(format!(
+                "malformed pause marker `<#{inner}#>`: x must be 0.01 to 99.99 with at most 2 decimals"
+            ));
+        }
+        rest = &after[end + 2..];
+    }
+    Ok(())
+}
+
+fn check_common(m: &Map<String, Value>) -> Result<(), String> {
+    if let Some(v) = opt_str(m, "soundVersion")?
+        && v != "v1"
+        && v != "v2"
+    {
+        return Err("`soundVersion` must be v1 or v2".into());
+    }
+    opt_str(m, "language")?;
+    Ok(())
+}
+
+fn new_task_id() -> String {
+    format!("audio_{}", uuid::Uuid::new_v4())
+}
+
+fn audio_file(id: &str) -> (String, StoredFile) {
+    (
+        format!("{id}.mp3"),
+        StoredFile {
+            bytes: Bytes::from_static(b"SIMULATED-AUDIO"),
+            mime: "audio/mpeg".into(),
+        },
+    )
+}
+
+fn created_data(sh: &Shared, t: &Task, model: &str) -> Value {
+    json!({
+        "id": t.id,
+        "object": "audio",
+        "created": sh.clock.unix_secs(t.created),
+        "model": model,
+        "status": "queued",
+        "error": null,
+    })
+}
+
+fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
+    let file_url = match opt_str(m, "fileUrl")? {
+        Some(u) if !u.trim().is_empty() => u,
+        _ => return Err("`fileUrl` is required".into()),
+    };
+    if !is_http_url(&file_url) || !file_url.is_ascii() {
+        return Err("`fileUrl` must be a public http(s) URL without non-ASCII characters".into());
+    }
+    if let Some(ext) = extension(&file_url)
+        && !CLONE_FORMATS.contains(&ext.as_str())
+    {
+        return Err(format!(
+            "unsupported file format `{ext}`; expected one of {}",
+            CLONE_FORMATS.join(", ")
+        ));
+    }
+    let content = opt_str(m, "contentText")?;
+    if let Some(c) = &content {
+        if c.chars().count() > 270 {
+            return Err("`contentText` must be at most 270 characters".into());
+        }
+        check_pauses(c)?;
+    }
+    check_common(m)?;
+    let now = sh.clock.now();
+    let id = new_task_id();
+    let mut t = Task::new(
+        id.clone(),
+        TaskKind::JimmyClone,
+        now,
+        sh.config.scaled(sh.config.clone_duration),
+    );
+    t.will_fail = sh.draw_task_failure();
+    t.is_async = true;
+    t.model_id = Some(format!("mdl_{}", hex_id()));
+    t.ref_audio = file_url.clone();
+    let data = created_data(sh, &t, "soundCloningClone");
+    {
+        let mut st = sh.lock_state();
+        let (name, f) = audio_file(&id);
+        st.files.insert(name, f);
+        st.tasks.insert(id.clone(), t);
+    }
+    sh.stats.create(CreateRecord {
+        operation: "jimmyai.createClone".into(),
+        task_id: id.clone(),
+        idempotency_key: None,
+        extra_data: None,
+        content_text: content,
+        file_url: Some(file_url),
+        model_id: None,
+    });
+    tracing::debug!(task_id = %id, "jimmyai preview clone accepted");
+    Ok(data)
+}
+
+fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
+    let model_id = match opt_str(m, "modelId")? {
+        Some(s) if !s.trim().is_empty() => s,
+        _ => return Err("`modelId` is required".into()),
+    };
+    let content = match opt_str(m, "contentText")? {
+        Some(s) if !s.trim().is_empty() => s,
+        _ => return Err("`contentText` is required".into()),
+    };
+    if content.chars().count() > 10_000 {
+        return Err("`contentText` must be at most 10000 characters".into());
+    }
+    check_pauses(&content)?;
+    check_common(m)?;
+    if let Some(e) = opt_str(m, "emotion")?
+        && !EMOTIONS.contains(&e.as_str())
+    {
+        return Err(format!("`emotion` must be one of {}", EMOTIONS.join(", ")));
+    }
+    if let Some(s) = opt_f64(m, "speed")?
+        && !(0.5..=2.0).contains(&s)
+    {
+        return Err("`speed` must be in [0.5, 2]".into());
+    }
+    if let Some(v) = opt_f64(m, "vol")?
+        && !(v > 0.0 && v <= 10.0)
+    {
+        return Err("`vol` must be in (0, 10]".into());
+    }
+    match m.get("pitch") {
+        None | Some(Value::Null) => {}
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(p) if (-12..=12).contains(&p) => {}
+            _ => return Err("`pitch` must be an integer in [-12, 12]".into()),
+        },
+        Some(_) => return Err("`pitch` must be an integer in [-12, 12]".into()),
+    }
+    let subtitles = opt_bool(m, "subtitleEnable")?.unwrap_or(false);
+    if let Some(st) = opt_str(m, "subtitleType")?
+        && st != "word"
+    {
+        return Err("`subtitleType` must be `word` (omit it for sentence-level)".into());
+    }
+    let now = sh.clock.now();
+    let id = new_task_id();
+    let mut t = Task::new(
+        id.clone(),
+        TaskKind::JimmyAudio,
+        now,
+        sh.config.scaled(sh.config.tts_duration),
+    );
+    t.is_async = true;
+    t.subtitles = subtitles;
+    t.model_id = Some(model_id.clone());
+    let data = created_data(sh, &t, "soundCloningAudio");
+    {
+        let mut st = sh.lock_state();
+        let validity = sh.config.jimmy_model_validity;
+        match st.models.get_mut(&model_id) {
+            Some(model) => {
+                if !model.activated && now > model.ready_at + validity {
+                    return Err(format!(
+                        "modelId {model_id} expired: it was not activated within its validity window"
+                    ));
+                }
+                model.activated = true;
+            }
+            None => {
+                let pending = st.tasks.values().any(|t| {
+                    t.kind == TaskKind::JimmyClone && t.model_id.as_deref() == Some(&model_id)
+                });
+                return Err(if pending {
+                    format!("modelId {model_id} is not ready: the preview task has not completed")
+                } else {
+                    format!("modelId {model_id} not found")
+                });
+            }
+        }
+        t.will_fail = sh.draw_task_failure();
+        let (name, f) = audio_file(&id);
+        st.files.insert(name, f);
+        if subtitles {
+            st.files.insert(
+                format!("{id}.srt"),
+                StoredFile {
+                    bytes: Bytes::from_static(b"1\n00:00:00,000 --> 00:00:01,000\nsimulated\n"),
+                    mime: "application/x-subrip".into(),
+                },
+            );
+        }
+        st.tasks.insert(id.clone(), t);
+    }
+    sh.stats.create(CreateRecord {
+        operation: "jimmyai.createAudio".into(),
+        task_id: id.clone(),
+        idempotency_key: None,
+        extra_data: None,
+        content_text: Some(content),
+        file_url: None,
+        model_id: Some(model_id),
+    });
+    tracing::debug!(task_id = %id, "jimmyai production audio accepted");
+    Ok(data)
+}
+
+fn get_audio(sh: &Shared, plan: &FaultPlan, id: &str) -> Response<Body> {
+    let now = sh.clock.now();
+    let st = sh.lock_state();
+    let Some(t) = st
+        .tasks
+        .get(id)
+        .filter(|t| matches!(t.kind, TaskKind::JimmyClone | TaskKind::JimmyAudio))
+    else {
+        drop(st);
+        return err(
+            sh,
+            sh.config.jimmy_not_found,
+            &format!("task {id} not found"),
+        );
+    };
+    let phase = t.phase(now);
+    let status = if plan.unknown_status {
+        sh.stats.fault(FaultKind::UnknownStatus.name());
+        "warming_up"
+    } else {
+        match phase {
+            Phase::Queued => "queued",
+            Phase::Processing => "processing",
+            Phase::Completed => "completed",
+            Phase::Failed => "failed",
+        }
+    };
+    let preview = t.kind == TaskKind::JimmyClone;
+    let mut data = json!({
+        "id": t.id,
+        "object": "audio",
+        "created": sh.clock.unix_secs(t.created),
+        "model": if preview { "soundCloningClone" } else { "soundCloningAudio" },
+        "status": status,
+        "error": null,
+    });
+    if let Value::Object(d) = &mut data {
+        match phase {
+            Phase::Completed => {
+                if preview && let Some(mid) = &t.model_id {
+                    d.insert("modelId".into(), json!(mid));
+                }
+                d.insert(
+                    "audioUrl".into(),
+                    json!(format!("{}/sim/files/{}.mp3", sh.base_url, t.id)),
+                );
+                if t.subtitles {
+                    d.insert(
+                        "subtitleFile".into(),
+                        json!(format!("{}/sim/files/{}.srt", sh.base_url, t.id)),
+                    );
+                }
+            }
+            Phase::Failed => {
+                d.insert("error".into(), json!("task failed (simulated)"));
+            }
+            Phase::Queued | Phase::Processing => {}
+        }
+    }
+    drop(st);
+    ok(sh, data)
+}
+
+fn mime_for(ext: &str) -> &'static str {
+    match ext {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "bmp" => "image/bmp",
+        "svg" => "image/svg+xml",
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "avi" => "video/x-msvideo",
+        "webm" => "video/webm",
+        "mkv" => "video/x-matroska",
+        "flv" => "video/x-flv",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "aac" => "audio/aac",
+        "m4a" => "audio/mp4",
+        "flac" => "audio/flac",
+        "ogg" => "audio/ogg",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn upload(sh: &Shared, headers: &HeaderMap, body: Body) -> Response<Body> {
+    let bad = sh.config.jimmy_bad_request;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let boundary = match multer::parse_boundary(ct) {
+        Ok(b) => b,
+        Err(_) => return err(sh, bad, "expected multipart/form-data with a boundary"),
+    };
+    let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
+    loop {
+        let mut field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return err(sh, bad, "form field `file` is required"),
+            Err(e) => return err(sh, bad, &format!("malformed multipart body: {e}")),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let filename = field.file_name().unwrap_or("").to_string();
+        let Some(ext) = extension(&filename).filter(|e| UPLOAD_FORMATS.contains(&e.as_str()))
+        else {
+            return err(
+                sh,
+                bad,
+                &format!(
+                    "unsupported file type; accepted: .{}",
+                    UPLOAD_FORMATS.join(" .")
+                ),
+            );
+        };
+        let mut buf: Vec<u8> = Vec::new();
+        loop {
+            match field.chunk().await {
+                Ok(Some(c)) => {
+                    if buf.len() + c.len() > MAX_UPLOAD {
+                        return err(sh, bad, "file exceeds the 100 MB limit");
+                    }
+                    buf.extend_from_slice(&c);
+                }
+                Ok(None) => break,
+                Err(e) => return err(sh, bad, &format!("malformed multipart body: {e}")),
+            }
+        }
+        let size = buf.len();
+        let stored = format!("{}.{ext}", hex_id());
+        let mime = mime_for(&ext);
+        sh.lock_state().files.insert(
+            stored.clone(),
+            StoredFile {
+                bytes: Bytes::from(buf),
+                mime: mime.into(),
+            },
+        );
+        tracing::debug!(size, "file uploaded");
+        return ok(
+            sh,
+            json!({
+                "url": format!("{}/sim/files/{stored}", sh.base_url),
+                "filename": filename,
+                "size": size,
+                "mime_type": mime,
+            }),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_pauses;
+
+    #[test]
+    fn pauses() {
+        assert!(check_pauses("a <#0.5#> b <#99.99#> c <#1#>").is_ok());
+        assert!(check_pauses("a <#0#> b").is_err());
+        assert!(check_pauses("a <#100#> b").is_err());
+        assert!(check_pauses("a <#0.001#> b").is_err());
+        assert!(check_pauses("a <#x#> b").is_err());
+        assert!(check_pauses("a <#1.5 b").is_err());
+    }
+}

@@ -1,0 +1,169 @@
+//! VMEG webhook delivery: signed POSTs on async completion, retried with
+//! backoff while the receiver fails, every attempt recorded as a
+//! [`Delivery`].
+//!
+//! Signature: `X-Signature` = lowercase hex HMAC-SHA256(key = secret,
+//! message = `X-Timestamp` string followed directly by the raw body bytes);
+//! `X-Timestamp` = Unix milliseconds (real wall clock) as a string.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::server::{Shared, lock};
+use crate::state::{Phase, TaskKind, hex_id};
+
+/// One webhook delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// Task the delivery reports.
+    pub task_id: String,
+    /// `event` field (`openapi-clone-voice` or `openapi-tts`).
+    pub event: String,
+    /// `pipelineKey`, stable across retries of one completion.
+    pub pipeline_key: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// `X-Timestamp` header value.
+    pub timestamp: String,
+    /// `X-Signature` header value.
+    pub signature: String,
+    /// Raw body sent.
+    pub body: String,
+    /// Receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// Transport error, if it did not.
+    pub error: Option<String>,
+}
+
+impl Delivery {
+    /// Whether the receiver answered 2xx.
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Lowercase hex HMAC-SHA256 over `timestamp` followed by `body`.
+pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    // HMAC accepts keys of any length, so this cannot fail.
+    match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(mut mac) => {
+            mac.update(timestamp.as_bytes());
+            mac.update(body);
+            hex::encode(mac.finalize().into_bytes())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// Start delivering the completion of `task_id`, if a webhook is configured.
+pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str) {
+    if sh.config.webhook.is_none() {
+        return;
+    }
+    let sh2 = sh.clone();
+    let id = task_id.to_string();
+    sh.spawn_background(async move { deliver(sh2, id).await });
+}
+
+fn http_client(timeout: Duration) -> Option<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot build webhook client");
+            None
+        }
+    }
+}
+
+async fn deliver(sh: Arc<Shared>, task_id: String) {
+    let Some(target) = sh.config.webhook.clone() else {
+        return;
+    };
+    // Wait until the task is terminal (polling the simulated clock).
+    let task = loop {
+        let now = sh.clock.now();
+        let (task, remaining) = {
+            let st = sh.lock_state();
+            let Some(t) = st.tasks.get(&task_id) else {
+                tracing::debug!(%task_id, "task deleted before completion; no webhook");
+                return;
+            };
+            (t.clone(), t.done_at().saturating_sub(now))
+        };
+        if task.phase(now).is_terminal() {
+            break task;
+        }
+        tokio::time::sleep(remaining.clamp(Duration::from_millis(1), Duration::from_millis(20)))
+            .await;
+    };
+    let ok = task.phase(sh.clock.now()) == Phase::Completed;
+    let event = match task.kind {
+        TaskKind::VmegTts => "openapi-tts",
+        _ => "openapi-clone-voice",
+    };
+    let pipeline_key = hex_id();
+    let data = crate::vmeg::final_data(&sh, &task);
+    let body = json!({
+        "code": if ok { 200 } else { 500 },
+        "version": "v1",
+        "event": event,
+        "pipelineKey": pipeline_key,
+        "message": if ok { "" } else { "task failed (simulated)" },
+        "extraData": task.extra_data.clone().unwrap_or(Value::Object(Default::default())),
+        "data": data,
+    });
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let Some(client) = http_client(sh.config.webhook_timeout) else {
+        return;
+    };
+    let attempts = sh.config.webhook_retry_delays.len() + 1;
+    for attempt in 0..attempts {
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+            .to_string();
+        let sig = sign(&target.secret, &ts, &body);
+        sh.stats
+            .webhook_attempts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let res = client
+            .post(&target.url)
+            .header("content-type", "application/json")
+            .header("X-Timestamp", &ts)
+            .header("X-Signature", &sig)
+            .body(body.clone())
+            .send()
+            .await;
+        let (status, error) = match res {
+            Ok(r) => (Some(r.status().as_u16()), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let d = Delivery {
+            task_id: task_id.clone(),
+            event: event.to_string(),
+            pipeline_key: pipeline_key.clone(),
+            attempt: attempt as u32 + 1,
+            timestamp: ts,
+            signature: sig,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            status,
+            error,
+        };
+        let done = d.succeeded();
+        tracing::debug!(%task_id, attempt = d.attempt, ?status, "webhook attempt");
+        lock(&sh.deliveries).push(d);
+        if done {
+            return;
+        }
+        if let Some(delay) = sh.config.webhook_retry_delays.get(attempt) {
+            tokio::time::sleep(sh.config.scaled(*delay)).await;
+        }
+    }
+    tracing::info!(%task_id, "webhook gave up after {attempts} attempts");
+}

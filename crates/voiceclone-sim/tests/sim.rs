@@ -1,0 +1,930 @@
+//! End-to-end tests of the simulator over loopback HTTP with plain reqwest.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use voiceclone_sim::{FaultConfig, SimConfig, SimHandle, Simulator};
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn fast() -> SimConfig {
+    // clone 2 s -> 40 ms, tts 1 s -> 20 ms
+    SimConfig::default().with_speed(50.0)
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Api {
+    fn new(sim: &SimHandle) -> Self {
+        Self {
+            http: client(),
+            base: sim.base_url(),
+            key: sim.api_key().to_string(),
+        }
+    }
+    async fn post(
+        &self,
+        path: &str,
+        idem: Option<&str>,
+        body: Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut rb = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(&body);
+        if let Some(k) = idem {
+            rb = rb.header("X-Idempotency-Key", k);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, r.json().await.unwrap(), headers)
+    }
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+}
+
+fn clone_body() -> Value {
+    json!({"voiceName": "Narrator", "provider": "V2", "refAudio": "https://example.com/a.wav",
+           "sampleLanguage": "en-US", "sampleText": "hello", "someUnknownField": 1})
+}
+
+async fn wait_vmeg_status(api: &Api, task: &str, want: &str) -> Value {
+    for _ in 0..200 {
+        let (_, v) = api
+            .get(&format!("/openapi/v1/tasks/detail?taskId={task}"))
+            .await;
+        if v["data"]["status"] == want {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("task {task} never reached {want}");
+}
+
+#[tokio::test]
+async fn vmeg_async_clone_state_machine_and_voice_list() {
+    let sim = Simulator::start_with(SimConfig::default().with_speed(20.0))
+        .await
+        .unwrap();
+    let api = Api::new(&sim);
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/task/clone-voice/create-async",
+            Some("k1"),
+            clone_body(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["code"], 200);
+    let task = v["data"]["taskId"].as_str().unwrap().to_string();
+    assert!(v["data"]["createdAt"].as_str().unwrap().ends_with('Z'));
+    let (_, d) = api
+        .get(&format!("/openapi/v1/tasks/detail?taskId={task}"))
+        .await;
+    assert_eq!(d["data"]["status"], "running");
+    assert_eq!(d["data"]["taskType"], "cloneVoice");
+    // not yet in the voice list
+    let (_, l, _) = api
+        .post("/openapi/v1/assets/voice/clone/list", None, json!({}))
+        .await;
+    assert_eq!(l["data"]["total"], 0);
+    let d = wait_vmeg_status(&api, &task, "finished").await;
+    let voice = d["data"]["result"]["voiceId"].as_str().unwrap().to_string();
+    assert!(voice.starts_with("cv_"));
+    let (_, l, _) = api
+        .post(
+            "/openapi/v1/assets/voice/clone/list",
+            None,
+            json!({"searchName": "narr"}),
+        )
+        .await;
+    assert_eq!(l["data"]["total"], 1);
+    let rec = &l["data"]["records"][0];
+    assert_eq!(rec["voiceId"], voice.as_str());
+    assert_eq!(rec["taskId"], task.as_str());
+    assert_eq!(rec["name"], "Narrator");
+    assert_eq!(rec["provider"], "V2");
+    let (_, tl) = api
+        .get("/openapi/v1/tasks/list?taskType=cloneVoice&status=finished")
+        .await;
+    assert_eq!(tl["data"]["total"], 1);
+    assert_eq!(tl["data"]["records"][0]["taskId"], task.as_str());
+    // rename, then delete
+    let (s, _, _) = api
+        .post(
+            "/openapi/v1/assets/voice/clone/update",
+            Some("u1"),
+            json!({"voiceId": voice, "voiceName": "Renamed"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, l, _) = api
+        .post(
+            "/openapi/v1/assets/voice/clone/list",
+            None,
+            json!({"voiceIds": [voice]}),
+        )
+        .await;
+    assert_eq!(l["data"]["records"][0]["name"], "Renamed");
+    let (s, _, _) = api
+        .post(
+            "/openapi/v1/assets/voice/clone/delete",
+            Some("d1"),
+            json!({"voiceId": voice}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/assets/voice/clone/delete",
+            Some("d2"),
+            json!({"voiceId": voice}),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_i64()), (404, Some(404)));
+    // task delete
+    let (s, _, _) = api
+        .post(
+            "/openapi/v1/tasks/delete",
+            Some("t1"),
+            json!({"taskId": task}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = api
+        .get(&format!("/openapi/v1/tasks/detail?taskId={task}"))
+        .await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn vmeg_sync_clone_then_tts_and_clone_result_without_voice_id() {
+    let sim = Simulator::start_with(fast().with_vmeg_clone_result_has_voice_id(false))
+        .await
+        .unwrap();
+    let api = Api::new(&sim);
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/task/clone-voice/create",
+            Some("c"),
+            clone_body(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let voice = v["data"]["voiceId"].as_str().unwrap().to_string();
+    let task = v["data"]["taskId"].as_str().unwrap().to_string();
+    let (_, d) = api
+        .get(&format!("/openapi/v1/tasks/detail?taskId={task}"))
+        .await;
+    assert_eq!(d["data"]["status"], "finished");
+    assert!(d["data"]["result"].get("voiceId").is_none());
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/task/tts/create",
+            Some("t"),
+            json!({"data": [{"text": "Hello there", "voiceId": voice, "emoWeight": 0.5}], "outputFormat": "mp3"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let uri = v["data"]["results"][0]["uri"].as_str().unwrap();
+    assert!(uri.ends_with(".mp3"));
+    let audio = api.http.get(uri).send().await.unwrap();
+    assert_eq!(audio.status(), 200);
+    // system voice list
+    let (_, b, _) = api
+        .post("/openapi/v1/assets/voice/basic/list", None, json!({}))
+        .await;
+    assert!(
+        b["data"]["records"][0]["voiceId"]
+            .as_str()
+            .unwrap()
+            .starts_with("sv_")
+    );
+}
+
+#[tokio::test]
+async fn vmeg_idempotency_conflict() {
+    let sim = Simulator::start_with(fast()).await.unwrap();
+    let api = Api::new(&sim);
+    let p = "/openapi/v1/task/clone-voice/create-async";
+    let (s, _, _) = api.post(p, Some("same"), clone_body()).await;
+    assert_eq!(s, 200);
+    let mut other = clone_body();
+    other["voiceName"] = json!("Different");
+    for body in [clone_body(), other] {
+        let (s, v, h) = api.post(p, Some("same"), body).await;
+        assert_eq!(s, 409);
+        assert_eq!(v["code"], 409);
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("Idempotency key already used")
+        );
+        assert_eq!(h.get("retry-after").unwrap(), "2");
+    }
+    // same key on another path is fine
+    let (s, _, _) = api
+        .post(
+            "/openapi/v1/task/tts/create-async",
+            Some("same"),
+            json!({"data": [{"text": "x", "voiceId": "sv_en_us_male_01"}]}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // missing, blank, too long
+    let (s, v, _) = api.post(p, None, clone_body()).await;
+    assert_eq!((s, v["code"].as_i64()), (400, Some(400)));
+    let (s, _, _) = api.post(p, Some("   "), clone_body()).await;
+    assert_eq!(s, 400);
+    let (s, _, _) = api.post(p, Some(&"k".repeat(65)), clone_body()).await;
+    assert_eq!(s, 400);
+    let (s, _, _) = api.post(p, Some(&"k".repeat(64)), clone_body()).await;
+    assert_eq!(s, 200);
+    // list POSTs need no key
+    let (s, _, _) = api
+        .post("/openapi/v1/assets/voice/clone/list", None, json!({}))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(sim.stats().billable("vmeg.cloneVoiceCreateAsync"), 2);
+    // the key expires after the TTL
+    sim.advance_clock(Duration::from_secs(24 * 3600 + 1));
+    let (s, _, _) = api.post(p, Some("same"), clone_body()).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn auth_failures_on_both_apis() {
+    let sim = Simulator::start_with(fast()).await.unwrap();
+    let http = client();
+    let base = sim.base_url();
+    let r = http
+        .get(format!("{base}/openapi/v1/tasks/list"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v,
+        json!({"code": 401, "message": "Invalid or missing API Key", "data": null})
+    );
+    let r = http
+        .get(format!("{base}/openapi/v1/tasks/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .post(format!("{base}/api/open-api/v1/soundCloning/clones"))
+        .bearer_auth("wrong")
+        .json(&json!({"fileUrl": "https://x.y/a.wav"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], 20001);
+    assert_eq!(sim.stats().billable_total(), 0);
+}
+
+#[tokio::test]
+async fn vmeg_validation_errors() {
+    let sim = Simulator::start_with(fast()).await.unwrap();
+    let api = Api::new(&sim);
+    let clone = "/openapi/v1/task/clone-voice/create-async";
+    let tts = "/openapi/v1/task/tts/create-async";
+    let line = |extra: Value| {
+        let mut l = json!({"text": "hi", "voiceId": "sv_en_us_male_01"});
+        for (k, v) in extra.as_object().unwrap() {
+            l[k] = v.clone();
+        }
+        l
+    };
+    let cases: Vec<(&str, Value)> = vec![
+        (clone, json!({"refAudio": "http://insecure/a.wav"})),
+        (
+            clone,
+            json!({"refAudio": "https://x.y/a.wav", "provider": "V9"}),
+        ),
+        (clone, json!({"voiceName": "no audio"})),
+        (
+            clone,
+            json!({"refAudio": "https://x.y/a.wav", "extraData": "not-an-object"}),
+        ),
+        (tts, json!({})),
+        (tts, json!({"data": []})),
+        (tts, json!({"data": vec![line(json!({})); 51]})),
+        (tts, json!({"data": [{"text": "hi"}]})),
+        (tts, json!({"data": [{"voiceId": "sv_en_us_male_01"}]})),
+        (tts, json!({"data": [line(json!({"voiceId": "cv_nope"}))]})),
+        (tts, json!({"data": [line(json!({"emoWeight": 1.5}))]})),
+        (
+            tts,
+            json!({"data": [line(json!({}))], "outputFormat": "ogg"}),
+        ),
+        (
+            tts,
+            json!({"data": [line(json!({"timbreRefAudio": "https://x.y/t.wav"}))]}),
+        ),
+        (
+            tts,
+            json!({"data": [line(json!({})), line(json!({"voiceId": "sv_zh_cn_female_01"}))]}),
+        ),
+    ];
+    for (i, (path, body)) in cases.into_iter().enumerate() {
+        let (s, v, _) = api
+            .post(path, Some("reused-after-rejection"), body.clone())
+            .await;
+        assert_eq!(
+            (s, v["code"].as_i64()),
+            (400, Some(400)),
+            "case {i}: {body} -> {v}"
+        );
+        assert!(v["data"].is_null());
+    }
+    // malformed JSON
+    let r = api
+        .http
+        .post(format!("{}{clone}", api.base))
+        .bearer_auth(&api.key)
+        .header("X-Idempotency-Key", "m")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // rejections did not consume the key
+    let (s, _, _) = api
+        .post(clone, Some("reused-after-rejection"), clone_body())
+        .await;
+    assert_eq!(s, 200);
+    // business errors with HTTP 200 when configured
+    let sim2 = Simulator::start_with(fast().with_vmeg_business_errors_http_200(true))
+        .await
+        .unwrap();
+    let api2 = Api::new(&sim2);
+    let (s, v, _) = api2
+        .post(clone, Some("x"), json!({"refAudio": "ftp://x"}))
+        .await;
+    assert_eq!((s, v["code"].as_i64()), (200, Some(400)));
+    // too large -> 413
+    let big = "a".repeat(2 * 1024 * 1024);
+    let (s, v, _) = api
+        .post(
+            clone,
+            Some("big"),
+            json!({"refAudio": "https://x.y/a.wav", "sampleText": big}),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_i64()), (413, Some(413)));
+    assert_eq!(sim.stats().billable_total(), 1);
+}
+
+/// A loopback webhook receiver: answers 500 to the first `fail_first`
+/// requests, then 200. Records (headers, body) of every request.
+type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
+
+async fn receiver(fail_first: usize) -> (String, Seen) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen: Seen = Arc::default();
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = Vec::new();
+            let mut tmp = [0u8; 4096];
+            let (head_end, content_len) = loop {
+                let n = sock.read(&mut tmp).await.unwrap_or(0);
+                if n == 0 {
+                    break (0, 0);
+                }
+                buf.extend_from_slice(&tmp[..n]);
+                if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..pos]).to_string();
+                    let cl = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    break (pos + 4, cl);
+                }
+            };
+            if head_end == 0 {
+                continue;
+            }
+            while buf.len() < head_end + content_len {
+                let n = sock.read(&mut tmp).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&tmp[..n]);
+            }
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+            let headers = head
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                .collect();
+            let body = buf[head_end..].to_vec();
+            let n = {
+                let mut s = seen2.lock().unwrap();
+                s.push((headers, body));
+                s.len()
+            };
+            let status = if n <= fail_first {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let resp =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = sock.write_all(resp.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn webhook_is_signed_and_redelivered_until_2xx() {
+    let (url, seen) = receiver(2).await;
+    let secret = "whsec_test_secret";
+    let cfg = fast()
+        .with_webhook(url, secret)
+        .with_webhook_retry_delays(vec![Duration::from_millis(500); 3]); // 10 ms at speed 50
+    let sim = Simulator::start_with(cfg).await.unwrap();
+    let api = Api::new(&sim);
+    let (s, v, _) = api
+        .post("/openapi/v1/task/clone-voice/create-async", Some("wh"), {
+            let mut b = clone_body();
+            b["extraData"] = json!({"jobId": 42});
+            b
+        })
+        .await;
+    assert_eq!(s, 200);
+    let task = v["data"]["taskId"].as_str().unwrap().to_string();
+    let deliveries = sim.wait_for_deliveries(3, Duration::from_secs(5)).await;
+    assert_eq!(deliveries.len(), 3, "{deliveries:?}");
+    assert_eq!(deliveries[0].status, Some(500));
+    assert_eq!(deliveries[1].status, Some(500));
+    assert!(deliveries[2].succeeded());
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.pipeline_key == deliveries[0].pipeline_key)
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "no more attempts after a 2xx");
+    for (headers, body) in &seen {
+        let h = |k: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        let ts = h("x-timestamp");
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        assert!(now_ms.abs_diff(ts.parse::<u128>().unwrap()) < 300_000);
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(ts.as_bytes());
+        mac.update(body);
+        assert_eq!(h("x-signature"), hex::encode(mac.finalize().into_bytes()));
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(v["code"], 200);
+        assert_eq!(v["version"], "v1");
+        assert_eq!(v["event"], "openapi-clone-voice");
+        assert_eq!(v["extraData"], json!({"jobId": 42}));
+        assert_eq!(v["data"]["taskId"], task.as_str());
+        assert!(v["data"]["voiceId"].as_str().unwrap().starts_with("cv_"));
+        let pk = v["pipelineKey"].as_str().unwrap();
+        assert_eq!(pk.len(), 32);
+        assert!(
+            pk.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+    }
+    assert_eq!(sim.stats().webhook_attempts, 3);
+}
+
+async fn status_sequence(seed: u64) -> Vec<u16> {
+    let faults = FaultConfig::parse_many(["500=0.2", "429=0.2:3s", "business=0.1"]).unwrap();
+    let sim = Simulator::start_with(fast().with_seed(seed).with_faults(faults))
+        .await
+        .unwrap();
+    let api = Api::new(&sim);
+    let mut out = Vec::new();
+    for _ in 0..40 {
+        let r = api
+            .http
+            .get(format!("{}/openapi/v1/tasks/list", api.base))
+            .bearer_auth(&api.key)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        if s == 429 {
+            assert_eq!(r.headers().get("retry-after").unwrap(), "3");
+        }
+        let v: Value = r.json().await.unwrap();
+        // business errors: HTTP 200 with code 500
+        out.push(if s == 200 {
+            v["code"].as_u64().unwrap() as u16 + 1000
+        } else {
+            s
+        });
+    }
+    let st = sim.stats();
+    assert_eq!(st.requests("vmeg.tasksList"), 40);
+    let faults: u64 = st.faults_by_kind.values().sum();
+    assert_eq!(faults, out.iter().filter(|s| **s != 1200).count() as u64);
+    out
+}
+
+#[tokio::test]
+async fn faults_are_deterministic_per_seed() {
+    let a = status_sequence(7).await;
+    let b = status_sequence(7).await;
+    let c = status_sequence(8).await;
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert!(a.contains(&500) && a.contains(&429) && a.contains(&1200));
+}
+
+#[tokio::test]
+async fn injected_errors_before_processing_create_nothing() {
+    let faults: FaultConfig = "503=1".parse().unwrap();
+    let sim = Simulator::start_with(fast().with_faults(faults))
+        .await
+        .unwrap();
+    let api = Api::new(&sim);
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/task/clone-voice/create-async",
+            Some("f"),
+            clone_body(),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_i64()), (503, Some(503)));
+    assert_eq!(sim.stats().billable_total(), 0);
+    assert_eq!(sim.task_count(), 0);
+}
+
+#[tokio::test]
+async fn dropped_connections_before_and_after_processing() {
+    let before = Simulator::start_with(fast().with_faults("drop-before=1".parse().unwrap()))
+        .await
+        .unwrap();
+    let api = Api::new(&before);
+    let r = api
+        .http
+        .post(format!(
+            "{}/openapi/v1/task/clone-voice/create-async",
+            api.base
+        ))
+        .bearer_auth(&api.key)
+        .header("X-Idempotency-Key", "d")
+        .json(&clone_body())
+        .send()
+        .await;
+    assert!(r.is_err(), "expected a broken connection, got {r:?}");
+    assert_eq!(before.stats().billable_total(), 0);
+
+    let after = Simulator::start_with(fast().with_faults("drop-after=1".parse().unwrap()))
+        .await
+        .unwrap();
+    let api = Api::new(&after);
+    let r = api
+        .http
+        .post(format!("{}/api/open-api/v1/soundCloning/clones", api.base))
+        .bearer_auth(&api.key)
+        .json(&json!({"fileUrl": "https://x.y/a.wav", "contentText": "hi"}))
+        .send()
+        .await;
+    assert!(r.is_err(), "expected a broken connection, got {r:?}");
+    let st = after.stats();
+    assert_eq!(st.billable("jimmyai.createClone"), 1);
+    assert_eq!(st.faults_by_kind.get("drop-after"), Some(&1));
+    assert_eq!(after.task_count(), 1);
+}
+
+async fn jimmy_post(api: &Api, path: &str, body: Value) -> Value {
+    api.post(&format!("/api/open-api/v1/{path}"), None, body)
+        .await
+        .1
+}
+
+async fn jimmy_wait(api: &Api, id: &str) -> Value {
+    for _ in 0..200 {
+        let (_, v) = api.get(&format!("/api/open-api/v1/audios/{id}")).await;
+        if v["data"]["status"] == "completed" || v["data"]["status"] == "failed" {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("jimmy task {id} never finished");
+}
+
+#[tokio::test]
+async fn jimmyai_clone_audio_and_model_expiry() {
+    let sim = Simulator::start_with(fast()).await.unwrap();
+    let api = Api::new(&sim);
+    let v = jimmy_post(&api, "soundCloning/clones", json!({"fileUrl": "https://x.y/a.mp3", "contentText": "hi <#0.5#> there", "soundVersion": "v2"})).await;
+    assert_eq!(v["code"], 20000, "{v}");
+    assert_eq!(v["msg"], "ok");
+    let id = v["data"]["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("audio_"));
+    assert_eq!(v["data"]["status"], "queued");
+    assert_eq!(v["data"]["model"], "soundCloningClone");
+    assert!(v["data"]["error"].is_null());
+    let done = jimmy_wait(&api, &id).await;
+    assert_eq!(done["data"]["status"], "completed");
+    let model = done["data"]["modelId"].as_str().unwrap().to_string();
+    assert!(done["data"]["audioUrl"].as_str().is_some());
+    // activate it
+    let v = jimmy_post(&api, "soundCloning/audios", json!({"modelId": model, "contentText": "Hello", "subtitleEnable": true, "subtitleType": "word", "pitch": -3, "vol": 10, "speed": 0.5, "emotion": "happy"})).await;
+    assert_eq!(v["code"], 20000, "{v}");
+    let audio = jimmy_wait(&api, v["data"]["id"].as_str().unwrap()).await;
+    assert_eq!(audio["data"]["model"], "soundCloningAudio");
+    assert!(audio["data"]["subtitleFile"].as_str().is_some());
+    // a second preview that is never activated
+    let v = jimmy_post(
+        &api,
+        "soundCloning/clones",
+        json!({"fileUrl": "https://x.y/b.wav"}),
+    )
+    .await;
+    let second = jimmy_wait(&api, v["data"]["id"].as_str().unwrap()).await;
+    let model2 = second["data"]["modelId"].as_str().unwrap().to_string();
+    sim.advance_clock(Duration::from_secs(3 * 24 * 3600 + 60));
+    let v = jimmy_post(
+        &api,
+        "soundCloning/audios",
+        json!({"modelId": model2, "contentText": "late"}),
+    )
+    .await;
+    assert_eq!(v["code"], 20002, "{v}");
+    assert!(v["msg"].as_str().unwrap().contains("expired"));
+    let v = jimmy_post(
+        &api,
+        "soundCloning/audios",
+        json!({"modelId": model, "contentText": "still fine"}),
+    )
+    .await;
+    assert_eq!(v["code"], 20000, "activated model id stays valid: {v}");
+    // no idempotency: the same logical call twice is billed twice
+    let v2 = jimmy_post(
+        &api,
+        "soundCloning/audios",
+        json!({"modelId": model, "contentText": "still fine"}),
+    )
+    .await;
+    assert_eq!(v2["code"], 20000);
+    let st = sim.stats();
+    assert_eq!(st.billable("jimmyai.createAudio"), 3);
+    assert_eq!(st.duplicate_logical_calls().len(), 1);
+}
+
+#[tokio::test]
+async fn jimmyai_validation_unknown_id_and_string_codes() {
+    let sim = Simulator::start_with(fast()).await.unwrap();
+    let api = Api::new(&sim);
+    let bad = [
+        ("soundCloning/clones", json!({})),
+        (
+            "soundCloning/clones",
+            json!({"fileUrl": "https://x.y/a.txt"}),
+        ),
+        (
+            "soundCloning/clones",
+            json!({"fileUrl": "https://x.y/a.wav", "contentText": "x".repeat(271)}),
+        ),
+        (
+            "soundCloning/clones",
+            json!({"fileUrl": "https://x.y/a.wav", "soundVersion": "v3"}),
+        ),
+        ("soundCloning/audios", json!({"contentText": "hi"})),
+        (
+            "soundCloning/audios",
+            json!({"modelId": "mdl_unknown", "contentText": "hi"}),
+        ),
+    ];
+    for (path, body) in bad {
+        let v = jimmy_post(&api, path, body.clone()).await;
+        assert_eq!(v["code"], 20002, "{body} -> {v}");
+        assert!(v["data"].is_null());
+    }
+    // a real model id, then bad production params
+    let v = jimmy_post(
+        &api,
+        "soundCloning/clones",
+        json!({"fileUrl": "https://x.y/a.wav"}),
+    )
+    .await;
+    let model =
+        jimmy_wait(&api, v["data"]["id"].as_str().unwrap()).await["data"]["modelId"].clone();
+    for extra in [
+        json!({"emotion": "bored"}),
+        json!({"speed": 2.5}),
+        json!({"vol": 0}),
+        json!({"pitch": 1.5}),
+        json!({"pitch": 13}),
+        json!({"subtitleType": "sentence"}),
+        json!({"contentText": "a <#0#> b"}),
+        json!({"contentText": "a <#1.234#> b"}),
+        json!({"contentText": "x".repeat(10_001)}),
+    ] {
+        let mut body = json!({"modelId": model, "contentText": "ok"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let v = jimmy_post(&api, "soundCloning/audios", body.clone()).await;
+        assert_eq!(v["code"], 20002, "{body} -> {v}");
+    }
+    let (s, v) = api.get("/api/open-api/v1/audios/audio_nope").await;
+    assert_eq!((s, v["code"].as_i64()), (200, Some(20002)));
+
+    let sim2 = Simulator::start_with(fast().with_jimmy_code_as_string(true))
+        .await
+        .unwrap();
+    let api2 = Api::new(&sim2);
+    let v = jimmy_post(
+        &api2,
+        "soundCloning/clones",
+        json!({"fileUrl": "https://x.y/a.wav"}),
+    )
+    .await;
+    assert_eq!(v["code"], "20000");
+}
+
+#[tokio::test]
+async fn jimmyai_upload_multipart() {
+    let sim = Simulator::start_with(fast()).await.unwrap();
+    let api = Api::new(&sim);
+    let boundary = "XsimBoundary123";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"voice.wav\"\r\nContent-Type: audio/wav\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(b"RIFF....WAVEfake");
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let r = api
+        .http
+        .post(format!("{}/api/open-api/v1/files/upload", api.base))
+        .bearer_auth(&api.key)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], 20000, "{v}");
+    assert_eq!(v["data"]["filename"], "voice.wav");
+    assert_eq!(v["data"]["size"], 16);
+    assert_eq!(v["data"]["mime_type"], "audio/wav");
+    let url = v["data"]["url"].as_str().unwrap();
+    let got = api
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&got[..], b"RIFF....WAVEfake");
+    // the uploaded URL is accepted as fileUrl (http on loopback)
+    let v = jimmy_post(&api, "soundCloning/clones", json!({"fileUrl": url})).await;
+    assert_eq!(v["code"], 20000, "{v}");
+    // not multipart
+    let v = jimmy_post(&api, "files/upload", json!({})).await;
+    assert_eq!(v["code"], 20002);
+}
+
+#[tokio::test]
+async fn counters_connections_and_response_faults() {
+    let faults = FaultConfig::parse_many(["extra-fields=1", "unknown-status=1"]).unwrap();
+    let sim = Simulator::start_with(fast().with_faults(faults))
+        .await
+        .unwrap();
+    let api = Api::new(&sim);
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/task/tts/create-async",
+            Some("a"),
+            json!({"data": [{"text": "x", "voiceId": "sv_en_us_male_01"}], "extraData": {"n": 1}}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(v.get("simUnknownField").is_some());
+    assert!(v["data"].get("simUnknownField").is_some());
+    let task = v["data"]["taskId"].as_str().unwrap();
+    let (_, d) = api
+        .get(&format!("/openapi/v1/tasks/detail?taskId={task}"))
+        .await;
+    assert_eq!(d["data"]["status"], "warming_up");
+    sim.complete_all_now();
+    let (s, _, _) = api
+        .post(
+            "/openapi/v1/task/tts/create-async",
+            Some("b"),
+            json!({"data": [{"text": "x", "voiceId": "sv_en_us_male_01"}], "extraData": {"n": 1}}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let st = sim.stats();
+    assert_eq!(st.connections_accepted, 1, "one keep-alive connection");
+    assert_eq!(st.requests("vmeg.ttsCreateAsync"), 2);
+    assert_eq!(st.requests("vmeg.tasksDetail"), 1);
+    assert_eq!(st.responses_by_status.get(&200), Some(&3));
+    assert_eq!(st.faults_by_kind.get("extra-fields"), Some(&3));
+    assert_eq!(st.faults_by_kind.get("unknown-status"), Some(&1));
+    assert_eq!(st.billable("vmeg.ttsCreateAsync"), 2);
+    assert_eq!(st.creates[0].idempotency_key.as_deref(), Some("a"));
+    // same extraData under two keys: one logical call billed twice
+    assert_eq!(st.duplicate_logical_calls().len(), 1);
+    // dropping the handle stops the server, including kept-alive connections
+    let base = sim.base_url();
+    drop(sim);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let r = api
+        .http
+        .get(format!("{base}/openapi/v1/tasks/list"))
+        .send()
+        .await;
+    assert!(r.is_err(), "server still answering after drop: {r:?}");
+}
+
+#[tokio::test]
+async fn task_failure_rate_fails_tasks() {
+    let sim = Simulator::start_with(fast().with_task_failure_rate(1.0))
+        .await
+        .unwrap();
+    let api = Api::new(&sim);
+    let (s, v, _) = api
+        .post(
+            "/openapi/v1/task/clone-voice/create",
+            Some("f"),
+            clone_body(),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_i64()), (502, Some(502)), "{v}");
+    let (_, l) = api.get("/openapi/v1/tasks/list?status=failed").await;
+    assert_eq!(l["data"]["total"], 1);
+    let (_, l, _) = api
+        .post("/openapi/v1/assets/voice/clone/list", None, json!({}))
+        .await;
+    assert_eq!(l["data"]["total"], 0, "a failed clone adds no voice");
+    let v = jimmy_post(
+        &api,
+        "soundCloning/clones",
+        json!({"fileUrl": "https://x.y/a.wav"}),
+    )
+    .await;
+    let done = jimmy_wait(&api, v["data"]["id"].as_str().unwrap()).await;
+    assert_eq!(done["data"]["status"], "failed");
+    assert!(done["data"]["error"].as_str().is_some());
+    assert!(done["data"].get("modelId").is_none());
+}
