@@ -344,10 +344,10 @@ pub fn compare(ours: &Value, vendor: &Value) -> Vec<Difference> {
             );
         }
         if *v_path != o_path {
-            cx.diff("path", "path-mismatch", v_path, &o_path);
+            cx.diff("path", "path-mismatch", v_path, o_path);
         }
         let v_item = vendor.pointer(&format!("/paths/{}", escape(v_path)));
-        let o_item = ours.pointer(&format!("/paths/{}", escape(&o_path)));
+        let o_item = ours.pointer(&format!("/paths/{}", escape(o_path)));
         cx.compare_security(v_op, o_op);
         cx.compare_parameters("", v_item, v_op, o_item, o_op, Dir::Send);
         cx.compare_body("body", v_op, o_op, Dir::Send);
@@ -1423,10 +1423,8 @@ fn normalize_at(doc: &Value, schema: &Value, depth: usize) -> Norm {
                     non_null.push(n);
                 }
             }
-            if non_null.len() == 1 {
-                if let Some(only) = non_null.pop() {
-                    norm.merge(only);
-                }
+            if let (1, Some(only)) = (non_null.len(), non_null.pop()) {
+                norm.merge(only);
             }
         }
     }
