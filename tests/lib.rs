@@ -96,3 +96,6 @@ fn redact_bearer(value: &str) -> String {
         None => "[redacted]".to_string(),
     }
 }
+
+#[path = "scripted.rs"]
+pub mod scripted;

@@ -2,6 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod adapter_jimmyai;
+mod adapter_security;
+mod adapter_support;
+mod adapter_vmeg;
+mod adapter_webhook;
 mod spec_examples;
 mod wire_jimmyai;
 mod wire_vmeg;

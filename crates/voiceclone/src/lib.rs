@@ -1,1 +1,109 @@
-//! Adapter (under construction).
+//! # voiceclone
+//!
+//! One typed, reliable client over two commercial voice-cloning APIs:
+//! **VMEG Open API** (Standalone, `https://api.vmeg.ai/openapi/v1/`) and
+//! **JimmyAI Open API** (SoundClone, `https://www.jimmyai.cn/api/open-api/v1/`).
+//!
+//! ```
+//! use voiceclone::{CloneRequest, Provider, SpeechRequest, TaskStatus, VmegEngine};
+//!
+//! let provider: Provider = "vmeg".parse()?;
+//! let clone = CloneRequest::new("https://cdn.example.com/sample.wav")
+//!     .name("narrator")
+//!     .language("en-US")
+//!     .vmeg_engine(VmegEngine::V3);
+//! let speech = SpeechRequest::new("cv_123", "Hello there.").add_line("cv_123", "Second line.");
+//! assert_eq!(provider.to_string(), "vmeg");
+//! assert!(!TaskStatus::Running.is_terminal());
+//! # let _ = (clone, speech);
+//! # Ok::<(), voiceclone::Error>(())
+//! ```
+//!
+//! ## Contents
+//! - [`Client`] / [`ClientBuilder`]: every call, for either provider (`clone_voice`,
+//!   `clone_status`, `wait_for_clone`, `synthesize`, `speech_status`, `wait_for_speech`,
+//!   `list_voices`, `rename_voice`, `delete_voice`, `upload_sample`).
+//! - [`model`]: [`Provider`], [`CloneRequest`], [`SpeechRequest`], [`CloneJob`], [`SpeechJob`],
+//!   [`Voice`], [`Speech`], [`TaskStatus`], [`JobId`].
+//! - [`error`]: [`Error`] and [`ErrorKind`]; how vendor codes and HTTP statuses map.
+//! - [`retry`]: [`RetryPolicy`] and what is safe to repeat ([`OperationKind`]).
+//! - [`wait`]: [`WaitPolicy`], the one polling loop.
+//! - [`webhook`]: VMEG webhook [`webhook::Verifier`], [`webhook::Deduplicator`].
+//! - [`language`]: BCP-47 tags and JimmyAI language names.
+//! - [`sleep`]: injectable sleeping ([`Sleeper`]) for fast tests.
+//! - [`ApiKey`], [`WebhookSecret`]: redacted secrets.
+//!
+//! ## Normalization
+//!
+//! **Envelope.** VMEG succeeds iff `code == 200`, JimmyAI iff `code == 20000` (integer or
+//! numeric string), whatever the HTTP status. Anything else is an [`Error`].
+//!
+//! **Error codes.** VMEG: 400/422 -> `InvalidRequest`, 401 -> `Unauthorized`, 402 ->
+//! `PaymentRequired`, 404 -> `NotFound`, 409 -> `Conflict`, 413 -> `PayloadTooLarge`, 500/502 ->
+//! `Server` (documented); 403, 429, 503, 504 by analogy (assumed). JimmyAI: 20001 ->
+//! `Unauthorized`, 20002 -> `InvalidRequest`, -1 -> `Server` (UNCONFIRMED: third-party summary).
+//! Unknown codes keep their number and message; their kind follows the HTTP status, or is
+//! [`ErrorKind::Vendor`] inside an HTTP 200.
+//!
+//! **Task status.**
+//!
+//! | vendor  | value                                                     | `TaskStatus`  | source     |
+//! |---------|-----------------------------------------------------------|---------------|------------|
+//! | JimmyAI | `queued`                                                  | `Queued`      | documented |
+//! | JimmyAI | `processing`                                              | `Running`     | documented |
+//! | JimmyAI | `completed`                                               | `Succeeded`   | documented |
+//! | JimmyAI | `failed`                                                  | `Failed`      | documented |
+//! | VMEG    | `running`                                                 | `Running`     | documented (media translation, App-Synced) |
+//! | VMEG    | `finished`                                                | `Succeeded`   | documented (media translation, App-Synced) |
+//! | VMEG    | `failed`                                                  | `Failed`      | documented (media translation, App-Synced) |
+//! | VMEG    | `queued`, `queue`, `pending`, `waiting`, `created`, `submitted`, `accepted` | `Queued` | assumed |
+//! | VMEG    | `processing`, `in_progress`, `in-progress`, `inprogress`, `started` | `Running` | assumed |
+//! | VMEG    | `success`, `succeeded`, `successful`, `completed`, `complete`, `done` | `Succeeded` | assumed |
+//! | VMEG    | `error`, `fail`, `failure`, `cancelled`, `canceled`, `timeout`, `timed_out`, `expired` | `Failed` | assumed |
+//! | either  | anything else                                             | `Unknown(raw)`: not terminal, logged with `warn` | - |
+//!
+//! VMEG values are compared case-insensitively. VMEG webhooks carry no status: `code == 200`
+//! is `Succeeded`, anything else `Failed`.
+//!
+//! **Voices.** [`Voice`] holds the VMEG `voiceId` or the JimmyAI `modelId`. A JimmyAI
+//! `modelId` expires three days after its preview unless a production call activates it:
+//! [`Voice::activate_by`] is that deadline.
+//!
+//! **Language.** Requests take BCP-47 tags for both providers; for JimmyAI they are mapped to
+//! its English names (`zh-CN` -> `Chinese`, `yue` -> `Chinese,Yue`, `en-*` -> `English`, ...)
+//! and JimmyAI's own names are accepted as given. See [`language`].
+//!
+//! ## Reliability
+//! See [`retry`] for the retry table (reads, VMEG writes with one idempotency key per
+//! logical call, JimmyAI writes that are never resent once they may have arrived) and
+//! [`wait`] for polling.
+
+#![warn(missing_docs)]
+
+mod client;
+pub mod error;
+pub mod language;
+pub mod model;
+pub mod retry;
+pub mod secret;
+pub mod sleep;
+pub mod wait;
+pub mod webhook;
+
+mod http;
+mod provider;
+mod time;
+mod validate;
+mod wire;
+
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
+pub use error::{Error, ErrorKind};
+pub use model::{
+    CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, JobId, OutputFormat, Provider,
+    SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode,
+    TaskStatus, VmegEngine, Voice,
+};
+pub use retry::{OperationKind, RetryPolicy};
+pub use secret::{ApiKey, WebhookSecret};
+pub use sleep::{RecordingSleeper, Sleeper, TokioSleeper};
+pub use wait::WaitPolicy;

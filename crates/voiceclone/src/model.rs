@@ -195,7 +195,10 @@ impl FromStr for VmegEngine {
             "V3" => Ok(VmegEngine::V3),
             "V4" => Ok(VmegEngine::V4),
             "V5" => Ok(VmegEngine::V5),
-            _ => Err(Error::invalid_input("vmeg_engine", format!("{s:?} is not one of V1..V5"))),
+            _ => Err(Error::invalid_input(
+                "vmeg_engine",
+                format!("{s:?} is not one of V1..V5"),
+            )),
         }
     }
 }
@@ -232,7 +235,10 @@ impl FromStr for SoundVersion {
         match s.trim().to_ascii_lowercase().as_str() {
             "v1" => Ok(SoundVersion::V1),
             "v2" => Ok(SoundVersion::V2),
-            _ => Err(Error::invalid_input("sound_version", format!("{s:?} is not v1 or v2"))),
+            _ => Err(Error::invalid_input(
+                "sound_version",
+                format!("{s:?} is not v1 or v2"),
+            )),
         }
     }
 }
@@ -273,7 +279,10 @@ impl FromStr for OutputFormat {
             "wav" => Ok(OutputFormat::Wav),
             "mp3" => Ok(OutputFormat::Mp3),
             "m4a" => Ok(OutputFormat::M4a),
-            _ => Err(Error::invalid_input("output_format", format!("{s:?} is not wav, mp3 or m4a"))),
+            _ => Err(Error::invalid_input(
+                "output_format",
+                format!("{s:?} is not wav, mp3 or m4a"),
+            )),
         }
     }
 }
@@ -327,7 +336,9 @@ impl FromStr for Emotion {
         ];
         all.into_iter()
             .find(|e| e.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| Error::invalid_input("emotion", format!("{s:?} is not a JimmyAI emotion")))
+            .ok_or_else(|| {
+                Error::invalid_input("emotion", format!("{s:?} is not a JimmyAI emotion"))
+            })
     }
 }
 
@@ -446,7 +457,10 @@ pub struct SpeechLine {
 impl SpeechLine {
     /// A line.
     pub fn new(voice_id: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { voice_id: voice_id.into(), text: text.into() }
+        Self {
+            voice_id: voice_id.into(),
+            text: text.into(),
+        }
     }
 }
 
@@ -630,7 +644,14 @@ pub const JIMMYAI_ACTIVATION_WINDOW: Duration = Duration::from_secs(3 * 24 * 60 
 impl Voice {
     /// A voice with only its id.
     pub fn new(provider: Provider, id: impl Into<String>) -> Self {
-        Self { provider, id: id.into(), name: None, preview_url: None, created_at: None, activate_by: None }
+        Self {
+            provider,
+            id: id.into(),
+            name: None,
+            preview_url: None,
+            created_at: None,
+            activate_by: None,
+        }
     }
 
     /// Sets the name.
@@ -760,7 +781,11 @@ pub struct SpeechSegment {
 impl SpeechSegment {
     /// A segment.
     pub fn new(url: Option<Url>, duration: Option<Duration>, error: Option<String>) -> Self {
-        Self { url, duration, error }
+        Self {
+            url,
+            duration,
+            error,
+        }
     }
 }
 
@@ -779,7 +804,11 @@ pub struct Speech {
 impl Speech {
     /// Speech from a list of audio URLs.
     pub fn new(audio_urls: Vec<Url>) -> Self {
-        Self { audio_urls, subtitle_url: None, segments: Vec::new() }
+        Self {
+            audio_urls,
+            subtitle_url: None,
+            segments: Vec::new(),
+        }
     }
 
     /// Sets the subtitle URL.
@@ -881,8 +910,14 @@ mod tests {
         assert_eq!(" JimmyAI ".parse::<Provider>().unwrap(), Provider::JimmyAi);
         assert!("jimmy".parse::<Provider>().is_err());
         assert_eq!(Provider::JimmyAi.to_string(), "jimmyai");
-        assert_eq!(serde_json::to_string(&Provider::JimmyAi).unwrap(), "\"jimmyai\"");
-        assert_eq!(serde_json::from_str::<Provider>("\"vmeg\"").unwrap(), Provider::Vmeg);
+        assert_eq!(
+            serde_json::to_string(&Provider::JimmyAi).unwrap(),
+            "\"jimmyai\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Provider>("\"vmeg\"").unwrap(),
+            Provider::Vmeg
+        );
     }
 
     #[test]
@@ -897,10 +932,15 @@ mod tests {
 
     #[test]
     fn builders_set_fields() {
-        let r = CloneRequest::new("https://a/b.wav").name("n").vmeg_engine(VmegEngine::V5).synchronous(true);
+        let r = CloneRequest::new("https://a/b.wav")
+            .name("n")
+            .vmeg_engine(VmegEngine::V5)
+            .synchronous(true);
         assert_eq!(r.name.as_deref(), Some("n"));
         assert_eq!(r.vmeg_engine, Some(VmegEngine::V5));
-        let s = SpeechRequest::new("v", "hi").add_line("v", "there").pitch(3);
+        let s = SpeechRequest::new("v", "hi")
+            .add_line("v", "there")
+            .pitch(3);
         assert_eq!(s.lines.len(), 2);
         assert_eq!(s.pitch, Some(3));
         assert_eq!("Happy".parse::<Emotion>().unwrap(), Emotion::Happy);

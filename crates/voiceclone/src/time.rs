@@ -42,7 +42,10 @@ fn from_unix_secs_f(secs: i64, nanos: u32) -> Option<SystemTime> {
 /// milliseconds (JimmyAI's `created` looks like seconds, VMEG's webhook time is milliseconds).
 pub(crate) fn from_unix_guess(value: i64) -> Option<SystemTime> {
     if value.unsigned_abs() >= 100_000_000_000 {
-        from_unix_secs_f(value.div_euclid(1000), (value.rem_euclid(1000) as u32) * 1_000_000)
+        from_unix_secs_f(
+            value.div_euclid(1000),
+            (value.rem_euclid(1000) as u32) * 1_000_000,
+        )
     } else {
         from_unix_secs_f(value, 0)
     }
@@ -130,7 +133,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
         return Some(Duration::from_secs(u64::from(secs)));
     }
     if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
+        if secs.is_finite() && (0.0..1e9).contains(&secs) {
             return Some(Duration::from_secs_f64(secs));
         }
         return None;
@@ -169,7 +172,10 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 /// RFC 3339 in UTC with millisecond precision, for messages meant for people.
 pub(crate) fn format_rfc3339(t: SystemTime) -> String {
     let (secs, millis) = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => (i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2), d.subsec_millis()),
+        Ok(d) => (
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2),
+            d.subsec_millis(),
+        ),
         Err(e) => {
             let d = e.duration();
             let secs = -i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2);
@@ -192,35 +198,71 @@ mod tests {
     use super::*;
 
     fn unix(t: SystemTime) -> i64 {
-        t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(-1)
+        t.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(-1)
     }
 
     #[test]
     fn iso8601_variants() {
         assert_eq!(parse_iso8601("1970-01-01T00:00:00Z").map(unix), Some(0));
-        assert_eq!(parse_iso8601("2024-02-29T12:34:56Z").map(unix), Some(1_709_210_096));
-        assert_eq!(parse_iso8601("2024-02-29 12:34:56").map(unix), Some(1_709_210_096));
-        assert_eq!(parse_iso8601("2024-02-29T20:34:56+08:00").map(unix), Some(1_709_210_096));
-        assert_eq!(parse_iso8601("2024-02-29T12:34:56.123456Z").map(unix), Some(1_709_210_096));
-        for bad in ["", "2024-13-01T00:00:00Z", "2024-02-29", "2024-02-29T1:2:3Z", "x024-02-29T12:34:56Z", "2024-02-29T12:34:56+8"] {
+        assert_eq!(
+            parse_iso8601("2024-02-29T12:34:56Z").map(unix),
+            Some(1_709_210_096)
+        );
+        assert_eq!(
+            parse_iso8601("2024-02-29 12:34:56").map(unix),
+            Some(1_709_210_096)
+        );
+        assert_eq!(
+            parse_iso8601("2024-02-29T20:34:56+08:00").map(unix),
+            Some(1_709_210_096)
+        );
+        assert_eq!(
+            parse_iso8601("2024-02-29T12:34:56.123456Z").map(unix),
+            Some(1_709_210_096)
+        );
+        for bad in [
+            "",
+            "2024-13-01T00:00:00Z",
+            "2024-02-29",
+            "2024-02-29T1:2:3Z",
+            "x024-02-29T12:34:56Z",
+            "2024-02-29T12:34:56+8",
+        ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn unix_guess_handles_seconds_and_millis() {
-        assert_eq!(from_unix_guess(1_781_777_280).map(unix), Some(1_781_777_280));
-        assert_eq!(from_unix_guess(1_781_777_280_123).map(unix), Some(1_781_777_280));
+        assert_eq!(
+            from_unix_guess(1_781_777_280).map(unix),
+            Some(1_781_777_280)
+        );
+        assert_eq!(
+            from_unix_guess(1_781_777_280_123).map(unix),
+            Some(1_781_777_280)
+        );
     }
 
     #[test]
     fn retry_after_forms() {
         let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
         assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0.5", now), Some(Duration::from_millis(500)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("0.5", now),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::ZERO)
+        );
         let earlier = UNIX_EPOCH + Duration::from_secs(784_111_767);
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", earlier), Some(Duration::from_secs(10)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", earlier),
+            Some(Duration::from_secs(10))
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
     }

@@ -1,0 +1,561 @@
+//! [`Client`]: one typed entry point over both providers.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+use url::Url;
+
+use crate::error::{Error, ErrorKind};
+use crate::http::{CONNECT_TIMEOUT, Transport};
+use crate::model::{
+    CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, TaskStatus, Voice,
+};
+use crate::provider::{jimmyai, vmeg};
+use crate::retry::RetryPolicy;
+use crate::secret::ApiKey;
+use crate::sleep::{Sleeper, TokioSleeper};
+use crate::validate;
+use crate::wait::{WaitPolicy, poll_until_terminal};
+
+/// Default bound on HTTP requests in flight per client.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+/// How many submitted VMEG clone names a client remembers (to find a voice by name later).
+const REMEMBERED_NAMES: usize = 10_000;
+
+/// A client for one provider. Cheap to clone: clones share one connection pool, one
+/// in-flight bound and one configuration.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    allow_private: bool,
+    names: Mutex<HashMap<JobId, String>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.inner.transport;
+        f.debug_struct("Client")
+            .field("provider", &t.provider)
+            .field("base_url", &t.base.as_str())
+            .field("api_key", &t.key)
+            .field("retry", &t.retry)
+            .field("timeout", &t.timeout_override)
+            .field("max_in_flight", &t.in_flight.available_permits())
+            .finish()
+    }
+}
+
+/// Configures a [`Client`].
+pub struct ClientBuilder {
+    provider: Provider,
+    api_key: Option<ApiKey>,
+    base_url: Option<String>,
+    timeout: Option<Duration>,
+    retry: RetryPolicy,
+    http: Option<reqwest::Client>,
+    max_in_flight: usize,
+    sleeper: Option<Arc<dyn Sleeper>>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("provider", &self.provider)
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("custom_http_client", &self.http.is_some())
+            .field("max_in_flight", &self.max_in_flight)
+            .field("sleeper", &self.sleeper)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// The API key (required).
+    #[must_use]
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Overrides the vendor's base URL (e.g. a simulator). Must be HTTPS unless its host is
+    /// loopback.
+    #[must_use]
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// One timeout for every request, replacing the per-operation defaults (30 s for reads
+    /// and async submits, 180 s for VMEG's synchronous clone and TTS, 300 s for uploads).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The retry policy for each call.
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Uses a caller-built `reqwest::Client` (its redirect policy is the caller's; the
+    /// `Authorization` header is added per request, never as a default header).
+    #[must_use]
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Bounds the HTTP requests in flight for this client and its clones (default 32).
+    #[must_use]
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Replaces the sleeping used between retries and polls (tests).
+    #[must_use]
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = Some(sleeper);
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let provider = self.provider;
+        let key = self.api_key.filter(|k| !k.is_empty()).ok_or_else(|| {
+            Error::invalid_input("api_key", "is missing or empty").with_provider(provider)
+        })?;
+        if !key.expose().bytes().all(|b| (0x21..0x7f).contains(&b)) {
+            return Err(
+                Error::invalid_input("api_key", "must be printable ASCII without spaces")
+                    .with_provider(provider),
+            );
+        }
+        let raw_base = self
+            .base_url
+            .unwrap_or_else(|| provider.default_base_url().to_owned());
+        let base = Url::parse(raw_base.trim()).map_err(|e| {
+            Error::invalid_input("base_url", format!("is not a URL: {e}")).with_provider(provider)
+        })?;
+        let host = base.host().ok_or_else(|| {
+            Error::invalid_input("base_url", "has no host").with_provider(provider)
+        })?;
+        let loopback = validate::is_loopback_host(&host);
+        match base.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            other => {
+                return Err(Error::invalid_input(
+                    "base_url",
+                    format!("must be https (http only for loopback hosts), got {other}:"),
+                )
+                .with_provider(provider));
+            }
+        }
+        if !base.username().is_empty() || base.password().is_some() || base.query().is_some() {
+            return Err(
+                Error::invalid_input("base_url", "must not carry credentials or a query")
+                    .with_provider(provider),
+            );
+        }
+        let http = match self.http {
+            Some(h) => h,
+            None => {
+                // reqwest is built without a default TLS provider in this workspace.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .build()
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Transport)
+                            .with_provider(provider)
+                            .with_source(e)
+                    })?
+            }
+        };
+        let transport = Transport {
+            provider,
+            http,
+            base,
+            key,
+            in_flight: Arc::new(Semaphore::new(self.max_in_flight)),
+            timeout_override: self.timeout,
+            retry: self.retry,
+            sleeper: self.sleeper.unwrap_or_else(|| Arc::new(TokioSleeper)),
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport,
+                allow_private: loopback,
+                names: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+fn env_names(provider: Provider) -> (&'static str, &'static str) {
+    match provider {
+        Provider::Vmeg => ("VMEG_API_KEY", "VMEG_BASE_URL"),
+        Provider::JimmyAi => ("JIMMYAI_API_KEY", "JIMMYAI_BASE_URL"),
+    }
+}
+
+macro_rules! traced {
+    ($self:ident, $op:literal, $body:expr) => {{
+        let span = tracing::info_span!(
+            "voiceclone",
+            provider = %$self.provider(),
+            operation = $op,
+            attempt = tracing::field::Empty,
+            http_status = tracing::field::Empty,
+            vendor_code = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        async {
+            let started = std::time::Instant::now();
+            let result = $body.await.map_err(|e: Error| e.with_provider($self.provider()).with_operation_if_unset($op));
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            match &result {
+                Ok(_) => tracing::info!(total_ms = ms, "ok"),
+                Err(e) => tracing::info!(total_ms = ms, error_kind = ?std::mem::discriminant(e.kind()), http_status = e.http_status(), vendor_code = e.vendor_code(), "failed: {}", e.kind()),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }};
+}
+
+impl Client {
+    /// Starts configuring a client for `provider`.
+    pub fn builder(provider: Provider) -> ClientBuilder {
+        ClientBuilder {
+            provider,
+            api_key: None,
+            base_url: None,
+            timeout: None,
+            retry: RetryPolicy::default(),
+            http: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            sleeper: None,
+        }
+    }
+
+    /// A client from `VMEG_API_KEY` / `JIMMYAI_API_KEY` and optional `VMEG_BASE_URL` /
+    /// `JIMMYAI_BASE_URL`.
+    pub fn from_env(provider: Provider) -> Result<Client, Error> {
+        let (key_var, base_var) = env_names(provider);
+        let key = std::env::var(key_var)
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| {
+                Error::invalid_input(key_var, "environment variable is not set")
+                    .with_provider(provider)
+            })?;
+        let mut builder = Client::builder(provider).api_key(ApiKey::new(key));
+        if let Some(base) = std::env::var(base_var)
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+        {
+            builder = builder.base_url(base);
+        }
+        builder.build()
+    }
+
+    /// The provider this client talks to.
+    pub fn provider(&self) -> Provider {
+        self.inner.transport.provider
+    }
+
+    /// The base URL in use.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.transport.base
+    }
+
+    fn t(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    fn remember_name(&self, job: &CloneJob) {
+        if let Some(name) = &job.name {
+            let mut names = self.inner.names.lock().unwrap_or_else(|p| p.into_inner());
+            if names.len() >= REMEMBERED_NAMES {
+                names.clear();
+            }
+            names.insert(job.id.clone(), name.clone());
+        }
+    }
+
+    fn remembered_name(&self, id: &JobId) -> Option<String> {
+        self.inner
+            .names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Submits a clone; never waits for it to finish (VMEG's synchronous endpoint, when asked
+    /// for, returns an already-succeeded job).
+    pub async fn clone_voice(&self, req: &CloneRequest) -> Result<CloneJob, Error> {
+        traced!(self, "clone_voice", async {
+            let job = match self.provider() {
+                Provider::Vmeg => {
+                    vmeg::clone_voice(self.t(), req, self.inner.allow_private).await?
+                }
+                Provider::JimmyAi => {
+                    jimmyai::clone_voice(self.t(), req, self.inner.allow_private).await?
+                }
+            };
+            self.remember_name(&job);
+            Ok(job)
+        })
+    }
+
+    /// The current state of a clone task.
+    pub async fn clone_status(&self, id: &JobId) -> Result<CloneJob, Error> {
+        traced!(self, "clone_status", async {
+            match self.provider() {
+                Provider::Vmeg => vmeg::clone_status(self.t(), id).await,
+                Provider::JimmyAi => jimmyai::clone_status(self.t(), id).await,
+            }
+        })
+    }
+
+    /// Polls a clone task until it ends; returns its voice, `TaskFailed` or `WaitTimedOut`.
+    pub async fn wait_for_clone(&self, id: &JobId, policy: &WaitPolicy) -> Result<Voice, Error> {
+        traced!(self, "wait_for_clone", async {
+            let job = poll_until_terminal(
+                policy,
+                self.t().sleeper.as_ref(),
+                id,
+                || self.clone_status(id),
+                |j: &CloneJob| &j.status,
+            )
+            .await?;
+            if job.status == TaskStatus::Failed {
+                let reason = job
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "no reason given".into());
+                return Err(Error::new(ErrorKind::TaskFailed {
+                    job_id: id.clone(),
+                    reason,
+                }));
+            }
+            match (job.voice, self.provider()) {
+                (Some(v), _) if v.name.is_none() => match self.remembered_name(id) {
+                    Some(name) => Ok(v.with_name(name)),
+                    None => Ok(v),
+                },
+                (Some(v), _) => Ok(v),
+                (None, Provider::Vmeg) => {
+                    vmeg::voice_for_task(self.t(), id, self.remembered_name(id).as_deref()).await
+                }
+                (None, Provider::JimmyAi) => Err(Error::new(ErrorKind::InvalidResponse)
+                    .with_message("the task completed without a modelId")),
+            }
+        })
+    }
+
+    /// Submits speech with a (cloned) voice: VMEG TTS or a JimmyAI production audio task
+    /// (which also activates a JimmyAI `modelId`).
+    pub async fn synthesize(&self, req: &SpeechRequest) -> Result<SpeechJob, Error> {
+        traced!(self, "synthesize", async {
+            match self.provider() {
+                Provider::Vmeg => vmeg::synthesize(self.t(), req).await,
+                Provider::JimmyAi => jimmyai::synthesize(self.t(), req).await,
+            }
+        })
+    }
+
+    /// The current state of a speech task.
+    pub async fn speech_status(&self, id: &JobId) -> Result<SpeechJob, Error> {
+        traced!(self, "speech_status", async {
+            match self.provider() {
+                Provider::Vmeg => vmeg::speech_status(self.t(), id).await,
+                Provider::JimmyAi => jimmyai::speech_status(self.t(), id).await,
+            }
+        })
+    }
+
+    /// Polls a speech task until it ends; returns the audio (and subtitle) URLs.
+    pub async fn wait_for_speech(&self, id: &JobId, policy: &WaitPolicy) -> Result<Speech, Error> {
+        traced!(self, "wait_for_speech", async {
+            let job = poll_until_terminal(
+                policy,
+                self.t().sleeper.as_ref(),
+                id,
+                || self.speech_status(id),
+                |j: &SpeechJob| &j.status,
+            )
+            .await?;
+            if job.status == TaskStatus::Failed {
+                let reason = job
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "no reason given".into());
+                return Err(Error::new(ErrorKind::TaskFailed {
+                    job_id: id.clone(),
+                    reason,
+                }));
+            }
+            job.speech
+                .filter(|s| !s.audio_urls.is_empty())
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidResponse)
+                        .with_message("the task succeeded without audio URLs")
+                })
+        })
+    }
+
+    /// The account's cloned voices (VMEG only).
+    pub async fn list_voices(&self) -> Result<Vec<Voice>, Error> {
+        traced!(self, "list_voices", async {
+            match self.provider() {
+                Provider::Vmeg => vmeg::list_voices(self.t()).await,
+                Provider::JimmyAi => Err(Error::unsupported("list_voices", Provider::JimmyAi)),
+            }
+        })
+    }
+
+    /// Renames a cloned voice (VMEG only).
+    pub async fn rename_voice(&self, voice_id: &str, name: &str) -> Result<(), Error> {
+        traced!(self, "rename_voice", async {
+            match self.provider() {
+                Provider::Vmeg => vmeg::rename_voice(self.t(), voice_id, name).await,
+                Provider::JimmyAi => Err(Error::unsupported("rename_voice", Provider::JimmyAi)),
+            }
+        })
+    }
+
+    /// Deletes a cloned voice (VMEG only; a logical delete).
+    pub async fn delete_voice(&self, voice_id: &str) -> Result<(), Error> {
+        traced!(self, "delete_voice", async {
+            match self.provider() {
+                Provider::Vmeg => vmeg::delete_voice(self.t(), voice_id).await,
+                Provider::JimmyAi => Err(Error::unsupported("delete_voice", Provider::JimmyAi)),
+            }
+        })
+    }
+
+    /// Uploads a local sample and returns its public URL (JimmyAI `files/upload`, at most
+    /// 100 MB; the file is read into memory).
+    pub async fn upload_sample(&self, path: impl AsRef<Path>) -> Result<Url, Error> {
+        let path = path.as_ref();
+        traced!(self, "upload_sample", async {
+            match self.provider() {
+                Provider::JimmyAi => jimmyai::upload_sample(self.t(), path).await,
+                Provider::Vmeg => Err(Error::unsupported("upload_sample", Provider::Vmeg)),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        let b = |u: &str| {
+            Client::builder(Provider::Vmeg)
+                .api_key("k")
+                .base_url(u)
+                .build()
+        };
+        assert!(b("https://api.vmeg.ai").is_ok());
+        assert!(b("http://127.0.0.1:8080").is_ok());
+        assert!(b("http://localhost:1").is_ok());
+        assert!(b("http://api.vmeg.ai").is_err());
+        assert!(b("ftp://api.vmeg.ai").is_err());
+        assert!(Client::builder(Provider::Vmeg).build().is_err());
+        assert!(
+            Client::builder(Provider::Vmeg)
+                .api_key("bad key")
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let c = Client::builder(Provider::JimmyAi)
+            .api_key("sk-secret-123")
+            .build()
+            .unwrap();
+        assert!(!format!("{c:?}").contains("sk-secret-123"));
+        let b = Client::builder(Provider::JimmyAi).api_key("sk-secret-123");
+        assert!(!format!("{b:?}").contains("sk-secret-123"));
+    }
+
+    #[tokio::test]
+    async fn unsupported_per_provider() {
+        let j = Client::builder(Provider::JimmyAi)
+            .api_key("k")
+            .build()
+            .unwrap();
+        let e = j.list_voices().await.unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::Unsupported {
+                provider: Provider::JimmyAi,
+                ..
+            }
+        ));
+        let v = Client::builder(Provider::Vmeg)
+            .api_key("k")
+            .build()
+            .unwrap();
+        let e = v.upload_sample("/tmp/x.wav").await.unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::Unsupported {
+                provider: Provider::Vmeg,
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn invalid_input_is_caught_before_sending() {
+        // An unroutable base URL: any request would fail with Transport, not InvalidInput.
+        let v = Client::builder(Provider::Vmeg)
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let e = v
+            .clone_voice(
+                &CloneRequest::new("https://a.example/s.wav")
+                    .sound_version(crate::SoundVersion::V2),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "sound_version")
+        );
+        let e = v.clone_status(&JobId::new("a/b")).await.unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }));
+        let e = v.clone_status(&JobId::new("t1")).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Transport);
+    }
+}

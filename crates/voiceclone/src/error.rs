@@ -1,0 +1,614 @@
+//! One error type for everything the adapter can report, and the tables that turn vendor
+//! codes, HTTP statuses and transport failures into an [`ErrorKind`].
+//!
+//! Every message says what happened and what to do about it. Errors never hold a secret: the
+//! API key only ever lives in a header, and vendor messages are cut to a bounded length.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use crate::model::{JobId, Provider, TaskStatus};
+use crate::webhook::WebhookFailure;
+
+/// What went wrong, in provider-neutral terms.
+///
+/// Unknown vendor codes: when they arrive with an HTTP error status, the kind follows the
+/// HTTP status ([`ErrorKind::from_http_status`]); when they arrive inside an HTTP 200
+/// envelope, the kind is [`ErrorKind::Vendor`]. Either way the number and the message are
+/// kept on the [`Error`] ([`Error::vendor_code`], [`Error::message`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A value was refused before anything was sent.
+    #[error("invalid input `{field}`: {reason}; nothing was sent, fix the value and call again")]
+    InvalidInput {
+        /// The request field (builder method name) at fault.
+        field: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The API key is missing, wrong, or lacks the needed plan.
+    #[error(
+        "the provider rejected the API key; check the key (VMEG_API_KEY / JIMMYAI_API_KEY) and the account's plan"
+    )]
+    Unauthorized,
+    /// Not enough credits or balance.
+    #[error("not enough credits or balance; top up the account, then submit again")]
+    PaymentRequired,
+    /// The provider refused the request as invalid.
+    #[error(
+        "the provider refused the request as invalid; fix the request (see the message) before sending it again"
+    )]
+    InvalidRequest,
+    /// Unknown task, voice or other resource.
+    #[error(
+        "the provider does not know this resource; check the id and that it belongs to this provider and API key"
+    )]
+    NotFound,
+    /// VMEG: the idempotency key was already used for this path (on the first attempt).
+    #[error(
+        "the idempotency key was already used on this path; use a new key for new work, or look up the earlier task"
+    )]
+    Conflict,
+    /// The body or upload is over the provider's limit.
+    #[error("the request body or upload is too large for the provider; send a smaller file")]
+    PayloadTooLarge,
+    /// The provider is throttling this account.
+    #[error("the provider is rate limiting this account; wait (see retry_after) and try again")]
+    RateLimited,
+    /// The provider reported a fault on its side.
+    #[error("the provider reported a server-side failure; try again later")]
+    Server,
+    /// No answer in time, on an operation that is safe to repeat.
+    #[error("the request timed out; it is safe to try again later")]
+    Timeout,
+    /// The network failed (connection refused, reset, TLS, DNS).
+    #[error(
+        "could not talk to the provider (network, TLS or DNS failure); check connectivity and the base URL"
+    )]
+    Transport,
+    /// The provider answered something this crate cannot read.
+    #[error(
+        "the provider's response could not be understood; the API may have changed, please report it"
+    )]
+    InvalidResponse,
+    /// The task finished in the failed state.
+    #[error("task {job_id} failed: {reason}; fix the input and submit a new task")]
+    TaskFailed {
+        /// The task.
+        job_id: JobId,
+        /// The vendor's reason (or a placeholder when it gave none).
+        reason: String,
+    },
+    /// The wait policy ran out before the task finished.
+    #[error(
+        "stopped waiting for task {job_id} after {polls} polls (last status: {last_status}); the task may still finish, check it again later by its id"
+    )]
+    WaitTimedOut {
+        /// The task.
+        job_id: JobId,
+        /// The last status seen.
+        last_status: TaskStatus,
+        /// How many status requests were made.
+        polls: u32,
+    },
+    /// A write may or may not have taken effect: do not resend it.
+    #[error("{}", outcome_unknown_text(.idempotency_key.as_deref(), *.submitted_at, .request_summary))]
+    OutcomeUnknown {
+        /// The VMEG idempotency key the call used (JimmyAI has none).
+        idempotency_key: Option<String>,
+        /// When the first attempt was sent.
+        submitted_at: SystemTime,
+        /// The request's fields, enough to find the task by hand.
+        request_summary: String,
+    },
+    /// This provider has no such operation.
+    #[error("{operation} is not supported by {provider}")]
+    Unsupported {
+        /// The client method.
+        operation: String,
+        /// The provider.
+        provider: Provider,
+    },
+    /// A webhook delivery was refused.
+    #[error("webhook rejected: {0}")]
+    Webhook(WebhookFailure),
+    /// A vendor error code this crate does not know, inside a successful HTTP response.
+    #[error("the provider returned an undocumented error code; see the vendor code and message")]
+    Vendor,
+}
+
+fn outcome_unknown_text(key: Option<&str>, submitted_at: SystemTime, summary: &str) -> String {
+    let at = crate::time::format_rfc3339(submitted_at);
+    match key {
+        Some(key) => format!(
+            "the request may have created a task; do not resend it with a new key. Look it up (tasks/list, or the webhook whose extraData.voiceclone.idempotencyKey is {key:?}); submitted at {at}; request: {summary}"
+        ),
+        None => format!(
+            "the request may have created a task and the provider has no idempotency support; do not resend it. Check the account's tasks for one submitted at {at}; request: {summary}"
+        ),
+    }
+}
+
+impl ErrorKind {
+    /// The kind for an HTTP error status when the body carries no usable vendor code.
+    pub fn from_http_status(status: u16) -> Option<ErrorKind> {
+        Some(match status {
+            200..=399 => return None,
+            401 | 403 => ErrorKind::Unauthorized,
+            402 => ErrorKind::PaymentRequired,
+            404 | 410 => ErrorKind::NotFound,
+            408 => ErrorKind::Timeout,
+            409 => ErrorKind::Conflict,
+            413 => ErrorKind::PayloadTooLarge,
+            429 => ErrorKind::RateLimited,
+            400..=499 => ErrorKind::InvalidRequest,
+            500..=599 => ErrorKind::Server,
+            _ => ErrorKind::InvalidResponse,
+        })
+    }
+
+    /// VMEG business `code` (documented table: 400, 401, 402, 404, 409, 413, 422, 500, 502).
+    /// 403 (App-Synced "no plan"), 429, 503 and 504 are assumed by analogy.
+    pub fn from_vmeg_code(code: i64) -> Option<ErrorKind> {
+        Some(match code {
+            400 | 422 => ErrorKind::InvalidRequest,
+            401 | 403 => ErrorKind::Unauthorized,
+            402 => ErrorKind::PaymentRequired,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            413 => ErrorKind::PayloadTooLarge,
+            429 => ErrorKind::RateLimited,
+            500 | 502 | 503 | 504 => ErrorKind::Server,
+            _ => return None,
+        })
+    }
+
+    /// JimmyAI business `code`. Only 20000 (success) is documented; 20001, 20002 and -1 come
+    /// from a third-party summary (UNCONFIRMED).
+    pub fn from_jimmyai_code(code: i64) -> Option<ErrorKind> {
+        Some(match code {
+            20001 => ErrorKind::Unauthorized,
+            20002 => ErrorKind::InvalidRequest,
+            -1 => ErrorKind::Server,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether a failed request could have been processed by the server. Retrying an
+/// unprotected write is only safe when it provably was not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Never left this process, or the connection was never established.
+    NotSent,
+    /// Sent (maybe partly) but no complete answer: timeout, reset mid-request.
+    Maybe,
+    /// The server answered.
+    Answered,
+}
+
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// The adapter's error: a [`ErrorKind`] plus whatever the provider said.
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    provider: Option<Provider>,
+    operation: Option<&'static str>,
+    http_status: Option<u16>,
+    vendor_code: Option<i64>,
+    message: Option<String>,
+    retry_after: Option<Duration>,
+    reach: Reach,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// An error of this kind with no further detail.
+    pub fn new(kind: ErrorKind) -> Self {
+        let reach = match kind {
+            ErrorKind::InvalidInput { .. } | ErrorKind::Unsupported { .. } => Reach::NotSent,
+            _ => Reach::Answered,
+        };
+        Error(Box::new(Inner {
+            kind,
+            provider: None,
+            operation: None,
+            http_status: None,
+            vendor_code: None,
+            message: None,
+            retry_after: None,
+            reach,
+            source: None,
+        }))
+    }
+
+    pub(crate) fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        })
+    }
+
+    pub(crate) fn unsupported(operation: &'static str, provider: Provider) -> Self {
+        Error::new(ErrorKind::Unsupported {
+            operation: operation.to_owned(),
+            provider,
+        })
+        .with_provider(provider)
+        .with_operation(operation)
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.kind
+    }
+
+    /// The provider involved, when there was one.
+    pub fn provider(&self) -> Option<Provider> {
+        self.0.provider
+    }
+
+    /// The client method that failed (`clone_voice`, `wait_for_speech`, ...).
+    pub fn operation(&self) -> Option<&'static str> {
+        self.0.operation
+    }
+
+    /// The HTTP status of the response, when there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        self.0.http_status
+    }
+
+    /// The vendor's business `code`, when the body carried one.
+    pub fn vendor_code(&self) -> Option<i64> {
+        self.0.vendor_code
+    }
+
+    /// The vendor's message (cut to 500 characters).
+    pub fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
+    }
+
+    /// The wait the provider asked for (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
+    }
+
+    /// True when repeating the same read later could succeed (network trouble, throttling,
+    /// server faults, timeouts). Writes follow stricter rules, see [`crate::retry`].
+    pub fn is_transient(&self) -> bool {
+        crate::retry::read_would_retry(self)
+    }
+
+    pub(crate) fn reach(&self) -> Reach {
+        self.0.reach
+    }
+
+    /// The HTTP status if it is an error, else a VMEG business code in 4xx/5xx (VMEG may
+    /// put its error in an HTTP 200 envelope; its codes mirror HTTP statuses).
+    pub(crate) fn effective_status(&self) -> Option<u16> {
+        if let Some(s) = self.0.http_status.filter(|s| *s >= 400) {
+            return Some(s);
+        }
+        match (self.0.provider, self.0.vendor_code) {
+            (Some(Provider::Vmeg), Some(code)) if (400..=599).contains(&code) => {
+                u16::try_from(code).ok()
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn with_provider(mut self, provider: Provider) -> Self {
+        self.0.provider = Some(provider);
+        self
+    }
+
+    pub(crate) fn with_operation(mut self, operation: &'static str) -> Self {
+        self.0.operation = Some(operation);
+        self
+    }
+
+    pub(crate) fn with_operation_if_unset(mut self, operation: &'static str) -> Self {
+        if self.0.operation.is_none() {
+            self.0.operation = Some(operation);
+        }
+        self
+    }
+
+    pub(crate) fn with_http_status(mut self, status: u16) -> Self {
+        self.0.http_status = Some(status);
+        self
+    }
+
+    pub(crate) fn with_vendor_code(mut self, code: i64) -> Self {
+        self.0.vendor_code = Some(code);
+        self
+    }
+
+    pub(crate) fn with_message(mut self, message: impl AsRef<str>) -> Self {
+        let message = message.as_ref().trim();
+        if message.is_empty() {
+            return self;
+        }
+        let mut cut: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+        if cut.len() < message.len() {
+            cut.push('…');
+        }
+        self.0.message = Some(cut);
+        self
+    }
+
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.0.retry_after = retry_after;
+        self
+    }
+
+    pub(crate) fn with_reach(mut self, reach: Reach) -> Self {
+        self.0.reach = reach;
+        self
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.0.source = Some(Box::new(source));
+        self
+    }
+
+    /// Replaces the kind, keeping every detail.
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.0.kind = kind;
+        self
+    }
+
+    /// Removes every occurrence of `secret` from the vendor message (a server could echo the
+    /// key back; nothing this crate prints may contain it).
+    pub(crate) fn scrub(mut self, secret: &str) -> Self {
+        if secret.len() >= 4
+            && let Some(m) = self.0.message.as_mut()
+            && m.contains(secret)
+        {
+            *m = m.replace(secret, "[redacted]");
+        }
+        self
+    }
+
+    /// A transport failure from reqwest, classified by whether the request could have been
+    /// processed.
+    pub(crate) fn from_reqwest(err: reqwest::Error) -> Self {
+        let (kind, reach) = if err.is_builder() {
+            (
+                ErrorKind::InvalidInput {
+                    field: "request".into(),
+                    reason: "the HTTP request could not be built".into(),
+                },
+                Reach::NotSent,
+            )
+        } else if err.is_connect() {
+            // Connect timeouts land here too: nothing reached the server.
+            (
+                if err.is_timeout() {
+                    ErrorKind::Timeout
+                } else {
+                    ErrorKind::Transport
+                },
+                Reach::NotSent,
+            )
+        } else if err.is_timeout() {
+            (ErrorKind::Timeout, Reach::Maybe)
+        } else if err.is_decode() || err.is_redirect() {
+            (ErrorKind::InvalidResponse, Reach::Answered)
+        } else {
+            (ErrorKind::Transport, Reach::Maybe)
+        };
+        let status = err.status().map(|s| s.as_u16());
+        let mut e = Error::new(kind).with_reach(reach);
+        if let Some(s) = status {
+            e = e.with_http_status(s);
+        }
+        // The URL carries no secret (the key is a header), but strip it anyway: it is noise.
+        e.with_source(err.without_url())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.0;
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &i.kind);
+        if let Some(p) = i.provider {
+            d.field("provider", &p);
+        }
+        if let Some(o) = i.operation {
+            d.field("operation", &o);
+        }
+        if let Some(s) = i.http_status {
+            d.field("http_status", &s);
+        }
+        if let Some(c) = i.vendor_code {
+            d.field("vendor_code", &c);
+        }
+        if let Some(m) = &i.message {
+            d.field("message", m);
+        }
+        if let Some(r) = i.retry_after {
+            d.field("retry_after", &r);
+        }
+        if let Some(s) = &i.source {
+            d.field("source", &s.to_string());
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.0;
+        match (i.provider, i.operation) {
+            (Some(p), Some(o)) => write!(f, "{p} {o}: ")?,
+            (Some(p), None) => write!(f, "{p}: ")?,
+            (None, Some(o)) => write!(f, "{o}: ")?,
+            (None, None) => {}
+        }
+        write!(f, "{}", i.kind)?;
+        let mut details = Vec::new();
+        if let Some(s) = i.http_status {
+            details.push(format!("HTTP {s}"));
+        }
+        if let Some(c) = i.vendor_code {
+            details.push(format!("vendor code {c}"));
+        }
+        if let Some(m) = &i.message {
+            details.push(format!("message {m:?}"));
+        }
+        if let Some(r) = i.retry_after {
+            details.push(format!("retry after {:.1}s", r.as_secs_f64()));
+        }
+        if !details.is_empty() {
+            write!(f, " ({})", details.join(", "))?;
+        }
+        if let Some(s) = &i.source {
+            write!(f, ": {s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_ref()
+            .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vmeg_code_table() {
+        let cases = [
+            (400, ErrorKind::InvalidRequest),
+            (401, ErrorKind::Unauthorized),
+            (402, ErrorKind::PaymentRequired),
+            (404, ErrorKind::NotFound),
+            (409, ErrorKind::Conflict),
+            (413, ErrorKind::PayloadTooLarge),
+            (422, ErrorKind::InvalidRequest),
+            (500, ErrorKind::Server),
+            (502, ErrorKind::Server),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(ErrorKind::from_vmeg_code(code), Some(kind), "{code}");
+        }
+        assert_eq!(ErrorKind::from_vmeg_code(418), None);
+    }
+
+    #[test]
+    fn jimmyai_code_table() {
+        assert_eq!(
+            ErrorKind::from_jimmyai_code(20001),
+            Some(ErrorKind::Unauthorized)
+        );
+        assert_eq!(
+            ErrorKind::from_jimmyai_code(20002),
+            Some(ErrorKind::InvalidRequest)
+        );
+        assert_eq!(ErrorKind::from_jimmyai_code(-1), Some(ErrorKind::Server));
+        assert_eq!(ErrorKind::from_jimmyai_code(20000), None);
+        assert_eq!(ErrorKind::from_jimmyai_code(12345), None);
+    }
+
+    #[test]
+    fn http_status_table() {
+        assert_eq!(ErrorKind::from_http_status(200), None);
+        assert_eq!(
+            ErrorKind::from_http_status(429),
+            Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            ErrorKind::from_http_status(418),
+            Some(ErrorKind::InvalidRequest)
+        );
+        assert_eq!(ErrorKind::from_http_status(503), Some(ErrorKind::Server));
+        assert_eq!(
+            ErrorKind::from_http_status(403),
+            Some(ErrorKind::Unauthorized)
+        );
+    }
+
+    #[test]
+    fn display_says_what_and_what_next() {
+        let e = Error::new(ErrorKind::OutcomeUnknown {
+            idempotency_key: Some("k-1".into()),
+            submitted_at: std::time::UNIX_EPOCH,
+            request_summary: "clone name=x".into(),
+        })
+        .with_provider(Provider::Vmeg)
+        .with_operation("clone_voice");
+        let s = e.to_string();
+        assert!(
+            s.starts_with("vmeg clone_voice: the request may have created a task"),
+            "{s}"
+        );
+        assert!(
+            s.contains("do not resend")
+                && s.contains("\"k-1\"")
+                && s.contains("1970-01-01T00:00:00.000Z"),
+            "{s}"
+        );
+
+        let e = Error::new(ErrorKind::PaymentRequired)
+            .with_http_status(402)
+            .with_vendor_code(402)
+            .with_message("Insufficient credits")
+            .with_retry_after(Some(Duration::from_secs(2)));
+        let s = e.to_string();
+        assert!(
+            s.contains("top up")
+                && s.contains("HTTP 402")
+                && s.contains("vendor code 402")
+                && s.contains("retry after 2.0s"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn messages_are_bounded_and_scrubbed() {
+        let long = "x".repeat(10_000);
+        let e = Error::new(ErrorKind::Server).with_message(&long);
+        assert!(e.message().map(|m| m.chars().count()).unwrap_or(0) <= MAX_MESSAGE_CHARS + 1);
+        let e = Error::new(ErrorKind::Unauthorized)
+            .with_message("bad key sk-123456")
+            .scrub("sk-123456");
+        assert_eq!(e.message(), Some("bad key [redacted]"));
+        assert!(!format!("{e}{e:?}").contains("sk-123456"));
+    }
+
+    #[test]
+    fn effective_status_uses_vmeg_code_inside_http_200() {
+        let e = Error::new(ErrorKind::Server)
+            .with_provider(Provider::Vmeg)
+            .with_http_status(200)
+            .with_vendor_code(502);
+        assert_eq!(e.effective_status(), Some(502));
+        let e = Error::new(ErrorKind::Server)
+            .with_provider(Provider::JimmyAi)
+            .with_http_status(200)
+            .with_vendor_code(-1);
+        assert_eq!(e.effective_status(), None);
+        let e = Error::new(ErrorKind::Server).with_http_status(503);
+        assert_eq!(e.effective_status(), Some(503));
+    }
+}

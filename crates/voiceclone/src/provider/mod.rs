@@ -1,0 +1,238 @@
+//! Each vendor's dialect: envelope, code table, status table, wire shapes.
+//!
+//! Everything above this module speaks only the normalized types in [`crate::model`].
+
+pub(crate) mod jimmyai;
+pub(crate) mod vmeg;
+
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorKind, Reach};
+use crate::model::Provider;
+use crate::wire::lenient_i64;
+
+/// The parts of an HTTP response the envelope rules need.
+#[derive(Debug)]
+pub(crate) struct RawResponse {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) body: bytes::Bytes,
+}
+
+impl RawResponse {
+    pub(crate) fn new(status: u16, retry_after_header: Option<&str>, body: bytes::Bytes) -> Self {
+        let retry_after =
+            retry_after_header.and_then(|v| crate::time::parse_retry_after(v, SystemTime::now()));
+        Self {
+            status,
+            retry_after,
+            body,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default, deserialize_with = "lenient_i64")]
+    code: Option<i64>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    msg: Option<String>,
+    #[serde(default)]
+    data: serde_json::Value,
+}
+
+const fn success_code(provider: Provider) -> i64 {
+    match provider {
+        Provider::Vmeg => 200,
+        Provider::JimmyAi => 20000,
+    }
+}
+
+fn kind_for_code(provider: Provider, code: i64) -> Option<ErrorKind> {
+    match provider {
+        Provider::Vmeg => ErrorKind::from_vmeg_code(code),
+        Provider::JimmyAi => ErrorKind::from_jimmyai_code(code),
+    }
+}
+
+fn body_snippet(body: &[u8]) -> String {
+    let text =
+        String::from_utf8_lossy(body.get(..body.len().min(300)).unwrap_or_default()).into_owned();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Applies the envelope rule: success iff `code` is the provider's success code (integer or
+/// numeric string), whatever the HTTP status; otherwise an [`Error`] carrying status, code,
+/// message and `Retry-After`. Returns `data`.
+pub(crate) fn decode_envelope(
+    provider: Provider,
+    resp: &RawResponse,
+) -> Result<serde_json::Value, Error> {
+    let base = |kind: ErrorKind| {
+        Error::new(kind)
+            .with_provider(provider)
+            .with_http_status(resp.status)
+            .with_retry_after(resp.retry_after)
+            .with_reach(Reach::Answered)
+    };
+    let envelope: Option<Envelope> = serde_json::from_slice(&resp.body).ok();
+    let Some((code, envelope)) = envelope.and_then(|e| e.code.map(|c| (c, e))) else {
+        // No envelope: a proxy, a gateway or a framework answered instead of the API.
+        let kind = ErrorKind::from_http_status(resp.status).unwrap_or(ErrorKind::InvalidResponse);
+        let reason = if (300..400).contains(&resp.status) {
+            "unexpected redirect (redirects are not followed so the API key never leaves the configured host)".to_owned()
+        } else {
+            body_snippet(&resp.body)
+        };
+        return Err(base(kind).with_message(reason));
+    };
+    let message = envelope.message.or(envelope.msg).unwrap_or_default();
+    if code == success_code(provider) {
+        if let Some(kind) = ErrorKind::from_http_status(resp.status) {
+            return Err(base(kind).with_vendor_code(code).with_message(message));
+        }
+        if (300..400).contains(&resp.status) {
+            return Err(base(ErrorKind::InvalidResponse)
+                .with_vendor_code(code)
+                .with_message("unexpected redirect"));
+        }
+        return Ok(envelope.data);
+    }
+    let kind = kind_for_code(provider, code)
+        .or_else(|| ErrorKind::from_http_status(resp.status))
+        .unwrap_or(ErrorKind::Vendor);
+    Err(base(kind).with_vendor_code(code).with_message(message))
+}
+
+/// Decodes `data` into a wire struct; unknown fields are ignored by every wire struct.
+pub(crate) fn decode_data<T: DeserializeOwned>(
+    provider: Provider,
+    status: u16,
+    data: serde_json::Value,
+) -> Result<T, Error> {
+    serde_json::from_value(data).map_err(|e| {
+        Error::new(ErrorKind::InvalidResponse)
+            .with_provider(provider)
+            .with_http_status(status)
+            .with_message(format!("unexpected `data` shape: {e}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> RawResponse {
+        RawResponse::new(status, None, bytes::Bytes::from(body.to_owned()))
+    }
+
+    #[test]
+    fn vmeg_envelope() {
+        let ok = decode_envelope(
+            Provider::Vmeg,
+            &resp(
+                200,
+                r#"{"code":200,"message":"","data":{"taskId":"t"},"extra":1}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(ok["taskId"], "t");
+        let e = decode_envelope(
+            Provider::Vmeg,
+            &resp(200, r#"{"code":402,"message":"no credits","data":null}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.http_status(), e.vendor_code(), e.message()),
+            (
+                &ErrorKind::PaymentRequired,
+                Some(200),
+                Some(402),
+                Some("no credits")
+            )
+        );
+        let r = RawResponse::new(
+            409,
+            Some("2"),
+            bytes::Bytes::from_static(
+                br#"{"code":409,"message":"Idempotency key already used","data":null}"#,
+            ),
+        );
+        let e = decode_envelope(Provider::Vmeg, &r).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.retry_after()),
+            (&ErrorKind::Conflict, Some(Duration::from_secs(2)))
+        );
+        let e = decode_envelope(
+            Provider::Vmeg,
+            &resp(503, "<html>Service Unavailable</html>"),
+        )
+        .unwrap_err();
+        assert_eq!((e.kind(), e.vendor_code()), (&ErrorKind::Server, None));
+        let e = decode_envelope(Provider::Vmeg, &resp(200, "not json")).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
+        let e = decode_envelope(
+            Provider::Vmeg,
+            &resp(200, r#"{"code":7777,"message":"new thing"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.vendor_code()),
+            (&ErrorKind::Vendor, Some(7777))
+        );
+        let e = decode_envelope(
+            Provider::Vmeg,
+            &resp(418, r#"{"code":7777,"message":"new thing"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.vendor_code()),
+            (&ErrorKind::InvalidRequest, Some(7777))
+        );
+        let e = decode_envelope(Provider::Vmeg, &resp(302, "")).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
+    }
+
+    #[test]
+    fn jimmyai_envelope_accepts_string_codes() {
+        let ok = decode_envelope(
+            Provider::JimmyAi,
+            &resp(200, r#"{"code":"20000","msg":"ok","data":{"id":"a"}}"#),
+        )
+        .unwrap();
+        assert_eq!(ok["id"], "a");
+        let e = decode_envelope(
+            Provider::JimmyAi,
+            &resp(200, r#"{"code":20001,"msg":"bad key"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.message()),
+            (&ErrorKind::Unauthorized, Some("bad key"))
+        );
+        let e = decode_envelope(Provider::JimmyAi, &resp(500, r#"{"code":-1,"msg":"busy"}"#))
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Server);
+        let e = decode_envelope(
+            Provider::JimmyAi,
+            &resp(429, r#"{"code":42900,"msg":"slow down"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.vendor_code()),
+            (&ErrorKind::RateLimited, Some(42900))
+        );
+        let e = decode_envelope(
+            Provider::JimmyAi,
+            &resp(200, r#"{"code":200,"msg":"vmeg style"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Vendor);
+    }
+}

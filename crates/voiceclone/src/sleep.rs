@@ -1,0 +1,69 @@
+//! Injectable sleeping, so that retry and polling schedules can be tested in milliseconds.
+//!
+//! tokio's paused clock is no substitute: while a reqwest response is in flight over a real
+//! socket the runtime looks idle, the paused clock jumps, and reqwest's own timeout fires.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A boxed, sendable future, as returned by [`Sleeper::sleep`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Something that can wait. The client uses it between retries and between polls.
+pub trait Sleeper: Send + Sync + fmt::Debug {
+    /// Completes after `duration` (or at once, for a test double).
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
+}
+
+/// The real thing: `tokio::time::sleep`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioSleeper;
+
+impl Sleeper for TokioSleeper {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// A test double: returns at once and remembers every requested duration.
+#[derive(Clone, Debug, Default)]
+pub struct RecordingSleeper {
+    slept: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl RecordingSleeper {
+    /// An empty recorder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every duration asked for so far, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        match self.slept.lock() {
+            Ok(v) => v.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The sum of every duration asked for so far.
+    pub fn total(&self) -> Duration {
+        self.sleeps().iter().sum()
+    }
+}
+
+impl Sleeper for RecordingSleeper {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        match self.slept.lock() {
+            Ok(mut v) => v.push(duration),
+            Err(poisoned) => poisoned.into_inner().push(duration),
+        }
+        Box::pin(async {
+            // Yield once so that a loop built on this sleeper still lets other tasks run
+            // (and can be cancelled between iterations).
+            tokio::task::yield_now().await;
+        })
+    }
+}

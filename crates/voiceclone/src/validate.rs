@@ -1,0 +1,771 @@
+//! The documented constraints, checked before anything is sent. Every refusal is an
+//! `InvalidInput` naming the request field (its builder method name).
+//!
+//! Lengths are counted in Unicode scalar values, as JimmyAI bills and limits them; JimmyAI's
+//! `<#x#>` pause markers are not counted (its billing rule) but must be well-formed.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use url::{Host, Url};
+
+use crate::error::Error;
+use crate::language;
+use crate::model::{CloneRequest, Provider, SoundVersion, SpeechRequest, SubtitleMode};
+
+/// JimmyAI preview script limit (`contentText` on clone create).
+pub(crate) const JIMMYAI_PREVIEW_MAX_CHARS: usize = 270;
+/// JimmyAI production text limit.
+pub(crate) const JIMMYAI_AUDIO_MAX_CHARS: usize = 10_000;
+/// VMEG TTS batch limit.
+pub(crate) const VMEG_MAX_LINES: usize = 50;
+/// VMEG idempotency key limit.
+pub(crate) const IDEMPOTENCY_KEY_MAX_CHARS: usize = 64;
+
+const JIMMYAI_EXTENSIONS: &[&str] = &[
+    "mp3", "ogg", "wav", "m4a", "aac", "mp4", "avi", "mov", "mkv", "flv",
+];
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Error {
+    Error::invalid_input(field, reason)
+}
+
+fn not_for(field: &str, provider: Provider) -> Error {
+    let other = match provider {
+        Provider::Vmeg => "JimmyAI",
+        Provider::JimmyAi => "VMEG",
+    };
+    invalid(
+        field,
+        format!(
+            "applies to {other} only and {provider} has no such setting; remove it (it is never silently dropped)"
+        ),
+    )
+}
+
+/// Refuses every field in `set` that is `true` (i.e. was set by the caller).
+fn reject_foreign(provider: Provider, set: &[(&str, bool)]) -> Result<(), Error> {
+    match set.iter().find(|(_, present)| *present) {
+        Some((field, _)) => Err(not_for(field, provider)),
+        None => Ok(()),
+    }
+}
+
+/// Validates a clone request for `provider`. `allow_private` is true when the client's own
+/// base URL is loopback (a simulator), where local sample URLs are legitimate.
+pub(crate) fn clone_request(
+    req: &CloneRequest,
+    provider: Provider,
+    allow_private: bool,
+) -> Result<(), Error> {
+    match provider {
+        Provider::Vmeg => {
+            reject_foreign(provider, &[("sound_version", req.sound_version.is_some())])?;
+            if let Some(key) = &req.idempotency_key {
+                idempotency_key(key)?;
+            }
+            if let Some(name) = &req.name {
+                non_blank("name", name)?;
+            }
+            if let Some(text) = &req.sample_text {
+                non_blank("sample_text", text)?;
+            }
+        }
+        Provider::JimmyAi => {
+            reject_foreign(
+                provider,
+                &[
+                    ("name", req.name.is_some()),
+                    ("vmeg_engine", req.vmeg_engine.is_some()),
+                    ("synchronous", req.synchronous.is_some()),
+                    ("idempotency_key", req.idempotency_key.is_some()),
+                ],
+            )?;
+            if let Some(text) = &req.sample_text {
+                jimmyai_text("sample_text", text, JIMMYAI_PREVIEW_MAX_CHARS)?;
+            }
+        }
+    }
+    audio_url(&req.audio_url, provider, allow_private)?;
+    if let Some(lang) = &req.language {
+        language_value("language", lang, provider, req.sound_version)?;
+    }
+    Ok(())
+}
+
+/// Validates a speech request for `provider`.
+pub(crate) fn speech_request(req: &SpeechRequest, provider: Provider) -> Result<(), Error> {
+    if req.lines.is_empty() {
+        return Err(invalid("lines", "needs at least one line"));
+    }
+    match provider {
+        Provider::Vmeg => {
+            reject_foreign(
+                provider,
+                &[
+                    ("speed", req.speed.is_some()),
+                    ("volume", req.volume.is_some()),
+                    ("pitch", req.pitch.is_some()),
+                    ("emotion", req.emotion.is_some()),
+                    (
+                        "subtitles",
+                        req.subtitles.is_some_and(|s| s != SubtitleMode::Off),
+                    ),
+                    ("sound_version", req.sound_version.is_some()),
+                ],
+            )?;
+            if req.lines.len() > VMEG_MAX_LINES {
+                return Err(invalid(
+                    "lines",
+                    format!(
+                        "VMEG takes at most {VMEG_MAX_LINES} lines per call, got {}",
+                        req.lines.len()
+                    ),
+                ));
+            }
+            for (i, line) in req.lines.iter().enumerate() {
+                non_blank(&format!("lines[{i}].voice_id"), &line.voice_id)?;
+                non_blank(&format!("lines[{i}].text"), &line.text)?;
+            }
+            if let Some(w) = req.emotion_weight
+                && !(w.is_finite() && (0.0..=1.0).contains(&w))
+            {
+                return Err(invalid(
+                    "emotion_weight",
+                    format!("must be between 0 and 1, got {w}"),
+                ));
+            }
+            if let Some(p) = &req.emotion_prompt {
+                non_blank("emotion_prompt", p)?;
+            }
+            if let Some(key) = &req.idempotency_key {
+                idempotency_key(key)?;
+            }
+        }
+        Provider::JimmyAi => {
+            reject_foreign(
+                provider,
+                &[
+                    ("output_format", req.output_format.is_some()),
+                    ("trim", req.trim.is_some()),
+                    ("emotion_weight", req.emotion_weight.is_some()),
+                    ("emotion_prompt", req.emotion_prompt.is_some()),
+                    ("synchronous", req.synchronous.is_some()),
+                    ("idempotency_key", req.idempotency_key.is_some()),
+                ],
+            )?;
+            if req.lines.len() != 1 {
+                return Err(invalid(
+                    "lines",
+                    format!(
+                        "JimmyAI speaks one line per task, got {} (add_line is for VMEG batches)",
+                        req.lines.len()
+                    ),
+                ));
+            }
+            for line in &req.lines {
+                non_blank("voice_id", &line.voice_id)?;
+                jimmyai_text("text", &line.text, JIMMYAI_AUDIO_MAX_CHARS)?;
+            }
+            if let Some(s) = req.speed
+                && !(s.is_finite() && (0.5..=2.0).contains(&s))
+            {
+                return Err(invalid(
+                    "speed",
+                    format!("must be between 0.5 and 2, got {s}"),
+                ));
+            }
+            if let Some(v) = req.volume
+                && !(v.is_finite() && v > 0.0 && v <= 10.0)
+            {
+                return Err(invalid(
+                    "volume",
+                    format!("must be above 0 and at most 10, got {v}"),
+                ));
+            }
+            if let Some(p) = req.pitch
+                && !(-12..=12).contains(&p)
+            {
+                return Err(invalid(
+                    "pitch",
+                    format!("must be between -12 and 12, got {p}"),
+                ));
+            }
+        }
+    }
+    if let Some(lang) = &req.language {
+        language_value("language", lang, provider, req.sound_version)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn non_blank(field: &str, value: &str) -> Result<(), Error> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "must not be empty or blank"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// An id we put into a URL path or a body (job id, voice id).
+pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if value.len() > 256
+        || value
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '/' || c == '?' || c == '#')
+    {
+        return Err(invalid(
+            field,
+            "must be at most 256 characters, without whitespace, '/', '?' or '#'",
+        ));
+    }
+    Ok(())
+}
+
+/// VMEG `X-Idempotency-Key`: 1..=64 characters, not blank, printable ASCII (it is a header).
+pub(crate) fn idempotency_key(key: &str) -> Result<(), Error> {
+    let field = "idempotency_key";
+    if key.trim().is_empty() {
+        return Err(invalid(field, "must not be empty or blank"));
+    }
+    let n = key.chars().count();
+    if n > IDEMPOTENCY_KEY_MAX_CHARS {
+        return Err(invalid(
+            field,
+            format!("must be at most {IDEMPOTENCY_KEY_MAX_CHARS} characters, got {n}"),
+        ));
+    }
+    if !key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(invalid(
+            field,
+            "must be printable ASCII (it travels in an HTTP header)",
+        ));
+    }
+    Ok(())
+}
+
+/// JimmyAI text: not blank, well-formed pause markers, at most `max` characters not counting markers.
+pub(crate) fn jimmyai_text(field: &str, text: &str, max: usize) -> Result<(), Error> {
+    non_blank(field, text)?;
+    let counted = count_without_pauses(text).map_err(|reason| invalid(field, reason))?;
+    if counted > max {
+        return Err(invalid(
+            field,
+            format!("must be at most {max} characters (pause markers not counted), got {counted}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Counts Unicode scalar values outside `<#x#>` markers; refuses malformed markers
+/// (x in seconds, 0.01..=99.99, at most two decimals).
+pub(crate) fn count_without_pauses(text: &str) -> Result<usize, String> {
+    let mut count = 0usize;
+    let mut rest = text;
+    while let Some(start) = rest.find("<#") {
+        count += rest.get(..start).map(|s| s.chars().count()).unwrap_or(0);
+        let after = rest.get(start + 2..).unwrap_or_default();
+        let Some(end) = after.find("#>") else {
+            return Err("has a pause marker \"<#\" without its closing \"#>\"".into());
+        };
+        let inner = after.get(..end).unwrap_or_default();
+        pause_value(inner)
+            .map_err(|why| format!("has a malformed pause marker <#{inner}#>: {why}"))?;
+        rest = after.get(end + 2..).unwrap_or_default();
+    }
+    Ok(count + rest.chars().count())
+}
+
+fn pause_value(inner: &str) -> Result<(), &'static str> {
+    let (int, frac) = match inner.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (inner, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || int.len() > 2 {
+        return Err("expected seconds such as 0.5 or 1.25");
+    }
+    if let Some(f) = frac
+        && (!digits(f) || f.len() > 2)
+    {
+        return Err("at most two decimals");
+    }
+    let hundredths: u32 = format!("{int}{:0<2}", frac.unwrap_or(""))
+        .parse()
+        .map_err(|_| "not a number")?;
+    if !(1..=9999).contains(&hundredths) {
+        return Err("must be between 0.01 and 99.99 seconds");
+    }
+    Ok(())
+}
+
+/// Validates a reference-audio URL for `provider`.
+pub(crate) fn audio_url(raw: &str, provider: Provider, allow_private: bool) -> Result<Url, Error> {
+    let field = "audio_url";
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if provider == Provider::JimmyAi && !trimmed.is_ascii() {
+        return Err(invalid(
+            field,
+            "JimmyAI refuses URLs with non-ASCII (e.g. Chinese) characters; percent-encode the path or upload the file with upload_sample",
+        ));
+    }
+    let url = Url::parse(trimmed).map_err(|e| {
+        invalid(
+            field,
+            format!("is not an absolute URL ({e}); local files go through upload_sample first"),
+        )
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            field,
+            "must not carry credentials (user:password@); they would be handed to the provider",
+        ));
+    }
+    let host = url.host().ok_or_else(|| invalid(field, "has no host"))?;
+    let private = is_private_host(&host);
+    if private && !allow_private {
+        return Err(invalid(
+            field,
+            "points at a loopback or private address the provider cannot reach; use a public URL",
+        ));
+    }
+    match (provider, url.scheme()) {
+        (_, "https") => {}
+        (Provider::JimmyAi, "http") => {}
+        // Only a loopback simulator serves samples over plain http to VMEG.
+        (Provider::Vmeg, "http") if private && allow_private => {}
+        (Provider::Vmeg, scheme) => {
+            return Err(invalid(
+                field,
+                format!("VMEG needs an https URL, got {scheme}:"),
+            ));
+        }
+        (Provider::JimmyAi, scheme) => {
+            return Err(invalid(
+                field,
+                format!("JimmyAI needs an http(s) URL, got {scheme}:"),
+            ));
+        }
+    }
+    if provider == Provider::JimmyAi {
+        let last = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or_default();
+        let ext = last
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        if !JIMMYAI_EXTENSIONS.contains(&ext.as_str()) {
+            return Err(invalid(
+                field,
+                format!(
+                    "JimmyAI needs a file ending in one of {} (query string ignored)",
+                    JIMMYAI_EXTENSIONS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(url)
+}
+
+/// Loopback, private, link-local and similar addresses, and `localhost`-style names.
+pub(crate) fn is_private_host(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost"
+                || [".localhost", ".local", ".internal"]
+                    .iter()
+                    .any(|s| d.ends_with(s))
+        }
+        Host::Ipv4(ip) => is_private_v4(*ip),
+        Host::Ipv6(ip) => is_private_v6(*ip),
+    }
+}
+
+/// True for loopback hosts only (`localhost`, 127/8, ::1): the base-URL rule.
+pub(crate) fn is_loopback_host(host: &Host<&str>) -> bool {
+    match host {
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Host::Ipv4(ip) => ip.is_loopback(),
+        Host::Ipv6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+fn is_private_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || (a == 100 && (64..128).contains(&b))
+}
+
+fn is_private_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_private_v4(v4);
+    }
+    let first = ip.segments().first().copied().unwrap_or_default();
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+}
+
+/// Checks a language value and returns what goes on the wire: the tag itself for VMEG, the
+/// JimmyAI name for JimmyAI. Well-formed values missing from the documented lists pass with
+/// a warning (the lists are incomplete).
+pub(crate) fn language_value(
+    field: &str,
+    value: &str,
+    provider: Provider,
+    version: Option<SoundVersion>,
+) -> Result<String, Error> {
+    let v = value.trim();
+    match provider {
+        Provider::Vmeg => {
+            language::check_bcp47(v).map_err(|reason| {
+                invalid(
+                    field,
+                    format!("{reason}; VMEG takes BCP-47 tags such as zh-CN or en-US"),
+                )
+            })?;
+            if !language::vmeg_documented(v) {
+                tracing::warn!(
+                    language = v,
+                    "language tag not in VMEG's documented lists; sending it anyway"
+                );
+            }
+            Ok(v.to_owned())
+        }
+        Provider::JimmyAi => {
+            let choice = language::for_jimmyai(v).map_err(|reason| invalid(field, reason))?;
+            if !choice.known {
+                tracing::warn!(
+                    language = v,
+                    "not a JimmyAI language name this crate knows; sending it as given"
+                );
+            }
+            if choice.v2_only && version != Some(SoundVersion::V2) {
+                tracing::warn!(
+                    language = %choice.wire,
+                    "this language is listed (UNCONFIRMED) as needing soundVersion v2; consider .sound_version(SoundVersion::V2)"
+                );
+            }
+            Ok(choice.wire)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::model::{Emotion, OutputFormat, VmegEngine};
+
+    fn field_of(r: Result<impl std::fmt::Debug, Error>) -> String {
+        match r.unwrap_err().kind() {
+            ErrorKind::InvalidInput { field, .. } => field.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn audio_urls() {
+        use Provider::*;
+        let ok = [
+            ("https://cdn.example.com/a.wav", Vmeg),
+            ("https://cdn.example.com/a", Vmeg),
+            ("http://cdn.example.com/a.MP3?sig=1#x", JimmyAi),
+            ("https://cdn.example.com/dir/v.mkv", JimmyAi),
+        ];
+        for (u, p) in ok {
+            assert!(audio_url(u, p, false).is_ok(), "{u}");
+        }
+        let bad = [
+            ("http://cdn.example.com/a.wav", Vmeg),
+            ("ftp://cdn.example.com/a.wav", JimmyAi),
+            ("https://cdn.example.com/a.flac", JimmyAi),
+            ("https://cdn.example.com/a.wav.txt?x=.wav", JimmyAi),
+            ("https://cdn.example.com/声音.wav", JimmyAi),
+            ("https://127.0.0.1/a.wav", Vmeg),
+            ("https://localhost/a.wav", JimmyAi),
+            ("https://10.1.2.3/a.wav", JimmyAi),
+            ("https://192.168.1.1/a.wav", JimmyAi),
+            ("https://[::1]/a.wav", JimmyAi),
+            ("https://[fd00::1]/a.wav", JimmyAi),
+            ("https://169.254.169.254/a.wav", JimmyAi),
+            ("https://user:pw@cdn.example.com/a.wav", Vmeg),
+            ("/tmp/a.wav", JimmyAi),
+            ("", Vmeg),
+        ];
+        for (u, p) in bad {
+            assert_eq!(field_of(audio_url(u, p, false)), "audio_url", "{u}");
+        }
+        assert!(audio_url("http://127.0.0.1:8080/a.wav", Vmeg, true).is_ok());
+        assert!(audio_url("http://localhost/a.wav", JimmyAi, true).is_ok());
+        assert!(audio_url("http://cdn.example.com/a.wav", Vmeg, true).is_err());
+    }
+
+    #[test]
+    fn pause_markers() {
+        assert_eq!(count_without_pauses("ab<#0.5#>cd").unwrap(), 4);
+        assert_eq!(
+            count_without_pauses("你好<#1.25#>世界<#99.99#><#0.01#>").unwrap(),
+            4
+        );
+        assert_eq!(count_without_pauses("no markers é").unwrap(), 12);
+        for bad in [
+            "a<#0#>b",
+            "a<#100#>",
+            "a<#1.234#>",
+            "a<#.5#>",
+            "a<#x#>",
+            "a<#1.#>",
+            "a<#0.5",
+            "<##>",
+            "<#-1#>",
+            "<#0.00#>",
+        ] {
+            assert!(count_without_pauses(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn jimmyai_text_limits_count_scalar_values() {
+        assert!(jimmyai_text("t", &"字".repeat(270), 270).is_ok());
+        assert!(jimmyai_text("t", &format!("{}<#1#>", "字".repeat(270)), 270).is_ok());
+        assert_eq!(
+            field_of(jimmyai_text("sample_text", &"字".repeat(271), 270)),
+            "sample_text"
+        );
+        assert!(jimmyai_text("t", "  ", 270).is_err());
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        assert!(idempotency_key("k").is_ok());
+        assert!(idempotency_key(&"k".repeat(64)).is_ok());
+        for bad in ["", "   ", &"k".repeat(65), "ключ", "a\nb"] {
+            assert_eq!(field_of(idempotency_key(bad)), "idempotency_key", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn clone_fields_are_never_silently_dropped() {
+        let base = || CloneRequest::new("https://cdn.example.com/a.wav");
+        assert!(
+            clone_request(
+                &base()
+                    .name("n")
+                    .vmeg_engine(VmegEngine::V1)
+                    .synchronous(true),
+                Provider::Vmeg,
+                false
+            )
+            .is_ok()
+        );
+        assert!(
+            clone_request(
+                &base()
+                    .sound_version(SoundVersion::V2)
+                    .language("Chinese,Yue"),
+                Provider::JimmyAi,
+                false
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            field_of(clone_request(
+                &base().sound_version(SoundVersion::V2),
+                Provider::Vmeg,
+                false
+            )),
+            "sound_version"
+        );
+        assert_eq!(
+            field_of(clone_request(&base().name("n"), Provider::JimmyAi, false)),
+            "name"
+        );
+        assert_eq!(
+            field_of(clone_request(
+                &base().vmeg_engine(VmegEngine::V2),
+                Provider::JimmyAi,
+                false
+            )),
+            "vmeg_engine"
+        );
+        assert_eq!(
+            field_of(clone_request(
+                &base().synchronous(false),
+                Provider::JimmyAi,
+                false
+            )),
+            "synchronous"
+        );
+        assert_eq!(
+            field_of(clone_request(
+                &base().idempotency_key("k"),
+                Provider::JimmyAi,
+                false
+            )),
+            "idempotency_key"
+        );
+        assert_eq!(
+            field_of(clone_request(
+                &base().language("zh_CN"),
+                Provider::Vmeg,
+                false
+            )),
+            "language"
+        );
+        assert_eq!(
+            field_of(clone_request(
+                &base().language("Chinese"),
+                Provider::Vmeg,
+                false
+            )),
+            "language"
+        );
+        assert!(
+            clone_request(&base().language("xx-YY"), Provider::Vmeg, false).is_ok(),
+            "well-formed but undocumented passes"
+        );
+        assert_eq!(
+            field_of(clone_request(
+                &base().sample_text("x".repeat(271)),
+                Provider::JimmyAi,
+                false
+            )),
+            "sample_text"
+        );
+    }
+
+    #[test]
+    fn speech_ranges_and_batches() {
+        let j = || SpeechRequest::new("m-1", "hello");
+        assert!(
+            speech_request(
+                &j().speed(0.5)
+                    .volume(10.0)
+                    .pitch(-12)
+                    .emotion(Emotion::Sad)
+                    .subtitles(SubtitleMode::Word),
+                Provider::JimmyAi
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            field_of(speech_request(&j().speed(2.01), Provider::JimmyAi)),
+            "speed"
+        );
+        assert_eq!(
+            field_of(speech_request(&j().speed(f64::NAN), Provider::JimmyAi)),
+            "speed"
+        );
+        assert_eq!(
+            field_of(speech_request(&j().volume(0.0), Provider::JimmyAi)),
+            "volume"
+        );
+        assert_eq!(
+            field_of(speech_request(&j().pitch(13), Provider::JimmyAi)),
+            "pitch"
+        );
+        assert_eq!(
+            field_of(speech_request(&j().add_line("m-1", "x"), Provider::JimmyAi)),
+            "lines"
+        );
+        assert_eq!(
+            field_of(speech_request(
+                &j().output_format(OutputFormat::Mp3),
+                Provider::JimmyAi
+            )),
+            "output_format"
+        );
+        assert_eq!(
+            field_of(speech_request(
+                &SpeechRequest::new("m", "a<#0#>"),
+                Provider::JimmyAi
+            )),
+            "text"
+        );
+        assert_eq!(
+            field_of(speech_request(
+                &SpeechRequest::new("m", "字".repeat(10_001)),
+                Provider::JimmyAi
+            )),
+            "text"
+        );
+
+        let v = || SpeechRequest::new("cv_1", "hello");
+        assert!(
+            speech_request(
+                &v().emotion_weight(1.0)
+                    .trim(true)
+                    .output_format(OutputFormat::Wav),
+                Provider::Vmeg
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            field_of(speech_request(&v().emotion_weight(1.5), Provider::Vmeg)),
+            "emotion_weight"
+        );
+        assert_eq!(
+            field_of(speech_request(&v().pitch(1), Provider::Vmeg)),
+            "pitch"
+        );
+        assert_eq!(
+            field_of(speech_request(&v().add_line("cv_1", "  "), Provider::Vmeg)),
+            "lines[1].text"
+        );
+        let mut fifty = v();
+        for _ in 1..50 {
+            fifty = fifty.add_line("cv_1", "x");
+        }
+        assert!(speech_request(&fifty, Provider::Vmeg).is_ok());
+        assert_eq!(
+            field_of(speech_request(&fifty.add_line("cv_1", "x"), Provider::Vmeg)),
+            "lines"
+        );
+    }
+
+    #[test]
+    fn language_wire_values() {
+        assert_eq!(
+            language_value("language", "yue", Provider::JimmyAi, None).unwrap(),
+            "Chinese,Yue"
+        );
+        assert_eq!(
+            language_value("language", "en-US", Provider::Vmeg, None).unwrap(),
+            "en-US"
+        );
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback_host(&Host::Domain("localhost")));
+        assert!(is_loopback_host(&Host::Ipv4(Ipv4Addr::new(127, 0, 0, 2))));
+        assert!(!is_loopback_host(&Host::Ipv4(Ipv4Addr::new(10, 0, 0, 1))));
+        assert!(is_private_host(&Host::Ipv4(Ipv4Addr::new(100, 64, 0, 1))));
+        assert!(!is_private_host(&Host::Ipv4(Ipv4Addr::new(8, 8, 8, 8))));
+    }
+}

@@ -1,0 +1,408 @@
+//! Waiting for a task to finish: one polling loop for both providers.
+//!
+//! The loop polls at once, then sleeps `first_interval`, `first_interval * growth`, ... up to
+//! `max_interval` (each with ± `jitter`), until the status is terminal, the `deadline` has
+//! passed or `max_polls` requests were made. Transient errors (those a read would retry) do
+//! not end the wait; the next poll simply happens on schedule. The wait is an ordinary
+//! future: dropping it stops polling.
+//!
+//! Defaults:
+//! - JimmyAI: the vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.
+//! - VMEG: no vendor guidance; 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a
+//!   short TTS batch normally finishes well inside that; raise it for long batches).
+//!
+//! Both cap the number of polls at 200 as a backstop.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind};
+use crate::model::{JobId, Provider, TaskStatus};
+use crate::retry::read_would_retry;
+use crate::sleep::Sleeper;
+
+/// How to wait for a task.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct WaitPolicy {
+    /// The wait after the first poll.
+    pub first_interval: Duration,
+    /// Multiplier per poll (values below 1 are read as 1).
+    pub growth: f64,
+    /// The longest wait between polls.
+    pub max_interval: Duration,
+    /// Relative jitter, 0..=1: each wait is scaled by a random factor in `[1-jitter, 1+jitter]`
+    /// (then kept within `[first_interval, max_interval]`).
+    pub jitter: f64,
+    /// Give up after this long (`None`: no deadline).
+    pub deadline: Option<Duration>,
+    /// Give up after this many status requests (`None`: no bound).
+    pub max_polls: Option<u32>,
+    /// Seed for the jitter (deterministic tests); random when `None`.
+    pub seed: Option<u64>,
+}
+
+impl Default for WaitPolicy {
+    /// The VMEG defaults (the more conservative deadline of the two).
+    fn default() -> Self {
+        Self::for_provider(Provider::Vmeg)
+    }
+}
+
+impl WaitPolicy {
+    /// The documented default for a provider (see the module docs).
+    pub fn for_provider(provider: Provider) -> Self {
+        match provider {
+            Provider::JimmyAi => Self {
+                first_interval: Duration::from_secs(5),
+                growth: 1.25,
+                max_interval: Duration::from_secs(10),
+                jitter: 0.1,
+                deadline: Some(Duration::from_secs(15 * 60)),
+                max_polls: Some(200),
+                seed: None,
+            },
+            Provider::Vmeg => Self {
+                first_interval: Duration::from_secs(2),
+                growth: 1.5,
+                max_interval: Duration::from_secs(10),
+                jitter: 0.1,
+                deadline: Some(Duration::from_secs(10 * 60)),
+                max_polls: Some(200),
+                seed: None,
+            },
+        }
+    }
+
+    /// Sets the first wait.
+    #[must_use]
+    pub fn with_first_interval(mut self, d: Duration) -> Self {
+        self.first_interval = d;
+        self
+    }
+
+    /// Sets the growth factor.
+    #[must_use]
+    pub fn with_growth(mut self, growth: f64) -> Self {
+        self.growth = growth;
+        self
+    }
+
+    /// Sets the longest wait.
+    #[must_use]
+    pub fn with_max_interval(mut self, d: Duration) -> Self {
+        self.max_interval = d;
+        self
+    }
+
+    /// Sets the jitter fraction.
+    #[must_use]
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets (or removes) the deadline.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets (or removes) the poll bound.
+    #[must_use]
+    pub fn with_max_polls(mut self, max_polls: Option<u32>) -> Self {
+        self.max_polls = max_polls;
+        self
+    }
+
+    /// Fixes the jitter seed.
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    fn growth(&self) -> f64 {
+        if self.growth.is_finite() && self.growth >= 1.0 {
+            self.growth
+        } else {
+            1.0
+        }
+    }
+
+    fn floor(&self) -> Duration {
+        self.first_interval.min(self.max_interval)
+    }
+
+    /// The wait after poll number `poll` (1-based), before jitter.
+    pub fn interval_without_jitter(&self, poll: u32) -> Duration {
+        let exp = i32::try_from(poll.saturating_sub(1)).unwrap_or(i32::MAX);
+        let factor = self.growth().powi(exp);
+        let secs = self.first_interval.as_secs_f64() * factor;
+        let max = self.max_interval.as_secs_f64();
+        if !secs.is_finite() || secs >= max {
+            self.max_interval
+        } else {
+            Duration::from_secs_f64(secs.max(0.0))
+        }
+    }
+
+    fn interval(&self, poll: u32, rng: &mut fastrand::Rng) -> Duration {
+        let base = self.interval_without_jitter(poll);
+        let j = if self.jitter.is_finite() {
+            self.jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        if j == 0.0 {
+            return base;
+        }
+        let factor = 1.0 + j * (rng.f64() * 2.0 - 1.0);
+        let secs = base.as_secs_f64() * factor;
+        Duration::from_secs_f64(secs.max(0.0))
+            .clamp(self.floor(), self.max_interval.max(self.floor()))
+    }
+
+    /// The waits between polls, without jitter and ignoring request latency, for a task that
+    /// never finishes: the schedule up to the deadline or the poll bound. With no bound at
+    /// all, the first 10 000 waits.
+    pub fn schedule_without_jitter(&self) -> Vec<Duration> {
+        let mut out = Vec::new();
+        let mut elapsed = Duration::ZERO;
+        let mut polls: u32 = 1;
+        loop {
+            if self.max_polls.is_some_and(|m| polls >= m) || polls > 10_000 {
+                return out;
+            }
+            let mut next = self.interval_without_jitter(polls);
+            if let Some(deadline) = self.deadline {
+                if elapsed >= deadline {
+                    return out;
+                }
+                next = next.min(deadline - elapsed);
+            }
+            out.push(next);
+            elapsed += next;
+            polls += 1;
+        }
+    }
+
+    /// How many status requests a wait makes (without jitter, ignoring latency) when the
+    /// task turns terminal `done_after` the first poll; if it never sees the end in time,
+    /// the number of polls made before giving up.
+    pub fn polls_until(&self, done_after: Duration) -> u32 {
+        let mut elapsed = Duration::ZERO;
+        let mut polls: u32 = 1;
+        for wait in self.schedule_without_jitter() {
+            if elapsed >= done_after {
+                return polls;
+            }
+            elapsed += wait;
+            polls += 1;
+        }
+        polls
+    }
+}
+
+/// Polls until `status_of(job)` is terminal. Returns the terminal job (succeeded or failed;
+/// the caller turns a failure into `TaskFailed`).
+pub(crate) async fn poll_until_terminal<J, F, Fut>(
+    policy: &WaitPolicy,
+    sleeper: &dyn Sleeper,
+    job_id: &JobId,
+    mut poll: F,
+    status_of: fn(&J) -> &TaskStatus,
+) -> Result<J, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<J, Error>>,
+{
+    let start = Instant::now();
+    let mut slept = Duration::ZERO;
+    let mut rng = match policy.seed {
+        Some(seed) => fastrand::Rng::with_seed(seed),
+        None => fastrand::Rng::new(),
+    };
+    let mut polls: u32 = 0;
+    let mut last_status = TaskStatus::Unknown("not yet seen".into());
+    loop {
+        polls = polls.saturating_add(1);
+        let mut min_wait = Duration::ZERO;
+        let mut last_error: Option<String> = None;
+        match poll().await {
+            Ok(job) => {
+                let status = status_of(&job);
+                tracing::debug!(job_id = %job_id, polls, status = %status, "polled");
+                if status.is_terminal() {
+                    return Ok(job);
+                }
+                if let TaskStatus::Unknown(raw) = status {
+                    tracing::warn!(job_id = %job_id, status = %raw, "undocumented task status; treating it as not finished");
+                }
+                last_status = status.clone();
+            }
+            Err(e) if read_would_retry(&e) => {
+                tracing::debug!(job_id = %job_id, polls, error = %e, "transient error while polling; will poll again");
+                min_wait = e.retry_after().unwrap_or(Duration::ZERO);
+                last_error = Some(e.to_string());
+            }
+            Err(e) => return Err(e),
+        }
+        let elapsed = start.elapsed().max(slept);
+        let out_of_polls = policy.max_polls.is_some_and(|m| polls >= m);
+        let out_of_time = policy.deadline.is_some_and(|d| elapsed >= d);
+        if out_of_polls || out_of_time {
+            let mut err = Error::new(ErrorKind::WaitTimedOut {
+                job_id: job_id.clone(),
+                last_status,
+                polls,
+            });
+            if let Some(m) = last_error {
+                err = err.with_message(format!("last poll failed: {m}"));
+            }
+            return Err(err);
+        }
+        let mut next = policy.interval(polls, &mut rng).max(min_wait);
+        if let Some(deadline) = policy.deadline {
+            // Poll once more right at the deadline rather than overshooting it.
+            next = next.min(deadline.saturating_sub(elapsed));
+        }
+        sleeper.sleep(next).await;
+        slept += next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::error::Reach;
+    use crate::sleep::RecordingSleeper;
+    use std::sync::Mutex;
+
+    fn policy() -> WaitPolicy {
+        WaitPolicy::for_provider(Provider::Vmeg).with_jitter(0.0)
+    }
+
+    #[test]
+    fn schedule_grows_to_the_cap_and_stops_at_the_deadline() {
+        let p = policy().with_deadline(Some(Duration::from_secs(60)));
+        let s = p.schedule_without_jitter();
+        let secs: Vec<f64> = s.iter().map(|d| d.as_secs_f64()).collect();
+        assert_eq!(&secs[..5], &[2.0, 3.0, 4.5, 6.75, 10.0]);
+        assert_eq!(s.iter().sum::<Duration>(), Duration::from_secs(60));
+        assert_eq!(p.polls_until(Duration::ZERO), 1);
+        assert_eq!(p.polls_until(Duration::from_secs(5)), 3);
+        assert_eq!(p.polls_until(Duration::from_secs(3600)), s.len() as u32 + 1);
+        let bounded = policy().with_max_polls(Some(3));
+        assert_eq!(bounded.schedule_without_jitter().len(), 2);
+        let jimmy = WaitPolicy::for_provider(Provider::JimmyAi).with_jitter(0.0);
+        for d in jimmy.schedule_without_jitter().iter().take(20) {
+            assert!(*d >= Duration::from_secs(5) && *d <= Duration::from_secs(10));
+        }
+    }
+
+    #[test]
+    fn jitter_stays_within_bounds() {
+        let p = WaitPolicy::for_provider(Provider::JimmyAi).with_jitter(0.5);
+        let mut rng = fastrand::Rng::with_seed(3);
+        for n in 1..100 {
+            let d = p.interval(n, &mut rng);
+            assert!(
+                d >= Duration::from_secs(5) && d <= Duration::from_secs(10),
+                "{d:?}"
+            );
+        }
+    }
+
+    async fn run(
+        statuses: Vec<Result<TaskStatus, Error>>,
+        p: WaitPolicy,
+    ) -> (Result<TaskStatus, Error>, usize, RecordingSleeper) {
+        let sleeper = RecordingSleeper::new();
+        let queue = Mutex::new(statuses.into_iter());
+        let count = Mutex::new(0usize);
+        let id = JobId::new("t1");
+        let res = poll_until_terminal(
+            &p,
+            &sleeper,
+            &id,
+            || {
+                *count.lock().unwrap() += 1;
+                let next = queue
+                    .lock()
+                    .unwrap()
+                    .next()
+                    .unwrap_or(Ok(TaskStatus::Running));
+                async move { next }
+            },
+            |s: &TaskStatus| s,
+        )
+        .await;
+        let n = *count.lock().unwrap();
+        (res, n, sleeper)
+    }
+
+    #[tokio::test]
+    async fn waits_through_statuses_and_transient_errors() {
+        let transient = Error::new(ErrorKind::Transport).with_reach(Reach::NotSent);
+        let seq = vec![
+            Ok(TaskStatus::Queued),
+            Err(transient),
+            Ok(TaskStatus::Unknown("warming".into())),
+            Ok(TaskStatus::Running),
+            Ok(TaskStatus::Succeeded),
+        ];
+        let (res, polls, sleeper) = run(seq, policy()).await;
+        assert_eq!(res.unwrap(), TaskStatus::Succeeded);
+        assert_eq!(polls, 5);
+        let secs: Vec<f64> = sleeper.sleeps().iter().map(|d| d.as_secs_f64()).collect();
+        assert_eq!(secs, vec![2.0, 3.0, 4.5, 6.75]);
+    }
+
+    #[tokio::test]
+    async fn failed_is_terminal_and_fatal_errors_stop() {
+        let (res, polls, _) = run(
+            vec![Ok(TaskStatus::Queued), Ok(TaskStatus::Failed)],
+            policy(),
+        )
+        .await;
+        assert_eq!(res.unwrap(), TaskStatus::Failed);
+        assert_eq!(polls, 2);
+        let (res, polls, _) = run(
+            vec![Err(Error::new(ErrorKind::NotFound).with_http_status(404))],
+            policy(),
+        )
+        .await;
+        assert_eq!(res.unwrap_err().kind(), &ErrorKind::NotFound);
+        assert_eq!(polls, 1);
+    }
+
+    #[tokio::test]
+    async fn times_out_with_the_last_status() {
+        let p = policy().with_deadline(Some(Duration::from_secs(30)));
+        let (res, polls, sleeper) = run(vec![Ok(TaskStatus::Queued)], p.clone()).await;
+        let err = res.unwrap_err();
+        match err.kind() {
+            ErrorKind::WaitTimedOut {
+                last_status,
+                polls: n,
+                job_id,
+            } => {
+                assert_eq!(last_status, &TaskStatus::Running);
+                assert_eq!(*n as usize, polls);
+                assert_eq!(job_id.as_str(), "t1");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(sleeper.total(), Duration::from_secs(30));
+        assert_eq!(polls as u32, p.polls_until(Duration::MAX));
+        let (res, polls, _) = run(vec![], policy().with_max_polls(Some(4))).await;
+        assert!(matches!(
+            res.unwrap_err().kind(),
+            ErrorKind::WaitTimedOut { polls: 4, .. }
+        ));
+        assert_eq!(polls, 4);
+    }
+}

@@ -1,0 +1,788 @@
+//! VMEG webhooks: verify, decode, deduplicate.
+//!
+//! VMEG signs each delivery with `X-Timestamp` (Unix milliseconds, as a string) and
+//! `X-Signature` (lowercase hex HMAC-SHA256, key = the webhook secret, message = the
+//! timestamp string immediately followed by the raw body bytes). [`Verifier`] checks the
+//! signature in constant time, refuses timestamps more than 300 s away (either way), bounds
+//! the body size, and decodes the body into a [`WebhookEvent`]. Hash the body exactly as
+//! received: never re-serialize it first.
+//!
+//! VMEG retries a delivery until it gets a 2xx, with the same `pipelineKey` each time:
+//! answer 2xx quickly, and skip side effects for a `pipelineKey` already handled
+//! ([`Deduplicator`]).
+//!
+//! Framework-neutral: header values and bytes in, event out. Wiring into any HTTP server
+//! looks like this:
+//!
+//! ```
+//! use std::time::Duration;
+//! use voiceclone::webhook::{Deduplicator, MemoryDeduplicator, Verifier, WebhookPayload};
+//! use voiceclone::WebhookSecret;
+//!
+//! /// Returns the HTTP status to answer with.
+//! async fn on_webhook(
+//!     verifier: &Verifier,
+//!     dedup: &dyn Deduplicator,
+//!     timestamp: Option<&str>, // value of the X-Timestamp header
+//!     signature: Option<&str>, // value of the X-Signature header
+//!     body: &[u8],             // the raw request body
+//! ) -> u16 {
+//!     let event = match verifier.verify(timestamp.unwrap_or(""), signature.unwrap_or(""), body) {
+//!         Ok(event) => event,
+//!         Err(err) => {
+//!             eprintln!("{err}");
+//!             return match err.kind() {
+//!                 voiceclone::ErrorKind::Webhook(f) => f.http_status(),
+//!                 _ => 400,
+//!             };
+//!         }
+//!     };
+//!     if !dedup.first_seen(&event.pipeline_key).await {
+//!         return 200; // a retry of a delivery already handled
+//!     }
+//!     match &event.payload {
+//!         WebhookPayload::Clone(job) => println!("clone {} is {}", job.id, job.status),
+//!         WebhookPayload::Speech(job) => println!("speech {} is {}", job.id, job.status),
+//!         _ => {}
+//!     }
+//!     // Queue heavy work; if handling fails before its effects are committed, call
+//!     // `dedup.forget(&event.pipeline_key)` so VMEG's retry is processed.
+//!     200
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = Verifier::new(WebhookSecret::new("secret from API Configuration"));
+//! let dedup = MemoryDeduplicator::new(10_000, Duration::from_secs(24 * 3600));
+//! let rt = tokio::runtime::Builder::new_current_thread().build()?;
+//! let status = rt.block_on(on_webhook(&verifier, &dedup, Some("1700000000000"), Some("00"), b"{}"));
+//! assert_eq!(status, 401);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::error::{Error, ErrorKind};
+use crate::model::{CloneJob, JobId, Provider, SpeechJob, TaskStatus};
+use crate::provider::vmeg::{CloneResult, TtsResult};
+use crate::secret::WebhookSecret;
+use crate::sleep::BoxFuture;
+use crate::wire::lenient_i64;
+
+/// The timestamp header VMEG sends.
+pub const TIMESTAMP_HEADER: &str = "X-Timestamp";
+/// The signature header VMEG sends.
+pub const SIGNATURE_HEADER: &str = "X-Signature";
+/// Where the adapter puts its own data inside `extraData`.
+pub const EXTRA_DATA_NAMESPACE: &str = "voiceclone";
+/// The field (inside [`EXTRA_DATA_NAMESPACE`]) holding the submit's idempotency key.
+pub const EXTRA_DATA_IDEMPOTENCY_KEY: &str = "idempotencyKey";
+
+/// Why a delivery was refused. [`WebhookFailure::http_status`] suggests the answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookFailure {
+    /// A required header is absent or empty.
+    #[error("the {header} header is missing or empty")]
+    MissingHeader {
+        /// The header name.
+        header: &'static str,
+    },
+    /// The verifier was given an empty secret; nothing can be authenticated.
+    #[error("the webhook secret is empty; copy it from VMEG's API Configuration page")]
+    MissingSecret,
+    /// `X-Timestamp` is not Unix milliseconds.
+    #[error("the X-Timestamp header {value:?} is not a Unix time in milliseconds")]
+    MalformedTimestamp {
+        /// The value received (cut to 40 characters).
+        value: String,
+    },
+    /// Signed too long ago: a replay, or a delivery stuck in a queue.
+    #[error(
+        "the delivery was signed {age:?} ago, beyond the {tolerance:?} tolerance (replayed or delayed); check the server clock if this repeats"
+    )]
+    StaleTimestamp {
+        /// How old.
+        age: Duration,
+        /// The allowed skew.
+        tolerance: Duration,
+    },
+    /// Signed in the future: a clock problem on one side.
+    #[error(
+        "the delivery is timestamped {ahead:?} in the future, beyond the {tolerance:?} tolerance; check the server clock"
+    )]
+    FutureTimestamp {
+        /// How far ahead.
+        ahead: Duration,
+        /// The allowed skew.
+        tolerance: Duration,
+    },
+    /// `X-Signature` is not 64 lowercase hex characters.
+    #[error("the X-Signature header is not a lowercase hex HMAC-SHA256")]
+    MalformedSignature,
+    /// The signature does not match the body and timestamp under this secret.
+    #[error(
+        "the signature does not match: wrong webhook secret, or the body was altered (hash the raw bytes, do not re-serialize)"
+    )]
+    SignatureMismatch,
+    /// The body is over the verifier's limit.
+    #[error("the body is {size} bytes, over the {limit}-byte limit")]
+    BodyTooLarge {
+        /// The body size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Authentic, but not the documented JSON envelope.
+    #[error("the body is not a valid webhook envelope: {reason}")]
+    InvalidJson {
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl WebhookFailure {
+    /// The HTTP status to answer the delivery with: 401 for authentication failures, 413 for
+    /// oversized bodies, 400 for malformed ones.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            WebhookFailure::BodyTooLarge { .. } => 413,
+            WebhookFailure::InvalidJson { .. } => 400,
+            WebhookFailure::MissingSecret => 500,
+            _ => 401,
+        }
+    }
+}
+
+/// Which product the event is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum WebhookEventKind {
+    /// `openapi-clone-voice`
+    CloneVoice,
+    /// `openapi-tts`
+    Tts,
+    /// `openapi-translate`
+    Translate,
+    /// `openapi-media-translation`
+    MediaTranslation,
+    /// Anything else, verbatim.
+    Other(String),
+}
+
+impl WebhookEventKind {
+    fn parse(raw: &str) -> Self {
+        match raw {
+            "openapi-clone-voice" => Self::CloneVoice,
+            "openapi-tts" => Self::Tts,
+            "openapi-translate" => Self::Translate,
+            "openapi-media-translation" => Self::MediaTranslation,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+/// The event's `data`, normalized where this crate knows the product.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum WebhookPayload {
+    /// A clone task finished (succeeded when `code` is 200).
+    Clone(CloneJob),
+    /// A TTS task finished.
+    Speech(SpeechJob),
+    /// Another product, or a shape this crate could not normalize: the raw `data`.
+    Other(serde_json::Value),
+}
+
+/// A verified delivery.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct WebhookEvent {
+    /// `event`.
+    pub kind: WebhookEventKind,
+    /// `version` (e.g. `v1`).
+    pub version: Option<String>,
+    /// `pipelineKey`: the same on every retry of this delivery; deduplicate on it.
+    pub pipeline_key: String,
+    /// `code`: 200 means the task succeeded.
+    pub code: i64,
+    /// `message`, when the task did not succeed.
+    pub message: Option<String>,
+    /// The echoed `extraData`.
+    pub extra_data: Option<serde_json::Value>,
+    /// `data`, normalized.
+    pub payload: WebhookPayload,
+    /// When VMEG signed it.
+    pub sent_at: SystemTime,
+}
+
+impl WebhookEvent {
+    /// The idempotency key of the submit that caused this event (the adapter stores it in
+    /// `extraData.voiceclone.idempotencyKey`).
+    pub fn idempotency_key(&self) -> Option<&str> {
+        idempotency_key_of(self.extra_data.as_ref())
+    }
+
+    /// True when `code` is 200.
+    pub fn succeeded(&self) -> bool {
+        self.code == 200
+    }
+}
+
+fn idempotency_key_of(extra: Option<&serde_json::Value>) -> Option<&str> {
+    extra?
+        .get(EXTRA_DATA_NAMESPACE)?
+        .get(EXTRA_DATA_IDEMPOTENCY_KEY)?
+        .as_str()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEvent {
+    #[serde(default, deserialize_with = "lenient_i64")]
+    code: Option<i64>,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    pipeline_key: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    extra_data: Option<serde_json::Value>,
+    #[serde(default)]
+    data: serde_json::Value,
+}
+
+/// Checks and decodes VMEG webhook deliveries.
+#[derive(Clone)]
+pub struct Verifier {
+    secret: WebhookSecret,
+    tolerance: Duration,
+    max_body_bytes: usize,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("secret", &self.secret)
+            .field("tolerance", &self.tolerance)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// A verifier with the documented 300 s tolerance and a 1 MiB body limit.
+    pub fn new(secret: WebhookSecret) -> Self {
+        Self {
+            secret,
+            tolerance: Duration::from_secs(300),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+
+    /// Sets the allowed clock difference (either way).
+    #[must_use]
+    pub fn tolerance(mut self, tolerance: Duration) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Sets the body size limit.
+    #[must_use]
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// Verifies a delivery against the current time. Pass `""` for an absent header.
+    pub fn verify(
+        &self,
+        timestamp_header: &str,
+        signature_header: &str,
+        body: &[u8],
+    ) -> Result<WebhookEvent, Error> {
+        self.verify_at(timestamp_header, signature_header, body, SystemTime::now())
+    }
+
+    /// Verifies a delivery against an explicit `now` (for tests and replays of stored deliveries).
+    pub fn verify_at(
+        &self,
+        timestamp_header: &str,
+        signature_header: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<WebhookEvent, Error> {
+        self.check(timestamp_header, signature_header, body, now)
+            .map_err(|failure| {
+                tracing::warn!(failure = %failure, "webhook delivery refused");
+                Error::new(ErrorKind::Webhook(failure))
+                    .with_provider(Provider::Vmeg)
+                    .with_operation("verify_webhook")
+            })
+    }
+
+    fn check(
+        &self,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<WebhookEvent, WebhookFailure> {
+        if body.len() > self.max_body_bytes {
+            return Err(WebhookFailure::BodyTooLarge {
+                size: body.len(),
+                limit: self.max_body_bytes,
+            });
+        }
+        if self.secret.is_empty() {
+            return Err(WebhookFailure::MissingSecret);
+        }
+        if timestamp.trim().is_empty() {
+            return Err(WebhookFailure::MissingHeader {
+                header: TIMESTAMP_HEADER,
+            });
+        }
+        if signature.trim().is_empty() {
+            return Err(WebhookFailure::MissingHeader {
+                header: SIGNATURE_HEADER,
+            });
+        }
+        let sent_ms =
+            parse_millis(timestamp).ok_or_else(|| WebhookFailure::MalformedTimestamp {
+                value: timestamp.chars().take(40).collect(),
+            })?;
+        let signature = signature.trim();
+        let well_formed = signature.len() == 64
+            && signature
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !well_formed {
+            return Err(WebhookFailure::MalformedSignature);
+        }
+        let expected = hex::decode(signature).map_err(|_| WebhookFailure::MalformedSignature)?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose().as_bytes())
+            .map_err(|_| WebhookFailure::SignatureMismatch)?;
+        // The signed message is the header string exactly as received, then the raw body.
+        mac.update(timestamp.as_bytes());
+        mac.update(body);
+        mac.verify_slice(&expected)
+            .map_err(|_| WebhookFailure::SignatureMismatch)?;
+
+        let sent_at = UNIX_EPOCH + Duration::from_millis(sent_ms);
+        match now.duration_since(sent_at) {
+            Ok(age) if age > self.tolerance => {
+                return Err(WebhookFailure::StaleTimestamp {
+                    age,
+                    tolerance: self.tolerance,
+                });
+            }
+            Err(e) if e.duration() > self.tolerance => {
+                return Err(WebhookFailure::FutureTimestamp {
+                    ahead: e.duration(),
+                    tolerance: self.tolerance,
+                });
+            }
+            _ => {}
+        }
+        decode_event(body, sent_at)
+    }
+}
+
+fn parse_millis(raw: &str) -> Option<u64> {
+    if raw.is_empty() || raw.len() > 16 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok()
+}
+
+fn decode_event(body: &[u8], sent_at: SystemTime) -> Result<WebhookEvent, WebhookFailure> {
+    let raw: RawEvent = serde_json::from_slice(body).map_err(|e| WebhookFailure::InvalidJson {
+        reason: e.to_string(),
+    })?;
+    let pipeline_key = raw
+        .pipeline_key
+        .filter(|k| !k.trim().is_empty())
+        .ok_or_else(|| WebhookFailure::InvalidJson {
+            reason: "missing pipelineKey".into(),
+        })?;
+    let code = raw.code.ok_or_else(|| WebhookFailure::InvalidJson {
+        reason: "missing or non-numeric code".into(),
+    })?;
+    let kind = WebhookEventKind::parse(raw.event.as_deref().unwrap_or_default());
+    let message = raw.message.filter(|m| !m.trim().is_empty());
+    let status = if code == 200 {
+        TaskStatus::Succeeded
+    } else {
+        TaskStatus::Failed
+    };
+    let failure_reason = || {
+        message
+            .clone()
+            .unwrap_or_else(|| format!("vendor code {code}"))
+    };
+    let key = idempotency_key_of(raw.extra_data.as_ref()).map(str::to_owned);
+
+    let payload = match kind {
+        WebhookEventKind::CloneVoice => serde_json::from_value::<CloneResult>(raw.data.clone())
+            .ok()
+            .and_then(|r| r.into_job(None::<&JobId>, status.clone()))
+            .map(|mut job| {
+                if code != 200 {
+                    job = job.with_error(failure_reason());
+                }
+                if let Some(k) = &key {
+                    job = job.with_idempotency_key(k.clone());
+                }
+                WebhookPayload::Clone(job)
+            }),
+        WebhookEventKind::Tts => serde_json::from_value::<TtsResult>(raw.data.clone())
+            .ok()
+            .and_then(|r| r.into_job(None, status.clone()))
+            .map(|mut job| {
+                if code != 200 {
+                    job = job.with_error(failure_reason());
+                }
+                if let Some(k) = &key {
+                    job = job.with_idempotency_key(k.clone());
+                }
+                WebhookPayload::Speech(job)
+            }),
+        _ => None,
+    }
+    .unwrap_or(WebhookPayload::Other(raw.data));
+
+    Ok(WebhookEvent {
+        kind,
+        version: raw.version,
+        pipeline_key,
+        code,
+        message,
+        extra_data: raw.extra_data,
+        payload,
+        sent_at,
+    })
+}
+
+/// Remembers which deliveries were handled, keyed by `pipelineKey`. Usable behind
+/// `Arc<dyn Deduplicator>`; back it with a database to share it between processes.
+pub trait Deduplicator: Send + Sync {
+    /// True the first time a key is seen (within the store's memory), false afterwards.
+    fn first_seen<'a>(&'a self, key: &'a str) -> BoxFuture<'a, bool>;
+
+    /// Forgets a key, so that the next delivery with it is handled again (call it when
+    /// handling failed before its effects were committed). The default does nothing.
+    fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, ()> {
+        let _ = key;
+        Box::pin(async {})
+    }
+}
+
+/// An in-process [`Deduplicator`]: at most `capacity` keys, each remembered for `ttl`.
+/// When full, the oldest key is forgotten first.
+pub struct MemoryDeduplicator {
+    capacity: usize,
+    ttl: Duration,
+    state: Mutex<DedupState>,
+}
+
+#[derive(Default)]
+struct DedupState {
+    seen: HashMap<String, Instant>,
+    order: VecDeque<(String, Instant)>,
+}
+
+impl fmt::Debug for MemoryDeduplicator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryDeduplicator")
+            .field("capacity", &self.capacity)
+            .field("ttl", &self.ttl)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl MemoryDeduplicator {
+    /// A store for up to `capacity` keys (at least 1), each kept for `ttl`.
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            ttl,
+            state: Mutex::new(DedupState::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DedupState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many keys are remembered.
+    pub fn len(&self) -> usize {
+        self.lock().seen.len()
+    }
+
+    /// True when no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`Deduplicator::first_seen`] at an explicit instant (for tests).
+    pub fn first_seen_at(&self, key: &str, now: Instant) -> bool {
+        let mut st = self.lock();
+        // Entries are appended in time order, so expired ones sit at the front.
+        while let Some((k, at)) = st.order.front().cloned() {
+            let expired = now.saturating_duration_since(at) >= self.ttl;
+            let over = st.seen.len() > self.capacity || st.order.len() > 2 * self.capacity + 1;
+            if !(expired || over) {
+                break;
+            }
+            st.order.pop_front();
+            if st.seen.get(&k) == Some(&at) {
+                st.seen.remove(&k);
+            }
+        }
+        if let Some(at) = st.seen.get(key)
+            && now.saturating_duration_since(*at) < self.ttl
+        {
+            return false;
+        }
+        st.seen.insert(key.to_owned(), now);
+        st.order.push_back((key.to_owned(), now));
+        while st.seen.len() > self.capacity {
+            let Some((k, at)) = st.order.pop_front() else {
+                break;
+            };
+            if st.seen.get(&k) == Some(&at) {
+                st.seen.remove(&k);
+            }
+        }
+        true
+    }
+
+    fn forget_now(&self, key: &str) {
+        self.lock().seen.remove(key);
+    }
+}
+
+impl Deduplicator for MemoryDeduplicator {
+    fn first_seen<'a>(&'a self, key: &'a str) -> BoxFuture<'a, bool> {
+        let fresh = self.first_seen_at(key, Instant::now());
+        Box::pin(async move { fresh })
+    }
+
+    fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, ()> {
+        self.forget_now(key);
+        Box::pin(async {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use std::sync::Arc;
+
+    const SECRET: &str = "whsec_test_123";
+
+    // Computed independently of the code under test: the hmac crate directly.
+    fn sign(ts: &str, body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(ts.as_bytes());
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn verifier() -> Verifier {
+        Verifier::new(WebhookSecret::new(SECRET))
+    }
+
+    const TS: &str = "1700000000000";
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(1_700_000_000_000)
+    }
+
+    fn failure(r: Result<WebhookEvent, Error>) -> WebhookFailure {
+        match r.unwrap_err().kind() {
+            ErrorKind::Webhook(f) => f.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const CLONE_BODY: &str = r#"{"code":200,"version":"v1","event":"openapi-clone-voice","pipelineKey":"0123456789abcdef0123456789abcdef","message":"","extraData":{"voiceclone":{"idempotencyKey":"k-42"},"mine":1},"data":{"taskId":"t-1","voiceId":"cv_9","createdAt":"2025-05-01T10:00:00Z"},"unknown":true}"#;
+
+    #[test]
+    fn accepts_a_good_clone_delivery() {
+        let body = CLONE_BODY.as_bytes();
+        let ev = verifier()
+            .verify_at(TS, &sign(TS, body), body, now())
+            .unwrap();
+        assert_eq!(ev.kind, WebhookEventKind::CloneVoice);
+        assert_eq!(ev.pipeline_key, "0123456789abcdef0123456789abcdef");
+        assert_eq!(ev.idempotency_key(), Some("k-42"));
+        assert!(ev.succeeded());
+        match ev.payload {
+            WebhookPayload::Clone(job) => {
+                assert_eq!(job.id.as_str(), "t-1");
+                assert_eq!(job.status, TaskStatus::Succeeded);
+                assert_eq!(job.voice.unwrap().id, "cv_9");
+                assert_eq!(job.idempotency_key.as_deref(), Some("k-42"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn failed_tts_and_other_events() {
+        let body = br#"{"code":502,"event":"openapi-tts","pipelineKey":"p2","message":"upstream failed","data":{"taskId":"t-2"}}"#;
+        let ev = verifier()
+            .verify_at(TS, &sign(TS, body), body, now())
+            .unwrap();
+        match ev.payload {
+            WebhookPayload::Speech(job) => {
+                assert_eq!(job.status, TaskStatus::Failed);
+                assert_eq!(job.error.as_deref(), Some("upstream failed"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let body =
+            br#"{"code":"200","event":"openapi-something-new","pipelineKey":"p3","data":{"x":1}}"#;
+        let ev = verifier()
+            .verify_at(TS, &sign(TS, body), body, now())
+            .unwrap();
+        assert_eq!(
+            ev.kind,
+            WebhookEventKind::Other("openapi-something-new".into())
+        );
+        assert_eq!(
+            ev.payload,
+            WebhookPayload::Other(serde_json::json!({"x": 1}))
+        );
+    }
+
+    #[test]
+    fn each_failure_is_distinct() {
+        let body = CLONE_BODY.as_bytes();
+        let good = sign(TS, body);
+        let v = verifier();
+        assert_eq!(
+            failure(v.verify_at("", &good, body, now())),
+            WebhookFailure::MissingHeader {
+                header: TIMESTAMP_HEADER
+            }
+        );
+        assert_eq!(
+            failure(v.verify_at(TS, "", body, now())),
+            WebhookFailure::MissingHeader {
+                header: SIGNATURE_HEADER
+            }
+        );
+        assert!(matches!(
+            failure(v.verify_at("17e11", &good, body, now())),
+            WebhookFailure::MalformedTimestamp { .. }
+        ));
+        assert_eq!(
+            failure(v.verify_at(TS, &good.to_uppercase(), body, now())),
+            WebhookFailure::MalformedSignature
+        );
+        assert_eq!(
+            failure(v.verify_at(TS, "abc", body, now())),
+            WebhookFailure::MalformedSignature
+        );
+        let mut tampered = body.to_vec();
+        tampered[10] ^= 1;
+        assert_eq!(
+            failure(v.verify_at(TS, &good, &tampered, now())),
+            WebhookFailure::SignatureMismatch
+        );
+        assert_eq!(
+            failure(v.verify_at("1700000000001", &good, body, now())),
+            WebhookFailure::SignatureMismatch
+        );
+        let wrong = Verifier::new(WebhookSecret::new("other"));
+        assert_eq!(
+            failure(wrong.verify_at(TS, &good, body, now())),
+            WebhookFailure::SignatureMismatch
+        );
+        let late = now() + Duration::from_secs(301);
+        assert!(matches!(
+            failure(v.verify_at(TS, &good, body, late)),
+            WebhookFailure::StaleTimestamp { .. }
+        ));
+        assert!(
+            v.verify_at(TS, &good, body, now() + Duration::from_secs(299))
+                .is_ok()
+        );
+        let early = now() - Duration::from_secs(301);
+        assert!(matches!(
+            failure(v.verify_at(TS, &good, body, early)),
+            WebhookFailure::FutureTimestamp { .. }
+        ));
+        assert!(
+            v.verify_at(TS, &good, body, now() - Duration::from_secs(299))
+                .is_ok()
+        );
+        let small = verifier().max_body_bytes(10);
+        assert_eq!(
+            failure(small.verify_at(TS, &good, body, now())),
+            WebhookFailure::BodyTooLarge {
+                size: body.len(),
+                limit: 10
+            }
+        );
+        let not_json = b"hello";
+        assert!(matches!(
+            failure(v.verify_at(TS, &sign(TS, not_json), not_json, now())),
+            WebhookFailure::InvalidJson { .. }
+        ));
+        let no_key = br#"{"code":200,"event":"openapi-tts","data":{}}"#;
+        assert!(matches!(
+            failure(v.verify_at(TS, &sign(TS, no_key), no_key, now())),
+            WebhookFailure::InvalidJson { .. }
+        ));
+        let empty = Verifier::new(WebhookSecret::new(""));
+        assert_eq!(
+            failure(empty.verify_at(TS, &good, body, now())),
+            WebhookFailure::MissingSecret
+        );
+    }
+
+    #[test]
+    fn errors_never_show_the_secret() {
+        let v = verifier();
+        let err = v.verify_at(TS, "00", b"{}", now()).unwrap_err();
+        assert!(!format!("{err} {err:?} {v:?}").contains(SECRET));
+    }
+
+    #[tokio::test]
+    async fn dedup_by_pipeline_key_with_capacity_and_ttl() {
+        let d: Arc<dyn Deduplicator> =
+            Arc::new(MemoryDeduplicator::new(2, Duration::from_secs(60)));
+        assert!(d.first_seen("a").await);
+        assert!(!d.first_seen("a").await);
+        d.forget("a").await;
+        assert!(d.first_seen("a").await);
+
+        let m = MemoryDeduplicator::new(2, Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(m.first_seen_at("a", t0));
+        assert!(m.first_seen_at("b", t0));
+        assert!(m.first_seen_at("c", t0));
+        assert_eq!(m.len(), 2);
+        assert!(m.first_seen_at("a", t0), "oldest evicted at capacity");
+        assert!(!m.first_seen_at("c", t0 + Duration::from_secs(59)));
+        assert!(
+            m.first_seen_at("c", t0 + Duration::from_secs(61)),
+            "expired after ttl"
+        );
+    }
+}

@@ -1,0 +1,425 @@
+//! The adapter against JimmyAI's dialect, on a scripted loopback server.
+
+use crate::adapter_support::{SECRET_KEY, client, fast_wait};
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime};
+use voiceclone::{
+    CloneRequest, Emotion, ErrorKind, JobId, Provider, SoundVersion, SpeechRequest, SubtitleMode,
+    TaskStatus,
+};
+use workspace_tests::scripted::{Scripted, Step};
+
+fn ok(data: Value) -> Step {
+    Step::ok(json!({"code": 20000, "msg": "ok", "data": data}))
+}
+
+fn task(id: &str, model: &str, status: &str, extra: Value) -> Value {
+    let mut t = json!({"id": id, "object": "audio", "created": 1781777280, "model": model, "status": status, "error": null});
+    if let (Some(t), Some(extra)) = (t.as_object_mut(), extra.as_object()) {
+        t.extend(extra.clone());
+    }
+    t
+}
+
+fn code(http: u16, code: Value, msg: &str) -> Step {
+    Step::status(http, json!({"code": code, "msg": msg, "data": null}))
+}
+
+fn clone_req() -> CloneRequest {
+    CloneRequest::new("https://cdn.example.com/sample.mp3")
+        .sample_text("A short preview.")
+        .language("zh-CN")
+        .sound_version(SoundVersion::V1)
+}
+
+#[tokio::test]
+async fn clone_maps_language_and_sends_only_chosen_fields() {
+    let server = Scripted::start(vec![ok(task(
+        "audio_1",
+        "soundCloningClone",
+        "queued",
+        json!({}),
+    ))])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let job = c.clone_voice(&clone_req()).await.unwrap();
+    assert_eq!(job.id.as_str(), "audio_1");
+    assert_eq!(job.status, TaskStatus::Queued);
+    let req = &server.seen()[0];
+    assert_eq!(req.path, "/api/open-api/v1/soundCloning/clones");
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {SECRET_KEY}").as_str())
+    );
+    assert_eq!(
+        req.json(),
+        json!({"fileUrl": "https://cdn.example.com/sample.mp3", "contentText": "A short preview.",
+               "soundVersion": "v1", "language": "Chinese"})
+    );
+    assert!(
+        req.header("x-idempotency-key").is_none(),
+        "JimmyAI has no idempotency"
+    );
+}
+
+#[tokio::test]
+async fn code_as_numeric_string_is_success_too() {
+    let server = Scripted::start(vec![Step::ok(
+        json!({"code": "20000", "msg": "ok", "data": task("audio_2", "soundCloningClone", "queued", json!({}))}),
+    )])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    assert_eq!(
+        c.clone_voice(&clone_req()).await.unwrap().id.as_str(),
+        "audio_2"
+    );
+}
+
+#[tokio::test]
+async fn no_second_create_after_a_timeout() {
+    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(3))]).await;
+    let sleeper = voiceclone::RecordingSleeper::new();
+    let c = voiceclone::Client::builder(Provider::JimmyAi)
+        .api_key(SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .timeout(Duration::from_millis(300))
+        .sleeper(std::sync::Arc::new(sleeper))
+        .build()
+        .unwrap();
+    let before = SystemTime::now();
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    match e.kind() {
+        ErrorKind::OutcomeUnknown {
+            submitted_at,
+            request_summary,
+            ..
+        } => {
+            assert!(*submitted_at >= before - Duration::from_secs(1));
+            // Enough to reconcile by hand: what was asked for.
+            assert!(
+                request_summary.contains("https://cdn.example.com/sample.mp3"),
+                "{request_summary}"
+            );
+        }
+        other => panic!("expected OutcomeUnknown, got {other:?}"),
+    }
+    assert_eq!(server.seen().len(), 1, "never resent");
+}
+
+#[tokio::test]
+async fn no_second_create_after_a_broken_connection() {
+    let server = Scripted::start(vec![
+        Step::Drop,
+        ok(task("dup", "soundCloningClone", "queued", json!({}))),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_gateway_on_a_create_is_outcome_unknown_not_a_retry() {
+    for status in [502, 504] {
+        let server = Scripted::start(vec![
+            Step::Raw(status, "<html>gateway</html>"),
+            ok(json!({})),
+        ])
+        .await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }),
+            "{status}: {e}"
+        );
+        assert_eq!(server.seen().len(), 1, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn rate_limited_create_is_retried_because_it_was_not_processed() {
+    let server = Scripted::start(vec![
+        Step::Json(
+            429,
+            vec![("retry-after", "3".into())],
+            json!({"code": 429, "msg": "too many", "data": null}),
+        ),
+        ok(task("audio_3", "soundCloningClone", "queued", json!({}))),
+    ])
+    .await;
+    let (c, sleeper) = client(Provider::JimmyAi, &server.base_url);
+    assert_eq!(
+        c.clone_voice(&clone_req()).await.unwrap().id.as_str(),
+        "audio_3"
+    );
+    assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(3)]);
+}
+
+#[tokio::test]
+async fn connect_failure_is_retried_then_reported_as_transport() {
+    // Nothing listens on this port: the request provably never arrived.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (c, sleeper) = client(Provider::JimmyAi, &format!("http://127.0.0.1:{port}"));
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::Transport, "{e}");
+    assert_eq!(sleeper.sleeps().len(), 2, "3 attempts");
+}
+
+#[tokio::test]
+async fn vendor_codes_map_to_kinds() {
+    let cases = [
+        (json!(20001), ErrorKind::Unauthorized),
+        (json!(20002), ErrorKind::InvalidRequest),
+        (json!("20002"), ErrorKind::InvalidRequest),
+    ];
+    for (c_, kind) in cases {
+        let server = Scripted::start(vec![code(200, c_.clone(), "nope")]).await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c.clone_status(&JobId::new("audio_1")).await.unwrap_err();
+        assert_eq!(*e.kind(), kind, "{c_}");
+        assert_eq!(e.message(), Some("nope"));
+    }
+    let server = Scripted::start(vec![code(200, json!(31337), "brand new")]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c.clone_status(&JobId::new("audio_1")).await.unwrap_err();
+    assert_eq!(e.vendor_code(), Some(31337));
+    assert_eq!(e.message(), Some("brand new"));
+}
+
+#[tokio::test]
+async fn server_code_minus_one_on_a_read_is_retried() {
+    let server = Scripted::start(vec![
+        code(200, json!(-1), "server error, retry later"),
+        ok(task(
+            "audio_1",
+            "soundCloningClone",
+            "processing",
+            json!({}),
+        )),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let job = c.clone_status(&JobId::new("audio_1")).await.unwrap();
+    assert_eq!(job.status, TaskStatus::Running);
+}
+
+#[tokio::test]
+async fn wait_through_queued_processing_completed_gives_a_voice_that_must_be_activated() {
+    let server = Scripted::start(vec![
+        ok(task("audio_1", "soundCloningClone", "queued", json!({}))),
+        ok(task(
+            "audio_1",
+            "soundCloningClone",
+            "processing",
+            json!({"progress": 10}),
+        )),
+        ok(task(
+            "audio_1",
+            "soundCloningClone",
+            "completed",
+            json!({"modelId": "model-1", "audioUrl": "https://cdn.example.com/preview.mp3"}),
+        )),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let voice = c
+        .wait_for_clone(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    assert_eq!(voice.id, "model-1");
+    assert_eq!(voice.provider, Provider::JimmyAi);
+    assert_eq!(
+        voice.preview_url.unwrap().as_str(),
+        "https://cdn.example.com/preview.mp3"
+    );
+    let activate_by = voice
+        .activate_by
+        .expect("a modelId expires unless activated");
+    let created = SystemTime::UNIX_EPOCH + Duration::from_secs(1781777280);
+    assert_eq!(activate_by, created + voiceclone::JIMMYAI_ACTIVATION_WINDOW);
+    assert_eq!(server.seen()[0].path, "/api/open-api/v1/audios/audio_1");
+}
+
+#[tokio::test]
+async fn wait_through_failed() {
+    let server = Scripted::start(vec![
+        ok(task(
+            "audio_1",
+            "soundCloningClone",
+            "processing",
+            json!({}),
+        )),
+        ok(task(
+            "audio_1",
+            "soundCloningClone",
+            "failed",
+            json!({"error": "speech shorter than 15 s"}),
+        )),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c
+        .wait_for_clone(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap_err();
+    match e.kind() {
+        ErrorKind::TaskFailed { reason, .. } => assert!(reason.contains("shorter than 15 s")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn synthesize_maps_every_option_and_wait_returns_audio_and_subtitles() {
+    let server = Scripted::start(vec![
+        ok(task("audio_9", "soundCloningAudio", "queued", json!({}))),
+        ok(task("audio_9", "soundCloningAudio", "completed",
+            json!({"audioUrl": "https://cdn.example.com/out.mp3", "subtitleFile": "https://cdn.example.com/out.srt"}))),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let req = SpeechRequest::new("model-1", "Hello <#0.5#> world")
+        .language("yue")
+        .speed(1.5)
+        .volume(2.0)
+        .pitch(-2)
+        .emotion(Emotion::Happy)
+        .subtitles(SubtitleMode::Word)
+        .sound_version(SoundVersion::V2);
+    let job = c.synthesize(&req).await.unwrap();
+    assert_eq!(
+        server.seen()[0].json(),
+        json!({"modelId": "model-1", "contentText": "Hello <#0.5#> world", "language": "Chinese,Yue",
+               "speed": 1.5, "vol": 2.0, "pitch": -2, "emotion": "happy", "subtitleEnable": true,
+               "subtitleType": "word", "soundVersion": "v2"})
+    );
+    assert_eq!(
+        server.seen()[0].path,
+        "/api/open-api/v1/soundCloning/audios"
+    );
+    let speech = c
+        .wait_for_speech(&job.id, &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    assert_eq!(
+        speech.audio_urls[0].as_str(),
+        "https://cdn.example.com/out.mp3"
+    );
+    assert_eq!(
+        speech.subtitle_url.unwrap().as_str(),
+        "https://cdn.example.com/out.srt"
+    );
+}
+
+#[tokio::test]
+async fn voice_management_is_unsupported_and_sends_nothing() {
+    let server = Scripted::start(vec![]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    for e in [
+        c.list_voices().await.unwrap_err(),
+        c.rename_voice("m", "n").await.unwrap_err(),
+        c.delete_voice("m").await.unwrap_err(),
+    ] {
+        assert!(matches!(e.kind(), ErrorKind::Unsupported { .. }), "{e}");
+    }
+    assert!(server.seen().is_empty());
+}
+
+#[tokio::test]
+async fn invalid_input_names_the_field_and_sends_nothing() {
+    let server = Scripted::start(vec![]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let long = "語".repeat(271);
+    let clone_cases = [
+        (
+            CloneRequest::new("https://cdn.example.com/a.txt"),
+            "audio_url",
+        ),
+        (
+            CloneRequest::new("https://cdn.example.com/音频.mp3"),
+            "audio_url",
+        ),
+        (
+            CloneRequest::new("ftp://cdn.example.com/a.mp3"),
+            "audio_url",
+        ),
+        (
+            CloneRequest::new("https://cdn.example.com/a.mp3").sample_text(long),
+            "sample_text",
+        ),
+        (
+            CloneRequest::new("https://cdn.example.com/a.mp3")
+                .vmeg_engine(voiceclone::VmegEngine::V1),
+            "vmeg_engine",
+        ),
+    ];
+    for (req, field) in clone_cases {
+        match c.clone_voice(&req).await.unwrap_err().kind() {
+            ErrorKind::InvalidInput { field: f, .. } => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    let speech_cases = [
+        (SpeechRequest::new("m", "x").speed(2.5), "speed"),
+        (SpeechRequest::new("m", "x").volume(0.0), "volume"),
+        (SpeechRequest::new("m", "x").pitch(13), "pitch"),
+        (SpeechRequest::new("m", "bad <#100#> pause"), "text"),
+        (SpeechRequest::new("m", "x".repeat(10_001)), "text"),
+    ];
+    for (req, field) in speech_cases {
+        match c.synthesize(&req).await.unwrap_err().kind() {
+            ErrorKind::InvalidInput { field: f, .. } => {
+                assert!(f.contains(field), "{f} vs {field}")
+            }
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    assert!(server.seen().is_empty(), "nothing may be sent");
+}
+
+#[tokio::test]
+async fn upload_sample_sends_a_hand_written_multipart_body() {
+    let server = Scripted::start(vec![ok(
+        json!({"url": "https://cdn.example.com/u/sample.mp3",
+        "filename": "sample.mp3", "size": 11, "mime_type": "audio/mpeg"}),
+    )])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let dir = std::env::temp_dir().join(format!("vc-upload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("sample.mp3");
+    std::fs::write(&path, b"ID3fakeaudio").unwrap();
+    let url = c.upload_sample(&path).await.unwrap();
+    assert_eq!(url.as_str(), "https://cdn.example.com/u/sample.mp3");
+    let req = &server.seen()[0];
+    let content_type = req.header("content-type").unwrap().to_string();
+    let boundary = content_type.split("boundary=").nth(1).unwrap().to_string();
+    // The boundary is random per call; normalize it so the snapshot shows the shape.
+    let body = String::from_utf8_lossy(&req.body).replace(&boundary, "BOUNDARY");
+    let wire = json!({
+        "method": req.method,
+        "path": req.path,
+        "content-type": content_type.replace(&boundary, "BOUNDARY"),
+        "authorization": req.header("authorization").map(|v| v.replace(SECRET_KEY, "[redacted]")),
+        "body": body,
+    });
+    insta::assert_json_snapshot!(wire);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn upload_of_a_missing_or_unsupported_file_sends_nothing() {
+    let server = Scripted::start(vec![]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c
+        .upload_sample("/definitely/not/here.mp3")
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e}");
+    let e = c.upload_sample("Cargo.toml").await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e}");
+    assert!(server.seen().is_empty());
+}

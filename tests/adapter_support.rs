@@ -1,0 +1,28 @@
+//! Builders shared by the adapter tests: clients with recorded (instant) sleeping.
+
+use std::sync::Arc;
+use std::time::Duration;
+use voiceclone::{Client, Provider, RecordingSleeper, RetryPolicy, WaitPolicy};
+
+/// The key every test client uses; tests assert it never shows up in any output.
+pub const SECRET_KEY: &str = "sk-test-7f3a9c-DO-NOT-PRINT";
+
+pub fn client(provider: Provider, base: &str) -> (Client, RecordingSleeper) {
+    let sleeper = RecordingSleeper::new();
+    let client = Client::builder(provider)
+        .api_key(SECRET_KEY)
+        .base_url(base)
+        .retry(RetryPolicy::default().with_max_attempts(3).with_seed(7))
+        .timeout(Duration::from_secs(5))
+        .sleeper(Arc::new(sleeper.clone()))
+        .build()
+        .unwrap();
+    (client, sleeper)
+}
+
+/// Polls immediately (the recording sleeper returns at once) with a bounded number of polls.
+pub fn fast_wait(provider: Provider) -> WaitPolicy {
+    WaitPolicy::for_provider(provider)
+        .with_seed(1)
+        .with_max_polls(Some(20))
+}

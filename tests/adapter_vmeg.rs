@@ -1,0 +1,447 @@
+//! The adapter against VMEG's dialect, on a scripted loopback server.
+
+use crate::adapter_support::{SECRET_KEY, client, fast_wait};
+use serde_json::{Value, json};
+use std::time::Duration;
+use voiceclone::{CloneRequest, ErrorKind, JobId, Provider, SpeechRequest, TaskStatus, VmegEngine};
+use workspace_tests::scripted::{Scripted, Step};
+
+fn ok(data: Value) -> Step {
+    Step::ok(json!({"code": 200, "message": "", "data": data}))
+}
+
+fn accepted(task: &str) -> Step {
+    ok(json!({"taskId": task, "createdAt": "2026-11-21T00:00:00Z"}))
+}
+
+fn err(http: u16, code: i64, message: &str) -> Step {
+    Step::status(
+        http,
+        json!({"code": code, "message": message, "data": null}),
+    )
+}
+
+fn detail(task: &str, status: &str, result: Value) -> Step {
+    ok(json!({"taskId": task, "taskType": "cloneVoice", "status": status, "result": result}))
+}
+
+fn clone_req() -> CloneRequest {
+    CloneRequest::new("https://cdn.example.com/sample.wav")
+        .name("narrator")
+        .language("en-US")
+        .vmeg_engine(VmegEngine::V2)
+}
+
+#[tokio::test]
+async fn async_clone_sends_one_key_as_header_and_in_extra_data() {
+    let server = Scripted::start(vec![accepted("t-1")]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_voice(&clone_req()).await.unwrap();
+    assert_eq!(job.id, JobId::new("t-1"));
+    assert!(!job.status.is_terminal());
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    let req = &seen[0];
+    assert_eq!(req.path, "/openapi/v1/task/clone-voice/create-async");
+    assert_eq!(
+        req.header("authorization"),
+        Some(format!("Bearer {SECRET_KEY}").as_str())
+    );
+    let key = req.header("x-idempotency-key").unwrap().to_string();
+    assert!(!key.is_empty() && key.len() <= 64);
+    let body = req.json();
+    assert_eq!(
+        body["extraData"]["voiceclone"]["idempotencyKey"],
+        json!(key)
+    );
+    assert_eq!(body["provider"], "V2");
+    assert_eq!(body["refAudio"], "https://cdn.example.com/sample.wav");
+    assert_eq!(body["sampleLanguage"], "en-US");
+    assert_eq!(job.idempotency_key.as_deref(), Some(key.as_str()));
+}
+
+#[tokio::test]
+async fn a_caller_key_is_used_as_given() {
+    let server = Scripted::start(vec![accepted("t-1")]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    c.clone_voice(&clone_req().idempotency_key("order-42"))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.seen()[0].header("x-idempotency-key"),
+        Some("order-42")
+    );
+}
+
+#[tokio::test]
+async fn sync_clone_returns_a_succeeded_job_with_its_voice() {
+    let server = Scripted::start(vec![ok(
+        json!({"taskId": "t-9", "voiceId": "cv_9", "createdAt": "2026-11-21T00:00:00Z"}),
+    )])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_voice(&clone_req().synchronous(true)).await.unwrap();
+    assert_eq!(job.status, TaskStatus::Succeeded);
+    assert_eq!(job.voice.unwrap().id, "cv_9");
+    assert_eq!(server.seen()[0].path, "/openapi/v1/task/clone-voice/create");
+}
+
+#[tokio::test]
+async fn retries_of_a_write_reuse_the_same_idempotency_key() {
+    let server = Scripted::start(vec![
+        err(502, 502, "upstream"),
+        Step::Drop,
+        err(503, 503, "busy"),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let _ = c.clone_voice(&clone_req()).await;
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3, "3 attempts allowed");
+    let keys: Vec<_> = seen
+        .iter()
+        .map(|s| s.header("x-idempotency-key").unwrap().to_string())
+        .collect();
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+    let bodies: Vec<_> = seen.iter().map(|s| s.json()).collect();
+    assert!(bodies.iter().all(|b| *b == bodies[0]));
+}
+
+#[tokio::test]
+async fn transient_failures_then_success() {
+    let server = Scripted::start(vec![
+        err(503, 503, "busy"),
+        err(504, 504, "gateway timeout"),
+        accepted("t-2"),
+    ])
+    .await;
+    let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_voice(&clone_req()).await.unwrap();
+    assert_eq!(job.id.as_str(), "t-2");
+    assert_eq!(sleeper.sleeps().len(), 2, "one backoff per retry");
+}
+
+#[tokio::test]
+async fn conflict_after_our_own_retry_is_outcome_unknown_with_the_key() {
+    let server = Scripted::start(vec![
+        err(502, 502, "upstream timed out"),
+        Step::Json(
+            409,
+            vec![("retry-after", "2".into())],
+            json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+        ),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    let key = server.seen()[0]
+        .header("x-idempotency-key")
+        .unwrap()
+        .to_string();
+    match e.kind() {
+        ErrorKind::OutcomeUnknown {
+            idempotency_key, ..
+        } => assert_eq!(idempotency_key.as_deref(), Some(key.as_str())),
+        other => panic!("expected OutcomeUnknown, got {other:?}"),
+    }
+    assert_eq!(server.seen().len(), 2, "never a third attempt");
+}
+
+#[tokio::test]
+async fn conflict_on_the_first_attempt_is_a_conflict() {
+    let server = Scripted::start(vec![Step::Json(
+        409,
+        vec![("retry-after", "2".into())],
+        json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+    )])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::Conflict);
+    assert_eq!(e.http_status(), Some(409));
+    assert_eq!(e.vendor_code(), Some(409));
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn server_error_500_on_a_write_is_not_retried() {
+    let server = Scripted::start(vec![err(500, 500, "boom"), accepted("never")]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    assert_eq!(server.seen().len(), 1);
+    assert!(matches!(
+        e.kind(),
+        ErrorKind::Server | ErrorKind::OutcomeUnknown { .. }
+    ));
+}
+
+#[tokio::test]
+async fn server_error_500_on_a_read_is_retried() {
+    let server = Scripted::start(vec![
+        err(500, 500, "boom"),
+        detail("t-1", "running", json!({})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_status(&JobId::new("t-1")).await.unwrap();
+    assert_eq!(job.status, TaskStatus::Running);
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = Scripted::start(vec![
+        Step::Json(
+            429,
+            vec![("retry-after", "7".into())],
+            json!({"code": 429, "message": "slow down", "data": null}),
+        ),
+        accepted("t-3"),
+    ])
+    .await;
+    let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+    c.clone_voice(&clone_req()).await.unwrap();
+    assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(7)]);
+}
+
+#[tokio::test]
+async fn business_errors_map_the_same_inside_http_200_and_as_http_errors() {
+    let cases = [
+        (400, ErrorKind::InvalidRequest),
+        (401, ErrorKind::Unauthorized),
+        (402, ErrorKind::PaymentRequired),
+        (404, ErrorKind::NotFound),
+        (413, ErrorKind::PayloadTooLarge),
+        (422, ErrorKind::InvalidRequest),
+    ];
+    for (code, kind) in cases {
+        for http in [200, code] {
+            let server = Scripted::start(vec![err(http, i64::from(code), "vendor says no")]).await;
+            let (c, _) = client(Provider::Vmeg, &server.base_url);
+            let e = c.clone_voice(&clone_req()).await.unwrap_err();
+            assert_eq!(*e.kind(), kind, "code {code} with HTTP {http}");
+            assert_eq!(e.vendor_code(), Some(i64::from(code)));
+            assert_eq!(e.http_status(), Some(http));
+            assert_eq!(e.message(), Some("vendor says no"));
+            assert_eq!(e.provider(), Some(Provider::Vmeg));
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_codes_keep_their_number_and_message() {
+    let server = Scripted::start(vec![err(200, 4711, "new failure")]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    assert_eq!(e.vendor_code(), Some(4711));
+    assert_eq!(e.message(), Some("new failure"));
+}
+
+#[tokio::test]
+async fn a_gateway_page_instead_of_an_envelope_is_a_typed_error() {
+    let server = Scripted::start(vec![Step::Raw(502, "<html>Bad Gateway</html>"); 3]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_status(&JobId::new("t")).await.unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::Server);
+    assert_eq!(e.http_status(), Some(502));
+}
+
+#[tokio::test]
+async fn wait_through_running_to_finished_reads_the_voice_from_result() {
+    let server = Scripted::start(vec![
+        detail("t-1", "running", json!({})),
+        detail("t-1", "Running", json!({"progress": 50, "newField": true})),
+        detail("t-1", "finished", json!({"voiceId": "cv_1"})),
+    ])
+    .await;
+    let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+    let voice = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert_eq!(voice.id, "cv_1");
+    assert_eq!(voice.provider, Provider::Vmeg);
+    assert_eq!(server.seen().len(), 3);
+    assert!(server.seen()[0].query.contains("taskId=t-1"));
+    assert!(sleeper.sleeps().len() >= 2);
+}
+
+#[tokio::test]
+async fn wait_falls_back_to_the_voice_list_entry_of_the_task() {
+    let server = Scripted::start(vec![
+        detail("t-5", "finished", json!({})),
+        ok(json!({"records": [
+            {"voiceId": "cv_other", "name": "x", "taskId": "t-4"},
+            {"voiceId": "cv_5", "name": "narrator", "taskId": "t-5", "audio": "https://cdn.example.com/p.mp3"}
+        ], "total": 2})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voice = c
+        .wait_for_clone(&JobId::new("t-5"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert_eq!(voice.id, "cv_5");
+    assert_eq!(
+        voice.preview_url.map(|u| u.to_string()).as_deref(),
+        Some("https://cdn.example.com/p.mp3")
+    );
+    assert_eq!(server.seen()[1].path, "/openapi/v1/assets/voice/clone/list");
+}
+
+#[tokio::test]
+async fn wait_ends_in_task_failed() {
+    let server = Scripted::start(vec![
+        detail("t-1", "running", json!({})),
+        detail("t-1", "failed", json!({"errorMessage": "audio too short"})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    match e.kind() {
+        ErrorKind::TaskFailed { job_id, reason } => {
+            assert_eq!(job_id.as_str(), "t-1");
+            assert!(reason.contains("audio too short"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unknown_status_is_not_terminal_and_wait_times_out_with_it() {
+    let server = Scripted::start(vec![detail("t-1", "warming_up", json!({})); 3]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_status(&JobId::new("t-1")).await.unwrap();
+    assert_eq!(job.status, TaskStatus::Unknown("warming_up".into()));
+    let policy = fast_wait(Provider::Vmeg).with_max_polls(Some(2));
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &policy)
+        .await
+        .unwrap_err();
+    match e.kind() {
+        ErrorKind::WaitTimedOut {
+            last_status, polls, ..
+        } => {
+            assert_eq!(*last_status, TaskStatus::Unknown("warming_up".into()));
+            assert_eq!(*polls, 2);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn transient_errors_while_waiting_are_retried_not_fatal() {
+    let server = Scripted::start(vec![
+        detail("t-1", "running", json!({})),
+        Step::Raw(503, "busy"),
+        Step::Drop,
+        detail("t-1", "finished", json!({"voiceId": "cv_1"})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voice = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert_eq!(voice.id, "cv_1");
+}
+
+#[tokio::test]
+async fn synthesize_async_then_wait_for_speech() {
+    let server = Scripted::start(vec![
+        accepted("tts-1"),
+        ok(json!({"taskId": "tts-1", "taskType": "tts", "status": "running", "result": null})),
+        ok(json!({"taskId": "tts-1", "taskType": "tts", "status": "finished",
+                  "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let req = SpeechRequest::new("cv_1", "Hello").add_line("cv_1", "World");
+    let job = c.synthesize(&req).await.unwrap();
+    let body = server.seen()[0].json();
+    assert_eq!(server.seen()[0].path, "/openapi/v1/task/tts/create-async");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(body["data"][1]["text"], "World");
+    assert!(server.seen()[0].header("x-idempotency-key").is_some());
+    let speech = c
+        .wait_for_speech(&job.id, &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert_eq!(
+        speech.audio_urls[0].as_str(),
+        "https://cdn.example.com/a.m4a"
+    );
+}
+
+#[tokio::test]
+async fn voice_management_calls() {
+    let server = Scripted::start(vec![
+        ok(json!({"records": [{"voiceId": "cv_1", "name": "a", "provider": "V1"}], "total": 1})),
+        ok(Value::Null),
+        ok(Value::Null),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voices = c.list_voices().await.unwrap();
+    assert_eq!(voices.len(), 1);
+    assert_eq!(voices[0].name.as_deref(), Some("a"));
+    c.rename_voice("cv_1", "b").await.unwrap();
+    c.delete_voice("cv_1").await.unwrap();
+    let seen = server.seen();
+    assert_eq!(seen[1].path, "/openapi/v1/assets/voice/clone/update");
+    assert_eq!(seen[1].json(), json!({"voiceId": "cv_1", "voiceName": "b"}));
+    assert!(seen[1].header("x-idempotency-key").is_some());
+    assert_eq!(seen[2].path, "/openapi/v1/assets/voice/clone/delete");
+    assert_eq!(seen[2].json(), json!({"voiceId": "cv_1"}));
+    assert_ne!(
+        seen[1].header("x-idempotency-key"),
+        seen[2].header("x-idempotency-key"),
+        "a new key for new work"
+    );
+}
+
+#[tokio::test]
+async fn upload_is_unsupported_on_vmeg_and_sends_nothing() {
+    let server = Scripted::start(vec![]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.upload_sample("Cargo.toml").await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Unsupported { .. }));
+    assert!(server.seen().is_empty());
+}
+
+#[tokio::test]
+async fn invalid_input_names_the_field_and_sends_nothing() {
+    let server = Scripted::start(vec![]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let cases = [
+        (
+            CloneRequest::new("http://cdn.example.com/a.wav"),
+            "audio_url",
+        ),
+        (
+            CloneRequest::new("https://cdn.example.com/a.wav").language("not a tag!"),
+            "language",
+        ),
+        (
+            CloneRequest::new("https://cdn.example.com/a.wav").idempotency_key("k".repeat(65)),
+            "idempotency_key",
+        ),
+    ];
+    for (req, field) in cases {
+        let e = c.clone_voice(&req).await.unwrap_err();
+        match e.kind() {
+            ErrorKind::InvalidInput { field: f, .. } => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+    let too_many = (0..51).fold(SpeechRequest::new("cv_1", "x"), |r, _| {
+        r.add_line("cv_1", "y")
+    });
+    let e = c.synthesize(&too_many).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e}");
+    assert!(server.seen().is_empty(), "nothing may be sent");
+}

@@ -1,0 +1,177 @@
+//! A loopback server of our own that answers from a script, one step per request, and records
+//! every request. For what httpmock cannot express: a sequence (503, 503, 200), a hang past
+//! the client's timeout, a dropped connection, a redirect.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Answer with this status, extra headers and JSON body.
+    Json(u16, Vec<(&'static str, String)>, Value),
+    /// Answer with this status and a raw (possibly non-JSON) body.
+    Raw(u16, &'static str),
+    /// Wait this long before answering 200 `{}` (for client timeouts).
+    Hang(Duration),
+    /// Close the connection without answering.
+    Drop,
+}
+
+impl Step {
+    pub fn ok(body: Value) -> Self {
+        Step::Json(200, Vec::new(), body)
+    }
+    pub fn status(status: u16, body: Value) -> Self {
+        Step::Json(status, Vec::new(), body)
+    }
+}
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    script: VecDeque<Step>,
+    seen: Vec<Seen>,
+}
+
+/// The server; it stops when dropped.
+#[derive(Debug)]
+pub struct Scripted {
+    pub base_url: String,
+    shared: Arc<Mutex<Shared>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Scripted {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Scripted {
+    /// Starts a server that plays `steps` in order; once they run out it answers 599.
+    pub async fn start(steps: Vec<Step>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let shared = Arc::new(Mutex::new(Shared {
+            script: steps.into(),
+            seen: Vec::new(),
+        }));
+        let state = Arc::clone(&shared);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let state = Arc::clone(&state);
+                        async move { answer(state, req).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            base_url: format!("http://{addr}"),
+            shared,
+            task,
+        }
+    }
+
+    /// Every request received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared
+            .lock()
+            .map(|s| s.seen.clone())
+            .unwrap_or_default()
+    }
+
+    /// Appends steps to the script.
+    pub fn push(&self, steps: impl IntoIterator<Item = Step>) {
+        if let Ok(mut s) = self.shared.lock() {
+            s.script.extend(steps);
+        }
+    }
+}
+
+async fn answer(
+    state: Arc<Mutex<Shared>>,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let seen = Seen {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("<binary>").to_string()))
+            .collect(),
+        body,
+    };
+    let step = {
+        let mut s = state
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        s.seen.push(seen);
+        s.script.pop_front()
+    };
+    let (status, headers, body): (u16, Vec<(&'static str, String)>, String) = match step {
+        Some(Step::Json(status, headers, body)) => (status, headers, body.to_string()),
+        Some(Step::Raw(status, body)) => (status, Vec::new(), body.to_string()),
+        Some(Step::Hang(d)) => {
+            tokio::time::sleep(d).await;
+            (200, Vec::new(), "{}".to_string())
+        }
+        // Returning an error makes hyper close the connection without a response.
+        Some(Step::Drop) => return Err(std::io::Error::other("scripted drop")),
+        None => (599, Vec::new(), "script exhausted".to_string()),
+    };
+    let mut resp = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        resp = resp.header(k, v);
+    }
+    resp.body(Full::new(Bytes::from(body)))
+        .map_err(std::io::Error::other)
+}
