@@ -4,19 +4,40 @@
 //! **VMEG Open API** (Standalone, `https://api.vmeg.ai/openapi/v1/`) and
 //! **JimmyAI Open API** (SoundClone, `https://www.jimmyai.cn/api/open-api/v1/`).
 //!
-//! ```
-//! use voiceclone::{CloneRequest, Provider, SpeechRequest, TaskStatus, VmegEngine};
+//! The whole call: clone a voice, wait for it, speak with it. This example runs against
+//! `voiceclone-sim`, the local simulator of both APIs; against the real service, use
+//! `Client::from_env(Provider::Vmeg)` (reads `VMEG_API_KEY`) and the same calls.
 //!
-//! let provider: Provider = "vmeg".parse()?;
-//! let clone = CloneRequest::new("https://cdn.example.com/sample.wav")
-//!     .name("narrator")
-//!     .language("en-US")
-//!     .vmeg_engine(VmegEngine::V3);
-//! let speech = SpeechRequest::new("cv_123", "Hello there.").add_line("cv_123", "Second line.");
-//! assert_eq!(provider.to_string(), "vmeg");
-//! assert!(!TaskStatus::Running.is_terminal());
-//! # let _ = (clone, speech);
-//! # Ok::<(), voiceclone::Error>(())
+//! ```
+//! use std::time::Duration;
+//! use voiceclone::{Client, CloneRequest, Provider, SpeechRequest, TaskStatus, WaitPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let sim = voiceclone_sim::Simulator::start_with(
+//!     voiceclone_sim::SimConfig::default().with_speed(1000.0),
+//! )
+//! .await?;
+//! let client = Client::builder(Provider::Vmeg)
+//!     .api_key(sim.api_key())
+//!     .base_url(sim.base_url())
+//!     .build()?;
+//!
+//! // Submits and returns at once; the idempotency key is made for you and reused on retries.
+//! let job = client
+//!     .clone_voice(&CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator").language("en-US"))
+//!     .await?;
+//! assert!(!job.status.is_terminal());
+//!
+//! let wait = WaitPolicy::for_provider(Provider::Vmeg).with_first_interval(Duration::from_millis(5));
+//! let voice = client.wait_for_clone(&job.id, &wait).await?;
+//!
+//! let speech_job = client.synthesize(&SpeechRequest::new(&voice.id, "Hello there.")).await?;
+//! let speech = client.wait_for_speech(&speech_job.id, &wait).await?;
+//! assert!(!speech.audio_urls.is_empty());
+//! assert_eq!(client.speech_status(&speech_job.id).await?.status, TaskStatus::Succeeded);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! ## Contents
