@@ -1,4 +1,6 @@
 //! Helpers shared by the workspace-level tests.
+// Test support only: a failure to bind a loopback port should fail the test loudly.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use httpmock::MockServer;
 use httpmock::prelude::HttpMockRequest;

@@ -38,13 +38,13 @@ struct VmegEnvelope<T> {
     data: Option<T>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VmegAccepted {
     pub task_id: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VmegDetail {
     pub task_id: Option<String>,
@@ -76,7 +76,7 @@ struct JimmyEnvelope<T> {
     data: Option<T>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JimmyTask {
     pub id: String,
