@@ -1,1 +1,75 @@
-fn main() {}
+//! `voiceclone`: clone voices and synthesize speech with VMEG or JimmyAI from a shell, plus
+//! a local simulator of both APIs (`sim`, `demo`). See `voiceclone --help`.
+
+mod cli;
+mod commands;
+mod context;
+mod exit;
+mod output;
+mod spinner;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::Cli;
+use crate::exit::Exit;
+use crate::output::{Failure, Outcome, Printer};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return ExitCode::from(usage_error(&e)),
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let printer = Printer::new(cli.json, cli.quiet);
+            let f = Failure::other(
+                Exit::Failure,
+                "runtime",
+                format!("cannot start the async runtime: {e}"),
+            );
+            return ExitCode::from(printer.finish(&Outcome::failed(f)).code());
+        }
+    };
+    ExitCode::from(runtime.block_on(commands::run(cli)).code())
+}
+
+/// A clap error: help and version go to stdout with status 0; real errors exit 2, as one
+/// JSON object on stdout when `--json` is among the arguments.
+fn usage_error(e: &clap::Error) -> u8 {
+    use clap::error::ErrorKind as K;
+    if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
+        let _ = e.print();
+        return 0;
+    }
+    if std::env::args_os().any(|a| a == "--json") {
+        let message = e
+            .kind()
+            .as_str()
+            .map_or_else(|| e.to_string(), str::to_owned);
+        let detail = e.to_string();
+        let f = Failure::usage(message).with("detail", detail.trim().to_owned());
+        Printer::new(true, false).finish(&Outcome::failed(f));
+    } else {
+        let _ = e.print();
+    }
+    Exit::Usage.code()
+}
+
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}

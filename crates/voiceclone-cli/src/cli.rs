@@ -1,0 +1,348 @@
+//! Command-line grammar (clap derive types). Nothing here talks to a provider.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use voiceclone::Provider;
+
+/// The exit-code table, shown by `--help` (and copied into the README).
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the provider or the task reported a failure (request refused, task failed, bad key,
+     rate limit or server error after retries), or a webhook failed verification
+  2  bad usage, invalid input, or a command the provider does not support; nothing was sent
+  3  network failure, timeout (including --timeout running out while waiting), or unknown
+     outcome: a submit may or may not have created a task; do not resend it, look it up
+     (the --json error object carries the idempotency key and the submit time)
+
+Environment:
+  VOICECLONE_PROVIDER              default for --provider
+  VMEG_API_KEY, JIMMYAI_API_KEY    the API key (or --api-key-file); never printed
+  VMEG_BASE_URL, JIMMYAI_BASE_URL  default for --base-url
+  RUST_LOG                         diagnostics on stderr (default: warn)";
+
+const LONG_ABOUT: &str = "\
+Clone voices and synthesize speech with VMEG or JimmyAI, from a shell.
+
+Provider commands (clone, status, wait, speak, voices, upload) need --provider (or
+VOICECLONE_PROVIDER) and the provider's API key in VMEG_API_KEY / JIMMYAI_API_KEY or in a
+file named by --api-key-file. There is deliberately no --api-key flag: a key on the command
+line ends up in shell history and process listings.
+
+`demo`, `sim` and `webhook verify` need neither a provider nor a key: `demo` runs the whole
+clone -> wait -> speak -> wait flow against an in-process simulator of both APIs.
+
+With --json, stdout carries exactly one JSON object (also on failure, with an `error`
+member); diagnostics go to stderr.";
+
+/// `voiceclone`: the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "voiceclone",
+    version,
+    about = "Clone voices and synthesize speech with VMEG or JimmyAI",
+    long_about = LONG_ABOUT,
+    after_help = EXIT_CODES,
+    after_long_help = EXIT_CODES
+)]
+pub struct Cli {
+    /// Provider to talk to [env: VOICECLONE_PROVIDER]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "VOICECLONE_PROVIDER",
+        hide_env = true
+    )]
+    pub provider: Option<ProviderArg>,
+
+    /// API base URL [default: VMEG_BASE_URL / JIMMYAI_BASE_URL, else the vendor's]
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// Read the API key from this file (a trailing newline is ignored) instead of
+    /// VMEG_API_KEY / JIMMYAI_API_KEY
+    #[arg(long, global = true, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Print exactly one JSON object on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// No spinner and no progress lines; stdout carries only the result
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--provider` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    /// VMEG Open API
+    Vmeg,
+    /// JimmyAI Open API (SoundClone)
+    Jimmyai,
+}
+
+impl From<ProviderArg> for Provider {
+    fn from(p: ProviderArg) -> Self {
+        match p {
+            ProviderArg::Vmeg => Provider::Vmeg,
+            ProviderArg::Jimmyai => Provider::JimmyAi,
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Submit a voice clone from a reference recording at a URL
+    #[command(after_help = EXIT_CODES)]
+    Clone(CloneArgs),
+    /// Show the status of a task (one request, no waiting)
+    #[command(after_help = EXIT_CODES)]
+    Status(StatusArgs),
+    /// Wait until a task finishes; print the voice or the audio
+    #[command(after_help = EXIT_CODES)]
+    Wait(WaitArgs),
+    /// Synthesize speech with a (cloned) voice
+    #[command(after_help = EXIT_CODES)]
+    Speak(SpeakArgs),
+    /// List the account's cloned voices (VMEG only)
+    #[command(after_help = EXIT_CODES)]
+    Voices,
+    /// Upload a local audio file and print its URL, usable with `clone` (JimmyAI only)
+    #[command(after_help = EXIT_CODES)]
+    Upload(UploadArgs),
+    /// VMEG webhook tools
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Run the local simulator of both APIs in the foreground until Ctrl-C
+    #[command(after_help = EXIT_CODES)]
+    Sim(SimArgs),
+    /// Run clone -> wait -> speak -> wait for both providers against an in-process
+    /// simulator (no key, no network)
+    #[command(after_help = EXIT_CODES)]
+    Demo(DemoArgs),
+}
+
+/// Which kind of task a job id names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum JobKind {
+    /// A voice clone task
+    #[default]
+    Clone,
+    /// A speech (TTS / production audio) task
+    Speech,
+}
+
+/// Polling options shared by everything that waits.
+#[derive(Debug, Clone, Args)]
+pub struct PollArgs {
+    /// Give up waiting after this many seconds (exit 3; the task may still finish)
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+
+    /// First interval between status polls, in seconds [default: the provider's: VMEG 2,
+    /// JimmyAI 5]
+    #[arg(long, value_name = "SECS")]
+    pub poll_interval: Option<f64>,
+}
+
+/// `clone`
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    /// Reference audio URL (VMEG: HTTPS; JimmyAI: public http(s) with an audio or video
+    /// extension; local files: `upload` first)
+    #[arg(value_name = "AUDIO_URL")]
+    pub audio_url: String,
+
+    /// Voice name (VMEG)
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Sample language, BCP-47 (e.g. en-US, zh-CN)
+    #[arg(long)]
+    pub language: Option<String>,
+
+    /// VMEG: transcript of the sample; JimmyAI: the preview line (at most 270 characters)
+    #[arg(long)]
+    pub text: Option<String>,
+
+    /// Engine: V1..V5 for VMEG, v1 or v2 (sound version) for JimmyAI
+    #[arg(long)]
+    pub engine: Option<String>,
+
+    /// VMEG only: use the synchronous endpoint (the answer carries the finished voice)
+    #[arg(long)]
+    pub sync: bool,
+
+    /// Wait until the clone finishes and print the voice
+    #[arg(long)]
+    pub wait: bool,
+
+    #[command(flatten)]
+    pub poll: PollArgs,
+}
+
+/// `status`
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The task id printed by `clone` or `speak`
+    #[arg(value_name = "JOB_ID")]
+    pub job_id: String,
+
+    /// What the task is: a job id alone does not say (JimmyAI shares one query endpoint;
+    /// VMEG's tasks/detail result differs by task type)
+    #[arg(long, value_enum, default_value_t = JobKind::Clone)]
+    pub kind: JobKind,
+}
+
+/// `wait`
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The task id printed by `clone` or `speak`
+    #[arg(value_name = "JOB_ID")]
+    pub job_id: String,
+
+    /// What the task is (see `status --help`)
+    #[arg(long, value_enum, default_value_t = JobKind::Clone)]
+    pub kind: JobKind,
+
+    #[command(flatten)]
+    pub poll: PollArgs,
+}
+
+/// `speak`
+#[derive(Debug, Args)]
+pub struct SpeakArgs {
+    /// Voice id (VMEG voiceId, JimmyAI modelId)
+    #[arg(long, value_name = "ID")]
+    pub voice: String,
+
+    /// The text to speak
+    #[arg(long)]
+    pub text: String,
+
+    /// Target language, BCP-47 (e.g. en-US)
+    #[arg(long)]
+    pub language: Option<String>,
+
+    /// VMEG only: use the synchronous endpoint
+    #[arg(long)]
+    pub sync: bool,
+
+    /// Wait until the audio is ready and print its URL(s)
+    #[arg(long)]
+    pub wait: bool,
+
+    #[command(flatten)]
+    pub poll: PollArgs,
+}
+
+/// `upload`
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Local audio file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+/// `webhook ...`
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    #[command(after_help = EXIT_CODES)]
+    /// Verify a VMEG webhook delivery (HMAC-SHA256 over X-Timestamp + body) and print
+    /// the event; exit 1 when it does not verify
+    Verify(VerifyArgs),
+}
+
+/// `webhook verify`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Name of the environment variable holding the webhook secret
+    #[arg(long, value_name = "NAME")]
+    pub secret_env: String,
+
+    /// The X-Timestamp header (Unix milliseconds)
+    #[arg(long, value_name = "MS")]
+    pub timestamp: String,
+
+    /// The X-Signature header (lowercase hex)
+    #[arg(long, value_name = "HEX")]
+    pub signature: String,
+
+    /// File holding the raw body, or `-` (the default) for stdin
+    #[arg(value_name = "BODY_FILE")]
+    pub body: Option<PathBuf>,
+}
+
+/// `sim`
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (loopback recommended; port 0 picks a free one)
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: SocketAddr,
+
+    /// Speed factor: task durations and webhook retry delays are divided by it
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+
+    /// Send VMEG webhooks for async tasks to this URL
+    #[arg(long, value_name = "URL", requires = "webhook_secret_env")]
+    pub webhook_url: Option<String>,
+
+    /// Name of the environment variable holding the webhook signing secret
+    #[arg(long, value_name = "NAME", requires = "webhook_url")]
+    pub webhook_secret_env: Option<String>,
+
+    /// Fault injection, KIND=RATE[:ARG] (e.g. 429=0.05:2s, 503=0.02, latency=0.1:50ms,
+    /// drop-after=0.01, business=0.01, unknown-status=0.1, extra-fields=1, all=0.1);
+    /// repeatable, or comma-separated
+    #[arg(long, value_name = "SPEC")]
+    pub fault: Vec<String>,
+
+    /// Fraction of tasks (0..=1) that end failed
+    #[arg(long, default_value_t = 0.0, value_name = "RATE")]
+    pub failure_rate: f64,
+
+    /// Seed for faults and task failures (same seed + same request order = same faults)
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// `demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Simulator speed factor
+    #[arg(long, default_value_t = 200.0, hide = true)]
+    pub speed: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        for line in [
+            "0  success",
+            "1  the provider",
+            "2  bad usage",
+            "3  network failure",
+        ] {
+            assert!(help.contains(line), "{line} missing from --help");
+        }
+    }
+}

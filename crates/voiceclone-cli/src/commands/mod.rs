@@ -1,0 +1,26 @@
+//! One module per group of commands; [`run`] dispatches.
+
+pub mod demo;
+pub mod provider;
+pub mod sim;
+pub mod webhook;
+
+use crate::cli::{Cli, Command, WebhookCommand};
+use crate::exit::Exit;
+use crate::output::Printer;
+
+/// Runs the parsed command line and prints its outcome; returns the exit code.
+pub async fn run(cli: Cli) -> Exit {
+    let mut printer = Printer::new(cli.json, cli.quiet);
+    let outcome = match &cli.command {
+        Command::Webhook(WebhookCommand::Verify(args)) => webhook::verify(args, &mut printer),
+        Command::Sim(args) => sim::run(args, &printer).await,
+        Command::Demo(args) => demo::run(args, &printer).await,
+        _ => provider::run(&cli, &mut printer).await,
+    };
+    if matches!(cli.command, Command::Sim(_)) && cli.json && outcome.failure.is_none() {
+        // `sim --json` already printed its one object when it started.
+        return Exit::Success;
+    }
+    printer.finish(&outcome)
+}

@@ -1,0 +1,424 @@
+//! The commands that talk to one provider: `clone`, `status`, `wait`, `speak`, `voices`,
+//! `upload`.
+//!
+//! `status` and `wait` take `--kind clone|speech` (default `clone`): a bare job id does not
+//! say what it is. They call the adapter's `clone_status` / `wait_for_clone` or
+//! `speech_status` / `wait_for_speech` accordingly. JimmyAI answers both from one endpoint
+//! (`audios/{id}`), so the wrong kind still shows the status; VMEG's `tasks/detail` result
+//! differs by task type, so use the kind the job was submitted as.
+
+use std::time::Duration;
+
+use voiceclone::{
+    Client, CloneJob, CloneRequest, ErrorKind, JobId, Provider, SoundVersion, SpeechJob,
+    SpeechRequest, TaskStatus, VmegEngine, WaitPolicy,
+};
+
+use crate::cli::{Cli, CloneArgs, Command, JobKind, PollArgs, SpeakArgs};
+use crate::context::{Target, target};
+use crate::exit::Exit;
+use crate::output::{Failure, Outcome, Printer, put_clone_job, put_speech_job, voice_json};
+use crate::spinner::Spinner;
+
+/// Runs a provider command.
+pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
+    let target = match target(cli, printer) {
+        Ok(t) => t,
+        Err(f) => return with_provider(Outcome::failed(f), cli),
+    };
+    let client = match build_client(&target) {
+        Ok(c) => c,
+        Err(f) => return with_provider(Outcome::failed(f), cli),
+    };
+    let p = target.provider;
+    let mut o = match &cli.command {
+        Command::Clone(args) => clone(&client, p, args, printer).await,
+        Command::Status(args) => {
+            status(&client, p, &JobId::new(args.job_id.trim()), args.kind).await
+        }
+        Command::Wait(args) => {
+            wait(
+                &client,
+                p,
+                &JobId::new(args.job_id.trim()),
+                args.kind,
+                &args.poll,
+                printer,
+            )
+            .await
+        }
+        Command::Speak(args) => speak(&client, p, args, printer).await,
+        Command::Voices => voices(&client, p).await,
+        Command::Upload(args) => upload(&client, p, &args.file).await,
+        _ => Outcome::failed(Failure::usage("not a provider command")),
+    };
+    o.fields
+        .entry("provider")
+        .or_insert_with(|| p.as_str().into());
+    o
+}
+
+fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
+    if let Some(p) = cli.provider {
+        o.set("provider", Provider::from(p).as_str());
+    }
+    o
+}
+
+/// Builds an adapter client for a resolved target.
+pub fn build_client(t: &Target) -> Result<Client, Failure> {
+    let mut b = Client::builder(t.provider).api_key(t.api_key.as_str());
+    if let Some(url) = &t.base_url {
+        b = b.base_url(url.as_str());
+    }
+    b.build().map_err(Failure::from)
+}
+
+/// The wait policy: the provider's default, with `--timeout` as the deadline and
+/// `--poll-interval` as the first interval.
+pub fn policy(p: Provider, poll: &PollArgs) -> Result<WaitPolicy, Failure> {
+    let mut policy = WaitPolicy::for_provider(p);
+    if let Some(t) = poll.timeout {
+        let d = secs(t, "--timeout")?;
+        policy = policy.with_deadline(Some(d));
+    }
+    if let Some(i) = poll.poll_interval {
+        let d = secs(i, "--poll-interval")?;
+        let max = policy.max_interval.max(d);
+        policy = policy.with_first_interval(d).with_max_interval(max);
+    }
+    Ok(policy)
+}
+
+fn needs_wait(wait: bool, poll: &PollArgs) -> Option<Failure> {
+    (!wait && (poll.timeout.is_some() || poll.poll_interval.is_some()))
+        .then(|| Failure::usage("--timeout and --poll-interval only apply with --wait"))
+}
+
+fn secs(v: f64, flag: &str) -> Result<Duration, Failure> {
+    if v.is_finite() && v > 0.0 && v < 1.0e9 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(Failure::usage(format!(
+            "{flag} must be a positive number of seconds"
+        )))
+    }
+}
+
+fn task_failed(id: &JobId, reason: Option<&str>) -> Failure {
+    let reason = reason.unwrap_or("the provider gave no reason");
+    Failure::other(
+        Exit::Failure,
+        "task_failed",
+        format!("task {id} failed: {reason}"),
+    )
+    .with("job_id", id.as_str())
+    .with("reason", reason)
+}
+
+async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer) -> Outcome {
+    if let Some(f) = needs_wait(args.wait, &args.poll) {
+        return Outcome::failed(f);
+    }
+    let policy = match policy(p, &args.poll) {
+        Ok(pol) => pol,
+        Err(f) => return Outcome::failed(f),
+    };
+    let mut req = CloneRequest::new(args.audio_url.as_str());
+    if let Some(n) = &args.name {
+        req = req.name(n.as_str());
+    }
+    if let Some(l) = &args.language {
+        req = req.language(l.as_str());
+    }
+    if let Some(t) = &args.text {
+        req = req.sample_text(t.as_str());
+    }
+    if let Some(e) = &args.engine {
+        req = match p {
+            Provider::Vmeg => match e.parse::<VmegEngine>() {
+                Ok(engine) => req.vmeg_engine(engine),
+                Err(err) => return Outcome::failed(err.into()),
+            },
+            Provider::JimmyAi => match e.parse::<SoundVersion>() {
+                Ok(v) => req.sound_version(v),
+                Err(err) => return Outcome::failed(err.into()),
+            },
+        };
+    }
+    if args.sync {
+        req = req.synchronous(true);
+    }
+    let job = match client.clone_voice(&req).await {
+        Ok(job) => job,
+        Err(e) => return Outcome::failed(e.into()),
+    };
+    if args.wait && !job.status.is_terminal() {
+        printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
+        return finish_clone_wait(client, job, &policy, printer).await;
+    }
+    let mut o = clone_outcome(&job);
+    if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
+        printer.progress(&format!("next: voiceclone --provider {p} wait {}", job.id));
+    }
+    o.fields.entry("waited").or_insert(false.into());
+    o
+}
+
+fn clone_outcome(job: &CloneJob) -> Outcome {
+    let mut o = Outcome::default();
+    put_clone_job(&mut o, job);
+    if job.status == TaskStatus::Failed {
+        o.failure = Some(task_failed(&job.id, job.error.as_deref()));
+    }
+    o
+}
+
+fn speech_outcome(job: &SpeechJob) -> Outcome {
+    let mut o = Outcome::default();
+    put_speech_job(&mut o, job);
+    if job.status == TaskStatus::Failed {
+        o.failure = Some(task_failed(&job.id, job.error.as_deref()));
+    }
+    o
+}
+
+async fn finish_clone_wait(
+    client: &Client,
+    mut job: CloneJob,
+    policy: &WaitPolicy,
+    printer: &Printer,
+) -> Outcome {
+    let spinner = Spinner::start(
+        !printer.json && !printer.quiet,
+        format!(
+            "waiting for {} clone job {} (status: {})",
+            job.provider, job.id, job.status
+        ),
+    );
+    let result = client.wait_for_clone(&job.id, policy).await;
+    drop(spinner);
+    let failure = match result {
+        Ok(voice) => {
+            job.status = TaskStatus::Succeeded;
+            job.voice = Some(voice);
+            None
+        }
+        Err(e) => {
+            apply_wait_error(&mut job.status, &mut job.error, &e);
+            Some(Failure::from_adapter(&e))
+        }
+    };
+    let mut o = clone_outcome(&job);
+    if failure.is_some() {
+        o.failure = failure;
+    }
+    o.set("waited", true);
+    o
+}
+
+async fn finish_speech_wait(
+    client: &Client,
+    mut job: SpeechJob,
+    policy: &WaitPolicy,
+    printer: &Printer,
+) -> Outcome {
+    let spinner = Spinner::start(
+        !printer.json && !printer.quiet,
+        format!(
+            "waiting for {} speech job {} (status: {})",
+            job.provider, job.id, job.status
+        ),
+    );
+    let result = client.wait_for_speech(&job.id, policy).await;
+    drop(spinner);
+    let failure = match result {
+        Ok(speech) => {
+            job.status = TaskStatus::Succeeded;
+            job.speech = Some(speech);
+            None
+        }
+        Err(e) => {
+            apply_wait_error(&mut job.status, &mut job.error, &e);
+            Some(Failure::from_adapter(&e))
+        }
+    };
+    let mut o = speech_outcome(&job);
+    if failure.is_some() {
+        o.failure = failure;
+    }
+    o.set("waited", true);
+    o
+}
+
+/// What a failed wait says about the task's status.
+fn apply_wait_error(status: &mut TaskStatus, error: &mut Option<String>, e: &voiceclone::Error) {
+    match e.kind() {
+        ErrorKind::TaskFailed { reason, .. } => {
+            *status = TaskStatus::Failed;
+            *error = Some(reason.clone());
+        }
+        ErrorKind::WaitTimedOut { last_status, .. } => *status = last_status.clone(),
+        _ => {}
+    }
+}
+
+async fn status(client: &Client, p: Provider, id: &JobId, kind: JobKind) -> Outcome {
+    if id.as_str().is_empty() {
+        return Outcome::failed(Failure::usage("JOB_ID is empty"));
+    }
+    let mut o = match kind {
+        JobKind::Clone => match client.clone_status(id).await {
+            Ok(job) => clone_outcome(&job),
+            Err(e) => Outcome::failed(e.into()),
+        },
+        JobKind::Speech => match client.speech_status(id).await {
+            Ok(job) => speech_outcome(&job),
+            Err(e) => Outcome::failed(e.into()),
+        },
+    };
+    add_kind_hint(&mut o, p, id, kind);
+    o
+}
+
+/// A job id of the other kind reads as "not found" or an odd result: say so.
+fn add_kind_hint(o: &mut Outcome, p: Provider, id: &JobId, kind: JobKind) {
+    let Some(f) = o.failure.take() else { return };
+    let f = if matches!(
+        f.kind.as_str(),
+        "not_found" | "invalid_response" | "invalid_request"
+    ) {
+        let (this, other) = match kind {
+            JobKind::Clone => ("clone", "speech"),
+            JobKind::Speech => ("speech", "clone"),
+        };
+        let hint = format!(
+            "if {id} is not a {this} job of this {p} account, check the id, or pass --kind {other}"
+        );
+        Failure {
+            message: format!("{} (hint: {hint})", f.message),
+            ..f
+        }
+        .with("hint", hint)
+    } else {
+        f
+    };
+    o.failure = Some(f);
+}
+
+async fn wait(
+    client: &Client,
+    p: Provider,
+    id: &JobId,
+    kind: JobKind,
+    poll: &PollArgs,
+    printer: &Printer,
+) -> Outcome {
+    if id.as_str().is_empty() {
+        return Outcome::failed(Failure::usage("JOB_ID is empty"));
+    }
+    let policy = match policy(p, poll) {
+        Ok(pol) => pol,
+        Err(f) => return Outcome::failed(f),
+    };
+    let mut o = match kind {
+        JobKind::Clone => {
+            finish_clone_wait(
+                client,
+                CloneJob::new(p, id.clone(), TaskStatus::Queued),
+                &policy,
+                printer,
+            )
+            .await
+        }
+        JobKind::Speech => {
+            finish_speech_wait(
+                client,
+                SpeechJob::new(p, id.clone(), TaskStatus::Queued),
+                &policy,
+                printer,
+            )
+            .await
+        }
+    };
+    if o.failure
+        .as_ref()
+        .is_some_and(|f| f.kind != "task_failed" && f.kind != "wait_timed_out")
+    {
+        // Nothing is known about the task: do not claim a status.
+        o.fields.remove("status");
+    }
+    o
+}
+
+async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer) -> Outcome {
+    if let Some(f) = needs_wait(args.wait, &args.poll) {
+        return Outcome::failed(f);
+    }
+    let policy = match policy(p, &args.poll) {
+        Ok(pol) => pol,
+        Err(f) => return Outcome::failed(f),
+    };
+    let mut req = SpeechRequest::new(args.voice.as_str(), args.text.as_str());
+    if let Some(l) = &args.language {
+        req = req.language(l.as_str());
+    }
+    if args.sync {
+        req = req.synchronous(true);
+    }
+    let job = match client.synthesize(&req).await {
+        Ok(job) => job,
+        Err(e) => return Outcome::failed(e.into()),
+    };
+    if args.wait && !job.status.is_terminal() {
+        printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
+        return finish_speech_wait(client, job, &policy, printer).await;
+    }
+    let mut o = speech_outcome(&job);
+    if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
+        printer.progress(&format!(
+            "next: voiceclone --provider {p} wait --kind speech {}",
+            job.id
+        ));
+    }
+    o.fields.entry("waited").or_insert(false.into());
+    o
+}
+
+async fn voices(client: &Client, p: Provider) -> Outcome {
+    match client.list_voices().await {
+        Ok(voices) => {
+            let mut o = Outcome::default();
+            o.set("provider", p.as_str());
+            o.set("voices", voices.iter().map(voice_json).collect::<Vec<_>>());
+            if voices.is_empty() {
+                o.line(format!("no cloned voices on this {p} account"));
+            }
+            for v in &voices {
+                let mut line = v.id.clone();
+                if let Some(n) = &v.name {
+                    line.push_str(&format!("  {n}"));
+                }
+                if let Some(u) = &v.preview_url {
+                    line.push_str(&format!("  {u}"));
+                }
+                o.line(line);
+            }
+            o
+        }
+        Err(e) => Outcome::failed(e.into()),
+    }
+}
+
+async fn upload(client: &Client, p: Provider, file: &std::path::Path) -> Outcome {
+    match client.upload_sample(file).await {
+        Ok(url) => {
+            let mut o = Outcome::default();
+            o.set("provider", p.as_str());
+            o.set("file_url", url.as_str());
+            o.line(format!("uploaded: {url}"));
+            o
+        }
+        Err(e) => Outcome::failed(e.into()),
+    }
+}

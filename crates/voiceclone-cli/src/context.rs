@@ -1,0 +1,108 @@
+//! Resolving the global options into what a provider command needs: the provider, the API
+//! key (from the environment or `--api-key-file`, never a flag) and the base URL.
+
+use std::path::Path;
+
+use voiceclone::Provider;
+
+use crate::cli::Cli;
+use crate::output::{Failure, Printer};
+
+/// The environment variable holding a provider's API key.
+pub fn key_var(p: Provider) -> &'static str {
+    match p {
+        Provider::Vmeg => "VMEG_API_KEY",
+        Provider::JimmyAi => "JIMMYAI_API_KEY",
+    }
+}
+
+/// The environment variable holding a provider's base URL.
+pub fn base_url_var(p: Provider) -> &'static str {
+    match p {
+        Provider::Vmeg => "VMEG_BASE_URL",
+        Provider::JimmyAi => "JIMMYAI_BASE_URL",
+    }
+}
+
+/// Everything a provider command needs. The key is never formatted: this type has a
+/// redacting `Debug`.
+pub struct Target {
+    /// The provider.
+    pub provider: Provider,
+    /// The API key (raw; only handed to the adapter, which wraps it in `ApiKey`).
+    pub api_key: String,
+    /// The base URL, when not the vendor's default.
+    pub base_url: Option<String>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("provider", &self.provider)
+            .field("api_key", &"[redacted]")
+            .field("base_url", &self.base_url)
+            .finish()
+    }
+}
+
+/// The provider from `--provider` / `VOICECLONE_PROVIDER`, or a usage failure.
+pub fn provider(cli: &Cli) -> Result<Provider, Failure> {
+    cli.provider.map(Provider::from).ok_or_else(|| {
+        Failure::usage(
+            "this command needs a provider: pass --provider vmeg|jimmyai or set VOICECLONE_PROVIDER",
+        )
+    })
+}
+
+/// Resolves provider, key and base URL; registers the key with the printer for redaction.
+pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
+    let provider = provider(cli)?;
+    let api_key = match &cli.api_key_file {
+        Some(path) => read_key_file(path)?,
+        None => {
+            let var = key_var(provider);
+            match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => v.trim().to_owned(),
+                Ok(_) => {
+                    return Err(Failure::usage(format!(
+                        "{var} is empty: set it to the {provider} API key, or pass --api-key-file PATH"
+                    )));
+                }
+                Err(_) => {
+                    return Err(Failure::usage(format!(
+                        "no API key: set {var}, or pass --api-key-file PATH (there is no --api-key flag, so the key stays out of shell history)"
+                    )));
+                }
+            }
+        }
+    };
+    printer.add_secret(&api_key);
+    let base_url = cli
+        .base_url
+        .clone()
+        .or_else(|| std::env::var(base_url_var(provider)).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    Ok(Target {
+        provider,
+        api_key,
+        base_url,
+    })
+}
+
+fn read_key_file(path: &Path) -> Result<String, Failure> {
+    let raw = std::fs::read_to_string(path).map_err(|e| {
+        Failure::io(
+            &format!("cannot read the API key file {}", path.display()),
+            &e,
+        )
+    })?;
+    let key = raw.trim_end_matches(['\n', '\r']).trim();
+    if key.is_empty() {
+        return Err(Failure::usage(format!(
+            "the API key file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(key.to_owned())
+}

@@ -1,0 +1,492 @@
+//! What a command produced and how it is printed: one JSON object on stdout with `--json`,
+//! else a short human summary on stdout and diagnostics on stderr.
+//!
+//! Every line printed passes through [`Printer::redact`], which removes the API key in case
+//! something (a vendor message, an OS error) ever echoed it.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+use voiceclone::{CloneJob, ErrorKind, Speech, SpeechJob, Voice};
+
+use crate::exit::{Exit, for_kind, kind_name};
+
+/// A failure to report: its exit code, a `kind` name and the details for `--json`.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The exit code.
+    pub exit: Exit,
+    /// Snake-case kind (`usage`, `invalid_input`, `task_failed`, ...).
+    pub kind: String,
+    /// One human sentence (or a few).
+    pub message: String,
+    /// Extra fields of the `error` object.
+    pub details: Map<String, Value>,
+}
+
+impl Failure {
+    /// Bad usage: nothing was sent (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            exit: Exit::Usage,
+            kind: "usage".into(),
+            message: message.into(),
+            details: Map::new(),
+        }
+    }
+
+    /// A local I/O problem with something the user named (exit 2).
+    pub fn io(what: &str, err: &std::io::Error) -> Self {
+        Self {
+            exit: Exit::Usage,
+            kind: "io".into(),
+            message: format!("{what}: {err}"),
+            details: Map::new(),
+        }
+    }
+
+    /// Anything else, with an explicit exit code.
+    pub fn other(exit: Exit, kind: &str, message: impl Into<String>) -> Self {
+        Self {
+            exit,
+            kind: kind.into(),
+            message: message.into(),
+            details: Map::new(),
+        }
+    }
+
+    /// Adds a detail field.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.into(), value.into());
+        self
+    }
+
+    /// An adapter error, with everything it carries.
+    pub fn from_adapter(e: &voiceclone::Error) -> Self {
+        let kind = e.kind();
+        let mut f = Self {
+            exit: for_kind(kind),
+            kind: kind_name(kind).into(),
+            message: e.to_string(),
+            details: Map::new(),
+        };
+        if let Some(op) = e.operation() {
+            f = f.with("operation", op);
+        }
+        if let Some(s) = e.http_status() {
+            f = f.with("http_status", s);
+        }
+        if let Some(c) = e.vendor_code() {
+            f = f.with("vendor_code", c);
+        }
+        if let Some(m) = e.message() {
+            f = f.with("vendor_message", m);
+        }
+        if let Some(r) = e.retry_after() {
+            f = f.with("retry_after_secs", r.as_secs_f64());
+        }
+        match kind {
+            ErrorKind::InvalidInput { field, reason } => f
+                .with("field", field.as_str())
+                .with("reason", reason.as_str()),
+            ErrorKind::TaskFailed { job_id, reason } => f
+                .with("job_id", job_id.as_str())
+                .with("reason", reason.as_str()),
+            ErrorKind::WaitTimedOut {
+                job_id,
+                last_status,
+                polls,
+            } => f
+                .with("job_id", job_id.as_str())
+                .with("last_status", last_status.as_str())
+                .with("polls", *polls),
+            ErrorKind::OutcomeUnknown {
+                idempotency_key,
+                submitted_at,
+                request_summary,
+            } => {
+                let key = idempotency_key.as_deref().map_or(Value::Null, Value::from);
+                f.with("idempotency_key", key)
+                    .with("submitted_at", rfc3339(*submitted_at))
+                    .with("submitted_at_unix_ms", unix_ms(*submitted_at))
+                    .with("request_summary", request_summary.as_str())
+            }
+            ErrorKind::Unsupported {
+                operation,
+                provider,
+            } => f
+                .with("unsupported_operation", operation.as_str())
+                .with("provider", provider.as_str()),
+            ErrorKind::Webhook(failure) => f.with("reason", failure.to_string()),
+            _ => f,
+        }
+    }
+
+    /// The `error` object of `--json`.
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("kind".into(), self.kind.clone().into());
+        m.insert("message".into(), self.message.clone().into());
+        for (k, v) in &self.details {
+            m.insert(k.clone(), v.clone());
+        }
+        Value::Object(m)
+    }
+}
+
+impl From<voiceclone::Error> for Failure {
+    fn from(e: voiceclone::Error) -> Self {
+        Failure::from_adapter(&e)
+    }
+}
+
+/// What a command produced: fields for `--json`, lines for humans, maybe a failure.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Top-level JSON fields.
+    pub fields: Map<String, Value>,
+    /// Human summary lines (stdout).
+    pub lines: Vec<String>,
+    /// The failure, when the command did not succeed.
+    pub failure: Option<Failure>,
+}
+
+impl Outcome {
+    /// A failed outcome with no other fields.
+    pub fn failed(f: Failure) -> Self {
+        Self {
+            failure: Some(f),
+            ..Self::default()
+        }
+    }
+
+    /// Sets a JSON field.
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
+        self.fields.insert(key.into(), value.into());
+    }
+
+    /// Adds a human line.
+    pub fn line(&mut self, line: impl Into<String>) {
+        self.lines.push(line.into());
+    }
+
+    /// The exit code.
+    pub fn exit(&self) -> Exit {
+        self.failure.as_ref().map_or(Exit::Success, |f| f.exit)
+    }
+
+    /// The one JSON object.
+    pub fn to_json(&self) -> Value {
+        let mut m = self.fields.clone();
+        m.insert("exit_code".into(), self.exit().code().into());
+        if let Some(f) = &self.failure {
+            m.insert("error".into(), f.to_json());
+        }
+        Value::Object(m)
+    }
+}
+
+/// Prints outcomes and diagnostics, removing secrets.
+#[derive(Debug, Clone, Default)]
+pub struct Printer {
+    /// `--json`
+    pub json: bool,
+    /// `--quiet`
+    pub quiet: bool,
+    secrets: Vec<String>,
+}
+
+impl Printer {
+    /// A printer for these flags.
+    pub fn new(json: bool, quiet: bool) -> Self {
+        Self {
+            json,
+            quiet,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Never print `secret` (kept only when long enough to be a real secret).
+    pub fn add_secret(&mut self, secret: &str) {
+        let s = secret.trim();
+        if s.len() >= 4 && !self.secrets.iter().any(|x| x == s) {
+            self.secrets.push(s.to_owned());
+        }
+    }
+
+    /// `text` with every secret replaced by `[redacted]`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "[redacted]");
+            }
+        }
+        out
+    }
+
+    /// A progress line on stderr (not with `--json` or `--quiet`).
+    pub fn progress(&self, line: &str) {
+        if !self.json && !self.quiet {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{}", self.redact(line));
+        }
+    }
+
+    /// A line on stdout for humans (not with `--json`).
+    pub fn human(&self, line: &str) {
+        if !self.json {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", self.redact(line));
+            let _ = out.flush();
+        }
+    }
+
+    /// Prints the outcome and returns its exit code.
+    pub fn finish(&self, outcome: &Outcome) -> Exit {
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        if self.json {
+            let text = serde_json::to_string(&outcome.to_json()).unwrap_or_else(|_| "{}".into());
+            let _ = writeln!(out, "{}", self.redact(&text));
+            if let Some(f) = &outcome.failure {
+                let _ = writeln!(
+                    err,
+                    "error ({}): {}",
+                    f.kind,
+                    self.redact(first_sentence(&f.message))
+                );
+            }
+        } else {
+            for line in &outcome.lines {
+                let _ = writeln!(out, "{}", self.redact(line));
+            }
+            if let Some(f) = &outcome.failure {
+                let _ = writeln!(err, "error: {}", self.redact(&f.message));
+            }
+        }
+        let _ = out.flush();
+        outcome.exit()
+    }
+}
+
+fn first_sentence(s: &str) -> &str {
+    let cut = s.find("; ").unwrap_or(s.len()).min(200);
+    s.get(..cut).unwrap_or(s)
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// RFC 3339 UTC with milliseconds, e.g. `2024-05-01T12:00:00.000Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let ms = unix_ms(t);
+    let secs = ms / 1000;
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+fn opt_time(t: Option<SystemTime>) -> Value {
+    t.map_or(Value::Null, |t| Value::from(rfc3339(t)))
+}
+
+/// JSON for a voice.
+pub fn voice_json(v: &Voice) -> Value {
+    json!({
+        "voice_id": v.id,
+        "name": v.name,
+        "preview_url": v.preview_url.as_ref().map(|u| u.as_str()),
+        "created_at": opt_time(v.created_at),
+        "activate_by": opt_time(v.activate_by),
+    })
+}
+
+/// Fills an outcome from a clone job.
+pub fn put_clone_job(o: &mut Outcome, job: &CloneJob) {
+    o.set("provider", job.provider.as_str());
+    o.set("kind", "clone");
+    o.set("job_id", job.id.as_str());
+    o.set("status", job.status.as_str());
+    if let Some(s) = &job.vendor_status {
+        o.set("vendor_status", s.as_str());
+    }
+    if let Some(k) = &job.idempotency_key {
+        o.set("idempotency_key", k.as_str());
+    }
+    if let Some(n) = &job.name {
+        o.set("name", n.as_str());
+    }
+    if job.created_at.is_some() {
+        o.set("created_at", opt_time(job.created_at));
+    }
+    o.line(format!(
+        "{} clone job {}: {}",
+        job.provider, job.id, job.status
+    ));
+    if let Some(v) = &job.voice {
+        put_voice(o, v);
+    }
+    if let Some(e) = &job.error {
+        o.set("task_error", e.as_str());
+        o.line(format!("task error: {e}"));
+    }
+}
+
+/// Fills an outcome from a finished voice.
+pub fn put_voice(o: &mut Outcome, v: &Voice) {
+    o.set("voice_id", v.id.as_str());
+    o.line(format!("voice: {}", v.id));
+    if let Some(n) = &v.name {
+        o.set("voice_name", n.as_str());
+    }
+    if let Some(u) = &v.preview_url {
+        o.set("preview_url", u.as_str());
+        o.line(format!("preview: {u}"));
+    }
+    if let Some(t) = v.activate_by {
+        o.set("activate_by", rfc3339(t));
+        o.line(format!(
+            "use it before {} or it expires (JimmyAI model ids need a first speech within 3 days)",
+            rfc3339(t)
+        ));
+    }
+}
+
+/// Fills an outcome from a speech job.
+pub fn put_speech_job(o: &mut Outcome, job: &SpeechJob) {
+    o.set("provider", job.provider.as_str());
+    o.set("kind", "speech");
+    o.set("job_id", job.id.as_str());
+    o.set("status", job.status.as_str());
+    if let Some(s) = &job.vendor_status {
+        o.set("vendor_status", s.as_str());
+    }
+    if let Some(k) = &job.idempotency_key {
+        o.set("idempotency_key", k.as_str());
+    }
+    if job.created_at.is_some() {
+        o.set("created_at", opt_time(job.created_at));
+    }
+    o.line(format!(
+        "{} speech job {}: {}",
+        job.provider, job.id, job.status
+    ));
+    if let Some(s) = &job.speech {
+        put_speech(o, s);
+    }
+    if let Some(e) = &job.error {
+        o.set("task_error", e.as_str());
+        o.line(format!("task error: {e}"));
+    }
+}
+
+/// Fills an outcome from finished speech.
+pub fn put_speech(o: &mut Outcome, s: &Speech) {
+    let urls: Vec<&str> = s.audio_urls.iter().map(|u| u.as_str()).collect();
+    o.set(
+        "audio_url",
+        urls.first().map_or(Value::Null, |u| Value::from(*u)),
+    );
+    o.set("audio_urls", urls.clone());
+    for u in &urls {
+        o.line(format!("audio: {u}"));
+    }
+    if let Some(u) = &s.subtitle_url {
+        o.set("subtitle_url", u.as_str());
+        o.line(format!("subtitles: {u}"));
+    }
+    let failed: Vec<Value> = s
+        .segments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, seg)| {
+            seg.error
+                .as_ref()
+                .map(|e| json!({"line": i + 1, "error": e}))
+        })
+        .collect();
+    if !failed.is_empty() {
+        for f in &failed {
+            o.line(format!(
+                "line {} failed: {}",
+                f["line"],
+                f["error"].as_str().unwrap_or("")
+            ));
+        }
+        o.set("failed_lines", failed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789);
+        assert_eq!(rfc3339(t), "2024-02-29T12:34:56.789Z");
+    }
+
+    #[test]
+    fn redacts_secrets() {
+        let mut p = Printer::new(true, false);
+        p.add_secret("sk-secret-1234\n");
+        p.add_secret("ab");
+        assert_eq!(p.redact("key sk-secret-1234 ab"), "key [redacted] ab");
+    }
+
+    #[test]
+    fn json_has_error_and_exit_code() {
+        let mut o = Outcome::failed(Failure::usage("no provider").with("hint", "pass --provider"));
+        o.set("provider", "vmeg");
+        let v = o.to_json();
+        assert_eq!(v["exit_code"], 2);
+        assert_eq!(v["error"]["kind"], "usage");
+        assert_eq!(v["error"]["hint"], "pass --provider");
+        assert_eq!(v["provider"], "vmeg");
+    }
+
+    #[test]
+    fn outcome_unknown_carries_reconciliation_fields() {
+        let e = voiceclone::Error::new(ErrorKind::OutcomeUnknown {
+            idempotency_key: Some("key-1".into()),
+            submitted_at: UNIX_EPOCH + Duration::from_secs(1),
+            request_summary: "clone name=x".into(),
+        });
+        let f = Failure::from_adapter(&e);
+        assert_eq!(f.exit, Exit::Unreachable);
+        let j = f.to_json();
+        assert_eq!(j["kind"], "outcome_unknown");
+        assert_eq!(j["idempotency_key"], "key-1");
+        assert_eq!(j["submitted_at"], "1970-01-01T00:00:01.000Z");
+        assert_eq!(j["submitted_at_unix_ms"], 1000);
+    }
+}

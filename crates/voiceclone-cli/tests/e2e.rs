@@ -1,0 +1,785 @@
+//! End-to-end: the built `voiceclone` binary against the in-process simulator, for every
+//! command and both providers. Every run checks that the API key never reaches stdout or
+//! stderr.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use voiceclone_sim::{FaultConfig, SimConfig, SimHandle, Simulator};
+
+/// The key the simulator accepts; it must never be printed.
+const KEY: &str = "sk-e2e-very-secret-0123456789";
+const SAMPLE: &str = "https://example.com/samples/voice.wav";
+
+struct Sim {
+    handle: SimHandle,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    fn start(cfg: SimConfig) -> Sim {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = rt
+            .block_on(Simulator::start_with(cfg.with_api_key(KEY)))
+            .unwrap();
+        Sim { handle, rt }
+    }
+
+    fn fast() -> Sim {
+        Sim::start(fast_config())
+    }
+
+    fn url(&self) -> String {
+        self.handle.base_url()
+    }
+
+    fn requests(&self) -> u64 {
+        self.handle.stats().requests_total
+    }
+}
+
+fn fast_config() -> SimConfig {
+    SimConfig::default().with_speed(1000.0)
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        let lines: Vec<&str> = self
+            .stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected exactly one JSON line on stdout: {self:?}"
+        );
+        serde_json::from_str(lines[0])
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+
+    fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
+        self
+    }
+}
+
+/// Runs the binary with a clean environment: the sim's key and base URL for both providers,
+/// no VOICECLONE_PROVIDER.
+fn run_with(
+    base_url: &str,
+    key: &str,
+    extra_env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voiceclone"));
+    cmd.env_clear();
+    if !key.is_empty() {
+        cmd.env("VMEG_API_KEY", key).env("JIMMYAI_API_KEY", key);
+    }
+    cmd.env("VMEG_BASE_URL", base_url)
+        .env("JIMMYAI_BASE_URL", base_url)
+        .env_remove("VOICECLONE_PROVIDER")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    for secret in [KEY, key].into_iter().filter(|k| !k.is_empty()) {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "the API key was printed by {args:?}: {run:?}"
+        );
+    }
+    run
+}
+
+fn run(sim: &Sim, args: &[&str]) -> Run {
+    run_with(&sim.url(), KEY, &[], args, None)
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+const FAST_POLL: [&str; 2] = ["--poll-interval", "0.01"];
+
+fn clone_args<'a>(provider: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec![
+        "--provider",
+        provider,
+        "--json",
+        "clone",
+        SAMPLE,
+        "--language",
+        "en-US",
+    ];
+    a.extend_from_slice(extra);
+    a
+}
+
+#[test]
+fn clone_wait_speak_wait_both_providers_json() {
+    let sim = Sim::fast();
+    for p in ["vmeg", "jimmyai"] {
+        let mut args = clone_args(p, &["--wait"]);
+        args.extend(FAST_POLL);
+        let j = run(&sim, &args).expect(0).json();
+        assert_eq!(j["provider"], p);
+        assert_eq!(j["kind"], "clone");
+        assert_eq!(j["status"], "succeeded", "{j}");
+        assert_eq!(j["exit_code"], 0);
+        assert!(!s(&j["job_id"]).is_empty());
+        let voice = s(&j["voice_id"]).to_owned();
+        assert!(j.get("error").is_none());
+        if p == "vmeg" {
+            assert!(voice.starts_with("cv_"), "{j}");
+            assert!(!s(&j["idempotency_key"]).is_empty(), "{j}");
+        } else {
+            assert!(s(&j["preview_url"]).starts_with("http"), "{j}");
+        }
+
+        let mut args = vec![
+            "--provider",
+            p,
+            "--json",
+            "speak",
+            "--voice",
+            &voice,
+            "--text",
+            "Hello there.",
+            "--wait",
+        ];
+        args.extend(FAST_POLL);
+        let j = run(&sim, &args).expect(0).json();
+        assert_eq!(j["kind"], "speech");
+        assert_eq!(j["status"], "succeeded", "{j}");
+        assert!(s(&j["audio_url"]).starts_with("http"), "{j}");
+        assert_eq!(j["audio_urls"][0], j["audio_url"]);
+    }
+}
+
+#[test]
+fn clone_status_wait_and_speech_status_wait_by_job_id() {
+    let sim = Sim::start(fast_config().with_speed(50.0));
+    for p in ["vmeg", "jimmyai"] {
+        let j = run(&sim, &clone_args(p, &[])).expect(0).json();
+        assert_eq!(j["waited"], false);
+        let status = s(&j["status"]).to_owned();
+        assert!(["queued", "running"].contains(&status.as_str()), "{j}");
+        let job = s(&j["job_id"]).to_owned();
+
+        let st = run(&sim, &["--provider", p, "--json", "status", &job])
+            .expect(0)
+            .json();
+        assert_eq!(st["job_id"], job.as_str());
+        assert!(st["status"].is_string());
+
+        let mut args = vec!["--provider", p, "--json", "wait", &job];
+        args.extend(FAST_POLL);
+        let w = run(&sim, &args).expect(0).json();
+        assert_eq!(w["status"], "succeeded", "{w}");
+        let voice = s(&w["voice_id"]).to_owned();
+
+        let sp = run(
+            &sim,
+            &[
+                "--provider",
+                p,
+                "--json",
+                "speak",
+                "--voice",
+                &voice,
+                "--text",
+                "Hi.",
+            ],
+        )
+        .expect(0)
+        .json();
+        let sjob = s(&sp["job_id"]).to_owned();
+        assert_eq!(sp["kind"], "speech");
+
+        let mut args = vec!["--provider", p, "--json", "wait", "--kind", "speech", &sjob];
+        args.extend(FAST_POLL);
+        let w = run(&sim, &args).expect(0).json();
+        assert!(s(&w["audio_url"]).starts_with("http"), "{w}");
+
+        let st = run(
+            &sim,
+            &[
+                "--provider",
+                p,
+                "--json",
+                "status",
+                "--kind",
+                "speech",
+                &sjob,
+            ],
+        )
+        .expect(0)
+        .json();
+        assert_eq!(st["status"], "succeeded", "{st}");
+        assert!(st["audio_url"].is_string(), "{st}");
+    }
+}
+
+#[test]
+fn human_output_and_provider_from_env() {
+    let sim = Sim::fast();
+    let r = run_with(
+        &sim.url(),
+        KEY,
+        &[("VOICECLONE_PROVIDER", "vmeg")],
+        &[
+            "clone",
+            SAMPLE,
+            "--name",
+            "narrator",
+            "--engine",
+            "v3",
+            "--wait",
+            "--poll-interval",
+            "0.01",
+        ],
+        None,
+    )
+    .expect(0);
+    assert!(
+        r.stdout.contains("vmeg clone job") && r.stdout.contains("succeeded"),
+        "{r:?}"
+    );
+    assert!(r.stdout.contains("voice: cv_"), "{r:?}");
+    // The key from a file (trailing newline ignored), with the variable unset.
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let j = run_with(
+        &sim.url(),
+        "",
+        &[],
+        &[
+            "--provider",
+            "jimmyai",
+            "--json",
+            "--api-key-file",
+            key_file.to_str().unwrap(),
+            "clone",
+            SAMPLE,
+        ],
+        None,
+    )
+    .expect(0)
+    .json();
+    assert!(j["job_id"].is_string(), "{j}");
+    // --quiet: only the result.
+    let r = run(&sim, &["--provider", "vmeg", "--quiet", "clone", SAMPLE]).expect(0);
+    assert!(r.stderr.is_empty(), "{r:?}");
+    // --sync (VMEG) comes back finished.
+    let j = run(&sim, &clone_args("vmeg", &["--sync"])).expect(0).json();
+    assert_eq!(j["status"], "succeeded", "{j}");
+    assert!(j["voice_id"].is_string(), "{j}");
+}
+
+#[test]
+fn voices_and_upload_per_provider() {
+    let sim = Sim::fast();
+    let mut args = clone_args("vmeg", &["--name", "listed-voice", "--wait"]);
+    args.extend(FAST_POLL);
+    let voice = run(&sim, &args).expect(0).json()["voice_id"].clone();
+
+    let j = run(&sim, &["--provider", "vmeg", "--json", "voices"])
+        .expect(0)
+        .json();
+    assert_eq!(j["provider"], "vmeg");
+    let voices = j["voices"].as_array().unwrap();
+    assert!(voices.iter().any(|v| v["voice_id"] == voice), "{j}");
+
+    let before = sim.requests();
+    let j = run(&sim, &["--provider", "jimmyai", "--json", "voices"])
+        .expect(2)
+        .json();
+    assert_eq!(j["error"]["kind"], "unsupported", "{j}");
+    assert_eq!(
+        sim.requests(),
+        before,
+        "nothing may be sent for an unsupported command"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sample.mp3");
+    std::fs::write(&file, b"ID3\x03\x00\x00\x00\x00\x00\x00fake mp3 frames").unwrap();
+    let file = file.to_str().unwrap();
+    let j = run(&sim, &["--provider", "jimmyai", "--json", "upload", file])
+        .expect(0)
+        .json();
+    let url = s(&j["file_url"]).to_owned();
+    assert!(url.starts_with("http"), "{j}");
+    let r = run(&sim, &["--provider", "jimmyai", "upload", file]).expect(0);
+    assert!(r.stdout.contains("uploaded: http"), "{r:?}");
+
+    let before = sim.requests();
+    let j = run(&sim, &["--provider", "vmeg", "--json", "upload", file])
+        .expect(2)
+        .json();
+    assert_eq!(j["error"]["kind"], "unsupported", "{j}");
+    assert_eq!(sim.requests(), before);
+}
+
+#[test]
+fn exit_1_when_the_task_fails_or_the_key_is_wrong() {
+    let sim = Sim::start(fast_config().with_task_failure_rate(1.0));
+    for p in ["vmeg", "jimmyai"] {
+        let mut args = clone_args(p, &["--wait"]);
+        args.extend(FAST_POLL);
+        let j = run(&sim, &args).expect(1).json();
+        assert_eq!(j["status"], "failed", "{j}");
+        assert_eq!(j["error"]["kind"], "task_failed", "{j}");
+        assert_eq!(j["exit_code"], 1);
+    }
+    // An unknown job id: the provider says so (exit 1), with a hint about --kind.
+    let j = run(
+        &sim,
+        &["--provider", "vmeg", "--json", "status", "task_nope"],
+    )
+    .expect(1)
+    .json();
+    assert_eq!(j["error"]["kind"], "not_found", "{j}");
+    assert!(s(&j["error"]["hint"]).contains("--kind speech"), "{j}");
+
+    let wrong = "sk-wrong-key-abcdef987654";
+    for p in ["vmeg", "jimmyai"] {
+        let r = run_with(&sim.url(), wrong, &[], &clone_args(p, &[]), None).expect(1);
+        let j = r.json();
+        assert_eq!(j["error"]["kind"], "unauthorized", "{j}");
+        assert!(r.stderr.contains("error"), "{r:?}");
+    }
+}
+
+#[test]
+fn exit_2_for_bad_input_with_nothing_sent() {
+    let sim = Sim::fast();
+    let cases: Vec<Vec<&str>> = vec![
+        clone_args("vmeg", &[])
+            .into_iter()
+            .map(|a| {
+                if a == SAMPLE {
+                    "http://example.com/plain-http.wav"
+                } else {
+                    a
+                }
+            })
+            .collect(),
+        vec!["--provider", "vmeg", "--json", "clone", "not a url"],
+        vec![
+            "--provider",
+            "jimmyai",
+            "--json",
+            "clone",
+            "https://example.com/no-extension",
+        ],
+        vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "clone",
+            SAMPLE,
+            "--engine",
+            "V9",
+        ],
+        vec![
+            "--provider",
+            "jimmyai",
+            "--json",
+            "clone",
+            SAMPLE,
+            "--engine",
+            "v3",
+        ],
+        vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "speak",
+            "--voice",
+            "cv_1",
+            "--text",
+            "",
+        ],
+        vec!["--json", "clone", SAMPLE],
+        vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "clone",
+            SAMPLE,
+            "--timeout",
+            "5",
+        ],
+        vec![
+            "--provider",
+            "jimmyai",
+            "--json",
+            "upload",
+            "/nonexistent/sample.mp3",
+        ],
+        vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "clone",
+            SAMPLE,
+            "--wait",
+            "--timeout",
+            "-1",
+        ],
+    ];
+    for args in &cases {
+        let j = run(&sim, args).expect(2).json();
+        assert_eq!(j["exit_code"], 2, "{args:?}: {j}");
+        assert!(
+            j["error"]["kind"].is_string() && j["error"]["message"].is_string(),
+            "{args:?}: {j}"
+        );
+    }
+    let j = run(&sim, &cases[0]).json();
+    assert_eq!(j["error"]["kind"], "invalid_input", "{j}");
+    assert_eq!(
+        sim.requests(),
+        0,
+        "invalid input must not reach the server: {:?}",
+        sim.handle.stats()
+    );
+
+    // No key at all.
+    let r = run_with(
+        &sim.url(),
+        "",
+        &[],
+        &["--provider", "vmeg", "clone", SAMPLE],
+        None,
+    )
+    .expect(2);
+    assert!(r.stderr.contains("VMEG_API_KEY"), "{r:?}");
+    // Clap usage errors: plain and --json.
+    run(&sim, &["--provider", "vmeg", "clone"]).expect(2);
+    let j = run(&sim, &["--json", "--provider", "nope", "voices"])
+        .expect(2)
+        .json();
+    assert_eq!(j["error"]["kind"], "usage");
+    assert_eq!(sim.requests(), 0);
+}
+
+#[test]
+fn exit_3_for_network_failure_timeout_and_unknown_outcome() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}");
+    let r = run_with(
+        &dead,
+        KEY,
+        &[],
+        &["--provider", "jimmyai", "--json", "status", "audio_123"],
+        None,
+    )
+    .expect(3);
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "transport", "{j}");
+
+    // A clone that takes 2 s of real time, waited on for 0.2 s.
+    let slow = Sim::start(SimConfig::default());
+    let mut args = clone_args("vmeg", &["--wait", "--timeout", "0.2"]);
+    args.extend(FAST_POLL);
+    let j = run(&slow, &args).expect(3).json();
+    assert_eq!(j["error"]["kind"], "wait_timed_out", "{j}");
+    assert!(j["job_id"].is_string());
+    assert_eq!(j["status"], "running", "{j}");
+
+    // Every answer lost after processing: the clone may exist.
+    let lossy =
+        Sim::start(fast_config().with_faults(FaultConfig::parse_many(["drop-after=1"]).unwrap()));
+    let j = run(&lossy, &clone_args("vmeg", &[])).expect(3).json();
+    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    assert!(s(&j["error"]["idempotency_key"]).len() > 4, "{j}");
+    assert!(s(&j["error"]["submitted_at"]).ends_with('Z'), "{j}");
+    let j = run(&lossy, &clone_args("jimmyai", &[])).expect(3).json();
+    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    assert!(j["error"]["submitted_at"].is_string(), "{j}");
+}
+
+#[test]
+fn waits_through_injected_429s_and_5xx() {
+    let faults = FaultConfig::parse_many(["429=0.2:10ms", "502=0.1", "503=0.1"]).unwrap();
+    // Slow enough that each wait takes several polls; reads retry every fault kind, VMEG
+    // creates retry 429/502/503 with the same idempotency key.
+    let sim = Sim::start(
+        fast_config()
+            .with_speed(20.0)
+            .with_seed(7)
+            .with_faults(faults),
+    );
+    let mut args = clone_args("vmeg", &["--wait"]);
+    args.extend(FAST_POLL);
+    let j = run(&sim, &args).expect(0).json();
+    assert_eq!(j["status"], "succeeded", "{j}");
+    let voice = s(&j["voice_id"]).to_owned();
+    let mut args = vec![
+        "--provider",
+        "vmeg",
+        "--json",
+        "speak",
+        "--voice",
+        &voice,
+        "--text",
+        "Through the storm.",
+        "--wait",
+    ];
+    args.extend(FAST_POLL);
+    let j = run(&sim, &args).expect(0).json();
+    assert!(j["audio_url"].is_string(), "{j}");
+    let stats = sim.handle.stats();
+    let fault = |k: &str| stats.faults_by_kind.get(k).copied().unwrap_or(0);
+    assert!(fault("429") > 0, "{stats:?}");
+    assert!(fault("502") + fault("503") > 0, "{stats:?}");
+}
+
+#[test]
+fn demo_runs_both_providers() {
+    let r = run_with("http://unused.invalid", "unused-key", &[], &["demo"], None).expect(0);
+    assert!(
+        r.stdout.contains("== vmeg ==") && r.stdout.contains("== jimmyai =="),
+        "{r:?}"
+    );
+    assert!(
+        r.stdout.matches("audio http://127.0.0.1").count() >= 2,
+        "{r:?}"
+    );
+    let j = run_with(
+        "http://unused.invalid",
+        "unused-key",
+        &[],
+        &["--json", "demo"],
+        None,
+    )
+    .expect(0)
+    .json();
+    let providers = j["providers"].as_array().unwrap();
+    assert_eq!(providers.len(), 2);
+    for p in providers {
+        assert!(s(&p["audio_url"]).starts_with("http://127.0.0.1"), "{j}");
+        assert!(p["voice_id"].is_string(), "{j}");
+    }
+}
+
+#[test]
+fn webhook_verify_a_simulator_delivery() {
+    let secret = "whsec-e2e-0123456789";
+    // The receiver does not exist: the simulator still records what it signed and sent.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sim = Sim::start(
+        fast_config()
+            .with_webhook(format!("http://127.0.0.1:{port}/hook"), secret)
+            .with_webhook_retry_delays(vec![]),
+    );
+    run(&sim, &clone_args("vmeg", &[])).expect(0);
+    let deliveries = sim
+        .rt
+        .block_on(sim.handle.wait_for_deliveries(1, Duration::from_secs(5)));
+    let d = deliveries.first().expect("a webhook delivery");
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.json");
+    std::fs::write(&body, &d.body).unwrap();
+    let body = body.to_str().unwrap();
+    let env = [("WH_SECRET", secret)];
+    let verify = |ts: &str, sig: &str, file: &str| {
+        vec![
+            "webhook",
+            "verify",
+            "--secret-env",
+            "WH_SECRET",
+            "--timestamp",
+            ts,
+            "--signature",
+            sig,
+            file,
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+    };
+    let args = verify(&d.timestamp, &d.signature, body);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    let r = run_with(&sim.url(), KEY, &env, &argv, None).expect(0);
+    assert!(
+        r.stdout.contains("verified: openapi-clone-voice") && r.stdout.contains(&d.pipeline_key),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret));
+
+    let mut jargv = vec!["--json"];
+    jargv.extend(&argv);
+    let j = run_with(&sim.url(), KEY, &env, &jargv, None)
+        .expect(0)
+        .json();
+    assert_eq!(j["verified"], true);
+    assert_eq!(j["event"], "openapi-clone-voice");
+    assert_eq!(j["pipeline_key"], d.pipeline_key.as_str());
+    assert_eq!(j["code"], 200);
+    assert_eq!(j["job_id"], d.task_id.as_str());
+
+    // The same body from stdin.
+    let mut sargv = argv.clone();
+    *sargv.last_mut().unwrap() = "-";
+    run_with(&sim.url(), KEY, &env, &sargv, Some(d.body.as_bytes())).expect(0);
+
+    // Tampered body: exit 1.
+    let tampered = d.body.replacen("200", "201", 1);
+    let j = run_with(
+        &sim.url(),
+        KEY,
+        &env,
+        &[&jargv[..jargv.len() - 1], &["-"]].concat(),
+        Some(tampered.as_bytes()),
+    )
+    .expect(1)
+    .json();
+    assert_eq!(j["verified"], false);
+    assert_eq!(j["error"]["kind"], "webhook", "{j}");
+
+    // A body signed by the simulator's `sign`, with a fresh timestamp.
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string();
+    let own = br#"{"code":500,"version":"v1","event":"openapi-tts","pipelineKey":"pk-1","message":"boom","extraData":{},"data":{"taskId":"t-1"}}"#;
+    let sig = voiceclone_sim::sign(secret, &ts, own);
+    let args = verify(&ts, &sig, "-");
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run_with(&sim.url(), KEY, &env, &argv, Some(own)).expect(0);
+    assert!(r.stdout.contains("pk-1"), "{r:?}");
+
+    // Secret variable unset: exit 2.
+    run_with(&sim.url(), KEY, &[], &argv, Some(own)).expect(2);
+}
+
+#[test]
+fn help_documents_exit_codes() {
+    let r = run_with("http://unused.invalid", KEY, &[], &["--help"], None).expect(0);
+    for needle in [
+        "Exit codes:",
+        "0  success",
+        "1  the provider",
+        "2  bad usage",
+        "3  network failure",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle} missing: {}", r.stdout);
+    }
+    let r = run_with(
+        "http://unused.invalid",
+        KEY,
+        &[],
+        &["clone", "--help"],
+        None,
+    )
+    .expect(0);
+    assert!(
+        r.stdout.contains("--engine") && r.stdout.contains("Exit codes:"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn sim_command_serves_until_interrupted() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .args([
+            "--json",
+            "sim",
+            "--speed",
+            "1000",
+            "--fault",
+            "extra-fields=1",
+            "--seed",
+            "3",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill the simulator if an assertion fails before the clean Ctrl-C below.
+    struct Guard(Option<std::process::Child>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if let Some(c) = self.0.as_mut() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let mut guard = Guard(Some(child));
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let start: Value = serde_json::from_str(&line).unwrap();
+    let url = s(&start["base_url"]).to_owned();
+    let key = s(&start["api_key"]).to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{start}");
+    let mut args = clone_args("jimmyai", &["--wait"]);
+    args.extend(FAST_POLL);
+    let j = run_with(&url, &key, &[], &args, None).expect(0).json();
+    assert_eq!(j["status"], "succeeded", "{j}");
+    // Ctrl-C ends it cleanly.
+    let mut child = guard.0.take().unwrap();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
