@@ -13,7 +13,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export CARGO_TERM_COLOR=never
 
-secs() { local s=$SECONDS; "$@" >/dev/null 2>&1; echo $((SECONDS - s)); }
+secs() { local s=$SECONDS; if "$@" >/dev/null 2>&1; then echo $((SECONDS - s)); else echo "FAILED after $((SECONDS - s))"; fi; }
 
 tls_crate() { # name, reqwest dependency line, extra dependency line
   mkdir -p "$scratch/$1/src"

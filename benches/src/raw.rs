@@ -122,7 +122,10 @@ impl Raw {
         };
         let resp = self
             .http
-            .post(format!("{}/openapi/v1/task/clone-voice/create-async", self.base))
+            .post(format!(
+                "{}/openapi/v1/task/clone-voice/create-async",
+                self.base
+            ))
             .header("authorization", &self.auth)
             .header("x-idempotency-key", &key)
             .json(&body)

@@ -68,15 +68,16 @@ impl FixedServer {
                     counter.fetch_add(1, Ordering::Relaxed);
                     let _ = stream.set_nodelay(true);
                     tokio::spawn(async move {
-                        let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
-                            let body = answer(req.uri().path());
-                            Ok::<_, Infallible>(
-                                Response::builder()
-                                    .header("content-type", "application/json")
-                                    .body(Full::new(Bytes::from_static(body.as_bytes())))
-                                    .unwrap_or_default(),
-                            )
-                        });
+                        let service =
+                            service_fn(|req: Request<hyper::body::Incoming>| async move {
+                                let body = answer(req.uri().path());
+                                Ok::<_, Infallible>(
+                                    Response::builder()
+                                        .header("content-type", "application/json")
+                                        .body(Full::new(Bytes::from_static(body.as_bytes())))
+                                        .unwrap_or_default(),
+                                )
+                            });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service)
                             .await;

@@ -444,6 +444,8 @@ struct Reply {
     body: Vec<u8>,
     /// Announce more body than is sent, then close: a truncated answer.
     truncate: bool,
+    /// The reply to the next request, when it differs.
+    then: Option<Box<Reply>>,
 }
 
 impl Reply {
@@ -453,7 +455,13 @@ impl Reply {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: serde_json::to_vec(body).unwrap(),
             truncate: false,
+            then: None,
         }
+    }
+
+    fn then(mut self, next: Reply) -> Self {
+        self.then = Some(Box::new(next));
+        self
     }
 }
 
@@ -572,7 +580,15 @@ async fn serve_one(
         buf.extend_from_slice(&chunk[..n]);
     }
     count.fetch_add(1, Ordering::SeqCst);
-    let r = reply.lock().unwrap().clone();
+    let r = {
+        let mut q = reply.lock().unwrap();
+        let next = q.clone();
+        // A reply with a successor plays once; the last one repeats.
+        if let Some(then) = next.then.clone() {
+            *q = *then;
+        }
+        next
+    };
     let announced = if r.truncate {
         r.body.len() + 17
     } else {
@@ -809,7 +825,7 @@ proptest! {
         ],
         truncate in prop::bool::weighted(0.1),
     ) {
-        let reply = Reply { status, headers, body, truncate };
+        let reply = Reply { status, headers, body, truncate, then: None };
         let server = Loopback::start(reply.clone());
         let client = server.client(provider);
         let outcome = runtime().block_on(perform(&client, call));
@@ -1182,5 +1198,36 @@ proptest! {
             let res = runtime().block_on(client.delete_voice(&id));
             check_validation("delete_voice", res, server.requests() - before)?;
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Found by the fault soak: HTTP 429 whose body carries JimmyAI's catch-all code -1
+// ---------------------------------------------------------------------------------------
+
+/// The retry table says 429 is retried for every operation (it proves the request was not
+/// processed). The simulator answers a JimmyAI 429 with the envelope code -1, which the
+/// adapter maps to `Server` before looking at the HTTP status, so the 429 is not retried:
+/// a read fails at once and a create gives up. Ignored until the adapter prefers the HTTP
+/// status for 429 (see RELIABILITY.md); run with `--ignored`.
+#[test]
+#[ignore = "adapter: a 429 carrying JimmyAI code -1 is classified Server and not retried"]
+fn jimmyai_429_with_catch_all_code_is_retried() {
+    let busy = Reply::json(
+        429,
+        &json!({"code": -1, "msg": "Too many requests", "data": null}),
+    );
+    let mut busy = busy;
+    busy.headers.push(("Retry-After".into(), "1".into()));
+    let ok = accepting_reply(Provider::JimmyAi);
+    for call in [Call::CloneStatus, Call::CloneVoice, Call::Synthesize] {
+        let server = Loopback::start(busy.clone().then(ok.clone()));
+        let client = server.client(Provider::JimmyAi);
+        let outcome = runtime().block_on(perform(&client, call));
+        assert!(
+            matches!(outcome, Outcome::Ok),
+            "{call:?}: a 429 was not retried: {outcome:?}"
+        );
+        assert_eq!(server.requests(), 2, "{call:?}");
     }
 }

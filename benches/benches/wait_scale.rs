@@ -1,0 +1,257 @@
+//! Waiting at scale: 10,000 clone jobs submitted and waited on concurrently through one
+//! `Client` per provider, against the simulator (in a child process, so this process's
+//! memory is the client's) at a high speed factor.
+//!
+//! Time is compressed consistently: the simulator runs `BENCH_SPEED` times faster than real
+//! time, and the client's sleeper divides every wait by the same factor, so the default
+//! `WaitPolicy` of each provider is used unchanged and its schedule lines up with the
+//! simulated task duration (clone tasks take `BENCH_TASK_SECS` simulated seconds).
+//!
+//! Targets: every job `Succeeded`; polls per job <= 1.1 x `WaitPolicy::polls_until(task
+//! duration)`; connections opened <= the client's in-flight bound; peak RSS growth
+//! (`VmHWM` after the run minus `VmRSS` before it) <= 64 MiB.
+//!
+//! `cargo bench -p voiceclone-benches --bench wait_scale`
+//! Environment: BENCH_JOBS (10000), BENCH_SPEED (20), BENCH_TASK_SECS (20), BENCH_REPS (3).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use voiceclone::sleep::BoxFuture;
+use voiceclone::{Client, CloneRequest, Provider, SoundVersion, VmegEngine, WaitPolicy};
+use voiceclone_benches::child::{ChildServer, Role, run_if_child, stat};
+use voiceclone_benches::proc;
+use voiceclone_benches::variants::env_or;
+
+/// Sleeps `duration / factor` for real.
+#[derive(Debug)]
+struct ScaledSleeper(f64);
+
+impl voiceclone::Sleeper for ScaledSleeper {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration.div_f64(self.0)))
+    }
+}
+
+struct Run {
+    wall: Duration,
+    succeeded: usize,
+    creates: u64,
+    polls: u64,
+    requests: u64,
+    connections: u64,
+    rss_before: u64,
+    peak: u64,
+    job_future_bytes: usize,
+}
+
+fn request(provider: Provider, i: usize) -> CloneRequest {
+    match provider {
+        Provider::Vmeg => CloneRequest::new("https://cdn.example.com/sample.wav")
+            .name(format!("scale voice {i}"))
+            .language("en-US")
+            .vmeg_engine(VmegEngine::V1),
+        Provider::JimmyAi => CloneRequest::new("https://cdn.example.com/sample.wav")
+            .sample_text(format!("Scale job {i} preview sentence."))
+            .language("English")
+            .sound_version(SoundVersion::V1),
+    }
+}
+
+fn run(provider: Provider, jobs: usize, speed: f64, task: Duration) -> Run {
+    let mut sim = ChildServer::spawn(&Role::Sim {
+        speed,
+        seed: 1,
+        faults: String::new(),
+        clone_secs: task.as_secs_f64(),
+    })
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rss_before = proc::rss().unwrap_or(0);
+    proc::reset_peak_rss();
+    let policy = WaitPolicy::for_provider(provider);
+    let started = Instant::now();
+    let (succeeded, job_future_bytes) = rt.block_on(async {
+        let client = Client::builder(provider)
+            .api_key(sim.api_key.as_str())
+            .base_url(sim.base_url.as_str())
+            .sleeper(Arc::new(ScaledSleeper(speed)))
+            .build()
+            .unwrap();
+        let mut handles = Vec::with_capacity(jobs);
+        let mut job_future_bytes = 0;
+        for i in 0..jobs {
+            let client = client.clone();
+            let policy = policy.clone();
+            let req = request(provider, i);
+            let job = async move {
+                let job = client.clone_voice(&req).await?;
+                client.wait_for_clone(&job.id, &policy).await
+            };
+            job_future_bytes = std::mem::size_of_val(&job);
+            handles.push(tokio::spawn(job));
+        }
+        let mut ok = 0;
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => eprintln!("job failed: {e}"),
+            }
+        }
+        (ok, job_future_bytes)
+    });
+    let wall = started.elapsed();
+    let peak = proc::peak_rss().unwrap_or(0);
+    drop(rt);
+    let stats = sim.sim_stats().unwrap();
+    let (create_op, poll_op) = match provider {
+        Provider::Vmeg => ("vmeg.cloneVoiceCreateAsync", "vmeg.tasksDetail"),
+        Provider::JimmyAi => ("jimmyai.createClone", "jimmyai.getAudio"),
+    };
+    Run {
+        wall,
+        succeeded,
+        creates: stat(&stats, "billable_by_operation", create_op),
+        polls: stat(&stats, "requests_by_operation", poll_op),
+        requests: stats
+            .get("requests_total")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0),
+        connections: stats
+            .get("connections_accepted")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0),
+        rss_before,
+        peak,
+        job_future_bytes,
+    }
+}
+
+const ONE_ENV: &str = "VOICECLONE_BENCH_WAIT_ONE";
+
+/// Runs one provider's measurement in a fresh process (so that memory the allocator kept
+/// from an earlier run cannot hide this run's peak) and parses its result line.
+fn run_in_fresh_process(provider: Provider, jobs: usize, speed: f64, task: Duration) -> Run {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(ONE_ENV, provider.as_str())
+        .env("BENCH_JOBS", jobs.to_string())
+        .env("BENCH_SPEED", speed.to_string())
+        .env("BENCH_TASK_SECS", task.as_secs_f64().to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "wait_scale run for {provider} failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("result "))
+        .unwrap_or_else(|| panic!("no result line in {text:?}"));
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    Run {
+        wall: Duration::from_secs_f64(v[0]),
+        succeeded: v[1] as usize,
+        creates: v[2] as u64,
+        polls: v[3] as u64,
+        requests: v[4] as u64,
+        connections: v[5] as u64,
+        rss_before: v[6] as u64,
+        peak: v[7] as u64,
+        job_future_bytes: v[8] as usize,
+    }
+}
+
+fn main() {
+    run_if_child();
+    if let Ok(p) = std::env::var(ONE_ENV) {
+        let provider: Provider = p.parse().unwrap();
+        let r = run(
+            provider,
+            env_or("BENCH_JOBS", 10_000),
+            env_or("BENCH_SPEED", 20.0),
+            Duration::from_secs_f64(env_or("BENCH_TASK_SECS", 20.0)),
+        );
+        println!(
+            "result {} {} {} {} {} {} {} {} {}",
+            r.wall.as_secs_f64(),
+            r.succeeded,
+            r.creates,
+            r.polls,
+            r.requests,
+            r.connections,
+            r.rss_before,
+            r.peak,
+            r.job_future_bytes
+        );
+        return;
+    }
+    let jobs: usize = env_or("BENCH_JOBS", 10_000);
+    let speed: f64 = env_or("BENCH_SPEED", 20.0);
+    let task = Duration::from_secs_f64(env_or("BENCH_TASK_SECS", 20.0));
+    let reps: usize = env_or("BENCH_REPS", 3);
+    let bound = voiceclone::DEFAULT_MAX_IN_FLIGHT as u64;
+    println!(
+        "{jobs} clone jobs per provider, simulator speed x{speed}, clone task {:.0} s simulated ({:.2} s real), in-flight bound {bound}",
+        task.as_secs_f64(),
+        task.as_secs_f64() / speed
+    );
+    println!(
+        "| provider | rep | wall s | succeeded | requests | polls/job | policy polls (x1.1) | connections | RSS before | peak growth | job future |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut missed = Vec::new();
+    for provider in Provider::ALL {
+        let need = WaitPolicy::for_provider(provider)
+            .with_jitter(0.0)
+            .polls_until(task);
+        for rep in 1..=reps {
+            let r = run_in_fresh_process(provider, jobs, speed, task);
+            let per_job = r.polls as f64 / jobs as f64;
+            let growth = r.peak.saturating_sub(r.rss_before);
+            println!(
+                "| {provider} | {rep} | {:.2} | {}/{jobs} | {} | {per_job:.3} | {need} ({:.1}) | {} | {} | {} | {} B |",
+                r.wall.as_secs_f64(),
+                r.succeeded,
+                r.requests,
+                need as f64 * 1.1,
+                r.connections,
+                proc::mib(r.rss_before),
+                proc::mib(growth),
+                r.job_future_bytes,
+            );
+            if r.succeeded != jobs || r.creates != jobs as u64 {
+                missed.push(format!(
+                    "{provider}: {} of {jobs} succeeded, {} creates",
+                    r.succeeded, r.creates
+                ));
+            }
+            if per_job > 1.1 * need as f64 {
+                missed.push(format!(
+                    "{provider}: {per_job:.2} polls per job > 1.1 x {need}"
+                ));
+            }
+            if r.connections > bound {
+                missed.push(format!(
+                    "{provider}: {} connections > bound {bound}",
+                    r.connections
+                ));
+            }
+            if growth > 64 * 1024 * 1024 {
+                missed.push(format!(
+                    "{provider}: peak RSS growth {} > 64 MiB",
+                    proc::mib(growth)
+                ));
+            }
+        }
+    }
+    for m in &missed {
+        println!("TARGET MISSED: {m}");
+    }
+}

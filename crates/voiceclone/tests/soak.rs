@@ -1,0 +1,266 @@
+//! Fault soak: complete clone-then-speak flows per provider against the simulator with 20%
+//! injected faults (`all=0.2`: 429 with Retry-After, 500, 502, 503, business errors inside
+//! HTTP 200, connections dropped before and after processing, latency, unknown task
+//! statuses, unknown extra fields; 2% each).
+//!
+//! Asserts: no flow is lost (each ends in success or a typed error whose kind says what to
+//! do; `OutcomeUnknown` carries what is needed to reconcile), no logical call created two
+//! billable tasks (the simulator groups creates by logical call: VMEG by `extraData`, which
+//! holds the call's idempotency key; JimmyAI by `fileUrl` + `contentText`, unique per flow
+//! here), no panic.
+//!
+//! Small by default (50 flows per provider, part of `cargo test`). The full run:
+//!
+//! ```text
+//! VOICECLONE_SOAK_FLOWS=1000 cargo test -p voiceclone --release --test soak -- --nocapture
+//! ```
+//!
+//! Time runs 1000x faster than the policies say: the simulator at speed 1000 and a sleeper
+//! that divides every retry and poll wait by 1000, so the default `RetryPolicy` and
+//! `WaitPolicy` are used unchanged. Other knobs: `VOICECLONE_SOAK_SEED` (default 7),
+//! `VOICECLONE_SOAK_FAULTS` (default `all=0.2`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use voiceclone::sleep::BoxFuture;
+use voiceclone::{
+    Client, CloneRequest, ErrorKind, Provider, SoundVersion, SpeechRequest, VmegEngine, WaitPolicy,
+};
+use voiceclone_sim::{FaultConfig, SimConfig, Simulator};
+
+const SPEED: f64 = 1000.0;
+
+/// Sleeps `duration / factor` for real: the policies' schedules, compressed.
+#[derive(Debug)]
+struct ScaledSleeper(f64);
+
+impl voiceclone::Sleeper for ScaledSleeper {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration.div_f64(self.0)))
+    }
+}
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// How one flow ended.
+#[derive(Debug)]
+enum End {
+    Succeeded,
+    /// The error's kind name, the step that failed, and the error.
+    Failed(&'static str, voiceclone::Error),
+}
+
+fn kind_name(kind: &ErrorKind) -> String {
+    let debug = format!("{kind:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn flow(client: Client, provider: Provider, i: usize) -> End {
+    let wait = WaitPolicy::for_provider(provider);
+    let clone = match provider {
+        Provider::Vmeg => CloneRequest::new("https://cdn.example.com/soak.wav")
+            .name(format!("soak voice {i}"))
+            .language("en-US")
+            .vmeg_engine(VmegEngine::V1),
+        Provider::JimmyAi => CloneRequest::new(format!("https://cdn.example.com/soak-{i}.wav"))
+            .sample_text(format!("Soak flow {i} preview sentence."))
+            .language("English")
+            .sound_version(SoundVersion::V1),
+    };
+    let job = match client.clone_voice(&clone).await {
+        Ok(j) => j,
+        Err(e) => return End::Failed("clone_voice", e),
+    };
+    let voice = match client.wait_for_clone(&job.id, &wait).await {
+        Ok(v) => v,
+        Err(e) => return End::Failed("wait_for_clone", e),
+    };
+    let speech = SpeechRequest::new(voice.id.clone(), format!("Soak flow {i} says hello."));
+    let job = match client.synthesize(&speech).await {
+        Ok(j) => j,
+        Err(e) => return End::Failed("synthesize", e),
+    };
+    match client.wait_for_speech(&job.id, &wait).await {
+        Ok(s) if !s.audio_urls.is_empty() => End::Succeeded,
+        Ok(s) => panic!("flow {i}: speech without audio: {s:?}"),
+        Err(e) => End::Failed("wait_for_speech", e),
+    }
+}
+
+/// Checks that an error tells the caller what to do, and returns its kind name.
+fn check_error(provider: Provider, i: usize, step: &str, e: &voiceclone::Error) -> String {
+    let text = e.to_string();
+    assert!(!text.contains("sim-key"), "the API key leaked: {text}");
+    assert_eq!(e.provider(), Some(provider), "{text}");
+    assert!(e.operation().is_some(), "no operation on {text}");
+    match e.kind() {
+        ErrorKind::OutcomeUnknown {
+            idempotency_key,
+            submitted_at,
+            request_summary,
+        } => {
+            // Only writes can have an unknown outcome.
+            assert!(
+                matches!(step, "clone_voice" | "synthesize"),
+                "flow {i}: OutcomeUnknown on {step}: {text}"
+            );
+            assert!(
+                *submitted_at <= SystemTime::now(),
+                "flow {i}: submit time in the future"
+            );
+            match provider {
+                // VMEG: the key finds the task (tasks/list, or the webhook's extraData).
+                Provider::Vmeg => assert!(
+                    idempotency_key.as_deref().is_some_and(|k| !k.is_empty()),
+                    "flow {i}: VMEG OutcomeUnknown without its idempotency key: {text}"
+                ),
+                // JimmyAI: no key; the request's fields must be there to reconcile by hand.
+                Provider::JimmyAi => assert!(
+                    idempotency_key.is_none()
+                        && request_summary.contains(&format!("Soak flow {i} ")),
+                    "flow {i}: JimmyAI OutcomeUnknown without the request's fields: {text}"
+                ),
+            }
+            assert!(text.contains("do not resend"), "{text}");
+        }
+        // Faults that outlast the retry budget: the message says to try again later.
+        ErrorKind::Server | ErrorKind::RateLimited | ErrorKind::Transport | ErrorKind::Timeout => {}
+        // The wait gave up (it should not at these rates): the task id is in the error.
+        ErrorKind::WaitTimedOut { .. } => {}
+        other => panic!("flow {i} ({step}): an injected fault produced {other:?}: {text}"),
+    }
+    kind_name(e.kind())
+}
+
+async fn soak(provider: Provider, flows: usize) {
+    let seed: u64 = env("VOICECLONE_SOAK_SEED", 7);
+    let faults: String = env("VOICECLONE_SOAK_FAULTS", "all=0.2".to_string());
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_speed(SPEED)
+            .with_seed(seed ^ provider as u64)
+            .with_faults(FaultConfig::parse_many(faults.split(',')).unwrap()),
+    )
+    .await
+    .unwrap();
+    let client = Client::builder(provider)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .sleeper(Arc::new(ScaledSleeper(SPEED)))
+        .build()
+        .unwrap();
+
+    let started = Instant::now();
+    let handles: Vec<_> = (0..flows)
+        .map(|i| tokio::spawn(flow(client.clone(), provider, i)))
+        .collect();
+    let mut by_outcome: BTreeMap<String, usize> = BTreeMap::new();
+    let mut succeeded = 0usize;
+    for (i, h) in handles.into_iter().enumerate() {
+        // A panic inside a flow surfaces here as a JoinError.
+        let end = h.await.unwrap_or_else(|e| panic!("flow {i} panicked: {e}"));
+        let label = match end {
+            End::Succeeded => {
+                succeeded += 1;
+                "succeeded".to_string()
+            }
+            End::Failed(step, e) => {
+                if std::env::var_os("VOICECLONE_SOAK_VERBOSE").is_some() {
+                    println!("  flow {i} {step}: {e}");
+                }
+                let kind = check_error(provider, i, step, &e);
+                match e.http_status() {
+                    Some(status) => format!("{step}: {kind} (HTTP {status})"),
+                    None => format!("{step}: {kind}"),
+                }
+            }
+        };
+        *by_outcome.entry(label).or_default() += 1;
+    }
+    let wall = started.elapsed();
+
+    let stats = sim.stats();
+    let duplicates = stats.duplicate_logical_calls();
+    let (clone_op, speech_op) = match provider {
+        Provider::Vmeg => ("vmeg.cloneVoiceCreateAsync", "vmeg.ttsCreateAsync"),
+        Provider::JimmyAi => ("jimmyai.createClone", "jimmyai.createAudio"),
+    };
+    let injected: u64 = stats
+        .faults_by_kind
+        .iter()
+        .filter(|(k, _)| k.as_str() != "extra-fields")
+        .map(|(_, v)| v)
+        .sum();
+    println!(
+        "soak {provider}: {flows} flows in {:.2} s, seed {seed}, faults {faults}",
+        wall.as_secs_f64()
+    );
+    println!("  outcomes: {by_outcome:?}");
+    println!(
+        "  requests: {} ({} by operation: {:?})",
+        stats.requests_total,
+        stats.requests_by_operation.len(),
+        stats.requests_by_operation
+    );
+    println!(
+        "  faults injected: {:?} (requests with a fault other than extra fields: {injected})",
+        stats.faults_by_kind
+    );
+    println!(
+        "  billable: {clone_op} {}, {speech_op} {}; duplicate logical calls: {}",
+        stats.billable(clone_op),
+        stats.billable(speech_op),
+        duplicates.len()
+    );
+
+    assert_eq!(by_outcome.values().sum::<usize>(), flows, "a flow was lost");
+    assert!(
+        duplicates.is_empty(),
+        "logical calls billed twice: {duplicates:?}"
+    );
+    assert!(
+        stats.billable(clone_op) as usize <= flows && stats.billable(speech_op) as usize <= flows,
+        "more billable creates than flows"
+    );
+    assert!(
+        stats.billable(speech_op) as usize >= succeeded,
+        "a success without a billable speech task"
+    );
+    assert!(
+        !stats.faults_by_kind.is_empty(),
+        "no fault was injected: the soak tested nothing"
+    );
+    // With 2% per fault kind, most flows must still get through.
+    assert!(
+        succeeded * 2 >= flows,
+        "only {succeeded} of {flows} flows succeeded"
+    );
+    sim.shutdown().await;
+}
+
+fn flows() -> usize {
+    env("VOICECLONE_SOAK_FLOWS", 50)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_vmeg_clone_then_speak_with_faults() {
+    soak(Provider::Vmeg, flows()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_jimmyai_clone_then_speak_with_faults() {
+    soak(Provider::JimmyAi, flows()).await;
+}
