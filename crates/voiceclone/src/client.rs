@@ -189,11 +189,18 @@ impl ClientBuilder {
                     })?
             }
         };
+        let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+            .map_err(|_| {
+                Error::invalid_input("api_key", "cannot be sent in an HTTP header")
+                    .with_provider(provider)
+            })?;
+        auth.set_sensitive(true);
         let transport = Transport {
             provider,
             http,
             base,
             key,
+            auth,
             in_flight: Arc::new(Semaphore::new(self.max_in_flight)),
             timeout_override: self.timeout,
             retry: self.retry,

@@ -130,6 +130,8 @@ pub(crate) struct Transport {
     pub(crate) http: reqwest::Client,
     pub(crate) base: Url,
     pub(crate) key: ApiKey,
+    /// `Bearer <key>`, built once (marked sensitive so reqwest never prints it).
+    pub(crate) auth: HeaderValue,
     pub(crate) in_flight: Arc<Semaphore>,
     pub(crate) timeout_override: Option<Duration>,
     pub(crate) retry: RetryPolicy,
@@ -150,18 +152,10 @@ impl Transport {
                 .with_reach(Reach::NotSent)
                 .with_message("client is shutting down")
         })?;
-        let mut auth =
-            HeaderValue::from_str(&format!("Bearer {}", self.key.expose())).map_err(|_| {
-                Error::invalid_input(
-                    "api_key",
-                    "cannot be sent in an HTTP header (control or non-ASCII characters)",
-                )
-            })?;
-        auth.set_sensitive(true);
         let mut builder = self
             .http
             .request(req.method.clone(), self.url(&req.path))
-            .header(AUTHORIZATION, auth)
+            .header(AUTHORIZATION, self.auth.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .timeout(self.timeout_override.unwrap_or(req.timeout));
         if !req.query.is_empty() {
@@ -226,7 +220,9 @@ impl Transport {
             operation,
             kind,
             idempotency_key: req.idempotency_key.clone(),
-            request_summary: req.summary(),
+            // Filled in below only when the outcome is unknown: it costs more than the rest
+            // of the call's bookkeeping and is read by nobody otherwise.
+            request_summary: String::new(),
         };
         let provider = self.provider;
         let secret = self.key.expose();
@@ -243,7 +239,30 @@ impl Transport {
             }
         })
         .await
-        .map_err(|e| e.with_operation_if_unset(operation).scrub(secret))
+        .map_err(|e| {
+            with_summary(e, &req)
+                .with_operation_if_unset(operation)
+                .scrub(secret)
+        })
+    }
+}
+
+/// Gives an `OutcomeUnknown` the request's summary, so a person can find the task again.
+fn with_summary(err: Error, req: &HttpRequest) -> Error {
+    match err.kind() {
+        ErrorKind::OutcomeUnknown {
+            idempotency_key,
+            submitted_at,
+            ..
+        } => {
+            let kind = ErrorKind::OutcomeUnknown {
+                idempotency_key: idempotency_key.clone(),
+                submitted_at: *submitted_at,
+                request_summary: req.summary(),
+            };
+            err.with_kind(kind)
+        }
+        _ => err,
     }
 }
 

@@ -1206,12 +1206,10 @@ proptest! {
 // ---------------------------------------------------------------------------------------
 
 /// The retry table says 429 is retried for every operation (it proves the request was not
-/// processed). The simulator answers a JimmyAI 429 with the envelope code -1, which the
-/// adapter maps to `Server` before looking at the HTTP status, so the 429 is not retried:
-/// a read fails at once and a create gives up. Ignored until the adapter prefers the HTTP
-/// status for 429 (see RELIABILITY.md); run with `--ignored`.
+/// processed). The simulator answers a JimmyAI 429 with the envelope code -1; the adapter
+/// once mapped that to `Server` before looking at the HTTP status, so the 429 was not
+/// retried. HTTP 429 now wins over the body's code.
 #[test]
-#[ignore = "adapter: a 429 carrying JimmyAI code -1 is classified Server and not retried"]
 fn jimmyai_429_with_catch_all_code_is_retried() {
     let busy = Reply::json(
         429,

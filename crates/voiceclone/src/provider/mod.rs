@@ -103,9 +103,16 @@ pub(crate) fn decode_envelope(
         }
         return Ok(envelope.data);
     }
-    let kind = kind_for_code(provider, code)
-        .or_else(|| ErrorKind::from_http_status(resp.status))
-        .unwrap_or(ErrorKind::Vendor);
+    // HTTP 429 wins over the body's code: the rate limiter answered before the API did (it
+    // often fills in a catch-all code such as JimmyAI's -1), so nothing was processed and the
+    // call is safe to repeat.
+    let kind = if resp.status == 429 {
+        ErrorKind::RateLimited
+    } else {
+        kind_for_code(provider, code)
+            .or_else(|| ErrorKind::from_http_status(resp.status))
+            .unwrap_or(ErrorKind::Vendor)
+    };
     Err(base(kind).with_vendor_code(code).with_message(message))
 }
 
