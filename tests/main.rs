@@ -4,6 +4,7 @@
 
 mod adapter_follows_spec;
 mod adapter_jimmyai;
+mod adapter_limits;
 mod adapter_security;
 mod adapter_support;
 mod adapter_vmeg;
