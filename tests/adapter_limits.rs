@@ -1,10 +1,8 @@
-//! Concurrency and lifecycle rules: the in-flight bound, dropping a wait stops polling, and
-//! the tracing span each call opens (with its fields, and never the key).
+//! Concurrency and lifecycle rules: the in-flight bound, and dropping a wait stops polling.
+//! (The tracing span test has a binary of its own: `tracing_span.rs`.)
 
-use crate::adapter_support::{SECRET_KEY, client};
+use crate::adapter_support::SECRET_KEY;
 use serde_json::json;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use voiceclone::{Client, JobId, Provider, RetryPolicy, WaitPolicy};
 use workspace_tests::scripted::{Scripted, Step};
@@ -63,47 +61,4 @@ async fn dropping_a_wait_stops_polling() {
         server.seen().len() <= polled + 1,
         "polling went on after the drop"
     );
-}
-
-/// A `tracing` writer that keeps everything in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn each_call_has_a_span_with_provider_operation_attempt_status_and_no_secret() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let server = Scripted::start(vec![Step::Raw(503, "busy"), running()]).await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
-    c.clone_status(&JobId::new("t")).await.unwrap();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    for field in [
-        "provider=vmeg",
-        "operation=\"clone_status\"",
-        "attempt=2",
-        "http_status=200",
-        "latency_ms=",
-    ] {
-        assert!(text.contains(field), "missing {field} in:\n{text}");
-    }
-    assert!(!text.contains(SECRET_KEY), "the key was logged:\n{text}");
 }
