@@ -13,7 +13,7 @@ fn running() -> Step {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_flight_are_bounded_per_client() {
-    let server = Scripted::start(vec![Step::Hang(Duration::from_millis(800)); 6]).await;
+    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(5)); 6]).await;
     let c = Client::builder(Provider::Vmeg)
         .api_key(SECRET_KEY)
         .base_url(server.base_url.as_str())
@@ -27,6 +27,14 @@ async fn requests_in_flight_are_bounded_per_client() {
             tokio::spawn(async move { c.clone_status(&JobId::new(format!("t-{i}"))).await })
         })
         .collect();
+    // Wait (bounded) until the first two are on the wire, then give the others time to
+    // get there too if the bound did not hold.
+    for _ in 0..100 {
+        if server.seen().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         server.seen().len(),
@@ -51,9 +59,14 @@ async fn dropping_a_wait_stops_polling() {
         .with_growth(1.0)
         .with_jitter(0.0);
     let waiting = tokio::spawn(async move { c.wait_for_clone(&JobId::new("t"), &policy).await });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..200 {
+        if server.seen().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let polled = server.seen().len();
-    assert!(polled >= 2, "it was polling: {polled}");
+    assert!(polled >= 3, "it was polling: {polled}");
     waiting.abort();
     let _ = waiting.await;
     tokio::time::sleep(Duration::from_millis(150)).await;
