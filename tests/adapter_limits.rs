@@ -75,3 +75,32 @@ async fn dropping_a_wait_stops_polling() {
         "polling went on after the drop"
     );
 }
+
+#[tokio::test]
+async fn a_wait_tells_its_observer_every_status_it_sees() {
+    let detail = |status: &str| {
+        Step::ok(
+            json!({"code": 200, "message": "", "data": {"taskId": "t", "status": status, "result": {"voiceId": "cv_1"}}}),
+        )
+    };
+    let server = Scripted::start(vec![
+        detail("queued"),
+        detail("running"),
+        detail("finished"),
+    ])
+    .await;
+    let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    let policy = crate::adapter_support::fast_wait(Provider::Vmeg)
+        .on_status(move |s| log.lock().unwrap().push(s.clone()));
+    c.wait_for_clone(&JobId::new("t"), &policy).await.unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            voiceclone::TaskStatus::Queued,
+            voiceclone::TaskStatus::Running,
+            voiceclone::TaskStatus::Succeeded
+        ]
+    );
+}

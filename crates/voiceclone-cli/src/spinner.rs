@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use voiceclone::WaitPolicy;
 
 /// A spinner that may be disabled; cleared when dropped.
 #[derive(Debug)]
@@ -23,6 +24,21 @@ impl Spinner {
         bar.set_message(message.into());
         bar.enable_steady_tick(Duration::from_millis(100));
         Self(Some(bar))
+    }
+}
+
+impl Spinner {
+    /// `policy`, telling this spinner each status the wait sees (unchanged when disabled).
+    pub fn follow(&self, policy: &WaitPolicy, what: String) -> WaitPolicy {
+        match &self.0 {
+            Some(bar) => {
+                let bar = bar.clone();
+                policy
+                    .clone()
+                    .on_status(move |status| bar.set_message(format!("{what} (status: {status})")))
+            }
+            None => policy.clone(),
+        }
     }
 }
 

@@ -17,6 +17,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind};
+use std::fmt;
+use std::sync::Arc;
+
 use crate::model::{JobId, Provider, TaskStatus};
 use crate::retry::read_would_retry;
 use crate::sleep::Sleeper;
@@ -40,6 +43,24 @@ pub struct WaitPolicy {
     pub max_polls: Option<u32>,
     /// Seed for the jitter (deterministic tests); random when `None`.
     pub seed: Option<u64>,
+    /// Told every status a poll sees; see [`WaitPolicy::on_status`].
+    observer: Option<StatusObserver>,
+}
+
+/// A callback told each status a wait sees, for progress displays. Cheap to clone.
+#[derive(Clone)]
+pub struct StatusObserver(Arc<dyn Fn(&TaskStatus) + Send + Sync>);
+
+impl fmt::Debug for StatusObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StatusObserver(..)")
+    }
+}
+
+impl PartialEq for StatusObserver {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Default for WaitPolicy {
@@ -61,6 +82,7 @@ impl WaitPolicy {
                 deadline: Some(Duration::from_secs(15 * 60)),
                 max_polls: Some(200),
                 seed: None,
+                observer: None,
             },
             Provider::Vmeg => Self {
                 first_interval: Duration::from_secs(2),
@@ -70,6 +92,7 @@ impl WaitPolicy {
                 deadline: Some(Duration::from_secs(10 * 60)),
                 max_polls: Some(200),
                 seed: None,
+                observer: None,
             },
         }
     }
@@ -120,6 +143,14 @@ impl WaitPolicy {
     #[must_use]
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
+        self
+    }
+
+    /// Calls `observe` with the status of every successful poll (e.g. to show progress on a
+    /// spinner). It runs inside the wait, between polls: keep it quick.
+    #[must_use]
+    pub fn on_status(mut self, observe: impl Fn(&TaskStatus) + Send + Sync + 'static) -> Self {
+        self.observer = Some(StatusObserver(Arc::new(observe)));
         self
     }
 
@@ -234,6 +265,9 @@ where
             Ok(job) => {
                 let status = status_of(&job);
                 tracing::debug!(job_id = %job_id, polls, status = %status, "polled");
+                if let Some(observer) = &policy.observer {
+                    (observer.0)(status);
+                }
                 if status.is_terminal() {
                     return Ok(job);
                 }

@@ -196,7 +196,11 @@ async fn finish_clone_wait(
             job.provider, job.id, job.status
         ),
     );
-    let result = client.wait_for_clone(&job.id, policy).await;
+    let policy = spinner.follow(
+        policy,
+        format!("waiting for {} clone job {}", job.provider, job.id),
+    );
+    let result = client.wait_for_clone(&job.id, &policy).await;
     drop(spinner);
     let failure = match result {
         Ok(voice) => {
@@ -230,7 +234,11 @@ async fn finish_speech_wait(
             job.provider, job.id, job.status
         ),
     );
-    let result = client.wait_for_speech(&job.id, policy).await;
+    let policy = spinner.follow(
+        policy,
+        format!("waiting for {} speech job {}", job.provider, job.id),
+    );
+    let result = client.wait_for_speech(&job.id, &policy).await;
     drop(spinner);
     let failure = match result {
         Ok(speech) => {
