@@ -357,14 +357,7 @@ impl Client {
             )
             .await?;
             if job.status == TaskStatus::Failed {
-                let reason = job
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| "no reason given".into());
-                return Err(Error::new(ErrorKind::TaskFailed {
-                    job_id: id.clone(),
-                    reason,
-                }));
+                return Err(task_failed(id, job.error.as_deref()));
             }
             match (job.voice, self.provider()) {
                 (Some(v), _) if v.name.is_none() => match self.remembered_name(id) {
@@ -414,14 +407,7 @@ impl Client {
             )
             .await?;
             if job.status == TaskStatus::Failed {
-                let reason = job
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| "no reason given".into());
-                return Err(Error::new(ErrorKind::TaskFailed {
-                    job_id: id.clone(),
-                    reason,
-                }));
+                return Err(task_failed(id, job.error.as_deref()));
             }
             job.speech
                 .filter(|s| !s.audio_urls.is_empty())
@@ -473,6 +459,14 @@ impl Client {
             }
         })
     }
+}
+
+/// The error a wait returns when its task ended `Failed`.
+fn task_failed(id: &JobId, reason: Option<&str>) -> Error {
+    Error::new(ErrorKind::TaskFailed {
+        job_id: id.clone(),
+        reason: reason.unwrap_or("no reason given").to_owned(),
+    })
 }
 
 #[cfg(test)]

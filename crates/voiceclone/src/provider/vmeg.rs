@@ -86,24 +86,25 @@ impl CloneResult {
         fallback_id: Option<&JobId>,
         status: TaskStatus,
     ) -> Option<CloneJob> {
-        let id = self
-            .task_id
-            .clone()
-            .map(JobId::new)
-            .or_else(|| fallback_id.cloned())?;
+        let id = task_id_or(self.task_id.as_deref(), fallback_id)?;
         let mut job = CloneJob::new(Provider::Vmeg, id, status);
         if let Some(v) = self.voice() {
             job = job.with_voice(v);
         }
-        if let Some(t) = self
-            .created_at
-            .as_deref()
-            .and_then(crate::time::parse_iso8601)
-        {
+        if let Some(t) = parsed_time(self.created_at.as_deref()) {
             job = job.with_created_at(t);
         }
         Some(job)
     }
+}
+
+/// The task id a result names, else the one the caller asked about.
+fn task_id_or(task_id: Option<&str>, fallback: Option<&JobId>) -> Option<JobId> {
+    task_id.map(JobId::new).or_else(|| fallback.cloned())
+}
+
+fn parsed_time(iso8601: Option<&str>) -> Option<std::time::SystemTime> {
+    iso8601.and_then(crate::time::parse_iso8601)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,20 +154,12 @@ impl TtsResult {
         fallback_id: Option<&JobId>,
         status: TaskStatus,
     ) -> Option<SpeechJob> {
-        let id = self
-            .task_id
-            .clone()
-            .map(JobId::new)
-            .or_else(|| fallback_id.cloned())?;
+        let id = task_id_or(self.task_id.as_deref(), fallback_id)?;
         let mut job = SpeechJob::new(Provider::Vmeg, id, status);
         if let Some(s) = self.speech() {
             job = job.with_speech(s);
         }
-        if let Some(t) = self
-            .created_at
-            .as_deref()
-            .and_then(crate::time::parse_iso8601)
-        {
+        if let Some(t) = parsed_time(self.created_at.as_deref()) {
             job = job.with_created_at(t);
         }
         Some(job)
