@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::error::{Error, ErrorKind, Reach};
 use crate::model::Provider;
-use crate::provider::{RawResponse, decode_data, decode_envelope};
+use crate::provider::{RawResponse, decode_response};
 use crate::retry::{CallInfo, OperationKind, RetryPolicy, run_with_retry};
 use crate::secret::ApiKey;
 use crate::sleep::Sleeper;
@@ -230,12 +230,11 @@ impl Transport {
             let req = &req;
             async move {
                 let raw = self.send_once(req, attempt).await?;
-                let data = decode_envelope(provider, &raw).inspect_err(|e| {
+                decode_response::<T>(provider, &raw).inspect_err(|e| {
                     if let Some(code) = e.vendor_code() {
                         tracing::Span::current().record("vendor_code", code);
                     }
-                })?;
-                decode_data::<T>(provider, raw.status, data)
+                })
             }
         })
         .await

@@ -1,16 +1,86 @@
 //! Lenient decoding helpers shared by the webhook and the provider modules: vendors disagree
 //! with their own docs on whether numbers are numbers or strings.
 
+use std::fmt;
+
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum NumOrString {
     Int(i64),
     Float(f64),
     Str(String),
-    // Anything else (bool, object) is read as absent rather than failing the whole body.
-    Other(serde::de::IgnoredAny),
+    // Anything else (bool, object, array) is read as absent rather than failing the whole body.
+    Other,
+}
+
+// Hand-written rather than `#[serde(untagged)]`: an untagged enum buffers every value and
+// builds (then drops) a formatted error for each variant that does not match, which cost
+// about 9,000 instructions per response (BENCHMARKS.md, section 2).
+impl<'de> Deserialize<'de> for NumOrString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NumOrStringVisitor)
+    }
+}
+
+struct NumOrStringVisitor;
+
+impl<'de> Visitor<'de> for NumOrStringVisitor {
+    type Value = NumOrString;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number or a string")
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(NumOrString::Int(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(i64::try_from(v).map_or(NumOrString::Float(v as f64), NumOrString::Int))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(NumOrString::Float(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(NumOrString::Str(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(NumOrString::Str(v))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(NumOrString::Other)
+    }
+
+    fn visit_bytes<E>(self, _: &[u8]) -> Result<Self::Value, E> {
+        Ok(NumOrString::Other)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(NumOrString::Other)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(NumOrString::Other)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(NumOrString::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(NumOrString::Other)
+    }
 }
 
 /// An integer sent as a JSON number or a numeric string (`20000` or `"20000"`).
@@ -56,5 +126,65 @@ pub(crate) fn parse_url(field: &str, raw: Option<&str>) -> Option<url::Url> {
             tracing::warn!(field, error = %e, "vendor sent a URL that does not parse; ignoring it");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Probe {
+        #[serde(default, deserialize_with = "lenient_i64")]
+        i: Option<i64>,
+        #[serde(default, deserialize_with = "lenient_f64")]
+        f: Option<f64>,
+        #[serde(default, deserialize_with = "lenient_string")]
+        s: Option<String>,
+        #[serde(default)]
+        after: Option<String>,
+    }
+
+    fn probe(json: &str) -> Probe {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn numbers_and_numeric_strings_are_both_read() {
+        let p = probe(r#"{"i":"20000","f":"1.5","s":42,"after":"x"}"#);
+        assert_eq!(
+            (p.i, p.f, p.s.as_deref(), p.after.as_deref()),
+            (Some(20000), Some(1.5), Some("42"), Some("x"))
+        );
+        let p = probe(r#"{"i":20000.0,"f":3,"s":"id-1"}"#);
+        assert_eq!(
+            (p.i, p.f, p.s.as_deref()),
+            (Some(20000), Some(3.0), Some("id-1"))
+        );
+        // Beyond i64: a float, so not an exact integer.
+        let p = probe(r#"{"i":18446744073709551615,"s":18446744073709551615}"#);
+        assert_eq!(p.i, None);
+        assert!(p.s.is_some());
+    }
+
+    #[test]
+    fn other_shapes_are_absent_and_the_rest_of_the_body_still_decodes() {
+        for other in [
+            "true",
+            "null",
+            "[1,[2,{}]]",
+            r#"{"a":{"b":[1]}}"#,
+            r#""not a number""#,
+        ] {
+            let json = format!(r#"{{"i":{other},"f":{other},"after":"kept"}}"#);
+            let p = probe(&json);
+            assert_eq!(
+                (p.i, p.f, p.after.as_deref()),
+                (None, None, Some("kept")),
+                "{json}"
+            );
+        }
+        assert_eq!(probe(r#"{"f":"NaN"}"#).f, None);
     }
 }

@@ -46,6 +46,37 @@ struct Envelope {
     data: serde_json::Value,
 }
 
+/// The success path in one pass: `code` and `data` straight from the bytes into `T`, nothing
+/// else kept (`message`/`msg` are only read to describe an error).
+#[derive(Deserialize)]
+struct TypedEnvelope<T> {
+    #[serde(default, deserialize_with = "lenient_i64")]
+    code: Option<i64>,
+    // No `#[serde(default)]`: it would demand `T: Default`; a missing `Option` is `None` anyway.
+    data: Option<T>,
+}
+
+/// The envelope rule and `data` decoding together. A 2xx answer whose `code` is the success
+/// code and whose `data` fits `T` is decoded once, straight into `T`; everything else (errors,
+/// odd shapes, `data: null`) takes the general path of [`decode_envelope`] + [`decode_data`],
+/// so both paths give the same result for every input (tested below and by proptest).
+pub(crate) fn decode_response<T: DeserializeOwned>(
+    provider: Provider,
+    resp: &RawResponse,
+) -> Result<T, Error> {
+    if (200..300).contains(&resp.status)
+        && let Ok(TypedEnvelope {
+            code: Some(code),
+            data: Some(data),
+        }) = serde_json::from_slice::<TypedEnvelope<T>>(&resp.body)
+        && code == success_code(provider)
+    {
+        return Ok(data);
+    }
+    let data = decode_envelope(provider, resp)?;
+    decode_data(provider, resp.status, data)
+}
+
 const fn success_code(provider: Provider) -> i64 {
     match provider {
         Provider::Vmeg => 200,
@@ -137,6 +168,65 @@ mod tests {
 
     fn resp(status: u16, body: &str) -> RawResponse {
         RawResponse::new(status, None, bytes::Bytes::from(body.to_owned()))
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Probe {
+        #[serde(default, deserialize_with = "crate::wire::lenient_string")]
+        task_id: Option<String>,
+        #[serde(default)]
+        status: Option<String>,
+    }
+
+    /// The one-pass path must agree with the general path on every input.
+    fn general<T: DeserializeOwned>(provider: Provider, r: &RawResponse) -> Result<T, Error> {
+        let data = decode_envelope(provider, r)?;
+        decode_data(provider, r.status, data)
+    }
+
+    fn same_answer<T: DeserializeOwned + std::fmt::Debug + PartialEq>(
+        provider: Provider,
+        r: &RawResponse,
+    ) -> Result<(), String> {
+        let fast = decode_response::<T>(provider, r);
+        let slow = general::<T>(provider, r);
+        let same = match (&fast, &slow) {
+            (Ok(a), Ok(b)) => a == b,
+            (Err(a), Err(b)) => format!("{a:?}") == format!("{b:?}"),
+            _ => false,
+        };
+        if same {
+            Ok(())
+        } else {
+            Err(format!("{fast:?} != {slow:?}"))
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_decoding_agrees_with_the_general_path(
+            status in proptest::sample::select(vec![200u16, 201, 204, 299, 302, 400, 409, 429, 500, 502]),
+            code in proptest::sample::select(vec![
+                "200", "\"200\"", "20000", "\"20000\"", "20000.0", "402", "-1", "null",
+                "\"x\"", "true", "{}",
+            ]),
+            data in proptest::sample::select(vec![
+                "", r#","data":null"#, r#","data":{"taskId":"t1","status":"running"}"#,
+                r#","data":{"taskId":7}"#, r#","data":{"taskId":{"a":1}}"#, r#","data":[1]"#,
+                r#","data":"s""#, r#","data":{"status":5}"#, r#","data":{}"#,
+            ]),
+            message in proptest::sample::select(vec!["", r#","message":"m""#, r#","msg":"m2""#]),
+            tail in proptest::sample::select(vec!["", "x", " ", ",}"]),
+        ) {
+            let body = format!(r#"{{"code":{code}{data}{message}}}{tail}"#);
+            let r = RawResponse::new(status, None, bytes::Bytes::from(body));
+            for provider in [Provider::Vmeg, Provider::JimmyAi] {
+                same_answer::<Probe>(provider, &r).map_err(proptest::test_runner::TestCaseError::fail)?;
+                same_answer::<Option<Probe>>(provider, &r).map_err(proptest::test_runner::TestCaseError::fail)?;
+                same_answer::<serde_json::Value>(provider, &r).map_err(proptest::test_runner::TestCaseError::fail)?;
+            }
+        }
     }
 
     #[test]
