@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 use url::Url;
 
+use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind};
 use crate::http::{CONNECT_TIMEOUT, Transport};
 use crate::model::{
@@ -173,20 +174,25 @@ impl ClientBuilder {
                     .with_provider(provider),
             );
         }
-        let http = match self.http {
-            Some(h) => h,
+        let (http, connection_limit) = match self.http {
+            Some(h) => (h, None),
             None => {
+                let limit = ConnectionLimit::new(self.max_in_flight);
                 // reqwest is built without a default TLS provider in this workspace.
                 let _ = rustls::crypto::ring::default_provider().install_default();
-                reqwest::Client::builder()
+                let http = reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .connect_timeout(CONNECT_TIMEOUT)
+                    // Idle connections beyond the in-flight bound could never all be used.
+                    .pool_max_idle_per_host(self.max_in_flight)
+                    .connector_layer(limit.clone())
                     .build()
                     .map_err(|e| {
                         Error::new(ErrorKind::Transport)
                             .with_provider(provider)
                             .with_source(e)
-                    })?
+                    })?;
+                (http, Some(limit))
             }
         };
         let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
@@ -202,6 +208,7 @@ impl ClientBuilder {
             key,
             auth,
             in_flight: Arc::new(Semaphore::new(self.max_in_flight)),
+            connection_limit,
             timeout_override: self.timeout,
             retry: self.retry,
             sleeper: self.sleeper.unwrap_or_else(|| Arc::new(TokioSleeper)),

@@ -16,12 +16,13 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
 
+use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind, Reach};
 use crate::model::Provider;
 use crate::provider::{RawResponse, decode_response};
 use crate::retry::{CallInfo, OperationKind, RetryPolicy, run_with_retry};
 use crate::secret::ApiKey;
-use crate::sleep::Sleeper;
+use crate::sleep::{BoxFuture, Sleeper};
 
 /// Default timeouts per kind of call (overridden as a whole by `ClientBuilder::timeout`).
 pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -133,6 +134,8 @@ pub(crate) struct Transport {
     /// `Bearer <key>`, built once (marked sensitive so reqwest never prints it).
     pub(crate) auth: HeaderValue,
     pub(crate) in_flight: Arc<Semaphore>,
+    /// Our connector layer, when we built the `reqwest::Client` (not for a caller's).
+    pub(crate) connection_limit: Option<ConnectionLimit>,
     pub(crate) timeout_override: Option<Duration>,
     pub(crate) retry: RetryPolicy,
     pub(crate) sleeper: Arc<dyn Sleeper>,
@@ -143,15 +146,11 @@ impl Transport {
         format!("{}{}", self.base.as_str().trim_end_matches('/'), path)
     }
 
-    /// One attempt: send, read the whole answer. No envelope logic here.
+    /// One attempt (the caller holds an in-flight permit): send, read the whole answer. No
+    /// envelope logic here.
     async fn send_once(&self, req: &HttpRequest, attempt: u32) -> Result<RawResponse, Error> {
         let span = tracing::Span::current();
         span.record("attempt", attempt);
-        let _permit = self.in_flight.acquire().await.map_err(|_| {
-            Error::new(ErrorKind::Transport)
-                .with_reach(Reach::NotSent)
-                .with_message("client is shutting down")
-        })?;
         let mut builder = self
             .http
             .request(req.method.clone(), self.url(&req.path))
@@ -181,7 +180,10 @@ impl Transport {
             None => {}
         }
         let started = Instant::now();
-        let result = async {
+        // Boxed, and only once the permit is held: reqwest's request future is the largest
+        // part of every call's state, and inline it would make every waiting or sleeping job
+        // that size (10,000 jobs: 35 MiB; BENCHMARKS.md, section 4).
+        let result = Box::pin(crate::connection_limit::in_request_task(async move {
             let resp = builder.send().await.map_err(Error::from_reqwest)?;
             let status = resp.status().as_u16();
             let retry_after = resp
@@ -193,8 +195,11 @@ impl Transport {
                 .bytes()
                 .await
                 .map_err(|e| Error::from_reqwest(e).with_http_status(status))?;
+            if let Some(limit) = &self.connection_limit {
+                limit.answer_received();
+            }
             Ok::<_, Error>(RawResponse::new(status, retry_after.as_deref(), body))
-        }
+        }))
         .await;
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         span.record("latency_ms", latency_ms);
@@ -209,7 +214,19 @@ impl Transport {
     }
 
     /// Sends with retries, applies the envelope rule, decodes `data`.
-    pub(crate) async fn call<T: DeserializeOwned>(
+    ///
+    /// Boxed so that the callers' futures (a wait that polls, a job that is queued or
+    /// sleeping) hold a pointer, not the whole retry loop and request state.
+    pub(crate) fn call<T: DeserializeOwned + Send + 'static>(
+        &self,
+        operation: &'static str,
+        kind: OperationKind,
+        req: HttpRequest,
+    ) -> BoxFuture<'_, Result<T, Error>> {
+        Box::pin(self.call_inner(operation, kind, req))
+    }
+
+    async fn call_inner<T: DeserializeOwned>(
         &self,
         operation: &'static str,
         kind: OperationKind,
@@ -229,6 +246,14 @@ impl Transport {
         run_with_retry(&self.retry, &call, self.sleeper.as_ref(), |attempt| {
             let req = &req;
             async move {
+                // Held until the answer is decoded, not just read: hyper hands the connection
+                // back to its pool a moment after the body ends, and a queued request that got
+                // the permit sooner would find no idle connection and dial a new one.
+                let _permit = self.in_flight.acquire().await.map_err(|_| {
+                    Error::new(ErrorKind::Transport)
+                        .with_reach(Reach::NotSent)
+                        .with_message("client is shutting down")
+                })?;
                 let raw = self.send_once(req, attempt).await?;
                 decode_response::<T>(provider, &raw).inspect_err(|e| {
                     if let Some(code) = e.vendor_code() {

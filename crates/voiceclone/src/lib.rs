@@ -102,6 +102,7 @@
 #![warn(missing_docs)]
 
 mod client;
+mod connection_limit;
 pub mod error;
 pub mod language;
 pub mod model;

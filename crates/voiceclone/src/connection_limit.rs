@@ -1,0 +1,251 @@
+//! Keeps the connections a client opens within its in-flight bound.
+//!
+//! The in-flight semaphore bounds requests, not connections. hyper's pool races an idle-
+//! connection checkout against a new connect for every request, and when the checkout wins
+//! after the connect has started it finishes that connect in a background task (hyper-util
+//! 0.1, `client/legacy/client.rs`, `one_connection_for`). A request that takes a permit a
+//! moment before the previous request's connection is back in the pool therefore opens one
+//! more connection: 32 to 63 connections for a bound of 32 in `--bench wait_scale`.
+//!
+//! reqwest's connection type is sealed, so a permit cannot live as long as a connection, and
+//! closed connections cannot be counted. This connector layer works with what it can see:
+//! - while fewer than `limit` connects have been started, it dials at once;
+//! - beyond that, if an answer arrived less than [`HANDBACK_WINDOW`] ago, that answer's
+//!   connection may be on its way back to the pool: the connect waits out the rest of the
+//!   window first. If the connection comes back, hyper moves this connect to a background
+//!   task, which is noticed (the request's task-local marker is gone) and the connect is
+//!   abandoned before anything is dialed;
+//! - otherwise it dials: the server has closed connections we counted, and a fresh one is
+//!   needed. A client that has been idle dials at once; a busy one whose server closes
+//!   connections may dial up to [`HANDBACK_WINDOW`] later than it could have.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How long after an answer its connection may still be on its way back to the pool. hyper
+/// returns it from a task of its own once the body has ended; on a loaded runtime that took
+/// more than 5 ms now and then (`--bench wait_scale`).
+pub(crate) const HANDBACK_WINDOW: Duration = Duration::from_millis(50);
+
+tokio::task_local! {
+    /// Set while a request's own task polls its send future (see [`Transport::send_once`]);
+    /// absent in the background task hyper moves an unneeded connect to.
+    ///
+    /// [`Transport::send_once`]: crate::http::Transport
+    static REQUEST_TASK: ();
+}
+
+/// Runs `fut` as a request whose connects this layer may gate.
+pub(crate) async fn in_request_task<F: Future>(fut: F) -> F::Output {
+    REQUEST_TASK.scope((), fut).await
+}
+
+fn polled_by_request_task() -> bool {
+    REQUEST_TASK.try_with(|()| ()).is_ok()
+}
+
+/// The connector layer; one per `reqwest::Client` (all its connections go to one host).
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionLimit {
+    limit: usize,
+    started: Arc<AtomicUsize>,
+    epoch: Instant,
+    /// Microseconds from `epoch` to the last answer read in full.
+    last_answer_us: Arc<AtomicU64>,
+}
+
+impl ConnectionLimit {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            started: Arc::new(AtomicUsize::new(0)),
+            epoch: Instant::now(),
+            last_answer_us: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Called when an answer has been read in full: its connection is on its way back.
+    pub(crate) fn answer_received(&self) {
+        self.last_answer_us.store(self.micros(), Ordering::Release);
+    }
+
+    fn micros(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// What is left of the hand-back window of the last answer, if any.
+    fn handback_left(&self) -> Option<Duration> {
+        let last = self.last_answer_us.load(Ordering::Acquire);
+        if last == 0 {
+            return None;
+        }
+        let since = Duration::from_micros(self.micros().saturating_sub(last));
+        HANDBACK_WINDOW.checked_sub(since).filter(|d| !d.is_zero())
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ConnectionLimit {
+    type Service = Gated<S>;
+
+    fn layer(&self, inner: S) -> Gated<S> {
+        Gated {
+            inner,
+            gate: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Gated<S> {
+    inner: S,
+    gate: ConnectionLimit,
+}
+
+/// Why a connect was not made; only ever seen by hyper's background task, which drops it.
+#[derive(Debug, thiserror::Error)]
+#[error("connect abandoned: the request was served by a pooled connection")]
+struct Abandoned;
+
+/// Counts a started connect until it fails or is abandoned.
+struct Reservation(Arc<AtomicUsize>);
+
+impl Reservation {
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl<S, R> tower_service::Service<R> for Gated<S>
+where
+    S: tower_service::Service<R, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    R: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        // The standard tower dance: the clone we were told is ready does the call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let gate = self.gate.clone();
+        Box::pin(async move {
+            let earlier = gate.started.fetch_add(1, Ordering::AcqRel);
+            let reservation = Reservation(gate.started.clone());
+            if earlier >= gate.limit {
+                if let Some(left) = gate.handback_left() {
+                    tokio::time::sleep(left).await;
+                    if !polled_by_request_task() {
+                        tracing::trace!("a pooled connection came back first; not dialing");
+                        return Err(Abandoned.into());
+                    }
+                }
+                tracing::debug!(
+                    limit = gate.limit,
+                    "no pooled connection is coming back; dialing a replacement"
+                );
+            }
+            let conn = inner.call(req).await?;
+            reservation.keep();
+            Ok(conn)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    /// A connector that counts its dials and answers at once.
+    #[derive(Clone, Default)]
+    struct Dialer(Arc<AtomicU32>);
+
+    impl Service<()> for Dialer {
+        type Response = u32;
+        type Error = BoxError;
+        type Future = std::future::Ready<Result<u32, BoxError>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, (): ()) -> Self::Future {
+            std::future::ready(Ok(self.0.fetch_add(1, Ordering::SeqCst) + 1))
+        }
+    }
+
+    #[tokio::test]
+    async fn beyond_the_limit_waits_for_a_handback_and_dials_only_for_a_waiting_request() {
+        let dialer = Dialer::default();
+        let limit = ConnectionLimit::new(2);
+        let mut svc = limit.layer(dialer.clone());
+        for _ in 0..2 {
+            let started = Instant::now();
+            in_request_task(svc.call(())).await.unwrap();
+            assert!(started.elapsed() < HANDBACK_WINDOW);
+        }
+        // No answer yet, so no connection can be on its way back: dial at once.
+        let started = Instant::now();
+        in_request_task(svc.call(())).await.unwrap();
+        assert!(started.elapsed() < HANDBACK_WINDOW);
+        assert_eq!(dialer.0.load(Ordering::SeqCst), 3);
+        // Right after an answer, a connect moved off the request's task is abandoned...
+        limit.answer_received();
+        let background = tokio::spawn(svc.call(()));
+        assert!(background.await.unwrap().is_err());
+        assert_eq!(dialer.0.load(Ordering::SeqCst), 3);
+        // ...and one its request still waits for is dialed once the window has passed.
+        limit.answer_received();
+        let started = Instant::now();
+        in_request_task(svc.call(())).await.unwrap();
+        assert!(started.elapsed() >= HANDBACK_WINDOW / 2);
+        assert_eq!(dialer.0.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn failed_and_dropped_connects_do_not_use_up_the_limit() {
+        #[derive(Clone)]
+        struct Refuses;
+        impl Service<()> for Refuses {
+            type Response = ();
+            type Error = BoxError;
+            type Future = std::future::Ready<Result<(), BoxError>>;
+            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+                Poll::Ready(Ok(()))
+            }
+            fn call(&mut self, (): ()) -> Self::Future {
+                std::future::ready(Err("refused".into()))
+            }
+        }
+        let limit = ConnectionLimit::new(1);
+        let mut refused = limit.layer(Refuses);
+        assert!(in_request_task(refused.call(())).await.is_err());
+        assert_eq!(limit.started.load(Ordering::SeqCst), 0);
+        let pending = limit.layer(Dialer::default()).call(());
+        drop(pending);
+        assert_eq!(limit.started.load(Ordering::SeqCst), 0);
+        let mut ok = limit.layer(Dialer::default());
+        in_request_task(ok.call(())).await.unwrap();
+        assert_eq!(limit.started.load(Ordering::SeqCst), 1);
+    }
+}
