@@ -1,4 +1,5 @@
-//! Concurrency and lifecycle rules: the in-flight bound, and dropping a wait stops polling.
+//! Concurrency and lifecycle rules: the in-flight bound (on requests and on connections), and
+//! dropping a wait stops polling.
 //! (The tracing span test has a binary of its own: `tracing_span.rs`.)
 
 use crate::adapter_support::SECRET_KEY;
@@ -44,6 +45,63 @@ async fn requests_in_flight_are_bounded_per_client() {
     for call in calls {
         call.abort();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_opened_stay_within_the_in_flight_bound() {
+    // Bursts of calls that each take a permit the moment another ends: without the
+    // connection limit, hyper dials a new connection whenever the previous one is not yet
+    // back in its pool (BENCHMARKS.md, section 4).
+    let sim = voiceclone_sim::Simulator::start().await.unwrap();
+    for provider in Provider::ALL {
+        let before = sim.stats().connections_accepted;
+        let c = Client::builder(provider)
+            .api_key(sim.api_key())
+            .base_url(sim.base_url())
+            .max_in_flight(4)
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            let calls: Vec<_> = (0..2000)
+                .map(|i| {
+                    let c = c.clone();
+                    tokio::spawn(async move { c.clone_status(&JobId::new(format!("t-{i}"))).await })
+                })
+                .collect();
+            for call in calls {
+                // Unknown tasks: an answer (an error) is all this test needs.
+                let _ = call.await.unwrap();
+            }
+        }
+        let opened = sim.stats().connections_accepted - before;
+        assert!(
+            opened <= 4,
+            "{provider}: {opened} connections for an in-flight bound of 4"
+        );
+    }
+}
+
+#[tokio::test]
+async fn connections_the_server_closes_are_replaced_without_waiting() {
+    // Each answer closes its connection. The connection limit must count them as gone;
+    // otherwise every call would first wait for a pooled connection that is not coming
+    // back (50 ms each, 450 ms for these ten calls).
+    let close = vec![("connection", "close".to_owned())];
+    let body = json!({"code": 200, "message": "", "data": {"taskId": "t", "status": "running"}});
+    let server = Scripted::start(vec![Step::Json(200, close, body); 10]).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..10 {
+        c.clone_status(&JobId::new("t")).await.unwrap();
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(300), "ten calls took {took:?}");
 }
 
 #[tokio::test]

@@ -16,8 +16,12 @@
 //!   task, which is noticed (the request's task-local marker is gone) and the connect is
 //!   abandoned before anything is dialed;
 //! - otherwise it dials: the server has closed connections we counted, and a fresh one is
-//!   needed. A client that has been idle dials at once; a busy one whose server closes
-//!   connections may dial up to [`HANDBACK_WINDOW`] later than it could have.
+//!   needed. A client that has been idle dials at once.
+//!
+//! Closed connections are uncounted where the client can see them: an answer that says
+//! `Connection: close`, and a request that failed on its connection. A server that closes
+//! connections without saying so only costs a busy client up to [`HANDBACK_WINDOW`] per
+//! replacement connection.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -73,6 +77,13 @@ impl ConnectionLimit {
     /// Called when an answer has been read in full: its connection is on its way back.
     pub(crate) fn answer_received(&self) {
         self.last_answer_us.store(self.micros(), Ordering::Release);
+    }
+
+    /// Called when a connection is known to be gone (`Connection: close`, a failed request).
+    pub(crate) fn connection_lost(&self) {
+        let _ = self
+            .started
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
     fn micros(&self) -> u64 {
@@ -220,6 +231,25 @@ mod tests {
         in_request_task(svc.call(())).await.unwrap();
         assert!(started.elapsed() >= HANDBACK_WINDOW / 2);
         assert_eq!(dialer.0.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_lost_connection_is_replaced_at_once() {
+        let dialer = Dialer::default();
+        let limit = ConnectionLimit::new(1);
+        let mut svc = limit.layer(dialer.clone());
+        in_request_task(svc.call(())).await.unwrap();
+        limit.answer_received();
+        limit.connection_lost();
+        let started = Instant::now();
+        in_request_task(svc.call(())).await.unwrap();
+        assert!(started.elapsed() < HANDBACK_WINDOW);
+        assert_eq!(dialer.0.load(Ordering::SeqCst), 2);
+        // Never below zero, whatever is reported.
+        for _ in 0..3 {
+            limit.connection_lost();
+        }
+        assert_eq!(limit.started.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

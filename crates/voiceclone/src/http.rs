@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -186,6 +186,10 @@ impl Transport {
         let result = Box::pin(crate::connection_limit::in_request_task(async move {
             let resp = builder.send().await.map_err(Error::from_reqwest)?;
             let status = resp.status().as_u16();
+            let closing = resp
+                .headers()
+                .get(CONNECTION)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
             let retry_after = resp
                 .headers()
                 .get(RETRY_AFTER)
@@ -197,10 +201,18 @@ impl Transport {
                 .map_err(|e| Error::from_reqwest(e).with_http_status(status))?;
             if let Some(limit) = &self.connection_limit {
                 limit.answer_received();
+                if closing {
+                    limit.connection_lost();
+                }
             }
             Ok::<_, Error>(RawResponse::new(status, retry_after.as_deref(), body))
         }))
         .await;
+        if let (Err(_), Some(limit)) = (&result, &self.connection_limit) {
+            // The connection this request used (if it got one) is gone; counting one too
+            // many as gone costs at most one extra connection, one too few a slower redial.
+            limit.connection_lost();
+        }
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         span.record("latency_ms", latency_ms);
         match &result {
