@@ -138,6 +138,30 @@ async fn bad_gateway_on_a_create_is_outcome_unknown_not_a_retry() {
 }
 
 #[tokio::test]
+async fn server_errors_on_a_create_are_reported_not_resent() {
+    // JimmyAI has no idempotency key: after a 500 or 503 the task may or may not exist, and
+    // a resend could bill twice. The caller gets `Server` ("try again later", by choice).
+    for status in [500u16, 503] {
+        for body in [
+            json!({"code": -1, "msg": "busy", "data": null}),
+            json!({"code": i64::from(status), "msg": "busy", "data": null}),
+        ] {
+            let server = Scripted::start(vec![
+                Step::status(status, body.clone()),
+                ok(task("audio_9", "soundCloningClone", "queued", json!({}))),
+            ])
+            .await;
+            let (c, sleeper) = client(Provider::JimmyAi, &server.base_url);
+            let e = c.clone_voice(&clone_req()).await.unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::Server, "{status} {body}: {e}");
+            assert_eq!(e.http_status(), Some(status));
+            assert_eq!(server.seen().len(), 1, "{status} {body}: resent");
+            assert!(sleeper.sleeps().is_empty());
+        }
+    }
+}
+
+#[tokio::test]
 async fn rate_limited_create_is_retried_because_it_was_not_processed() {
     let server = Scripted::start(vec![
         Step::Json(

@@ -206,6 +206,30 @@ async fn retry_after_is_honoured() {
 }
 
 #[tokio::test]
+async fn retry_after_as_an_http_date_is_honoured() {
+    // RFC 9110 allows `Retry-After: <HTTP-date>`; 20 s ahead, whole seconds on the wire.
+    let when = std::time::SystemTime::now() + Duration::from_secs(20);
+    let server = Scripted::start(vec![
+        Step::Json(
+            503,
+            vec![("retry-after", httpdate::fmt_http_date(when))],
+            json!({"code": 503, "message": "maintenance", "data": null}),
+        ),
+        detail("t-1", "running", json!({})),
+    ])
+    .await;
+    let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+    c.clone_status(&JobId::new("t-1")).await.unwrap();
+    let slept = sleeper.sleeps();
+    assert_eq!(slept.len(), 1, "{slept:?}");
+    assert!(
+        (Duration::from_secs(18)..=Duration::from_secs(20)).contains(&slept[0]),
+        "slept {:?} for a date 20 s ahead",
+        slept[0]
+    );
+}
+
+#[tokio::test]
 async fn business_errors_map_the_same_inside_http_200_and_as_http_errors() {
     let cases = [
         (400, ErrorKind::InvalidRequest),
