@@ -121,7 +121,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Bounds the HTTP requests in flight for this client and its clones (default 32).
+    /// Bounds the HTTP requests in flight for this client and its clones (default 32), and
+    /// with them the connections it opens (unless a caller's `reqwest::Client` is used).
     #[must_use]
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
