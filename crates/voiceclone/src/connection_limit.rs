@@ -189,9 +189,12 @@ mod tests {
     use tower_layer::Layer;
     use tower_service::Service;
 
-    /// A connector that counts its dials and answers at once.
+    /// A connector that counts its dials and answers at once (or refuses every one).
     #[derive(Clone, Default)]
-    struct Dialer(Arc<AtomicU32>);
+    struct Dialer {
+        dials: Arc<AtomicU32>,
+        refuse: bool,
+    }
 
     impl Service<()> for Dialer {
         type Response = u32;
@@ -201,7 +204,12 @@ mod tests {
             Poll::Ready(Ok(()))
         }
         fn call(&mut self, (): ()) -> Self::Future {
-            std::future::ready(Ok(self.0.fetch_add(1, Ordering::SeqCst) + 1))
+            let n = self.dials.fetch_add(1, Ordering::SeqCst) + 1;
+            std::future::ready(if self.refuse {
+                Err("refused".into())
+            } else {
+                Ok(n)
+            })
         }
     }
 
@@ -219,18 +227,18 @@ mod tests {
         let started = Instant::now();
         in_request_task(svc.call(())).await.unwrap();
         assert!(started.elapsed() < HANDBACK_WINDOW);
-        assert_eq!(dialer.0.load(Ordering::SeqCst), 3);
+        assert_eq!(dialer.dials.load(Ordering::SeqCst), 3);
         // Right after an answer, a connect moved off the request's task is abandoned...
         limit.answer_received();
         let background = tokio::spawn(svc.call(()));
         assert!(background.await.unwrap().is_err());
-        assert_eq!(dialer.0.load(Ordering::SeqCst), 3);
+        assert_eq!(dialer.dials.load(Ordering::SeqCst), 3);
         // ...and one its request still waits for is dialed once the window has passed.
         limit.answer_received();
         let started = Instant::now();
         in_request_task(svc.call(())).await.unwrap();
         assert!(started.elapsed() >= HANDBACK_WINDOW / 2);
-        assert_eq!(dialer.0.load(Ordering::SeqCst), 4);
+        assert_eq!(dialer.dials.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
@@ -244,7 +252,7 @@ mod tests {
         let started = Instant::now();
         in_request_task(svc.call(())).await.unwrap();
         assert!(started.elapsed() < HANDBACK_WINDOW);
-        assert_eq!(dialer.0.load(Ordering::SeqCst), 2);
+        assert_eq!(dialer.dials.load(Ordering::SeqCst), 2);
         // Never below zero, whatever is reported.
         for _ in 0..3 {
             limit.connection_lost();
@@ -254,21 +262,11 @@ mod tests {
 
     #[tokio::test]
     async fn failed_and_dropped_connects_do_not_use_up_the_limit() {
-        #[derive(Clone)]
-        struct Refuses;
-        impl Service<()> for Refuses {
-            type Response = ();
-            type Error = BoxError;
-            type Future = std::future::Ready<Result<(), BoxError>>;
-            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-                Poll::Ready(Ok(()))
-            }
-            fn call(&mut self, (): ()) -> Self::Future {
-                std::future::ready(Err("refused".into()))
-            }
-        }
         let limit = ConnectionLimit::new(1);
-        let mut refused = limit.layer(Refuses);
+        let mut refused = limit.layer(Dialer {
+            refuse: true,
+            ..Dialer::default()
+        });
         assert!(in_request_task(refused.call(())).await.is_err());
         assert_eq!(limit.started.load(Ordering::SeqCst), 0);
         let pending = limit.layer(Dialer::default()).call(());

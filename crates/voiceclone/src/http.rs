@@ -208,9 +208,11 @@ impl Transport {
             Ok::<_, Error>(RawResponse::new(status, retry_after.as_deref(), body))
         }))
         .await;
-        if let (Err(_), Some(limit)) = (&result, &self.connection_limit) {
-            // The connection this request used (if it got one) is gone; counting one too
-            // many as gone costs at most one extra connection, one too few a slower redial.
+        if let (Err(e), Some(limit)) = (&result, &self.connection_limit)
+            && e.reach() != Reach::NotSent
+        {
+            // The connection this request was sent on is gone. (A failed connect was never
+            // counted: the layer has already given its place back.)
             limit.connection_lost();
         }
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
