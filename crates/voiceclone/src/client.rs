@@ -12,7 +12,8 @@ use url::Url;
 
 use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind};
-use crate::http::{CONNECT_TIMEOUT, Transport};
+use crate::http::{CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, Transport};
+use crate::scrub::Scrubber;
 use crate::model::{
     CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, TaskStatus, Voice,
 };
@@ -23,6 +24,8 @@ use crate::sleep::{Sleeper, TokioSleeper};
 use crate::validate;
 use crate::wait::{WaitPolicy, poll_until_terminal};
 
+/// The smallest response-body cap [`ClientBuilder::max_response_bytes`] accepts.
+const MIN_RESPONSE_BYTES: usize = 1024;
 /// Default bound on HTTP requests in flight per client.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
 /// How many submitted VMEG clone names a client remembers (to find a voice by name later).
@@ -65,6 +68,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     max_in_flight: usize,
     sleeper: Option<Arc<dyn Sleeper>>,
+    max_response_bytes: usize,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -126,6 +130,17 @@ impl ClientBuilder {
     #[must_use]
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Caps the size of one response body (default 4 MiB, at least 1 KiB: smaller values are
+    /// raised to it). A larger answer is abandoned while it streams, so a broken or hostile
+    /// server cannot exhaust memory: memory for bodies stays within this cap times
+    /// [`ClientBuilder::max_in_flight`]. The call fails with `InvalidResponse`, or with
+    /// `OutcomeUnknown` for a write (its answer could not be read).
+    #[must_use]
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit.max(MIN_RESPONSE_BYTES);
         self
     }
 
@@ -202,6 +217,7 @@ impl ClientBuilder {
                     .with_provider(provider)
             })?;
         auth.set_sensitive(true);
+        let scrubber = Arc::new(Scrubber::new(key.expose()));
         let transport = Transport {
             provider,
             http,
@@ -213,6 +229,8 @@ impl ClientBuilder {
             timeout_override: self.timeout,
             retry: self.retry,
             sleeper: self.sleeper.unwrap_or_else(|| Arc::new(TokioSleeper)),
+            scrubber,
+            max_response_bytes: self.max_response_bytes,
         };
         Ok(Client {
             inner: Arc::new(Inner {
@@ -269,6 +287,7 @@ impl Client {
             http: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             sleeper: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 

@@ -92,15 +92,21 @@ pub enum ErrorKind {
         /// How many status requests were made.
         polls: u32,
     },
-    /// A write may or may not have taken effect: do not resend it.
-    #[error("{}", outcome_unknown_text(.idempotency_key.as_deref(), *.submitted_at, .request_summary))]
+    /// A write may or may not have taken effect: do not resend it. Everything needed to find
+    /// the task is here: the VMEG idempotency key (also echoed in the webhook's `extraData`),
+    /// the task id whenever the answer named one, the submit time and what identifies the
+    /// request (never the caller's free text, never a URL's query string).
+    #[error("{}", outcome_unknown_text(.idempotency_key.as_deref(), .task_id.as_ref(), *.submitted_at, .request))]
     OutcomeUnknown {
         /// The VMEG idempotency key the call used (JimmyAI has none).
         idempotency_key: Option<String>,
+        /// The task the answer named, when it named one (usable with `clone_status` /
+        /// `speech_status`).
+        task_id: Option<JobId>,
         /// When the first attempt was sent.
         submitted_at: SystemTime,
-        /// The request's fields, enough to find the task by hand.
-        request_summary: String,
+        /// Method, route and the request's identifying fields.
+        request: RequestSummary,
     },
     /// This provider has no such operation.
     #[error("{operation} is not supported by {provider}")]
@@ -118,15 +124,59 @@ pub enum ErrorKind {
     Vendor,
 }
 
-fn outcome_unknown_text(key: Option<&str>, submitted_at: SystemTime, summary: &str) -> String {
+fn outcome_unknown_text(
+    key: Option<&str>,
+    task_id: Option<&JobId>,
+    submitted_at: SystemTime,
+    request: &RequestSummary,
+) -> String {
     let at = crate::time::format_rfc3339(submitted_at);
+    let task = match task_id {
+        Some(id) => format!("the answer named task \"{id}\": check it by that id; "),
+        None => String::new(),
+    };
     match key {
         Some(key) => format!(
-            "the request may have created a task; do not resend it with a new key. Look it up (tasks/list, or the webhook whose extraData.voiceclone.idempotencyKey is {key:?}); submitted at {at}; request: {summary}"
+            "the request may have created a task; do not resend it with a new key. {task}Look it up (tasks/list, or the webhook whose extraData.voiceclone.idempotencyKey is {key:?}); submitted at {at}; request: {request}"
         ),
         None => format!(
-            "the request may have created a task and the provider has no idempotency support; do not resend it. Check the account's tasks for one submitted at {at}; request: {summary}"
+            "the request may have created a task and the provider has no idempotency support; do not resend it. {task}Check the account's tasks for one submitted at {at}; request: {request}"
         ),
+    }
+}
+
+/// What identifies a request whose outcome is unknown: method, route and the request's
+/// identifying fields. Nothing secret and none of the caller's free text: URLs lose their
+/// query string and fragment (presigned URLs carry signatures), texts (TTS text, preview
+/// scripts) are given as their length and a short SHA-256.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestSummary {
+    /// `POST`, `GET`, ...
+    pub method: String,
+    /// The path the request was sent to.
+    pub route: String,
+    /// `(field, value)` pairs in body order; nested fields as `data[0].voiceId`.
+    pub fields: Vec<(String, String)>,
+}
+
+impl RequestSummary {
+    /// The value of `field`, if the summary has it.
+    pub fn field(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Display for RequestSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.route)?;
+        for (k, v) in &self.fields {
+            write!(f, " {k}={v}")?;
+        }
+        Ok(())
     }
 }
 
@@ -202,6 +252,10 @@ struct Inner {
     message: Option<String>,
     retry_after: Option<Duration>,
     reach: Reach,
+    /// A task id the answer named (kept for an `OutcomeUnknown`).
+    task_id: Option<String>,
+    /// The body carried the success code although the status was not a 2xx.
+    claimed_success: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -221,6 +275,8 @@ impl Error {
             message: None,
             retry_after: None,
             reach,
+            task_id: None,
+            claimed_success: false,
             source: None,
         }))
     }
@@ -284,6 +340,30 @@ impl Error {
 
     pub(crate) fn reach(&self) -> Reach {
         self.0.reach
+    }
+
+    /// The task id the answer named, if any (what an `OutcomeUnknown` reports).
+    pub(crate) fn named_task_id(&self) -> Option<&str> {
+        self.0.task_id.as_deref()
+    }
+
+    /// True when the body carried the success code although the HTTP status was not a 2xx:
+    /// a write may have taken effect.
+    pub(crate) fn claims_success(&self) -> bool {
+        self.0.claimed_success
+    }
+
+    pub(crate) fn with_task_id(mut self, id: impl Into<String>) -> Self {
+        self.0.task_id = Some(id.into());
+        self
+    }
+
+    pub(crate) fn claiming_success(mut self, task_id: Option<String>) -> Self {
+        self.0.claimed_success = true;
+        if task_id.is_some() {
+            self.0.task_id = task_id;
+        }
+        self
     }
 
     /// The HTTP status if it is an error, else a VMEG business code in 4xx/5xx (VMEG may
@@ -364,14 +444,23 @@ impl Error {
         self
     }
 
-    /// Removes every occurrence of `secret` from the vendor message (a server could echo the
-    /// key back; nothing this crate prints may contain it).
-    pub(crate) fn scrub(mut self, secret: &str) -> Self {
-        if secret.len() >= 4
-            && let Some(m) = self.0.message.as_mut()
-            && m.contains(secret)
+    /// Removes every piece of the API key from everything this error holds that came from a
+    /// server (a server could echo the key back; nothing this crate prints may contain it).
+    /// The decoders already scrub as they read; this is the last line.
+    pub(crate) fn scrub(mut self, scrubber: &crate::scrub::Scrubber) -> Self {
+        if let Some(m) = self.0.message.take() {
+            self.0.message = Some(scrubber.scrub_owned(m));
+        }
+        if self
+            .0
+            .task_id
+            .as_deref()
+            .is_some_and(|t| scrubber.finds_secret_in(t))
         {
-            *m = m.replace(secret, "[redacted]");
+            self.0.task_id = None;
+        }
+        if let ErrorKind::TaskFailed { reason, .. } = &mut self.0.kind {
+            *reason = scrubber.scrub_owned(std::mem::take(reason));
         }
         self
     }
@@ -552,8 +641,13 @@ mod tests {
     fn display_says_what_and_what_next() {
         let e = Error::new(ErrorKind::OutcomeUnknown {
             idempotency_key: Some("k-1".into()),
+            task_id: Some(JobId::new("t-9")),
             submitted_at: std::time::UNIX_EPOCH,
-            request_summary: "clone name=x".into(),
+            request: RequestSummary {
+                method: "POST".into(),
+                route: "/clone".into(),
+                fields: vec![("voiceName".into(), "x".into())],
+            },
         })
         .with_provider(Provider::Vmeg)
         .with_operation("clone_voice");
@@ -565,6 +659,8 @@ mod tests {
         assert!(
             s.contains("do not resend")
                 && s.contains("\"k-1\"")
+                && s.contains("task \"t-9\"")
+                && s.contains("request: POST /clone voiceName=x")
                 && s.contains("1970-01-01T00:00:00.000Z"),
             "{s}"
         );
@@ -589,11 +685,17 @@ mod tests {
         let long = "x".repeat(10_000);
         let e = Error::new(ErrorKind::Server).with_message(&long);
         assert!(e.message().map(|m| m.chars().count()).unwrap_or(0) <= MAX_MESSAGE_CHARS + 1);
+        let scrubber = crate::scrub::Scrubber::new("sk-1234567890");
         let e = Error::new(ErrorKind::Unauthorized)
-            .with_message("bad key sk-123456")
-            .scrub("sk-123456");
+            .with_message("bad key sk-1234567890")
+            .scrub(&scrubber);
         assert_eq!(e.message(), Some("bad key [redacted]"));
-        assert!(!format!("{e}{e:?}").contains("sk-123456"));
+        assert!(!format!("{e}{e:?}").contains("sk-12345"));
+        // A key cut by the length limit leaves a piece of 8+ characters: still found.
+        let e = Error::new(ErrorKind::Server)
+            .with_message(format!("{}sk-1234567890", "x".repeat(MAX_MESSAGE_CHARS - 9)))
+            .scrub(&scrubber);
+        assert!(!e.message().unwrap_or_default().contains("sk-12345"), "{e}");
     }
 
     #[test]

@@ -17,12 +17,14 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::connection_limit::ConnectionLimit;
-use crate::error::{Error, ErrorKind, Reach};
+use crate::error::{Error, ErrorKind, Reach, RequestSummary};
 use crate::model::Provider;
 use crate::provider::{RawResponse, decode_response};
 use crate::retry::{CallInfo, OperationKind, RetryPolicy, run_with_retry};
+use crate::scrub::Scrubber;
 use crate::secret::ApiKey;
 use crate::sleep::{BoxFuture, Sleeper};
+use crate::wire::usable_id;
 
 /// Default timeouts per kind of call (overridden as a whole by `ClientBuilder::timeout`).
 pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -41,6 +43,10 @@ pub(crate) enum Body {
     },
 }
 
+/// Default cap on one response body (`ClientBuilder::max_response_bytes`): far above any
+/// answer either API documents (a voice-list page, a task), far below what hurts a service.
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
 /// One logical request, replayable for each attempt.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpRequest {
@@ -50,6 +56,9 @@ pub(crate) struct HttpRequest {
     pub(crate) body: Option<Body>,
     pub(crate) idempotency_key: Option<String>,
     pub(crate) timeout: Duration,
+    /// Body fields holding the caller's free text (TTS text, preview scripts): never quoted
+    /// in a request summary, only their length and a short hash.
+    pub(crate) free_text: &'static [&'static str],
 }
 
 impl HttpRequest {
@@ -61,6 +70,7 @@ impl HttpRequest {
             body: None,
             idempotency_key: None,
             timeout: READ_TIMEOUT,
+            free_text: &[],
         }
     }
 
@@ -78,6 +88,7 @@ impl HttpRequest {
             body: Some(Body::Json(bytes.into())),
             idempotency_key: None,
             timeout: WRITE_TIMEOUT,
+            free_text: &[],
         })
     }
 
@@ -96,32 +107,105 @@ impl HttpRequest {
         self
     }
 
-    /// What a person needs to find this request again: method, path, key, body (cut).
-    pub(crate) fn summary(&self) -> String {
-        let mut s = format!("{} {}", self.method, self.path);
-        if let Some(k) = &self.idempotency_key {
-            s.push_str(&format!(" X-Idempotency-Key={k}"));
-        }
+    /// Names the body fields that hold the caller's free text.
+    pub(crate) fn free_text(mut self, fields: &'static [&'static str]) -> Self {
+        self.free_text = fields;
+        self
+    }
+
+    /// What a person needs to find this request again (the idempotency key and the submit
+    /// time travel beside it): method, path and the body's identifying fields, scrubbed.
+    pub(crate) fn summary(&self, scrubber: &Scrubber) -> RequestSummary {
+        let mut fields = Vec::new();
         match &self.body {
             Some(Body::Json(b)) => {
-                let text = String::from_utf8_lossy(b);
-                let cut: String = text.chars().take(1000).collect();
-                s.push_str(&format!(" body={cut}"));
+                if let Ok(value) = serde_json::from_slice::<serde_json::Value>(b) {
+                    summarize_json("", &value, self.free_text, &mut fields);
+                }
             }
             Some(Body::Raw {
                 content_type,
                 bytes,
             }) => {
-                s.push_str(&format!(
-                    " body=<{} bytes of {}>",
-                    bytes.len(),
-                    content_type.split(';').next().unwrap_or_default()
-                ));
+                let kind = content_type.split(';').next().unwrap_or_default();
+                fields.push(("body".to_owned(), format!("<{} bytes of {kind}>", bytes.len())));
             }
             None => {}
         }
-        s
+        for (k, v) in &self.query {
+            fields.push(((*k).to_owned(), v.clone()));
+        }
+        RequestSummary {
+            method: self.method.to_string(),
+            route: self.path.clone(),
+            fields: fields
+                .into_iter()
+                .take(SUMMARY_MAX_FIELDS)
+                .map(|(k, v)| (k, scrubber.scrub_owned(v)))
+                .collect(),
+        }
     }
+}
+
+/// A summary quotes at most this many fields, each cut to this many characters.
+const SUMMARY_MAX_FIELDS: usize = 32;
+const SUMMARY_MAX_CHARS: usize = 200;
+
+/// Flattens a JSON body into `(path, value)` pairs for a request summary.
+fn summarize_json(
+    path: &str,
+    value: &serde_json::Value,
+    free_text: &[&str],
+    out: &mut Vec<(String, String)>,
+) {
+    use serde_json::Value;
+    let leaf = path.rsplit(['.', ']']).next().unwrap_or(path);
+    match value {
+        Value::Null => {}
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                summarize_json(&p, v, free_text, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                summarize_json(&format!("{path}[{i}]"), v, free_text, out);
+            }
+        }
+        Value::String(text) if free_text.contains(&leaf) => {
+            out.push((path.to_owned(), text_fingerprint(text)));
+        }
+        Value::String(text) => out.push((path.to_owned(), quotable(text))),
+        other => out.push((path.to_owned(), other.to_string())),
+    }
+}
+
+/// Free text as its length and the first 8 hex digits of its SHA-256: enough to match it
+/// against the caller's own records, nothing of its content.
+fn text_fingerprint(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let short = hex::encode(digest.get(..4).unwrap_or_default());
+    format!("<{} chars, sha256:{short}>", text.chars().count())
+}
+
+/// A value as it may be quoted: URLs without credentials, query or fragment; cut.
+fn quotable(text: &str) -> String {
+    if let Ok(mut url) = Url::parse(text)
+        && url.has_host()
+    {
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_query(None);
+        url.set_fragment(None);
+        return url.to_string();
+    }
+    text.chars().take(SUMMARY_MAX_CHARS).collect()
 }
 
 /// Shared by every clone of a `Client`.
@@ -139,6 +223,10 @@ pub(crate) struct Transport {
     pub(crate) timeout_override: Option<Duration>,
     pub(crate) retry: RetryPolicy,
     pub(crate) sleeper: Arc<dyn Sleeper>,
+    /// Removes the key from everything read from the server.
+    pub(crate) scrubber: Arc<Scrubber>,
+    /// The largest response body read; a larger one is abandoned while streaming.
+    pub(crate) max_response_bytes: usize,
 }
 
 impl Transport {
@@ -195,10 +283,7 @@ impl Transport {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| Error::from_reqwest(e).with_http_status(status))?;
+            let body = read_body(resp, status, self.max_response_bytes).await?;
             if let Some(limit) = &self.connection_limit {
                 limit.answer_received();
                 if closing {
@@ -227,6 +312,19 @@ impl Transport {
         result
     }
 
+    /// Like [`Transport::call`], for a write whose answer must name the task it created: an
+    /// answer without a usable id (missing, blank, not a string or number, or holding a piece
+    /// of the key) cannot be turned into a job, so it ends as `OutcomeUnknown`, never as a
+    /// resend.
+    pub(crate) fn call_create<T: DeserializeOwned + NamesTask + Send + 'static>(
+        &self,
+        operation: &'static str,
+        kind: OperationKind,
+        req: HttpRequest,
+    ) -> BoxFuture<'_, Result<T, Error>> {
+        Box::pin(self.call_inner(operation, kind, req, true))
+    }
+
     /// Sends with retries, applies the envelope rule, decodes `data`.
     ///
     /// Boxed so that the callers' futures (a wait that polls, a job that is queued or
@@ -237,26 +335,28 @@ impl Transport {
         kind: OperationKind,
         req: HttpRequest,
     ) -> BoxFuture<'_, Result<T, Error>> {
-        Box::pin(self.call_inner(operation, kind, req))
+        Box::pin(async move {
+            self.call_inner::<Unchecked<T>>(operation, kind, req, false)
+                .await
+                .map(|u| u.0)
+        })
     }
 
-    async fn call_inner<T: DeserializeOwned>(
+    async fn call_inner<T: DeserializeOwned + NamesTask>(
         &self,
         operation: &'static str,
         kind: OperationKind,
         req: HttpRequest,
+        needs_task_id: bool,
     ) -> Result<T, Error> {
         let call = CallInfo {
             provider: self.provider,
             operation,
             kind,
             idempotency_key: req.idempotency_key.clone(),
-            // Filled in below only when the outcome is unknown: it costs more than the rest
-            // of the call's bookkeeping and is read by nobody otherwise.
-            request_summary: String::new(),
         };
         let provider = self.provider;
-        let secret = self.key.expose();
+        let scrubber = &self.scrubber;
         run_with_retry(&self.retry, &call, self.sleeper.as_ref(), |attempt| {
             let req = &req;
             async move {
@@ -269,34 +369,102 @@ impl Transport {
                         .with_message("client is shutting down")
                 })?;
                 let raw = self.send_once(req, attempt).await?;
-                decode_response::<T>(provider, &raw).inspect_err(|e| {
+                let decoded = decode_response::<T>(provider, &raw, scrubber).inspect_err(|e| {
                     if let Some(code) = e.vendor_code() {
                         tracing::Span::current().record("vendor_code", code);
                     }
-                })
+                })?;
+                if needs_task_id && usable_id(decoded.task_id()).is_none() {
+                    return Err(Error::new(ErrorKind::InvalidResponse)
+                        .with_provider(provider)
+                        .with_http_status(raw.status)
+                        .with_message("the answer names no usable task id"));
+                }
+                Ok(decoded)
             }
         })
         .await
         .map_err(|e| {
-            with_summary(e, &req)
+            with_summary(e, &req, scrubber)
                 .with_operation_if_unset(operation)
-                .scrub(secret)
+                .scrub(scrubber)
         })
     }
 }
 
+/// A wire struct that names the task an answer is about.
+pub(crate) trait NamesTask {
+    /// The task id as the answer gave it (checked with [`usable_id`] by the transport).
+    fn task_id(&self) -> Option<&str>;
+}
+
+/// Any answer, for calls that need no task id.
+struct Unchecked<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Unchecked<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(Unchecked)
+    }
+}
+
+impl<T> NamesTask for Unchecked<T> {
+    fn task_id(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Reads a response body up to `limit` bytes. A larger body (announced or streamed) is
+/// abandoned at once: the request was answered, but with nothing this crate can read, so a
+/// write ends as `OutcomeUnknown` (reach `Maybe`).
+async fn read_body(
+    mut resp: reqwest::Response,
+    status: u16,
+    limit: usize,
+) -> Result<bytes::Bytes, Error> {
+    let too_large = || {
+        Error::new(ErrorKind::InvalidResponse)
+            .with_http_status(status)
+            .with_reach(Reach::Maybe)
+            .with_message(format!(
+                "the response body is larger than {limit} bytes (ClientBuilder::max_response_bytes); it was not read further"
+            ))
+    };
+    let announced = resp.content_length();
+    if announced.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(too_large());
+    }
+    let capacity = announced
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+        .min(limit);
+    let mut body = bytes::BytesMut::with_capacity(capacity);
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Error::from_reqwest(e).with_http_status(status))?
+    {
+        if chunk.len() > limit.saturating_sub(body.len()) {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 /// Gives an `OutcomeUnknown` the request's summary, so a person can find the task again.
-fn with_summary(err: Error, req: &HttpRequest) -> Error {
+fn with_summary(err: Error, req: &HttpRequest, scrubber: &Scrubber) -> Error {
     match err.kind() {
         ErrorKind::OutcomeUnknown {
             idempotency_key,
+            task_id,
             submitted_at,
             ..
         } => {
             let kind = ErrorKind::OutcomeUnknown {
                 idempotency_key: idempotency_key.clone(),
+                task_id: task_id.clone(),
                 submitted_at: *submitted_at,
-                request_summary: req.summary(),
+                request: req.summary(scrubber),
             };
             err.with_kind(kind)
         }
@@ -309,14 +477,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn summary_names_the_request_without_secrets() {
-        let req = HttpRequest::post_json("/x", &serde_json::json!({"fileUrl": "https://a/b.wav"}))
-            .map(|r| r.idempotency_key("k1"))
-            .map(|r| r.summary())
-            .unwrap_or_default();
+    fn summary_names_the_request_without_secrets_or_free_text() {
+        let scrubber = Scrubber::new("sk-secret-0123456789");
+        let req = HttpRequest::post_json(
+            "/x",
+            &serde_json::json!({
+                "fileUrl": "https://u:p@cdn.example.com/a/b.wav?X-Amz-Signature=abc#frag",
+                "contentText": "Hello, my card is 4111 1111 1111 1111",
+                "data": [{"voiceId": "v-1", "text": "private words"}],
+                "voiceName": "named sk-secret-0123456789",
+                "speed": 1.5
+            }),
+        )
+        .map(|r| r.idempotency_key("k1").free_text(&["contentText", "text"]))
+        .map(|r| r.summary(&scrubber));
+        let Ok(s) = req else {
+            unreachable!("the body encodes")
+        };
+        let text = s.to_string();
+        assert_eq!(s.method, "POST");
+        assert_eq!(s.route, "/x");
         assert_eq!(
-            req,
-            r#"POST /x X-Idempotency-Key=k1 body={"fileUrl":"https://a/b.wav"}"#
+            s.field("fileUrl"),
+            Some("https://cdn.example.com/a/b.wav"),
+            "{text}"
         );
+        assert_eq!(s.field("data[0].voiceId"), Some("v-1"));
+        assert_eq!(s.field("speed"), Some("1.5"));
+        assert_eq!(s.field("voiceName"), Some("named [redacted]"));
+        let fp = s.field("contentText").unwrap_or_default();
+        assert!(fp.starts_with("<37 chars, sha256:") && fp.len() == 27, "{fp}");
+        for secret in ["4111", "private", "Signature", "u:p", "frag", "sk-secret"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
     }
 }

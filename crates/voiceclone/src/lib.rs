@@ -114,12 +114,13 @@ pub mod webhook;
 
 mod http;
 mod provider;
+mod scrub;
 mod time;
 mod validate;
 mod wire;
 
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, RequestSummary};
 pub use model::{
     CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, JobId, OutputFormat, Provider,
     SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode,

@@ -140,6 +140,11 @@ pub(crate) enum Decision {
 pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision {
     use OperationKind::*;
     let status = err.effective_status();
+    // The body said "done" with a non-2xx status (even a 429): a write may have created a
+    // task, so it is never resent and never reported as plainly failed.
+    if kind != Read && err.claims_success() {
+        return Decision::OutcomeUnknown;
+    }
     match err.kind() {
         ErrorKind::Conflict if kind == IdempotentWrite && attempt >= 2 => Decision::OutcomeUnknown,
         ErrorKind::Transport | ErrorKind::Timeout if err.reach() == Reach::NotSent => {
@@ -157,8 +162,12 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
             (UnsafeWrite, Some(502 | 504)) => Decision::OutcomeUnknown,
             _ => Decision::Fail,
         },
+        // An answer that could not be read (a 2xx we cannot turn into a job, or a body cut
+        // off at the size limit, whatever its status): a write may have landed.
         ErrorKind::InvalidResponse
-            if kind != Read && err.http_status().is_none_or(|s| (200..300).contains(&s)) =>
+            if kind != Read
+                && (err.reach() == Reach::Maybe
+                    || err.http_status().is_none_or(|s| (200..300).contains(&s))) =>
         {
             Decision::OutcomeUnknown
         }
@@ -168,9 +177,13 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
 
 /// Whether a failed attempt could have been processed by the server anyway.
 fn maybe_processed(err: &Error) -> bool {
+    if err.claims_success() {
+        return true;
+    }
     match err.kind() {
         ErrorKind::Timeout | ErrorKind::Transport => err.reach() != Reach::NotSent,
         ErrorKind::Server => matches!(err.effective_status(), Some(502 | 504)),
+        ErrorKind::InvalidResponse => err.reach() == Reach::Maybe,
         _ => false,
     }
 }
@@ -187,7 +200,6 @@ pub(crate) struct CallInfo {
     pub(crate) operation: &'static str,
     pub(crate) kind: OperationKind,
     pub(crate) idempotency_key: Option<String>,
-    pub(crate) request_summary: String,
 }
 
 fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Error {
@@ -197,10 +209,14 @@ fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Err
         idempotency_key = call.idempotency_key.as_deref().unwrap_or(""),
         "write outcome unknown; not resending"
     );
+    // The request summary is filled in by the transport, which holds the request; it costs
+    // more than the rest of a call's bookkeeping and is built only here, when it is needed.
+    let task_id = err.named_task_id().map(crate::model::JobId::new);
     err.with_kind(ErrorKind::OutcomeUnknown {
         idempotency_key: call.idempotency_key.clone(),
+        task_id,
         submitted_at,
-        request_summary: call.request_summary.clone(),
+        request: crate::error::RequestSummary::default(),
     })
 }
 
@@ -374,7 +390,6 @@ mod tests {
             operation: "test_op",
             kind,
             idempotency_key: Some("key-1".into()),
-            request_summary: "summary".into(),
         }
     }
 
@@ -454,7 +469,7 @@ mod tests {
         .await;
         let err = res.unwrap_err();
         assert!(
-            matches!(err.kind(), ErrorKind::OutcomeUnknown { request_summary, .. } if request_summary == "summary")
+            matches!(err.kind(), ErrorKind::OutcomeUnknown { idempotency_key: Some(k), .. } if k == "key-1")
         );
         assert_eq!(calls, 1);
         let (res, calls, _) = drive(

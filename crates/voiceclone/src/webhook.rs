@@ -251,14 +251,15 @@ struct RawEvent {
     version: Option<String>,
     #[serde(default)]
     event: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::wire::lenient_string")]
     pipeline_key: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::wire::lenient_string")]
     message: Option<String>,
     #[serde(default)]
     extra_data: Option<serde_json::Value>,
+    /// Kept as text: ids in it must not pass through `f64` (see `crate::wire`).
     #[serde(default)]
-    data: serde_json::Value,
+    data: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// Checks and decodes VMEG webhook deliveries.
@@ -430,9 +431,10 @@ fn decode_event(body: &[u8], sent_at: SystemTime) -> Result<WebhookEvent, Webhoo
             .unwrap_or_else(|| format!("vendor code {code}"))
     };
     let key = idempotency_key_of(raw.extra_data.as_ref()).map(str::to_owned);
+    let data = raw.data.as_deref().map_or("null", serde_json::value::RawValue::get);
 
     let payload = match kind {
-        WebhookEventKind::CloneVoice => serde_json::from_value::<CloneResult>(raw.data.clone())
+        WebhookEventKind::CloneVoice => serde_json::from_str::<CloneResult>(data)
             .ok()
             .and_then(|r| r.into_job(None::<&JobId>, status.clone()))
             .map(|mut job| {
@@ -444,7 +446,7 @@ fn decode_event(body: &[u8], sent_at: SystemTime) -> Result<WebhookEvent, Webhoo
                 }
                 WebhookPayload::Clone(job)
             }),
-        WebhookEventKind::Tts => serde_json::from_value::<TtsResult>(raw.data.clone())
+        WebhookEventKind::Tts => serde_json::from_str::<TtsResult>(data)
             .ok()
             .and_then(|r| r.into_job(None, status.clone()))
             .map(|mut job| {
@@ -458,7 +460,9 @@ fn decode_event(body: &[u8], sent_at: SystemTime) -> Result<WebhookEvent, Webhoo
             }),
         _ => None,
     }
-    .unwrap_or(WebhookPayload::Other(raw.data));
+    .unwrap_or_else(|| {
+        WebhookPayload::Other(serde_json::from_str(data).unwrap_or(serde_json::Value::Null))
+    });
 
     Ok(WebhookEvent {
         kind,

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 
 enum NumOrString {
     Int(i64),
@@ -104,14 +105,51 @@ pub(crate) fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>
     Ok(value.filter(|f| f.is_finite()))
 }
 
-/// A string field that may also arrive as a number (ids) or be null.
+/// A string field that may also arrive as a number (ids) or be null; anything else (bool,
+/// object, array) is absent.
+///
+/// A number keeps its exact text as sent (`123456789012345678901234567890` stays that, not a
+/// float's rounding of it): it is read as a raw JSON value, never through `f64`. The result is
+/// scrubbed of the API key (see [`crate::scrub`]).
 pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<NumOrString>::deserialize(d)? {
-        Some(NumOrString::Str(s)) => Some(s),
-        Some(NumOrString::Int(i)) => Some(i.to_string()),
-        Some(NumOrString::Float(f)) => Some(f.to_string()),
+    let Some(raw) = Option::<Box<RawValue>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let text = raw.get();
+    let value = match text.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(text).ok(),
+        Some(b'-' | b'0'..=b'9') => Some(text.to_owned()),
         _ => None,
-    })
+    };
+    Ok(value.map(crate::scrub::server_string))
+}
+
+/// A nested object of an UNKNOWN shape: decoded when it fits `T`, absent (default) when it
+/// is something else (a string, an array, a mistyped field), so the rest of the body still
+/// decodes. Read from the raw text, never through a `serde_json::Value`.
+pub(crate) fn lenient_struct<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let Some(raw) = Option::<Box<RawValue>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_str(raw.get()).ok())
+}
+
+/// The longest id this crate accepts from a server or a caller.
+pub(crate) const MAX_ID_CHARS: usize = 256;
+
+/// An id from a server that can name a job or a voice: not blank, no control characters, not
+/// absurdly long, and holding no piece of the API key (a scrubbed id is no id).
+pub(crate) fn usable_id(raw: Option<&str>) -> Option<&str> {
+    let id = raw?.trim();
+    let ok = !id.is_empty()
+        && id.chars().count() <= MAX_ID_CHARS
+        && !id.chars().any(char::is_control)
+        && !id.contains(crate::scrub::REDACTED);
+    ok.then_some(id)
 }
 
 /// Parses a vendor URL, logging (not failing on) one that does not parse.
@@ -162,10 +200,10 @@ mod tests {
             (p.i, p.f, p.s.as_deref()),
             (Some(20000), Some(3.0), Some("id-1"))
         );
-        // Beyond i64: a float, so not an exact integer.
+        // Beyond i64: not an exact i64 code; as an id, the exact text.
         let p = probe(r#"{"i":18446744073709551615,"s":18446744073709551615}"#);
         assert_eq!(p.i, None);
-        assert!(p.s.is_some());
+        assert_eq!(p.s.as_deref(), Some("18446744073709551615"));
     }
 
     #[test]
@@ -186,5 +224,36 @@ mod tests {
             );
         }
         assert_eq!(probe(r#"{"f":"NaN"}"#).f, None);
+    }
+
+    #[test]
+    fn ids_of_any_size_keep_their_exact_text() {
+        for n in [
+            "9007199254740993",
+            "18446744073709551616",
+            "123456789012345678901234567890123456789",
+            "-170141183460469231731687303715884105729",
+            "1.0",
+            "1e400",
+        ] {
+            let json = format!(r#"{{"s":{n}}}"#);
+            assert_eq!(probe(&json).s.as_deref(), Some(n), "{json}");
+        }
+        assert_eq!(
+            probe(r#"{"s":"\u0041b"}"#).s.as_deref(),
+            Some("Ab"),
+            "escapes in strings are decoded"
+        );
+    }
+
+    #[test]
+    fn usable_ids() {
+        assert_eq!(usable_id(Some(" t-1 ")), Some("t-1"));
+        for bad in ["", "   ", "a\u{0}b", "x[redacted]y"] {
+            assert_eq!(usable_id(Some(bad)), None, "{bad:?}");
+        }
+        assert_eq!(usable_id(Some("a\u{7}b")), None);
+        assert_eq!(usable_id(Some(&"x".repeat(MAX_ID_CHARS + 1))), None);
+        assert_eq!(usable_id(None), None);
     }
 }

@@ -6,14 +6,17 @@ use jimmyai_client::types;
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind};
-use crate::http::{Body, HttpRequest, Transport, UPLOAD_TIMEOUT};
+use crate::http::{Body, HttpRequest, NamesTask, Transport, UPLOAD_TIMEOUT};
 use crate::model::{
     CloneJob, CloneRequest, JIMMYAI_ACTIVATION_WINDOW, JobId, Provider, Speech, SpeechJob,
     SpeechRequest, SubtitleMode, TaskStatus, Voice,
 };
 use crate::retry::OperationKind;
 use crate::validate;
-use crate::wire::{lenient_i64, lenient_string, parse_url};
+use crate::wire::{lenient_i64, lenient_string, parse_url, usable_id};
+
+/// Request fields holding the caller's free text: summarized, never quoted.
+const FREE_TEXT: &[&str] = &["contentText"];
 
 const CLONES: &str = "/api/open-api/v1/soundCloning/clones";
 const AUDIOS: &str = "/api/open-api/v1/soundCloning/audios";
@@ -41,23 +44,27 @@ pub(crate) struct Task {
     pub(crate) id: Option<String>,
     #[serde(default, deserialize_with = "lenient_i64")]
     pub(crate) created: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) status: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) model_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) audio_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) subtitle_file: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) error: Option<String>,
+}
+
+impl NamesTask for Task {
+    fn task_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
 }
 
 impl Task {
     fn id_or(&self, fallback: Option<&JobId>) -> Option<JobId> {
-        self.id
-            .clone()
-            .filter(|s| !s.is_empty())
+        usable_id(self.id.as_deref())
             .map(JobId::new)
             .or_else(|| fallback.cloned())
     }
@@ -87,7 +94,7 @@ impl Task {
         if let Some(e) = self.error_text() {
             job = job.with_error(e);
         }
-        if let Some(model_id) = self.model_id.as_deref().filter(|m| !m.trim().is_empty()) {
+        if let Some(model_id) = usable_id(self.model_id.as_deref()) {
             let mut voice = Voice::new(Provider::JimmyAi, model_id);
             if let Some(u) = parse_url("audioUrl", self.audio_url.as_deref()) {
                 voice = voice.with_preview_url(u);
@@ -184,9 +191,9 @@ pub(crate) async fn clone_voice(
         language: language(req.language.as_ref(), req.sound_version)?,
         sound_version: req.sound_version.map(sound_version),
     };
-    let http = HttpRequest::post_json(CLONES, &body)?;
+    let http = HttpRequest::post_json(CLONES, &body)?.free_text(FREE_TEXT);
     let task: Task = t
-        .call("clone_voice", OperationKind::UnsafeWrite, http)
+        .call_create("clone_voice", OperationKind::UnsafeWrite, http)
         .await?;
     task.into_clone_job(None)
         .ok_or_else(|| bad_answer("the answer has no task id"))
@@ -221,9 +228,9 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
         subtitle_type,
         vol: req.volume,
     };
-    let http = HttpRequest::post_json(AUDIOS, &body)?;
+    let http = HttpRequest::post_json(AUDIOS, &body)?.free_text(FREE_TEXT);
     let task: Task = t
-        .call("synthesize", OperationKind::UnsafeWrite, http)
+        .call_create("synthesize", OperationKind::UnsafeWrite, http)
         .await?;
     task.into_speech_job(None)
         .ok_or_else(|| bad_answer("the answer has no task id"))
@@ -309,7 +316,7 @@ pub(crate) fn multipart_body(
 
 #[derive(Debug, Default, Deserialize)]
 struct Uploaded {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     url: Option<String>,
 }
 
@@ -360,6 +367,7 @@ pub(crate) async fn upload_sample(t: &Transport, path: &Path) -> Result<url::Url
         }),
         idempotency_key: None,
         timeout: UPLOAD_TIMEOUT,
+        free_text: &[],
     };
     // An upload that may have arrived only leaves an orphan file, but it is still not
     // resent blindly: the caller decides (OutcomeUnknown says what happened).

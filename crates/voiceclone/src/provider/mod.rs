@@ -5,14 +5,17 @@
 pub(crate) mod jimmyai;
 pub(crate) mod vmeg;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, Reach};
 use crate::model::Provider;
-use crate::wire::lenient_i64;
+use crate::scrub::{Scrubber, decoding_with};
+use crate::wire::{lenient_i64, lenient_string, usable_id};
 
 /// The parts of an HTTP response the envelope rules need.
 #[derive(Debug)]
@@ -38,12 +41,32 @@ impl RawResponse {
 struct Envelope {
     #[serde(default, deserialize_with = "lenient_i64")]
     code: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     message: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     msg: Option<String>,
+    /// Kept as text, so that ids in it never pass through `f64` (see `crate::wire`).
     #[serde(default)]
-    data: serde_json::Value,
+    data: Option<Box<RawValue>>,
+}
+
+/// The task an answer names, under either vendor's name for it (VMEG `taskId`, JimmyAI `id`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NamedTask {
+    #[serde(default, deserialize_with = "lenient_string")]
+    task_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    id: Option<String>,
+}
+
+/// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
+/// caller can look the task up.
+fn named_task_id(data: Option<&RawValue>) -> Option<String> {
+    let named: NamedTask = serde_json::from_str(data?.get()).ok()?;
+    usable_id(named.task_id.as_deref())
+        .or_else(|| usable_id(named.id.as_deref()))
+        .map(str::to_owned)
 }
 
 /// The success path in one pass: `code` and `data` straight from the bytes into `T`, nothing
@@ -60,21 +83,26 @@ struct TypedEnvelope<T> {
 /// code and whose `data` fits `T` is decoded once, straight into `T`; everything else (errors,
 /// odd shapes, `data: null`) takes the general path of [`decode_envelope`] + [`decode_data`],
 /// so both paths give the same result for every input (tested below and by proptest).
+///
+/// Every string read on the way is scrubbed of the API key by `scrubber`.
 pub(crate) fn decode_response<T: DeserializeOwned>(
     provider: Provider,
     resp: &RawResponse,
+    scrubber: &Arc<Scrubber>,
 ) -> Result<T, Error> {
-    if (200..300).contains(&resp.status)
-        && let Ok(TypedEnvelope {
-            code: Some(code),
-            data: Some(data),
-        }) = serde_json::from_slice::<TypedEnvelope<T>>(&resp.body)
-        && code == success_code(provider)
-    {
-        return Ok(data);
-    }
-    let data = decode_envelope(provider, resp)?;
-    decode_data(provider, resp.status, data)
+    decoding_with(scrubber, || {
+        if (200..300).contains(&resp.status)
+            && let Ok(TypedEnvelope {
+                code: Some(code),
+                data: Some(data),
+            }) = serde_json::from_slice::<TypedEnvelope<T>>(&resp.body)
+            && code == success_code(provider)
+        {
+            return Ok(data);
+        }
+        let data = decode_envelope(provider, resp, scrubber)?;
+        decode_data(provider, resp.status, data.as_deref())
+    })
 }
 
 const fn success_code(provider: Provider) -> i64 {
@@ -91,19 +119,25 @@ fn kind_for_code(provider: Provider, code: i64) -> Option<ErrorKind> {
     }
 }
 
-fn body_snippet(body: &[u8]) -> String {
-    let text =
-        String::from_utf8_lossy(body.get(..body.len().min(300)).unwrap_or_default()).into_owned();
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// The start of a body that is not an envelope (a gateway's HTML page, say), for the error
+/// message: scrubbed first, then cut, so no piece of the key survives the cut.
+fn body_snippet(body: &[u8], scrubber: &Scrubber) -> String {
+    let head = body.get(..body.len().min(2048)).unwrap_or_default();
+    let text = String::from_utf8_lossy(head);
+    let text = scrubber.scrub(&text);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.join(" ").chars().take(300).collect()
 }
 
 /// Applies the envelope rule: success iff `code` is the provider's success code (integer or
 /// numeric string), whatever the HTTP status; otherwise an [`Error`] carrying status, code,
-/// message and `Retry-After`. Returns `data`.
+/// message and `Retry-After`. Returns `data` (as text). Must run inside
+/// [`decoding_with`], so that the message is scrubbed as it is read.
 pub(crate) fn decode_envelope(
     provider: Provider,
     resp: &RawResponse,
-) -> Result<serde_json::Value, Error> {
+    scrubber: &Scrubber,
+) -> Result<Option<Box<RawValue>>, Error> {
     let base = |kind: ErrorKind| {
         Error::new(kind)
             .with_provider(provider)
@@ -118,18 +152,23 @@ pub(crate) fn decode_envelope(
         let reason = if (300..400).contains(&resp.status) {
             "unexpected redirect (redirects are not followed so the API key never leaves the configured host)".to_owned()
         } else {
-            body_snippet(&resp.body)
+            body_snippet(&resp.body, scrubber)
         };
         return Err(base(kind).with_message(reason));
     };
     let message = envelope.message.or(envelope.msg).unwrap_or_default();
     if code == success_code(provider) {
+        // The body says "done" but the status does not: a write may have created a task.
+        // Marked so that no write is ever resent or reported as plainly failed on it.
+        let claimed = |e: Error| {
+            e.with_vendor_code(code)
+                .claiming_success(named_task_id(envelope.data.as_deref()))
+        };
         if let Some(kind) = ErrorKind::from_http_status(resp.status) {
-            return Err(base(kind).with_vendor_code(code).with_message(message));
+            return Err(claimed(base(kind)).with_message(message));
         }
         if (300..400).contains(&resp.status) {
-            return Err(base(ErrorKind::InvalidResponse)
-                .with_vendor_code(code)
+            return Err(claimed(base(ErrorKind::InvalidResponse))
                 .with_message("unexpected redirect"));
         }
         return Ok(envelope.data);
@@ -147,17 +186,26 @@ pub(crate) fn decode_envelope(
     Err(base(kind).with_vendor_code(code).with_message(message))
 }
 
-/// Decodes `data` into a wire struct; unknown fields are ignored by every wire struct.
+/// Decodes `data` (as sent: numbers keep their text) into a wire struct; unknown fields are
+/// ignored by every wire struct. When it does not fit, the error still names the task the
+/// answer mentions, if any.
 pub(crate) fn decode_data<T: DeserializeOwned>(
     provider: Provider,
     status: u16,
-    data: serde_json::Value,
+    data: Option<&RawValue>,
 ) -> Result<T, Error> {
-    serde_json::from_value(data).map_err(|e| {
-        Error::new(ErrorKind::InvalidResponse)
+    let text = data.map_or("null", RawValue::get);
+    serde_json::from_str(text).map_err(|e| {
+        let mut err = Error::new(ErrorKind::InvalidResponse)
             .with_provider(provider)
             .with_http_status(status)
-            .with_message(format!("unexpected `data` shape: {e}"))
+            .with_message(crate::scrub::server_string(format!(
+                "unexpected `data` shape: {e}"
+            )));
+        if let Some(id) = named_task_id(data) {
+            err = err.with_task_id(id);
+        }
+        err
     })
 }
 
@@ -168,6 +216,21 @@ mod tests {
 
     fn resp(status: u16, body: &str) -> RawResponse {
         RawResponse::new(status, None, bytes::Bytes::from(body.to_owned()))
+    }
+
+    fn scrubber() -> Arc<Scrubber> {
+        Arc::new(Scrubber::new("sk-test-key-0123456789"))
+    }
+
+    fn decode_envelope(
+        provider: Provider,
+        r: &RawResponse,
+    ) -> Result<serde_json::Value, Error> {
+        let s = scrubber();
+        decoding_with(&s, || super::decode_envelope(provider, r, &s)).map(|d| {
+            d.and_then(|d| serde_json::from_str(d.get()).ok())
+                .unwrap_or(serde_json::Value::Null)
+        })
     }
 
     #[derive(Debug, PartialEq, Deserialize)]
@@ -181,15 +244,18 @@ mod tests {
 
     /// The one-pass path must agree with the general path on every input.
     fn general<T: DeserializeOwned>(provider: Provider, r: &RawResponse) -> Result<T, Error> {
-        let data = decode_envelope(provider, r)?;
-        decode_data(provider, r.status, data)
+        let s = scrubber();
+        decoding_with(&s, || {
+            let data = super::decode_envelope(provider, r, &s)?;
+            decode_data(provider, r.status, data.as_deref())
+        })
     }
 
     fn same_answer<T: DeserializeOwned + std::fmt::Debug + PartialEq>(
         provider: Provider,
         r: &RawResponse,
     ) -> Result<(), String> {
-        let fast = decode_response::<T>(provider, r);
+        let fast = decode_response::<T>(provider, r, &scrubber());
         let slow = general::<T>(provider, r);
         let same = match (&fast, &slow) {
             (Ok(a), Ok(b)) => a == b,

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use vmeg_client::types;
 
 use crate::error::{Error, ErrorKind};
-use crate::http::{HttpRequest, SYNC_TIMEOUT, Transport};
+use crate::http::{HttpRequest, NamesTask, SYNC_TIMEOUT, Transport};
 use crate::model::{
     CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, SpeechSegment,
     TaskStatus, Voice,
@@ -14,7 +14,10 @@ use crate::model::{
 use crate::retry::OperationKind;
 use crate::validate;
 use crate::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
-use crate::wire::{lenient_f64, lenient_string, parse_url};
+use crate::wire::{lenient_f64, lenient_string, parse_url, usable_id};
+
+/// Request fields holding the caller's free text: summarized, never quoted.
+const FREE_TEXT: &[&str] = &["sampleText", "text", "emoPrompt"];
 
 const CLONE_ASYNC: &str = "/openapi/v1/task/clone-voice/create-async";
 const CLONE_SYNC: &str = "/openapi/v1/task/clone-voice/create";
@@ -57,15 +60,21 @@ pub(crate) struct CloneResult {
     pub(crate) task_id: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) voice_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) voice_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) created_at: Option<String>,
+}
+
+impl NamesTask for CloneResult {
+    fn task_id(&self) -> Option<&str> {
+        self.task_id.as_deref()
+    }
 }
 
 impl CloneResult {
     pub(crate) fn voice(&self) -> Option<Voice> {
-        let id = self.voice_id.as_deref().filter(|v| !v.trim().is_empty())?;
+        let id = usable_id(self.voice_id.as_deref())?;
         let mut voice = Voice::new(Provider::Vmeg, id);
         if let Some(name) = self.voice_name.as_deref().filter(|n| !n.is_empty()) {
             voice = voice.with_name(name);
@@ -100,7 +109,9 @@ impl CloneResult {
 
 /// The task id a result names, else the one the caller asked about.
 fn task_id_or(task_id: Option<&str>, fallback: Option<&JobId>) -> Option<JobId> {
-    task_id.map(JobId::new).or_else(|| fallback.cloned())
+    usable_id(task_id)
+        .map(JobId::new)
+        .or_else(|| fallback.cloned())
 }
 
 fn parsed_time(iso8601: Option<&str>) -> Option<std::time::SystemTime> {
@@ -110,11 +121,11 @@ fn parsed_time(iso8601: Option<&str>) -> Option<std::time::SystemTime> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TtsLine {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) uri: Option<String>,
     #[serde(default, deserialize_with = "lenient_f64")]
     pub(crate) duration: Option<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) error_message: Option<String>,
 }
 
@@ -126,8 +137,14 @@ pub(crate) struct TtsResult {
     pub(crate) task_id: Option<String>,
     #[serde(default)]
     pub(crate) results: Option<Vec<TtsLine>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub(crate) created_at: Option<String>,
+}
+
+impl NamesTask for TtsResult {
+    fn task_id(&self) -> Option<&str> {
+        self.task_id.as_deref()
+    }
 }
 
 impl TtsResult {
@@ -210,14 +227,19 @@ fn output_format(f: crate::model::OutputFormat) -> types::OutputFormat {
 struct Accepted {
     #[serde(default, deserialize_with = "lenient_string")]
     task_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     created_at: Option<String>,
 }
 
+impl NamesTask for Accepted {
+    fn task_id(&self) -> Option<&str> {
+        self.task_id.as_deref()
+    }
+}
+
+/// The id of an accepted task (`call_create` has already refused an answer without one).
 fn accepted_id(a: &Accepted) -> Result<JobId, Error> {
-    a.task_id
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
+    usable_id(a.task_id.as_deref())
         .map(JobId::new)
         .ok_or_else(|| {
             Error::new(ErrorKind::InvalidResponse)
@@ -264,9 +286,10 @@ pub(crate) async fn clone_voice(
         };
         let http = HttpRequest::post_json(CLONE_SYNC, &body)?
             .idempotency_key(key.clone())
+            .free_text(FREE_TEXT)
             .timeout(SYNC_TIMEOUT);
         let result: CloneResult = t
-            .call("clone_voice", OperationKind::IdempotentWrite, http)
+            .call_create("clone_voice", OperationKind::IdempotentWrite, http)
             .await?;
         let mut job = result
             .into_job(None, TaskStatus::Succeeded)
@@ -288,9 +311,11 @@ pub(crate) async fn clone_voice(
             sample_text: req.sample_text.clone(),
             voice_name: Some(name.clone()),
         };
-        let http = HttpRequest::post_json(CLONE_ASYNC, &body)?.idempotency_key(key.clone());
+        let http = HttpRequest::post_json(CLONE_ASYNC, &body)?
+            .idempotency_key(key.clone())
+            .free_text(FREE_TEXT);
         let accepted: Accepted = t
-            .call("clone_voice", OperationKind::IdempotentWrite, http)
+            .call_create("clone_voice", OperationKind::IdempotentWrite, http)
             .await?;
         let mut job = CloneJob::new(Provider::Vmeg, accepted_id(&accepted)?, TaskStatus::Queued);
         if let Some(at) = accepted
@@ -310,28 +335,77 @@ pub(crate) async fn clone_voice(
 struct Detail {
     #[serde(default, deserialize_with = "lenient_string")]
     status: Option<String>,
-    #[serde(default)]
-    result: Option<serde_json::Value>,
+    /// Free-form (UNKNOWN shape), decoded with `Detail` itself (not through a
+    /// `serde_json::Value`, which would turn big numeric ids into floats).
+    #[serde(default, deserialize_with = "crate::wire::lenient_struct")]
+    result: Option<DetailResult>,
 }
 
-/// A failure reason inside a free-form `result`, under any of the usual names (assumed).
-fn reason_in(result: Option<&serde_json::Value>) -> Option<String> {
-    let r = result?;
-    ["errorMessage", "error", "message", "reason", "errorMsg"]
-        .iter()
-        .find_map(|k| {
-            r.get(k)
-                .and_then(|v| v.as_str())
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_owned)
-        })
+/// `tasks/detail` `result`: the fields either job kind may carry, and a failure reason under
+/// any of the usual names (assumed).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailResult {
+    #[serde(default, deserialize_with = "lenient_string")]
+    task_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    voice_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    voice_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    created_at: Option<String>,
+    #[serde(default)]
+    results: Option<Vec<TtsLine>>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    error_message: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    error: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    message: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    reason: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    error_msg: Option<String>,
+}
+
+impl DetailResult {
+    fn reason(&self) -> Option<String> {
+        [
+            &self.error_message,
+            &self.error,
+            &self.message,
+            &self.reason,
+            &self.error_msg,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|s| !s.trim().is_empty())
+        .cloned()
+    }
+
+    fn into_clone(self) -> CloneResult {
+        CloneResult {
+            task_id: self.task_id,
+            voice_id: self.voice_id,
+            voice_name: self.voice_name,
+            created_at: self.created_at,
+        }
+    }
+
+    fn into_tts(self) -> TtsResult {
+        TtsResult {
+            task_id: self.task_id,
+            results: self.results,
+            created_at: self.created_at,
+        }
+    }
 }
 
 async fn detail(
     t: &Transport,
     operation: &'static str,
     id: &JobId,
-) -> Result<(TaskStatus, Option<String>, Option<serde_json::Value>), Error> {
+) -> Result<(TaskStatus, Option<String>, DetailResult), Error> {
     validate::id("job_id", id.as_str())?;
     let http = HttpRequest::get(TASK_DETAIL).query("taskId", id.as_str());
     let d: Detail = t.call(operation, OperationKind::Read, http).await?;
@@ -339,15 +413,13 @@ async fn detail(
         Some(raw) => map_status(raw),
         None => TaskStatus::Unknown(String::new()),
     };
-    Ok((status, d.status, d.result))
+    Ok((status, d.status, d.result.unwrap_or_default()))
 }
 
 pub(crate) async fn clone_status(t: &Transport, id: &JobId) -> Result<CloneJob, Error> {
     let (status, raw, result) = detail(t, "clone_status", id).await?;
-    let reason = reason_in(result.as_ref());
-    let parsed: CloneResult = result
-        .and_then(|r| serde_json::from_value(r).ok())
-        .unwrap_or_default();
+    let reason = result.reason();
+    let parsed = result.into_clone();
     let mut job = parsed
         .into_job(Some(id), status.clone())
         .unwrap_or_else(|| CloneJob::new(Provider::Vmeg, id.clone(), status.clone()));
@@ -365,10 +437,8 @@ pub(crate) async fn clone_status(t: &Transport, id: &JobId) -> Result<CloneJob, 
 
 pub(crate) async fn speech_status(t: &Transport, id: &JobId) -> Result<SpeechJob, Error> {
     let (status, raw, result) = detail(t, "speech_status", id).await?;
-    let reason = reason_in(result.as_ref());
-    let parsed: TtsResult = result
-        .and_then(|r| serde_json::from_value(r).ok())
-        .unwrap_or_default();
+    let reason = result.reason();
+    let parsed = result.into_tts();
     let mut job = parsed
         .into_job(Some(id), status.clone())
         .unwrap_or_else(|| SpeechJob::new(Provider::Vmeg, id.clone(), status.clone()));
@@ -421,9 +491,10 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
         };
         let http = HttpRequest::post_json(TTS_SYNC, &body)?
             .idempotency_key(key.clone())
+            .free_text(FREE_TEXT)
             .timeout(SYNC_TIMEOUT);
         let result: TtsResult = t
-            .call("synthesize", OperationKind::IdempotentWrite, http)
+            .call_create("synthesize", OperationKind::IdempotentWrite, http)
             .await?;
         result
             .into_job(None, TaskStatus::Succeeded)
@@ -441,9 +512,11 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
             provider: None,
             trim: req.trim,
         };
-        let http = HttpRequest::post_json(TTS_ASYNC, &body)?.idempotency_key(key.clone());
+        let http = HttpRequest::post_json(TTS_ASYNC, &body)?
+            .idempotency_key(key.clone())
+            .free_text(FREE_TEXT);
         let accepted: Accepted = t
-            .call("synthesize", OperationKind::IdempotentWrite, http)
+            .call_create("synthesize", OperationKind::IdempotentWrite, http)
             .await?;
         let mut job = SpeechJob::new(Provider::Vmeg, accepted_id(&accepted)?, TaskStatus::Queued);
         if let Some(at) = accepted
@@ -465,17 +538,17 @@ struct ListedVoice {
     voice_id: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     task_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     audio: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     create_time: Option<String>,
 }
 
 impl ListedVoice {
     fn voice(&self) -> Option<Voice> {
-        let id = self.voice_id.as_deref().filter(|v| !v.trim().is_empty())?;
+        let id = usable_id(self.voice_id.as_deref())?;
         let mut v = Voice::new(Provider::Vmeg, id);
         if let Some(n) = self.name.as_deref().filter(|n| !n.is_empty()) {
             v = v.with_name(n);

@@ -1,0 +1,198 @@
+//! Keeping the API key out of everything a server says.
+//!
+//! A server (or a proxy in front of it) may echo the `Authorization` header back: whole, cut,
+//! upper-cased, inside an HTML page, inside an id. Every string this crate reads from an
+//! answer passes through a [`Scrubber`] **before** it is cut to length or used, so no piece of
+//! the key survives: any run of 8 or more characters of the key (compared ASCII
+//! case-insensitively) becomes `[redacted]`. A key shorter than 8 characters is redacted
+//! wherever it appears whole.
+//!
+//! Decoding is synchronous, so the scrubber for the answer being decoded is handed to the
+//! lenient field decoders of [`crate::wire`] through a thread-local set by [`decoding_with`]:
+//! every string field of every wire struct is scrubbed without threading the key through
+//! serde.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use aho_corasick::AhoCorasick;
+
+/// What a redacted piece of a server string is replaced with.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// Pieces of the key this long or longer are never printed.
+pub(crate) const MIN_PIECE: usize = 8;
+
+/// Finds and removes pieces of one secret.
+#[derive(Clone)]
+pub(crate) struct Scrubber {
+    finder: Option<AhoCorasick>,
+}
+
+impl std::fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scrubber([redacted])")
+    }
+}
+
+impl Scrubber {
+    /// A scrubber for `secret`: its 8-byte windows (or the whole secret when shorter).
+    pub(crate) fn new(secret: &str) -> Self {
+        let bytes = secret.as_bytes();
+        let patterns: Vec<&[u8]> = if bytes.is_empty() {
+            Vec::new()
+        } else if bytes.len() < MIN_PIECE {
+            vec![bytes]
+        } else {
+            bytes.windows(MIN_PIECE).collect()
+        };
+        let finder = if patterns.is_empty() {
+            None
+        } else {
+            match AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&patterns)
+            {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    // Cannot happen for a handful of 8-byte patterns; fail closed anyway by
+                    // logging (without the secret) and treating every text as unsafe below.
+                    tracing::error!(error = %e, "could not build the key scrubber");
+                    None
+                }
+            }
+        };
+        Self { finder }
+    }
+
+    /// The byte ranges of `text` covered by pieces of the secret, merged, widened to
+    /// character boundaries.
+    fn covered(&self, text: &str) -> Vec<(usize, usize)> {
+        let Some(finder) = &self.finder else {
+            return Vec::new();
+        };
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for m in finder.find_overlapping_iter(text) {
+            let (mut start, mut end) = (m.start(), m.end());
+            while start > 0 && !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            while end < text.len() && !text.is_char_boundary(end) {
+                end += 1;
+            }
+            match ranges.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => ranges.push((start, end)),
+            }
+        }
+        ranges
+    }
+
+    /// True when `text` holds a piece of the secret.
+    pub(crate) fn finds_secret_in(&self, text: &str) -> bool {
+        self.finder
+            .as_ref()
+            .is_some_and(|f| f.find_overlapping_iter(text).next().is_some())
+    }
+
+    /// `text` with every piece of the secret replaced by `[redacted]`.
+    pub(crate) fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let ranges = self.covered(text);
+        if ranges.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (start, end) in ranges {
+            out.push_str(text.get(at..start).unwrap_or_default());
+            out.push_str(REDACTED);
+            at = end;
+        }
+        out.push_str(text.get(at..).unwrap_or_default());
+        Cow::Owned(out)
+    }
+
+    /// Like [`Scrubber::scrub`], consuming and reusing `text` when nothing is found.
+    pub(crate) fn scrub_owned(&self, text: String) -> String {
+        match self.scrub(&text) {
+            Cow::Borrowed(_) => text,
+            Cow::Owned(s) => s,
+        }
+    }
+}
+
+thread_local! {
+    static ACTIVE: RefCell<Option<Arc<Scrubber>>> = const { RefCell::new(None) };
+}
+
+/// Runs `decode` with `scrubber` active for the lenient field decoders on this thread.
+pub(crate) fn decoding_with<R>(scrubber: &Arc<Scrubber>, decode: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<Scrubber>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            ACTIVE.with(|a| *a.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(ACTIVE.with(|a| a.replace(Some(Arc::clone(scrubber)))));
+    decode()
+}
+
+/// Scrubs a string read from a server with the scrubber of the answer being decoded (none
+/// outside [`decoding_with`]: webhook payloads carry no API key).
+pub(crate) fn server_string(text: String) -> String {
+    ACTIVE.with(|a| match a.borrow().as_ref() {
+        Some(s) => s.scrub_owned(text),
+        None => text,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "sk-live-0123456789abcdefXYZ";
+
+    #[test]
+    fn every_piece_of_eight_or_more_is_redacted() {
+        let s = Scrubber::new(KEY);
+        assert_eq!(s.scrub("no secret here"), "no secret here");
+        assert_eq!(s.scrub(&format!("key={KEY}!")), "key=[redacted]!");
+        // A cut of the key, a prefix, a suffix, upper-cased: all pieces of 8+.
+        assert_eq!(s.scrub("x sk-live-0123 y"), "x [redacted] y");
+        assert_eq!(s.scrub("…abcdefXYZ"), "…[redacted]");
+        assert_eq!(s.scrub("SK-LIVE-0123456"), "[redacted]");
+        // Seven characters are not a piece.
+        assert_eq!(s.scrub("sk-live"), "sk-live");
+        // Two pieces, separated.
+        assert_eq!(
+            s.scrub("sk-live-01 and 89abcdefXY"),
+            "[redacted] and [redacted]"
+        );
+        assert!(s.finds_secret_in("ID-56789abcdef"));
+        assert!(!s.finds_secret_in("ID-567"));
+    }
+
+    #[test]
+    fn multibyte_text_around_a_piece_stays_valid() {
+        let s = Scrubber::new(KEY);
+        let text = format!("密钥{KEY}是");
+        let out = s.scrub(&text);
+        assert_eq!(out, "密钥[redacted]是");
+    }
+
+    #[test]
+    fn short_and_empty_secrets() {
+        assert_eq!(Scrubber::new("abc123").scrub("xabc123y"), "x[redacted]y");
+        assert_eq!(Scrubber::new("").scrub("anything"), "anything");
+    }
+
+    #[test]
+    fn the_thread_local_is_scoped() {
+        let s = Arc::new(Scrubber::new(KEY));
+        let inside = decoding_with(&s, || server_string(format!("a{KEY}")));
+        assert_eq!(inside, "a[redacted]");
+        assert_eq!(server_string(KEY.to_owned()), KEY);
+    }
+}
