@@ -37,8 +37,9 @@ fn every_error_kind() -> Vec<ErrorKind> {
         },
         ErrorKind::OutcomeUnknown {
             idempotency_key: Some("k".into()),
+            task_id: Some(JobId::new("t")),
             submitted_at: SystemTime::now(),
-            request_summary: "clone".into(),
+            request: voiceclone::RequestSummary::default(),
         },
         ErrorKind::Unsupported {
             operation: "upload_sample".into(),

@@ -170,8 +170,9 @@ mod tests {
             (
                 ErrorKind::OutcomeUnknown {
                     idempotency_key: Some("k".into()),
+                    task_id: None,
                     submitted_at: UNIX_EPOCH,
-                    request_summary: "s".into(),
+                    request: voiceclone::RequestSummary::default(),
                 },
                 Exit::Unreachable,
                 "outcome_unknown",

@@ -104,14 +104,31 @@ impl Failure {
                 .with("polls", *polls),
             ErrorKind::OutcomeUnknown {
                 idempotency_key,
+                task_id,
                 submitted_at,
-                request_summary,
+                request,
             } => {
                 let key = idempotency_key.as_deref().map_or(Value::Null, Value::from);
+                let task = task_id
+                    .as_ref()
+                    .map_or(Value::Null, |t| Value::from(t.as_str()));
+                let fields: serde_json::Map<String, Value> = request
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                    .collect();
                 f.with("idempotency_key", key)
+                    .with("task_id", task)
                     .with("submitted_at", rfc3339(*submitted_at))
                     .with("submitted_at_unix_ms", unix_ms(*submitted_at))
-                    .with("request_summary", request_summary.as_str())
+                    .with(
+                        "request",
+                        serde_json::json!({
+                            "method": request.method,
+                            "route": request.route,
+                            "fields": fields,
+                        }),
+                    )
             }
             ErrorKind::Unsupported {
                 operation,
@@ -478,8 +495,9 @@ mod tests {
     fn outcome_unknown_carries_reconciliation_fields() {
         let e = voiceclone::Error::new(ErrorKind::OutcomeUnknown {
             idempotency_key: Some("key-1".into()),
+            task_id: Some(voiceclone::JobId::new("t-1")),
             submitted_at: UNIX_EPOCH + Duration::from_secs(1),
-            request_summary: "clone name=x".into(),
+            request: voiceclone::RequestSummary::default(),
         });
         let f = Failure::from_adapter(&e);
         assert_eq!(f.exit, Exit::Unreachable);

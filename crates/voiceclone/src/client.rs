@@ -13,12 +13,12 @@ use url::Url;
 use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind};
 use crate::http::{CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, Transport};
-use crate::scrub::Scrubber;
 use crate::model::{
     CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, TaskStatus, Voice,
 };
 use crate::provider::{jimmyai, vmeg};
 use crate::retry::RetryPolicy;
+use crate::scrub::Scrubber;
 use crate::secret::ApiKey;
 use crate::sleep::{Sleeper, TokioSleeper};
 use crate::validate;

@@ -693,7 +693,10 @@ mod tests {
         assert!(!format!("{e}{e:?}").contains("sk-12345"));
         // A key cut by the length limit leaves a piece of 8+ characters: still found.
         let e = Error::new(ErrorKind::Server)
-            .with_message(format!("{}sk-1234567890", "x".repeat(MAX_MESSAGE_CHARS - 9)))
+            .with_message(format!(
+                "{}sk-1234567890",
+                "x".repeat(MAX_MESSAGE_CHARS - 9)
+            ))
             .scrub(&scrubber);
         assert!(!e.message().unwrap_or_default().contains("sk-12345"), "{e}");
     }

@@ -128,7 +128,10 @@ impl HttpRequest {
                 bytes,
             }) => {
                 let kind = content_type.split(';').next().unwrap_or_default();
-                fields.push(("body".to_owned(), format!("<{} bytes of {kind}>", bytes.len())));
+                fields.push((
+                    "body".to_owned(),
+                    format!("<{} bytes of {kind}>", bytes.len()),
+                ));
             }
             None => {}
         }
@@ -506,7 +509,10 @@ mod tests {
         assert_eq!(s.field("speed"), Some("1.5"));
         assert_eq!(s.field("voiceName"), Some("named [redacted]"));
         let fp = s.field("contentText").unwrap_or_default();
-        assert!(fp.starts_with("<37 chars, sha256:") && fp.len() == 27, "{fp}");
+        assert!(
+            fp.starts_with("<37 chars, sha256:") && fp.len() == 27,
+            "{fp}"
+        );
         for secret in ["4111", "private", "Signature", "u:p", "frag", "sk-secret"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }

@@ -431,7 +431,10 @@ fn decode_event(body: &[u8], sent_at: SystemTime) -> Result<WebhookEvent, Webhoo
             .unwrap_or_else(|| format!("vendor code {code}"))
     };
     let key = idempotency_key_of(raw.extra_data.as_ref()).map(str::to_owned);
-    let data = raw.data.as_deref().map_or("null", serde_json::value::RawValue::get);
+    let data = raw
+        .data
+        .as_deref()
+        .map_or("null", serde_json::value::RawValue::get);
 
     let payload = match kind {
         WebhookEventKind::CloneVoice => serde_json::from_str::<CloneResult>(data)

@@ -168,8 +168,9 @@ pub(crate) fn decode_envelope(
             return Err(claimed(base(kind)).with_message(message));
         }
         if (300..400).contains(&resp.status) {
-            return Err(claimed(base(ErrorKind::InvalidResponse))
-                .with_message("unexpected redirect"));
+            return Err(
+                claimed(base(ErrorKind::InvalidResponse)).with_message("unexpected redirect")
+            );
         }
         return Ok(envelope.data);
     }
@@ -222,10 +223,7 @@ mod tests {
         Arc::new(Scrubber::new("sk-test-key-0123456789"))
     }
 
-    fn decode_envelope(
-        provider: Provider,
-        r: &RawResponse,
-    ) -> Result<serde_json::Value, Error> {
+    fn decode_envelope(provider: Provider, r: &RawResponse) -> Result<serde_json::Value, Error> {
         let s = scrubber();
         decoding_with(&s, || super::decode_envelope(provider, r, &s)).map(|d| {
             d.and_then(|d| serde_json::from_str(d.get()).ok())

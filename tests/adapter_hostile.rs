@@ -1,0 +1,350 @@
+//! A hostile, broken or merely odd server (issue "Hardening the client"): answers to writes
+//! that might have created a task never end as a resend or a plain failure; ids survive
+//! exactly; the key never comes back out; bodies are bounded.
+
+use crate::adapter_support::{SECRET_KEY, client};
+use serde_json::{Value, json};
+use voiceclone::{Client, CloneRequest, ErrorKind, JobId, Provider, SpeechRequest};
+use workspace_tests::scripted::{Scripted, Step};
+
+fn write_request(provider: Provider) -> CloneRequest {
+    match provider {
+        Provider::Vmeg => {
+            CloneRequest::new("https://cdn.example.com/sample.wav?sig=SECRET").name("hostile")
+        }
+        Provider::JimmyAi => CloneRequest::new("https://cdn.example.com/sample.mp3?sig=SECRET")
+            .sample_text("Private preview words."),
+    }
+}
+
+fn success(provider: Provider, data: Value) -> Value {
+    match provider {
+        Provider::Vmeg => json!({"code": 200, "message": "", "data": data}),
+        Provider::JimmyAi => json!({"code": 20000, "msg": "ok", "data": data}),
+    }
+}
+
+fn id_field(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Vmeg => "taskId",
+        Provider::JimmyAi => "id",
+    }
+}
+
+/// Both writes of a provider: clone and speech.
+async fn writes(c: &Client) -> Vec<voiceclone::Error> {
+    let mut out = Vec::new();
+    if let Err(e) = c.clone_voice(&write_request(c.provider())).await {
+        out.push(e);
+    }
+    if let Err(e) = c
+        .synthesize(&SpeechRequest::new(
+            "voice-1",
+            "Some private words to speak.",
+        ))
+        .await
+    {
+        out.push(e);
+    }
+    out
+}
+
+/// The error is `OutcomeUnknown` with what finds the job, and none of the free text or URL
+/// queries of the request.
+fn assert_unknown_with_reconciliation(
+    provider: Provider,
+    e: &voiceclone::Error,
+    task: Option<&str>,
+    case: &str,
+) {
+    let text = format!("{e} {e:?}");
+    match e.kind() {
+        ErrorKind::OutcomeUnknown {
+            idempotency_key,
+            task_id,
+            request,
+            ..
+        } => {
+            assert_eq!(
+                idempotency_key.is_some(),
+                provider == Provider::Vmeg,
+                "{case}: {text}"
+            );
+            assert_eq!(task_id.as_ref().map(JobId::as_str), task, "{case}: {text}");
+            assert_eq!(request.method, "POST", "{case}");
+            assert!(!request.fields.is_empty(), "{case}: {text}");
+        }
+        other => panic!("{provider} {case}: expected OutcomeUnknown, got {other:?}: {text}"),
+    }
+    for private in ["SECRET", "Private preview", "private words"] {
+        assert!(
+            !text.contains(private),
+            "{case}: {private} quoted in {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_2xx_without_a_usable_id_is_outcome_unknown_never_resent() {
+    for provider in Provider::ALL {
+        let idf = id_field(provider);
+        let bodies: Vec<(&str, Value)> = vec![
+            ("missing", success(provider, json!({}))),
+            ("empty", success(provider, json!({ idf: "" }))),
+            ("blank", success(provider, json!({ idf: "  \t " }))),
+            ("bool", success(provider, json!({ idf: true }))),
+            ("object", success(provider, json!({ idf: {"a": 1} }))),
+            ("array", success(provider, json!({ idf: ["t-1"] }))),
+            ("null", success(provider, json!({ idf: null }))),
+            ("control", success(provider, json!({ idf: "t\u{1b}[2J" }))),
+            ("data null", success(provider, Value::Null)),
+            ("data string", success(provider, json!("t-1"))),
+            ("the key", success(provider, json!({ idf: SECRET_KEY }))),
+        ];
+        for (case, body) in bodies {
+            let server = Scripted::start(vec![Step::ok(body.clone()), Step::ok(body)]).await;
+            let (c, _) = client(provider, &server.base_url);
+            let errors = writes(&c).await;
+            assert_eq!(errors.len(), 2, "{provider} {case}: a write succeeded");
+            for e in &errors {
+                assert_unknown_with_reconciliation(provider, e, None, case);
+            }
+            assert_eq!(server.seen().len(), 2, "{provider} {case}: resent");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_2xx_answer_to_a_write_is_outcome_unknown() {
+    for provider in Provider::ALL {
+        for (case, raw) in [
+            ("html", "<html>ok</html>"),
+            ("truncated json", "{\"code\":200,\"data\":{\"taskId\":\"t"),
+            ("empty", ""),
+        ] {
+            let server = Scripted::start(vec![Step::Raw(200, raw), Step::Raw(200, raw)]).await;
+            let (c, _) = client(provider, &server.base_url);
+            for e in writes(&c).await {
+                assert_unknown_with_reconciliation(provider, &e, None, case);
+            }
+            assert_eq!(server.seen().len(), 2, "{provider} {case}: resent");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_non_2xx_carrying_the_success_code_and_an_id_is_outcome_unknown_with_the_id() {
+    for provider in Provider::ALL {
+        let idf = id_field(provider);
+        for status in [429u16, 500, 502, 503, 302, 404, 409] {
+            let body = success(provider, json!({ idf: "t-77", "status": "queued" }));
+            let server = Scripted::start(vec![
+                Step::Json(status, vec![("Retry-After", "0".into())], body.clone()),
+                Step::Json(status, vec![("Retry-After", "0".into())], body),
+            ])
+            .await;
+            let (c, sleeper) = client(provider, &server.base_url);
+            let errors = writes(&c).await;
+            assert_eq!(
+                errors.len(),
+                2,
+                "{provider} HTTP {status}: Ok from a non-2xx"
+            );
+            for e in &errors {
+                assert_unknown_with_reconciliation(
+                    provider,
+                    e,
+                    Some("t-77"),
+                    &format!("HTTP {status}"),
+                );
+            }
+            assert_eq!(
+                server.seen().len(),
+                2,
+                "{provider} HTTP {status}: a write claiming success was resent"
+            );
+            assert!(sleeper.sleeps().is_empty(), "{provider} {status}: retried");
+        }
+    }
+}
+
+#[tokio::test]
+async fn ids_beyond_u64_keep_their_exact_text() {
+    const BIG: &str = "123456789012345678901234567890123";
+    // Written as text: a `serde_json::Value` would itself round the number through `f64`.
+    let raw = |body: String| Step::Raw(200, Box::leak(body.into_boxed_str()));
+    // VMEG: async create, then a status naming a voice with a big numeric id.
+    let server = Scripted::start(vec![
+        raw(format!(r#"{{"code":200,"data":{{"taskId":{BIG}}}}}"#)),
+        raw(format!(
+            r#"{{"code":200,"data":{{"status":"finished","result":{{"taskId":{BIG},"voiceId":{BIG}}}}}}}"#
+        )),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_voice(&write_request(Provider::Vmeg)).await.unwrap();
+    assert_eq!(job.id.as_str(), BIG);
+    let done = c.clone_status(&job.id).await.unwrap();
+    assert_eq!(done.voice.map(|v| v.id), Some(BIG.to_owned()));
+    assert_eq!(
+        server.seen().get(1).map(|s| s.query.clone()),
+        Some(format!("taskId={BIG}")),
+        "the exact id goes back on the wire"
+    );
+
+    // JimmyAI: create and status with big numeric task and model ids.
+    let server = Scripted::start(vec![
+        raw(format!(
+            r#"{{"code":20000,"data":{{"id":{BIG},"status":"queued"}}}}"#
+        )),
+        raw(format!(
+            r#"{{"code":"20000","data":{{"id":{BIG},"status":"completed","modelId":{BIG}}}}}"#
+        )),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let job = c
+        .clone_voice(&write_request(Provider::JimmyAi))
+        .await
+        .unwrap();
+    assert_eq!(job.id.as_str(), BIG);
+    let done = c.clone_status(&job.id).await.unwrap();
+    assert_eq!(done.id.as_str(), BIG);
+    assert_eq!(done.voice.map(|v| v.id), Some(BIG.to_owned()));
+}
+
+#[tokio::test]
+async fn webhook_payload_ids_keep_their_exact_text() {
+    use hmac::{Hmac, Mac};
+    const BIG: &str = "98765432109876543210987654321";
+    let body = format!(
+        r#"{{"code":200,"event":"openapi-clone-voice","pipelineKey":{BIG},"data":{{"taskId":{BIG},"voiceId":{BIG}}}}}"#
+    );
+    let now = std::time::SystemTime::now();
+    let ts = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"whsec-big-ids").unwrap();
+    mac.update(ts.as_bytes());
+    mac.update(body.as_bytes());
+    let sig = hex::encode(mac.finalize().into_bytes());
+    let event = voiceclone::webhook::Verifier::new(voiceclone::WebhookSecret::new("whsec-big-ids"))
+        .verify_at(&ts, &sig, body.as_bytes(), now)
+        .unwrap();
+    assert_eq!(event.pipeline_key, BIG);
+    match event.payload {
+        voiceclone::webhook::WebhookPayload::Clone(job) => {
+            assert_eq!(job.id.as_str(), BIG);
+            assert_eq!(job.voice.map(|v| v.id), Some(BIG.to_owned()));
+        }
+        other => panic!("expected a clone payload, got {other:?}"),
+    }
+}
+
+/// Every 8-character piece of the key, for "never shows up" checks.
+pub fn key_pieces(key: &str) -> Vec<String> {
+    let b: Vec<char> = key.chars().collect();
+    b.windows(8).map(|w| w.iter().collect()).collect()
+}
+
+pub fn assert_no_key_piece(text: &str, key: &str, context: &str) {
+    let lower = text.to_ascii_lowercase();
+    for piece in key_pieces(key) {
+        assert!(
+            !lower.contains(&piece.to_ascii_lowercase()),
+            "{context}: a piece of the key ({piece:?}) shows in: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_key_echoed_anywhere_never_comes_back_out() {
+    let k = SECRET_KEY;
+    let cut = &k[..12];
+    let escaped: String = k.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+    for provider in Provider::ALL {
+        // Error messages: whole, cut, upper-cased, JSON-escaped, in an HTML page.
+        let code = match provider {
+            Provider::Vmeg => 400,
+            Provider::JimmyAi => 20002,
+        };
+        let msg_field = match provider {
+            Provider::Vmeg => "message",
+            Provider::JimmyAi => "msg",
+        };
+        let raw_escaped = format!(r#"{{"code":{code},"{msg_field}":"bad {escaped}"}}"#);
+        let raw_escaped: &'static str = Box::leak(raw_escaped.into_boxed_str());
+        let html: &'static str =
+            Box::leak(format!("<html>{}{k}</html>", "x".repeat(290)).into_boxed_str());
+        for step in [
+            Step::status(
+                400,
+                json!({"code": code, msg_field: format!("bad key {k}")}),
+            ),
+            Step::status(
+                400,
+                json!({"code": code, msg_field: format!("{}{cut}", "y".repeat(495))}),
+            ),
+            Step::status(400, json!({"code": code, msg_field: k.to_uppercase()})),
+            Step::Raw(400, raw_escaped),
+            Step::Raw(502, html),
+        ] {
+            let server = Scripted::start(vec![step.clone(); 8]).await;
+            let (c, _) = client(provider, &server.base_url);
+            let e = c.clone_status(&JobId::new("t-1")).await.unwrap_err();
+            assert_no_key_piece(&format!("{e} {e:?}"), k, &format!("{provider} {step:?}"));
+        }
+        // Values of a successful answer: status word, failure reason, names, URLs.
+        let idf = id_field(provider);
+        let data = match provider {
+            Provider::Vmeg => json!({"status": format!("st-{k}"), "result": {
+                idf: "t-1", "voiceId": "v-1", "voiceName": format!("n-{k}"),
+                "errorMessage": format!("r-{k}")}}),
+            Provider::JimmyAi => json!({idf: "t-1", "status": format!("st-{k}"),
+                "modelId": "m-1", "audioUrl": format!("https://x.example/{k}.mp3"),
+                "error": format!("r-{k}")}),
+        };
+        let server = Scripted::start(vec![Step::ok(success(provider, data))]).await;
+        let (c, _) = client(provider, &server.base_url);
+        let job = c.clone_status(&JobId::new("t-1")).await.unwrap();
+        assert_no_key_piece(&format!("{job:?}"), k, &format!("{provider} job"));
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_abandoned_and_a_write_is_outcome_unknown() {
+    for provider in Provider::ALL {
+        let idf = id_field(provider);
+        let padding = "p".repeat(4096);
+        let big = success(provider, json!({ idf: "t-1", "pad": padding }));
+        let server = Scripted::start(vec![
+            Step::ok(big.clone()),
+            Step::ok(big.clone()),
+            Step::status(500, big),
+        ])
+        .await;
+        let c = voiceclone::Client::builder(provider)
+            .api_key(SECRET_KEY)
+            .base_url(server.base_url.as_str())
+            .max_response_bytes(2048)
+            .sleeper(std::sync::Arc::new(voiceclone::RecordingSleeper::new()))
+            .build()
+            .unwrap();
+        let e = c.clone_voice(&write_request(provider)).await.unwrap_err();
+        assert_unknown_with_reconciliation(provider, &e, None, "oversized 200");
+        let e = c.clone_status(&JobId::new("t-1")).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+        assert!(e.to_string().contains("larger than 2048 bytes"), "{e}");
+        let e = c
+            .synthesize(&SpeechRequest::new(
+                "voice-1",
+                "Some private words to speak.",
+            ))
+            .await
+            .unwrap_err();
+        assert_unknown_with_reconciliation(provider, &e, None, "oversized 500");
+        assert_eq!(server.seen().len(), 3, "{provider}: nothing resent");
+    }
+}
