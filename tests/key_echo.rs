@@ -1,0 +1,225 @@
+//! Property: a random API key echoed by the server into every field of every response shape
+//! never shows up, as any 8-character piece (ASCII case-insensitive), in an error's `Display`
+//! or `Debug`, in a value a call returns, or in a log line captured at `trace`.
+//!
+//! A binary of its own: it installs a process-wide `tracing` subscriber at `trace`.
+//! `PROPTEST_CASES` sets the number of cases (default 32; each runs every call of one
+//! provider).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use voiceclone::{
+    Client, CloneRequest, JobId, Provider, RecordingSleeper, RetryPolicy, SpeechRequest, WaitPolicy,
+};
+use workspace_tests::scripted::{Scripted, Step};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        out
+    })
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// How the key appears in a field.
+#[derive(Clone, Copy, Debug)]
+enum Echo {
+    Whole,
+    Prefix,
+    Suffix,
+    Upper,
+    Embedded,
+    InUrl,
+}
+
+fn echo(key: &str, how: Echo) -> String {
+    match how {
+        Echo::Whole => key.to_owned(),
+        Echo::Prefix => key.chars().take(9).collect(),
+        Echo::Suffix => key.chars().skip(key.len().saturating_sub(9)).collect(),
+        Echo::Upper => key.to_ascii_uppercase(),
+        Echo::Embedded => format!("error: Bearer {key} is not valid"),
+        Echo::InUrl => format!("https://cdn.example.com/{key}/a.mp3?token={key}"),
+    }
+}
+
+/// Every field of every answer shape of `provider`, each holding the key.
+fn echoing_body(provider: Provider, key: &str, how: Echo, code: Value) -> Value {
+    let k = echo(key, how);
+    match provider {
+        Provider::Vmeg => json!({
+            "code": code, "message": k,
+            "data": {
+                "taskId": k, "status": k, "voiceId": k, "voiceName": k, "createdAt": k,
+                "results": [{"uri": k, "errorMessage": k, "duration": k}],
+                "result": {"taskId": k, "voiceId": k, "voiceName": k, "errorMessage": k,
+                    "error": k, "message": k, "reason": k, "results": [{"uri": k, "errorMessage": k}]},
+                "records": [{"voiceId": k, "taskId": k, "name": k, "audio": k, "createTime": k}],
+                "total": k
+            }
+        }),
+        Provider::JimmyAi => json!({
+            "code": code, "msg": k, "message": k,
+            "data": {"id": k, "status": k, "modelId": k, "audioUrl": k, "subtitleFile": k,
+                "error": k, "url": k, "created": k}
+        }),
+    }
+}
+
+fn pieces(key: &str) -> Vec<String> {
+    let chars: Vec<char> = key.to_ascii_lowercase().chars().collect();
+    chars.windows(8).map(|w| w.iter().collect()).collect()
+}
+
+fn leaked(text: &str, key: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    pieces(key).into_iter().find(|p| lower.contains(p.as_str()))
+}
+
+async fn every_call(c: &Client) -> Vec<String> {
+    let wait = WaitPolicy::for_provider(c.provider())
+        .with_max_polls(Some(2))
+        .with_jitter(0.0);
+    let id = JobId::new("t-1");
+    let clone = match c.provider() {
+        Provider::Vmeg => CloneRequest::new("https://cdn.example.com/a.wav").name("n"),
+        Provider::JimmyAi => CloneRequest::new("https://cdn.example.com/a.mp3"),
+    };
+    let mut out = Vec::new();
+    let mut keep = |r: Result<String, voiceclone::Error>| {
+        out.push(match r {
+            Ok(v) => v,
+            Err(e) => format!("{e} | {e:?} | {:?}", e.kind()),
+        })
+    };
+    keep(c.clone_voice(&clone).await.map(|v| format!("{v:?}")));
+    keep(c.clone_status(&id).await.map(|v| format!("{v:?}")));
+    keep(c.wait_for_clone(&id, &wait).await.map(|v| format!("{v:?}")));
+    keep(
+        c.synthesize(&SpeechRequest::new("voice-1", "Hello there."))
+            .await
+            .map(|v| format!("{v:?}")),
+    );
+    keep(c.speech_status(&id).await.map(|v| format!("{v:?}")));
+    keep(
+        c.wait_for_speech(&id, &wait)
+            .await
+            .map(|v| format!("{v:?}")),
+    );
+    if c.provider() == Provider::Vmeg {
+        keep(c.list_voices().await.map(|v| format!("{v:?}")));
+        keep(c.delete_voice("voice-1").await.map(|v| format!("{v:?}")));
+    }
+    out
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(32),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn a_key_echoed_into_every_field_never_shows_up(
+        key in "sk-[A-Za-z0-9_-]{13,45}",
+        provider in prop::sample::select(Provider::ALL.to_vec()),
+        how in prop::sample::select(vec![
+            Echo::Whole, Echo::Prefix, Echo::Suffix, Echo::Upper, Echo::Embedded, Echo::InUrl,
+        ]),
+        status in prop::sample::select(vec![200u16, 200, 200, 400, 429, 500, 502]),
+        code_kind in 0u8..3,
+        html in prop::bool::weighted(0.15),
+    ) {
+        let logs = logs();
+        let success = match provider {
+            Provider::Vmeg => json!(200),
+            Provider::JimmyAi => json!("20000"),
+        };
+        let code = match code_kind {
+            0 => success,
+            1 => json!(400),
+            _ => json!(echo(&key, how)),
+        };
+        let step = if html {
+            let page = format!("<html><body>{}</body></html>", echo(&key, how));
+            Step::Raw(status, Box::leak(page.into_boxed_str()))
+        } else {
+            Step::Json(status, vec![("Retry-After", "0".into())], echoing_body(provider, &key, how, code))
+        };
+        let printed = runtime().block_on(async {
+            let server = Scripted::start(vec![step; 64]).await;
+            let c = Client::builder(provider)
+                .api_key(key.as_str())
+                .base_url(server.base_url.as_str())
+                .timeout(Duration::from_secs(5))
+                .retry(RetryPolicy::default().with_max_attempts(2))
+                .sleeper(Arc::new(RecordingSleeper::new()))
+                .build()
+                .unwrap();
+            every_call(&c).await
+        });
+        for text in &printed {
+            prop_assert!(leaked(text, &key).is_none(), "{provider} {how:?}: piece {:?} in {text}", leaked(text, &key));
+        }
+        let captured = {
+            let mut buf = logs.0.lock().unwrap();
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            buf.clear();
+            text
+        };
+        prop_assert!(!captured.is_empty(), "no log line was captured at all");
+        prop_assert!(
+            leaked(&captured, &key).is_none(),
+            "{provider} {how:?}: piece {:?} in the logs",
+            leaked(&captured, &key)
+        );
+    }
+}
