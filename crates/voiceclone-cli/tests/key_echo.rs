@@ -1,0 +1,126 @@
+//! The `voiceclone` binary against a server that echoes the API key into every field: no
+//! 8-character piece of the key reaches stdout or stderr, with or without `--json`, at any
+//! log level.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+
+const KEY: &str = "sk-cli-echo-4f9a1c7e22b0d5";
+
+/// Answers every request with `body` (and `status`), forever, on a thread of its own.
+fn echo_server(status: u16, body: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 16384];
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let len: usize = text
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            let at = head.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+            let mut have = head.len().saturating_sub(at);
+            while have < len {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => have += n,
+                }
+            }
+            let reply = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn pieces() -> Vec<String> {
+    let chars: Vec<char> = KEY.to_ascii_lowercase().chars().collect();
+    chars.windows(8).map(|w| w.iter().collect()).collect()
+}
+
+fn run(base: &str, json: bool, args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voiceclone"));
+    cmd.args(["--provider", "vmeg", "--base-url", base]);
+    if json {
+        cmd.arg("--json");
+    }
+    let out = cmd
+        .args(args)
+        .env("VMEG_API_KEY", KEY)
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if json {
+        let line = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line.trim()).is_ok(),
+            "--json printed something else than one JSON object: {line}"
+        );
+    }
+    text
+}
+
+#[test]
+fn a_key_echoed_by_the_server_never_reaches_stdout_or_stderr() {
+    let k = KEY;
+    let upper = KEY.to_ascii_uppercase();
+    let bodies = [
+        (
+            200,
+            format!(
+                r#"{{"code":200,"message":"{k}","data":{{"taskId":"{k}","status":"{k}","result":{{"voiceId":"{k}","voiceName":"{k}","errorMessage":"{k}"}},"records":[{{"voiceId":"{k}","name":"{k}","audio":"https://x.example/{k}"}}]}}}}"#
+            ),
+        ),
+        (
+            200,
+            format!(
+                r#"{{"code":200,"data":{{"taskId":"t-1","status":"failed","result":{{"errorMessage":"bad {upper}"}}}}}}"#
+            ),
+        ),
+        (
+            400,
+            format!(r#"{{"code":400,"message":"key {k} refused"}}"#),
+        ),
+        (502, format!("<html>{k}</html>")),
+    ];
+    for (status, body) in bodies {
+        let base = echo_server(status, body.clone());
+        for json in [false, true] {
+            for args in [
+                vec!["status", "t-1"],
+                vec!["wait", "t-1", "--timeout", "1"],
+                vec!["clone", "https://cdn.example.com/a.wav", "--name", "n"],
+                vec!["voices"],
+            ] {
+                let text = run(&base, json, &args);
+                let lower = text.to_ascii_lowercase();
+                for p in pieces() {
+                    assert!(
+                        !lower.contains(&p),
+                        "piece {p:?} of the key printed by {args:?} (json={json}, body {body}): {text}"
+                    );
+                }
+            }
+        }
+    }
+}
