@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod adapter_follows_spec;
+mod adapter_ids;
 mod adapter_jimmyai;
 mod adapter_limits;
 mod adapter_security;

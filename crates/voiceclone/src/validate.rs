@@ -211,22 +211,83 @@ pub(crate) fn non_blank(field: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// An id we put into a URL path or a body (job id, voice id).
+/// Longest id accepted (bytes).
+pub(crate) const ID_MAX_BYTES: usize = 256;
+
+/// An id we put into a URL path segment, a query value or a body (job id, voice id). The
+/// transport percent-encodes it as exactly one segment or value; this refuses what could still
+/// change the request or be read differently by a server or proxy that decodes it once more:
+/// dot segments (`.`, `..`) and their percent-encoded forms (`%2e%2e`, `.%2E`, ... at any
+/// depth of encoding), `/` and `\` in any encoding (`%2f`, `%5c`, `%252f`), control characters
+/// (also encoded, e.g. `%00`, `%0d%0a`), whitespace, `?` and `#`.
 pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
     if value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
-    if value.len() > 256
-        || value
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '/' || c == '?' || c == '#')
+    if value.len() > ID_MAX_BYTES {
+        return Err(invalid(
+            field,
+            format!("must be at most {ID_MAX_BYTES} bytes, got {}", value.len()),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '\\' | '?' | '#'))
     {
         return Err(invalid(
             field,
-            "must be at most 256 characters, without whitespace, '/', '?' or '#'",
+            "must not contain whitespace, control characters, '/', '\\', '?' or '#'",
         ));
     }
-    Ok(())
+    // Every form a server could see after decoding percent-escapes once, twice, ...
+    let mut form = value.as_bytes().to_vec();
+    loop {
+        if form == b"." || form == b".." {
+            return Err(invalid(
+                field,
+                "must not be a dot segment ('.' or '..', also percent-encoded)",
+            ));
+        }
+        if String::from_utf8_lossy(&form)
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+        {
+            return Err(invalid(
+                field,
+                "must not contain a percent-encoded '/', '\\' or control character (%2f, %5c, %00...)",
+            ));
+        }
+        let decoded = percent_decode_once(&form);
+        if decoded == form {
+            return Ok(());
+        }
+        form = decoded;
+    }
+}
+
+/// `bytes` with each `%XX` (two hex digits) replaced by its byte; anything else kept.
+fn percent_decode_once(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%'
+            && let [h, l, after @ ..] = tail
+            && let (Some(h), Some(l)) = (hex(*h), hex(*l))
+        {
+            out.push(h * 16 + l);
+            rest = after;
+            continue;
+        }
+        out.push(b);
+        rest = tail;
+    }
+    out
 }
 
 /// VMEG `X-Idempotency-Key`: 1..=64 characters, not blank, printable ASCII (it is a header).
@@ -757,6 +818,50 @@ mod tests {
         assert_eq!(
             language_value("language", "en-US", Provider::Vmeg, None).unwrap(),
             "en-US"
+        );
+    }
+
+    #[test]
+    fn ids_refuse_dot_segments_separators_and_controls_in_any_encoding() {
+        for ok in [
+            "t1", "task-1", "a%b", "100%", "a+b", "a&b=c", "é声", "x.y", "...", "%41", "a%2",
+        ] {
+            assert!(id("job_id", ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "",
+            " ",
+            ".",
+            "..",
+            "%2e",
+            "%2E%2e",
+            ".%2e",
+            "%2e.",
+            "%252e%252e",
+            "a/b",
+            "a%2fb",
+            "a%2Fb",
+            "a%252Fb",
+            "a\\b",
+            "a%5cb",
+            "a%5C",
+            "a\0b",
+            "%00",
+            "a%0d%0ab",
+            "a\u{1b}b",
+            "a\u{7f}",
+            "a\u{85}",
+            "%c2%85",
+            "a b",
+            "a?b",
+            "a#b",
+        ] {
+            assert_eq!(field_of(id("job_id", bad)), "job_id", "{bad:?}");
+        }
+        assert!(id("voice_id", &"a".repeat(ID_MAX_BYTES)).is_ok());
+        assert_eq!(
+            field_of(id("voice_id", &"a".repeat(ID_MAX_BYTES + 1))),
+            "voice_id"
         );
     }
 

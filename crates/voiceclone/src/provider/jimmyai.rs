@@ -231,7 +231,7 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
 
 async fn task(t: &Transport, operation: &'static str, id: &JobId) -> Result<Task, Error> {
     validate::id("job_id", id.as_str())?;
-    let http = HttpRequest::get(format!("{TASK}{}", id.as_str()));
+    let http = HttpRequest::get(TASK).segment(id.as_str());
     t.call(operation, OperationKind::Read, http).await
 }
 
@@ -353,6 +353,7 @@ pub(crate) async fn upload_sample(t: &Transport, path: &Path) -> Result<url::Url
     let http = HttpRequest {
         method: reqwest::Method::POST,
         path: UPLOAD.to_owned(),
+        segments: Vec::new(),
         query: Vec::new(),
         body: Some(Body::Raw {
             content_type,
