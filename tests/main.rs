@@ -8,6 +8,7 @@ mod adapter_jimmyai;
 mod adapter_limits;
 mod adapter_security;
 mod adapter_support;
+mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;
 mod spec_examples;

@@ -783,3 +783,35 @@ fn sim_command_serves_until_interrupted() {
     assert!(killed.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn private_audio_urls_need_allow_private_urls_even_against_a_loopback_base_url() {
+    let sim = Sim::fast();
+    // The simulator's own address (VMEG wants https; nothing fetches it).
+    let private = format!(
+        "{}/samples/voice.wav",
+        sim.url().replace("http://", "https://")
+    );
+    for provider in ["vmeg", "jimmyai"] {
+        let before = sim.requests();
+        let j = run(&sim, &["--json", "--provider", provider, "clone", &private])
+            .expect(2)
+            .json();
+        assert_eq!(j["error"]["field"], "audio_url", "{j}");
+        assert_eq!(sim.requests(), before, "{provider}: something was sent");
+        let j = run(
+            &sim,
+            &[
+                "--json",
+                "--allow-private-urls",
+                "--provider",
+                provider,
+                "clone",
+                &private,
+            ],
+        )
+        .expect(0)
+        .json();
+        assert!(j["job_id"].is_string(), "{j}");
+    }
+}

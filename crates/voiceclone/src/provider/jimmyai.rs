@@ -171,7 +171,7 @@ pub(crate) async fn clone_voice(
     req: &CloneRequest,
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
-    validate::clone_request(req, Provider::JimmyAi, allow_private)?;
+    let audio_url = validate::clone_request(req, Provider::JimmyAi, allow_private)?;
     let content_text = req
         .sample_text
         .clone()
@@ -180,7 +180,7 @@ pub(crate) async fn clone_voice(
         .map_err(|e| Error::invalid_input("sample_text", e.to_string()))?;
     let body = types::CreateCloneRequest {
         content_text,
-        file_url: req.audio_url.trim().to_owned(),
+        file_url: audio_url.to_string(),
         language: language(req.language.as_ref(), req.sound_version)?,
         sound_version: req.sound_version.map(sound_version),
     };
