@@ -81,7 +81,8 @@ async fn flow(
     printer: &Printer,
     r: &mut Map<String, Value>,
 ) -> Result<(), Failure> {
-    printer.human(&format!("\n== {p} =="));
+    printer.human("");
+    printer.human(&format!("== {p} =="));
     let mut req = CloneRequest::new(SAMPLE_URL).language("en-US");
     if p == Provider::Vmeg {
         req = req.name("voiceclone-demo");
