@@ -4,10 +4,12 @@
 
 mod adapter_follows_spec;
 mod adapter_hostile;
+mod adapter_ids;
 mod adapter_jimmyai;
 mod adapter_limits;
 mod adapter_security;
 mod adapter_support;
+mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;
 mod spec_examples;

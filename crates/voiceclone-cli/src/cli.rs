@@ -67,6 +67,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 
+    /// Accept audio URLs on loopback, private or other non-public addresses (e.g. samples
+    /// served by a local simulator); refused by default, and a loopback --base-url does not
+    /// change that
+    #[arg(long, global = true)]
+    pub allow_private_urls: bool,
+
     /// Print exactly one JSON object on stdout
     #[arg(long, global = true)]
     pub json: bool,

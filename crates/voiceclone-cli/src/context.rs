@@ -33,6 +33,8 @@ pub struct Target {
     pub api_key: String,
     /// The base URL, when not the vendor's default.
     pub base_url: Option<String>,
+    /// `--allow-private-urls`: accept audio URLs on non-public addresses.
+    pub allow_private_urls: bool,
 }
 
 impl std::fmt::Debug for Target {
@@ -41,6 +43,7 @@ impl std::fmt::Debug for Target {
             .field("provider", &self.provider)
             .field("api_key", &"[redacted]")
             .field("base_url", &self.base_url)
+            .field("allow_private_urls", &self.allow_private_urls)
             .finish()
     }
 }
@@ -87,6 +90,7 @@ pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
         provider,
         api_key,
         base_url,
+        allow_private_urls: cli.allow_private_urls,
     })
 }
 

@@ -63,13 +63,14 @@ fn usage_error(e: &clap::Error) -> u8 {
     Exit::Usage.code()
 }
 
+/// Diagnostics on stderr, with control characters from server strings escaped; so no ANSI
+/// colours either (they would be escaped too).
 fn init_tracing() {
-    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(|| output::SafeStderr)
+        .with_ansi(false)
         .with_target(false)
         .try_init();
 }

@@ -2,8 +2,12 @@
 //! else a short human summary on stdout and diagnostics on stderr.
 //!
 //! Every line printed passes through [`Printer::redact`], which removes the API key in case
-//! something (a vendor message, an OS error) ever echoed it.
+//! something (a vendor message, an OS error) ever echoed it, and then through
+//! [`terminal_safe`] (human lines, stderr) or [`json_safe`] (`--json`): server strings can carry
+//! control characters (ESC sequences that retitle or clear a terminal, CR LF that forge a line)
+//! and they are shown escaped, never raw.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -244,11 +248,17 @@ impl Printer {
         out
     }
 
+    /// `line` as it may be printed on a terminal: secrets removed, control characters
+    /// escaped (the line's own newline is added by the caller).
+    pub fn safe(&self, line: &str) -> String {
+        terminal_safe(&self.redact(line)).into_owned()
+    }
+
     /// A progress line on stderr (not with `--json` or `--quiet`).
     pub fn progress(&self, line: &str) {
         if !self.json && !self.quiet {
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{}", self.redact(line));
+            let _ = writeln!(err, "{}", self.safe(line));
         }
     }
 
@@ -256,7 +266,7 @@ impl Printer {
     pub fn human(&self, line: &str) {
         if !self.json {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", self.redact(line));
+            let _ = writeln!(out, "{}", self.safe(line));
             let _ = out.flush();
         }
     }
@@ -267,25 +277,95 @@ impl Printer {
         let mut err = std::io::stderr().lock();
         if self.json {
             let text = serde_json::to_string(&outcome.to_json()).unwrap_or_else(|_| "{}".into());
-            let _ = writeln!(out, "{}", self.redact(&text));
+            let _ = writeln!(out, "{}", json_safe(&self.redact(&text)));
             if let Some(f) = &outcome.failure {
                 let _ = writeln!(
                     err,
                     "error ({}): {}",
-                    f.kind,
-                    self.redact(first_sentence(&f.message))
+                    self.safe(&f.kind),
+                    self.safe(first_sentence(&f.message))
                 );
             }
         } else {
             for line in &outcome.lines {
-                let _ = writeln!(out, "{}", self.redact(line));
+                let _ = writeln!(out, "{}", self.safe(line));
             }
             if let Some(f) = &outcome.failure {
-                let _ = writeln!(err, "error: {}", self.redact(&f.message));
+                let _ = writeln!(err, "error: {}", self.safe(&f.message));
             }
         }
         let _ = out.flush();
         outcome.exit()
+    }
+}
+
+/// Characters never printed raw: C0 controls (ESC, BEL, CR, LF, NUL, ...), DEL, C1 controls
+/// (including the 8-bit CSI U+009B) and the bidirectional overrides and isolates that make
+/// text display in an order other than its own.
+fn must_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every character of [`must_escape`] written as `\n`, `\r`, `\t` or `\u{..}`,
+/// so a server string cannot move the cursor, retitle or clear the terminal, ring its bell or
+/// start a line of its own.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(must_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if must_escape(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Serialized JSON with the characters serde_json leaves raw (DEL, C1 controls, bidi
+/// overrides: it escapes only those below U+0020) written as `\uXXXX` escapes. Still the same
+/// JSON value: these characters can only occur inside strings, where the escape means them.
+pub fn json_safe(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(must_escape) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if must_escape(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Stderr for diagnostics (`tracing`): each event's text with control characters escaped
+/// ([`terminal_safe`]) except the newline that ends it. Log fields carry server strings (an
+/// undocumented task status, a vendor message). `tracing` writes an event with one
+/// `write_all`, which this takes whole.
+#[derive(Debug)]
+pub struct SafeStderr;
+
+impl Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let mut err = std::io::stderr().lock();
+        err.write_all(terminal_safe(body).as_bytes())?;
+        err.write_all(end.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
@@ -470,6 +550,23 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789);
         assert_eq!(rfc3339(t), "2024-02-29T12:34:56.789Z");
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_terminals_and_json() {
+        let nasty = "a\u{1b}]0;x\u{7}\u{1b}[2J\r\nforged\u{7f}\u{9b}1m\u{0}\u{85}\u{202e}\tz é";
+        let t = terminal_safe(nasty);
+        assert_eq!(
+            t,
+            "a\\u{1b}]0;x\\u{7}\\u{1b}[2J\\r\\nforged\\u{7f}\\u{9b}1m\\u{0}\\u{85}\\u{202e}\\tz é"
+        );
+        assert!(!t.chars().any(must_escape));
+        assert!(matches!(terminal_safe("plain é 声"), Cow::Borrowed(_)));
+        let text = serde_json::to_string(&json!({ "m": nasty })).unwrap();
+        let safe = json_safe(&text);
+        assert!(!safe.chars().any(must_escape), "{safe}");
+        let back: Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["m"], nasty);
     }
 
     #[test]

@@ -7,6 +7,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use voiceclone::WaitPolicy;
 
+use crate::output::terminal_safe;
+
 /// A spinner that may be disabled; cleared when dropped.
 #[derive(Debug)]
 pub struct Spinner(Option<ProgressBar>);
@@ -21,7 +23,7 @@ impl Spinner {
         let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
         bar.set_style(style);
-        bar.set_message(message.into());
+        bar.set_message(terminal_safe(&message.into()).into_owned());
         bar.enable_steady_tick(Duration::from_millis(100));
         Self(Some(bar))
     }
@@ -33,9 +35,10 @@ impl Spinner {
         match &self.0 {
             Some(bar) => {
                 let bar = bar.clone();
-                policy
-                    .clone()
-                    .on_status(move |status| bar.set_message(format!("{what} (status: {status})")))
+                policy.clone().on_status(move |status| {
+                    let text = format!("{what} (status: {status})");
+                    bar.set_message(terminal_safe(&text).into_owned());
+                })
             }
             None => policy.clone(),
         }

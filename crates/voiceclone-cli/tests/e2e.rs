@@ -109,7 +109,10 @@ fn run_with(
     }
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
+        // A command that exits before reading stdin (a usage error) closes the pipe first.
+        if let Err(e) = child.stdin.take().unwrap().write_all(input) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
     }
     let out = child.wait_with_output().unwrap();
     let run = Run {
@@ -782,4 +785,344 @@ fn sim_command_serves_until_interrupted() {
         .unwrap();
     assert!(killed.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// What a hostile server puts in every string: an OSC title change ended by BEL, a colour
+/// and a screen clear (7-bit and 8-bit CSI), a forged line after CR LF, DEL and NUL.
+const NASTY: &str = "a\u{1b}]0;pwned\u{7}\u{1b}[31mred\r\nforged: line\u{7f}\u{9b}2J\u{0}\u{85}z";
+
+/// A loopback HTTP server (std only, one thread) that answers every route the CLI uses with
+/// `NASTY` inside messages, ids, statuses and voice names.
+struct Hostile {
+    url: String,
+}
+
+impl Hostile {
+    fn start() -> Hostile {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                std::thread::spawn(move || Hostile::serve(stream));
+            }
+        });
+        Hostile { url }
+    }
+
+    fn serve(mut stream: std::net::TcpStream) {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        while buf.len() < head_end + length {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let target = head.split(' ').nth(1).unwrap_or("/").to_owned();
+        let (status, body) = Hostile::route(&target);
+        let body = body.to_string();
+        let answer = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(answer.as_bytes());
+    }
+
+    fn route(target: &str) -> (u16, Value) {
+        use serde_json::json;
+        let vmeg = |data: Value| json!({"code": 200, "message": "", "data": data});
+        let jimmy = |data: Value| json!({"code": 20000, "msg": "ok", "data": data});
+        let detail = |status: &str| {
+            vmeg(
+                json!({"taskId": NASTY, "taskType": "cloneVoice", "status": status,
+                "result": {"taskId": NASTY, "voiceId": NASTY, "voiceName": NASTY,
+                    "errorMessage": NASTY,
+                    "results": [{"uri": "https://cdn.example.com/a.m4a"}, {"errorMessage": NASTY}]}}),
+            )
+        };
+        let task = |status: &str| {
+            jimmy(
+                json!({"id": NASTY, "object": "audio", "created": 1781777280,
+                "model": "soundCloningClone", "status": status, "modelId": NASTY,
+                "audioUrl": "https://cdn.example.com/x.mp3", "error": NASTY}),
+            )
+        };
+        if target.contains("taskId=err") {
+            return (400, json!({"code": 400, "message": NASTY, "data": null}));
+        }
+        if target.contains("/audios/err") {
+            return (200, json!({"code": 20001, "msg": NASTY, "data": null}));
+        }
+        if target.contains("taskId=failed") {
+            return (200, detail("failed"));
+        }
+        if target.contains("tasks/detail") {
+            return (200, detail(NASTY));
+        }
+        if target.contains("voice/clone/list") {
+            return (
+                200,
+                vmeg(
+                    json!({"total": 1, "records": [{"voiceId": NASTY, "taskId": NASTY,
+                    "name": NASTY, "audio": "https://cdn.example.com/p.wav"}]}),
+                ),
+            );
+        }
+        if target.contains("clone-voice/create") {
+            return (200, vmeg(json!({"taskId": NASTY})));
+        }
+        if target.contains("/audios/failed") {
+            return (200, task("failed"));
+        }
+        if target.contains("/audios/") {
+            return (200, task(NASTY));
+        }
+        if target.contains("soundCloning/clones") {
+            return (200, task("queued"));
+        }
+        (404, json!({"code": 404, "message": NASTY, "data": null}))
+    }
+}
+
+/// Whether some string in `v` contains `needle`.
+fn has_string_with(v: &Value, needle: &str) -> bool {
+    match v {
+        Value::String(s) => s.contains(needle),
+        Value::Array(a) => a.iter().any(|x| has_string_with(x, needle)),
+        Value::Object(m) => m.values().any(|x| has_string_with(x, needle)),
+        _ => false,
+    }
+}
+
+/// Control characters in `text` other than the newlines the CLI itself ends lines with.
+fn raw_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect()
+}
+
+#[test]
+fn server_strings_never_reach_the_terminal_raw() {
+    let server = Hostile::start();
+    let fast = ["--poll-interval", "0.01"];
+    let commands: Vec<(i32, Vec<&str>)> = vec![
+        (0, vec!["--provider", "vmeg", "status", "t1"]),
+        (
+            1,
+            vec!["--provider", "vmeg", "status", "failed", "--kind", "speech"],
+        ),
+        (
+            1,
+            [&["--provider", "vmeg", "wait", "failed"][..], &fast].concat(),
+        ),
+        (
+            3,
+            [
+                &["--provider", "vmeg", "wait", "t4", "--timeout", "0.3"][..],
+                &fast,
+            ]
+            .concat(),
+        ),
+        (1, vec!["--provider", "vmeg", "status", "err"]),
+        (0, vec!["--provider", "vmeg", "voices"]),
+        (0, vec!["--provider", "vmeg", "clone", SAMPLE]),
+        (0, vec!["--provider", "jimmyai", "status", "j1"]),
+        (
+            1,
+            [
+                &[
+                    "--provider",
+                    "jimmyai",
+                    "wait",
+                    "failed",
+                    "--kind",
+                    "speech",
+                ][..],
+                &fast,
+            ]
+            .concat(),
+        ),
+        (1, vec!["--provider", "jimmyai", "status", "err"]),
+    ];
+    for (code, args) in &commands {
+        for json in [false, true] {
+            let mut argv = args.clone();
+            if json {
+                argv.insert(0, "--json");
+            }
+            // RUST_LOG=info: diagnostics on stderr carry server strings too.
+            let r = run_with(&server.url, KEY, &[("RUST_LOG", "info")], &argv, None);
+            assert_eq!(r.code, *code, "{argv:?}: {r:?}");
+            assert!(
+                raw_controls(&r.stdout).is_empty() && raw_controls(&r.stderr).is_empty(),
+                "{argv:?} printed raw control characters {:?} / {:?}: {r:?}",
+                raw_controls(&r.stdout),
+                raw_controls(&r.stderr)
+            );
+            if json {
+                let j = r.json();
+                assert!(j.is_object(), "{argv:?}: {j}");
+                // The hostile strings are still there, escaped, for a program to read.
+                assert!(
+                    r.stdout.contains("\\u001b") && has_string_with(&j, NASTY),
+                    "{argv:?}: {r:?}"
+                );
+            } else {
+                assert!(
+                    r.stdout.contains("\\u{1b}") || r.stderr.contains("\\u{1b}"),
+                    "{argv:?}: the server string is not shown escaped: {r:?}"
+                );
+                assert!(
+                    !r.stdout
+                        .lines()
+                        .chain(r.stderr.lines())
+                        .any(|l| l.starts_with("forged")),
+                    "{argv:?}: a server string started a line of its own: {r:?}"
+                );
+            }
+        }
+    }
+}
+
+/// `webhook verify` reads at most the limit (+1 byte) of a body and refuses it, however long
+/// the stream: here stdin never ends.
+#[test]
+fn webhook_verify_refuses_an_oversized_body_without_reading_it_all() {
+    let started = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("WH_SECRET", "whsec-e2e-0123456789")
+        .args([
+            "--json",
+            "webhook",
+            "verify",
+            "--secret-env",
+            "WH_SECRET",
+            "--timestamp",
+            "1",
+            "--signature",
+            "00",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Writes until the CLI stops reading and exits (then the pipe breaks), or 256 MiB.
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'{'; 64 * 1024];
+        let mut written = 0usize;
+        while written < 256 * 1024 * 1024 {
+            if stdin.write_all(&chunk).is_err() {
+                break;
+            }
+            written += chunk.len();
+        }
+        written
+    });
+    let out = child.wait_with_output().unwrap();
+    let written = writer.join().unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let j: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(j["error"]["kind"], "webhook", "{j}");
+    assert!(
+        s(&j["error"]["message"]).contains("1048576"),
+        "the limit is named: {j}"
+    );
+    assert!(
+        written < 64 * 1024 * 1024,
+        "the CLI read {written} bytes before refusing"
+    );
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+
+    // From a file: one byte over the limit is refused before verifying; at the limit the
+    // body reaches the verifier (which then refuses the bad signature).
+    let dir = tempfile::tempdir().unwrap();
+    for (size, over) in [(1024 * 1024 + 1, true), (1024 * 1024, false)] {
+        let path = dir.path().join(format!("body-{size}"));
+        std::fs::write(&path, vec![b' '; size]).unwrap();
+        let args = [
+            "--json",
+            "webhook",
+            "verify",
+            "--secret-env",
+            "WH_SECRET",
+            "--timestamp",
+            "1",
+            "--signature",
+            "00",
+            path.to_str().unwrap(),
+        ];
+        let j = run_with(
+            "http://unused.invalid",
+            KEY,
+            &[("WH_SECRET", "whsec-e2e-0123456789")],
+            &args,
+            None,
+        )
+        .expect(1)
+        .json();
+        assert_eq!(j["error"]["kind"], "webhook", "{j}");
+        assert_eq!(
+            j["error"]["reason"] == "body_too_large",
+            over,
+            "{size}: {j}"
+        );
+    }
+}
+
+#[test]
+fn private_audio_urls_need_allow_private_urls_even_against_a_loopback_base_url() {
+    let sim = Sim::fast();
+    // The simulator's own address (VMEG wants https; nothing fetches it).
+    let private = format!(
+        "{}/samples/voice.wav",
+        sim.url().replace("http://", "https://")
+    );
+    for provider in ["vmeg", "jimmyai"] {
+        let before = sim.requests();
+        let j = run(&sim, &["--json", "--provider", provider, "clone", &private])
+            .expect(2)
+            .json();
+        assert_eq!(j["error"]["field"], "audio_url", "{j}");
+        assert_eq!(sim.requests(), before, "{provider}: something was sent");
+        let j = run(
+            &sim,
+            &[
+                "--json",
+                "--allow-private-urls",
+                "--provider",
+                provider,
+                "clone",
+                &private,
+            ],
+        )
+        .expect(0)
+        .json();
+        assert!(j["job_id"].is_string(), "{j}");
+    }
 }

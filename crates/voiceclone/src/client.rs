@@ -69,6 +69,7 @@ pub struct ClientBuilder {
     max_in_flight: usize,
     sleeper: Option<Arc<dyn Sleeper>>,
     max_response_bytes: usize,
+    allow_private_urls: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -82,6 +83,7 @@ impl fmt::Debug for ClientBuilder {
             .field("custom_http_client", &self.http.is_some())
             .field("max_in_flight", &self.max_in_flight)
             .field("sleeper", &self.sleeper)
+            .field("allow_private_urls", &self.allow_private_urls)
             .finish()
     }
 }
@@ -94,8 +96,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Overrides the vendor's base URL (e.g. a simulator). Must be HTTPS unless its host is
-    /// loopback.
+    /// Overrides the vendor's base URL (e.g. a simulator). Must be HTTPS unless its host is a
+    /// loopback IP literal (`127.0.0.1`, `[::1]`) or exactly `localhost` (not `*.localhost`).
+    /// A loopback base URL does not make private audio URLs acceptable: see
+    /// [`allow_private_urls`](Self::allow_private_urls).
     #[must_use]
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
@@ -144,6 +148,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Accepts reference-audio URLs that point at loopback, private, link-local or other
+    /// non-public addresses and names (default `false`: they are refused as `InvalidInput`
+    /// naming `audio_url`, with nothing sent). The provider fetches the audio itself, so such a
+    /// URL either fails at the provider or makes it fetch from a network it should not reach;
+    /// turn this on only against a local simulator whose samples are served on loopback. A
+    /// loopback base URL does not imply it.
+    #[must_use]
+    pub fn allow_private_urls(mut self, allow: bool) -> Self {
+        self.allow_private_urls = allow;
+        self
+    }
+
     /// Replaces the sleeping used between retries and polls (tests).
     #[must_use]
     pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
@@ -179,7 +195,9 @@ impl ClientBuilder {
             other => {
                 return Err(Error::invalid_input(
                     "base_url",
-                    format!("must be https (http only for loopback hosts), got {other}:"),
+                    format!(
+                        "must be https (http only for a loopback IP or localhost), got {other}:"
+                    ),
                 )
                 .with_provider(provider));
             }
@@ -235,7 +253,7 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
-                allow_private: loopback,
+                allow_private: self.allow_private_urls,
                 names: Mutex::new(HashMap::new()),
             }),
         })
@@ -288,6 +306,7 @@ impl Client {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             sleeper: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_private_urls: false,
         }
     }
 

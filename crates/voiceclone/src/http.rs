@@ -52,6 +52,8 @@ pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 pub(crate) struct HttpRequest {
     pub(crate) method: Method,
     pub(crate) path: String,
+    /// Ids appended to `path`, each as exactly one percent-encoded segment.
+    pub(crate) segments: Vec<String>,
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) body: Option<Body>,
     pub(crate) idempotency_key: Option<String>,
@@ -66,6 +68,7 @@ impl HttpRequest {
         Self {
             method: Method::GET,
             path: path.into(),
+            segments: Vec::new(),
             query: Vec::new(),
             body: None,
             idempotency_key: None,
@@ -84,12 +87,19 @@ impl HttpRequest {
         Ok(Self {
             method: Method::POST,
             path: path.into(),
+            segments: Vec::new(),
             query: Vec::new(),
             body: Some(Body::Json(bytes.into())),
             idempotency_key: None,
             timeout: WRITE_TIMEOUT,
             free_text: &[],
         })
+    }
+
+    /// Appends `value` (validated first with `validate::id`) as one path segment.
+    pub(crate) fn segment(mut self, value: impl Into<String>) -> Self {
+        self.segments.push(value.into());
+        self
     }
 
     pub(crate) fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -233,8 +243,22 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base.as_str().trim_end_matches('/'), path)
+    /// The base URL's path, then the operation's fixed path, then each id in `segments` as
+    /// exactly one segment. Built with `path_segments_mut`, never by concatenation: it
+    /// percent-encodes `/`, `%`, `?`, `#`, spaces and controls, so an id cannot add, remove or
+    /// climb a segment (dot segments are refused earlier by `validate::id`).
+    fn url(&self, req: &HttpRequest) -> Result<Url, Error> {
+        let mut url = self.base.clone();
+        url.set_fragment(None);
+        {
+            let mut path = url.path_segments_mut().map_err(|()| {
+                Error::invalid_input("base_url", "cannot carry a path (not a hierarchical URL)")
+            })?;
+            path.pop_if_empty()
+                .extend(req.path.split('/').filter(|s| !s.is_empty()))
+                .extend(&req.segments);
+        }
+        Ok(url)
     }
 
     /// One attempt (the caller holds an in-flight permit): send, read the whole answer. No
@@ -244,7 +268,7 @@ impl Transport {
         span.record("attempt", attempt);
         let mut builder = self
             .http
-            .request(req.method.clone(), self.url(&req.path))
+            .request(req.method.clone(), self.url(req)?)
             .header(AUTHORIZATION, self.auth.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .timeout(self.timeout_override.unwrap_or(req.timeout));

@@ -50,13 +50,15 @@ fn reject_foreign(provider: Provider, set: &[(&str, bool)]) -> Result<(), Error>
     }
 }
 
-/// Validates a clone request for `provider`. `allow_private` is true when the client's own
-/// base URL is loopback (a simulator), where local sample URLs are legitimate.
+/// Validates a clone request for `provider` and returns the parsed audio URL: its
+/// serialization, not the caller's string, is what the request body carries, so the URL sent
+/// is the URL checked. `allow_private` is `ClientBuilder::allow_private_urls` (a local
+/// simulator's samples).
 pub(crate) fn clone_request(
     req: &CloneRequest,
     provider: Provider,
     allow_private: bool,
-) -> Result<(), Error> {
+) -> Result<Url, Error> {
     match provider {
         Provider::Vmeg => {
             reject_foreign(provider, &[("sound_version", req.sound_version.is_some())])?;
@@ -85,11 +87,11 @@ pub(crate) fn clone_request(
             }
         }
     }
-    audio_url(&req.audio_url, provider, allow_private)?;
+    let url = audio_url(&req.audio_url, provider, allow_private)?;
     if let Some(lang) = &req.language {
         language_value("language", lang, provider, req.sound_version)?;
     }
-    Ok(())
+    Ok(url)
 }
 
 /// Validates a speech request for `provider`.
@@ -211,22 +213,83 @@ pub(crate) fn non_blank(field: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// An id we put into a URL path or a body (job id, voice id).
+/// Longest id accepted (bytes).
+pub(crate) const ID_MAX_BYTES: usize = 256;
+
+/// An id we put into a URL path segment, a query value or a body (job id, voice id). The
+/// transport percent-encodes it as exactly one segment or value; this refuses what could still
+/// change the request or be read differently by a server or proxy that decodes it once more:
+/// dot segments (`.`, `..`) and their percent-encoded forms (`%2e%2e`, `.%2E`, ... at any
+/// depth of encoding), `/` and `\` in any encoding (`%2f`, `%5c`, `%252f`), control characters
+/// (also encoded, e.g. `%00`, `%0d%0a`), whitespace, `?` and `#`.
 pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
     if value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
-    if value.len() > 256
-        || value
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '/' || c == '?' || c == '#')
+    if value.len() > ID_MAX_BYTES {
+        return Err(invalid(
+            field,
+            format!("must be at most {ID_MAX_BYTES} bytes, got {}", value.len()),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '\\' | '?' | '#'))
     {
         return Err(invalid(
             field,
-            "must be at most 256 characters, without whitespace, '/', '?' or '#'",
+            "must not contain whitespace, control characters, '/', '\\', '?' or '#'",
         ));
     }
-    Ok(())
+    // Every form a server could see after decoding percent-escapes once, twice, ...
+    let mut form = value.as_bytes().to_vec();
+    loop {
+        if form == b"." || form == b".." {
+            return Err(invalid(
+                field,
+                "must not be a dot segment ('.' or '..', also percent-encoded)",
+            ));
+        }
+        if String::from_utf8_lossy(&form)
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+        {
+            return Err(invalid(
+                field,
+                "must not contain a percent-encoded '/', '\\' or control character (%2f, %5c, %00...)",
+            ));
+        }
+        let decoded = percent_decode_once(&form);
+        if decoded == form {
+            return Ok(());
+        }
+        form = decoded;
+    }
+}
+
+/// `bytes` with each `%XX` (two hex digits) replaced by its byte; anything else kept.
+fn percent_decode_once(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%'
+            && let [h, l, after @ ..] = tail
+            && let (Some(h), Some(l)) = (hex(*h), hex(*l))
+        {
+            out.push(h * 16 + l);
+            rest = after;
+            continue;
+        }
+        out.push(b);
+        rest = tail;
+    }
+    out
 }
 
 /// VMEG `X-Idempotency-Key`: 1..=64 characters, not blank, printable ASCII (it is a header).
@@ -379,28 +442,45 @@ pub(crate) fn audio_url(raw: &str, provider: Provider, allow_private: bool) -> R
     Ok(url)
 }
 
-/// Loopback, private, link-local and similar addresses, and `localhost`-style names.
+/// Name suffixes that never name a public host: special-use and private-use domains.
+const PRIVATE_SUFFIXES: &[&str] = &[
+    ".localhost",
+    ".local",
+    ".internal",
+    ".home.arpa",
+    ".arpa",
+    ".lan",
+    ".localdomain",
+    ".intranet",
+    ".corp",
+    ".private",
+];
+
+/// True for every host a provider should not be asked to fetch from: loopback, private,
+/// link-local, unique-local, site-local, multicast, reserved, documentation, benchmarking and
+/// metadata addresses, in every IPv4 and IPv6 spelling that reaches them (IPv4-mapped,
+/// -compatible and -translated IPv6, NAT64, 6to4), single-label names (`http://intranet/`),
+/// `localhost` and its subdomains, and special-use suffixes (`.internal`, `.local`, ...).
+///
+/// Numeric IPv4 spellings (`2130706433`, `0x7f.1`, `0177.0.0.1`) arrive here already as
+/// `Host::Ipv4`: the `url` crate normalizes them while parsing. Names are not resolved: a
+/// public name that resolves to a private address is the provider's fetcher to refuse.
 pub(crate) fn is_private_host(host: &Host<&str>) -> bool {
     match host {
         Host::Domain(d) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost"
-                || [".localhost", ".local", ".internal"]
-                    .iter()
-                    .any(|s| d.ends_with(s))
+            let d = d.strip_suffix('.').unwrap_or(d).to_ascii_lowercase();
+            !d.contains('.') || d == "localhost" || PRIVATE_SUFFIXES.iter().any(|s| d.ends_with(s))
         }
         Host::Ipv4(ip) => is_private_v4(*ip),
         Host::Ipv6(ip) => is_private_v6(*ip),
     }
 }
 
-/// True for loopback hosts only (`localhost`, 127/8, ::1): the base-URL rule.
+/// True for hosts a plain-HTTP base URL may name: a loopback IP literal (127/8, ::1, or
+/// 127/8 mapped into IPv6) or exactly `localhost`; not `*.localhost`, not `localhost.`.
 pub(crate) fn is_loopback_host(host: &Host<&str>) -> bool {
     match host {
-        Host::Domain(d) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
+        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
         Host::Ipv4(ip) => ip.is_loopback(),
         Host::Ipv6(ip) => {
             ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
@@ -408,25 +488,66 @@ pub(crate) fn is_loopback_host(host: &Host<&str>) -> bool {
     }
 }
 
+/// IPv4 special-purpose ranges (IANA registry; RFC 6890 and successors).
 fn is_private_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || (a == 100 && (64..128).contains(&b))
+    let [a, b, c, _] = ip.octets();
+    a == 0 // "this network" 0/8
+        || a == 10 // private 10/8
+        || (a == 100 && (64..128).contains(&b)) // shared (CGNAT) 100.64/10, incl. 100.100.100.200 metadata
+        || a == 127 // loopback 127/8
+        || (a == 169 && b == 254) // link-local 169.254/16, incl. 169.254.169.254 metadata
+        || (a == 172 && (16..32).contains(&b)) // private 172.16/12
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments 192.0.0/24
+        || (a == 192 && b == 0 && c == 2) // TEST-NET-1 192.0.2/24
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast 192.88.99/24
+        || (a == 192 && b == 168) // private 192.168/16
+        || (a == 198 && (18..20).contains(&b)) // benchmarking 198.18/15
+        || (a == 198 && b == 51 && c == 100) // TEST-NET-2 198.51.100/24
+        || (a == 203 && b == 0 && c == 113) // TEST-NET-3 203.0.113/24
+        || a >= 224 // multicast 224/4, reserved 240/4, broadcast 255.255.255.255
 }
 
+/// IPv6 special-purpose ranges, and the IPv4 address inside every form that embeds one.
 fn is_private_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_private_v4(v4);
+    let seg = ip.segments();
+    let [s0, s1, s2, s3, s4, s5, ..] = seg;
+    let low_v4 = {
+        let [.., a, b, c, d] = ip.octets();
+        Ipv4Addr::new(a, b, c, d)
+    };
+    if s0 == 0 && s1 == 0 && s2 == 0 && s3 == 0 {
+        return match (s4, s5) {
+            // IPv4-mapped ::ffff:a.b.c.d: reaches a.b.c.d.
+            (0, 0xffff) => is_private_v4(low_v4),
+            // IPv4-translated ::ffff:0:a.b.c.d (SIIT): reaches a.b.c.d.
+            (0xffff, 0) => is_private_v4(low_v4),
+            // ::/96: unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d,
+            // refused whatever they embed.
+            (0, 0) => true,
+            _ => false,
+        };
     }
-    let first = ip.segments().first().copied().unwrap_or_default();
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
+    // NAT64 well-known prefix 64:ff9b::/96 reaches its embedded IPv4 address.
+    if (s0, s1, s2, s3, s4, s5) == (0x64, 0xff9b, 0, 0, 0, 0) {
+        return is_private_v4(low_v4);
+    }
+    // 6to4 2002::/16 embeds the IPv4 address in bits 16..48.
+    if s0 == 0x2002 {
+        let [h, l] = [s1.to_be_bytes(), s2.to_be_bytes()];
+        let [a, b] = h;
+        let [c, d] = l;
+        return is_private_v4(Ipv4Addr::new(a, b, c, d));
+    }
+    (s0 == 0x64 && s1 == 0xff9b && s2 == 1) // NAT64 local-use 64:ff9b:1::/48
+        || (s0 == 0x100 && s1 == 0 && s2 == 0 && s3 == 0) // discard-only 100::/64
+        || (s0 == 0x2001 && s1 < 0x200) // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID)
+        || (s0 == 0x2001 && s1 == 0xdb8) // documentation 2001:db8::/32
+        || (s0 == 0x3fff && s1 < 0x1000) // documentation 3fff::/20
+        || s0 == 0x5f00 // SRv6 SIDs 5f00::/16
+        || (s0 & 0xfe00) == 0xfc00 // unique-local fc00::/7 (incl. fd00:ec2::254 metadata)
+        || (s0 & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (s0 & 0xffc0) == 0xfec0 // site-local fec0::/10
+        || (s0 & 0xff00) == 0xff00 // multicast ff00::/8
 }
 
 /// Checks a language value and returns what goes on the wire: the tag itself for VMEG, the
@@ -758,6 +879,210 @@ mod tests {
             language_value("language", "en-US", Provider::Vmeg, None).unwrap(),
             "en-US"
         );
+    }
+
+    #[test]
+    fn ids_refuse_dot_segments_separators_and_controls_in_any_encoding() {
+        for ok in [
+            "t1", "task-1", "a%b", "100%", "a+b", "a&b=c", "é声", "x.y", "...", "%41", "a%2",
+        ] {
+            assert!(id("job_id", ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "",
+            " ",
+            ".",
+            "..",
+            "%2e",
+            "%2E%2e",
+            ".%2e",
+            "%2e.",
+            "%252e%252e",
+            "a/b",
+            "a%2fb",
+            "a%2Fb",
+            "a%252Fb",
+            "a\\b",
+            "a%5cb",
+            "a%5C",
+            "a\0b",
+            "%00",
+            "a%0d%0ab",
+            "a\u{1b}b",
+            "a\u{7f}",
+            "a\u{85}",
+            "%c2%85",
+            "a b",
+            "a?b",
+            "a#b",
+        ] {
+            assert_eq!(field_of(id("job_id", bad)), "job_id", "{bad:?}");
+        }
+        assert!(id("voice_id", &"a".repeat(ID_MAX_BYTES)).is_ok());
+        assert_eq!(
+            field_of(id("voice_id", &"a".repeat(ID_MAX_BYTES + 1))),
+            "voice_id"
+        );
+    }
+
+    /// Every special-purpose range, by its first, an inner and (where it matters) its last
+    /// address; numeric IPv4 spellings the `url` crate normalizes; and public neighbours.
+    #[test]
+    fn private_hosts_every_range() {
+        let refused = [
+            // IPv4 special-purpose ranges.
+            "0.0.0.0",
+            "0.1.2.3",
+            "10.0.0.1",
+            "10.255.255.255",
+            "100.64.0.1",
+            "100.127.255.255",
+            "127.0.0.1",
+            "127.255.255.254",
+            "169.254.0.1",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.1",
+            "192.0.0.192",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.0.1",
+            "192.168.255.255",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "254.1.1.1",
+            "255.255.255.255",
+            // Numeric forms the url crate turns into Host::Ipv4.
+            "2130706433",
+            "0x7f.1",
+            "0x7f000001",
+            "0177.0.0.1",
+            "127.1",
+            "017700000001",
+            "0xa9fea9fe",
+            "0xA9.0xFE.0xA9.0xFE",
+            "0",
+            "10.1",
+            // IPv6: loopback, unspecified, mapped / compatible / translated IPv4.
+            "[::1]",
+            "[::]",
+            "[0:0:0:0:0:0:0:1]",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:7f00:1]",
+            "[::ffff:169.254.169.254]",
+            "[::ffff:10.0.0.1]",
+            "[::127.0.0.1]",
+            "[::a9fe:a9fe]",
+            "[::8.8.8.8]",
+            "[::ffff:0:127.0.0.1]",
+            "[::ffff:0:a00:1]",
+            // NAT64 (well-known prefix with a private IPv4, local-use prefix), 6to4.
+            "[64:ff9b::127.0.0.1]",
+            "[64:ff9b::a9fe:a9fe]",
+            "[64:ff9b::10.0.0.1]",
+            "[64:ff9b:1::808:808]",
+            "[64:ff9b:1:ffff::1]",
+            "[2002:7f00:1::]",
+            "[2002:a9fe:a9fe::1]",
+            "[2002:c0a8:101::1]",
+            "[2002:a00:1::]",
+            // Unique-local, link-local, site-local, multicast, documentation, discard,
+            // IETF protocol assignments (Teredo, benchmarking, ORCHID), SRv6.
+            "[fc00::1]",
+            "[fd00:ec2::254]",
+            "[fdff:ffff::1]",
+            "[fe80::1]",
+            "[febf::1]",
+            "[fec0::1]",
+            "[feff::1]",
+            "[ff02::1]",
+            "[ff05::1:3]",
+            "[ff0e::1]",
+            "[2001:db8::1]",
+            "[2001:db8:ffff:ffff::1]",
+            "[100::1]",
+            "[2001::1]",
+            "[2001:2::1]",
+            "[2001:10::1]",
+            "[2001:1ff::1]",
+            "[3fff::1]",
+            "[3fff:fff:ffff::1]",
+            "[5f00::1]",
+            // Names.
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "api.localhost",
+            "intranet",
+            "intranet.",
+            "metadata",
+            "metadata.google.internal",
+            "metadata.azure.internal",
+            "printer.local",
+            "nas.home.arpa",
+            "host.lan",
+            "box.localdomain",
+            "1.0.0.127.in-addr.arpa",
+        ];
+        for host in refused {
+            let url = format!("https://{host}/a.wav");
+            assert_eq!(
+                field_of(audio_url(&url, Provider::Vmeg, false)),
+                "audio_url",
+                "{host}"
+            );
+            assert!(
+                audio_url(&url, Provider::Vmeg, true).is_ok(),
+                "{host} opted in"
+            );
+        }
+        let allowed = [
+            "8.8.8.8",
+            "1.1.1.1",
+            "93.184.216.34",
+            "9.255.255.255",
+            "11.0.0.1",
+            "100.63.255.255",
+            "100.128.0.1",
+            "126.255.255.255",
+            "128.0.0.1",
+            "169.253.1.1",
+            "169.255.0.1",
+            "172.15.255.255",
+            "172.32.0.1",
+            "192.0.1.1",
+            "192.0.3.1",
+            "192.88.98.1",
+            "192.167.1.1",
+            "192.169.0.1",
+            "198.17.255.255",
+            "198.20.0.1",
+            "198.51.99.1",
+            "203.0.112.1",
+            "223.255.255.255",
+            "[2606:4700::1]",
+            "[2001:4860:4860::8888]",
+            "[2a00:1450:4001::1]",
+            "[64:ff9b::808:808]",
+            "[64:ff9b::8.8.8.8]",
+            "[2002:808:808::1]",
+            "[::ffff:8.8.8.8]",
+            "[2001:200::1]",
+            "cdn.example.com",
+            "a.b.example.co.uk",
+            "localhost.example.com",
+            "xn--nxasmq6b.com",
+        ];
+        for host in allowed {
+            let url = format!("https://{host}/a.wav");
+            assert!(audio_url(&url, Provider::Vmeg, false).is_ok(), "{host}");
+        }
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub async fn run(args: &DemoArgs, printer: &Printer) -> Outcome {
             provider: p,
             api_key: sim.api_key().to_owned(),
             base_url: Some(base.clone()),
+            // Everything the demo sends stays on loopback, in this process.
+            allow_private_urls: true,
         };
         let mut r = Map::new();
         r.insert("provider".into(), p.as_str().into());
@@ -79,7 +81,8 @@ async fn flow(
     printer: &Printer,
     r: &mut Map<String, Value>,
 ) -> Result<(), Failure> {
-    printer.human(&format!("\n== {p} =="));
+    printer.human("");
+    printer.human(&format!("== {p} =="));
     let mut req = CloneRequest::new(SAMPLE_URL).language("en-US");
     if p == Provider::Vmeg {
         req = req.name("voiceclone-demo");

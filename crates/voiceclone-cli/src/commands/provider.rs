@@ -67,7 +67,9 @@ fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
 
 /// Builds an adapter client for a resolved target.
 pub fn build_client(t: &Target) -> Result<Client, Failure> {
-    let mut b = Client::builder(t.provider).api_key(t.api_key.as_str());
+    let mut b = Client::builder(t.provider)
+        .api_key(t.api_key.as_str())
+        .allow_private_urls(t.allow_private_urls);
     if let Some(url) = &t.base_url {
         b = b.base_url(url.as_str());
     }

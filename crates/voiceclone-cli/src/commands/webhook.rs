@@ -8,7 +8,13 @@ use voiceclone::WebhookSecret;
 use voiceclone::webhook::{Verifier, WebhookEventKind, WebhookPayload};
 
 use crate::cli::VerifyArgs;
+use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, put_clone_job, put_speech_job};
+
+/// The largest body `webhook verify` reads (1 MiB, the `Verifier`'s own default limit, set
+/// on it explicitly below so the two cannot drift). A longer body is refused after reading
+/// one byte more than this, however long the file or stdin stream is.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Runs `webhook verify`.
 pub fn verify(args: &VerifyArgs, printer: &mut Printer) -> Outcome {
@@ -36,7 +42,7 @@ fn verify_inner(args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Fai
     };
     printer.add_secret(&secret);
     let body = read_body(args.body.as_deref())?;
-    let verifier = Verifier::new(WebhookSecret::new(secret));
+    let verifier = Verifier::new(WebhookSecret::new(secret)).max_body_bytes(MAX_BODY_BYTES);
     let mut o = Outcome::default();
     o.set("provider", "vmeg");
     match verifier.verify(args.timestamp.trim(), args.signature.trim(), &body) {
@@ -81,18 +87,33 @@ fn verify_inner(args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Fai
     }
 }
 
+/// Reads the body from the file or stdin: at most [`MAX_BODY_BYTES`] + 1 bytes, so an
+/// oversized (or endless) body is refused without being read whole.
 fn read_body(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
+    let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
+    let mut buf = Vec::new();
     match path {
-        Some(p) if p.as_os_str() != "-" => std::fs::read(p)
-            .map_err(|e| Failure::io(&format!("cannot read the body file {}", p.display()), &e)),
-        _ => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| Failure::io("cannot read the body from stdin", &e))?;
-            Ok(buf)
-        }
+        Some(p) if p.as_os_str() != "-" => std::fs::File::open(p)
+            .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut buf))
+            .map_err(|e| Failure::io(&format!("cannot read the body file {}", p.display()), &e))?,
+        _ => std::io::stdin()
+            .lock()
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut buf)
+            .map_err(|e| Failure::io("cannot read the body from stdin", &e))?,
+    };
+    if buf.len() > MAX_BODY_BYTES {
+        return Err(Failure::other(
+            Exit::Failure,
+            "webhook",
+            format!(
+                "the body is over the {MAX_BODY_BYTES}-byte limit (reading stopped there); a VMEG webhook delivery is far smaller, so it is refused unverified"
+            ),
+        )
+        .with("reason", "body_too_large")
+        .with("limit_bytes", MAX_BODY_BYTES));
     }
+    Ok(buf)
 }
 
 fn kind_str(kind: &WebhookEventKind) -> String {

@@ -178,7 +178,7 @@ pub(crate) async fn clone_voice(
     req: &CloneRequest,
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
-    validate::clone_request(req, Provider::JimmyAi, allow_private)?;
+    let audio_url = validate::clone_request(req, Provider::JimmyAi, allow_private)?;
     let content_text = req
         .sample_text
         .clone()
@@ -187,7 +187,7 @@ pub(crate) async fn clone_voice(
         .map_err(|e| Error::invalid_input("sample_text", e.to_string()))?;
     let body = types::CreateCloneRequest {
         content_text,
-        file_url: req.audio_url.trim().to_owned(),
+        file_url: audio_url.to_string(),
         language: language(req.language.as_ref(), req.sound_version)?,
         sound_version: req.sound_version.map(sound_version),
     };
@@ -238,7 +238,7 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
 
 async fn task(t: &Transport, operation: &'static str, id: &JobId) -> Result<Task, Error> {
     validate::id("job_id", id.as_str())?;
-    let http = HttpRequest::get(format!("{TASK}{}", id.as_str()));
+    let http = HttpRequest::get(TASK).segment(id.as_str());
     t.call(operation, OperationKind::Read, http).await
 }
 
@@ -360,6 +360,7 @@ pub(crate) async fn upload_sample(t: &Transport, path: &Path) -> Result<url::Url
     let http = HttpRequest {
         method: reqwest::Method::POST,
         path: UPLOAD.to_owned(),
+        segments: Vec::new(),
         query: Vec::new(),
         body: Some(Body::Raw {
             content_type,

@@ -254,7 +254,7 @@ pub(crate) async fn clone_voice(
     req: &CloneRequest,
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
-    validate::clone_request(req, Provider::Vmeg, allow_private)?;
+    let audio_url = validate::clone_request(req, Provider::Vmeg, allow_private)?;
     let key = req.idempotency_key.clone().unwrap_or_else(new_key);
     // VMEG's required fields are undocumented; a name is needed to find the voice later.
     let name = req.name.clone().unwrap_or_else(|| {
@@ -279,7 +279,7 @@ pub(crate) async fn clone_voice(
     let job = if sync {
         let body = types::CloneVoiceCreateRequest {
             provider: req.vmeg_engine.map(engine),
-            ref_audio: Some(req.audio_url.trim().to_owned()),
+            ref_audio: Some(audio_url.to_string()),
             sample_language: language,
             sample_text: req.sample_text.clone(),
             voice_name: Some(name.clone()),
@@ -306,7 +306,7 @@ pub(crate) async fn clone_voice(
         let body = types::CloneVoiceCreateAsyncRequest {
             extra_data: Some(extra_data(&key)),
             provider: req.vmeg_engine.map(engine),
-            ref_audio: Some(req.audio_url.trim().to_owned()),
+            ref_audio: Some(audio_url.to_string()),
             sample_language: language,
             sample_text: req.sample_text.clone(),
             voice_name: Some(name.clone()),

@@ -1,0 +1,218 @@
+//! Ids cannot change the request: a caller's job or voice id is percent-encoded as exactly one
+//! path segment or query value, or refused as `InvalidInput` naming the field, with nothing
+//! sent. The loopback server records the request target as received (hyper does not
+//! normalize it).
+
+use crate::adapter_support::{client, fast_wait};
+use serde_json::{Value, json};
+use voiceclone::{Client, Error, ErrorKind, JobId, Provider};
+use workspace_tests::scripted::{Scripted, Step};
+
+/// Ids that must never reach the wire.
+const HOSTILE: &[&str] = &[
+    "",
+    "   ",
+    ".",
+    "..",
+    "%2e",
+    "%2e%2e",
+    "%2E.",
+    ".%2E",
+    "%2E%2e",
+    "%252e%252e",
+    "a/b",
+    "../x",
+    "/etc/passwd",
+    "a%2fb",
+    "a%2Fb",
+    "a%5cb",
+    "a%5Cb",
+    "a%252fb",
+    "a\\b",
+    "..\\x",
+    "\\",
+    "a\0b",
+    "%00",
+    "a\u{1b}[31mb",
+    "a\u{7}b",
+    "a\rb",
+    "a\nb",
+    "a%0d%0aX-Injected: 1",
+    "a\u{7f}b",
+    "a\u{85}b",
+    "a b",
+    "a\tb",
+    "a?b",
+    "a#b",
+];
+
+/// Odd but harmless ids: sent, as exactly one encoded segment or query value.
+const ODD: &[&str] = &[
+    "task-1",
+    "a%b",
+    "100%",
+    "a+b",
+    "a&taskId=evil",
+    "a=b",
+    "é声",
+    "a;b",
+    "a:b",
+    "x.y",
+    "...",
+    "~_-",
+];
+
+fn jimmyai_task(id: &str) -> Value {
+    json!({"code": 20000, "msg": "ok", "data": {
+        "id": id, "object": "audio", "created": 1781777280, "model": "soundCloningClone",
+        "status": "completed", "modelId": "m-1",
+        "audioUrl": "https://cdn.example.com/out.mp3", "error": null}})
+}
+
+fn vmeg_detail(id: &str) -> Value {
+    json!({"code": 200, "message": "", "data": {
+        "taskId": id, "taskType": "cloneVoice", "status": "finished",
+        "result": {"taskId": id, "voiceId": "cv_1",
+                   "results": [{"uri": "https://cdn.example.com/out.m4a"}]}}})
+}
+
+fn decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1..i + 3)) {
+            (b'%', Some(hex)) if hex.iter().all(u8::is_ascii_hexdigit) => {
+                let hex = std::str::from_utf8(hex).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Form decoding of a query string (`+` is a space).
+fn query_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let d = |s: &str| String::from_utf8(decode(&s.replace('+', " "))).unwrap();
+            (d(k), d(v))
+        })
+        .collect()
+}
+
+/// Every public call that takes an id, on `c`; each result reduced to `Result<(), Error>`.
+async fn every_id_call(c: &Client, id: &str) -> Vec<(&'static str, Result<(), Error>)> {
+    let job = JobId::new(id);
+    let wait = fast_wait(c.provider());
+    vec![
+        ("clone_status", c.clone_status(&job).await.map(|_| ())),
+        ("speech_status", c.speech_status(&job).await.map(|_| ())),
+        (
+            "wait_for_clone",
+            c.wait_for_clone(&job, &wait).await.map(|_| ()),
+        ),
+        (
+            "wait_for_speech",
+            c.wait_for_speech(&job, &wait).await.map(|_| ()),
+        ),
+        ("rename_voice", c.rename_voice(id, "new name").await),
+        ("delete_voice", c.delete_voice(id).await),
+    ]
+}
+
+#[tokio::test]
+async fn hostile_ids_are_refused_naming_the_field_and_nothing_is_sent() {
+    let mut wrong = Vec::new();
+    for provider in Provider::ALL {
+        let server = Scripted::start(Vec::new()).await;
+        let (c, _) = client(provider, &server.base_url);
+        let mut sent_before = 0;
+        for id in HOSTILE {
+            for (call, result) in every_id_call(&c, id).await {
+                let want = if call.ends_with("_voice") {
+                    "voice_id"
+                } else {
+                    "job_id"
+                };
+                match result.as_ref().map_err(Error::kind) {
+                    Err(ErrorKind::InvalidInput { field, .. }) if field == want => {}
+                    // JimmyAI has no voice management: refused before any id matters.
+                    Err(ErrorKind::Unsupported { .. })
+                        if provider == Provider::JimmyAi && call.ends_with("_voice") => {}
+                    other => wrong.push(format!("{provider} {call} {id:?}: {other:?}")),
+                }
+            }
+            let seen = server.seen();
+            for s in seen.get(sent_before..).unwrap_or_default() {
+                wrong.push(format!(
+                    "{provider} sent {} {}?{} for id {id:?}",
+                    s.method, s.path, s.query
+                ));
+            }
+            sent_before = seen.len();
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test]
+async fn odd_ids_travel_as_exactly_one_encoded_path_segment_or_query_value() {
+    for id in ODD {
+        // JimmyAI: GET /api/open-api/v1/audios/{id}, the id one segment.
+        let server =
+            Scripted::start(vec![Step::ok(jimmyai_task(id)), Step::ok(jimmyai_task(id))]).await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        c.clone_status(&JobId::new(*id)).await.unwrap();
+        c.speech_status(&JobId::new(*id)).await.unwrap();
+        for seen in server.seen() {
+            let prefix = "/api/open-api/v1/audios/";
+            let segment = seen
+                .path
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("{id:?} -> {}", seen.path));
+            assert!(
+                segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~%+&=;:!$'()*,@".contains(&b)),
+                "{id:?} -> {segment}"
+            );
+            assert_eq!(decode(segment), id.as_bytes(), "{id:?} -> {segment}");
+            assert!(seen.query.is_empty(), "{id:?} -> ?{}", seen.query);
+        }
+
+        // VMEG: GET tasks/detail?taskId={id}, the id one query value.
+        let server =
+            Scripted::start(vec![Step::ok(vmeg_detail(id)), Step::ok(vmeg_detail(id))]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        c.clone_status(&JobId::new(*id)).await.unwrap();
+        c.speech_status(&JobId::new(*id)).await.unwrap();
+        for seen in server.seen() {
+            assert_eq!(seen.path, "/openapi/v1/tasks/detail", "{id:?}");
+            assert_eq!(
+                query_pairs(&seen.query),
+                vec![("taskId".to_string(), (*id).to_string())],
+                "{id:?} -> ?{}",
+                seen.query
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_base_url_with_a_path_keeps_it_and_the_id_stays_one_segment() {
+    let server = Scripted::start(vec![Step::ok(jimmyai_task("a b"))]).await;
+    let base = format!("{}/prefix/", server.base_url);
+    let (c, _) = client(Provider::JimmyAi, &base);
+    c.clone_status(&JobId::new("x.y")).await.unwrap();
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/prefix/api/open-api/v1/audios/x.y");
+}

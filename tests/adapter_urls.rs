@@ -1,0 +1,163 @@
+//! URL checks that mean it: a loopback base URL does not make private audio URLs acceptable
+//! (only `allow_private_urls(true)` does), nothing is sent when one is refused, the URL sent
+//! to the provider is the one that was checked, and plain HTTP base URLs are for loopback IP
+//! literals and `localhost` only.
+
+use crate::adapter_support::SECRET_KEY;
+use serde_json::{Value, json};
+use std::time::Duration;
+use voiceclone::{Client, CloneRequest, ErrorKind, Provider, RetryPolicy};
+use workspace_tests::scripted::{Scripted, Step};
+
+fn accepted(provider: Provider) -> Step {
+    match provider {
+        Provider::Vmeg => Step::ok(json!({"code": 200, "message": "",
+            "data": {"taskId": "t-1", "createdAt": "2026-11-21T00:00:00Z"}})),
+        Provider::JimmyAi => Step::ok(json!({"code": 20000, "msg": "ok", "data": {
+            "id": "a-1", "object": "audio", "created": 1781777280,
+            "model": "soundCloningClone", "status": "queued", "error": null}})),
+    }
+}
+
+fn client(provider: Provider, base: &str, allow_private: Option<bool>) -> Client {
+    let mut b = Client::builder(provider)
+        .api_key(SECRET_KEY)
+        .base_url(base)
+        .retry(RetryPolicy::none())
+        .timeout(Duration::from_secs(5));
+    if let Some(allow) = allow_private {
+        b = b.allow_private_urls(allow);
+    }
+    b.build().unwrap()
+}
+
+/// The audio URL field of the body the server received.
+fn sent_audio_url(provider: Provider, body: &Value) -> String {
+    let field = match provider {
+        Provider::Vmeg => "refAudio",
+        Provider::JimmyAi => "fileUrl",
+    };
+    body[field].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_loopback_base_url_does_not_allow_private_audio_urls_unless_opted_in() {
+    for provider in Provider::ALL {
+        let server = Scripted::start(vec![accepted(provider)]).await;
+        let private = [
+            format!("{}/sample.wav", server.base_url),
+            "http://localhost/sample.wav".to_string(),
+            "https://10.0.0.7/sample.wav".to_string(),
+            "https://169.254.169.254/latest/meta-data/x.wav".to_string(),
+            "https://[::ffff:127.0.0.1]/sample.wav".to_string(),
+            "https://2130706433/sample.wav".to_string(),
+            "https://intranet/sample.wav".to_string(),
+            "https://metadata.google.internal/sample.wav".to_string(),
+        ];
+        for allow in [None, Some(false)] {
+            let c = client(provider, &server.base_url, allow);
+            for url in &private {
+                let e = c.clone_voice(&CloneRequest::new(url)).await.unwrap_err();
+                assert!(
+                    matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "audio_url"),
+                    "{provider} {url} (allow_private_urls {allow:?}): {e:?}"
+                );
+            }
+        }
+        assert!(
+            server.seen().is_empty(),
+            "{provider}: a refused URL was sent"
+        );
+        // Opted in: a local sample (a simulator's) is accepted and sent.
+        let c = client(provider, &server.base_url, Some(true));
+        let url = format!("{}/sample.wav", server.base_url);
+        c.clone_voice(&CloneRequest::new(url.as_str()))
+            .await
+            .unwrap();
+        let seen = server.seen();
+        assert_eq!(seen.len(), 1, "{provider}");
+        assert_eq!(sent_audio_url(provider, &seen[0].json()), url, "{provider}");
+    }
+}
+
+#[tokio::test]
+async fn the_audio_url_sent_is_the_one_that_was_checked() {
+    // Each raw URL and the serialization of its parse, which is what must go on the wire:
+    // a provider's own parser must never get the chance to read the raw string differently.
+    let cases = [
+        (
+            "  HTTPS://CDN.Example.COM/a/../sample.wav  ",
+            "https://cdn.example.com/sample.wav",
+        ),
+        (
+            "https://cdn.example.com\\@127.0.0.1/sample.wav",
+            "https://cdn.example.com/@127.0.0.1/sample.wav",
+        ),
+        (
+            "https://cdn.exa\tmple.com/sample.wav",
+            "https://cdn.example.com/sample.wav",
+        ),
+        (
+            "https://cdn.example.com:443/%7esample.wav",
+            "https://cdn.example.com/%7esample.wav",
+        ),
+        (
+            "https://cdn.example.com/a b.wav",
+            "https://cdn.example.com/a%20b.wav",
+        ),
+    ];
+    for provider in Provider::ALL {
+        for (raw, checked) in cases {
+            let server = Scripted::start(vec![accepted(provider)]).await;
+            let c = client(provider, &server.base_url, None);
+            c.clone_voice(&CloneRequest::new(raw)).await.unwrap();
+            let seen = server.seen();
+            assert_eq!(seen.len(), 1, "{provider} {raw:?}");
+            assert_eq!(
+                sent_audio_url(provider, &seen[0].json()),
+                checked,
+                "{provider} {raw:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn plain_http_base_urls_only_for_loopback_literals_and_localhost() {
+    for good in [
+        "http://127.0.0.1:8080",
+        "http://127.9.9.9:1",
+        "http://[::1]:9",
+        "http://localhost:1",
+        "http://LOCALHOST:1",
+        "https://api.vmeg.ai",
+    ] {
+        assert!(
+            Client::builder(Provider::Vmeg)
+                .api_key("k")
+                .base_url(good)
+                .build()
+                .is_ok(),
+            "{good}"
+        );
+    }
+    for bad in [
+        "http://foo.localhost:1",
+        "http://localhost.evil.com",
+        "http://localhost.:1",
+        "http://10.0.0.1",
+        "http://192.168.1.1",
+        "http://intranet",
+        "http://api.vmeg.ai",
+    ] {
+        let e = Client::builder(Provider::Vmeg)
+            .api_key("k")
+            .base_url(bad)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "base_url"),
+            "{bad}: {e:?}"
+        );
+    }
+}
