@@ -17,6 +17,9 @@
 //! broken connection, 502, 504), the result is `OutcomeUnknown` rather than the last error.
 //! A `Retry-After` longer than [`RetryPolicy::max_retry_after`] is not slept through: the
 //! error is returned with [`crate::Error::retry_after`] set, for the caller to decide.
+//!
+//! The wait before a retry is `max(backoff, Retry-After)`: a `Retry-After: 0` does not turn
+//! the retries into a burst.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -248,6 +251,7 @@ where
                     );
                     return Err(give_up(err));
                 }
+                let backoff = policy.backoff(n, &mut rng);
                 let delay = match err.retry_after() {
                     Some(ra) if ra > policy.max_retry_after => {
                         tracing::debug!(
@@ -257,8 +261,8 @@ where
                         );
                         return Err(give_up(err));
                     }
-                    Some(ra) => ra,
-                    None => policy.backoff(n, &mut rng),
+                    Some(ra) => backoff.max(ra),
+                    None => backoff,
                 };
                 tracing::info!(
                     provider = %call.provider,
@@ -271,7 +275,7 @@ where
                     err.kind()
                 );
                 sleeper.sleep(delay).await;
-                n += 1;
+                n = n.saturating_add(1);
             }
         }
     }
@@ -417,6 +421,55 @@ mod tests {
         let sleeps = sleeper.sleeps();
         assert_eq!(sleeps[0], Duration::from_secs(2));
         assert!(sleeps[1] <= Duration::from_millis(400));
+    }
+
+    #[tokio::test]
+    async fn delay_is_the_larger_of_backoff_and_retry_after() {
+        // Retry-After: 0 repeated must not make a burst of immediate retries: the backoff
+        // still applies (RELIABILITY.md: max(backoff, Retry-After)).
+        let policy = RetryPolicy::default().with_seed(11);
+        let zero = || http(ErrorKind::RateLimited, 429).with_retry_after(Some(Duration::ZERO));
+        let (res, calls, sleeper) = drive(
+            OperationKind::Read,
+            policy.clone(),
+            vec![zero(), zero(), zero()],
+        )
+        .await;
+        assert_eq!(res.unwrap(), 4);
+        assert_eq!(calls, 4);
+        let mut rng = policy.rng();
+        let expected: Vec<Duration> = (1..=3).map(|n| policy.backoff(n, &mut rng)).collect();
+        assert_eq!(sleeper.sleeps(), expected);
+        assert!(
+            sleeper.sleeps().iter().any(|d| !d.is_zero()),
+            "{:?}",
+            sleeper.sleeps()
+        );
+
+        // A Retry-After shorter than the backoff is raised to it; a longer one wins.
+        let policy = RetryPolicy::default()
+            .with_seed(5)
+            .with_base_delay(Duration::from_secs(8))
+            .with_max_delay(Duration::from_secs(8));
+        let after =
+            |s| http(ErrorKind::RateLimited, 429).with_retry_after(Some(Duration::from_secs(s)));
+        let (res, _, sleeper) = drive(
+            OperationKind::Read,
+            policy.clone(),
+            vec![after(1), after(20)],
+        )
+        .await;
+        assert!(res.is_ok());
+        let mut rng = policy.rng();
+        let first = policy.backoff(1, &mut rng);
+        let second = policy.backoff(2, &mut rng);
+        assert_eq!(
+            sleeper.sleeps(),
+            vec![
+                first.max(Duration::from_secs(1)),
+                second.max(Duration::from_secs(20))
+            ]
+        );
     }
 
     #[tokio::test]
