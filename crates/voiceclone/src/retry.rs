@@ -19,7 +19,9 @@
 //! error is returned with [`crate::Error::retry_after`] set, for the caller to decide.
 //!
 //! The wait before a retry is `max(backoff, Retry-After)`: a `Retry-After: 0` does not turn
-//! the retries into a burst.
+//! the retries into a burst. Inside a wait ([`crate::WaitPolicy`]), a retry never sleeps
+//! past what the wait has left (its deadline, or `max_interval` when it has none): the error
+//! goes back to the wait instead, which sleeps within its own bounds and polls again.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -27,6 +29,27 @@ use std::time::{Duration, SystemTime};
 use crate::error::{Error, ErrorKind, Reach};
 use crate::model::Provider;
 use crate::sleep::Sleeper;
+
+tokio::task_local! {
+    /// Set by a wait around each poll: how long the retries inside it may sleep in all.
+    static SLEEP_BUDGET: SleepBudget;
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SleepBudget {
+    started: tokio::time::Instant,
+    limit: Duration,
+}
+
+/// Runs `fut` (one poll of a wait) so that its retries sleep at most `limit` in all, counted
+/// from now; a retry that would sleep longer returns its error instead.
+pub(crate) async fn with_sleep_budget<F: Future>(limit: Duration, fut: F) -> F::Output {
+    let budget = SleepBudget {
+        started: tokio::time::Instant::now(),
+        limit,
+    };
+    SLEEP_BUDGET.scope(budget, fut).await
+}
 
 /// How often and how patiently a single call is repeated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,6 +246,8 @@ where
     let max_attempts = policy.max_attempts.max(1);
     let mut rng = policy.rng();
     let mut any_maybe_processed = false;
+    let budget = SLEEP_BUDGET.try_with(|b| *b).ok();
+    let mut slept = Duration::ZERO;
     let mut n: u32 = 1;
     loop {
         let err = match attempt(n).await {
@@ -264,6 +289,18 @@ where
                     Some(ra) => backoff.max(ra),
                     None => backoff,
                 };
+                if let Some(b) = budget {
+                    let left = b.limit.saturating_sub(b.started.elapsed().max(slept));
+                    if delay > left {
+                        tracing::debug!(
+                            operation = call.operation,
+                            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                            left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+                            "the wait has no time for this retry; handing the error back to it"
+                        );
+                        return Err(give_up(err));
+                    }
+                }
                 tracing::info!(
                     provider = %call.provider,
                     operation = call.operation,
@@ -275,6 +312,7 @@ where
                     err.kind()
                 );
                 sleeper.sleep(delay).await;
+                slept = slept.saturating_add(delay);
                 n = n.saturating_add(1);
             }
         }

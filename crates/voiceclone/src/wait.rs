@@ -6,6 +6,13 @@
 //! not end the wait; the next poll simply happens on schedule. The wait is an ordinary
 //! future: dropping it stops polling.
 //!
+//! The deadline holds whatever the server does: each poll (the time queued for one of the
+//! client's in-flight slots, the request, and its retries) is bounded by the time left, so a
+//! wait returns within `deadline` + 1 s even when the server never answers. A poll cut short
+//! ends the wait with `WaitTimedOut` (last status seen, a message saying the last poll did
+//! not finish in time). A `Retry-After` on a poll error is honoured, but never past the
+//! deadline, nor past `max_interval` when there is no deadline.
+//!
 //! Defaults:
 //! - JimmyAI: the vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.
 //! - VMEG: no vendor guidance; 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a
@@ -14,15 +21,19 @@
 //! Both cap the number of polls at 200 as a backstop.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
 use std::fmt;
 use std::sync::Arc;
 
 use crate::model::{JobId, Provider, TaskStatus};
-use crate::retry::read_would_retry;
+use crate::retry::{read_would_retry, with_sleep_budget};
 use crate::sleep::Sleeper;
+
+/// How long the poll at (or past) the deadline may take: a wait returns within its deadline
+/// plus this (and a zero deadline still allows one poll this long).
+pub(crate) const LAST_POLL_GRACE: Duration = Duration::from_secs(1);
 
 /// How to wait for a task.
 #[derive(Clone, Debug, PartialEq)]
@@ -238,6 +249,11 @@ impl WaitPolicy {
 
 /// Polls until `status_of(job)` is terminal. Returns the terminal job (succeeded or failed;
 /// the caller turns a failure into `TaskFailed`).
+///
+/// With a deadline, each poll (queueing for an in-flight slot, the request, its retries) is
+/// bounded by the time left, or [`LAST_POLL_GRACE`] when less is left: the wait returns
+/// within `deadline + LAST_POLL_GRACE` whatever the server does. Without one, the retries
+/// inside a poll sleep at most `max_interval` in all.
 pub(crate) async fn poll_until_terminal<J, F, Fut>(
     policy: &WaitPolicy,
     sleeper: &dyn Sleeper,
@@ -249,7 +265,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<J, Error>>,
 {
-    let start = Instant::now();
+    // tokio's clock, so that a paused test clock and the poll timeout agree.
+    let start = tokio::time::Instant::now();
     let mut slept = Duration::ZERO;
     let mut rng = match policy.seed {
         Some(seed) => fastrand::Rng::with_seed(seed),
@@ -257,11 +274,35 @@ where
     };
     let mut polls: u32 = 0;
     let mut last_status = TaskStatus::Unknown("not yet seen".into());
+    let timed_out = |last_status: TaskStatus, polls: u32| {
+        Error::new(ErrorKind::WaitTimedOut {
+            job_id: job_id.clone(),
+            last_status,
+            polls,
+        })
+    };
     loop {
         polls = polls.saturating_add(1);
         let mut min_wait = Duration::ZERO;
         let mut last_error: Option<String> = None;
-        match poll().await {
+        let outcome = match policy.deadline {
+            Some(deadline) => {
+                let left = deadline
+                    .saturating_sub(start.elapsed().max(slept))
+                    .max(LAST_POLL_GRACE);
+                match tokio::time::timeout(left, with_sleep_budget(left, poll())).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tracing::debug!(job_id = %job_id, polls, "the deadline passed during a poll");
+                        return Err(timed_out(last_status, polls).with_message(format!(
+                            "the last poll did not finish in time (deadline {deadline:?}; it was allowed {left:?})"
+                        )));
+                    }
+                }
+            }
+            None => with_sleep_budget(policy.max_interval, poll()).await,
+        };
+        match outcome {
             Ok(job) => {
                 let status = status_of(&job);
                 tracing::debug!(job_id = %job_id, polls, status = %status, "polled");
@@ -287,23 +328,22 @@ where
         let out_of_polls = policy.max_polls.is_some_and(|m| polls >= m);
         let out_of_time = policy.deadline.is_some_and(|d| elapsed >= d);
         if out_of_polls || out_of_time {
-            let mut err = Error::new(ErrorKind::WaitTimedOut {
-                job_id: job_id.clone(),
-                last_status,
-                polls,
-            });
+            let mut err = timed_out(last_status, polls);
             if let Some(m) = last_error {
                 err = err.with_message(format!("last poll failed: {m}"));
             }
             return Err(err);
         }
-        let mut next = policy.interval(polls, &mut rng).max(min_wait);
-        if let Some(deadline) = policy.deadline {
-            // Poll once more right at the deadline rather than overshooting it.
-            next = next.min(deadline.saturating_sub(elapsed));
+        let mut next = policy.interval(polls, &mut rng);
+        match policy.deadline {
+            // A Retry-After is honoured up to the deadline; the last poll happens right at
+            // the deadline rather than overshooting it.
+            Some(deadline) => next = next.max(min_wait).min(deadline.saturating_sub(elapsed)),
+            // Without a deadline, never longer than max_interval.
+            None => next = next.max(min_wait.min(policy.max_interval)),
         }
         sleeper.sleep(next).await;
-        slept += next;
+        slept = slept.saturating_add(next);
     }
 }
 
@@ -438,5 +478,103 @@ mod tests {
             ErrorKind::WaitTimedOut { polls: 4, .. }
         ));
         assert_eq!(polls, 4);
+    }
+
+    fn timed_out_parts(err: &Error) -> (TaskStatus, u32) {
+        match err.kind() {
+            ErrorKind::WaitTimedOut {
+                last_status, polls, ..
+            } => (last_status.clone(), *polls),
+            other => panic!("expected WaitTimedOut, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_that_never_ends_is_cut_at_the_deadline() {
+        // The first poll answers, the second hangs for an hour (a server that never answers,
+        // a request queued behind busy in-flight slots, retries inside the poll).
+        let deadline = Duration::from_secs(5);
+        let p = policy().with_deadline(Some(deadline));
+        let started = tokio::time::Instant::now();
+        let count = Mutex::new(0u32);
+        let res = poll_until_terminal(
+            &p,
+            &crate::sleep::TokioSleeper,
+            &JobId::new("t1"),
+            || {
+                let n = {
+                    let mut c = count.lock().unwrap();
+                    *c += 1;
+                    *c
+                };
+                async move {
+                    if n > 1 {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    Ok::<_, Error>(TaskStatus::Queued)
+                }
+            },
+            |s: &TaskStatus| s,
+        )
+        .await;
+        let took = started.elapsed();
+        let err = res.unwrap_err();
+        assert_eq!(timed_out_parts(&err), (TaskStatus::Queued, 2));
+        assert!(
+            err.message().unwrap_or_default().contains("did not finish"),
+            "{err}"
+        );
+        assert_eq!(
+            took, deadline,
+            "ends at the deadline exactly (paused clock)"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_deadline_still_allows_one_short_poll() {
+        let p = policy().with_deadline(Some(Duration::ZERO));
+        let started = tokio::time::Instant::now();
+        let res = poll_until_terminal(
+            &p,
+            &crate::sleep::TokioSleeper,
+            &JobId::new("t1"),
+            || async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok::<_, Error>(TaskStatus::Succeeded)
+            },
+            |s: &TaskStatus| s,
+        )
+        .await;
+        assert_eq!(res.unwrap(), TaskStatus::Succeeded);
+        assert!(started.elapsed() <= LAST_POLL_GRACE);
+    }
+
+    #[tokio::test]
+    async fn retry_after_never_sleeps_past_the_deadline_or_max_interval() {
+        let limited = || {
+            Err(Error::new(ErrorKind::RateLimited)
+                .with_http_status(429)
+                .with_retry_after(Some(Duration::from_secs(3600))))
+        };
+        // No deadline: each sleep is at most max_interval.
+        let p = policy()
+            .with_deadline(None)
+            .with_max_interval(Duration::from_secs(1))
+            .with_max_polls(Some(3));
+        let (res, polls, sleeper) = run(vec![limited(), limited(), limited()], p).await;
+        assert!(matches!(
+            res.unwrap_err().kind(),
+            ErrorKind::WaitTimedOut { .. }
+        ));
+        assert_eq!(polls, 3);
+        assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(1); 2]);
+        // A deadline: the Retry-After is honoured up to it, not past it.
+        let p = policy().with_deadline(Some(Duration::from_secs(2)));
+        let (res, _, sleeper) = run(vec![limited(), limited(), limited()], p).await;
+        assert!(matches!(
+            res.unwrap_err().kind(),
+            ErrorKind::WaitTimedOut { .. }
+        ));
+        assert_eq!(sleeper.total(), Duration::from_secs(2));
     }
 }
