@@ -52,16 +52,21 @@ pub(crate) async fn with_sleep_budget<F: Future>(limit: Duration, fut: F) -> F::
 }
 
 /// How often and how patiently a single call is repeated.
+///
+/// Every value is accepted and none can make a call panic: delays saturate instead of
+/// overflowing, and `max_attempts` 0 is read as 1 wherever it comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
-    /// Attempts in all, including the first (at least 1).
+    /// Attempts in all, including the first, `1..=u32::MAX` (0 is read as 1).
     pub max_attempts: u32,
-    /// Backoff ceiling for the first retry; doubles each retry.
+    /// Backoff ceiling for the first retry; doubles each retry (any value; the doubling
+    /// saturates).
     pub base_delay: Duration,
-    /// Upper bound of the backoff ceiling.
+    /// Upper bound of the backoff ceiling (any value).
     pub max_delay: Duration,
-    /// The longest `Retry-After` this policy sleeps through.
+    /// The longest `Retry-After` this policy sleeps through (any value; `Duration::MAX`
+    /// sleeps through any, though a wait still never sleeps past its own deadline).
     pub max_retry_after: Duration,
     /// Seed for the jitter (deterministic tests); random when `None`.
     pub seed: Option<u64>,
@@ -95,21 +100,21 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets the first backoff ceiling.
+    /// Sets the first backoff ceiling (any value).
     #[must_use]
     pub fn with_base_delay(mut self, delay: Duration) -> Self {
         self.base_delay = delay;
         self
     }
 
-    /// Sets the backoff cap.
+    /// Sets the backoff cap (any value).
     #[must_use]
     pub fn with_max_delay(mut self, delay: Duration) -> Self {
         self.max_delay = delay;
         self
     }
 
-    /// Sets the longest honoured `Retry-After`.
+    /// Sets the longest honoured `Retry-After` (any value).
     #[must_use]
     pub fn with_max_retry_after(mut self, delay: Duration) -> Self {
         self.max_retry_after = delay;
@@ -130,7 +135,8 @@ impl RetryPolicy {
         self.base_delay.saturating_mul(factor).min(self.max_delay)
     }
 
-    /// The wait before retry number `retry`, with full jitter: uniform in `[0, ceiling]`.
+    /// The wait before retry number `retry`, with full jitter: uniform in `[0, ceiling]`
+    /// (a ceiling beyond `u64::MAX` nanoseconds, 584 years, is cut to it).
     pub fn backoff(&self, retry: u32, rng: &mut fastrand::Rng) -> Duration {
         let ceiling = u64::try_from(self.backoff_ceiling(retry).as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(rng.u64(0..=ceiling))

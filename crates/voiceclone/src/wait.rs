@@ -36,21 +36,30 @@ use crate::sleep::Sleeper;
 pub(crate) const LAST_POLL_GRACE: Duration = Duration::from_secs(1);
 
 /// How to wait for a task.
+///
+/// Every value is accepted and none can make a wait panic: the setters clamp what they store
+/// (their docs give the ranges), and a wait reads the public fields through the same clamps,
+/// so values written into them directly are safe too.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct WaitPolicy {
-    /// The wait after the first poll.
+    /// The wait after the first poll (any value; `ZERO` polls back to back, values above
+    /// `max_interval` are read as `max_interval`).
     pub first_interval: Duration,
-    /// Multiplier per poll (values below 1 are read as 1).
+    /// Multiplier per poll, `1..=f64::MAX` (below 1 or NaN is read as 1, `+inf` as
+    /// `f64::MAX`: straight to `max_interval`).
     pub growth: f64,
-    /// The longest wait between polls.
+    /// The longest wait between polls (any value).
     pub max_interval: Duration,
-    /// Relative jitter, 0..=1: each wait is scaled by a random factor in `[1-jitter, 1+jitter]`
-    /// (then kept within `[first_interval, max_interval]`).
+    /// Relative jitter, `0..=1` (NaN and ±inf are read as 0, other values clamped): each wait
+    /// is scaled by a random factor in `[1-jitter, 1+jitter]` (then kept within
+    /// `[first_interval, max_interval]`).
     pub jitter: f64,
-    /// Give up after this long (`None`: no deadline).
+    /// Give up after this long (`None`: no deadline). Any value: the wait returns within the
+    /// deadline plus 1 s; `ZERO` allows one poll of up to 1 s.
     pub deadline: Option<Duration>,
-    /// Give up after this many status requests (`None`: no bound).
+    /// Give up after this many status requests (`None`: no bound; `Some(0)` is read as
+    /// `Some(1)`: a wait always polls once).
     pub max_polls: Option<u32>,
     /// Seed for the jitter (deterministic tests); random when `None`.
     pub seed: Option<u64>,
@@ -108,42 +117,42 @@ impl WaitPolicy {
         }
     }
 
-    /// Sets the first wait.
+    /// Sets the first wait (any value; see [`WaitPolicy::first_interval`]).
     #[must_use]
     pub fn with_first_interval(mut self, d: Duration) -> Self {
         self.first_interval = d;
         self
     }
 
-    /// Sets the growth factor.
+    /// Sets the growth factor, clamped to `1..=f64::MAX` (NaN is read as 1).
     #[must_use]
     pub fn with_growth(mut self, growth: f64) -> Self {
-        self.growth = growth;
+        self.growth = clamp_growth(growth);
         self
     }
 
-    /// Sets the longest wait.
+    /// Sets the longest wait (any value).
     #[must_use]
     pub fn with_max_interval(mut self, d: Duration) -> Self {
         self.max_interval = d;
         self
     }
 
-    /// Sets the jitter fraction.
+    /// Sets the jitter fraction, clamped to `0..=1` (NaN and ±inf are read as 0).
     #[must_use]
     pub fn with_jitter(mut self, jitter: f64) -> Self {
-        self.jitter = jitter;
+        self.jitter = clamp_jitter(jitter);
         self
     }
 
-    /// Sets (or removes) the deadline.
+    /// Sets (or removes) the deadline (any value; see [`WaitPolicy::deadline`]).
     #[must_use]
     pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
         self.deadline = deadline;
         self
     }
 
-    /// Sets (or removes) the poll bound.
+    /// Sets (or removes) the poll bound (`Some(0)` is read as `Some(1)`).
     #[must_use]
     pub fn with_max_polls(mut self, max_polls: Option<u32>) -> Self {
         self.max_polls = max_polls;
@@ -166,43 +175,40 @@ impl WaitPolicy {
     }
 
     fn growth(&self) -> f64 {
-        if self.growth.is_finite() && self.growth >= 1.0 {
-            self.growth
-        } else {
-            1.0
-        }
+        clamp_growth(self.growth)
     }
 
     fn floor(&self) -> Duration {
         self.first_interval.min(self.max_interval)
     }
 
-    /// The wait after poll number `poll` (1-based), before jitter.
+    /// The wait after poll number `poll` (1-based), before jitter: never above
+    /// `max_interval`.
     pub fn interval_without_jitter(&self, poll: u32) -> Duration {
+        if self.first_interval.is_zero() || self.max_interval.is_zero() {
+            return Duration::ZERO;
+        }
         let exp = i32::try_from(poll.saturating_sub(1)).unwrap_or(i32::MAX);
         let factor = self.growth().powi(exp);
         let secs = self.first_interval.as_secs_f64() * factor;
-        let max = self.max_interval.as_secs_f64();
-        if !secs.is_finite() || secs >= max {
-            self.max_interval
-        } else {
-            Duration::from_secs_f64(secs.max(0.0))
+        if secs.is_nan() || secs >= self.max_interval.as_secs_f64() {
+            return self.max_interval;
         }
+        Duration::try_from_secs_f64(secs.max(0.0))
+            .map_or(self.max_interval, |d| d.min(self.max_interval))
     }
 
     fn interval(&self, poll: u32, rng: &mut fastrand::Rng) -> Duration {
         let base = self.interval_without_jitter(poll);
-        let j = if self.jitter.is_finite() {
-            self.jitter.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let j = clamp_jitter(self.jitter);
         if j == 0.0 {
             return base;
         }
         let factor = 1.0 + j * (rng.f64() * 2.0 - 1.0);
         let secs = base.as_secs_f64() * factor;
-        Duration::from_secs_f64(secs.max(0.0))
+        // Past what a Duration holds: only possible above max_interval, so max_interval.
+        Duration::try_from_secs_f64(secs.max(0.0))
+            .unwrap_or(self.max_interval)
             .clamp(self.floor(), self.max_interval.max(self.floor()))
     }
 
@@ -222,11 +228,11 @@ impl WaitPolicy {
                 if elapsed >= deadline {
                     return out;
                 }
-                next = next.min(deadline - elapsed);
+                next = next.min(deadline.saturating_sub(elapsed));
             }
             out.push(next);
-            elapsed += next;
-            polls += 1;
+            elapsed = elapsed.saturating_add(next);
+            polls = polls.saturating_add(1);
         }
     }
 
@@ -240,10 +246,26 @@ impl WaitPolicy {
             if elapsed >= done_after {
                 return polls;
             }
-            elapsed += wait;
-            polls += 1;
+            elapsed = elapsed.saturating_add(wait);
+            polls = polls.saturating_add(1);
         }
         polls
+    }
+}
+
+fn clamp_growth(growth: f64) -> f64 {
+    if growth.is_nan() || growth < 1.0 {
+        1.0
+    } else {
+        growth.min(f64::MAX)
+    }
+}
+
+fn clamp_jitter(jitter: f64) -> f64 {
+    if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
     }
 }
 
@@ -576,5 +598,113 @@ mod tests {
             ErrorKind::WaitTimedOut { .. }
         ));
         assert_eq!(sleeper.total(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn intervals_survive_extreme_knobs() {
+        let huge = WaitPolicy::for_provider(Provider::Vmeg)
+            .with_first_interval(Duration::MAX)
+            .with_max_interval(Duration::MAX)
+            .with_growth(f64::INFINITY)
+            .with_jitter(1.0)
+            .with_deadline(None)
+            .with_max_polls(None);
+        let mut rng = fastrand::Rng::with_seed(9);
+        for poll in [0, 1, 2, 3, 1000, u32::MAX] {
+            for _ in 0..20 {
+                assert!(huge.interval(poll, &mut rng) <= Duration::MAX);
+            }
+        }
+        assert_eq!(huge.schedule_without_jitter().len(), 10_000);
+        assert!(huge.polls_until(Duration::MAX) <= 10_001);
+        // A zero first interval and no bound at all: the 10,000 cap still holds.
+        let zero = huge
+            .clone()
+            .with_first_interval(Duration::ZERO)
+            .with_growth(1.0);
+        assert_eq!(zero.schedule_without_jitter().len(), 10_000);
+        assert_eq!(zero.polls_until(Duration::from_secs(1)), 10_001);
+        // Whatever is written into the public fields.
+        let mut raw = policy();
+        raw.growth = f64::NAN;
+        raw.jitter = f64::NEG_INFINITY;
+        raw.first_interval = Duration::MAX;
+        raw.max_interval = Duration::ZERO;
+        for poll in [1, 2, u32::MAX] {
+            assert_eq!(raw.interval(poll, &mut rng), Duration::ZERO);
+        }
+    }
+
+    #[test]
+    fn the_poll_loop_with_any_knobs_never_panics_on_a_paused_clock() {
+        use proptest::prelude::*;
+        let durations = prop_oneof![
+            Just(Duration::ZERO),
+            Just(Duration::MAX),
+            Just(Duration::from_secs(u64::MAX)),
+            (0u64..10_000).prop_map(Duration::from_millis),
+            any::<u64>().prop_map(Duration::from_nanos),
+            any::<u64>().prop_map(Duration::from_secs),
+        ];
+        let floats = prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(-1.0),
+            Just(f64::MAX),
+            0.0..3.0f64,
+            any::<f64>(),
+        ];
+        let strategy = (
+            durations.clone(),
+            floats.clone(),
+            durations.clone(),
+            floats,
+            proptest::option::of(durations),
+            0u32..6,
+            any::<u64>(),
+            any::<bool>(),
+        );
+        let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+            cases: 64,
+            failure_persistence: None,
+            ..Default::default()
+        });
+        runner
+            .run(
+                &strategy,
+                |(first, growth, max, jitter, deadline, polls, seed, recorded)| {
+                    let mut p = policy();
+                    p.first_interval = first;
+                    p.growth = growth;
+                    p.max_interval = max;
+                    p.jitter = jitter;
+                    p.deadline = deadline;
+                    p.max_polls = Some(polls);
+                    p.seed = Some(seed);
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_time()
+                        .start_paused(true)
+                        .build()
+                        .unwrap();
+                    let recording = RecordingSleeper::new();
+                    let tokio_sleeper = crate::sleep::TokioSleeper;
+                    let sleeper: &dyn Sleeper = if recorded { &recording } else { &tokio_sleeper };
+                    let res = rt.block_on(poll_until_terminal(
+                        &p,
+                        sleeper,
+                        &JobId::new("t1"),
+                        || async { Ok::<_, Error>(TaskStatus::Running) },
+                        |s: &TaskStatus| s,
+                    ));
+                    let err = res.unwrap_err();
+                    prop_assert!(
+                        matches!(err.kind(), ErrorKind::WaitTimedOut { .. }),
+                        "{err}"
+                    );
+                    Ok(())
+                },
+            )
+            .unwrap();
     }
 }
