@@ -341,8 +341,8 @@ fn max_in_flight_zero_or_beyond_the_semaphore_is_refused_by_name() {
 }
 
 /// Short waits through the public client with any knobs: a job that never finishes on the
-/// simulator, recorded sleeping, at most a few polls and attempts. Each ends in `Ok`-free,
-/// typed `WaitTimedOut` (or another typed error), never a panic, in bounded time.
+/// simulator, recorded sleeping, at most a few polls and attempts. Each ends in a typed
+/// `WaitTimedOut`, never a panic, in bounded time.
 #[test]
 fn short_waits_with_any_knobs_never_panic() {
     let rt = tokio::runtime::Builder::new_multi_thread()
