@@ -108,6 +108,8 @@ impl ClientBuilder {
 
     /// One timeout for every request, replacing the per-operation defaults (30 s for reads
     /// and async submits, 180 s for VMEG's synchronous clone and TTS, 300 s for uploads).
+    /// Any non-zero value (tokio treats timers beyond about 30 years as never firing);
+    /// `Duration::ZERO` is refused by [`ClientBuilder::build`].
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -131,9 +133,11 @@ impl ClientBuilder {
 
     /// Bounds the HTTP requests in flight for this client and its clones (default 32), and
     /// with them the connections it opens (unless a caller's `reqwest::Client` is used).
+    /// `1..=tokio::sync::Semaphore::MAX_PERMITS` (`usize::MAX >> 3`); 0 and larger values are
+    /// refused by [`ClientBuilder::build`].
     #[must_use]
     pub fn max_in_flight(mut self, n: usize) -> Self {
-        self.max_in_flight = n.max(1);
+        self.max_in_flight = n;
         self
     }
 
@@ -170,6 +174,24 @@ impl ClientBuilder {
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let provider = self.provider;
+        if !(1..=Semaphore::MAX_PERMITS).contains(&self.max_in_flight) {
+            return Err(Error::invalid_input(
+                "max_in_flight",
+                format!(
+                    "must be between 1 and {}, got {}",
+                    Semaphore::MAX_PERMITS,
+                    self.max_in_flight
+                ),
+            )
+            .with_provider(provider));
+        }
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::invalid_input(
+                "timeout",
+                "must be more than zero (every request would time out)",
+            )
+            .with_provider(provider));
+        }
         let key = self.api_key.filter(|k| !k.is_empty()).ok_or_else(|| {
             Error::invalid_input("api_key", "is missing or empty").with_provider(provider)
         })?;

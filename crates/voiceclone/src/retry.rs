@@ -17,6 +17,11 @@
 //! broken connection, 502, 504), the result is `OutcomeUnknown` rather than the last error.
 //! A `Retry-After` longer than [`RetryPolicy::max_retry_after`] is not slept through: the
 //! error is returned with [`crate::Error::retry_after`] set, for the caller to decide.
+//!
+//! The wait before a retry is `max(backoff, Retry-After)`: a `Retry-After: 0` does not turn
+//! the retries into a burst. Inside a wait ([`crate::WaitPolicy`]), a retry never sleeps
+//! past what the wait has left (its deadline, or `max_interval` when it has none): the error
+//! goes back to the wait instead, which sleeps within its own bounds and polls again.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -25,17 +30,43 @@ use crate::error::{Error, ErrorKind, Reach};
 use crate::model::Provider;
 use crate::sleep::Sleeper;
 
+tokio::task_local! {
+    /// Set by a wait around each poll: how long the retries inside it may sleep in all.
+    static SLEEP_BUDGET: SleepBudget;
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SleepBudget {
+    started: tokio::time::Instant,
+    limit: Duration,
+}
+
+/// Runs `fut` (one poll of a wait) so that its retries sleep at most `limit` in all, counted
+/// from now; a retry that would sleep longer returns its error instead.
+pub(crate) async fn with_sleep_budget<F: Future>(limit: Duration, fut: F) -> F::Output {
+    let budget = SleepBudget {
+        started: tokio::time::Instant::now(),
+        limit,
+    };
+    SLEEP_BUDGET.scope(budget, fut).await
+}
+
 /// How often and how patiently a single call is repeated.
+///
+/// Every value is accepted and none can make a call panic: delays saturate instead of
+/// overflowing, and `max_attempts` 0 is read as 1 wherever it comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
-    /// Attempts in all, including the first (at least 1).
+    /// Attempts in all, including the first, `1..=u32::MAX` (0 is read as 1).
     pub max_attempts: u32,
-    /// Backoff ceiling for the first retry; doubles each retry.
+    /// Backoff ceiling for the first retry; doubles each retry (any value; the doubling
+    /// saturates).
     pub base_delay: Duration,
-    /// Upper bound of the backoff ceiling.
+    /// Upper bound of the backoff ceiling (any value).
     pub max_delay: Duration,
-    /// The longest `Retry-After` this policy sleeps through.
+    /// The longest `Retry-After` this policy sleeps through (any value; `Duration::MAX`
+    /// sleeps through any, though a wait still never sleeps past its own deadline).
     pub max_retry_after: Duration,
     /// Seed for the jitter (deterministic tests); random when `None`.
     pub seed: Option<u64>,
@@ -69,21 +100,21 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets the first backoff ceiling.
+    /// Sets the first backoff ceiling (any value).
     #[must_use]
     pub fn with_base_delay(mut self, delay: Duration) -> Self {
         self.base_delay = delay;
         self
     }
 
-    /// Sets the backoff cap.
+    /// Sets the backoff cap (any value).
     #[must_use]
     pub fn with_max_delay(mut self, delay: Duration) -> Self {
         self.max_delay = delay;
         self
     }
 
-    /// Sets the longest honoured `Retry-After`.
+    /// Sets the longest honoured `Retry-After` (any value).
     #[must_use]
     pub fn with_max_retry_after(mut self, delay: Duration) -> Self {
         self.max_retry_after = delay;
@@ -104,7 +135,8 @@ impl RetryPolicy {
         self.base_delay.saturating_mul(factor).min(self.max_delay)
     }
 
-    /// The wait before retry number `retry`, with full jitter: uniform in `[0, ceiling]`.
+    /// The wait before retry number `retry`, with full jitter: uniform in `[0, ceiling]`
+    /// (a ceiling beyond `u64::MAX` nanoseconds, 584 years, is cut to it).
     pub fn backoff(&self, retry: u32, rng: &mut fastrand::Rng) -> Duration {
         let ceiling = u64::try_from(self.backoff_ceiling(retry).as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(rng.u64(0..=ceiling))
@@ -236,6 +268,8 @@ where
     let max_attempts = policy.max_attempts.max(1);
     let mut rng = policy.rng();
     let mut any_maybe_processed = false;
+    let budget = SLEEP_BUDGET.try_with(|b| *b).ok();
+    let mut slept = Duration::ZERO;
     let mut n: u32 = 1;
     loop {
         let err = match attempt(n).await {
@@ -264,6 +298,7 @@ where
                     );
                     return Err(give_up(err));
                 }
+                let backoff = policy.backoff(n, &mut rng);
                 let delay = match err.retry_after() {
                     Some(ra) if ra > policy.max_retry_after => {
                         tracing::debug!(
@@ -273,9 +308,21 @@ where
                         );
                         return Err(give_up(err));
                     }
-                    Some(ra) => ra,
-                    None => policy.backoff(n, &mut rng),
+                    Some(ra) => backoff.max(ra),
+                    None => backoff,
                 };
+                if let Some(b) = budget {
+                    let left = b.limit.saturating_sub(b.started.elapsed().max(slept));
+                    if delay > left {
+                        tracing::debug!(
+                            operation = call.operation,
+                            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                            left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+                            "the wait has no time for this retry; handing the error back to it"
+                        );
+                        return Err(give_up(err));
+                    }
+                }
                 tracing::info!(
                     provider = %call.provider,
                     operation = call.operation,
@@ -287,7 +334,8 @@ where
                     err.kind()
                 );
                 sleeper.sleep(delay).await;
-                n += 1;
+                slept = slept.saturating_add(delay);
+                n = n.saturating_add(1);
             }
         }
     }
@@ -432,6 +480,55 @@ mod tests {
         let sleeps = sleeper.sleeps();
         assert_eq!(sleeps[0], Duration::from_secs(2));
         assert!(sleeps[1] <= Duration::from_millis(400));
+    }
+
+    #[tokio::test]
+    async fn delay_is_the_larger_of_backoff_and_retry_after() {
+        // Retry-After: 0 repeated must not make a burst of immediate retries: the backoff
+        // still applies (RELIABILITY.md: max(backoff, Retry-After)).
+        let policy = RetryPolicy::default().with_seed(11);
+        let zero = || http(ErrorKind::RateLimited, 429).with_retry_after(Some(Duration::ZERO));
+        let (res, calls, sleeper) = drive(
+            OperationKind::Read,
+            policy.clone(),
+            vec![zero(), zero(), zero()],
+        )
+        .await;
+        assert_eq!(res.unwrap(), 4);
+        assert_eq!(calls, 4);
+        let mut rng = policy.rng();
+        let expected: Vec<Duration> = (1..=3).map(|n| policy.backoff(n, &mut rng)).collect();
+        assert_eq!(sleeper.sleeps(), expected);
+        assert!(
+            sleeper.sleeps().iter().any(|d| !d.is_zero()),
+            "{:?}",
+            sleeper.sleeps()
+        );
+
+        // A Retry-After shorter than the backoff is raised to it; a longer one wins.
+        let policy = RetryPolicy::default()
+            .with_seed(5)
+            .with_base_delay(Duration::from_secs(8))
+            .with_max_delay(Duration::from_secs(8));
+        let after =
+            |s| http(ErrorKind::RateLimited, 429).with_retry_after(Some(Duration::from_secs(s)));
+        let (res, _, sleeper) = drive(
+            OperationKind::Read,
+            policy.clone(),
+            vec![after(1), after(20)],
+        )
+        .await;
+        assert!(res.is_ok());
+        let mut rng = policy.rng();
+        let first = policy.backoff(1, &mut rng);
+        let second = policy.backoff(2, &mut rng);
+        assert_eq!(
+            sleeper.sleeps(),
+            vec![
+                first.max(Duration::from_secs(1)),
+                second.max(Duration::from_secs(20))
+            ]
+        );
     }
 
     #[tokio::test]

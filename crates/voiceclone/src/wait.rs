@@ -6,6 +6,13 @@
 //! not end the wait; the next poll simply happens on schedule. The wait is an ordinary
 //! future: dropping it stops polling.
 //!
+//! The deadline holds whatever the server does: each poll (the time queued for one of the
+//! client's in-flight slots, the request, and its retries) is bounded by the time left, so a
+//! wait returns within `deadline` + 1 s even when the server never answers. A poll cut short
+//! ends the wait with `WaitTimedOut` (last status seen, a message saying the last poll did
+//! not finish in time). A `Retry-After` on a poll error is honoured, but never past the
+//! deadline, nor past `max_interval` when there is no deadline.
+//!
 //! Defaults:
 //! - JimmyAI: the vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.
 //! - VMEG: no vendor guidance; 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a
@@ -14,32 +21,45 @@
 //! Both cap the number of polls at 200 as a backstop.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
 use std::fmt;
 use std::sync::Arc;
 
 use crate::model::{JobId, Provider, TaskStatus};
-use crate::retry::read_would_retry;
+use crate::retry::{read_would_retry, with_sleep_budget};
 use crate::sleep::Sleeper;
 
+/// How long the poll at (or past) the deadline may take: a wait returns within its deadline
+/// plus this (and a zero deadline still allows one poll this long).
+pub(crate) const LAST_POLL_GRACE: Duration = Duration::from_secs(1);
+
 /// How to wait for a task.
+///
+/// Every value is accepted and none can make a wait panic: the setters clamp what they store
+/// (their docs give the ranges), and a wait reads the public fields through the same clamps,
+/// so values written into them directly are safe too.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct WaitPolicy {
-    /// The wait after the first poll.
+    /// The wait after the first poll (any value; `ZERO` polls back to back, values above
+    /// `max_interval` are read as `max_interval`).
     pub first_interval: Duration,
-    /// Multiplier per poll (values below 1 are read as 1).
+    /// Multiplier per poll, `1..=f64::MAX` (below 1 or NaN is read as 1, `+inf` as
+    /// `f64::MAX`: straight to `max_interval`).
     pub growth: f64,
-    /// The longest wait between polls.
+    /// The longest wait between polls (any value).
     pub max_interval: Duration,
-    /// Relative jitter, 0..=1: each wait is scaled by a random factor in `[1-jitter, 1+jitter]`
-    /// (then kept within `[first_interval, max_interval]`).
+    /// Relative jitter, `0..=1` (NaN and ±inf are read as 0, other values clamped): each wait
+    /// is scaled by a random factor in `[1-jitter, 1+jitter]` (then kept within
+    /// `[first_interval, max_interval]`).
     pub jitter: f64,
-    /// Give up after this long (`None`: no deadline).
+    /// Give up after this long (`None`: no deadline). Any value: the wait returns within the
+    /// deadline plus 1 s; `ZERO` allows one poll of up to 1 s.
     pub deadline: Option<Duration>,
-    /// Give up after this many status requests (`None`: no bound).
+    /// Give up after this many status requests (`None`: no bound; `Some(0)` is read as
+    /// `Some(1)`: a wait always polls once).
     pub max_polls: Option<u32>,
     /// Seed for the jitter (deterministic tests); random when `None`.
     pub seed: Option<u64>,
@@ -97,42 +117,42 @@ impl WaitPolicy {
         }
     }
 
-    /// Sets the first wait.
+    /// Sets the first wait (any value; see [`WaitPolicy::first_interval`]).
     #[must_use]
     pub fn with_first_interval(mut self, d: Duration) -> Self {
         self.first_interval = d;
         self
     }
 
-    /// Sets the growth factor.
+    /// Sets the growth factor, clamped to `1..=f64::MAX` (NaN is read as 1).
     #[must_use]
     pub fn with_growth(mut self, growth: f64) -> Self {
-        self.growth = growth;
+        self.growth = clamp_growth(growth);
         self
     }
 
-    /// Sets the longest wait.
+    /// Sets the longest wait (any value).
     #[must_use]
     pub fn with_max_interval(mut self, d: Duration) -> Self {
         self.max_interval = d;
         self
     }
 
-    /// Sets the jitter fraction.
+    /// Sets the jitter fraction, clamped to `0..=1` (NaN and ±inf are read as 0).
     #[must_use]
     pub fn with_jitter(mut self, jitter: f64) -> Self {
-        self.jitter = jitter;
+        self.jitter = clamp_jitter(jitter);
         self
     }
 
-    /// Sets (or removes) the deadline.
+    /// Sets (or removes) the deadline (any value; see [`WaitPolicy::deadline`]).
     #[must_use]
     pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
         self.deadline = deadline;
         self
     }
 
-    /// Sets (or removes) the poll bound.
+    /// Sets (or removes) the poll bound (`Some(0)` is read as `Some(1)`).
     #[must_use]
     pub fn with_max_polls(mut self, max_polls: Option<u32>) -> Self {
         self.max_polls = max_polls;
@@ -155,43 +175,40 @@ impl WaitPolicy {
     }
 
     fn growth(&self) -> f64 {
-        if self.growth.is_finite() && self.growth >= 1.0 {
-            self.growth
-        } else {
-            1.0
-        }
+        clamp_growth(self.growth)
     }
 
     fn floor(&self) -> Duration {
         self.first_interval.min(self.max_interval)
     }
 
-    /// The wait after poll number `poll` (1-based), before jitter.
+    /// The wait after poll number `poll` (1-based), before jitter: never above
+    /// `max_interval`.
     pub fn interval_without_jitter(&self, poll: u32) -> Duration {
+        if self.first_interval.is_zero() || self.max_interval.is_zero() {
+            return Duration::ZERO;
+        }
         let exp = i32::try_from(poll.saturating_sub(1)).unwrap_or(i32::MAX);
         let factor = self.growth().powi(exp);
         let secs = self.first_interval.as_secs_f64() * factor;
-        let max = self.max_interval.as_secs_f64();
-        if !secs.is_finite() || secs >= max {
-            self.max_interval
-        } else {
-            Duration::from_secs_f64(secs.max(0.0))
+        if secs.is_nan() || secs >= self.max_interval.as_secs_f64() {
+            return self.max_interval;
         }
+        Duration::try_from_secs_f64(secs.max(0.0))
+            .map_or(self.max_interval, |d| d.min(self.max_interval))
     }
 
     fn interval(&self, poll: u32, rng: &mut fastrand::Rng) -> Duration {
         let base = self.interval_without_jitter(poll);
-        let j = if self.jitter.is_finite() {
-            self.jitter.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let j = clamp_jitter(self.jitter);
         if j == 0.0 {
             return base;
         }
         let factor = 1.0 + j * (rng.f64() * 2.0 - 1.0);
         let secs = base.as_secs_f64() * factor;
-        Duration::from_secs_f64(secs.max(0.0))
+        // Past what a Duration holds: only possible above max_interval, so max_interval.
+        Duration::try_from_secs_f64(secs.max(0.0))
+            .unwrap_or(self.max_interval)
             .clamp(self.floor(), self.max_interval.max(self.floor()))
     }
 
@@ -211,11 +228,11 @@ impl WaitPolicy {
                 if elapsed >= deadline {
                     return out;
                 }
-                next = next.min(deadline - elapsed);
+                next = next.min(deadline.saturating_sub(elapsed));
             }
             out.push(next);
-            elapsed += next;
-            polls += 1;
+            elapsed = elapsed.saturating_add(next);
+            polls = polls.saturating_add(1);
         }
     }
 
@@ -229,15 +246,36 @@ impl WaitPolicy {
             if elapsed >= done_after {
                 return polls;
             }
-            elapsed += wait;
-            polls += 1;
+            elapsed = elapsed.saturating_add(wait);
+            polls = polls.saturating_add(1);
         }
         polls
     }
 }
 
+fn clamp_growth(growth: f64) -> f64 {
+    if growth.is_nan() || growth < 1.0 {
+        1.0
+    } else {
+        growth.min(f64::MAX)
+    }
+}
+
+fn clamp_jitter(jitter: f64) -> f64 {
+    if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
 /// Polls until `status_of(job)` is terminal. Returns the terminal job (succeeded or failed;
 /// the caller turns a failure into `TaskFailed`).
+///
+/// With a deadline, each poll (queueing for an in-flight slot, the request, its retries) is
+/// bounded by the time left, or [`LAST_POLL_GRACE`] when less is left: the wait returns
+/// within `deadline + LAST_POLL_GRACE` whatever the server does. Without one, the retries
+/// inside a poll sleep at most `max_interval` in all.
 pub(crate) async fn poll_until_terminal<J, F, Fut>(
     policy: &WaitPolicy,
     sleeper: &dyn Sleeper,
@@ -249,7 +287,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<J, Error>>,
 {
-    let start = Instant::now();
+    // tokio's clock, so that a paused test clock and the poll timeout agree.
+    let start = tokio::time::Instant::now();
     let mut slept = Duration::ZERO;
     let mut rng = match policy.seed {
         Some(seed) => fastrand::Rng::with_seed(seed),
@@ -257,11 +296,35 @@ where
     };
     let mut polls: u32 = 0;
     let mut last_status = TaskStatus::Unknown("not yet seen".into());
+    let timed_out = |last_status: TaskStatus, polls: u32| {
+        Error::new(ErrorKind::WaitTimedOut {
+            job_id: job_id.clone(),
+            last_status,
+            polls,
+        })
+    };
     loop {
         polls = polls.saturating_add(1);
         let mut min_wait = Duration::ZERO;
         let mut last_error: Option<String> = None;
-        match poll().await {
+        let outcome = match policy.deadline {
+            Some(deadline) => {
+                let left = deadline
+                    .saturating_sub(start.elapsed().max(slept))
+                    .max(LAST_POLL_GRACE);
+                match tokio::time::timeout(left, with_sleep_budget(left, poll())).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        tracing::debug!(job_id = %job_id, polls, "the deadline passed during a poll");
+                        return Err(timed_out(last_status, polls).with_message(format!(
+                            "the last poll did not finish in time (deadline {deadline:?}; it was allowed {left:?})"
+                        )));
+                    }
+                }
+            }
+            None => with_sleep_budget(policy.max_interval, poll()).await,
+        };
+        match outcome {
             Ok(job) => {
                 let status = status_of(&job);
                 tracing::debug!(job_id = %job_id, polls, status = %status, "polled");
@@ -287,23 +350,22 @@ where
         let out_of_polls = policy.max_polls.is_some_and(|m| polls >= m);
         let out_of_time = policy.deadline.is_some_and(|d| elapsed >= d);
         if out_of_polls || out_of_time {
-            let mut err = Error::new(ErrorKind::WaitTimedOut {
-                job_id: job_id.clone(),
-                last_status,
-                polls,
-            });
+            let mut err = timed_out(last_status, polls);
             if let Some(m) = last_error {
                 err = err.with_message(format!("last poll failed: {m}"));
             }
             return Err(err);
         }
-        let mut next = policy.interval(polls, &mut rng).max(min_wait);
-        if let Some(deadline) = policy.deadline {
-            // Poll once more right at the deadline rather than overshooting it.
-            next = next.min(deadline.saturating_sub(elapsed));
+        let mut next = policy.interval(polls, &mut rng);
+        match policy.deadline {
+            // A Retry-After is honoured up to the deadline; the last poll happens right at
+            // the deadline rather than overshooting it.
+            Some(deadline) => next = next.max(min_wait).min(deadline.saturating_sub(elapsed)),
+            // Without a deadline, never longer than max_interval.
+            None => next = next.max(min_wait.min(policy.max_interval)),
         }
         sleeper.sleep(next).await;
-        slept += next;
+        slept = slept.saturating_add(next);
     }
 }
 
@@ -438,5 +500,211 @@ mod tests {
             ErrorKind::WaitTimedOut { polls: 4, .. }
         ));
         assert_eq!(polls, 4);
+    }
+
+    fn timed_out_parts(err: &Error) -> (TaskStatus, u32) {
+        match err.kind() {
+            ErrorKind::WaitTimedOut {
+                last_status, polls, ..
+            } => (last_status.clone(), *polls),
+            other => panic!("expected WaitTimedOut, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poll_that_never_ends_is_cut_at_the_deadline() {
+        // The first poll answers, the second hangs for an hour (a server that never answers,
+        // a request queued behind busy in-flight slots, retries inside the poll).
+        let deadline = Duration::from_secs(5);
+        let p = policy().with_deadline(Some(deadline));
+        let started = tokio::time::Instant::now();
+        let count = Mutex::new(0u32);
+        let res = poll_until_terminal(
+            &p,
+            &crate::sleep::TokioSleeper,
+            &JobId::new("t1"),
+            || {
+                let n = {
+                    let mut c = count.lock().unwrap();
+                    *c += 1;
+                    *c
+                };
+                async move {
+                    if n > 1 {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                    Ok::<_, Error>(TaskStatus::Queued)
+                }
+            },
+            |s: &TaskStatus| s,
+        )
+        .await;
+        let took = started.elapsed();
+        let err = res.unwrap_err();
+        assert_eq!(timed_out_parts(&err), (TaskStatus::Queued, 2));
+        assert!(
+            err.message().unwrap_or_default().contains("did not finish"),
+            "{err}"
+        );
+        assert_eq!(
+            took, deadline,
+            "ends at the deadline exactly (paused clock)"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_deadline_still_allows_one_short_poll() {
+        let p = policy().with_deadline(Some(Duration::ZERO));
+        let started = tokio::time::Instant::now();
+        let res = poll_until_terminal(
+            &p,
+            &crate::sleep::TokioSleeper,
+            &JobId::new("t1"),
+            || async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok::<_, Error>(TaskStatus::Succeeded)
+            },
+            |s: &TaskStatus| s,
+        )
+        .await;
+        assert_eq!(res.unwrap(), TaskStatus::Succeeded);
+        assert!(started.elapsed() <= LAST_POLL_GRACE);
+    }
+
+    #[tokio::test]
+    async fn retry_after_never_sleeps_past_the_deadline_or_max_interval() {
+        let limited = || {
+            Err(Error::new(ErrorKind::RateLimited)
+                .with_http_status(429)
+                .with_retry_after(Some(Duration::from_secs(3600))))
+        };
+        // No deadline: each sleep is at most max_interval.
+        let p = policy()
+            .with_deadline(None)
+            .with_max_interval(Duration::from_secs(1))
+            .with_max_polls(Some(3));
+        let (res, polls, sleeper) = run(vec![limited(), limited(), limited()], p).await;
+        assert!(matches!(
+            res.unwrap_err().kind(),
+            ErrorKind::WaitTimedOut { .. }
+        ));
+        assert_eq!(polls, 3);
+        assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(1); 2]);
+        // A deadline: the Retry-After is honoured up to it, not past it.
+        let p = policy().with_deadline(Some(Duration::from_secs(2)));
+        let (res, _, sleeper) = run(vec![limited(), limited(), limited()], p).await;
+        assert!(matches!(
+            res.unwrap_err().kind(),
+            ErrorKind::WaitTimedOut { .. }
+        ));
+        assert_eq!(sleeper.total(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn intervals_survive_extreme_knobs() {
+        let huge = WaitPolicy::for_provider(Provider::Vmeg)
+            .with_first_interval(Duration::MAX)
+            .with_max_interval(Duration::MAX)
+            .with_growth(f64::INFINITY)
+            .with_jitter(1.0)
+            .with_deadline(None)
+            .with_max_polls(None);
+        let mut rng = fastrand::Rng::with_seed(9);
+        for poll in [0, 1, 2, 3, 1000, u32::MAX] {
+            for _ in 0..20 {
+                assert!(huge.interval(poll, &mut rng) <= Duration::MAX);
+            }
+        }
+        assert_eq!(huge.schedule_without_jitter().len(), 10_000);
+        assert!(huge.polls_until(Duration::MAX) <= 10_001);
+        // A zero first interval and no bound at all: the 10,000 cap still holds.
+        let zero = huge
+            .clone()
+            .with_first_interval(Duration::ZERO)
+            .with_growth(1.0);
+        assert_eq!(zero.schedule_without_jitter().len(), 10_000);
+        assert_eq!(zero.polls_until(Duration::from_secs(1)), 10_001);
+        // Whatever is written into the public fields.
+        let mut raw = policy();
+        raw.growth = f64::NAN;
+        raw.jitter = f64::NEG_INFINITY;
+        raw.first_interval = Duration::MAX;
+        raw.max_interval = Duration::ZERO;
+        for poll in [1, 2, u32::MAX] {
+            assert_eq!(raw.interval(poll, &mut rng), Duration::ZERO);
+        }
+    }
+
+    #[test]
+    fn the_poll_loop_with_any_knobs_never_panics_on_a_paused_clock() {
+        use proptest::prelude::*;
+        let durations = prop_oneof![
+            Just(Duration::ZERO),
+            Just(Duration::MAX),
+            Just(Duration::from_secs(u64::MAX)),
+            (0u64..10_000).prop_map(Duration::from_millis),
+            any::<u64>().prop_map(Duration::from_nanos),
+            any::<u64>().prop_map(Duration::from_secs),
+        ];
+        let floats = prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(-1.0),
+            Just(f64::MAX),
+            0.0..3.0f64,
+            any::<f64>(),
+        ];
+        let strategy = (
+            durations.clone(),
+            floats.clone(),
+            durations.clone(),
+            floats,
+            proptest::option::of(durations),
+            0u32..6,
+            any::<u64>(),
+            any::<bool>(),
+        );
+        let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+            cases: 64,
+            failure_persistence: None,
+            ..Default::default()
+        });
+        runner
+            .run(
+                &strategy,
+                |(first, growth, max, jitter, deadline, polls, seed, recorded)| {
+                    let mut p = policy();
+                    p.first_interval = first;
+                    p.growth = growth;
+                    p.max_interval = max;
+                    p.jitter = jitter;
+                    p.deadline = deadline;
+                    p.max_polls = Some(polls);
+                    p.seed = Some(seed);
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_time()
+                        .start_paused(true)
+                        .build()
+                        .unwrap();
+                    let recording = RecordingSleeper::new();
+                    let tokio_sleeper = crate::sleep::TokioSleeper;
+                    let sleeper: &dyn Sleeper = if recorded { &recording } else { &tokio_sleeper };
+                    let res = rt.block_on(poll_until_terminal(
+                        &p,
+                        sleeper,
+                        &JobId::new("t1"),
+                        || async { Ok::<_, Error>(TaskStatus::Running) },
+                        |s: &TaskStatus| s,
+                    ));
+                    let err = res.unwrap_err();
+                    prop_assert!(
+                        matches!(err.kind(), ErrorKind::WaitTimedOut { .. }),
+                        "{err}"
+                    );
+                    Ok(())
+                },
+            )
+            .unwrap();
     }
 }

@@ -9,13 +9,15 @@
 //!
 //! VMEG retries a delivery until it gets a 2xx, with the same `pipelineKey` each time:
 //! answer 2xx quickly, and skip side effects for a `pipelineKey` already handled
-//! ([`Deduplicator`]).
+//! ([`Deduplicator`]). VMEG signs each redelivery afresh and does not say how long it keeps
+//! trying, so [`MemoryDeduplicator`] remembers keys for [`DEFAULT_DEDUPE_TTL`] (72 h) by
+//! default, and never for less than the [`REPLAY_WINDOW`]. A `pipelineKey` longer than
+//! [`MAX_PIPELINE_KEY_BYTES`] is refused ([`WebhookFailure::PipelineKeyTooLong`]).
 //!
 //! Framework-neutral: header values and bytes in, event out. Wiring into any HTTP server
 //! looks like this:
 //!
 //! ```
-//! use std::time::Duration;
 //! use voiceclone::webhook::{Deduplicator, MemoryDeduplicator, Verifier, WebhookPayload};
 //! use voiceclone::WebhookSecret;
 //!
@@ -52,7 +54,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let verifier = Verifier::new(WebhookSecret::new("secret from API Configuration"));
-//! let dedup = MemoryDeduplicator::new(10_000, Duration::from_secs(24 * 3600));
+//! let dedup = MemoryDeduplicator::with_capacity(10_000); // keys kept 72 h
 //! let rt = tokio::runtime::Builder::new_current_thread().build()?;
 //! let status = rt.block_on(on_webhook(&verifier, &dedup, Some("1700000000000"), Some("00"), b"{}"));
 //! assert_eq!(status, 401);
@@ -84,6 +86,14 @@ pub const SIGNATURE_HEADER: &str = "X-Signature";
 pub const EXTRA_DATA_NAMESPACE: &str = "voiceclone";
 /// The field (inside [`EXTRA_DATA_NAMESPACE`]) holding the submit's idempotency key.
 pub const EXTRA_DATA_IDEMPOTENCY_KEY: &str = "idempotencyKey";
+/// How far a delivery's `X-Timestamp` may be from now, either way ([`Verifier::new`]'s
+/// tolerance, as VMEG documents it).
+pub const REPLAY_WINDOW: Duration = Duration::from_secs(300);
+/// How long [`MemoryDeduplicator::with_capacity`] remembers a `pipelineKey`: VMEG redelivers
+/// with a fresh timestamp each time and does not document for how long.
+pub const DEFAULT_DEDUPE_TTL: Duration = Duration::from_secs(72 * 3600);
+/// The longest `pipelineKey` accepted (VMEG's are 32 hex characters).
+pub const MAX_PIPELINE_KEY_BYTES: usize = 256;
 
 /// Why a delivery was refused. [`WebhookFailure::http_status`] suggests the answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -140,6 +150,14 @@ pub enum WebhookFailure {
         /// The limit.
         limit: usize,
     },
+    /// Authentic, but its `pipelineKey` is too long to remember.
+    #[error("the pipelineKey is {len} bytes, over the {limit}-byte limit")]
+    PipelineKeyTooLong {
+        /// The key's length in bytes.
+        len: usize,
+        /// The limit ([`MAX_PIPELINE_KEY_BYTES`]).
+        limit: usize,
+    },
     /// Authentic, but not the documented JSON envelope.
     #[error("the body is not a valid webhook envelope: {reason}")]
     InvalidJson {
@@ -154,7 +172,7 @@ impl WebhookFailure {
     pub fn http_status(&self) -> u16 {
         match self {
             WebhookFailure::BodyTooLarge { .. } => 413,
-            WebhookFailure::InvalidJson { .. } => 400,
+            WebhookFailure::InvalidJson { .. } | WebhookFailure::PipelineKeyTooLong { .. } => 400,
             WebhookFailure::MissingSecret => 500,
             _ => 401,
         }
@@ -281,23 +299,25 @@ impl fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// A verifier with the documented 300 s tolerance and a 1 MiB body limit.
+    /// A verifier with the documented 300 s tolerance ([`REPLAY_WINDOW`]) and a 1 MiB body
+    /// limit.
     pub fn new(secret: WebhookSecret) -> Self {
         Self {
             secret,
-            tolerance: Duration::from_secs(300),
+            tolerance: REPLAY_WINDOW,
             max_body_bytes: 1024 * 1024,
         }
     }
 
-    /// Sets the allowed clock difference (either way).
+    /// Sets the allowed clock difference, either way (any value). Keep a deduplicator's TTL
+    /// at least this long: [`MemoryDeduplicator`] only guarantees [`REPLAY_WINDOW`].
     #[must_use]
     pub fn tolerance(mut self, tolerance: Duration) -> Self {
         self.tolerance = tolerance;
         self
     }
 
-    /// Sets the body size limit.
+    /// Sets the body size limit (any value).
     #[must_use]
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = limit;
@@ -378,7 +398,11 @@ impl Verifier {
         mac.verify_slice(&expected)
             .map_err(|_| WebhookFailure::SignatureMismatch)?;
 
-        let sent_at = UNIX_EPOCH + Duration::from_millis(sent_ms);
+        let sent_at = UNIX_EPOCH
+            .checked_add(Duration::from_millis(sent_ms))
+            .ok_or_else(|| WebhookFailure::MalformedTimestamp {
+                value: timestamp.chars().take(40).collect(),
+            })?;
         match now.duration_since(sent_at) {
             Ok(age) if age > self.tolerance => {
                 return Err(WebhookFailure::StaleTimestamp {
@@ -415,6 +439,12 @@ fn decode_event(body: &[u8], sent_at: SystemTime) -> Result<WebhookEvent, Webhoo
         .ok_or_else(|| WebhookFailure::InvalidJson {
             reason: "missing pipelineKey".into(),
         })?;
+    if pipeline_key.len() > MAX_PIPELINE_KEY_BYTES {
+        return Err(WebhookFailure::PipelineKeyTooLong {
+            len: pipeline_key.len(),
+            limit: MAX_PIPELINE_KEY_BYTES,
+        });
+    }
     let code = raw.code.ok_or_else(|| WebhookFailure::InvalidJson {
         reason: "missing or non-numeric code".into(),
     })?;
@@ -494,7 +524,9 @@ pub trait Deduplicator: Send + Sync {
 }
 
 /// An in-process [`Deduplicator`]: at most `capacity` keys, each remembered for `ttl`.
-/// When full, the oldest key is forgotten first.
+/// When full, the oldest key is forgotten first. Memory grows with the keys seen, never with
+/// `capacity` up front; a key longer than [`MAX_PIPELINE_KEY_BYTES`] is remembered by its
+/// SHA-256, so each entry stays small whatever the caller passes in.
 pub struct MemoryDeduplicator {
     capacity: usize,
     ttl: Duration,
@@ -518,13 +550,21 @@ impl fmt::Debug for MemoryDeduplicator {
 }
 
 impl MemoryDeduplicator {
-    /// A store for up to `capacity` keys (at least 1), each kept for `ttl`.
+    /// A store for up to `capacity` keys, `1..=usize::MAX` (0 is read as 1; nothing is
+    /// allocated up front), each kept for `ttl`, at least [`REPLAY_WINDOW`] (shorter values,
+    /// zero included, are raised to it: a replay inside the window must still be caught);
+    /// `Duration::MAX` keeps keys until capacity pushes them out.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
             capacity: capacity.max(1),
-            ttl,
+            ttl: ttl.max(REPLAY_WINDOW),
             state: Mutex::new(DedupState::default()),
         }
+    }
+
+    /// A store for up to `capacity` keys kept for [`DEFAULT_DEDUPE_TTL`] (72 h).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::new(capacity, DEFAULT_DEDUPE_TTL)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, DedupState> {
@@ -545,11 +585,14 @@ impl MemoryDeduplicator {
 
     /// [`Deduplicator::first_seen`] at an explicit instant (for tests).
     pub fn first_seen_at(&self, key: &str, now: Instant) -> bool {
+        let key = bounded_key(key);
+        let key = key.as_ref();
         let mut st = self.lock();
         // Entries are appended in time order, so expired ones sit at the front.
         while let Some((k, at)) = st.order.front().cloned() {
             let expired = now.saturating_duration_since(at) >= self.ttl;
-            let over = st.seen.len() > self.capacity || st.order.len() > 2 * self.capacity + 1;
+            let over = st.seen.len() > self.capacity
+                || st.order.len() > self.capacity.saturating_mul(2).saturating_add(1);
             if !(expired || over) {
                 break;
             }
@@ -577,7 +620,17 @@ impl MemoryDeduplicator {
     }
 
     fn forget_now(&self, key: &str) {
-        self.lock().seen.remove(key);
+        self.lock().seen.remove(bounded_key(key).as_ref());
+    }
+}
+
+/// The key as stored: itself, or `sha256:<hex>` when longer than [`MAX_PIPELINE_KEY_BYTES`].
+fn bounded_key(key: &str) -> std::borrow::Cow<'_, str> {
+    use sha2::Digest;
+    if key.len() <= MAX_PIPELINE_KEY_BYTES {
+        std::borrow::Cow::Borrowed(key)
+    } else {
+        std::borrow::Cow::Owned(format!("sha256:{}", hex::encode(Sha256::digest(key))))
     }
 }
 
@@ -779,17 +832,83 @@ mod tests {
         d.forget("a").await;
         assert!(d.first_seen("a").await);
 
-        let m = MemoryDeduplicator::new(2, Duration::from_secs(60));
+        let m = MemoryDeduplicator::new(2, Duration::from_secs(600));
         let t0 = Instant::now();
         assert!(m.first_seen_at("a", t0));
         assert!(m.first_seen_at("b", t0));
         assert!(m.first_seen_at("c", t0));
         assert_eq!(m.len(), 2);
         assert!(m.first_seen_at("a", t0), "oldest evicted at capacity");
-        assert!(!m.first_seen_at("c", t0 + Duration::from_secs(59)));
+        assert!(!m.first_seen_at("c", t0 + Duration::from_secs(599)));
         assert!(
-            m.first_seen_at("c", t0 + Duration::from_secs(61)),
+            m.first_seen_at("c", t0 + Duration::from_secs(601)),
             "expired after ttl"
         );
+
+        let hour = Duration::from_secs(3600);
+        let m = MemoryDeduplicator::with_capacity(10);
+        assert!(m.first_seen_at("p", t0));
+        assert!(
+            !m.first_seen_at("p", t0 + 71 * hour),
+            "kept 72 h by default"
+        );
+        assert!(m.first_seen_at("p", t0 + 73 * hour));
+    }
+
+    #[test]
+    fn an_overlong_pipeline_key_is_refused() {
+        let key = "k".repeat(300);
+        let body =
+            format!(r#"{{"code":200,"event":"openapi-tts","pipelineKey":"{key}","data":{{}}}}"#);
+        let body = body.as_bytes();
+        let f = failure(verifier().verify_at(TS, &sign(TS, body), body, now()));
+        assert_eq!(
+            f,
+            WebhookFailure::PipelineKeyTooLong {
+                len: 300,
+                limit: MAX_PIPELINE_KEY_BYTES
+            }
+        );
+        assert_eq!(f.http_status(), 400, "{f}");
+        assert!(f.to_string().contains("pipelineKey"), "{f}");
+        let key = "k".repeat(256);
+        let body =
+            format!(r#"{{"code":200,"event":"openapi-tts","pipelineKey":"{key}","data":{{}}}}"#);
+        let body = body.as_bytes();
+        assert!(
+            verifier()
+                .verify_at(TS, &sign(TS, body), body, now())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn dedup_ttl_is_never_below_the_replay_window_and_capacity_never_overflows() {
+        for ttl in [
+            Duration::ZERO,
+            Duration::from_secs(1),
+            Duration::from_secs(299),
+        ] {
+            let m = MemoryDeduplicator::new(10, ttl);
+            let t0 = Instant::now();
+            assert!(m.first_seen_at("a", t0));
+            assert!(
+                !m.first_seen_at("a", t0 + Duration::from_secs(299)),
+                "ttl {ttl:?}: a redelivery within the replay window is a duplicate"
+            );
+        }
+        let m = MemoryDeduplicator::new(usize::MAX, Duration::MAX);
+        let t0 = Instant::now();
+        for k in ["a", "b", "a", "c"] {
+            let _ = m.first_seen_at(k, t0);
+        }
+        assert_eq!(m.len(), 3);
+        assert!(!m.first_seen_at("a", t0 + Duration::from_secs(86_400 * 365)));
+        // Keys are bounded in memory whatever a caller passes in.
+        let long = "x".repeat(100_000);
+        assert!(m.first_seen_at(&long, t0));
+        assert!(!m.first_seen_at(&long, t0));
+        assert!(m.lock().seen.keys().all(|k| k.len() <= 256));
+        assert!(m.lock().order.iter().all(|(k, _)| k.len() <= 256));
     }
 }
