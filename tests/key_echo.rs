@@ -8,8 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -17,22 +16,8 @@ use serde_json::{Value, json};
 use voiceclone::{
     Client, CloneRequest, JobId, Provider, RecordingSleeper, RetryPolicy, SpeechRequest, WaitPolicy,
 };
+use workspace_tests::captured::Captured;
 use workspace_tests::scripted::{Scripted, Step};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn logs() -> &'static Captured {
     static LOGS: OnceLock<Captured> = OnceLock::new();
@@ -209,12 +194,7 @@ proptest! {
         for text in &printed {
             prop_assert!(leaked(text, &key).is_none(), "{provider} {how:?}: piece {:?} in {text}", leaked(text, &key));
         }
-        let captured = {
-            let mut buf = logs.0.lock().unwrap();
-            let text = String::from_utf8_lossy(&buf).into_owned();
-            buf.clear();
-            text
-        };
+        let captured = logs.take();
         prop_assert!(!captured.is_empty(), "no log line was captured at all");
         prop_assert!(
             leaked(&captured, &key).is_none(),

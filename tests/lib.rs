@@ -99,5 +99,7 @@ fn redact_bearer(value: &str) -> String {
     }
 }
 
+#[path = "captured.rs"]
+pub mod captured;
 #[path = "scripted.rs"]
 pub mod scripted;

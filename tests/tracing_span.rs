@@ -7,9 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::json;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use voiceclone::{Client, JobId, Provider, RecordingSleeper};
+use workspace_tests::captured::Captured;
 use workspace_tests::scripted::{Scripted, Step};
 
 const SECRET_KEY: &str = "sk-test-7f3a9c-DO-NOT-PRINT";
@@ -19,21 +19,6 @@ fn running() -> Step {
 }
 
 /// A `tracing` writer that keeps everything in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn each_call_has_a_span_with_provider_operation_attempt_status_and_no_secret() {
     let out = Captured::default();
