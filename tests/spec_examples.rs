@@ -22,7 +22,7 @@ fn try_decode<T: DeserializeOwned>(v: &Value) -> Result<(), String> {
 fn decode_vmeg(schema: &str, example: &Value) -> Option<Result<(), String>> {
     use vmeg_client::types::*;
     Some(match schema {
-        "Code" => try_decode::<Code>(example),
+        "Code" => try_decode::<vmeg_client::Code>(example),
         "CloneEngine" => try_decode::<CloneEngine>(example),
         "ErrorEnvelope" => try_decode::<ErrorEnvelope>(example),
         "CloneVoiceCreateRequest" => try_decode::<CloneVoiceCreateRequest>(example),
@@ -40,7 +40,7 @@ fn decode_vmeg(schema: &str, example: &Value) -> Option<Result<(), String>> {
 fn decode_jimmyai(schema: &str, example: &Value) -> Option<Result<(), String>> {
     use jimmyai_client::types::*;
     Some(match schema {
-        "Code" => try_decode::<Code>(example),
+        "Code" => try_decode::<jimmyai_client::Code>(example),
         "Language" => try_decode::<Language>(example),
         "CreateCloneRequest" => try_decode::<CreateCloneRequest>(example),
         "CreateCloneEnvelope" => try_decode::<CreateCloneEnvelope>(example),
@@ -174,8 +174,9 @@ fn every_jimmyai_example_decodes() {
 
 #[test]
 fn a_wrong_example_is_caught() {
-    // The checker itself must be able to fail: a string where VMEG's envelope wants a number.
-    let bad = serde_json::json!({"code": "200", "message": ""});
+    // The checker itself must be able to fail: `data` that is not an object (answers are read
+    // leniently, so a code as a string, or a missing field, would pass).
+    let bad = serde_json::json!({"code": 200, "data": "not an object"});
     assert!(decode_vmeg("TaskAcceptedEnvelope", &bad).unwrap().is_err());
     let bad_enum = serde_json::json!("V9");
     assert!(decode_vmeg("CloneEngine", &bad_enum).unwrap().is_err());

@@ -8,6 +8,7 @@
 
 pub mod codegen;
 pub mod conformance;
+pub mod shape;
 pub mod spec;
 pub mod surface;
 pub mod targets;

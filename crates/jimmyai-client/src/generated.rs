@@ -3,6 +3,11 @@
 // spec-sha256: 5719e15330d405f2c144d2039b299f369ca54bce0a95de94af4bf4c28bc9869b
 // generator: progenitor 0.15.1
 // Skipped operations: uploadFile
+// What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen.rs):
+// - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, removes progenitor's `api-version` header, sets each operation's timeout and bounds the response body
+// - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
+// - failure responses left undeclared (6 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
+// - answers read leniently (19 fields of AudioTask, CreateAudioEnvelope, CreateCloneEnvelope, ErrorEnvelope, GetAudioTaskEnvelope, UploadFileEnvelope, UploadedFile): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`; `Code` as `client_glue::Code` (integer or numeric string)
 
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
@@ -21,71 +26,49 @@ create answer carries fewer of them than the query.
             rename = "audioUrl",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub audio_url: ::std::option::Option<::std::string::String>,
+        pub audio_url: ::std::option::Option<::client_glue::Text>,
         ///Creation time; the example looks like Unix seconds (inferred).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub created: ::std::option::Option<i64>,
+        pub created: ::std::option::Option<::client_glue::Int>,
         ///Failure reason when `status` is `failed`; null otherwise.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<::std::string::String>,
+        pub error: ::std::option::Option<::client_glue::Text>,
         ///Task id, e.g. `audio_<uuid>`.
-        pub id: ::std::string::String,
+        pub id: ::client_glue::Text,
         ///`soundCloningClone` (preview) or `soundCloningAudio` (production).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub model: ::std::option::Option<::std::string::String>,
+        pub model: ::std::option::Option<::client_glue::Text>,
         ///Present once a preview completes.
         #[serde(
             rename = "modelId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub model_id: ::std::option::Option<::std::string::String>,
+        pub model_id: ::std::option::Option<::client_glue::Text>,
         ///Always `audio` today.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub object: ::std::option::Option<::std::string::String>,
+        pub object: ::std::option::Option<::client_glue::Text>,
         /**`queued` (waiting), `processing` (running), `completed` (done: read `audioUrl`, plus
 `modelId` for a preview) or `failed` (read `error`). A plain string so that a new
 value never fails decoding.
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<::std::string::String>,
+        pub status: ::std::option::Option<::client_glue::Text>,
         ///Subtitle file URL when subtitles were requested; its format is UNKNOWN.
         #[serde(
             rename = "subtitleFile",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub subtitle_file: ::std::option::Option<::std::string::String>,
-    }
-    /**Business code: `20000` is success. An integer on the SoundClone pages, a numeric string
-on other JimmyAI pages (CONFLICT), so both are accepted.
-*/
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(untagged)]
-    pub enum Code {
-        Int64(i64),
-        String(::std::string::String),
-    }
-    impl ::std::fmt::Display for Code {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match self {
-                Self::Int64(x) => x.fmt(f),
-                Self::String(x) => x.fmt(f),
-            }
-        }
-    }
-    impl ::std::convert::From<i64> for Code {
-        fn from(value: i64) -> Self {
-            Self::Int64(value)
-        }
+        pub subtitle_file: ::std::option::Option<::client_glue::Text>,
     }
     ///`CreateAudioEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CreateAudioEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<AudioTask>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub msg: ::std::option::Option<::std::string::String>,
+        pub msg: ::std::option::Option<::client_glue::Text>,
     }
     ///`CreateAudioRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -241,12 +224,12 @@ on other JimmyAI pages (CONFLICT), so both are accepted.
     ///`CreateCloneEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CreateCloneEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<AudioTask>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub msg: ::std::option::Option<::std::string::String>,
+        pub msg: ::std::option::Option<::client_glue::Text>,
     }
     ///`CreateCloneRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -404,22 +387,22 @@ last more than 15 s and less than 60 s.
     ///`ErrorEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ErrorEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///Usually null on failures.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub data: ::std::option::Option<::serde_json::Value>,
+        pub data: ::std::option::Option<::client_glue::RawJson>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub msg: ::std::option::Option<::std::string::String>,
+        pub msg: ::std::option::Option<::client_glue::Text>,
     }
     ///`GetAudioTaskEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct GetAudioTaskEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<AudioTask>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub msg: ::std::option::Option<::std::string::String>,
+        pub msg: ::std::option::Option<::client_glue::Text>,
     }
     /**An English language name, not a BCP-47 tag: e.g. `Chinese`, `Chinese,Yue` (Cantonese),
 `English`, `Japanese`, `Korean`, `French`, `German`, `Spanish`. Server default `auto`.
@@ -526,26 +509,26 @@ stated for production audio.
     ///`UploadFileEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct UploadFileEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<UploadedFile>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub msg: ::std::option::Option<::std::string::String>,
+        pub msg: ::std::option::Option<::client_glue::Text>,
     }
     ///`UploadedFile`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct UploadedFile {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub filename: ::std::option::Option<::std::string::String>,
+        pub filename: ::std::option::Option<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub mime_type: ::std::option::Option<::std::string::String>,
+        pub mime_type: ::std::option::Option<::client_glue::Text>,
         ///Bytes.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub size: ::std::option::Option<i64>,
+        pub size: ::std::option::Option<::client_glue::Int>,
         ///Public URL of the uploaded file.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub url: ::std::option::Option<::std::string::String>,
+        pub url: ::std::option::Option<::client_glue::Text>,
     }
     /// Error types.
     pub mod error {
@@ -611,7 +594,7 @@ Version: 1.0.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
-    pub(crate) inner: crate::Credentials,
+    pub(crate) inner: ::client_glue::ClientConfig,
 }
 impl Client {
     /// Construct a new client with an existing `reqwest::Client`,
@@ -623,7 +606,7 @@ impl Client {
     pub fn new_with_client(
         baseurl: &str,
         client: reqwest::Client,
-        inner: crate::Credentials,
+        inner: ::client_glue::ClientConfig,
     ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
@@ -632,7 +615,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::Credentials> for Client {
+impl ClientInfo<::client_glue::ClientConfig> for Client {
     fn api_version() -> &'static str {
         "1.0.0"
     }
@@ -642,7 +625,7 @@ impl ClientInfo<crate::Credentials> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &crate::Credentials {
+    fn inner(&self) -> &::client_glue::ClientConfig {
         &self.inner
     }
 }
@@ -650,7 +633,7 @@ const _: () = {
     #[allow(dead_code)]
     fn assert_client_hooks()
     where
-        Client: ClientHooks<crate::Credentials>,
+        Client: ClientHooks<::client_glue::ClientConfig>,
     {}
 };
 #[allow(clippy::all)]
@@ -670,10 +653,7 @@ Arguments:
     pub async fn get_audio_task<'a>(
         &'a self,
         id: &'a str,
-    ) -> Result<
-        ResponseValue<types::GetAudioTaskEnvelope>,
-        Error<types::ErrorEnvelope>,
-    > {
+    ) -> Result<ResponseValue<types::GetAudioTaskEnvelope>, Error<()>> {
         let url = format!(
             "{}/api/open-api/v1/audios/{}", self.baseurl, encode_path(& id.to_string()),
         );
@@ -702,12 +682,6 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -725,7 +699,7 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/audios`
     pub async fn create_audio<'a>(
         &'a self,
         body: &'a types::CreateAudioRequest,
-    ) -> Result<ResponseValue<types::CreateAudioEnvelope>, Error<types::ErrorEnvelope>> {
+    ) -> Result<ResponseValue<types::CreateAudioEnvelope>, Error<()>> {
         let url = format!("{}/api/open-api/v1/soundCloning/audios", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -753,12 +727,6 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/audios`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -777,7 +745,7 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/clones`
     pub async fn create_clone<'a>(
         &'a self,
         body: &'a types::CreateCloneRequest,
-    ) -> Result<ResponseValue<types::CreateCloneEnvelope>, Error<types::ErrorEnvelope>> {
+    ) -> Result<ResponseValue<types::CreateCloneEnvelope>, Error<()>> {
         let url = format!("{}/api/open-api/v1/soundCloning/clones", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -805,12 +773,6 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/clones`
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -819,4 +781,68 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/clones`
 pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
+}
+impl ClientHooks<::client_glue::ClientConfig> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> std::result::Result<(), Error<E>> {
+        ::client_glue::hooks::prepare(self.inner(), request, info);
+        Ok(())
+    }
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        _info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        ::client_glue::hooks::execute(self.client(), self.inner(), request).await
+    }
+}
+/// One operation of the spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// The spec's `operationId`.
+    pub id: &'static str,
+    /// The generated method's name, also `OperationInfo::operation_id` in hooks.
+    pub rust_name: &'static str,
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path template.
+    pub path: &'static str,
+}
+/// Every generated operation, in spec order.
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "getAudioTask",
+        rust_name: "get_audio_task",
+        method: "GET",
+        path: "/api/open-api/v1/audios/{id}",
+    },
+    Operation {
+        id: "createAudio",
+        rust_name: "create_audio",
+        method: "POST",
+        path: "/api/open-api/v1/soundCloning/audios",
+    },
+    Operation {
+        id: "createClone",
+        rust_name: "create_clone",
+        method: "POST",
+        path: "/api/open-api/v1/soundCloning/clones",
+    },
+];
+/// The operation whose method (or `OperationInfo::operation_id`) is `rust_name`.
+pub fn operation(rust_name: &str) -> Option<&'static Operation> {
+    OPERATIONS.iter().find(|op| op.rust_name == rust_name)
+}
+/// A client for `base_url` that sends `Authorization: Bearer <api_key>` on every call, with
+/// `client_glue`'s defaults (no redirects, 30 s per call, bodies up to 4 MiB). For other
+/// settings, build a `client_glue::ClientConfig` and use `Client::new_with_client`.
+pub fn connect(
+    base_url: &str,
+    api_key: &str,
+) -> std::result::Result<Client, ::client_glue::ConnectError> {
+    let config = ::client_glue::ClientConfig::bearer(api_key)?;
+    Ok(Client::new_with_client(base_url, ::client_glue::http_client()?, config))
 }

@@ -3,6 +3,11 @@
 // spec-sha256: 00f4f03dc7eb5456551a43aabee7dcd88281c5340995da7a45f29660b189dc3d
 // generator: progenitor 0.15.1
 // Skipped operations: none
+// What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen.rs):
+// - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, removes progenitor's `api-version` header, sets each operation's timeout and bounds the response body
+// - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
+// - failure responses left undeclared (22 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
+// - answers read leniently (71 fields of BasicVoice, BasicVoiceListData, BasicVoiceListEnvelope, CloneVoice, CloneVoiceCreateData, CloneVoiceCreateSyncEnvelope, CloneVoiceListData, CloneVoiceListEnvelope, CloneVoiceWebhook, ErrorEnvelope, TaskAcceptedData, TaskAcceptedEnvelope, TaskDetailData, TaskDetailEnvelope, TaskListData, TaskListEnvelope, TaskSummary, TtsCreateData, TtsCreateSyncEnvelope, TtsResult, TtsWebhook, VoidEnvelope): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`; `Code` as `client_glue::Code` (integer or numeric string)
 
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
@@ -15,81 +20,81 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct BasicVoice {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub audio: ::std::option::Option<::std::string::String>,
+        pub audio: ::std::option::Option<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub cover: ::std::option::Option<::std::string::String>,
+        pub cover: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "createTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub create_time: ::std::option::Option<::std::string::String>,
+        pub create_time: ::std::option::Option<::client_glue::Text>,
         ///Marketing or catalog description of the voice.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub description: ::std::option::Option<::std::string::String>,
+        pub description: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "displayName",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub display_name: ::std::option::Option<::std::string::String>,
+        pub display_name: ::std::option::Option<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub gender: ::std::option::Option<::std::string::String>,
+        pub gender: ::std::option::Option<::client_glue::Text>,
         #[serde(rename = "isHd", skip_serializing_if = "::std::option::Option::is_none")]
-        pub is_hd: ::std::option::Option<i64>,
+        pub is_hd: ::std::option::Option<::client_glue::Int>,
         #[serde(
             rename = "isPreferred",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub is_preferred: ::std::option::Option<i64>,
+        pub is_preferred: ::std::option::Option<::client_glue::Int>,
         #[serde(
             rename = "localName",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub local_name: ::std::option::Option<::std::string::String>,
+        pub local_name: ::std::option::Option<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub locale: ::std::option::Option<::std::string::String>,
+        pub locale: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "localeName",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub locale_name: ::std::option::Option<::std::string::String>,
+        pub locale_name: ::std::option::Option<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub personalities: ::std::option::Option<::std::string::String>,
+        pub personalities: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "personalityList",
             default,
             skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
-        pub personality_list: ::std::vec::Vec<::std::string::String>,
+        pub personality_list: ::std::vec::Vec<::client_glue::Text>,
         ///Tier code, `S1`..`S7` today.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub provider: ::std::option::Option<::std::string::String>,
+        pub provider: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "rolePlay",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub role_play: ::std::option::Option<::std::string::String>,
+        pub role_play: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "scenarioList",
             default,
             skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
-        pub scenario_list: ::std::vec::Vec<::std::string::String>,
+        pub scenario_list: ::std::vec::Vec<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub scenarios: ::std::option::Option<::std::string::String>,
+        pub scenarios: ::std::option::Option<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub score: ::std::option::Option<f64>,
+        pub score: ::std::option::Option<::client_glue::Number>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub style: ::std::option::Option<::std::string::String>,
+        pub style: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "updateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub update_time: ::std::option::Option<::std::string::String>,
+        pub update_time: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "voiceId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub voice_id: ::std::option::Option<::std::string::String>,
+        pub voice_id: ::std::option::Option<::client_glue::Text>,
     }
     ///`BasicVoiceListData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -97,17 +102,17 @@ pub mod types {
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub records: ::std::vec::Vec<BasicVoice>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub total: ::std::option::Option<i64>,
+        pub total: ::std::option::Option<::client_glue::Int>,
     }
     ///`BasicVoiceListEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct BasicVoiceListEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<BasicVoiceListData>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
     }
     ///Filters; all optional.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -233,40 +238,40 @@ V4 enhanced emotional, V5 multilingual. The server default when omitted is UNKNO
     pub struct CloneVoice {
         ///Preview audio URL.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub audio: ::std::option::Option<::std::string::String>,
+        pub audio: ::std::option::Option<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub content: ::std::option::Option<::std::string::String>,
+        pub content: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "createTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub create_time: ::std::option::Option<::std::string::String>,
+        pub create_time: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "exampleLanguage",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub example_language: ::std::option::Option<::std::string::String>,
+        pub example_language: ::std::option::Option<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
+        pub name: ::std::option::Option<::client_glue::Text>,
         ///Clone engine, `V1`..`V5` today.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub provider: ::std::option::Option<::std::string::String>,
+        pub provider: ::std::option::Option<::client_glue::Text>,
         ///The clone task that made this voice.
         #[serde(
             rename = "taskId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub task_id: ::std::option::Option<::std::string::String>,
+        pub task_id: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "updateTime",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub update_time: ::std::option::Option<::std::string::String>,
+        pub update_time: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "voiceId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub voice_id: ::std::option::Option<::std::string::String>,
+        pub voice_id: ::std::option::Option<::client_glue::Text>,
     }
     ///The synchronous body plus `extraData`, echoed in the completion webhook.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -370,18 +375,18 @@ V4 enhanced emotional, V5 multilingual. The server default when omitted is UNKNO
             rename = "createdAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub created_at: ::std::option::Option<::std::string::String>,
+        pub created_at: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "taskId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub task_id: ::std::option::Option<::std::string::String>,
+        pub task_id: ::std::option::Option<::client_glue::Text>,
         ///The new clone voice id (`cv_*`); set on success.
         #[serde(
             rename = "voiceId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub voice_id: ::std::option::Option<::std::string::String>,
+        pub voice_id: ::std::option::Option<::client_glue::Text>,
     }
     /**Body of the synchronous clone. VMEG marks no field as required and documents no length
 or audio limits (UNKNOWN); in practice `refAudio`, `sampleLanguage` and `voiceName` are
@@ -419,12 +424,12 @@ expected.
     ///`CloneVoiceCreateSyncEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CloneVoiceCreateSyncEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<CloneVoiceCreateData>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
     }
     ///`CloneVoiceCreateSyncXIdempotencyKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -500,17 +505,17 @@ expected.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub records: ::std::vec::Vec<CloneVoice>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub total: ::std::option::Option<i64>,
+        pub total: ::std::option::Option<::client_glue::Int>,
     }
     ///`CloneVoiceListEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CloneVoiceListEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<CloneVoiceListData>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
     }
     ///Filters; all optional.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -573,20 +578,20 @@ the same names). The `data` of a failed clone and the failure `code` values are 
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CloneVoiceWebhook {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub code: ::std::option::Option<Code>,
+        pub code: ::std::option::Option<::client_glue::Code>,
         pub data: CloneVoiceCreateData,
         /**Which product completed. Known values `openapi-tts`, `openapi-translate`,
 `openapi-clone-voice`, `openapi-media-translation`.
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub event: ::std::option::Option<::std::string::String>,
+        pub event: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "extraData",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub extra_data: ::std::option::Option<ExtraData>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
         /**Stable id of this completion, the same on every retry of its delivery: deduplicate
 by it. Not the idempotency key and not the task id.
 */
@@ -594,67 +599,21 @@ by it. Not the idempotency key and not the task id.
             rename = "pipelineKey",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub pipeline_key: ::std::option::Option<::std::string::String>,
+        pub pipeline_key: ::std::option::Option<::client_glue::Text>,
         ///API version of the task, matching the path (`v1`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub version: ::std::option::Option<::std::string::String>,
-    }
-    /**Business code; 200 means success. Known failure codes: 400 bad request, 401
-unauthorized, 402 payment required (credits), 404 not found, 409 idempotency conflict,
-413 payload too large, 422 unprocessable, 500 server error, 502 upstream failure.
-*/
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    #[serde(transparent)]
-    pub struct Code(pub i64);
-    impl ::std::ops::Deref for Code {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<Code> for i64 {
-        fn from(value: Code) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<i64> for Code {
-        fn from(value: i64) -> Self {
-            Self(value)
-        }
-    }
-    impl ::std::fmt::Display for Code {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            self.0.fmt(f)
-        }
-    }
-    impl ::std::str::FromStr for Code {
-        type Err = <i64 as ::std::str::FromStr>::Err;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self(value.parse()?))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for Code {
-        type Error = <i64 as ::std::str::FromStr>::Err;
-        fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<String> for Code {
-        type Error = <i64 as ::std::str::FromStr>::Err;
-        fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
-            value.parse()
-        }
+        pub version: ::std::option::Option<::client_glue::Text>,
     }
     ///The envelope as it comes with an error; `data` is null.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ErrorEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///Null on failures.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub data: ::std::option::Option<::serde_json::Value>,
+        pub data: ::std::option::Option<::client_glue::RawJson>,
         ///Detail of the failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
     }
     ///Free-form client metadata on async submits, echoed back in the webhook.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -754,19 +713,19 @@ clone example shows it; optional here.
             rename = "createdAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub created_at: ::std::option::Option<::std::string::String>,
+        pub created_at: ::std::option::Option<::client_glue::Text>,
         #[serde(rename = "taskId")]
-        pub task_id: ::std::string::String,
+        pub task_id: ::client_glue::Text,
     }
     ///`TaskAcceptedEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TaskAcceptedEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<TaskAcceptedData>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
     }
     ///`TaskDeleteRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -781,33 +740,33 @@ clone example shows it; optional here.
 "object"), so any JSON value is accepted.
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub result: ::std::option::Option<::serde_json::Value>,
+        pub result: ::std::option::Option<::client_glue::RawJson>,
         /**Not documented for clone and TTS tasks (UNKNOWN). The only documented set
 (media translation, App-Synced) is `running`, `finished`, `failed`.
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<::std::string::String>,
+        pub status: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "taskId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub task_id: ::std::option::Option<::std::string::String>,
+        pub task_id: ::std::option::Option<::client_glue::Text>,
         ///Known values `vt`, `at`, `tts`, `cloneVoice`, `textTranslation`.
         #[serde(
             rename = "taskType",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub task_type: ::std::option::Option<::std::string::String>,
+        pub task_type: ::std::option::Option<::client_glue::Text>,
     }
     ///`TaskDetailEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TaskDetailEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<TaskDetailData>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
     }
     ///`TaskListData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -815,17 +774,17 @@ clone example shows it; optional here.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub records: ::std::vec::Vec<TaskSummary>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub total: ::std::option::Option<i64>,
+        pub total: ::std::option::Option<::client_glue::Int>,
     }
     ///`TaskListEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TaskListEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<TaskListData>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
     }
     ///`TaskSummary`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -834,28 +793,28 @@ clone example shows it; optional here.
             rename = "createdAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub created_at: ::std::option::Option<::std::string::String>,
+        pub created_at: ::std::option::Option<::client_glue::Text>,
         /**Not documented for clone and TTS tasks (UNKNOWN). The only documented set
 (media translation, App-Synced) is `running`, `finished`, `failed`.
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<::std::string::String>,
+        pub status: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "taskId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub task_id: ::std::option::Option<::std::string::String>,
+        pub task_id: ::std::option::Option<::client_glue::Text>,
         ///Known values `vt`, `at`, `tts`, `cloneVoice`, `textTranslation`.
         #[serde(
             rename = "taskType",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub task_type: ::std::option::Option<::std::string::String>,
+        pub task_type: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "updatedAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub updated_at: ::std::option::Option<::std::string::String>,
+        pub updated_at: ::std::option::Option<::client_glue::Text>,
     }
     ///`TasksDeleteXIdempotencyKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -1002,14 +961,14 @@ clone example shows it; optional here.
             rename = "createdAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub created_at: ::std::option::Option<::std::string::String>,
+        pub created_at: ::std::option::Option<::client_glue::Text>,
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub results: ::std::vec::Vec<TtsResult>,
         #[serde(
             rename = "taskId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub task_id: ::std::option::Option<::std::string::String>,
+        pub task_id: ::std::option::Option<::client_glue::Text>,
     }
     ///`TtsCreateRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1032,12 +991,12 @@ clone example shows it; optional here.
     ///`TtsCreateSyncEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TtsCreateSyncEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///The payload; null (or absent) when `code` reports a failure.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub data: ::std::option::Option<TtsCreateData>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
     }
     ///`TtsCreateSyncXIdempotencyKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -1149,15 +1108,15 @@ system and cloned voices cannot be mixed (else 400).
     pub struct TtsResult {
         ///Seconds.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub duration: ::std::option::Option<f64>,
+        pub duration: ::std::option::Option<::client_glue::Number>,
         #[serde(
             rename = "errorMessage",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub error_message: ::std::option::Option<::std::string::String>,
+        pub error_message: ::std::option::Option<::client_glue::Text>,
         ///HTTPS URL of the audio.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub uri: ::std::option::Option<::std::string::String>,
+        pub uri: ::std::option::Option<::client_glue::Text>,
     }
     /**Body VMEG POSTs to the account's webhook URL when an async TTS job finishes (`event` =
 `openapi-tts`); `data` is shaped like the synchronous TTS result.
@@ -1165,27 +1124,27 @@ system and cloned voices cannot be mixed (else 400).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct TtsWebhook {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub code: ::std::option::Option<Code>,
+        pub code: ::std::option::Option<::client_glue::Code>,
         pub data: TtsCreateData,
         /**Which product completed. Known values `openapi-tts`, `openapi-translate`,
 `openapi-clone-voice`, `openapi-media-translation`.
 */
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub event: ::std::option::Option<::std::string::String>,
+        pub event: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "extraData",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub extra_data: ::std::option::Option<ExtraData>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
         #[serde(
             rename = "pipelineKey",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub pipeline_key: ::std::option::Option<::std::string::String>,
+        pub pipeline_key: ::std::option::Option<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub version: ::std::option::Option<::std::string::String>,
+        pub version: ::std::option::Option<::client_glue::Text>,
     }
     ///`VoiceBasicListXIdempotencyKey`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
@@ -1424,12 +1383,12 @@ system and cloned voices cannot be mixed (else 400).
     ///Envelope of an operation without payload; `data` is null.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct VoidEnvelope {
-        pub code: Code,
+        pub code: ::client_glue::Code,
         ///Null for void operations and on failures.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub data: ::std::option::Option<::serde_json::Value>,
+        pub data: ::std::option::Option<::client_glue::RawJson>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub message: ::std::option::Option<::std::string::String>,
+        pub message: ::std::option::Option<::client_glue::Text>,
     }
     /// Error types.
     pub mod error {
@@ -1469,7 +1428,7 @@ system and cloned voices cannot be mixed (else 400).
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
-    pub(crate) inner: crate::Credentials,
+    pub(crate) inner: ::client_glue::ClientConfig,
 }
 impl Client {
     /// Construct a new client with an existing `reqwest::Client`,
@@ -1481,7 +1440,7 @@ impl Client {
     pub fn new_with_client(
         baseurl: &str,
         client: reqwest::Client,
-        inner: crate::Credentials,
+        inner: ::client_glue::ClientConfig,
     ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
@@ -1490,7 +1449,7 @@ impl Client {
         }
     }
 }
-impl ClientInfo<crate::Credentials> for Client {
+impl ClientInfo<::client_glue::ClientConfig> for Client {
     fn api_version() -> &'static str {
         "1.0.0"
     }
@@ -1500,7 +1459,7 @@ impl ClientInfo<crate::Credentials> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &crate::Credentials {
+    fn inner(&self) -> &::client_glue::ClientConfig {
         &self.inner
     }
 }
@@ -1508,7 +1467,7 @@ const _: () = {
     #[allow(dead_code)]
     fn assert_client_hooks()
     where
-        Client: ClientHooks<crate::Credentials>,
+        Client: ClientHooks<::client_glue::ClientConfig>,
     {}
 };
 #[allow(clippy::all)]
@@ -1533,10 +1492,7 @@ Arguments:
         req_id: Option<&'a str>,
         x_idempotency_key: Option<&'a types::VoiceBasicListXIdempotencyKey>,
         body: &'a types::BasicVoiceListRequest,
-    ) -> Result<
-        ResponseValue<types::BasicVoiceListEnvelope>,
-        Error<types::ErrorEnvelope>,
-    > {
+    ) -> Result<ResponseValue<types::BasicVoiceListEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/assets/voice/basic/list", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
@@ -1568,12 +1524,6 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1597,7 +1547,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         req_id: Option<&'a str>,
         x_idempotency_key: &'a types::VoiceCloneDeleteXIdempotencyKey,
         body: &'a types::CloneVoiceDeleteRequest,
-    ) -> Result<ResponseValue<types::VoidEnvelope>, Error<types::ErrorEnvelope>> {
+    ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/assets/voice/clone/delete", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
@@ -1628,12 +1578,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1657,10 +1601,7 @@ Arguments:
         req_id: Option<&'a str>,
         x_idempotency_key: Option<&'a types::VoiceCloneListXIdempotencyKey>,
         body: &'a types::CloneVoiceListRequest,
-    ) -> Result<
-        ResponseValue<types::CloneVoiceListEnvelope>,
-        Error<types::ErrorEnvelope>,
-    > {
+    ) -> Result<ResponseValue<types::CloneVoiceListEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/assets/voice/clone/list", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
@@ -1692,12 +1633,6 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1721,7 +1656,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         req_id: Option<&'a str>,
         x_idempotency_key: &'a types::VoiceCloneUpdateXIdempotencyKey,
         body: &'a types::CloneVoiceUpdateRequest,
-    ) -> Result<ResponseValue<types::VoidEnvelope>, Error<types::ErrorEnvelope>> {
+    ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/assets/voice/clone/update", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
@@ -1752,12 +1687,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1786,10 +1715,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         req_id: Option<&'a str>,
         x_idempotency_key: &'a types::CloneVoiceCreateSyncXIdempotencyKey,
         body: &'a types::CloneVoiceCreateRequest,
-    ) -> Result<
-        ResponseValue<types::CloneVoiceCreateSyncEnvelope>,
-        Error<types::ErrorEnvelope>,
-    > {
+    ) -> Result<ResponseValue<types::CloneVoiceCreateSyncEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/task/clone-voice/create", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
@@ -1820,12 +1746,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1854,10 +1774,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         req_id: Option<&'a str>,
         x_idempotency_key: &'a types::CloneVoiceCreateAsyncXIdempotencyKey,
         body: &'a types::CloneVoiceCreateAsyncRequest,
-    ) -> Result<
-        ResponseValue<types::TaskAcceptedEnvelope>,
-        Error<types::ErrorEnvelope>,
-    > {
+    ) -> Result<ResponseValue<types::TaskAcceptedEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/task/clone-voice/create-async", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
@@ -1888,12 +1805,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1917,10 +1828,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         req_id: Option<&'a str>,
         x_idempotency_key: &'a types::TtsCreateSyncXIdempotencyKey,
         body: &'a types::TtsCreateRequest,
-    ) -> Result<
-        ResponseValue<types::TtsCreateSyncEnvelope>,
-        Error<types::ErrorEnvelope>,
-    > {
+    ) -> Result<ResponseValue<types::TtsCreateSyncEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/task/tts/create", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
@@ -1951,12 +1859,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1982,10 +1884,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         req_id: Option<&'a str>,
         x_idempotency_key: &'a types::TtsCreateAsyncXIdempotencyKey,
         body: &'a types::TtsCreateAsyncRequest,
-    ) -> Result<
-        ResponseValue<types::TaskAcceptedEnvelope>,
-        Error<types::ErrorEnvelope>,
-    > {
+    ) -> Result<ResponseValue<types::TaskAcceptedEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/task/tts/create-async", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
@@ -2016,12 +1915,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2045,7 +1938,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         req_id: Option<&'a str>,
         x_idempotency_key: &'a types::TasksDeleteXIdempotencyKey,
         body: &'a types::TaskDeleteRequest,
-    ) -> Result<ResponseValue<types::VoidEnvelope>, Error<types::ErrorEnvelope>> {
+    ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/tasks/delete", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
@@ -2076,12 +1969,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2103,7 +1990,7 @@ Arguments:
         &'a self,
         req_id: Option<&'a str>,
         task_id: &'a str,
-    ) -> Result<ResponseValue<types::TaskDetailEnvelope>, Error<types::ErrorEnvelope>> {
+    ) -> Result<ResponseValue<types::TaskDetailEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/tasks/detail", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2132,12 +2019,6 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2165,7 +2046,7 @@ Arguments:
         req_id: Option<&'a str>,
         status: Option<&'a str>,
         task_type: Option<&'a str>,
-    ) -> Result<ResponseValue<types::TaskListEnvelope>, Error<types::ErrorEnvelope>> {
+    ) -> Result<ResponseValue<types::TaskListEnvelope>, Error<()>> {
         let url = format!("{}/openapi/v1/tasks/list", self.baseurl,);
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         header_map
@@ -2197,12 +2078,6 @@ Arguments:
         let response = result?;
         match response.status().as_u16() {
             200u16 => ResponseValue::from_response(response).await,
-            400u16..=499u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
-            500u16..=599u16 => {
-                Err(Error::ErrorResponse(ResponseValue::from_response(response).await?))
-            }
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2211,4 +2086,116 @@ Arguments:
 pub mod prelude {
     #[allow(unused_imports)]
     pub use super::Client;
+}
+impl ClientHooks<::client_glue::ClientConfig> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> std::result::Result<(), Error<E>> {
+        ::client_glue::hooks::prepare(self.inner(), request, info);
+        Ok(())
+    }
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        _info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        ::client_glue::hooks::execute(self.client(), self.inner(), request).await
+    }
+}
+/// One operation of the spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// The spec's `operationId`.
+    pub id: &'static str,
+    /// The generated method's name, also `OperationInfo::operation_id` in hooks.
+    pub rust_name: &'static str,
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path template.
+    pub path: &'static str,
+}
+/// Every generated operation, in spec order.
+pub const OPERATIONS: &[Operation] = &[
+    Operation {
+        id: "voiceBasicList",
+        rust_name: "voice_basic_list",
+        method: "POST",
+        path: "/openapi/v1/assets/voice/basic/list",
+    },
+    Operation {
+        id: "voiceCloneDelete",
+        rust_name: "voice_clone_delete",
+        method: "POST",
+        path: "/openapi/v1/assets/voice/clone/delete",
+    },
+    Operation {
+        id: "voiceCloneList",
+        rust_name: "voice_clone_list",
+        method: "POST",
+        path: "/openapi/v1/assets/voice/clone/list",
+    },
+    Operation {
+        id: "voiceCloneUpdate",
+        rust_name: "voice_clone_update",
+        method: "POST",
+        path: "/openapi/v1/assets/voice/clone/update",
+    },
+    Operation {
+        id: "cloneVoiceCreateSync",
+        rust_name: "clone_voice_create_sync",
+        method: "POST",
+        path: "/openapi/v1/task/clone-voice/create",
+    },
+    Operation {
+        id: "cloneVoiceCreateAsync",
+        rust_name: "clone_voice_create_async",
+        method: "POST",
+        path: "/openapi/v1/task/clone-voice/create-async",
+    },
+    Operation {
+        id: "ttsCreateSync",
+        rust_name: "tts_create_sync",
+        method: "POST",
+        path: "/openapi/v1/task/tts/create",
+    },
+    Operation {
+        id: "ttsCreateAsync",
+        rust_name: "tts_create_async",
+        method: "POST",
+        path: "/openapi/v1/task/tts/create-async",
+    },
+    Operation {
+        id: "tasksDelete",
+        rust_name: "tasks_delete",
+        method: "POST",
+        path: "/openapi/v1/tasks/delete",
+    },
+    Operation {
+        id: "tasksDetail",
+        rust_name: "tasks_detail",
+        method: "GET",
+        path: "/openapi/v1/tasks/detail",
+    },
+    Operation {
+        id: "tasksList",
+        rust_name: "tasks_list",
+        method: "GET",
+        path: "/openapi/v1/tasks/list",
+    },
+];
+/// The operation whose method (or `OperationInfo::operation_id`) is `rust_name`.
+pub fn operation(rust_name: &str) -> Option<&'static Operation> {
+    OPERATIONS.iter().find(|op| op.rust_name == rust_name)
+}
+/// A client for `base_url` that sends `Authorization: Bearer <api_key>` on every call, with
+/// `client_glue`'s defaults (no redirects, 30 s per call, bodies up to 4 MiB). For other
+/// settings, build a `client_glue::ClientConfig` and use `Client::new_with_client`.
+pub fn connect(
+    base_url: &str,
+    api_key: &str,
+) -> std::result::Result<Client, ::client_glue::ConnectError> {
+    let config = ::client_glue::ClientConfig::bearer(api_key)?;
+    Ok(Client::new_with_client(base_url, ::client_glue::http_client()?, config))
 }

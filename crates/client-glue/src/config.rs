@@ -1,0 +1,126 @@
+//! What every call of a generated client carries without being told per call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::HeaderValue;
+
+/// The timeout of an operation without one of its own.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest response body read by default (4 MiB): far above any answer either API
+/// documents, far below what hurts a service.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why a client could not be built. Never contains the API key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The key cannot be sent in an HTTP header (it is blank or has control characters).
+    #[error("the API key is blank or has characters that cannot be sent in a header")]
+    InvalidApiKey,
+    /// reqwest could not build its client (TLS or system configuration).
+    #[error("could not build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// Credentials, timeouts and the body limit of a generated client. Cheap to clone; `Debug`
+/// never shows the key.
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub(crate) authorization: HeaderValue,
+    default_timeout: Duration,
+    timeouts: Arc<HashMap<&'static str, Duration>>,
+    max_response_bytes: usize,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("authorization", &"[redacted]")
+            .field("default_timeout", &self.default_timeout)
+            .field("timeouts", &self.timeouts)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish()
+    }
+}
+
+impl ClientConfig {
+    /// `Authorization: Bearer <api_key>` on every call (marked sensitive so reqwest never
+    /// prints it), 30 s per call, bodies up to 4 MiB.
+    pub fn bearer(api_key: &str) -> Result<Self, ConnectError> {
+        if api_key.trim().is_empty() {
+            return Err(ConnectError::InvalidApiKey);
+        }
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {api_key}"))
+            .map_err(|_| ConnectError::InvalidApiKey)?;
+        authorization.set_sensitive(true);
+        Ok(Self {
+            authorization,
+            default_timeout: DEFAULT_TIMEOUT,
+            timeouts: Arc::new(HashMap::new()),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        })
+    }
+
+    /// The timeout of every operation without one of its own.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.default_timeout = timeout;
+        self
+    }
+
+    /// The timeout of one operation, by its `operationId` as the generated code names it
+    /// (`clone_voice_create`, `get_audio_task`, ...).
+    #[must_use]
+    pub fn with_operation_timeout(mut self, operation_id: &'static str, timeout: Duration) -> Self {
+        Arc::make_mut(&mut self.timeouts).insert(operation_id, timeout);
+        self
+    }
+
+    /// The largest response body read (at least 1 KiB); a larger one fails while it streams.
+    #[must_use]
+    pub fn with_max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit.max(1024);
+        self
+    }
+
+    /// The timeout an operation gets.
+    pub fn timeout_for(&self, operation_id: &str) -> Duration {
+        self.timeouts
+            .get(operation_id)
+            .copied()
+            .unwrap_or(self.default_timeout)
+    }
+
+    /// The response body limit.
+    pub fn max_response_bytes(&self) -> usize {
+        self.max_response_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_key_and_timeouts_resolve() {
+        let Ok(c) = ClientConfig::bearer("sk-secret-123") else {
+            unreachable!("a plain key is valid")
+        };
+        let c = c
+            .with_timeout(Duration::from_secs(5))
+            .with_operation_timeout("slow_op", Duration::from_secs(90));
+        assert!(!format!("{c:?}").contains("sk-secret"));
+        assert_eq!(c.timeout_for("slow_op"), Duration::from_secs(90));
+        assert_eq!(c.timeout_for("other"), Duration::from_secs(5));
+        assert!(matches!(
+            ClientConfig::bearer("  "),
+            Err(ConnectError::InvalidApiKey)
+        ));
+        assert!(matches!(
+            ClientConfig::bearer("a\nb"),
+            Err(ConnectError::InvalidApiKey)
+        ));
+    }
+}

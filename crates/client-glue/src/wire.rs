@@ -1,0 +1,284 @@
+//! Lenient wire types. `cargo xtask codegen` puts them where the specs' answers hold codes,
+//! strings, numbers and free-form values, because vendors send these loosely (a code as
+//! `20000` or `"20000"`, an id as a string or a number) and an answer must never fail to
+//! decode, or change an id, over it.
+//!
+//! Each reads anything without failing: what does not fit is `None`, and the rest of the
+//! answer still decodes. Strings and numbers are read as raw JSON text, never through `f64`.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+/// The JSON text of one value, or nothing for `null` (read leniently by the types below).
+fn raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Option::<Box<RawValue>>::deserialize(d)
+}
+
+fn is_number(text: &str) -> bool {
+    matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9'))
+}
+
+/// An integer from a number or a numeric string (`20000`, `"20000"`, `20000.0`).
+fn integer(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let inner = if text.starts_with('"') {
+        serde_json::from_str::<String>(text).ok()?
+    } else {
+        text.to_owned()
+    };
+    let inner = inner.trim();
+    if let Ok(i) = inner.parse::<i64>() {
+        return Some(i);
+    }
+    let f: f64 = inner.parse().ok()?;
+    // Only exact integers: beyond 2^53 a float no longer says which integer it was.
+    (f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0).then_some(f as i64)
+}
+
+/// A vendor's business `code`: success is a number (VMEG `200`, JimmyAI `20000`), sent as a
+/// JSON number or a numeric string. Anything else reads as `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Code(pub Option<i64>);
+
+impl Code {
+    /// The code, when it was a number or a numeric string.
+    pub fn value(&self) -> Option<i64> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Code(raw(d)?.and_then(|r| integer(r.get()))))
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl From<i64> for Code {
+    fn from(v: i64) -> Self {
+        Code(Some(v))
+    }
+}
+
+/// A string, or a number kept as its exact text (`123456789012345678901234567890` stays that
+/// digit for digit); `None` for anything else (bool, object, array, null).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Text(pub Option<String>);
+
+impl Text {
+    /// The text, if the value was a string or a number.
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    /// The text, if the value was a string or a number.
+    pub fn into_string(self) -> Option<String> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Some(r) = raw(d)? else {
+            return Ok(Text(None));
+        };
+        let text = r.get();
+        Ok(Text(if text.starts_with('"') {
+            serde_json::from_str::<String>(text).ok()
+        } else if is_number(text) {
+            Some(text.to_owned())
+        } else {
+            None
+        }))
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_deref().unwrap_or_default())
+    }
+}
+
+impl From<String> for Text {
+    fn from(v: String) -> Self {
+        Text(Some(v))
+    }
+}
+
+impl From<&str> for Text {
+    fn from(v: &str) -> Self {
+        Text(Some(v.to_owned()))
+    }
+}
+
+/// An integer sent as a number or a numeric string; `None` for anything else or for a number
+/// that is not an exact integer within `i64`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Int(pub Option<i64>);
+
+impl Int {
+    /// The integer, if there was one.
+    pub fn value(&self) -> Option<i64> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Int {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Int(raw(d)?.and_then(|r| integer(r.get()))))
+    }
+}
+
+impl Serialize for Int {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl From<i64> for Int {
+    fn from(v: i64) -> Self {
+        Int(Some(v))
+    }
+}
+
+/// A finite number sent as a number or a numeric string; `None` for anything else.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Number(pub Option<f64>);
+
+impl Number {
+    /// The number, if there was a finite one.
+    pub fn value(&self) -> Option<f64> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = raw(d)?.and_then(|r| {
+            let text = r.get();
+            let inner = if text.starts_with('"') {
+                serde_json::from_str::<String>(text).ok()?
+            } else {
+                text.to_owned()
+            };
+            inner.trim().parse::<f64>().ok()
+        });
+        Ok(Number(value.filter(|f| f.is_finite())))
+    }
+}
+
+impl Serialize for Number {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// A value of unknown shape, kept as its JSON text (so its numbers keep their digits); read
+/// it with `serde_json::from_str(raw.get())` into whatever shape is expected.
+#[derive(Clone, Debug, Default)]
+pub struct RawJson(pub Option<Box<RawValue>>);
+
+impl RawJson {
+    /// The JSON text (`null` when there was none).
+    pub fn get(&self) -> &str {
+        self.0.as_deref().map_or("null", RawValue::get)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(RawJson(raw(d)?))
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[derive(Deserialize, Debug)]
+    struct Probe {
+        code: Code,
+        #[serde(default)]
+        id: Option<Text>,
+        #[serde(default)]
+        n: Option<Int>,
+        #[serde(default)]
+        f: Option<Number>,
+        #[serde(default)]
+        any: Option<RawJson>,
+        #[serde(default)]
+        after: Option<String>,
+    }
+
+    fn probe(json: &str) -> Probe {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn codes_from_numbers_strings_and_floats() {
+        for (json, want) in [
+            ("200", Some(200)),
+            ("\"20000\"", Some(20000)),
+            ("\" 200 \"", Some(200)),
+            ("200.0", Some(200)),
+            ("-1", Some(-1)),
+            ("true", None),
+            ("{}", None),
+            ("null", None),
+            ("1e400", None),
+            ("18446744073709551616", None),
+        ] {
+            let p = probe(&format!(r#"{{"code":{json},"after":"x"}}"#));
+            assert_eq!(
+                (p.code.value(), p.after.as_deref()),
+                (want, Some("x")),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_keeps_numbers_exactly_and_refuses_other_shapes() {
+        let big = "123456789012345678901234567890123";
+        let p = probe(&format!(r#"{{"code":1,"id":{big}}}"#));
+        assert_eq!(p.id.unwrap().as_str(), Some(big));
+        let p = probe(r#"{"code":1,"id":"\u0041b"}"#);
+        assert_eq!(p.id.unwrap().as_str(), Some("Ab"));
+        for other in ["true", "[1]", r#"{"a":1}"#] {
+            let p = probe(&format!(r#"{{"code":1,"id":{other},"after":"x"}}"#));
+            assert_eq!(p.id.unwrap().as_str(), None, "{other}");
+            assert_eq!(p.after.as_deref(), Some("x"));
+        }
+        assert!(probe(r#"{"code":1,"id":null}"#).id.is_none());
+    }
+
+    #[test]
+    fn numbers_and_raw_values() {
+        let p = probe(r#"{"code":1,"n":"42","f":"1.5","any":{"voiceId":98765432109876543210}}"#);
+        assert_eq!(p.n.unwrap().value(), Some(42));
+        assert_eq!(p.f.unwrap().value(), Some(1.5));
+        assert_eq!(p.any.unwrap().get(), r#"{"voiceId":98765432109876543210}"#);
+        let p = probe(r#"{"code":1,"n":1.5,"f":"NaN"}"#);
+        assert_eq!((p.n.unwrap().value(), p.f.unwrap().value()), (None, None));
+    }
+}

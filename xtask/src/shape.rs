@@ -1,0 +1,341 @@
+//! What the xtask changes between a spec and what progenitor sees, in one place.
+//!
+//! The spec stays the truth a reader checks; these changes only make the generated client
+//! keep everything a caller needs when a vendor behaves loosely. Each change is listed in the
+//! generated file's header ([`Shaped::notes`]).
+//!
+//! 1. **Failure responses are left undeclared.** progenitor decodes a declared JSON 4XX/5XX
+//!    whole, and when it is not JSON (a gateway's HTML 502) reports `InvalidResponsePayload`
+//!    without the status or headers. Undeclared, every non-2xx arrives as
+//!    `Error::UnexpectedResponse(reqwest::Response)` with status, headers (`Retry-After`) and
+//!    body intact.
+//! 2. **Answers are read leniently.** In every schema that only ever arrives (responses,
+//!    webhook bodies), plain strings and string enums become `client_glue::Text` (a number
+//!    keeps its exact text: big numeric ids never become floats; a new status word never
+//!    fails decoding), integers `client_glue::Int`, numbers `client_glue::Number`, values of
+//!    unknown shape `client_glue::RawJson`; the `Code` schema becomes `client_glue::Code`
+//!    (integer or numeric string). Schemas that requests use as well are left as the spec
+//!    says, so what is sent keeps its types.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+/// The replacement types, by the component name the xtask gives them.
+pub const REPLACEMENTS: &[(&str, &str)] = &[
+    ("Code", "::client_glue::Code"),
+    ("LenientText", "::client_glue::Text"),
+    ("LenientInt", "::client_glue::Int"),
+    ("LenientNumber", "::client_glue::Number"),
+    ("LenientJson", "::client_glue::RawJson"),
+];
+
+const TEXT: &str = "#/components/schemas/LenientText";
+const INT: &str = "#/components/schemas/LenientInt";
+const NUMBER: &str = "#/components/schemas/LenientNumber";
+const RAW: &str = "#/components/schemas/LenientJson";
+const SCHEMAS: &str = "#/components/schemas/";
+
+/// The shaped document and what was changed.
+#[derive(Debug)]
+pub struct Shaped {
+    pub json: Value,
+    pub notes: Vec<String>,
+}
+
+/// Shapes a spec (as JSON) for progenitor.
+pub fn for_progenitor(spec: &Value) -> Shaped {
+    let mut json = spec.clone();
+    let mut notes = Vec::new();
+    let removed = drop_failure_responses(&mut json);
+    if removed > 0 {
+        notes.push(format!(
+            "failure responses left undeclared ({removed} removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact"
+        ));
+    }
+    let requests = request_schemas(&json);
+    let mut lenient = 0usize;
+    let names: Vec<String> = json
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut shaped_names = Vec::new();
+    for name in &names {
+        if requests.contains(name) || name == "Code" {
+            continue;
+        }
+        if let Some(schema) = json
+            .pointer_mut(&format!("/components/schemas/{}", escape(name)))
+            .filter(|s| s.get("properties").is_some() || s.get("items").is_some())
+        {
+            let before = lenient;
+            lenient += lenient_children(schema);
+            if lenient > before {
+                shaped_names.push(name.clone());
+            }
+        }
+    }
+    // Inline schemas of 2xx answers (component references are handled above).
+    for op in operations_mut(&mut json) {
+        if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+            for response in responses.values_mut() {
+                if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
+                    for media in content.values_mut() {
+                        if let Some(schema) = media.get_mut("schema")
+                            && schema.get("$ref").is_none()
+                        {
+                            lenient += lenient_children(schema);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let has_code = json.pointer("/components/schemas/Code").is_some();
+    if lenient > 0 || has_code {
+        if let Some(schemas) = json
+            .pointer_mut("/components/schemas")
+            .and_then(Value::as_object_mut)
+        {
+            schemas.insert("LenientText".into(), json!({"type": "string"}));
+            schemas.insert("LenientInt".into(), json!({"type": "integer"}));
+            schemas.insert("LenientNumber".into(), json!({"type": "number"}));
+            schemas.insert(
+                "LenientJson".into(),
+                json!({"description": "any JSON value"}),
+            );
+        }
+        notes.push(format!(
+            "answers read leniently ({lenient} fields of {}): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`{}",
+            if shaped_names.is_empty() {
+                "inline answers".to_string()
+            } else {
+                shaped_names.join(", ")
+            },
+            if has_code {
+                "; `Code` as `client_glue::Code` (integer or numeric string)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Shaped { json, notes }
+}
+
+fn escape(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+fn operations_mut(json: &mut Value) -> Vec<&mut Map<String, Value>> {
+    let mut out = Vec::new();
+    if let Some(paths) = json.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            if let Some(item) = item.as_object_mut() {
+                for (k, op) in item.iter_mut() {
+                    if is_method(k)
+                        && let Some(op) = op.as_object_mut()
+                    {
+                        out.push(op);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn is_method(key: &str) -> bool {
+    matches!(
+        key,
+        "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace"
+    )
+}
+
+/// Removes every response that is not a 2xx; returns how many.
+fn drop_failure_responses(json: &mut Value) -> usize {
+    let mut removed = 0;
+    for op in operations_mut(json) {
+        if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+            let before = responses.len();
+            responses.retain(|status, _| status.starts_with('2'));
+            removed += before - responses.len();
+        }
+    }
+    removed
+}
+
+/// Component schemas reachable from request bodies and parameters.
+fn request_schemas(json: &Value) -> BTreeSet<String> {
+    let mut roots = Vec::new();
+    if let Some(paths) = json.get("paths").and_then(Value::as_object) {
+        for item in paths.values() {
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            for (k, op) in item {
+                if !is_method(k) {
+                    if k == "parameters" {
+                        roots.push(op.clone());
+                    }
+                    continue;
+                }
+                if let Some(body) = op.get("requestBody") {
+                    roots.push(body.clone());
+                }
+                if let Some(params) = op.get("parameters") {
+                    roots.push(params.clone());
+                }
+            }
+        }
+    }
+    let mut refs = BTreeSet::new();
+    let mut stack = roots;
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref")
+                    && refs.insert(r.clone())
+                    && let Some(target) = r.strip_prefix('#').and_then(|p| json.pointer(p))
+                {
+                    stack.push(target.clone());
+                }
+                stack.extend(map.into_iter().map(|(_, v)| v));
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    refs.iter()
+        .filter_map(|r| r.strip_prefix(SCHEMAS))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Makes the properties and items of an object or array schema lenient; returns how many
+/// fields changed.
+fn lenient_children(schema: &mut Value) -> usize {
+    let mut changed = 0;
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for prop in props.values_mut() {
+            changed += lenient_field(prop);
+        }
+    }
+    if let Some(items) = schema.get_mut("items") {
+        changed += lenient_field(items);
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        if let Some(list) = schema.get_mut(key).and_then(Value::as_array_mut) {
+            for member in list {
+                if member.get("$ref").is_none() {
+                    changed += lenient_children(member);
+                }
+            }
+        }
+    }
+    changed
+}
+
+/// One field's schema: a primitive becomes its lenient type; an inline object or array is
+/// walked. References to components are left alone (each component is shaped on its own).
+fn lenient_field(field: &mut Value) -> usize {
+    let Some(map) = field.as_object() else {
+        return 0;
+    };
+    if map.contains_key("$ref") {
+        return 0;
+    }
+    let kind = map.get("type").and_then(Value::as_str);
+    let target = match kind {
+        Some("string") if map.get("format").and_then(Value::as_str) != Some("binary") => Some(TEXT),
+        Some("integer") => Some(INT),
+        Some("number") => Some(NUMBER),
+        Some("object") | Some("array") => None,
+        None if ["properties", "items", "allOf", "oneOf", "anyOf"]
+            .iter()
+            .all(|k| !map.contains_key(*k)) =>
+        {
+            Some(RAW)
+        }
+        _ => None,
+    };
+    match target {
+        Some(target) => {
+            let mut replacement = Map::new();
+            replacement.insert("allOf".into(), json!([{ "$ref": target }]));
+            for keep in ["description", "nullable"] {
+                if let Some(v) = map.get(keep) {
+                    replacement.insert(keep.into(), v.clone());
+                }
+            }
+            *field = Value::Object(replacement);
+            1
+        }
+        None => lenient_children(field),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_go_and_answers_become_lenient_but_requests_do_not() {
+        let spec = json!({
+            "openapi": "3.0.3",
+            "paths": {"/x": {"post": {
+                "operationId": "x",
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Req"}}}},
+                "responses": {
+                    "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ans"}}}},
+                    "4XX": {"description": "e"},
+                    "500": {"description": "e"}
+                }
+            }}},
+            "components": {"schemas": {
+                "Code": {"type": "integer"},
+                "Req": {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"}}},
+                "Ans": {"type": "object", "properties": {
+                    "code": {"$ref": "#/components/schemas/Code"},
+                    "id": {"type": "string", "description": "d"},
+                    "status": {"type": "string", "enum": ["a"]},
+                    "n": {"type": "integer", "nullable": true},
+                    "f": {"type": "number"},
+                    "any": {"nullable": true},
+                    "list": {"type": "array", "items": {"type": "object", "properties": {"uri": {"type": "string"}}}}
+                }}
+            }}
+        });
+        let shaped = for_progenitor(&spec);
+        let j = &shaped.json;
+        let responses = j
+            .pointer("/paths/~1x/post/responses")
+            .and_then(Value::as_object);
+        assert_eq!(responses.map(|r| r.len()), Some(1));
+        let ans = |f: &str| {
+            j.pointer(&format!(
+                "/components/schemas/Ans/properties/{f}/allOf/0/$ref"
+            ))
+            .cloned()
+        };
+        assert_eq!(ans("id"), Some(json!(TEXT)));
+        assert_eq!(ans("status"), Some(json!(TEXT)));
+        assert_eq!(ans("n"), Some(json!(INT)));
+        assert_eq!(ans("f"), Some(json!(NUMBER)));
+        assert_eq!(ans("any"), Some(json!(RAW)));
+        assert_eq!(
+            j.pointer("/components/schemas/Ans/properties/list/items/properties/uri/allOf/0/$ref"),
+            Some(&json!(TEXT))
+        );
+        assert_eq!(
+            j.pointer("/components/schemas/Ans/properties/n/nullable"),
+            Some(&json!(true))
+        );
+        // Requests keep their types.
+        assert_eq!(
+            j.pointer("/components/schemas/Req/properties/name"),
+            Some(&json!({"type": "string"}))
+        );
+        assert_eq!(shaped.notes.len(), 2, "{:?}", shaped.notes);
+    }
+}
