@@ -3,16 +3,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod adapter_deadlines;
-mod adapter_follows_spec;
 mod adapter_hostile;
 mod adapter_ids;
 mod adapter_jimmyai;
 mod adapter_limits;
+mod adapter_routes;
 mod adapter_security;
 mod adapter_support;
 mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;
 mod spec_examples;
+mod wire_adapter;
 mod wire_jimmyai;
 mod wire_vmeg;

@@ -283,3 +283,62 @@ fn mode_enum_is_what_main_uses() {
     // `run` in check mode on the real tree must pass: this is what `.ci/run` calls first.
     assert!(codegen::run(&root(), Mode::Check).is_ok());
 }
+
+/// Moving a path in a spec moves it in the generated client, which is the only place the
+/// adapter's routes come from (`tests/adapter_routes.rs` checks that the adapter names none
+/// but the multipart upload's): after `cargo xtask codegen`, the adapter follows with no
+/// hand edit.
+#[test]
+fn a_moved_path_moves_the_generated_route_and_its_operation_entry() {
+    let old = "/api/open-api/v1/audios/{id}";
+    let new = "/api/open-api/v2/tasks/{id}";
+    let spec = jimmyai_spec();
+    assert!(
+        spec.contains(old),
+        "the test's premise: {old} is in the spec"
+    );
+    let moved = spec.replace(old, new);
+    let code = codegen::generate("specs/jimmyai.yaml", &moved)
+        .map(|g| g.code)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        code.contains(r#""{}/api/open-api/v2/tasks/{}""#),
+        "the generated method builds the new path"
+    );
+    assert!(code.contains(r#"path: "/api/open-api/v2/tasks/{id}""#));
+    assert!(
+        !code.contains("/api/open-api/v1/audios/"),
+        "the old path is gone"
+    );
+}
+
+/// The shaping is listed in the header, and what it promises is in the code: no declared
+/// failure response, lenient answer types, hooks from client-glue.
+#[test]
+fn shaping_is_listed_in_the_header_and_done() {
+    for target in TARGETS {
+        let g = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        let header: String = g.code.lines().take_while(|l| l.starts_with("//")).collect();
+        assert!(
+            header.contains("failure responses left undeclared"),
+            "{header}"
+        );
+        assert!(header.contains("answers read leniently"), "{header}");
+        assert!(
+            !g.code.contains("Error::ErrorResponse"),
+            "{}",
+            target.output
+        );
+        assert!(g.code.contains("::client_glue::hooks::prepare"));
+        assert!(g.code.contains("code: ::client_glue::Code"));
+        // Every operation of the table is a method whose hooks see the same name.
+        for op in &g.operations {
+            let name = codegen::rust_name(&op.id);
+            assert!(
+                g.code.contains(&format!("operation_id: \"{name}\"")),
+                "{name} in {}",
+                target.output
+            );
+        }
+    }
+}

@@ -19,7 +19,7 @@ pub mod wire;
 
 pub use config::{ClientConfig, ConnectError, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT};
 pub use hooks::{BodyTooLarge, is_body_too_large};
-pub use wire::{Code, Int, Number, RawJson, Text};
+pub use wire::{Code, Int, Number, RawJson, Text, TextFilter};
 
 /// Installs the process-wide rustls crypto provider (ring) if none is installed yet.
 ///

@@ -6,10 +6,78 @@
 //! Each reads anything without failing: what does not fit is `None`, and the rest of the
 //! answer still decodes. Strings and numbers are read as raw JSON text, never through `f64`.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
+
+/// A function every [`Text`] passes through as it is decoded (the `voiceclone` adapter
+/// removes its API key from everything a server says with one).
+pub type TextFilter = Arc<dyn Fn(String) -> String + Send + Sync>;
+
+thread_local! {
+    static TEXT_FILTER: RefCell<Option<TextFilter>> = const { RefCell::new(None) };
+}
+
+/// Applies the active text filter (see [`with_text_filter`]) to `text`.
+pub fn filter_text(text: String) -> String {
+    TEXT_FILTER.with(|f| match f.borrow().as_ref() {
+        Some(filter) => filter(text),
+        None => text,
+    })
+}
+
+/// Runs `decode` with `filter` applied to every [`Text`] decoded meanwhile on this thread.
+pub fn with_text_filter_sync<R>(filter: &TextFilter, decode: impl FnOnce() -> R) -> R {
+    struct Restore(Option<TextFilter>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            TEXT_FILTER.with(|f| *f.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(TEXT_FILTER.with(|f| f.replace(Some(Arc::clone(filter)))));
+    decode()
+}
+
+/// `future`, with `filter` applied to every [`Text`] decoded while it is polled: wrap a
+/// generated client's call in it and every string of its answer is filtered as it is read.
+pub fn with_text_filter<F: Future>(filter: TextFilter, future: F) -> TextFiltered<F> {
+    TextFiltered {
+        filter: Some(filter),
+        inner: Box::pin(future),
+    }
+}
+
+/// See [`with_text_filter`].
+pub struct TextFiltered<F> {
+    filter: Option<TextFilter>,
+    inner: Pin<Box<F>>,
+}
+
+impl<F> fmt::Debug for TextFiltered<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TextFiltered")
+    }
+}
+
+impl<F: Future> Future for TextFiltered<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        // The filter is active on this thread only while the inner future is polled.
+        let previous = TEXT_FILTER.with(|f| f.replace(this.filter.take()));
+        let out = this.inner.as_mut().poll(cx);
+        this.filter = TEXT_FILTER.with(|f| f.replace(previous));
+        out
+    }
+}
 
 /// The JSON text of one value, or nothing for `null` (read leniently by the types below).
 fn raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
@@ -90,13 +158,14 @@ impl<'de> Deserialize<'de> for Text {
             return Ok(Text(None));
         };
         let text = r.get();
-        Ok(Text(if text.starts_with('"') {
+        let value = if text.starts_with('"') {
             serde_json::from_str::<String>(text).ok()
         } else if is_number(text) {
             Some(text.to_owned())
         } else {
             None
-        }))
+        };
+        Ok(Text(value.map(filter_text)))
     }
 }
 
@@ -270,6 +339,15 @@ mod tests {
             assert_eq!(p.after.as_deref(), Some("x"));
         }
         assert!(probe(r#"{"code":1,"id":null}"#).id.is_none());
+    }
+
+    #[test]
+    fn a_text_filter_applies_while_active_only() {
+        let filter: TextFilter = Arc::new(|s: String| s.replace("secret", "[x]"));
+        let p = with_text_filter_sync(&filter, || probe(r#"{"code":1,"id":"my secret"}"#));
+        assert_eq!(p.id.unwrap().as_str(), Some("my [x]"));
+        let p = probe(r#"{"code":1,"id":"my secret"}"#);
+        assert_eq!(p.id.unwrap().as_str(), Some("my secret"));
     }
 
     #[test]

@@ -12,7 +12,6 @@ use url::Url;
 
 use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind};
-use crate::http::{CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, Transport};
 use crate::model::{
     CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, TaskStatus, Voice,
 };
@@ -21,6 +20,10 @@ use crate::retry::RetryPolicy;
 use crate::scrub::Scrubber;
 use crate::secret::ApiKey;
 use crate::sleep::{Sleeper, TokioSleeper};
+use crate::transport::{
+    CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, SYNC_TIMEOUT, Transport,
+    UPLOAD_TIMEOUT,
+};
 use crate::validate;
 use crate::wait::{WaitPolicy, poll_until_terminal};
 
@@ -50,7 +53,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("provider", &t.provider)
             .field("base_url", &t.base.as_str())
-            .field("api_key", &t.key)
+            .field("api_key", &"[redacted]")
             .field("retry", &t.retry)
             .field("timeout", &t.timeout_override)
             .field("max_in_flight", &t.in_flight.available_permits())
@@ -251,24 +254,51 @@ impl ClientBuilder {
                 (http, Some(limit))
             }
         };
-        let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-            .map_err(|_| {
-                Error::invalid_input("api_key", "cannot be sent in an HTTP header")
-                    .with_provider(provider)
-            })?;
-        auth.set_sensitive(true);
         let scrubber = Arc::new(Scrubber::new(key.expose()));
+        let config = |sync_ops: &[&'static str], upload: Option<&'static str>| {
+            let mut config = client_glue::ClientConfig::bearer(key.expose())
+                .map_err(|_| {
+                    Error::invalid_input("api_key", "cannot be sent in an HTTP header")
+                        .with_provider(provider)
+                })?
+                .with_max_response_bytes(self.max_response_bytes);
+            match self.timeout {
+                Some(t) => config = config.with_timeout(t),
+                None => {
+                    config = config.with_timeout(DEFAULT_TIMEOUT);
+                    for op in sync_ops {
+                        config = config.with_operation_timeout(op, SYNC_TIMEOUT);
+                    }
+                    if let Some(op) = upload {
+                        config = config.with_operation_timeout(op, UPLOAD_TIMEOUT);
+                    }
+                }
+            }
+            Ok::<_, Error>(config)
+        };
+        // The generated clients append each path to this; a trailing slash would double it.
+        let base_str = base.as_str().trim_end_matches('/').to_owned();
+        let vmeg = vmeg_client::Client::new_with_client(
+            &base_str,
+            http.clone(),
+            config(&["clone_voice_create_sync", "tts_create_sync"], None)?,
+        );
+        let jimmyai = jimmyai_client::Client::new_with_client(
+            &base_str,
+            http,
+            config(&[], Some("upload_file"))?,
+        );
         let transport = Transport {
             provider,
-            http,
             base,
-            key,
-            auth,
+            vmeg,
+            jimmyai,
             in_flight: Arc::new(Semaphore::new(self.max_in_flight)),
             connection_limit,
             timeout_override: self.timeout,
             retry: self.retry,
             sleeper: self.sleeper.unwrap_or_else(|| Arc::new(TokioSleeper)),
+            text_filter: crate::scrub::text_filter(&scrubber),
             scrubber,
             max_response_bytes: self.max_response_bytes,
         };

@@ -112,10 +112,10 @@ pub mod sleep;
 pub mod wait;
 pub mod webhook;
 
-mod http;
 mod provider;
 mod scrub;
 mod time;
+mod transport;
 mod validate;
 mod wire;
 

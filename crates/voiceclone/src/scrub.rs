@@ -7,13 +7,12 @@
 //! case-insensitively) becomes `[redacted]`. A key shorter than 8 characters is redacted
 //! wherever it appears whole.
 //!
-//! Decoding is synchronous, so the scrubber for the answer being decoded is handed to the
-//! lenient field decoders of [`crate::wire`] through a thread-local set by [`decoding_with`]:
-//! every string field of every wire struct is scrubbed without threading the key through
-//! serde.
+//! The scrubber reaches the decoders as a text filter: every `client_glue::Text` of a
+//! generated answer type and every lenient field of [`crate::wire`] passes through it as it
+//! is decoded (a thread-local set while a generated call is polled, or by [`decoding_with`]),
+//! so no string is missed and the key is never threaded through serde.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
@@ -122,30 +121,23 @@ impl Scrubber {
     }
 }
 
-thread_local! {
-    static ACTIVE: RefCell<Option<Arc<Scrubber>>> = const { RefCell::new(None) };
+/// The scrubber as the generated clients' text filter: every `client_glue::Text` of an
+/// answer passes through it as it is decoded.
+pub(crate) fn text_filter(scrubber: &Arc<Scrubber>) -> client_glue::TextFilter {
+    let scrubber = Arc::clone(scrubber);
+    Arc::new(move |text: String| scrubber.scrub_owned(text))
 }
 
-/// Runs `decode` with `scrubber` active for the lenient field decoders on this thread.
-pub(crate) fn decoding_with<R>(scrubber: &Arc<Scrubber>, decode: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Arc<Scrubber>>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            ACTIVE.with(|a| *a.borrow_mut() = previous);
-        }
-    }
-    let _restore = Restore(ACTIVE.with(|a| a.replace(Some(Arc::clone(scrubber)))));
-    decode()
+/// Runs `decode` with `filter` active for every string decoded meanwhile on this thread (the
+/// generated types' `Text` and this crate's lenient field decoders alike).
+pub(crate) fn decoding_with<R>(filter: &client_glue::TextFilter, decode: impl FnOnce() -> R) -> R {
+    client_glue::wire::with_text_filter_sync(filter, decode)
 }
 
-/// Scrubs a string read from a server with the scrubber of the answer being decoded (none
-/// outside [`decoding_with`]: webhook payloads carry no API key).
+/// Scrubs a string read from a server with the filter of the answer being decoded (none
+/// outside [`decoding_with`] or a filtered generated call).
 pub(crate) fn server_string(text: String) -> String {
-    ACTIVE.with(|a| match a.borrow().as_ref() {
-        Some(s) => s.scrub_owned(text),
-        None => text,
-    })
+    client_glue::wire::filter_text(text)
 }
 
 #[cfg(test)]
@@ -189,9 +181,9 @@ mod tests {
     }
 
     #[test]
-    fn the_thread_local_is_scoped() {
-        let s = Arc::new(Scrubber::new(KEY));
-        let inside = decoding_with(&s, || server_string(format!("a{KEY}")));
+    fn the_filter_is_scoped() {
+        let f = text_filter(&Arc::new(Scrubber::new(KEY)));
+        let inside = decoding_with(&f, || server_string(format!("a{KEY}")));
         assert_eq!(inside, "a[redacted]");
         assert_eq!(server_string(KEY.to_owned()), KEY);
     }

@@ -73,7 +73,6 @@ use sha2::Sha256;
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{CloneJob, JobId, Provider, SpeechJob, TaskStatus};
-use crate::provider::vmeg::{CloneResult, TtsResult};
 use crate::secret::WebhookSecret;
 use crate::sleep::BoxFuture;
 use crate::wire::lenient_i64;
@@ -467,21 +466,23 @@ fn decode_event(body: &[u8], sent_at: SystemTime) -> Result<WebhookEvent, Webhoo
         .map_or("null", serde_json::value::RawValue::get);
 
     let payload = match kind {
-        WebhookEventKind::CloneVoice => serde_json::from_str::<CloneResult>(data)
+        WebhookEventKind::CloneVoice => {
+            serde_json::from_str::<vmeg_client::types::CloneVoiceCreateData>(data)
+                .ok()
+                .and_then(|r| crate::provider::vmeg::clone_job(&r, None::<&JobId>, status.clone()))
+                .map(|mut job| {
+                    if code != 200 {
+                        job = job.with_error(failure_reason());
+                    }
+                    if let Some(k) = &key {
+                        job = job.with_idempotency_key(k.clone());
+                    }
+                    WebhookPayload::Clone(job)
+                })
+        }
+        WebhookEventKind::Tts => serde_json::from_str::<vmeg_client::types::TtsCreateData>(data)
             .ok()
-            .and_then(|r| r.into_job(None::<&JobId>, status.clone()))
-            .map(|mut job| {
-                if code != 200 {
-                    job = job.with_error(failure_reason());
-                }
-                if let Some(k) = &key {
-                    job = job.with_idempotency_key(k.clone());
-                }
-                WebhookPayload::Clone(job)
-            }),
-        WebhookEventKind::Tts => serde_json::from_str::<TtsResult>(data)
-            .ok()
-            .and_then(|r| r.into_job(None, status.clone()))
+            .and_then(|r| crate::provider::vmeg::speech_job(&r, None, status.clone()))
             .map(|mut job| {
                 if code != 200 {
                     job = job.with_error(failure_reason());

@@ -94,17 +94,6 @@ pub(crate) fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>
     })
 }
 
-/// A number sent as a JSON number or a numeric string.
-pub(crate) fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    let value: Option<f64> = match Option::<NumOrString>::deserialize(d)? {
-        Some(NumOrString::Int(i)) => Some(i as f64),
-        Some(NumOrString::Float(f)) => Some(f),
-        Some(NumOrString::Str(s)) => s.trim().parse().ok(),
-        _ => None,
-    };
-    Ok(value.filter(|f| f.is_finite()))
-}
-
 /// A string field that may also arrive as a number (ids) or be null; anything else (bool,
 /// object, array) is absent.
 ///
@@ -122,20 +111,6 @@ pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<S
         _ => None,
     };
     Ok(value.map(crate::scrub::server_string))
-}
-
-/// A nested object of an UNKNOWN shape: decoded when it fits `T`, absent (default) when it
-/// is something else (a string, an array, a mistyped field), so the rest of the body still
-/// decodes. Read from the raw text, never through a `serde_json::Value`.
-pub(crate) fn lenient_struct<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    let Some(raw) = Option::<Box<RawValue>>::deserialize(d)? else {
-        return Ok(None);
-    };
-    Ok(serde_json::from_str(raw.get()).ok())
 }
 
 /// The longest id this crate accepts from a server or a caller.
@@ -176,8 +151,6 @@ mod tests {
     struct Probe {
         #[serde(default, deserialize_with = "lenient_i64")]
         i: Option<i64>,
-        #[serde(default, deserialize_with = "lenient_f64")]
-        f: Option<f64>,
         #[serde(default, deserialize_with = "lenient_string")]
         s: Option<String>,
         #[serde(default)]
@@ -190,16 +163,13 @@ mod tests {
 
     #[test]
     fn numbers_and_numeric_strings_are_both_read() {
-        let p = probe(r#"{"i":"20000","f":"1.5","s":42,"after":"x"}"#);
+        let p = probe(r#"{"i":"20000","s":42,"after":"x"}"#);
         assert_eq!(
-            (p.i, p.f, p.s.as_deref(), p.after.as_deref()),
-            (Some(20000), Some(1.5), Some("42"), Some("x"))
+            (p.i, p.s.as_deref(), p.after.as_deref()),
+            (Some(20000), Some("42"), Some("x"))
         );
-        let p = probe(r#"{"i":20000.0,"f":3,"s":"id-1"}"#);
-        assert_eq!(
-            (p.i, p.f, p.s.as_deref()),
-            (Some(20000), Some(3.0), Some("id-1"))
-        );
+        let p = probe(r#"{"i":20000.0,"s":"id-1"}"#);
+        assert_eq!((p.i, p.s.as_deref()), (Some(20000), Some("id-1")));
         // Beyond i64: not an exact i64 code; as an id, the exact text.
         let p = probe(r#"{"i":18446744073709551615,"s":18446744073709551615}"#);
         assert_eq!(p.i, None);
@@ -215,15 +185,10 @@ mod tests {
             r#"{"a":{"b":[1]}}"#,
             r#""not a number""#,
         ] {
-            let json = format!(r#"{{"i":{other},"f":{other},"after":"kept"}}"#);
+            let json = format!(r#"{{"i":{other},"after":"kept"}}"#);
             let p = probe(&json);
-            assert_eq!(
-                (p.i, p.f, p.after.as_deref()),
-                (None, None, Some("kept")),
-                "{json}"
-            );
+            assert_eq!((p.i, p.after.as_deref()), (None, Some("kept")), "{json}");
         }
-        assert_eq!(probe(r#"{"f":"NaN"}"#).f, None);
     }
 
     #[test]

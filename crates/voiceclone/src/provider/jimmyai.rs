@@ -1,29 +1,47 @@
-//! JimmyAI Open API (SoundClone): status table and the task shape of `GET audios/{id}`.
+//! JimmyAI Open API (SoundClone): status table, the task shape, and the calls into the
+//! generated `jimmyai-client` (plus the multipart upload, the one call progenitor cannot
+//! generate).
 
 use std::path::Path;
 
+use client_glue::Text;
 use jimmyai_client::types;
-use serde::Deserialize;
+use progenitor_client::{ClientInfo, OperationInfo, ResponseValue};
 
 use crate::error::{Error, ErrorKind};
-use crate::http::{Body, HttpRequest, NamesTask, Transport, UPLOAD_TIMEOUT};
 use crate::model::{
     CloneJob, CloneRequest, JIMMYAI_ACTIVATION_WINDOW, JobId, Provider, Speech, SpeechJob,
     SpeechRequest, SubtitleMode, TaskStatus, Voice,
 };
 use crate::retry::OperationKind;
+use crate::transport::{Call, Transport, envelopes};
 use crate::validate;
-use crate::wire::{lenient_i64, lenient_string, parse_url, usable_id};
+use crate::wire::{parse_url, usable_id};
 
 /// Request fields holding the caller's free text: summarized, never quoted.
 const FREE_TEXT: &[&str] = &["contentText"];
 
-const CLONES: &str = "/api/open-api/v1/soundCloning/clones";
-const AUDIOS: &str = "/api/open-api/v1/soundCloning/audios";
-const TASK: &str = "/api/open-api/v1/audios/";
+/// The multipart upload, written by hand (progenitor cannot generate multipart bodies); the
+/// only vendor route in this crate. Its answer is the generated `UploadFileEnvelope`.
 const UPLOAD: &str = "/api/open-api/v1/files/upload";
 /// Documented upload limit.
 pub(crate) const UPLOAD_MAX_BYTES: u64 = 100 * 1024 * 1024;
+
+envelopes! {
+    types::CreateCloneEnvelope => types::AudioTask, msg;
+    types::CreateAudioEnvelope => types::AudioTask, msg;
+    types::GetAudioTaskEnvelope => types::AudioTask, msg;
+    types::UploadFileEnvelope => types::UploadedFile, msg;
+}
+
+/// Method and path of a generated operation, for a request summary.
+fn route(rust_name: &str) -> (&'static str, &'static str) {
+    jimmyai_client::operation(rust_name).map_or(("POST", "?"), |op| (op.method, op.path))
+}
+
+fn text(t: Option<&Text>) -> Option<&str> {
+    t.and_then(Text::as_str)
+}
 
 /// JimmyAI status string -> [`TaskStatus`]; all four values are documented.
 pub(crate) fn map_status(raw: &str) -> TaskStatus {
@@ -36,102 +54,95 @@ pub(crate) fn map_status(raw: &str) -> TaskStatus {
     }
 }
 
-/// A SoundClone task (create responses and `GET audios/{id}`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Task {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_i64")]
-    pub(crate) created: Option<i64>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) status: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) model_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) audio_url: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) subtitle_file: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) error: Option<String>,
-}
-
-impl NamesTask for Task {
-    fn task_id(&self) -> Option<&str> {
-        self.id.as_deref()
+fn status_of(task: &types::AudioTask) -> TaskStatus {
+    match text(task.status.as_ref()) {
+        Some(raw) => map_status(raw),
+        None => TaskStatus::Unknown(String::new()),
     }
 }
 
-impl Task {
-    fn id_or(&self, fallback: Option<&JobId>) -> Option<JobId> {
-        usable_id(self.id.as_deref())
-            .map(JobId::new)
-            .or_else(|| fallback.cloned())
-    }
+fn id_or(task: &types::AudioTask, fallback: Option<&JobId>) -> Option<JobId> {
+    usable_id(task.id.as_str())
+        .map(JobId::new)
+        .or_else(|| fallback.cloned())
+}
 
-    fn status(&self) -> TaskStatus {
-        match self.status.as_deref() {
-            Some(raw) => map_status(raw),
-            None => TaskStatus::Unknown(String::new()),
+fn error_text(task: &types::AudioTask) -> Option<String> {
+    text(task.error.as_ref())
+        .filter(|e| !e.trim().is_empty())
+        .map(str::to_owned)
+}
+
+fn created(task: &types::AudioTask) -> Option<std::time::SystemTime> {
+    task.created
+        .and_then(|c| c.value())
+        .and_then(crate::time::from_unix_guess)
+}
+
+/// The task as a clone (preview) job; the voice is set once `modelId` is known.
+pub(crate) fn clone_job(task: &types::AudioTask, fallback_id: Option<&JobId>) -> Option<CloneJob> {
+    let mut job = CloneJob::new(
+        Provider::JimmyAi,
+        id_or(task, fallback_id)?,
+        status_of(task),
+    );
+    if let Some(raw) = text(task.status.as_ref()) {
+        job = job.with_vendor_status(raw);
+    }
+    let created = created(task);
+    if let Some(t) = created {
+        job = job.with_created_at(t);
+    }
+    if let Some(e) = error_text(task) {
+        job = job.with_error(e);
+    }
+    if let Some(model_id) = usable_id(text(task.model_id.as_ref())) {
+        let mut voice = Voice::new(Provider::JimmyAi, model_id);
+        if let Some(u) = parse_url("audioUrl", text(task.audio_url.as_ref())) {
+            voice = voice.with_preview_url(u);
         }
-    }
-
-    fn error_text(&self) -> Option<String> {
-        self.error.clone().filter(|e| !e.trim().is_empty())
-    }
-
-    /// The task as a clone (preview) job; the voice is set once `modelId` is known.
-    pub(crate) fn into_clone_job(self, fallback_id: Option<&JobId>) -> Option<CloneJob> {
-        let status = self.status();
-        let mut job = CloneJob::new(Provider::JimmyAi, self.id_or(fallback_id)?, status);
-        if let Some(raw) = self.status.as_deref() {
-            job = job.with_vendor_status(raw);
-        }
-        let created = self.created.and_then(crate::time::from_unix_guess);
         if let Some(t) = created {
-            job = job.with_created_at(t);
-        }
-        if let Some(e) = self.error_text() {
-            job = job.with_error(e);
-        }
-        if let Some(model_id) = usable_id(self.model_id.as_deref()) {
-            let mut voice = Voice::new(Provider::JimmyAi, model_id);
-            if let Some(u) = parse_url("audioUrl", self.audio_url.as_deref()) {
-                voice = voice.with_preview_url(u);
+            voice = voice.with_created_at(t);
+            if let Some(deadline) = t.checked_add(JIMMYAI_ACTIVATION_WINDOW) {
+                voice = voice.with_activate_by(deadline);
             }
-            if let Some(t) = created {
-                voice = voice.with_created_at(t);
-                if let Some(deadline) = t.checked_add(JIMMYAI_ACTIVATION_WINDOW) {
-                    voice = voice.with_activate_by(deadline);
-                }
-            }
-            job = job.with_voice(voice);
         }
-        Some(job)
+        job = job.with_voice(voice);
     }
+    Some(job)
+}
 
-    /// The task as a production-audio job.
-    pub(crate) fn into_speech_job(self, fallback_id: Option<&JobId>) -> Option<SpeechJob> {
-        let status = self.status();
-        let mut job = SpeechJob::new(Provider::JimmyAi, self.id_or(fallback_id)?, status);
-        if let Some(raw) = self.status.as_deref() {
-            job = job.with_vendor_status(raw);
-        }
-        if let Some(t) = self.created.and_then(crate::time::from_unix_guess) {
-            job = job.with_created_at(t);
-        }
-        if let Some(e) = self.error_text() {
-            job = job.with_error(e);
-        }
-        if let Some(u) = parse_url("audioUrl", self.audio_url.as_deref()) {
-            let mut speech = Speech::new(vec![u]);
-            if let Some(s) = parse_url("subtitleFile", self.subtitle_file.as_deref()) {
-                speech = speech.with_subtitle_url(s);
-            }
-            job = job.with_speech(speech);
-        }
-        Some(job)
+/// The task as a production-audio job.
+pub(crate) fn speech_job(
+    task: &types::AudioTask,
+    fallback_id: Option<&JobId>,
+) -> Option<SpeechJob> {
+    let mut job = SpeechJob::new(
+        Provider::JimmyAi,
+        id_or(task, fallback_id)?,
+        status_of(task),
+    );
+    if let Some(raw) = text(task.status.as_ref()) {
+        job = job.with_vendor_status(raw);
     }
+    if let Some(t) = created(task) {
+        job = job.with_created_at(t);
+    }
+    if let Some(e) = error_text(task) {
+        job = job.with_error(e);
+    }
+    if let Some(u) = parse_url("audioUrl", text(task.audio_url.as_ref())) {
+        let mut speech = Speech::new(vec![u]);
+        if let Some(s) = parse_url("subtitleFile", text(task.subtitle_file.as_ref())) {
+            speech = speech.with_subtitle_url(s);
+        }
+        job = job.with_speech(speech);
+    }
+    Some(job)
+}
+
+fn task_id(task: &types::AudioTask) -> Option<&str> {
+    task.id.as_str()
 }
 
 fn bad_answer(message: &str) -> Error {
@@ -191,11 +202,20 @@ pub(crate) async fn clone_voice(
         language: language(req.language.as_ref(), req.sound_version)?,
         sound_version: req.sound_version.map(sound_version),
     };
-    let http = HttpRequest::post_json(CLONES, &body)?.free_text(FREE_TEXT);
-    let task: Task = t
-        .call_create("clone_voice", OperationKind::UnsafeWrite, http)
+    let summary = || serde_json::to_value(&body).ok();
+    let call = Call {
+        operation: "clone_voice",
+        route: route("create_clone"),
+        kind: OperationKind::UnsafeWrite,
+        idempotency_key: None,
+        body: Some(&summary),
+        free_text: FREE_TEXT,
+    };
+    let task = t
+        .send(call, Some(task_id), || t.jimmyai.create_clone(&body))
         .await?;
-    task.into_clone_job(None)
+    task.as_ref()
+        .and_then(|task| clone_job(task, None))
         .ok_or_else(|| bad_answer("the answer has no task id"))
 }
 
@@ -228,30 +248,52 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
         subtitle_type,
         vol: req.volume,
     };
-    let http = HttpRequest::post_json(AUDIOS, &body)?.free_text(FREE_TEXT);
-    let task: Task = t
-        .call_create("synthesize", OperationKind::UnsafeWrite, http)
+    let summary = || serde_json::to_value(&body).ok();
+    let call = Call {
+        operation: "synthesize",
+        route: route("create_audio"),
+        kind: OperationKind::UnsafeWrite,
+        idempotency_key: None,
+        body: Some(&summary),
+        free_text: FREE_TEXT,
+    };
+    let task = t
+        .send(call, Some(task_id), || t.jimmyai.create_audio(&body))
         .await?;
-    task.into_speech_job(None)
+    task.as_ref()
+        .and_then(|task| speech_job(task, None))
         .ok_or_else(|| bad_answer("the answer has no task id"))
 }
 
-async fn task(t: &Transport, operation: &'static str, id: &JobId) -> Result<Task, Error> {
+/// `GET audios/{id}`. The id is checked first: the generated client percent-encodes it as
+/// one segment but leaves `.` and `\` as they are.
+async fn task(
+    t: &Transport,
+    operation: &'static str,
+    id: &JobId,
+) -> Result<types::AudioTask, Error> {
     validate::id("job_id", id.as_str())?;
-    let http = HttpRequest::get(TASK).segment(id.as_str());
-    t.call(operation, OperationKind::Read, http).await
+    let call = Call {
+        operation,
+        route: route("get_audio_task"),
+        kind: OperationKind::Read,
+        idempotency_key: None,
+        body: None,
+        free_text: &[],
+    };
+    t.send(call, None, || t.jimmyai.get_audio_task(id.as_str()))
+        .await?
+        .ok_or_else(|| bad_answer("the answer has no task"))
 }
 
 pub(crate) async fn clone_status(t: &Transport, id: &JobId) -> Result<CloneJob, Error> {
     let task = task(t, "clone_status", id).await?;
-    task.into_clone_job(Some(id))
-        .ok_or_else(|| bad_answer("the answer has no task id"))
+    clone_job(&task, Some(id)).ok_or_else(|| bad_answer("the answer has no task id"))
 }
 
 pub(crate) async fn speech_status(t: &Transport, id: &JobId) -> Result<SpeechJob, Error> {
     let task = task(t, "speech_status", id).await?;
-    task.into_speech_job(Some(id))
-        .ok_or_else(|| bad_answer("the answer has no task id"))
+    speech_job(&task, Some(id)).ok_or_else(|| bad_answer("the answer has no task id"))
 }
 
 /// Extensions `files/upload` accepts that make sense for a voice sample (audio and video).
@@ -314,12 +356,6 @@ pub(crate) fn multipart_body(
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct Uploaded {
-    #[serde(default, deserialize_with = "lenient_string")]
-    url: Option<String>,
-}
-
 pub(crate) async fn upload_sample(t: &Transport, path: &Path) -> Result<url::Url, Error> {
     let field = "path";
     let name = path
@@ -357,26 +393,49 @@ pub(crate) async fn upload_sample(t: &Transport, path: &Path) -> Result<url::Url
         .map_err(|e| Error::invalid_input(field, format!("cannot read {}: {e}", path.display())))?;
     let boundary = format!("voiceclone-{}", uuid::Uuid::new_v4().simple());
     let (content_type, bytes) = multipart_body(&boundary, &safe_filename(name), mime, &file);
-    let http = HttpRequest {
-        method: reqwest::Method::POST,
-        path: UPLOAD.to_owned(),
-        segments: Vec::new(),
-        query: Vec::new(),
-        body: Some(Body::Raw {
-            content_type,
-            bytes,
-        }),
+    let call = Call {
+        operation: "upload_sample",
+        route: ("POST", UPLOAD),
+        kind: OperationKind::UnsafeWrite,
         idempotency_key: None,
-        timeout: UPLOAD_TIMEOUT,
+        body: None,
         free_text: &[],
     };
     // An upload that may have arrived only leaves an orphan file, but it is still not
     // resent blindly: the caller decides (OutcomeUnknown says what happened).
-    let up: Uploaded = t
-        .call("upload_sample", OperationKind::UnsafeWrite, http)
+    let up = t
+        .send(call, None, || upload_once(t, &content_type, &bytes))
         .await?;
-    parse_url("url", up.url.as_deref())
-        .ok_or_else(|| bad_answer("the upload answer has no usable url"))
+    let url = up.as_ref().and_then(|u| text(u.url.as_ref()));
+    parse_url("url", url).ok_or_else(|| bad_answer("the upload answer has no usable url"))
+}
+
+/// One upload attempt, through the generated client's own hooks (auth, timeout, body limit)
+/// and answered as a generated call would be.
+async fn upload_once(
+    t: &Transport,
+    content_type: &str,
+    bytes: &bytes::Bytes,
+) -> Result<ResponseValue<types::UploadFileEnvelope>, progenitor_client::Error<()>> {
+    let client = &t.jimmyai;
+    let url = format!("{}{UPLOAD}", client.baseurl());
+    let mut request = client
+        .client()
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(bytes.clone())
+        .build()?;
+    let info = OperationInfo {
+        operation_id: "upload_file",
+    };
+    client_glue::hooks::prepare(client.inner(), &mut request, &info);
+    let response = client_glue::hooks::execute(client.client(), client.inner(), request).await?;
+    if response.status().as_u16() == 200 {
+        ResponseValue::from_response(response).await
+    } else {
+        Err(progenitor_client::Error::UnexpectedResponse(response))
+    }
 }
 
 #[cfg(test)]
@@ -411,12 +470,12 @@ mod tests {
 
     #[test]
     fn preview_task_carries_activation_deadline() {
-        let t: Task = serde_json::from_value(serde_json::json!({
+        let t: types::AudioTask = serde_json::from_value(serde_json::json!({
             "id": "audio_1", "object": "audio", "created": 1781777280, "model": "soundCloningClone",
             "status": "completed", "modelId": "m-1", "audioUrl": "https://cdn/p.mp3", "error": null, "newField": [1]
         }))
         .unwrap();
-        let job = t.into_clone_job(None).unwrap();
+        let job = clone_job(&t, None).unwrap();
         assert_eq!(job.status, TaskStatus::Succeeded);
         let v = job.voice.unwrap();
         assert_eq!(v.id, "m-1");
@@ -429,17 +488,17 @@ mod tests {
 
     #[test]
     fn production_task_speech_and_failure() {
-        let t: Task = serde_json::from_value(serde_json::json!({
+        let t: types::AudioTask = serde_json::from_value(serde_json::json!({
             "id": "audio_2", "status": "completed", "audioUrl": "https://cdn/a.mp3", "subtitleFile": "https://cdn/a.srt"
         }))
         .unwrap();
-        let s = t.into_speech_job(None).unwrap().speech.unwrap();
+        let s = speech_job(&t, None).unwrap().speech.unwrap();
         assert_eq!(s.subtitle_url.unwrap().as_str(), "https://cdn/a.srt");
-        let t: Task = serde_json::from_value(
+        let t: types::AudioTask = serde_json::from_value(
             serde_json::json!({"id": "audio_3", "status": "failed", "error": "too short"}),
         )
         .unwrap();
-        let j = t.into_speech_job(None).unwrap();
+        let j = speech_job(&t, None).unwrap();
         assert_eq!(
             (j.status, j.error.as_deref()),
             (TaskStatus::Failed, Some("too short"))

@@ -1,34 +1,52 @@
-//! VMEG Open API (Standalone): status table and wire shapes of results.
+//! VMEG Open API (Standalone): status table, results as jobs, and the calls into the
+//! generated `vmeg-client`.
 
 use std::time::Duration;
 
+use client_glue::Text;
 use serde::Deserialize;
 use vmeg_client::types;
 
 use crate::error::{Error, ErrorKind};
-use crate::http::{HttpRequest, NamesTask, SYNC_TIMEOUT, Transport};
 use crate::model::{
     CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, SpeechSegment,
     TaskStatus, Voice,
 };
 use crate::retry::OperationKind;
+use crate::transport::{Call, Transport, envelopes};
 use crate::validate;
 use crate::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
-use crate::wire::{lenient_f64, lenient_string, parse_url, usable_id};
+use crate::wire::{lenient_string, parse_url, usable_id};
 
 /// Request fields holding the caller's free text: summarized, never quoted.
 const FREE_TEXT: &[&str] = &["sampleText", "text", "emoPrompt"];
 
-const CLONE_ASYNC: &str = "/openapi/v1/task/clone-voice/create-async";
-const CLONE_SYNC: &str = "/openapi/v1/task/clone-voice/create";
-const TTS_ASYNC: &str = "/openapi/v1/task/tts/create-async";
-const TTS_SYNC: &str = "/openapi/v1/task/tts/create";
-const TASK_DETAIL: &str = "/openapi/v1/tasks/detail";
-const VOICE_LIST: &str = "/openapi/v1/assets/voice/clone/list";
-const VOICE_UPDATE: &str = "/openapi/v1/assets/voice/clone/update";
-const VOICE_DELETE: &str = "/openapi/v1/assets/voice/clone/delete";
-const LIST_PAGE_SIZE: i32 = 50;
-const LIST_MAX_PAGES: i32 = 20;
+const LIST_PAGE_SIZE: i64 = 50;
+const LIST_MAX_PAGES: i64 = 20;
+
+envelopes! {
+    types::CloneVoiceCreateSyncEnvelope => types::CloneVoiceCreateData, message;
+    types::TaskAcceptedEnvelope => types::TaskAcceptedData, message;
+    types::TtsCreateSyncEnvelope => types::TtsCreateData, message;
+    types::TaskDetailEnvelope => types::TaskDetailData, message;
+    types::CloneVoiceListEnvelope => types::CloneVoiceListData, message;
+    types::VoidEnvelope => client_glue::RawJson, message;
+}
+
+/// Method and path of a generated operation, for a request summary.
+fn route(rust_name: &str) -> (&'static str, &'static str) {
+    vmeg_client::operation(rust_name).map_or(("POST", "?"), |op| (op.method, op.path))
+}
+
+fn text(t: Option<&Text>) -> Option<&str> {
+    t.and_then(Text::as_str)
+}
+
+/// An idempotency key as the generated header type (1..=64 characters, checked earlier).
+fn key_header<T: TryFrom<String>>(key: &str) -> Result<T, Error> {
+    T::try_from(key.to_owned())
+        .map_err(|_| Error::invalid_input("idempotency_key", "must be 1 to 64 characters"))
+}
 
 /// VMEG status string -> [`TaskStatus`]. Documented (media translation and App-Synced):
 /// `running`, `finished`, `failed`. Everything else here is an assumption.
@@ -52,135 +70,83 @@ pub(crate) fn map_status(raw: &str) -> TaskStatus {
     }
 }
 
-/// Clone result: sync response `data`, webhook `data`, and (assumed) `tasks/detail` `result`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct CloneResult {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) task_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) voice_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) voice_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) created_at: Option<String>,
-}
-
-impl NamesTask for CloneResult {
-    fn task_id(&self) -> Option<&str> {
-        self.task_id.as_deref()
-    }
-}
-
-impl CloneResult {
-    pub(crate) fn voice(&self) -> Option<Voice> {
-        let id = usable_id(self.voice_id.as_deref())?;
-        let mut voice = Voice::new(Provider::Vmeg, id);
-        if let Some(name) = self.voice_name.as_deref().filter(|n| !n.is_empty()) {
-            voice = voice.with_name(name);
-        }
-        if let Some(t) = self
-            .created_at
-            .as_deref()
-            .and_then(crate::time::parse_iso8601)
-        {
-            voice = voice.with_created_at(t);
-        }
-        Some(voice)
-    }
-
-    /// A job in `status`, with the voice when the result names one.
-    pub(crate) fn into_job(
-        self,
-        fallback_id: Option<&JobId>,
-        status: TaskStatus,
-    ) -> Option<CloneJob> {
-        let id = task_id_or(self.task_id.as_deref(), fallback_id)?;
-        let mut job = CloneJob::new(Provider::Vmeg, id, status);
-        if let Some(v) = self.voice() {
-            job = job.with_voice(v);
-        }
-        if let Some(t) = parsed_time(self.created_at.as_deref()) {
-            job = job.with_created_at(t);
-        }
-        Some(job)
-    }
+fn no_task_id() -> Error {
+    Error::new(ErrorKind::InvalidResponse)
+        .with_provider(Provider::Vmeg)
+        .with_message("the answer has no taskId")
 }
 
 /// The task id a result names, else the one the caller asked about.
-fn task_id_or(task_id: Option<&str>, fallback: Option<&JobId>) -> Option<JobId> {
-    usable_id(task_id)
+fn task_id_or(task_id: Option<&Text>, fallback: Option<&JobId>) -> Option<JobId> {
+    usable_id(text(task_id))
         .map(JobId::new)
         .or_else(|| fallback.cloned())
 }
 
-fn parsed_time(iso8601: Option<&str>) -> Option<std::time::SystemTime> {
-    iso8601.and_then(crate::time::parse_iso8601)
+fn parsed_time(iso8601: Option<&Text>) -> Option<std::time::SystemTime> {
+    text(iso8601).and_then(crate::time::parse_iso8601)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct TtsLine {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) uri: Option<String>,
-    #[serde(default, deserialize_with = "lenient_f64")]
-    pub(crate) duration: Option<f64>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) error_message: Option<String>,
-}
-
-/// TTS result: sync response `data` and webhook `data` (`{taskId, results[], createdAt}`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct TtsResult {
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) task_id: Option<String>,
-    #[serde(default)]
-    pub(crate) results: Option<Vec<TtsLine>>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    pub(crate) created_at: Option<String>,
-}
-
-impl NamesTask for TtsResult {
-    fn task_id(&self) -> Option<&str> {
-        self.task_id.as_deref()
-    }
-}
-
-impl TtsResult {
-    pub(crate) fn speech(&self) -> Option<Speech> {
-        let lines = self.results.as_ref()?;
-        let segments: Vec<SpeechSegment> = lines
-            .iter()
-            .map(|l| {
-                SpeechSegment::new(
-                    parse_url("results[].uri", l.uri.as_deref()),
-                    l.duration
-                        .filter(|d| *d >= 0.0 && *d < 1e9)
-                        .map(Duration::from_secs_f64),
-                    l.error_message.clone().filter(|m| !m.trim().is_empty()),
-                )
-            })
-            .collect();
-        let urls = segments.iter().filter_map(|s| s.url.clone()).collect();
-        Some(Speech::new(urls).with_segments(segments))
-    }
-
-    pub(crate) fn into_job(
-        self,
-        fallback_id: Option<&JobId>,
-        status: TaskStatus,
-    ) -> Option<SpeechJob> {
-        let id = task_id_or(self.task_id.as_deref(), fallback_id)?;
-        let mut job = SpeechJob::new(Provider::Vmeg, id, status);
-        if let Some(s) = self.speech() {
-            job = job.with_speech(s);
+/// A clone result (sync answer, webhook `data`, and, assumed, `tasks/detail` `result`) as a
+/// job in `status`, with the voice when the result names one.
+pub(crate) fn clone_job(
+    data: &types::CloneVoiceCreateData,
+    fallback_id: Option<&JobId>,
+    status: TaskStatus,
+) -> Option<CloneJob> {
+    let id = task_id_or(data.task_id.as_ref(), fallback_id)?;
+    let mut job = CloneJob::new(Provider::Vmeg, id, status);
+    let created = parsed_time(data.created_at.as_ref());
+    if let Some(voice_id) = usable_id(text(data.voice_id.as_ref())) {
+        let mut voice = Voice::new(Provider::Vmeg, voice_id);
+        if let Some(t) = created {
+            voice = voice.with_created_at(t);
         }
-        if let Some(t) = parsed_time(self.created_at.as_deref()) {
-            job = job.with_created_at(t);
-        }
-        Some(job)
+        job = job.with_voice(voice);
     }
+    if let Some(t) = created {
+        job = job.with_created_at(t);
+    }
+    Some(job)
+}
+
+/// A TTS result's lines as speech (failed lines kept as segments with their error).
+fn speech(data: &types::TtsCreateData) -> Speech {
+    let segments: Vec<SpeechSegment> = data
+        .results
+        .iter()
+        .map(|l| {
+            SpeechSegment::new(
+                parse_url("results[].uri", text(l.uri.as_ref())),
+                l.duration
+                    .and_then(|d| d.value())
+                    .filter(|d| *d >= 0.0 && *d < 1e9)
+                    .map(Duration::from_secs_f64),
+                text(l.error_message.as_ref())
+                    .filter(|m| !m.trim().is_empty())
+                    .map(str::to_owned),
+            )
+        })
+        .collect();
+    let urls = segments.iter().filter_map(|s| s.url.clone()).collect();
+    Speech::new(urls).with_segments(segments)
+}
+
+/// A TTS result (sync answer, webhook `data`, and, assumed, `tasks/detail` `result`) as a job.
+pub(crate) fn speech_job(
+    data: &types::TtsCreateData,
+    fallback_id: Option<&JobId>,
+    status: TaskStatus,
+) -> Option<SpeechJob> {
+    let id = task_id_or(data.task_id.as_ref(), fallback_id)?;
+    let mut job = SpeechJob::new(Provider::Vmeg, id, status);
+    if !data.results.is_empty() {
+        job = job.with_speech(speech(data));
+    }
+    if let Some(t) = parsed_time(data.created_at.as_ref()) {
+        job = job.with_created_at(t);
+    }
+    Some(job)
 }
 
 fn new_key() -> String {
@@ -222,33 +188,25 @@ fn output_format(f: crate::model::OutputFormat) -> types::OutputFormat {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Accepted {
-    #[serde(default, deserialize_with = "lenient_string")]
-    task_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    created_at: Option<String>,
+fn accepted_task_id(a: &types::TaskAcceptedData) -> Option<&str> {
+    a.task_id.as_str()
 }
 
-impl NamesTask for Accepted {
-    fn task_id(&self) -> Option<&str> {
-        self.task_id.as_deref()
-    }
+fn clone_task_id(d: &types::CloneVoiceCreateData) -> Option<&str> {
+    text(d.task_id.as_ref())
 }
 
-/// The id of an accepted task (`call_create` has already refused an answer without one).
-fn accepted_id(a: &Accepted) -> Result<JobId, Error> {
-    usable_id(a.task_id.as_deref())
+fn tts_task_id(d: &types::TtsCreateData) -> Option<&str> {
+    text(d.task_id.as_ref())
+}
+
+/// The id of an accepted task (`send` has already refused an answer without one).
+fn accepted_id(a: Option<&types::TaskAcceptedData>) -> Result<JobId, Error> {
+    a.and_then(|a| usable_id(a.task_id.as_str()))
         .map(JobId::new)
-        .ok_or_else(|| {
-            Error::new(ErrorKind::InvalidResponse)
-                .with_provider(Provider::Vmeg)
-                .with_message("the answer has no taskId")
-        })
+        .ok_or_else(no_task_id)
 }
 
-/// Submits a clone (async by default, sync on request). Returns the job and the voice name used.
 pub(crate) async fn clone_voice(
     t: &Transport,
     req: &CloneRequest,
@@ -284,20 +242,25 @@ pub(crate) async fn clone_voice(
             sample_text: req.sample_text.clone(),
             voice_name: Some(name.clone()),
         };
-        let http = HttpRequest::post_json(CLONE_SYNC, &body)?
-            .idempotency_key(key.clone())
-            .free_text(FREE_TEXT)
-            .timeout(SYNC_TIMEOUT);
-        let result: CloneResult = t
-            .call_create("clone_voice", OperationKind::IdempotentWrite, http)
+        let header = key_header(&key)?;
+        let summary = || serde_json::to_value(&body).ok();
+        let call = Call {
+            operation: "clone_voice",
+            route: route("clone_voice_create_sync"),
+            kind: OperationKind::IdempotentWrite,
+            idempotency_key: Some(&key),
+            body: Some(&summary),
+            free_text: FREE_TEXT,
+        };
+        let result = t
+            .send(call, Some(clone_task_id), || {
+                t.vmeg.clone_voice_create_sync(None, &header, &body)
+            })
             .await?;
         let mut job = result
-            .into_job(None, TaskStatus::Succeeded)
-            .ok_or_else(|| {
-                Error::new(ErrorKind::InvalidResponse)
-                    .with_provider(Provider::Vmeg)
-                    .with_message("the answer has no taskId")
-            })?;
+            .as_ref()
+            .and_then(|r| clone_job(r, None, TaskStatus::Succeeded))
+            .ok_or_else(no_task_id)?;
         if let Some(v) = job.voice.take() {
             job = job.with_voice(v.with_name(name.clone()));
         }
@@ -311,17 +274,29 @@ pub(crate) async fn clone_voice(
             sample_text: req.sample_text.clone(),
             voice_name: Some(name.clone()),
         };
-        let http = HttpRequest::post_json(CLONE_ASYNC, &body)?
-            .idempotency_key(key.clone())
-            .free_text(FREE_TEXT);
-        let accepted: Accepted = t
-            .call_create("clone_voice", OperationKind::IdempotentWrite, http)
+        let header = key_header(&key)?;
+        let summary = || serde_json::to_value(&body).ok();
+        let call = Call {
+            operation: "clone_voice",
+            route: route("clone_voice_create_async"),
+            kind: OperationKind::IdempotentWrite,
+            idempotency_key: Some(&key),
+            body: Some(&summary),
+            free_text: FREE_TEXT,
+        };
+        let accepted = t
+            .send(call, Some(accepted_task_id), || {
+                t.vmeg.clone_voice_create_async(None, &header, &body)
+            })
             .await?;
-        let mut job = CloneJob::new(Provider::Vmeg, accepted_id(&accepted)?, TaskStatus::Queued);
+        let mut job = CloneJob::new(
+            Provider::Vmeg,
+            accepted_id(accepted.as_ref())?,
+            TaskStatus::Queued,
+        );
         if let Some(at) = accepted
-            .created_at
-            .as_deref()
-            .and_then(crate::time::parse_iso8601)
+            .as_ref()
+            .and_then(|a| parsed_time(a.created_at.as_ref()))
         {
             job = job.with_created_at(at);
         }
@@ -330,32 +305,14 @@ pub(crate) async fn clone_voice(
     Ok(job.with_name(name).with_idempotency_key(key))
 }
 
+/// What `tasks/detail` `result` may carry beyond the clone and TTS result shapes: a voice
+/// name and a failure reason under any of the usual names. The shape of `result` for clone
+/// and TTS tasks is UNKNOWN (VMEG says "object"); these names are assumptions.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Detail {
-    #[serde(default, deserialize_with = "lenient_string")]
-    status: Option<String>,
-    /// Free-form (UNKNOWN shape), decoded with `Detail` itself (not through a
-    /// `serde_json::Value`, which would turn big numeric ids into floats).
-    #[serde(default, deserialize_with = "crate::wire::lenient_struct")]
-    result: Option<DetailResult>,
-}
-
-/// `tasks/detail` `result`: the fields either job kind may carry, and a failure reason under
-/// any of the usual names (assumed).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DetailResult {
-    #[serde(default, deserialize_with = "lenient_string")]
-    task_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    voice_id: Option<String>,
+struct ResultExtras {
     #[serde(default, deserialize_with = "lenient_string")]
     voice_name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    created_at: Option<String>,
-    #[serde(default)]
-    results: Option<Vec<TtsLine>>,
     #[serde(default, deserialize_with = "lenient_string")]
     error_message: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
@@ -368,7 +325,7 @@ struct DetailResult {
     error_msg: Option<String>,
 }
 
-impl DetailResult {
+impl ResultExtras {
     fn reason(&self) -> Option<String> {
         [
             &self.error_message,
@@ -382,53 +339,73 @@ impl DetailResult {
         .find(|s| !s.trim().is_empty())
         .cloned()
     }
-
-    fn into_clone(self) -> CloneResult {
-        CloneResult {
-            task_id: self.task_id,
-            voice_id: self.voice_id,
-            voice_name: self.voice_name,
-            created_at: self.created_at,
-        }
-    }
-
-    fn into_tts(self) -> TtsResult {
-        TtsResult {
-            task_id: self.task_id,
-            results: self.results,
-            created_at: self.created_at,
-        }
-    }
 }
 
-async fn detail(
+/// A task's status, its raw status word and its `result` read as `T` (its text is decoded
+/// with the answer's scrubbing still applied).
+struct Detail<T> {
+    status: TaskStatus,
+    raw: Option<String>,
+    result: T,
+    extras: ResultExtras,
+}
+
+async fn detail<T: serde::de::DeserializeOwned + Default>(
     t: &Transport,
     operation: &'static str,
     id: &JobId,
-) -> Result<(TaskStatus, Option<String>, DetailResult), Error> {
+) -> Result<Detail<T>, Error> {
     validate::id("job_id", id.as_str())?;
-    let http = HttpRequest::get(TASK_DETAIL).query("taskId", id.as_str());
-    let d: Detail = t.call(operation, OperationKind::Read, http).await?;
-    let status = match d.status.as_deref() {
-        Some(raw) => map_status(raw),
-        None => TaskStatus::Unknown(String::new()),
+    let call = Call {
+        operation,
+        route: route("tasks_detail"),
+        kind: OperationKind::Read,
+        idempotency_key: None,
+        body: None,
+        free_text: &[],
     };
-    Ok((status, d.status, d.result.unwrap_or_default()))
+    let d = t
+        .send(call, None, || t.vmeg.tasks_detail(None, id.as_str()))
+        .await?
+        .ok_or_else(|| {
+            Error::new(ErrorKind::InvalidResponse)
+                .with_provider(Provider::Vmeg)
+                .with_message("the answer has no task")
+        })?;
+    let raw = text(d.status.as_ref()).map(str::to_owned);
+    let status = raw
+        .as_deref()
+        .map_or(TaskStatus::Unknown(String::new()), map_status);
+    let result_text = d.result.as_ref().map_or("null", |r| r.get());
+    let (result, extras) = crate::scrub::decoding_with(&t.text_filter, || {
+        (
+            serde_json::from_str::<T>(result_text).unwrap_or_default(),
+            serde_json::from_str::<ResultExtras>(result_text).unwrap_or_default(),
+        )
+    });
+    Ok(Detail {
+        status,
+        raw,
+        result,
+        extras,
+    })
 }
 
 pub(crate) async fn clone_status(t: &Transport, id: &JobId) -> Result<CloneJob, Error> {
-    let (status, raw, result) = detail(t, "clone_status", id).await?;
-    let reason = result.reason();
-    let parsed = result.into_clone();
-    let mut job = parsed
-        .into_job(Some(id), status.clone())
-        .unwrap_or_else(|| CloneJob::new(Provider::Vmeg, id.clone(), status.clone()));
+    let d = detail::<types::CloneVoiceCreateData>(t, "clone_status", id).await?;
+    let mut job = clone_job(&d.result, Some(id), d.status.clone())
+        .unwrap_or_else(|| CloneJob::new(Provider::Vmeg, id.clone(), d.status.clone()));
     job.id = id.clone();
-    if let Some(raw) = raw {
+    if let Some(name) = d.extras.voice_name.as_deref().filter(|n| !n.is_empty())
+        && let Some(v) = job.voice.take()
+    {
+        job = job.with_voice(v.with_name(name));
+    }
+    if let Some(raw) = d.raw {
         job = job.with_vendor_status(raw);
     }
-    if status == TaskStatus::Failed
-        && let Some(r) = reason
+    if d.status == TaskStatus::Failed
+        && let Some(r) = d.extras.reason()
     {
         job = job.with_error(r);
     }
@@ -436,18 +413,15 @@ pub(crate) async fn clone_status(t: &Transport, id: &JobId) -> Result<CloneJob, 
 }
 
 pub(crate) async fn speech_status(t: &Transport, id: &JobId) -> Result<SpeechJob, Error> {
-    let (status, raw, result) = detail(t, "speech_status", id).await?;
-    let reason = result.reason();
-    let parsed = result.into_tts();
-    let mut job = parsed
-        .into_job(Some(id), status.clone())
-        .unwrap_or_else(|| SpeechJob::new(Provider::Vmeg, id.clone(), status.clone()));
+    let d = detail::<types::TtsCreateData>(t, "speech_status", id).await?;
+    let mut job = speech_job(&d.result, Some(id), d.status.clone())
+        .unwrap_or_else(|| SpeechJob::new(Provider::Vmeg, id.clone(), d.status.clone()));
     job.id = id.clone();
-    if let Some(raw) = raw {
+    if let Some(raw) = d.raw {
         job = job.with_vendor_status(raw);
     }
-    if status == TaskStatus::Failed
-        && let Some(r) = reason
+    if d.status == TaskStatus::Failed
+        && let Some(r) = d.extras.reason()
     {
         job = job.with_error(r);
     }
@@ -489,20 +463,25 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
             provider: None,
             trim: req.trim,
         };
-        let http = HttpRequest::post_json(TTS_SYNC, &body)?
-            .idempotency_key(key.clone())
-            .free_text(FREE_TEXT)
-            .timeout(SYNC_TIMEOUT);
-        let result: TtsResult = t
-            .call_create("synthesize", OperationKind::IdempotentWrite, http)
+        let header = key_header(&key)?;
+        let summary = || serde_json::to_value(&body).ok();
+        let call = Call {
+            operation: "synthesize",
+            route: route("tts_create_sync"),
+            kind: OperationKind::IdempotentWrite,
+            idempotency_key: Some(&key),
+            body: Some(&summary),
+            free_text: FREE_TEXT,
+        };
+        let result = t
+            .send(call, Some(tts_task_id), || {
+                t.vmeg.tts_create_sync(None, &header, &body)
+            })
             .await?;
         result
-            .into_job(None, TaskStatus::Succeeded)
-            .ok_or_else(|| {
-                Error::new(ErrorKind::InvalidResponse)
-                    .with_provider(Provider::Vmeg)
-                    .with_message("the answer has no taskId")
-            })?
+            .as_ref()
+            .and_then(|r| speech_job(r, None, TaskStatus::Succeeded))
+            .ok_or_else(no_task_id)?
     } else {
         let body = types::TtsCreateAsyncRequest {
             data: lines,
@@ -512,17 +491,29 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
             provider: None,
             trim: req.trim,
         };
-        let http = HttpRequest::post_json(TTS_ASYNC, &body)?
-            .idempotency_key(key.clone())
-            .free_text(FREE_TEXT);
-        let accepted: Accepted = t
-            .call_create("synthesize", OperationKind::IdempotentWrite, http)
+        let header = key_header(&key)?;
+        let summary = || serde_json::to_value(&body).ok();
+        let call = Call {
+            operation: "synthesize",
+            route: route("tts_create_async"),
+            kind: OperationKind::IdempotentWrite,
+            idempotency_key: Some(&key),
+            body: Some(&summary),
+            free_text: FREE_TEXT,
+        };
+        let accepted = t
+            .send(call, Some(accepted_task_id), || {
+                t.vmeg.tts_create_async(None, &header, &body)
+            })
             .await?;
-        let mut job = SpeechJob::new(Provider::Vmeg, accepted_id(&accepted)?, TaskStatus::Queued);
+        let mut job = SpeechJob::new(
+            Provider::Vmeg,
+            accepted_id(accepted.as_ref())?,
+            TaskStatus::Queued,
+        );
         if let Some(at) = accepted
-            .created_at
-            .as_deref()
-            .and_then(crate::time::parse_iso8601)
+            .as_ref()
+            .and_then(|a| parsed_time(a.created_at.as_ref()))
         {
             job = job.with_created_at(at);
         }
@@ -531,48 +522,19 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
     Ok(job.with_idempotency_key(key))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListedVoice {
-    #[serde(default, deserialize_with = "lenient_string")]
-    voice_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    task_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    name: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    audio: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    create_time: Option<String>,
-}
-
-impl ListedVoice {
-    fn voice(&self) -> Option<Voice> {
-        let id = usable_id(self.voice_id.as_deref())?;
-        let mut v = Voice::new(Provider::Vmeg, id);
-        if let Some(n) = self.name.as_deref().filter(|n| !n.is_empty()) {
-            v = v.with_name(n);
-        }
-        if let Some(u) = parse_url("audio", self.audio.as_deref()) {
-            v = v.with_preview_url(u);
-        }
-        if let Some(at) = self
-            .create_time
-            .as_deref()
-            .and_then(crate::time::parse_iso8601)
-        {
-            v = v.with_created_at(at);
-        }
-        Some(v)
+fn listed_voice(r: &types::CloneVoice) -> Option<Voice> {
+    let id = usable_id(text(r.voice_id.as_ref()))?;
+    let mut v = Voice::new(Provider::Vmeg, id);
+    if let Some(n) = text(r.name.as_ref()).filter(|n| !n.is_empty()) {
+        v = v.with_name(n);
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ListPage {
-    #[serde(default)]
-    records: Option<Vec<ListedVoice>>,
-    #[serde(default, deserialize_with = "crate::wire::lenient_i64")]
-    total: Option<i64>,
+    if let Some(u) = parse_url("audio", text(r.audio.as_ref())) {
+        v = v.with_preview_url(u);
+    }
+    if let Some(at) = parsed_time(r.create_time.as_ref()) {
+        v = v.with_created_at(at);
+    }
+    Some(v)
 }
 
 /// Walks the cloned-voice list (a read: a fresh idempotency key per request), calling `stop`
@@ -581,31 +543,46 @@ async fn walk_voices(
     t: &Transport,
     operation: &'static str,
     search_name: Option<&str>,
-    mut stop: impl FnMut(&ListedVoice) -> bool,
+    mut stop: impl FnMut(&types::CloneVoice) -> bool,
 ) -> Result<(), Error> {
     let mut seen: i64 = 0;
     for page in 1..=LIST_MAX_PAGES {
         let body = types::CloneVoiceListRequest {
-            current_page: Some(page.into()),
-            page_size: Some(LIST_PAGE_SIZE.into()),
+            current_page: Some(page),
+            page_size: Some(LIST_PAGE_SIZE),
             search_name: search_name.map(str::to_owned),
             ..Default::default()
         };
-        let http = HttpRequest::post_json(VOICE_LIST, &body)?
-            .idempotency_key(new_key())
-            .timeout(crate::http::READ_TIMEOUT);
-        let data: ListPage = t.call(operation, OperationKind::Read, http).await?;
-        let records = data.records.unwrap_or_default();
+        let key = new_key();
+        let header = key_header(&key)?;
+        let call = Call {
+            operation,
+            route: route("voice_clone_list"),
+            kind: OperationKind::Read,
+            idempotency_key: Some(&key),
+            body: None,
+            free_text: &[],
+        };
+        let data = t
+            .send(call, None, || {
+                t.vmeg.voice_clone_list(None, Some(&header), &body)
+            })
+            .await?
+            .unwrap_or_default();
+        let records = data.records;
         if records.is_empty() {
             return Ok(());
         }
-        seen += i64::try_from(records.len()).unwrap_or(i64::MAX);
+        seen = seen.saturating_add(i64::try_from(records.len()).unwrap_or(i64::MAX));
         for r in &records {
             if stop(r) {
                 return Ok(());
             }
         }
-        if data.total.is_some_and(|total| seen >= total)
+        if data
+            .total
+            .and_then(|t| t.value())
+            .is_some_and(|total| seen >= total)
             || records.len() < usize::try_from(LIST_PAGE_SIZE).unwrap_or(usize::MAX)
         {
             return Ok(());
@@ -617,7 +594,7 @@ async fn walk_voices(
 pub(crate) async fn list_voices(t: &Transport) -> Result<Vec<Voice>, Error> {
     let mut out = Vec::new();
     walk_voices(t, "list_voices", None, |r| {
-        if let Some(v) = r.voice() {
+        if let Some(v) = listed_voice(r) {
             out.push(v);
         }
         false
@@ -634,8 +611,8 @@ pub(crate) async fn voice_for_task(
 ) -> Result<Voice, Error> {
     let mut found = None;
     walk_voices(t, "wait_for_clone", name, |r| {
-        if r.task_id.as_deref() == Some(id.as_str()) {
-            found = r.voice();
+        if text(r.task_id.as_ref()) == Some(id.as_str()) {
+            found = listed_voice(r);
         }
         found.is_some()
     })
@@ -655,10 +632,20 @@ pub(crate) async fn rename_voice(t: &Transport, voice_id: &str, name: &str) -> R
         voice_id: Some(voice_id.to_owned()),
         voice_name: Some(name.to_owned()),
     };
-    let http = HttpRequest::post_json(VOICE_UPDATE, &body)?.idempotency_key(new_key());
-    let _: serde_json::Value = t
-        .call("rename_voice", OperationKind::IdempotentWrite, http)
-        .await?;
+    let key = new_key();
+    let header = key_header(&key)?;
+    let call = Call {
+        operation: "rename_voice",
+        route: route("voice_clone_update"),
+        kind: OperationKind::IdempotentWrite,
+        idempotency_key: Some(&key),
+        body: None,
+        free_text: &[],
+    };
+    t.send(call, None, || {
+        t.vmeg.voice_clone_update(None, &header, &body)
+    })
+    .await?;
     Ok(())
 }
 
@@ -667,10 +654,20 @@ pub(crate) async fn delete_voice(t: &Transport, voice_id: &str) -> Result<(), Er
     let body = types::CloneVoiceDeleteRequest {
         voice_id: Some(voice_id.to_owned()),
     };
-    let http = HttpRequest::post_json(VOICE_DELETE, &body)?.idempotency_key(new_key());
-    let _: serde_json::Value = t
-        .call("delete_voice", OperationKind::IdempotentWrite, http)
-        .await?;
+    let key = new_key();
+    let header = key_header(&key)?;
+    let call = Call {
+        operation: "delete_voice",
+        route: route("voice_clone_delete"),
+        kind: OperationKind::IdempotentWrite,
+        idempotency_key: Some(&key),
+        body: None,
+        free_text: &[],
+    };
+    t.send(call, None, || {
+        t.vmeg.voice_clone_delete(None, &header, &body)
+    })
+    .await?;
     Ok(())
 }
 
@@ -702,12 +699,12 @@ mod tests {
 
     #[test]
     fn tts_result_keeps_failed_lines() {
-        let r: TtsResult = serde_json::from_value(serde_json::json!({
+        let r: types::TtsCreateData = serde_json::from_value(serde_json::json!({
             "taskId": "t1", "createdAt": "2025-01-01T00:00:00Z", "extra": true,
             "results": [{"uri": "https://cdn/a.m4a", "duration": "1.5"}, {"errorMessage": "bad voice", "duration": null}]
         }))
         .unwrap();
-        let job = r.into_job(None, TaskStatus::Succeeded).unwrap();
+        let job = speech_job(&r, None, TaskStatus::Succeeded).unwrap();
         let speech = job.speech.unwrap();
         assert_eq!(speech.audio_urls.len(), 1);
         assert_eq!(speech.segments.len(), 2);
@@ -721,12 +718,12 @@ mod tests {
 
     #[test]
     fn clone_result_voice() {
-        let r: CloneResult =
+        let r: types::CloneVoiceCreateData =
             serde_json::from_value(serde_json::json!({"taskId": 12, "voiceId": "cv_1"})).unwrap();
-        let job = r.into_job(None, TaskStatus::Succeeded).unwrap();
+        let job = clone_job(&r, None, TaskStatus::Succeeded).unwrap();
         assert_eq!(job.id.as_str(), "12");
         assert_eq!(job.voice.unwrap().id, "cv_1");
-        let r = CloneResult::default();
-        assert!(r.into_job(None, TaskStatus::Failed).is_none());
+        let r = types::CloneVoiceCreateData::default();
+        assert!(clone_job(&r, None, TaskStatus::Failed).is_none());
     }
 }

@@ -1,0 +1,538 @@
+//! Every call goes through a generated client method; this is what the adapter adds around
+//! it: retries (see [`crate::retry`]), the in-flight bound, the connection bookkeeping, the
+//! envelope rule, and one mapping from `progenitor_client::Error` to [`Error`].
+//!
+//! The generated clients' hooks (from `client-glue`) already add the bearer header, the
+//! operation's timeout and the response body limit. Their failure statuses are undeclared
+//! (see `xtask/src/shape.rs`), so any non-2xx arrives as `UnexpectedResponse` with status,
+//! headers and body, and is classified here exactly as a 200 carrying the same envelope.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use client_glue::TextFilter;
+use progenitor_client::{Error as GenError, ResponseValue};
+use reqwest::header::{CONNECTION, RETRY_AFTER};
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::connection_limit::ConnectionLimit;
+use crate::error::{Error, ErrorKind, Reach, RequestSummary};
+use crate::model::Provider;
+use crate::provider::{RawResponse, decode_data, decode_envelope, error_for_code};
+use crate::retry::{CallInfo, OperationKind, RetryPolicy, run_with_retry};
+use crate::scrub::{Scrubber, decoding_with};
+use crate::sleep::{BoxFuture, Sleeper};
+use crate::wire::usable_id;
+
+/// Default timeouts (overridden as a whole by `ClientBuilder::timeout`).
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Synchronous VMEG clone and TTS can take tens of seconds (App-Synced suggests ~120 s).
+pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(180);
+pub(crate) const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default cap on one response body (`ClientBuilder::max_response_bytes`).
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = client_glue::DEFAULT_MAX_RESPONSE_BYTES;
+
+/// A generated envelope: `{code, message|msg, data}`.
+pub(crate) trait Envelope {
+    /// The payload type.
+    type Data: DeserializeOwned;
+    /// The business code, when it was a number or a numeric string.
+    fn code(&self) -> Option<i64>;
+    /// The vendor's message (already scrubbed: it is a `client_glue::Text`).
+    fn message(&self) -> Option<&str>;
+    /// The payload.
+    fn into_data(self) -> Option<Self::Data>;
+}
+
+/// Implements [`Envelope`] for generated envelope types: `type => Data, message field;`.
+macro_rules! envelopes {
+    ($($ty:ty => $data:ty, $msg:ident;)*) => {$(
+        impl $crate::transport::Envelope for $ty {
+            type Data = $data;
+            fn code(&self) -> Option<i64> {
+                self.code.value()
+            }
+            fn message(&self) -> Option<&str> {
+                self.$msg.as_ref().and_then(|m| m.as_str())
+            }
+            fn into_data(self) -> Option<$data> {
+                self.data
+            }
+        }
+    )*};
+}
+pub(crate) use envelopes;
+
+/// What one logical call is, for retries, errors and (only when its outcome is unknown) the
+/// request summary.
+pub(crate) struct Call<'a> {
+    /// The client method (`clone_voice`, ...).
+    pub(crate) operation: &'static str,
+    /// The generated operation: method and path, for a request summary.
+    pub(crate) route: (&'static str, &'static str),
+    pub(crate) kind: OperationKind,
+    /// The VMEG idempotency key, reused by every attempt.
+    pub(crate) idempotency_key: Option<&'a str>,
+    /// The JSON body, built only for an `OutcomeUnknown`'s summary.
+    pub(crate) body: Option<&'a (dyn Fn() -> Option<serde_json::Value> + Sync)>,
+    /// Body fields holding the caller's free text: summarized, never quoted.
+    pub(crate) free_text: &'static [&'static str],
+}
+
+impl Call<'_> {
+    /// What a person needs to find this request again (the idempotency key and the submit
+    /// time travel beside it): method, route and the body's identifying fields, scrubbed.
+    fn summary(&self, scrubber: &Scrubber) -> RequestSummary {
+        let mut fields = Vec::new();
+        if let Some(value) = self.body.and_then(|b| b()) {
+            summarize_json("", &value, self.free_text, &mut fields);
+        }
+        RequestSummary {
+            method: self.route.0.to_owned(),
+            route: self.route.1.to_owned(),
+            fields: fields
+                .into_iter()
+                .take(SUMMARY_MAX_FIELDS)
+                .map(|(k, v)| (k, scrubber.scrub_owned(v)))
+                .collect(),
+        }
+    }
+}
+
+/// The generated clients and everything shared by every clone of a `Client`.
+pub(crate) struct Transport {
+    pub(crate) provider: Provider,
+    pub(crate) base: Url,
+    pub(crate) vmeg: vmeg_client::Client,
+    pub(crate) jimmyai: jimmyai_client::Client,
+    pub(crate) in_flight: Arc<Semaphore>,
+    /// Our connector layer, when we built the `reqwest::Client` (not for a caller's).
+    pub(crate) connection_limit: Option<ConnectionLimit>,
+    pub(crate) timeout_override: Option<Duration>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) sleeper: Arc<dyn Sleeper>,
+    /// Removes the key from everything read from the server.
+    pub(crate) scrubber: Arc<Scrubber>,
+    /// The same, as the generated clients' text filter.
+    pub(crate) text_filter: TextFilter,
+    /// The largest response body read; a larger one is abandoned while streaming.
+    pub(crate) max_response_bytes: usize,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("provider", &self.provider)
+            .field("base", &self.base.as_str())
+            .field("timeout_override", &self.timeout_override)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the task id an answer's `data` names.
+pub(crate) type TaskIdOf<D> = fn(&D) -> Option<&str>;
+
+/// A generated call's result.
+type GenResult<E> = Result<ResponseValue<E>, GenError<()>>;
+
+impl Transport {
+    /// Runs `call` (one generated method call per attempt) with retries, applies the envelope
+    /// rule and returns `data`. With `task_id`, an answer that names no usable task id (a
+    /// write we cannot turn into a job) fails as unreadable, which the retry table makes an
+    /// `OutcomeUnknown`, never a resend.
+    ///
+    /// Boxed so that the callers' futures (a wait that polls, a job that is queued or
+    /// sleeping) hold a pointer, not the whole retry loop and request state.
+    pub(crate) fn send<'a, E, F, Fut>(
+        &'a self,
+        call: Call<'a>,
+        task_id: Option<TaskIdOf<E::Data>>,
+        send: F,
+    ) -> BoxFuture<'a, Result<Option<E::Data>, Error>>
+    where
+        E: Envelope + Send + 'a,
+        E::Data: Send + 'a,
+        F: Fn() -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = GenResult<E>> + Send + 'a,
+    {
+        Box::pin(async move {
+            let info = CallInfo {
+                provider: self.provider,
+                operation: call.operation,
+                kind: call.kind,
+                idempotency_key: call.idempotency_key.map(str::to_owned),
+            };
+            let send = &send;
+            run_with_retry(
+                &self.retry,
+                &info,
+                self.sleeper.as_ref(),
+                |attempt| async move {
+                    // Held until the answer is decoded, not just read: hyper hands the connection
+                    // back to its pool a moment after the body ends, and a queued request that
+                    // got the permit sooner would find no idle connection and dial a new one.
+                    let _permit = self.in_flight.acquire().await.map_err(|_| {
+                        Error::new(ErrorKind::Transport)
+                            .with_reach(Reach::NotSent)
+                            .with_message("client is shutting down")
+                    })?;
+                    let data = self.attempt::<E, _>(attempt, send()).await?;
+                    if let Some(id_of) = task_id
+                        && data
+                            .as_ref()
+                            .and_then(id_of)
+                            .and_then(|id| usable_id(Some(id)))
+                            .is_none()
+                    {
+                        return Err(Error::new(ErrorKind::InvalidResponse)
+                            .with_provider(self.provider)
+                            .with_http_status(200)
+                            .with_message("the answer names no usable task id"));
+                    }
+                    Ok(data)
+                },
+            )
+            .await
+            .map_err(|e| {
+                with_summary(e, &call, &self.scrubber)
+                    .with_operation_if_unset(call.operation)
+                    .scrub(&self.scrubber)
+            })
+        })
+    }
+
+    /// One attempt (the caller holds an in-flight permit): the generated call, then the
+    /// envelope rule.
+    async fn attempt<E: Envelope, Fut: Future<Output = GenResult<E>>>(
+        &self,
+        attempt: u32,
+        generated: Fut,
+    ) -> Result<Option<E::Data>, Error> {
+        let span = tracing::Span::current();
+        span.record("attempt", attempt);
+        let started = Instant::now();
+        let filtered = client_glue::wire::with_text_filter(
+            Arc::clone(&self.text_filter),
+            crate::connection_limit::in_request_task(generated),
+        );
+        let (status, closing, outcome) = match filtered.await {
+            Ok(value) => {
+                let status = value.status().as_u16();
+                let closing = closes(value.headers());
+                (
+                    Some(status),
+                    closing,
+                    self.envelope(status, value.into_inner()),
+                )
+            }
+            Err(GenError::UnexpectedResponse(resp)) => {
+                let status = resp.status().as_u16();
+                let closing = closes(resp.headers());
+                let retry_after = resp
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let outcome = match read_body(resp, status, self.max_response_bytes).await {
+                    Ok(body) => {
+                        let raw = RawResponse::new(status, retry_after.as_deref(), body);
+                        self.decode::<E::Data>(&raw)
+                    }
+                    Err(e) => Err(e),
+                };
+                (Some(status), closing, outcome)
+            }
+            // A 200 whose body did not fit the generated type: read it as any other answer
+            // (most often an unreadable 200: `OutcomeUnknown` for a write).
+            Err(GenError::InvalidResponsePayload(body, _)) => {
+                let raw = RawResponse::new(200, None, body);
+                (Some(200), false, self.decode::<E::Data>(&raw))
+            }
+            Err(GenError::ResponseBodyError(e)) => (
+                None,
+                false,
+                Err(body_error(e, None, self.max_response_bytes)),
+            ),
+            Err(GenError::CommunicationError(e)) => (None, false, Err(Error::from_reqwest(e))),
+            Err(GenError::InvalidRequest(reason)) => (
+                None,
+                false,
+                Err(Error::invalid_input("request", reason).with_reach(Reach::NotSent)),
+            ),
+            // Not produced by these clients (no declared error bodies, no upgrades, hooks
+            // that never fail); progenitor's `Display` would print bodies, so say only this.
+            Err(_) => (
+                None,
+                false,
+                Err(Error::new(ErrorKind::InvalidResponse)
+                    .with_reach(Reach::Maybe)
+                    .with_message("the generated client reported an unexpected failure")),
+            ),
+        };
+        let outcome = outcome.map_err(|e| {
+            if let Some(code) = e.vendor_code() {
+                span.record("vendor_code", code);
+            }
+            e.with_provider(self.provider)
+        });
+        if let Some(limit) = &self.connection_limit {
+            match &outcome {
+                // The connection this request was sent on is gone (it failed, timed out or
+                // was dropped mid-body). A failed connect (`NotSent`) was never counted: the
+                // layer has already given its place back.
+                Err(e) if e.reach() == Reach::Maybe => limit.connection_lost(),
+                _ if status.is_some() => {
+                    limit.answer_received();
+                    if closing {
+                        limit.connection_lost();
+                    }
+                }
+                _ => {}
+            }
+        }
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        span.record("latency_ms", latency_ms);
+        match (&outcome, status) {
+            (_, Some(s)) => {
+                span.record("http_status", s);
+                tracing::debug!(attempt, http_status = s, latency_ms, "response");
+            }
+            (Err(e), None) => {
+                tracing::debug!(attempt, latency_ms, error = %e.kind(), "request failed")
+            }
+            (Ok(_), None) => {}
+        }
+        outcome
+    }
+
+    fn envelope<E: Envelope>(&self, status: u16, envelope: E) -> Result<Option<E::Data>, Error> {
+        typed_outcome(self.provider, status, envelope)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, raw: &RawResponse) -> Result<Option<T>, Error> {
+        bytes_outcome(self.provider, raw, &self.scrubber, &self.text_filter)
+    }
+}
+
+/// The envelope rule for a decoded 200: success iff `code` is the provider's success code;
+/// otherwise an error of the kind the code (or the status) says.
+pub(crate) fn typed_outcome<E: Envelope>(
+    provider: Provider,
+    status: u16,
+    envelope: E,
+) -> Result<Option<E::Data>, Error> {
+    match envelope.code() {
+        Some(code) if code == crate::provider::success_code(provider) => Ok(envelope.into_data()),
+        Some(code) => Err(error_for_code(
+            provider,
+            status,
+            None,
+            code,
+            envelope.message().unwrap_or_default(),
+        )),
+        None => Err(Error::new(ErrorKind::InvalidResponse)
+            .with_provider(provider)
+            .with_http_status(status)
+            .with_reach(Reach::Answered)
+            .with_message("the answer has no readable `code`")),
+    }
+}
+
+/// The envelope rule for an answer read as bytes (any status), then `data` into `T`.
+pub(crate) fn bytes_outcome<T: DeserializeOwned>(
+    provider: Provider,
+    raw: &RawResponse,
+    scrubber: &Scrubber,
+    filter: &TextFilter,
+) -> Result<Option<T>, Error> {
+    decoding_with(filter, || {
+        let data = decode_envelope(provider, raw, scrubber)?;
+        decode_data(provider, raw.status, data.as_deref())
+    })
+}
+
+fn closes(headers: &reqwest::header::HeaderMap) -> bool {
+    headers
+        .get(CONNECTION)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+}
+
+/// A failure while reading a body: over the size limit (`InvalidResponse`, reach `Maybe`:
+/// answered with something unreadable), or the connection failing mid-body.
+fn body_error(e: reqwest::Error, status: Option<u16>, limit: usize) -> Error {
+    if client_glue::is_body_too_large(&e) {
+        let mut err = too_large(limit);
+        if let Some(s) = status {
+            err = err.with_http_status(s);
+        }
+        return err;
+    }
+    let err = Error::from_reqwest(e);
+    match status {
+        Some(s) => err.with_http_status(s),
+        None => err,
+    }
+}
+
+/// The answer was larger than the client's limit; it was not read further.
+fn too_large(limit: usize) -> Error {
+    Error::new(ErrorKind::InvalidResponse)
+        .with_reach(Reach::Maybe)
+        .with_message(format!(
+            "the response body is larger than {limit} bytes (ClientBuilder::max_response_bytes); it was not read further"
+        ))
+}
+
+/// Reads a (non-2xx) response body; the generated client's hook already bounds it.
+async fn read_body(
+    mut resp: reqwest::Response,
+    status: u16,
+    limit: usize,
+) -> Result<bytes::Bytes, Error> {
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| body_error(e, Some(status), limit))?
+    {
+        if chunk.len() > limit.saturating_sub(body.len()) {
+            return Err(too_large(limit).with_http_status(status));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Gives an `OutcomeUnknown` the request's summary, so a person can find the task again.
+fn with_summary(err: Error, call: &Call<'_>, scrubber: &Scrubber) -> Error {
+    match err.kind() {
+        ErrorKind::OutcomeUnknown {
+            idempotency_key,
+            task_id,
+            submitted_at,
+            ..
+        } => {
+            let kind = ErrorKind::OutcomeUnknown {
+                idempotency_key: idempotency_key.clone(),
+                task_id: task_id.clone(),
+                submitted_at: *submitted_at,
+                request: call.summary(scrubber),
+            };
+            err.with_kind(kind)
+        }
+        _ => err,
+    }
+}
+
+/// A summary quotes at most this many fields, each cut to this many characters.
+const SUMMARY_MAX_FIELDS: usize = 32;
+const SUMMARY_MAX_CHARS: usize = 200;
+
+/// Flattens a JSON body into `(path, value)` pairs for a request summary.
+fn summarize_json(
+    path: &str,
+    value: &serde_json::Value,
+    free_text: &[&str],
+    out: &mut Vec<(String, String)>,
+) {
+    use serde_json::Value;
+    let leaf = path.rsplit(['.', ']']).next().unwrap_or(path);
+    match value {
+        Value::Null => {}
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                summarize_json(&p, v, free_text, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                summarize_json(&format!("{path}[{i}]"), v, free_text, out);
+            }
+        }
+        Value::String(text) if free_text.contains(&leaf) => {
+            out.push((path.to_owned(), text_fingerprint(text)));
+        }
+        Value::String(text) => out.push((path.to_owned(), quotable(text))),
+        other => out.push((path.to_owned(), other.to_string())),
+    }
+}
+
+/// Free text as its length and the first 8 hex digits of its SHA-256: enough to match it
+/// against the caller's own records, nothing of its content.
+fn text_fingerprint(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let short = hex::encode(digest.get(..4).unwrap_or_default());
+    format!("<{} chars, sha256:{short}>", text.chars().count())
+}
+
+/// A value as it may be quoted: URLs without credentials, query or fragment; cut.
+fn quotable(text: &str) -> String {
+    if let Ok(mut url) = Url::parse(text)
+        && url.has_host()
+    {
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_query(None);
+        url.set_fragment(None);
+        return url.to_string();
+    }
+    text.chars().take(SUMMARY_MAX_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_names_the_request_without_secrets_or_free_text() {
+        let scrubber = Scrubber::new("sk-secret-0123456789");
+        let body = || {
+            Some(serde_json::json!({
+                "fileUrl": "https://u:p@cdn.example.com/a/b.wav?X-Amz-Signature=abc#frag",
+                "contentText": "Hello, my card is 4111 1111 1111 1111",
+                "data": [{"voiceId": "v-1", "text": "private words"}],
+                "voiceName": "named sk-secret-0123456789",
+                "speed": 1.5
+            }))
+        };
+        let call = Call {
+            operation: "clone_voice",
+            route: ("POST", "/x"),
+            kind: OperationKind::UnsafeWrite,
+            idempotency_key: Some("k1"),
+            body: Some(&body),
+            free_text: &["contentText", "text"],
+        };
+        let s = call.summary(&scrubber);
+        let text = s.to_string();
+        assert_eq!(s.method, "POST");
+        assert_eq!(s.route, "/x");
+        assert_eq!(
+            s.field("fileUrl"),
+            Some("https://cdn.example.com/a/b.wav"),
+            "{text}"
+        );
+        assert_eq!(s.field("data[0].voiceId"), Some("v-1"));
+        assert_eq!(s.field("speed"), Some("1.5"));
+        assert_eq!(s.field("voiceName"), Some("named [redacted]"));
+        let fp = s.field("contentText").unwrap_or_default();
+        assert!(
+            fp.starts_with("<37 chars, sha256:") && fp.len() == 27,
+            "{fp}"
+        );
+        for secret in ["4111", "private", "Signature", "u:p", "frag", "sk-secret"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+}
