@@ -84,14 +84,26 @@ impl<'de> Visitor<'de> for NumOrStringVisitor {
     }
 }
 
-/// An integer sent as a JSON number or a numeric string (`20000` or `"20000"`).
+/// An integer sent as a JSON number or a numeric string (`20000` or `"20000"`). A string is
+/// read as the same number unquoted would be: `"20000.0"` and `"2e4"` are 20000, as `20000.0`
+/// and `2e4` are (a success code spelled so must not pass for a failure).
 pub(crate) fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     Ok(match Option::<NumOrString>::deserialize(d)? {
         Some(NumOrString::Int(i)) => Some(i),
-        Some(NumOrString::Float(f)) if f.fract() == 0.0 && f.abs() < 9e15 => Some(f as i64),
-        Some(NumOrString::Str(s)) => s.trim().parse().ok(),
+        Some(NumOrString::Float(f)) => integral(f),
+        Some(NumOrString::Str(s)) => {
+            let s = s.trim();
+            s.parse()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(integral))
+        }
         _ => None,
     })
+}
+
+/// `f` as an exact integer, when it is one (and well inside the range where floats are exact).
+fn integral(f: f64) -> Option<i64> {
+    (f.fract() == 0.0 && f.abs() < 9e15).then_some(f as i64)
 }
 
 /// A number sent as a JSON number or a numeric string.
@@ -195,6 +207,21 @@ mod tests {
             (p.i, p.f, p.s.as_deref(), p.after.as_deref()),
             (Some(20000), Some(1.5), Some("42"), Some("x"))
         );
+        // A numeric string in any spelling a JSON number may take is that number.
+        for spelled in [
+            r#""20000.0""#,
+            r#""2e4""#,
+            r#"" 2.0E4 ""#,
+            "2e4",
+            "20000.00",
+        ] {
+            let json = format!(r#"{{"i":{spelled}}}"#);
+            assert_eq!(probe(&json).i, Some(20000), "{json}");
+        }
+        for not_integral in [r#""20000.5""#, r#""inf""#, r#""NaN""#, r#""1e300""#] {
+            let json = format!(r#"{{"i":{not_integral}}}"#);
+            assert_eq!(probe(&json).i, None, "{json}");
+        }
         let p = probe(r#"{"i":20000.0,"f":3,"s":"id-1"}"#);
         assert_eq!(
             (p.i, p.f, p.s.as_deref()),

@@ -1,0 +1,78 @@
+//! An adversarial acceptance pass over issue 9 ("Hardening the client") with inputs the other
+//! tests do not use: each test names the class it attacks. Loopback only.
+
+use crate::adapter_support::client;
+
+use voiceclone::{Client, CloneRequest, ErrorKind, Provider, SpeechRequest};
+use workspace_tests::scripted::{Scripted, Step};
+
+fn write_request(provider: Provider) -> CloneRequest {
+    match provider {
+        Provider::Vmeg => CloneRequest::new("https://cdn.example.com/sample.wav").name("attack"),
+        Provider::JimmyAi => CloneRequest::new("https://cdn.example.com/sample.mp3"),
+    }
+}
+
+fn id_field(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Vmeg => "taskId",
+        Provider::JimmyAi => "id",
+    }
+}
+
+fn raw(status: u16, body: String) -> Step {
+    Step::Raw(status, Box::leak(body.into_boxed_str()))
+}
+
+/// Both writes of a provider (clone and speech), each reduced to `Ok(job id)` or the error.
+async fn writes(c: &Client) -> Vec<Result<String, voiceclone::Error>> {
+    vec![
+        c.clone_voice(&write_request(c.provider()))
+            .await
+            .map(|j| j.id.as_str().to_owned()),
+        c.synthesize(&SpeechRequest::new("voice-1", "Some words."))
+            .await
+            .map(|j| j.id.as_str().to_owned()),
+    ]
+}
+
+fn unknown_task(e: &voiceclone::Error) -> Option<Option<String>> {
+    match e.kind() {
+        ErrorKind::OutcomeUnknown { task_id, .. } => {
+            Some(task_id.as_ref().map(|t| t.as_str().to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// Class 1: the success code as a numeric string in any spelling a JSON number may take
+/// (`"20000.0"`, `"2e4"`) is the success code, as the same number unquoted is: a non-2xx
+/// carrying it and an id is `OutcomeUnknown` with the id, never a plain failure.
+#[tokio::test]
+async fn a_success_code_spelled_as_a_decimal_string_is_the_success_code() {
+    for provider in Provider::ALL {
+        let idf = id_field(provider);
+        let codes: &[&str] = match provider {
+            Provider::Vmeg => &["\"200.0\"", "\"2e2\"", "\" 200.00 \""],
+            Provider::JimmyAi => &["\"20000.0\"", "\"2e4\"", "\"2.0E4\""],
+        };
+        for code in codes {
+            for status in [500u16, 429, 503] {
+                let body =
+                    format!(r#"{{"code":{code},"data":{{"{idf}":"t-5","status":"queued"}}}}"#);
+                let server = Scripted::start(vec![raw(status, body.clone()); 8]).await;
+                let (c, sleeper) = client(provider, &server.base_url);
+                for r in writes(&c).await {
+                    let e = r.expect_err("Ok from a non-2xx");
+                    assert_eq!(
+                        unknown_task(&e),
+                        Some(Some("t-5".to_owned())),
+                        "{provider} HTTP {status} code {code}: {e}"
+                    );
+                }
+                assert_eq!(server.seen().len(), 2, "{provider} {status} {code}: resent");
+                assert!(sleeper.sleeps().is_empty(), "{provider} {status} {code}");
+            }
+        }
+    }
+}
