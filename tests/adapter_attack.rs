@@ -3,7 +3,7 @@
 
 use crate::adapter_support::client;
 
-use voiceclone::{Client, CloneRequest, ErrorKind, Provider, SpeechRequest};
+use voiceclone::{Client, CloneRequest, ErrorKind, JobId, Provider, SpeechRequest};
 use workspace_tests::scripted::{Scripted, Step};
 
 fn write_request(provider: Provider) -> CloneRequest {
@@ -74,5 +74,40 @@ async fn a_success_code_spelled_as_a_decimal_string_is_the_success_code() {
                 assert!(sleeper.sleeps().is_empty(), "{provider} {status} {code}");
             }
         }
+    }
+}
+
+/// Class 3: ids a server or proxy decodes differently than the `%XX` rule: Tomcat path
+/// parameters (`..;`), IIS `%uXXXX`, overlong UTF-8 (`%c0%ae` for `.`, `%c0%af` for `/`).
+/// Refused as `InvalidInput` naming `job_id`, nothing sent.
+#[tokio::test]
+async fn ids_that_other_decoders_read_as_dot_segments_are_refused() {
+    let ids = [
+        "..;",
+        "..;jsessionid=1",
+        ".;x",
+        "%2e%2e;",
+        "%u002e%u002e",
+        "%U002E%u002E",
+        "%u002f",
+        "%c0%ae%c0%ae",
+        "%c0%af",
+        "%e0%80%ae%e0%80%ae",
+        "a%ffb",
+        ";x",
+        "\u{200b}",
+        "t-1\u{202e}",
+    ];
+    for provider in Provider::ALL {
+        let server = Scripted::start(vec![]).await;
+        let (c, _) = client(provider, &server.base_url);
+        for id in ids {
+            let e = c.speech_status(&JobId::new(id)).await.unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "job_id"),
+                "{provider} {id:?}: {e}"
+            );
+        }
+        assert!(server.seen().is_empty(), "{provider}: {:?}", server.seen());
     }
 }
