@@ -2,6 +2,7 @@
 //! tests do not use: each test names the class it attacks. Loopback only.
 
 use crate::adapter_support::client;
+use serde_json::json;
 
 use voiceclone::{Client, CloneRequest, ErrorKind, JobId, Provider, SpeechRequest};
 use workspace_tests::scripted::{Scripted, Step};
@@ -42,6 +43,55 @@ fn unknown_task(e: &voiceclone::Error) -> Option<Option<String>> {
             Some(task_id.as_ref().map(|t| t.as_str().to_owned()))
         }
         _ => None,
+    }
+}
+
+/// Class 1 / 3: an id the server names must be one the client can use again. An id that
+/// `clone_status` would refuse as `InvalidInput` (a dot segment, a separator, inner
+/// whitespace, a Tomcat `..;` segment, more than 256 bytes, only invisible characters) is no
+/// job id: the create ends as `OutcomeUnknown`, never as `Ok` with an id that cannot be polled.
+#[tokio::test]
+async fn ids_the_client_would_refuse_to_poll_are_no_usable_ids() {
+    let long = "é".repeat(200); // 200 characters, 400 bytes
+    let ids: Vec<&str> = vec![
+        "..",
+        ".",
+        "%2e%2e",
+        "a/b",
+        "a\\b",
+        "a b",
+        "a\u{2028}b",
+        "a\u{a0}b",
+        "a?b",
+        "a#b",
+        "..;",
+        "\u{200b}",
+        "\u{feff}\u{200d}",
+        &long,
+    ];
+    for provider in Provider::ALL {
+        let idf = id_field(provider);
+        for id in &ids {
+            let body = match provider {
+                Provider::Vmeg => json!({"code": 200, "data": { idf: id }}),
+                Provider::JimmyAi => json!({"code": 20000, "data": { idf: id, "status": "queued"}}),
+            };
+            let server = Scripted::start(vec![Step::ok(body.clone()), Step::ok(body)]).await;
+            let (c, _) = client(provider, &server.base_url);
+            for r in writes(&c).await {
+                match r {
+                    Ok(job) => {
+                        let polled = c.clone_status(&JobId::new(job.as_str())).await;
+                        panic!(
+                            "{provider} {id:?}: Ok with id {job:?}; polling it gives {:?}",
+                            polled.err().map(|e| e.to_string())
+                        );
+                    }
+                    Err(e) => assert_eq!(unknown_task(&e), Some(None), "{provider} {id:?}: {e}"),
+                }
+            }
+            assert_eq!(server.seen().len(), 2, "{provider} {id:?}: resent");
+        }
     }
 }
 

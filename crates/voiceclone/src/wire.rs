@@ -153,14 +153,16 @@ where
 /// The longest id this crate accepts from a server or a caller.
 pub(crate) const MAX_ID_CHARS: usize = 256;
 
-/// An id from a server that can name a job or a voice: not blank, no control characters, not
-/// absurdly long, and holding no piece of the API key (a scrubbed id is no id).
+/// An id from a server that can name a job or a voice: one this crate accepts back from a
+/// caller ([`crate::validate::id`]: not blank or invisible, no control characters, whitespace,
+/// separators or dot segments in any encoding, at most 256 bytes), and holding no piece of the
+/// API key (a scrubbed id is no id). An id the client would refuse to poll is no job id: the
+/// answer counts as unreadable.
 pub(crate) fn usable_id(raw: Option<&str>) -> Option<&str> {
     let id = raw?.trim();
-    let ok = !id.is_empty()
-        && id.chars().count() <= MAX_ID_CHARS
-        && !id.chars().any(char::is_control)
-        && !id.contains(crate::scrub::REDACTED);
+    let ok = id.chars().count() <= MAX_ID_CHARS
+        && !id.contains(crate::scrub::REDACTED)
+        && crate::validate::id("id", id).is_ok();
     ok.then_some(id)
 }
 
@@ -276,7 +278,20 @@ mod tests {
     #[test]
     fn usable_ids() {
         assert_eq!(usable_id(Some(" t-1 ")), Some("t-1"));
-        for bad in ["", "   ", "a\u{0}b", "x[redacted]y"] {
+        for bad in [
+            "",
+            "   ",
+            "a\u{0}b",
+            "x[redacted]y",
+            // What `validate::id` refuses from a caller is no id from a server either.
+            "..",
+            "%2e%2e",
+            "a/b",
+            "a b",
+            "..;",
+            "\u{200b}",
+            &"é".repeat(200),
+        ] {
             assert_eq!(usable_id(Some(bad)), None, "{bad:?}");
         }
         assert_eq!(usable_id(Some("a\u{7}b")), None);
