@@ -161,3 +161,30 @@ async fn ids_that_other_decoders_read_as_dot_segments_are_refused() {
         assert!(server.seen().is_empty(), "{provider}: {:?}", server.seen());
     }
 }
+
+/// Class 8: private hosts in spellings the `url` crate leaves as names (more than one
+/// trailing dot) still count as private.
+#[tokio::test]
+async fn private_hosts_with_extra_trailing_dots_are_still_private() {
+    let urls = [
+        "https://localhost../a.mp3",
+        "https://127.0.0.1../a.mp3",
+        "https://10.0.0.1../a.mp3",
+        "https://foo.localhost../a.mp3",
+        "https://metadata.google.internal../a.mp3",
+        "https://intranet../a.mp3",
+        "https://0x7f.1../a.mp3",
+        "https://ｌｏｃａｌｈｏｓｔ/a.mp3",
+        "https://127。0。0。1/a.mp3",
+    ];
+    let server = Scripted::start(vec![]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    for url in urls {
+        let e = c.clone_voice(&CloneRequest::new(url)).await.unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "audio_url"),
+            "{url}: {e}"
+        );
+    }
+    assert!(server.seen().is_empty());
+}

@@ -523,7 +523,12 @@ const PRIVATE_SUFFIXES: &[&str] = &[
 pub(crate) fn is_private_host(host: &Host<&str>) -> bool {
     match host {
         Host::Domain(d) => {
-            let d = d.strip_suffix('.').unwrap_or(d).to_ascii_lowercase();
+            // Every trailing dot: the `url` crate keeps `127.0.0.1..` and `localhost..` as
+            // names (only one trailing dot makes an IPv4 literal), and a resolver may not.
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            if let Ok(Host::Ipv4(ip)) = Host::parse(&d) {
+                return is_private_v4(ip);
+            }
             !d.contains('.') || d == "localhost" || PRIVATE_SUFFIXES.iter().any(|s| d.ends_with(s))
         }
         Host::Ipv4(ip) => is_private_v4(*ip),
@@ -1109,6 +1114,18 @@ mod tests {
             "host.lan",
             "box.localdomain",
             "1.0.0.127.in-addr.arpa",
+            // More than one trailing dot: still names to the `url` crate.
+            "localhost..",
+            "127.0.0.1..",
+            "10.0.0.1...",
+            "0x7f.1..",
+            "api.localhost..",
+            "intranet..",
+            "metadata.google.internal..",
+            // IDNA maps these to the names above.
+            "ｌｏｃａｌｈｏｓｔ",
+            "localhost。",
+            "127。0。0。1",
         ];
         for host in refused {
             let url = format!("https://{host}/a.wav");
