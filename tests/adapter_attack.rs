@@ -1,7 +1,8 @@
 //! An adversarial acceptance pass over issue 9 ("Hardening the client") with inputs the other
 //! tests do not use: each test names the class it attacks. Loopback only.
 
-use crate::adapter_support::client;
+use crate::adapter_hostile::assert_no_key_piece;
+use crate::adapter_support::{SECRET_KEY, client};
 use serde_json::json;
 
 use voiceclone::{Client, CloneRequest, ErrorKind, JobId, Provider, SpeechRequest};
@@ -187,4 +188,66 @@ async fn private_hosts_with_extra_trailing_dots_are_still_private() {
         );
     }
     assert!(server.seen().is_empty());
+}
+
+/// Class 4: a URL is transformed when it is parsed (the host is percent-decoded, IDNA-mapped,
+/// lower-cased, punycoded), so a URL scrubbed only as text can come out holding the key. The
+/// URLs a call returns must be free of it after parsing.
+#[tokio::test]
+async fn a_key_that_url_parsing_would_assemble_never_comes_back_out() {
+    let pct: String = SECRET_KEY
+        .bytes()
+        .map(|b| format!("%{b:02x}"))
+        .collect::<String>();
+    let fullwidth: String = SECRET_KEY
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                char::from_u32(u32::from(c) - 0x21 + 0xff01).unwrap_or(c)
+            } else {
+                c
+            }
+        })
+        .collect();
+    // Punycode keeps a label's ASCII characters as its basic part: interleave a non-ASCII
+    // letter so no 8 key characters are adjacent in the text.
+    let interleaved: String = SECRET_KEY
+        .to_ascii_lowercase()
+        .chars()
+        .flat_map(|c| [c, 'ü'])
+        .collect();
+    // The URL parser drops tabs and newlines anywhere.
+    let broken: String = SECRET_KEY
+        .chars()
+        .enumerate()
+        .flat_map(|(i, c)| if i % 5 == 4 { vec![c, '\t'] } else { vec![c] })
+        .collect();
+    let urls = [
+        format!("https://cdn.example.com/{broken}/a.mp3"),
+        format!("https://{pct}.example.com/a.mp3"),
+        format!("https://{fullwidth}.example.com/a.mp3"),
+        format!("https://{interleaved}.example.com/a.mp3"),
+    ];
+    for url in &urls {
+        // JimmyAI status: audioUrl (speech) and audioUrl/modelId (clone).
+        let body = json!({"code": 20000, "data": {"id": "t-1", "status": "completed",
+            "modelId": "m-1", "audioUrl": url, "subtitleFile": url}});
+        let server = Scripted::start(vec![Step::ok(body.clone()), Step::ok(body)]).await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let s = c.speech_status(&JobId::new("t-1")).await;
+        assert_no_key_piece(&format!("{s:?}"), SECRET_KEY, url);
+        let v = c.clone_status(&JobId::new("t-1")).await;
+        assert_no_key_piece(&format!("{v:?}"), SECRET_KEY, url);
+        // VMEG: the voice list's preview audio and a detail's result URIs.
+        let list = json!({"code": 200, "data": {"records": [
+            {"voiceId": "v-1", "taskId": "t-1", "name": "n", "audio": url}], "total": 1}});
+        let detail = json!({"code": 200, "data": {"status": "finished",
+            "result": {"taskId": "t-1", "results": [{"uri": url}]}}});
+        let server = Scripted::start(vec![Step::ok(list), Step::ok(detail)]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let l = c.list_voices().await;
+        assert_no_key_piece(&format!("{l:?}"), SECRET_KEY, url);
+        let s = c.speech_status(&JobId::new("t-1")).await;
+        assert_no_key_piece(&format!("{s:?}"), SECRET_KEY, url);
+    }
 }

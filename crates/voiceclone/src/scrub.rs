@@ -140,12 +140,31 @@ pub(crate) fn decoding_with<R>(scrubber: &Arc<Scrubber>, decode: impl FnOnce() -
 }
 
 /// Scrubs a string read from a server with the scrubber of the answer being decoded (none
-/// outside [`decoding_with`]: webhook payloads carry no API key).
+/// outside [`decoding_with`]: webhook payloads carry no API key). A string that is a URL is
+/// also checked as the URL it will be parsed into (see [`Scrubber::scrub_as_url`]).
 pub(crate) fn server_string(text: String) -> String {
     ACTIVE.with(|a| match a.borrow().as_ref() {
-        Some(s) => s.scrub_owned(text),
+        Some(s) => s.scrub_as_url(s.scrub_owned(text)),
         None => text,
     })
+}
+
+impl Scrubber {
+    /// Parsing a URL changes its text: the host is percent-decoded, IDNA-mapped (full-width
+    /// letters become ASCII) and punycoded (which keeps a label's ASCII letters, in order),
+    /// tabs and newlines anywhere are dropped, `\\` becomes `/`, dot segments are removed. So a
+    /// URL free of the key as text can hold it once parsed (`https://%73%6b-.../`). When `text`
+    /// parses as a URL whose serialization holds a piece of the key, that serialization,
+    /// scrubbed, replaces it (and no longer parses as a URL).
+    fn scrub_as_url(&self, text: String) -> String {
+        if !text.contains(':') {
+            return text;
+        }
+        match url::Url::parse(text.trim()) {
+            Ok(url) if self.finds_secret_in(url.as_str()) => self.scrub_owned(url.into()),
+            _ => text,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +205,35 @@ mod tests {
     fn short_and_empty_secrets() {
         assert_eq!(Scrubber::new("abc123").scrub("xabc123y"), "x[redacted]y");
         assert_eq!(Scrubber::new("").scrub("anything"), "anything");
+    }
+
+    #[test]
+    fn a_url_is_checked_as_the_url_it_parses_into() {
+        let s = Arc::new(Scrubber::new(KEY));
+        let pct: String = KEY.bytes().map(|b| format!("%{b:02x}")).collect();
+        let spaced: String = KEY
+            .chars()
+            .enumerate()
+            .flat_map(|(i, c)| if i % 5 == 4 { vec![c, '\n'] } else { vec![c] })
+            .collect();
+        let interleaved: String = KEY
+            .to_ascii_lowercase()
+            .chars()
+            .flat_map(|c| [c, 'ü'])
+            .collect();
+        for url in [
+            format!("https://{pct}.example.com/a.mp3"),
+            format!("https:{pct}.example.com/a.mp3"),
+            format!("https://cdn.example.com/{spaced}.mp3"),
+            format!("https://{interleaved}.example.com/a.mp3"),
+        ] {
+            let out = decoding_with(&s, || server_string(url.clone()));
+            let parsed = url::Url::parse(&out).map(String::from).unwrap_or_default();
+            assert!(!s.finds_secret_in(&out), "{url} -> {out}");
+            assert!(!s.finds_secret_in(&parsed), "{url} -> {out} -> {parsed}");
+        }
+        let plain = "https://cdn.example.com/a%20b.mp3?x=1";
+        assert_eq!(decoding_with(&s, || server_string(plain.to_owned())), plain);
     }
 
     #[test]
