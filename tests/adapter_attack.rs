@@ -251,3 +251,29 @@ async fn a_key_that_url_parsing_would_assemble_never_comes_back_out() {
         assert_no_key_piece(&format!("{s:?}"), SECRET_KEY, url);
     }
 }
+
+/// Class 6: a `Retry-After` too large for a `u32` (or written as a float beyond 1e9) is a
+/// very long wait, so the call gives up with `retry_after` set (RELIABILITY.md: beyond
+/// `max_retry_after` it is not slept through); read as "no Retry-After", it let the retries
+/// hammer a server that had asked for a pause.
+#[tokio::test]
+async fn a_retry_after_too_large_for_its_type_is_not_read_as_absent() {
+    for value in ["4294967296", "99999999999999999999999", "1e12", "1e400"] {
+        let step = Step::Json(
+            429,
+            vec![("Retry-After", value.to_owned())],
+            json!({"code": 429, "message": "slow down"}),
+        );
+        let server = Scripted::start(vec![step; 4]).await;
+        let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+        let e = c.clone_status(&JobId::new("t-1")).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::RateLimited, "{value}: {e}");
+        assert!(
+            e.retry_after()
+                .is_some_and(|d| d >= std::time::Duration::from_secs(1 << 32)),
+            "{value}: {e:?}"
+        );
+        assert_eq!(server.seen().len(), 1, "{value}: retried");
+        assert!(sleeper.sleeps().is_empty(), "{value}");
+    }
+}
