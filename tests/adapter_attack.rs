@@ -310,3 +310,106 @@ fn webhook_other_payload_ids_keep_their_exact_text() {
         other => panic!("expected Other, got {other:?}"),
     }
 }
+
+/// A raw loopback server: answers every connection with `reply` (written in pieces `drip`
+/// apart), after reading the request head.
+async fn raw_server(reply: Vec<u8>, drip: Option<std::time::Duration>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                match drip {
+                    None => {
+                        let _ = s.write_all(&reply).await;
+                    }
+                    Some(every) => {
+                        for b in reply.iter().cycle() {
+                            if s.write_all(&[*b]).await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(every).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Class 5: a body of exactly the limit is read; one byte more is abandoned, whether it is
+/// announced by `Content-Length` or streamed in chunks (one of which announces an absurd size).
+#[tokio::test]
+async fn bodies_at_the_limit_are_read_and_one_byte_over_is_not() {
+    let build = |base: &str| {
+        Client::builder(Provider::Vmeg)
+            .api_key(SECRET_KEY)
+            .base_url(base)
+            .max_response_bytes(1024)
+            .retry(voiceclone::RetryPolicy::none())
+            .build()
+            .unwrap()
+    };
+    let prefix = r#"{"code":200,"data":{"status":"running","pad":""#;
+    let body = |len: usize| {
+        let pad = "x".repeat(len - prefix.len() - 3);
+        format!(r#"{prefix}{pad}"}}}}"#)
+    };
+    for (len, ok) in [(1024, true), (1025, false)] {
+        let b = body(len);
+        assert_eq!(b.len(), len);
+        let fixed =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{b}");
+        let chunked = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+            len / 2,
+            &b[..len / 2],
+            len - len / 2,
+            &b[len / 2..]
+        );
+        for reply in [fixed, chunked] {
+            let base = raw_server(reply.into_bytes(), None).await;
+            let r = build(&base).clone_status(&JobId::new("t-1")).await;
+            assert_eq!(r.is_ok(), ok, "{len}: {r:?}");
+        }
+    }
+    // A chunk that announces 2^64-1 bytes and then streams.
+    let mut huge =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n".to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 64 * 1024));
+    let base = raw_server(huge, None).await;
+    let e = build(&base)
+        .clone_status(&JobId::new("t-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+}
+
+/// Class 6: a server that drips its answer one byte at a time never lets a wait outlast its
+/// deadline (the per-request timeout is far longer).
+#[tokio::test]
+async fn a_server_dripping_bytes_cannot_stretch_a_wait_past_its_deadline() {
+    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{\"code\":200,\"data\":{\"status\":\"running\"".to_vec();
+    let base = raw_server(reply, Some(std::time::Duration::from_millis(20))).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(&base)
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let wait = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_deadline(Some(std::time::Duration::from_millis(500)));
+    let started = std::time::Instant::now();
+    let e = c
+        .wait_for_speech(&JobId::new("t-1"), &wait)
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(e.kind(), ErrorKind::WaitTimedOut { .. }), "{e}");
+    assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
+}
