@@ -789,7 +789,7 @@ fn sim_command_serves_until_interrupted() {
 
 /// What a hostile server puts in every string: an OSC title change ended by BEL, a colour
 /// and a screen clear (7-bit and 8-bit CSI), a forged line after CR LF, DEL and NUL.
-const NASTY: &str = "a\u{1b}]0;pwned\u{7}\u{1b}[31mred\r\nforged: line\u{7f}\u{9b}2J\u{0}\u{85}z";
+const NASTY: &str = "a\u{1b}]0;pwned\u{7}\u{1b}[31mred\r\nforged: line\u{7f}\u{9b}2J\u{0}\u{85}z\u{200b}h\u{200e}i\u{2028}d\u{e0041}e";
 
 /// A loopback HTTP server (std only, one thread) that answers every route the CLI uses with
 /// `NASTY` inside messages, ids, statuses and voice names.
@@ -918,8 +918,12 @@ fn has_string_with(v: &Value, needle: &str) -> bool {
 
 /// Control characters in `text` other than the newlines the CLI itself ends lines with.
 fn raw_controls(text: &str) -> Vec<char> {
+    // Invisible ones too: a zero-width space, a bidi mark, the line separator, a tag character.
     text.chars()
-        .filter(|c| c.is_control() && *c != '\n')
+        .filter(|c| {
+            (c.is_control() && *c != '\n')
+                || matches!(c, '\u{200b}' | '\u{200e}' | '\u{2028}' | '\u{e0041}')
+        })
         .collect()
 }
 

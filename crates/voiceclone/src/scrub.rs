@@ -125,7 +125,9 @@ impl Scrubber {
 /// answer passes through it as it is decoded.
 pub(crate) fn text_filter(scrubber: &Arc<Scrubber>) -> client_glue::TextFilter {
     let scrubber = Arc::clone(scrubber);
-    Arc::new(move |text: String| scrubber.scrub_owned(text))
+    // A string that is a URL is also checked as the URL it will be parsed into (see
+    // [`Scrubber::scrub_as_url`]).
+    Arc::new(move |text: String| scrubber.scrub_as_url(scrubber.scrub_owned(text)))
 }
 
 /// Runs `decode` with `filter` active for every string decoded meanwhile on this thread (the
@@ -138,6 +140,24 @@ pub(crate) fn decoding_with<R>(filter: &client_glue::TextFilter, decode: impl Fn
 /// outside [`decoding_with`] or a filtered generated call).
 pub(crate) fn server_string(text: String) -> String {
     client_glue::wire::filter_text(text)
+}
+
+impl Scrubber {
+    /// Parsing a URL changes its text: the host is percent-decoded, IDNA-mapped (full-width
+    /// letters become ASCII) and punycoded (which keeps a label's ASCII letters, in order),
+    /// tabs and newlines anywhere are dropped, `\\` becomes `/`, dot segments are removed. So a
+    /// URL free of the key as text can hold it once parsed (`https://%73%6b-.../`). When `text`
+    /// parses as a URL whose serialization holds a piece of the key, that serialization,
+    /// scrubbed, replaces it (and no longer parses as a URL).
+    fn scrub_as_url(&self, text: String) -> String {
+        if !text.contains(':') {
+            return text;
+        }
+        match url::Url::parse(text.trim()) {
+            Ok(url) if self.finds_secret_in(url.as_str()) => self.scrub_owned(url.into()),
+            _ => text,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +198,36 @@ mod tests {
     fn short_and_empty_secrets() {
         assert_eq!(Scrubber::new("abc123").scrub("xabc123y"), "x[redacted]y");
         assert_eq!(Scrubber::new("").scrub("anything"), "anything");
+    }
+
+    #[test]
+    fn a_url_is_checked_as_the_url_it_parses_into() {
+        let s = Arc::new(Scrubber::new(KEY));
+        let f = text_filter(&s);
+        let pct: String = KEY.bytes().map(|b| format!("%{b:02x}")).collect();
+        let spaced: String = KEY
+            .chars()
+            .enumerate()
+            .flat_map(|(i, c)| if i % 5 == 4 { vec![c, '\n'] } else { vec![c] })
+            .collect();
+        let interleaved: String = KEY
+            .to_ascii_lowercase()
+            .chars()
+            .flat_map(|c| [c, 'ü'])
+            .collect();
+        for url in [
+            format!("https://{pct}.example.com/a.mp3"),
+            format!("https:{pct}.example.com/a.mp3"),
+            format!("https://cdn.example.com/{spaced}.mp3"),
+            format!("https://{interleaved}.example.com/a.mp3"),
+        ] {
+            let out = decoding_with(&f, || server_string(url.clone()));
+            let parsed = url::Url::parse(&out).map(String::from).unwrap_or_default();
+            assert!(!s.finds_secret_in(&out), "{url} -> {out}");
+            assert!(!s.finds_secret_in(&parsed), "{url} -> {out} -> {parsed}");
+        }
+        let plain = "https://cdn.example.com/a%20b.mp3?x=1";
+        assert_eq!(decoding_with(&f, || server_string(plain.to_owned())), plain);
     }
 
     #[test]

@@ -129,14 +129,16 @@ pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
 /// `Retry-After` as either delta-seconds or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
-    if let Some(secs) = digits(v) {
-        return Some(Duration::from_secs(u64::from(secs)));
+    // A number too large for its type is a very long wait, not no wait: read as absent, it
+    // would let the retries go ahead at once against a server that asked for a pause.
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
     }
     if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && (0.0..1e9).contains(&secs) {
-            return Some(Duration::from_secs_f64(secs));
+        if secs.is_nan() || secs < 0.0 {
+            return None;
         }
-        return None;
+        return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let mut it = v.split_whitespace();
     let _weekday = it.next()?;
@@ -265,6 +267,21 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+        assert_eq!(parse_retry_after("-0.5", now), None);
+        assert_eq!(parse_retry_after("NaN", now), None);
+        // Beyond u32, u64 or a Duration: a very long wait, never "no Retry-After".
+        for huge in [
+            "4294967296",
+            "99999999999999999999999",
+            "1e12",
+            "1e400",
+            "inf",
+        ] {
+            assert!(
+                parse_retry_after(huge, now).is_some_and(|d| d >= Duration::from_secs(1 << 32)),
+                "{huge}"
+            );
+        }
     }
 
     #[test]

@@ -84,14 +84,26 @@ impl<'de> Visitor<'de> for NumOrStringVisitor {
     }
 }
 
-/// An integer sent as a JSON number or a numeric string (`20000` or `"20000"`).
+/// An integer sent as a JSON number or a numeric string (`20000` or `"20000"`). A string is
+/// read as the same number unquoted would be: `"20000.0"` and `"2e4"` are 20000, as `20000.0`
+/// and `2e4` are (a success code spelled so must not pass for a failure).
 pub(crate) fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     Ok(match Option::<NumOrString>::deserialize(d)? {
         Some(NumOrString::Int(i)) => Some(i),
-        Some(NumOrString::Float(f)) if f.fract() == 0.0 && f.abs() < 9e15 => Some(f as i64),
-        Some(NumOrString::Str(s)) => s.trim().parse().ok(),
+        Some(NumOrString::Float(f)) => integral(f),
+        Some(NumOrString::Str(s)) => {
+            let s = s.trim();
+            s.parse()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(integral))
+        }
         _ => None,
     })
+}
+
+/// `f` as an exact integer, when it is one (and well inside the range where floats are exact).
+fn integral(f: f64) -> Option<i64> {
+    (f.fract() == 0.0 && f.abs() < 9e15).then_some(f as i64)
 }
 
 /// A string field that may also arrive as a number (ids) or be null; anything else (bool,
@@ -116,14 +128,16 @@ pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<S
 /// The longest id this crate accepts from a server or a caller.
 pub(crate) const MAX_ID_CHARS: usize = 256;
 
-/// An id from a server that can name a job or a voice: not blank, no control characters, not
-/// absurdly long, and holding no piece of the API key (a scrubbed id is no id).
+/// An id from a server that can name a job or a voice: one this crate accepts back from a
+/// caller ([`crate::validate::id`]: not blank or invisible, no control characters, whitespace,
+/// separators or dot segments in any encoding, at most 256 bytes), and holding no piece of the
+/// API key (a scrubbed id is no id). An id the client would refuse to poll is no job id: the
+/// answer counts as unreadable.
 pub(crate) fn usable_id(raw: Option<&str>) -> Option<&str> {
     let id = raw?.trim();
-    let ok = !id.is_empty()
-        && id.chars().count() <= MAX_ID_CHARS
-        && !id.chars().any(char::is_control)
-        && !id.contains(crate::scrub::REDACTED);
+    let ok = id.chars().count() <= MAX_ID_CHARS
+        && !id.contains(crate::scrub::REDACTED)
+        && crate::validate::id("id", id).is_ok();
     ok.then_some(id)
 }
 
@@ -168,6 +182,21 @@ mod tests {
             (p.i, p.s.as_deref(), p.after.as_deref()),
             (Some(20000), Some("42"), Some("x"))
         );
+        // A numeric string in any spelling a JSON number may take is that number.
+        for spelled in [
+            r#""20000.0""#,
+            r#""2e4""#,
+            r#"" 2.0E4 ""#,
+            "2e4",
+            "20000.00",
+        ] {
+            let json = format!(r#"{{"i":{spelled}}}"#);
+            assert_eq!(probe(&json).i, Some(20000), "{json}");
+        }
+        for not_integral in [r#""20000.5""#, r#""inf""#, r#""NaN""#, r#""1e300""#] {
+            let json = format!(r#"{{"i":{not_integral}}}"#);
+            assert_eq!(probe(&json).i, None, "{json}");
+        }
         let p = probe(r#"{"i":20000.0,"s":"id-1"}"#);
         assert_eq!((p.i, p.s.as_deref()), (Some(20000), Some("id-1")));
         // Beyond i64: not an exact i64 code; as an id, the exact text.
@@ -214,7 +243,20 @@ mod tests {
     #[test]
     fn usable_ids() {
         assert_eq!(usable_id(Some(" t-1 ")), Some("t-1"));
-        for bad in ["", "   ", "a\u{0}b", "x[redacted]y"] {
+        for bad in [
+            "",
+            "   ",
+            "a\u{0}b",
+            "x[redacted]y",
+            // What `validate::id` refuses from a caller is no id from a server either.
+            "..",
+            "%2e%2e",
+            "a/b",
+            "a b",
+            "..;",
+            "\u{200b}",
+            &"é".repeat(200),
+        ] {
             assert_eq!(usable_id(Some(bad)), None, "{bad:?}");
         }
         assert_eq!(usable_id(Some("a\u{7}b")), None);

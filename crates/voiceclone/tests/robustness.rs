@@ -696,7 +696,8 @@ fn success_code(provider: Provider) -> i64 {
 }
 
 /// Whether `body` is a JSON envelope whose `code` is the provider's success code, read as
-/// leniently as the crate documents (integer, integral float, numeric string).
+/// leniently as the crate documents (integer, integral float, numeric string: a string is the
+/// number it spells, `"2e4"` and `"20000.0"` included).
 fn is_success_envelope(provider: Provider, body: &[u8]) -> bool {
     let want = success_code(provider);
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
@@ -706,7 +707,10 @@ fn is_success_envelope(provider: Provider, body: &[u8]) -> bool {
         Some(Value::Number(n)) => {
             n.as_i64() == Some(want) || n.as_f64().is_some_and(|f| f == want as f64)
         }
-        Some(Value::String(s)) => s.trim().parse::<i64>().ok() == Some(want),
+        Some(Value::String(s)) => {
+            s.trim().parse::<i64>().ok() == Some(want)
+                || s.trim().parse::<f64>().is_ok_and(|f| f == want as f64)
+        }
         _ => false,
     }
 }
