@@ -214,7 +214,44 @@ pub enum WebhookPayload {
     /// A TTS task finished.
     Speech(SpeechJob),
     /// Another product, or a shape this crate could not normalize: the raw `data`.
-    Other(serde_json::Value),
+    Other(RawData),
+}
+
+/// A webhook's `data` as it was sent, kept as JSON text so that every number keeps its
+/// exact digits (a `serde_json::Value` would turn an id beyond `u64` into a float).
+#[derive(Clone, Debug)]
+pub struct RawData(Box<serde_json::value::RawValue>);
+
+impl RawData {
+    /// The JSON text of `data`.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// `data` read as `T`.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+
+    /// `data.taskId` (or `data.id`), a string or a number kept as its exact text.
+    pub fn task_id(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Named {
+            #[serde(default, deserialize_with = "crate::wire::lenient_string")]
+            task_id: Option<String>,
+            #[serde(default, deserialize_with = "crate::wire::lenient_string")]
+            id: Option<String>,
+        }
+        let named: Named = self.parse().ok()?;
+        named.task_id.or(named.id)
+    }
+}
+
+impl PartialEq for RawData {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
 }
 
 /// A verified delivery.
@@ -495,7 +532,9 @@ fn decode_event(body: &[u8], sent_at: SystemTime) -> Result<WebhookEvent, Webhoo
         _ => None,
     }
     .unwrap_or_else(|| {
-        WebhookPayload::Other(serde_json::from_str(data).unwrap_or(serde_json::Value::Null))
+        let raw = serde_json::value::RawValue::from_string(data.to_owned())
+            .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned());
+        WebhookPayload::Other(RawData(raw))
     });
 
     Ok(WebhookEvent {
@@ -726,7 +765,9 @@ mod tests {
         );
         assert_eq!(
             ev.payload,
-            WebhookPayload::Other(serde_json::json!({"x": 1}))
+            WebhookPayload::Other(RawData(
+                serde_json::value::RawValue::from_string(r#"{"x":1}"#.to_owned()).unwrap()
+            ))
         );
     }
 

@@ -68,11 +68,11 @@ fn verify_inner(args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Fai
                 WebhookPayload::Clone(job) => put_clone_job(&mut o, job),
                 WebhookPayload::Speech(job) => put_speech_job(&mut o, job),
                 WebhookPayload::Other(data) => {
-                    if let Some(id) = data.get("taskId").and_then(Value::as_str) {
-                        o.set("job_id", id);
+                    if let Some(id) = data.task_id() {
                         o.line(format!("job: {id}"));
+                        o.set("job_id", id);
                     }
-                    o.set("data", data.clone());
+                    o.set("data", data.parse::<Value>().unwrap_or(Value::Null));
                 }
                 _ => {}
             }
