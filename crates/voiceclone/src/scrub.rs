@@ -27,6 +27,8 @@ pub(crate) const MIN_PIECE: usize = 8;
 #[derive(Clone)]
 pub(crate) struct Scrubber {
     finder: Option<AhoCorasick>,
+    /// Whether the key holds a `.` (see `scrub_as_url`).
+    key_has_dot: bool,
 }
 
 impl std::fmt::Debug for Scrubber {
@@ -62,7 +64,10 @@ impl Scrubber {
                 }
             }
         };
-        Self { finder }
+        Self {
+            finder,
+            key_has_dot: secret.contains('.'),
+        }
     }
 
     /// The byte ranges of `text` covered by pieces of the secret, merged, widened to
@@ -150,7 +155,12 @@ impl Scrubber {
     /// parses as a URL whose serialization holds a piece of the key, that serialization,
     /// scrubbed, replaces it (and no longer parses as a URL).
     fn scrub_as_url(&self, text: String) -> String {
-        if !text.contains(':') {
+        // Parsing only joins pieces of the key that the text keeps apart when it percent-
+        // decodes, maps non-ASCII (IDNA, punycode), drops control characters or rewrites a
+        // numeric host as dotted IPv4 (which can only matter for a key holding a dot): the
+        // common URL, plain ASCII, is left unparsed.
+        let may_join = |b: u8| b == b'%' || b >= 0x80 || b < 0x20;
+        if !text.contains(':') || !(self.key_has_dot || text.bytes().any(may_join)) {
             return text;
         }
         match url::Url::parse(text.trim()) {
