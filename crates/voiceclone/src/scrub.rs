@@ -159,7 +159,7 @@ impl Scrubber {
         // decodes, maps non-ASCII (IDNA, punycode), drops control characters or rewrites a
         // numeric host as dotted IPv4 (which can only matter for a key holding a dot): the
         // common URL, plain ASCII, is left unparsed.
-        let may_join = |b: u8| b == b'%' || b >= 0x80 || b < 0x20;
+        let may_join = |b: u8| b == b'%' || !(0x20..0x80).contains(&b);
         if !text.contains(':') || !(self.key_has_dot || text.bytes().any(may_join)) {
             return text;
         }
