@@ -328,11 +328,11 @@ fn prebuilt_urls(file: &mut syn::File) {
                 {
                     let rest = syn::LitStr::new(rest, fmt.span());
                     let rest_args: Vec<Expr> = args.collect();
-                    init.expr = Box::new(syn::parse_quote!(::client_glue::hooks::request_url(
+                    *init.expr = syn::parse_quote!(::client_glue::hooks::request_url(
                         &self.baseurl,
                         self.inner(),
                         &format!(#rest, #(#rest_args),*),
-                    )?));
+                    )?);
                 }
             }
             syn::visit_mut::visit_local_mut(self, local);
