@@ -99,6 +99,7 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
     };
     remove_panicking_constructor(&mut file);
     prebuilt_urls(&mut file);
+    drop_api_version_header(&mut file);
     let glue = match syn::parse_str::<syn::File>(&glue(&spec.operations)) {
         Ok(g) => g,
         Err(e) => return err(format!("{name}: the xtask's glue does not parse: {e}")),
@@ -106,8 +107,9 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
     file.items.extend(glue.items);
     let body = prettyplease::unparse(&file);
     let mut notes = vec![
-        "the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, removes progenitor's `api-version` header, sets each operation's timeout and bounds the response body".to_string(),
+        "the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body".to_string(),
         "progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor".to_string(),
+        "progenitor's `api-version` header (neither vendor documents it) is not added".to_string(),
         "request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended) instead of a string reqwest parses on every call".to_string(),
     ];
     notes.extend(shaped.notes);
@@ -339,4 +341,22 @@ fn prebuilt_urls(file: &mut syn::File) {
         }
     }
     Rewrite.visit_file_mut(file);
+}
+
+/// Removes the statements that append progenitor's `api-version` header: neither vendor
+/// documents it, and adding it to remove it in a hook costs every call.
+fn drop_api_version_header(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+
+    struct Drop;
+    impl VisitMut for Drop {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            block.stmts.retain(|stmt| {
+                let text = quote::quote!(#stmt).to_string();
+                !(text.starts_with("header_map . append") && text.contains("\"api-version\""))
+            });
+            syn::visit_mut::visit_block_mut(self, block);
+        }
+    }
+    Drop.visit_file_mut(file);
 }

@@ -50,14 +50,12 @@ mod tests {
     }
 }
 
-/// The header progenitor adds to every request; neither vendor documents it.
-const API_VERSION: &str = "api-version";
-
-/// Before sending: the bearer header, no `api-version` header, the operation's timeout.
+/// Before sending: the bearer header and the operation's timeout. (progenitor's
+/// `api-version` header is not generated: the xtask leaves it out.)
 pub fn prepare(config: &ClientConfig, request: &mut reqwest::Request, info: &OperationInfo) {
-    let headers = request.headers_mut();
-    headers.insert(AUTHORIZATION, config.authorization.clone());
-    headers.remove(API_VERSION);
+    request
+        .headers_mut()
+        .insert(AUTHORIZATION, config.authorization.clone());
     *request.timeout_mut() = Some(config.timeout_for(info.operation_id));
 }
 

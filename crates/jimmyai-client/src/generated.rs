@@ -4,8 +4,9 @@
 // generator: progenitor 0.15.1
 // Skipped operations: uploadFile
 // What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen.rs):
-// - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, removes progenitor's `api-version` header, sets each operation's timeout and bounds the response body
+// - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
+// - progenitor's `api-version` header (neither vendor documents it) is not added
 // - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended) instead of a string reqwest parses on every call
 // - failure responses left undeclared (6 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
 // - answers read leniently (19 fields of AudioTask, CreateAudioEnvelope, CreateCloneEnvelope, ErrorEnvelope, GetAudioTaskEnvelope, UploadFileEnvelope, UploadedFile): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`; `Code` as `client_glue::Code` (integer or numeric string)
@@ -661,11 +662,6 @@ Arguments:
             &format!("/api/open-api/v1/audios/{}", encode_path(& id.to_string())),
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -709,11 +705,6 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/audios`
             &format!("/api/open-api/v1/soundCloning/audios",),
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -759,11 +750,6 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/clones`
             &format!("/api/open-api/v1/soundCloning/clones",),
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         #[allow(unused_mut)]
         let mut request = self
             .client

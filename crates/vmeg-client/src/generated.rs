@@ -4,8 +4,9 @@
 // generator: progenitor 0.15.1
 // Skipped operations: none
 // What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen.rs):
-// - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, removes progenitor's `api-version` header, sets each operation's timeout and bounds the response body
+// - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
+// - progenitor's `api-version` header (neither vendor documents it) is not added
 // - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended) instead of a string reqwest parses on every call
 // - failure responses left undeclared (22 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
 // - answers read leniently (71 fields of BasicVoice, BasicVoiceListData, BasicVoiceListEnvelope, CloneVoice, CloneVoiceCreateData, CloneVoiceCreateSyncEnvelope, CloneVoiceListData, CloneVoiceListEnvelope, CloneVoiceWebhook, ErrorEnvelope, TaskAcceptedData, TaskAcceptedEnvelope, TaskDetailData, TaskDetailEnvelope, TaskListData, TaskListEnvelope, TaskSummary, TtsCreateData, TtsCreateSyncEnvelope, TtsResult, TtsWebhook, VoidEnvelope): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`; `Code` as `client_glue::Code` (integer or numeric string)
@@ -1500,11 +1501,6 @@ Arguments:
             &format!("/openapi/v1/assets/voice/basic/list",),
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = x_idempotency_key {
             header_map.append("X-Idempotency-Key", value.to_string().try_into()?);
         }
@@ -1560,11 +1556,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
-        header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
@@ -1617,11 +1608,6 @@ Arguments:
             &format!("/openapi/v1/assets/voice/clone/list",),
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = x_idempotency_key {
             header_map.append("X-Idempotency-Key", value.to_string().try_into()?);
         }
@@ -1676,11 +1662,6 @@ intent, use a new key for new work. Must not be blank after trimming.
             &format!("/openapi/v1/assets/voice/clone/update",),
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
@@ -1740,11 +1721,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
-        header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
@@ -1803,11 +1779,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
-        header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
@@ -1860,11 +1831,6 @@ intent, use a new key for new work. Must not be blank after trimming.
             &format!("/openapi/v1/task/tts/create",),
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
@@ -1921,11 +1887,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
-        header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
@@ -1979,11 +1940,6 @@ intent, use a new key for new work. Must not be blank after trimming.
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
-        header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
@@ -2034,11 +1990,6 @@ Arguments:
             &format!("/openapi/v1/tasks/detail",),
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2094,11 +2045,6 @@ Arguments:
             &format!("/openapi/v1/tasks/list",),
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         #[allow(unused_mut)]
         let mut request = self
             .client

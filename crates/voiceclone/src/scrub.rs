@@ -29,6 +29,8 @@ pub(crate) struct Scrubber {
     finder: Option<AhoCorasick>,
     /// Whether the key holds a `.` (see `scrub_as_url`).
     key_has_dot: bool,
+    /// The shortest piece: a shorter text cannot hold one.
+    shortest: usize,
 }
 
 impl std::fmt::Debug for Scrubber {
@@ -67,6 +69,7 @@ impl Scrubber {
         Self {
             finder,
             key_has_dot: secret.contains('.'),
+            shortest: bytes.len().min(MIN_PIECE),
         }
     }
 
@@ -76,6 +79,10 @@ impl Scrubber {
         let Some(finder) = &self.finder else {
             return Vec::new();
         };
+        // Most strings hold no piece: one fast search says so before the overlapping walk.
+        if text.len() < self.shortest || !finder.is_match(text) {
+            return Vec::new();
+        }
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         for m in finder.find_overlapping_iter(text) {
             let (mut start, mut end) = (m.start(), m.end());
