@@ -71,7 +71,8 @@ pub struct SimConfig {
     /// The only API key accepted by both APIs. Default `"sim-key"`.
     pub api_key: String,
     /// Task durations and webhook retry delays are divided by this. Default
-    /// `1.0`; `1000.0` turns seconds into milliseconds.
+    /// `1.0`; `1000.0` turns seconds into milliseconds. Bounds
+    /// [0.001, 1000000] ([`bounds::SPEED`]).
     pub speed: f64,
     /// Base duration of a clone task (VMEG clone, JimmyAI preview clone),
     /// before dividing by `speed`. The first quarter is `queued`, the rest
@@ -183,7 +184,7 @@ impl SimConfig {
         self.api_key = key.into();
         self
     }
-    /// Set [`SimConfig::speed`] (values `<= 0` or non-finite are treated as 1).
+    /// Set [`SimConfig::speed`] (must be in [`bounds::SPEED`]; checked at start).
     pub fn with_speed(mut self, speed: f64) -> Self {
         self.speed = speed;
         self
@@ -272,17 +273,218 @@ impl SimConfig {
         self
     }
 
-    /// `speed` sanitised to a positive finite number.
+    /// `speed` sanitised to a number within [`bounds::SPEED`] (1 when not
+    /// finite or not positive). [`SimConfig::validate`] refuses such values
+    /// before the simulator starts; this is the belt to its braces.
     pub(crate) fn effective_speed(&self) -> f64 {
         if self.speed.is_finite() && self.speed > 0.0 {
             self.speed
+                .clamp(*bounds::SPEED.start(), *bounds::SPEED.end())
         } else {
             1.0
         }
     }
 
-    /// `d` divided by the speed factor.
+    /// `d` divided by the speed factor, saturating at [`bounds::MAX_SCALED`].
     pub(crate) fn scaled(&self, d: Duration) -> Duration {
-        Duration::from_secs_f64(d.as_secs_f64() / self.effective_speed())
+        let secs = d.as_secs_f64() / self.effective_speed();
+        Duration::try_from_secs_f64(secs)
+            .unwrap_or(bounds::MAX_SCALED)
+            .min(bounds::MAX_SCALED)
     }
+
+    /// Check every setting against its bounds (see the table in the crate
+    /// docs). [`crate::Simulator::start_with`] calls this and refuses to
+    /// start on the first error.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use bounds as b;
+        if !(self.speed.is_finite() && b::SPEED.contains(&self.speed)) {
+            return Err(ConfigError::out_of_bounds(
+                "speed",
+                "a number in [0.001, 1000000]",
+                format!("{:?}", self.speed),
+            ));
+        }
+        if self.api_key.trim().is_empty() || self.api_key.len() > b::MAX_API_KEY_LEN {
+            return Err(ConfigError::Invalid {
+                setting: "api_key",
+                reason: format!("must be non-empty and at most {} bytes", b::MAX_API_KEY_LEN),
+            });
+        }
+        for (name, d) in [
+            ("clone_duration", self.clone_duration),
+            ("tts_duration", self.tts_duration),
+        ] {
+            if d > b::MAX_TASK_DURATION {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "at most 30 days",
+                    fmt_dur(d),
+                ));
+            }
+        }
+        if !(self.task_failure_rate.is_finite() && (0.0..=1.0).contains(&self.task_failure_rate)) {
+            return Err(ConfigError::out_of_bounds(
+                "task_failure_rate",
+                "a number in [0, 1]",
+                format!("{:?}", self.task_failure_rate),
+            ));
+        }
+        self.faults.validate()?;
+        if let Some(w) = &self.webhook {
+            let ok = reqwest::Url::parse(&w.url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    setting: "webhook.url",
+                    reason: "must be an absolute http:// or https:// URL".into(),
+                });
+            }
+        }
+        for (name, d) in [
+            ("idempotency_ttl", self.idempotency_ttl),
+            ("jimmy_model_validity", self.jimmy_model_validity),
+        ] {
+            if d > b::MAX_RETENTION {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "at most 365 days",
+                    fmt_dur(d),
+                ));
+            }
+        }
+        if self.vmeg_max_body_bytes > b::MAX_BODY_BYTES {
+            return Err(ConfigError::out_of_bounds(
+                "vmeg_max_body_bytes",
+                "at most 64 MiB",
+                self.vmeg_max_body_bytes,
+            ));
+        }
+        if self.webhook_retry_delays.len() > b::MAX_WEBHOOK_RETRIES {
+            return Err(ConfigError::out_of_bounds(
+                "webhook_retry_delays",
+                "at most 16 delays",
+                self.webhook_retry_delays.len(),
+            ));
+        }
+        if let Some(d) = self
+            .webhook_retry_delays
+            .iter()
+            .find(|d| **d > b::MAX_WEBHOOK_DELAY)
+        {
+            return Err(ConfigError::out_of_bounds(
+                "webhook_retry_delays",
+                "each at most 1 day",
+                fmt_dur(*d),
+            ));
+        }
+        if !b::WEBHOOK_TIMEOUT.contains(&self.webhook_timeout) {
+            return Err(ConfigError::out_of_bounds(
+                "webhook_timeout",
+                "between 1 ms and 1 hour",
+                fmt_dur(self.webhook_timeout),
+            ));
+        }
+        for (name, e) in [
+            ("jimmy_auth_error", self.jimmy_auth_error),
+            ("jimmy_bad_request", self.jimmy_bad_request),
+            ("jimmy_not_found", self.jimmy_not_found),
+            ("jimmy_server_error", self.jimmy_server_error),
+        ] {
+            if !(200..=599).contains(&e.http_status) {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "an HTTP status in [200, 599]",
+                    e.http_status,
+                ));
+            }
+        }
+        let w = &self.vmeg_status_words;
+        for (name, word) in [
+            ("vmeg_status_words.queued", &w.queued),
+            ("vmeg_status_words.running", &w.running),
+            ("vmeg_status_words.succeeded", &w.succeeded),
+            ("vmeg_status_words.failed", &w.failed),
+        ] {
+            if word.trim().is_empty() || word.len() > 64 {
+                return Err(ConfigError::Invalid {
+                    setting: name,
+                    reason: "must be a non-empty word of at most 64 bytes".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `1.5s`-style rendering for error messages.
+pub(crate) fn fmt_dur(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+/// A setting outside its bounds; [`SimConfig::validate`] says which.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A number or duration outside its range.
+    #[error("setting `{setting}` must be {bounds} (got {got})")]
+    OutOfBounds {
+        /// The setting's field name.
+        setting: &'static str,
+        /// The accepted range, in words.
+        bounds: &'static str,
+        /// The value given.
+        got: String,
+    },
+    /// A value of the wrong shape.
+    #[error("setting `{setting}` {reason}")]
+    Invalid {
+        /// The setting's field name.
+        setting: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn out_of_bounds(
+        setting: &'static str,
+        bounds: &'static str,
+        got: impl std::fmt::Display,
+    ) -> Self {
+        Self::OutOfBounds {
+            setting,
+            bounds,
+            got: got.to_string(),
+        }
+    }
+}
+
+/// The bounds [`SimConfig::validate`] enforces.
+pub mod bounds {
+    use std::ops::RangeInclusive;
+    use std::time::Duration;
+
+    /// [`crate::SimConfig::speed`].
+    pub const SPEED: RangeInclusive<f64> = 0.001..=1_000_000.0;
+    /// [`crate::SimConfig::api_key`] length in bytes.
+    pub const MAX_API_KEY_LEN: usize = 4096;
+    /// Base task durations.
+    pub const MAX_TASK_DURATION: Duration = Duration::from_secs(30 * 86_400);
+    /// Any duration after dividing by `speed` is capped here (30 days / 0.001).
+    pub const MAX_SCALED: Duration = Duration::from_secs(30 * 86_400 * 1000);
+    /// `idempotency_ttl`, `jimmy_model_validity`, retention ages.
+    pub const MAX_RETENTION: Duration = Duration::from_secs(365 * 86_400);
+    /// `vmeg_max_body_bytes`.
+    pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+    /// Number of webhook retries.
+    pub const MAX_WEBHOOK_RETRIES: usize = 16;
+    /// One webhook retry delay.
+    pub const MAX_WEBHOOK_DELAY: Duration = Duration::from_secs(86_400);
+    /// `webhook_timeout`.
+    pub const WEBHOOK_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_millis(1)..=Duration::from_secs(3600);
+    /// Fault `Retry-After` (`429=RATE:ARG`).
+    pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+    /// Fault latency (`latency=RATE:ARG`).
+    pub const MAX_LATENCY: Duration = Duration::from_secs(600);
 }

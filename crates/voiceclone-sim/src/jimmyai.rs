@@ -288,7 +288,7 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
         let validity = sh.config.jimmy_model_validity;
         match st.models.get_mut(&model_id) {
             Some(model) => {
-                if !model.activated && now > model.ready_at + validity {
+                if !model.activated && now > model.ready_at.saturating_add(validity) {
                     return Err(format!(
                         "modelId {model_id} expired: it was not activated within its validity window"
                     ));

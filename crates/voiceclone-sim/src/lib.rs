@@ -75,6 +75,39 @@
 //! | JimmyAI `fileUrl` without extension | accepted | — |
 //! | JimmyAI `contentText` length | counted in Unicode scalar values including pause markers | — |
 //!
+//! # Settings and their bounds
+//!
+//! [`Simulator::start_with`] runs [`SimConfig::validate`] first and refuses
+//! (an `InvalidInput` I/O error wrapping a [`ConfigError`] that names the
+//! setting) any value outside these bounds; the CLI's `sim` and `demo` turn
+//! the same checks into exit code 2. The constants live in [`bounds`].
+//!
+//! | setting | accepted |
+//! |---|---|
+//! | `speed` | finite, 0.001 to 1,000,000 |
+//! | `api_key` | non-empty, at most 4096 bytes |
+//! | `clone_duration`, `tts_duration` | at most 30 days (before dividing by `speed`) |
+//! | `task_failure_rate` | finite, 0 to 1 |
+//! | `faults.rate_*` | finite, 0 to 1 (their sum may exceed 1: the exclusive kinds are then drawn in order) |
+//! | `faults.retry_after` (`429=R:ARG`) | at most 1 day |
+//! | `faults.latency` (`latency=R:ARG`) | at most 10 minutes |
+//! | `webhook.url` | an absolute `http://` or `https://` URL |
+//! | `idempotency_ttl`, `jimmy_model_validity` | at most 365 days |
+//! | `vmeg_max_body_bytes` | at most 64 MiB |
+//! | `webhook_retry_delays` | at most 16 delays, each at most 1 day |
+//! | `webhook_timeout` | 1 ms to 1 hour |
+//! | `jimmy_*_error.http_status` | 200 to 599 |
+//! | `vmeg_status_words.*` | non-empty, at most 64 bytes |
+//!
+//! Any duration divided by `speed` is capped at 30,000 days, and the
+//! simulated clock saturates ([`SimHandle::advance_clock`] with
+//! `Duration::MAX` is fine), so no setting and no request can overflow.
+//!
+//! A VMEG idempotency key is held while its request is handled and given
+//! back if the handler rejects the request (unless
+//! [`SimConfig::vmeg_rejection_consumes_idempotency_key`]), panics or is
+//! cancelled: a key is never used up without its task.
+//!
 //! # Example
 //!
 //! A downstream test drives the simulator with plain `reqwest`:
@@ -119,7 +152,7 @@ mod vmeg;
 mod webhook;
 mod wire;
 
-pub use config::{JimmyError, SimConfig, VmegStatusWords, WebhookTarget};
+pub use config::{ConfigError, JimmyError, SimConfig, VmegStatusWords, WebhookTarget, bounds};
 pub use faults::{FaultConfig, FaultKind, FaultSpecError};
 pub use server::{SimHandle, Simulator};
 pub use stats::{CreateRecord, Stats};

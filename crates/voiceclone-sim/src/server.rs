@@ -33,22 +33,19 @@ impl Simulator {
 
     /// Start with `config`. The server runs on the current tokio runtime until
     /// the handle is dropped or [`SimHandle::shutdown`] is called.
+    ///
+    /// A setting outside its bounds ([`SimConfig::validate`]) is refused with
+    /// an error of kind [`std::io::ErrorKind::InvalidInput`] whose inner
+    /// error is the [`crate::ConfigError`].
     pub async fn start_with(config: SimConfig) -> std::io::Result<SimHandle> {
+        config
+            .validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
         let seed = config.seed;
-        let shared = Arc::new(Shared {
-            clock: Clock::new(),
-            state: Mutex::new(State::default()),
-            stats: Recorder::default(),
-            fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
-            task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
-            deliveries: Mutex::new(Vec::new()),
-            background: Mutex::new(JoinSet::new()),
-            base_url,
-            config,
-        });
+        let shared = Arc::new(Shared::new(config, base_url));
         tracing::info!(%addr, speed = shared.config.speed, seed, "voiceclone simulator listening");
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(SimHandle {
@@ -177,6 +174,21 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    pub fn new(config: SimConfig, base_url: String) -> Self {
+        let seed = config.seed;
+        Self {
+            clock: Clock::new(),
+            state: Mutex::new(State::default()),
+            stats: Recorder::default(),
+            fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+            task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
+            deliveries: Mutex::new(Vec::new()),
+            background: Mutex::new(JoinSet::new()),
+            base_url,
+            config,
+        }
+    }
+
     /// Lock the state with completion side effects applied up to now.
     pub fn lock_state(&self) -> MutexGuard<'_, State> {
         let now = self.clock.now();

@@ -33,7 +33,7 @@ impl Clock {
 
     /// Simulated time since the simulator started.
     pub fn now(&self) -> Duration {
-        self.start.elapsed() + self.offset()
+        self.start.elapsed().saturating_add(self.offset())
     }
 
     pub fn advance(&self, d: Duration) {
@@ -41,12 +41,12 @@ impl Clock {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        *g += d;
+        *g = g.saturating_add(d);
     }
 
     /// Wall-clock time of simulated instant `t`.
     pub fn wall(&self, t: Duration) -> SystemTime {
-        self.start_wall + t
+        self.start_wall.checked_add(t).unwrap_or(self.start_wall)
     }
 
     pub fn unix_secs(&self, t: Duration) -> u64 {
@@ -172,7 +172,7 @@ impl Task {
     }
 
     pub fn done_at(&self) -> Duration {
-        self.created + self.total
+        self.created.saturating_add(self.total)
     }
 
     pub fn phase(&self, now: Duration) -> Phase {
@@ -194,7 +194,7 @@ impl Task {
     pub fn updated_at(&self, now: Duration) -> Duration {
         match self.phase(now) {
             Phase::Queued => self.created,
-            Phase::Processing => self.created + self.queued_for,
+            Phase::Processing => self.created.saturating_add(self.queued_for),
             Phase::Completed | Phase::Failed => self.done_at(),
         }
     }

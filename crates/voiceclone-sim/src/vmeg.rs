@@ -142,7 +142,7 @@ pub(crate) async fn handle(
         Err(e) => return body_err(sh, e),
     };
     let slot = (norm_path(parts.uri.path()), key.clone());
-    {
+    let reservation = {
         let now = sh.clock.now();
         let mut st = sh.lock_state();
         st.expire_keys(now, sh.config.idempotency_ttl);
@@ -156,24 +156,60 @@ pub(crate) async fn handle(
             );
         }
         st.idempotency.insert(slot.clone(), now);
-    }
+        KeyReservation::new(sh.clone(), slot)
+    };
     let result = match op {
         "vmeg.cloneVoiceCreate" | "vmeg.cloneVoiceCreateAsync" => {
-            clone_create(sh, &m, &key, op).await
+            clone_create(sh, &m, &key, op, reservation).await
         }
-        "vmeg.ttsCreate" | "vmeg.ttsCreateAsync" => tts_create(sh, &m, &key, op).await,
-        "vmeg.tasksDelete" => tasks_delete(sh, &m),
-        "vmeg.cloneVoiceUpdate" => clone_update(sh, &m),
-        _ => clone_delete(sh, &m),
+        "vmeg.ttsCreate" | "vmeg.ttsCreateAsync" => tts_create(sh, &m, &key, op, reservation).await,
+        "vmeg.tasksDelete" => tasks_delete(sh, &m).inspect(|_| reservation.commit()),
+        "vmeg.cloneVoiceUpdate" => clone_update(sh, &m).inspect(|_| reservation.commit()),
+        _ => clone_delete(sh, &m).inspect(|_| reservation.commit()),
     };
     match result {
         Ok(r) => r,
-        Err((code, msg)) => {
-            if !sh.config.vmeg_rejection_consumes_idempotency_key {
-                sh.lock_state().idempotency.remove(&slot);
-            }
-            env_err(sh, code, &msg)
+        // The reservation, dropped uncommitted, gave the key back (unless
+        // `vmeg_rejection_consumes_idempotency_key`).
+        Err((code, msg)) => env_err(sh, code, &msg),
+    }
+}
+
+/// An idempotency key held while its request is handled. Dropped without
+/// [`KeyReservation::commit`] (a rejection, a panic, a cancelled handler), it
+/// releases the key, so a key is never used up without its task, unless
+/// [`crate::SimConfig::vmeg_rejection_consumes_idempotency_key`] says a
+/// rejection consumes it.
+pub(crate) struct KeyReservation {
+    sh: Arc<Shared>,
+    slot: Option<(String, String)>,
+}
+
+impl KeyReservation {
+    fn new(sh: Arc<Shared>, slot: (String, String)) -> Self {
+        Self {
+            sh,
+            slot: Some(slot),
         }
+    }
+
+    /// The request succeeded (its task, if any, exists): keep the key.
+    pub(crate) fn commit(mut self) {
+        self.slot = None;
+    }
+}
+
+impl Drop for KeyReservation {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        if self.sh.config.vmeg_rejection_consumes_idempotency_key && !std::thread::panicking() {
+            return;
+        }
+        crate::server::lock(&self.sh.state)
+            .idempotency
+            .remove(&slot);
     }
 }
 
@@ -532,6 +568,7 @@ async fn clone_create(
     m: &Map<String, Value>,
     key: &str,
     op: &'static str,
+    reservation: KeyReservation,
 ) -> Result<Response<Body>, Rejection> {
     let is_async = op.ends_with("Async");
     let ref_audio = req_str(m, "refAudio").map_err(bad)?;
@@ -566,7 +603,7 @@ async fn clone_create(
     t.is_async = is_async;
     t.extra_data = if is_async { xd.clone() } else { None };
     t.voice_id = Some(voice_id);
-    t.voice_name = voice_name.unwrap_or_else(|| format!("Voice {}", &id[5..13.min(id.len())]));
+    t.voice_name = voice_name.unwrap_or_else(|| format!("Voice {}", id.get(5..13).unwrap_or(&id)));
     t.provider = provider;
     t.ref_audio = ref_audio;
     t.sample_language = sample_language;
@@ -577,6 +614,7 @@ async fn clone_create(
         st.vmeg_order.push(id.clone());
         st.tasks.insert(id.clone(), t);
     }
+    reservation.commit();
     sh.stats.create(CreateRecord {
         operation: op.to_string(),
         task_id: id.clone(),
@@ -613,6 +651,7 @@ async fn tts_create(
     m: &Map<String, Value>,
     key: &str,
     op: &'static str,
+    reservation: KeyReservation,
 ) -> Result<Response<Body>, Rejection> {
     let is_async = op.ends_with("Async");
     let items = match m.get("data") {
@@ -759,6 +798,7 @@ async fn tts_create(
         st.vmeg_order.push(id.clone());
         st.tasks.insert(id.clone(), t);
     }
+    reservation.commit();
     sh.stats.create(CreateRecord {
         operation: op.to_string(),
         task_id: id.clone(),
@@ -774,4 +814,59 @@ async fn tts_create(
         return Ok(ok(json!({"taskId": id, "createdAt": created})));
     }
     Ok(sync_answer(sh, &id).await)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::config::SimConfig;
+    use crate::server::lock;
+
+    fn reserved(sh: &Arc<Shared>, key: &str) -> KeyReservation {
+        let slot = ("/openapi/v1/task/tts/create".to_string(), key.to_string());
+        lock(&sh.state)
+            .idempotency
+            .insert(slot.clone(), Duration::ZERO);
+        KeyReservation::new(sh.clone(), slot)
+    }
+
+    fn held(sh: &Shared, key: &str) -> bool {
+        lock(&sh.state)
+            .idempotency
+            .contains_key(&("/openapi/v1/task/tts/create".to_string(), key.to_string()))
+    }
+
+    #[test]
+    fn a_key_is_kept_only_when_its_request_succeeded() {
+        let sh = Arc::new(Shared::new(SimConfig::default(), String::new()));
+        reserved(&sh, "committed").commit();
+        assert!(held(&sh, "committed"));
+        drop(reserved(&sh, "rejected"));
+        assert!(!held(&sh, "rejected"));
+        let r = reserved(&sh, "panicked");
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _r = r;
+            panic!("handler bug");
+        }));
+        assert!(unwound.is_err());
+        assert!(
+            !held(&sh, "panicked"),
+            "a panicking handler used up its key"
+        );
+
+        // Rejections may consume the key when configured; a panic never does.
+        let sh = Arc::new(Shared::new(
+            SimConfig::default().with_vmeg_rejection_consumes_idempotency_key(true),
+            String::new(),
+        ));
+        drop(reserved(&sh, "rejected"));
+        assert!(held(&sh, "rejected"));
+        let r = reserved(&sh, "panicked");
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _r = r;
+            panic!("handler bug");
+        }));
+        assert!(!held(&sh, "panicked"));
+    }
 }
