@@ -787,6 +787,50 @@ fn sim_command_serves_until_interrupted() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
+#[test]
+fn scripted_lost_answer_ends_outcome_unknown_then_reconciles_by_key() {
+    // Webhooks go to a closed port: each delivery attempt is still recorded with its body,
+    // which is what a receiver would have got.
+    let sim = Sim::start(
+        fast_config()
+            .with_webhook("http://127.0.0.1:9/hook", "whsec")
+            .with_webhook_retry_delays(vec![]),
+    );
+    sim.handle
+        .fail_next(
+            "vmeg.cloneVoiceCreateAsync",
+            voiceclone_sim::FaultKind::DropAfter,
+            1,
+        )
+        .unwrap();
+    let j = run(&sim, &clone_args("vmeg", &[])).expect(3).json();
+    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    let key = s(&j["error"]["idempotency_key"]).to_owned();
+    // Exactly one task exists for that call, although the answer was lost.
+    let stats = sim.handle.stats();
+    assert_eq!(stats.billable("vmeg.cloneVoiceCreateAsync"), 1, "{stats:?}");
+    // Reconcile: the completion webhook carries the key in extraData and names the task.
+    let deliveries = sim
+        .rt
+        .block_on(sim.handle.wait_for_deliveries(1, Duration::from_secs(10)));
+    let d = deliveries
+        .iter()
+        .find(|d| d.body.contains(&key))
+        .expect("a webhook naming the idempotency key");
+    let body: Value = serde_json::from_str(&d.body).unwrap();
+    let task = s(&body["data"]["taskId"]).to_owned();
+    let st = run(&sim, &["--provider", "vmeg", "--json", "status", &task])
+        .expect(0)
+        .json();
+    assert_eq!(st["status"], "succeeded", "{st}");
+    assert!(s(&st["voice_id"]).starts_with("cv_"), "{st}");
+    assert_eq!(
+        sim.handle.stats().billable("vmeg.cloneVoiceCreateAsync"),
+        1,
+        "reconciling created nothing"
+    );
+}
+
 /// Runs `voiceclone ARGS` that must exit by itself; kills it after 20 s (a `sim` that
 /// accepted its settings would serve forever).
 fn run_bounded(args: &[&str]) -> Run {

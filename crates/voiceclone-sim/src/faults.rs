@@ -123,6 +123,20 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 10] = [
+        Self::TooManyRequests,
+        Self::Http500,
+        Self::Http502,
+        Self::Http503,
+        Self::Business,
+        Self::DropBefore,
+        Self::DropAfter,
+        Self::Latency,
+        Self::UnknownStatus,
+        Self::ExtraFields,
+    ];
+
     /// Stable name (same as the spec kind).
     pub fn name(self) -> &'static str {
         match self {

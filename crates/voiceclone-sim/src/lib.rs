@@ -15,6 +15,8 @@
 //!   for UNKNOWN facts (listed below).
 //! - [`FaultConfig`] (`faults.rs`): seeded fault injection; the `--fault`
 //!   spec grammar is documented on that module.
+//! - [`SimHandle::fail_next`], [`Fault`] (`script.rs`): faults scripted at run
+//!   time per operation (below).
 //! - [`Stats`], [`CreateRecord`] (`stats.rs`): requests per operation and per
 //!   HTTP status, faults per kind, billable creates grouped by logical call,
 //!   connections accepted.
@@ -74,6 +76,62 @@
 //! | JimmyAI `modelId` activation | on the first *accepted* production create | — |
 //! | JimmyAI `fileUrl` without extension | accepted | — |
 //! | JimmyAI `contentText` length | counted in Unicode scalar values including pause markers | — |
+//!
+//! # Scripted faults
+//!
+//! Random faults ([`SimConfig::faults`]) are drawn per request from the seed.
+//! To test one path exactly, script faults at run time instead (or as well):
+//!
+//! - [`SimHandle::fail_next`]`(operation, fault, n)`: the next `n` calls of
+//!   `operation` get `fault`, in place of the random draw for those calls
+//!   (the draw still happens, so later requests see the same random faults
+//!   as without the script). Scripts for one operation queue in order.
+//! - [`SimHandle::scripted_pending`]`(operation)`: calls still scripted.
+//! - [`SimHandle::clear_scripted_faults`]: forget what is left.
+//!
+//! `fault` is a [`FaultKind`] or a [`Fault`] with an argument
+//! ([`Fault::too_many_requests`]`(retry_after)`, [`Fault::latency`]`(d)`),
+//! also parsed from `KIND[:ARG]` text such as `502`, `drop-after`, `429:2s`.
+//! Errors ([`ScriptError`]): an unknown operation; `unknown-status` on an
+//! operation without a task status; a duration beyond the `--fault` bounds.
+//!
+//! Operation names ([`OPERATIONS`]; the same names as in [`Stats`]):
+//!
+//! | operation | route |
+//! |---|---|
+//! | `vmeg.cloneVoiceCreate` | `POST /openapi/v1/task/clone-voice/create` |
+//! | `vmeg.cloneVoiceCreateAsync` | `POST /openapi/v1/task/clone-voice/create-async` |
+//! | `vmeg.ttsCreate` | `POST /openapi/v1/task/tts/create` |
+//! | `vmeg.ttsCreateAsync` | `POST /openapi/v1/task/tts/create-async` |
+//! | `vmeg.tasksList` | `GET /openapi/v1/tasks/list` (status) |
+//! | `vmeg.tasksDetail` | `GET /openapi/v1/tasks/detail` (status) |
+//! | `vmeg.tasksDelete` | `POST /openapi/v1/tasks/delete` |
+//! | `vmeg.cloneVoiceList` | `POST /openapi/v1/assets/voice/clone/list` |
+//! | `vmeg.cloneVoiceUpdate` | `POST /openapi/v1/assets/voice/clone/update` |
+//! | `vmeg.cloneVoiceDelete` | `POST /openapi/v1/assets/voice/clone/delete` |
+//! | `vmeg.basicVoiceList` | `POST /openapi/v1/assets/voice/basic/list` |
+//! | `jimmyai.createClone` | `POST /api/open-api/v1/soundCloning/clones` |
+//! | `jimmyai.createAudio` | `POST /api/open-api/v1/soundCloning/audios` |
+//! | `jimmyai.getAudio` | `GET /api/open-api/v1/audios/{id}` (status) |
+//! | `jimmyai.uploadFile` | `POST /api/open-api/v1/files/upload` |
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use voiceclone_sim::{FaultKind, Simulator};
+//!
+//! let sim = Simulator::start().await?;
+//! // The next two async clone creates answer HTTP 502 (nothing is created).
+//! sim.fail_next("vmeg.cloneVoiceCreateAsync", FaultKind::Http502, 2)?;
+//! // The next sync create is processed (task created, billed, key used),
+//! // then its connection is closed without an answer: an unknown outcome.
+//! sim.fail_next("vmeg.cloneVoiceCreate", FaultKind::DropAfter, 1)?;
+//! // The next status poll reports the unknown status `warming_up`.
+//! sim.fail_next("vmeg.tasksDetail", FaultKind::UnknownStatus, 1)?;
+//! assert_eq!(sim.scripted_pending("vmeg.cloneVoiceCreateAsync"), 2);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Settings and their bounds
 //!
@@ -145,6 +203,7 @@
 mod config;
 mod faults;
 mod jimmyai;
+mod script;
 mod server;
 mod state;
 mod stats;
@@ -154,6 +213,7 @@ mod wire;
 
 pub use config::{ConfigError, JimmyError, SimConfig, VmegStatusWords, WebhookTarget, bounds};
 pub use faults::{FaultConfig, FaultKind, FaultSpecError};
+pub use script::{Fault, OPERATIONS, STATUS_OPERATIONS, ScriptError};
 pub use server::{SimHandle, Simulator};
 pub use stats::{CreateRecord, Stats};
 pub use webhook::{Delivery, sign};

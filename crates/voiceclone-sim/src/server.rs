@@ -16,6 +16,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::SimConfig;
 use crate::faults::{FaultKind, FaultPlan};
+use crate::script::{Fault, ScriptError, Scripts};
 use crate::state::{Clock, State};
 use crate::stats::{Recorder, Stats};
 use crate::webhook::Delivery;
@@ -105,6 +106,36 @@ impl SimHandle {
         self.shared.clock.advance(by);
     }
 
+    /// Script a fault: the next `n` calls of `operation` (one of
+    /// [`crate::OPERATIONS`], e.g. `vmeg.cloneVoiceCreateAsync`) get `fault`
+    /// instead of the seeded random draw. Calls queue per operation: after
+    /// `fail_next(op, 502, 2)` and `fail_next(op, drop-after, 1)`, the next
+    /// three calls of `op` answer 502, 502, then lose their answer after
+    /// processing. `n == 0` queues nothing.
+    ///
+    /// [`FaultKind::UnknownStatus`] is refused except on
+    /// [`crate::STATUS_OPERATIONS`]; durations beyond the `--fault` bounds
+    /// are refused. Every scripted fault is counted in
+    /// [`Stats::faults_by_kind`] like a random one.
+    pub fn fail_next(
+        &self,
+        operation: &str,
+        fault: impl Into<Fault>,
+        n: u32,
+    ) -> Result<(), ScriptError> {
+        lock(&self.shared.scripts).push(operation, fault.into(), n)
+    }
+
+    /// Calls of `operation` that still have a scripted fault waiting.
+    pub fn scripted_pending(&self, operation: &str) -> u64 {
+        lock(&self.shared.scripts).pending(operation)
+    }
+
+    /// Forget every scripted fault not used yet.
+    pub fn clear_scripted_faults(&self) {
+        lock(&self.shared.scripts).clear();
+    }
+
     /// Every webhook delivery attempt so far, in order.
     pub fn webhook_deliveries(&self) -> Vec<Delivery> {
         lock(&self.shared.deliveries).clone()
@@ -161,6 +192,7 @@ pub(crate) struct Shared {
     pub fault_rng: Mutex<fastrand::Rng>,
     pub task_rng: Mutex<fastrand::Rng>,
     pub deliveries: Mutex<Vec<Delivery>>,
+    pub scripts: Mutex<Scripts>,
     pub background: Mutex<JoinSet<()>>,
     pub base_url: String,
 }
@@ -183,6 +215,7 @@ impl Shared {
             fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
             task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
             deliveries: Mutex::new(Vec::new()),
+            scripts: Mutex::new(Scripts::default()),
             background: Mutex::new(JoinSet::new()),
             base_url,
             config,
@@ -309,11 +342,17 @@ async fn handle(
     let path = req.uri().path().to_string();
     let (op, api) = route(&method, &path);
     sh.stats.request(op);
-    let plan = if api != Api::Sim && sh.config.faults.is_active() {
+    let mut plan = if api != Api::Sim && sh.config.faults.is_active() {
         sh.config.faults.draw(&mut lock(&sh.fault_rng))
     } else {
         FaultPlan::default()
     };
+    // A scripted fault replaces the random draw (which still happened, so the
+    // seeded sequence of later requests does not shift).
+    if let Some(f) = lock(&sh.scripts).take(op) {
+        tracing::debug!(op, fault = %f, "scripted fault");
+        plan = f.plan(&sh.config.faults);
+    }
     if let Some(d) = plan.latency {
         sh.stats.fault(FaultKind::Latency.name());
         tokio::time::sleep(d).await;
