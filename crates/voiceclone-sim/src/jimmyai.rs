@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::config::JimmyError;
 use crate::faults::{FaultKind, FaultPlan};
 use crate::server::{Shared, bearer_ok, json_response};
-use crate::state::{Phase, StoredFile, Task, TaskKind, hex_id};
+use crate::state::{Phase, StoredFile, Task, TaskKind, TtsLine, hex_id};
 use crate::stats::CreateRecord;
 use crate::wire::{BodyError, extension, is_http_url, opt_bool, opt_f64, opt_str, read_json};
 
@@ -151,15 +151,8 @@ fn new_task_id() -> String {
     format!("audio_{}", uuid::Uuid::new_v4())
 }
 
-fn audio_file(id: &str) -> (String, StoredFile) {
-    (
-        format!("{id}.mp3"),
-        StoredFile {
-            bytes: Bytes::from_static(b"SIMULATED-AUDIO"),
-            mime: "audio/mpeg".into(),
-        },
-    )
-}
+/// What a preview clone "says" when the request gave no `contentText`.
+const PREVIEW_TEXT: &str = "This is a preview of the cloned voice.";
 
 fn created_data(sh: &Shared, t: &Task, model: &str) -> Value {
     json!({
@@ -208,13 +201,11 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
     t.is_async = true;
     t.model_id = Some(format!("mdl_{}", hex_id()));
     t.ref_audio = file_url.clone();
+    t.lines = vec![TtsLine {
+        text: content.clone().unwrap_or_else(|| PREVIEW_TEXT.into()),
+    }];
     let data = created_data(sh, &t, "soundCloningClone");
-    {
-        let mut st = sh.lock_state();
-        let (name, f) = audio_file(&id);
-        st.files.insert(name, f);
-        st.tasks.insert(id.clone(), t);
-    }
+    sh.lock_state().tasks.insert(id.clone(), t);
     sh.stats.create(CreateRecord {
         operation: "jimmyai.createClone".into(),
         task_id: id.clone(),
@@ -307,17 +298,9 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
             }
         }
         t.will_fail = sh.draw_task_failure();
-        let (name, f) = audio_file(&id);
-        st.files.insert(name, f);
-        if subtitles {
-            st.files.insert(
-                format!("{id}.srt"),
-                StoredFile {
-                    bytes: Bytes::from_static(b"1\n00:00:00,000 --> 00:00:01,000\nsimulated\n"),
-                    mime: "application/x-subrip".into(),
-                },
-            );
-        }
+        t.lines = vec![TtsLine {
+            text: content.clone(),
+        }];
         st.tasks.insert(id.clone(), t);
     }
     sh.stats.create(CreateRecord {
@@ -377,7 +360,7 @@ fn get_audio(sh: &Shared, plan: &FaultPlan, id: &str) -> Response<Body> {
                 }
                 d.insert(
                     "audioUrl".into(),
-                    json!(format!("{}/sim/files/{}.mp3", sh.base_url, t.id)),
+                    json!(format!("{}/sim/files/{}.wav", sh.base_url, t.id)),
                 );
                 if t.subtitles {
                     d.insert(

@@ -51,6 +51,20 @@
 //! Result audio, TTS files and uploads are served from `GET /sim/files/{name}`
 //! on the same port (plain `http://`, so clients can download them).
 //!
+//! # Audio that plays
+//!
+//! VMEG TTS results and JimmyAI preview and production audio are real WAV
+//! files: RIFF, PCM, mono, 16-bit, 8 kHz, a soft 220 Hz tone lasting 60 ms
+//! per character of the line's text (at least 0.5 s, at most 30 s; the VMEG
+//! `duration` field says the same, in seconds). They are made when
+//! downloaded, from the task's text, so nothing is stored per task. The
+//! simulator cannot encode MP3 or M4A faithfully, so it never pretends to:
+//! whatever `outputFormat` a VMEG TTS request names, and although JimmyAI
+//! documents MP3, the result is served as `audio/wav` under a `.wav` name
+//! (in the result URL and in `Content-Disposition`). JimmyAI subtitles
+//! (`subtitleEnable`) are one SubRip cue spanning the audio. A failed,
+//! unfinished, deleted or evicted task's audio answers 404.
+//!
 //! # Choices for UNKNOWN facts (all configurable on [`SimConfig`])
 //!
 //! | fact | default | setting |
@@ -200,6 +214,7 @@
 //! # }
 //! ```
 
+mod audio;
 mod config;
 mod faults;
 mod jimmyai;

@@ -428,18 +428,56 @@ fn injected_response(
     resp
 }
 
+/// `GET /sim/files/{name}`: generated result audio and subtitles (made from
+/// the task's text when asked for, see `audio.rs`), or an uploaded file.
 fn sim_file(sh: &Shared, path: &str) -> Response<Body> {
     let name = path.strip_prefix("/sim/files/").unwrap_or("");
-    let st = sh.lock_state();
-    match st.files.get(name) {
-        Some(f) => {
-            let mut r = Response::new(Body::from(f.bytes.clone()));
-            if let Ok(v) = HeaderValue::from_str(&f.mime) {
-                r.headers_mut().insert(header::CONTENT_TYPE, v);
-            }
-            r
+    let generated = {
+        let st = sh.lock_state();
+        match generated_text(&st, name) {
+            Some(g) => Some(g),
+            None => st
+                .files
+                .get(name)
+                .map(|f| (f.bytes.clone(), f.mime.clone())),
         }
-        None => json_response(404, &json!({"error": "not found"})),
+    };
+    let Some((bytes, mime)) = generated else {
+        return json_response(404, &json!({"error": "not found"}));
+    };
+    let mut r = Response::new(Body::from(bytes));
+    if let Ok(v) = HeaderValue::from_str(&mime) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// The bytes and type of a generated file: `tts_{task}_{i}.wav` (VMEG TTS
+/// line `i`), `{task}.wav` / `{task}.srt` (JimmyAI), for a completed task.
+fn generated_text(st: &State, name: &str) -> Option<(axum::body::Bytes, String)> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    let (task_id, line) = match stem.strip_prefix("tts_") {
+        Some(rest) => {
+            let (id, i) = rest.rsplit_once('_')?;
+            (id, i.parse::<usize>().ok()?)
+        }
+        None => (stem, 0),
+    };
+    let t = st.tasks.get(task_id)?;
+    if !t.settled || t.will_fail {
+        return None;
+    }
+    let text = &t.lines.get(line)?.text;
+    match ext {
+        "wav" => Some((crate::audio::wav_for(text).into(), "audio/wav".into())),
+        "srt" if t.subtitles => Some((
+            crate::audio::srt_for(text).into_bytes().into(),
+            "application/x-subrip".into(),
+        )),
+        _ => None,
     }
 }
 

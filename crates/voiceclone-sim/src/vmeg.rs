@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::faults::{FaultKind, FaultPlan};
 use crate::server::{Shared, bearer_ok, json_response};
-use crate::state::{Phase, SYSTEM_VOICES, StoredFile, Task, TaskKind, TtsLine, hex_id};
+use crate::state::{Phase, SYSTEM_VOICES, Task, TaskKind, TtsLine, hex_id};
 use crate::stats::CreateRecord;
 use crate::webhook;
 use crate::wire::{
@@ -250,9 +250,10 @@ fn tts_results(sh: &Shared, t: &Task) -> Value {
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let secs = ((l.text.chars().count() as f64 * 0.08).max(0.5) * 100.0).round() / 100.0;
+            let secs = (crate::audio::duration_for(&l.text).as_secs_f64() * 100.0).round() / 100.0;
+            // WAV whatever `outputFormat` asked for: see `audio.rs`.
             json!({
-                "uri": format!("{}/sim/files/tts_{}_{}.{}", sh.base_url, t.id, i, t.output_format),
+                "uri": format!("{}/sim/files/tts_{}_{}.wav", sh.base_url, t.id, i),
                 "duration": secs,
                 "errorMessage": "",
             })
@@ -779,22 +780,6 @@ async fn tts_create(
     let created = sh.clock.iso(now);
     {
         let mut st = sh.lock_state();
-        for i in 0..n {
-            st.files.insert(
-                format!("tts_{id}_{i}.{output_format}"),
-                StoredFile {
-                    bytes: axum::body::Bytes::from_static(b"SIMULATED-AUDIO"),
-                    mime: format!(
-                        "audio/{}",
-                        if output_format == "m4a" {
-                            "mp4"
-                        } else {
-                            &output_format
-                        }
-                    ),
-                },
-            );
-        }
         st.vmeg_order.push(id.clone());
         st.tasks.insert(id.clone(), t);
     }
