@@ -136,6 +136,36 @@ pub struct SimConfig {
     /// activated. Default 3 days (CONFIRMED). Not scaled by `speed`; use
     /// `SimHandle::advance_clock` to expire one.
     pub jimmy_model_validity: Duration,
+    /// Open connections at most. At the cap, a new connection closes the
+    /// connection that has waited longest for a request (idle keep-alive or
+    /// still sending its headers), or is closed itself when every connection
+    /// has a request in flight. Default 1024; bounds 1 to 100,000.
+    pub max_connections: usize,
+    /// Time a connection may take to send a request's headers, which is also
+    /// how long an idle keep-alive connection is kept. Default 30 s; bounds
+    /// 10 ms to 1 hour.
+    pub header_read_timeout: Duration,
+    /// Time a request may take to send its body; then HTTP 408 and the
+    /// connection is closed. Default 30 s; bounds 10 ms to 1 hour.
+    pub body_read_timeout: Duration,
+    /// Tasks kept (both APIs). Beyond it the oldest finished task is evicted
+    /// (the oldest task if none is finished). Evicted ids answer as unknown
+    /// ids do. Default 100,000; bounds 1 to 10,000,000.
+    pub max_tasks: usize,
+    /// How long (simulated time) a finished task is kept. Default 24 h;
+    /// bounds 0 to 365 days.
+    pub task_retention: Duration,
+    /// JimmyAI uploads kept. Default 1000; bounds 1 to 1,000,000.
+    pub max_uploads: usize,
+    /// Total bytes of JimmyAI uploads kept (oldest evicted first). Default
+    /// 512 MiB; bounds 0 to 16 GiB.
+    pub max_upload_bytes: usize,
+    /// How long (simulated time) an upload is kept. Default 24 h; bounds 0
+    /// to 365 days.
+    pub upload_retention: Duration,
+    /// VMEG idempotency keys remembered at most (oldest forgotten first, even
+    /// within their TTL). Default 200,000; bounds 1 to 10,000,000.
+    pub max_idempotency_keys: usize,
 }
 
 impl Default for SimConfig {
@@ -169,6 +199,15 @@ impl Default for SimConfig {
             jimmy_not_found: JimmyError::new(20002, 200),
             jimmy_server_error: JimmyError::new(-1, 200),
             jimmy_model_validity: Duration::from_secs(3 * 24 * 3600),
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            max_tasks: 100_000,
+            task_retention: Duration::from_secs(24 * 3600),
+            max_uploads: 1000,
+            max_upload_bytes: 512 * 1024 * 1024,
+            upload_retention: Duration::from_secs(24 * 3600),
+            max_idempotency_keys: 200_000,
         }
     }
 }
@@ -256,6 +295,38 @@ impl SimConfig {
     /// Set [`SimConfig::jimmy_code_as_string`].
     pub fn with_jimmy_code_as_string(mut self, yes: bool) -> Self {
         self.jimmy_code_as_string = yes;
+        self
+    }
+    /// Set [`SimConfig::max_connections`], [`SimConfig::header_read_timeout`]
+    /// and [`SimConfig::body_read_timeout`].
+    pub fn with_connection_limits(
+        mut self,
+        max_connections: usize,
+        header_read_timeout: Duration,
+        body_read_timeout: Duration,
+    ) -> Self {
+        self.max_connections = max_connections;
+        self.header_read_timeout = header_read_timeout;
+        self.body_read_timeout = body_read_timeout;
+        self
+    }
+    /// Set [`SimConfig::max_tasks`] and [`SimConfig::task_retention`].
+    pub fn with_task_limits(mut self, max_tasks: usize, retention: Duration) -> Self {
+        self.max_tasks = max_tasks;
+        self.task_retention = retention;
+        self
+    }
+    /// Set [`SimConfig::max_uploads`], [`SimConfig::max_upload_bytes`] and
+    /// [`SimConfig::upload_retention`].
+    pub fn with_upload_limits(
+        mut self,
+        max_uploads: usize,
+        max_bytes: usize,
+        retention: Duration,
+    ) -> Self {
+        self.max_uploads = max_uploads;
+        self.max_upload_bytes = max_bytes;
+        self.upload_retention = retention;
         self
     }
     /// Set the JimmyAI error choices (auth, bad request, not found, server).
@@ -399,6 +470,71 @@ impl SimConfig {
                 ));
             }
         }
+        for (name, v, lo, hi, words) in [
+            (
+                "max_connections",
+                self.max_connections,
+                1,
+                b::MAX_CONNECTIONS,
+                "between 1 and 100000",
+            ),
+            (
+                "max_tasks",
+                self.max_tasks,
+                1,
+                b::MAX_TASKS,
+                "between 1 and 10000000",
+            ),
+            (
+                "max_uploads",
+                self.max_uploads,
+                1,
+                b::MAX_UPLOADS,
+                "between 1 and 1000000",
+            ),
+            (
+                "max_upload_bytes",
+                self.max_upload_bytes,
+                0,
+                b::MAX_UPLOAD_BYTES,
+                "at most 16 GiB",
+            ),
+            (
+                "max_idempotency_keys",
+                self.max_idempotency_keys,
+                1,
+                b::MAX_IDEMPOTENCY_KEYS,
+                "between 1 and 10000000",
+            ),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return Err(ConfigError::out_of_bounds(name, words, v));
+            }
+        }
+        for (name, d) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+        ] {
+            if !b::READ_TIMEOUT.contains(&d) {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "between 10 ms and 1 hour",
+                    fmt_dur(d),
+                ));
+            }
+        }
+        for (name, d) in [
+            ("task_retention", self.task_retention),
+            ("upload_retention", self.upload_retention),
+        ] {
+            if d > b::MAX_RETENTION {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "at most 365 days",
+                    fmt_dur(d),
+                ));
+            }
+        }
         let w = &self.vmeg_status_words;
         for (name, word) in [
             ("vmeg_status_words.queued", &w.queued),
@@ -487,4 +623,17 @@ pub mod bounds {
     pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
     /// Fault latency (`latency=RATE:ARG`).
     pub const MAX_LATENCY: Duration = Duration::from_secs(600);
+    /// `max_connections`.
+    pub const MAX_CONNECTIONS: usize = 100_000;
+    /// `header_read_timeout`, `body_read_timeout`.
+    pub const READ_TIMEOUT: RangeInclusive<Duration> =
+        Duration::from_millis(10)..=Duration::from_secs(3600);
+    /// `max_tasks`.
+    pub const MAX_TASKS: usize = 10_000_000;
+    /// `max_uploads`.
+    pub const MAX_UPLOADS: usize = 1_000_000;
+    /// `max_upload_bytes`.
+    pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024 * 1024;
+    /// `max_idempotency_keys`.
+    pub const MAX_IDEMPOTENCY_KEYS: usize = 10_000_000;
 }

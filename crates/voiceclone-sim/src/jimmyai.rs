@@ -83,10 +83,31 @@ pub(crate) async fn handle(
                 .to_string();
             get_audio(sh, plan, &crate::wire::percent_decode(&id))
         }
-        "jimmyai.uploadFile" => upload(sh, &parts.headers, body).await,
+        "jimmyai.uploadFile" => {
+            match tokio::time::timeout(
+                sh.config.body_read_timeout,
+                upload(sh, &parts.headers, body),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => crate::server::body_timeout(envelope_err(
+                    sh,
+                    bad.code,
+                    "upload not received in time",
+                )),
+            }
+        }
         "jimmyai.createClone" | "jimmyai.createAudio" => {
-            let m = match read_json(body, MAX_JSON, false).await {
+            let m = match read_json(body, MAX_JSON, false, sh.config.body_read_timeout).await {
                 Ok(m) => m,
+                Err(BodyError::TimedOut) => {
+                    return crate::server::body_timeout(envelope_err(
+                        sh,
+                        bad.code,
+                        "request body not received in time",
+                    ));
+                }
                 Err(BodyError::TooLarge) => return err(sh, bad, "request body too large"),
                 Err(BodyError::Malformed(msg)) => return err(sh, bad, &msg),
             };
@@ -205,7 +226,7 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
         text: content.clone().unwrap_or_else(|| PREVIEW_TEXT.into()),
     }];
     let data = created_data(sh, &t, "soundCloningClone");
-    sh.lock_state().tasks.insert(id.clone(), t);
+    sh.lock_state().insert_task(t);
     sh.stats.create(CreateRecord {
         operation: "jimmyai.createClone".into(),
         task_id: id.clone(),
@@ -287,9 +308,7 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
                 model.activated = true;
             }
             None => {
-                let pending = st.tasks.values().any(|t| {
-                    t.kind == TaskKind::JimmyClone && t.model_id.as_deref() == Some(&model_id)
-                });
+                let pending = st.pending_models.contains(&model_id);
                 return Err(if pending {
                     format!("modelId {model_id} is not ready: the preview task has not completed")
                 } else {
@@ -301,7 +320,7 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
         t.lines = vec![TtsLine {
             text: content.clone(),
         }];
-        st.tasks.insert(id.clone(), t);
+        st.insert_task(t);
     }
     sh.stats.create(CreateRecord {
         operation: "jimmyai.createAudio".into(),
@@ -451,12 +470,14 @@ async fn upload(sh: &Shared, headers: &HeaderMap, body: Body) -> Response<Body> 
         let size = buf.len();
         let stored = format!("{}.{ext}", hex_id());
         let mime = mime_for(&ext);
-        sh.lock_state().files.insert(
+        let now = sh.clock.now();
+        sh.lock_state().insert_upload(
             stored.clone(),
             StoredFile {
                 bytes: Bytes::from(buf),
                 mime: mime.into(),
             },
+            now,
         );
         tracing::debug!(size, "file uploaded");
         return ok(

@@ -91,6 +91,41 @@
 //! | JimmyAI `fileUrl` without extension | accepted | — |
 //! | JimmyAI `contentText` length | counted in Unicode scalar values including pause markers | — |
 //!
+//! # Bounded under load and abuse
+//!
+//! - **Connections.** A connection gets [`SimConfig::header_read_timeout`] to
+//!   send each request's headers (so an idle keep-alive connection is closed
+//!   after it too) and [`SimConfig::body_read_timeout`] for each body (then
+//!   HTTP 408, `Connection: close`). At most [`SimConfig::max_connections`]
+//!   are open: a new one closes the least recently active idle connection
+//!   (the way nginx reuses idle keep-alive connections), or is closed itself
+//!   when every connection has a request in flight
+//!   ([`Stats::connections_evicted`], [`Stats::connections_refused`],
+//!   [`SimHandle::open_connections`]).
+//! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
+//!   finished first) or finished longer than [`SimConfig::task_retention`]
+//!   ago, and uploads beyond [`SimConfig::max_uploads`] /
+//!   [`SimConfig::max_upload_bytes`] or older than
+//!   [`SimConfig::upload_retention`], are evicted ([`SimHandle::evicted`]).
+//!   An evicted id answers as any unknown id does (VMEG 404 "Task not
+//!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
+//!   Voices made by clones stay in the VMEG voice library. Idempotency keys
+//!   expire after their TTL and at most [`SimConfig::max_idempotency_keys`]
+//!   are remembered.
+//! - **Cost per request.** A task's phase is computed from its timestamps
+//!   when read; completion side effects (a VMEG voice, a JimmyAI model id)
+//!   are applied from a queue ordered by due time, and evictions pop from
+//!   queues ordered by age, so a request costs O(log n) in the number of
+//!   tasks, not a scan under the global lock.
+//! - **Waiting.** Sync creates and webhook deliveries sleep until their
+//!   task's due time (one timer each), woken early when the clock is moved by
+//!   [`SimHandle::advance_clock`] or [`SimHandle::complete_all_now`]; nothing
+//!   polls.
+//!
+//! Not bounded: [`Stats::creates`] and [`SimHandle::webhook_deliveries`]
+//! keep one record per create / delivery attempt (they are the test
+//! record), and the VMEG voice library.
+//!
 //! # Scripted faults
 //!
 //! Random faults ([`SimConfig::faults`]) are drawn per request from the seed.
@@ -170,6 +205,13 @@
 //! | `webhook_timeout` | 1 ms to 1 hour |
 //! | `jimmy_*_error.http_status` | 200 to 599 |
 //! | `vmeg_status_words.*` | non-empty, at most 64 bytes |
+//! | `max_connections` | 1 to 100,000 (default 1024) |
+//! | `header_read_timeout`, `body_read_timeout` | 10 ms to 1 hour (default 30 s) |
+//! | `max_tasks` | 1 to 10,000,000 (default 100,000) |
+//! | `task_retention`, `upload_retention` | at most 365 days (default 24 h) |
+//! | `max_uploads` | 1 to 1,000,000 (default 1000) |
+//! | `max_upload_bytes` | at most 16 GiB (default 512 MiB) |
+//! | `max_idempotency_keys` | 1 to 10,000,000 (default 200,000) |
 //!
 //! Any duration divided by `speed` is capped at 30,000 days, and the
 //! simulated clock saturates ([`SimHandle::advance_clock`] with

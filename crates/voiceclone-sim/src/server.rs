@@ -2,22 +2,25 @@
 //! one task per connection, counted), routing, and fault application around
 //! the vendor handlers.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::SimConfig;
 use crate::faults::{FaultKind, FaultPlan};
 use crate::script::{Fault, ScriptError, Scripts};
-use crate::state::{Clock, State};
+use crate::state::{Clock, Limits, State};
 use crate::stats::{Recorder, Stats};
 use crate::webhook::Delivery;
 use crate::{jimmyai, vmeg};
@@ -98,12 +101,14 @@ impl SimHandle {
     pub fn complete_all_now(&self) {
         let now = self.shared.clock.now();
         self.shared.lock_state().finish_all(now);
+        self.shared.clock_changed.notify_waiters();
     }
 
     /// Move the simulated clock forward (tasks progress, JimmyAI model ids
     /// expire, idempotency keys age). Timestamps in responses move too.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
+        self.shared.clock_changed.notify_waiters();
     }
 
     /// Script a fault: the next `n` calls of `operation` (one of
@@ -159,6 +164,17 @@ impl SimHandle {
         self.shared.lock_state().tasks.len()
     }
 
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        lock(&self.shared.conns).conns.len()
+    }
+
+    /// Tasks and uploads evicted so far (bounds on count and age).
+    pub fn evicted(&self) -> (u64, u64) {
+        let st = self.shared.lock_state();
+        (st.evicted_tasks, st.evicted_uploads)
+    }
+
     /// Stop the server and wait for the accept loop to end.
     pub async fn shutdown(mut self) {
         self.stop_background();
@@ -188,6 +204,9 @@ pub(crate) struct Shared {
     pub config: SimConfig,
     pub clock: Clock,
     pub state: Mutex<State>,
+    /// Woken when the clock is moved or tasks are finished by hand.
+    pub clock_changed: Notify,
+    conns: Mutex<ConnTable>,
     pub stats: Recorder,
     pub fault_rng: Mutex<fastrand::Rng>,
     pub task_rng: Mutex<fastrand::Rng>,
@@ -210,7 +229,9 @@ impl Shared {
         let seed = config.seed;
         Self {
             clock: Clock::new(),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State::new(Limits::from_config(&config))),
+            clock_changed: Notify::new(),
+            conns: Mutex::new(ConnTable::default()),
             stats: Recorder::default(),
             fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
             task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
@@ -237,6 +258,22 @@ impl Shared {
         u < rate
     }
 
+    /// Sleep until simulated time `at`, or until the clock is moved by hand
+    /// (then the caller looks again). No polling: one timer per waiter.
+    pub async fn sleep_until_sim(&self, at: Duration) {
+        let notified = self.clock_changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = self.clock.now();
+        if at <= now {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(at.saturating_sub(now)) => {}
+            () = notified => {}
+        }
+    }
+
     /// Run `fut` in the background; aborted on shutdown.
     pub fn spawn_background<F>(&self, fut: F)
     where
@@ -254,35 +291,151 @@ impl Shared {
 #[error("simulated dropped connection")]
 struct DroppedConnection;
 
+/// Open connections: what the cap needs to pick one to close.
+#[derive(Debug, Default)]
+struct ConnTable {
+    conns: BTreeMap<u64, ConnEntry>,
+    next: u64,
+}
+
+#[derive(Debug)]
+struct ConnEntry {
+    /// Requests being handled on the connection now.
+    in_flight: Arc<AtomicUsize>,
+    /// Milliseconds since the simulator started, at the last request start
+    /// or end.
+    last_active: Arc<AtomicU64>,
+    abort: tokio::task::AbortHandle,
+}
+
+impl ConnTable {
+    /// The idle connection (no request in flight) least recently active.
+    fn least_recently_active_idle(&self) -> Option<u64> {
+        self.conns
+            .iter()
+            .filter(|(_, e)| e.in_flight.load(Ordering::Relaxed) == 0)
+            .min_by_key(|(id, e)| (e.last_active.load(Ordering::Relaxed), **id))
+            .map(|(id, _)| *id)
+    }
+}
+
+/// Counts a request in flight on its connection while alive.
+struct InFlight {
+    count: Arc<AtomicUsize>,
+    last_active: Arc<AtomicU64>,
+    started: std::time::Instant,
+}
+
+impl InFlight {
+    fn new(
+        count: Arc<AtomicUsize>,
+        last_active: Arc<AtomicU64>,
+        started: std::time::Instant,
+    ) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        last_active.store(millis_since(started), Ordering::Relaxed);
+        Self {
+            count,
+            last_active,
+            started,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.last_active
+            .store(millis_since(self.started), Ordering::Relaxed);
+        self.count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn millis_since(t: std::time::Instant) -> u64 {
+    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     // Connection tasks live in this set: aborting the accept loop drops the
     // set, which aborts every connection.
     let mut conns = JoinSet::new();
+    let started = std::time::Instant::now();
+    let max = shared.config.max_connections.max(1);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
+                // E.g. out of file descriptors: wait for connections to end.
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
         while conns.try_join_next().is_some() {}
-        shared
-            .stats
-            .connections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        shared.stats.connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
+        let mut table = lock(&shared.conns);
+        if table.conns.len() >= max {
+            match table.least_recently_active_idle() {
+                Some(victim) => {
+                    if let Some(e) = table.conns.remove(&victim) {
+                        e.abort.abort();
+                    }
+                    shared
+                        .stats
+                        .connections_evicted
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(
+                        victim,
+                        "connection cap: closed the least recently active idle connection"
+                    );
+                }
+                None => {
+                    drop(table);
+                    shared
+                        .stats
+                        .connections_refused
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, "connection cap: every connection is busy; closing the new one");
+                    drop(stream);
+                    continue;
+                }
+            }
+        }
+        let id = table.next;
+        table.next = table.next.wrapping_add(1);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let last_active = Arc::new(AtomicU64::new(millis_since(started)));
         let sh = shared.clone();
-        conns.spawn(async move {
-            let svc = hyper::service::service_fn(move |req| handle(sh.clone(), req));
+        let (count, active) = (in_flight.clone(), last_active.clone());
+        let abort = conns.spawn(async move {
+            let sh2 = sh.clone();
+            let svc = hyper::service::service_fn(move |req| {
+                let guard = InFlight::new(count.clone(), active.clone(), started);
+                let sh = sh2.clone();
+                async move {
+                    let r = handle(sh, req).await;
+                    drop(guard);
+                    r
+                }
+            });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(sh.config.header_read_timeout)
                 .serve_connection(TokioIo::new(stream), svc)
                 .await
             {
                 tracing::debug!(%peer, error = %e, "connection ended with error");
             }
+            lock(&sh.conns).conns.remove(&id);
         });
+        table.conns.insert(
+            id,
+            ConnEntry {
+                in_flight,
+                last_active,
+                abort,
+            },
+        );
     }
 }
 
@@ -479,6 +632,15 @@ fn generated_text(st: &State, name: &str) -> Option<(axum::body::Bytes, String)>
         )),
         _ => None,
     }
+}
+
+/// HTTP 408 with `body`, closing the connection (the rest of a slow body is
+/// not waited for).
+pub(crate) fn body_timeout(body: Value) -> Response<Body> {
+    let mut r = json_response(408, &body);
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 /// A JSON response with the given status.

@@ -55,6 +55,11 @@ impl CreateRecord {
 pub struct Stats {
     /// TCP connections accepted.
     pub connections_accepted: u64,
+    /// Idle connections closed to make room under
+    /// [`crate::SimConfig::max_connections`].
+    pub connections_evicted: u64,
+    /// New connections closed at once because every connection was busy.
+    pub connections_refused: u64,
     /// Requests seen (including ones answered by injected faults or dropped).
     pub requests_total: u64,
     /// Requests per operation name (`vmeg.*`, `jimmyai.*`, `unknown`).
@@ -115,6 +120,8 @@ impl Stats {
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
     pub connections: AtomicU64,
+    pub connections_evicted: AtomicU64,
+    pub connections_refused: AtomicU64,
     pub webhook_attempts: AtomicU64,
     inner: Mutex<Stats>,
 }
@@ -155,6 +162,8 @@ impl Recorder {
     pub fn snapshot(&self) -> Stats {
         let mut s = self.with(|s| s.clone());
         s.connections_accepted = self.connections.load(Ordering::Relaxed);
+        s.connections_evicted = self.connections_evicted.load(Ordering::Relaxed);
+        s.connections_refused = self.connections_refused.load(Ordering::Relaxed);
         s.webhook_attempts = self.webhook_attempts.load(Ordering::Relaxed);
         s
     }

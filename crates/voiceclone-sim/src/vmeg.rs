@@ -95,8 +95,11 @@ pub(crate) fn consume_key_on_fault(sh: &Shared, op: &str, path: &str, headers: &
     if let Ok(key) = idem_key(headers) {
         let now = sh.clock.now();
         let mut st = sh.lock_state();
-        st.expire_keys(now, sh.config.idempotency_ttl);
-        st.idempotency.entry((norm_path(path), key)).or_insert(now);
+        st.expire_keys(now);
+        let slot = (norm_path(path), key);
+        if !st.idempotency.contains_key(&slot) {
+            st.record_key(slot, now);
+        }
     }
 }
 
@@ -116,7 +119,7 @@ pub(crate) async fn handle(
         "vmeg.tasksList" => return tasks_list(sh, plan, &parts.uri),
         "vmeg.tasksDetail" => return tasks_detail(sh, plan, &parts.uri),
         "vmeg.cloneVoiceList" | "vmeg.basicVoiceList" => {
-            let m = match read_json(body, limit, true).await {
+            let m = match read_json(body, limit, true, sh.config.body_read_timeout).await {
                 Ok(m) => m,
                 Err(e) => return body_err(sh, e),
             };
@@ -137,7 +140,7 @@ pub(crate) async fn handle(
         Ok(k) => k,
         Err(msg) => return env_err(sh, 400, &msg),
     };
-    let m = match read_json(body, limit, false).await {
+    let m = match read_json(body, limit, false, sh.config.body_read_timeout).await {
         Ok(m) => m,
         Err(e) => return body_err(sh, e),
     };
@@ -145,7 +148,7 @@ pub(crate) async fn handle(
     let reservation = {
         let now = sh.clock.now();
         let mut st = sh.lock_state();
-        st.expire_keys(now, sh.config.idempotency_ttl);
+        st.expire_keys(now);
         if st.idempotency.contains_key(&slot) {
             drop(st);
             tracing::debug!(op, "idempotency key reused");
@@ -155,7 +158,7 @@ pub(crate) async fn handle(
                 "Idempotency key already used for this request path; retry later or use a new key",
             );
         }
-        st.idempotency.insert(slot.clone(), now);
+        st.record_key(slot.clone(), now);
         KeyReservation::new(sh.clone(), slot)
     };
     let result = match op {
@@ -217,6 +220,9 @@ fn body_err(sh: &Shared, e: BodyError) -> Response<Body> {
     match e {
         BodyError::TooLarge => env_err(sh, 413, "Request body too large"),
         BodyError::Malformed(m) => env_err(sh, 400, &m),
+        BodyError::TimedOut => crate::server::body_timeout(
+            json!({"code": 408, "message": "Request body not received in time", "data": null}),
+        ),
     }
 }
 
@@ -363,7 +369,7 @@ fn tasks_list(sh: &Shared, plan: &FaultPlan, uri: &Uri) -> Response<Body> {
         let now = sh.clock.now();
         let st = sh.lock_state();
         let mut rows = Vec::new();
-        for id in st.vmeg_order.iter().rev() {
+        for id in st.vmeg_order.values().rev() {
             let Some(t) = st.tasks.get(id) else { continue };
             let phase = t.phase(now);
             let word = status_word(sh, phase, false);
@@ -429,8 +435,7 @@ fn tasks_delete(sh: &Shared, m: &Map<String, Value>) -> Result<Response<Body>, R
         Some(t) if is_vmeg(t) => {}
         _ => return Err((404, "Task not found".into())),
     }
-    st.tasks.remove(&id);
-    st.vmeg_order.retain(|x| *x != id);
+    st.remove_task(&id);
     Ok(ok(Value::Null))
 }
 
@@ -547,20 +552,15 @@ fn extra_data(m: &Map<String, Value>) -> Result<Option<Value>, Rejection> {
     }
 }
 
-/// Wait (polling the simulated clock) until the task is terminal.
+/// Wait until the task is terminal: a timer for its due time, woken early
+/// when the clock is moved by hand. `None` if it was deleted or evicted.
 async fn wait_terminal(sh: &Shared, id: &str) -> Option<Task> {
     loop {
-        let now = sh.clock.now();
-        let (task, remaining) = {
-            let st = sh.lock_state();
-            let t = st.tasks.get(id)?;
-            (t.clone(), t.done_at().saturating_sub(now))
-        };
-        if task.phase(now).is_terminal() {
+        let task = sh.lock_state().tasks.get(id)?.clone();
+        if task.phase(sh.clock.now()).is_terminal() {
             return Some(task);
         }
-        tokio::time::sleep(remaining.clamp(Duration::from_millis(1), Duration::from_millis(20)))
-            .await;
+        sh.sleep_until_sim(task.done_at()).await;
     }
 }
 
@@ -612,8 +612,7 @@ async fn clone_create(
     let created = sh.clock.iso(now);
     {
         let mut st = sh.lock_state();
-        st.vmeg_order.push(id.clone());
-        st.tasks.insert(id.clone(), t);
+        st.insert_task(t);
     }
     reservation.commit();
     sh.stats.create(CreateRecord {
@@ -780,8 +779,7 @@ async fn tts_create(
     let created = sh.clock.iso(now);
     {
         let mut st = sh.lock_state();
-        st.vmeg_order.push(id.clone());
-        st.tasks.insert(id.clone(), t);
+        st.insert_task(t);
     }
     reservation.commit();
     sh.stats.create(CreateRecord {

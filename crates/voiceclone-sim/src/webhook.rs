@@ -84,22 +84,17 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
     let Some(target) = sh.config.webhook.clone() else {
         return;
     };
-    // Wait until the task is terminal (polling the simulated clock).
+    // Wait until the task is terminal: one timer at its due time, woken early
+    // when the clock is moved by hand (no polling).
     let task = loop {
-        let now = sh.clock.now();
-        let (task, remaining) = {
-            let st = sh.lock_state();
-            let Some(t) = st.tasks.get(&task_id) else {
-                tracing::debug!(%task_id, "task deleted before completion; no webhook");
-                return;
-            };
-            (t.clone(), t.done_at().saturating_sub(now))
+        let Some(task) = sh.lock_state().tasks.get(&task_id).cloned() else {
+            tracing::debug!(%task_id, "task deleted or evicted before completion; no webhook");
+            return;
         };
-        if task.phase(now).is_terminal() {
+        if task.phase(sh.clock.now()).is_terminal() {
             break task;
         }
-        tokio::time::sleep(remaining.clamp(Duration::from_millis(1), Duration::from_millis(20)))
-            .await;
+        sh.sleep_until_sim(task.done_at()).await;
     };
     let ok = task.phase(sh.clock.now()) == Phase::Completed;
     let event = match task.kind {

@@ -12,16 +12,21 @@ use serde_json::{Map, Value};
 pub(crate) enum BodyError {
     TooLarge,
     Malformed(String),
+    /// Not fully received within the body read timeout.
+    TimedOut,
 }
 
-/// Read a JSON object body. An empty body counts as `{}` when `allow_empty`.
+/// Read a JSON object body within `timeout`. An empty body counts as `{}`
+/// when `allow_empty`.
 pub(crate) async fn read_json(
     body: Body,
     limit: usize,
     allow_empty: bool,
+    timeout: std::time::Duration,
 ) -> Result<Map<String, Value>, BodyError> {
-    let bytes = axum::body::to_bytes(body, limit)
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
         .await
+        .map_err(|_| BodyError::TimedOut)?
         .map_err(|_| BodyError::TooLarge)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return if allow_empty {
