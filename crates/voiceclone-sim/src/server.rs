@@ -354,17 +354,62 @@ fn millis_since(t: std::time::Instant) -> u64 {
     u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// File descriptors kept free for everything but accepted connections.
+const FD_RESERVE: u64 = 64;
+
+/// `max_connections`, lowered to fit the soft open-file limit when it is
+/// known (`/proc/self/limits`, Linux).
+fn effective_max_connections(configured: usize) -> usize {
+    let configured = configured.max(1);
+    let Some(limit) = soft_nofile_limit() else {
+        return configured;
+    };
+    let fit = usize::try_from(limit.saturating_sub(FD_RESERVE).max(1)).unwrap_or(usize::MAX);
+    if fit < configured {
+        tracing::info!(
+            configured,
+            open_file_limit = limit,
+            used = fit,
+            "max_connections lowered to fit the open-file limit"
+        );
+    }
+    configured.min(fit)
+}
+
+/// The soft `RLIMIT_NOFILE` from `/proc/self/limits`; `None` when unknown or
+/// unlimited.
+fn soft_nofile_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    // "Max open files            1024                 4096                 files"
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     // Connection tasks live in this set: aborting the accept loop drops the
     // set, which aborts every connection.
     let mut conns = JoinSet::new();
     let started = std::time::Instant::now();
-    let max = shared.config.max_connections.max(1);
+    let max = effective_max_connections(shared.config.max_connections);
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
-                // E.g. out of file descriptors: wait for connections to end.
+                // E.g. out of file descriptors (the process may hold other
+                // sockets and files): free one by closing the least recently
+                // active idle connection, then try again.
+                {
+                    let mut table = lock(&shared.conns);
+                    if let Some(victim) = table.least_recently_active_idle()
+                        && let Some(c) = table.conns.remove(&victim)
+                    {
+                        c.abort.abort();
+                        shared
+                            .stats
+                            .connections_evicted
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
