@@ -160,7 +160,8 @@ pub struct SimConfig {
     /// JimmyAI uploads kept. Default 1000; bounds 1 to 1,000,000.
     pub max_uploads: usize,
     /// Total bytes of JimmyAI uploads kept (oldest evicted first). Default
-    /// 512 MiB; bounds 0 to 16 GiB.
+    /// 256 MiB; bounds 0 to 16 GiB. Besides, at most 2 uploads (each up to
+    /// the vendor's 100 MB) are received at the same time.
     pub max_upload_bytes: usize,
     /// How long (simulated time) an upload is kept. Default 24 h; bounds 0
     /// to 365 days.
@@ -207,7 +208,7 @@ impl Default for SimConfig {
             max_tasks: 100_000,
             task_retention: Duration::from_secs(24 * 3600),
             max_uploads: 1000,
-            max_upload_bytes: 512 * 1024 * 1024,
+            max_upload_bytes: 256 * 1024 * 1024,
             upload_retention: Duration::from_secs(24 * 3600),
             max_idempotency_keys: 200_000,
         }

@@ -33,6 +33,8 @@ const EMOTIONS: [&str; 7] = [
     "neutral",
 ];
 const MAX_UPLOAD: usize = 100 * 1024 * 1024;
+/// Uploads received at the same time, at most (each buffered whole).
+pub(crate) const MAX_CONCURRENT_UPLOADS: usize = 2;
 const MAX_JSON: usize = 1024 * 1024;
 
 fn code_value(sh: &Shared, code: i64) -> Value {
@@ -431,6 +433,11 @@ async fn upload(sh: &Shared, headers: &HeaderMap, body: Body) -> Response<Body> 
     let boundary = match multer::parse_boundary(ct) {
         Ok(b) => b,
         Err(_) => return err(sh, bad, "expected multipart/form-data with a boundary"),
+    };
+    // At most MAX_CONCURRENT_UPLOADS bodies are buffered at once (each up to
+    // 100 MB); the others wait here, within the body read timeout.
+    let Ok(_permit) = sh.upload_permits.acquire().await else {
+        return err(sh, sh.config.jimmy_server_error, "shutting down");
     };
     let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
     loop {

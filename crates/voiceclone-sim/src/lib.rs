@@ -210,7 +210,7 @@
 //! | `max_tasks` | 1 to 10,000,000 (default 100,000) |
 //! | `task_retention`, `upload_retention` | at most 365 days (default 24 h) |
 //! | `max_uploads` | 1 to 1,000,000 (default 1000) |
-//! | `max_upload_bytes` | at most 16 GiB (default 512 MiB) |
+//! | `max_upload_bytes` | at most 16 GiB (default 256 MiB; at most 2 uploads received at once) |
 //! | `max_idempotency_keys` | 1 to 10,000,000 (default 200,000) |
 //!
 //! Any duration divided by `speed` is capped at 30,000 days, and the

@@ -206,6 +206,8 @@ pub(crate) struct Shared {
     pub state: Mutex<State>,
     /// Woken when the clock is moved or tasks are finished by hand.
     pub clock_changed: Notify,
+    /// Uploads being received (see `jimmyai::MAX_CONCURRENT_UPLOADS`).
+    pub upload_permits: tokio::sync::Semaphore,
     conns: Mutex<ConnTable>,
     pub stats: Recorder,
     pub fault_rng: Mutex<fastrand::Rng>,
@@ -231,6 +233,7 @@ impl Shared {
             clock: Clock::new(),
             state: Mutex::new(State::new(Limits::from_config(&config))),
             clock_changed: Notify::new(),
+            upload_permits: tokio::sync::Semaphore::new(jimmyai::MAX_CONCURRENT_UPLOADS),
             conns: Mutex::new(ConnTable::default()),
             stats: Recorder::default(),
             fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
