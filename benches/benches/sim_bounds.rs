@@ -10,7 +10,10 @@
 //!    RSS before and after, connections it holds, and whether (and how fast) it still
 //!    answers; once with the default open-file limit, once with `ulimit -n 256`.
 //!
-//! Knobs: `BENCH_ONLY=create|idle|conns`, `BENCH_REPS` (3), the counts above.
+//! 4. `uploads`: `BENCH_UPLOADS` (5) JimmyAI uploads of `BENCH_UPLOAD_MB` (100) MB each: the
+//!    simulator's RSS after each and its peak.
+//!
+//! Knobs: `BENCH_ONLY=create|idle|uploads|conns`, `BENCH_REPS` (3), the counts above.
 //! Run: `cargo bench -p voiceclone-benches --bench sim_bounds`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -385,6 +388,58 @@ fn bench_conns(nofile: Option<u32>) {
     drop(held);
 }
 
+// ---------------------------------------------------------------- 4. uploads
+
+fn bench_uploads() {
+    let count: usize = env_or("BENCH_UPLOADS", 5);
+    let mb: usize = env_or("BENCH_UPLOAD_MB", 100);
+    println!("## {count} uploads of {mb} MB (JimmyAI files/upload), default bounds");
+    let sim = Sim::spawn(1.0, None, None);
+    let rt = rt();
+    let http = http();
+    let rss0 = sim.rss_kib();
+    let payload = vec![0x55u8; mb * 1000 * 1000];
+    for i in 0..count {
+        let boundary = "simboundsboundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big{i}.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&payload);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let status = rt.block_on(async {
+            http.post(format!("{}/api/open-api/v1/files/upload", sim.base))
+                .bearer_auth(&sim.key)
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        });
+        println!(
+            "upload {}: HTTP {status}; simulator RSS {:.1} MiB",
+            i + 1,
+            sim.rss_kib() as f64 / 1024.0
+        );
+    }
+    let hwm = sim
+        .proc_file("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    println!(
+        "RSS before {:.1} MiB, after {:.1} MiB, peak {:.1} MiB",
+        rss0 as f64 / 1024.0,
+        sim.rss_kib() as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+}
+
 fn http_fresh() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -407,6 +462,9 @@ fn main() {
     }
     if only.is_empty() || only == "idle" {
         bench_idle(reps);
+    }
+    if only.is_empty() || only == "uploads" {
+        bench_uploads();
     }
     if only.is_empty() || only == "conns" {
         bench_conns(None);
