@@ -28,7 +28,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::{ConfigError, bounds, fmt_dur};
+use crate::bounds::{self, ConfigError, fmt_dur};
 
 /// Rates (each in `[0,1]`) of every fault kind. Default: all zero.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,7 +177,7 @@ fn parse_duration(s: &str, max: Duration) -> Result<Duration, &'static str> {
     }
     let d = Duration::try_from_secs_f64(v * mult).map_err(|_| "ARG is too large")?;
     if d > max {
-        return Err(if max == crate::config::bounds::MAX_LATENCY {
+        return Err(if max == bounds::MAX_LATENCY {
             "latency ARG must be at most 600s"
         } else {
             "Retry-After ARG must be at most 86400s"

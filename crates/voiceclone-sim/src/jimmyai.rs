@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 
 use crate::config::JimmyError;
 use crate::faults::{FaultKind, FaultPlan};
-use crate::server::{Shared, bearer_ok, json_response};
+use crate::respond::{bearer_ok, json_response};
+use crate::shared::Shared;
 use crate::state::{Phase, StoredFile, Task, TaskKind, TtsLine, hex_id};
 use crate::stats::CreateRecord;
 use crate::wire::{BodyError, extension, is_http_url, opt_bool, opt_f64, opt_str, read_json};
@@ -33,8 +34,6 @@ const EMOTIONS: [&str; 7] = [
     "neutral",
 ];
 const MAX_UPLOAD: usize = 100 * 1024 * 1024;
-/// Uploads received at the same time, at most (each buffered whole).
-pub(crate) const MAX_CONCURRENT_UPLOADS: usize = 2;
 const MAX_JSON: usize = 1024 * 1024;
 
 fn code_value(sh: &Shared, code: i64) -> Value {
@@ -83,7 +82,7 @@ pub(crate) async fn handle(
                 .next()
                 .unwrap_or("")
                 .to_string();
-            get_audio(sh, plan, &crate::wire::percent_decode(&id))
+            get_audio(sh, plan, &crate::wire::decode_path_segment(&id))
         }
         "jimmyai.uploadFile" => {
             match tokio::time::timeout(
@@ -93,7 +92,7 @@ pub(crate) async fn handle(
             .await
             {
                 Ok(r) => r,
-                Err(_) => crate::server::body_timeout(envelope_err(
+                Err(_) => crate::respond::body_timeout(envelope_err(
                     sh,
                     bad.code,
                     "upload not received in time",
@@ -104,7 +103,7 @@ pub(crate) async fn handle(
             let m = match read_json(body, MAX_JSON, false, sh.config.body_read_timeout).await {
                 Ok(m) => m,
                 Err(BodyError::TimedOut) => {
-                    return crate::server::body_timeout(envelope_err(
+                    return crate::respond::body_timeout(envelope_err(
                         sh,
                         bad.code,
                         "request body not received in time",
@@ -434,7 +433,7 @@ async fn upload(sh: &Shared, headers: &HeaderMap, body: Body) -> Response<Body> 
         Ok(b) => b,
         Err(_) => return err(sh, bad, "expected multipart/form-data with a boundary"),
     };
-    // At most MAX_CONCURRENT_UPLOADS bodies are buffered at once (each up to
+    // At most crate::bounds::MAX_CONCURRENT_UPLOADS bodies are buffered at once (each up to
     // 100 MB); the others wait here, within the body read timeout.
     let Ok(_permit) = sh.upload_permits.acquire().await else {
         return err(sh, sh.config.jimmy_server_error, "shutting down");

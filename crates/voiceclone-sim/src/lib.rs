@@ -20,12 +20,19 @@
 //! - [`Stats`], [`CreateRecord`] (`stats.rs`): requests per operation and per
 //!   HTTP status, faults per kind, billable creates grouped by logical call,
 //!   connections accepted.
-//! - [`Delivery`], [`sign`] (`webhook.rs`): VMEG webhook deliveries and their
-//!   HMAC-SHA256 signature.
-//! - `vmeg.rs`, `jimmyai.rs`: the vendor handlers; `state.rs`: tasks, voices,
-//!   idempotency keys, model ids and the simulated clock; `wire.rs`: request
-//!   parsing helpers.
-//!
+//! - [`Delivery`], [`sign`] (`delivery.rs`): VMEG webhook deliveries and their
+//!   HMAC-SHA256 signature; `webhook.rs` delivers them.
+//! - [`bounds`], [`ConfigError`] (`bounds.rs`): every setting's bounds.
+//! - `vmeg/` (`mod.rs`: dispatch, auth, idempotency keys; `tasks.rs`,
+//!   `voices.rs`, `create.rs`), `jimmyai.rs`: the vendor handlers;
+//!   `results.rs`: VMEG result payloads (answers and webhooks); `audio.rs`:
+//!   generated WAV and SRT; `state.rs`: tasks, voices, idempotency keys,
+//!   model ids, uploads, eviction and the simulated clock; `shared.rs`: what
+//!   handlers and background tasks share; `conns.rs`: the connection table;
+//!   `respond.rs`: response helpers; `wire.rs`: request parsing helpers.
+//!   Modules depend one way: `server.rs` on the vendors, the vendors on
+//!   `shared.rs` / `respond.rs` / `state.rs`, never back.
+
 //! # Behaviour in brief
 //!
 //! Tasks move `queued -> processing -> completed | failed`, computed from
@@ -257,20 +264,27 @@
 //! ```
 
 mod audio;
+pub mod bounds;
 mod config;
+mod conns;
+mod delivery;
 mod faults;
 mod jimmyai;
+mod respond;
+mod results;
 mod script;
 mod server;
+mod shared;
 mod state;
 mod stats;
 mod vmeg;
 mod webhook;
 mod wire;
 
-pub use config::{ConfigError, JimmyError, SimConfig, VmegStatusWords, WebhookTarget, bounds};
+pub use bounds::ConfigError;
+pub use config::{JimmyError, SimConfig, VmegStatusWords, WebhookTarget};
+pub use delivery::{Delivery, sign};
 pub use faults::{FaultConfig, FaultKind, FaultSpecError};
 pub use script::{Fault, OPERATIONS, STATUS_OPERATIONS, ScriptError};
 pub use server::{SimHandle, Simulator};
 pub use stats::{CreateRecord, Stats};
-pub use webhook::{Delivery, sign};

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::bounds;
+use crate::bounds;
 use crate::faults::{FaultKind, FaultPlan};
 
 /// Every operation name the simulator routes, as used in [`crate::Stats`]

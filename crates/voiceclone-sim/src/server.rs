@@ -2,27 +2,28 @@
 //! one task per connection, counted), routing, and fault application around
 //! the vendor handlers.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use axum::http::{HeaderValue, Method, Request, Response, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::SimConfig;
+use crate::conns::{ConnEntry, InFlight, effective_max_connections, millis_since};
+use crate::delivery::Delivery;
 use crate::faults::{FaultKind, FaultPlan};
-use crate::script::{Fault, ScriptError, Scripts};
-use crate::state::{Clock, Limits, State};
-use crate::stats::{Recorder, Stats};
-use crate::webhook::Delivery;
+use crate::respond::json_response;
+use crate::script::{Fault, ScriptError};
+use crate::shared::{Shared, lock};
+use crate::state::State;
+use crate::stats::Stats;
 use crate::{jimmyai, vmeg};
 
 /// Entry point: starts a simulator on a loopback port.
@@ -198,195 +199,11 @@ impl Drop for SimHandle {
     }
 }
 
-/// State shared by the accept loop, handlers and background tasks.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub config: SimConfig,
-    pub clock: Clock,
-    pub state: Mutex<State>,
-    /// Woken when the clock is moved or tasks are finished by hand.
-    pub clock_changed: Notify,
-    /// Uploads being received (see `jimmyai::MAX_CONCURRENT_UPLOADS`).
-    pub upload_permits: tokio::sync::Semaphore,
-    conns: Mutex<ConnTable>,
-    pub stats: Recorder,
-    pub fault_rng: Mutex<fastrand::Rng>,
-    pub task_rng: Mutex<fastrand::Rng>,
-    pub deliveries: Mutex<Vec<Delivery>>,
-    pub scripts: Mutex<Scripts>,
-    pub background: Mutex<JoinSet<()>>,
-    pub base_url: String,
-}
-
-/// Lock a mutex, ignoring poisoning (state stays usable after a panic).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
-impl Shared {
-    pub fn new(config: SimConfig, base_url: String) -> Self {
-        let seed = config.seed;
-        Self {
-            clock: Clock::new(),
-            state: Mutex::new(State::new(Limits::from_config(&config))),
-            clock_changed: Notify::new(),
-            upload_permits: tokio::sync::Semaphore::new(jimmyai::MAX_CONCURRENT_UPLOADS),
-            conns: Mutex::new(ConnTable::default()),
-            stats: Recorder::default(),
-            fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
-            task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
-            deliveries: Mutex::new(Vec::new()),
-            scripts: Mutex::new(Scripts::default()),
-            background: Mutex::new(JoinSet::new()),
-            base_url,
-            config,
-        }
-    }
-
-    /// Lock the state with completion side effects applied up to now.
-    pub fn lock_state(&self) -> MutexGuard<'_, State> {
-        let now = self.clock.now();
-        let mut g = lock(&self.state);
-        g.settle(now);
-        g
-    }
-
-    /// Draw whether a new task will fail.
-    pub fn draw_task_failure(&self) -> bool {
-        let rate = self.config.task_failure_rate;
-        let u = lock(&self.task_rng).f64();
-        u < rate
-    }
-
-    /// Sleep until simulated time `at`, or until the clock is moved by hand
-    /// (then the caller looks again). No polling: one timer per waiter.
-    pub async fn sleep_until_sim(&self, at: Duration) {
-        let notified = self.clock_changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let now = self.clock.now();
-        if at <= now {
-            return;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(at.saturating_sub(now)) => {}
-            () = notified => {}
-        }
-    }
-
-    /// Run `fut` in the background; aborted on shutdown.
-    pub fn spawn_background<F>(&self, fut: F)
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        let mut set = lock(&self.background);
-        while set.try_join_next().is_some() {}
-        set.spawn(fut);
-    }
-}
-
 /// Returned by the service to make hyper close the connection without a
 /// response.
 #[derive(Debug, thiserror::Error)]
 #[error("simulated dropped connection")]
 struct DroppedConnection;
-
-/// Open connections: what the cap needs to pick one to close.
-#[derive(Debug, Default)]
-struct ConnTable {
-    conns: BTreeMap<u64, ConnEntry>,
-    next: u64,
-}
-
-#[derive(Debug)]
-struct ConnEntry {
-    /// Requests being handled on the connection now.
-    in_flight: Arc<AtomicUsize>,
-    /// Milliseconds since the simulator started, at the last request start
-    /// or end.
-    last_active: Arc<AtomicU64>,
-    abort: tokio::task::AbortHandle,
-}
-
-impl ConnTable {
-    /// The idle connection (no request in flight) least recently active.
-    fn least_recently_active_idle(&self) -> Option<u64> {
-        self.conns
-            .iter()
-            .filter(|(_, e)| e.in_flight.load(Ordering::Relaxed) == 0)
-            .min_by_key(|(id, e)| (e.last_active.load(Ordering::Relaxed), **id))
-            .map(|(id, _)| *id)
-    }
-}
-
-/// Counts a request in flight on its connection while alive.
-struct InFlight {
-    count: Arc<AtomicUsize>,
-    last_active: Arc<AtomicU64>,
-    started: std::time::Instant,
-}
-
-impl InFlight {
-    fn new(
-        count: Arc<AtomicUsize>,
-        last_active: Arc<AtomicU64>,
-        started: std::time::Instant,
-    ) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        last_active.store(millis_since(started), Ordering::Relaxed);
-        Self {
-            count,
-            last_active,
-            started,
-        }
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.last_active
-            .store(millis_since(self.started), Ordering::Relaxed);
-        self.count.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-fn millis_since(t: std::time::Instant) -> u64 {
-    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-/// File descriptors kept free for everything but accepted connections.
-const FD_RESERVE: u64 = 64;
-
-/// `max_connections`, lowered to fit the soft open-file limit when it is
-/// known (`/proc/self/limits`, Linux).
-fn effective_max_connections(configured: usize) -> usize {
-    let configured = configured.max(1);
-    let Some(limit) = soft_nofile_limit() else {
-        return configured;
-    };
-    let fit = usize::try_from(limit.saturating_sub(FD_RESERVE).max(1)).unwrap_or(usize::MAX);
-    if fit < configured {
-        tracing::info!(
-            configured,
-            open_file_limit = limit,
-            used = fit,
-            "max_connections lowered to fit the open-file limit"
-        );
-    }
-    configured.min(fit)
-}
-
-/// The soft `RLIMIT_NOFILE` from `/proc/self/limits`; `None` when unknown or
-/// unlimited.
-fn soft_nofile_limit() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-    // "Max open files            1024                 4096                 files"
-    line.split_whitespace().nth(3)?.parse().ok()
-}
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     // Connection tasks live in this set: aborting the accept loop drops the
@@ -680,43 +497,6 @@ fn generated_text(st: &State, name: &str) -> Option<(axum::body::Bytes, String)>
         )),
         _ => None,
     }
-}
-
-/// HTTP 408 with `body`, closing the connection (the rest of a slow body is
-/// not waited for).
-pub(crate) fn body_timeout(body: Value) -> Response<Body> {
-    let mut r = json_response(408, &body);
-    r.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    r
-}
-
-/// A JSON response with the given status.
-pub(crate) fn json_response(status: u16, body: &Value) -> Response<Body> {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut r = Response::new(Body::from(bytes));
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-/// Bearer token check.
-pub(crate) fn bearer_ok(headers: &HeaderMap, key: &str) -> bool {
-    let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let v = v.trim();
-    let token = match v.split_once(' ') {
-        Some((scheme, tok)) if scheme.eq_ignore_ascii_case("bearer") => tok.trim(),
-        _ => return false,
-    };
-    !token.is_empty() && token == key
 }
 
 const EXTRA_FIELD: &str = "simUnknownField";

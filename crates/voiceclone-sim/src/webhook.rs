@@ -9,55 +9,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
-use crate::server::{Shared, lock};
+use crate::delivery::{Delivery, sign};
+use crate::shared::{Shared, lock};
 use crate::state::{Phase, TaskKind, hex_id};
-
-/// One webhook delivery attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivery {
-    /// Task the delivery reports.
-    pub task_id: String,
-    /// `event` field (`openapi-clone-voice` or `openapi-tts`).
-    pub event: String,
-    /// `pipelineKey`, stable across retries of one completion.
-    pub pipeline_key: String,
-    /// 1 for the first attempt.
-    pub attempt: u32,
-    /// `X-Timestamp` header value.
-    pub timestamp: String,
-    /// `X-Signature` header value.
-    pub signature: String,
-    /// Raw body sent.
-    pub body: String,
-    /// Receiver's HTTP status, if it answered.
-    pub status: Option<u16>,
-    /// Transport error, if it did not.
-    pub error: Option<String>,
-}
-
-impl Delivery {
-    /// Whether the receiver answered 2xx.
-    pub fn succeeded(&self) -> bool {
-        self.status.is_some_and(|s| (200..300).contains(&s))
-    }
-}
-
-/// Lowercase hex HMAC-SHA256 over `timestamp` followed by `body`.
-pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mut mac) => {
-            mac.update(timestamp.as_bytes());
-            mac.update(body);
-            hex::encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
-    }
-}
 
 /// Start delivering the completion of `task_id`, if a webhook is configured.
 pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str) {
@@ -102,7 +58,7 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
         _ => "openapi-clone-voice",
     };
     let pipeline_key = hex_id();
-    let data = crate::vmeg::final_data(&sh, &task);
+    let data = crate::results::final_data(&sh, &task);
     let body = json!({
         "code": if ok { 200 } else { 500 },
         "version": "v1",
