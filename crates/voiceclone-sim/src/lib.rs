@@ -10,7 +10,10 @@
 //! # Contents
 //!
 //! - [`Simulator`] / [`SimHandle`] (`server.rs`): start, base URL, counters,
-//!   clock control, shutdown (also on drop).
+//!   clock control, shutdown (also on drop); the accept loop, and routing
+//!   with an axum `Router` (state: the shared simulator) built from one
+//!   table of (method, path, operation, vendor), with the faults applied
+//!   around the vendor handler.
 //! - [`SimConfig`] (`config.rs`): every setting, including the choices made
 //!   for UNKNOWN facts (listed below).
 //! - [`FaultConfig`] (`faults.rs`): seeded fault injection; the `--fault`

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Method, Request, Response, header};
+use axum::http::{HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
@@ -22,9 +22,16 @@ use crate::faults::{FaultKind, FaultPlan};
 use crate::respond::json_response;
 use crate::script::{Fault, ScriptError};
 use crate::shared::{Shared, lock};
-use crate::state::State;
+use crate::state::State as SimState;
 use crate::stats::Stats;
 use crate::{jimmyai, vmeg};
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{MethodFilter, on};
+use tower_service::Service;
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Entry point: starts a simulator on a loopback port.
 #[derive(Debug)]
@@ -211,6 +218,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let mut conns = JoinSet::new();
     let started = std::time::Instant::now();
     let max = effective_max_connections(shared.config.max_connections);
+    let app = router(shared.clone());
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -271,14 +279,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let last_active = Arc::new(AtomicU64::new(millis_since(started)));
         let sh = shared.clone();
+        let app = app.clone();
         let (count, active) = (in_flight.clone(), last_active.clone());
         let abort = conns.spawn(async move {
-            let sh2 = sh.clone();
             let svc = hyper::service::service_fn(move |req| {
                 let guard = InFlight::new(count.clone(), active.clone(), started);
-                let sh = sh2.clone();
+                let router = app.clone();
                 async move {
-                    let r = handle(sh, req).await;
+                    let r = serve(router, req).await;
                     drop(guard);
                     r
                 }
@@ -312,53 +320,201 @@ pub(crate) enum Api {
     Sim,
 }
 
-/// Map a request to (operation name, API).
-fn route(method: &Method, path: &str) -> (&'static str, Api) {
-    let get = method == Method::GET;
-    let post = method == Method::POST;
-    if let Some(rest) = path.strip_prefix("/openapi/v1/") {
-        let op = match (rest.trim_end_matches('/'), post, get) {
-            ("task/clone-voice/create", true, _) => "vmeg.cloneVoiceCreate",
-            ("task/clone-voice/create-async", true, _) => "vmeg.cloneVoiceCreateAsync",
-            ("task/tts/create", true, _) => "vmeg.ttsCreate",
-            ("task/tts/create-async", true, _) => "vmeg.ttsCreateAsync",
-            ("tasks/list", _, true) => "vmeg.tasksList",
-            ("tasks/detail", _, true) => "vmeg.tasksDetail",
-            ("tasks/delete", true, _) => "vmeg.tasksDelete",
-            ("assets/voice/clone/list", true, _) => "vmeg.cloneVoiceList",
-            ("assets/voice/clone/update", true, _) => "vmeg.cloneVoiceUpdate",
-            ("assets/voice/clone/delete", true, _) => "vmeg.cloneVoiceDelete",
-            ("assets/voice/basic/list", true, _) => "vmeg.basicVoiceList",
-            _ => "vmeg.unknown",
-        };
-        return (op, Api::Vmeg);
-    }
-    if let Some(rest) = path.strip_prefix("/api/open-api/v1/") {
-        let rest = rest.trim_end_matches('/');
-        let op = match (rest, post, get) {
-            ("soundCloning/clones", true, _) => "jimmyai.createClone",
-            ("soundCloning/audios", true, _) => "jimmyai.createAudio",
-            ("files/upload", true, _) => "jimmyai.uploadFile",
-            (r, _, true) if r.starts_with("audios/") && r.len() > "audios/".len() => {
-                "jimmyai.getAudio"
-            }
-            _ => "jimmyai.unknown",
-        };
-        return (op, Api::Jimmy);
-    }
-    if get && path.starts_with("/sim/files/") {
-        return ("sim.file", Api::Sim);
-    }
-    ("unknown", Api::Sim)
+/// HTTP method of a route.
+#[derive(Debug, Clone, Copy)]
+enum Verb {
+    Get,
+    Post,
 }
 
-async fn handle(
-    sh: Arc<Shared>,
+/// Every route, the one table the router is built from: method, path,
+/// operation name (as in [`crate::OPERATIONS`] and [`Stats`]), vendor.
+const ROUTES: &[(Verb, &str, &str, Api)] = &[
+    (
+        Verb::Post,
+        "/openapi/v1/task/clone-voice/create",
+        "vmeg.cloneVoiceCreate",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/task/clone-voice/create-async",
+        "vmeg.cloneVoiceCreateAsync",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/task/tts/create",
+        "vmeg.ttsCreate",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/task/tts/create-async",
+        "vmeg.ttsCreateAsync",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Get,
+        "/openapi/v1/tasks/list",
+        "vmeg.tasksList",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Get,
+        "/openapi/v1/tasks/detail",
+        "vmeg.tasksDetail",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/tasks/delete",
+        "vmeg.tasksDelete",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/voice/clone/list",
+        "vmeg.cloneVoiceList",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/voice/clone/update",
+        "vmeg.cloneVoiceUpdate",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/voice/clone/delete",
+        "vmeg.cloneVoiceDelete",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/voice/basic/list",
+        "vmeg.basicVoiceList",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/api/open-api/v1/soundCloning/clones",
+        "jimmyai.createClone",
+        Api::Jimmy,
+    ),
+    (
+        Verb::Post,
+        "/api/open-api/v1/soundCloning/audios",
+        "jimmyai.createAudio",
+        Api::Jimmy,
+    ),
+    (
+        Verb::Post,
+        "/api/open-api/v1/files/upload",
+        "jimmyai.uploadFile",
+        Api::Jimmy,
+    ),
+    (
+        Verb::Get,
+        "/api/open-api/v1/audios/{id}",
+        "jimmyai.getAudio",
+        Api::Jimmy,
+    ),
+    (Verb::Get, "/sim/files/{name}", "sim.file", Api::Sim),
+];
+
+/// The operation name of a request no route matched (or with the wrong
+/// method), by vendor: each answers with its own "not found" envelope.
+fn unknown_op(api: Api) -> &'static str {
+    match api {
+        Api::Vmeg => "vmeg.unknown",
+        Api::Jimmy => "jimmyai.unknown",
+        Api::Sim => "unknown",
+    }
+}
+
+/// The vendor a path that no route matched belongs to.
+fn api_of(path: &str) -> Api {
+    if path.starts_with("/openapi/v1/") {
+        Api::Vmeg
+    } else if path.starts_with("/api/open-api/v1/") {
+        Api::Jimmy
+    } else {
+        Api::Sim
+    }
+}
+
+/// The handler of one operation.
+fn endpoint(
+    op: &'static str,
+    api: Api,
+) -> impl Fn(State<Arc<Shared>>, Request<Body>) -> BoxFuture<'static, Response<Body>>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |State(sh): State<Arc<Shared>>, req: Request<Body>| Box::pin(dispatch(sh, op, api, req))
+}
+
+/// The router: one route per [`ROUTES`] row (also with a trailing slash);
+/// a wrong method or an unknown path gets the vendor's "not found" answer.
+fn router(shared: Arc<Shared>) -> Router {
+    let mut r: Router<Arc<Shared>> = Router::new();
+    for &(verb, path, op, api) in ROUTES {
+        let filter = match verb {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+        };
+        let method_router = on(filter, endpoint(op, api)).fallback(endpoint(unknown_op(api), api));
+        r = r
+            .route(path, method_router.clone())
+            .route(&format!("{path}/"), method_router);
+    }
+    r.fallback(
+        |State(sh): State<Arc<Shared>>, req: Request<Body>| async move {
+            let api = api_of(req.uri().path());
+            dispatch(sh, unknown_op(api), api, req).await
+        },
+    )
+    .with_state(shared)
+}
+
+/// Marks a response that must not be sent: the connection is closed instead.
+#[derive(Debug, Clone, Copy)]
+struct DropConnection;
+
+fn dropped() -> Response<Body> {
+    let mut r = Response::new(Body::empty());
+    r.extensions_mut().insert(DropConnection);
+    r
+}
+
+/// Serve one request through the router; `Err` makes hyper close the
+/// connection without an answer.
+async fn serve(
+    mut router: Router,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, DroppedConnection> {
+    let resp = match router.call(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    if resp.extensions().get::<DropConnection>().is_some() {
+        return Err(DroppedConnection);
+    }
+    Ok(resp)
+}
+
+/// One request of operation `op`: counters, random and scripted faults
+/// around the vendor handler.
+async fn dispatch(
+    sh: Arc<Shared>,
+    op: &'static str,
+    api: Api,
+    req: Request<Body>,
+) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let (op, api) = route(&method, &path);
     sh.stats.request(op);
     let mut plan = if api != Api::Sim && sh.config.faults.is_active() {
         sh.config.faults.draw(&mut lock(&sh.fault_rng))
@@ -383,14 +539,13 @@ async fn handle(
                 vmeg::consume_key_on_fault(&sh, op, &path, req.headers());
             }
             if kind == FaultKind::DropBefore {
-                return Err(DroppedConnection);
+                return dropped();
             }
             let resp = injected_response(&sh, api, kind, plan.retry_after);
             sh.stats.status(resp.status().as_u16());
-            return Ok(resp);
+            return resp;
         }
     }
-    let req = req.map(Body::new);
     let mut resp = match api {
         Api::Vmeg => vmeg::handle(&sh, op, &plan, req).await,
         Api::Jimmy => jimmyai::handle(&sh, op, &plan, req).await,
@@ -398,7 +553,7 @@ async fn handle(
     };
     if plan.exclusive == Some(FaultKind::DropAfter) {
         tracing::debug!(%method, %path, op, "injected fault: dropping connection after processing");
-        return Err(DroppedConnection);
+        return dropped();
     }
     if plan.extra_fields {
         sh.stats.fault(FaultKind::ExtraFields.name());
@@ -407,7 +562,7 @@ async fn handle(
     let status = resp.status().as_u16();
     sh.stats.status(status);
     tracing::debug!(%method, %path, op, status, "served");
-    Ok(resp)
+    resp
 }
 
 /// The answer to an injected 429/5xx/business fault, in the vendor envelope.
@@ -475,7 +630,7 @@ fn sim_file(sh: &Shared, path: &str) -> Response<Body> {
 
 /// The bytes and type of a generated file: `tts_{task}_{i}.wav` (VMEG TTS
 /// line `i`), `{task}.wav` / `{task}.srt` (JimmyAI), for a completed task.
-fn generated_text(st: &State, name: &str) -> Option<(axum::body::Bytes, String)> {
+fn generated_text(st: &SimState, name: &str) -> Option<(axum::body::Bytes, String)> {
     let (stem, ext) = name.rsplit_once('.')?;
     let (task_id, line) = match stem.strip_prefix("tts_") {
         Some(rest) => {

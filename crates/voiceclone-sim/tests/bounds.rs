@@ -268,3 +268,44 @@ async fn webhooks_fire_at_each_task_due_time_and_on_clock_moves() {
     assert_eq!(d.len(), 50);
     assert!(d.iter().all(|d| d.status == Some(200)));
 }
+
+#[tokio::test]
+async fn routes_wrong_methods_and_unknown_paths_get_each_vendor_s_not_found() {
+    let sim = Simulator::start().await.unwrap();
+    let http = client();
+    let base = sim.base_url();
+    let send = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{base}{path}"))
+            .bearer_auth(sim.api_key())
+            .send()
+    };
+    // A trailing slash is the same route.
+    let r = send(reqwest::Method::GET, "/openapi/v1/tasks/list/")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Wrong method, unknown path: the VMEG envelope with code 404.
+    for (m, p) in [
+        (reqwest::Method::POST, "/openapi/v1/tasks/list"),
+        (reqwest::Method::GET, "/openapi/v1/no/such/thing"),
+    ] {
+        let r = send(m, p).await.unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{p}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["code"], 404, "{p}: {v}");
+    }
+    // JimmyAI: its not-found envelope (code 20002, HTTP 200 by default).
+    let r = send(reqwest::Method::GET, "/api/open-api/v1/nothing")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], 20002, "{v}");
+    let r = send(reqwest::Method::GET, "/elsewhere").await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let st = sim.stats();
+    assert_eq!(st.requests("vmeg.tasksList"), 1);
+    assert_eq!(st.requests("vmeg.unknown"), 2);
+    assert_eq!(st.requests("jimmyai.unknown"), 1);
+    assert_eq!(st.requests("unknown"), 1);
+}
