@@ -62,30 +62,22 @@ impl Clock {
     }
 }
 
-/// Format as ISO 8601 UTC with milliseconds, e.g. `2026-01-02T03:04:05.678Z`.
+/// ISO 8601 UTC with milliseconds, e.g. `2026-01-02T03:04:05.678Z`.
+const ISO_MILLIS: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+);
+
+/// Format as ISO 8601 UTC with milliseconds (the `time` crate does the
+/// calendar). Times beyond year 9999 (a clock advanced by centuries) are
+/// shown as the last millisecond of 9999.
 pub(crate) fn iso8601(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let secs = d.as_secs();
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = if month <= 2 { y + 1 } else { y };
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    const LAST: &str = "9999-12-31T23:59:59.999Z";
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    time::Duration::try_from(since)
+        .ok()
+        .and_then(|d| time::OffsetDateTime::UNIX_EPOCH.checked_add(d))
+        .and_then(|dt| dt.format(ISO_MILLIS).ok())
+        .unwrap_or_else(|| LAST.to_string())
 }
 
 /// Which product a task belongs to.
@@ -598,6 +590,10 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
         assert_eq!(iso8601(t), "2023-11-14T22:13:20.123Z");
         assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let leap = UNIX_EPOCH + Duration::from_millis(951_782_400_007);
+        assert_eq!(iso8601(leap), "2000-02-29T00:00:00.007Z");
+        let far = UNIX_EPOCH + Duration::from_secs(400_000_000_000);
+        assert_eq!(iso8601(far), "9999-12-31T23:59:59.999Z");
     }
 
     fn limits() -> Limits {
