@@ -170,6 +170,13 @@ pub struct SimConfig {
     /// VMEG idempotency keys remembered at most (oldest forgotten first, even
     /// within their TTL). Default 200,000; bounds 1 to 10,000,000.
     pub max_idempotency_keys: usize,
+    /// VMEG cloned voices kept (oldest evicted first; an evicted voice id
+    /// answers as an unknown one). Default 100,000; bounds 1 to 10,000,000.
+    pub max_voices: usize,
+    /// Records kept for tests: [`crate::Stats::creates`] and
+    /// [`crate::SimHandle::webhook_deliveries`] keep the latest this many (the
+    /// counters stay exact). Default 100,000; bounds 1 to 10,000,000.
+    pub max_records: usize,
 }
 
 impl Default for SimConfig {
@@ -212,6 +219,8 @@ impl Default for SimConfig {
             max_upload_bytes: 256 * 1024 * 1024,
             upload_retention: Duration::from_secs(24 * 3600),
             max_idempotency_keys: 200_000,
+            max_voices: 100_000,
+            max_records: 100_000,
         }
     }
 }
@@ -502,6 +511,20 @@ impl SimConfig {
                 0,
                 b::MAX_UPLOAD_BYTES,
                 "at most 16 GiB",
+            ),
+            (
+                "max_voices",
+                self.max_voices,
+                1,
+                b::MAX_TASKS,
+                "between 1 and 10000000",
+            ),
+            (
+                "max_records",
+                self.max_records,
+                1,
+                b::MAX_TASKS,
+                "between 1 and 10000000",
             ),
             (
                 "max_idempotency_keys",

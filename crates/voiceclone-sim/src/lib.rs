@@ -119,9 +119,12 @@
 //!   [`SimConfig::upload_retention`], are evicted ([`SimHandle::evicted`]).
 //!   An evicted id answers as any unknown id does (VMEG 404 "Task not
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
-//!   Voices made by clones stay in the VMEG voice library. Idempotency keys
-//!   expire after their TTL and at most [`SimConfig::max_idempotency_keys`]
-//!   are remembered.
+//!   Voices made by clones stay in the VMEG voice library when their task is
+//!   evicted; at most [`SimConfig::max_voices`] are kept (oldest first).
+//!   Idempotency keys expire after their TTL and at most
+//!   [`SimConfig::max_idempotency_keys`] are remembered. The test records
+//!   ([`Stats::creates`], [`SimHandle::webhook_deliveries`]) keep the latest
+//!   [`SimConfig::max_records`]; the counters stay exact.
 //! - **Cost per request.** A task's phase is computed from its timestamps
 //!   when read; completion side effects (a VMEG voice, a JimmyAI model id)
 //!   are applied from a queue ordered by due time, and evictions pop from
@@ -131,10 +134,6 @@
 //!   task's due time (one timer each), woken early when the clock is moved by
 //!   [`SimHandle::advance_clock`] or [`SimHandle::complete_all_now`]; nothing
 //!   polls.
-//!
-//! Not bounded: [`Stats::creates`] and [`SimHandle::webhook_deliveries`]
-//! keep one record per create / delivery attempt (they are the test
-//! record), and the VMEG voice library.
 //!
 //! # Scripted faults
 //!
@@ -222,6 +221,8 @@
 //! | `max_uploads` | 1 to 1,000,000 (default 1000) |
 //! | `max_upload_bytes` | at most 16 GiB (default 256 MiB; at most 2 uploads received at once) |
 //! | `max_idempotency_keys` | 1 to 10,000,000 (default 200,000) |
+//! | `max_voices` | 1 to 10,000,000 (default 100,000) |
+//! | `max_records` | 1 to 10,000,000 (default 100,000) |
 //!
 //! Any duration divided by `speed` is capped at 30,000 days, and the
 //! simulated clock saturates ([`SimHandle::advance_clock`] with

@@ -149,9 +149,10 @@ impl SimHandle {
         lock(&self.shared.scripts).clear();
     }
 
-    /// Every webhook delivery attempt so far, in order.
+    /// The webhook delivery attempts so far, in order (the latest
+    /// [`SimConfig::max_records`]).
     pub fn webhook_deliveries(&self) -> Vec<Delivery> {
-        lock(&self.shared.deliveries).clone()
+        lock(&self.shared.deliveries).iter().cloned().collect()
     }
 
     /// Wait (real time) until at least `n` webhook attempts were recorded or

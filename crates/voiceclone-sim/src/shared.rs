@@ -1,6 +1,7 @@
 //! [`Shared`]: what the accept loop, the vendor handlers and the background
 //! tasks share (configuration, clock, state, counters, scripts, connections).
 
+use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,7 +29,8 @@ pub(crate) struct Shared {
     pub stats: Recorder,
     pub fault_rng: Mutex<fastrand::Rng>,
     pub task_rng: Mutex<fastrand::Rng>,
-    pub deliveries: Mutex<Vec<Delivery>>,
+    /// The latest `max_records` webhook attempts.
+    pub deliveries: Mutex<VecDeque<Delivery>>,
     pub scripts: Mutex<Scripts>,
     pub background: Mutex<JoinSet<()>>,
     pub base_url: String,
@@ -51,10 +53,10 @@ impl Shared {
             clock_changed: Notify::new(),
             upload_permits: tokio::sync::Semaphore::new(crate::bounds::MAX_CONCURRENT_UPLOADS),
             conns: Mutex::new(ConnTable::default()),
-            stats: Recorder::default(),
+            stats: Recorder::new(config.max_records),
             fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
             task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
-            deliveries: Mutex::new(Vec::new()),
+            deliveries: Mutex::new(VecDeque::new()),
             scripts: Mutex::new(Scripts::default()),
             background: Mutex::new(JoinSet::new()),
             base_url,
@@ -90,6 +92,15 @@ impl Shared {
         tokio::select! {
             () = tokio::time::sleep(at.saturating_sub(now)) => {}
             () = notified => {}
+        }
+    }
+
+    /// Record a webhook attempt, keeping the latest `max_records`.
+    pub fn record_delivery(&self, d: Delivery) {
+        let mut all = lock(&self.deliveries);
+        all.push_back(d);
+        while all.len() > self.config.max_records.max(1) {
+            all.pop_front();
         }
     }
 

@@ -281,6 +281,7 @@ pub(crate) struct Limits {
     pub upload_retention: Duration,
     pub max_idempotency_keys: usize,
     pub idempotency_ttl: Duration,
+    pub max_voices: usize,
 }
 
 impl Limits {
@@ -293,6 +294,7 @@ impl Limits {
             upload_retention: c.upload_retention,
             max_idempotency_keys: c.max_idempotency_keys,
             idempotency_ttl: c.idempotency_ttl,
+            max_voices: c.max_voices,
         }
     }
 }
@@ -320,7 +322,7 @@ pub(crate) struct State {
     /// Terminal tasks in the order they became terminal: (done at, id).
     finished: VecDeque<(Duration, String)>,
     pub voices: BTreeMap<String, Voice>,
-    pub voice_order: Vec<String>,
+    pub voice_order: VecDeque<String>,
     /// (path, key) -> time recorded.
     pub idempotency: HashMap<Slot, Duration>,
     key_order: VecDeque<(Duration, Slot)>,
@@ -346,7 +348,7 @@ impl State {
             due: BinaryHeap::new(),
             finished: VecDeque::new(),
             voices: BTreeMap::new(),
-            voice_order: Vec::new(),
+            voice_order: VecDeque::new(),
             idempotency: HashMap::new(),
             key_order: VecDeque::new(),
             models: HashMap::new(),
@@ -453,8 +455,16 @@ impl State {
                         updated: done,
                         deleted: false,
                     };
-                    self.voice_order.push(v.voice_id.clone());
+                    self.voice_order.push_back(v.voice_id.clone());
                     self.voices.insert(v.voice_id.clone(), v);
+                    while self.voices.len() > self.limits.max_voices.max(1) {
+                        let Some(old) = self.voice_order.pop_front() else {
+                            break;
+                        };
+                        if self.voices.remove(&old).is_some() {
+                            tracing::debug!(voice_id = %old, "voice evicted (max_voices)");
+                        }
+                    }
                 }
             }
             TaskKind::JimmyClone => {
@@ -646,6 +656,23 @@ mod tests {
             st.tasks.keys().map(String::as_str).collect::<Vec<_>>(),
             ["y", "z"]
         );
+    }
+
+    #[test]
+    fn voices_are_bounded_oldest_first() {
+        let mut st = State::new(Limits {
+            max_voices: 2,
+            ..limits()
+        });
+        for id in ["c1", "c2", "c3"] {
+            let mut t = Task::new(id.into(), TaskKind::VmegClone, secs(0), secs(1));
+            t.voice_id = Some(format!("cv_{id}"));
+            st.insert_task(t);
+        }
+        st.settle(secs(2));
+        assert_eq!(st.voices.len(), 2);
+        assert!(!st.voices.contains_key("cv_c1"));
+        assert_eq!(st.voice_order.len(), 2);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::delivery::{Delivery, sign};
-use crate::shared::{Shared, lock};
+use crate::shared::Shared;
 use crate::state::{Phase, TaskKind, hex_id};
 
 /// Start delivering the completion of `task_id`, if a webhook is configured.
@@ -108,7 +108,7 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
         };
         let done = d.succeeded();
         tracing::debug!(%task_id, attempt = d.attempt, ?status, "webhook attempt");
-        lock(&sh.deliveries).push(d);
+        sh.record_delivery(d);
         if done {
             return;
         }
