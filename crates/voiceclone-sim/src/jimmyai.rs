@@ -129,12 +129,10 @@ pub(crate) async fn handle(
 /// Validate `<#x#>` pause markers (0.01 <= x <= 99.99, at most 2 decimals).
 fn check_pauses(text: &str) -> Result<(), String> {
     let mut rest = text;
-    while let Some(start) = rest.find("<#") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("#>") else {
+    while let Some((_, after)) = rest.split_once("<#") {
+        let Some((inner, next)) = after.split_once("#>") else {
             return Err("malformed pause marker: `<#` without `#>`".into());
         };
-        let inner = &after[..end];
         let valid_shape = {
             let (int, frac) = match inner.split_once('.') {
                 Some((i, f)) => (i, Some(f)),
@@ -153,7 +151,7 @@ fn check_pauses(text: &str) -> Result<(), String> {
                 "malformed pause marker `<#{inner}#>`: x must be 0.01 to 99.99 with at most 2 decimals"
             ));
         }
-        rest = &after[end + 2..];
+        rest = next;
     }
     Ok(())
 }
