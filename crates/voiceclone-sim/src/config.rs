@@ -151,6 +151,10 @@ pub struct SimConfig {
     /// Time a request may take to send its body; then HTTP 408 and the
     /// connection is closed. Default 30 s; bounds 10 ms to 1 hour.
     pub body_read_timeout: Duration,
+    /// Time a write of an answer may make no progress (the client stopped
+    /// reading); then the connection is closed. Default 30 s; bounds 10 ms
+    /// to 1 hour.
+    pub response_write_timeout: Duration,
     /// Tasks kept (both APIs). Beyond it the oldest finished task is evicted
     /// (the oldest task if none is finished). Evicted ids answer as unknown
     /// ids do. Default 100,000; bounds 1 to 10,000,000.
@@ -213,6 +217,7 @@ impl Default for SimConfig {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
+            response_write_timeout: Duration::from_secs(30),
             max_tasks: 100_000,
             task_retention: Duration::from_secs(24 * 3600),
             max_uploads: 1000,
@@ -311,7 +316,8 @@ impl SimConfig {
         self
     }
     /// Set [`SimConfig::max_connections`], [`SimConfig::header_read_timeout`]
-    /// and [`SimConfig::body_read_timeout`].
+    /// and [`SimConfig::body_read_timeout`] (also used as
+    /// [`SimConfig::response_write_timeout`]).
     pub fn with_connection_limits(
         mut self,
         max_connections: usize,
@@ -321,6 +327,7 @@ impl SimConfig {
         self.max_connections = max_connections;
         self.header_read_timeout = header_read_timeout;
         self.body_read_timeout = body_read_timeout;
+        self.response_write_timeout = body_read_timeout;
         self
     }
     /// Set [`SimConfig::max_tasks`] and [`SimConfig::task_retention`].
@@ -541,6 +548,7 @@ impl SimConfig {
         for (name, d) in [
             ("header_read_timeout", self.header_read_timeout),
             ("body_read_timeout", self.body_read_timeout),
+            ("response_write_timeout", self.response_write_timeout),
         ] {
             if !b::READ_TIMEOUT.contains(&d) {
                 return Err(ConfigError::out_of_bounds(

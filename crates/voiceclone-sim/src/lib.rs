@@ -106,7 +106,9 @@
 //! - **Connections.** A connection gets [`SimConfig::header_read_timeout`] to
 //!   send each request's headers (so an idle keep-alive connection is closed
 //!   after it too) and [`SimConfig::body_read_timeout`] for each body (then
-//!   HTTP 408, `Connection: close`). At most [`SimConfig::max_connections`]
+//!   HTTP 408, `Connection: close`); a write of an answer that makes no
+//!   progress for [`SimConfig::response_write_timeout`] (the client stopped
+//!   reading) closes the connection. At most [`SimConfig::max_connections`]
 //!   are open: a new one closes the least recently active idle connection
 //!   (the way nginx reuses idle keep-alive connections), or is closed itself
 //!   when every connection has a request in flight
@@ -215,7 +217,7 @@
 //! | `jimmy_*_error.http_status` | 200 to 599 |
 //! | `vmeg_status_words.*` | non-empty, at most 64 bytes |
 //! | `max_connections` | 1 to 100,000 (default 1024) |
-//! | `header_read_timeout`, `body_read_timeout` | 10 ms to 1 hour (default 30 s) |
+//! | `header_read_timeout`, `body_read_timeout`, `response_write_timeout` | 10 ms to 1 hour (default 30 s) |
 //! | `max_tasks` | 1 to 10,000,000 (default 100,000) |
 //! | `task_retention`, `upload_retention` | at most 365 days (default 24 h) |
 //! | `max_uploads` | 1 to 1,000,000 (default 1000) |

@@ -16,7 +16,9 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::SimConfig;
-use crate::conns::{ConnEntry, InFlight, effective_max_connections, millis_since};
+use crate::conns::{
+    ConnEntry, InFlight, WriteStallTimeout, effective_max_connections, millis_since,
+};
 use crate::delivery::Delivery;
 use crate::faults::{FaultKind, FaultPlan};
 use crate::respond::json_response;
@@ -295,7 +297,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(sh.config.header_read_timeout)
-                .serve_connection(TokioIo::new(stream), svc)
+                .serve_connection(
+                    TokioIo::new(WriteStallTimeout::new(
+                        stream,
+                        sh.config.response_write_timeout,
+                    )),
+                    svc,
+                )
                 .await
             {
                 tracing::debug!(%peer, error = %e, "connection ended with error");

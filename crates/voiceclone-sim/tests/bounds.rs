@@ -309,3 +309,50 @@ async fn routes_wrong_methods_and_unknown_paths_get_each_vendor_s_not_found() {
     assert_eq!(st.requests("jimmyai.unknown"), 1);
     assert_eq!(st.requests("unknown"), 1);
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_its_answer_is_disconnected() {
+    let sim = short_timeouts(64).await;
+    // A 16 MB upload, then a download of it that is never read: the answer
+    // outgrows the socket buffers and the server's writes stall.
+    let boundary = "b0undary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.wav\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(std::iter::repeat_n(7u8, 16 * 1024 * 1024));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let v: Value = client()
+        .post(format!("{}/api/open-api/v1/files/upload", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = v["data"]["url"].as_str().expect("an upload URL").to_owned();
+    let path = url.trim_start_matches(&sim.base_url()).to_owned();
+    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // Never read. The server gives up on the write and closes the connection.
+    for _ in 0..1000 {
+        if sim.open_connections() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        sim.open_connections(),
+        0,
+        "the stalled connection is still open"
+    );
+    drop(s);
+}
