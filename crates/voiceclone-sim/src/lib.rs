@@ -22,7 +22,7 @@
 //!   time per operation (below).
 //! - [`Stats`], [`CreateRecord`] (`stats.rs`): requests per operation and per
 //!   HTTP status, faults per kind, billable creates grouped by logical call,
-//!   connections accepted.
+//!   connections accepted, evicted and refused.
 //! - [`Delivery`], [`sign`] (`delivery.rs`): VMEG webhook deliveries and their
 //!   HMAC-SHA256 signature; `webhook.rs` delivers them.
 //! - [`bounds`], [`ConfigError`] (`bounds.rs`): every setting's bounds.
@@ -35,7 +35,7 @@
 //!   `respond.rs`: response helpers; `wire.rs`: request parsing helpers.
 //!   Modules depend one way: `server.rs` on the vendors, the vendors on
 //!   `shared.rs` / `respond.rs` / `state.rs`, never back.
-
+//!
 //! # Behaviour in brief
 //!
 //! Tasks move `queued -> processing -> completed | failed`, computed from
