@@ -167,7 +167,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Replaces the sleeping used between retries and polls (tests).
+    /// Replaces the sleeping used between retries and polls (tests; `test-util` feature).
+    #[cfg(feature = "test-util")]
     #[must_use]
     pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         self.sleeper = Some(sleeper);
@@ -312,13 +313,6 @@ impl ClientBuilder {
     }
 }
 
-fn env_names(provider: Provider) -> (&'static str, &'static str) {
-    match provider {
-        Provider::Vmeg => ("VMEG_API_KEY", "VMEG_BASE_URL"),
-        Provider::JimmyAi => ("JIMMYAI_API_KEY", "JIMMYAI_BASE_URL"),
-    }
-}
-
 macro_rules! traced {
     ($self:ident, $op:literal, $body:expr) => {{
         let span = tracing::info_span!(
@@ -365,7 +359,7 @@ impl Client {
     /// A client from `VMEG_API_KEY` / `JIMMYAI_API_KEY` and optional `VMEG_BASE_URL` /
     /// `JIMMYAI_BASE_URL`.
     pub fn from_env(provider: Provider) -> Result<Client, Error> {
-        let (key_var, base_var) = env_names(provider);
+        let (key_var, base_var) = (provider.api_key_var(), provider.base_url_var());
         let key = std::env::var(key_var)
             .ok()
             .filter(|k| !k.trim().is_empty())

@@ -226,21 +226,31 @@ impl ErrorKind {
     }
 }
 
-/// Whether a failed request could have been processed by the server. Retrying an
-/// unprotected write is only safe when it provably was not.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reach {
-    /// Never left this process, or the connection was never established.
+/// How far a failed request got: what tells whether it could have been processed.
+///
+/// Retrying a write the vendor cannot deduplicate is only safe when it provably was not
+/// processed ([`Phase::NotSent`]); after [`Phase::Sent`] a write may have taken effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Nothing reached the provider: refused before sending (invalid input, unsupported
+    /// operation) or the connection was never established.
     NotSent,
-    /// Sent (maybe partly) but no complete answer: timeout, reset mid-request.
-    Maybe,
-    /// The server answered.
+    /// Sent (maybe partly) but no complete answer came back (timeout, connection broken
+    /// mid-request): the outcome is unknown.
+    Sent,
+    /// The provider (or a proxy in front of it) answered.
     Answered,
 }
 
 const MAX_MESSAGE_CHARS: usize = 500;
 
 /// The adapter's error: a [`ErrorKind`] plus whatever the provider said.
+///
+/// `Display` is complete: provider and operation, what happened and what to do, the HTTP
+/// status, vendor code and message, and last the lower-level failure's text (a network
+/// error, say). [`std::error::Error::source`] therefore returns `None`: printing the chain
+/// (as `anyhow` and most reporters do) shows every part exactly once.
 pub struct Error(Box<Inner>);
 
 struct Inner {
@@ -251,20 +261,21 @@ struct Inner {
     vendor_code: Option<i64>,
     message: Option<String>,
     retry_after: Option<Duration>,
-    reach: Reach,
+    phase: Phase,
     /// A task id the answer named (kept for an `OutcomeUnknown`).
     task_id: Option<String>,
     /// The body carried the success code although the status was not a 2xx.
     claimed_success: bool,
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// The text of the lower-level failure (reqwest's), printed by `Display`.
+    cause: Option<String>,
 }
 
 impl Error {
     /// An error of this kind with no further detail.
     pub fn new(kind: ErrorKind) -> Self {
-        let reach = match kind {
-            ErrorKind::InvalidInput { .. } | ErrorKind::Unsupported { .. } => Reach::NotSent,
-            _ => Reach::Answered,
+        let phase = match kind {
+            ErrorKind::InvalidInput { .. } | ErrorKind::Unsupported { .. } => Phase::NotSent,
+            _ => Phase::Answered,
         };
         Error(Box::new(Inner {
             kind,
@@ -274,10 +285,10 @@ impl Error {
             vendor_code: None,
             message: None,
             retry_after: None,
-            reach,
+            phase,
             task_id: None,
             claimed_success: false,
-            source: None,
+            cause: None,
         }))
     }
 
@@ -338,8 +349,12 @@ impl Error {
         crate::retry::read_would_retry(self)
     }
 
-    pub(crate) fn reach(&self) -> Reach {
-        self.0.reach
+    /// How far the failed request got: not sent, sent with an unknown outcome, or
+    /// answered. Errors that never involved a request (invalid input, a failed task, a
+    /// wait that ran out) report [`Phase::NotSent`] or [`Phase::Answered`] as the last
+    /// request did.
+    pub fn phase(&self) -> Phase {
+        self.0.phase
     }
 
     /// The task id the answer named, if any (what an `OutcomeUnknown` reports).
@@ -425,16 +440,14 @@ impl Error {
         self
     }
 
-    pub(crate) fn with_reach(mut self, reach: Reach) -> Self {
-        self.0.reach = reach;
+    pub(crate) fn with_phase(mut self, phase: Phase) -> Self {
+        self.0.phase = phase;
         self
     }
 
-    pub(crate) fn with_source(
-        mut self,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        self.0.source = Some(Box::new(source));
+    /// Records the lower-level failure's text (it becomes part of `Display`; see [`Error`]).
+    pub(crate) fn with_source(mut self, source: impl std::error::Error) -> Self {
+        self.0.cause = Some(source.to_string());
         self
     }
 
@@ -468,13 +481,13 @@ impl Error {
     /// A transport failure from reqwest, classified by whether the request could have been
     /// processed.
     pub(crate) fn from_reqwest(err: reqwest::Error) -> Self {
-        let (kind, reach) = if err.is_builder() {
+        let (kind, phase) = if err.is_builder() {
             (
                 ErrorKind::InvalidInput {
                     field: "request".into(),
                     reason: "the HTTP request could not be built".into(),
                 },
-                Reach::NotSent,
+                Phase::NotSent,
             )
         } else if err.is_connect() {
             // Connect timeouts land here too: nothing reached the server.
@@ -484,17 +497,17 @@ impl Error {
                 } else {
                     ErrorKind::Transport
                 },
-                Reach::NotSent,
+                Phase::NotSent,
             )
         } else if err.is_timeout() {
-            (ErrorKind::Timeout, Reach::Maybe)
+            (ErrorKind::Timeout, Phase::Sent)
         } else if err.is_decode() || err.is_redirect() {
-            (ErrorKind::InvalidResponse, Reach::Answered)
+            (ErrorKind::InvalidResponse, Phase::Answered)
         } else {
-            (ErrorKind::Transport, Reach::Maybe)
+            (ErrorKind::Transport, Phase::Sent)
         };
         let status = err.status().map(|s| s.as_u16());
-        let mut e = Error::new(kind).with_reach(reach);
+        let mut e = Error::new(kind).with_phase(phase);
         if let Some(s) = status {
             e = e.with_http_status(s);
         }
@@ -526,8 +539,8 @@ impl fmt::Debug for Error {
         if let Some(r) = i.retry_after {
             d.field("retry_after", &r);
         }
-        if let Some(s) = &i.source {
-            d.field("source", &s.to_string());
+        if let Some(s) = &i.cause {
+            d.field("source", s);
         }
         d.finish()
     }
@@ -559,21 +572,17 @@ impl fmt::Display for Error {
         if !details.is_empty() {
             write!(f, " ({})", details.join(", "))?;
         }
-        if let Some(s) = &i.source {
+        if let Some(s) = &i.cause {
             write!(f, ": {s}")?;
         }
         Ok(())
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0
-            .source
-            .as_ref()
-            .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
-    }
-}
+/// `source()` is always `None`: the lower-level failure's text is already the end of
+/// `Display`, so a reporter that walks the chain prints it once, and no transport crate's
+/// error type becomes part of this crate's API.
+impl std::error::Error for Error {}
 
 impl From<ErrorKind> for Error {
     fn from(kind: ErrorKind) -> Self {
@@ -678,6 +687,28 @@ mod tests {
                 && s.contains("retry after 2.0s"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn display_holds_the_cause_and_source_is_none() {
+        let io = std::io::Error::other("connection reset by peer");
+        let e = Error::new(ErrorKind::Transport)
+            .with_phase(Phase::Sent)
+            .with_source(io);
+        let s = e.to_string();
+        assert!(s.ends_with(": connection reset by peer"), "{s}");
+        assert_eq!(s.matches("connection reset by peer").count(), 1, "{s}");
+        assert!(std::error::Error::source(&e).is_none());
+        assert_eq!(e.phase(), Phase::Sent);
+        assert_eq!(
+            Error::new(ErrorKind::InvalidInput {
+                field: "f".into(),
+                reason: "r".into()
+            })
+            .phase(),
+            Phase::NotSent
+        );
+        assert_eq!(Error::new(ErrorKind::Server).phase(), Phase::Answered);
     }
 
     #[test]

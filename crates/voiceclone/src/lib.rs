@@ -51,7 +51,8 @@
 //! - [`wait`]: [`WaitPolicy`], the one polling loop.
 //! - [`webhook`]: VMEG webhook [`webhook::Verifier`], [`webhook::Deduplicator`].
 //! - [`language`]: BCP-47 tags and JimmyAI language names.
-//! - [`sleep`]: injectable sleeping ([`Sleeper`]) for fast tests.
+//! - `sleep` (with the `test-util` feature): injectable sleeping (`Sleeper`,
+//!   `RecordingSleeper`) and `ClientBuilder::sleeper`, for fast tests.
 //! - [`ApiKey`], [`WebhookSecret`]: redacted secrets.
 //!
 //! ## Normalization
@@ -108,7 +109,10 @@ pub mod language;
 pub mod model;
 pub mod retry;
 pub mod secret;
+#[cfg(feature = "test-util")]
 pub mod sleep;
+#[cfg(not(feature = "test-util"))]
+mod sleep;
 pub mod wait;
 pub mod webhook;
 
@@ -120,13 +124,14 @@ mod validate;
 mod wire;
 
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
-pub use error::{Error, ErrorKind, RequestSummary};
+pub use error::{Error, ErrorKind, Phase, RequestSummary};
 pub use model::{
-    CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, JobId, OutputFormat, Provider,
-    SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode,
-    TaskStatus, VmegEngine, Voice,
+    CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, JobId, OutputFormat, ParseError,
+    Provider, SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest, SpeechSegment,
+    SubtitleMode, TaskStatus, VmegEngine, Voice,
 };
 pub use retry::{OperationKind, RetryPolicy};
 pub use secret::{ApiKey, WebhookSecret};
+#[cfg(feature = "test-util")]
 pub use sleep::{RecordingSleeper, Sleeper, TokioSleeper};
 pub use wait::WaitPolicy;

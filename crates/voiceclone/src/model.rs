@@ -13,9 +13,50 @@ use url::Url;
 
 use crate::error::{Error, ErrorKind};
 
+/// Why a string is not a value of one of this crate's enums ([`Provider`], [`VmegEngine`],
+/// [`SoundVersion`], [`OutputFormat`], [`Emotion`]): what `FromStr` returns.
+///
+/// It converts into an [`Error`] of kind [`ErrorKind::InvalidInput`] (same field, same
+/// reason), so `?` still works in functions returning [`Error`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid `{field}`: {reason}")]
+pub struct ParseError {
+    field: &'static str,
+    reason: String,
+}
+
+impl ParseError {
+    pub(crate) fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// The request field the value was meant for (`provider`, `vmeg_engine`, ...).
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// Why the value was refused (names the accepted values).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        Error::new(ErrorKind::InvalidInput {
+            field: e.field.to_owned(),
+            reason: e.reason,
+        })
+    }
+}
+
 /// Which vendor a [`crate::Client`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Provider {
     /// VMEG Open API (Standalone), `https://api.vmeg.ai/openapi/v1/`.
     Vmeg,
@@ -35,6 +76,24 @@ impl Provider {
         }
     }
 
+    /// The environment variable [`crate::Client::from_env`] reads the API key from
+    /// (`VMEG_API_KEY`, `JIMMYAI_API_KEY`).
+    pub const fn api_key_var(self) -> &'static str {
+        match self {
+            Provider::Vmeg => "VMEG_API_KEY",
+            Provider::JimmyAi => "JIMMYAI_API_KEY",
+        }
+    }
+
+    /// The environment variable [`crate::Client::from_env`] reads an optional base URL from
+    /// (`VMEG_BASE_URL`, `JIMMYAI_BASE_URL`).
+    pub const fn base_url_var(self) -> &'static str {
+        match self {
+            Provider::Vmeg => "VMEG_BASE_URL",
+            Provider::JimmyAi => "JIMMYAI_BASE_URL",
+        }
+    }
+
     /// The vendor's documented production base URL.
     pub const fn default_base_url(self) -> &'static str {
         match self {
@@ -51,7 +110,7 @@ impl fmt::Display for Provider {
 }
 
 impl FromStr for Provider {
-    type Err = Error;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
@@ -60,10 +119,10 @@ impl FromStr for Provider {
         } else if s.eq_ignore_ascii_case("jimmyai") {
             Ok(Provider::JimmyAi)
         } else {
-            Err(Error::new(ErrorKind::InvalidInput {
-                field: "provider".into(),
-                reason: format!("unknown provider {s:?}; expected \"vmeg\" or \"jimmyai\""),
-            }))
+            Err(ParseError::new(
+                "provider",
+                format!("unknown provider {s:?}; expected \"vmeg\" or \"jimmyai\""),
+            ))
         }
     }
 }
@@ -111,6 +170,7 @@ impl AsRef<str> for JobId {
 
 /// The normalized state of a vendor task. See the crate docs for the vendor-value table.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TaskStatus {
     /// Accepted, not started.
     Queued,
@@ -153,6 +213,7 @@ impl fmt::Display for TaskStatus {
 
 /// VMEG clone engine (`provider` field of clone create): `V1`..`V5`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum VmegEngine {
     /// Basic, universal: short everyday lines.
     V1,
@@ -186,7 +247,7 @@ impl fmt::Display for VmegEngine {
 }
 
 impl FromStr for VmegEngine {
-    type Err = Error;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_uppercase().as_str() {
@@ -195,7 +256,7 @@ impl FromStr for VmegEngine {
             "V3" => Ok(VmegEngine::V3),
             "V4" => Ok(VmegEngine::V4),
             "V5" => Ok(VmegEngine::V5),
-            _ => Err(Error::invalid_input(
+            _ => Err(ParseError::new(
                 "vmeg_engine",
                 format!("{s:?} is not one of V1..V5"),
             )),
@@ -205,6 +266,7 @@ impl FromStr for VmegEngine {
 
 /// JimmyAI `soundVersion`: v1 covers 24 languages, v2 covers 40.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SoundVersion {
     /// `v1` (JimmyAI's default for previews).
     V1,
@@ -229,13 +291,13 @@ impl fmt::Display for SoundVersion {
 }
 
 impl FromStr for SoundVersion {
-    type Err = Error;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "v1" => Ok(SoundVersion::V1),
             "v2" => Ok(SoundVersion::V2),
-            _ => Err(Error::invalid_input(
+            _ => Err(ParseError::new(
                 "sound_version",
                 format!("{s:?} is not v1 or v2"),
             )),
@@ -245,6 +307,7 @@ impl FromStr for SoundVersion {
 
 /// VMEG TTS `outputFormat` (vendor default `m4a`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OutputFormat {
     /// `wav`
     Wav,
@@ -272,14 +335,14 @@ impl fmt::Display for OutputFormat {
 }
 
 impl FromStr for OutputFormat {
-    type Err = Error;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "wav" => Ok(OutputFormat::Wav),
             "mp3" => Ok(OutputFormat::Mp3),
             "m4a" => Ok(OutputFormat::M4a),
-            _ => Err(Error::invalid_input(
+            _ => Err(ParseError::new(
                 "output_format",
                 format!("{s:?} is not wav, mp3 or m4a"),
             )),
@@ -290,6 +353,7 @@ impl FromStr for OutputFormat {
 /// JimmyAI production `emotion` (vendor default `neutral`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum Emotion {
     Happy,
     Sad,
@@ -322,7 +386,7 @@ impl fmt::Display for Emotion {
 }
 
 impl FromStr for Emotion {
-    type Err = Error;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let all = [
@@ -336,14 +400,13 @@ impl FromStr for Emotion {
         ];
         all.into_iter()
             .find(|e| e.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                Error::invalid_input("emotion", format!("{s:?} is not a JimmyAI emotion"))
-            })
+            .ok_or_else(|| ParseError::new("emotion", format!("{s:?} is not a JimmyAI emotion")))
     }
 }
 
 /// JimmyAI subtitles: sentence-level (`subtitleEnable`) or word-level (`subtitleType: word`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SubtitleMode {
     /// No subtitle file (the vendor default).
     Off,
@@ -427,6 +490,16 @@ impl CloneRequest {
     pub fn sound_version(mut self, version: SoundVersion) -> Self {
         self.sound_version = Some(version);
         self
+    }
+
+    /// Picks the clone engine by name, in `provider`'s own words: VMEG `V1`..`V5`
+    /// ([`VmegEngine`]), JimmyAI `v1`/`v2` ([`SoundVersion`]). For a caller (a command
+    /// line, a config file) that holds the engine as text and the provider as a value.
+    pub fn engine(self, provider: Provider, engine: &str) -> Result<Self, ParseError> {
+        Ok(match provider {
+            Provider::Vmeg => self.vmeg_engine(engine.parse()?),
+            Provider::JimmyAi => self.sound_version(engine.parse()?),
+        })
     }
 
     /// Uses VMEG's synchronous clone endpoint.
@@ -908,7 +981,13 @@ mod tests {
     fn provider_parses_and_prints() {
         assert_eq!("VMEG".parse::<Provider>().unwrap(), Provider::Vmeg);
         assert_eq!(" JimmyAI ".parse::<Provider>().unwrap(), Provider::JimmyAi);
-        assert!("jimmy".parse::<Provider>().is_err());
+        let e = "jimmy".parse::<Provider>().unwrap_err();
+        assert_eq!(e.field(), "provider");
+        assert!(e.reason().contains("\"vmeg\" or \"jimmyai\""), "{e}");
+        let e = Error::from(e);
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "provider"));
+        assert_eq!(Provider::Vmeg.api_key_var(), "VMEG_API_KEY");
+        assert_eq!(Provider::JimmyAi.base_url_var(), "JIMMYAI_BASE_URL");
         assert_eq!(Provider::JimmyAi.to_string(), "jimmyai");
         assert_eq!(
             serde_json::to_string(&Provider::JimmyAi).unwrap(),
@@ -945,5 +1024,18 @@ mod tests {
         assert_eq!(s.pitch, Some(3));
         assert_eq!("Happy".parse::<Emotion>().unwrap(), Emotion::Happy);
         assert_eq!("v5".parse::<VmegEngine>().unwrap(), VmegEngine::V5);
+        let r = CloneRequest::new("u").engine(Provider::Vmeg, "V2").unwrap();
+        assert_eq!(r.vmeg_engine, Some(VmegEngine::V2));
+        let r = CloneRequest::new("u")
+            .engine(Provider::JimmyAi, "v2")
+            .unwrap();
+        assert_eq!(r.sound_version, Some(SoundVersion::V2));
+        let e = CloneRequest::new("u")
+            .engine(Provider::JimmyAi, "V5")
+            .unwrap_err();
+        assert_eq!(
+            (e.field(), e.reason()),
+            ("sound_version", "\"V5\" is not v1 or v2")
+        );
     }
 }

@@ -26,7 +26,7 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Error, ErrorKind, Reach};
+use crate::error::{Error, ErrorKind, Phase};
 use crate::model::Provider;
 use crate::sleep::Sleeper;
 
@@ -136,8 +136,15 @@ impl RetryPolicy {
     }
 
     /// The wait before retry number `retry`, with full jitter: uniform in `[0, ceiling]`
-    /// (a ceiling beyond `u64::MAX` nanoseconds, 584 years, is cut to it).
-    pub fn backoff(&self, retry: u32, rng: &mut fastrand::Rng) -> Duration {
+    /// (a ceiling beyond `u64::MAX` nanoseconds, 584 years, is cut to it), drawn from a
+    /// generator seeded with `seed` (the same seed gives the same wait).
+    pub fn backoff(&self, retry: u32, seed: u64) -> Duration {
+        self.backoff_from(retry, &mut fastrand::Rng::with_seed(seed))
+    }
+
+    /// [`RetryPolicy::backoff`], drawing from a call's own generator (one per logical call,
+    /// so that its retries follow one seeded schedule).
+    pub(crate) fn backoff_from(&self, retry: u32, rng: &mut fastrand::Rng) -> Duration {
         let ceiling = u64::try_from(self.backoff_ceiling(retry).as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(rng.u64(0..=ceiling))
     }
@@ -152,6 +159,7 @@ impl RetryPolicy {
 
 /// How safe an operation is to repeat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OperationKind {
     /// No side effects: status, detail, lists (VMEG's list POSTs included).
     Read,
@@ -179,7 +187,7 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
     }
     match err.kind() {
         ErrorKind::Conflict if kind == IdempotentWrite && attempt >= 2 => Decision::OutcomeUnknown,
-        ErrorKind::Transport | ErrorKind::Timeout if err.reach() == Reach::NotSent => {
+        ErrorKind::Transport | ErrorKind::Timeout if err.phase() == Phase::NotSent => {
             Decision::Retry
         }
         ErrorKind::RateLimited => Decision::Retry,
@@ -198,7 +206,7 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
         // off at the size limit, whatever its status): a write may have landed.
         ErrorKind::InvalidResponse
             if kind != Read
-                && (err.reach() == Reach::Maybe
+                && (err.phase() == Phase::Sent
                     || err.http_status().is_none_or(|s| (200..300).contains(&s))) =>
         {
             Decision::OutcomeUnknown
@@ -213,9 +221,9 @@ fn maybe_processed(err: &Error) -> bool {
         return true;
     }
     match err.kind() {
-        ErrorKind::Timeout | ErrorKind::Transport => err.reach() != Reach::NotSent,
+        ErrorKind::Timeout | ErrorKind::Transport => err.phase() != Phase::NotSent,
         ErrorKind::Server => matches!(err.effective_status(), Some(502 | 504)),
-        ErrorKind::InvalidResponse => err.reach() == Reach::Maybe,
+        ErrorKind::InvalidResponse => err.phase() == Phase::Sent,
         _ => false,
     }
 }
@@ -298,7 +306,7 @@ where
                     );
                     return Err(give_up(err));
                 }
-                let backoff = policy.backoff(n, &mut rng);
+                let backoff = policy.backoff_from(n, &mut rng);
                 let delay = match err.retry_after() {
                     Some(ra) if ra > policy.max_retry_after => {
                         tracing::debug!(
@@ -353,15 +361,15 @@ mod tests {
     }
 
     fn connect_failure() -> Error {
-        Error::new(ErrorKind::Transport).with_reach(Reach::NotSent)
+        Error::new(ErrorKind::Transport).with_phase(Phase::NotSent)
     }
 
     fn mid_request() -> Error {
-        Error::new(ErrorKind::Transport).with_reach(Reach::Maybe)
+        Error::new(ErrorKind::Transport).with_phase(Phase::Sent)
     }
 
     fn timeout() -> Error {
-        Error::new(ErrorKind::Timeout).with_reach(Reach::Maybe)
+        Error::new(ErrorKind::Timeout).with_phase(Phase::Sent)
     }
 
     #[test]
@@ -424,9 +432,13 @@ mod tests {
         let mut again = p.rng();
         let mut distinct = std::collections::HashSet::new();
         for retry in 1..50 {
-            let d = p.backoff(retry, &mut rng);
+            let d = p.backoff_from(retry, &mut rng);
             assert!(d <= p.backoff_ceiling(retry));
-            assert_eq!(d, p.backoff(retry, &mut again), "same seed, same schedule");
+            assert_eq!(
+                d,
+                p.backoff_from(retry, &mut again),
+                "same seed, same schedule"
+            );
             distinct.insert(d);
         }
         assert!(distinct.len() > 40, "jitter spreads the waits");
@@ -497,7 +509,7 @@ mod tests {
         assert_eq!(res.unwrap(), 4);
         assert_eq!(calls, 4);
         let mut rng = policy.rng();
-        let expected: Vec<Duration> = (1..=3).map(|n| policy.backoff(n, &mut rng)).collect();
+        let expected: Vec<Duration> = (1..=3).map(|n| policy.backoff_from(n, &mut rng)).collect();
         assert_eq!(sleeper.sleeps(), expected);
         assert!(
             sleeper.sleeps().iter().any(|d| !d.is_zero()),
@@ -520,8 +532,8 @@ mod tests {
         .await;
         assert!(res.is_ok());
         let mut rng = policy.rng();
-        let first = policy.backoff(1, &mut rng);
-        let second = policy.backoff(2, &mut rng);
+        let first = policy.backoff_from(1, &mut rng);
+        let second = policy.backoff_from(2, &mut rng);
         assert_eq!(
             sleeper.sleeps(),
             vec![

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::connection_limit::ConnectionLimit;
-use crate::error::{Error, ErrorKind, Reach, RequestSummary};
+use crate::error::{Error, ErrorKind, Phase, RequestSummary};
 use crate::model::Provider;
 use crate::provider::{RawResponse, decode_data, decode_envelope, error_for_code};
 use crate::retry::{CallInfo, OperationKind, RetryPolicy, run_with_retry};
@@ -178,7 +178,7 @@ impl Transport {
                     // got the permit sooner would find no idle connection and dial a new one.
                     let _permit = self.in_flight.acquire().await.map_err(|_| {
                         Error::new(ErrorKind::Transport)
-                            .with_reach(Reach::NotSent)
+                            .with_phase(Phase::NotSent)
                             .with_message("client is shutting down")
                     })?;
                     let data = self.attempt::<E, _>(attempt, send()).await?;
@@ -262,7 +262,7 @@ impl Transport {
             Err(GenError::InvalidRequest(reason)) => (
                 None,
                 false,
-                Err(Error::invalid_input("request", reason).with_reach(Reach::NotSent)),
+                Err(Error::invalid_input("request", reason).with_phase(Phase::NotSent)),
             ),
             // Not produced by these clients (no declared error bodies, no upgrades, hooks
             // that never fail); progenitor's `Display` would print bodies, so say only this.
@@ -270,7 +270,7 @@ impl Transport {
                 None,
                 false,
                 Err(Error::new(ErrorKind::InvalidResponse)
-                    .with_reach(Reach::Maybe)
+                    .with_phase(Phase::Sent)
                     .with_message("the generated client reported an unexpected failure")),
             ),
         };
@@ -285,7 +285,7 @@ impl Transport {
                 // The connection this request was sent on is gone (it failed, timed out or
                 // was dropped mid-body). A failed connect (`NotSent`) was never counted: the
                 // layer has already given its place back.
-                Err(e) if e.reach() == Reach::Maybe => limit.connection_lost(),
+                Err(e) if e.phase() == Phase::Sent => limit.connection_lost(),
                 _ if status.is_some() => {
                     limit.answer_received();
                     if closing {
@@ -338,7 +338,7 @@ pub(crate) fn typed_outcome<E: Envelope>(
         None => Err(Error::new(ErrorKind::InvalidResponse)
             .with_provider(provider)
             .with_http_status(status)
-            .with_reach(Reach::Answered)
+            .with_phase(Phase::Answered)
             .with_message("the answer has no readable `code`")),
     }
 }
@@ -382,7 +382,7 @@ fn body_error(e: reqwest::Error, status: Option<u16>, limit: usize) -> Error {
 /// The answer was larger than the client's limit; it was not read further.
 fn too_large(limit: usize) -> Error {
     Error::new(ErrorKind::InvalidResponse)
-        .with_reach(Reach::Maybe)
+        .with_phase(Phase::Sent)
         .with_message(format!(
             "the response body is larger than {limit} bytes (ClientBuilder::max_response_bytes); it was not read further"
         ))

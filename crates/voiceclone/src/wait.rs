@@ -373,7 +373,7 @@ where
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
-    use crate::error::Reach;
+    use crate::error::Phase;
     use crate::sleep::RecordingSleeper;
     use std::sync::Mutex;
 
@@ -442,7 +442,7 @@ mod tests {
 
     #[tokio::test]
     async fn waits_through_statuses_and_transient_errors() {
-        let transient = Error::new(ErrorKind::Transport).with_reach(Reach::NotSent);
+        let transient = Error::new(ErrorKind::Transport).with_phase(Phase::NotSent);
         let seq = vec![
             Ok(TaskStatus::Queued),
             Err(transient),

@@ -74,7 +74,6 @@ use sha2::Sha256;
 use crate::error::{Error, ErrorKind};
 use crate::model::{CloneJob, JobId, Provider, SpeechJob, TaskStatus};
 use crate::secret::WebhookSecret;
-use crate::sleep::BoxFuture;
 use crate::wire::lenient_i64;
 
 /// The timestamp header VMEG sends.
@@ -180,6 +179,7 @@ impl WebhookFailure {
 
 /// Which product the event is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum WebhookEventKind {
     /// `openapi-clone-voice`
     CloneVoice,
@@ -194,6 +194,17 @@ pub enum WebhookEventKind {
 }
 
 impl WebhookEventKind {
+    /// The wire value (`openapi-clone-voice`, ...; `Other` verbatim).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::CloneVoice => "openapi-clone-voice",
+            Self::Tts => "openapi-tts",
+            Self::Translate => "openapi-translate",
+            Self::MediaTranslation => "openapi-media-translation",
+            Self::Other(raw) => raw,
+        }
+    }
+
     fn parse(raw: &str) -> Self {
         match raw {
             "openapi-clone-voice" => Self::CloneVoice,
@@ -549,15 +560,18 @@ fn decode_event(body: &[u8], sent_at: SystemTime) -> Result<WebhookEvent, Webhoo
     })
 }
 
+/// The boxed future a [`Deduplicator`] returns (`Box::pin(async move { ... })`).
+pub type DedupFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// Remembers which deliveries were handled, keyed by `pipelineKey`. Usable behind
 /// `Arc<dyn Deduplicator>`; back it with a database to share it between processes.
 pub trait Deduplicator: Send + Sync {
     /// True the first time a key is seen (within the store's memory), false afterwards.
-    fn first_seen<'a>(&'a self, key: &'a str) -> BoxFuture<'a, bool>;
+    fn first_seen<'a>(&'a self, key: &'a str) -> DedupFuture<'a, bool>;
 
     /// Forgets a key, so that the next delivery with it is handled again (call it when
     /// handling failed before its effects were committed). The default does nothing.
-    fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, ()> {
+    fn forget<'a>(&'a self, key: &'a str) -> DedupFuture<'a, ()> {
         let _ = key;
         Box::pin(async {})
     }
@@ -675,12 +689,12 @@ fn bounded_key(key: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Deduplicator for MemoryDeduplicator {
-    fn first_seen<'a>(&'a self, key: &'a str) -> BoxFuture<'a, bool> {
+    fn first_seen<'a>(&'a self, key: &'a str) -> DedupFuture<'a, bool> {
         let fresh = self.first_seen_at(key, Instant::now());
         Box::pin(async move { fresh })
     }
 
-    fn forget<'a>(&'a self, key: &'a str) -> BoxFuture<'a, ()> {
+    fn forget<'a>(&'a self, key: &'a str) -> DedupFuture<'a, ()> {
         self.forget_now(key);
         Box::pin(async {})
     }

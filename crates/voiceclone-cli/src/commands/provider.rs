@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use voiceclone::{
-    Client, CloneJob, CloneRequest, ErrorKind, JobId, Provider, SoundVersion, SpeechJob,
-    SpeechRequest, TaskStatus, VmegEngine, WaitPolicy,
+    Client, CloneJob, CloneRequest, ErrorKind, JobId, Provider, SpeechJob, SpeechRequest,
+    TaskStatus, WaitPolicy,
 };
 
 use crate::cli::{Cli, CloneArgs, Command, JobKind, PollArgs, SpeakArgs};
@@ -137,15 +137,9 @@ async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer
         req = req.sample_text(t.as_str());
     }
     if let Some(e) = &args.engine {
-        req = match p {
-            Provider::Vmeg => match e.parse::<VmegEngine>() {
-                Ok(engine) => req.vmeg_engine(engine),
-                Err(err) => return Outcome::failed(err.into()),
-            },
-            Provider::JimmyAi => match e.parse::<SoundVersion>() {
-                Ok(v) => req.sound_version(v),
-                Err(err) => return Outcome::failed(err.into()),
-            },
+        req = match req.engine(p, e) {
+            Ok(req) => req,
+            Err(err) => return Outcome::failed(voiceclone::Error::from(err).into()),
         };
     }
     if args.sync {

@@ -117,11 +117,5 @@ fn read_body(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
 }
 
 fn kind_str(kind: &WebhookEventKind) -> String {
-    match kind {
-        WebhookEventKind::CloneVoice => "openapi-clone-voice".into(),
-        WebhookEventKind::Tts => "openapi-tts".into(),
-        WebhookEventKind::Translate => "openapi-translate".into(),
-        WebhookEventKind::MediaTranslation => "openapi-media-translation".into(),
-        WebhookEventKind::Other(s) => s.clone(),
-    }
+    kind.as_str().to_owned()
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, ErrorKind, Reach};
+use crate::error::{Error, ErrorKind, Phase};
 use crate::model::Provider;
 use crate::scrub::Scrubber;
 use crate::wire::{lenient_i64, lenient_string, usable_id};
@@ -107,7 +107,7 @@ pub(crate) fn decode_envelope(
             .with_provider(provider)
             .with_http_status(resp.status)
             .with_retry_after(resp.retry_after)
-            .with_reach(Reach::Answered)
+            .with_phase(Phase::Answered)
     };
     let envelope: Option<Envelope> = serde_json::from_slice(&resp.body).ok();
     let Some((code, envelope)) = envelope.and_then(|e| e.code.map(|c| (c, e))) else {
@@ -169,7 +169,7 @@ pub(crate) fn error_for_code(
         .with_provider(provider)
         .with_http_status(status)
         .with_retry_after(retry_after)
-        .with_reach(Reach::Answered)
+        .with_phase(Phase::Answered)
         .with_vendor_code(code)
         .with_message(message)
 }
