@@ -1,9 +1,8 @@
 //! [`Client`]: one typed entry point over both providers.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -15,15 +14,12 @@ use crate::error::{Error, ErrorKind};
 use crate::model::{
     CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, TaskStatus, Voice,
 };
-use crate::provider::{jimmyai, vmeg};
+use crate::provider::Backend;
 use crate::retry::RetryPolicy;
 use crate::scrub::Scrubber;
 use crate::secret::ApiKey;
 use crate::sleep::{Sleeper, TokioSleeper};
-use crate::transport::{
-    CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, SYNC_TIMEOUT, Transport,
-    UPLOAD_TIMEOUT,
-};
+use crate::transport::{CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, Transport};
 use crate::validate;
 use crate::wait::{WaitPolicy, poll_until_terminal};
 
@@ -31,8 +27,6 @@ use crate::wait::{WaitPolicy, poll_until_terminal};
 const MIN_RESPONSE_BYTES: usize = 1024;
 /// Default bound on HTTP requests in flight per client.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
-/// How many submitted VMEG clone names a client remembers (to find a voice by name later).
-const REMEMBERED_NAMES: usize = 10_000;
 
 /// A client for one provider. Cheap to clone: clones share one connection pool, one
 /// in-flight bound and one configuration.
@@ -43,8 +37,9 @@ pub struct Client {
 
 struct Inner {
     transport: Transport,
+    /// The vendor: its generated client and its dialect.
+    backend: Box<dyn Backend>,
     allow_private: bool,
-    names: Mutex<HashMap<JobId, String>>,
 }
 
 impl fmt::Debug for Client {
@@ -256,44 +251,22 @@ impl ClientBuilder {
             }
         };
         let scrubber = Arc::new(Scrubber::new(key.expose()));
-        let config = |sync_ops: &[&'static str], upload: Option<&'static str>| {
-            let mut config = client_glue::ClientConfig::bearer(key.expose())
-                .map_err(|_| {
-                    Error::invalid_input("api_key", "cannot be sent in an HTTP header")
-                        .with_provider(provider)
-                })?
-                .with_max_response_bytes(self.max_response_bytes);
-            match self.timeout {
-                Some(t) => config = config.with_timeout(t),
-                None => {
-                    config = config.with_timeout(DEFAULT_TIMEOUT);
-                    for op in sync_ops {
-                        config = config.with_operation_timeout(op, SYNC_TIMEOUT);
-                    }
-                    if let Some(op) = upload {
-                        config = config.with_operation_timeout(op, UPLOAD_TIMEOUT);
-                    }
-                }
-            }
-            Ok::<_, Error>(config)
-        };
         // The generated clients append each path to this; a trailing slash would double it.
         let base_str = base.as_str().trim_end_matches('/').to_owned();
-        let vmeg = vmeg_client::Client::new_with_client(
-            &base_str,
-            http.clone(),
-            config(&["clone_voice_create_sync", "tts_create_sync"], None)?,
-        );
-        let jimmyai = jimmyai_client::Client::new_with_client(
-            &base_str,
-            http,
-            config(&[], Some("upload_file"))?,
-        );
+        let backend = crate::provider::backend(
+            provider,
+            &crate::provider::Connect {
+                base: base_str,
+                http,
+                provider,
+                api_key: key.clone(),
+                timeout_override: self.timeout,
+                max_response_bytes: self.max_response_bytes,
+            },
+        )?;
         let transport = Transport {
             provider,
             base,
-            vmeg,
-            jimmyai,
             in_flight: Arc::new(Semaphore::new(self.max_in_flight)),
             connection_limit,
             timeout_override: self.timeout,
@@ -306,8 +279,8 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
+                backend,
                 allow_private: self.allow_private_urls,
-                names: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -391,50 +364,23 @@ impl Client {
         &self.inner.transport
     }
 
-    fn remember_name(&self, job: &CloneJob) {
-        if let Some(name) = &job.name {
-            let mut names = self.inner.names.lock().unwrap_or_else(|p| p.into_inner());
-            if names.len() >= REMEMBERED_NAMES {
-                names.clear();
-            }
-            names.insert(job.id.clone(), name.clone());
-        }
-    }
-
-    fn remembered_name(&self, id: &JobId) -> Option<String> {
-        self.inner
-            .names
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
+    fn b(&self) -> &dyn Backend {
+        self.inner.backend.as_ref()
     }
 
     /// Submits a clone; never waits for it to finish (VMEG's synchronous endpoint, when asked
     /// for, returns an already-succeeded job).
     pub async fn clone_voice(&self, req: &CloneRequest) -> Result<CloneJob, Error> {
         traced!(self, "clone_voice", async {
-            let job = match self.provider() {
-                Provider::Vmeg => {
-                    vmeg::clone_voice(self.t(), req, self.inner.allow_private).await?
-                }
-                Provider::JimmyAi => {
-                    jimmyai::clone_voice(self.t(), req, self.inner.allow_private).await?
-                }
-            };
-            self.remember_name(&job);
-            Ok(job)
+            self.b()
+                .clone_voice(self.t(), req, self.inner.allow_private)
+                .await
         })
     }
 
     /// The current state of a clone task.
     pub async fn clone_status(&self, id: &JobId) -> Result<CloneJob, Error> {
-        traced!(self, "clone_status", async {
-            match self.provider() {
-                Provider::Vmeg => vmeg::clone_status(self.t(), id).await,
-                Provider::JimmyAi => jimmyai::clone_status(self.t(), id).await,
-            }
-        })
+        traced!(self, "clone_status", self.b().clone_status(self.t(), id))
     }
 
     /// Polls a clone task until it ends; returns its voice, `TaskFailed` or `WaitTimedOut`.
@@ -451,40 +397,19 @@ impl Client {
             if job.status == TaskStatus::Failed {
                 return Err(task_failed(id, job.error.as_deref()));
             }
-            match (job.voice, self.provider()) {
-                (Some(v), _) if v.name.is_none() => match self.remembered_name(id) {
-                    Some(name) => Ok(v.with_name(name)),
-                    None => Ok(v),
-                },
-                (Some(v), _) => Ok(v),
-                (None, Provider::Vmeg) => {
-                    vmeg::voice_for_task(self.t(), id, self.remembered_name(id).as_deref()).await
-                }
-                (None, Provider::JimmyAi) => Err(Error::new(ErrorKind::InvalidResponse)
-                    .with_message("the task completed without a modelId")),
-            }
+            self.b().cloned_voice(self.t(), id, job).await
         })
     }
 
     /// Submits speech with a (cloned) voice: VMEG TTS or a JimmyAI production audio task
     /// (which also activates a JimmyAI `modelId`).
     pub async fn synthesize(&self, req: &SpeechRequest) -> Result<SpeechJob, Error> {
-        traced!(self, "synthesize", async {
-            match self.provider() {
-                Provider::Vmeg => vmeg::synthesize(self.t(), req).await,
-                Provider::JimmyAi => jimmyai::synthesize(self.t(), req).await,
-            }
-        })
+        traced!(self, "synthesize", self.b().synthesize(self.t(), req))
     }
 
     /// The current state of a speech task.
     pub async fn speech_status(&self, id: &JobId) -> Result<SpeechJob, Error> {
-        traced!(self, "speech_status", async {
-            match self.provider() {
-                Provider::Vmeg => vmeg::speech_status(self.t(), id).await,
-                Provider::JimmyAi => jimmyai::speech_status(self.t(), id).await,
-            }
-        })
+        traced!(self, "speech_status", self.b().speech_status(self.t(), id))
     }
 
     /// Polls a speech task until it ends; returns the audio (and subtitle) URLs.
@@ -512,44 +437,36 @@ impl Client {
 
     /// The account's cloned voices (VMEG only).
     pub async fn list_voices(&self) -> Result<Vec<Voice>, Error> {
-        traced!(self, "list_voices", async {
-            match self.provider() {
-                Provider::Vmeg => vmeg::list_voices(self.t()).await,
-                Provider::JimmyAi => Err(Error::unsupported("list_voices", Provider::JimmyAi)),
-            }
-        })
+        traced!(self, "list_voices", self.b().list_voices(self.t()))
     }
 
     /// Renames a cloned voice (VMEG only).
     pub async fn rename_voice(&self, voice_id: &str, name: &str) -> Result<(), Error> {
-        traced!(self, "rename_voice", async {
-            match self.provider() {
-                Provider::Vmeg => vmeg::rename_voice(self.t(), voice_id, name).await,
-                Provider::JimmyAi => Err(Error::unsupported("rename_voice", Provider::JimmyAi)),
-            }
-        })
+        traced!(
+            self,
+            "rename_voice",
+            self.b().rename_voice(self.t(), voice_id, name)
+        )
     }
 
     /// Deletes a cloned voice (VMEG only; a logical delete).
     pub async fn delete_voice(&self, voice_id: &str) -> Result<(), Error> {
-        traced!(self, "delete_voice", async {
-            match self.provider() {
-                Provider::Vmeg => vmeg::delete_voice(self.t(), voice_id).await,
-                Provider::JimmyAi => Err(Error::unsupported("delete_voice", Provider::JimmyAi)),
-            }
-        })
+        traced!(
+            self,
+            "delete_voice",
+            self.b().delete_voice(self.t(), voice_id)
+        )
     }
 
     /// Uploads a local sample and returns its public URL (JimmyAI `files/upload`, at most
     /// 100 MB; the file is read into memory).
     pub async fn upload_sample(&self, path: impl AsRef<Path>) -> Result<Url, Error> {
         let path = path.as_ref();
-        traced!(self, "upload_sample", async {
-            match self.provider() {
-                Provider::JimmyAi => jimmyai::upload_sample(self.t(), path).await,
-                Provider::Vmeg => Err(Error::unsupported("upload_sample", Provider::Vmeg)),
-            }
-        })
+        traced!(
+            self,
+            "upload_sample",
+            self.b().upload_sample(self.t(), path)
+        )
     }
 }
 

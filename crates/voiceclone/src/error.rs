@@ -197,33 +197,6 @@ impl ErrorKind {
             _ => ErrorKind::InvalidResponse,
         })
     }
-
-    /// VMEG business `code` (documented table: 400, 401, 402, 404, 409, 413, 422, 500, 502).
-    /// 403 (App-Synced "no plan"), 429, 503 and 504 are assumed by analogy.
-    pub fn from_vmeg_code(code: i64) -> Option<ErrorKind> {
-        Some(match code {
-            400 | 422 => ErrorKind::InvalidRequest,
-            401 | 403 => ErrorKind::Unauthorized,
-            402 => ErrorKind::PaymentRequired,
-            404 => ErrorKind::NotFound,
-            409 => ErrorKind::Conflict,
-            413 => ErrorKind::PayloadTooLarge,
-            429 => ErrorKind::RateLimited,
-            500 | 502 | 503 | 504 => ErrorKind::Server,
-            _ => return None,
-        })
-    }
-
-    /// JimmyAI business `code`. Only 20000 (success) is documented; 20001, 20002 and -1 come
-    /// from a third-party summary (UNCONFIRMED).
-    pub fn from_jimmyai_code(code: i64) -> Option<ErrorKind> {
-        Some(match code {
-            20001 => ErrorKind::Unauthorized,
-            20002 => ErrorKind::InvalidRequest,
-            -1 => ErrorKind::Server,
-            _ => return None,
-        })
-    }
 }
 
 /// How far a failed request got: what tells whether it could have been processed.
@@ -262,6 +235,9 @@ struct Inner {
     message: Option<String>,
     retry_after: Option<Duration>,
     phase: Phase,
+    /// The HTTP status a vendor code stands for, for vendors whose codes mirror statuses
+    /// (set by the provider module; see `effective_status`).
+    code_status: Option<u16>,
     /// A task id the answer named (kept for an `OutcomeUnknown`).
     task_id: Option<String>,
     /// The body carried the success code although the status was not a 2xx.
@@ -286,6 +262,7 @@ impl Error {
             message: None,
             retry_after: None,
             phase,
+            code_status: None,
             task_id: None,
             claimed_success: false,
             cause: None,
@@ -381,18 +358,19 @@ impl Error {
         self
     }
 
-    /// The HTTP status if it is an error, else a VMEG business code in 4xx/5xx (VMEG may
-    /// put its error in an HTTP 200 envelope; its codes mirror HTTP statuses).
+    /// The HTTP status if it is an error, else the status a business code stands for (VMEG
+    /// may put its error in an HTTP 200 envelope; its codes mirror HTTP statuses).
     pub(crate) fn effective_status(&self) -> Option<u16> {
-        if let Some(s) = self.0.http_status.filter(|s| *s >= 400) {
-            return Some(s);
-        }
-        match (self.0.provider, self.0.vendor_code) {
-            (Some(Provider::Vmeg), Some(code)) if (400..=599).contains(&code) => {
-                u16::try_from(code).ok()
-            }
-            _ => None,
-        }
+        self.0
+            .http_status
+            .filter(|s| *s >= 400)
+            .or(self.0.code_status)
+    }
+
+    /// Records the HTTP status the vendor code stands for (see `effective_status`).
+    pub(crate) fn with_code_status(mut self, status: u16) -> Self {
+        self.0.code_status = Some(status);
+        self
     }
 
     pub(crate) fn with_provider(mut self, provider: Provider) -> Self {
@@ -595,40 +573,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vmeg_code_table() {
-        let cases = [
-            (400, ErrorKind::InvalidRequest),
-            (401, ErrorKind::Unauthorized),
-            (402, ErrorKind::PaymentRequired),
-            (404, ErrorKind::NotFound),
-            (409, ErrorKind::Conflict),
-            (413, ErrorKind::PayloadTooLarge),
-            (422, ErrorKind::InvalidRequest),
-            (500, ErrorKind::Server),
-            (502, ErrorKind::Server),
-        ];
-        for (code, kind) in cases {
-            assert_eq!(ErrorKind::from_vmeg_code(code), Some(kind), "{code}");
-        }
-        assert_eq!(ErrorKind::from_vmeg_code(418), None);
-    }
-
-    #[test]
-    fn jimmyai_code_table() {
-        assert_eq!(
-            ErrorKind::from_jimmyai_code(20001),
-            Some(ErrorKind::Unauthorized)
-        );
-        assert_eq!(
-            ErrorKind::from_jimmyai_code(20002),
-            Some(ErrorKind::InvalidRequest)
-        );
-        assert_eq!(ErrorKind::from_jimmyai_code(-1), Some(ErrorKind::Server));
-        assert_eq!(ErrorKind::from_jimmyai_code(20000), None);
-        assert_eq!(ErrorKind::from_jimmyai_code(12345), None);
-    }
-
-    #[test]
     fn http_status_table() {
         assert_eq!(ErrorKind::from_http_status(200), None);
         assert_eq!(
@@ -734,15 +678,10 @@ mod tests {
 
     #[test]
     fn effective_status_uses_vmeg_code_inside_http_200() {
-        let e = Error::new(ErrorKind::Server)
-            .with_provider(Provider::Vmeg)
-            .with_http_status(200)
-            .with_vendor_code(502);
+        use crate::provider::error_for_code;
+        let e = error_for_code(Provider::Vmeg, 200, None, 502, "");
         assert_eq!(e.effective_status(), Some(502));
-        let e = Error::new(ErrorKind::Server)
-            .with_provider(Provider::JimmyAi)
-            .with_http_status(200)
-            .with_vendor_code(-1);
+        let e = error_for_code(Provider::JimmyAi, 200, None, -1, "");
         assert_eq!(e.effective_status(), None);
         let e = Error::new(ErrorKind::Server).with_http_status(503);
         assert_eq!(e.effective_status(), Some(503));

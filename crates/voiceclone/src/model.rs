@@ -64,69 +64,6 @@ pub enum Provider {
     JimmyAi,
 }
 
-impl Provider {
-    /// Both providers, in a stable order.
-    pub const ALL: [Provider; 2] = [Provider::Vmeg, Provider::JimmyAi];
-
-    /// The lowercase name used on the command line, in environment variables' prefixes and in serde.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Provider::Vmeg => "vmeg",
-            Provider::JimmyAi => "jimmyai",
-        }
-    }
-
-    /// The environment variable [`crate::Client::from_env`] reads the API key from
-    /// (`VMEG_API_KEY`, `JIMMYAI_API_KEY`).
-    pub const fn api_key_var(self) -> &'static str {
-        match self {
-            Provider::Vmeg => "VMEG_API_KEY",
-            Provider::JimmyAi => "JIMMYAI_API_KEY",
-        }
-    }
-
-    /// The environment variable [`crate::Client::from_env`] reads an optional base URL from
-    /// (`VMEG_BASE_URL`, `JIMMYAI_BASE_URL`).
-    pub const fn base_url_var(self) -> &'static str {
-        match self {
-            Provider::Vmeg => "VMEG_BASE_URL",
-            Provider::JimmyAi => "JIMMYAI_BASE_URL",
-        }
-    }
-
-    /// The vendor's documented production base URL.
-    pub const fn default_base_url(self) -> &'static str {
-        match self {
-            Provider::Vmeg => "https://api.vmeg.ai",
-            Provider::JimmyAi => "https://www.jimmyai.cn",
-        }
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Provider {
-    type Err = ParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        if s.eq_ignore_ascii_case("vmeg") {
-            Ok(Provider::Vmeg)
-        } else if s.eq_ignore_ascii_case("jimmyai") {
-            Ok(Provider::JimmyAi)
-        } else {
-            Err(ParseError::new(
-                "provider",
-                format!("unknown provider {s:?}; expected \"vmeg\" or \"jimmyai\""),
-            ))
-        }
-    }
-}
-
 /// A vendor task id (VMEG `taskId`, JimmyAI task `id` such as `audio_<uuid>`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -490,16 +427,6 @@ impl CloneRequest {
     pub fn sound_version(mut self, version: SoundVersion) -> Self {
         self.sound_version = Some(version);
         self
-    }
-
-    /// Picks the clone engine by name, in `provider`'s own words: VMEG `V1`..`V5`
-    /// ([`VmegEngine`]), JimmyAI `v1`/`v2` ([`SoundVersion`]). For a caller (a command
-    /// line, a config file) that holds the engine as text and the provider as a value.
-    pub fn engine(self, provider: Provider, engine: &str) -> Result<Self, ParseError> {
-        Ok(match provider {
-            Provider::Vmeg => self.vmeg_engine(engine.parse()?),
-            Provider::JimmyAi => self.sound_version(engine.parse()?),
-        })
     }
 
     /// Uses VMEG's synchronous clone endpoint.

@@ -394,17 +394,11 @@ mod tests {
                 [Fail, OutcomeUnknown, OutcomeUnknown],
             ),
             (
-                Error::new(ErrorKind::Server)
-                    .with_provider(Provider::Vmeg)
-                    .with_http_status(200)
-                    .with_vendor_code(502),
+                crate::provider::error_for_code(Provider::Vmeg, 200, None, 502, ""),
                 [Retry, Retry, OutcomeUnknown],
             ),
             (
-                Error::new(ErrorKind::Server)
-                    .with_provider(Provider::JimmyAi)
-                    .with_http_status(200)
-                    .with_vendor_code(-1),
+                crate::provider::error_for_code(Provider::JimmyAi, 200, None, -1, ""),
                 [Retry, Fail, Fail],
             ),
         ];

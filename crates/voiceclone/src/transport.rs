@@ -29,9 +29,6 @@ use crate::wire::usable_id;
 
 /// Default timeouts (overridden as a whole by `ClientBuilder::timeout`).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Synchronous VMEG clone and TTS can take tens of seconds (App-Synced suggests ~120 s).
-pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(180);
-pub(crate) const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on one response body (`ClientBuilder::max_response_bytes`).
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = client_glue::DEFAULT_MAX_RESPONSE_BYTES;
@@ -103,12 +100,11 @@ impl Call<'_> {
     }
 }
 
-/// The generated clients and everything shared by every clone of a `Client`.
+/// Everything the calls of every clone of a `Client` share (the generated client itself is
+/// the backend's, in `crate::provider`).
 pub(crate) struct Transport {
     pub(crate) provider: Provider,
     pub(crate) base: Url,
-    pub(crate) vmeg: vmeg_client::Client,
-    pub(crate) jimmyai: jimmyai_client::Client,
     pub(crate) in_flight: Arc<Semaphore>,
     /// Our connector layer, when we built the `reqwest::Client` (not for a caller's).
     pub(crate) connection_limit: Option<ConnectionLimit>,

@@ -13,7 +13,7 @@
 //! not finish in time). A `Retry-After` on a poll error is honoured, but never past the
 //! deadline, nor past `max_interval` when there is no deadline.
 //!
-//! Defaults:
+//! Defaults ([`WaitPolicy::for_provider`], each set in its vendor's module):
 //! - JimmyAI: the vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.
 //! - VMEG: no vendor guidance; 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a
 //!   short TTS batch normally finishes well inside that; raise it for long batches).
@@ -93,27 +93,16 @@ impl Default for WaitPolicy {
 impl WaitPolicy {
     /// The documented default for a provider (see the module docs).
     pub fn for_provider(provider: Provider) -> Self {
-        match provider {
-            Provider::JimmyAi => Self {
-                first_interval: Duration::from_secs(5),
-                growth: 1.25,
-                max_interval: Duration::from_secs(10),
-                jitter: 0.1,
-                deadline: Some(Duration::from_secs(15 * 60)),
-                max_polls: Some(200),
-                seed: None,
-                observer: None,
-            },
-            Provider::Vmeg => Self {
-                first_interval: Duration::from_secs(2),
-                growth: 1.5,
-                max_interval: Duration::from_secs(10),
-                jitter: 0.1,
-                deadline: Some(Duration::from_secs(10 * 60)),
-                max_polls: Some(200),
-                seed: None,
-                observer: None,
-            },
+        let d = crate::provider::facts(provider).wait;
+        Self {
+            first_interval: d.first_interval,
+            growth: d.growth,
+            max_interval: d.max_interval,
+            jitter: d.jitter,
+            deadline: d.deadline,
+            max_polls: d.max_polls,
+            seed: None,
+            observer: None,
         }
     }
 

@@ -8,6 +8,9 @@ use client_glue::Text;
 use jimmyai_client::types;
 use progenitor_client::{ClientInfo, OperationInfo, ResponseValue};
 
+use std::time::Duration;
+
+use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
     CloneJob, CloneRequest, JIMMYAI_ACTIVATION_WINDOW, JobId, Provider, Speech, SpeechJob,
@@ -17,6 +20,111 @@ use crate::retry::OperationKind;
 use crate::transport::{Call, Transport, envelopes};
 use crate::validate;
 use crate::wire::{parse_url, usable_id};
+
+/// What the rest of the crate knows about JimmyAI.
+pub(crate) const FACTS: Facts = Facts {
+    name: "jimmyai",
+    default_base_url: "https://www.jimmyai.cn",
+    api_key_var: "JIMMYAI_API_KEY",
+    base_url_var: "JIMMYAI_BASE_URL",
+    success_code: 20000,
+    kind_for_code,
+    set_engine: |req, engine| Ok(req.sound_version(engine.parse()?)),
+    codes_are_http_statuses: false,
+    // The vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.
+    wait: WaitDefaults {
+        first_interval: Duration::from_secs(5),
+        growth: 1.25,
+        max_interval: Duration::from_secs(10),
+        jitter: 0.1,
+        deadline: Some(Duration::from_secs(15 * 60)),
+        max_polls: Some(200),
+    },
+    connect,
+};
+
+/// Uploads of up to 100 MB get longer than the default timeout.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// JimmyAI business `code`. Only 20000 (success) is documented; 20001, 20002 and -1 come
+/// from a third-party summary (UNCONFIRMED).
+pub(crate) fn kind_for_code(code: i64) -> Option<ErrorKind> {
+    Some(match code {
+        20001 => ErrorKind::Unauthorized,
+        20002 => ErrorKind::InvalidRequest,
+        -1 => ErrorKind::Server,
+        _ => return None,
+    })
+}
+
+fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
+    let config = c.config(&[("upload_file", UPLOAD_TIMEOUT)])?;
+    Ok(Box::new(JimmyAi {
+        client: jimmyai_client::Client::new_with_client(&c.base, c.http.clone(), config),
+    }))
+}
+
+/// The JimmyAI backend: its generated client. JimmyAI has no voice list, so
+/// `list_voices`, `rename_voice` and `delete_voice` are `Unsupported`.
+#[derive(Debug)]
+pub(crate) struct JimmyAi {
+    client: jimmyai_client::Client,
+}
+
+impl Backend for JimmyAi {
+    fn clone_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a CloneRequest,
+        allow_private: bool,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(clone_voice(t, &self.client, req, allow_private))
+    }
+
+    fn clone_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(clone_status(t, &self.client, id))
+    }
+
+    fn cloned_voice<'a>(
+        &'a self,
+        _t: &'a Transport,
+        _id: &'a JobId,
+        job: CloneJob,
+    ) -> BoxFuture<'a, Result<Voice, Error>> {
+        Box::pin(std::future::ready(job.voice.ok_or_else(|| {
+            Error::new(ErrorKind::InvalidResponse)
+                .with_message("the task completed without a modelId")
+        })))
+    }
+
+    fn synthesize<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a SpeechRequest,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(synthesize(t, &self.client, req))
+    }
+
+    fn speech_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(speech_status(t, &self.client, id))
+    }
+
+    fn upload_sample<'a>(
+        &'a self,
+        t: &'a Transport,
+        path: &'a Path,
+    ) -> BoxFuture<'a, Result<url::Url, Error>> {
+        Box::pin(upload_sample(t, &self.client, path))
+    }
+}
 
 /// Request fields holding the caller's free text: summarized, never quoted.
 const FREE_TEXT: &[&str] = &["contentText"];
@@ -186,6 +294,7 @@ fn language(
 /// have arrived (see `crate::retry`).
 pub(crate) async fn clone_voice(
     t: &Transport,
+    c: &jimmyai_client::Client,
     req: &CloneRequest,
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
@@ -212,14 +321,18 @@ pub(crate) async fn clone_voice(
         free_text: FREE_TEXT,
     };
     let task = t
-        .send(call, Some(task_id), || t.jimmyai.create_clone(&body))
+        .send(call, Some(task_id), || c.create_clone(&body))
         .await?;
     task.as_ref()
         .and_then(|task| clone_job(task, None))
         .ok_or_else(|| bad_answer("the answer has no task id"))
 }
 
-pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<SpeechJob, Error> {
+pub(crate) async fn synthesize(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    req: &SpeechRequest,
+) -> Result<SpeechJob, Error> {
     validate::speech_request(req, Provider::JimmyAi)?;
     let line = req
         .lines
@@ -258,7 +371,7 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
         free_text: FREE_TEXT,
     };
     let task = t
-        .send(call, Some(task_id), || t.jimmyai.create_audio(&body))
+        .send(call, Some(task_id), || c.create_audio(&body))
         .await?;
     task.as_ref()
         .and_then(|task| speech_job(task, None))
@@ -269,6 +382,7 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
 /// one segment but leaves `.` and `\` as they are.
 async fn task(
     t: &Transport,
+    c: &jimmyai_client::Client,
     operation: &'static str,
     id: &JobId,
 ) -> Result<types::AudioTask, Error> {
@@ -281,18 +395,26 @@ async fn task(
         body: None,
         free_text: &[],
     };
-    t.send(call, None, || t.jimmyai.get_audio_task(id.as_str()))
+    t.send(call, None, || c.get_audio_task(id.as_str()))
         .await?
         .ok_or_else(|| bad_answer("the answer has no task"))
 }
 
-pub(crate) async fn clone_status(t: &Transport, id: &JobId) -> Result<CloneJob, Error> {
-    let task = task(t, "clone_status", id).await?;
+pub(crate) async fn clone_status(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    id: &JobId,
+) -> Result<CloneJob, Error> {
+    let task = task(t, c, "clone_status", id).await?;
     clone_job(&task, Some(id)).ok_or_else(|| bad_answer("the answer has no task id"))
 }
 
-pub(crate) async fn speech_status(t: &Transport, id: &JobId) -> Result<SpeechJob, Error> {
-    let task = task(t, "speech_status", id).await?;
+pub(crate) async fn speech_status(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    id: &JobId,
+) -> Result<SpeechJob, Error> {
+    let task = task(t, c, "speech_status", id).await?;
     speech_job(&task, Some(id)).ok_or_else(|| bad_answer("the answer has no task id"))
 }
 
@@ -356,7 +478,11 @@ pub(crate) fn multipart_body(
     )
 }
 
-pub(crate) async fn upload_sample(t: &Transport, path: &Path) -> Result<url::Url, Error> {
+pub(crate) async fn upload_sample(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    path: &Path,
+) -> Result<url::Url, Error> {
     let field = "path";
     let name = path
         .file_name()
@@ -404,7 +530,7 @@ pub(crate) async fn upload_sample(t: &Transport, path: &Path) -> Result<url::Url
     // An upload that may have arrived only leaves an orphan file, but it is still not
     // resent blindly: the caller decides (OutcomeUnknown says what happened).
     let up = t
-        .send(call, None, || upload_once(t, &content_type, &bytes))
+        .send(call, None, || upload_once(c, &content_type, &bytes))
         .await?;
     let url = up.as_ref().and_then(|u| text(u.url.as_ref()));
     parse_url("url", url).ok_or_else(|| bad_answer("the upload answer has no usable url"))
@@ -413,11 +539,11 @@ pub(crate) async fn upload_sample(t: &Transport, path: &Path) -> Result<url::Url
 /// One upload attempt, through the generated client's own hooks (auth, timeout, body limit)
 /// and answered as a generated call would be.
 async fn upload_once(
-    t: &Transport,
+    c: &jimmyai_client::Client,
     content_type: &str,
     bytes: &bytes::Bytes,
 ) -> Result<ResponseValue<types::UploadFileEnvelope>, progenitor_client::Error<()>> {
-    let client = &t.jimmyai;
+    let client = c;
     let url = format!("{}{UPLOAD}", client.baseurl());
     let mut request = client
         .client()
@@ -454,6 +580,15 @@ mod tests {
         );
         assert_eq!(safe_filename("声音 \"x\".wav"), "____x_.wav");
         assert_eq!(safe_filename("..."), "sample");
+    }
+
+    #[test]
+    fn code_table() {
+        assert_eq!(kind_for_code(20001), Some(ErrorKind::Unauthorized));
+        assert_eq!(kind_for_code(20002), Some(ErrorKind::InvalidRequest));
+        assert_eq!(kind_for_code(-1), Some(ErrorKind::Server));
+        assert_eq!(kind_for_code(20000), None);
+        assert_eq!(kind_for_code(12345), None);
     }
 
     #[test]

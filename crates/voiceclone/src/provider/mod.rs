@@ -1,10 +1,15 @@
-//! Each vendor's dialect: envelope, code table, status table, wire shapes.
+//! Each vendor's dialect: envelope, code table, status table, wire shapes, and the one
+//! [`Backend`] per vendor that the client calls.
 //!
-//! Everything above this module speaks only the normalized types in [`crate::model`].
+//! Everything above this module speaks only the normalized types in [`crate::model`]. The
+//! only `match` on [`Provider`] in this crate is [`facts`] (and [`backend`], which reads it):
+//! a new vendor is one module here plus its entry there (see `docs/adding-a-provider.md`).
 
 pub(crate) mod jimmyai;
 pub(crate) mod vmeg;
 
+use std::fmt;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
@@ -12,9 +17,258 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind, Phase};
-use crate::model::Provider;
+use std::str::FromStr;
+
+use crate::model::{
+    CloneJob, CloneRequest, JobId, ParseError, Provider, SpeechJob, SpeechRequest, Voice,
+};
 use crate::scrub::Scrubber;
+use crate::transport::Transport;
 use crate::wire::{lenient_i64, lenient_string, usable_id};
+
+/// What the rest of the crate needs to know about a vendor without calling it.
+pub(crate) struct Facts {
+    /// The lowercase name (command line, env-var prefix, serde).
+    pub(crate) name: &'static str,
+    /// The vendor's documented production base URL.
+    pub(crate) default_base_url: &'static str,
+    /// Where `Client::from_env` reads the key and an optional base URL.
+    pub(crate) api_key_var: &'static str,
+    pub(crate) base_url_var: &'static str,
+    /// The business `code` that means success.
+    pub(crate) success_code: i64,
+    /// The vendor's business code table: `None` for codes it does not know.
+    pub(crate) kind_for_code: fn(i64) -> Option<ErrorKind>,
+    /// Whether its business codes in 400..=599 mirror HTTP statuses (so a code inside an
+    /// HTTP 200 classifies like that status for retries).
+    pub(crate) codes_are_http_statuses: bool,
+    /// Sets the clone engine named in the vendor's own words (`CloneRequest::engine`).
+    pub(crate) set_engine: fn(CloneRequest, &str) -> Result<CloneRequest, ParseError>,
+    /// Its default wait (`WaitPolicy::for_provider`).
+    pub(crate) wait: WaitDefaults,
+    /// Builds the backend (the generated client and anything it keeps).
+    pub(crate) connect: fn(&Connect) -> Result<Box<dyn Backend>, Error>,
+}
+
+/// A vendor's polling advice: the defaults of `WaitPolicy::for_provider`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WaitDefaults {
+    pub(crate) first_interval: Duration,
+    pub(crate) growth: f64,
+    pub(crate) max_interval: Duration,
+    pub(crate) jitter: f64,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) max_polls: Option<u32>,
+}
+
+/// The vendor table: the one `match` on [`Provider`].
+pub(crate) const fn facts(provider: Provider) -> &'static Facts {
+    match provider {
+        Provider::Vmeg => &vmeg::FACTS,
+        Provider::JimmyAi => &jimmyai::FACTS,
+    }
+}
+
+/// What a backend is built from: the base URL, the HTTP client, and the generated clients'
+/// configuration (with each vendor's long operations given their own timeouts).
+pub(crate) struct Connect {
+    /// The base URL without a trailing slash (the generated clients append each path).
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) provider: Provider,
+    pub(crate) api_key: crate::secret::ApiKey,
+    pub(crate) timeout_override: Option<Duration>,
+    pub(crate) max_response_bytes: usize,
+}
+
+impl Connect {
+    /// The generated client's configuration: bearer key, body limit, and timeouts (one for
+    /// everything when the caller set one; else the default, with `long_ops` given theirs).
+    pub(crate) fn config(
+        &self,
+        long_ops: &[(&'static str, Duration)],
+    ) -> Result<client_glue::ClientConfig, Error> {
+        let mut config = client_glue::ClientConfig::bearer(self.api_key.expose())
+            .map_err(|_| {
+                Error::invalid_input("api_key", "cannot be sent in an HTTP header")
+                    .with_provider(self.provider)
+            })?
+            .with_max_response_bytes(self.max_response_bytes);
+        match self.timeout_override {
+            Some(t) => config = config.with_timeout(t),
+            None => {
+                config = config.with_timeout(crate::transport::DEFAULT_TIMEOUT);
+                for (op, timeout) in long_ops {
+                    config = config.with_operation_timeout(op, *timeout);
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Builds `provider`'s backend.
+pub(crate) fn backend(provider: Provider, connect: &Connect) -> Result<Box<dyn Backend>, Error> {
+    (facts(provider).connect)(connect)
+}
+
+/// A boxed, sendable future: what a [`Backend`] returns, so that it can live behind `dyn`.
+pub(crate) type BoxFuture<'a, T> = crate::sleep::BoxFuture<'a, T>;
+
+/// One vendor, as the client sees it: every call in normalized types. Each method validates
+/// its input first (nothing is sent when it is refused) and calls the vendor's generated
+/// client through [`Transport::send`](crate::transport::Transport::send).
+///
+/// A trait object rather than an enum: a new vendor is a new implementation, and nothing
+/// outside its module changes; the boxing costs one allocation per call, next to a request.
+pub(crate) trait Backend: Send + Sync + fmt::Debug {
+    /// Submits a clone (never waits for it).
+    fn clone_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a CloneRequest,
+        allow_private: bool,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>>;
+
+    /// The current state of a clone task.
+    fn clone_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>>;
+
+    /// The voice a clone task that ended `Succeeded` made (`job` is its last status).
+    fn cloned_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+        job: CloneJob,
+    ) -> BoxFuture<'a, Result<Voice, Error>>;
+
+    /// Submits speech.
+    fn synthesize<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a SpeechRequest,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>>;
+
+    /// The current state of a speech task.
+    fn speech_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>>;
+
+    /// The account's cloned voices.
+    fn list_voices<'a>(&'a self, t: &'a Transport) -> BoxFuture<'a, Result<Vec<Voice>, Error>> {
+        unsupported("list_voices", t.provider)
+    }
+
+    /// Renames a cloned voice.
+    fn rename_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        voice_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = (voice_id, name);
+        unsupported("rename_voice", t.provider)
+    }
+
+    /// Deletes a cloned voice.
+    fn delete_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        voice_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = voice_id;
+        unsupported("delete_voice", t.provider)
+    }
+
+    /// Uploads a local sample and returns its URL.
+    fn upload_sample<'a>(
+        &'a self,
+        t: &'a Transport,
+        path: &'a Path,
+    ) -> BoxFuture<'a, Result<url::Url, Error>> {
+        let _ = path;
+        unsupported("upload_sample", t.provider)
+    }
+}
+
+fn unsupported<T: Send + 'static>(
+    operation: &'static str,
+    provider: Provider,
+) -> BoxFuture<'static, Result<T, Error>> {
+    Box::pin(std::future::ready(Err(Error::unsupported(
+        operation, provider,
+    ))))
+}
+
+// The vendor facts every caller sees, on the public types (an inherent `impl` may live in
+// any module of the crate: here, next to the vendor table, so `model` stays vendor-free).
+impl Provider {
+    /// Both providers, in a stable order.
+    pub const ALL: [Provider; 2] = [Provider::Vmeg, Provider::JimmyAi];
+
+    /// The lowercase name used on the command line, in environment variables' prefixes and in serde.
+    pub const fn as_str(self) -> &'static str {
+        facts(self).name
+    }
+
+    /// The environment variable [`crate::Client::from_env`] reads the API key from
+    /// (`VMEG_API_KEY`, `JIMMYAI_API_KEY`).
+    pub const fn api_key_var(self) -> &'static str {
+        facts(self).api_key_var
+    }
+
+    /// The environment variable [`crate::Client::from_env`] reads an optional base URL from
+    /// (`VMEG_BASE_URL`, `JIMMYAI_BASE_URL`).
+    pub const fn base_url_var(self) -> &'static str {
+        facts(self).base_url_var
+    }
+
+    /// The vendor's documented production base URL.
+    pub const fn default_base_url(self) -> &'static str {
+        facts(self).default_base_url
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provider {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let names: Vec<String> = Provider::ALL
+                    .iter()
+                    .map(|p| format!("{:?}", p.as_str()))
+                    .collect();
+                ParseError::new(
+                    "provider",
+                    format!("unknown provider {s:?}; expected {}", names.join(" or ")),
+                )
+            })
+    }
+}
+
+impl CloneRequest {
+    /// Picks the clone engine by name, in `provider`'s own words: VMEG `V1`..`V5`
+    /// ([`VmegEngine`]), JimmyAI `v1`/`v2` ([`SoundVersion`]). For a caller (a command
+    /// line, a config file) that holds the engine as text and the provider as a value.
+    pub fn engine(self, provider: Provider, engine: &str) -> Result<Self, ParseError> {
+        (facts(provider).set_engine)(self, engine)
+    }
+}
 
 /// The parts of an HTTP response the envelope rules need.
 #[derive(Debug)]
@@ -70,17 +324,7 @@ fn named_task_id(data: Option<&RawValue>) -> Option<String> {
 
 /// The business code that means success.
 pub(crate) const fn success_code(provider: Provider) -> i64 {
-    match provider {
-        Provider::Vmeg => 200,
-        Provider::JimmyAi => 20000,
-    }
-}
-
-fn kind_for_code(provider: Provider, code: i64) -> Option<ErrorKind> {
-    match provider {
-        Provider::Vmeg => ErrorKind::from_vmeg_code(code),
-        Provider::JimmyAi => ErrorKind::from_jimmyai_code(code),
-    }
+    facts(provider).success_code
 }
 
 /// The start of a body that is not an envelope (a gateway's HTML page, say), for the error
@@ -158,20 +402,27 @@ pub(crate) fn error_for_code(
     // HTTP 429 wins over the body's code: the rate limiter answered before the API did (it
     // often fills in a catch-all code such as JimmyAI's -1), so nothing was processed and the
     // call is safe to repeat.
+    let facts = facts(provider);
     let kind = if status == 429 {
         ErrorKind::RateLimited
     } else {
-        kind_for_code(provider, code)
+        (facts.kind_for_code)(code)
             .or_else(|| ErrorKind::from_http_status(status))
             .unwrap_or(ErrorKind::Vendor)
     };
-    Error::new(kind)
+    let mut err = Error::new(kind)
         .with_provider(provider)
         .with_http_status(status)
         .with_retry_after(retry_after)
         .with_phase(Phase::Answered)
         .with_vendor_code(code)
-        .with_message(message)
+        .with_message(message);
+    if facts.codes_are_http_statuses
+        && let Some(as_status) = u16::try_from(code).ok().filter(|c| (400..=599).contains(c))
+    {
+        err = err.with_code_status(as_status);
+    }
+    err
 }
 
 /// Decodes `data` (as sent: numbers keep their text) into a wire struct; unknown fields are

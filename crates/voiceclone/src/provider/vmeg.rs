@@ -7,6 +7,10 @@ use client_glue::Text;
 use serde::Deserialize;
 use vmeg_client::types;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
     CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, SpeechSegment,
@@ -17,6 +21,168 @@ use crate::transport::{Call, Transport, envelopes};
 use crate::validate;
 use crate::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
 use crate::wire::{lenient_string, parse_url, usable_id};
+
+/// What the rest of the crate knows about VMEG.
+pub(crate) const FACTS: Facts = Facts {
+    name: "vmeg",
+    default_base_url: "https://api.vmeg.ai",
+    api_key_var: "VMEG_API_KEY",
+    base_url_var: "VMEG_BASE_URL",
+    success_code: 200,
+    kind_for_code,
+    set_engine: |req, engine| Ok(req.vmeg_engine(engine.parse()?)),
+    codes_are_http_statuses: true,
+    // No vendor guidance: 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a short
+    // TTS batch normally finishes well inside that).
+    wait: WaitDefaults {
+        first_interval: Duration::from_secs(2),
+        growth: 1.5,
+        max_interval: Duration::from_secs(10),
+        jitter: 0.1,
+        deadline: Some(Duration::from_secs(10 * 60)),
+        max_polls: Some(200),
+    },
+    connect,
+};
+
+/// Synchronous clone and TTS can take tens of seconds (App-Synced suggests ~120 s).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(180);
+/// How many submitted clone names a client remembers (to find a voice by name later).
+const REMEMBERED_NAMES: usize = 10_000;
+
+/// VMEG business `code` (documented table: 400, 401, 402, 404, 409, 413, 422, 500, 502).
+/// 403 (App-Synced "no plan"), 429, 503 and 504 are assumed by analogy.
+pub(crate) fn kind_for_code(code: i64) -> Option<ErrorKind> {
+    Some(match code {
+        400 | 422 => ErrorKind::InvalidRequest,
+        401 | 403 => ErrorKind::Unauthorized,
+        402 => ErrorKind::PaymentRequired,
+        404 => ErrorKind::NotFound,
+        409 => ErrorKind::Conflict,
+        413 => ErrorKind::PayloadTooLarge,
+        429 => ErrorKind::RateLimited,
+        500 | 502 | 503 | 504 => ErrorKind::Server,
+        _ => return None,
+    })
+}
+
+fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
+    let config = c.config(&[
+        ("clone_voice_create_sync", SYNC_TIMEOUT),
+        ("tts_create_sync", SYNC_TIMEOUT),
+    ])?;
+    Ok(Box::new(Vmeg {
+        client: vmeg_client::Client::new_with_client(&c.base, c.http.clone(), config),
+        names: Mutex::new(HashMap::new()),
+    }))
+}
+
+/// The VMEG backend: its generated client, and the names of the clones it submitted (a
+/// finished clone task does not always name its voice; the voice list is searched by name).
+#[derive(Debug)]
+pub(crate) struct Vmeg {
+    client: vmeg_client::Client,
+    names: Mutex<HashMap<JobId, String>>,
+}
+
+impl Vmeg {
+    fn remember_name(&self, job: &CloneJob) {
+        if let Some(name) = &job.name {
+            let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+            if names.len() >= REMEMBERED_NAMES {
+                names.clear();
+            }
+            names.insert(job.id.clone(), name.clone());
+        }
+    }
+
+    fn remembered_name(&self, id: &JobId) -> Option<String> {
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+}
+
+impl Backend for Vmeg {
+    fn clone_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a CloneRequest,
+        allow_private: bool,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(async move {
+            let job = clone_voice(t, &self.client, req, allow_private).await?;
+            self.remember_name(&job);
+            Ok(job)
+        })
+    }
+
+    fn clone_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(clone_status(t, &self.client, id))
+    }
+
+    fn cloned_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+        job: CloneJob,
+    ) -> BoxFuture<'a, Result<Voice, Error>> {
+        Box::pin(async move {
+            let remembered = self.remembered_name(id);
+            match job.voice {
+                Some(v) if v.name.is_none() => Ok(match remembered {
+                    Some(name) => v.with_name(name),
+                    None => v,
+                }),
+                Some(v) => Ok(v),
+                None => voice_for_task(t, &self.client, id, remembered.as_deref()).await,
+            }
+        })
+    }
+
+    fn synthesize<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a SpeechRequest,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(synthesize(t, &self.client, req))
+    }
+
+    fn speech_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(speech_status(t, &self.client, id))
+    }
+
+    fn list_voices<'a>(&'a self, t: &'a Transport) -> BoxFuture<'a, Result<Vec<Voice>, Error>> {
+        Box::pin(list_voices(t, &self.client))
+    }
+
+    fn rename_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        voice_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(rename_voice(t, &self.client, voice_id, name))
+    }
+
+    fn delete_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        voice_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(delete_voice(t, &self.client, voice_id))
+    }
+}
 
 /// Request fields holding the caller's free text: summarized, never quoted.
 const FREE_TEXT: &[&str] = &["sampleText", "text", "emoPrompt"];
@@ -209,6 +375,7 @@ fn accepted_id(a: Option<&types::TaskAcceptedData>) -> Result<JobId, Error> {
 
 pub(crate) async fn clone_voice(
     t: &Transport,
+    c: &vmeg_client::Client,
     req: &CloneRequest,
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
@@ -254,7 +421,7 @@ pub(crate) async fn clone_voice(
         };
         let result = t
             .send(call, Some(clone_task_id), || {
-                t.vmeg.clone_voice_create_sync(None, &header, &body)
+                c.clone_voice_create_sync(None, &header, &body)
             })
             .await?;
         let mut job = result
@@ -286,7 +453,7 @@ pub(crate) async fn clone_voice(
         };
         let accepted = t
             .send(call, Some(accepted_task_id), || {
-                t.vmeg.clone_voice_create_async(None, &header, &body)
+                c.clone_voice_create_async(None, &header, &body)
             })
             .await?;
         let mut job = CloneJob::new(
@@ -352,6 +519,7 @@ struct Detail<T> {
 
 async fn detail<T: serde::de::DeserializeOwned + Default>(
     t: &Transport,
+    c: &vmeg_client::Client,
     operation: &'static str,
     id: &JobId,
 ) -> Result<Detail<T>, Error> {
@@ -365,7 +533,7 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
         free_text: &[],
     };
     let d = t
-        .send(call, None, || t.vmeg.tasks_detail(None, id.as_str()))
+        .send(call, None, || c.tasks_detail(None, id.as_str()))
         .await?
         .ok_or_else(|| {
             Error::new(ErrorKind::InvalidResponse)
@@ -391,8 +559,12 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
     })
 }
 
-pub(crate) async fn clone_status(t: &Transport, id: &JobId) -> Result<CloneJob, Error> {
-    let d = detail::<types::CloneVoiceCreateData>(t, "clone_status", id).await?;
+pub(crate) async fn clone_status(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    id: &JobId,
+) -> Result<CloneJob, Error> {
+    let d = detail::<types::CloneVoiceCreateData>(t, c, "clone_status", id).await?;
     let mut job = clone_job(&d.result, Some(id), d.status.clone())
         .unwrap_or_else(|| CloneJob::new(Provider::Vmeg, id.clone(), d.status.clone()));
     job.id = id.clone();
@@ -412,8 +584,12 @@ pub(crate) async fn clone_status(t: &Transport, id: &JobId) -> Result<CloneJob, 
     Ok(job)
 }
 
-pub(crate) async fn speech_status(t: &Transport, id: &JobId) -> Result<SpeechJob, Error> {
-    let d = detail::<types::TtsCreateData>(t, "speech_status", id).await?;
+pub(crate) async fn speech_status(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    id: &JobId,
+) -> Result<SpeechJob, Error> {
+    let d = detail::<types::TtsCreateData>(t, c, "speech_status", id).await?;
     let mut job = speech_job(&d.result, Some(id), d.status.clone())
         .unwrap_or_else(|| SpeechJob::new(Provider::Vmeg, id.clone(), d.status.clone()));
     job.id = id.clone();
@@ -428,7 +604,11 @@ pub(crate) async fn speech_status(t: &Transport, id: &JobId) -> Result<SpeechJob
     Ok(job)
 }
 
-pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<SpeechJob, Error> {
+pub(crate) async fn synthesize(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    req: &SpeechRequest,
+) -> Result<SpeechJob, Error> {
     validate::speech_request(req, Provider::Vmeg)?;
     let key = req.idempotency_key.clone().unwrap_or_else(new_key);
     let language = match &req.language {
@@ -475,7 +655,7 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
         };
         let result = t
             .send(call, Some(tts_task_id), || {
-                t.vmeg.tts_create_sync(None, &header, &body)
+                c.tts_create_sync(None, &header, &body)
             })
             .await?;
         result
@@ -503,7 +683,7 @@ pub(crate) async fn synthesize(t: &Transport, req: &SpeechRequest) -> Result<Spe
         };
         let accepted = t
             .send(call, Some(accepted_task_id), || {
-                t.vmeg.tts_create_async(None, &header, &body)
+                c.tts_create_async(None, &header, &body)
             })
             .await?;
         let mut job = SpeechJob::new(
@@ -541,6 +721,7 @@ fn listed_voice(r: &types::CloneVoice) -> Option<Voice> {
 /// on each record until it returns true or the pages run out.
 async fn walk_voices(
     t: &Transport,
+    c: &vmeg_client::Client,
     operation: &'static str,
     search_name: Option<&str>,
     mut stop: impl FnMut(&types::CloneVoice) -> bool,
@@ -565,7 +746,7 @@ async fn walk_voices(
         };
         let data = t
             .send(call, None, || {
-                t.vmeg.voice_clone_list(None, Some(&header), &body)
+                c.voice_clone_list(None, Some(&header), &body)
             })
             .await?
             .unwrap_or_default();
@@ -591,9 +772,12 @@ async fn walk_voices(
     Ok(())
 }
 
-pub(crate) async fn list_voices(t: &Transport) -> Result<Vec<Voice>, Error> {
+pub(crate) async fn list_voices(
+    t: &Transport,
+    c: &vmeg_client::Client,
+) -> Result<Vec<Voice>, Error> {
     let mut out = Vec::new();
-    walk_voices(t, "list_voices", None, |r| {
+    walk_voices(t, c, "list_voices", None, |r| {
         if let Some(v) = listed_voice(r) {
             out.push(v);
         }
@@ -606,11 +790,12 @@ pub(crate) async fn list_voices(t: &Transport) -> Result<Vec<Voice>, Error> {
 /// The voice a finished clone task made, from the voice list entry whose `taskId` matches.
 pub(crate) async fn voice_for_task(
     t: &Transport,
+    c: &vmeg_client::Client,
     id: &JobId,
     name: Option<&str>,
 ) -> Result<Voice, Error> {
     let mut found = None;
-    walk_voices(t, "wait_for_clone", name, |r| {
+    walk_voices(t, c, "wait_for_clone", name, |r| {
         if text(r.task_id.as_ref()) == Some(id.as_str()) {
             found = listed_voice(r);
         }
@@ -625,7 +810,12 @@ pub(crate) async fn voice_for_task(
     })
 }
 
-pub(crate) async fn rename_voice(t: &Transport, voice_id: &str, name: &str) -> Result<(), Error> {
+pub(crate) async fn rename_voice(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    voice_id: &str,
+    name: &str,
+) -> Result<(), Error> {
     validate::id("voice_id", voice_id)?;
     validate::non_blank("name", name)?;
     let body = types::CloneVoiceUpdateRequest {
@@ -642,14 +832,16 @@ pub(crate) async fn rename_voice(t: &Transport, voice_id: &str, name: &str) -> R
         body: None,
         free_text: &[],
     };
-    t.send(call, None, || {
-        t.vmeg.voice_clone_update(None, &header, &body)
-    })
-    .await?;
+    t.send(call, None, || c.voice_clone_update(None, &header, &body))
+        .await?;
     Ok(())
 }
 
-pub(crate) async fn delete_voice(t: &Transport, voice_id: &str) -> Result<(), Error> {
+pub(crate) async fn delete_voice(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    voice_id: &str,
+) -> Result<(), Error> {
     validate::id("voice_id", voice_id)?;
     let body = types::CloneVoiceDeleteRequest {
         voice_id: Some(voice_id.to_owned()),
@@ -664,10 +856,8 @@ pub(crate) async fn delete_voice(t: &Transport, voice_id: &str) -> Result<(), Er
         body: None,
         free_text: &[],
     };
-    t.send(call, None, || {
-        t.vmeg.voice_clone_delete(None, &header, &body)
-    })
-    .await?;
+    t.send(call, None, || c.voice_clone_delete(None, &header, &body))
+        .await?;
     Ok(())
 }
 
@@ -675,6 +865,25 @@ pub(crate) async fn delete_voice(t: &Transport, voice_id: &str) -> Result<(), Er
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn code_table() {
+        let cases = [
+            (400, ErrorKind::InvalidRequest),
+            (401, ErrorKind::Unauthorized),
+            (402, ErrorKind::PaymentRequired),
+            (404, ErrorKind::NotFound),
+            (409, ErrorKind::Conflict),
+            (413, ErrorKind::PayloadTooLarge),
+            (422, ErrorKind::InvalidRequest),
+            (500, ErrorKind::Server),
+            (502, ErrorKind::Server),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(kind_for_code(code), Some(kind), "{code}");
+        }
+        assert_eq!(kind_for_code(418), None);
+    }
 
     #[test]
     fn status_table() {
