@@ -72,7 +72,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::error::{Error, ErrorKind};
-use crate::model::{CloneJob, JobId, Provider, SpeechJob, TaskStatus};
+use crate::model::{CloneJob, Provider, SpeechJob};
 use crate::secret::WebhookSecret;
 use crate::wire::lenient_i64;
 
@@ -80,10 +80,7 @@ use crate::wire::lenient_i64;
 pub const TIMESTAMP_HEADER: &str = "X-Timestamp";
 /// The signature header VMEG sends.
 pub const SIGNATURE_HEADER: &str = "X-Signature";
-/// Where the adapter puts its own data inside `extraData`.
-pub const EXTRA_DATA_NAMESPACE: &str = "voiceclone";
-/// The field (inside [`EXTRA_DATA_NAMESPACE`]) holding the submit's idempotency key.
-pub const EXTRA_DATA_IDEMPOTENCY_KEY: &str = "idempotencyKey";
+pub use crate::provider::vmeg::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
 /// How far a delivery's `X-Timestamp` may be from now, either way ([`Verifier::new`]'s
 /// tolerance, as VMEG documents it).
 pub const REPLAY_WINDOW: Duration = Duration::from_secs(300);
@@ -497,51 +494,19 @@ fn decode_event(body: &[u8], sent_at: SystemTime) -> Result<WebhookEvent, Webhoo
     })?;
     let kind = WebhookEventKind::parse(raw.event.as_deref().unwrap_or_default());
     let message = raw.message.filter(|m| !m.trim().is_empty());
-    let status = if code == 200 {
-        TaskStatus::Succeeded
-    } else {
-        TaskStatus::Failed
-    };
-    let failure_reason = || {
-        message
-            .clone()
-            .unwrap_or_else(|| format!("vendor code {code}"))
-    };
     let key = idempotency_key_of(raw.extra_data.as_ref()).map(str::to_owned);
     let data = raw
         .data
         .as_deref()
         .map_or("null", serde_json::value::RawValue::get);
 
-    let payload = match kind {
-        WebhookEventKind::CloneVoice => {
-            serde_json::from_str::<vmeg_client::types::CloneVoiceCreateData>(data)
-                .ok()
-                .and_then(|r| crate::provider::vmeg::clone_job(&r, None::<&JobId>, status.clone()))
-                .map(|mut job| {
-                    if code != 200 {
-                        job = job.with_error(failure_reason());
-                    }
-                    if let Some(k) = &key {
-                        job = job.with_idempotency_key(k.clone());
-                    }
-                    WebhookPayload::Clone(job)
-                })
-        }
-        WebhookEventKind::Tts => serde_json::from_str::<vmeg_client::types::TtsCreateData>(data)
-            .ok()
-            .and_then(|r| crate::provider::vmeg::speech_job(&r, None, status.clone()))
-            .map(|mut job| {
-                if code != 200 {
-                    job = job.with_error(failure_reason());
-                }
-                if let Some(k) = &key {
-                    job = job.with_idempotency_key(k.clone());
-                }
-                WebhookPayload::Speech(job)
-            }),
-        _ => None,
-    }
+    let payload = crate::provider::vmeg::webhook::payload(
+        &kind,
+        data,
+        code,
+        message.as_deref(),
+        key.as_deref(),
+    )
     .unwrap_or_else(|| {
         let raw = serde_json::value::RawValue::from_string(data.to_owned())
             .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned());
@@ -704,6 +669,7 @@ impl Deduplicator for MemoryDeduplicator {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
+    use crate::model::TaskStatus;
     use std::sync::Arc;
 
     const SECRET: &str = "whsec_test_123";

@@ -6,6 +6,8 @@
 //! a new vendor is one module here plus its entry there (see `docs/adding-a-provider.md`).
 
 pub(crate) mod jimmyai;
+#[cfg(test)]
+mod rules_tests;
 pub(crate) mod vmeg;
 
 use std::fmt;

@@ -10,6 +10,9 @@ use vmeg_client::types;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+pub(crate) mod rules;
+pub(crate) mod webhook;
+
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
@@ -19,8 +22,8 @@ use crate::model::{
 use crate::retry::OperationKind;
 use crate::transport::{Call, Transport, envelopes};
 use crate::validate;
-use crate::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
 use crate::wire::{lenient_string, parse_url, usable_id};
+use webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
 
 /// What the rest of the crate knows about VMEG.
 pub(crate) const FACTS: Facts = Facts {
@@ -379,7 +382,7 @@ pub(crate) async fn clone_voice(
     req: &CloneRequest,
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
-    let audio_url = validate::clone_request(req, Provider::Vmeg, allow_private)?;
+    let audio_url = rules::clone_request(req, allow_private)?;
     let key = req.idempotency_key.clone().unwrap_or_else(new_key);
     // VMEG's required fields are undocumented; a name is needed to find the voice later.
     let name = req.name.clone().unwrap_or_else(|| {
@@ -392,12 +395,7 @@ pub(crate) async fn clone_voice(
         )
     });
     let language = match &req.language {
-        Some(l) => Some(validate::language_value(
-            "language",
-            l,
-            Provider::Vmeg,
-            None,
-        )?),
+        Some(l) => Some(rules::language_value("language", l)?),
         None => None,
     };
     let sync = req.synchronous == Some(true);
@@ -609,16 +607,11 @@ pub(crate) async fn synthesize(
     c: &vmeg_client::Client,
     req: &SpeechRequest,
 ) -> Result<SpeechJob, Error> {
-    validate::speech_request(req, Provider::Vmeg)?;
+    rules::speech_request(req)?;
     let key = req.idempotency_key.clone().unwrap_or_else(new_key);
     let language = match &req.language {
         Some(l) => Some(types::TtsLanguage {
-            target: Some(validate::language_value(
-                "language",
-                l,
-                Provider::Vmeg,
-                None,
-            )?),
+            target: Some(rules::language_value("language", l)?),
         }),
         None => None,
     };

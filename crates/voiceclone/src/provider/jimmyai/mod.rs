@@ -10,6 +10,8 @@ use progenitor_client::{ClientInfo, OperationInfo, ResponseValue};
 
 use std::time::Duration;
 
+pub(crate) mod rules;
+
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
@@ -284,9 +286,7 @@ fn language(
     version: Option<crate::model::SoundVersion>,
 ) -> Result<Option<types::Language>, Error> {
     value
-        .map(|l| {
-            validate::language_value("language", l, Provider::JimmyAi, version).map(types::Language)
-        })
+        .map(|l| rules::language_value("language", l, version).map(types::Language))
         .transpose()
 }
 
@@ -298,7 +298,7 @@ pub(crate) async fn clone_voice(
     req: &CloneRequest,
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
-    let audio_url = validate::clone_request(req, Provider::JimmyAi, allow_private)?;
+    let audio_url = rules::clone_request(req, allow_private)?;
     let content_text = req
         .sample_text
         .clone()
@@ -333,7 +333,7 @@ pub(crate) async fn synthesize(
     c: &jimmyai_client::Client,
     req: &SpeechRequest,
 ) -> Result<SpeechJob, Error> {
-    validate::speech_request(req, Provider::JimmyAi)?;
+    rules::speech_request(req)?;
     let line = req
         .lines
         .first()
