@@ -12,7 +12,8 @@ use url::Url;
 use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, TaskStatus, Voice,
+    CloneJob, CloneRequest, Job, JobId, Provider, Speech, SpeechJob, SpeechRequest, TaskStatus,
+    Voice,
 };
 use crate::provider::Backend;
 use crate::retry::RetryPolicy;
@@ -368,6 +369,27 @@ impl Client {
         self.inner.backend.as_ref()
     }
 
+    /// Polls a task of either kind until it ends: the terminal job, or `TaskFailed` when it
+    /// failed (the one wait both `wait_for_clone` and `wait_for_speech` use).
+    async fn wait_until_done<J, F, Fut>(
+        &self,
+        id: &JobId,
+        policy: &WaitPolicy,
+        poll: F,
+    ) -> Result<J, Error>
+    where
+        J: Job,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<J, Error>>,
+    {
+        let job =
+            poll_until_terminal(policy, self.t().sleeper.as_ref(), id, poll, J::status).await?;
+        if *job.status() == TaskStatus::Failed {
+            return Err(task_failed(id, job.error()));
+        }
+        Ok(job)
+    }
+
     /// Submits a clone; never waits for it to finish (VMEG's synchronous endpoint, when asked
     /// for, returns an already-succeeded job).
     pub async fn clone_voice(&self, req: &CloneRequest) -> Result<CloneJob, Error> {
@@ -386,17 +408,9 @@ impl Client {
     /// Polls a clone task until it ends; returns its voice, `TaskFailed` or `WaitTimedOut`.
     pub async fn wait_for_clone(&self, id: &JobId, policy: &WaitPolicy) -> Result<Voice, Error> {
         traced!(self, "wait_for_clone", async {
-            let job = poll_until_terminal(
-                policy,
-                self.t().sleeper.as_ref(),
-                id,
-                || self.clone_status(id),
-                |j: &CloneJob| &j.status,
-            )
-            .await?;
-            if job.status == TaskStatus::Failed {
-                return Err(task_failed(id, job.error.as_deref()));
-            }
+            let job = self
+                .wait_until_done(id, policy, || self.clone_status(id))
+                .await?;
             self.b().cloned_voice(self.t(), id, job).await
         })
     }
@@ -415,17 +429,9 @@ impl Client {
     /// Polls a speech task until it ends; returns the audio (and subtitle) URLs.
     pub async fn wait_for_speech(&self, id: &JobId, policy: &WaitPolicy) -> Result<Speech, Error> {
         traced!(self, "wait_for_speech", async {
-            let job = poll_until_terminal(
-                policy,
-                self.t().sleeper.as_ref(),
-                id,
-                || self.speech_status(id),
-                |j: &SpeechJob| &j.status,
-            )
-            .await?;
-            if job.status == TaskStatus::Failed {
-                return Err(task_failed(id, job.error.as_deref()));
-            }
+            let job = self
+                .wait_until_done(id, policy, || self.speech_status(id))
+                .await?;
             job.speech
                 .filter(|s| !s.audio_urls.is_empty())
                 .ok_or_else(|| {

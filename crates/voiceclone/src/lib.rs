@@ -44,7 +44,8 @@
 //! - [`Client`] / [`ClientBuilder`]: every call, for either provider (`clone_voice`,
 //!   `clone_status`, `wait_for_clone`, `synthesize`, `speech_status`, `wait_for_speech`,
 //!   `list_voices`, `rename_voice`, `delete_voice`, `upload_sample`).
-//! - [`model`]: [`Provider`], [`CloneRequest`], [`SpeechRequest`], [`CloneJob`], [`SpeechJob`],
+//! - [`model`]: [`Provider`], [`CloneRequest`], [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
+//!   (both [`Job`]s),
 //!   [`Voice`], [`Speech`], [`TaskStatus`], [`JobId`].
 //! - [`error`]: [`Error`] and [`ErrorKind`]; how vendor codes and HTTP statuses map.
 //! - [`retry`]: [`RetryPolicy`] and what is safe to repeat ([`OperationKind`]).
@@ -126,9 +127,9 @@ mod wire;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
 pub use error::{Error, ErrorKind, Phase, RequestSummary};
 pub use model::{
-    CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, JobId, OutputFormat, ParseError,
-    Provider, SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest, SpeechSegment,
-    SubtitleMode, TaskStatus, VmegEngine, Voice,
+    CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, Job, JobId, JobKind, OutputFormat,
+    ParseError, Provider, SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest,
+    SpeechSegment, SubtitleMode, TaskStatus, VmegEngine, Voice,
 };
 pub use retry::{OperationKind, RetryPolicy};
 pub use secret::{ApiKey, WebhookSecret};

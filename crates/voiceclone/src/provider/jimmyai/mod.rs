@@ -15,7 +15,7 @@ pub(crate) mod rules;
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    CloneJob, CloneRequest, JIMMYAI_ACTIVATION_WINDOW, JobId, Provider, Speech, SpeechJob,
+    CloneJob, CloneRequest, JIMMYAI_ACTIVATION_WINDOW, Job, JobId, Provider, Speech, SpeechJob,
     SpeechRequest, SubtitleMode, TaskStatus, Voice,
 };
 use crate::retry::OperationKind;
@@ -189,29 +189,35 @@ fn created(task: &types::AudioTask) -> Option<std::time::SystemTime> {
         .and_then(crate::time::from_unix_guess)
 }
 
-/// The task as a clone (preview) job; the voice is set once `modelId` is known.
-pub(crate) fn clone_job(task: &types::AudioTask, fallback_id: Option<&JobId>) -> Option<CloneJob> {
-    let mut job = CloneJob::new(
+/// What every job read from a task has: id, status (and the raw word), creation time and
+/// failure reason; the one mapping both kinds use.
+fn job_of<J: Job>(task: &types::AudioTask, fallback_id: Option<&JobId>) -> Option<J> {
+    let mut job = J::new(
         Provider::JimmyAi,
         id_or(task, fallback_id)?,
         status_of(task),
     );
     if let Some(raw) = text(task.status.as_ref()) {
-        job = job.with_vendor_status(raw);
+        job.set_vendor_status(raw.to_owned());
     }
-    let created = created(task);
-    if let Some(t) = created {
-        job = job.with_created_at(t);
+    if let Some(t) = created(task) {
+        job.set_created_at(t);
     }
     if let Some(e) = error_text(task) {
-        job = job.with_error(e);
+        job.set_error(e);
     }
+    Some(job)
+}
+
+/// The task as a clone (preview) job; the voice is set once `modelId` is known.
+pub(crate) fn clone_job(task: &types::AudioTask, fallback_id: Option<&JobId>) -> Option<CloneJob> {
+    let mut job: CloneJob = job_of(task, fallback_id)?;
     if let Some(model_id) = usable_id(text(task.model_id.as_ref())) {
         let mut voice = Voice::new(Provider::JimmyAi, model_id);
         if let Some(u) = parse_url("audioUrl", text(task.audio_url.as_ref())) {
             voice = voice.with_preview_url(u);
         }
-        if let Some(t) = created {
+        if let Some(t) = job.created_at {
             voice = voice.with_created_at(t);
             if let Some(deadline) = t.checked_add(JIMMYAI_ACTIVATION_WINDOW) {
                 voice = voice.with_activate_by(deadline);
@@ -227,20 +233,7 @@ pub(crate) fn speech_job(
     task: &types::AudioTask,
     fallback_id: Option<&JobId>,
 ) -> Option<SpeechJob> {
-    let mut job = SpeechJob::new(
-        Provider::JimmyAi,
-        id_or(task, fallback_id)?,
-        status_of(task),
-    );
-    if let Some(raw) = text(task.status.as_ref()) {
-        job = job.with_vendor_status(raw);
-    }
-    if let Some(t) = created(task) {
-        job = job.with_created_at(t);
-    }
-    if let Some(e) = error_text(task) {
-        job = job.with_error(e);
-    }
+    let mut job: SpeechJob = job_of(task, fallback_id)?;
     if let Some(u) = parse_url("audioUrl", text(task.audio_url.as_ref())) {
         let mut speech = Speech::new(vec![u]);
         if let Some(s) = parse_url("subtitleFile", text(task.subtitle_file.as_ref())) {

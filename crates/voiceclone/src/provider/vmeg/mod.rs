@@ -16,7 +16,7 @@ pub(crate) mod webhook;
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, SpeechSegment,
+    CloneJob, CloneRequest, Job, JobId, Provider, Speech, SpeechJob, SpeechRequest, SpeechSegment,
     TaskStatus, Voice,
 };
 use crate::retry::OperationKind;
@@ -557,6 +557,20 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
     })
 }
 
+/// What `tasks/detail` says about any task beyond its result: the raw status word and,
+/// when it failed, the reason; the one mapping both kinds use.
+fn with_detail<J: Job, T>(mut job: J, d: Detail<T>) -> J {
+    if let Some(raw) = d.raw {
+        job.set_vendor_status(raw);
+    }
+    if d.status == TaskStatus::Failed
+        && let Some(r) = d.extras.reason()
+    {
+        job.set_error(r);
+    }
+    job
+}
+
 pub(crate) async fn clone_status(
     t: &Transport,
     c: &vmeg_client::Client,
@@ -571,15 +585,7 @@ pub(crate) async fn clone_status(
     {
         job = job.with_voice(v.with_name(name));
     }
-    if let Some(raw) = d.raw {
-        job = job.with_vendor_status(raw);
-    }
-    if d.status == TaskStatus::Failed
-        && let Some(r) = d.extras.reason()
-    {
-        job = job.with_error(r);
-    }
-    Ok(job)
+    Ok(with_detail(job, d))
 }
 
 pub(crate) async fn speech_status(
@@ -591,15 +597,7 @@ pub(crate) async fn speech_status(
     let mut job = speech_job(&d.result, Some(id), d.status.clone())
         .unwrap_or_else(|| SpeechJob::new(Provider::Vmeg, id.clone(), d.status.clone()));
     job.id = id.clone();
-    if let Some(raw) = d.raw {
-        job = job.with_vendor_status(raw);
-    }
-    if d.status == TaskStatus::Failed
-        && let Some(r) = d.extras.reason()
-    {
-        job = job.with_error(r);
-    }
-    Ok(job)
+    Ok(with_detail(job, d))
 }
 
 pub(crate) async fn synthesize(

@@ -4,7 +4,7 @@
 
 use vmeg_client::types;
 
-use crate::model::{JobId, TaskStatus};
+use crate::model::{Job, JobId, TaskStatus};
 use crate::webhook::{WebhookEventKind, WebhookPayload};
 
 /// Where the adapter puts its own data inside `extraData`.
@@ -32,31 +32,30 @@ pub(crate) fn payload(
             .map(str::to_owned)
             .unwrap_or_else(|| format!("vendor code {code}"))
     };
+    // The one normalization both kinds get: failure reason and idempotency key.
+    fn finish<J: Job>(
+        mut job: J,
+        code: i64,
+        reason: impl FnOnce() -> String,
+        key: Option<&str>,
+    ) -> J {
+        if code != 200 {
+            job.set_error(reason());
+        }
+        if let Some(k) = key {
+            job.set_idempotency_key(k.to_owned());
+        }
+        job
+    }
     match kind {
         WebhookEventKind::CloneVoice => serde_json::from_str::<types::CloneVoiceCreateData>(data)
             .ok()
             .and_then(|r| super::clone_job(&r, None::<&JobId>, status.clone()))
-            .map(|mut job| {
-                if code != 200 {
-                    job = job.with_error(failure_reason());
-                }
-                if let Some(k) = idempotency_key {
-                    job = job.with_idempotency_key(k);
-                }
-                WebhookPayload::Clone(job)
-            }),
+            .map(|job| WebhookPayload::Clone(finish(job, code, failure_reason, idempotency_key))),
         WebhookEventKind::Tts => serde_json::from_str::<types::TtsCreateData>(data)
             .ok()
             .and_then(|r| super::speech_job(&r, None, status.clone()))
-            .map(|mut job| {
-                if code != 200 {
-                    job = job.with_error(failure_reason());
-                }
-                if let Some(k) = idempotency_key {
-                    job = job.with_idempotency_key(k);
-                }
-                WebhookPayload::Speech(job)
-            }),
+            .map(|job| WebhookPayload::Speech(finish(job, code, failure_reason, idempotency_key))),
         _ => None,
     }
 }
