@@ -228,6 +228,14 @@ fn maybe_processed(err: &Error) -> bool {
     }
 }
 
+impl Error {
+    /// True when repeating the same read later could succeed (network trouble, throttling,
+    /// server faults, timeouts). Writes follow stricter rules, see [`crate::retry`].
+    pub fn is_transient(&self) -> bool {
+        read_would_retry(self)
+    }
+}
+
 /// The classification a read would get; used for polling and [`Error::is_transient`].
 pub(crate) fn read_would_retry(err: &Error) -> bool {
     decide(OperationKind::Read, err, 1) == Decision::Retry
