@@ -12,7 +12,8 @@ use crate::model::{JobId, Provider, TaskStatus};
 /// Unknown vendor codes: when they arrive with an HTTP error status, the kind follows the
 /// HTTP status ([`ErrorKind::from_http_status`]); when they arrive inside an HTTP 200
 /// envelope, the kind is [`ErrorKind::Vendor`]. Either way the number and the message are
-/// kept on the [`Error`] ([`Error::vendor_code`], [`Error::message`]).
+/// kept on the [`Error`](super::Error) ([`Error::vendor_code`](super::Error::vendor_code),
+/// [`Error::message`](super::Error::message)).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {

@@ -1,6 +1,6 @@
 //! The provider-neutral vocabulary: what callers send and what they get back.
 //!
-//! Requests are plain builders; nothing here checks values (that is [`crate::validate`], run
+//! Requests are plain builders; nothing here checks values (that is each provider's rules, run
 //! by the client before anything is sent). Results are `#[non_exhaustive]` so fields can be
 //! added later; the `new` / `with_*` constructors let other crates (tests, simulators) build them.
 

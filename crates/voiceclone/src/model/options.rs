@@ -4,11 +4,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Why a string is not a value of one of this crate's enums ([`Provider`], [`VmegEngine`],
+/// Why a string is not a value of one of this crate's enums ([`Provider`](crate::Provider), [`VmegEngine`],
 /// [`SoundVersion`], [`OutputFormat`], [`Emotion`]): what `FromStr` returns.
 ///
-/// It converts into an [`Error`] of kind [`ErrorKind::InvalidInput`] (same field, same
-/// reason), so `?` still works in functions returning [`Error`].
+/// It converts into an [`Error`](crate::Error) of kind
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (same field, same
+/// reason), so `?` still works in functions returning [`Error`](crate::Error).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid `{field}`: {reason}")]
 pub struct ParseError {

@@ -125,7 +125,7 @@ impl FromStr for Provider {
 
 impl CloneRequest {
     /// Picks the clone engine by name, in `provider`'s own words: VMEG `V1`..`V5`
-    /// ([`VmegEngine`]), JimmyAI `v1`/`v2` ([`SoundVersion`]). For a caller (a command
+    /// ([`VmegEngine`](crate::VmegEngine)), JimmyAI `v1`/`v2` ([`SoundVersion`](crate::SoundVersion)). For a caller (a command
     /// line, a config file) that holds the engine as text and the provider as a value.
     pub fn engine(self, provider: Provider, engine: &str) -> Result<Self, ParseError> {
         (facts(provider).set_engine)(self, engine)

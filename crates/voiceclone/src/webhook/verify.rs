@@ -42,7 +42,7 @@ impl Verifier {
     }
 
     /// Sets the allowed clock difference, either way (any value). Keep a deduplicator's TTL
-    /// at least this long: [`MemoryDeduplicator`] only guarantees [`REPLAY_WINDOW`].
+    /// at least this long: [`MemoryDeduplicator`](super::MemoryDeduplicator) only guarantees [`REPLAY_WINDOW`].
     #[must_use]
     pub fn tolerance(mut self, tolerance: Duration) -> Self {
         self.tolerance = tolerance;
