@@ -13,7 +13,7 @@ fn accepted(provider: Provider) -> Step {
     match provider {
         Provider::Vmeg => Step::ok(json!({"code": 200, "message": "",
             "data": {"taskId": "t-1", "createdAt": "2026-11-21T00:00:00Z"}})),
-        Provider::JimmyAi => Step::ok(json!({"code": 20000, "msg": "ok", "data": {
+        _ => Step::ok(json!({"code": 20000, "msg": "ok", "data": {
             "id": "a-1", "object": "audio", "created": 1781777280,
             "model": "soundCloningClone", "status": "queued", "error": null}})),
     }
@@ -35,7 +35,7 @@ fn client(provider: Provider, base: &str, allow_private: Option<bool>) -> Client
 fn sent_audio_url(provider: Provider, body: &Value) -> String {
     let field = match provider {
         Provider::Vmeg => "refAudio",
-        Provider::JimmyAi => "fileUrl",
+        _ => "fileUrl",
     };
     body[field].as_str().unwrap_or_default().to_owned()
 }

@@ -53,7 +53,7 @@ fn request(provider: Provider, i: usize) -> CloneRequest {
             .name(format!("scale voice {i}"))
             .language("en-US")
             .vmeg_engine(VmegEngine::V1),
-        Provider::JimmyAi => CloneRequest::new("https://cdn.example.com/sample.wav")
+        _ => CloneRequest::new("https://cdn.example.com/sample.wav")
             .sample_text(format!("Scale job {i} preview sentence."))
             .language("English")
             .sound_version(SoundVersion::V1),
@@ -111,7 +111,7 @@ fn run(provider: Provider, jobs: usize, speed: f64, task: Duration) -> Run {
     let stats = sim.sim_stats().unwrap();
     let (create_op, poll_op) = match provider {
         Provider::Vmeg => ("vmeg.cloneVoiceCreateAsync", "vmeg.tasksDetail"),
-        Provider::JimmyAi => ("jimmyai.createClone", "jimmyai.getAudio"),
+        _ => ("jimmyai.createClone", "jimmyai.getAudio"),
     };
     Run {
         wall,

@@ -10,18 +10,12 @@ use crate::output::{Failure, Printer};
 
 /// The environment variable holding a provider's API key.
 pub fn key_var(p: Provider) -> &'static str {
-    match p {
-        Provider::Vmeg => "VMEG_API_KEY",
-        Provider::JimmyAi => "JIMMYAI_API_KEY",
-    }
+    p.api_key_var()
 }
 
 /// The environment variable holding a provider's base URL.
 pub fn base_url_var(p: Provider) -> &'static str {
-    match p {
-        Provider::Vmeg => "VMEG_BASE_URL",
-        Provider::JimmyAi => "JIMMYAI_BASE_URL",
-    }
+    p.base_url_var()
 }
 
 /// Everything a provider command needs. The key is never formatted: this type has a

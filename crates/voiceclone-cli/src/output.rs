@@ -12,7 +12,7 @@ use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
-use voiceclone::{CloneJob, ErrorKind, Speech, SpeechJob, Voice};
+use voiceclone::{CloneJob, ErrorKind, Job, Speech, SpeechJob, Voice};
 
 use crate::exit::{Exit, for_kind, kind_name};
 
@@ -408,30 +408,27 @@ pub fn unix_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// RFC 3339 UTC with milliseconds, e.g. `2024-05-01T12:00:00.000Z`.
+/// RFC 3339 UTC with milliseconds, e.g. `2024-05-01T12:00:00.000Z` (times before the epoch
+/// print as the epoch).
 pub fn rfc3339(t: SystemTime) -> String {
     let ms = unix_ms(t);
-    let secs = ms / 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        ms % 1000
-    )
+    let at = i64::try_from(ms / 1000)
+        .ok()
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok());
+    match at {
+        Some(at) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            ms % 1000
+        ),
+        // Past year 9999: no calendar date; the milliseconds themselves.
+        None => format!("{ms}ms since the epoch"),
+    }
 }
 
 fn opt_time(t: Option<SystemTime>) -> Value {
@@ -449,33 +446,62 @@ pub fn voice_json(v: &Voice) -> Value {
     })
 }
 
-/// Fills an outcome from a clone job.
-pub fn put_clone_job(o: &mut Outcome, job: &CloneJob) {
-    o.set("provider", job.provider.as_str());
-    o.set("kind", "clone");
-    o.set("job_id", job.id.as_str());
-    o.set("status", job.status.as_str());
-    if let Some(s) = &job.vendor_status {
-        o.set("vendor_status", s.as_str());
+/// How the CLI renders a job of one kind: the fields only that kind has, and its result.
+/// Everything else about a job is rendered once, by [`put_job`].
+pub trait RenderJob: Job {
+    /// Fields of this kind, after the idempotency key (a clone's requested name).
+    fn put_kind_fields(&self, o: &mut Outcome) {
+        let _ = o;
     }
-    if let Some(k) = &job.idempotency_key {
-        o.set("idempotency_key", k.as_str());
+    /// The result of a finished task.
+    fn put_output(o: &mut Outcome, output: &Self::Output);
+}
+
+impl RenderJob for CloneJob {
+    fn put_kind_fields(&self, o: &mut Outcome) {
+        if let Some(n) = &self.name {
+            o.set("name", n.as_str());
+        }
     }
-    if let Some(n) = &job.name {
-        o.set("name", n.as_str());
+    fn put_output(o: &mut Outcome, output: &Voice) {
+        put_voice(o, output);
     }
-    if job.created_at.is_some() {
-        o.set("created_at", opt_time(job.created_at));
+}
+
+impl RenderJob for SpeechJob {
+    fn put_output(o: &mut Outcome, output: &Speech) {
+        put_speech(o, output);
+    }
+}
+
+/// Fills an outcome from a job of either kind.
+pub fn put_job<J: RenderJob>(o: &mut Outcome, job: &J) {
+    let kind = J::KIND.as_str();
+    o.set("provider", job.provider().as_str());
+    o.set("kind", kind);
+    o.set("job_id", job.id().as_str());
+    o.set("status", job.status().as_str());
+    if let Some(s) = job.vendor_status() {
+        o.set("vendor_status", s);
+    }
+    if let Some(k) = job.idempotency_key() {
+        o.set("idempotency_key", k);
+    }
+    job.put_kind_fields(o);
+    if job.created_at().is_some() {
+        o.set("created_at", opt_time(job.created_at()));
     }
     o.line(format!(
-        "{} clone job {}: {}",
-        job.provider, job.id, job.status
+        "{} {kind} job {}: {}",
+        job.provider(),
+        job.id(),
+        job.status()
     ));
-    if let Some(v) = &job.voice {
-        put_voice(o, v);
+    if let Some(out) = job.output() {
+        J::put_output(o, out);
     }
-    if let Some(e) = &job.error {
-        o.set("task_error", e.as_str());
+    if let Some(e) = job.error() {
+        o.set("task_error", e);
         o.line(format!("task error: {e}"));
     }
 }
@@ -497,34 +523,6 @@ pub fn put_voice(o: &mut Outcome, v: &Voice) {
             "use it before {} or it expires (JimmyAI model ids need a first speech within 3 days)",
             rfc3339(t)
         ));
-    }
-}
-
-/// Fills an outcome from a speech job.
-pub fn put_speech_job(o: &mut Outcome, job: &SpeechJob) {
-    o.set("provider", job.provider.as_str());
-    o.set("kind", "speech");
-    o.set("job_id", job.id.as_str());
-    o.set("status", job.status.as_str());
-    if let Some(s) = &job.vendor_status {
-        o.set("vendor_status", s.as_str());
-    }
-    if let Some(k) = &job.idempotency_key {
-        o.set("idempotency_key", k.as_str());
-    }
-    if job.created_at.is_some() {
-        o.set("created_at", opt_time(job.created_at));
-    }
-    o.line(format!(
-        "{} speech job {}: {}",
-        job.provider, job.id, job.status
-    ));
-    if let Some(s) = &job.speech {
-        put_speech(o, s);
-    }
-    if let Some(e) = &job.error {
-        o.set("task_error", e.as_str());
-        o.line(format!("task error: {e}"));
     }
 }
 

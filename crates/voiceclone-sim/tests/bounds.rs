@@ -312,7 +312,13 @@ async fn routes_wrong_methods_and_unknown_paths_get_each_vendor_s_not_found() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_its_answer_is_disconnected() {
-    let sim = short_timeouts(64).await;
+    // A generous body-read timeout, so that the 16 MB upload itself arrives on a loaded
+    // machine; only the answer's write has a short one.
+    let mut config = SimConfig::default()
+        .with_speed(50.0)
+        .with_connection_limits(64, Duration::from_millis(200), Duration::from_secs(60));
+    config.response_write_timeout = Duration::from_millis(200);
+    let sim = Simulator::start_with(config).await.unwrap();
     // A 16 MB upload, then a download of it that is never read: the answer
     // outgrows the socket buffers and the server's writes stall.
     let boundary = "b0undary";

@@ -44,14 +44,16 @@
 //! - [`Client`] / [`ClientBuilder`]: every call, for either provider (`clone_voice`,
 //!   `clone_status`, `wait_for_clone`, `synthesize`, `speech_status`, `wait_for_speech`,
 //!   `list_voices`, `rename_voice`, `delete_voice`, `upload_sample`).
-//! - [`model`]: [`Provider`], [`CloneRequest`], [`SpeechRequest`], [`CloneJob`], [`SpeechJob`],
+//! - [`model`]: [`Provider`], [`CloneRequest`], [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
+//!   (both [`Job`]s),
 //!   [`Voice`], [`Speech`], [`TaskStatus`], [`JobId`].
-//! - [`error`]: [`Error`] and [`ErrorKind`]; how vendor codes and HTTP statuses map.
+//! - [`error`]: [`Error`], [`ErrorKind`] and [`Phase`]; how vendor codes and HTTP statuses map.
 //! - [`retry`]: [`RetryPolicy`] and what is safe to repeat ([`OperationKind`]).
-//! - [`wait`]: [`WaitPolicy`], the one polling loop.
+//! - [`wait`]: [`WaitPolicy`], the one polling loop for jobs of either kind.
 //! - [`webhook`]: VMEG webhook [`webhook::Verifier`], [`webhook::Deduplicator`].
 //! - [`language`]: BCP-47 tags and JimmyAI language names.
-//! - [`sleep`]: injectable sleeping ([`Sleeper`]) for fast tests.
+//! - `sleep` (with the `test-util` feature): injectable sleeping (`Sleeper`,
+//!   `RecordingSleeper`) and `ClientBuilder::sleeper`, for fast tests.
 //! - [`ApiKey`], [`WebhookSecret`]: redacted secrets.
 //!
 //! ## Normalization
@@ -101,32 +103,38 @@
 
 #![warn(missing_docs)]
 
-mod client;
-mod connection_limit;
-pub mod error;
-pub mod language;
-pub mod model;
-pub mod retry;
-pub mod secret;
-pub mod sleep;
-pub mod wait;
-pub mod webhook;
+// The public rooms.
+pub mod error; // Error, ErrorKind, Phase; WebhookFailure
+pub mod language; // BCP-47 tags, JimmyAI names, VMEG's documented tags
+pub mod model; // Provider, ids, requests, Voice/Speech, Job (CloneJob, SpeechJob), TaskStatus
+pub mod retry; // RetryPolicy, OperationKind: what is safe to repeat
+pub mod secret; // ApiKey, WebhookSecret
+#[cfg(feature = "test-util")]
+pub mod sleep; // test doubles: Sleeper, RecordingSleeper
+#[cfg(not(feature = "test-util"))]
+mod sleep;
+pub mod wait; // WaitPolicy and the one polling loop
+pub mod webhook; // VMEG webhooks: verify, event, dedupe
 
-mod provider;
-mod scrub;
-mod time;
-mod transport;
-mod validate;
-mod wire;
+// The machinery behind them.
+mod client; // Client (one Backend, no vendor match) and ClientBuilder
+mod connection_limit; // the in-flight bound on connections
+mod provider; // the vendor table and one Backend per vendor (vmeg/, jimmyai/)
+mod scrub; // the API key never comes back out of a server string
+mod time; // vendor timestamps, Retry-After dates, RFC 3339 for people
+mod transport; // around every generated call: retries, permits, envelope, error mapping
+mod validate; // generic input checks (ids, texts, hosts); vendor rules are in provider/
+mod wire; // lenient readers for vendor answers
 
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
-pub use error::{Error, ErrorKind, RequestSummary};
+pub use error::{Error, ErrorKind, Phase, RequestSummary};
 pub use model::{
-    CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, JobId, OutputFormat, Provider,
-    SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode,
-    TaskStatus, VmegEngine, Voice,
+    CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, Job, JobId, JobKind, OutputFormat,
+    ParseError, Provider, SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest,
+    SpeechSegment, SubtitleMode, TaskStatus, VmegEngine, Voice,
 };
 pub use retry::{OperationKind, RetryPolicy};
 pub use secret::{ApiKey, WebhookSecret};
+#[cfg(feature = "test-util")]
 pub use sleep::{RecordingSleeper, Sleeper, TokioSleeper};
 pub use wait::WaitPolicy;

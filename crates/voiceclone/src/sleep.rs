@@ -1,4 +1,5 @@
 //! Injectable sleeping, so that retry and polling schedules can be tested in milliseconds.
+//! Public only with the `test-util` feature (test doubles are not part of the stable API).
 //!
 //! tokio's paused clock is no substitute: while a reqwest response is in flight over a real
 //! socket the runtime looks idle, the paused clock jumps, and reqwest's own timeout fires.
@@ -6,6 +7,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,11 +31,13 @@ impl Sleeper for TokioSleeper {
 }
 
 /// A test double: returns at once and remembers every requested duration.
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Clone, Debug, Default)]
 pub struct RecordingSleeper {
     slept: Arc<Mutex<Vec<Duration>>>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl RecordingSleeper {
     /// An empty recorder.
     pub fn new() -> Self {
@@ -54,6 +58,7 @@ impl RecordingSleeper {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Sleeper for RecordingSleeper {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         match self.slept.lock() {

@@ -1,32 +1,10 @@
-//! Small, dependency-free date handling: the vendors send ISO 8601 strings and Unix
-//! timestamps, `Retry-After` may be an HTTP date, and errors print submit times.
+//! Date handling: the vendors send ISO 8601 strings and Unix timestamps, `Retry-After` may
+//! be an HTTP date, and errors print submit times. The calendar is the `time` crate's
+//! (HTTP dates: `httpdate`'s); what is here is only how lenient to be with vendors.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 fn from_unix_secs_f(secs: i64, nanos: u32) -> Option<SystemTime> {
     if secs >= 0 {
@@ -120,9 +98,24 @@ pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
             sign * (i64::from(oh) * 3600 + i64::from(om) * 60)
         }
     };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se.min(59))
-        - offset_secs;
+    let date = Date::from_calendar_date(
+        i32::try_from(y).ok()?,
+        Month::try_from(u8::try_from(mo).ok()?).ok()?,
+        u8::try_from(d).ok()?,
+    )
+    .ok()?;
+    // A leap second (`:60`) is read as `:59`, as before.
+    let time = Time::from_hms_nano(
+        u8::try_from(h).ok()?,
+        u8::try_from(mi).ok()?,
+        u8::try_from(se.min(59)).ok()?,
+        nanos,
+    )
+    .ok()?;
+    let offset = UtcOffset::from_whole_seconds(i32::try_from(offset_secs).ok()?).ok()?;
+    let at = PrimitiveDateTime::new(date, time).assume_offset(offset);
+    let at = at.to_offset(UtcOffset::UTC);
+    let (secs, nanos) = (at.unix_timestamp(), at.nanosecond());
     from_unix_secs_f(secs, nanos)
 }
 
@@ -140,59 +133,35 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
         }
         return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
-    let mut it = v.split_whitespace();
-    let _weekday = it.next()?;
-    let d = digits(it.next()?)?;
-    let mo = match it.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let y = i64::from(digits(it.next()?)?);
-    let mut hms = it.next()?.split(':');
-    let h = i64::from(digits(hms.next()?)?);
-    let mi = i64::from(digits(hms.next()?)?);
-    let se = i64::from(digits(hms.next()?)?);
-    if it.next()? != "GMT" {
-        return None;
-    }
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se;
-    let at = from_unix_secs_f(secs, 0)?;
+    let at = httpdate::parse_http_date(v).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// RFC 3339 in UTC with millisecond precision, for messages meant for people.
 pub(crate) fn format_rfc3339(t: SystemTime) -> String {
-    let (secs, millis) = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => (
-            i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2),
-            d.subsec_millis(),
-        ),
-        Err(e) => {
-            let d = e.duration();
-            let secs = -i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2);
-            (secs, 0)
-        }
+    let at = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => time::Duration::try_from(d)
+            .ok()
+            .and_then(|d| OffsetDateTime::UNIX_EPOCH.checked_add(d)),
+        // Before the epoch: whole seconds, as before.
+        Err(e) => time::Duration::try_from(Duration::from_secs(e.duration().as_secs()))
+            .ok()
+            .and_then(|d| OffsetDateTime::UNIX_EPOCH.checked_sub(d)),
     };
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
+    match at {
+        Some(at) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.millisecond()
+        ),
+        // Beyond what a calendar date holds (year 9999): say it as seconds.
+        None => format!("{t:?}"),
+    }
 }
 
 #[cfg(test)]
@@ -290,5 +259,14 @@ mod tests {
         let s = format_rfc3339(t);
         assert_eq!(s, "2024-02-29T12:34:56.789Z");
         assert_eq!(parse_iso8601(&s), Some(t));
+        // Before the epoch: whole seconds.
+        let before = UNIX_EPOCH - Duration::from_millis(1_500);
+        assert_eq!(format_rfc3339(before), "1969-12-31T23:59:59.000Z");
+        // A date the calendar does not have is no date.
+        assert_eq!(parse_iso8601("2023-02-29T00:00:00Z"), None);
+        assert_eq!(
+            parse_iso8601("1969-12-31T23:59:59.5Z"),
+            Some(UNIX_EPOCH - Duration::from_millis(500))
+        );
     }
 }

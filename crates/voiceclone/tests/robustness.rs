@@ -653,7 +653,7 @@ fn valid_clone(provider: Provider) -> CloneRequest {
             .name("robust voice")
             .language("en-US")
             .vmeg_engine(VmegEngine::V1),
-        Provider::JimmyAi => CloneRequest::new("https://cdn.example.com/sample.wav")
+        _ => CloneRequest::new("https://cdn.example.com/sample.wav")
             .sample_text("A short preview sentence.")
             .language("English")
             .sound_version(SoundVersion::V1),
@@ -691,7 +691,7 @@ async fn perform(client: &Client, call: Call) -> Outcome {
 fn success_code(provider: Provider) -> i64 {
     match provider {
         Provider::Vmeg => 200,
-        Provider::JimmyAi => 20000,
+        _ => 20000,
     }
 }
 
@@ -883,6 +883,7 @@ fn expected_status(provider: Provider, raw: &str) -> TaskStatus {
                 | "accepted" => Some(TaskStatus::Queued),
                 _ => None,
             },
+            _ => None,
         };
     known.unwrap_or_else(|| TaskStatus::Unknown(raw.to_string()))
 }
@@ -939,7 +940,7 @@ proptest! {
     ) {
         let data = match provider {
             Provider::Vmeg => json!({"taskId": "task-1", "status": raw, "result": {"voiceId": "cv_1"}}),
-            Provider::JimmyAi => json!({"id": "task-1", "status": raw, "modelId": "m-1",
+            _ => json!({"id": "task-1", "status": raw, "modelId": "m-1",
                 "audioUrl": "https://cdn.example.com/a.mp3"}),
         };
         let body = json!({"code": success_code(provider), "message": "", "msg": "ok", "data": data});
@@ -1132,7 +1133,7 @@ fn accepting_reply(provider: Provider) -> Reply {
     let body = match provider {
         Provider::Vmeg => json!({"code": 200, "message": "",
             "data": {"taskId": "task-1", "voiceId": "cv_1", "status": "running"}}),
-        Provider::JimmyAi => json!({"code": 20000, "msg": "ok",
+        _ => json!({"code": 20000, "msg": "ok",
             "data": {"id": "task-1", "status": "queued", "modelId": "m-1"}}),
     };
     Reply::json(200, &body)

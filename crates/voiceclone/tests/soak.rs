@@ -75,7 +75,7 @@ async fn flow(client: Client, provider: Provider, i: usize) -> End {
             .name(format!("soak voice {i}"))
             .language("en-US")
             .vmeg_engine(VmegEngine::V1),
-        Provider::JimmyAi => CloneRequest::new(format!("https://cdn.example.com/soak-{i}.wav"))
+        _ => CloneRequest::new(format!("https://cdn.example.com/soak-{i}.wav"))
             .sample_text(format!("Soak flow {i} preview sentence."))
             .language("English")
             .sound_version(SoundVersion::V1),
@@ -130,7 +130,7 @@ fn check_error(provider: Provider, i: usize, step: &str, e: &voiceclone::Error) 
                 ),
                 // JimmyAI: no key; the request's identifying fields must be there to
                 // reconcile by hand, and the caller's free text only as length and hash.
-                Provider::JimmyAi => assert!(
+                _ => assert!(
                     idempotency_key.is_none()
                         && request.route.contains("/soundCloning/")
                         && !text.contains("Soak flow")
@@ -202,7 +202,7 @@ async fn soak(provider: Provider, flows: usize) {
     let duplicates = stats.duplicate_logical_calls();
     let (clone_op, speech_op) = match provider {
         Provider::Vmeg => ("vmeg.cloneVoiceCreateAsync", "vmeg.ttsCreateAsync"),
-        Provider::JimmyAi => ("jimmyai.createClone", "jimmyai.createAudio"),
+        _ => ("jimmyai.createClone", "jimmyai.createAudio"),
     };
     let injected: u64 = stats
         .faults_by_kind

@@ -10,14 +10,14 @@
 use std::time::Duration;
 
 use voiceclone::{
-    Client, CloneJob, CloneRequest, ErrorKind, JobId, Provider, SoundVersion, SpeechJob,
-    SpeechRequest, TaskStatus, VmegEngine, WaitPolicy,
+    Client, CloneJob, CloneRequest, Error, ErrorKind, Job, JobId, Provider, Speech, SpeechJob,
+    SpeechRequest, TaskStatus, Voice, WaitPolicy,
 };
 
 use crate::cli::{Cli, CloneArgs, Command, JobKind, PollArgs, SpeakArgs};
 use crate::context::{Target, target};
 use crate::exit::Exit;
-use crate::output::{Failure, Outcome, Printer, put_clone_job, put_speech_job, voice_json};
+use crate::output::{Failure, Outcome, Printer, RenderJob, put_job, voice_json};
 use crate::spinner::Spinner;
 
 /// Runs a provider command.
@@ -137,15 +137,9 @@ async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer
         req = req.sample_text(t.as_str());
     }
     if let Some(e) = &args.engine {
-        req = match p {
-            Provider::Vmeg => match e.parse::<VmegEngine>() {
-                Ok(engine) => req.vmeg_engine(engine),
-                Err(err) => return Outcome::failed(err.into()),
-            },
-            Provider::JimmyAi => match e.parse::<SoundVersion>() {
-                Ok(v) => req.sound_version(v),
-                Err(err) => return Outcome::failed(err.into()),
-            },
+        req = match req.engine(p, e) {
+            Ok(req) => req,
+            Err(err) => return Outcome::failed(voiceclone::Error::from(err).into()),
         };
     }
     if args.sync {
@@ -157,9 +151,9 @@ async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer
     };
     if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
-        return finish_clone_wait(client, job, &policy, printer).await;
+        return finish_wait(client, job, &policy, printer).await;
     }
-    let mut o = clone_outcome(&job);
+    let mut o = job_outcome(&job);
     if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
         printer.progress(&format!("next: voiceclone --provider {p} wait {}", job.id));
     }
@@ -167,93 +161,90 @@ async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer
     o
 }
 
-fn clone_outcome(job: &CloneJob) -> Outcome {
+/// A job of either kind as an outcome (a failed task is a failure).
+fn job_outcome<J: RenderJob>(job: &J) -> Outcome {
     let mut o = Outcome::default();
-    put_clone_job(&mut o, job);
-    if job.status == TaskStatus::Failed {
-        o.failure = Some(task_failed(&job.id, job.error.as_deref()));
+    put_job(&mut o, job);
+    if *job.status() == TaskStatus::Failed {
+        o.failure = Some(task_failed(job.id(), job.error()));
     }
     o
 }
 
-fn speech_outcome(job: &SpeechJob) -> Outcome {
-    let mut o = Outcome::default();
-    put_speech_job(&mut o, job);
-    if job.status == TaskStatus::Failed {
-        o.failure = Some(task_failed(&job.id, job.error.as_deref()));
-    }
-    o
+/// What the CLI needs to poll and wait for a job of one kind.
+trait CliJob: RenderJob {
+    fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>>;
+    fn wait<'a>(
+        client: &'a Client,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
+    ) -> LocalFuture<'a, Result<Self::Output, Error>>;
 }
 
-async fn finish_clone_wait(
+type LocalFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
+impl CliJob for CloneJob {
+    fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>> {
+        Box::pin(client.clone_status(id))
+    }
+    fn wait<'a>(
+        client: &'a Client,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
+    ) -> LocalFuture<'a, Result<Voice, Error>> {
+        Box::pin(client.wait_for_clone(id, policy))
+    }
+}
+
+impl CliJob for SpeechJob {
+    fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>> {
+        Box::pin(client.speech_status(id))
+    }
+    fn wait<'a>(
+        client: &'a Client,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
+    ) -> LocalFuture<'a, Result<Speech, Error>> {
+        Box::pin(client.wait_for_speech(id, policy))
+    }
+}
+
+/// Waits for a job of either kind, with a spinner, and renders where it ended.
+async fn finish_wait<J: CliJob>(
     client: &Client,
-    mut job: CloneJob,
+    mut job: J,
     policy: &WaitPolicy,
     printer: &Printer,
 ) -> Outcome {
+    let kind = J::KIND;
     let spinner = Spinner::start(
         !printer.json && !printer.quiet,
         format!(
-            "waiting for {} clone job {} (status: {})",
-            job.provider, job.id, job.status
+            "waiting for {} {kind} job {} (status: {})",
+            job.provider(),
+            job.id(),
+            job.status()
         ),
     );
     let policy = spinner.follow(
         policy,
-        format!("waiting for {} clone job {}", job.provider, job.id),
+        format!("waiting for {} {kind} job {}", job.provider(), job.id()),
     );
-    let result = client.wait_for_clone(&job.id, &policy).await;
+    let id = job.id().clone();
+    let result = J::wait(client, &id, &policy).await;
     drop(spinner);
     let failure = match result {
-        Ok(voice) => {
-            job.status = TaskStatus::Succeeded;
-            job.voice = Some(voice);
+        Ok(output) => {
+            job.set_status(TaskStatus::Succeeded);
+            job.set_output(output);
             None
         }
         Err(e) => {
-            apply_wait_error(&mut job.status, &mut job.error, &e);
+            apply_wait_error(&mut job, &e);
             Some(Failure::from_adapter(&e))
         }
     };
-    let mut o = clone_outcome(&job);
-    if failure.is_some() {
-        o.failure = failure;
-    }
-    o.set("waited", true);
-    o
-}
-
-async fn finish_speech_wait(
-    client: &Client,
-    mut job: SpeechJob,
-    policy: &WaitPolicy,
-    printer: &Printer,
-) -> Outcome {
-    let spinner = Spinner::start(
-        !printer.json && !printer.quiet,
-        format!(
-            "waiting for {} speech job {} (status: {})",
-            job.provider, job.id, job.status
-        ),
-    );
-    let policy = spinner.follow(
-        policy,
-        format!("waiting for {} speech job {}", job.provider, job.id),
-    );
-    let result = client.wait_for_speech(&job.id, &policy).await;
-    drop(spinner);
-    let failure = match result {
-        Ok(speech) => {
-            job.status = TaskStatus::Succeeded;
-            job.speech = Some(speech);
-            None
-        }
-        Err(e) => {
-            apply_wait_error(&mut job.status, &mut job.error, &e);
-            Some(Failure::from_adapter(&e))
-        }
-    };
-    let mut o = speech_outcome(&job);
+    let mut o = job_outcome(&job);
     if failure.is_some() {
         o.failure = failure;
     }
@@ -262,13 +253,13 @@ async fn finish_speech_wait(
 }
 
 /// What a failed wait says about the task's status.
-fn apply_wait_error(status: &mut TaskStatus, error: &mut Option<String>, e: &voiceclone::Error) {
+fn apply_wait_error<J: Job>(job: &mut J, e: &voiceclone::Error) {
     match e.kind() {
         ErrorKind::TaskFailed { reason, .. } => {
-            *status = TaskStatus::Failed;
-            *error = Some(reason.clone());
+            job.set_status(TaskStatus::Failed);
+            job.set_error(reason.clone());
         }
-        ErrorKind::WaitTimedOut { last_status, .. } => *status = last_status.clone(),
+        ErrorKind::WaitTimedOut { last_status, .. } => job.set_status(last_status.clone()),
         _ => {}
     }
 }
@@ -277,15 +268,15 @@ async fn status(client: &Client, p: Provider, id: &JobId, kind: JobKind) -> Outc
     if id.as_str().is_empty() {
         return Outcome::failed(Failure::usage("JOB_ID is empty"));
     }
+    async fn status_of<J: CliJob>(client: &Client, id: &JobId) -> Outcome {
+        match J::fetch(client, id).await {
+            Ok(job) => job_outcome(&job),
+            Err(e) => Outcome::failed(e.into()),
+        }
+    }
     let mut o = match kind {
-        JobKind::Clone => match client.clone_status(id).await {
-            Ok(job) => clone_outcome(&job),
-            Err(e) => Outcome::failed(e.into()),
-        },
-        JobKind::Speech => match client.speech_status(id).await {
-            Ok(job) => speech_outcome(&job),
-            Err(e) => Outcome::failed(e.into()),
-        },
+        JobKind::Clone => status_of::<CloneJob>(client, id).await,
+        JobKind::Speech => status_of::<SpeechJob>(client, id).await,
     };
     add_kind_hint(&mut o, p, id, kind);
     o
@@ -333,22 +324,12 @@ async fn wait(
     };
     let mut o = match kind {
         JobKind::Clone => {
-            finish_clone_wait(
-                client,
-                CloneJob::new(p, id.clone(), TaskStatus::Queued),
-                &policy,
-                printer,
-            )
-            .await
+            let job = CloneJob::new(p, id.clone(), TaskStatus::Queued);
+            finish_wait(client, job, &policy, printer).await
         }
         JobKind::Speech => {
-            finish_speech_wait(
-                client,
-                SpeechJob::new(p, id.clone(), TaskStatus::Queued),
-                &policy,
-                printer,
-            )
-            .await
+            let job = SpeechJob::new(p, id.clone(), TaskStatus::Queued);
+            finish_wait(client, job, &policy, printer).await
         }
     };
     if o.failure
@@ -382,9 +363,9 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
     };
     if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
-        return finish_speech_wait(client, job, &policy, printer).await;
+        return finish_wait(client, job, &policy, printer).await;
     }
-    let mut o = speech_outcome(&job);
+    let mut o = job_outcome(&job);
     if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
         printer.progress(&format!(
             "next: voiceclone --provider {p} wait --kind speech {}",

@@ -9,7 +9,7 @@ use voiceclone::webhook::{Verifier, WebhookEventKind, WebhookPayload};
 
 use crate::cli::VerifyArgs;
 use crate::exit::Exit;
-use crate::output::{Failure, Outcome, Printer, put_clone_job, put_speech_job};
+use crate::output::{Failure, Outcome, Printer, put_job};
 
 /// The largest body `webhook verify` reads (1 MiB, the `Verifier`'s own default limit, set
 /// on it explicitly below so the two cannot drift). A longer body is refused after reading
@@ -65,8 +65,8 @@ fn verify_inner(args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Fai
                 event.pipeline_key, event.code
             ));
             match &event.payload {
-                WebhookPayload::Clone(job) => put_clone_job(&mut o, job),
-                WebhookPayload::Speech(job) => put_speech_job(&mut o, job),
+                WebhookPayload::Clone(job) => put_job(&mut o, job),
+                WebhookPayload::Speech(job) => put_job(&mut o, job),
                 WebhookPayload::Other(data) => {
                     if let Some(id) = data.task_id() {
                         o.line(format!("job: {id}"));
@@ -117,11 +117,5 @@ fn read_body(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
 }
 
 fn kind_str(kind: &WebhookEventKind) -> String {
-    match kind {
-        WebhookEventKind::CloneVoice => "openapi-clone-voice".into(),
-        WebhookEventKind::Tts => "openapi-tts".into(),
-        WebhookEventKind::Translate => "openapi-translate".into(),
-        WebhookEventKind::MediaTranslation => "openapi-media-translation".into(),
-        WebhookEventKind::Other(s) => s.clone(),
-    }
+    kind.as_str().to_owned()
 }

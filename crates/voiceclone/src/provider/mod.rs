@@ -1,321 +1,133 @@
-//! Each vendor's dialect: envelope, code table, status table, wire shapes.
+//! Each vendor's dialect: envelope, code table, status table, wire shapes, and the one
+//! [`Backend`] per vendor that the client calls.
 //!
-//! Everything above this module speaks only the normalized types in [`crate::model`].
+//! Everything above this module speaks only the normalized types in [`crate::model`]. The
+//! only `match` on [`Provider`] in this crate is [`facts`] (and [`build_backend`] reads it):
+//! a new vendor is one module here plus its entry there (see `docs/adding-a-provider.md`).
 
+pub(crate) mod backend;
+pub(crate) mod envelope;
 pub(crate) mod jimmyai;
+#[cfg(test)]
+mod rules_tests;
 pub(crate) mod vmeg;
 
-use std::time::{Duration, SystemTime};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
 
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
+pub(crate) use backend::{Backend, BoxFuture, Connect, backend as build_backend};
+pub(crate) use envelope::{
+    RawResponse, decode_data, decode_envelope, error_for_code, success_code,
+};
 
-use crate::error::{Error, ErrorKind, Reach};
-use crate::model::Provider;
-use crate::scrub::Scrubber;
-use crate::wire::{lenient_i64, lenient_string, usable_id};
+use crate::error::{Error, ErrorKind};
+use crate::model::{CloneRequest, ParseError, Provider};
 
-/// The parts of an HTTP response the envelope rules need.
-#[derive(Debug)]
-pub(crate) struct RawResponse {
-    pub(crate) status: u16,
-    pub(crate) retry_after: Option<Duration>,
-    pub(crate) body: bytes::Bytes,
+/// What the rest of the crate needs to know about a vendor without calling it.
+pub(crate) struct Facts {
+    /// The lowercase name (command line, env-var prefix, serde).
+    pub(crate) name: &'static str,
+    /// The vendor's documented production base URL.
+    pub(crate) default_base_url: &'static str,
+    /// Where `Client::from_env` reads the key and an optional base URL.
+    pub(crate) api_key_var: &'static str,
+    pub(crate) base_url_var: &'static str,
+    /// The business `code` that means success.
+    pub(crate) success_code: i64,
+    /// The vendor's business code table: `None` for codes it does not know.
+    pub(crate) kind_for_code: fn(i64) -> Option<ErrorKind>,
+    /// Whether its business codes in 400..=599 mirror HTTP statuses (so a code inside an
+    /// HTTP 200 classifies like that status for retries).
+    pub(crate) codes_are_http_statuses: bool,
+    /// Sets the clone engine named in the vendor's own words (`CloneRequest::engine`).
+    pub(crate) set_engine: fn(CloneRequest, &str) -> Result<CloneRequest, ParseError>,
+    /// Its default wait (`WaitPolicy::for_provider`).
+    pub(crate) wait: WaitDefaults,
+    /// Builds the backend (the generated client and anything it keeps).
+    pub(crate) connect: fn(&Connect) -> Result<Box<dyn Backend>, Error>,
 }
 
-impl RawResponse {
-    pub(crate) fn new(status: u16, retry_after_header: Option<&str>, body: bytes::Bytes) -> Self {
-        let retry_after =
-            retry_after_header.and_then(|v| crate::time::parse_retry_after(v, SystemTime::now()));
-        Self {
-            status,
-            retry_after,
-            body,
-        }
-    }
+/// A vendor's polling advice: the defaults of `WaitPolicy::for_provider`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WaitDefaults {
+    pub(crate) first_interval: Duration,
+    pub(crate) growth: f64,
+    pub(crate) max_interval: Duration,
+    pub(crate) jitter: f64,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) max_polls: Option<u32>,
 }
 
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(default, deserialize_with = "lenient_i64")]
-    code: Option<i64>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    message: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    msg: Option<String>,
-    /// Kept as text, so that ids in it never pass through `f64` (see `crate::wire`).
-    #[serde(default)]
-    data: Option<Box<RawValue>>,
-}
-
-/// The task an answer names, under either vendor's name for it (VMEG `taskId`, JimmyAI `id`).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NamedTask {
-    #[serde(default, deserialize_with = "lenient_string")]
-    task_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    id: Option<String>,
-}
-
-/// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
-/// caller can look the task up.
-fn named_task_id(data: Option<&RawValue>) -> Option<String> {
-    let named: NamedTask = serde_json::from_str(data?.get()).ok()?;
-    usable_id(named.task_id.as_deref())
-        .or_else(|| usable_id(named.id.as_deref()))
-        .map(str::to_owned)
-}
-
-/// The business code that means success.
-pub(crate) const fn success_code(provider: Provider) -> i64 {
+/// The vendor table: the one `match` on [`Provider`].
+pub(crate) const fn facts(provider: Provider) -> &'static Facts {
     match provider {
-        Provider::Vmeg => 200,
-        Provider::JimmyAi => 20000,
+        Provider::Vmeg => &vmeg::FACTS,
+        Provider::JimmyAi => &jimmyai::FACTS,
     }
 }
 
-fn kind_for_code(provider: Provider, code: i64) -> Option<ErrorKind> {
-    match provider {
-        Provider::Vmeg => ErrorKind::from_vmeg_code(code),
-        Provider::JimmyAi => ErrorKind::from_jimmyai_code(code),
+// The vendor facts every caller sees, on the public types (an inherent `impl` may live in
+// any module of the crate: here, next to the vendor table, so `model` stays vendor-free).
+impl Provider {
+    /// Both providers, in a stable order.
+    pub const ALL: [Provider; 2] = [Provider::Vmeg, Provider::JimmyAi];
+
+    /// The lowercase name used on the command line, in environment variables' prefixes and in serde.
+    pub const fn as_str(self) -> &'static str {
+        facts(self).name
+    }
+
+    /// The environment variable [`crate::Client::from_env`] reads the API key from
+    /// (`VMEG_API_KEY`, `JIMMYAI_API_KEY`).
+    pub const fn api_key_var(self) -> &'static str {
+        facts(self).api_key_var
+    }
+
+    /// The environment variable [`crate::Client::from_env`] reads an optional base URL from
+    /// (`VMEG_BASE_URL`, `JIMMYAI_BASE_URL`).
+    pub const fn base_url_var(self) -> &'static str {
+        facts(self).base_url_var
+    }
+
+    /// The vendor's documented production base URL.
+    pub const fn default_base_url(self) -> &'static str {
+        facts(self).default_base_url
     }
 }
 
-/// The start of a body that is not an envelope (a gateway's HTML page, say), for the error
-/// message: scrubbed first, then cut, so no piece of the key survives the cut.
-fn body_snippet(body: &[u8], scrubber: &Scrubber) -> String {
-    let head = body.get(..body.len().min(2048)).unwrap_or_default();
-    let text = String::from_utf8_lossy(head);
-    let text = scrubber.scrub(&text);
-    let words: Vec<&str> = text.split_whitespace().collect();
-    words.join(" ").chars().take(300).collect()
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
-/// Applies the envelope rule: success iff `code` is the provider's success code (integer or
-/// numeric string), whatever the HTTP status; otherwise an [`Error`] carrying status, code,
-/// message and `Retry-After`. Returns `data` (as text). Must run inside
-/// `crate::scrub::decoding_with`, so that the message is scrubbed as it is read.
-pub(crate) fn decode_envelope(
-    provider: Provider,
-    resp: &RawResponse,
-    scrubber: &Scrubber,
-) -> Result<Option<Box<RawValue>>, Error> {
-    let base = |kind: ErrorKind| {
-        Error::new(kind)
-            .with_provider(provider)
-            .with_http_status(resp.status)
-            .with_retry_after(resp.retry_after)
-            .with_reach(Reach::Answered)
-    };
-    let envelope: Option<Envelope> = serde_json::from_slice(&resp.body).ok();
-    let Some((code, envelope)) = envelope.and_then(|e| e.code.map(|c| (c, e))) else {
-        // No envelope: a proxy, a gateway or a framework answered instead of the API.
-        let kind = ErrorKind::from_http_status(resp.status).unwrap_or(ErrorKind::InvalidResponse);
-        let reason = if (300..400).contains(&resp.status) {
-            "unexpected redirect (redirects are not followed so the API key never leaves the configured host)".to_owned()
-        } else {
-            body_snippet(&resp.body, scrubber)
-        };
-        return Err(base(kind).with_message(reason));
-    };
-    let message = envelope.message.or(envelope.msg).unwrap_or_default();
-    if code == success_code(provider) {
-        // The body says "done" but the status does not: a write may have created a task.
-        // Marked so that no write is ever resent or reported as plainly failed on it.
-        let claimed = |e: Error| {
-            e.with_vendor_code(code)
-                .claiming_success(named_task_id(envelope.data.as_deref()))
-        };
-        if let Some(kind) = ErrorKind::from_http_status(resp.status) {
-            return Err(claimed(base(kind)).with_message(message));
-        }
-        if (300..400).contains(&resp.status) {
-            return Err(
-                claimed(base(ErrorKind::InvalidResponse)).with_message("unexpected redirect")
-            );
-        }
-        return Ok(envelope.data);
+impl FromStr for Provider {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let names: Vec<String> = Provider::ALL
+                    .iter()
+                    .map(|p| format!("{:?}", p.as_str()))
+                    .collect();
+                ParseError::new(
+                    "provider",
+                    format!("unknown provider {s:?}; expected {}", names.join(" or ")),
+                )
+            })
     }
-    Err(error_for_code(
-        provider,
-        resp.status,
-        resp.retry_after,
-        code,
-        &message,
-    ))
 }
 
-/// The error an envelope with a failure `code` stands for, whatever its HTTP status.
-pub(crate) fn error_for_code(
-    provider: Provider,
-    status: u16,
-    retry_after: Option<Duration>,
-    code: i64,
-    message: &str,
-) -> Error {
-    // HTTP 429 wins over the body's code: the rate limiter answered before the API did (it
-    // often fills in a catch-all code such as JimmyAI's -1), so nothing was processed and the
-    // call is safe to repeat.
-    let kind = if status == 429 {
-        ErrorKind::RateLimited
-    } else {
-        kind_for_code(provider, code)
-            .or_else(|| ErrorKind::from_http_status(status))
-            .unwrap_or(ErrorKind::Vendor)
-    };
-    Error::new(kind)
-        .with_provider(provider)
-        .with_http_status(status)
-        .with_retry_after(retry_after)
-        .with_reach(Reach::Answered)
-        .with_vendor_code(code)
-        .with_message(message)
-}
-
-/// Decodes `data` (as sent: numbers keep their text) into a wire struct; unknown fields are
-/// ignored by every wire struct. When it does not fit, the error still names the task the
-/// answer mentions, if any.
-pub(crate) fn decode_data<T: DeserializeOwned>(
-    provider: Provider,
-    status: u16,
-    data: Option<&RawValue>,
-) -> Result<T, Error> {
-    let text = data.map_or("null", RawValue::get);
-    serde_json::from_str(text).map_err(|e| {
-        let mut err = Error::new(ErrorKind::InvalidResponse)
-            .with_provider(provider)
-            .with_http_status(status)
-            .with_message(crate::scrub::server_string(format!(
-                "unexpected `data` shape: {e}"
-            )));
-        if let Some(id) = named_task_id(data) {
-            err = err.with_task_id(id);
-        }
-        err
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn resp(status: u16, body: &str) -> RawResponse {
-        RawResponse::new(status, None, bytes::Bytes::from(body.to_owned()))
-    }
-
-    fn decode_envelope(provider: Provider, r: &RawResponse) -> Result<serde_json::Value, Error> {
-        let s = std::sync::Arc::new(Scrubber::new("sk-test-key-0123456789"));
-        let f = crate::scrub::text_filter(&s);
-        crate::scrub::decoding_with(&f, || super::decode_envelope(provider, r, &s)).map(|d| {
-            d.and_then(|d| serde_json::from_str(d.get()).ok())
-                .unwrap_or(serde_json::Value::Null)
-        })
-    }
-
-    #[test]
-    fn vmeg_envelope() {
-        let ok = decode_envelope(
-            Provider::Vmeg,
-            &resp(
-                200,
-                r#"{"code":200,"message":"","data":{"taskId":"t"},"extra":1}"#,
-            ),
-        )
-        .unwrap();
-        assert_eq!(ok["taskId"], "t");
-        let e = decode_envelope(
-            Provider::Vmeg,
-            &resp(200, r#"{"code":402,"message":"no credits","data":null}"#),
-        )
-        .unwrap_err();
-        assert_eq!(
-            (e.kind(), e.http_status(), e.vendor_code(), e.message()),
-            (
-                &ErrorKind::PaymentRequired,
-                Some(200),
-                Some(402),
-                Some("no credits")
-            )
-        );
-        let r = RawResponse::new(
-            409,
-            Some("2"),
-            bytes::Bytes::from_static(
-                br#"{"code":409,"message":"Idempotency key already used","data":null}"#,
-            ),
-        );
-        let e = decode_envelope(Provider::Vmeg, &r).unwrap_err();
-        assert_eq!(
-            (e.kind(), e.retry_after()),
-            (&ErrorKind::Conflict, Some(Duration::from_secs(2)))
-        );
-        let e = decode_envelope(
-            Provider::Vmeg,
-            &resp(503, "<html>Service Unavailable</html>"),
-        )
-        .unwrap_err();
-        assert_eq!((e.kind(), e.vendor_code()), (&ErrorKind::Server, None));
-        let e = decode_envelope(Provider::Vmeg, &resp(200, "not json")).unwrap_err();
-        assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
-        let e = decode_envelope(
-            Provider::Vmeg,
-            &resp(200, r#"{"code":7777,"message":"new thing"}"#),
-        )
-        .unwrap_err();
-        assert_eq!(
-            (e.kind(), e.vendor_code()),
-            (&ErrorKind::Vendor, Some(7777))
-        );
-        let e = decode_envelope(
-            Provider::Vmeg,
-            &resp(418, r#"{"code":7777,"message":"new thing"}"#),
-        )
-        .unwrap_err();
-        assert_eq!(
-            (e.kind(), e.vendor_code()),
-            (&ErrorKind::InvalidRequest, Some(7777))
-        );
-        let e = decode_envelope(Provider::Vmeg, &resp(302, "")).unwrap_err();
-        assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
-    }
-
-    #[test]
-    fn jimmyai_envelope_accepts_string_codes() {
-        let ok = decode_envelope(
-            Provider::JimmyAi,
-            &resp(200, r#"{"code":"20000","msg":"ok","data":{"id":"a"}}"#),
-        )
-        .unwrap();
-        assert_eq!(ok["id"], "a");
-        let e = decode_envelope(
-            Provider::JimmyAi,
-            &resp(200, r#"{"code":20001,"msg":"bad key"}"#),
-        )
-        .unwrap_err();
-        assert_eq!(
-            (e.kind(), e.message()),
-            (&ErrorKind::Unauthorized, Some("bad key"))
-        );
-        let e = decode_envelope(Provider::JimmyAi, &resp(500, r#"{"code":-1,"msg":"busy"}"#))
-            .unwrap_err();
-        assert_eq!(e.kind(), &ErrorKind::Server);
-        let e = decode_envelope(
-            Provider::JimmyAi,
-            &resp(429, r#"{"code":42900,"msg":"slow down"}"#),
-        )
-        .unwrap_err();
-        assert_eq!(
-            (e.kind(), e.vendor_code()),
-            (&ErrorKind::RateLimited, Some(42900))
-        );
-        let e = decode_envelope(
-            Provider::JimmyAi,
-            &resp(200, r#"{"code":200,"msg":"vmeg style"}"#),
-        )
-        .unwrap_err();
-        assert_eq!(e.kind(), &ErrorKind::Vendor);
+impl CloneRequest {
+    /// Picks the clone engine by name, in `provider`'s own words: VMEG `V1`..`V5`
+    /// ([`VmegEngine`](crate::VmegEngine)), JimmyAI `v1`/`v2` ([`SoundVersion`](crate::SoundVersion)). For a caller (a command
+    /// line, a config file) that holds the engine as text and the provider as a value.
+    pub fn engine(self, provider: Provider, engine: &str) -> Result<Self, ParseError> {
+        (facts(provider).set_engine)(self, engine)
     }
 }

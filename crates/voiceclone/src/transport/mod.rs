@@ -7,6 +7,8 @@
 //! (see `xtask/src/shape.rs`), so any non-2xx arrives as `UnexpectedResponse` with status,
 //! headers and body, and is classified here exactly as a 200 carrying the same envelope.
 
+mod summary;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,8 +20,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use url::Url;
 
+use summary::with_summary;
+
 use crate::connection_limit::ConnectionLimit;
-use crate::error::{Error, ErrorKind, Reach, RequestSummary};
+use crate::error::{Error, ErrorKind, Phase};
 use crate::model::Provider;
 use crate::provider::{RawResponse, decode_data, decode_envelope, error_for_code};
 use crate::retry::{CallInfo, OperationKind, RetryPolicy, run_with_retry};
@@ -29,9 +33,6 @@ use crate::wire::usable_id;
 
 /// Default timeouts (overridden as a whole by `ClientBuilder::timeout`).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Synchronous VMEG clone and TTS can take tens of seconds (App-Synced suggests ~120 s).
-pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(180);
-pub(crate) const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on one response body (`ClientBuilder::max_response_bytes`).
 pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = client_glue::DEFAULT_MAX_RESPONSE_BYTES;
@@ -83,32 +84,11 @@ pub(crate) struct Call<'a> {
     pub(crate) free_text: &'static [&'static str],
 }
 
-impl Call<'_> {
-    /// What a person needs to find this request again (the idempotency key and the submit
-    /// time travel beside it): method, route and the body's identifying fields, scrubbed.
-    fn summary(&self, scrubber: &Scrubber) -> RequestSummary {
-        let mut fields = Vec::new();
-        if let Some(value) = self.body.and_then(|b| b()) {
-            summarize_json("", &value, self.free_text, &mut fields);
-        }
-        RequestSummary {
-            method: self.route.0.to_owned(),
-            route: self.route.1.to_owned(),
-            fields: fields
-                .into_iter()
-                .take(SUMMARY_MAX_FIELDS)
-                .map(|(k, v)| (k, scrubber.scrub_owned(v)))
-                .collect(),
-        }
-    }
-}
-
-/// The generated clients and everything shared by every clone of a `Client`.
+/// Everything the calls of every clone of a `Client` share (the generated client itself is
+/// the backend's, in `crate::provider`).
 pub(crate) struct Transport {
     pub(crate) provider: Provider,
     pub(crate) base: Url,
-    pub(crate) vmeg: vmeg_client::Client,
-    pub(crate) jimmyai: jimmyai_client::Client,
     pub(crate) in_flight: Arc<Semaphore>,
     /// Our connector layer, when we built the `reqwest::Client` (not for a caller's).
     pub(crate) connection_limit: Option<ConnectionLimit>,
@@ -178,7 +158,7 @@ impl Transport {
                     // got the permit sooner would find no idle connection and dial a new one.
                     let _permit = self.in_flight.acquire().await.map_err(|_| {
                         Error::new(ErrorKind::Transport)
-                            .with_reach(Reach::NotSent)
+                            .with_phase(Phase::NotSent)
                             .with_message("client is shutting down")
                     })?;
                     let data = self.attempt::<E, _>(attempt, send()).await?;
@@ -262,7 +242,7 @@ impl Transport {
             Err(GenError::InvalidRequest(reason)) => (
                 None,
                 false,
-                Err(Error::invalid_input("request", reason).with_reach(Reach::NotSent)),
+                Err(Error::invalid_input("request", reason).with_phase(Phase::NotSent)),
             ),
             // Not produced by these clients (no declared error bodies, no upgrades, hooks
             // that never fail); progenitor's `Display` would print bodies, so say only this.
@@ -270,7 +250,7 @@ impl Transport {
                 None,
                 false,
                 Err(Error::new(ErrorKind::InvalidResponse)
-                    .with_reach(Reach::Maybe)
+                    .with_phase(Phase::Sent)
                     .with_message("the generated client reported an unexpected failure")),
             ),
         };
@@ -285,7 +265,7 @@ impl Transport {
                 // The connection this request was sent on is gone (it failed, timed out or
                 // was dropped mid-body). A failed connect (`NotSent`) was never counted: the
                 // layer has already given its place back.
-                Err(e) if e.reach() == Reach::Maybe => limit.connection_lost(),
+                Err(e) if e.phase() == Phase::Sent => limit.connection_lost(),
                 _ if status.is_some() => {
                     limit.answer_received();
                     if closing {
@@ -338,7 +318,7 @@ pub(crate) fn typed_outcome<E: Envelope>(
         None => Err(Error::new(ErrorKind::InvalidResponse)
             .with_provider(provider)
             .with_http_status(status)
-            .with_reach(Reach::Answered)
+            .with_phase(Phase::Answered)
             .with_message("the answer has no readable `code`")),
     }
 }
@@ -382,7 +362,7 @@ fn body_error(e: reqwest::Error, status: Option<u16>, limit: usize) -> Error {
 /// The answer was larger than the client's limit; it was not read further.
 fn too_large(limit: usize) -> Error {
     Error::new(ErrorKind::InvalidResponse)
-        .with_reach(Reach::Maybe)
+        .with_phase(Phase::Sent)
         .with_message(format!(
             "the response body is larger than {limit} bytes (ClientBuilder::max_response_bytes); it was not read further"
         ))
@@ -406,133 +386,4 @@ async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
-}
-
-/// Gives an `OutcomeUnknown` the request's summary, so a person can find the task again.
-fn with_summary(err: Error, call: &Call<'_>, scrubber: &Scrubber) -> Error {
-    match err.kind() {
-        ErrorKind::OutcomeUnknown {
-            idempotency_key,
-            task_id,
-            submitted_at,
-            ..
-        } => {
-            let kind = ErrorKind::OutcomeUnknown {
-                idempotency_key: idempotency_key.clone(),
-                task_id: task_id.clone(),
-                submitted_at: *submitted_at,
-                request: call.summary(scrubber),
-            };
-            err.with_kind(kind)
-        }
-        _ => err,
-    }
-}
-
-/// A summary quotes at most this many fields, each cut to this many characters.
-const SUMMARY_MAX_FIELDS: usize = 32;
-const SUMMARY_MAX_CHARS: usize = 200;
-
-/// Flattens a JSON body into `(path, value)` pairs for a request summary.
-fn summarize_json(
-    path: &str,
-    value: &serde_json::Value,
-    free_text: &[&str],
-    out: &mut Vec<(String, String)>,
-) {
-    use serde_json::Value;
-    let leaf = path.rsplit(['.', ']']).next().unwrap_or(path);
-    match value {
-        Value::Null => {}
-        Value::Object(map) => {
-            for (k, v) in map {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                summarize_json(&p, v, free_text, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                summarize_json(&format!("{path}[{i}]"), v, free_text, out);
-            }
-        }
-        Value::String(text) if free_text.contains(&leaf) => {
-            out.push((path.to_owned(), text_fingerprint(text)));
-        }
-        Value::String(text) => out.push((path.to_owned(), quotable(text))),
-        other => out.push((path.to_owned(), other.to_string())),
-    }
-}
-
-/// Free text as its length and the first 8 hex digits of its SHA-256: enough to match it
-/// against the caller's own records, nothing of its content.
-fn text_fingerprint(text: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    let short = hex::encode(digest.get(..4).unwrap_or_default());
-    format!("<{} chars, sha256:{short}>", text.chars().count())
-}
-
-/// A value as it may be quoted: URLs without credentials, query or fragment; cut.
-fn quotable(text: &str) -> String {
-    if let Ok(mut url) = Url::parse(text)
-        && url.has_host()
-    {
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
-        url.set_query(None);
-        url.set_fragment(None);
-        return url.to_string();
-    }
-    text.chars().take(SUMMARY_MAX_CHARS).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summary_names_the_request_without_secrets_or_free_text() {
-        let scrubber = Scrubber::new("sk-secret-0123456789");
-        let body = || {
-            Some(serde_json::json!({
-                "fileUrl": "https://u:p@cdn.example.com/a/b.wav?X-Amz-Signature=abc#frag",
-                "contentText": "Hello, my card is 4111 1111 1111 1111",
-                "data": [{"voiceId": "v-1", "text": "private words"}],
-                "voiceName": "named sk-secret-0123456789",
-                "speed": 1.5
-            }))
-        };
-        let call = Call {
-            operation: "clone_voice",
-            route: ("POST", "/x"),
-            kind: OperationKind::UnsafeWrite,
-            idempotency_key: Some("k1"),
-            body: Some(&body),
-            free_text: &["contentText", "text"],
-        };
-        let s = call.summary(&scrubber);
-        let text = s.to_string();
-        assert_eq!(s.method, "POST");
-        assert_eq!(s.route, "/x");
-        assert_eq!(
-            s.field("fileUrl"),
-            Some("https://cdn.example.com/a/b.wav"),
-            "{text}"
-        );
-        assert_eq!(s.field("data[0].voiceId"), Some("v-1"));
-        assert_eq!(s.field("speed"), Some("1.5"));
-        assert_eq!(s.field("voiceName"), Some("named [redacted]"));
-        let fp = s.field("contentText").unwrap_or_default();
-        assert!(
-            fp.starts_with("<37 chars, sha256:") && fp.len() == 27,
-            "{fp}"
-        );
-        for secret in ["4111", "private", "Signature", "u:p", "frag", "sk-secret"] {
-            assert!(!text.contains(secret), "{secret} in {text}");
-        }
-    }
 }

@@ -1,15 +1,7 @@
-//! Language values: BCP-47 tags (VMEG's own form, accepted for both providers) and JimmyAI's
-//! English language names.
-//!
-//! JimmyAI's own page shows only an excerpt of its list (Chinese, Chinese,Yue, English,
-//! Japanese, Korean, French, German, Spanish, ...). The full 24 + 16 list below comes from a
-//! sister product with the same SoundClone API and is **UNCONFIRMED** for JimmyAI; so is the
-//! v2-only flag. Values missing from a list are therefore not refused, only logged.
-//!
-//! BCP-47 -> JimmyAI mapping is by primary language subtag; region and script are dropped
-//! (`en-GB` -> `English`, `zh-TW` -> `Chinese`). Cantonese (`yue`, `yue-*`, legacy `zh-yue`)
-//! maps to `Chinese,Yue`; `zh-HK` is "Chinese as used in Hong Kong" and maps to `Chinese`:
-//! write `yue-HK` to ask for Cantonese.
+//! JimmyAI's language names (UNCONFIRMED list, see the module docs above) and the mapping
+//! from BCP-47 tags.
+
+use super::{check_bcp47, primary_subtag};
 
 /// A JimmyAI language name and whether it needs `soundVersion` v2 (UNCONFIRMED list).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,47 +89,6 @@ pub fn jimmyai_languages() -> impl Iterator<Item = JimmyAiLanguage> {
         .map(|(_, (_, l))| *l)
 }
 
-/// Checks BCP-47 shape (no registry lookup): a 2-3 letter primary subtag (or `auto`), then
-/// `-`-separated alphanumeric subtags of 1-8 characters. Returns the reason when malformed.
-pub fn check_bcp47(tag: &str) -> Result<(), String> {
-    if tag.is_empty() {
-        return Err("is empty".into());
-    }
-    if tag.len() > 64 {
-        return Err("is longer than 64 characters".into());
-    }
-    if tag.contains('_') {
-        return Err(format!(
-            "{tag:?} uses '_'; BCP-47 separates subtags with '-' (e.g. zh-CN)"
-        ));
-    }
-    if tag.eq_ignore_ascii_case("auto") {
-        return Ok(());
-    }
-    let mut parts = tag.split('-');
-    let primary = parts.next().unwrap_or_default();
-    if !(2..=3).contains(&primary.len()) || !primary.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(format!(
-            "{tag:?} is not a BCP-47 tag: the language subtag must be 2-3 letters (e.g. en, zh, yue)"
-        ));
-    }
-    for sub in parts {
-        if sub.is_empty() || sub.len() > 8 || !sub.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(format!(
-                "{tag:?} is not a BCP-47 tag: subtag {sub:?} must be 1-8 letters or digits"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn primary_subtag(tag: &str) -> String {
-    tag.split('-')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-}
-
 /// The JimmyAI name for a BCP-47 tag, if this crate knows one.
 pub fn bcp47_to_jimmyai(tag: &str) -> Option<JimmyAiLanguage> {
     check_bcp47(tag).ok()?;
@@ -203,208 +154,10 @@ pub(crate) fn for_jimmyai(value: &str) -> Result<JimmyAiChoice, String> {
     ))
 }
 
-/// VMEG's documented target list plus the source-only extras (`auto`, ...); case-insensitive.
-pub fn vmeg_documented(tag: &str) -> bool {
-    VMEG_LANGUAGES.iter().any(|l| l.eq_ignore_ascii_case(tag))
-}
-
-const VMEG_LANGUAGES: &[&str] = &[
-    "en-GB",
-    "en-US",
-    "es-ES",
-    "fr-FR",
-    "de-DE",
-    "ja-JP",
-    "ko-KR",
-    "pt-PT",
-    "zh-CN",
-    "af-ZA",
-    "sq-AL",
-    "am-ET",
-    "ar-AE",
-    "ar-BH",
-    "ar-DZ",
-    "ar-EG",
-    "ar-IQ",
-    "ar-JO",
-    "ar-KW",
-    "ar-LB",
-    "ar-LY",
-    "ar-MA",
-    "ar-OM",
-    "ar-QA",
-    "ar-SA",
-    "ar-SY",
-    "ar-TN",
-    "ar-YE",
-    "ar-XA",
-    "az-AZ",
-    "bg-BG",
-    "bn-BD",
-    "bn-IN",
-    "bs-BA",
-    "ca-ES",
-    "cs-CZ",
-    "cy-GB",
-    "da-DK",
-    "de-AT",
-    "de-CH",
-    "el-GR",
-    "en-AU",
-    "en-CA",
-    "en-HK",
-    "en-IE",
-    "en-IN",
-    "en-KE",
-    "en-NG",
-    "en-NZ",
-    "en-PH",
-    "en-SG",
-    "en-TZ",
-    "en-ZA",
-    "es-AR",
-    "es-BO",
-    "es-CL",
-    "es-CO",
-    "es-CR",
-    "es-CU",
-    "es-DO",
-    "es-EC",
-    "es-GQ",
-    "es-GT",
-    "es-HN",
-    "es-MX",
-    "es-NI",
-    "es-PA",
-    "es-PE",
-    "es-PR",
-    "es-PY",
-    "es-SV",
-    "es-US",
-    "es-UY",
-    "es-VE",
-    "et-EE",
-    "eu-ES",
-    "fa-IR",
-    "fi-FI",
-    "fil-PH",
-    "fr-BE",
-    "fr-CA",
-    "fr-CH",
-    "ga-IE",
-    "gl-ES",
-    "gu-IN",
-    "he-IL",
-    "ht-HT",
-    "hi-IN",
-    "hr-HR",
-    "hu-HU",
-    "hy-AM",
-    "id-ID",
-    "is-IS",
-    "it-IT",
-    "jv-ID",
-    "ka-GE",
-    "kk-KZ",
-    "kmr-Arab",
-    "kmr-Latn",
-    "kmr-Cyrl",
-    "km-KH",
-    "kn-IN",
-    "lo-LA",
-    "lt-LT",
-    "lv-LV",
-    "mk-MK",
-    "ml-IN",
-    "mn-MN",
-    "mr-IN",
-    "ms-MY",
-    "mt-MT",
-    "my-MM",
-    "nb-NO",
-    "ne-NP",
-    "nl-BE",
-    "nl-NL",
-    "pa-IN",
-    "pl-PL",
-    "ps-AF",
-    "pt-BR",
-    "ro-RO",
-    "ru-RU",
-    "si-LK",
-    "sk-SK",
-    "sl-SI",
-    "so-SO",
-    "sr-Latn-RS",
-    "sv-SE",
-    "sw-KE",
-    "sw-TZ",
-    "ta-IN",
-    "te-IN",
-    "bho-IN",
-    "be-BY",
-    "th-TH",
-    "tr-TR",
-    "uk-UA",
-    "ur-IN",
-    "uz-UZ",
-    "vi-VN",
-    "wuu-CN",
-    "yue-CN",
-    "nan-CN",
-    "zh-CN-guangxi",
-    "zh-CN-henan",
-    "zh-CN-liaoning",
-    "zh-CN-shaanxi",
-    "zh-CN-shandong",
-    "zh-CN-sichuan",
-    "zh-HK",
-    "zh-TW",
-    "ug-CN",
-    "zu-ZA", // target list (153)
-    "auto",
-    "ar-IL",
-    "ar-PS",
-    "en-GH",
-    "it-CH",
-    "or-IN",
-    "ur-PK", // source-only extras
-];
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn bcp47_shape() {
-        for ok in [
-            "en",
-            "en-US",
-            "zh-CN-sichuan",
-            "sr-Latn-RS",
-            "yue",
-            "fil-PH",
-            "auto",
-            "kmr-Arab",
-        ] {
-            assert!(check_bcp47(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "e",
-            "english",
-            "en_US",
-            "en-",
-            "en--US",
-            "zh-CN-toolongsubtag",
-            "en-U$",
-            "中文",
-            "12-US",
-        ] {
-            assert!(check_bcp47(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn jimmyai_mapping() {
@@ -431,13 +184,5 @@ mod tests {
         assert!(for_jimmyai("en_US").is_err());
         assert!(for_jimmyai("").is_err());
         assert_eq!(jimmyai_languages().count(), 41);
-    }
-
-    #[test]
-    fn vmeg_list() {
-        assert!(vmeg_documented("zh-cn"));
-        assert!(vmeg_documented("sr-Latn-RS"));
-        assert!(!vmeg_documented("en-FR"));
-        assert_eq!(VMEG_LANGUAGES.len(), 160);
     }
 }

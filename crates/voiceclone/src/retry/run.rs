@@ -1,32 +1,11 @@
-//! What is safe to repeat, and how long to wait before repeating it.
-//!
-//! | error                                   | `Read` | `IdempotentWrite` (VMEG, same key) | `UnsafeWrite` (JimmyAI create) |
-//! |-----------------------------------------|--------|------------------------------------|--------------------------------|
-//! | connect failure (nothing sent)          | retry  | retry                              | retry                          |
-//! | 429 / `RateLimited`                     | retry  | retry                              | retry                          |
-//! | timeout, connection broken mid-request  | retry  | retry                              | `OutcomeUnknown`               |
-//! | 500 (and JimmyAI `-1`)                  | retry  | fail                               | fail                           |
-//! | 503                                     | retry  | retry                              | fail (unavailable: not processed) |
-//! | 502, 504                                | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
-//! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key) | fail                   |
-//! | 409 `Conflict`, later attempt           | fail   | `OutcomeUnknown` (our first attempt probably succeeded) | fail      |
-//! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
-//! | anything else                           | fail   | fail                               | fail                           |
-//!
-//! When a write runs out of attempts after one of them may have been processed (timeout,
-//! broken connection, 502, 504), the result is `OutcomeUnknown` rather than the last error.
-//! A `Retry-After` longer than [`RetryPolicy::max_retry_after`] is not slept through: the
-//! error is returned with [`crate::Error::retry_after`] set, for the caller to decide.
-//!
-//! The wait before a retry is `max(backoff, Retry-After)`: a `Retry-After: 0` does not turn
-//! the retries into a burst. Inside a wait ([`crate::WaitPolicy`]), a retry never sleeps
-//! past what the wait has left (its deadline, or `max_interval` when it has none): the error
-//! goes back to the wait instead, which sleeps within its own bounds and polls again.
+//! The retry driver: one logical call, attempted until it succeeds or the table says stop,
+//! sleeping between attempts within what an enclosing wait has left.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-use crate::error::{Error, ErrorKind, Reach};
+use super::{Decision, OperationKind, RetryPolicy, decide};
+use crate::error::{Error, ErrorKind, Phase};
 use crate::model::Provider;
 use crate::sleep::Sleeper;
 
@@ -51,178 +30,17 @@ pub(crate) async fn with_sleep_budget<F: Future>(limit: Duration, fut: F) -> F::
     SLEEP_BUDGET.scope(budget, fut).await
 }
 
-/// How often and how patiently a single call is repeated.
-///
-/// Every value is accepted and none can make a call panic: delays saturate instead of
-/// overflowing, and `max_attempts` 0 is read as 1 wherever it comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// Attempts in all, including the first, `1..=u32::MAX` (0 is read as 1).
-    pub max_attempts: u32,
-    /// Backoff ceiling for the first retry; doubles each retry (any value; the doubling
-    /// saturates).
-    pub base_delay: Duration,
-    /// Upper bound of the backoff ceiling (any value).
-    pub max_delay: Duration,
-    /// The longest `Retry-After` this policy sleeps through (any value; `Duration::MAX`
-    /// sleeps through any, though a wait still never sleeps past its own deadline).
-    pub max_retry_after: Duration,
-    /// Seed for the jitter (deterministic tests); random when `None`.
-    pub seed: Option<u64>,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(10),
-            max_retry_after: Duration::from_secs(30),
-            seed: None,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// One attempt, no retries.
-    pub fn none() -> Self {
-        Self {
-            max_attempts: 1,
-            ..Self::default()
-        }
-    }
-
-    /// Sets the number of attempts (clamped to at least 1).
-    #[must_use]
-    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts.max(1);
-        self
-    }
-
-    /// Sets the first backoff ceiling (any value).
-    #[must_use]
-    pub fn with_base_delay(mut self, delay: Duration) -> Self {
-        self.base_delay = delay;
-        self
-    }
-
-    /// Sets the backoff cap (any value).
-    #[must_use]
-    pub fn with_max_delay(mut self, delay: Duration) -> Self {
-        self.max_delay = delay;
-        self
-    }
-
-    /// Sets the longest honoured `Retry-After` (any value).
-    #[must_use]
-    pub fn with_max_retry_after(mut self, delay: Duration) -> Self {
-        self.max_retry_after = delay;
-        self
-    }
-
-    /// Fixes the jitter seed.
-    #[must_use]
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// The upper bound of the wait before retry number `retry` (1 = the first retry):
-    /// `min(max_delay, base_delay * 2^(retry-1))`.
-    pub fn backoff_ceiling(&self, retry: u32) -> Duration {
-        let factor = 2u32.saturating_pow(retry.saturating_sub(1).min(31));
-        self.base_delay.saturating_mul(factor).min(self.max_delay)
-    }
-
-    /// The wait before retry number `retry`, with full jitter: uniform in `[0, ceiling]`
-    /// (a ceiling beyond `u64::MAX` nanoseconds, 584 years, is cut to it).
-    pub fn backoff(&self, retry: u32, rng: &mut fastrand::Rng) -> Duration {
-        let ceiling = u64::try_from(self.backoff_ceiling(retry).as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rng.u64(0..=ceiling))
-    }
-
-    pub(crate) fn rng(&self) -> fastrand::Rng {
-        match self.seed {
-            Some(seed) => fastrand::Rng::with_seed(seed),
-            None => fastrand::Rng::new(),
-        }
-    }
-}
-
-/// How safe an operation is to repeat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OperationKind {
-    /// No side effects: status, detail, lists (VMEG's list POSTs included).
-    Read,
-    /// A VMEG write carrying `X-Idempotency-Key`; every retry reuses the key.
-    IdempotentWrite,
-    /// A write the vendor cannot deduplicate (JimmyAI creates and uploads).
-    UnsafeWrite,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Decision {
-    Retry,
-    Fail,
-    OutcomeUnknown,
-}
-
-/// The retry table above, for one failed attempt (`attempt` counts from 1).
-pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision {
-    use OperationKind::*;
-    let status = err.effective_status();
-    // The body said "done" with a non-2xx status (even a 429): a write may have created a
-    // task, so it is never resent and never reported as plainly failed.
-    if kind != Read && err.claims_success() {
-        return Decision::OutcomeUnknown;
-    }
-    match err.kind() {
-        ErrorKind::Conflict if kind == IdempotentWrite && attempt >= 2 => Decision::OutcomeUnknown,
-        ErrorKind::Transport | ErrorKind::Timeout if err.reach() == Reach::NotSent => {
-            Decision::Retry
-        }
-        ErrorKind::RateLimited => Decision::Retry,
-        ErrorKind::Timeout | ErrorKind::Transport => match kind {
-            Read | IdempotentWrite => Decision::Retry,
-            UnsafeWrite => Decision::OutcomeUnknown,
-        },
-        ErrorKind::Server => match (kind, status) {
-            (Read, None | Some(500 | 502 | 503 | 504)) => Decision::Retry,
-            (IdempotentWrite, Some(502..=504)) => Decision::Retry,
-            // A gateway that got no (or no valid) answer upstream: the write may have landed.
-            (UnsafeWrite, Some(502 | 504)) => Decision::OutcomeUnknown,
-            _ => Decision::Fail,
-        },
-        // An answer that could not be read (a 2xx we cannot turn into a job, or a body cut
-        // off at the size limit, whatever its status): a write may have landed.
-        ErrorKind::InvalidResponse
-            if kind != Read
-                && (err.reach() == Reach::Maybe
-                    || err.http_status().is_none_or(|s| (200..300).contains(&s))) =>
-        {
-            Decision::OutcomeUnknown
-        }
-        _ => Decision::Fail,
-    }
-}
-
 /// Whether a failed attempt could have been processed by the server anyway.
 fn maybe_processed(err: &Error) -> bool {
     if err.claims_success() {
         return true;
     }
     match err.kind() {
-        ErrorKind::Timeout | ErrorKind::Transport => err.reach() != Reach::NotSent,
+        ErrorKind::Timeout | ErrorKind::Transport => err.phase() != Phase::NotSent,
         ErrorKind::Server => matches!(err.effective_status(), Some(502 | 504)),
-        ErrorKind::InvalidResponse => err.reach() == Reach::Maybe,
+        ErrorKind::InvalidResponse => err.phase() == Phase::Sent,
         _ => false,
     }
-}
-
-/// The classification a read would get; used for polling and [`Error::is_transient`].
-pub(crate) fn read_would_retry(err: &Error) -> bool {
-    decide(OperationKind::Read, err, 1) == Decision::Retry
 }
 
 /// Who is calling, for the retry driver's errors and logs.
@@ -298,7 +116,7 @@ where
                     );
                     return Err(give_up(err));
                 }
-                let backoff = policy.backoff(n, &mut rng);
+                let backoff = policy.backoff_from(n, &mut rng);
                 let delay = match err.retry_after() {
                     Some(ra) if ra > policy.max_retry_after => {
                         tracing::debug!(
@@ -345,92 +163,9 @@ where
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
+    use crate::retry::tests::{connect_failure, http, timeout};
     use crate::sleep::RecordingSleeper;
     use std::sync::atomic::{AtomicU32, Ordering};
-
-    fn http(kind: ErrorKind, status: u16) -> Error {
-        Error::new(kind).with_http_status(status)
-    }
-
-    fn connect_failure() -> Error {
-        Error::new(ErrorKind::Transport).with_reach(Reach::NotSent)
-    }
-
-    fn mid_request() -> Error {
-        Error::new(ErrorKind::Transport).with_reach(Reach::Maybe)
-    }
-
-    fn timeout() -> Error {
-        Error::new(ErrorKind::Timeout).with_reach(Reach::Maybe)
-    }
-
-    #[test]
-    fn classification_table() {
-        use Decision::*;
-        use OperationKind::*;
-        let rows: Vec<(Error, [Decision; 3])> = vec![
-            (connect_failure(), [Retry, Retry, Retry]),
-            (http(ErrorKind::RateLimited, 429), [Retry, Retry, Retry]),
-            (timeout(), [Retry, Retry, OutcomeUnknown]),
-            (mid_request(), [Retry, Retry, OutcomeUnknown]),
-            (http(ErrorKind::Server, 500), [Retry, Fail, Fail]),
-            (http(ErrorKind::Server, 502), [Retry, Retry, OutcomeUnknown]),
-            (http(ErrorKind::Server, 503), [Retry, Retry, Fail]),
-            (http(ErrorKind::Server, 504), [Retry, Retry, OutcomeUnknown]),
-            (http(ErrorKind::InvalidRequest, 400), [Fail, Fail, Fail]),
-            (http(ErrorKind::Unauthorized, 401), [Fail, Fail, Fail]),
-            (http(ErrorKind::PaymentRequired, 402), [Fail, Fail, Fail]),
-            (http(ErrorKind::Conflict, 409), [Fail, Fail, Fail]),
-            (
-                http(ErrorKind::InvalidResponse, 200),
-                [Fail, OutcomeUnknown, OutcomeUnknown],
-            ),
-            (
-                Error::new(ErrorKind::Server)
-                    .with_provider(Provider::Vmeg)
-                    .with_http_status(200)
-                    .with_vendor_code(502),
-                [Retry, Retry, OutcomeUnknown],
-            ),
-            (
-                Error::new(ErrorKind::Server)
-                    .with_provider(Provider::JimmyAi)
-                    .with_http_status(200)
-                    .with_vendor_code(-1),
-                [Retry, Fail, Fail],
-            ),
-        ];
-        for (err, expected) in rows {
-            for (kind, want) in [Read, IdempotentWrite, UnsafeWrite]
-                .into_iter()
-                .zip(expected)
-            {
-                assert_eq!(decide(kind, &err, 1), want, "{kind:?} {err:?}");
-            }
-        }
-        let conflict = http(ErrorKind::Conflict, 409);
-        assert_eq!(decide(IdempotentWrite, &conflict, 2), OutcomeUnknown);
-    }
-
-    #[test]
-    fn backoff_is_full_jitter_under_an_exponential_ceiling() {
-        let p = RetryPolicy::default().with_seed(7);
-        assert_eq!(p.backoff_ceiling(1), Duration::from_millis(200));
-        assert_eq!(p.backoff_ceiling(2), Duration::from_millis(400));
-        assert_eq!(p.backoff_ceiling(6), Duration::from_millis(6400));
-        assert_eq!(p.backoff_ceiling(7), Duration::from_secs(10));
-        assert_eq!(p.backoff_ceiling(100), Duration::from_secs(10));
-        let mut rng = p.rng();
-        let mut again = p.rng();
-        let mut distinct = std::collections::HashSet::new();
-        for retry in 1..50 {
-            let d = p.backoff(retry, &mut rng);
-            assert!(d <= p.backoff_ceiling(retry));
-            assert_eq!(d, p.backoff(retry, &mut again), "same seed, same schedule");
-            distinct.insert(d);
-        }
-        assert!(distinct.len() > 40, "jitter spreads the waits");
-    }
 
     fn call(kind: OperationKind) -> CallInfo {
         CallInfo {
@@ -497,7 +232,7 @@ mod tests {
         assert_eq!(res.unwrap(), 4);
         assert_eq!(calls, 4);
         let mut rng = policy.rng();
-        let expected: Vec<Duration> = (1..=3).map(|n| policy.backoff(n, &mut rng)).collect();
+        let expected: Vec<Duration> = (1..=3).map(|n| policy.backoff_from(n, &mut rng)).collect();
         assert_eq!(sleeper.sleeps(), expected);
         assert!(
             sleeper.sleeps().iter().any(|d| !d.is_zero()),
@@ -520,8 +255,8 @@ mod tests {
         .await;
         assert!(res.is_ok());
         let mut rng = policy.rng();
-        let first = policy.backoff(1, &mut rng);
-        let second = policy.backoff(2, &mut rng);
+        let first = policy.backoff_from(1, &mut rng);
+        let second = policy.backoff_from(2, &mut rng);
         assert_eq!(
             sleeper.sleeps(),
             vec![

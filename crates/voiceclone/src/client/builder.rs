@@ -1,0 +1,309 @@
+//! [`ClientBuilder`]: checking a configuration and building a [`Client`] with its backend.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::{Client, DEFAULT_MAX_IN_FLIGHT, Inner};
+use crate::connection_limit::ConnectionLimit;
+use crate::error::{Error, ErrorKind};
+use crate::model::Provider;
+use crate::retry::RetryPolicy;
+use crate::scrub::Scrubber;
+use crate::secret::ApiKey;
+use crate::sleep::{Sleeper, TokioSleeper};
+use crate::transport::{CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, Transport};
+use crate::validate;
+
+/// The smallest response-body cap [`ClientBuilder::max_response_bytes`] accepts.
+const MIN_RESPONSE_BYTES: usize = 1024;
+
+/// Configures a [`Client`].
+pub struct ClientBuilder {
+    provider: Provider,
+    api_key: Option<ApiKey>,
+    base_url: Option<String>,
+    timeout: Option<Duration>,
+    retry: RetryPolicy,
+    http: Option<reqwest::Client>,
+    max_in_flight: usize,
+    sleeper: Option<Arc<dyn Sleeper>>,
+    max_response_bytes: usize,
+    allow_private_urls: bool,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("provider", &self.provider)
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("custom_http_client", &self.http.is_some())
+            .field("max_in_flight", &self.max_in_flight)
+            .field("sleeper", &self.sleeper)
+            .field("allow_private_urls", &self.allow_private_urls)
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// The API key (required).
+    #[must_use]
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Overrides the vendor's base URL (e.g. a simulator). Must be HTTPS unless its host is a
+    /// loopback IP literal (`127.0.0.1`, `[::1]`) or exactly `localhost` (not `*.localhost`).
+    /// A loopback base URL does not make private audio URLs acceptable: see
+    /// [`allow_private_urls`](Self::allow_private_urls).
+    #[must_use]
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// One timeout for every request, replacing the per-operation defaults (30 s for reads
+    /// and async submits, 180 s for VMEG's synchronous clone and TTS, 300 s for uploads).
+    /// Any non-zero value (tokio treats timers beyond about 30 years as never firing);
+    /// `Duration::ZERO` is refused by [`ClientBuilder::build`].
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The retry policy for each call.
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Uses a caller-built `reqwest::Client` (its redirect policy is the caller's; the
+    /// `Authorization` header is added per request, never as a default header).
+    #[must_use]
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Bounds the HTTP requests in flight for this client and its clones (default 32), and
+    /// with them the connections it opens (unless a caller's `reqwest::Client` is used).
+    /// `1..=tokio::sync::Semaphore::MAX_PERMITS` (`usize::MAX >> 3`); 0 and larger values are
+    /// refused by [`ClientBuilder::build`].
+    #[must_use]
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// Caps the size of one response body (default 4 MiB, at least 1 KiB: smaller values are
+    /// raised to it). A larger answer is abandoned while it streams, so a broken or hostile
+    /// server cannot exhaust memory: memory for bodies stays within this cap times
+    /// [`ClientBuilder::max_in_flight`]. The call fails with `InvalidResponse`, or with
+    /// `OutcomeUnknown` for a write (its answer could not be read).
+    #[must_use]
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit.max(MIN_RESPONSE_BYTES);
+        self
+    }
+
+    /// Accepts reference-audio URLs that point at loopback, private, link-local or other
+    /// non-public addresses and names (default `false`: they are refused as `InvalidInput`
+    /// naming `audio_url`, with nothing sent). The provider fetches the audio itself, so such a
+    /// URL either fails at the provider or makes it fetch from a network it should not reach;
+    /// turn this on only against a local simulator whose samples are served on loopback. A
+    /// loopback base URL does not imply it.
+    #[must_use]
+    pub fn allow_private_urls(mut self, allow: bool) -> Self {
+        self.allow_private_urls = allow;
+        self
+    }
+
+    /// Replaces the sleeping used between retries and polls (tests; `test-util` feature).
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = Some(sleeper);
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let provider = self.provider;
+        if !(1..=Semaphore::MAX_PERMITS).contains(&self.max_in_flight) {
+            return Err(Error::invalid_input(
+                "max_in_flight",
+                format!(
+                    "must be between 1 and {}, got {}",
+                    Semaphore::MAX_PERMITS,
+                    self.max_in_flight
+                ),
+            )
+            .with_provider(provider));
+        }
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::invalid_input(
+                "timeout",
+                "must be more than zero (every request would time out)",
+            )
+            .with_provider(provider));
+        }
+        let key = self.api_key.filter(|k| !k.is_empty()).ok_or_else(|| {
+            Error::invalid_input("api_key", "is missing or empty").with_provider(provider)
+        })?;
+        if !key.expose().bytes().all(|b| (0x21..0x7f).contains(&b)) {
+            return Err(
+                Error::invalid_input("api_key", "must be printable ASCII without spaces")
+                    .with_provider(provider),
+            );
+        }
+        let raw_base = self
+            .base_url
+            .unwrap_or_else(|| provider.default_base_url().to_owned());
+        let base = Url::parse(raw_base.trim()).map_err(|e| {
+            Error::invalid_input("base_url", format!("is not a URL: {e}")).with_provider(provider)
+        })?;
+        let host = base.host().ok_or_else(|| {
+            Error::invalid_input("base_url", "has no host").with_provider(provider)
+        })?;
+        let loopback = validate::is_loopback_host(&host);
+        match base.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            other => {
+                return Err(Error::invalid_input(
+                    "base_url",
+                    format!(
+                        "must be https (http only for a loopback IP or localhost), got {other}:"
+                    ),
+                )
+                .with_provider(provider));
+            }
+        }
+        if !base.username().is_empty() || base.password().is_some() || base.query().is_some() {
+            return Err(
+                Error::invalid_input("base_url", "must not carry credentials or a query")
+                    .with_provider(provider),
+            );
+        }
+        let (http, connection_limit) = match self.http {
+            Some(h) => (h, None),
+            None => {
+                let limit = ConnectionLimit::new(self.max_in_flight);
+                // reqwest is built without a default TLS provider in this workspace.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let http = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    // Idle connections beyond the in-flight bound could never all be used.
+                    .pool_max_idle_per_host(self.max_in_flight)
+                    .connector_layer(limit.clone())
+                    .build()
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Transport)
+                            .with_provider(provider)
+                            .with_source(e)
+                    })?;
+                (http, Some(limit))
+            }
+        };
+        let scrubber = Arc::new(Scrubber::new(key.expose()));
+        // The generated clients append each path to this; a trailing slash would double it.
+        let base_str = base.as_str().trim_end_matches('/').to_owned();
+        let backend = crate::provider::build_backend(
+            provider,
+            &crate::provider::Connect {
+                base: base_str,
+                http,
+                provider,
+                api_key: key.clone(),
+                timeout_override: self.timeout,
+                max_response_bytes: self.max_response_bytes,
+            },
+        )?;
+        let transport = Transport {
+            provider,
+            base,
+            in_flight: Arc::new(Semaphore::new(self.max_in_flight)),
+            connection_limit,
+            timeout_override: self.timeout,
+            retry: self.retry,
+            sleeper: self.sleeper.unwrap_or_else(|| Arc::new(TokioSleeper)),
+            text_filter: crate::scrub::text_filter(&scrubber),
+            scrubber,
+            max_response_bytes: self.max_response_bytes,
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport,
+                backend,
+                allow_private: self.allow_private_urls,
+            }),
+        })
+    }
+}
+
+impl Client {
+    /// Starts configuring a client for `provider`.
+    pub fn builder(provider: Provider) -> ClientBuilder {
+        ClientBuilder {
+            provider,
+            api_key: None,
+            base_url: None,
+            timeout: None,
+            retry: RetryPolicy::default(),
+            http: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            sleeper: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_private_urls: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        let b = |u: &str| {
+            Client::builder(Provider::Vmeg)
+                .api_key("k")
+                .base_url(u)
+                .build()
+        };
+        assert!(b("https://api.vmeg.ai").is_ok());
+        assert!(b("http://127.0.0.1:8080").is_ok());
+        assert!(b("http://localhost:1").is_ok());
+        assert!(b("http://api.vmeg.ai").is_err());
+        assert!(b("ftp://api.vmeg.ai").is_err());
+        assert!(Client::builder(Provider::Vmeg).build().is_err());
+        assert!(
+            Client::builder(Provider::Vmeg)
+                .api_key("bad key")
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let c = Client::builder(Provider::JimmyAi)
+            .api_key("sk-secret-123")
+            .build()
+            .unwrap();
+        assert!(!format!("{c:?}").contains("sk-secret-123"));
+        let b = Client::builder(Provider::JimmyAi).api_key("sk-secret-123");
+        assert!(!format!("{b:?}").contains("sk-secret-123"));
+    }
+}

@@ -1,0 +1,294 @@
+//! [`Client`]: one typed entry point over both providers.
+
+mod builder;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use tracing::Instrument;
+use url::Url;
+
+use crate::error::{Error, ErrorKind};
+use crate::model::{
+    CloneJob, CloneRequest, Job, JobId, Provider, Speech, SpeechJob, SpeechRequest, TaskStatus,
+    Voice,
+};
+use crate::provider::Backend;
+use crate::secret::ApiKey;
+use crate::transport::Transport;
+use crate::wait::{WaitPolicy, poll_until_terminal};
+
+pub use builder::ClientBuilder;
+
+/// Default bound on HTTP requests in flight per client.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+
+/// A client for one provider. Cheap to clone: clones share one connection pool, one
+/// in-flight bound and one configuration.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    /// The vendor: its generated client and its dialect.
+    backend: Box<dyn Backend>,
+    allow_private: bool,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.inner.transport;
+        f.debug_struct("Client")
+            .field("provider", &t.provider)
+            .field("base_url", &t.base.as_str())
+            .field("api_key", &"[redacted]")
+            .field("retry", &t.retry)
+            .field("timeout", &t.timeout_override)
+            .field("max_in_flight", &t.in_flight.available_permits())
+            .finish()
+    }
+}
+
+macro_rules! traced {
+    ($self:ident, $op:literal, $body:expr) => {{
+        let span = tracing::info_span!(
+            "voiceclone",
+            provider = %$self.provider(),
+            operation = $op,
+            attempt = tracing::field::Empty,
+            http_status = tracing::field::Empty,
+            vendor_code = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        async {
+            let started = std::time::Instant::now();
+            let result = $body.await.map_err(|e: Error| e.with_provider($self.provider()).with_operation_if_unset($op));
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            match &result {
+                Ok(_) => tracing::info!(total_ms = ms, "ok"),
+                Err(e) => tracing::info!(total_ms = ms, error_kind = ?std::mem::discriminant(e.kind()), http_status = e.http_status(), vendor_code = e.vendor_code(), "failed: {}", e.kind()),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }};
+}
+
+impl Client {
+    /// A client from `VMEG_API_KEY` / `JIMMYAI_API_KEY` and optional `VMEG_BASE_URL` /
+    /// `JIMMYAI_BASE_URL`.
+    pub fn from_env(provider: Provider) -> Result<Client, Error> {
+        let (key_var, base_var) = (provider.api_key_var(), provider.base_url_var());
+        let key = std::env::var(key_var)
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| {
+                Error::invalid_input(key_var, "environment variable is not set")
+                    .with_provider(provider)
+            })?;
+        let mut builder = Client::builder(provider).api_key(ApiKey::new(key));
+        if let Some(base) = std::env::var(base_var)
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+        {
+            builder = builder.base_url(base);
+        }
+        builder.build()
+    }
+
+    /// The provider this client talks to.
+    pub fn provider(&self) -> Provider {
+        self.inner.transport.provider
+    }
+
+    /// The base URL in use.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.transport.base
+    }
+
+    fn t(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    fn b(&self) -> &dyn Backend {
+        self.inner.backend.as_ref()
+    }
+
+    /// Polls a task of either kind until it ends: the terminal job, or `TaskFailed` when it
+    /// failed (the one wait both `wait_for_clone` and `wait_for_speech` use).
+    async fn wait_until_done<J, F, Fut>(
+        &self,
+        id: &JobId,
+        policy: &WaitPolicy,
+        poll: F,
+    ) -> Result<J, Error>
+    where
+        J: Job,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<J, Error>>,
+    {
+        let job =
+            poll_until_terminal(policy, self.t().sleeper.as_ref(), id, poll, J::status).await?;
+        if *job.status() == TaskStatus::Failed {
+            return Err(task_failed(id, job.error()));
+        }
+        Ok(job)
+    }
+
+    /// Submits a clone; never waits for it to finish (VMEG's synchronous endpoint, when asked
+    /// for, returns an already-succeeded job).
+    pub async fn clone_voice(&self, req: &CloneRequest) -> Result<CloneJob, Error> {
+        traced!(self, "clone_voice", async {
+            self.b()
+                .clone_voice(self.t(), req, self.inner.allow_private)
+                .await
+        })
+    }
+
+    /// The current state of a clone task.
+    pub async fn clone_status(&self, id: &JobId) -> Result<CloneJob, Error> {
+        traced!(self, "clone_status", self.b().clone_status(self.t(), id))
+    }
+
+    /// Polls a clone task until it ends; returns its voice, `TaskFailed` or `WaitTimedOut`.
+    pub async fn wait_for_clone(&self, id: &JobId, policy: &WaitPolicy) -> Result<Voice, Error> {
+        traced!(self, "wait_for_clone", async {
+            let job = self
+                .wait_until_done(id, policy, || self.clone_status(id))
+                .await?;
+            self.b().cloned_voice(self.t(), id, job).await
+        })
+    }
+
+    /// Submits speech with a (cloned) voice: VMEG TTS or a JimmyAI production audio task
+    /// (which also activates a JimmyAI `modelId`).
+    pub async fn synthesize(&self, req: &SpeechRequest) -> Result<SpeechJob, Error> {
+        traced!(self, "synthesize", self.b().synthesize(self.t(), req))
+    }
+
+    /// The current state of a speech task.
+    pub async fn speech_status(&self, id: &JobId) -> Result<SpeechJob, Error> {
+        traced!(self, "speech_status", self.b().speech_status(self.t(), id))
+    }
+
+    /// Polls a speech task until it ends; returns the audio (and subtitle) URLs.
+    pub async fn wait_for_speech(&self, id: &JobId, policy: &WaitPolicy) -> Result<Speech, Error> {
+        traced!(self, "wait_for_speech", async {
+            let job = self
+                .wait_until_done(id, policy, || self.speech_status(id))
+                .await?;
+            job.speech
+                .filter(|s| !s.audio_urls.is_empty())
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidResponse)
+                        .with_message("the task succeeded without audio URLs")
+                })
+        })
+    }
+
+    /// The account's cloned voices (VMEG only).
+    pub async fn list_voices(&self) -> Result<Vec<Voice>, Error> {
+        traced!(self, "list_voices", self.b().list_voices(self.t()))
+    }
+
+    /// Renames a cloned voice (VMEG only).
+    pub async fn rename_voice(&self, voice_id: &str, name: &str) -> Result<(), Error> {
+        traced!(
+            self,
+            "rename_voice",
+            self.b().rename_voice(self.t(), voice_id, name)
+        )
+    }
+
+    /// Deletes a cloned voice (VMEG only; a logical delete).
+    pub async fn delete_voice(&self, voice_id: &str) -> Result<(), Error> {
+        traced!(
+            self,
+            "delete_voice",
+            self.b().delete_voice(self.t(), voice_id)
+        )
+    }
+
+    /// Uploads a local sample and returns its public URL (JimmyAI `files/upload`, at most
+    /// 100 MB; the file is read into memory).
+    pub async fn upload_sample(&self, path: impl AsRef<Path>) -> Result<Url, Error> {
+        let path = path.as_ref();
+        traced!(
+            self,
+            "upload_sample",
+            self.b().upload_sample(self.t(), path)
+        )
+    }
+}
+
+/// The error a wait returns when its task ended `Failed`.
+fn task_failed(id: &JobId, reason: Option<&str>) -> Error {
+    Error::new(ErrorKind::TaskFailed {
+        job_id: id.clone(),
+        reason: reason.unwrap_or("no reason given").to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::retry::RetryPolicy;
+
+    #[tokio::test]
+    async fn unsupported_per_provider() {
+        let j = Client::builder(Provider::JimmyAi)
+            .api_key("k")
+            .build()
+            .unwrap();
+        let e = j.list_voices().await.unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::Unsupported {
+                provider: Provider::JimmyAi,
+                ..
+            }
+        ));
+        let v = Client::builder(Provider::Vmeg)
+            .api_key("k")
+            .build()
+            .unwrap();
+        let e = v.upload_sample("/tmp/x.wav").await.unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::Unsupported {
+                provider: Provider::Vmeg,
+                ..
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn invalid_input_is_caught_before_sending() {
+        // An unroutable base URL: any request would fail with Transport, not InvalidInput.
+        let v = Client::builder(Provider::Vmeg)
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let e = v
+            .clone_voice(
+                &CloneRequest::new("https://a.example/s.wav")
+                    .sound_version(crate::SoundVersion::V2),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "sound_version")
+        );
+        let e = v.clone_status(&JobId::new("a/b")).await.unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }));
+        let e = v.clone_status(&JobId::new("t1")).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Transport);
+    }
+}

@@ -1,0 +1,221 @@
+//! What went wrong ([`ErrorKind`]) and what identifies a request whose outcome is unknown
+//! ([`RequestSummary`]).
+
+use std::fmt;
+use std::time::SystemTime;
+
+use super::WebhookFailure;
+use crate::model::{JobId, Provider, TaskStatus};
+
+/// What went wrong, in provider-neutral terms.
+///
+/// Unknown vendor codes: when they arrive with an HTTP error status, the kind follows the
+/// HTTP status ([`ErrorKind::from_http_status`]); when they arrive inside an HTTP 200
+/// envelope, the kind is [`ErrorKind::Vendor`]. Either way the number and the message are
+/// kept on the [`Error`](super::Error) ([`Error::vendor_code`](super::Error::vendor_code),
+/// [`Error::message`](super::Error::message)).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A value was refused before anything was sent.
+    #[error("invalid input `{field}`: {reason}; nothing was sent, fix the value and call again")]
+    InvalidInput {
+        /// The request field (builder method name) at fault.
+        field: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The API key is missing, wrong, or lacks the needed plan.
+    #[error(
+        "the provider rejected the API key; check the key (VMEG_API_KEY / JIMMYAI_API_KEY) and the account's plan"
+    )]
+    Unauthorized,
+    /// Not enough credits or balance.
+    #[error("not enough credits or balance; top up the account, then submit again")]
+    PaymentRequired,
+    /// The provider refused the request as invalid.
+    #[error(
+        "the provider refused the request as invalid; fix the request (see the message) before sending it again"
+    )]
+    InvalidRequest,
+    /// Unknown task, voice or other resource.
+    #[error(
+        "the provider does not know this resource; check the id and that it belongs to this provider and API key"
+    )]
+    NotFound,
+    /// VMEG: the idempotency key was already used for this path (on the first attempt).
+    #[error(
+        "the idempotency key was already used on this path; use a new key for new work, or look up the earlier task"
+    )]
+    Conflict,
+    /// The body or upload is over the provider's limit.
+    #[error("the request body or upload is too large for the provider; send a smaller file")]
+    PayloadTooLarge,
+    /// The provider is throttling this account.
+    #[error("the provider is rate limiting this account; wait (see retry_after) and try again")]
+    RateLimited,
+    /// The provider reported a fault on its side.
+    #[error("the provider reported a server-side failure; try again later")]
+    Server,
+    /// No answer in time, on an operation that is safe to repeat.
+    #[error("the request timed out; it is safe to try again later")]
+    Timeout,
+    /// The network failed (connection refused, reset, TLS, DNS).
+    #[error(
+        "could not talk to the provider (network, TLS or DNS failure); check connectivity and the base URL"
+    )]
+    Transport,
+    /// The provider answered something this crate cannot read.
+    #[error(
+        "the provider's response could not be understood; the API may have changed, please report it"
+    )]
+    InvalidResponse,
+    /// The task finished in the failed state.
+    #[error("task {job_id} failed: {reason}; fix the input and submit a new task")]
+    TaskFailed {
+        /// The task.
+        job_id: JobId,
+        /// The vendor's reason (or a placeholder when it gave none).
+        reason: String,
+    },
+    /// The wait policy ran out before the task finished.
+    #[error(
+        "stopped waiting for task {job_id} after {polls} polls (last status: {last_status}); the task may still finish, check it again later by its id"
+    )]
+    WaitTimedOut {
+        /// The task.
+        job_id: JobId,
+        /// The last status seen.
+        last_status: TaskStatus,
+        /// How many status requests were made.
+        polls: u32,
+    },
+    /// A write may or may not have taken effect: do not resend it. Everything needed to find
+    /// the task is here: the VMEG idempotency key (also echoed in the webhook's `extraData`),
+    /// the task id whenever the answer named one, the submit time and what identifies the
+    /// request (never the caller's free text, never a URL's query string).
+    #[error("{}", outcome_unknown_text(.idempotency_key.as_deref(), .task_id.as_ref(), *.submitted_at, .request))]
+    OutcomeUnknown {
+        /// The VMEG idempotency key the call used (JimmyAI has none).
+        idempotency_key: Option<String>,
+        /// The task the answer named, when it named one (usable with `clone_status` /
+        /// `speech_status`).
+        task_id: Option<JobId>,
+        /// When the first attempt was sent.
+        submitted_at: SystemTime,
+        /// Method, route and the request's identifying fields.
+        request: RequestSummary,
+    },
+    /// This provider has no such operation.
+    #[error("{operation} is not supported by {provider}")]
+    Unsupported {
+        /// The client method.
+        operation: String,
+        /// The provider.
+        provider: Provider,
+    },
+    /// A webhook delivery was refused.
+    #[error("webhook rejected: {0}")]
+    Webhook(WebhookFailure),
+    /// A vendor error code this crate does not know, inside a successful HTTP response.
+    #[error("the provider returned an undocumented error code; see the vendor code and message")]
+    Vendor,
+}
+
+fn outcome_unknown_text(
+    key: Option<&str>,
+    task_id: Option<&JobId>,
+    submitted_at: SystemTime,
+    request: &RequestSummary,
+) -> String {
+    let at = crate::time::format_rfc3339(submitted_at);
+    let task = match task_id {
+        Some(id) => format!("the answer named task \"{id}\": check it by that id; "),
+        None => String::new(),
+    };
+    match key {
+        Some(key) => format!(
+            "the request may have created a task; do not resend it with a new key. {task}Look it up (tasks/list, or the webhook whose extraData.voiceclone.idempotencyKey is {key:?}); submitted at {at}; request: {request}"
+        ),
+        None => format!(
+            "the request may have created a task and the provider has no idempotency support; do not resend it. {task}Check the account's tasks for one submitted at {at}; request: {request}"
+        ),
+    }
+}
+
+/// What identifies a request whose outcome is unknown: method, route and the request's
+/// identifying fields. Nothing secret and none of the caller's free text: URLs lose their
+/// query string and fragment (presigned URLs carry signatures), texts (TTS text, preview
+/// scripts) are given as their length and a short SHA-256.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestSummary {
+    /// `POST`, `GET`, ...
+    pub method: String,
+    /// The path the request was sent to.
+    pub route: String,
+    /// `(field, value)` pairs in body order; nested fields as `data[0].voiceId`.
+    pub fields: Vec<(String, String)>,
+}
+
+impl RequestSummary {
+    /// The value of `field`, if the summary has it.
+    pub fn field(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Display for RequestSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.route)?;
+        for (k, v) in &self.fields {
+            write!(f, " {k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ErrorKind {
+    /// The kind for an HTTP error status when the body carries no usable vendor code.
+    pub fn from_http_status(status: u16) -> Option<ErrorKind> {
+        Some(match status {
+            200..=399 => return None,
+            401 | 403 => ErrorKind::Unauthorized,
+            402 => ErrorKind::PaymentRequired,
+            404 | 410 => ErrorKind::NotFound,
+            408 => ErrorKind::Timeout,
+            409 => ErrorKind::Conflict,
+            413 => ErrorKind::PayloadTooLarge,
+            429 => ErrorKind::RateLimited,
+            400..=499 => ErrorKind::InvalidRequest,
+            500..=599 => ErrorKind::Server,
+            _ => ErrorKind::InvalidResponse,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_status_table() {
+        assert_eq!(ErrorKind::from_http_status(200), None);
+        assert_eq!(
+            ErrorKind::from_http_status(429),
+            Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            ErrorKind::from_http_status(418),
+            Some(ErrorKind::InvalidRequest)
+        );
+        assert_eq!(ErrorKind::from_http_status(503), Some(ErrorKind::Server));
+        assert_eq!(
+            ErrorKind::from_http_status(403),
+            Some(ErrorKind::Unauthorized)
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! One error type for everything the adapter can report, and the tables that turn vendor
+//! codes, HTTP statuses and transport failures into an [`ErrorKind`].
+//!
+//! Every message says what happened and what to do about it. Errors never hold a secret: the
+//! API key only ever lives in a header, and vendor messages are cut to a bounded length.
+
+mod display;
+mod kind;
+mod webhook;
+
+use std::time::Duration;
+
+pub use kind::{ErrorKind, RequestSummary};
+pub use webhook::WebhookFailure;
+
+use crate::model::Provider;
+
+/// How far a failed request got: what tells whether it could have been processed.
+///
+/// Retrying a write the vendor cannot deduplicate is only safe when it provably was not
+/// processed ([`Phase::NotSent`]); after [`Phase::Sent`] a write may have taken effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Nothing reached the provider: refused before sending (invalid input, unsupported
+    /// operation) or the connection was never established.
+    NotSent,
+    /// Sent (maybe partly) but no complete answer came back (timeout, connection broken
+    /// mid-request): the outcome is unknown.
+    Sent,
+    /// The provider (or a proxy in front of it) answered.
+    Answered,
+}
+
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// The adapter's error: a [`ErrorKind`] plus whatever the provider said.
+///
+/// `Display` is complete: provider and operation, what happened and what to do, the HTTP
+/// status, vendor code and message, and last the lower-level failure's text (a network
+/// error, say). [`std::error::Error::source`] therefore returns `None`: printing the chain
+/// (as `anyhow` and most reporters do) shows every part exactly once.
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    provider: Option<Provider>,
+    operation: Option<&'static str>,
+    http_status: Option<u16>,
+    vendor_code: Option<i64>,
+    message: Option<String>,
+    retry_after: Option<Duration>,
+    phase: Phase,
+    /// The HTTP status a vendor code stands for, for vendors whose codes mirror statuses
+    /// (set by the provider module; see `effective_status`).
+    code_status: Option<u16>,
+    /// A task id the answer named (kept for an `OutcomeUnknown`).
+    task_id: Option<String>,
+    /// The body carried the success code although the status was not a 2xx.
+    claimed_success: bool,
+    /// The text of the lower-level failure (reqwest's), printed by `Display`.
+    cause: Option<String>,
+}
+
+impl Error {
+    /// An error of this kind with no further detail.
+    pub fn new(kind: ErrorKind) -> Self {
+        let phase = match kind {
+            ErrorKind::InvalidInput { .. } | ErrorKind::Unsupported { .. } => Phase::NotSent,
+            _ => Phase::Answered,
+        };
+        Error(Box::new(Inner {
+            kind,
+            provider: None,
+            operation: None,
+            http_status: None,
+            vendor_code: None,
+            message: None,
+            retry_after: None,
+            phase,
+            code_status: None,
+            task_id: None,
+            claimed_success: false,
+            cause: None,
+        }))
+    }
+
+    pub(crate) fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        })
+    }
+
+    pub(crate) fn unsupported(operation: &'static str, provider: Provider) -> Self {
+        Error::new(ErrorKind::Unsupported {
+            operation: operation.to_owned(),
+            provider,
+        })
+        .with_provider(provider)
+        .with_operation(operation)
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.kind
+    }
+
+    /// The provider involved, when there was one.
+    pub fn provider(&self) -> Option<Provider> {
+        self.0.provider
+    }
+
+    /// The client method that failed (`clone_voice`, `wait_for_speech`, ...).
+    pub fn operation(&self) -> Option<&'static str> {
+        self.0.operation
+    }
+
+    /// The HTTP status of the response, when there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        self.0.http_status
+    }
+
+    /// The vendor's business `code`, when the body carried one.
+    pub fn vendor_code(&self) -> Option<i64> {
+        self.0.vendor_code
+    }
+
+    /// The vendor's message (cut to 500 characters).
+    pub fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
+    }
+
+    /// The wait the provider asked for (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.0.retry_after
+    }
+
+    /// How far the failed request got: not sent, sent with an unknown outcome, or
+    /// answered. Errors that never involved a request (invalid input, a failed task, a
+    /// wait that ran out) report [`Phase::NotSent`] or [`Phase::Answered`] as the last
+    /// request did.
+    pub fn phase(&self) -> Phase {
+        self.0.phase
+    }
+
+    /// The task id the answer named, if any (what an `OutcomeUnknown` reports).
+    pub(crate) fn named_task_id(&self) -> Option<&str> {
+        self.0.task_id.as_deref()
+    }
+
+    /// True when the body carried the success code although the HTTP status was not a 2xx:
+    /// a write may have taken effect.
+    pub(crate) fn claims_success(&self) -> bool {
+        self.0.claimed_success
+    }
+
+    pub(crate) fn with_task_id(mut self, id: impl Into<String>) -> Self {
+        self.0.task_id = Some(id.into());
+        self
+    }
+
+    pub(crate) fn claiming_success(mut self, task_id: Option<String>) -> Self {
+        self.0.claimed_success = true;
+        if task_id.is_some() {
+            self.0.task_id = task_id;
+        }
+        self
+    }
+
+    /// The HTTP status if it is an error, else the status a business code stands for (VMEG
+    /// may put its error in an HTTP 200 envelope; its codes mirror HTTP statuses).
+    pub(crate) fn effective_status(&self) -> Option<u16> {
+        self.0
+            .http_status
+            .filter(|s| *s >= 400)
+            .or(self.0.code_status)
+    }
+
+    /// Records the HTTP status the vendor code stands for (see `effective_status`).
+    pub(crate) fn with_code_status(mut self, status: u16) -> Self {
+        self.0.code_status = Some(status);
+        self
+    }
+
+    pub(crate) fn with_provider(mut self, provider: Provider) -> Self {
+        self.0.provider = Some(provider);
+        self
+    }
+
+    pub(crate) fn with_operation(mut self, operation: &'static str) -> Self {
+        self.0.operation = Some(operation);
+        self
+    }
+
+    pub(crate) fn with_operation_if_unset(mut self, operation: &'static str) -> Self {
+        if self.0.operation.is_none() {
+            self.0.operation = Some(operation);
+        }
+        self
+    }
+
+    pub(crate) fn with_http_status(mut self, status: u16) -> Self {
+        self.0.http_status = Some(status);
+        self
+    }
+
+    pub(crate) fn with_vendor_code(mut self, code: i64) -> Self {
+        self.0.vendor_code = Some(code);
+        self
+    }
+
+    pub(crate) fn with_message(mut self, message: impl AsRef<str>) -> Self {
+        let message = message.as_ref().trim();
+        if message.is_empty() {
+            return self;
+        }
+        let mut cut: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+        if cut.len() < message.len() {
+            cut.push('…');
+        }
+        self.0.message = Some(cut);
+        self
+    }
+
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.0.retry_after = retry_after;
+        self
+    }
+
+    pub(crate) fn with_phase(mut self, phase: Phase) -> Self {
+        self.0.phase = phase;
+        self
+    }
+
+    /// Records the lower-level failure's text (it becomes part of `Display`; see [`Error`]).
+    pub(crate) fn with_source(mut self, source: impl std::error::Error) -> Self {
+        self.0.cause = Some(source.to_string());
+        self
+    }
+
+    /// Replaces the kind, keeping every detail.
+    pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.0.kind = kind;
+        self
+    }
+
+    /// Removes every piece of the API key from everything this error holds that came from a
+    /// server (a server could echo the key back; nothing this crate prints may contain it).
+    /// The decoders already scrub as they read; this is the last line.
+    pub(crate) fn scrub(mut self, scrubber: &crate::scrub::Scrubber) -> Self {
+        if let Some(m) = self.0.message.take() {
+            self.0.message = Some(scrubber.scrub_owned(m));
+        }
+        if self
+            .0
+            .task_id
+            .as_deref()
+            .is_some_and(|t| scrubber.finds_secret_in(t))
+        {
+            self.0.task_id = None;
+        }
+        if let ErrorKind::TaskFailed { reason, .. } = &mut self.0.kind {
+            *reason = scrubber.scrub_owned(std::mem::take(reason));
+        }
+        self
+    }
+
+    /// A transport failure from reqwest, classified by whether the request could have been
+    /// processed.
+    pub(crate) fn from_reqwest(err: reqwest::Error) -> Self {
+        let (kind, phase) = if err.is_builder() {
+            (
+                ErrorKind::InvalidInput {
+                    field: "request".into(),
+                    reason: "the HTTP request could not be built".into(),
+                },
+                Phase::NotSent,
+            )
+        } else if err.is_connect() {
+            // Connect timeouts land here too: nothing reached the server.
+            (
+                if err.is_timeout() {
+                    ErrorKind::Timeout
+                } else {
+                    ErrorKind::Transport
+                },
+                Phase::NotSent,
+            )
+        } else if err.is_timeout() {
+            (ErrorKind::Timeout, Phase::Sent)
+        } else if err.is_decode() || err.is_redirect() {
+            (ErrorKind::InvalidResponse, Phase::Answered)
+        } else {
+            (ErrorKind::Transport, Phase::Sent)
+        };
+        let status = err.status().map(|s| s.as_u16());
+        let mut e = Error::new(kind).with_phase(phase);
+        if let Some(s) = status {
+            e = e.with_http_status(s);
+        }
+        // The URL carries no secret (the key is a header), but strip it anyway: it is noise.
+        e.with_source(err.without_url())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_bounded_and_scrubbed() {
+        let long = "x".repeat(10_000);
+        let e = Error::new(ErrorKind::Server).with_message(&long);
+        assert!(e.message().map(|m| m.chars().count()).unwrap_or(0) <= MAX_MESSAGE_CHARS + 1);
+        let scrubber = crate::scrub::Scrubber::new("sk-1234567890");
+        let e = Error::new(ErrorKind::Unauthorized)
+            .with_message("bad key sk-1234567890")
+            .scrub(&scrubber);
+        assert_eq!(e.message(), Some("bad key [redacted]"));
+        assert!(!format!("{e}{e:?}").contains("sk-12345"));
+        // A key cut by the length limit leaves a piece of 8+ characters: still found.
+        let e = Error::new(ErrorKind::Server)
+            .with_message(format!(
+                "{}sk-1234567890",
+                "x".repeat(MAX_MESSAGE_CHARS - 9)
+            ))
+            .scrub(&scrubber);
+        assert!(!e.message().unwrap_or_default().contains("sk-12345"), "{e}");
+    }
+
+    #[test]
+    fn effective_status_uses_vmeg_code_inside_http_200() {
+        use crate::provider::error_for_code;
+        let e = error_for_code(Provider::Vmeg, 200, None, 502, "");
+        assert_eq!(e.effective_status(), Some(502));
+        let e = error_for_code(Provider::JimmyAi, 200, None, -1, "");
+        assert_eq!(e.effective_status(), None);
+        let e = Error::new(ErrorKind::Server).with_http_status(503);
+        assert_eq!(e.effective_status(), Some(503));
+    }
+}

@@ -1,0 +1,277 @@
+//! Submitted tasks: one [`Job`] interface for clone and speech jobs.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use super::{JobId, Provider, Speech, TaskStatus, Voice};
+
+/// Clone or speech: which kind of task a job id names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JobKind {
+    /// A clone task: its result is a [`Voice`].
+    Clone,
+    /// A speech task: its result is [`Speech`].
+    Speech,
+}
+
+impl JobKind {
+    /// `clone` or `speech`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Clone => "clone",
+            JobKind::Speech => "speech",
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// What every submitted task is, whatever it makes: [`CloneJob`] (a [`Voice`]) and
+/// [`SpeechJob`] ([`Speech`]). Status mapping, waiting, webhook normalization and rendering
+/// are written once against this trait. Sealed: only this crate's jobs implement it, so it
+/// can grow.
+pub trait Job: Clone + fmt::Debug + Send + Sync + sealed::Sealed + 'static {
+    /// What the finished task yields.
+    type Output: Clone + fmt::Debug + Send + Sync + 'static;
+    /// Which kind of task this is.
+    const KIND: JobKind;
+
+    /// A job with an id and a status.
+    fn new(provider: Provider, id: JobId, status: TaskStatus) -> Self;
+    /// Who runs it.
+    fn provider(&self) -> Provider;
+    /// The vendor task id.
+    fn id(&self) -> &JobId;
+    /// Normalized status.
+    fn status(&self) -> &TaskStatus;
+    /// The vendor's own status string, when it gave one.
+    fn vendor_status(&self) -> Option<&str>;
+    /// The result, once the task succeeded and the vendor said what it is.
+    fn output(&self) -> Option<&Self::Output>;
+    /// The vendor's failure reason.
+    fn error(&self) -> Option<&str>;
+    /// When the vendor created the task.
+    fn created_at(&self) -> Option<SystemTime>;
+    /// VMEG: the idempotency key the submit used (also echoed in webhooks).
+    fn idempotency_key(&self) -> Option<&str>;
+    /// Replaces the status.
+    fn set_status(&mut self, status: TaskStatus);
+    /// Sets the result.
+    fn set_output(&mut self, output: Self::Output);
+    /// Sets the failure reason.
+    fn set_error(&mut self, error: String);
+    /// Sets the vendor status string.
+    fn set_vendor_status(&mut self, raw: String);
+    /// Sets the creation time.
+    fn set_created_at(&mut self, at: SystemTime);
+    /// Sets the idempotency key.
+    fn set_idempotency_key(&mut self, key: String);
+}
+
+/// Declares one job struct: the fields every job has, the fields of its kind, its
+/// constructor and builders, and its [`Job`] implementation; written once for both kinds.
+macro_rules! job_struct {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $kind:ident, $output:ty, $out_field:ident, $with_out:ident,
+        { $($(#[$fmeta:meta])* $field:ident: $fty:ty,)* }
+    ) => {
+        $(#[$meta])*
+        #[non_exhaustive]
+        pub struct $name {
+            /// Who runs it.
+            pub provider: Provider,
+            /// The vendor task id.
+            pub id: JobId,
+            /// Normalized status.
+            pub status: TaskStatus,
+            /// The vendor's own status string, when it gave one.
+            pub vendor_status: Option<String>,
+            /// The result, once the task succeeded and the vendor said what it is.
+            pub $out_field: Option<$output>,
+            /// The vendor's failure reason.
+            pub error: Option<String>,
+            /// When the vendor created the task.
+            pub created_at: Option<SystemTime>,
+            /// VMEG: the idempotency key the submit used (also echoed in webhooks).
+            pub idempotency_key: Option<String>,
+            $($(#[$fmeta])* pub $field: $fty,)*
+        }
+
+        impl $name {
+            /// A job with an id and a status.
+            pub fn new(provider: Provider, id: impl Into<JobId>, status: TaskStatus) -> Self {
+                Self {
+                    provider,
+                    id: id.into(),
+                    status,
+                    vendor_status: None,
+                    $out_field: None,
+                    error: None,
+                    created_at: None,
+                    idempotency_key: None,
+                    $($field: None,)*
+                }
+            }
+
+            /// Sets the vendor status string.
+            #[must_use]
+            pub fn with_vendor_status(mut self, raw: impl Into<String>) -> Self {
+                self.vendor_status = Some(raw.into());
+                self
+            }
+
+            /// Sets the result.
+            #[must_use]
+            pub fn $with_out(mut self, output: $output) -> Self {
+                self.$out_field = Some(output);
+                self
+            }
+
+            /// Sets the failure reason.
+            #[must_use]
+            pub fn with_error(mut self, error: impl Into<String>) -> Self {
+                self.error = Some(error.into());
+                self
+            }
+
+            /// Sets the creation time.
+            #[must_use]
+            pub fn with_created_at(mut self, at: SystemTime) -> Self {
+                self.created_at = Some(at);
+                self
+            }
+
+            /// Sets the idempotency key.
+            #[must_use]
+            pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+                self.idempotency_key = Some(key.into());
+                self
+            }
+        }
+
+        impl sealed::Sealed for $name {}
+
+        impl Job for $name {
+            type Output = $output;
+            const KIND: JobKind = JobKind::$kind;
+
+            fn new(provider: Provider, id: JobId, status: TaskStatus) -> Self {
+                $name::new(provider, id, status)
+            }
+            fn provider(&self) -> Provider {
+                self.provider
+            }
+            fn id(&self) -> &JobId {
+                &self.id
+            }
+            fn status(&self) -> &TaskStatus {
+                &self.status
+            }
+            fn vendor_status(&self) -> Option<&str> {
+                self.vendor_status.as_deref()
+            }
+            fn output(&self) -> Option<&$output> {
+                self.$out_field.as_ref()
+            }
+            fn error(&self) -> Option<&str> {
+                self.error.as_deref()
+            }
+            fn created_at(&self) -> Option<SystemTime> {
+                self.created_at
+            }
+            fn idempotency_key(&self) -> Option<&str> {
+                self.idempotency_key.as_deref()
+            }
+            fn set_status(&mut self, status: TaskStatus) {
+                self.status = status;
+            }
+            fn set_output(&mut self, output: $output) {
+                self.$out_field = Some(output);
+            }
+            fn set_error(&mut self, error: String) {
+                self.error = Some(error);
+            }
+            fn set_vendor_status(&mut self, raw: String) {
+                self.vendor_status = Some(raw);
+            }
+            fn set_created_at(&mut self, at: SystemTime) {
+                self.created_at = Some(at);
+            }
+            fn set_idempotency_key(&mut self, key: String) {
+                self.idempotency_key = Some(key);
+            }
+        }
+    };
+}
+
+job_struct! {
+    /// A submitted clone task.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    CloneJob, Clone, Voice, voice, with_voice,
+    {
+        /// VMEG: the name given to the voice (used to find it in the voice list).
+        name: Option<String>,
+    }
+}
+
+impl CloneJob {
+    /// Sets the requested voice name.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+job_struct! {
+    /// A submitted speech task.
+    #[derive(Clone, Debug, PartialEq)]
+    SpeechJob, Speech, Speech, speech, with_speech,
+    {}
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn both_job_kinds_share_one_interface() {
+        fn fail<J: Job>(id: &str) -> J {
+            let mut job = J::new(Provider::Vmeg, JobId::new(id), TaskStatus::Running);
+            job.set_status(TaskStatus::Failed);
+            job.set_error("boom".into());
+            job.set_idempotency_key("k".into());
+            job
+        }
+        let c: CloneJob = fail("c1");
+        let s: SpeechJob = fail("s1");
+        assert_eq!(
+            (CloneJob::KIND, SpeechJob::KIND),
+            (JobKind::Clone, JobKind::Speech)
+        );
+        assert_eq!(JobKind::Speech.to_string(), "speech");
+        assert_eq!(
+            (
+                c.status.clone(),
+                c.error.as_deref(),
+                c.idempotency_key.as_deref()
+            ),
+            (TaskStatus::Failed, Some("boom"), Some("k"))
+        );
+        assert_eq!((s.id.as_str(), s.error()), ("s1", Some("boom")));
+        let mut c = c;
+        c.set_output(Voice::new(Provider::Vmeg, "cv_1"));
+        assert_eq!(c.voice.as_ref().map(|v| v.id.as_str()), Some("cv_1"));
+    }
+}

@@ -1,0 +1,132 @@
+//! What finished tasks make: a voice, or speech.
+
+use std::time::{Duration, SystemTime};
+
+use url::Url;
+
+use super::Provider;
+
+/// A cloned voice, usable for speech.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Voice {
+    /// Who holds it.
+    pub provider: Provider,
+    /// VMEG `voiceId` (`cv_*`) or JimmyAI `modelId`.
+    pub id: String,
+    /// VMEG voice name; JimmyAI voices have none.
+    pub name: Option<String>,
+    /// Preview audio (JimmyAI preview `audioUrl`; VMEG when the list carries one).
+    pub preview_url: Option<Url>,
+    /// When the vendor created it, if said.
+    pub created_at: Option<SystemTime>,
+    /// JimmyAI: a `modelId` expires three days after its preview unless a production call
+    /// (`synthesize`) activates it first; this is that deadline, computed from the preview
+    /// task's creation time. `None` for VMEG and for activated voices.
+    pub activate_by: Option<SystemTime>,
+}
+
+/// How long an unactivated JimmyAI `modelId` stays usable after its preview.
+pub const JIMMYAI_ACTIVATION_WINDOW: Duration = Duration::from_secs(3 * 24 * 60 * 60);
+
+impl Voice {
+    /// A voice with only its id.
+    pub fn new(provider: Provider, id: impl Into<String>) -> Self {
+        Self {
+            provider,
+            id: id.into(),
+            name: None,
+            preview_url: None,
+            created_at: None,
+            activate_by: None,
+        }
+    }
+
+    /// Sets the name.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the preview URL.
+    #[must_use]
+    pub fn with_preview_url(mut self, url: Url) -> Self {
+        self.preview_url = Some(url);
+        self
+    }
+
+    /// Sets the creation time.
+    #[must_use]
+    pub fn with_created_at(mut self, at: SystemTime) -> Self {
+        self.created_at = Some(at);
+        self
+    }
+
+    /// Sets the activation deadline.
+    #[must_use]
+    pub fn with_activate_by(mut self, at: SystemTime) -> Self {
+        self.activate_by = Some(at);
+        self
+    }
+}
+
+/// One synthesized segment (VMEG returns one per line).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SpeechSegment {
+    /// The audio, when this line succeeded.
+    pub url: Option<Url>,
+    /// Its length, when said.
+    pub duration: Option<Duration>,
+    /// The vendor's per-line error, when this line failed.
+    pub error: Option<String>,
+}
+
+impl SpeechSegment {
+    /// A segment.
+    pub fn new(url: Option<Url>, duration: Option<Duration>, error: Option<String>) -> Self {
+        Self {
+            url,
+            duration,
+            error,
+        }
+    }
+}
+
+/// Finished speech.
+#[derive(Clone, Debug, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Speech {
+    /// Every audio URL, in line order.
+    pub audio_urls: Vec<Url>,
+    /// JimmyAI subtitle file, when asked for.
+    pub subtitle_url: Option<Url>,
+    /// Per-line detail (VMEG), including lines that failed.
+    pub segments: Vec<SpeechSegment>,
+}
+
+impl Speech {
+    /// Speech from a list of audio URLs.
+    pub fn new(audio_urls: Vec<Url>) -> Self {
+        Self {
+            audio_urls,
+            subtitle_url: None,
+            segments: Vec::new(),
+        }
+    }
+
+    /// Sets the subtitle URL.
+    #[must_use]
+    pub fn with_subtitle_url(mut self, url: Url) -> Self {
+        self.subtitle_url = Some(url);
+        self
+    }
+
+    /// Sets the per-line segments.
+    #[must_use]
+    pub fn with_segments(mut self, segments: Vec<SpeechSegment>) -> Self {
+        self.segments = segments;
+        self
+    }
+}

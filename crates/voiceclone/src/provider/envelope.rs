@@ -1,0 +1,316 @@
+//! The envelope rule every vendor answer follows: `{code, message|msg, data}`, success iff
+//! `code` is the vendor's success code whatever the HTTP status; the vendor's code table and
+//! success code come from its [`Facts`](super::Facts).
+
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use super::facts;
+use crate::error::{Error, ErrorKind, Phase};
+use crate::model::Provider;
+use crate::scrub::Scrubber;
+use crate::wire::{lenient_i64, lenient_string, usable_id};
+
+/// The parts of an HTTP response the envelope rules need.
+#[derive(Debug)]
+pub(crate) struct RawResponse {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) body: bytes::Bytes,
+}
+
+impl RawResponse {
+    pub(crate) fn new(status: u16, retry_after_header: Option<&str>, body: bytes::Bytes) -> Self {
+        let retry_after =
+            retry_after_header.and_then(|v| crate::time::parse_retry_after(v, SystemTime::now()));
+        Self {
+            status,
+            retry_after,
+            body,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default, deserialize_with = "lenient_i64")]
+    code: Option<i64>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    message: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    msg: Option<String>,
+    /// Kept as text, so that ids in it never pass through `f64` (see `crate::wire`).
+    #[serde(default)]
+    data: Option<Box<RawValue>>,
+}
+
+/// The task an answer names, under either vendor's name for it (VMEG `taskId`, JimmyAI `id`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NamedTask {
+    #[serde(default, deserialize_with = "lenient_string")]
+    task_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    id: Option<String>,
+}
+
+/// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
+/// caller can look the task up.
+fn named_task_id(data: Option<&RawValue>) -> Option<String> {
+    let named: NamedTask = serde_json::from_str(data?.get()).ok()?;
+    usable_id(named.task_id.as_deref())
+        .or_else(|| usable_id(named.id.as_deref()))
+        .map(str::to_owned)
+}
+
+/// The business code that means success.
+pub(crate) const fn success_code(provider: Provider) -> i64 {
+    facts(provider).success_code
+}
+
+/// The start of a body that is not an envelope (a gateway's HTML page, say), for the error
+/// message: scrubbed first, then cut, so no piece of the key survives the cut.
+fn body_snippet(body: &[u8], scrubber: &Scrubber) -> String {
+    let head = body.get(..body.len().min(2048)).unwrap_or_default();
+    let text = String::from_utf8_lossy(head);
+    let text = scrubber.scrub(&text);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.join(" ").chars().take(300).collect()
+}
+
+/// Applies the envelope rule: success iff `code` is the provider's success code (integer or
+/// numeric string), whatever the HTTP status; otherwise an [`Error`] carrying status, code,
+/// message and `Retry-After`. Returns `data` (as text). Must run inside
+/// `crate::scrub::decoding_with`, so that the message is scrubbed as it is read.
+pub(crate) fn decode_envelope(
+    provider: Provider,
+    resp: &RawResponse,
+    scrubber: &Scrubber,
+) -> Result<Option<Box<RawValue>>, Error> {
+    let base = |kind: ErrorKind| {
+        Error::new(kind)
+            .with_provider(provider)
+            .with_http_status(resp.status)
+            .with_retry_after(resp.retry_after)
+            .with_phase(Phase::Answered)
+    };
+    let envelope: Option<Envelope> = serde_json::from_slice(&resp.body).ok();
+    let Some((code, envelope)) = envelope.and_then(|e| e.code.map(|c| (c, e))) else {
+        // No envelope: a proxy, a gateway or a framework answered instead of the API.
+        let kind = ErrorKind::from_http_status(resp.status).unwrap_or(ErrorKind::InvalidResponse);
+        let reason = if (300..400).contains(&resp.status) {
+            "unexpected redirect (redirects are not followed so the API key never leaves the configured host)".to_owned()
+        } else {
+            body_snippet(&resp.body, scrubber)
+        };
+        return Err(base(kind).with_message(reason));
+    };
+    let message = envelope.message.or(envelope.msg).unwrap_or_default();
+    if code == success_code(provider) {
+        // The body says "done" but the status does not: a write may have created a task.
+        // Marked so that no write is ever resent or reported as plainly failed on it.
+        let claimed = |e: Error| {
+            e.with_vendor_code(code)
+                .claiming_success(named_task_id(envelope.data.as_deref()))
+        };
+        if let Some(kind) = ErrorKind::from_http_status(resp.status) {
+            return Err(claimed(base(kind)).with_message(message));
+        }
+        if (300..400).contains(&resp.status) {
+            return Err(
+                claimed(base(ErrorKind::InvalidResponse)).with_message("unexpected redirect")
+            );
+        }
+        return Ok(envelope.data);
+    }
+    Err(error_for_code(
+        provider,
+        resp.status,
+        resp.retry_after,
+        code,
+        &message,
+    ))
+}
+
+/// The error an envelope with a failure `code` stands for, whatever its HTTP status.
+pub(crate) fn error_for_code(
+    provider: Provider,
+    status: u16,
+    retry_after: Option<Duration>,
+    code: i64,
+    message: &str,
+) -> Error {
+    // HTTP 429 wins over the body's code: the rate limiter answered before the API did (it
+    // often fills in a catch-all code such as JimmyAI's -1), so nothing was processed and the
+    // call is safe to repeat.
+    let facts = facts(provider);
+    let kind = if status == 429 {
+        ErrorKind::RateLimited
+    } else {
+        (facts.kind_for_code)(code)
+            .or_else(|| ErrorKind::from_http_status(status))
+            .unwrap_or(ErrorKind::Vendor)
+    };
+    let mut err = Error::new(kind)
+        .with_provider(provider)
+        .with_http_status(status)
+        .with_retry_after(retry_after)
+        .with_phase(Phase::Answered)
+        .with_vendor_code(code)
+        .with_message(message);
+    if facts.codes_are_http_statuses
+        && let Some(as_status) = u16::try_from(code).ok().filter(|c| (400..=599).contains(c))
+    {
+        err = err.with_code_status(as_status);
+    }
+    err
+}
+
+/// Decodes `data` (as sent: numbers keep their text) into a wire struct; unknown fields are
+/// ignored by every wire struct. When it does not fit, the error still names the task the
+/// answer mentions, if any.
+pub(crate) fn decode_data<T: DeserializeOwned>(
+    provider: Provider,
+    status: u16,
+    data: Option<&RawValue>,
+) -> Result<T, Error> {
+    let text = data.map_or("null", RawValue::get);
+    serde_json::from_str(text).map_err(|e| {
+        let mut err = Error::new(ErrorKind::InvalidResponse)
+            .with_provider(provider)
+            .with_http_status(status)
+            .with_message(crate::scrub::server_string(format!(
+                "unexpected `data` shape: {e}"
+            )));
+        if let Some(id) = named_task_id(data) {
+            err = err.with_task_id(id);
+        }
+        err
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> RawResponse {
+        RawResponse::new(status, None, bytes::Bytes::from(body.to_owned()))
+    }
+
+    fn decode_envelope(provider: Provider, r: &RawResponse) -> Result<serde_json::Value, Error> {
+        let s = std::sync::Arc::new(Scrubber::new("sk-test-key-0123456789"));
+        let f = crate::scrub::text_filter(&s);
+        crate::scrub::decoding_with(&f, || super::decode_envelope(provider, r, &s)).map(|d| {
+            d.and_then(|d| serde_json::from_str(d.get()).ok())
+                .unwrap_or(serde_json::Value::Null)
+        })
+    }
+
+    #[test]
+    fn vmeg_envelope() {
+        let ok = decode_envelope(
+            Provider::Vmeg,
+            &resp(
+                200,
+                r#"{"code":200,"message":"","data":{"taskId":"t"},"extra":1}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(ok["taskId"], "t");
+        let e = decode_envelope(
+            Provider::Vmeg,
+            &resp(200, r#"{"code":402,"message":"no credits","data":null}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.http_status(), e.vendor_code(), e.message()),
+            (
+                &ErrorKind::PaymentRequired,
+                Some(200),
+                Some(402),
+                Some("no credits")
+            )
+        );
+        let r = RawResponse::new(
+            409,
+            Some("2"),
+            bytes::Bytes::from_static(
+                br#"{"code":409,"message":"Idempotency key already used","data":null}"#,
+            ),
+        );
+        let e = decode_envelope(Provider::Vmeg, &r).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.retry_after()),
+            (&ErrorKind::Conflict, Some(Duration::from_secs(2)))
+        );
+        let e = decode_envelope(
+            Provider::Vmeg,
+            &resp(503, "<html>Service Unavailable</html>"),
+        )
+        .unwrap_err();
+        assert_eq!((e.kind(), e.vendor_code()), (&ErrorKind::Server, None));
+        let e = decode_envelope(Provider::Vmeg, &resp(200, "not json")).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
+        let e = decode_envelope(
+            Provider::Vmeg,
+            &resp(200, r#"{"code":7777,"message":"new thing"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.vendor_code()),
+            (&ErrorKind::Vendor, Some(7777))
+        );
+        let e = decode_envelope(
+            Provider::Vmeg,
+            &resp(418, r#"{"code":7777,"message":"new thing"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.vendor_code()),
+            (&ErrorKind::InvalidRequest, Some(7777))
+        );
+        let e = decode_envelope(Provider::Vmeg, &resp(302, "")).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
+    }
+
+    #[test]
+    fn jimmyai_envelope_accepts_string_codes() {
+        let ok = decode_envelope(
+            Provider::JimmyAi,
+            &resp(200, r#"{"code":"20000","msg":"ok","data":{"id":"a"}}"#),
+        )
+        .unwrap();
+        assert_eq!(ok["id"], "a");
+        let e = decode_envelope(
+            Provider::JimmyAi,
+            &resp(200, r#"{"code":20001,"msg":"bad key"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.message()),
+            (&ErrorKind::Unauthorized, Some("bad key"))
+        );
+        let e = decode_envelope(Provider::JimmyAi, &resp(500, r#"{"code":-1,"msg":"busy"}"#))
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Server);
+        let e = decode_envelope(
+            Provider::JimmyAi,
+            &resp(429, r#"{"code":42900,"msg":"slow down"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind(), e.vendor_code()),
+            (&ErrorKind::RateLimited, Some(42900))
+        );
+        let e = decode_envelope(
+            Provider::JimmyAi,
+            &resp(200, r#"{"code":200,"msg":"vmeg style"}"#),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Vendor);
+    }
+}

@@ -1,0 +1,185 @@
+//! The calls into the generated `jimmyai-client`: preview (clone) and production (speech)
+//! tasks, never resent once they may have arrived (JimmyAI has no idempotency), and
+//! `audios/{id}`.
+
+use jimmyai_client::types;
+
+use super::results::{bad_answer, clone_job, speech_job, task_id};
+use super::rules;
+use crate::error::Error;
+use crate::model::{CloneJob, CloneRequest, JobId, SpeechJob, SpeechRequest, SubtitleMode};
+use crate::retry::OperationKind;
+use crate::transport::{Call, Transport, envelopes};
+use crate::validate;
+
+/// Request fields holding the caller's free text: summarized, never quoted.
+const FREE_TEXT: &[&str] = &["contentText"];
+
+envelopes! {
+    types::CreateCloneEnvelope => types::AudioTask, msg;
+    types::CreateAudioEnvelope => types::AudioTask, msg;
+    types::GetAudioTaskEnvelope => types::AudioTask, msg;
+    types::UploadFileEnvelope => types::UploadedFile, msg;
+}
+
+/// Method and path of a generated operation, for a request summary.
+pub(super) fn route(rust_name: &str) -> (&'static str, &'static str) {
+    jimmyai_client::operation(rust_name).map_or(("POST", "?"), |op| (op.method, op.path))
+}
+
+fn sound_version(v: crate::model::SoundVersion) -> types::SoundVersion {
+    match v {
+        crate::model::SoundVersion::V1 => types::SoundVersion::V1,
+        crate::model::SoundVersion::V2 => types::SoundVersion::V2,
+    }
+}
+
+fn emotion(e: crate::model::Emotion) -> types::Emotion {
+    use crate::model::Emotion::*;
+    match e {
+        Happy => types::Emotion::Happy,
+        Sad => types::Emotion::Sad,
+        Angry => types::Emotion::Angry,
+        Fearful => types::Emotion::Fearful,
+        Disgusted => types::Emotion::Disgusted,
+        Surprised => types::Emotion::Surprised,
+        Neutral => types::Emotion::Neutral,
+    }
+}
+
+fn language(
+    value: Option<&String>,
+    version: Option<crate::model::SoundVersion>,
+) -> Result<Option<types::Language>, Error> {
+    value
+        .map(|l| rules::language_value("language", l, version).map(types::Language))
+        .transpose()
+}
+
+/// Creates a preview task. JimmyAI has no idempotency: this is never resent once it may
+/// have arrived (see `crate::retry`).
+pub(crate) async fn clone_voice(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    req: &CloneRequest,
+    allow_private: bool,
+) -> Result<CloneJob, Error> {
+    let audio_url = rules::clone_request(req, allow_private)?;
+    let content_text = req
+        .sample_text
+        .clone()
+        .map(types::CreateCloneRequestContentText::try_from)
+        .transpose()
+        .map_err(|e| Error::invalid_input("sample_text", e.to_string()))?;
+    let body = types::CreateCloneRequest {
+        content_text,
+        file_url: audio_url.to_string(),
+        language: language(req.language.as_ref(), req.sound_version)?,
+        sound_version: req.sound_version.map(sound_version),
+    };
+    let summary = || serde_json::to_value(&body).ok();
+    let call = Call {
+        operation: "clone_voice",
+        route: route("create_clone"),
+        kind: OperationKind::UnsafeWrite,
+        idempotency_key: None,
+        body: Some(&summary),
+        free_text: FREE_TEXT,
+    };
+    let task = t
+        .send(call, Some(task_id), || c.create_clone(&body))
+        .await?;
+    task.as_ref()
+        .and_then(|task| clone_job(task, None))
+        .ok_or_else(|| bad_answer("the answer has no task id"))
+}
+
+pub(crate) async fn synthesize(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    req: &SpeechRequest,
+) -> Result<SpeechJob, Error> {
+    rules::speech_request(req)?;
+    let line = req
+        .lines
+        .first()
+        .ok_or_else(|| Error::invalid_input("lines", "needs one line"))?;
+    let content_text = types::CreateAudioRequestContentText::try_from(line.text.clone())
+        .map_err(|e| Error::invalid_input("text", e.to_string()))?;
+    let (subtitle_enable, subtitle_type) = match req.subtitles {
+        None => (None, None),
+        Some(SubtitleMode::Off) => (Some(false), None),
+        Some(SubtitleMode::Sentence) => (Some(true), None),
+        Some(SubtitleMode::Word) => (
+            Some(true),
+            Some(types::CreateAudioRequestSubtitleType::Word),
+        ),
+    };
+    let body = types::CreateAudioRequest {
+        content_text,
+        emotion: req.emotion.map(emotion),
+        language: language(req.language.as_ref(), req.sound_version)?,
+        model_id: line.voice_id.trim().to_owned(),
+        pitch: req.pitch,
+        sound_version: req.sound_version.map(sound_version),
+        speed: req.speed,
+        subtitle_enable,
+        subtitle_type,
+        vol: req.volume,
+    };
+    let summary = || serde_json::to_value(&body).ok();
+    let call = Call {
+        operation: "synthesize",
+        route: route("create_audio"),
+        kind: OperationKind::UnsafeWrite,
+        idempotency_key: None,
+        body: Some(&summary),
+        free_text: FREE_TEXT,
+    };
+    let task = t
+        .send(call, Some(task_id), || c.create_audio(&body))
+        .await?;
+    task.as_ref()
+        .and_then(|task| speech_job(task, None))
+        .ok_or_else(|| bad_answer("the answer has no task id"))
+}
+
+/// `GET audios/{id}`. The id is checked first: the generated client percent-encodes it as
+/// one segment but leaves `.` and `\` as they are.
+async fn task(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    operation: &'static str,
+    id: &JobId,
+) -> Result<types::AudioTask, Error> {
+    validate::id("job_id", id.as_str())?;
+    let call = Call {
+        operation,
+        route: route("get_audio_task"),
+        kind: OperationKind::Read,
+        idempotency_key: None,
+        body: None,
+        free_text: &[],
+    };
+    t.send(call, None, || c.get_audio_task(id.as_str()))
+        .await?
+        .ok_or_else(|| bad_answer("the answer has no task"))
+}
+
+pub(crate) async fn clone_status(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    id: &JobId,
+) -> Result<CloneJob, Error> {
+    let task = task(t, c, "clone_status", id).await?;
+    clone_job(&task, Some(id)).ok_or_else(|| bad_answer("the answer has no task id"))
+}
+
+pub(crate) async fn speech_status(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    id: &JobId,
+) -> Result<SpeechJob, Error> {
+    let task = task(t, c, "speech_status", id).await?;
+    speech_job(&task, Some(id)).ok_or_else(|| bad_answer("the answer has no task id"))
+}

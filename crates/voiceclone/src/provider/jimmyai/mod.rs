@@ -1,0 +1,140 @@
+//! JimmyAI Open API (SoundClone): status table, the task shape, and the calls into the
+//! generated `jimmyai-client` (plus the multipart upload, the one call progenitor cannot
+//! generate).
+
+use std::path::Path;
+
+use std::time::Duration;
+
+mod calls;
+mod results;
+pub(crate) mod rules;
+mod upload;
+
+use calls::{clone_status, clone_voice, speech_status, synthesize};
+use upload::upload_sample;
+
+use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
+use crate::error::{Error, ErrorKind};
+use crate::model::{CloneJob, CloneRequest, JobId, SpeechJob, SpeechRequest, Voice};
+use crate::transport::Transport;
+
+/// What the rest of the crate knows about JimmyAI.
+pub(crate) const FACTS: Facts = Facts {
+    name: "jimmyai",
+    default_base_url: "https://www.jimmyai.cn",
+    api_key_var: "JIMMYAI_API_KEY",
+    base_url_var: "JIMMYAI_BASE_URL",
+    success_code: 20000,
+    kind_for_code,
+    set_engine: |req, engine| Ok(req.sound_version(engine.parse()?)),
+    codes_are_http_statuses: false,
+    // The vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.
+    wait: WaitDefaults {
+        first_interval: Duration::from_secs(5),
+        growth: 1.25,
+        max_interval: Duration::from_secs(10),
+        jitter: 0.1,
+        deadline: Some(Duration::from_secs(15 * 60)),
+        max_polls: Some(200),
+    },
+    connect,
+};
+
+/// Uploads of up to 100 MB get longer than the default timeout.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// JimmyAI business `code`. Only 20000 (success) is documented; 20001, 20002 and -1 come
+/// from a third-party summary (UNCONFIRMED).
+pub(crate) fn kind_for_code(code: i64) -> Option<ErrorKind> {
+    Some(match code {
+        20001 => ErrorKind::Unauthorized,
+        20002 => ErrorKind::InvalidRequest,
+        -1 => ErrorKind::Server,
+        _ => return None,
+    })
+}
+
+fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
+    let config = c.config(&[("upload_file", UPLOAD_TIMEOUT)])?;
+    Ok(Box::new(JimmyAi {
+        client: jimmyai_client::Client::new_with_client(&c.base, c.http.clone(), config),
+    }))
+}
+
+/// The JimmyAI backend: its generated client. JimmyAI has no voice list, so
+/// `list_voices`, `rename_voice` and `delete_voice` are `Unsupported`.
+#[derive(Debug)]
+pub(crate) struct JimmyAi {
+    client: jimmyai_client::Client,
+}
+
+impl Backend for JimmyAi {
+    fn clone_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a CloneRequest,
+        allow_private: bool,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(clone_voice(t, &self.client, req, allow_private))
+    }
+
+    fn clone_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(clone_status(t, &self.client, id))
+    }
+
+    fn cloned_voice<'a>(
+        &'a self,
+        _t: &'a Transport,
+        _id: &'a JobId,
+        job: CloneJob,
+    ) -> BoxFuture<'a, Result<Voice, Error>> {
+        Box::pin(std::future::ready(job.voice.ok_or_else(|| {
+            Error::new(ErrorKind::InvalidResponse)
+                .with_message("the task completed without a modelId")
+        })))
+    }
+
+    fn synthesize<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a SpeechRequest,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(synthesize(t, &self.client, req))
+    }
+
+    fn speech_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(speech_status(t, &self.client, id))
+    }
+
+    fn upload_sample<'a>(
+        &'a self,
+        t: &'a Transport,
+        path: &'a Path,
+    ) -> BoxFuture<'a, Result<url::Url, Error>> {
+        Box::pin(upload_sample(t, &self.client, path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn code_table() {
+        assert_eq!(kind_for_code(20001), Some(ErrorKind::Unauthorized));
+        assert_eq!(kind_for_code(20002), Some(ErrorKind::InvalidRequest));
+        assert_eq!(kind_for_code(-1), Some(ErrorKind::Server));
+        assert_eq!(kind_for_code(20000), None);
+        assert_eq!(kind_for_code(12345), None);
+    }
+}

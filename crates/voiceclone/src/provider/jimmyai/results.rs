@@ -1,0 +1,171 @@
+//! JimmyAI's task (`AudioTask`, the one answer shape of every call) as normalized jobs.
+
+use client_glue::Text;
+use jimmyai_client::types;
+
+use crate::error::{Error, ErrorKind};
+use crate::model::{
+    CloneJob, JIMMYAI_ACTIVATION_WINDOW, Job, JobId, Provider, Speech, SpeechJob, TaskStatus, Voice,
+};
+use crate::wire::{parse_url, usable_id};
+
+pub(super) fn text(t: Option<&Text>) -> Option<&str> {
+    t.and_then(Text::as_str)
+}
+
+/// JimmyAI status string -> [`TaskStatus`]; all four values are documented.
+pub(crate) fn map_status(raw: &str) -> TaskStatus {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "queued" => TaskStatus::Queued,
+        "processing" => TaskStatus::Running,
+        "completed" => TaskStatus::Succeeded,
+        "failed" => TaskStatus::Failed,
+        _ => TaskStatus::Unknown(raw.to_owned()),
+    }
+}
+
+fn status_of(task: &types::AudioTask) -> TaskStatus {
+    match text(task.status.as_ref()) {
+        Some(raw) => map_status(raw),
+        None => TaskStatus::Unknown(String::new()),
+    }
+}
+
+fn id_or(task: &types::AudioTask, fallback: Option<&JobId>) -> Option<JobId> {
+    usable_id(task.id.as_str())
+        .map(JobId::new)
+        .or_else(|| fallback.cloned())
+}
+
+fn error_text(task: &types::AudioTask) -> Option<String> {
+    text(task.error.as_ref())
+        .filter(|e| !e.trim().is_empty())
+        .map(str::to_owned)
+}
+
+fn created(task: &types::AudioTask) -> Option<std::time::SystemTime> {
+    task.created
+        .and_then(|c| c.value())
+        .and_then(crate::time::from_unix_guess)
+}
+
+/// What every job read from a task has: id, status (and the raw word), creation time and
+/// failure reason; the one mapping both kinds use.
+fn job_of<J: Job>(task: &types::AudioTask, fallback_id: Option<&JobId>) -> Option<J> {
+    let mut job = J::new(
+        Provider::JimmyAi,
+        id_or(task, fallback_id)?,
+        status_of(task),
+    );
+    if let Some(raw) = text(task.status.as_ref()) {
+        job.set_vendor_status(raw.to_owned());
+    }
+    if let Some(t) = created(task) {
+        job.set_created_at(t);
+    }
+    if let Some(e) = error_text(task) {
+        job.set_error(e);
+    }
+    Some(job)
+}
+
+/// The task as a clone (preview) job; the voice is set once `modelId` is known.
+pub(crate) fn clone_job(task: &types::AudioTask, fallback_id: Option<&JobId>) -> Option<CloneJob> {
+    let mut job: CloneJob = job_of(task, fallback_id)?;
+    if let Some(model_id) = usable_id(text(task.model_id.as_ref())) {
+        let mut voice = Voice::new(Provider::JimmyAi, model_id);
+        if let Some(u) = parse_url("audioUrl", text(task.audio_url.as_ref())) {
+            voice = voice.with_preview_url(u);
+        }
+        if let Some(t) = job.created_at {
+            voice = voice.with_created_at(t);
+            if let Some(deadline) = t.checked_add(JIMMYAI_ACTIVATION_WINDOW) {
+                voice = voice.with_activate_by(deadline);
+            }
+        }
+        job = job.with_voice(voice);
+    }
+    Some(job)
+}
+
+/// The task as a production-audio job.
+pub(crate) fn speech_job(
+    task: &types::AudioTask,
+    fallback_id: Option<&JobId>,
+) -> Option<SpeechJob> {
+    let mut job: SpeechJob = job_of(task, fallback_id)?;
+    if let Some(u) = parse_url("audioUrl", text(task.audio_url.as_ref())) {
+        let mut speech = Speech::new(vec![u]);
+        if let Some(s) = parse_url("subtitleFile", text(task.subtitle_file.as_ref())) {
+            speech = speech.with_subtitle_url(s);
+        }
+        job = job.with_speech(speech);
+    }
+    Some(job)
+}
+
+pub(super) fn task_id(task: &types::AudioTask) -> Option<&str> {
+    task.id.as_str()
+}
+
+pub(super) fn bad_answer(message: &str) -> Error {
+    Error::new(ErrorKind::InvalidResponse)
+        .with_provider(Provider::JimmyAi)
+        .with_message(message)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn status_table() {
+        assert_eq!(map_status("queued"), TaskStatus::Queued);
+        assert_eq!(map_status("processing"), TaskStatus::Running);
+        assert_eq!(map_status("completed"), TaskStatus::Succeeded);
+        assert_eq!(map_status("failed"), TaskStatus::Failed);
+        assert_eq!(
+            map_status("finished"),
+            TaskStatus::Unknown("finished".into())
+        );
+    }
+
+    #[test]
+    fn preview_task_carries_activation_deadline() {
+        let t: types::AudioTask = serde_json::from_value(serde_json::json!({
+            "id": "audio_1", "object": "audio", "created": 1781777280, "model": "soundCloningClone",
+            "status": "completed", "modelId": "m-1", "audioUrl": "https://cdn/p.mp3", "error": null, "newField": [1]
+        }))
+        .unwrap();
+        let job = clone_job(&t, None).unwrap();
+        assert_eq!(job.status, TaskStatus::Succeeded);
+        let v = job.voice.unwrap();
+        assert_eq!(v.id, "m-1");
+        assert_eq!(
+            v.activate_by,
+            Some(UNIX_EPOCH + Duration::from_secs(1_781_777_280 + 3 * 86_400))
+        );
+        assert_eq!(v.preview_url.unwrap().as_str(), "https://cdn/p.mp3");
+    }
+
+    #[test]
+    fn production_task_speech_and_failure() {
+        let t: types::AudioTask = serde_json::from_value(serde_json::json!({
+            "id": "audio_2", "status": "completed", "audioUrl": "https://cdn/a.mp3", "subtitleFile": "https://cdn/a.srt"
+        }))
+        .unwrap();
+        let s = speech_job(&t, None).unwrap().speech.unwrap();
+        assert_eq!(s.subtitle_url.unwrap().as_str(), "https://cdn/a.srt");
+        let t: types::AudioTask = serde_json::from_value(
+            serde_json::json!({"id": "audio_3", "status": "failed", "error": "too short"}),
+        )
+        .unwrap();
+        let j = speech_job(&t, None).unwrap();
+        assert_eq!(
+            (j.status, j.error.as_deref()),
+            (TaskStatus::Failed, Some("too short"))
+        );
+    }
+}

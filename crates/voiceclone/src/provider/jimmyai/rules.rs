@@ -1,0 +1,276 @@
+//! JimmyAI's rules, checked before anything is sent: which request fields it understands,
+//! its limits (lengths counted in Unicode scalar values, as JimmyAI bills and limits them;
+//! its `<#x#>` pause markers are not counted, its billing rule, but must be well-formed),
+//! its audio-URL and language rules. The generic checks are `crate::validate`.
+
+use url::Url;
+
+use crate::error::Error;
+use crate::language;
+use crate::model::{CloneRequest, Provider, SoundVersion, SpeechRequest};
+use crate::validate::{self, invalid, non_blank, reject_foreign};
+
+/// JimmyAI preview script limit (`contentText` on clone create).
+pub(crate) const JIMMYAI_PREVIEW_MAX_CHARS: usize = 270;
+/// JimmyAI production text limit.
+pub(crate) const JIMMYAI_AUDIO_MAX_CHARS: usize = 10_000;
+
+const JIMMYAI_EXTENSIONS: &[&str] = &[
+    "mp3", "ogg", "wav", "m4a", "aac", "mp4", "avi", "mov", "mkv", "flv",
+];
+
+/// Validates a clone request for JimmyAI and returns the parsed audio URL (see
+/// `vmeg::rules::clone_request`).
+pub(crate) fn clone_request(req: &CloneRequest, allow_private: bool) -> Result<Url, Error> {
+    reject_foreign(
+        Provider::JimmyAi,
+        "VMEG",
+        &[
+            ("name", req.name.is_some()),
+            ("vmeg_engine", req.vmeg_engine.is_some()),
+            ("synchronous", req.synchronous.is_some()),
+            ("idempotency_key", req.idempotency_key.is_some()),
+        ],
+    )?;
+    if let Some(text) = &req.sample_text {
+        jimmyai_text("sample_text", text, JIMMYAI_PREVIEW_MAX_CHARS)?;
+    }
+    let url = audio_url(&req.audio_url, allow_private)?;
+    if let Some(lang) = &req.language {
+        language_value("language", lang, req.sound_version)?;
+    }
+    Ok(url)
+}
+
+/// Validates a speech request for JimmyAI.
+pub(crate) fn speech_request(req: &SpeechRequest) -> Result<(), Error> {
+    if req.lines.is_empty() {
+        return Err(invalid("lines", "needs at least one line"));
+    }
+    reject_foreign(
+        Provider::JimmyAi,
+        "VMEG",
+        &[
+            ("output_format", req.output_format.is_some()),
+            ("trim", req.trim.is_some()),
+            ("emotion_weight", req.emotion_weight.is_some()),
+            ("emotion_prompt", req.emotion_prompt.is_some()),
+            ("synchronous", req.synchronous.is_some()),
+            ("idempotency_key", req.idempotency_key.is_some()),
+        ],
+    )?;
+    if req.lines.len() != 1 {
+        return Err(invalid(
+            "lines",
+            format!(
+                "JimmyAI speaks one line per task, got {} (add_line is for VMEG batches)",
+                req.lines.len()
+            ),
+        ));
+    }
+    for line in &req.lines {
+        non_blank("voice_id", &line.voice_id)?;
+        jimmyai_text("text", &line.text, JIMMYAI_AUDIO_MAX_CHARS)?;
+    }
+    if let Some(s) = req.speed
+        && !(s.is_finite() && (0.5..=2.0).contains(&s))
+    {
+        return Err(invalid(
+            "speed",
+            format!("must be between 0.5 and 2, got {s}"),
+        ));
+    }
+    if let Some(v) = req.volume
+        && !(v.is_finite() && v > 0.0 && v <= 10.0)
+    {
+        return Err(invalid(
+            "volume",
+            format!("must be above 0 and at most 10, got {v}"),
+        ));
+    }
+    if let Some(p) = req.pitch
+        && !(-12..=12).contains(&p)
+    {
+        return Err(invalid(
+            "pitch",
+            format!("must be between -12 and 12, got {p}"),
+        ));
+    }
+
+    if let Some(lang) = &req.language {
+        language_value("language", lang, req.sound_version)?;
+    }
+    Ok(())
+}
+
+/// A reference-audio URL for JimmyAI: ASCII only, http(s), a file with an audio or video
+/// extension.
+pub(crate) fn audio_url(raw: &str, allow_private: bool) -> Result<Url, Error> {
+    let field = "audio_url";
+    let (url, _private) = validate::audio_url(raw, allow_private, |trimmed| {
+        if trimmed.is_ascii() {
+            Ok(())
+        } else {
+            Err(invalid(
+                "audio_url",
+                "JimmyAI refuses URLs with non-ASCII (e.g. Chinese) characters; percent-encode the path or upload the file with upload_sample",
+            ))
+        }
+    })?;
+    match url.scheme() {
+        "https" | "http" => {}
+        scheme => {
+            return Err(invalid(
+                field,
+                format!("JimmyAI needs an http(s) URL, got {scheme}:"),
+            ));
+        }
+    }
+    let last = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or_default();
+    let ext = last
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if !JIMMYAI_EXTENSIONS.contains(&ext.as_str()) {
+        return Err(invalid(
+            field,
+            format!(
+                "JimmyAI needs a file ending in one of {} (query string ignored)",
+                JIMMYAI_EXTENSIONS.join(", ")
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+/// Checks a language value and returns what goes on the wire: the JimmyAI language name
+/// (BCP-47 tags are mapped, JimmyAI's own names accepted as given; unknown well-formed
+/// names pass with a warning, the lists being incomplete).
+pub(crate) fn language_value(
+    field: &str,
+    value: &str,
+    version: Option<SoundVersion>,
+) -> Result<String, Error> {
+    let v = value.trim();
+    let choice = language::for_jimmyai(v).map_err(|reason| invalid(field, reason))?;
+    if !choice.known {
+        tracing::warn!(
+            language = v,
+            "not a JimmyAI language name this crate knows; sending it as given"
+        );
+    }
+    if choice.v2_only && version != Some(SoundVersion::V2) {
+        tracing::warn!(
+            language = %choice.wire,
+            "this language is listed (UNCONFIRMED) as needing soundVersion v2; consider .sound_version(SoundVersion::V2)"
+        );
+    }
+    Ok(choice.wire)
+}
+
+/// JimmyAI text: not blank, well-formed pause markers, at most `max` characters not counting markers.
+pub(crate) fn jimmyai_text(field: &str, text: &str, max: usize) -> Result<(), Error> {
+    non_blank(field, text)?;
+    let counted = count_without_pauses(text).map_err(|reason| invalid(field, reason))?;
+    if counted > max {
+        return Err(invalid(
+            field,
+            format!("must be at most {max} characters (pause markers not counted), got {counted}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Counts Unicode scalar values outside `<#x#>` markers; refuses malformed markers
+/// (x in seconds, 0.01..=99.99, at most two decimals).
+pub(crate) fn count_without_pauses(text: &str) -> Result<usize, String> {
+    let mut count = 0usize;
+    let mut rest = text;
+    while let Some(start) = rest.find("<#") {
+        count += rest.get(..start).map(|s| s.chars().count()).unwrap_or(0);
+        let after = rest.get(start + 2..).unwrap_or_default();
+        let Some(end) = after.find("#>") else {
+            return Err("has a pause marker \"<#\" without its closing \"#>\"".into());
+        };
+        let inner = after.get(..end).unwrap_or_default();
+        pause_value(inner)
+            .map_err(|why| format!("has a malformed pause marker <#{inner}#>: {why}"))?;
+        rest = after.get(end + 2..).unwrap_or_default();
+    }
+    Ok(count + rest.chars().count())
+}
+
+fn pause_value(inner: &str) -> Result<(), &'static str> {
+    let (int, frac) = match inner.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (inner, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || int.len() > 2 {
+        return Err("expected seconds such as 0.5 or 1.25");
+    }
+    if let Some(f) = frac
+        && (!digits(f) || f.len() > 2)
+    {
+        return Err("at most two decimals");
+    }
+    let hundredths: u32 = format!("{int}{:0<2}", frac.unwrap_or(""))
+        .parse()
+        .map_err(|_| "not a number")?;
+    if !(1..=9999).contains(&hundredths) {
+        return Err("must be between 0.01 and 99.99 seconds");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn field_of(r: Result<impl std::fmt::Debug, Error>) -> String {
+        match r.unwrap_err().kind() {
+            ErrorKind::InvalidInput { field, .. } => field.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pause_markers() {
+        assert_eq!(count_without_pauses("ab<#0.5#>cd").unwrap(), 4);
+        assert_eq!(
+            count_without_pauses("你好<#1.25#>世界<#99.99#><#0.01#>").unwrap(),
+            4
+        );
+        assert_eq!(count_without_pauses("no markers é").unwrap(), 12);
+        for bad in [
+            "a<#0#>b",
+            "a<#100#>",
+            "a<#1.234#>",
+            "a<#.5#>",
+            "a<#x#>",
+            "a<#1.#>",
+            "a<#0.5",
+            "<##>",
+            "<#-1#>",
+            "<#0.00#>",
+        ] {
+            assert!(count_without_pauses(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn jimmyai_text_limits_count_scalar_values() {
+        assert!(jimmyai_text("t", &"字".repeat(270), 270).is_ok());
+        assert!(jimmyai_text("t", &format!("{}<#1#>", "字".repeat(270)), 270).is_ok());
+        assert_eq!(
+            field_of(jimmyai_text("sample_text", &"字".repeat(271), 270)),
+            "sample_text"
+        );
+        assert!(jimmyai_text("t", "  ", 270).is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! The calls into the generated `vmeg-client`: submits, with one idempotency key per
+//! logical call reused by every retry (`tasks/detail` is in `status`, the voice list in
+//! `voices`).
+
+use vmeg_client::types;
+
+use super::results::{clone_job, no_task_id, parsed_time, speech_job, text};
+use super::rules;
+use super::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
+use crate::error::Error;
+use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, TaskStatus};
+use crate::retry::OperationKind;
+use crate::transport::{Call, Transport, envelopes};
+use crate::wire::usable_id;
+
+/// Request fields holding the caller's free text: summarized, never quoted.
+pub(super) const FREE_TEXT: &[&str] = &["sampleText", "text", "emoPrompt"];
+
+pub(super) const LIST_PAGE_SIZE: i64 = 50;
+pub(super) const LIST_MAX_PAGES: i64 = 20;
+
+envelopes! {
+    types::CloneVoiceCreateSyncEnvelope => types::CloneVoiceCreateData, message;
+    types::TaskAcceptedEnvelope => types::TaskAcceptedData, message;
+    types::TtsCreateSyncEnvelope => types::TtsCreateData, message;
+    types::TaskDetailEnvelope => types::TaskDetailData, message;
+    types::CloneVoiceListEnvelope => types::CloneVoiceListData, message;
+    types::VoidEnvelope => client_glue::RawJson, message;
+}
+
+/// Method and path of a generated operation, for a request summary.
+pub(super) fn route(rust_name: &str) -> (&'static str, &'static str) {
+    vmeg_client::operation(rust_name).map_or(("POST", "?"), |op| (op.method, op.path))
+}
+
+/// An idempotency key as the generated header type (1..=64 characters, checked earlier).
+pub(super) fn key_header<T: TryFrom<String>>(key: &str) -> Result<T, Error> {
+    T::try_from(key.to_owned())
+        .map_err(|_| Error::invalid_input("idempotency_key", "must be 1 to 64 characters"))
+}
+
+pub(super) fn new_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// `{"voiceclone": {"idempotencyKey": key}}`: lets a webhook be matched to its submit.
+fn extra_data(key: &str) -> types::ExtraData {
+    let mut inner = serde_json::Map::new();
+    inner.insert(
+        EXTRA_DATA_IDEMPOTENCY_KEY.into(),
+        serde_json::Value::String(key.to_owned()),
+    );
+    let mut outer = serde_json::Map::new();
+    outer.insert(
+        EXTRA_DATA_NAMESPACE.into(),
+        serde_json::Value::Object(inner),
+    );
+    types::ExtraData(outer)
+}
+
+fn engine(e: crate::model::VmegEngine) -> types::CloneEngine {
+    use crate::model::VmegEngine::*;
+    match e {
+        V1 => types::CloneEngine::V1,
+        V2 => types::CloneEngine::V2,
+        V3 => types::CloneEngine::V3,
+        V4 => types::CloneEngine::V4,
+        V5 => types::CloneEngine::V5,
+    }
+}
+
+fn output_format(f: crate::model::OutputFormat) -> types::OutputFormat {
+    use crate::model::OutputFormat::*;
+    match f {
+        Wav => types::OutputFormat::Wav,
+        Mp3 => types::OutputFormat::Mp3,
+        M4a => types::OutputFormat::M4a,
+    }
+}
+
+fn accepted_task_id(a: &types::TaskAcceptedData) -> Option<&str> {
+    a.task_id.as_str()
+}
+
+fn clone_task_id(d: &types::CloneVoiceCreateData) -> Option<&str> {
+    text(d.task_id.as_ref())
+}
+
+fn tts_task_id(d: &types::TtsCreateData) -> Option<&str> {
+    text(d.task_id.as_ref())
+}
+
+/// The id of an accepted task (`send` has already refused an answer without one).
+fn accepted_id(a: Option<&types::TaskAcceptedData>) -> Result<JobId, Error> {
+    a.and_then(|a| usable_id(a.task_id.as_str()))
+        .map(JobId::new)
+        .ok_or_else(no_task_id)
+}
+
+pub(crate) async fn clone_voice(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    req: &CloneRequest,
+    allow_private: bool,
+) -> Result<CloneJob, Error> {
+    let audio_url = rules::clone_request(req, allow_private)?;
+    let key = req.idempotency_key.clone().unwrap_or_else(new_key);
+    // VMEG's required fields are undocumented; a name is needed to find the voice later.
+    let name = req.name.clone().unwrap_or_else(|| {
+        format!(
+            "voiceclone-{}",
+            key.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(12)
+                .collect::<String>()
+        )
+    });
+    let language = match &req.language {
+        Some(l) => Some(rules::language_value("language", l)?),
+        None => None,
+    };
+    let sync = req.synchronous == Some(true);
+    let job = if sync {
+        let body = types::CloneVoiceCreateRequest {
+            provider: req.vmeg_engine.map(engine),
+            ref_audio: Some(audio_url.to_string()),
+            sample_language: language,
+            sample_text: req.sample_text.clone(),
+            voice_name: Some(name.clone()),
+        };
+        let header = key_header(&key)?;
+        let summary = || serde_json::to_value(&body).ok();
+        let call = Call {
+            operation: "clone_voice",
+            route: route("clone_voice_create_sync"),
+            kind: OperationKind::IdempotentWrite,
+            idempotency_key: Some(&key),
+            body: Some(&summary),
+            free_text: FREE_TEXT,
+        };
+        let result = t
+            .send(call, Some(clone_task_id), || {
+                c.clone_voice_create_sync(None, &header, &body)
+            })
+            .await?;
+        let mut job = result
+            .as_ref()
+            .and_then(|r| clone_job(r, None, TaskStatus::Succeeded))
+            .ok_or_else(no_task_id)?;
+        if let Some(v) = job.voice.take() {
+            job = job.with_voice(v.with_name(name.clone()));
+        }
+        job
+    } else {
+        let body = types::CloneVoiceCreateAsyncRequest {
+            extra_data: Some(extra_data(&key)),
+            provider: req.vmeg_engine.map(engine),
+            ref_audio: Some(audio_url.to_string()),
+            sample_language: language,
+            sample_text: req.sample_text.clone(),
+            voice_name: Some(name.clone()),
+        };
+        let header = key_header(&key)?;
+        let summary = || serde_json::to_value(&body).ok();
+        let call = Call {
+            operation: "clone_voice",
+            route: route("clone_voice_create_async"),
+            kind: OperationKind::IdempotentWrite,
+            idempotency_key: Some(&key),
+            body: Some(&summary),
+            free_text: FREE_TEXT,
+        };
+        let accepted = t
+            .send(call, Some(accepted_task_id), || {
+                c.clone_voice_create_async(None, &header, &body)
+            })
+            .await?;
+        let mut job = CloneJob::new(
+            Provider::Vmeg,
+            accepted_id(accepted.as_ref())?,
+            TaskStatus::Queued,
+        );
+        if let Some(at) = accepted
+            .as_ref()
+            .and_then(|a| parsed_time(a.created_at.as_ref()))
+        {
+            job = job.with_created_at(at);
+        }
+        job
+    };
+    Ok(job.with_name(name).with_idempotency_key(key))
+}
+
+pub(crate) async fn synthesize(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    req: &SpeechRequest,
+) -> Result<SpeechJob, Error> {
+    rules::speech_request(req)?;
+    let key = req.idempotency_key.clone().unwrap_or_else(new_key);
+    let language = match &req.language {
+        Some(l) => Some(types::TtsLanguage {
+            target: Some(rules::language_value("language", l)?),
+        }),
+        None => None,
+    };
+    let lines: Vec<types::TtsLine> = req
+        .lines
+        .iter()
+        .map(|l| types::TtsLine {
+            duration: None,
+            emo_prompt: req.emotion_prompt.clone(),
+            emo_ref_audio: None,
+            emo_weight: req.emotion_weight,
+            text: l.text.clone(),
+            timbre_ref_audio: None,
+            voice_id: Some(l.voice_id.clone()),
+        })
+        .collect();
+    let job = if req.synchronous == Some(true) {
+        let body = types::TtsCreateRequest {
+            data: lines,
+            language,
+            output_format: req.output_format.map(output_format),
+            provider: None,
+            trim: req.trim,
+        };
+        let header = key_header(&key)?;
+        let summary = || serde_json::to_value(&body).ok();
+        let call = Call {
+            operation: "synthesize",
+            route: route("tts_create_sync"),
+            kind: OperationKind::IdempotentWrite,
+            idempotency_key: Some(&key),
+            body: Some(&summary),
+            free_text: FREE_TEXT,
+        };
+        let result = t
+            .send(call, Some(tts_task_id), || {
+                c.tts_create_sync(None, &header, &body)
+            })
+            .await?;
+        result
+            .as_ref()
+            .and_then(|r| speech_job(r, None, TaskStatus::Succeeded))
+            .ok_or_else(no_task_id)?
+    } else {
+        let body = types::TtsCreateAsyncRequest {
+            data: lines,
+            extra_data: Some(extra_data(&key)),
+            language,
+            output_format: req.output_format.map(output_format),
+            provider: None,
+            trim: req.trim,
+        };
+        let header = key_header(&key)?;
+        let summary = || serde_json::to_value(&body).ok();
+        let call = Call {
+            operation: "synthesize",
+            route: route("tts_create_async"),
+            kind: OperationKind::IdempotentWrite,
+            idempotency_key: Some(&key),
+            body: Some(&summary),
+            free_text: FREE_TEXT,
+        };
+        let accepted = t
+            .send(call, Some(accepted_task_id), || {
+                c.tts_create_async(None, &header, &body)
+            })
+            .await?;
+        let mut job = SpeechJob::new(
+            Provider::Vmeg,
+            accepted_id(accepted.as_ref())?,
+            TaskStatus::Queued,
+        );
+        if let Some(at) = accepted
+            .as_ref()
+            .and_then(|a| parsed_time(a.created_at.as_ref()))
+        {
+            job = job.with_created_at(at);
+        }
+        job
+    };
+    Ok(job.with_idempotency_key(key))
+}

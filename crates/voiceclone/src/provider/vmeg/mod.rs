@@ -1,0 +1,211 @@
+//! VMEG Open API (Standalone): status table, results as jobs, and the calls into the
+//! generated `vmeg-client`.
+
+use std::time::Duration;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+mod calls;
+mod results;
+pub(crate) mod rules;
+mod status;
+mod voices;
+pub(crate) mod webhook;
+
+use calls::{clone_voice, synthesize};
+pub(crate) use results::{clone_job, speech_job};
+use status::{clone_status, speech_status};
+use voices::{delete_voice, list_voices, rename_voice, voice_for_task};
+
+use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
+use crate::error::{Error, ErrorKind};
+use crate::model::{CloneJob, CloneRequest, JobId, SpeechJob, SpeechRequest, Voice};
+use crate::transport::Transport;
+
+/// What the rest of the crate knows about VMEG.
+pub(crate) const FACTS: Facts = Facts {
+    name: "vmeg",
+    default_base_url: "https://api.vmeg.ai",
+    api_key_var: "VMEG_API_KEY",
+    base_url_var: "VMEG_BASE_URL",
+    success_code: 200,
+    kind_for_code,
+    set_engine: |req, engine| Ok(req.vmeg_engine(engine.parse()?)),
+    codes_are_http_statuses: true,
+    // No vendor guidance: 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a short
+    // TTS batch normally finishes well inside that).
+    wait: WaitDefaults {
+        first_interval: Duration::from_secs(2),
+        growth: 1.5,
+        max_interval: Duration::from_secs(10),
+        jitter: 0.1,
+        deadline: Some(Duration::from_secs(10 * 60)),
+        max_polls: Some(200),
+    },
+    connect,
+};
+
+/// Synchronous clone and TTS can take tens of seconds (App-Synced suggests ~120 s).
+const SYNC_TIMEOUT: Duration = Duration::from_secs(180);
+/// How many submitted clone names a client remembers (to find a voice by name later).
+const REMEMBERED_NAMES: usize = 10_000;
+
+/// VMEG business `code` (documented table: 400, 401, 402, 404, 409, 413, 422, 500, 502).
+/// 403 (App-Synced "no plan"), 429, 503 and 504 are assumed by analogy.
+pub(crate) fn kind_for_code(code: i64) -> Option<ErrorKind> {
+    Some(match code {
+        400 | 422 => ErrorKind::InvalidRequest,
+        401 | 403 => ErrorKind::Unauthorized,
+        402 => ErrorKind::PaymentRequired,
+        404 => ErrorKind::NotFound,
+        409 => ErrorKind::Conflict,
+        413 => ErrorKind::PayloadTooLarge,
+        429 => ErrorKind::RateLimited,
+        500 | 502 | 503 | 504 => ErrorKind::Server,
+        _ => return None,
+    })
+}
+
+fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
+    let config = c.config(&[
+        ("clone_voice_create_sync", SYNC_TIMEOUT),
+        ("tts_create_sync", SYNC_TIMEOUT),
+    ])?;
+    Ok(Box::new(Vmeg {
+        client: vmeg_client::Client::new_with_client(&c.base, c.http.clone(), config),
+        names: Mutex::new(HashMap::new()),
+    }))
+}
+
+/// The VMEG backend: its generated client, and the names of the clones it submitted (a
+/// finished clone task does not always name its voice; the voice list is searched by name).
+#[derive(Debug)]
+pub(crate) struct Vmeg {
+    client: vmeg_client::Client,
+    names: Mutex<HashMap<JobId, String>>,
+}
+
+impl Vmeg {
+    fn remember_name(&self, job: &CloneJob) {
+        if let Some(name) = &job.name {
+            let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+            if names.len() >= REMEMBERED_NAMES {
+                names.clear();
+            }
+            names.insert(job.id.clone(), name.clone());
+        }
+    }
+
+    fn remembered_name(&self, id: &JobId) -> Option<String> {
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+}
+
+impl Backend for Vmeg {
+    fn clone_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a CloneRequest,
+        allow_private: bool,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(async move {
+            let job = clone_voice(t, &self.client, req, allow_private).await?;
+            self.remember_name(&job);
+            Ok(job)
+        })
+    }
+
+    fn clone_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(clone_status(t, &self.client, id))
+    }
+
+    fn cloned_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+        job: CloneJob,
+    ) -> BoxFuture<'a, Result<Voice, Error>> {
+        Box::pin(async move {
+            let remembered = self.remembered_name(id);
+            match job.voice {
+                Some(v) if v.name.is_none() => Ok(match remembered {
+                    Some(name) => v.with_name(name),
+                    None => v,
+                }),
+                Some(v) => Ok(v),
+                None => voice_for_task(t, &self.client, id, remembered.as_deref()).await,
+            }
+        })
+    }
+
+    fn synthesize<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a SpeechRequest,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(synthesize(t, &self.client, req))
+    }
+
+    fn speech_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(speech_status(t, &self.client, id))
+    }
+
+    fn list_voices<'a>(&'a self, t: &'a Transport) -> BoxFuture<'a, Result<Vec<Voice>, Error>> {
+        Box::pin(list_voices(t, &self.client))
+    }
+
+    fn rename_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        voice_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(rename_voice(t, &self.client, voice_id, name))
+    }
+
+    fn delete_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        voice_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(delete_voice(t, &self.client, voice_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn code_table() {
+        let cases = [
+            (400, ErrorKind::InvalidRequest),
+            (401, ErrorKind::Unauthorized),
+            (402, ErrorKind::PaymentRequired),
+            (404, ErrorKind::NotFound),
+            (409, ErrorKind::Conflict),
+            (413, ErrorKind::PayloadTooLarge),
+            (422, ErrorKind::InvalidRequest),
+            (500, ErrorKind::Server),
+            (502, ErrorKind::Server),
+        ];
+        for (code, kind) in cases {
+            assert_eq!(kind_for_code(code), Some(kind), "{code}");
+        }
+        assert_eq!(kind_for_code(418), None);
+    }
+}

@@ -1,0 +1,175 @@
+//! VMEG's answers as normalized values: its status words, and clone and TTS results as jobs
+//! (from a synchronous answer, a webhook's `data` or, assumed, `tasks/detail`).
+
+use std::time::Duration;
+
+use client_glue::Text;
+use vmeg_client::types;
+
+use crate::error::{Error, ErrorKind};
+use crate::model::{
+    CloneJob, JobId, Provider, Speech, SpeechJob, SpeechSegment, TaskStatus, Voice,
+};
+use crate::wire::{parse_url, usable_id};
+
+pub(super) fn text(t: Option<&Text>) -> Option<&str> {
+    t.and_then(Text::as_str)
+}
+
+/// VMEG status string -> [`TaskStatus`]. Documented (media translation and App-Synced):
+/// `running`, `finished`, `failed`. Everything else here is an assumption.
+pub(crate) fn map_status(raw: &str) -> TaskStatus {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "running" => TaskStatus::Running,
+        "finished" => TaskStatus::Succeeded,
+        "failed" => TaskStatus::Failed,
+        "queued" | "queue" | "pending" | "waiting" | "created" | "submitted" | "accepted" => {
+            TaskStatus::Queued
+        }
+        "processing" | "in_progress" | "in-progress" | "inprogress" | "started" => {
+            TaskStatus::Running
+        }
+        "success" | "succeeded" | "successful" | "completed" | "complete" | "done" => {
+            TaskStatus::Succeeded
+        }
+        "error" | "fail" | "failure" | "cancelled" | "canceled" | "timeout" | "timed_out"
+        | "expired" => TaskStatus::Failed,
+        _ => TaskStatus::Unknown(raw.to_owned()),
+    }
+}
+
+pub(super) fn no_task_id() -> Error {
+    Error::new(ErrorKind::InvalidResponse)
+        .with_provider(Provider::Vmeg)
+        .with_message("the answer has no taskId")
+}
+
+/// The task id a result names, else the one the caller asked about.
+fn task_id_or(task_id: Option<&Text>, fallback: Option<&JobId>) -> Option<JobId> {
+    usable_id(text(task_id))
+        .map(JobId::new)
+        .or_else(|| fallback.cloned())
+}
+
+pub(super) fn parsed_time(iso8601: Option<&Text>) -> Option<std::time::SystemTime> {
+    text(iso8601).and_then(crate::time::parse_iso8601)
+}
+
+/// A clone result (sync answer, webhook `data`, and, assumed, `tasks/detail` `result`) as a
+/// job in `status`, with the voice when the result names one.
+pub(crate) fn clone_job(
+    data: &types::CloneVoiceCreateData,
+    fallback_id: Option<&JobId>,
+    status: TaskStatus,
+) -> Option<CloneJob> {
+    let id = task_id_or(data.task_id.as_ref(), fallback_id)?;
+    let mut job = CloneJob::new(Provider::Vmeg, id, status);
+    let created = parsed_time(data.created_at.as_ref());
+    if let Some(voice_id) = usable_id(text(data.voice_id.as_ref())) {
+        let mut voice = Voice::new(Provider::Vmeg, voice_id);
+        if let Some(t) = created {
+            voice = voice.with_created_at(t);
+        }
+        job = job.with_voice(voice);
+    }
+    if let Some(t) = created {
+        job = job.with_created_at(t);
+    }
+    Some(job)
+}
+
+/// A TTS result's lines as speech (failed lines kept as segments with their error).
+fn speech(data: &types::TtsCreateData) -> Speech {
+    let segments: Vec<SpeechSegment> = data
+        .results
+        .iter()
+        .map(|l| {
+            SpeechSegment::new(
+                parse_url("results[].uri", text(l.uri.as_ref())),
+                l.duration
+                    .and_then(|d| d.value())
+                    .filter(|d| *d >= 0.0 && *d < 1e9)
+                    .map(Duration::from_secs_f64),
+                text(l.error_message.as_ref())
+                    .filter(|m| !m.trim().is_empty())
+                    .map(str::to_owned),
+            )
+        })
+        .collect();
+    let urls = segments.iter().filter_map(|s| s.url.clone()).collect();
+    Speech::new(urls).with_segments(segments)
+}
+
+/// A TTS result (sync answer, webhook `data`, and, assumed, `tasks/detail` `result`) as a job.
+pub(crate) fn speech_job(
+    data: &types::TtsCreateData,
+    fallback_id: Option<&JobId>,
+    status: TaskStatus,
+) -> Option<SpeechJob> {
+    let id = task_id_or(data.task_id.as_ref(), fallback_id)?;
+    let mut job = SpeechJob::new(Provider::Vmeg, id, status);
+    if !data.results.is_empty() {
+        job = job.with_speech(speech(data));
+    }
+    if let Some(t) = parsed_time(data.created_at.as_ref()) {
+        job = job.with_created_at(t);
+    }
+    Some(job)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn status_table() {
+        for (raw, want) in [
+            ("running", TaskStatus::Running),
+            ("finished", TaskStatus::Succeeded),
+            ("failed", TaskStatus::Failed),
+            ("FINISHED", TaskStatus::Succeeded),
+            ("queued", TaskStatus::Queued),
+            ("pending", TaskStatus::Queued),
+            ("processing", TaskStatus::Running),
+            ("success", TaskStatus::Succeeded),
+            ("succeeded", TaskStatus::Succeeded),
+            ("completed", TaskStatus::Succeeded),
+            ("error", TaskStatus::Failed),
+            ("cancelled", TaskStatus::Failed),
+            ("archived", TaskStatus::Unknown("archived".into())),
+        ] {
+            assert_eq!(map_status(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn tts_result_keeps_failed_lines() {
+        let r: types::TtsCreateData = serde_json::from_value(serde_json::json!({
+            "taskId": "t1", "createdAt": "2025-01-01T00:00:00Z", "extra": true,
+            "results": [{"uri": "https://cdn/a.m4a", "duration": "1.5"}, {"errorMessage": "bad voice", "duration": null}]
+        }))
+        .unwrap();
+        let job = speech_job(&r, None, TaskStatus::Succeeded).unwrap();
+        let speech = job.speech.unwrap();
+        assert_eq!(speech.audio_urls.len(), 1);
+        assert_eq!(speech.segments.len(), 2);
+        assert_eq!(
+            speech.segments[0].duration,
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(speech.segments[1].error.as_deref(), Some("bad voice"));
+        assert!(job.created_at.is_some());
+    }
+
+    #[test]
+    fn clone_result_voice() {
+        let r: types::CloneVoiceCreateData =
+            serde_json::from_value(serde_json::json!({"taskId": 12, "voiceId": "cv_1"})).unwrap();
+        let job = clone_job(&r, None, TaskStatus::Succeeded).unwrap();
+        assert_eq!(job.id.as_str(), "12");
+        assert_eq!(job.voice.unwrap().id, "cv_1");
+        let r = types::CloneVoiceCreateData::default();
+        assert!(clone_job(&r, None, TaskStatus::Failed).is_none());
+    }
+}

@@ -1,0 +1,127 @@
+//! VMEG's rules, checked before anything is sent: which request fields it understands,
+//! its limits, its audio-URL and language rules. The generic checks are `crate::validate`.
+
+use url::Url;
+
+use crate::error::Error;
+use crate::language;
+use crate::model::{CloneRequest, Provider, SpeechRequest, SubtitleMode};
+use crate::validate::{self, idempotency_key, invalid, non_blank, reject_foreign};
+
+/// VMEG TTS batch limit.
+pub(crate) const VMEG_MAX_LINES: usize = 50;
+
+/// Validates a clone request for VMEG and returns the parsed audio URL: its serialization,
+/// not the caller's string, is what the request body carries, so the URL sent is the URL
+/// checked. `allow_private` is `ClientBuilder::allow_private_urls` (a local simulator's
+/// samples).
+pub(crate) fn clone_request(req: &CloneRequest, allow_private: bool) -> Result<Url, Error> {
+    reject_foreign(
+        Provider::Vmeg,
+        "JimmyAI",
+        &[("sound_version", req.sound_version.is_some())],
+    )?;
+    if let Some(key) = &req.idempotency_key {
+        idempotency_key(key)?;
+    }
+    if let Some(name) = &req.name {
+        non_blank("name", name)?;
+    }
+    if let Some(text) = &req.sample_text {
+        non_blank("sample_text", text)?;
+    }
+    let url = audio_url(&req.audio_url, allow_private)?;
+    if let Some(lang) = &req.language {
+        language_value("language", lang)?;
+    }
+    Ok(url)
+}
+
+/// Validates a speech request for VMEG.
+pub(crate) fn speech_request(req: &SpeechRequest) -> Result<(), Error> {
+    if req.lines.is_empty() {
+        return Err(invalid("lines", "needs at least one line"));
+    }
+    reject_foreign(
+        Provider::Vmeg,
+        "JimmyAI",
+        &[
+            ("speed", req.speed.is_some()),
+            ("volume", req.volume.is_some()),
+            ("pitch", req.pitch.is_some()),
+            ("emotion", req.emotion.is_some()),
+            (
+                "subtitles",
+                req.subtitles.is_some_and(|s| s != SubtitleMode::Off),
+            ),
+            ("sound_version", req.sound_version.is_some()),
+        ],
+    )?;
+    if req.lines.len() > VMEG_MAX_LINES {
+        return Err(invalid(
+            "lines",
+            format!(
+                "VMEG takes at most {VMEG_MAX_LINES} lines per call, got {}",
+                req.lines.len()
+            ),
+        ));
+    }
+    for (i, line) in req.lines.iter().enumerate() {
+        non_blank(&format!("lines[{i}].voice_id"), &line.voice_id)?;
+        non_blank(&format!("lines[{i}].text"), &line.text)?;
+    }
+    if let Some(w) = req.emotion_weight
+        && !(w.is_finite() && (0.0..=1.0).contains(&w))
+    {
+        return Err(invalid(
+            "emotion_weight",
+            format!("must be between 0 and 1, got {w}"),
+        ));
+    }
+    if let Some(p) = &req.emotion_prompt {
+        non_blank("emotion_prompt", p)?;
+    }
+    if let Some(key) = &req.idempotency_key {
+        idempotency_key(key)?;
+    }
+
+    if let Some(lang) = &req.language {
+        language_value("language", lang)?;
+    }
+    Ok(())
+}
+
+/// A reference-audio URL for VMEG: https (plain http only for a private host, i.e. a local
+/// simulator, when private URLs are allowed).
+pub(crate) fn audio_url(raw: &str, allow_private: bool) -> Result<Url, Error> {
+    let (url, private) = validate::audio_url(raw, allow_private, |_| Ok(()))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        // Only a loopback simulator serves samples over plain http to VMEG.
+        "http" if private && allow_private => Ok(url),
+        scheme => Err(invalid(
+            "audio_url",
+            format!("VMEG needs an https URL, got {scheme}:"),
+        )),
+    }
+}
+
+/// Checks a language value and returns what goes on the wire: the BCP-47 tag itself.
+/// Well-formed tags missing from VMEG's documented lists pass with a warning (the lists are
+/// incomplete).
+pub(crate) fn language_value(field: &str, value: &str) -> Result<String, Error> {
+    let v = value.trim();
+    language::check_bcp47(v).map_err(|reason| {
+        invalid(
+            field,
+            format!("{reason}; VMEG takes BCP-47 tags such as zh-CN or en-US"),
+        )
+    })?;
+    if !language::vmeg_documented(v) {
+        tracing::warn!(
+            language = v,
+            "language tag not in VMEG's documented lists; sending it anyway"
+        );
+    }
+    Ok(v.to_owned())
+}

@@ -1,0 +1,61 @@
+//! VMEG's webhook bodies: `data` of `openapi-clone-voice` and `openapi-tts` events as jobs,
+//! and where the adapter's own data sits in `extraData`. Verification, events and
+//! deduplication are `crate::webhook`.
+
+use vmeg_client::types;
+
+use crate::model::{Job, JobId, TaskStatus};
+use crate::webhook::{WebhookEventKind, WebhookPayload};
+
+/// Where the adapter puts its own data inside `extraData`.
+pub const EXTRA_DATA_NAMESPACE: &str = "voiceclone";
+/// The field (inside [`EXTRA_DATA_NAMESPACE`]) holding the submit's idempotency key.
+pub const EXTRA_DATA_IDEMPOTENCY_KEY: &str = "idempotencyKey";
+
+/// The event's `data` as a clone or speech job, for the products this crate knows (`None`
+/// otherwise, or when `data` does not fit). VMEG webhooks carry no status: `code == 200` is
+/// `Succeeded`, anything else `Failed` (with `message`, or the code, as the reason).
+pub(crate) fn payload(
+    kind: &WebhookEventKind,
+    data: &str,
+    code: i64,
+    message: Option<&str>,
+    idempotency_key: Option<&str>,
+) -> Option<WebhookPayload> {
+    let status = if code == 200 {
+        TaskStatus::Succeeded
+    } else {
+        TaskStatus::Failed
+    };
+    let failure_reason = || {
+        message
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("vendor code {code}"))
+    };
+    // The one normalization both kinds get: failure reason and idempotency key.
+    fn finish<J: Job>(
+        mut job: J,
+        code: i64,
+        reason: impl FnOnce() -> String,
+        key: Option<&str>,
+    ) -> J {
+        if code != 200 {
+            job.set_error(reason());
+        }
+        if let Some(k) = key {
+            job.set_idempotency_key(k.to_owned());
+        }
+        job
+    }
+    match kind {
+        WebhookEventKind::CloneVoice => serde_json::from_str::<types::CloneVoiceCreateData>(data)
+            .ok()
+            .and_then(|r| super::clone_job(&r, None::<&JobId>, status.clone()))
+            .map(|job| WebhookPayload::Clone(finish(job, code, failure_reason, idempotency_key))),
+        WebhookEventKind::Tts => serde_json::from_str::<types::TtsCreateData>(data)
+            .ok()
+            .and_then(|r| super::speech_job(&r, None, status.clone()))
+            .map(|job| WebhookPayload::Speech(finish(job, code, failure_reason, idempotency_key))),
+        _ => None,
+    }
+}

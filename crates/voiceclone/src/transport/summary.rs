@@ -1,0 +1,158 @@
+//! What identifies a request whose outcome is unknown: its method, route and body fields,
+//! without secrets or the caller's free text.
+
+use url::Url;
+
+use super::Call;
+use crate::error::{Error, ErrorKind, RequestSummary};
+use crate::scrub::Scrubber;
+
+impl Call<'_> {
+    /// What a person needs to find this request again (the idempotency key and the submit
+    /// time travel beside it): method, route and the body's identifying fields, scrubbed.
+    fn summary(&self, scrubber: &Scrubber) -> RequestSummary {
+        let mut fields = Vec::new();
+        if let Some(value) = self.body.and_then(|b| b()) {
+            summarize_json("", &value, self.free_text, &mut fields);
+        }
+        RequestSummary {
+            method: self.route.0.to_owned(),
+            route: self.route.1.to_owned(),
+            fields: fields
+                .into_iter()
+                .take(SUMMARY_MAX_FIELDS)
+                .map(|(k, v)| (k, scrubber.scrub_owned(v)))
+                .collect(),
+        }
+    }
+}
+
+/// Gives an `OutcomeUnknown` the request's summary, so a person can find the task again.
+pub(super) fn with_summary(err: Error, call: &Call<'_>, scrubber: &Scrubber) -> Error {
+    match err.kind() {
+        ErrorKind::OutcomeUnknown {
+            idempotency_key,
+            task_id,
+            submitted_at,
+            ..
+        } => {
+            let kind = ErrorKind::OutcomeUnknown {
+                idempotency_key: idempotency_key.clone(),
+                task_id: task_id.clone(),
+                submitted_at: *submitted_at,
+                request: call.summary(scrubber),
+            };
+            err.with_kind(kind)
+        }
+        _ => err,
+    }
+}
+
+/// A summary quotes at most this many fields, each cut to this many characters.
+const SUMMARY_MAX_FIELDS: usize = 32;
+const SUMMARY_MAX_CHARS: usize = 200;
+
+/// Flattens a JSON body into `(path, value)` pairs for a request summary.
+fn summarize_json(
+    path: &str,
+    value: &serde_json::Value,
+    free_text: &[&str],
+    out: &mut Vec<(String, String)>,
+) {
+    use serde_json::Value;
+    let leaf = path.rsplit(['.', ']']).next().unwrap_or(path);
+    match value {
+        Value::Null => {}
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                summarize_json(&p, v, free_text, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                summarize_json(&format!("{path}[{i}]"), v, free_text, out);
+            }
+        }
+        Value::String(text) if free_text.contains(&leaf) => {
+            out.push((path.to_owned(), text_fingerprint(text)));
+        }
+        Value::String(text) => out.push((path.to_owned(), quotable(text))),
+        other => out.push((path.to_owned(), other.to_string())),
+    }
+}
+
+/// Free text as its length and the first 8 hex digits of its SHA-256: enough to match it
+/// against the caller's own records, nothing of its content.
+fn text_fingerprint(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let short = hex::encode(digest.get(..4).unwrap_or_default());
+    format!("<{} chars, sha256:{short}>", text.chars().count())
+}
+
+/// A value as it may be quoted: URLs without credentials, query or fragment; cut.
+fn quotable(text: &str) -> String {
+    if let Ok(mut url) = Url::parse(text)
+        && url.has_host()
+    {
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_query(None);
+        url.set_fragment(None);
+        return url.to_string();
+    }
+    text.chars().take(SUMMARY_MAX_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry::OperationKind;
+
+    #[test]
+    fn summary_names_the_request_without_secrets_or_free_text() {
+        let scrubber = Scrubber::new("sk-secret-0123456789");
+        let body = || {
+            Some(serde_json::json!({
+                "fileUrl": "https://u:p@cdn.example.com/a/b.wav?X-Amz-Signature=abc#frag",
+                "contentText": "Hello, my card is 4111 1111 1111 1111",
+                "data": [{"voiceId": "v-1", "text": "private words"}],
+                "voiceName": "named sk-secret-0123456789",
+                "speed": 1.5
+            }))
+        };
+        let call = Call {
+            operation: "clone_voice",
+            route: ("POST", "/x"),
+            kind: OperationKind::UnsafeWrite,
+            idempotency_key: Some("k1"),
+            body: Some(&body),
+            free_text: &["contentText", "text"],
+        };
+        let s = call.summary(&scrubber);
+        let text = s.to_string();
+        assert_eq!(s.method, "POST");
+        assert_eq!(s.route, "/x");
+        assert_eq!(
+            s.field("fileUrl"),
+            Some("https://cdn.example.com/a/b.wav"),
+            "{text}"
+        );
+        assert_eq!(s.field("data[0].voiceId"), Some("v-1"));
+        assert_eq!(s.field("speed"), Some("1.5"));
+        assert_eq!(s.field("voiceName"), Some("named [redacted]"));
+        let fp = s.field("contentText").unwrap_or_default();
+        assert!(
+            fp.starts_with("<37 chars, sha256:") && fp.len() == 27,
+            "{fp}"
+        );
+        for secret in ["4111", "private", "Signature", "u:p", "frag", "sk-secret"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Dropping redeliveries: VMEG retries with the same `pipelineKey`.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sha2::Sha256;
+
+use super::{DEFAULT_DEDUPE_TTL, MAX_PIPELINE_KEY_BYTES, REPLAY_WINDOW};
+
+/// The boxed future a [`Deduplicator`] returns (`Box::pin(async move { ... })`).
+pub type DedupFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Remembers which deliveries were handled, keyed by `pipelineKey`. Usable behind
+/// `Arc<dyn Deduplicator>`; back it with a database to share it between processes.
+pub trait Deduplicator: Send + Sync {
+    /// True the first time a key is seen (within the store's memory), false afterwards.
+    fn first_seen<'a>(&'a self, key: &'a str) -> DedupFuture<'a, bool>;
+
+    /// Forgets a key, so that the next delivery with it is handled again (call it when
+    /// handling failed before its effects were committed). The default does nothing.
+    fn forget<'a>(&'a self, key: &'a str) -> DedupFuture<'a, ()> {
+        let _ = key;
+        Box::pin(async {})
+    }
+}
+
+/// An in-process [`Deduplicator`]: at most `capacity` keys, each remembered for `ttl`.
+/// When full, the oldest key is forgotten first. Memory grows with the keys seen, never with
+/// `capacity` up front; a key longer than [`MAX_PIPELINE_KEY_BYTES`] is remembered by its
+/// SHA-256, so each entry stays small whatever the caller passes in.
+pub struct MemoryDeduplicator {
+    capacity: usize,
+    ttl: Duration,
+    state: Mutex<DedupState>,
+}
+
+#[derive(Default)]
+struct DedupState {
+    seen: HashMap<String, Instant>,
+    order: VecDeque<(String, Instant)>,
+}
+
+impl fmt::Debug for MemoryDeduplicator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryDeduplicator")
+            .field("capacity", &self.capacity)
+            .field("ttl", &self.ttl)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl MemoryDeduplicator {
+    /// A store for up to `capacity` keys, `1..=usize::MAX` (0 is read as 1; nothing is
+    /// allocated up front), each kept for `ttl`, at least [`REPLAY_WINDOW`] (shorter values,
+    /// zero included, are raised to it: a replay inside the window must still be caught);
+    /// `Duration::MAX` keeps keys until capacity pushes them out.
+    pub fn new(capacity: usize, ttl: Duration) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            ttl: ttl.max(REPLAY_WINDOW),
+            state: Mutex::new(DedupState::default()),
+        }
+    }
+
+    /// A store for up to `capacity` keys kept for [`DEFAULT_DEDUPE_TTL`] (72 h).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::new(capacity, DEFAULT_DEDUPE_TTL)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DedupState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many keys are remembered.
+    pub fn len(&self) -> usize {
+        self.lock().seen.len()
+    }
+
+    /// True when no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`Deduplicator::first_seen`] at an explicit instant (for tests).
+    pub fn first_seen_at(&self, key: &str, now: Instant) -> bool {
+        let key = bounded_key(key);
+        let key = key.as_ref();
+        let mut st = self.lock();
+        // Entries are appended in time order, so expired ones sit at the front.
+        while let Some((k, at)) = st.order.front().cloned() {
+            let expired = now.saturating_duration_since(at) >= self.ttl;
+            let over = st.seen.len() > self.capacity
+                || st.order.len() > self.capacity.saturating_mul(2).saturating_add(1);
+            if !(expired || over) {
+                break;
+            }
+            st.order.pop_front();
+            if st.seen.get(&k) == Some(&at) {
+                st.seen.remove(&k);
+            }
+        }
+        if let Some(at) = st.seen.get(key)
+            && now.saturating_duration_since(*at) < self.ttl
+        {
+            return false;
+        }
+        st.seen.insert(key.to_owned(), now);
+        st.order.push_back((key.to_owned(), now));
+        while st.seen.len() > self.capacity {
+            let Some((k, at)) = st.order.pop_front() else {
+                break;
+            };
+            if st.seen.get(&k) == Some(&at) {
+                st.seen.remove(&k);
+            }
+        }
+        true
+    }
+
+    fn forget_now(&self, key: &str) {
+        self.lock().seen.remove(bounded_key(key).as_ref());
+    }
+}
+
+/// The key as stored: itself, or `sha256:<hex>` when longer than [`MAX_PIPELINE_KEY_BYTES`].
+fn bounded_key(key: &str) -> std::borrow::Cow<'_, str> {
+    use sha2::Digest;
+    if key.len() <= MAX_PIPELINE_KEY_BYTES {
+        std::borrow::Cow::Borrowed(key)
+    } else {
+        std::borrow::Cow::Owned(format!("sha256:{}", hex::encode(Sha256::digest(key))))
+    }
+}
+
+impl Deduplicator for MemoryDeduplicator {
+    fn first_seen<'a>(&'a self, key: &'a str) -> DedupFuture<'a, bool> {
+        let fresh = self.first_seen_at(key, Instant::now());
+        Box::pin(async move { fresh })
+    }
+
+    fn forget<'a>(&'a self, key: &'a str) -> DedupFuture<'a, ()> {
+        self.forget_now(key);
+        Box::pin(async {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn dedup_by_pipeline_key_with_capacity_and_ttl() {
+        let d: Arc<dyn Deduplicator> =
+            Arc::new(MemoryDeduplicator::new(2, Duration::from_secs(60)));
+        assert!(d.first_seen("a").await);
+        assert!(!d.first_seen("a").await);
+        d.forget("a").await;
+        assert!(d.first_seen("a").await);
+
+        let m = MemoryDeduplicator::new(2, Duration::from_secs(600));
+        let t0 = Instant::now();
+        assert!(m.first_seen_at("a", t0));
+        assert!(m.first_seen_at("b", t0));
+        assert!(m.first_seen_at("c", t0));
+        assert_eq!(m.len(), 2);
+        assert!(m.first_seen_at("a", t0), "oldest evicted at capacity");
+        assert!(!m.first_seen_at("c", t0 + Duration::from_secs(599)));
+        assert!(
+            m.first_seen_at("c", t0 + Duration::from_secs(601)),
+            "expired after ttl"
+        );
+
+        let hour = Duration::from_secs(3600);
+        let m = MemoryDeduplicator::with_capacity(10);
+        assert!(m.first_seen_at("p", t0));
+        assert!(
+            !m.first_seen_at("p", t0 + 71 * hour),
+            "kept 72 h by default"
+        );
+        assert!(m.first_seen_at("p", t0 + 73 * hour));
+    }
+
+    #[test]
+    fn dedup_ttl_is_never_below_the_replay_window_and_capacity_never_overflows() {
+        for ttl in [
+            Duration::ZERO,
+            Duration::from_secs(1),
+            Duration::from_secs(299),
+        ] {
+            let m = MemoryDeduplicator::new(10, ttl);
+            let t0 = Instant::now();
+            assert!(m.first_seen_at("a", t0));
+            assert!(
+                !m.first_seen_at("a", t0 + Duration::from_secs(299)),
+                "ttl {ttl:?}: a redelivery within the replay window is a duplicate"
+            );
+        }
+        let m = MemoryDeduplicator::new(usize::MAX, Duration::MAX);
+        let t0 = Instant::now();
+        for k in ["a", "b", "a", "c"] {
+            let _ = m.first_seen_at(k, t0);
+        }
+        assert_eq!(m.len(), 3);
+        assert!(!m.first_seen_at("a", t0 + Duration::from_secs(86_400 * 365)));
+        // Keys are bounded in memory whatever a caller passes in.
+        let long = "x".repeat(100_000);
+        assert!(m.first_seen_at(&long, t0));
+        assert!(!m.first_seen_at(&long, t0));
+        assert!(m.lock().seen.keys().all(|k| k.len() <= 256));
+        assert!(m.lock().order.iter().all(|(k, _)| k.len() <= 256));
+    }
+}

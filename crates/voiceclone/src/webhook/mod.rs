@@ -1,0 +1,88 @@
+//! VMEG webhooks: verify, decode, deduplicate.
+//!
+//! VMEG signs each delivery with `X-Timestamp` (Unix milliseconds, as a string) and
+//! `X-Signature` (lowercase hex HMAC-SHA256, key = the webhook secret, message = the
+//! timestamp string immediately followed by the raw body bytes). [`Verifier`] checks the
+//! signature in constant time, refuses timestamps more than 300 s away (either way), bounds
+//! the body size, and decodes the body into a [`WebhookEvent`]. Hash the body exactly as
+//! received: never re-serialize it first.
+//!
+//! VMEG retries a delivery until it gets a 2xx, with the same `pipelineKey` each time:
+//! answer 2xx quickly, and skip side effects for a `pipelineKey` already handled
+//! ([`Deduplicator`]). VMEG signs each redelivery afresh and does not say how long it keeps
+//! trying, so [`MemoryDeduplicator`] remembers keys for [`DEFAULT_DEDUPE_TTL`] (72 h) by
+//! default, and never for less than the [`REPLAY_WINDOW`]. A `pipelineKey` longer than
+//! [`MAX_PIPELINE_KEY_BYTES`] is refused ([`WebhookFailure::PipelineKeyTooLong`]).
+//!
+//! Framework-neutral: header values and bytes in, event out. Wiring into any HTTP server
+//! looks like this:
+//!
+//! ```
+//! use voiceclone::webhook::{Deduplicator, MemoryDeduplicator, Verifier, WebhookPayload};
+//! use voiceclone::WebhookSecret;
+//!
+//! /// Returns the HTTP status to answer with.
+//! async fn on_webhook(
+//!     verifier: &Verifier,
+//!     dedup: &dyn Deduplicator,
+//!     timestamp: Option<&str>, // value of the X-Timestamp header
+//!     signature: Option<&str>, // value of the X-Signature header
+//!     body: &[u8],             // the raw request body
+//! ) -> u16 {
+//!     let event = match verifier.verify(timestamp.unwrap_or(""), signature.unwrap_or(""), body) {
+//!         Ok(event) => event,
+//!         Err(err) => {
+//!             eprintln!("{err}");
+//!             return match err.kind() {
+//!                 voiceclone::ErrorKind::Webhook(f) => f.http_status(),
+//!                 _ => 400,
+//!             };
+//!         }
+//!     };
+//!     if !dedup.first_seen(&event.pipeline_key).await {
+//!         return 200; // a retry of a delivery already handled
+//!     }
+//!     match &event.payload {
+//!         WebhookPayload::Clone(job) => println!("clone {} is {}", job.id, job.status),
+//!         WebhookPayload::Speech(job) => println!("speech {} is {}", job.id, job.status),
+//!         _ => {}
+//!     }
+//!     // Queue heavy work; if handling fails before its effects are committed, call
+//!     // `dedup.forget(&event.pipeline_key)` so VMEG's retry is processed.
+//!     200
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = Verifier::new(WebhookSecret::new("secret from API Configuration"));
+//! let dedup = MemoryDeduplicator::with_capacity(10_000); // keys kept 72 h
+//! let rt = tokio::runtime::Builder::new_current_thread().build()?;
+//! let status = rt.block_on(on_webhook(&verifier, &dedup, Some("1700000000000"), Some("00"), b"{}"));
+//! assert_eq!(status, 401);
+//! # Ok(())
+//! # }
+//! ```
+
+mod dedupe;
+mod event;
+mod verify;
+
+use std::time::Duration;
+
+pub use crate::error::WebhookFailure;
+pub use dedupe::{DedupFuture, Deduplicator, MemoryDeduplicator};
+pub use event::{RawData, WebhookEvent, WebhookEventKind, WebhookPayload};
+pub use verify::Verifier;
+
+/// The timestamp header VMEG sends.
+pub const TIMESTAMP_HEADER: &str = "X-Timestamp";
+/// The signature header VMEG sends.
+pub const SIGNATURE_HEADER: &str = "X-Signature";
+pub use crate::provider::vmeg::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
+/// How far a delivery's `X-Timestamp` may be from now, either way ([`Verifier::new`]'s
+/// tolerance, as VMEG documents it).
+pub const REPLAY_WINDOW: Duration = Duration::from_secs(300);
+/// How long [`MemoryDeduplicator::with_capacity`] remembers a `pipelineKey`: VMEG redelivers
+/// with a fresh timestamp each time and does not document for how long.
+pub const DEFAULT_DEDUPE_TTL: Duration = Duration::from_secs(72 * 3600);
+/// The longest `pipelineKey` accepted (VMEG's are 32 hex characters).
+pub const MAX_PIPELINE_KEY_BYTES: usize = 256;

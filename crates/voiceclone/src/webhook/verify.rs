@@ -1,0 +1,370 @@
+//! Checking a delivery: signature, timestamp, size; then decoding it.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::event::{WebhookEvent, decode_event};
+use super::{REPLAY_WINDOW, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::error::{Error, ErrorKind, WebhookFailure};
+use crate::model::Provider;
+use crate::secret::WebhookSecret;
+
+/// Checks and decodes VMEG webhook deliveries.
+#[derive(Clone)]
+pub struct Verifier {
+    secret: WebhookSecret,
+    tolerance: Duration,
+    max_body_bytes: usize,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("secret", &self.secret)
+            .field("tolerance", &self.tolerance)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// A verifier with the documented 300 s tolerance ([`REPLAY_WINDOW`]) and a 1 MiB body
+    /// limit.
+    pub fn new(secret: WebhookSecret) -> Self {
+        Self {
+            secret,
+            tolerance: REPLAY_WINDOW,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+
+    /// Sets the allowed clock difference, either way (any value). Keep a deduplicator's TTL
+    /// at least this long: [`MemoryDeduplicator`](super::MemoryDeduplicator) only guarantees [`REPLAY_WINDOW`].
+    #[must_use]
+    pub fn tolerance(mut self, tolerance: Duration) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Sets the body size limit (any value).
+    #[must_use]
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// Verifies a delivery against the current time. Pass `""` for an absent header.
+    pub fn verify(
+        &self,
+        timestamp_header: &str,
+        signature_header: &str,
+        body: &[u8],
+    ) -> Result<WebhookEvent, Error> {
+        self.verify_at(timestamp_header, signature_header, body, SystemTime::now())
+    }
+
+    /// Verifies a delivery against an explicit `now` (for tests and replays of stored deliveries).
+    pub fn verify_at(
+        &self,
+        timestamp_header: &str,
+        signature_header: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<WebhookEvent, Error> {
+        self.check(timestamp_header, signature_header, body, now)
+            .map_err(|failure| {
+                tracing::warn!(failure = %failure, "webhook delivery refused");
+                Error::new(ErrorKind::Webhook(failure))
+                    .with_provider(Provider::Vmeg)
+                    .with_operation("verify_webhook")
+            })
+    }
+
+    fn check(
+        &self,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<WebhookEvent, WebhookFailure> {
+        if body.len() > self.max_body_bytes {
+            return Err(WebhookFailure::BodyTooLarge {
+                size: body.len(),
+                limit: self.max_body_bytes,
+            });
+        }
+        if self.secret.is_empty() {
+            return Err(WebhookFailure::MissingSecret);
+        }
+        if timestamp.trim().is_empty() {
+            return Err(WebhookFailure::MissingHeader {
+                header: TIMESTAMP_HEADER,
+            });
+        }
+        if signature.trim().is_empty() {
+            return Err(WebhookFailure::MissingHeader {
+                header: SIGNATURE_HEADER,
+            });
+        }
+        let sent_ms =
+            parse_millis(timestamp).ok_or_else(|| WebhookFailure::MalformedTimestamp {
+                value: timestamp.chars().take(40).collect(),
+            })?;
+        let signature = signature.trim();
+        let well_formed = signature.len() == 64
+            && signature
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !well_formed {
+            return Err(WebhookFailure::MalformedSignature);
+        }
+        let expected = hex::decode(signature).map_err(|_| WebhookFailure::MalformedSignature)?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose().as_bytes())
+            .map_err(|_| WebhookFailure::SignatureMismatch)?;
+        // The signed message is the header string exactly as received, then the raw body.
+        mac.update(timestamp.as_bytes());
+        mac.update(body);
+        mac.verify_slice(&expected)
+            .map_err(|_| WebhookFailure::SignatureMismatch)?;
+
+        let sent_at = UNIX_EPOCH
+            .checked_add(Duration::from_millis(sent_ms))
+            .ok_or_else(|| WebhookFailure::MalformedTimestamp {
+                value: timestamp.chars().take(40).collect(),
+            })?;
+        match now.duration_since(sent_at) {
+            Ok(age) if age > self.tolerance => {
+                return Err(WebhookFailure::StaleTimestamp {
+                    age,
+                    tolerance: self.tolerance,
+                });
+            }
+            Err(e) if e.duration() > self.tolerance => {
+                return Err(WebhookFailure::FutureTimestamp {
+                    ahead: e.duration(),
+                    tolerance: self.tolerance,
+                });
+            }
+            _ => {}
+        }
+        decode_event(body, sent_at)
+    }
+}
+
+fn parse_millis(raw: &str) -> Option<u64> {
+    if raw.is_empty() || raw.len() > 16 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::model::TaskStatus;
+    use crate::webhook::{MAX_PIPELINE_KEY_BYTES, RawData, WebhookEventKind, WebhookPayload};
+
+    const SECRET: &str = "whsec_test_123";
+
+    // Computed independently of the code under test: the hmac crate directly.
+    fn sign(ts: &str, body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(ts.as_bytes());
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn verifier() -> Verifier {
+        Verifier::new(WebhookSecret::new(SECRET))
+    }
+
+    const TS: &str = "1700000000000";
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(1_700_000_000_000)
+    }
+
+    fn failure(r: Result<WebhookEvent, Error>) -> WebhookFailure {
+        match r.unwrap_err().kind() {
+            ErrorKind::Webhook(f) => f.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const CLONE_BODY: &str = r#"{"code":200,"version":"v1","event":"openapi-clone-voice","pipelineKey":"0123456789abcdef0123456789abcdef","message":"","extraData":{"voiceclone":{"idempotencyKey":"k-42"},"mine":1},"data":{"taskId":"t-1","voiceId":"cv_9","createdAt":"2025-05-01T10:00:00Z"},"unknown":true}"#;
+
+    #[test]
+    fn accepts_a_good_clone_delivery() {
+        let body = CLONE_BODY.as_bytes();
+        let ev = verifier()
+            .verify_at(TS, &sign(TS, body), body, now())
+            .unwrap();
+        assert_eq!(ev.kind, WebhookEventKind::CloneVoice);
+        assert_eq!(ev.pipeline_key, "0123456789abcdef0123456789abcdef");
+        assert_eq!(ev.idempotency_key(), Some("k-42"));
+        assert!(ev.succeeded());
+        match ev.payload {
+            WebhookPayload::Clone(job) => {
+                assert_eq!(job.id.as_str(), "t-1");
+                assert_eq!(job.status, TaskStatus::Succeeded);
+                assert_eq!(job.voice.unwrap().id, "cv_9");
+                assert_eq!(job.idempotency_key.as_deref(), Some("k-42"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn failed_tts_and_other_events() {
+        let body = br#"{"code":502,"event":"openapi-tts","pipelineKey":"p2","message":"upstream failed","data":{"taskId":"t-2"}}"#;
+        let ev = verifier()
+            .verify_at(TS, &sign(TS, body), body, now())
+            .unwrap();
+        match ev.payload {
+            WebhookPayload::Speech(job) => {
+                assert_eq!(job.status, TaskStatus::Failed);
+                assert_eq!(job.error.as_deref(), Some("upstream failed"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let body =
+            br#"{"code":"200","event":"openapi-something-new","pipelineKey":"p3","data":{"x":1}}"#;
+        let ev = verifier()
+            .verify_at(TS, &sign(TS, body), body, now())
+            .unwrap();
+        assert_eq!(
+            ev.kind,
+            WebhookEventKind::Other("openapi-something-new".into())
+        );
+        assert_eq!(
+            ev.payload,
+            WebhookPayload::Other(RawData(
+                serde_json::value::RawValue::from_string(r#"{"x":1}"#.to_owned()).unwrap()
+            ))
+        );
+    }
+
+    #[test]
+    fn each_failure_is_distinct() {
+        let body = CLONE_BODY.as_bytes();
+        let good = sign(TS, body);
+        let v = verifier();
+        assert_eq!(
+            failure(v.verify_at("", &good, body, now())),
+            WebhookFailure::MissingHeader {
+                header: TIMESTAMP_HEADER
+            }
+        );
+        assert_eq!(
+            failure(v.verify_at(TS, "", body, now())),
+            WebhookFailure::MissingHeader {
+                header: SIGNATURE_HEADER
+            }
+        );
+        assert!(matches!(
+            failure(v.verify_at("17e11", &good, body, now())),
+            WebhookFailure::MalformedTimestamp { .. }
+        ));
+        assert_eq!(
+            failure(v.verify_at(TS, &good.to_uppercase(), body, now())),
+            WebhookFailure::MalformedSignature
+        );
+        assert_eq!(
+            failure(v.verify_at(TS, "abc", body, now())),
+            WebhookFailure::MalformedSignature
+        );
+        let mut tampered = body.to_vec();
+        tampered[10] ^= 1;
+        assert_eq!(
+            failure(v.verify_at(TS, &good, &tampered, now())),
+            WebhookFailure::SignatureMismatch
+        );
+        assert_eq!(
+            failure(v.verify_at("1700000000001", &good, body, now())),
+            WebhookFailure::SignatureMismatch
+        );
+        let wrong = Verifier::new(WebhookSecret::new("other"));
+        assert_eq!(
+            failure(wrong.verify_at(TS, &good, body, now())),
+            WebhookFailure::SignatureMismatch
+        );
+        let late = now() + Duration::from_secs(301);
+        assert!(matches!(
+            failure(v.verify_at(TS, &good, body, late)),
+            WebhookFailure::StaleTimestamp { .. }
+        ));
+        assert!(
+            v.verify_at(TS, &good, body, now() + Duration::from_secs(299))
+                .is_ok()
+        );
+        let early = now() - Duration::from_secs(301);
+        assert!(matches!(
+            failure(v.verify_at(TS, &good, body, early)),
+            WebhookFailure::FutureTimestamp { .. }
+        ));
+        assert!(
+            v.verify_at(TS, &good, body, now() - Duration::from_secs(299))
+                .is_ok()
+        );
+        let small = verifier().max_body_bytes(10);
+        assert_eq!(
+            failure(small.verify_at(TS, &good, body, now())),
+            WebhookFailure::BodyTooLarge {
+                size: body.len(),
+                limit: 10
+            }
+        );
+        let not_json = b"hello";
+        assert!(matches!(
+            failure(v.verify_at(TS, &sign(TS, not_json), not_json, now())),
+            WebhookFailure::InvalidJson { .. }
+        ));
+        let no_key = br#"{"code":200,"event":"openapi-tts","data":{}}"#;
+        assert!(matches!(
+            failure(v.verify_at(TS, &sign(TS, no_key), no_key, now())),
+            WebhookFailure::InvalidJson { .. }
+        ));
+        let empty = Verifier::new(WebhookSecret::new(""));
+        assert_eq!(
+            failure(empty.verify_at(TS, &good, body, now())),
+            WebhookFailure::MissingSecret
+        );
+    }
+
+    #[test]
+    fn errors_never_show_the_secret() {
+        let v = verifier();
+        let err = v.verify_at(TS, "00", b"{}", now()).unwrap_err();
+        assert!(!format!("{err} {err:?} {v:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn an_overlong_pipeline_key_is_refused() {
+        let key = "k".repeat(300);
+        let body =
+            format!(r#"{{"code":200,"event":"openapi-tts","pipelineKey":"{key}","data":{{}}}}"#);
+        let body = body.as_bytes();
+        let f = failure(verifier().verify_at(TS, &sign(TS, body), body, now()));
+        assert_eq!(
+            f,
+            WebhookFailure::PipelineKeyTooLong {
+                len: 300,
+                limit: MAX_PIPELINE_KEY_BYTES
+            }
+        );
+        assert_eq!(f.http_status(), 400, "{f}");
+        assert!(f.to_string().contains("pipelineKey"), "{f}");
+        let key = "k".repeat(256);
+        let body =
+            format!(r#"{{"code":200,"event":"openapi-tts","pipelineKey":"{key}","data":{{}}}}"#);
+        let body = body.as_bytes();
+        assert!(
+            verifier()
+                .verify_at(TS, &sign(TS, body), body, now())
+                .is_ok()
+        );
+    }
+}
