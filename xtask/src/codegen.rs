@@ -98,6 +98,8 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
         Err(e) => return err(format!("{name}: progenitor produced unparsable code: {e}")),
     };
     remove_panicking_constructor(&mut file);
+    prebuilt_urls(&mut file);
+    drop_api_version_header(&mut file);
     let glue = match syn::parse_str::<syn::File>(&glue(&spec.operations)) {
         Ok(g) => g,
         Err(e) => return err(format!("{name}: the xtask's glue does not parse: {e}")),
@@ -105,8 +107,10 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
     file.items.extend(glue.items);
     let body = prettyplease::unparse(&file);
     let mut notes = vec![
-        "the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, removes progenitor's `api-version` header, sets each operation's timeout and bounds the response body".to_string(),
+        "the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body".to_string(),
         "progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor".to_string(),
+        "progenitor's `api-version` header (neither vendor documents it) is not added".to_string(),
+        "request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended) instead of a string reqwest parses on every call".to_string(),
     ];
     notes.extend(shaped.notes);
     let code = format!(
@@ -295,4 +299,64 @@ fn remove_panicking_constructor(file: &mut syn::File) {
         imp.items
             .retain(|i| !matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == "new"));
     }
+}
+
+/// `let url = format!("{}/path/{}", self.baseurl, args..)` becomes
+/// `let url = ::client_glue::hooks::request_url(&self.baseurl, self.inner(), &format!("/path/{}", args..))?`:
+/// the same URL, without reqwest parsing the whole of it again on every call (about 12,000
+/// instructions per call, BENCHMARKS.md).
+fn prebuilt_urls(file: &mut syn::File) {
+    use syn::punctuated::Punctuated;
+    use syn::visit_mut::VisitMut;
+    use syn::{Expr, Token};
+
+    struct Rewrite;
+    impl VisitMut for Rewrite {
+        fn visit_local_mut(&mut self, local: &mut syn::Local) {
+            let is_url = matches!(&local.pat, syn::Pat::Ident(p) if p.ident == "url");
+            if is_url
+                && let Some(init) = &mut local.init
+                && let Expr::Macro(m) = &*init.expr
+                && m.mac.path.is_ident("format")
+                && let Ok(args) = m
+                    .mac
+                    .parse_body_with(Punctuated::<Expr, Token![,]>::parse_terminated)
+            {
+                let mut args = args.into_iter();
+                if let (Some(Expr::Lit(lit)), Some(base)) = (args.next(), args.next())
+                    && let syn::Lit::Str(fmt) = &lit.lit
+                    && let Some(rest) = fmt.value().strip_prefix("{}")
+                    && quote::quote!(#base).to_string() == "self . baseurl"
+                {
+                    let rest = syn::LitStr::new(rest, fmt.span());
+                    let rest_args: Vec<Expr> = args.collect();
+                    *init.expr = syn::parse_quote!(::client_glue::hooks::request_url(
+                        &self.baseurl,
+                        self.inner(),
+                        &format!(#rest, #(#rest_args),*),
+                    )?);
+                }
+            }
+            syn::visit_mut::visit_local_mut(self, local);
+        }
+    }
+    Rewrite.visit_file_mut(file);
+}
+
+/// Removes the statements that append progenitor's `api-version` header: neither vendor
+/// documents it, and adding it to remove it in a hook costs every call.
+fn drop_api_version_header(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+
+    struct Drop;
+    impl VisitMut for Drop {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            block.stmts.retain(|stmt| {
+                let text = quote::quote!(#stmt).to_string();
+                !(text.starts_with("header_map . append") && text.contains("\"api-version\""))
+            });
+            syn::visit_mut::visit_block_mut(self, block);
+        }
+    }
+    Drop.visit_file_mut(file);
 }

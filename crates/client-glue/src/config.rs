@@ -1,7 +1,7 @@
 //! What every call of a generated client carries without being told per call.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
@@ -32,6 +32,8 @@ pub struct ClientConfig {
     default_timeout: Duration,
     timeouts: Arc<HashMap<&'static str, Duration>>,
     max_response_bytes: usize,
+    /// The client's base URL, parsed once (see `hooks::request_url`).
+    base: Arc<OnceLock<(String, reqwest::Url)>>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -60,6 +62,7 @@ impl ClientConfig {
             default_timeout: DEFAULT_TIMEOUT,
             timeouts: Arc::new(HashMap::new()),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            base: Arc::new(OnceLock::new()),
         })
     }
 
@@ -96,6 +99,18 @@ impl ClientConfig {
     /// The response body limit.
     pub fn max_response_bytes(&self) -> usize {
         self.max_response_bytes
+    }
+
+    /// `baseurl` parsed, once per config (again if a client uses another base URL).
+    pub(crate) fn parsed_base(&self, baseurl: &str) -> Option<reqwest::Url> {
+        if let Some((raw, url)) = self.base.get()
+            && raw == baseurl
+        {
+            return Some(url.clone());
+        }
+        let url = reqwest::Url::parse(baseurl).ok()?;
+        let _ = self.base.set((baseurl.to_owned(), url.clone()));
+        Some(url)
     }
 }
 

@@ -159,7 +159,11 @@ impl<'de> Deserialize<'de> for Text {
         };
         let text = r.get();
         let value = if text.starts_with('"') {
-            serde_json::from_str::<String>(text).ok()
+            // Without escapes the string is the text between the quotes: no second parse.
+            match text.get(1..text.len().saturating_sub(1)) {
+                Some(inner) if text.len() >= 2 && !inner.contains('\\') => Some(inner.to_owned()),
+                _ => serde_json::from_str::<String>(text).ok(),
+            }
         } else if is_number(text) {
             Some(text.to_owned())
         } else {

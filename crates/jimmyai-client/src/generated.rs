@@ -4,8 +4,10 @@
 // generator: progenitor 0.15.1
 // Skipped operations: uploadFile
 // What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen.rs):
-// - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, removes progenitor's `api-version` header, sets each operation's timeout and bounds the response body
+// - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
+// - progenitor's `api-version` header (neither vendor documents it) is not added
+// - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended) instead of a string reqwest parses on every call
 // - failure responses left undeclared (6 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
 // - answers read leniently (19 fields of AudioTask, CreateAudioEnvelope, CreateCloneEnvelope, ErrorEnvelope, GetAudioTaskEnvelope, UploadFileEnvelope, UploadedFile): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`; `Code` as `client_glue::Code` (integer or numeric string)
 
@@ -654,15 +656,12 @@ Arguments:
         &'a self,
         id: &'a str,
     ) -> Result<ResponseValue<types::GetAudioTaskEnvelope>, Error<()>> {
-        let url = format!(
-            "{}/api/open-api/v1/audios/{}", self.baseurl, encode_path(& id.to_string()),
-        );
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/api/open-api/v1/audios/{}", encode_path(& id.to_string())),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -700,13 +699,12 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/audios`
         &'a self,
         body: &'a types::CreateAudioRequest,
     ) -> Result<ResponseValue<types::CreateAudioEnvelope>, Error<()>> {
-        let url = format!("{}/api/open-api/v1/soundCloning/audios", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/api/open-api/v1/soundCloning/audios",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -746,13 +744,12 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/clones`
         &'a self,
         body: &'a types::CreateCloneRequest,
     ) -> Result<ResponseValue<types::CreateCloneEnvelope>, Error<()>> {
-        let url = format!("{}/api/open-api/v1/soundCloning/clones", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/api/open-api/v1/soundCloning/clones",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         #[allow(unused_mut)]
         let mut request = self
             .client

@@ -4,8 +4,10 @@
 // generator: progenitor 0.15.1
 // Skipped operations: none
 // What the xtask changed between the spec and progenitor (xtask/src/shape.rs, codegen.rs):
-// - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, removes progenitor's `api-version` header, sets each operation's timeout and bounds the response body
+// - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
+// - progenitor's `api-version` header (neither vendor documents it) is not added
+// - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended) instead of a string reqwest parses on every call
 // - failure responses left undeclared (22 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
 // - answers read leniently (71 fields of BasicVoice, BasicVoiceListData, BasicVoiceListEnvelope, CloneVoice, CloneVoiceCreateData, CloneVoiceCreateSyncEnvelope, CloneVoiceListData, CloneVoiceListEnvelope, CloneVoiceWebhook, ErrorEnvelope, TaskAcceptedData, TaskAcceptedEnvelope, TaskDetailData, TaskDetailEnvelope, TaskListData, TaskListEnvelope, TaskSummary, TtsCreateData, TtsCreateSyncEnvelope, TtsResult, TtsWebhook, VoidEnvelope): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`; `Code` as `client_glue::Code` (integer or numeric string)
 
@@ -1493,13 +1495,12 @@ Arguments:
         x_idempotency_key: Option<&'a types::VoiceBasicListXIdempotencyKey>,
         body: &'a types::BasicVoiceListRequest,
     ) -> Result<ResponseValue<types::BasicVoiceListEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/assets/voice/basic/list", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/assets/voice/basic/list",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = x_idempotency_key {
             header_map.append("X-Idempotency-Key", value.to_string().try_into()?);
         }
@@ -1548,13 +1549,12 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::VoiceCloneDeleteXIdempotencyKey,
         body: &'a types::CloneVoiceDeleteRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/assets/voice/clone/delete", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/assets/voice/clone/delete",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
@@ -1602,13 +1602,12 @@ Arguments:
         x_idempotency_key: Option<&'a types::VoiceCloneListXIdempotencyKey>,
         body: &'a types::CloneVoiceListRequest,
     ) -> Result<ResponseValue<types::CloneVoiceListEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/assets/voice/clone/list", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/assets/voice/clone/list",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         if let Some(value) = x_idempotency_key {
             header_map.append("X-Idempotency-Key", value.to_string().try_into()?);
         }
@@ -1657,13 +1656,12 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::VoiceCloneUpdateXIdempotencyKey,
         body: &'a types::CloneVoiceUpdateRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/assets/voice/clone/update", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/assets/voice/clone/update",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
@@ -1716,13 +1714,12 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::CloneVoiceCreateSyncXIdempotencyKey,
         body: &'a types::CloneVoiceCreateRequest,
     ) -> Result<ResponseValue<types::CloneVoiceCreateSyncEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/task/clone-voice/create", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/task/clone-voice/create",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
@@ -1775,13 +1772,12 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::CloneVoiceCreateAsyncXIdempotencyKey,
         body: &'a types::CloneVoiceCreateAsyncRequest,
     ) -> Result<ResponseValue<types::TaskAcceptedEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/task/clone-voice/create-async", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/task/clone-voice/create-async",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
@@ -1829,13 +1825,12 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::TtsCreateSyncXIdempotencyKey,
         body: &'a types::TtsCreateRequest,
     ) -> Result<ResponseValue<types::TtsCreateSyncEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/task/tts/create", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/task/tts/create",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
@@ -1885,13 +1880,12 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::TtsCreateAsyncXIdempotencyKey,
         body: &'a types::TtsCreateAsyncRequest,
     ) -> Result<ResponseValue<types::TaskAcceptedEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/task/tts/create-async", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/task/tts/create-async",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
@@ -1939,13 +1933,12 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::TasksDeleteXIdempotencyKey,
         body: &'a types::TaskDeleteRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/tasks/delete", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/tasks/delete",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         header_map
             .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
@@ -1991,13 +1984,12 @@ Arguments:
         req_id: Option<&'a str>,
         task_id: &'a str,
     ) -> Result<ResponseValue<types::TaskDetailEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/tasks/detail", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/tasks/detail",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2047,13 +2039,12 @@ Arguments:
         status: Option<&'a str>,
         task_type: Option<&'a str>,
     ) -> Result<ResponseValue<types::TaskListEnvelope>, Error<()>> {
-        let url = format!("{}/openapi/v1/tasks/list", self.baseurl,);
+        let url = ::client_glue::hooks::request_url(
+            &self.baseurl,
+            self.inner(),
+            &format!("/openapi/v1/tasks/list",),
+        )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-        header_map
-            .append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
-            );
         #[allow(unused_mut)]
         let mut request = self
             .client

@@ -787,6 +787,105 @@ fn sim_command_serves_until_interrupted() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
+#[test]
+fn scripted_lost_answer_ends_outcome_unknown_then_reconciles_by_key() {
+    // Webhooks go to a closed port: each delivery attempt is still recorded with its body,
+    // which is what a receiver would have got.
+    let sim = Sim::start(
+        fast_config()
+            .with_webhook("http://127.0.0.1:9/hook", "whsec")
+            .with_webhook_retry_delays(vec![]),
+    );
+    sim.handle
+        .fail_next(
+            "vmeg.cloneVoiceCreateAsync",
+            voiceclone_sim::FaultKind::DropAfter,
+            1,
+        )
+        .unwrap();
+    let j = run(&sim, &clone_args("vmeg", &[])).expect(3).json();
+    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    let key = s(&j["error"]["idempotency_key"]).to_owned();
+    // Exactly one task exists for that call, although the answer was lost.
+    let stats = sim.handle.stats();
+    assert_eq!(stats.billable("vmeg.cloneVoiceCreateAsync"), 1, "{stats:?}");
+    // Reconcile: the completion webhook carries the key in extraData and names the task.
+    let deliveries = sim
+        .rt
+        .block_on(sim.handle.wait_for_deliveries(1, Duration::from_secs(10)));
+    let d = deliveries
+        .iter()
+        .find(|d| d.body.contains(&key))
+        .expect("a webhook naming the idempotency key");
+    let body: Value = serde_json::from_str(&d.body).unwrap();
+    let task = s(&body["data"]["taskId"]).to_owned();
+    let st = run(&sim, &["--provider", "vmeg", "--json", "status", &task])
+        .expect(0)
+        .json();
+    assert_eq!(st["status"], "succeeded", "{st}");
+    assert!(s(&st["voice_id"]).starts_with("cv_"), "{st}");
+    assert_eq!(
+        sim.handle.stats().billable("vmeg.cloneVoiceCreateAsync"),
+        1,
+        "reconciling created nothing"
+    );
+}
+
+/// Runs `voiceclone ARGS` that must exit by itself; kills it after 20 s (a `sim` that
+/// accepted its settings would serve forever).
+fn run_bounded(args: &[&str]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn sim_and_demo_refuse_out_of_range_settings_with_exit_2() {
+    let cases: [(&[&str], &str); 13] = [
+        (&["sim", "--fault", "429=0.5:1e300s"], "too large"),
+        (&["sim", "--fault", "latency=1:1e20"], "too large"),
+        (&["sim", "--fault", "latency=1:601s"], "at most 600s"),
+        (&["sim", "--fault", "latency=1:NaNs"], "finite"),
+        (&["sim", "--fault", "429=NaN"], "rate"),
+        (&["sim", "--fault", "500=-0.5"], "rate"),
+        (&["sim", "--speed", "1e-300"], "--speed"),
+        (&["sim", "--speed", "NaN"], "--speed"),
+        (&["sim", "--speed=-1"], "--speed"),
+        (&["sim", "--speed", "inf"], "--speed"),
+        (&["sim", "--failure-rate", "NaN"], "--failure-rate"),
+        (&["demo", "--speed", "1e-300"], "--speed"),
+        (&["demo", "--speed", "0"], "--speed"),
+    ];
+    for (args, why) in cases {
+        let r = run_bounded(args).expect(2);
+        assert!(r.stderr.contains(why), "{args:?}: {r:?}");
+        assert!(!r.stderr.contains("panicked"), "{args:?}: {r:?}");
+        let mut json = vec!["--json"];
+        json.extend_from_slice(args);
+        let j = run_bounded(&json).expect(2).json();
+        assert_eq!(j["error"]["kind"], "usage", "{args:?}: {j}");
+    }
+}
+
 /// What a hostile server puts in every string: an OSC title change ended by BEL, a colour
 /// and a screen clear (7-bit and 8-bit CSI), a forged line after CR LF, DEL and NUL.
 const NASTY: &str = "a\u{1b}]0;pwned\u{7}\u{1b}[31mred\r\nforged: line\u{7f}\u{9b}2J\u{0}\u{85}z\u{200b}h\u{200e}i\u{2028}d\u{e0041}e";

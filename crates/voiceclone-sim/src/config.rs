@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::bounds::{self, ConfigError, fmt_dur};
 use crate::faults::FaultConfig;
 
 /// Words the VMEG simulator reports as task `status` in `tasks/detail` and
@@ -71,7 +72,8 @@ pub struct SimConfig {
     /// The only API key accepted by both APIs. Default `"sim-key"`.
     pub api_key: String,
     /// Task durations and webhook retry delays are divided by this. Default
-    /// `1.0`; `1000.0` turns seconds into milliseconds.
+    /// `1.0`; `1000.0` turns seconds into milliseconds. Bounds
+    /// [0.001, 1000000] ([`bounds::SPEED`]).
     pub speed: f64,
     /// Base duration of a clone task (VMEG clone, JimmyAI preview clone),
     /// before dividing by `speed`. The first quarter is `queued`, the rest
@@ -135,6 +137,50 @@ pub struct SimConfig {
     /// activated. Default 3 days (CONFIRMED). Not scaled by `speed`; use
     /// `SimHandle::advance_clock` to expire one.
     pub jimmy_model_validity: Duration,
+    /// Open connections at most. At the cap, a new connection closes the
+    /// connection that has waited longest for a request (idle keep-alive or
+    /// still sending its headers), or is closed itself when every connection
+    /// has a request in flight. Lowered at start to the soft open-file limit
+    /// minus 64 when that is smaller (Linux). Default 1024; bounds 1 to
+    /// 100,000.
+    pub max_connections: usize,
+    /// Time a connection may take to send a request's headers, which is also
+    /// how long an idle keep-alive connection is kept. Default 30 s; bounds
+    /// 10 ms to 1 hour.
+    pub header_read_timeout: Duration,
+    /// Time a request may take to send its body; then HTTP 408 and the
+    /// connection is closed. Default 30 s; bounds 10 ms to 1 hour.
+    pub body_read_timeout: Duration,
+    /// Time a write of an answer may make no progress (the client stopped
+    /// reading); then the connection is closed. Default 30 s; bounds 10 ms
+    /// to 1 hour.
+    pub response_write_timeout: Duration,
+    /// Tasks kept (both APIs). Beyond it the oldest finished task is evicted
+    /// (the oldest task if none is finished). Evicted ids answer as unknown
+    /// ids do. Default 100,000; bounds 1 to 10,000,000.
+    pub max_tasks: usize,
+    /// How long (simulated time) a finished task is kept. Default 24 h;
+    /// bounds 0 to 365 days.
+    pub task_retention: Duration,
+    /// JimmyAI uploads kept. Default 1000; bounds 1 to 1,000,000.
+    pub max_uploads: usize,
+    /// Total bytes of JimmyAI uploads kept (oldest evicted first). Default
+    /// 256 MiB; bounds 0 to 16 GiB. Besides, at most 2 uploads (each up to
+    /// the vendor's 100 MB) are received at the same time.
+    pub max_upload_bytes: usize,
+    /// How long (simulated time) an upload is kept. Default 24 h; bounds 0
+    /// to 365 days.
+    pub upload_retention: Duration,
+    /// VMEG idempotency keys remembered at most (oldest forgotten first, even
+    /// within their TTL). Default 200,000; bounds 1 to 10,000,000.
+    pub max_idempotency_keys: usize,
+    /// VMEG cloned voices kept (oldest evicted first; an evicted voice id
+    /// answers as an unknown one). Default 100,000; bounds 1 to 10,000,000.
+    pub max_voices: usize,
+    /// Records kept for tests: [`crate::Stats::creates`] and
+    /// [`crate::SimHandle::webhook_deliveries`] keep the latest this many (the
+    /// counters stay exact). Default 100,000; bounds 1 to 10,000,000.
+    pub max_records: usize,
 }
 
 impl Default for SimConfig {
@@ -168,6 +214,18 @@ impl Default for SimConfig {
             jimmy_not_found: JimmyError::new(20002, 200),
             jimmy_server_error: JimmyError::new(-1, 200),
             jimmy_model_validity: Duration::from_secs(3 * 24 * 3600),
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            response_write_timeout: Duration::from_secs(30),
+            max_tasks: 100_000,
+            task_retention: Duration::from_secs(24 * 3600),
+            max_uploads: 1000,
+            max_upload_bytes: 256 * 1024 * 1024,
+            upload_retention: Duration::from_secs(24 * 3600),
+            max_idempotency_keys: 200_000,
+            max_voices: 100_000,
+            max_records: 100_000,
         }
     }
 }
@@ -183,7 +241,7 @@ impl SimConfig {
         self.api_key = key.into();
         self
     }
-    /// Set [`SimConfig::speed`] (values `<= 0` or non-finite are treated as 1).
+    /// Set [`SimConfig::speed`] (must be in [`bounds::SPEED`]; checked at start).
     pub fn with_speed(mut self, speed: f64) -> Self {
         self.speed = speed;
         self
@@ -257,6 +315,40 @@ impl SimConfig {
         self.jimmy_code_as_string = yes;
         self
     }
+    /// Set [`SimConfig::max_connections`], [`SimConfig::header_read_timeout`]
+    /// and [`SimConfig::body_read_timeout`] (also used as
+    /// [`SimConfig::response_write_timeout`]).
+    pub fn with_connection_limits(
+        mut self,
+        max_connections: usize,
+        header_read_timeout: Duration,
+        body_read_timeout: Duration,
+    ) -> Self {
+        self.max_connections = max_connections;
+        self.header_read_timeout = header_read_timeout;
+        self.body_read_timeout = body_read_timeout;
+        self.response_write_timeout = body_read_timeout;
+        self
+    }
+    /// Set [`SimConfig::max_tasks`] and [`SimConfig::task_retention`].
+    pub fn with_task_limits(mut self, max_tasks: usize, retention: Duration) -> Self {
+        self.max_tasks = max_tasks;
+        self.task_retention = retention;
+        self
+    }
+    /// Set [`SimConfig::max_uploads`], [`SimConfig::max_upload_bytes`] and
+    /// [`SimConfig::upload_retention`].
+    pub fn with_upload_limits(
+        mut self,
+        max_uploads: usize,
+        max_bytes: usize,
+        retention: Duration,
+    ) -> Self {
+        self.max_uploads = max_uploads;
+        self.max_upload_bytes = max_bytes;
+        self.upload_retention = retention;
+        self
+    }
     /// Set the JimmyAI error choices (auth, bad request, not found, server).
     pub fn with_jimmy_errors(
         mut self,
@@ -272,17 +364,226 @@ impl SimConfig {
         self
     }
 
-    /// `speed` sanitised to a positive finite number.
+    /// `speed` sanitised to a number within [`bounds::SPEED`] (1 when not
+    /// finite or not positive). [`SimConfig::validate`] refuses such values
+    /// before the simulator starts; this is the belt to its braces.
     pub(crate) fn effective_speed(&self) -> f64 {
         if self.speed.is_finite() && self.speed > 0.0 {
             self.speed
+                .clamp(*bounds::SPEED.start(), *bounds::SPEED.end())
         } else {
             1.0
         }
     }
 
-    /// `d` divided by the speed factor.
+    /// `d` divided by the speed factor, saturating at [`bounds::MAX_SCALED`].
     pub(crate) fn scaled(&self, d: Duration) -> Duration {
-        Duration::from_secs_f64(d.as_secs_f64() / self.effective_speed())
+        let secs = d.as_secs_f64() / self.effective_speed();
+        Duration::try_from_secs_f64(secs)
+            .unwrap_or(bounds::MAX_SCALED)
+            .min(bounds::MAX_SCALED)
+    }
+
+    /// Check every setting against its bounds (see the table in the crate
+    /// docs). [`crate::Simulator::start_with`] calls this and refuses to
+    /// start on the first error.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use bounds as b;
+        if !(self.speed.is_finite() && b::SPEED.contains(&self.speed)) {
+            return Err(ConfigError::out_of_bounds(
+                "speed",
+                "a number in [0.001, 1000000]",
+                format!("{:?}", self.speed),
+            ));
+        }
+        if self.api_key.trim().is_empty() || self.api_key.len() > b::MAX_API_KEY_LEN {
+            return Err(ConfigError::Invalid {
+                setting: "api_key",
+                reason: format!("must be non-empty and at most {} bytes", b::MAX_API_KEY_LEN),
+            });
+        }
+        for (name, d) in [
+            ("clone_duration", self.clone_duration),
+            ("tts_duration", self.tts_duration),
+        ] {
+            if d > b::MAX_TASK_DURATION {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "at most 30 days",
+                    fmt_dur(d),
+                ));
+            }
+        }
+        if !(self.task_failure_rate.is_finite() && (0.0..=1.0).contains(&self.task_failure_rate)) {
+            return Err(ConfigError::out_of_bounds(
+                "task_failure_rate",
+                "a number in [0, 1]",
+                format!("{:?}", self.task_failure_rate),
+            ));
+        }
+        self.faults.validate()?;
+        if let Some(w) = &self.webhook {
+            let ok = reqwest::Url::parse(&w.url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    setting: "webhook.url",
+                    reason: "must be an absolute http:// or https:// URL".into(),
+                });
+            }
+        }
+        for (name, d) in [
+            ("idempotency_ttl", self.idempotency_ttl),
+            ("jimmy_model_validity", self.jimmy_model_validity),
+        ] {
+            if d > b::MAX_RETENTION {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "at most 365 days",
+                    fmt_dur(d),
+                ));
+            }
+        }
+        if self.vmeg_max_body_bytes > b::MAX_BODY_BYTES {
+            return Err(ConfigError::out_of_bounds(
+                "vmeg_max_body_bytes",
+                "at most 64 MiB",
+                self.vmeg_max_body_bytes,
+            ));
+        }
+        if self.webhook_retry_delays.len() > b::MAX_WEBHOOK_RETRIES {
+            return Err(ConfigError::out_of_bounds(
+                "webhook_retry_delays",
+                "at most 16 delays",
+                self.webhook_retry_delays.len(),
+            ));
+        }
+        if let Some(d) = self
+            .webhook_retry_delays
+            .iter()
+            .find(|d| **d > b::MAX_WEBHOOK_DELAY)
+        {
+            return Err(ConfigError::out_of_bounds(
+                "webhook_retry_delays",
+                "each at most 1 day",
+                fmt_dur(*d),
+            ));
+        }
+        if !b::WEBHOOK_TIMEOUT.contains(&self.webhook_timeout) {
+            return Err(ConfigError::out_of_bounds(
+                "webhook_timeout",
+                "between 1 ms and 1 hour",
+                fmt_dur(self.webhook_timeout),
+            ));
+        }
+        for (name, e) in [
+            ("jimmy_auth_error", self.jimmy_auth_error),
+            ("jimmy_bad_request", self.jimmy_bad_request),
+            ("jimmy_not_found", self.jimmy_not_found),
+            ("jimmy_server_error", self.jimmy_server_error),
+        ] {
+            if !(200..=599).contains(&e.http_status) {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "an HTTP status in [200, 599]",
+                    e.http_status,
+                ));
+            }
+        }
+        for (name, v, lo, hi, words) in [
+            (
+                "max_connections",
+                self.max_connections,
+                1,
+                b::MAX_CONNECTIONS,
+                "between 1 and 100000",
+            ),
+            (
+                "max_tasks",
+                self.max_tasks,
+                1,
+                b::MAX_TASKS,
+                "between 1 and 10000000",
+            ),
+            (
+                "max_uploads",
+                self.max_uploads,
+                1,
+                b::MAX_UPLOADS,
+                "between 1 and 1000000",
+            ),
+            (
+                "max_upload_bytes",
+                self.max_upload_bytes,
+                0,
+                b::MAX_UPLOAD_BYTES,
+                "at most 16 GiB",
+            ),
+            (
+                "max_voices",
+                self.max_voices,
+                1,
+                b::MAX_TASKS,
+                "between 1 and 10000000",
+            ),
+            (
+                "max_records",
+                self.max_records,
+                1,
+                b::MAX_TASKS,
+                "between 1 and 10000000",
+            ),
+            (
+                "max_idempotency_keys",
+                self.max_idempotency_keys,
+                1,
+                b::MAX_IDEMPOTENCY_KEYS,
+                "between 1 and 10000000",
+            ),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return Err(ConfigError::out_of_bounds(name, words, v));
+            }
+        }
+        for (name, d) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+            ("response_write_timeout", self.response_write_timeout),
+        ] {
+            if !b::READ_TIMEOUT.contains(&d) {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "between 10 ms and 1 hour",
+                    fmt_dur(d),
+                ));
+            }
+        }
+        for (name, d) in [
+            ("task_retention", self.task_retention),
+            ("upload_retention", self.upload_retention),
+        ] {
+            if d > b::MAX_RETENTION {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "at most 365 days",
+                    fmt_dur(d),
+                ));
+            }
+        }
+        let w = &self.vmeg_status_words;
+        for (name, word) in [
+            ("vmeg_status_words.queued", &w.queued),
+            ("vmeg_status_words.running", &w.running),
+            ("vmeg_status_words.succeeded", &w.succeeded),
+            ("vmeg_status_words.failed", &w.failed),
+        ] {
+            if word.trim().is_empty() || word.len() > 64 {
+                return Err(ConfigError::Invalid {
+                    setting: name,
+                    reason: "must be a non-empty word of at most 64 bytes".into(),
+                });
+            }
+        }
+        Ok(())
     }
 }

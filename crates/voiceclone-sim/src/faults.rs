@@ -28,6 +28,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::bounds::{self, ConfigError, fmt_dur};
+
 /// Rates (each in `[0,1]`) of every fault kind. Default: all zero.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultConfig {
@@ -121,6 +123,20 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 10] = [
+        Self::TooManyRequests,
+        Self::Http500,
+        Self::Http502,
+        Self::Http503,
+        Self::Business,
+        Self::DropBefore,
+        Self::DropAfter,
+        Self::Latency,
+        Self::UnknownStatus,
+        Self::ExtraFields,
+    ];
+
     /// Stable name (same as the spec kind).
     pub fn name(self) -> &'static str {
         match self {
@@ -144,7 +160,9 @@ impl fmt::Display for FaultKind {
     }
 }
 
-fn parse_duration(s: &str) -> Option<Duration> {
+/// Parse `50ms`, `2s` or `2` (seconds), at most `max`.
+fn parse_duration(s: &str, max: Duration) -> Result<Duration, &'static str> {
+    const SHAPE: &str = "ARG must be a duration such as `50ms`, `2s` or `2`";
     let s = s.trim();
     let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
         (n, 0.001)
@@ -153,11 +171,19 @@ fn parse_duration(s: &str) -> Option<Duration> {
     } else {
         (s, 1.0)
     };
-    let v: f64 = num.trim().parse().ok()?;
+    let v: f64 = num.trim().parse().map_err(|_| SHAPE)?;
     if !v.is_finite() || v < 0.0 {
-        return None;
+        return Err("ARG must be a finite, non-negative duration");
     }
-    Some(Duration::from_secs_f64(v * mult))
+    let d = Duration::try_from_secs_f64(v * mult).map_err(|_| "ARG is too large")?;
+    if d > max {
+        return Err(if max == bounds::MAX_LATENCY {
+            "latency ARG must be at most 600s"
+        } else {
+            "Retry-After ARG must be at most 86400s"
+        });
+    }
+    Ok(d)
 }
 
 impl FaultConfig {
@@ -209,6 +235,46 @@ impl FaultConfig {
         self
     }
 
+    /// Check every rate is in `[0,1]` and the durations are within their
+    /// bounds (`retry_after` at most 1 day, `latency` at most 10 minutes).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, r) in [
+            ("faults.rate_429", self.rate_429),
+            ("faults.rate_500", self.rate_500),
+            ("faults.rate_502", self.rate_502),
+            ("faults.rate_503", self.rate_503),
+            ("faults.rate_business", self.rate_business),
+            ("faults.rate_drop_before", self.rate_drop_before),
+            ("faults.rate_drop_after", self.rate_drop_after),
+            ("faults.rate_latency", self.rate_latency),
+            ("faults.rate_unknown_status", self.rate_unknown_status),
+            ("faults.rate_extra_fields", self.rate_extra_fields),
+        ] {
+            if !(r.is_finite() && (0.0..=1.0).contains(&r)) {
+                return Err(ConfigError::out_of_bounds(
+                    name,
+                    "a number in [0, 1]",
+                    format!("{r:?}"),
+                ));
+            }
+        }
+        if self.retry_after > bounds::MAX_RETRY_AFTER {
+            return Err(ConfigError::out_of_bounds(
+                "faults.retry_after",
+                "at most 1 day",
+                fmt_dur(self.retry_after),
+            ));
+        }
+        if self.latency > bounds::MAX_LATENCY {
+            return Err(ConfigError::out_of_bounds(
+                "faults.latency",
+                "at most 10 minutes",
+                fmt_dur(self.latency),
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether any fault can happen.
     pub fn is_active(&self) -> bool {
         [
@@ -246,7 +312,7 @@ impl FaultConfig {
             .trim()
             .parse()
             .map_err(|_| FaultSpecError::BadRate(spec.to_string()))?;
-        if !(0.0..=1.0).contains(&rate) || rate.is_nan() {
+        if !(rate.is_finite() && (0.0..=1.0).contains(&rate)) {
             return Err(FaultSpecError::BadRate(spec.to_string()));
         }
         let no_arg = |arg: Option<&str>| -> Result<(), FaultSpecError> {
@@ -258,19 +324,20 @@ impl FaultConfig {
                 None => Ok(()),
             }
         };
-        let dur_arg = |arg: Option<&str>| -> Result<Option<Duration>, FaultSpecError> {
-            match arg {
-                None => Ok(None),
-                Some(a) => parse_duration(a).map(Some).ok_or(FaultSpecError::BadArg(
-                    spec.to_string(),
-                    "ARG must be a duration such as `50ms`, `2s` or `2`",
-                )),
-            }
-        };
+        let dur_arg =
+            |arg: Option<&str>, max: Duration| -> Result<Option<Duration>, FaultSpecError> {
+                match arg {
+                    None => Ok(None),
+                    Some(a) => parse_duration(a, max)
+                        .map(Some)
+                        .map_err(|why| FaultSpecError::BadArg(spec.to_string(), why)),
+                }
+            };
+        let (max_retry_after, max_latency) = (bounds::MAX_RETRY_AFTER, bounds::MAX_LATENCY);
         match kind.trim().to_ascii_lowercase().as_str() {
             "429" => {
                 self.rate_429 = rate;
-                if let Some(d) = dur_arg(arg)? {
+                if let Some(d) = dur_arg(arg, max_retry_after)? {
                     self.retry_after = d;
                 }
             }
@@ -300,7 +367,7 @@ impl FaultConfig {
             }
             "latency" => {
                 self.rate_latency = rate;
-                if let Some(d) = dur_arg(arg)? {
+                if let Some(d) = dur_arg(arg, max_latency)? {
                     self.latency = d;
                 }
             }
@@ -313,7 +380,7 @@ impl FaultConfig {
                 self.rate_extra_fields = rate;
             }
             "all" => {
-                if let Some(d) = dur_arg(arg)? {
+                if let Some(d) = dur_arg(arg, max_latency)? {
                     self.latency = d;
                 }
                 let each = rate / 10.0;
@@ -416,5 +483,58 @@ mod tests {
         assert!("latency=0.1:fast".parse::<FaultConfig>().is_err());
         let m = FaultConfig::default().merge(&"503=0.5".parse().unwrap());
         assert_eq!(m.rate_503, 0.5);
+    }
+
+    #[test]
+    fn refuses_arguments_that_cannot_be_honoured() {
+        for (spec, why) in [
+            ("429=0.5:1e300s", "too large"),
+            ("latency=1:1e20", "too large"),
+            ("latency=1:601s", "at most 600s"),
+            ("429=0.5:86401", "at most 86400s"),
+            ("all=0.5:1e300ms", "too large"),
+            ("latency=1:NaNs", "finite"),
+            ("latency=1:infms", "finite"),
+            ("429=1:-2s", "non-negative"),
+            ("429=NaN", "rate"),
+            ("500=-0.1", "rate"),
+            ("500=inf", "rate"),
+            ("500=1.5", "rate"),
+        ] {
+            let e = spec.parse::<FaultConfig>().unwrap_err();
+            assert!(e.to_string().contains(why), "{spec}: {e}");
+        }
+        let c: FaultConfig = "latency=1:600s,429=1:86400".parse().unwrap();
+        assert!(c.validate().is_ok());
+        let c = FaultConfig {
+            latency: Duration::MAX,
+            ..FaultConfig::default()
+        };
+        assert!(c.validate().is_err());
+        let c = FaultConfig {
+            rate_drop_after: f64::NAN,
+            ..FaultConfig::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    proptest::proptest! {
+        /// Any spec text either parses into a valid configuration or is refused; never a panic.
+        #[test]
+        fn any_spec_parses_valid_or_is_refused(spec in "\\PC{0,40}", num in proptest::num::f64::ANY, unit in "(ms|s|)") {
+            if let Ok(c) = spec.parse::<FaultConfig>() {
+                proptest::prop_assert!(c.validate().is_ok());
+            }
+            for kind in ["429", "latency", "all", "500"] {
+                let s = format!("{kind}={}:{num}{unit}", num.abs().min(1.0));
+                if let Ok(c) = s.parse::<FaultConfig>() {
+                    proptest::prop_assert!(c.validate().is_ok(), "{s}");
+                }
+                let s = format!("{kind}={num}");
+                if let Ok(c) = s.parse::<FaultConfig>() {
+                    proptest::prop_assert!(c.validate().is_ok(), "{s}");
+                }
+            }
+        }
     }
 }

@@ -11,8 +11,9 @@ use serde_json::{Map, Value, json};
 
 use crate::config::JimmyError;
 use crate::faults::{FaultKind, FaultPlan};
-use crate::server::{Shared, bearer_ok, json_response};
-use crate::state::{Phase, StoredFile, Task, TaskKind, hex_id};
+use crate::respond::{bearer_ok, json_response};
+use crate::shared::Shared;
+use crate::state::{Phase, StoredFile, Task, TaskKind, TtsLine, hex_id};
 use crate::stats::CreateRecord;
 use crate::wire::{BodyError, extension, is_http_url, opt_bool, opt_f64, opt_str, read_json};
 
@@ -81,12 +82,33 @@ pub(crate) async fn handle(
                 .next()
                 .unwrap_or("")
                 .to_string();
-            get_audio(sh, plan, &crate::wire::percent_decode(&id))
+            get_audio(sh, plan, &crate::wire::decode_path_segment(&id))
         }
-        "jimmyai.uploadFile" => upload(sh, &parts.headers, body).await,
+        "jimmyai.uploadFile" => {
+            match tokio::time::timeout(
+                sh.config.body_read_timeout,
+                upload(sh, &parts.headers, body),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => crate::respond::body_timeout(envelope_err(
+                    sh,
+                    bad.code,
+                    "upload not received in time",
+                )),
+            }
+        }
         "jimmyai.createClone" | "jimmyai.createAudio" => {
-            let m = match read_json(body, MAX_JSON, false).await {
+            let m = match read_json(body, MAX_JSON, false, sh.config.body_read_timeout).await {
                 Ok(m) => m,
+                Err(BodyError::TimedOut) => {
+                    return crate::respond::body_timeout(envelope_err(
+                        sh,
+                        bad.code,
+                        "request body not received in time",
+                    ));
+                }
                 Err(BodyError::TooLarge) => return err(sh, bad, "request body too large"),
                 Err(BodyError::Malformed(msg)) => return err(sh, bad, &msg),
             };
@@ -107,12 +129,10 @@ pub(crate) async fn handle(
 /// Validate `<#x#>` pause markers (0.01 <= x <= 99.99, at most 2 decimals).
 fn check_pauses(text: &str) -> Result<(), String> {
     let mut rest = text;
-    while let Some(start) = rest.find("<#") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("#>") else {
+    while let Some((_, after)) = rest.split_once("<#") {
+        let Some((inner, next)) = after.split_once("#>") else {
             return Err("malformed pause marker: `<#` without `#>`".into());
         };
-        let inner = &after[..end];
         let valid_shape = {
             let (int, frac) = match inner.split_once('.') {
                 Some((i, f)) => (i, Some(f)),
@@ -131,7 +151,7 @@ fn check_pauses(text: &str) -> Result<(), String> {
                 "malformed pause marker `<#{inner}#>`: x must be 0.01 to 99.99 with at most 2 decimals"
             ));
         }
-        rest = &after[end + 2..];
+        rest = next;
     }
     Ok(())
 }
@@ -151,15 +171,8 @@ fn new_task_id() -> String {
     format!("audio_{}", uuid::Uuid::new_v4())
 }
 
-fn audio_file(id: &str) -> (String, StoredFile) {
-    (
-        format!("{id}.mp3"),
-        StoredFile {
-            bytes: Bytes::from_static(b"SIMULATED-AUDIO"),
-            mime: "audio/mpeg".into(),
-        },
-    )
-}
+/// What a preview clone "says" when the request gave no `contentText`.
+const PREVIEW_TEXT: &str = "This is a preview of the cloned voice.";
 
 fn created_data(sh: &Shared, t: &Task, model: &str) -> Value {
     json!({
@@ -208,13 +221,11 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
     t.is_async = true;
     t.model_id = Some(format!("mdl_{}", hex_id()));
     t.ref_audio = file_url.clone();
+    t.lines = vec![TtsLine {
+        text: content.clone().unwrap_or_else(|| PREVIEW_TEXT.into()),
+    }];
     let data = created_data(sh, &t, "soundCloningClone");
-    {
-        let mut st = sh.lock_state();
-        let (name, f) = audio_file(&id);
-        st.files.insert(name, f);
-        st.tasks.insert(id.clone(), t);
-    }
+    sh.lock_state().insert_task(t);
     sh.stats.create(CreateRecord {
         operation: "jimmyai.createClone".into(),
         task_id: id.clone(),
@@ -288,7 +299,7 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
         let validity = sh.config.jimmy_model_validity;
         match st.models.get_mut(&model_id) {
             Some(model) => {
-                if !model.activated && now > model.ready_at + validity {
+                if !model.activated && now > model.ready_at.saturating_add(validity) {
                     return Err(format!(
                         "modelId {model_id} expired: it was not activated within its validity window"
                     ));
@@ -296,9 +307,7 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
                 model.activated = true;
             }
             None => {
-                let pending = st.tasks.values().any(|t| {
-                    t.kind == TaskKind::JimmyClone && t.model_id.as_deref() == Some(&model_id)
-                });
+                let pending = st.pending_models.contains(&model_id);
                 return Err(if pending {
                     format!("modelId {model_id} is not ready: the preview task has not completed")
                 } else {
@@ -307,18 +316,10 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
             }
         }
         t.will_fail = sh.draw_task_failure();
-        let (name, f) = audio_file(&id);
-        st.files.insert(name, f);
-        if subtitles {
-            st.files.insert(
-                format!("{id}.srt"),
-                StoredFile {
-                    bytes: Bytes::from_static(b"1\n00:00:00,000 --> 00:00:01,000\nsimulated\n"),
-                    mime: "application/x-subrip".into(),
-                },
-            );
-        }
-        st.tasks.insert(id.clone(), t);
+        t.lines = vec![TtsLine {
+            text: content.clone(),
+        }];
+        st.insert_task(t);
     }
     sh.stats.create(CreateRecord {
         operation: "jimmyai.createAudio".into(),
@@ -377,7 +378,7 @@ fn get_audio(sh: &Shared, plan: &FaultPlan, id: &str) -> Response<Body> {
                 }
                 d.insert(
                     "audioUrl".into(),
-                    json!(format!("{}/sim/files/{}.mp3", sh.base_url, t.id)),
+                    json!(format!("{}/sim/files/{}.wav", sh.base_url, t.id)),
                 );
                 if t.subtitles {
                     d.insert(
@@ -430,6 +431,11 @@ async fn upload(sh: &Shared, headers: &HeaderMap, body: Body) -> Response<Body> 
         Ok(b) => b,
         Err(_) => return err(sh, bad, "expected multipart/form-data with a boundary"),
     };
+    // At most crate::bounds::MAX_CONCURRENT_UPLOADS bodies are buffered at once (each up to
+    // 100 MB); the others wait here, within the body read timeout.
+    let Ok(_permit) = sh.upload_permits.acquire().await else {
+        return err(sh, sh.config.jimmy_server_error, "shutting down");
+    };
     let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
     loop {
         let mut field = match mp.next_field().await {
@@ -468,12 +474,14 @@ async fn upload(sh: &Shared, headers: &HeaderMap, body: Body) -> Response<Body> 
         let size = buf.len();
         let stored = format!("{}.{ext}", hex_id());
         let mime = mime_for(&ext);
-        sh.lock_state().files.insert(
+        let now = sh.clock.now();
+        sh.lock_state().insert_upload(
             stored.clone(),
             StoredFile {
                 bytes: Bytes::from(buf),
                 mime: mime.into(),
             },
+            now,
         );
         tracing::debug!(size, "file uploaded");
         return ok(

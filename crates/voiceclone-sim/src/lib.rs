@@ -10,19 +10,31 @@
 //! # Contents
 //!
 //! - [`Simulator`] / [`SimHandle`] (`server.rs`): start, base URL, counters,
-//!   clock control, shutdown (also on drop).
+//!   clock control, shutdown (also on drop); the accept loop, and routing
+//!   with an axum `Router` (state: the shared simulator) built from one
+//!   table of (method, path, operation, vendor), with the faults applied
+//!   around the vendor handler.
 //! - [`SimConfig`] (`config.rs`): every setting, including the choices made
 //!   for UNKNOWN facts (listed below).
 //! - [`FaultConfig`] (`faults.rs`): seeded fault injection; the `--fault`
 //!   spec grammar is documented on that module.
+//! - [`SimHandle::fail_next`], [`Fault`] (`script.rs`): faults scripted at run
+//!   time per operation (below).
 //! - [`Stats`], [`CreateRecord`] (`stats.rs`): requests per operation and per
 //!   HTTP status, faults per kind, billable creates grouped by logical call,
-//!   connections accepted.
-//! - [`Delivery`], [`sign`] (`webhook.rs`): VMEG webhook deliveries and their
-//!   HMAC-SHA256 signature.
-//! - `vmeg.rs`, `jimmyai.rs`: the vendor handlers; `state.rs`: tasks, voices,
-//!   idempotency keys, model ids and the simulated clock; `wire.rs`: request
-//!   parsing helpers.
+//!   connections accepted, evicted and refused.
+//! - [`Delivery`], [`sign`] (`delivery.rs`): VMEG webhook deliveries and their
+//!   HMAC-SHA256 signature; `webhook.rs` delivers them.
+//! - [`bounds`], [`ConfigError`] (`bounds.rs`): every setting's bounds.
+//! - `vmeg/` (`mod.rs`: dispatch, auth, idempotency keys; `tasks.rs`,
+//!   `voices.rs`, `create.rs`), `jimmyai.rs`: the vendor handlers;
+//!   `results.rs`: VMEG result payloads (answers and webhooks); `audio.rs`:
+//!   generated WAV and SRT; `state.rs`: tasks, voices, idempotency keys,
+//!   model ids, uploads, eviction and the simulated clock; `shared.rs`: what
+//!   handlers and background tasks share; `conns.rs`: the connection table;
+//!   `respond.rs`: response helpers; `wire.rs`: request parsing helpers.
+//!   Modules depend one way: `server.rs` on the vendors, the vendors on
+//!   `shared.rs` / `respond.rs` / `state.rs`, never back.
 //!
 //! # Behaviour in brief
 //!
@@ -49,6 +61,20 @@
 //! Result audio, TTS files and uploads are served from `GET /sim/files/{name}`
 //! on the same port (plain `http://`, so clients can download them).
 //!
+//! # Audio that plays
+//!
+//! VMEG TTS results and JimmyAI preview and production audio are real WAV
+//! files: RIFF, PCM, mono, 16-bit, 8 kHz, a soft 220 Hz tone lasting 60 ms
+//! per character of the line's text (at least 0.5 s, at most 30 s; the VMEG
+//! `duration` field says the same, in seconds). They are made when
+//! downloaded, from the task's text, so nothing is stored per task. The
+//! simulator cannot encode MP3 or M4A faithfully, so it never pretends to:
+//! whatever `outputFormat` a VMEG TTS request names, and although JimmyAI
+//! documents MP3, the result is served as `audio/wav` under a `.wav` name
+//! (in the result URL and in `Content-Disposition`). JimmyAI subtitles
+//! (`subtitleEnable`) are one SubRip cue spanning the audio. A failed,
+//! unfinished, deleted or evicted task's audio answers 404.
+//!
 //! # Choices for UNKNOWN facts (all configurable on [`SimConfig`])
 //!
 //! | fact | default | setting |
@@ -74,6 +100,140 @@
 //! | JimmyAI `modelId` activation | on the first *accepted* production create | — |
 //! | JimmyAI `fileUrl` without extension | accepted | — |
 //! | JimmyAI `contentText` length | counted in Unicode scalar values including pause markers | — |
+//!
+//! # Bounded under load and abuse
+//!
+//! - **Connections.** A connection gets [`SimConfig::header_read_timeout`] to
+//!   send each request's headers (so an idle keep-alive connection is closed
+//!   after it too) and [`SimConfig::body_read_timeout`] for each body (then
+//!   HTTP 408, `Connection: close`); a write of an answer that makes no
+//!   progress for [`SimConfig::response_write_timeout`] (the client stopped
+//!   reading) closes the connection. At most [`SimConfig::max_connections`]
+//!   are open: a new one closes the least recently active idle connection
+//!   (the way nginx reuses idle keep-alive connections), or is closed itself
+//!   when every connection has a request in flight
+//!   ([`Stats::connections_evicted`], [`Stats::connections_refused`],
+//!   [`SimHandle::open_connections`]).
+//! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
+//!   finished first) or finished longer than [`SimConfig::task_retention`]
+//!   ago, and uploads beyond [`SimConfig::max_uploads`] /
+//!   [`SimConfig::max_upload_bytes`] or older than
+//!   [`SimConfig::upload_retention`], are evicted ([`SimHandle::evicted`]).
+//!   An evicted id answers as any unknown id does (VMEG 404 "Task not
+//!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
+//!   Voices made by clones stay in the VMEG voice library when their task is
+//!   evicted; at most [`SimConfig::max_voices`] are kept (oldest first).
+//!   Idempotency keys expire after their TTL and at most
+//!   [`SimConfig::max_idempotency_keys`] are remembered. The test records
+//!   ([`Stats::creates`], [`SimHandle::webhook_deliveries`]) keep the latest
+//!   [`SimConfig::max_records`]; the counters stay exact.
+//! - **Cost per request.** A task's phase is computed from its timestamps
+//!   when read; completion side effects (a VMEG voice, a JimmyAI model id)
+//!   are applied from a queue ordered by due time, and evictions pop from
+//!   queues ordered by age, so a request costs O(log n) in the number of
+//!   tasks, not a scan under the global lock.
+//! - **Waiting.** Sync creates and webhook deliveries sleep until their
+//!   task's due time (one timer each), woken early when the clock is moved by
+//!   [`SimHandle::advance_clock`] or [`SimHandle::complete_all_now`]; nothing
+//!   polls.
+//!
+//! # Scripted faults
+//!
+//! Random faults ([`SimConfig::faults`]) are drawn per request from the seed.
+//! To test one path exactly, script faults at run time instead (or as well):
+//!
+//! - [`SimHandle::fail_next`]`(operation, fault, n)`: the next `n` calls of
+//!   `operation` get `fault`, in place of the random draw for those calls
+//!   (the draw still happens, so later requests see the same random faults
+//!   as without the script). Scripts for one operation queue in order.
+//! - [`SimHandle::scripted_pending`]`(operation)`: calls still scripted.
+//! - [`SimHandle::clear_scripted_faults`]: forget what is left.
+//!
+//! `fault` is a [`FaultKind`] or a [`Fault`] with an argument
+//! ([`Fault::too_many_requests`]`(retry_after)`, [`Fault::latency`]`(d)`),
+//! also parsed from `KIND[:ARG]` text such as `502`, `drop-after`, `429:2s`.
+//! Errors ([`ScriptError`]): an unknown operation; `unknown-status` on an
+//! operation without a task status; a duration beyond the `--fault` bounds.
+//!
+//! Operation names ([`OPERATIONS`]; the same names as in [`Stats`]):
+//!
+//! | operation | route |
+//! |---|---|
+//! | `vmeg.cloneVoiceCreate` | `POST /openapi/v1/task/clone-voice/create` |
+//! | `vmeg.cloneVoiceCreateAsync` | `POST /openapi/v1/task/clone-voice/create-async` |
+//! | `vmeg.ttsCreate` | `POST /openapi/v1/task/tts/create` |
+//! | `vmeg.ttsCreateAsync` | `POST /openapi/v1/task/tts/create-async` |
+//! | `vmeg.tasksList` | `GET /openapi/v1/tasks/list` (status) |
+//! | `vmeg.tasksDetail` | `GET /openapi/v1/tasks/detail` (status) |
+//! | `vmeg.tasksDelete` | `POST /openapi/v1/tasks/delete` |
+//! | `vmeg.cloneVoiceList` | `POST /openapi/v1/assets/voice/clone/list` |
+//! | `vmeg.cloneVoiceUpdate` | `POST /openapi/v1/assets/voice/clone/update` |
+//! | `vmeg.cloneVoiceDelete` | `POST /openapi/v1/assets/voice/clone/delete` |
+//! | `vmeg.basicVoiceList` | `POST /openapi/v1/assets/voice/basic/list` |
+//! | `jimmyai.createClone` | `POST /api/open-api/v1/soundCloning/clones` |
+//! | `jimmyai.createAudio` | `POST /api/open-api/v1/soundCloning/audios` |
+//! | `jimmyai.getAudio` | `GET /api/open-api/v1/audios/{id}` (status) |
+//! | `jimmyai.uploadFile` | `POST /api/open-api/v1/files/upload` |
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use voiceclone_sim::{FaultKind, Simulator};
+//!
+//! let sim = Simulator::start().await?;
+//! // The next two async clone creates answer HTTP 502 (nothing is created).
+//! sim.fail_next("vmeg.cloneVoiceCreateAsync", FaultKind::Http502, 2)?;
+//! // The next sync create is processed (task created, billed, key used),
+//! // then its connection is closed without an answer: an unknown outcome.
+//! sim.fail_next("vmeg.cloneVoiceCreate", FaultKind::DropAfter, 1)?;
+//! // The next status poll reports the unknown status `warming_up`.
+//! sim.fail_next("vmeg.tasksDetail", FaultKind::UnknownStatus, 1)?;
+//! assert_eq!(sim.scripted_pending("vmeg.cloneVoiceCreateAsync"), 2);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Settings and their bounds
+//!
+//! [`Simulator::start_with`] runs [`SimConfig::validate`] first and refuses
+//! (an `InvalidInput` I/O error wrapping a [`ConfigError`] that names the
+//! setting) any value outside these bounds; the CLI's `sim` and `demo` turn
+//! the same checks into exit code 2. The constants live in [`bounds`].
+//!
+//! | setting | accepted |
+//! |---|---|
+//! | `speed` | finite, 0.001 to 1,000,000 |
+//! | `api_key` | non-empty, at most 4096 bytes |
+//! | `clone_duration`, `tts_duration` | at most 30 days (before dividing by `speed`) |
+//! | `task_failure_rate` | finite, 0 to 1 |
+//! | `faults.rate_*` | finite, 0 to 1 (their sum may exceed 1: the exclusive kinds are then drawn in order) |
+//! | `faults.retry_after` (`429=R:ARG`) | at most 1 day |
+//! | `faults.latency` (`latency=R:ARG`) | at most 10 minutes |
+//! | `webhook.url` | an absolute `http://` or `https://` URL |
+//! | `idempotency_ttl`, `jimmy_model_validity` | at most 365 days |
+//! | `vmeg_max_body_bytes` | at most 64 MiB |
+//! | `webhook_retry_delays` | at most 16 delays, each at most 1 day |
+//! | `webhook_timeout` | 1 ms to 1 hour |
+//! | `jimmy_*_error.http_status` | 200 to 599 |
+//! | `vmeg_status_words.*` | non-empty, at most 64 bytes |
+//! | `max_connections` | 1 to 100,000 (default 1024) |
+//! | `header_read_timeout`, `body_read_timeout`, `response_write_timeout` | 10 ms to 1 hour (default 30 s) |
+//! | `max_tasks` | 1 to 10,000,000 (default 100,000) |
+//! | `task_retention`, `upload_retention` | at most 365 days (default 24 h) |
+//! | `max_uploads` | 1 to 1,000,000 (default 1000) |
+//! | `max_upload_bytes` | at most 16 GiB (default 256 MiB; at most 2 uploads received at once) |
+//! | `max_idempotency_keys` | 1 to 10,000,000 (default 200,000) |
+//! | `max_voices` | 1 to 10,000,000 (default 100,000) |
+//! | `max_records` | 1 to 10,000,000 (default 100,000) |
+//!
+//! Any duration divided by `speed` is capped at 30,000 days, and the
+//! simulated clock saturates ([`SimHandle::advance_clock`] with
+//! `Duration::MAX` is fine), so no setting and no request can overflow.
+//!
+//! A VMEG idempotency key is held while its request is handled and given
+//! back if the handler rejects the request (unless
+//! [`SimConfig::vmeg_rejection_consumes_idempotency_key`]), panics or is
+//! cancelled: a key is never used up without its task.
 //!
 //! # Example
 //!
@@ -109,18 +269,28 @@
 //! # }
 //! ```
 
+mod audio;
+pub mod bounds;
 mod config;
+mod conns;
+mod delivery;
 mod faults;
 mod jimmyai;
+mod respond;
+mod results;
+mod script;
 mod server;
+mod shared;
 mod state;
 mod stats;
 mod vmeg;
 mod webhook;
 mod wire;
 
+pub use bounds::ConfigError;
 pub use config::{JimmyError, SimConfig, VmegStatusWords, WebhookTarget};
+pub use delivery::{Delivery, sign};
 pub use faults::{FaultConfig, FaultKind, FaultSpecError};
+pub use script::{Fault, OPERATIONS, STATUS_OPERATIONS, ScriptError};
 pub use server::{SimHandle, Simulator};
 pub use stats::{CreateRecord, Stats};
-pub use webhook::{Delivery, sign};

@@ -3,23 +3,37 @@
 //! the vendor handlers.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use axum::http::{HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::SimConfig;
+use crate::conns::{
+    ConnEntry, InFlight, WriteStallTimeout, effective_max_connections, millis_since,
+};
+use crate::delivery::Delivery;
 use crate::faults::{FaultKind, FaultPlan};
-use crate::state::{Clock, State};
-use crate::stats::{Recorder, Stats};
-use crate::webhook::Delivery;
+use crate::respond::json_response;
+use crate::script::{Fault, ScriptError};
+use crate::shared::{Shared, lock};
+use crate::state::State as SimState;
+use crate::stats::Stats;
 use crate::{jimmyai, vmeg};
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{MethodFilter, on};
+use tower_service::Service;
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Entry point: starts a simulator on a loopback port.
 #[derive(Debug)]
@@ -33,22 +47,19 @@ impl Simulator {
 
     /// Start with `config`. The server runs on the current tokio runtime until
     /// the handle is dropped or [`SimHandle::shutdown`] is called.
+    ///
+    /// A setting outside its bounds ([`SimConfig::validate`]) is refused with
+    /// an error of kind [`std::io::ErrorKind::InvalidInput`] whose inner
+    /// error is the [`crate::ConfigError`].
     pub async fn start_with(config: SimConfig) -> std::io::Result<SimHandle> {
+        config
+            .validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
         let seed = config.seed;
-        let shared = Arc::new(Shared {
-            clock: Clock::new(),
-            state: Mutex::new(State::default()),
-            stats: Recorder::default(),
-            fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
-            task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
-            deliveries: Mutex::new(Vec::new()),
-            background: Mutex::new(JoinSet::new()),
-            base_url,
-            config,
-        });
+        let shared = Arc::new(Shared::new(config, base_url));
         tracing::info!(%addr, speed = shared.config.speed, seed, "voiceclone simulator listening");
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(SimHandle {
@@ -100,17 +111,50 @@ impl SimHandle {
     pub fn complete_all_now(&self) {
         let now = self.shared.clock.now();
         self.shared.lock_state().finish_all(now);
+        self.shared.clock_changed.notify_waiters();
     }
 
     /// Move the simulated clock forward (tasks progress, JimmyAI model ids
     /// expire, idempotency keys age). Timestamps in responses move too.
     pub fn advance_clock(&self, by: Duration) {
         self.shared.clock.advance(by);
+        self.shared.clock_changed.notify_waiters();
     }
 
-    /// Every webhook delivery attempt so far, in order.
+    /// Script a fault: the next `n` calls of `operation` (one of
+    /// [`crate::OPERATIONS`], e.g. `vmeg.cloneVoiceCreateAsync`) get `fault`
+    /// instead of the seeded random draw. Calls queue per operation: after
+    /// `fail_next(op, 502, 2)` and `fail_next(op, drop-after, 1)`, the next
+    /// three calls of `op` answer 502, 502, then lose their answer after
+    /// processing. `n == 0` queues nothing.
+    ///
+    /// [`FaultKind::UnknownStatus`] is refused except on
+    /// [`crate::STATUS_OPERATIONS`]; durations beyond the `--fault` bounds
+    /// are refused. Every scripted fault is counted in
+    /// [`Stats::faults_by_kind`] like a random one.
+    pub fn fail_next(
+        &self,
+        operation: &str,
+        fault: impl Into<Fault>,
+        n: u32,
+    ) -> Result<(), ScriptError> {
+        lock(&self.shared.scripts).push(operation, fault.into(), n)
+    }
+
+    /// Calls of `operation` that still have a scripted fault waiting.
+    pub fn scripted_pending(&self, operation: &str) -> u64 {
+        lock(&self.shared.scripts).pending(operation)
+    }
+
+    /// Forget every scripted fault not used yet.
+    pub fn clear_scripted_faults(&self) {
+        lock(&self.shared.scripts).clear();
+    }
+
+    /// The webhook delivery attempts so far, in order (the latest
+    /// [`SimConfig::max_records`]).
     pub fn webhook_deliveries(&self) -> Vec<Delivery> {
-        lock(&self.shared.deliveries).clone()
+        lock(&self.shared.deliveries).iter().cloned().collect()
     }
 
     /// Wait (real time) until at least `n` webhook attempts were recorded or
@@ -129,6 +173,17 @@ impl SimHandle {
     /// Number of tasks (both APIs) currently stored.
     pub fn task_count(&self) -> usize {
         self.shared.lock_state().tasks.len()
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        lock(&self.shared.conns).conns.len()
+    }
+
+    /// Tasks and uploads evicted so far (bounds on count and age).
+    pub fn evicted(&self) -> (u64, u64) {
+        let st = self.shared.lock_state();
+        (st.evicted_tasks, st.evicted_uploads)
     }
 
     /// Stop the server and wait for the accept loop to end.
@@ -154,55 +209,6 @@ impl Drop for SimHandle {
     }
 }
 
-/// State shared by the accept loop, handlers and background tasks.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub config: SimConfig,
-    pub clock: Clock,
-    pub state: Mutex<State>,
-    pub stats: Recorder,
-    pub fault_rng: Mutex<fastrand::Rng>,
-    pub task_rng: Mutex<fastrand::Rng>,
-    pub deliveries: Mutex<Vec<Delivery>>,
-    pub background: Mutex<JoinSet<()>>,
-    pub base_url: String,
-}
-
-/// Lock a mutex, ignoring poisoning (state stays usable after a panic).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
-impl Shared {
-    /// Lock the state with completion side effects applied up to now.
-    pub fn lock_state(&self) -> MutexGuard<'_, State> {
-        let now = self.clock.now();
-        let mut g = lock(&self.state);
-        g.settle(now);
-        g
-    }
-
-    /// Draw whether a new task will fail.
-    pub fn draw_task_failure(&self) -> bool {
-        let rate = self.config.task_failure_rate;
-        let u = lock(&self.task_rng).f64();
-        u < rate
-    }
-
-    /// Run `fut` in the background; aborted on shutdown.
-    pub fn spawn_background<F>(&self, fut: F)
-    where
-        F: std::future::Future<Output = ()> + Send + 'static,
-    {
-        let mut set = lock(&self.background);
-        while set.try_join_next().is_some() {}
-        set.spawn(fut);
-    }
-}
-
 /// Returned by the service to make hyper close the connection without a
 /// response.
 #[derive(Debug, thiserror::Error)]
@@ -213,31 +219,105 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     // Connection tasks live in this set: aborting the accept loop drops the
     // set, which aborts every connection.
     let mut conns = JoinSet::new();
+    let started = std::time::Instant::now();
+    let max = effective_max_connections(shared.config.max_connections);
+    let app = router(shared.clone());
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
+                // E.g. out of file descriptors (the process may hold other
+                // sockets and files): free one by closing the least recently
+                // active idle connection, then try again.
+                {
+                    let mut table = lock(&shared.conns);
+                    if let Some(victim) = table.least_recently_active_idle()
+                        && let Some(c) = table.conns.remove(&victim)
+                    {
+                        c.abort.abort();
+                        shared
+                            .stats
+                            .connections_evicted
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
         while conns.try_join_next().is_some() {}
-        shared
-            .stats
-            .connections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        shared.stats.connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
+        let mut table = lock(&shared.conns);
+        if table.conns.len() >= max {
+            match table.least_recently_active_idle() {
+                Some(victim) => {
+                    if let Some(e) = table.conns.remove(&victim) {
+                        e.abort.abort();
+                    }
+                    shared
+                        .stats
+                        .connections_evicted
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(
+                        victim,
+                        "connection cap: closed the least recently active idle connection"
+                    );
+                }
+                None => {
+                    drop(table);
+                    shared
+                        .stats
+                        .connections_refused
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(%peer, "connection cap: every connection is busy; closing the new one");
+                    drop(stream);
+                    continue;
+                }
+            }
+        }
+        let id = table.next;
+        table.next = table.next.wrapping_add(1);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let last_active = Arc::new(AtomicU64::new(millis_since(started)));
         let sh = shared.clone();
-        conns.spawn(async move {
-            let svc = hyper::service::service_fn(move |req| handle(sh.clone(), req));
+        let app = app.clone();
+        let (count, active) = (in_flight.clone(), last_active.clone());
+        let abort = conns.spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let guard = InFlight::new(count.clone(), active.clone(), started);
+                let router = app.clone();
+                async move {
+                    let r = serve(router, req).await;
+                    drop(guard);
+                    r
+                }
+            });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
+                .timer(TokioTimer::new())
+                .header_read_timeout(sh.config.header_read_timeout)
+                .serve_connection(
+                    TokioIo::new(WriteStallTimeout::new(
+                        stream,
+                        sh.config.response_write_timeout,
+                    )),
+                    svc,
+                )
                 .await
             {
                 tracing::debug!(%peer, error = %e, "connection ended with error");
             }
+            lock(&sh.conns).conns.remove(&id);
         });
+        table.conns.insert(
+            id,
+            ConnEntry {
+                in_flight,
+                last_active,
+                abort,
+            },
+        );
     }
 }
 
@@ -249,59 +329,213 @@ pub(crate) enum Api {
     Sim,
 }
 
-/// Map a request to (operation name, API).
-fn route(method: &Method, path: &str) -> (&'static str, Api) {
-    let get = method == Method::GET;
-    let post = method == Method::POST;
-    if let Some(rest) = path.strip_prefix("/openapi/v1/") {
-        let op = match (rest.trim_end_matches('/'), post, get) {
-            ("task/clone-voice/create", true, _) => "vmeg.cloneVoiceCreate",
-            ("task/clone-voice/create-async", true, _) => "vmeg.cloneVoiceCreateAsync",
-            ("task/tts/create", true, _) => "vmeg.ttsCreate",
-            ("task/tts/create-async", true, _) => "vmeg.ttsCreateAsync",
-            ("tasks/list", _, true) => "vmeg.tasksList",
-            ("tasks/detail", _, true) => "vmeg.tasksDetail",
-            ("tasks/delete", true, _) => "vmeg.tasksDelete",
-            ("assets/voice/clone/list", true, _) => "vmeg.cloneVoiceList",
-            ("assets/voice/clone/update", true, _) => "vmeg.cloneVoiceUpdate",
-            ("assets/voice/clone/delete", true, _) => "vmeg.cloneVoiceDelete",
-            ("assets/voice/basic/list", true, _) => "vmeg.basicVoiceList",
-            _ => "vmeg.unknown",
-        };
-        return (op, Api::Vmeg);
-    }
-    if let Some(rest) = path.strip_prefix("/api/open-api/v1/") {
-        let rest = rest.trim_end_matches('/');
-        let op = match (rest, post, get) {
-            ("soundCloning/clones", true, _) => "jimmyai.createClone",
-            ("soundCloning/audios", true, _) => "jimmyai.createAudio",
-            ("files/upload", true, _) => "jimmyai.uploadFile",
-            (r, _, true) if r.starts_with("audios/") && r.len() > "audios/".len() => {
-                "jimmyai.getAudio"
-            }
-            _ => "jimmyai.unknown",
-        };
-        return (op, Api::Jimmy);
-    }
-    if get && path.starts_with("/sim/files/") {
-        return ("sim.file", Api::Sim);
-    }
-    ("unknown", Api::Sim)
+/// HTTP method of a route.
+#[derive(Debug, Clone, Copy)]
+enum Verb {
+    Get,
+    Post,
 }
 
-async fn handle(
-    sh: Arc<Shared>,
+/// Every route, the one table the router is built from: method, path,
+/// operation name (as in [`crate::OPERATIONS`] and [`Stats`]), vendor.
+const ROUTES: &[(Verb, &str, &str, Api)] = &[
+    (
+        Verb::Post,
+        "/openapi/v1/task/clone-voice/create",
+        "vmeg.cloneVoiceCreate",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/task/clone-voice/create-async",
+        "vmeg.cloneVoiceCreateAsync",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/task/tts/create",
+        "vmeg.ttsCreate",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/task/tts/create-async",
+        "vmeg.ttsCreateAsync",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Get,
+        "/openapi/v1/tasks/list",
+        "vmeg.tasksList",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Get,
+        "/openapi/v1/tasks/detail",
+        "vmeg.tasksDetail",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/tasks/delete",
+        "vmeg.tasksDelete",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/voice/clone/list",
+        "vmeg.cloneVoiceList",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/voice/clone/update",
+        "vmeg.cloneVoiceUpdate",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/voice/clone/delete",
+        "vmeg.cloneVoiceDelete",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/voice/basic/list",
+        "vmeg.basicVoiceList",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/api/open-api/v1/soundCloning/clones",
+        "jimmyai.createClone",
+        Api::Jimmy,
+    ),
+    (
+        Verb::Post,
+        "/api/open-api/v1/soundCloning/audios",
+        "jimmyai.createAudio",
+        Api::Jimmy,
+    ),
+    (
+        Verb::Post,
+        "/api/open-api/v1/files/upload",
+        "jimmyai.uploadFile",
+        Api::Jimmy,
+    ),
+    (
+        Verb::Get,
+        "/api/open-api/v1/audios/{id}",
+        "jimmyai.getAudio",
+        Api::Jimmy,
+    ),
+    (Verb::Get, "/sim/files/{name}", "sim.file", Api::Sim),
+];
+
+/// The operation name of a request no route matched (or with the wrong
+/// method), by vendor: each answers with its own "not found" envelope.
+fn unknown_op(api: Api) -> &'static str {
+    match api {
+        Api::Vmeg => "vmeg.unknown",
+        Api::Jimmy => "jimmyai.unknown",
+        Api::Sim => "unknown",
+    }
+}
+
+/// The vendor a path that no route matched belongs to.
+fn api_of(path: &str) -> Api {
+    if path.starts_with("/openapi/v1/") {
+        Api::Vmeg
+    } else if path.starts_with("/api/open-api/v1/") {
+        Api::Jimmy
+    } else {
+        Api::Sim
+    }
+}
+
+/// The handler of one operation.
+fn endpoint(
+    op: &'static str,
+    api: Api,
+) -> impl Fn(State<Arc<Shared>>, Request<Body>) -> BoxFuture<'static, Response<Body>>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |State(sh): State<Arc<Shared>>, req: Request<Body>| Box::pin(dispatch(sh, op, api, req))
+}
+
+/// The router: one route per [`ROUTES`] row (also with a trailing slash);
+/// a wrong method or an unknown path gets the vendor's "not found" answer.
+fn router(shared: Arc<Shared>) -> Router {
+    let mut r: Router<Arc<Shared>> = Router::new();
+    for &(verb, path, op, api) in ROUTES {
+        let filter = match verb {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+        };
+        let method_router = on(filter, endpoint(op, api)).fallback(endpoint(unknown_op(api), api));
+        r = r
+            .route(path, method_router.clone())
+            .route(&format!("{path}/"), method_router);
+    }
+    r.fallback(
+        |State(sh): State<Arc<Shared>>, req: Request<Body>| async move {
+            let api = api_of(req.uri().path());
+            dispatch(sh, unknown_op(api), api, req).await
+        },
+    )
+    .with_state(shared)
+}
+
+/// Marks a response that must not be sent: the connection is closed instead.
+#[derive(Debug, Clone, Copy)]
+struct DropConnection;
+
+fn dropped() -> Response<Body> {
+    let mut r = Response::new(Body::empty());
+    r.extensions_mut().insert(DropConnection);
+    r
+}
+
+/// Serve one request through the router; `Err` makes hyper close the
+/// connection without an answer.
+async fn serve(
+    mut router: Router,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, DroppedConnection> {
+    let resp = match router.call(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    if resp.extensions().get::<DropConnection>().is_some() {
+        return Err(DroppedConnection);
+    }
+    Ok(resp)
+}
+
+/// One request of operation `op`: counters, random and scripted faults
+/// around the vendor handler.
+async fn dispatch(
+    sh: Arc<Shared>,
+    op: &'static str,
+    api: Api,
+    req: Request<Body>,
+) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let (op, api) = route(&method, &path);
     sh.stats.request(op);
-    let plan = if api != Api::Sim && sh.config.faults.is_active() {
+    let mut plan = if api != Api::Sim && sh.config.faults.is_active() {
         sh.config.faults.draw(&mut lock(&sh.fault_rng))
     } else {
         FaultPlan::default()
     };
+    // A scripted fault replaces the random draw (which still happened, so the
+    // seeded sequence of later requests does not shift).
+    if let Some(f) = lock(&sh.scripts).take(op) {
+        tracing::debug!(op, fault = %f, "scripted fault");
+        plan = f.plan(&sh.config.faults);
+    }
     if let Some(d) = plan.latency {
         sh.stats.fault(FaultKind::Latency.name());
         tokio::time::sleep(d).await;
@@ -314,14 +548,13 @@ async fn handle(
                 vmeg::consume_key_on_fault(&sh, op, &path, req.headers());
             }
             if kind == FaultKind::DropBefore {
-                return Err(DroppedConnection);
+                return dropped();
             }
             let resp = injected_response(&sh, api, kind, plan.retry_after);
             sh.stats.status(resp.status().as_u16());
-            return Ok(resp);
+            return resp;
         }
     }
-    let req = req.map(Body::new);
     let mut resp = match api {
         Api::Vmeg => vmeg::handle(&sh, op, &plan, req).await,
         Api::Jimmy => jimmyai::handle(&sh, op, &plan, req).await,
@@ -329,7 +562,7 @@ async fn handle(
     };
     if plan.exclusive == Some(FaultKind::DropAfter) {
         tracing::debug!(%method, %path, op, "injected fault: dropping connection after processing");
-        return Err(DroppedConnection);
+        return dropped();
     }
     if plan.extra_fields {
         sh.stats.fault(FaultKind::ExtraFields.name());
@@ -338,7 +571,7 @@ async fn handle(
     let status = resp.status().as_u16();
     sh.stats.status(status);
     tracing::debug!(%method, %path, op, status, "served");
-    Ok(resp)
+    resp
 }
 
 /// The answer to an injected 429/5xx/business fault, in the vendor envelope.
@@ -377,47 +610,57 @@ fn injected_response(
     resp
 }
 
+/// `GET /sim/files/{name}`: generated result audio and subtitles (made from
+/// the task's text when asked for, see `audio.rs`), or an uploaded file.
 fn sim_file(sh: &Shared, path: &str) -> Response<Body> {
     let name = path.strip_prefix("/sim/files/").unwrap_or("");
-    let st = sh.lock_state();
-    match st.files.get(name) {
-        Some(f) => {
-            let mut r = Response::new(Body::from(f.bytes.clone()));
-            if let Ok(v) = HeaderValue::from_str(&f.mime) {
-                r.headers_mut().insert(header::CONTENT_TYPE, v);
-            }
-            r
+    let generated = {
+        let st = sh.lock_state();
+        match generated_text(&st, name) {
+            Some(g) => Some(g),
+            None => st
+                .files
+                .get(name)
+                .map(|f| (f.bytes.clone(), f.mime.clone())),
         }
-        None => json_response(404, &json!({"error": "not found"})),
-    }
-}
-
-/// A JSON response with the given status.
-pub(crate) fn json_response(status: u16, body: &Value) -> Response<Body> {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    };
+    let Some((bytes, mime)) = generated else {
+        return json_response(404, &json!({"error": "not found"}));
+    };
     let mut r = Response::new(Body::from(bytes));
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    if let Ok(v) = HeaderValue::from_str(&mime) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{name}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
     r
 }
 
-/// Bearer token check.
-pub(crate) fn bearer_ok(headers: &HeaderMap, key: &str) -> bool {
-    let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
+/// The bytes and type of a generated file: `tts_{task}_{i}.wav` (VMEG TTS
+/// line `i`), `{task}.wav` / `{task}.srt` (JimmyAI), for a completed task.
+fn generated_text(st: &SimState, name: &str) -> Option<(axum::body::Bytes, String)> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    let (task_id, line) = match stem.strip_prefix("tts_") {
+        Some(rest) => {
+            let (id, i) = rest.rsplit_once('_')?;
+            (id, i.parse::<usize>().ok()?)
+        }
+        None => (stem, 0),
     };
-    let v = v.trim();
-    let token = match v.split_once(' ') {
-        Some((scheme, tok)) if scheme.eq_ignore_ascii_case("bearer") => tok.trim(),
-        _ => return false,
-    };
-    !token.is_empty() && token == key
+    let t = st.tasks.get(task_id)?;
+    if !t.settled || t.will_fail {
+        return None;
+    }
+    let text = &t.lines.get(line)?.text;
+    match ext {
+        "wav" => Some((crate::audio::wav_for(text).into(), "audio/wav".into())),
+        "srt" if t.subtitles => Some((
+            crate::audio::srt_for(text).into_bytes().into(),
+            "application/x-subrip".into(),
+        )),
+        _ => None,
+    }
 }
 
 const EXTRA_FIELD: &str = "simUnknownField";

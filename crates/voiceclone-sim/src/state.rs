@@ -1,7 +1,8 @@
 //! Simulated state: the offsettable clock, tasks and their state machine,
 //! VMEG voices and idempotency keys, JimmyAI model ids and uploaded files.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,7 +34,7 @@ impl Clock {
 
     /// Simulated time since the simulator started.
     pub fn now(&self) -> Duration {
-        self.start.elapsed() + self.offset()
+        self.start.elapsed().saturating_add(self.offset())
     }
 
     pub fn advance(&self, d: Duration) {
@@ -41,12 +42,12 @@ impl Clock {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        *g += d;
+        *g = g.saturating_add(d);
     }
 
     /// Wall-clock time of simulated instant `t`.
     pub fn wall(&self, t: Duration) -> SystemTime {
-        self.start_wall + t
+        self.start_wall.checked_add(t).unwrap_or(self.start_wall)
     }
 
     pub fn unix_secs(&self, t: Duration) -> u64 {
@@ -61,30 +62,22 @@ impl Clock {
     }
 }
 
-/// Format as ISO 8601 UTC with milliseconds, e.g. `2026-01-02T03:04:05.678Z`.
+/// ISO 8601 UTC with milliseconds, e.g. `2026-01-02T03:04:05.678Z`.
+const ISO_MILLIS: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+);
+
+/// Format as ISO 8601 UTC with milliseconds (the `time` crate does the
+/// calendar). Times beyond year 9999 (a clock advanced by centuries) are
+/// shown as the last millisecond of 9999.
 pub(crate) fn iso8601(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let secs = d.as_secs();
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = if month <= 2 { y + 1 } else { y };
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    const LAST: &str = "9999-12-31T23:59:59.999Z";
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    time::Duration::try_from(since)
+        .ok()
+        .and_then(|d| time::OffsetDateTime::UNIX_EPOCH.checked_add(d))
+        .and_then(|dt| dt.format(ISO_MILLIS).ok())
+        .unwrap_or_else(|| LAST.to_string())
 }
 
 /// Which product a task belongs to.
@@ -144,6 +137,8 @@ pub(crate) struct Task {
     pub subtitles: bool,
     /// Side effects of completion (voice / model registration) applied.
     pub settled: bool,
+    /// Creation order, set by [`State::insert_task`].
+    pub seq: u64,
 }
 
 impl Task {
@@ -168,11 +163,12 @@ impl Task {
             model_id: None,
             subtitles: false,
             settled: false,
+            seq: 0,
         }
     }
 
     pub fn done_at(&self) -> Duration {
-        self.created + self.total
+        self.created.saturating_add(self.total)
     }
 
     pub fn phase(&self, now: Duration) -> Phase {
@@ -194,7 +190,7 @@ impl Task {
     pub fn updated_at(&self, now: Duration) -> Duration {
         match self.phase(now) {
             Phase::Queued => self.created,
-            Phase::Processing => self.created + self.queued_for,
+            Phase::Processing => self.created.saturating_add(self.queued_for),
             Phase::Completed | Phase::Failed => self.done_at(),
         }
     }
@@ -275,81 +271,318 @@ pub(crate) struct StoredFile {
     pub mime: String,
 }
 
+/// Bounds on what the state keeps (from [`crate::SimConfig`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub max_tasks: usize,
+    pub task_retention: Duration,
+    pub max_uploads: usize,
+    pub max_upload_bytes: usize,
+    pub upload_retention: Duration,
+    pub max_idempotency_keys: usize,
+    pub idempotency_ttl: Duration,
+    pub max_voices: usize,
+}
+
+impl Limits {
+    pub fn from_config(c: &crate::SimConfig) -> Self {
+        Self {
+            max_tasks: c.max_tasks,
+            task_retention: c.task_retention,
+            max_uploads: c.max_uploads,
+            max_upload_bytes: c.max_upload_bytes,
+            upload_retention: c.upload_retention,
+            max_idempotency_keys: c.max_idempotency_keys,
+            idempotency_ttl: c.idempotency_ttl,
+            max_voices: c.max_voices,
+        }
+    }
+}
+
+/// One idempotency slot: (normalised path, key).
+pub(crate) type Slot = (String, String);
+
 /// All mutable simulator state, behind one mutex.
-#[derive(Debug, Default)]
+///
+/// Every operation on it costs O(log n) in the number of tasks (amortised):
+/// tasks become terminal lazily (their phase is computed from timestamps when
+/// read), completion side effects run from a queue ordered by due time, and
+/// evictions pop from queues ordered by age.
+#[derive(Debug)]
 pub(crate) struct State {
+    limits: Limits,
     pub tasks: BTreeMap<String, Task>,
-    /// VMEG tasks in creation order (ids), for listing.
-    pub vmeg_order: Vec<String>,
+    next_seq: u64,
+    /// Every task by creation order (eviction of pending tasks at the cap).
+    order: BTreeMap<u64, String>,
+    /// VMEG tasks by creation order, for listing.
+    pub vmeg_order: BTreeMap<u64, String>,
+    /// Unsettled tasks by due time.
+    due: BinaryHeap<Reverse<(Duration, String)>>,
+    /// Terminal tasks in the order they became terminal: (done at, id).
+    finished: VecDeque<(Duration, String)>,
     pub voices: BTreeMap<String, Voice>,
-    pub voice_order: Vec<String>,
+    pub voice_order: VecDeque<String>,
     /// (path, key) -> time recorded.
-    pub idempotency: HashMap<(String, String), Duration>,
+    pub idempotency: HashMap<Slot, Duration>,
+    key_order: VecDeque<(Duration, Slot)>,
     pub models: HashMap<String, JimmyModel>,
+    /// Model ids of JimmyAI preview clones not finished yet.
+    pub pending_models: HashSet<String>,
     pub files: HashMap<String, StoredFile>,
+    file_order: VecDeque<(Duration, String)>,
+    file_bytes: usize,
+    /// Tasks and uploads evicted so far.
+    pub evicted_tasks: u64,
+    pub evicted_uploads: u64,
 }
 
 impl State {
-    /// Apply completion side effects of every task that became terminal.
-    pub fn settle(&mut self, now: Duration) {
-        let mut new_voices = Vec::new();
-        for t in self.tasks.values_mut() {
-            if t.settled || t.phase(now) != Phase::Completed {
-                if !t.settled && t.phase(now) == Phase::Failed {
-                    t.settled = true;
-                }
-                continue;
-            }
-            t.settled = true;
-            match t.kind {
-                TaskKind::VmegClone => {
-                    if let Some(vid) = &t.voice_id {
-                        new_voices.push(Voice {
-                            voice_id: vid.clone(),
-                            name: t.voice_name.clone(),
-                            provider: t.provider.clone(),
-                            language: t.sample_language.clone(),
-                            content: t.sample_text.clone(),
-                            audio: t.ref_audio.clone(),
-                            task_id: t.id.clone(),
-                            created: t.done_at(),
-                            updated: t.done_at(),
-                            deleted: false,
-                        });
-                    }
-                }
-                TaskKind::JimmyClone => {
-                    if let Some(m) = &t.model_id {
-                        self.models.insert(
-                            m.clone(),
-                            JimmyModel {
-                                ready_at: t.done_at(),
-                                activated: false,
-                            },
-                        );
-                    }
-                }
-                TaskKind::VmegTts | TaskKind::JimmyAudio => {}
-            }
-        }
-        for v in new_voices {
-            self.voice_order.push(v.voice_id.clone());
-            self.voices.insert(v.voice_id.clone(), v);
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            tasks: BTreeMap::new(),
+            next_seq: 0,
+            order: BTreeMap::new(),
+            vmeg_order: BTreeMap::new(),
+            due: BinaryHeap::new(),
+            finished: VecDeque::new(),
+            voices: BTreeMap::new(),
+            voice_order: VecDeque::new(),
+            idempotency: HashMap::new(),
+            key_order: VecDeque::new(),
+            models: HashMap::new(),
+            pending_models: HashSet::new(),
+            files: HashMap::new(),
+            file_order: VecDeque::new(),
+            file_bytes: 0,
+            evicted_tasks: 0,
+            evicted_uploads: 0,
         }
     }
 
-    /// Forget idempotency keys older than `ttl`.
-    pub fn expire_keys(&mut self, now: Duration, ttl: Duration) {
-        self.idempotency
-            .retain(|_, at| now.saturating_sub(*at) < ttl);
+    /// Store a new task (evicting the oldest finished one, or else the oldest
+    /// one, when at [`Limits::max_tasks`]).
+    pub fn insert_task(&mut self, mut t: Task) {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        t.seq = seq;
+        let id = t.id.clone();
+        self.order.insert(seq, id.clone());
+        if matches!(t.kind, TaskKind::VmegClone | TaskKind::VmegTts) {
+            self.vmeg_order.insert(seq, id.clone());
+        }
+        if t.kind == TaskKind::JimmyClone
+            && let Some(m) = &t.model_id
+        {
+            self.pending_models.insert(m.clone());
+        }
+        self.due.push(Reverse((t.done_at(), id.clone())));
+        self.tasks.insert(id, t);
+        while self.tasks.len() > self.limits.max_tasks.max(1) {
+            let victim = match self.finished.pop_front() {
+                Some((_, id)) => id,
+                None => match self.order.first_key_value() {
+                    Some((_, id)) => id.clone(),
+                    None => break,
+                },
+            };
+            if self.remove_task(&victim).is_some() {
+                self.evicted_tasks = self.evicted_tasks.saturating_add(1);
+                tracing::debug!(task_id = %victim, "task evicted (max_tasks)");
+            }
+        }
+    }
+
+    /// Forget a task (deleted or evicted).
+    pub fn remove_task(&mut self, id: &str) -> Option<Task> {
+        let t = self.tasks.remove(id)?;
+        self.order.remove(&t.seq);
+        self.vmeg_order.remove(&t.seq);
+        if !t.settled
+            && let Some(m) = &t.model_id
+        {
+            self.pending_models.remove(m);
+        }
+        Some(t)
+    }
+
+    /// Apply completion side effects of the tasks that became terminal by
+    /// `now`, then evict what is past its age.
+    pub fn settle(&mut self, now: Duration) {
+        while let Some(Reverse((at, _))) = self.due.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, id))) = self.due.pop() else {
+                break;
+            };
+            self.settle_one(&id, now);
+        }
+        self.evict_aged(now);
+    }
+
+    fn settle_one(&mut self, id: &str, now: Duration) {
+        let Some(t) = self.tasks.get_mut(id) else {
+            return;
+        };
+        if t.settled || !t.phase(now).is_terminal() {
+            return;
+        }
+        t.settled = true;
+        let done = t.done_at();
+        self.finished.push_back((done, t.id.clone()));
+        if let Some(m) = &t.model_id
+            && t.kind == TaskKind::JimmyClone
+        {
+            self.pending_models.remove(m);
+        }
+        if t.phase(now) != Phase::Completed {
+            return;
+        }
+        match t.kind {
+            TaskKind::VmegClone => {
+                if let Some(vid) = &t.voice_id {
+                    let v = Voice {
+                        voice_id: vid.clone(),
+                        name: t.voice_name.clone(),
+                        provider: t.provider.clone(),
+                        language: t.sample_language.clone(),
+                        content: t.sample_text.clone(),
+                        audio: t.ref_audio.clone(),
+                        task_id: t.id.clone(),
+                        created: done,
+                        updated: done,
+                        deleted: false,
+                    };
+                    self.voice_order.push_back(v.voice_id.clone());
+                    self.voices.insert(v.voice_id.clone(), v);
+                    while self.voices.len() > self.limits.max_voices.max(1) {
+                        let Some(old) = self.voice_order.pop_front() else {
+                            break;
+                        };
+                        if self.voices.remove(&old).is_some() {
+                            tracing::debug!(voice_id = %old, "voice evicted (max_voices)");
+                        }
+                    }
+                }
+            }
+            TaskKind::JimmyClone => {
+                if let Some(m) = &t.model_id {
+                    self.models.insert(
+                        m.clone(),
+                        JimmyModel {
+                            ready_at: done,
+                            activated: false,
+                        },
+                    );
+                }
+            }
+            TaskKind::VmegTts | TaskKind::JimmyAudio => {}
+        }
+    }
+
+    fn evict_aged(&mut self, now: Duration) {
+        let retention = self.limits.task_retention;
+        while let Some((done, _)) = self.finished.front() {
+            if now.saturating_sub(*done) <= retention {
+                break;
+            }
+            let Some((_, id)) = self.finished.pop_front() else {
+                break;
+            };
+            if self.remove_task(&id).is_some() {
+                self.evicted_tasks = self.evicted_tasks.saturating_add(1);
+                tracing::debug!(task_id = %id, "task evicted (task_retention)");
+            }
+        }
+        let keep = self.limits.upload_retention;
+        while let Some((at, _)) = self.file_order.front() {
+            if now.saturating_sub(*at) <= keep {
+                break;
+            }
+            self.evict_oldest_upload("upload_retention");
+        }
+    }
+
+    fn evict_oldest_upload(&mut self, why: &'static str) {
+        let Some((_, name)) = self.file_order.pop_front() else {
+            return;
+        };
+        if let Some(f) = self.files.remove(&name) {
+            self.file_bytes = self.file_bytes.saturating_sub(f.bytes.len());
+            self.evicted_uploads = self.evicted_uploads.saturating_add(1);
+            tracing::debug!(file = %name, why, "upload evicted");
+        }
+    }
+
+    /// Store an upload, evicting the oldest ones beyond the count and byte
+    /// bounds (an upload larger than the byte bound alone is evicted at once).
+    pub fn insert_upload(&mut self, name: String, f: StoredFile, now: Duration) {
+        self.file_bytes = self.file_bytes.saturating_add(f.bytes.len());
+        if let Some(old) = self.files.insert(name.clone(), f) {
+            self.file_bytes = self.file_bytes.saturating_sub(old.bytes.len());
+        }
+        self.file_order.push_back((now, name));
+        while self.files.len() > self.limits.max_uploads
+            || self.file_bytes > self.limits.max_upload_bytes
+        {
+            if self.file_order.is_empty() {
+                break;
+            }
+            self.evict_oldest_upload("max_uploads / max_upload_bytes");
+        }
+    }
+
+    /// Forget idempotency keys older than the TTL (and the oldest beyond the
+    /// count bound). Amortised O(1): keys are queued in the order recorded.
+    pub fn expire_keys(&mut self, now: Duration) {
+        let ttl = self.limits.idempotency_ttl;
+        while let Some((at, _)) = self.key_order.front() {
+            // Released keys leave stale queue entries: bound those too.
+            let max = self.limits.max_idempotency_keys;
+            let over = self.idempotency.len() > max || self.key_order.len() > max.saturating_mul(2);
+            if !over && now.saturating_sub(*at) < ttl {
+                break;
+            }
+            let Some((at, slot)) = self.key_order.pop_front() else {
+                break;
+            };
+            // Only if the key was not released and recorded again since.
+            if self.idempotency.get(&slot) == Some(&at) {
+                self.idempotency.remove(&slot);
+            }
+        }
+    }
+
+    /// Record a key (the caller checked it is free).
+    pub fn record_key(&mut self, slot: Slot, now: Duration) {
+        self.idempotency.insert(slot.clone(), now);
+        self.key_order.push_back((now, slot));
+        self.expire_keys(now);
     }
 
     /// Finish every task now.
     pub fn finish_all(&mut self, now: Duration) {
+        let mut ids = Vec::new();
         for t in self.tasks.values_mut() {
-            t.finish_now(now);
+            if !t.settled {
+                t.finish_now(now);
+                ids.push(t.id.clone());
+            }
         }
-        self.settle(now);
+        // Every task is terminal now: settle them all; nothing stays due.
+        for id in ids {
+            self.settle_one(&id, now);
+        }
+        self.due.clear();
+        self.evict_aged(now);
+    }
+
+    /// Unsettled tasks still queued by due time.
+    #[cfg(test)]
+    pub fn due_len(&self) -> usize {
+        self.due.len()
     }
 }
 
@@ -367,6 +600,145 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
         assert_eq!(iso8601(t), "2023-11-14T22:13:20.123Z");
         assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let leap = UNIX_EPOCH + Duration::from_millis(951_782_400_007);
+        assert_eq!(iso8601(leap), "2000-02-29T00:00:00.007Z");
+        let far = UNIX_EPOCH + Duration::from_secs(400_000_000_000);
+        assert_eq!(iso8601(far), "9999-12-31T23:59:59.999Z");
+    }
+
+    fn limits() -> Limits {
+        Limits::from_config(&crate::SimConfig::default())
+    }
+
+    fn task(id: &str, at: u64, total: u64) -> Task {
+        Task::new(
+            id.into(),
+            TaskKind::VmegTts,
+            Duration::from_secs(at),
+            Duration::from_secs(total),
+        )
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn finished_tasks_are_evicted_by_count_then_age_and_pending_last() {
+        let mut st = State::new(Limits {
+            max_tasks: 3,
+            task_retention: secs(10),
+            ..limits()
+        });
+        st.insert_task(task("pending", 0, 1000));
+        for (i, id) in ["a", "b"].into_iter().enumerate() {
+            st.insert_task(task(id, i as u64, 1));
+        }
+        st.settle(secs(5));
+        assert_eq!(st.tasks.len(), 3);
+        // At the cap, the oldest finished task goes, not the older pending one.
+        st.insert_task(task("c", 5, 1));
+        assert!(!st.tasks.contains_key("a") && st.tasks.contains_key("pending"));
+        assert_eq!(st.vmeg_order.len(), 3);
+        // "b" finished at 2 s: gone after 12 s; "c" finished at 6 s stays.
+        st.settle(secs(13));
+        assert!(!st.tasks.contains_key("b") && st.tasks.contains_key("c"));
+        assert_eq!(st.evicted_tasks, 2);
+        // With nothing finished, the oldest task goes.
+        let mut st = State::new(Limits {
+            max_tasks: 2,
+            ..limits()
+        });
+        for id in ["x", "y", "z"] {
+            st.insert_task(task(id, 0, 1000));
+        }
+        assert_eq!(
+            st.tasks.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["y", "z"]
+        );
+    }
+
+    #[test]
+    fn voices_are_bounded_oldest_first() {
+        let mut st = State::new(Limits {
+            max_voices: 2,
+            ..limits()
+        });
+        for id in ["c1", "c2", "c3"] {
+            let mut t = Task::new(id.into(), TaskKind::VmegClone, secs(0), secs(1));
+            t.voice_id = Some(format!("cv_{id}"));
+            st.insert_task(t);
+        }
+        st.settle(secs(2));
+        assert_eq!(st.voices.len(), 2);
+        assert!(!st.voices.contains_key("cv_c1"));
+        assert_eq!(st.voice_order.len(), 2);
+    }
+
+    #[test]
+    fn settling_touches_only_due_tasks() {
+        let mut st = State::new(limits());
+        for i in 0..10_000 {
+            st.insert_task(task(&format!("t{i}"), 0, 1000 + i));
+        }
+        st.insert_task(task("soon", 0, 1));
+        st.settle(secs(2));
+        assert_eq!(st.due_len(), 10_000, "only the due task was popped");
+        assert!(st.tasks["soon"].settled);
+        st.finish_all(secs(3));
+        assert_eq!(st.due_len(), 0);
+        assert!(st.tasks.values().all(|t| t.settled));
+    }
+
+    #[test]
+    fn uploads_are_evicted_by_count_bytes_and_age() {
+        let mut st = State::new(Limits {
+            max_uploads: 2,
+            max_upload_bytes: 10,
+            upload_retention: secs(60),
+            ..limits()
+        });
+        let f = |n: usize| StoredFile {
+            bytes: axum::body::Bytes::from(vec![0u8; n]),
+            mime: "audio/wav".into(),
+        };
+        st.insert_upload("a".into(), f(4), secs(0));
+        st.insert_upload("b".into(), f(4), secs(1));
+        st.insert_upload("c".into(), f(4), secs(2));
+        assert!(!st.files.contains_key("a"), "count bound");
+        st.insert_upload("d".into(), f(8), secs(3));
+        assert_eq!(st.files.len(), 1, "byte bound keeps only d");
+        st.insert_upload("huge".into(), f(11), secs(4));
+        assert!(st.files.is_empty(), "larger than the byte bound alone");
+        st.insert_upload("e".into(), f(1), secs(5));
+        st.settle(secs(66));
+        assert!(st.files.is_empty(), "age bound");
+        assert_eq!(st.evicted_uploads, 6);
+    }
+
+    #[test]
+    fn keys_expire_in_order_and_are_bounded() {
+        let mut st = State::new(Limits {
+            max_idempotency_keys: 3,
+            idempotency_ttl: secs(10),
+            ..limits()
+        });
+        let slot = |k: &str| ("/p".to_string(), k.to_string());
+        for (i, k) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            st.record_key(slot(k), secs(i as u64));
+        }
+        assert!(!st.idempotency.contains_key(&slot("a")), "count bound");
+        // A released key leaves a stale queue entry that must not remove a newer record.
+        st.idempotency.remove(&slot("b"));
+        st.record_key(slot("b"), secs(8));
+        st.expire_keys(secs(12));
+        assert!(!st.idempotency.contains_key(&slot("c")));
+        assert!(
+            st.idempotency.contains_key(&slot("b")),
+            "re-recorded at 8 s"
+        );
+        st.expire_keys(secs(30));
+        assert!(st.idempotency.is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Counters: [`Stats`] snapshots and the internal recorder behind them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -55,6 +55,11 @@ impl CreateRecord {
 pub struct Stats {
     /// TCP connections accepted.
     pub connections_accepted: u64,
+    /// Idle connections closed to make room under
+    /// [`crate::SimConfig::max_connections`].
+    pub connections_evicted: u64,
+    /// New connections closed at once because every connection was busy.
+    pub connections_refused: u64,
     /// Requests seen (including ones answered by injected faults or dropped).
     pub requests_total: u64,
     /// Requests per operation name (`vmeg.*`, `jimmyai.*`, `unknown`).
@@ -65,7 +70,8 @@ pub struct Stats {
     pub faults_by_kind: BTreeMap<String, u64>,
     /// Billable tasks created per operation.
     pub billable_by_operation: BTreeMap<String, u64>,
-    /// Every accepted billable create, in order.
+    /// The accepted billable creates, in order: the latest
+    /// [`crate::SimConfig::max_records`] (the counters above stay exact).
     pub creates: Vec<CreateRecord>,
     /// Webhook delivery attempts.
     pub webhook_attempts: u64,
@@ -115,11 +121,24 @@ impl Stats {
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
     pub connections: AtomicU64,
+    pub connections_evicted: AtomicU64,
+    pub connections_refused: AtomicU64,
     pub webhook_attempts: AtomicU64,
+    /// Counters; `creates` stays empty here (see `creates` below).
     inner: Mutex<Stats>,
+    /// The latest `max_records` creates.
+    creates: Mutex<VecDeque<CreateRecord>>,
+    max_records: usize,
 }
 
 impl Recorder {
+    pub fn new(max_records: usize) -> Self {
+        Self {
+            max_records: max_records.max(1),
+            ..Self::default()
+        }
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut Stats) -> R) -> R {
         let mut g = match self.inner.lock() {
             Ok(g) => g,
@@ -148,14 +167,52 @@ impl Recorder {
             *s.billable_by_operation
                 .entry(rec.operation.clone())
                 .or_default() += 1;
-            s.creates.push(rec);
         });
+        let mut creates = match self.creates.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        creates.push_back(rec);
+        while creates.len() > self.max_records {
+            creates.pop_front();
+        }
     }
 
     pub fn snapshot(&self) -> Stats {
         let mut s = self.with(|s| s.clone());
+        s.creates = match self.creates.lock() {
+            Ok(g) => g.iter().cloned().collect(),
+            Err(p) => p.into_inner().iter().cloned().collect(),
+        };
         s.connections_accepted = self.connections.load(Ordering::Relaxed);
+        s.connections_evicted = self.connections_evicted.load(Ordering::Relaxed);
+        s.connections_refused = self.connections_refused.load(Ordering::Relaxed);
         s.webhook_attempts = self.webhook_attempts.load(Ordering::Relaxed);
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_keep_the_latest_and_counters_stay_exact() {
+        let r = Recorder::new(2);
+        for i in 0..5 {
+            r.create(CreateRecord {
+                operation: "vmeg.ttsCreate".into(),
+                task_id: format!("t{i}"),
+                idempotency_key: None,
+                extra_data: None,
+                content_text: None,
+                file_url: None,
+                model_id: None,
+            });
+        }
+        let s = r.snapshot();
+        assert_eq!(s.billable("vmeg.ttsCreate"), 5);
+        let ids: Vec<&str> = s.creates.iter().map(|c| c.task_id.as_str()).collect();
+        assert_eq!(ids, ["t3", "t4"]);
     }
 }

@@ -9,55 +9,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
-use crate::server::{Shared, lock};
+use crate::delivery::{Delivery, sign};
+use crate::shared::Shared;
 use crate::state::{Phase, TaskKind, hex_id};
-
-/// One webhook delivery attempt.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivery {
-    /// Task the delivery reports.
-    pub task_id: String,
-    /// `event` field (`openapi-clone-voice` or `openapi-tts`).
-    pub event: String,
-    /// `pipelineKey`, stable across retries of one completion.
-    pub pipeline_key: String,
-    /// 1 for the first attempt.
-    pub attempt: u32,
-    /// `X-Timestamp` header value.
-    pub timestamp: String,
-    /// `X-Signature` header value.
-    pub signature: String,
-    /// Raw body sent.
-    pub body: String,
-    /// Receiver's HTTP status, if it answered.
-    pub status: Option<u16>,
-    /// Transport error, if it did not.
-    pub error: Option<String>,
-}
-
-impl Delivery {
-    /// Whether the receiver answered 2xx.
-    pub fn succeeded(&self) -> bool {
-        self.status.is_some_and(|s| (200..300).contains(&s))
-    }
-}
-
-/// Lowercase hex HMAC-SHA256 over `timestamp` followed by `body`.
-pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mut mac) => {
-            mac.update(timestamp.as_bytes());
-            mac.update(body);
-            hex::encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
-    }
-}
 
 /// Start delivering the completion of `task_id`, if a webhook is configured.
 pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str) {
@@ -84,22 +40,17 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
     let Some(target) = sh.config.webhook.clone() else {
         return;
     };
-    // Wait until the task is terminal (polling the simulated clock).
+    // Wait until the task is terminal: one timer at its due time, woken early
+    // when the clock is moved by hand (no polling).
     let task = loop {
-        let now = sh.clock.now();
-        let (task, remaining) = {
-            let st = sh.lock_state();
-            let Some(t) = st.tasks.get(&task_id) else {
-                tracing::debug!(%task_id, "task deleted before completion; no webhook");
-                return;
-            };
-            (t.clone(), t.done_at().saturating_sub(now))
+        let Some(task) = sh.lock_state().tasks.get(&task_id).cloned() else {
+            tracing::debug!(%task_id, "task deleted or evicted before completion; no webhook");
+            return;
         };
-        if task.phase(now).is_terminal() {
+        if task.phase(sh.clock.now()).is_terminal() {
             break task;
         }
-        tokio::time::sleep(remaining.clamp(Duration::from_millis(1), Duration::from_millis(20)))
-            .await;
+        sh.sleep_until_sim(task.done_at()).await;
     };
     let ok = task.phase(sh.clock.now()) == Phase::Completed;
     let event = match task.kind {
@@ -107,7 +58,7 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
         _ => "openapi-clone-voice",
     };
     let pipeline_key = hex_id();
-    let data = crate::vmeg::final_data(&sh, &task);
+    let data = crate::results::final_data(&sh, &task);
     let body = json!({
         "code": if ok { 200 } else { 500 },
         "version": "v1",
@@ -157,7 +108,7 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
         };
         let done = d.succeeded();
         tracing::debug!(%task_id, attempt = d.attempt, ?status, "webhook attempt");
-        lock(&sh.deliveries).push(d);
+        sh.record_delivery(d);
         if done {
             return;
         }

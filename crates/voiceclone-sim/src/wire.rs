@@ -12,16 +12,21 @@ use serde_json::{Map, Value};
 pub(crate) enum BodyError {
     TooLarge,
     Malformed(String),
+    /// Not fully received within the body read timeout.
+    TimedOut,
 }
 
-/// Read a JSON object body. An empty body counts as `{}` when `allow_empty`.
+/// Read a JSON object body within `timeout`. An empty body counts as `{}`
+/// when `allow_empty`.
 pub(crate) async fn read_json(
     body: Body,
     limit: usize,
     allow_empty: bool,
+    timeout: std::time::Duration,
 ) -> Result<Map<String, Value>, BodyError> {
-    let bytes = axum::body::to_bytes(body, limit)
+    let bytes = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
         .await
+        .map_err(|_| BodyError::TimedOut)?
         .map_err(|_| BodyError::TooLarge)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return if allow_empty {
@@ -99,47 +104,20 @@ pub(crate) fn is_http_url(s: &str) -> bool {
     }
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decode `application/x-www-form-urlencoded` text (lossy on bad UTF-8).
-pub(crate) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Parse a query string into a map (last value wins).
+/// Parse a query string (`application/x-www-form-urlencoded`: `+` is a
+/// space, `%XX` escapes, lossy on bad UTF-8) into a map; the last value wins.
 pub(crate) fn query_map(q: Option<&str>) -> HashMap<String, String> {
-    q.unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
-        })
+    form_urlencoded::parse(q.unwrap_or("").as_bytes())
+        .into_owned()
         .collect()
+}
+
+/// Decode one path segment (`%XX` escapes; `+` stays `+`), lossy on bad
+/// UTF-8.
+pub(crate) fn decode_path_segment(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Lower-cased extension of the last path segment of a URL or file name.
@@ -160,10 +138,15 @@ mod tests {
 
     #[test]
     fn decodes() {
-        assert_eq!(percent_decode("a%20b+c%2"), "a b c%2");
-        assert_eq!(percent_decode("%41%"), "A%");
-        let q = query_map(Some("taskId=abc&x&pageSize=5"));
+        let q = query_map(Some("taskId=abc&x&pageSize=5&s=a%20b+c%2&t=%41%"));
         assert_eq!(q.get("taskId").map(String::as_str), Some("abc"));
+        assert_eq!(q.get("x").map(String::as_str), Some(""));
+        assert_eq!(q.get("s").map(String::as_str), Some("a b c%2"));
+        assert_eq!(q.get("t").map(String::as_str), Some("A%"));
+        assert_eq!(
+            decode_path_segment("audio_1%2B2+3%ff"),
+            "audio_1+2+3\u{fffd}"
+        );
         assert!(is_https_url("https://x.y/a.wav"));
         assert!(!is_https_url("http://x.y/a.wav"));
         assert!(!is_https_url("https://"));

@@ -27,6 +27,10 @@ pub(crate) const MIN_PIECE: usize = 8;
 #[derive(Clone)]
 pub(crate) struct Scrubber {
     finder: Option<AhoCorasick>,
+    /// Whether the key holds a `.` (see `scrub_as_url`).
+    key_has_dot: bool,
+    /// The shortest piece: a shorter text cannot hold one.
+    shortest: usize,
 }
 
 impl std::fmt::Debug for Scrubber {
@@ -62,7 +66,11 @@ impl Scrubber {
                 }
             }
         };
-        Self { finder }
+        Self {
+            finder,
+            key_has_dot: secret.contains('.'),
+            shortest: bytes.len().min(MIN_PIECE),
+        }
     }
 
     /// The byte ranges of `text` covered by pieces of the secret, merged, widened to
@@ -71,6 +79,10 @@ impl Scrubber {
         let Some(finder) = &self.finder else {
             return Vec::new();
         };
+        // Most strings hold no piece: one fast search says so before the overlapping walk.
+        if text.len() < self.shortest || !finder.is_match(text) {
+            return Vec::new();
+        }
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         for m in finder.find_overlapping_iter(text) {
             let (mut start, mut end) = (m.start(), m.end());
@@ -150,7 +162,12 @@ impl Scrubber {
     /// parses as a URL whose serialization holds a piece of the key, that serialization,
     /// scrubbed, replaces it (and no longer parses as a URL).
     fn scrub_as_url(&self, text: String) -> String {
-        if !text.contains(':') {
+        // Parsing only joins pieces of the key that the text keeps apart when it percent-
+        // decodes, maps non-ASCII (IDNA, punycode), drops control characters or rewrites a
+        // numeric host as dotted IPv4 (which can only matter for a key holding a dot): the
+        // common URL, plain ASCII, is left unparsed.
+        let may_join = |b: u8| b == b'%' || !(0x20..0x80).contains(&b);
+        if !text.contains(':') || !(self.key_has_dot || text.bytes().any(may_join)) {
             return text;
         }
         match url::Url::parse(text.trim()) {

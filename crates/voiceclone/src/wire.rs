@@ -136,7 +136,7 @@ pub(crate) const MAX_ID_CHARS: usize = 256;
 pub(crate) fn usable_id(raw: Option<&str>) -> Option<&str> {
     let id = raw?.trim();
     let ok = id.chars().count() <= MAX_ID_CHARS
-        && !id.contains(crate::scrub::REDACTED)
+        && !(id.contains('[') && id.contains(crate::scrub::REDACTED))
         && crate::validate::id("id", id).is_ok();
     ok.then_some(id)
 }

@@ -16,8 +16,8 @@ const LINE: &str = "Hello from the voiceclone demo.";
 
 /// Runs `demo`.
 pub async fn run(args: &DemoArgs, printer: &Printer) -> Outcome {
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        return Outcome::failed(Failure::usage("--speed must be a positive number"));
+    if let Err(f) = super::sim::check_speed(args.speed) {
+        return Outcome::failed(f);
     }
     let sim = match Simulator::start_with(SimConfig::default().with_speed(args.speed)).await {
         Ok(s) => s,

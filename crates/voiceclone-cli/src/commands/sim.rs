@@ -1,6 +1,6 @@
 //! `sim`: the simulator in the foreground until Ctrl-C.
 
-use voiceclone_sim::{FaultConfig, SimConfig, Simulator};
+use voiceclone_sim::{FaultConfig, SimConfig, Simulator, bounds};
 
 use crate::cli::SimArgs;
 use crate::output::{Failure, Outcome, Printer};
@@ -47,11 +47,12 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
 }
 
 fn config(args: &SimArgs) -> Result<SimConfig, Failure> {
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        return Err(Failure::usage("--speed must be a positive number"));
-    }
-    if !(0.0..=1.0).contains(&args.failure_rate) {
-        return Err(Failure::usage("--failure-rate must be in [0,1]"));
+    check_speed(args.speed)?;
+    if !(args.failure_rate.is_finite() && (0.0..=1.0).contains(&args.failure_rate)) {
+        return Err(Failure::usage(format!(
+            "--failure-rate must be a number in [0,1] (got {:?})",
+            args.failure_rate
+        )));
     }
     let faults = FaultConfig::parse_many(args.fault.iter().map(String::as_str))
         .map_err(|e| Failure::usage(e.to_string()))?;
@@ -72,5 +73,21 @@ fn config(args: &SimArgs) -> Result<SimConfig, Failure> {
             })?;
         config = config.with_webhook(url.clone(), secret);
     }
+    config
+        .validate()
+        .map_err(|e| Failure::usage(e.to_string()))?;
     Ok(config)
+}
+
+/// `--speed` within the simulator's bounds ([`bounds::SPEED`]), else a usage error (exit 2).
+pub(crate) fn check_speed(speed: f64) -> Result<(), Failure> {
+    if speed.is_finite() && bounds::SPEED.contains(&speed) {
+        Ok(())
+    } else {
+        Err(Failure::usage(format!(
+            "--speed must be a number in [{}, {}] (got {speed:?})",
+            bounds::SPEED.start(),
+            bounds::SPEED.end()
+        )))
+    }
 }

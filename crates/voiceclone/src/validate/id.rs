@@ -26,6 +26,21 @@ pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
             format!("must be at most {ID_MAX_BYTES} bytes, got {}", value.len()),
         ));
     }
+    // The common id (`t-1`, `audio_<uuid>`, `cv_...`, digits): nothing to decode, nothing
+    // that could split or climb a path; only a bare dot segment to refuse.
+    if value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return if value == "." || value == ".." {
+            Err(invalid(
+                field,
+                "must not be a dot segment ('.' or '..', also percent-encoded or followed by ';') or start with ';'",
+            ))
+        } else {
+            Ok(())
+        };
+    }
     if value.chars().any(|c| {
         c.is_control()
             || c.is_whitespace()

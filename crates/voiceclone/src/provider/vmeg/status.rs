@@ -84,13 +84,18 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
     let status = raw
         .as_deref()
         .map_or(TaskStatus::Unknown(String::new()), map_status);
-    let result_text = d.result.as_ref().map_or("null", |r| r.get());
-    let (result, extras) = crate::scrub::decoding_with(&t.text_filter, || {
-        (
-            serde_json::from_str::<T>(result_text).unwrap_or_default(),
-            serde_json::from_str::<ResultExtras>(result_text).unwrap_or_default(),
-        )
-    });
+    let result_text = d.result.as_ref().map_or("null", |r| r.get()).trim();
+    // Most polls carry no result yet: nothing to read (and no error to build).
+    let (result, extras) = if result_text.starts_with('{') {
+        crate::scrub::decoding_with(&t.text_filter, || {
+            (
+                serde_json::from_str::<T>(result_text).unwrap_or_default(),
+                serde_json::from_str::<ResultExtras>(result_text).unwrap_or_default(),
+            )
+        })
+    } else {
+        (T::default(), ResultExtras::default())
+    };
     Ok(Detail {
         status,
         raw,

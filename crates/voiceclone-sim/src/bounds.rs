@@ -1,0 +1,88 @@
+//! The bounds [`crate::SimConfig::validate`] enforces, and the error naming
+//! the setting outside them.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+/// [`crate::SimConfig::speed`].
+pub const SPEED: RangeInclusive<f64> = 0.001..=1_000_000.0;
+/// [`crate::SimConfig::api_key`] length in bytes.
+pub const MAX_API_KEY_LEN: usize = 4096;
+/// Base task durations.
+pub const MAX_TASK_DURATION: Duration = Duration::from_secs(30 * 86_400);
+/// Any duration after dividing by `speed` is capped here (30 days / 0.001).
+pub const MAX_SCALED: Duration = Duration::from_secs(30 * 86_400 * 1000);
+/// `idempotency_ttl`, `jimmy_model_validity`, retention ages.
+pub const MAX_RETENTION: Duration = Duration::from_secs(365 * 86_400);
+/// `vmeg_max_body_bytes`.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Number of webhook retries.
+pub const MAX_WEBHOOK_RETRIES: usize = 16;
+/// One webhook retry delay.
+pub const MAX_WEBHOOK_DELAY: Duration = Duration::from_secs(86_400);
+/// `webhook_timeout`.
+pub const WEBHOOK_TIMEOUT: RangeInclusive<Duration> =
+    Duration::from_millis(1)..=Duration::from_secs(3600);
+/// Fault `Retry-After` (`429=RATE:ARG`).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+/// Fault latency (`latency=RATE:ARG`).
+pub const MAX_LATENCY: Duration = Duration::from_secs(600);
+/// `max_connections`.
+pub const MAX_CONNECTIONS: usize = 100_000;
+/// `header_read_timeout`, `body_read_timeout`.
+pub const READ_TIMEOUT: RangeInclusive<Duration> =
+    Duration::from_millis(10)..=Duration::from_secs(3600);
+/// `max_tasks`.
+pub const MAX_TASKS: usize = 10_000_000;
+/// `max_uploads`.
+pub const MAX_UPLOADS: usize = 1_000_000;
+/// `max_upload_bytes`.
+pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024 * 1024;
+/// `max_idempotency_keys`.
+pub const MAX_IDEMPOTENCY_KEYS: usize = 10_000_000;
+
+/// JimmyAI uploads received at the same time, at most (each is buffered whole,
+/// up to the vendor's 100 MB).
+pub const MAX_CONCURRENT_UPLOADS: usize = 2;
+
+/// `1.5s`-style rendering for error messages.
+pub(crate) fn fmt_dur(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+/// A setting outside its bounds; [`crate::SimConfig::validate`] says which.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A number or duration outside its range.
+    #[error("setting `{setting}` must be {bounds} (got {got})")]
+    OutOfBounds {
+        /// The setting's field name.
+        setting: &'static str,
+        /// The accepted range, in words.
+        bounds: &'static str,
+        /// The value given.
+        got: String,
+    },
+    /// A value of the wrong shape.
+    #[error("setting `{setting}` {reason}")]
+    Invalid {
+        /// The setting's field name.
+        setting: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn out_of_bounds(
+        setting: &'static str,
+        bounds: &'static str,
+        got: impl std::fmt::Display,
+    ) -> Self {
+        Self::OutOfBounds {
+            setting,
+            bounds,
+            got: got.to_string(),
+        }
+    }
+}

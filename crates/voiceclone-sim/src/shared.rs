@@ -1,0 +1,116 @@
+//! [`Shared`]: what the accept loop, the vendor handlers and the background
+//! tasks share (configuration, clock, state, counters, scripts, connections).
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use crate::config::SimConfig;
+use crate::conns::ConnTable;
+use crate::delivery::Delivery;
+use crate::script::Scripts;
+use crate::state::{Clock, Limits, State};
+use crate::stats::Recorder;
+
+/// State shared by the accept loop, handlers and background tasks.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: SimConfig,
+    pub clock: Clock,
+    pub state: Mutex<State>,
+    /// Woken when the clock is moved or tasks are finished by hand.
+    pub clock_changed: Notify,
+    /// Uploads being received (see `crate::bounds::MAX_CONCURRENT_UPLOADS`).
+    pub upload_permits: tokio::sync::Semaphore,
+    pub conns: Mutex<ConnTable>,
+    pub stats: Recorder,
+    pub fault_rng: Mutex<fastrand::Rng>,
+    pub task_rng: Mutex<fastrand::Rng>,
+    /// The latest `max_records` webhook attempts.
+    pub deliveries: Mutex<VecDeque<Delivery>>,
+    pub scripts: Mutex<Scripts>,
+    pub background: Mutex<JoinSet<()>>,
+    pub base_url: String,
+}
+
+/// Lock a mutex, ignoring poisoning (state stays usable after a panic).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl Shared {
+    pub fn new(config: SimConfig, base_url: String) -> Self {
+        let seed = config.seed;
+        Self {
+            clock: Clock::new(),
+            state: Mutex::new(State::new(Limits::from_config(&config))),
+            clock_changed: Notify::new(),
+            upload_permits: tokio::sync::Semaphore::new(crate::bounds::MAX_CONCURRENT_UPLOADS),
+            conns: Mutex::new(ConnTable::default()),
+            stats: Recorder::new(config.max_records),
+            fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+            task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
+            deliveries: Mutex::new(VecDeque::new()),
+            scripts: Mutex::new(Scripts::default()),
+            background: Mutex::new(JoinSet::new()),
+            base_url,
+            config,
+        }
+    }
+
+    /// Lock the state with completion side effects applied up to now.
+    pub fn lock_state(&self) -> MutexGuard<'_, State> {
+        let now = self.clock.now();
+        let mut g = lock(&self.state);
+        g.settle(now);
+        g
+    }
+
+    /// Draw whether a new task will fail.
+    pub fn draw_task_failure(&self) -> bool {
+        let rate = self.config.task_failure_rate;
+        let u = lock(&self.task_rng).f64();
+        u < rate
+    }
+
+    /// Sleep until simulated time `at`, or until the clock is moved by hand
+    /// (then the caller looks again). No polling: one timer per waiter.
+    pub async fn sleep_until_sim(&self, at: Duration) {
+        let notified = self.clock_changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = self.clock.now();
+        if at <= now {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(at.saturating_sub(now)) => {}
+            () = notified => {}
+        }
+    }
+
+    /// Record a webhook attempt, keeping the latest `max_records`.
+    pub fn record_delivery(&self, d: Delivery) {
+        let mut all = lock(&self.deliveries);
+        all.push_back(d);
+        while all.len() > self.config.max_records.max(1) {
+            all.pop_front();
+        }
+    }
+
+    /// Run `fut` in the background; aborted on shutdown.
+    pub fn spawn_background<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let mut set = lock(&self.background);
+        while set.try_join_next().is_some() {}
+        set.spawn(fut);
+    }
+}

@@ -1,0 +1,274 @@
+//! VMEG clone and TTS creates, sync and async.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Response;
+use serde_json::{Map, Value, json};
+
+use crate::results::final_data;
+use crate::shared::Shared;
+use crate::state::{Phase, SYSTEM_VOICES, Task, TaskKind, TtsLine, hex_id};
+use crate::stats::CreateRecord;
+use crate::webhook;
+use crate::wire::{is_https_url, opt_bool, opt_f64, opt_str, req_str};
+
+use super::{KeyReservation, Rejection, bad, env_err, ok};
+
+const PROVIDERS: [&str; 5] = ["V1", "V2", "V3", "V4", "V5"];
+const OUTPUT_FORMATS: [&str; 3] = ["wav", "mp3", "m4a"];
+
+pub(super) fn extra_data(m: &Map<String, Value>) -> Result<Option<Value>, Rejection> {
+    match m.get("extraData") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
+        Some(_) => Err(bad("`extraData` must be an object")),
+    }
+}
+
+/// Wait until the task is terminal: a timer for its due time, woken early
+/// when the clock is moved by hand. `None` if it was deleted or evicted.
+pub(super) async fn wait_terminal(sh: &Shared, id: &str) -> Option<Task> {
+    loop {
+        let task = sh.lock_state().tasks.get(id)?.clone();
+        if task.phase(sh.clock.now()).is_terminal() {
+            return Some(task);
+        }
+        sh.sleep_until_sim(task.done_at()).await;
+    }
+}
+
+pub(super) async fn clone_create(
+    sh: &Arc<Shared>,
+    m: &Map<String, Value>,
+    key: &str,
+    op: &'static str,
+    reservation: KeyReservation,
+) -> Result<Response<Body>, Rejection> {
+    let is_async = op.ends_with("Async");
+    let ref_audio = req_str(m, "refAudio").map_err(bad)?;
+    if !is_https_url(&ref_audio) {
+        return Err(bad("`refAudio` must be an HTTPS URL"));
+    }
+    let provider = opt_str(m, "provider")
+        .map_err(bad)?
+        .unwrap_or_else(|| "V1".into());
+    if !PROVIDERS.contains(&provider.as_str()) {
+        return Err(bad("`provider` must be one of V1, V2, V3, V4, V5"));
+    }
+    let voice_name = opt_str(m, "voiceName").map_err(bad)?;
+    let sample_language = opt_str(m, "sampleLanguage").map_err(bad)?;
+    let sample_text = opt_str(m, "sampleText").map_err(bad)?;
+    // Sync endpoints ignore extraData (CONFIRMED); it is still recorded in stats.
+    let xd = if is_async {
+        extra_data(m)?
+    } else {
+        m.get("extraData").filter(|v| v.is_object()).cloned()
+    };
+    let now = sh.clock.now();
+    let id = format!("task_{}", hex_id());
+    let voice_id = format!("cv_{}", hex_id());
+    let mut t = Task::new(
+        id.clone(),
+        TaskKind::VmegClone,
+        now,
+        sh.config.scaled(sh.config.clone_duration),
+    );
+    t.will_fail = sh.draw_task_failure();
+    t.is_async = is_async;
+    t.extra_data = if is_async { xd.clone() } else { None };
+    t.voice_id = Some(voice_id);
+    t.voice_name = voice_name.unwrap_or_else(|| format!("Voice {}", id.get(5..13).unwrap_or(&id)));
+    t.provider = provider;
+    t.ref_audio = ref_audio;
+    t.sample_language = sample_language;
+    t.sample_text = sample_text;
+    let created = sh.clock.iso(now);
+    {
+        let mut st = sh.lock_state();
+        st.insert_task(t);
+    }
+    reservation.commit();
+    sh.stats.create(CreateRecord {
+        operation: op.to_string(),
+        task_id: id.clone(),
+        idempotency_key: Some(key.to_string()),
+        extra_data: xd,
+        content_text: None,
+        file_url: None,
+        model_id: None,
+    });
+    tracing::debug!(op, task_id = %id, "clone task accepted");
+    if is_async {
+        webhook::spawn_for(sh, &id);
+        return Ok(ok(json!({"taskId": id, "createdAt": created})));
+    }
+    Ok(sync_answer(sh, &id).await)
+}
+
+pub(super) async fn sync_answer(sh: &Shared, id: &str) -> Response<Body> {
+    match wait_terminal(sh, id).await {
+        Some(t) if t.phase(sh.clock.now()) == Phase::Completed => ok(final_data(sh, &t)),
+        Some(_) => env_err(sh, 502, &format!("Task {id} failed upstream (simulated)")),
+        None => env_err(sh, 502, &format!("Task {id} was deleted while running")),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VoiceClass {
+    System,
+    Clone,
+}
+
+pub(super) async fn tts_create(
+    sh: &Arc<Shared>,
+    m: &Map<String, Value>,
+    key: &str,
+    op: &'static str,
+    reservation: KeyReservation,
+) -> Result<Response<Body>, Rejection> {
+    let is_async = op.ends_with("Async");
+    let items = match m.get("data") {
+        Some(Value::Array(a)) => a,
+        None | Some(Value::Null) => return Err(bad("`data` is required")),
+        Some(_) => return Err(bad("`data` must be an array")),
+    };
+    if items.is_empty() || items.len() > 50 {
+        return Err(bad("`data` must have 1 to 50 items"));
+    }
+    let output_format = opt_str(m, "outputFormat")
+        .map_err(bad)?
+        .unwrap_or_else(|| "m4a".into());
+    if !OUTPUT_FORMATS.contains(&output_format.as_str()) {
+        return Err(bad("`outputFormat` must be one of wav, mp3, m4a"));
+    }
+    opt_bool(m, "trim").map_err(bad)?;
+    match m.get("language") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(l)) => {
+            opt_str(l, "target").map_err(|e| bad(format!("language: {e}")))?;
+        }
+        Some(_) => return Err(bad("`language` must be an object")),
+    }
+    let xd = if is_async {
+        extra_data(m)?
+    } else {
+        m.get("extraData").filter(|v| v.is_object()).cloned()
+    };
+    let mut lines = Vec::new();
+    let mut classes: Vec<(String, VoiceClass, Option<String>)> = Vec::new();
+    {
+        let st = sh.lock_state();
+        for (i, item) in items.iter().enumerate() {
+            let Value::Object(it) = item else {
+                return Err(bad(format!("data[{i}] must be an object")));
+            };
+            let e = |msg: String| bad(format!("data[{i}]: {msg}"));
+            let text = req_str(it, "text").map_err(e)?;
+            let voice_id = opt_str(it, "voiceId").map_err(e)?.filter(|s| !s.is_empty());
+            let timbre = opt_str(it, "timbreRefAudio")
+                .map_err(e)?
+                .filter(|s| !s.is_empty());
+            if let Some(t) = &timbre
+                && !is_https_url(t)
+            {
+                return Err(e("`timbreRefAudio` must be an HTTPS URL".into()));
+            }
+            if let Some(u) = opt_str(it, "emoRefAudio").map_err(e)?
+                && !is_https_url(&u)
+            {
+                return Err(e("`emoRefAudio` must be an HTTPS URL".into()));
+            }
+            if let Some(w) = opt_f64(it, "emoWeight").map_err(e)?
+                && !(0.0..=1.0).contains(&w)
+            {
+                return Err(e("`emoWeight` must be between 0 and 1".into()));
+            }
+            if let Some(d) = opt_f64(it, "duration").map_err(e)?
+                && d <= 0.0
+            {
+                return Err(e("`duration` must be positive".into()));
+            }
+            opt_str(it, "emoPrompt").map_err(e)?;
+            match (&voice_id, &timbre) {
+                (None, None) => return Err(e("`voiceId` or `timbreRefAudio` is required".into())),
+                (Some(v), _) => {
+                    if let Some(sv) = SYSTEM_VOICES.iter().find(|s| s.voice_id == v) {
+                        if timbre.is_some() {
+                            return Err(e(format!(
+                                "`timbreRefAudio` cannot be combined with system voice {v}"
+                            )));
+                        }
+                        classes.push((v.clone(), VoiceClass::System, Some(sv.provider.into())));
+                    } else if let Some(cv) = st.voices.get(v).filter(|x| !x.deleted) {
+                        classes.push((v.clone(), VoiceClass::Clone, Some(cv.provider.clone())));
+                    } else {
+                        return Err(e(format!(
+                            "voiceId {v} was found in neither the system nor the clone voice library"
+                        )));
+                    }
+                }
+                (None, Some(_)) => classes.push((String::new(), VoiceClass::Clone, None)),
+            }
+            lines.push(TtsLine { text });
+        }
+    }
+    let has_sys = classes.iter().any(|c| c.1 == VoiceClass::System);
+    let has_clone = classes.iter().any(|c| c.1 == VoiceClass::Clone);
+    if has_sys && has_clone {
+        return Err(bad(
+            "System and cloned voices cannot be mixed in one request",
+        ));
+    }
+    let mut providers: Vec<&(String, VoiceClass, Option<String>)> =
+        classes.iter().filter(|c| c.2.is_some()).collect();
+    providers.dedup_by(|a, b| a.2 == b.2);
+    let distinct: std::collections::BTreeSet<&str> =
+        providers.iter().filter_map(|c| c.2.as_deref()).collect();
+    if distinct.len() > 1 {
+        let mapping: Vec<String> = classes
+            .iter()
+            .filter(|c| !c.0.is_empty())
+            .map(|c| format!("{}={}", c.0, c.2.as_deref().unwrap_or("")))
+            .collect();
+        return Err(bad(format!(
+            "All voiceIds in one request must resolve to the same provider: {}",
+            mapping.join(", ")
+        )));
+    }
+    let now = sh.clock.now();
+    let id = format!("task_{}", hex_id());
+    let mut t = Task::new(
+        id.clone(),
+        TaskKind::VmegTts,
+        now,
+        sh.config.scaled(sh.config.tts_duration),
+    );
+    t.will_fail = sh.draw_task_failure();
+    t.is_async = is_async;
+    t.extra_data = if is_async { xd.clone() } else { None };
+    t.output_format = output_format.clone();
+    let n = lines.len();
+    t.lines = lines;
+    let created = sh.clock.iso(now);
+    {
+        let mut st = sh.lock_state();
+        st.insert_task(t);
+    }
+    reservation.commit();
+    sh.stats.create(CreateRecord {
+        operation: op.to_string(),
+        task_id: id.clone(),
+        idempotency_key: Some(key.to_string()),
+        extra_data: xd,
+        content_text: None,
+        file_url: None,
+        model_id: None,
+    });
+    tracing::debug!(op, task_id = %id, lines = n, "tts task accepted");
+    if is_async {
+        webhook::spawn_for(sh, &id);
+        return Ok(ok(json!({"taskId": id, "createdAt": created})));
+    }
+    Ok(sync_answer(sh, &id).await)
+}

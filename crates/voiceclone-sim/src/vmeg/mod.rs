@@ -1,0 +1,336 @@
+//! VMEG Open API (Standalone, `/openapi/v1/...`): auth, idempotency keys,
+//! validation, clone/TTS creates (sync and async), task queries and the
+//! voice library. Envelope `{code, message, data}`.
+//!
+//! Split along its seams: this module dispatches, checks auth and holds
+//! idempotency keys; [`tasks`] answers task queries, [`voices`] the voice
+//! library, [`create`] the clone and TTS creates.
+
+mod create;
+mod tasks;
+mod voices;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Request, Response, header};
+use serde_json::{Map, Value, json};
+
+use crate::faults::FaultPlan;
+use crate::respond::{bearer_ok, json_response};
+use crate::shared::Shared;
+use crate::wire::{BodyError, read_json};
+
+use create::{clone_create, tts_create};
+use tasks::{tasks_delete, tasks_detail, tasks_list};
+use voices::{basic_list, clone_delete, clone_list, clone_update};
+
+const MAX_PAGE_SIZE: i64 = 100;
+
+/// A request rejected before any state change: (code, message).
+type Rejection = (u16, String);
+
+fn bad(msg: impl Into<String>) -> Rejection {
+    (400, msg.into())
+}
+
+/// Success envelope.
+fn ok(data: Value) -> Response<Body> {
+    json_response(200, &json!({"code": 200, "message": "", "data": data}))
+}
+
+/// Error envelope; HTTP status per [`crate::SimConfig::vmeg_business_errors_http_200`].
+pub(crate) fn env_err(sh: &Shared, code: u16, msg: &str) -> Response<Body> {
+    let status = if matches!(code, 401 | 409 | 413) || !sh.config.vmeg_business_errors_http_200 {
+        code
+    } else {
+        200
+    };
+    let mut r = json_response(status, &json!({"code": code, "message": msg, "data": null}));
+    if code == 409
+        && let Ok(v) = HeaderValue::from_str("2")
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+fn is_mutating(op: &str) -> bool {
+    matches!(
+        op,
+        "vmeg.cloneVoiceCreate"
+            | "vmeg.cloneVoiceCreateAsync"
+            | "vmeg.ttsCreate"
+            | "vmeg.ttsCreateAsync"
+            | "vmeg.tasksDelete"
+            | "vmeg.cloneVoiceUpdate"
+            | "vmeg.cloneVoiceDelete"
+    )
+}
+
+/// The idempotency key, or the 400 message.
+fn idem_key(headers: &HeaderMap) -> Result<String, String> {
+    let raw = match headers.get("x-idempotency-key") {
+        None => return Err("X-Idempotency-Key header is required".into()),
+        Some(v) => v
+            .to_str()
+            .map_err(|_| "X-Idempotency-Key must be visible ASCII".to_string())?,
+    };
+    let key = raw.trim();
+    if key.is_empty() {
+        return Err("X-Idempotency-Key must not be empty".into());
+    }
+    if key.chars().count() > 64 {
+        return Err("X-Idempotency-Key must be at most 64 characters".into());
+    }
+    Ok(key.to_string())
+}
+
+fn norm_path(path: &str) -> String {
+    path.trim_end_matches('/').to_string()
+}
+
+/// Record the key of a request answered by an injected fault (only called
+/// when `vmeg_fault_consumes_idempotency_key` is set).
+pub(crate) fn consume_key_on_fault(sh: &Shared, op: &str, path: &str, headers: &HeaderMap) {
+    if !is_mutating(op) || !bearer_ok(headers, &sh.config.api_key) {
+        return;
+    }
+    if let Ok(key) = idem_key(headers) {
+        let now = sh.clock.now();
+        let mut st = sh.lock_state();
+        st.expire_keys(now);
+        let slot = (norm_path(path), key);
+        if !st.idempotency.contains_key(&slot) {
+            st.record_key(slot, now);
+        }
+    }
+}
+
+/// Entry point for every `/openapi/v1/...` request.
+pub(crate) async fn handle(
+    sh: &Arc<Shared>,
+    op: &'static str,
+    plan: &FaultPlan,
+    req: Request<Body>,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    if !bearer_ok(&parts.headers, &sh.config.api_key) {
+        return env_err(sh, 401, "Invalid or missing API Key");
+    }
+    let limit = sh.config.vmeg_max_body_bytes;
+    match op {
+        "vmeg.tasksList" => return tasks_list(sh, plan, &parts.uri),
+        "vmeg.tasksDetail" => return tasks_detail(sh, plan, &parts.uri),
+        "vmeg.cloneVoiceList" | "vmeg.basicVoiceList" => {
+            let m = match read_json(body, limit, true, sh.config.body_read_timeout).await {
+                Ok(m) => m,
+                Err(e) => return body_err(sh, e),
+            };
+            let r = if op == "vmeg.cloneVoiceList" {
+                clone_list(sh, &m)
+            } else {
+                basic_list(&m)
+            };
+            return match r {
+                Ok(v) => ok(v),
+                Err((c, msg)) => env_err(sh, c, &msg),
+            };
+        }
+        _ if !is_mutating(op) => return env_err(sh, 404, "Not Found"),
+        _ => {}
+    }
+    let key = match idem_key(&parts.headers) {
+        Ok(k) => k,
+        Err(msg) => return env_err(sh, 400, &msg),
+    };
+    let m = match read_json(body, limit, false, sh.config.body_read_timeout).await {
+        Ok(m) => m,
+        Err(e) => return body_err(sh, e),
+    };
+    let slot = (norm_path(parts.uri.path()), key.clone());
+    let reservation = {
+        let now = sh.clock.now();
+        let mut st = sh.lock_state();
+        st.expire_keys(now);
+        if st.idempotency.contains_key(&slot) {
+            drop(st);
+            tracing::debug!(op, "idempotency key reused");
+            return env_err(
+                sh,
+                409,
+                "Idempotency key already used for this request path; retry later or use a new key",
+            );
+        }
+        st.record_key(slot.clone(), now);
+        KeyReservation::new(sh.clone(), slot)
+    };
+    let result = match op {
+        "vmeg.cloneVoiceCreate" | "vmeg.cloneVoiceCreateAsync" => {
+            clone_create(sh, &m, &key, op, reservation).await
+        }
+        "vmeg.ttsCreate" | "vmeg.ttsCreateAsync" => tts_create(sh, &m, &key, op, reservation).await,
+        "vmeg.tasksDelete" => tasks_delete(sh, &m).inspect(|_| reservation.commit()),
+        "vmeg.cloneVoiceUpdate" => clone_update(sh, &m).inspect(|_| reservation.commit()),
+        _ => clone_delete(sh, &m).inspect(|_| reservation.commit()),
+    };
+    match result {
+        Ok(r) => r,
+        // The reservation, dropped uncommitted, gave the key back (unless
+        // `vmeg_rejection_consumes_idempotency_key`).
+        Err((code, msg)) => env_err(sh, code, &msg),
+    }
+}
+
+/// An idempotency key held while its request is handled. Dropped without
+/// [`KeyReservation::commit`] (a rejection, a panic, a cancelled handler), it
+/// releases the key, so a key is never used up without its task, unless
+/// [`crate::SimConfig::vmeg_rejection_consumes_idempotency_key`] says a
+/// rejection consumes it.
+pub(crate) struct KeyReservation {
+    sh: Arc<Shared>,
+    slot: Option<(String, String)>,
+}
+
+impl KeyReservation {
+    fn new(sh: Arc<Shared>, slot: (String, String)) -> Self {
+        Self {
+            sh,
+            slot: Some(slot),
+        }
+    }
+
+    /// The request succeeded (its task, if any, exists): keep the key.
+    pub(crate) fn commit(mut self) {
+        self.slot = None;
+    }
+}
+
+impl Drop for KeyReservation {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        if self.sh.config.vmeg_rejection_consumes_idempotency_key && !std::thread::panicking() {
+            return;
+        }
+        crate::shared::lock(&self.sh.state)
+            .idempotency
+            .remove(&slot);
+    }
+}
+
+fn body_err(sh: &Shared, e: BodyError) -> Response<Body> {
+    match e {
+        BodyError::TooLarge => env_err(sh, 413, "Request body too large"),
+        BodyError::Malformed(m) => env_err(sh, 400, &m),
+        BodyError::TimedOut => crate::respond::body_timeout(
+            json!({"code": 408, "message": "Request body not received in time", "data": null}),
+        ),
+    }
+}
+
+fn parse_page(
+    q: &std::collections::HashMap<String, String>,
+    k: &str,
+    default: i64,
+) -> Result<i64, Rejection> {
+    match q.get(k) {
+        None => Ok(default),
+        Some(s) if s.trim().is_empty() => Ok(default),
+        Some(s) => s
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| bad(format!("`{k}` must be a positive integer"))),
+    }
+}
+
+fn page_of(m: &Map<String, Value>) -> Result<(usize, usize), Rejection> {
+    let get = |k: &str, d: i64| -> Result<i64, Rejection> {
+        match m.get(k) {
+            None | Some(Value::Null) => Ok(d),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| bad(format!("`{k}` must be a positive integer"))),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| bad(format!("`{k}` must be a positive integer"))),
+            Some(_) => Err(bad(format!("`{k}` must be a positive integer"))),
+        }
+    };
+    let page = get("currentPage", 1)?;
+    let size = get("pageSize", 20)?.min(MAX_PAGE_SIZE);
+    Ok((page as usize, size as usize))
+}
+
+fn paginate<T: Clone>(items: &[T], page: usize, size: usize) -> Vec<T> {
+    items
+        .iter()
+        .skip(page.saturating_sub(1).saturating_mul(size))
+        .take(size)
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::SimConfig;
+    use crate::shared::lock;
+
+    fn reserved(sh: &Arc<Shared>, key: &str) -> KeyReservation {
+        let slot = ("/openapi/v1/task/tts/create".to_string(), key.to_string());
+        lock(&sh.state)
+            .idempotency
+            .insert(slot.clone(), Duration::ZERO);
+        KeyReservation::new(sh.clone(), slot)
+    }
+
+    fn held(sh: &Shared, key: &str) -> bool {
+        lock(&sh.state)
+            .idempotency
+            .contains_key(&("/openapi/v1/task/tts/create".to_string(), key.to_string()))
+    }
+
+    #[test]
+    fn a_key_is_kept_only_when_its_request_succeeded() {
+        let sh = Arc::new(Shared::new(SimConfig::default(), String::new()));
+        reserved(&sh, "committed").commit();
+        assert!(held(&sh, "committed"));
+        drop(reserved(&sh, "rejected"));
+        assert!(!held(&sh, "rejected"));
+        let r = reserved(&sh, "panicked");
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _r = r;
+            panic!("handler bug");
+        }));
+        assert!(unwound.is_err());
+        assert!(
+            !held(&sh, "panicked"),
+            "a panicking handler used up its key"
+        );
+
+        // Rejections may consume the key when configured; a panic never does.
+        let sh = Arc::new(Shared::new(
+            SimConfig::default().with_vmeg_rejection_consumes_idempotency_key(true),
+            String::new(),
+        ));
+        drop(reserved(&sh, "rejected"));
+        assert!(held(&sh, "rejected"));
+        let r = reserved(&sh, "panicked");
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _r = r;
+            panic!("handler bug");
+        }));
+        assert!(!held(&sh, "panicked"));
+    }
+}

@@ -1,0 +1,123 @@
+//! The VMEG voice library: clone voice list, update, delete; system voices.
+
+use axum::body::Body;
+use axum::http::Response;
+use serde_json::{Map, Value, json};
+
+use crate::shared::Shared;
+use crate::state::SYSTEM_VOICES;
+use crate::wire::{opt_str, req_str};
+
+use super::{Rejection, bad, ok};
+use super::{page_of, paginate};
+
+pub(super) fn voice_json(sh: &Shared, v: &crate::state::Voice) -> Value {
+    json!({
+        "voiceId": v.voice_id,
+        "name": v.name,
+        "provider": v.provider,
+        "exampleLanguage": v.language,
+        "content": v.content,
+        "audio": v.audio,
+        "taskId": v.task_id,
+        "createTime": sh.clock.iso(v.created),
+        "updateTime": sh.clock.iso(v.updated),
+    })
+}
+
+pub(super) fn clone_list(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
+    let voice_id = opt_str(m, "voiceId").map_err(bad)?;
+    let voice_ids: Option<Vec<String>> = match m.get("voiceIds") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| bad("`voiceIds` must be an array of strings"))?,
+        ),
+        Some(_) => return Err(bad("`voiceIds` must be an array of strings")),
+    };
+    let search = opt_str(m, "searchName")
+        .map_err(bad)?
+        .map(|s| s.to_lowercase());
+    let (page, size) = page_of(m)?;
+    let st = sh.lock_state();
+    let rows: Vec<Value> = st
+        .voice_order
+        .iter()
+        .rev()
+        .filter_map(|id| st.voices.get(id))
+        .filter(|v| !v.deleted)
+        .filter(|v| {
+            voice_id
+                .as_ref()
+                .is_none_or(|x| x.is_empty() || *x == v.voice_id)
+        })
+        .filter(|v| {
+            voice_ids
+                .as_ref()
+                .is_none_or(|xs| xs.is_empty() || xs.contains(&v.voice_id))
+        })
+        .filter(|v| {
+            search
+                .as_ref()
+                .is_none_or(|s| v.name.to_lowercase().contains(s.as_str()))
+        })
+        .map(|v| voice_json(sh, v))
+        .collect();
+    let total = rows.len();
+    Ok(json!({"records": paginate(&rows, page, size), "total": total}))
+}
+
+pub(super) fn basic_list(m: &Map<String, Value>) -> Result<Value, Rejection> {
+    let (page, size) = page_of(m)?;
+    let rows: Vec<Value> = SYSTEM_VOICES
+        .iter()
+        .map(|v| {
+            json!({
+                "voiceId": v.voice_id,
+                "name": v.name,
+                "provider": v.provider,
+                "language": v.language,
+                "gender": v.gender,
+            })
+        })
+        .collect();
+    let total = rows.len();
+    Ok(json!({"records": paginate(&rows, page, size), "total": total}))
+}
+
+pub(super) fn clone_update(
+    sh: &Shared,
+    m: &Map<String, Value>,
+) -> Result<Response<Body>, Rejection> {
+    let id = req_str(m, "voiceId").map_err(bad)?;
+    let name = req_str(m, "voiceName").map_err(bad)?;
+    let now = sh.clock.now();
+    let mut st = sh.lock_state();
+    match st.voices.get_mut(&id).filter(|v| !v.deleted) {
+        Some(v) => {
+            v.name = name;
+            v.updated = now;
+            Ok(ok(Value::Null))
+        }
+        None => Err((404, "Voice not found".into())),
+    }
+}
+
+pub(super) fn clone_delete(
+    sh: &Shared,
+    m: &Map<String, Value>,
+) -> Result<Response<Body>, Rejection> {
+    let id = req_str(m, "voiceId").map_err(bad)?;
+    let now = sh.clock.now();
+    let mut st = sh.lock_state();
+    match st.voices.get_mut(&id).filter(|v| !v.deleted) {
+        Some(v) => {
+            v.deleted = true;
+            v.updated = now;
+            Ok(ok(Value::Null))
+        }
+        None => Err((404, "Voice not found".into())),
+    }
+}

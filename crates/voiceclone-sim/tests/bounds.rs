@@ -1,0 +1,358 @@
+//! Bounded under abuse, over loopback: slow and idle connections are closed, their number
+//! is capped, evicted tasks answer as unknown ids.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use voiceclone_sim::{SimConfig, SimHandle, Simulator};
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// Reads until the server closes; what it sent. Fails if it is still open after 10 s
+/// (the timeouts under test are 200 ms: the margin is for a loaded machine).
+async fn read_until_closed(s: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    match r {
+        Ok(Ok(_)) => {}
+        // A reset also means closed.
+        Ok(Err(e)) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            ),
+            "{e}"
+        ),
+        Err(_) => panic!("the server kept the connection open"),
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn short_timeouts(max_connections: usize) -> SimHandle {
+    Simulator::start_with(
+        SimConfig::default()
+            .with_speed(50.0)
+            .with_connection_limits(
+                max_connections,
+                Duration::from_millis(200),
+                Duration::from_millis(200),
+            ),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn header_drip_and_idle_keep_alive_connections_are_closed() {
+    let sim = short_timeouts(64).await;
+    // Half a request line, then nothing.
+    let mut drip = TcpStream::connect(sim.addr()).await.unwrap();
+    drip.write_all(b"GET /openapi/v1/tasks/li").await.unwrap();
+    read_until_closed(&mut drip).await;
+    // A connection that never sends a byte.
+    let mut silent = TcpStream::connect(sim.addr()).await.unwrap();
+    read_until_closed(&mut silent).await;
+    // A keep-alive connection after one full answer.
+    let mut idle = TcpStream::connect(sim.addr()).await.unwrap();
+    idle.write_all(
+        format!(
+            "GET /openapi/v1/tasks/list HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+            sim.api_key()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let answer = read_until_closed(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    for _ in 0..500 {
+        if sim.open_connections() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sim.open_connections(), 0);
+}
+
+#[tokio::test]
+async fn body_drip_gets_408_and_is_closed() {
+    let sim = short_timeouts(64).await;
+    for (path, auth) in [
+        ("/openapi/v1/task/clone-voice/create", true),
+        ("/api/open-api/v1/soundCloning/clones", true),
+    ] {
+        let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nX-Idempotency-Key: drip\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"refAudio\"",
+            if auth { sim.api_key() } else { "" }
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        let answer = read_until_closed(&mut s).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+    }
+    assert_eq!(sim.task_count(), 0);
+    // The key of the dripping request was not used up.
+    let v: Value = client()
+        .post(format!(
+            "{}/openapi/v1/task/clone-voice/create-async",
+            sim.base_url()
+        ))
+        .bearer_auth(sim.api_key())
+        .header("X-Idempotency-Key", "drip")
+        .json(&json!({"refAudio": "https://example.com/a.wav"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["code"], 200, "{v}");
+}
+
+#[tokio::test]
+async fn the_connection_cap_closes_idle_connections_and_keeps_answering() {
+    // Long timeouts: only the cap can close these.
+    let sim = Simulator::start_with(SimConfig::default().with_connection_limits(
+        4,
+        Duration::from_secs(600),
+        Duration::from_secs(600),
+    ))
+    .await
+    .unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..20 {
+        idle.push(TcpStream::connect(sim.addr()).await.unwrap());
+    }
+    for _ in 0..5 {
+        let r = client()
+            .get(format!("{}/openapi/v1/tasks/list", sim.base_url()))
+            .bearer_auth(sim.api_key())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    // Let the accept loop catch up with the last connection's end.
+    for _ in 0..100 {
+        if sim.open_connections() <= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(sim.open_connections() <= 4, "{}", sim.open_connections());
+    let st = sim.stats();
+    assert!(st.connections_evicted >= 16, "{st:?}");
+    assert_eq!(st.connections_refused, 0, "{st:?}");
+    // The oldest idle connections were closed by the server.
+    let mut first = idle.remove(0);
+    read_until_closed(&mut first).await;
+}
+
+#[tokio::test]
+async fn evicted_tasks_answer_as_unknown_ids() {
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_speed(1000.0)
+            .with_task_limits(2, Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    let http = client();
+    let mut ids = Vec::new();
+    for k in ["e1", "e2", "e3"] {
+        let v: Value = http
+            .post(format!(
+                "{}/openapi/v1/task/clone-voice/create-async",
+                sim.base_url()
+            ))
+            .bearer_auth(sim.api_key())
+            .header("X-Idempotency-Key", k)
+            .json(&json!({"refAudio": "https://example.com/a.wav"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(v["data"]["taskId"].as_str().unwrap().to_owned());
+        sim.complete_all_now();
+    }
+    assert_eq!(sim.task_count(), 2);
+    let detail = |id: &str| {
+        http.get(format!(
+            "{}/openapi/v1/tasks/detail?taskId={id}",
+            sim.base_url()
+        ))
+        .bearer_auth(sim.api_key())
+        .send()
+    };
+    let r = detail(&ids[0]).await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], 404, "{v}");
+    assert_eq!(detail(&ids[2]).await.unwrap().status().as_u16(), 200);
+
+    // By age: finished tasks older than task_retention go too.
+    sim.advance_clock(Duration::from_secs(3601));
+    assert_eq!(detail(&ids[2]).await.unwrap().status().as_u16(), 404);
+    assert_eq!(sim.task_count(), 0);
+    assert_eq!(sim.evicted().0, 3);
+    // The voices the clones made stay in the library.
+    let v: Value = http
+        .post(format!(
+            "{}/openapi/v1/assets/voice/clone/list",
+            sim.base_url()
+        ))
+        .bearer_auth(sim.api_key())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"]["total"], 3, "{v}");
+}
+
+#[tokio::test]
+async fn webhooks_fire_at_each_task_due_time_and_on_clock_moves() {
+    // A receiver that always answers 200.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    // Clone tasks of 2 s at speed 1: nothing is due for a while.
+    let sim = Simulator::start_with(SimConfig::default().with_webhook(url, "secret"))
+        .await
+        .unwrap();
+    let http = client();
+    for k in 0..50 {
+        let r = http
+            .post(format!(
+                "{}/openapi/v1/task/clone-voice/create-async",
+                sim.base_url()
+            ))
+            .bearer_auth(sim.api_key())
+            .header("X-Idempotency-Key", format!("w{k}"))
+            .json(&json!({"refAudio": "https://example.com/a.wav"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    assert!(sim.webhook_deliveries().is_empty());
+    // Moving the clock wakes every waiting delivery.
+    sim.advance_clock(Duration::from_secs(5));
+    let d = sim.wait_for_deliveries(50, Duration::from_secs(20)).await;
+    assert_eq!(d.len(), 50);
+    assert!(d.iter().all(|d| d.status == Some(200)));
+}
+
+#[tokio::test]
+async fn routes_wrong_methods_and_unknown_paths_get_each_vendor_s_not_found() {
+    let sim = Simulator::start().await.unwrap();
+    let http = client();
+    let base = sim.base_url();
+    let send = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{base}{path}"))
+            .bearer_auth(sim.api_key())
+            .send()
+    };
+    // A trailing slash is the same route.
+    let r = send(reqwest::Method::GET, "/openapi/v1/tasks/list/")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Wrong method, unknown path: the VMEG envelope with code 404.
+    for (m, p) in [
+        (reqwest::Method::POST, "/openapi/v1/tasks/list"),
+        (reqwest::Method::GET, "/openapi/v1/no/such/thing"),
+    ] {
+        let r = send(m, p).await.unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{p}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["code"], 404, "{p}: {v}");
+    }
+    // JimmyAI: its not-found envelope (code 20002, HTTP 200 by default).
+    let r = send(reqwest::Method::GET, "/api/open-api/v1/nothing")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], 20002, "{v}");
+    let r = send(reqwest::Method::GET, "/elsewhere").await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let st = sim.stats();
+    assert_eq!(st.requests("vmeg.tasksList"), 1);
+    assert_eq!(st.requests("vmeg.unknown"), 2);
+    assert_eq!(st.requests("jimmyai.unknown"), 1);
+    assert_eq!(st.requests("unknown"), 1);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_its_answer_is_disconnected() {
+    let sim = short_timeouts(64).await;
+    // A 16 MB upload, then a download of it that is never read: the answer
+    // outgrows the socket buffers and the server's writes stall.
+    let boundary = "b0undary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.wav\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(std::iter::repeat_n(7u8, 16 * 1024 * 1024));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let v: Value = client()
+        .post(format!("{}/api/open-api/v1/files/upload", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = v["data"]["url"].as_str().expect("an upload URL").to_owned();
+    let path = url.trim_start_matches(&sim.base_url()).to_owned();
+    let mut s = TcpStream::connect(sim.addr()).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    // Never read. The server gives up on the write and closes the connection.
+    for _ in 0..1000 {
+        if sim.open_connections() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        sim.open_connections(),
+        0,
+        "the stalled connection is still open"
+    );
+    drop(s);
+}
