@@ -231,6 +231,7 @@ impl ClientBuilder {
         )?;
         let transport = Transport {
             provider,
+            dialect: &crate::provider::facts(provider).dialect,
             base,
             in_flight: Arc::new(Semaphore::new(self.max_in_flight)),
             connection_limit,

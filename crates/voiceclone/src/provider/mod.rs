@@ -6,7 +6,6 @@
 //! a new vendor is one module here plus its entry there (see `docs/adding-a-provider.md`).
 
 pub(crate) mod backend;
-pub(crate) mod envelope;
 pub(crate) mod jimmyai;
 #[cfg(test)]
 mod rules_tests;
@@ -17,12 +16,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 pub(crate) use backend::{Backend, BoxFuture, Connect, backend as build_backend};
-pub(crate) use envelope::{
-    RawResponse, decode_data, decode_envelope, error_for_code, success_code,
-};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::model::{CloneRequest, ParseError, Provider};
+use crate::transport::Dialect;
 
 /// What the rest of the crate needs to know about a vendor without calling it.
 pub(crate) struct Facts {
@@ -33,13 +30,9 @@ pub(crate) struct Facts {
     /// Where `Client::from_env` reads the key and an optional base URL.
     pub(crate) api_key_var: &'static str,
     pub(crate) base_url_var: &'static str,
-    /// The business `code` that means success.
-    pub(crate) success_code: i64,
-    /// The vendor's business code table: `None` for codes it does not know.
-    pub(crate) kind_for_code: fn(i64) -> Option<ErrorKind>,
-    /// Whether its business codes in 400..=599 mirror HTTP statuses (so a code inside an
-    /// HTTP 200 classifies like that status for retries).
-    pub(crate) codes_are_http_statuses: bool,
+    /// How its envelopes read: success code, business-code table, whether codes mirror
+    /// HTTP statuses.
+    pub(crate) dialect: Dialect,
     /// Sets the clone engine named in the vendor's own words (`CloneRequest::engine`).
     pub(crate) set_engine: fn(CloneRequest, &str) -> Result<CloneRequest, ParseError>,
     /// Its default wait (`WaitPolicy::for_provider`).
@@ -130,4 +123,16 @@ impl CloneRequest {
     pub fn engine(self, provider: Provider, engine: &str) -> Result<Self, ParseError> {
         (facts(provider).set_engine)(self, engine)
     }
+}
+
+/// The error an envelope with a failure `code` stands for, for `provider` (tests).
+#[cfg(test)]
+pub(crate) fn error_for_code(
+    provider: Provider,
+    status: u16,
+    retry_after: Option<Duration>,
+    code: i64,
+    message: &str,
+) -> Error {
+    crate::transport::error_for_code(&facts(provider).dialect, status, retry_after, code, message)
 }

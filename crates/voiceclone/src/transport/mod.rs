@@ -7,7 +7,11 @@
 //! (see `xtask/src/shape.rs`), so any non-2xx arrives as `UnexpectedResponse` with status,
 //! headers and body, and is classified here exactly as a 200 carrying the same envelope.
 
+mod envelope;
 mod summary;
+
+pub(crate) use envelope::{Dialect, error_for_code};
+use envelope::{RawResponse, decode_data, decode_envelope};
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,7 +29,6 @@ use summary::with_summary;
 use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::model::Provider;
-use crate::provider::{RawResponse, decode_data, decode_envelope, error_for_code};
 use crate::retry::{CallInfo, OperationKind, RetryPolicy, run_with_retry};
 use crate::scrub::{Scrubber, decoding_with};
 use crate::sleep::{BoxFuture, Sleeper};
@@ -88,6 +91,8 @@ pub(crate) struct Call<'a> {
 /// the backend's, in `crate::provider`).
 pub(crate) struct Transport {
     pub(crate) provider: Provider,
+    /// How the vendor's envelopes read.
+    pub(crate) dialect: &'static Dialect,
     pub(crate) base: Url,
     pub(crate) in_flight: Arc<Semaphore>,
     /// Our connector layer, when we built the `reqwest::Client` (not for a caller's).
@@ -291,32 +296,32 @@ impl Transport {
     }
 
     fn envelope<E: Envelope>(&self, status: u16, envelope: E) -> Result<Option<E::Data>, Error> {
-        typed_outcome(self.provider, status, envelope)
+        typed_outcome(self.dialect, status, envelope)
     }
 
     fn decode<T: DeserializeOwned>(&self, raw: &RawResponse) -> Result<Option<T>, Error> {
-        bytes_outcome(self.provider, raw, &self.scrubber, &self.text_filter)
+        bytes_outcome(self.dialect, raw, &self.scrubber, &self.text_filter)
     }
 }
 
 /// The envelope rule for a decoded 200: success iff `code` is the provider's success code;
 /// otherwise an error of the kind the code (or the status) says.
 pub(crate) fn typed_outcome<E: Envelope>(
-    provider: Provider,
+    d: &Dialect,
     status: u16,
     envelope: E,
 ) -> Result<Option<E::Data>, Error> {
     match envelope.code() {
-        Some(code) if code == crate::provider::success_code(provider) => Ok(envelope.into_data()),
+        Some(code) if code == d.success_code => Ok(envelope.into_data()),
         Some(code) => Err(error_for_code(
-            provider,
+            d,
             status,
             None,
             code,
             envelope.message().unwrap_or_default(),
         )),
         None => Err(Error::new(ErrorKind::InvalidResponse)
-            .with_provider(provider)
+            .with_provider(d.provider)
             .with_http_status(status)
             .with_phase(Phase::Answered)
             .with_message("the answer has no readable `code`")),
@@ -325,14 +330,14 @@ pub(crate) fn typed_outcome<E: Envelope>(
 
 /// The envelope rule for an answer read as bytes (any status), then `data` into `T`.
 pub(crate) fn bytes_outcome<T: DeserializeOwned>(
-    provider: Provider,
+    d: &Dialect,
     raw: &RawResponse,
     scrubber: &Scrubber,
     filter: &TextFilter,
 ) -> Result<Option<T>, Error> {
     decoding_with(filter, || {
-        let data = decode_envelope(provider, raw, scrubber)?;
-        decode_data(provider, raw.status, data.as_deref())
+        let data = decode_envelope(d, raw, scrubber)?;
+        decode_data(d.provider, raw.status, data.as_deref())
     })
 }
 

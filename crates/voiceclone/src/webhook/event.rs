@@ -189,13 +189,18 @@ pub(super) fn decode_event(
         .as_deref()
         .map_or("null", serde_json::value::RawValue::get);
 
-    let payload = crate::provider::vmeg::webhook::payload(
-        &kind,
+    use crate::provider::vmeg::webhook::{Payload, payload};
+    let payload = payload(
+        kind.as_str(),
         data,
         code,
         message.as_deref(),
         key.as_deref(),
     )
+    .map(|p| match p {
+        Payload::Clone(job) => WebhookPayload::Clone(job),
+        Payload::Speech(job) => WebhookPayload::Speech(job),
+    })
     .unwrap_or_else(|| {
         let raw = serde_json::value::RawValue::from_string(data.to_owned())
             .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned());

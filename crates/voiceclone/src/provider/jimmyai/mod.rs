@@ -16,7 +16,8 @@ use upload::upload_sample;
 
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
-use crate::model::{CloneJob, CloneRequest, JobId, SpeechJob, SpeechRequest, Voice};
+use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice};
+use crate::transport::Dialect;
 use crate::transport::Transport;
 
 /// What the rest of the crate knows about JimmyAI.
@@ -25,10 +26,13 @@ pub(crate) const FACTS: Facts = Facts {
     default_base_url: "https://www.jimmyai.cn",
     api_key_var: "JIMMYAI_API_KEY",
     base_url_var: "JIMMYAI_BASE_URL",
-    success_code: 20000,
-    kind_for_code,
+    dialect: Dialect {
+        provider: Provider::JimmyAi,
+        success_code: 20000,
+        kind_for_code,
+        codes_are_http_statuses: false,
+    },
     set_engine: |req, engine| Ok(req.sound_version(engine.parse()?)),
-    codes_are_http_statuses: false,
     // The vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.
     wait: WaitDefaults {
         first_interval: Duration::from_secs(5),

@@ -20,7 +20,8 @@ use voices::{delete_voice, list_voices, rename_voice, voice_for_task};
 
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
-use crate::model::{CloneJob, CloneRequest, JobId, SpeechJob, SpeechRequest, Voice};
+use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice};
+use crate::transport::Dialect;
 use crate::transport::Transport;
 
 /// What the rest of the crate knows about VMEG.
@@ -29,10 +30,13 @@ pub(crate) const FACTS: Facts = Facts {
     default_base_url: "https://api.vmeg.ai",
     api_key_var: "VMEG_API_KEY",
     base_url_var: "VMEG_BASE_URL",
-    success_code: 200,
-    kind_for_code,
+    dialect: Dialect {
+        provider: Provider::Vmeg,
+        success_code: 200,
+        kind_for_code,
+        codes_are_http_statuses: true,
+    },
     set_engine: |req, engine| Ok(req.vmeg_engine(engine.parse()?)),
-    codes_are_http_statuses: true,
     // No vendor guidance: 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a short
     // TTS batch normally finishes well inside that).
     wait: WaitDefaults {

@@ -4,24 +4,29 @@
 
 use vmeg_client::types;
 
-use crate::model::{Job, JobId, TaskStatus};
-use crate::webhook::{WebhookEventKind, WebhookPayload};
+use crate::model::{CloneJob, Job, JobId, SpeechJob, TaskStatus};
 
 /// Where the adapter puts its own data inside `extraData`.
 pub const EXTRA_DATA_NAMESPACE: &str = "voiceclone";
 /// The field (inside [`EXTRA_DATA_NAMESPACE`]) holding the submit's idempotency key.
 pub const EXTRA_DATA_IDEMPOTENCY_KEY: &str = "idempotencyKey";
 
+/// A normalized webhook `data` (`crate::webhook` wraps it as its public `WebhookPayload`).
+pub(crate) enum Payload {
+    Clone(CloneJob),
+    Speech(SpeechJob),
+}
+
 /// The event's `data` as a clone or speech job, for the products this crate knows (`None`
 /// otherwise, or when `data` does not fit). VMEG webhooks carry no status: `code == 200` is
 /// `Succeeded`, anything else `Failed` (with `message`, or the code, as the reason).
 pub(crate) fn payload(
-    kind: &WebhookEventKind,
+    event: &str,
     data: &str,
     code: i64,
     message: Option<&str>,
     idempotency_key: Option<&str>,
-) -> Option<WebhookPayload> {
+) -> Option<Payload> {
     let status = if code == 200 {
         TaskStatus::Succeeded
     } else {
@@ -47,15 +52,15 @@ pub(crate) fn payload(
         }
         job
     }
-    match kind {
-        WebhookEventKind::CloneVoice => serde_json::from_str::<types::CloneVoiceCreateData>(data)
+    match event {
+        "openapi-clone-voice" => serde_json::from_str::<types::CloneVoiceCreateData>(data)
             .ok()
             .and_then(|r| super::clone_job(&r, None::<&JobId>, status.clone()))
-            .map(|job| WebhookPayload::Clone(finish(job, code, failure_reason, idempotency_key))),
-        WebhookEventKind::Tts => serde_json::from_str::<types::TtsCreateData>(data)
+            .map(|job| Payload::Clone(finish(job, code, failure_reason, idempotency_key))),
+        "openapi-tts" => serde_json::from_str::<types::TtsCreateData>(data)
             .ok()
             .and_then(|r| super::speech_job(&r, None, status.clone()))
-            .map(|job| WebhookPayload::Speech(finish(job, code, failure_reason, idempotency_key))),
+            .map(|job| Payload::Speech(finish(job, code, failure_reason, idempotency_key))),
         _ => None,
     }
 }

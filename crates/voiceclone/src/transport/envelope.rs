@@ -1,6 +1,6 @@
 //! The envelope rule every vendor answer follows: `{code, message|msg, data}`, success iff
 //! `code` is the vendor's success code whatever the HTTP status; the vendor's code table and
-//! success code come from its [`Facts`](super::Facts).
+//! success code are its [`Dialect`] (given by its `provider` module).
 
 use std::time::{Duration, SystemTime};
 
@@ -8,7 +8,6 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use super::facts;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::model::Provider;
 use crate::scrub::Scrubber;
@@ -66,9 +65,17 @@ fn named_task_id(data: Option<&RawValue>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The business code that means success.
-pub(crate) const fn success_code(provider: Provider) -> i64 {
-    facts(provider).success_code
+/// How one vendor's envelopes read: its success code and business-code table.
+#[derive(Debug)]
+pub(crate) struct Dialect {
+    pub(crate) provider: Provider,
+    /// The business `code` that means success.
+    pub(crate) success_code: i64,
+    /// The vendor's business code table: `None` for codes it does not know.
+    pub(crate) kind_for_code: fn(i64) -> Option<ErrorKind>,
+    /// Whether its business codes in 400..=599 mirror HTTP statuses (so a code inside an
+    /// HTTP 200 classifies like that status for retries).
+    pub(crate) codes_are_http_statuses: bool,
 }
 
 /// The start of a body that is not an envelope (a gateway's HTML page, say), for the error
@@ -86,10 +93,11 @@ fn body_snippet(body: &[u8], scrubber: &Scrubber) -> String {
 /// message and `Retry-After`. Returns `data` (as text). Must run inside
 /// `crate::scrub::decoding_with`, so that the message is scrubbed as it is read.
 pub(crate) fn decode_envelope(
-    provider: Provider,
+    d: &Dialect,
     resp: &RawResponse,
     scrubber: &Scrubber,
 ) -> Result<Option<Box<RawValue>>, Error> {
+    let provider = d.provider;
     let base = |kind: ErrorKind| {
         Error::new(kind)
             .with_provider(provider)
@@ -109,7 +117,7 @@ pub(crate) fn decode_envelope(
         return Err(base(kind).with_message(reason));
     };
     let message = envelope.message.or(envelope.msg).unwrap_or_default();
-    if code == success_code(provider) {
+    if code == d.success_code {
         // The body says "done" but the status does not: a write may have created a task.
         // Marked so that no write is ever resent or reported as plainly failed on it.
         let claimed = |e: Error| {
@@ -127,7 +135,7 @@ pub(crate) fn decode_envelope(
         return Ok(envelope.data);
     }
     Err(error_for_code(
-        provider,
+        d,
         resp.status,
         resp.retry_after,
         code,
@@ -137,7 +145,7 @@ pub(crate) fn decode_envelope(
 
 /// The error an envelope with a failure `code` stands for, whatever its HTTP status.
 pub(crate) fn error_for_code(
-    provider: Provider,
+    d: &Dialect,
     status: u16,
     retry_after: Option<Duration>,
     code: i64,
@@ -146,11 +154,11 @@ pub(crate) fn error_for_code(
     // HTTP 429 wins over the body's code: the rate limiter answered before the API did (it
     // often fills in a catch-all code such as JimmyAI's -1), so nothing was processed and the
     // call is safe to repeat.
-    let facts = facts(provider);
+    let provider = d.provider;
     let kind = if status == 429 {
         ErrorKind::RateLimited
     } else {
-        (facts.kind_for_code)(code)
+        (d.kind_for_code)(code)
             .or_else(|| ErrorKind::from_http_status(status))
             .unwrap_or(ErrorKind::Vendor)
     };
@@ -161,7 +169,7 @@ pub(crate) fn error_for_code(
         .with_phase(Phase::Answered)
         .with_vendor_code(code)
         .with_message(message);
-    if facts.codes_are_http_statuses
+    if d.codes_are_http_statuses
         && let Some(as_status) = u16::try_from(code).ok().filter(|c| (400..=599).contains(c))
     {
         err = err.with_code_status(as_status);
@@ -204,7 +212,10 @@ mod tests {
     fn decode_envelope(provider: Provider, r: &RawResponse) -> Result<serde_json::Value, Error> {
         let s = std::sync::Arc::new(Scrubber::new("sk-test-key-0123456789"));
         let f = crate::scrub::text_filter(&s);
-        crate::scrub::decoding_with(&f, || super::decode_envelope(provider, r, &s)).map(|d| {
+        crate::scrub::decoding_with(&f, || {
+            super::decode_envelope(&crate::provider::facts(provider).dialect, r, &s)
+        })
+        .map(|d| {
             d.and_then(|d| serde_json::from_str(d.get()).ok())
                 .unwrap_or(serde_json::Value::Null)
         })

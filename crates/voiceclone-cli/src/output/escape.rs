@@ -1,0 +1,140 @@
+//! Server strings made safe to print: control and invisible characters escaped for
+//! terminals and for JSON, and a stderr writer that does it to every diagnostic.
+
+use std::borrow::Cow;
+use std::io::Write;
+
+/// Characters never printed raw: C0 controls (ESC, BEL, CR, LF, NUL, ...), DEL, C1 controls
+/// (including the 8-bit CSI U+009B), the line and paragraph separators U+2028/U+2029 (a line
+/// break to some terminals, log viewers and pre-2019 JavaScript), and every character that
+/// displays as nothing or reorders the text around it: Unicode's default-ignorable code points
+/// (bidi marks, embeddings, overrides and isolates; zero-width spaces and joiners, which can
+/// hide or split a string such as an id or a key; the BOM; variation selectors; tag
+/// characters, which carry invisible ASCII).
+fn must_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{34f}'
+                | '\u{61c}'
+                | '\u{115f}'..='\u{1160}'
+                | '\u{17b4}'..='\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff0}'..='\u{fffb}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e0fff}'
+        )
+}
+
+/// `text` with every character of [`must_escape`] written as `\n`, `\r`, `\t` or `\u{..}`,
+/// so a server string cannot move the cursor, retitle or clear the terminal, ring its bell or
+/// start a line of its own.
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(must_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if must_escape(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Serialized JSON with the characters serde_json leaves raw (DEL, C1 controls, bidi
+/// overrides, ...: it escapes only those below U+0020) written as `\uXXXX` escapes (a
+/// surrogate pair beyond U+FFFF). Still the same JSON value: these characters can only occur
+/// inside strings, where the escape means them.
+pub fn json_safe(json: &str) -> Cow<'_, str> {
+    if !json.chars().any(must_escape) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if must_escape(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Stderr for diagnostics (`tracing`): each event's text with control characters escaped
+/// ([`terminal_safe`]) except the newline that ends it. Log fields carry server strings (an
+/// undocumented task status, a vendor message). `tracing` writes an event with one
+/// `write_all`, which this takes whole.
+#[derive(Debug)]
+pub struct SafeStderr;
+
+impl Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let mut err = std::io::stderr().lock();
+        err.write_all(terminal_safe(body).as_bytes())?;
+        err.write_all(end.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn control_characters_are_escaped_for_terminals_and_json() {
+        let nasty = "a\u{1b}]0;x\u{7}\u{1b}[2J\r\nforged\u{7f}\u{9b}1m\u{0}\u{85}\u{202e}\tz é";
+        let t = terminal_safe(nasty);
+        assert_eq!(
+            t,
+            "a\\u{1b}]0;x\\u{7}\\u{1b}[2J\\r\\nforged\\u{7f}\\u{9b}1m\\u{0}\\u{85}\\u{202e}\\tz é"
+        );
+        assert!(!t.chars().any(must_escape));
+        assert!(matches!(terminal_safe("plain é 声"), Cow::Borrowed(_)));
+        // Invisible or line-breaking characters: a zero-width space splitting a key or an
+        // id, bidi marks, the line separator, the BOM, tag characters (invisible ASCII).
+        let hidden = "sk-te\u{200b}st\u{200e}\u{2028}x\u{feff}\u{e0041}\u{2069}";
+        let t = terminal_safe(hidden);
+        assert_eq!(
+            t,
+            "sk-te\\u{200b}st\\u{200e}\\u{2028}x\\u{feff}\\u{e0041}\\u{2069}"
+        );
+        let text = serde_json::to_string(&json!({ "m": hidden })).unwrap();
+        let safe = json_safe(&text);
+        assert!(!safe.chars().any(must_escape), "{safe}");
+        assert!(safe.contains("\\udb40\\udc41"), "{safe}");
+        let back: Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["m"], hidden);
+        let text = serde_json::to_string(&json!({ "m": nasty })).unwrap();
+        let safe = json_safe(&text);
+        assert!(!safe.chars().any(must_escape), "{safe}");
+        let back: Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["m"], nasty);
+    }
+}

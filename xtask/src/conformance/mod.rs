@@ -1,0 +1,367 @@
+//! `cargo xtask conformance <vmeg-openapi.json>`: compare `specs/vmeg.yaml` with VMEG's own
+//! published OpenAPI document.
+//!
+//! Every operation of ours is matched to VMEG's by `operationId`, then compared: method and
+//! path, parameters (by `in` and name), request body, the documented responses and the
+//! webhook callbacks. Schemas are compared after resolving `$ref` and `allOf` on both sides
+//! (see [`normalize`]), so layout choices (a `$ref` here, an inline object there, a 3.0
+//! `nullable` next to a 3.1 `type: [.., "null"]`) never count as differences.
+//!
+//! Direction matters:
+//! - **Requests** (what we send): names, types, formats, enums, constraints, defaults and
+//!   `required` must be the same. Anything else is a difference, in either direction.
+//! - **Responses and webhook bodies** (what we decode): ours may be wider: a plain string
+//!   where they have an enum, optional where they say required, nullable where they are not,
+//!   any JSON where they say object, a wider integer format. Narrower is a difference.
+//! - Additions of ours that cannot break a call are not differences: an optional parameter
+//!   (`req_id`), `4XX`/`5XX` responses, an optional response property.
+//!
+//! Integer and number formats are ranked by width (`int32` < `int64` = no format; `float` <
+//! `double` = no format), so an `int64` of ours where they give no format is the same type,
+//! while an `int32` of ours is narrower (on a request: a tighter constraint) and is reported.
+//!
+//! Descriptions, examples, titles, tags, `x-*` extensions, `deprecated` and the names of
+//! security schemes are ignored; the schemes themselves (type and HTTP scheme) are compared.
+//!
+//! Each [`Difference`] has a stable key (operation, location, kind). Every difference must be
+//! listed, with a reason, in `specs/vmeg-conformance.yaml` ([`ALLOW_LIST`]); an entry that no
+//! longer matches any difference is stale and also fails the run, so the list cannot rot.
+
+use crate::{Error, Result, err};
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::Path;
+
+mod documents;
+mod schemas;
+mod wording;
+
+use documents::*;
+use schemas::*;
+use wording::*;
+/// Our spec, relative to the workspace root.
+pub const OUR_SPEC: &str = "specs/vmeg.yaml";
+/// The allow-list of known differences, relative to the workspace root.
+pub const ALLOW_LIST: &str = "specs/vmeg-conformance.yaml";
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// How deep `$ref`/`allOf`/properties may nest before a schema is taken to be recursive.
+const MAX_DEPTH: usize = 48;
+
+// ---------------------------------------------------------------------------------------------
+// Public surface
+// ---------------------------------------------------------------------------------------------
+
+/// One difference between our spec and VMEG's, for one operation.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Difference {
+    /// Our `operationId`.
+    pub operation: String,
+    /// Where: `method`, `path`, `query.taskType`, `header.X-Idempotency-Key`,
+    /// `body.data[].emoWeight`, `response.200.data.total`, `callback.taskCompleted.body.event`…
+    pub location: String,
+    /// What kind of difference: `enum-widened`, `default-dropped`, `minLength-tighter`…
+    pub kind: String,
+    /// VMEG's side, in a few words.
+    pub vendor: String,
+    /// Our side, in a few words.
+    pub ours: String,
+}
+
+impl Difference {
+    /// The key an allow-list entry matches.
+    pub fn key(&self) -> (&str, &str, &str) {
+        (&self.operation, &self.location, &self.kind)
+    }
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {} (vendor: {}; ours: {})",
+            self.operation, self.location, self.kind, self.vendor, self.ours
+        )
+    }
+}
+
+/// One entry of the allow-list: a difference we keep on purpose, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowEntry {
+    pub operation: String,
+    pub location: String,
+    pub kind: String,
+    pub reason: String,
+}
+
+impl AllowEntry {
+    fn key(&self) -> (&str, &str, &str) {
+        (&self.operation, &self.location, &self.kind)
+    }
+}
+
+/// The outcome of checking differences against the allow-list.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Every difference, with the allow-list reason when it is listed.
+    pub rows: Vec<(Difference, Option<String>)>,
+    /// Allow-list entries that match no difference.
+    pub stale: Vec<AllowEntry>,
+}
+
+impl Report {
+    pub fn differences(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn listed(&self) -> usize {
+        self.rows.iter().filter(|(_, r)| r.is_some()).count()
+    }
+
+    pub fn unlisted(&self) -> usize {
+        self.rows.iter().filter(|(_, r)| r.is_none()).count()
+    }
+
+    /// True when every difference is listed and no entry is stale.
+    pub fn passes(&self) -> bool {
+        self.unlisted() == 0 && self.stale.is_empty()
+    }
+
+    /// `N differences, N listed, N unlisted, N stale allow-list entries`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} differences, {} listed, {} unlisted, {} stale allow-list entries",
+            self.differences(),
+            self.listed(),
+            self.unlisted(),
+            self.stale.len()
+        )
+    }
+
+    /// The table, the stale entries and the summary line, as printed by the command.
+    pub fn render(&self) -> String {
+        let header = ["operation", "location", "kind", "vendor", "ours", "status"];
+        let body: Vec<[String; 6]> = self
+            .rows
+            .iter()
+            .map(|(d, reason)| {
+                [
+                    d.operation.clone(),
+                    d.location.clone(),
+                    d.kind.clone(),
+                    d.vendor.clone(),
+                    d.ours.clone(),
+                    if reason.is_some() {
+                        "ok: listed".to_string()
+                    } else {
+                        "DIFF".to_string()
+                    },
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &body {
+            for (w, cell) in widths.iter_mut().zip(row.iter()) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let line = |out: &mut String, cells: &[String]| {
+            let padded: Vec<String> = cells
+                .iter()
+                .zip(widths.iter())
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            let _ = writeln!(out, "{}", padded.join(" | ").trim_end());
+        };
+        line(&mut out, &header.map(String::from));
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        let _ = writeln!(out, "{}", rule.join("-|-"));
+        for row in &body {
+            line(&mut out, row);
+        }
+        for s in &self.stale {
+            let _ = writeln!(
+                out,
+                "STALE allow-list entry (matches no difference): {} | {} | {}",
+                s.operation, s.location, s.kind
+            );
+        }
+        let _ = writeln!(out, "{}", self.summary());
+        out
+    }
+}
+
+/// Runs the command: loads both documents and the allow-list, prints the table, and fails
+/// when a difference is unlisted or an allow-list entry is stale.
+pub fn run(root: &Path, vendor: &Path) -> Result<()> {
+    let vendor_text = std::fs::read_to_string(vendor)
+        .map_err(|e| Error(format!("cannot read {}: {e}", vendor.display())))?;
+    let vendor_doc: Value = serde_json::from_str(&vendor_text)
+        .map_err(|e| Error(format!("{} is not JSON: {e}", vendor.display())))?;
+    if !vendor_doc.get("paths").is_some_and(Value::is_object) {
+        return err(format!(
+            "{} is not an OpenAPI document (no `paths` object)",
+            vendor.display()
+        ));
+    }
+
+    let ours_path = root.join(OUR_SPEC);
+    let ours_text = std::fs::read_to_string(&ours_path)
+        .map_err(|e| Error(format!("cannot read {}: {e}", ours_path.display())))?;
+    let ours: Value = serde_norway::from_str(&ours_text)
+        .map_err(|e| Error(format!("{OUR_SPEC} is not valid YAML: {e}")))?;
+
+    let allow_path = root.join(ALLOW_LIST);
+    let allow = match std::fs::read_to_string(&allow_path) {
+        Ok(text) => parse_allow_list(&text)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return err(format!("cannot read {}: {e}", allow_path.display())),
+    };
+
+    let report = check(compare(&ours, &vendor_doc), &allow);
+    print!("{}", report.render());
+    if report.passes() {
+        Ok(())
+    } else {
+        err(format!(
+            "{OUR_SPEC} differs from {}: {} unlisted differences, {} stale allow-list entries \
+             (list each kept difference with a reason in {ALLOW_LIST})",
+            vendor.display(),
+            report.unlisted(),
+            report.stale.len()
+        ))
+    }
+}
+
+/// Parses the allow-list: either a YAML list of `{operation, location, kind, reason}` or a
+/// mapping with such a list under `differences`. Every entry needs a non-blank reason, and
+/// no key may appear twice.
+pub fn parse_allow_list(text: &str) -> Result<Vec<AllowEntry>> {
+    let doc: Value = serde_norway::from_str(text)
+        .map_err(|e| Error(format!("{ALLOW_LIST} is not valid YAML: {e}")))?;
+    let list = match &doc {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items.as_slice(),
+        Value::Object(map) => match map.get("differences") {
+            Some(Value::Array(items)) => items.as_slice(),
+            Some(Value::Null) | None => &[],
+            Some(_) => return err(format!("{ALLOW_LIST}: `differences` must be a list")),
+        },
+        _ => {
+            return err(format!(
+                "{ALLOW_LIST}: expected a list of {{operation, location, kind, reason}}"
+            ));
+        }
+    };
+    let mut entries: Vec<AllowEntry> = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let field = |name: &str| -> Result<String> {
+            match item.get(name).and_then(Value::as_str).map(str::trim) {
+                Some(s) if !s.is_empty() => Ok(s.to_string()),
+                _ => err(format!(
+                    "{ALLOW_LIST}: entry {} has no `{name}` (each entry needs operation, \
+                     location, kind and a reason)",
+                    i + 1
+                )),
+            }
+        };
+        let entry = AllowEntry {
+            operation: field("operation")?,
+            location: field("location")?,
+            kind: field("kind")?,
+            reason: field("reason")?,
+        };
+        if entries.iter().any(|e| e.key() == entry.key()) {
+            return err(format!(
+                "{ALLOW_LIST}: entry {} repeats {} | {} | {}",
+                i + 1,
+                entry.operation,
+                entry.location,
+                entry.kind
+            ));
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// Matches differences with allow-list entries on (operation, location, kind).
+pub fn check(diffs: Vec<Difference>, allow: &[AllowEntry]) -> Report {
+    let mut used = vec![false; allow.len()];
+    let rows = diffs
+        .into_iter()
+        .map(|d| {
+            let found = allow.iter().position(|a| a.key() == d.key());
+            let reason = found.and_then(|i| {
+                used[i] = true;
+                allow.get(i).map(|a| a.reason.clone())
+            });
+            (d, reason)
+        })
+        .collect();
+    let stale = allow
+        .iter()
+        .zip(used)
+        .filter(|(_, u)| !u)
+        .map(|(a, _)| a.clone())
+        .collect();
+    Report { rows, stale }
+}
+
+/// Every difference between `ours` and `vendor` (both OpenAPI documents as JSON values) for
+/// the operations `ours` describes, sorted by operation and location.
+pub fn compare(ours: &Value, vendor: &Value) -> Vec<Difference> {
+    let mut cx = Cx {
+        ours,
+        vendor,
+        diffs: Vec::new(),
+        op: String::new(),
+    };
+    let vendor_ops = operations(vendor);
+    for (o_path, o_method, o_op) in operations(ours) {
+        let Some(id) = o_op.get("operationId").and_then(Value::as_str) else {
+            cx.op = format!("{} {o_path}", o_method.to_uppercase());
+            cx.diff("operation", "operation-id-missing", "-", "no operationId");
+            continue;
+        };
+        cx.op = id.to_string();
+        let Some((v_path, v_method, v_op)) = vendor_ops
+            .iter()
+            .find(|(_, _, op)| op.get("operationId").and_then(Value::as_str) == Some(id))
+        else {
+            cx.diff(
+                "operation",
+                "operation-missing",
+                "absent",
+                &format!("{} {o_path}", o_method.to_uppercase()),
+            );
+            continue;
+        };
+        if *v_method != o_method {
+            cx.diff(
+                "method",
+                "method-mismatch",
+                &v_method.to_uppercase(),
+                &o_method.to_uppercase(),
+            );
+        }
+        if *v_path != o_path {
+            cx.diff("path", "path-mismatch", v_path, o_path);
+        }
+        let v_item = vendor.pointer(&format!("/paths/{}", escape(v_path)));
+        let o_item = ours.pointer(&format!("/paths/{}", escape(o_path)));
+        cx.compare_security(v_op, o_op);
+        cx.compare_parameters("", v_item, v_op, o_item, o_op, Dir::Send);
+        cx.compare_body("body", v_op, o_op, Dir::Send);
+        cx.compare_responses(v_op, o_op);
+        cx.compare_callbacks(v_op, o_op);
+    }
+    let mut diffs = cx.diffs;
+    diffs.sort();
+    diffs.dedup();
+    diffs
+}

@@ -1,0 +1,426 @@
+//! Schemas: `$ref` and `allOf` resolved, normalized, compared by direction.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use super::*;
+
+/// A numeric bound.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Bound {
+    pub(super) value: f64,
+    pub(super) exclusive: bool,
+}
+
+/// What an object accepts beyond its listed properties.
+#[derive(Debug, Clone)]
+pub(super) enum Additional {
+    /// Absent or `true`.
+    Open,
+    /// `false`.
+    Closed,
+    /// A schema for the values.
+    Schema(Box<Norm>),
+}
+
+impl Additional {
+    pub(super) fn kind(&self) -> u8 {
+        match self {
+            Additional::Open => 0,
+            Additional::Closed => 1,
+            Additional::Schema(_) => 2,
+        }
+    }
+
+    pub(super) fn admits_more_than(&self, other: &Additional) -> bool {
+        matches!(
+            (self, other),
+            (Additional::Open, _) | (Additional::Schema(_), Additional::Closed)
+        )
+    }
+
+    pub(super) fn words(&self) -> &'static str {
+        match self {
+            Additional::Open => "any",
+            Additional::Closed => "none",
+            Additional::Schema(_) => "schema",
+        }
+    }
+}
+
+/// A schema with `$ref` and `allOf` resolved: the facts the comparison looks at.
+#[derive(Debug, Clone)]
+pub(super) struct Norm {
+    /// `None`: any type.
+    pub(super) types: Option<BTreeSet<String>>,
+    pub(super) nullable: bool,
+    pub(super) format: Option<String>,
+    pub(super) enumeration: Option<Vec<Value>>,
+    pub(super) default: Option<Value>,
+    pub(super) lower: Option<Bound>,
+    pub(super) upper: Option<Bound>,
+    pub(super) min_length: Option<u64>,
+    pub(super) max_length: Option<u64>,
+    pub(super) min_items: Option<u64>,
+    pub(super) max_items: Option<u64>,
+    pub(super) min_properties: Option<u64>,
+    pub(super) max_properties: Option<u64>,
+    pub(super) pattern: Option<String>,
+    pub(super) properties: BTreeMap<String, Norm>,
+    pub(super) required: BTreeSet<String>,
+    pub(super) items: Option<Box<Norm>>,
+    pub(super) additional: Additional,
+    /// Why the schema could not be resolved (a dangling `$ref`, recursion).
+    pub(super) error: Option<String>,
+}
+
+impl Default for Norm {
+    fn default() -> Self {
+        Norm {
+            types: None,
+            nullable: false,
+            format: None,
+            enumeration: None,
+            default: None,
+            lower: None,
+            upper: None,
+            min_length: None,
+            max_length: None,
+            min_items: None,
+            max_items: None,
+            min_properties: None,
+            max_properties: None,
+            pattern: None,
+            properties: BTreeMap::new(),
+            required: BTreeSet::new(),
+            items: None,
+            additional: Additional::Open,
+            error: None,
+        }
+    }
+}
+
+impl Norm {
+    /// The types, inferring `object` from properties and `array` from items when no type
+    /// is given. `None` means any JSON value.
+    pub(super) fn effective_types(&self) -> Option<BTreeSet<String>> {
+        match &self.types {
+            Some(t) => Some(t.clone()),
+            None if !self.properties.is_empty() || !self.required.is_empty() => {
+                Some(BTreeSet::from(["object".to_string()]))
+            }
+            None if self.items.is_some() => Some(BTreeSet::from(["array".to_string()])),
+            None => None,
+        }
+    }
+
+    pub(super) fn is_any(&self) -> bool {
+        self.effective_types().is_none()
+    }
+
+    pub(super) fn type_words(&self) -> String {
+        let mut s = match self.effective_types() {
+            None => "any".to_string(),
+            Some(t) if t.is_empty() => "null".to_string(),
+            Some(t) => t.into_iter().collect::<Vec<_>>().join("|"),
+        };
+        if let Some(f) = &self.format {
+            let _ = write!(s, " ({f})");
+        }
+        if let Some(e) = &self.enumeration {
+            let _ = write!(s, " {}", fmt_enum(&Some(e.clone())));
+        }
+        if self.nullable {
+            s.push_str(", nullable");
+        }
+        s
+    }
+
+    /// Intersection of two schemas (`allOf`): the tighter of each constraint.
+    pub(super) fn merge(&mut self, other: Norm) {
+        self.types = match (self.types.take(), other.types) {
+            (None, t) | (t, None) => t,
+            (Some(a), Some(b)) => Some(intersect_types(&a, &b)),
+        };
+        // The 3.0 idiom `{nullable: true, allOf: [$ref]}` means "nullable", so a nullable
+        // anywhere in the composition makes the result nullable.
+        self.nullable |= other.nullable;
+        self.format = self.format.take().or(other.format);
+        self.enumeration = match (self.enumeration.take(), other.enumeration) {
+            (None, e) | (e, None) => e,
+            (Some(a), Some(b)) => Some(a.into_iter().filter(|x| b.contains(x)).collect()),
+        };
+        self.default = self.default.take().or(other.default);
+        self.lower = tighter_bound(self.lower.take(), other.lower, true);
+        self.upper = tighter_bound(self.upper.take(), other.upper, false);
+        self.min_length = max_opt(self.min_length, other.min_length);
+        self.max_length = min_opt(self.max_length, other.max_length);
+        self.min_items = max_opt(self.min_items, other.min_items);
+        self.max_items = min_opt(self.max_items, other.max_items);
+        self.min_properties = max_opt(self.min_properties, other.min_properties);
+        self.max_properties = min_opt(self.max_properties, other.max_properties);
+        self.pattern = self.pattern.take().or(other.pattern);
+        for (name, p) in other.properties {
+            match self.properties.get_mut(&name) {
+                Some(existing) => existing.merge(p),
+                None => {
+                    self.properties.insert(name, p);
+                }
+            }
+        }
+        self.required.extend(other.required);
+        self.items = match (self.items.take(), other.items) {
+            (None, i) | (i, None) => i,
+            (Some(mut a), Some(b)) => {
+                a.merge(*b);
+                Some(a)
+            }
+        };
+        self.additional = match (
+            std::mem::replace(&mut self.additional, Additional::Open),
+            other.additional,
+        ) {
+            (Additional::Closed, _) | (_, Additional::Closed) => Additional::Closed,
+            (Additional::Open, a) | (a, Additional::Open) => a,
+            (Additional::Schema(mut a), Additional::Schema(b)) => {
+                a.merge(*b);
+                Additional::Schema(a)
+            }
+        };
+        self.error = self.error.take().or(other.error);
+    }
+}
+
+pub(super) fn intersect_types(a: &BTreeSet<String>, b: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = a.intersection(b).cloned().collect();
+    // integer is a subset of number.
+    if (a.contains("integer") && b.contains("number"))
+        || (a.contains("number") && b.contains("integer"))
+    {
+        out.insert("integer".to_string());
+    }
+    out
+}
+
+/// Whether the types `ours` accept everything `theirs` allow (`None` = any).
+pub(super) fn types_cover(
+    ours: &Option<BTreeSet<String>>,
+    theirs: &Option<BTreeSet<String>>,
+) -> bool {
+    match (ours, theirs) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(o), Some(t)) => t
+            .iter()
+            .all(|ty| o.contains(ty) || (ty == "integer" && o.contains("number"))),
+    }
+}
+
+/// Width rank of a numeric format; `None` for formats that are not numeric widths.
+pub(super) fn format_width(types: &Option<BTreeSet<String>>, format: Option<&str>) -> Option<u8> {
+    let t = types.as_ref()?;
+    if t.contains("integer") && !t.contains("number") {
+        match format {
+            Some("int32") => Some(1),
+            Some("int64") | None => Some(2),
+            _ => None,
+        }
+    } else if t.contains("number") {
+        match format {
+            Some("float") => Some(1),
+            Some("double") | None => Some(2),
+            _ => None,
+        }
+    } else {
+        None
+    }
+}
+
+pub(super) fn tighter_bound(a: Option<Bound>, b: Option<Bound>, lower: bool) -> Option<Bound> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => {
+            let a_tighter = if lower {
+                a.value > b.value || (a.value == b.value && a.exclusive)
+            } else {
+                a.value < b.value || (a.value == b.value && a.exclusive)
+            };
+            Some(if a_tighter { a } else { b })
+        }
+    }
+}
+
+pub(super) fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) | (None, x) => x,
+    }
+}
+
+pub(super) fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) | (None, x) => x,
+    }
+}
+
+/// Resolves `$ref` (local) and `allOf` of a schema into a [`Norm`]. Handles both the 3.0
+/// (`nullable`, boolean `exclusiveMinimum`) and the 3.1 (`type: [.., "null"]`, numeric
+/// `exclusiveMinimum`) spellings. `oneOf`/`anyOf` are understood only as the "X or null"
+/// idiom; any other union is taken to be any value.
+pub(super) fn normalize(doc: &Value, schema: &Value) -> Norm {
+    normalize_at(doc, schema, 0)
+}
+
+pub(super) fn normalize_at(doc: &Value, schema: &Value, depth: usize) -> Norm {
+    if depth > MAX_DEPTH {
+        return Norm {
+            error: Some("schema nests too deep (recursive?)".to_string()),
+            ..Norm::default()
+        };
+    }
+    let Some(map) = schema.as_object() else {
+        // `true`, absent: any value; `false`: nothing (treated as any, it never occurs).
+        return Norm::default();
+    };
+    let mut norm = Norm::default();
+    if let Some(r) = map.get("$ref").and_then(Value::as_str) {
+        match r.strip_prefix('#').and_then(|p| doc.pointer(p)) {
+            Some(target) => norm = normalize_at(doc, target, depth + 1),
+            None => {
+                return Norm {
+                    error: Some(format!("unresolved $ref {r}")),
+                    ..Norm::default()
+                };
+            }
+        }
+    }
+    let mut own = Norm::default();
+    match map.get("type") {
+        Some(Value::String(t)) if t == "null" => {
+            own.types = Some(BTreeSet::new());
+            own.nullable = true;
+        }
+        Some(Value::String(t)) => own.types = Some(BTreeSet::from([t.clone()])),
+        Some(Value::Array(ts)) => {
+            let mut set = BTreeSet::new();
+            for t in ts.iter().filter_map(Value::as_str) {
+                if t == "null" {
+                    own.nullable = true;
+                } else {
+                    set.insert(t.to_string());
+                }
+            }
+            own.types = Some(set);
+        }
+        _ => {}
+    }
+    own.nullable |= map
+        .get("nullable")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    own.format = map.get("format").and_then(Value::as_str).map(String::from);
+    own.enumeration = map.get("enum").and_then(Value::as_array).map(|vals| {
+        vals.iter()
+            .filter(|x| {
+                if x.is_null() {
+                    own.nullable = true;
+                    false
+                } else {
+                    true
+                }
+            })
+            .cloned()
+            .collect()
+    });
+    if let Some(c) = map.get("const") {
+        own.enumeration = Some(vec![c.clone()]);
+    }
+    own.default = map.get("default").cloned();
+    own.lower = bound(map, "minimum", "exclusiveMinimum");
+    own.upper = bound(map, "maximum", "exclusiveMaximum");
+    let count = |k: &str| map.get(k).and_then(Value::as_u64);
+    own.min_length = count("minLength");
+    own.max_length = count("maxLength");
+    own.min_items = count("minItems");
+    own.max_items = count("maxItems");
+    own.min_properties = count("minProperties");
+    own.max_properties = count("maxProperties");
+    own.pattern = map.get("pattern").and_then(Value::as_str).map(String::from);
+    if let Some(props) = map.get("properties").and_then(Value::as_object) {
+        for (name, p) in props {
+            own.properties
+                .insert(name.clone(), normalize_at(doc, p, depth + 1));
+        }
+    }
+    if let Some(req) = map.get("required").and_then(Value::as_array) {
+        own.required = req
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect();
+    }
+    if let Some(items) = map.get("items") {
+        own.items = Some(Box::new(normalize_at(doc, items, depth + 1)));
+    }
+    own.additional = match map.get("additionalProperties") {
+        None | Some(Value::Bool(true)) => Additional::Open,
+        Some(Value::Bool(false)) => Additional::Closed,
+        Some(s) => Additional::Schema(Box::new(normalize_at(doc, s, depth + 1))),
+    };
+    norm.merge(own);
+    if let Some(all) = map.get("allOf").and_then(Value::as_array) {
+        for member in all {
+            norm.merge(normalize_at(doc, member, depth + 1));
+        }
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(variants) = map.get(key).and_then(Value::as_array) {
+            let mut non_null = Vec::new();
+            for v in variants {
+                let n = normalize_at(doc, v, depth + 1);
+                if n.types.as_ref().is_some_and(BTreeSet::is_empty) && n.nullable {
+                    norm.nullable = true;
+                } else {
+                    non_null.push(n);
+                }
+            }
+            if let (1, Some(only)) = (non_null.len(), non_null.pop()) {
+                norm.merge(only);
+            }
+        }
+    }
+    norm
+}
+
+/// A 3.0 (`exclusiveMinimum: true` next to `minimum`) or 3.1 (`exclusiveMinimum: 3`) bound.
+pub(super) fn bound(
+    map: &serde_json::Map<String, Value>,
+    plain: &str,
+    exclusive: &str,
+) -> Option<Bound> {
+    let inclusive = map.get(plain).and_then(Value::as_f64);
+    match map.get(exclusive) {
+        Some(Value::Bool(true)) => inclusive.map(|value| Bound {
+            value,
+            exclusive: true,
+        }),
+        Some(Value::Number(n)) => {
+            let ex = n.as_f64().map(|value| Bound {
+                value,
+                exclusive: true,
+            });
+            // Both given (3.1): the tighter one applies.
+            let inc = inclusive.map(|value| Bound {
+                value,
+                exclusive: false,
+            });
+            tighter_bound(ex, inc, plain == "minimum")
+        }
+        _ => inclusive.map(|value| Bound {
+            value,
+            exclusive: false,
+        }),
+    }
+}
