@@ -283,13 +283,16 @@ proptest! {
         max_in_flight in arb_usize(),
         timeout in arb_duration(),
         retry in arb_retry_knobs(),
+        max_response_bytes in arb_usize(),
     ) {
+        // Any body limit (0 and usize::MAX included) is taken: it is raised to 1 KiB.
         let built = Client::builder(Provider::Vmeg)
             .api_key("k")
             .base_url("http://127.0.0.1:9")
             .max_in_flight(max_in_flight)
             .timeout(timeout)
             .retry(retry.policy())
+            .max_response_bytes(max_response_bytes)
             .build();
         let in_flight_ok = (1..=tokio::sync::Semaphore::MAX_PERMITS).contains(&max_in_flight);
         match built {

@@ -78,6 +78,24 @@ fn output_format(f: crate::model::OutputFormat) -> types::OutputFormat {
     }
 }
 
+/// A VMEG create: one idempotency key for every attempt; the body is summarized (free text
+/// as length and hash) only for an `OutcomeUnknown`.
+fn create_call<'a>(
+    operation: &'static str,
+    rust_name: &str,
+    key: &'a str,
+    summary: &'a (dyn Fn() -> Option<serde_json::Value> + Sync),
+) -> Call<'a> {
+    Call {
+        operation,
+        route: route(rust_name),
+        kind: OperationKind::IdempotentWrite,
+        idempotency_key: Some(key),
+        body: Some(summary),
+        free_text: FREE_TEXT,
+    }
+}
+
 fn accepted_task_id(a: &types::TaskAcceptedData) -> Option<&str> {
     a.task_id.as_str()
 }
@@ -130,14 +148,7 @@ pub(crate) async fn clone_voice(
         };
         let header = key_header(&key)?;
         let summary = || serde_json::to_value(&body).ok();
-        let call = Call {
-            operation: "clone_voice",
-            route: route("clone_voice_create_sync"),
-            kind: OperationKind::IdempotentWrite,
-            idempotency_key: Some(&key),
-            body: Some(&summary),
-            free_text: FREE_TEXT,
-        };
+        let call = create_call("clone_voice", "clone_voice_create_sync", &key, &summary);
         let result = t
             .send(call, Some(clone_task_id), || {
                 c.clone_voice_create_sync(None, &header, &body)
@@ -162,14 +173,7 @@ pub(crate) async fn clone_voice(
         };
         let header = key_header(&key)?;
         let summary = || serde_json::to_value(&body).ok();
-        let call = Call {
-            operation: "clone_voice",
-            route: route("clone_voice_create_async"),
-            kind: OperationKind::IdempotentWrite,
-            idempotency_key: Some(&key),
-            body: Some(&summary),
-            free_text: FREE_TEXT,
-        };
+        let call = create_call("clone_voice", "clone_voice_create_async", &key, &summary);
         let accepted = t
             .send(call, Some(accepted_task_id), || {
                 c.clone_voice_create_async(None, &header, &body)
@@ -227,14 +231,7 @@ pub(crate) async fn synthesize(
         };
         let header = key_header(&key)?;
         let summary = || serde_json::to_value(&body).ok();
-        let call = Call {
-            operation: "synthesize",
-            route: route("tts_create_sync"),
-            kind: OperationKind::IdempotentWrite,
-            idempotency_key: Some(&key),
-            body: Some(&summary),
-            free_text: FREE_TEXT,
-        };
+        let call = create_call("synthesize", "tts_create_sync", &key, &summary);
         let result = t
             .send(call, Some(tts_task_id), || {
                 c.tts_create_sync(None, &header, &body)
@@ -255,14 +252,7 @@ pub(crate) async fn synthesize(
         };
         let header = key_header(&key)?;
         let summary = || serde_json::to_value(&body).ok();
-        let call = Call {
-            operation: "synthesize",
-            route: route("tts_create_async"),
-            kind: OperationKind::IdempotentWrite,
-            idempotency_key: Some(&key),
-            body: Some(&summary),
-            free_text: FREE_TEXT,
-        };
+        let call = create_call("synthesize", "tts_create_async", &key, &summary);
         let accepted = t
             .send(call, Some(accepted_task_id), || {
                 c.tts_create_async(None, &header, &body)
