@@ -17,6 +17,7 @@ use crate::secret::ApiKey;
 use crate::sleep::{Sleeper, TokioSleeper};
 use crate::transport::{CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, Transport};
 use crate::validate;
+use crate::webhook::CompletionHub;
 
 /// The smallest response-body cap [`ClientBuilder::max_response_bytes`] accepts.
 const MIN_RESPONSE_BYTES: usize = 1024;
@@ -33,6 +34,7 @@ pub struct ClientBuilder {
     sleeper: Option<Arc<dyn Sleeper>>,
     max_response_bytes: usize,
     allow_private_urls: bool,
+    hub: Option<CompletionHub>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -47,6 +49,7 @@ impl fmt::Debug for ClientBuilder {
             .field("max_in_flight", &self.max_in_flight)
             .field("sleeper", &self.sleeper)
             .field("allow_private_urls", &self.allow_private_urls)
+            .field("completion_hub", &self.hub.is_some())
             .finish()
     }
 }
@@ -135,9 +138,40 @@ impl ClientBuilder {
         self
     }
 
+    /// Completes waits by webhook (VMEG only): `wait_for_clone` and `wait_for_speech` end on
+    /// the task's first verified event in `hub`, with polling as a slower fallback (see
+    /// [`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)). Feed
+    /// the hub from your webhook endpoint with [`CompletionHub::receive`].
+    ///
+    /// ```
+    /// use voiceclone::webhook::CompletionHub;
+    /// use voiceclone::{Client, Provider, WebhookSecret};
+    ///
+    /// let hub = CompletionHub::in_memory(WebhookSecret::new("secret from API Configuration"));
+    /// let client = Client::builder(Provider::Vmeg)
+    ///     .api_key("key")
+    ///     .completion_hub(hub.clone())
+    ///     .build()?;
+    /// // The webhook endpoint: `hub.receive(x_timestamp, x_signature, &body).await`.
+    /// # let _ = client;
+    /// # Ok::<(), voiceclone::Error>(())
+    /// ```
+    #[must_use]
+    pub fn completion_hub(mut self, hub: CompletionHub) -> Self {
+        self.hub = Some(hub);
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let provider = self.provider;
+        if self.hub.is_some() && !crate::provider::facts(provider).webhooks {
+            return Err(Error::invalid_input(
+                "completion_hub",
+                format!("{provider} sends no webhooks; only VMEG waits can use a completion hub"),
+            )
+            .with_provider(provider));
+        }
         if !(1..=Semaphore::MAX_PERMITS).contains(&self.max_in_flight) {
             return Err(Error::invalid_input(
                 "max_in_flight",
@@ -247,6 +281,7 @@ impl ClientBuilder {
                 transport,
                 backend,
                 allow_private: self.allow_private_urls,
+                hub: self.hub,
             }),
         })
     }
@@ -266,6 +301,7 @@ impl Client {
             sleeper: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allow_private_urls: false,
+            hub: None,
         }
     }
 }

@@ -17,7 +17,8 @@ use crate::model::{
 use crate::provider::Backend;
 use crate::secret::ApiKey;
 use crate::transport::Transport;
-use crate::wait::{WaitPolicy, poll_until_terminal};
+use crate::wait::{WaitPolicy, poll_until_terminal, wait_with_hub};
+use crate::webhook::{CompletionHub, WebhookEvent};
 
 pub use builder::ClientBuilder;
 
@@ -36,6 +37,8 @@ struct Inner {
     /// The vendor: its generated client and its dialect.
     backend: Box<dyn Backend>,
     allow_private: bool,
+    /// Completes VMEG waits by webhook, when set.
+    hub: Option<CompletionHub>,
 }
 
 impl fmt::Debug for Client {
@@ -131,8 +134,11 @@ impl Client {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<J, Error>>,
     {
-        let job =
-            poll_until_terminal(policy, self.t().sleeper.as_ref(), id, poll, J::status).await?;
+        let sleeper = self.t().sleeper.as_ref();
+        let job = match &self.inner.hub {
+            Some(hub) => wait_with_hub(hub, policy, sleeper, id, poll).await?,
+            None => poll_until_terminal(policy, sleeper, id, poll, J::status).await?,
+        };
         if *job.status() == TaskStatus::Failed {
             return Err(task_failed(id, job.error()));
         }
@@ -187,6 +193,23 @@ impl Client {
                     Error::new(ErrorKind::InvalidResponse)
                         .with_message("the task succeeded without audio URLs")
                 })
+        })
+    }
+
+    /// The webhook delivery for the task an idempotency key created, when the client has a
+    /// [`CompletionHub`] and the hub saw (and still keeps) it: how to resolve an
+    /// `OutcomeUnknown` whose submit did land (its error carries the key). `Ok(None)`: no
+    /// such delivery (yet); look the task up by polling or the task list instead.
+    /// `Unsupported` without a hub.
+    pub async fn job_for_idempotency_key(&self, key: &str) -> Result<Option<WebhookEvent>, Error> {
+        traced!(self, "job_for_idempotency_key", async {
+            match &self.inner.hub {
+                Some(hub) => hub.job_for_idempotency_key(key).await,
+                None => Err(Error::unsupported(
+                    "job_for_idempotency_key (needs a completion hub)",
+                    self.provider(),
+                )),
+            }
         })
     }
 

@@ -66,6 +66,13 @@ pub enum WebhookFailure {
         /// The limit ([`MAX_PIPELINE_KEY_BYTES`](crate::webhook::MAX_PIPELINE_KEY_BYTES)).
         limit: usize,
     },
+    /// Authentic, but the completion store could not record it (nothing was marked, so
+    /// the redelivery is processed).
+    #[error("the completion store is unavailable: {reason}")]
+    StoreUnavailable {
+        /// What failed (never a connection URL).
+        reason: String,
+    },
     /// Authentic, but not the documented JSON envelope.
     #[error("the body is not a valid webhook envelope: {reason}")]
     InvalidJson {
@@ -76,12 +83,14 @@ pub enum WebhookFailure {
 
 impl WebhookFailure {
     /// The HTTP status to answer the delivery with: 401 for authentication failures, 413 for
-    /// oversized bodies, 400 for malformed ones.
+    /// oversized bodies, 400 for malformed ones, 503 when the store is unavailable (VMEG
+    /// redelivers).
     pub fn http_status(&self) -> u16 {
         match self {
             WebhookFailure::BodyTooLarge { .. } => 413,
             WebhookFailure::InvalidJson { .. } | WebhookFailure::PipelineKeyTooLong { .. } => 400,
             WebhookFailure::MissingSecret => 500,
+            WebhookFailure::StoreUnavailable { .. } => 503,
             _ => 401,
         }
     }

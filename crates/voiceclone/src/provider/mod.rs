@@ -37,6 +37,8 @@ pub(crate) struct Facts {
     pub(crate) set_engine: fn(CloneRequest, &str) -> Result<CloneRequest, ParseError>,
     /// Its default wait (`WaitPolicy::for_provider`).
     pub(crate) wait: WaitDefaults,
+    /// Whether it reports results by signed webhook (a `CompletionHub` can serve its waits).
+    pub(crate) webhooks: bool,
     /// Builds the backend (the generated client and anything it keeps).
     pub(crate) connect: fn(&Connect) -> Result<Box<dyn Backend>, Error>,
 }

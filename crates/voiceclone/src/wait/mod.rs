@@ -19,7 +19,14 @@
 //!   short TTS batch normally finishes well inside that; raise it for long batches).
 //!
 //! Both cap the number of polls at 200 as a backstop.
+//!
+//! With a [`CompletionHub`](crate::webhook::CompletionHub) on the client (VMEG only), a wait
+//! also listens for the task's webhook: the first verified event ends it, with no further
+//! request. Polling goes on meanwhile as a fallback, every
+//! [`WaitPolicy::webhook_poll_interval`] (30 s by default, the first poll 30 s in), and on the
+//! normal schedule above once the hub's store is unreachable.
 
+mod hub;
 mod poll;
 
 use std::fmt;
@@ -28,7 +35,12 @@ use std::time::Duration;
 
 use crate::model::{Provider, TaskStatus};
 
+pub(crate) use hub::wait_with_hub;
 pub(crate) use poll::poll_until_terminal;
+
+/// How often a wait polls, as a fallback, while a completion hub is healthy (see
+/// [`WaitPolicy::webhook_poll_interval`]).
+pub const DEFAULT_WEBHOOK_POLL_INTERVAL: Duration = Duration::from_secs(30);
 
 /// How long the poll at (or past) the deadline may take: a wait returns within its deadline
 /// plus this (and a zero deadline still allows one poll this long).
@@ -62,6 +74,14 @@ pub struct WaitPolicy {
     pub max_polls: Option<u32>,
     /// Seed for the jitter (deterministic tests); random when `None`.
     pub seed: Option<u64>,
+    /// With a [`CompletionHub`](crate::webhook::CompletionHub) on the client: the fallback
+    /// polling interval while the hub is healthy (any value; default
+    /// [`DEFAULT_WEBHOOK_POLL_INTERVAL`], 30 s). The first poll happens this long after the
+    /// wait starts, then one every interval (± `jitter`), within the same `deadline` and
+    /// `max_polls`. VMEG does not say whether every failure sends a callback, so the wait
+    /// never relies on the webhook alone; when the hub's store becomes unreachable, polling
+    /// switches to the normal schedule at once.
+    pub webhook_poll_interval: Duration,
     /// Told every status a poll sees; see [`WaitPolicy::on_status`].
     observer: Option<StatusObserver>,
 }
@@ -101,6 +121,7 @@ impl WaitPolicy {
             deadline: d.deadline,
             max_polls: d.max_polls,
             seed: None,
+            webhook_poll_interval: DEFAULT_WEBHOOK_POLL_INTERVAL,
             observer: None,
         }
     }
@@ -145,6 +166,24 @@ impl WaitPolicy {
     pub fn with_max_polls(mut self, max_polls: Option<u32>) -> Self {
         self.max_polls = max_polls;
         self
+    }
+
+    /// Sets the fallback polling interval used while a completion hub is healthy (any
+    /// value; see [`WaitPolicy::webhook_poll_interval`]).
+    #[must_use]
+    pub fn with_webhook_poll_interval(mut self, d: Duration) -> Self {
+        self.webhook_poll_interval = d;
+        self
+    }
+
+    /// The schedule a wait polls on while a completion hub is healthy: every
+    /// `webhook_poll_interval`, with this policy's jitter, deadline and poll bound.
+    pub(crate) fn webhook_fallback(&self) -> WaitPolicy {
+        let mut p = self.clone();
+        p.first_interval = self.webhook_poll_interval;
+        p.max_interval = self.webhook_poll_interval;
+        p.growth = 1.0;
+        p
     }
 
     /// Fixes the jitter seed.

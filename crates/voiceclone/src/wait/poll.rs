@@ -1,6 +1,8 @@
 //! The one polling loop, for jobs of either kind.
 
 use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::{LAST_POLL_GRACE, WaitPolicy};
@@ -8,6 +10,47 @@ use crate::error::{Error, ErrorKind};
 use crate::model::{JobId, TaskStatus};
 use crate::retry::{read_would_retry, with_sleep_budget};
 use crate::sleep::Sleeper;
+
+/// How far a wait has got, shared by the phases of a wait that switches schedule (the
+/// webhook fallback, then normal polling): the deadline, the poll bound and the last status
+/// span both.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    /// tokio's clock, so that a paused test clock and the poll timeout agree.
+    start: tokio::time::Instant,
+    slept: Mutex<Duration>,
+    polls: AtomicU32,
+    last_status: Mutex<TaskStatus>,
+}
+
+impl Progress {
+    pub(crate) fn new() -> Self {
+        Self {
+            start: tokio::time::Instant::now(),
+            slept: Mutex::new(Duration::ZERO),
+            polls: AtomicU32::new(0),
+            last_status: Mutex::new(TaskStatus::Unknown("not yet seen".into())),
+        }
+    }
+
+    /// Time spent: the clock, or the sleeps when a test sleeper returns at once.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.start.elapsed().max(*lock(&self.slept))
+    }
+
+    pub(crate) fn polls(&self) -> u32 {
+        self.polls.load(Ordering::Relaxed)
+    }
+
+    fn add_sleep(&self, d: Duration) {
+        let mut slept = lock(&self.slept);
+        *slept = slept.saturating_add(d);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Polls until `status_of(job)` is terminal. Returns the terminal job (succeeded or failed;
 /// the caller turns a failure into `TaskFailed`).
@@ -20,43 +63,77 @@ pub(crate) async fn poll_until_terminal<J, F, Fut>(
     policy: &WaitPolicy,
     sleeper: &dyn Sleeper,
     job_id: &JobId,
-    mut poll: F,
+    poll: F,
     status_of: fn(&J) -> &TaskStatus,
 ) -> Result<J, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<J, Error>>,
 {
-    // tokio's clock, so that a paused test clock and the poll timeout agree.
-    let start = tokio::time::Instant::now();
-    let mut slept = Duration::ZERO;
+    let progress = Progress::new();
+    poll_from(
+        policy,
+        sleeper,
+        job_id,
+        poll,
+        status_of,
+        &progress,
+        Duration::ZERO,
+    )
+    .await
+}
+
+/// [`poll_until_terminal`], continuing from `progress`, with the first poll after
+/// `first_poll_after` (cut at the deadline).
+pub(crate) async fn poll_from<J, F, Fut>(
+    policy: &WaitPolicy,
+    sleeper: &dyn Sleeper,
+    job_id: &JobId,
+    mut poll: F,
+    status_of: fn(&J) -> &TaskStatus,
+    progress: &Progress,
+    first_poll_after: Duration,
+) -> Result<J, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<J, Error>>,
+{
     let mut rng = match policy.seed {
         Some(seed) => fastrand::Rng::with_seed(seed),
         None => fastrand::Rng::new(),
     };
-    let mut polls: u32 = 0;
-    let mut last_status = TaskStatus::Unknown("not yet seen".into());
-    let timed_out = |last_status: TaskStatus, polls: u32| {
+    let timed_out = |polls: u32| {
         Error::new(ErrorKind::WaitTimedOut {
             job_id: job_id.clone(),
-            last_status,
+            last_status: lock(&progress.last_status).clone(),
             polls,
         })
     };
+    if !first_poll_after.is_zero() {
+        let first = match policy.deadline {
+            Some(d) => first_poll_after.min(d.saturating_sub(progress.elapsed())),
+            None => first_poll_after,
+        };
+        sleeper.sleep(first).await;
+        progress.add_sleep(first);
+    }
     loop {
-        polls = polls.saturating_add(1);
+        let polls = progress
+            .polls
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
         let mut min_wait = Duration::ZERO;
         let mut last_error: Option<String> = None;
         let outcome = match policy.deadline {
             Some(deadline) => {
                 let left = deadline
-                    .saturating_sub(start.elapsed().max(slept))
+                    .saturating_sub(progress.elapsed())
                     .max(LAST_POLL_GRACE);
                 match tokio::time::timeout(left, with_sleep_budget(left, poll())).await {
                     Ok(outcome) => outcome,
                     Err(_) => {
                         tracing::debug!(job_id = %job_id, polls, "the deadline passed during a poll");
-                        return Err(timed_out(last_status, polls).with_message(format!(
+                        return Err(timed_out(polls).with_message(format!(
                             "the last poll did not finish in time (deadline {deadline:?}; it was allowed {left:?})"
                         )));
                     }
@@ -77,7 +154,7 @@ where
                 if let TaskStatus::Unknown(raw) = status {
                     tracing::warn!(job_id = %job_id, status = %raw, "undocumented task status; treating it as not finished");
                 }
-                last_status = status.clone();
+                *lock(&progress.last_status) = status.clone();
             }
             Err(e) if read_would_retry(&e) => {
                 tracing::debug!(job_id = %job_id, polls, error = %e, "transient error while polling; will poll again");
@@ -86,11 +163,11 @@ where
             }
             Err(e) => return Err(e),
         }
-        let elapsed = start.elapsed().max(slept);
+        let elapsed = progress.elapsed();
         let out_of_polls = policy.max_polls.is_some_and(|m| polls >= m);
         let out_of_time = policy.deadline.is_some_and(|d| elapsed >= d);
         if out_of_polls || out_of_time {
-            let mut err = timed_out(last_status, polls);
+            let mut err = timed_out(polls);
             if let Some(m) = last_error {
                 err = err.with_message(format!("last poll failed: {m}"));
             }
@@ -105,7 +182,7 @@ where
             None => next = next.max(min_wait.min(policy.max_interval)),
         }
         sleeper.sleep(next).await;
-        slept = slept.saturating_add(next);
+        progress.add_sleep(next);
     }
 }
 

@@ -122,6 +122,14 @@ impl MemoryDeduplicator {
         true
     }
 
+    /// True when `key` was marked within its TTL as of `now` (marks nothing).
+    pub fn seen_at(&self, key: &str, now: Instant) -> bool {
+        let st = self.lock();
+        st.seen
+            .get(bounded_key(key).as_ref())
+            .is_some_and(|at| now.saturating_duration_since(*at) < self.ttl)
+    }
+
     fn forget_now(&self, key: &str) {
         self.lock().seen.remove(bounded_key(key).as_ref());
     }

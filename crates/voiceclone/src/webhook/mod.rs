@@ -1,4 +1,4 @@
-//! VMEG webhooks: verify, decode, deduplicate.
+//! VMEG webhooks: verify, decode, deduplicate, and complete waits ([`CompletionHub`]).
 //!
 //! VMEG signs each delivery with `X-Timestamp` (Unix milliseconds, as a string) and
 //! `X-Signature` (lowercase hex HMAC-SHA256, key = the webhook secret, message = the
@@ -64,6 +64,8 @@
 
 mod dedupe;
 mod event;
+mod hub;
+pub mod store;
 mod verify;
 
 use std::time::Duration;
@@ -71,6 +73,8 @@ use std::time::Duration;
 pub use crate::error::WebhookFailure;
 pub use dedupe::{DedupFuture, Deduplicator, MemoryDeduplicator};
 pub use event::{RawData, WebhookEvent, WebhookEventKind, WebhookPayload};
+pub use hub::{CompletionHub, Delivery};
+pub use store::{CompletionStore, MemoryStore, StoreError};
 pub use verify::Verifier;
 
 /// The timestamp header VMEG sends.

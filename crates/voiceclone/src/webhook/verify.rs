@@ -83,6 +83,19 @@ impl Verifier {
             })
     }
 
+    /// Verifies a delivery read back from a [`CompletionStore`](super::CompletionStore):
+    /// the signature and the size as for a fresh one, but not its age (it was checked
+    /// against the replay window when it was received; it is read back later on purpose).
+    pub(crate) fn verify_stored(
+        &self,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<WebhookEvent, WebhookFailure> {
+        let sent_at = self.authenticate(timestamp, signature, body)?;
+        decode_event(body, sent_at)
+    }
+
     fn check(
         &self,
         timestamp: &str,
@@ -90,6 +103,32 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<WebhookEvent, WebhookFailure> {
+        let sent_at = self.authenticate(timestamp, signature, body)?;
+        match now.duration_since(sent_at) {
+            Ok(age) if age > self.tolerance => {
+                return Err(WebhookFailure::StaleTimestamp {
+                    age,
+                    tolerance: self.tolerance,
+                });
+            }
+            Err(e) if e.duration() > self.tolerance => {
+                return Err(WebhookFailure::FutureTimestamp {
+                    ahead: e.duration(),
+                    tolerance: self.tolerance,
+                });
+            }
+            _ => {}
+        }
+        decode_event(body, sent_at)
+    }
+
+    /// Size, headers and signature; returns when it was signed.
+    fn authenticate(
+        &self,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+    ) -> Result<SystemTime, WebhookFailure> {
         if body.len() > self.max_body_bytes {
             return Err(WebhookFailure::BodyTooLarge {
                 size: body.len(),
@@ -130,27 +169,11 @@ impl Verifier {
         mac.verify_slice(&expected)
             .map_err(|_| WebhookFailure::SignatureMismatch)?;
 
-        let sent_at = UNIX_EPOCH
+        UNIX_EPOCH
             .checked_add(Duration::from_millis(sent_ms))
             .ok_or_else(|| WebhookFailure::MalformedTimestamp {
                 value: timestamp.chars().take(40).collect(),
-            })?;
-        match now.duration_since(sent_at) {
-            Ok(age) if age > self.tolerance => {
-                return Err(WebhookFailure::StaleTimestamp {
-                    age,
-                    tolerance: self.tolerance,
-                });
-            }
-            Err(e) if e.duration() > self.tolerance => {
-                return Err(WebhookFailure::FutureTimestamp {
-                    ahead: e.duration(),
-                    tolerance: self.tolerance,
-                });
-            }
-            _ => {}
-        }
-        decode_event(body, sent_at)
+            })
     }
 }
 

@@ -34,6 +34,7 @@ pub(crate) const FACTS: Facts = Facts {
     },
     set_engine: |req, engine| Ok(req.sound_version(engine.parse()?)),
     // The vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.
+    webhooks: false,
     wait: WaitDefaults {
         first_interval: Duration::from_secs(5),
         growth: 1.25,

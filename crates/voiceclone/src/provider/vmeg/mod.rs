@@ -39,6 +39,7 @@ pub(crate) const FACTS: Facts = Facts {
     set_engine: |req, engine| Ok(req.vmeg_engine(engine.parse()?)),
     // No vendor guidance: 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a short
     // TTS batch normally finishes well inside that).
+    webhooks: true,
     wait: WaitDefaults {
         first_interval: Duration::from_secs(2),
         growth: 1.5,

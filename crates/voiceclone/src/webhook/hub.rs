@@ -1,0 +1,389 @@
+//! The completion hub: verified deliveries in, finished waits out.
+//!
+//! A [`CompletionHub`] sits between a webhook endpoint and the code waiting for jobs. The
+//! endpoint hands it each delivery ([`CompletionHub::receive`]): it is verified, recorded in
+//! the hub's [`CompletionStore`] (deduplicated by `pipelineKey`) and fanned out to every hub
+//! sharing that store. A [`Client`](crate::Client) built with
+//! [`ClientBuilder::completion_hub`](crate::ClientBuilder::completion_hub) consults the hub
+//! in `wait_for_clone` / `wait_for_speech`: the first verified event for the task completes
+//! every wait on it at once, whichever instance received it. A delivery that arrives before
+//! its wait starts is found in the store (kept for a bounded time). Polling continues as a
+//! fallback on a slower schedule ([`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)), and on the
+//! normal schedule when the store becomes unreachable.
+//!
+//! Every event read back from the store is verified again with the hub's own secret, so a
+//! writer to a shared store cannot forge a completion.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::SystemTime;
+
+use tokio::sync::watch;
+
+use super::store::{
+    CompletionStore, MemoryStore, Recorded, StoreError, StoreSignal, StoredEvent, Subscription,
+    unix_millis,
+};
+use super::{Verifier, WebhookEvent, WebhookPayload};
+use crate::error::{Error, ErrorKind, WebhookFailure};
+use crate::model::{JobId, Provider};
+use crate::secret::WebhookSecret;
+
+/// Routes verified deliveries to the waits that need them. Cheap to clone (clones share
+/// everything); see the module docs.
+#[derive(Clone)]
+pub struct CompletionHub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    verifier: Verifier,
+    store: Arc<dyn CompletionStore>,
+    /// Local waits, by task id. A slot lives while at least one wait holds its receiver.
+    slots: Mutex<HashMap<String, watch::Sender<Slot>>>,
+    /// Made on first use (a store's subscription may need the tokio runtime).
+    subscription: OnceLock<Subscription>,
+}
+
+/// What a local wait learns through its slot.
+#[derive(Clone, Debug, Default)]
+struct Slot {
+    event: Option<Arc<StoredEvent>>,
+    /// Bumped on every [`StoreSignal::Restored`]: look in the store again.
+    restored: u64,
+    /// Set on [`StoreSignal::Lost`]: fall back to polling.
+    lost: bool,
+}
+
+impl fmt::Debug for CompletionHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompletionHub")
+            .field("verifier", &self.inner.verifier)
+            .field("store", &self.inner.store)
+            .field("waiting_tasks", &self.waiting_tasks())
+            .finish()
+    }
+}
+
+/// What became of one delivery handed to [`CompletionHub::receive`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// Verified and first seen: recorded and fanned out.
+    Fresh(Box<WebhookEvent>),
+    /// Verified, but its `pipelineKey` was already handled: a redelivery.
+    Duplicate(Box<WebhookEvent>),
+    /// Refused: bad signature, stale, too large, malformed. Nothing was recorded.
+    Refused(Error),
+    /// Verified, but the store could not record it. Nothing was marked: VMEG's redelivery
+    /// will be processed.
+    Unavailable(Error),
+}
+
+impl Delivery {
+    /// The HTTP status to answer VMEG with: 200 for fresh and duplicate deliveries, the
+    /// failure's status (401 for authentication failures) when refused, 503 when the store
+    /// is unavailable (VMEG redelivers).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Delivery::Fresh(_) | Delivery::Duplicate(_) => 200,
+            Delivery::Refused(e) => match e.kind() {
+                ErrorKind::Webhook(f) => f.http_status(),
+                _ => 400,
+            },
+            Delivery::Unavailable(_) => 503,
+        }
+    }
+
+    /// The event, when the delivery verified.
+    pub fn event(&self) -> Option<&WebhookEvent> {
+        match self {
+            Delivery::Fresh(e) | Delivery::Duplicate(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl CompletionHub {
+    /// A hub on an in-process [`MemoryStore`] with default bounds: nothing to install, for a
+    /// service that runs as one process.
+    pub fn in_memory(secret: WebhookSecret) -> Self {
+        Self::with_store(Verifier::new(secret), Arc::new(MemoryStore::new()))
+    }
+
+    /// A hub on any store (for many instances, the Redis store of the `redis` feature).
+    /// `verifier` checks deliveries and every event read back from the store.
+    pub fn with_store(verifier: Verifier, store: Arc<dyn CompletionStore>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                verifier,
+                store,
+                slots: Mutex::new(HashMap::new()),
+                subscription: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The verifier deliveries go through.
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// How many distinct tasks have a wait on this hub right now.
+    pub fn waiting_tasks(&self) -> usize {
+        self.slots().len()
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Slot>>> {
+        self.inner.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ensure_subscribed(&self) {
+        self.inner.subscription.get_or_init(|| {
+            let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+            self.inner.store.subscribe(Arc::new(move |signal| {
+                if let Some(inner) = weak.upgrade() {
+                    dispatch(&inner, signal);
+                }
+            }))
+        });
+    }
+
+    /// Handles one delivery: verify (signature, replay window, size), record (deduplicated
+    /// by `pipelineKey`), fan out. Answer VMEG with [`Delivery::http_status`]; this returns as
+    /// soon as the store has answered, so the 2xx goes out quickly.
+    pub async fn receive(&self, timestamp: &str, signature: &str, body: &[u8]) -> Delivery {
+        self.receive_at(timestamp, signature, body, SystemTime::now())
+            .await
+    }
+
+    /// [`CompletionHub::receive`] against an explicit `now` (for tests).
+    pub async fn receive_at(
+        &self,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Delivery {
+        self.ensure_subscribed();
+        let event = match self
+            .inner
+            .verifier
+            .verify_at(timestamp, signature, body, now)
+        {
+            Ok(e) => e,
+            Err(e) => return Delivery::Refused(e),
+        };
+        let Ok(text) = std::str::from_utf8(body) else {
+            return Delivery::Refused(webhook_error(WebhookFailure::InvalidJson {
+                reason: "the body is not UTF-8".into(),
+            }));
+        };
+        let stored = StoredEvent {
+            pipeline_key: event.pipeline_key.clone(),
+            task_id: task_id_of(&event),
+            idempotency_key: event.idempotency_key().map(str::to_owned),
+            timestamp: timestamp.to_owned(),
+            signature: signature.to_owned(),
+            body: text.to_owned(),
+            received_at_ms: unix_millis(now),
+        };
+        match self.inner.store.record(&stored).await {
+            Ok(Recorded::Fresh) => {
+                tracing::debug!(pipeline_key = %event.pipeline_key, task_id = ?stored.task_id, "webhook delivery recorded");
+                Delivery::Fresh(Box::new(event))
+            }
+            Ok(Recorded::Duplicate) => {
+                tracing::debug!(pipeline_key = %event.pipeline_key, "webhook redelivery skipped");
+                Delivery::Duplicate(Box::new(event))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, pipeline_key = %event.pipeline_key, "webhook delivery not recorded; answering 503 so that VMEG redelivers");
+                Delivery::Unavailable(unavailable(e))
+            }
+        }
+    }
+
+    /// The delivery recorded for a task, if the store still keeps it.
+    pub async fn completion(&self, task_id: &JobId) -> Result<Option<WebhookEvent>, Error> {
+        let found = self
+            .inner
+            .store
+            .by_task(task_id.as_str())
+            .await
+            .map_err(unavailable)?;
+        Ok(found.and_then(|e| self.reverify(&e)))
+    }
+
+    /// The delivery for the task an idempotency key created: how an `OutcomeUnknown` whose
+    /// submit did land is resolved (the adapter puts the key in `extraData`, which VMEG
+    /// echoes). `None` when no such delivery was seen (or it is no longer kept).
+    pub async fn job_for_idempotency_key(&self, key: &str) -> Result<Option<WebhookEvent>, Error> {
+        let found = self
+            .inner
+            .store
+            .by_idempotency_key(key)
+            .await
+            .map_err(unavailable)?;
+        Ok(found.and_then(|e| self.reverify(&e)))
+    }
+
+    /// Verifies an event read back from the store; a forged or damaged one is dropped with a
+    /// warning.
+    fn reverify(&self, stored: &StoredEvent) -> Option<WebhookEvent> {
+        match self.inner.verifier.verify_stored(
+            &stored.timestamp,
+            &stored.signature,
+            stored.body.as_bytes(),
+        ) {
+            Ok(event) if event.pipeline_key == stored.pipeline_key => Some(event),
+            Ok(_) => {
+                tracing::warn!(
+                    "an event in the completion store does not match its pipelineKey; ignored"
+                );
+                None
+            }
+            Err(failure) => {
+                tracing::warn!(%failure, "an event in the completion store does not verify; ignored");
+                None
+            }
+        }
+    }
+
+    /// Resolves with the first verified event for `task_id`: one already stored, or the next
+    /// one fanned out. Fails when the store is, or becomes, unavailable (the caller polls).
+    pub(crate) async fn wait_for(&self, task_id: &JobId) -> Result<WebhookEvent, StoreError> {
+        self.ensure_subscribed();
+        let mut waiter = self.register(task_id.as_str());
+        let mut restored_seen = waiter.rx.borrow().restored;
+        loop {
+            // Registered before looking, so an event published meanwhile reaches the slot.
+            if let Some(stored) = self.inner.store.by_task(task_id.as_str()).await?
+                && let Some(event) = self.reverify(&stored)
+            {
+                return Ok(event);
+            }
+            loop {
+                let state = waiter.rx.borrow_and_update().clone();
+                if let Some(stored) = state.event {
+                    if let Some(event) = self.reverify(&stored) {
+                        return Ok(event);
+                    }
+                    waiter.clear_event();
+                }
+                if state.lost {
+                    return Err(StoreError::new("the store's subscription was lost"));
+                }
+                if state.restored != restored_seen {
+                    restored_seen = state.restored;
+                    break; // look in the store again: events may have been missed
+                }
+                if waiter.rx.changed().await.is_err() {
+                    return Err(StoreError::new("the hub was dropped"));
+                }
+            }
+        }
+    }
+
+    fn register(&self, task_id: &str) -> Waiter {
+        let mut slots = self.slots();
+        let rx = match slots.get(task_id) {
+            Some(tx) => tx.subscribe(),
+            None => {
+                let (tx, rx) = watch::channel(Slot::default());
+                slots.insert(task_id.to_owned(), tx);
+                rx
+            }
+        };
+        Waiter {
+            hub: Arc::downgrade(&self.inner),
+            task_id: task_id.to_owned(),
+            rx,
+        }
+    }
+}
+
+/// A local wait's registration; dropping the last one for a task frees the slot.
+struct Waiter {
+    hub: Weak<Inner>,
+    task_id: String,
+    rx: watch::Receiver<Slot>,
+}
+
+impl Waiter {
+    fn clear_event(&mut self) {
+        if let Some(inner) = self.hub.upgrade()
+            && let Some(tx) = lock(&inner).get(&self.task_id)
+        {
+            tx.send_modify(|s| s.event = None);
+            self.rx.borrow_and_update();
+        }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        let Some(inner) = self.hub.upgrade() else {
+            return;
+        };
+        let mut slots = lock(&inner);
+        // This receiver still counts until the struct is gone: 1 means "only me".
+        if slots
+            .get(&self.task_id)
+            .is_some_and(|tx| tx.receiver_count() <= 1)
+        {
+            slots.remove(&self.task_id);
+        }
+    }
+}
+
+fn lock(inner: &Inner) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Slot>>> {
+    inner.slots.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn dispatch(inner: &Inner, signal: StoreSignal) {
+    let slots = lock(inner);
+    match signal {
+        StoreSignal::Event(event) => {
+            if let Some(tx) = event.task_id.as_deref().and_then(|t| slots.get(t)) {
+                tx.send_modify(|s| s.event = Some(event.clone()));
+            }
+        }
+        StoreSignal::Lost => {
+            tracing::warn!(
+                "the completion store's subscription was lost; waits fall back to polling"
+            );
+            for tx in slots.values() {
+                tx.send_modify(|s| s.lost = true);
+            }
+        }
+        StoreSignal::Restored => {
+            for tx in slots.values() {
+                tx.send_modify(|s| s.restored = s.restored.wrapping_add(1));
+            }
+        }
+    }
+}
+
+/// The task id a delivery is about: the normalized job's, else `data.taskId` / `data.id`.
+fn task_id_of(event: &WebhookEvent) -> Option<String> {
+    match &event.payload {
+        WebhookPayload::Clone(job) => Some(job.id.as_str().to_owned()),
+        WebhookPayload::Speech(job) => Some(job.id.as_str().to_owned()),
+        WebhookPayload::Other(raw) => raw.task_id(),
+    }
+    .filter(|id| !id.trim().is_empty())
+}
+
+fn webhook_error(failure: WebhookFailure) -> Error {
+    Error::new(ErrorKind::Webhook(failure))
+        .with_provider(Provider::Vmeg)
+        .with_operation("receive_webhook")
+}
+
+fn unavailable(e: StoreError) -> Error {
+    webhook_error(WebhookFailure::StoreUnavailable {
+        reason: e.reason().to_owned(),
+    })
+}

@@ -1,0 +1,482 @@
+//! Where a [`CompletionHub`](super::CompletionHub) keeps verified deliveries: the
+//! [`CompletionStore`] trait, and [`MemoryStore`], the in-process store used by default.
+//!
+//! A store does three things for every hub that shares it: it remembers which `pipelineKey`s
+//! were handled (deduplication), keeps each delivery for a while under its task id and its
+//! idempotency key (so that a wait that starts late, or an `OutcomeUnknown` being resolved,
+//! still finds it), and fans each new delivery out to every hub subscribed to it. The Redis
+//! store (feature `redis`) shares all three between processes.
+//!
+//! A store holds what was *delivered*, signature included ([`StoredEvent`]): a hub verifies
+//! every event it reads back with its own secret, so whoever can write to a shared store
+//! still cannot forge a completion.
+//!
+//! # Another database
+//!
+//! A Postgres store fits the same trait: one table keyed by `pipeline_key` (with `task_id`,
+//! `idempotency_key`, the three delivery fields and `received_at`, indexed on the first two);
+//! [`CompletionStore::record`] is one transaction that inserts the row with `ON CONFLICT
+//! (pipeline_key) DO NOTHING` (no row inserted: a duplicate) and then `NOTIFY`s a channel
+//! with the pipeline key; the lookups are `SELECT`s bounded by `received_at`; a periodic
+//! `DELETE` keeps the table to the dedupe TTL; [`CompletionStore::subscribe`] holds one
+//! connection in `LISTEN` and reports [`StoreSignal::Lost`] when it drops. The guarantee to
+//! keep is the order: the mark that makes a redelivery a duplicate becomes visible only
+//! with (or after) the stored and published event, never before.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::dedupe::MemoryDeduplicator;
+use super::{DEFAULT_DEDUPE_TTL, REPLAY_WINDOW};
+use crate::sleep::BoxFuture;
+
+/// How long a [`MemoryStore`] keeps a delivery by default, for a wait that starts late or a
+/// lookup by idempotency key: one day.
+pub const DEFAULT_EVENT_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How many deliveries a [`MemoryStore`] keeps by default.
+pub const DEFAULT_MAX_EVENTS: usize = 10_000;
+/// How many bytes of deliveries a [`MemoryStore`] keeps by default (bodies are at most the
+/// verifier's limit, 1 MiB by default; a VMEG delivery is usually under 1 KiB).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 64 * 1024 * 1024;
+
+/// A verified delivery as stored and shared: the two headers and the body exactly as VMEG
+/// sent them (so any hub can verify it again), the ids it is found by, and when it arrived.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredEvent {
+    /// `pipelineKey`.
+    pub pipeline_key: String,
+    /// The task id in `data`, when there is one.
+    pub task_id: Option<String>,
+    /// The idempotency key the adapter put in `extraData`, when there is one.
+    pub idempotency_key: Option<String>,
+    /// The `X-Timestamp` header.
+    pub timestamp: String,
+    /// The `X-Signature` header.
+    pub signature: String,
+    /// The raw body (a verified body is JSON, hence UTF-8).
+    pub body: String,
+    /// When the receiver accepted it, in Unix milliseconds.
+    pub received_at_ms: u64,
+}
+
+impl fmt::Debug for StoredEvent {
+    // The body can be large and holds the caller's extraData: not for logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredEvent")
+            .field("pipeline_key", &self.pipeline_key)
+            .field("task_id", &self.task_id)
+            .field("idempotency_key", &self.idempotency_key)
+            .field("body_bytes", &self.body.len())
+            .field("received_at_ms", &self.received_at_ms)
+            .finish()
+    }
+}
+
+impl StoredEvent {
+    /// When the receiver accepted it.
+    pub fn received_at(&self) -> SystemTime {
+        UNIX_EPOCH
+            .checked_add(Duration::from_millis(self.received_at_ms))
+            .unwrap_or(UNIX_EPOCH)
+    }
+
+    /// Roughly what keeping it costs, in bytes.
+    pub fn size(&self) -> usize {
+        [
+            self.pipeline_key.len(),
+            self.task_id.as_ref().map_or(0, String::len),
+            self.idempotency_key.as_ref().map_or(0, String::len),
+            self.timestamp.len(),
+            self.signature.len(),
+            self.body.len(),
+        ]
+        .iter()
+        .fold(std::mem::size_of::<Self>(), |a, b| a.saturating_add(*b))
+    }
+}
+
+/// What [`CompletionStore::record`] did with a delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// First seen: stored, published, and its `pipelineKey` marked.
+    Fresh,
+    /// Its `pipelineKey` was already marked: a redelivery; nothing changed.
+    Duplicate,
+}
+
+/// The store could not be reached or refused an operation. The receiver answers 503 (VMEG
+/// redelivers) and waits fall back to polling.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the completion store is unavailable: {reason}")]
+pub struct StoreError {
+    reason: String,
+}
+
+impl StoreError {
+    /// An error with a reason (never put a connection URL or password in it).
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+
+    /// The reason.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// What a store tells its subscribers.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum StoreSignal {
+    /// A delivery was recorded (by this hub or another sharing the store).
+    Event(Arc<StoredEvent>),
+    /// The subscription broke: deliveries recorded elsewhere may be missed until
+    /// [`StoreSignal::Restored`]. Waits switch to polling.
+    Lost,
+    /// The subscription works again.
+    Restored,
+}
+
+/// Receives a store's signals; see [`CompletionStore::subscribe`].
+pub type Listener = Arc<dyn Fn(StoreSignal) + Send + Sync>;
+
+type WeakListener = Weak<dyn Fn(StoreSignal) + Send + Sync>;
+
+/// Keeps a subscription alive: dropping it ends the subscription (and any task behind it).
+pub struct Subscription(#[allow(dead_code)] Box<dyn Send + Sync>);
+
+impl Subscription {
+    /// A subscription whose end is `guard`'s drop.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self(Box::new(guard))
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Subscription(..)")
+    }
+}
+
+/// A shared memory of verified deliveries; see the module docs for what it promises.
+/// Implement it to keep deliveries in another database.
+pub trait CompletionStore: Send + Sync + fmt::Debug {
+    /// Records a verified delivery. A `pipelineKey` already marked is
+    /// [`Recorded::Duplicate`] and changes nothing. Otherwise the event is stored (under its
+    /// task id and idempotency key), published to every subscriber, and only then its
+    /// `pipelineKey` marked, so that a failure at any step leaves no mark and the
+    /// redelivery is processed: never a swallowed event. Two hubs racing on one delivery may
+    /// both store and publish it (the same content); exactly one gets `Fresh`.
+    fn record<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>>;
+
+    /// The latest stored delivery for a task id, if still kept.
+    fn by_task<'a>(
+        &'a self,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>>;
+
+    /// The latest stored delivery whose `extraData` carried this idempotency key.
+    fn by_idempotency_key<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>>;
+
+    /// Calls `listener` with every delivery recorded from now on by any hub sharing the
+    /// store, and with [`StoreSignal::Lost`] / [`StoreSignal::Restored`] as the subscription
+    /// breaks and recovers, until the returned guard is dropped. Called once per hub, from
+    /// inside a tokio runtime.
+    fn subscribe(&self, listener: Listener) -> Subscription;
+}
+
+/// The in-process [`CompletionStore`]: nothing to install, nothing shared between
+/// processes. Keeps at most [`DEFAULT_MAX_EVENTS`] deliveries and [`DEFAULT_MAX_EVENT_BYTES`]
+/// bytes for [`DEFAULT_EVENT_TTL`] (oldest dropped first), and remembers `pipelineKey`s for
+/// [`DEFAULT_DEDUPE_TTL`] (72 h); every bound is settable.
+pub struct MemoryStore {
+    dedupe: MemoryDeduplicator,
+    event_ttl: Duration,
+    max_events: usize,
+    max_bytes: usize,
+    state: Mutex<Events>,
+    listeners: Mutex<Vec<WeakListener>>,
+}
+
+#[derive(Default)]
+struct Events {
+    by_task: HashMap<String, Arc<StoredEvent>>,
+    by_key: HashMap<String, Arc<StoredEvent>>,
+    /// Arrival order, for expiry and eviction.
+    order: VecDeque<(Instant, Arc<StoredEvent>)>,
+    bytes: usize,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("event_ttl", &self.event_ttl)
+            .field("max_events", &self.max_events)
+            .field("max_bytes", &self.max_bytes)
+            .field("events", &self.len())
+            .finish()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// A store with the default bounds.
+    pub fn new() -> Self {
+        Self {
+            dedupe: MemoryDeduplicator::new(100_000, DEFAULT_DEDUPE_TTL),
+            event_ttl: DEFAULT_EVENT_TTL,
+            max_events: DEFAULT_MAX_EVENTS,
+            max_bytes: DEFAULT_MAX_EVENT_BYTES,
+            state: Mutex::new(Events::default()),
+            listeners: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Remembers `pipelineKey`s for `ttl` (never less than [`REPLAY_WINDOW`]), at most
+    /// `capacity` of them (0 is read as 1).
+    #[must_use]
+    pub fn dedupe(mut self, capacity: usize, ttl: Duration) -> Self {
+        self.dedupe = MemoryDeduplicator::new(capacity, ttl.max(REPLAY_WINDOW));
+        self
+    }
+
+    /// Keeps deliveries for `ttl` (any value; zero keeps none past their fan-out), at most
+    /// `max_events` of them (0 is read as 1) and `max_bytes` in all.
+    #[must_use]
+    pub fn keep_events(mut self, ttl: Duration, max_events: usize, max_bytes: usize) -> Self {
+        self.event_ttl = ttl;
+        self.max_events = max_events.max(1);
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// How many deliveries are kept.
+    pub fn len(&self) -> usize {
+        self.lock().order.len()
+    }
+
+    /// True when no delivery is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Events> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn store(&self, event: Arc<StoredEvent>, now: Instant) {
+        let mut st = self.lock();
+        st.bytes = st.bytes.saturating_add(event.size());
+        if let Some(t) = &event.task_id {
+            st.by_task.insert(t.clone(), event.clone());
+        }
+        if let Some(k) = &event.idempotency_key {
+            st.by_key.insert(k.clone(), event.clone());
+        }
+        st.order.push_back((now, event));
+        self.trim(&mut st, now);
+    }
+
+    fn trim(&self, st: &mut Events, now: Instant) {
+        while let Some((at, oldest)) = st.order.front().cloned() {
+            let expired = now.saturating_duration_since(at) >= self.event_ttl;
+            let over = st.order.len() > self.max_events || st.bytes > self.max_bytes;
+            if !(expired || over) {
+                break;
+            }
+            st.order.pop_front();
+            st.bytes = st.bytes.saturating_sub(oldest.size());
+            // Only unlink the maps' entries that still point at this very event.
+            if let Some(t) = &oldest.task_id
+                && st.by_task.get(t).is_some_and(|e| Arc::ptr_eq(e, &oldest))
+            {
+                st.by_task.remove(t);
+            }
+            if let Some(k) = &oldest.idempotency_key
+                && st.by_key.get(k).is_some_and(|e| Arc::ptr_eq(e, &oldest))
+            {
+                st.by_key.remove(k);
+            }
+        }
+    }
+
+    fn lookup(&self, pick: impl Fn(&Events) -> Option<Arc<StoredEvent>>) -> Option<StoredEvent> {
+        let mut st = self.lock();
+        self.trim(&mut st, Instant::now());
+        pick(&st).map(|e| (*e).clone())
+    }
+
+    fn publish(&self, event: &Arc<StoredEvent>) {
+        let listeners: Vec<_> = {
+            let mut ls = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+            ls.retain(|l| l.strong_count() > 0);
+            ls.iter().filter_map(Weak::upgrade).collect()
+        };
+        for l in listeners {
+            l(StoreSignal::Event(event.clone()));
+        }
+    }
+}
+
+impl CompletionStore for MemoryStore {
+    fn record<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+        let now = Instant::now();
+        let outcome = if self.dedupe.seen_at(&event.pipeline_key, now) {
+            Recorded::Duplicate
+        } else {
+            let event = Arc::new(event.clone());
+            self.store(event.clone(), now);
+            self.publish(&event);
+            // Marked last: in one process nothing can fail in between, but the order is
+            // the trait's promise.
+            if self.dedupe.first_seen_at(&event.pipeline_key, now) {
+                Recorded::Fresh
+            } else {
+                Recorded::Duplicate
+            }
+        };
+        Box::pin(std::future::ready(Ok(outcome)))
+    }
+
+    fn by_task<'a>(
+        &'a self,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+        let found = self.lookup(|st| st.by_task.get(task_id).cloned());
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn by_idempotency_key<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+        let found = self.lookup(|st| st.by_key.get(key).cloned());
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn subscribe(&self, listener: Listener) -> Subscription {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::downgrade(&listener));
+        // The store only holds a weak reference: the listener lives as long as the guard.
+        Subscription::new(listener)
+    }
+}
+
+/// Now, in Unix milliseconds.
+pub(crate) fn unix_millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn event(pk: &str, task: &str, key: Option<&str>, body_len: usize) -> StoredEvent {
+        StoredEvent {
+            pipeline_key: pk.into(),
+            task_id: Some(task.into()),
+            idempotency_key: key.map(str::to_owned),
+            timestamp: "1".into(),
+            signature: "s".into(),
+            body: "x".repeat(body_len),
+            received_at_ms: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn records_once_finds_by_task_and_key_and_fans_out() {
+        let store = MemoryStore::new();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s2 = seen.clone();
+        let sub = store.subscribe(Arc::new(move |sig| {
+            if let StoreSignal::Event(_) = sig {
+                s2.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        let e = event("p1", "t1", Some("k1"), 10);
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            1,
+            "a duplicate is not published"
+        );
+        assert_eq!(store.by_task("t1").await.unwrap().unwrap(), e);
+        assert_eq!(store.by_idempotency_key("k1").await.unwrap().unwrap(), e);
+        assert!(store.by_task("t2").await.unwrap().is_none());
+        drop(sub);
+        assert_eq!(
+            store.record(&event("p2", "t2", None, 1)).await.unwrap(),
+            Recorded::Fresh
+        );
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "dropped subscription");
+    }
+
+    #[tokio::test]
+    async fn keeps_events_within_count_bytes_and_ttl() {
+        let store = MemoryStore::new().keep_events(Duration::from_secs(3600), 2, usize::MAX);
+        for i in 0..5 {
+            let e = event(
+                &format!("p{i}"),
+                &format!("t{i}"),
+                Some(&format!("k{i}")),
+                1,
+            );
+            store.record(&e).await.unwrap();
+        }
+        assert_eq!(store.len(), 2);
+        assert!(store.by_task("t0").await.unwrap().is_none());
+        assert!(store.by_idempotency_key("k2").await.unwrap().is_none());
+        assert!(store.by_task("t4").await.unwrap().is_some());
+
+        let store = MemoryStore::new().keep_events(Duration::from_secs(3600), 100, 5_000);
+        for i in 0..10 {
+            store
+                .record(&event(&format!("p{i}"), &format!("t{i}"), None, 1_000))
+                .await
+                .unwrap();
+        }
+        assert!(store.lock().bytes <= 5_000, "{}", store.lock().bytes);
+        assert!(store.by_task("t9").await.unwrap().is_some());
+
+        let store = MemoryStore::new().keep_events(Duration::ZERO, 100, usize::MAX);
+        store.record(&event("p", "t", None, 1)).await.unwrap();
+        assert!(store.by_task("t").await.unwrap().is_none(), "ttl zero");
+        assert_eq!(
+            store.record(&event("p", "t", None, 1)).await.unwrap(),
+            Recorded::Duplicate,
+            "the dedupe memory outlives the event"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_newer_event_for_a_task_survives_the_eviction_of_an_older_one() {
+        let store = MemoryStore::new().keep_events(Duration::from_secs(3600), 2, usize::MAX);
+        store.record(&event("p1", "t", None, 1)).await.unwrap();
+        let newer = event("p2", "t", None, 2);
+        store.record(&newer).await.unwrap();
+        store.record(&event("p3", "u", None, 1)).await.unwrap();
+        assert_eq!(store.by_task("t").await.unwrap().unwrap(), newer);
+    }
+}
