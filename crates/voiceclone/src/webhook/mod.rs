@@ -62,6 +62,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod dedupe;
 mod event;
 mod hub;

@@ -56,6 +56,11 @@ impl Verifier {
         self
     }
 
+    /// The body size limit in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.max_body_bytes
+    }
+
     /// Verifies a delivery against the current time. Pass `""` for an absent header.
     pub fn verify(
         &self,

@@ -1,0 +1,91 @@
+//! The webhook receiver as an axum route (feature `axum`).
+//!
+//! [`router`] answers VMEG's deliveries on one path: it verifies each one (constant-time
+//! signature check, replay window, body limit), records it in the [`CompletionHub`]
+//! (deduplicated by `pipelineKey`, fanned out to every waiting client) and answers at once:
+//! 200 for first-seen and duplicate deliveries, 401 for bad signatures, 413 for oversized
+//! bodies, 400 for malformed ones, 503 when the hub's store is unreachable (VMEG
+//! redelivers). Heavy work belongs elsewhere: the answer goes out as soon as the store has
+//! answered.
+//!
+//! ```no_run
+//! use voiceclone::webhook::CompletionHub;
+//! use voiceclone::{Client, Provider, WaitPolicy, WebhookSecret};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let hub = CompletionHub::in_memory(WebhookSecret::new(std::env::var("VMEG_WEBHOOK_SECRET")?));
+//! let app = voiceclone::webhook::axum::router("/vmeg/webhook", hub.clone());
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! tokio::spawn(async move { axum::serve(listener, app).await });
+//!
+//! let client = Client::builder(Provider::Vmeg)
+//!     .api_key(std::env::var("VMEG_API_KEY")?)
+//!     .completion_hub(hub)
+//!     .build()?;
+//! let job = client
+//!     .clone_voice(&voiceclone::CloneRequest::new("https://example.com/sample.wav"))
+//!     .await?;
+//! // Ends when the webhook arrives (polling every 30 s meanwhile, as a fallback).
+//! let voice = client.wait_for_clone(&job.id, &WaitPolicy::default()).await?;
+//! println!("{}", voice.id);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+
+use super::{CompletionHub, Delivery, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+
+/// Called with what became of each delivery (for logs, metrics, or a CLI's output). It runs
+/// before the answer is sent: keep it quick.
+pub type OnDelivery = Arc<dyn Fn(&Delivery) + Send + Sync>;
+
+#[derive(Clone)]
+struct Receiver {
+    hub: CompletionHub,
+    on_delivery: Option<OnDelivery>,
+}
+
+/// A router answering deliveries with `POST path` into `hub`.
+pub fn router(path: &str, hub: CompletionHub) -> Router {
+    build(path, hub, None)
+}
+
+/// [`router`], telling `on_delivery` about every delivery (fresh, duplicate, refused or not
+/// recorded).
+pub fn router_with(path: &str, hub: CompletionHub, on_delivery: OnDelivery) -> Router {
+    build(path, hub, Some(on_delivery))
+}
+
+fn build(path: &str, hub: CompletionHub, on_delivery: Option<OnDelivery>) -> Router {
+    // One byte over the verifier's limit still reaches it, which answers 413 with its own
+    // message; anything longer is cut by axum (also 413) without being read whole.
+    let limit = hub.verifier().body_limit().saturating_add(1);
+    Router::new()
+        .route(path, post(receive))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(Receiver { hub, on_delivery })
+}
+
+async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let delivery = r
+        .hub
+        .receive(header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER), &body)
+        .await;
+    if let Some(f) = &r.on_delivery {
+        f(&delivery);
+    }
+    StatusCode::from_u16(delivery.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
