@@ -45,7 +45,7 @@ pub async fn run(args: &DemoArgs, printer: &Printer) -> Outcome {
         };
         let mut r = Map::new();
         r.insert("provider".into(), p.as_str().into());
-        let outcome = match super::provider::build_client(&target) {
+        let outcome = match super::provider::build_client(&target, None) {
             Ok(client) => flow(&client, p, printer, &mut r).await,
             Err(f) => Err(f),
         };
