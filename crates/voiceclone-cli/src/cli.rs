@@ -288,8 +288,8 @@ pub enum WebhookCommand {
     /// Verify a VMEG webhook delivery (HMAC-SHA256 over X-Timestamp + body) and print
     /// the event; exit 1 when it does not verify
     Verify(VerifyArgs),
-    /// Receive VMEG webhook deliveries and print each verified, first-seen event as one
-    /// JSON line on stdout, until Ctrl-C or SIGTERM
+    /// Receive VMEG webhook deliveries until Ctrl-C or SIGTERM; stdout is a stream of JSON
+    /// lines, one per verified, first-seen event
     #[command(long_about = LISTEN_ABOUT, after_help = EXIT_CODES)]
     Listen(ListenArgs),
 }
@@ -314,10 +314,11 @@ VMEG only: JimmyAI sends no webhooks (--provider jimmyai exits 2). Ctrl-C or SIG
 it (exit 0). If stdout is closed (the reader went away), it stops with exit 3: the event
 being written may not have been read, although VMEG was answered 200.
 
-The webhook secret comes from the environment variable named by --secret-env; with
---redis-url-env, deduplication and completions are shared through Redis (the URL, which can
-hold a password, is read from that variable and never printed; it needs a build with Redis
-support). Neither is ever printed.";
+The webhook secret comes from the environment variable named by --secret-env. With
+--redis-url-env, deduplication and completions are shared with other instances through
+Redis; the URL, which can hold a password, is read from the variable it names, never from
+the command line (a build without Redis support exits 2). Neither the secret nor the URL is
+ever printed.";
 
 /// `webhook verify`
 #[derive(Debug, Args)]
