@@ -14,6 +14,7 @@ mod adapter_support;
 mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;
+mod webhook_hub;
 mod spec_examples;
 mod wire_adapter;
 mod wire_jimmyai;
