@@ -15,6 +15,7 @@ mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;
 mod spec_examples;
+mod webhook_hub;
 mod wire_adapter;
 mod wire_jimmyai;
 mod wire_vmeg;

@@ -1,0 +1,339 @@
+//! Completion by webhook, end to end in one process: the simulator delivers real signed
+//! webhooks to the axum receiver, whose hub completes the client's waits. Requests are
+//! counted by the simulator.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use voiceclone::webhook::{CompletionHub, Delivery, WebhookFailure};
+use voiceclone::{
+    Client, CloneRequest, ErrorKind, Provider, SpeechRequest, WaitPolicy, WebhookSecret,
+};
+use voiceclone_sim::{SimConfig, SimHandle, Simulator, WebhookTarget};
+
+const SECRET: &str = "whsec-hub-test-DO-NOT-PRINT";
+const DETAIL: &str = "vmeg.tasksDetail";
+
+/// The receiver on a free loopback port; every delivery's outcome is recorded.
+struct Receiver {
+    url: String,
+    hub: CompletionHub,
+    outcomes: Arc<Mutex<Vec<(u16, bool)>>>, // (status, fresh)
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+        let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let seen = outcomes.clone();
+        let app = voiceclone::webhook::axum::router_with(
+            "/hooks/vmeg",
+            hub.clone(),
+            Arc::new(move |d: &Delivery| {
+                seen.lock()
+                    .unwrap()
+                    .push((d.http_status(), matches!(d, Delivery::Fresh(_))));
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks/vmeg", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver {
+            url,
+            hub,
+            outcomes,
+            task,
+        }
+    }
+
+    fn fresh(&self) -> usize {
+        self.outcomes.lock().unwrap().iter().filter(|o| o.1).count()
+    }
+}
+
+async fn sim_to(url: &str, tweak: impl FnOnce(&mut SimConfig)) -> SimHandle {
+    let mut config = SimConfig {
+        speed: 100.0, // a clone takes 20 ms
+        webhook: Some(WebhookTarget {
+            url: url.to_owned(),
+            secret: SECRET.to_owned(),
+        }),
+        ..SimConfig::default()
+    };
+    tweak(&mut config);
+    Simulator::start_with(config).await.unwrap()
+}
+
+fn client(sim: &SimHandle, hub: Option<&CompletionHub>) -> Client {
+    let mut b = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url());
+    if let Some(hub) = hub {
+        b = b.completion_hub(hub.clone());
+    }
+    b.build().unwrap()
+}
+
+/// The normal schedule would poll at once; the webhook schedule not for 30 s.
+fn policy() -> WaitPolicy {
+    WaitPolicy::for_provider(Provider::Vmeg).with_deadline(Some(Duration::from_secs(20)))
+}
+
+fn sample() -> CloneRequest {
+    CloneRequest::new("https://samples.example/voice.wav").name("hub test")
+}
+
+#[tokio::test]
+async fn a_clone_completes_by_webhook_with_its_create_and_no_poll() {
+    let rx = Receiver::start().await;
+    let sim = sim_to(&rx.url, |_| {}).await;
+    let client = client(&sim, Some(&rx.hub));
+    let job = client.clone_voice(&sample()).await.unwrap();
+    let voice = client.wait_for_clone(&job.id, &policy()).await.unwrap();
+    assert!(
+        voice.id.starts_with("cv_") || !voice.id.is_empty(),
+        "{voice:?}"
+    );
+    let stats = sim.stats();
+    assert_eq!(
+        stats.requests(DETAIL),
+        0,
+        "{:?}",
+        stats.requests_by_operation
+    );
+    assert_eq!(stats.requests_total, 1, "the create only");
+    assert_eq!(rx.fresh(), 1);
+    assert_eq!(rx.hub.waiting_tasks(), 0, "the wait's slot is freed");
+    // The voice is the one the simulator reports for the task.
+    let polled = client.clone_status(&job.id).await.unwrap();
+    assert_eq!(polled.voice.unwrap().id, voice.id);
+}
+
+#[tokio::test]
+async fn without_a_hub_the_same_wait_polls() {
+    let rx = Receiver::start().await;
+    let sim = sim_to(&rx.url, |_| {}).await;
+    let client = client(&sim, None);
+    let job = client.clone_voice(&sample()).await.unwrap();
+    client.wait_for_clone(&job.id, &policy()).await.unwrap();
+    assert!(sim.stats().requests(DETAIL) >= 1);
+}
+
+#[tokio::test]
+async fn an_event_that_arrives_before_the_wait_is_kept_for_it() {
+    let rx = Receiver::start().await;
+    let sim = sim_to(&rx.url, |_| {}).await;
+    let client = client(&sim, Some(&rx.hub));
+    let job = client.clone_voice(&sample()).await.unwrap();
+    let d = sim.wait_for_deliveries(1, Duration::from_secs(10)).await;
+    assert_eq!(d[0].status, Some(200));
+    let voice = client.wait_for_clone(&job.id, &policy()).await.unwrap();
+    assert!(!voice.id.is_empty());
+    assert_eq!(sim.stats().requests(DETAIL), 0);
+    // Also found by the idempotency key the submit used (how an OutcomeUnknown is resolved).
+    let key = job.idempotency_key.clone().unwrap();
+    let event = client.job_for_idempotency_key(&key).await.unwrap().unwrap();
+    assert_eq!(event.idempotency_key(), Some(key.as_str()));
+    match event.payload {
+        voiceclone::webhook::WebhookPayload::Clone(j) => assert_eq!(j.id, job.id),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        client
+            .job_for_idempotency_key("never-used")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn many_waits_on_one_task_end_together_on_one_event() {
+    let rx = Receiver::start().await;
+    let sim = sim_to(&rx.url, |c| c.speed = 10.0).await; // 200 ms
+    let client = client(&sim, Some(&rx.hub));
+    let job = client.clone_voice(&sample()).await.unwrap();
+    let waits: Vec<_> = (0..5)
+        .map(|_| {
+            let (c, id) = (client.clone(), job.id.clone());
+            tokio::spawn(async move { c.wait_for_clone(&id, &policy()).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for w in waits {
+        ids.push(w.await.unwrap().unwrap().id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(sim.stats().requests(DETAIL), 0);
+    assert_eq!(rx.hub.waiting_tasks(), 0);
+}
+
+#[tokio::test]
+async fn a_failure_callback_ends_the_wait_with_the_vendors_message() {
+    let rx = Receiver::start().await;
+    let sim = sim_to(&rx.url, |c| c.task_failure_rate = 1.0).await;
+    let client = client(&sim, Some(&rx.hub));
+    let job = client.clone_voice(&sample()).await.unwrap();
+    let err = client.wait_for_clone(&job.id, &policy()).await.unwrap_err();
+    match err.kind() {
+        ErrorKind::TaskFailed { job_id, reason } => {
+            assert_eq!(job_id, &job.id);
+            assert!(reason.contains("simulated"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.stats().requests(DETAIL), 0);
+}
+
+#[tokio::test]
+async fn speech_completes_by_webhook_with_its_audio() {
+    let rx = Receiver::start().await;
+    let sim = sim_to(&rx.url, |_| {}).await;
+    let client = client(&sim, Some(&rx.hub));
+    let job = client.clone_voice(&sample()).await.unwrap();
+    let voice = client.wait_for_clone(&job.id, &policy()).await.unwrap();
+    let speech_job = client
+        .synthesize(&SpeechRequest::new(voice.id.clone(), "Hello from the hub."))
+        .await
+        .unwrap();
+    let speech = client
+        .wait_for_speech(&speech_job.id, &policy())
+        .await
+        .unwrap();
+    assert!(!speech.audio_urls.is_empty());
+    assert_eq!(sim.stats().requests(DETAIL), 0);
+    // A clone task's id where a speech task is expected: an error, not the clone as speech.
+    let err = client
+        .wait_for_speech(&job.id, &policy())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { field, reason } if field == "job_id" && reason.contains("clone")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn with_the_receiver_down_the_wait_completes_by_polling() {
+    // A port nothing listens on: every delivery fails, the hub hears nothing.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/", l.local_addr().unwrap())
+    };
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let sim = sim_to(&closed, |_| {}).await;
+    let client = client(&sim, Some(&hub));
+    let job = client.clone_voice(&sample()).await.unwrap();
+    let p = policy().with_webhook_poll_interval(Duration::from_millis(200));
+    let voice = client.wait_for_clone(&job.id, &p).await.unwrap();
+    assert!(!voice.id.is_empty());
+    let polls = sim.stats().requests(DETAIL);
+    assert!((1..=3).contains(&polls), "{polls} polls");
+    assert!(sim.webhook_deliveries().iter().all(|d| d.status.is_none()));
+}
+
+fn sign(ts: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(ts.as_bytes());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[tokio::test]
+async fn tampered_and_stale_deliveries_change_nothing() {
+    // No webhook from the simulator: only the deliveries forged here reach the hub.
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let sim = Simulator::start_with(SimConfig {
+        speed: 100.0,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = client(&sim, Some(&hub));
+    let job = client.clone_voice(&sample()).await.unwrap();
+    let forged = |pk: &str| {
+        json!({
+            "code": 200, "version": "v1", "event": "openapi-clone-voice", "pipelineKey": pk,
+            "data": {"taskId": job.id.as_str(), "voiceId": "cv_forged"}
+        })
+        .to_string()
+    };
+    // Signed for another body, then altered.
+    let ts = now_ms().to_string();
+    let body = forged("aaaa0000aaaa0000aaaa0000aaaa0000");
+    let sig = sign(&ts, body.as_bytes());
+    let tampered = body.replace("cv_forged", "cv_forgeD");
+    let d = hub.receive(&ts, &sig, tampered.as_bytes()).await;
+    assert_eq!(d.http_status(), 401);
+    // Correctly signed, but ten minutes old (a replay).
+    let old = (now_ms() - 600_000).to_string();
+    let body = forged("bbbb0000bbbb0000bbbb0000bbbb0000");
+    let d = hub
+        .receive(&old, &sign(&old, body.as_bytes()), body.as_bytes())
+        .await;
+    assert_eq!(d.http_status(), 401);
+    assert!(matches!(
+        &d,
+        Delivery::Refused(e) if matches!(e.kind(), ErrorKind::Webhook(WebhookFailure::StaleTimestamp { .. }))
+    ));
+    assert!(hub.completion(&job.id).await.unwrap().is_none());
+    // The wait ends by polling, with the simulator's voice, not the forged one.
+    let p = policy().with_webhook_poll_interval(Duration::from_millis(100));
+    let voice = client.wait_for_clone(&job.id, &p).await.unwrap();
+    assert_ne!(voice.id, "cv_forged");
+    assert!(sim.stats().requests(DETAIL) >= 1);
+}
+
+#[tokio::test]
+async fn a_redelivery_is_answered_200_and_processed_once() {
+    let rx = Receiver::start().await;
+    let hub = &rx.hub;
+    let ts = now_ms().to_string();
+    let body = json!({
+        "code": 200, "version": "v1", "event": "openapi-clone-voice",
+        "pipelineKey": "cccc0000cccc0000cccc0000cccc0000",
+        "data": {"taskId": "t-redelivered", "voiceId": "cv_1"}
+    })
+    .to_string();
+    let sig = sign(&ts, body.as_bytes());
+    assert!(matches!(
+        hub.receive(&ts, &sig, body.as_bytes()).await,
+        Delivery::Fresh(_)
+    ));
+    // VMEG signs each redelivery afresh.
+    let ts2 = (now_ms() + 1).to_string();
+    let d = hub
+        .receive(&ts2, &sign(&ts2, body.as_bytes()), body.as_bytes())
+        .await;
+    assert!(matches!(d, Delivery::Duplicate(_)));
+    assert_eq!(d.http_status(), 200);
+    rx.task.abort();
+}
+
+#[tokio::test]
+async fn a_hub_is_refused_for_jimmyai() {
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let err = Client::builder(Provider::JimmyAi)
+        .api_key("k")
+        .completion_hub(hub)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "completion_hub"),
+        "{err}"
+    );
+}
