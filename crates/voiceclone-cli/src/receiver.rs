@@ -168,10 +168,14 @@ pub async fn store_from_env(
             printer.add_secret(&decoded);
         }
     }
-    // REDIS: replace this refusal with the store once `RedisStore` lands, e.g.
-    //     voiceclone::webhook::RedisStore::connect(&url).await
+    // REDIS: once `RedisStore` is on main (branch h13-redis: `connect` pings once and never
+    // repeats the password), with `redis = ["voiceclone/redis"]` in this crate's features:
+    //     #[cfg(feature = "redis")]
+    //     return voiceclone::webhook::RedisStore::connect(&url)
+    //         .await
     //         .map(|s| Arc::new(s) as Arc<dyn CompletionStore>)
-    //         .map_err(|e| Failure::other(Exit::Unreachable, "redis", printer.redact(&e.to_string())))
+    //         .map_err(|e| Failure { exit: Exit::Unreachable, ..Failure::from_adapter(&e) });
+    // and this refusal under #[cfg(not(feature = "redis"))].
     Err(Failure::other(
         Exit::Usage,
         "unsupported",
