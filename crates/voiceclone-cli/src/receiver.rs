@@ -83,6 +83,10 @@ impl Receiver {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // Already over (and perhaps awaited by `ended`: a JoinHandle must not be polled again).
+        if self.task.is_finished() {
+            return;
+        }
         if tokio::time::timeout(STOP_GRACE, &mut self.task)
             .await
             .is_err()
@@ -228,6 +232,18 @@ mod tests {
             assert!(check_path(bad).is_err(), "{bad:?}");
         }
         assert!(check_path(&format!("/{}", "a".repeat(MAX_PATH_LEN))).is_err());
+    }
+
+    #[tokio::test]
+    async fn stopping_a_server_that_already_ended_is_quiet() {
+        let (stop, _) = oneshot::channel();
+        let mut r = Receiver {
+            addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            stop: Some(stop),
+            task: tokio::spawn(async { Ok(()) }),
+        };
+        assert_eq!(r.ended().await, "the webhook server stopped");
+        r.stop().await; // must not poll the finished JoinHandle again
     }
 
     #[test]
