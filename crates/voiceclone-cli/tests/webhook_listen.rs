@@ -277,6 +277,17 @@ fn listen_prints_each_first_seen_event_once_and_refuses_bad_deliveries() {
     assert_eq!(l.post(&jts, &jsig, junk), 400);
     l.err.until("refused");
 
+    // Too large: over the verifier's 1 MiB by one byte (the hub refuses it), and by more
+    // (axum cuts it before the hub sees it): 413 and one stderr line each.
+    for extra in [1, 2, 4096] {
+        let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(1024 * 1024 + extra - 10));
+        assert_eq!(big.len(), 1024 * 1024 + extra);
+        let (ts, sig) = signed(&big);
+        assert_eq!(l.post(&ts, &sig, &big), 413, "{extra}");
+        let (line, _) = l.err.until("refused");
+        assert!(line.contains("413"), "{line}");
+    }
+
     // Control characters in a server string: escaped on the line, the same value decoded.
     let nasty = "a\u{1b}]0;pwned\u{7}\u{1b}[31mred\r\nforged\u{7f}\u{9b}2J\u{202e}z\u{2028}e";
     let body = clone_event("pk-nasty", nasty);
@@ -328,6 +339,8 @@ fn listen_answers_on_its_path_only_and_stops_on_sigint() {
     let body = clone_event("pk-path", "");
     let (ts, sig) = signed(&body);
     assert_eq!(post(l.addr, "/", &ts, &sig, &body), 404);
+    let (line, _) = l.err.until("refused");
+    assert!(line.contains("POST /") && line.contains("404"), "{line}");
     assert_eq!(post(l.addr, "/vmeg/webhook", &ts, &sig, &body), 200);
     let j: Value = serde_json::from_str(&l.out.next()).unwrap();
     assert_eq!(j["pipeline_key"], "pk-path");

@@ -7,6 +7,7 @@
 //! [`CompletionHub`] (in-process, or on Redis with `--redis-url-env`), which answers VMEG
 //! with [`Delivery::http_status`].
 
+use std::cell::Cell;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -134,6 +135,20 @@ fn write_stdout(line: &str) -> std::io::Result<()> {
     out.flush()
 }
 
+tokio::task_local! {
+    /// Set by the delivery callback for the request `admit` is serving: the callback runs
+    /// inside the handler, within `admit`'s poll.
+    static HANDLED: Cell<bool>;
+}
+
+/// At most 200 characters of a request path, for a log line.
+fn clip(path: &str) -> String {
+    match path.char_indices().nth(200) {
+        Some((at, _)) => format!("{}...", path.get(..at).unwrap_or_default()),
+        None => path.to_owned(),
+    }
+}
+
 /// What the delivery callback and the gate share.
 struct State {
     printer: Printer,
@@ -146,16 +161,44 @@ struct State {
 }
 
 impl State {
-    /// Answers 503 without looking once stdout is gone: an event accepted now could not be
-    /// printed, and VMEG would not send it again.
+    /// Every request passes here. Once stdout is gone it answers 503 without looking (an
+    /// event accepted now could not be printed, and VMEG would not send it again). A request
+    /// answered without reaching the hub (a body over axum's limit, a wrong path or method)
+    /// gets its stderr line here, so every refused delivery has one.
     async fn admit(&self, req: Request, next: Next) -> Response {
-        if self.closed.load(Ordering::SeqCst) {
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-        next.run(req).await
+        let what = format!("{} {}", req.method(), clip(req.uri().path()));
+        let response = if self.closed.load(Ordering::SeqCst) {
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        } else {
+            let reached = HANDLED.scope(Cell::new(false), async {
+                let response = next.run(req).await;
+                (response, HANDLED.with(Cell::get))
+            });
+            let (response, reached) = reached.await;
+            if reached {
+                return response;
+            }
+            response
+        };
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let status = response.status();
+        let why = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "the body is over the 1 MiB limit",
+            StatusCode::NOT_FOUND => "not the webhook path",
+            StatusCode::METHOD_NOT_ALLOWED => "deliveries are POSTs",
+            StatusCode::SERVICE_UNAVAILABLE => "stdout is closed",
+            _ => "not a delivery",
+        };
+        self.stderr(&format!(
+            "refused request {what}: {why}; answered {}",
+            status.as_u16()
+        ));
+        response
     }
 
     fn delivered(&self, d: &Delivery) {
+        // Tell `admit` that this request reached the hub (and gets its line here).
+        let _ = HANDLED.try_with(|h| h.set(true));
         let status = d.http_status();
         match d {
             Delivery::Fresh(event) => {
