@@ -348,6 +348,51 @@ fn listen_answers_on_its_path_only_and_stops_on_sigint() {
     assert_eq!(code, Some(0), "{err:?}");
 }
 
+#[test]
+fn listen_stops_with_exit_3_when_stdout_closes() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("WH_SECRET", SECRET)
+        .args([
+            "webhook",
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--secret-env",
+            "WH_SECRET",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let err = Lines::read(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    drop(stdout); // the reader goes away
+    let body = clone_event("pk-unread", "");
+    let (ts, sig) = signed(&body);
+    // Recorded before the line could be written: answered 200 (the one event at risk).
+    assert_eq!(post(addr, "/", &ts, &sig, &body), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("webhook listen kept running with stdout closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(3));
+    let (line, _) = err.until("stdout was closed");
+    assert!(line.starts_with("error:"), "{line}");
+}
+
 /// Runs the binary to completion (killed after 20 s: a listener that wrongly started).
 fn run_bounded(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_voiceclone"));
