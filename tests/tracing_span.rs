@@ -50,3 +50,57 @@ async fn each_call_has_a_span_with_provider_operation_attempt_status_and_no_secr
     }
     assert!(!text.contains(SECRET_KEY), "the key was logged:\n{text}");
 }
+
+/// An operator's log: one INFO line per logical call, none per poll, and error kinds by
+/// their stable names.
+#[tokio::test]
+async fn a_clone_and_wait_logs_one_info_line_per_call_and_none_per_poll() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig {
+        speed: 20.0, // a clone takes 100 ms
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .build()
+        .unwrap();
+    let job = c
+        .clone_voice(&voiceclone::CloneRequest::new("https://a.example/s.wav").name("log"))
+        .await
+        .unwrap();
+    let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(std::time::Duration::from_millis(5))
+        .with_max_interval(std::time::Duration::from_millis(5));
+    c.wait_for_clone(&job.id, &policy).await.unwrap();
+    let polls = sim.stats().requests("vmeg.tasksDetail");
+    assert!(polls >= 3, "{polls} polls: the test needs several");
+    let err = c
+        .clone_status(&JobId::new("no-such-task"))
+        .await
+        .unwrap_err();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let info: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" INFO ") && l.contains("voiceclone::client"))
+        .collect();
+    assert_eq!(info.len(), 3, "one line per call, none per poll:\n{text}");
+    assert!(
+        text.contains(&format!("error_kind=\"{}\"", err.kind().as_str()))
+            || text.contains(&format!("error_kind={}", err.kind().as_str())),
+        "{text}"
+    );
+    assert!(!text.contains("Discriminant"), "{text}");
+    // The polls' attempts are not piled onto the wait's span.
+    let wait_line = info.iter().find(|l| l.contains("wait_for_clone")).unwrap();
+    assert!(wait_line.matches("attempt=").count() <= 1, "{wait_line}");
+}

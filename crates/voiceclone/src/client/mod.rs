@@ -56,6 +56,12 @@ impl fmt::Debug for Client {
 }
 
 macro_rules! traced {
+    // A wait: its polls record their requests in spans of their own (`poll_span`), so the
+    // wait's span has no per-request fields to pile them onto.
+    ($self:ident, wait $op:literal, $body:expr) => {{
+        let span = tracing::info_span!("voiceclone", provider = %$self.provider(), operation = $op);
+        traced!(@run $self, $op, span, $body)
+    }};
     ($self:ident, $op:literal, $body:expr) => {{
         let span = tracing::info_span!(
             "voiceclone",
@@ -66,17 +72,20 @@ macro_rules! traced {
             vendor_code = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
+        traced!(@run $self, $op, span, $body)
+    }};
+    (@run $self:ident, $op:literal, $span:ident, $body:expr) => {{
         async {
             let started = std::time::Instant::now();
             let result = $body.await.map_err(|e: Error| e.with_provider($self.provider()).with_operation_if_unset($op));
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match &result {
                 Ok(_) => tracing::info!(total_ms = ms, "ok"),
-                Err(e) => tracing::info!(total_ms = ms, error_kind = ?std::mem::discriminant(e.kind()), http_status = e.http_status(), vendor_code = e.vendor_code(), "failed: {}", e.kind()),
+                Err(e) => tracing::info!(total_ms = ms, error_kind = e.kind().as_str(), http_status = e.http_status(), vendor_code = e.vendor_code(), "failed: {}", e.kind()),
             }
             result
         }
-        .instrument(span)
+        .instrument($span)
         .await
     }};
 }
@@ -162,9 +171,12 @@ impl Client {
 
     /// Polls a clone task until it ends; returns its voice, `TaskFailed` or `WaitTimedOut`.
     pub async fn wait_for_clone(&self, id: &JobId, policy: &WaitPolicy) -> Result<Voice, Error> {
-        traced!(self, "wait_for_clone", async {
+        traced!(self, wait "wait_for_clone", async {
             let job = self
-                .wait_until_done(id, policy, || self.clone_status(id))
+                // Polls call the backend directly: one INFO line for the wait, polls at DEBUG.
+                .wait_until_done(id, policy, || {
+                    self.b().clone_status(self.t(), id).instrument(poll_span())
+                })
                 .await?;
             self.b().cloned_voice(self.t(), id, job).await
         })
@@ -183,9 +195,11 @@ impl Client {
 
     /// Polls a speech task until it ends; returns the audio (and subtitle) URLs.
     pub async fn wait_for_speech(&self, id: &JobId, policy: &WaitPolicy) -> Result<Speech, Error> {
-        traced!(self, "wait_for_speech", async {
+        traced!(self, wait "wait_for_speech", async {
             let job = self
-                .wait_until_done(id, policy, || self.speech_status(id))
+                .wait_until_done(id, policy, || {
+                    self.b().speech_status(self.t(), id).instrument(poll_span())
+                })
                 .await?;
             job.speech
                 .filter(|s| !s.audio_urls.is_empty())
@@ -246,6 +260,18 @@ impl Client {
             self.b().upload_sample(self.t(), path)
         )
     }
+}
+
+/// Each poll of a wait gets a DEBUG span of its own for what the transport records
+/// (attempt, status, latency), so the wait's INFO span and line stay one per wait.
+fn poll_span() -> tracing::Span {
+    tracing::debug_span!(
+        "poll",
+        attempt = tracing::field::Empty,
+        http_status = tracing::field::Empty,
+        vendor_code = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+    )
 }
 
 /// The error a wait returns when its task ended `Failed`.

@@ -179,6 +179,31 @@ impl fmt::Display for RequestSummary {
 }
 
 impl ErrorKind {
+    /// A stable snake_case name for the kind, for logs, metrics and `--json` output (the
+    /// `Display` text is for people and may be reworded; these names are not).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput { .. } => "invalid_input",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::PaymentRequired => "payment_required",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Server => "server",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Transport => "transport",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::TaskFailed { .. } => "task_failed",
+            ErrorKind::WaitTimedOut { .. } => "wait_timed_out",
+            ErrorKind::OutcomeUnknown { .. } => "outcome_unknown",
+            ErrorKind::Unsupported { .. } => "unsupported",
+            ErrorKind::Webhook(_) => "webhook",
+            ErrorKind::Vendor => "vendor",
+        }
+    }
+
     /// The kind for an HTTP error status when the body carries no usable vendor code.
     pub fn from_http_status(status: u16) -> Option<ErrorKind> {
         Some(match status {
@@ -200,6 +225,37 @@ impl ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_names_are_stable_and_distinct() {
+        let kinds = [
+            ErrorKind::InvalidInput {
+                field: "f".into(),
+                reason: "r".into(),
+            },
+            ErrorKind::Unauthorized,
+            ErrorKind::PaymentRequired,
+            ErrorKind::InvalidRequest,
+            ErrorKind::NotFound,
+            ErrorKind::Conflict,
+            ErrorKind::PayloadTooLarge,
+            ErrorKind::RateLimited,
+            ErrorKind::Server,
+            ErrorKind::Timeout,
+            ErrorKind::Transport,
+            ErrorKind::InvalidResponse,
+            ErrorKind::Vendor,
+            ErrorKind::Webhook(WebhookFailure::SignatureMismatch),
+        ];
+        let names: std::collections::BTreeSet<_> = kinds.iter().map(ErrorKind::as_str).collect();
+        assert_eq!(names.len(), kinds.len());
+        assert_eq!(ErrorKind::RateLimited.as_str(), "rate_limited");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+    }
 
     #[test]
     fn http_status_table() {

@@ -136,6 +136,27 @@ impl Error {
         self.0.retry_after
     }
 
+    /// May the write that failed be submitted again (a new call, new key) without risking a
+    /// second billed task? `true` only when the provider certainly did not create one: the
+    /// request was refused before sending, never reached the provider, or was answered with
+    /// a refusal that proves it was not processed (invalid input or request, auth, payment,
+    /// size, rate limit, unsupported). `false` for everything else, above all
+    /// `OutcomeUnknown`, `Conflict` (the key was already used: the earlier task exists),
+    /// timeouts and server errors, where the task may exist: look it up first.
+    pub fn may_resubmit(&self) -> bool {
+        match self.kind() {
+            ErrorKind::InvalidInput { .. }
+            | ErrorKind::Unauthorized
+            | ErrorKind::PaymentRequired
+            | ErrorKind::InvalidRequest
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::RateLimited
+            | ErrorKind::Unsupported { .. } => true,
+            ErrorKind::OutcomeUnknown { .. } | ErrorKind::Conflict => false,
+            _ => self.phase() == Phase::NotSent,
+        }
+    }
+
     /// How far the failed request got: not sent, sent with an unknown outcome, or
     /// answered. Errors that never involved a request (invalid input, a failed task, a
     /// wait that ran out) report [`Phase::NotSent`] or [`Phase::Answered`] as the last
@@ -307,6 +328,36 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn may_resubmit_only_when_nothing_can_have_been_created() {
+        let yes = [
+            Error::invalid_input("text", "empty"),
+            Error::new(ErrorKind::RateLimited).with_phase(Phase::Answered),
+            Error::new(ErrorKind::PaymentRequired).with_phase(Phase::Answered),
+            Error::new(ErrorKind::Transport).with_phase(Phase::NotSent),
+        ];
+        for e in &yes {
+            assert!(e.may_resubmit(), "{e}");
+        }
+        let no = [
+            Error::new(ErrorKind::Conflict).with_phase(Phase::Answered),
+            Error::new(ErrorKind::Transport).with_phase(Phase::Sent),
+            Error::new(ErrorKind::Timeout).with_phase(Phase::Sent),
+            Error::new(ErrorKind::Server).with_phase(Phase::Answered),
+            Error::new(ErrorKind::InvalidResponse).with_phase(Phase::Answered),
+            Error::new(ErrorKind::OutcomeUnknown {
+                idempotency_key: None,
+                task_id: None,
+                submitted_at: std::time::SystemTime::UNIX_EPOCH,
+                request: RequestSummary::default(),
+            })
+            .with_phase(Phase::NotSent),
+        ];
+        for e in &no {
+            assert!(!e.may_resubmit(), "{e}");
+        }
+    }
 
     #[test]
     fn messages_are_bounded_and_scrubbed() {
