@@ -20,7 +20,10 @@
 //!
 //! Retries: every material call carries its own `X-Idempotency-Key`, reused by its retries,
 //! and is retried like a read ([`OperationKind::Upload`]: no material call is billable); a
-//! PUT is retried by streaming its range again. A failure at any step before the clone
+//! PUT is retried by streaming its range again. A 409 on a retry means an earlier attempt
+//! landed and its answer was lost (VMEG replays no answers): the call is made again under a
+//! new key, and a completing call's lost answer is recovered with `gen-upload-url`, which
+//! then finds the registered file by its MD5 (an instant upload). A failure at any step before the clone
 //! leaves no clone submitted and says which step failed ([`Error::step`]); the clone itself
 //! follows VMEG's create rules (one key, `OutcomeUnknown` when it may have landed).
 
@@ -148,6 +151,63 @@ fn address(m: Option<&types::Material>, step: UploadStep) -> Result<url::Url, Er
         .ok_or_else(|| bad_answer(step, "the material has no usable addressUrl"))
 }
 
+/// Runs a material call under a new key; a 409 means one of its own attempts landed without
+/// its answer reaching us (VMEG does not replay answers), so the call is made once more
+/// under another new key.
+async fn fresh_key_on_conflict<T, F, Fut>(f: F) -> Result<T, Error>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    match f(new_key()).await {
+        Err(e) if e.kind() == &ErrorKind::Conflict => {
+            tracing::debug!("a material call's answer was lost after it landed; asking again");
+            f(new_key()).await
+        }
+        other => other,
+    }
+}
+
+/// `gen-upload-url`: where to PUT the file, or the material VMEG already holds.
+async fn gen_upload_url(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    sample: &LocalSample,
+    md5: &str,
+) -> Result<types::MaterialUploadUrlData, Error> {
+    let step = UploadStep::RequestUploadUrl;
+    let body = types::MaterialFileRequest {
+        file_hash: md5.to_owned(),
+        file_name: sample.file_name.clone(),
+    };
+    let body = &body;
+    fresh_key_on_conflict(|key| async move {
+        let header = key_header(&key)?;
+        t.send(call("material_gen_upload_url", &key), None, || {
+            c.material_gen_upload_url(None, &header, body)
+        })
+        .await
+    })
+    .await
+    .map_err(|e| e.with_step(step))?
+    .ok_or_else(|| bad_answer(step, "the answer has no data"))
+}
+
+/// The material VMEG holds for this MD5 (an instant-upload answer), after a completing call
+/// whose answer was lost: the file is registered, `gen-upload-url` finds it.
+async fn registered(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    sample: &LocalSample,
+    md5: &str,
+    lost: Error,
+) -> Result<url::Url, Error> {
+    match gen_upload_url(t, c, sample, md5).await {
+        Ok(d) if d.material.is_some() => address(d.material.as_ref(), UploadStep::RequestUploadUrl),
+        _ => Err(lost),
+    }
+}
+
 async fn single(
     t: &Transport,
     c: &vmeg_client::Client,
@@ -157,19 +217,7 @@ async fn single(
     allow_private: bool,
 ) -> Result<url::Url, Error> {
     let step = UploadStep::RequestUploadUrl;
-    let key = new_key();
-    let header = key_header(&key)?;
-    let body = types::MaterialFileRequest {
-        file_hash: md5.to_owned(),
-        file_name: sample.file_name.clone(),
-    };
-    let data = t
-        .send(call("material_gen_upload_url", &key), None, || {
-            c.material_gen_upload_url(None, &header, &body)
-        })
-        .await
-        .map_err(|e| e.with_step(step))?
-        .ok_or_else(|| bad_answer(step, "the answer has no data"))?;
+    let data = gen_upload_url(t, c, sample, md5).await?;
     let upload_url = text(data.upload_url.as_ref()).filter(|u| !u.trim().is_empty());
     let Some(upload_url) = upload_url else {
         // Instant upload: VMEG already holds this file.
@@ -187,21 +235,25 @@ async fn single(
         .await
         .map_err(|e| e.with_step(UploadStep::Put))?;
     let step = UploadStep::CompleteUpload;
-    let key = new_key();
-    let header = key_header(&key)?;
     let body = types::MaterialUploadCompleteRequest {
         file_hash: md5.to_owned(),
         file_name: sample.file_name.clone(),
         material_id: material_id.to_owned(),
         s3_uri: s3_uri.to_owned(),
     };
-    let material = t
+    let key = new_key();
+    let header = key_header(&key)?;
+    let completed = t
         .send(call("material_upload_complete", &key), None, || {
             c.material_upload_complete(None, &header, &body)
         })
         .await
-        .map_err(|e| e.with_step(step))?;
-    address(material.as_ref(), step)
+        .map_err(|e| e.with_step(step));
+    match completed {
+        Ok(material) => address(material.as_ref(), step),
+        Err(e) if e.kind() == &ErrorKind::Conflict => registered(t, c, sample, md5, e).await,
+        Err(e) => Err(e),
+    }
 }
 
 /// The part size: VMEG's recommendation (or 8 MiB), raised so that at most 10000 parts
@@ -231,19 +283,21 @@ async fn multipart(
     allow_private: bool,
 ) -> Result<url::Url, Error> {
     let step = UploadStep::StartMultipart;
-    let key = new_key();
-    let header = key_header(&key)?;
     let body = types::MaterialFileRequest {
         file_hash: md5.to_owned(),
         file_name: sample.file_name.clone(),
     };
-    let data = t
-        .send(call("material_multipart_initiate", &key), None, || {
-            c.material_multipart_initiate(None, &header, &body)
+    let body = &body;
+    let data = fresh_key_on_conflict(|key| async move {
+        let header = key_header(&key)?;
+        t.send(call("material_multipart_initiate", &key), None, || {
+            c.material_multipart_initiate(None, &header, body)
         })
         .await
-        .map_err(|e| e.with_step(step))?
-        .ok_or_else(|| bad_answer(step, "the answer has no data"))?;
+    })
+    .await
+    .map_err(|e| e.with_step(step))?
+    .ok_or_else(|| bad_answer(step, "the answer has no data"))?;
     let (Some(material_id), Some(upload_id)) = (
         text(data.material_id.as_ref()),
         text(data.upload_id.as_ref()),
@@ -316,13 +370,19 @@ async fn parts(
         parts: done,
         upload_id: Some(s.upload_id.clone()),
     };
-    let material = t
+    let completed = t
         .send(call("material_multipart_complete", &key), None, || {
             c.material_multipart_complete(None, &header, &body)
         })
         .await
-        .map_err(|e| e.with_step(step))?;
-    address(material.as_ref(), step)
+        .map_err(|e| e.with_step(step));
+    match completed {
+        Ok(material) => address(material.as_ref(), step),
+        Err(e) if e.kind() == &ErrorKind::Conflict => {
+            registered(t, c, sample, &s.file_hash, e).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Presigned URLs of parts `first..=last`, by part number.
@@ -334,8 +394,6 @@ async fn presign(
     last: u64,
 ) -> Result<BTreeMap<u64, String>, Error> {
     let step = UploadStep::PresignParts;
-    let key = new_key();
-    let header = key_header(&key)?;
     let body = types::MaterialMultipartPresignRequest {
         file_hash: Some(s.file_hash.clone()),
         file_name: Some(s.file_name.clone()),
@@ -345,13 +403,17 @@ async fn presign(
             .collect(),
         upload_id: Some(s.upload_id.clone()),
     };
-    let data = t
-        .send(call("material_multipart_presign", &key), None, || {
-            c.material_multipart_presign(None, &header, &body)
+    let body = &body;
+    let data = fresh_key_on_conflict(|key| async move {
+        let header = key_header(&key)?;
+        t.send(call("material_multipart_presign", &key), None, || {
+            c.material_multipart_presign(None, &header, body)
         })
         .await
-        .map_err(|e| e.with_step(step))?
-        .ok_or_else(|| bad_answer(step, "the answer has no data"))?;
+    })
+    .await
+    .map_err(|e| e.with_step(step))?
+    .ok_or_else(|| bad_answer(step, "the answer has no data"))?;
     Ok(data
         .urls
         .iter()
