@@ -10,15 +10,15 @@
 use std::time::Duration;
 
 use voiceclone::{
-    Client, CloneJob, CloneRequest, Error, ErrorKind, Job, JobId, Provider, Speech, SpeechJob,
-    SpeechRequest, TaskStatus, Voice, WaitPolicy,
+    AudioSource, Client, CloneJob, CloneRequest, Error, ErrorKind, Job, JobId, Provider, Speech,
+    SpeechJob, SpeechRequest, TaskStatus, Voice, WaitPolicy,
 };
 
 use crate::cli::{Cli, CloneArgs, Command, JobKind, PollArgs, SpeakArgs};
 use crate::context::{Target, target};
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, RenderJob, put_job, voice_json};
-use crate::spinner::Spinner;
+use crate::spinner::{Spinner, UploadBar};
 
 /// Runs a provider command.
 pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
@@ -26,13 +26,19 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         Ok(t) => t,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
-    let client = match build_client(&target) {
+    // A local recording goes up first: a progress bar on a terminal (stderr only).
+    let bar = UploadBar::new(
+        !printer.json
+            && !printer.quiet
+            && matches!(cli.command, Command::Clone(_) | Command::Upload(_)),
+    );
+    let client = match build_client_with(&target, &bar) {
         Ok(c) => c,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
     let p = target.provider;
     let mut o = match &cli.command {
-        Command::Clone(args) => clone(&client, p, args, printer).await,
+        Command::Clone(args) => clone(&client, p, args, printer, bar).await,
         Command::Status(args) => {
             status(&client, p, &JobId::new(args.job_id.trim()), args.kind).await
         }
@@ -49,7 +55,7 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         }
         Command::Speak(args) => speak(&client, p, args, printer).await,
         Command::Voices => voices(&client, p).await,
-        Command::Upload(args) => upload(&client, p, &args.file).await,
+        Command::Upload(args) => upload(&client, p, &args.file, bar).await,
         _ => Outcome::failed(Failure::usage("not a provider command")),
     };
     o.fields
@@ -67,13 +73,30 @@ fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
 
 /// Builds an adapter client for a resolved target.
 pub fn build_client(t: &Target) -> Result<Client, Failure> {
+    build_client_with(t, &UploadBar::new(false))
+}
+
+/// [`build_client`], reporting uploads to `bar`.
+fn build_client_with(t: &Target, bar: &UploadBar) -> Result<Client, Failure> {
     let mut b = Client::builder(t.provider)
         .api_key(t.api_key.as_str())
         .allow_private_urls(t.allow_private_urls);
     if let Some(url) = &t.base_url {
         b = b.base_url(url.as_str());
     }
+    if let Some(cb) = bar.callback() {
+        b = b.on_upload_progress(cb);
+    }
     b.build().map_err(Failure::from)
+}
+
+/// The clone's recording: an argument that parses as an http(s) URL is a URL, anything else
+/// a local path.
+fn audio_source(arg: &str) -> AudioSource {
+    match url::Url::parse(arg.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => AudioSource::Url(arg.trim().to_owned()),
+        _ => AudioSource::File(arg.into()),
+    }
 }
 
 /// The wait policy: the provider's default, with `--timeout` as the deadline and
@@ -118,7 +141,13 @@ fn task_failed(id: &JobId, reason: Option<&str>) -> Failure {
     .with("reason", reason)
 }
 
-async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer) -> Outcome {
+async fn clone(
+    client: &Client,
+    p: Provider,
+    args: &CloneArgs,
+    printer: &Printer,
+    bar: UploadBar,
+) -> Outcome {
     if let Some(f) = needs_wait(args.wait, &args.poll) {
         return Outcome::failed(f);
     }
@@ -126,7 +155,7 @@ async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer
         Ok(pol) => pol,
         Err(f) => return Outcome::failed(f),
     };
-    let mut req = CloneRequest::new(args.audio_url.as_str());
+    let mut req = CloneRequest::with_audio(audio_source(&args.audio));
     if let Some(n) = &args.name {
         req = req.name(n.as_str());
     }
@@ -145,7 +174,9 @@ async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer
     if args.sync {
         req = req.synchronous(true);
     }
-    let job = match client.clone_voice(&req).await {
+    let submitted = client.clone_voice(&req).await;
+    drop(bar);
+    let job = match submitted {
         Ok(job) => job,
         Err(e) => return Outcome::failed(e.into()),
     };
@@ -401,8 +432,10 @@ async fn voices(client: &Client, p: Provider) -> Outcome {
     }
 }
 
-async fn upload(client: &Client, p: Provider, file: &std::path::Path) -> Outcome {
-    match client.upload_sample(file).await {
+async fn upload(client: &Client, p: Provider, file: &std::path::Path, bar: UploadBar) -> Outcome {
+    let uploaded = client.upload_sample(file).await;
+    drop(bar);
+    match uploaded {
         Ok(url) => {
             let mut o = Outcome::default();
             o.set("provider", p.as_str());
