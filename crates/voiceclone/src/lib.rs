@@ -100,8 +100,11 @@
 //!
 //! ## Reliability
 //! See [`retry`] for the retry table (reads, VMEG writes with one idempotency key per
-//! logical call, JimmyAI writes that are never resent once they may have arrived) and
-//! [`wait`] for polling.
+//! logical call, JimmyAI writes that are never resent once they may have arrived, uploads
+//! retried like reads) and [`wait`] for polling. A clone from a local recording
+//! ([`CloneRequest::from_file`]) is checked, uploaded, then submitted; a failure before the
+//! submit leaves no clone and names its step ([`Error::step`]). VMEG's clone from its own
+//! material URL is an undocumented assumption (see the README).
 
 #![warn(missing_docs)]
 
