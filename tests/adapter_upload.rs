@@ -36,8 +36,7 @@ pub fn wav(tenths: u32) -> Vec<u8> {
 }
 
 fn fastish(x: u32) -> u32 {
-    x.wrapping_mul(2_654_435_761)
-        .wrapping_add(std::process::id())
+    x.wrapping_mul(2_654_435_761) | 1
 }
 
 struct Env {
@@ -527,4 +526,107 @@ async fn upload_progress_reaches_the_total() {
         assert_eq!(seen.last().map(|u| (u.sent, u.total)), Some((total, total)));
         assert!(seen.windows(2).all(|w| w[0].sent <= w[1].sent));
     }
+}
+
+/// What goes on the wire for a clone from bytes, request by request: the material calls
+/// with their own keys, the PUT without `Authorization` (or any key) and with the file's
+/// length, then the clone with the material's `addressUrl`; JimmyAI's upload, then its clone
+/// with the uploaded URL.
+#[tokio::test]
+async fn wire_of_a_clone_from_bytes_for_both_providers() {
+    use serde_json::{Value, json};
+    use workspace_tests::scripted::{Scripted, Step};
+
+    fn shown(s: &workspace_tests::scripted::Seen, base: &str) -> Value {
+        let headers: Vec<String> = s
+            .headers
+            .iter()
+            .filter(|(k, _)| {
+                matches!(
+                    k.as_str(),
+                    "authorization" | "content-type" | "content-length" | "x-idempotency-key"
+                )
+            })
+            .map(|(k, v)| {
+                let v = if k == "authorization" {
+                    v.replace(crate::adapter_support::SECRET_KEY, "[redacted]")
+                } else if k == "x-idempotency-key" && v.len() == 36 {
+                    "[generated]".into()
+                } else if k == "content-type" && v.starts_with("multipart/form-data; boundary=") {
+                    "multipart/form-data; boundary=[random]".into()
+                } else {
+                    v.clone()
+                };
+                format!("{k}: {v}")
+            })
+            .collect();
+        let body = if s.body.is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_slice::<Value>(&s.body) {
+                Ok(mut v) => {
+                    if let Some(u) = v.get_mut("fileUrl") {
+                        *u = json!(u.as_str().unwrap_or("").replace(base, "[server]"));
+                    }
+                    v
+                }
+                Err(_) => json!(format!("{} bytes", s.body.len())),
+            }
+        };
+        json!({"method": s.method, "path": s.path, "query": s.query, "headers": headers, "body": body})
+    }
+
+    let bytes = wav(200);
+    let server = Scripted::start(vec![]).await;
+    let base = server.base_url.clone();
+    server.push([
+        Step::ok(json!({"code": 200, "message": "", "data": {
+            "uploadUrl": format!("{base}/storage/m-1?X-Sim-Signature=sig"),
+            "s3Uri": "s3://bucket/m-1/sample.wav", "materialId": "m-1"}})),
+        Step::Json(200, vec![("etag", "\"e\"".into())], json!({})),
+        Step::ok(json!({"code": 200, "message": "", "data": {
+            "materialId": "m-1", "addressUrl": "https://cdn.example.com/m-1/sample.wav"}})),
+        Step::ok(json!({"code": 200, "message": "", "data": {"taskId": "t-1"}})),
+    ]);
+    let client = Client::builder(Provider::Vmeg)
+        .api_key(crate::adapter_support::SECRET_KEY)
+        .base_url(&base)
+        .allow_private_urls(true)
+        .build()
+        .unwrap();
+    client
+        .clone_voice(
+            &CloneRequest::from_bytes("sample.wav", bytes.clone())
+                .name("n")
+                .idempotency_key("key-clone-1"),
+        )
+        .await
+        .unwrap();
+    let vmeg: Vec<Value> = server.seen().iter().map(|s| shown(s, &base)).collect();
+    assert!(
+        server.seen()[1].header("authorization").is_none(),
+        "the presigned PUT carries no Authorization"
+    );
+
+    let server = Scripted::start(vec![]).await;
+    let base = server.base_url.clone();
+    server.push([
+        Step::ok(json!({"code": 20000, "msg": "ok", "data": {
+            "url": format!("{base}/files/sample.wav"), "filename": "sample.wav",
+            "size": bytes.len(), "mime_type": "audio/wav"}})),
+        Step::ok(json!({"code": 20000, "msg": "ok", "data": {
+            "id": "audio_1", "object": "audio", "status": "queued"}})),
+    ]);
+    let client = Client::builder(Provider::JimmyAi)
+        .api_key(crate::adapter_support::SECRET_KEY)
+        .base_url(&base)
+        .allow_private_urls(true)
+        .build()
+        .unwrap();
+    client
+        .clone_voice(&CloneRequest::from_bytes("sample.wav", bytes))
+        .await
+        .unwrap();
+    let jimmy: Vec<Value> = server.seen().iter().map(|s| shown(s, &base)).collect();
+    insta::assert_json_snapshot!(json!({"vmeg": vmeg, "jimmyai": jimmy}));
 }

@@ -13,6 +13,7 @@
 //!   object. Every attempt streams the range again from the file.
 //! - Nothing of the URL's query (its signature) is logged or put in an error.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_LENGTH, ETAG};
@@ -34,7 +35,8 @@ const ERROR_BODY_BYTES: usize = 4096;
 /// callback, the VMEG multipart threshold.
 #[derive(Clone, Debug)]
 pub(crate) struct Uploads {
-    pub(crate) http: reqwest::Client,
+    /// Built on the first upload (most clients never upload).
+    pub(crate) http: Arc<OnceLock<reqwest::Client>>,
     pub(crate) progress: Option<ProgressFn>,
     /// Files larger than this go up in parts where the vendor supports it (VMEG; `None`:
     /// the vendor's default).
@@ -43,14 +45,22 @@ pub(crate) struct Uploads {
 }
 
 impl Uploads {
-    /// The client for presigned transfers: no default headers, no redirects.
-    pub(crate) fn transfer_client() -> Result<reqwest::Client, Error> {
+    /// The client for presigned transfers: no default headers, no redirects (built once).
+    fn transfer_client(&self) -> Result<&reqwest::Client, Error> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
         let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
+        let built = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(crate::transport::CONNECT_TIMEOUT)
             .build()
-            .map_err(|e| Error::new(ErrorKind::Transport).with_source(e))
+            .map_err(|e| {
+                Error::new(ErrorKind::Transport)
+                    .with_phase(Phase::NotSent)
+                    .with_source(e)
+            })?;
+        Ok(self.http.get_or_init(|| built))
     }
 }
 
@@ -110,6 +120,7 @@ pub(crate) async fn put(
         idempotency_key: None,
     };
     let timeout = t.timeout_override.unwrap_or(up.put_timeout);
+    let http = up.transfer_client()?;
     let (offset, len) = range;
     tracing::debug!(target_url = %redacted(url), offset, len, "presigned PUT");
     run_with_retry(&t.retry, &info, t.sleeper.as_ref(), |attempt| async move {
@@ -121,8 +132,7 @@ pub(crate) async fn put(
         let (body, failure) = sample
             .stream(offset, len, md5.map(str::to_owned), up.progress.clone())
             .await?;
-        let sent = up
-            .http
+        let sent = http
             .put(url.clone())
             .header(CONTENT_LENGTH, len)
             .timeout(timeout)
@@ -171,7 +181,9 @@ pub(crate) async fn put(
     .map_err(|e| e.scrub(&t.scrubber))
 }
 
-/// The start of a storage error body (S3 answers XML), whitespace folded.
+/// What a storage error body says: an S3-style XML error's `Code` and `Message` only (its
+/// other elements can echo the request's signature), else the start of the body, whitespace
+/// folded.
 async fn error_snippet(mut resp: reqwest::Response) -> String {
     let mut body = Vec::new();
     while body.len() < ERROR_BODY_BYTES {
@@ -181,13 +193,31 @@ async fn error_snippet(mut resp: reqwest::Response) -> String {
         }
     }
     body.truncate(ERROR_BODY_BYTES);
-    let text = String::from_utf8_lossy(&body);
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(300)
-        .collect()
+    storage_message(&String::from_utf8_lossy(&body))
+}
+
+fn storage_message(text: &str) -> String {
+    let element = |name: &str| -> Option<&str> {
+        let start = text.find(&format!("<{name}>"))? + name.len() + 2;
+        let len = text.get(start..)?.find(&format!("</{name}>"))?;
+        text.get(start..start + len)
+    };
+    let folded = |s: &str| -> String {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(300)
+            .collect()
+    };
+    if text.trim_start().starts_with('<') {
+        return match (element("Code"), element("Message")) {
+            (Some(c), Some(m)) => folded(&format!("{c}: {m}")),
+            (Some(c), None) => folded(c),
+            _ => "an error page".to_owned(),
+        };
+    }
+    folded(text)
 }
 
 #[cfg(test)]
@@ -206,5 +236,14 @@ mod tests {
         assert!(presigned_url("/relative", false).is_err());
         let u = Url::parse("https://s.example.com/p/a.wav?X-Signature=secret").unwrap();
         assert_eq!(redacted(&u), "https://s.example.com/p/a.wav");
+    }
+
+    #[test]
+    fn storage_errors_keep_their_code_and_message_only() {
+        let xml = "<?xml version=\"1.0\"?>\n<Error><Code>SignatureDoesNotMatch</Code>\
+                   <Message>bad\n  signature</Message><SignatureProvided>secret</SignatureProvided></Error>";
+        assert_eq!(storage_message(xml), "SignatureDoesNotMatch: bad signature");
+        assert_eq!(storage_message("<html>gateway</html>"), "an error page");
+        assert_eq!(storage_message(" plain  text "), "plain text");
     }
 }

@@ -292,7 +292,7 @@ impl ClientBuilder {
                 timeout_override: self.timeout,
                 max_response_bytes: self.max_response_bytes,
                 uploads: Uploads {
-                    http: Uploads::transfer_client().map_err(|e| e.with_provider(provider))?,
+                    http: Default::default(),
                     progress: self.upload_progress,
                     multipart_threshold: self.multipart_threshold,
                     put_timeout: crate::transfer::PUT_TIMEOUT,
