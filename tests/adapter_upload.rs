@@ -450,6 +450,20 @@ async fn vmeg_multipart_upload_with_parts_and_abort_on_failure() {
             "{op}: the upload is aborted"
         );
     }
+    // Failing to start: no session, so nothing to abort.
+    let path = env.file("start.wav", &wav(520));
+    let aborts = env.calls("vmeg.materialMultipartAbort");
+    let puts = env.calls("vmeg.materialPut");
+    env.sim
+        .fail_next("vmeg.materialMultipartInitiate", FaultKind::Http503, 1)
+        .unwrap();
+    let e = client
+        .clone_voice(&CloneRequest::from_file(&path).name("n"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.step(), Some(UploadStep::StartMultipart), "{e}");
+    assert_eq!(env.calls("vmeg.materialMultipartAbort"), aborts);
+    assert_eq!(env.calls("vmeg.materialPut"), puts, "nothing was PUT");
     assert_eq!(env.billable(), 1);
 }
 
