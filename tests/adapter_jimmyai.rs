@@ -405,8 +405,10 @@ async fn invalid_input_names_the_field_and_sends_nothing() {
     assert!(server.seen().is_empty(), "nothing may be sent");
 }
 
+/// The upload is streamed as `multipart/form-data` with one part, `file`, and its length
+/// (reqwest's multipart with a stream body; the file is never read whole).
 #[tokio::test]
-async fn upload_sample_sends_a_hand_written_multipart_body() {
+async fn upload_sample_streams_a_multipart_body() {
     let server = Scripted::start(vec![ok(
         json!({"url": "https://cdn.example.com/u/sample.mp3",
         "filename": "sample.mp3", "size": 11, "mime_type": "audio/mpeg"}),
@@ -428,6 +430,7 @@ async fn upload_sample_sends_a_hand_written_multipart_body() {
         "method": req.method,
         "path": req.path,
         "content-type": content_type.replace(&boundary, "BOUNDARY"),
+        "content-length": req.header("content-length"),
         "authorization": req.header("authorization").map(|v| v.replace(SECRET_KEY, "[redacted]")),
         "body": body,
     });

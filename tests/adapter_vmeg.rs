@@ -429,12 +429,25 @@ async fn voice_management_calls() {
 }
 
 #[tokio::test]
-async fn upload_is_unsupported_on_vmeg_and_sends_nothing() {
+async fn upload_of_a_missing_or_empty_file_sends_nothing() {
     let server = Scripted::start(vec![]).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let e = c.upload_sample("Cargo.toml").await.unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::Unsupported { .. }));
+    let e = c
+        .upload_sample("/definitely/not/here.wav")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "audio_file"),
+        "{e}"
+    );
+    let dir = std::env::temp_dir().join(format!("vc-vmeg-upload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.wav");
+    std::fs::write(&empty, b"").unwrap();
+    let e = c.upload_sample(&empty).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e}");
     assert!(server.seen().is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod adapter_limits;
 mod adapter_routes;
 mod adapter_security;
 mod adapter_support;
+mod adapter_upload;
 mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;

@@ -33,6 +33,16 @@ fn decode_vmeg(schema: &str, example: &Value) -> Option<Result<(), String>> {
         "TtsCreateSyncEnvelope" => try_decode::<TtsCreateSyncEnvelope>(example),
         "CloneVoiceWebhook" => try_decode::<CloneVoiceWebhook>(example),
         "TtsWebhook" => try_decode::<TtsWebhook>(example),
+        "MaterialFileRequest" => try_decode::<MaterialFileRequest>(example),
+        "MaterialUploadCompleteRequest" => try_decode::<MaterialUploadCompleteRequest>(example),
+        "MaterialUploadUrlEnvelope" => try_decode::<MaterialUploadUrlEnvelope>(example),
+        "MaterialEnvelope" => try_decode::<MaterialEnvelope>(example),
+        "MaterialMultipartInitiateEnvelope" => {
+            try_decode::<MaterialMultipartInitiateEnvelope>(example)
+        }
+        "MaterialMultipartPresignEnvelope" => {
+            try_decode::<MaterialMultipartPresignEnvelope>(example)
+        }
         _ => return None,
     })
 }
@@ -164,7 +174,7 @@ fn check_spec(spec: &str, decode: fn(&str, &Value) -> Option<Result<(), String>>
 
 #[test]
 fn every_vmeg_example_decodes() {
-    check_spec("specs/vmeg.yaml", decode_vmeg, 20);
+    check_spec("specs/vmeg.yaml", decode_vmeg, 26);
 }
 
 #[test]

@@ -212,6 +212,128 @@ async fn voice_basic_list() {
     insta::assert_json_snapshot!(cap.wire());
 }
 
+#[tokio::test]
+async fn material_gen_upload_url() {
+    let (cap, c) = capture().await;
+    let body = types::MaterialFileRequest {
+        file_hash: "9e107d9d372bb6826bd81d3542a419d6".into(),
+        file_name: "sample.wav".into(),
+    };
+    c.material_gen_upload_url(
+        Some("req-1"),
+        &key!(MaterialGenUploadUrlXIdempotencyKey),
+        &body,
+    )
+    .await
+    .unwrap();
+    insta::assert_json_snapshot!(cap.wire());
+}
+
+#[tokio::test]
+async fn material_upload_complete() {
+    let (cap, c) = capture().await;
+    let body = types::MaterialUploadCompleteRequest {
+        file_hash: "9e107d9d372bb6826bd81d3542a419d6".into(),
+        file_name: "sample.wav".into(),
+        material_id: "m-1".into(),
+        s3_uri: "s3://bucket/materials/m-1/sample.wav".into(),
+    };
+    c.material_upload_complete(None, &key!(MaterialUploadCompleteXIdempotencyKey), &body)
+        .await
+        .unwrap();
+    insta::assert_json_snapshot!(cap.wire());
+}
+
+#[tokio::test]
+async fn material_multipart_initiate() {
+    let (cap, c) = capture().await;
+    let body = types::MaterialFileRequest {
+        file_hash: "9e107d9d372bb6826bd81d3542a419d6".into(),
+        file_name: "long.wav".into(),
+    };
+    c.material_multipart_initiate(None, &key!(MaterialMultipartInitiateXIdempotencyKey), &body)
+        .await
+        .unwrap();
+    insta::assert_json_snapshot!(cap.wire());
+}
+
+#[tokio::test]
+async fn material_multipart_presign() {
+    let (cap, c) = capture().await;
+    let body = types::MaterialMultipartPresignRequest {
+        file_hash: Some("9e107d9d372bb6826bd81d3542a419d6".into()),
+        file_name: Some("long.wav".into()),
+        material_id: Some("m-2".into()),
+        part_numbers: vec![1, 2, 3],
+        upload_id: Some("up-1".into()),
+    };
+    c.material_multipart_presign(None, &key!(MaterialMultipartPresignXIdempotencyKey), &body)
+        .await
+        .unwrap();
+    insta::assert_json_snapshot!(cap.wire());
+}
+
+#[tokio::test]
+async fn material_multipart_complete() {
+    let (cap, c) = capture().await;
+    let body = types::MaterialMultipartCompleteRequest {
+        file_hash: Some("9e107d9d372bb6826bd81d3542a419d6".into()),
+        file_name: Some("long.wav".into()),
+        material_id: Some("m-2".into()),
+        parts: vec![
+            types::MaterialMultipartPart {
+                e_tag: Some("etag-1".into()),
+                part_number: Some(1),
+            },
+            types::MaterialMultipartPart {
+                e_tag: Some("etag-2".into()),
+                part_number: Some(2),
+            },
+        ],
+        upload_id: Some("up-1".into()),
+    };
+    c.material_multipart_complete(None, &key!(MaterialMultipartCompleteXIdempotencyKey), &body)
+        .await
+        .unwrap();
+    insta::assert_json_snapshot!(cap.wire());
+}
+
+#[tokio::test]
+async fn material_multipart_abort() {
+    let (cap, c) = capture().await;
+    let body = types::MaterialMultipartAbortRequest {
+        file_hash: Some("9e107d9d372bb6826bd81d3542a419d6".into()),
+        file_name: Some("long.wav".into()),
+        material_id: Some("m-2".into()),
+        upload_id: Some("up-1".into()),
+    };
+    c.material_multipart_abort(None, &key!(MaterialMultipartAbortXIdempotencyKey), &body)
+        .await
+        .unwrap();
+    insta::assert_json_snapshot!(cap.wire());
+}
+
+#[tokio::test]
+async fn material_list() {
+    let (cap, c) = capture().await;
+    c.material_list(Some(2), Some(50), Some("req-1"))
+        .await
+        .unwrap();
+    insta::assert_json_snapshot!(cap.wire());
+}
+
+#[tokio::test]
+async fn material_delete() {
+    let (cap, c) = capture().await;
+    let body = types::MaterialDeleteRequest {
+        material_id: Some("m-1".into()),
+    };
+    c.material_delete(None, &key!(MaterialDeleteXIdempotencyKey), &body)
+        .await
+        .unwrap();
+    insta::assert_json_snapshot!(cap.wire());
+}
+
 #[test]
 fn idempotency_key_newtype_enforces_the_documented_bounds() {
     assert!(types::TasksDeleteXIdempotencyKey::try_from("k".repeat(64)).is_ok());

@@ -107,6 +107,15 @@ fn every_issue_listed_operation_is_in_the_specs() {
         "voiceCloneUpdate",
         "voiceCloneDelete",
         "voiceBasicList",
+        // Issue 15: materials (uploads of local recordings).
+        "materialGenUploadUrl",
+        "materialUploadComplete",
+        "materialMultipartInitiate",
+        "materialMultipartPresign",
+        "materialMultipartComplete",
+        "materialMultipartAbort",
+        "materialList",
+        "materialDelete",
     ];
     let jimmy = ["createClone", "createAudio", "getAudioTask", "uploadFile"];
     for (spec, expected) in [

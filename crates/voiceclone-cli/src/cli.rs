@@ -108,7 +108,8 @@ impl From<ProviderArg> for Provider {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Submit a voice clone from a reference recording at a URL
+    /// Submit a voice clone from a reference recording: a URL, or a local file (uploaded
+    /// first)
     #[command(after_help = EXIT_CODES)]
     Clone(CloneArgs),
     /// Show the status of a task (one request, no waiting)
@@ -123,7 +124,8 @@ pub enum Command {
     /// List the account's cloned voices (VMEG only)
     #[command(after_help = EXIT_CODES)]
     Voices,
-    /// Upload a local audio file and print its URL, usable with `clone` (JimmyAI only)
+    /// Upload a local audio file and print its URL, usable with `clone` (JimmyAI: files/upload;
+    /// VMEG: a material's addressUrl)
     #[command(after_help = EXIT_CODES)]
     Upload(UploadArgs),
     /// VMEG webhook tools
@@ -179,10 +181,11 @@ pub struct WebhookWaitArgs {
 /// `clone`
 #[derive(Debug, Args)]
 pub struct CloneArgs {
-    /// Reference audio URL (VMEG: HTTPS; JimmyAI: public http(s) with an audio or video
-    /// extension; local files: `upload` first)
-    #[arg(value_name = "AUDIO_URL")]
-    pub audio_url: String,
+    /// Reference recording: an http(s) URL (VMEG: HTTPS; JimmyAI: public, with an audio or
+    /// video extension), or else a local file, uploaded first (JimmyAI: at most 100 MB and,
+    /// for a WAV, more than 15 s). A missing file is exit 2 with nothing sent
+    #[arg(value_name = "AUDIO_URL_OR_FILE")]
+    pub audio: String,
 
     /// Voice name (VMEG)
     #[arg(long)]
@@ -276,7 +279,7 @@ pub struct SpeakArgs {
 /// `upload`
 #[derive(Debug, Args)]
 pub struct UploadArgs {
-    /// Local audio file
+    /// Local audio file (streamed; a progress bar on a terminal)
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 }

@@ -38,6 +38,11 @@ pub const MAX_TASKS: usize = 10_000_000;
 pub const MAX_UPLOADS: usize = 1_000_000;
 /// `max_upload_bytes`.
 pub const MAX_UPLOAD_BYTES: usize = 16 * 1024 * 1024 * 1024;
+/// `vmeg_material_part_size` (the usual object-store maximum part).
+pub const MAX_PART_BYTES: usize = 5 * 1024 * 1024 * 1024;
+/// `vmeg_presign_validity`.
+pub const PRESIGN_VALIDITY: RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(365 * 86_400);
 /// `max_idempotency_keys`.
 pub const MAX_IDEMPOTENCY_KEYS: usize = 10_000_000;
 

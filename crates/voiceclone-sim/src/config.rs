@@ -177,6 +177,22 @@ pub struct SimConfig {
     /// VMEG cloned voices kept (oldest evicted first; an evicted voice id
     /// answers as an unknown one). Default 100,000; bounds 1 to 10,000,000.
     pub max_voices: usize,
+    /// Largest VMEG material: one presigned PUT, or all parts of a multipart
+    /// upload, above it gets HTTP 413 (CONFIRMED status, UNKNOWN limit).
+    /// Default 200 MiB; bounds 1 byte to 16 GiB. The bytes count toward
+    /// [`SimConfig::max_upload_bytes`].
+    pub vmeg_max_material_bytes: usize,
+    /// `recommendedPartSize` of a multipart material upload; every part but
+    /// the last must have at least min(5 MiB, this). Default 8 MiB; bounds
+    /// 1 byte to 5 GiB. UNKNOWN (A6b).
+    pub vmeg_material_part_size: usize,
+    /// How long a presigned material URL stays valid (simulated time; then
+    /// HTTP 403). Default 1 h; bounds 1 s to 365 days. UNKNOWN.
+    pub vmeg_presign_validity: Duration,
+    /// Whether a VMEG clone accepts a material's `addressUrl` (served by the
+    /// simulator over plain http) as `refAudio`. Default `true`. UNKNOWN
+    /// (A6b); with `false` such a clone is refused with 400.
+    pub vmeg_clone_accepts_material_urls: bool,
     /// Records kept for tests: [`crate::Stats::creates`] and
     /// [`crate::SimHandle::webhook_deliveries`] keep the latest this many (the
     /// counters stay exact). Default 100,000; bounds 1 to 10,000,000.
@@ -226,6 +242,10 @@ impl Default for SimConfig {
             max_idempotency_keys: 200_000,
             max_voices: 100_000,
             max_records: 100_000,
+            vmeg_max_material_bytes: 200 * 1024 * 1024,
+            vmeg_material_part_size: 8 * 1024 * 1024,
+            vmeg_presign_validity: Duration::from_secs(3600),
+            vmeg_clone_accepts_material_urls: true,
         }
     }
 }
@@ -347,6 +367,23 @@ impl SimConfig {
         self.max_uploads = max_uploads;
         self.max_upload_bytes = max_bytes;
         self.upload_retention = retention;
+        self
+    }
+    /// Set [`SimConfig::vmeg_max_material_bytes`] and
+    /// [`SimConfig::vmeg_material_part_size`].
+    pub fn with_material_limits(mut self, max_bytes: usize, part_size: usize) -> Self {
+        self.vmeg_max_material_bytes = max_bytes;
+        self.vmeg_material_part_size = part_size;
+        self
+    }
+    /// Set [`SimConfig::vmeg_presign_validity`].
+    pub fn with_presign_validity(mut self, validity: Duration) -> Self {
+        self.vmeg_presign_validity = validity;
+        self
+    }
+    /// Set [`SimConfig::vmeg_clone_accepts_material_urls`].
+    pub fn with_vmeg_clone_accepts_material_urls(mut self, yes: bool) -> Self {
+        self.vmeg_clone_accepts_material_urls = yes;
         self
     }
     /// Set the JimmyAI error choices (auth, bad request, not found, server).
@@ -534,6 +571,20 @@ impl SimConfig {
                 "between 1 and 10000000",
             ),
             (
+                "vmeg_max_material_bytes",
+                self.vmeg_max_material_bytes,
+                1,
+                b::MAX_UPLOAD_BYTES,
+                "between 1 byte and 16 GiB",
+            ),
+            (
+                "vmeg_material_part_size",
+                self.vmeg_material_part_size,
+                1,
+                b::MAX_PART_BYTES,
+                "between 1 byte and 5 GiB",
+            ),
+            (
                 "max_idempotency_keys",
                 self.max_idempotency_keys,
                 1,
@@ -569,6 +620,13 @@ impl SimConfig {
                     fmt_dur(d),
                 ));
             }
+        }
+        if !(b::PRESIGN_VALIDITY).contains(&self.vmeg_presign_validity) {
+            return Err(ConfigError::out_of_bounds(
+                "vmeg_presign_validity",
+                "between 1 s and 365 days",
+                fmt_dur(self.vmeg_presign_validity),
+            ));
         }
         let w = &self.vmeg_status_words;
         for (name, word) in [

@@ -27,7 +27,8 @@
 //!   HMAC-SHA256 signature; `webhook.rs` delivers them.
 //! - [`bounds`], [`ConfigError`] (`bounds.rs`): every setting's bounds.
 //! - `vmeg/` (`mod.rs`: dispatch, auth, idempotency keys; `tasks.rs`,
-//!   `voices.rs`, `create.rs`), `jimmyai.rs`: the vendor handlers;
+//!   `voices.rs`, `create.rs`, `materials.rs` with the storage behind its
+//!   presigned URLs), `jimmyai.rs`: the vendor handlers;
 //!   `results.rs`: VMEG result payloads (answers and webhooks); `audio.rs`:
 //!   generated WAV and SRT; `state.rs`: tasks, voices, idempotency keys,
 //!   model ids, uploads, eviction and the simulated clock; `shared.rs`: what
@@ -51,7 +52,26 @@
 //! `vmeg.cloneVoiceCreate`, `vmeg.cloneVoiceCreateAsync`, `vmeg.ttsCreate`,
 //! `vmeg.ttsCreateAsync`, `vmeg.tasksList`, `vmeg.tasksDetail`,
 //! `vmeg.tasksDelete`, `vmeg.cloneVoiceList`, `vmeg.cloneVoiceUpdate`,
-//! `vmeg.cloneVoiceDelete`, `vmeg.basicVoiceList`.
+//! `vmeg.cloneVoiceDelete`, `vmeg.basicVoiceList`, and the materials:
+//! `vmeg.materialGenUploadUrl`, `vmeg.materialUploadComplete`,
+//! `vmeg.materialMultipartInitiate`, `vmeg.materialMultipartPresign`,
+//! `vmeg.materialMultipartComplete`, `vmeg.materialMultipartAbort`,
+//! `vmeg.materialList`, `vmeg.materialDelete`, and `vmeg.materialPut` (the
+//! presigned `PUT /sim/storage/{token}`).
+//!
+//! VMEG materials (`vmeg/materials.rs`): `gen-upload-url` hands out a
+//! presigned PUT URL on the simulator itself (or, for an MD5 it already
+//! holds, the existing material and an empty `uploadUrl`: instant upload);
+//! the PUT must carry no `Authorization` header (400 otherwise, as object
+//! stores refuse two authentications) and answers with the body's MD5 as a
+//! quoted `ETag`; `complete` registers the material when the PUT arrived
+//! and its MD5 is the announced `fileHash`. Multipart: `initiate`,
+//! `presign-parts`, one PUT per part, `complete` with every part's `ETag`
+//! (ascending; every part but the last at least min(5 MiB,
+//! `recommendedPartSize`)), or `abort`. A material's `addressUrl` is served
+//! from `/sim/files/`. A `drop-before` fault on `vmeg.materialPut` reads
+//! about half of the body before closing the connection: the client is cut
+//! off in the middle of its upload. Material calls are not billable.
 //!
 //! JimmyAI: Bearer auth, no idempotency (every accepted create is billed),
 //! `modelId` valid for 3 simulated days after the preview completes unless a
@@ -99,6 +119,11 @@
 //! | JimmyAI server error / injected business error | code -1, HTTP 200 | [`SimConfig::jimmy_server_error`] |
 //! | JimmyAI `modelId` activation | on the first *accepted* production create | — |
 //! | JimmyAI `fileUrl` without extension | accepted | — |
+//! | VMEG clone `refAudio` = a material's `addressUrl` (plain http on loopback) | accepted | [`SimConfig::vmeg_clone_accepts_material_urls`] |
+//! | VMEG material size limit (→ 413) | 200 MiB per PUT and per material | [`SimConfig::vmeg_max_material_bytes`] |
+//! | VMEG `recommendedPartSize` | 8 MiB | [`SimConfig::vmeg_material_part_size`] |
+//! | VMEG presigned URL validity (→ 403) | 1 h (simulated) | [`SimConfig::vmeg_presign_validity`] |
+//! | VMEG instant upload on `multipart/initiate` | no (only `gen-upload-url`) | — |
 //! | JimmyAI `contentText` length | counted in Unicode scalar values including pause markers | — |
 //!
 //! # Bounded under load and abuse
@@ -170,6 +195,15 @@
 //! | `vmeg.cloneVoiceUpdate` | `POST /openapi/v1/assets/voice/clone/update` |
 //! | `vmeg.cloneVoiceDelete` | `POST /openapi/v1/assets/voice/clone/delete` |
 //! | `vmeg.basicVoiceList` | `POST /openapi/v1/assets/voice/basic/list` |
+//! | `vmeg.materialGenUploadUrl` | `POST /openapi/v1/assets/material/upload/gen-upload-url` |
+//! | `vmeg.materialUploadComplete` | `POST /openapi/v1/assets/material/upload/complete` |
+//! | `vmeg.materialMultipartInitiate` | `POST /openapi/v1/assets/material/upload/multipart/initiate` |
+//! | `vmeg.materialMultipartPresign` | `POST /openapi/v1/assets/material/upload/multipart/presign-parts` |
+//! | `vmeg.materialMultipartComplete` | `POST /openapi/v1/assets/material/upload/multipart/complete` |
+//! | `vmeg.materialMultipartAbort` | `POST /openapi/v1/assets/material/upload/multipart/abort` |
+//! | `vmeg.materialList` | `GET /openapi/v1/assets/material/list` |
+//! | `vmeg.materialDelete` | `POST /openapi/v1/assets/material/delete` |
+//! | `vmeg.materialPut` | `PUT /sim/storage/{token}` (presigned; no API key) |
 //! | `jimmyai.createClone` | `POST /api/open-api/v1/soundCloning/clones` |
 //! | `jimmyai.createAudio` | `POST /api/open-api/v1/soundCloning/audios` |
 //! | `jimmyai.getAudio` | `GET /api/open-api/v1/audios/{id}` (status) |
@@ -225,6 +259,9 @@
 //! | `max_idempotency_keys` | 1 to 10,000,000 (default 200,000) |
 //! | `max_voices` | 1 to 10,000,000 (default 100,000) |
 //! | `max_records` | 1 to 10,000,000 (default 100,000) |
+//! | `vmeg_max_material_bytes` | 1 byte to 16 GiB (default 200 MiB) |
+//! | `vmeg_material_part_size` | 1 byte to 5 GiB (default 8 MiB) |
+//! | `vmeg_presign_validity` | 1 s to 365 days (default 1 h) |
 //!
 //! Any duration divided by `speed` is capped at 30,000 days, and the
 //! simulated clock saturates ([`SimHandle::advance_clock`] with

@@ -326,6 +326,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 pub(crate) enum Api {
     Vmeg,
     Jimmy,
+    /// The storage VMEG's presigned material URLs point at (no API key).
+    Storage,
     Sim,
 }
 
@@ -334,6 +336,7 @@ pub(crate) enum Api {
 enum Verb {
     Get,
     Post,
+    Put,
 }
 
 /// Every route, the one table the router is built from: method, path,
@@ -407,6 +410,60 @@ const ROUTES: &[(Verb, &str, &str, Api)] = &[
     ),
     (
         Verb::Post,
+        "/openapi/v1/assets/material/upload/gen-upload-url",
+        "vmeg.materialGenUploadUrl",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/material/upload/complete",
+        "vmeg.materialUploadComplete",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/material/upload/multipart/initiate",
+        "vmeg.materialMultipartInitiate",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/material/upload/multipart/presign-parts",
+        "vmeg.materialMultipartPresign",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/material/upload/multipart/complete",
+        "vmeg.materialMultipartComplete",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/material/upload/multipart/abort",
+        "vmeg.materialMultipartAbort",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Get,
+        "/openapi/v1/assets/material/list",
+        "vmeg.materialList",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Post,
+        "/openapi/v1/assets/material/delete",
+        "vmeg.materialDelete",
+        Api::Vmeg,
+    ),
+    (
+        Verb::Put,
+        "/sim/storage/{token}",
+        "vmeg.materialPut",
+        Api::Storage,
+    ),
+    (
+        Verb::Post,
         "/api/open-api/v1/soundCloning/clones",
         "jimmyai.createClone",
         Api::Jimmy,
@@ -438,7 +495,7 @@ fn unknown_op(api: Api) -> &'static str {
     match api {
         Api::Vmeg => "vmeg.unknown",
         Api::Jimmy => "jimmyai.unknown",
-        Api::Sim => "unknown",
+        Api::Storage | Api::Sim => "unknown",
     }
 }
 
@@ -473,6 +530,7 @@ fn router(shared: Arc<Shared>) -> Router {
         let filter = match verb {
             Verb::Get => MethodFilter::GET,
             Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
         };
         let method_router = on(filter, endpoint(op, api)).fallback(endpoint(unknown_op(api), api));
         r = r
@@ -548,6 +606,10 @@ async fn dispatch(
                 vmeg::consume_key_on_fault(&sh, op, &path, req.headers());
             }
             if kind == FaultKind::DropBefore {
+                if api == Api::Storage {
+                    // Cut the client off in the middle of its upload.
+                    crate::vmeg::materials::read_half(req).await;
+                }
                 return dropped();
             }
             let resp = injected_response(&sh, api, kind, plan.retry_after);
@@ -558,6 +620,7 @@ async fn dispatch(
     let mut resp = match api {
         Api::Vmeg => vmeg::handle(&sh, op, &plan, req).await,
         Api::Jimmy => jimmyai::handle(&sh, op, &plan, req).await,
+        Api::Storage => vmeg::materials::storage_put(&sh, req).await,
         Api::Sim => sim_file(&sh, &path),
     };
     if plan.exclusive == Some(FaultKind::DropAfter) {
@@ -594,7 +657,7 @@ fn injected_response(
         _ => "Service unavailable (simulated)",
     };
     let body = match api {
-        Api::Vmeg => {
+        Api::Vmeg | Api::Storage => {
             let code = if status == 200 { 500 } else { status };
             json!({"code": code, "message": msg, "data": null})
         }

@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     /// The latest `max_records` webhook attempts.
     pub deliveries: Mutex<VecDeque<Delivery>>,
     pub scripts: Mutex<Scripts>,
+    /// VMEG material uploads and materials (lock before `state` when both are needed).
+    pub materials: Mutex<crate::vmeg::materials::MaterialStore>,
     pub background: Mutex<JoinSet<()>>,
     pub base_url: String,
     /// The webhook sender's HTTP client: one per simulator, so deliveries reuse connections
@@ -61,6 +63,7 @@ impl Shared {
             task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
             deliveries: Mutex::new(VecDeque::new()),
             scripts: Mutex::new(Scripts::default()),
+            materials: Mutex::new(Default::default()),
             background: Mutex::new(JoinSet::new()),
             base_url,
             webhook_http: std::sync::OnceLock::new(),

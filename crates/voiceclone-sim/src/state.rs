@@ -534,6 +534,14 @@ impl State {
         }
     }
 
+    /// Remove an upload (a material deleted, a pending PUT replaced).
+    pub fn remove_upload(&mut self, name: &str) {
+        if let Some(f) = self.files.remove(name) {
+            // Its entry in `file_order` stays and is skipped when it comes up.
+            self.file_bytes = self.file_bytes.saturating_sub(f.bytes.len());
+        }
+    }
+
     /// Forget idempotency keys older than the TTL (and the oldest beyond the
     /// count bound). Amortised O(1): keys are queued in the order recorded.
     pub fn expire_keys(&mut self, now: Duration) {

@@ -43,11 +43,13 @@
 //! ## Contents
 //! - [`Client`] / [`ClientBuilder`]: every call, for either provider (`clone_voice`,
 //!   `clone_status`, `wait_for_clone`, `synthesize`, `speech_status`, `wait_for_speech`,
-//!   `list_voices`, `rename_voice`, `delete_voice`, `upload_sample`).
-//! - [`model`]: [`Provider`], [`CloneRequest`], [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
+//!   `list_voices`, `rename_voice`, `delete_voice`, `upload`, `upload_sample`).
+//! - [`model`]: [`Provider`], [`CloneRequest`] (from a URL or a local recording:
+//!   [`AudioSource`]), [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
 //!   (both [`Job`]s),
 //!   [`Voice`], [`Speech`], [`TaskStatus`], [`JobId`].
-//! - [`error`]: [`Error`], [`ErrorKind`] and [`Phase`]; how vendor codes and HTTP statuses map.
+//! - [`error`]: [`Error`], [`ErrorKind`], [`Phase`] and [`UploadStep`]; how vendor codes and
+//!   HTTP statuses map.
 //! - [`retry`]: [`RetryPolicy`] and what is safe to repeat ([`OperationKind`]).
 //! - [`wait`]: [`WaitPolicy`], the one polling loop for jobs of either kind.
 //! - [`webhook`]: VMEG webhook [`webhook::Verifier`], [`webhook::Deduplicator`].
@@ -98,8 +100,11 @@
 //!
 //! ## Reliability
 //! See [`retry`] for the retry table (reads, VMEG writes with one idempotency key per
-//! logical call, JimmyAI writes that are never resent once they may have arrived) and
-//! [`wait`] for polling.
+//! logical call, JimmyAI writes that are never resent once they may have arrived, uploads
+//! retried like reads) and [`wait`] for polling. A clone from a local recording
+//! ([`CloneRequest::from_file`]) is checked, uploaded, then submitted; a failure before the
+//! submit leaves no clone and names its step ([`Error::step`]). VMEG's clone from its own
+//! material URL is an undocumented assumption (see the README).
 
 #![warn(missing_docs)]
 
@@ -120,18 +125,21 @@ pub mod webhook; // VMEG webhooks: verify, event, dedupe
 mod client; // Client (one Backend, no vendor match) and ClientBuilder
 mod connection_limit; // the in-flight bound on connections
 mod provider; // the vendor table and one Backend per vendor (vmeg/, jimmyai/)
+mod sample; // local recordings: measured, checked, streamed (never read whole)
 mod scrub; // the API key never comes back out of a server string
 mod time; // vendor timestamps, Retry-After dates, RFC 3339 for people
+mod transfer; // PUTs to presigned URLs a vendor hands out (never with the key)
 mod transport; // around every generated call: retries, permits, envelope, error mapping
 mod validate; // generic input checks (ids, texts, hosts); vendor rules are in provider/
 mod wire; // lenient readers for vendor answers
 
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
-pub use error::{Error, ErrorKind, Phase, RequestSummary};
+pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};
 pub use model::{
-    CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, Job, JobId, JobKind, OutputFormat,
-    ParseError, Provider, SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest,
-    SpeechSegment, SubtitleMode, TaskStatus, VmegEngine, Voice,
+    AudioReader, AudioSource, CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, Job,
+    JobId, JobKind, OutputFormat, ParseError, Provider, SoundVersion, Speech, SpeechJob,
+    SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode, TaskStatus, UploadProgress, VmegEngine,
+    Voice,
 };
 pub use retry::{OperationKind, RetryPolicy};
 pub use secret::{ApiKey, WebhookSecret};

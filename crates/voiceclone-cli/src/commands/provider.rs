@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use voiceclone::webhook::CompletionHub;
 use voiceclone::{
-    Client, CloneJob, CloneRequest, Error, ErrorKind, Job, JobId, Provider, Speech, SpeechJob,
-    SpeechRequest, TaskStatus, Voice, WaitPolicy,
+    AudioSource, Client, CloneJob, CloneRequest, Error, ErrorKind, Job, JobId, Provider, Speech,
+    SpeechJob, SpeechRequest, TaskStatus, Voice, WaitPolicy,
 };
 
 use crate::cli::{Cli, CloneArgs, Command, JobKind, PollArgs, SpeakArgs};
@@ -26,7 +26,7 @@ use crate::context::{Target, target};
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, RenderJob, put_job, voice_json};
 use crate::receiver::{Receiver, secret_from_env};
-use crate::spinner::Spinner;
+use crate::spinner::{Spinner, UploadBar};
 
 /// Runs a provider command.
 pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
@@ -47,13 +47,19 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         None => None,
     };
     let hub = receiver.as_ref().map(|r| r.hub.clone());
-    let client = match build_client(&target, hub) {
+    // A local recording goes up first: a progress bar on a terminal (stderr only).
+    let bar = UploadBar::new(
+        !printer.json
+            && !printer.quiet
+            && matches!(cli.command, Command::Clone(_) | Command::Upload(_)),
+    );
+    let client = match build_client_with(&target, hub, &bar) {
         Ok(c) => c,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
     let p = target.provider;
     let mut o = match &cli.command {
-        Command::Clone(args) => clone(&client, p, args, printer).await,
+        Command::Clone(args) => clone(&client, p, args, printer, bar).await,
         Command::Status(args) => {
             status(&client, p, &JobId::new(args.job_id.trim()), args.kind).await
         }
@@ -70,7 +76,7 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         }
         Command::Speak(args) => speak(&client, p, args, printer).await,
         Command::Voices => voices(&client, p).await,
-        Command::Upload(args) => upload(&client, p, &args.file).await,
+        Command::Upload(args) => upload(&client, p, &args.file, bar).await,
         _ => Outcome::failed(Failure::usage("not a provider command")),
     };
     o.fields
@@ -160,6 +166,15 @@ fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
 
 /// Builds an adapter client for a resolved target, waiting by webhook when given a hub.
 pub fn build_client(t: &Target, hub: Option<CompletionHub>) -> Result<Client, Failure> {
+    build_client_with(t, hub, &UploadBar::new(false))
+}
+
+/// [`build_client`], reporting uploads to `bar`.
+fn build_client_with(
+    t: &Target,
+    hub: Option<CompletionHub>,
+    bar: &UploadBar,
+) -> Result<Client, Failure> {
     let mut b = Client::builder(t.provider)
         .api_key(t.api_key.as_str())
         .allow_private_urls(t.allow_private_urls);
@@ -169,7 +184,19 @@ pub fn build_client(t: &Target, hub: Option<CompletionHub>) -> Result<Client, Fa
     if let Some(hub) = hub {
         b = b.completion_hub(hub);
     }
+    if let Some(cb) = bar.callback() {
+        b = b.on_upload_progress(cb);
+    }
     b.build().map_err(Failure::from)
+}
+
+/// The clone's recording: an argument that parses as an http(s) URL is a URL, anything else
+/// a local path.
+fn audio_source(arg: &str) -> AudioSource {
+    match url::Url::parse(arg.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => AudioSource::Url(arg.trim().to_owned()),
+        _ => AudioSource::File(arg.into()),
+    }
 }
 
 /// The wait policy: the provider's default, with `--timeout` as the deadline and
@@ -214,7 +241,13 @@ fn task_failed(id: &JobId, reason: Option<&str>) -> Failure {
     .with("reason", reason)
 }
 
-async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer) -> Outcome {
+async fn clone(
+    client: &Client,
+    p: Provider,
+    args: &CloneArgs,
+    printer: &Printer,
+    bar: UploadBar,
+) -> Outcome {
     if let Some(f) = needs_wait(args.wait, &args.poll) {
         return Outcome::failed(f);
     }
@@ -222,7 +255,7 @@ async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer
         Ok(pol) => pol,
         Err(f) => return Outcome::failed(f),
     };
-    let mut req = CloneRequest::new(args.audio_url.as_str());
+    let mut req = CloneRequest::with_audio(audio_source(&args.audio));
     if let Some(n) = &args.name {
         req = req.name(n.as_str());
     }
@@ -241,7 +274,9 @@ async fn clone(client: &Client, p: Provider, args: &CloneArgs, printer: &Printer
     if args.sync {
         req = req.synchronous(true);
     }
-    let job = match client.clone_voice(&req).await {
+    let submitted = client.clone_voice(&req).await;
+    drop(bar);
+    let job = match submitted {
         Ok(job) => job,
         Err(e) => return Outcome::failed(e.into()),
     };
@@ -497,8 +532,10 @@ async fn voices(client: &Client, p: Provider) -> Outcome {
     }
 }
 
-async fn upload(client: &Client, p: Provider, file: &std::path::Path) -> Outcome {
-    match client.upload_sample(file).await {
+async fn upload(client: &Client, p: Provider, file: &std::path::Path, bar: UploadBar) -> Outcome {
+    let uploaded = client.upload_sample(file).await;
+    drop(bar);
+    match uploaded {
         Ok(url) => {
             let mut o = Outcome::default();
             o.set("provider", p.as_str());

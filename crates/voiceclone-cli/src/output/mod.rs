@@ -95,6 +95,18 @@ impl Failure {
         if let Some(r) = e.retry_after() {
             f = f.with("retry_after_secs", r.as_secs_f64());
         }
+        if let Some(step) = e.step() {
+            f = f.with("step", step.name());
+            if let voiceclone::UploadStep::PutPart(n) = step {
+                f = f.with("part", n);
+            }
+            if !step.after_submit() {
+                f = f.with("no_clone_submitted", true);
+            }
+        }
+        if let Some(n) = e.note() {
+            f = f.with("note", n);
+        }
         match kind {
             ErrorKind::InvalidInput { field, reason } => f
                 .with("field", field.as_str())

@@ -47,7 +47,15 @@ pub(super) async fn clone_create(
 ) -> Result<Response<Body>, Rejection> {
     let is_async = op.ends_with("Async");
     let ref_audio = req_str(m, "refAudio").map_err(bad)?;
-    if !is_https_url(&ref_audio) {
+    // UNKNOWN (A6b) whether a clone takes a material's `addressUrl`: by
+    // default the simulator's own (plain-http) material URLs are accepted.
+    let material = super::materials::is_material_url(sh, &ref_audio);
+    if material && !sh.config.vmeg_clone_accepts_material_urls {
+        return Err(bad(
+            "`refAudio` cannot be a material URL: materials are not accepted as clone audio (simulated)",
+        ));
+    }
+    if !material && !is_https_url(&ref_audio) {
         return Err(bad("`refAudio` must be an HTTPS URL"));
     }
     let provider = opt_str(m, "provider")

@@ -7,6 +7,7 @@
 //! library, [`create`] the clone and TTS creates.
 
 mod create;
+pub(crate) mod materials;
 mod tasks;
 mod voices;
 
@@ -65,6 +66,13 @@ fn is_mutating(op: &str) -> bool {
             | "vmeg.tasksDelete"
             | "vmeg.cloneVoiceUpdate"
             | "vmeg.cloneVoiceDelete"
+            | "vmeg.materialGenUploadUrl"
+            | "vmeg.materialUploadComplete"
+            | "vmeg.materialMultipartInitiate"
+            | "vmeg.materialMultipartPresign"
+            | "vmeg.materialMultipartComplete"
+            | "vmeg.materialMultipartAbort"
+            | "vmeg.materialDelete"
     )
 }
 
@@ -122,6 +130,12 @@ pub(crate) async fn handle(
     match op {
         "vmeg.tasksList" => return tasks_list(sh, plan, &parts.uri),
         "vmeg.tasksDetail" => return tasks_detail(sh, plan, &parts.uri),
+        "vmeg.materialList" => {
+            return match materials::list(sh, &parts.uri) {
+                Ok(v) => ok(v),
+                Err((c, msg)) => env_err(sh, c, &msg),
+            };
+        }
         "vmeg.cloneVoiceList" | "vmeg.basicVoiceList" => {
             let m = match read_json(body, limit, true, sh.config.body_read_timeout).await {
                 Ok(m) => m,
@@ -172,7 +186,8 @@ pub(crate) async fn handle(
         "vmeg.ttsCreate" | "vmeg.ttsCreateAsync" => tts_create(sh, &m, &key, op, reservation).await,
         "vmeg.tasksDelete" => tasks_delete(sh, &m).inspect(|_| reservation.commit()),
         "vmeg.cloneVoiceUpdate" => clone_update(sh, &m).inspect(|_| reservation.commit()),
-        _ => clone_delete(sh, &m).inspect(|_| reservation.commit()),
+        "vmeg.cloneVoiceDelete" => clone_delete(sh, &m).inspect(|_| reservation.commit()),
+        _ => material_call(sh, op, &m).inspect(|_| reservation.commit()),
     };
     match result {
         Ok(r) => r,
@@ -180,6 +195,25 @@ pub(crate) async fn handle(
         // `vmeg_rejection_consumes_idempotency_key`).
         Err((code, msg)) => env_err(sh, code, &msg),
     }
+}
+
+/// The material POSTs (see [`materials`]); not billable.
+fn material_call(
+    sh: &Shared,
+    op: &str,
+    m: &Map<String, Value>,
+) -> Result<Response<Body>, Rejection> {
+    let data = match op {
+        "vmeg.materialGenUploadUrl" => materials::start(sh, m, false),
+        "vmeg.materialMultipartInitiate" => materials::start(sh, m, true),
+        "vmeg.materialUploadComplete" => materials::complete(sh, m),
+        "vmeg.materialMultipartPresign" => materials::presign(sh, m),
+        "vmeg.materialMultipartComplete" => materials::multipart_complete(sh, m),
+        "vmeg.materialMultipartAbort" => materials::abort(sh, m),
+        "vmeg.materialDelete" => materials::delete(sh, m),
+        _ => Err((404, "Not Found".to_string())),
+    }?;
+    Ok(ok(data))
 }
 
 /// An idempotency key held while its request is handled. Dropped without

@@ -10,11 +10,13 @@ use url::Url;
 use super::{Client, DEFAULT_MAX_IN_FLIGHT, Inner};
 use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind};
-use crate::model::Provider;
+use crate::model::{Provider, UploadProgress};
 use crate::retry::RetryPolicy;
+use crate::sample::ProgressFn;
 use crate::scrub::Scrubber;
 use crate::secret::ApiKey;
 use crate::sleep::{Sleeper, TokioSleeper};
+use crate::transfer::Uploads;
 use crate::transport::{CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, Transport};
 use crate::validate;
 use crate::webhook::CompletionHub;
@@ -35,6 +37,8 @@ pub struct ClientBuilder {
     max_response_bytes: usize,
     allow_private_urls: bool,
     hub: Option<CompletionHub>,
+    upload_progress: Option<ProgressFn>,
+    multipart_threshold: Option<u64>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -50,6 +54,8 @@ impl fmt::Debug for ClientBuilder {
             .field("sleeper", &self.sleeper)
             .field("allow_private_urls", &self.allow_private_urls)
             .field("completion_hub", &self.hub.is_some())
+            .field("upload_progress", &self.upload_progress.is_some())
+            .field("multipart_threshold", &self.multipart_threshold)
             .finish()
     }
 }
@@ -90,7 +96,10 @@ impl ClientBuilder {
     }
 
     /// Uses a caller-built `reqwest::Client` (its redirect policy is the caller's; the
-    /// `Authorization` header is added per request, never as a default header).
+    /// `Authorization` header is added per request, never as a default header). PUTs to the
+    /// presigned URLs a vendor hands out for uploads go through a client this crate builds
+    /// (no default headers), so that nothing of the caller's, a default `Authorization`
+    /// header say, ever reaches storage.
     #[must_use]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
@@ -127,6 +136,27 @@ impl ClientBuilder {
     #[must_use]
     pub fn allow_private_urls(mut self, allow: bool) -> Self {
         self.allow_private_urls = allow;
+        self
+    }
+
+    /// Calls `f` as a local recording goes up (cloning from a file, bytes or a reader, and
+    /// [`Client::upload`]): bytes sent so far of the total, after every chunk. Keep it quick:
+    /// it runs inside the upload.
+    #[must_use]
+    pub fn on_upload_progress(
+        mut self,
+        f: impl Fn(UploadProgress) + Send + Sync + 'static,
+    ) -> Self {
+        self.upload_progress = Some(ProgressFn(Arc::new(f)));
+        self
+    }
+
+    /// VMEG: local recordings larger than this many bytes go up as a multipart material
+    /// upload (parts of VMEG's `recommendedPartSize`), smaller ones in one PUT. Default
+    /// 64 MiB. JimmyAI uploads in one request whatever the size (at most 100 MB).
+    #[must_use]
+    pub fn multipart_upload_threshold(mut self, bytes: u64) -> Self {
+        self.multipart_threshold = Some(bytes);
         self
     }
 
@@ -261,6 +291,12 @@ impl ClientBuilder {
                 api_key: key.clone(),
                 timeout_override: self.timeout,
                 max_response_bytes: self.max_response_bytes,
+                uploads: Uploads {
+                    http: Default::default(),
+                    progress: self.upload_progress,
+                    multipart_threshold: self.multipart_threshold,
+                    put_timeout: crate::transfer::PUT_TIMEOUT,
+                },
             },
         )?;
         let transport = Transport {
@@ -302,6 +338,8 @@ impl Client {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allow_private_urls: false,
             hub: None,
+            upload_progress: None,
+            multipart_threshold: None,
         }
     }
 }

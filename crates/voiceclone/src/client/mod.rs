@@ -11,8 +11,8 @@ use url::Url;
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    CloneJob, CloneRequest, Job, JobId, Provider, Speech, SpeechJob, SpeechRequest, TaskStatus,
-    Voice,
+    AudioSource, CloneJob, CloneRequest, Job, JobId, Provider, Speech, SpeechJob, SpeechRequest,
+    TaskStatus, Voice,
 };
 use crate::provider::Backend;
 use crate::secret::ApiKey;
@@ -155,7 +155,10 @@ impl Client {
     }
 
     /// Submits a clone; never waits for it to finish (VMEG's synchronous endpoint, when asked
-    /// for, returns an already-succeeded job).
+    /// for, returns an already-succeeded job). A local recording
+    /// ([`CloneRequest::from_file`], `from_bytes`, `from_reader`) is checked, then uploaded,
+    /// then the clone is submitted with its URL; a failure before the clone leaves none
+    /// submitted and says which step failed ([`Error::step`]).
     pub async fn clone_voice(&self, req: &CloneRequest) -> Result<CloneJob, Error> {
         traced!(self, "clone_voice", async {
             self.b()
@@ -250,15 +253,24 @@ impl Client {
         )
     }
 
-    /// Uploads a local sample and returns its public URL (JimmyAI `files/upload`, at most
-    /// 100 MB; the file is read into memory).
-    pub async fn upload_sample(&self, path: impl AsRef<Path>) -> Result<Url, Error> {
-        let path = path.as_ref();
+    /// Uploads a local recording and returns the URL to clone it from: JimmyAI
+    /// `files/upload` (at most 100 MB), VMEG a material's `addressUrl` (see
+    /// [`AudioSource`]; whether VMEG's clone accepts it is an undocumented assumption). The
+    /// file is streamed, never read whole into memory; a failure says which step failed
+    /// ([`Error::step`]). Cloning from a local recording does this by itself
+    /// ([`CloneRequest::from_file`]).
+    pub async fn upload(&self, source: &AudioSource) -> Result<Url, Error> {
         traced!(
             self,
-            "upload_sample",
-            self.b().upload_sample(self.t(), path)
+            "upload",
+            self.b().upload(self.t(), source, self.inner.allow_private)
         )
+    }
+
+    /// [`Client::upload`] of a file.
+    pub async fn upload_sample(&self, path: impl AsRef<Path>) -> Result<Url, Error> {
+        self.upload(&AudioSource::File(path.as_ref().to_path_buf()))
+            .await
     }
 }
 
@@ -299,18 +311,6 @@ mod tests {
             e.kind(),
             ErrorKind::Unsupported {
                 provider: Provider::JimmyAi,
-                ..
-            }
-        ));
-        let v = Client::builder(Provider::Vmeg)
-            .api_key("k")
-            .build()
-            .unwrap();
-        let e = v.upload_sample("/tmp/x.wav").await.unwrap_err();
-        assert!(matches!(
-            e.kind(),
-            ErrorKind::Unsupported {
-                provider: Provider::Vmeg,
                 ..
             }
         ));

@@ -31,6 +31,12 @@ impl fmt::Debug for Error {
         if let Some(s) = &i.cause {
             d.field("source", s);
         }
+        if let Some(s) = i.step {
+            d.field("step", &s);
+        }
+        if let Some(n) = &i.note {
+            d.field("note", n);
+        }
         d.finish()
     }
 }
@@ -43,6 +49,13 @@ impl fmt::Display for Error {
             (Some(p), None) => write!(f, "{p}: ")?,
             (None, Some(o)) => write!(f, "{o}: ")?,
             (None, None) => {}
+        }
+        if let Some(step) = i.step {
+            if step.after_submit() {
+                write!(f, "{step} failed after the recording was uploaded: ")?;
+            } else {
+                write!(f, "{step} failed, no clone was submitted: ")?;
+            }
         }
         write!(f, "{}", i.kind)?;
         let mut details = Vec::new();
@@ -63,6 +76,9 @@ impl fmt::Display for Error {
         }
         if let Some(s) = &i.cause {
             write!(f, ": {s}")?;
+        }
+        if let Some(n) = &i.note {
+            write!(f, ". Note: {n}")?;
         }
         Ok(())
     }

@@ -6,11 +6,13 @@
 
 mod display;
 mod kind;
+mod step;
 mod webhook;
 
 use std::time::Duration;
 
 pub use kind::{ErrorKind, RequestSummary};
+pub use step::UploadStep;
 pub use webhook::WebhookFailure;
 
 use crate::model::Provider;
@@ -60,6 +62,10 @@ struct Inner {
     claimed_success: bool,
     /// The text of the lower-level failure (reqwest's), printed by `Display`.
     cause: Option<String>,
+    /// Which step of a clone from a local recording failed.
+    step: Option<UploadStep>,
+    /// What this crate adds to explain the failure (an UNKNOWN vendor fact, say).
+    note: Option<String>,
 }
 
 impl Error {
@@ -82,6 +88,8 @@ impl Error {
             task_id: None,
             claimed_success: false,
             cause: None,
+            step: None,
+            note: None,
         }))
     }
 
@@ -163,6 +171,32 @@ impl Error {
     /// request did.
     pub fn phase(&self) -> Phase {
         self.0.phase
+    }
+
+    /// Which step of sending a local recording failed (clones and uploads from a file,
+    /// bytes or a reader; `None` otherwise). Every step before
+    /// [`UploadStep::SubmitClone`] leaves no clone submitted.
+    pub fn step(&self) -> Option<UploadStep> {
+        self.0.step
+    }
+
+    /// What this crate adds to explain the failure, e.g. that VMEG may not accept its own
+    /// material URLs as clone audio (an undocumented fact).
+    pub fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+
+    /// Records the failed step (the first one recorded is kept).
+    pub(crate) fn with_step(mut self, step: UploadStep) -> Self {
+        if self.0.step.is_none() {
+            self.0.step = Some(step);
+        }
+        self
+    }
+
+    pub(crate) fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.0.note = Some(note.into());
+        self
     }
 
     /// The task id the answer named, if any (what an `OutcomeUnknown` reports).

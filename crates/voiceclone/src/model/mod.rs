@@ -4,6 +4,7 @@
 //! by the client before anything is sent). Results are `#[non_exhaustive]` so fields can be
 //! added later; the `new` / `with_*` constructors let other crates (tests, simulators) build them.
 
+mod audio;
 mod ids;
 mod job;
 mod options;
@@ -11,6 +12,7 @@ mod request;
 mod result;
 mod status;
 
+pub use audio::{AudioReader, AudioSource, UploadProgress};
 pub use ids::{JobId, Provider};
 pub use job::{CloneJob, Job, JobKind, SpeechJob};
 pub use options::{Emotion, OutputFormat, ParseError, SoundVersion, SubtitleMode, VmegEngine};

@@ -1,17 +1,26 @@
 //! What callers send: a clone request and a speech request (plain builders; the provider's
 //! rules check them before anything is sent).
 
-use super::{Emotion, OutputFormat, SoundVersion, SubtitleMode, VmegEngine};
+use std::path::PathBuf;
 
-/// Ask a provider to clone a voice from a reference recording.
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+use super::{AudioSource, Emotion, OutputFormat, SoundVersion, SubtitleMode, VmegEngine};
+
+/// Ask a provider to clone a voice from a reference recording: at a URL
+/// ([`CloneRequest::new`]) or on this machine ([`CloneRequest::from_file`],
+/// [`CloneRequest::from_bytes`], [`CloneRequest::from_reader`]: uploaded first, see
+/// [`AudioSource`]).
 ///
 /// Fields that only one provider understands are rejected with `InvalidInput` when sent to
 /// the other one: a value the caller set is never silently dropped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CloneRequest {
-    /// Reference audio. VMEG: HTTPS. JimmyAI: public http(s), ASCII, audio/video extension.
-    pub audio_url: String,
+    /// The reference recording. A URL: VMEG HTTPS; JimmyAI public http(s), ASCII,
+    /// audio/video extension. A local recording is uploaded first.
+    pub audio: AudioSource,
     /// Voice name (VMEG `voiceName`; generated when absent). JimmyAI has no names.
     pub name: Option<String>,
     /// BCP-47 tag (VMEG `sampleLanguage`); for JimmyAI mapped to its language names,
@@ -30,10 +39,39 @@ pub struct CloneRequest {
 }
 
 impl CloneRequest {
-    /// A request with only the reference audio set.
+    /// A request with only the reference audio's URL set.
     pub fn new(audio_url: impl Into<String>) -> Self {
+        Self::with_audio(AudioSource::Url(audio_url.into()))
+    }
+
+    /// A request to clone from a file on this machine (streamed to the provider's upload
+    /// first; its extension says its format).
+    pub fn from_file(path: impl Into<PathBuf>) -> Self {
+        Self::with_audio(AudioSource::File(path.into()))
+    }
+
+    /// A request to clone from a recording in memory named `file_name` (its extension says
+    /// its format).
+    pub fn from_bytes(file_name: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
+        Self::with_audio(AudioSource::Bytes {
+            file_name: file_name.into(),
+            bytes: bytes.into(),
+        })
+    }
+
+    /// A request to clone from a recording read once from `reader` (spooled to a temporary
+    /// file as it is read, then uploaded); `file_name`'s extension says its format.
+    pub fn from_reader(
+        file_name: impl Into<String>,
+        reader: impl AsyncRead + Send + Unpin + 'static,
+    ) -> Self {
+        Self::with_audio(AudioSource::reader(file_name, reader))
+    }
+
+    /// A request with only the reference recording set.
+    pub fn with_audio(audio: AudioSource) -> Self {
         Self {
-            audio_url: audio_url.into(),
+            audio,
             name: None,
             language: None,
             sample_text: None,
@@ -42,6 +80,19 @@ impl CloneRequest {
             synchronous: None,
             idempotency_key: None,
         }
+    }
+
+    /// The reference recording's URL, when the provider is to fetch it.
+    pub fn audio_url(&self) -> Option<&str> {
+        self.audio.url()
+    }
+
+    /// The same request with the recording replaced by `url` (what the client submits after
+    /// uploading a local recording).
+    pub(crate) fn with_audio_url(&self, url: &url::Url) -> Self {
+        let mut r = self.clone();
+        r.audio = AudioSource::Url(url.to_string());
+        r
     }
 
     /// Sets the voice name (VMEG).

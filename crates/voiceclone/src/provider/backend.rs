@@ -2,12 +2,13 @@
 //! from ([`Connect`]).
 
 use std::fmt;
-use std::path::Path;
 use std::time::Duration;
 
 use super::facts;
 use crate::error::Error;
-use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice};
+use crate::model::{
+    AudioSource, CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice,
+};
 use crate::transport::Transport;
 
 /// What a backend is built from: the base URL, the HTTP client, and the generated clients'
@@ -20,6 +21,8 @@ pub(crate) struct Connect {
     pub(crate) api_key: crate::secret::ApiKey,
     pub(crate) timeout_override: Option<Duration>,
     pub(crate) max_response_bytes: usize,
+    /// Uploads of local recordings: the transfer client, progress, the multipart threshold.
+    pub(crate) uploads: crate::transfer::Uploads,
 }
 
 impl Connect {
@@ -63,7 +66,7 @@ pub(crate) type BoxFuture<'a, T> = crate::sleep::BoxFuture<'a, T>;
 /// A trait object rather than an enum: a new vendor is a new implementation, and nothing
 /// outside its module changes; the boxing costs one allocation per call, next to a request.
 pub(crate) trait Backend: Send + Sync + fmt::Debug {
-    /// Submits a clone (never waits for it).
+    /// Submits a clone (never waits for it); a local recording is uploaded first.
     fn clone_voice<'a>(
         &'a self,
         t: &'a Transport,
@@ -126,14 +129,15 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
         unsupported("delete_voice", t.provider)
     }
 
-    /// Uploads a local sample and returns its URL.
-    fn upload_sample<'a>(
+    /// Uploads a local recording and returns the URL to clone it from.
+    fn upload<'a>(
         &'a self,
         t: &'a Transport,
-        path: &'a Path,
+        source: &'a AudioSource,
+        allow_private: bool,
     ) -> BoxFuture<'a, Result<url::Url, Error>> {
-        let _ = path;
-        unsupported("upload_sample", t.provider)
+        let _ = (source, allow_private);
+        unsupported("upload", t.provider)
     }
 }
 

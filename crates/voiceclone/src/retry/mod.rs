@@ -13,6 +13,11 @@
 //! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
 //! | anything else                           | fail   | fail                               | fail                           |
 //!
+//! `Upload` (a JimmyAI `files/upload`, VMEG's material calls with their idempotency keys, a
+//! PUT to a presigned storage URL) follows the `Read` column: a repeat creates nothing
+//! billable (at worst an unused copy of the file), so it is retried like a read and never
+//! reported as `OutcomeUnknown`. A clone submitted after an upload follows its own column.
+//!
 //! When a write runs out of attempts after one of them may have been processed (timeout,
 //! broken connection, 502, 504), the result is `OutcomeUnknown` rather than the last error.
 //! A `Retry-After` longer than [`RetryPolicy::max_retry_after`] is not slept through: the
@@ -145,8 +150,20 @@ pub enum OperationKind {
     Read,
     /// A VMEG write carrying `X-Idempotency-Key`; every retry reuses the key.
     IdempotentWrite,
-    /// A write the vendor cannot deduplicate (JimmyAI creates and uploads).
+    /// A write the vendor cannot deduplicate (JimmyAI creates).
     UnsafeWrite,
+    /// A write whose repeat creates nothing billable: an upload (JimmyAI `files/upload`,
+    /// VMEG's material calls, a PUT to a presigned URL). Retried as a [`OperationKind::Read`]
+    /// is; a repeat at worst leaves an unused copy of the file.
+    Upload,
+}
+
+impl OperationKind {
+    /// Whether a repeat may have effects the caller pays for or must reconcile (every
+    /// write but an upload).
+    pub(crate) fn has_consequences(self) -> bool {
+        !matches!(self, OperationKind::Read | OperationKind::Upload)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +176,8 @@ pub(crate) enum Decision {
 /// The retry table above, for one failed attempt (`attempt` counts from 1).
 pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision {
     use OperationKind::*;
+    // An upload's repeat costs nothing: it is classified as a read.
+    let kind = if kind == Upload { Read } else { kind };
     let status = err.effective_status();
     // The body said "done" with a non-2xx status (even a 429): a write may have created a
     // task, so it is never resent and never reported as plainly failed.
@@ -172,7 +191,7 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
         }
         ErrorKind::RateLimited => Decision::Retry,
         ErrorKind::Timeout | ErrorKind::Transport => match kind {
-            Read | IdempotentWrite => Decision::Retry,
+            Read | IdempotentWrite | Upload => Decision::Retry,
             UnsafeWrite => Decision::OutcomeUnknown,
         },
         ErrorKind::Server => match (kind, status) {
@@ -270,6 +289,17 @@ pub(crate) mod tests {
         }
         let conflict = http(ErrorKind::Conflict, 409);
         assert_eq!(decide(IdempotentWrite, &conflict, 2), OutcomeUnknown);
+        // An upload is classified as a read, whatever happened.
+        for (err, [read, ..]) in [
+            (timeout(), [Retry]),
+            (http(ErrorKind::Server, 500), [Retry]),
+            (http(ErrorKind::Server, 502), [Retry]),
+            (http(ErrorKind::InvalidResponse, 200), [Fail]),
+            (http(ErrorKind::Conflict, 409), [Fail]),
+            (http(ErrorKind::PayloadTooLarge, 413), [Fail]),
+        ] {
+            assert_eq!(decide(Upload, &err, 2), read, "{err:?}");
+        }
     }
 
     #[test]

@@ -96,7 +96,7 @@ where
                 .with_provider(call.provider)
                 .with_operation_if_unset(call.operation),
         };
-        any_maybe_processed |= call.kind != OperationKind::Read && maybe_processed(&err);
+        any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
         let give_up = |err: Error| {
             if any_maybe_processed {
                 outcome_unknown(err, call, submitted_at)

@@ -1,8 +1,6 @@
 //! JimmyAI Open API (SoundClone): status table, the task shape, and the calls into the
 //! generated `jimmyai-client` (plus the multipart upload, the one call progenitor cannot
-//! generate).
-
-use std::path::Path;
+//! generate, and the clone from a local recording that uses it).
 
 use std::time::Duration;
 
@@ -12,11 +10,14 @@ pub(crate) mod rules;
 mod upload;
 
 use calls::{clone_status, clone_voice, speech_status, synthesize};
-use upload::upload_sample;
+use upload::{clone_from_local, upload};
 
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
-use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice};
+use crate::model::{
+    AudioSource, CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice,
+};
+use crate::sample::ProgressFn;
 use crate::transport::Dialect;
 use crate::transport::Transport;
 
@@ -64,6 +65,7 @@ fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
     let config = c.config(&[("upload_file", UPLOAD_TIMEOUT)])?;
     Ok(Box::new(JimmyAi {
         client: jimmyai_client::Client::new_with_client(&c.base, c.http.clone(), config),
+        progress: c.uploads.progress.clone(),
     }))
 }
 
@@ -72,6 +74,8 @@ fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
 #[derive(Debug)]
 pub(crate) struct JimmyAi {
     client: jimmyai_client::Client,
+    /// The caller's upload progress callback.
+    progress: Option<ProgressFn>,
 }
 
 impl Backend for JimmyAi {
@@ -81,6 +85,15 @@ impl Backend for JimmyAi {
         req: &'a CloneRequest,
         allow_private: bool,
     ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        if req.audio.is_local() {
+            return Box::pin(clone_from_local(
+                t,
+                &self.client,
+                req,
+                allow_private,
+                self.progress.as_ref(),
+            ));
+        }
         Box::pin(clone_voice(t, &self.client, req, allow_private))
     }
 
@@ -120,12 +133,13 @@ impl Backend for JimmyAi {
         Box::pin(speech_status(t, &self.client, id))
     }
 
-    fn upload_sample<'a>(
+    fn upload<'a>(
         &'a self,
         t: &'a Transport,
-        path: &'a Path,
+        source: &'a AudioSource,
+        _allow_private: bool,
     ) -> BoxFuture<'a, Result<url::Url, Error>> {
-        Box::pin(upload_sample(t, &self.client, path))
+        Box::pin(upload(t, &self.client, source, self.progress.as_ref()))
     }
 }
 

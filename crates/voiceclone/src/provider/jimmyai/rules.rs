@@ -3,11 +3,14 @@
 //! its `<#x#>` pause markers are not counted, its billing rule, but must be well-formed),
 //! its audio-URL and language rules. The generic checks are `crate::validate`.
 
+use std::time::Duration;
+
 use url::Url;
 
 use crate::error::Error;
 use crate::language;
 use crate::model::{CloneRequest, Provider, SoundVersion, SpeechRequest};
+use crate::sample::wav;
 use crate::validate::{self, invalid, non_blank, reject_foreign};
 
 /// JimmyAI preview script limit (`contentText` on clone create).
@@ -19,9 +22,33 @@ const JIMMYAI_EXTENSIONS: &[&str] = &[
     "mp3", "ogg", "wav", "m4a", "aac", "mp4", "avi", "mov", "mkv", "flv",
 ];
 
+/// JimmyAI wants more than 15 s (and less than 60 s) of speech in a clone sample; only a
+/// WAV whose whole length is 15 s or less is refused here (its header says; the speech in a
+/// longer file, and other formats, are the vendor's to judge).
+pub(crate) const MIN_SAMPLE: Duration = Duration::from_secs(15);
+
 /// Validates a clone request for JimmyAI and returns the parsed audio URL (see
 /// `vmeg::rules::clone_request`).
 pub(crate) fn clone_request(req: &CloneRequest, allow_private: bool) -> Result<Url, Error> {
+    clone_fields(req)?;
+    let url = match req.audio_url() {
+        Some(u) => audio_url(u, allow_private)?,
+        None => {
+            return Err(invalid(
+                "audio_url",
+                "is not a URL (upload the recording first)",
+            ));
+        }
+    };
+    if let Some(lang) = &req.language {
+        language_value("language", lang, req.sound_version)?;
+    }
+    Ok(url)
+}
+
+/// The checks of a clone request's fields other than its recording (run before a local
+/// recording is uploaded, so that nothing is sent for a request that would be refused).
+pub(crate) fn clone_fields(req: &CloneRequest) -> Result<(), Error> {
     reject_foreign(
         Provider::JimmyAi,
         "VMEG",
@@ -35,11 +62,42 @@ pub(crate) fn clone_request(req: &CloneRequest, allow_private: bool) -> Result<U
     if let Some(text) = &req.sample_text {
         jimmyai_text("sample_text", text, JIMMYAI_PREVIEW_MAX_CHARS)?;
     }
-    let url = audio_url(&req.audio_url, allow_private)?;
     if let Some(lang) = &req.language {
         language_value("language", lang, req.sound_version)?;
     }
-    Ok(url)
+    Ok(())
+}
+
+/// A local clone sample's extension: one `fileUrl` takes (every one of them `files/upload`
+/// accepts too; flac, webm and m4v upload but do not clone).
+pub(crate) fn clone_extension(ext: Option<&str>) -> Result<(), Error> {
+    match ext {
+        Some(e) if JIMMYAI_EXTENSIONS.contains(&e) => Ok(()),
+        _ => Err(crate::sample::refuse(format!(
+            "JimmyAI clones from {} files only",
+            JIMMYAI_EXTENSIONS.join(", ")
+        ))),
+    }
+}
+
+/// A local clone sample's length: a WAV of 15 s or less is refused (see [`MIN_SAMPLE`]).
+pub(crate) async fn clone_duration(sample: &crate::sample::LocalSample) -> Result<(), Error> {
+    if sample.extension != "wav" {
+        return Ok(());
+    }
+    let head = sample.head(wav::HEADER_BYTES).await?;
+    match wav::duration(&head, sample.len) {
+        Some(d) if d <= MIN_SAMPLE => Err(crate::sample::refuse(format!(
+            "{:?} lasts {:.1} s; JimmyAI needs more than 15 s (and less than 60 s) of speech",
+            sample.file_name,
+            d.as_secs_f64()
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            tracing::debug!("WAV header does not tell the duration; leaving it to JimmyAI");
+            Ok(())
+        }
+    }
 }
 
 /// Validates a speech request for JimmyAI.

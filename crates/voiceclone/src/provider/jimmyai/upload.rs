@@ -1,21 +1,30 @@
 //! `files/upload`: the multipart upload, the one call progenitor cannot generate, written by
-//! hand and sent through the generated client's own hooks.
-
-use std::path::Path;
+//! hand (reqwest's multipart with a stream body: the file is never read whole into memory)
+//! and sent through the generated client's own hooks; and the clone from a local recording
+//! that uses it.
+//!
+//! Retries: the upload creates no billable task (a repeat leaves at most an unused copy of
+//! the file), so it is retried like a read ([`OperationKind::Upload`]), the file streamed again
+//! for every attempt. The clone submitted after it follows JimmyAI's create rules (never
+//! resent once it may have arrived).
 
 use jimmyai_client::types;
 use progenitor_client::{ClientInfo, OperationInfo, ResponseValue};
 
+use super::calls::clone_voice;
 use super::results::{bad_answer, text};
-use crate::error::Error;
+use super::rules;
+use crate::error::{Error, ErrorKind, UploadStep};
+use crate::model::{AudioSource, CloneJob, CloneRequest};
 use crate::retry::OperationKind;
+use crate::sample::{LocalSample, ProgressFn};
 use crate::transport::{Call, Transport};
 use crate::wire::parse_url;
 
 /// The multipart upload, written by hand (progenitor cannot generate multipart bodies); the
 /// only vendor route in this crate. Its answer is the generated `UploadFileEnvelope`.
 const UPLOAD: &str = "/api/open-api/v1/files/upload";
-/// Documented upload limit.
+/// Documented upload limit (100 MB).
 pub(crate) const UPLOAD_MAX_BYTES: u64 = 100 * 1024 * 1024;
 
 /// Extensions `files/upload` accepts that make sense for a voice sample (audio and video).
@@ -55,108 +64,148 @@ pub(crate) fn safe_filename(name: &str) -> String {
     }
 }
 
-/// `multipart/form-data` with one part, `file`, written by hand (reqwest's `multipart`
-/// feature is not enabled in this workspace). Returns the content type and the body.
-pub(crate) fn multipart_body(
-    boundary: &str,
-    filename: &str,
-    content_type: &str,
-    file: &[u8],
-) -> (String, bytes::Bytes) {
-    let mut body = Vec::with_capacity(file.len() + 256);
-    body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-    body.extend_from_slice(
-        format!("Content-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n")
-            .as_bytes(),
-    );
-    body.extend_from_slice(format!("Content-Type: {content_type}\r\n\r\n").as_bytes());
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (
-        format!("multipart/form-data; boundary={boundary}"),
-        body.into(),
-    )
+fn mime_for(ext: &str) -> Option<&'static str> {
+    SAMPLE_TYPES
+        .iter()
+        .find(|(e, _)| *e == ext)
+        .map(|(_, m)| *m)
 }
 
-pub(crate) async fn upload_sample(
+/// Measures and checks a local recording for `files/upload` (and, `for_clone`, for a clone:
+/// its format and, for a WAV, its length). Nothing is sent before this passes.
+async fn prepare(source: &AudioSource, for_clone: bool) -> Result<LocalSample, Error> {
+    let (_, ext) = crate::sample::name_of(source)?;
+    if for_clone {
+        rules::clone_extension(ext.as_deref())?;
+    } else if ext.as_deref().and_then(mime_for).is_none() {
+        let list: Vec<&str> = SAMPLE_TYPES.iter().map(|(e, _)| *e).collect();
+        return Err(crate::sample::refuse(format!(
+            "JimmyAI's upload takes {} files",
+            list.join(", ")
+        )));
+    }
+    let sample = LocalSample::prepare(source, Some(UPLOAD_MAX_BYTES))
+        .await
+        .map_err(|e| match e.kind() {
+            ErrorKind::InvalidInput { reason, .. } if reason.contains("at most") => {
+                crate::sample::refuse(format!("{reason} (JimmyAI accepts at most 100 MB)"))
+            }
+            _ => e,
+        })?;
+    if for_clone {
+        rules::clone_duration(&sample).await?;
+    }
+    Ok(sample)
+}
+
+/// Uploads a local recording (`files/upload`) and returns its URL.
+pub(crate) async fn upload(
     t: &Transport,
     c: &jimmyai_client::Client,
-    path: &Path,
+    source: &AudioSource,
+    progress: Option<&ProgressFn>,
 ) -> Result<url::Url, Error> {
-    let field = "path";
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    let Some((_, mime)) = SAMPLE_TYPES.iter().find(|(e, _)| *e == ext) else {
-        let list: Vec<&str> = SAMPLE_TYPES.iter().map(|(e, _)| *e).collect();
-        return Err(Error::invalid_input(
-            field,
-            format!("must end in one of {}", list.join(", ")),
-        ));
-    };
-    let meta = tokio::fs::metadata(path)
+    let sample = prepare(source, false).await?;
+    send(t, c, &sample, progress).await
+}
+
+/// Clones from a local recording: checks everything first (the request's fields, the file's
+/// format, size and, for a WAV, length), uploads it, then submits the clone with its URL.
+/// A failure says which step failed; only the last one can have created a task.
+pub(crate) async fn clone_from_local(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    req: &CloneRequest,
+    allow_private: bool,
+    progress: Option<&ProgressFn>,
+) -> Result<CloneJob, Error> {
+    rules::clone_fields(req)?;
+    let sample = prepare(&req.audio, true).await?;
+    let url = send(t, c, &sample, progress).await?;
+    drop(sample);
+    clone_voice(t, c, &req.with_audio_url(&url), allow_private)
         .await
-        .map_err(|e| Error::invalid_input(field, format!("cannot read {}: {e}", path.display())))?;
-    if !meta.is_file() {
-        return Err(Error::invalid_input(
-            field,
-            format!("{} is not a file", path.display()),
-        ));
-    }
-    if meta.len() > UPLOAD_MAX_BYTES {
-        return Err(Error::invalid_input(
-            field,
-            format!("is {} bytes; JimmyAI accepts at most 100 MB", meta.len()),
-        ));
-    }
-    let file = tokio::fs::read(path)
-        .await
-        .map_err(|e| Error::invalid_input(field, format!("cannot read {}: {e}", path.display())))?;
-    let boundary = format!("voiceclone-{}", uuid::Uuid::new_v4().simple());
-    let (content_type, bytes) = multipart_body(&boundary, &safe_filename(name), mime, &file);
+        .map_err(|e| e.with_step(UploadStep::SubmitClone))
+}
+
+async fn send(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    sample: &LocalSample,
+    progress: Option<&ProgressFn>,
+) -> Result<url::Url, Error> {
     let call = Call {
-        operation: "upload_sample",
+        operation: "upload",
         route: ("POST", UPLOAD),
-        kind: OperationKind::UnsafeWrite,
+        kind: OperationKind::Upload,
         idempotency_key: None,
         body: None,
         free_text: &[],
     };
-    // An upload that may have arrived only leaves an orphan file, but it is still not
-    // resent blindly: the caller decides (OutcomeUnknown says what happened).
     let up = t
-        .send(call, None, || upload_once(c, &content_type, &bytes))
-        .await?;
+        .send(call, None, || upload_once(c, sample, progress.cloned()))
+        .await
+        .map_err(|e| local_failure(e).with_step(UploadStep::UploadFile))?;
     let url = up.as_ref().and_then(|u| text(u.url.as_ref()));
-    parse_url("url", url).ok_or_else(|| bad_answer("the upload answer has no usable url"))
+    parse_url("url", url).ok_or_else(|| {
+        bad_answer("the upload answer has no usable url").with_step(UploadStep::UploadFile)
+    })
 }
 
-/// One upload attempt, through the generated client's own hooks (auth, timeout, body limit)
-/// and answered as a generated call would be.
+/// A failure of the local side inside an attempt (the file changed, could not be read)
+/// arrives as the generated client's `InvalidRequest`: name the recording.
+fn local_failure(e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::InvalidInput { field, reason } if field == "request" => {
+            let reason = reason.clone();
+            e.with_kind(ErrorKind::InvalidInput {
+                field: crate::sample::FIELD.into(),
+                reason,
+            })
+        }
+        _ => e,
+    }
+}
+
+/// One upload attempt, streaming the file again, through the generated client's own hooks
+/// (auth, timeout, body limit) and answered as a generated call would be.
 async fn upload_once(
     c: &jimmyai_client::Client,
-    content_type: &str,
-    bytes: &bytes::Bytes,
+    sample: &LocalSample,
+    progress: Option<ProgressFn>,
 ) -> Result<ResponseValue<types::UploadFileEnvelope>, progenitor_client::Error<()>> {
-    let client = c;
-    let url = format!("{}{UPLOAD}", client.baseurl());
-    let mut request = client
+    let (stream, failure) = sample
+        .stream(0, sample.len, None, progress)
+        .await
+        .map_err(|e| progenitor_client::Error::InvalidRequest(local_reason(&e)))?;
+    let mime = mime_for(&sample.extension).unwrap_or("application/octet-stream");
+    let part = reqwest::multipart::Part::stream_with_length(
+        reqwest::Body::wrap_stream(stream),
+        sample.len,
+    )
+    .file_name(safe_filename(&sample.file_name))
+    .mime_str(mime)?;
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let url = format!("{}{UPLOAD}", c.baseurl());
+    let mut request = c
         .client()
         .post(url)
-        .header(reqwest::header::CONTENT_TYPE, content_type)
         .header(reqwest::header::ACCEPT, "application/json")
-        .body(bytes.clone())
+        .multipart(form)
         .build()?;
     let info = OperationInfo {
         operation_id: "upload_file",
     };
-    client_glue::hooks::prepare(client.inner(), &mut request, &info);
-    let response = client_glue::hooks::execute(client.client(), client.inner(), request).await?;
+    client_glue::hooks::prepare(c.inner(), &mut request, &info);
+    let response = match client_glue::hooks::execute(c.client(), c.inner(), request).await {
+        Ok(r) => r,
+        Err(e) => {
+            return Err(match failure.take() {
+                Some(why) => progenitor_client::Error::InvalidRequest(why),
+                None => e.into(),
+            });
+        }
+    };
     if response.status().as_u16() == 200 {
         ResponseValue::from_response(response).await
     } else {
@@ -164,20 +213,22 @@ async fn upload_once(
     }
 }
 
+fn local_reason(e: &Error) -> String {
+    match e.kind() {
+        ErrorKind::InvalidInput { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
-    fn multipart_wire_shape() {
-        let (ct, body) = multipart_body("B", "a.wav", "audio/wav", b"RIFF");
-        assert_eq!(ct, "multipart/form-data; boundary=B");
-        assert_eq!(
-            std::str::from_utf8(&body).unwrap(),
-            "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\nContent-Type: audio/wav\r\n\r\nRIFF\r\n--B--\r\n"
-        );
+    fn filenames_are_made_safe() {
         assert_eq!(safe_filename("声音 \"x\".wav"), "____x_.wav");
         assert_eq!(safe_filename("..."), "sample");
+        assert_eq!(mime_for("wav"), Some("audio/wav"));
+        assert_eq!(mime_for("exe"), None);
     }
 }

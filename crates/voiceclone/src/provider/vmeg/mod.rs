@@ -1,5 +1,5 @@
-//! VMEG Open API (Standalone): status table, results as jobs, and the calls into the
-//! generated `vmeg-client`.
+//! VMEG Open API (Standalone): status table, results as jobs, the calls into the
+//! generated `vmeg-client`, and clones from local recordings through materials.
 
 use std::time::Duration;
 
@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 mod calls;
+mod materials;
 mod results;
 pub(crate) mod rules;
 mod status;
@@ -20,7 +21,10 @@ use voices::{delete_voice, list_voices, rename_voice, voice_for_task};
 
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
-use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice};
+use crate::model::{
+    AudioSource, CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice,
+};
+use crate::transfer::Uploads;
 use crate::transport::Dialect;
 use crate::transport::Transport;
 
@@ -80,6 +84,7 @@ fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
     Ok(Box::new(Vmeg {
         client: vmeg_client::Client::new_with_client(&c.base, c.http.clone(), config),
         names: Mutex::new(HashMap::new()),
+        uploads: c.uploads.clone(),
     }))
 }
 
@@ -89,6 +94,8 @@ fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
 pub(crate) struct Vmeg {
     client: vmeg_client::Client,
     names: Mutex<HashMap<JobId, String>>,
+    /// Material uploads (local recordings).
+    uploads: Uploads,
 }
 
 impl Vmeg {
@@ -119,7 +126,12 @@ impl Backend for Vmeg {
         allow_private: bool,
     ) -> BoxFuture<'a, Result<CloneJob, Error>> {
         Box::pin(async move {
-            let job = clone_voice(t, &self.client, req, allow_private).await?;
+            let job = if req.audio.is_local() {
+                materials::clone_from_local(t, &self.client, &self.uploads, req, allow_private)
+                    .await?
+            } else {
+                clone_voice(t, &self.client, req, allow_private).await?
+            };
             self.remember_name(&job);
             Ok(job)
         })
@@ -187,6 +199,21 @@ impl Backend for Vmeg {
         voice_id: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(delete_voice(t, &self.client, voice_id))
+    }
+
+    fn upload<'a>(
+        &'a self,
+        t: &'a Transport,
+        source: &'a AudioSource,
+        allow_private: bool,
+    ) -> BoxFuture<'a, Result<url::Url, Error>> {
+        Box::pin(materials::upload(
+            t,
+            &self.client,
+            &self.uploads,
+            source,
+            allow_private,
+        ))
     }
 }
 

@@ -16,6 +16,19 @@ pub(crate) const VMEG_MAX_LINES: usize = 50;
 /// checked. `allow_private` is `ClientBuilder::allow_private_urls` (a local simulator's
 /// samples).
 pub(crate) fn clone_request(req: &CloneRequest, allow_private: bool) -> Result<Url, Error> {
+    clone_fields(req)?;
+    match req.audio_url() {
+        Some(u) => audio_url(u, allow_private),
+        None => Err(invalid(
+            "audio_url",
+            "is not a URL (upload the recording first)",
+        )),
+    }
+}
+
+/// The checks of a clone request's fields other than its recording (run before a local
+/// recording is uploaded, so that nothing is sent for a request that would be refused).
+pub(crate) fn clone_fields(req: &CloneRequest) -> Result<(), Error> {
     reject_foreign(
         Provider::Vmeg,
         "JimmyAI",
@@ -30,11 +43,10 @@ pub(crate) fn clone_request(req: &CloneRequest, allow_private: bool) -> Result<U
     if let Some(text) = &req.sample_text {
         non_blank("sample_text", text)?;
     }
-    let url = audio_url(&req.audio_url, allow_private)?;
     if let Some(lang) = &req.language {
         language_value("language", lang)?;
     }
-    Ok(url)
+    Ok(())
 }
 
 /// Validates a speech request for VMEG.

@@ -1,0 +1,316 @@
+//! `voiceclone clone PATH` and `voiceclone upload FILE` (issue 15): the built binary against
+//! the in-process simulator, for both providers, with a generated 20-second WAV. The API key
+//! never reaches stdout or stderr; failures before anything is sent are exit 2.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use voiceclone_sim::{FaultKind, SimConfig, SimHandle, Simulator};
+
+const KEY: &str = "sk-upload-e2e-secret-0123456789";
+
+struct Sim {
+    handle: SimHandle,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    fn start() -> Sim {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = rt
+            .block_on(Simulator::start_with(
+                SimConfig::default().with_speed(1000.0).with_api_key(KEY),
+            ))
+            .unwrap();
+        Sim { handle, _rt: rt }
+    }
+
+    fn url(&self) -> String {
+        self.handle.base_url()
+    }
+
+    fn requests(&self) -> u64 {
+        self.handle.stats().requests_total
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
+        self
+    }
+
+    fn json(&self) -> Value {
+        let lines: Vec<&str> = self
+            .stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "expected one JSON line on stdout: {self:?}");
+        serde_json::from_str(lines[0]).unwrap()
+    }
+}
+
+/// Runs the binary in `dir` with the keys of both providers and a clean environment.
+fn run(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("VMEG_API_KEY", KEY)
+        .env("JIMMYAI_API_KEY", KEY)
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
+        "the API key was printed by {args:?}: {run:?}"
+    );
+    run
+}
+
+/// A 20-second mono 16-bit 16 kHz PCM WAV of a soft tone.
+fn write_wav(path: &Path, seconds: u32) {
+    let rate = 16_000u32;
+    let samples = rate * seconds;
+    let mut v = Vec::with_capacity(44 + 2 * samples as usize);
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + 2 * samples).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * 2).to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&(2 * samples).to_le_bytes());
+    for i in 0..samples {
+        let t = f64::from(i) / f64::from(rate);
+        let s = ((t * 220.0 * std::f64::consts::TAU).sin() * 3000.0) as i16;
+        v.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, v).unwrap();
+}
+
+/// The issue's "Done when": `clone ./sample.wav --name n --language en-US --wait` for both
+/// providers, against the simulator, from a local 20-second WAV.
+#[test]
+fn clone_a_local_20_second_wav_and_wait_with_both_providers() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_wav(&dir.path().join("sample.wav"), 20);
+    let base = sim.url();
+    for provider in ["vmeg", "jimmyai"] {
+        let mut args = vec![
+            "--allow-private-urls",
+            "--provider",
+            provider,
+            "--base-url",
+            &base,
+            "clone",
+            "./sample.wav",
+        ];
+        if provider == "vmeg" {
+            // JimmyAI voices have no names: --name is refused for it (exit 2).
+            args.extend(["--name", "n"]);
+        }
+        args.extend(["--language", "en-US", "--wait"]);
+        let r = run(dir.path(), &args).expect(0);
+        assert!(r.stdout.contains("voice"), "{provider}: {r:?}");
+        // Nothing but the result on stdout: no progress bar (stderr is not a terminal).
+        assert!(!r.stdout.contains("uploading"), "{r:?}");
+        assert!(!r.stderr.contains("uploading"), "{r:?}");
+    }
+    let stats = sim.handle.stats();
+    assert_eq!(stats.billable("vmeg.cloneVoiceCreateAsync"), 1);
+    assert_eq!(stats.billable("jimmyai.createClone"), 1);
+    assert_eq!(stats.requests("vmeg.materialPut"), 1);
+    assert_eq!(stats.requests("jimmyai.uploadFile"), 1);
+
+    // The same with --json: one object, the voice id in it.
+    let j = run(
+        dir.path(),
+        &[
+            "--allow-private-urls",
+            "--provider",
+            "vmeg",
+            "--base-url",
+            &base,
+            "--json",
+            "clone",
+            "sample.wav",
+            "--name",
+            "n2",
+            "--wait",
+            "--poll-interval",
+            "0.05",
+        ],
+    )
+    .expect(0)
+    .json();
+    assert!(j["voice_id"].is_string(), "{j}");
+}
+
+#[test]
+fn upload_prints_the_url_for_both_providers() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_wav(&dir.path().join("sample.wav"), 20);
+    let base = sim.url();
+    for provider in ["vmeg", "jimmyai"] {
+        let j = run(
+            dir.path(),
+            &[
+                "--allow-private-urls",
+                "--provider",
+                provider,
+                "--base-url",
+                &base,
+                "--json",
+                "upload",
+                "sample.wav",
+            ],
+        )
+        .expect(0)
+        .json();
+        let url = j["file_url"].as_str().unwrap().to_owned();
+        assert!(url.starts_with(&base), "{j}");
+        // The URL clones.
+        let mut args = vec![
+            "--allow-private-urls",
+            "--provider",
+            provider,
+            "--base-url",
+            &base,
+            "--json",
+            "clone",
+            &url,
+        ];
+        if provider == "vmeg" {
+            args.extend(["--name", "from-url"]);
+        }
+        run(dir.path(), &args).expect(0);
+        let r = run(
+            dir.path(),
+            &[
+                "--allow-private-urls",
+                "--provider",
+                provider,
+                "--base-url",
+                &base,
+                "upload",
+                "sample.wav",
+            ],
+        )
+        .expect(0);
+        assert!(r.stdout.starts_with("uploaded: http"), "{r:?}");
+    }
+}
+
+#[test]
+fn a_missing_file_or_a_refused_one_is_exit_2_with_nothing_sent() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_wav(&dir.path().join("short.wav"), 10);
+    let base = sim.url();
+    let before = sim.requests();
+    for (provider, arg, needle) in [
+        ("vmeg", "./missing.wav", "no such file"),
+        ("jimmyai", "missing.wav", "no such file"),
+        // Not an http(s) URL: a local path, and there is no such file.
+        ("vmeg", "ftp://example.com/a.wav", "no such file"),
+        // JimmyAI wants more than 15 s.
+        ("jimmyai", "short.wav", "15 s"),
+    ] {
+        let j = run(
+            dir.path(),
+            &[
+                "--allow-private-urls",
+                "--provider",
+                provider,
+                "--base-url",
+                &base,
+                "--json",
+                "clone",
+                arg,
+            ],
+        )
+        .expect(2)
+        .json();
+        assert_eq!(j["error"]["field"], "audio_file", "{j}");
+        assert_eq!(j["error"]["step"], "read_file", "{j}");
+        assert_eq!(j["error"]["no_clone_submitted"], true, "{j}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains(needle),
+            "{j}"
+        );
+        let r = run(
+            dir.path(),
+            &[
+                "--allow-private-urls",
+                "--provider",
+                provider,
+                "--base-url",
+                &base,
+                "upload",
+                "missing.wav",
+            ],
+        )
+        .expect(2);
+        assert!(r.stderr.contains("no such file"), "{r:?}");
+    }
+    assert_eq!(sim.requests(), before, "nothing may be sent");
+}
+
+#[test]
+fn a_put_cut_off_is_exit_3_naming_the_step_and_no_clone_is_billed() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_wav(&dir.path().join("sample.wav"), 20);
+    sim.handle
+        .fail_next("vmeg.materialPut", FaultKind::DropBefore, 10)
+        .unwrap();
+    let base = sim.url();
+    let j = run(
+        dir.path(),
+        &[
+            "--allow-private-urls",
+            "--provider",
+            "vmeg",
+            "--base-url",
+            &base,
+            "--json",
+            "clone",
+            "sample.wav",
+            "--name",
+            "n",
+        ],
+    )
+    .expect(3)
+    .json();
+    assert_eq!(j["error"]["step"], "put", "{j}");
+    assert_eq!(j["error"]["no_clone_submitted"], true, "{j}");
+    assert_eq!(sim.handle.stats().billable_total(), 0);
+    assert_eq!(sim.handle.stats().requests("vmeg.cloneVoiceCreateAsync"), 0);
+}

@@ -1,0 +1,732 @@
+//! VMEG materials (`/openapi/v1/assets/material/...`) and the storage their
+//! presigned URLs point at (`PUT /sim/storage/{token}`), as VMEG's document
+//! describes them (api-facts A6b):
+//!
+//! - `gen-upload-url` takes the file's MD5 and name and answers with a
+//!   presigned PUT URL on this simulator, the upload target (`s3Uri`) and a
+//!   new `materialId`; when a material with that MD5 already exists it
+//!   answers with that material and an empty `uploadUrl` ("instant upload").
+//! - The PUT goes to the storage without the API key: a PUT that carries an
+//!   `Authorization` header is refused (HTTP 400), as object stores refuse a
+//!   second authentication next to a presigned signature. The answer carries
+//!   the body's MD5 as its quoted `ETag`.
+//! - `complete` registers the material once the PUT arrived and its MD5
+//!   equals the announced `fileHash`; the material's `addressUrl` is served
+//!   from `GET /sim/files/{materialId}.{ext}`.
+//! - Multipart: `initiate` (with `recommendedPartSize`), `presign-parts`
+//!   (part numbers 1 to 10000), a PUT per part, `complete` with every part's
+//!   number and `ETag` (ascending; every part but the last at least
+//!   min(5 MiB, the recommended size)), or `abort`.
+//! - `list` (newest first) and `delete` (logical delete: the material, its
+//!   MD5 and its file are forgotten).
+//!
+//! Size limits are UNKNOWN: one PUT (or one material) above
+//! [`crate::SimConfig::vmeg_max_material_bytes`] gets 413. Presigned URLs
+//! expire after [`crate::SimConfig::vmeg_presign_validity`] (simulated time,
+//! 403 after). Material calls are not billable (A14). Pending uploads and
+//! materials are bounded by [`crate::SimConfig::max_uploads`] (oldest
+//! forgotten first); their bytes live in the upload store with its byte and
+//! age bounds.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use md5::{Digest, Md5};
+use serde_json::{Map, Value, json};
+
+use crate::shared::{Shared, lock};
+use crate::state::{StoredFile, hex_id};
+use crate::wire::{extension, opt_str, query_map, req_str};
+
+use super::{Rejection, bad};
+
+/// Part numbers VMEG accepts (documented: 1 to 10000).
+const MAX_PART_NUMBER: i64 = 10_000;
+/// The usual object-store minimum for every part but the last.
+const S3_MIN_PART: usize = 5 * 1024 * 1024;
+
+/// Where a presigned URL lets a PUT go.
+#[derive(Debug, Clone)]
+struct Grant {
+    material_id: String,
+    /// `None`: the single-file PUT; `Some(n)`: part `n` of a multipart upload.
+    part: Option<u32>,
+    signature: String,
+    expires: Duration,
+}
+
+/// A PUT that arrived: where its bytes are kept and their MD5.
+#[derive(Debug, Clone)]
+struct Received {
+    file_key: String,
+    md5: String,
+    len: usize,
+}
+
+/// An upload started by `gen-upload-url` or `multipart/initiate`.
+#[derive(Debug, Clone)]
+struct Pending {
+    file_name: String,
+    file_hash: String,
+    s3_uri: String,
+    upload_id: Option<String>,
+    put: Option<Received>,
+    parts: BTreeMap<u32, Received>,
+    tokens: Vec<String>,
+}
+
+/// A registered material.
+#[derive(Debug, Clone)]
+struct Material {
+    id: String,
+    name: String,
+    file_key: String,
+    file_hash: String,
+    s3_uri: String,
+    size: usize,
+    duration_ms: Option<u64>,
+    mime: &'static str,
+    category: &'static str,
+    created: Duration,
+}
+
+/// Pending uploads, grants and materials (behind `Shared::materials`).
+#[derive(Debug, Default)]
+pub(crate) struct MaterialStore {
+    pending: HashMap<String, Pending>,
+    pending_order: VecDeque<String>,
+    grants: HashMap<String, Grant>,
+    materials: HashMap<String, Material>,
+    order: VecDeque<String>,
+    by_hash: HashMap<String, String>,
+    by_file: HashMap<String, String>,
+}
+
+impl MaterialStore {
+    fn forget_pending(&mut self, sh: &Shared, id: &str) -> Option<Pending> {
+        let p = self.pending.remove(id)?;
+        self.pending_order.retain(|x| x != id);
+        for t in &p.tokens {
+            self.grants.remove(t);
+        }
+        let mut st = sh.lock_state();
+        for r in p.put.iter().chain(p.parts.values()) {
+            st.remove_upload(&r.file_key);
+        }
+        Some(p)
+    }
+
+    fn forget_material(&mut self, sh: &Shared, id: &str) -> Option<Material> {
+        let m = self.materials.remove(id)?;
+        self.order.retain(|x| x != id);
+        if self.by_hash.get(&m.file_hash) == Some(&m.id) {
+            self.by_hash.remove(&m.file_hash);
+        }
+        self.by_file.remove(&m.file_key);
+        sh.lock_state().remove_upload(&m.file_key);
+        Some(m)
+    }
+
+    fn add_pending(&mut self, sh: &Shared, id: String, p: Pending) {
+        self.pending.insert(id.clone(), p);
+        self.pending_order.push_back(id);
+        while self.pending.len() > sh.config.max_uploads.max(1) {
+            let Some(oldest) = self.pending_order.front().cloned() else {
+                break;
+            };
+            self.forget_pending(sh, &oldest);
+        }
+    }
+}
+
+fn ext_info(ext: &str) -> (&'static str, &'static str) {
+    match ext {
+        "wav" => ("audio/wav", "audio"),
+        "mp3" => ("audio/mpeg", "audio"),
+        "m4a" => ("audio/mp4", "audio"),
+        "aac" => ("audio/aac", "audio"),
+        "flac" => ("audio/flac", "audio"),
+        "ogg" => ("audio/ogg", "audio"),
+        "mp4" | "m4v" => ("video/mp4", "video"),
+        "mov" => ("video/quicktime", "video"),
+        "avi" => ("video/x-msvideo", "video"),
+        "webm" => ("video/webm", "video"),
+        "mkv" => ("video/x-matroska", "video"),
+        "flv" => ("video/x-flv", "video"),
+        _ => ("application/octet-stream", "other"),
+    }
+}
+
+/// The duration of a RIFF/WAVE file in milliseconds, from its `fmt ` byte
+/// rate and its `data` size (the simulator's own small reader).
+fn wav_duration_ms(b: &[u8]) -> Option<u64> {
+    if b.get(0..4)? != b"RIFF" || b.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let u32_at =
+        |i: usize| -> Option<u32> { Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?)) };
+    let mut at = 12usize;
+    let mut byte_rate = None;
+    loop {
+        let id = b.get(at..at + 4)?;
+        let size = u32_at(at + 4)? as usize;
+        let body = at + 8;
+        if id == b"fmt " {
+            byte_rate = Some(u32_at(body + 8)?);
+        } else if id == b"data" {
+            let rate = u64::from(byte_rate.filter(|r| *r > 0)?);
+            let len = size.min(b.len().saturating_sub(body)) as u64;
+            return Some(len.saturating_mul(1000) / rate);
+        }
+        at = body.checked_add(size)?.checked_add(size % 2)?;
+    }
+}
+
+fn md5_hex(b: &[u8]) -> String {
+    hex::encode(Md5::digest(b))
+}
+
+/// A lowercase 32-digit hex MD5, or the 400 message.
+fn file_hash(m: &Map<String, Value>, k: &str) -> Result<String, Rejection> {
+    let h = req_str(m, k).map_err(bad)?.trim().to_ascii_lowercase();
+    if h.len() != 32 || !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(bad(format!(
+            "`{k}` must be the file's MD5 as 32 hex digits"
+        )));
+    }
+    Ok(h)
+}
+
+fn file_name(m: &Map<String, Value>) -> Result<(String, String), Rejection> {
+    let name = req_str(m, "fileName").map_err(bad)?;
+    let ext = extension(&name)
+        .filter(|e| e.bytes().all(|c| c.is_ascii_alphanumeric()))
+        .ok_or_else(|| bad("`fileName` must include an extension"))?;
+    if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+        return Err(bad("`fileName` must be a plain file name"));
+    }
+    Ok((name, ext))
+}
+
+fn material_json(sh: &Shared, m: &Material) -> Value {
+    let mut v = json!({
+        "materialId": m.id,
+        "category": m.category,
+        "name": m.name,
+        "addressUrl": format!("{}/sim/files/{}", sh.base_url, m.file_key),
+        "mimeType": m.mime,
+        "fileHash": m.file_hash,
+        "filesize": m.size,
+        "createTime": sh.clock.iso(m.created),
+        "updateTime": sh.clock.iso(m.created),
+    });
+    if let (Some(d), Value::Object(o)) = (m.duration_ms, &mut v) {
+        o.insert("duration".into(), json!(d));
+        if m.category == "audio" {
+            o.insert(
+                "audioUrl".into(),
+                json!(format!("{}/sim/files/{}", sh.base_url, m.file_key)),
+            );
+        }
+    }
+    v
+}
+
+fn validity(sh: &Shared) -> u64 {
+    sh.config.vmeg_presign_validity.as_secs()
+}
+
+/// A new presigned URL for `material_id` (and `part`), recorded as a grant.
+fn grant(sh: &Shared, store: &mut MaterialStore, material_id: &str, part: Option<u32>) -> String {
+    let token = hex_id();
+    let signature = hex_id();
+    let expires = sh
+        .clock
+        .now()
+        .saturating_add(sh.config.vmeg_presign_validity);
+    store.grants.insert(
+        token.clone(),
+        Grant {
+            material_id: material_id.to_owned(),
+            part,
+            signature: signature.clone(),
+            expires,
+        },
+    );
+    if let Some(p) = store.pending.get_mut(material_id) {
+        p.tokens.push(token.clone());
+    }
+    let part_q = part.map(|n| format!("&partNumber={n}")).unwrap_or_default();
+    format!(
+        "{}/sim/storage/{token}?X-Sim-Expires={}{part_q}&X-Sim-Signature={signature}",
+        sh.base_url,
+        validity(sh)
+    )
+}
+
+/// `POST .../upload/gen-upload-url` and `.../multipart/initiate`.
+pub(super) fn start(
+    sh: &Shared,
+    m: &Map<String, Value>,
+    multipart: bool,
+) -> Result<Value, Rejection> {
+    let hash = file_hash(m, "fileHash")?;
+    let (name, _) = file_name(m)?;
+    let mut store = lock(&sh.materials);
+    if !multipart
+        && let Some(existing) = store
+            .by_hash
+            .get(&hash)
+            .and_then(|id| store.materials.get(id))
+    {
+        tracing::debug!(material_id = %existing.id, "instant upload: MD5 already known");
+        return Ok(json!({
+            "uploadUrl": "",
+            "material": material_json(sh, existing),
+            "s3Uri": existing.s3_uri,
+            "materialId": existing.id,
+        }));
+    }
+    let id = format!("mat_{}", hex_id());
+    let s3_uri = format!("s3://sim-materials/{id}/{name}");
+    let upload_id = multipart.then(|| format!("up_{}", hex_id()));
+    store.add_pending(
+        sh,
+        id.clone(),
+        Pending {
+            file_name: name,
+            file_hash: hash,
+            s3_uri: s3_uri.clone(),
+            upload_id: upload_id.clone(),
+            put: None,
+            parts: BTreeMap::new(),
+            tokens: Vec::new(),
+        },
+    );
+    if let Some(upload_id) = upload_id {
+        return Ok(json!({
+            "materialId": id,
+            "s3Uri": s3_uri,
+            "uploadId": upload_id,
+            "expiresInSeconds": validity(sh),
+            "recommendedPartSize": sh.config.vmeg_material_part_size,
+        }));
+    }
+    let url = grant(sh, &mut store, &id, None);
+    Ok(json!({"uploadUrl": url, "s3Uri": s3_uri, "materialId": id}))
+}
+
+/// The pending upload a body names, checked against its session.
+fn pending_for<'a>(
+    store: &'a MaterialStore,
+    m: &Map<String, Value>,
+    multipart: bool,
+) -> Result<(&'a str, &'a Pending), Rejection> {
+    let id = req_str(m, "materialId").map_err(bad)?;
+    let Some((id, p)) = store.pending.get_key_value(&id) else {
+        return Err((
+            404,
+            format!("Upload of material {id} not found (expired, aborted or already completed)"),
+        ));
+    };
+    if multipart {
+        let upload_id = req_str(m, "uploadId").map_err(bad)?;
+        if p.upload_id.as_deref() != Some(upload_id.as_str()) {
+            return Err((404, format!("Multipart upload {upload_id} not found")));
+        }
+    } else if p.upload_id.is_some() {
+        return Err(bad(
+            "this material is a multipart upload: use multipart/complete",
+        ));
+    }
+    if let Some(h) = m.get("fileHash").filter(|v| !v.is_null()) {
+        let h = h.as_str().unwrap_or("").trim().to_ascii_lowercase();
+        if h != p.file_hash {
+            return Err(bad(
+                "`fileHash` differs from the one this upload was started with",
+            ));
+        }
+    }
+    if let Some(n) = opt_str(m, "fileName").map_err(bad)?
+        && n != p.file_name
+    {
+        return Err(bad(
+            "`fileName` differs from the one this upload was started with",
+        ));
+    }
+    Ok((id.as_str(), p))
+}
+
+/// Stores the joined bytes as a material (or answers with the material
+/// that already has this MD5).
+fn register(
+    sh: &Shared,
+    store: &mut MaterialStore,
+    id: &str,
+    bytes: Bytes,
+) -> Result<Value, Rejection> {
+    let Some(p) = store.pending.get(id).cloned() else {
+        return Err((404, format!("Upload of material {id} not found")));
+    };
+    if bytes.len() > sh.config.vmeg_max_material_bytes {
+        return Err((413, "Material too large".into()));
+    }
+    let md5 = md5_hex(&bytes);
+    if md5 != p.file_hash {
+        return Err(bad(format!(
+            "fileHash {} does not match the uploaded file (MD5 {md5})",
+            p.file_hash
+        )));
+    }
+    store.forget_pending(sh, id);
+    if let Some(existing) = store.by_hash.get(&md5).and_then(|i| store.materials.get(i)) {
+        return Ok(material_json(sh, existing));
+    }
+    let ext = extension(&p.file_name).unwrap_or_default();
+    let (mime, category) = ext_info(&ext);
+    let file_key = format!("{id}.{ext}");
+    let now = sh.clock.now();
+    let material = Material {
+        id: id.to_owned(),
+        name: p.file_name.clone(),
+        file_key: file_key.clone(),
+        file_hash: md5.clone(),
+        s3_uri: p.s3_uri.clone(),
+        size: bytes.len(),
+        duration_ms: if ext == "wav" {
+            wav_duration_ms(&bytes)
+        } else {
+            None
+        },
+        mime,
+        category,
+        created: now,
+    };
+    sh.lock_state().insert_upload(
+        file_key.clone(),
+        StoredFile {
+            bytes,
+            mime: mime.into(),
+        },
+        now,
+    );
+    let answer = material_json(sh, &material);
+    store.by_hash.insert(md5, id.to_owned());
+    store.by_file.insert(file_key, id.to_owned());
+    store.order.push_back(id.to_owned());
+    store.materials.insert(id.to_owned(), material);
+    while store.materials.len() > sh.config.max_uploads.max(1) {
+        let Some(oldest) = store.order.front().cloned() else {
+            break;
+        };
+        store.forget_material(sh, &oldest);
+    }
+    tracing::debug!(material_id = %id, "material registered");
+    Ok(answer)
+}
+
+fn stored_bytes(sh: &Shared, r: &Received) -> Result<Bytes, Rejection> {
+    sh.lock_state()
+        .files
+        .get(&r.file_key)
+        .map(|f| f.bytes.clone())
+        .ok_or_else(|| bad("the uploaded bytes were evicted (upload store bounds); upload again"))
+}
+
+/// `POST .../upload/complete`.
+pub(super) fn complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
+    for k in ["s3Uri", "fileName", "materialId"] {
+        req_str(m, k).map_err(bad)?;
+    }
+    file_hash(m, "fileHash")?;
+    let mut store = lock(&sh.materials);
+    let (id, p) = pending_for(&store, m, false)?;
+    if opt_str(m, "s3Uri").map_err(bad)?.as_deref() != Some(p.s3_uri.as_str()) {
+        return Err(bad("`s3Uri` is not this upload's target"));
+    }
+    let Some(put) = &p.put else {
+        return Err(bad("the file was not uploaded: PUT it to uploadUrl first"));
+    };
+    let id = id.to_owned();
+    let bytes = stored_bytes(sh, put)?;
+    register(sh, &mut store, &id, bytes)
+}
+
+/// `POST .../multipart/presign-parts`.
+pub(super) fn presign(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
+    let mut store = lock(&sh.materials);
+    let (id, _) = pending_for(&store, m, true)?;
+    let id = id.to_owned();
+    let numbers = match m.get("partNumbers") {
+        Some(Value::Array(a)) if !a.is_empty() => a,
+        _ => return Err(bad("`partNumbers` must be a non-empty array")),
+    };
+    let mut parts = Vec::with_capacity(numbers.len());
+    for n in numbers {
+        match n.as_i64() {
+            Some(n) if (1..=MAX_PART_NUMBER).contains(&n) => parts.push(n as u32),
+            _ => {
+                return Err(bad(
+                    "each of `partNumbers` must be an integer from 1 to 10000",
+                ));
+            }
+        }
+    }
+    let urls: Vec<Value> = parts
+        .into_iter()
+        .map(|n| json!({"partNumber": n, "url": grant(sh, &mut store, &id, Some(n))}))
+        .collect();
+    Ok(json!({"urls": urls, "expiresInSeconds": validity(sh)}))
+}
+
+fn unquote(s: &str) -> &str {
+    s.trim().trim_matches('"')
+}
+
+/// `POST .../multipart/complete`.
+pub(super) fn multipart_complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
+    let mut store = lock(&sh.materials);
+    let (id, p) = pending_for(&store, m, true)?;
+    let id = id.to_owned();
+    let listed = match m.get("parts") {
+        Some(Value::Array(a)) if !a.is_empty() => a,
+        _ => return Err(bad("`parts` must list every uploaded part")),
+    };
+    let min_part = S3_MIN_PART.min(sh.config.vmeg_material_part_size.max(1));
+    let mut joined = Vec::new();
+    let mut last = 0u32;
+    for (i, part) in listed.iter().enumerate() {
+        let n = part
+            .get("partNumber")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > last)
+            .ok_or_else(|| bad("`parts` must be in ascending partNumber order, each once"))?;
+        last = n;
+        let etag = part.get("eTag").and_then(Value::as_str).unwrap_or("");
+        let Some(r) = p.parts.get(&n) else {
+            return Err(bad(format!("InvalidPart: part {n} was not uploaded")));
+        };
+        if unquote(etag) != r.md5 {
+            return Err(bad(format!(
+                "InvalidPart: the eTag of part {n} does not match"
+            )));
+        }
+        if i + 1 < listed.len() && r.len < min_part {
+            return Err(bad(format!(
+                "EntityTooSmall: part {n} has {} bytes; every part but the last needs at least {min_part}",
+                r.len
+            )));
+        }
+        if joined.len().saturating_add(r.len) > sh.config.vmeg_max_material_bytes {
+            return Err((413, "Material too large".into()));
+        }
+        joined.extend_from_slice(&stored_bytes(sh, r)?);
+    }
+    register(sh, &mut store, &id, Bytes::from(joined))
+}
+
+/// `POST .../multipart/abort`.
+pub(super) fn abort(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
+    let mut store = lock(&sh.materials);
+    let (id, _) = pending_for(&store, m, true)?;
+    let id = id.to_owned();
+    store.forget_pending(sh, &id);
+    Ok(Value::Null)
+}
+
+/// `GET /openapi/v1/assets/material/list`.
+pub(super) fn list(sh: &Shared, uri: &axum::http::Uri) -> Result<Value, Rejection> {
+    let q = query_map(uri.query());
+    let page = super::parse_page(&q, "currentPage", 1)? as usize;
+    let size = super::parse_page(&q, "pageSize", 20)?.min(super::MAX_PAGE_SIZE) as usize;
+    let store = lock(&sh.materials);
+    let newest_first: Vec<&String> = store.order.iter().rev().collect();
+    let records: Vec<Value> = super::paginate(&newest_first, page, size)
+        .into_iter()
+        .filter_map(|id| store.materials.get(id))
+        .map(|m| material_json(sh, m))
+        .collect();
+    Ok(json!({"records": records, "total": store.materials.len()}))
+}
+
+/// `POST /openapi/v1/assets/material/delete`.
+pub(super) fn delete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
+    let id = req_str(m, "materialId").map_err(bad)?;
+    let mut store = lock(&sh.materials);
+    match store.forget_material(sh, &id) {
+        Some(_) => Ok(Value::Null),
+        None => Err((404, format!("Material {id} not found"))),
+    }
+}
+
+/// Whether `url` is the `addressUrl` of a live material (for the clone's
+/// `refAudio` rule).
+pub(crate) fn is_material_url(sh: &Shared, url: &str) -> bool {
+    let Some(key) = url
+        .strip_prefix(&sh.base_url)
+        .and_then(|rest| rest.strip_prefix("/sim/files/"))
+    else {
+        return false;
+    };
+    lock(&sh.materials).by_file.contains_key(key) && sh.lock_state().files.contains_key(key)
+}
+
+/// A storage error: S3's XML shape, with the code and message.
+fn storage_err(status: u16, code: &str, message: &str) -> Response<Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+/// `PUT /sim/storage/{token}?...&X-Sim-Signature=...`: a presigned upload.
+pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        return storage_err(
+            400,
+            "InvalidArgument",
+            "Only one auth mechanism allowed: the URL is presigned, send no Authorization header",
+        );
+    }
+    let token = parts
+        .uri
+        .path()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    let q = query_map(parts.uri.query());
+    let grant = lock(&sh.materials).grants.get(&token).cloned();
+    let Some(grant) = grant.filter(|g| q.get("X-Sim-Signature") == Some(&g.signature)) else {
+        return storage_err(
+            403,
+            "SignatureDoesNotMatch",
+            "unknown or tampered upload URL",
+        );
+    };
+    if sh.clock.now() > grant.expires {
+        return storage_err(403, "AccessDenied", "Request has expired");
+    }
+    let limit = sh.config.vmeg_max_material_bytes;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return storage_err(
+            413,
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+        );
+    }
+    let Ok(_permit) = sh.upload_permits.acquire().await else {
+        return storage_err(503, "SlowDown", "shutting down");
+    };
+    let bytes = match tokio::time::timeout(
+        sh.config.body_read_timeout,
+        axum::body::to_bytes(body, limit),
+    )
+    .await
+    {
+        Err(_) => {
+            return crate::respond::body_timeout(json!({"error": "upload not received in time"}));
+        }
+        Ok(Err(_)) => {
+            return storage_err(
+                413,
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed size",
+            );
+        }
+        Ok(Ok(b)) => b,
+    };
+    let md5 = md5_hex(&bytes);
+    let len = bytes.len();
+    let file_key = format!("put_{token}");
+    let now = sh.clock.now();
+    {
+        let mut store = lock(&sh.materials);
+        let Some(p) = store.pending.get_mut(&grant.material_id) else {
+            return storage_err(
+                404,
+                "NoSuchUpload",
+                "the upload was completed, aborted or forgotten",
+            );
+        };
+        let received = Received {
+            file_key: file_key.clone(),
+            md5: md5.clone(),
+            len,
+        };
+        let old = match grant.part {
+            None => p.put.replace(received),
+            Some(n) => p.parts.insert(n, received),
+        };
+        let mut st = sh.lock_state();
+        if let Some(old) = old.filter(|o| o.file_key != file_key) {
+            st.remove_upload(&old.file_key);
+        }
+        st.insert_upload(
+            file_key,
+            StoredFile {
+                bytes,
+                mime: "application/octet-stream".into(),
+            },
+            now,
+        );
+    }
+    tracing::debug!(len, part = ?grant.part, "presigned PUT stored");
+    let mut r = Response::new(Body::empty());
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{md5}\"")) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+/// For a `drop-before` fault on a storage PUT: read about half the declared
+/// body before the connection is closed, so the client is cut off in the
+/// middle of its upload.
+pub(crate) async fn read_half(req: Request<Body>) {
+    use http_body_util::BodyExt;
+    let half = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(64 * 1024, |n| n / 2);
+    let mut body = req.into_body();
+    let mut read = 0usize;
+    while read < half {
+        match tokio::time::timeout(Duration::from_secs(5), body.frame()).await {
+            Ok(Some(Ok(frame))) => read += frame.data_ref().map_or(0, Bytes::len),
+            _ => break,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wav_duration_from_the_header() {
+        let wav = crate::audio::wav_for(&"x".repeat(100)); // 6 s at 60 ms per char
+        assert_eq!(wav_duration_ms(&wav), Some(6000));
+        assert_eq!(wav_duration_ms(b"RIFF\0\0\0\0WAVE"), None);
+        assert_eq!(wav_duration_ms(b"not a wav"), None);
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+}

@@ -1,0 +1,451 @@
+//! VMEG materials on the simulator, over loopback HTTP with plain reqwest: the presigned
+//! PUT to the simulator itself (never with the API key), MD5 instant upload, size limits,
+//! multipart, and a material's `addressUrl` as clone audio.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use serde_json::{Value, json};
+use voiceclone_sim::{FaultKind, SimConfig, SimHandle, Simulator};
+
+const GEN: &str = "/openapi/v1/assets/material/upload/gen-upload-url";
+const COMPLETE: &str = "/openapi/v1/assets/material/upload/complete";
+const INITIATE: &str = "/openapi/v1/assets/material/upload/multipart/initiate";
+const PRESIGN: &str = "/openapi/v1/assets/material/upload/multipart/presign-parts";
+const MP_COMPLETE: &str = "/openapi/v1/assets/material/upload/multipart/complete";
+const ABORT: &str = "/openapi/v1/assets/material/upload/multipart/abort";
+const CLONE: &str = "/openapi/v1/task/clone-voice/create-async";
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Api {
+    async fn start(cfg: SimConfig) -> (SimHandle, Api) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim = Simulator::start_with(cfg).await.unwrap();
+        let api = Api {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            base: sim.base_url(),
+            key: sim.api_key().to_owned(),
+        };
+        (sim, api)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header("X-Idempotency-Key", uuid())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// A presigned PUT, without the API key; (status, ETag).
+    async fn put(&self, url: &str, bytes: Vec<u8>) -> (u16, Option<String>) {
+        let r = self.http.put(url).body(bytes).send().await.unwrap();
+        let etag = r
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (r.status().as_u16(), etag)
+    }
+}
+
+fn uuid() -> String {
+    format!("k-{}", fastrand_hex())
+}
+
+fn fastrand_hex() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{:x}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn md5_hex(b: &[u8]) -> String {
+    hex::encode(Md5::digest(b))
+}
+
+/// A 20 s mono 16-bit 16 kHz WAV (header and silence).
+fn wav(seconds: u32) -> Vec<u8> {
+    let data_len = seconds * 16_000 * 2;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&16_000u32.to_le_bytes());
+    v.extend_from_slice(&32_000u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    v.resize(v.len() + data_len as usize, 0);
+    v
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+#[tokio::test]
+async fn single_file_upload_instant_upload_clone_list_and_delete() {
+    let (sim, api) = Api::start(SimConfig::default().with_speed(1000.0)).await;
+    let file = wav(20);
+    let hash = md5_hex(&file);
+    let (st, gen_answer) = api
+        .post(GEN, json!({"fileHash": hash, "fileName": "sample.wav"}))
+        .await;
+    assert_eq!(st, 200, "{gen_answer}");
+    let d = &gen_answer["data"];
+    let upload_url = s(&d["uploadUrl"]).to_owned();
+    assert!(upload_url.starts_with(&sim.base_url()), "{d}");
+    assert!(d["material"].is_null(), "{d}");
+
+    // Completing before the PUT: refused.
+    let complete_body = json!({"s3Uri": d["s3Uri"], "fileName": "sample.wav",
+                               "materialId": d["materialId"], "fileHash": hash});
+    let (st, v) = api.post(COMPLETE, complete_body.clone()).await;
+    assert_eq!((st, v["code"].as_i64()), (400, Some(400)), "{v}");
+
+    let (st, etag) = api.put(&upload_url, file.clone()).await;
+    assert_eq!(st, 200);
+    assert_eq!(etag.as_deref(), Some(format!("\"{hash}\"").as_str()));
+    let (st, v) = api.post(COMPLETE, complete_body).await;
+    assert_eq!(st, 200, "{v}");
+    let material = &v["data"];
+    assert_eq!(material["fileHash"], hash.as_str());
+    assert_eq!(material["filesize"], file.len());
+    assert_eq!(material["duration"], 20_000);
+    assert_eq!(material["category"], "audio");
+    let address = s(&material["addressUrl"]).to_owned();
+    let served = api.http.get(&address).send().await.unwrap();
+    assert_eq!(served.bytes().await.unwrap().as_ref(), file.as_slice());
+
+    // The same MD5 again: instant upload, nothing to PUT.
+    let (st, v) = api
+        .post(GEN, json!({"fileHash": hash, "fileName": "again.wav"}))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(v["data"]["uploadUrl"], "");
+    assert_eq!(v["data"]["material"]["materialId"], material["materialId"]);
+
+    // The material's addressUrl is accepted as clone audio (the UNKNOWN's default).
+    let (st, v) = api
+        .post(
+            CLONE,
+            json!({"voiceName": "n", "refAudio": address, "sampleLanguage": "en-US"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(sim.stats().billable("vmeg.cloneVoiceCreateAsync"), 1);
+    assert_eq!(
+        sim.stats().billable_total(),
+        1,
+        "material calls are not billable"
+    );
+
+    let (st, v) = api.get("/openapi/v1/assets/material/list?pageSize=5").await;
+    assert_eq!(st, 200);
+    assert_eq!(v["data"]["total"], 1);
+    assert_eq!(
+        v["data"]["records"][0]["materialId"],
+        material["materialId"]
+    );
+
+    let (st, _) = api
+        .post(
+            "/openapi/v1/assets/material/delete",
+            json!({"materialId": material["materialId"]}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = api
+        .post(
+            "/openapi/v1/assets/material/delete",
+            json!({"materialId": material["materialId"]}),
+        )
+        .await;
+    assert_eq!(st, 404);
+    assert_eq!(api.http.get(&address).send().await.unwrap().status(), 404);
+    // A deleted material's URL is no clone audio any more (plain http, not a material).
+    let (st, _) = api
+        .post(CLONE, json!({"voiceName": "n", "refAudio": address}))
+        .await;
+    assert_eq!(st, 400);
+}
+
+#[tokio::test]
+async fn presigned_put_refuses_the_api_key_bad_signatures_expiry_and_oversize() {
+    let (sim, api) =
+        Api::start(SimConfig::default().with_material_limits(1000, 8 * 1024 * 1024)).await;
+    let file = b"0123456789".repeat(10);
+    let hash = md5_hex(&file);
+    let (_, v) = api
+        .post(GEN, json!({"fileHash": hash, "fileName": "a.mp3"}))
+        .await;
+    let d = v["data"].clone();
+    let url = s(&d["uploadUrl"]).to_owned();
+
+    // With the API key: refused, and nothing is stored.
+    let r = api
+        .http
+        .put(&url)
+        .bearer_auth(&api.key)
+        .body(file.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("Only one auth mechanism"));
+    let complete_body = json!({"s3Uri": d["s3Uri"], "fileName": "a.mp3",
+                               "materialId": d["materialId"], "fileHash": hash});
+    let (st, v) = api.post(COMPLETE, complete_body.clone()).await;
+    assert_eq!(st, 400, "{v}");
+
+    // A tampered signature.
+    let tampered = format!("{}0", url);
+    assert_eq!(api.put(&tampered, file.clone()).await.0, 403);
+
+    // Bytes other than the announced MD5: the PUT lands, complete refuses it.
+    assert_eq!(api.put(&url, b"other bytes".to_vec()).await.0, 200);
+    let (st, v) = api.post(COMPLETE, complete_body.clone()).await;
+    assert_eq!(st, 400);
+    assert!(s(&v["message"]).contains("does not match"), "{v}");
+    // The right bytes, PUT again to the same URL, replace them.
+    assert_eq!(api.put(&url, file.clone()).await.0, 200);
+    assert_eq!(api.post(COMPLETE, complete_body).await.0, 200);
+
+    // Over the material limit: 413.
+    let big = vec![7u8; 1001];
+    let (_, v) = api
+        .post(GEN, json!({"fileHash": md5_hex(&big), "fileName": "b.wav"}))
+        .await;
+    assert_eq!(api.put(s(&v["data"]["uploadUrl"]), big).await.0, 413);
+
+    // Expired after the presign validity (1 h by default, simulated).
+    let (_, v) = api
+        .post(
+            GEN,
+            json!({"fileHash": md5_hex(b"late"), "fileName": "c.wav"}),
+        )
+        .await;
+    sim.advance_clock(Duration::from_secs(3601));
+    assert_eq!(
+        api.put(s(&v["data"]["uploadUrl"]), b"late".to_vec())
+            .await
+            .0,
+        403
+    );
+
+    // The request rules: an MD5 and a name with an extension.
+    let (st, _) = api
+        .post(GEN, json!({"fileHash": "xyz", "fileName": "c.wav"}))
+        .await;
+    assert_eq!(st, 400);
+    let (st, _) = api
+        .post(GEN, json!({"fileHash": hash, "fileName": "noext"}))
+        .await;
+    assert_eq!(st, 400);
+}
+
+#[tokio::test]
+async fn material_posts_need_an_idempotency_key_and_refuse_a_reused_one() {
+    let (_sim, api) = Api::start(SimConfig::default()).await;
+    let body = json!({"fileHash": md5_hex(b"x"), "fileName": "x.wav"});
+    let r = api
+        .http
+        .post(format!("{}{GEN}", api.base))
+        .bearer_auth(&api.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let send = || {
+        api.http
+            .post(format!("{}{GEN}", api.base))
+            .bearer_auth(&api.key)
+            .header("X-Idempotency-Key", "same-key")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 200);
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), 409);
+    assert_eq!(again.headers()["retry-after"], "2");
+}
+
+#[tokio::test]
+async fn multipart_upload_with_etags_part_sizes_and_abort() {
+    // Parts of 1 KiB are recommended (and the minimum for every part but the last).
+    let (_sim, api) = Api::start(SimConfig::default().with_material_limits(1 << 20, 1024)).await;
+    let file: Vec<u8> = (0..2500u32).map(|i| (i % 251) as u8).collect();
+    let hash = md5_hex(&file);
+    let (st, v) = api
+        .post(INITIATE, json!({"fileHash": hash, "fileName": "long.wav"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let d = v["data"].clone();
+    assert_eq!(d["recommendedPartSize"], 1024);
+    let (mid, uid) = (d["materialId"].clone(), d["uploadId"].clone());
+    let ids = json!({"materialId": mid, "uploadId": uid, "fileHash": hash, "fileName": "long.wav"});
+    let with = |extra: Value| {
+        let mut b = ids.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    let (st, _) = api.post(PRESIGN, with(json!({"partNumbers": [0]}))).await;
+    assert_eq!(st, 400, "part numbers are 1-based");
+    let (st, v) = api
+        .post(PRESIGN, with(json!({"partNumbers": [1, 2, 3]})))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let urls = v["data"]["urls"].as_array().unwrap().clone();
+    assert_eq!(urls.len(), 3);
+    let mut parts = Vec::new();
+    for (i, chunk) in file.chunks(1024).enumerate() {
+        let url = s(&urls[i]["url"]);
+        let (st, etag) = api.put(url, chunk.to_vec()).await;
+        assert_eq!(st, 200);
+        parts.push(json!({"partNumber": i + 1, "eTag": etag.unwrap()}));
+    }
+    // A wrong eTag, and parts out of order: refused.
+    let mut wrong = parts.clone();
+    wrong[1]["eTag"] = json!("\"0000\"");
+    assert_eq!(
+        api.post(MP_COMPLETE, with(json!({"parts": wrong}))).await.0,
+        400
+    );
+    let reversed: Vec<Value> = parts.iter().rev().cloned().collect();
+    assert_eq!(
+        api.post(MP_COMPLETE, with(json!({"parts": reversed})))
+            .await
+            .0,
+        400
+    );
+    let (st, v) = api.post(MP_COMPLETE, with(json!({"parts": parts}))).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["fileHash"], hash.as_str());
+    assert_eq!(v["data"]["filesize"], file.len());
+    let served = api
+        .http
+        .get(s(&v["data"]["addressUrl"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.bytes().await.unwrap().as_ref(), file.as_slice());
+
+    // A part below the minimum (not the last one): EntityTooSmall. Then abort.
+    let other: Vec<u8> = vec![1u8; 1500];
+    let (_, v) = api
+        .post(
+            INITIATE,
+            json!({"fileHash": md5_hex(&other), "fileName": "x.wav"}),
+        )
+        .await;
+    let d = v["data"].clone();
+    let ids = json!({"materialId": d["materialId"], "uploadId": d["uploadId"]});
+    let mut b = ids.clone();
+    b["partNumbers"] = json!([1, 2]);
+    let (_, v) = api.post(PRESIGN, b).await;
+    let urls = v["data"]["urls"].as_array().unwrap().clone();
+    let (_, e1) = api.put(s(&urls[0]["url"]), other[..500].to_vec()).await;
+    let (_, e2) = api.put(s(&urls[1]["url"]), other[500..].to_vec()).await;
+    let mut b = ids.clone();
+    b["parts"] = json!([{"partNumber": 1, "eTag": e1}, {"partNumber": 2, "eTag": e2}]);
+    let (st, v) = api.post(MP_COMPLETE, b.clone()).await;
+    assert_eq!(st, 400);
+    assert!(s(&v["message"]).contains("EntityTooSmall"), "{v}");
+    assert_eq!(api.post(ABORT, ids.clone()).await.0, 200);
+    assert_eq!(api.post(ABORT, ids).await.0, 404);
+    assert_eq!(api.post(MP_COMPLETE, b).await.0, 404);
+    assert_eq!(api.put(s(&urls[0]["url"]), vec![1]).await.0, 403);
+}
+
+#[tokio::test]
+async fn material_urls_as_clone_audio_can_be_refused() {
+    let (sim, api) =
+        Api::start(SimConfig::default().with_vmeg_clone_accepts_material_urls(false)).await;
+    let file = wav(16);
+    let hash = md5_hex(&file);
+    let (_, v) = api
+        .post(GEN, json!({"fileHash": hash, "fileName": "s.wav"}))
+        .await;
+    let d = v["data"].clone();
+    api.put(s(&d["uploadUrl"]), file).await;
+    let (_, v) = api
+        .post(
+            COMPLETE,
+            json!({"s3Uri": d["s3Uri"], "fileName": "s.wav",
+                               "materialId": d["materialId"], "fileHash": hash}),
+        )
+        .await;
+    let (st, v) = api
+        .post(
+            CLONE,
+            json!({"voiceName": "n", "refAudio": v["data"]["addressUrl"]}),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert!(s(&v["message"]).contains("material"), "{v}");
+    assert_eq!(sim.stats().billable_total(), 0);
+}
+
+#[tokio::test]
+async fn a_put_cut_off_midway_stores_nothing() {
+    let (sim, api) = Api::start(SimConfig::default()).await;
+    let file = wav(20);
+    let hash = md5_hex(&file);
+    let (_, v) = api
+        .post(GEN, json!({"fileHash": hash, "fileName": "s.wav"}))
+        .await;
+    let d = v["data"].clone();
+    sim.fail_next("vmeg.materialPut", FaultKind::DropBefore, 1)
+        .unwrap();
+    let r = api
+        .http
+        .put(s(&d["uploadUrl"]))
+        .body(file.clone())
+        .send()
+        .await;
+    assert!(r.is_err(), "the connection was closed mid-upload: {r:?}");
+    let complete_body = json!({"s3Uri": d["s3Uri"], "fileName": "s.wav",
+                               "materialId": d["materialId"], "fileHash": hash});
+    let (st, v) = api.post(COMPLETE, complete_body.clone()).await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(sim.stats().requests("vmeg.materialPut"), 1);
+    // The same URL works again.
+    assert_eq!(api.put(s(&d["uploadUrl"]), file).await.0, 200);
+    assert_eq!(api.post(COMPLETE, complete_body).await.0, 200);
+}

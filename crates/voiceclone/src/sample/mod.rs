@@ -1,0 +1,498 @@
+//! A local recording on its way to a provider ([`LocalSample`]): named, measured, checked,
+//! and streamed in ranges (never read whole into memory). Vendor-neutral: which extensions,
+//! sizes and durations a vendor takes is in its `provider` module.
+//!
+//! - A file is streamed from disk, a range at a time, re-opened for every attempt.
+//! - Bytes are sliced.
+//! - A reader is spooled to a temporary file while it is read (deleted when the sample is
+//!   dropped), so its size is known before anything is sent and a failed attempt can be
+//!   repeated.
+//!
+//! Every stream counts the bytes it yields and, when asked, hashes them: a file that changed
+//! between the checks and the upload (a different size, or another MD5) ends its stream with
+//! an error, so the incomplete body is never taken for the recording.
+
+pub(crate) mod wav;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use md5::{Digest, Md5};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+
+use crate::error::{Error, UploadStep};
+use crate::model::{AudioSource, UploadProgress};
+
+/// The request field every local-recording refusal names.
+pub(crate) const FIELD: &str = "audio_file";
+/// Read size of a stream.
+const CHUNK: usize = 64 * 1024;
+
+/// A caller's upload progress callback.
+#[derive(Clone)]
+pub(crate) struct ProgressFn(pub(crate) Arc<dyn Fn(UploadProgress) + Send + Sync>);
+
+impl fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProgressFn")
+    }
+}
+
+/// A refusal of the local recording (nothing was sent), at the `ReadFile` step.
+pub(crate) fn refuse(reason: impl Into<String>) -> Error {
+    Error::invalid_input(FIELD, reason).with_step(UploadStep::ReadFile)
+}
+
+/// The file name a local source goes by and its lowercase extension (`None` without one),
+/// known without reading anything.
+pub(crate) fn name_of(source: &AudioSource) -> Result<(String, Option<String>), Error> {
+    let name = match source {
+        AudioSource::Url(_) => return Err(refuse("is a URL, not a local recording")),
+        AudioSource::File(p) => p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| refuse(format!("{} names no file", p.display())))?,
+        AudioSource::Bytes { file_name, .. } => file_name.clone(),
+        AudioSource::Reader(r) => r.file_name().to_owned(),
+    };
+    // The last component only: a name given with bytes or a reader may carry a path.
+    let name = name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(refuse(
+            "needs a file name without control characters (its extension says the format)",
+        ));
+    }
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e.bytes().all(|b| b.is_ascii_alphanumeric()));
+    Ok((name, ext))
+}
+
+enum Data {
+    File(PathBuf),
+    Bytes(Bytes),
+    /// A reader's bytes in a temporary file, deleted when the sample is dropped.
+    Spooled(tempfile::TempPath),
+}
+
+/// A local recording, ready to be streamed: its name, extension and size are known.
+pub(crate) struct LocalSample {
+    pub(crate) file_name: String,
+    pub(crate) extension: String,
+    pub(crate) len: u64,
+    data: Data,
+}
+
+impl fmt::Debug for LocalSample {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalSample")
+            .field("file_name", &self.file_name)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stream of the sample's bytes, and where its own failure (the file changed, could not be
+/// read) is recorded, for the request that carried it to report.
+pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StreamFailure(Arc<Mutex<Option<String>>>);
+
+impl StreamFailure {
+    fn set(&self, why: String) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
+    /// The failure of the local side, if the stream failed.
+    pub(crate) fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+impl LocalSample {
+    /// Measures `source` (a spooled reader is read to its end here, at most `max_len`
+    /// bytes). Refuses a missing, unreadable or empty recording, one without an extension,
+    /// and one over `max_len`, with `InvalidInput` naming `audio_file`, nothing sent.
+    pub(crate) async fn prepare(source: &AudioSource, max_len: Option<u64>) -> Result<Self, Error> {
+        let (file_name, ext) = name_of(source)?;
+        let extension = ext.ok_or_else(|| {
+            refuse(format!(
+                "{file_name:?} has no extension; the provider needs it to know the format"
+            ))
+        })?;
+        let too_large = |len: u64, max: u64| {
+            refuse(format!(
+                "is {len} bytes; the provider accepts at most {max} bytes"
+            ))
+        };
+        let (len, data) = match source {
+            AudioSource::Url(_) => return Err(refuse("is a URL, not a local recording")),
+            AudioSource::File(path) => {
+                let meta = tokio::fs::metadata(path).await.map_err(|e| {
+                    refuse(match e.kind() {
+                        io::ErrorKind::NotFound => format!("{}: no such file", path.display()),
+                        _ => format!("cannot read {}: {e}", path.display()),
+                    })
+                })?;
+                if !meta.is_file() {
+                    return Err(refuse(format!("{} is not a file", path.display())));
+                }
+                (meta.len(), Data::File(path.clone()))
+            }
+            AudioSource::Bytes { bytes, .. } => (bytes.len() as u64, Data::Bytes(bytes.clone())),
+            AudioSource::Reader(r) => {
+                let reader = r.take().ok_or_else(|| {
+                    refuse("the reader was already read by an earlier call; give a new one")
+                })?;
+                let (len, path) = spool(reader, max_len).await?;
+                (len, Data::Spooled(path))
+            }
+        };
+        if len == 0 {
+            return Err(refuse(format!("{file_name:?} is empty")));
+        }
+        if let Some(max) = max_len
+            && len > max
+        {
+            return Err(too_large(len, max));
+        }
+        Ok(Self {
+            file_name,
+            extension,
+            len,
+            data,
+        })
+    }
+
+    fn path(&self) -> Option<&Path> {
+        match &self.data {
+            Data::File(p) => Some(p),
+            Data::Spooled(p) => Some(p),
+            Data::Bytes(_) => None,
+        }
+    }
+
+    /// The first `n` bytes (fewer when the recording is shorter), e.g. to read a header.
+    pub(crate) async fn head(&self, n: usize) -> Result<Bytes, Error> {
+        let n = n.min(usize::try_from(self.len).unwrap_or(usize::MAX));
+        match (&self.data, self.path()) {
+            (Data::Bytes(b), _) => Ok(b.slice(..n.min(b.len()))),
+            (_, Some(path)) => {
+                let mut f = open(path).await?;
+                let mut buf = Vec::with_capacity(n);
+                (&mut f)
+                    .take(n as u64)
+                    .read_to_end(&mut buf)
+                    .await
+                    .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
+                Ok(buf.into())
+            }
+            _ => Ok(Bytes::new()),
+        }
+    }
+
+    /// `len` bytes from `offset`, as a stream of chunks. It fails (and records why in the
+    /// returned [`StreamFailure`]) when the file yields another number of bytes or, with
+    /// `md5`, bytes of another MD5. `progress` hears `offset + bytes streamed` of the whole.
+    pub(crate) async fn stream(
+        &self,
+        offset: u64,
+        len: u64,
+        md5: Option<String>,
+        progress: Option<ProgressFn>,
+    ) -> Result<(ByteStream, StreamFailure), Error> {
+        let chunks: ByteStream = match (&self.data, self.path()) {
+            (Data::Bytes(b), _) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
+                let end = usize::try_from(offset.saturating_add(len))
+                    .unwrap_or(usize::MAX)
+                    .min(b.len());
+                let slice = b.slice(start..end);
+                let pieces: Vec<io::Result<Bytes>> = (0..slice.len())
+                    .step_by(CHUNK)
+                    .map(|i| Ok(slice.slice(i..(i + CHUNK).min(slice.len()))))
+                    .collect();
+                Box::pin(futures::stream::iter(pieces))
+            }
+            (_, Some(path)) => {
+                let mut f = open(path).await?;
+                f.seek(io::SeekFrom::Start(offset))
+                    .await
+                    .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
+                Box::pin(ReaderStream::with_capacity(f.take(len), CHUNK))
+            }
+            _ => Box::pin(futures::stream::empty()),
+        };
+        let failure = StreamFailure::default();
+        let state = Checked {
+            inner: chunks,
+            expected: len,
+            seen: 0,
+            offset,
+            total: self.len,
+            md5: md5.map(|want| (want, Md5::new())),
+            progress,
+            failure: failure.clone(),
+            done: false,
+        };
+        let stream = futures::stream::unfold(state, |mut s| async move {
+            let item = s.next().await?;
+            Some((item, s))
+        });
+        Ok((Box::pin(stream), failure))
+    }
+
+    /// The MD5 of the whole recording, as lowercase hex, read as a stream.
+    pub(crate) async fn md5_hex(&self) -> Result<String, Error> {
+        let (mut s, failure) = self.stream(0, self.len, None, None).await?;
+        let mut h = Md5::new();
+        while let Some(chunk) = s.next().await {
+            let chunk =
+                chunk.map_err(|e| refuse(failure.take().unwrap_or_else(|| e.to_string())))?;
+            h.update(&chunk);
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+}
+
+async fn open(path: &Path) -> Result<tokio::fs::File, Error> {
+    tokio::fs::File::open(path)
+        .await
+        .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Copies `reader` into a temporary file, refusing more than `max_len` bytes.
+async fn spool(
+    mut reader: Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+    max_len: Option<u64>,
+) -> Result<(u64, tempfile::TempPath), Error> {
+    let tmp = tokio::task::spawn_blocking(tempfile::NamedTempFile::new)
+        .await
+        .map_err(|e| refuse(format!("cannot make a temporary file: {e}")))?
+        .map_err(|e| refuse(format!("cannot make a temporary file: {e}")))?;
+    let (file, path) = tmp.into_parts();
+    let mut out = tokio::fs::File::from_std(file);
+    let mut buf = vec![0u8; CHUNK];
+    let mut len = 0u64;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| refuse(format!("reading the recording failed: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        len = len.saturating_add(n as u64);
+        if let Some(max) = max_len
+            && len > max
+        {
+            return Err(refuse(format!(
+                "is more than {max} bytes; the provider accepts at most {max} bytes"
+            )));
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        out.write_all(chunk)
+            .await
+            .map_err(|e| refuse(format!("cannot write a temporary file: {e}")))?;
+    }
+    out.flush()
+        .await
+        .map_err(|e| refuse(format!("cannot write a temporary file: {e}")))?;
+    Ok((len, path))
+}
+
+/// The checks around a sample's chunks (see [`LocalSample::stream`]).
+struct Checked {
+    inner: ByteStream,
+    expected: u64,
+    seen: u64,
+    offset: u64,
+    total: u64,
+    md5: Option<(String, Md5)>,
+    progress: Option<ProgressFn>,
+    failure: StreamFailure,
+    done: bool,
+}
+
+impl Checked {
+    fn fail(&mut self, why: String) -> Option<io::Result<Bytes>> {
+        self.done = true;
+        self.failure.set(why.clone());
+        Some(Err(io::Error::other(why)))
+    }
+
+    async fn next(&mut self) -> Option<io::Result<Bytes>> {
+        if self.done {
+            return None;
+        }
+        match self.inner.next().await {
+            Some(Ok(chunk)) => {
+                self.seen = self.seen.saturating_add(chunk.len() as u64);
+                if self.seen > self.expected {
+                    return self.fail("the recording grew while it was being sent".into());
+                }
+                if let Some((_, h)) = &mut self.md5 {
+                    h.update(&chunk);
+                }
+                if let Some(p) = &self.progress {
+                    (p.0)(UploadProgress::new(
+                        self.offset.saturating_add(self.seen),
+                        self.total,
+                    ));
+                }
+                Some(Ok(chunk))
+            }
+            Some(Err(e)) => self.fail(format!("reading the recording failed: {e}")),
+            None => {
+                if self.seen != self.expected {
+                    return self.fail(format!(
+                        "the recording changed while it was being sent ({} bytes expected, {} read)",
+                        self.expected, self.seen
+                    ));
+                }
+                if let Some((want, h)) = self.md5.take() {
+                    let got = hex::encode(h.finalize());
+                    if got != want {
+                        return self.fail(
+                            "the recording changed while it was being sent (its MD5 differs)"
+                                .into(),
+                        );
+                    }
+                }
+                self.done = true;
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn reason(e: Error) -> String {
+        match e.kind() {
+            ErrorKind::InvalidInput { field, reason } if field == FIELD => reason.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    async fn collect(
+        s: &LocalSample,
+        offset: u64,
+        len: u64,
+        md5: Option<String>,
+    ) -> io::Result<Vec<u8>> {
+        let (mut st, _) = s.stream(offset, len, md5, None).await.unwrap();
+        let mut out = Vec::new();
+        while let Some(c) = st.next().await {
+            out.extend_from_slice(&c?);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn files_bytes_and_readers_stream_ranges_and_hash() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.WAV");
+        std::fs::write(&path, &data).unwrap();
+        let want_md5 = hex::encode(Md5::digest(&data));
+        for source in [
+            AudioSource::File(path.clone()),
+            AudioSource::Bytes {
+                file_name: "a.wav".into(),
+                bytes: data.clone().into(),
+            },
+            AudioSource::reader("dir/a.wav", std::io::Cursor::new(data.clone())),
+        ] {
+            let s = LocalSample::prepare(&source, None).await.unwrap();
+            assert_eq!((s.extension.as_str(), s.len), ("wav", data.len() as u64));
+            assert_eq!(s.md5_hex().await.unwrap(), want_md5);
+            assert_eq!(
+                collect(&s, 70_000, 100_000, None).await.unwrap(),
+                &data[70_000..170_000]
+            );
+            assert_eq!(&s.head(4).await.unwrap()[..], &data[..4]);
+            // The wrong MD5 ends the stream with an error.
+            assert!(collect(&s, 0, s.len, Some("0".repeat(32))).await.is_err());
+            assert!(collect(&s, 0, s.len, Some(want_md5.clone())).await.is_ok());
+        }
+        // A reader is read once.
+        let r = AudioSource::reader("a.wav", std::io::Cursor::new(vec![1u8]));
+        LocalSample::prepare(&r, None).await.unwrap();
+        assert!(reason(LocalSample::prepare(&r, None).await.unwrap_err()).contains("already read"));
+    }
+
+    #[tokio::test]
+    async fn refusals_name_the_audio_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.wav");
+        let e = LocalSample::prepare(&AudioSource::File(missing), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.step(), Some(UploadStep::ReadFile));
+        assert!(reason(e).contains("no such file"));
+        let sub = dir.path().join("d.wav");
+        std::fs::create_dir(&sub).unwrap();
+        let e = LocalSample::prepare(&AudioSource::File(sub), None).await;
+        assert!(reason(e.unwrap_err()).contains("not a file"));
+        let empty = dir.path().join("e.wav");
+        std::fs::write(&empty, b"").unwrap();
+        let e = LocalSample::prepare(&AudioSource::File(empty), None)
+            .await
+            .unwrap_err();
+        assert!(reason(e).contains("empty"));
+        let noext = AudioSource::Bytes {
+            file_name: "sample".into(),
+            bytes: vec![1u8].into(),
+        };
+        assert!(
+            reason(LocalSample::prepare(&noext, None).await.unwrap_err()).contains("extension")
+        );
+        let big = AudioSource::reader("b.wav", std::io::Cursor::new(vec![0u8; 11]));
+        assert!(
+            reason(LocalSample::prepare(&big, Some(10)).await.unwrap_err()).contains("at most 10")
+        );
+        let big = AudioSource::Bytes {
+            file_name: "b.wav".into(),
+            bytes: vec![0u8; 11].into(),
+        };
+        assert!(
+            reason(LocalSample::prepare(&big, Some(10)).await.unwrap_err()).contains("at most 10")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_that_changes_while_streaming_fails_its_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        std::fs::write(&path, vec![1u8; 1000]).unwrap();
+        let s = LocalSample::prepare(&AudioSource::File(path.clone()), None)
+            .await
+            .unwrap();
+        std::fs::write(&path, vec![1u8; 500]).unwrap();
+        let (mut st, failure) = s.stream(0, s.len, None, None).await.unwrap();
+        let mut last = None;
+        while let Some(c) = st.next().await {
+            last = Some(c);
+        }
+        assert!(matches!(last, Some(Err(_))));
+        assert!(failure.take().unwrap().contains("changed"));
+    }
+}

@@ -1,0 +1,249 @@
+//! PUTs of a local recording to a URL a vendor handed out (a presigned storage URL): the one
+//! kind of request this crate builds itself besides JimmyAI's multipart upload.
+//!
+//! - The URL carries its own signature: the request carries **no** `Authorization` header
+//!   and no API key. It goes through a `reqwest::Client` this crate builds for transfers
+//!   alone (no default headers, no redirects), so that even a caller's client with a default
+//!   `Authorization` header ([`ClientBuilder::http_client`](crate::ClientBuilder::http_client))
+//!   can never hand the key to storage.
+//! - The body is streamed from the file (never read whole into memory) with its
+//!   `Content-Length`; a file that changes while it is sent ends the stream with an error,
+//!   so storage never takes an incomplete body for the recording.
+//! - A PUT is retried like a read ([`OperationKind::Upload`]): repeating it overwrites the same
+//!   object. Every attempt streams the range again from the file.
+//! - Nothing of the URL's query (its signature) is logged or put in an error.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_LENGTH, ETAG};
+use url::Url;
+
+use crate::error::{Error, ErrorKind, Phase};
+use crate::retry::{CallInfo, OperationKind, run_with_retry};
+use crate::sample::{LocalSample, ProgressFn};
+use crate::transport::Transport;
+use crate::validate;
+
+/// How long one PUT (a whole file, or one part) may take, unless the client has one timeout
+/// for everything.
+pub(crate) const PUT_TIMEOUT: Duration = Duration::from_secs(300);
+/// How much of a storage error body is kept for the message.
+const ERROR_BODY_BYTES: usize = 4096;
+
+/// What every upload of one client shares: the transfer client, the caller's progress
+/// callback, the VMEG multipart threshold.
+#[derive(Clone, Debug)]
+pub(crate) struct Uploads {
+    /// Built on the first upload (most clients never upload).
+    pub(crate) http: Arc<OnceLock<reqwest::Client>>,
+    pub(crate) progress: Option<ProgressFn>,
+    /// Files larger than this go up in parts where the vendor supports it (VMEG; `None`:
+    /// the vendor's default).
+    pub(crate) multipart_threshold: Option<u64>,
+    pub(crate) put_timeout: Duration,
+}
+
+impl Uploads {
+    /// The client for presigned transfers: no default headers, no redirects (built once).
+    fn transfer_client(&self) -> Result<&reqwest::Client, Error> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let built = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(crate::transport::CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| {
+                Error::new(ErrorKind::Transport)
+                    .with_phase(Phase::NotSent)
+                    .with_source(e)
+            })?;
+        Ok(self.http.get_or_init(|| built))
+    }
+}
+
+/// A URL the vendor handed out for an upload, checked before anything is sent to it: an
+/// absolute `https` URL without credentials on a public host (plain `http` and private hosts
+/// only with `allow_private`, i.e. a local simulator). A refusal is `InvalidResponse`.
+pub(crate) fn presigned_url(raw: &str, allow_private: bool) -> Result<Url, Error> {
+    let refuse = |why: &str| {
+        Error::new(ErrorKind::InvalidResponse)
+            .with_phase(Phase::Answered)
+            .with_message(format!(
+                "the provider's upload URL {why}; nothing was sent to it"
+            ))
+    };
+    let url = Url::parse(raw.trim()).map_err(|_| refuse("is not an absolute URL"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("carries credentials"));
+    }
+    let host = url.host().ok_or_else(|| refuse("has no host"))?;
+    let private = validate::is_private_host(&host);
+    if private && !allow_private {
+        return Err(refuse(
+            "points at a loopback or private address (allowed only with allow_private_urls, for a local simulator)",
+        ));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if private && allow_private => Ok(url),
+        _ => Err(refuse("is not https")),
+    }
+}
+
+/// Where a URL points, for logs: scheme, host and path, never the query (its signature).
+pub(crate) fn redacted(url: &Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.path()
+    )
+}
+
+/// PUTs `len` bytes of `sample` from `offset` to `url`, retrying like a read. Returns the
+/// answer's `ETag` header, if it had one. With `md5`, the bytes sent must hash to it.
+pub(crate) async fn put(
+    t: &Transport,
+    up: &Uploads,
+    url: &Url,
+    sample: &LocalSample,
+    range: (u64, u64),
+    md5: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let info = CallInfo {
+        provider: t.provider,
+        operation: "upload",
+        kind: OperationKind::Upload,
+        idempotency_key: None,
+    };
+    let timeout = t.timeout_override.unwrap_or(up.put_timeout);
+    let http = up.transfer_client()?;
+    let (offset, len) = range;
+    tracing::debug!(target_url = %redacted(url), offset, len, "presigned PUT");
+    run_with_retry(&t.retry, &info, t.sleeper.as_ref(), |attempt| async move {
+        let _permit = t.in_flight.acquire().await.map_err(|_| {
+            Error::new(ErrorKind::Transport)
+                .with_phase(Phase::NotSent)
+                .with_message("client is shutting down")
+        })?;
+        let (body, failure) = sample
+            .stream(offset, len, md5.map(str::to_owned), up.progress.clone())
+            .await?;
+        let sent = http
+            .put(url.clone())
+            .header(CONTENT_LENGTH, len)
+            .timeout(timeout)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                // The local side failed (the file changed or could not be read): not a
+                // network failure, and nothing a retry would mend.
+                if let Some(why) = failure.take() {
+                    return Err(crate::sample::refuse(why));
+                }
+                return Err(Error::from_reqwest(e));
+            }
+        };
+        let status = resp.status().as_u16();
+        tracing::debug!(attempt, http_status = status, "presigned PUT answered");
+        if resp.status().is_success() {
+            let etag = resp
+                .headers()
+                .get(ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Ok(etag);
+        }
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::time::parse_retry_after(v, std::time::SystemTime::now()));
+        let snippet = error_snippet(resp).await;
+        let kind = match status {
+            // Storage's 403: an expired or refused signature, not the API key.
+            403 => ErrorKind::InvalidRequest,
+            s => ErrorKind::from_http_status(s).unwrap_or(ErrorKind::InvalidResponse),
+        };
+        Err(Error::new(kind)
+            .with_phase(Phase::Answered)
+            .with_http_status(status)
+            .with_retry_after(retry_after)
+            .with_message(format!("storage answered HTTP {status}: {snippet}")))
+    })
+    .await
+    .map_err(|e| e.scrub(&t.scrubber))
+}
+
+/// What a storage error body says: an S3-style XML error's `Code` and `Message` only (its
+/// other elements can echo the request's signature), else the start of the body, whitespace
+/// folded.
+async fn error_snippet(mut resp: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < ERROR_BODY_BYTES {
+        match resp.chunk().await {
+            Ok(Some(c)) => body.extend_from_slice(&c),
+            _ => break,
+        }
+    }
+    body.truncate(ERROR_BODY_BYTES);
+    storage_message(&String::from_utf8_lossy(&body))
+}
+
+fn storage_message(text: &str) -> String {
+    let element = |name: &str| -> Option<&str> {
+        let start = text.find(&format!("<{name}>"))? + name.len() + 2;
+        let len = text.get(start..)?.find(&format!("</{name}>"))?;
+        text.get(start..start + len)
+    };
+    let folded = |s: &str| -> String {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(300)
+            .collect()
+    };
+    if text.trim_start().starts_with('<') {
+        return match (element("Code"), element("Message")) {
+            (Some(c), Some(m)) => folded(&format!("{c}: {m}")),
+            (Some(c), None) => folded(c),
+            _ => "an error page".to_owned(),
+        };
+    }
+    folded(text)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn presigned_urls_are_checked_before_use() {
+        assert!(presigned_url("https://storage.example.com/a?sig=1", false).is_ok());
+        assert!(presigned_url("http://storage.example.com/a", false).is_err());
+        assert!(presigned_url("http://storage.example.com/a", true).is_err());
+        assert!(presigned_url("http://127.0.0.1:9/a", false).is_err());
+        assert!(presigned_url("http://127.0.0.1:9/a", true).is_ok());
+        assert!(presigned_url("https://u:p@storage.example.com/a", false).is_err());
+        assert!(presigned_url("/relative", false).is_err());
+        let u = Url::parse("https://s.example.com/p/a.wav?X-Signature=secret").unwrap();
+        assert_eq!(redacted(&u), "https://s.example.com/p/a.wav");
+    }
+
+    #[test]
+    fn storage_errors_keep_their_code_and_message_only() {
+        let xml = "<?xml version=\"1.0\"?>\n<Error><Code>SignatureDoesNotMatch</Code>\
+                   <Message>bad\n  signature</Message><SignatureProvided>secret</SignatureProvided></Error>";
+        assert_eq!(storage_message(xml), "SignatureDoesNotMatch: bad signature");
+        assert_eq!(storage_message("<html>gateway</html>"), "an error page");
+        assert_eq!(storage_message(" plain  text "), "plain text");
+    }
+}

@@ -1,0 +1,646 @@
+//! Cloning from a local recording (issue 15), against the simulator: both providers, from a
+//! file, bytes and a reader; the local checks (nothing sent); each step's failure (it says
+//! which step, and no clone is submitted); retries of the upload steps; the presigned PUT
+//! without `Authorization`, even from a caller's client with a default one; VMEG's instant
+//! and multipart uploads; and VMEG refusing its own material URL as clone audio.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use voiceclone::{
+    AudioSource, Client, CloneRequest, ErrorKind, Phase, Provider, RecordingSleeper, RetryPolicy,
+    UploadProgress, UploadStep, WaitPolicy,
+};
+use voiceclone_sim::{FaultKind, SimConfig, SimHandle, Simulator};
+
+/// A mono 16-bit 8 kHz PCM WAV of `tenths` tenths of a second (silence).
+pub fn wav(tenths: u32) -> Vec<u8> {
+    let data_len = tenths * 1_600;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&8_000u32.to_le_bytes());
+    v.extend_from_slice(&16_000u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    // Not silence only: two recordings of one length must not share an MD5 by accident.
+    let seed = fastish(tenths);
+    v.extend((0..data_len).map(|i| (i.wrapping_mul(seed) >> 7) as u8));
+    v
+}
+
+fn fastish(x: u32) -> u32 {
+    x.wrapping_mul(2_654_435_761) | 1
+}
+
+struct Env {
+    sim: SimHandle,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start(cfg: SimConfig) -> Env {
+        let sim = Simulator::start_with(cfg.with_speed(1000.0)).await.unwrap();
+        Env {
+            sim,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn client(&self, p: Provider, retries: u32) -> Client {
+        self.builder(p, retries).build().unwrap()
+    }
+
+    fn builder(&self, p: Provider, retries: u32) -> voiceclone::ClientBuilder {
+        Client::builder(p)
+            .api_key(self.sim.api_key())
+            .base_url(self.sim.base_url())
+            .allow_private_urls(true)
+            .retry(
+                RetryPolicy::default()
+                    .with_max_attempts(retries)
+                    .with_seed(3),
+            )
+            .sleeper(Arc::new(RecordingSleeper::new()))
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn requests(&self) -> u64 {
+        self.sim.stats().requests_total
+    }
+
+    fn billable(&self) -> u64 {
+        self.sim.stats().billable_total()
+    }
+
+    fn calls(&self, op: &str) -> u64 {
+        self.sim.stats().requests(op)
+    }
+}
+
+fn wait(p: Provider) -> WaitPolicy {
+    WaitPolicy::for_provider(p)
+        .with_first_interval(Duration::from_millis(5))
+        .with_max_interval(Duration::from_millis(5))
+}
+
+fn field(e: &voiceclone::Error) -> &str {
+    match e.kind() {
+        ErrorKind::InvalidInput { field, .. } => field,
+        other => panic!("not InvalidInput: {other:?} ({e})"),
+    }
+}
+
+#[tokio::test]
+async fn both_providers_clone_from_a_20_second_wav_file_and_the_voice_speaks() {
+    let env = Env::start(SimConfig::default()).await;
+    let path = env.file("sample.wav", &wav(200));
+    for p in Provider::ALL {
+        let client = env.client(p, 3);
+        let mut req = CloneRequest::from_file(&path).language("en-US");
+        if p == Provider::Vmeg {
+            req = req.name("from-file");
+        }
+        let job = client.clone_voice(&req).await.unwrap();
+        env.sim.complete_all_now();
+        let voice = client.wait_for_clone(&job.id, &wait(p)).await.unwrap();
+        assert!(!voice.id.is_empty());
+    }
+    let stats = env.sim.stats();
+    assert_eq!(stats.billable("vmeg.cloneVoiceCreateAsync"), 1);
+    assert_eq!(stats.billable("jimmyai.createClone"), 1);
+    assert_eq!(stats.requests("jimmyai.uploadFile"), 1);
+    assert_eq!(stats.requests("vmeg.materialPut"), 1);
+    assert_eq!(stats.requests("vmeg.materialUploadComplete"), 1);
+    // JimmyAI was given the URL its upload answered with.
+    let jimmy = stats
+        .creates
+        .iter()
+        .find(|c| c.operation == "jimmyai.createClone")
+        .unwrap();
+    let file_url = jimmy.file_url.as_deref().unwrap();
+    assert!(file_url.starts_with(&env.sim.base_url()), "{file_url}");
+    assert!(file_url.ends_with(".wav"), "{file_url}");
+}
+
+#[tokio::test]
+async fn bytes_and_readers_clone_too_and_vmeg_skips_the_put_for_a_file_it_holds() {
+    let env = Env::start(SimConfig::default()).await;
+    let bytes = wav(180);
+    for p in Provider::ALL {
+        let client = env.client(p, 3);
+        client
+            .clone_voice(&CloneRequest::from_bytes("a.wav", bytes.clone()))
+            .await
+            .unwrap();
+        let reader = std::io::Cursor::new(bytes.clone());
+        client
+            .clone_voice(&CloneRequest::from_reader("b.wav", reader))
+            .await
+            .unwrap();
+    }
+    // VMEG: the second clone's MD5 was known, so it was an instant upload (one PUT in all).
+    assert_eq!(env.calls("vmeg.materialGenUploadUrl"), 2);
+    assert_eq!(env.calls("vmeg.materialPut"), 1);
+    assert_eq!(env.calls("vmeg.materialUploadComplete"), 1);
+    assert_eq!(env.calls("jimmyai.uploadFile"), 2);
+    assert_eq!(env.billable(), 4);
+    // The standalone upload of a recording VMEG holds answers with the same addressUrl.
+    let vmeg = env.client(Provider::Vmeg, 3);
+    let a = vmeg
+        .upload(&AudioSource::Bytes {
+            file_name: "c.wav".into(),
+            bytes: bytes.clone().into(),
+        })
+        .await
+        .unwrap();
+    assert!(a.as_str().starts_with(&env.sim.base_url()), "{a}");
+    assert_eq!(env.calls("vmeg.materialPut"), 1);
+}
+
+#[tokio::test]
+async fn local_checks_refuse_before_anything_is_sent() {
+    let env = Env::start(SimConfig::default()).await;
+    let dir = env.dir.path();
+    let short = env.file("short.wav", &wav(150)); // exactly 15 s
+    let long = env.file("long.wav", &wav(151));
+    let flac = env.file("sample.flac", b"fLaC fake");
+    let empty = env.file("empty.wav", b"");
+    let noext = env.file("sample", &wav(200));
+    let big = dir.join("big.mp3");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(100 * 1024 * 1024 + 1)
+        .unwrap();
+    let jimmy = env.client(Provider::JimmyAi, 3);
+    let vmeg = env.client(Provider::Vmeg, 3);
+    let before = env.requests();
+    let cases: Vec<(&Client, CloneRequest, &str, &str)> = vec![
+        (
+            &jimmy,
+            CloneRequest::from_file(&short),
+            "audio_file",
+            "15 s",
+        ),
+        (&jimmy, CloneRequest::from_file(&flac), "audio_file", "mp3"),
+        (
+            &jimmy,
+            CloneRequest::from_file(&big),
+            "audio_file",
+            "100 MB",
+        ),
+        (
+            &jimmy,
+            CloneRequest::from_file(&empty),
+            "audio_file",
+            "empty",
+        ),
+        (
+            &jimmy,
+            CloneRequest::from_file(dir.join("missing.wav")),
+            "audio_file",
+            "no such file",
+        ),
+        (
+            &vmeg,
+            CloneRequest::from_file(dir.join("missing.wav")),
+            "audio_file",
+            "no such file",
+        ),
+        (
+            &vmeg,
+            CloneRequest::from_file(&noext),
+            "audio_file",
+            "extension",
+        ),
+        (
+            &vmeg,
+            CloneRequest::from_file(&empty),
+            "audio_file",
+            "empty",
+        ),
+        // A field the provider does not take is refused before the upload.
+        (
+            &vmeg,
+            CloneRequest::from_file(&long).sound_version(voiceclone::SoundVersion::V2),
+            "sound_version",
+            "JimmyAI",
+        ),
+        (
+            &jimmy,
+            CloneRequest::from_file(&long).name("n"),
+            "name",
+            "VMEG",
+        ),
+        (
+            &jimmy,
+            CloneRequest::from_file(&long).sample_text("x".repeat(271)),
+            "sample_text",
+            "270",
+        ),
+    ];
+    for (client, req, want_field, want_reason) in cases {
+        let e = client.clone_voice(&req).await.unwrap_err();
+        assert_eq!(field(&e), want_field, "{e}");
+        assert!(e.to_string().contains(want_reason), "{e}");
+        assert_eq!(e.phase(), Phase::NotSent, "{e}");
+    }
+    assert_eq!(env.requests(), before, "nothing may be sent");
+    // The upload alone takes a flac (JimmyAI's upload lists it) but not over 100 MB.
+    let e = jimmy.upload_sample(&big).await.unwrap_err();
+    assert_eq!(field(&e), "audio_file");
+    assert_eq!(e.step(), Some(UploadStep::ReadFile));
+    assert_eq!(env.requests(), before);
+    assert!(jimmy.upload_sample(&flac).await.is_ok());
+    // 15.1 s passes the rule.
+    jimmy
+        .clone_voice(&CloneRequest::from_file(&long))
+        .await
+        .unwrap();
+}
+
+/// One failing step of a VMEG clone from a file: (operation, fault, the step it must name).
+const VMEG_STEPS: &[(&str, FaultKind, UploadStep)] = &[
+    (
+        "vmeg.materialGenUploadUrl",
+        FaultKind::Http503,
+        UploadStep::RequestUploadUrl,
+    ),
+    ("vmeg.materialPut", FaultKind::Http503, UploadStep::Put),
+    ("vmeg.materialPut", FaultKind::DropBefore, UploadStep::Put),
+    (
+        "vmeg.materialUploadComplete",
+        FaultKind::Http500,
+        UploadStep::CompleteUpload,
+    ),
+    (
+        "vmeg.materialUploadComplete",
+        FaultKind::DropAfter,
+        UploadStep::CompleteUpload,
+    ),
+];
+
+#[tokio::test]
+async fn each_vmeg_step_failure_names_its_step_and_submits_no_clone() {
+    let env = Env::start(SimConfig::default()).await;
+    let path = env.file("sample.wav", &wav(200));
+    let once = env.client(Provider::Vmeg, 1);
+    for (i, (op, fault, step)) in VMEG_STEPS.iter().enumerate() {
+        // A recording VMEG does not hold yet, so that no step is skipped.
+        let path = env.file(&format!("s{i}.wav"), &wav(200 + i as u32));
+        env.sim.fail_next(op, *fault, 1).unwrap();
+        let e = once
+            .clone_voice(&CloneRequest::from_file(&path).name("n"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.step(), Some(*step), "{op} {fault:?}: {e}");
+        assert!(
+            e.to_string().contains("no clone was submitted"),
+            "{op}: {e}"
+        );
+        assert!(
+            !matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }),
+            "an upload step is never an unknown outcome: {e}"
+        );
+        assert_eq!(env.billable(), 0, "{op} {fault:?}: a clone was billed");
+        assert_eq!(env.calls("vmeg.cloneVoiceCreateAsync"), 0);
+    }
+    // With retries, the same faults are ridden out: the PUT and the material calls repeat
+    // (each with its own key), and exactly one clone is billed per call.
+    let retrying = env.client(Provider::Vmeg, 3);
+    for (i, (op, fault, _)) in VMEG_STEPS.iter().enumerate() {
+        let path = env.file(&format!("r{i}.wav"), &wav(300 + i as u32));
+        env.sim.fail_next(op, *fault, 1).unwrap();
+        retrying
+            .clone_voice(&CloneRequest::from_file(&path).name("n"))
+            .await
+            .unwrap_or_else(|e| panic!("{op} {fault:?}: {e}"));
+    }
+    assert_eq!(env.billable(), VMEG_STEPS.len() as u64);
+    assert!(env.sim.stats().duplicate_logical_calls().is_empty());
+    let _ = path;
+}
+
+#[tokio::test]
+async fn an_upload_interrupted_mid_put_leaves_nothing_submitted() {
+    let env = Env::start(SimConfig::default()).await;
+    let path = env.file("sample.wav", &wav(200));
+    // Every attempt of the PUT is cut off halfway through its body.
+    env.sim
+        .fail_next("vmeg.materialPut", FaultKind::DropBefore, 3)
+        .unwrap();
+    let client = env.client(Provider::Vmeg, 3);
+    let e = client
+        .clone_voice(&CloneRequest::from_file(&path).name("n"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.step(), Some(UploadStep::Put), "{e}");
+    assert_eq!(e.kind(), &ErrorKind::Transport, "{e}");
+    assert_eq!(env.calls("vmeg.materialPut"), 3, "the PUT was retried");
+    assert_eq!(env.calls("vmeg.materialUploadComplete"), 0);
+    assert_eq!(env.calls("vmeg.cloneVoiceCreateAsync"), 0);
+    assert_eq!(env.billable(), 0);
+    // Calling again is safe and completes.
+    client
+        .clone_voice(&CloneRequest::from_file(&path).name("n"))
+        .await
+        .unwrap();
+    assert_eq!(env.billable(), 1);
+}
+
+#[tokio::test]
+async fn jimmyai_upload_failures_name_the_step_and_retries_never_bill_twice() {
+    let env = Env::start(SimConfig::default()).await;
+    let path = env.file("sample.wav", &wav(200));
+    let once = env.client(Provider::JimmyAi, 1);
+    for fault in [
+        FaultKind::Http503,
+        FaultKind::DropBefore,
+        FaultKind::DropAfter,
+    ] {
+        env.sim.fail_next("jimmyai.uploadFile", fault, 1).unwrap();
+        let e = once
+            .clone_voice(&CloneRequest::from_file(&path))
+            .await
+            .unwrap_err();
+        assert_eq!(e.step(), Some(UploadStep::UploadFile), "{fault:?}: {e}");
+        assert!(
+            !matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }),
+            "the upload creates no task: {e}"
+        );
+    }
+    assert_eq!(env.billable(), 0);
+    // The upload is repeated (a lost answer included); the clone is billed once.
+    let retrying = env.client(Provider::JimmyAi, 3);
+    env.sim
+        .fail_next("jimmyai.uploadFile", FaultKind::DropAfter, 1)
+        .unwrap();
+    retrying
+        .clone_voice(&CloneRequest::from_file(&path))
+        .await
+        .unwrap();
+    assert_eq!(env.billable(), 1);
+    // The clone itself follows JimmyAI's create rule: its lost answer is an unknown outcome,
+    // reported at the clone step, and never resent.
+    env.sim
+        .fail_next("jimmyai.createClone", FaultKind::DropAfter, 1)
+        .unwrap();
+    let e = retrying
+        .clone_voice(&CloneRequest::from_file(&path))
+        .await
+        .unwrap_err();
+    assert_eq!(e.step(), Some(UploadStep::SubmitClone), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    assert_eq!(env.billable(), 2, "billed once, not resent");
+}
+
+#[tokio::test]
+async fn vmeg_multipart_upload_with_parts_and_abort_on_failure() {
+    // Parts of 256 KiB (the simulator's recommendation), files above 300 KiB in parts.
+    let env = Env::start(SimConfig::default().with_material_limits(64 << 20, 256 * 1024)).await;
+    let client = env
+        .builder(Provider::Vmeg, 1)
+        .multipart_upload_threshold(300 * 1024)
+        .build()
+        .unwrap();
+    let path = env.file("long.wav", &wav(500)); // 800 KB: 4 parts
+    client
+        .clone_voice(&CloneRequest::from_file(&path).name("n"))
+        .await
+        .unwrap();
+    assert_eq!(env.calls("vmeg.materialMultipartInitiate"), 1);
+    assert_eq!(env.calls("vmeg.materialMultipartPresign"), 1);
+    assert_eq!(env.calls("vmeg.materialPut"), 4);
+    assert_eq!(env.calls("vmeg.materialMultipartComplete"), 1);
+    assert_eq!(env.billable(), 1);
+
+    for (i, (op, step)) in [
+        ("vmeg.materialMultipartPresign", UploadStep::PresignParts),
+        ("vmeg.materialPut", UploadStep::PutPart(1)),
+        (
+            "vmeg.materialMultipartComplete",
+            UploadStep::CompleteMultipart,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = env.file(&format!("p{i}.wav"), &wav(510 + i as u32));
+        let aborts = env.calls("vmeg.materialMultipartAbort");
+        env.sim.fail_next(op, FaultKind::Http503, 1).unwrap();
+        let e = client
+            .clone_voice(&CloneRequest::from_file(&path).name("n"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.step(), Some(step), "{op}: {e}");
+        assert_eq!(
+            env.calls("vmeg.materialMultipartAbort"),
+            aborts + 1,
+            "{op}: the upload is aborted"
+        );
+    }
+    // Failing to start: no session, so nothing to abort.
+    let path = env.file("start.wav", &wav(520));
+    let aborts = env.calls("vmeg.materialMultipartAbort");
+    let puts = env.calls("vmeg.materialPut");
+    env.sim
+        .fail_next("vmeg.materialMultipartInitiate", FaultKind::Http503, 1)
+        .unwrap();
+    let e = client
+        .clone_voice(&CloneRequest::from_file(&path).name("n"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.step(), Some(UploadStep::StartMultipart), "{e}");
+    assert_eq!(env.calls("vmeg.materialMultipartAbort"), aborts);
+    assert_eq!(env.calls("vmeg.materialPut"), puts, "nothing was PUT");
+    assert_eq!(env.billable(), 1);
+}
+
+#[tokio::test]
+async fn the_presigned_put_never_carries_the_api_key_even_from_a_callers_client() {
+    let env = Env::start(SimConfig::default()).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {}", env.sim.api_key())).unwrap(),
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let client = env
+        .builder(Provider::Vmeg, 1)
+        .http_client(http)
+        .build()
+        .unwrap();
+    let path = env.file("sample.wav", &wav(200));
+    // The simulator's storage refuses a PUT with an Authorization header (HTTP 400).
+    client
+        .clone_voice(&CloneRequest::from_file(&path).name("n"))
+        .await
+        .unwrap();
+    assert_eq!(env.sim.stats().responses_by_status.get(&400), None);
+}
+
+#[tokio::test]
+async fn vmeg_refusing_its_material_url_says_the_fact_is_unknown() {
+    let env = Env::start(SimConfig::default().with_vmeg_clone_accepts_material_urls(false)).await;
+    let path = env.file("sample.wav", &wav(200));
+    let client = env.client(Provider::Vmeg, 3);
+    let e = client
+        .clone_voice(&CloneRequest::from_file(&path).name("n"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.step(), Some(UploadStep::SubmitClone), "{e}");
+    assert_eq!(e.kind(), &ErrorKind::InvalidRequest, "{e}");
+    let note = e.note().unwrap_or_default();
+    assert!(
+        note.contains("UNKNOWN") && note.contains("addressUrl"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("not documented"), "{e}");
+    assert_eq!(env.billable(), 0);
+}
+
+#[tokio::test]
+async fn upload_progress_reaches_the_total() {
+    let env = Env::start(SimConfig::default()).await;
+    let bytes = wav(200);
+    let total = bytes.len() as u64;
+    for p in Provider::ALL {
+        let seen: Arc<Mutex<Vec<UploadProgress>>> = Arc::default();
+        let s = seen.clone();
+        let client = env
+            .builder(p, 1)
+            .on_upload_progress(move |u| s.lock().unwrap().push(u))
+            .build()
+            .unwrap();
+        let url = client
+            .upload(&AudioSource::Bytes {
+                file_name: format!("{p}.wav"),
+                bytes: bytes.clone().into(),
+            })
+            .await
+            .unwrap();
+        assert!(url.as_str().starts_with(&env.sim.base_url()));
+        let seen = seen.lock().unwrap();
+        assert!(seen.len() > 1, "{p}: {seen:?}");
+        assert_eq!(seen.last().map(|u| (u.sent, u.total)), Some((total, total)));
+        assert!(seen.windows(2).all(|w| w[0].sent <= w[1].sent));
+    }
+}
+
+/// What goes on the wire for a clone from bytes, request by request: the material calls
+/// with their own keys, the PUT without `Authorization` (or any key) and with the file's
+/// length, then the clone with the material's `addressUrl`; JimmyAI's upload, then its clone
+/// with the uploaded URL.
+#[tokio::test]
+async fn wire_of_a_clone_from_bytes_for_both_providers() {
+    use serde_json::{Value, json};
+    use workspace_tests::scripted::{Scripted, Step};
+
+    fn shown(s: &workspace_tests::scripted::Seen, base: &str) -> Value {
+        let headers: Vec<String> = s
+            .headers
+            .iter()
+            .filter(|(k, _)| {
+                matches!(
+                    k.as_str(),
+                    "authorization" | "content-type" | "content-length" | "x-idempotency-key"
+                )
+            })
+            .map(|(k, v)| {
+                let v = if k == "authorization" {
+                    v.replace(crate::adapter_support::SECRET_KEY, "[redacted]")
+                } else if k == "x-idempotency-key" && v.len() == 36 {
+                    "[generated]".into()
+                } else if k == "content-type" && v.starts_with("multipart/form-data; boundary=") {
+                    "multipart/form-data; boundary=[random]".into()
+                } else {
+                    v.clone()
+                };
+                format!("{k}: {v}")
+            })
+            .collect();
+        let body = if s.body.is_empty() {
+            Value::Null
+        } else {
+            match serde_json::from_slice::<Value>(&s.body) {
+                Ok(mut v) => {
+                    if let Some(u) = v.get_mut("fileUrl") {
+                        *u = json!(u.as_str().unwrap_or("").replace(base, "[server]"));
+                    }
+                    v
+                }
+                Err(_) => json!(format!("{} bytes", s.body.len())),
+            }
+        };
+        json!({"method": s.method, "path": s.path, "query": s.query, "headers": headers, "body": body})
+    }
+
+    let bytes = wav(200);
+    let server = Scripted::start(vec![]).await;
+    let base = server.base_url.clone();
+    server.push([
+        Step::ok(json!({"code": 200, "message": "", "data": {
+            "uploadUrl": format!("{base}/storage/m-1?X-Sim-Signature=sig"),
+            "s3Uri": "s3://bucket/m-1/sample.wav", "materialId": "m-1"}})),
+        Step::Json(200, vec![("etag", "\"e\"".into())], json!({})),
+        Step::ok(json!({"code": 200, "message": "", "data": {
+            "materialId": "m-1", "addressUrl": "https://cdn.example.com/m-1/sample.wav"}})),
+        Step::ok(json!({"code": 200, "message": "", "data": {"taskId": "t-1"}})),
+    ]);
+    let client = Client::builder(Provider::Vmeg)
+        .api_key(crate::adapter_support::SECRET_KEY)
+        .base_url(&base)
+        .allow_private_urls(true)
+        .build()
+        .unwrap();
+    client
+        .clone_voice(
+            &CloneRequest::from_bytes("sample.wav", bytes.clone())
+                .name("n")
+                .idempotency_key("key-clone-1"),
+        )
+        .await
+        .unwrap();
+    let vmeg: Vec<Value> = server.seen().iter().map(|s| shown(s, &base)).collect();
+    assert!(
+        server.seen()[1].header("authorization").is_none(),
+        "the presigned PUT carries no Authorization"
+    );
+
+    let server = Scripted::start(vec![]).await;
+    let base = server.base_url.clone();
+    server.push([
+        Step::ok(json!({"code": 20000, "msg": "ok", "data": {
+            "url": format!("{base}/files/sample.wav"), "filename": "sample.wav",
+            "size": bytes.len(), "mime_type": "audio/wav"}})),
+        Step::ok(json!({"code": 20000, "msg": "ok", "data": {
+            "id": "audio_1", "object": "audio", "status": "queued"}})),
+    ]);
+    let client = Client::builder(Provider::JimmyAi)
+        .api_key(crate::adapter_support::SECRET_KEY)
+        .base_url(&base)
+        .allow_private_urls(true)
+        .build()
+        .unwrap();
+    client
+        .clone_voice(&CloneRequest::from_bytes("sample.wav", bytes))
+        .await
+        .unwrap();
+    let jimmy: Vec<Value> = server.seen().iter().map(|s| shown(s, &base)).collect();
+    insta::assert_json_snapshot!(json!({"vmeg": vmeg, "jimmyai": jimmy}));
+}
