@@ -14,6 +14,11 @@
 //! default, and never for less than the [`REPLAY_WINDOW`]. A `pipelineKey` longer than
 //! [`MAX_PIPELINE_KEY_BYTES`] is refused ([`WebhookFailure::PipelineKeyTooLong`]).
 //!
+//! A [`CompletionHub`] keeps deliveries in a [`CompletionStore`]: in-process by default
+//! ([`MemoryStore`]), or, with the cargo feature `redis`, in Redis (`RedisStore`, module
+//! `redis`), shared by every instance of a service so that a webhook reaching one instance
+//! completes the waits on all and a redelivery to any of them is processed once.
+//!
 //! Framework-neutral: header values and bytes in, event out. Wiring into any HTTP server
 //! looks like this:
 //!
@@ -67,11 +72,15 @@ pub mod axum;
 mod dedupe;
 mod event;
 mod hub;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod store;
 mod verify;
 
 use std::time::Duration;
 
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 pub use crate::error::WebhookFailure;
 pub use dedupe::{DedupFuture, Deduplicator, MemoryDeduplicator};
 pub use event::{RawData, WebhookEvent, WebhookEventKind, WebhookPayload};
