@@ -341,7 +341,11 @@ impl RedisStore {
         if let Some(c) = self.cached() {
             return Ok(c);
         }
-        let config = AsyncConnectionConfig::new().set_connection_timeout(Some(self.timeout));
+        // The crate's own bounds (500 ms per response by default) follow ours, so that a
+        // longer timeout is honoured; `exec` still bounds the whole command.
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
         let conn = self
             .client
             .get_multiplexed_async_connection_with_config(&config)
