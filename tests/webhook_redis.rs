@@ -958,6 +958,17 @@ async fn redis_subscription_reports_lost_and_restored_and_ends_when_dropped() {
     proxy.set(Mode::Pass);
     assert_eq!(next_signal(&mut signals, within).await, "restored");
 
+    // A subscription that starts while the network is silent: lost, in time; then restored.
+    proxy.set(Mode::BlackHole);
+    assert_eq!(next_signal(&mut signals, within).await, "lost");
+    let (listener2, mut signals2) = recording_listener();
+    let sub2 = store.subscribe(listener2);
+    assert_eq!(next_signal(&mut signals2, within).await, "lost");
+    proxy.set(Mode::Pass);
+    assert_eq!(next_signal(&mut signals, within).await, "restored");
+    assert_eq!(next_signal(&mut signals2, within).await, "restored");
+    drop(sub2);
+
     // Dropping the guard ends the task and its connection.
     drop(sub);
     eventually("the subscription's connection closes", within, || async {
