@@ -96,9 +96,17 @@ async fn a_clone_completes_by_webhook_with_its_create_and_no_poll() {
     let client = client(&sim, Some(&rx.hub));
     let job = client.clone_voice(&sample()).await.unwrap();
     let voice = client.wait_for_clone(&job.id, &policy()).await.unwrap();
-    assert!(voice.id.starts_with("cv_") || !voice.id.is_empty(), "{voice:?}");
+    assert!(
+        voice.id.starts_with("cv_") || !voice.id.is_empty(),
+        "{voice:?}"
+    );
     let stats = sim.stats();
-    assert_eq!(stats.requests(DETAIL), 0, "{:?}", stats.requests_by_operation);
+    assert_eq!(
+        stats.requests(DETAIL),
+        0,
+        "{:?}",
+        stats.requests_by_operation
+    );
     assert_eq!(stats.requests_total, 1, "the create only");
     assert_eq!(rx.fresh(), 1);
     assert_eq!(rx.hub.waiting_tasks(), 0, "the wait's slot is freed");
@@ -228,11 +236,7 @@ async fn with_the_receiver_down_the_wait_completes_by_polling() {
     assert!(!voice.id.is_empty());
     let polls = sim.stats().requests(DETAIL);
     assert!((1..=3).contains(&polls), "{polls} polls");
-    assert!(
-        sim.webhook_deliveries()
-            .iter()
-            .all(|d| d.status.is_none())
-    );
+    assert!(sim.webhook_deliveries().iter().all(|d| d.status.is_none()));
 }
 
 fn sign(ts: &str, body: &[u8]) -> String {

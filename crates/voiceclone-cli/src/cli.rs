@@ -31,11 +31,13 @@ VOICECLONE_PROVIDER) and the provider's API key in VMEG_API_KEY / JIMMYAI_API_KE
 file named by --api-key-file. There is deliberately no --api-key flag: a key on the command
 line ends up in shell history and process listings.
 
-`demo`, `sim` and `webhook verify` need neither a provider nor a key: `demo` runs the whole
-clone -> wait -> speak -> wait flow against an in-process simulator of both APIs.
+`demo`, `sim`, `webhook verify` and `webhook listen` need neither a provider nor a key:
+`demo` runs the whole clone -> wait -> speak -> wait flow against an in-process simulator of
+both APIs.
 
 With --json, stdout carries exactly one JSON object (also on failure, with an `error`
-member); diagnostics go to stderr.";
+member); diagnostics go to stderr. The one exception is `webhook listen`, whose stdout is a
+stream of JSON lines (one object per line, with or without --json) until it is stopped.";
 
 /// `voiceclone`: the command line.
 #[derive(Debug, Parser)]
@@ -159,6 +161,21 @@ pub struct PollArgs {
     pub poll_interval: Option<f64>,
 }
 
+/// Waiting by VMEG webhook (`clone --wait`, `speak --wait`): both flags or neither.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookWaitArgs {
+    /// VMEG only, with --wait and --webhook-secret-env: receive the task's webhook on this
+    /// address (HOST:PORT, path /; port 0 picks a free one, printed on stderr) and end the
+    /// wait when it arrives; polling continues every 30 s as a fallback
+    #[arg(long, value_name = "ADDR")]
+    pub webhook_listen: Option<SocketAddr>,
+
+    /// Name of the environment variable holding the VMEG webhook secret (with
+    /// --webhook-listen)
+    #[arg(long, value_name = "NAME")]
+    pub webhook_secret_env: Option<String>,
+}
+
 /// `clone`
 #[derive(Debug, Args)]
 pub struct CloneArgs {
@@ -193,6 +210,9 @@ pub struct CloneArgs {
 
     #[command(flatten)]
     pub poll: PollArgs,
+
+    #[command(flatten)]
+    pub webhook: WebhookWaitArgs,
 }
 
 /// `status`
@@ -248,6 +268,9 @@ pub struct SpeakArgs {
 
     #[command(flatten)]
     pub poll: PollArgs,
+
+    #[command(flatten)]
+    pub webhook: WebhookWaitArgs,
 }
 
 /// `upload`
@@ -265,7 +288,37 @@ pub enum WebhookCommand {
     /// Verify a VMEG webhook delivery (HMAC-SHA256 over X-Timestamp + body) and print
     /// the event; exit 1 when it does not verify
     Verify(VerifyArgs),
+    /// Receive VMEG webhook deliveries until Ctrl-C or SIGTERM; stdout is a stream of JSON
+    /// lines, one per verified, first-seen event
+    #[command(long_about = LISTEN_ABOUT, after_help = EXIT_CODES)]
+    Listen(ListenArgs),
 }
+
+const LISTEN_ABOUT: &str = "\
+Receive VMEG webhook deliveries over HTTP and print each verified, first-seen event.
+
+This is the one command whose output is a stream of JSON lines rather than one JSON object
+(with or without --json): the first stdout line is {\"listening\":\"HOST:PORT\"}, then one
+object per line for every verified delivery whose pipelineKey was not seen before, with
+pipeline_key, event, kind, code, succeeded, message, task_id, status, voice_id (clone events)
+or audio_urls (TTS events), idempotency_key, sent_at and received_at (RFC 3339). Each line
+is flushed as it is written.
+
+Every delivery is answered at once: 200 for first-seen and duplicate deliveries (a duplicate
+is not printed again; a line on stderr says so), 401 for a bad signature or a timestamp more
+than 300 s away, 413 for a body over 1 MiB, 400 for a malformed body, 503 when the store is
+unreachable (VMEG redelivers). Every refused delivery is one line on stderr. Server strings
+are printed with control characters escaped.
+
+VMEG only: JimmyAI sends no webhooks (--provider jimmyai exits 2). Ctrl-C or SIGTERM stops
+it (exit 0). If stdout is closed (the reader went away), it stops with exit 3: the event
+being written may not have been read, although VMEG was answered 200.
+
+The webhook secret comes from the environment variable named by --secret-env. With
+--redis-url-env, deduplication and completions are shared with other instances through
+Redis; the URL, which can hold a password, is read from the variable it names, never from
+the command line (a build without Redis support exits 2). Neither the secret nor the URL is
+ever printed.";
 
 /// `webhook verify`
 #[derive(Debug, Args)]
@@ -285,6 +338,29 @@ pub struct VerifyArgs {
     /// File holding the raw body, or `-` (the default) for stdin
     #[arg(value_name = "BODY_FILE")]
     pub body: Option<PathBuf>,
+}
+
+/// `webhook listen`
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Address to listen on, HOST:PORT (port 0 picks a free one; the first stdout line says
+    /// which)
+    #[arg(long, value_name = "ADDR")]
+    pub addr: SocketAddr,
+
+    /// Name of the environment variable holding the webhook secret
+    #[arg(long, value_name = "NAME")]
+    pub secret_env: String,
+
+    /// The path VMEG posts to (letters, digits, `-._~` and `/`, starting with `/`)
+    #[arg(long, value_name = "PATH", default_value = "/")]
+    pub path: String,
+
+    /// Name of the environment variable holding a Redis URL: share deduplication and
+    /// completions with other instances through Redis (the URL is never read from the
+    /// command line and never printed)
+    #[arg(long, value_name = "NAME")]
+    pub redis_url_env: Option<String>,
 }
 
 /// `sim`

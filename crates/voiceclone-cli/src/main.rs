@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod exit;
 mod output;
+mod receiver;
 mod spinner;
 
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(usage_error(&e)),
     };
-    init_tracing();
+    init_tracing(default_log_filter(&cli));
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -63,10 +64,23 @@ fn usage_error(e: &clap::Error) -> u8 {
     Exit::Usage.code()
 }
 
+/// The log filter when `RUST_LOG` is not set: warnings. `webhook listen` prints one line of
+/// its own for every refused delivery, so the adapter's warning about the same delivery is
+/// left out there (`RUST_LOG` brings it back).
+fn default_log_filter(cli: &Cli) -> &'static str {
+    match cli.command {
+        cli::Command::Webhook(cli::WebhookCommand::Listen(_)) => {
+            "warn,voiceclone::webhook::verify=error,voiceclone::webhook::hub=error"
+        }
+        _ => "warn",
+    }
+}
+
 /// Diagnostics on stderr, with control characters from server strings escaped; so no ANSI
 /// colours either (they would be escaped too).
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+fn init_tracing(default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| output::SafeStderr)

@@ -34,6 +34,9 @@ pub(crate) struct Shared {
     pub scripts: Mutex<Scripts>,
     pub background: Mutex<JoinSet<()>>,
     pub base_url: String,
+    /// The webhook sender's HTTP client: one per simulator, so deliveries reuse connections
+    /// (built on first use).
+    pub webhook_http: std::sync::OnceLock<Option<reqwest::Client>>,
 }
 
 /// Lock a mutex, ignoring poisoning (state stays usable after a panic).
@@ -60,6 +63,7 @@ impl Shared {
             scripts: Mutex::new(Scripts::default()),
             background: Mutex::new(JoinSet::new()),
             base_url,
+            webhook_http: std::sync::OnceLock::new(),
             config,
         }
     }

@@ -69,7 +69,11 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
         "data": data,
     });
     let body = serde_json::to_vec(&body).unwrap_or_default();
-    let Some(client) = http_client(sh.config.webhook_timeout) else {
+    let Some(client) = sh
+        .webhook_http
+        .get_or_init(|| http_client(sh.config.webhook_timeout))
+        .clone()
+    else {
         return;
     };
     let attempts = sh.config.webhook_retry_delays.len() + 1;

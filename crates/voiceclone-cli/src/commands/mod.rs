@@ -1,6 +1,7 @@
 //! One module per group of commands; [`run`] dispatches.
 
 pub mod demo;
+pub mod listen;
 pub mod provider;
 pub mod sim;
 pub mod webhook;
@@ -14,6 +15,13 @@ pub async fn run(cli: Cli) -> Exit {
     let mut printer = Printer::new(cli.json, cli.quiet);
     let outcome = match &cli.command {
         Command::Webhook(WebhookCommand::Verify(args)) => webhook::verify(args, &mut printer),
+        Command::Webhook(WebhookCommand::Listen(args)) => {
+            match listen::run(&cli, args, &mut printer).await {
+                // It streamed: everything is printed already.
+                Ok(exit) => return exit,
+                Err(outcome) => outcome,
+            }
+        }
         Command::Sim(args) => sim::run(args, &printer).await,
         Command::Demo(args) => demo::run(args, &printer).await,
         _ => provider::run(&cli, &mut printer).await,

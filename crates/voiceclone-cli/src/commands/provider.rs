@@ -6,9 +6,16 @@
 //! `speech_status` / `wait_for_speech` accordingly. JimmyAI answers both from one endpoint
 //! (`audios/{id}`), so the wrong kind still shows the status; VMEG's `tasks/detail` result
 //! differs by task type, so use the kind the job was submitted as.
+//!
+//! `clone --wait` and `speak --wait` with `--webhook-listen ADDR --webhook-secret-env NAME`
+//! (VMEG only) run a webhook receiver on ADDR for the length of the command and build the
+//! client with its [`CompletionHub`]: the task's webhook ends the wait, and polling goes on
+//! meanwhile on the slow fallback schedule ([`WaitPolicy::webhook_poll_interval`], 30 s).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use voiceclone::webhook::CompletionHub;
 use voiceclone::{
     Client, CloneJob, CloneRequest, Error, ErrorKind, Job, JobId, Provider, Speech, SpeechJob,
     SpeechRequest, TaskStatus, Voice, WaitPolicy,
@@ -18,15 +25,29 @@ use crate::cli::{Cli, CloneArgs, Command, JobKind, PollArgs, SpeakArgs};
 use crate::context::{Target, target};
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, RenderJob, put_job, voice_json};
+use crate::receiver::{Receiver, secret_from_env};
 use crate::spinner::Spinner;
 
 /// Runs a provider command.
 pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
+    // The webhook flags are checked before anything else: a usage error sends nothing.
+    let webhook = match webhook_flags(cli) {
+        Ok(w) => w,
+        Err(f) => return with_provider(Outcome::failed(f), cli),
+    };
     let target = match target(cli, printer) {
         Ok(t) => t,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
-    let client = match build_client(&target) {
+    let receiver = match webhook {
+        Some((addr, var)) => match WaitReceiver::start(addr, var, printer).await {
+            Ok(r) => Some(r),
+            Err(f) => return with_provider(Outcome::failed(f), cli),
+        },
+        None => None,
+    };
+    let hub = receiver.as_ref().map(|r| r.hub.clone());
+    let client = match build_client(&target, hub) {
         Ok(c) => c,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
@@ -55,7 +76,79 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
     o.fields
         .entry("provider")
         .or_insert_with(|| p.as_str().into());
+    if let Some(r) = receiver {
+        o.set("webhook_listen", r.receiver.addr().to_string());
+        r.receiver.stop().await;
+    }
     o
+}
+
+/// `--webhook-listen ADDR --webhook-secret-env NAME` of `clone` and `speak`, checked: both
+/// or neither, only with `--wait`, not with `--sync`, VMEG only. `None` when not given.
+fn webhook_flags(cli: &Cli) -> Result<Option<(SocketAddr, &str)>, Failure> {
+    let (wait, sync, flags) = match &cli.command {
+        Command::Clone(a) => (a.wait, a.sync, &a.webhook),
+        Command::Speak(a) => (a.wait, a.sync, &a.webhook),
+        _ => return Ok(None),
+    };
+    let (addr, var) = match (flags.webhook_listen, flags.webhook_secret_env.as_deref()) {
+        (None, None) => return Ok(None),
+        (Some(addr), Some(var)) => (addr, var),
+        (Some(_), None) => {
+            return Err(Failure::usage(
+                "--webhook-listen needs --webhook-secret-env NAME (the environment variable holding the VMEG webhook secret)",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Failure::usage(
+                "--webhook-secret-env needs --webhook-listen ADDR (where to receive the webhook)",
+            ));
+        }
+    };
+    if !wait {
+        return Err(Failure::usage(
+            "--webhook-listen and --webhook-secret-env only apply with --wait",
+        ));
+    }
+    if cli.provider.map(Provider::from) == Some(Provider::JimmyAi) {
+        return Err(Failure::usage(
+            "JimmyAI has no webhooks: --webhook-listen waits by VMEG webhook (VMEG only)",
+        ));
+    }
+    if sync {
+        return Err(Failure::usage(
+            "--webhook-listen waits for an asynchronous task's webhook; with --sync the answer already carries the result",
+        ));
+    }
+    Ok(Some((addr, var)))
+}
+
+/// The receiver of `--webhook-listen`, for the length of one command.
+struct WaitReceiver {
+    receiver: Receiver,
+    hub: CompletionHub,
+}
+
+impl WaitReceiver {
+    /// Reads the secret, binds `addr` and serves VMEG deliveries on `/` into a new hub. The
+    /// bound address goes to stderr whatever the flags: with port 0 it is the only place the
+    /// port appears.
+    async fn start(addr: SocketAddr, var: &str, printer: &mut Printer) -> Result<Self, Failure> {
+        let secret = secret_from_env(var, "--webhook-secret-env", printer)?;
+        let hub = CompletionHub::in_memory(voiceclone::WebhookSecret::new(secret));
+        let listener = Receiver::bind(addr).await?;
+        let app = voiceclone::webhook::axum::router("/", hub.clone());
+        let receiver = Receiver::start(listener, app)?;
+        eprintln!(
+            "{}",
+            printer.safe(&format!(
+                "webhook receiver listening on http://{}/ (the task's VMEG webhook ends the wait; polling every {} s meanwhile as a fallback)",
+                receiver.addr(),
+                voiceclone::wait::DEFAULT_WEBHOOK_POLL_INTERVAL.as_secs()
+            ))
+        );
+        Ok(Self { receiver, hub })
+    }
 }
 
 fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
@@ -65,13 +158,16 @@ fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
     o
 }
 
-/// Builds an adapter client for a resolved target.
-pub fn build_client(t: &Target) -> Result<Client, Failure> {
+/// Builds an adapter client for a resolved target, waiting by webhook when given a hub.
+pub fn build_client(t: &Target, hub: Option<CompletionHub>) -> Result<Client, Failure> {
     let mut b = Client::builder(t.provider)
         .api_key(t.api_key.as_str())
         .allow_private_urls(t.allow_private_urls);
     if let Some(url) = &t.base_url {
         b = b.base_url(url.as_str());
+    }
+    if let Some(hub) = hub {
+        b = b.completion_hub(hub);
     }
     b.build().map_err(Failure::from)
 }

@@ -25,22 +25,7 @@ pub fn verify(args: &VerifyArgs, printer: &mut Printer) -> Outcome {
 }
 
 fn verify_inner(args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Failure> {
-    let secret = match std::env::var(&args.secret_env) {
-        Ok(s) if !s.trim().is_empty() => s,
-        Ok(_) => {
-            return Err(Failure::usage(format!(
-                "the environment variable {} is empty",
-                args.secret_env
-            )));
-        }
-        Err(_) => {
-            return Err(Failure::usage(format!(
-                "the environment variable {} is not set; it must hold the webhook secret",
-                args.secret_env
-            )));
-        }
-    };
-    printer.add_secret(&secret);
+    let secret = crate::receiver::secret_from_env(&args.secret_env, "--secret-env", printer)?;
     let body = read_body(args.body.as_deref())?;
     let verifier = Verifier::new(WebhookSecret::new(secret)).max_body_bytes(MAX_BODY_BYTES);
     let mut o = Outcome::default();

@@ -110,3 +110,87 @@ fn job_from_event<J: Job>(event: WebhookEvent, job_id: &JobId) -> Option<Result<
         }))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::model::CloneJob;
+    use crate::sleep::{BoxFuture, RecordingSleeper};
+    use crate::webhook::store::{Listener, Recorded, StoredEvent, Subscription};
+    use crate::webhook::{CompletionStore, StoreError, Verifier};
+    use std::sync::{Arc, Mutex};
+
+    /// A store that is never reachable.
+    #[derive(Debug)]
+    struct Down;
+
+    impl CompletionStore for Down {
+        fn record<'a>(&'a self, _: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+            Box::pin(async { Err(StoreError::new("down")) })
+        }
+        fn by_task<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            Box::pin(async { Err(StoreError::new("down")) })
+        }
+        fn by_idempotency_key<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            Box::pin(async { Err(StoreError::new("down")) })
+        }
+        fn subscribe(&self, listener: Listener) -> Subscription {
+            Subscription::new(listener)
+        }
+    }
+
+    async fn wait(hub: &CompletionHub, statuses: Vec<TaskStatus>) -> (Vec<Duration>, usize) {
+        let sleeper = RecordingSleeper::new();
+        let queue = Mutex::new(statuses.into_iter());
+        let count = Mutex::new(0usize);
+        let policy = WaitPolicy::for_provider(Provider::Vmeg).with_jitter(0.0);
+        let job: CloneJob = wait_with_hub(hub, &policy, &sleeper, &JobId::new("t1"), || {
+            *count.lock().unwrap() += 1;
+            let s = queue.lock().unwrap().next().unwrap_or(TaskStatus::Running);
+            async move { Ok(CloneJob::new(Provider::Vmeg, "t1", s)) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(job.status, TaskStatus::Succeeded);
+        let n = *count.lock().unwrap();
+        (sleeper.sleeps(), n)
+    }
+
+    #[tokio::test]
+    async fn a_healthy_hub_without_events_polls_on_the_slow_schedule() {
+        let hub = CompletionHub::in_memory("s".into());
+        let seq = vec![TaskStatus::Running, TaskStatus::Succeeded];
+        let (sleeps, polls) = wait(&hub, seq).await;
+        assert_eq!(polls, 2);
+        assert_eq!(
+            sleeps,
+            vec![Duration::from_secs(30); 2],
+            "first poll 30 s in"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_store_switches_to_the_normal_schedule_at_once() {
+        let hub = CompletionHub::with_store(Verifier::new("s".into()), Arc::new(Down));
+        let seq = vec![
+            TaskStatus::Running,
+            TaskStatus::Running,
+            TaskStatus::Succeeded,
+        ];
+        let (sleeps, polls) = wait(&hub, seq).await;
+        assert_eq!(polls, 3);
+        let secs: Vec<f64> = sleeps.iter().map(Duration::as_secs_f64).collect();
+        assert_eq!(
+            secs,
+            vec![2.0, 3.0],
+            "the VMEG schedule, first poll at once"
+        );
+    }
+}

@@ -401,3 +401,201 @@ fn unavailable(e: StoreError) -> Error {
         reason: e.reason().to_owned(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::sleep::BoxFuture;
+    use crate::webhook::store::Listener;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    const SECRET: &str = "hub-unit-secret";
+
+    /// A memory store that can be made to fail, and whose subscription signals are sent by
+    /// hand.
+    #[derive(Default)]
+    struct Flaky {
+        inner: MemoryStore,
+        failing: AtomicBool,
+        listener: Mutex<Option<Listener>>,
+    }
+
+    impl fmt::Debug for Flaky {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("Flaky")
+        }
+    }
+
+    impl Flaky {
+        fn signal(&self, s: StoreSignal) {
+            let l = self.listener.lock().unwrap().clone().unwrap();
+            l(s);
+        }
+        fn check(&self) -> Result<(), StoreError> {
+            if self.failing.load(Ordering::SeqCst) {
+                Err(StoreError::new("down"))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl CompletionStore for Flaky {
+        fn record<'a>(
+            &'a self,
+            event: &'a StoredEvent,
+        ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+            Box::pin(async move {
+                self.check()?;
+                self.inner.record(event).await
+            })
+        }
+        fn by_task<'a>(
+            &'a self,
+            task_id: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            Box::pin(async move {
+                self.check()?;
+                self.inner.by_task(task_id).await
+            })
+        }
+        fn by_idempotency_key<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            Box::pin(async move {
+                self.check()?;
+                self.inner.by_idempotency_key(key).await
+            })
+        }
+        fn subscribe(&self, listener: Listener) -> Subscription {
+            *self.listener.lock().unwrap() = Some(listener.clone());
+            self.inner.subscribe(listener)
+        }
+    }
+
+    fn signed(task: &str, pk: &str) -> (String, String, String) {
+        let ts = unix_millis(SystemTime::now()).to_string();
+        let body = format!(
+            r#"{{"code":200,"event":"openapi-clone-voice","pipelineKey":"{pk}","data":{{"taskId":"{task}","voiceId":"v-{task}"}}}}"#
+        );
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(ts.as_bytes());
+        mac.update(body.as_bytes());
+        let sig = hex::encode(mac.finalize().into_bytes());
+        (ts, sig, body)
+    }
+
+    fn hub() -> (CompletionHub, Arc<Flaky>) {
+        let store = Arc::new(Flaky::default());
+        let hub = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
+        (hub, store)
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_store_answers_503_and_marks_nothing() {
+        let (hub, store) = hub();
+        let (ts, sig, body) = signed("t1", "p1");
+        store.failing.store(true, Ordering::SeqCst);
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert_eq!(d.http_status(), 503);
+        assert!(matches!(d, Delivery::Unavailable(_)));
+        assert!(hub.wait_for(&JobId::new("t1")).await.is_err());
+        store.failing.store(false, Ordering::SeqCst);
+        // The redelivery is processed: nothing was marked.
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+        let e = hub.wait_for(&JobId::new("t1")).await.unwrap();
+        assert_eq!(e.pipeline_key, "p1");
+    }
+
+    #[tokio::test]
+    async fn a_lost_subscription_ends_the_wait_so_that_it_polls() {
+        let (hub, store) = hub();
+        let id = JobId::new("t2");
+        let h = hub.clone();
+        let waiting = tokio::spawn(async move { h.wait_for(&id).await });
+        while hub.waiting_tasks() == 0 {
+            tokio::task::yield_now().await;
+        }
+        store.signal(StoreSignal::Lost);
+        let r = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(r.is_err());
+        assert_eq!(hub.waiting_tasks(), 0);
+    }
+
+    #[tokio::test]
+    async fn on_restore_a_wait_looks_in_the_store_again() {
+        let (hub, store) = hub();
+        let id = JobId::new("t3");
+        let h = hub.clone();
+        let waiting = tokio::spawn(async move { h.wait_for(&id).await });
+        while hub.waiting_tasks() == 0 {
+            tokio::task::yield_now().await;
+        }
+        tokio::task::yield_now().await;
+        // Stored by another hub while this one's subscription was down: no Event signal.
+        let (ts, sig, body) = signed("t3", "p3");
+        let stored = StoredEvent {
+            pipeline_key: "p3".into(),
+            task_id: Some("t3".into()),
+            idempotency_key: None,
+            timestamp: ts,
+            signature: sig,
+            body,
+            received_at_ms: 0,
+        };
+        store
+            .inner
+            .store(Arc::new(stored), std::time::Instant::now());
+        store.signal(StoreSignal::Restored);
+        let e = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.pipeline_key, "p3");
+    }
+
+    #[tokio::test]
+    async fn a_forged_event_in_the_store_is_ignored() {
+        let (hub, store) = hub();
+        let (ts, _, body) = signed("t4", "p4");
+        let forged = Arc::new(StoredEvent {
+            pipeline_key: "p4".into(),
+            task_id: Some("t4".into()),
+            idempotency_key: Some("k4".into()),
+            timestamp: ts,
+            signature: "0".repeat(64),
+            body,
+            received_at_ms: 0,
+        });
+        store.inner.store(forged.clone(), std::time::Instant::now());
+        assert!(hub.completion(&JobId::new("t4")).await.unwrap().is_none());
+        assert!(hub.job_for_idempotency_key("k4").await.unwrap().is_none());
+        // Published to a waiting hub: still ignored, the wait goes on.
+        let h = hub.clone();
+        let waiting = tokio::spawn(async move { h.wait_for(&JobId::new("t4")).await });
+        while hub.waiting_tasks() == 0 {
+            tokio::task::yield_now().await;
+        }
+        store.signal(StoreSignal::Event(forged));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished());
+        // A genuine delivery for the same task then ends it.
+        let (ts, sig, body) = signed("t4", "p4-real");
+        assert!(matches!(
+            hub.receive(&ts, &sig, body.as_bytes()).await,
+            Delivery::Fresh(_)
+        ));
+        let e = waiting.await.unwrap().unwrap();
+        assert_eq!(e.pipeline_key, "p4-real");
+    }
+}

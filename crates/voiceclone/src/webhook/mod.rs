@@ -14,13 +14,15 @@
 //! default, and never for less than the [`REPLAY_WINDOW`]. A `pipelineKey` longer than
 //! [`MAX_PIPELINE_KEY_BYTES`] is refused ([`WebhookFailure::PipelineKeyTooLong`]).
 //!
-//! A [`CompletionHub`] keeps deliveries in a [`CompletionStore`]: in-process by default
-//! ([`MemoryStore`]), or, with the cargo feature `redis`, in Redis (`RedisStore`, module
-//! `redis`), shared by every instance of a service so that a webhook reaching one instance
-//! completes the waits on all and a redelivery to any of them is processed once.
+//! To have deliveries end the client's waits, use a [`CompletionHub`]: it verifies,
+//! deduplicates (through its [`CompletionStore`]: in process by default, shared between
+//! instances with the Redis store of the `redis` feature) and fans out, and
+//! [`ClientBuilder::completion_hub`](crate::ClientBuilder::completion_hub) makes the waits
+//! listen; `webhook::axum::router` (feature `axum`) is the ready-made endpoint. The pieces below
+//! stay usable alone.
 //!
-//! Framework-neutral: header values and bytes in, event out. Wiring into any HTTP server
-//! looks like this:
+//! Framework-neutral: header values and bytes in, event out. Wiring the verifier and a
+//! deduplicator into any HTTP server looks like this:
 //!
 //! ```
 //! use voiceclone::webhook::{Deduplicator, MemoryDeduplicator, Verifier, WebhookPayload};

@@ -279,7 +279,7 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn store(&self, event: Arc<StoredEvent>, now: Instant) {
+    pub(crate) fn store(&self, event: Arc<StoredEvent>, now: Instant) {
         let mut st = self.lock();
         st.bytes = st.bytes.saturating_add(event.size());
         if let Some(t) = &event.task_id {

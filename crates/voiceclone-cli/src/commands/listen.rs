@@ -1,0 +1,387 @@
+//! `webhook listen`: receive VMEG deliveries and print each verified, first-seen event as one
+//! JSON line on stdout, until SIGINT or SIGTERM.
+//!
+//! The one command whose stdout is a stream: `{"listening":"HOST:PORT"}` first, then one
+//! object per event, each line flushed. Duplicates and refused deliveries are one line each
+//! on stderr. Deliveries go through the adapter's axum receiver over a
+//! [`CompletionHub`] (in-process, or on Redis with `--redis-url-env`), which answers VMEG
+//! with [`Delivery::http_status`].
+
+use std::cell::Cell;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use tokio::sync::Notify;
+use voiceclone::WebhookSecret;
+use voiceclone::webhook::{CompletionHub, Delivery, Verifier, WebhookEvent, WebhookPayload};
+
+use crate::cli::{Cli, ListenArgs, ProviderArg};
+use crate::exit::Exit;
+use crate::output::{Failure, Outcome, Printer, json_safe, rfc3339};
+use crate::receiver::{Receiver, check_path, secret_from_env, store_from_env};
+
+/// Runs `webhook listen`. `Ok(exit)` once it has streamed (everything is printed already);
+/// `Err(outcome)` when it could not start (printed by the caller like any other failure).
+pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<Exit, Outcome> {
+    let fail = |f: Failure| {
+        let mut o = Outcome::failed(f);
+        o.set("provider", "vmeg");
+        o
+    };
+    if cli.provider == Some(ProviderArg::Jimmyai) {
+        return Err(fail(Failure::usage(
+            "JimmyAI has no webhooks: `webhook listen` receives VMEG deliveries only (drop --provider jimmyai / VOICECLONE_PROVIDER=jimmyai)",
+        )));
+    }
+    check_path(&args.path).map_err(fail)?;
+    let secret = secret_from_env(&args.secret_env, "--secret-env", printer).map_err(fail)?;
+    let secret = WebhookSecret::new(secret);
+    let hub = match &args.redis_url_env {
+        Some(var) => {
+            let store = store_from_env(var, printer).await.map_err(fail)?;
+            CompletionHub::with_store(Verifier::new(secret), store)
+        }
+        None => CompletionHub::in_memory(secret),
+    };
+    // Handlers first: a SIGTERM right after the listening line must not kill the process.
+    let mut signals = Signals::install().map_err(fail)?;
+    let listener = Receiver::bind(args.addr).await.map_err(fail)?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| fail(Failure::io("cannot read the bound address", &e)))?;
+
+    let state = Arc::new(State {
+        printer: printer.clone(),
+        closed: AtomicBool::new(false),
+        closed_note: Notify::new(),
+        fresh: AtomicU64::new(0),
+        duplicate: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+    });
+    // The first line, before anything is served: no event line can precede it.
+    let first = serde_json::json!({ "listening": addr.to_string() }).to_string();
+    if write_stdout(&first).is_err() {
+        return Ok(output_closed(printer));
+    }
+    printer.progress(&format!(
+        "receiving VMEG webhooks on http://{addr}{}; Ctrl-C to stop",
+        args.path
+    ));
+
+    let on_delivery = {
+        let state = state.clone();
+        Arc::new(move |d: &Delivery| state.delivered(d))
+    };
+    let gate = state.clone();
+    let app = voiceclone::webhook::axum::router_with(&args.path, hub, on_delivery).layer(
+        axum::middleware::from_fn(move |req: Request, next: Next| {
+            let gate = gate.clone();
+            async move { gate.admit(req, next).await }
+        }),
+    );
+    let mut receiver = Receiver::start(listener, app).map_err(fail)?;
+
+    let stop = tokio::select! {
+        signal = signals.next() => Stop::Signal(signal),
+        () = state.closed_note.notified() => Stop::OutputClosed,
+        why = receiver.ended() => Stop::Ended(why),
+    };
+    receiver.stop().await;
+    let counts = format!(
+        "{} events printed, {} duplicates, {} refused",
+        state.fresh.load(Ordering::Relaxed),
+        state.duplicate.load(Ordering::Relaxed),
+        state.refused.load(Ordering::Relaxed)
+    );
+    match stop {
+        Stop::Signal(name) => {
+            printer.progress(&format!("stopped on {name}: {counts}"));
+            Ok(Exit::Success)
+        }
+        Stop::OutputClosed => Ok(output_closed(printer)),
+        Stop::Ended(why) => {
+            eprintln!("error: {} ({counts})", printer.safe(&why));
+            Ok(Exit::Unreachable)
+        }
+    }
+}
+
+enum Stop {
+    Signal(&'static str),
+    OutputClosed,
+    Ended(String),
+}
+
+fn output_closed(printer: &Printer) -> Exit {
+    eprintln!(
+        "{}",
+        printer.safe(
+            "error: stdout was closed, so events can no longer be printed; stopped (the event being written when it closed was answered 200 and may not have been read; later deliveries were answered 503, so VMEG redelivers them)"
+        )
+    );
+    Exit::Unreachable
+}
+
+fn write_stdout(line: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()
+}
+
+tokio::task_local! {
+    /// Set by the delivery callback for the request `admit` is serving: the callback runs
+    /// inside the handler, within `admit`'s poll.
+    static HANDLED: Cell<bool>;
+}
+
+/// At most 200 characters of a request path, for a log line.
+fn clip(path: &str) -> String {
+    match path.char_indices().nth(200) {
+        Some((at, _)) => format!("{}...", path.get(..at).unwrap_or_default()),
+        None => path.to_owned(),
+    }
+}
+
+/// What the delivery callback and the gate share.
+struct State {
+    printer: Printer,
+    /// Stdout failed: refuse further deliveries with 503 (VMEG redelivers them).
+    closed: AtomicBool,
+    closed_note: Notify,
+    fresh: AtomicU64,
+    duplicate: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl State {
+    /// Every request passes here. Once stdout is gone it answers 503 without looking (an
+    /// event accepted now could not be printed, and VMEG would not send it again). A request
+    /// answered without reaching the hub (a body over axum's limit, a wrong path or method)
+    /// gets its stderr line here, so every refused delivery has one.
+    async fn admit(&self, req: Request, next: Next) -> Response {
+        let what = format!("{} {}", req.method(), clip(req.uri().path()));
+        let response = if self.closed.load(Ordering::SeqCst) {
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        } else {
+            let reached = HANDLED.scope(Cell::new(false), async {
+                let response = next.run(req).await;
+                (response, HANDLED.with(Cell::get))
+            });
+            let (response, reached) = reached.await;
+            if reached {
+                return response;
+            }
+            response
+        };
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let status = response.status();
+        let why = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "the body is over the 1 MiB limit",
+            StatusCode::NOT_FOUND => "not the webhook path",
+            StatusCode::METHOD_NOT_ALLOWED => "deliveries are POSTs",
+            StatusCode::SERVICE_UNAVAILABLE => "stdout is closed",
+            _ => "not a delivery",
+        };
+        self.stderr(&format!(
+            "refused request {what}: {why}; answered {}",
+            status.as_u16()
+        ));
+        response
+    }
+
+    fn delivered(&self, d: &Delivery) {
+        // Tell `admit` that this request reached the hub (and gets its line here).
+        let _ = HANDLED.try_with(|h| h.set(true));
+        let status = d.http_status();
+        match d {
+            Delivery::Fresh(event) => {
+                self.fresh.fetch_add(1, Ordering::Relaxed);
+                let line = event_line(event, SystemTime::now()).to_string();
+                let line = json_safe(&self.printer.redact(&line)).into_owned();
+                if write_stdout(&line).is_err() && !self.closed.swap(true, Ordering::SeqCst) {
+                    self.closed_note.notify_one();
+                }
+            }
+            Delivery::Duplicate(event) => {
+                self.duplicate.fetch_add(1, Ordering::Relaxed);
+                self.stderr(&format!(
+                    "duplicate delivery: pipelineKey {} was already handled; answered {status}, not printed again",
+                    event.pipeline_key
+                ));
+            }
+            Delivery::Refused(e) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                self.stderr(&format!("refused delivery: {e}; answered {status}"));
+            }
+            Delivery::Unavailable(e) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                self.stderr(&format!(
+                    "delivery not recorded: {e}; answered {status} so that VMEG redelivers"
+                ));
+            }
+            _ => self.stderr(&format!("delivery answered {status}")),
+        }
+    }
+
+    fn stderr(&self, line: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", self.printer.safe(line));
+    }
+}
+
+/// One event as its stdout line.
+fn event_line(e: &WebhookEvent, received_at: SystemTime) -> Value {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.to_owned(), v);
+    };
+    let opt = |v: Option<&str>| v.map_or(Value::Null, Value::from);
+    put("pipeline_key", e.pipeline_key.as_str().into());
+    put("event", e.kind.as_str().into());
+    put("code", e.code.into());
+    put("succeeded", e.succeeded().into());
+    put("message", opt(e.message.as_deref()));
+    // VMEG webhooks carry no status: code 200 is success, anything else failure.
+    let status = if e.succeeded() { "succeeded" } else { "failed" };
+    match &e.payload {
+        WebhookPayload::Clone(job) => {
+            put("kind", "clone".into());
+            put("task_id", job.id.as_str().into());
+            put("status", job.status.as_str().into());
+            let voice = job.voice.as_ref();
+            put("voice_id", opt(voice.map(|v| v.id.as_str())));
+            if let Some(u) = voice.and_then(|v| v.preview_url.as_ref()) {
+                put("preview_url", u.as_str().into());
+            }
+        }
+        WebhookPayload::Speech(job) => {
+            put("kind", "speech".into());
+            put("task_id", job.id.as_str().into());
+            put("status", job.status.as_str().into());
+            let urls: Vec<&str> = job
+                .speech
+                .iter()
+                .flat_map(|s| s.audio_urls.iter().map(|u| u.as_str()))
+                .collect();
+            put("audio_urls", urls.into());
+            if let Some(u) = job.speech.as_ref().and_then(|s| s.subtitle_url.as_ref()) {
+                put("subtitle_url", u.as_str().into());
+            }
+        }
+        WebhookPayload::Other(data) => {
+            put("kind", Value::Null);
+            put("task_id", data.task_id().map_or(Value::Null, Value::from));
+            put("status", status.into());
+            put("data", data.parse::<Value>().unwrap_or(Value::Null));
+        }
+        _ => {
+            put("kind", Value::Null);
+            put("task_id", Value::Null);
+            put("status", status.into());
+        }
+    }
+    put("idempotency_key", opt(e.idempotency_key()));
+    put("sent_at", rfc3339(e.sent_at).into());
+    put("received_at", rfc3339(received_at).into());
+    Value::Object(m)
+}
+
+/// SIGINT and SIGTERM, installed before the listening line is printed.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self, Failure> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let handler = |kind: SignalKind, name: &str| {
+                signal(kind).map_err(|e| Failure::io(&format!("cannot handle {name}"), &e))
+            };
+            Ok(Self {
+                int: handler(SignalKind::interrupt(), "SIGINT")?,
+                term: handler(SignalKind::terminate(), "SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
+        }
+    }
+
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            "Ctrl-C"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    fn event(body: &str) -> WebhookEvent {
+        let secret = "s3cret-for-tests";
+        let ts = "1700000000000";
+        let sig = voiceclone_sim::sign(secret, ts, body.as_bytes());
+        let now = UNIX_EPOCH + Duration::from_millis(1_700_000_000_000);
+        Verifier::new(WebhookSecret::new(secret))
+            .verify_at(ts, &sig, body.as_bytes(), now)
+            .unwrap()
+    }
+
+    #[test]
+    fn lines_for_clone_tts_and_other_events() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let clone = event(
+            r#"{"code":200,"event":"openapi-clone-voice","pipelineKey":"pk1","message":"","extraData":{"voiceclone":{"idempotencyKey":"k1"}},"data":{"taskId":"t1","voiceId":"cv_1"}}"#,
+        );
+        let j = event_line(&clone, at);
+        assert_eq!(j["kind"], "clone", "{j}");
+        assert_eq!(j["task_id"], "t1");
+        assert_eq!(j["status"], "succeeded");
+        assert_eq!(j["voice_id"], "cv_1");
+        assert_eq!(j["idempotency_key"], "k1");
+        assert_eq!(j["message"], Value::Null);
+        assert_eq!(j["received_at"], "2023-11-14T22:13:20.123Z");
+        let failed = event(
+            r#"{"code":500,"event":"openapi-tts","pipelineKey":"pk2","message":"boom","data":{"taskId":"t2"}}"#,
+        );
+        let j = event_line(&failed, at);
+        assert_eq!(j["status"], "failed", "{j}");
+        assert_eq!(j["message"], "boom");
+        assert_eq!(j["task_id"], "t2");
+        let other = event(
+            r#"{"code":200,"event":"openapi-translate","pipelineKey":"pk3","data":{"taskId":123456789012345678901}}"#,
+        );
+        let j = event_line(&other, at);
+        assert_eq!(j["task_id"], "123456789012345678901", "{j}");
+        assert_eq!(j["event"], "openapi-translate");
+        assert_eq!(j["status"], "succeeded");
+    }
+}
