@@ -116,10 +116,17 @@ pub fn redis_url() -> Option<String> {
              (.ci/run starts a redis-server and sets VOICECLONE_REDIS_URL)"
         ),
         _ => {
-            eprintln!(
-                "notice: VOICECLONE_REDIS_URL is not set: skipping this Redis test \
-                 (start a redis-server and set e.g. VOICECLONE_REDIS_URL=redis://127.0.0.1:6379/)"
-            );
+            // Once per run, and straight to the process's stderr: the test harness captures
+            // `eprintln!` of passing tests, and the notice must be seen.
+            static NOTICE: std::sync::Once = std::sync::Once::new();
+            NOTICE.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "notice: VOICECLONE_REDIS_URL is not set: the Redis tests are skipped \
+                     (start a redis-server and set e.g. VOICECLONE_REDIS_URL=redis://127.0.0.1:6379/)"
+                );
+            });
             None
         }
     }
