@@ -103,3 +103,36 @@ fn redact_bearer(value: &str) -> String {
 pub mod captured;
 #[path = "scripted.rs"]
 pub mod scripted;
+
+/// The Redis server the Redis tests run against: `VOICECLONE_REDIS_URL` (`.ci/run` starts a
+/// `redis-server` on a free loopback port and sets it). When it is unset, a test calling this
+/// fails if `CI` is set (the Redis tests must run in CI), and otherwise prints a notice to
+/// stderr and gets `None`: it returns early, skipped.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("VOICECLONE_REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
+        _ if ci() => panic!(
+            "VOICECLONE_REDIS_URL is not set, and CI is: the Redis tests must run in CI \
+             (.ci/run starts a redis-server and sets VOICECLONE_REDIS_URL)"
+        ),
+        _ => {
+            // Once per run, and straight to the process's stderr: the test harness captures
+            // `eprintln!` of passing tests, and the notice must be seen.
+            static NOTICE: std::sync::Once = std::sync::Once::new();
+            NOTICE.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "notice: VOICECLONE_REDIS_URL is not set: the Redis tests are skipped \
+                     (start a redis-server and set e.g. VOICECLONE_REDIS_URL=redis://127.0.0.1:6379/)"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// True when running in CI (`CI` set, and not to `false` or `0`).
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}

@@ -17,6 +17,7 @@ mod adapter_vmeg;
 mod adapter_webhook;
 mod spec_examples;
 mod webhook_hub;
+mod webhook_redis;
 mod wire_adapter;
 mod wire_jimmyai;
 mod wire_vmeg;

@@ -213,7 +213,9 @@ impl CompletionHub {
             .by_task(task_id.as_str())
             .await
             .map_err(unavailable)?;
-        Ok(found.and_then(|e| self.reverify(&e)))
+        Ok(found
+            .filter(|e| e.task_id.as_deref() == Some(task_id.as_str()))
+            .and_then(|e| self.reverify(&e)))
     }
 
     /// The delivery for the task an idempotency key created: how an `OutcomeUnknown` whose
@@ -226,21 +228,32 @@ impl CompletionHub {
             .by_idempotency_key(key)
             .await
             .map_err(unavailable)?;
-        Ok(found.and_then(|e| self.reverify(&e)))
+        Ok(found
+            .filter(|e| e.idempotency_key.as_deref() == Some(key))
+            .and_then(|e| self.reverify(&e)))
     }
 
     /// Verifies an event read back from the store; a forged or damaged one is dropped with a
-    /// warning.
+    /// warning. The ids it is filed and routed under (pipelineKey, task id, idempotency key)
+    /// are not covered by the signature, so they must be the signed body's own: a genuine
+    /// delivery filed under another task (a replay across tasks by whoever can write to a
+    /// shared store) completes nothing.
     fn reverify(&self, stored: &StoredEvent) -> Option<WebhookEvent> {
         match self.inner.verifier.verify_stored(
             &stored.timestamp,
             &stored.signature,
             stored.body.as_bytes(),
         ) {
-            Ok(event) if event.pipeline_key == stored.pipeline_key => Some(event),
+            Ok(event)
+                if event.pipeline_key == stored.pipeline_key
+                    && task_id_of(&event) == stored.task_id
+                    && event.idempotency_key() == stored.idempotency_key.as_deref() =>
+            {
+                Some(event)
+            }
             Ok(_) => {
                 tracing::warn!(
-                    "an event in the completion store does not match its pipelineKey; ignored"
+                    "an event in the completion store does not match the ids it is filed under; ignored"
                 );
                 None
             }
@@ -260,6 +273,7 @@ impl CompletionHub {
         loop {
             // Registered before looking, so an event published meanwhile reaches the slot.
             if let Some(stored) = self.inner.store.by_task(task_id.as_str()).await?
+                && stored.task_id.as_deref() == Some(task_id.as_str())
                 && let Some(event) = self.reverify(&stored)
             {
                 return Ok(event);

@@ -74,11 +74,15 @@ pub mod axum;
 mod dedupe;
 mod event;
 mod hub;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod store;
 mod verify;
 
 use std::time::Duration;
 
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStore;
 pub use crate::error::WebhookFailure;
 pub use dedupe::{DedupFuture, Deduplicator, MemoryDeduplicator};
 pub use event::{RawData, WebhookEvent, WebhookEventKind, WebhookPayload};

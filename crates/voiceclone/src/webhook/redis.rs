@@ -1,0 +1,839 @@
+//! [`RedisStore`] (feature `redis`): a [`CompletionStore`] in Redis, for a service that runs
+//! as many instances behind a load balancer. A webhook that reaches instance A completes the
+//! waits on instance B, and a redelivery that lands on either is recognised as one.
+//!
+//! # What is kept where
+//!
+//! Under a prefix of your choosing (default [`RedisStore::DEFAULT_PREFIX`], `voiceclone`):
+//!
+//! | key / channel | holds | kept for |
+//! | --- | --- | --- |
+//! | `{prefix}:seen:{pipelineKey}` | the dedupe mark | the dedupe TTL: [`DEFAULT_DEDUPE_TTL`] (72 h), never less than [`REPLAY_WINDOW`] |
+//! | `{prefix}:task:{taskId}` | the latest delivery for the task ([`StoredEvent`] as JSON) | the event TTL: [`DEFAULT_EVENT_TTL`] (24 h) |
+//! | `{prefix}:idem:{idempotencyKey}` | the latest delivery carrying the key | the event TTL |
+//! | channel `{prefix}:events` | every delivery recorded, as JSON | (pub/sub) |
+//!
+//! An id longer than 256 bytes is named by its SHA-256 (`sha256:<hex>`) in a key. Use one
+//! prefix per deployment (every instance that serves the same webhook secret); give tests and
+//! other environments their own.
+//!
+//! # Guarantees
+//!
+//! - **Recording** is one Lua script, run atomically by Redis: if the mark exists, nothing is
+//!   written ([`Recorded::Duplicate`]); otherwise the event is stored, published, and the mark
+//!   set last with `SET NX PX`. A failure part-way (out of memory, a lost connection) leaves
+//!   no mark, so the receiver answers 503 and VMEG's redelivery is processed; an answer lost
+//!   after the script ran is also a 503, and the redelivery is then a duplicate of an event
+//!   already stored and published. Nothing is swallowed either way.
+//! - **Every command has a timeout** ([`RedisStore::DEFAULT_TIMEOUT`], 2 s, settable), the
+//!   connection included: a Redis that does not answer makes `record` fail in time (the
+//!   receiver answers 503) and makes waits fall back to polling, never hang.
+//! - **Lookups** read at most [`RedisStore::max_event_bytes`] bytes of a value; a value that is
+//!   larger, not JSON, not a [`StoredEvent`], about another id, or of another Redis type is
+//!   treated as absent, with a warning. The hub verifies every event read back with its own
+//!   secret, so whoever can write to the Redis still cannot forge a completion.
+//! - **The subscription** is a task holding one pub/sub connection. It reports
+//!   [`StoreSignal::Restored`] once `SUBSCRIBE` is confirmed (and after every reconnection),
+//!   [`StoreSignal::Lost`] when the connection drops, cannot be made, or does not answer a
+//!   health-check `PING` in time, and reconnects with a capped backoff (100 ms doubling to
+//!   5 s, with jitter). Dropping the [`Subscription`] ends the task and closes the connection.
+//! - **The URL's password** (`redis://user:password@host:port/db`) is never logged, printed
+//!   by `Debug`, or put in an error: the store shows the URL as
+//!   `redis://user:[redacted]@host:port/db` and scrubs the password from every message.
+//!
+//! Supported: `redis://` and `redis+unix://` URLs, one Redis server (or a primary behind one
+//! address). Not supported: TLS (`rediss://`), Redis Cluster, Sentinel.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use voiceclone::webhook::{CompletionHub, RedisStore, Verifier};
+//! use voiceclone::{Client, Provider, WebhookSecret};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // From the environment, never from a command line: the URL may hold a password.
+//! let url = std::env::var("REDIS_URL")?;
+//! let store = RedisStore::connect(&url)
+//!     .await?
+//!     .prefix("myservice:vmeg")
+//!     .dedupe_ttl(Duration::from_secs(7 * 24 * 3600))
+//!     .timeout(Duration::from_secs(1));
+//! let secret = WebhookSecret::new(std::env::var("VMEG_WEBHOOK_SECRET")?);
+//! let hub = CompletionHub::with_store(Verifier::new(secret), Arc::new(store));
+//! // Serve `hub.receive(x_timestamp, x_signature, &body)` on the webhook endpoint (or the
+//! // `axum` feature's router), and wait with a client that knows the hub:
+//! let client = Client::builder(Provider::Vmeg)
+//!     .api_key(std::env::var("VMEG_API_KEY")?)
+//!     .completion_hub(hub)
+//!     .build()?;
+//! # let _ = client;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
+use redis::{AsyncConnectionConfig, RedisError, Script};
+use sha2::{Digest, Sha256};
+
+use super::store::{
+    CompletionStore, DEFAULT_EVENT_TTL, Listener, Recorded, StoreError, StoreSignal, StoredEvent,
+    Subscription,
+};
+use super::{DEFAULT_DEDUPE_TTL, MAX_PIPELINE_KEY_BYTES, REPLAY_WINDOW};
+use crate::error::{Error, ErrorKind, WebhookFailure};
+use crate::scrub::{REDACTED, Scrubber};
+use crate::sleep::BoxFuture;
+
+/// Records one delivery, atomically (a script runs alone on the server).
+///
+/// KEYS[1] is the pipelineKey's mark; KEYS[2..] are where the event is stored (its task id,
+/// its idempotency key). ARGV: the event's JSON, the event TTL in ms (0: not stored), the
+/// channel, the dedupe TTL in ms. Returns 1 when this call set the mark (first seen), 0 for
+/// a duplicate.
+///
+/// Why a script rather than separate commands or MULTI/EXEC: the check, the writes, the
+/// publish and the mark happen with nothing in between, so two instances racing on one
+/// delivery cannot both publish it, and it is one round trip. MULTI/EXEC cannot branch on
+/// the mark, so a redelivery would rewrite and republish the event. The mark is still set
+/// last, inside the script: Redis does not roll back a script that fails part-way (out of
+/// memory on a write), and a script that stops before its last command leaves no mark, so
+/// the redelivery is processed (the trait's promise).
+const RECORD_SCRIPT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  for i = 2, #KEYS do
+    redis.call('SET', KEYS[i], ARGV[1], 'PX', ttl)
+  end
+end
+redis.call('PUBLISH', ARGV[3], ARGV[1])
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', tonumber(ARGV[4])) then
+  return 1
+end
+return 0
+";
+
+/// The longest TTL sent to Redis (100 years, in ms): far below what overflows its clock.
+const MAX_TTL_MILLIS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
+/// A [`CompletionStore`] shared through one Redis server; see the [module docs](self).
+///
+/// Made with [`RedisStore::connect`] (or [`RedisStore::open`], which connects on first use),
+/// then tuned with the builder-style setters before it is handed to a
+/// [`CompletionHub`](super::CompletionHub).
+pub struct RedisStore {
+    client: redis::Client,
+    /// The URL with its password and query replaced: what `Debug` and messages show.
+    shown_url: String,
+    scrubbers: Arc<[Scrubber]>,
+    record_script: Script,
+    /// The shared multiplexed connection and its generation (0: none yet).
+    conn: Mutex<Option<(u64, MultiplexedConnection)>>,
+    /// Held while connecting, so concurrent commands wait for one connection attempt; holds
+    /// the last generation handed out.
+    connecting: tokio::sync::Mutex<u64>,
+    prefix: String,
+    event_ttl: Duration,
+    dedupe_ttl: Duration,
+    timeout: Duration,
+    max_event_bytes: usize,
+    backoff: (Duration, Duration),
+    health_check_interval: Duration,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("url", &self.shown_url)
+            .field("prefix", &self.prefix)
+            .field("event_ttl", &self.event_ttl)
+            .field("dedupe_ttl", &self.dedupe_ttl)
+            .field("timeout", &self.timeout)
+            .field("max_event_bytes", &self.max_event_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a command failed, before it becomes a [`StoreError`].
+enum Failure {
+    Redis(RedisError),
+    TimedOut,
+}
+
+impl RedisStore {
+    /// The default key prefix.
+    pub const DEFAULT_PREFIX: &'static str = "voiceclone";
+    /// The default timeout of every Redis command (and of connecting).
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+    /// The default bound on one stored delivery's JSON: twice the verifier's default body
+    /// limit (1 MiB; escaping a JSON body inside JSON at most doubles it) and room for the
+    /// headers.
+    pub const DEFAULT_MAX_EVENT_BYTES: usize = 2 * 1024 * 1024 + 64 * 1024;
+    /// How often the subscription's connection is checked with a `PING` when no message
+    /// arrives.
+    pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+    /// A store on the Redis at `url` (`redis://[user:password@]host[:port][/db]`), which
+    /// connects on first use (and again after any connection failure). Fails only on a URL
+    /// that does not parse (the error does not repeat the URL: it may hold a password).
+    pub fn open(url: &str) -> Result<Self, Error> {
+        let invalid = || {
+            Error::invalid_input(
+                "redis_url",
+                "not a Redis URL (expected redis://[user:password@]host[:port][/db] or \
+                 redis+unix:///path); the URL is not repeated because it may hold a password",
+            )
+        };
+        let parsed = url::Url::parse(url).map_err(|_| invalid())?;
+        let scrubbers: Arc<[Scrubber]> = secrets_of(&parsed)
+            .iter()
+            .map(|s| Scrubber::new(s))
+            .collect();
+        let client = redis::Client::open(url).map_err(|e| {
+            let reason = scrub_with(&scrubbers, &e.to_string());
+            Error::invalid_input("redis_url", format!("{reason} (in {})", shown_url(&parsed)))
+        })?;
+        Ok(Self {
+            client,
+            shown_url: shown_url(&parsed),
+            scrubbers,
+            record_script: Script::new(RECORD_SCRIPT),
+            conn: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(0),
+            prefix: Self::DEFAULT_PREFIX.to_owned(),
+            event_ttl: DEFAULT_EVENT_TTL,
+            dedupe_ttl: DEFAULT_DEDUPE_TTL,
+            timeout: Self::DEFAULT_TIMEOUT,
+            max_event_bytes: Self::DEFAULT_MAX_EVENT_BYTES,
+            backoff: (Duration::from_millis(100), Duration::from_secs(5)),
+            health_check_interval: Self::DEFAULT_HEALTH_CHECK_INTERVAL,
+        })
+    }
+
+    /// [`RedisStore::open`], then one `PING` within [`RedisStore::DEFAULT_TIMEOUT`]: fails
+    /// early on a wrong address, password or database
+    /// ([`WebhookFailure::StoreUnavailable`], with the reason, never the password). Later
+    /// failures reconnect by themselves.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let store = Self::open(url)?;
+        store.ping().await.map_err(|e| {
+            Error::new(ErrorKind::Webhook(WebhookFailure::StoreUnavailable {
+                reason: e.reason().to_owned(),
+            }))
+            .with_operation("connect_redis")
+        })?;
+        Ok(store)
+    }
+
+    /// Sets the key prefix (default [`RedisStore::DEFAULT_PREFIX`]); keys and the channel
+    /// are `{prefix}:...`.
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Keeps deliveries for `ttl` (default [`DEFAULT_EVENT_TTL`], 24 h) for waits that start
+    /// late and lookups by idempotency key. Zero keeps none past their fan-out.
+    #[must_use]
+    pub fn event_ttl(mut self, ttl: Duration) -> Self {
+        self.event_ttl = ttl;
+        self
+    }
+
+    /// Remembers `pipelineKey`s for `ttl` (default [`DEFAULT_DEDUPE_TTL`], 72 h; never less
+    /// than [`REPLAY_WINDOW`]: shorter values, zero included, are raised to it).
+    #[must_use]
+    pub fn dedupe_ttl(mut self, ttl: Duration) -> Self {
+        self.dedupe_ttl = ttl.max(REPLAY_WINDOW);
+        self
+    }
+
+    /// Bounds every command, connecting included (default [`RedisStore::DEFAULT_TIMEOUT`],
+    /// 2 s; zero is read as 1 ms). The receiver answers within about this long even when
+    /// Redis does not.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Bounds one delivery's JSON (default [`RedisStore::DEFAULT_MAX_EVENT_BYTES`]; zero is
+    /// read as 1). Keep it above twice the verifier's body limit: a larger delivery cannot be
+    /// recorded (the receiver answers 503), and a larger value read from Redis is ignored.
+    #[must_use]
+    pub fn max_event_bytes(mut self, limit: usize) -> Self {
+        self.max_event_bytes = limit.max(1);
+        self
+    }
+
+    /// The subscription's reconnection backoff: `first` after the first failure, doubling up
+    /// to `max` (defaults 100 ms and 5 s; each at least 1 ms), with jitter.
+    #[must_use]
+    pub fn reconnect_backoff(mut self, first: Duration, max: Duration) -> Self {
+        let first = first.max(Duration::from_millis(1));
+        self.backoff = (first, max.max(first));
+        self
+    }
+
+    /// How long the subscription may go without a message before its connection is checked
+    /// with a `PING` (default [`RedisStore::DEFAULT_HEALTH_CHECK_INTERVAL`]; at least 10 ms).
+    /// A connection that does not answer within the timeout is reported
+    /// [`StoreSignal::Lost`] and replaced.
+    #[must_use]
+    pub fn health_check_interval(mut self, interval: Duration) -> Self {
+        self.health_check_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The URL with its password (and query) redacted.
+    pub fn redacted_url(&self) -> &str {
+        &self.shown_url
+    }
+
+    /// One `PING`, within the timeout.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.exec(|mut c| async move {
+            redis::cmd("PING")
+                .query_async::<redis::Value>(&mut c)
+                .await
+                .map(drop)
+        })
+        .await
+        .map_err(|f| self.store_error("PING", f))
+    }
+
+    /// The channel deliveries are published on.
+    fn channel(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}:{kind}:{}", self.prefix, bounded_id(id))
+    }
+
+    fn cached(&self) -> Option<(u64, MultiplexedConnection)> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    async fn connection(&self) -> Result<(u64, MultiplexedConnection), RedisError> {
+        if let Some(c) = self.cached() {
+            return Ok(c);
+        }
+        let mut generation = self.connecting.lock().await;
+        if let Some(c) = self.cached() {
+            return Ok(c);
+        }
+        // The crate's own bounds (500 ms per response by default) follow ours, so that a
+        // longer timeout is honoured; `exec` still bounds the whole command.
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        *generation = generation.wrapping_add(1).max(1);
+        let entry = (*generation, conn);
+        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry.clone());
+        tracing::debug!(url = %self.shown_url, "connected to Redis");
+        Ok(entry)
+    }
+
+    /// Drops the connection of `generation` (0: whichever is cached), so that the next
+    /// command connects afresh.
+    fn forget_connection(&self, generation: u64) {
+        let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if slot
+            .as_ref()
+            .is_some_and(|(g, _)| generation == 0 || *g == generation)
+        {
+            *slot = None;
+        }
+    }
+
+    /// Runs one command on the shared connection, within the timeout. A connection that
+    /// failed or did not answer in time is dropped.
+    async fn exec<T, F, Fut>(&self, op: F) -> Result<T, Failure>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let used = AtomicU64::new(0);
+        let attempt = async {
+            let (generation, conn) = self.connection().await?;
+            used.store(generation, Ordering::Relaxed);
+            op(conn).await
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                if e.is_unrecoverable_error() || e.is_io_error() || e.is_connection_dropped() {
+                    let generation = used.load(Ordering::Relaxed);
+                    if generation != 0 {
+                        self.forget_connection(generation);
+                    }
+                }
+                Err(Failure::Redis(e))
+            }
+            Err(_) => {
+                // A connection that does not answer is not reused: a black-holed socket
+                // would otherwise hold every later command until TCP gives up.
+                self.forget_connection(used.load(Ordering::Relaxed));
+                Err(Failure::TimedOut)
+            }
+        }
+    }
+
+    fn store_error(&self, what: &str, failure: Failure) -> StoreError {
+        let reason = match failure {
+            Failure::Redis(e) => format!("Redis {what} failed: {e}"),
+            Failure::TimedOut => format!(
+                "Redis did not answer {what} within {} ms",
+                self.timeout.as_millis()
+            ),
+        };
+        StoreError::new(scrub_with(&self.scrubbers, &reason))
+    }
+
+    async fn lookup(
+        &self,
+        kind: &'static str,
+        id: &str,
+        belongs: impl Fn(&StoredEvent) -> bool,
+    ) -> Result<Option<StoredEvent>, StoreError> {
+        let key = self.key(kind, id);
+        // GETRANGE reads at most max + 1 bytes: a huge value is never transferred whole,
+        // and one byte over the bound says it is too large. A missing key reads as "".
+        let end = i64::try_from(self.max_event_bytes).unwrap_or(i64::MAX);
+        let got = self
+            .exec(|mut c| async move {
+                redis::cmd("GETRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(end)
+                    .query_async::<Vec<u8>>(&mut c)
+                    .await
+            })
+            .await;
+        let bytes = match got {
+            Ok(bytes) => bytes,
+            Err(Failure::Redis(e)) if e.code() == Some("WRONGTYPE") => {
+                tracing::warn!(
+                    prefix = %self.prefix,
+                    kind,
+                    "a value in the completion store is not a string; ignored"
+                );
+                return Ok(None);
+            }
+            Err(f) => return Err(self.store_error("lookup", f)),
+        };
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        match decode_event(&bytes, self.max_event_bytes) {
+            Ok(event) if belongs(&event) => Ok(Some(event)),
+            Ok(_) => {
+                tracing::warn!(prefix = %self.prefix, kind, "a value in the completion store is about another id; ignored");
+                Ok(None)
+            }
+            Err(why) => {
+                tracing::warn!(prefix = %self.prefix, kind, "a value in the completion store is {why}; ignored");
+                Ok(None)
+            }
+        }
+    }
+
+    fn subscriber(&self) -> Subscriber {
+        Subscriber {
+            client: self.client.clone(),
+            channel: self.channel(),
+            shown_url: self.shown_url.clone(),
+            scrubbers: self.scrubbers.clone(),
+            timeout: self.timeout,
+            backoff: self.backoff,
+            health_check_interval: self.health_check_interval,
+            max_event_bytes: self.max_event_bytes,
+        }
+    }
+}
+
+impl CompletionStore for RedisStore {
+    fn record<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+        Box::pin(async move {
+            let json = serde_json::to_string(event)
+                .map_err(|e| StoreError::new(format!("the delivery could not be encoded: {e}")))?;
+            if json.len() > self.max_event_bytes {
+                tracing::error!(
+                    bytes = json.len(),
+                    limit = self.max_event_bytes,
+                    "a verified delivery is over RedisStore::max_event_bytes and cannot be recorded; raise the limit"
+                );
+                return Err(StoreError::new(format!(
+                    "the delivery is {} bytes, over the Redis store's limit of {} bytes",
+                    json.len(),
+                    self.max_event_bytes
+                )));
+            }
+            let mut call = self.record_script.prepare_invoke();
+            call.key(self.key("seen", &event.pipeline_key));
+            for (kind, id) in [("task", &event.task_id), ("idem", &event.idempotency_key)] {
+                if let Some(id) = id {
+                    call.key(self.key(kind, id));
+                }
+            }
+            call.arg(json)
+                .arg(ttl_millis(self.event_ttl))
+                .arg(self.channel())
+                .arg(ttl_millis(self.dedupe_ttl).max(1));
+            let won = self
+                .exec(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
+                .await
+                .map_err(|f| self.store_error("record", f))?;
+            Ok(if won == 1 {
+                Recorded::Fresh
+            } else {
+                Recorded::Duplicate
+            })
+        })
+    }
+
+    fn by_task<'a>(
+        &'a self,
+        task_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+        Box::pin(self.lookup("task", task_id, move |e| {
+            e.task_id.as_deref() == Some(task_id)
+        }))
+    }
+
+    fn by_idempotency_key<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+        Box::pin(self.lookup("idem", key, move |e| {
+            e.idempotency_key.as_deref() == Some(key)
+        }))
+    }
+
+    fn subscribe(&self, listener: Listener) -> Subscription {
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                let task = rt.spawn(self.subscriber().run(listener));
+                Subscription::new(AbortOnDrop(task.abort_handle()))
+            }
+            Err(_) => {
+                tracing::error!(
+                    "RedisStore::subscribe was called outside a tokio runtime: no fan-out, waits poll"
+                );
+                listener(StoreSignal::Lost);
+                Subscription::new(())
+            }
+        }
+    }
+}
+
+/// Ends the subscription task when the [`Subscription`] is dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What the subscription task needs (no borrow of the store: it outlives no guard).
+struct Subscriber {
+    client: redis::Client,
+    channel: String,
+    shown_url: String,
+    scrubbers: Arc<[Scrubber]>,
+    timeout: Duration,
+    backoff: (Duration, Duration),
+    health_check_interval: Duration,
+    max_event_bytes: usize,
+}
+
+impl Subscriber {
+    async fn run(self, listener: Listener) {
+        let mut backoff = self.backoff.0;
+        // Lost is said once per outage, not once per failed attempt.
+        let mut lost_said = false;
+        loop {
+            match self.open().await {
+                Ok((sink, stream)) => {
+                    tracing::debug!(url = %self.shown_url, channel = %self.channel, "subscribed to the completion store");
+                    backoff = self.backoff.0;
+                    lost_said = false;
+                    listener(StoreSignal::Restored);
+                    let why = self.pump(&listener, sink, stream).await;
+                    tracing::warn!(url = %self.shown_url, reason = %why, "the completion store's subscription dropped; reconnecting");
+                }
+                Err(why) => {
+                    if !lost_said {
+                        tracing::warn!(url = %self.shown_url, reason = %why, "cannot subscribe to the completion store; retrying");
+                    } else {
+                        tracing::debug!(url = %self.shown_url, reason = %why, "cannot subscribe to the completion store; retrying");
+                    }
+                }
+            }
+            if !lost_said {
+                listener(StoreSignal::Lost);
+                lost_said = true;
+            }
+            // Jitter in [50%, 100%] so that many instances do not reconnect in step.
+            tokio::time::sleep(backoff.mul_f64(0.5 + fastrand::f64() / 2.0)).await;
+            backoff = backoff.saturating_mul(2).min(self.backoff.1);
+        }
+    }
+
+    /// Connects and subscribes, within the timeout; returns once `SUBSCRIBE` is confirmed.
+    async fn open(&self) -> Result<(PubSubSink, PubSubStream), String> {
+        let attempt = async {
+            let mut pubsub = self.client.get_async_pubsub().await?;
+            pubsub.subscribe(&self.channel).await?;
+            Ok::<_, RedisError>(pubsub.split())
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(parts)) => Ok(parts),
+            Ok(Err(e)) => Err(scrub_with(&self.scrubbers, &e.to_string())),
+            Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+        }
+    }
+
+    /// Hands every message to the listener until the connection ends or fails a health
+    /// check; returns why.
+    async fn pump(
+        &self,
+        listener: &Listener,
+        mut sink: PubSubSink,
+        mut stream: PubSubStream,
+    ) -> String {
+        loop {
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    None => return "the connection closed".to_owned(),
+                    Some(msg) => match decode_event(msg.get_payload_bytes(), self.max_event_bytes) {
+                        Ok(event) => listener(StoreSignal::Event(Arc::new(event))),
+                        Err(why) => tracing::warn!(channel = %self.channel, "a message on the completion store's channel is {why}; ignored"),
+                    },
+                },
+                () = tokio::time::sleep(self.health_check_interval) => {
+                    match tokio::time::timeout(self.timeout, sink.ping::<redis::Value>()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => return scrub_with(&self.scrubbers, &e.to_string()),
+                        Err(_) => return format!("no answer to PING within {} ms", self.timeout.as_millis()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A stored or published value as a [`StoredEvent`]; `Err` says what is wrong with it.
+fn decode_event(bytes: &[u8], max: usize) -> Result<StoredEvent, &'static str> {
+    if bytes.len() > max {
+        return Err("over the size limit");
+    }
+    serde_json::from_slice(bytes).map_err(|_| "not a stored delivery")
+}
+
+/// TTL in ms as Redis takes it: 0 stays 0 (not stored), anything else at least 1 ms and at
+/// most [`MAX_TTL_MILLIS`].
+fn ttl_millis(d: Duration) -> u64 {
+    if d.is_zero() {
+        return 0;
+    }
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_TTL_MILLIS)
+}
+
+/// An id as it appears in a key: itself, or `sha256:<hex>` when longer than 256 bytes.
+fn bounded_id(id: &str) -> Cow<'_, str> {
+    if id.len() <= MAX_PIPELINE_KEY_BYTES {
+        Cow::Borrowed(id)
+    } else {
+        Cow::Owned(format!("sha256:{}", hex::encode(Sha256::digest(id))))
+    }
+}
+
+/// The URL as it may be shown: no password, no query (`redis+unix` URLs may carry one
+/// there).
+fn shown_url(url: &url::Url) -> String {
+    let mut out = format!("{}://", url.scheme());
+    let user = url.username();
+    if !user.is_empty() || url.password().is_some() {
+        out.push_str(user);
+        if url.password().is_some() {
+            out.push(':');
+            out.push_str(REDACTED);
+        }
+        out.push('@');
+    }
+    if let Some(host) = url.host_str() {
+        out.push_str(host);
+    }
+    if let Some(port) = url.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    out.push_str(url.path());
+    if url.query().is_some() {
+        out.push('?');
+        out.push_str(REDACTED);
+    }
+    out
+}
+
+/// Every form of a password the URL holds: as written and percent-decoded, from the
+/// userinfo and from a `pass` / `password` query parameter.
+fn secrets_of(url: &url::Url) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(p) = url.password() {
+        out.push(p.to_owned());
+        out.push(percent_decode(p));
+    }
+    for (name, value) in url.query_pairs() {
+        if name == "pass" || name == "password" {
+            out.push(value.into_owned());
+        }
+    }
+    if let Some(q) = url.query() {
+        for pair in q.split('&') {
+            if let Some(("pass" | "password", v)) = pair.split_once('=') {
+                out.push(v.to_owned());
+            }
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn scrub_with(scrubbers: &[Scrubber], text: &str) -> String {
+    scrubbers
+        .iter()
+        .fold(text.to_owned(), |t, s| s.scrub_owned(t))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    const SECRET: &str = "pa55:w0rd/with%stuff";
+
+    #[test]
+    fn the_url_is_shown_without_its_password_or_query() {
+        let store = RedisStore::open("redis://app:pa55%3Aw0rd%2Fwith%25stuff@127.0.0.1:6380/2")
+            .unwrap()
+            .prefix("p");
+        let shown = format!("{store:?}");
+        assert!(
+            shown.contains("redis://app:[redacted]@127.0.0.1:6380/2"),
+            "{shown}"
+        );
+        assert!(!shown.contains("pa55"), "{shown}");
+        assert!(!shown.contains("w0rd"), "{shown}");
+        assert_eq!(
+            store.redacted_url(),
+            "redis://app:[redacted]@127.0.0.1:6380/2"
+        );
+
+        let unix = RedisStore::open("redis+unix:///tmp/r.sock?db=1&pass=unix-secret-9").unwrap();
+        assert_eq!(unix.redacted_url(), "redis+unix:///tmp/r.sock?[redacted]");
+        assert!(!format!("{unix:?}").contains("unix-secret-9"));
+    }
+
+    #[test]
+    fn a_bad_url_is_refused_without_repeating_it() {
+        for url in [
+            "not a url hunter2-secret",
+            "http://u:hunter2-secret@127.0.0.1/",
+            "redis://u:hunter2-secret@0.0.0.0/",
+        ] {
+            let err = RedisStore::open(url).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(
+                matches!(err.kind(), ErrorKind::InvalidInput { .. }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_form_of_the_password_is_scrubbed() {
+        let url = url::Url::parse("redis://app:pa55%3Aw0rd%2Fwith%25stuff@h/").unwrap();
+        let scrubbers: Vec<Scrubber> = secrets_of(&url).iter().map(|s| Scrubber::new(s)).collect();
+        let text = format!("auth {SECRET} failed; sent pa55%3Aw0rd%2Fwith%25stuff");
+        let clean = scrub_with(&scrubbers, &text);
+        assert!(!clean.contains("w0rd"), "{clean}");
+    }
+
+    #[test]
+    fn ttls_and_ids_are_bounded() {
+        assert_eq!(ttl_millis(Duration::ZERO), 0);
+        assert_eq!(ttl_millis(Duration::from_nanos(1)), 1);
+        assert_eq!(ttl_millis(Duration::MAX), MAX_TTL_MILLIS);
+        let store = RedisStore::open("redis://127.0.0.1/")
+            .unwrap()
+            .dedupe_ttl(Duration::from_secs(1))
+            .timeout(Duration::ZERO);
+        assert_eq!(store.dedupe_ttl, REPLAY_WINDOW);
+        assert_eq!(store.timeout, Duration::from_millis(1));
+        assert_eq!(store.key("task", "t1"), "voiceclone:task:t1");
+        let long = "x".repeat(10_000);
+        assert!(store.key("task", &long).len() < 100);
+        assert_eq!(store.channel(), "voiceclone:events");
+    }
+
+    #[test]
+    fn decoding_is_bounded_and_never_panics() {
+        assert!(decode_event(b"{", 100).is_err());
+        assert!(decode_event(&[0xff, 0xfe], 100).is_err());
+        assert!(decode_event(&[b' '; 101], 100).is_err());
+        assert!(decode_event(b"{\"pipelineKey\":1}", 100).is_err());
+    }
+}

@@ -1,0 +1,1360 @@
+//! The Redis completion store (`voiceclone::webhook::RedisStore`, feature `redis`) against a
+//! real Redis on loopback: the one `VOICECLONE_REDIS_URL` names (`.ci/run` starts it; without
+//! it these tests fail in CI and are skipped with a notice elsewhere, see
+//! `workspace_tests::redis_url`). No mock of Redis: what a test damages, cuts or black-holes
+//! is the real server's data or a TCP proxy in front of it.
+//!
+//! - the store's contract: record once, lookups, TTLs and their floor, malformed and forged
+//!   values, a failure part-way, the subscription's signals, timeouts, the password;
+//! - two instances on one Redis behind a round-robin proxy, with the simulator delivering
+//!   real signed webhooks and redeliveries landing on both: each task processed once;
+//! - Redis unreachable mid-run (refused, then black-holed): 503 to the sender, waits fall back
+//!   to polling and complete, and the redelivery after Redis is back is recorded once.
+//!
+//! Each test uses its own key prefix and deletes its keys at the end; nothing is flushed.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use voiceclone::webhook::store::{Listener, Recorded, StoreSignal, StoredEvent};
+use voiceclone::webhook::{CompletionHub, CompletionStore, Delivery, RedisStore, Verifier};
+use voiceclone::{Client, CloneRequest, ErrorKind, Provider, WaitPolicy, WebhookSecret};
+use voiceclone_sim::{SimConfig, SimHandle, Simulator, WebhookTarget};
+use workspace_tests::redis_url;
+
+const SECRET: &str = "whsec-redis-test-DO-NOT-PRINT";
+const DETAIL: &str = "vmeg.tasksDetail";
+const PATH: &str = "/hooks/vmeg";
+
+// ---------------------------------------------------------------------------------------------
+// The Redis under test, and what a test needs around it
+// ---------------------------------------------------------------------------------------------
+
+/// One test's view of the Redis: its URL, a prefix of its own, and a direct connection to
+/// look at (and damage) what the store keeps.
+struct Ctx {
+    url: String,
+    prefix: String,
+    raw: redis::aio::MultiplexedConnection,
+}
+
+impl Ctx {
+    /// `None` (the test returns early) when the Redis tests are skipped.
+    async fn new() -> Option<Ctx> {
+        let url = redis_url()?;
+        let client =
+            redis::Client::open(url.as_str()).expect("VOICECLONE_REDIS_URL is not a Redis URL");
+        let raw = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .expect("the Redis at VOICECLONE_REDIS_URL did not answer within 5 s")
+        .expect("cannot connect to the Redis at VOICECLONE_REDIS_URL");
+        let prefix = format!("vc-test:{}", uuid::Uuid::new_v4().simple());
+        Some(Ctx { url, prefix, raw })
+    }
+
+    /// A store on this test's prefix, events kept 10 minutes (the dedupe TTL stays 72 h
+    /// unless a test says otherwise; the drop removes both).
+    fn store_at(&self, url: &str) -> RedisStore {
+        RedisStore::open(url)
+            .unwrap()
+            .prefix(self.prefix.clone())
+            .event_ttl(Duration::from_secs(600))
+    }
+
+    fn store(&self) -> RedisStore {
+        self.store_at(&self.url)
+    }
+
+    fn hub(&self, store: RedisStore) -> CompletionHub {
+        CompletionHub::with_store(Verifier::new(WebhookSecret::new(SECRET)), Arc::new(store))
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}:{kind}:{id}", self.prefix)
+    }
+
+    fn channel(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> T {
+        cmd.query_async(&mut self.raw.clone()).await.unwrap()
+    }
+
+    async fn pttl(&self, key: &str) -> i64 {
+        self.query(redis::cmd("PTTL").arg(key)).await
+    }
+
+    async fn exists(&self, key: &str) -> bool {
+        self.query::<i64>(redis::cmd("EXISTS").arg(key)).await == 1
+    }
+
+    /// How many subscribers the store's channel has on the server.
+    async fn subscribers(&self) -> i64 {
+        let (_, n): (String, i64) = self
+            .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(self.channel()))
+            .await;
+        n
+    }
+
+    /// The Redis server's address (for a proxy in front of it).
+    async fn server_addr(&self) -> SocketAddr {
+        let url = url::Url::parse(&self.url).unwrap();
+        let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
+        let port = url.port().unwrap_or(6379);
+        tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .unwrap()
+            .next()
+            .expect("the Redis host resolves")
+    }
+
+    /// This test's URL with the address replaced (user, password and database kept).
+    fn url_via(&self, addr: SocketAddr) -> String {
+        let mut url = url::Url::parse(&self.url).unwrap();
+        url.set_host(Some(&addr.ip().to_string())).unwrap();
+        url.set_port(Some(addr.port())).unwrap();
+        url.to_string()
+    }
+}
+
+impl Drop for Ctx {
+    /// Deletes every key under this test's prefix (never anything else), also when the test
+    /// failed. Synchronous (a drop cannot await): one short loopback exchange.
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut con) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
+            return;
+        };
+        let mut cursor: u64 = 0;
+        loop {
+            let Ok((next, keys)) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}:*", self.prefix))
+                .arg("COUNT")
+                .arg(1000)
+                .query::<(u64, Vec<String>)>(&mut con)
+            else {
+                return;
+            };
+            if !keys.is_empty() {
+                let _ = redis::cmd("DEL").arg(&keys).query::<i64>(&mut con);
+            }
+            if next == 0 {
+                return;
+            }
+            cursor = next;
+        }
+    }
+}
+
+/// Skips the test (with the notice `redis_url` printed) when there is no Redis to test.
+macro_rules! ctx_or_skip {
+    () => {
+        match Ctx::new().await {
+            Some(ctx) => ctx,
+            None => return,
+        }
+    };
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn new_pipeline_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A VMEG clone webhook body for `task`, carrying `voice` (and an idempotency key in
+/// `extraData`, the way the adapter sends it).
+fn clone_body(
+    pipeline_key: &str,
+    task: &str,
+    voice: &str,
+    idempotency_key: Option<&str>,
+) -> String {
+    let extra = match idempotency_key {
+        Some(k) => json!({"voiceclone": {"idempotencyKey": k}}),
+        None => json!({}),
+    };
+    json!({
+        "code": 200, "version": "v1", "event": "openapi-clone-voice",
+        "pipelineKey": pipeline_key, "message": "", "extraData": extra,
+        "data": {"taskId": task, "voiceId": voice}
+    })
+    .to_string()
+}
+
+/// `(X-Timestamp, X-Signature)` for `body`, signed now with the test's secret.
+fn sign_now(body: &str) -> (String, String) {
+    let ts = now_ms().to_string();
+    let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
+    (ts, sig)
+}
+
+/// A delivery as a hub would store it (signed with the test's secret).
+fn stored(task: &str, voice: &str, idempotency_key: Option<&str>) -> StoredEvent {
+    let pipeline_key = new_pipeline_key();
+    let body = clone_body(&pipeline_key, task, voice, idempotency_key);
+    let (timestamp, signature) = sign_now(&body);
+    StoredEvent {
+        pipeline_key,
+        task_id: Some(task.to_owned()),
+        idempotency_key: idempotency_key.map(str::to_owned),
+        timestamp,
+        signature,
+        body,
+        received_at_ms: now_ms(),
+    }
+}
+
+/// What a subscription listener was told, as words: `restored`, `lost`, `event:<pk>`.
+fn recording_listener() -> (Listener, mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let listener: Listener = Arc::new(move |signal: StoreSignal| {
+        let word = match signal {
+            StoreSignal::Event(e) => format!("event:{}", e.pipeline_key),
+            StoreSignal::Lost => "lost".to_owned(),
+            StoreSignal::Restored => "restored".to_owned(),
+            other => format!("{other:?}"),
+        };
+        let _ = tx.send(word);
+    });
+    (listener, rx)
+}
+
+/// The next signal within `within`, panicking with what came instead.
+async fn next_signal(rx: &mut mpsc::UnboundedReceiver<String>, within: Duration) -> String {
+    tokio::time::timeout(within, rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no signal within {within:?}"))
+        .expect("the listener was dropped")
+}
+
+/// Waits (bounded) until `check` holds.
+async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loopback servers: the webhook receiver, a round-robin balancer, a proxy that can be cut
+// ---------------------------------------------------------------------------------------------
+
+/// Each delivery's HTTP status, with its pipelineKey when it was fresh.
+type Outcomes = Arc<Mutex<Vec<(u16, Option<String>)>>>;
+
+/// The axum receiver (`voiceclone::webhook::axum`) over a hub, on a free loopback port;
+/// remembers every delivery's status and, for fresh ones, the pipelineKey.
+struct Receiver {
+    addr: SocketAddr,
+    url: String,
+    outcomes: Outcomes,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start(hub: CompletionHub) -> Receiver {
+        let outcomes: Outcomes = Arc::default();
+        let seen = outcomes.clone();
+        let app = voiceclone::webhook::axum::router_with(
+            PATH,
+            hub,
+            Arc::new(move |d: &Delivery| {
+                let fresh = match d {
+                    Delivery::Fresh(e) => Some(e.pipeline_key.clone()),
+                    _ => None,
+                };
+                seen.lock().unwrap().push((d.http_status(), fresh));
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver {
+            addr,
+            url: format!("http://{addr}{PATH}"),
+            outcomes,
+            task,
+        }
+    }
+
+    fn statuses(&self) -> Vec<u16> {
+        self.outcomes.lock().unwrap().iter().map(|o| o.0).collect()
+    }
+
+    fn fresh(&self) -> Vec<String> {
+        self.outcomes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o.1.clone())
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A TCP load balancer: each new connection goes to the next backend in turn.
+struct RoundRobin {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RoundRobin {
+    async fn start(backends: Vec<SocketAddr>) -> RoundRobin {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut next = 0usize;
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let backend = backends[next % backends.len()];
+                next += 1;
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        RoundRobin { addr, task }
+    }
+}
+
+impl Drop for RoundRobin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What a [`CutProxy`] does with connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Forwards to the upstream.
+    Pass,
+    /// Closes every connection, open and new.
+    Refuse,
+    /// Accepts and holds connections, forwarding nothing either way (a silent network).
+    BlackHole,
+}
+
+/// A TCP proxy in front of the Redis that the test can cut.
+struct CutProxy {
+    addr: SocketAddr,
+    mode: watch::Sender<Mode>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CutProxy {
+    async fn start(upstream: SocketAddr) -> CutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mode, _) = watch::channel(Mode::Pass);
+        let modes = mode.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                tokio::spawn(proxy_one(inbound, upstream, modes.subscribe()));
+            }
+        });
+        CutProxy { addr, mode, task }
+    }
+
+    fn set(&self, mode: Mode) {
+        self.mode.send_if_modified(|m| {
+            let changed = *m != mode;
+            *m = mode;
+            changed
+        });
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn proxy_one(mut inbound: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<Mode>) {
+    let at_accept = *mode.borrow_and_update();
+    let cut = match at_accept {
+        Mode::Refuse => return,
+        Mode::BlackHole => Mode::BlackHole,
+        Mode::Pass => {
+            let Ok(mut outbound) = TcpStream::connect(upstream).await else {
+                return;
+            };
+            let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
+            tokio::pin!(copy);
+            loop {
+                tokio::select! {
+                    _ = &mut copy => return,
+                    changed = mode.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        let now = *mode.borrow_and_update();
+                        if now != Mode::Pass {
+                            break now;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    if cut == Mode::BlackHole {
+        // Hold the connection, reading nothing, until the network heals; then close it.
+        while *mode.borrow_and_update() != Mode::Pass {
+            if mode.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One POST on a fresh connection (so a balancer picks the next backend); the HTTP status.
+async fn post(addr: SocketAddr, timestamp: &str, signature: &str, body: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST {PATH} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         X-Timestamp: {timestamp}\r\nX-Signature: {signature}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
+        .await
+        .expect("the receiver answered within 10 s")
+        .unwrap();
+    String::from_utf8_lossy(&answer)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn sim(webhook: Option<&str>, tweak: impl FnOnce(&mut SimConfig)) -> SimHandle {
+    let mut config = SimConfig {
+        speed: 100.0, // a clone takes 20 ms
+        webhook: webhook.map(|url| WebhookTarget {
+            url: url.to_owned(),
+            secret: SECRET.to_owned(),
+        }),
+        ..SimConfig::default()
+    };
+    tweak(&mut config);
+    Simulator::start_with(config).await.unwrap()
+}
+
+fn client(sim: &SimHandle, hub: &CompletionHub) -> Client {
+    Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .completion_hub(hub.clone())
+        .build()
+        .unwrap()
+}
+
+/// The normal schedule polls at once; the webhook fallback not for 30 s (the default), so a
+/// wait that ends sooner without a poll ended by webhook.
+fn policy() -> WaitPolicy {
+    WaitPolicy::for_provider(Provider::Vmeg).with_deadline(Some(Duration::from_secs(20)))
+}
+
+fn sample() -> CloneRequest {
+    CloneRequest::new("https://samples.example/voice.wav").name("redis test")
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) The store's contract
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn redis_records_once_and_finds_the_delivery_by_task_and_by_key() {
+    let ctx = ctx_or_skip!();
+    let store = ctx.store();
+    let e = stored("task-1", "cv_1", Some("key-1"));
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+    assert_eq!(store.by_task("task-1").await.unwrap(), Some(e.clone()));
+    assert_eq!(
+        store.by_idempotency_key("key-1").await.unwrap(),
+        Some(e.clone())
+    );
+    assert_eq!(store.by_task("task-unknown").await.unwrap(), None);
+    assert_eq!(store.by_idempotency_key("key-unknown").await.unwrap(), None);
+
+    // A duplicate writes nothing: same pipelineKey, another task.
+    let mut again = stored("task-2", "cv_2", None);
+    again.pipeline_key = e.pipeline_key.clone();
+    assert_eq!(store.record(&again).await.unwrap(), Recorded::Duplicate);
+    assert_eq!(store.by_task("task-2").await.unwrap(), None);
+
+    // Another store (another instance) on the same prefix sees the same marks and events.
+    let other = ctx.store();
+    assert_eq!(other.record(&e).await.unwrap(), Recorded::Duplicate);
+    assert_eq!(other.by_task("task-1").await.unwrap(), Some(e.clone()));
+
+    // Ids too long for a key name are hashed, and still found.
+    let long = "t".repeat(5_000);
+    let e_long = stored(&long, "cv_3", Some(&"k".repeat(5_000)));
+    assert_eq!(store.record(&e_long).await.unwrap(), Recorded::Fresh);
+    assert_eq!(store.by_task(&long).await.unwrap(), Some(e_long.clone()));
+    assert_eq!(
+        store.by_idempotency_key(&"k".repeat(5_000)).await.unwrap(),
+        Some(e_long)
+    );
+
+    // The keys and their default TTLs (dedupe 72 h; events as set, 10 min).
+    let mark = ctx.key("seen", &e.pipeline_key);
+    let pttl = ctx.pttl(&mark).await;
+    assert!(
+        (72 * 3600 * 1000 - 60_000..=72 * 3600 * 1000).contains(&pttl),
+        "mark TTL {pttl} ms"
+    );
+    for key in [ctx.key("task", "task-1"), ctx.key("idem", "key-1")] {
+        let pttl = ctx.pttl(&key).await;
+        assert!((540_000..=600_000).contains(&pttl), "{key}: TTL {pttl} ms");
+    }
+    let defaults = RedisStore::open(&ctx.url)
+        .unwrap()
+        .prefix(ctx.prefix.clone());
+    let e4 = stored("task-4", "cv_4", None);
+    defaults.record(&e4).await.unwrap();
+    let pttl = ctx.pttl(&ctx.key("task", "task-4")).await;
+    assert!(
+        (24 * 3600 * 1000 - 60_000..=24 * 3600 * 1000).contains(&pttl),
+        "default event TTL {pttl} ms"
+    );
+}
+
+#[tokio::test]
+async fn redis_ttls_are_settable_and_the_dedupe_ttl_never_below_the_replay_window() {
+    let ctx = ctx_or_skip!();
+    // Asked for 1 s: raised to the 300 s replay window.
+    let store = ctx
+        .store()
+        .dedupe_ttl(Duration::from_secs(1))
+        .event_ttl(Duration::from_millis(400));
+    let e = stored("task-ttl", "cv_1", Some("key-ttl"));
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+    let mark = ctx.pttl(&ctx.key("seen", &e.pipeline_key)).await;
+    assert!((290_000..=300_000).contains(&mark), "mark TTL {mark} ms");
+    let event = ctx.pttl(&ctx.key("task", "task-ttl")).await;
+    assert!((1..=400).contains(&event), "event TTL {event} ms");
+    // The event expires; the mark outlives it.
+    eventually("the event expires", Duration::from_secs(5), || async {
+        store.by_task("task-ttl").await.unwrap().is_none()
+    })
+    .await;
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+
+    // An event TTL of zero keeps nothing but the mark, and still fans the event out.
+    let store = ctx.store().event_ttl(Duration::ZERO);
+    let (listener, mut signals) = recording_listener();
+    let _sub = store.subscribe(listener);
+    assert_eq!(
+        next_signal(&mut signals, Duration::from_secs(5)).await,
+        "restored"
+    );
+    let e = stored("task-zero", "cv_1", Some("key-zero"));
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+    assert_eq!(
+        next_signal(&mut signals, Duration::from_secs(5)).await,
+        format!("event:{}", e.pipeline_key)
+    );
+    assert!(!ctx.exists(&ctx.key("task", "task-zero")).await);
+    assert!(!ctx.exists(&ctx.key("idem", "key-zero")).await);
+    assert!(ctx.exists(&ctx.key("seen", &e.pipeline_key)).await);
+}
+
+#[tokio::test]
+async fn redis_fans_out_between_two_hubs_and_keeps_an_early_event() {
+    let ctx = ctx_or_skip!();
+    let hub_a = ctx.hub(
+        RedisStore::connect(&ctx.url)
+            .await
+            .unwrap()
+            .prefix(ctx.prefix.clone()),
+    );
+    let hub_b = ctx.hub(
+        RedisStore::connect(&ctx.url)
+            .await
+            .unwrap()
+            .prefix(ctx.prefix.clone()),
+    );
+    // The simulator sends no webhook: the only deliveries are the ones made here, to A.
+    let sim = sim(None, |_| {}).await;
+    let client_b = client(&sim, &hub_b);
+
+    // A wait on B, completed by a delivery that reaches A.
+    let job = client_b.clone_voice(&sample()).await.unwrap();
+    let wait = {
+        let (c, id) = (client_b.clone(), job.id.clone());
+        tokio::spawn(async move { c.wait_for_clone(&id, &policy()).await })
+    };
+    eventually(
+        "the wait registers on B",
+        Duration::from_secs(5),
+        || async { hub_b.waiting_tasks() == 1 },
+    )
+    .await;
+    let body = clone_body(&new_pipeline_key(), job.id.as_str(), "cv_from_a", None);
+    let (ts, sig) = sign_now(&body);
+    let started = Instant::now();
+    assert!(matches!(
+        hub_a.receive(&ts, &sig, body.as_bytes()).await,
+        Delivery::Fresh(_)
+    ));
+    let voice = tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("the wait on B ends when A records the event")
+        .unwrap()
+        .unwrap();
+    assert_eq!(voice.id, "cv_from_a");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        sim.stats().requests(DETAIL),
+        0,
+        "completed by webhook, no poll"
+    );
+    // The same delivery, redelivered to B: a duplicate.
+    let (ts, sig) = sign_now(&body);
+    assert!(matches!(
+        hub_b.receive(&ts, &sig, body.as_bytes()).await,
+        Delivery::Duplicate(_)
+    ));
+
+    // An event recorded through A before any wait: a wait on B finds it in Redis, and so does
+    // a lookup by the submit's idempotency key.
+    let job2 = client_b.clone_voice(&sample()).await.unwrap();
+    let key = job2.idempotency_key.clone().unwrap();
+    let body = clone_body(
+        &new_pipeline_key(),
+        job2.id.as_str(),
+        "cv_early",
+        Some(&key),
+    );
+    let (ts, sig) = sign_now(&body);
+    assert!(matches!(
+        hub_a.receive(&ts, &sig, body.as_bytes()).await,
+        Delivery::Fresh(_)
+    ));
+    let voice = client_b.wait_for_clone(&job2.id, &policy()).await.unwrap();
+    assert_eq!(voice.id, "cv_early");
+    let found = client_b
+        .job_for_idempotency_key(&key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.idempotency_key(), Some(key.as_str()));
+    assert_eq!(sim.stats().requests(DETAIL), 0);
+}
+
+#[tokio::test]
+async fn redis_malformed_values_are_ignored_without_panic() {
+    let ctx = ctx_or_skip!();
+    let store = ctx.store().max_event_bytes(4_096);
+    let (listener, mut signals) = recording_listener();
+    let _sub = store.subscribe(listener);
+    assert_eq!(
+        next_signal(&mut signals, Duration::from_secs(5)).await,
+        "restored"
+    );
+
+    // Not JSON, not UTF-8, the wrong JSON, too large, about another task, another type.
+    let about_other = serde_json::to_string(&stored("task-other", "cv_x", None)).unwrap();
+    let too_large = serde_json::to_string(&stored("task-large", &"v".repeat(5_000), None)).unwrap();
+    let values: Vec<(&str, Vec<u8>)> = vec![
+        ("task-garbage", b"{not json".to_vec()),
+        ("task-binary", vec![0xff, 0xfe, 0x00, 0x01]),
+        ("task-wrong-json", br#"{"pipelineKey": 7}"#.to_vec()),
+        ("task-large", too_large.clone().into_bytes()),
+        ("task-lies", about_other.clone().into_bytes()),
+        ("task-empty", Vec::new()),
+    ];
+    for (task, value) in &values {
+        let _: () = ctx
+            .query(
+                redis::cmd("SET")
+                    .arg(ctx.key("task", task))
+                    .arg(value.as_slice()),
+            )
+            .await;
+    }
+    let _: i64 = ctx
+        .query(
+            redis::cmd("RPUSH")
+                .arg(ctx.key("idem", "key-list"))
+                .arg("x"),
+        )
+        .await;
+    let _: i64 = ctx
+        .query(
+            redis::cmd("HSET")
+                .arg(ctx.key("task", "task-hash"))
+                .arg("f")
+                .arg("v"),
+        )
+        .await;
+    for (task, _) in &values {
+        assert_eq!(store.by_task(task).await.unwrap(), None, "{task}");
+    }
+    assert_eq!(store.by_task("task-hash").await.unwrap(), None);
+    assert_eq!(store.by_idempotency_key("key-list").await.unwrap(), None);
+
+    // The same garbage on the channel: ignored, and the subscription keeps working. (The
+    // delivery filed under another task is a well-formed event: on the channel, the hubs
+    // route it by what it says; it is left out here.)
+    for (_, value) in values.iter().filter(|(task, _)| *task != "task-lies") {
+        let _: i64 = ctx
+            .query(
+                redis::cmd("PUBLISH")
+                    .arg(ctx.channel())
+                    .arg(value.as_slice()),
+            )
+            .await;
+    }
+    let good = stored("task-good", "cv_good", None);
+    assert_eq!(store.record(&good).await.unwrap(), Recorded::Fresh);
+    assert_eq!(
+        next_signal(&mut signals, Duration::from_secs(5)).await,
+        format!("event:{}", good.pipeline_key),
+        "only the well-formed event is passed on"
+    );
+
+    // Through a hub: a lookup says "nothing", not an error.
+    let hub = ctx.hub(ctx.store());
+    let sim = sim(None, |_| {}).await;
+    let job = client(&sim, &hub).clone_voice(&sample()).await.unwrap();
+    let _: () = ctx
+        .query(
+            redis::cmd("SET")
+                .arg(ctx.key("task", job.id.as_str()))
+                .arg("{not json"),
+        )
+        .await;
+    assert!(hub.completion(&job.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn redis_forged_events_written_into_redis_are_ignored_by_the_hub() {
+    let ctx = ctx_or_skip!();
+    let hub = ctx.hub(ctx.store());
+    let sim = sim(None, |_| {}).await;
+    let client = client(&sim, &hub);
+    let job1 = client.clone_voice(&sample()).await.unwrap();
+    let job2 = client.clone_voice(&sample()).await.unwrap();
+
+    // job1: a delivery nobody signed (the secret is not known to whoever writes to Redis).
+    let mut forged = stored(job1.id.as_str(), "cv_forged", None);
+    forged.signature = "00".repeat(32);
+    // job2: a genuine delivery for another task, filed under job2 (a replay across tasks).
+    let mut replayed = stored("task-elsewhere", "cv_replayed", None);
+    replayed.task_id = Some(job2.id.as_str().to_owned());
+    for e in [&forged, &replayed] {
+        let json = serde_json::to_string(e).unwrap();
+        let task = e.task_id.clone().unwrap();
+        let _: () = ctx
+            .query(redis::cmd("SET").arg(ctx.key("task", &task)).arg(&json))
+            .await;
+    }
+    assert!(hub.completion(&job1.id).await.unwrap().is_none());
+    assert!(hub.completion(&job2.id).await.unwrap().is_none());
+
+    // Waits on both tasks hear the forgeries published too, and end by polling with the
+    // simulator's voices.
+    let p = policy().with_webhook_poll_interval(Duration::from_millis(500));
+    let waits: Vec<_> = [&job1, &job2]
+        .into_iter()
+        .map(|job| {
+            let (c, id, p) = (client.clone(), job.id.clone(), p.clone());
+            tokio::spawn(async move { c.wait_for_clone(&id, &p).await })
+        })
+        .collect();
+    eventually("both waits register", Duration::from_secs(5), || async {
+        hub.waiting_tasks() == 2
+    })
+    .await;
+    eventually("the hub subscribes", Duration::from_secs(5), || async {
+        ctx.subscribers().await >= 1
+    })
+    .await;
+    for e in [&forged, &replayed] {
+        let json = serde_json::to_string(e).unwrap();
+        let _: i64 = ctx
+            .query(redis::cmd("PUBLISH").arg(ctx.channel()).arg(&json))
+            .await;
+    }
+    for (wait, job) in waits.into_iter().zip([&job1, &job2]) {
+        let voice = wait.await.unwrap().unwrap();
+        assert!(
+            voice.id != "cv_forged" && voice.id != "cv_replayed",
+            "{voice:?}"
+        );
+        let polled = client.clone_status(&job.id).await.unwrap();
+        assert_eq!(polled.voice.unwrap().id, voice.id);
+    }
+    assert!(sim.stats().requests(DETAIL) >= 2, "both ended by polling");
+}
+
+/// Deletes a test's Redis user when the test ends, passed or failed.
+struct AclUser {
+    url: String,
+    name: String,
+}
+
+impl Drop for AclUser {
+    fn drop(&mut self) {
+        if let Ok(client) = redis::Client::open(self.url.as_str())
+            && let Ok(mut con) = client.get_connection_with_timeout(Duration::from_secs(2))
+        {
+            let _ = redis::cmd("ACL")
+                .arg("DELUSER")
+                .arg(&self.name)
+                .query::<i64>(&mut con);
+        }
+    }
+}
+
+#[tokio::test]
+async fn redis_a_failure_part_way_leaves_no_mark_so_the_redelivery_is_processed() {
+    let ctx = ctx_or_skip!();
+    // A Redis user that may write the store's keys but not publish on its channel: the
+    // record script stops at PUBLISH, after storing. No mark may be left behind.
+    let user = format!("vc-test-{}", uuid::Uuid::new_v4().simple());
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let made: redis::RedisResult<()> = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(&user)
+        .arg("on")
+        .arg(format!(">{password}"))
+        .arg(format!("~{}:*", ctx.prefix))
+        .arg("resetchannels")
+        .arg("+@all")
+        .arg("-@admin")
+        .arg("-@dangerous")
+        .query_async(&mut ctx.raw.clone())
+        .await;
+    let _user = AclUser {
+        url: ctx.url.clone(),
+        name: user.clone(),
+    };
+    if let Err(e) = made {
+        assert!(
+            !workspace_tests::ci(),
+            "ACL SETUSER failed on the CI Redis: {e}"
+        );
+        eprintln!(
+            "notice: this Redis refuses ACL SETUSER ({e}); skipping the part-way failure test"
+        );
+        return;
+    }
+    let mut url = url::Url::parse(&ctx.url).unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(Some(&password)).unwrap();
+    let restricted = ctx.store_at(url.as_str());
+
+    let e = stored("task-partway", "cv_1", Some("key-partway"));
+    let err = restricted.record(&e).await.unwrap_err();
+    assert!(
+        err.reason().contains("publish"),
+        "the script stopped at PUBLISH: {err}"
+    );
+    assert!(!err.reason().contains(&password), "{err}");
+    assert!(
+        !ctx.exists(&ctx.key("seen", &e.pipeline_key)).await,
+        "a failed record left the dedupe mark"
+    );
+    // Through a hub, the sender is told 503; the redelivery to a healthy instance is fresh.
+    let hub = ctx.hub(ctx.store_at(url.as_str()));
+    let (ts, sig) = (e.timestamp.clone(), e.signature.clone());
+    assert_eq!(
+        hub.receive(&ts, &sig, e.body.as_bytes())
+            .await
+            .http_status(),
+        503
+    );
+    let healthy = ctx.hub(ctx.store());
+    let (ts, sig) = sign_now(&e.body);
+    assert!(matches!(
+        healthy.receive(&ts, &sig, e.body.as_bytes()).await,
+        Delivery::Fresh(_)
+    ));
+}
+
+#[tokio::test]
+async fn redis_subscription_reports_lost_and_restored_and_ends_when_dropped() {
+    let ctx = ctx_or_skip!();
+    let proxy = CutProxy::start(ctx.server_addr().await).await;
+    let store = ctx
+        .store_at(&ctx.url_via(proxy.addr))
+        .timeout(Duration::from_millis(300))
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .health_check_interval(Duration::from_millis(100));
+    let direct = ctx.store();
+    let (listener, mut signals) = recording_listener();
+    let sub = store.subscribe(listener);
+    let within = Duration::from_secs(5);
+    assert_eq!(next_signal(&mut signals, within).await, "restored");
+    assert_eq!(ctx.subscribers().await, 1);
+    let e = stored("task-sub-1", "cv_1", None);
+    direct.record(&e).await.unwrap();
+    assert_eq!(
+        next_signal(&mut signals, within).await,
+        format!("event:{}", e.pipeline_key)
+    );
+
+    // Connections closed: lost (once), then restored when they are accepted again.
+    proxy.set(Mode::Refuse);
+    assert_eq!(next_signal(&mut signals, within).await, "lost");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(signals.try_recv().is_err(), "lost is said once per outage");
+    proxy.set(Mode::Pass);
+    assert_eq!(next_signal(&mut signals, within).await, "restored");
+    let e = stored("task-sub-2", "cv_2", None);
+    direct.record(&e).await.unwrap();
+    assert_eq!(
+        next_signal(&mut signals, within).await,
+        format!("event:{}", e.pipeline_key)
+    );
+
+    // A silent network: the health check's PING goes unanswered.
+    proxy.set(Mode::BlackHole);
+    assert_eq!(next_signal(&mut signals, within).await, "lost");
+    proxy.set(Mode::Pass);
+    assert_eq!(next_signal(&mut signals, within).await, "restored");
+
+    // A subscription that starts while the network is silent: lost, in time; then restored.
+    proxy.set(Mode::BlackHole);
+    assert_eq!(next_signal(&mut signals, within).await, "lost");
+    let (listener2, mut signals2) = recording_listener();
+    let sub2 = store.subscribe(listener2);
+    assert_eq!(next_signal(&mut signals2, within).await, "lost");
+    proxy.set(Mode::Pass);
+    assert_eq!(next_signal(&mut signals, within).await, "restored");
+    assert_eq!(next_signal(&mut signals2, within).await, "restored");
+    drop(sub2);
+
+    // Dropping the guard ends the task and its connection.
+    drop(sub);
+    eventually("the subscription's connection closes", within, || async {
+        ctx.subscribers().await == 0
+    })
+    .await;
+    let e = stored("task-sub-3", "cv_3", None);
+    direct.record(&e).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(signals.try_recv().is_err(), "nothing after the drop");
+}
+
+/// Runs `f` and says how long it took; fails the test (rather than hanging it) after 10 s.
+async fn timed<T>(what: &str, f: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .unwrap_or_else(|_| panic!("{what} hung for 10 s"));
+    (out, started.elapsed())
+}
+
+#[tokio::test]
+async fn redis_that_never_answers_never_hangs_the_store() {
+    let ctx = ctx_or_skip!();
+    let proxy = CutProxy::start(ctx.server_addr().await).await;
+    proxy.set(Mode::BlackHole);
+    let url = ctx.url_via(proxy.addr);
+
+    // connect: bounded by the default timeout (2 s).
+    let (err, took) = timed("connect", RedisStore::connect(&url)).await;
+    assert!(took < Duration::from_secs(4), "connect took {took:?}");
+    let err = err.unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Webhook(voiceclone::webhook::WebhookFailure::StoreUnavailable { .. })
+        ),
+        "{err}"
+    );
+
+    let limit = Duration::from_millis(300);
+    let store = ctx.store_at(&url).timeout(limit);
+    let e = stored("task-hole", "cv_1", Some("key-hole"));
+    let (r, took) = timed("record", store.record(&e)).await;
+    assert!(
+        r.is_err() && took < limit * 4,
+        "record: {r:?} after {took:?}"
+    );
+    let (r, took) = timed("by_task", store.by_task("task-hole")).await;
+    assert!(
+        r.is_err() && took < limit * 4,
+        "by_task: {r:?} after {took:?}"
+    );
+    let (r, took) = timed("by_idempotency_key", store.by_idempotency_key("key-hole")).await;
+    assert!(
+        r.is_err() && took < limit * 4,
+        "by_idempotency_key: {r:?} after {took:?}"
+    );
+    // The receiver answers 503 in time.
+    let hub = ctx.hub(ctx.store_at(&url).timeout(limit));
+    let (d, took) = timed(
+        "receive",
+        hub.receive(&e.timestamp, &e.signature, e.body.as_bytes()),
+    )
+    .await;
+    assert_eq!(d.http_status(), 503);
+    assert!(took < limit * 4, "receive took {took:?}");
+
+    // The network heals: the same store reconnects and records.
+    proxy.set(Mode::Pass);
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+}
+
+/// Collects everything `tracing` writes on this thread.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn redis_url_password_never_appears_in_debug_errors_or_logs() {
+    let ctx = ctx_or_skip!();
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    const PASSWORD: &str = "S3cret-Pa55word-for-redis";
+    let mut wrong = url::Url::parse(&ctx.url).unwrap();
+    wrong.set_username("vc-nobody").unwrap();
+    wrong.set_password(Some(PASSWORD)).unwrap();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut u = wrong.clone();
+        u.set_port(Some(l.local_addr().unwrap().port())).unwrap();
+        u
+    };
+    let mut seen = Vec::new();
+    for url in [wrong.as_str(), closed.as_str()] {
+        let store = RedisStore::open(url)
+            .unwrap()
+            .timeout(Duration::from_millis(500));
+        seen.push(format!("{store:?} {}", store.redacted_url()));
+        assert!(
+            store.redacted_url().contains("vc-nobody:[redacted]@"),
+            "{}",
+            store.redacted_url()
+        );
+        let err = RedisStore::connect(url).await.unwrap_err();
+        seen.push(format!("{err} {err:?}"));
+        let e = stored("task-pw", "cv_1", None);
+        let err = store.record(&e).await.unwrap_err();
+        seen.push(format!("{err} {err:?}"));
+        let err = store.by_task("task-pw").await.unwrap_err();
+        seen.push(format!("{err} {err:?}"));
+        // The subscription's warnings.
+        let (listener, mut signals) = recording_listener();
+        let _sub = store.subscribe(listener);
+        assert_eq!(
+            next_signal(&mut signals, Duration::from_secs(5)).await,
+            "lost"
+        );
+        // Through a hub: the 503's error.
+        let hub = ctx.hub(
+            RedisStore::open(url)
+                .unwrap()
+                .timeout(Duration::from_millis(500)),
+        );
+        let d = hub
+            .receive(&e.timestamp, &e.signature, e.body.as_bytes())
+            .await;
+        assert_eq!(d.http_status(), 503);
+        seen.push(format!("{d:?}"));
+    }
+    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("cannot subscribe"),
+        "the failures were logged: {logs}"
+    );
+    for text in seen.iter().chain([&logs]) {
+        assert!(!text.contains(PASSWORD), "the password leaked: {text}");
+        assert!(
+            !text.contains("S3cret"),
+            "a piece of the password leaked: {text}"
+        );
+    }
+    // The refusal itself is explained (wrong password, or no password expected).
+    assert!(
+        seen.iter()
+            .any(|t| t.contains("WRONGPASS") || t.contains("AUTH") || t.contains("auth")),
+        "{seen:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) Two instances, one Redis, a round-robin balancer: each task processed once
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn redis_redeliveries_to_the_same_and_another_instance_are_processed_once() {
+    let ctx = ctx_or_skip!();
+    let hub_a = ctx.hub(
+        RedisStore::connect(&ctx.url)
+            .await
+            .unwrap()
+            .prefix(ctx.prefix.clone()),
+    );
+    let hub_b = ctx.hub(
+        RedisStore::connect(&ctx.url)
+            .await
+            .unwrap()
+            .prefix(ctx.prefix.clone()),
+    );
+    let rx_a = Receiver::start(hub_a.clone()).await;
+    let rx_b = Receiver::start(hub_b.clone()).await;
+    let lb = RoundRobin::start(vec![rx_a.addr, rx_b.addr]).await;
+    let sim = sim(Some(&format!("http://{}{PATH}", lb.addr)), |_| {}).await;
+    let client_a = client(&sim, &hub_a);
+    let client_b = client(&sim, &hub_b);
+
+    // Three clones, each waited for on both instances at once: whichever instance the
+    // balancer hands the webhook to, both waits end by it, without a poll.
+    let tasks = 3;
+    let mut jobs = Vec::new();
+    for _ in 0..tasks {
+        let job = client_a.clone_voice(&sample()).await.unwrap();
+        let p = policy();
+        let (on_a, on_b) = tokio::join!(
+            client_a.wait_for_clone(&job.id, &p),
+            client_b.wait_for_clone(&job.id, &p)
+        );
+        assert_eq!(on_a.unwrap().id, on_b.unwrap().id);
+        jobs.push(job);
+    }
+    assert_eq!(
+        sim.stats().requests(DETAIL),
+        0,
+        "every wait ended by webhook"
+    );
+    let deliveries = sim
+        .wait_for_deliveries(tasks, Duration::from_secs(10))
+        .await;
+    assert_eq!(deliveries.len(), tasks);
+    assert!(
+        deliveries.iter().all(|d| d.status == Some(200)),
+        "{deliveries:?}"
+    );
+
+    // VMEG redelivers (signed afresh each time), here twice per instance, through the
+    // balancer; and the original delivery once more, as it was.
+    for d in &deliveries {
+        for _ in 0..4 {
+            let (ts, sig) = sign_now(&d.body);
+            assert_eq!(post(lb.addr, &ts, &sig, &d.body).await, 200);
+        }
+        assert_eq!(
+            post(lb.addr, &d.timestamp, &d.signature, &d.body).await,
+            200
+        );
+    }
+
+    // Processed once per task across both instances; both instances took deliveries.
+    let mut fresh: HashMap<String, usize> = HashMap::new();
+    for pk in rx_a.fresh().into_iter().chain(rx_b.fresh()) {
+        *fresh.entry(pk).or_default() += 1;
+    }
+    assert_eq!(fresh.len(), tasks, "{fresh:?}");
+    for d in &deliveries {
+        assert_eq!(
+            fresh.get(&d.pipeline_key),
+            Some(&1),
+            "{}: {fresh:?}",
+            d.pipeline_key
+        );
+    }
+    let (a, b) = (rx_a.statuses(), rx_b.statuses());
+    assert_eq!(a.len() + b.len(), tasks * 6);
+    assert!(!a.is_empty() && !b.is_empty(), "A {a:?}, B {b:?}");
+    assert!(a.iter().chain(&b).all(|s| *s == 200), "A {a:?}, B {b:?}");
+    // Either instance can look any task up.
+    for job in &jobs {
+        assert!(hub_a.completion(&job.id).await.unwrap().is_some());
+        assert!(hub_b.completion(&job.id).await.unwrap().is_some());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) Redis unreachable mid-run
+// ---------------------------------------------------------------------------------------------
+
+/// A receiver whose hub reaches Redis through a proxy; the proxy is cut (`mode`) while two
+/// clones run (one started before the cut, one during it).
+async fn unreachable_mid_run(mode: Mode) {
+    let Some(ctx) = Ctx::new().await else {
+        return;
+    };
+    let proxy = CutProxy::start(ctx.server_addr().await).await;
+    let store = ctx
+        .store_at(&ctx.url_via(proxy.addr))
+        .timeout(Duration::from_millis(300))
+        .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .health_check_interval(Duration::from_millis(100));
+    let hub = ctx.hub(store);
+    let rx = Receiver::start(hub.clone()).await;
+    let sim = sim(Some(&rx.url), |c| {
+        c.speed = 1.0;
+        c.clone_duration = Duration::from_millis(1500);
+        c.webhook_retry_delays = vec![Duration::from_millis(500); 16];
+    })
+    .await;
+    let client = client(&sim, &hub);
+    // The normal schedule polls every 100-200 ms; the webhook fallback only every 60 s, so a
+    // wait that ends within seconds fell back to the normal schedule.
+    let p = policy()
+        .with_first_interval(Duration::from_millis(100))
+        .with_max_interval(Duration::from_millis(200))
+        .with_webhook_poll_interval(Duration::from_secs(60));
+    let spawn_wait = |job: &voiceclone::CloneJob| {
+        let (c, id, p) = (client.clone(), job.id.clone(), p.clone());
+        tokio::spawn(async move { c.wait_for_clone(&id, &p).await })
+    };
+
+    let job1 = client.clone_voice(&sample()).await.unwrap();
+    let wait1 = spawn_wait(&job1);
+    eventually("the hub subscribes", Duration::from_secs(5), || async {
+        ctx.subscribers().await == 1 && hub.waiting_tasks() == 1
+    })
+    .await;
+    proxy.set(mode);
+    let job2 = client.clone_voice(&sample()).await.unwrap();
+    let wait2 = spawn_wait(&job2);
+
+    let mut voices = Vec::new();
+    for (wait, job) in [(wait1, &job1), (wait2, &job2)] {
+        let voice = tokio::time::timeout(Duration::from_secs(15), wait)
+            .await
+            .expect("the wait fell back to the normal schedule and completed")
+            .unwrap()
+            .unwrap();
+        let polled = client.clone_status(&job.id).await.unwrap();
+        assert_eq!(polled.voice.unwrap().id, voice.id, "nothing lost");
+        voices.push(voice.id);
+    }
+    assert!(sim.stats().requests(DETAIL) >= 2);
+
+    // Meanwhile the simulator's deliveries were answered 503 (VMEG redelivers).
+    let (sim, jobs) = (&sim, [&job1, &job2]);
+    eventually(
+        "both tasks' webhooks were refused 503",
+        Duration::from_secs(10),
+        || async move {
+            let d = sim.webhook_deliveries();
+            jobs.iter().all(|j| {
+                d.iter()
+                    .any(|d| d.task_id == j.id.as_str() && d.status == Some(503))
+            })
+        },
+    )
+    .await;
+    assert!(
+        sim.webhook_deliveries()
+            .iter()
+            .all(|d| d.status == Some(503)),
+        "{:?}",
+        sim.webhook_deliveries()
+    );
+    assert!(rx.fresh().is_empty());
+    assert_eq!(hub.waiting_tasks(), 0);
+
+    // Redis is back: the next redelivery of each is recorded, once.
+    proxy.set(Mode::Pass);
+    eventually(
+        "each webhook is accepted after Redis is back",
+        Duration::from_secs(15),
+        || async move {
+            let d = sim.webhook_deliveries();
+            jobs.iter().all(|j| {
+                d.iter()
+                    .any(|d| d.task_id == j.id.as_str() && d.status == Some(200))
+            })
+        },
+    )
+    .await;
+    let delivered = sim.webhook_deliveries();
+    for (job, voice) in [&job1, &job2].into_iter().zip(&voices) {
+        let ok: Vec<_> = delivered
+            .iter()
+            .filter(|d| d.task_id == job.id.as_str() && d.status == Some(200))
+            .collect();
+        assert_eq!(ok.len(), 1, "{ok:?}");
+        // Once more, signed afresh: a duplicate.
+        let (ts, sig) = sign_now(&ok[0].body);
+        assert_eq!(post(rx.addr, &ts, &sig, &ok[0].body).await, 200);
+        // And the hub now knows the task, with the voice the wait returned.
+        let event = hub.completion(&job.id).await.unwrap().expect("recorded");
+        match event.payload {
+            voiceclone::webhook::WebhookPayload::Clone(j) => {
+                assert_eq!(j.voice.unwrap().id, *voice)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let fresh = rx.fresh();
+    assert_eq!(fresh.len(), 2, "{fresh:?}");
+    assert_ne!(fresh[0], fresh[1]);
+    assert_eq!(*rx.statuses().last().unwrap(), 200);
+}
+
+#[tokio::test]
+async fn redis_refusing_connections_mid_run_gives_503_and_waits_complete_by_polling() {
+    unreachable_mid_run(Mode::Refuse).await;
+}
+
+#[tokio::test]
+async fn redis_black_holed_mid_run_gives_503_and_waits_complete_by_polling() {
+    unreachable_mid_run(Mode::BlackHole).await;
+}
