@@ -77,8 +77,17 @@ async fn hub_for(mode: Mode) -> Option<CompletionHub> {
     }
 }
 
-async fn redis_hub(_secret: WebhookSecret) -> Option<CompletionHub> {
-    None
+/// A hub on the Redis named by `VOICECLONE_REDIS_URL`, under a prefix of its own.
+async fn redis_hub(secret: WebhookSecret) -> Option<CompletionHub> {
+    let url = std::env::var("VOICECLONE_REDIS_URL").ok()?;
+    let store = voiceclone::webhook::RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .prefix(format!("bench-{}", uuid::Uuid::new_v4()));
+    Some(CompletionHub::with_store(
+        voiceclone::webhook::Verifier::new(secret),
+        Arc::new(store),
+    ))
 }
 
 fn run(mode: Mode, jobs: usize, speed: f64, task: Duration) -> Option<Run> {

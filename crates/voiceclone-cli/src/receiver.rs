@@ -143,9 +143,8 @@ pub fn secret_from_env(var: &str, flag: &str, printer: &mut Printer) -> Result<S
 /// environment variable `var` (never from the command line: it can hold a password), and it
 /// and its password are registered with the printer so that neither is ever printed.
 ///
-/// REDIS: this build has no Redis store (`voiceclone::webhook::RedisStore`, feature `redis`,
-/// is not there yet), so after checking the variable this refuses with exit 2. Wiring it is
-/// the marked block below, plus `redis = ["voiceclone/redis"]` in this crate's features.
+/// Connects to it at once (a wrong address or password is exit 3 before anything is served).
+/// A build without the `redis` feature refuses with exit 2.
 pub async fn store_from_env(
     var: &str,
     printer: &mut Printer,
@@ -168,46 +167,26 @@ pub async fn store_from_env(
         && let Some(password) = parsed.password()
     {
         printer.add_secret(password);
-        if let Ok(decoded) = percent_decode(password) {
+        if let Ok(decoded) = percent_encoding::percent_decode_str(password).decode_utf8() {
             printer.add_secret(&decoded);
         }
     }
-    // REDIS: once `RedisStore` is on main (branch h13-redis: `connect` pings once and never
-    // repeats the password), with `redis = ["voiceclone/redis"]` in this crate's features:
-    //     #[cfg(feature = "redis")]
-    //     return voiceclone::webhook::RedisStore::connect(&url)
-    //         .await
-    //         .map(|s| Arc::new(s) as Arc<dyn CompletionStore>)
-    //         .map_err(|e| Failure { exit: Exit::Unreachable, ..Failure::from_adapter(&e) });
-    // and this refusal under #[cfg(not(feature = "redis"))].
+    #[cfg(feature = "redis")]
+    {
+        voiceclone::webhook::RedisStore::connect(&url)
+            .await
+            .map(|s| Arc::new(s) as Arc<dyn CompletionStore>)
+            .map_err(|e| Failure {
+                exit: Exit::Unreachable,
+                ..Failure::from_adapter(&e)
+            })
+    }
+    #[cfg(not(feature = "redis"))]
     Err(Failure::other(
         Exit::Usage,
         "unsupported",
         "this build has no Redis support (--redis-url-env); run without it for an in-process store",
     ))
-}
-
-/// `%XX` escapes decoded (a URL's password as Redis receives it).
-fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes.get(i), bytes.get(i + 1), bytes.get(i + 2)) {
-            (Some(b'%'), Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
-                let v = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
-                out.push(u8::try_from(v).unwrap_or(b'?'));
-                i += 3;
-            }
-            (Some(&b), _, _) => {
-                out.push(b);
-                i += 1;
-            }
-            (None, _, _) => break,
-        }
-    }
-    String::from_utf8(out)
 }
 
 #[cfg(test)]
@@ -244,12 +223,5 @@ mod tests {
         };
         assert_eq!(r.ended().await, "the webhook server stopped");
         r.stop().await; // must not poll the finished JoinHandle again
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("p%40ss%2Fw").unwrap(), "p@ss/w");
-        assert_eq!(percent_decode("%4").unwrap(), "%4");
-        assert_eq!(percent_decode("%zz").unwrap(), "%zz");
     }
 }
