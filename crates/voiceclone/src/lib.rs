@@ -43,7 +43,10 @@
 //! ## Contents
 //! - [`Client`] / [`ClientBuilder`]: every call, for either provider (`clone_voice`,
 //!   `clone_status`, `wait_for_clone`, `synthesize`, `speech_status`, `wait_for_speech`,
-//!   `list_voices`, `rename_voice`, `delete_voice`, `upload`, `upload_sample`).
+//!   `list_voices`, `rename_voice`, `delete_voice`, `upload`, `upload_sample`; task and
+//!   voice management: `tasks` and `voices` / `system_voices` as `Stream`s over every page,
+//!   `task`, `delete_task`; `reconcile` ([`ReconcileQuery`] -> [`Reconciled`]) and
+//!   `resubmit_clone` / `resubmit_speech` ([`Resubmitted`]) for an `OutcomeUnknown`).
 //! - [`model`]: [`Provider`], [`CloneRequest`] (from a URL or a local recording:
 //!   [`AudioSource`]), [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
 //!   (both [`Job`]s),

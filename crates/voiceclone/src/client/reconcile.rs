@@ -172,6 +172,36 @@ impl Client {
     /// result) when it had. `req` is the request first sent (its own key, if set, must be
     /// the error's). A provider without idempotency keys (JimmyAI) is `Unsupported`: a resend
     /// could create and bill a second task.
+    ///
+    /// ```no_run
+    /// use voiceclone::{Client, CloneRequest, ErrorKind, ReconcileQuery, Reconciled, Resubmitted};
+    ///
+    /// async fn clone_once(client: &Client, req: &CloneRequest) -> Result<(), voiceclone::Error> {
+    ///     let err = match client.clone_voice(req).await {
+    ///         Ok(job) => {
+    ///             println!("submitted {}", job.id);
+    ///             return Ok(());
+    ///         }
+    ///         Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => e,
+    ///         Err(e) => return Err(e),
+    ///     };
+    ///     // Look first: found / candidates / none, each stated plainly.
+    ///     match client.reconcile(&ReconcileQuery::from_error(&err)?).await? {
+    ///         Reconciled::Found { task, evidence } => println!("it is {} ({evidence})", task.id),
+    ///         other => {
+    ///             println!("{other}");
+    ///             // Or resend as the same logical call: VMEG's 409 then means "already accepted".
+    ///             match client.resubmit_clone(&err, req).await? {
+    ///                 Resubmitted::Accepted(job) => println!("submitted {}", job.id),
+    ///                 Resubmitted::AlreadyAccepted(a) => println!("{a}"),
+    ///                 _ => {}
+    ///             }
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
     pub async fn resubmit_clone(
         &self,
         err: &Error,
