@@ -170,7 +170,7 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
         system: bool,
         name: Option<&'a str>,
         page: i64,
-    ) -> BoxFuture<'a, Result<super::paging::Page<(Voice, Option<JobId>)>, Error>> {
+    ) -> BoxFuture<'a, Result<super::paging::VoicePage, Error>> {
         let _ = (system, name, page);
         unsupported(if system { "system_voices" } else { "voices" }, t.provider)
     }

@@ -23,6 +23,9 @@ pub(crate) struct Page<T> {
     pub(crate) page_size: i64,
 }
 
+/// A page of voices, each with the task that made it when the list says so.
+pub(crate) type VoicePage = Page<(crate::model::Voice, Option<crate::model::JobId>)>;
+
 struct Walk<F> {
     fetch: F,
     page: i64,

@@ -235,7 +235,7 @@ impl Backend for Vmeg {
         system: bool,
         name: Option<&'a str>,
         page: i64,
-    ) -> BoxFuture<'a, Result<Page<(Voice, Option<JobId>)>, Error>> {
+    ) -> BoxFuture<'a, Result<crate::provider::paging::VoicePage, Error>> {
         Box::pin(tasks::voices_page(t, &self.client, system, name, page))
     }
 

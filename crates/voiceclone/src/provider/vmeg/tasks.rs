@@ -234,7 +234,7 @@ pub(crate) async fn voices_page(
     system: bool,
     name: Option<&str>,
     page: i64,
-) -> Result<Page<(Voice, Option<JobId>)>, Error> {
+) -> Result<crate::provider::paging::VoicePage, Error> {
     let key = new_key();
     if system {
         let body = types::BasicVoiceListRequest {
