@@ -30,7 +30,8 @@ impl Client {
     /// hub), and for a clone the voice list's `taskId` of the voice with the asked-for
     /// name. [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
-    /// [`Reconciled::None`] when no task fits.
+    /// [`Reconciled::None`] when no task fits. A listed task without a creation time cannot
+    /// be placed in the window and is left out.
     ///
     /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
     /// that task is found; without one, the error is `Unsupported` and its note says what
