@@ -337,3 +337,52 @@ async fn a_hub_is_refused_for_jimmyai() {
         "{err}"
     );
 }
+
+/// Issue 14: reconcile ties a lost submit to its task by the hub's record of the key, before
+/// anything else (two speech tasks fit by type and time; only the webhook says which).
+#[tokio::test]
+async fn reconcile_finds_a_lost_submit_by_the_hubs_record_of_its_key() {
+    let rx = Receiver::start().await;
+    let sim = sim_to(&rx.url, |_| {}).await;
+    let client = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .completion_hub(rx.hub.clone())
+        .build()
+        .unwrap();
+    let other = client
+        .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Other work."))
+        .await
+        .unwrap();
+    sim.fail_next(
+        "vmeg.ttsCreateAsync",
+        voiceclone_sim::FaultKind::DropAfter,
+        1,
+    )
+    .unwrap();
+    let e = client
+        .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Lost."))
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    sim.wait_for_deliveries(2, Duration::from_secs(10)).await;
+    let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
+    let r = client.reconcile(&q).await.unwrap();
+    let voiceclone::Reconciled::Found { task, evidence } = &r else {
+        panic!("expected found, got {r}");
+    };
+    assert_eq!(*evidence, voiceclone::Evidence::Webhook);
+    assert_ne!(task.id, other.id);
+    assert_eq!(task.kind, Some(voiceclone::JobKind::Speech));
+    // Without the hub the same question has two candidates.
+    let plain = client_without_hub(&sim);
+    match plain.reconcile(&q).await.unwrap() {
+        voiceclone::Reconciled::Candidates { tasks, .. } => assert_eq!(tasks.len(), 2),
+        other => panic!("expected candidates, got {other}"),
+    }
+}
+
+fn client_without_hub(sim: &SimHandle) -> Client {
+    client(sim, None)
+}

@@ -121,9 +121,18 @@ pub enum Command {
     /// Synthesize speech with a (cloned) voice
     #[command(after_help = EXIT_CODES)]
     Speak(SpeakArgs),
-    /// List the account's cloned voices (VMEG only)
+    /// List the account's cloned voices, every page, or with --system the vendor's preset
+    /// voices (usable with `speak --voice`) (VMEG only)
     #[command(after_help = EXIT_CODES)]
-    Voices,
+    Voices(VoicesArgs),
+    /// List the account's tasks, every page (VMEG only), or `tasks delete JOB_ID`
+    #[command(after_help = EXIT_CODES, args_conflicts_with_subcommands = true)]
+    Tasks(TasksArgs),
+    /// Find the task a submit whose outcome is unknown left behind (VMEG: by type, creation
+    /// time, webhook and voice name; JimmyAI cannot: exit 2). Exit 0 when found, 1 when
+    /// there are only candidates or none
+    #[command(after_help = EXIT_CODES)]
+    Reconcile(ReconcileArgs),
     /// Upload a local audio file and print its URL, usable with `clone` (JimmyAI: files/upload;
     /// VMEG: a material's addressUrl)
     #[command(after_help = EXIT_CODES)]
@@ -430,4 +439,68 @@ mod tests {
             assert!(help.contains(line), "{line} missing from --help");
         }
     }
+}
+
+/// `voices`
+#[derive(Debug, Args)]
+pub struct VoicesArgs {
+    /// The vendor's system (preset) voices instead of the account's cloned voices
+    #[arg(long)]
+    pub system: bool,
+}
+
+/// `tasks`
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// `delete JOB_ID`; without it, the task list
+    #[command(subcommand)]
+    pub action: Option<TasksAction>,
+
+    /// Only tasks of this kind (filtered by the vendor)
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub kind: Option<JobKind>,
+
+    /// Only tasks in this normalized status (queued, running, succeeded, failed, or a
+    /// vendor word this tool does not know), filtered here across all pages
+    #[arg(long, value_name = "S")]
+    pub status: Option<String>,
+}
+
+/// `tasks delete`
+#[derive(Debug, Subcommand)]
+pub enum TasksAction {
+    /// Delete a task record
+    Delete {
+        /// The task id
+        #[arg(value_name = "JOB_ID")]
+        job_id: String,
+    },
+}
+
+/// `reconcile`
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The idempotency key of the lost submit (from the OutcomeUnknown error)
+    #[arg(long, value_name = "K")]
+    pub key: String,
+
+    /// When the submit was sent, RFC 3339 (e.g. 2026-12-01T10:00:00Z)
+    #[arg(long, value_name = "RFC3339")]
+    pub submitted_at: String,
+
+    /// What the submit was
+    #[arg(long, value_enum)]
+    pub kind: Option<JobKind>,
+
+    /// Tasks created within this many seconds of --submitted-at are candidates
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub window: u64,
+
+    /// The voice name a clone asked for (narrows clone candidates by the voice list)
+    #[arg(long, value_name = "NAME")]
+    pub voice_name: Option<String>,
+
+    /// The task id the submit's answer named, if any
+    #[arg(long, value_name = "JOB_ID")]
+    pub task_id: Option<String>,
 }

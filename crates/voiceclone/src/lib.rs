@@ -43,7 +43,10 @@
 //! ## Contents
 //! - [`Client`] / [`ClientBuilder`]: every call, for either provider (`clone_voice`,
 //!   `clone_status`, `wait_for_clone`, `synthesize`, `speech_status`, `wait_for_speech`,
-//!   `list_voices`, `rename_voice`, `delete_voice`, `upload`, `upload_sample`).
+//!   `list_voices`, `rename_voice`, `delete_voice`, `upload`, `upload_sample`; task and
+//!   voice management: `tasks` and `voices` / `system_voices` as `Stream`s over every page,
+//!   `task`, `delete_task`; `reconcile` ([`ReconcileQuery`] -> [`Reconciled`]) and
+//!   `resubmit_clone` / `resubmit_speech` ([`Resubmitted`]) for an `OutcomeUnknown`).
 //! - [`model`]: [`Provider`], [`CloneRequest`] (from a URL or a local recording:
 //!   [`AudioSource`]), [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
 //!   (both [`Job`]s),
@@ -135,6 +138,10 @@ mod wire; // lenient readers for vendor answers
 
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
 pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};
+pub use model::{
+    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, ReconcileQuery, Reconciled, Resubmitted,
+    TaskDetail, TaskFilter, TaskSummary,
+};
 pub use model::{
     AudioReader, AudioSource, CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, Job,
     JobId, JobKind, OutputFormat, ParseError, Provider, SoundVersion, Speech, SpeechJob,

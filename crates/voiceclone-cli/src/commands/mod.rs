@@ -3,7 +3,9 @@
 pub mod demo;
 pub mod listen;
 pub mod provider;
+pub mod reconcile;
 pub mod sim;
+pub mod tasks;
 pub mod webhook;
 
 use crate::cli::{Cli, Command, WebhookCommand};

@@ -75,7 +75,10 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
             .await
         }
         Command::Speak(args) => speak(&client, p, args, printer).await,
-        Command::Voices => voices(&client, p).await,
+        Command::Voices(args) if args.system => super::tasks::system_voices(&client, p).await,
+        Command::Voices(_) => voices(&client, p).await,
+        Command::Tasks(args) => super::tasks::run(&client, args).await,
+        Command::Reconcile(args) => super::reconcile::run(&client, args).await,
         Command::Upload(args) => upload(&client, p, &args.file, bar).await,
         _ => Outcome::failed(Failure::usage("not a provider command")),
     };

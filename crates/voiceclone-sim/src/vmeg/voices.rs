@@ -77,6 +77,10 @@ pub(super) fn basic_list(m: &Map<String, Value>) -> Result<Value, Rejection> {
             json!({
                 "voiceId": v.voice_id,
                 "name": v.name,
+                // The documented `BasicVoiceDto` fields (VMEG's published document).
+                "displayName": v.name,
+                "localName": v.name,
+                "locale": v.language,
                 "provider": v.provider,
                 "language": v.language,
                 "gender": v.gender,

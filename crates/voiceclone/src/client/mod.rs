@@ -90,6 +90,10 @@ macro_rules! traced {
     }};
 }
 
+// Issue 14: task and voice management, reconcile and resubmit (after `traced!`).
+mod manage;
+mod reconcile;
+
 impl Client {
     /// A client from `VMEG_API_KEY` / `JIMMYAI_API_KEY` and optional `VMEG_BASE_URL` /
     /// `JIMMYAI_BASE_URL`.

@@ -68,7 +68,9 @@ impl fmt::Display for Error {
         if let Some(m) = &i.message {
             details.push(format!("message {m:?}"));
         }
-        if let Some(r) = i.retry_after {
+        // A used idempotency key stays used: VMEG's `Retry-After: 2` on its 409 is no advice
+        // to send the same key again (still readable as `Error::retry_after`).
+        if let Some(r) = i.retry_after.filter(|_| i.kind != ErrorKind::Conflict) {
             details.push(format!("retry after {:.1}s", r.as_secs_f64()));
         }
         if !details.is_empty() {

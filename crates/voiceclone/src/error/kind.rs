@@ -43,9 +43,10 @@ pub enum ErrorKind {
         "the provider does not know this resource; check the id and that it belongs to this provider and API key"
     )]
     NotFound,
-    /// VMEG: the idempotency key was already used for this path (on the first attempt).
+    /// VMEG: the idempotency key was already used for this path (on the first attempt): a
+    /// task was already accepted with it. Sending it again gets the same answer.
     #[error(
-        "the idempotency key was already used on this path; use a new key for new work, or look up the earlier task"
+        "the idempotency key was already used on this path, so the provider already accepted a request with it; do not send it again: use a new key for new work, or find the earlier task (Client::reconcile; Client::resubmit_clone / resubmit_speech when this is a resend of a call whose outcome was unknown)"
     )]
     Conflict,
     /// The body or upload is over the provider's limit.

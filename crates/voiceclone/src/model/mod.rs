@@ -8,14 +8,21 @@ mod audio;
 mod ids;
 mod job;
 mod options;
+mod reconcile;
 mod request;
 mod result;
 mod status;
+mod task;
 
 pub use audio::{AudioReader, AudioSource, UploadProgress};
 pub use ids::{JobId, Provider};
 pub use job::{CloneJob, Job, JobKind, SpeechJob};
 pub use options::{Emotion, OutputFormat, ParseError, SoundVersion, SubtitleMode, VmegEngine};
+pub(crate) use reconcile::kind_of_operation;
+pub use reconcile::{
+    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, ReconcileQuery, Reconciled, Resubmitted,
+};
 pub use request::{CloneRequest, SpeechLine, SpeechRequest};
 pub use result::{JIMMYAI_ACTIVATION_WINDOW, Speech, SpeechSegment, Voice};
 pub use status::TaskStatus;
+pub use task::{TaskDetail, TaskFilter, TaskSummary};

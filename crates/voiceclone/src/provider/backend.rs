@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::facts;
 use crate::error::Error;
 use crate::model::{
-    AudioSource, CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice,
+    AudioSource, CloneJob, CloneRequest, JobId, JobKind, Provider, SpeechJob, SpeechRequest,
+    TaskDetail, TaskSummary, Voice,
 };
 use crate::transport::Transport;
 
@@ -127,6 +128,51 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<(), Error>> {
         let _ = voice_id;
         unsupported("delete_voice", t.provider)
+    }
+
+    /// One page of the account's task list, of one kind when `kind` is set (issue 14:
+    /// task management; see `client/manage.rs`).
+    fn tasks_page<'a>(
+        &'a self,
+        t: &'a Transport,
+        kind: Option<JobKind>,
+        page: i64,
+    ) -> BoxFuture<'a, Result<super::paging::Page<TaskSummary>, Error>> {
+        let _ = (kind, page);
+        unsupported("tasks", t.provider)
+    }
+
+    /// One task, typed by what the vendor says it is.
+    fn task<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<TaskDetail, Error>> {
+        let _ = id;
+        unsupported("task", t.provider)
+    }
+
+    /// Deletes a task record.
+    fn delete_task<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = id;
+        unsupported("delete_task", t.provider)
+    }
+
+    /// One page of the cloned voices (with the task that made each, when listed), or of
+    /// the system voices when `system`; only voices named like `name` when it is set.
+    fn voices_page<'a>(
+        &'a self,
+        t: &'a Transport,
+        system: bool,
+        name: Option<&'a str>,
+        page: i64,
+    ) -> BoxFuture<'a, Result<super::paging::VoicePage, Error>> {
+        let _ = (system, name, page);
+        unsupported(if system { "system_voices" } else { "voices" }, t.provider)
     }
 
     /// Uploads a local recording and returns the URL to clone it from.

@@ -7,6 +7,7 @@
 
 pub(crate) mod backend;
 pub(crate) mod jimmyai;
+pub(crate) mod paging;
 #[cfg(test)]
 mod rules_tests;
 pub(crate) mod vmeg;

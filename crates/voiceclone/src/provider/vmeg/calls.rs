@@ -16,8 +16,8 @@ use crate::wire::usable_id;
 /// Request fields holding the caller's free text: summarized, never quoted.
 pub(super) const FREE_TEXT: &[&str] = &["sampleText", "text", "emoPrompt"];
 
+/// Items per page of the VMEG lists (its maximum is UNKNOWN; the documented default is 20).
 pub(super) const LIST_PAGE_SIZE: i64 = 50;
-pub(super) const LIST_MAX_PAGES: i64 = 20;
 
 envelopes! {
     types::CloneVoiceCreateSyncEnvelope => types::CloneVoiceCreateData, message;

@@ -11,6 +11,7 @@ mod materials;
 mod results;
 pub(crate) mod rules;
 mod status;
+mod tasks;
 mod voices;
 pub(crate) mod webhook;
 
@@ -22,8 +23,10 @@ use voices::{delete_voice, list_voices, rename_voice, voice_for_task};
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    AudioSource, CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice,
+    AudioSource, CloneJob, CloneRequest, JobId, JobKind, Provider, SpeechJob, SpeechRequest,
+    TaskDetail, TaskSummary, Voice,
 };
+use crate::provider::paging::Page;
 use crate::transfer::Uploads;
 use crate::transport::Dialect;
 use crate::transport::Transport;
@@ -199,6 +202,41 @@ impl Backend for Vmeg {
         voice_id: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(delete_voice(t, &self.client, voice_id))
+    }
+
+    fn tasks_page<'a>(
+        &'a self,
+        t: &'a Transport,
+        kind: Option<JobKind>,
+        page: i64,
+    ) -> BoxFuture<'a, Result<Page<TaskSummary>, Error>> {
+        Box::pin(tasks::tasks_page(t, &self.client, kind, page))
+    }
+
+    fn task<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<TaskDetail, Error>> {
+        Box::pin(tasks::task(t, &self.client, id))
+    }
+
+    fn delete_task<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(tasks::delete_task(t, &self.client, id))
+    }
+
+    fn voices_page<'a>(
+        &'a self,
+        t: &'a Transport,
+        system: bool,
+        name: Option<&'a str>,
+        page: i64,
+    ) -> BoxFuture<'a, Result<crate::provider::paging::VoicePage, Error>> {
+        Box::pin(tasks::voices_page(t, &self.client, system, name, page))
     }
 
     fn upload<'a>(

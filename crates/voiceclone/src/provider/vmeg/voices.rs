@@ -2,121 +2,66 @@
 
 use vmeg_client::types;
 
-use super::calls::{LIST_MAX_PAGES, LIST_PAGE_SIZE, key_header, new_key, route};
-use super::results::{parsed_time, text};
+use futures::TryStreamExt as _;
+
+use super::calls::{key_header, new_key, route};
+use super::tasks::voices_page;
 use crate::error::{Error, ErrorKind};
 use crate::model::{JobId, Provider, Voice};
+use crate::provider::paging::walk;
 use crate::retry::OperationKind;
 use crate::transport::{Call, Transport};
 use crate::validate;
-use crate::wire::{parse_url, usable_id};
 
-fn listed_voice(r: &types::CloneVoice) -> Option<Voice> {
-    let id = usable_id(text(r.voice_id.as_ref()))?;
-    let mut v = Voice::new(Provider::Vmeg, id);
-    if let Some(n) = text(r.name.as_ref()).filter(|n| !n.is_empty()) {
-        v = v.with_name(n);
-    }
-    if let Some(u) = parse_url("audio", text(r.audio.as_ref())) {
-        v = v.with_preview_url(u);
-    }
-    if let Some(at) = parsed_time(r.create_time.as_ref()) {
-        v = v.with_created_at(at);
-    }
-    Some(v)
-}
-
-/// Walks the cloned-voice list (a read: a fresh idempotency key per request), calling `stop`
-/// on each record until it returns true or the pages run out.
-async fn walk_voices(
-    t: &Transport,
-    c: &vmeg_client::Client,
-    operation: &'static str,
-    search_name: Option<&str>,
-    mut stop: impl FnMut(&types::CloneVoice) -> bool,
-) -> Result<(), Error> {
-    let mut seen: i64 = 0;
-    for page in 1..=LIST_MAX_PAGES {
-        let body = types::CloneVoiceListRequest {
-            current_page: Some(page),
-            page_size: Some(LIST_PAGE_SIZE),
-            search_name: search_name.map(str::to_owned),
-            ..Default::default()
-        };
-        let key = new_key();
-        let header = key_header(&key)?;
-        let call = Call {
-            operation,
-            route: route("voice_clone_list"),
-            kind: OperationKind::Read,
-            idempotency_key: Some(&key),
-            body: None,
-            free_text: &[],
-        };
-        let data = t
-            .send(call, None, || {
-                c.voice_clone_list(None, Some(&header), &body)
-            })
-            .await?
-            .unwrap_or_default();
-        let records = data.records;
-        if records.is_empty() {
-            return Ok(());
-        }
-        seen = seen.saturating_add(i64::try_from(records.len()).unwrap_or(i64::MAX));
-        for r in &records {
-            if stop(r) {
-                return Ok(());
-            }
-        }
-        if data
-            .total
-            .and_then(|t| t.value())
-            .is_some_and(|total| seen >= total)
-            || records.len() < usize::try_from(LIST_PAGE_SIZE).unwrap_or(usize::MAX)
-        {
-            return Ok(());
-        }
-    }
-    Ok(())
+/// The cloned voices, every page (no cap: see `provider::paging`), as a stream.
+fn cloned_voices<'a>(
+    t: &'a Transport,
+    c: &'a vmeg_client::Client,
+    name: Option<&'a str>,
+) -> futures::stream::BoxStream<'a, Result<(Voice, Option<JobId>), Error>> {
+    walk(
+        "cloned-voice list",
+        move |page| voices_page(t, c, false, name, page),
+        |(v, _)| v.id.clone(),
+    )
 }
 
 pub(crate) async fn list_voices(
     t: &Transport,
     c: &vmeg_client::Client,
 ) -> Result<Vec<Voice>, Error> {
-    let mut out = Vec::new();
-    walk_voices(t, c, "list_voices", None, |r| {
-        if let Some(v) = listed_voice(r) {
-            out.push(v);
-        }
-        false
-    })
-    .await?;
-    Ok(out)
+    cloned_voices(t, c, None)
+        .map_ok(|(v, _)| v)
+        .try_collect()
+        .await
 }
 
-/// The voice a finished clone task made, from the voice list entry whose `taskId` matches.
+/// The voice a finished clone task made: the voice list entry whose `taskId` matches,
+/// looked for among the voices named `name` first when the name is known, then in the
+/// whole list (a voice may have been renamed; a client that did not submit the clone
+/// knows no name). Every page is read: past any number of voices the entry is found.
 pub(crate) async fn voice_for_task(
     t: &Transport,
     c: &vmeg_client::Client,
     id: &JobId,
     name: Option<&str>,
 ) -> Result<Voice, Error> {
-    let mut found = None;
-    walk_voices(t, c, "wait_for_clone", name, |r| {
-        if text(r.task_id.as_ref()) == Some(id.as_str()) {
-            found = listed_voice(r);
+    let searches: &[Option<&str>] = match name {
+        Some(_) => &[name, None],
+        None => &[None],
+    };
+    for search in searches {
+        let mut voices = cloned_voices(t, c, *search);
+        while let Some((voice, task)) = voices.try_next().await? {
+            if task.as_ref() == Some(id) {
+                return Ok(voice);
+            }
         }
-        found.is_some()
-    })
-    .await?;
-    found.ok_or_else(|| {
-        Error::new(ErrorKind::NotFound)
-            .with_provider(Provider::Vmeg)
-            .with_operation("wait_for_clone")
-            .with_message(format!("task {id} finished but no voice in the clone list carries its taskId; check list_voices()"))
-    })
+    }
+    Err(Error::new(ErrorKind::NotFound)
+        .with_provider(Provider::Vmeg)
+        .with_operation("wait_for_clone")
+        .with_message(format!("task {id} finished but no voice in the clone list carries its taskId; check list_voices()")))
 }
 
 pub(crate) async fn rename_voice(

@@ -1,0 +1,109 @@
+//! `tasks [--type clone|speech] [--status S]`, `tasks delete JOB_ID` and `voices --system`
+//! (VMEG; JimmyAI has no task or voice list: exit 2).
+
+use futures::TryStreamExt;
+use serde_json::{Value, json};
+use voiceclone::{Client, JobId, Provider, TaskFilter, TaskStatus, TaskSummary};
+
+use crate::cli::{JobKind, TasksAction, TasksArgs};
+use crate::output::{Failure, Outcome, rfc3339, voice_json};
+
+/// Runs `tasks`.
+pub async fn run(client: &Client, args: &TasksArgs) -> Outcome {
+    if let Some(TasksAction::Delete { job_id }) = &args.action {
+        let id = JobId::new(job_id.trim());
+        return match client.delete_task(&id).await {
+            Ok(()) => {
+                let mut o = Outcome::default();
+                o.set("job_id", id.as_str());
+                o.set("deleted", true);
+                o.line(format!("deleted task {id}"));
+                o
+            }
+            Err(e) => Outcome::failed(Failure::from_adapter(&e)),
+        };
+    }
+    let mut filter = TaskFilter::all();
+    if let Some(kind) = args.kind {
+        filter = filter.kind(kind.into());
+    }
+    if let Some(s) = &args.status {
+        filter = filter.status(status_arg(s));
+    }
+    match client.tasks(filter).try_collect::<Vec<_>>().await {
+        Ok(tasks) => {
+            let mut o = Outcome::default();
+            o.set("tasks", tasks.iter().map(task_json).collect::<Vec<_>>());
+            o.set("count", tasks.len());
+            if tasks.is_empty() {
+                o.line("no tasks match");
+            }
+            for t in &tasks {
+                o.line(format!(
+                    "{}  {}  {}  {}",
+                    t.id,
+                    t.kind_str(),
+                    t.status,
+                    t.created_at.map(rfc3339).unwrap_or_default()
+                ));
+            }
+            o
+        }
+        Err(e) => Outcome::failed(Failure::from_adapter(&e)),
+    }
+}
+
+/// A status word from the command line: the four normalized names, else a vendor word.
+fn status_arg(s: &str) -> TaskStatus {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "queued" => TaskStatus::Queued,
+        "running" => TaskStatus::Running,
+        "succeeded" => TaskStatus::Succeeded,
+        "failed" => TaskStatus::Failed,
+        _ => TaskStatus::Unknown(s.trim().to_owned()),
+    }
+}
+
+/// One task in `--json`: exactly the fields the issue names.
+pub fn task_json(t: &TaskSummary) -> Value {
+    json!({
+        "job_id": t.id.as_str(),
+        "kind": t.kind_str(),
+        "vendor_type": t.vendor_type,
+        "status": t.status.as_str(),
+        "vendor_status": t.vendor_status,
+        "created_at": t.created_at.map(rfc3339),
+        "updated_at": t.updated_at.map(rfc3339),
+    })
+}
+
+/// `voices --system`.
+pub async fn system_voices(client: &Client, p: Provider) -> Outcome {
+    match client.system_voices().try_collect::<Vec<_>>().await {
+        Ok(voices) => {
+            let mut o = Outcome::default();
+            o.set("voices", voices.iter().map(voice_json).collect::<Vec<_>>());
+            o.set("system", true);
+            if voices.is_empty() {
+                o.line(format!("no system voices listed by {p}"));
+            }
+            for v in &voices {
+                o.line(match &v.name {
+                    Some(n) => format!("{}  {n}", v.id),
+                    None => v.id.clone(),
+                });
+            }
+            o
+        }
+        Err(e) => Outcome::failed(Failure::from_adapter(&e)),
+    }
+}
+
+impl From<JobKind> for voiceclone::JobKind {
+    fn from(k: JobKind) -> Self {
+        match k {
+            JobKind::Clone => voiceclone::JobKind::Clone,
+            JobKind::Speech => voiceclone::JobKind::Speech,
+        }
+    }
+}

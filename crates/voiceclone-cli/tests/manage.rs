@@ -1,0 +1,246 @@
+//! Issue 14, point 4: `tasks`, `tasks delete`, `voices --system` and `reconcile`, the built
+//! binary against the in-process simulator. The API key is never printed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use voiceclone_sim::{FaultKind, SimConfig, SimHandle, Simulator};
+
+const KEY: &str = "sk-manage-very-secret-0123456789";
+const SAMPLE: &str = "https://example.com/samples/voice.wav";
+
+struct Sim {
+    handle: SimHandle,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn sim() -> Sim {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = rt
+        .block_on(Simulator::start_with(
+            SimConfig::default().with_speed(1000.0).with_api_key(KEY),
+        ))
+        .unwrap();
+    Sim { handle, _rt: rt }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON object ({e}): {} / {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+fn run(sim: &Sim, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("VMEG_API_KEY", KEY)
+        .env("JIMMYAI_API_KEY", KEY)
+        .env("VMEG_BASE_URL", sim.handle.base_url())
+        .env("JIMMYAI_BASE_URL", sim.handle.base_url())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !r.stdout.contains(KEY) && !r.stderr.contains(KEY),
+        "the API key was printed by {args:?}"
+    );
+    r
+}
+
+fn vmeg<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec!["--provider", "vmeg", "--json"];
+    a.extend_from_slice(args);
+    a
+}
+
+#[test]
+fn tasks_list_filters_and_delete() {
+    let sim = sim();
+    let c = run(&sim, &vmeg(&["clone", SAMPLE, "--name", "a"])).json();
+    let clone_id = c["job_id"].as_str().unwrap().to_owned();
+    run(
+        &sim,
+        &vmeg(&["speak", "--voice", "sv_en_us_female_01", "--text", "Hi."]),
+    );
+    sim.handle.complete_all_now();
+
+    let r = run(&sim, &vmeg(&["tasks"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(j["count"], 2, "{j}");
+    let keys: Vec<&str> = j["tasks"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut want = vec![
+        "job_id",
+        "kind",
+        "vendor_type",
+        "status",
+        "vendor_status",
+        "created_at",
+        "updated_at",
+    ];
+    let mut got = keys.clone();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want, "{j}");
+
+    let j = run(
+        &sim,
+        &vmeg(&["tasks", "--type", "clone", "--status", "succeeded"]),
+    )
+    .json();
+    assert_eq!(j["count"], 1, "{j}");
+    assert_eq!(j["tasks"][0]["job_id"], clone_id.as_str());
+    assert_eq!(j["tasks"][0]["kind"], "clone");
+    assert_eq!(j["tasks"][0]["vendor_type"], "cloneVoice");
+    let j = run(
+        &sim,
+        &vmeg(&["tasks", "--type", "speech", "--status", "queued"]),
+    )
+    .json();
+    assert_eq!(j["count"], 0, "{j}");
+
+    let r = run(&sim, &vmeg(&["tasks", "delete", &clone_id]));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = run(&sim, &vmeg(&["tasks", "--type", "clone"])).json();
+    assert_eq!(j["count"], 0, "{j}");
+
+    // JimmyAI has no task list: exit 2.
+    let r = run(&sim, &["--provider", "jimmyai", "--json", "tasks"]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert_eq!(r.json()["error"]["kind"], "unsupported");
+}
+
+#[test]
+fn voices_system_lists_preset_voices() {
+    let sim = sim();
+    let j = run(&sim, &vmeg(&["voices", "--system"])).json();
+    let voices = j["voices"].as_array().unwrap();
+    assert!(!voices.is_empty(), "{j}");
+    assert!(
+        voices.iter().any(|v| v["voice_id"] == "sv_en_us_female_01"),
+        "{j}"
+    );
+    let j = run(&sim, &vmeg(&["voices"])).json();
+    assert_eq!(j["voices"].as_array().map(Vec::len), Some(0), "{j}");
+}
+
+#[test]
+fn reconcile_found_none_and_jimmyai() {
+    let sim = sim();
+    sim.handle
+        .fail_next("vmeg.cloneVoiceCreateAsync", FaultKind::DropAfter, 1)
+        .unwrap();
+    let r = run(&sim, &vmeg(&["clone", SAMPLE, "--name", "lost-voice"]));
+    assert_eq!(r.code, 3, "{}", r.stdout);
+    let e = r.json();
+    let key = e["error"]["idempotency_key"].as_str().unwrap().to_owned();
+    let at = e["error"]["submitted_at"].as_str().unwrap().to_owned();
+    sim.handle.complete_all_now();
+
+    let args = vmeg(&[
+        "reconcile",
+        "--key",
+        &key,
+        "--submitted-at",
+        &at,
+        "--kind",
+        "clone",
+        "--voice-name",
+        "lost-voice",
+    ]);
+    let r = run(&sim, &args);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = r.json();
+    assert_eq!(j["result"], "found", "{j}");
+    assert_eq!(j["task"]["kind"], "clone", "{j}");
+
+    // Without the voice name, one clone fits but nothing ties it: candidates, exit 1.
+    let r = run(
+        &sim,
+        &vmeg(&[
+            "reconcile",
+            "--key",
+            &key,
+            "--submitted-at",
+            &at,
+            "--kind",
+            "clone",
+        ]),
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json();
+    assert_eq!(j["result"], "candidates", "{j}");
+    assert_eq!(j["candidates"].as_array().map(Vec::len), Some(1), "{j}");
+
+    let r = run(
+        &sim,
+        &vmeg(&[
+            "reconcile",
+            "--key",
+            &key,
+            "--submitted-at",
+            "2020-01-01T00:00:00Z",
+            "--window",
+            "60",
+        ]),
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.json()["result"], "none");
+
+    let r = run(
+        &sim,
+        &[
+            "--provider",
+            "jimmyai",
+            "--json",
+            "reconcile",
+            "--key",
+            "k",
+            "--submitted-at",
+            &at,
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let j = r.json();
+    assert!(
+        j["error"]["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot be found"),
+        "{j}"
+    );
+
+    let r = run(
+        &sim,
+        &vmeg(&["reconcile", "--key", "k", "--submitted-at", "soon"]),
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+}

@@ -1,0 +1,92 @@
+//! Task and voice management on [`Client`]: the task list as a `Stream`, one task as a typed
+//! job, deleting a task, and the cloned and system voices as `Stream`s. Lists are read to
+//! their end, page by page, with no silent cap (see `provider::paging`).
+
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+
+use super::Client;
+use crate::error::Error;
+use crate::model::{JobId, TaskDetail, TaskFilter, TaskSummary, Voice};
+use crate::provider::paging::walk;
+use tracing::Instrument as _;
+
+impl Client {
+    /// The account's tasks as a stream, every page read in turn (VMEG; JimmyAI has no task
+    /// list: the stream's one item is `Unsupported`). [`TaskFilter::kind`] is sent to the
+    /// vendor; [`TaskFilter::status`] is applied here, on the normalized status, across all
+    /// pages. The vendor's order is UNKNOWN (do not rely on it); a task created or deleted
+    /// while the list is read may be missed or seen twice.
+    ///
+    /// ```no_run
+    /// # async fn f(client: voiceclone::Client) -> Result<(), voiceclone::Error> {
+    /// use futures::TryStreamExt;
+    /// use voiceclone::{JobKind, TaskFilter, TaskStatus};
+    /// let failed: Vec<_> = client
+    ///     .tasks(TaskFilter::all().kind(JobKind::Clone).status(TaskStatus::Failed))
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tasks(&self, filter: TaskFilter) -> BoxStream<'static, Result<TaskSummary, Error>> {
+        let client = self.clone();
+        let provider = self.provider();
+        let kind = filter.kind;
+        walk(
+            "task list",
+            move |page| {
+                let client = client.clone();
+                async move { client.b().tasks_page(client.t(), kind, page).await }
+            },
+            |s: &TaskSummary| s.id.as_str().to_owned(),
+        )
+        .map_err(move |e| e.with_provider(provider).with_operation_if_unset("tasks"))
+        .try_filter(move |s| std::future::ready(filter.keeps(s)))
+        .boxed()
+    }
+
+    /// One task by id, typed by what the vendor says it is: a clone job, a speech job, or
+    /// another product's task (VMEG `tasks/detail`; JimmyAI: `Unsupported`, use
+    /// `clone_status` / `speech_status`).
+    pub async fn task(&self, id: &JobId) -> Result<TaskDetail, Error> {
+        traced!(self, "task", self.b().task(self.t(), id))
+    }
+
+    /// Deletes a task record (VMEG `tasks/delete`; JimmyAI: `Unsupported`).
+    pub async fn delete_task(&self, id: &JobId) -> Result<(), Error> {
+        traced!(self, "delete_task", self.b().delete_task(self.t(), id))
+    }
+
+    /// The account's cloned voices as a stream, every page (VMEG; JimmyAI lists no voices).
+    /// There is no cap: a list that does not end (the same page answered twice, or more
+    /// than 10,000 pages) ends the stream with an error, never silently.
+    pub fn voices(&self) -> BoxStream<'static, Result<Voice, Error>> {
+        self.voice_stream(false)
+    }
+
+    /// The vendor's system (preset) voices as a stream (VMEG `voice/basic/list`); each
+    /// voice's id works with [`crate::SpeechRequest::new`] and [`Client::synthesize`].
+    pub fn system_voices(&self) -> BoxStream<'static, Result<Voice, Error>> {
+        self.voice_stream(true)
+    }
+
+    fn voice_stream(&self, system: bool) -> BoxStream<'static, Result<Voice, Error>> {
+        let client = self.clone();
+        let provider = self.provider();
+        let (what, operation) = if system {
+            ("system-voice list", "system_voices")
+        } else {
+            ("cloned-voice list", "voices")
+        };
+        walk(
+            what,
+            move |page| {
+                let client = client.clone();
+                async move { client.b().voices_page(client.t(), system, None, page).await }
+            },
+            |(v, _): &(Voice, Option<JobId>)| v.id.clone(),
+        )
+        .map_ok(|(v, _)| v)
+        .map_err(move |e| e.with_provider(provider).with_operation_if_unset(operation))
+        .boxed()
+    }
+}

@@ -1,0 +1,330 @@
+//! [`Client::reconcile`]: the task a lost submit left behind; and
+//! [`Client::resubmit_clone`] / [`Client::resubmit_speech`]: a resend the caller marks as
+//! the same logical call, told apart from new work that reused a key.
+
+use std::collections::HashSet;
+
+use futures::TryStreamExt;
+
+use super::Client;
+use crate::error::{Error, ErrorKind};
+use crate::model::{
+    AlreadyAccepted, CloneJob, CloneRequest, Evidence, Job, JobId, JobKind, ReconcileQuery,
+    Reconciled, Resubmitted, SpeechJob, SpeechRequest, TaskDetail, TaskFilter, TaskSummary,
+    kind_of_operation,
+};
+use crate::provider::paging::walk;
+use crate::webhook::{WebhookEvent, WebhookPayload};
+use tracing::Instrument as _;
+
+/// What a provider without a task list (JimmyAI) can and cannot recover.
+const NO_TASK_LIST: &str = "this provider documents no task list and no idempotency key, so a task created by a submit whose answer was lost cannot be found through its API. What can be recovered: a task id the answer named (OutcomeUnknown's task_id; pass it as ReconcileQuery::task_id, or check it with clone_status / speech_status). What cannot: a task whose id never reached you; it may still run and be billed, and only the vendor's console or support can find it (give them the submit time)";
+
+impl Client {
+    /// Finds the task a submit whose outcome is unknown left behind
+    /// ([`ReconcileQuery::from_error`] reads what the `OutcomeUnknown` knows).
+    ///
+    /// VMEG: the tasks whose kind and creation time fit the submit (`tasks/list`, every
+    /// page: its order is UNKNOWN), narrowed by what else is known: the task id an answer
+    /// named, the completion hub's delivery for the idempotency key (when the client has a
+    /// hub), and for a clone the voice list's `taskId` of the voice with the asked-for
+    /// name. [`Reconciled::Found`] only when one of these ties a task to the submit;
+    /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
+    /// [`Reconciled::None`] when no task fits. A listed task without a creation time cannot
+    /// be placed in the window and is left out.
+    ///
+    /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
+    /// that task is found; without one, the error is `Unsupported` and its note says what
+    /// cannot be recovered.
+    pub async fn reconcile(&self, query: &ReconcileQuery) -> Result<Reconciled, Error> {
+        traced!(self, "reconcile", self.reconcile_inner(query))
+    }
+
+    async fn reconcile_inner(&self, q: &ReconcileQuery) -> Result<Reconciled, Error> {
+        // The answer named the task: nothing to search.
+        if let Some(id) = &q.task_id {
+            let task = self.summary_of(id, q.kind).await?;
+            return Ok(Reconciled::Found {
+                task,
+                evidence: Evidence::AnswerNamedTask,
+            });
+        }
+        let (from, to) = q.bounds();
+        let mut filter = TaskFilter::all();
+        filter.kind = q.kind;
+        let mut seen = HashSet::new();
+        let listed: Vec<TaskSummary> = match self
+            .tasks(filter)
+            .try_filter(|s| {
+                let fits = s.created_at.is_some_and(|at| at >= from && at <= to);
+                std::future::ready(fits && seen.insert(s.id.clone()))
+            })
+            .try_collect()
+            .await
+        {
+            Ok(listed) => listed,
+            Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
+                return Err(e.with_operation("reconcile").with_note(NO_TASK_LIST));
+            }
+            Err(e) => return Err(e),
+        };
+        // The webhook delivery for the key, when a hub saw it.
+        if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)
+            && let Some(id) = hub
+                .job_for_idempotency_key(key)
+                .await?
+                .as_ref()
+                .and_then(event_task_id)
+        {
+            let task = match listed.iter().find(|s| s.id == id) {
+                Some(s) => s.clone(),
+                None => self.summary_of(&id, q.kind).await?,
+            };
+            return Ok(Reconciled::Found {
+                task,
+                evidence: Evidence::Webhook,
+            });
+        }
+        if listed.is_empty() {
+            return Ok(Reconciled::None {
+                kind: q.kind,
+                from,
+                to,
+            });
+        }
+        // A clone's voice carries its task id and the name the submit asked for.
+        if q.kind != Some(JobKind::Speech)
+            && let Some(name) = &q.voice_name
+        {
+            let made = self.tasks_with_voice_named(name).await?;
+            let tied: Vec<&TaskSummary> = listed.iter().filter(|s| made.contains(&s.id)).collect();
+            match tied.as_slice() {
+                [one] => {
+                    return Ok(Reconciled::Found {
+                        task: (*one).clone(),
+                        evidence: Evidence::VoiceName(name.clone()),
+                    });
+                }
+                [] => {}
+                many => {
+                    return Ok(Reconciled::Candidates {
+                        tasks: many.iter().map(|s| (*s).clone()).collect(),
+                        from,
+                        to,
+                    });
+                }
+            }
+        }
+        Ok(Reconciled::Candidates {
+            tasks: listed,
+            from,
+            to,
+        })
+    }
+
+    /// The tasks that made a cloned voice named exactly `name` (the list's `taskId`).
+    async fn tasks_with_voice_named(&self, name: &str) -> Result<HashSet<JobId>, Error> {
+        let voices = walk(
+            "cloned-voice list",
+            |page| self.b().voices_page(self.t(), false, Some(name), page),
+            |(v, _): &(crate::model::Voice, Option<JobId>)| v.id.clone(),
+        );
+        voices
+            .try_filter_map(|(v, task)| {
+                std::future::ready(Ok(task.filter(|_| v.name.as_deref() == Some(name))))
+            })
+            .try_collect()
+            .await
+    }
+
+    /// A task by id as a summary: `tasks/detail` where the vendor has it, else the status
+    /// call of the known kind.
+    async fn summary_of(&self, id: &JobId, kind: Option<JobKind>) -> Result<TaskSummary, Error> {
+        let detail = match self.b().task(self.t(), id).await {
+            Ok(d) => d,
+            Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => match kind {
+                Some(JobKind::Clone) => {
+                    TaskDetail::Clone(self.b().clone_status(self.t(), id).await?)
+                }
+                Some(JobKind::Speech) => {
+                    TaskDetail::Speech(self.b().speech_status(self.t(), id).await?)
+                }
+                _ => return Err(e.with_note("the task's kind is needed to look it up here")),
+            },
+            Err(e) => return Err(e),
+        };
+        Ok(match detail {
+            TaskDetail::Clone(j) => job_summary(&j),
+            TaskDetail::Speech(j) => job_summary(&j),
+            TaskDetail::Other(s) => s,
+            #[allow(unreachable_patterns)]
+            _ => {
+                return Err(Error::new(ErrorKind::InvalidResponse)
+                    .with_message("a task of a shape this version does not know"));
+            }
+        })
+    }
+
+    /// Resends a clone whose submit ended in `OutcomeUnknown` (`err`), with the same
+    /// idempotency key: the caller says this is the same logical call, not new work. VMEG
+    /// answers a used key with the same 409 whether or not the payload matches, so only the
+    /// caller can say so. [`Resubmitted::Accepted`] when the first submit had created
+    /// nothing; [`Resubmitted::AlreadyAccepted`] (key, submit time, [`Client::reconcile`]'s
+    /// result) when it had. `req` is the request first sent (its own key, if set, must be
+    /// the error's). A provider without idempotency keys (JimmyAI) is `Unsupported`: a resend
+    /// could create and bill a second task.
+    ///
+    /// ```no_run
+    /// use voiceclone::{Client, CloneRequest, ErrorKind, ReconcileQuery, Reconciled, Resubmitted};
+    ///
+    /// async fn clone_once(client: &Client, req: &CloneRequest) -> Result<(), voiceclone::Error> {
+    ///     let err = match client.clone_voice(req).await {
+    ///         Ok(job) => {
+    ///             println!("submitted {}", job.id);
+    ///             return Ok(());
+    ///         }
+    ///         Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => e,
+    ///         Err(e) => return Err(e),
+    ///     };
+    ///     // Look first: found / candidates / none, each stated plainly.
+    ///     match client.reconcile(&ReconcileQuery::from_error(&err)?).await? {
+    ///         Reconciled::Found { task, evidence } => println!("it is {} ({evidence})", task.id),
+    ///         other => {
+    ///             println!("{other}");
+    ///             // Or resend as the same logical call: VMEG's 409 then means "already accepted".
+    ///             match client.resubmit_clone(&err, req).await? {
+    ///                 Resubmitted::Accepted(job) => println!("submitted {}", job.id),
+    ///                 Resubmitted::AlreadyAccepted(a) => println!("{a}"),
+    ///                 _ => {}
+    ///             }
+    ///         }
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub async fn resubmit_clone(
+        &self,
+        err: &Error,
+        req: &CloneRequest,
+    ) -> Result<Resubmitted<CloneJob>, Error> {
+        let (key, query) =
+            self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Clone)?;
+        let req = req.clone().idempotency_key(key.clone());
+        let sent = self.clone_voice(&req).await;
+        self.after_resend(sent, key, query).await
+    }
+
+    /// [`Client::resubmit_clone`] for speech.
+    pub async fn resubmit_speech(
+        &self,
+        err: &Error,
+        req: &SpeechRequest,
+    ) -> Result<Resubmitted<SpeechJob>, Error> {
+        let (key, query) =
+            self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Speech)?;
+        let req = req.clone().idempotency_key(key.clone());
+        let sent = self.synthesize(&req).await;
+        self.after_resend(sent, key, query).await
+    }
+
+    /// The key to resend with, and what finds the first submit; refuses anything that is not
+    /// the `OutcomeUnknown` of a submit of `kind` with a key.
+    fn resubmission(
+        &self,
+        err: &Error,
+        req_key: Option<&str>,
+        kind: JobKind,
+    ) -> Result<(String, ReconcileQuery), Error> {
+        let refuse = |field: &str, reason: String| {
+            Err(Error::invalid_input(field, reason)
+                .with_provider(self.provider())
+                .with_operation("resubmit"))
+        };
+        let query = ReconcileQuery::from_error(err)
+            .map_err(|e| e.with_provider(self.provider()).with_operation("resubmit"))?;
+        if let Some(op_kind) = kind_of_operation(err.operation())
+            && op_kind != kind
+        {
+            return refuse(
+                "error",
+                format!("the error is from a {op_kind} submit, not a {kind} submit"),
+            );
+        }
+        let Some(key) = query.idempotency_key.clone() else {
+            return Err(Error::unsupported("resubmit", self.provider()).with_note(
+                "this provider has no idempotency key: a resend cannot be recognised as the same call and may create and bill a second task; use reconcile instead",
+            ));
+        };
+        if req_key.is_some_and(|k| k != key) {
+            return refuse(
+                "idempotency_key",
+                "differs from the key of the submit being resent; leave it unset".into(),
+            );
+        }
+        Ok((key, query.kind(kind)))
+    }
+
+    async fn after_resend<J: Job>(
+        &self,
+        sent: Result<J, Error>,
+        key: String,
+        query: ReconcileQuery,
+    ) -> Result<Resubmitted<J>, Error> {
+        match sent {
+            Ok(job) => Ok(Resubmitted::Accepted(job)),
+            Err(e) if key_was_used(&e) => {
+                let reconciled = self.reconcile(&query).await.map_err(|r| {
+                    r.with_note(
+                        "the vendor said the key was already used (the first submit was accepted), but looking its task up failed",
+                    )
+                })?;
+                Ok(Resubmitted::AlreadyAccepted(AlreadyAccepted {
+                    idempotency_key: key,
+                    submitted_at: query.submitted_at,
+                    reconciled,
+                }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A 409 "key already used": on the resend's first attempt (`Conflict`), or after its own
+/// retry (`OutcomeUnknown` carrying the 409).
+fn key_was_used(e: &Error) -> bool {
+    match e.kind() {
+        ErrorKind::Conflict => true,
+        ErrorKind::OutcomeUnknown { .. } => {
+            e.vendor_code() == Some(409) || e.http_status() == Some(409)
+        }
+        _ => false,
+    }
+}
+
+fn job_summary<J: Job>(j: &J) -> TaskSummary {
+    let mut s = TaskSummary::new(
+        j.provider(),
+        j.id().clone(),
+        Some(J::KIND),
+        "",
+        j.status().clone(),
+    );
+    if let Some(raw) = j.vendor_status() {
+        s = s.with_vendor_status(raw);
+    }
+    if let Some(at) = j.created_at() {
+        s = s.with_created_at(at);
+    }
+    s
+}
+
+fn event_task_id(e: &WebhookEvent) -> Option<JobId> {
+    match &e.payload {
+        WebhookPayload::Clone(j) => Some(j.id.clone()),
+        WebhookPayload::Speech(j) => Some(j.id.clone()),
+        WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}

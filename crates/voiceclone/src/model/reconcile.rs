@@ -1,0 +1,277 @@
+//! Finding the task a lost submit left behind: what is known ([`ReconcileQuery`]), what was
+//! found ([`Reconciled`]), and the answer to a resend of the same call ([`Resubmitted`]).
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use super::{JobId, JobKind, TaskSummary};
+use crate::error::{Error, ErrorKind};
+
+/// How far around the submit time a task's creation time may be to count as a candidate,
+/// unless the caller says otherwise: covers the retries of one call and some clock skew.
+pub const DEFAULT_RECONCILE_WINDOW: Duration = Duration::from_secs(120);
+
+/// What is known about a submit whose outcome is unknown: when it was sent, its kind, its
+/// VMEG idempotency key, the voice name a clone asked for, and the task id when an answer
+/// named one. [`ReconcileQuery::from_error`] reads all of it from an
+/// [`ErrorKind::OutcomeUnknown`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReconcileQuery {
+    /// When the first attempt was sent.
+    pub submitted_at: SystemTime,
+    /// Tasks created within this much of `submitted_at` (either side) are candidates.
+    pub window: Duration,
+    /// Clone or speech (`None`: either).
+    pub kind: Option<JobKind>,
+    /// The VMEG idempotency key of the submit (matched against webhook deliveries).
+    pub idempotency_key: Option<String>,
+    /// The voice name a clone asked for (matched against the cloned-voice list).
+    pub voice_name: Option<String>,
+    /// The task id an answer named, if one did.
+    pub task_id: Option<JobId>,
+}
+
+impl ReconcileQuery {
+    /// A query for a submit sent at `submitted_at`, with the default window.
+    pub fn new(submitted_at: SystemTime) -> Self {
+        Self {
+            submitted_at,
+            window: DEFAULT_RECONCILE_WINDOW,
+            kind: None,
+            idempotency_key: None,
+            voice_name: None,
+            task_id: None,
+        }
+    }
+
+    /// Everything an `OutcomeUnknown` says about its submit (its key, submit time, the task
+    /// id the answer named, the kind from the operation, a clone's `voiceName`).
+    /// `InvalidInput` (field `error`) for any other error.
+    pub fn from_error(err: &Error) -> Result<Self, Error> {
+        let ErrorKind::OutcomeUnknown {
+            idempotency_key,
+            task_id,
+            submitted_at,
+            request,
+        } = err.kind()
+        else {
+            return Err(Error::invalid_input(
+                "error",
+                format!(
+                    "only an outcome_unknown error describes a submit to look up; this one is {}",
+                    err.kind().as_str()
+                ),
+            ));
+        };
+        let mut q = ReconcileQuery::new(*submitted_at);
+        q.idempotency_key = idempotency_key.clone();
+        q.task_id = task_id.clone();
+        q.kind = kind_of_operation(err.operation());
+        q.voice_name = request
+            .field("voiceName")
+            .filter(|n| !n.trim().is_empty())
+            .map(str::to_owned);
+        Ok(q)
+    }
+
+    /// Sets the window.
+    #[must_use]
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Sets the kind.
+    #[must_use]
+    pub fn kind(mut self, kind: JobKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Sets the idempotency key.
+    #[must_use]
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// Sets the voice name a clone asked for.
+    #[must_use]
+    pub fn voice_name(mut self, name: impl Into<String>) -> Self {
+        self.voice_name = Some(name.into());
+        self
+    }
+
+    /// Sets the task id an answer named.
+    #[must_use]
+    pub fn task_id(mut self, id: impl Into<JobId>) -> Self {
+        self.task_id = Some(id.into());
+        self
+    }
+
+    /// The earliest and latest creation times a candidate may have.
+    pub fn bounds(&self) -> (SystemTime, SystemTime) {
+        let from = self
+            .submitted_at
+            .checked_sub(self.window)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let to = self
+            .submitted_at
+            .checked_add(self.window)
+            .unwrap_or(self.submitted_at);
+        (from, to)
+    }
+}
+
+/// The kind of task a client operation submits.
+pub(crate) fn kind_of_operation(operation: Option<&str>) -> Option<JobKind> {
+    match operation? {
+        "clone_voice" => Some(JobKind::Clone),
+        "synthesize" => Some(JobKind::Speech),
+        _ => None,
+    }
+}
+
+/// What ties a found task to the submit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Evidence {
+    /// The submit's answer named the task id.
+    AnswerNamedTask,
+    /// A verified webhook delivery for the task carried the submit's idempotency key.
+    Webhook,
+    /// The only candidate whose cloned voice has the name the clone asked for.
+    VoiceName(String),
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Evidence::AnswerNamedTask => f.write_str("the task id the submit's answer named"),
+            Evidence::Webhook => {
+                f.write_str("the webhook delivery carrying the submit's idempotency key")
+            }
+            Evidence::VoiceName(n) => write!(
+                f,
+                "its cloned voice, named {n:?} as the submit asked (the only candidate with it)"
+            ),
+        }
+    }
+}
+
+/// What a reconcile found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reconciled {
+    /// The task the submit created, and what ties it to the submit.
+    Found {
+        /// The task.
+        task: TaskSummary,
+        /// Why it is this one.
+        evidence: Evidence,
+    },
+    /// Tasks whose kind and creation time fit the submit, none tied to it by anything else:
+    /// one of them may be it, or none (another caller's work).
+    Candidates {
+        /// The tasks that fit.
+        tasks: Vec<TaskSummary>,
+        /// The creation times searched.
+        from: SystemTime,
+        /// The creation times searched.
+        to: SystemTime,
+    },
+    /// No task of the kind was created in the window.
+    None {
+        /// The kind looked for.
+        kind: Option<JobKind>,
+        /// The creation times searched.
+        from: SystemTime,
+        /// The creation times searched.
+        to: SystemTime,
+    },
+}
+
+impl Reconciled {
+    /// `found`, `candidates` or `none`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reconciled::Found { .. } => "found",
+            Reconciled::Candidates { .. } => "candidates",
+            Reconciled::None { .. } => "none",
+        }
+    }
+
+    /// The task, when one was found.
+    pub fn found(&self) -> Option<&TaskSummary> {
+        match self {
+            Reconciled::Found { task, .. } => Some(task),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Reconciled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::time::format_rfc3339 as at;
+        match self {
+            Reconciled::Found { task, evidence } => {
+                write!(f, "found: {task}, tied to the submit by {evidence}")
+            }
+            Reconciled::Candidates { tasks, from, to } => {
+                write!(
+                    f,
+                    "candidates: {} task(s) created between {} and {} fit the submit, but nothing ties one of them to it: ",
+                    tasks.len(),
+                    at(*from),
+                    at(*to)
+                )?;
+                let list: Vec<String> = tasks.iter().map(ToString::to_string).collect();
+                write!(f, "{}; check them before submitting again", list.join("; "))
+            }
+            Reconciled::None { kind, from, to } => write!(
+                f,
+                "none: no {}task was created between {} and {}; the submit most likely created nothing (a task deleted since, or created outside the window, would not be seen)",
+                kind.map(|k| format!("{k} ")).unwrap_or_default(),
+                at(*from),
+                at(*to)
+            ),
+        }
+    }
+}
+
+/// The vendor had already accepted the first submit of a call that was resent with the same
+/// idempotency key ([`crate::Client::resubmit_clone`], [`crate::Client::resubmit_speech`]):
+/// nothing new was created; here is what finds the first one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AlreadyAccepted {
+    /// The idempotency key both submits used.
+    pub idempotency_key: String,
+    /// When the first submit was sent.
+    pub submitted_at: SystemTime,
+    /// What a reconcile found for the first submit.
+    pub reconciled: Reconciled,
+}
+
+impl fmt::Display for AlreadyAccepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "already accepted: the first submit with idempotency key {:?} (sent {}) was accepted, so the resend created nothing new; {}",
+            self.idempotency_key,
+            crate::time::format_rfc3339(self.submitted_at),
+            self.reconciled
+        )
+    }
+}
+
+/// The outcome of resending a call whose outcome was unknown, with the same key.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Resubmitted<J> {
+    /// The resend was accepted: the first submit had created nothing.
+    Accepted(J),
+    /// The first submit had been accepted: nothing new was created.
+    AlreadyAccepted(AlreadyAccepted),
+}

@@ -1,0 +1,175 @@
+//! Tasks as listed and looked up: [`TaskSummary`] (one row of a task list), [`TaskFilter`]
+//! (what a listing keeps) and [`TaskDetail`] (one task read back as a typed job).
+
+use std::fmt;
+use std::time::SystemTime;
+
+use super::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskStatus};
+
+/// One task as a task list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskSummary {
+    /// Who runs it.
+    pub provider: Provider,
+    /// The vendor task id.
+    pub id: JobId,
+    /// Clone or speech; `None` for the vendor's other products (translation, dubbing).
+    pub kind: Option<JobKind>,
+    /// The vendor's own task type (VMEG `taskType`: `cloneVoice`, `tts`, `vt`, ...).
+    pub vendor_type: String,
+    /// Normalized status.
+    pub status: TaskStatus,
+    /// The vendor's own status word, when it gave one.
+    pub vendor_status: Option<String>,
+    /// When the vendor created it, if said.
+    pub created_at: Option<SystemTime>,
+    /// When the vendor last changed it, if said.
+    pub updated_at: Option<SystemTime>,
+}
+
+impl TaskSummary {
+    /// A summary with an id, a vendor type and a status.
+    pub fn new(
+        provider: Provider,
+        id: impl Into<JobId>,
+        kind: Option<JobKind>,
+        vendor_type: impl Into<String>,
+        status: TaskStatus,
+    ) -> Self {
+        Self {
+            provider,
+            id: id.into(),
+            kind,
+            vendor_type: vendor_type.into(),
+            status,
+            vendor_status: None,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    /// Sets the vendor's status word.
+    #[must_use]
+    pub fn with_vendor_status(mut self, raw: impl Into<String>) -> Self {
+        self.vendor_status = Some(raw.into());
+        self
+    }
+
+    /// Sets the creation time.
+    #[must_use]
+    pub fn with_created_at(mut self, at: SystemTime) -> Self {
+        self.created_at = Some(at);
+        self
+    }
+
+    /// Sets the last update time.
+    #[must_use]
+    pub fn with_updated_at(mut self, at: SystemTime) -> Self {
+        self.updated_at = Some(at);
+        self
+    }
+
+    /// `clone`, `speech` or `other`.
+    pub fn kind_str(&self) -> &'static str {
+        self.kind.map_or("other", JobKind::as_str)
+    }
+}
+
+impl fmt::Display for TaskSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "task {} ({} task, vendor type {:?}, status {}",
+            self.id,
+            self.kind_str(),
+            self.vendor_type,
+            self.status
+        )?;
+        if let Some(at) = self.created_at {
+            write!(f, ", created {}", crate::time::format_rfc3339(at))?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// What a task listing keeps ([`crate::Client::tasks`]). The kind is filtered by the vendor
+/// (VMEG `taskType`); the status on the normalized [`TaskStatus`], by this crate, across every
+/// page (VMEG's own status words are UNKNOWN, so its `status` filter is not used).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskFilter {
+    /// Only tasks of this kind.
+    pub kind: Option<JobKind>,
+    /// Only tasks in this normalized status.
+    pub status: Option<TaskStatus>,
+}
+
+impl TaskFilter {
+    /// Every task.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Only tasks of `kind`.
+    #[must_use]
+    pub fn kind(mut self, kind: JobKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// Only tasks in `status` (compared with the normalized status).
+    #[must_use]
+    pub fn status(mut self, status: TaskStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Whether `task` passes the client-side part of the filter (the status; the kind too,
+    /// in case a vendor ignores its type filter).
+    pub(crate) fn keeps(&self, task: &TaskSummary) -> bool {
+        self.kind.is_none_or(|k| task.kind == Some(k))
+            && self.status.as_ref().is_none_or(|s| *s == task.status)
+    }
+}
+
+/// One task read back by id ([`crate::Client::task`]), typed by what the vendor says it is.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum TaskDetail {
+    /// A clone task.
+    Clone(CloneJob),
+    /// A speech task.
+    Speech(SpeechJob),
+    /// A task of another product (translation, dubbing): what the vendor said about it.
+    Other(TaskSummary),
+}
+
+impl TaskDetail {
+    /// The task id.
+    pub fn id(&self) -> &JobId {
+        match self {
+            TaskDetail::Clone(j) => &j.id,
+            TaskDetail::Speech(j) => &j.id,
+            TaskDetail::Other(s) => &s.id,
+        }
+    }
+
+    /// Normalized status.
+    pub fn status(&self) -> &TaskStatus {
+        match self {
+            TaskDetail::Clone(j) => &j.status,
+            TaskDetail::Speech(j) => &j.status,
+            TaskDetail::Other(s) => &s.status,
+        }
+    }
+
+    /// Clone or speech; `None` for another product.
+    pub fn kind(&self) -> Option<JobKind> {
+        match self {
+            TaskDetail::Clone(_) => Some(JobKind::Clone),
+            TaskDetail::Speech(_) => Some(JobKind::Speech),
+            TaskDetail::Other(_) => None,
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Walking a paged vendor list to its end as one `Stream`: no silent cap. A list stops when
+//! a page comes back empty or short, or when the vendor's `total` is reached; a vendor that
+//! answers the same page again, or a list longer than [`MAX_PAGES`], is an error, never a
+//! quiet stop (a caller that gets `Ok` has seen every item).
+
+use std::collections::HashSet;
+use std::future::Future;
+
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+
+use crate::error::{Error, ErrorKind};
+
+/// The most pages one walk reads: far beyond any account (at 50 a page, 500,000 items), a
+/// guard against a server whose list never ends. Reaching it is an error.
+pub(crate) const MAX_PAGES: i64 = 10_000;
+
+/// One page of a vendor list.
+pub(crate) struct Page<T> {
+    pub(crate) items: Vec<T>,
+    /// The vendor's `total`, when it sent one.
+    pub(crate) total: Option<i64>,
+    /// The page size asked for (a shorter page is the last one).
+    pub(crate) page_size: i64,
+}
+
+/// A page of voices, each with the task that made it when the list says so.
+pub(crate) type VoicePage = Page<(crate::model::Voice, Option<crate::model::JobId>)>;
+
+struct Walk<F> {
+    fetch: F,
+    page: i64,
+    seen: i64,
+    done: bool,
+    /// The ids on the previous page: a vendor that ignores `currentPage` repeats them.
+    previous: HashSet<String>,
+}
+
+/// Every item of a paged list, page by page (`fetch(page)` with pages from 1). `id` names
+/// an item, to notice a vendor that answers the same page twice; `what` names the list in
+/// errors.
+pub(crate) fn walk<'a, T, F, Fut>(
+    what: &'static str,
+    fetch: F,
+    id: fn(&T) -> String,
+) -> BoxStream<'a, Result<T, Error>>
+where
+    T: Send + 'a,
+    F: FnMut(i64) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<Page<T>, Error>> + Send + 'a,
+{
+    let state = Walk {
+        fetch,
+        page: 0,
+        seen: 0,
+        done: false,
+        previous: HashSet::new(),
+    };
+    stream::try_unfold(state, move |mut w| async move {
+        if w.done {
+            return Ok(None);
+        }
+        w.page += 1;
+        if w.page > MAX_PAGES {
+            return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
+                "the {what} did not end after {MAX_PAGES} pages ({} items); stopped: the listing is incomplete",
+                w.seen
+            )));
+        }
+        let page = (w.fetch)(w.page).await?;
+        let n = i64::try_from(page.items.len()).unwrap_or(i64::MAX);
+        if n == 0 {
+            return Ok(None);
+        }
+        let ids: HashSet<String> = page.items.iter().map(id).collect();
+        if w.page > 1 && !ids.is_empty() && ids == w.previous {
+            return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
+                "the {what} answered page {} with the same items as page {}; stopped: the listing would be incomplete or endless",
+                w.page,
+                w.page - 1
+            )));
+        }
+        w.previous = ids;
+        w.seen = w.seen.saturating_add(n);
+        w.done = n < page.page_size || page.total.is_some_and(|total| w.seen >= total);
+        Ok(Some((stream::iter(page.items.into_iter().map(Ok)), w)))
+    })
+    .try_flatten()
+    .boxed()
+}

@@ -1,0 +1,293 @@
+//! Task and voice management: `tasks/list` pages, `tasks/detail` as a typed job,
+//! `tasks/delete`, and pages of the cloned (`voice/clone/list`) and system
+//! (`voice/basic/list`) voice lists.
+
+use vmeg_client::types;
+
+use super::calls::{LIST_PAGE_SIZE, key_header, new_key, route};
+use super::results::{clone_job, map_status, parsed_time, speech_job, text};
+use crate::error::{Error, ErrorKind};
+use crate::model::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskDetail, TaskSummary, Voice};
+use crate::provider::paging::Page;
+use crate::retry::OperationKind;
+use crate::transport::{Call, Transport, envelopes};
+use crate::validate;
+use crate::wire::{parse_url, usable_id};
+
+envelopes! {
+    types::TaskListEnvelope => types::TaskListData, message;
+    types::BasicVoiceListEnvelope => types::BasicVoiceListData, message;
+}
+
+/// VMEG `taskType` for a kind (the server-side filter).
+fn vendor_type(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Clone => "cloneVoice",
+        JobKind::Speech => "tts",
+    }
+}
+
+/// The kind a VMEG `taskType` names (`None`: translation, dubbing, or unknown).
+fn kind_of(vendor_type: &str) -> Option<JobKind> {
+    match vendor_type {
+        "cloneVoice" => Some(JobKind::Clone),
+        "tts" => Some(JobKind::Speech),
+        _ => None,
+    }
+}
+
+fn status_of(raw: Option<&str>) -> crate::model::TaskStatus {
+    raw.map_or(crate::model::TaskStatus::Unknown(String::new()), map_status)
+}
+
+fn summary(r: &types::TaskSummary) -> Option<TaskSummary> {
+    let id = usable_id(text(r.task_id.as_ref()))?;
+    let vendor_type = text(r.task_type.as_ref()).unwrap_or_default();
+    let raw = text(r.status.as_ref());
+    let mut s = TaskSummary::new(
+        Provider::Vmeg,
+        id,
+        kind_of(vendor_type),
+        vendor_type,
+        status_of(raw),
+    );
+    if let Some(raw) = raw {
+        s = s.with_vendor_status(raw);
+    }
+    if let Some(at) = parsed_time(r.created_at.as_ref()) {
+        s = s.with_created_at(at);
+    }
+    if let Some(at) = parsed_time(r.updated_at.as_ref()) {
+        s = s.with_updated_at(at);
+    }
+    Some(s)
+}
+
+fn page_total(total: Option<&client_glue::Int>) -> Option<i64> {
+    total.and_then(|t| t.value())
+}
+
+pub(crate) async fn tasks_page(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    kind: Option<JobKind>,
+    page: i64,
+) -> Result<Page<TaskSummary>, Error> {
+    let call = Call {
+        operation: "tasks",
+        route: route("tasks_list"),
+        kind: OperationKind::Read,
+        idempotency_key: None,
+        body: None,
+        free_text: &[],
+    };
+    let task_type = kind.map(vendor_type);
+    let data = t
+        .send(call, None, || {
+            c.tasks_list(Some(page), Some(LIST_PAGE_SIZE), None, None, task_type)
+        })
+        .await?
+        .unwrap_or_default();
+    Ok(Page {
+        items: data.records.iter().filter_map(summary).collect(),
+        total: page_total(data.total.as_ref()),
+        page_size: LIST_PAGE_SIZE,
+    })
+}
+
+/// `tasks/detail`, typed by its `taskType`: a clone or speech job built as `clone_status` /
+/// `speech_status` build theirs (the shape of `result` is UNKNOWN; the same assumptions).
+pub(crate) async fn task(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    id: &JobId,
+) -> Result<TaskDetail, Error> {
+    validate::id("job_id", id.as_str())?;
+    let call = Call {
+        operation: "task",
+        route: route("tasks_detail"),
+        kind: OperationKind::Read,
+        idempotency_key: None,
+        body: None,
+        free_text: &[],
+    };
+    let d = t
+        .send(call, None, || c.tasks_detail(None, id.as_str()))
+        .await?
+        .ok_or_else(|| {
+            Error::new(ErrorKind::InvalidResponse)
+                .with_provider(Provider::Vmeg)
+                .with_message("the answer has no task")
+        })?;
+    let raw = text(d.status.as_ref()).map(str::to_owned);
+    let status = status_of(raw.as_deref());
+    let vendor_type = text(d.task_type.as_ref()).unwrap_or_default().to_owned();
+    let result_text = d.result.as_ref().map_or("null", |r| r.get()).trim();
+    let object = result_text.starts_with('{');
+    let detail = match kind_of(&vendor_type) {
+        Some(JobKind::Clone) => {
+            let data: types::CloneVoiceCreateData = if object {
+                crate::scrub::decoding_with(&t.text_filter, || {
+                    serde_json::from_str(result_text).unwrap_or_default()
+                })
+            } else {
+                Default::default()
+            };
+            let mut job = clone_job(&data, Some(id), status.clone())
+                .unwrap_or_else(|| CloneJob::new(Provider::Vmeg, id.clone(), status.clone()));
+            job.id = id.clone();
+            if let Some(raw) = raw {
+                job = job.with_vendor_status(raw);
+            }
+            TaskDetail::Clone(job)
+        }
+        Some(JobKind::Speech) => {
+            let data: types::TtsCreateData = if object {
+                crate::scrub::decoding_with(&t.text_filter, || {
+                    serde_json::from_str(result_text).unwrap_or_default()
+                })
+            } else {
+                Default::default()
+            };
+            let mut job = speech_job(&data, Some(id), status.clone())
+                .unwrap_or_else(|| SpeechJob::new(Provider::Vmeg, id.clone(), status.clone()));
+            job.id = id.clone();
+            if let Some(raw) = raw {
+                job = job.with_vendor_status(raw);
+            }
+            TaskDetail::Speech(job)
+        }
+        None => {
+            let mut s = TaskSummary::new(Provider::Vmeg, id.clone(), None, vendor_type, status);
+            if let Some(raw) = raw {
+                s = s.with_vendor_status(raw);
+            }
+            TaskDetail::Other(s)
+        }
+    };
+    Ok(detail)
+}
+
+pub(crate) async fn delete_task(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    id: &JobId,
+) -> Result<(), Error> {
+    validate::id("job_id", id.as_str())?;
+    let body = types::TaskDeleteRequest {
+        task_id: id.as_str().to_owned(),
+    };
+    let key = new_key();
+    let header = key_header(&key)?;
+    let call = Call {
+        operation: "delete_task",
+        route: route("tasks_delete"),
+        kind: OperationKind::IdempotentWrite,
+        idempotency_key: Some(&key),
+        body: None,
+        free_text: &[],
+    };
+    t.send(call, None, || c.tasks_delete(None, &header, &body))
+        .await?;
+    Ok(())
+}
+
+fn listed_voice(r: &types::CloneVoice) -> Option<(Voice, Option<JobId>)> {
+    let id = usable_id(text(r.voice_id.as_ref()))?;
+    let mut v = Voice::new(Provider::Vmeg, id);
+    if let Some(n) = text(r.name.as_ref()).filter(|n| !n.is_empty()) {
+        v = v.with_name(n);
+    }
+    if let Some(u) = parse_url("audio", text(r.audio.as_ref())) {
+        v = v.with_preview_url(u);
+    }
+    if let Some(at) = parsed_time(r.create_time.as_ref()) {
+        v = v.with_created_at(at);
+    }
+    let task = usable_id(text(r.task_id.as_ref())).map(JobId::new);
+    Some((v, task))
+}
+
+fn system_voice(r: &types::BasicVoice) -> Option<(Voice, Option<JobId>)> {
+    let id = usable_id(text(r.voice_id.as_ref()))?;
+    let mut v = Voice::new(Provider::Vmeg, id);
+    let name = [&r.display_name, &r.local_name]
+        .into_iter()
+        .find_map(|n| text(n.as_ref()).filter(|n| !n.trim().is_empty()));
+    if let Some(n) = name {
+        v = v.with_name(n);
+    }
+    if let Some(u) = parse_url("audio", text(r.audio.as_ref())) {
+        v = v.with_preview_url(u);
+    }
+    if let Some(at) = parsed_time(r.create_time.as_ref()) {
+        v = v.with_created_at(at);
+    }
+    Some((v, None))
+}
+
+/// One page of the cloned or system voices (reads: a fresh idempotency key per request,
+/// as the guide asks of every POST).
+pub(crate) async fn voices_page(
+    t: &Transport,
+    c: &vmeg_client::Client,
+    system: bool,
+    name: Option<&str>,
+    page: i64,
+) -> Result<crate::provider::paging::VoicePage, Error> {
+    let key = new_key();
+    if system {
+        let body = types::BasicVoiceListRequest {
+            current_page: Some(page),
+            page_size: Some(LIST_PAGE_SIZE),
+            search_name: name.map(str::to_owned),
+            ..Default::default()
+        };
+        let header = key_header(&key)?;
+        let call = Call {
+            operation: "system_voices",
+            route: route("voice_basic_list"),
+            kind: OperationKind::Read,
+            idempotency_key: Some(&key),
+            body: None,
+            free_text: &[],
+        };
+        let data = t
+            .send(call, None, || {
+                c.voice_basic_list(None, Some(&header), &body)
+            })
+            .await?
+            .unwrap_or_default();
+        return Ok(Page {
+            items: data.records.iter().filter_map(system_voice).collect(),
+            total: page_total(data.total.as_ref()),
+            page_size: LIST_PAGE_SIZE,
+        });
+    }
+    let body = types::CloneVoiceListRequest {
+        current_page: Some(page),
+        page_size: Some(LIST_PAGE_SIZE),
+        search_name: name.map(str::to_owned),
+        ..Default::default()
+    };
+    let header = key_header(&key)?;
+    let call = Call {
+        operation: "voices",
+        route: route("voice_clone_list"),
+        kind: OperationKind::Read,
+        idempotency_key: Some(&key),
+        body: None,
+        free_text: &[],
+    };
+    let data = t
+        .send(call, None, || {
+            c.voice_clone_list(None, Some(&header), &body)
+        })
+        .await?
+        .unwrap_or_default();
+    Ok(Page {
+        items: data.records.iter().filter_map(listed_voice).collect(),
+        total: page_total(data.total.as_ref()),
+        page_size: LIST_PAGE_SIZE,
+    })
+}

@@ -1,0 +1,477 @@
+//! Issue 14, points 2 and 3 against the simulator: task and voice management (streams read
+//! to their end, typed task detail, delete, system voices), reconcile (found / candidates /
+//! none, JimmyAI's limits) and resubmit (already accepted vs accepted; an unmarked 409 stays
+//! `Conflict`).
+
+use std::time::{Duration, SystemTime};
+
+use futures::{StreamExt, TryStreamExt};
+use serde_json::json;
+use voiceclone::{
+    Client, CloneRequest, ErrorKind, Evidence, JobId, JobKind, Provider, ReconcileQuery,
+    Reconciled, Resubmitted, RetryPolicy, SpeechRequest, TaskDetail, TaskFilter, TaskStatus,
+    WaitPolicy,
+};
+use voiceclone_sim::{FaultKind, SimConfig, SimHandle, Simulator};
+use workspace_tests::Capture;
+
+const CLONE_OP: &str = "vmeg.cloneVoiceCreateAsync";
+
+async fn sim(tweak: impl FnOnce(SimConfig) -> SimConfig) -> SimHandle {
+    Simulator::start_with(tweak(SimConfig::default().with_speed(1000.0)))
+        .await
+        .unwrap()
+}
+
+/// Tasks that finish only when the test says so (`complete_all_now`).
+fn slow(c: SimConfig) -> SimConfig {
+    c.with_speed(1.0)
+        .with_durations(Duration::from_secs(3600), Duration::from_secs(3600))
+}
+
+fn client(sim: &SimHandle, provider: Provider) -> Client {
+    Client::builder(provider)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+fn wait() -> WaitPolicy {
+    WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::from_millis(5))
+        .with_max_polls(Some(400))
+}
+
+fn clone_req(name: &str) -> CloneRequest {
+    CloneRequest::new("https://cdn.example.com/sample.wav")
+        .name(name)
+        .language("en-US")
+}
+
+/// `n` clones submitted `width` at a time; their ids in submit order per batch.
+async fn clones(c: &Client, prefix: &str, n: usize) -> Vec<JobId> {
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let c = c.clone();
+            let name = format!("{prefix}-{i}");
+            async move { c.clone_voice(&clone_req(&name)).await.unwrap().id }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}
+
+#[tokio::test]
+async fn the_task_list_reads_every_page_and_filters_status_across_them() {
+    let sim = sim(slow).await;
+    let c = client(&sim, Provider::Vmeg);
+    // Three clones finish first; the simulator lists newest first, so after 55 more they
+    // are on page 2 (50 a page).
+    let done = clones(&c, "early", 3).await;
+    sim.complete_all_now();
+    // Reading a status completes the simulator's bookkeeping for them.
+    for id in &done {
+        assert_eq!(
+            c.clone_status(id).await.unwrap().status,
+            TaskStatus::Succeeded
+        );
+    }
+    let _queued = clones(&c, "late", 55).await;
+    let speech = c
+        .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello."))
+        .await
+        .unwrap();
+
+    let all: Vec<_> = c.tasks(TaskFilter::all()).try_collect().await.unwrap();
+    assert_eq!(all.len(), 59);
+    let succeeded: Vec<_> = c
+        .tasks(
+            TaskFilter::all()
+                .kind(JobKind::Clone)
+                .status(TaskStatus::Succeeded),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    let mut got: Vec<_> = succeeded.iter().map(|s| s.id.clone()).collect();
+    let mut want = done.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "the succeeded clones are all on page 2");
+    assert!(succeeded.iter().all(|s| s.kind == Some(JobKind::Clone)
+        && s.vendor_type == "cloneVoice"
+        && s.created_at.is_some()
+        && s.updated_at.is_some()));
+    let speech_tasks: Vec<_> = c
+        .tasks(TaskFilter::all().kind(JobKind::Speech))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(speech_tasks.len(), 1);
+    assert_eq!(speech_tasks[0].id, speech.id);
+    assert_eq!(speech_tasks[0].kind_str(), "speech");
+}
+
+#[tokio::test]
+async fn the_type_filter_is_sent_to_the_vendor() {
+    let cap = Capture::start(
+        200,
+        json!({"code": 200, "message": "", "data": {"records": [], "total": 0}}),
+    )
+    .await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key("k")
+        .base_url(cap.base_url())
+        .build()
+        .unwrap();
+    let none: Vec<_> = c
+        .tasks(
+            TaskFilter::all()
+                .kind(JobKind::Speech)
+                .status(TaskStatus::Failed),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let wire = cap.wire();
+    let query = wire["query"].to_string();
+    assert!(
+        query.contains("taskType") && query.contains("tts"),
+        "{wire}"
+    );
+    assert!(
+        !query.contains("\"status\""),
+        "status is filtered here: {wire}"
+    );
+}
+
+#[tokio::test]
+async fn task_detail_is_typed_and_delete_removes_the_task() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    let clone = c.clone_voice(&clone_req("typed")).await.unwrap();
+    let speech = c
+        .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello."))
+        .await
+        .unwrap();
+    sim.complete_all_now();
+    match c.task(&clone.id).await.unwrap() {
+        TaskDetail::Clone(j) => {
+            assert_eq!(j.id, clone.id);
+            assert_eq!(j.status, TaskStatus::Succeeded);
+        }
+        other => panic!("expected a clone job, got {other:?}"),
+    }
+    match c.task(&speech.id).await.unwrap() {
+        TaskDetail::Speech(j) => {
+            assert_eq!(j.status, TaskStatus::Succeeded);
+            assert!(j.speech.is_some_and(|s| !s.audio_urls.is_empty()));
+        }
+        other => panic!("expected a speech job, got {other:?}"),
+    }
+    c.delete_task(&speech.id).await.unwrap();
+    let e = c.task(&speech.id).await.unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::NotFound, "{e}");
+    let left: Vec<_> = c.tasks(TaskFilter::all()).try_collect().await.unwrap();
+    assert_eq!(left.len(), 1);
+}
+
+/// 1,011 voices: every one is listed (the old list stopped silently at 1,000), and a fresh
+/// client, which knows no name, waits for the oldest clone (past page 20) and gets its voice.
+#[tokio::test]
+async fn more_than_1000_voices_are_all_listed_and_a_fresh_client_finds_the_oldest() {
+    let sim = sim(|c| c.with_vmeg_clone_result_has_voice_id(false)).await;
+    let submitter = client(&sim, Provider::Vmeg);
+    let first = submitter.clone_voice(&clone_req("first")).await.unwrap();
+    let _rest = clones(&submitter, "bulk", 1_010).await;
+    sim.complete_all_now();
+
+    let fresh = client(&sim, Provider::Vmeg);
+    let voice = fresh.wait_for_clone(&first.id, &wait()).await.unwrap();
+    assert_eq!(voice.name.as_deref(), Some("first"));
+
+    let voices: Vec<_> = fresh.voices().try_collect().await.unwrap();
+    assert_eq!(voices.len(), 1_011);
+    assert!(voices.iter().any(|v| v.id == voice.id));
+    assert_eq!(fresh.list_voices().await.unwrap().len(), 1_011);
+}
+
+#[tokio::test]
+async fn a_list_that_repeats_its_page_is_an_error_not_a_silent_stop() {
+    let records: Vec<_> = (0..50)
+        .map(|i| json!({"voiceId": format!("cv_{i}"), "name": format!("v{i}")}))
+        .collect();
+    // Every page answered alike, no total: a vendor that ignores currentPage.
+    let cap = Capture::start(
+        200,
+        json!({"code": 200, "message": "", "data": {"records": records}}),
+    )
+    .await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key("k")
+        .base_url(cap.base_url())
+        .build()
+        .unwrap();
+    let e = c.voices().try_collect::<Vec<_>>().await.unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidResponse);
+    assert!(e.to_string().contains("same items as page 1"), "{e}");
+    assert_eq!(e.operation(), Some("voices"));
+}
+
+#[tokio::test]
+async fn system_voices_are_listed_and_speak() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    let system: Vec<_> = c.system_voices().try_collect().await.unwrap();
+    assert!(!system.is_empty());
+    assert!(system.iter().all(|v| v.name.is_some()));
+    let job = c
+        .synthesize(&SpeechRequest::new(&system[0].id, "Hello there."))
+        .await
+        .unwrap();
+    sim.complete_all_now();
+    let speech = c.wait_for_speech(&job.id, &wait()).await.unwrap();
+    assert!(!speech.audio_urls.is_empty());
+    // System voices are not cloned voices.
+    let cloned: Vec<_> = c.voices().try_collect().await.unwrap();
+    assert!(cloned.is_empty());
+}
+
+/// A submit whose answer was lost after the simulator created the task.
+async fn lost_clone(sim: &SimHandle, c: &Client, name: &str) -> voiceclone::Error {
+    sim.fail_next(CLONE_OP, FaultKind::DropAfter, 1).unwrap();
+    let e = c.clone_voice(&clone_req(name)).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    e
+}
+
+#[tokio::test]
+async fn reconcile_finds_a_lost_clone_by_its_voice_among_other_clones() {
+    let sim = sim(slow).await;
+    let c = client(&sim, Provider::Vmeg);
+    let _others = clones(&c, "other", 3).await;
+    let e = lost_clone(&sim, &c, "the-lost-one").await;
+    let q = ReconcileQuery::from_error(&e).unwrap();
+    assert_eq!(q.kind, Some(JobKind::Clone));
+    assert_eq!(q.voice_name.as_deref(), Some("the-lost-one"));
+
+    // Before the clone finishes, no voice ties a task to it: four candidates.
+    let r = c.reconcile(&q).await.unwrap();
+    match &r {
+        Reconciled::Candidates { tasks, .. } => assert_eq!(tasks.len(), 4, "{r}"),
+        other => panic!("expected candidates, got {other}"),
+    }
+    assert!(r.to_string().starts_with("candidates: 4 task(s)"), "{r}");
+
+    sim.complete_all_now();
+    let r = c.reconcile(&q).await.unwrap();
+    let Reconciled::Found { task, evidence } = &r else {
+        panic!("expected found, got {r}");
+    };
+    assert_eq!(*evidence, Evidence::VoiceName("the-lost-one".into()));
+    let voices = c.list_voices().await.unwrap();
+    let made = voices
+        .iter()
+        .find(|v| v.name.as_deref() == Some("the-lost-one"))
+        .unwrap();
+    assert_eq!(
+        c.wait_for_clone(&task.id, &wait()).await.unwrap().id,
+        made.id
+    );
+    assert!(r.to_string().starts_with("found: task "), "{r}");
+}
+
+#[tokio::test]
+async fn reconcile_reports_several_speech_candidates_and_none_outside_the_window() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    for _ in 0..2 {
+        c.synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hi."))
+            .await
+            .unwrap();
+    }
+    let _clone = c.clone_voice(&clone_req("not speech")).await.unwrap();
+    let now = SystemTime::now();
+    let r = c
+        .reconcile(&ReconcileQuery::new(now).kind(JobKind::Speech))
+        .await
+        .unwrap();
+    match &r {
+        Reconciled::Candidates { tasks, .. } => {
+            assert_eq!(tasks.len(), 2, "{r}");
+            assert!(tasks.iter().all(|t| t.kind == Some(JobKind::Speech)));
+        }
+        other => panic!("expected candidates, got {other}"),
+    }
+    let r = c
+        .reconcile(
+            &ReconcileQuery::new(now - Duration::from_secs(3600))
+                .kind(JobKind::Speech)
+                .window(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(r, Reconciled::None { .. }), "{r}");
+    assert!(r.to_string().starts_with("none: no speech task"), "{r}");
+}
+
+#[tokio::test]
+async fn reconcile_with_the_task_id_the_answer_named_is_found() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    let job = c.clone_voice(&clone_req("named")).await.unwrap();
+    let _other = c.clone_voice(&clone_req("other")).await.unwrap();
+    let r = c
+        .reconcile(&ReconcileQuery::new(SystemTime::now()).task_id(job.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(r.found().map(|t| &t.id), Some(&job.id));
+    assert!(matches!(
+        r,
+        Reconciled::Found {
+            evidence: Evidence::AnswerNamedTask,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn jimmyai_reconcile_says_what_cannot_be_recovered() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::JimmyAi);
+    let e = c
+        .reconcile(&ReconcileQuery::new(SystemTime::now()).kind(JobKind::Clone))
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Unsupported { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("cannot be found") && text.contains("What cannot"),
+        "{text}"
+    );
+    let e = c
+        .tasks(TaskFilter::all())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Unsupported { .. }), "{e}");
+    // A task id the answer named is recoverable.
+    let job = c
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/sample.wav"))
+        .await
+        .unwrap();
+    let r = c
+        .reconcile(
+            &ReconcileQuery::new(SystemTime::now())
+                .kind(JobKind::Clone)
+                .task_id(job.id.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.found().map(|t| &t.id), Some(&job.id));
+}
+
+#[tokio::test]
+async fn a_marked_resubmit_that_meets_409_is_already_accepted() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    let req = clone_req("resent");
+    let e = lost_clone(&sim, &c, "resent").await;
+    let ErrorKind::OutcomeUnknown {
+        idempotency_key: Some(key),
+        submitted_at,
+        ..
+    } = e.kind().clone()
+    else {
+        panic!("{e}");
+    };
+    sim.complete_all_now();
+    let before = sim.task_count();
+    match c.resubmit_clone(&e, &req).await.unwrap() {
+        Resubmitted::AlreadyAccepted(a) => {
+            assert_eq!(a.idempotency_key, key);
+            assert_eq!(a.submitted_at, submitted_at);
+            assert!(
+                matches!(
+                    a.reconciled,
+                    Reconciled::Found {
+                        evidence: Evidence::VoiceName(_),
+                        ..
+                    }
+                ),
+                "{a}"
+            );
+            assert!(a.to_string().starts_with("already accepted: "), "{a}");
+        }
+        Resubmitted::Accepted(j) => panic!("a second task was created: {j:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.task_count(), before, "nothing new was created");
+
+    // The same key used again without the mark stays a Conflict, with no "retry after".
+    let e = c
+        .clone_voice(&req.clone().idempotency_key(key.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::Conflict);
+    let text = e.to_string();
+    assert!(!text.to_lowercase().contains("retry after"), "{text}");
+    assert!(text.contains("reconcile"), "{text}");
+}
+
+#[tokio::test]
+async fn a_resubmit_whose_first_submit_never_landed_is_accepted() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    let req = clone_req("never-landed");
+    sim.fail_next(CLONE_OP, FaultKind::DropBefore, 1).unwrap();
+    let e = c.clone_voice(&req).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    assert_eq!(sim.task_count(), 0);
+    match c.resubmit_clone(&e, &req).await.unwrap() {
+        Resubmitted::Accepted(j) => assert_eq!(
+            j.idempotency_key.as_deref(),
+            ReconcileQuery::from_error(&e)
+                .unwrap()
+                .idempotency_key
+                .as_deref()
+        ),
+        other => panic!("expected accepted, got {other:?}"),
+    }
+    assert_eq!(sim.task_count(), 1);
+    // Not an OutcomeUnknown, or from the other kind of call: refused, nothing sent.
+    let conflict = voiceclone::Error::new(ErrorKind::Conflict);
+    let e2 = c.resubmit_clone(&conflict, &req).await.unwrap_err();
+    assert!(
+        matches!(e2.kind(), ErrorKind::InvalidInput { field, .. } if field == "error"),
+        "{e2}"
+    );
+    let e3 = c
+        .resubmit_speech(&e, &SpeechRequest::new("sv_en_us_female_01", "Hi."))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e3.kind(), ErrorKind::InvalidInput { field, .. } if field == "error"),
+        "{e3}"
+    );
+    assert_eq!(sim.task_count(), 1);
+}
+
+#[tokio::test]
+async fn jimmyai_resubmit_is_refused_without_a_key() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::JimmyAi);
+    let req = CloneRequest::new("https://cdn.example.com/sample.wav");
+    sim.fail_next("jimmyai.createClone", FaultKind::DropAfter, 1)
+        .unwrap();
+    let e = c.clone_voice(&req).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    let tasks = sim.task_count();
+    let r = c.resubmit_clone(&e, &req).await.unwrap_err();
+    assert!(matches!(r.kind(), ErrorKind::Unsupported { .. }), "{r}");
+    assert!(r.to_string().contains("second task"), "{r}");
+    assert_eq!(sim.task_count(), tasks, "nothing was resent");
+}
