@@ -26,17 +26,23 @@ fn listed_voice(r: &types::CloneVoice) -> Option<Voice> {
     Some(v)
 }
 
+/// How many pages a search for one finished clone's voice reads at most (100,000 voices at
+/// 50 a page); reaching it is an error, never a silent miss.
+const SEARCH_MAX_PAGES: i64 = 2_000;
+
 /// Walks the cloned-voice list (a read: a fresh idempotency key per request), calling `stop`
-/// on each record until it returns true or the pages run out.
+/// on each record until it returns true or the pages run out. `Ok(false)` when `max_pages`
+/// pages were read and more may follow.
 async fn walk_voices(
     t: &Transport,
     c: &vmeg_client::Client,
     operation: &'static str,
     search_name: Option<&str>,
+    max_pages: i64,
     mut stop: impl FnMut(&types::CloneVoice) -> bool,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let mut seen: i64 = 0;
-    for page in 1..=LIST_MAX_PAGES {
+    for page in 1..=max_pages {
         let body = types::CloneVoiceListRequest {
             current_page: Some(page),
             page_size: Some(LIST_PAGE_SIZE),
@@ -61,12 +67,12 @@ async fn walk_voices(
             .unwrap_or_default();
         let records = data.records;
         if records.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         seen = seen.saturating_add(i64::try_from(records.len()).unwrap_or(i64::MAX));
         for r in &records {
             if stop(r) {
-                return Ok(());
+                return Ok(true);
             }
         }
         if data
@@ -75,10 +81,10 @@ async fn walk_voices(
             .is_some_and(|total| seen >= total)
             || records.len() < usize::try_from(LIST_PAGE_SIZE).unwrap_or(usize::MAX)
         {
-            return Ok(());
+            return Ok(true);
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 pub(crate) async fn list_voices(
@@ -86,7 +92,7 @@ pub(crate) async fn list_voices(
     c: &vmeg_client::Client,
 ) -> Result<Vec<Voice>, Error> {
     let mut out = Vec::new();
-    walk_voices(t, c, "list_voices", None, |r| {
+    walk_voices(t, c, "list_voices", None, LIST_MAX_PAGES, |r| {
         if let Some(v) = listed_voice(r) {
             out.push(v);
         }
@@ -96,7 +102,9 @@ pub(crate) async fn list_voices(
     Ok(out)
 }
 
-/// The voice a finished clone task made, from the voice list entry whose `taskId` matches.
+/// The voice a finished clone task made, from the voice list entry whose `taskId` matches
+/// (searched by `name` when the vendor gave one; the whole list otherwise, past any cap of
+/// `list_voices`). Nothing here depends on which client submitted the task.
 pub(crate) async fn voice_for_task(
     t: &Transport,
     c: &vmeg_client::Client,
@@ -104,7 +112,7 @@ pub(crate) async fn voice_for_task(
     name: Option<&str>,
 ) -> Result<Voice, Error> {
     let mut found = None;
-    walk_voices(t, c, "wait_for_clone", name, |r| {
+    let complete = walk_voices(t, c, "wait_for_clone", name, SEARCH_MAX_PAGES, |r| {
         if text(r.task_id.as_ref()) == Some(id.as_str()) {
             found = listed_voice(r);
         }
@@ -112,10 +120,21 @@ pub(crate) async fn voice_for_task(
     })
     .await?;
     found.ok_or_else(|| {
+        let why = if complete {
+            "no voice in the clone list carries its taskId".to_owned()
+        } else {
+            format!(
+                "its voice is not among the first {} voices of the clone list",
+                SEARCH_MAX_PAGES * LIST_PAGE_SIZE
+            )
+        };
         Error::new(ErrorKind::NotFound)
             .with_provider(Provider::Vmeg)
             .with_operation("wait_for_clone")
-            .with_message(format!("task {id} finished but no voice in the clone list carries its taskId; check list_voices()"))
+            .with_message(format!(
+                "task {} finished but {why}; check list_voices()",
+                id.as_str()
+            ))
     })
 }
 
