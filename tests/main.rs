@@ -16,6 +16,7 @@ mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;
 mod spec_examples;
+mod typed_ids;
 mod webhook_hub;
 mod wire_adapter;
 mod wire_jimmyai;

@@ -60,20 +60,14 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
     let p = target.provider;
     let mut o = match &cli.command {
         Command::Clone(args) => clone(&client, p, args, printer, bar).await,
-        Command::Status(args) => {
-            status(&client, p, &JobId::new(args.job_id.trim()), args.kind).await
-        }
-        Command::Wait(args) => {
-            wait(
-                &client,
-                p,
-                &JobId::new(args.job_id.trim()),
-                args.kind,
-                &args.poll,
-                printer,
-            )
-            .await
-        }
+        Command::Status(args) => match job_id(&args.job_id, args.kind) {
+            Ok((id, kind)) => status(&client, p, &id, kind).await,
+            Err(f) => Outcome::failed(f),
+        },
+        Command::Wait(args) => match job_id(&args.job_id, args.kind) {
+            Ok((id, kind)) => wait(&client, p, &id, kind, &args.poll, printer).await,
+            Err(f) => Outcome::failed(f),
+        },
         Command::Speak(args) => speak(&client, p, args, printer).await,
         Command::Voices => voices(&client, p).await,
         Command::Upload(args) => upload(&client, p, &args.file, bar).await,
@@ -392,6 +386,39 @@ fn apply_wait_error<J: Job>(job: &mut J, e: &voiceclone::Error) {
         }
         ErrorKind::WaitTimedOut { last_status, .. } => job.set_status(last_status.clone()),
         _ => {}
+    }
+}
+
+/// `JOB_ID` and `--kind`: a stored-form id says its kind (`--kind` must agree); a bare id
+/// takes `--kind` (default clone), checked later against the vendor's answer.
+fn job_id(raw: &str, kind: Option<JobKind>) -> Result<(JobId, JobKind), Failure> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(Failure::usage("JOB_ID is empty"));
+    }
+    let id: JobId = raw
+        .parse()
+        .map_err(|e: voiceclone::ParseError| Failure::usage(format!("JOB_ID: {}", e.reason())))?;
+    let said = match id.kind() {
+        Some(voiceclone::JobKind::Speech) => Some(JobKind::Speech),
+        Some(_) => Some(JobKind::Clone),
+        None => None,
+    };
+    match (said, kind) {
+        (Some(s), Some(k)) if s != k => Err(Failure::usage(format!(
+            "JOB_ID {id} is a {} job, but --kind says {}",
+            kind_name(s),
+            kind_name(k)
+        ))),
+        (Some(s), _) => Ok((id, s)),
+        (None, k) => Ok((id, k.unwrap_or_default())),
+    }
+}
+
+fn kind_name(k: JobKind) -> &'static str {
+    match k {
+        JobKind::Clone => "clone",
+        JobKind::Speech => "speech",
     }
 }
 
