@@ -60,7 +60,10 @@ async fn vmeg_stored_job_id_waited_on_by_a_fresh_client_finds_the_voice_from_the
     let fresh = client(&sim, Provider::Vmeg);
     let id: JobId = stored.parse().unwrap();
     assert_eq!(id, job.id);
-    let voice = fresh.wait_for_clone(&id, &wait(Provider::Vmeg)).await.unwrap();
+    let voice = fresh
+        .wait_for_clone(&id, &wait(Provider::Vmeg))
+        .await
+        .unwrap();
     assert_eq!(voice.id.provider(), Some(Provider::Vmeg));
     assert_eq!(voice.name.as_deref(), Some("Narrator"));
     let stored_voice = voice.id.to_string();
@@ -88,7 +91,10 @@ async fn vmeg_ids_of_the_wrong_kind_or_provider_are_refused() {
         .await
         .unwrap();
     sim.complete_all_now();
-    let voice = c.wait_for_clone(&clone.id, &wait(Provider::Vmeg)).await.unwrap();
+    let voice = c
+        .wait_for_clone(&clone.id, &wait(Provider::Vmeg))
+        .await
+        .unwrap();
     let tts = c
         .synthesize(&SpeechRequest::new(&voice, "hi").language("en-US"))
         .await
@@ -99,14 +105,20 @@ async fn vmeg_ids_of_the_wrong_kind_or_provider_are_refused() {
     let before = sim.stats().requests_total;
     let e = c.clone_status(&tts.id).await.unwrap_err();
     assert_invalid(&e, "job_id", "is a speech job, not a clone job");
-    let e = c.wait_for_speech(&clone.id, &wait(Provider::Vmeg)).await.unwrap_err();
+    let e = c
+        .wait_for_speech(&clone.id, &wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
     assert_invalid(&e, "job_id", "is a clone job, not a speech job");
     // Another provider's ids.
     let jimmy = JobId::typed(Provider::JimmyAi, JobKind::Clone, "audio_1");
     let e = c.clone_status(&jimmy).await.unwrap_err();
     assert_invalid(&e, "job_id", "jimmyai job");
     let e = c
-        .synthesize(&SpeechRequest::new(VoiceId::typed(Provider::JimmyAi, "m-1"), "hi"))
+        .synthesize(&SpeechRequest::new(
+            VoiceId::typed(Provider::JimmyAi, "m-1"),
+            "hi",
+        ))
         .await
         .unwrap_err();
     assert_invalid(&e, "voice_id", "jimmyai voice");
@@ -117,7 +129,11 @@ async fn vmeg_ids_of_the_wrong_kind_or_provider_are_refused() {
         .clone_status(&JobId::new(tts.id.as_str()))
         .await
         .unwrap_err();
-    assert_invalid(&e, "job_id", &format!("task {} is a tts task", tts.id.as_str()));
+    assert_invalid(
+        &e,
+        "job_id",
+        &format!("task {} is a tts task", tts.id.as_str()),
+    );
     let e = c
         .wait_for_clone(&JobId::new(tts.id.as_str()), &wait(Provider::Vmeg))
         .await
@@ -182,12 +198,20 @@ async fn jimmyai_unactivated_expired_model_is_refused_locally_and_an_activated_o
         .await
         .unwrap();
     sim.complete_all_now();
-    let voice = c.wait_for_clone(&clone.id, &wait(Provider::JimmyAi)).await.unwrap();
+    let voice = c
+        .wait_for_clone(&clone.id, &wait(Provider::JimmyAi))
+        .await
+        .unwrap();
     // Fresh from its preview: known unactivated, with its deadline in the stored form.
     let Activation::Unactivated { activate_by } = voice.id.activation() else {
         panic!("{:?}", voice.id)
     };
-    assert!(voice.id.to_string().starts_with("jimmyai:voice;activate_by="));
+    assert!(
+        voice
+            .id
+            .to_string()
+            .starts_with("jimmyai:voice;activate_by=")
+    );
 
     // The same modelId stored as unactivated with a deadline that has passed: refused with
     // the deadline in the message, nothing sent.
@@ -203,7 +227,10 @@ async fn jimmyai_unactivated_expired_model_is_refused_locally_and_an_activated_o
         .await
         .unwrap_err();
     assert_invalid(&e, "voice_id", "never activated and expired at");
-    let secs = past.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let secs = past
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     assert!(e.to_string().contains(&secs.to_string()), "{e}");
     assert_eq!(sim.stats().requests_total, before, "nothing was sent");
     // A state-unknown (bare) id of the same voice is sent.
@@ -217,13 +244,19 @@ async fn jimmyai_unactivated_expired_model_is_refused_locally_and_an_activated_o
     let activated = first.voice.clone().unwrap();
     assert_eq!(activated.activation(), Activation::Activated);
     let stored = activated.to_string();
-    assert_eq!(stored, format!("jimmyai:voice;activated:{}", voice.id.as_str()));
+    assert_eq!(
+        stored,
+        format!("jimmyai:voice;activated:{}", voice.id.as_str())
+    );
 
     // Four days later the activated voice still speaks.
     sim.advance_clock(Duration::from_secs(4 * 24 * 3600));
     let c2 = client(&sim, Provider::JimmyAi);
     let again = c2
-        .synthesize(&SpeechRequest::new(stored.parse::<VoiceId>().unwrap(), "later"))
+        .synthesize(&SpeechRequest::new(
+            stored.parse::<VoiceId>().unwrap(),
+            "later",
+        ))
         .await
         .unwrap();
     sim.complete_all_now();
@@ -244,7 +277,10 @@ async fn jimmyai_unactivated_voice_past_the_vendors_window_is_refused_by_the_ven
         .await
         .unwrap();
     sim.complete_all_now();
-    let voice = c.wait_for_clone(&clone.id, &wait(Provider::JimmyAi)).await.unwrap();
+    let voice = c
+        .wait_for_clone(&clone.id, &wait(Provider::JimmyAi))
+        .await
+        .unwrap();
     sim.advance_clock(Duration::from_secs(4 * 24 * 3600));
     let before = sim.stats().requests_total;
     let e = c

@@ -508,7 +508,14 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
         Ok(pol) => pol,
         Err(f) => return Outcome::failed(f),
     };
-    let mut req = SpeechRequest::new(args.voice.as_str(), args.text.as_str());
+    // The stored form (`jimmyai:voice;activated:<id>`) or a bare vendor voice id.
+    let voice: voiceclone::VoiceId = match args.voice.trim().parse() {
+        Ok(v) => v,
+        Err(e) => {
+            return Outcome::failed(Failure::usage(format!("--voice: {}", e.reason())));
+        }
+    };
+    let mut req = SpeechRequest::new(voice, args.text.as_str());
     if let Some(l) = &args.language {
         req = req.language(l.as_str());
     }
