@@ -551,7 +551,7 @@ async fn voices(client: &Client, p: Provider) -> Outcome {
                 o.line(format!("no cloned voices on this {p} account"));
             }
             for v in &voices {
-                let mut line = v.id.clone();
+                let mut line = v.id.as_str().to_owned();
                 if let Some(n) = &v.name {
                     line.push_str(&format!("  {n}"));
                 }
