@@ -185,7 +185,10 @@ async fn ids_beyond_u64_keep_their_exact_text() {
     let job = c.clone_voice(&write_request(Provider::Vmeg)).await.unwrap();
     assert_eq!(job.id.as_str(), BIG);
     let done = c.clone_status(&job.id).await.unwrap();
-    assert_eq!(done.voice.map(|v| v.id), Some(BIG.to_owned()));
+    assert_eq!(
+        done.voice.map(|v| v.id.as_str().to_owned()),
+        Some(BIG.to_owned())
+    );
     assert_eq!(
         server.seen().get(1).map(|s| s.query.clone()),
         Some(format!("taskId={BIG}")),
@@ -210,7 +213,10 @@ async fn ids_beyond_u64_keep_their_exact_text() {
     assert_eq!(job.id.as_str(), BIG);
     let done = c.clone_status(&job.id).await.unwrap();
     assert_eq!(done.id.as_str(), BIG);
-    assert_eq!(done.voice.map(|v| v.id), Some(BIG.to_owned()));
+    assert_eq!(
+        done.voice.map(|v| v.id.as_str().to_owned()),
+        Some(BIG.to_owned())
+    );
 }
 
 #[tokio::test]
@@ -237,7 +243,10 @@ async fn webhook_payload_ids_keep_their_exact_text() {
     match event.payload {
         voiceclone::webhook::WebhookPayload::Clone(job) => {
             assert_eq!(job.id.as_str(), BIG);
-            assert_eq!(job.voice.map(|v| v.id), Some(BIG.to_owned()));
+            assert_eq!(
+                job.voice.map(|v| v.id.as_str().to_owned()),
+                Some(BIG.to_owned())
+            );
         }
         other => panic!("expected a clone payload, got {other:?}"),
     }

@@ -115,7 +115,7 @@ async fn both_providers_clone_from_a_20_second_wav_file_and_the_voice_speaks() {
         let job = client.clone_voice(&req).await.unwrap();
         env.sim.complete_all_now();
         let voice = client.wait_for_clone(&job.id, &wait(p)).await.unwrap();
-        assert!(!voice.id.is_empty());
+        assert!(!voice.id.as_str().is_empty());
     }
     let stats = env.sim.stats();
     assert_eq!(stats.billable("vmeg.cloneVoiceCreateAsync"), 1);

@@ -37,7 +37,10 @@ async fn async_clone_sends_one_key_as_header_and_in_extra_data() {
     let server = Scripted::start(vec![accepted("t-1")]).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
     let job = c.clone_voice(&clone_req()).await.unwrap();
-    assert_eq!(job.id, JobId::new("t-1"));
+    assert_eq!(
+        job.id,
+        JobId::typed(Provider::Vmeg, voiceclone::JobKind::Clone, "t-1")
+    );
     assert!(!job.status.is_terminal());
     let seen = server.seen();
     assert_eq!(seen.len(), 1);

@@ -17,6 +17,7 @@ mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;
 mod spec_examples;
+mod typed_ids;
 mod webhook_hub;
 mod webhook_redis;
 mod wire_adapter;

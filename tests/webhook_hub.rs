@@ -97,7 +97,7 @@ async fn a_clone_completes_by_webhook_with_its_create_and_no_poll() {
     let job = client.clone_voice(&sample()).await.unwrap();
     let voice = client.wait_for_clone(&job.id, &policy()).await.unwrap();
     assert!(
-        voice.id.starts_with("cv_") || !voice.id.is_empty(),
+        voice.id.as_str().starts_with("cv_") || !voice.id.as_str().is_empty(),
         "{voice:?}"
     );
     let stats = sim.stats();
@@ -134,7 +134,7 @@ async fn an_event_that_arrives_before_the_wait_is_kept_for_it() {
     let d = sim.wait_for_deliveries(1, Duration::from_secs(10)).await;
     assert_eq!(d[0].status, Some(200));
     let voice = client.wait_for_clone(&job.id, &policy()).await.unwrap();
-    assert!(!voice.id.is_empty());
+    assert!(!voice.id.as_str().is_empty());
     assert_eq!(sim.stats().requests(DETAIL), 0);
     // Also found by the idempotency key the submit used (how an OutcomeUnknown is resolved).
     let key = job.idempotency_key.clone().unwrap();
@@ -233,7 +233,7 @@ async fn with_the_receiver_down_the_wait_completes_by_polling() {
     let job = client.clone_voice(&sample()).await.unwrap();
     let p = policy().with_webhook_poll_interval(Duration::from_millis(200));
     let voice = client.wait_for_clone(&job.id, &p).await.unwrap();
-    assert!(!voice.id.is_empty());
+    assert!(!voice.id.as_str().is_empty());
     let polls = sim.stats().requests(DETAIL);
     assert!((1..=3).contains(&polls), "{polls} polls");
     assert!(sim.webhook_deliveries().iter().all(|d| d.status.is_none()));

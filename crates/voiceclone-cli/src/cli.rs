@@ -230,26 +230,28 @@ pub struct CloneArgs {
 /// `status`
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The task id printed by `clone` or `speak`
+    /// The job id printed by `clone` or `speak`: its stored form (`vmeg:clone:<id>`), which
+    /// says its kind, or a bare vendor task id
     #[arg(value_name = "JOB_ID")]
     pub job_id: String,
 
-    /// What the task is: a job id alone does not say (JimmyAI shares one query endpoint;
-    /// VMEG's tasks/detail result differs by task type)
-    #[arg(long, value_enum, default_value_t = JobKind::Clone)]
-    pub kind: JobKind,
+    /// What a bare task id is (default clone): a bare id alone does not say (JimmyAI shares
+    /// one query endpoint; VMEG's tasks/detail result differs by task type). The vendor's
+    /// answer is checked against it. With a stored-form id, it must agree with the id
+    #[arg(long, value_enum)]
+    pub kind: Option<JobKind>,
 }
 
 /// `wait`
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// The task id printed by `clone` or `speak`
+    /// The job id printed by `clone` or `speak` (see `status --help`)
     #[arg(value_name = "JOB_ID")]
     pub job_id: String,
 
-    /// What the task is (see `status --help`)
-    #[arg(long, value_enum, default_value_t = JobKind::Clone)]
-    pub kind: JobKind,
+    /// What a bare task id is (see `status --help`)
+    #[arg(long, value_enum)]
+    pub kind: Option<JobKind>,
 
     #[command(flatten)]
     pub poll: PollArgs,

@@ -283,7 +283,8 @@ fn human_output_and_provider_from_env() {
         r.stdout.contains("vmeg clone job") && r.stdout.contains("succeeded"),
         "{r:?}"
     );
-    assert!(r.stdout.contains("voice: cv_"), "{r:?}");
+    // The voice in its stored form, ready for `speak --voice`.
+    assert!(r.stdout.contains("voice: vmeg:voice:cv_"), "{r:?}");
     // The key from a file (trailing newline ignored), with the variable unset.
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("key");
@@ -1043,7 +1044,7 @@ fn server_strings_never_reach_the_terminal_raw() {
         (0, vec!["--provider", "vmeg", "status", "t1"]),
         (
             1,
-            vec!["--provider", "vmeg", "status", "failed", "--kind", "speech"],
+            vec!["--provider", "vmeg", "status", "failed", "--kind", "clone"],
         ),
         (
             1,
@@ -1071,8 +1072,10 @@ fn server_strings_never_reach_the_terminal_raw() {
                     "jimmyai",
                     "wait",
                     "failed",
+                    // The mock's tasks are previews (`model` soundCloningClone): a speech
+                    // wait on one is refused as the wrong kind of job.
                     "--kind",
-                    "speech",
+                    "clone",
                 ][..],
                 &fast,
             ]

@@ -905,7 +905,10 @@ fn demo_shows_a_vmeg_clone_completed_by_webhook() {
     let (code, out, err) = run_bounded(&[], &["demo"]);
     assert_eq!(code, 0, "{out} {err}");
     assert!(out.contains("== vmeg, completed by webhook =="), "{out}");
-    assert!(out.contains("clone: done by webhook, voice cv_"), "{out}");
+    assert!(
+        out.contains("clone: done by webhook, voice vmeg:voice:cv_"),
+        "{out}"
+    );
     assert!(
         out.contains("clone: 0 status polls during the wait"),
         "{out}"

@@ -139,14 +139,14 @@ mod wire; // lenient readers for vendor answers
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
 pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};
 pub use model::{
-    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, ReconcileQuery, Reconciled, Resubmitted,
-    TaskDetail, TaskFilter, TaskSummary,
+    Activation, AudioReader, AudioSource, CloneJob, CloneRequest, Emotion,
+    JIMMYAI_ACTIVATION_WINDOW, Job, JobId, JobKind, OutputFormat, ParseError, Provider,
+    SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode,
+    TaskStatus, UploadProgress, VmegEngine, Voice, VoiceId,
 };
 pub use model::{
-    AudioReader, AudioSource, CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, Job,
-    JobId, JobKind, OutputFormat, ParseError, Provider, SoundVersion, Speech, SpeechJob,
-    SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode, TaskStatus, UploadProgress, VmegEngine,
-    Voice,
+    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, ReconcileQuery, Reconciled, Resubmitted,
+    TaskDetail, TaskFilter, TaskSummary,
 };
 pub use retry::{OperationKind, RetryPolicy};
 pub use secret::{ApiKey, WebhookSecret};

@@ -60,20 +60,14 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
     let p = target.provider;
     let mut o = match &cli.command {
         Command::Clone(args) => clone(&client, p, args, printer, bar).await,
-        Command::Status(args) => {
-            status(&client, p, &JobId::new(args.job_id.trim()), args.kind).await
-        }
-        Command::Wait(args) => {
-            wait(
-                &client,
-                p,
-                &JobId::new(args.job_id.trim()),
-                args.kind,
-                &args.poll,
-                printer,
-            )
-            .await
-        }
+        Command::Status(args) => match job_id(&args.job_id, args.kind) {
+            Ok((id, kind)) => status(&client, p, &id, kind).await,
+            Err(f) => Outcome::failed(f),
+        },
+        Command::Wait(args) => match job_id(&args.job_id, args.kind) {
+            Ok((id, kind)) => wait(&client, p, &id, kind, &args.poll, printer).await,
+            Err(f) => Outcome::failed(f),
+        },
         Command::Speak(args) => speak(&client, p, args, printer).await,
         Command::Voices(args) if args.system => super::tasks::system_voices(&client, p).await,
         Command::Voices(_) => voices(&client, p).await,
@@ -398,6 +392,39 @@ fn apply_wait_error<J: Job>(job: &mut J, e: &voiceclone::Error) {
     }
 }
 
+/// `JOB_ID` and `--kind`: a stored-form id says its kind (`--kind` must agree); a bare id
+/// takes `--kind` (default clone), checked later against the vendor's answer.
+fn job_id(raw: &str, kind: Option<JobKind>) -> Result<(JobId, JobKind), Failure> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(Failure::usage("JOB_ID is empty"));
+    }
+    let id: JobId = raw
+        .parse()
+        .map_err(|e: voiceclone::ParseError| Failure::usage(format!("JOB_ID: {}", e.reason())))?;
+    let said = match id.kind() {
+        Some(voiceclone::JobKind::Speech) => Some(JobKind::Speech),
+        Some(_) => Some(JobKind::Clone),
+        None => None,
+    };
+    match (said, kind) {
+        (Some(s), Some(k)) if s != k => Err(Failure::usage(format!(
+            "JOB_ID {id} is a {} job, but --kind says {}",
+            kind_name(s),
+            kind_name(k)
+        ))),
+        (Some(s), _) => Ok((id, s)),
+        (None, k) => Ok((id, k.unwrap_or_default())),
+    }
+}
+
+fn kind_name(k: JobKind) -> &'static str {
+    match k {
+        JobKind::Clone => "clone",
+        JobKind::Speech => "speech",
+    }
+}
+
 async fn status(client: &Client, p: Provider, id: &JobId, kind: JobKind) -> Outcome {
     if id.as_str().is_empty() {
         return Outcome::failed(Failure::usage("JOB_ID is empty"));
@@ -484,7 +511,14 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
         Ok(pol) => pol,
         Err(f) => return Outcome::failed(f),
     };
-    let mut req = SpeechRequest::new(args.voice.as_str(), args.text.as_str());
+    // The stored form (`jimmyai:voice;activated:<id>`) or a bare vendor voice id.
+    let voice: voiceclone::VoiceId = match args.voice.trim().parse() {
+        Ok(v) => v,
+        Err(e) => {
+            return Outcome::failed(Failure::usage(format!("--voice: {}", e.reason())));
+        }
+    };
+    let mut req = SpeechRequest::new(voice, args.text.as_str());
     if let Some(l) = &args.language {
         req = req.language(l.as_str());
     }
@@ -520,7 +554,7 @@ async fn voices(client: &Client, p: Provider) -> Outcome {
                 o.line(format!("no cloned voices on this {p} account"));
             }
             for v in &voices {
-                let mut line = v.id.clone();
+                let mut line = v.id.as_str().to_owned();
                 if let Some(n) = &v.name {
                     line.push_str(&format!("  {n}"));
                 }

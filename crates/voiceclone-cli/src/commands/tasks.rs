@@ -90,7 +90,7 @@ pub async fn system_voices(client: &Client, p: Provider) -> Outcome {
             for v in &voices {
                 o.line(match &v.name {
                     Some(n) => format!("{}  {n}", v.id),
-                    None => v.id.clone(),
+                    None => v.id.to_string(),
                 });
             }
             o

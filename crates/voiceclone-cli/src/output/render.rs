@@ -45,7 +45,7 @@ fn opt_time(t: Option<SystemTime>) -> Value {
 /// JSON for a voice.
 pub fn voice_json(v: &Voice) -> Value {
     json!({
-        "voice_id": v.id,
+        "voice_id": v.id.as_str(),
         "name": v.name,
         "preview_url": v.preview_url.as_ref().map(|u| u.as_str()),
         "created_at": opt_time(v.created_at),

@@ -83,7 +83,7 @@ impl Client {
                 let client = client.clone();
                 async move { client.b().voices_page(client.t(), system, None, page).await }
             },
-            |(v, _): &(Voice, Option<JobId>)| v.id.clone(),
+            |(v, _): &(Voice, Option<JobId>)| v.id.as_str().to_owned(),
         )
         .map_ok(|(v, _)| v)
         .map_err(move |e| e.with_provider(provider).with_operation_if_unset(operation))

@@ -11,8 +11,8 @@ use url::Url;
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    AudioSource, CloneJob, CloneRequest, Job, JobId, Provider, Speech, SpeechJob, SpeechRequest,
-    TaskStatus, Voice,
+    AudioSource, CloneJob, CloneRequest, Job, JobId, JobKind, Provider, Speech, SpeechJob,
+    SpeechRequest, TaskStatus, Voice,
 };
 use crate::provider::Backend;
 use crate::secret::ApiKey;
@@ -171,14 +171,28 @@ impl Client {
         })
     }
 
-    /// The current state of a clone task.
+    /// `InvalidInput` (field `job_id`) for an id of another provider or kind: nothing is sent.
+    fn check_job(&self, id: &JobId, kind: JobKind) -> Result<(), Error> {
+        id.check(self.provider(), kind)
+    }
+
+    /// The current state of a clone task. `id` is a typed clone id (from
+    /// [`Client::clone_voice`] or parsed from its stored form) or a bare vendor id; an id of
+    /// the other provider or kind is `InvalidInput` before sending, and a task the vendor
+    /// says is not a clone is `InvalidInput` from the answer.
     pub async fn clone_status(&self, id: &JobId) -> Result<CloneJob, Error> {
-        traced!(self, "clone_status", self.b().clone_status(self.t(), id))
+        traced!(self, "clone_status", async {
+            self.check_job(id, JobKind::Clone)?;
+            self.b().clone_status(self.t(), id).await
+        })
     }
 
     /// Polls a clone task until it ends; returns its voice, `TaskFailed` or `WaitTimedOut`.
+    /// The voice is found from what the task and the vendor say (VMEG: the task's result, or
+    /// the clone list entry carrying its `taskId`), so any client can wait on any job.
     pub async fn wait_for_clone(&self, id: &JobId, policy: &WaitPolicy) -> Result<Voice, Error> {
         traced!(self, wait "wait_for_clone", async {
+            self.check_job(id, JobKind::Clone)?;
             let job = self
                 // Polls call the backend directly: one INFO line for the wait, polls at DEBUG.
                 .wait_until_done(id, policy, || {
@@ -190,19 +204,36 @@ impl Client {
     }
 
     /// Submits speech with a (cloned) voice: VMEG TTS or a JimmyAI production audio task
-    /// (which also activates a JimmyAI `modelId`).
+    /// (which also activates a JimmyAI `modelId`: the job's [`SpeechJob::voice`] is the id
+    /// marked activated). A voice id of the other provider, or a JimmyAI `modelId` known to
+    /// be unactivated whose three-day deadline has passed, is `InvalidInput` before sending.
     pub async fn synthesize(&self, req: &SpeechRequest) -> Result<SpeechJob, Error> {
-        traced!(self, "synthesize", self.b().synthesize(self.t(), req))
+        traced!(self, "synthesize", async {
+            let now = std::time::SystemTime::now();
+            for (i, line) in req.lines.iter().enumerate() {
+                let field = if req.lines.len() == 1 {
+                    "voice_id".to_owned()
+                } else {
+                    format!("lines[{i}].voice_id")
+                };
+                line.voice_id.check(&field, self.provider(), now)?;
+            }
+            self.b().synthesize(self.t(), req).await
+        })
     }
 
-    /// The current state of a speech task.
+    /// The current state of a speech task (see [`Client::clone_status`] for the id).
     pub async fn speech_status(&self, id: &JobId) -> Result<SpeechJob, Error> {
-        traced!(self, "speech_status", self.b().speech_status(self.t(), id))
+        traced!(self, "speech_status", async {
+            self.check_job(id, JobKind::Speech)?;
+            self.b().speech_status(self.t(), id).await
+        })
     }
 
     /// Polls a speech task until it ends; returns the audio (and subtitle) URLs.
     pub async fn wait_for_speech(&self, id: &JobId, policy: &WaitPolicy) -> Result<Speech, Error> {
         traced!(self, wait "wait_for_speech", async {
+            self.check_job(id, JobKind::Speech)?;
             let job = self
                 .wait_until_done(id, policy, || {
                     self.b().speech_status(self.t(), id).instrument(poll_span())

@@ -127,7 +127,7 @@ impl Client {
         let voices = walk(
             "cloned-voice list",
             |page| self.b().voices_page(self.t(), false, Some(name), page),
-            |(v, _): &(crate::model::Voice, Option<JobId>)| v.id.clone(),
+            |(v, _): &(crate::model::Voice, Option<JobId>)| v.id.as_str().to_owned(),
         );
         voices
             .try_filter_map(|(v, task)| {

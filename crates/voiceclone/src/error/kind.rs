@@ -17,8 +17,10 @@ use crate::model::{JobId, Provider, TaskStatus};
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// A value was refused before anything was sent.
-    #[error("invalid input `{field}`: {reason}; nothing was sent, fix the value and call again")]
+    /// A value of the caller's was refused: before sending (then nothing was sent, see
+    /// [`Error::phase`](super::Error::phase)), or by what a status answer says about it (an
+    /// id of the wrong kind).
+    #[error("invalid input `{field}` (your input): {reason}; fix the value and call again")]
     InvalidInput {
         /// The request field (builder method name) at fault.
         field: String,

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use super::{JobId, Provider, Speech, TaskStatus, Voice};
+use super::{JobId, Provider, Speech, TaskStatus, Voice, VoiceId};
 
 /// Clone or speech: which kind of task a job id names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum JobKind {
     /// A clone task: its result is a [`Voice`].
@@ -90,7 +90,7 @@ macro_rules! job_struct {
         pub struct $name {
             /// Who runs it.
             pub provider: Provider,
-            /// The vendor task id.
+            /// The vendor task id, typed with the job's provider and kind.
             pub id: JobId,
             /// Normalized status.
             pub status: TaskStatus,
@@ -108,11 +108,11 @@ macro_rules! job_struct {
         }
 
         impl $name {
-            /// A job with an id and a status.
+            /// A job with an id and a status; the id is typed with `provider` and this kind.
             pub fn new(provider: Provider, id: impl Into<JobId>, status: TaskStatus) -> Self {
                 Self {
                     provider,
-                    id: id.into(),
+                    id: id.into().with_kind(provider, JobKind::$kind),
                     status,
                     vendor_status: None,
                     $out_field: None,
@@ -237,7 +237,20 @@ job_struct! {
     /// A submitted speech task.
     #[derive(Clone, Debug, PartialEq)]
     SpeechJob, Speech, Speech, speech, with_speech,
-    {}
+    {
+        /// JimmyAI: the voice the accepted production call used, marked activated (a
+        /// successful production call activates a `modelId`); store it in place of the old id.
+        voice: Option<VoiceId>,
+    }
+}
+
+impl SpeechJob {
+    /// Sets the voice the call used.
+    #[must_use]
+    pub fn with_voice(mut self, voice: VoiceId) -> Self {
+        self.voice = Some(voice);
+        self
+    }
 }
 
 #[cfg(test)]

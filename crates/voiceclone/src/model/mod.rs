@@ -15,7 +15,8 @@ mod status;
 mod task;
 
 pub use audio::{AudioReader, AudioSource, UploadProgress};
-pub use ids::{JobId, Provider};
+pub(crate) use ids::wrong_kind;
+pub use ids::{Activation, JobId, Provider, VoiceId};
 pub use job::{CloneJob, Job, JobKind, SpeechJob};
 pub use options::{Emotion, OutputFormat, ParseError, SoundVersion, SubtitleMode, VmegEngine};
 pub(crate) use reconcile::kind_of_operation;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use tokio::io::AsyncRead;
 
-use super::{AudioSource, Emotion, OutputFormat, SoundVersion, SubtitleMode, VmegEngine};
+use super::{AudioSource, Emotion, OutputFormat, SoundVersion, SubtitleMode, VmegEngine, VoiceId};
 
 /// Ask a provider to clone a voice from a reference recording: at a URL
 /// ([`CloneRequest::new`]) or on this machine ([`CloneRequest::from_file`],
@@ -149,15 +149,16 @@ impl CloneRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SpeechLine {
-    /// VMEG `voiceId` or JimmyAI `modelId`.
-    pub voice_id: String,
+    /// VMEG `voiceId` or JimmyAI `modelId`: a typed [`VoiceId`] (a [`Voice`](super::Voice)'s
+    /// id, or parsed from its stored form) or a bare vendor id (`"cv_1"`).
+    pub voice_id: VoiceId,
     /// The text to speak.
     pub text: String,
 }
 
 impl SpeechLine {
     /// A line.
-    pub fn new(voice_id: impl Into<String>, text: impl Into<String>) -> Self {
+    pub fn new(voice_id: impl Into<VoiceId>, text: impl Into<String>) -> Self {
         Self {
             voice_id: voice_id.into(),
             text: text.into(),
@@ -201,7 +202,7 @@ pub struct SpeechRequest {
 
 impl SpeechRequest {
     /// A request for one line.
-    pub fn new(voice_id: impl Into<String>, text: impl Into<String>) -> Self {
+    pub fn new(voice_id: impl Into<VoiceId>, text: impl Into<String>) -> Self {
         Self {
             lines: vec![SpeechLine::new(voice_id, text)],
             language: None,
@@ -222,7 +223,7 @@ impl SpeechRequest {
 
     /// Adds another line (VMEG batches, at most 50 lines in all).
     #[must_use]
-    pub fn add_line(mut self, voice_id: impl Into<String>, text: impl Into<String>) -> Self {
+    pub fn add_line(mut self, voice_id: impl Into<VoiceId>, text: impl Into<String>) -> Self {
         self.lines.push(SpeechLine::new(voice_id, text));
         self
     }

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use url::Url;
 
-use super::Provider;
+use super::{Provider, VoiceId};
 
 /// A cloned voice, usable for speech.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,8 +12,9 @@ use super::Provider;
 pub struct Voice {
     /// Who holds it.
     pub provider: Provider,
-    /// VMEG `voiceId` (`cv_*`) or JimmyAI `modelId`.
-    pub id: String,
+    /// VMEG `voiceId` (`cv_*`) or JimmyAI `modelId`, typed with its provider (and, for
+    /// JimmyAI, its activation state): store its string form, pass it to `SpeechRequest`.
+    pub id: VoiceId,
     /// VMEG voice name; JimmyAI voices have none.
     pub name: Option<String>,
     /// Preview audio (JimmyAI preview `audioUrl`; VMEG when the list carries one).
@@ -30,11 +31,11 @@ pub struct Voice {
 pub const JIMMYAI_ACTIVATION_WINDOW: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 
 impl Voice {
-    /// A voice with only its id.
+    /// A voice with only its id (typed with `provider`).
     pub fn new(provider: Provider, id: impl Into<String>) -> Self {
         Self {
             provider,
-            id: id.into(),
+            id: VoiceId::typed(provider, id),
             name: None,
             preview_url: None,
             created_at: None,
@@ -63,10 +64,13 @@ impl Voice {
         self
     }
 
-    /// Sets the activation deadline.
+    /// Sets the activation deadline (and marks the id unactivated until then).
     #[must_use]
     pub fn with_activate_by(mut self, at: SystemTime) -> Self {
         self.activate_by = Some(at);
+        self.id = self
+            .id
+            .with_activation(super::Activation::Unactivated { activate_by: at });
         self
     }
 }

@@ -103,7 +103,8 @@ fn job_from_event<J: Job>(event: WebhookEvent, job_id: &JobId) -> Option<Result<
         Err(_) => Some(Err(Error::new(ErrorKind::InvalidInput {
             field: "job_id".into(),
             reason: format!(
-                "task {job_id} is a {kind} task (its webhook is {}), not a {} task",
+                "task {} is a {kind} task (its webhook is {}), not a {} task",
+                job_id.as_str(),
                 event.kind.as_str(),
                 J::KIND
             ),

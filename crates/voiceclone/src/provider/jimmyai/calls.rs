@@ -4,10 +4,13 @@
 
 use jimmyai_client::types;
 
-use super::results::{bad_answer, clone_job, speech_job, task_id};
+use super::results::{bad_answer, clone_job, speech_job, task_id, text};
 use super::rules;
 use crate::error::Error;
-use crate::model::{CloneJob, CloneRequest, JobId, SpeechJob, SpeechRequest, SubtitleMode};
+use crate::model::{
+    CloneJob, CloneRequest, JobId, JobKind, Provider, SpeechJob, SpeechRequest, SubtitleMode,
+    VoiceId, wrong_kind,
+};
 use crate::retry::OperationKind;
 use crate::transport::{Call, Transport, envelopes};
 use crate::validate;
@@ -119,7 +122,7 @@ pub(crate) async fn synthesize(
         content_text,
         emotion: req.emotion.map(emotion),
         language: language(req.language.as_ref(), req.sound_version)?,
-        model_id: line.voice_id.trim().to_owned(),
+        model_id: line.voice_id.as_str().trim().to_owned(),
         pitch: req.pitch,
         sound_version: req.sound_version.map(sound_version),
         speed: req.speed,
@@ -139,9 +142,35 @@ pub(crate) async fn synthesize(
     let task = t
         .send(call, Some(task_id), || c.create_audio(&body))
         .await?;
-    task.as_ref()
+    let job = task
+        .as_ref()
         .and_then(|task| speech_job(task, None))
-        .ok_or_else(|| bad_answer("the answer has no task id"))
+        .ok_or_else(|| bad_answer("the answer has no task id"))?;
+    // The production call was accepted: the `modelId` is activated (api-facts B5).
+    Ok(
+        job.with_voice(
+            VoiceId::typed(Provider::JimmyAi, line.voice_id.as_str().trim()).activated(),
+        ),
+    )
+}
+
+/// `InvalidInput` when the task's `model` says it is of the other kind than the caller
+/// stated (`soundCloningClone` is a preview, `soundCloningAudio` production audio); a task
+/// without `model`, or with a value not documented, is taken as the caller says.
+fn check_model(task: &types::AudioTask, id: &JobId, kind: JobKind) -> Result<(), Error> {
+    let said = match text(task.model.as_ref()).map(str::trim) {
+        Some("soundCloningClone") => JobKind::Clone,
+        Some("soundCloningAudio") => JobKind::Speech,
+        _ => return Ok(()),
+    };
+    if said == kind {
+        return Ok(());
+    }
+    let what = match said {
+        JobKind::Clone => "clone (preview, model soundCloningClone)",
+        _ => "speech (production, model soundCloningAudio)",
+    };
+    Err(wrong_kind(id, kind, what))
 }
 
 /// `GET audios/{id}`. The id is checked first: the generated client percent-encodes it as
@@ -172,6 +201,7 @@ pub(crate) async fn clone_status(
     id: &JobId,
 ) -> Result<CloneJob, Error> {
     let task = task(t, c, "clone_status", id).await?;
+    check_model(&task, id, JobKind::Clone)?;
     clone_job(&task, Some(id)).ok_or_else(|| bad_answer("the answer has no task id"))
 }
 
@@ -181,5 +211,6 @@ pub(crate) async fn speech_status(
     id: &JobId,
 ) -> Result<SpeechJob, Error> {
     let task = task(t, c, "speech_status", id).await?;
+    check_model(&task, id, JobKind::Speech)?;
     speech_job(&task, Some(id)).ok_or_else(|| bad_answer("the answer has no task id"))
 }

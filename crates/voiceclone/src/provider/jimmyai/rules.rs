@@ -127,7 +127,7 @@ pub(crate) fn speech_request(req: &SpeechRequest) -> Result<(), Error> {
         ));
     }
     for line in &req.lines {
-        non_blank("voice_id", &line.voice_id)?;
+        non_blank("voice_id", line.voice_id.as_str())?;
         jimmyai_text("text", &line.text, JIMMYAI_AUDIO_MAX_CHARS)?;
     }
     if let Some(s) = req.speed

@@ -218,7 +218,7 @@ pub(crate) async fn synthesize(
             emo_weight: req.emotion_weight,
             text: l.text.clone(),
             timbre_ref_audio: None,
-            voice_id: Some(l.voice_id.clone()),
+            voice_id: Some(l.voice_id.as_str().to_owned()),
         })
         .collect();
     let job = if req.synchronous == Some(true) {

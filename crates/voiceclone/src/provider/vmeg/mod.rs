@@ -3,9 +3,6 @@
 
 use std::time::Duration;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 mod calls;
 mod materials;
 mod results;
@@ -60,8 +57,6 @@ pub(crate) const FACTS: Facts = Facts {
 
 /// Synchronous clone and TTS can take tens of seconds (App-Synced suggests ~120 s).
 const SYNC_TIMEOUT: Duration = Duration::from_secs(180);
-/// How many submitted clone names a client remembers (to find a voice by name later).
-const REMEMBERED_NAMES: usize = 10_000;
 
 /// VMEG business `code` (documented table: 400, 401, 402, 404, 409, 413, 422, 500, 502).
 /// 403 (App-Synced "no plan"), 429, 503 and 504 are assumed by analogy.
@@ -86,39 +81,18 @@ fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
     ])?;
     Ok(Box::new(Vmeg {
         client: vmeg_client::Client::new_with_client(&c.base, c.http.clone(), config),
-        names: Mutex::new(HashMap::new()),
         uploads: c.uploads.clone(),
     }))
 }
 
-/// The VMEG backend: its generated client, and the names of the clones it submitted (a
-/// finished clone task does not always name its voice; the voice list is searched by name).
+/// The VMEG backend: its generated client. It keeps no memory of what it submitted: a
+/// finished clone's voice is found from the task's answer or the clone list, so any client
+/// (another replica, a restarted service) can wait on any job.
 #[derive(Debug)]
 pub(crate) struct Vmeg {
     client: vmeg_client::Client,
-    names: Mutex<HashMap<JobId, String>>,
     /// Material uploads (local recordings).
     uploads: Uploads,
-}
-
-impl Vmeg {
-    fn remember_name(&self, job: &CloneJob) {
-        if let Some(name) = &job.name {
-            let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-            if names.len() >= REMEMBERED_NAMES {
-                names.clear();
-            }
-            names.insert(job.id.clone(), name.clone());
-        }
-    }
-
-    fn remembered_name(&self, id: &JobId) -> Option<String> {
-        self.names
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
-    }
 }
 
 impl Backend for Vmeg {
@@ -129,14 +103,12 @@ impl Backend for Vmeg {
         allow_private: bool,
     ) -> BoxFuture<'a, Result<CloneJob, Error>> {
         Box::pin(async move {
-            let job = if req.audio.is_local() {
+            if req.audio.is_local() {
                 materials::clone_from_local(t, &self.client, &self.uploads, req, allow_private)
-                    .await?
+                    .await
             } else {
-                clone_voice(t, &self.client, req, allow_private).await?
-            };
-            self.remember_name(&job);
-            Ok(job)
+                clone_voice(t, &self.client, req, allow_private).await
+            }
         })
     }
 
@@ -155,14 +127,11 @@ impl Backend for Vmeg {
         job: CloneJob,
     ) -> BoxFuture<'a, Result<Voice, Error>> {
         Box::pin(async move {
-            let remembered = self.remembered_name(id);
             match job.voice {
-                Some(v) if v.name.is_none() => Ok(match remembered {
-                    Some(name) => v.with_name(name),
-                    None => v,
-                }),
                 Some(v) => Ok(v),
-                None => voice_for_task(t, &self.client, id, remembered.as_deref()).await,
+                // The vendor's answer named no voice: the clone list entry carrying the
+                // task's id (narrowed by the name the vendor gave, if any).
+                None => voice_for_task(t, &self.client, id, job.name.as_deref()).await,
             }
         })
     }

@@ -79,7 +79,7 @@ pub(crate) fn speech_request(req: &SpeechRequest) -> Result<(), Error> {
         ));
     }
     for (i, line) in req.lines.iter().enumerate() {
-        non_blank(&format!("lines[{i}].voice_id"), &line.voice_id)?;
+        non_blank(&format!("lines[{i}].voice_id"), line.voice_id.as_str())?;
         non_blank(&format!("lines[{i}].text"), &line.text)?;
     }
     if let Some(w) = req.emotion_weight

@@ -6,7 +6,7 @@ use vmeg_client::types;
 use super::calls::route;
 use super::results::{clone_job, map_status, speech_job, text};
 use crate::error::{Error, ErrorKind};
-use crate::model::{CloneJob, Job, JobId, Provider, SpeechJob, TaskStatus};
+use crate::model::{CloneJob, Job, JobId, JobKind, Provider, SpeechJob, TaskStatus, wrong_kind};
 use crate::retry::OperationKind;
 use crate::transport::{Call, Transport};
 use crate::validate;
@@ -51,6 +51,8 @@ impl ResultExtras {
 /// A task's status, its raw status word and its `result` read as `T` (its text is decoded
 /// with the answer's scrubbing still applied).
 struct Detail<T> {
+    /// `taskType` (`cloneVoice`, `tts`, ...), when the answer says.
+    task_type: Option<String>,
     status: TaskStatus,
     raw: Option<String>,
     result: T,
@@ -80,6 +82,10 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
                 .with_provider(Provider::Vmeg)
                 .with_message("the answer has no task")
         })?;
+    let task_type = text(d.task_type.as_ref())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
     let raw = text(d.status.as_ref()).map(str::to_owned);
     let status = raw
         .as_deref()
@@ -97,11 +103,30 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
         (T::default(), ResultExtras::default())
     };
     Ok(Detail {
+        task_type,
         status,
         raw,
         result,
         extras,
     })
+}
+
+/// VMEG's `taskType` for each kind of job.
+fn task_type_of(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Speech => "tts",
+        _ => "cloneVoice",
+    }
+}
+
+/// `InvalidInput` when `tasks/detail` says the task is of another type than the caller
+/// stated (a TTS task asked about as a clone, ...); an answer without `taskType` is taken as
+/// the caller says.
+fn check_type<T>(d: &Detail<T>, id: &JobId, kind: JobKind) -> Result<(), Error> {
+    match d.task_type.as_deref() {
+        Some(t) if t != task_type_of(kind) => Err(wrong_kind(id, kind, t)),
+        _ => Ok(()),
+    }
 }
 
 /// What `tasks/detail` says about any task beyond its result: the raw status word and,
@@ -124,13 +149,17 @@ pub(crate) async fn clone_status(
     id: &JobId,
 ) -> Result<CloneJob, Error> {
     let d = detail::<types::CloneVoiceCreateData>(t, c, "clone_status", id).await?;
+    check_type(&d, id, JobKind::Clone)?;
     let mut job = clone_job(&d.result, Some(id), d.status.clone())
         .unwrap_or_else(|| CloneJob::new(Provider::Vmeg, id.clone(), d.status.clone()));
-    job.id = id.clone();
-    if let Some(name) = d.extras.voice_name.as_deref().filter(|n| !n.is_empty())
-        && let Some(v) = job.voice.take()
-    {
-        job = job.with_voice(v.with_name(name));
+    job.id = id.clone().with_kind(Provider::Vmeg, JobKind::Clone);
+    if let Some(name) = d.extras.voice_name.as_deref().filter(|n| !n.is_empty()) {
+        // What the vendor says the voice is called: narrows the clone-list search when the
+        // result names no voice id.
+        job.name = Some(name.to_owned());
+        if let Some(v) = job.voice.take() {
+            job = job.with_voice(v.with_name(name));
+        }
     }
     Ok(with_detail(job, d))
 }
@@ -141,8 +170,9 @@ pub(crate) async fn speech_status(
     id: &JobId,
 ) -> Result<SpeechJob, Error> {
     let d = detail::<types::TtsCreateData>(t, c, "speech_status", id).await?;
+    check_type(&d, id, JobKind::Speech)?;
     let mut job = speech_job(&d.result, Some(id), d.status.clone())
         .unwrap_or_else(|| SpeechJob::new(Provider::Vmeg, id.clone(), d.status.clone()));
-    job.id = id.clone();
+    job.id = id.clone().with_kind(Provider::Vmeg, JobKind::Speech);
     Ok(with_detail(job, d))
 }

@@ -22,7 +22,7 @@ fn cloned_voices<'a>(
     walk(
         "cloned-voice list",
         move |page| voices_page(t, c, false, name, page),
-        |(v, _)| v.id.clone(),
+        |(v, _)| v.id.as_str().to_owned(),
     )
 }
 
