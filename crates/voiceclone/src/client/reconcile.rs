@@ -76,7 +76,7 @@ impl Client {
                 .as_ref()
                 .and_then(event_task_id)
         {
-            let task = match listed.iter().find(|s| s.id == id) {
+            let task = match listed.iter().find(|s| s.id.as_str() == id.as_str()) {
                 Some(s) => s.clone(),
                 None => self.summary_of(&id, q.kind).await?,
             };
@@ -97,7 +97,10 @@ impl Client {
             && let Some(name) = &q.voice_name
         {
             let made = self.tasks_with_voice_named(name).await?;
-            let tied: Vec<&TaskSummary> = listed.iter().filter(|s| made.contains(&s.id)).collect();
+            let tied: Vec<&TaskSummary> = listed
+                .iter()
+                .filter(|s| made.iter().any(|m| m.as_str() == s.id.as_str()))
+                .collect();
             match tied.as_slice() {
                 [one] => {
                     return Ok(Reconciled::Found {

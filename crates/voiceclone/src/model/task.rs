@@ -37,9 +37,15 @@ impl TaskSummary {
         vendor_type: impl Into<String>,
         status: TaskStatus,
     ) -> Self {
+        let id: JobId = id.into();
+        // Typed when the kind is known, so the id can be stored and used as is.
+        let id = match kind {
+            Some(k) => JobId::typed(provider, k, id.as_str()),
+            None => id,
+        };
         Self {
             provider,
-            id: id.into(),
+            id,
             kind,
             vendor_type: vendor_type.into(),
             status,

@@ -53,7 +53,7 @@ pub(crate) async fn voice_for_task(
     for search in searches {
         let mut voices = cloned_voices(t, c, *search);
         while let Some((voice, task)) = voices.try_next().await? {
-            if task.as_ref() == Some(id) {
+            if task.as_ref().map(JobId::as_str) == Some(id.as_str()) {
                 return Ok(voice);
             }
         }
