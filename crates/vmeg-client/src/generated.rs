@@ -7,7 +7,9 @@
 // - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
 // - progenitor's `api-version` header (neither vendor documents it) is not added
-// - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended) instead of a string reqwest parses on every call
+// - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended; a path without parameters is built once, by `static_request_url`; a trailing plain path parameter is appended to a prefix built once, by `template_request_url`; path parameters are encoded by `client_glue::hooks::encode_segment`, progenitor's `encode_path` without a new string when there is nothing to encode) instead of a string reqwest parses on every call
+// - header parameters are added with `RequestBuilder::header` instead of a header map merged into the request (when every one is required and none is a header the request already has), and operations without header parameters build no (empty) header map
+// - 2xx answers are read by `client_glue::hooks::decode` (progenitor's `ResponseValue::from_response` with the same errors, the headers moved instead of copied, the config's text filter applied)
 // - failure responses left undeclared (22 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
 // - answers read leniently (71 fields of BasicVoice, BasicVoiceListData, BasicVoiceListEnvelope, CloneVoice, CloneVoiceCreateData, CloneVoiceCreateSyncEnvelope, CloneVoiceListData, CloneVoiceListEnvelope, CloneVoiceWebhook, ErrorEnvelope, TaskAcceptedData, TaskAcceptedEnvelope, TaskDetailData, TaskDetailEnvelope, TaskListData, TaskListEnvelope, TaskSummary, TtsCreateData, TtsCreateSyncEnvelope, TtsResult, TtsWebhook, VoidEnvelope): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`; `Code` as `client_glue::Code` (integer or numeric string)
 
@@ -1495,10 +1497,10 @@ Arguments:
         x_idempotency_key: Option<&'a types::VoiceBasicListXIdempotencyKey>,
         body: &'a types::BasicVoiceListRequest,
     ) -> Result<ResponseValue<types::BasicVoiceListEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/voice/basic/list",),
+            "/openapi/v1/assets/voice/basic/list",
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         if let Some(value) = x_idempotency_key {
@@ -1524,7 +1526,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1549,14 +1551,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::VoiceCloneDeleteXIdempotencyKey,
         body: &'a types::CloneVoiceDeleteRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/voice/clone/delete",),
+            "/openapi/v1/assets/voice/clone/delete",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -1567,7 +1566,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "voice_clone_delete",
@@ -1577,7 +1579,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1602,10 +1604,10 @@ Arguments:
         x_idempotency_key: Option<&'a types::VoiceCloneListXIdempotencyKey>,
         body: &'a types::CloneVoiceListRequest,
     ) -> Result<ResponseValue<types::CloneVoiceListEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/voice/clone/list",),
+            "/openapi/v1/assets/voice/clone/list",
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         if let Some(value) = x_idempotency_key {
@@ -1631,7 +1633,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1656,14 +1658,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::VoiceCloneUpdateXIdempotencyKey,
         body: &'a types::CloneVoiceUpdateRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/voice/clone/update",),
+            "/openapi/v1/assets/voice/clone/update",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -1674,7 +1673,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "voice_clone_update",
@@ -1684,7 +1686,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1714,14 +1716,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::CloneVoiceCreateSyncXIdempotencyKey,
         body: &'a types::CloneVoiceCreateRequest,
     ) -> Result<ResponseValue<types::CloneVoiceCreateSyncEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/task/clone-voice/create",),
+            "/openapi/v1/task/clone-voice/create",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -1732,7 +1731,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "clone_voice_create_sync",
@@ -1742,7 +1744,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1772,14 +1774,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::CloneVoiceCreateAsyncXIdempotencyKey,
         body: &'a types::CloneVoiceCreateAsyncRequest,
     ) -> Result<ResponseValue<types::TaskAcceptedEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/task/clone-voice/create-async",),
+            "/openapi/v1/task/clone-voice/create-async",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -1790,7 +1789,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "clone_voice_create_async",
@@ -1800,7 +1802,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1825,14 +1827,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::TtsCreateSyncXIdempotencyKey,
         body: &'a types::TtsCreateRequest,
     ) -> Result<ResponseValue<types::TtsCreateSyncEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/task/tts/create",),
+            "/openapi/v1/task/tts/create",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -1843,7 +1842,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "tts_create_sync",
@@ -1853,7 +1855,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1880,14 +1882,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::TtsCreateAsyncXIdempotencyKey,
         body: &'a types::TtsCreateAsyncRequest,
     ) -> Result<ResponseValue<types::TaskAcceptedEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/task/tts/create-async",),
+            "/openapi/v1/task/tts/create-async",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -1898,7 +1897,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "tts_create_async",
@@ -1908,7 +1910,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1933,14 +1935,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::TasksDeleteXIdempotencyKey,
         body: &'a types::TaskDeleteRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/tasks/delete",),
+            "/openapi/v1/tasks/delete",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -1951,7 +1950,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "tasks_delete",
@@ -1961,7 +1963,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -1984,12 +1986,11 @@ Arguments:
         req_id: Option<&'a str>,
         task_id: &'a str,
     ) -> Result<ResponseValue<types::TaskDetailEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/tasks/detail",),
+            "/openapi/v1/tasks/detail",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2000,7 +2001,6 @@ Arguments:
             )
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
             .query(&progenitor_client::QueryParam::new("taskId", &task_id))
-            .headers(header_map)
             .build()?;
         let info = OperationInfo {
             operation_id: "tasks_detail",
@@ -2010,7 +2010,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2039,12 +2039,11 @@ Arguments:
         status: Option<&'a str>,
         task_type: Option<&'a str>,
     ) -> Result<ResponseValue<types::TaskListEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/tasks/list",),
+            "/openapi/v1/tasks/list",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2058,7 +2057,6 @@ Arguments:
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
             .query(&progenitor_client::QueryParam::new("status", &status))
             .query(&progenitor_client::QueryParam::new("taskType", &task_type))
-            .headers(header_map)
             .build()?;
         let info = OperationInfo {
             operation_id: "tasks_list",
@@ -2068,7 +2066,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
