@@ -100,6 +100,9 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
     remove_panicking_constructor(&mut file);
     prebuilt_urls(&mut file);
     drop_api_version_header(&mut file);
+    inline_header_params(&mut file);
+    drop_empty_header_maps(&mut file);
+    glue_decoding(&mut file);
     let glue = match syn::parse_str::<syn::File>(&glue(&spec.operations)) {
         Ok(g) => g,
         Err(e) => return err(format!("{name}: the xtask's glue does not parse: {e}")),
@@ -110,7 +113,9 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
         "the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body".to_string(),
         "progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor".to_string(),
         "progenitor's `api-version` header (neither vendor documents it) is not added".to_string(),
-        "request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended) instead of a string reqwest parses on every call".to_string(),
+        "request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended; a path without parameters is built once, by `static_request_url`; a trailing plain path parameter is appended to a prefix built once, by `template_request_url`; path parameters are encoded by `client_glue::hooks::encode_segment`, progenitor's `encode_path` without a new string when there is nothing to encode) instead of a string reqwest parses on every call".to_string(),
+        "header parameters are added with `RequestBuilder::header` instead of a header map merged into the request (when every one is required and none is a header the request already has), and operations without header parameters build no (empty) header map".to_string(),
+        "2xx answers are read by `client_glue::hooks::decode` (progenitor's `ResponseValue::from_response` with the same errors, the headers moved instead of copied, the config's text filter applied)".to_string(),
     ];
     notes.extend(shaped.notes);
     let code = format!(
@@ -304,11 +309,31 @@ fn remove_panicking_constructor(file: &mut syn::File) {
 /// `let url = format!("{}/path/{}", self.baseurl, args..)` becomes
 /// `let url = ::client_glue::hooks::request_url(&self.baseurl, self.inner(), &format!("/path/{}", args..))?`:
 /// the same URL, without reqwest parsing the whole of it again on every call (about 12,000
-/// instructions per call, BENCHMARKS.md).
+/// instructions per call, BENCHMARKS.md). A path without parameters becomes
+/// `::client_glue::hooks::static_request_url(&self.baseurl, self.inner(), "/path")?`, built
+/// once per client (about 2,500 more); one with parameters
+/// `::client_glue::hooks::template_request_url(&self.baseurl, self.inner(), "/path/{}", &[args..])?`
+/// (a trailing plain segment is appended to the URL of `/path`, built once per client), its
+/// arguments encoded by `client_glue::hooks::encode_segment` (progenitor's `encode_path`,
+/// without a new string when there is nothing to encode).
 fn prebuilt_urls(file: &mut syn::File) {
     use syn::punctuated::Punctuated;
     use syn::visit_mut::VisitMut;
     use syn::{Expr, Token};
+
+    /// `encode_path(x)` becomes `::client_glue::hooks::encode_segment(x)`: the same text,
+    /// without a new string when there is nothing to encode.
+    fn glue_encoding(arg: Expr) -> Expr {
+        if let Expr::Call(call) = &arg
+            && let Expr::Path(func) = &*call.func
+            && func.path.is_ident("encode_path")
+            && call.args.len() == 1
+        {
+            let inner = &call.args[0];
+            return syn::parse_quote!(::client_glue::hooks::encode_segment(#inner));
+        }
+        arg
+    }
 
     struct Rewrite;
     impl VisitMut for Rewrite {
@@ -328,13 +353,35 @@ fn prebuilt_urls(file: &mut syn::File) {
                     && let Some(rest) = fmt.value().strip_prefix("{}")
                     && quote::quote!(#base).to_string() == "self . baseurl"
                 {
+                    let rest_args: Vec<Expr> = args.map(glue_encoding).collect();
+                    // Only plain `{}` placeholders, one per argument (no escaped braces).
+                    let placeholders = rest.matches("{}").count();
+                    let plain = rest.matches(['{', '}']).count() == 2 * placeholders
+                        && placeholders == rest_args.len();
                     let rest = syn::LitStr::new(rest, fmt.span());
-                    let rest_args: Vec<Expr> = args.collect();
-                    *init.expr = syn::parse_quote!(::client_glue::hooks::request_url(
-                        &self.baseurl,
-                        self.inner(),
-                        &format!(#rest, #(#rest_args),*),
-                    )?);
+                    *init.expr = if rest_args.is_empty() && plain {
+                        // No parameter: the URL is built once per client.
+                        syn::parse_quote!(::client_glue::hooks::static_request_url(
+                            &self.baseurl,
+                            self.inner(),
+                            #rest,
+                        )?)
+                    } else if plain {
+                        // The template and its (encoded) arguments: a trailing plain segment
+                        // is appended to a URL built once per client.
+                        syn::parse_quote!(::client_glue::hooks::template_request_url(
+                            &self.baseurl,
+                            self.inner(),
+                            #rest,
+                            &[#(&*(#rest_args)),*],
+                        )?)
+                    } else {
+                        syn::parse_quote!(::client_glue::hooks::request_url(
+                            &self.baseurl,
+                            self.inner(),
+                            &format!(#rest, #(#rest_args),*),
+                        )?)
+                    };
                 }
             }
             syn::visit_mut::visit_local_mut(self, local);
@@ -359,4 +406,194 @@ fn drop_api_version_header(file: &mut syn::File) {
         }
     }
     Drop.visit_file_mut(file);
+}
+
+/// In a method whose header map stays empty (no header parameter; the `api-version` header is
+/// already gone), `let mut header_map = HeaderMap::with_capacity(..);` and
+/// `.headers(header_map)` are removed: an empty map allocated, merged and dropped on every
+/// call.
+fn drop_empty_header_maps(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+
+    fn is_header_map_local(stmt: &syn::Stmt) -> bool {
+        matches!(stmt, syn::Stmt::Local(l)
+            if matches!(&l.pat, syn::Pat::Ident(p) if p.ident == "header_map"))
+    }
+
+    struct Unmerge;
+    impl VisitMut for Unmerge {
+        fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+            if let syn::Expr::MethodCall(call) = expr
+                && call.method == "headers"
+                && call.args.len() == 1
+                && matches!(call.args.first(), Some(syn::Expr::Path(p)) if p.path.is_ident("header_map"))
+            {
+                let receiver = (*call.receiver).clone();
+                *expr = receiver;
+                self.visit_expr_mut(expr);
+                return;
+            }
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+
+    struct Drop;
+    impl VisitMut for Drop {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            if block.stmts.iter().any(is_header_map_local) {
+                let uses = block
+                    .stmts
+                    .iter()
+                    .filter(|stmt| !is_header_map_local(stmt))
+                    .map(|stmt| quote::quote!(#stmt).to_string())
+                    .filter(|text| text.contains("header_map"))
+                    .collect::<Vec<_>>();
+                // Only `.headers(header_map)` may use it: no append, no other use.
+                let only_merged = uses.len() == 1
+                    && uses[0].matches("header_map").count() == 1
+                    && uses[0].contains(". headers (header_map)");
+                if only_merged {
+                    block.stmts.retain(|stmt| !is_header_map_local(stmt));
+                    for stmt in &mut block.stmts {
+                        Unmerge.visit_stmt_mut(stmt);
+                    }
+                }
+            }
+            syn::visit_mut::visit_block_mut(self, block);
+        }
+    }
+    Drop.visit_file_mut(file);
+}
+
+/// `ResponseValue::from_response(response).await` becomes
+/// `::client_glue::hooks::decode(self.inner(), response).await`: the same value and errors,
+/// without copying the headers, with the client's text filter applied.
+fn glue_decoding(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+
+    struct Rewrite;
+    impl VisitMut for Rewrite {
+        fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
+            if let syn::Expr::Await(awaited) = expr
+                && let syn::Expr::Call(call) = &*awaited.base
+                && let syn::Expr::Path(func) = &*call.func
+                && quote::quote!(#func).to_string() == "ResponseValue :: from_response"
+                && call.args.len() == 1
+            {
+                let response = &call.args[0];
+                *expr =
+                    syn::parse_quote!(::client_glue::hooks::decode(self.inner(), #response).await);
+                return;
+            }
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+    Rewrite.visit_file_mut(file);
+}
+
+/// In a method whose header parameters are all required,
+/// `let mut header_map = ..; header_map.append("Name", value.try_into()?); .. .headers(header_map)`
+/// becomes `.header("Name", HeaderValue::try_from(value)?)` where `.headers(header_map)` was:
+/// the same headers in the same order, without a map allocated, merged and dropped on every
+/// call. `.headers` replaces headers of the same name, `.header` appends, so a block where a
+/// parameter is named like a header the request already has (`Accept`, `Content-Type`) is
+/// left as it is, as is one with an optional header (appended under an `if`).
+fn inline_header_params(file: &mut syn::File) {
+    use syn::visit_mut::VisitMut;
+    use syn::{Expr, Stmt};
+
+    fn is_header_map_local(stmt: &Stmt) -> bool {
+        matches!(stmt, Stmt::Local(l)
+            if matches!(&l.pat, syn::Pat::Ident(p) if p.ident == "header_map"))
+    }
+
+    /// `header_map.append("Name", <value>.try_into()?);` as the name and `<value>`.
+    fn append(stmt: &Stmt) -> Option<(syn::LitStr, Expr)> {
+        let Stmt::Expr(Expr::MethodCall(call), Some(_)) = stmt else {
+            return None;
+        };
+        let Expr::Path(receiver) = &*call.receiver else {
+            return None;
+        };
+        if !receiver.path.is_ident("header_map") || call.method != "append" || call.args.len() != 2
+        {
+            return None;
+        }
+        let Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(name),
+            ..
+        }) = &call.args[0]
+        else {
+            return None;
+        };
+        let Expr::Try(tried) = &call.args[1] else {
+            return None;
+        };
+        let Expr::MethodCall(into) = &*tried.expr else {
+            return None;
+        };
+        if into.method != "try_into" || !into.args.is_empty() {
+            return None;
+        }
+        Some((name.clone(), (*into.receiver).clone()))
+    }
+
+    struct Inline(Vec<(syn::LitStr, Expr)>);
+    impl VisitMut for Inline {
+        fn visit_expr_mut(&mut self, expr: &mut Expr) {
+            if let Expr::MethodCall(call) = expr
+                && call.method == "headers"
+                && call.args.len() == 1
+                && matches!(call.args.first(), Some(Expr::Path(p)) if p.path.is_ident("header_map"))
+            {
+                let mut chain = (*call.receiver).clone();
+                self.visit_expr_mut(&mut chain);
+                for (name, value) in &self.0 {
+                    chain = syn::parse_quote!(#chain.header(
+                        #name,
+                        ::reqwest::header::HeaderValue::try_from(#value)?
+                    ));
+                }
+                *expr = chain;
+                return;
+            }
+            syn::visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+
+    struct Rewrite;
+    impl VisitMut for Rewrite {
+        fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            if block.stmts.iter().any(is_header_map_local) {
+                let appends: Vec<(syn::LitStr, Expr)> =
+                    block.stmts.iter().filter_map(append).collect();
+                let others: Vec<String> = block
+                    .stmts
+                    .iter()
+                    .filter(|stmt| !is_header_map_local(stmt) && append(stmt).is_none())
+                    .map(|stmt| quote::quote!(#stmt).to_string())
+                    .filter(|text| text.contains("header_map"))
+                    .collect();
+                let merged_once = others.len() == 1
+                    && others[0].matches("header_map").count() == 1
+                    && others[0].contains(". headers (header_map)");
+                let distinct = appends.iter().all(|(name, _)| {
+                    let name = name.value();
+                    !name.eq_ignore_ascii_case("accept")
+                        && !name.eq_ignore_ascii_case("content-type")
+                });
+                if !appends.is_empty() && merged_once && distinct {
+                    block
+                        .stmts
+                        .retain(|stmt| !is_header_map_local(stmt) && append(stmt).is_none());
+                    let mut inline = Inline(appends);
+                    for stmt in &mut block.stmts {
+                        inline.visit_stmt_mut(stmt);
+                    }
+                }
+            }
+            syn::visit_mut::visit_block_mut(self, block);
+        }
+    }
+    Rewrite.visit_file_mut(file);
 }

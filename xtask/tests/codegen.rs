@@ -351,3 +351,45 @@ fn shaping_is_listed_in_the_header_and_done() {
         }
     }
 }
+
+/// The per-call rewrites of progenitor's method bodies are applied everywhere they apply:
+/// answers through `client_glue::hooks::decode`, URLs built from a parsed base (once, for a
+/// path without parameters), required header parameters without a header map, and no empty
+/// header map at all.
+#[test]
+fn per_call_rewrites_are_applied() {
+    for target in TARGETS {
+        let g = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        let code = &g.code;
+        let out = target.output;
+        assert!(!code.contains("ResponseValue::from_response("), "{out}");
+        assert!(
+            code.contains("::client_glue::hooks::decode(self.inner(), response)"),
+            "{out}"
+        );
+        assert!(
+            !code.contains("format!(\"{}"),
+            "{out}: a URL still formatted whole"
+        );
+        for op in &g.operations {
+            let name = codegen::rust_name(&op.id);
+            let start = code
+                .find(&format!("pub async fn {name}<"))
+                .unwrap_or_else(|| panic!("{name} in {out}"));
+            let body = &code[start..];
+            let body = &body[..body.find("\n    }\n").unwrap_or(body.len())];
+            let url = if op.path.contains('{') {
+                "::client_glue::hooks::template_request_url("
+            } else {
+                "::client_glue::hooks::static_request_url("
+            };
+            assert!(body.contains(url), "{name} in {out}: {url}");
+            // A header map only where a header parameter is optional.
+            assert_eq!(
+                body.contains("header_map"),
+                body.contains("if let Some(value)"),
+                "{name} in {out}"
+            );
+        }
+    }
+}

@@ -1,10 +1,11 @@
 //! What every call of a generated client carries without being told per call.
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
+
+use crate::TextFilter;
 
 /// The timeout of an operation without one of its own.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -24,16 +25,23 @@ pub enum ConnectError {
     Http(#[from] reqwest::Error),
 }
 
-/// Credentials, timeouts and the body limit of a generated client. Cheap to clone; `Debug`
-/// never shows the key.
+/// Credentials, timeouts, the body limit and the text filter of a generated client. Cheap to
+/// clone; `Debug` never shows the key.
 #[derive(Clone)]
 pub struct ClientConfig {
     pub(crate) authorization: HeaderValue,
     default_timeout: Duration,
-    timeouts: Arc<HashMap<&'static str, Duration>>,
+    /// Per-operation timeouts: a handful at most, so a list (a scan is cheaper than hashing
+    /// the operation's name on every call).
+    timeouts: Arc<Vec<(&'static str, Duration)>>,
     max_response_bytes: usize,
     /// The client's base URL, parsed once (see `hooks::request_url`).
     base: Arc<OnceLock<(String, reqwest::Url)>>,
+    /// The URLs of operations without path parameters, each built once for the base URL
+    /// above (see `hooks::static_request_url`).
+    static_urls: Arc<Mutex<Vec<(&'static str, reqwest::Url)>>>,
+    /// Applied to every `Text` of every answer this client decodes (see `hooks::decode`).
+    pub(crate) text_filter: Option<TextFilter>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -41,8 +49,20 @@ impl std::fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("authorization", &"[redacted]")
             .field("default_timeout", &self.default_timeout)
-            .field("timeouts", &self.timeouts)
+            .field("timeouts", &DebugTimeouts(&self.timeouts))
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("text_filter", &self.text_filter.as_ref().map(|_| "set"))
+            .finish()
+    }
+}
+
+/// The per-operation timeouts, shown as a map.
+struct DebugTimeouts<'a>(&'a [(&'static str, Duration)]);
+
+impl std::fmt::Debug for DebugTimeouts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(op, t)| (op, t)))
             .finish()
     }
 }
@@ -60,9 +80,11 @@ impl ClientConfig {
         Ok(Self {
             authorization,
             default_timeout: DEFAULT_TIMEOUT,
-            timeouts: Arc::new(HashMap::new()),
+            timeouts: Arc::new(Vec::new()),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             base: Arc::new(OnceLock::new()),
+            static_urls: Arc::new(Mutex::new(Vec::new())),
+            text_filter: None,
         })
     }
 
@@ -77,7 +99,11 @@ impl ClientConfig {
     /// (`clone_voice_create`, `get_audio_task`, ...).
     #[must_use]
     pub fn with_operation_timeout(mut self, operation_id: &'static str, timeout: Duration) -> Self {
-        Arc::make_mut(&mut self.timeouts).insert(operation_id, timeout);
+        let timeouts = Arc::make_mut(&mut self.timeouts);
+        match timeouts.iter_mut().find(|(op, _)| *op == operation_id) {
+            Some((_, t)) => *t = timeout,
+            None => timeouts.push((operation_id, timeout)),
+        }
         self
     }
 
@@ -88,12 +114,21 @@ impl ClientConfig {
         self
     }
 
+    /// Every string of every answer this client decodes passes through `filter` as it is
+    /// read (a [`Text`](crate::Text) is filtered as it is decoded; see [`crate::wire`]), as
+    /// when each call is wrapped in [`with_text_filter`](crate::wire::with_text_filter).
+    #[must_use]
+    pub fn with_text_filter(mut self, filter: TextFilter) -> Self {
+        self.text_filter = Some(filter);
+        self
+    }
+
     /// The timeout an operation gets.
     pub fn timeout_for(&self, operation_id: &str) -> Duration {
         self.timeouts
-            .get(operation_id)
-            .copied()
-            .unwrap_or(self.default_timeout)
+            .iter()
+            .find(|(op, _)| *op == operation_id)
+            .map_or(self.default_timeout, |(_, t)| *t)
     }
 
     /// The response body limit.
@@ -112,6 +147,32 @@ impl ClientConfig {
         let _ = self.base.set((baseurl.to_owned(), url.clone()));
         Some(url)
     }
+
+    /// The URL of `path` (a path without parameters) under `baseurl`, built by `build` once
+    /// per config; built every time for a base URL other than the one parsed first.
+    pub(crate) fn static_url(
+        &self,
+        baseurl: &str,
+        path: &'static str,
+        build: impl FnOnce() -> Option<reqwest::Url>,
+    ) -> Option<reqwest::Url> {
+        let cacheable = self.base.get().is_some_and(|(raw, _)| raw == baseurl);
+        if cacheable {
+            let urls = self.static_urls.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, url)) = urls.iter().find(|(p, _)| *p == path) {
+                return Some(url.clone());
+            }
+        }
+        let url = build()?;
+        // `build` parsed `baseurl` if nothing had been parsed yet.
+        if cacheable || self.base.get().is_some_and(|(raw, _)| raw == baseurl) {
+            let mut urls = self.static_urls.lock().unwrap_or_else(|p| p.into_inner());
+            if !urls.iter().any(|(p, _)| *p == path) {
+                urls.push((path, url.clone()));
+            }
+        }
+        Some(url)
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +189,9 @@ mod tests {
             .with_operation_timeout("slow_op", Duration::from_secs(90));
         assert!(!format!("{c:?}").contains("sk-secret"));
         assert_eq!(c.timeout_for("slow_op"), Duration::from_secs(90));
+        let c = c.with_operation_timeout("slow_op", Duration::from_secs(60));
+        assert_eq!(c.timeout_for("slow_op"), Duration::from_secs(60));
+        assert!(format!("{c:?}").contains(r#"timeouts: {"slow_op": 60s}"#));
         assert_eq!(c.timeout_for("other"), Duration::from_secs(5));
         assert!(matches!(
             ClientConfig::bearer("  "),

@@ -4,8 +4,9 @@
 //! `exec` a `reqwest::Result`), so they only prepare and bound requests; classifying failures
 //! is left to the caller (the `voiceclone` adapter).
 
-use progenitor_client::OperationInfo;
+use progenitor_client::{OperationInfo, ResponseValue};
 use reqwest::header::AUTHORIZATION;
+use serde::de::DeserializeOwned;
 
 use crate::ClientConfig;
 
@@ -35,6 +36,7 @@ mod tests {
             assert_eq!(url.ok().as_deref(), Some(want), "{base} {path}");
         }
         assert!(request_url::<()>("not a url", &c, "/a").is_err());
+        assert!(template_request_url::<()>("not a url", &c, "/a/{}", &["x"]).is_err());
         // The same URL reqwest would have parsed from `format!("{base}{path}")`.
         for (base, path) in [
             ("http://127.0.0.1:1", "/x/%2e%2e/y"),
@@ -46,6 +48,53 @@ mod tests {
                 .map(String::from)
                 .ok();
             assert_eq!(ours, parsed, "{base} {path}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    fn config() -> ClientConfig {
+        let Ok(c) = ClientConfig::bearer("k") else {
+            unreachable!("a plain key is valid")
+        };
+        c
+    }
+
+    /// Every template URL is the URL of the substituted path, fast path or not, and stays so
+    /// once the prefix is cached.
+    #[test]
+    fn template_urls_are_the_substituted_paths() {
+        let segments = [
+            "audio_1", "a.b", "A-Z~_", "0", "", ".", "..", "%2e", "%2E%2e", ".%2e", "a%2Fb",
+            "a\\b", "a b", "a:b", "a;b=c", "x?y", "x#y", "%", "%zz", "\u{e9}", "%C3%A9", "a/b",
+            "...", "a\tb", "~",
+        ];
+        let templates: [&'static str; 5] =
+            ["/x/audios/{}", "/{}", "/a/{}/b", "/a/{}/b/{}", "/a/{}"];
+        for base in [
+            "http://127.0.0.1:8080",
+            "https://h.example/prefix",
+            "https://h.example/prefix/",
+            "http://h.example/p?q=1",
+        ] {
+            let c = config();
+            for _round in 0..2 {
+                for template in templates {
+                    for seg in segments {
+                        let args: Vec<&str> = vec![seg; template.matches("{}").count()];
+                        let path = template.replace("{}", seg);
+                        let want = request_url::<()>(base, &c, &path).map(String::from).ok();
+                        let got = template_request_url::<()>(base, &c, template, &args)
+                            .map(String::from)
+                            .ok();
+                        assert_eq!(got, want, "{base} {template} {seg:?}");
+                        assert_eq!(encode_segment(seg), progenitor_client::encode_path(seg));
+                    }
+                }
+            }
         }
     }
 }
@@ -74,9 +123,122 @@ pub fn request_url<E>(
             "the client's base URL does not parse".to_owned(),
         ));
     };
-    let joined = format!("{}{path}", url.path().trim_end_matches('/'));
-    url.set_path(&joined);
+    let base_path = url.path().trim_end_matches('/');
+    if base_path.is_empty() {
+        // The common base URL, without a path of its own: `path` is the whole path.
+        url.set_path(path);
+    } else {
+        let joined = format!("{base_path}{path}");
+        url.set_path(&joined);
+    }
     Ok(url)
+}
+
+/// [`request_url`] for a path without parameters: the URL is built once per config and
+/// cloned afterwards (the xtask makes the generated methods whose path has no parameter call
+/// this).
+// The error type is progenitor's, so that the generated methods can use `?` on it.
+#[allow(clippy::result_large_err)]
+pub fn static_request_url<E>(
+    baseurl: &str,
+    config: &ClientConfig,
+    path: &'static str,
+) -> Result<reqwest::Url, progenitor_client::Error<E>> {
+    match config.static_url(baseurl, path, || {
+        request_url::<()>(baseurl, config, path).ok()
+    }) {
+        Some(url) => Ok(url),
+        None => request_url(baseurl, config, path),
+    }
+}
+
+/// [`request_url`] for a path template whose placeholders (`{}`) are filled with `args`
+/// (each already percent-encoded, as progenitor's `encode_path` does), with the same result:
+/// `request_url(baseurl, config, &template_with_args_substituted)`. A template `"<path>/{}"`
+/// whose argument is a plain segment (ASCII letters, digits, `-`, `.`, `_`, `~`; not `.` or
+/// `..`) appends it to the URL of `<path>`, built once per config, instead of parsing the
+/// whole path again (the xtask makes the generated methods call this).
+// The error type is progenitor's, so that the generated methods can use `?` on it.
+#[allow(clippy::result_large_err)]
+pub fn template_request_url<E>(
+    baseurl: &str,
+    config: &ClientConfig,
+    template: &'static str,
+    args: &[&str],
+) -> Result<reqwest::Url, progenitor_client::Error<E>> {
+    if let ([segment], Some(prefix)) = (args, template.strip_suffix("/{}"))
+        && !prefix.contains(['{', '}'])
+        && is_plain_segment(segment)
+        && let Some(mut url) = config.static_url(baseurl, prefix, || {
+            request_url::<()>(baseurl, config, prefix).ok()
+        })
+    {
+        // A plain segment is appended as it is, as parsing the whole path would leave it.
+        let appended = url.path_segments_mut().map(|mut s| {
+            s.push(segment);
+        });
+        if appended.is_ok() {
+            return Ok(url);
+        }
+    }
+    let mut path =
+        String::with_capacity(template.len() + args.iter().map(|a| a.len()).sum::<usize>());
+    let mut args = args.iter();
+    let mut pieces = template.split("{}");
+    if let Some(first) = pieces.next() {
+        path.push_str(first);
+    }
+    for piece in pieces {
+        path.push_str(args.next().copied().unwrap_or_default());
+        path.push_str(piece);
+    }
+    request_url(baseurl, config, &path)
+}
+
+/// `progenitor_client::encode_path(segment)` (what the generated methods percent-encode path
+/// parameters with), without a new string when there is nothing to encode.
+pub fn encode_segment(segment: &str) -> std::borrow::Cow<'_, str> {
+    // A plain segment holds no character `encode_path` encodes.
+    if is_plain_segment(segment) {
+        std::borrow::Cow::Borrowed(segment)
+    } else {
+        std::borrow::Cow::Owned(progenitor_client::encode_path(segment))
+    }
+}
+
+/// A path segment that parsing leaves as it is and that is no dot segment.
+fn is_plain_segment(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment != "."
+        && segment != ".."
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// A 2xx answer read as JSON into `T`, with the errors of progenitor's
+/// `ResponseValue::from_response` (which the xtask replaces with this), but the headers moved
+/// instead of copied, and the config's text filter (if any) applied to every string decoded.
+pub async fn decode<T: DeserializeOwned, E>(
+    config: &ClientConfig,
+    mut response: reqwest::Response,
+) -> Result<ResponseValue<T>, progenitor_client::Error<E>> {
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let full = response
+        .bytes()
+        .await
+        .map_err(progenitor_client::Error::ResponseBodyError)?;
+    let decoded = match &config.text_filter {
+        Some(filter) => {
+            crate::wire::with_text_filter_sync(filter, || serde_json::from_slice::<T>(&full))
+        }
+        None => serde_json::from_slice::<T>(&full),
+    };
+    match decoded {
+        Ok(inner) => Ok(ResponseValue::new(inner, status, headers)),
+        Err(e) => Err(progenitor_client::Error::InvalidResponsePayload(full, e)),
+    }
 }
 
 /// Sends, and bounds the response body: reading more than the configured limit fails with a

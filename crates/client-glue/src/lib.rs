@@ -5,7 +5,9 @@
 //!
 //! - [`ClientConfig`]: the bearer credentials, the per-operation timeouts and the response
 //!   body limit every call of a generated client gets, through its `ClientHooks` impl (which
-//!   `cargo xtask codegen` writes and which calls [`hooks::prepare`] and [`hooks::execute`]).
+//!   `cargo xtask codegen` writes and which calls [`hooks::prepare`] and [`hooks::execute`]),
+//!   and an optional text filter every string of its answers passes through
+//!   ([`hooks::decode`], which the generated methods read their answers with).
 //! - [`wire`]: the lenient types the xtask substitutes for what vendors send loosely:
 //!   [`Code`] (integer or numeric string), [`Text`] (string, or a number kept as its exact
 //!   text, so big numeric ids never become floats), [`Int`], [`Number`] and [`RawJson`]

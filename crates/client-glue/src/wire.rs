@@ -88,15 +88,28 @@ fn is_number(text: &str) -> bool {
     matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9'))
 }
 
+/// The text of a string value without its quotes, when it holds no escape (then it is the
+/// string itself, without a second parse); `None` for anything else.
+fn unescaped_inner(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.bytes().any(|b| b == b'\\')).then_some(inner)
+}
+
 /// An integer from a number or a numeric string (`20000`, `"20000"`, `20000.0`).
 fn integer(text: &str) -> Option<i64> {
     let text = text.trim();
-    let inner = if text.starts_with('"') {
-        serde_json::from_str::<String>(text).ok()?
-    } else {
-        text.to_owned()
-    };
-    let inner = inner.trim();
+    if !text.starts_with('"') {
+        return integer_in(text);
+    }
+    match unescaped_inner(text) {
+        Some(inner) => integer_in(inner),
+        None => integer_in(&serde_json::from_str::<String>(text).ok()?),
+    }
+}
+
+/// The integer a number's text (or a string's content) says, if it is an exact one.
+fn integer_in(text: &str) -> Option<i64> {
+    let inner = text.trim();
     if let Ok(i) = inner.parse::<i64>() {
         return Some(i);
     }
@@ -157,15 +170,19 @@ impl<'de> Deserialize<'de> for Text {
         let Some(r) = raw(d)? else {
             return Ok(Text(None));
         };
-        let text = r.get();
+        // The raw value's own allocation becomes the string: one allocation per string.
+        let mut text = String::from(Box::<str>::from(r));
         let value = if text.starts_with('"') {
-            // Without escapes the string is the text between the quotes: no second parse.
-            match text.get(1..text.len().saturating_sub(1)) {
-                Some(inner) if text.len() >= 2 && !inner.contains('\\') => Some(inner.to_owned()),
-                _ => serde_json::from_str::<String>(text).ok(),
+            if unescaped_inner(&text).is_some() {
+                // Without escapes the string is the text between the quotes: no second parse.
+                text.pop();
+                text.remove(0);
+                Some(text)
+            } else {
+                serde_json::from_str::<String>(&text).ok()
             }
-        } else if is_number(text) {
-            Some(text.to_owned())
+        } else if is_number(&text) {
+            Some(text)
         } else {
             None
         };
@@ -242,12 +259,17 @@ impl<'de> Deserialize<'de> for Number {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = raw(d)?.and_then(|r| {
             let text = r.get();
-            let inner = if text.starts_with('"') {
-                serde_json::from_str::<String>(text).ok()?
-            } else {
-                text.to_owned()
-            };
-            inner.trim().parse::<f64>().ok()
+            if !text.starts_with('"') {
+                return text.trim().parse::<f64>().ok();
+            }
+            match unescaped_inner(text) {
+                Some(inner) => inner.trim().parse::<f64>().ok(),
+                None => serde_json::from_str::<String>(text)
+                    .ok()?
+                    .trim()
+                    .parse::<f64>()
+                    .ok(),
+            }
         });
         Ok(Number(value.filter(|f| f.is_finite())))
     }

@@ -7,7 +7,9 @@
 // - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
 // - progenitor's `api-version` header (neither vendor documents it) is not added
-// - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended) instead of a string reqwest parses on every call
+// - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended; a path without parameters is built once, by `static_request_url`; a trailing plain path parameter is appended to a prefix built once, by `template_request_url`; path parameters are encoded by `client_glue::hooks::encode_segment`, progenitor's `encode_path` without a new string when there is nothing to encode) instead of a string reqwest parses on every call
+// - header parameters are added with `RequestBuilder::header` instead of a header map merged into the request (when every one is required and none is a header the request already has), and operations without header parameters build no (empty) header map
+// - 2xx answers are read by `client_glue::hooks::decode` (progenitor's `ResponseValue::from_response` with the same errors, the headers moved instead of copied, the config's text filter applied)
 // - failure responses left undeclared (6 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
 // - answers read leniently (19 fields of AudioTask, CreateAudioEnvelope, CreateCloneEnvelope, ErrorEnvelope, GetAudioTaskEnvelope, UploadFileEnvelope, UploadedFile): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`; `Code` as `client_glue::Code` (integer or numeric string)
 
@@ -656,12 +658,12 @@ Arguments:
         &'a self,
         id: &'a str,
     ) -> Result<ResponseValue<types::GetAudioTaskEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::template_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/api/open-api/v1/audios/{}", encode_path(& id.to_string())),
+            "/api/open-api/v1/audios/{}",
+            &[&*(::client_glue::hooks::encode_segment(&id.to_string()))],
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -670,7 +672,6 @@ Arguments:
                 ::reqwest::header::ACCEPT,
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
-            .headers(header_map)
             .build()?;
         let info = OperationInfo {
             operation_id: "get_audio_task",
@@ -680,7 +681,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -699,12 +700,11 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/audios`
         &'a self,
         body: &'a types::CreateAudioRequest,
     ) -> Result<ResponseValue<types::CreateAudioEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/api/open-api/v1/soundCloning/audios",),
+            "/api/open-api/v1/soundCloning/audios",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -714,7 +714,6 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/audios`
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
             .json(&body)
-            .headers(header_map)
             .build()?;
         let info = OperationInfo {
             operation_id: "create_audio",
@@ -724,7 +723,7 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/audios`
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -744,12 +743,11 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/clones`
         &'a self,
         body: &'a types::CreateCloneRequest,
     ) -> Result<ResponseValue<types::CreateCloneEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/api/open-api/v1/soundCloning/clones",),
+            "/api/open-api/v1/soundCloning/clones",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -759,7 +757,6 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/clones`
                 ::reqwest::header::HeaderValue::from_static("application/json"),
             )
             .json(&body)
-            .headers(header_map)
             .build()?;
         let info = OperationInfo {
             operation_id: "create_clone",
@@ -769,7 +766,7 @@ Sends a `POST` request to `/api/open-api/v1/soundCloning/clones`
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }

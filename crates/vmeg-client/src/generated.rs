@@ -7,7 +7,9 @@
 // - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
 // - progenitor's `api-version` header (neither vendor documents it) is not added
-// - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended) instead of a string reqwest parses on every call
+// - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended; a path without parameters is built once, by `static_request_url`; a trailing plain path parameter is appended to a prefix built once, by `template_request_url`; path parameters are encoded by `client_glue::hooks::encode_segment`, progenitor's `encode_path` without a new string when there is nothing to encode) instead of a string reqwest parses on every call
+// - header parameters are added with `RequestBuilder::header` instead of a header map merged into the request (when every one is required and none is a header the request already has), and operations without header parameters build no (empty) header map
+// - 2xx answers are read by `client_glue::hooks::decode` (progenitor's `ResponseValue::from_response` with the same errors, the headers moved instead of copied, the config's text filter applied)
 // - failure responses left undeclared (38 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
 // - answers read leniently (101 fields of BasicVoice, BasicVoiceListData, BasicVoiceListEnvelope, CloneVoice, CloneVoiceCreateData, CloneVoiceCreateSyncEnvelope, CloneVoiceListData, CloneVoiceListEnvelope, CloneVoiceWebhook, ErrorEnvelope, Material, MaterialEnvelope, MaterialListData, MaterialListEnvelope, MaterialMultipartInitiateData, MaterialMultipartInitiateEnvelope, MaterialMultipartPresignData, MaterialMultipartPresignEnvelope, MaterialPartUrl, MaterialUploadUrlData, MaterialUploadUrlEnvelope, TaskAcceptedData, TaskAcceptedEnvelope, TaskDetailData, TaskDetailEnvelope, TaskListData, TaskListEnvelope, TaskSummary, TtsCreateData, TtsCreateSyncEnvelope, TtsResult, TtsWebhook, VoidEnvelope): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`; `Code` as `client_glue::Code` (integer or numeric string)
 
@@ -2262,14 +2264,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::MaterialDeleteXIdempotencyKey,
         body: &'a types::MaterialDeleteRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/material/delete",),
+            "/openapi/v1/assets/material/delete",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2280,7 +2279,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "material_delete",
@@ -2290,7 +2292,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2313,12 +2315,11 @@ Arguments:
         page_size: Option<i64>,
         req_id: Option<&'a str>,
     ) -> Result<ResponseValue<types::MaterialListEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/material/list",),
+            "/openapi/v1/assets/material/list",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2330,7 +2331,6 @@ Arguments:
             .query(&progenitor_client::QueryParam::new("currentPage", &current_page))
             .query(&progenitor_client::QueryParam::new("pageSize", &page_size))
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
             .build()?;
         let info = OperationInfo {
             operation_id: "material_list",
@@ -2340,7 +2340,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2370,14 +2370,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::MaterialUploadCompleteXIdempotencyKey,
         body: &'a types::MaterialUploadCompleteRequest,
     ) -> Result<ResponseValue<types::MaterialEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/material/upload/complete",),
+            "/openapi/v1/assets/material/upload/complete",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2388,7 +2385,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "material_upload_complete",
@@ -2398,7 +2398,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2431,14 +2431,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::MaterialGenUploadUrlXIdempotencyKey,
         body: &'a types::MaterialFileRequest,
     ) -> Result<ResponseValue<types::MaterialUploadUrlEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/material/upload/gen-upload-url",),
+            "/openapi/v1/assets/material/upload/gen-upload-url",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2449,7 +2446,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "material_gen_upload_url",
@@ -2459,7 +2459,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2488,14 +2488,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::MaterialMultipartAbortXIdempotencyKey,
         body: &'a types::MaterialMultipartAbortRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/material/upload/multipart/abort",),
+            "/openapi/v1/assets/material/upload/multipart/abort",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2506,7 +2503,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "material_multipart_abort",
@@ -2516,7 +2516,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2545,14 +2545,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::MaterialMultipartCompleteXIdempotencyKey,
         body: &'a types::MaterialMultipartCompleteRequest,
     ) -> Result<ResponseValue<types::MaterialEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/material/upload/multipart/complete",),
+            "/openapi/v1/assets/material/upload/multipart/complete",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2563,7 +2560,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "material_multipart_complete",
@@ -2573,7 +2573,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2603,14 +2603,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::MaterialMultipartInitiateXIdempotencyKey,
         body: &'a types::MaterialFileRequest,
     ) -> Result<ResponseValue<types::MaterialMultipartInitiateEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/material/upload/multipart/initiate",),
+            "/openapi/v1/assets/material/upload/multipart/initiate",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2621,7 +2618,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "material_multipart_initiate",
@@ -2631,7 +2631,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2661,14 +2661,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::MaterialMultipartPresignXIdempotencyKey,
         body: &'a types::MaterialMultipartPresignRequest,
     ) -> Result<ResponseValue<types::MaterialMultipartPresignEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/material/upload/multipart/presign-parts",),
+            "/openapi/v1/assets/material/upload/multipart/presign-parts",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2679,7 +2676,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "material_multipart_presign",
@@ -2689,7 +2689,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2714,10 +2714,10 @@ Arguments:
         x_idempotency_key: Option<&'a types::VoiceBasicListXIdempotencyKey>,
         body: &'a types::BasicVoiceListRequest,
     ) -> Result<ResponseValue<types::BasicVoiceListEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/voice/basic/list",),
+            "/openapi/v1/assets/voice/basic/list",
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         if let Some(value) = x_idempotency_key {
@@ -2743,7 +2743,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2768,14 +2768,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::VoiceCloneDeleteXIdempotencyKey,
         body: &'a types::CloneVoiceDeleteRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/voice/clone/delete",),
+            "/openapi/v1/assets/voice/clone/delete",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2786,7 +2783,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "voice_clone_delete",
@@ -2796,7 +2796,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2821,10 +2821,10 @@ Arguments:
         x_idempotency_key: Option<&'a types::VoiceCloneListXIdempotencyKey>,
         body: &'a types::CloneVoiceListRequest,
     ) -> Result<ResponseValue<types::CloneVoiceListEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/voice/clone/list",),
+            "/openapi/v1/assets/voice/clone/list",
         )?;
         let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
         if let Some(value) = x_idempotency_key {
@@ -2850,7 +2850,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2875,14 +2875,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::VoiceCloneUpdateXIdempotencyKey,
         body: &'a types::CloneVoiceUpdateRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/assets/voice/clone/update",),
+            "/openapi/v1/assets/voice/clone/update",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2893,7 +2890,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "voice_clone_update",
@@ -2903,7 +2903,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2933,14 +2933,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::CloneVoiceCreateSyncXIdempotencyKey,
         body: &'a types::CloneVoiceCreateRequest,
     ) -> Result<ResponseValue<types::CloneVoiceCreateSyncEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/task/clone-voice/create",),
+            "/openapi/v1/task/clone-voice/create",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -2951,7 +2948,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "clone_voice_create_sync",
@@ -2961,7 +2961,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -2991,14 +2991,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::CloneVoiceCreateAsyncXIdempotencyKey,
         body: &'a types::CloneVoiceCreateAsyncRequest,
     ) -> Result<ResponseValue<types::TaskAcceptedEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/task/clone-voice/create-async",),
+            "/openapi/v1/task/clone-voice/create-async",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -3009,7 +3006,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "clone_voice_create_async",
@@ -3019,7 +3019,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -3044,14 +3044,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::TtsCreateSyncXIdempotencyKey,
         body: &'a types::TtsCreateRequest,
     ) -> Result<ResponseValue<types::TtsCreateSyncEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/task/tts/create",),
+            "/openapi/v1/task/tts/create",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -3062,7 +3059,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "tts_create_sync",
@@ -3072,7 +3072,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -3099,14 +3099,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::TtsCreateAsyncXIdempotencyKey,
         body: &'a types::TtsCreateAsyncRequest,
     ) -> Result<ResponseValue<types::TaskAcceptedEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/task/tts/create-async",),
+            "/openapi/v1/task/tts/create-async",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -3117,7 +3114,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "tts_create_async",
@@ -3127,7 +3127,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -3152,14 +3152,11 @@ intent, use a new key for new work. Must not be blank after trimming.
         x_idempotency_key: &'a types::TasksDeleteXIdempotencyKey,
         body: &'a types::TaskDeleteRequest,
     ) -> Result<ResponseValue<types::VoidEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/tasks/delete",),
+            "/openapi/v1/tasks/delete",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
-        header_map
-            .append("X-Idempotency-Key", x_idempotency_key.to_string().try_into()?);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -3170,7 +3167,10 @@ intent, use a new key for new work. Must not be blank after trimming.
             )
             .json(&body)
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
-            .headers(header_map)
+            .header(
+                "X-Idempotency-Key",
+                ::reqwest::header::HeaderValue::try_from(x_idempotency_key.to_string())?,
+            )
             .build()?;
         let info = OperationInfo {
             operation_id: "tasks_delete",
@@ -3180,7 +3180,7 @@ intent, use a new key for new work. Must not be blank after trimming.
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -3203,12 +3203,11 @@ Arguments:
         req_id: Option<&'a str>,
         task_id: &'a str,
     ) -> Result<ResponseValue<types::TaskDetailEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/tasks/detail",),
+            "/openapi/v1/tasks/detail",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -3219,7 +3218,6 @@ Arguments:
             )
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
             .query(&progenitor_client::QueryParam::new("taskId", &task_id))
-            .headers(header_map)
             .build()?;
         let info = OperationInfo {
             operation_id: "tasks_detail",
@@ -3229,7 +3227,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
@@ -3258,12 +3256,11 @@ Arguments:
         status: Option<&'a str>,
         task_type: Option<&'a str>,
     ) -> Result<ResponseValue<types::TaskListEnvelope>, Error<()>> {
-        let url = ::client_glue::hooks::request_url(
+        let url = ::client_glue::hooks::static_request_url(
             &self.baseurl,
             self.inner(),
-            &format!("/openapi/v1/tasks/list",),
+            "/openapi/v1/tasks/list",
         )?;
-        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
         #[allow(unused_mut)]
         let mut request = self
             .client
@@ -3277,7 +3274,6 @@ Arguments:
             .query(&progenitor_client::QueryParam::new("req_id", &req_id))
             .query(&progenitor_client::QueryParam::new("status", &status))
             .query(&progenitor_client::QueryParam::new("taskType", &task_type))
-            .headers(header_map)
             .build()?;
         let info = OperationInfo {
             operation_id: "tasks_list",
@@ -3287,7 +3283,7 @@ Arguments:
         self.post(&result, &info).await?;
         let response = result?;
         match response.status().as_u16() {
-            200u16 => ResponseValue::from_response(response).await,
+            200u16 => ::client_glue::hooks::decode(self.inner(), response).await,
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }

@@ -9,8 +9,10 @@
 //!
 //! The scrubber reaches the decoders as a text filter: every `client_glue::Text` of a
 //! generated answer type and every lenient field of [`crate::wire`] passes through it as it
-//! is decoded (a thread-local set while a generated call is polled, or by [`decoding_with`]),
-//! so no string is missed and the key is never threaded through serde.
+//! is decoded (a thread-local set while an answer is decoded: by the generated clients, whose
+//! config carries the filter, see `provider::Connect::config` and `client_glue::hooks::decode`,
+//! and by this crate's own decoding through [`decoding_with`]), so no string is missed and the
+//! key is never threaded through serde.
 
 use std::borrow::Cow;
 use std::sync::Arc;

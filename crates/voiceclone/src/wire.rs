@@ -125,6 +125,19 @@ pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<S
     Ok(value.map(crate::scrub::server_string))
 }
 
+/// `raw`, trimmed and ASCII-lowercased in `buf`, to match against a table of status words
+/// (all ASCII) without allocating: what `raw.trim().to_ascii_lowercase()` would give, or `""`
+/// when that is longer than `buf` (longer than any word a table lists, so it matches none).
+pub(crate) fn status_word<'a>(raw: &str, buf: &'a mut [u8; 32]) -> &'a str {
+    let word = raw.trim().as_bytes();
+    let Some(out) = buf.get_mut(..word.len()) else {
+        return "";
+    };
+    out.copy_from_slice(word);
+    out.make_ascii_lowercase();
+    std::str::from_utf8(out).unwrap_or_default()
+}
+
 /// The longest id this crate accepts from a server or a caller.
 pub(crate) const MAX_ID_CHARS: usize = 256;
 
@@ -169,6 +182,19 @@ mod tests {
         s: Option<String>,
         #[serde(default)]
         after: Option<String>,
+    }
+
+    #[test]
+    fn status_words_are_trimmed_and_lowercased_in_place() {
+        let mut buf = [0u8; 32];
+        for raw in ["Running", "  FINISHED\n", "in-Progress", "", "é", "Ünknown"] {
+            assert_eq!(
+                status_word(raw, &mut buf),
+                raw.trim().to_ascii_lowercase(),
+                "{raw}"
+            );
+        }
+        assert_eq!(status_word(&"x".repeat(33), &mut buf), "");
     }
 
     fn probe(json: &str) -> Probe {

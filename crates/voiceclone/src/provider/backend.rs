@@ -27,8 +27,9 @@ pub(crate) struct Connect {
 }
 
 impl Connect {
-    /// The generated client's configuration: bearer key, body limit, and timeouts (one for
-    /// everything when the caller set one; else the default, with `long_ops` given theirs).
+    /// The generated client's configuration: bearer key, body limit, the key's text filter
+    /// (every answer is scrubbed as it is decoded), and timeouts (one for everything when the
+    /// caller set one; else the default, with `long_ops` given theirs).
     pub(crate) fn config(
         &self,
         long_ops: &[(&'static str, Duration)],
@@ -38,7 +39,11 @@ impl Connect {
                 Error::invalid_input("api_key", "cannot be sent in an HTTP header")
                     .with_provider(self.provider)
             })?
-            .with_max_response_bytes(self.max_response_bytes);
+            .with_max_response_bytes(self.max_response_bytes)
+            // Every string of every answer is scrubbed of the key as it is decoded.
+            .with_text_filter(crate::scrub::text_filter(&std::sync::Arc::new(
+                crate::scrub::Scrubber::new(self.api_key.expose()),
+            )));
         match self.timeout_override {
             Some(t) => config = config.with_timeout(t),
             None => {

@@ -102,7 +102,8 @@ pub(crate) struct Transport {
     pub(crate) sleeper: Arc<dyn Sleeper>,
     /// Removes the key from everything read from the server.
     pub(crate) scrubber: Arc<Scrubber>,
-    /// The same, as the generated clients' text filter.
+    /// The same, as a text filter, for the answers decoded here (failure statuses, unreadable
+    /// 200s); the generated clients' configs carry their own (`provider::Connect::config`).
     pub(crate) text_filter: TextFilter,
     /// The largest response body read; a larger one is abandoned while streaming.
     pub(crate) max_response_bytes: usize,
@@ -166,7 +167,9 @@ impl Transport {
                             .with_phase(Phase::NotSent)
                             .with_message("client is shutting down")
                     })?;
-                    let data = self.attempt::<E, _>(attempt, send()).await?;
+                    // Boxed where it is made: the generated call's future (over a kilobyte)
+                    // is then moved as a pointer, not copied from future to future.
+                    let data = self.attempt::<E, _>(attempt, Box::pin(send())).await?;
                     if let Some(id_of) = task_id
                         && data
                             .as_ref()
@@ -201,11 +204,10 @@ impl Transport {
         let span = tracing::Span::current();
         span.record("attempt", attempt);
         let started = Instant::now();
-        let filtered = client_glue::wire::with_text_filter(
-            Arc::clone(&self.text_filter),
-            crate::connection_limit::in_request_task(generated),
-        );
-        let (status, closing, outcome) = match filtered.await {
+        // The generated client scrubs every string of the answer as it decodes it: its
+        // config carries the key's text filter (`provider::Connect::config`).
+        let generated = crate::connection_limit::in_request_task(generated);
+        let (status, closing, outcome) = match generated.await {
             Ok(value) => {
                 let status = value.status().as_u16();
                 let closing = closes(value.headers());

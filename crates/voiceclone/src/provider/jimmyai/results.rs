@@ -15,7 +15,8 @@ pub(super) fn text(t: Option<&Text>) -> Option<&str> {
 
 /// JimmyAI status string -> [`TaskStatus`]; all four values are documented.
 pub(crate) fn map_status(raw: &str) -> TaskStatus {
-    match raw.trim().to_ascii_lowercase().as_str() {
+    let mut buf = [0; 32];
+    match crate::wire::status_word(raw, &mut buf) {
         "queued" => TaskStatus::Queued,
         "processing" => TaskStatus::Running,
         "completed" => TaskStatus::Succeeded,

@@ -19,7 +19,8 @@ pub(super) fn text(t: Option<&Text>) -> Option<&str> {
 /// VMEG status string -> [`TaskStatus`]. Documented (media translation and App-Synced):
 /// `running`, `finished`, `failed`. Everything else here is an assumption.
 pub(crate) fn map_status(raw: &str) -> TaskStatus {
-    match raw.trim().to_ascii_lowercase().as_str() {
+    let mut buf = [0; 32];
+    match crate::wire::status_word(raw, &mut buf) {
         "running" => TaskStatus::Running,
         "finished" => TaskStatus::Succeeded,
         "failed" => TaskStatus::Failed,
