@@ -282,11 +282,11 @@ impl Client {
                         "the vendor said the key was already used (the first submit was accepted), but looking its task up failed",
                     )
                 })?;
-                Ok(Resubmitted::AlreadyAccepted(AlreadyAccepted {
+                Ok(Resubmitted::AlreadyAccepted(Box::new(AlreadyAccepted {
                     idempotency_key: key,
                     submitted_at: query.submitted_at,
                     reconciled,
-                }))
+                })))
             }
             Err(e) => Err(e),
         }

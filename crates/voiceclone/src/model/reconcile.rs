@@ -273,5 +273,5 @@ pub enum Resubmitted<J> {
     /// The resend was accepted: the first submit had created nothing.
     Accepted(J),
     /// The first submit had been accepted: nothing new was created.
-    AlreadyAccepted(AlreadyAccepted),
+    AlreadyAccepted(Box<AlreadyAccepted>),
 }
