@@ -12,7 +12,7 @@
 //!   [`Code`] (integer or numeric string), [`Text`] (string, or a number kept as its exact
 //!   text, so big numeric ids never become floats), [`Int`], [`Number`] and [`RawJson`]
 //!   (a value of unknown shape, kept as text).
-//! - [`connect`]: a `reqwest::Client` configured as the vendors need (no redirects, so the key
+//! - [`http_client`]: a `reqwest::Client` configured as the vendors need (no redirects, so the key
 //!   never reaches another host).
 
 pub mod config;

@@ -153,3 +153,30 @@ pub use secret::{ApiKey, WebhookSecret};
 #[cfg(feature = "test-util")]
 pub use sleep::{RecordingSleeper, Sleeper, TokioSleeper};
 pub use wait::WaitPolicy;
+
+/// Installs the process-wide rustls crypto provider (ring) if none is installed yet.
+///
+/// reqwest is built here without a default TLS provider (see the README's TLS section) and
+/// panics when it builds a client and finds none. Every constructor of this crate calls this
+/// first; call it yourself only before building your own `reqwest::Client` to pass to
+/// [`ClientBuilder::http_client`]. Idempotent and never panics.
+///
+/// ```
+/// voiceclone::install_crypto_provider();
+/// let http = reqwest::Client::builder().build()?;
+/// let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg)
+///     .api_key("sk-example")
+///     .http_client(http)
+///     .build()?;
+/// # let _ = client;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn install_crypto_provider() {
+    client_glue::install_crypto_provider();
+}
+
+// README's Rust blocks are compiled (and run, unless `no_run`) as doctests of this crate, so
+// the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -530,7 +530,7 @@ impl Loopback {
         // builds); configured as the adapter configures its own: no redirects.
         static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
         let http = HTTP.get_or_init(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
+            voiceclone::install_crypto_provider();
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

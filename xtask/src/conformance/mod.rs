@@ -4,7 +4,7 @@
 //! Every operation of ours is matched to VMEG's by `operationId`, then compared: method and
 //! path, parameters (by `in` and name), request body, the documented responses and the
 //! webhook callbacks. Schemas are compared after resolving `$ref` and `allOf` on both sides
-//! (see [`normalize`]), so layout choices (a `$ref` here, an inline object there, a 3.0
+//! (see `normalize.rs`), so layout choices (a `$ref` here, an inline object there, a 3.0
 //! `nullable` next to a 3.1 `type: [.., "null"]`) never count as differences.
 //!
 //! Direction matters:

@@ -263,7 +263,7 @@ impl ClientBuilder {
             None => {
                 let limit = ConnectionLimit::new(self.max_in_flight);
                 // reqwest is built without a default TLS provider in this workspace.
-                let _ = rustls::crypto::ring::default_provider().install_default();
+                crate::install_crypto_provider();
                 let http = reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .connect_timeout(CONNECT_TIMEOUT)

@@ -1,27 +1,5 @@
 //! Who and which: the provider a client talks to, and typed ids for jobs and voices.
-//!
-//! # The stored form
-//!
-//! Every id the client hands out knows what it is, and prints ([`fmt::Display`], serde) as
-//! one stable string a service can store and parse back ([`str::parse`], serde):
-//!
-//! | id | form | example |
-//! | --- | --- | --- |
-//! | job | `<provider>:<kind>:<vendor id>` | `vmeg:clone:8d1f...`, `jimmyai:speech:audio_1f2e...` |
-//! | voice | `<provider>:voice[;<state>]:<vendor id>` | `vmeg:voice:cv_1`, `jimmyai:voice;activated:m-1` |
-//!
-//! `<provider>` is `vmeg` or `jimmyai`, `<kind>` is `clone` or `speech`. `<state>` is a
-//! JimmyAI `modelId`'s activation: `activated` (a production call succeeded, so it never
-//! expires) or `activate_by=<unix seconds>` (no production call seen; it expires then); no
-//! state means unknown. The vendor id is everything after the second `:`, so vendor ids
-//! containing `:` (or `;`) round-trip unchanged.
-//!
-//! A **bare** vendor id (from the CLI or an old database: anything that does not start with
-//! `<provider>:<kind>:` or `<provider>:voice`) parses as a bare id: it knows neither
-//! provider nor kind. The call it is given to states the kind (`clone_status` a clone,
-//! `speech_status` a speech task) and the client's provider; the vendor's answer is then
-//! checked (VMEG `taskType`, JimmyAI `model`), and a task of the other kind is an error,
-//! never `Ok`. A bare id prints as the vendor id alone.
+//! (The stored form is documented on [`crate::model`], where callers can see it.)
 
 use std::fmt;
 use std::str::FromStr;
@@ -53,7 +31,7 @@ fn split_provider(s: &str) -> Option<(Provider, &str)> {
 }
 
 /// A vendor task id that knows, when it came from the client or a stored form, its provider
-/// and kind (see [the module docs](self) for the stored form).
+/// and kind (see [the stored form](crate::model#the-stored-form)).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobId {
     provider: Option<Provider>,
@@ -235,7 +213,7 @@ pub enum Activation {
 }
 
 /// A voice id (VMEG `voiceId`, JimmyAI `modelId`) that knows its provider and, for JimmyAI,
-/// whether it is activated (see [the module docs](self) for the stored form).
+/// whether it is activated (see [the stored form](crate::model#the-stored-form)).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VoiceId {
     provider: Option<Provider>,

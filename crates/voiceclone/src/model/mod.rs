@@ -3,6 +3,29 @@
 //! Requests are plain builders; nothing here checks values (that is each provider's rules, run
 //! by the client before anything is sent). Results are `#[non_exhaustive]` so fields can be
 //! added later; the `new` / `with_*` constructors let other crates (tests, simulators) build them.
+//!
+//! # The stored form
+//!
+//! Every id the client hands out knows what it is, and prints ([`std::fmt::Display`], serde) as
+//! one stable string a service can store and parse back ([`str::parse`], serde):
+//!
+//! | id | form | example |
+//! | --- | --- | --- |
+//! | job | `<provider>:<kind>:<vendor id>` | `vmeg:clone:8d1f...`, `jimmyai:speech:audio_1f2e...` |
+//! | voice | `<provider>:voice[;<state>]:<vendor id>` | `vmeg:voice:cv_1`, `jimmyai:voice;activated:m-1` |
+//!
+//! `<provider>` is `vmeg` or `jimmyai`, `<kind>` is `clone` or `speech`. `<state>` is a
+//! JimmyAI `modelId`'s activation: `activated` (a production call succeeded, so it never
+//! expires) or `activate_by=<unix seconds>` (no production call seen; it expires then); no
+//! state means unknown. The vendor id is everything after the second `:`, so vendor ids
+//! containing `:` (or `;`) round-trip unchanged.
+//!
+//! A **bare** vendor id (from the CLI or an old database: anything that does not start with
+//! `<provider>:<kind>:` or `<provider>:voice`) parses as a bare id: it knows neither
+//! provider nor kind. The call it is given to states the kind (`clone_status` a clone,
+//! `speech_status` a speech task) and the client's provider; the vendor's answer is then
+//! checked (VMEG `taskType`, JimmyAI `model`), and a task of the other kind is an error,
+//! never `Ok`. A bare id prints as the vendor id alone.
 
 mod audio;
 mod ids;
