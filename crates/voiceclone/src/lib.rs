@@ -60,6 +60,9 @@
 //! - `sleep` (with the `test-util` feature): injectable sleeping (`Sleeper`,
 //!   `RecordingSleeper`) and `ClientBuilder::sleeper`, for fast tests.
 //! - [`ApiKey`], [`WebhookSecret`]: redacted secrets.
+//! - [`VoiceCloning`]: a job's lifecycle as a trait ([`Client`] implements it), the seam for
+//!   your own tests; with the `fake` feature, `fake::FakeClient` scripts its outcomes with
+//!   no HTTP.
 //!
 //! ## Normalization
 //!
@@ -113,6 +116,8 @@
 
 // The public rooms.
 pub mod error; // Error, ErrorKind, Phase; WebhookFailure
+#[cfg(feature = "fake")]
+pub mod fake; // FakeClient: scripted outcomes for your own tests, no HTTP
 pub mod language; // BCP-47 tags, JimmyAI names, VMEG's documented tags
 pub mod model; // Provider, ids, requests, Voice/Speech, Job (CloneJob, SpeechJob), TaskStatus
 pub mod retry; // RetryPolicy, OperationKind: what is safe to repeat
@@ -130,6 +135,7 @@ mod connection_limit; // the in-flight bound on connections
 mod provider; // the vendor table and one Backend per vendor (vmeg/, jimmyai/)
 mod sample; // local recordings: measured, checked, streamed (never read whole)
 mod scrub; // the API key never comes back out of a server string
+mod seam; // VoiceCloning: the trait Client (and the fake) implement
 mod time; // vendor timestamps, Retry-After dates, RFC 3339 for people
 mod transfer; // PUTs to presigned URLs a vendor hands out (never with the key)
 mod transport; // around every generated call: retries, permits, envelope, error mapping
@@ -149,6 +155,7 @@ pub use model::{
     TaskDetail, TaskFilter, TaskSummary,
 };
 pub use retry::{OperationKind, RetryPolicy};
+pub use seam::VoiceCloning;
 pub use secret::{ApiKey, WebhookSecret};
 #[cfg(feature = "test-util")]
 pub use sleep::{RecordingSleeper, Sleeper, TokioSleeper};

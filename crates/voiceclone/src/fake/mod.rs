@@ -1,0 +1,489 @@
+//! An in-memory stand-in for [`Client`](crate::Client), for your own unit tests (feature
+//! `fake`): scripted outcomes, no HTTP, no sockets, no waiting.
+//!
+//! [`FakeClient`] implements [`VoiceCloning`], the trait [`Client`](crate::Client)
+//! implements too, so code written against `&dyn VoiceCloning` runs unchanged on either.
+//! It checks requests with the same rules the real client runs before sending (so a request
+//! the real client would refuse is refused here, with the same `InvalidInput`), hands out
+//! typed ids of its provider, and waits with the client's own polling loop on a virtual
+//! clock: a `WaitPolicy` deadline or poll bound ends a fake wait exactly as it would a real
+//! one, instantly. It shares no code with the simulator (`voiceclone-sim`), which stays the
+//! end-to-end option.
+//!
+//! ```
+//! use voiceclone::fake::{FakeCall, FakeClient, Script};
+//! use voiceclone::{CloneRequest, ErrorKind, Provider, VoiceCloning, WaitPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), voiceclone::Error> {
+//! let fake = FakeClient::new(Provider::Vmeg);
+//! fake.script_clone(Script::succeeds().with_voice_id("v-1"));
+//! fake.script_clone(Script::fails("the sample is silent"));
+//!
+//! let api: &dyn VoiceCloning = &fake;
+//! let policy = WaitPolicy::for_provider(Provider::Vmeg);
+//! let req = CloneRequest::new("https://cdn.example.com/a.wav").name("narrator");
+//!
+//! let job = api.clone_voice(&req).await?;
+//! assert_eq!(api.wait_for_clone(&job.id, &policy).await?.id.as_str(), "v-1");
+//!
+//! let job = api.clone_voice(&req).await?;
+//! let err = api.wait_for_clone(&job.id, &policy).await.unwrap_err();
+//! assert!(matches!(err.kind(), ErrorKind::TaskFailed { .. }));
+//!
+//! assert_eq!(fake.billable_submits(), 2);
+//! assert!(matches!(&fake.calls()[0], FakeCall::CloneVoice(r) if r.name.as_deref() == Some("narrator")));
+//! # Ok(())
+//! # }
+//! ```
+
+mod script;
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use futures::future::BoxFuture;
+use url::Url;
+
+pub use script::Script;
+use script::{Step, Submit};
+
+use crate::error::{Error, ErrorKind, RequestSummary};
+use crate::model::{
+    CloneJob, CloneRequest, JIMMYAI_ACTIVATION_WINDOW, Job, JobId, JobKind, Provider, Speech,
+    SpeechJob, SpeechRequest, TaskStatus, Voice, wrong_kind,
+};
+use crate::seam::VoiceCloning;
+use crate::sleep::RecordingSleeper;
+use crate::wait::WaitPolicy;
+use crate::wait::poll_until_terminal;
+
+/// One call a [`FakeClient`] received, in order ([`FakeClient::calls`]). Every poll of a
+/// wait is recorded as the status read it is.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum FakeCall {
+    /// `clone_voice`, with the request as given.
+    CloneVoice(CloneRequest),
+    /// `clone_status`, or one poll of `wait_for_clone`.
+    CloneStatus(JobId),
+    /// `synthesize`, with the request as given.
+    Synthesize(SpeechRequest),
+    /// `speech_status`, or one poll of `wait_for_speech`.
+    SpeechStatus(JobId),
+    /// `list_voices`.
+    ListVoices,
+}
+
+/// An in-memory [`VoiceCloning`] with scripted outcomes; see the [module docs](self).
+#[derive(Debug)]
+pub struct FakeClient {
+    provider: Provider,
+    allow_private: bool,
+    sleeper: RecordingSleeper,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    created: u64,
+    clone_scripts: VecDeque<Script>,
+    speech_scripts: VecDeque<Script>,
+    jobs: Vec<FakeJob>,
+    calls: Vec<FakeCall>,
+}
+
+#[derive(Debug)]
+struct FakeJob {
+    kind: JobKind,
+    vendor_id: String,
+    number: u64,
+    script: Script,
+    reads: usize,
+    created_at: SystemTime,
+    idempotency_key: Option<String>,
+    name: Option<String>,
+    succeeded: bool,
+}
+
+impl FakeClient {
+    /// A fake of `provider`'s client with nothing scripted: every submit succeeds
+    /// ([`Script::succeeds`]).
+    pub fn new(provider: Provider) -> Self {
+        Self {
+            provider,
+            allow_private: false,
+            sleeper: RecordingSleeper::new(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Accepts loopback and private recording URLs, like
+    /// [`ClientBuilder::allow_private_urls`](crate::ClientBuilder::allow_private_urls).
+    #[must_use]
+    pub fn allow_private_urls(mut self, allow: bool) -> Self {
+        self.allow_private = allow;
+        self
+    }
+
+    /// Queues the script of the next clone submit (scripts are used in order).
+    pub fn script_clone(&self, script: Script) -> &Self {
+        self.lock().clone_scripts.push_back(script);
+        self
+    }
+
+    /// Queues the script of the next speech submit (scripts are used in order).
+    pub fn script_speech(&self, script: Script) -> &Self {
+        self.lock().speech_scripts.push_back(script);
+        self
+    }
+
+    /// Every call received so far, in order.
+    pub fn calls(&self) -> Vec<FakeCall> {
+        self.lock().calls.clone()
+    }
+
+    /// Jobs created so far (what a real account would be billed for, were they all to
+    /// succeed): accepted submits and those whose outcome was scripted as unknown; not
+    /// rejected or invalid ones.
+    pub fn billable_submits(&self) -> u64 {
+        self.lock().created
+    }
+
+    /// How long the waits would have slept between polls, in all (the fake's clock is
+    /// virtual: nothing sleeps).
+    pub fn slept(&self) -> Duration {
+        self.sleeper.total()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic in a caller's closure cannot leave the state half-written: recover it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn error(&self, kind: ErrorKind, operation: &'static str) -> Error {
+        Error::new(kind)
+            .with_provider(self.provider)
+            .with_operation(operation)
+    }
+
+    /// A submit: record, check, then create (or refuse) as the next script says.
+    fn submit(
+        &self,
+        kind: JobKind,
+        call: FakeCall,
+        name: Option<String>,
+        key: Option<String>,
+        operation: &'static str,
+    ) -> Result<(JobId, SystemTime, Option<String>), Error> {
+        let mut state = self.lock();
+        let script = match kind {
+            JobKind::Clone => state.clone_scripts.pop_front(),
+            _ => state.speech_scripts.pop_front(),
+        }
+        .unwrap_or_default();
+        state.calls.push(call);
+        if let Submit::Rejected(k) = &script.submit {
+            return Err(self.error(k.clone(), operation));
+        }
+        state.created = state.created.saturating_add(1);
+        let number = state.created;
+        let vendor_id = format!("fake-{kind}-{number}");
+        let created_at = SystemTime::now();
+        // VMEG writes carry an idempotency key (the caller's, or one made per call);
+        // JimmyAI documents none.
+        let key = match self.provider {
+            Provider::Vmeg => Some(key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())),
+            _ => None,
+        };
+        let lost = script.submit == Submit::Lost;
+        state.jobs.push(FakeJob {
+            kind,
+            vendor_id: vendor_id.clone(),
+            number,
+            script,
+            reads: 0,
+            created_at,
+            idempotency_key: key.clone(),
+            name,
+            succeeded: false,
+        });
+        drop(state);
+        if lost {
+            return Err(self.error(
+                ErrorKind::OutcomeUnknown {
+                    idempotency_key: key,
+                    task_id: None,
+                    submitted_at: created_at,
+                    request: RequestSummary {
+                        method: "POST".into(),
+                        route: format!("fake:{operation}"),
+                        fields: Vec::new(),
+                    },
+                },
+                operation,
+            ));
+        }
+        Ok((
+            JobId::typed(self.provider, kind, vendor_id),
+            created_at,
+            key,
+        ))
+    }
+
+    /// One status read of a job: the next step of its script.
+    fn read<J: Job>(
+        &self,
+        id: &JobId,
+        call: FakeCall,
+        operation: &'static str,
+    ) -> Result<J, Error> {
+        let mut state = self.lock();
+        state.calls.push(call);
+        id.check(self.provider, J::KIND)
+            .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
+        let provider = self.provider;
+        let Some(job) = state.jobs.iter_mut().find(|j| j.vendor_id == id.as_str()) else {
+            return Err(self
+                .error(ErrorKind::NotFound, operation)
+                .with_message(format!("no task {}", id.as_str())));
+        };
+        if job.kind != J::KIND {
+            return Err(wrong_kind(id, J::KIND, job.kind.as_str())
+                .with_provider(provider)
+                .with_operation(operation));
+        }
+        let step = job
+            .script
+            .steps
+            .get(job.reads)
+            .or(job.script.steps.last())
+            .cloned()
+            .unwrap_or(Step::Status(TaskStatus::Queued));
+        job.reads = job.reads.saturating_add(1);
+        let status = match step {
+            Step::Error(kind) => {
+                drop(state);
+                return Err(self.error(kind, operation));
+            }
+            Step::Status(s) => s,
+        };
+        let mut out = J::new(
+            provider,
+            JobId::typed(provider, J::KIND, &job.vendor_id),
+            status.clone(),
+        );
+        out.set_created_at(job.created_at);
+        if let Some(key) = &job.idempotency_key {
+            out.set_idempotency_key(key.clone());
+        }
+        match status {
+            TaskStatus::Succeeded => job.succeeded = true,
+            TaskStatus::Failed => out.set_error(
+                job.script
+                    .failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "failed by the script".into()),
+            ),
+            _ => {}
+        }
+        Ok(out)
+    }
+
+    fn voice_of(&self, job: &FakeJob) -> Voice {
+        let id = job
+            .script
+            .voice_id
+            .clone()
+            .unwrap_or_else(|| format!("fake-voice-{}", job.number));
+        let mut voice = Voice::new(self.provider, id).with_created_at(job.created_at);
+        if let Some(name) = &job.name {
+            voice = voice.with_name(name.clone());
+        }
+        if self.provider == Provider::JimmyAi {
+            // A new modelId must be activated by a production call within three days.
+            if let Some(by) = job.created_at.checked_add(JIMMYAI_ACTIVATION_WINDOW) {
+                voice = voice.with_activate_by(by);
+            }
+        }
+        voice
+    }
+
+    fn speech_of(job: &FakeJob) -> Result<Speech, Error> {
+        if !job.script.audio_urls.is_empty() {
+            return Ok(Speech::new(job.script.audio_urls.clone()));
+        }
+        let url = Url::parse(&format!("https://fake.invalid/speech/{}.wav", job.number))
+            .map_err(|e| Error::new(ErrorKind::InvalidResponse).with_source(e))?;
+        Ok(Speech::new(vec![url]))
+    }
+
+    fn clone_read(&self, id: &JobId) -> Result<CloneJob, Error> {
+        let mut job: CloneJob = self.read(id, FakeCall::CloneStatus(id.clone()), "clone_status")?;
+        if job.status == TaskStatus::Succeeded {
+            let state = self.lock();
+            if let Some(j) = state.jobs.iter().find(|j| j.vendor_id == id.as_str()) {
+                job.voice = Some(self.voice_of(j));
+            }
+        }
+        Ok(job)
+    }
+
+    fn speech_read(&self, id: &JobId) -> Result<SpeechJob, Error> {
+        let mut job: SpeechJob =
+            self.read(id, FakeCall::SpeechStatus(id.clone()), "speech_status")?;
+        if job.status == TaskStatus::Succeeded {
+            let state = self.lock();
+            if let Some(j) = state.jobs.iter().find(|j| j.vendor_id == id.as_str()) {
+                job.speech = Some(Self::speech_of(j)?);
+            }
+        }
+        Ok(job)
+    }
+
+    /// The client's own polling loop, on the fake's virtual clock.
+    async fn wait<J: Job>(
+        &self,
+        id: &JobId,
+        policy: &WaitPolicy,
+        read: impl Fn(&JobId) -> Result<J, Error>,
+    ) -> Result<J, Error> {
+        id.check(self.provider, J::KIND)
+            .map_err(|e| e.with_provider(self.provider))?;
+        let job = poll_until_terminal(
+            policy,
+            &self.sleeper,
+            id,
+            || std::future::ready(read(id)),
+            <J as Job>::status,
+        )
+        .await?;
+        if *job.status() == TaskStatus::Failed {
+            return Err(Error::new(ErrorKind::TaskFailed {
+                job_id: id.clone(),
+                reason: job.error().unwrap_or("no reason given").to_owned(),
+            })
+            .with_provider(self.provider));
+        }
+        Ok(job)
+    }
+}
+
+impl VoiceCloning for FakeClient {
+    fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    fn clone_voice<'a>(&'a self, req: &'a CloneRequest) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(async move {
+            if let Err(e) =
+                crate::provider::checks::clone_request(self.provider, req, self.allow_private)
+            {
+                self.lock().calls.push(FakeCall::CloneVoice(req.clone()));
+                return Err(e.with_operation("clone_voice"));
+            }
+            let (id, at, key) = self.submit(
+                JobKind::Clone,
+                FakeCall::CloneVoice(req.clone()),
+                req.name.clone(),
+                req.idempotency_key.clone(),
+                "clone_voice",
+            )?;
+            let mut job = CloneJob::new(self.provider, id, TaskStatus::Queued).with_created_at(at);
+            if let Some(key) = key {
+                job = job.with_idempotency_key(key);
+            }
+            Ok(job)
+        })
+    }
+
+    fn clone_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(async move { self.clone_read(id) })
+    }
+
+    fn wait_for_clone<'a>(
+        &'a self,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
+    ) -> BoxFuture<'a, Result<Voice, Error>> {
+        Box::pin(async move {
+            let job = self.wait(id, policy, |id| self.clone_read(id)).await?;
+            job.voice.ok_or_else(|| {
+                Error::new(ErrorKind::InvalidResponse).with_message("the fake clone has no voice")
+            })
+        })
+    }
+
+    fn synthesize<'a>(&'a self, req: &'a SpeechRequest) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(async move {
+            let now = SystemTime::now();
+            let checked =
+                crate::provider::checks::speech_request(self.provider, req).and_then(|()| {
+                    req.lines.iter().enumerate().try_for_each(|(i, line)| {
+                        let field = if req.lines.len() == 1 {
+                            "voice_id".to_owned()
+                        } else {
+                            format!("lines[{i}].voice_id")
+                        };
+                        line.voice_id.check(&field, self.provider, now)
+                    })
+                });
+            if let Err(e) = checked {
+                self.lock().calls.push(FakeCall::Synthesize(req.clone()));
+                return Err(e.with_provider(self.provider).with_operation("synthesize"));
+            }
+            let (id, at, key) = self.submit(
+                JobKind::Speech,
+                FakeCall::Synthesize(req.clone()),
+                None,
+                req.idempotency_key.clone(),
+                "synthesize",
+            )?;
+            let mut job = SpeechJob::new(self.provider, id, TaskStatus::Queued).with_created_at(at);
+            if let Some(key) = key {
+                job = job.with_idempotency_key(key);
+            }
+            // A JimmyAI production call activates the modelId it used, as the client reports.
+            if self.provider == Provider::JimmyAi
+                && let Some(line) = req.lines.first()
+            {
+                job = job.with_voice(line.voice_id.clone().activated());
+            }
+            Ok(job)
+        })
+    }
+
+    fn speech_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(async move { self.speech_read(id) })
+    }
+
+    fn wait_for_speech<'a>(
+        &'a self,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
+    ) -> BoxFuture<'a, Result<Speech, Error>> {
+        Box::pin(async move {
+            let job = self.wait(id, policy, |id| self.speech_read(id)).await?;
+            job.speech.ok_or_else(|| {
+                Error::new(ErrorKind::InvalidResponse).with_message("the fake speech has no audio")
+            })
+        })
+    }
+
+    fn list_voices(&self) -> BoxFuture<'_, Result<Vec<Voice>, Error>> {
+        Box::pin(async move {
+            let mut state = self.lock();
+            state.calls.push(FakeCall::ListVoices);
+            if self.provider != Provider::Vmeg {
+                return Err(Error::unsupported("list_voices", self.provider));
+            }
+            Ok(state
+                .jobs
+                .iter()
+                .filter(|j| j.kind == JobKind::Clone && j.succeeded)
+                .map(|j| self.voice_of(j))
+                .collect())
+        })
+    }
+}

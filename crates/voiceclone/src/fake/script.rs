@@ -1,0 +1,157 @@
+//! What a fake job does: how its submit ends, the statuses its reads see, its result.
+
+use url::Url;
+
+use crate::error::ErrorKind;
+use crate::model::TaskStatus;
+
+/// How one submitted job behaves in a [`FakeClient`](super::FakeClient).
+///
+/// A script is queued with [`FakeClient::script_clone`](super::FakeClient::script_clone) or
+/// [`script_speech`](super::FakeClient::script_speech) and used by the next submit of that
+/// kind; a submit with no script queued behaves as [`Script::succeeds`].
+///
+/// Each status read (`clone_status`, `speech_status`, and every poll of a wait) takes the
+/// next step; after the last step, the last one repeats. The submit itself returns the job
+/// as `Queued`.
+///
+/// ```
+/// use voiceclone::ErrorKind;
+/// use voiceclone::fake::Script;
+/// use voiceclone::TaskStatus;
+///
+/// // Queued, a transient 503 on one poll, running, then done.
+/// let flaky = Script::new()
+///     .then_status(TaskStatus::Queued)
+///     .then_error(ErrorKind::Server)
+///     .then_status(TaskStatus::Running)
+///     .then_status(TaskStatus::Succeeded)
+///     .with_voice_id("v-42");
+/// // The submit's answer is lost: `OutcomeUnknown`, though the job was created (and billed).
+/// let lost = Script::succeeds().outcome_unknown();
+/// // Refused at submit: nothing created.
+/// let broke = Script::rejected(ErrorKind::PaymentRequired);
+/// # let _ = (flaky, lost, broke);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[must_use]
+pub struct Script {
+    pub(super) submit: Submit,
+    pub(super) steps: Vec<Step>,
+    pub(super) failure_reason: Option<String>,
+    pub(super) voice_id: Option<String>,
+    pub(super) audio_urls: Vec<Url>,
+}
+
+/// How a submit ends.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Submit {
+    /// The job is created and returned.
+    Accepted,
+    /// The submit fails with this kind; nothing is created.
+    Rejected(ErrorKind),
+    /// The job is created, but the caller gets `OutcomeUnknown`.
+    Lost,
+}
+
+/// What one status read sees.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Step {
+    Status(TaskStatus),
+    Error(ErrorKind),
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Self::succeeds()
+    }
+}
+
+impl Script {
+    /// An accepted job with no steps yet (reads see `Queued` until a step is added).
+    pub fn new() -> Self {
+        Self {
+            submit: Submit::Accepted,
+            steps: Vec::new(),
+            failure_reason: None,
+            voice_id: None,
+            audio_urls: Vec::new(),
+        }
+    }
+
+    /// Queued, running, then succeeded: three reads.
+    pub fn succeeds() -> Self {
+        Self::new().with_statuses([
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            TaskStatus::Succeeded,
+        ])
+    }
+
+    /// Queued, running, then failed with `reason` (a wait ends with `TaskFailed`).
+    pub fn fails(reason: impl Into<String>) -> Self {
+        let mut s = Self::new().with_statuses([
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            TaskStatus::Failed,
+        ]);
+        s.failure_reason = Some(reason.into());
+        s
+    }
+
+    /// The submit is refused with `kind` (`RateLimited`, `PaymentRequired`, ...): nothing is
+    /// created, nothing billed.
+    pub fn rejected(kind: ErrorKind) -> Self {
+        let mut s = Self::new();
+        s.submit = Submit::Rejected(kind);
+        s
+    }
+
+    /// The job is created as scripted, but the submit's answer is lost: the caller gets
+    /// `ErrorKind::OutcomeUnknown` (with the idempotency key for VMEG), as the real client
+    /// does when a write may have landed. The job still counts in
+    /// [`FakeClient::billable_submits`](super::FakeClient::billable_submits).
+    pub fn outcome_unknown(mut self) -> Self {
+        self.submit = Submit::Lost;
+        self
+    }
+
+    /// Replaces the steps with these statuses.
+    pub fn with_statuses(mut self, statuses: impl IntoIterator<Item = TaskStatus>) -> Self {
+        self.steps = statuses.into_iter().map(Step::Status).collect();
+        self
+    }
+
+    /// Adds a read that sees `status`.
+    pub fn then_status(mut self, status: TaskStatus) -> Self {
+        self.steps.push(Step::Status(status));
+        self
+    }
+
+    /// Adds a read that fails with `kind`. A wait treats it as the client does: a transient
+    /// kind (`Server`, `RateLimited`, `Timeout`, `Transport`) is polled past, any other ends
+    /// the wait with that error.
+    pub fn then_error(mut self, kind: ErrorKind) -> Self {
+        self.steps.push(Step::Error(kind));
+        self
+    }
+
+    /// The reason a `Failed` status carries (default: "failed by the script").
+    pub fn with_failure_reason(mut self, reason: impl Into<String>) -> Self {
+        self.failure_reason = Some(reason.into());
+        self
+    }
+
+    /// The vendor voice id a succeeded clone gives (default: `fake-voice-<n>`).
+    pub fn with_voice_id(mut self, id: impl Into<String>) -> Self {
+        self.voice_id = Some(id.into());
+        self
+    }
+
+    /// The audio URLs a succeeded speech job gives (default: one
+    /// `https://fake.invalid/speech/<n>.wav`).
+    pub fn with_audio_urls(mut self, urls: impl IntoIterator<Item = Url>) -> Self {
+        self.audio_urls = urls.into_iter().collect();
+        self
+    }
+}

@@ -1,0 +1,109 @@
+//! The seam for your own tests: [`VoiceCloning`], a job's lifecycle as a trait that both
+//! [`Client`] and, with the `fake` feature, [`FakeClient`](crate::fake::FakeClient)
+//! implement.
+//!
+//! Write your service against `&dyn VoiceCloning` (or a generic `C: VoiceCloning`), give it
+//! a [`Client`] in production and a scripted fake in unit tests: no HTTP, no sockets, no
+//! waiting. The simulator (`voiceclone-sim`) stays the end-to-end option.
+//!
+//! ```
+//! use voiceclone::{CloneRequest, VoiceCloning, WaitPolicy};
+//!
+//! /// Your code: clones a voice and returns its id.
+//! async fn onboard(api: &dyn VoiceCloning, sample_url: &str) -> Result<String, voiceclone::Error> {
+//!     let job = api.clone_voice(&CloneRequest::new(sample_url).name("narrator")).await?;
+//!     let policy = WaitPolicy::for_provider(api.provider());
+//!     let voice = api.wait_for_clone(&job.id, &policy).await?;
+//!     Ok(voice.id.to_string())
+//! }
+//! # let _ = onboard;
+//! ```
+
+use futures::future::BoxFuture;
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::model::{
+    CloneJob, CloneRequest, JobId, Provider, Speech, SpeechJob, SpeechRequest, Voice,
+};
+use crate::wait::WaitPolicy;
+
+/// A job's lifecycle, as [`Client`] offers it: submit, read back, wait, list the voices.
+///
+/// Object safe (the futures are boxed), so a service can hold an `Arc<dyn VoiceCloning>`.
+/// Each method behaves as the [`Client`] method of the same name documents.
+pub trait VoiceCloning: Send + Sync + std::fmt::Debug {
+    /// The provider the calls go to.
+    fn provider(&self) -> Provider;
+
+    /// See [`Client::clone_voice`].
+    fn clone_voice<'a>(&'a self, req: &'a CloneRequest) -> BoxFuture<'a, Result<CloneJob, Error>>;
+
+    /// See [`Client::clone_status`].
+    fn clone_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<CloneJob, Error>>;
+
+    /// See [`Client::wait_for_clone`].
+    fn wait_for_clone<'a>(
+        &'a self,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
+    ) -> BoxFuture<'a, Result<Voice, Error>>;
+
+    /// See [`Client::synthesize`].
+    fn synthesize<'a>(&'a self, req: &'a SpeechRequest) -> BoxFuture<'a, Result<SpeechJob, Error>>;
+
+    /// See [`Client::speech_status`].
+    fn speech_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<SpeechJob, Error>>;
+
+    /// See [`Client::wait_for_speech`].
+    fn wait_for_speech<'a>(
+        &'a self,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
+    ) -> BoxFuture<'a, Result<Speech, Error>>;
+
+    /// See [`Client::list_voices`].
+    fn list_voices(&self) -> BoxFuture<'_, Result<Vec<Voice>, Error>>;
+}
+
+impl VoiceCloning for Client {
+    fn provider(&self) -> Provider {
+        Client::provider(self)
+    }
+
+    fn clone_voice<'a>(&'a self, req: &'a CloneRequest) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(Client::clone_voice(self, req))
+    }
+
+    fn clone_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        Box::pin(Client::clone_status(self, id))
+    }
+
+    fn wait_for_clone<'a>(
+        &'a self,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
+    ) -> BoxFuture<'a, Result<Voice, Error>> {
+        Box::pin(Client::wait_for_clone(self, id, policy))
+    }
+
+    fn synthesize<'a>(&'a self, req: &'a SpeechRequest) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(Client::synthesize(self, req))
+    }
+
+    fn speech_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        Box::pin(Client::speech_status(self, id))
+    }
+
+    fn wait_for_speech<'a>(
+        &'a self,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
+    ) -> BoxFuture<'a, Result<Speech, Error>> {
+        Box::pin(Client::wait_for_speech(self, id, policy))
+    }
+
+    fn list_voices(&self) -> BoxFuture<'_, Result<Vec<Voice>, Error>> {
+        Box::pin(Client::list_voices(self))
+    }
+}

@@ -1,0 +1,259 @@
+//! Issue 17 point 2: a caller's own service tested through `VoiceCloning` and the scripted
+//! `FakeClient`, with no HTTP and no socket.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use voiceclone::fake::{FakeCall, FakeClient, Script};
+use voiceclone::{
+    CloneRequest, ErrorKind, JobId, JobKind, Provider, SpeechRequest, TaskStatus, VoiceCloning,
+    WaitPolicy,
+};
+
+/// What a user's service might look like: it only knows the trait.
+struct Onboarding {
+    api: Arc<dyn VoiceCloning>,
+    policy: WaitPolicy,
+}
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    /// The voice id (stored form) and the greeting's first audio URL.
+    Ready(String, String),
+    /// The submit may have landed: keep the key and look the job up later.
+    Pending {
+        key: Option<String>,
+    },
+    Refused(String),
+}
+
+impl Onboarding {
+    async fn run(&self, sample: &str) -> Outcome {
+        let mut req = CloneRequest::new(sample);
+        if self.api.provider() == Provider::Vmeg {
+            req = req.name("narrator");
+        }
+        let job = match self.api.clone_voice(&req).await {
+            Ok(job) => job,
+            Err(e) => {
+                return match e.kind() {
+                    ErrorKind::OutcomeUnknown {
+                        idempotency_key, ..
+                    } => Outcome::Pending {
+                        key: idempotency_key.clone(),
+                    },
+                    k => Outcome::Refused(k.as_str().to_owned()),
+                };
+            }
+        };
+        let voice = match self.api.wait_for_clone(&job.id, &self.policy).await {
+            Ok(v) => v,
+            Err(e) => return Outcome::Refused(e.kind().as_str().to_owned()),
+        };
+        let speech_job = match self
+            .api
+            .synthesize(&SpeechRequest::new(&voice.id, "Welcome aboard."))
+            .await
+        {
+            Ok(j) => j,
+            Err(e) => return Outcome::Refused(e.kind().as_str().to_owned()),
+        };
+        match self.api.wait_for_speech(&speech_job.id, &self.policy).await {
+            Ok(s) => Outcome::Ready(voice.id.to_string(), s.audio_urls[0].to_string()),
+            Err(e) => Outcome::Refused(e.kind().as_str().to_owned()),
+        }
+    }
+}
+
+fn service(fake: &Arc<FakeClient>) -> Onboarding {
+    let provider = VoiceCloning::provider(fake.as_ref());
+    Onboarding {
+        api: fake.clone(),
+        policy: WaitPolicy::for_provider(provider),
+    }
+}
+
+/// Open sockets of this process (Linux: fds that link to `socket:[..]`).
+fn sockets() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter(|target| target.to_string_lossy().starts_with("socket:"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_happy_path_opens_no_socket_and_bills_two_jobs() {
+    let before = sockets();
+    {
+        // The probe sees a socket when there is one (one of our own, on loopback).
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert_eq!(sockets(), before + 1, "the socket probe is blind");
+        drop(probe);
+    }
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        let fake = Arc::new(FakeClient::new(provider));
+        fake.script_clone(Script::succeeds().with_voice_id("v-7"));
+        let out = service(&fake).run("https://cdn.example.com/a.wav").await;
+        let Outcome::Ready(voice, url) = out else {
+            panic!("{provider}: {out:?}");
+        };
+        assert!(voice.ends_with(":v-7"), "{voice}");
+        assert!(url.starts_with("https://fake.invalid/speech/"), "{url}");
+        assert_eq!(fake.billable_submits(), 2, "{provider}");
+        // Three reads of the clone (queued, running, succeeded), three of the speech.
+        let reads = fake
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, FakeCall::CloneStatus(_) | FakeCall::SpeechStatus(_)))
+            .count();
+        assert_eq!(reads, 6, "{provider}: {:?}", fake.calls());
+        // The waits slept on the fake's virtual clock, by the policy's schedule.
+        assert!(fake.slept() > Duration::ZERO);
+    }
+    assert_eq!(sockets(), before, "the fake opened a socket");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_clone_and_a_refused_submit_reach_the_service_as_the_client_gives_them() {
+    let fake = Arc::new(FakeClient::new(Provider::Vmeg));
+    fake.script_clone(Script::fails("the sample is silent"));
+    assert_eq!(
+        service(&fake).run("https://cdn.example.com/a.wav").await,
+        Outcome::Refused("task_failed".into())
+    );
+    fake.script_clone(Script::rejected(ErrorKind::PaymentRequired));
+    assert_eq!(
+        service(&fake).run("https://cdn.example.com/a.wav").await,
+        Outcome::Refused("payment_required".into())
+    );
+    // The failed clone was created (billed if it had succeeded); the refused one was not.
+    assert_eq!(fake.billable_submits(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unknown_outcome_carries_the_key_and_the_job_exists() {
+    let fake = Arc::new(FakeClient::new(Provider::Vmeg));
+    fake.script_clone(Script::succeeds().outcome_unknown());
+    let Outcome::Pending { key: Some(key) } =
+        service(&fake).run("https://cdn.example.com/a.wav").await
+    else {
+        panic!("expected a pending outcome with a key");
+    };
+    assert_eq!(key.len(), 36, "a UUID idempotency key: {key}");
+    assert_eq!(fake.billable_submits(), 1, "the lost submit created a job");
+    // JimmyAI documents no idempotency key: an unknown outcome has none.
+    let fake = Arc::new(FakeClient::new(Provider::JimmyAi));
+    fake.script_clone(Script::succeeds().outcome_unknown());
+    assert_eq!(
+        service(&fake).run("https://cdn.example.com/a.wav").await,
+        Outcome::Pending { key: None }
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_fake_refuses_what_the_client_refuses_and_creates_nothing() {
+    // `name` is VMEG-only: a JimmyAI client refuses it before sending, and so does the fake.
+    let fake = FakeClient::new(Provider::JimmyAi);
+    let err = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").name("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "name"),
+        "{err}"
+    );
+    // A loopback recording URL is refused unless private URLs are allowed, as in the client.
+    let err = fake
+        .clone_voice(&CloneRequest::new("http://127.0.0.1/a.wav"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { .. }),
+        "{err}"
+    );
+    assert_eq!(fake.billable_submits(), 0);
+    assert_eq!(fake.calls().len(), 2, "refused calls are still recorded");
+
+    // A speech job id given to a clone call: InvalidInput, as the client does.
+    let vmeg = FakeClient::new(Provider::Vmeg);
+    let err = vmeg
+        .clone_status(&JobId::typed(Provider::Vmeg, JobKind::Speech, "t-1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { .. }),
+        "{err}"
+    );
+    // A bare id of a task of the other kind: refused from the "answer".
+    let speech = vmeg
+        .synthesize(&SpeechRequest::new("vmeg:voice:v-1", "hi"))
+        .await
+        .unwrap();
+    let bare = JobId::new(speech.id.as_str());
+    let err = vmeg.clone_status(&bare).await.unwrap_err();
+    assert!(err.to_string().contains("is a speech task"), "{err}");
+    // An id nobody created: NotFound.
+    let err = vmeg.clone_status(&JobId::new("nope")).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::NotFound);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn waits_follow_the_policy_on_a_virtual_clock() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    // Never finishes: a deadline of one simulated hour ends the wait at once, in real time.
+    fake.script_clone(Script::new().then_status(TaskStatus::Running));
+    let job = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+        .await
+        .unwrap();
+    let policy = WaitPolicy::for_provider(Provider::Vmeg)
+        .with_deadline(Some(Duration::from_secs(3600)))
+        .with_max_polls(None);
+    let started = std::time::Instant::now();
+    let err = fake.wait_for_clone(&job.id, &policy).await.unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::WaitTimedOut {
+                last_status: TaskStatus::Running,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(fake.slept() >= Duration::from_secs(3600) - Duration::from_secs(60));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the fake slept for real"
+    );
+
+    // A transient error on one poll is polled past; a permanent one ends the wait.
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(
+        Script::new()
+            .then_status(TaskStatus::Queued)
+            .then_error(ErrorKind::Server)
+            .then_status(TaskStatus::Succeeded),
+    );
+    fake.script_clone(
+        Script::new()
+            .then_status(TaskStatus::Queued)
+            .then_error(ErrorKind::Unauthorized),
+    );
+    let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    let flaky = fake.clone_voice(&req).await.unwrap();
+    let denied = fake.clone_voice(&req).await.unwrap();
+    assert!(fake.wait_for_clone(&flaky.id, &policy).await.is_ok());
+    let err = fake.wait_for_clone(&denied.id, &policy).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Unauthorized);
+    // Only the succeeded clone is listed.
+    let voices = fake.list_voices().await.unwrap();
+    assert_eq!(voices.len(), 1);
+    assert_eq!(voices[0].id.as_str(), "fake-voice-1");
+}
