@@ -17,22 +17,38 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use aho_corasick::AhoCorasick;
-
 /// What a redacted piece of a server string is replaced with.
 pub(crate) const REDACTED: &str = "[redacted]";
 
 /// Pieces of the key this long or longer are never printed.
 pub(crate) const MIN_PIECE: usize = 8;
 
+// A piece is one `u64` (its bytes, ASCII-lowercased): a window of the text is read as a
+// rolling `u64`, and looked up in the secret's sorted windows. All patterns have the same
+// length, so a set of words does what a general multi-pattern matcher would, with no crate.
+const _: () = assert!(MIN_PIECE == 8);
+
 /// Finds and removes pieces of one secret.
 #[derive(Clone)]
 pub(crate) struct Scrubber {
-    finder: Option<AhoCorasick>,
+    pieces: Pieces,
     /// Whether the key holds a `.` (see `scrub_as_url`).
     key_has_dot: bool,
-    /// The shortest piece: a shorter text cannot hold one.
-    shortest: usize,
+}
+
+#[derive(Clone)]
+enum Pieces {
+    /// An empty secret: nothing to find.
+    None,
+    /// A secret shorter than [`MIN_PIECE`], ASCII-lowercased: found only whole.
+    Whole(Vec<u8>),
+    /// Every [`MIN_PIECE`]-byte window of the secret as a word, sorted and deduplicated,
+    /// with a bitmap of the windows' last two bytes, so most text windows are passed over
+    /// with one bit test.
+    Windows {
+        words: Vec<u64>,
+        tails: Box<[u64; 1024]>,
+    },
 }
 
 impl std::fmt::Debug for Scrubber {
@@ -41,53 +57,80 @@ impl std::fmt::Debug for Scrubber {
     }
 }
 
+fn tail_bit(word: u64) -> (usize, u64) {
+    let tail = (word & 0xffff) as usize;
+    (tail >> 6, 1u64 << (tail & 63))
+}
+
 impl Scrubber {
     /// A scrubber for `secret`: its 8-byte windows (or the whole secret when shorter).
     pub(crate) fn new(secret: &str) -> Self {
-        let bytes = secret.as_bytes();
-        let patterns: Vec<&[u8]> = if bytes.is_empty() {
-            Vec::new()
-        } else if bytes.len() < MIN_PIECE {
-            vec![bytes]
+        let lower: Vec<u8> = secret.bytes().map(|b| b.to_ascii_lowercase()).collect();
+        let pieces = if lower.is_empty() {
+            Pieces::None
+        } else if lower.len() < MIN_PIECE {
+            Pieces::Whole(lower)
         } else {
-            bytes.windows(MIN_PIECE).collect()
-        };
-        let finder = if patterns.is_empty() {
-            None
-        } else {
-            match AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .build(&patterns)
-            {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    // Cannot happen for a handful of 8-byte patterns; fail closed anyway by
-                    // logging (without the secret) and treating every text as unsafe below.
-                    tracing::error!(error = %e, "could not build the key scrubber");
-                    None
+            let mut words: Vec<u64> = lower
+                .windows(MIN_PIECE)
+                .map(|w| w.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b)))
+                .collect();
+            words.sort_unstable();
+            words.dedup();
+            let mut tails = Box::new([0u64; 1024]);
+            for &w in &words {
+                let (slot, bit) = tail_bit(w);
+                if let Some(t) = tails.get_mut(slot) {
+                    *t |= bit;
                 }
             }
+            Pieces::Windows { words, tails }
         };
         Self {
-            finder,
+            pieces,
             key_has_dot: secret.contains('.'),
-            shortest: bytes.len().min(MIN_PIECE),
+        }
+    }
+
+    /// Calls `found(start, end)` for every piece of the secret in `text` (byte offsets, in
+    /// order of their end, overlapping ones included); stops when `found` returns false.
+    fn each_piece(&self, text: &str, mut found: impl FnMut(usize, usize) -> bool) {
+        let bytes = text.as_bytes();
+        match &self.pieces {
+            Pieces::None => {}
+            Pieces::Whole(piece) => {
+                let n = piece.len();
+                for (start, window) in bytes.windows(n).enumerate() {
+                    if window.eq_ignore_ascii_case(piece) && !found(start, start + n) {
+                        return;
+                    }
+                }
+            }
+            Pieces::Windows { words, tails } => {
+                let mut word = 0u64;
+                for (i, &b) in bytes.iter().enumerate() {
+                    word = (word << 8) | u64::from(b.to_ascii_lowercase());
+                    if i + 1 < MIN_PIECE {
+                        continue;
+                    }
+                    let (slot, bit) = tail_bit(word);
+                    let maybe = tails.get(slot).is_some_and(|t| t & bit != 0);
+                    if maybe
+                        && words.binary_search(&word).is_ok()
+                        && !found(i + 1 - MIN_PIECE, i + 1)
+                    {
+                        return;
+                    }
+                }
+            }
         }
     }
 
     /// The byte ranges of `text` covered by pieces of the secret, merged, widened to
     /// character boundaries.
     fn covered(&self, text: &str) -> Vec<(usize, usize)> {
-        let Some(finder) = &self.finder else {
-            return Vec::new();
-        };
-        // Most strings hold no piece: one fast search says so before the overlapping walk.
-        if text.len() < self.shortest || !finder.is_match(text) {
-            return Vec::new();
-        }
         let mut ranges: Vec<(usize, usize)> = Vec::new();
-        for m in finder.find_overlapping_iter(text) {
-            let (mut start, mut end) = (m.start(), m.end());
+        self.each_piece(text, |mut start, mut end| {
             while start > 0 && !text.is_char_boundary(start) {
                 start -= 1;
             }
@@ -98,15 +141,19 @@ impl Scrubber {
                 Some(last) if start <= last.1 => last.1 = last.1.max(end),
                 _ => ranges.push((start, end)),
             }
-        }
+            true
+        });
         ranges
     }
 
     /// True when `text` holds a piece of the secret.
     pub(crate) fn finds_secret_in(&self, text: &str) -> bool {
-        self.finder
-            .as_ref()
-            .is_some_and(|f| f.find_overlapping_iter(text).next().is_some())
+        let mut seen = false;
+        self.each_piece(text, |_, _| {
+            seen = true;
+            false
+        });
+        seen
     }
 
     /// `text` with every piece of the secret replaced by `[redacted]`.

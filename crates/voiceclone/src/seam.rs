@@ -19,7 +19,7 @@
 //! # let _ = onboard;
 //! ```
 
-use futures::future::BoxFuture;
+use futures_util::future::BoxFuture;
 
 use crate::client::Client;
 use crate::error::Error;

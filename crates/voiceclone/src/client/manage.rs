@@ -2,7 +2,7 @@
 //! job, deleting a task, and the cloned and system voices as `Stream`s. Lists are read to
 //! their end, page by page, with no silent cap (see `provider::paging`).
 
-use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::Client;
 use crate::error::Error;

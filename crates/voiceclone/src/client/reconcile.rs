@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use futures::TryStreamExt;
+use futures_util::TryStreamExt;
 
 use super::Client;
 use crate::error::{Error, ErrorKind};

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 
-use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use crate::error::{Error, ErrorKind};
 

@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use md5::{Digest, Md5};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
@@ -225,7 +225,7 @@ impl LocalSample {
                     .step_by(CHUNK)
                     .map(|i| Ok(slice.slice(i..(i + CHUNK).min(slice.len()))))
                     .collect();
-                Box::pin(futures::stream::iter(pieces))
+                Box::pin(futures_util::stream::iter(pieces))
             }
             (_, Some(path)) => {
                 let mut f = open(path).await?;
@@ -234,7 +234,7 @@ impl LocalSample {
                     .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
                 Box::pin(ReaderStream::with_capacity(f.take(len), CHUNK))
             }
-            _ => Box::pin(futures::stream::empty()),
+            _ => Box::pin(futures_util::stream::empty()),
         };
         let failure = StreamFailure::default();
         let state = Checked {
@@ -248,7 +248,7 @@ impl LocalSample {
             failure: failure.clone(),
             done: false,
         };
-        let stream = futures::stream::unfold(state, |mut s| async move {
+        let stream = futures_util::stream::unfold(state, |mut s| async move {
             let item = s.next().await?;
             Some((item, s))
         });

@@ -89,9 +89,13 @@ fn summarize_json(
 /// Free text as its length and the first 8 hex digits of its SHA-256: enough to match it
 /// against the caller's own records, nothing of its content.
 fn text_fingerprint(text: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    let short = hex::encode(digest.get(..4).unwrap_or_default());
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let short: String = digest
+        .as_ref()
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("<{} chars, sha256:{short}>", text.chars().count())
 }
 

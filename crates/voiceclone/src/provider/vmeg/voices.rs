@@ -2,7 +2,7 @@
 
 use vmeg_client::types;
 
-use futures::TryStreamExt as _;
+use futures_util::TryStreamExt as _;
 
 use super::calls::{key_header, new_key, route};
 use super::tasks::voices_page;
@@ -18,7 +18,7 @@ fn cloned_voices<'a>(
     t: &'a Transport,
     c: &'a vmeg_client::Client,
     name: Option<&'a str>,
-) -> futures::stream::BoxStream<'a, Result<(Voice, Option<JobId>), Error>> {
+) -> futures_util::stream::BoxStream<'a, Result<(Voice, Option<JobId>), Error>> {
     walk(
         "cloned-voice list",
         move |page| voices_page(t, c, false, name, page),
