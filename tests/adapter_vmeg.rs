@@ -215,7 +215,12 @@ async fn retry_after_as_an_http_date_is_honoured() {
     let server = Scripted::start(vec![
         Step::Json(
             503,
-            vec![("retry-after", httpdate::fmt_http_date(when))],
+            vec![(
+                "retry-after",
+                jiff::fmt::rfc2822::DateTimePrinter::new()
+                    .timestamp_to_rfc9110_string(&jiff::Timestamp::try_from(when).unwrap())
+                    .unwrap(),
+            )],
             json!({"code": 503, "message": "maintenance", "data": null}),
         ),
         detail("t-1", "running", json!({})),

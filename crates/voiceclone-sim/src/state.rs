@@ -62,21 +62,16 @@ impl Clock {
     }
 }
 
-/// ISO 8601 UTC with milliseconds, e.g. `2026-01-02T03:04:05.678Z`.
-const ISO_MILLIS: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-);
-
-/// Format as ISO 8601 UTC with milliseconds (the `time` crate does the
-/// calendar). Times beyond year 9999 (a clock advanced by centuries) are
+/// Format as ISO 8601 UTC with milliseconds, e.g. `2026-01-02T03:04:05.678Z`
+/// (`jiff` does the calendar). Times beyond year 9999 (a clock advanced by centuries) are
 /// shown as the last millisecond of 9999.
 pub(crate) fn iso8601(t: SystemTime) -> String {
     const LAST: &str = "9999-12-31T23:59:59.999Z";
     let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    time::Duration::try_from(since)
+    i64::try_from(since.as_millis())
         .ok()
-        .and_then(|d| time::OffsetDateTime::UNIX_EPOCH.checked_add(d))
-        .and_then(|dt| dt.format(ISO_MILLIS).ok())
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|at| at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_else(|| LAST.to_string())
 }
 

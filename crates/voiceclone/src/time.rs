@@ -1,10 +1,12 @@
 //! Date handling: the vendors send ISO 8601 strings and Unix timestamps, `Retry-After` may
-//! be an HTTP date, and errors print submit times. The calendar is the `time` crate's
-//! (HTTP dates: `httpdate`'s); what is here is only how lenient to be with vendors.
+//! be an HTTP date, and errors print submit times. The calendar (and HTTP dates) are
+//! `jiff`'s; what is here is only how lenient to be with vendors.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::tz::Offset;
 
 fn from_unix_secs_f(secs: i64, nanos: u32) -> Option<SystemTime> {
     if secs >= 0 {
@@ -98,25 +100,30 @@ pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
             sign * (i64::from(oh) * 3600 + i64::from(om) * 60)
         }
     };
-    let date = Date::from_calendar_date(
-        i32::try_from(y).ok()?,
-        Month::try_from(u8::try_from(mo).ok()?).ok()?,
-        u8::try_from(d).ok()?,
-    )
-    .ok()?;
     // A leap second (`:60`) is read as `:59`, as before.
-    let time = Time::from_hms_nano(
-        u8::try_from(h).ok()?,
-        u8::try_from(mi).ok()?,
-        u8::try_from(se.min(59)).ok()?,
-        nanos,
+    let at = DateTime::new(
+        i16::try_from(y).ok()?,
+        i8::try_from(mo).ok()?,
+        i8::try_from(d).ok()?,
+        i8::try_from(h).ok()?,
+        i8::try_from(mi).ok()?,
+        i8::try_from(se.min(59)).ok()?,
+        i32::try_from(nanos).ok()?,
     )
     .ok()?;
-    let offset = UtcOffset::from_whole_seconds(i32::try_from(offset_secs).ok()?).ok()?;
-    let at = PrimitiveDateTime::new(date, time).assume_offset(offset);
-    let at = at.to_offset(UtcOffset::UTC);
-    let (secs, nanos) = (at.unix_timestamp(), at.nanosecond());
-    from_unix_secs_f(secs, nanos)
+    let offset = Offset::from_seconds(i32::try_from(offset_secs).ok()?).ok()?;
+    let at = offset.to_timestamp(at).ok()?;
+    system_time(at)
+}
+
+/// A jiff timestamp as a `SystemTime`, `None` out of its range (never a panic).
+fn system_time(at: Timestamp) -> Option<SystemTime> {
+    let since = at.as_duration();
+    if since.is_negative() {
+        UNIX_EPOCH.checked_sub(since.unsigned_abs())
+    } else {
+        UNIX_EPOCH.checked_add(since.unsigned_abs())
+    }
 }
 
 /// `Retry-After` as either delta-seconds or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
@@ -133,34 +140,30 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
         }
         return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    // An IMF-fixdate is an RFC 2822 date (in GMT); jiff parses those.
+    let at = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(v)
+        .ok()?;
+    Some(
+        system_time(at)?
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// RFC 3339 in UTC with millisecond precision, for messages meant for people.
 pub(crate) fn format_rfc3339(t: SystemTime) -> String {
-    let at = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => time::Duration::try_from(d)
-            .ok()
-            .and_then(|d| OffsetDateTime::UNIX_EPOCH.checked_add(d)),
-        // Before the epoch: whole seconds, as before.
-        Err(e) => time::Duration::try_from(Duration::from_secs(e.duration().as_secs()))
-            .ok()
-            .and_then(|d| OffsetDateTime::UNIX_EPOCH.checked_sub(d)),
+    // Before the epoch, whole seconds (as the vendors never send such times, only a clock
+    // set wrong does).
+    let t = match t.duration_since(UNIX_EPOCH) {
+        Ok(_) => t,
+        Err(e) => UNIX_EPOCH
+            .checked_sub(Duration::from_secs(e.duration().as_secs()))
+            .unwrap_or(t),
     };
-    match at {
-        Some(at) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            at.year(),
-            u8::from(at.month()),
-            at.day(),
-            at.hour(),
-            at.minute(),
-            at.second(),
-            at.millisecond()
-        ),
-        // Beyond what a calendar date holds (year 9999): say it as seconds.
-        None => format!("{t:?}"),
+    match Timestamp::try_from(t) {
+        Ok(at) => at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Err(_) => format!("{t:?}"),
     }
 }
 

@@ -84,9 +84,9 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
 
 /// RFC 3339 (`2026-12-01T10:00:00Z`, `...T10:00:00.5+02:00`).
 fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let at = time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
-        .ok()?;
-    let nanos = at.unix_timestamp_nanos();
+    // RFC 3339 needs an offset (`Z` or `±HH:MM`); jiff's timestamp parser requires one too.
+    let at: jiff::Timestamp = s.trim().parse().ok()?;
+    let nanos = at.as_nanosecond();
     let base = SystemTime::UNIX_EPOCH;
     if nanos >= 0 {
         base.checked_add(Duration::from_nanos(u64::try_from(nanos).ok()?))

@@ -19,20 +19,11 @@ pub fn unix_ms(t: SystemTime) -> u64 {
 /// print as the epoch).
 pub fn rfc3339(t: SystemTime) -> String {
     let ms = unix_ms(t);
-    let at = i64::try_from(ms / 1000)
+    let at = i64::try_from(ms)
         .ok()
-        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok());
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok());
     match at {
-        Some(at) => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            at.year(),
-            u8::from(at.month()),
-            at.day(),
-            at.hour(),
-            at.minute(),
-            at.second(),
-            ms % 1000
-        ),
+        Some(at) => at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         // Past year 9999: no calendar date; the milliseconds themselves.
         None => format!("{ms}ms since the epoch"),
     }
