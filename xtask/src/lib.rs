@@ -8,6 +8,7 @@
 
 pub mod codegen;
 pub mod conformance;
+pub mod mock;
 pub mod shape;
 pub mod spec;
 pub mod surface;
