@@ -7,7 +7,7 @@ use jimmyai_client::types as jimmy;
 use jimmyai_client_mock::MockServerExt as _;
 use vmeg_client::types as vmeg;
 use vmeg_client_mock::MockServerExt as _;
-use voiceclone::{Client, CloneRequest, JobId, Provider, SoundVersion, TaskStatus};
+use voiceclone::{Client, CloneRequest, ErrorKind, JobId, Provider, SoundVersion, TaskStatus};
 
 const KEY: &str = "mock-test-key";
 const SAMPLE: &str = "https://cdn.example.com/sample.mp3";
@@ -85,7 +85,8 @@ async fn vmeg_create_clone_mock_answers_the_generated_client_and_the_adapter() {
     assert_eq!(job.status, TaskStatus::Queued);
     assert_eq!(mock.calls_async().await, 2);
 
-    // Another key is another request: the typed mock does not match it.
+    // Another key is another request: the typed mock does not match it, and the caller sees
+    // httpmock's 404 as `NotFound` (README, "Typed HTTP mocks").
     let other = client
         .clone_voice(
             &CloneRequest::new(SAMPLE)
@@ -94,7 +95,7 @@ async fn vmeg_create_clone_mock_answers_the_generated_client_and_the_adapter() {
                 .idempotency_key("job-43"),
         )
         .await;
-    assert!(other.is_err(), "{other:?}");
+    assert_eq!(other.unwrap_err().kind(), &ErrorKind::NotFound);
     assert_eq!(mock.calls_async().await, 2);
 }
 
