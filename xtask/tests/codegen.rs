@@ -497,3 +497,80 @@ fn per_call_rewrites_are_applied() {
         }
     }
 }
+
+/// README ("Typed HTTP mocks"): the mocks are a dev-dependency; nothing a user builds for
+/// production (`voiceclone`, `voiceclone-cli`, the clients) reaches httpmock or a mock crate
+/// through normal (or build) dependencies.
+#[test]
+fn httpmock_is_never_a_normal_dependency_of_the_published_runtime_crates() {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let nodes = meta["resolve"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let name_of = |id: &str| {
+        meta["packages"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["id"] == id))
+            .and_then(|p| p["name"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    // The ids reachable from `start` through dependencies that are not dev-only.
+    let runtime_closure = |start: &str| {
+        let start_id = nodes
+            .iter()
+            .map(|n| n["id"].as_str().unwrap_or_default())
+            .find(|id| name_of(id) == start)
+            .unwrap_or_else(|| panic!("{start} not in the workspace"))
+            .to_string();
+        let mut seen = std::collections::BTreeSet::from([start_id.clone()]);
+        let mut todo = vec![start_id];
+        while let Some(id) = todo.pop() {
+            let node = nodes.iter().find(|n| n["id"] == id.as_str());
+            for dep in node
+                .and_then(|n| n["deps"].as_array())
+                .into_iter()
+                .flatten()
+            {
+                let runtime = dep["dep_kinds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|k| k["kind"] != "dev");
+                let dep_id = dep["pkg"].as_str().unwrap_or_default().to_string();
+                if runtime && seen.insert(dep_id.clone()) {
+                    todo.push(dep_id);
+                }
+            }
+        }
+        seen.iter().map(|id| name_of(id)).collect::<Vec<_>>()
+    };
+    for krate in [
+        "voiceclone",
+        "voiceclone-cli",
+        "vmeg-client",
+        "jimmyai-client",
+    ] {
+        let names = runtime_closure(krate);
+        assert!(names.len() > 10, "{krate}: {names:?}");
+        let leaked: Vec<_> = names
+            .iter()
+            .filter(|n| *n == "httpmock" || n.ends_with("-client-mock"))
+            .collect();
+        assert!(leaked.is_empty(), "{krate} depends on {leaked:?}");
+    }
+    // And the mock crates do reach it: the walk above would see it.
+    assert!(runtime_closure("vmeg-client-mock").contains(&"httpmock".to_string()));
+}
