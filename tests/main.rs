@@ -16,6 +16,7 @@ mod adapter_upload;
 mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;
+mod mock_typed;
 mod spec_examples;
 mod typed_ids;
 mod webhook_hub;

@@ -3,11 +3,13 @@
 //! - [`targets`]: which spec generates which crate.
 //! - [`spec`]: loading a spec and the checks made before progenitor sees it.
 //! - [`codegen`]: running progenitor and writing (or checking) the generated files.
+//! - [`mock`]: the typed httpmock extension of each client (progenitor's `Generator::httpmock`).
 //! - [`surface`]: a plain-text listing of a generated crate's public surface, for snapshots.
 //! - [`conformance`]: comparing `specs/vmeg.yaml` with VMEG's published document.
 
 pub mod codegen;
 pub mod conformance;
+pub mod mock;
 pub mod shape;
 pub mod spec;
 pub mod surface;
@@ -16,7 +18,8 @@ pub mod targets;
 use std::path::PathBuf;
 
 pub const USAGE: &str = "usage:
-  cargo xtask codegen            regenerate crates/*-client/src/generated.rs from specs/
+  cargo xtask codegen            regenerate crates/*-client/src/generated.rs and
+                                 crates/*-client-mock/src/generated.rs from specs/
   cargo xtask codegen --check    write nothing; exit 1 naming each stale file
   cargo xtask conformance <vmeg-openapi.json>
                                  compare specs/vmeg.yaml with VMEG's published document";

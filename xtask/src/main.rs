@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: development tasks for this workspace.
 //!
-//! - `codegen [--check]`: regenerate the API client crates from `specs/` (or only check).
+//! - `codegen [--check]`: regenerate the API client crates and their mock crates from `specs/`
+//!   (or only check).
 //! - `conformance <vendor-openapi.json>`: compare `specs/vmeg.yaml` with VMEG's document.
 
 use std::process::ExitCode;

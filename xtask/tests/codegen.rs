@@ -17,10 +17,14 @@ fn root() -> PathBuf {
 fn checked_in_generated_code_matches_the_specs() {
     let mut stale = Vec::new();
     for target in TARGETS {
-        let fresh = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
-        let on_disk = std::fs::read_to_string(root().join(target.output)).unwrap_or_default();
-        if fresh.code != on_disk {
-            let diff = similar::TextDiff::from_lines(&on_disk, &fresh.code);
+        let client = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        let mocks = xtask::mock::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        for (output, fresh) in [(target.output, client.code), (target.mock_output, mocks)] {
+            let on_disk = std::fs::read_to_string(root().join(output)).unwrap_or_default();
+            if fresh == on_disk {
+                continue;
+            }
+            let diff = similar::TextDiff::from_lines(&on_disk, &fresh);
             let shown: String = diff
                 .unified_diff()
                 .context_radius(2)
@@ -30,7 +34,7 @@ fn checked_in_generated_code_matches_the_specs() {
                 .take(80)
                 .collect::<Vec<_>>()
                 .join("\n");
-            stale.push(format!("{} is stale:\n{shown}", target.output));
+            stale.push(format!("{output} is stale:\n{shown}"));
         }
     }
     assert!(
@@ -61,6 +65,9 @@ fn generation_is_deterministic() {
         let a = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
         let b = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a.code, b.code, "{} differs between two runs", target.spec);
+        let a = xtask::mock::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        let b = xtask::mock::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a, b, "{}'s mocks differ between two runs", target.spec);
     }
 }
 
@@ -214,7 +221,7 @@ fn scratch_tree(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xtask-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for target in TARGETS {
-        for rel in [target.spec, target.output] {
+        for rel in [target.spec, target.output, target.mock_output] {
             let to = dir.join(rel);
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{e}"));
@@ -250,8 +257,10 @@ fn check_fails_naming_the_file_after_a_description_edit_and_write_fixes_it() {
         .unwrap_or_else(|e| panic!("{e}"));
     let (ok, _, stderr) = run_xtask(&tree, &["codegen", "--check"]);
     assert!(!ok);
+    // The spec's hash is in both headers: the client and its mocks are stale together.
     assert!(
         stderr.contains("crates/vmeg-client/src/generated.rs")
+            && stderr.contains("crates/vmeg-client-mock/src/generated.rs")
             && !stderr.contains("jimmyai-client"),
         "{stderr}"
     );
@@ -259,13 +268,108 @@ fn check_fails_naming_the_file_after_a_description_edit_and_write_fixes_it() {
     let (ok, stdout, _) = run_xtask(&tree, &["codegen"]);
     assert!(ok);
     assert!(
-        stdout.contains("wrote crates/vmeg-client/src/generated.rs"),
+        stdout.contains("wrote crates/vmeg-client/src/generated.rs")
+            && stdout.contains("wrote crates/vmeg-client-mock/src/generated.rs"),
         "{stdout}"
     );
     assert!(stdout.contains("skipped specs/jimmyai.yaml: uploadFile"));
     let (ok, _, _) = run_xtask(&tree, &["codegen", "--check"]);
     assert!(ok, "codegen then --check must pass");
     let _ = std::fs::remove_dir_all(&tree);
+}
+
+/// A hand edit of a generated mock file is caught by `--check` (naming only that file) and
+/// undone by `codegen`.
+#[test]
+fn check_fails_on_a_hand_edited_mock_file_and_write_restores_it() {
+    let tree = scratch_tree("mock-edit");
+    let target = TARGETS
+        .iter()
+        .find(|t| t.spec.ends_with("jimmyai.yaml"))
+        .unwrap_or_else(|| panic!("no jimmyai target"));
+    let mock = tree.join(target.mock_output);
+    let original = std::fs::read_to_string(&mock).unwrap_or_default();
+    let edited = original.replacen(".status(200u16)", ".status(201u16)", 1);
+    assert_ne!(edited, original, "the test's premise: the mock answers 200");
+    std::fs::write(&mock, &edited).unwrap_or_else(|e| panic!("{e}"));
+
+    let (ok, _, stderr) = run_xtask(&tree, &["codegen", "--check"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("stale generated file(s)")
+            && stderr.contains(target.mock_output)
+            && !stderr.contains(target.output),
+        "{stderr}"
+    );
+    let (ok, stdout, _) = run_xtask(&tree, &["codegen"]);
+    assert!(ok);
+    assert!(
+        stdout.contains(&format!("wrote {}", target.mock_output)),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read_to_string(&mock).unwrap_or_default(), original);
+    let _ = std::fs::remove_dir_all(&tree);
+}
+
+/// The mocks take the clients' own types, one `MockServerExt` method per generated client
+/// method, and the xtask's rewrites of progenitor's output are applied: no regex built and
+/// unwrapped, path parameters encoded as the client sends them and matched literally.
+#[test]
+fn mocks_cover_every_operation_with_the_clients_types() {
+    for target in TARGETS {
+        let client = codegen::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        let mocks = xtask::mock::generate_target(&root(), target).unwrap_or_else(|e| panic!("{e}"));
+        let out = target.mock_output;
+        assert!(mocks.starts_with("// @generated by `cargo xtask codegen`"));
+        assert!(
+            mocks.contains(&format!("use {}::*;", target.client_crate)),
+            "{out}"
+        );
+        // The code, after the header (whose notes name what was rewritten).
+        let code: String = mocks
+            .lines()
+            .skip_while(|l| l.starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            !code.contains("unwrap()") && !code.contains("regex::Regex"),
+            "{out}"
+        );
+        for op in &client.operations {
+            let name = codegen::rust_name(&op.id);
+            assert!(
+                mocks.contains(&format!("fn {name}<F>(&self, config_fn: F)")),
+                "{name} in {out}"
+            );
+            assert!(
+                mocks.contains(&format!("A mock of `{}` (`", op.id)),
+                "{name}'s doc in {out}"
+            );
+            if op.path.contains('{') {
+                // Inside `format!`, prettyplease prints the tokens with spaces.
+                let squeezed: String = code.split_whitespace().collect();
+                assert!(
+                    squeezed.contains("::regex::escape(&::client_glue::hooks::encode_segment(&"),
+                    "{name} in {out}"
+                );
+            }
+        }
+        // Every response type a mock answers with is one the client returns.
+        for line in mocks
+            .lines()
+            .filter(|l| l.contains("pub fn ok(self, value: &types::"))
+        {
+            let ty = line
+                .split("&types::")
+                .nth(1)
+                .and_then(|rest| rest.split(')').next())
+                .unwrap_or_default();
+            assert!(
+                client.code.contains(&format!("ResponseValue<types::{ty}>")),
+                "{ty} in {out}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -392,4 +496,81 @@ fn per_call_rewrites_are_applied() {
             );
         }
     }
+}
+
+/// README ("Typed HTTP mocks"): the mocks are a dev-dependency; nothing a user builds for
+/// production (`voiceclone`, `voiceclone-cli`, the clients) reaches httpmock or a mock crate
+/// through normal (or build) dependencies.
+#[test]
+fn httpmock_is_never_a_normal_dependency_of_the_published_runtime_crates() {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let nodes = meta["resolve"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let name_of = |id: &str| {
+        meta["packages"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["id"] == id))
+            .and_then(|p| p["name"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    // The ids reachable from `start` through dependencies that are not dev-only.
+    let runtime_closure = |start: &str| {
+        let start_id = nodes
+            .iter()
+            .map(|n| n["id"].as_str().unwrap_or_default())
+            .find(|id| name_of(id) == start)
+            .unwrap_or_else(|| panic!("{start} not in the workspace"))
+            .to_string();
+        let mut seen = std::collections::BTreeSet::from([start_id.clone()]);
+        let mut todo = vec![start_id];
+        while let Some(id) = todo.pop() {
+            let node = nodes.iter().find(|n| n["id"] == id.as_str());
+            for dep in node
+                .and_then(|n| n["deps"].as_array())
+                .into_iter()
+                .flatten()
+            {
+                let runtime = dep["dep_kinds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|k| k["kind"] != "dev");
+                let dep_id = dep["pkg"].as_str().unwrap_or_default().to_string();
+                if runtime && seen.insert(dep_id.clone()) {
+                    todo.push(dep_id);
+                }
+            }
+        }
+        seen.iter().map(|id| name_of(id)).collect::<Vec<_>>()
+    };
+    for krate in [
+        "voiceclone",
+        "voiceclone-cli",
+        "vmeg-client",
+        "jimmyai-client",
+    ] {
+        let names = runtime_closure(krate);
+        assert!(names.len() > 10, "{krate}: {names:?}");
+        let leaked: Vec<_> = names
+            .iter()
+            .filter(|n| *n == "httpmock" || n.ends_with("-client-mock"))
+            .collect();
+        assert!(leaked.is_empty(), "{krate} depends on {leaked:?}");
+    }
+    // And the mock crates do reach it: the walk above would see it.
+    assert!(runtime_closure("vmeg-client-mock").contains(&"httpmock".to_string()));
 }
