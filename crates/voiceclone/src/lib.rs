@@ -114,6 +114,7 @@
 // The public rooms.
 pub mod error; // Error, ErrorKind, Phase; WebhookFailure
 pub mod language; // BCP-47 tags, JimmyAI names, VMEG's documented tags
+pub mod long_text; // a text too long for one task, split to each provider's limits
 pub mod model; // Provider, ids, requests, Voice/Speech, Job (CloneJob, SpeechJob), TaskStatus
 pub mod retry; // RetryPolicy, OperationKind: what is safe to repeat
 pub mod secret; // ApiKey, WebhookSecret
@@ -136,7 +137,7 @@ mod transport; // around every generated call: retries, permits, envelope, error
 mod validate; // generic input checks (ids, texts, hosts); vendor rules are in provider/
 mod wire; // lenient readers for vendor answers
 
-pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
+pub use client::{Client, ClientBuilder, DEFAULT_LONG_CONCURRENCY, DEFAULT_MAX_IN_FLIGHT};
 pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};
 pub use model::{
     Activation, AudioReader, AudioSource, CloneJob, CloneRequest, Emotion,

@@ -21,6 +21,7 @@ use crate::wait::{WaitPolicy, poll_until_terminal, wait_with_hub};
 use crate::webhook::{CompletionHub, WebhookEvent};
 
 pub use builder::ClientBuilder;
+pub use long::DEFAULT_LONG_CONCURRENCY;
 
 /// Default bound on HTTP requests in flight per client.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
@@ -91,6 +92,7 @@ macro_rules! traced {
 }
 
 // Issue 14: task and voice management, reconcile and resubmit (after `traced!`).
+mod long; // issue 16: synthesize_long, resend_speech
 mod manage;
 mod reconcile;
 
