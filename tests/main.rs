@@ -4,6 +4,7 @@
 
 mod adapter_attack;
 mod adapter_deadlines;
+mod adapter_download;
 mod adapter_hostile;
 mod adapter_ids;
 mod adapter_jimmyai;

@@ -112,7 +112,9 @@
 #![warn(missing_docs)]
 
 // The public rooms.
+pub mod download; // results to a file or writer: rules, limits, Downloaded
 pub mod error; // Error, ErrorKind, Phase; WebhookFailure
+pub mod estimate; // billable units before sending, by each vendor's published rule
 pub mod language; // BCP-47 tags, JimmyAI names, VMEG's documented tags
 pub mod long_text; // a text too long for one task, split to each provider's limits
 pub mod model; // Provider, ids, requests, Voice/Speech, Job (CloneJob, SpeechJob), TaskStatus
@@ -138,6 +140,7 @@ mod validate; // generic input checks (ids, texts, hosts); vendor rules are in p
 mod wire; // lenient readers for vendor answers
 
 pub use client::{Client, ClientBuilder, DEFAULT_LONG_CONCURRENCY, DEFAULT_MAX_IN_FLIGHT};
+pub use download::Downloaded;
 pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};
 pub use model::{
     Activation, AudioReader, AudioSource, CloneJob, CloneRequest, Emotion,

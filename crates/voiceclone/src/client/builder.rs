@@ -39,6 +39,8 @@ pub struct ClientBuilder {
     hub: Option<CompletionHub>,
     upload_progress: Option<ProgressFn>,
     multipart_threshold: Option<u64>,
+    /// Download limits (setters in `client/download.rs`).
+    pub(super) downloads: crate::download::Downloads,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -318,6 +320,7 @@ impl ClientBuilder {
                 backend,
                 allow_private: self.allow_private_urls,
                 hub: self.hub,
+                downloads: self.downloads,
             }),
         })
     }
@@ -340,6 +343,7 @@ impl Client {
             hub: None,
             upload_progress: None,
             multipart_threshold: None,
+            downloads: Default::default(),
         }
     }
 }

@@ -40,6 +40,8 @@ struct Inner {
     allow_private: bool,
     /// Completes VMEG waits by webhook, when set.
     hub: Option<CompletionHub>,
+    /// Result downloads: limits and their own HTTP client (never the key).
+    downloads: crate::download::Downloads,
 }
 
 impl fmt::Debug for Client {
@@ -92,6 +94,7 @@ macro_rules! traced {
 }
 
 // Issue 14: task and voice management, reconcile and resubmit (after `traced!`).
+mod download; // issue 16: results to a file or writer
 mod long; // issue 16: synthesize_long, resend_speech
 mod manage;
 mod reconcile;

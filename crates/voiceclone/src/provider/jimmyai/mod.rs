@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+mod billing;
 mod calls;
 mod results;
 pub(crate) mod rules;
@@ -23,6 +24,8 @@ use crate::transport::Transport;
 
 /// What the rest of the crate knows about JimmyAI.
 pub(crate) const FACTS: Facts = Facts {
+    estimate_clone: billing::estimate_clone,
+    estimate_speech: billing::estimate_speech,
     name: "jimmyai",
     default_base_url: "https://www.jimmyai.cn",
     api_key_var: "JIMMYAI_API_KEY",

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+mod billing;
 mod calls;
 mod materials;
 mod results;
@@ -30,6 +31,8 @@ use crate::transport::Transport;
 
 /// What the rest of the crate knows about VMEG.
 pub(crate) const FACTS: Facts = Facts {
+    estimate_clone: billing::estimate_clone,
+    estimate_speech: billing::estimate_speech,
     name: "vmeg",
     default_base_url: "https://api.vmeg.ai",
     api_key_var: "VMEG_API_KEY",
