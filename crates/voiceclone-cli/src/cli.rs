@@ -265,8 +265,37 @@ pub struct SpeakArgs {
     pub voice: String,
 
     /// The text to speak
+    #[arg(
+        long,
+        required_unless_present = "text_file",
+        conflicts_with = "text_file"
+    )]
+    pub text: Option<String>,
+
+    /// Speak a long text from this UTF-8 file: split at paragraph and sentence boundaries
+    /// to the provider's limits, submitted in parts, waited for, and downloaded in order to
+    /// --out DIR, with a manifest there that lets a rerun resume without paying twice for a
+    /// finished part (see the README's "Long texts")
+    #[arg(long, value_name = "FILE")]
+    pub text_file: Option<PathBuf>,
+
+    /// With --text-file: the directory for the audio files and the manifest
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Validate and print what would be sent (with --text-file: the split plan) and the
+    /// billable units; send nothing
     #[arg(long)]
-    pub text: String,
+    pub dry_run: bool,
+
+    /// With --text-file: resubmit a part whose earlier submit may have created a task that
+    /// was never recorded (a crash or Ctrl-C during its submit); it may be billed twice
+    #[arg(long, requires = "text_file")]
+    pub resubmit_unknown: bool,
+
+    /// With --text-file: parts submitted and waited for at once
+    #[arg(long, value_name = "N", default_value_t = voiceclone::DEFAULT_LONG_CONCURRENCY, requires = "text_file")]
+    pub concurrency: usize,
 
     /// Target language, BCP-47 (e.g. en-US)
     #[arg(long)]

@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod listen;
+pub mod long;
 pub mod provider;
 pub mod reconcile;
 pub mod sim;

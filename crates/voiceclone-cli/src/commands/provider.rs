@@ -504,9 +504,20 @@ async fn wait(
 }
 
 async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer) -> Outcome {
+    if let Some(file) = &args.text_file {
+        return super::long::run(client, p, args, file, printer).await;
+    }
     if let Some(f) = needs_wait(args.wait, &args.poll) {
         return Outcome::failed(f);
     }
+    if args.out.is_some() || args.dry_run || args.resubmit_unknown {
+        return Outcome::failed(Failure::usage(
+            "--out, --dry-run and --resubmit-unknown apply to --text-file",
+        ));
+    }
+    let Some(text) = args.text.as_deref() else {
+        return Outcome::failed(Failure::usage("--text or --text-file is required"));
+    };
     let policy = match policy(p, &args.poll) {
         Ok(pol) => pol,
         Err(f) => return Outcome::failed(f),
@@ -518,7 +529,7 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
             return Outcome::failed(Failure::usage(format!("--voice: {}", e.reason())));
         }
     };
-    let mut req = SpeechRequest::new(voice, args.text.as_str());
+    let mut req = SpeechRequest::new(voice, text);
     if let Some(l) = &args.language {
         req = req.language(l.as_str());
     }

@@ -43,6 +43,7 @@ mod split;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::estimate::Estimate;
 use crate::model::{Provider, SpeechLine, SpeechRequest};
 use crate::provider::{jimmyai, vmeg};
 
@@ -298,6 +299,29 @@ impl LongSpeechPlan {
     /// the last part.
     pub fn request(&self, index: usize) -> Option<SpeechRequest> {
         self.parts.get(index).map(|p| self.part_request(p))
+    }
+
+    /// Every part's request, in order (see [`LongSpeechPlan::request`]).
+    pub fn requests(&self) -> Vec<SpeechRequest> {
+        self.parts.iter().map(|p| self.part_request(p)).collect()
+    }
+
+    /// The billable units of the whole plan, one task per part, by the provider's
+    /// published rules ([`Estimate::speech`] of [`LongSpeechPlan::requests`]); nothing is
+    /// sent.
+    ///
+    /// ```
+    /// use voiceclone::long_text::LongSpeechPlan;
+    /// use voiceclone::{Provider, SpeechRequest};
+    ///
+    /// let text = "Word ".repeat(4_000); // 20,000 characters
+    /// let plan = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m1", &text))?;
+    /// let e = plan.estimate()?;
+    /// assert_eq!(e.tasks, 3); // three production tasks: three per-task voice fees
+    /// # Ok::<(), voiceclone::Error>(())
+    /// ```
+    pub fn estimate(&self) -> Result<Estimate, Error> {
+        Estimate::speech(self.provider, &self.requests())
     }
 
     /// SHA-256 of the whole text, lowercase hex: a stored plan's record can tell a changed
