@@ -55,7 +55,8 @@ impl Client {
     ///     .api_key(sim.api_key())
     ///     .base_url(sim.base_url())
     ///     .build()?;
-    /// let text = "One paragraph of the script.\n\n".repeat(120);
+    /// // 120 paragraphs of 262 characters: a line each (VMEG lines here are at most 500).
+    /// let text = format!("{}\n\n", "A sentence of the script. ".repeat(10)).repeat(120);
     /// let wait = WaitPolicy::for_provider(Provider::Vmeg).with_first_interval(Duration::from_millis(5));
     /// let parts = client
     ///     .synthesize_long(&SpeechRequest::new("sv_en_us_female_01", &text), &wait)
