@@ -114,11 +114,9 @@ impl Downloads {
         deadline: Instant,
     ) -> Result<Opened, Error> {
         if let Some(why) = target::refusal(url, allow_private) {
-            return Err(Error::invalid_input(
-                "url",
-                format!("{}: the URL {why}", target::redacted(url)),
-            )
-            .with_operation("download"));
+            return Err(refused(DownloadFailure::UrlRefused { reason: why })
+                .with_phase(Phase::NotSent)
+                .with_message(target::redacted(url)));
         }
         let http = self.http()?;
         let info = CallInfo {
