@@ -292,9 +292,10 @@ pub struct SpeakArgs {
     #[arg(long)]
     pub wait: bool,
 
-    /// With --wait: write the audio to PATH; several segments go into PATH as a directory
-    /// (created if needed) as numbered files `01.<ext>`, `02.<ext>`, ... (the extension from
-    /// the Content-Type or the URL). Each file appears only when complete
+    /// With --wait: write the audio to PATH; several segments (or a PATH that is a directory
+    /// or ends with `/`) go into PATH as a directory (created if needed) as numbered files
+    /// `01.<ext>`, `02.<ext>`, ... (the extension from the Content-Type or the URL). Each
+    /// file appears only when complete
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
 

@@ -204,6 +204,25 @@ fn out_into_a_directory_numbers_the_file() {
     let written = dir.path().join("01.wav");
     assert_eq!(j["files"][0]["path"], written.to_str().unwrap(), "{j}");
     assert_plays(&written);
+    // A PATH ending in `/` names a directory, created for it.
+    let new_dir = format!("{}/parts/", dir.path().display());
+    let mut args = vec![
+        "--provider",
+        "vmeg",
+        "--allow-private-urls",
+        "--json",
+        "speak",
+        "--voice",
+        &v,
+        "--text",
+        "Numbered.",
+        "--wait",
+        "--out",
+        &new_dir,
+    ];
+    args.extend(FAST_POLL);
+    run(&sim, &args).expect(0).json();
+    assert_plays(&dir.path().join("parts").join("01.wav"));
 }
 
 #[test]

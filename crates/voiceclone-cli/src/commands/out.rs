@@ -2,7 +2,8 @@
 //! adapter's downloads (https only, checked redirects, no key, size cap, audio types, each
 //! file renamed into place only when complete).
 //!
-//! One audio URL: the file is PATH (or `PATH/01.<ext>` when PATH is an existing directory).
+//! One audio URL: the file is PATH (or `PATH/01.<ext>` when PATH is an existing directory or
+//! ends with `/`).
 //! Several: PATH is a directory (created if needed) holding `01.<ext>`, `02.<ext>`, ... in
 //! the vendor's order; the extension comes from the answer's Content-Type, else the URL.
 
@@ -39,7 +40,7 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
     if out.as_os_str().is_empty() {
         return Err(Failure::usage("--out is empty"));
     }
-    if !out.is_dir() {
+    if !out.is_dir() && !names_dir(out) {
         let parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -53,6 +54,12 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
         }
     }
     Ok(Some(out))
+}
+
+/// A PATH written with a trailing separator (`out/`) names a directory, to be created.
+fn names_dir(out: &Path) -> bool {
+    let s = out.as_os_str().to_string_lossy();
+    s.ends_with('/') || s.ends_with(std::path::MAIN_SEPARATOR)
 }
 
 /// A stem for part `i` (0-based) of `n`: `01`, `02`, ... (wider beyond 99 parts).
@@ -95,7 +102,7 @@ async fn write_all(
             "the task finished without an audio URL: nothing to write",
         ));
     }
-    let as_dir = urls.len() > 1 || out.is_dir();
+    let as_dir = urls.len() > 1 || out.is_dir() || names_dir(out);
     if as_dir {
         std::fs::create_dir_all(out).map_err(|e| {
             Failure::io(
@@ -133,5 +140,12 @@ mod tests {
         assert_eq!(stem(9, 12), "10");
         assert_eq!(stem(0, 100), "001");
         assert_eq!(stem(99, 100), "100");
+    }
+
+    #[test]
+    fn a_trailing_slash_names_a_directory() {
+        assert!(names_dir(Path::new("out/")));
+        assert!(!names_dir(Path::new("out")));
+        assert!(!names_dir(Path::new("out.wav")));
     }
 }
