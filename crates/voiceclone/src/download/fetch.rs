@@ -43,7 +43,7 @@ impl Default for Downloads {
 }
 
 /// The answer whose body is to be read.
-struct Opened {
+pub(crate) struct Opened {
     resp: reqwest::Response,
     /// The URL that answered (after redirects).
     url: Url,
@@ -118,6 +118,19 @@ impl Downloads {
                 .with_phase(Phase::NotSent)
                 .with_message(target::redacted(url)));
         }
+        self.walk(t, url, allow_private, deadline).await
+    }
+
+    /// The redirect chain from `url` (already checked by the caller), each hop checked with
+    /// `allow_private`. Separate from [`Downloads::open`] so that a test can start on
+    /// loopback and still see a private hop refused.
+    pub(crate) async fn walk(
+        &self,
+        t: &Transport,
+        url: &Url,
+        allow_private: bool,
+        deadline: Instant,
+    ) -> Result<Opened, Error> {
         let http = self.http()?;
         let info = CallInfo {
             provider: t.provider,
