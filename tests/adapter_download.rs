@@ -278,7 +278,7 @@ async fn loopback_and_plain_http_need_the_opt_in() {
             .await
             .unwrap_err();
         assert!(
-            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "url"),
+            matches!(download_failure(&e), DownloadFailure::UrlRefused { .. }),
             "{url}: {e}"
         );
         assert_eq!(e.phase(), Phase::NotSent);

@@ -5,6 +5,7 @@
 mod adapter_attack;
 mod adapter_deadlines;
 mod adapter_download;
+mod adapter_estimate;
 mod adapter_hostile;
 mod adapter_ids;
 mod adapter_jimmyai;

@@ -31,7 +31,11 @@
 //! # Ok::<(), voiceclone::Error>(())
 //! ```
 
+mod plan;
+
 use serde::Serialize;
+
+pub use plan::{DryRun, GENERATED, PlannedRequest};
 
 use crate::error::Error;
 use crate::model::{CloneRequest, Provider, SpeechRequest};

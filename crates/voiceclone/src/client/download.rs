@@ -168,7 +168,72 @@ impl ClientBuilder {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::error::{DownloadFailure, ErrorKind};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback server answering every request with a redirect to `location`; counts them.
+    async fn redirector(
+        location: &'static str,
+    ) -> (Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/a.wav", listener.local_addr().unwrap())).unwrap();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = sock.write_all(answer.as_bytes()).await;
+            }
+        });
+        (url, hits)
+    }
+
+    /// The hop check runs with the client's setting: without the opt-in, a redirect into the
+    /// local network or to metadata addresses is refused and not followed (the chain starts
+    /// on loopback here only because a test server cannot be public).
+    #[tokio::test]
+    async fn a_private_hop_is_refused_without_the_opt_in() {
+        for location in [
+            "http://127.0.0.2:9/x.wav",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://10.1.2.3/x.wav",
+            "https://[::1]/x.wav",
+        ] {
+            let (url, hits) = redirector(location).await;
+            let c = Client::builder(crate::Provider::Vmeg)
+                .api_key("k")
+                .retry(crate::RetryPolicy::none())
+                .build()
+                .unwrap();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            let e = c
+                .inner
+                .downloads
+                .walk(c.t(), &url, false, deadline)
+                .await
+                .err()
+                .unwrap();
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::Download(DownloadFailure::RedirectRefused { .. })
+                ),
+                "{location}: {e}"
+            );
+            assert_eq!(
+                hits.load(std::sync::atomic::Ordering::SeqCst),
+                1,
+                "{location}"
+            );
+        }
+    }
 
     #[test]
     fn temporary_files_go_next_to_the_destination() {

@@ -43,7 +43,7 @@ impl Default for Downloads {
 }
 
 /// The answer whose body is to be read.
-struct Opened {
+pub(crate) struct Opened {
     resp: reqwest::Response,
     /// The URL that answered (after redirects).
     url: Url,
@@ -114,12 +114,23 @@ impl Downloads {
         deadline: Instant,
     ) -> Result<Opened, Error> {
         if let Some(why) = target::refusal(url, allow_private) {
-            return Err(Error::invalid_input(
-                "url",
-                format!("{}: the URL {why}", target::redacted(url)),
-            )
-            .with_operation("download"));
+            return Err(refused(DownloadFailure::UrlRefused { reason: why })
+                .with_phase(Phase::NotSent)
+                .with_message(target::redacted(url)));
         }
+        self.walk(t, url, allow_private, deadline).await
+    }
+
+    /// The redirect chain from `url` (already checked by the caller), each hop checked with
+    /// `allow_private`. Separate from [`Downloads::open`] so that a test can start on
+    /// loopback and still see a private hop refused.
+    pub(crate) async fn walk(
+        &self,
+        t: &Transport,
+        url: &Url,
+        allow_private: bool,
+        deadline: Instant,
+    ) -> Result<Opened, Error> {
         let http = self.http()?;
         let info = CallInfo {
             provider: t.provider,

@@ -27,6 +27,14 @@ pub enum DownloadFailure {
         /// The `Content-Type` received (cut to 100 characters).
         content_type: String,
     },
+    /// The URL itself may not be fetched (plain http, a private or loopback address,
+    /// credentials in it); nothing was sent. A vendor's result URL on loopback is what a local
+    /// simulator hands out: allow it with `ClientBuilder::allow_private_urls`.
+    #[error("the URL {reason}; nothing was fetched")]
+    UrlRefused {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// More redirects than allowed.
     #[error("more than {limit} redirects; the chain was not followed further")]
     TooManyRedirects {

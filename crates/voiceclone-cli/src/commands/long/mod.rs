@@ -50,7 +50,7 @@ const VMEG_KEY_SAFE_FOR: Duration = Duration::from_secs(23 * 60 * 60);
 /// run, before the next part is started or downloaded.
 const STOP_AFTER_ENV: &str = "VOICECLONE_TEST_STOP_AFTER_PARTS";
 
-/// Runs `speak --text-file`.
+/// Runs `speak --text-file` (its `--dry-run` is answered by `dry_run.rs` from [`plan`]).
 pub async fn run(
     client: &Client,
     p: Provider,
@@ -58,8 +58,7 @@ pub async fn run(
     file: &Path,
     printer: &Printer,
 ) -> Outcome {
-    match prepare(p, args, file) {
-        Ok(plan) if args.dry_run => dry_run(&plan),
+    match plan(p, args, file) {
         Ok(plan) => match args.out.as_deref() {
             Some(dir) => resume(client, plan, args, dir, printer).await,
             None => Outcome::failed(Failure::usage(
@@ -71,7 +70,7 @@ pub async fn run(
 }
 
 /// Reads the text, checks the flags, and splits it: nothing is sent.
-fn prepare(p: Provider, args: &SpeakArgs, file: &Path) -> Result<LongSpeechPlan, Failure> {
+pub fn plan(p: Provider, args: &SpeakArgs, file: &Path) -> Result<LongSpeechPlan, Failure> {
     if args.sync {
         return Err(Failure::usage(
             "--sync does not apply to --text-file (its parts are submitted asynchronously and waited for)",
@@ -90,85 +89,6 @@ fn prepare(p: Provider, args: &SpeakArgs, file: &Path) -> Result<LongSpeechPlan,
         req = req.language(l.as_str());
     }
     LongSpeechPlan::new(p, &req).map_err(|e| Failure::from_adapter(&e))
-}
-
-/// `--dry-run`: the plan and its billable units; nothing sent.
-fn dry_run(plan: &LongSpeechPlan) -> Outcome {
-    let estimate = match plan.estimate() {
-        Ok(e) => e,
-        Err(e) => return Outcome::failed(Failure::from_adapter(&e)),
-    };
-    let mut o = Outcome::default();
-    let requests: Vec<Value> = plan
-        .parts()
-        .iter()
-        .map(|part| {
-            let text = part.text();
-            json!({
-                "part": part.index + 1,
-                "lines": part.lines.len(),
-                "characters": part.chars(),
-                "billable_characters": part.chars_without_pauses(),
-                "starts_with": snippet(text.trim_start(), true),
-                "ends_with": snippet(text.trim_end(), false),
-            })
-        })
-        .collect();
-    o.set("dry_run", true);
-    o.set("provider", plan.provider().as_str());
-    o.set("parts", plan.parts().len());
-    o.set("requests", requests);
-    o.set(
-        "billable",
-        serde_json::to_value(&estimate).unwrap_or(Value::Null),
-    );
-    o.line(format!(
-        "dry run: nothing sent. {} characters -> {} {} task(s), {} line(s)",
-        plan.chars(),
-        plan.provider(),
-        plan.parts().len(),
-        plan.line_count()
-    ));
-    for part in plan.parts() {
-        let text = part.text();
-        o.line(format!(
-            "  part {}: {} line(s), {} characters: {:?} ... {:?}",
-            part.index + 1,
-            part.lines.len(),
-            part.chars(),
-            snippet(text.trim_start(), true),
-            snippet(text.trim_end(), false)
-        ));
-    }
-    for fee in &estimate.fees {
-        let qty = fee
-            .quantity
-            .map_or_else(|| "unknown".to_owned(), |q| format!("{q}"));
-        o.line(format!(
-            "  billable: {} {qty} {:?} ({})",
-            fee.name, fee.unit, fee.rule
-        ));
-    }
-    if let Some(c) = estimate.total_credits {
-        o.line(format!("  total: about {c} credits"));
-    }
-    for n in &estimate.notes {
-        o.line(format!("  note: {n}"));
-    }
-    o
-}
-
-/// The first or last 40 characters of a text.
-fn snippet(text: &str, head: bool) -> String {
-    let n = text.chars().count();
-    if n <= 40 {
-        return text.to_owned();
-    }
-    if head {
-        text.chars().take(40).collect()
-    } else {
-        text.chars().skip(n - 40).collect()
-    }
 }
 
 /// What stage one (submit, wait) made of a part.
