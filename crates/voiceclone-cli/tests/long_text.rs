@@ -25,15 +25,17 @@ struct Sim {
 
 impl Sim {
     fn start(speed: f64) -> Sim {
+        Sim::start_with(SimConfig::default().with_speed(speed))
+    }
+
+    fn start_with(cfg: SimConfig) -> Sim {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
         let handle = rt
-            .block_on(Simulator::start_with(
-                SimConfig::default().with_speed(speed).with_api_key(KEY),
-            ))
+            .block_on(Simulator::start_with(cfg.with_api_key(KEY)))
             .unwrap();
         Sim { handle, _rt: rt }
     }
@@ -451,4 +453,113 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
     }
     assert_eq!(sim.requests(), 0);
     assert!(!Path::new(&c.out).exists());
+}
+
+/// Marks part `index`'s submit as sent `age` ago.
+fn age_submit(dir: &Path, index: usize, age: Duration) {
+    let mut m = manifest(dir);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    m["parts"][index]["submitted_at_ms"] = ((now - age).as_millis() as u64).into();
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn a_vmeg_part_of_unknown_outcome_is_never_guessed() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "vmeg");
+    let text = long_text().repeat(2);
+    let c = case(&text);
+    let args = speak_args("vmeg", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    let paid = sim.paid("vmeg");
+
+    // Two parts lost at once: VMEG says each key was used, but two unclaimed tasks fit.
+    forget_submit(dir, 1);
+    forget_submit(dir, 2);
+    let j = run(&sim, &[], &args).expect(3).json();
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("part 2 of") && msg.contains("part 3 of"),
+        "{msg}"
+    );
+    assert!(msg.contains("2 unclaimed tasks fit"), "{msg}");
+    assert_eq!(sim.paid("vmeg"), paid);
+
+    // A key older than VMEG keeps it cannot dedupe a resend: reported like JimmyAI's.
+    let c = case(&long_text());
+    let args = speak_args("vmeg", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    forget_submit(dir, 1);
+    age_submit(dir, 1, Duration::from_secs(30 * 60 * 60));
+    let paid = sim.paid("vmeg");
+    let j = run(&sim, &[], &args).expect(3).json();
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("too old to dedupe"), "{msg}");
+    assert_eq!(sim.paid("vmeg"), paid);
+}
+
+#[test]
+fn failed_parts_are_submitted_again_by_the_rerun() {
+    let text = long_text();
+    let c = case(&text);
+    let v = "sv_en_us_female_01";
+    // Every task fails on the first simulator.
+    let failing = Sim::start_with(
+        SimConfig::default()
+            .with_speed(1000.0)
+            .with_task_failure_rate(1.0),
+    );
+    let args = speak_args("vmeg", v, &c.file, &c.out);
+    let j = run(&failing, &[], &args).expect(1).json();
+    assert_eq!(j["error"]["kind"], "task_failed", "{j}");
+    assert!(states(Path::new(&c.out)).iter().all(|s| s == "failed"));
+
+    // The rerun (here against a healthy one) submits them again.
+    let sim = Sim::start(1000.0);
+    let j = run(&sim, &[], &args).expect(0).json();
+    assert!(
+        j["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["state"] == "done")
+    );
+    assert_eq!(sim.paid("vmeg"), 2);
+    let m = manifest(Path::new(&c.out));
+    assert_eq!(m["parts"][0]["past_job_ids"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn ctrl_c_stops_with_exit_3_and_the_rerun_resumes() {
+    let sim = Sim::start(20.0);
+    let c = case(&long_text().repeat(2));
+    let v = voice(&sim, "vmeg");
+    let mut args = speak_args("vmeg", &v, &c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    let child = command(&sim, &[], &args).spawn().unwrap();
+    let dir = Path::new(&c.out);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !(dir.join(MANIFEST).exists() && states(dir).iter().any(|s| s == "submitted")) {
+        assert!(std::time::Instant::now() < deadline, "no part submitted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    let j = run(&sim, &[], &args).expect(0).json();
+    let parts = j["parts"].as_array().unwrap().len() as u64;
+    assert_eq!(sim.paid("vmeg"), parts);
 }
