@@ -10,6 +10,7 @@ mod adapter_hostile;
 mod adapter_ids;
 mod adapter_jimmyai;
 mod adapter_limits;
+mod adapter_long;
 mod adapter_manage;
 mod adapter_routes;
 mod adapter_security;

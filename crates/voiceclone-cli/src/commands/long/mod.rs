@@ -602,3 +602,17 @@ impl Run<'_> {
         o
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parts_bar_is_only_for_a_terminal() {
+        assert!(parts_bar(false, 3, 0).is_none());
+        // Under the test harness stderr is captured, not a terminal.
+        if !std::io::stderr().is_terminal() {
+            assert!(parts_bar(true, 3, 0).is_none());
+        }
+    }
+}
