@@ -26,7 +26,7 @@ impl Client {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use voiceclone::{Client, Provider, SpeechRequest, WaitPolicy};
+    /// use voiceclone::{Client, CloneRequest, Provider, SpeechRequest, WaitPolicy};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,7 +41,9 @@ impl Client {
     ///     .allow_private_urls(true)
     ///     .build()?;
     /// let wait = WaitPolicy::for_provider(Provider::Vmeg).with_first_interval(Duration::from_millis(5));
-    /// let job = client.synthesize(&SpeechRequest::new("sv_demo", "Hello there.")).await?;
+    /// let clone = client.clone_voice(&CloneRequest::new("https://cdn.example.com/me.wav")).await?;
+    /// let voice = client.wait_for_clone(&clone.id, &wait).await?;
+    /// let job = client.synthesize(&SpeechRequest::new(&voice.id, "Hello there.")).await?;
     /// let speech = client.wait_for_speech(&job.id, &wait).await?;
     ///
     /// let dir = tempfile::tempdir()?;
