@@ -432,6 +432,9 @@ async fn the_simulators_results_download_as_wav() {
             .api_key(sim.api_key())
             .base_url(sim.base_url())
             .allow_private_urls(true)
+            // The longest limits a caller can set do not overflow.
+            .download_timeout(Duration::MAX)
+            .download_idle_timeout(Duration::MAX)
             .build()
             .unwrap();
         let wait = WaitPolicy::for_provider(p).with_first_interval(Duration::from_millis(5));
@@ -464,5 +467,14 @@ async fn the_simulators_results_download_as_wav() {
         assert_eq!(&bytes[..4], b"RIFF", "{p}");
         assert_eq!(&bytes[8..12], b"WAVE", "{p}");
         assert_eq!(bytes.len() as u64, got.bytes);
+        // A file like any other the user creates (not the temporary file's 0600).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let reference = dir.path().join("reference");
+            std::fs::File::create(&reference).unwrap();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&got.path), mode(&reference), "{p}");
+        }
     }
 }

@@ -448,6 +448,48 @@ fn dry_run_sends_nothing_and_needs_no_key() {
     .expect(2)
     .json();
     assert_eq!(j["error"]["field"], "audio_url", "{j}");
+    // A local recording: its upload comes first; a missing file is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("me.wav");
+    std::fs::write(&file, b"RIFF0000WAVEfmt ").unwrap();
+    for p in ["vmeg", "jimmyai"] {
+        let j = run(
+            &sim,
+            &[
+                "--provider",
+                p,
+                "--json",
+                "clone",
+                file.to_str().unwrap(),
+                "--dry-run",
+            ],
+        )
+        .expect(0)
+        .json();
+        assert_eq!(j["requests"].as_array().unwrap().len(), 2, "{j}");
+        assert!(
+            j["requests"][0]["note"]
+                .as_str()
+                .unwrap()
+                .contains("uploaded first"),
+            "{j}"
+        );
+        let missing = dir.path().join("missing.wav");
+        let j = run(
+            &sim,
+            &[
+                "--provider",
+                p,
+                "--json",
+                "clone",
+                missing.to_str().unwrap(),
+                "--dry-run",
+            ],
+        )
+        .expect(2)
+        .json();
+        assert_eq!(j["error"]["field"], "audio_file", "{j}");
+    }
     assert_eq!(sim.requests(), 0, "a dry run sends nothing");
     // The counter counts: the same clone without --dry-run is sent.
     run(&sim, &["--provider", "vmeg", "--json", "clone", SAMPLE]).expect(0);

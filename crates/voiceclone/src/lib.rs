@@ -51,6 +51,11 @@
 //!   [`AudioSource`]), [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
 //!   (both [`Job`]s),
 //!   [`Voice`], [`Speech`], [`TaskStatus`], [`JobId`].
+//! - [`download`]: results to a file or writer (`Client::download_to_path`,
+//!   `download_to_dir`, `download_to_writer` -> [`Downloaded`]): https only, checked
+//!   redirects, never the key, a size cap, audio types only, all or nothing on disk.
+//! - [`estimate`]: billable units before sending ([`estimate::Estimate`]) and dry runs
+//!   ([`estimate::DryRun`]: the requests a call would send, never the key).
 //! - [`error`]: [`Error`], [`ErrorKind`], [`Phase`] and [`UploadStep`]; how vendor codes and
 //!   HTTP statuses map.
 //! - [`retry`]: [`RetryPolicy`] and what is safe to repeat ([`OperationKind`]).

@@ -106,10 +106,16 @@ async fn write_all(
     }
     let as_dir = urls.len() > 1 || out.is_dir() || names_dir(out);
     if as_dir {
+        // After the task was paid: exit 1 (not 2, which says nothing was sent); the audio
+        // URLs are in the output.
         std::fs::create_dir_all(out).map_err(|e| {
-            Failure::io(
-                &format!("cannot create the --out directory {}", out.display()),
-                &e,
+            Failure::other(
+                crate::exit::Exit::Failure,
+                "download",
+                format!(
+                    "cannot create the --out directory {}: {e}; the audio URLs are printed, fetch them again",
+                    out.display()
+                ),
             )
         })?;
     }

@@ -222,6 +222,9 @@ impl ClientBuilder {
             )
             .with_provider(provider));
         }
+        self.downloads
+            .check()
+            .map_err(|e| e.with_provider(provider))?;
         let key = self.api_key.filter(|k| !k.is_empty()).ok_or_else(|| {
             Error::invalid_input("api_key", "is missing or empty").with_provider(provider)
         })?;

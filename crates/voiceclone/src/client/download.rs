@@ -26,7 +26,7 @@ impl Client {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use voiceclone::{Client, Provider, SpeechRequest, WaitPolicy};
+    /// use voiceclone::{Client, CloneRequest, Provider, SpeechRequest, WaitPolicy};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -41,7 +41,9 @@ impl Client {
     ///     .allow_private_urls(true)
     ///     .build()?;
     /// let wait = WaitPolicy::for_provider(Provider::Vmeg).with_first_interval(Duration::from_millis(5));
-    /// let job = client.synthesize(&SpeechRequest::new("sv_demo", "Hello there.")).await?;
+    /// let clone = client.clone_voice(&CloneRequest::new("https://cdn.example.com/me.wav")).await?;
+    /// let voice = client.wait_for_clone(&clone.id, &wait).await?;
+    /// let job = client.synthesize(&SpeechRequest::new(&voice.id, "Hello there.")).await?;
     /// let speech = client.wait_for_speech(&job.id, &wait).await?;
     ///
     /// let dir = tempfile::tempdir()?;
@@ -142,7 +144,7 @@ impl ClientBuilder {
     /// A larger `Content-Length` is refused before reading; a body that grows beyond it while
     /// streaming is abandoned. Either way the error is
     /// [`DownloadFailure::TooLarge`](crate::download::DownloadFailure::TooLarge) and no file
-    /// is left at the destination.
+    /// is left at the destination. 0 is refused by [`ClientBuilder::build`].
     #[must_use]
     pub fn max_download_bytes(mut self, limit: u64) -> Self {
         self.downloads.max_bytes = limit;
@@ -150,7 +152,8 @@ impl ClientBuilder {
     }
 
     /// The longest one whole download may take (default 10 minutes); then it ends with
-    /// `Timeout`. Independent of [`ClientBuilder::timeout`], which bounds API calls.
+    /// `Timeout`. Independent of [`ClientBuilder::timeout`], which bounds API calls. Zero is
+    /// refused by [`ClientBuilder::build`].
     #[must_use]
     pub fn download_timeout(mut self, timeout: Duration) -> Self {
         self.downloads.timeout = timeout;
@@ -159,6 +162,7 @@ impl ClientBuilder {
 
     /// How long a download waits for the answer's headers or for the next chunk of its body
     /// (default 30 s): a stalled server ends the download with `Timeout` instead of hanging.
+    /// Zero is refused by [`ClientBuilder::build`].
     #[must_use]
     pub fn download_idle_timeout(mut self, timeout: Duration) -> Self {
         self.downloads.idle_timeout = timeout;
@@ -240,6 +244,32 @@ mod tests {
         assert_eq!(parent_dir(Path::new("out.wav")), PathBuf::from("."));
         assert_eq!(parent_dir(Path::new("a/b/out.wav")), PathBuf::from("a/b"));
         assert_eq!(parent_dir(Path::new("/out.wav")), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn settings_that_no_download_could_meet_are_refused() {
+        let b = || Client::builder(crate::Provider::Vmeg).api_key("k");
+        for (builder, field) in [
+            (b().max_download_bytes(0), "max_download_bytes"),
+            (b().download_timeout(Duration::ZERO), "download_timeout"),
+            (
+                b().download_idle_timeout(Duration::ZERO),
+                "download_idle_timeout",
+            ),
+        ] {
+            let e = builder.build().err().unwrap();
+            assert!(
+                matches!(e.kind(), ErrorKind::InvalidInput { field: f, .. } if f == field),
+                "{e}"
+            );
+        }
+        // The longest durations do not overflow.
+        assert!(
+            b().download_timeout(Duration::MAX)
+                .download_idle_timeout(Duration::MAX)
+                .build()
+                .is_ok()
+        );
     }
 
     #[test]

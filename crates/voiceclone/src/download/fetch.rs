@@ -87,7 +87,27 @@ impl Downloads {
 
     /// How long the next step may take: the idle limit, within what is left of the whole.
     fn step_deadline(&self, deadline: Instant) -> Instant {
-        deadline.min(Instant::now() + self.idle_timeout)
+        deadline.min(after(self.idle_timeout))
+    }
+
+    /// Refuses settings under which no download could succeed (`ClientBuilder::build`).
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let refuse = |field: &str, what: &str| {
+            Err(Error::invalid_input(
+                field,
+                format!("must be more than zero ({what})"),
+            ))
+        };
+        if self.max_bytes == 0 {
+            return refuse("max_download_bytes", "every download would be too large");
+        }
+        if self.timeout.is_zero() {
+            return refuse("download_timeout", "every download would time out");
+        }
+        if self.idle_timeout.is_zero() {
+            return refuse("download_idle_timeout", "every download would time out");
+        }
+        Ok(())
     }
 
     fn timed_out(&self, deadline: Instant, what: &str) -> Error {
@@ -304,7 +324,7 @@ impl Downloads {
         allow_private: bool,
         writer: &mut W,
     ) -> Result<u64, Error> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = after(self.timeout);
         let _permit = permit(t).await?;
         let mut opened = self.open(t, url, allow_private, deadline).await?;
         self.stream(&mut opened, writer, deadline).await
@@ -320,19 +340,24 @@ impl Downloads {
         dir: &Path,
         name: impl FnOnce(Option<&str>, &Url) -> PathBuf,
     ) -> Result<Downloaded, Error> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = after(self.timeout);
         // The temporary file first: an unwritable directory fails before anything is sent.
-        let temp = tempfile::Builder::new()
-            .prefix(".voiceclone-download-")
-            .suffix(".part")
-            .tempfile_in(dir)
-            .map_err(|e| {
-                write_failed(
-                    &format!("creating a temporary file in {}", dir.display()),
-                    &e,
-                )
-                .with_phase(Phase::NotSent)
-            })?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".voiceclone-download-").suffix(".part");
+        // A temporary file is 0600; the result is a file like any other the user creates
+        // (0666 less the umask).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let temp = builder.tempfile_in(dir).map_err(|e| {
+            write_failed(
+                &format!("creating a temporary file in {}", dir.display()),
+                &e,
+            )
+            .with_phase(Phase::NotSent)
+        })?;
         let file = temp.as_file().try_clone().map_err(|e| {
             write_failed("opening the temporary file", &e).with_phase(Phase::NotSent)
         })?;
@@ -359,6 +384,15 @@ impl Downloads {
             content_type: opened.content_type,
         })
     }
+}
+
+/// The longest limit honoured (tokio treats timers beyond about 30 years as never firing).
+const LONGEST: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+
+/// `d` from now, without overflow for any `Duration` a caller sets.
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d.min(LONGEST)).unwrap_or(now)
 }
 
 /// One of the client's in-flight permits, held for the whole download.
