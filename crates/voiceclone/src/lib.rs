@@ -56,6 +56,10 @@
 //!   redirects, never the key, a size cap, audio types only, all or nothing on disk.
 //! - [`estimate`]: billable units before sending ([`estimate::Estimate`]) and dry runs
 //!   ([`estimate::DryRun`]: the requests a call would send, never the key).
+//! - [`long_text`]: a text too long for one task split to each provider's limits
+//!   ([`long_text::LongSpeechPlan`]: JimmyAI the fewest tasks of at most 9,999 characters,
+//!   VMEG batches of at most 50 lines), spoken by `Client::synthesize_long` /
+//!   `synthesize_plan`; `Client::resend_speech` resends a lost VMEG submit with its key.
 //! - [`error`]: [`Error`], [`ErrorKind`], [`Phase`] and [`UploadStep`]; how vendor codes and
 //!   HTTP statuses map.
 //! - [`retry`]: [`RetryPolicy`] and what is safe to repeat ([`OperationKind`]).
