@@ -222,7 +222,7 @@ impl LongSpeechPlan {
         })?;
         let lines = split::pieces(text, &cuts, &chosen);
         let parts: Vec<LongPart> = lines
-            .chunks(limits.max_lines)
+            .chunks(limits.max_lines.max(1))
             .enumerate()
             .map(|(index, chunk)| LongPart {
                 index,

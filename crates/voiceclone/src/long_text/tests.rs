@@ -230,6 +230,17 @@ fn bad_long_requests_are_refused_by_field() {
     let e = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m", "hi").trim(true))
         .unwrap_err();
     assert_eq!(field_of(&e), "trim");
+    // Limits set to zero by hand are refused by name or taken as one, never a panic.
+    let mut zero = SplitLimits::for_provider(Provider::Vmeg);
+    zero.max_lines = 0;
+    let plan =
+        LongSpeechPlan::with_limits(Provider::Vmeg, &SpeechRequest::new("cv_1", "a. b."), zero)
+            .unwrap();
+    assert!(plan.parts().iter().all(|p| p.lines.len() == 1));
+    zero.max_line_chars = 0;
+    let e = LongSpeechPlan::with_limits(Provider::Vmeg, &SpeechRequest::new("cv_1", "a. b."), zero)
+        .unwrap_err();
+    assert_eq!(field_of(&e), "text");
     // Whitespace longer than a line leaves no place to cut.
     let ws = format!("a{}b", " ".repeat(600));
     let e = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", &ws)).unwrap_err();
