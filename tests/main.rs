@@ -4,10 +4,13 @@
 
 mod adapter_attack;
 mod adapter_deadlines;
+mod adapter_download;
+mod adapter_estimate;
 mod adapter_hostile;
 mod adapter_ids;
 mod adapter_jimmyai;
 mod adapter_limits;
+mod adapter_long;
 mod adapter_manage;
 mod adapter_routes;
 mod adapter_security;

@@ -11,7 +11,8 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  the provider or the task reported a failure (request refused, task failed, bad key,
-     rate limit or server error after retries), or a webhook failed verification
+     rate limit or server error after retries), a download (--out) refused or not
+     written, or a webhook failed verification
   2  bad usage, invalid input, or a command the provider does not support; nothing was sent
   3  network failure, timeout (including --timeout running out while waiting), or unknown
      outcome: a submit may or may not have created a task; do not resend it, look it up
@@ -70,8 +71,8 @@ pub struct Cli {
     pub api_key_file: Option<PathBuf>,
 
     /// Accept audio URLs on loopback, private or other non-public addresses (e.g. samples
-    /// served by a local simulator); refused by default, and a loopback --base-url does not
-    /// change that
+    /// served by a local simulator), and download results (--out) from them over plain http;
+    /// refused by default, and a loopback --base-url does not change that
     #[arg(long, global = true)]
     pub allow_private_urls: bool,
 
@@ -220,6 +221,17 @@ pub struct CloneArgs {
     #[arg(long)]
     pub wait: bool,
 
+    /// With --wait: write JimmyAI's preview audio to PATH (an existing directory gets
+    /// `01.<ext>`); VMEG clones have no preview (exit 2, nothing sent). The file appears
+    /// only when complete
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Check the request and print what would be sent (never the key) and its billable
+    /// units; send nothing (no API key needed)
+    #[arg(long)]
+    pub dry_run: bool,
+
     #[command(flatten)]
     pub poll: PollArgs,
 
@@ -265,8 +277,28 @@ pub struct SpeakArgs {
     pub voice: String,
 
     /// The text to speak
-    #[arg(long)]
-    pub text: String,
+    #[arg(
+        long,
+        required_unless_present = "text_file",
+        conflicts_with = "text_file"
+    )]
+    pub text: Option<String>,
+
+    /// Speak a long text from this UTF-8 file: split at paragraph and sentence boundaries
+    /// to the provider's limits, submitted in parts, waited for, and downloaded in order to
+    /// --out DIR, with a manifest there that lets a rerun resume without paying twice for a
+    /// finished part (see the README's "Long texts")
+    #[arg(long, value_name = "FILE")]
+    pub text_file: Option<PathBuf>,
+
+    /// With --text-file: resubmit a part whose earlier submit may have created a task that
+    /// was never recorded (a crash or Ctrl-C during its submit); it may be billed twice
+    #[arg(long, requires = "text_file")]
+    pub resubmit_unknown: bool,
+
+    /// With --text-file: parts submitted and waited for at once
+    #[arg(long, value_name = "N", default_value_t = voiceclone::DEFAULT_LONG_CONCURRENCY, requires = "text_file")]
+    pub concurrency: usize,
 
     /// Target language, BCP-47 (e.g. en-US)
     #[arg(long)]
@@ -279,6 +311,20 @@ pub struct SpeakArgs {
     /// Wait until the audio is ready and print its URL(s)
     #[arg(long)]
     pub wait: bool,
+
+    /// With --wait: write the audio to PATH; several segments (or a PATH that is a directory
+    /// or ends with `/`) go into PATH as a directory (created if needed) as numbered files
+    /// `01.<ext>`, `02.<ext>`, ... (the extension from the Content-Type or the URL). Each
+    /// file appears only when complete. With --text-file (no --wait needed): the directory
+    /// (created if needed) for the parts' audio, `001.<ext>` or `001-01.<ext>`, ..., and
+    /// the manifest that lets a rerun resume
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Check the request and print what would be sent (never the key) and its billable
+    /// units; send nothing (no API key needed). With --text-file: every part's request
+    #[arg(long)]
+    pub dry_run: bool,
 
     #[command(flatten)]
     pub poll: PollArgs,

@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | the provider or the task reported a failure, or a webhook failed verification |
+//! | 1 | the provider or the task reported a failure, a download was refused or could not be written, or a webhook failed verification |
 //! | 2 | bad usage, invalid input, unsupported by the provider (nothing was sent) |
 //! | 3 | network failure, timeout (also `WaitTimedOut`), unknown outcome |
 
@@ -53,6 +53,7 @@ pub fn for_kind(kind: &ErrorKind) -> Exit {
         | ErrorKind::InvalidResponse
         | ErrorKind::TaskFailed { .. }
         | ErrorKind::Webhook(_)
+        | ErrorKind::Download(_)
         | ErrorKind::Vendor => Exit::Failure,
         // A kind added later: the provider answered something we did not expect.
         _ => Exit::Failure,
@@ -80,6 +81,7 @@ pub fn kind_name(kind: &ErrorKind) -> &'static str {
         ErrorKind::Unsupported { .. } => "unsupported",
         ErrorKind::Webhook(_) => "webhook",
         ErrorKind::Vendor => "vendor",
+        ErrorKind::Download(_) => "download",
         _ => "other",
     }
 }
@@ -155,6 +157,11 @@ mod tests {
                 ErrorKind::Webhook(WebhookFailure::SignatureMismatch),
                 Exit::Failure,
                 "webhook",
+            ),
+            (
+                ErrorKind::Download(voiceclone::download::DownloadFailure::TooLarge { limit: 1 }),
+                Exit::Failure,
+                "download",
             ),
             (ErrorKind::Timeout, Exit::Unreachable, "timeout"),
             (ErrorKind::Transport, Exit::Unreachable, "transport"),

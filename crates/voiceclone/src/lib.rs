@@ -51,6 +51,15 @@
 //!   [`AudioSource`]), [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
 //!   (both [`Job`]s),
 //!   [`Voice`], [`Speech`], [`TaskStatus`], [`JobId`].
+//! - [`download`]: results to a file or writer (`Client::download_to_path`,
+//!   `download_to_dir`, `download_to_writer` -> [`Downloaded`]): https only, checked
+//!   redirects, never the key, a size cap, audio types only, all or nothing on disk.
+//! - [`estimate`]: billable units before sending ([`estimate::Estimate`]) and dry runs
+//!   ([`estimate::DryRun`]: the requests a call would send, never the key).
+//! - [`long_text`]: a text too long for one task split to each provider's limits
+//!   ([`long_text::LongSpeechPlan`]: JimmyAI the fewest tasks of at most 9,999 characters,
+//!   VMEG batches of at most 50 lines), spoken by `Client::synthesize_long` /
+//!   `synthesize_plan`; `Client::resend_speech` resends a lost VMEG submit with its key.
 //! - [`error`]: [`Error`], [`ErrorKind`], [`Phase`] and [`UploadStep`]; how vendor codes and
 //!   HTTP statuses map.
 //! - [`retry`]: [`RetryPolicy`] and what is safe to repeat ([`OperationKind`]).
@@ -115,10 +124,13 @@
 #![warn(missing_docs)]
 
 // The public rooms.
+pub mod download; // results to a file or writer: rules, limits, Downloaded
 pub mod error; // Error, ErrorKind, Phase; WebhookFailure
+pub mod estimate; // billable units before sending, by each vendor's published rule
 #[cfg(feature = "fake")]
 pub mod fake; // FakeClient: scripted outcomes for your own tests, no HTTP
 pub mod language; // BCP-47 tags, JimmyAI names, VMEG's documented tags
+pub mod long_text; // a text too long for one task, split to each provider's limits
 pub mod model; // Provider, ids, requests, Voice/Speech, Job (CloneJob, SpeechJob), TaskStatus
 pub mod retry; // RetryPolicy, OperationKind: what is safe to repeat
 pub mod secret; // ApiKey, WebhookSecret
@@ -142,7 +154,8 @@ mod transport; // around every generated call: retries, permits, envelope, error
 mod validate; // generic input checks (ids, texts, hosts); vendor rules are in provider/
 mod wire; // lenient readers for vendor answers
 
-pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
+pub use client::{Client, ClientBuilder, DEFAULT_LONG_CONCURRENCY, DEFAULT_MAX_IN_FLIGHT};
+pub use download::Downloaded;
 pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};
 pub use model::{
     Activation, AudioReader, AudioSource, CloneJob, CloneRequest, Emotion,

@@ -1,7 +1,10 @@
 //! One module per group of commands; [`run`] dispatches.
 
 pub mod demo;
+pub mod dry_run;
 pub mod listen;
+pub mod long;
+pub mod out;
 pub mod provider;
 pub mod reconcile;
 pub mod sim;

@@ -35,6 +35,13 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         Ok(w) => w,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
+    // `--out` is checked, and a dry run answered, before the key is even read: nothing is sent.
+    if let Err(f) = super::out::check(cli) {
+        return with_provider(Outcome::failed(f), cli);
+    }
+    if let Some(o) = super::dry_run::run(cli, printer) {
+        return with_provider(o, cli);
+    }
     let target = match target(cli, printer) {
         Ok(t) => t,
         Err(f) => return with_provider(Outcome::failed(f), cli),
@@ -252,6 +259,42 @@ async fn clone(
         Ok(pol) => pol,
         Err(f) => return Outcome::failed(f),
     };
+    let req = match clone_request(p, args) {
+        Ok(req) => req,
+        Err(f) => return Outcome::failed(f),
+    };
+    let submitted = client.clone_voice(&req).await;
+    drop(bar);
+    let job = match submitted {
+        Ok(job) => job,
+        Err(e) => return Outcome::failed(e.into()),
+    };
+    let (mut o, job) = if args.wait && !job.status.is_terminal() {
+        printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
+        finish_wait_with(client, job, &policy, printer).await
+    } else {
+        (job_outcome(&job), job)
+    };
+    if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
+        printer.progress(&format!("next: voiceclone --provider {p} wait {}", job.id));
+    }
+    o.fields.entry("waited").or_insert(false.into());
+    if let Some(out) = &args.out
+        && o.failure.is_none()
+    {
+        // JimmyAI's preview (VMEG was refused before sending).
+        let urls: Vec<url::Url> = job
+            .output()
+            .and_then(|v| v.preview_url.clone())
+            .into_iter()
+            .collect();
+        super::out::write(client, &urls, out, printer, &mut o).await;
+    }
+    o
+}
+
+/// The clone request the flags describe (checked by the adapter when sent).
+pub fn clone_request(p: Provider, args: &CloneArgs) -> Result<CloneRequest, Failure> {
     let mut req = CloneRequest::with_audio(audio_source(&args.audio));
     if let Some(n) = &args.name {
         req = req.name(n.as_str());
@@ -263,30 +306,36 @@ async fn clone(
         req = req.sample_text(t.as_str());
     }
     if let Some(e) = &args.engine {
-        req = match req.engine(p, e) {
-            Ok(req) => req,
-            Err(err) => return Outcome::failed(voiceclone::Error::from(err).into()),
-        };
+        req = req
+            .engine(p, e)
+            .map_err(|err| Failure::from(voiceclone::Error::from(err)))?;
     }
     if args.sync {
         req = req.synchronous(true);
     }
-    let submitted = client.clone_voice(&req).await;
-    drop(bar);
-    let job = match submitted {
-        Ok(job) => job,
-        Err(e) => return Outcome::failed(e.into()),
-    };
-    if args.wait && !job.status.is_terminal() {
-        printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
-        return finish_wait(client, job, &policy, printer).await;
+    Ok(req)
+}
+
+/// The speech request the flags describe (checked by the adapter when sent).
+pub fn speech_request(args: &SpeakArgs) -> Result<SpeechRequest, Failure> {
+    // The stored form (`jimmyai:voice;activated:<id>`) or a bare vendor voice id.
+    let voice: voiceclone::VoiceId = args
+        .voice
+        .trim()
+        .parse()
+        .map_err(|e: voiceclone::ParseError| Failure::usage(format!("--voice: {}", e.reason())))?;
+    let text = args
+        .text
+        .as_deref()
+        .ok_or_else(|| Failure::usage("--text or --text-file is required"))?;
+    let mut req = SpeechRequest::new(voice, text);
+    if let Some(l) = &args.language {
+        req = req.language(l.as_str());
     }
-    let mut o = job_outcome(&job);
-    if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
-        printer.progress(&format!("next: voiceclone --provider {p} wait {}", job.id));
+    if args.sync {
+        req = req.synchronous(true);
     }
-    o.fields.entry("waited").or_insert(false.into());
-    o
+    Ok(req)
 }
 
 /// A job of either kind as an outcome (a failed task is a failure).
@@ -340,10 +389,20 @@ impl CliJob for SpeechJob {
 /// Waits for a job of either kind, with a spinner, and renders where it ended.
 async fn finish_wait<J: CliJob>(
     client: &Client,
-    mut job: J,
+    job: J,
     policy: &WaitPolicy,
     printer: &Printer,
 ) -> Outcome {
+    finish_wait_with(client, job, policy, printer).await.0
+}
+
+/// [`finish_wait`], also handing back the job (with its result when it succeeded).
+async fn finish_wait_with<J: CliJob>(
+    client: &Client,
+    mut job: J,
+    policy: &WaitPolicy,
+    printer: &Printer,
+) -> (Outcome, J) {
     let kind = J::KIND;
     let spinner = Spinner::start(
         !printer.json && !printer.quiet,
@@ -377,7 +436,7 @@ async fn finish_wait<J: CliJob>(
         o.failure = failure;
     }
     o.set("waited", true);
-    o
+    (o, job)
 }
 
 /// What a failed wait says about the task's status.
@@ -504,6 +563,9 @@ async fn wait(
 }
 
 async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer) -> Outcome {
+    if let Some(file) = &args.text_file {
+        return super::long::run(client, p, args, file, printer).await;
+    }
     if let Some(f) = needs_wait(args.wait, &args.poll) {
         return Outcome::failed(f);
     }
@@ -511,29 +573,20 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
         Ok(pol) => pol,
         Err(f) => return Outcome::failed(f),
     };
-    // The stored form (`jimmyai:voice;activated:<id>`) or a bare vendor voice id.
-    let voice: voiceclone::VoiceId = match args.voice.trim().parse() {
-        Ok(v) => v,
-        Err(e) => {
-            return Outcome::failed(Failure::usage(format!("--voice: {}", e.reason())));
-        }
+    let req = match speech_request(args) {
+        Ok(req) => req,
+        Err(f) => return Outcome::failed(f),
     };
-    let mut req = SpeechRequest::new(voice, args.text.as_str());
-    if let Some(l) = &args.language {
-        req = req.language(l.as_str());
-    }
-    if args.sync {
-        req = req.synchronous(true);
-    }
     let job = match client.synthesize(&req).await {
         Ok(job) => job,
         Err(e) => return Outcome::failed(e.into()),
     };
-    if args.wait && !job.status.is_terminal() {
+    let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
-        return finish_wait(client, job, &policy, printer).await;
-    }
-    let mut o = job_outcome(&job);
+        finish_wait_with(client, job, &policy, printer).await
+    } else {
+        (job_outcome(&job), job)
+    };
     if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
         printer.progress(&format!(
             "next: voiceclone --provider {p} wait --kind speech {}",
@@ -541,6 +594,15 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
         ));
     }
     o.fields.entry("waited").or_insert(false.into());
+    if let Some(out) = &args.out
+        && o.failure.is_none()
+    {
+        let urls = job
+            .output()
+            .map(|s| s.audio_urls.clone())
+            .unwrap_or_default();
+        super::out::write(client, &urls, out, printer, &mut o).await;
+    }
     o
 }
 

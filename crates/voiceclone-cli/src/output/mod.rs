@@ -157,6 +157,7 @@ impl Failure {
                 .with("unsupported_operation", operation.as_str())
                 .with("provider", provider.as_str()),
             ErrorKind::Webhook(failure) => f.with("reason", failure.to_string()),
+            ErrorKind::Download(failure) => f.with("reason", failure.to_string()),
             _ => f,
         }
     }

@@ -39,6 +39,8 @@ pub struct ClientBuilder {
     hub: Option<CompletionHub>,
     upload_progress: Option<ProgressFn>,
     multipart_threshold: Option<u64>,
+    /// Download limits (setters in `client/download.rs`).
+    pub(super) downloads: crate::download::Downloads,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -220,6 +222,9 @@ impl ClientBuilder {
             )
             .with_provider(provider));
         }
+        self.downloads
+            .check()
+            .map_err(|e| e.with_provider(provider))?;
         let key = self.api_key.filter(|k| !k.is_empty()).ok_or_else(|| {
             Error::invalid_input("api_key", "is missing or empty").with_provider(provider)
         })?;
@@ -318,6 +323,7 @@ impl ClientBuilder {
                 backend,
                 allow_private: self.allow_private_urls,
                 hub: self.hub,
+                downloads: self.downloads,
             }),
         })
     }
@@ -340,6 +346,7 @@ impl Client {
             hub: None,
             upload_progress: None,
             multipart_threshold: None,
+            downloads: Default::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::wait::{WaitPolicy, poll_until_terminal, wait_with_hub};
 use crate::webhook::{CompletionHub, WebhookEvent};
 
 pub use builder::ClientBuilder;
+pub use long::DEFAULT_LONG_CONCURRENCY;
 
 /// Default bound on HTTP requests in flight per client.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
@@ -39,6 +40,8 @@ struct Inner {
     allow_private: bool,
     /// Completes VMEG waits by webhook, when set.
     hub: Option<CompletionHub>,
+    /// Result downloads: limits and their own HTTP client (never the key).
+    downloads: crate::download::Downloads,
 }
 
 impl fmt::Debug for Client {
@@ -91,6 +94,8 @@ macro_rules! traced {
 }
 
 // Issue 14: task and voice management, reconcile and resubmit (after `traced!`).
+mod download; // issue 16: results to a file or writer
+mod long; // issue 16: synthesize_long, resend_speech
 mod manage;
 mod reconcile;
 

@@ -268,7 +268,7 @@ impl Client {
         Ok((key, query.kind(kind)))
     }
 
-    async fn after_resend<J: Job>(
+    pub(super) async fn after_resend<J: Job>(
         &self,
         sent: Result<J, Error>,
         key: String,

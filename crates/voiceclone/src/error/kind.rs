@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use super::WebhookFailure;
+use super::{DownloadFailure, WebhookFailure};
 use crate::model::{JobId, Provider, TaskStatus};
 
 /// What went wrong, in provider-neutral terms.
@@ -123,6 +123,10 @@ pub enum ErrorKind {
     /// A vendor error code this crate does not know, inside a successful HTTP response.
     #[error("the provider returned an undocumented error code; see the vendor code and message")]
     Vendor,
+    /// A download of a result URL was refused or could not be written
+    /// ([`Client::download_to_path`](crate::Client::download_to_path)).
+    #[error("download refused: {0}")]
+    Download(DownloadFailure),
 }
 
 fn outcome_unknown_text(
@@ -204,6 +208,7 @@ impl ErrorKind {
             ErrorKind::Unsupported { .. } => "unsupported",
             ErrorKind::Webhook(_) => "webhook",
             ErrorKind::Vendor => "vendor",
+            ErrorKind::Download(_) => "download",
         }
     }
 
@@ -249,6 +254,7 @@ mod tests {
             ErrorKind::InvalidResponse,
             ErrorKind::Vendor,
             ErrorKind::Webhook(WebhookFailure::SignatureMismatch),
+            ErrorKind::Download(DownloadFailure::TooLarge { limit: 1 }),
         ];
         let names: std::collections::BTreeSet<_> = kinds.iter().map(ErrorKind::as_str).collect();
         assert_eq!(names.len(), kinds.len());

@@ -5,12 +5,14 @@
 //! API key only ever lives in a header, and vendor messages are cut to a bounded length.
 
 mod display;
+mod download;
 mod kind;
 mod step;
 mod webhook;
 
 use std::time::Duration;
 
+pub use download::DownloadFailure;
 pub use kind::{ErrorKind, RequestSummary};
 pub use step::UploadStep;
 pub use webhook::WebhookFailure;

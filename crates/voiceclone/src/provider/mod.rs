@@ -44,6 +44,15 @@ pub(crate) struct Facts {
     pub(crate) webhooks: bool,
     /// Builds the backend (the generated client and anything it keeps).
     pub(crate) connect: fn(&Connect) -> Result<Box<dyn Backend>, Error>,
+    /// The published billing rules (`crate::estimate`).
+    pub(crate) estimate_clone: fn(&CloneRequest) -> Result<crate::estimate::Estimate, Error>,
+    pub(crate) estimate_speech:
+        fn(&[crate::model::SpeechRequest]) -> Result<crate::estimate::Estimate, Error>,
+    /// What a call would send (`crate::estimate::DryRun`).
+    pub(crate) plan_clone:
+        fn(&CloneRequest, bool) -> Result<Vec<crate::estimate::PlannedRequest>, Error>,
+    pub(crate) plan_speech:
+        fn(&crate::model::SpeechRequest) -> Result<crate::estimate::PlannedRequest, Error>,
 }
 
 /// A vendor's polling advice: the defaults of `WaitPolicy::for_provider`.

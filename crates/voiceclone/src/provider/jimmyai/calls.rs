@@ -30,14 +30,14 @@ pub(super) fn route(rust_name: &str) -> (&'static str, &'static str) {
     jimmyai_client::operation(rust_name).map_or(("POST", "?"), |op| (op.method, op.path))
 }
 
-fn sound_version(v: crate::model::SoundVersion) -> types::SoundVersion {
+pub(super) fn sound_version(v: crate::model::SoundVersion) -> types::SoundVersion {
     match v {
         crate::model::SoundVersion::V1 => types::SoundVersion::V1,
         crate::model::SoundVersion::V2 => types::SoundVersion::V2,
     }
 }
 
-fn emotion(e: crate::model::Emotion) -> types::Emotion {
+pub(super) fn emotion(e: crate::model::Emotion) -> types::Emotion {
     use crate::model::Emotion::*;
     match e {
         Happy => types::Emotion::Happy,
@@ -50,7 +50,7 @@ fn emotion(e: crate::model::Emotion) -> types::Emotion {
     }
 }
 
-fn language(
+pub(super) fn language(
     value: Option<&String>,
     version: Option<crate::model::SoundVersion>,
 ) -> Result<Option<types::Language>, Error> {

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+mod billing;
 mod calls;
+mod plan;
 mod results;
 pub(crate) mod rules;
 mod upload;
@@ -23,6 +25,10 @@ use crate::transport::Transport;
 
 /// What the rest of the crate knows about JimmyAI.
 pub(crate) const FACTS: Facts = Facts {
+    estimate_clone: billing::estimate_clone,
+    estimate_speech: billing::estimate_speech,
+    plan_clone: plan::plan_clone,
+    plan_speech: plan::plan_speech,
     name: "jimmyai",
     default_base_url: "https://www.jimmyai.cn",
     api_key_var: "JIMMYAI_API_KEY",

@@ -23,7 +23,7 @@ use crate::wire::parse_url;
 
 /// The multipart upload, written by hand (progenitor cannot generate multipart bodies); the
 /// only vendor route in this crate. Its answer is the generated `UploadFileEnvelope`.
-const UPLOAD: &str = "/api/open-api/v1/files/upload";
+pub(super) const UPLOAD: &str = "/api/open-api/v1/files/upload";
 /// Documented upload limit (100 MB).
 pub(crate) const UPLOAD_MAX_BYTES: u64 = 100 * 1024 * 1024;
 

@@ -39,12 +39,24 @@ pub(super) fn key_header<T: TryFrom<String>>(key: &str) -> Result<T, Error> {
         .map_err(|_| Error::invalid_input("idempotency_key", "must be 1 to 64 characters"))
 }
 
+/// The voice name sent when the caller gave none: made from the idempotency key, so that
+/// the voice can be found again by it.
+pub(super) fn default_name(key: &str) -> String {
+    format!(
+        "voiceclone-{}",
+        key.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect::<String>()
+    )
+}
+
 pub(super) fn new_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
 /// `{"voiceclone": {"idempotencyKey": key}}`: lets a webhook be matched to its submit.
-fn extra_data(key: &str) -> types::ExtraData {
+pub(super) fn extra_data(key: &str) -> types::ExtraData {
     let mut inner = serde_json::Map::new();
     inner.insert(
         EXTRA_DATA_IDEMPOTENCY_KEY.into(),
@@ -58,7 +70,7 @@ fn extra_data(key: &str) -> types::ExtraData {
     types::ExtraData(outer)
 }
 
-fn engine(e: crate::model::VmegEngine) -> types::CloneEngine {
+pub(super) fn engine(e: crate::model::VmegEngine) -> types::CloneEngine {
     use crate::model::VmegEngine::*;
     match e {
         V1 => types::CloneEngine::V1,
@@ -69,7 +81,7 @@ fn engine(e: crate::model::VmegEngine) -> types::CloneEngine {
     }
 }
 
-fn output_format(f: crate::model::OutputFormat) -> types::OutputFormat {
+pub(super) fn output_format(f: crate::model::OutputFormat) -> types::OutputFormat {
     use crate::model::OutputFormat::*;
     match f {
         Wav => types::OutputFormat::Wav,
@@ -124,15 +136,7 @@ pub(crate) async fn clone_voice(
     let audio_url = rules::clone_request(req, allow_private)?;
     let key = req.idempotency_key.clone().unwrap_or_else(new_key);
     // VMEG's required fields are undocumented; a name is needed to find the voice later.
-    let name = req.name.clone().unwrap_or_else(|| {
-        format!(
-            "voiceclone-{}",
-            key.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .take(12)
-                .collect::<String>()
-        )
-    });
+    let name = req.name.clone().unwrap_or_else(|| default_name(&key));
     let language = match &req.language {
         Some(l) => Some(rules::language_value("language", l)?),
         None => None,

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+mod billing;
 mod calls;
 mod materials;
+mod plan;
 mod results;
 pub(crate) mod rules;
 mod status;
@@ -30,6 +32,10 @@ use crate::transport::Transport;
 
 /// What the rest of the crate knows about VMEG.
 pub(crate) const FACTS: Facts = Facts {
+    estimate_clone: billing::estimate_clone,
+    estimate_speech: billing::estimate_speech,
+    plan_clone: plan::plan_clone,
+    plan_speech: plan::plan_speech,
     name: "vmeg",
     default_base_url: "https://api.vmeg.ai",
     api_key_var: "VMEG_API_KEY",

@@ -1,0 +1,328 @@
+//! The manifest of `speak --text-file F --out DIR`: `DIR/voiceclone-manifest.json`, what
+//! each part of the text is and how far it got. It is written (to a temporary file, then
+//! renamed over the old one, so a crash leaves the old or the new manifest, never half of
+//! one) before each submit and after each step, so a rerun knows which parts were paid for.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use voiceclone::long_text::LongSpeechPlan;
+
+use crate::exit::Exit;
+use crate::output::Failure;
+
+/// The manifest's file name in the output directory.
+pub const FILE_NAME: &str = "voiceclone-manifest.json";
+const VERSION: u32 = 1;
+
+/// Where a part got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartState {
+    /// Nothing sent for it (or the vendor refused it: nothing was created).
+    Planned,
+    /// Its submit was being sent: it may or may not have created a task.
+    Submitting,
+    /// The vendor accepted it: `job_id` is its task.
+    Submitted,
+    /// Its audio is in the directory (`files`).
+    Done,
+    /// Its task failed (the vendor said so); a rerun submits it again.
+    Failed,
+}
+
+/// One downloaded file of a part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// The file name, in the output directory.
+    pub name: String,
+    /// Its size.
+    pub bytes: u64,
+    /// SHA-256 of its content, lowercase hex.
+    pub sha256: String,
+}
+
+/// One part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    /// From 0.
+    pub index: usize,
+    /// SHA-256 of the part's text.
+    pub text_sha256: String,
+    /// Its lines (one task each for JimmyAI; a VMEG batch).
+    pub lines: usize,
+    /// Its Unicode scalar values.
+    pub chars: usize,
+    /// Where it got to.
+    pub state: PartState,
+    /// VMEG: the `X-Idempotency-Key` of its latest submit (a resend reuses it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// When its latest submit was sent, Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at_ms: Option<u64>,
+    /// Its task, stored form (`vmeg:speech:<id>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// Every task id this part ever had (a failed task, then its resubmission).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub past_job_ids: Vec<String>,
+    /// Its audio, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileRecord>,
+    /// The last failure, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl PartRecord {
+    /// When its latest submit was sent.
+    pub fn submitted_at(&self) -> Option<SystemTime> {
+        self.submitted_at_ms
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+    }
+}
+
+/// The whole manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version.
+    pub version: u32,
+    /// `vmeg` or `jimmyai`.
+    pub provider: String,
+    /// The voice, as given.
+    pub voice: String,
+    /// `--language`, as given.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// SHA-256 of the text file's content.
+    pub text_sha256: String,
+    /// The split's limits.
+    pub max_line_chars: usize,
+    /// The split's limits.
+    pub max_lines: usize,
+    /// The parts, in order.
+    pub parts: Vec<PartRecord>,
+}
+
+/// Unix milliseconds of `t`.
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Manifest {
+    /// A fresh manifest for `plan`: every part planned.
+    pub fn new(plan: &LongSpeechPlan, voice: &str, language: Option<&str>) -> Self {
+        let limits = plan.limits();
+        Self {
+            version: VERSION,
+            provider: plan.provider().as_str().to_owned(),
+            voice: voice.to_owned(),
+            language: language.map(str::to_owned),
+            text_sha256: plan.text_sha256().to_owned(),
+            max_line_chars: limits.max_line_chars,
+            max_lines: limits.max_lines,
+            parts: plan
+                .parts()
+                .iter()
+                .map(|p| PartRecord {
+                    index: p.index,
+                    text_sha256: p.text_sha256(),
+                    lines: p.lines.len(),
+                    chars: p.chars(),
+                    state: PartState::Planned,
+                    idempotency_key: None,
+                    submitted_at_ms: None,
+                    job_id: None,
+                    past_job_ids: Vec::new(),
+                    files: Vec::new(),
+                    error: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Why this manifest cannot be resumed with `fresh` (the same command's plan now):
+    /// another text, provider, voice, language or split. `None` when it can.
+    pub fn mismatch(&self, fresh: &Manifest) -> Option<String> {
+        if self.version != fresh.version {
+            return Some(format!(
+                "it has format version {}, this tool writes {}",
+                self.version, fresh.version
+            ));
+        }
+        if self.text_sha256 != fresh.text_sha256 {
+            return Some(format!(
+                "the text file changed since it was written (SHA-256 {} then, {} now)",
+                short(&self.text_sha256),
+                short(&fresh.text_sha256)
+            ));
+        }
+        if self.provider != fresh.provider {
+            return Some(format!(
+                "it was written for --provider {}, not {}",
+                self.provider, fresh.provider
+            ));
+        }
+        if self.voice != fresh.voice {
+            return Some(format!(
+                "it was written for --voice {}, not {}",
+                self.voice, fresh.voice
+            ));
+        }
+        if self.language != fresh.language {
+            return Some(format!(
+                "it was written with --language {}, not {}",
+                self.language.as_deref().unwrap_or("(none)"),
+                fresh.language.as_deref().unwrap_or("(none)")
+            ));
+        }
+        let split = |m: &Manifest| {
+            (
+                m.max_line_chars,
+                m.max_lines,
+                m.parts
+                    .iter()
+                    .map(|p| p.text_sha256.clone())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        if split(self) != split(fresh) {
+            return Some("the text is split differently now (another version of this tool)".into());
+        }
+        None
+    }
+
+    /// Reads `dir`'s manifest; `None` when there is none.
+    pub fn load(dir: &Path) -> Result<Option<Manifest>, Failure> {
+        let path = dir.join(FILE_NAME);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Failure::io(&format!("reading {}", path.display()), &e)),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Failure::other(
+                Exit::Usage,
+                "invalid_manifest",
+                format!(
+                    "{} is not a manifest this tool can read ({e}); nothing was sent. Use another --out directory, or remove the file if you are sure none of its parts is still to be paid for",
+                    path.display()
+                ),
+            )
+            .with("manifest", path.display().to_string())
+        })
+    }
+
+    /// Writes it to `dir` atomically: a temporary file, flushed to disk, renamed over the
+    /// manifest.
+    pub fn save(&self, dir: &Path) -> Result<(), Failure> {
+        use std::io::Write;
+        let path = dir.join(FILE_NAME);
+        let tmp: PathBuf = dir.join(format!(".{FILE_NAME}.tmp"));
+        let fail = |e: std::io::Error| Failure::io(&format!("writing {}", path.display()), &e);
+        let text = serde_json::to_vec_pretty(self).map_err(|e| {
+            Failure::other(
+                Exit::Failure,
+                "manifest",
+                format!("cannot encode the manifest: {e}"),
+            )
+        })?;
+        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+        f.write_all(&text).map_err(fail)?;
+        f.sync_all().map_err(fail)?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(fail)?;
+        Ok(())
+    }
+}
+
+/// The first 12 hex digits, for messages.
+fn short(hex: &str) -> &str {
+    hex.get(..12).unwrap_or(hex)
+}
+
+/// SHA-256 of a file's content, lowercase hex, and its size.
+pub fn file_sha256(path: &Path) -> std::io::Result<(u64, String)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+        total = total.saturating_add(n as u64);
+    }
+    Ok((total, hex::encode(h.finalize())))
+}
+
+/// Whether a done part's files are all there, whole (size and SHA-256 as recorded).
+pub fn files_intact(dir: &Path, part: &PartRecord) -> bool {
+    !part.files.is_empty()
+        && part.files.iter().all(|f| {
+            matches!(file_sha256(&dir.join(&f.name)), Ok((bytes, sha)) if bytes == f.bytes && sha == f.sha256)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use voiceclone::{Provider, SpeechRequest};
+
+    fn plan(text: &str) -> LongSpeechPlan {
+        LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", text)).unwrap()
+    }
+
+    #[test]
+    fn saves_atomically_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Manifest::new(&plan("Hello there. General Kenobi."), "cv_1", Some("en-US"));
+        m.save(dir.path()).unwrap();
+        assert_eq!(Manifest::load(dir.path()).unwrap(), Some(m));
+        // No temporary file is left behind.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [FILE_NAME]);
+    }
+
+    #[test]
+    fn another_text_voice_or_language_is_a_mismatch() {
+        let a = Manifest::new(&plan("One text."), "cv_1", None);
+        assert_eq!(a.mismatch(&a.clone()), None);
+        let b = Manifest::new(&plan("Another text."), "cv_1", None);
+        assert!(a.mismatch(&b).unwrap().contains("text file changed"));
+        let c = Manifest::new(&plan("One text."), "cv_2", None);
+        assert!(a.mismatch(&c).unwrap().contains("--voice"));
+        let d = Manifest::new(&plan("One text."), "cv_1", Some("en-US"));
+        assert!(a.mismatch(&d).unwrap().contains("--language"));
+    }
+
+    #[test]
+    fn a_damaged_file_is_not_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("001.wav"), b"RIFF....").unwrap();
+        let (bytes, sha256) = file_sha256(&dir.path().join("001.wav")).unwrap();
+        let mut part = Manifest::new(&plan("x."), "cv_1", None).parts.remove(0);
+        part.files = vec![FileRecord {
+            name: "001.wav".into(),
+            bytes,
+            sha256,
+        }];
+        assert!(files_intact(dir.path(), &part));
+        std::fs::write(dir.path().join("001.wav"), b"RIFF...!").unwrap();
+        assert!(!files_intact(dir.path(), &part));
+        std::fs::remove_file(dir.path().join("001.wav")).unwrap();
+        assert!(!files_intact(dir.path(), &part));
+    }
+}

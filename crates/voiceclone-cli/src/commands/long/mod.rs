@@ -1,0 +1,618 @@
+//! `speak --text-file F --out DIR`: a long text in parts, resumable.
+//!
+//! The text is split by the adapter ([`LongSpeechPlan`]: JimmyAI the fewest tasks of at
+//! most 9,999 characters, VMEG batches of at most 50 lines). Each part goes through
+//! submit -> wait with at most `--concurrency` parts in flight; the audio is downloaded in
+//! text order (`DIR/001.wav`, or `DIR/001-01.wav`, `001-02.wav`, ... for a VMEG batch), with
+//! a progress bar on a terminal.
+//!
+//! The manifest ([`manifest`]) records each part *before* its submit (state `submitting`,
+//! its VMEG idempotency key and the time) and after each step, so a rerun after a crash or
+//! Ctrl-C pays for no finished part again:
+//! - a part whose files are there and match their recorded size and SHA-256 is skipped;
+//! - a part with a known task is only waited for and downloaded;
+//! - a VMEG part whose submit's answer never came is resent with the same key (VMEG accepts
+//!   a key once per 24 hours, so a resend of a submit that landed creates nothing); when VMEG
+//!   says the key was used, the task is found by `reconcile` (or, failing evidence, as the
+//!   only speech task created around the submit that no other part claims);
+//! - a JimmyAI part whose submit may have landed is never resent on its own (JimmyAI has no
+//!   idempotency key, and a resend is a second paid task): the run ends with exit 3 naming
+//!   it, and `--resubmit-unknown` sends it again at that risk.
+//!
+//! A manifest written for another text, provider, voice or language is refused (exit 2)
+//! before anything is sent.
+
+pub mod manifest;
+
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+use voiceclone::long_text::LongSpeechPlan;
+use voiceclone::{
+    Client, Error, ErrorKind, JobId, Phase, Provider, Reconciled, Resubmitted, Speech,
+    SpeechRequest, WaitPolicy,
+};
+
+use crate::cli::SpeakArgs;
+use crate::exit::Exit;
+use crate::output::{Failure, Outcome, Printer, rfc3339};
+use manifest::{FileRecord, Manifest, PartRecord, PartState, file_sha256, files_intact, unix_ms};
+
+/// VMEG keeps an idempotency key 24 hours; a resend is only safe well inside that.
+const VMEG_KEY_SAFE_FOR: Duration = Duration::from_secs(23 * 60 * 60);
+
+/// Test seam: stop (as an interruption would) once this many parts were downloaded in this
+/// run, before the next part is started or downloaded.
+const STOP_AFTER_ENV: &str = "VOICECLONE_TEST_STOP_AFTER_PARTS";
+
+/// Runs `speak --text-file` (its `--dry-run` is answered by `dry_run.rs` from [`plan`]).
+pub async fn run(
+    client: &Client,
+    p: Provider,
+    args: &SpeakArgs,
+    file: &Path,
+    printer: &Printer,
+) -> Outcome {
+    match plan(p, args, file) {
+        Ok(plan) => match args.out.as_deref() {
+            Some(dir) => resume(client, plan, args, dir, printer).await,
+            None => Outcome::failed(Failure::usage(
+                "--text-file needs --out DIR (where the audio and the manifest go), or --dry-run",
+            )),
+        },
+        Err(f) => Outcome::failed(f),
+    }
+}
+
+/// Reads the text, checks the flags, and splits it: nothing is sent.
+pub fn plan(p: Provider, args: &SpeakArgs, file: &Path) -> Result<LongSpeechPlan, Failure> {
+    if args.sync {
+        return Err(Failure::usage(
+            "--sync does not apply to --text-file (its parts are submitted asynchronously and waited for)",
+        ));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        Failure::usage(format!("--text-file {}: {e}", file.display())).with("field", "text_file")
+    })?;
+    let voice: voiceclone::VoiceId = args
+        .voice
+        .trim()
+        .parse()
+        .map_err(|e: voiceclone::ParseError| Failure::usage(format!("--voice: {}", e.reason())))?;
+    let mut req = SpeechRequest::new(voice, text);
+    if let Some(l) = &args.language {
+        req = req.language(l.as_str());
+    }
+    LongSpeechPlan::new(p, &req).map_err(|e| Failure::from_adapter(&e))
+}
+
+/// What stage one (submit, wait) made of a part.
+enum Ready {
+    /// Done in an earlier run, its files intact.
+    AlreadyDone,
+    /// Its audio, to download.
+    Speech(Speech),
+    /// Not finished: a failure to report.
+    Failed(Failure),
+    /// Its submit may have created a task that is not known: report, never resend.
+    Unknown(String),
+}
+
+/// One run over the manifest.
+struct Run<'a> {
+    client: &'a Client,
+    plan: LongSpeechPlan,
+    dir: PathBuf,
+    /// Only ever borrowed between awaits (one thread).
+    manifest: RefCell<Manifest>,
+    policy: WaitPolicy,
+    resubmit_unknown: bool,
+    printer: &'a Printer,
+}
+
+async fn resume(
+    client: &Client,
+    plan: LongSpeechPlan,
+    args: &SpeakArgs,
+    dir: &Path,
+    printer: &Printer,
+) -> Outcome {
+    let policy = match super::provider::policy(plan.provider(), &args.poll) {
+        Ok(p) => p,
+        Err(f) => return Outcome::failed(f),
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return Outcome::failed(Failure::io(&format!("creating {}", dir.display()), &e));
+    }
+    let fresh = Manifest::new(&plan, args.voice.trim(), args.language.as_deref());
+    let (manifest, resumed) = match Manifest::load(dir) {
+        Err(f) => return Outcome::failed(f),
+        Ok(Some(old)) => match old.mismatch(&fresh) {
+            Some(why) => {
+                let path = dir.join(manifest::FILE_NAME);
+                return Outcome::failed(
+                    Failure::other(
+                        Exit::Usage,
+                        "manifest_mismatch",
+                        format!(
+                            "refusing to resume {}: {why}; nothing was sent. Rerun with the original text and settings, or use another --out directory",
+                            path.display()
+                        ),
+                    )
+                    .with("manifest", path.display().to_string()),
+                );
+            }
+            None => (old, true),
+        },
+        Ok(None) => (fresh, false),
+    };
+    if let Err(f) = manifest.save(dir) {
+        return Outcome::failed(f);
+    }
+    let run = Run {
+        client,
+        plan,
+        dir: dir.to_path_buf(),
+        manifest: RefCell::new(manifest),
+        policy,
+        resubmit_unknown: args.resubmit_unknown,
+        printer,
+    };
+    if resumed {
+        printer.progress(&format!(
+            "resuming {} (parts done: {} of {})",
+            dir.join(manifest::FILE_NAME).display(),
+            run.count(PartState::Done),
+            run.plan.parts().len()
+        ));
+    }
+    let concurrency = args.concurrency.max(1);
+    tokio::select! {
+        o = run.all(concurrency) => o,
+        _ = tokio::signal::ctrl_c() => Outcome::failed(interrupted(dir)),
+    }
+}
+
+fn interrupted(dir: &Path) -> Failure {
+    Failure::other(
+        Exit::Unreachable,
+        "interrupted",
+        format!(
+            "interrupted; the manifest in {} records every part sent so far: rerun the same command to resume",
+            dir.display()
+        ),
+    )
+}
+
+/// The parts' progress bar on stderr (a terminal only, not with --json or --quiet).
+fn parts_bar(enabled: bool, total: usize, done: usize) -> Option<ProgressBar> {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "speaking {bar:30} {pos}/{len} parts [{elapsed_precise}] {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_position(done as u64);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    Some(bar)
+}
+
+impl Run<'_> {
+    fn count(&self, state: PartState) -> usize {
+        self.manifest
+            .borrow()
+            .parts
+            .iter()
+            .filter(|p| p.state == state)
+            .count()
+    }
+
+    fn record(&self, i: usize) -> Option<PartRecord> {
+        self.manifest.borrow().parts.get(i).cloned()
+    }
+
+    /// Changes part `i` and writes the manifest at once.
+    fn update(&self, i: usize, change: impl FnOnce(&mut PartRecord)) -> Result<(), Failure> {
+        let mut m = self.manifest.borrow_mut();
+        if let Some(p) = m.parts.get_mut(i) {
+            change(p);
+        }
+        m.save(&self.dir)
+    }
+
+    fn name(&self, i: usize) -> String {
+        format!("part {} of {}", i + 1, self.plan.parts().len())
+    }
+
+    /// Every part: stage one with bounded concurrency, downloads in text order.
+    async fn all(&self, concurrency: usize) -> Outcome {
+        let total = self.plan.parts().len();
+        let stop_after: Option<usize> = std::env::var(STOP_AFTER_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok());
+        let bar = parts_bar(
+            !self.printer.json && !self.printer.quiet,
+            total,
+            self.count(PartState::Done),
+        );
+        let mut failures: Vec<Failure> = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
+        let mut downloaded = 0usize;
+        let mut ready = futures::stream::iter(0..total)
+            .map(|i| self.ready(i))
+            .buffered(concurrency);
+        let mut i = 0usize;
+        while let Some(r) = ready.next().await {
+            match r {
+                Ready::AlreadyDone => {}
+                Ready::Speech(speech) => match self.download(i, &speech).await {
+                    Ok(names) => {
+                        downloaded += 1;
+                        let line = format!("{} done: {}", self.name(i), names.join(", "));
+                        match &bar {
+                            Some(b) => b.set_message(self.printer.safe(&line)),
+                            None => self.printer.progress(&line),
+                        }
+                        if let Some(b) = &bar {
+                            b.inc(1);
+                        }
+                    }
+                    Err(f) => failures.push(f),
+                },
+                Ready::Failed(f) => failures.push(f),
+                Ready::Unknown(msg) => unknown.push(msg),
+            }
+            i += 1;
+            if stop_after.is_some_and(|n| downloaded >= n) && i < total {
+                if let Some(b) = &bar {
+                    b.finish_and_clear();
+                }
+                return Outcome::failed(interrupted(&self.dir).with("test_seam", STOP_AFTER_ENV));
+            }
+        }
+        if let Some(b) = &bar {
+            b.finish_and_clear();
+        }
+        self.outcome(failures, unknown)
+    }
+
+    /// Stage one for part `i`: from wherever the manifest says it is to its speech.
+    async fn ready(&self, i: usize) -> Ready {
+        let Some(rec) = self.record(i) else {
+            return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
+        };
+        match rec.state {
+            PartState::Done if files_intact(&self.dir, &rec) => Ready::AlreadyDone,
+            PartState::Done | PartState::Submitted => match rec.job_id.as_deref() {
+                Some(id) => self.wait(i, id).await,
+                None => self.submit(i, &rec).await,
+            },
+            PartState::Submitting => self.unknown(i, &rec).await,
+            PartState::Planned | PartState::Failed => self.submit(i, &rec).await,
+        }
+    }
+
+    /// A fresh submit: recorded first, then sent.
+    async fn submit(&self, i: usize, rec: &PartRecord) -> Ready {
+        let Some(mut req) = self.plan.request(i) else {
+            return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
+        };
+        let key = (self.plan.provider() == Provider::Vmeg)
+            .then(|| format!("vclong-{}", uuid::Uuid::new_v4().simple()));
+        if let Some(k) = &key {
+            req = req.idempotency_key(k.as_str());
+        }
+        let now = SystemTime::now();
+        let old_job = rec.job_id.clone();
+        if let Err(f) = self.update(i, |p| {
+            p.state = PartState::Submitting;
+            p.idempotency_key = key.clone();
+            p.submitted_at_ms = Some(unix_ms(now));
+            p.past_job_ids.extend(old_job);
+            p.job_id = None;
+            p.files.clear();
+            p.error = None;
+        }) {
+            return Ready::Failed(f);
+        }
+        match self.client.synthesize(&req).await {
+            Ok(job) => self.accepted(i, &job.id).await,
+            Err(e) => self.submit_failed(i, &e).await,
+        }
+    }
+
+    /// A submit that did not come back accepted.
+    async fn submit_failed(&self, i: usize, e: &Error) -> Ready {
+        if let ErrorKind::OutcomeUnknown {
+            task_id: Some(id), ..
+        } = e.kind()
+        {
+            // The answer named the task before it was lost: it exists, nothing is unknown.
+            return self.accepted(i, id).await;
+        }
+        let lost = matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) || e.phase() == Phase::Sent;
+        if lost {
+            return Ready::Unknown(format!(
+                "{}: the answer to its submit was lost ({e}); rerun the same command to resolve it",
+                self.name(i)
+            ));
+        }
+        // The vendor refused it (or nothing was sent): no task was created.
+        let msg = e.to_string();
+        if let Err(f) = self.update(i, |p| {
+            p.state = PartState::Planned;
+            p.error = Some(msg);
+        }) {
+            return Ready::Failed(f);
+        }
+        Ready::Failed(Failure::from_adapter(e).with("part", i + 1))
+    }
+
+    /// The vendor accepted part `i` as task `id`: recorded, then waited for.
+    async fn accepted(&self, i: usize, id: &JobId) -> Ready {
+        let stored = id.to_string();
+        if let Err(f) = self.update(i, |p| {
+            p.state = PartState::Submitted;
+            p.job_id = Some(stored.clone());
+        }) {
+            return Ready::Failed(f);
+        }
+        self.wait(i, &stored).await
+    }
+
+    /// A part recorded as `submitting`: its submit may have created a task.
+    async fn unknown(&self, i: usize, rec: &PartRecord) -> Ready {
+        let at = rec.submitted_at();
+        let fresh_key = at.is_some_and(|t| {
+            SystemTime::now()
+                .duration_since(t)
+                .is_ok_and(|age| age < VMEG_KEY_SAFE_FOR)
+        });
+        match (&rec.idempotency_key, at) {
+            (Some(key), Some(at)) if self.plan.provider() == Provider::Vmeg && fresh_key => {
+                self.resend(i, key, at).await
+            }
+            _ if self.resubmit_unknown => {
+                self.printer.progress(&format!(
+                    "{}: resubmitting although its earlier submit may have created a task (--resubmit-unknown)",
+                    self.name(i)
+                ));
+                self.submit(i, rec).await
+            }
+            _ => Ready::Unknown(format!(
+                "{}: its submit sent {} may have created a task that was never recorded; it was not resubmitted ({}). Check the vendor's console; to send it again at the risk of paying twice, rerun with --resubmit-unknown",
+                self.name(i),
+                at.map_or_else(
+                    || "at an unknown time".to_owned(),
+                    |t| format!("at {}", rfc3339(t))
+                ),
+                if self.plan.provider() == Provider::Vmeg {
+                    "its VMEG idempotency key is too old to dedupe a resend"
+                } else {
+                    "JimmyAI has no idempotency key: a resend would be a second paid task"
+                }
+            )),
+        }
+    }
+
+    /// VMEG: resends part `i` with the key it was sent with.
+    async fn resend(&self, i: usize, key: &str, at: SystemTime) -> Ready {
+        let Some(req) = self.plan.request(i) else {
+            return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
+        };
+        let req = req.idempotency_key(key);
+        let answer = match self.client.resend_speech(&req, at).await {
+            Ok(a) => a,
+            Err(e) => return self.submit_failed(i, &e).await,
+        };
+        let already = match answer {
+            Resubmitted::Accepted(job) => {
+                self.printer.progress(&format!(
+                    "{}: its earlier submit had created nothing; resent with the same key",
+                    self.name(i)
+                ));
+                return self.accepted(i, &job.id).await;
+            }
+            Resubmitted::AlreadyAccepted(a) => a,
+            _ => {
+                return Ready::Unknown(format!(
+                    "{}: an answer to its resend this tool does not know",
+                    self.name(i)
+                ));
+            }
+        };
+        let claimed: Vec<String> = self
+            .manifest
+            .borrow()
+            .parts
+            .iter()
+            .filter(|p| p.index != i)
+            .flat_map(|p| p.job_id.iter().chain(p.past_job_ids.iter()).cloned())
+            .collect();
+        let is_claimed = |id: &JobId| {
+            claimed
+                .iter()
+                .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
+        };
+        match &already.reconciled {
+            Reconciled::Found { task, evidence } => {
+                self.printer.progress(&format!(
+                    "{}: its earlier submit was accepted as {} ({evidence})",
+                    self.name(i),
+                    task.id
+                ));
+                self.accepted(i, &task.id).await
+            }
+            Reconciled::Candidates { tasks, .. } => {
+                let free: Vec<&voiceclone::TaskSummary> =
+                    tasks.iter().filter(|t| !is_claimed(&t.id)).collect();
+                match free.as_slice() {
+                    [one] => {
+                        self.printer.progress(&format!(
+                            "{}: its earlier submit was accepted (VMEG said its key was used); {} is the only speech task created around it that no other part claims",
+                            self.name(i),
+                            one.id
+                        ));
+                        let id = one.id.clone();
+                        self.accepted(i, &id).await
+                    }
+                    _ => Ready::Unknown(format!(
+                        "{}: VMEG says its submit was accepted, but {} unclaimed tasks fit and nothing ties one to it: {}. Check them; --resubmit-unknown does not apply while the key is fresh",
+                        self.name(i),
+                        free.len(),
+                        free.iter()
+                            .map(|t| t.id.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                }
+            }
+            other => Ready::Unknown(format!("{}: {other}", self.name(i))),
+        }
+    }
+
+    /// Waits for part `i`'s task.
+    async fn wait(&self, i: usize, stored: &str) -> Ready {
+        let id: JobId = match stored.parse() {
+            Ok(id) => id,
+            Err(e) => {
+                let e: voiceclone::ParseError = e;
+                return Ready::Failed(Failure::other(
+                    Exit::Failure,
+                    "manifest",
+                    format!("{}: job id {stored:?}: {}", self.name(i), e.reason()),
+                ));
+            }
+        };
+        match self.client.wait_for_speech(&id, &self.policy).await {
+            Ok(speech) => Ready::Speech(speech),
+            Err(e) => {
+                if let ErrorKind::TaskFailed { reason, .. } = e.kind() {
+                    let reason = reason.clone();
+                    if let Err(f) = self.update(i, |p| {
+                        p.state = PartState::Failed;
+                        p.error = Some(reason);
+                    }) {
+                        return Ready::Failed(f);
+                    }
+                }
+                Ready::Failed(Failure::from_adapter(&e).with("part", i + 1))
+            }
+        }
+    }
+
+    /// Downloads part `i`'s audio in order and records the files.
+    async fn download(&self, i: usize, speech: &Speech) -> Result<Vec<String>, Failure> {
+        let several = speech.audio_urls.len() > 1;
+        let mut files = Vec::with_capacity(speech.audio_urls.len());
+        for (k, url) in speech.audio_urls.iter().enumerate() {
+            let stem = if several {
+                format!("{:03}-{:02}", i + 1, k + 1)
+            } else {
+                format!("{:03}", i + 1)
+            };
+            let got = self
+                .client
+                .download_to_dir(url, &self.dir, &stem)
+                .await
+                .map_err(|e| Failure::from_adapter(&e).with("part", i + 1))?;
+            let (bytes, sha256) = file_sha256(&got.path)
+                .map_err(|e| Failure::io(&format!("reading {}", got.path.display()), &e))?;
+            let name = got
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or(stem);
+            files.push(FileRecord {
+                name,
+                bytes,
+                sha256,
+            });
+        }
+        let names = files.iter().map(|f| f.name.clone()).collect();
+        self.update(i, |p| {
+            p.state = PartState::Done;
+            p.files = files;
+            p.error = None;
+        })?;
+        Ok(names)
+    }
+
+    /// The result: every file in order, or what is left to do.
+    fn outcome(&self, failures: Vec<Failure>, unknown: Vec<String>) -> Outcome {
+        let m = self.manifest.borrow();
+        let mut o = Outcome::default();
+        o.set("provider", self.plan.provider().as_str());
+        o.set(
+            "manifest",
+            self.dir.join(manifest::FILE_NAME).display().to_string(),
+        );
+        let files: Vec<String> = m
+            .parts
+            .iter()
+            .flat_map(|p| p.files.iter())
+            .map(|f| self.dir.join(&f.name).display().to_string())
+            .collect();
+        let parts: Vec<Value> = m
+            .parts
+            .iter()
+            .map(|p| {
+                json!({
+                    "part": p.index + 1,
+                    "state": p.state,
+                    "job_id": p.job_id,
+                    "characters": p.chars,
+                    "files": p.files.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        o.set("parts", parts);
+        o.set("files", files.clone());
+        let done = m
+            .parts
+            .iter()
+            .filter(|p| p.state == PartState::Done)
+            .count();
+        if !unknown.is_empty() {
+            let f = Failure::other(Exit::Unreachable, "outcome_unknown", unknown.join("; "))
+                .with("unknown_parts", unknown.clone());
+            o.failure = Some(f);
+        } else if let Some(first) = failures.into_iter().next() {
+            o.failure = Some(first);
+        }
+        if o.failure.is_none() {
+            for f in &files {
+                o.line(f.clone());
+            }
+        }
+        o.line(format!(
+            "{done} of {} parts done; {} file(s) in {}",
+            m.parts.len(),
+            files.len(),
+            self.dir.display()
+        ));
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parts_bar_is_only_for_a_terminal() {
+        assert!(parts_bar(false, 3, 0).is_none());
+        // Under the test harness stderr is captured, not a terminal.
+        if !std::io::stderr().is_terminal() {
+            assert!(parts_bar(true, 3, 0).is_none());
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! `--out PATH` of `clone --wait` and `speak --wait`: the results written to disk through the
+//! adapter's downloads (https only, checked redirects, no key, size cap, audio types, each
+//! file renamed into place only when complete).
+//!
+//! One audio URL: the file is PATH (or `PATH/01.<ext>` when PATH is an existing directory or
+//! ends with `/`).
+//! Several: PATH is a directory (created if needed) holding `01.<ext>`, `02.<ext>`, ... in
+//! the vendor's order; the extension comes from the answer's Content-Type, else the URL.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use url::Url;
+use voiceclone::{Client, Downloaded, Provider};
+
+use crate::cli::{Cli, Command};
+use crate::output::{Failure, Outcome, Printer};
+use crate::spinner::Spinner;
+
+/// The `--out` flags of `clone` and `speak`, checked before anything is sent: only with
+/// `--wait`; not for a VMEG clone (no preview audio); the destination's directory must
+/// exist. `None` when `--out` was not given.
+pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
+    let (out, wait, is_clone) = match &cli.command {
+        Command::Clone(a) => (a.out.as_deref(), a.wait, true),
+        // `speak --text-file` waits by itself and takes --out as its directory (long.rs).
+        Command::Speak(a) if a.text_file.is_some() => return Ok(None),
+        Command::Speak(a) => (a.out.as_deref(), a.wait, false),
+        _ => return Ok(None),
+    };
+    let Some(out) = out else { return Ok(None) };
+    if !wait {
+        return Err(Failure::usage(
+            "--out only applies with --wait (the audio exists only once the task has finished)",
+        ));
+    }
+    if is_clone && cli.provider.map(Provider::from) == Some(Provider::Vmeg) {
+        return Err(Failure::usage(
+            "VMEG clones have no preview audio: --out applies to JimmyAI clones (and to speak)",
+        ));
+    }
+    if out.as_os_str().is_empty() {
+        return Err(Failure::usage("--out is empty"));
+    }
+    if !out.is_dir() && !names_dir(out) {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !parent.is_dir() {
+            return Err(Failure::usage(format!(
+                "--out {}: the directory {} does not exist",
+                out.display(),
+                parent.display()
+            )));
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A PATH written with a trailing separator (`out/`) names a directory, to be created.
+fn names_dir(out: &Path) -> bool {
+    let s = out.as_os_str().to_string_lossy();
+    s.ends_with('/') || s.ends_with(std::path::MAIN_SEPARATOR)
+}
+
+/// A stem for part `i` (0-based) of `n`: `01`, `02`, ... (wider beyond 99 parts).
+fn stem(i: usize, n: usize) -> String {
+    let width = n.to_string().len().max(2);
+    format!("{:0width$}", i.saturating_add(1))
+}
+
+fn file_json(d: &Downloaded) -> Value {
+    json!({
+        "path": d.path.display().to_string(),
+        "bytes": d.bytes,
+        "content_type": d.content_type,
+    })
+}
+
+/// Downloads `urls` to `out` (see the module docs) and records the files in `o` (`files`,
+/// also on a failure: the files already written). A failure leaves the printed URLs usable.
+pub async fn write(client: &Client, urls: &[Url], out: &Path, printer: &Printer, o: &mut Outcome) {
+    let mut files: Vec<Value> = Vec::new();
+    let result = write_all(client, urls, out, printer, &mut files, o).await;
+    o.set("files", files);
+    if let Err(f) = result {
+        o.failure = Some(f);
+    }
+}
+
+async fn write_all(
+    client: &Client,
+    urls: &[Url],
+    out: &Path,
+    printer: &Printer,
+    files: &mut Vec<Value>,
+    o: &mut Outcome,
+) -> Result<(), Failure> {
+    if urls.is_empty() {
+        return Err(Failure::other(
+            crate::exit::Exit::Failure,
+            "no_audio",
+            "the task finished without an audio URL: nothing to write",
+        ));
+    }
+    let as_dir = urls.len() > 1 || out.is_dir() || names_dir(out);
+    if as_dir {
+        // After the task was paid: exit 1 (not 2, which says nothing was sent); the audio
+        // URLs are in the output.
+        std::fs::create_dir_all(out).map_err(|e| {
+            Failure::other(
+                crate::exit::Exit::Failure,
+                "download",
+                format!(
+                    "cannot create the --out directory {}: {e}; the audio URLs are printed, fetch them again",
+                    out.display()
+                ),
+            )
+        })?;
+    }
+    let n = urls.len();
+    for (i, url) in urls.iter().enumerate() {
+        let spinner = Spinner::start(
+            !printer.json && !printer.quiet,
+            format!("downloading {}/{n} to {}", i + 1, out.display()),
+        );
+        let got = if as_dir {
+            client.download_to_dir(url, out, &stem(i, n)).await
+        } else {
+            client.download_to_path(url, out).await
+        };
+        drop(spinner);
+        let d = got.map_err(|e| Failure::from_adapter(&e).with("url_index", i))?;
+        o.line(format!("wrote {} ({} bytes)", d.path.display(), d.bytes));
+        files.push(file_json(&d));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_sort_as_numbers() {
+        assert_eq!(stem(0, 1), "01");
+        assert_eq!(stem(9, 12), "10");
+        assert_eq!(stem(0, 100), "001");
+        assert_eq!(stem(99, 100), "100");
+    }
+
+    #[test]
+    fn a_trailing_slash_names_a_directory() {
+        assert!(names_dir(Path::new("out/")));
+        assert!(!names_dir(Path::new("out")));
+        assert!(!names_dir(Path::new("out.wav")));
+    }
+}

@@ -1,0 +1,565 @@
+//! `speak --text-file F --out DIR` against the in-process simulator: a 30,000-character text
+//! in parts for both providers, resumed after an interruption without paying twice for a
+//! finished part (the simulator's billable counts prove it), a JimmyAI part of unknown
+//! outcome reported and resubmitted only with `--resubmit-unknown`, a VMEG one resolved by
+//! its idempotency key, a changed text refused, and `--dry-run` sending nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use voiceclone_sim::{SimConfig, SimHandle, Simulator};
+
+const KEY: &str = "sk-long-very-secret-0123456789";
+const SAMPLE: &str = "https://example.com/samples/voice.wav";
+const MANIFEST: &str = "voiceclone-manifest.json";
+const FAST_POLL: [&str; 2] = ["--poll-interval", "0.01"];
+
+struct Sim {
+    handle: SimHandle,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    fn start(speed: f64) -> Sim {
+        Sim::start_with(SimConfig::default().with_speed(speed))
+    }
+
+    fn start_with(cfg: SimConfig) -> Sim {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = rt
+            .block_on(Simulator::start_with(cfg.with_api_key(KEY)))
+            .unwrap();
+        Sim { handle, _rt: rt }
+    }
+
+    /// Billable speech tasks so far.
+    fn paid(&self, p: &str) -> u64 {
+        let s = self.handle.stats();
+        match p {
+            "vmeg" => s.billable("vmeg.ttsCreateAsync") + s.billable("vmeg.ttsCreate"),
+            _ => s.billable("jimmyai.createAudio"),
+        }
+    }
+
+    fn requests(&self) -> u64 {
+        self.handle.stats().requests_total
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {self:?}"))
+    }
+
+    fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
+        self
+    }
+}
+
+fn command(sim: &Sim, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voiceclone"));
+    cmd.env_clear()
+        .env("VMEG_API_KEY", KEY)
+        .env("JIMMYAI_API_KEY", KEY)
+        .env("VMEG_BASE_URL", sim.handle.base_url())
+        .env("JIMMYAI_BASE_URL", sim.handle.base_url())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn run(sim: &Sim, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let out = command(sim, env, args).output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
+        "the key leaked: {run:?}"
+    );
+    run
+}
+
+/// A voice of `p`'s: a JimmyAI preview clone (its modelId), a VMEG system voice.
+fn voice(sim: &Sim, p: &str) -> String {
+    if p == "vmeg" {
+        return "sv_en_us_female_01".into();
+    }
+    let mut args = vec!["--provider", p, "--json", "clone", SAMPLE, "--wait"];
+    args.extend(FAST_POLL);
+    let j = run(sim, &[], &args).expect(0).json();
+    j["voice_id"].as_str().unwrap().to_owned()
+}
+
+/// About 30,000 characters in numbered paragraphs of sentences (no two parts alike, so the
+/// simulator's duplicate detection by text means something).
+fn long_text() -> String {
+    let mut text = String::new();
+    let mut n = 0;
+    while text.chars().count() < 30_000 {
+        n += 1;
+        text.push_str(&format!(
+            "Paragraph {n}. The river ran quietly past the mill, and nobody in the village remembered when it had last flooded. \
+             Children played on its banks all summer. In winter the ice came late.\n\n"
+        ));
+    }
+    text
+}
+
+fn speak_args<'a>(p: &'a str, voice: &'a str, file: &'a str, out: &'a str) -> Vec<&'a str> {
+    let mut a = vec![
+        "--provider",
+        p,
+        "--json",
+        "--allow-private-urls",
+        "speak",
+        "--voice",
+        voice,
+        "--text-file",
+        file,
+        "--out",
+        out,
+    ];
+    a.extend(FAST_POLL);
+    a
+}
+
+fn manifest(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap()
+}
+
+fn states(dir: &Path) -> Vec<String> {
+    manifest(dir)["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["state"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+struct Case {
+    _tmp: tempfile::TempDir,
+    file: String,
+    out: String,
+}
+
+fn case(text: &str) -> Case {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("script.txt");
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("out");
+    Case {
+        file: file.display().to_string(),
+        out: out.display().to_string(),
+        _tmp: tmp,
+    }
+}
+
+#[test]
+fn thirty_thousand_characters_finish_in_parts_for_both_providers() {
+    let sim = Sim::start(1000.0);
+    let text = long_text();
+    for (p, parts) in [("jimmyai", 4usize), ("vmeg", 2)] {
+        let v = voice(&sim, p);
+        let c = case(&text);
+        let before = sim.paid(p);
+        let j = run(&sim, &[], &speak_args(p, &v, &c.file, &c.out))
+            .expect(0)
+            .json();
+        let got = j["parts"].as_array().unwrap();
+        assert_eq!(got.len(), parts, "{p}: {j}");
+        assert!(got.iter().all(|x| x["state"] == "done"), "{j}");
+        // Each part paid exactly once.
+        assert_eq!(sim.paid(p) - before, parts as u64, "{p}");
+        // The audio, in text order, each a WAV file.
+        let files: Vec<&str> = j["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap())
+            .collect();
+        let mut sorted = files.clone();
+        sorted.sort_unstable();
+        assert_eq!(files, sorted);
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            assert_eq!(&bytes[..4], b"RIFF", "{f}");
+        }
+        if p == "jimmyai" {
+            assert_eq!(files.len(), 4);
+            // What JimmyAI was asked to speak is the text, split and nothing lost.
+            let stats = sim.handle.stats();
+            // (Submitted concurrently: put them in text order first; paragraphs are numbered.)
+            let mut spoken: Vec<String> = stats
+                .creates
+                .iter()
+                .filter(|r| r.operation == "jimmyai.createAudio")
+                .filter_map(|r| r.content_text.clone())
+                .collect();
+            spoken.sort_by_key(|t| text.find(t.as_str()));
+            assert_eq!(spoken.len(), 4);
+            assert_eq!(spoken.concat(), text);
+        } else {
+            // Lines of at most 500 characters, at most 50 per task.
+            assert!(files.len() > 50, "{}", files.len());
+        }
+    }
+}
+
+#[test]
+fn a_rerun_after_an_interruption_pays_for_no_finished_part_twice() {
+    let sim = Sim::start(1000.0);
+    let text = long_text();
+    for (p, parts) in [("jimmyai", 4u64), ("vmeg", 2)] {
+        let v = voice(&sim, p);
+        let c = case(&text);
+        let before = sim.paid(p);
+        let mut args = speak_args(p, &v, &c.file, &c.out);
+        args.extend(["--concurrency", "1"]);
+        // Interrupted once the first part is downloaded.
+        let r = run(&sim, &[("VOICECLONE_TEST_STOP_AFTER_PARTS", "1")], &args).expect(3);
+        assert_eq!(r.json()["error"]["kind"], "interrupted", "{r:?}");
+        let s = states(Path::new(&c.out));
+        assert_eq!(s[0], "done", "{s:?}");
+        assert!(s[1..].iter().all(|x| x == "planned"), "{s:?}");
+        assert_eq!(sim.paid(p) - before, 1);
+
+        // The rerun finishes the rest and pays only for them.
+        let j = run(&sim, &[], &args).expect(0).json();
+        assert!(
+            j["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["state"] == "done")
+        );
+        assert_eq!(sim.paid(p) - before, parts, "{p}");
+        assert!(sim.handle.stats().duplicate_logical_calls().is_empty());
+
+        // A third run has nothing to do: it sends nothing at all.
+        let requests = sim.requests();
+        run(&sim, &[], &args).expect(0);
+        assert_eq!(sim.requests(), requests);
+
+        // A damaged file is downloaded again from its known task, not paid again.
+        let first = Path::new(&c.out).join(
+            manifest(Path::new(&c.out))["parts"][0]["files"][0]["name"]
+                .as_str()
+                .unwrap(),
+        );
+        std::fs::write(&first, b"not audio").unwrap();
+        run(&sim, &[], &args).expect(0);
+        assert_eq!(&std::fs::read(&first).unwrap()[..4], b"RIFF");
+        assert_eq!(sim.paid(p) - before, parts, "{p}");
+    }
+}
+
+#[test]
+fn a_killed_vmeg_run_resumes_without_paying_twice() {
+    // Slow enough that the process is killed with parts in flight.
+    let sim = Sim::start(20.0);
+    let text = long_text().repeat(2);
+    let c = case(&text);
+    let v = voice(&sim, "vmeg");
+    let mut args = speak_args("vmeg", &v, &c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    let mut child = command(&sim, &[], &args).spawn().unwrap();
+    let dir = Path::new(&c.out);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if dir.join(MANIFEST).exists() && states(dir).iter().any(|s| s == "done") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no part finished");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let s = states(dir);
+    assert!(s.iter().any(|x| x != "done"), "killed too late: {s:?}");
+    let paid_at_kill = sim.paid("vmeg");
+    let j = run(&sim, &[], &args).expect(0).json();
+    let parts = j["parts"].as_array().unwrap().len() as u64;
+    assert!(parts >= 4, "{j}");
+    // Every part paid exactly once across both runs, whatever state the kill left.
+    assert_eq!(
+        sim.paid("vmeg"),
+        parts,
+        "paid {paid_at_kill} at the kill: {s:?}"
+    );
+}
+
+/// Marks part `index` as if the process died right after sending its submit.
+fn forget_submit(dir: &Path, index: usize) {
+    let mut m = manifest(dir);
+    let part = &mut m["parts"][index];
+    for f in part["files"].as_array().unwrap().clone() {
+        std::fs::remove_file(dir.join(f["name"].as_str().unwrap())).unwrap();
+    }
+    part["state"] = "submitting".into();
+    part.as_object_mut().unwrap().remove("job_id");
+    part.as_object_mut().unwrap().remove("files");
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn a_jimmyai_part_of_unknown_outcome_is_reported_and_resubmitted_only_when_asked() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "jimmyai");
+    let c = case(&long_text());
+    let args = speak_args("jimmyai", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    forget_submit(dir, 1);
+    let paid = sim.paid("jimmyai");
+
+    let r = run(&sim, &[], &args).expect(3);
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("part 2 of 4"), "{msg}");
+    assert!(msg.contains("--resubmit-unknown"), "{msg}");
+    assert_eq!(sim.paid("jimmyai"), paid, "resubmitted without being asked");
+    assert_eq!(states(dir)[1], "submitting");
+
+    let mut args = args.clone();
+    args.push("--resubmit-unknown");
+    let j = run(&sim, &[], &args).expect(0).json();
+    assert!(
+        j["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["state"] == "done")
+    );
+    assert_eq!(sim.paid("jimmyai"), paid + 1);
+}
+
+#[test]
+fn a_vmeg_part_of_unknown_outcome_is_resolved_by_its_key_without_paying_again() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "vmeg");
+    let c = case(&long_text());
+    let args = speak_args("vmeg", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    let job = manifest(dir)["parts"][1]["job_id"].clone();
+    forget_submit(dir, 1);
+    let paid = sim.paid("vmeg");
+
+    let j = run(&sim, &[], &args).expect(0).json();
+    assert_eq!(sim.paid("vmeg"), paid, "the resend was paid again");
+    // The part found its first task again.
+    assert_eq!(j["parts"][1]["job_id"], job, "{j}");
+    assert!(
+        j["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["state"] == "done")
+    );
+}
+
+#[test]
+fn a_changed_text_refuses_to_resume_and_sends_nothing() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "jimmyai");
+    let c = case(&long_text());
+    let args = speak_args("jimmyai", &v, &c.file, &c.out);
+    run(&sim, &[("VOICECLONE_TEST_STOP_AFTER_PARTS", "1")], &args).expect(3);
+    std::fs::write(&c.file, long_text().replace("river", "creek")).unwrap();
+    let requests = sim.requests();
+    let j = run(&sim, &[], &args).expect(2).json();
+    assert_eq!(j["error"]["kind"], "manifest_mismatch", "{j}");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("text file changed"),
+        "{j}"
+    );
+    assert_eq!(sim.requests(), requests);
+    // Another voice is refused too.
+    std::fs::write(&c.file, long_text()).unwrap();
+    let mut other = args.clone();
+    let at = other.iter().position(|a| *a == v.as_str()).unwrap();
+    other[at] = "model_other";
+    let j = run(&sim, &[], &other).expect(2).json();
+    assert!(
+        j["error"]["message"].as_str().unwrap().contains("--voice"),
+        "{j}"
+    );
+    assert_eq!(sim.requests(), requests);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_sends_nothing() {
+    let sim = Sim::start(1000.0);
+    let c = case(&long_text());
+    for (p, parts) in [("jimmyai", 4u64), ("vmeg", 2)] {
+        let j = run(
+            &sim,
+            &[],
+            &[
+                "--provider",
+                p,
+                "--json",
+                "speak",
+                "--voice",
+                "voice_1",
+                "--text-file",
+                &c.file,
+                "--dry-run",
+            ],
+        )
+        .expect(0)
+        .json();
+        assert_eq!(j["dry_run"], true);
+        assert_eq!(j["requests"].as_array().unwrap().len() as u64, parts, "{j}");
+        assert_eq!(j["billable"]["tasks"], parts, "{j}");
+        if p == "jimmyai" {
+            // A per-task voice fee for each of the four production tasks.
+            let fees = j["billable"]["fees"].as_array().unwrap();
+            assert!(
+                fees.iter()
+                    .any(|f| f["unit"] == "task" && f["quantity"] == 4.0),
+                "{j}"
+            );
+        }
+    }
+    assert_eq!(sim.requests(), 0);
+    assert!(!Path::new(&c.out).exists());
+}
+
+/// Marks part `index`'s submit as sent `age` ago.
+fn age_submit(dir: &Path, index: usize, age: Duration) {
+    let mut m = manifest(dir);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    m["parts"][index]["submitted_at_ms"] = ((now - age).as_millis() as u64).into();
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+}
+
+#[test]
+fn a_vmeg_part_of_unknown_outcome_is_never_guessed() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "vmeg");
+    let text = long_text().repeat(2);
+    let c = case(&text);
+    let args = speak_args("vmeg", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    let paid = sim.paid("vmeg");
+
+    // Two parts lost at once: VMEG says each key was used, but two unclaimed tasks fit.
+    forget_submit(dir, 1);
+    forget_submit(dir, 2);
+    let j = run(&sim, &[], &args).expect(3).json();
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("part 2 of") && msg.contains("part 3 of"),
+        "{msg}"
+    );
+    assert!(msg.contains("2 unclaimed tasks fit"), "{msg}");
+    assert_eq!(sim.paid("vmeg"), paid);
+
+    // A key older than VMEG keeps it cannot dedupe a resend: reported like JimmyAI's.
+    let c = case(&long_text());
+    let args = speak_args("vmeg", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    forget_submit(dir, 1);
+    age_submit(dir, 1, Duration::from_secs(30 * 60 * 60));
+    let paid = sim.paid("vmeg");
+    let j = run(&sim, &[], &args).expect(3).json();
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("too old to dedupe"), "{msg}");
+    assert_eq!(sim.paid("vmeg"), paid);
+}
+
+#[test]
+fn failed_parts_are_submitted_again_by_the_rerun() {
+    let text = long_text();
+    let c = case(&text);
+    let v = "sv_en_us_female_01";
+    // Every task fails on the first simulator.
+    let failing = Sim::start_with(
+        SimConfig::default()
+            .with_speed(1000.0)
+            .with_task_failure_rate(1.0),
+    );
+    let args = speak_args("vmeg", v, &c.file, &c.out);
+    let j = run(&failing, &[], &args).expect(1).json();
+    assert_eq!(j["error"]["kind"], "task_failed", "{j}");
+    assert!(states(Path::new(&c.out)).iter().all(|s| s == "failed"));
+
+    // The rerun (here against a healthy one) submits them again.
+    let sim = Sim::start(1000.0);
+    let j = run(&sim, &[], &args).expect(0).json();
+    assert!(
+        j["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["state"] == "done")
+    );
+    assert_eq!(sim.paid("vmeg"), 2);
+    let m = manifest(Path::new(&c.out));
+    assert_eq!(m["parts"][0]["past_job_ids"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn ctrl_c_stops_with_exit_3_and_the_rerun_resumes() {
+    let sim = Sim::start(20.0);
+    let c = case(&long_text().repeat(2));
+    let v = voice(&sim, "vmeg");
+    let mut args = speak_args("vmeg", &v, &c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    let child = command(&sim, &[], &args).spawn().unwrap();
+    let dir = Path::new(&c.out);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !(dir.join(MANIFEST).exists() && states(dir).iter().any(|s| s == "submitted")) {
+        assert!(std::time::Instant::now() < deadline, "no part submitted");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    let j = run(&sim, &[], &args).expect(0).json();
+    let parts = j["parts"].as_array().unwrap().len() as u64;
+    assert_eq!(sim.paid("vmeg"), parts);
+}

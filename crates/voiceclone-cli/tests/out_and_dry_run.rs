@@ -1,0 +1,497 @@
+//! Issue 16 end to end: the built `voiceclone` binary against the in-process simulator.
+//! `speak --wait --out` writes a WAV that plays (checked by its header, and by `file` when
+//! it is installed), JimmyAI's preview with `clone --wait --out`, the `--out` usage errors
+//! with nothing sent, and `--dry-run`, which sends nothing (the simulator's request counter
+//! stays at zero) and never needs or shows the key.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use voiceclone_sim::{SimConfig, SimHandle, Simulator};
+
+const KEY: &str = "sk-out-e2e-very-secret-0123456789";
+const SAMPLE: &str = "https://example.com/samples/voice.wav";
+const FAST_POLL: [&str; 2] = ["--poll-interval", "0.01"];
+
+struct Sim {
+    handle: SimHandle,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    fn start() -> Sim {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = rt
+            .block_on(Simulator::start_with(
+                SimConfig::default().with_speed(1000.0).with_api_key(KEY),
+            ))
+            .unwrap();
+        Sim { handle, _rt: rt }
+    }
+
+    fn requests(&self) -> u64 {
+        self.handle.stats().requests_total
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        let lines: Vec<&str> = self
+            .stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "expected one JSON line on stdout: {self:?}");
+        serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
+        self
+    }
+}
+
+/// The binary with a clean environment; `key` empty: no API key at all.
+fn run_with_key(sim: &Sim, key: &str, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voiceclone"));
+    cmd.env_clear();
+    if !key.is_empty() {
+        cmd.env("VMEG_API_KEY", key).env("JIMMYAI_API_KEY", key);
+    }
+    let out = cmd
+        .env("VMEG_BASE_URL", sim.handle.base_url())
+        .env("JIMMYAI_BASE_URL", sim.handle.base_url())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
+        "the API key was printed by {args:?}: {run:?}"
+    );
+    run
+}
+
+fn run(sim: &Sim, args: &[&str]) -> Run {
+    run_with_key(sim, KEY, args)
+}
+
+/// A cloned voice's id (JimmyAI: its `modelId`).
+fn voice(sim: &Sim, p: &str) -> String {
+    let mut args = vec!["--provider", p, "--json", "clone", SAMPLE, "--wait"];
+    args.extend(FAST_POLL);
+    let j = run(sim, &args).expect(0).json();
+    j["voice_id"].as_str().unwrap().to_owned()
+}
+
+/// A RIFF/WAVE file with a PCM `fmt ` chunk and as much `data` as it declares.
+fn assert_plays(path: &Path) {
+    let b = std::fs::read(path).unwrap();
+    assert!(b.len() > 44, "{} bytes", b.len());
+    assert_eq!(&b[..4], b"RIFF");
+    assert_eq!(&b[8..16], b"WAVEfmt ");
+    assert_eq!(u16::from_le_bytes([b[20], b[21]]), 1, "PCM");
+    assert_eq!(&b[36..40], b"data");
+    let data = u32::from_le_bytes([b[40], b[41], b[42], b[43]]) as usize;
+    assert_eq!(b.len(), 44 + data);
+    // `file` recognizes it, when installed.
+    if let Ok(out) = Command::new("file").arg(path).output() {
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("WAVE audio"), "file says: {said}");
+    }
+}
+
+#[test]
+fn speak_wait_out_writes_audio_that_plays() {
+    let sim = Sim::start();
+    for p in ["vmeg", "jimmyai"] {
+        let v = voice(&sim, p);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.wav");
+        let out_s = out.to_str().unwrap();
+        let mut args = vec![
+            "--provider",
+            p,
+            "--allow-private-urls",
+            "--json",
+            "speak",
+            "--voice",
+            &v,
+            "--text",
+            "Hello from the simulator.",
+            "--wait",
+            "--out",
+            out_s,
+        ];
+        args.extend(FAST_POLL);
+        let j = run(&sim, &args).expect(0).json();
+        assert_eq!(j["files"][0]["path"], out_s, "{j}");
+        assert_eq!(j["files"][0]["content_type"], "audio/wav", "{j}");
+        assert_eq!(
+            j["files"][0]["bytes"],
+            std::fs::metadata(&out).unwrap().len()
+        );
+        assert_plays(&out);
+        // Only the file: no temporary file left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // Without --json: stdout says what was written.
+        let out2 = dir.path().join("again.wav");
+        let mut args = vec![
+            "--provider",
+            p,
+            "--allow-private-urls",
+            "speak",
+            "--voice",
+            &v,
+            "--text",
+            "Again.",
+            "--wait",
+            "--out",
+            out2.to_str().unwrap(),
+        ];
+        args.extend(FAST_POLL);
+        let r = run(&sim, &args).expect(0);
+        assert!(
+            r.stdout.contains("wrote ") && r.stdout.contains("again.wav"),
+            "{r:?}"
+        );
+        assert_plays(&out2);
+    }
+}
+
+/// An existing directory as --out gets a numbered file named for the content type.
+#[test]
+fn out_into_a_directory_numbers_the_file() {
+    let sim = Sim::start();
+    let v = voice(&sim, "vmeg");
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "--provider",
+        "vmeg",
+        "--allow-private-urls",
+        "--json",
+        "speak",
+        "--voice",
+        &v,
+        "--text",
+        "Numbered.",
+        "--wait",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ];
+    args.extend(FAST_POLL);
+    let j = run(&sim, &args).expect(0).json();
+    let written = dir.path().join("01.wav");
+    assert_eq!(j["files"][0]["path"], written.to_str().unwrap(), "{j}");
+    assert_plays(&written);
+    // A PATH ending in `/` names a directory, created for it.
+    let new_dir = format!("{}/parts/", dir.path().display());
+    let mut args = vec![
+        "--provider",
+        "vmeg",
+        "--allow-private-urls",
+        "--json",
+        "speak",
+        "--voice",
+        &v,
+        "--text",
+        "Numbered.",
+        "--wait",
+        "--out",
+        &new_dir,
+    ];
+    args.extend(FAST_POLL);
+    run(&sim, &args).expect(0).json();
+    assert_plays(&dir.path().join("parts").join("01.wav"));
+}
+
+#[test]
+fn jimmyai_clone_wait_out_writes_the_preview() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("preview.wav");
+    let mut args = vec![
+        "--provider",
+        "jimmyai",
+        "--allow-private-urls",
+        "--json",
+        "clone",
+        SAMPLE,
+        "--wait",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(FAST_POLL);
+    let j = run(&sim, &args).expect(0).json();
+    assert_eq!(j["files"][0]["path"], out.to_str().unwrap(), "{j}");
+    assert_plays(&out);
+}
+
+/// A download refused after the task was paid is exit 1 (not 2: something was sent), and the
+/// result URLs are still printed.
+#[test]
+fn a_refused_download_keeps_the_urls() {
+    let sim = Sim::start();
+    let v = voice(&sim, "vmeg");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.wav");
+    // No --allow-private-urls: the simulator's loopback http URL is refused.
+    let mut args = vec![
+        "--provider",
+        "vmeg",
+        "--json",
+        "speak",
+        "--voice",
+        &v,
+        "--text",
+        "Hi.",
+        "--wait",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(FAST_POLL);
+    let j = run(&sim, &args).expect(1).json();
+    assert_eq!(j["error"]["kind"], "download", "{j}");
+    assert_eq!(j["error"]["operation"], "download", "{j}");
+    assert!(j["audio_url"].as_str().unwrap().starts_with("http"), "{j}");
+    assert_eq!(j["files"], serde_json::json!([]));
+    assert!(!out.exists());
+}
+
+#[test]
+fn out_usage_errors_send_nothing() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.wav");
+    let out = out.to_str().unwrap();
+    let missing = dir.path().join("no/such/dir/x.wav");
+    let cases: Vec<Vec<&str>> = vec![
+        // --out without --wait.
+        vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "speak",
+            "--voice",
+            "cv_1",
+            "--text",
+            "Hi.",
+            "--out",
+            out,
+        ],
+        vec![
+            "--provider",
+            "jimmyai",
+            "--json",
+            "clone",
+            SAMPLE,
+            "--out",
+            out,
+        ],
+        // VMEG clones have no preview.
+        vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "clone",
+            SAMPLE,
+            "--wait",
+            "--out",
+            out,
+        ],
+        // The destination's directory does not exist.
+        vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "speak",
+            "--voice",
+            "cv_1",
+            "--text",
+            "Hi.",
+            "--wait",
+            "--out",
+            missing.to_str().unwrap(),
+        ],
+    ];
+    for args in cases {
+        let j = run(&sim, &args).expect(2).json();
+        assert_eq!(j["error"]["kind"], "usage", "{args:?}: {j}");
+    }
+    assert_eq!(sim.requests(), 0, "nothing was sent");
+}
+
+#[test]
+fn dry_run_sends_nothing_and_needs_no_key() {
+    let sim = Sim::start();
+    for p in ["vmeg", "jimmyai"] {
+        for key in [KEY, ""] {
+            let j = run_with_key(
+                &sim,
+                key,
+                &[
+                    "--provider",
+                    p,
+                    "--json",
+                    "clone",
+                    SAMPLE,
+                    "--text",
+                    "Hello there.",
+                    "--dry-run",
+                ],
+            )
+            .expect(0)
+            .json();
+            assert_eq!(j["dry_run"], true);
+            assert_eq!(j["provider"], p);
+            let url = j["requests"][0]["url"].as_str().unwrap();
+            assert!(url.starts_with(&sim.handle.base_url()), "{j}");
+            assert!(j["billable"]["fees"][0]["name"].is_string(), "{j}");
+            let text = j.to_string().to_ascii_lowercase();
+            assert!(
+                !text.contains("authorization") && !text.contains("bearer"),
+                "{j}"
+            );
+
+            let j = run_with_key(
+                &sim,
+                key,
+                &[
+                    "--provider",
+                    p,
+                    "--json",
+                    "speak",
+                    "--voice",
+                    "v_1",
+                    "--text",
+                    "Hello <#0.5#> there.",
+                    "--dry-run",
+                ],
+            )
+            .expect(0)
+            .json();
+            assert_eq!(j["dry_run"], true);
+            assert_eq!(j["requests"].as_array().unwrap().len(), 1, "{j}");
+            if p == "vmeg" {
+                assert_eq!(j["billable"]["total_credits"], 0.2, "{j}");
+                assert_eq!(
+                    j["requests"][0]["headers"]["X-Idempotency-Key"],
+                    "<generated when sent>"
+                );
+            } else {
+                // Pause markers are not counted; the voice fee is one per task.
+                assert_eq!(j["billable"]["fees"][0]["characters"], 13, "{j}");
+                assert_eq!(
+                    j["billable"]["fees"][1]["name"], "sound-cloning-voice",
+                    "{j}"
+                );
+                assert_eq!(j["billable"]["fees"][1]["quantity"], 1.0, "{j}");
+                assert_eq!(j["billable"]["total_credits"], Value::Null);
+            }
+        }
+    }
+    // JimmyAI's preview without a line: the characters are unknown, and it says so.
+    let j = run(
+        &sim,
+        &[
+            "--provider",
+            "jimmyai",
+            "--json",
+            "clone",
+            SAMPLE,
+            "--dry-run",
+        ],
+    )
+    .expect(0)
+    .json();
+    assert_eq!(j["billable"]["fees"][0]["characters"], Value::Null, "{j}");
+    assert!(
+        j["billable"]["notes"].to_string().contains("default line"),
+        "{j}"
+    );
+    // People get a summary on stdout.
+    let r = run(&sim, &["--provider", "vmeg", "clone", SAMPLE, "--dry-run"]).expect(0);
+    assert!(r.stdout.contains("nothing was sent"), "{r:?}");
+    assert!(r.stdout.contains("10 credits"), "{r:?}");
+    // Invalid input is refused as the call would refuse it.
+    let j = run(
+        &sim,
+        &[
+            "--provider",
+            "vmeg",
+            "--json",
+            "clone",
+            "http://example.com/a.wav",
+            "--dry-run",
+        ],
+    )
+    .expect(2)
+    .json();
+    assert_eq!(j["error"]["field"], "audio_url", "{j}");
+    // A local recording: its upload comes first; a missing file is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("me.wav");
+    std::fs::write(&file, b"RIFF0000WAVEfmt ").unwrap();
+    for p in ["vmeg", "jimmyai"] {
+        let j = run(
+            &sim,
+            &[
+                "--provider",
+                p,
+                "--json",
+                "clone",
+                file.to_str().unwrap(),
+                "--dry-run",
+            ],
+        )
+        .expect(0)
+        .json();
+        assert_eq!(j["requests"].as_array().unwrap().len(), 2, "{j}");
+        assert!(
+            j["requests"][0]["note"]
+                .as_str()
+                .unwrap()
+                .contains("uploaded first"),
+            "{j}"
+        );
+        let missing = dir.path().join("missing.wav");
+        let j = run(
+            &sim,
+            &[
+                "--provider",
+                p,
+                "--json",
+                "clone",
+                missing.to_str().unwrap(),
+                "--dry-run",
+            ],
+        )
+        .expect(2)
+        .json();
+        assert_eq!(j["error"]["field"], "audio_file", "{j}");
+    }
+    assert_eq!(sim.requests(), 0, "a dry run sends nothing");
+    // The counter counts: the same clone without --dry-run is sent.
+    run(&sim, &["--provider", "vmeg", "--json", "clone", SAMPLE]).expect(0);
+    assert!(sim.requests() > 0);
+}

@@ -1,0 +1,282 @@
+//! Downloads of results ([`Client::download_to_path`], [`Client::download_to_dir`],
+//! [`Client::download_to_writer`]) and their settings on the builder. The rules are in
+//! [`crate::download`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::AsyncWrite;
+use tracing::Instrument;
+use url::Url;
+
+use super::{Client, ClientBuilder};
+use crate::download::{Downloaded, extension_for};
+use crate::error::Error;
+
+impl Client {
+    /// Streams the file at `url` (a result a vendor handed out: [`Speech::audio_urls`],
+    /// [`Voice::preview_url`]) to `path`: into a temporary file in the same directory,
+    /// renamed to `path` once complete, so `path` never holds a partial file (an existing
+    /// file there is replaced only by a complete download). See [`crate::download`] for the
+    /// rules: https only, at most 5 checked redirects, no `Authorization` header, a size cap,
+    /// audio content types only, time limits.
+    ///
+    /// [`Speech::audio_urls`]: crate::Speech::audio_urls
+    /// [`Voice::preview_url`]: crate::Voice::preview_url
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use voiceclone::{Client, CloneRequest, Provider, SpeechRequest, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = voiceclone_sim::Simulator::start_with(
+    ///     voiceclone_sim::SimConfig::default().with_speed(1000.0),
+    /// )
+    /// .await?;
+    /// let client = Client::builder(Provider::Vmeg)
+    ///     .api_key(sim.api_key())
+    ///     .base_url(sim.base_url())
+    ///     // The simulator serves its results on loopback over plain http.
+    ///     .allow_private_urls(true)
+    ///     .build()?;
+    /// let wait = WaitPolicy::for_provider(Provider::Vmeg).with_first_interval(Duration::from_millis(5));
+    /// let clone = client.clone_voice(&CloneRequest::new("https://cdn.example.com/me.wav")).await?;
+    /// let voice = client.wait_for_clone(&clone.id, &wait).await?;
+    /// let job = client.synthesize(&SpeechRequest::new(&voice.id, "Hello there.")).await?;
+    /// let speech = client.wait_for_speech(&job.id, &wait).await?;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let out = client.download_to_path(&speech.audio_urls[0], &dir.path().join("hello.wav")).await?;
+    /// assert!(out.bytes > 44);
+    /// assert_eq!(out.content_type.as_deref(), Some("audio/wav"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn download_to_path(&self, url: &Url, path: &Path) -> Result<Downloaded, Error> {
+        traced!(self, "download", async {
+            let dir = parent_dir(path);
+            let path = path.to_path_buf();
+            self.inner
+                .downloads
+                .to_file(
+                    self.t(),
+                    url,
+                    self.inner.allow_private,
+                    &dir,
+                    move |_, _| path,
+                )
+                .await
+        })
+    }
+
+    /// Like [`Client::download_to_path`], to `dir/{stem}.{ext}` where `ext` comes from the
+    /// answer's `Content-Type`, else from the URL ([`extension_for`]): for numbered parts
+    /// (`01.wav`, `02.wav`, ...) whose format is known only once the server answers.
+    pub async fn download_to_dir(
+        &self,
+        url: &Url,
+        dir: &Path,
+        stem: &str,
+    ) -> Result<Downloaded, Error> {
+        traced!(self, "download", async {
+            check_stem(stem)?;
+            let d = dir.to_path_buf();
+            self.inner
+                .downloads
+                .to_file(
+                    self.t(),
+                    url,
+                    self.inner.allow_private,
+                    dir,
+                    move |ct, u| d.join(format!("{stem}.{}", extension_for(ct, u))),
+                )
+                .await
+        })
+    }
+
+    /// Streams the file at `url` into `writer` (flushed, not shut down) and returns the
+    /// number of bytes written. The same rules as [`Client::download_to_path`]; on a failure
+    /// part of the body may already be in `writer`.
+    pub async fn download_to_writer<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        url: &Url,
+        writer: &mut W,
+    ) -> Result<u64, Error> {
+        traced!(self, "download", async {
+            self.inner
+                .downloads
+                .to_writer(self.t(), url, self.inner.allow_private, writer)
+                .await
+        })
+    }
+}
+
+/// The directory a path's temporary file goes in: its parent, or `.` for a bare name.
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A file stem for [`Client::download_to_dir`]: one plain path component.
+fn check_stem(stem: &str) -> Result<(), Error> {
+    let bad = stem.is_empty()
+        || stem == "."
+        || stem == ".."
+        || stem
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
+    if bad {
+        return Err(Error::invalid_input(
+            "stem",
+            "must be a plain file name without a path separator",
+        )
+        .with_operation("download"));
+    }
+    Ok(())
+}
+
+impl ClientBuilder {
+    /// Caps one download ([`Client::download_to_path`] and friends): default
+    /// [`DEFAULT_MAX_DOWNLOAD_BYTES`](crate::download::DEFAULT_MAX_DOWNLOAD_BYTES) (256 MiB).
+    /// A larger `Content-Length` is refused before reading; a body that grows beyond it while
+    /// streaming is abandoned. Either way the error is
+    /// [`DownloadFailure::TooLarge`](crate::download::DownloadFailure::TooLarge) and no file
+    /// is left at the destination. 0 is refused by [`ClientBuilder::build`].
+    #[must_use]
+    pub fn max_download_bytes(mut self, limit: u64) -> Self {
+        self.downloads.max_bytes = limit;
+        self
+    }
+
+    /// The longest one whole download may take (default 10 minutes); then it ends with
+    /// `Timeout`. Independent of [`ClientBuilder::timeout`], which bounds API calls. Zero is
+    /// refused by [`ClientBuilder::build`].
+    #[must_use]
+    pub fn download_timeout(mut self, timeout: Duration) -> Self {
+        self.downloads.timeout = timeout;
+        self
+    }
+
+    /// How long a download waits for the answer's headers or for the next chunk of its body
+    /// (default 30 s): a stalled server ends the download with `Timeout` instead of hanging.
+    /// Zero is refused by [`ClientBuilder::build`].
+    #[must_use]
+    pub fn download_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.downloads.idle_timeout = timeout;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::error::{DownloadFailure, ErrorKind};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback server answering every request with a redirect to `location`; counts them.
+    async fn redirector(
+        location: &'static str,
+    ) -> (Url, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/a.wav", listener.local_addr().unwrap())).unwrap();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = sock.write_all(answer.as_bytes()).await;
+            }
+        });
+        (url, hits)
+    }
+
+    /// The hop check runs with the client's setting: without the opt-in, a redirect into the
+    /// local network or to metadata addresses is refused and not followed (the chain starts
+    /// on loopback here only because a test server cannot be public).
+    #[tokio::test]
+    async fn a_private_hop_is_refused_without_the_opt_in() {
+        for location in [
+            "http://127.0.0.2:9/x.wav",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://10.1.2.3/x.wav",
+            "https://[::1]/x.wav",
+        ] {
+            let (url, hits) = redirector(location).await;
+            let c = Client::builder(crate::Provider::Vmeg)
+                .api_key("k")
+                .retry(crate::RetryPolicy::none())
+                .build()
+                .unwrap();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            let e = c
+                .inner
+                .downloads
+                .walk(c.t(), &url, false, deadline)
+                .await
+                .err()
+                .unwrap();
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::Download(DownloadFailure::RedirectRefused { .. })
+                ),
+                "{location}: {e}"
+            );
+            assert_eq!(
+                hits.load(std::sync::atomic::Ordering::SeqCst),
+                1,
+                "{location}"
+            );
+        }
+    }
+
+    #[test]
+    fn temporary_files_go_next_to_the_destination() {
+        assert_eq!(parent_dir(Path::new("out.wav")), PathBuf::from("."));
+        assert_eq!(parent_dir(Path::new("a/b/out.wav")), PathBuf::from("a/b"));
+        assert_eq!(parent_dir(Path::new("/out.wav")), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn settings_that_no_download_could_meet_are_refused() {
+        let b = || Client::builder(crate::Provider::Vmeg).api_key("k");
+        for (builder, field) in [
+            (b().max_download_bytes(0), "max_download_bytes"),
+            (b().download_timeout(Duration::ZERO), "download_timeout"),
+            (
+                b().download_idle_timeout(Duration::ZERO),
+                "download_idle_timeout",
+            ),
+        ] {
+            let e = builder.build().err().unwrap();
+            assert!(
+                matches!(e.kind(), ErrorKind::InvalidInput { field: f, .. } if f == field),
+                "{e}"
+            );
+        }
+        // The longest durations do not overflow.
+        assert!(
+            b().download_timeout(Duration::MAX)
+                .download_idle_timeout(Duration::MAX)
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn stems_are_one_component() {
+        assert!(check_stem("01").is_ok());
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\nb"] {
+            assert!(check_stem(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! [`Client::synthesize_long`]: a text too long for one task, split
+//! ([`LongSpeechPlan`]), submitted with bounded concurrency, waited for, returned in order;
+//! and [`Client::resend_speech`]: the resend after a crash of a VMEG part whose answer never
+//! came, with the key it was sent with.
+
+use std::time::SystemTime;
+
+use futures::StreamExt;
+use tracing::Instrument as _;
+
+use super::Client;
+use crate::error::{Error, ErrorKind};
+use crate::long_text::LongSpeechPlan;
+use crate::model::{JobId, JobKind, ReconcileQuery, Resubmitted, Speech, SpeechJob, SpeechRequest};
+use crate::wait::WaitPolicy;
+
+/// How many parts of a long text are in flight at once unless the caller says otherwise.
+pub const DEFAULT_LONG_CONCURRENCY: usize = 4;
+
+/// Where one part of a plan ended.
+enum PartEnd {
+    Done(JobId, Speech),
+    /// Submitted (job id known) but the wait failed.
+    WaitFailed(JobId, Error),
+    /// The submit failed.
+    SubmitFailed(Error),
+    /// Not submitted: an earlier part failed first.
+    Skipped,
+}
+
+impl Client {
+    /// Speaks a text too long for one task: splits `req`'s one line into the provider's
+    /// parts ([`LongSpeechPlan::new`]: JimmyAI the fewest tasks of at most 9,999 characters,
+    /// VMEG batches of at most 50 lines), submits at most [`DEFAULT_LONG_CONCURRENCY`] at a
+    /// time, waits for all of them with `wait`, and returns each part's [`Speech`] in order.
+    ///
+    /// A text that cannot be split, or a part the provider would refuse, is `InvalidInput`
+    /// before anything is sent. When a part fails, no further part is submitted; the parts
+    /// already submitted are waited for, and the first failure is returned with a note
+    /// naming the parts that finished (and their job ids) and those never sent. For a run
+    /// that must survive a crash without paying twice, drive the plan yourself and record
+    /// each part (see [`crate::long_text`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use voiceclone::{Client, Provider, SpeechRequest, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sim = voiceclone_sim::Simulator::start_with(
+    ///     voiceclone_sim::SimConfig::default().with_speed(1000.0),
+    /// )
+    /// .await?;
+    /// let client = Client::builder(Provider::Vmeg)
+    ///     .api_key(sim.api_key())
+    ///     .base_url(sim.base_url())
+    ///     .build()?;
+    /// // 120 paragraphs of 262 characters: a line each (VMEG lines here are at most 500).
+    /// let text = format!("{}\n\n", "A sentence of the script. ".repeat(10)).repeat(120);
+    /// let wait = WaitPolicy::for_provider(Provider::Vmeg).with_first_interval(Duration::from_millis(5));
+    /// let parts = client
+    ///     .synthesize_long(&SpeechRequest::new("sv_en_us_female_01", &text), &wait)
+    ///     .await?;
+    /// assert_eq!(parts.len(), 3); // 120 lines, at most 50 per task
+    /// assert_eq!(parts.iter().map(|s| s.audio_urls.len()).sum::<usize>(), 120);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn synthesize_long(
+        &self,
+        req: &SpeechRequest,
+        wait: &WaitPolicy,
+    ) -> Result<Vec<Speech>, Error> {
+        let plan = LongSpeechPlan::new(self.provider(), req)
+            .map_err(|e| e.with_operation("synthesize_long"))?;
+        self.synthesize_plan(&plan, wait, DEFAULT_LONG_CONCURRENCY)
+            .await
+    }
+
+    /// [`Client::synthesize_long`] of a plan already made, with at most `concurrency` parts
+    /// in flight (at least 1). A plan for the other provider is `InvalidInput` (field
+    /// `plan`).
+    pub async fn synthesize_plan(
+        &self,
+        plan: &LongSpeechPlan,
+        wait: &WaitPolicy,
+        concurrency: usize,
+    ) -> Result<Vec<Speech>, Error> {
+        traced!(self, wait "synthesize_long", async {
+            if plan.provider() != self.provider() {
+                return Err(Error::invalid_input(
+                    "plan",
+                    format!("was made for {}, not {}", plan.provider(), self.provider()),
+                ));
+            }
+            let failed = std::sync::atomic::AtomicBool::new(false);
+            let failed = &failed;
+            let total = plan.parts().len();
+            let mut ends: Vec<(usize, PartEnd)> = futures::stream::iter(0..total)
+                .map(|i| async move {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    if failed.load(Relaxed) {
+                        return (i, PartEnd::Skipped);
+                    }
+                    let Some(req) = plan.request(i) else {
+                        return (i, PartEnd::Skipped);
+                    };
+                    let job = match self.synthesize(&req).await {
+                        Ok(job) => job,
+                        Err(e) => {
+                            failed.store(true, Relaxed);
+                            return (i, PartEnd::SubmitFailed(e));
+                        }
+                    };
+                    tracing::debug!(part = i, job_id = %job.id, "long text part submitted");
+                    match self.wait_for_speech(&job.id, wait).await {
+                        Ok(speech) => (i, PartEnd::Done(job.id, speech)),
+                        Err(e) => {
+                            failed.store(true, Relaxed);
+                            (i, PartEnd::WaitFailed(job.id, e))
+                        }
+                    }
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            ends.sort_by_key(|(i, _)| *i);
+            summarize(ends, total)
+        })
+    }
+
+    /// Resends a speech submit whose answer never came (a crash, a lost connection) with
+    /// the VMEG idempotency key it was first sent with (`req.idempotency_key`, required),
+    /// e.g. one part of a long text recorded before it was sent. VMEG accepts a key once
+    /// per 24 hours: [`Resubmitted::Accepted`] when the first send had created nothing;
+    /// [`Resubmitted::AlreadyAccepted`] when it had (nothing new is created), with what
+    /// [`Client::reconcile`] found around `submitted_at`. Past VMEG's 24-hour key lifetime a
+    /// resend could create a second task: do not call this then.
+    ///
+    /// JimmyAI has no idempotency key, so a resend cannot be told from new work:
+    /// `Unsupported`.
+    pub async fn resend_speech(
+        &self,
+        req: &SpeechRequest,
+        submitted_at: SystemTime,
+    ) -> Result<Resubmitted<SpeechJob>, Error> {
+        let Some(key) = req.idempotency_key.clone() else {
+            return Err(Error::invalid_input(
+                "idempotency_key",
+                "a resend needs the key the first submit used",
+            )
+            .with_provider(self.provider())
+            .with_operation("resend_speech"));
+        };
+        if self.provider() == crate::Provider::JimmyAi {
+            return Err(
+                Error::unsupported("resend_speech", self.provider()).with_note(
+                    "JimmyAI has no idempotency key: a resend may create and bill a second task",
+                ),
+            );
+        }
+        let query = ReconcileQuery::new(submitted_at)
+            .kind(JobKind::Speech)
+            .idempotency_key(key.clone());
+        let sent = self.synthesize(req).await;
+        self.after_resend(sent, key, query).await
+    }
+}
+
+/// The speeches in order, or the first failure with what happened to every part.
+fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, Error> {
+    let mut done = Vec::new();
+    let mut speeches = Vec::with_capacity(total);
+    let mut first: Option<Error> = None;
+    let mut skipped = Vec::new();
+    let mut unfinished = Vec::new();
+    for (i, end) in ends {
+        match end {
+            PartEnd::Done(id, speech) => {
+                done.push(format!("{} ({id})", i + 1));
+                speeches.push(speech);
+            }
+            PartEnd::WaitFailed(id, e) => {
+                unfinished.push(format!("{} ({id})", i + 1));
+                first.get_or_insert(e);
+            }
+            PartEnd::SubmitFailed(e) => {
+                if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) {
+                    unfinished.push(format!("{} (submit outcome unknown)", i + 1));
+                }
+                first.get_or_insert(e);
+            }
+            PartEnd::Skipped => skipped.push((i + 1).to_string()),
+        }
+    }
+    match first {
+        None => Ok(speeches),
+        Some(e) => {
+            let list = |v: &[String]| {
+                if v.is_empty() {
+                    "none".to_owned()
+                } else {
+                    v.join(", ")
+                }
+            };
+            Err(e.with_note(format!(
+                "long text of {total} parts: finished {}; submitted but not finished {}; not submitted {}",
+                list(&done),
+                list(&unfinished),
+                list(&skipped)
+            )))
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! The download engine: the redirect chain walked hop by hop, the answer checked, the body
+//! streamed to a sink within the size and time limits.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+use url::Url;
+
+use super::{
+    DEFAULT_DOWNLOAD_IDLE_TIMEOUT, DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_DOWNLOAD_BYTES,
+    Downloaded, MAX_REDIRECTS, content, target,
+};
+use crate::error::{DownloadFailure, Error, ErrorKind, Phase};
+use crate::retry::{CallInfo, OperationKind, run_with_retry};
+use crate::transport::Transport;
+
+/// What the `Accept` header asks for (servers that negotiate may pick audio).
+const ACCEPT_AUDIO: &str = "audio/*, application/octet-stream;q=0.9";
+
+/// The download settings of one client and its own HTTP client.
+#[derive(Clone, Debug)]
+pub(crate) struct Downloads {
+    pub(crate) max_bytes: u64,
+    pub(crate) timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    /// Built on the first download (most clients never download).
+    http: Arc<OnceLock<reqwest::Client>>,
+}
+
+impl Default for Downloads {
+    fn default() -> Self {
+        Self {
+            max_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
+            timeout: DEFAULT_DOWNLOAD_TIMEOUT,
+            idle_timeout: DEFAULT_DOWNLOAD_IDLE_TIMEOUT,
+            http: Arc::default(),
+        }
+    }
+}
+
+/// The answer whose body is to be read.
+pub(crate) struct Opened {
+    resp: reqwest::Response,
+    /// The URL that answered (after redirects).
+    url: Url,
+    content_type: Option<String>,
+}
+
+fn download_error(kind: ErrorKind) -> Error {
+    Error::new(kind).with_operation("download")
+}
+
+fn refused(failure: DownloadFailure) -> Error {
+    download_error(ErrorKind::Download(failure)).with_phase(Phase::Answered)
+}
+
+pub(crate) fn write_failed(what: &str, e: &std::io::Error) -> Error {
+    download_error(ErrorKind::Download(DownloadFailure::Write {
+        reason: format!("{what}: {e}"),
+    }))
+    .with_phase(Phase::Answered)
+}
+
+impl Downloads {
+    /// The client for downloads: no default headers (so no `Authorization`, whatever the
+    /// caller's own client carries), no redirects (each hop is checked here), built once.
+    fn http(&self) -> Result<&reqwest::Client, Error> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let built = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(crate::transport::CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| {
+                download_error(ErrorKind::Transport)
+                    .with_phase(Phase::NotSent)
+                    .with_source(e)
+            })?;
+        Ok(self.http.get_or_init(|| built))
+    }
+
+    /// How long the next step may take: the idle limit, within what is left of the whole.
+    fn step_deadline(&self, deadline: Instant) -> Instant {
+        deadline.min(after(self.idle_timeout))
+    }
+
+    /// Refuses settings under which no download could succeed (`ClientBuilder::build`).
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let refuse = |field: &str, what: &str| {
+            Err(Error::invalid_input(
+                field,
+                format!("must be more than zero ({what})"),
+            ))
+        };
+        if self.max_bytes == 0 {
+            return refuse("max_download_bytes", "every download would be too large");
+        }
+        if self.timeout.is_zero() {
+            return refuse("download_timeout", "every download would time out");
+        }
+        if self.idle_timeout.is_zero() {
+            return refuse("download_idle_timeout", "every download would time out");
+        }
+        Ok(())
+    }
+
+    fn timed_out(&self, deadline: Instant, what: &str) -> Error {
+        let why = if Instant::now() >= deadline {
+            format!(
+                "the download took longer than its {} s limit ({what})",
+                self.timeout.as_secs_f64()
+            )
+        } else {
+            format!("no data for {} s ({what})", self.idle_timeout.as_secs_f64())
+        };
+        download_error(ErrorKind::Timeout)
+            .with_phase(Phase::Sent)
+            .with_message(why)
+    }
+
+    /// Follows `url` through at most [`MAX_REDIRECTS`] checked hops to an answer that is a
+    /// success with an accepted type and a size within the cap. Retried like a read.
+    async fn open(
+        &self,
+        t: &Transport,
+        url: &Url,
+        allow_private: bool,
+        deadline: Instant,
+    ) -> Result<Opened, Error> {
+        if let Some(why) = target::refusal(url, allow_private) {
+            return Err(refused(DownloadFailure::UrlRefused { reason: why })
+                .with_phase(Phase::NotSent)
+                .with_message(target::redacted(url)));
+        }
+        self.walk(t, url, allow_private, deadline).await
+    }
+
+    /// The redirect chain from `url` (already checked by the caller), each hop checked with
+    /// `allow_private`. Separate from [`Downloads::open`] so that a test can start on
+    /// loopback and still see a private hop refused.
+    pub(crate) async fn walk(
+        &self,
+        t: &Transport,
+        url: &Url,
+        allow_private: bool,
+        deadline: Instant,
+    ) -> Result<Opened, Error> {
+        let http = self.http()?;
+        let info = CallInfo {
+            provider: t.provider,
+            operation: "download",
+            kind: OperationKind::Read,
+            idempotency_key: None,
+        };
+        run_with_retry(&t.retry, &info, t.sleeper.as_ref(), |attempt| async move {
+            let mut current = url.clone();
+            let mut hops = 0usize;
+            loop {
+                tracing::debug!(url = %target::redacted(&current), attempt, hops, "download GET");
+                let sent = http
+                    .get(current.clone())
+                    .header(ACCEPT, ACCEPT_AUDIO)
+                    .send();
+                let resp = match tokio::time::timeout_at(self.step_deadline(deadline), sent).await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => {
+                        return Err(Error::from_reqwest(e)
+                            .with_operation("download")
+                            .with_message(format!("GET {}", target::redacted(&current))));
+                    }
+                    Err(_) => return Err(self.timed_out(deadline, "waiting for the answer")),
+                };
+                let status = resp.status();
+                if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
+                    hops += 1;
+                    if hops > MAX_REDIRECTS {
+                        return Err(refused(DownloadFailure::TooManyRedirects {
+                            limit: MAX_REDIRECTS,
+                        })
+                        .with_http_status(status.as_u16()));
+                    }
+                    let location = resp
+                        .headers()
+                        .get(LOCATION)
+                        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+                    current = target::redirect_target(&current, location, allow_private).map_err(
+                        |reason| {
+                            refused(DownloadFailure::RedirectRefused {
+                                reason: format!(
+                                    "(hop {hops} from {}) {reason}",
+                                    target::redacted(&current)
+                                ),
+                            })
+                            .with_http_status(status.as_u16())
+                        },
+                    )?;
+                    continue;
+                }
+                return self.accept(resp, current);
+            }
+        })
+        .await
+    }
+
+    /// Checks a final answer: a 2xx, an accepted type, a declared size within the cap.
+    fn accept(&self, resp: reqwest::Response, url: Url) -> Result<Opened, Error> {
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| crate::time::parse_retry_after(v, std::time::SystemTime::now()));
+            let kind = match status {
+                // Storage's 401/403: an expired or refused signature, not the API key.
+                401 | 403 => ErrorKind::InvalidRequest,
+                s => ErrorKind::from_http_status(s).unwrap_or(ErrorKind::InvalidResponse),
+            };
+            return Err(download_error(kind)
+                .with_phase(Phase::Answered)
+                .with_http_status(status)
+                .with_retry_after(retry_after)
+                .with_message(format!(
+                    "GET {} answered HTTP {status}; a result URL may have expired: fetch the task's status again for a fresh one",
+                    target::redacted(&url)
+                )));
+        }
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        if !content::accepted(content_type.as_deref()) {
+            let shown: String = content_type
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect();
+            return Err(refused(DownloadFailure::ContentType {
+                content_type: shown,
+            })
+            .with_http_status(status)
+            .with_message(format!("GET {}", target::redacted(&url))));
+        }
+        if resp.content_length().is_some_and(|n| n > self.max_bytes) {
+            return Err(refused(DownloadFailure::TooLarge {
+                limit: self.max_bytes,
+            })
+            .with_http_status(status)
+            .with_message(format!(
+                "Content-Length is {} bytes",
+                resp.content_length().unwrap_or_default()
+            )));
+        }
+        Ok(Opened {
+            resp,
+            url,
+            content_type,
+        })
+    }
+
+    /// Streams the body to `sink` chunk by chunk, within the cap and the time limits;
+    /// returns the bytes written. The sink is flushed, not shut down.
+    async fn stream<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        opened: &mut Opened,
+        sink: &mut W,
+        deadline: Instant,
+    ) -> Result<u64, Error> {
+        let mut total: u64 = 0;
+        loop {
+            let next = tokio::time::timeout_at(self.step_deadline(deadline), opened.resp.chunk());
+            let chunk = match next.await {
+                Ok(Ok(Some(c))) => c,
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
+                    return Err(Error::from_reqwest(e)
+                        .with_operation("download")
+                        .with_message(format!(
+                            "the body of {} broke off after {total} bytes; download it again",
+                            target::redacted(&opened.url)
+                        )));
+                }
+                Err(_) => {
+                    return Err(
+                        self.timed_out(deadline, &format!("after {total} bytes of the body"))
+                    );
+                }
+            };
+            let len = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
+            total = total.saturating_add(len);
+            if total > self.max_bytes {
+                return Err(refused(DownloadFailure::TooLarge {
+                    limit: self.max_bytes,
+                })
+                .with_message(format!(
+                    "{} sent more than the cap while streaming",
+                    target::redacted(&opened.url)
+                )));
+            }
+            sink.write_all(&chunk)
+                .await
+                .map_err(|e| write_failed("writing a chunk", &e))?;
+        }
+        sink.flush()
+            .await
+            .map_err(|e| write_failed("flushing", &e))?;
+        tracing::debug!(url = %target::redacted(&opened.url), bytes = total, "download finished");
+        Ok(total)
+    }
+
+    /// Downloads `url` into `writer`.
+    pub(crate) async fn to_writer<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        t: &Transport,
+        url: &Url,
+        allow_private: bool,
+        writer: &mut W,
+    ) -> Result<u64, Error> {
+        let deadline = after(self.timeout);
+        let _permit = permit(t).await?;
+        let mut opened = self.open(t, url, allow_private, deadline).await?;
+        self.stream(&mut opened, writer, deadline).await
+    }
+
+    /// Downloads `url` into a temporary file in `dir`, then renames it to the path `name`
+    /// picks from the answer's `Content-Type` and final URL. Nothing is left behind on failure.
+    pub(crate) async fn to_file(
+        &self,
+        t: &Transport,
+        url: &Url,
+        allow_private: bool,
+        dir: &Path,
+        name: impl FnOnce(Option<&str>, &Url) -> PathBuf,
+    ) -> Result<Downloaded, Error> {
+        let deadline = after(self.timeout);
+        // The temporary file first: an unwritable directory fails before anything is sent.
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".voiceclone-download-").suffix(".part");
+        // A temporary file is 0600; the result is a file like any other the user creates
+        // (0666 less the umask).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let temp = builder.tempfile_in(dir).map_err(|e| {
+            write_failed(
+                &format!("creating a temporary file in {}", dir.display()),
+                &e,
+            )
+            .with_phase(Phase::NotSent)
+        })?;
+        let file = temp.as_file().try_clone().map_err(|e| {
+            write_failed("opening the temporary file", &e).with_phase(Phase::NotSent)
+        })?;
+        let _permit = permit(t).await?;
+        let mut opened = self.open(t, url, allow_private, deadline).await?;
+        let path = name(opened.content_type.as_deref(), &opened.url);
+        let mut sink =
+            tokio::io::BufWriter::with_capacity(64 * 1024, tokio::fs::File::from_std(file));
+        let bytes = self.stream(&mut opened, &mut sink, deadline).await?;
+        let file = sink.into_inner();
+        file.sync_all()
+            .await
+            .map_err(|e| write_failed("syncing the temporary file", &e))?;
+        drop(file);
+        temp.persist(&path).map_err(|e| {
+            write_failed(
+                &format!("renaming the download to {}", path.display()),
+                &e.error,
+            )
+        })?;
+        Ok(Downloaded {
+            path,
+            bytes,
+            content_type: opened.content_type,
+        })
+    }
+}
+
+/// The longest limit honoured (tokio treats timers beyond about 30 years as never firing).
+const LONGEST: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+
+/// `d` from now, without overflow for any `Duration` a caller sets.
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d.min(LONGEST)).unwrap_or(now)
+}
+
+/// One of the client's in-flight permits, held for the whole download.
+async fn permit(t: &Transport) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+    t.in_flight.acquire().await.map_err(|_| {
+        download_error(ErrorKind::Transport)
+            .with_phase(Phase::NotSent)
+            .with_message("client is shutting down")
+    })
+}

@@ -1,0 +1,74 @@
+//! Downloads of results: the audio a vendor hands out as a URL, streamed to a file
+//! ([`Client::download_to_path`](crate::Client::download_to_path),
+//! [`Client::download_to_dir`](crate::Client::download_to_dir)) or to any async writer
+//! ([`Client::download_to_writer`](crate::Client::download_to_writer)).
+//!
+//! What every download guarantees:
+//!
+//! - **Where it may go.** An absolute `https` URL without credentials on a public host;
+//!   plain `http` and loopback or private hosts only with
+//!   [`ClientBuilder::allow_private_urls`](crate::ClientBuilder::allow_private_urls) (a
+//!   local simulator). The same rules as reference-audio URLs, checked on the URL and on
+//!   every one of at most [`MAX_REDIRECTS`] redirects, which this crate follows itself.
+//! - **No credentials.** The request carries no `Authorization` header and nothing of the
+//!   API key: it goes through a `reqwest::Client` this crate builds for downloads alone (no
+//!   default headers, no cookies, no redirects of its own), never through a caller's client.
+//! - **Bounded.** At most [`ClientBuilder::max_download_bytes`](crate::ClientBuilder::max_download_bytes)
+//!   (default [`DEFAULT_MAX_DOWNLOAD_BYTES`]), enforced on the declared `Content-Length`
+//!   and again on every chunk as it streams; no byte for
+//!   [`download_idle_timeout`](crate::ClientBuilder::download_idle_timeout) (default
+//!   [`DEFAULT_DOWNLOAD_IDLE_TIMEOUT`]) or the whole download beyond
+//!   [`download_timeout`](crate::ClientBuilder::download_timeout) (default
+//!   [`DEFAULT_DOWNLOAD_TIMEOUT`]) ends it with `Timeout`.
+//! - **Audio only.** The `Content-Type` must be one of [`ACCEPTED_CONTENT_TYPES`] (or absent);
+//!   an HTML error page served with a 200 is refused.
+//! - **Streamed.** The body is never held whole in memory: each chunk goes to the destination
+//!   as it arrives.
+//! - **All or nothing on disk.** A file download writes to a temporary file in the
+//!   destination's directory and renames it into place when complete; a failure (or a
+//!   dropped future) removes the temporary file and leaves nothing at the path.
+//! - **Retried like a read** until the first byte of the body: connection failures, 5xx and
+//!   429 answers are retried by the client's [`RetryPolicy`](crate::RetryPolicy); a body cut
+//!   off midway is not resumed (the error says so).
+//! - **Typed errors, no secrets.** Errors carry the operation `download`
+//!   ([`Error::operation`](crate::Error::operation)); refusals are
+//!   [`ErrorKind::Download`](crate::ErrorKind::Download) with a [`DownloadFailure`]; a URL in
+//!   an error or a log line never shows its query string (signed URLs carry signatures there).
+
+mod content;
+mod fetch;
+mod target;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use crate::error::DownloadFailure;
+pub use content::{ACCEPTED_CONTENT_TYPES, extension_for};
+pub(crate) use fetch::Downloads;
+
+/// The most redirects a download follows.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// The default cap on one download: 256 MiB. A vendor's longest result (JimmyAI: 10,000
+/// characters, about 40 minutes of speech) is about 115 MB as 24 kHz 16-bit mono WAV; the cap
+/// leaves room for higher rates while keeping a hostile or broken server from filling a disk.
+pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The default limit on one whole download (10 minutes).
+pub const DEFAULT_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The default limit on waiting for the answer's headers or for the next chunk of its body
+/// (30 seconds): a stalled server ends the download instead of hanging it.
+pub const DEFAULT_DOWNLOAD_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A finished file download.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Downloaded {
+    /// Where the file is (complete: it was renamed into place after the last byte).
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// The `Content-Type` the server sent, if any.
+    pub content_type: Option<String>,
+}

@@ -1,0 +1,155 @@
+//! Where a download may go: the URL a vendor handed out and every redirect hop after it.
+
+use url::Url;
+
+use crate::validate;
+
+/// Why `url` may not be fetched, or `None` when it may: an absolute `https` URL without
+/// credentials on a public host. Plain `http` and private hosts (loopback, private,
+/// link-local, metadata addresses, `.internal` names, ...: the same rules as reference-audio
+/// URLs) only with `allow_private` (`ClientBuilder::allow_private_urls`, a local simulator).
+///
+/// The same check runs on the first URL and on every redirect target, so a public URL
+/// cannot bounce the client into the local network.
+pub(crate) fn refusal(url: &Url, allow_private: bool) -> Option<String> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some("carries credentials (user:password@)".to_owned());
+    }
+    let Some(host) = url.host() else {
+        return Some("has no host".to_owned());
+    };
+    let private = validate::is_private_host(&host);
+    if private && !allow_private {
+        return Some(
+            "points at a loopback or private address (allowed only with allow_private_urls, for a local simulator)"
+                .to_owned(),
+        );
+    }
+    match url.scheme() {
+        "https" => None,
+        "http" if private && allow_private => None,
+        "http" => Some(
+            "is plain http; only https is fetched (http only from a loopback or private host with allow_private_urls)"
+                .to_owned(),
+        ),
+        other => Some(format!("uses {other}:, not https")),
+    }
+}
+
+/// The target of a redirect: `location` resolved against the URL that answered with it,
+/// checked like the first URL. `Err` says why it may not be followed.
+pub(crate) fn redirect_target(
+    from: &Url,
+    location: Option<&str>,
+    allow_private: bool,
+) -> Result<Url, String> {
+    let location = location
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| "is missing (a redirect without a Location header)".to_owned())?;
+    let next = from.join(location).map_err(|_| "is not a URL".to_owned())?;
+    match refusal(&next, allow_private) {
+        Some(why) => Err(why),
+        None => Ok(next),
+    }
+}
+
+/// Where a URL points, for logs and errors: scheme, host, port and path, never the query
+/// (a signed URL's signature) or the fragment.
+pub(crate) fn redacted(url: &Url) -> String {
+    let mut s = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        s.push_str(&format!(":{port}"));
+    }
+    s.push_str(url.path());
+    if url.query().is_some() {
+        s.push_str("?[query removed]");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn first_urls() {
+        assert_eq!(
+            refusal(&u("https://cdn.example.com/a.wav?sig=1"), false),
+            None
+        );
+        for bad in [
+            "http://cdn.example.com/a.wav",
+            "ftp://cdn.example.com/a.wav",
+            "https://u:p@cdn.example.com/a.wav",
+            "https://127.0.0.1/a.wav",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/a.wav",
+            "https://metadata.google.internal/a",
+            "https://10.0.0.7/a.wav",
+            "http://127.0.0.1:8080/a.wav",
+        ] {
+            assert!(refusal(&u(bad), false).is_some(), "{bad}");
+        }
+        // The opt-in: loopback and plain http from a private host.
+        assert_eq!(refusal(&u("http://127.0.0.1:8080/a.wav"), true), None);
+        assert_eq!(refusal(&u("https://[::1]/a.wav"), true), None);
+        // Plain http from a public host stays refused, opt-in or not.
+        assert!(refusal(&u("http://cdn.example.com/a.wav"), true).is_some());
+        assert!(refusal(&u("https://u:p@127.0.0.1/a"), true).is_some());
+    }
+
+    /// Every hop is checked: a public URL redirecting into the local network, to plain
+    /// http or to credentials is refused; relative locations resolve against the hop.
+    #[test]
+    fn redirect_hops() {
+        let from = u("https://cdn.example.com/a/b.wav?sig=1");
+        assert_eq!(
+            redirect_target(&from, Some("/c/d.wav"), false)
+                .unwrap()
+                .as_str(),
+            "https://cdn.example.com/c/d.wav"
+        );
+        assert_eq!(
+            redirect_target(&from, Some("e.wav"), false)
+                .unwrap()
+                .as_str(),
+            "https://cdn.example.com/a/e.wav"
+        );
+        assert!(redirect_target(&from, Some("https://other.example.net/x.wav"), false).is_ok());
+        for bad in [
+            "http://127.0.0.1/x.wav",
+            "https://127.0.0.1/x.wav",
+            "https://169.254.169.254/latest/meta-data/iam",
+            "https://[::ffff:10.0.0.1]/x",
+            "https://intranet/x.wav",
+            "http://cdn.example.com/x.wav",
+            "https://u:p@cdn.example.com/x.wav",
+            "file:///etc/passwd",
+        ] {
+            assert!(redirect_target(&from, Some(bad), false).is_err(), "{bad}");
+        }
+        assert!(redirect_target(&from, None, false).is_err());
+        assert!(redirect_target(&from, Some("  "), false).is_err());
+        // With the opt-in, a loopback hop is followed (a local simulator).
+        assert!(redirect_target(&from, Some("http://127.0.0.1:9/x.wav"), true).is_ok());
+    }
+
+    #[test]
+    fn redaction_drops_query_and_fragment() {
+        let r = redacted(&u(
+            "https://s.example.com:8443/p/a.wav?X-Amz-Signature=secret#f",
+        ));
+        assert_eq!(r, "https://s.example.com:8443/p/a.wav?[query removed]");
+        assert!(!r.contains("secret"));
+        assert_eq!(
+            redacted(&u("https://s.example.com/a.wav")),
+            "https://s.example.com/a.wav"
+        );
+    }
+}

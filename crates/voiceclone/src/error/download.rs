@@ -1,0 +1,58 @@
+//! Why a download of a result (audio a vendor handed out as a URL) was refused or could not
+//! be finished: the failures that are neither a plain HTTP status nor a network error (those
+//! keep their usual kinds, [`ErrorKind::NotFound`](super::ErrorKind::NotFound),
+//! [`ErrorKind::Timeout`](super::ErrorKind::Timeout), ...). Every download error carries the
+//! operation `download` ([`Error::operation`](super::Error::operation)).
+
+/// Why a download was refused. Nothing is ever left at the destination path when one of
+/// these ends a download (the bytes went to a temporary file, which is removed).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DownloadFailure {
+    /// The body grew beyond the cap (`ClientBuilder::max_download_bytes`), by what the server
+    /// declared (`Content-Length`) or by what it actually sent.
+    #[error(
+        "the file is larger than the download cap of {limit} bytes; raise ClientBuilder::max_download_bytes if such files are expected"
+    )]
+    TooLarge {
+        /// The cap in force.
+        limit: u64,
+    },
+    /// The server answered with a type that is not audio: most often an error page
+    /// (`text/html`) served with a 200.
+    #[error(
+        "the server sent {content_type:?}, not audio (accepted: audio/*, application/octet-stream, binary/octet-stream, application/ogg); the URL may have expired or lead to an error page"
+    )]
+    ContentType {
+        /// The `Content-Type` received (cut to 100 characters).
+        content_type: String,
+    },
+    /// The URL itself may not be fetched (plain http, a private or loopback address,
+    /// credentials in it); nothing was sent. A vendor's result URL on loopback is what a local
+    /// simulator hands out: allow it with `ClientBuilder::allow_private_urls`.
+    #[error("the URL {reason}; nothing was fetched")]
+    UrlRefused {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// More redirects than allowed.
+    #[error("more than {limit} redirects; the chain was not followed further")]
+    TooManyRedirects {
+        /// The most redirects followed.
+        limit: usize,
+    },
+    /// A redirect pointed somewhere a download may not go (plain http, a private or loopback
+    /// address, credentials in the URL, not a URL at all); it was not followed.
+    #[error("a redirect was refused: its target {reason}; nothing was fetched from it")]
+    RedirectRefused {
+        /// What is wrong with the target.
+        reason: String,
+    },
+    /// The destination could not be written: the local file could not be created, written
+    /// or renamed into place, or the caller's writer failed.
+    #[error("the destination could not be written: {reason}")]
+    Write {
+        /// What went wrong (the OS error, and the path for a file).
+        reason: String,
+    },
+}

@@ -1,0 +1,323 @@
+//! Where a long text may be cut, and the cuts themselves.
+//!
+//! A text is a row of atoms the splitter never cuts: grapheme clusters (so an accent stays on
+//! its letter and an emoji sequence stays whole) and whole `<#x#>` pause markers. Between two
+//! atoms lies a possible cut, rated by what it falls on ([`Boundary`]). A part never starts
+//! with whitespace (the whitespace stays at the end of the part before) and never holds only
+//! whitespace, so concatenating the parts gives back the text, byte for byte.
+
+use unicode_segmentation::UnicodeSegmentation;
+
+/// How good a place to cut is: a paragraph break beats a sentence end, which beats a gap
+/// between words, which beats any other grapheme boundary (the last resort).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Boundary {
+    /// Between two grapheme clusters, e.g. inside a word or a run of CJK characters.
+    Grapheme,
+    /// After whitespace, clause punctuation (`,` `;` `，` `、` ...) or a pause marker.
+    Word,
+    /// After a sentence end (`.` `!` `?` followed by whitespace; `。` `！` `？` directly) or a
+    /// single line break.
+    Sentence,
+    /// After a blank line.
+    Paragraph,
+}
+
+/// A place a piece may end (or start): its byte offset in the text, the Unicode scalar values
+/// before it, and how good a place it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Cut {
+    pub(crate) byte: usize,
+    pub(crate) chars: usize,
+    pub(crate) level: Boundary,
+}
+
+/// A text that cannot be cut to the limit: an atom, or a stretch without any allowed cut
+/// (e.g. a run of whitespace), is longer than `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TooLong {
+    /// Byte offset where the stretch starts.
+    pub(crate) at_byte: usize,
+    /// Scalar values before it.
+    pub(crate) at_char: usize,
+}
+
+/// The byte length of a pause marker at the start of `rest` (`<#` digits and dots `#>`).
+/// Malformed values are still one atom here; the provider's rules refuse them by name.
+fn marker_len(rest: &str) -> Option<usize> {
+    let inner = rest.strip_prefix("<#")?;
+    // Byte offsets, not slicing: the text after a marker may be multi-byte.
+    let end = inner.find("#>").filter(|&e| e <= 10)?;
+    let value = inner.get(..end)?;
+    (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.')).then_some(end + 4)
+}
+
+const SENTENCE_END: &[char] = &['.', '!', '?', '…'];
+const CJK_SENTENCE_END: &[char] = &['。', '！', '？', '．', '｡'];
+const CLAUSE: &[char] = &[',', ';', ':', '，', '、', '；', '：'];
+/// Closing quotes and brackets after a sentence end still belong to the sentence.
+const CLOSERS: &[char] = &[
+    '"', '\'', '”', '’', '»', '」', '』', '）', ')', ']', '》', '〉', '】',
+];
+
+/// Every allowed cut of `text`, first the start (byte 0) and last the end, in order; the
+/// scalar-value counts strictly increase. A cut is allowed between two atoms when the atom
+/// after it is not whitespace and something before it is.
+pub(crate) fn cut_points(text: &str) -> Vec<Cut> {
+    let mut cuts = vec![Cut {
+        byte: 0,
+        chars: 0,
+        level: Boundary::Paragraph,
+    }];
+    let mut chars = 0usize;
+    let mut seen_text = false;
+    // The whitespace run just before the current position: atoms and line breaks in it.
+    let (mut run_atoms, mut run_newlines) = (0usize, 0usize);
+    // What the last atom that is not whitespace (and not a closer) ended with.
+    let (mut sentence_end, mut cjk_end, mut clause_end) = (false, false, false);
+    let mut skip_to = 0usize;
+    for (byte, g) in text.grapheme_indices(true) {
+        if byte < skip_to {
+            continue;
+        }
+        let rest = text.get(byte..).unwrap_or_default();
+        let (atom, marker) = match marker_len(rest) {
+            Some(len) => (rest.get(..len).unwrap_or(g), true),
+            None => (g, false),
+        };
+        skip_to = byte + atom.len();
+        let ws = atom.chars().all(char::is_whitespace);
+        if !ws && seen_text {
+            let level = if run_newlines >= 2 {
+                Boundary::Paragraph
+            } else if cjk_end || (sentence_end && run_atoms > 0) || run_newlines == 1 {
+                Boundary::Sentence
+            } else if run_atoms > 0 || clause_end || marker {
+                Boundary::Word
+            } else {
+                Boundary::Grapheme
+            };
+            cuts.push(Cut { byte, chars, level });
+        }
+        chars += atom.chars().count();
+        if ws {
+            run_atoms += 1;
+            run_newlines += atom.matches('\n').count();
+            continue;
+        }
+        seen_text = true;
+        run_atoms = 0;
+        run_newlines = 0;
+        let last = atom.chars().next_back();
+        if marker {
+            (sentence_end, cjk_end, clause_end) = (false, false, true);
+        } else if last.is_some_and(|c| CLOSERS.contains(&c)) && atom.chars().count() == 1 {
+            // A closer keeps what the sentence ended with.
+            clause_end = false;
+        } else {
+            sentence_end = last.is_some_and(|c| SENTENCE_END.contains(&c));
+            cjk_end = last.is_some_and(|c| CJK_SENTENCE_END.contains(&c));
+            clause_end = last.is_some_and(|c| CLAUSE.contains(&c));
+        }
+    }
+    if chars > 0 {
+        cuts.push(Cut {
+            byte: text.len(),
+            chars,
+            level: Boundary::Paragraph,
+        });
+    }
+    cuts
+}
+
+/// The furthest cut after `from` within `max` scalar values of it.
+fn reach(cuts: &[Cut], from: usize, max: usize) -> Result<usize, TooLong> {
+    let start = cuts.get(from).copied().ok_or(TooLong {
+        at_byte: 0,
+        at_char: 0,
+    })?;
+    let limit = start.chars.saturating_add(max);
+    let k = cuts.partition_point(|c| c.chars <= limit).saturating_sub(1);
+    if k <= from {
+        return Err(TooLong {
+            at_byte: start.byte,
+            at_char: start.chars,
+        });
+    }
+    Ok(k)
+}
+
+/// The best cut among `lo..=hi`: the highest boundary, the latest of equals (fuller pieces).
+fn best(cuts: &[Cut], lo: usize, hi: usize) -> usize {
+    (lo..=hi)
+        .max_by_key(|&i| (cuts.get(i).map(|c| c.level), i))
+        .unwrap_or(hi)
+}
+
+/// Chooses which cuts end a piece of at most `max` scalar values: indices into `cuts`, from
+/// the start (0) to the end. With `fewest`, the number of pieces is the smallest possible and
+/// each cut is the best boundary that keeps it so; without it, each piece ends at the best
+/// boundary within reach (more, more natural pieces).
+pub(crate) fn partition(cuts: &[Cut], max: usize, fewest: bool) -> Result<Vec<usize>, TooLong> {
+    let last = cuts.len().saturating_sub(1);
+    let mut chosen = vec![0usize];
+    if last == 0 {
+        return Ok(chosen);
+    }
+    if !fewest {
+        let mut at = 0;
+        while at != last {
+            let hi = reach(cuts, at, max)?;
+            at = if hi == last {
+                last
+            } else {
+                best(cuts, at + 1, hi)
+            };
+            chosen.push(at);
+        }
+        return Ok(chosen);
+    }
+    // The fewest pieces: the forward greedy count is the minimum.
+    let mut pieces = 0usize;
+    let mut at = 0;
+    while at != last {
+        at = reach(cuts, at, max)?;
+        pieces += 1;
+    }
+    // earliest[k]: the first cut from which the rest fits in `pieces - k` pieces.
+    let mut earliest = vec![last; pieces + 1];
+    for k in (0..pieces).rev() {
+        let next = earliest.get(k + 1).copied().unwrap_or(last);
+        let need = cuts.get(next).map_or(0, |c| c.chars);
+        if let Some(slot) = earliest.get_mut(k) {
+            *slot = cuts.partition_point(|c| c.chars.saturating_add(max) < need);
+        }
+    }
+    let mut at = 0;
+    for k in 1..=pieces {
+        let hi = reach(cuts, at, max)?;
+        // Never empty for a minimal count (a later cut would cover the rest in fewer
+        // pieces); `min` keeps it a range whatever happens.
+        let lo = earliest.get(k).copied().unwrap_or(hi).max(at + 1).min(hi);
+        at = best(cuts, lo, hi);
+        chosen.push(at);
+    }
+    Ok(chosen)
+}
+
+/// The text of each piece between consecutive chosen cuts.
+pub(crate) fn pieces<'t>(text: &'t str, cuts: &[Cut], chosen: &[usize]) -> Vec<&'t str> {
+    chosen
+        .windows(2)
+        .filter_map(|w| {
+            let a = cuts.get(*w.first()?)?.byte;
+            let b = cuts.get(*w.get(1)?)?.byte;
+            text.get(a..b)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn split(text: &str, max: usize, fewest: bool) -> Vec<&str> {
+        let cuts = cut_points(text);
+        let chosen = partition(&cuts, max, fewest).unwrap();
+        pieces(text, &cuts, &chosen)
+    }
+
+    fn level_at(text: &str, byte: usize) -> Option<Boundary> {
+        cut_points(text)
+            .iter()
+            .find(|c| c.byte == byte)
+            .map(|c| c.level)
+    }
+
+    #[test]
+    fn boundaries_are_rated() {
+        let t = "One. Two!\nThree\n\nFour, five 3.14";
+        assert_eq!(
+            level_at(t, t.find("Two").unwrap()),
+            Some(Boundary::Sentence)
+        );
+        assert_eq!(
+            level_at(t, t.find("Three").unwrap()),
+            Some(Boundary::Sentence)
+        );
+        assert_eq!(
+            level_at(t, t.find("Four").unwrap()),
+            Some(Boundary::Paragraph)
+        );
+        assert_eq!(level_at(t, t.find("five").unwrap()), Some(Boundary::Word));
+        assert_eq!(level_at(t, t.find("14").unwrap()), Some(Boundary::Grapheme));
+        // No cut before whitespace.
+        assert_eq!(level_at(t, t.find(" Two").unwrap()), None);
+        let c = "你好。世界！「好」。再见";
+        assert_eq!(level_at(c, c.find("世").unwrap()), Some(Boundary::Sentence));
+        assert_eq!(level_at(c, c.find("再").unwrap()), Some(Boundary::Sentence));
+        assert_eq!(level_at(c, c.find("界").unwrap()), Some(Boundary::Grapheme));
+        let q = "He said \"stop.\" Then left.";
+        assert_eq!(
+            level_at(q, q.find("Then").unwrap()),
+            Some(Boundary::Sentence)
+        );
+    }
+
+    #[test]
+    fn markers_and_graphemes_stay_whole() {
+        // Multi-byte text right after a marker.
+        let m = "a<#0.5#>轊霖";
+        let bytes: Vec<usize> = cut_points(m).iter().map(|c| c.byte).collect();
+        assert_eq!(bytes, [0, 1, 8, 11, 14]);
+        let t = "ab<#0.5#>cd";
+        let cuts = cut_points(t);
+        let bytes: Vec<usize> = cuts.iter().map(|c| c.byte).collect();
+        assert_eq!(bytes, [0, 1, 2, 9, 10, 11]);
+        assert_eq!(level_at(t, 2), Some(Boundary::Word));
+        assert_eq!(level_at(t, 9), Some(Boundary::Word));
+        // e + combining acute is one grapheme; so is a family emoji.
+        let g = "ae\u{301}b👨‍👩‍👧c";
+        let bytes: Vec<usize> = cut_points(g).iter().map(|c| c.byte).collect();
+        assert_eq!(bytes, [0, 1, 4, 5, 23, 24]);
+    }
+
+    #[test]
+    fn fewest_pieces_prefer_the_best_boundary() {
+        // 3 pieces are needed at 12 characters; the cuts fall on the sentence ends.
+        let t = "Aaa bbb. Cc dd ee. Ff gg hh.";
+        let p = split(t, 12, true);
+        assert_eq!(p, ["Aaa bbb. ", "Cc dd ee. ", "Ff gg hh."]);
+        // A paragraph break wins over a later sentence end when both keep the count.
+        let t = "Aa.\n\nBb. Cc. Dd.";
+        assert_eq!(split(t, 14, true), ["Aa.\n\n", "Bb. Cc. Dd."]);
+        // One piece when it fits.
+        assert_eq!(split("short text.", 100, true), ["short text."]);
+        // Natural packing ends at the best boundary in reach.
+        assert_eq!(
+            split("Aa.\n\nBb. Cc. Dd.", 14, false),
+            ["Aa.\n\n", "Bb. Cc. Dd."]
+        );
+    }
+
+    #[test]
+    fn a_stretch_without_cuts_is_refused() {
+        let t = format!("a{}b", " ".repeat(20));
+        let cuts = cut_points(&t);
+        assert_eq!(
+            partition(&cuts, 10, true),
+            Err(TooLong {
+                at_byte: 0,
+                at_char: 0
+            })
+        );
+    }
+
+    #[test]
+    fn an_empty_text_has_no_pieces() {
+        let cuts = cut_points("");
+        assert_eq!(partition(&cuts, 10, true).unwrap(), [0]);
+        assert!(pieces("", &cuts, &[0]).is_empty());
+    }
+}

@@ -1,0 +1,248 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proptest::prelude::*;
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::split::{Cut, cut_points, partition, pieces};
+use super::*;
+use crate::error::ErrorKind;
+
+fn field_of(e: &Error) -> &str {
+    match e.kind() {
+        ErrorKind::InvalidInput { field, .. } => field,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The fewest pieces of at most `max` characters over the same allowed cuts, by dynamic
+/// programming (independent of `partition`'s greedy windows).
+fn fewest_by_dp(cuts: &[Cut], max: usize) -> Option<usize> {
+    let n = cuts.len();
+    let mut best: Vec<Option<usize>> = vec![None; n];
+    best[0] = Some(0);
+    for j in 1..n {
+        for i in (0..j).rev() {
+            if cuts[j].chars - cuts[i].chars > max {
+                break;
+            }
+            if let Some(b) = best[i] {
+                best[j] = Some(best[j].map_or(b + 1, |x: usize| x.min(b + 1)));
+            }
+        }
+    }
+    best[n - 1]
+}
+
+/// Byte spans of the pause markers in `text`.
+fn marker_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(s) = text.get(from..).and_then(|r| r.find("<#")) {
+        let start = from + s;
+        match text[start + 2..].find("#>") {
+            Some(e) if e <= 5 => {
+                spans.push((start, start + 2 + e + 2));
+                from = start + 2 + e + 2;
+            }
+            _ => from = start + 2,
+        }
+    }
+    spans
+}
+
+fn token() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => "[a-zA-Z]{1,12}".prop_map(|w| w),
+        4 => Just(" ".to_owned()),
+        2 => Just(". ".to_owned()),
+        1 => Just("! ".to_owned()),
+        1 => Just("\n".to_owned()),
+        1 => Just("\n\n".to_owned()),
+        1 => Just(", ".to_owned()),
+        2 => "[一-龥]{1,6}".prop_map(|w| w),
+        1 => Just("。".to_owned()),
+        1 => Just("？".to_owned()),
+        1 => Just("<#0.5#>".to_owned()),
+        1 => Just("<#12.25#>".to_owned()),
+        1 => Just("e\u{301}".to_owned()),
+        1 => Just("👨\u{200d}👩\u{200d}👧".to_owned()),
+        1 => Just("「好」".to_owned()),
+    ]
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop::collection::vec(token(), 0..300).prop_map(|t| t.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn pieces_rebuild_the_text_within_limits(text in text(), max in 12usize..80, fewest in any::<bool>()) {
+        let cuts = cut_points(&text);
+        let chosen = match partition(&cuts, max, fewest) {
+            Ok(c) => c,
+            Err(at) => {
+                // Only when some stretch between allowed cuts really is longer than max.
+                let gap = cuts.windows(2).any(|w| w[1].chars - w[0].chars > max);
+                prop_assert!(gap, "refused at {at:?} though every stretch fits");
+                return Ok(());
+            }
+        };
+        let parts = pieces(&text, &cuts, &chosen);
+        prop_assert_eq!(parts.concat(), text.clone());
+        let graphemes: std::collections::HashSet<usize> =
+            text.grapheme_indices(true).map(|(i, _)| i).collect();
+        let markers = marker_spans(&text);
+        let mut at = 0;
+        for p in &parts {
+            prop_assert!(p.chars().count() <= max, "{p:?} over {max}");
+            prop_assert!(p.chars().any(|c| !c.is_whitespace()), "blank piece {p:?}");
+            if at > 0 {
+                prop_assert!(graphemes.contains(&at), "cut inside a grapheme at {at}");
+                prop_assert!(!markers.iter().any(|&(s, e)| s < at && at < e), "cut inside a marker at {at}");
+            }
+            at += p.len();
+        }
+        if fewest {
+            prop_assert_eq!(Some(parts.len()), fewest_by_dp(&cuts, max));
+        }
+    }
+
+    #[test]
+    fn jimmyai_plans_are_minimal_and_valid(words in prop::collection::vec("[a-z]{1,9}[.,]? ", 1..3000)) {
+        let text = words.concat();
+        let plan = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m1", &text)).unwrap();
+        let n = text.chars().count();
+        // Words are at most 11 characters: a cut always falls within the last 11 of a part.
+        let lower = n.div_ceil(JIMMYAI_PART_MAX_CHARS);
+        prop_assert!(plan.parts().len() >= lower);
+        prop_assert!(plan.parts().len() <= n.div_ceil(JIMMYAI_PART_MAX_CHARS - 11).max(1));
+        prop_assert_eq!(plan.parts().iter().map(LongPart::text).collect::<String>(), text);
+        for (i, p) in plan.parts().iter().enumerate() {
+            prop_assert!(p.chars() <= JIMMYAI_PART_MAX_CHARS);
+            prop_assert_eq!(plan.request(i).unwrap().lines.len(), 1);
+        }
+    }
+}
+
+#[test]
+fn thirty_thousand_characters_make_four_jimmyai_tasks_cut_at_sentences() {
+    let sentence = "This is one sentence of the story, and it goes on a while. ";
+    let text = sentence.repeat(30_000usize.div_ceil(sentence.len()));
+    assert!(text.chars().count() >= 30_000);
+    let plan = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m1", &text)).unwrap();
+    assert_eq!(
+        plan.parts().len(),
+        text.chars().count().div_ceil(JIMMYAI_PART_MAX_CHARS)
+    );
+    for p in &plan.parts()[..plan.parts().len() - 1] {
+        assert!(p.chars() <= JIMMYAI_PART_MAX_CHARS);
+        assert!(
+            p.text().ends_with(". "),
+            "cut off a sentence: {:?}",
+            &p.text()[p.text().len() - 20..]
+        );
+    }
+    assert_eq!(plan.chars(), text.chars().count());
+    assert_eq!(plan.text_sha256().len(), 64);
+}
+
+#[test]
+fn pause_markers_count_toward_jimmyai_limit_but_not_its_bill() {
+    // 9,990 letters and two markers of 7 and 9 characters: 10,006 counted, so two parts.
+    let text = format!("{}<#0.5#> tail<#12.25#> end", "a".repeat(9_990));
+    let plan = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m1", &text));
+    // 9,990 letters in one word: the only cuts are the markers' and the words' edges.
+    let plan = plan.unwrap();
+    assert_eq!(plan.parts().len(), 2);
+    assert!(
+        plan.parts()
+            .iter()
+            .all(|p| p.chars() <= JIMMYAI_PART_MAX_CHARS)
+    );
+    let billed: usize = plan
+        .parts()
+        .iter()
+        .map(LongPart::chars_without_pauses)
+        .sum();
+    assert_eq!(billed, text.chars().count() - 7 - 9);
+}
+
+#[test]
+fn vmeg_plans_batch_lines_of_bounded_length() {
+    let para = "A paragraph of a few sentences. It has three of them. The last one ends here.\n\n";
+    let text = para.repeat(30_000usize.div_ceil(para.len()));
+    let plan = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", &text)).unwrap();
+    assert!(plan.parts().len() >= 2, "{}", plan.parts().len());
+    for p in plan.parts() {
+        assert!(p.lines.len() <= VMEG_MAX_LINES_PER_PART);
+    }
+    let lines: Vec<&String> = plan.parts().iter().flat_map(|p| &p.lines).collect();
+    for (i, l) in lines.iter().enumerate() {
+        assert!(l.chars().count() <= VMEG_LINE_MAX_CHARS);
+        // Lines end at paragraphs, as many whole ones as fit (the last takes the rest).
+        assert_eq!(l.len() % para.len(), 0, "{l:?}");
+        if i + 1 < lines.len() {
+            assert_eq!(l.len() / para.len(), VMEG_LINE_MAX_CHARS / para.len());
+        }
+    }
+    let smaller = LongSpeechPlan::with_limits(
+        Provider::Vmeg,
+        &SpeechRequest::new("cv_1", &text),
+        SplitLimits::for_provider(Provider::Vmeg)
+            .with_max_line_chars(40)
+            .with_max_lines(500),
+    )
+    .unwrap();
+    assert!(
+        smaller
+            .parts()
+            .iter()
+            .all(|p| p.lines.len() <= VMEG_MAX_LINES_PER_PART)
+    );
+    assert!(smaller.line_count() > plan.line_count());
+}
+
+#[test]
+fn bad_long_requests_are_refused_by_field() {
+    let two = SpeechRequest::new("m", "a").add_line("m", "b");
+    assert_eq!(
+        field_of(&LongSpeechPlan::new(Provider::Vmeg, &two).unwrap_err()),
+        "lines"
+    );
+    let keyed = SpeechRequest::new("cv_1", "text").idempotency_key("k");
+    assert_eq!(
+        field_of(&LongSpeechPlan::new(Provider::Vmeg, &keyed).unwrap_err()),
+        "idempotency_key"
+    );
+    for blank in ["", "   \n\n  "] {
+        let e =
+            LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m", blank)).unwrap_err();
+        assert_eq!(field_of(&e), "text", "{blank:?}");
+    }
+    // A malformed marker in the second part: refused, naming the part.
+    let text = format!("{}. Then <#0#> a bad pause.", "word ".repeat(2_500));
+    let e = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m", &text)).unwrap_err();
+    assert_eq!(field_of(&e), "text");
+    assert!(e.to_string().contains("part 2 of 2"), "{e}");
+    // A field JimmyAI does not know is refused as for a single request.
+    let e = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m", "hi").trim(true))
+        .unwrap_err();
+    assert_eq!(field_of(&e), "trim");
+    // Limits set to zero by hand are refused by name or taken as one, never a panic.
+    let mut zero = SplitLimits::for_provider(Provider::Vmeg);
+    zero.max_lines = 0;
+    let plan =
+        LongSpeechPlan::with_limits(Provider::Vmeg, &SpeechRequest::new("cv_1", "a. b."), zero)
+            .unwrap();
+    assert!(plan.parts().iter().all(|p| p.lines.len() == 1));
+    zero.max_line_chars = 0;
+    let e = LongSpeechPlan::with_limits(Provider::Vmeg, &SpeechRequest::new("cv_1", "a. b."), zero)
+        .unwrap_err();
+    assert_eq!(field_of(&e), "text");
+    // Whitespace longer than a line leaves no place to cut.
+    let ws = format!("a{}b", " ".repeat(600));
+    let e = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", &ws)).unwrap_err();
+    assert_eq!(field_of(&e), "text");
+}

@@ -1,0 +1,480 @@
+//! Downloads of results (issue 16): against our own loopback HTTP server (raw HTTP/1.1 on a
+//! tokio listener, so that it can redirect, lie, stall and count) and the simulator. Each
+//! test proves one promise of `voiceclone::download`: no `Authorization` (even through a
+//! redirect, even when the caller's client carries one), at most 5 checked redirects, the
+//! size cap while streaming, audio content types only, a stalled body times out, nothing
+//! partial at the destination, no signed query string in errors.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use url::Url;
+use voiceclone::download::DownloadFailure;
+use voiceclone::{Client, ErrorKind, Phase, Provider, RetryPolicy, SpeechRequest, WaitPolicy};
+
+const KEY: &str = "sk-download-test-secret-0123456789";
+
+/// What the server answers on one path.
+#[derive(Clone)]
+enum Answer {
+    /// Status, headers, body; then close.
+    Full(u16, Vec<(&'static str, String)>, Vec<u8>),
+    /// Headers (no Content-Length), `first` bytes, then nothing more for a long time.
+    Stall(Vec<(&'static str, String)>, Vec<u8>),
+    /// A body of `len` bytes without Content-Length (ends at close), in 8 KiB writes.
+    Endless(&'static str, usize),
+}
+
+/// A loopback HTTP/1.1 server: `routes` by path (anything else 404); remembers every
+/// request head it received.
+struct Server {
+    base: String,
+    heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    async fn start(routes: Vec<(&'static str, Answer)>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        let routes = Arc::new(routes);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let routes = routes.clone();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).into_owned();
+                    seen.lock().unwrap().push(head.clone());
+                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let path = path.split('?').next().unwrap_or("/").to_owned();
+                    let answer = routes
+                        .iter()
+                        .find(|(p, _)| *p == path)
+                        .map(|(_, a)| a.clone())
+                        .unwrap_or(Answer::Full(404, vec![], b"no".to_vec()));
+                    let _ = respond(&mut sock, answer).await;
+                });
+            }
+        });
+        Self { base, heads }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        Url::parse(&format!("{}{path}", self.base)).unwrap()
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+async fn respond(sock: &mut tokio::net::TcpStream, answer: Answer) -> std::io::Result<()> {
+    let head = |status: u16, headers: &[(&str, String)], len: Option<usize>| {
+        let mut h = format!("HTTP/1.1 {status} X\r\nconnection: close\r\n");
+        for (k, v) in headers {
+            h.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(n) = len {
+            h.push_str(&format!("content-length: {n}\r\n"));
+        }
+        h.push_str("\r\n");
+        h
+    };
+    match answer {
+        Answer::Full(status, headers, body) => {
+            sock.write_all(head(status, &headers, Some(body.len())).as_bytes())
+                .await?;
+            sock.write_all(&body).await?;
+        }
+        Answer::Stall(headers, first) => {
+            sock.write_all(head(200, &headers, None).as_bytes()).await?;
+            sock.write_all(&first).await?;
+            sock.flush().await?;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Answer::Endless(ct, len) => {
+            sock.write_all(head(200, &[("content-type", ct.to_owned())], None).as_bytes())
+                .await?;
+            let block = vec![7u8; 8192];
+            let mut sent = 0;
+            while sent < len {
+                sock.write_all(&block).await?;
+                sent += block.len();
+            }
+        }
+    }
+    sock.shutdown().await
+}
+
+fn audio(body: &[u8]) -> Answer {
+    Answer::Full(
+        200,
+        vec![("content-type", "audio/wav".to_owned())],
+        body.to_vec(),
+    )
+}
+
+fn redirect(status: u16, to: &str) -> Answer {
+    Answer::Full(status, vec![("location", to.to_owned())], vec![])
+}
+
+/// A client whose own requests would carry the key; private URLs allowed (loopback server).
+fn client() -> voiceclone::ClientBuilder {
+    Client::builder(Provider::Vmeg)
+        .api_key(KEY)
+        .base_url("http://127.0.0.1:9")
+        .retry(RetryPolicy::none())
+        .allow_private_urls(true)
+}
+
+fn download_failure(e: &voiceclone::Error) -> &DownloadFailure {
+    match e.kind() {
+        ErrorKind::Download(f) => f,
+        other => panic!("expected a download failure, got {other:?}: {e}"),
+    }
+}
+
+/// Files in `dir`, names sorted (temporary files included: none may be left).
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn downloads_through_redirects_without_authorization() {
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let server = Server::start(vec![
+        ("/a", redirect(302, "/b?X-Amz-Signature=hop")),
+        ("/b", redirect(307, "/audio.wav")),
+        ("/audio.wav", audio(&body)),
+    ])
+    .await;
+    // Even a caller's client with a default Authorization header is not used for downloads.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {KEY}").parse().unwrap(),
+    );
+    let caller_http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let c = client().http_client(caller_http).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.wav");
+    let got = c.download_to_path(&server.url("/a"), &path).await.unwrap();
+    assert_eq!(got.path, path);
+    assert_eq!(got.bytes, body.len() as u64);
+    assert_eq!(got.content_type.as_deref(), Some("audio/wav"));
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+    assert_eq!(listing(dir.path()), ["out.wav"]);
+    let heads = server.heads();
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    for h in &heads {
+        let lower = h.to_ascii_lowercase();
+        assert!(!lower.contains("authorization"), "{h}");
+        assert!(!h.contains(KEY) && !h.contains(&KEY[..12]), "{h}");
+    }
+}
+
+#[tokio::test]
+async fn five_redirects_are_followed_six_are_not() {
+    let chain = |n: usize| -> Vec<(&'static str, Answer)> {
+        let names = ["/r0", "/r1", "/r2", "/r3", "/r4", "/r5", "/r6"];
+        let mut v: Vec<(&'static str, Answer)> = (0..n)
+            .map(|i| (names[i], redirect(301, names[i + 1])))
+            .collect();
+        v.push((names[n], audio(b"RIFF....WAVE")));
+        v
+    };
+    let five = Server::start(chain(5)).await;
+    let c = client().build().unwrap();
+    let mut out = Vec::new();
+    assert_eq!(
+        c.download_to_writer(&five.url("/r0"), &mut out)
+            .await
+            .unwrap(),
+        12
+    );
+    assert_eq!(five.heads().len(), 6);
+
+    let six = Server::start(chain(6)).await;
+    let mut out = Vec::new();
+    let e = c
+        .download_to_writer(&six.url("/r0"), &mut out)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        download_failure(&e),
+        &DownloadFailure::TooManyRedirects { limit: 5 }
+    );
+    assert_eq!(e.operation(), Some("download"));
+    // The sixth redirect's target was never requested.
+    assert_eq!(six.heads().len(), 6);
+    assert!(out.is_empty());
+}
+
+/// Each hop is checked like the first URL: plain http to a public host, another scheme, or
+/// credentials are refused and not fetched, even with the private-URL opt-in.
+#[tokio::test]
+async fn a_bad_redirect_target_is_not_followed() {
+    for target in [
+        "http://cdn.example.com/a.wav",
+        "ftp://cdn.example.com/a.wav",
+        "https://user:s3cretpw@cdn.example.com/a.wav",
+    ] {
+        let server = Server::start(vec![("/a", redirect(302, target))]).await;
+        let c = client().build().unwrap();
+        let e = c
+            .download_to_writer(&server.url("/a"), &mut Vec::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                download_failure(&e),
+                DownloadFailure::RedirectRefused { .. }
+            ),
+            "{target}: {e}"
+        );
+        assert!(!e.to_string().contains("s3cretpw"), "{e}");
+        assert_eq!(server.heads().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn loopback_and_plain_http_need_the_opt_in() {
+    let server = Server::start(vec![("/a.wav", audio(b"x"))]).await;
+    let c = Client::builder(Provider::JimmyAi)
+        .api_key(KEY)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    for url in [
+        server.url("/a.wav"),
+        Url::parse("http://cdn.example.com/a.wav").unwrap(),
+        Url::parse("https://169.254.169.254/latest/meta-data").unwrap(),
+    ] {
+        let e = c
+            .download_to_writer(&url, &mut Vec::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(download_failure(&e), DownloadFailure::UrlRefused { .. }),
+            "{url}: {e}"
+        );
+        assert_eq!(e.phase(), Phase::NotSent);
+    }
+    assert!(server.heads().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
+async fn the_size_cap_holds_while_streaming_and_leaves_nothing() {
+    let server = Server::start(vec![
+        ("/declared", audio(&vec![1u8; 50_000])),
+        (
+            "/undeclared",
+            Answer::Endless("audio/mpeg", 10 * 1024 * 1024),
+        ),
+    ])
+    .await;
+    let c = client().max_download_bytes(20_000).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // An earlier, complete file at the path survives a failed download untouched.
+    let path = dir.path().join("out.mp3");
+    std::fs::write(&path, b"previous").unwrap();
+    for route in ["/declared", "/undeclared"] {
+        let e = c
+            .download_to_path(&server.url(route), &path)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            download_failure(&e),
+            &DownloadFailure::TooLarge { limit: 20_000 },
+            "{route}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"previous", "{route}");
+        assert_eq!(
+            listing(dir.path()),
+            ["out.mp3"],
+            "{route}: no temporary file left"
+        );
+    }
+    // Into a writer: at most the cap was written before it stopped.
+    let mut out = Vec::new();
+    let e = c
+        .download_to_writer(&server.url("/undeclared"), &mut out)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        download_failure(&e),
+        DownloadFailure::TooLarge { .. }
+    ));
+    assert!(out.len() <= 20_000, "{}", out.len());
+}
+
+#[tokio::test]
+async fn an_error_page_is_refused_by_its_type() {
+    let server = Server::start(vec![
+        (
+            "/page",
+            Answer::Full(
+                200,
+                vec![("content-type", "text/html; charset=utf-8".to_owned())],
+                b"<html>Access denied</html>".to_vec(),
+            ),
+        ),
+        (
+            "/octets",
+            Answer::Full(
+                200,
+                vec![("content-type", "application/octet-stream".to_owned())],
+                b"ID3...".to_vec(),
+            ),
+        ),
+    ])
+    .await;
+    let c = client().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let e = c
+        .download_to_path(&server.url("/page"), &dir.path().join("x.wav"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        download_failure(&e),
+        &DownloadFailure::ContentType {
+            content_type: "text/html; charset=utf-8".into()
+        }
+    );
+    assert!(e.to_string().contains("not audio"), "{e}");
+    assert!(listing(dir.path()).is_empty());
+    // An octet-stream is accepted; its extension then comes from the URL or is `bin`.
+    let got = c
+        .download_to_dir(&server.url("/octets"), dir.path(), "01")
+        .await
+        .unwrap();
+    assert_eq!(got.path, dir.path().join("01.bin"));
+    assert_eq!(listing(dir.path()), ["01.bin"]);
+}
+
+#[tokio::test]
+async fn a_stalled_body_times_out() {
+    let server = Server::start(vec![(
+        "/slow.wav",
+        Answer::Stall(
+            vec![("content-type", "audio/wav".to_owned())],
+            b"RIFF".to_vec(),
+        ),
+    )])
+    .await;
+    let c = client()
+        .download_idle_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.wav");
+    let e = c
+        .download_to_path(&server.url("/slow.wav"), &path)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert_eq!(e.operation(), Some("download"));
+    assert!(!path.exists());
+    assert!(listing(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn errors_never_show_the_signed_query() {
+    let server = Server::start(vec![]).await;
+    let c = client().build().unwrap();
+    let url = server.url("/gone.wav?X-Amz-Signature=supersecretsig&X-Amz-Credential=AKIA");
+    let e = c
+        .download_to_writer(&url, &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert_eq!(e.http_status(), Some(404));
+    let shown = format!("{e} {e:?}");
+    assert!(
+        !shown.contains("supersecretsig") && !shown.contains("AKIA"),
+        "{shown}"
+    );
+    assert!(shown.contains("/gone.wav"), "{shown}");
+}
+
+#[tokio::test]
+async fn the_simulators_results_download_as_wav() {
+    let sim = voiceclone_sim::Simulator::start_with(
+        voiceclone_sim::SimConfig::default().with_speed(1000.0),
+    )
+    .await
+    .unwrap();
+    for p in Provider::ALL {
+        let c = Client::builder(p)
+            .api_key(sim.api_key())
+            .base_url(sim.base_url())
+            .allow_private_urls(true)
+            // The longest limits a caller can set do not overflow.
+            .download_timeout(Duration::MAX)
+            .download_idle_timeout(Duration::MAX)
+            .build()
+            .unwrap();
+        let wait = WaitPolicy::for_provider(p).with_first_interval(Duration::from_millis(5));
+        let clone = c
+            .clone_voice(&voiceclone::CloneRequest::new(
+                "https://cdn.example.com/sample.wav",
+            ))
+            .await
+            .unwrap();
+        let voice = c.wait_for_clone(&clone.id, &wait).await.unwrap();
+        if p == Provider::JimmyAi {
+            // JimmyAI's preview is audio too.
+            let preview = voice.preview_url.clone().expect("a JimmyAI preview");
+            let mut out = Vec::new();
+            c.download_to_writer(&preview, &mut out).await.unwrap();
+            assert_eq!(&out[..4], b"RIFF");
+        }
+        let job = c
+            .synthesize(&SpeechRequest::new(&voice.id, "Hello from the simulator."))
+            .await
+            .unwrap();
+        let speech = c.wait_for_speech(&job.id, &wait).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let got = c
+            .download_to_dir(&speech.audio_urls[0], dir.path(), "01")
+            .await
+            .unwrap();
+        assert_eq!(got.path, dir.path().join("01.wav"), "{p}");
+        let bytes = std::fs::read(&got.path).unwrap();
+        assert_eq!(&bytes[..4], b"RIFF", "{p}");
+        assert_eq!(&bytes[8..12], b"WAVE", "{p}");
+        assert_eq!(bytes.len() as u64, got.bytes);
+        // A file like any other the user creates (not the temporary file's 0600).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let reference = dir.path().join("reference");
+            std::fs::File::create(&reference).unwrap();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&got.path), mode(&reference), "{p}");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! Long texts through the library (issue 16): `Client::synthesize_long` / `synthesize_plan`
+//! against the simulator (parts in order, each paid once; after a failed part nothing more is
+//! submitted), and `Client::resend_speech` (same key: nothing new created; JimmyAI refused).
+
+use std::time::{Duration, SystemTime};
+
+use voiceclone::long_text::LongSpeechPlan;
+use voiceclone::{
+    Client, CloneRequest, ErrorKind, Provider, Reconciled, Resubmitted, SpeechRequest, WaitPolicy,
+};
+use voiceclone_sim::{SimConfig, SimHandle, Simulator};
+
+const VOICE: &str = "sv_en_us_female_01";
+
+async fn sim(cfg: SimConfig) -> SimHandle {
+    Simulator::start_with(cfg.with_speed(1000.0)).await.unwrap()
+}
+
+fn client(p: Provider, sim: &SimHandle) -> Client {
+    Client::builder(p)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .build()
+        .unwrap()
+}
+
+fn wait(p: Provider) -> WaitPolicy {
+    WaitPolicy::for_provider(p).with_first_interval(Duration::from_millis(2))
+}
+
+/// About 30,000 characters, no two paragraphs alike.
+fn text() -> String {
+    (1..)
+        .map(|n| format!("Paragraph {n} of the script. It says a few things, then it ends.\n\n"))
+        .scan(0usize, |len, p| {
+            *len += p.len();
+            (*len <= 30_000).then_some(p)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn jimmyai_speaks_a_long_text_in_the_fewest_parts_in_order() {
+    let sim = sim(SimConfig::default()).await;
+    let c = client(Provider::JimmyAi, &sim);
+    let job = c
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/me.wav"))
+        .await
+        .unwrap();
+    let voice = c
+        .wait_for_clone(&job.id, &wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    let text = text();
+    let speeches = c
+        .synthesize_long(
+            &SpeechRequest::new(voice.id, text.as_str()),
+            &wait(Provider::JimmyAi),
+        )
+        .await
+        .unwrap();
+    let parts = text.chars().count().div_ceil(9_999);
+    assert_eq!(speeches.len(), parts);
+    assert!(speeches.iter().all(|s| s.audio_urls.len() == 1));
+    let stats = sim.stats();
+    assert_eq!(stats.billable("jimmyai.createAudio"), parts as u64);
+    assert!(stats.duplicate_logical_calls().is_empty());
+}
+
+#[tokio::test]
+async fn after_a_failed_part_nothing_more_is_submitted() {
+    let sim = sim(SimConfig::default().with_task_failure_rate(1.0)).await;
+    let c = client(Provider::Vmeg, &sim);
+    let req = SpeechRequest::new(VOICE, text().repeat(2));
+    let plan = LongSpeechPlan::new(Provider::Vmeg, &req).unwrap();
+    assert!(plan.parts().len() >= 3);
+    let e = c
+        .synthesize_plan(&plan, &wait(Provider::Vmeg), 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::TaskFailed { .. }), "{e:?}");
+    let note = e.note().unwrap();
+    assert!(note.contains("finished none"), "{note}");
+    assert!(note.contains("not submitted 2, 3"), "{note}");
+    assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 1);
+}
+
+#[tokio::test]
+async fn a_plan_for_the_other_provider_is_refused_before_sending() {
+    let sim = sim(SimConfig::default()).await;
+    let c = client(Provider::Vmeg, &sim);
+    let plan = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m1", "Hello.")).unwrap();
+    let e = c
+        .synthesize_plan(&plan, &wait(Provider::Vmeg), 2)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "plan"),
+        "{e:?}"
+    );
+    assert_eq!(sim.stats().requests_total, 0);
+}
+
+#[tokio::test]
+async fn resend_speech_with_the_same_key_creates_nothing_new() {
+    let sim = sim(SimConfig::default()).await;
+    let c = client(Provider::Vmeg, &sim);
+    let req = SpeechRequest::new(VOICE, "Hello there.").idempotency_key("long-part-1");
+    let at = SystemTime::now();
+    let first = c.synthesize(&req).await.unwrap();
+
+    // The first submit landed: the resend is told apart, and the task found.
+    match c.resend_speech(&req, at).await.unwrap() {
+        Resubmitted::AlreadyAccepted(a) => {
+            assert_eq!(a.idempotency_key, "long-part-1");
+            let ids: Vec<String> = match &a.reconciled {
+                Reconciled::Found { task, .. } => vec![task.id.as_str().to_owned()],
+                Reconciled::Candidates { tasks, .. } => {
+                    tasks.iter().map(|t| t.id.as_str().to_owned()).collect()
+                }
+                other => panic!("{other}"),
+            };
+            assert_eq!(ids, [first.id.as_str()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 1);
+
+    // A key VMEG never saw: the first submit had created nothing, so this one counts.
+    let fresh = req.clone().idempotency_key("long-part-2");
+    assert!(matches!(
+        c.resend_speech(&fresh, SystemTime::now()).await.unwrap(),
+        Resubmitted::Accepted(_)
+    ));
+    assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 2);
+
+    // Without a key there is nothing to resend with.
+    let e = c
+        .resend_speech(&SpeechRequest::new(VOICE, "Hi."), at)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "idempotency_key")
+    );
+}
+
+#[tokio::test]
+async fn jimmyai_cannot_resend() {
+    let sim = sim(SimConfig::default()).await;
+    let c = client(Provider::JimmyAi, &sim);
+    // JimmyAI requests carry no key; the library's own check comes first.
+    let req = SpeechRequest::new("m1", "Hi.").idempotency_key("k");
+    let e = c.resend_speech(&req, SystemTime::now()).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Unsupported { .. }), "{e:?}");
+    assert_eq!(sim.stats().requests_total, 0);
+}
