@@ -5,7 +5,7 @@
 
 use std::time::SystemTime;
 
-use futures::StreamExt;
+use futures_util::StreamExt;
 use tracing::Instrument as _;
 
 use super::Client;
@@ -96,7 +96,7 @@ impl Client {
             let failed = std::sync::atomic::AtomicBool::new(false);
             let failed = &failed;
             let total = plan.parts().len();
-            let mut ends: Vec<(usize, PartEnd)> = futures::stream::iter(0..total)
+            let mut ends: Vec<(usize, PartEnd)> = futures_util::stream::iter(0..total)
                 .map(|i| async move {
                     use std::sync::atomic::Ordering::Relaxed;
                     if failed.load(Relaxed) {

@@ -72,7 +72,7 @@ impl Downloads {
         if let Some(c) = self.http.get() {
             return Ok(c);
         }
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto_provider();
         let built = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(crate::transport::CONNECT_TIMEOUT)
