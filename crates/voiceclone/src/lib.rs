@@ -51,13 +51,14 @@
 //!   [`AudioSource`]), [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
 //!   (both [`Job`]s),
 //!   [`Voice`], [`Speech`], [`TaskStatus`], [`JobId`].
-//! - [`download`]: results to a file or writer (`Client::download_to_path`,
-//!   `download_to_dir`, `download_to_writer` -> [`Downloaded`]): https only, checked
-//!   redirects, never the key, a size cap, audio types only, all or nothing on disk.
+//! - `download` (feature `download`): results to a file or writer
+//!   (`Client::download_to_path`, `download_to_dir`, `download_to_writer` -> `Downloaded`):
+//!   https only, checked redirects, never the key, a size cap, audio types only, all or
+//!   nothing on disk.
 //! - [`estimate`]: billable units before sending ([`estimate::Estimate`]) and dry runs
 //!   ([`estimate::DryRun`]: the requests a call would send, never the key).
-//! - [`long_text`]: a text too long for one task split to each provider's limits
-//!   ([`long_text::LongSpeechPlan`]: JimmyAI the fewest tasks of at most 9,999 characters,
+//! - `long_text` (feature `long-text`): a text too long for one task split to each
+//!   provider's limits (`long_text::LongSpeechPlan`: JimmyAI the fewest tasks of at most 9,999 characters,
 //!   VMEG batches of at most 50 lines), spoken by `Client::synthesize_long` /
 //!   `synthesize_plan`; `Client::resend_speech` resends a lost VMEG submit with its key.
 //! - [`error`]: [`Error`], [`ErrorKind`], [`Phase`] and [`UploadStep`]; how vendor codes and
@@ -124,12 +125,14 @@
 #![warn(missing_docs)]
 
 // The public rooms.
+#[cfg(feature = "download")]
 pub mod download; // results to a file or writer: rules, limits, Downloaded
 pub mod error; // Error, ErrorKind, Phase; WebhookFailure
 pub mod estimate; // billable units before sending, by each vendor's published rule
 #[cfg(feature = "fake")]
 pub mod fake; // FakeClient: scripted outcomes for your own tests, no HTTP
 pub mod language; // BCP-47 tags, JimmyAI names, VMEG's documented tags
+#[cfg(feature = "long-text")]
 pub mod long_text; // a text too long for one task, split to each provider's limits
 pub mod model; // Provider, ids, requests, Voice/Speech, Job (CloneJob, SpeechJob), TaskStatus
 pub mod retry; // RetryPolicy, OperationKind: what is safe to repeat
@@ -154,7 +157,10 @@ mod transport; // around every generated call: retries, permits, envelope, error
 mod validate; // generic input checks (ids, texts, hosts); vendor rules are in provider/
 mod wire; // lenient readers for vendor answers
 
-pub use client::{Client, ClientBuilder, DEFAULT_LONG_CONCURRENCY, DEFAULT_MAX_IN_FLIGHT};
+#[cfg(feature = "long-text")]
+pub use client::DEFAULT_LONG_CONCURRENCY;
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
+#[cfg(feature = "download")]
 pub use download::Downloaded;
 pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};
 pub use model::{

@@ -40,6 +40,7 @@ pub struct ClientBuilder {
     upload_progress: Option<ProgressFn>,
     multipart_threshold: Option<u64>,
     /// Download limits (setters in `client/download.rs`).
+    #[cfg(feature = "download")]
     pub(super) downloads: crate::download::Downloads,
 }
 
@@ -222,6 +223,7 @@ impl ClientBuilder {
             )
             .with_provider(provider));
         }
+        #[cfg(feature = "download")]
         self.downloads
             .check()
             .map_err(|e| e.with_provider(provider))?;
@@ -323,6 +325,7 @@ impl ClientBuilder {
                 backend,
                 allow_private: self.allow_private_urls,
                 hub: self.hub,
+                #[cfg(feature = "download")]
                 downloads: self.downloads,
             }),
         })
@@ -346,6 +349,7 @@ impl Client {
             hub: None,
             upload_progress: None,
             multipart_threshold: None,
+            #[cfg(feature = "download")]
             downloads: Default::default(),
         }
     }

@@ -21,6 +21,7 @@ use crate::wait::{WaitPolicy, poll_until_terminal, wait_with_hub};
 use crate::webhook::{CompletionHub, WebhookEvent};
 
 pub use builder::ClientBuilder;
+#[cfg(feature = "long-text")]
 pub use long::DEFAULT_LONG_CONCURRENCY;
 
 /// Default bound on HTTP requests in flight per client.
@@ -41,6 +42,7 @@ struct Inner {
     /// Completes VMEG waits by webhook, when set.
     hub: Option<CompletionHub>,
     /// Result downloads: limits and their own HTTP client (never the key).
+    #[cfg(feature = "download")]
     downloads: crate::download::Downloads,
 }
 
@@ -94,7 +96,9 @@ macro_rules! traced {
 }
 
 // Issue 14: task and voice management, reconcile and resubmit (after `traced!`).
+#[cfg(feature = "download")]
 mod download; // issue 16: results to a file or writer
+#[cfg(feature = "long-text")]
 mod long; // issue 16: synthesize_long, resend_speech
 mod manage;
 mod reconcile;
