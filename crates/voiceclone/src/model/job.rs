@@ -86,6 +86,7 @@ macro_rules! job_struct {
         { $($(#[$fmeta:meta])* $field:ident: $fty:ty,)* }
     ) => {
         $(#[$meta])*
+        #[cfg_attr(feature = "serde", derive(serde::Serialize))]
         #[non_exhaustive]
         pub struct $name {
             /// Who runs it.
@@ -101,6 +102,7 @@ macro_rules! job_struct {
             /// The vendor's failure reason.
             pub error: Option<String>,
             /// When the vendor created the task.
+            #[cfg_attr(feature = "serde", serde(serialize_with = "super::serde_form::opt_time"))]
             pub created_at: Option<SystemTime>,
             /// VMEG: the idempotency key the submit used (also echoed in webhooks).
             pub idempotency_key: Option<String>,

@@ -34,6 +34,8 @@ mod options;
 mod reconcile;
 mod request;
 mod result;
+#[cfg(feature = "serde")]
+mod serde_form;
 mod status;
 mod task;
 

@@ -8,6 +8,7 @@ use super::{Provider, VoiceId};
 
 /// A cloned voice, usable for speech.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Voice {
     /// Who holds it.
@@ -20,10 +21,18 @@ pub struct Voice {
     /// Preview audio (JimmyAI preview `audioUrl`; VMEG when the list carries one).
     pub preview_url: Option<Url>,
     /// When the vendor created it, if said.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "super::serde_form::opt_time")
+    )]
     pub created_at: Option<SystemTime>,
     /// JimmyAI: a `modelId` expires three days after its preview unless a production call
     /// (`synthesize`) activates it first; this is that deadline, computed from the preview
     /// task's creation time. `None` for VMEG and for activated voices.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "super::serde_form::opt_time")
+    )]
     pub activate_by: Option<SystemTime>,
 }
 
@@ -77,11 +86,16 @@ impl Voice {
 
 /// One synthesized segment (VMEG returns one per line).
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct SpeechSegment {
     /// The audio, when this line succeeded.
     pub url: Option<Url>,
     /// Its length, when said.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "super::serde_form::opt_secs")
+    )]
     pub duration: Option<Duration>,
     /// The vendor's per-line error, when this line failed.
     pub error: Option<String>,
@@ -100,6 +114,7 @@ impl SpeechSegment {
 
 /// Finished speech.
 #[derive(Clone, Debug, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Speech {
     /// Every audio URL, in line order.

@@ -8,6 +8,7 @@ use super::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskStatus};
 
 /// One task as a task list shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct TaskSummary {
     /// Who runs it.
@@ -23,8 +24,16 @@ pub struct TaskSummary {
     /// The vendor's own status word, when it gave one.
     pub vendor_status: Option<String>,
     /// When the vendor created it, if said.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "super::serde_form::opt_time")
+    )]
     pub created_at: Option<SystemTime>,
     /// When the vendor last changed it, if said.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "super::serde_form::opt_time")
+    )]
     pub updated_at: Option<SystemTime>,
 }
 
@@ -141,6 +150,11 @@ impl TaskFilter {
 
 /// One task read back by id ([`crate::Client::task`]), typed by what the vendor says it is.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "kind", content = "task", rename_all = "lowercase")
+)]
 #[non_exhaustive]
 pub enum TaskDetail {
     /// A clone task.

@@ -1,0 +1,69 @@
+//! Issue 17 point 3: result types serialize (feature `serde`) as a service would store or
+//! return them: stored-form ids, status words, RFC 3339 times, seconds.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::json;
+use voiceclone::fake::{FakeClient, Script};
+use voiceclone::{
+    CloneRequest, Provider, Speech, SpeechSegment, TaskStatus, VoiceCloning, WaitPolicy,
+};
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_finished_clone_job_serializes_with_its_voice() {
+    let fake = FakeClient::new(Provider::JimmyAi);
+    fake.script_clone(Script::succeeds().with_voice_id("m-1"));
+    let job = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+        .await
+        .unwrap();
+    let policy = WaitPolicy::for_provider(Provider::JimmyAi);
+    fake.wait_for_clone(&job.id, &policy).await.unwrap();
+    let done = fake.clone_status(&job.id).await.unwrap();
+    let v = serde_json::to_value(&done).unwrap();
+    assert_eq!(v["provider"], "jimmyai");
+    assert_eq!(v["id"], "jimmyai:clone:fake-clone-1");
+    assert_eq!(v["status"], "succeeded");
+    // Unactivated (no production call yet): the stored form carries the deadline.
+    let voice_id = v["voice"]["id"].as_str().unwrap();
+    assert!(
+        voice_id.starts_with("jimmyai:voice;activate_by=") && voice_id.ends_with(":m-1"),
+        "{voice_id}"
+    );
+    // Times are RFC 3339 strings, not serde's {secs_since_epoch, nanos_since_epoch}.
+    let created = v["created_at"].as_str().expect("created_at is a string");
+    assert!(created.ends_with('Z') && created.len() == 24, "{created}");
+    let by = v["voice"]["activate_by"].as_str().unwrap();
+    assert!(by > created, "{by} after {created}");
+}
+
+#[test]
+fn statuses_durations_and_times_have_their_documented_forms() {
+    assert_eq!(serde_json::to_value(TaskStatus::Queued).unwrap(), "queued");
+    // An unmapped vendor word never reads as a known status.
+    assert_eq!(
+        serde_json::to_value(TaskStatus::Unknown("succeeded".into())).unwrap(),
+        "unknown(succeeded)"
+    );
+    let seg = SpeechSegment::new(
+        Some("https://cdn.example.com/1.wav".parse().unwrap()),
+        Some(Duration::from_millis(1500)),
+        None,
+    );
+    let speech = Speech::new(vec!["https://cdn.example.com/1.wav".parse().unwrap()])
+        .with_segments(vec![seg]);
+    assert_eq!(
+        serde_json::to_value(&speech).unwrap(),
+        json!({
+            "audio_urls": ["https://cdn.example.com/1.wav"],
+            "subtitle_url": null,
+            "segments": [{"url": "https://cdn.example.com/1.wav", "duration": 1.5, "error": null}],
+        })
+    );
+    let voice = voiceclone::Voice::new(Provider::Vmeg, "v-1")
+        .with_created_at(UNIX_EPOCH + Duration::from_millis(1_709_210_096_789));
+    let v = serde_json::to_value(&voice).unwrap();
+    assert_eq!(v["created_at"], "2024-02-29T12:34:56.789Z");
+    assert_eq!(v["activate_by"], serde_json::Value::Null);
+}
