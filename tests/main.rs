@@ -9,6 +9,7 @@ mod adapter_ids;
 mod adapter_jimmyai;
 mod adapter_limits;
 mod adapter_manage;
+mod adapter_request_ids;
 mod adapter_routes;
 mod adapter_security;
 mod adapter_support;

@@ -550,9 +550,22 @@ fn exit_3_for_network_failure_timeout_and_unknown_outcome() {
     assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
     assert!(s(&j["error"]["idempotency_key"]).len() > 4, "{j}");
     assert!(s(&j["error"]["submitted_at"]).ends_with('Z'), "{j}");
+    // The id of the last attempt, as the simulator received it, to quote to VMEG support.
+    let sent = lossy.handle.stats().request_ids;
+    let last = sent
+        .iter()
+        .rev()
+        .find(|(op, _)| op == "vmeg.cloneVoiceCreateAsync")
+        .map(|(_, id)| id.as_str());
+    assert_eq!(j["error"]["request_id"].as_str(), last, "{j}");
+    assert!(last.is_some());
     let j = run(&lossy, &clone_args("jimmyai", &[])).expect(3).json();
     assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
     assert!(j["error"]["submitted_at"].is_string(), "{j}");
+    assert!(
+        j["error"].get("request_id").is_none(),
+        "JimmyAI takes none: {j}"
+    );
 }
 
 #[test]

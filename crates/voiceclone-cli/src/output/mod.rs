@@ -95,6 +95,10 @@ impl Failure {
         if let Some(r) = e.retry_after() {
             f = f.with("retry_after_secs", r.as_secs_f64());
         }
+        // The id of the request that failed, to quote to the vendor's support (VMEG).
+        if let Some(r) = e.request_id() {
+            f = f.with("request_id", r);
+        }
         if let Some(step) = e.step() {
             f = f.with("step", step.name());
             if let voiceclone::UploadStep::PutPart(n) = step {

@@ -71,6 +71,7 @@ macro_rules! traced {
             http_status = tracing::field::Empty,
             vendor_code = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
+            req_id = tracing::field::Empty,
         );
         traced!(@run $self, $op, span, $body)
     }};
@@ -81,7 +82,7 @@ macro_rules! traced {
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match &result {
                 Ok(_) => tracing::info!(total_ms = ms, "ok"),
-                Err(e) => tracing::info!(total_ms = ms, error_kind = e.kind().as_str(), http_status = e.http_status(), vendor_code = e.vendor_code(), "failed: {}", e.kind()),
+                Err(e) => tracing::info!(total_ms = ms, error_kind = e.kind().as_str(), http_status = e.http_status(), vendor_code = e.vendor_code(), request_id = e.request_id(), "failed: {}", e.kind()),
             }
             result
         }
@@ -318,6 +319,7 @@ fn poll_span() -> tracing::Span {
         http_status = tracing::field::Empty,
         vendor_code = tracing::field::Empty,
         latency_ms = tracing::field::Empty,
+        req_id = tracing::field::Empty,
     )
 }
 

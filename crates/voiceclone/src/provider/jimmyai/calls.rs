@@ -90,7 +90,7 @@ pub(crate) async fn clone_voice(
         free_text: FREE_TEXT,
     };
     let task = t
-        .send(call, Some(task_id), || c.create_clone(&body))
+        .send(call, Some(task_id), |_| c.create_clone(&body))
         .await?;
     task.as_ref()
         .and_then(|task| clone_job(task, None))
@@ -140,7 +140,7 @@ pub(crate) async fn synthesize(
         free_text: FREE_TEXT,
     };
     let task = t
-        .send(call, Some(task_id), || c.create_audio(&body))
+        .send(call, Some(task_id), |_| c.create_audio(&body))
         .await?;
     let job = task
         .as_ref()
@@ -190,7 +190,7 @@ async fn task(
         body: None,
         free_text: &[],
     };
-    t.send(call, None, || c.get_audio_task(id.as_str()))
+    t.send(call, None, |_| c.get_audio_task(id.as_str()))
         .await?
         .ok_or_else(|| bad_answer("the answer has no task"))
 }
