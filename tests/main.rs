@@ -13,6 +13,7 @@ mod adapter_request_ids;
 mod adapter_routes;
 mod adapter_security;
 mod adapter_support;
+mod adapter_unknown_task;
 mod adapter_upload;
 mod adapter_urls;
 mod adapter_vmeg;

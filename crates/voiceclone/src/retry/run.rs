@@ -147,6 +147,7 @@ where
                     attempt = n,
                     http_status = err.http_status(),
                     vendor_code = err.vendor_code(),
+                    request_id = err.request_id(),
                     delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                     "retrying after a transient failure: {}",
                     err.kind()

@@ -6,7 +6,7 @@ use jimmyai_client::types;
 
 use super::results::{bad_answer, clone_job, speech_job, task_id, text};
 use super::rules;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind, Phase};
 use crate::model::{
     CloneJob, CloneRequest, JobId, JobKind, Provider, SpeechJob, SpeechRequest, SubtitleMode,
     VoiceId, wrong_kind,
@@ -191,8 +191,27 @@ async fn task(
         free_text: &[],
     };
     t.send(call, None, |_| c.get_audio_task(id.as_str()))
-        .await?
+        .await
+        .map_err(|e| unknown_id_or_invalid(e, id))?
         .ok_or_else(|| bad_answer("the answer has no task"))
+}
+
+/// JimmyAI does not document its answer to an unknown task id (api-facts B6): a refusal of
+/// `GET audios/{id}` names the id and says it is unknown or the request invalid. The kind
+/// stays what the answer said: `NotFound` only for an HTTP 404, the vendor's own "not
+/// found"; its business codes (20002, say) stay `InvalidRequest` or `Vendor`.
+fn unknown_id_or_invalid(e: Error, id: &JobId) -> Error {
+    match e.kind() {
+        ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Vendor
+            if e.phase() == Phase::Answered =>
+        {
+            let id = id.as_str();
+            e.with_note(format!(
+                "task id {id:?}: unknown id or invalid request (JimmyAI does not document how it answers an unknown task id); check that it is a JimmyAI task id of this API key"
+            ))
+        }
+        _ => e,
+    }
 }
 
 pub(crate) async fn clone_status(
