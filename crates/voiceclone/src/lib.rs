@@ -136,7 +136,7 @@ mod transport; // around every generated call: retries, permits, envelope, error
 mod validate; // generic input checks (ids, texts, hosts); vendor rules are in provider/
 mod wire; // lenient readers for vendor answers
 
-pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
+pub use client::{CallOptions, Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
 pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};
 pub use model::{
     Activation, AudioReader, AudioSource, CloneJob, CloneRequest, Emotion,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use super::{Client, DEFAULT_MAX_IN_FLIGHT, Inner};
+use super::{CallOptions, Client, DEFAULT_MAX_IN_FLIGHT, Inner};
 use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind};
 use crate::model::{Provider, UploadProgress};
@@ -319,6 +319,7 @@ impl ClientBuilder {
                 allow_private: self.allow_private_urls,
                 hub: self.hub,
             }),
+            options: CallOptions::default(),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! [`Client`]: one typed entry point over both providers.
 
 mod builder;
+mod options;
 
 use std::fmt;
 use std::path::Path;
@@ -21,6 +22,8 @@ use crate::wait::{WaitPolicy, poll_until_terminal, wait_with_hub};
 use crate::webhook::{CompletionHub, WebhookEvent};
 
 pub use builder::ClientBuilder;
+pub use options::CallOptions;
+pub(crate) use options::{call_deadline, note_if_out_of_time, out_of_time, time_left};
 
 /// Default bound on HTTP requests in flight per client.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
@@ -30,6 +33,8 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// This handle's per-call options ([`Client::with_options`]).
+    options: CallOptions,
 }
 
 struct Inner {
@@ -51,6 +56,7 @@ impl fmt::Debug for Client {
             .field("retry", &t.retry)
             .field("timeout", &t.timeout_override)
             .field("max_in_flight", &t.in_flight.available_permits())
+            .field("options", &self.options)
             .finish()
     }
 }
@@ -78,7 +84,7 @@ macro_rules! traced {
     (@run $self:ident, $op:literal, $span:ident, $body:expr) => {{
         async {
             let started = std::time::Instant::now();
-            let result = $body.await.map_err(|e: Error| e.with_provider($self.provider()).with_operation_if_unset($op));
+            let result = $crate::client::options::scoped($self.options, $body).await.map_err(|e: Error| e.with_provider($self.provider()).with_operation_if_unset($op));
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match &result {
                 Ok(_) => tracing::info!(total_ms = ms, "ok"),
@@ -149,6 +155,9 @@ impl Client {
         Fut: std::future::Future<Output = Result<J, Error>>,
     {
         let sleeper = self.t().sleeper.as_ref();
+        // Within a per-call timeout or deadline (`CallOptions`), the wait's deadline is cut
+        // to the time the call has left: it ends with `WaitTimedOut`, the last status kept.
+        let policy = &*options::cap_wait(policy);
         let job = match &self.inner.hub {
             Some(hub) => wait_with_hub(hub, policy, sleeper, id, poll).await?,
             None => poll_until_terminal(policy, sleeper, id, poll, J::status).await?,

@@ -165,17 +165,25 @@ impl Transport {
                     // Held until the answer is decoded, not just read: hyper hands the connection
                     // back to its pool a moment after the body ends, and a queued request that
                     // got the permit sooner would find no idle connection and dial a new one.
-                    let _permit = self.in_flight.acquire().await.map_err(|_| {
-                        Error::new(ErrorKind::Transport)
-                            .with_phase(Phase::NotSent)
-                            .with_message("client is shutting down")
-                    })?;
+                    let _permit = self.permit().await?;
                     let req_id = RequestId::new();
                     // Boxed where it is made: the generated call's future (over a kilobyte)
                     // is then moved as a pointer, not copied from future to future.
-                    let data = self
-                        .attempt::<E, _>(attempt, req_id, Box::pin(send(req_id)))
-                        .await;
+                    let generated = Box::pin(send(req_id));
+                    // Within a per-call budget (`CallOptions`), the request gets the time
+                    // left as its timeout: it fails as a timed-out request (for a write,
+                    // `OutcomeUnknown` with its key), never dropped by an outer timer.
+                    let data = match crate::client::time_left() {
+                        None => self.attempt::<E, _>(attempt, req_id, generated).await,
+                        Some(left) if left.is_zero() => Err(crate::client::out_of_time()),
+                        Some(left) => {
+                            let generated =
+                                client_glue::hooks::with_request_timeout(left, generated);
+                            self.attempt::<E, _>(attempt, req_id, generated)
+                                .await
+                                .map_err(crate::client::note_if_out_of_time)
+                        }
+                    };
                     let data = match data {
                         Ok(data) => data,
                         Err(e) => return Err(self.with_request_id(e, req_id)),
@@ -203,6 +211,25 @@ impl Transport {
                     .scrub(&self.scrubber)
             })
         })
+    }
+
+    /// An in-flight slot; within a per-call budget, waited for only while time is left.
+    pub(crate) async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        let closed = |_| {
+            Error::new(ErrorKind::Transport)
+                .with_phase(Phase::NotSent)
+                .with_message("client is shutting down")
+        };
+        match crate::client::call_deadline() {
+            None => self.in_flight.acquire().await.map_err(closed),
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline, self.in_flight.acquire()).await {
+                    Ok(permit) => permit.map_err(closed),
+                    // Nothing was sent: queued behind other requests until the time was up.
+                    Err(_) => Err(crate::client::out_of_time()),
+                }
+            }
+        }
     }
 
     /// The attempt's request id on its error, when this vendor was sent one and the request
