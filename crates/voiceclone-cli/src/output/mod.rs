@@ -116,14 +116,16 @@ impl Failure {
                 .with("field", field.as_str())
                 .with("reason", reason.as_str()),
             ErrorKind::TaskFailed { job_id, reason } => f
-                .with("job_id", job_id.as_str())
+                .with("job_id", job_id.to_string())
+                .with("vendor_id", job_id.as_str())
                 .with("reason", reason.as_str()),
             ErrorKind::WaitTimedOut {
                 job_id,
                 last_status,
                 polls,
             } => f
-                .with("job_id", job_id.as_str())
+                .with("job_id", job_id.to_string())
+                .with("vendor_id", job_id.as_str())
                 .with("last_status", last_status.as_str())
                 .with("polls", *polls),
             ErrorKind::OutcomeUnknown {

@@ -13,7 +13,7 @@ use url::Url;
 use crate::error::{Error, ErrorKind};
 use crate::model::{
     AudioSource, CloneJob, CloneRequest, Job, JobId, JobKind, Provider, Speech, SpeechJob,
-    SpeechRequest, TaskStatus, Voice,
+    SpeechRequest, TaskStatus, Voice, VoiceId,
 };
 use crate::provider::Backend;
 use crate::secret::ApiKey;
@@ -280,22 +280,44 @@ impl Client {
         traced!(self, "list_voices", self.b().list_voices(self.t()))
     }
 
-    /// Renames a cloned voice (VMEG only).
-    pub async fn rename_voice(&self, voice_id: &str, name: &str) -> Result<(), Error> {
-        traced!(
-            self,
-            "rename_voice",
-            self.b().rename_voice(self.t(), voice_id, name)
-        )
+    /// Renames a cloned voice (VMEG only). `voice_id` is a typed [`VoiceId`] (a [`Voice`]'s
+    /// id, or one parsed from its stored form) or a bare vendor id (`"cv_..."`); a voice of
+    /// the other provider is `InvalidInput` (field `voice_id`) before sending.
+    ///
+    /// ```no_run
+    /// # async fn run(client: voiceclone::Client, voice: voiceclone::Voice) -> Result<(), voiceclone::Error> {
+    /// client.rename_voice(&voice.id, "Narrator").await?;
+    /// client.rename_voice("cv_123", "Narrator").await?; // a bare id from elsewhere
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn rename_voice(
+        &self,
+        voice_id: impl Into<VoiceId>,
+        name: &str,
+    ) -> Result<(), Error> {
+        let voice_id = voice_id.into();
+        traced!(self, "rename_voice", async {
+            self.check_voice(&voice_id)?;
+            self.b()
+                .rename_voice(self.t(), voice_id.as_str(), name)
+                .await
+        })
     }
 
-    /// Deletes a cloned voice (VMEG only; a logical delete).
-    pub async fn delete_voice(&self, voice_id: &str) -> Result<(), Error> {
-        traced!(
-            self,
-            "delete_voice",
-            self.b().delete_voice(self.t(), voice_id)
-        )
+    /// Deletes a cloned voice (VMEG only; a logical delete). `voice_id` as for
+    /// [`Client::rename_voice`].
+    pub async fn delete_voice(&self, voice_id: impl Into<VoiceId>) -> Result<(), Error> {
+        let voice_id = voice_id.into();
+        traced!(self, "delete_voice", async {
+            self.check_voice(&voice_id)?;
+            self.b().delete_voice(self.t(), voice_id.as_str()).await
+        })
+    }
+
+    /// `InvalidInput` (field `voice_id`) for a voice of the other provider: nothing is sent.
+    fn check_voice(&self, id: &VoiceId) -> Result<(), Error> {
+        id.check("voice_id", self.provider(), std::time::SystemTime::now())
     }
 
     /// Uploads a local recording and returns the URL to clone it from: JimmyAI
