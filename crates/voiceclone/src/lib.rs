@@ -46,13 +46,16 @@
 //!   `list_voices`, `rename_voice`, `delete_voice`, `upload`, `upload_sample`; task and
 //!   voice management: `tasks` and `voices` / `system_voices` as `Stream`s over every page,
 //!   `task`, `delete_task`; `reconcile` ([`ReconcileQuery`] -> [`Reconciled`]) and
-//!   `resubmit_clone` / `resubmit_speech` ([`Resubmitted`]) for an `OutcomeUnknown`).
+//!   `resubmit_clone` / `resubmit_speech` ([`Resubmitted`]) for an `OutcomeUnknown`;
+//!   `with_timeout` / `with_options` ([`CallOptions`]): a handle whose calls have a timeout
+//!   or deadline of their own, bounded from inside so a write out of time stays an
+//!   `OutcomeUnknown`).
 //! - [`model`]: [`Provider`], [`CloneRequest`] (from a URL or a local recording:
 //!   [`AudioSource`]), [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
 //!   (both [`Job`]s),
 //!   [`Voice`], [`Speech`], [`TaskStatus`], [`JobId`].
 //! - [`error`]: [`Error`], [`ErrorKind`], [`Phase`] and [`UploadStep`]; how vendor codes and
-//!   HTTP statuses map.
+//!   HTTP statuses map; [`Error::request_id`], the VMEG `req_id` of the failed request.
 //! - [`retry`]: [`RetryPolicy`] and what is safe to repeat ([`OperationKind`]).
 //! - [`wait`]: [`WaitPolicy`], the one polling loop for jobs of either kind.
 //! - [`webhook`]: VMEG webhook [`webhook::Verifier`], [`webhook::Deduplicator`].
@@ -137,6 +140,12 @@ mod validate; // generic input checks (ids, texts, hosts); vendor rules are in p
 mod wire; // lenient readers for vendor answers
 
 pub use client::{CallOptions, Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
+
+/// The README's Rust examples, compiled as doctests (`no_run` ones compiled, not run), so
+/// that the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
 pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};
 pub use model::{
     Activation, AudioReader, AudioSource, CloneJob, CloneRequest, Emotion,
