@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod adapter_attack;
+mod adapter_call_options;
 mod adapter_deadlines;
 mod adapter_download;
 mod adapter_estimate;
@@ -12,9 +13,11 @@ mod adapter_jimmyai;
 mod adapter_limits;
 mod adapter_long;
 mod adapter_manage;
+mod adapter_request_ids;
 mod adapter_routes;
 mod adapter_security;
 mod adapter_support;
+mod adapter_unknown_task;
 mod adapter_upload;
 mod adapter_urls;
 mod adapter_vmeg;

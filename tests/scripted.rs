@@ -21,6 +21,8 @@ pub enum Step {
     Raw(u16, &'static str),
     /// Wait this long before answering 200 `{}` (for client timeouts).
     Hang(Duration),
+    /// Wait this long, then answer 200 with this JSON body (a slow but good answer).
+    Slow(Duration, Value),
     /// Close the connection without answering.
     Drop,
 }
@@ -158,6 +160,10 @@ async fn answer(
     let (status, headers, body): (u16, Vec<(&'static str, String)>, String) = match step {
         Some(Step::Json(status, headers, body)) => (status, headers, body.to_string()),
         Some(Step::Raw(status, body)) => (status, Vec::new(), body.to_string()),
+        Some(Step::Slow(d, body)) => {
+            tokio::time::sleep(d).await;
+            (200, Vec::new(), body.to_string())
+        }
         Some(Step::Hang(d)) => {
             tokio::time::sleep(d).await;
             (200, Vec::new(), "{}".to_string())

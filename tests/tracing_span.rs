@@ -49,6 +49,16 @@ async fn each_call_has_a_span_with_provider_operation_attempt_status_and_no_secr
         assert!(text.contains(field), "missing {field} in:\n{text}");
     }
     assert!(!text.contains(SECRET_KEY), "the key was logged:\n{text}");
+    // The span carries the request id of the attempt that answered (VMEG `req_id`).
+    let seen = server.seen();
+    let rid = url::form_urlencoded::parse(seen[1].query.as_bytes())
+        .find(|(k, _)| k == "req_id")
+        .map(|(_, v)| v.into_owned())
+        .expect("a req_id on the wire");
+    assert!(
+        text.contains(&format!("req_id=\"{rid}\"")) || text.contains(&format!("req_id={rid}")),
+        "missing req_id {rid} in:\n{text}"
+    );
 }
 
 /// An operator's log: one INFO line per logical call, none per poll, and error kinds by

@@ -290,3 +290,48 @@ async fn jimmyai_unactivated_voice_past_the_vendors_window_is_refused_by_the_ven
     assert!(!matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e:?}");
     assert!(sim.stats().requests_total > before, "the bare id was sent");
 }
+
+#[tokio::test]
+async fn rename_and_delete_take_typed_voice_ids_or_bare_ones_and_refuse_the_other_provider() {
+    let sim = sim(SimConfig::default()).await;
+    let c = client(&sim, Provider::Vmeg);
+    let job = c
+        .clone_voice(&CloneRequest::new("https://a.example/s.wav").name("Old"))
+        .await
+        .unwrap();
+    sim.complete_all_now();
+    let voice = c
+        .wait_for_clone(&job.id, &wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert_eq!(voice.id.provider(), Some(Provider::Vmeg));
+
+    // The other provider's voice: refused, nothing sent.
+    let before = sim.stats().requests_total;
+    let jimmy = VoiceId::typed(Provider::JimmyAi, voice.id.as_str());
+    assert_invalid(
+        &c.rename_voice(&jimmy, "New").await.unwrap_err(),
+        "voice_id",
+        "jimmyai voice",
+    );
+    assert_invalid(
+        &c.delete_voice(&jimmy).await.unwrap_err(),
+        "voice_id",
+        "jimmyai voice",
+    );
+    assert_eq!(sim.stats().requests_total, before, "nothing was sent");
+
+    // The typed id (sent as the vendor id), then a bare one, as for any other call.
+    c.rename_voice(&voice.id, "Typed").await.unwrap();
+    let listed = c.list_voices().await.unwrap();
+    let renamed = listed.iter().find(|v| v.id == voice.id).unwrap();
+    assert_eq!(renamed.name.as_deref(), Some("Typed"));
+    c.delete_voice(voice.id.as_str()).await.unwrap();
+    assert!(
+        !c.list_voices()
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.id.as_str() == voice.id.as_str())
+    );
+}

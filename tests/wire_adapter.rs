@@ -1,6 +1,6 @@
 //! What production sends: every `voiceclone::Client` call, through the generated methods and
 //! their hooks, captured on a loopback server (the key redacted; idempotency keys the adapter
-//! makes up are shown as `[generated]`). A spec edit that changes what the adapter puts on the
+//! and request ids the adapter makes up are shown as `[generated]`). A spec edit that changes what the adapter puts on the
 //! wire fails one of these snapshots.
 
 use serde_json::{Value, json};
@@ -31,6 +31,17 @@ fn wire(cap: &Capture) -> Value {
                 && uuid_like(v)
             {
                 *h = json!("x-idempotency-key: [generated]");
+            }
+        }
+    }
+    // VMEG's `req_id`: a fresh random id per attempt (32 hex digits).
+    if let Some(query) = w.get_mut("query").and_then(Value::as_array_mut) {
+        for q in query {
+            if let Some(v) = q.as_str().and_then(|s| s.strip_prefix("req_id="))
+                && v.len() == 32
+                && v.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                *q = json!("req_id=[generated]");
             }
         }
     }

@@ -99,13 +99,46 @@ mod template_tests {
     }
 }
 
-/// Before sending: the bearer header and the operation's timeout. (progenitor's
-/// `api-version` header is not generated: the xtask leaves it out.)
+tokio::task_local! {
+    /// Set by [`with_request_timeout`]: the timeout of every request prepared inside it.
+    static REQUEST_TIMEOUT: std::time::Duration;
+}
+
+/// Runs `fut` so that every request [`prepare`]d while it runs times out after `timeout`
+/// instead of its operation's configured timeout (longer or shorter): how a caller gives one
+/// call a timeout of its own without wrapping the call's future in a timer, which would drop
+/// the request and with it what the failure says (a timed-out request still fails as a
+/// request that timed out).
+///
+/// ```
+/// # async fn run() {
+/// // Any generated method call goes where this block is.
+/// let answer = client_glue::hooks::with_request_timeout(
+///     std::time::Duration::from_secs(5),
+///     async { "the generated call's answer" },
+/// )
+/// .await;
+/// # let _ = answer;
+/// # }
+/// ```
+pub async fn with_request_timeout<F: std::future::Future>(
+    timeout: std::time::Duration,
+    fut: F,
+) -> F::Output {
+    REQUEST_TIMEOUT.scope(timeout, fut).await
+}
+
+/// Before sending: the bearer header and the operation's timeout (or the one
+/// [`with_request_timeout`] set). (progenitor's `api-version` header is not generated: the
+/// xtask leaves it out.)
 pub fn prepare(config: &ClientConfig, request: &mut reqwest::Request, info: &OperationInfo) {
     request
         .headers_mut()
         .insert(AUTHORIZATION, config.authorization.clone());
-    *request.timeout_mut() = Some(config.timeout_for(info.operation_id));
+    let timeout = REQUEST_TIMEOUT
+        .try_with(|t| *t)
+        .unwrap_or_else(|_| config.timeout_for(info.operation_id));
+    *request.timeout_mut() = Some(timeout);
 }
 
 /// The URL of a request: the client's base URL (parsed once) with `path` appended, as

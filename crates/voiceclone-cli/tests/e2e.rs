@@ -167,8 +167,12 @@ fn clone_wait_speak_wait_both_providers_json() {
         assert!(!s(&j["job_id"]).is_empty());
         let voice = s(&j["voice_id"]).to_owned();
         assert!(j.get("error").is_none());
+        // The stored form (what --voice and status take) and the vendor's own id.
+        assert!(voice.starts_with(&format!("{p}:voice")), "{j}");
+        assert!(s(&j["job_id"]).starts_with(&format!("{p}:clone:")), "{j}");
+        assert!(s(&j["job_id"]).ends_with(s(&j["vendor_id"])), "{j}");
         if p == "vmeg" {
-            assert!(voice.starts_with("cv_"), "{j}");
+            assert!(s(&j["voice_vendor_id"]).starts_with("cv_"), "{j}");
             assert!(!s(&j["idempotency_key"]).is_empty(), "{j}");
         } else {
             assert!(s(&j["preview_url"]).starts_with("http"), "{j}");
@@ -550,9 +554,22 @@ fn exit_3_for_network_failure_timeout_and_unknown_outcome() {
     assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
     assert!(s(&j["error"]["idempotency_key"]).len() > 4, "{j}");
     assert!(s(&j["error"]["submitted_at"]).ends_with('Z'), "{j}");
+    // The id of the last attempt, as the simulator received it, to quote to VMEG support.
+    let sent = lossy.handle.stats().request_ids;
+    let last = sent
+        .iter()
+        .rev()
+        .find(|(op, _)| op == "vmeg.cloneVoiceCreateAsync")
+        .map(|(_, id)| id.as_str());
+    assert_eq!(j["error"]["request_id"].as_str(), last, "{j}");
+    assert!(last.is_some());
     let j = run(&lossy, &clone_args("jimmyai", &[])).expect(3).json();
     assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
     assert!(j["error"]["submitted_at"].is_string(), "{j}");
+    assert!(
+        j["error"].get("request_id").is_none(),
+        "JimmyAI takes none: {j}"
+    );
 }
 
 #[test]
@@ -678,7 +695,8 @@ fn webhook_verify_a_simulator_delivery() {
     assert_eq!(j["event"], "openapi-clone-voice");
     assert_eq!(j["pipeline_key"], d.pipeline_key.as_str());
     assert_eq!(j["code"], 200);
-    assert_eq!(j["job_id"], d.task_id.as_str());
+    assert_eq!(j["vendor_id"], d.task_id.as_str());
+    assert_eq!(j["job_id"], format!("vmeg:clone:{}", d.task_id));
 
     // The same body from stdin.
     let mut sargv = argv.clone();
@@ -833,7 +851,8 @@ fn scripted_lost_answer_ends_outcome_unknown_then_reconciles_by_key() {
         .expect(0)
         .json();
     assert_eq!(st["status"], "succeeded", "{st}");
-    assert!(s(&st["voice_id"]).starts_with("cv_"), "{st}");
+    assert!(s(&st["voice_vendor_id"]).starts_with("cv_"), "{st}");
+    assert!(s(&st["voice_id"]).starts_with("vmeg:voice:cv_"), "{st}");
     assert_eq!(
         sim.handle.stats().billable("vmeg.cloneVoiceCreateAsync"),
         1,

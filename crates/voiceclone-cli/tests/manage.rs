@@ -99,6 +99,7 @@ fn tasks_list_filters_and_delete() {
         .collect();
     let mut want = vec![
         "job_id",
+        "vendor_id",
         "kind",
         "vendor_type",
         "status",
@@ -145,7 +146,8 @@ fn voices_system_lists_preset_voices() {
     let voices = j["voices"].as_array().unwrap();
     assert!(!voices.is_empty(), "{j}");
     assert!(
-        voices.iter().any(|v| v["voice_id"] == "sv_en_us_female_01"),
+        voices.iter().any(|v| v["vendor_id"] == "sv_en_us_female_01"
+            && v["voice_id"] == "vmeg:voice:sv_en_us_female_01"),
         "{j}"
     );
     let j = run(&sim, &vmeg(&["voices"])).json();

@@ -765,7 +765,11 @@ fn clone_and_speak_wait_end_on_the_webhook_without_polling() {
     assert_eq!(j["waited"], true);
     assert_eq!(j["webhook_listen"], addr.to_string());
     let voice = j["voice_id"].as_str().unwrap().to_owned();
-    assert!(voice.starts_with("cv_"), "{j}");
+    assert!(voice.starts_with("vmeg:voice:cv_"), "{j}");
+    assert!(
+        j["voice_vendor_id"].as_str().unwrap().starts_with("cv_"),
+        "{j}"
+    );
     let polls = sim.status_polls();
     assert!(polls <= 1, "{polls} status polls: {:?}", sim.handle.stats());
     // The webhook ended it: fallback polling would have started 30 s into the wait.
@@ -774,7 +778,8 @@ fn clone_and_speak_wait_end_on_the_webhook_without_polling() {
     assert!(
         deliveries
             .iter()
-            .any(|d| d.status == Some(200) && d.body.contains(&voice)),
+            .any(|d| d.status == Some(200)
+                && d.body.contains(voice.trim_start_matches("vmeg:voice:"))),
         "{deliveries:?}"
     );
 

@@ -583,6 +583,12 @@ async fn dispatch(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     sh.stats.request(op);
+    if api == Api::Vmeg
+        && req.uri().query().is_some_and(|q| q.contains("req_id="))
+        && let Some(req_id) = crate::wire::query_map(req.uri().query()).remove("req_id")
+    {
+        sh.stats.request_id(op, req_id);
+    }
     let mut plan = if api != Api::Sim && sh.config.faults.is_active() {
         sh.config.faults.draw(&mut lock(&sh.fault_rng))
     } else {

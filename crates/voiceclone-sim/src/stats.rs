@@ -75,6 +75,11 @@ pub struct Stats {
     pub creates: Vec<CreateRecord>,
     /// Webhook delivery attempts.
     pub webhook_attempts: u64,
+    /// The `req_id` query parameter of VMEG requests that carried one, in order, as
+    /// (operation, req_id): the latest [`crate::SimConfig::max_records`]. VMEG documents it
+    /// as an optional id for support and log correlation, not echoed in the success body
+    /// (api-facts A5), so the simulator only records it.
+    pub request_ids: Vec<(String, String)>,
 }
 
 impl Stats {
@@ -128,6 +133,8 @@ pub(crate) struct Recorder {
     inner: Mutex<Stats>,
     /// The latest `max_records` creates.
     creates: Mutex<VecDeque<CreateRecord>>,
+    /// The latest `max_records` VMEG `req_id`s, with their operation.
+    request_ids: Mutex<VecDeque<(String, String)>>,
     max_records: usize,
 }
 
@@ -152,6 +159,18 @@ impl Recorder {
             s.requests_total += 1;
             *s.requests_by_operation.entry(op.to_string()).or_default() += 1;
         });
+    }
+
+    /// A VMEG request's `req_id`.
+    pub fn request_id(&self, op: &str, req_id: String) {
+        let mut ids = match self.request_ids.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        ids.push_back((op.to_string(), req_id));
+        while ids.len() > self.max_records {
+            ids.pop_front();
+        }
     }
 
     pub fn status(&self, status: u16) {
@@ -181,6 +200,10 @@ impl Recorder {
     pub fn snapshot(&self) -> Stats {
         let mut s = self.with(|s| s.clone());
         s.creates = match self.creates.lock() {
+            Ok(g) => g.iter().cloned().collect(),
+            Err(p) => p.into_inner().iter().cloned().collect(),
+        };
+        s.request_ids = match self.request_ids.lock() {
             Ok(g) => g.iter().cloned().collect(),
             Err(p) => p.into_inner().iter().cloned().collect(),
         };

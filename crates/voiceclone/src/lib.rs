@@ -46,7 +46,10 @@
 //!   `list_voices`, `rename_voice`, `delete_voice`, `upload`, `upload_sample`; task and
 //!   voice management: `tasks` and `voices` / `system_voices` as `Stream`s over every page,
 //!   `task`, `delete_task`; `reconcile` ([`ReconcileQuery`] -> [`Reconciled`]) and
-//!   `resubmit_clone` / `resubmit_speech` ([`Resubmitted`]) for an `OutcomeUnknown`).
+//!   `resubmit_clone` / `resubmit_speech` ([`Resubmitted`]) for an `OutcomeUnknown`;
+//!   `with_timeout` / `with_options` ([`CallOptions`]): a handle whose calls have a timeout
+//!   or deadline of their own, bounded from inside so a write out of time stays an
+//!   `OutcomeUnknown`).
 //! - [`model`]: [`Provider`], [`CloneRequest`] (from a URL or a local recording:
 //!   [`AudioSource`]), [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
 //!   (both [`Job`]s),
@@ -62,7 +65,7 @@
 //!   VMEG batches of at most 50 lines), spoken by `Client::synthesize_long` /
 //!   `synthesize_plan`; `Client::resend_speech` resends a lost VMEG submit with its key.
 //! - [`error`]: [`Error`], [`ErrorKind`], [`Phase`] and [`UploadStep`]; how vendor codes and
-//!   HTTP statuses map.
+//!   HTTP statuses map; [`Error::request_id`], the VMEG `req_id` of the failed request.
 //! - [`retry`]: [`RetryPolicy`] and what is safe to repeat ([`OperationKind`]).
 //! - [`wait`]: [`WaitPolicy`], the one polling loop for jobs of either kind.
 //! - [`webhook`]: VMEG webhook [`webhook::Verifier`], [`webhook::Deduplicator`].
@@ -159,7 +162,7 @@ mod wire; // lenient readers for vendor answers
 
 #[cfg(feature = "long-text")]
 pub use client::DEFAULT_LONG_CONCURRENCY;
-pub use client::{Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
+pub use client::{CallOptions, Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
 #[cfg(feature = "download")]
 pub use download::Downloaded;
 pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};

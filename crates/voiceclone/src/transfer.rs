@@ -119,16 +119,18 @@ pub(crate) async fn put(
         kind: OperationKind::Upload,
         idempotency_key: None,
     };
-    let timeout = t.timeout_override.unwrap_or(up.put_timeout);
+    let configured = t.timeout_override.unwrap_or(up.put_timeout);
     let http = up.transfer_client()?;
     let (offset, len) = range;
     tracing::debug!(target_url = %redacted(url), offset, len, "presigned PUT");
     run_with_retry(&t.retry, &info, t.sleeper.as_ref(), |attempt| async move {
-        let _permit = t.in_flight.acquire().await.map_err(|_| {
-            Error::new(ErrorKind::Transport)
-                .with_phase(Phase::NotSent)
-                .with_message("client is shutting down")
-        })?;
+        let _permit = t.permit().await?;
+        // Within a per-call timeout or deadline (`CallOptions`), the time left instead.
+        let timeout = match crate::client::time_left() {
+            Some(left) if left.is_zero() => return Err(crate::client::out_of_time()),
+            Some(left) => left,
+            None => configured,
+        };
         let (body, failure) = sample
             .stream(offset, len, md5.map(str::to_owned), up.progress.clone())
             .await?;

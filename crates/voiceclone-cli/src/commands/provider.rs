@@ -241,7 +241,8 @@ fn task_failed(id: &JobId, reason: Option<&str>) -> Failure {
         "task_failed",
         format!("task {id} failed: {reason}"),
     )
-    .with("job_id", id.as_str())
+    .with("job_id", id.to_string())
+    .with("vendor_id", id.as_str())
     .with("reason", reason)
 }
 

@@ -11,11 +11,20 @@ use crate::output::{Failure, Outcome, rfc3339, voice_json};
 /// Runs `tasks`.
 pub async fn run(client: &Client, args: &TasksArgs) -> Outcome {
     if let Some(TasksAction::Delete { job_id }) = &args.action {
-        let id = JobId::new(job_id.trim());
+        // The stored form (`vmeg:clone:<id>`, checked against this client's provider) or a
+        // bare vendor id.
+        let id: JobId = match job_id.trim().parse() {
+            Ok(id) => id,
+            Err(e) => {
+                let e: voiceclone::ParseError = e;
+                return Outcome::failed(Failure::usage(format!("JOB_ID: {}", e.reason())));
+            }
+        };
         return match client.delete_task(&id).await {
             Ok(()) => {
                 let mut o = Outcome::default();
-                o.set("job_id", id.as_str());
+                o.set("job_id", id.to_string());
+                o.set("vendor_id", id.as_str());
                 o.set("deleted", true);
                 o.line(format!("deleted task {id}"));
                 o
@@ -64,10 +73,12 @@ fn status_arg(s: &str) -> TaskStatus {
     }
 }
 
-/// One task in `--json`: exactly the fields the issue names.
+/// One task in `--json`: the fields issue 14 names, `job_id` in the stored form (typed when
+/// the vendor's `taskType` says clone or speech) and the vendor's own id beside it.
 pub fn task_json(t: &TaskSummary) -> Value {
     json!({
-        "job_id": t.id.as_str(),
+        "job_id": t.id.to_string(),
+        "vendor_id": t.id.as_str(),
         "kind": t.kind_str(),
         "vendor_type": t.vendor_type,
         "status": t.status.as_str(),

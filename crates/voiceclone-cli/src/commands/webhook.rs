@@ -55,7 +55,9 @@ fn verify_inner(args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Fai
                 WebhookPayload::Other(data) => {
                     if let Some(id) = data.task_id() {
                         o.line(format!("job: {id}"));
-                        o.set("job_id", id);
+                        // Of no known kind: the stored form is the vendor id itself.
+                        o.set("job_id", id.as_str());
+                        o.set("vendor_id", id);
                     }
                     o.set("data", data.parse::<Value>().unwrap_or(Value::Null));
                 }

@@ -95,6 +95,10 @@ impl Failure {
         if let Some(r) = e.retry_after() {
             f = f.with("retry_after_secs", r.as_secs_f64());
         }
+        // The id of the request that failed, to quote to the vendor's support (VMEG).
+        if let Some(r) = e.request_id() {
+            f = f.with("request_id", r);
+        }
         if let Some(step) = e.step() {
             f = f.with("step", step.name());
             if let voiceclone::UploadStep::PutPart(n) = step {
@@ -112,14 +116,16 @@ impl Failure {
                 .with("field", field.as_str())
                 .with("reason", reason.as_str()),
             ErrorKind::TaskFailed { job_id, reason } => f
-                .with("job_id", job_id.as_str())
+                .with("job_id", job_id.to_string())
+                .with("vendor_id", job_id.as_str())
                 .with("reason", reason.as_str()),
             ErrorKind::WaitTimedOut {
                 job_id,
                 last_status,
                 polls,
             } => f
-                .with("job_id", job_id.as_str())
+                .with("job_id", job_id.to_string())
+                .with("vendor_id", job_id.as_str())
                 .with("last_status", last_status.as_str())
                 .with("polls", *polls),
             ErrorKind::OutcomeUnknown {

@@ -36,7 +36,8 @@ fn opt_time(t: Option<SystemTime>) -> Value {
 /// JSON for a voice.
 pub fn voice_json(v: &Voice) -> Value {
     json!({
-        "voice_id": v.id.as_str(),
+        "voice_id": v.id.to_string(),
+        "vendor_id": v.id.as_str(),
         "name": v.name,
         "preview_url": v.preview_url.as_ref().map(|u| u.as_str()),
         "created_at": opt_time(v.created_at),
@@ -77,7 +78,10 @@ pub fn put_job<J: RenderJob>(o: &mut Outcome, job: &J) {
     let kind = J::KIND.as_str();
     o.set("provider", job.provider().as_str());
     o.set("kind", kind);
-    o.set("job_id", job.id().as_str());
+    // The stored form (`vmeg:clone:<id>`: what `status` / `wait` take without --kind) and
+    // the vendor's own id (what its console and support know).
+    o.set("job_id", job.id().to_string());
+    o.set("vendor_id", job.id().as_str());
     o.set("status", job.status().as_str());
     if let Some(s) = job.vendor_status() {
         o.set("vendor_status", s);
@@ -106,7 +110,10 @@ pub fn put_job<J: RenderJob>(o: &mut Outcome, job: &J) {
 
 /// Fills an outcome from a finished voice.
 pub fn put_voice(o: &mut Outcome, v: &Voice) {
-    o.set("voice_id", v.id.as_str());
+    // The stored form (for JimmyAI with its activation deadline: what `speak --voice`
+    // checks locally) and the vendor's own id.
+    o.set("voice_id", v.id.to_string());
+    o.set("voice_vendor_id", v.id.as_str());
     o.line(format!("voice: {}", v.id));
     if let Some(n) = &v.name {
         o.set("voice_name", n.as_str());

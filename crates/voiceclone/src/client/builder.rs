@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use super::{Client, DEFAULT_MAX_IN_FLIGHT, Inner};
+use super::{CallOptions, Client, DEFAULT_MAX_IN_FLIGHT, Inner};
 use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind};
 use crate::model::{Provider, UploadProgress};
@@ -328,6 +328,7 @@ impl ClientBuilder {
                 #[cfg(feature = "download")]
                 downloads: self.downloads,
             }),
+            options: CallOptions::default(),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! [`Client`]: one typed entry point over both providers.
 
 mod builder;
+mod options;
 
 use std::fmt;
 use std::path::Path;
@@ -12,7 +13,7 @@ use url::Url;
 use crate::error::{Error, ErrorKind};
 use crate::model::{
     AudioSource, CloneJob, CloneRequest, Job, JobId, JobKind, Provider, Speech, SpeechJob,
-    SpeechRequest, TaskStatus, Voice,
+    SpeechRequest, TaskStatus, Voice, VoiceId,
 };
 use crate::provider::Backend;
 use crate::secret::ApiKey;
@@ -23,6 +24,8 @@ use crate::webhook::{CompletionHub, WebhookEvent};
 pub use builder::ClientBuilder;
 #[cfg(feature = "long-text")]
 pub use long::DEFAULT_LONG_CONCURRENCY;
+pub use options::CallOptions;
+pub(crate) use options::{call_deadline, note_if_out_of_time, out_of_time, time_left};
 
 /// Default bound on HTTP requests in flight per client.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
@@ -32,6 +35,8 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// This handle's per-call options ([`Client::with_options`]).
+    options: CallOptions,
 }
 
 struct Inner {
@@ -56,6 +61,7 @@ impl fmt::Debug for Client {
             .field("retry", &t.retry)
             .field("timeout", &t.timeout_override)
             .field("max_in_flight", &t.in_flight.available_permits())
+            .field("options", &self.options)
             .finish()
     }
 }
@@ -76,17 +82,18 @@ macro_rules! traced {
             http_status = tracing::field::Empty,
             vendor_code = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
+            req_id = tracing::field::Empty,
         );
         traced!(@run $self, $op, span, $body)
     }};
     (@run $self:ident, $op:literal, $span:ident, $body:expr) => {{
         async {
             let started = std::time::Instant::now();
-            let result = $body.await.map_err(|e: Error| e.with_provider($self.provider()).with_operation_if_unset($op));
+            let result = $crate::client::options::scoped($self.options, $body).await.map_err(|e: Error| e.with_provider($self.provider()).with_operation_if_unset($op));
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match &result {
                 Ok(_) => tracing::info!(total_ms = ms, "ok"),
-                Err(e) => tracing::info!(total_ms = ms, error_kind = e.kind().as_str(), http_status = e.http_status(), vendor_code = e.vendor_code(), "failed: {}", e.kind()),
+                Err(e) => tracing::info!(total_ms = ms, error_kind = e.kind().as_str(), http_status = e.http_status(), vendor_code = e.vendor_code(), request_id = e.request_id(), "failed: {}", e.kind()),
             }
             result
         }
@@ -157,6 +164,9 @@ impl Client {
         Fut: std::future::Future<Output = Result<J, Error>>,
     {
         let sleeper = self.t().sleeper.as_ref();
+        // Within a per-call timeout or deadline (`CallOptions`), the wait's deadline is cut
+        // to the time the call has left: it ends with `WaitTimedOut`, the last status kept.
+        let policy = &*options::cap_wait(policy);
         let job = match &self.inner.hub {
             Some(hub) => wait_with_hub(hub, policy, sleeper, id, poll).await?,
             None => poll_until_terminal(policy, sleeper, id, poll, J::status).await?,
@@ -279,22 +289,44 @@ impl Client {
         traced!(self, "list_voices", self.b().list_voices(self.t()))
     }
 
-    /// Renames a cloned voice (VMEG only).
-    pub async fn rename_voice(&self, voice_id: &str, name: &str) -> Result<(), Error> {
-        traced!(
-            self,
-            "rename_voice",
-            self.b().rename_voice(self.t(), voice_id, name)
-        )
+    /// Renames a cloned voice (VMEG only). `voice_id` is a typed [`VoiceId`] (a [`Voice`]'s
+    /// id, or one parsed from its stored form) or a bare vendor id (`"cv_..."`); a voice of
+    /// the other provider is `InvalidInput` (field `voice_id`) before sending.
+    ///
+    /// ```no_run
+    /// # async fn run(client: voiceclone::Client, voice: voiceclone::Voice) -> Result<(), voiceclone::Error> {
+    /// client.rename_voice(&voice.id, "Narrator").await?;
+    /// client.rename_voice("cv_123", "Narrator").await?; // a bare id from elsewhere
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn rename_voice(
+        &self,
+        voice_id: impl Into<VoiceId>,
+        name: &str,
+    ) -> Result<(), Error> {
+        let voice_id = voice_id.into();
+        traced!(self, "rename_voice", async {
+            self.check_voice(&voice_id)?;
+            self.b()
+                .rename_voice(self.t(), voice_id.as_str(), name)
+                .await
+        })
     }
 
-    /// Deletes a cloned voice (VMEG only; a logical delete).
-    pub async fn delete_voice(&self, voice_id: &str) -> Result<(), Error> {
-        traced!(
-            self,
-            "delete_voice",
-            self.b().delete_voice(self.t(), voice_id)
-        )
+    /// Deletes a cloned voice (VMEG only; a logical delete). `voice_id` as for
+    /// [`Client::rename_voice`].
+    pub async fn delete_voice(&self, voice_id: impl Into<VoiceId>) -> Result<(), Error> {
+        let voice_id = voice_id.into();
+        traced!(self, "delete_voice", async {
+            self.check_voice(&voice_id)?;
+            self.b().delete_voice(self.t(), voice_id.as_str()).await
+        })
+    }
+
+    /// `InvalidInput` (field `voice_id`) for a voice of the other provider: nothing is sent.
+    fn check_voice(&self, id: &VoiceId) -> Result<(), Error> {
+        id.check("voice_id", self.provider(), std::time::SystemTime::now())
     }
 
     /// Uploads a local recording and returns the URL to clone it from: JimmyAI
@@ -327,6 +359,7 @@ fn poll_span() -> tracing::Span {
         http_status = tracing::field::Empty,
         vendor_code = tracing::field::Empty,
         latency_ms = tracing::field::Empty,
+        req_id = tracing::field::Empty,
     )
 }
 

@@ -37,6 +37,9 @@ impl fmt::Debug for Error {
         if let Some(n) = &i.note {
             d.field("note", n);
         }
+        if let Some(r) = &i.request_id {
+            d.field("request_id", &r.as_str());
+        }
         d.finish()
     }
 }
@@ -72,6 +75,9 @@ impl fmt::Display for Error {
         // to send the same key again (still readable as `Error::retry_after`).
         if let Some(r) = i.retry_after.filter(|_| i.kind != ErrorKind::Conflict) {
             details.push(format!("retry after {:.1}s", r.as_secs_f64()));
+        }
+        if let Some(r) = &i.request_id {
+            details.push(format!("request id {r}"));
         }
         if !details.is_empty() {
             write!(f, " ({})", details.join(", "))?;

@@ -68,6 +68,8 @@ struct Inner {
     step: Option<UploadStep>,
     /// What this crate adds to explain the failure (an UNKNOWN vendor fact, say).
     note: Option<String>,
+    /// The request id of the attempt that produced this error (VMEG `req_id`).
+    request_id: Option<crate::transport::RequestId>,
 }
 
 impl Error {
@@ -92,6 +94,7 @@ impl Error {
             cause: None,
             step: None,
             note: None,
+            request_id: None,
         }))
     }
 
@@ -186,6 +189,28 @@ impl Error {
     /// material URLs as clone audio (an undocumented fact).
     pub fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
+    }
+
+    /// The request id of the attempt that produced this error, to quote to the vendor's
+    /// support: VMEG calls send one per attempt (`req_id`, a fresh random 32-hex-digit id for
+    /// every attempt, retries included). `None` for JimmyAI (it takes none), and for errors
+    /// no request of which can have reached the vendor (refused before sending, a failed
+    /// connect) or that no single request produced (a wait that ran out, a failed task).
+    ///
+    /// ```
+    /// # async fn run(client: voiceclone::Client, id: voiceclone::JobId) {
+    /// if let Err(e) = client.clone_status(&id).await {
+    ///     eprintln!("{e}; quote request id {:?} to support", e.request_id());
+    /// }
+    /// # }
+    /// ```
+    pub fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_ref().map(|r| r.as_str())
+    }
+
+    pub(crate) fn with_request_id(mut self, id: crate::transport::RequestId) -> Self {
+        self.0.request_id = Some(id);
+        self
     }
 
     /// Records the failed step (the first one recorded is kept).

@@ -141,12 +141,25 @@ where
                         return Err(give_up(err));
                     }
                 }
+                // A per-call timeout or deadline (`CallOptions`): no retry after it.
+                if let Some(left) = crate::client::time_left()
+                    && delay >= left
+                {
+                    tracing::debug!(
+                        operation = call.operation,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+                        "the call's timeout leaves no time for this retry"
+                    );
+                    return Err(give_up(err));
+                }
                 tracing::info!(
                     provider = %call.provider,
                     operation = call.operation,
                     attempt = n,
                     http_status = err.http_status(),
                     vendor_code = err.vendor_code(),
+                    request_id = err.request_id(),
                     delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                     "retrying after a transient failure: {}",
                     err.kind()

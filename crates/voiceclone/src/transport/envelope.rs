@@ -76,6 +76,9 @@ pub(crate) struct Dialect {
     /// Whether its business codes in 400..=599 mirror HTTP statuses (so a code inside an
     /// HTTP 200 classifies like that status for retries).
     pub(crate) codes_are_http_statuses: bool,
+    /// Whether its requests carry a request id of ours (VMEG's `req_id`, api-facts A5):
+    /// then each attempt's id is recorded in its span and on its error.
+    pub(crate) request_ids: bool,
 }
 
 /// The start of a body that is not an envelope (a gateway's HTML page, say), for the error

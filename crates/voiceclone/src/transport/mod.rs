@@ -8,10 +8,12 @@
 //! headers and body, and is classified here exactly as a 200 carrying the same envelope.
 
 mod envelope;
+mod request_id;
 mod summary;
 
 pub(crate) use envelope::{Dialect, error_for_code};
 use envelope::{RawResponse, decode_data, decode_envelope};
+pub(crate) use request_id::RequestId;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -127,7 +129,8 @@ pub(crate) type TaskIdOf<D> = fn(&D) -> Option<&str>;
 type GenResult<E> = Result<ResponseValue<E>, GenError<()>>;
 
 impl Transport {
-    /// Runs `call` (one generated method call per attempt) with retries, applies the envelope
+    /// Runs `call` (one generated method call per attempt, given that attempt's own
+    /// [`RequestId`] to send where the vendor takes one) with retries, applies the envelope
     /// rule and returns `data`. With `task_id`, an answer that names no usable task id (a
     /// write we cannot turn into a job) fails as unreadable, which the retry table makes an
     /// `OutcomeUnknown`, never a resend.
@@ -143,7 +146,7 @@ impl Transport {
     where
         E: Envelope + Send + 'a,
         E::Data: Send + 'a,
-        F: Fn() -> Fut + Send + Sync + 'a,
+        F: Fn(RequestId) -> Fut + Send + Sync + 'a,
         Fut: Future<Output = GenResult<E>> + Send + 'a,
     {
         Box::pin(async move {
@@ -162,14 +165,29 @@ impl Transport {
                     // Held until the answer is decoded, not just read: hyper hands the connection
                     // back to its pool a moment after the body ends, and a queued request that
                     // got the permit sooner would find no idle connection and dial a new one.
-                    let _permit = self.in_flight.acquire().await.map_err(|_| {
-                        Error::new(ErrorKind::Transport)
-                            .with_phase(Phase::NotSent)
-                            .with_message("client is shutting down")
-                    })?;
+                    let _permit = self.permit().await?;
+                    let req_id = RequestId::new();
                     // Boxed where it is made: the generated call's future (over a kilobyte)
                     // is then moved as a pointer, not copied from future to future.
-                    let data = self.attempt::<E, _>(attempt, Box::pin(send())).await?;
+                    let generated = Box::pin(send(req_id));
+                    // Within a per-call budget (`CallOptions`), the request gets the time
+                    // left as its timeout: it fails as a timed-out request (for a write,
+                    // `OutcomeUnknown` with its key), never dropped by an outer timer.
+                    let data = match crate::client::time_left() {
+                        None => self.attempt::<E, _>(attempt, req_id, generated).await,
+                        Some(left) if left.is_zero() => Err(crate::client::out_of_time()),
+                        Some(left) => {
+                            let generated =
+                                client_glue::hooks::with_request_timeout(left, generated);
+                            self.attempt::<E, _>(attempt, req_id, generated)
+                                .await
+                                .map_err(crate::client::note_if_out_of_time)
+                        }
+                    };
+                    let data = match data {
+                        Ok(data) => data,
+                        Err(e) => return Err(self.with_request_id(e, req_id)),
+                    };
                     if let Some(id_of) = task_id
                         && data
                             .as_ref()
@@ -177,10 +195,11 @@ impl Transport {
                             .and_then(|id| usable_id(Some(id)))
                             .is_none()
                     {
-                        return Err(Error::new(ErrorKind::InvalidResponse)
+                        let e = Error::new(ErrorKind::InvalidResponse)
                             .with_provider(self.provider)
                             .with_http_status(200)
-                            .with_message("the answer names no usable task id"));
+                            .with_message("the answer names no usable task id");
+                        return Err(self.with_request_id(e, req_id));
                     }
                     Ok(data)
                 },
@@ -194,15 +213,48 @@ impl Transport {
         })
     }
 
+    /// An in-flight slot; within a per-call budget, waited for only while time is left.
+    pub(crate) async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        let closed = |_| {
+            Error::new(ErrorKind::Transport)
+                .with_phase(Phase::NotSent)
+                .with_message("client is shutting down")
+        };
+        match crate::client::call_deadline() {
+            None => self.in_flight.acquire().await.map_err(closed),
+            Some(deadline) => {
+                match tokio::time::timeout_at(deadline, self.in_flight.acquire()).await {
+                    Ok(permit) => permit.map_err(closed),
+                    // Nothing was sent: queued behind other requests until the time was up.
+                    Err(_) => Err(crate::client::out_of_time()),
+                }
+            }
+        }
+    }
+
+    /// The attempt's request id on its error, when this vendor was sent one and the request
+    /// may have reached it (an id the vendor never saw is no use to its support).
+    fn with_request_id(&self, e: Error, req_id: RequestId) -> Error {
+        if self.dialect.request_ids && e.phase() != Phase::NotSent {
+            e.with_request_id(req_id)
+        } else {
+            e
+        }
+    }
+
     /// One attempt (the caller holds an in-flight permit): the generated call, then the
     /// envelope rule.
     async fn attempt<E: Envelope, Fut: Future<Output = GenResult<E>>>(
         &self,
         attempt: u32,
+        req_id: RequestId,
         generated: Fut,
     ) -> Result<Option<E::Data>, Error> {
         let span = tracing::Span::current();
         span.record("attempt", attempt);
+        if self.dialect.request_ids {
+            span.record("req_id", req_id.as_str());
+        }
         let started = Instant::now();
         // The generated client scrubs every string of the answer as it decodes it: its
         // config carries the key's text filter (`provider::Connect::config`).

@@ -6,7 +6,7 @@ use jimmyai_client::types;
 
 use super::results::{bad_answer, clone_job, speech_job, task_id, text};
 use super::rules;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind, Phase};
 use crate::model::{
     CloneJob, CloneRequest, JobId, JobKind, Provider, SpeechJob, SpeechRequest, SubtitleMode,
     VoiceId, wrong_kind,
@@ -90,7 +90,7 @@ pub(crate) async fn clone_voice(
         free_text: FREE_TEXT,
     };
     let task = t
-        .send(call, Some(task_id), || c.create_clone(&body))
+        .send(call, Some(task_id), |_| c.create_clone(&body))
         .await?;
     task.as_ref()
         .and_then(|task| clone_job(task, None))
@@ -140,7 +140,7 @@ pub(crate) async fn synthesize(
         free_text: FREE_TEXT,
     };
     let task = t
-        .send(call, Some(task_id), || c.create_audio(&body))
+        .send(call, Some(task_id), |_| c.create_audio(&body))
         .await?;
     let job = task
         .as_ref()
@@ -190,9 +190,28 @@ async fn task(
         body: None,
         free_text: &[],
     };
-    t.send(call, None, || c.get_audio_task(id.as_str()))
-        .await?
+    t.send(call, None, |_| c.get_audio_task(id.as_str()))
+        .await
+        .map_err(|e| unknown_id_or_invalid(e, id))?
         .ok_or_else(|| bad_answer("the answer has no task"))
+}
+
+/// JimmyAI does not document its answer to an unknown task id (api-facts B6): a refusal of
+/// `GET audios/{id}` names the id and says it is unknown or the request invalid. The kind
+/// stays what the answer said: `NotFound` only for an HTTP 404, the vendor's own "not
+/// found"; its business codes (20002, say) stay `InvalidRequest` or `Vendor`.
+fn unknown_id_or_invalid(e: Error, id: &JobId) -> Error {
+    match e.kind() {
+        ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Vendor
+            if e.phase() == Phase::Answered =>
+        {
+            let id = id.as_str();
+            e.with_note(format!(
+                "task id {id:?}: unknown id or invalid request (JimmyAI does not document how it answers an unknown task id); check that it is a JimmyAI task id of this API key"
+            ))
+        }
+        _ => e,
+    }
 }
 
 pub(crate) async fn clone_status(

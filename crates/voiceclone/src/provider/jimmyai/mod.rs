@@ -38,6 +38,7 @@ pub(crate) const FACTS: Facts = Facts {
         success_code: 20000,
         kind_for_code,
         codes_are_http_statuses: false,
+        request_ids: false,
     },
     set_engine: |req, engine| Ok(req.sound_version(engine.parse()?)),
     // The vendor says "poll every 5-10 s": 5 s growing by 1.25x to 10 s, 15 min deadline.

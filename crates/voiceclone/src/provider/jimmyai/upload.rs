@@ -143,7 +143,7 @@ async fn send(
         free_text: &[],
     };
     let up = t
-        .send(call, None, || upload_once(c, sample, progress.cloned()))
+        .send(call, None, |_| upload_once(c, sample, progress.cloned()))
         .await
         .map_err(|e| local_failure(e).with_step(UploadStep::UploadFile))?;
     let url = up.as_ref().and_then(|u| text(u.url.as_ref()));

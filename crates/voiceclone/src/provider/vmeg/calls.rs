@@ -10,7 +10,7 @@ use super::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
 use crate::error::Error;
 use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, TaskStatus};
 use crate::retry::OperationKind;
-use crate::transport::{Call, Transport, envelopes};
+use crate::transport::{Call, RequestId, Transport, envelopes};
 use crate::wire::usable_id;
 
 /// Request fields holding the caller's free text: summarized, never quoted.
@@ -154,8 +154,12 @@ pub(crate) async fn clone_voice(
         let summary = || serde_json::to_value(&body).ok();
         let call = create_call("clone_voice", "clone_voice_create_sync", &key, &summary);
         let result = t
-            .send(call, Some(clone_task_id), || {
-                c.clone_voice_create_sync(None, &header, &body)
+            .send(call, Some(clone_task_id), |rid: RequestId| {
+                let (header, body) = (&header, &body);
+                async move {
+                    c.clone_voice_create_sync(Some(rid.as_str()), header, body)
+                        .await
+                }
             })
             .await?;
         let mut job = result
@@ -179,8 +183,12 @@ pub(crate) async fn clone_voice(
         let summary = || serde_json::to_value(&body).ok();
         let call = create_call("clone_voice", "clone_voice_create_async", &key, &summary);
         let accepted = t
-            .send(call, Some(accepted_task_id), || {
-                c.clone_voice_create_async(None, &header, &body)
+            .send(call, Some(accepted_task_id), |rid: RequestId| {
+                let (header, body) = (&header, &body);
+                async move {
+                    c.clone_voice_create_async(Some(rid.as_str()), header, body)
+                        .await
+                }
             })
             .await?;
         let mut job = CloneJob::new(
@@ -237,8 +245,9 @@ pub(crate) async fn synthesize(
         let summary = || serde_json::to_value(&body).ok();
         let call = create_call("synthesize", "tts_create_sync", &key, &summary);
         let result = t
-            .send(call, Some(tts_task_id), || {
-                c.tts_create_sync(None, &header, &body)
+            .send(call, Some(tts_task_id), |rid: RequestId| {
+                let (header, body) = (&header, &body);
+                async move { c.tts_create_sync(Some(rid.as_str()), header, body).await }
             })
             .await?;
         result
@@ -258,8 +267,9 @@ pub(crate) async fn synthesize(
         let summary = || serde_json::to_value(&body).ok();
         let call = create_call("synthesize", "tts_create_async", &key, &summary);
         let accepted = t
-            .send(call, Some(accepted_task_id), || {
-                c.tts_create_async(None, &header, &body)
+            .send(call, Some(accepted_task_id), |rid: RequestId| {
+                let (header, body) = (&header, &body);
+                async move { c.tts_create_async(Some(rid.as_str()), header, body).await }
             })
             .await?;
         let mut job = SpeechJob::new(

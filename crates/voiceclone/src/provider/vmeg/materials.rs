@@ -38,7 +38,7 @@ use crate::model::{AudioSource, CloneJob, CloneRequest, Provider};
 use crate::retry::OperationKind;
 use crate::sample::LocalSample;
 use crate::transfer::{self, Uploads};
-use crate::transport::{Call, Transport, envelopes};
+use crate::transport::{Call, RequestId, Transport, envelopes};
 use crate::wire::parse_url;
 
 envelopes! {
@@ -183,9 +183,17 @@ async fn gen_upload_url(
     let body = &body;
     fresh_key_on_conflict(|key| async move {
         let header = key_header(&key)?;
-        t.send(call("material_gen_upload_url", &key), None, || {
-            c.material_gen_upload_url(None, &header, body)
-        })
+        t.send(
+            call("material_gen_upload_url", &key),
+            None,
+            |rid: RequestId| {
+                let header = &header;
+                async move {
+                    c.material_gen_upload_url(Some(rid.as_str()), header, body)
+                        .await
+                }
+            },
+        )
         .await
     })
     .await
@@ -244,9 +252,17 @@ async fn single(
     let key = new_key();
     let header = key_header(&key)?;
     let completed = t
-        .send(call("material_upload_complete", &key), None, || {
-            c.material_upload_complete(None, &header, &body)
-        })
+        .send(
+            call("material_upload_complete", &key),
+            None,
+            |rid: RequestId| {
+                let (header, body) = (&header, &body);
+                async move {
+                    c.material_upload_complete(Some(rid.as_str()), header, body)
+                        .await
+                }
+            },
+        )
         .await
         .map_err(|e| e.with_step(step));
     match completed {
@@ -290,9 +306,17 @@ async fn multipart(
     let body = &body;
     let data = fresh_key_on_conflict(|key| async move {
         let header = key_header(&key)?;
-        t.send(call("material_multipart_initiate", &key), None, || {
-            c.material_multipart_initiate(None, &header, body)
-        })
+        t.send(
+            call("material_multipart_initiate", &key),
+            None,
+            |rid: RequestId| {
+                let header = &header;
+                async move {
+                    c.material_multipart_initiate(Some(rid.as_str()), header, body)
+                        .await
+                }
+            },
+        )
         .await
     })
     .await
@@ -371,9 +395,17 @@ async fn parts(
         upload_id: Some(s.upload_id.clone()),
     };
     let completed = t
-        .send(call("material_multipart_complete", &key), None, || {
-            c.material_multipart_complete(None, &header, &body)
-        })
+        .send(
+            call("material_multipart_complete", &key),
+            None,
+            |rid: RequestId| {
+                let (header, body) = (&header, &body);
+                async move {
+                    c.material_multipart_complete(Some(rid.as_str()), header, body)
+                        .await
+                }
+            },
+        )
         .await
         .map_err(|e| e.with_step(step));
     match completed {
@@ -406,9 +438,17 @@ async fn presign(
     let body = &body;
     let data = fresh_key_on_conflict(|key| async move {
         let header = key_header(&key)?;
-        t.send(call("material_multipart_presign", &key), None, || {
-            c.material_multipart_presign(None, &header, body)
-        })
+        t.send(
+            call("material_multipart_presign", &key),
+            None,
+            |rid: RequestId| {
+                let header = &header;
+                async move {
+                    c.material_multipart_presign(Some(rid.as_str()), header, body)
+                        .await
+                }
+            },
+        )
         .await
     })
     .await
@@ -442,9 +482,17 @@ async fn abort(t: &Transport, c: &vmeg_client::Client, s: &Session) {
         upload_id: Some(s.upload_id.clone()),
     };
     let aborted = t
-        .send(call("material_multipart_abort", &key), None, || {
-            c.material_multipart_abort(None, &header, &body)
-        })
+        .send(
+            call("material_multipart_abort", &key),
+            None,
+            |rid: RequestId| {
+                let (header, body) = (&header, &body);
+                async move {
+                    c.material_multipart_abort(Some(rid.as_str()), header, body)
+                        .await
+                }
+            },
+        )
         .await;
     if let Err(e) = aborted {
         tracing::warn!(error = %e.kind(), "could not abort the multipart upload; VMEG may keep its parts");

@@ -45,6 +45,7 @@ pub(crate) const FACTS: Facts = Facts {
         success_code: 200,
         kind_for_code,
         codes_are_http_statuses: true,
+        request_ids: true,
     },
     set_engine: |req, engine| Ok(req.vmeg_engine(engine.parse()?)),
     // No vendor guidance: 2 s growing by 1.5x to 10 s, 10 min deadline (a clone or a short

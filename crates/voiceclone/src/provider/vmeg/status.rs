@@ -8,7 +8,7 @@ use super::results::{clone_job, map_status, speech_job, text};
 use crate::error::{Error, ErrorKind};
 use crate::model::{CloneJob, Job, JobId, JobKind, Provider, SpeechJob, TaskStatus, wrong_kind};
 use crate::retry::OperationKind;
-use crate::transport::{Call, Transport};
+use crate::transport::{Call, RequestId, Transport};
 use crate::validate;
 use crate::wire::lenient_string;
 
@@ -75,7 +75,9 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
         free_text: &[],
     };
     let d = t
-        .send(call, None, || c.tasks_detail(None, id.as_str()))
+        .send(call, None, |rid: RequestId| async move {
+            c.tasks_detail(Some(rid.as_str()), id.as_str()).await
+        })
         .await?
         .ok_or_else(|| {
             Error::new(ErrorKind::InvalidResponse)

@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::model::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskDetail, TaskSummary, Voice};
 use crate::provider::paging::Page;
 use crate::retry::OperationKind;
-use crate::transport::{Call, Transport, envelopes};
+use crate::transport::{Call, RequestId, Transport, envelopes};
 use crate::validate;
 use crate::wire::{parse_url, usable_id};
 
@@ -83,8 +83,15 @@ pub(crate) async fn tasks_page(
     };
     let task_type = kind.map(vendor_type);
     let data = t
-        .send(call, None, || {
-            c.tasks_list(Some(page), Some(LIST_PAGE_SIZE), None, None, task_type)
+        .send(call, None, |rid: RequestId| async move {
+            c.tasks_list(
+                Some(page),
+                Some(LIST_PAGE_SIZE),
+                Some(rid.as_str()),
+                None,
+                task_type,
+            )
+            .await
         })
         .await?
         .unwrap_or_default();
@@ -112,7 +119,9 @@ pub(crate) async fn task(
         free_text: &[],
     };
     let d = t
-        .send(call, None, || c.tasks_detail(None, id.as_str()))
+        .send(call, None, |rid: RequestId| async move {
+            c.tasks_detail(Some(rid.as_str()), id.as_str()).await
+        })
         .await?
         .ok_or_else(|| {
             Error::new(ErrorKind::InvalidResponse)
@@ -187,8 +196,11 @@ pub(crate) async fn delete_task(
         body: None,
         free_text: &[],
     };
-    t.send(call, None, || c.tasks_delete(None, &header, &body))
-        .await?;
+    t.send(call, None, |rid: RequestId| {
+        let (header, body) = (&header, &body);
+        async move { c.tasks_delete(Some(rid.as_str()), header, body).await }
+    })
+    .await?;
     Ok(())
 }
 
@@ -253,8 +265,12 @@ pub(crate) async fn voices_page(
             free_text: &[],
         };
         let data = t
-            .send(call, None, || {
-                c.voice_basic_list(None, Some(&header), &body)
+            .send(call, None, |rid: RequestId| {
+                let (header, body) = (&header, &body);
+                async move {
+                    c.voice_basic_list(Some(rid.as_str()), Some(header), body)
+                        .await
+                }
             })
             .await?
             .unwrap_or_default();
@@ -280,8 +296,12 @@ pub(crate) async fn voices_page(
         free_text: &[],
     };
     let data = t
-        .send(call, None, || {
-            c.voice_clone_list(None, Some(&header), &body)
+        .send(call, None, |rid: RequestId| {
+            let (header, body) = (&header, &body);
+            async move {
+                c.voice_clone_list(Some(rid.as_str()), Some(header), body)
+                    .await
+            }
         })
         .await?
         .unwrap_or_default();

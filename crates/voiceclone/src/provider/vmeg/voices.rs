@@ -10,7 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::model::{JobId, Provider, Voice};
 use crate::provider::paging::walk;
 use crate::retry::OperationKind;
-use crate::transport::{Call, Transport};
+use crate::transport::{Call, RequestId, Transport};
 use crate::validate;
 
 /// The cloned voices, every page (no cap: see `provider::paging`), as a stream.
@@ -86,8 +86,11 @@ pub(crate) async fn rename_voice(
         body: None,
         free_text: &[],
     };
-    t.send(call, None, || c.voice_clone_update(None, &header, &body))
-        .await?;
+    t.send(call, None, |rid: RequestId| {
+        let (header, body) = (&header, &body);
+        async move { c.voice_clone_update(Some(rid.as_str()), header, body).await }
+    })
+    .await?;
     Ok(())
 }
 
@@ -110,7 +113,10 @@ pub(crate) async fn delete_voice(
         body: None,
         free_text: &[],
     };
-    t.send(call, None, || c.voice_clone_delete(None, &header, &body))
-        .await?;
+    t.send(call, None, |rid: RequestId| {
+        let (header, body) = (&header, &body);
+        async move { c.voice_clone_delete(Some(rid.as_str()), header, body).await }
+    })
+    .await?;
     Ok(())
 }

@@ -1,0 +1,231 @@
+//! Per-call options ([`CallOptions`]): a timeout or a deadline for one call, given through a
+//! handle ([`Client::with_options`], [`Client::with_timeout`]) with the same methods.
+//!
+//! Why not `tokio::time::timeout(d, client.clone_voice(..))`: a timer around the call drops
+//! the call's future when it fires, and with it what the call knew. A write that was sent
+//! and then cut off that way ends as a bare `Elapsed`: no idempotency key, no submit time, no
+//! "the outcome is unknown, do not resend". The options here bound the call from inside
+//! instead: each HTTP attempt gets the time left as its request timeout, retries are made
+//! only while time is left, a wait's deadline is cut to it. A call that runs out of time
+//! therefore fails exactly as one whose request timed out: a write with `OutcomeUnknown`
+//! (idempotency key, submit time, request summary), a read with `Timeout`, a wait with
+//! `WaitTimedOut` (last status seen).
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::Client;
+use crate::error::{Error, ErrorKind, Phase};
+use crate::wait::WaitPolicy;
+
+/// Options for the calls made through one handle: see [`Client::with_options`].
+///
+/// ```
+/// use std::time::Duration;
+/// use voiceclone::CallOptions;
+///
+/// let opts = CallOptions::new().timeout(Duration::from_secs(20));
+/// assert_eq!(opts.get_timeout(), Some(Duration::from_secs(20)));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+impl CallOptions {
+    /// No options: the client's own timeouts and retry policy, a wait's own deadline.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Each call must end within `timeout` of its start, every attempt, retry sleep and (for
+    /// a wait) poll included. Each HTTP attempt gets the time left as its request timeout,
+    /// replacing the client's per-request timeouts for this call (longer or shorter), and no
+    /// retry is made that would start after the time is up. A wait's deadline is cut to it.
+    /// `ZERO` sends nothing: the call fails with `Timeout`, nothing sent.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Each call must end by `deadline` (a request deadline handed down by a caller, say);
+    /// otherwise as [`CallOptions::timeout`] (both set: whichever comes first). A deadline
+    /// already past sends nothing.
+    #[must_use]
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The timeout set, if any.
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The deadline set, if any.
+    pub fn get_deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The time a call starting now may take: the earlier of the timeout and the deadline.
+    fn budget(&self) -> Option<Duration> {
+        let until_deadline = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        match (self.timeout, until_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl Client {
+    /// A handle to this client whose calls use `options` (a timeout, a deadline): the same
+    /// methods, the same connection pool, in-flight bound and configuration; cheap (a clone
+    /// of the client plus the options). Calls on `self` are unaffected.
+    ///
+    /// ```no_run
+    /// # async fn run(client: voiceclone::Client, req: voiceclone::CloneRequest) -> Result<(), voiceclone::Error> {
+    /// use std::time::Duration;
+    /// use voiceclone::{CallOptions, ErrorKind, ReconcileQuery};
+    ///
+    /// let quick = client.with_options(CallOptions::new().timeout(Duration::from_secs(10)));
+    /// match quick.clone_voice(&req).await {
+    ///     Ok(job) => println!("submitted {}", job.id),
+    ///     // Out of time after sending: the key and submit time to find the task by.
+    ///     Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => {
+    ///         let found = client.reconcile(&ReconcileQuery::from_error(&e)?).await?;
+    ///         println!("{found:?}");
+    ///     }
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_options(&self, options: CallOptions) -> Client {
+        Client {
+            inner: std::sync::Arc::clone(&self.inner),
+            options,
+        }
+    }
+
+    /// [`Client::with_options`] with only a timeout: each call through the handle must end
+    /// within `timeout` (see [`CallOptions::timeout`]).
+    #[must_use]
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        self.with_options(self.options.timeout(timeout))
+    }
+
+    /// The options this handle's calls use.
+    pub fn options(&self) -> CallOptions {
+        self.options
+    }
+}
+
+tokio::task_local! {
+    /// The deadline of the call being made (tokio's clock, so that a paused test clock and
+    /// the request timers agree).
+    static CALL_DEADLINE: tokio::time::Instant;
+}
+
+/// Runs one call (`fut`) under `options`: with a budget, every request inside it is bounded
+/// by the time left. A call made inside another keeps the earlier deadline.
+pub(crate) async fn scoped<F: Future>(options: CallOptions, fut: F) -> F::Output {
+    let Some(budget) = options.budget() else {
+        return fut.await;
+    };
+    let Some(mine) = tokio::time::Instant::now().checked_add(budget.min(FAR_FUTURE)) else {
+        return fut.await;
+    };
+    let deadline = match call_deadline() {
+        Some(outer) => outer.min(mine),
+        None => mine,
+    };
+    CALL_DEADLINE.scope(deadline, fut).await
+}
+
+/// A budget too far away to matter (longer ones are read as this).
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The deadline of the call being made, if it has one.
+pub(crate) fn call_deadline() -> Option<tokio::time::Instant> {
+    CALL_DEADLINE.try_with(|d| *d).ok()
+}
+
+/// The time the call being made has left (`None`: no per-call budget).
+pub(crate) fn time_left() -> Option<Duration> {
+    call_deadline().map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
+}
+
+/// The error for a request the call had no time left to send.
+pub(crate) fn out_of_time() -> Error {
+    Error::new(ErrorKind::Timeout)
+        .with_phase(Phase::NotSent)
+        .with_message(
+            "the call's timeout or deadline (CallOptions) had passed; this request was not sent",
+        )
+}
+
+/// A request that timed out when it had only the call's time left: says so.
+pub(crate) fn note_if_out_of_time(e: Error) -> Error {
+    if e.kind() == &ErrorKind::Timeout && e.note().is_none() {
+        e.with_note("the call's timeout or deadline (CallOptions) ran out during this request")
+    } else {
+        e
+    }
+}
+
+/// `policy` with its deadline cut to the time the call has left.
+pub(crate) fn cap_wait(policy: &WaitPolicy) -> std::borrow::Cow<'_, WaitPolicy> {
+    match time_left() {
+        Some(left) if policy.deadline.is_none_or(|d| d > left) => {
+            std::borrow::Cow::Owned(policy.clone().with_deadline(Some(left)))
+        }
+        _ => std::borrow::Cow::Borrowed(policy),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_budget_is_the_earlier_of_timeout_and_deadline() {
+        assert_eq!(CallOptions::new().budget(), None);
+        let t = CallOptions::new().timeout(Duration::from_secs(5));
+        assert_eq!(t.budget(), Some(Duration::from_secs(5)));
+        let past = CallOptions::new()
+            .timeout(Duration::from_secs(5))
+            .deadline(Instant::now());
+        assert_eq!(past.budget(), Some(Duration::ZERO));
+        let far = CallOptions::new()
+            .timeout(Duration::from_secs(5))
+            .deadline(Instant::now() + Duration::from_secs(3600));
+        assert_eq!(far.budget(), Some(Duration::from_secs(5)));
+    }
+
+    #[tokio::test]
+    async fn a_nested_call_keeps_the_earlier_deadline() {
+        assert_eq!(time_left(), None);
+        let outer = CallOptions::new().timeout(Duration::from_secs(1));
+        let inner = CallOptions::new().timeout(Duration::from_secs(60));
+        let left = scoped(outer, scoped(inner, async { time_left() })).await;
+        assert!(left.unwrap() <= Duration::from_secs(1));
+        let left = scoped(CallOptions::new().timeout(Duration::MAX), async {
+            time_left()
+        })
+        .await;
+        assert!(left.unwrap() > Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_wait_deadline_is_cut_to_the_time_left_only_inside_a_call() {
+        let p = WaitPolicy::default().with_deadline(Some(Duration::from_secs(600)));
+        assert_eq!(cap_wait(&p).deadline, Some(Duration::from_secs(600)));
+    }
+}

@@ -1,0 +1,220 @@
+//! Issue 14 point 6: a per-call timeout and deadline (`Client::with_timeout`,
+//! `Client::with_options`) that bound the call from inside: a write out of time keeps
+//! everything an `OutcomeUnknown` carries, a read fails as a timed-out request, no retry
+//! starts after the time is up, a wait ends with `WaitTimedOut` and its last status.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use voiceclone::{
+    CallOptions, Client, CloneRequest, ErrorKind, JobId, JobKind, Phase, Provider,
+    RecordingSleeper, RetryPolicy, TaskStatus, WaitPolicy,
+};
+use voiceclone_sim::{SimConfig, Simulator};
+use workspace_tests::scripted::{Scripted, Step};
+
+const KEY: &str = "zz-9q8w7e6r5t4";
+
+fn client(base: &str, provider: Provider) -> Client {
+    Client::builder(provider)
+        .api_key(KEY)
+        .base_url(base)
+        .sleeper(Arc::new(RecordingSleeper::new()))
+        .build()
+        .unwrap()
+}
+
+fn clone_req() -> CloneRequest {
+    CloneRequest::new("https://cdn.example.com/s.wav")
+        .name("n")
+        .language("en-US")
+        .idempotency_key("key-options-1")
+}
+
+fn req_id_of(query: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "req_id")
+        .map(|(_, v)| v.into_owned())
+}
+
+fn detail(status: &str) -> serde_json::Value {
+    json!({"code": 200, "message": "", "data": {"taskId": "t-1", "taskType": "cloneVoice", "status": status}})
+}
+
+#[tokio::test]
+async fn a_write_out_of_time_is_outcome_unknown_with_its_key_not_a_dropped_future() {
+    // The server stalls far longer than the call may take (and than the client's own
+    // 30 s timeout): only the per-call timeout can end the call.
+    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(120))]).await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    let quick = c.with_timeout(Duration::from_millis(300));
+    assert_eq!(
+        quick.options().get_timeout(),
+        Some(Duration::from_millis(300))
+    );
+    assert_eq!(
+        c.options(),
+        CallOptions::default(),
+        "the client is unchanged"
+    );
+    let e = quick.clone_voice(&clone_req()).await.unwrap_err();
+    match e.kind() {
+        ErrorKind::OutcomeUnknown {
+            idempotency_key, ..
+        } => assert_eq!(idempotency_key.as_deref(), Some("key-options-1")),
+        other => panic!("expected OutcomeUnknown, got {other:?}: {e}"),
+    }
+    assert!(
+        e.note().unwrap_or_default().contains("CallOptions"),
+        "the error says the call's time ran out: {e}"
+    );
+    assert_eq!(e.phase(), Phase::Sent);
+    assert!(!e.may_resubmit());
+    // One attempt: the retry a timed-out VMEG write would get had no time left.
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(e.request_id(), req_id_of(&seen[0].query).as_deref());
+}
+
+#[tokio::test]
+async fn a_jimmyai_write_out_of_time_is_outcome_unknown_too() {
+    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(120))]).await;
+    let c = client(&server.base_url, Provider::JimmyAi);
+    let e = c
+        .with_timeout(Duration::from_millis(300))
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/s.wav"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }),
+        "{e:?}"
+    );
+    assert!(e.note().unwrap_or_default().contains("CallOptions"), "{e}");
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_read_out_of_time_is_a_timeout_and_no_retry_starts_after_it() {
+    // A 503 (retried at once: the test sleeper does not sleep), then a stall.
+    let server = Scripted::start(vec![
+        Step::Raw(503, "busy"),
+        Step::Hang(Duration::from_secs(120)),
+    ])
+    .await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    let e = c
+        .with_timeout(Duration::from_millis(300))
+        .clone_status(&JobId::typed(Provider::Vmeg, JobKind::Clone, "t-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert_eq!(server.seen().len(), 2);
+
+    // A retry the server asks to come back for later than the time left is not made.
+    let server = Scripted::start(vec![Step::Json(
+        503,
+        vec![("retry-after", "5".into())],
+        json!({"code": 503, "message": "busy", "data": null}),
+    )])
+    .await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    let e = c
+        .with_timeout(Duration::from_secs(2))
+        .clone_status(&JobId::new("t-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Server, "{e}");
+    assert_eq!(server.seen().len(), 1, "no retry after the time is up");
+    // Without the option the same answer is retried.
+    let server = Scripted::start(vec![
+        Step::Json(
+            503,
+            vec![("retry-after", "5".into())],
+            json!({"code": 503, "message": "busy", "data": null}),
+        ),
+        Step::ok(detail("running")),
+    ])
+    .await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    c.clone_status(&JobId::new("t-1")).await.unwrap();
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn the_per_call_timeout_replaces_a_shorter_client_timeout() {
+    let slow = || Step::Slow(Duration::from_millis(800), detail("running"));
+    let server = Scripted::start(vec![slow(), slow()]).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(KEY)
+        .base_url(server.base_url.as_str())
+        .timeout(Duration::from_millis(200))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = c.clone_status(&JobId::new("t-1")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    let job = c
+        .with_timeout(Duration::from_secs(60))
+        .clone_status(&JobId::new("t-1"))
+        .await
+        .unwrap();
+    assert_eq!(job.status, TaskStatus::Running);
+}
+
+#[tokio::test]
+async fn a_deadline_already_past_sends_nothing() {
+    let server = Scripted::start(vec![]).await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    let late = c.with_options(CallOptions::new().deadline(Instant::now()));
+    let e = late.clone_voice(&clone_req()).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert_eq!(e.phase(), Phase::NotSent);
+    assert!(e.may_resubmit(), "{e}");
+    assert!(server.seen().is_empty());
+}
+
+#[tokio::test]
+async fn a_wait_ends_at_the_call_deadline_with_its_last_status() {
+    // Tasks that take an hour: only the call's timeout can end this wait.
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_speed(1.0)
+            .with_durations(Duration::from_secs(3600), Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .build()
+        .unwrap();
+    let job = c.clone_voice(&clone_req()).await.unwrap();
+    let policy = WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::from_millis(20))
+        .with_max_interval(Duration::from_millis(50))
+        .with_max_polls(None)
+        .with_deadline(Some(Duration::from_secs(60)));
+    let e = c
+        .with_timeout(Duration::from_millis(500))
+        .wait_for_clone(&job.id, &policy)
+        .await
+        .unwrap_err();
+    match e.kind() {
+        ErrorKind::WaitTimedOut {
+            job_id,
+            last_status,
+            polls,
+        } => {
+            assert_eq!(job_id, &job.id);
+            assert!(
+                matches!(last_status, TaskStatus::Queued | TaskStatus::Running),
+                "{last_status:?}"
+            );
+            // Polls every 20-50 ms: well under 100 in the call's 0.5 s, over 1,000 in the
+            // policy's own 60 s.
+            assert!(*polls >= 1 && *polls < 100, "{polls} polls");
+        }
+        other => panic!("expected WaitTimedOut, got {other:?}: {e}"),
+    }
+}
