@@ -124,11 +124,7 @@ pub(crate) async fn put(
     let (offset, len) = range;
     tracing::debug!(target_url = %redacted(url), offset, len, "presigned PUT");
     run_with_retry(&t.retry, &info, t.sleeper.as_ref(), |attempt| async move {
-        let _permit = t.in_flight.acquire().await.map_err(|_| {
-            Error::new(ErrorKind::Transport)
-                .with_phase(Phase::NotSent)
-                .with_message("client is shutting down")
-        })?;
+        let _slot = t.slot().await?;
         let (body, failure) = sample
             .stream(offset, len, md5.map(str::to_owned), up.progress.clone())
             .await?;

@@ -134,28 +134,43 @@ impl Client {
         self.inner.backend.as_ref()
     }
 
+    /// Runs the call `call` makes once one of the client's in-flight slots is free: the call
+    /// (its request state, its retry loop) is built only then (see `transport::admission`).
+    async fn admitted<T, Fut>(&self, call: impl FnOnce() -> Fut) -> Result<T, Error>
+    where
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        self.t().admit().await?.run(call()).await
+    }
+
     /// Polls a task of either kind until it ends: the terminal job, or `TaskFailed` when it
-    /// failed (the one wait both `wait_for_clone` and `wait_for_speech` use).
-    async fn wait_until_done<J, F, Fut>(
-        &self,
-        id: &JobId,
-        policy: &WaitPolicy,
+    /// failed (the one wait both `wait_for_clone` and `wait_for_speech` use). Not an `async
+    /// fn`, which would keep its arguments beside the wait made from them: every waiting job
+    /// carries this future while it sleeps.
+    fn wait_until_done<'a, J, F, Fut>(
+        &'a self,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
         poll: F,
-    ) -> Result<J, Error>
+    ) -> impl std::future::Future<Output = Result<J, Error>> + 'a
     where
         J: Job,
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<J, Error>>,
+        F: FnMut() -> Fut + 'a,
+        Fut: std::future::Future<Output = Result<J, Error>> + 'a,
     {
-        let sleeper = self.t().sleeper.as_ref();
-        let job = match &self.inner.hub {
-            Some(hub) => wait_with_hub(hub, policy, sleeper, id, poll).await?,
-            None => poll_until_terminal(policy, sleeper, id, poll, J::status).await?,
-        };
-        if *job.status() == TaskStatus::Failed {
-            return Err(task_failed(id, job.error()));
+        async move {
+            let sleeper = self.t().sleeper.as_ref();
+            let job = match &self.inner.hub {
+                // Boxed: its two schedules and the hub's listener would otherwise size every
+                // wait's future, hub or not.
+                Some(hub) => Box::pin(wait_with_hub(hub, policy, sleeper, id, poll)).await?,
+                None => poll_until_terminal(policy, sleeper, id, poll, J::status).await?,
+            };
+            if *job.status() == TaskStatus::Failed {
+                return Err(task_failed(id, job.error()));
+            }
+            Ok(job)
         }
-        Ok(job)
     }
 
     /// Submits a clone; never waits for it to finish (VMEG's synchronous endpoint, when asked
@@ -165,9 +180,13 @@ impl Client {
     /// submitted and says which step failed ([`Error::step`]).
     pub async fn clone_voice(&self, req: &CloneRequest) -> Result<CloneJob, Error> {
         traced!(self, "clone_voice", async {
-            self.b()
-                .clone_voice(self.t(), req, self.inner.allow_private)
-                .await
+            let submit = || self.b().clone_voice(self.t(), req, self.inner.allow_private);
+            // A local recording is uploaded first, over several requests: not admitted (see
+            // `transport::admission`).
+            if req.audio.is_local() {
+                return submit().await;
+            }
+            self.admitted(submit).await
         })
     }
 
@@ -183,7 +202,7 @@ impl Client {
     pub async fn clone_status(&self, id: &JobId) -> Result<CloneJob, Error> {
         traced!(self, "clone_status", async {
             self.check_job(id, JobKind::Clone)?;
-            self.b().clone_status(self.t(), id).await
+            self.admitted(|| self.b().clone_status(self.t(), id)).await
         })
     }
 
@@ -196,7 +215,7 @@ impl Client {
             let job = self
                 // Polls call the backend directly: one INFO line for the wait, polls at DEBUG.
                 .wait_until_done(id, policy, || {
-                    self.b().clone_status(self.t(), id).instrument(poll_span())
+                    self.admitted(|| self.b().clone_status(self.t(), id).instrument(poll_span()))
                 })
                 .await?;
             self.b().cloned_voice(self.t(), id, job).await
@@ -226,7 +245,7 @@ impl Client {
     pub async fn speech_status(&self, id: &JobId) -> Result<SpeechJob, Error> {
         traced!(self, "speech_status", async {
             self.check_job(id, JobKind::Speech)?;
-            self.b().speech_status(self.t(), id).await
+            self.admitted(|| self.b().speech_status(self.t(), id)).await
         })
     }
 
@@ -236,7 +255,7 @@ impl Client {
             self.check_job(id, JobKind::Speech)?;
             let job = self
                 .wait_until_done(id, policy, || {
-                    self.b().speech_status(self.t(), id).instrument(poll_span())
+                    self.admitted(|| self.b().speech_status(self.t(), id).instrument(poll_span()))
                 })
                 .await?;
             job.speech

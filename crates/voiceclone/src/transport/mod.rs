@@ -7,6 +7,7 @@
 //! (see `xtask/src/shape.rs`), so any non-2xx arrives as `UnexpectedResponse` with status,
 //! headers and body, and is classified here exactly as a 200 carrying the same envelope.
 
+mod admission;
 mod envelope;
 mod summary;
 
@@ -162,11 +163,9 @@ impl Transport {
                     // Held until the answer is decoded, not just read: hyper hands the connection
                     // back to its pool a moment after the body ends, and a queued request that
                     // got the permit sooner would find no idle connection and dial a new one.
-                    let _permit = self.in_flight.acquire().await.map_err(|_| {
-                        Error::new(ErrorKind::Transport)
-                            .with_phase(Phase::NotSent)
-                            .with_message("client is shutting down")
-                    })?;
+                    // (The slot its call was admitted with, for the first request of an
+                    // admitted call: see `admission`.)
+                    let _slot = self.slot().await?;
                     // Boxed where it is made: the generated call's future (over a kilobyte)
                     // is then moved as a pointer, not copied from future to future.
                     let data = self.attempt::<E, _>(attempt, Box::pin(send())).await?;

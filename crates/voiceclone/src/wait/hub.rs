@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::WaitPolicy;
-use super::poll::{Progress, poll_from};
+use super::poll::{Waiting, poll_from};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Job, JobId, Provider, TaskStatus};
 use crate::sleep::Sleeper;
@@ -29,18 +29,11 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<J, Error>>,
 {
-    let progress = Progress::new();
+    let waiting = Waiting::new(sleeper, job_id, J::status);
+    let progress = &waiting.progress;
     let fallback = policy.webhook_fallback();
     {
-        let polled = poll_from(
-            &fallback,
-            sleeper,
-            job_id,
-            &mut poll,
-            J::status,
-            &progress,
-            fallback.first_interval,
-        );
+        let polled = poll_from(&waiting, &fallback, &mut poll, fallback.first_interval);
         let heard = async {
             let event = hub.wait_for(job_id).await?;
             match job_from_event::<J>(event, job_id) {
@@ -65,16 +58,7 @@ where
             polled = polled => return polled,
         }
     }
-    poll_from(
-        policy,
-        sleeper,
-        job_id,
-        &mut poll,
-        J::status,
-        &progress,
-        Duration::ZERO,
-    )
-    .await
+    poll_from(&waiting, policy, &mut poll, Duration::ZERO).await
 }
 
 /// The terminal job an event says the task reached; `None` when it cannot say (a success
