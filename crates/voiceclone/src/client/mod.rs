@@ -180,7 +180,10 @@ impl Client {
     /// submitted and says which step failed ([`Error::step`]).
     pub async fn clone_voice(&self, req: &CloneRequest) -> Result<CloneJob, Error> {
         traced!(self, "clone_voice", async {
-            let submit = || self.b().clone_voice(self.t(), req, self.inner.allow_private);
+            let submit = || {
+                self.b()
+                    .clone_voice(self.t(), req, self.inner.allow_private)
+            };
             // A local recording is uploaded first, over several requests: not admitted (see
             // `transport::admission`).
             if req.audio.is_local() {

@@ -58,7 +58,8 @@ fn split_provider(s: &str) -> Option<(Provider, &str)> {
 pub struct JobId {
     provider: Option<Provider>,
     kind: Option<JobKind>,
-    id: String,
+    /// Boxed, not a `String`: ids are never grown, and every waiting job holds some.
+    id: Box<str>,
 }
 
 impl JobId {
@@ -68,7 +69,7 @@ impl JobId {
         Self {
             provider: None,
             kind: None,
-            id: id.into(),
+            id: id.into().into_boxed_str(),
         }
     }
 
@@ -77,7 +78,7 @@ impl JobId {
         Self {
             provider: Some(provider),
             kind: Some(kind),
-            id: id.into(),
+            id: id.into().into_boxed_str(),
         }
     }
 
@@ -240,7 +241,8 @@ pub enum Activation {
 pub struct VoiceId {
     provider: Option<Provider>,
     activation: Activation,
-    id: String,
+    /// Boxed, not a `String`: ids are never grown.
+    id: Box<str>,
 }
 
 impl VoiceId {
@@ -249,7 +251,7 @@ impl VoiceId {
         Self {
             provider: None,
             activation: Activation::Unknown,
-            id: id.into(),
+            id: id.into().into_boxed_str(),
         }
     }
 
@@ -258,7 +260,7 @@ impl VoiceId {
         Self {
             provider: Some(provider),
             activation: Activation::Unknown,
-            id: id.into(),
+            id: id.into().into_boxed_str(),
         }
     }
 
@@ -453,13 +455,13 @@ impl AsRef<str> for VoiceId {
 
 impl PartialEq<str> for VoiceId {
     fn eq(&self, other: &str) -> bool {
-        self.id == other
+        *self.id == *other
     }
 }
 
 impl PartialEq<&str> for VoiceId {
     fn eq(&self, other: &&str) -> bool {
-        self.id == *other
+        *self.id == **other
     }
 }
 

@@ -2,10 +2,9 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::time::Duration;
 
 use super::WaitPolicy;
-use super::poll::{Waiting, poll_from};
+use super::poll::{Waiting, poll_from, sleep_first};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Job, JobId, Provider, TaskStatus};
 use crate::sleep::Sleeper;
@@ -33,7 +32,10 @@ where
     let progress = &waiting.progress;
     let fallback = policy.webhook_fallback();
     {
-        let polled = poll_from(&waiting, &fallback, &mut poll, fallback.first_interval);
+        let polled = async {
+            sleep_first(&waiting, &fallback, fallback.first_interval).await;
+            poll_from(&waiting, &fallback, &mut poll).await
+        };
         let heard = async {
             let event = hub.wait_for(job_id).await?;
             match job_from_event::<J>(event, job_id) {
@@ -58,7 +60,7 @@ where
             polled = polled => return polled,
         }
     }
-    poll_from(&waiting, policy, &mut poll, Duration::ZERO).await
+    poll_from(&waiting, policy, &mut poll).await
 }
 
 /// The terminal job an event says the task reached; `None` when it cannot say (a success
@@ -105,6 +107,7 @@ mod tests {
     use crate::webhook::store::{Listener, Recorded, StoredEvent, Subscription};
     use crate::webhook::{CompletionStore, StoreError, Verifier};
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     /// A store that is never reachable.
     #[derive(Debug)]

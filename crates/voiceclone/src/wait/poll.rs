@@ -119,36 +119,40 @@ where
     Fut: Future<Output = Result<J, Error>> + 'a,
 {
     let waiting = Waiting::new(sleeper, job_id, status_of);
-    async move { poll_from(&waiting, policy, &mut poll, Duration::ZERO).await }
+    async move { poll_from(&waiting, policy, &mut poll).await }
 }
 
-/// [`poll_until_terminal`], continuing from `w.progress` on `policy`'s schedule, with the
-/// first poll after `first_poll_after` (cut at the deadline).
+/// Sleeps `d` (cut at `policy`'s deadline) before a wait's first poll, counting it as the
+/// wait's time.
+pub(crate) async fn sleep_first<J>(w: &Waiting<'_, J>, policy: &WaitPolicy, d: Duration) {
+    if d.is_zero() {
+        return;
+    }
+    let first = match policy.deadline {
+        Some(deadline) => d.min(deadline.saturating_sub(w.progress.elapsed())),
+        None => d,
+    };
+    w.sleeper.sleep(first).await;
+    w.progress.add_sleep(first);
+}
+
+/// [`poll_until_terminal`], continuing from `w.progress` on `policy`'s schedule.
 pub(crate) async fn poll_from<J, F, Fut>(
     w: &Waiting<'_, J>,
     policy: &WaitPolicy,
     poll: &mut F,
-    first_poll_after: Duration,
 ) -> Result<J, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<J, Error>>,
 {
-    let progress = &w.progress;
-    let job_id = w.job_id;
     let mut rng = match policy.seed {
         Some(seed) => fastrand::Rng::with_seed(seed),
         None => fastrand::Rng::new(),
     };
-    if !first_poll_after.is_zero() {
-        let first = match policy.deadline {
-            Some(d) => first_poll_after.min(d.saturating_sub(progress.elapsed())),
-            None => first_poll_after,
-        };
-        w.sleeper.sleep(first).await;
-        progress.add_sleep(first);
-    }
     loop {
+        let progress = &w.progress;
+        let job_id = w.job_id;
         let polls = progress
             .polls
             .fetch_add(1, Ordering::Relaxed)
@@ -196,7 +200,10 @@ where
                 }
                 Ok(Err(e)) if read_would_retry(&e) => {
                     tracing::debug!(job_id = %job_id, polls, error = %e, "transient error while polling; will poll again");
-                    (e.retry_after().unwrap_or(Duration::ZERO), Some(e.to_string()))
+                    (
+                        e.retry_after().unwrap_or(Duration::ZERO),
+                        Some(e.to_string()),
+                    )
                 }
                 Ok(Err(e)) => return Err(e),
             };
@@ -221,7 +228,7 @@ where
             None => next = next.max(min_wait.min(policy.max_interval)),
         }
         w.sleeper.sleep(next).await;
-        progress.add_sleep(next);
+        w.progress.add_sleep(next);
     }
 }
 
