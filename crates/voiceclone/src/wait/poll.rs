@@ -1,6 +1,9 @@
 //! The one polling loop, for jobs of either kind.
 
 use std::future::Future;
+
+use futures::FutureExt;
+use futures::future::Either;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -96,8 +99,9 @@ impl<'a, J> Waiting<'a, J> {
     }
 }
 
-/// Polls until `status_of(job)` is terminal. Returns the terminal job (succeeded or failed;
-/// the caller turns a failure into `TaskFailed`).
+/// Polls until `status_of(job)` is terminal: [`poll_from`] with a fresh [`Waiting`] (what the
+/// client does inline, to keep its wait's future small; the tests drive this). Returns the
+/// terminal job (succeeded or failed; the caller turns a failure into `TaskFailed`).
 ///
 /// With a deadline, each poll (queueing for an in-flight slot, the request, its retries) is
 /// bounded by the time left, or [`LAST_POLL_GRACE`] when less is left: the wait returns
@@ -106,6 +110,7 @@ impl<'a, J> Waiting<'a, J> {
 ///
 /// Not an `async fn`: an `async fn` keeps its arguments in its future beside everything made
 /// from them; this future holds the one [`Waiting`] they are moved into.
+#[cfg(test)]
 pub(crate) fn poll_until_terminal<'a, J, F, Fut>(
     policy: &'a WaitPolicy,
     sleeper: &'a dyn Sleeper,
@@ -136,99 +141,105 @@ pub(crate) async fn sleep_first<J>(w: &Waiting<'_, J>, policy: &WaitPolicy, d: D
     w.progress.add_sleep(first);
 }
 
-/// [`poll_until_terminal`], continuing from `w.progress` on `policy`'s schedule.
-pub(crate) async fn poll_from<J, F, Fut>(
-    w: &Waiting<'_, J>,
-    policy: &WaitPolicy,
-    poll: &mut F,
-) -> Result<J, Error>
+/// Polls on `policy`'s schedule until `(w.status_of)(job)` is terminal, continuing from
+/// `w.progress` (a wait that switches schedule calls this once per schedule). The deadline
+/// bounds each poll as described on `poll_until_terminal`.
+///
+/// Not an `async fn`, which would keep a second copy of its arguments.
+pub(crate) fn poll_from<'a, J, F, Fut>(
+    w: &'a Waiting<'a, J>,
+    policy: &'a WaitPolicy,
+    poll: &'a mut F,
+) -> impl Future<Output = Result<J, Error>> + 'a
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<J, Error>>,
+    Fut: Future<Output = Result<J, Error>> + 'a,
 {
-    let mut rng = match policy.seed {
-        Some(seed) => fastrand::Rng::with_seed(seed),
-        None => fastrand::Rng::new(),
-    };
-    loop {
-        let progress = &w.progress;
-        let job_id = w.job_id;
-        let polls = progress
-            .polls
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1);
-        // The poll, its answer and what is made from them live in this block only, which
-        // ends before the sleep: a wait asleep between polls (what almost every wait is at
-        // any moment) holds none of it.
-        let (min_wait, elapsed) = {
-            // Boxed: the poll's state (its deadline timer, its queueing for a slot, the
-            // request) is on the heap only while it runs.
-            let step = Box::pin(async {
-                match policy.deadline {
-                    Some(deadline) => {
-                        let left = deadline
-                            .saturating_sub(progress.elapsed())
-                            .max(LAST_POLL_GRACE);
-                        tokio::time::timeout(left, with_sleep_budget(left, poll()))
-                            .await
-                            .map_err(|_| (deadline, left))
+    async move {
+        let mut rng = match policy.seed {
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
+        };
+        loop {
+            let polls = w
+                .progress
+                .polls
+                .fetch_add(1, Ordering::Relaxed)
+                .saturating_add(1);
+            // The poll, its answer and what is made from them live in this block only, which
+            // ends before the sleep: a wait asleep between polls (what almost every wait is at
+            // any moment) holds none of it.
+            let (min_wait, elapsed) = {
+                // Boxed: the poll's state (its deadline timer, its queueing for a slot, the
+                // request) is on the heap only while it runs. No `async` block around it: one
+                // would keep its own copy of what it borrows.
+                let left = policy.deadline.map(|deadline| {
+                    deadline
+                        .saturating_sub(w.progress.elapsed())
+                        .max(LAST_POLL_GRACE)
+                });
+                let step = Box::pin(match left {
+                    Some(left) => {
+                        Either::Left(tokio::time::timeout(left, with_sleep_budget(left, poll())))
                     }
-                    None => Ok(with_sleep_budget(policy.max_interval, poll()).await),
-                }
-            });
-            let (min_wait, last_error) = match step.await {
-                Err((deadline, left)) => {
-                    tracing::debug!(job_id = %job_id, polls, "the deadline passed during a poll");
-                    return Err(w.timed_out(polls).with_message(format!(
+                    None => Either::Right(with_sleep_budget(policy.max_interval, poll()).map(Ok)),
+                });
+                let (min_wait, last_error) = match step.await {
+                    Err(_) => {
+                        let deadline = policy.deadline.unwrap_or_default();
+                        let left = left.unwrap_or_default();
+                        tracing::debug!(job_id = %w.job_id, polls, "the deadline passed during a poll");
+                        return Err(w.timed_out(polls).with_message(format!(
                         "the last poll did not finish in time (deadline {deadline:?}; it was allowed {left:?})"
                     )));
-                }
-                Ok(Ok(job)) => {
-                    let status = (w.status_of)(&job);
-                    tracing::debug!(job_id = %job_id, polls, status = %status, "polled");
-                    if let Some(observer) = &policy.observer {
-                        (observer.0)(status);
                     }
-                    if status.is_terminal() {
-                        return Ok(job);
+                    Ok(Ok(job)) => {
+                        let status = (w.status_of)(&job);
+                        tracing::debug!(job_id = %w.job_id, polls, status = %status, "polled");
+                        if let Some(observer) = &policy.observer {
+                            (observer.0)(status);
+                        }
+                        if status.is_terminal() {
+                            return Ok(job);
+                        }
+                        if let TaskStatus::Unknown(raw) = status {
+                            tracing::warn!(job_id = %w.job_id, status = %raw, "undocumented task status; treating it as not finished");
+                        }
+                        *lock(&w.progress.last_status) = Some(status.clone());
+                        (Duration::ZERO, None)
                     }
-                    if let TaskStatus::Unknown(raw) = status {
-                        tracing::warn!(job_id = %job_id, status = %raw, "undocumented task status; treating it as not finished");
+                    Ok(Err(e)) if read_would_retry(&e) => {
+                        tracing::debug!(job_id = %w.job_id, polls, error = %e, "transient error while polling; will poll again");
+                        (
+                            e.retry_after().unwrap_or(Duration::ZERO),
+                            Some(e.to_string()),
+                        )
                     }
-                    *lock(&progress.last_status) = Some(status.clone());
-                    (Duration::ZERO, None)
+                    Ok(Err(e)) => return Err(e),
+                };
+                let elapsed = w.progress.elapsed();
+                let out_of_polls = policy.max_polls.is_some_and(|m| polls >= m);
+                let out_of_time = policy.deadline.is_some_and(|d| elapsed >= d);
+                if out_of_polls || out_of_time {
+                    let mut err = w.timed_out(polls);
+                    if let Some(m) = last_error {
+                        err = err.with_message(format!("last poll failed: {m}"));
+                    }
+                    return Err(err);
                 }
-                Ok(Err(e)) if read_would_retry(&e) => {
-                    tracing::debug!(job_id = %job_id, polls, error = %e, "transient error while polling; will poll again");
-                    (
-                        e.retry_after().unwrap_or(Duration::ZERO),
-                        Some(e.to_string()),
-                    )
-                }
-                Ok(Err(e)) => return Err(e),
+                (min_wait, elapsed)
             };
-            let elapsed = progress.elapsed();
-            let out_of_polls = policy.max_polls.is_some_and(|m| polls >= m);
-            let out_of_time = policy.deadline.is_some_and(|d| elapsed >= d);
-            if out_of_polls || out_of_time {
-                let mut err = w.timed_out(polls);
-                if let Some(m) = last_error {
-                    err = err.with_message(format!("last poll failed: {m}"));
-                }
-                return Err(err);
+            let mut next = policy.interval(polls, &mut rng);
+            match policy.deadline {
+                // A Retry-After is honoured up to the deadline; the last poll happens right at
+                // the deadline rather than overshooting it.
+                Some(deadline) => next = next.max(min_wait).min(deadline.saturating_sub(elapsed)),
+                // Without a deadline, never longer than max_interval.
+                None => next = next.max(min_wait.min(policy.max_interval)),
             }
-            (min_wait, elapsed)
-        };
-        let mut next = policy.interval(polls, &mut rng);
-        match policy.deadline {
-            // A Retry-After is honoured up to the deadline; the last poll happens right at
-            // the deadline rather than overshooting it.
-            Some(deadline) => next = next.max(min_wait).min(deadline.saturating_sub(elapsed)),
-            // Without a deadline, never longer than max_interval.
-            None => next = next.max(min_wait.min(policy.max_interval)),
+            w.sleeper.sleep(next).await;
+            w.progress.add_sleep(next);
         }
-        w.sleeper.sleep(next).await;
-        w.progress.add_sleep(next);
     }
 }
 
