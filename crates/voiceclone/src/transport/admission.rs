@@ -12,6 +12,10 @@
 //! Only calls that send before any other wait are admitted this way (a submit from a URL, a
 //! status request, a poll): a call that first uploads a local file is not, so that no call
 //! ever holds a slot while it waits for another (which, 32 at a time, would deadlock).
+//!
+//! The price: an admitted call's input is checked by the backend once the call has its slot,
+//! so under a full queue a refused submit is refused after its turn rather than at once
+//! (nothing is sent either way). The ids of status calls and waits are checked before.
 
 use std::cell::Cell;
 use std::future::Future;
