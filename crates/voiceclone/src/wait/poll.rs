@@ -146,6 +146,8 @@ pub(crate) async fn sleep_first<J>(w: &Waiting<'_, J>, policy: &WaitPolicy, d: D
 /// bounds each poll as described on `poll_until_terminal`.
 ///
 /// Not an `async fn`, which would keep a second copy of its arguments.
+// Not an `async fn` on purpose (see above): clippy's rewrite would make the future larger.
+#[allow(clippy::manual_async_fn)]
 pub(crate) fn poll_from<'a, J, F, Fut>(
     w: &'a Waiting<'a, J>,
     policy: &'a WaitPolicy,
