@@ -162,3 +162,67 @@ async fn a_wait_tells_its_observer_every_status_it_sees() {
         ]
     );
 }
+
+/// A call waits for one of the client's slots before it builds its request, and its first
+/// request is sent on that slot (`transport::admission`): with one slot, a call whose first
+/// request queued again behind its own admission would never be sent. Its retry queues
+/// again, so the slot must have been given back after the first attempt.
+#[tokio::test]
+async fn an_admitted_call_sends_on_its_own_slot_and_its_retry_queues_again() {
+    let unavailable = json!({"code": 503, "message": "busy", "data": null});
+    let server = Scripted::start(vec![Step::status(503, unavailable), running()]).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .max_in_flight(1)
+        .retry(RetryPolicy::default().with_base_delay(Duration::from_millis(1)))
+        .build()
+        .unwrap();
+    let job = tokio::time::timeout(Duration::from_secs(10), c.clone_status(&JobId::new("t")))
+        .await
+        .expect("the call was never sent: its admission slot was not handed to its request")
+        .unwrap();
+    assert_eq!(job.id.as_str(), "t");
+    assert_eq!(server.seen().len(), 2, "the 503, then the retry");
+}
+
+/// Waits on one slot: each poll is admitted, sent on its slot, and gives it back, so waits
+/// sharing a single slot all finish (here: `running`, then `failed`, for each of three).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_sharing_one_slot_all_finish() {
+    let detail = |status: &str| {
+        Step::ok(json!({"code": 200, "message": "", "data": {
+            "taskId": "t", "taskType": "cloneVoice", "status": status, "result": null}}))
+    };
+    let mut steps = vec![detail("running"); 3];
+    steps.extend(vec![detail("failed"); 3]);
+    let server = Scripted::start(steps).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    let policy = WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::from_millis(20))
+        .with_growth(1.0)
+        .with_jitter(0.0);
+    let waits: Vec<_> = (0..3)
+        .map(|_| {
+            let (c, policy) = (c.clone(), policy.clone());
+            tokio::spawn(async move { c.wait_for_clone(&JobId::new("t"), &policy).await })
+        })
+        .collect();
+    for w in waits {
+        let res = tokio::time::timeout(Duration::from_secs(10), w)
+            .await
+            .expect("a wait never finished")
+            .unwrap();
+        let err = res.unwrap_err();
+        assert!(
+            matches!(err.kind(), voiceclone::ErrorKind::TaskFailed { .. }),
+            "{err}"
+        );
+    }
+    assert_eq!(server.seen().len(), 6);
+}

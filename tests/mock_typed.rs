@@ -70,7 +70,17 @@ async fn vmeg_create_clone_mock_answers_the_generated_client_and_the_adapter() {
         Some("2026-06-01T10:00:00Z")
     );
 
-    // The adapter: the same mock describes exactly the request it sends.
+    assert_eq!(mock.calls_async().await, 1);
+
+    // The adapter sends the same request, with a request id of its own on every attempt
+    // (issue 14): the same typed `when`, with the id required instead of absent.
+    let adapter_mock = server.clone_voice_create_async(|when, then| {
+        when.x_idempotency_key(&key)
+            .body(&body)
+            .into_inner()
+            .query_param_exists("req_id");
+        then.ok(&accepted);
+    });
     let client = adapter(Provider::Vmeg, &server);
     let job = client
         .clone_voice(
@@ -83,7 +93,7 @@ async fn vmeg_create_clone_mock_answers_the_generated_client_and_the_adapter() {
         .unwrap();
     assert_eq!(job.id.to_string(), "vmeg:clone:t-1");
     assert_eq!(job.status, TaskStatus::Queued);
-    assert_eq!(mock.calls_async().await, 2);
+    assert_eq!(adapter_mock.calls_async().await, 1);
 
     // Another key is another request: the typed mock does not match it, and the caller sees
     // httpmock's 404 as `NotFound` (README, "Typed HTTP mocks").
@@ -96,7 +106,8 @@ async fn vmeg_create_clone_mock_answers_the_generated_client_and_the_adapter() {
         )
         .await;
     assert_eq!(other.unwrap_err().kind(), &ErrorKind::NotFound);
-    assert_eq!(mock.calls_async().await, 2);
+    assert_eq!(adapter_mock.calls_async().await, 1);
+    assert_eq!(mock.calls_async().await, 1);
 }
 
 fn audio_task(id: &str, status: &str) -> jimmy::AudioTask {

@@ -124,7 +124,7 @@ pub(crate) async fn put(
     let (offset, len) = range;
     tracing::debug!(target_url = %redacted(url), offset, len, "presigned PUT");
     run_with_retry(&t.retry, &info, t.sleeper.as_ref(), |attempt| async move {
-        let _permit = t.permit().await?;
+        let _slot = t.slot().await?;
         // Within a per-call timeout or deadline (`CallOptions`), the time left instead.
         let timeout = match crate::client::time_left() {
             Some(left) if left.is_zero() => return Err(crate::client::out_of_time()),

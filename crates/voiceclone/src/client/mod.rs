@@ -18,7 +18,7 @@ use crate::model::{
 use crate::provider::Backend;
 use crate::secret::ApiKey;
 use crate::transport::Transport;
-use crate::wait::{WaitPolicy, poll_until_terminal, wait_with_hub};
+use crate::wait::{WaitPolicy, Waiting, poll_from, wait_with_hub};
 use crate::webhook::{CompletionHub, WebhookEvent};
 
 pub use builder::ClientBuilder;
@@ -150,31 +150,68 @@ impl Client {
         self.inner.backend.as_ref()
     }
 
-    /// Polls a task of either kind until it ends: the terminal job, or `TaskFailed` when it
-    /// failed (the one wait both `wait_for_clone` and `wait_for_speech` use).
-    async fn wait_until_done<J, F, Fut>(
-        &self,
-        id: &JobId,
-        policy: &WaitPolicy,
-        poll: F,
-    ) -> Result<J, Error>
+    /// Runs the call `call` makes once one of the client's in-flight slots is free: the call
+    /// (its request state, its retry loop) is built only then (see `transport::admission`).
+    async fn admitted<T, Fut>(&self, call: impl FnOnce() -> Fut) -> Result<T, Error>
+    where
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        self.t().admit().await?.run(call()).await
+    }
+
+    /// Waits for a task of either kind: checks the id, polls until the task ends, turns
+    /// `Failed` into `TaskFailed`, then hands the terminal job to `finish` (the one wait
+    /// both `wait_for_clone` and `wait_for_speech` use).
+    ///
+    /// One future with no `async fn` layers: every waiting job carries it while it sleeps, and
+    /// each layer (an `async fn` keeps its arguments beside what it makes of them) would add
+    /// to every one of them.
+    // Not an `async fn` on purpose (see above): clippy's rewrite would make the future larger.
+    #[allow(clippy::manual_async_fn)]
+    fn wait_until_done<'a, J, T, F, Fut, G, GFut>(
+        &'a self,
+        id: &'a JobId,
+        policy: &'a WaitPolicy,
+        mut poll: F,
+        finish: G,
+    ) -> impl std::future::Future<Output = Result<T, Error>> + 'a
     where
         J: Job,
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<J, Error>>,
+        F: FnMut() -> Fut + 'a,
+        Fut: std::future::Future<Output = Result<J, Error>> + 'a,
+        G: FnOnce(J) -> GFut + 'a,
+        GFut: std::future::Future<Output = Result<T, Error>> + 'a,
     {
-        let sleeper = self.t().sleeper.as_ref();
-        // Within a per-call timeout or deadline (`CallOptions`), the wait's deadline is cut
-        // to the time the call has left: it ends with `WaitTimedOut`, the last status kept.
-        let policy = &*options::cap_wait(policy);
-        let job = match &self.inner.hub {
-            Some(hub) => wait_with_hub(hub, policy, sleeper, id, poll).await?,
-            None => poll_until_terminal(policy, sleeper, id, poll, J::status).await?,
-        };
-        if *job.status() == TaskStatus::Failed {
-            return Err(task_failed(id, job.error()));
+        async move {
+            self.check_job(id, J::KIND)?;
+            let sleeper = self.t().sleeper.as_ref();
+            // Within a per-call timeout or deadline (`CallOptions`), the wait's deadline is
+            // cut to the time the call has left: it ends with `WaitTimedOut`, the last status
+            // kept. Boxed when cut, so an uncut wait carries one pointer, not a policy.
+            let capped = match options::cap_wait(policy) {
+                std::borrow::Cow::Owned(p) => Some(Box::new(p)),
+                std::borrow::Cow::Borrowed(_) => None,
+            };
+            let policy: &WaitPolicy = capped.as_deref().unwrap_or(policy);
+            let finishing = {
+                // In a block of its own: the job is moved into `finish`, and a wait holding it
+                // (a moved-from local still has room in the future) would carry it throughout.
+                let job = match &self.inner.hub {
+                    // Boxed: its two schedules and the hub's listener would otherwise size
+                    // every wait's future, hub or not.
+                    Some(hub) => Box::pin(wait_with_hub(hub, policy, sleeper, id, poll)).await?,
+                    None => {
+                        let waiting = Waiting::new(sleeper, id, J::status);
+                        poll_from(&waiting, policy, &mut poll).await?
+                    }
+                };
+                if *job.status() == TaskStatus::Failed {
+                    return Err(task_failed(id, job.error()));
+                }
+                finish(job)
+            };
+            finishing.await
         }
-        Ok(job)
     }
 
     /// Submits a clone; never waits for it to finish (VMEG's synchronous endpoint, when asked
@@ -184,9 +221,16 @@ impl Client {
     /// submitted and says which step failed ([`Error::step`]).
     pub async fn clone_voice(&self, req: &CloneRequest) -> Result<CloneJob, Error> {
         traced!(self, "clone_voice", async {
-            self.b()
-                .clone_voice(self.t(), req, self.inner.allow_private)
-                .await
+            let submit = || {
+                self.b()
+                    .clone_voice(self.t(), req, self.inner.allow_private)
+            };
+            // A local recording is uploaded first, over several requests: not admitted (see
+            // `transport::admission`).
+            if req.audio.is_local() {
+                return submit().await;
+            }
+            self.admitted(submit).await
         })
     }
 
@@ -202,7 +246,7 @@ impl Client {
     pub async fn clone_status(&self, id: &JobId) -> Result<CloneJob, Error> {
         traced!(self, "clone_status", async {
             self.check_job(id, JobKind::Clone)?;
-            self.b().clone_status(self.t(), id).await
+            self.admitted(|| self.b().clone_status(self.t(), id)).await
         })
     }
 
@@ -210,16 +254,17 @@ impl Client {
     /// The voice is found from what the task and the vendor say (VMEG: the task's result, or
     /// the clone list entry carrying its `taskId`), so any client can wait on any job.
     pub async fn wait_for_clone(&self, id: &JobId, policy: &WaitPolicy) -> Result<Voice, Error> {
-        traced!(self, wait "wait_for_clone", async {
-            self.check_job(id, JobKind::Clone)?;
-            let job = self
+        traced!(
+            self,
+            wait "wait_for_clone",
+            self.wait_until_done(
+                id,
+                policy,
                 // Polls call the backend directly: one INFO line for the wait, polls at DEBUG.
-                .wait_until_done(id, policy, || {
-                    self.b().clone_status(self.t(), id).instrument(poll_span())
-                })
-                .await?;
-            self.b().cloned_voice(self.t(), id, job).await
-        })
+                || self.admitted(|| self.b().clone_status(self.t(), id).instrument(poll_span())),
+                |job| self.b().cloned_voice(self.t(), id, job),
+            )
+        )
     }
 
     /// Submits speech with a (cloned) voice: VMEG TTS or a JimmyAI production audio task
@@ -245,26 +290,29 @@ impl Client {
     pub async fn speech_status(&self, id: &JobId) -> Result<SpeechJob, Error> {
         traced!(self, "speech_status", async {
             self.check_job(id, JobKind::Speech)?;
-            self.b().speech_status(self.t(), id).await
+            self.admitted(|| self.b().speech_status(self.t(), id)).await
         })
     }
 
     /// Polls a speech task until it ends; returns the audio (and subtitle) URLs.
     pub async fn wait_for_speech(&self, id: &JobId, policy: &WaitPolicy) -> Result<Speech, Error> {
-        traced!(self, wait "wait_for_speech", async {
-            self.check_job(id, JobKind::Speech)?;
-            let job = self
-                .wait_until_done(id, policy, || {
-                    self.b().speech_status(self.t(), id).instrument(poll_span())
-                })
-                .await?;
-            job.speech
-                .filter(|s| !s.audio_urls.is_empty())
-                .ok_or_else(|| {
-                    Error::new(ErrorKind::InvalidResponse)
-                        .with_message("the task succeeded without audio URLs")
-                })
-        })
+        traced!(
+            self,
+            wait "wait_for_speech",
+            self.wait_until_done(
+                id,
+                policy,
+                || self.admitted(|| self.b().speech_status(self.t(), id).instrument(poll_span())),
+                |job: SpeechJob| {
+                    std::future::ready(job.speech.filter(|s| !s.audio_urls.is_empty()).ok_or_else(
+                        || {
+                            Error::new(ErrorKind::InvalidResponse)
+                                .with_message("the task succeeded without audio URLs")
+                        },
+                    ))
+                },
+            )
+        )
     }
 
     /// The webhook delivery for the task an idempotency key created, when the client has a

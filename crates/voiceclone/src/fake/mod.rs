@@ -57,7 +57,7 @@ use crate::model::{
 use crate::seam::VoiceCloning;
 use crate::sleep::RecordingSleeper;
 use crate::wait::WaitPolicy;
-use crate::wait::poll_until_terminal;
+use crate::wait::{Waiting, poll_from};
 
 /// One call a [`FakeClient`] received, in order ([`FakeClient::calls`]). Every poll of a
 /// wait is recorded as the status read it is.
@@ -351,14 +351,9 @@ impl FakeClient {
     ) -> Result<J, Error> {
         id.check(self.provider, J::KIND)
             .map_err(|e| e.with_provider(self.provider))?;
-        let job = poll_until_terminal(
-            policy,
-            &self.sleeper,
-            id,
-            || std::future::ready(read(id)),
-            <J as Job>::status,
-        )
-        .await?;
+        let waiting = Waiting::new(&self.sleeper, id, <J as Job>::status);
+        let mut poll = || std::future::ready(read(id));
+        let job = poll_from(&waiting, policy, &mut poll).await?;
         if *job.status() == TaskStatus::Failed {
             return Err(Error::new(ErrorKind::TaskFailed {
                 job_id: id.clone(),

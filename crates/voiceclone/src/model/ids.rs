@@ -36,7 +36,8 @@ fn split_provider(s: &str) -> Option<(Provider, &str)> {
 pub struct JobId {
     provider: Option<Provider>,
     kind: Option<JobKind>,
-    id: String,
+    /// Boxed, not a `String`: ids are never grown, and every waiting job holds some.
+    id: Box<str>,
 }
 
 impl JobId {
@@ -46,7 +47,7 @@ impl JobId {
         Self {
             provider: None,
             kind: None,
-            id: id.into(),
+            id: id.into().into_boxed_str(),
         }
     }
 
@@ -55,7 +56,7 @@ impl JobId {
         Self {
             provider: Some(provider),
             kind: Some(kind),
-            id: id.into(),
+            id: id.into().into_boxed_str(),
         }
     }
 
@@ -218,7 +219,8 @@ pub enum Activation {
 pub struct VoiceId {
     provider: Option<Provider>,
     activation: Activation,
-    id: String,
+    /// Boxed, not a `String`: ids are never grown.
+    id: Box<str>,
 }
 
 impl VoiceId {
@@ -227,7 +229,7 @@ impl VoiceId {
         Self {
             provider: None,
             activation: Activation::Unknown,
-            id: id.into(),
+            id: id.into().into_boxed_str(),
         }
     }
 
@@ -236,7 +238,7 @@ impl VoiceId {
         Self {
             provider: Some(provider),
             activation: Activation::Unknown,
-            id: id.into(),
+            id: id.into().into_boxed_str(),
         }
     }
 
@@ -431,13 +433,13 @@ impl AsRef<str> for VoiceId {
 
 impl PartialEq<str> for VoiceId {
     fn eq(&self, other: &str) -> bool {
-        self.id == other
+        *self.id == *other
     }
 }
 
 impl PartialEq<&str> for VoiceId {
     fn eq(&self, other: &&str) -> bool {
-        self.id == *other
+        *self.id == **other
     }
 }
 

@@ -21,13 +21,17 @@ struct SleepBudget {
 }
 
 /// Runs `fut` (one poll of a wait) so that its retries sleep at most `limit` in all, counted
-/// from now; a retry that would sleep longer returns its error instead.
-pub(crate) async fn with_sleep_budget<F: Future>(limit: Duration, fut: F) -> F::Output {
+/// from now; a retry that would sleep longer returns its error instead. (Not an `async fn`,
+/// which would hold `fut` twice: before and inside the scope.)
+pub(crate) fn with_sleep_budget<F: Future>(
+    limit: Duration,
+    fut: F,
+) -> impl Future<Output = F::Output> {
     let budget = SleepBudget {
         started: tokio::time::Instant::now(),
         limit,
     };
-    SLEEP_BUDGET.scope(budget, fut).await
+    SLEEP_BUDGET.scope(budget, fut)
 }
 
 /// Whether a failed attempt could have been processed by the server anyway.

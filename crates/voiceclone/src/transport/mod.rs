@@ -7,6 +7,7 @@
 //! (see `xtask/src/shape.rs`), so any non-2xx arrives as `UnexpectedResponse` with status,
 //! headers and body, and is classified here exactly as a 200 carrying the same envelope.
 
+mod admission;
 mod envelope;
 mod request_id;
 mod summary;
@@ -165,7 +166,9 @@ impl Transport {
                     // Held until the answer is decoded, not just read: hyper hands the connection
                     // back to its pool a moment after the body ends, and a queued request that
                     // got the permit sooner would find no idle connection and dial a new one.
-                    let _permit = self.permit().await?;
+                    // (The slot its call was admitted with, for the first request of an
+                    // admitted call: see `admission`.)
+                    let _slot = self.slot().await?;
                     let req_id = RequestId::new();
                     // Boxed where it is made: the generated call's future (over a kilobyte)
                     // is then moved as a pointer, not copied from future to future.
@@ -211,25 +214,6 @@ impl Transport {
                     .scrub(&self.scrubber)
             })
         })
-    }
-
-    /// An in-flight slot; within a per-call budget, waited for only while time is left.
-    pub(crate) async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
-        let closed = |_| {
-            Error::new(ErrorKind::Transport)
-                .with_phase(Phase::NotSent)
-                .with_message("client is shutting down")
-        };
-        match crate::client::call_deadline() {
-            None => self.in_flight.acquire().await.map_err(closed),
-            Some(deadline) => {
-                match tokio::time::timeout_at(deadline, self.in_flight.acquire()).await {
-                    Ok(permit) => permit.map_err(closed),
-                    // Nothing was sent: queued behind other requests until the time was up.
-                    Err(_) => Err(crate::client::out_of_time()),
-                }
-            }
-        }
     }
 
     /// The attempt's request id on its error, when this vendor was sent one and the request

@@ -2,10 +2,9 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::time::Duration;
 
 use super::WaitPolicy;
-use super::poll::{Progress, poll_from};
+use super::poll::{Waiting, poll_from, sleep_first};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Job, JobId, Provider, TaskStatus};
 use crate::sleep::Sleeper;
@@ -29,18 +28,14 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<J, Error>>,
 {
-    let progress = Progress::new();
+    let waiting = Waiting::new(sleeper, job_id, J::status);
+    let progress = &waiting.progress;
     let fallback = policy.webhook_fallback();
     {
-        let polled = poll_from(
-            &fallback,
-            sleeper,
-            job_id,
-            &mut poll,
-            J::status,
-            &progress,
-            fallback.first_interval,
-        );
+        let polled = async {
+            sleep_first(&waiting, &fallback, fallback.first_interval).await;
+            poll_from(&waiting, &fallback, &mut poll).await
+        };
         let heard = async {
             let event = hub.wait_for(job_id).await?;
             match job_from_event::<J>(event, job_id) {
@@ -65,16 +60,7 @@ where
             polled = polled => return polled,
         }
     }
-    poll_from(
-        policy,
-        sleeper,
-        job_id,
-        &mut poll,
-        J::status,
-        &progress,
-        Duration::ZERO,
-    )
-    .await
+    poll_from(&waiting, policy, &mut poll).await
 }
 
 /// The terminal job an event says the task reached; `None` when it cannot say (a success
@@ -121,6 +107,7 @@ mod tests {
     use crate::webhook::store::{Listener, Recorded, StoredEvent, Subscription};
     use crate::webhook::{CompletionStore, StoreError, Verifier};
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     /// A store that is never reachable.
     #[derive(Debug)]

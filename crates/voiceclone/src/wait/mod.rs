@@ -36,7 +36,7 @@ use std::time::Duration;
 use crate::model::{Provider, TaskStatus};
 
 pub(crate) use hub::wait_with_hub;
-pub(crate) use poll::poll_until_terminal;
+pub(crate) use poll::{Waiting, poll_from};
 
 /// How often a wait polls, as a fallback, while a completion hub is healthy (see
 /// [`WaitPolicy::webhook_poll_interval`]).

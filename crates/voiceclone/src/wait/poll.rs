@@ -1,8 +1,11 @@
 //! The one polling loop, for jobs of either kind.
 
 use std::future::Future;
+
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{LAST_POLL_GRACE, WaitPolicy};
@@ -18,24 +21,31 @@ use crate::sleep::Sleeper;
 pub(crate) struct Progress {
     /// tokio's clock, so that a paused test clock and the poll timeout agree.
     start: tokio::time::Instant,
-    slept: Mutex<Duration>,
+    /// Nanoseconds slept, saturating; `u64::MAX` reads as `Duration::MAX`. (An atomic, not a
+    /// `Mutex<Duration>`: every waiting job carries this.)
+    slept: AtomicU64,
     polls: AtomicU32,
-    last_status: Mutex<TaskStatus>,
+    /// `None` until a poll answers (read as `Unknown("not yet seen")`).
+    last_status: Mutex<Option<TaskStatus>>,
 }
 
 impl Progress {
     pub(crate) fn new() -> Self {
         Self {
             start: tokio::time::Instant::now(),
-            slept: Mutex::new(Duration::ZERO),
+            slept: AtomicU64::new(0),
             polls: AtomicU32::new(0),
-            last_status: Mutex::new(TaskStatus::Unknown("not yet seen".into())),
+            last_status: Mutex::new(None),
         }
     }
 
     /// Time spent: the clock, or the sleeps when a test sleeper returns at once.
     pub(crate) fn elapsed(&self) -> Duration {
-        self.start.elapsed().max(*lock(&self.slept))
+        let slept = match self.slept.load(Ordering::Relaxed) {
+            u64::MAX => Duration::MAX,
+            nanos => Duration::from_nanos(nanos),
+        };
+        self.start.elapsed().max(slept)
     }
 
     pub(crate) fn polls(&self) -> u32 {
@@ -43,8 +53,10 @@ impl Progress {
     }
 
     fn add_sleep(&self, d: Duration) {
-        let mut slept = lock(&self.slept);
-        *slept = slept.saturating_add(d);
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        // Only this wait adds to it, one sleep at a time: no lost update to fear.
+        let total = self.slept.load(Ordering::Relaxed).saturating_add(nanos);
+        self.slept.store(total, Ordering::Relaxed);
     }
 }
 
@@ -52,137 +64,184 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Polls until `status_of(job)` is terminal. Returns the terminal job (succeeded or failed;
-/// the caller turns a failure into `TaskFailed`).
+/// What a wait needs besides its schedule and its poll: borrowed from the caller, and how far
+/// it has got. One struct, borrowed once, so that the futures of a wait (which every waiting
+/// job carries while it sleeps) hold one pointer to it rather than a copy of each part.
+pub(crate) struct Waiting<'a, J> {
+    pub(crate) sleeper: &'a dyn Sleeper,
+    pub(crate) job_id: &'a JobId,
+    pub(crate) status_of: fn(&J) -> &TaskStatus,
+    pub(crate) progress: Progress,
+}
+
+impl<'a, J> Waiting<'a, J> {
+    pub(crate) fn new(
+        sleeper: &'a dyn Sleeper,
+        job_id: &'a JobId,
+        status_of: fn(&J) -> &TaskStatus,
+    ) -> Self {
+        Self {
+            sleeper,
+            job_id,
+            status_of,
+            progress: Progress::new(),
+        }
+    }
+
+    fn timed_out(&self, polls: u32) -> Error {
+        Error::new(ErrorKind::WaitTimedOut {
+            job_id: self.job_id.clone(),
+            last_status: lock(&self.progress.last_status)
+                .clone()
+                .unwrap_or_else(|| TaskStatus::Unknown("not yet seen".into())),
+            polls,
+        })
+    }
+}
+
+/// Polls until `status_of(job)` is terminal: [`poll_from`] with a fresh [`Waiting`] (what the
+/// client does inline, to keep its wait's future small; the tests drive this). Returns the
+/// terminal job (succeeded or failed; the caller turns a failure into `TaskFailed`).
 ///
 /// With a deadline, each poll (queueing for an in-flight slot, the request, its retries) is
 /// bounded by the time left, or [`LAST_POLL_GRACE`] when less is left: the wait returns
 /// within `deadline + LAST_POLL_GRACE` whatever the server does. Without one, the retries
 /// inside a poll sleep at most `max_interval` in all.
-pub(crate) async fn poll_until_terminal<J, F, Fut>(
-    policy: &WaitPolicy,
-    sleeper: &dyn Sleeper,
-    job_id: &JobId,
-    poll: F,
-    status_of: fn(&J) -> &TaskStatus,
-) -> Result<J, Error>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<J, Error>>,
-{
-    let progress = Progress::new();
-    poll_from(
-        policy,
-        sleeper,
-        job_id,
-        poll,
-        status_of,
-        &progress,
-        Duration::ZERO,
-    )
-    .await
-}
-
-/// [`poll_until_terminal`], continuing from `progress`, with the first poll after
-/// `first_poll_after` (cut at the deadline).
-pub(crate) async fn poll_from<J, F, Fut>(
-    policy: &WaitPolicy,
-    sleeper: &dyn Sleeper,
-    job_id: &JobId,
+///
+/// Not an `async fn`: an `async fn` keeps its arguments in its future beside everything made
+/// from them; this future holds the one [`Waiting`] they are moved into.
+#[cfg(test)]
+pub(crate) fn poll_until_terminal<'a, J, F, Fut>(
+    policy: &'a WaitPolicy,
+    sleeper: &'a dyn Sleeper,
+    job_id: &'a JobId,
     mut poll: F,
     status_of: fn(&J) -> &TaskStatus,
-    progress: &Progress,
-    first_poll_after: Duration,
-) -> Result<J, Error>
+) -> impl Future<Output = Result<J, Error>> + 'a
+where
+    J: 'a,
+    F: FnMut() -> Fut + 'a,
+    Fut: Future<Output = Result<J, Error>> + 'a,
+{
+    let waiting = Waiting::new(sleeper, job_id, status_of);
+    async move { poll_from(&waiting, policy, &mut poll).await }
+}
+
+/// Sleeps `d` (cut at `policy`'s deadline) before a wait's first poll, counting it as the
+/// wait's time.
+pub(crate) async fn sleep_first<J>(w: &Waiting<'_, J>, policy: &WaitPolicy, d: Duration) {
+    if d.is_zero() {
+        return;
+    }
+    let first = match policy.deadline {
+        Some(deadline) => d.min(deadline.saturating_sub(w.progress.elapsed())),
+        None => d,
+    };
+    w.sleeper.sleep(first).await;
+    w.progress.add_sleep(first);
+}
+
+/// Polls on `policy`'s schedule until `(w.status_of)(job)` is terminal, continuing from
+/// `w.progress` (a wait that switches schedule calls this once per schedule). The deadline
+/// bounds each poll as described on `poll_until_terminal`.
+///
+/// Not an `async fn`, which would keep a second copy of its arguments.
+// Not an `async fn` on purpose (see above): clippy's rewrite would make the future larger.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn poll_from<'a, J, F, Fut>(
+    w: &'a Waiting<'a, J>,
+    policy: &'a WaitPolicy,
+    poll: &'a mut F,
+) -> impl Future<Output = Result<J, Error>> + 'a
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<J, Error>>,
+    Fut: Future<Output = Result<J, Error>> + 'a,
 {
-    let mut rng = match policy.seed {
-        Some(seed) => fastrand::Rng::with_seed(seed),
-        None => fastrand::Rng::new(),
-    };
-    let timed_out = |polls: u32| {
-        Error::new(ErrorKind::WaitTimedOut {
-            job_id: job_id.clone(),
-            last_status: lock(&progress.last_status).clone(),
-            polls,
-        })
-    };
-    if !first_poll_after.is_zero() {
-        let first = match policy.deadline {
-            Some(d) => first_poll_after.min(d.saturating_sub(progress.elapsed())),
-            None => first_poll_after,
+    async move {
+        let mut rng = match policy.seed {
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
         };
-        sleeper.sleep(first).await;
-        progress.add_sleep(first);
-    }
-    loop {
-        let polls = progress
-            .polls
-            .fetch_add(1, Ordering::Relaxed)
-            .saturating_add(1);
-        let mut min_wait = Duration::ZERO;
-        let mut last_error: Option<String> = None;
-        let outcome = match policy.deadline {
-            Some(deadline) => {
-                let left = deadline
-                    .saturating_sub(progress.elapsed())
-                    .max(LAST_POLL_GRACE);
-                match tokio::time::timeout(left, with_sleep_budget(left, poll())).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => {
-                        tracing::debug!(job_id = %job_id, polls, "the deadline passed during a poll");
-                        return Err(timed_out(polls).with_message(format!(
-                            "the last poll did not finish in time (deadline {deadline:?}; it was allowed {left:?})"
-                        )));
+        loop {
+            let polls = w
+                .progress
+                .polls
+                .fetch_add(1, Ordering::Relaxed)
+                .saturating_add(1);
+            // The poll, its answer and what is made from them live in this block only, which
+            // ends before the sleep: a wait asleep between polls (what almost every wait is at
+            // any moment) holds none of it.
+            let (min_wait, elapsed) = {
+                // Boxed: the poll's state (its deadline timer, its queueing for a slot, the
+                // request) is on the heap only while it runs. No `async` block around it: one
+                // would keep its own copy of what it borrows.
+                let left = policy.deadline.map(|deadline| {
+                    deadline
+                        .saturating_sub(w.progress.elapsed())
+                        .max(LAST_POLL_GRACE)
+                });
+                let step = Box::pin(match left {
+                    Some(left) => {
+                        Either::Left(tokio::time::timeout(left, with_sleep_budget(left, poll())))
                     }
+                    None => Either::Right(with_sleep_budget(policy.max_interval, poll()).map(Ok)),
+                });
+                let (min_wait, last_error) = match step.await {
+                    Err(_) => {
+                        let deadline = policy.deadline.unwrap_or_default();
+                        let left = left.unwrap_or_default();
+                        tracing::debug!(job_id = %w.job_id, polls, "the deadline passed during a poll");
+                        return Err(w.timed_out(polls).with_message(format!(
+                        "the last poll did not finish in time (deadline {deadline:?}; it was allowed {left:?})"
+                    )));
+                    }
+                    Ok(Ok(job)) => {
+                        let status = (w.status_of)(&job);
+                        tracing::debug!(job_id = %w.job_id, polls, status = %status, "polled");
+                        if let Some(observer) = &policy.observer {
+                            (observer.0)(status);
+                        }
+                        if status.is_terminal() {
+                            return Ok(job);
+                        }
+                        if let TaskStatus::Unknown(raw) = status {
+                            tracing::warn!(job_id = %w.job_id, status = %raw, "undocumented task status; treating it as not finished");
+                        }
+                        *lock(&w.progress.last_status) = Some(status.clone());
+                        (Duration::ZERO, None)
+                    }
+                    Ok(Err(e)) if read_would_retry(&e) => {
+                        tracing::debug!(job_id = %w.job_id, polls, error = %e, "transient error while polling; will poll again");
+                        (
+                            e.retry_after().unwrap_or(Duration::ZERO),
+                            Some(e.to_string()),
+                        )
+                    }
+                    Ok(Err(e)) => return Err(e),
+                };
+                let elapsed = w.progress.elapsed();
+                let out_of_polls = policy.max_polls.is_some_and(|m| polls >= m);
+                let out_of_time = policy.deadline.is_some_and(|d| elapsed >= d);
+                if out_of_polls || out_of_time {
+                    let mut err = w.timed_out(polls);
+                    if let Some(m) = last_error {
+                        err = err.with_message(format!("last poll failed: {m}"));
+                    }
+                    return Err(err);
                 }
+                (min_wait, elapsed)
+            };
+            let mut next = policy.interval(polls, &mut rng);
+            match policy.deadline {
+                // A Retry-After is honoured up to the deadline; the last poll happens right at
+                // the deadline rather than overshooting it.
+                Some(deadline) => next = next.max(min_wait).min(deadline.saturating_sub(elapsed)),
+                // Without a deadline, never longer than max_interval.
+                None => next = next.max(min_wait.min(policy.max_interval)),
             }
-            None => with_sleep_budget(policy.max_interval, poll()).await,
-        };
-        match outcome {
-            Ok(job) => {
-                let status = status_of(&job);
-                tracing::debug!(job_id = %job_id, polls, status = %status, "polled");
-                if let Some(observer) = &policy.observer {
-                    (observer.0)(status);
-                }
-                if status.is_terminal() {
-                    return Ok(job);
-                }
-                if let TaskStatus::Unknown(raw) = status {
-                    tracing::warn!(job_id = %job_id, status = %raw, "undocumented task status; treating it as not finished");
-                }
-                *lock(&progress.last_status) = status.clone();
-            }
-            Err(e) if read_would_retry(&e) => {
-                tracing::debug!(job_id = %job_id, polls, error = %e, "transient error while polling; will poll again");
-                min_wait = e.retry_after().unwrap_or(Duration::ZERO);
-                last_error = Some(e.to_string());
-            }
-            Err(e) => return Err(e),
+            w.sleeper.sleep(next).await;
+            w.progress.add_sleep(next);
         }
-        let elapsed = progress.elapsed();
-        let out_of_polls = policy.max_polls.is_some_and(|m| polls >= m);
-        let out_of_time = policy.deadline.is_some_and(|d| elapsed >= d);
-        if out_of_polls || out_of_time {
-            let mut err = timed_out(polls);
-            if let Some(m) = last_error {
-                err = err.with_message(format!("last poll failed: {m}"));
-            }
-            return Err(err);
-        }
-        let mut next = policy.interval(polls, &mut rng);
-        match policy.deadline {
-            // A Retry-After is honoured up to the deadline; the last poll happens right at
-            // the deadline rather than overshooting it.
-            Some(deadline) => next = next.max(min_wait).min(deadline.saturating_sub(elapsed)),
-            // Without a deadline, never longer than max_interval.
-            None => next = next.max(min_wait.min(policy.max_interval)),
-        }
-        sleeper.sleep(next).await;
-        progress.add_sleep(next);
     }
 }
 
