@@ -59,6 +59,58 @@ pub(super) fn language(
         .transpose()
 }
 
+/// The preview request's body, with the recording's URL as `fileUrl` (the dry run builds
+/// its plan from this too, so the plan is the request).
+pub(super) fn clone_body(
+    req: &CloneRequest,
+    file_url: String,
+) -> Result<types::CreateCloneRequest, Error> {
+    let content_text = req
+        .sample_text
+        .clone()
+        .map(types::CreateCloneRequestContentText::try_from)
+        .transpose()
+        .map_err(|e| Error::invalid_input("sample_text", e.to_string()))?;
+    Ok(types::CreateCloneRequest {
+        content_text,
+        file_url,
+        language: language(req.language.as_ref(), req.sound_version)?,
+        sound_version: req.sound_version.map(sound_version),
+    })
+}
+
+/// The production request's body, checked by JimmyAI's rules (the dry run's too).
+pub(super) fn speech_body(req: &SpeechRequest) -> Result<types::CreateAudioRequest, Error> {
+    rules::speech_request(req)?;
+    let line = req
+        .lines
+        .first()
+        .ok_or_else(|| Error::invalid_input("lines", "needs one line"))?;
+    let content_text = types::CreateAudioRequestContentText::try_from(line.text.clone())
+        .map_err(|e| Error::invalid_input("text", e.to_string()))?;
+    let (subtitle_enable, subtitle_type) = match req.subtitles {
+        None => (None, None),
+        Some(SubtitleMode::Off) => (Some(false), None),
+        Some(SubtitleMode::Sentence) => (Some(true), None),
+        Some(SubtitleMode::Word) => (
+            Some(true),
+            Some(types::CreateAudioRequestSubtitleType::Word),
+        ),
+    };
+    Ok(types::CreateAudioRequest {
+        content_text,
+        emotion: req.emotion.map(emotion),
+        language: language(req.language.as_ref(), req.sound_version)?,
+        model_id: line.voice_id.as_str().trim().to_owned(),
+        pitch: req.pitch,
+        sound_version: req.sound_version.map(sound_version),
+        speed: req.speed,
+        subtitle_enable,
+        subtitle_type,
+        vol: req.volume,
+    })
+}
+
 /// Creates a preview task. JimmyAI has no idempotency: this is never resent once it may
 /// have arrived (see `crate::retry`).
 pub(crate) async fn clone_voice(
@@ -68,18 +120,7 @@ pub(crate) async fn clone_voice(
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
     let audio_url = rules::clone_request(req, allow_private)?;
-    let content_text = req
-        .sample_text
-        .clone()
-        .map(types::CreateCloneRequestContentText::try_from)
-        .transpose()
-        .map_err(|e| Error::invalid_input("sample_text", e.to_string()))?;
-    let body = types::CreateCloneRequest {
-        content_text,
-        file_url: audio_url.to_string(),
-        language: language(req.language.as_ref(), req.sound_version)?,
-        sound_version: req.sound_version.map(sound_version),
-    };
+    let body = clone_body(req, audio_url.to_string())?;
     let summary = || serde_json::to_value(&body).ok();
     let call = Call {
         operation: "clone_voice",
@@ -102,34 +143,7 @@ pub(crate) async fn synthesize(
     c: &jimmyai_client::Client,
     req: &SpeechRequest,
 ) -> Result<SpeechJob, Error> {
-    rules::speech_request(req)?;
-    let line = req
-        .lines
-        .first()
-        .ok_or_else(|| Error::invalid_input("lines", "needs one line"))?;
-    let content_text = types::CreateAudioRequestContentText::try_from(line.text.clone())
-        .map_err(|e| Error::invalid_input("text", e.to_string()))?;
-    let (subtitle_enable, subtitle_type) = match req.subtitles {
-        None => (None, None),
-        Some(SubtitleMode::Off) => (Some(false), None),
-        Some(SubtitleMode::Sentence) => (Some(true), None),
-        Some(SubtitleMode::Word) => (
-            Some(true),
-            Some(types::CreateAudioRequestSubtitleType::Word),
-        ),
-    };
-    let body = types::CreateAudioRequest {
-        content_text,
-        emotion: req.emotion.map(emotion),
-        language: language(req.language.as_ref(), req.sound_version)?,
-        model_id: line.voice_id.as_str().trim().to_owned(),
-        pitch: req.pitch,
-        sound_version: req.sound_version.map(sound_version),
-        speed: req.speed,
-        subtitle_enable,
-        subtitle_type,
-        vol: req.volume,
-    };
+    let body = speech_body(req)?;
     let summary = || serde_json::to_value(&body).ok();
     let call = Call {
         operation: "synthesize",
@@ -147,11 +161,7 @@ pub(crate) async fn synthesize(
         .and_then(|task| speech_job(task, None))
         .ok_or_else(|| bad_answer("the answer has no task id"))?;
     // The production call was accepted: the `modelId` is activated (api-facts B5).
-    Ok(
-        job.with_voice(
-            VoiceId::typed(Provider::JimmyAi, line.voice_id.as_str().trim()).activated(),
-        ),
-    )
+    Ok(job.with_voice(VoiceId::typed(Provider::JimmyAi, body.model_id.as_str()).activated()))
 }
 
 /// `InvalidInput` when the task's `model` says it is of the other kind than the caller
