@@ -1,13 +1,14 @@
 //! Issue 17, point 3: "every public method of `Client` has a runnable doc example". This
-//! test reads `src/client/*.rs` and fails for a `pub fn` / `pub async fn` in an
-//! `impl Client` block whose doc comment has no example that rustdoc runs (a ```` ``` ````
-//! block that is not `no_run`, `ignore`, `compile_fail` or another language), that does
-//! not show the call on a visible line, or that asserts nothing. `cargo test --doc` then
-//! runs the examples themselves (against the simulator).
+//! test reads the crate's `src/` (the `impl Client` blocks live in `src/client/`) and fails
+//! for a `pub fn` / `pub async fn` in an `impl Client` block whose doc comment has no
+//! example that rustdoc runs (a ```` ``` ```` block that is not `no_run`, `ignore`,
+//! `compile_fail` or another language), that does not show the call on a visible line, or
+//! that asserts nothing. `cargo test --doc` then runs the examples themselves (against the
+//! simulator), so an example that stops being true fails there.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One public method of `Client` and what its doc comment lacks (empty: nothing).
 #[derive(Debug)]
@@ -125,19 +126,33 @@ fn runs(info: &str) -> bool {
         .all(|t| t == "rust" || t == "standalone_crate" || t.starts_with("edition"))
 }
 
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
 #[test]
 fn every_public_client_method_has_a_runnable_asserting_example() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/client");
+    // All of `src/`: an `impl Client` block added outside `src/client/` is held to it too.
+    let src_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src_dir, &mut files);
+    files.sort();
     let mut all = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .collect();
-    entries.sort();
-    for path in entries {
+    for path in files {
         let src = std::fs::read_to_string(&path).unwrap();
-        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let file = path
+            .strip_prefix(&src_dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         all.extend(methods(&file, &src));
     }
     // The scan itself works: it sees methods from each file, feature-gated ones included.
