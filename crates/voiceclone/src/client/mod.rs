@@ -417,24 +417,37 @@ impl Client {
     /// `Unsupported` without a hub.
     ///
     /// ```
+    /// use std::time::Duration;
     /// use voiceclone::webhook::CompletionHub;
     /// use voiceclone::{Client, CloneRequest, ErrorKind, Provider, WebhookSecret};
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
-    /// let hub = CompletionHub::in_memory(WebhookSecret::new("secret from API Configuration"));
+    /// # // VMEG's webhook target: recorded by the simulator, handed to the hub below.
+    /// # let sim = voiceclone_sim::Simulator::start_with(
+    /// #     voiceclone_sim::SimConfig::default()
+    /// #         .with_speed(1000.0)
+    /// #         .with_webhook("http://127.0.0.1:9/vmeg-webhook", "whsec")
+    /// #         .with_webhook_retry_delays(Vec::new()),
+    /// # )
+    /// # .await?;
+    /// let hub = CompletionHub::in_memory(WebhookSecret::new("whsec"));
     /// let client = Client::builder(Provider::Vmeg)
     ///     .api_key(sim.api_key())
     ///     .base_url(sim.base_url())
     ///     .completion_hub(hub.clone())
     ///     .build()?;
     /// let job = client.clone_voice(&CloneRequest::new("https://cdn.example.com/sample.wav")).await?;
-    /// let key = job.idempotency_key.as_deref().unwrap_or_default();
-    /// // No webhook delivery reached the hub for this key (yet): look the task up instead.
-    /// assert!(client.job_for_idempotency_key(key).await?.is_none());
+    /// let key = job.idempotency_key.clone().unwrap_or_default();
+    /// // Your webhook endpoint feeds the hub: `hub.receive(x_timestamp, x_signature, &body)`.
+    /// # for d in sim.wait_for_deliveries(1, Duration::from_secs(10)).await {
+    /// #     hub.receive(&d.timestamp, &d.signature, d.body.as_bytes()).await;
+    /// # }
+    /// let event = client.job_for_idempotency_key(&key).await?.expect("delivered");
+    /// assert_eq!(event.idempotency_key(), Some(key.as_str()));
+    /// assert!(client.job_for_idempotency_key("never-used").await?.is_none());
     /// // A client without a hub cannot answer at all.
     /// let plain = Client::builder(Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
-    /// let err = plain.job_for_idempotency_key(key).await.unwrap_err();
+    /// let err = plain.job_for_idempotency_key(&key).await.unwrap_err();
     /// assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
     /// # Ok(())
     /// # }
