@@ -338,6 +338,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::{Client, ErrorKind, Provider};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;

@@ -84,6 +84,7 @@ impl Client {
     /// ```
     /// use voiceclone::long_text::LongSpeechPlan;
     /// use voiceclone::{Provider, SpeechRequest};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -161,6 +162,7 @@ impl Client {
     /// ```
     /// use std::time::SystemTime;
     /// use voiceclone::{Resubmitted, SpeechRequest};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;

@@ -20,6 +20,7 @@ impl Client {
     /// ```
     /// use futures::TryStreamExt;
     /// use voiceclone::{JobKind, TaskFilter, TaskStatus};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -60,6 +61,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::TaskDetail;
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -80,6 +82,7 @@ impl Client {
     /// ```
     /// use futures::TryStreamExt;
     /// use voiceclone::TaskFilter;
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -103,6 +106,7 @@ impl Client {
     ///
     /// ```
     /// use futures::TryStreamExt;
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -125,6 +129,7 @@ impl Client {
     /// ```
     /// use futures::TryStreamExt;
     /// use voiceclone::SpeechRequest;
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;

@@ -228,6 +228,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::CloneRequest;
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -261,6 +262,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, SpeechRequest};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -290,6 +292,7 @@ impl Client {
     /// ```
     /// use std::time::Duration;
     /// use voiceclone::{CloneRequest, Provider, TaskStatus, WaitPolicy};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -326,6 +329,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::SpeechRequest;
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -358,6 +362,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::SpeechRequest;
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -381,6 +386,7 @@ impl Client {
     /// ```
     /// use std::time::Duration;
     /// use voiceclone::{Provider, SpeechRequest, WaitPolicy};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -420,6 +426,7 @@ impl Client {
     /// use std::time::Duration;
     /// use voiceclone::webhook::CompletionHub;
     /// use voiceclone::{Client, CloneRequest, ErrorKind, Provider, WebhookSecret};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # // VMEG's webhook target: recorded by the simulator, handed to the hub below.
@@ -555,6 +562,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::{AudioSource, CloneRequest};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -594,6 +602,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::CloneRequest;
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;

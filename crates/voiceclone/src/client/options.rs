@@ -90,6 +90,7 @@ impl Client {
     /// ```
     /// use std::time::Duration;
     /// use voiceclone::{CallOptions, CloneRequest, ErrorKind};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -143,6 +144,7 @@ impl Client {
     /// ```
     /// use std::time::Duration;
     /// use voiceclone::CloneRequest;
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;

@@ -39,6 +39,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Evidence, ReconcileQuery, Reconciled};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -201,6 +202,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
@@ -267,6 +269,7 @@ impl Client {
     ///
     /// ```
     /// use voiceclone::{ErrorKind, Resubmitted, SpeechRequest};
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
