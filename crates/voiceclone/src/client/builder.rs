@@ -335,6 +335,25 @@ impl ClientBuilder {
 
 impl Client {
     /// Starts configuring a client for `provider`.
+    ///
+    /// ```
+    /// use voiceclone::{Client, ErrorKind, Provider};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// let client = Client::builder(Provider::Vmeg)
+    ///     .api_key(sim.api_key())
+    ///     .base_url(sim.base_url()) // leave out for the vendor's own URL
+    ///     .build()?;
+    /// assert_eq!(client.provider(), Provider::Vmeg);
+    /// assert!(client.list_voices().await?.is_empty()); // a fresh account
+    /// // Without a key, `build` refuses, naming the field; nothing is sent.
+    /// let err = Client::builder(Provider::Vmeg).build().unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "api_key"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn builder(provider: Provider) -> ClientBuilder {
         ClientBuilder {
             provider,

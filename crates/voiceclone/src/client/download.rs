@@ -73,6 +73,21 @@ impl Client {
     /// Like [`Client::download_to_path`], to `dir/{stem}.{ext}` where `ext` comes from the
     /// answer's `Content-Type`, else from the URL ([`extension_for`]): for numbered parts
     /// (`01.wav`, `02.wav`, ...) whose format is known only once the server answers.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).allow_private_urls(true).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.synthesize(&voiceclone::SpeechRequest::new("sv_en_us_female_01", "Hello there.")).await?;
+    /// # let speech = client.wait_for_speech(&job.id, &wait).await?;
+    /// let dir = tempfile::tempdir()?;
+    /// let out = client.download_to_dir(&speech.audio_urls[0], dir.path(), "01").await?;
+    /// assert_eq!(out.path, dir.path().join("01.wav")); // the extension from the answer's type
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn download_to_dir(
         &self,
         url: &Url,
@@ -98,6 +113,22 @@ impl Client {
     /// Streams the file at `url` into `writer` (flushed, not shut down) and returns the
     /// number of bytes written. The same rules as [`Client::download_to_path`]; on a failure
     /// part of the body may already be in `writer`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).allow_private_urls(true).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.synthesize(&voiceclone::SpeechRequest::new("sv_en_us_female_01", "Hello there.")).await?;
+    /// # let speech = client.wait_for_speech(&job.id, &wait).await?;
+    /// let mut audio = Vec::new();
+    /// let n = client.download_to_writer(&speech.audio_urls[0], &mut audio).await?;
+    /// assert_eq!(usize::try_from(n)?, audio.len());
+    /// assert!(audio.starts_with(b"RIFF"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn download_to_writer<W: AsyncWrite + Unpin + ?Sized>(
         &self,
         url: &Url,

@@ -80,6 +80,25 @@ impl Client {
     /// [`Client::synthesize_long`] of a plan already made, with at most `concurrency` parts
     /// in flight (at least 1). A plan for the other provider is `InvalidInput` (field
     /// `plan`).
+    ///
+    /// ```
+    /// use voiceclone::long_text::LongSpeechPlan;
+    /// use voiceclone::{Provider, SpeechRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// // 60 paragraphs, a line each: two VMEG tasks of at most 50 lines.
+    /// let text = format!("{}\n\n", "A sentence of the script. ".repeat(10)).repeat(60);
+    /// let plan = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("sv_en_us_female_01", &text))?;
+    /// assert_eq!(plan.parts().len(), 2);
+    /// let parts = client.synthesize_plan(&plan, &wait, 2).await?;
+    /// assert_eq!(parts.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn synthesize_plan(
         &self,
         plan: &LongSpeechPlan,
@@ -139,6 +158,26 @@ impl Client {
     ///
     /// JimmyAI has no idempotency key, so a resend cannot be told from new work:
     /// `Unsupported`.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use voiceclone::{Resubmitted, SpeechRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// // The key was recorded before sending; the process crashed before the answer came.
+    /// let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.").idempotency_key("part-1");
+    /// let sent_at = SystemTime::now();
+    /// # client.synthesize(&req).await?;
+    /// let again = client.resend_speech(&req, sent_at).await?;
+    /// assert!(matches!(again, Resubmitted::AlreadyAccepted(_)), "{again:?}"); // nothing new
+    /// assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn resend_speech(
         &self,
         req: &SpeechRequest,

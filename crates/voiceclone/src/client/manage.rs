@@ -17,15 +17,26 @@ impl Client {
     /// pages. The vendor's order is UNKNOWN (do not rely on it); a task created or deleted
     /// while the list is read may be missed or seen twice.
     ///
-    /// ```no_run
-    /// # async fn f(client: voiceclone::Client) -> Result<(), voiceclone::Error> {
+    /// ```
     /// use futures::TryStreamExt;
     /// use voiceclone::{JobKind, TaskFilter, TaskStatus};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.clone_voice(&voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator")).await?;
+    /// # let voice = client.wait_for_clone(&job.id, &wait).await?;
+    /// let clones: Vec<_> = client.tasks(TaskFilter::all().kind(JobKind::Clone)).try_collect().await?;
+    /// assert_eq!(clones.len(), 1);
     /// let failed: Vec<_> = client
     ///     .tasks(TaskFilter::all().kind(JobKind::Clone).status(TaskStatus::Failed))
     ///     .try_collect()
     ///     .await?;
-    /// # Ok(()) }
+    /// assert!(failed.is_empty());
+    /// # Ok(())
+    /// # }
     /// ```
     pub fn tasks(&self, filter: TaskFilter) -> BoxStream<'static, Result<TaskSummary, Error>> {
         let client = self.clone();
@@ -47,11 +58,44 @@ impl Client {
     /// One task by id, typed by what the vendor says it is: a clone job, a speech job, or
     /// another product's task (VMEG `tasks/detail`; JimmyAI: `Unsupported`, use
     /// `clone_status` / `speech_status`).
+    ///
+    /// ```
+    /// use voiceclone::TaskDetail;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.clone_voice(&voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator")).await?;
+    /// let detail = client.task(&job.id).await?;
+    /// assert!(matches!(&detail, TaskDetail::Clone(j) if j.id == job.id));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn task(&self, id: &JobId) -> Result<TaskDetail, Error> {
         traced!(self, "task", self.b().task(self.t(), id))
     }
 
     /// Deletes a task record (VMEG `tasks/delete`; JimmyAI: `Unsupported`).
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// use voiceclone::TaskFilter;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.clone_voice(&voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator")).await?;
+    /// # let voice = client.wait_for_clone(&job.id, &wait).await?;
+    /// client.delete_task(&job.id).await?;
+    /// let left: Vec<_> = client.tasks(TaskFilter::all()).try_collect().await?;
+    /// assert!(left.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn delete_task(&self, id: &JobId) -> Result<(), Error> {
         traced!(self, "delete_task", self.b().delete_task(self.t(), id))
     }
@@ -59,12 +103,46 @@ impl Client {
     /// The account's cloned voices as a stream, every page (VMEG; JimmyAI lists no voices).
     /// There is no cap: a list that does not end (the same page answered twice, or more
     /// than 10,000 pages) ends the stream with an error, never silently.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.clone_voice(&voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator")).await?;
+    /// # let voice = client.wait_for_clone(&job.id, &wait).await?;
+    /// let voices: Vec<_> = client.voices().try_collect().await?;
+    /// assert!(voices.iter().any(|v| v.id == voice.id));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn voices(&self) -> BoxStream<'static, Result<Voice, Error>> {
         self.voice_stream(false)
     }
 
     /// The vendor's system (preset) voices as a stream (VMEG `voice/basic/list`); each
     /// voice's id works with [`crate::SpeechRequest::new`] and [`Client::synthesize`].
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// use voiceclone::SpeechRequest;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// let system: Vec<_> = client.system_voices().try_collect().await?;
+    /// assert!(!system.is_empty());
+    /// let first = &system[0];
+    /// let job = client.synthesize(&SpeechRequest::new(&first.id, "Hello there.")).await?;
+    /// assert!(!client.wait_for_speech(&job.id, &wait).await?.audio_urls.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn system_voices(&self) -> BoxStream<'static, Result<Voice, Error>> {
         self.voice_stream(true)
     }

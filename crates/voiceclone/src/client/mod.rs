@@ -113,6 +113,28 @@ mod reconcile;
 impl Client {
     /// A client from `VMEG_API_KEY` / `JIMMYAI_API_KEY` and optional `VMEG_BASE_URL` /
     /// `JIMMYAI_BASE_URL`.
+    ///
+    /// Changing the environment is `unsafe` (no other thread may read it meanwhile); a service
+    /// sets it at deploy time instead.
+    ///
+    /// ```standalone_crate
+    /// use voiceclone::{Client, Provider};
+    ///
+    /// # fn main() -> Result<(), voiceclone::Error> {
+    /// unsafe {
+    ///     std::env::set_var("VMEG_API_KEY", "vk-example");
+    ///     std::env::set_var("VMEG_BASE_URL", "http://127.0.0.1:8080/");
+    ///     std::env::remove_var("JIMMYAI_API_KEY");
+    /// }
+    /// let client = Client::from_env(Provider::Vmeg)?;
+    /// assert_eq!(client.provider(), Provider::Vmeg);
+    /// assert_eq!(client.base_url().port(), Some(8080));
+    /// // A provider whose key is not set: an error naming the variable.
+    /// let err = Client::from_env(Provider::JimmyAi).unwrap_err();
+    /// assert!(err.to_string().contains("JIMMYAI_API_KEY"), "{err}");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_env(provider: Provider) -> Result<Client, Error> {
         let (key_var, base_var) = (provider.api_key_var(), provider.base_url_var());
         let key = std::env::var(key_var)
@@ -133,11 +155,32 @@ impl Client {
     }
 
     /// The provider this client talks to.
+    ///
+    /// ```
+    /// use voiceclone::{Client, Provider};
+    ///
+    /// let client = Client::builder(Provider::JimmyAi).api_key("jk-example").build()?;
+    /// assert_eq!(client.provider(), Provider::JimmyAi);
+    /// # Ok::<(), voiceclone::Error>(())
+    /// ```
     pub fn provider(&self) -> Provider {
         self.inner.transport.provider
     }
 
     /// The base URL in use.
+    ///
+    /// ```
+    /// use voiceclone::{Client, Provider};
+    ///
+    /// let client = Client::builder(Provider::Vmeg).api_key("vk-example").build()?;
+    /// assert_eq!(client.base_url().as_str(), "https://api.vmeg.ai/");
+    /// let local = Client::builder(Provider::Vmeg)
+    ///     .api_key("vk-example")
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .build()?;
+    /// assert_eq!(local.base_url().port(), Some(8080));
+    /// # Ok::<(), voiceclone::Error>(())
+    /// ```
     pub fn base_url(&self) -> &Url {
         &self.inner.transport.base
     }
@@ -219,6 +262,23 @@ impl Client {
     /// ([`CloneRequest::from_file`], `from_bytes`, `from_reader`) is checked, then uploaded,
     /// then the clone is submitted with its URL; a failure before the clone leaves none
     /// submitted and says which step failed ([`Error::step`]).
+    ///
+    /// ```
+    /// use voiceclone::CloneRequest;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// let job = client
+    ///     .clone_voice(&CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator").language("en-US"))
+    ///     .await?;
+    /// assert!(!job.status.is_terminal()); // submitted; `wait_for_clone` waits for the voice
+    /// assert!(job.idempotency_key.is_some()); // VMEG: made for you, the same on every retry
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn clone_voice(&self, req: &CloneRequest) -> Result<CloneJob, Error> {
         traced!(self, "clone_voice", async {
             let submit = || {
@@ -243,6 +303,25 @@ impl Client {
     /// [`Client::clone_voice`] or parsed from its stored form) or a bare vendor id; an id of
     /// the other provider or kind is `InvalidInput` before sending, and a task the vendor
     /// says is not a clone is `InvalidInput` from the answer.
+    ///
+    /// ```
+    /// use voiceclone::{CloneRequest, ErrorKind, SpeechRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// let job = client.clone_voice(&CloneRequest::new("https://cdn.example.com/sample.wav")).await?;
+    /// let now = client.clone_status(&job.id).await?;
+    /// assert_eq!(now.id, job.id);
+    /// // The id of a speech task is refused before anything is sent.
+    /// let speech = client.synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hi.")).await?;
+    /// let err = client.clone_status(&speech.id).await.unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InvalidInput { .. }), "{err}");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn clone_status(&self, id: &JobId) -> Result<CloneJob, Error> {
         traced!(self, "clone_status", async {
             self.check_job(id, JobKind::Clone)?;
@@ -253,6 +332,27 @@ impl Client {
     /// Polls a clone task until it ends; returns its voice, `TaskFailed` or `WaitTimedOut`.
     /// The voice is found from what the task and the vendor say (VMEG: the task's result, or
     /// the clone list entry carrying its `taskId`), so any client can wait on any job.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use voiceclone::{CloneRequest, Provider, TaskStatus, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// let job = client
+    ///     .clone_voice(&CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator"))
+    ///     .await?;
+    /// let wait = WaitPolicy::for_provider(Provider::Vmeg).with_first_interval(Duration::from_millis(5));
+    /// let voice = client.wait_for_clone(&job.id, &wait).await?;
+    /// assert_eq!(client.clone_status(&job.id).await?.status, TaskStatus::Succeeded);
+    /// let listed = client.list_voices().await?;
+    /// assert!(listed.iter().any(|v| v.id == voice.id && v.name.as_deref() == Some("narrator")));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_for_clone(&self, id: &JobId, policy: &WaitPolicy) -> Result<Voice, Error> {
         traced!(
             self,
@@ -271,6 +371,23 @@ impl Client {
     /// (which also activates a JimmyAI `modelId`: the job's [`SpeechJob::voice`] is the id
     /// marked activated). A voice id of the other provider, or a JimmyAI `modelId` known to
     /// be unactivated whose three-day deadline has passed, is `InvalidInput` before sending.
+    ///
+    /// ```
+    /// use voiceclone::SpeechRequest;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// // A system voice here; a cloned voice's id (`Voice::id`) works the same way.
+    /// let job = client
+    ///     .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello there."))
+    ///     .await?;
+    /// assert!(!job.status.is_terminal()); // submitted; `wait_for_speech` waits for the audio
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn synthesize(&self, req: &SpeechRequest) -> Result<SpeechJob, Error> {
         traced!(self, "synthesize", async {
             let now = std::time::SystemTime::now();
@@ -287,6 +404,21 @@ impl Client {
     }
 
     /// The current state of a speech task (see [`Client::clone_status`] for the id).
+    ///
+    /// ```
+    /// use voiceclone::SpeechRequest;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// let job = client.synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello there.")).await?;
+    /// let now = client.speech_status(&job.id).await?;
+    /// assert_eq!(now.id, job.id);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn speech_status(&self, id: &JobId) -> Result<SpeechJob, Error> {
         traced!(self, "speech_status", async {
             self.check_job(id, JobKind::Speech)?;
@@ -295,6 +427,23 @@ impl Client {
     }
 
     /// Polls a speech task until it ends; returns the audio (and subtitle) URLs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use voiceclone::{Provider, SpeechRequest, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// let job = client.synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello there.")).await?;
+    /// let wait = WaitPolicy::for_provider(Provider::Vmeg).with_first_interval(Duration::from_millis(5));
+    /// let speech = client.wait_for_speech(&job.id, &wait).await?;
+    /// assert!(!speech.audio_urls.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_for_speech(&self, id: &JobId, policy: &WaitPolicy) -> Result<Speech, Error> {
         traced!(
             self,
@@ -320,6 +469,44 @@ impl Client {
     /// `OutcomeUnknown` whose submit did land (its error carries the key). `Ok(None)`: no
     /// such delivery (yet); look the task up by polling or the task list instead.
     /// `Unsupported` without a hub.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use voiceclone::webhook::CompletionHub;
+    /// use voiceclone::{Client, CloneRequest, ErrorKind, Provider, WebhookSecret};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # // VMEG's webhook target: recorded by the simulator, handed to the hub below.
+    /// # let sim = voiceclone_sim::Simulator::start_with(
+    /// #     voiceclone_sim::SimConfig::default()
+    /// #         .with_speed(1000.0)
+    /// #         .with_webhook("http://127.0.0.1:9/vmeg-webhook", "whsec")
+    /// #         .with_webhook_retry_delays(Vec::new()),
+    /// # )
+    /// # .await?;
+    /// let hub = CompletionHub::in_memory(WebhookSecret::new("whsec"));
+    /// let client = Client::builder(Provider::Vmeg)
+    ///     .api_key(sim.api_key())
+    ///     .base_url(sim.base_url())
+    ///     .completion_hub(hub.clone())
+    ///     .build()?;
+    /// let job = client.clone_voice(&CloneRequest::new("https://cdn.example.com/sample.wav")).await?;
+    /// let key = job.idempotency_key.clone().unwrap_or_default();
+    /// // Your webhook endpoint feeds the hub: `hub.receive(x_timestamp, x_signature, &body)`.
+    /// # for d in sim.wait_for_deliveries(1, Duration::from_secs(10)).await {
+    /// #     hub.receive(&d.timestamp, &d.signature, d.body.as_bytes()).await;
+    /// # }
+    /// let event = client.job_for_idempotency_key(&key).await?.expect("delivered");
+    /// assert_eq!(event.idempotency_key(), Some(key.as_str()));
+    /// assert!(client.job_for_idempotency_key("never-used").await?.is_none());
+    /// // A client without a hub cannot answer at all.
+    /// let plain = Client::builder(Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// let err = plain.job_for_idempotency_key(&key).await.unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn job_for_idempotency_key(&self, key: &str) -> Result<Option<WebhookEvent>, Error> {
         traced!(self, "job_for_idempotency_key", async {
             match &self.inner.hub {
@@ -333,6 +520,20 @@ impl Client {
     }
 
     /// The account's cloned voices (VMEG only).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.clone_voice(&voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator")).await?;
+    /// let voice = client.wait_for_clone(&job.id, &wait).await?;
+    /// let voices = client.list_voices().await?;
+    /// assert!(voices.iter().any(|v| v.id == voice.id));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn list_voices(&self) -> Result<Vec<Voice>, Error> {
         traced!(self, "list_voices", self.b().list_voices(self.t()))
     }
@@ -341,10 +542,18 @@ impl Client {
     /// id, or one parsed from its stored form) or a bare vendor id (`"cv_..."`); a voice of
     /// the other provider is `InvalidInput` (field `voice_id`) before sending.
     ///
-    /// ```no_run
-    /// # async fn run(client: voiceclone::Client, voice: voiceclone::Voice) -> Result<(), voiceclone::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.clone_voice(&voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator")).await?;
+    /// # let voice = client.wait_for_clone(&job.id, &wait).await?;
     /// client.rename_voice(&voice.id, "Narrator").await?;
-    /// client.rename_voice("cv_123", "Narrator").await?; // a bare id from elsewhere
+    /// let voices = client.list_voices().await?;
+    /// assert!(voices.iter().any(|v| v.id == voice.id && v.name.as_deref() == Some("Narrator")));
+    /// client.rename_voice(voice.id.as_str(), "Narrator 2").await?; // a bare id from elsewhere
     /// # Ok(())
     /// # }
     /// ```
@@ -364,6 +573,21 @@ impl Client {
 
     /// Deletes a cloned voice (VMEG only; a logical delete). `voice_id` as for
     /// [`Client::rename_voice`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.clone_voice(&voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator")).await?;
+    /// # let voice = client.wait_for_clone(&job.id, &wait).await?;
+    /// client.delete_voice(&voice.id).await?;
+    /// let voices = client.list_voices().await?;
+    /// assert!(voices.iter().all(|v| v.id != voice.id));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn delete_voice(&self, voice_id: impl Into<VoiceId>) -> Result<(), Error> {
         let voice_id = voice_id.into();
         traced!(self, "delete_voice", async {
@@ -383,6 +607,37 @@ impl Client {
     /// file is streamed, never read whole into memory; a failure says which step failed
     /// ([`Error::step`]). Cloning from a local recording does this by itself
     /// ([`CloneRequest::from_file`]).
+    ///
+    /// ```
+    /// use voiceclone::{AudioSource, CloneRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::JimmyAi).api_key(sim.api_key()).base_url(sim.base_url()).allow_private_urls(true).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # fn wav(seconds: u32) -> Vec<u8> { // mono 16-bit 8 kHz PCM
+    /// #     let data = seconds * 16_000;
+    /// #     let mut v = b"RIFF".to_vec();
+    /// #     v.extend((36 + data).to_le_bytes());
+    /// #     v.extend(b"WAVEfmt ");
+    /// #     for (x, n) in [(16u32, 4), (1, 2), (1, 2), (8_000, 4), (16_000, 4), (2, 2), (16, 2)] {
+    /// #         v.extend(&x.to_le_bytes()[..n]);
+    /// #     }
+    /// #     v.extend(b"data");
+    /// #     v.extend(data.to_le_bytes());
+    /// #     v.extend((0..data).map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8));
+    /// #     v
+    /// # }
+    /// // JimmyAI `files/upload`; the simulator's file URLs are on loopback (`allow_private_urls`).
+    /// let url = client
+    ///     .upload(&AudioSource::Bytes { file_name: "me.wav".into(), bytes: wav(10).into() })
+    ///     .await?;
+    /// let job = client.clone_voice(&CloneRequest::new(url.as_str())).await?;
+    /// assert!(!job.status.is_terminal());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn upload(&self, source: &AudioSource) -> Result<Url, Error> {
         traced!(
             self,
@@ -392,6 +647,37 @@ impl Client {
     }
 
     /// [`Client::upload`] of a file.
+    ///
+    /// ```
+    /// use voiceclone::CloneRequest;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::JimmyAi).api_key(sim.api_key()).base_url(sim.base_url()).allow_private_urls(true).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # fn wav(seconds: u32) -> Vec<u8> { // mono 16-bit 8 kHz PCM
+    /// #     let data = seconds * 16_000;
+    /// #     let mut v = b"RIFF".to_vec();
+    /// #     v.extend((36 + data).to_le_bytes());
+    /// #     v.extend(b"WAVEfmt ");
+    /// #     for (x, n) in [(16u32, 4), (1, 2), (1, 2), (8_000, 4), (16_000, 4), (2, 2), (16, 2)] {
+    /// #         v.extend(&x.to_le_bytes()[..n]);
+    /// #     }
+    /// #     v.extend(b"data");
+    /// #     v.extend(data.to_le_bytes());
+    /// #     v.extend((0..data).map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8));
+    /// #     v
+    /// # }
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("me.wav");
+    /// # std::fs::write(&path, wav(10))?;
+    /// let url = client.upload_sample(&path).await?;
+    /// let job = client.clone_voice(&CloneRequest::new(url.as_str())).await?;
+    /// assert!(!job.status.is_terminal());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn upload_sample(&self, path: impl AsRef<Path>) -> Result<Url, Error> {
         self.upload(&AudioSource::File(path.as_ref().to_path_buf()))
             .await

@@ -87,6 +87,31 @@ impl Client {
     /// methods, the same connection pool, in-flight bound and configuration; cheap (a clone
     /// of the client plus the options). Calls on `self` are unaffected.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use voiceclone::{CallOptions, CloneRequest, ErrorKind};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// let req = CloneRequest::new("https://cdn.example.com/sample.wav");
+    /// let quick = client.with_options(CallOptions::new().timeout(Duration::from_secs(10)));
+    /// quick.clone_voice(&req).await?;
+    /// assert_eq!(quick.options().get_timeout(), Some(Duration::from_secs(10)));
+    /// assert_eq!(client.options(), CallOptions::new()); // the client itself is unchanged
+    /// // No time left at all: the call fails with `Timeout` and sends nothing.
+    /// let spent = client.with_options(CallOptions::new().timeout(Duration::ZERO));
+    /// let err = spent.clone_voice(&req).await.unwrap_err();
+    /// assert_eq!(err.kind(), &ErrorKind::Timeout);
+    /// assert_eq!(sim.task_count(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// When the time runs out after a write was sent, the outcome is unknown; reconcile:
+    ///
     /// ```no_run
     /// # async fn run(client: voiceclone::Client, req: voiceclone::CloneRequest) -> Result<(), voiceclone::Error> {
     /// use std::time::Duration;
@@ -115,12 +140,42 @@ impl Client {
 
     /// [`Client::with_options`] with only a timeout: each call through the handle must end
     /// within `timeout` (see [`CallOptions::timeout`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use voiceclone::CloneRequest;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// let quick = client.with_timeout(Duration::from_secs(10));
+    /// let job = quick.clone_voice(&CloneRequest::new("https://cdn.example.com/sample.wav")).await?;
+    /// assert_eq!(quick.options().get_timeout(), Some(Duration::from_secs(10)));
+    /// assert_eq!(client.options().get_timeout(), None);
+    /// # let _ = job;
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn with_timeout(&self, timeout: Duration) -> Client {
         self.with_options(self.options.timeout(timeout))
     }
 
     /// The options this handle's calls use.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use voiceclone::{CallOptions, Client, Provider};
+    ///
+    /// let client = Client::builder(Provider::Vmeg).api_key("vk-example").build()?;
+    /// assert_eq!(client.options(), CallOptions::new());
+    /// let by = Instant::now() + Duration::from_secs(30);
+    /// let handle = client.with_options(CallOptions::new().deadline(by));
+    /// assert_eq!(handle.options().get_deadline(), Some(by));
+    /// # Ok::<(), voiceclone::Error>(())
+    /// ```
     pub fn options(&self) -> CallOptions {
         self.options
     }

@@ -36,6 +36,29 @@ impl Client {
     /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
     /// that task is found; without one, the error is `Unsupported` and its note says what
     /// cannot be recovered.
+    ///
+    /// ```
+    /// use voiceclone::{CloneRequest, ErrorKind, Evidence, ReconcileQuery, Reconciled};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).retry(voiceclone::RetryPolicy::none()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # sim.fail_next("vmeg.cloneVoiceCreateAsync", voiceclone_sim::FaultKind::DropAfter, 1)?;
+    /// let req = CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator");
+    /// // The task was created, but its answer was lost on the way back.
+    /// let err = client.clone_voice(&req).await.unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
+    /// # sim.complete_all_now();
+    /// let found = client.reconcile(&ReconcileQuery::from_error(&err)?).await?;
+    /// assert!(
+    ///     matches!(&found, Reconciled::Found { evidence: Evidence::VoiceName(n), .. } if n == "narrator"),
+    ///     "{found}"
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn reconcile(&self, query: &ReconcileQuery) -> Result<Reconciled, Error> {
         traced!(self, "reconcile", self.reconcile_inner(query))
     }
@@ -177,6 +200,30 @@ impl Client {
     /// the error's). A provider without idempotency keys (JimmyAI) is `Unsupported`: a resend
     /// could create and bill a second task.
     ///
+    /// ```
+    /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).retry(voiceclone::RetryPolicy::none()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # sim.fail_next("vmeg.cloneVoiceCreateAsync", voiceclone_sim::FaultKind::DropBefore, 1)?;
+    /// let req = CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator");
+    /// // The connection broke: did the clone land? (here it did not)
+    /// let err = client.clone_voice(&req).await.unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
+    /// match client.resubmit_clone(&err, &req).await? {
+    ///     Resubmitted::Accepted(job) => assert!(!job.status.is_terminal()), // first created nothing
+    ///     other => panic!("expected accepted, got {other:?}"),
+    /// }
+    /// assert_eq!(sim.task_count(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Looking first, then resending:
+    ///
     /// ```no_run
     /// use voiceclone::{Client, CloneRequest, ErrorKind, ReconcileQuery, Reconciled, Resubmitted};
     ///
@@ -219,6 +266,26 @@ impl Client {
     }
 
     /// [`Client::resubmit_clone`] for speech.
+    ///
+    /// ```
+    /// use voiceclone::{ErrorKind, Resubmitted, SpeechRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).retry(voiceclone::RetryPolicy::none()).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # sim.fail_next("vmeg.ttsCreateAsync", voiceclone_sim::FaultKind::DropAfter, 1)?;
+    /// let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.");
+    /// let err = client.synthesize(&req).await.unwrap_err(); // the answer was lost
+    /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
+    /// // The first submit had landed: the resend creates nothing new.
+    /// let again = client.resubmit_speech(&err, &req).await?;
+    /// assert!(matches!(again, Resubmitted::AlreadyAccepted(_)), "{again:?}");
+    /// assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn resubmit_speech(
         &self,
         err: &Error,
