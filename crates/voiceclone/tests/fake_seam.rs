@@ -74,13 +74,38 @@ fn service(fake: &Arc<FakeClient>) -> Onboarding {
     }
 }
 
-/// Open sockets of this process (Linux: fds that link to `socket:[..]`).
+/// The tests of this file run one at a time: the socket count is per process, and any test
+/// that made a socket meanwhile (a runtime, a resolver) would be counted against the fake.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Open network (TCP or UDP, IPv4 or IPv6) sockets of this process (Linux): the fds that
+/// link to `socket:[inode]` with that inode in `/proc/self/net/{tcp,tcp6,udp,udp6}`. Unix
+/// socket pairs (a tokio runtime's signal driver, made by any test's runtime) are not
+/// network sockets and are not counted.
 fn sockets() -> usize {
+    let mut network = std::collections::HashSet::new();
+    for table in ["tcp", "tcp6", "udp", "udp6"] {
+        let text = std::fs::read_to_string(format!("/proc/self/net/{table}")).unwrap_or_default();
+        // Columns: sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
+        network.extend(
+            text.lines()
+                .skip(1)
+                .filter_map(|l| l.split_whitespace().nth(9).map(str::to_owned)),
+        );
+    }
     std::fs::read_dir("/proc/self/fd")
         .map(|dir| {
             dir.filter_map(Result::ok)
                 .filter_map(|e| std::fs::read_link(e.path()).ok())
-                .filter(|target| target.to_string_lossy().starts_with("socket:"))
+                .filter_map(|t| {
+                    let t = t.to_string_lossy().into_owned();
+                    Some(t.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+                })
+                .filter(|inode| network.contains(inode))
                 .count()
         })
         .unwrap_or(0)
@@ -88,6 +113,7 @@ fn sockets() -> usize {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_happy_path_opens_no_socket_and_bills_two_jobs() {
+    let _serial = serial();
     let before = sockets();
     {
         // The probe sees a socket when there is one (one of our own, on loopback).
@@ -120,6 +146,7 @@ async fn the_happy_path_opens_no_socket_and_bills_two_jobs() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_failed_clone_and_a_refused_submit_reach_the_service_as_the_client_gives_them() {
+    let _serial = serial();
     let fake = Arc::new(FakeClient::new(Provider::Vmeg));
     fake.script_clone(Script::fails("the sample is silent"));
     assert_eq!(
@@ -137,6 +164,7 @@ async fn a_failed_clone_and_a_refused_submit_reach_the_service_as_the_client_giv
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_unknown_outcome_carries_the_key_and_the_job_exists() {
+    let _serial = serial();
     let fake = Arc::new(FakeClient::new(Provider::Vmeg));
     fake.script_clone(Script::succeeds().outcome_unknown());
     let Outcome::Pending { key: Some(key) } =
@@ -157,6 +185,7 @@ async fn an_unknown_outcome_carries_the_key_and_the_job_exists() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_fake_refuses_what_the_client_refuses_and_creates_nothing() {
+    let _serial = serial();
     // `name` is VMEG-only: a JimmyAI client refuses it before sending, and so does the fake.
     let fake = FakeClient::new(Provider::JimmyAi);
     let err = fake
@@ -204,6 +233,7 @@ async fn the_fake_refuses_what_the_client_refuses_and_creates_nothing() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn waits_follow_the_policy_on_a_virtual_clock() {
+    let _serial = serial();
     let fake = FakeClient::new(Provider::Vmeg);
     // Never finishes: a deadline of one simulated hour ends the wait at once, in real time.
     fake.script_clone(Script::new().then_status(TaskStatus::Running));
