@@ -74,14 +74,6 @@ fn service(fake: &Arc<FakeClient>) -> Onboarding {
     }
 }
 
-/// The tests of this file run one at a time: the socket count is per process, and any test
-/// that made a socket meanwhile (a runtime, a resolver) would be counted against the fake.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Open network (TCP or UDP, IPv4 or IPv6) sockets of this process (Linux): the fds that
 /// link to `socket:[inode]` with that inode in `/proc/self/net/{tcp,tcp6,udp,udp6}`. Unix
 /// socket pairs (a tokio runtime's signal driver, made by any test's runtime) are not
@@ -113,7 +105,6 @@ fn sockets() -> usize {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_happy_path_opens_no_socket_and_bills_two_jobs() {
-    let _serial = serial();
     let before = sockets();
     {
         // The probe sees a socket when there is one (one of our own, on loopback).
@@ -146,7 +137,6 @@ async fn the_happy_path_opens_no_socket_and_bills_two_jobs() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_failed_clone_and_a_refused_submit_reach_the_service_as_the_client_gives_them() {
-    let _serial = serial();
     let fake = Arc::new(FakeClient::new(Provider::Vmeg));
     fake.script_clone(Script::fails("the sample is silent"));
     assert_eq!(
@@ -164,7 +154,6 @@ async fn a_failed_clone_and_a_refused_submit_reach_the_service_as_the_client_giv
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_unknown_outcome_carries_the_key_and_the_job_exists() {
-    let _serial = serial();
     let fake = Arc::new(FakeClient::new(Provider::Vmeg));
     fake.script_clone(Script::succeeds().outcome_unknown());
     let Outcome::Pending { key: Some(key) } =
@@ -185,7 +174,6 @@ async fn an_unknown_outcome_carries_the_key_and_the_job_exists() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_fake_refuses_what_the_client_refuses_and_creates_nothing() {
-    let _serial = serial();
     // `name` is VMEG-only: a JimmyAI client refuses it before sending, and so does the fake.
     let fake = FakeClient::new(Provider::JimmyAi);
     let err = fake
@@ -233,7 +221,6 @@ async fn the_fake_refuses_what_the_client_refuses_and_creates_nothing() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn waits_follow_the_policy_on_a_virtual_clock() {
-    let _serial = serial();
     let fake = FakeClient::new(Provider::Vmeg);
     // Never finishes: a deadline of one simulated hour ends the wait at once, in real time.
     fake.script_clone(Script::new().then_status(TaskStatus::Running));

@@ -189,18 +189,25 @@ tokio::task_local! {
 
 /// Runs one call (`fut`) under `options`: with a budget, every request inside it is bounded
 /// by the time left. A call made inside another keeps the earlier deadline.
-pub(crate) async fn scoped<F: Future>(options: CallOptions, fut: F) -> F::Output {
-    let Some(budget) = options.budget() else {
-        return fut.await;
-    };
-    let Some(mine) = tokio::time::Instant::now().checked_add(budget.min(FAR_FUTURE)) else {
-        return fut.await;
-    };
-    let deadline = match call_deadline() {
-        Some(outer) => outer.min(mine),
-        None => mine,
-    };
-    CALL_DEADLINE.scope(deadline, fut).await
+///
+/// Not an `async fn`: the call's future is moved into the result once, instead of being
+/// kept beside an `async fn`'s own copy of its argument in every waiting job's future.
+pub(crate) fn scoped<F: Future>(
+    options: CallOptions,
+    fut: F,
+) -> futures_util::future::Either<F, tokio::task::futures::TaskLocalFuture<tokio::time::Instant, F>>
+{
+    let deadline = options
+        .budget()
+        .and_then(|budget| tokio::time::Instant::now().checked_add(budget.min(FAR_FUTURE)))
+        .map(|mine| match call_deadline() {
+            Some(outer) => outer.min(mine),
+            None => mine,
+        });
+    match deadline {
+        None => futures_util::future::Either::Left(fut),
+        Some(deadline) => futures_util::future::Either::Right(CALL_DEADLINE.scope(deadline, fut)),
+    }
 }
 
 /// A budget too far away to matter (longer ones are read as this).
@@ -269,7 +276,9 @@ mod tests {
         assert_eq!(time_left(), None);
         let outer = CallOptions::new().timeout(Duration::from_secs(1));
         let inner = CallOptions::new().timeout(Duration::from_secs(60));
-        let left = scoped(outer, scoped(inner, async { time_left() })).await;
+        // The inner call is made inside the outer one (as a client method calling another
+        // does), so it sees the outer deadline when it starts.
+        let left = scoped(outer, async { scoped(inner, async { time_left() }).await }).await;
         assert!(left.unwrap() <= Duration::from_secs(1));
         let left = scoped(CallOptions::new().timeout(Duration::MAX), async {
             time_left()
