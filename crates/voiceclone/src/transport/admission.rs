@@ -57,15 +57,24 @@ fn shutting_down() -> Error {
 
 /// Waits for a slot; within a per-call budget (`CallOptions`), only while time is left:
 /// queued behind other requests until the time was up, nothing was sent.
-async fn within_budget<T>(
-    acquire: impl std::future::Future<Output = Result<T, tokio::sync::AcquireError>>,
-) -> Result<T, Error> {
+///
+/// Not an `async fn`, and the timed wait boxed: every job queued for a slot carries this
+/// future, and a deadline timer (over 100 bytes) in it would be paid by all of them, budget
+/// or not.
+fn within_budget<T, A>(acquire: A) -> impl std::future::Future<Output = Result<T, Error>>
+where
+    A: std::future::Future<Output = Result<T, tokio::sync::AcquireError>>,
+{
+    use futures_util::FutureExt as _;
+    use futures_util::future::Either;
     match crate::client::call_deadline() {
-        None => acquire.await.map_err(|_| shutting_down()),
-        Some(deadline) => match tokio::time::timeout_at(deadline, acquire).await {
-            Ok(acquired) => acquired.map_err(|_| shutting_down()),
-            Err(_) => Err(crate::client::out_of_time()),
-        },
+        None => Either::Left(acquire.map(|acquired| acquired.map_err(|_| shutting_down()))),
+        Some(deadline) => Either::Right(Box::pin(tokio::time::timeout_at(deadline, acquire).map(
+            |timed| match timed {
+                Ok(acquired) => acquired.map_err(|_| shutting_down()),
+                Err(_) => Err(crate::client::out_of_time()),
+            },
+        ))),
     }
 }
 
