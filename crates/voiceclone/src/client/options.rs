@@ -192,11 +192,16 @@ tokio::task_local! {
 ///
 /// Not an `async fn`: the call's future is moved into the result once, instead of being
 /// kept beside an `async fn`'s own copy of its argument in every waiting job's future.
+///
+/// The scoped case is boxed: every waiting job's future is sized for the larger variant,
+/// and calls with a budget are the rare ones.
 pub(crate) fn scoped<F: Future>(
     options: CallOptions,
     fut: F,
-) -> futures_util::future::Either<F, tokio::task::futures::TaskLocalFuture<tokio::time::Instant, F>>
-{
+) -> futures_util::future::Either<
+    F,
+    std::pin::Pin<Box<tokio::task::futures::TaskLocalFuture<tokio::time::Instant, F>>>,
+> {
     let deadline = options
         .budget()
         .and_then(|budget| tokio::time::Instant::now().checked_add(budget.min(FAR_FUTURE)))
@@ -206,7 +211,9 @@ pub(crate) fn scoped<F: Future>(
         });
     match deadline {
         None => futures_util::future::Either::Left(fut),
-        Some(deadline) => futures_util::future::Either::Right(CALL_DEADLINE.scope(deadline, fut)),
+        Some(deadline) => {
+            futures_util::future::Either::Right(Box::pin(CALL_DEADLINE.scope(deadline, fut)))
+        }
     }
 }
 
