@@ -390,15 +390,7 @@ impl Client {
     /// ```
     pub async fn synthesize(&self, req: &SpeechRequest) -> Result<SpeechJob, Error> {
         traced!(self, "synthesize", async {
-            let now = std::time::SystemTime::now();
-            for (i, line) in req.lines.iter().enumerate() {
-                let field = if req.lines.len() == 1 {
-                    "voice_id".to_owned()
-                } else {
-                    format!("lines[{i}].voice_id")
-                };
-                line.voice_id.check(&field, self.provider(), now)?;
-            }
+            req.check_voice_ids(self.provider(), std::time::SystemTime::now())?;
             self.b().synthesize(self.t(), req).await
         })
     }
@@ -698,7 +690,7 @@ fn poll_span() -> tracing::Span {
 }
 
 /// The error a wait returns when its task ended `Failed`.
-fn task_failed(id: &JobId, reason: Option<&str>) -> Error {
+pub(crate) fn task_failed(id: &JobId, reason: Option<&str>) -> Error {
     Error::new(ErrorKind::TaskFailed {
         job_id: id.clone(),
         reason: reason.unwrap_or("no reason given").to_owned(),

@@ -355,11 +355,7 @@ impl FakeClient {
         let mut poll = || std::future::ready(read(id));
         let job = poll_from(&waiting, policy, &mut poll).await?;
         if *job.status() == TaskStatus::Failed {
-            return Err(Error::new(ErrorKind::TaskFailed {
-                job_id: id.clone(),
-                reason: job.error().unwrap_or("no reason given").to_owned(),
-            })
-            .with_provider(self.provider));
+            return Err(crate::client::task_failed(id, job.error()).with_provider(self.provider));
         }
         Ok(job)
     }
@@ -373,7 +369,8 @@ impl VoiceCloning for FakeClient {
     fn clone_voice<'a>(&'a self, req: &'a CloneRequest) -> BoxFuture<'a, Result<CloneJob, Error>> {
         Box::pin(async move {
             if let Err(e) =
-                crate::provider::checks::clone_request(self.provider, req, self.allow_private)
+                (crate::provider::facts(self.provider).plan_clone)(req, self.allow_private)
+                    .map_err(|e| e.with_provider(self.provider))
             {
                 self.lock().calls.push(FakeCall::CloneVoice(req.clone()));
                 return Err(e.with_operation("clone_voice"));
@@ -412,18 +409,10 @@ impl VoiceCloning for FakeClient {
 
     fn synthesize<'a>(&'a self, req: &'a SpeechRequest) -> BoxFuture<'a, Result<SpeechJob, Error>> {
         Box::pin(async move {
-            let now = SystemTime::now();
-            let checked =
-                crate::provider::checks::speech_request(self.provider, req).and_then(|()| {
-                    req.lines.iter().enumerate().try_for_each(|(i, line)| {
-                        let field = if req.lines.len() == 1 {
-                            "voice_id".to_owned()
-                        } else {
-                            format!("lines[{i}].voice_id")
-                        };
-                        line.voice_id.check(&field, self.provider, now)
-                    })
-                });
+            // The dry run's planning runs the provider's request rules (what the client
+            // checks before sending), then the voice ids as the client checks them.
+            let checked = (crate::provider::facts(self.provider).plan_speech)(req)
+                .and_then(|_| req.check_voice_ids(self.provider, SystemTime::now()));
             if let Err(e) = checked {
                 self.lock().calls.push(FakeCall::Synthesize(req.clone()));
                 return Err(e.with_provider(self.provider).with_operation("synthesize"));

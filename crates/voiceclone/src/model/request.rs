@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use tokio::io::AsyncRead;
 
-use super::{AudioSource, Emotion, OutputFormat, SoundVersion, SubtitleMode, VmegEngine, VoiceId};
+use super::{
+    AudioSource, Emotion, OutputFormat, Provider, SoundVersion, SubtitleMode, VmegEngine, VoiceId,
+};
 
 /// Ask a provider to clone a voice from a reference recording: at a URL
 /// ([`CloneRequest::new`]) or on this machine ([`CloneRequest::from_file`],
@@ -201,6 +203,25 @@ pub struct SpeechRequest {
 }
 
 impl SpeechRequest {
+    /// Each line's voice id checked for `provider` as of `now` (its provider, and a JimmyAI
+    /// `modelId` known to be unactivated past its deadline): the check `Client::synthesize`
+    /// runs before sending. The field names the line when there are several.
+    pub(crate) fn check_voice_ids(
+        &self,
+        provider: Provider,
+        now: std::time::SystemTime,
+    ) -> Result<(), crate::error::Error> {
+        for (i, line) in self.lines.iter().enumerate() {
+            let field = if self.lines.len() == 1 {
+                "voice_id".to_owned()
+            } else {
+                format!("lines[{i}].voice_id")
+            };
+            line.voice_id.check(&field, provider, now)?;
+        }
+        Ok(())
+    }
+
     /// A request for one line.
     pub fn new(voice_id: impl Into<VoiceId>, text: impl Into<String>) -> Self {
         Self {

@@ -6,8 +6,6 @@
 //! a new vendor is one module here plus its entry there (see `docs/adding-a-provider.md`).
 
 pub(crate) mod backend;
-#[cfg(feature = "fake")]
-pub(crate) mod checks;
 pub(crate) mod jimmyai;
 pub(crate) mod paging;
 #[cfg(test)]
