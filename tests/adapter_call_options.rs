@@ -218,3 +218,60 @@ async fn a_wait_ends_at_the_call_deadline_with_its_last_status() {
         other => panic!("expected WaitTimedOut, got {other:?}: {e}"),
     }
 }
+
+/// A call whose time runs out while it queues for an in-flight slot (every slot held by a
+/// request the server never answers) ends as `Timeout`, nothing sent, instead of waiting
+/// for the slot: the budget bounds the queueing too (`transport/admission.rs`).
+#[tokio::test]
+async fn a_call_queued_behind_a_full_client_ends_at_its_budget_without_sending() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A server that accepts connections and never answers, counting them.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(KEY)
+        .base_url(&base)
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    // The one slot, held by a read that never ends.
+    let holder = {
+        let c = c.clone();
+        tokio::spawn(async move { c.clone_status(&JobId::new("t-1")).await })
+    };
+    let started = Instant::now();
+    while accepted.load(Ordering::SeqCst) == 0 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+
+    let queued = Instant::now();
+    let e = c
+        .with_timeout(Duration::from_millis(300))
+        .clone_voice(&clone_req())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert_eq!(e.phase(), Phase::NotSent, "{e}");
+    assert!(
+        queued.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        queued.elapsed()
+    );
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "the queued call connected"
+    );
+    holder.abort();
+    server.abort();
+}
