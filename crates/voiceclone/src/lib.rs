@@ -68,7 +68,9 @@
 //!   HTTP statuses map; [`Error::request_id`], the VMEG `req_id` of the failed request.
 //! - [`retry`]: [`RetryPolicy`] and what is safe to repeat ([`OperationKind`]).
 //! - [`wait`]: [`WaitPolicy`], the one polling loop for jobs of either kind.
-//! - [`webhook`]: VMEG webhook [`webhook::Verifier`], [`webhook::Deduplicator`].
+//! - `webhook` (feature `webhook`; `axum` and `redis` imply it): VMEG webhooks verified
+//!   (`webhook::Verifier`), deduplicated (`webhook::Deduplicator`), and ending waits
+//!   (`webhook::CompletionHub`, `ClientBuilder::completion_hub`).
 //! - [`language`]: BCP-47 tags and JimmyAI language names.
 //! - `sleep` (with the `test-util` feature): injectable sleeping (`Sleeper`,
 //!   `RecordingSleeper`) and `ClientBuilder::sleeper`, for fast tests.
@@ -145,11 +147,14 @@ pub mod sleep; // test doubles: Sleeper, RecordingSleeper
 #[cfg(not(feature = "test-util"))]
 mod sleep;
 pub mod wait; // WaitPolicy and the one polling loop
-pub mod webhook; // VMEG webhooks: verify, event, dedupe
+#[cfg(feature = "webhook")]
+pub mod webhook; // VMEG webhooks: verify, event, dedupe, CompletionHub
 
 // The machinery behind them.
 mod client; // Client (one Backend, no vendor match) and ClientBuilder
 mod connection_limit; // the in-flight bound on connections
+#[cfg(any(feature = "webhook", feature = "long-text"))]
+mod digest; // SHA-256 as hex (ring): long keys, text fingerprints
 mod provider; // the vendor table and one Backend per vendor (vmeg/, jimmyai/)
 mod sample; // local recordings: measured, checked, streamed (never read whole)
 mod scrub; // the API key never comes back out of a server string

@@ -31,6 +31,7 @@ macro_rules! secret_type {
             }
 
             /// The raw value; crate-private so nothing outside can print it by accident.
+            #[cfg_attr(not(feature = "webhook"), allow(dead_code))] // ApiKey's goes out as a header
             pub(crate) fn expose(&self) -> &str {
                 &self.0
             }
@@ -69,7 +70,7 @@ secret_type!(
 
 secret_type!(
     /// The VMEG webhook secret shown on the "API Configuration" page; the HMAC key for
-    /// [`crate::webhook::Verifier`].
+    /// `webhook::Verifier` (feature `webhook`).
     WebhookSecret
 );
 

@@ -19,6 +19,7 @@ use crate::sleep::{Sleeper, TokioSleeper};
 use crate::transfer::Uploads;
 use crate::transport::{CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, Transport};
 use crate::validate;
+#[cfg(feature = "webhook")]
 use crate::webhook::CompletionHub;
 
 /// The smallest response-body cap [`ClientBuilder::max_response_bytes`] accepts.
@@ -36,6 +37,7 @@ pub struct ClientBuilder {
     sleeper: Option<Arc<dyn Sleeper>>,
     max_response_bytes: usize,
     allow_private_urls: bool,
+    #[cfg(feature = "webhook")]
     hub: Option<CompletionHub>,
     upload_progress: Option<ProgressFn>,
     multipart_threshold: Option<u64>,
@@ -56,7 +58,7 @@ impl fmt::Debug for ClientBuilder {
             .field("max_in_flight", &self.max_in_flight)
             .field("sleeper", &self.sleeper)
             .field("allow_private_urls", &self.allow_private_urls)
-            .field("completion_hub", &self.hub.is_some())
+            .field("completion_hub", &self.has_hub())
             .field("upload_progress", &self.upload_progress.is_some())
             .field("multipart_threshold", &self.multipart_threshold)
             .finish()
@@ -171,7 +173,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Completes waits by webhook (VMEG only): `wait_for_clone` and `wait_for_speech` end on
+    /// Completes waits by webhook (VMEG only; feature `webhook`): `wait_for_clone` and `wait_for_speech` end on
     /// the task's first verified event in `hub`, with polling as a slower fallback (see
     /// [`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)). Feed
     /// the hub from your webhook endpoint with [`CompletionHub::receive`].
@@ -189,16 +191,24 @@ impl ClientBuilder {
     /// # let _ = client;
     /// # Ok::<(), voiceclone::Error>(())
     /// ```
+    #[cfg(feature = "webhook")]
     #[must_use]
     pub fn completion_hub(mut self, hub: CompletionHub) -> Self {
         self.hub = Some(hub);
         self
     }
 
+    fn has_hub(&self) -> bool {
+        #[cfg(feature = "webhook")]
+        return self.hub.is_some();
+        #[cfg(not(feature = "webhook"))]
+        return false;
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let provider = self.provider;
-        if self.hub.is_some() && !crate::provider::facts(provider).webhooks {
+        if self.has_hub() && !crate::provider::facts(provider).webhooks {
             return Err(Error::invalid_input(
                 "completion_hub",
                 format!("{provider} sends no webhooks; only VMEG waits can use a completion hub"),
@@ -324,6 +334,7 @@ impl ClientBuilder {
                 transport,
                 backend,
                 allow_private: self.allow_private_urls,
+                #[cfg(feature = "webhook")]
                 hub: self.hub,
                 #[cfg(feature = "download")]
                 downloads: self.downloads,
@@ -366,6 +377,7 @@ impl Client {
             sleeper: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allow_private_urls: false,
+            #[cfg(feature = "webhook")]
             hub: None,
             upload_progress: None,
             multipart_threshold: None,

@@ -18,7 +18,10 @@ use crate::model::{
 use crate::provider::Backend;
 use crate::secret::ApiKey;
 use crate::transport::Transport;
-use crate::wait::{WaitPolicy, Waiting, poll_from, wait_with_hub};
+#[cfg(feature = "webhook")]
+use crate::wait::wait_with_hub;
+use crate::wait::{WaitPolicy, Waiting, poll_from};
+#[cfg(feature = "webhook")]
 use crate::webhook::{CompletionHub, WebhookEvent};
 
 pub use builder::ClientBuilder;
@@ -45,6 +48,7 @@ struct Inner {
     backend: Box<dyn Backend>,
     allow_private: bool,
     /// Completes VMEG waits by webhook, when set.
+    #[cfg(feature = "webhook")]
     hub: Option<CompletionHub>,
     /// Result downloads: limits and their own HTTP client (never the key).
     #[cfg(feature = "download")]
@@ -239,6 +243,7 @@ impl Client {
             let finishing = {
                 // In a block of its own: the job is moved into `finish`, and a wait holding it
                 // (a moved-from local still has room in the future) would carry it throughout.
+                #[cfg(feature = "webhook")]
                 let job = match &self.inner.hub {
                     // Boxed: its two schedules and the hub's listener would otherwise size
                     // every wait's future, hub or not.
@@ -247,6 +252,11 @@ impl Client {
                         let waiting = Waiting::new(sleeper, id, J::status);
                         poll_from(&waiting, policy, &mut poll).await?
                     }
+                };
+                #[cfg(not(feature = "webhook"))]
+                let job = {
+                    let waiting = Waiting::new(sleeper, id, J::status);
+                    poll_from(&waiting, policy, &mut poll).await?
                 };
                 if *job.status() == TaskStatus::Failed {
                     return Err(task_failed(id, job.error()));
@@ -460,7 +470,7 @@ impl Client {
     /// [`CompletionHub`] and the hub saw (and still keeps) it: how to resolve an
     /// `OutcomeUnknown` whose submit did land (its error carries the key). `Ok(None)`: no
     /// such delivery (yet); look the task up by polling or the task list instead.
-    /// `Unsupported` without a hub.
+    /// `Unsupported` without a hub. Feature `webhook`.
     ///
     /// ```
     /// use std::time::Duration;
@@ -499,6 +509,7 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
+    #[cfg(feature = "webhook")]
     pub async fn job_for_idempotency_key(&self, key: &str) -> Result<Option<WebhookEvent>, Error> {
         traced!(self, "job_for_idempotency_key", async {
             match &self.inner.hub {

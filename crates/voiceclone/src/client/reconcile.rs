@@ -14,6 +14,7 @@ use crate::model::{
     kind_of_operation,
 };
 use crate::provider::paging::walk;
+#[cfg(feature = "webhook")]
 use crate::webhook::{WebhookEvent, WebhookPayload};
 use tracing::Instrument as _;
 
@@ -92,6 +93,7 @@ impl Client {
             Err(e) => return Err(e),
         };
         // The webhook delivery for the key, when a hub saw it.
+        #[cfg(feature = "webhook")]
         if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)
             && let Some(id) = hub
                 .job_for_idempotency_key(key)
@@ -389,6 +391,7 @@ fn job_summary<J: Job>(j: &J) -> TaskSummary {
     s
 }
 
+#[cfg(feature = "webhook")]
 fn event_task_id(e: &WebhookEvent) -> Option<JobId> {
     match &e.payload {
         WebhookPayload::Clone(j) => Some(j.id.clone()),

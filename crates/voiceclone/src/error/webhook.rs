@@ -63,7 +63,7 @@ pub enum WebhookFailure {
     PipelineKeyTooLong {
         /// The key's length in bytes.
         len: usize,
-        /// The limit ([`MAX_PIPELINE_KEY_BYTES`](crate::webhook::MAX_PIPELINE_KEY_BYTES)).
+        /// The limit (`webhook::MAX_PIPELINE_KEY_BYTES`).
         limit: usize,
     },
     /// Authentic, but the completion store could not record it (nothing was marked, so

@@ -40,8 +40,6 @@
 
 mod split;
 
-use sha2::{Digest, Sha256};
-
 use crate::error::Error;
 use crate::estimate::Estimate;
 use crate::model::{Provider, SpeechLine, SpeechRequest};
@@ -143,11 +141,7 @@ impl LongPart {
 
     /// SHA-256 of its text, lowercase hex: what a record of the part can check it by.
     pub fn text_sha256(&self) -> String {
-        let mut h = Sha256::new();
-        for l in &self.lines {
-            h.update(l.as_bytes());
-        }
-        hex::encode(h.finalize())
+        crate::digest::sha256_hex(self.lines.iter().map(|l| l.as_bytes()))
     }
 }
 
@@ -234,7 +228,7 @@ impl LongSpeechPlan {
             base: req.clone(),
             limits,
             parts,
-            text_sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            text_sha256: crate::digest::sha256_hex([text.as_bytes()]),
         };
         if plan.parts.is_empty() {
             return Err(

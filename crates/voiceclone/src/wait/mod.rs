@@ -20,12 +20,13 @@
 //!
 //! Both cap the number of polls at 200 as a backstop.
 //!
-//! With a [`CompletionHub`](crate::webhook::CompletionHub) on the client (VMEG only), a wait
+//! With a `CompletionHub` (feature `webhook`) on the client (VMEG only), a wait
 //! also listens for the task's webhook: the first verified event ends it, with no further
 //! request. Polling goes on meanwhile as a fallback, every
 //! [`WaitPolicy::webhook_poll_interval`] (30 s by default, the first poll 30 s in), and on the
 //! normal schedule above once the hub's store is unreachable.
 
+#[cfg(feature = "webhook")]
 mod hub;
 mod poll;
 
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 use crate::model::{Provider, TaskStatus};
 
+#[cfg(feature = "webhook")]
 pub(crate) use hub::wait_with_hub;
 pub(crate) use poll::{Waiting, poll_from};
 
@@ -74,7 +76,7 @@ pub struct WaitPolicy {
     pub max_polls: Option<u32>,
     /// Seed for the jitter (deterministic tests); random when `None`.
     pub seed: Option<u64>,
-    /// With a [`CompletionHub`](crate::webhook::CompletionHub) on the client: the fallback
+    /// With a `CompletionHub` (feature `webhook`) on the client: the fallback
     /// polling interval while the hub is healthy (any value; default
     /// [`DEFAULT_WEBHOOK_POLL_INTERVAL`], 30 s). The first poll happens this long after the
     /// wait starts, then one every interval (± `jitter`), within the same `deadline` and
@@ -178,6 +180,7 @@ impl WaitPolicy {
 
     /// The schedule a wait polls on while a completion hub is healthy: every
     /// `webhook_poll_interval`, with this policy's jitter, deadline and poll bound.
+    #[cfg(feature = "webhook")]
     pub(crate) fn webhook_fallback(&self) -> WaitPolicy {
         let mut p = self.clone();
         p.first_interval = self.webhook_poll_interval;

@@ -48,6 +48,7 @@ impl Progress {
         self.start.elapsed().max(slept)
     }
 
+    #[cfg(feature = "webhook")]
     pub(crate) fn polls(&self) -> u32 {
         self.polls.load(Ordering::Relaxed)
     }
@@ -129,6 +130,7 @@ where
 
 /// Sleeps `d` (cut at `policy`'s deadline) before a wait's first poll, counting it as the
 /// wait's time.
+#[cfg(feature = "webhook")]
 pub(crate) async fn sleep_first<J>(w: &Waiting<'_, J>, policy: &WaitPolicy, d: Duration) {
     if d.is_zero() {
         return;

@@ -5,8 +5,6 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sha2::Sha256;
-
 use super::{DEFAULT_DEDUPE_TTL, MAX_PIPELINE_KEY_BYTES, REPLAY_WINDOW};
 
 /// The boxed future a [`Deduplicator`] returns (`Box::pin(async move { ... })`).
@@ -135,13 +133,14 @@ impl MemoryDeduplicator {
     }
 }
 
-/// The key as stored: itself, or `sha256:<hex>` when longer than [`MAX_PIPELINE_KEY_BYTES`].
-fn bounded_key(key: &str) -> std::borrow::Cow<'_, str> {
-    use sha2::Digest;
+/// A key or id as stored (here and in the Redis store): itself, or `sha256:<hex>` when
+/// longer than [`MAX_PIPELINE_KEY_BYTES`].
+pub(crate) fn bounded_key(key: &str) -> std::borrow::Cow<'_, str> {
     if key.len() <= MAX_PIPELINE_KEY_BYTES {
         std::borrow::Cow::Borrowed(key)
     } else {
-        std::borrow::Cow::Owned(format!("sha256:{}", hex::encode(Sha256::digest(key))))
+        let hash = crate::digest::sha256_hex([key.as_bytes()]);
+        std::borrow::Cow::Owned(format!("sha256:{hash}"))
     }
 }
 

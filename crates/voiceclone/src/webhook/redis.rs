@@ -83,7 +83,6 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
 use redis::{AsyncConnectionConfig, RedisError, Script};
-use sha2::{Digest, Sha256};
 
 use super::store::{
     CompletionStore, DEFAULT_EVENT_TTL, Listener, Recorded, StoreError, StoreSignal, StoredEvent,
@@ -326,7 +325,7 @@ impl RedisStore {
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
-        format!("{}:{kind}:{}", self.prefix, bounded_id(id))
+        format!("{}:{kind}:{}", self.prefix, super::dedupe::bounded_key(id))
     }
 
     fn cached(&self) -> Option<(u64, MultiplexedConnection)> {
@@ -664,15 +663,6 @@ fn ttl_millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis())
         .unwrap_or(u64::MAX)
         .clamp(1, MAX_TTL_MILLIS)
-}
-
-/// An id as it appears in a key: itself, or `sha256:<hex>` when longer than 256 bytes.
-fn bounded_id(id: &str) -> Cow<'_, str> {
-    if id.len() <= MAX_PIPELINE_KEY_BYTES {
-        Cow::Borrowed(id)
-    } else {
-        Cow::Owned(format!("sha256:{}", hex::encode(Sha256::digest(id))))
-    }
 }
 
 /// The URL as it may be shown: no password, no query (`redis+unix` URLs may carry one

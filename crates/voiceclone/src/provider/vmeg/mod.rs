@@ -15,6 +15,7 @@ mod voices;
 pub(crate) mod webhook;
 
 use calls::{clone_voice, synthesize};
+#[cfg(feature = "webhook")]
 pub(crate) use results::{clone_job, speech_job};
 use status::{clone_status, speech_status};
 use voices::{delete_voice, list_voices, rename_voice, voice_for_task};

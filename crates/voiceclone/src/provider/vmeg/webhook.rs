@@ -2,8 +2,10 @@
 //! and where the adapter's own data sits in `extraData`. Verification, events and
 //! deduplication are `crate::webhook`.
 
+#[cfg(feature = "webhook")]
 use vmeg_client::types;
 
+#[cfg(feature = "webhook")]
 use crate::model::{CloneJob, Job, JobId, SpeechJob, TaskStatus};
 
 /// Where the adapter puts its own data inside `extraData`.
@@ -12,6 +14,7 @@ pub const EXTRA_DATA_NAMESPACE: &str = "voiceclone";
 pub const EXTRA_DATA_IDEMPOTENCY_KEY: &str = "idempotencyKey";
 
 /// A normalized webhook `data` (`crate::webhook` wraps it as its public `WebhookPayload`).
+#[cfg(feature = "webhook")]
 pub(crate) enum Payload {
     Clone(CloneJob),
     Speech(SpeechJob),
@@ -20,6 +23,7 @@ pub(crate) enum Payload {
 /// The event's `data` as a clone or speech job, for the products this crate knows (`None`
 /// otherwise, or when `data` does not fit). VMEG webhooks carry no status: `code == 200` is
 /// `Succeeded`, anything else `Failed` (with `message`, or the code, as the reason).
+#[cfg(feature = "webhook")]
 pub(crate) fn payload(
     event: &str,
     data: &str,
