@@ -155,6 +155,7 @@ mod client; // Client (one Backend, no vendor match) and ClientBuilder
 mod connection_limit; // the in-flight bound on connections
 #[cfg(any(feature = "webhook", feature = "long-text"))]
 mod digest; // SHA-256 as hex (ring): long keys, text fingerprints
+mod jitter; // seeded draws for retry, poll and reconnect jitter (std's SipHash)
 mod provider; // the vendor table and one Backend per vendor (vmeg/, jimmyai/)
 mod sample; // local recordings: measured, checked, streamed (never read whole)
 mod scrub; // the API key never comes back out of a server string

@@ -30,6 +30,7 @@
 
 mod run;
 
+use crate::jitter::Jitter;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Phase};
@@ -124,20 +125,20 @@ impl RetryPolicy {
     /// (a ceiling beyond `u64::MAX` nanoseconds, 584 years, is cut to it), drawn from a
     /// generator seeded with `seed` (the same seed gives the same wait).
     pub fn backoff(&self, retry: u32, seed: u64) -> Duration {
-        self.backoff_from(retry, &mut fastrand::Rng::with_seed(seed))
+        self.backoff_from(retry, &mut Jitter::with_seed(seed))
     }
 
     /// [`RetryPolicy::backoff`], drawing from a call's own generator (one per logical call,
     /// so that its retries follow one seeded schedule).
-    pub(crate) fn backoff_from(&self, retry: u32, rng: &mut fastrand::Rng) -> Duration {
+    pub(crate) fn backoff_from(&self, retry: u32, rng: &mut Jitter) -> Duration {
         let ceiling = u64::try_from(self.backoff_ceiling(retry).as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rng.u64(0..=ceiling))
+        Duration::from_nanos(rng.up_to(ceiling))
     }
 
-    pub(crate) fn rng(&self) -> fastrand::Rng {
+    pub(crate) fn rng(&self) -> Jitter {
         match self.seed {
-            Some(seed) => fastrand::Rng::with_seed(seed),
-            None => fastrand::Rng::new(),
+            Some(seed) => Jitter::with_seed(seed),
+            None => Jitter::new(),
         }
     }
 }

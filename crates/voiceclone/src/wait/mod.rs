@@ -228,7 +228,7 @@ impl WaitPolicy {
             .map_or(self.max_interval, |d| d.min(self.max_interval))
     }
 
-    pub(super) fn interval(&self, poll: u32, rng: &mut fastrand::Rng) -> Duration {
+    pub(super) fn interval(&self, poll: u32, rng: &mut crate::jitter::Jitter) -> Duration {
         let base = self.interval_without_jitter(poll);
         let j = clamp_jitter(self.jitter);
         if j == 0.0 {
@@ -329,7 +329,7 @@ mod tests {
     #[test]
     fn jitter_stays_within_bounds() {
         let p = WaitPolicy::for_provider(Provider::JimmyAi).with_jitter(0.5);
-        let mut rng = fastrand::Rng::with_seed(3);
+        let mut rng = crate::jitter::Jitter::with_seed(3);
         for n in 1..100 {
             let d = p.interval(n, &mut rng);
             assert!(
@@ -348,7 +348,7 @@ mod tests {
             .with_jitter(1.0)
             .with_deadline(None)
             .with_max_polls(None);
-        let mut rng = fastrand::Rng::with_seed(9);
+        let mut rng = crate::jitter::Jitter::with_seed(9);
         for poll in [0, 1, 2, 3, 1000, u32::MAX] {
             for _ in 0..20 {
                 assert!(huge.interval(poll, &mut rng) <= Duration::MAX);

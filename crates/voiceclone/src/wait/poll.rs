@@ -161,8 +161,8 @@ where
 {
     async move {
         let mut rng = match policy.seed {
-            Some(seed) => fastrand::Rng::with_seed(seed),
-            None => fastrand::Rng::new(),
+            Some(seed) => crate::jitter::Jitter::with_seed(seed),
+            None => crate::jitter::Jitter::new(),
         };
         loop {
             let polls = w

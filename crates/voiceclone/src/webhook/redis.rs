@@ -598,7 +598,8 @@ impl Subscriber {
                 lost_said = true;
             }
             // Jitter in [50%, 100%] so that many instances do not reconnect in step.
-            tokio::time::sleep(backoff.mul_f64(0.5 + fastrand::f64() / 2.0)).await;
+            tokio::time::sleep(backoff.mul_f64(0.5 + crate::jitter::Jitter::new().f64() / 2.0))
+                .await;
             backoff = backoff.saturating_mul(2).min(self.backoff.1);
         }
     }
