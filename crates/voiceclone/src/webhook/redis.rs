@@ -73,7 +73,6 @@
 //! # }
 //! ```
 
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -88,7 +87,7 @@ use super::store::{
     CompletionStore, DEFAULT_EVENT_TTL, Listener, Recorded, StoreError, StoreSignal, StoredEvent,
     Subscription,
 };
-use super::{DEFAULT_DEDUPE_TTL, MAX_PIPELINE_KEY_BYTES, REPLAY_WINDOW};
+use super::{DEFAULT_DEDUPE_TTL, REPLAY_WINDOW};
 use crate::error::{Error, ErrorKind, WebhookFailure};
 use crate::scrub::{REDACTED, Scrubber};
 use crate::sleep::BoxFuture;
