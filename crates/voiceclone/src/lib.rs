@@ -43,21 +43,27 @@
 //! ## Contents
 //! - [`Client`] / [`ClientBuilder`]: every call, for either provider (`clone_voice`,
 //!   `clone_status`, `wait_for_clone`, `synthesize`, `speech_status`, `wait_for_speech`,
-//!   `list_voices`, `rename_voice`, `delete_voice`, `upload`, `upload_sample`; task and
-//!   voice management: `tasks` and `voices` / `system_voices` as `Stream`s over every page,
-//!   `task`, `delete_task`; `reconcile` ([`ReconcileQuery`] -> [`Reconciled`]) and
+//!   `list_voices`, `rename_voice`, `delete_voice`, `upload`, `upload_sample` (feature
+//!   `upload`); task and voice management: `tasks` and `voices` / `system_voices` as
+//!   `Stream`s over every page, `task`, `delete_task`; `reconcile` ([`ReconcileQuery`] -> [`Reconciled`]) and
 //!   `resubmit_clone` / `resubmit_speech` ([`Resubmitted`]) for an `OutcomeUnknown`;
 //!   `with_timeout` / `with_options` ([`CallOptions`]): a handle whose calls have a timeout
 //!   or deadline of their own, bounded from inside so a write out of time stays an
 //!   `OutcomeUnknown`).
-//! - [`model`]: [`Provider`], [`CloneRequest`] (from a URL or a local recording:
-//!   [`AudioSource`]), [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
+//! - [`model`]: [`Provider`], [`CloneRequest`] (from a URL or, with the `upload` feature, a
+//!   local recording: [`AudioSource`]), [`SpeechRequest`], [`CloneJob`], [`SpeechJob`]
 //!   (both [`Job`]s),
 //!   [`Voice`], [`Speech`], [`TaskStatus`], [`JobId`].
 //! - `download` (feature `download`): results to a file or writer
 //!   (`Client::download_to_path`, `download_to_dir`, `download_to_writer` -> `Downloaded`):
 //!   https only, checked redirects, never the key, a size cap, audio types only, all or
 //!   nothing on disk.
+//! - Local recordings (feature `upload`): `AudioSource::File` / `Bytes` / `Reader`,
+//!   `CloneRequest::from_file` / `from_bytes` / `from_reader`, `Client::upload`,
+//!   `ClientBuilder::on_upload_progress` (`UploadProgress`): checked here, streamed to the
+//!   provider's upload (never read whole), then cloned from the URL it hands back. Without
+//!   it a clone takes a URL the provider fetches, and the build leaves out MD5, temporary
+//!   files and multipart bodies.
 //! - [`estimate`]: billable units before sending ([`estimate::Estimate`]) and dry runs
 //!   ([`estimate::DryRun`]: the requests a call would send, never the key).
 //! - `long_text` (feature `long-text`): a text too long for one task split to each
@@ -123,8 +129,8 @@
 //! See [`retry`] for the retry table (reads, VMEG writes with one idempotency key per
 //! logical call, JimmyAI writes that are never resent once they may have arrived, uploads
 //! retried like reads) and [`wait`] for polling. A clone from a local recording
-//! ([`CloneRequest::from_file`]) is checked, uploaded, then submitted; a failure before the
-//! submit leaves no clone and names its step ([`Error::step`]). VMEG's clone from its own
+//! (`CloneRequest::from_file`, feature `upload`) is checked, uploaded, then submitted; a
+//! failure before the submit leaves no clone and names its step ([`Error::step`]). VMEG's clone from its own
 //! material URL is an undocumented assumption (see the README).
 
 #![warn(missing_docs)]
@@ -157,10 +163,12 @@ mod connection_limit; // the in-flight bound on connections
 mod digest; // SHA-256 as hex (ring): long keys, text fingerprints
 mod jitter; // seeded draws for retry, poll and reconnect jitter (std's SipHash)
 mod provider; // the vendor table and one Backend per vendor (vmeg/, jimmyai/)
+#[cfg(feature = "upload")]
 mod sample; // local recordings: measured, checked, streamed (never read whole)
 mod scrub; // the API key never comes back out of a server string
 mod seam; // VoiceCloning: the trait Client (and the fake) implement
 mod time; // vendor timestamps, Retry-After dates, RFC 3339 for people
+#[cfg(feature = "upload")]
 mod transfer; // PUTs to presigned URLs a vendor hands out (never with the key)
 mod transport; // around every generated call: retries, permits, envelope, error mapping
 mod validate; // generic input checks (ids, texts, hosts); vendor rules are in provider/
@@ -173,15 +181,16 @@ pub use client::{CallOptions, Client, ClientBuilder, DEFAULT_MAX_IN_FLIGHT};
 pub use download::Downloaded;
 pub use error::{Error, ErrorKind, Phase, RequestSummary, UploadStep};
 pub use model::{
-    Activation, AudioReader, AudioSource, CloneJob, CloneRequest, Emotion,
-    JIMMYAI_ACTIVATION_WINDOW, Job, JobId, JobKind, OutputFormat, ParseError, Provider,
-    SoundVersion, Speech, SpeechJob, SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode,
-    TaskStatus, UploadProgress, VmegEngine, Voice, VoiceId,
+    Activation, AudioSource, CloneJob, CloneRequest, Emotion, JIMMYAI_ACTIVATION_WINDOW, Job,
+    JobId, JobKind, OutputFormat, ParseError, Provider, SoundVersion, Speech, SpeechJob,
+    SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode, TaskStatus, VmegEngine, Voice, VoiceId,
 };
 pub use model::{
     AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, ReconcileQuery, Reconciled, Resubmitted,
     TaskDetail, TaskFilter, TaskSummary,
 };
+#[cfg(feature = "upload")]
+pub use model::{AudioReader, UploadProgress};
 pub use retry::{OperationKind, RetryPolicy};
 pub use seam::VoiceCloning;
 pub use secret::{ApiKey, WebhookSecret};

@@ -10,12 +10,16 @@ use url::Url;
 use super::{CallOptions, Client, DEFAULT_MAX_IN_FLIGHT, Inner};
 use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind};
-use crate::model::{Provider, UploadProgress};
+use crate::model::Provider;
+#[cfg(feature = "upload")]
+use crate::model::UploadProgress;
 use crate::retry::RetryPolicy;
+#[cfg(feature = "upload")]
 use crate::sample::ProgressFn;
 use crate::scrub::Scrubber;
 use crate::secret::ApiKey;
 use crate::sleep::{Sleeper, TokioSleeper};
+#[cfg(feature = "upload")]
 use crate::transfer::Uploads;
 use crate::transport::{CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, Transport};
 use crate::validate;
@@ -39,7 +43,9 @@ pub struct ClientBuilder {
     allow_private_urls: bool,
     #[cfg(feature = "webhook")]
     hub: Option<CompletionHub>,
+    #[cfg(feature = "upload")]
     upload_progress: Option<ProgressFn>,
+    #[cfg(feature = "upload")]
     multipart_threshold: Option<u64>,
     /// Download limits (setters in `client/download.rs`).
     #[cfg(feature = "download")]
@@ -48,8 +54,8 @@ pub struct ClientBuilder {
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("provider", &self.provider)
+        let mut d = f.debug_struct("ClientBuilder");
+        d.field("provider", &self.provider)
             .field("api_key", &self.api_key)
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
@@ -58,10 +64,11 @@ impl fmt::Debug for ClientBuilder {
             .field("max_in_flight", &self.max_in_flight)
             .field("sleeper", &self.sleeper)
             .field("allow_private_urls", &self.allow_private_urls)
-            .field("completion_hub", &self.has_hub())
-            .field("upload_progress", &self.upload_progress.is_some())
-            .field("multipart_threshold", &self.multipart_threshold)
-            .finish()
+            .field("completion_hub", &self.has_hub());
+        #[cfg(feature = "upload")]
+        d.field("upload_progress", &self.upload_progress.is_some())
+            .field("multipart_threshold", &self.multipart_threshold);
+        d.finish()
     }
 }
 
@@ -146,7 +153,8 @@ impl ClientBuilder {
 
     /// Calls `f` as a local recording goes up (cloning from a file, bytes or a reader, and
     /// [`Client::upload`]): bytes sent so far of the total, after every chunk. Keep it quick:
-    /// it runs inside the upload.
+    /// it runs inside the upload. Requires the `upload` feature.
+    #[cfg(feature = "upload")]
     #[must_use]
     pub fn on_upload_progress(
         mut self,
@@ -158,7 +166,9 @@ impl ClientBuilder {
 
     /// VMEG: local recordings larger than this many bytes go up as a multipart material
     /// upload (parts of VMEG's `recommendedPartSize`), smaller ones in one PUT. Default
-    /// 64 MiB. JimmyAI uploads in one request whatever the size (at most 100 MB).
+    /// 64 MiB. JimmyAI uploads in one request whatever the size (at most 100 MB). Requires
+    /// the `upload` feature.
+    #[cfg(feature = "upload")]
     #[must_use]
     pub fn multipart_upload_threshold(mut self, bytes: u64) -> Self {
         self.multipart_threshold = Some(bytes);
@@ -308,6 +318,7 @@ impl ClientBuilder {
                 api_key: key.clone(),
                 timeout_override: self.timeout,
                 max_response_bytes: self.max_response_bytes,
+                #[cfg(feature = "upload")]
                 uploads: Uploads {
                     http: Default::default(),
                     progress: self.upload_progress,
@@ -379,7 +390,9 @@ impl Client {
             allow_private_urls: false,
             #[cfg(feature = "webhook")]
             hub: None,
+            #[cfg(feature = "upload")]
             upload_progress: None,
+            #[cfg(feature = "upload")]
             multipart_threshold: None,
             #[cfg(feature = "download")]
             downloads: Default::default(),

@@ -4,6 +4,7 @@ mod builder;
 mod options;
 
 use std::fmt;
+#[cfg(feature = "upload")]
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,9 +12,11 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::error::{Error, ErrorKind};
+#[cfg(feature = "upload")]
+use crate::model::AudioSource;
 use crate::model::{
-    AudioSource, CloneJob, CloneRequest, Job, JobId, JobKind, Provider, Speech, SpeechJob,
-    SpeechRequest, TaskStatus, Voice, VoiceId,
+    CloneJob, CloneRequest, Job, JobId, JobKind, Provider, Speech, SpeechJob, SpeechRequest,
+    TaskStatus, Voice, VoiceId,
 };
 use crate::provider::Backend;
 use crate::secret::ApiKey;
@@ -268,8 +271,8 @@ impl Client {
     }
 
     /// Submits a clone; never waits for it to finish (VMEG's synchronous endpoint, when asked
-    /// for, returns an already-succeeded job). A local recording
-    /// ([`CloneRequest::from_file`], `from_bytes`, `from_reader`) is checked, then uploaded,
+    /// for, returns an already-succeeded job). A local recording (`CloneRequest::from_file`,
+    /// `from_bytes`, `from_reader`; the `upload` feature) is checked, then uploaded,
     /// then the clone is submitted with its URL; a failure before the clone leaves none
     /// submitted and says which step failed ([`Error::step`]).
     ///
@@ -297,6 +300,7 @@ impl Client {
             };
             // A local recording is uploaded first, over several requests: not admitted (see
             // `transport::admission`).
+            #[cfg(feature = "upload")]
             if req.audio.is_local() {
                 return submit().await;
             }
@@ -609,7 +613,7 @@ impl Client {
     /// [`AudioSource`]; whether VMEG's clone accepts it is an undocumented assumption). The
     /// file is streamed, never read whole into memory; a failure says which step failed
     /// ([`Error::step`]). Cloning from a local recording does this by itself
-    /// ([`CloneRequest::from_file`]).
+    /// ([`CloneRequest::from_file`]). Requires the `upload` feature.
     ///
     /// ```
     /// use voiceclone::{AudioSource, CloneRequest};
@@ -641,6 +645,7 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
+    #[cfg(feature = "upload")]
     pub async fn upload(&self, source: &AudioSource) -> Result<Url, Error> {
         traced!(
             self,
@@ -649,7 +654,7 @@ impl Client {
         )
     }
 
-    /// [`Client::upload`] of a file.
+    /// [`Client::upload`] of a file. Requires the `upload` feature.
     ///
     /// ```
     /// use voiceclone::CloneRequest;
@@ -681,6 +686,7 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
+    #[cfg(feature = "upload")]
     pub async fn upload_sample(&self, path: impl AsRef<Path>) -> Result<Url, Error> {
         self.upload(&AudioSource::File(path.as_ref().to_path_buf()))
             .await

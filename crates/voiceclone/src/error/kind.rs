@@ -124,7 +124,7 @@ pub enum ErrorKind {
     #[error("the provider returned an undocumented error code; see the vendor code and message")]
     Vendor,
     /// A download of a result URL was refused or could not be written
-    /// ([`Client::download_to_path`](crate::Client::download_to_path)).
+    /// (`Client::download_to_path`, the `download` feature).
     #[error("download refused: {0}")]
     Download(DownloadFailure),
 }

@@ -214,6 +214,7 @@ impl Error {
     }
 
     /// Records the failed step (the first one recorded is kept).
+    #[cfg(feature = "upload")]
     pub(crate) fn with_step(mut self, step: UploadStep) -> Self {
         if self.0.step.is_none() {
             self.0.step = Some(step);

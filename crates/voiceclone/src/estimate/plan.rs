@@ -1,13 +1,16 @@
 //! A dry run: the requests a call would send (never the key) and their billable units.
 
 use std::collections::BTreeMap;
+#[cfg(feature = "upload")]
 use std::path::Path;
 
 use serde::Serialize;
 
 use super::Estimate;
 use crate::error::Error;
-use crate::model::{AudioSource, CloneRequest, Provider, SpeechRequest};
+#[cfg(feature = "upload")]
+use crate::model::AudioSource;
+use crate::model::{CloneRequest, Provider, SpeechRequest};
 use crate::provider::facts;
 
 /// What stands in a planned body for a value made only when the call is sent.
@@ -49,6 +52,8 @@ impl PlannedRequest {
         self
     }
 
+    /// Only local recordings' uploads have notes today.
+    #[cfg(feature = "upload")]
     pub(crate) fn note(mut self, note: &'static str) -> Self {
         self.note = Some(note);
         self
@@ -96,6 +101,7 @@ impl DryRun {
         allow_private: bool,
     ) -> Result<DryRun, Error> {
         let f = facts(provider);
+        #[cfg(feature = "upload")]
         if let AudioSource::File(path) = &req.audio {
             local_file(path)?;
         }
@@ -126,6 +132,7 @@ impl DryRun {
 }
 
 /// A local recording for a dry run: it must exist, be a file and not be empty.
+#[cfg(feature = "upload")]
 fn local_file(path: &Path) -> Result<(), Error> {
     let refuse = |why: String| crate::sample::refuse(why);
     let meta = std::fs::metadata(path).map_err(|e| {

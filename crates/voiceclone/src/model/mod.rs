@@ -38,8 +38,10 @@ mod result;
 mod serde_form;
 mod status;
 mod task;
+#[cfg(feature = "upload")]
+mod upload;
 
-pub use audio::{AudioReader, AudioSource, UploadProgress};
+pub use audio::AudioSource;
 pub(crate) use ids::wrong_kind;
 pub use ids::{Activation, JobId, Provider, VoiceId};
 pub use job::{CloneJob, Job, JobKind, SpeechJob};
@@ -52,3 +54,5 @@ pub use request::{CloneRequest, SpeechLine, SpeechRequest};
 pub use result::{JIMMYAI_ACTIVATION_WINDOW, Speech, SpeechSegment, Voice};
 pub use status::TaskStatus;
 pub use task::{TaskDetail, TaskFilter, TaskSummary};
+#[cfg(feature = "upload")]
+pub use upload::{AudioReader, UploadProgress};

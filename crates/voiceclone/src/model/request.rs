@@ -1,9 +1,12 @@
 //! What callers send: a clone request and a speech request (plain builders; the provider's
 //! rules check them before anything is sent).
 
+#[cfg(feature = "upload")]
 use std::path::PathBuf;
 
+#[cfg(feature = "upload")]
 use bytes::Bytes;
+#[cfg(feature = "upload")]
 use tokio::io::AsyncRead;
 
 use super::{
@@ -11,8 +14,8 @@ use super::{
 };
 
 /// Ask a provider to clone a voice from a reference recording: at a URL
-/// ([`CloneRequest::new`]) or on this machine ([`CloneRequest::from_file`],
-/// [`CloneRequest::from_bytes`], [`CloneRequest::from_reader`]: uploaded first, see
+/// ([`CloneRequest::new`]) or, with the `upload` feature, on this machine
+/// (`CloneRequest::from_file`, `from_bytes`, `from_reader`: uploaded first, see
 /// [`AudioSource`]).
 ///
 /// Fields that only one provider understands are rejected with `InvalidInput` when sent to
@@ -47,13 +50,15 @@ impl CloneRequest {
     }
 
     /// A request to clone from a file on this machine (streamed to the provider's upload
-    /// first; its extension says its format).
+    /// first; its extension says its format). Requires the `upload` feature.
+    #[cfg(feature = "upload")]
     pub fn from_file(path: impl Into<PathBuf>) -> Self {
         Self::with_audio(AudioSource::File(path.into()))
     }
 
     /// A request to clone from a recording in memory named `file_name` (its extension says
-    /// its format).
+    /// its format). Requires the `upload` feature.
+    #[cfg(feature = "upload")]
     pub fn from_bytes(file_name: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
         Self::with_audio(AudioSource::Bytes {
             file_name: file_name.into(),
@@ -62,7 +67,9 @@ impl CloneRequest {
     }
 
     /// A request to clone from a recording read once from `reader` (spooled to a temporary
-    /// file as it is read, then uploaded); `file_name`'s extension says its format.
+    /// file as it is read, then uploaded); `file_name`'s extension says its format. Requires
+    /// the `upload` feature.
+    #[cfg(feature = "upload")]
     pub fn from_reader(
         file_name: impl Into<String>,
         reader: impl AsyncRead + Send + Unpin + 'static,
@@ -91,6 +98,7 @@ impl CloneRequest {
 
     /// The same request with the recording replaced by `url` (what the client submits after
     /// uploading a local recording).
+    #[cfg(feature = "upload")]
     pub(crate) fn with_audio_url(&self, url: &url::Url) -> Self {
         let mut r = self.clone();
         r.audio = AudioSource::Url(url.to_string());

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use super::facts;
 use crate::error::Error;
+#[cfg(feature = "upload")]
+use crate::model::AudioSource;
 use crate::model::{
-    AudioSource, CloneJob, CloneRequest, JobId, JobKind, Provider, SpeechJob, SpeechRequest,
-    TaskDetail, TaskSummary, Voice,
+    CloneJob, CloneRequest, JobId, JobKind, Provider, SpeechJob, SpeechRequest, TaskDetail,
+    TaskSummary, Voice,
 };
 use crate::transport::Transport;
 
@@ -23,6 +25,7 @@ pub(crate) struct Connect {
     pub(crate) timeout_override: Option<Duration>,
     pub(crate) max_response_bytes: usize,
     /// Uploads of local recordings: the transfer client, progress, the multipart threshold.
+    #[cfg(feature = "upload")]
     pub(crate) uploads: crate::transfer::Uploads,
 }
 
@@ -181,6 +184,7 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     }
 
     /// Uploads a local recording and returns the URL to clone it from.
+    #[cfg(feature = "upload")]
     fn upload<'a>(
         &'a self,
         t: &'a Transport,

@@ -1,6 +1,6 @@
 //! JimmyAI Open API (SoundClone): status table, the task shape, and the calls into the
-//! generated `jimmyai-client` (plus the multipart upload, the one call progenitor cannot
-//! generate, and the clone from a local recording that uses it).
+//! generated `jimmyai-client` (plus, with the `upload` feature, the multipart upload, the one
+//! call progenitor cannot generate, and the clone from a local recording that uses it).
 
 use std::time::Duration;
 
@@ -9,16 +9,19 @@ mod calls;
 mod plan;
 mod results;
 pub(crate) mod rules;
+#[cfg(feature = "upload")]
 mod upload;
 
 use calls::{clone_status, clone_voice, speech_status, synthesize};
+#[cfg(feature = "upload")]
 use upload::{clone_from_local, upload};
 
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
-use crate::model::{
-    AudioSource, CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice,
-};
+#[cfg(feature = "upload")]
+use crate::model::AudioSource;
+use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice};
+#[cfg(feature = "upload")]
 use crate::sample::ProgressFn;
 use crate::transport::Dialect;
 use crate::transport::Transport;
@@ -55,6 +58,7 @@ pub(crate) const FACTS: Facts = Facts {
 };
 
 /// Uploads of up to 100 MB get longer than the default timeout.
+#[cfg(feature = "upload")]
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// JimmyAI business `code`. Only 20000 (success) is documented; 20001, 20002 and -1 come
@@ -69,9 +73,14 @@ pub(crate) fn kind_for_code(code: i64) -> Option<ErrorKind> {
 }
 
 fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
-    let config = c.config(&[("upload_file", UPLOAD_TIMEOUT)])?;
+    #[cfg(feature = "upload")]
+    let long_ops = [("upload_file", UPLOAD_TIMEOUT)];
+    #[cfg(not(feature = "upload"))]
+    let long_ops = [];
+    let config = c.config(&long_ops)?;
     Ok(Box::new(JimmyAi {
         client: jimmyai_client::Client::new_with_client(&c.base, c.http.clone(), config),
+        #[cfg(feature = "upload")]
         progress: c.uploads.progress.clone(),
     }))
 }
@@ -82,6 +91,7 @@ fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
 pub(crate) struct JimmyAi {
     client: jimmyai_client::Client,
     /// The caller's upload progress callback.
+    #[cfg(feature = "upload")]
     progress: Option<ProgressFn>,
 }
 
@@ -92,6 +102,7 @@ impl Backend for JimmyAi {
         req: &'a CloneRequest,
         allow_private: bool,
     ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        #[cfg(feature = "upload")]
         if req.audio.is_local() {
             return Box::pin(clone_from_local(
                 t,
@@ -140,6 +151,7 @@ impl Backend for JimmyAi {
         Box::pin(speech_status(t, &self.client, id))
     }
 
+    #[cfg(feature = "upload")]
     fn upload<'a>(
         &'a self,
         t: &'a Transport,

@@ -1,7 +1,9 @@
 //! JimmyAI dry runs: the requests `calls` would send, built from the same generated types
 //! and helpers (JimmyAI has no idempotency header).
 
-use serde_json::{Value, json};
+use serde_json::Value;
+#[cfg(feature = "upload")]
+use serde_json::json;
 
 use super::calls::{clone_body, route, speech_body};
 use super::rules;
@@ -24,7 +26,8 @@ pub(crate) fn plan_clone(
 ) -> Result<Vec<PlannedRequest>, Error> {
     let mut out = Vec::new();
     let file_url = match req.audio_url() {
-        Some(_) => rules::clone_request(req, allow_private)?.to_string(),
+        // A local recording (only with the `upload` feature): its upload comes first.
+        #[cfg(feature = "upload")]
         None => {
             rules::clone_fields(req)?;
             out.push(
@@ -37,6 +40,7 @@ pub(crate) fn plan_clone(
             );
             "<url of the uploaded file>".to_owned()
         }
+        _ => rules::clone_request(req, allow_private)?.to_string(),
     };
     let body = clone_body(req, file_url)?;
     out.push(planned("create_clone", json_of(&body)?));

@@ -3,6 +3,7 @@
 //! its `<#x#>` pause markers are not counted, its billing rule, but must be well-formed),
 //! its audio-URL and language rules. The generic checks are `crate::validate`.
 
+#[cfg(feature = "upload")]
 use std::time::Duration;
 
 use url::Url;
@@ -10,6 +11,7 @@ use url::Url;
 use crate::error::Error;
 use crate::language;
 use crate::model::{CloneRequest, Provider, SoundVersion, SpeechRequest};
+#[cfg(feature = "upload")]
 use crate::sample::wav;
 use crate::validate::{self, invalid, non_blank, reject_foreign};
 
@@ -25,6 +27,7 @@ const JIMMYAI_EXTENSIONS: &[&str] = &[
 /// JimmyAI wants more than 15 s (and less than 60 s) of speech in a clone sample; only a
 /// WAV whose whole length is 15 s or less is refused here (its header says; the speech in a
 /// longer file, and other formats, are the vendor's to judge).
+#[cfg(feature = "upload")]
 pub(crate) const MIN_SAMPLE: Duration = Duration::from_secs(15);
 
 /// Validates a clone request for JimmyAI and returns the parsed audio URL (see
@@ -70,6 +73,7 @@ pub(crate) fn clone_fields(req: &CloneRequest) -> Result<(), Error> {
 
 /// A local clone sample's extension: one `fileUrl` takes (every one of them `files/upload`
 /// accepts too; flac, webm and m4v upload but do not clone).
+#[cfg(feature = "upload")]
 pub(crate) fn clone_extension(ext: Option<&str>) -> Result<(), Error> {
     match ext {
         Some(e) if JIMMYAI_EXTENSIONS.contains(&e) => Ok(()),
@@ -81,6 +85,7 @@ pub(crate) fn clone_extension(ext: Option<&str>) -> Result<(), Error> {
 }
 
 /// A local clone sample's length: a WAV of 15 s or less is refused (see [`MIN_SAMPLE`]).
+#[cfg(feature = "upload")]
 pub(crate) async fn clone_duration(sample: &crate::sample::LocalSample) -> Result<(), Error> {
     if sample.extension != "wav" {
         return Ok(());

@@ -1,10 +1,12 @@
 //! VMEG Open API (Standalone): status table, results as jobs, the calls into the
-//! generated `vmeg-client`, and clones from local recordings through materials.
+//! generated `vmeg-client`, and (with the `upload` feature) clones from local recordings
+//! through materials.
 
 use std::time::Duration;
 
 mod billing;
 mod calls;
+#[cfg(feature = "upload")]
 mod materials;
 mod plan;
 mod results;
@@ -22,11 +24,14 @@ use voices::{delete_voice, list_voices, rename_voice, voice_for_task};
 
 use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
 use crate::error::{Error, ErrorKind};
+#[cfg(feature = "upload")]
+use crate::model::AudioSource;
 use crate::model::{
-    AudioSource, CloneJob, CloneRequest, JobId, JobKind, Provider, SpeechJob, SpeechRequest,
-    TaskDetail, TaskSummary, Voice,
+    CloneJob, CloneRequest, JobId, JobKind, Provider, SpeechJob, SpeechRequest, TaskDetail,
+    TaskSummary, Voice,
 };
 use crate::provider::paging::Page;
+#[cfg(feature = "upload")]
 use crate::transfer::Uploads;
 use crate::transport::Dialect;
 use crate::transport::Transport;
@@ -89,6 +94,7 @@ fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
     ])?;
     Ok(Box::new(Vmeg {
         client: vmeg_client::Client::new_with_client(&c.base, c.http.clone(), config),
+        #[cfg(feature = "upload")]
         uploads: c.uploads.clone(),
     }))
 }
@@ -100,6 +106,7 @@ fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
 pub(crate) struct Vmeg {
     client: vmeg_client::Client,
     /// Material uploads (local recordings).
+    #[cfg(feature = "upload")]
     uploads: Uploads,
 }
 
@@ -110,14 +117,17 @@ impl Backend for Vmeg {
         req: &'a CloneRequest,
         allow_private: bool,
     ) -> BoxFuture<'a, Result<CloneJob, Error>> {
-        Box::pin(async move {
-            if req.audio.is_local() {
-                materials::clone_from_local(t, &self.client, &self.uploads, req, allow_private)
-                    .await
-            } else {
-                clone_voice(t, &self.client, req, allow_private).await
-            }
-        })
+        #[cfg(feature = "upload")]
+        if req.audio.is_local() {
+            return Box::pin(materials::clone_from_local(
+                t,
+                &self.client,
+                &self.uploads,
+                req,
+                allow_private,
+            ));
+        }
+        Box::pin(clone_voice(t, &self.client, req, allow_private))
     }
 
     fn clone_status<'a>(
@@ -216,6 +226,7 @@ impl Backend for Vmeg {
         Box::pin(tasks::voices_page(t, &self.client, system, name, page))
     }
 
+    #[cfg(feature = "upload")]
     fn upload<'a>(
         &'a self,
         t: &'a Transport,

@@ -1,7 +1,9 @@
 //! VMEG dry runs: the requests `calls` would send, built from the same generated types and
 //! helpers, with `<generated when sent>` where a value is made at send time.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+#[cfg(feature = "upload")]
+use serde_json::json;
 use vmeg_client::types;
 
 use super::calls::{default_name, engine, extra_data, output_format, route};
@@ -27,7 +29,8 @@ pub(crate) fn plan_clone(
 ) -> Result<Vec<PlannedRequest>, Error> {
     let mut out = Vec::new();
     let audio_url = match req.audio_url() {
-        Some(_) => rules::clone_request(req, allow_private)?.to_string(),
+        // A local recording (only with the `upload` feature): its upload comes first.
+        #[cfg(feature = "upload")]
         None => {
             rules::clone_fields(req)?;
             let (method, path) = route("material_gen_upload_url");
@@ -42,6 +45,7 @@ pub(crate) fn plan_clone(
             );
             "<addressUrl of the uploaded material>".to_owned()
         }
+        _ => rules::clone_request(req, allow_private)?.to_string(),
     };
     let key = req
         .idempotency_key
