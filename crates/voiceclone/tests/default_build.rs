@@ -1,5 +1,5 @@
-//! The default build stays cheap (issue 17): clones from a local recording are the `upload`
-//! feature, and the crates only they need are not in a default build's dependency tree.
+//! The default build stays cheap (issue 17): local recordings, webhooks, long texts, axum and
+//! Redis are features, and the crates only they need are not in a default build's tree.
 //!
 //! Asks `cargo tree` (offline: it resolves from `Cargo.lock` and the local registry cache,
 //! builds nothing) for the normal dependencies of `voiceclone` as a dependent sees them.
@@ -9,17 +9,35 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-/// Crates that only local-recording uploads need: MD5 (VMEG materials), temporary files (a
-/// reader spooled to disk) and reqwest's multipart bodies (JimmyAI `files/upload`).
-const UPLOAD_ONLY: &[&str] = &[
-    "md-5",
-    "tempfile",
-    "rustix",
-    "linux-raw-sys",
-    "mime",
-    "mime_guess",
-    "unicase",
+/// Each optional feature and crates that only it brings. Local recordings (`upload`): MD5
+/// (VMEG materials), temporary files (a reader spooled to disk), reqwest's multipart bodies
+/// (JimmyAI `files/upload`). Webhooks (`webhook`): hex signatures (HMAC and SHA-256 are
+/// ring's, already there for TLS). Long texts: grapheme clusters.
+const FEATURE_ONLY: &[(&str, &[&str])] = &[
+    (
+        "upload",
+        &[
+            "md-5",
+            "digest",
+            "tempfile",
+            "fastrand",
+            "rustix",
+            "linux-raw-sys",
+            "mime",
+            "mime_guess",
+            "unicase",
+            "hex",
+        ],
+    ),
+    ("webhook", &["hex"]),
+    ("axum", &["axum", "hex"]),
+    ("redis", &["redis", "hex"]),
+    ("long-text", &["unicode-segmentation", "hex"]),
 ];
+
+/// Never in the tree, whatever the features: replaced by ring (HMAC, SHA-256) and std
+/// (jitter) and kept only as dev-dependencies where tests need an independent check.
+const NEVER: &[&str] = &["hmac", "sha2", "aho-corasick", "time", "futures"];
 
 /// The package names in `voiceclone`'s normal dependency tree with `args` (feature flags).
 fn tree(args: &[&str]) -> BTreeSet<String> {
@@ -45,29 +63,35 @@ fn tree(args: &[&str]) -> BTreeSet<String> {
 }
 
 #[test]
-fn the_default_build_leaves_out_what_only_uploads_need() {
+fn the_default_build_leaves_out_what_only_optional_features_need() {
     let default = tree(&[]);
     assert!(
         default.contains("reqwest"),
         "the tree was read: {default:?}"
     );
-    let pulled: Vec<&str> = UPLOAD_ONLY
+    let pulled: BTreeSet<&str> = FEATURE_ONLY
         .iter()
-        .copied()
+        .flat_map(|(_, crates)| crates.iter().copied())
+        .chain(NEVER.iter().copied())
         .filter(|c| default.contains(*c))
         .collect();
     assert!(
         pulled.is_empty(),
-        "the default build of voiceclone pulls {pulled:?}, which only the `upload` feature \
+        "the default build of voiceclone pulls {pulled:?}, which only optional features \
          should bring (see `cargo tree -p voiceclone -e normal -i <crate>`)"
     );
 }
 
 #[test]
-fn the_upload_feature_brings_them() {
-    // The check above looks at the right names: with the feature they are there.
-    let with = tree(&["--features", "upload"]);
-    for c in ["md-5", "tempfile", "mime_guess"] {
-        assert!(with.contains(c), "{c} missing with `upload`: {with:?}");
+fn each_feature_brings_its_own_crates_and_no_replaced_one() {
+    // The check above looks at the right names: with each feature they are there.
+    for (feature, crates) in FEATURE_ONLY {
+        let with = tree(&["--features", feature]);
+        for c in *crates {
+            assert!(with.contains(*c), "{c} missing with `{feature}`: {with:?}");
+        }
     }
+    let all = tree(&["--all-features"]);
+    let replaced: Vec<&str> = NEVER.iter().copied().filter(|c| all.contains(*c)).collect();
+    assert!(replaced.is_empty(), "--all-features pulls {replaced:?}");
 }
