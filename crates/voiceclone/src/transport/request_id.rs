@@ -16,7 +16,7 @@ impl RequestId {
     /// A fresh random id.
     pub(crate) fn new() -> Self {
         let mut buf = [0u8; 32];
-        uuid::Uuid::new_v4().simple().encode_lower(&mut buf);
+        crate::random_uuid::new_v4().simple().encode_lower(&mut buf);
         RequestId(buf)
     }
 
