@@ -92,7 +92,7 @@ where
 {
     let mut retries = Retries::new(policy, call);
     loop {
-        let err = match attempt(retries.attempt).await {
+        let err = match attempt(retries.attempt()).await {
             Ok(value) => return Ok(value),
             Err(e) => e,
         };
@@ -102,8 +102,9 @@ where
 }
 
 /// One logical call's retry state: which attempt is running, and what the failures so far
-/// leave to spend.
-struct Retries<'a> {
+/// leave to spend. [`run_with_retry`] is the loop around it; the transport, whose attempts
+/// are not generic, runs the same loop itself.
+pub(crate) struct Retries<'a> {
     policy: &'a RetryPolicy,
     call: &'a CallInfo,
     submitted_at: SystemTime,
@@ -118,7 +119,7 @@ struct Retries<'a> {
 }
 
 impl<'a> Retries<'a> {
-    fn new(policy: &'a RetryPolicy, call: &'a CallInfo) -> Self {
+    pub(crate) fn new(policy: &'a RetryPolicy, call: &'a CallInfo) -> Self {
         Self {
             policy,
             call,
@@ -135,7 +136,7 @@ impl<'a> Retries<'a> {
     /// After the running attempt failed with `err`: how long to sleep before the next one
     /// (counted as slept, and the next attempt made the running one), or the call's error.
     #[inline(never)]
-    fn after_failure(&mut self, err: Error) -> Result<Duration, Error> {
+    pub(crate) fn after_failure(&mut self, err: Error) -> Result<Duration, Error> {
         let call = self.call;
         let n = self.attempt;
         let err = err
@@ -209,6 +210,11 @@ impl<'a> Retries<'a> {
         self.slept = self.slept.saturating_add(delay);
         self.attempt = n.saturating_add(1);
         Ok(delay)
+    }
+
+    /// The running attempt, from 1.
+    pub(crate) fn attempt(&self) -> u32 {
+        self.attempt
     }
 
     /// The error a retryable failure ends the call with when it may not be retried:
