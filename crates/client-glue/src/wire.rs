@@ -103,7 +103,7 @@ fn integer(text: &str) -> Option<i64> {
     }
     match unescaped_inner(text) {
         Some(inner) => integer_in(inner),
-        None => integer_in(&serde_json::from_str::<String>(text).ok()?),
+        None => integer_in(&serde_json::from_slice::<String>(text.as_bytes()).ok()?),
     }
 }
 
@@ -179,7 +179,7 @@ impl<'de> Deserialize<'de> for Text {
                 text.remove(0);
                 Some(text)
             } else {
-                serde_json::from_str::<String>(&text).ok()
+                serde_json::from_slice::<String>(text.as_bytes()).ok()
             }
         } else if is_number(&text) {
             Some(text)
@@ -264,7 +264,7 @@ impl<'de> Deserialize<'de> for Number {
             }
             match unescaped_inner(text) {
                 Some(inner) => inner.trim().parse::<f64>().ok(),
-                None => serde_json::from_str::<String>(text)
+                None => serde_json::from_slice::<String>(text.as_bytes())
                     .ok()?
                     .trim()
                     .parse::<f64>()

@@ -59,7 +59,7 @@ struct NamedTask {
 /// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
 /// caller can look the task up.
 fn named_task_id(data: Option<&RawValue>) -> Option<String> {
-    let named: NamedTask = serde_json::from_str(data?.get()).ok()?;
+    let named: NamedTask = serde_json::from_slice(data?.get().as_bytes()).ok()?;
     usable_id(named.task_id.as_deref())
         .or_else(|| usable_id(named.id.as_deref()))
         .map(str::to_owned)
@@ -189,7 +189,9 @@ pub(crate) fn decode_data<T: DeserializeOwned>(
     data: Option<&RawValue>,
 ) -> Result<T, Error> {
     let text = data.map_or("null", RawValue::get);
-    serde_json::from_str(text).map_err(|e| {
+    // Read as bytes, as the generated clients read their answers: the same reader for the
+    // same types, so their decoding is compiled once, not once per reader.
+    serde_json::from_slice(text.as_bytes()).map_err(|e| {
         let mut err = Error::new(ErrorKind::InvalidResponse)
             .with_provider(provider)
             .with_http_status(status)
