@@ -34,15 +34,28 @@ pub fn filter_text(text: String) -> String {
 
 /// Runs `decode` with `filter` applied to every [`Text`] decoded meanwhile on this thread.
 pub fn with_text_filter_sync<R>(filter: &TextFilter, decode: impl FnOnce() -> R) -> R {
-    struct Restore(Option<TextFilter>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            TEXT_FILTER.with(|f| *f.borrow_mut() = previous);
-        }
-    }
-    let _restore = Restore(TEXT_FILTER.with(|f| f.replace(Some(Arc::clone(filter)))));
+    let _restore = FilterScope::enter(filter);
     decode()
+}
+
+/// The filter in force before [`with_text_filter_sync`], put back when it ends (panics
+/// included). Its two halves are not inlined: the function above is compiled once per
+/// decoded type, and only the call to `decode` needs to be.
+struct FilterScope(Option<TextFilter>);
+
+impl FilterScope {
+    #[inline(never)]
+    fn enter(filter: &TextFilter) -> Self {
+        Self(TEXT_FILTER.with(|f| f.replace(Some(Arc::clone(filter)))))
+    }
+}
+
+impl Drop for FilterScope {
+    #[inline(never)]
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        TEXT_FILTER.with(|f| *f.borrow_mut() = previous);
+    }
 }
 
 /// `future`, with `filter` applied to every [`Text`] decoded while it is polled: wrap a

@@ -191,18 +191,29 @@ pub(crate) fn decode_data<T: DeserializeOwned>(
     let text = data.map_or("null", RawValue::get);
     // Read as bytes, as the generated clients read their answers: the same reader for the
     // same types, so their decoding is compiled once, not once per reader.
-    serde_json::from_slice(text.as_bytes()).map_err(|e| {
-        let mut err = Error::new(ErrorKind::InvalidResponse)
-            .with_provider(provider)
-            .with_http_status(status)
-            .with_message(crate::scrub::server_string(format!(
-                "unexpected `data` shape: {e}"
-            )));
-        if let Some(id) = named_task_id(data) {
-            err = err.with_task_id(id);
-        }
-        err
-    })
+    serde_json::from_slice(text.as_bytes())
+        .map_err(|e| data_shape_error(provider, status, data, &e))
+}
+
+/// [`decode_data`]'s error, kept out of its copies (one per wire type).
+#[cold]
+#[inline(never)]
+fn data_shape_error(
+    provider: Provider,
+    status: u16,
+    data: Option<&RawValue>,
+    e: &serde_json::Error,
+) -> Error {
+    let mut err = Error::new(ErrorKind::InvalidResponse)
+        .with_provider(provider)
+        .with_http_status(status)
+        .with_message(crate::scrub::server_string(format!(
+            "unexpected `data` shape: {e}"
+        )));
+    if let Some(id) = named_task_id(data) {
+        err = err.with_task_id(id);
+    }
+    err
 }
 
 #[cfg(test)]
