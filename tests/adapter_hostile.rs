@@ -114,6 +114,26 @@ async fn a_2xx_without_a_usable_id_is_outcome_unknown_never_resent() {
     }
 }
 
+/// A 2xx other than 200 is not the generated clients' answer type (it arrives as an
+/// unexpected response, read as bytes); its success envelope is still a success, its `data`
+/// the call's result, sent once.
+#[tokio::test]
+async fn a_success_envelope_under_another_2xx_status_is_a_success() {
+    for provider in Provider::ALL {
+        for status in [201, 202] {
+            let body = success(provider, json!({ id_field(provider): "t-2xx" }));
+            let server = Scripted::start(vec![Step::status(status, body)]).await;
+            let (c, _) = client(provider, &server.base_url);
+            let job = c
+                .clone_voice(&write_request(provider))
+                .await
+                .unwrap_or_else(|e| panic!("{provider} {status}: {e:?}"));
+            assert_eq!(job.id.as_str(), "t-2xx", "{provider} {status}");
+            assert_eq!(server.seen().len(), 1, "{provider} {status}: resent");
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_unreadable_2xx_answer_to_a_write_is_outcome_unknown() {
     for provider in Provider::ALL {

@@ -34,15 +34,28 @@ pub fn filter_text(text: String) -> String {
 
 /// Runs `decode` with `filter` applied to every [`Text`] decoded meanwhile on this thread.
 pub fn with_text_filter_sync<R>(filter: &TextFilter, decode: impl FnOnce() -> R) -> R {
-    struct Restore(Option<TextFilter>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let previous = self.0.take();
-            TEXT_FILTER.with(|f| *f.borrow_mut() = previous);
-        }
-    }
-    let _restore = Restore(TEXT_FILTER.with(|f| f.replace(Some(Arc::clone(filter)))));
+    let _restore = FilterScope::enter(filter);
     decode()
+}
+
+/// The filter in force before [`with_text_filter_sync`], put back when it ends (panics
+/// included). Its two halves are not inlined: the function above is compiled once per
+/// decoded type, and only the call to `decode` needs to be.
+struct FilterScope(Option<TextFilter>);
+
+impl FilterScope {
+    #[inline(never)]
+    fn enter(filter: &TextFilter) -> Self {
+        Self(TEXT_FILTER.with(|f| f.replace(Some(Arc::clone(filter)))))
+    }
+}
+
+impl Drop for FilterScope {
+    #[inline(never)]
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        TEXT_FILTER.with(|f| *f.borrow_mut() = previous);
+    }
 }
 
 /// `future`, with `filter` applied to every [`Text`] decoded while it is polled: wrap a
@@ -103,7 +116,7 @@ fn integer(text: &str) -> Option<i64> {
     }
     match unescaped_inner(text) {
         Some(inner) => integer_in(inner),
-        None => integer_in(&serde_json::from_str::<String>(text).ok()?),
+        None => integer_in(&serde_json::from_slice::<String>(text.as_bytes()).ok()?),
     }
 }
 
@@ -179,7 +192,7 @@ impl<'de> Deserialize<'de> for Text {
                 text.remove(0);
                 Some(text)
             } else {
-                serde_json::from_str::<String>(&text).ok()
+                serde_json::from_slice::<String>(text.as_bytes()).ok()
             }
         } else if is_number(&text) {
             Some(text)
@@ -264,7 +277,7 @@ impl<'de> Deserialize<'de> for Number {
             }
             match unescaped_inner(text) {
                 Some(inner) => inner.trim().parse::<f64>().ok(),
-                None => serde_json::from_str::<String>(text)
+                None => serde_json::from_slice::<String>(text.as_bytes())
                     .ok()?
                     .trim()
                     .parse::<f64>()

@@ -118,7 +118,7 @@ pub(crate) fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<S
     };
     let text = raw.get();
     let value = match text.as_bytes().first() {
-        Some(b'"') => serde_json::from_str::<String>(text).ok(),
+        Some(b'"') => serde_json::from_slice::<String>(text.as_bytes()).ok(),
         Some(b'-' | b'0'..=b'9') => Some(text.to_owned()),
         _ => None,
     };

@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Phase};
 
-pub(crate) use run::{CallInfo, run_with_retry, with_sleep_budget};
+pub(crate) use run::{CallInfo, Retries, run_with_retry, with_sleep_budget};
 
 /// How often and how patiently a single call is repeated.
 ///

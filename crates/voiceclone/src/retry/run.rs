@@ -76,6 +76,10 @@ fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Err
 
 /// Runs `attempt(n)` for n = 1, 2, ... until it succeeds or the policy and the table above
 /// say stop. Works for any provider: all it needs is a classified [`Error`].
+///
+/// Only this loop is generic (one copy per attempt type); what to do after a failure is
+/// decided once, in [`Retries::after_failure`], so that the logging and the decisions are
+/// not compiled again for every operation.
 pub(crate) async fn run_with_retry<T, F, Fut>(
     policy: &RetryPolicy,
     call: &CallInfo,
@@ -86,92 +90,140 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    let submitted_at = SystemTime::now();
-    let max_attempts = policy.max_attempts.max(1);
-    let mut rng = policy.rng();
-    let mut any_maybe_processed = false;
-    let budget = SLEEP_BUDGET.try_with(|b| *b).ok();
-    let mut slept = Duration::ZERO;
-    let mut n: u32 = 1;
+    let mut retries = Retries::new(policy, call);
     loop {
-        let err = match attempt(n).await {
+        let err = match attempt(retries.attempt()).await {
             Ok(value) => return Ok(value),
-            Err(e) => e
-                .with_provider(call.provider)
-                .with_operation_if_unset(call.operation),
+            Err(e) => e,
         };
-        any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
-        let give_up = |err: Error| {
-            if any_maybe_processed {
-                outcome_unknown(err, call, submitted_at)
-            } else {
-                err
-            }
-        };
+        let delay = retries.after_failure(err)?;
+        sleeper.sleep(delay).await;
+    }
+}
+
+/// One logical call's retry state: which attempt is running, and what the failures so far
+/// leave to spend. [`run_with_retry`] is the loop around it; the transport, whose attempts
+/// are not generic, runs the same loop itself.
+pub(crate) struct Retries<'a> {
+    policy: &'a RetryPolicy,
+    call: &'a CallInfo,
+    submitted_at: SystemTime,
+    max_attempts: u32,
+    rng: fastrand::Rng,
+    /// Whether a failed attempt may have been processed anyway.
+    any_maybe_processed: bool,
+    budget: Option<SleepBudget>,
+    slept: Duration,
+    /// The running attempt, from 1.
+    attempt: u32,
+}
+
+impl<'a> Retries<'a> {
+    pub(crate) fn new(policy: &'a RetryPolicy, call: &'a CallInfo) -> Self {
+        Self {
+            policy,
+            call,
+            submitted_at: SystemTime::now(),
+            max_attempts: policy.max_attempts.max(1),
+            rng: policy.rng(),
+            any_maybe_processed: false,
+            budget: SLEEP_BUDGET.try_with(|b| *b).ok(),
+            slept: Duration::ZERO,
+            attempt: 1,
+        }
+    }
+
+    /// After the running attempt failed with `err`: how long to sleep before the next one
+    /// (counted as slept, and the next attempt made the running one), or the call's error.
+    #[inline(never)]
+    pub(crate) fn after_failure(&mut self, err: Error) -> Result<Duration, Error> {
+        let call = self.call;
+        let n = self.attempt;
+        let err = err
+            .with_provider(call.provider)
+            .with_operation_if_unset(call.operation);
+        self.any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
         match decide(call.kind, &err, n) {
             Decision::Fail => return Err(err),
-            Decision::OutcomeUnknown => return Err(outcome_unknown(err, call, submitted_at)),
-            Decision::Retry => {
-                if n >= max_attempts {
-                    tracing::debug!(
-                        operation = call.operation,
-                        attempts = n,
-                        "retries exhausted"
-                    );
-                    return Err(give_up(err));
-                }
-                let backoff = policy.backoff_from(n, &mut rng);
-                let delay = match err.retry_after() {
-                    Some(ra) if ra > policy.max_retry_after => {
-                        tracing::debug!(
-                            operation = call.operation,
-                            retry_after_s = ra.as_secs_f64(),
-                            "Retry-After beyond the cap; giving up"
-                        );
-                        return Err(give_up(err));
-                    }
-                    Some(ra) => backoff.max(ra),
-                    None => backoff,
-                };
-                if let Some(b) = budget {
-                    let left = b.limit.saturating_sub(b.started.elapsed().max(slept));
-                    if delay > left {
-                        tracing::debug!(
-                            operation = call.operation,
-                            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                            left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
-                            "the wait has no time for this retry; handing the error back to it"
-                        );
-                        return Err(give_up(err));
-                    }
-                }
-                // A per-call timeout or deadline (`CallOptions`): no retry after it.
-                if let Some(left) = crate::client::time_left()
-                    && delay >= left
-                {
-                    tracing::debug!(
-                        operation = call.operation,
-                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
-                        "the call's timeout leaves no time for this retry"
-                    );
-                    return Err(give_up(err));
-                }
-                tracing::info!(
-                    provider = %call.provider,
-                    operation = call.operation,
-                    attempt = n,
-                    http_status = err.http_status(),
-                    vendor_code = err.vendor_code(),
-                    request_id = err.request_id(),
-                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    "retrying after a transient failure: {}",
-                    err.kind()
-                );
-                sleeper.sleep(delay).await;
-                slept = slept.saturating_add(delay);
-                n = n.saturating_add(1);
+            Decision::OutcomeUnknown => {
+                return Err(outcome_unknown(err, call, self.submitted_at));
             }
+            Decision::Retry => {}
+        }
+        if n >= self.max_attempts {
+            tracing::debug!(
+                operation = call.operation,
+                attempts = n,
+                "retries exhausted"
+            );
+            return Err(self.give_up(err));
+        }
+        let backoff = self.policy.backoff_from(n, &mut self.rng);
+        let delay = match err.retry_after() {
+            Some(ra) if ra > self.policy.max_retry_after => {
+                tracing::debug!(
+                    operation = call.operation,
+                    retry_after_s = ra.as_secs_f64(),
+                    "Retry-After beyond the cap; giving up"
+                );
+                return Err(self.give_up(err));
+            }
+            Some(ra) => backoff.max(ra),
+            None => backoff,
+        };
+        if let Some(b) = self.budget {
+            let left = b.limit.saturating_sub(b.started.elapsed().max(self.slept));
+            if delay > left {
+                tracing::debug!(
+                    operation = call.operation,
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+                    "the wait has no time for this retry; handing the error back to it"
+                );
+                return Err(self.give_up(err));
+            }
+        }
+        // A per-call timeout or deadline (`CallOptions`): no retry after it.
+        if let Some(left) = crate::client::time_left()
+            && delay >= left
+        {
+            tracing::debug!(
+                operation = call.operation,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+                "the call's timeout leaves no time for this retry"
+            );
+            return Err(self.give_up(err));
+        }
+        tracing::info!(
+            provider = %call.provider,
+            operation = call.operation,
+            attempt = n,
+            http_status = err.http_status(),
+            vendor_code = err.vendor_code(),
+            request_id = err.request_id(),
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "retrying after a transient failure: {}",
+            err.kind()
+        );
+        // The budget counts the sleep about to start; the next failure sees it.
+        self.slept = self.slept.saturating_add(delay);
+        self.attempt = n.saturating_add(1);
+        Ok(delay)
+    }
+
+    /// The running attempt, from 1.
+    pub(crate) fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The error a retryable failure ends the call with when it may not be retried:
+    /// `OutcomeUnknown` once an attempt may have been processed.
+    fn give_up(&self, err: Error) -> Error {
+        if self.any_maybe_processed {
+            outcome_unknown(err, self.call, self.submitted_at)
+        } else {
+            err
         }
     }
 }

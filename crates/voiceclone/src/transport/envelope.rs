@@ -59,7 +59,7 @@ struct NamedTask {
 /// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
 /// caller can look the task up.
 fn named_task_id(data: Option<&RawValue>) -> Option<String> {
-    let named: NamedTask = serde_json::from_str(data?.get()).ok()?;
+    let named: NamedTask = serde_json::from_slice(data?.get().as_bytes()).ok()?;
     usable_id(named.task_id.as_deref())
         .or_else(|| usable_id(named.id.as_deref()))
         .map(str::to_owned)
@@ -189,18 +189,31 @@ pub(crate) fn decode_data<T: DeserializeOwned>(
     data: Option<&RawValue>,
 ) -> Result<T, Error> {
     let text = data.map_or("null", RawValue::get);
-    serde_json::from_str(text).map_err(|e| {
-        let mut err = Error::new(ErrorKind::InvalidResponse)
-            .with_provider(provider)
-            .with_http_status(status)
-            .with_message(crate::scrub::server_string(format!(
-                "unexpected `data` shape: {e}"
-            )));
-        if let Some(id) = named_task_id(data) {
-            err = err.with_task_id(id);
-        }
-        err
-    })
+    // Read as bytes, as the generated clients read their answers: the same reader for the
+    // same types, so their decoding is compiled once, not once per reader.
+    serde_json::from_slice(text.as_bytes())
+        .map_err(|e| data_shape_error(provider, status, data, &e))
+}
+
+/// [`decode_data`]'s error, kept out of its copies (one per wire type).
+#[cold]
+#[inline(never)]
+fn data_shape_error(
+    provider: Provider,
+    status: u16,
+    data: Option<&RawValue>,
+    e: &serde_json::Error,
+) -> Error {
+    let mut err = Error::new(ErrorKind::InvalidResponse)
+        .with_provider(provider)
+        .with_http_status(status)
+        .with_message(crate::scrub::server_string(format!(
+            "unexpected `data` shape: {e}"
+        )));
+    if let Some(id) = named_task_id(data) {
+        err = err.with_task_id(id);
+    }
+    err
 }
 
 #[cfg(test)]

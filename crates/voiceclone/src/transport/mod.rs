@@ -17,6 +17,7 @@ use envelope::{RawResponse, decode_data, decode_envelope};
 pub(crate) use request_id::RequestId;
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ use summary::with_summary;
 use crate::connection_limit::ConnectionLimit;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::model::Provider;
-use crate::retry::{CallInfo, OperationKind, RetryPolicy, run_with_retry};
+use crate::retry::{CallInfo, OperationKind, Retries, RetryPolicy};
 use crate::scrub::{Scrubber, decoding_with};
 use crate::sleep::{BoxFuture, Sleeper};
 use crate::wire::usable_id;
@@ -138,6 +139,10 @@ impl Transport {
     ///
     /// Boxed so that the callers' futures (a wait that polls, a job that is queued or
     /// sleeping) hold a pointer, not the whole retry loop and request state.
+    ///
+    /// Only the typed ends of a call are compiled for each operation (see [`Operation`]):
+    /// the retries, the slot, the request id, the error mapping and the logging are
+    /// [`Transport::run`], compiled once.
     pub(crate) fn send<'a, E, F, Fut>(
         &'a self,
         call: Call<'a>,
@@ -151,69 +156,76 @@ impl Transport {
         Fut: Future<Output = GenResult<E>> + Send + 'a,
     {
         Box::pin(async move {
-            let info = CallInfo {
-                provider: self.provider,
-                operation: call.operation,
-                kind: call.kind,
-                idempotency_key: call.idempotency_key.map(str::to_owned),
+            let mut op = Typed::<E, F, Fut> {
+                send,
+                task_id,
+                data: None,
+                _generated: PhantomData,
             };
-            let send = &send;
-            run_with_retry(
-                &self.retry,
-                &info,
-                self.sleeper.as_ref(),
-                |attempt| async move {
-                    // Held until the answer is decoded, not just read: hyper hands the connection
-                    // back to its pool a moment after the body ends, and a queued request that
-                    // got the permit sooner would find no idle connection and dial a new one.
-                    // (The slot its call was admitted with, for the first request of an
-                    // admitted call: see `admission`.)
-                    let _slot = self.slot().await?;
-                    let req_id = RequestId::new();
-                    // Boxed where it is made: the generated call's future (over a kilobyte)
-                    // is then moved as a pointer, not copied from future to future.
-                    let generated = Box::pin(send(req_id));
-                    // Within a per-call budget (`CallOptions`), the request gets the time
-                    // left as its timeout: it fails as a timed-out request (for a write,
-                    // `OutcomeUnknown` with its key), never dropped by an outer timer.
-                    let data = match crate::client::time_left() {
-                        None => self.attempt::<E, _>(attempt, req_id, generated).await,
-                        Some(left) if left.is_zero() => Err(crate::client::out_of_time()),
-                        Some(left) => {
-                            let generated =
-                                client_glue::hooks::with_request_timeout(left, generated);
-                            self.attempt::<E, _>(attempt, req_id, generated)
-                                .await
-                                .map_err(crate::client::note_if_out_of_time)
-                        }
-                    };
-                    let data = match data {
-                        Ok(data) => data,
-                        Err(e) => return Err(self.with_request_id(e, req_id)),
-                    };
-                    if let Some(id_of) = task_id
-                        && data
-                            .as_ref()
-                            .and_then(id_of)
-                            .and_then(|id| usable_id(Some(id)))
-                            .is_none()
-                    {
-                        let e = Error::new(ErrorKind::InvalidResponse)
-                            .with_provider(self.provider)
-                            .with_http_status(200)
-                            .with_message("the answer names no usable task id");
-                        return Err(self.with_request_id(e, req_id));
-                    }
-                    Ok(data)
-                },
-            )
-            .await
-            .map_err(|e| {
-                with_summary(e, &call, &self.scrubber)
-                    .with_operation_if_unset(call.operation)
-                    .scrub(&self.scrubber)
-            })
+            self.run(&call, &mut op).await?;
+            // Set by the attempt that succeeded (`Operation::start` or `decode`).
+            Ok(op.data.flatten())
         })
+    }
+
+    /// The retry loop around [`Transport::attempt`], for any operation.
+    async fn run(&self, call: &Call<'_>, op: &mut dyn Operation) -> Result<(), Error> {
+        let info = CallInfo {
+            provider: self.provider,
+            operation: call.operation,
+            kind: call.kind,
+            idempotency_key: call.idempotency_key.map(str::to_owned),
+        };
+        let mut retries = Retries::new(&self.retry, &info);
+        let outcome = loop {
+            let err = match self.attempt(retries.attempt(), &mut *op).await {
+                Ok(()) => break Ok(()),
+                Err(e) => e,
+            };
+            match retries.after_failure(err) {
+                Ok(delay) => self.sleeper.sleep(delay).await,
+                Err(e) => break Err(e),
+            }
+        };
+        outcome.map_err(|e| {
+            with_summary(e, call, &self.scrubber)
+                .with_operation_if_unset(call.operation)
+                .scrub(&self.scrubber)
+        })
+    }
+
+    /// One attempt: a slot, a request id, the generated call within what the call's budget
+    /// has left, the envelope rule, and the task-id check.
+    async fn attempt(&self, attempt: u32, op: &mut dyn Operation) -> Result<(), Error> {
+        // Held until the answer is decoded, not just read: hyper hands the connection
+        // back to its pool a moment after the body ends, and a queued request that
+        // got the permit sooner would find no idle connection and dial a new one.
+        // (The slot its call was admitted with, for the first request of an
+        // admitted call: see `admission`.)
+        let _slot = self.slot().await?;
+        let req_id = RequestId::new();
+        // Within a per-call budget (`CallOptions`), the request gets the time
+        // left as its timeout: it fails as a timed-out request (for a write,
+        // `OutcomeUnknown` with its key), never dropped by an outer timer.
+        let done = match crate::client::time_left() {
+            None => self.exchange(attempt, req_id, None, op).await,
+            Some(left) if left.is_zero() => Err(crate::client::out_of_time()),
+            Some(left) => self
+                .exchange(attempt, req_id, Some(left), op)
+                .await
+                .map_err(crate::client::note_if_out_of_time),
+        };
+        if let Err(e) = done {
+            return Err(self.with_request_id(e, req_id));
+        }
+        if !op.names_task() {
+            let e = Error::new(ErrorKind::InvalidResponse)
+                .with_provider(self.provider)
+                .with_http_status(200)
+                .with_message("the answer names no usable task id");
+            return Err(self.with_request_id(e, req_id));
+        }
+        Ok(())
     }
 
     /// The attempt's request id on its error, when this vendor was sent one and the request
@@ -226,14 +238,16 @@ impl Transport {
         }
     }
 
-    /// One attempt (the caller holds an in-flight permit): the generated call, then the
-    /// envelope rule.
-    async fn attempt<E: Envelope, Fut: Future<Output = GenResult<E>>>(
+    /// One request (the caller holds an in-flight slot): the generated call, with `timeout`
+    /// instead of the operation's own when the call's budget sets one, then the envelope
+    /// rule.
+    async fn exchange(
         &self,
         attempt: u32,
         req_id: RequestId,
-        generated: Fut,
-    ) -> Result<Option<E::Data>, Error> {
+        timeout: Option<Duration>,
+        op: &mut dyn Operation,
+    ) -> Result<(), Error> {
         let span = tracing::Span::current();
         span.record("attempt", attempt);
         if self.dialect.request_ids {
@@ -242,18 +256,23 @@ impl Transport {
         let started = Instant::now();
         // The generated client scrubs every string of the answer as it decodes it: its
         // config carries the key's text filter (`provider::Connect::config`).
-        let generated = crate::connection_limit::in_request_task(generated);
-        let (status, closing, outcome) = match generated.await {
-            Ok(value) => {
-                let status = value.status().as_u16();
-                let closing = closes(value.headers());
-                (
-                    Some(status),
-                    closing,
-                    self.envelope(status, value.into_inner()),
-                )
+        let generated = op.start(self.dialect, req_id);
+        let sent = match timeout {
+            None => crate::connection_limit::in_request_task(generated).await,
+            Some(left) => {
+                crate::connection_limit::in_request_task(client_glue::hooks::with_request_timeout(
+                    left, generated,
+                ))
+                .await
             }
-            Err(GenError::UnexpectedResponse(resp)) => {
+        };
+        let (status, closing, outcome) = match sent {
+            Sent::Typed {
+                status,
+                closing,
+                outcome,
+            } => (Some(status), closing, outcome),
+            Sent::Failed(GenError::UnexpectedResponse(resp)) => {
                 let status = resp.status().as_u16();
                 let closing = closes(resp.headers());
                 let retry_after = resp
@@ -264,7 +283,7 @@ impl Transport {
                 let outcome = match read_body(resp, status, self.max_response_bytes).await {
                     Ok(body) => {
                         let raw = RawResponse::new(status, retry_after.as_deref(), body);
-                        self.decode::<E::Data>(&raw)
+                        op.decode(self, &raw)
                     }
                     Err(e) => Err(e),
                 };
@@ -272,24 +291,26 @@ impl Transport {
             }
             // A 200 whose body did not fit the generated type: read it as any other answer
             // (most often an unreadable 200: `OutcomeUnknown` for a write).
-            Err(GenError::InvalidResponsePayload(body, _)) => {
+            Sent::Failed(GenError::InvalidResponsePayload(body, _)) => {
                 let raw = RawResponse::new(200, None, body);
-                (Some(200), false, self.decode::<E::Data>(&raw))
+                (Some(200), false, op.decode(self, &raw))
             }
-            Err(GenError::ResponseBodyError(e)) => (
+            Sent::Failed(GenError::ResponseBodyError(e)) => (
                 None,
                 false,
                 Err(body_error(e, None, self.max_response_bytes)),
             ),
-            Err(GenError::CommunicationError(e)) => (None, false, Err(Error::from_reqwest(e))),
-            Err(GenError::InvalidRequest(reason)) => (
+            Sent::Failed(GenError::CommunicationError(e)) => {
+                (None, false, Err(Error::from_reqwest(e)))
+            }
+            Sent::Failed(GenError::InvalidRequest(reason)) => (
                 None,
                 false,
                 Err(Error::invalid_input("request", reason).with_phase(Phase::NotSent)),
             ),
             // Not produced by these clients (no declared error bodies, no upgrades, hooks
             // that never fail); progenitor's `Display` would print bodies, so say only this.
-            Err(_) => (
+            Sent::Failed(_) => (
                 None,
                 false,
                 Err(Error::new(ErrorKind::InvalidResponse)
@@ -332,13 +353,89 @@ impl Transport {
         }
         outcome
     }
+}
 
-    fn envelope<E: Envelope>(&self, status: u16, envelope: E) -> Result<Option<E::Data>, Error> {
-        typed_outcome(self.dialect, status, envelope)
+/// How one attempt's generated call ended, its typed answer (if any) kept by the operation.
+enum Sent {
+    /// A 2xx the generated client decoded: its status, whether the server closes the
+    /// connection, and what the envelope rule made of it.
+    Typed {
+        status: u16,
+        closing: bool,
+        outcome: Result<(), Error>,
+    },
+    /// Anything else; a failure status arrives as `UnexpectedResponse` (module docs).
+    Failed(GenError<()>),
+}
+
+/// The typed ends of one logical call, the only code compiled for each operation: starting
+/// its generated call, and decoding an answer into its `data`, which it keeps.
+trait Operation: Send {
+    /// One attempt's generated call, ending in the envelope rule for a decoded 2xx. Boxed
+    /// where it is made: the generated call's future (over a kilobyte) is then moved as a
+    /// pointer, not copied from future to future.
+    fn start(&mut self, dialect: &'static Dialect, req_id: RequestId) -> BoxFuture<'_, Sent>;
+    /// The envelope rule for an answer read as bytes (a failure status, an unreadable 2xx).
+    fn decode(&mut self, t: &Transport, raw: &RawResponse) -> Result<(), Error>;
+    /// Whether the kept `data` names a usable task id, when the call needs one.
+    fn names_task(&self) -> bool;
+}
+
+/// An [`Operation`] over a generated method returning the envelope `E`.
+struct Typed<E: Envelope, F, Fut> {
+    send: F,
+    task_id: Option<TaskIdOf<E::Data>>,
+    /// The last attempt's `data`, once its envelope said success.
+    data: Option<Option<E::Data>>,
+    /// The generated call's future lives as long as this (a boxed attempt holds both).
+    _generated: PhantomData<fn() -> Fut>,
+}
+
+impl<E, F, Fut> Operation for Typed<E, F, Fut>
+where
+    E: Envelope + Send,
+    E::Data: Send,
+    F: Fn(RequestId) -> Fut + Send,
+    Fut: Future<Output = GenResult<E>> + Send,
+{
+    fn start(&mut self, dialect: &'static Dialect, req_id: RequestId) -> BoxFuture<'_, Sent> {
+        self.data = None;
+        let generated = (self.send)(req_id);
+        let data = &mut self.data;
+        Box::pin(async move {
+            match generated.await {
+                Ok(value) => {
+                    let status = value.status().as_u16();
+                    let closing = closes(value.headers());
+                    let outcome =
+                        typed_outcome(dialect, status, value.into_inner()).map(|d| *data = Some(d));
+                    Sent::Typed {
+                        status,
+                        closing,
+                        outcome,
+                    }
+                }
+                Err(e) => Sent::Failed(e),
+            }
+        })
     }
 
-    fn decode<T: DeserializeOwned>(&self, raw: &RawResponse) -> Result<Option<T>, Error> {
-        bytes_outcome(self.dialect, raw, &self.scrubber, &self.text_filter)
+    fn decode(&mut self, t: &Transport, raw: &RawResponse) -> Result<(), Error> {
+        let data = bytes_outcome(t.dialect, raw, &t.scrubber, &t.text_filter)?;
+        self.data = Some(data);
+        Ok(())
+    }
+
+    fn names_task(&self) -> bool {
+        let Some(id_of) = self.task_id else {
+            return true;
+        };
+        self.data
+            .as_ref()
+            .and_then(Option::as_ref)
+            .and_then(id_of)
+            .and_then(|id| usable_id(Some(id)))
+            .is_some()
     }
 }
 

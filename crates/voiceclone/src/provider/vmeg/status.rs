@@ -97,8 +97,8 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
     let (result, extras) = if result_text.starts_with('{') {
         crate::scrub::decoding_with(&t.text_filter, || {
             (
-                serde_json::from_str::<T>(result_text).unwrap_or_default(),
-                serde_json::from_str::<ResultExtras>(result_text).unwrap_or_default(),
+                serde_json::from_slice::<T>(result_text.as_bytes()).unwrap_or_default(),
+                serde_json::from_slice::<ResultExtras>(result_text.as_bytes()).unwrap_or_default(),
             )
         })
     } else {

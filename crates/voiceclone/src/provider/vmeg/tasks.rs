@@ -137,7 +137,7 @@ pub(crate) async fn task(
         Some(JobKind::Clone) => {
             let data: types::CloneVoiceCreateData = if object {
                 crate::scrub::decoding_with(&t.text_filter, || {
-                    serde_json::from_str(result_text).unwrap_or_default()
+                    serde_json::from_slice(result_text.as_bytes()).unwrap_or_default()
                 })
             } else {
                 Default::default()
@@ -153,7 +153,7 @@ pub(crate) async fn task(
         Some(JobKind::Speech) => {
             let data: types::TtsCreateData = if object {
                 crate::scrub::decoding_with(&t.text_filter, || {
-                    serde_json::from_str(result_text).unwrap_or_default()
+                    serde_json::from_slice(result_text.as_bytes()).unwrap_or_default()
                 })
             } else {
                 Default::default()
