@@ -35,7 +35,10 @@ use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Phase};
 
-pub(crate) use run::{CallInfo, Retries, run_with_retry, with_sleep_budget};
+// The generic driver is for transfers (uploads, downloads); API calls go through `Retries`.
+#[cfg(any(feature = "upload", feature = "download"))]
+pub(crate) use run::run_with_retry;
+pub(crate) use run::{CallInfo, Retries, with_sleep_budget};
 
 /// How often and how patiently a single call is repeated.
 ///

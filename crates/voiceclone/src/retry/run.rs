@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use super::{Decision, OperationKind, RetryPolicy, decide};
 use crate::error::{Error, ErrorKind, Phase};
 use crate::model::Provider;
+#[cfg(any(feature = "upload", feature = "download", test))]
 use crate::sleep::Sleeper;
 
 tokio::task_local! {
@@ -80,6 +81,7 @@ fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Err
 /// Only this loop is generic (one copy per attempt type); what to do after a failure is
 /// decided once, in [`Retries::after_failure`], so that the logging and the decisions are
 /// not compiled again for every operation.
+#[cfg(any(feature = "upload", feature = "download", test))]
 pub(crate) async fn run_with_retry<T, F, Fut>(
     policy: &RetryPolicy,
     call: &CallInfo,
@@ -109,7 +111,7 @@ pub(crate) struct Retries<'a> {
     call: &'a CallInfo,
     submitted_at: SystemTime,
     max_attempts: u32,
-    rng: fastrand::Rng,
+    rng: crate::jitter::Jitter,
     /// Whether a failed attempt may have been processed anyway.
     any_maybe_processed: bool,
     budget: Option<SleepBudget>,
