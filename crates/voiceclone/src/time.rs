@@ -1,12 +1,10 @@
 //! Date handling: the vendors send ISO 8601 strings and Unix timestamps, `Retry-After` may
-//! be an HTTP date, and errors print submit times. The calendar (and HTTP dates) are
-//! `jiff`'s; what is here is only how lenient to be with vendors.
+//! be an HTTP date, and errors print submit times. The calendar is `humantime`'s (RFC 3339,
+//! years 1970 to 9999) and HTTP dates are `httpdate`'s: both small, where a full date library
+//! cost every user's build ~8 s of CPU (BENCHMARKS.md 10). What is here is only how lenient
+//! to be with vendors, and the UTC offset, which humantime leaves to its caller.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use jiff::Timestamp;
-use jiff::civil::DateTime;
-use jiff::tz::Offset;
 
 fn from_unix_secs_f(secs: i64, nanos: u32) -> Option<SystemTime> {
     if secs >= 0 {
@@ -39,7 +37,8 @@ fn digits(s: &str) -> Option<u32> {
 }
 
 /// Parses `YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|±HH:MM]`. A missing offset is read as UTC, which is
-/// the best guess for a server timestamp; `None` for anything else.
+/// the best guess for a server timestamp; `None` for anything else, and for a date before
+/// 1970 (no vendor sends one: such a field reads as absent).
 pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
     let s = input.trim();
     let date = s.get(0..10)?;
@@ -100,29 +99,21 @@ pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
             sign * (i64::from(oh) * 3600 + i64::from(om) * 60)
         }
     };
-    // A leap second (`:60`) is read as `:59`, as before.
-    let at = DateTime::new(
-        i16::try_from(y).ok()?,
-        i8::try_from(mo).ok()?,
-        i8::try_from(d).ok()?,
-        i8::try_from(h).ok()?,
-        i8::try_from(mi).ok()?,
-        i8::try_from(se.min(59)).ok()?,
-        i32::try_from(nanos).ok()?,
-    )
-    .ok()?;
-    let offset = Offset::from_seconds(i32::try_from(offset_secs).ok()?).ok()?;
-    let at = offset.to_timestamp(at).ok()?;
-    system_time(at)
-}
-
-/// A jiff timestamp as a `SystemTime`, `None` out of its range (never a panic).
-fn system_time(at: Timestamp) -> Option<SystemTime> {
-    let since = at.as_duration();
-    if since.is_negative() {
-        UNIX_EPOCH.checked_sub(since.unsigned_abs())
+    // The civil time in its canonical form, for the calendar to check (a 29 February only in
+    // leap years, days per month) and count; a leap second (`:60`) is read as `:59`.
+    let civil = format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}Z",
+        se = se.min(59)
+    );
+    let local = humantime::parse_rfc3339(&civil)
+        .ok()?
+        .checked_add(Duration::from_nanos(u64::from(nanos)))?;
+    // The civil time is `offset` ahead of UTC.
+    let shift = Duration::from_secs(offset_secs.unsigned_abs());
+    if offset_secs >= 0 {
+        local.checked_sub(shift)
     } else {
-        UNIX_EPOCH.checked_add(since.unsigned_abs())
+        local.checked_add(shift)
     }
 }
 
@@ -140,30 +131,23 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
         }
         return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
-    // An IMF-fixdate is an RFC 2822 date (in GMT); jiff parses those.
-    let at = jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(v)
-        .ok()?;
-    Some(
-        system_time(at)?
-            .duration_since(now)
-            .unwrap_or(Duration::ZERO),
-    )
+    // An HTTP date: IMF-fixdate, or the obsolete RFC 850 and asctime forms (RFC 9110 5.6.7).
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// RFC 3339 in UTC with millisecond precision, for messages meant for people.
 pub(crate) fn format_rfc3339(t: SystemTime) -> String {
-    // Before the epoch, whole seconds (as the vendors never send such times, only a clock
-    // set wrong does).
-    let t = match t.duration_since(UNIX_EPOCH) {
-        Ok(_) => t,
-        Err(e) => UNIX_EPOCH
-            .checked_sub(Duration::from_secs(e.duration().as_secs()))
-            .unwrap_or(t),
-    };
-    match Timestamp::try_from(t) {
-        Ok(at) => at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        Err(_) => format!("{t:?}"),
+    // humantime writes years 1970 to 9999 (it panics before and fails after); a time outside
+    // them comes only from a clock set wrong, and is said as it is.
+    const YEAR_10000: Duration = Duration::from_secs(253_402_300_800);
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(since) if since < YEAR_10000 => humantime::format_rfc3339_millis(t).to_string(),
+        Ok(since) => format!("{} s after 1970-01-01T00:00:00Z", since.as_secs()),
+        Err(e) => format!(
+            "{} s before 1970-01-01T00:00:00Z",
+            e.duration().as_secs_f64()
+        ),
     }
 }
 
@@ -237,6 +221,18 @@ mod tests {
             parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", earlier),
             Some(Duration::from_secs(10))
         );
+        // The obsolete HTTP date forms a server may still send (RFC 9110 5.6.7).
+        for obsolete in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            assert_eq!(
+                parse_retry_after(obsolete, earlier),
+                Some(Duration::from_secs(10)),
+                "{obsolete}"
+            );
+        }
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 PST", now),
+            None
+        );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
         assert_eq!(parse_retry_after("-0.5", now), None);
@@ -262,14 +258,33 @@ mod tests {
         let s = format_rfc3339(t);
         assert_eq!(s, "2024-02-29T12:34:56.789Z");
         assert_eq!(parse_iso8601(&s), Some(t));
-        // Before the epoch: whole seconds.
+        // Outside the calendar's years: said, never a panic.
         let before = UNIX_EPOCH - Duration::from_millis(1_500);
-        assert_eq!(format_rfc3339(before), "1969-12-31T23:59:59.000Z");
-        // A date the calendar does not have is no date.
-        assert_eq!(parse_iso8601("2023-02-29T00:00:00Z"), None);
+        assert_eq!(format_rfc3339(before), "1.5 s before 1970-01-01T00:00:00Z");
+        let far = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
         assert_eq!(
-            parse_iso8601("1969-12-31T23:59:59.5Z"),
-            Some(UNIX_EPOCH - Duration::from_millis(500))
+            format_rfc3339(far),
+            "253402300800 s after 1970-01-01T00:00:00Z"
+        );
+        let last = far - Duration::from_millis(1);
+        assert_eq!(format_rfc3339(last), "9999-12-31T23:59:59.999Z");
+        // A date the calendar does not have is no date; nor is one before 1970.
+        assert_eq!(parse_iso8601("2023-02-29T00:00:00Z"), None);
+        assert_eq!(parse_iso8601("2023-04-31T00:00:00Z"), None);
+        assert_eq!(parse_iso8601("1969-12-31T23:59:59.5Z"), None);
+        // An offset can still reach before 1970 from a 1970 civil time.
+        assert_eq!(
+            parse_iso8601("1970-01-01T00:30:00+01:00"),
+            UNIX_EPOCH.checked_sub(Duration::from_secs(1800))
+        );
+        assert_eq!(
+            parse_iso8601("2024-02-29T07:34:56.5-05:00"),
+            Some(UNIX_EPOCH + Duration::from_millis(1_709_210_096_500))
+        );
+        // A leap second is read as the second before it.
+        assert_eq!(
+            parse_iso8601("2016-12-31T23:59:60Z"),
+            parse_iso8601("2016-12-31T23:59:59Z")
         );
     }
 }

@@ -35,9 +35,10 @@ const FEATURE_ONLY: &[(&str, &[&str])] = &[
     ("long-text", &["unicode-segmentation", "hex"]),
 ];
 
-/// Never in the tree, whatever the features: replaced by ring (HMAC, SHA-256) and std
-/// (jitter) and kept only as dev-dependencies where tests need an independent check.
-const NEVER: &[&str] = &["hmac", "sha2", "aho-corasick", "time", "futures"];
+/// Never in the tree, whatever the features: replaced by ring (HMAC, SHA-256), std (jitter),
+/// humantime and httpdate (dates; `jiff` and `time` cost far more to build), and kept only
+/// as dev-dependencies where tests need an independent check.
+const NEVER: &[&str] = &["jiff", "hmac", "sha2", "aho-corasick", "time", "futures"];
 
 /// The package names in `voiceclone`'s normal dependency tree with `args` (feature flags).
 fn tree(args: &[&str]) -> BTreeSet<String> {
