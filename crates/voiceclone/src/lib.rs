@@ -168,6 +168,8 @@ mod random_uuid; // v4 UUIDs from ring's system generator: idempotency keys, req
 mod sample; // local recordings: measured, checked, streamed (never read whole)
 mod scrub; // the API key never comes back out of a server string
 mod seam; // VoiceCloning: the trait Client (and the fake) implement
+#[cfg(any(feature = "upload", feature = "download"))]
+mod storage; // storage URLs: their HTTP client (never the key), shown without the query
 mod time; // vendor timestamps, Retry-After dates, RFC 3339 for people
 #[cfg(feature = "upload")]
 mod transfer; // PUTs to presigned URLs a vendor hands out (never with the key)

@@ -13,7 +13,6 @@
 //!   object. Every attempt streams the range again from the file.
 //! - Nothing of the URL's query (its signature) is logged or put in an error.
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_LENGTH, ETAG};
@@ -22,6 +21,7 @@ use url::Url;
 use crate::error::{Error, ErrorKind, Phase};
 use crate::retry::{CallInfo, OperationKind, run_with_retry};
 use crate::sample::{LocalSample, ProgressFn};
+use crate::storage::shown_url;
 use crate::transport::Transport;
 use crate::validate;
 
@@ -36,7 +36,7 @@ const ERROR_BODY_BYTES: usize = 4096;
 #[derive(Clone, Debug)]
 pub(crate) struct Uploads {
     /// Built on the first upload (most clients never upload).
-    pub(crate) http: Arc<OnceLock<reqwest::Client>>,
+    pub(crate) http: crate::storage::StorageClient,
     pub(crate) progress: Option<ProgressFn>,
     /// Files larger than this go up in parts where the vendor supports it (VMEG; `None`:
     /// the vendor's default).
@@ -45,22 +45,13 @@ pub(crate) struct Uploads {
 }
 
 impl Uploads {
-    /// The client for presigned transfers: no default headers, no redirects (built once).
+    /// The client for presigned transfers (`storage::StorageClient`).
     fn transfer_client(&self) -> Result<&reqwest::Client, Error> {
-        if let Some(c) = self.http.get() {
-            return Ok(c);
-        }
-        crate::install_crypto_provider();
-        let built = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(crate::transport::CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| {
-                Error::new(ErrorKind::Transport)
-                    .with_phase(Phase::NotSent)
-                    .with_source(e)
-            })?;
-        Ok(self.http.get_or_init(|| built))
+        self.http.get().map_err(|e| {
+            Error::new(ErrorKind::Transport)
+                .with_phase(Phase::NotSent)
+                .with_source(e)
+        })
     }
 }
 
@@ -93,16 +84,6 @@ pub(crate) fn presigned_url(raw: &str, allow_private: bool) -> Result<Url, Error
     }
 }
 
-/// Where a URL points, for logs: scheme, host and path, never the query (its signature).
-pub(crate) fn redacted(url: &Url) -> String {
-    format!(
-        "{}://{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.path()
-    )
-}
-
 /// PUTs `len` bytes of `sample` from `offset` to `url`, retrying like a read. Returns the
 /// answer's `ETag` header, if it had one. With `md5`, the bytes sent must hash to it.
 pub(crate) async fn put(
@@ -122,7 +103,7 @@ pub(crate) async fn put(
     let configured = t.timeout_override.unwrap_or(up.put_timeout);
     let http = up.transfer_client()?;
     let (offset, len) = range;
-    tracing::debug!(target_url = %redacted(url), offset, len, "presigned PUT");
+    tracing::debug!(target_url = %shown_url(url), offset, len, "presigned PUT");
     run_with_retry(&t.retry, &info, t.sleeper.as_ref(), |attempt| async move {
         let _slot = t.slot().await?;
         // Within a per-call timeout or deadline (`CallOptions`), the time left instead.
@@ -236,8 +217,6 @@ mod tests {
         assert!(presigned_url("http://127.0.0.1:9/a", true).is_ok());
         assert!(presigned_url("https://u:p@storage.example.com/a", false).is_err());
         assert!(presigned_url("/relative", false).is_err());
-        let u = Url::parse("https://s.example.com/p/a.wav?X-Signature=secret").unwrap();
-        assert_eq!(redacted(&u), "https://s.example.com/p/a.wav");
     }
 
     #[test]

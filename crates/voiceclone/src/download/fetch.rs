@@ -2,7 +2,6 @@
 //! streamed to a sink within the size and time limits.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
@@ -16,6 +15,7 @@ use super::{
 };
 use crate::error::{DownloadFailure, Error, ErrorKind, Phase};
 use crate::retry::{CallInfo, OperationKind, run_with_retry};
+use crate::storage::shown_url;
 use crate::transport::Transport;
 
 /// What the `Accept` header asks for (servers that negotiate may pick audio).
@@ -28,7 +28,7 @@ pub(crate) struct Downloads {
     pub(crate) timeout: Duration,
     pub(crate) idle_timeout: Duration,
     /// Built on the first download (most clients never download).
-    http: Arc<OnceLock<reqwest::Client>>,
+    http: crate::storage::StorageClient,
 }
 
 impl Default for Downloads {
@@ -37,7 +37,7 @@ impl Default for Downloads {
             max_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
             timeout: DEFAULT_DOWNLOAD_TIMEOUT,
             idle_timeout: DEFAULT_DOWNLOAD_IDLE_TIMEOUT,
-            http: Arc::default(),
+            http: Default::default(),
         }
     }
 }
@@ -69,20 +69,11 @@ impl Downloads {
     /// The client for downloads: no default headers (so no `Authorization`, whatever the
     /// caller's own client carries), no redirects (each hop is checked here), built once.
     fn http(&self) -> Result<&reqwest::Client, Error> {
-        if let Some(c) = self.http.get() {
-            return Ok(c);
-        }
-        crate::install_crypto_provider();
-        let built = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(crate::transport::CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| {
-                download_error(ErrorKind::Transport)
-                    .with_phase(Phase::NotSent)
-                    .with_source(e)
-            })?;
-        Ok(self.http.get_or_init(|| built))
+        self.http.get().map_err(|e| {
+            download_error(ErrorKind::Transport)
+                .with_phase(Phase::NotSent)
+                .with_source(e)
+        })
     }
 
     /// How long the next step may take: the idle limit, within what is left of the whole.
@@ -136,7 +127,7 @@ impl Downloads {
         if let Some(why) = target::refusal(url, allow_private) {
             return Err(refused(DownloadFailure::UrlRefused { reason: why })
                 .with_phase(Phase::NotSent)
-                .with_message(target::redacted(url)));
+                .with_message(shown_url(url)));
         }
         self.walk(t, url, allow_private, deadline).await
     }
@@ -162,7 +153,7 @@ impl Downloads {
             let mut current = url.clone();
             let mut hops = 0usize;
             loop {
-                tracing::debug!(url = %target::redacted(&current), attempt, hops, "download GET");
+                tracing::debug!(url = %shown_url(&current), attempt, hops, "download GET");
                 let sent = http
                     .get(current.clone())
                     .header(ACCEPT, ACCEPT_AUDIO)
@@ -172,7 +163,7 @@ impl Downloads {
                     Ok(Err(e)) => {
                         return Err(Error::from_reqwest(e)
                             .with_operation("download")
-                            .with_message(format!("GET {}", target::redacted(&current))));
+                            .with_message(format!("GET {}", shown_url(&current))));
                     }
                     Err(_) => return Err(self.timed_out(deadline, "waiting for the answer")),
                 };
@@ -194,7 +185,7 @@ impl Downloads {
                             refused(DownloadFailure::RedirectRefused {
                                 reason: format!(
                                     "(hop {hops} from {}) {reason}",
-                                    target::redacted(&current)
+                                    shown_url(&current)
                                 ),
                             })
                             .with_http_status(status.as_u16())
@@ -228,7 +219,7 @@ impl Downloads {
                 .with_retry_after(retry_after)
                 .with_message(format!(
                     "GET {} answered HTTP {status}; a result URL may have expired: fetch the task's status again for a fresh one",
-                    target::redacted(&url)
+                    shown_url(&url)
                 )));
         }
         let content_type = resp
@@ -247,7 +238,7 @@ impl Downloads {
                 content_type: shown,
             })
             .with_http_status(status)
-            .with_message(format!("GET {}", target::redacted(&url))));
+            .with_message(format!("GET {}", shown_url(&url))));
         }
         if resp.content_length().is_some_and(|n| n > self.max_bytes) {
             return Err(refused(DownloadFailure::TooLarge {
@@ -285,7 +276,7 @@ impl Downloads {
                         .with_operation("download")
                         .with_message(format!(
                             "the body of {} broke off after {total} bytes; download it again",
-                            target::redacted(&opened.url)
+                            shown_url(&opened.url)
                         )));
                 }
                 Err(_) => {
@@ -302,7 +293,7 @@ impl Downloads {
                 })
                 .with_message(format!(
                     "{} sent more than the cap while streaming",
-                    target::redacted(&opened.url)
+                    shown_url(&opened.url)
                 )));
             }
             sink.write_all(&chunk)
@@ -312,7 +303,7 @@ impl Downloads {
         sink.flush()
             .await
             .map_err(|e| write_failed("flushing", &e))?;
-        tracing::debug!(url = %target::redacted(&opened.url), bytes = total, "download finished");
+        tracing::debug!(url = %shown_url(&opened.url), bytes = total, "download finished");
         Ok(total)
     }
 

@@ -54,20 +54,6 @@ pub(crate) fn redirect_target(
     }
 }
 
-/// Where a URL points, for logs and errors: scheme, host, port and path, never the query
-/// (a signed URL's signature) or the fragment.
-pub(crate) fn redacted(url: &Url) -> String {
-    let mut s = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
-    if let Some(port) = url.port() {
-        s.push_str(&format!(":{port}"));
-    }
-    s.push_str(url.path());
-    if url.query().is_some() {
-        s.push_str("?[query removed]");
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -138,18 +124,5 @@ mod tests {
         assert!(redirect_target(&from, Some("  "), false).is_err());
         // With the opt-in, a loopback hop is followed (a local simulator).
         assert!(redirect_target(&from, Some("http://127.0.0.1:9/x.wav"), true).is_ok());
-    }
-
-    #[test]
-    fn redaction_drops_query_and_fragment() {
-        let r = redacted(&u(
-            "https://s.example.com:8443/p/a.wav?X-Amz-Signature=secret#f",
-        ));
-        assert_eq!(r, "https://s.example.com:8443/p/a.wav?[query removed]");
-        assert!(!r.contains("secret"));
-        assert_eq!(
-            redacted(&u("https://s.example.com/a.wav")),
-            "https://s.example.com/a.wav"
-        );
     }
 }
