@@ -4,21 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod support;
+
+use support::rss::{measurable, report, run_child, status_kib};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use voiceclone::{Client, Provider, RetryPolicy};
 
 const FILE_MIB: u64 = 96;
-
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 /// A loopback server answering every request with `FILE_MIB` MiB of `audio/wav`, written in
 /// 64 KiB blocks.
@@ -86,41 +79,16 @@ fn download_rss_child() {
             .await
             .unwrap();
         assert_eq!(n, FILE_MIB * 1024 * 1024);
-        println!("RSS_BEFORE_KIB={before}");
-        println!("RSS_PEAK_KIB={}", status_kib("VmHWM:"));
+        report(before);
     });
 }
 
 #[test]
 fn downloads_stream_without_holding_the_body_in_memory() {
-    if !std::path::Path::new("/proc/self/status").exists() {
+    if !measurable() {
         return; // RSS is read from Linux's /proc.
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args([
-            "download_rss_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("VOICECLONE_DOWNLOAD_RSS_CHILD", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read = |key: &str| -> u64 {
-        stdout
-            .lines()
-            .find_map(|l| l.split_once(key).map(|(_, v)| v))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or_else(|| panic!("no {key} in {stdout}"))
-    };
-    let (before, peak) = (read("RSS_BEFORE_KIB="), read("RSS_PEAK_KIB="));
+    let (before, peak) = run_child("download_rss_child", "VOICECLONE_DOWNLOAD_RSS_CHILD");
     let grown_mib = peak.saturating_sub(before) / 1024;
     println!("download of {FILE_MIB} MiB: peak RSS grew by {grown_mib} MiB");
     // A whole-body buffer would add at least the body's 96 MiB.
