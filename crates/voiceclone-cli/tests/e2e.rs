@@ -4,45 +4,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use voiceclone_sim::{FaultConfig, SimConfig, SimHandle, Simulator};
+use voiceclone_sim::{FaultConfig, SimConfig};
+
+use support::{FAST_POLL, Run, SAMPLE, Sim};
 
 /// The key the simulator accepts; it must never be printed.
 const KEY: &str = "sk-e2e-very-secret-0123456789";
-const SAMPLE: &str = "https://example.com/samples/voice.wav";
-
-struct Sim {
-    handle: SimHandle,
-    rt: tokio::runtime::Runtime,
-}
 
 impl Sim {
     fn start(cfg: SimConfig) -> Sim {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let handle = rt
-            .block_on(Simulator::start_with(cfg.with_api_key(KEY)))
-            .unwrap();
-        Sim { handle, rt }
-    }
-
-    fn fast() -> Sim {
-        Sim::start(fast_config())
-    }
-
-    fn url(&self) -> String {
-        self.handle.base_url()
-    }
-
-    fn requests(&self) -> u64 {
-        self.handle.stats().requests_total
+        Sim::with(cfg, KEY)
     }
 }
 
@@ -50,37 +28,8 @@ fn fast_config() -> SimConfig {
     SimConfig::default().with_speed(1000.0)
 }
 
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        let lines: Vec<&str> = self
-            .stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "expected exactly one JSON line on stdout: {self:?}"
-        );
-        serde_json::from_str(lines[0])
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
-    }
-
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
-        self
-    }
-}
-
-/// Runs the binary with a clean environment: the sim's key and base URL for both providers,
-/// no VOICECLONE_PROVIDER.
+/// Runs the binary with a clean environment: `key` and `base_url` for both providers, no
+/// VOICECLONE_PROVIDER; neither `KEY` nor `key` may be printed.
 fn run_with(
     base_url: &str,
     key: &str,
@@ -88,24 +37,9 @@ fn run_with(
     args: &[&str],
     stdin: Option<&[u8]>,
 ) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voiceclone"));
-    cmd.env_clear();
-    if !key.is_empty() {
-        cmd.env("VMEG_API_KEY", key).env("JIMMYAI_API_KEY", key);
-    }
-    cmd.env("VMEG_BASE_URL", base_url)
-        .env("JIMMYAI_BASE_URL", base_url)
-        .env_remove("VOICECLONE_PROVIDER")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-    for (k, v) in extra_env {
-        cmd.env(k, v);
+    let mut cmd = support::command(Some(base_url), key, extra_env, args);
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
     }
     let mut child = cmd.spawn().unwrap();
     if let Some(input) = stdin {
@@ -114,19 +48,7 @@ fn run_with(
             assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
         }
     }
-    let out = child.wait_with_output().unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    for secret in [KEY, key].into_iter().filter(|k| !k.is_empty()) {
-        assert!(
-            !run.stdout.contains(secret) && !run.stderr.contains(secret),
-            "the API key was printed by {args:?}: {run:?}"
-        );
-    }
-    run
+    Run::from_output(child.wait_with_output().unwrap(), &[KEY, key], args)
 }
 
 fn run(sim: &Sim, args: &[&str]) -> Run {
@@ -136,8 +58,6 @@ fn run(sim: &Sim, args: &[&str]) -> Run {
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
 }
-
-const FAST_POLL: [&str; 2] = ["--poll-interval", "0.01"];
 
 fn clone_args<'a>(provider: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
@@ -155,7 +75,7 @@ fn clone_args<'a>(provider: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn clone_wait_speak_wait_both_providers_json() {
-    let sim = Sim::fast();
+    let sim = Sim::fast(KEY);
     for p in ["vmeg", "jimmyai"] {
         let mut args = clone_args(p, &["--wait"]);
         args.extend(FAST_POLL);
@@ -264,7 +184,7 @@ fn clone_status_wait_and_speech_status_wait_by_job_id() {
 
 #[test]
 fn human_output_and_provider_from_env() {
-    let sim = Sim::fast();
+    let sim = Sim::fast(KEY);
     let r = run_with(
         &sim.url(),
         KEY,
@@ -322,7 +242,7 @@ fn human_output_and_provider_from_env() {
 
 #[test]
 fn voices_and_upload_per_provider() {
-    let sim = Sim::fast();
+    let sim = Sim::fast(KEY);
     let mut args = clone_args("vmeg", &["--name", "listed-voice", "--wait"]);
     args.extend(FAST_POLL);
     let voice = run(&sim, &args).expect(0).json()["voice_id"].clone();
@@ -406,7 +326,7 @@ fn exit_1_when_the_task_fails_or_the_key_is_wrong() {
 
 #[test]
 fn exit_2_for_bad_input_with_nothing_sent() {
-    let sim = Sim::fast();
+    let sim = Sim::fast(KEY);
     let cases: Vec<Vec<&str>> = vec![
         clone_args("vmeg", &[])
             .into_iter()
@@ -1244,7 +1164,7 @@ fn webhook_verify_refuses_an_oversized_body_without_reading_it_all() {
 
 #[test]
 fn private_audio_urls_need_allow_private_urls_even_against_a_loopback_base_url() {
-    let sim = Sim::fast();
+    let sim = Sim::fast(KEY);
     // The simulator's own address (VMEG wants https; nothing fetches it).
     let private = format!(
         "{}/samples/voice.wav",

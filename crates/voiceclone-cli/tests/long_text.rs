@@ -6,22 +6,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use voiceclone_sim::{SimConfig, SimHandle, Simulator};
+use voiceclone_sim::SimConfig;
+
+use support::{FAST_POLL, Run, SAMPLE, Sim, run_binary};
 
 const KEY: &str = "sk-long-very-secret-0123456789";
-const SAMPLE: &str = "https://example.com/samples/voice.wav";
 const MANIFEST: &str = "voiceclone-manifest.json";
-const FAST_POLL: [&str; 2] = ["--poll-interval", "0.01"];
-
-struct Sim {
-    handle: SimHandle,
-    _rt: tokio::runtime::Runtime,
-}
 
 impl Sim {
     fn start(speed: f64) -> Sim {
@@ -29,15 +26,7 @@ impl Sim {
     }
 
     fn start_with(cfg: SimConfig) -> Sim {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let handle = rt
-            .block_on(Simulator::start_with(cfg.with_api_key(KEY)))
-            .unwrap();
-        Sim { handle, _rt: rt }
+        Sim::with(cfg, KEY)
     }
 
     /// Billable speech tasks so far.
@@ -48,60 +37,14 @@ impl Sim {
             _ => s.billable("jimmyai.createAudio"),
         }
     }
-
-    fn requests(&self) -> u64 {
-        self.handle.stats().requests_total
-    }
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim())
-            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {self:?}"))
-    }
-
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
-        self
-    }
 }
 
 fn command(sim: &Sim, env: &[(&str, &str)], args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voiceclone"));
-    cmd.env_clear()
-        .env("VMEG_API_KEY", KEY)
-        .env("JIMMYAI_API_KEY", KEY)
-        .env("VMEG_BASE_URL", sim.handle.base_url())
-        .env("JIMMYAI_BASE_URL", sim.handle.base_url())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
+    support::command(Some(&sim.url()), KEY, env, args)
 }
 
 fn run(sim: &Sim, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let out = command(sim, env, args).output().unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
-        "the key leaked: {run:?}"
-    );
-    run
+    run_binary(Some(&sim.url()), KEY, &[], env, args)
 }
 
 /// A voice of `p`'s: a JimmyAI preview clone (its modelId), a VMEG system voice.

@@ -3,71 +3,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Stdio};
+mod support;
 
-use serde_json::Value;
-use voiceclone_sim::{FaultKind, SimConfig, SimHandle, Simulator};
+use voiceclone_sim::FaultKind;
+
+use support::{Run, SAMPLE, Sim, run_binary};
 
 const KEY: &str = "sk-manage-very-secret-0123456789";
-const SAMPLE: &str = "https://example.com/samples/voice.wav";
-
-struct Sim {
-    handle: SimHandle,
-    _rt: tokio::runtime::Runtime,
-}
 
 fn sim() -> Sim {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let handle = rt
-        .block_on(Simulator::start_with(
-            SimConfig::default().with_speed(1000.0).with_api_key(KEY),
-        ))
-        .unwrap();
-    Sim { handle, _rt: rt }
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not one JSON object ({e}): {} / {}",
-                self.stdout, self.stderr
-            )
-        })
-    }
+    Sim::fast(KEY)
 }
 
 fn run(sim: &Sim, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
-        .env_clear()
-        .env("VMEG_API_KEY", KEY)
-        .env("JIMMYAI_API_KEY", KEY)
-        .env("VMEG_BASE_URL", sim.handle.base_url())
-        .env("JIMMYAI_BASE_URL", sim.handle.base_url())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !r.stdout.contains(KEY) && !r.stderr.contains(KEY),
-        "the API key was printed by {args:?}"
-    );
-    r
+    run_binary(Some(&sim.url()), KEY, &[], &[], args)
 }
 
 fn vmeg<'a>(args: &[&'a str]) -> Vec<&'a str> {

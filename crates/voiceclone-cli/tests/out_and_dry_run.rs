@@ -6,89 +6,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
-use voiceclone_sim::{SimConfig, SimHandle, Simulator};
+
+use support::{FAST_POLL, Run, SAMPLE, Sim, run_binary};
 
 const KEY: &str = "sk-out-e2e-very-secret-0123456789";
-const SAMPLE: &str = "https://example.com/samples/voice.wav";
-const FAST_POLL: [&str; 2] = ["--poll-interval", "0.01"];
-
-struct Sim {
-    handle: SimHandle,
-    _rt: tokio::runtime::Runtime,
-}
 
 impl Sim {
     fn start() -> Sim {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let handle = rt
-            .block_on(Simulator::start_with(
-                SimConfig::default().with_speed(1000.0).with_api_key(KEY),
-            ))
-            .unwrap();
-        Sim { handle, _rt: rt }
-    }
-
-    fn requests(&self) -> u64 {
-        self.handle.stats().requests_total
-    }
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        let lines: Vec<&str> = self
-            .stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        assert_eq!(lines.len(), 1, "expected one JSON line on stdout: {self:?}");
-        serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
-    }
-
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
-        self
+        Sim::fast(KEY)
     }
 }
 
 /// The binary with a clean environment; `key` empty: no API key at all.
 fn run_with_key(sim: &Sim, key: &str, args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voiceclone"));
-    cmd.env_clear();
-    if !key.is_empty() {
-        cmd.env("VMEG_API_KEY", key).env("JIMMYAI_API_KEY", key);
-    }
-    let out = cmd
-        .env("VMEG_BASE_URL", sim.handle.base_url())
-        .env("JIMMYAI_BASE_URL", sim.handle.base_url())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
-        "the API key was printed by {args:?}: {run:?}"
-    );
-    run
+    run_binary(Some(&sim.url()), key, &[KEY], &[], args)
 }
 
 fn run(sim: &Sim, args: &[&str]) -> Run {

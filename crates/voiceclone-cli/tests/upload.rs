@@ -4,88 +4,29 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod support;
 
-use serde_json::Value;
-use voiceclone_sim::{FaultKind, SimConfig, SimHandle, Simulator};
+use std::path::Path;
+
+use voiceclone_sim::FaultKind;
+
+use support::{Run, Sim};
 
 const KEY: &str = "sk-upload-e2e-secret-0123456789";
 
-struct Sim {
-    handle: SimHandle,
-    _rt: tokio::runtime::Runtime,
-}
-
 impl Sim {
     fn start() -> Sim {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let handle = rt
-            .block_on(Simulator::start_with(
-                SimConfig::default().with_speed(1000.0).with_api_key(KEY),
-            ))
-            .unwrap();
-        Sim { handle, _rt: rt }
-    }
-
-    fn url(&self) -> String {
-        self.handle.base_url()
-    }
-
-    fn requests(&self) -> u64 {
-        self.handle.stats().requests_total
-    }
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
-        self
-    }
-
-    fn json(&self) -> Value {
-        let lines: Vec<&str> = self
-            .stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        assert_eq!(lines.len(), 1, "expected one JSON line on stdout: {self:?}");
-        serde_json::from_str(lines[0]).unwrap()
+        Sim::fast(KEY)
     }
 }
 
 /// Runs the binary in `dir` with the keys of both providers and a clean environment.
 fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
-        .env_clear()
-        .env("VMEG_API_KEY", KEY)
-        .env("JIMMYAI_API_KEY", KEY)
+    let out = support::command(None, KEY, &[], args)
         .current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
         .output()
         .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(
-        !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
-        "the API key was printed by {args:?}: {run:?}"
-    );
-    run
+    Run::from_output(out, &[KEY], args)
 }
 
 /// A 20-second mono 16-bit 16 kHz PCM WAV of a soft tone.

@@ -1,0 +1,132 @@
+//! What the CLI's end-to-end tests share: the in-process simulator on its own runtime, and the
+//! built binary run with a clean environment, its exit code and output, and the check that
+//! no API key ever reaches stdout or stderr. Each test file says `mod support;` and keeps
+//! only what is its own (its key, its constructors, its helpers).
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use voiceclone_sim::{SimConfig, SimHandle, Simulator};
+
+/// A sample URL the simulator accepts.
+pub const SAMPLE: &str = "https://example.com/samples/voice.wav";
+/// Polls every 10 ms, so waits against a fast simulator end at once.
+pub const FAST_POLL: [&str; 2] = ["--poll-interval", "0.01"];
+
+/// The simulator, with the runtime it runs on.
+pub struct Sim {
+    pub handle: SimHandle,
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    /// Starts the simulator with `cfg`, accepting `key`.
+    pub fn with(cfg: SimConfig, key: &str) -> Sim {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = rt
+            .block_on(Simulator::start_with(cfg.with_api_key(key)))
+            .unwrap();
+        Sim { handle, rt }
+    }
+
+    /// A simulator whose tasks finish 1000 times faster than the vendors'.
+    pub fn fast(key: &str) -> Sim {
+        Sim::with(SimConfig::default().with_speed(1000.0), key)
+    }
+
+    pub fn url(&self) -> String {
+        self.handle.base_url()
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.handle.stats().requests_total
+    }
+}
+
+/// One run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The run's output, after checking that none of `secrets` was printed by `args`.
+    pub fn from_output(out: Output, secrets: &[&str], args: &[&str]) -> Run {
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        for secret in secrets.iter().filter(|k| !k.is_empty()) {
+            assert!(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                "the API key was printed by {args:?}: {run:?}"
+            );
+        }
+        run
+    }
+
+    /// Stdout's one JSON line.
+    pub fn json(&self) -> Value {
+        let lines: Vec<&str> = self
+            .stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected exactly one JSON line on stdout: {self:?}"
+        );
+        serde_json::from_str(lines[0])
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
+    }
+
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code: {self:?}");
+        self
+    }
+}
+
+/// The binary with a clean environment: `key` for both providers (none when empty), both
+/// base URLs set to `base_url` (when given), `env` on top, stdin closed, output captured.
+pub fn command(base_url: Option<&str>, key: &str, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_voiceclone"));
+    cmd.env_clear();
+    if !key.is_empty() {
+        cmd.env("VMEG_API_KEY", key).env("JIMMYAI_API_KEY", key);
+    }
+    if let Some(url) = base_url {
+        cmd.env("VMEG_BASE_URL", url).env("JIMMYAI_BASE_URL", url);
+    }
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs `command(..)` to its end; none of `secrets` (nor `key`) may be printed.
+pub fn run_binary(
+    base_url: Option<&str>,
+    key: &str,
+    secrets: &[&str],
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Run {
+    let out = command(base_url, key, env, args).output().unwrap();
+    let mut all = secrets.to_vec();
+    all.push(key);
+    Run::from_output(out, &all, args)
+}
