@@ -39,7 +39,7 @@ pub use plan::{DryRun, GENERATED, PlannedRequest};
 
 use crate::error::Error;
 use crate::model::{CloneRequest, Provider, SpeechRequest};
-use crate::provider::facts;
+use crate::provider::offline;
 
 /// What one billable fee is counted in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -99,13 +99,13 @@ impl Estimate {
     /// The billable units of cloning with `req` (checked by the provider's rules first; a
     /// local recording's upload is not billed by either vendor).
     pub fn clone_voice(provider: Provider, req: &CloneRequest) -> Result<Estimate, Error> {
-        (facts(provider).estimate_clone)(req).map_err(|e| e.with_provider(provider))
+        (offline(provider).estimate_clone)(req).map_err(|e| e.with_provider(provider))
     }
 
     /// The billable units of submitting every request in `reqs`, one task each (checked by
     /// the provider's rules first; `InvalidInput` names the request as `requests[i]`).
     pub fn speech(provider: Provider, reqs: &[SpeechRequest]) -> Result<Estimate, Error> {
-        (facts(provider).estimate_speech)(reqs).map_err(|e| e.with_provider(provider))
+        (offline(provider).estimate_speech)(reqs).map_err(|e| e.with_provider(provider))
     }
 
     /// Adds up `fees` into an estimate: credits are totalled only when every fee is in

@@ -18,7 +18,7 @@ use crate::model::{
     CloneJob, CloneRequest, Job, JobId, JobKind, Provider, Speech, SpeechJob, SpeechRequest,
     TaskStatus, Voice, VoiceId,
 };
-use crate::provider::Backend;
+use crate::provider::AnyBackend;
 use crate::secret::ApiKey;
 use crate::transport::Transport;
 #[cfg(feature = "webhook")]
@@ -48,7 +48,7 @@ pub struct Client {
 struct Inner {
     transport: Transport,
     /// The vendor: its generated client and its dialect.
-    backend: Box<dyn Backend>,
+    backend: AnyBackend,
     allow_private: bool,
     /// Completes VMEG waits by webhook, when set.
     #[cfg(feature = "webhook")]
@@ -196,8 +196,8 @@ impl Client {
         &self.inner.transport
     }
 
-    fn b(&self) -> &dyn Backend {
-        self.inner.backend.as_ref()
+    fn b(&self) -> &AnyBackend {
+        &self.inner.backend
     }
 
     /// Runs the call `call` makes once one of the client's in-flight slots is free: the call

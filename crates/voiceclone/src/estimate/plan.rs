@@ -11,7 +11,7 @@ use crate::error::Error;
 #[cfg(feature = "upload")]
 use crate::model::AudioSource;
 use crate::model::{CloneRequest, Provider, SpeechRequest};
-use crate::provider::facts;
+use crate::provider::offline;
 
 /// What stands in a planned body for a value made only when the call is sent.
 pub const GENERATED: &str = "<generated when sent>";
@@ -100,7 +100,7 @@ impl DryRun {
         req: &CloneRequest,
         allow_private: bool,
     ) -> Result<DryRun, Error> {
-        let f = facts(provider);
+        let f = offline(provider);
         #[cfg(feature = "upload")]
         if let AudioSource::File(path) = &req.audio {
             local_file(path)?;
@@ -115,7 +115,7 @@ impl DryRun {
 
     /// Speech requests, one task each, checked by the provider's rules.
     pub fn speech(provider: Provider, reqs: &[SpeechRequest]) -> Result<DryRun, Error> {
-        let f = facts(provider);
+        let f = offline(provider);
         let billable = Estimate::speech(provider, reqs)?;
         let mut requests = Vec::with_capacity(reqs.len());
         for (i, req) in reqs.iter().enumerate() {

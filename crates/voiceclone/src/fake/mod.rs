@@ -369,7 +369,7 @@ impl VoiceCloning for FakeClient {
     fn clone_voice<'a>(&'a self, req: &'a CloneRequest) -> BoxFuture<'a, Result<CloneJob, Error>> {
         Box::pin(async move {
             if let Err(e) =
-                (crate::provider::facts(self.provider).plan_clone)(req, self.allow_private)
+                (crate::provider::offline(self.provider).plan_clone)(req, self.allow_private)
                     .map_err(|e| e.with_provider(self.provider))
             {
                 self.lock().calls.push(FakeCall::CloneVoice(req.clone()));
@@ -411,7 +411,7 @@ impl VoiceCloning for FakeClient {
         Box::pin(async move {
             // The dry run's planning runs the provider's request rules (what the client
             // checks before sending), then the voice ids as the client checks them.
-            let checked = (crate::provider::facts(self.provider).plan_speech)(req)
+            let checked = (crate::provider::offline(self.provider).plan_speech)(req)
                 .and_then(|_| req.check_voice_ids(self.provider, SystemTime::now()));
             if let Err(e) = checked {
                 self.lock().calls.push(FakeCall::Synthesize(req.clone()));

@@ -61,8 +61,144 @@ impl Connect {
 }
 
 /// Builds `provider`'s backend.
-pub(crate) fn backend(provider: Provider, connect: &Connect) -> Result<Box<dyn Backend>, Error> {
+pub(crate) fn backend(provider: Provider, connect: &Connect) -> Result<AnyBackend, Error> {
     (facts(provider).connect)(connect)
+}
+
+/// The backend a client holds: one variant per vendor, each calling its [`Backend`] impl.
+///
+/// An enum rather than `Box<dyn Backend>`: a trait object's vtable names every operation of
+/// every vendor, so a program making one call linked them all (issue 17 measures a one-call
+/// program's binary). Calls through the enum are static, and the linker keeps only the
+/// operations a program reaches. Adding a vendor is one variant and one arm of `each!`.
+#[derive(Debug)]
+pub(crate) enum AnyBackend {
+    Vmeg(super::vmeg::Vmeg),
+    JimmyAi(super::jimmyai::JimmyAi),
+}
+
+/// Runs `$call` on whichever vendor's backend `$any` holds.
+macro_rules! each {
+    ($any:expr, $b:ident => $call:expr) => {
+        match $any {
+            AnyBackend::Vmeg($b) => $call,
+            AnyBackend::JimmyAi($b) => $call,
+        }
+    };
+}
+
+/// The [`Backend`] operations, dispatched statically (see [`AnyBackend`]).
+impl AnyBackend {
+    pub(crate) fn clone_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a CloneRequest,
+        allow_private: bool,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        each!(self, b => b.clone_voice(t, req, allow_private))
+    }
+
+    pub(crate) fn clone_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+        each!(self, b => b.clone_status(t, id))
+    }
+
+    pub(crate) fn cloned_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+        job: CloneJob,
+    ) -> BoxFuture<'a, Result<Voice, Error>> {
+        each!(self, b => b.cloned_voice(t, id, job))
+    }
+
+    pub(crate) fn synthesize<'a>(
+        &'a self,
+        t: &'a Transport,
+        req: &'a SpeechRequest,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        each!(self, b => b.synthesize(t, req))
+    }
+
+    pub(crate) fn speech_status<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+        each!(self, b => b.speech_status(t, id))
+    }
+
+    pub(crate) fn list_voices<'a>(
+        &'a self,
+        t: &'a Transport,
+    ) -> BoxFuture<'a, Result<Vec<Voice>, Error>> {
+        each!(self, b => b.list_voices(t))
+    }
+
+    pub(crate) fn rename_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        voice_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        each!(self, b => b.rename_voice(t, voice_id, name))
+    }
+
+    pub(crate) fn delete_voice<'a>(
+        &'a self,
+        t: &'a Transport,
+        voice_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        each!(self, b => b.delete_voice(t, voice_id))
+    }
+
+    pub(crate) fn tasks_page<'a>(
+        &'a self,
+        t: &'a Transport,
+        kind: Option<JobKind>,
+        page: i64,
+    ) -> BoxFuture<'a, Result<super::paging::Page<TaskSummary>, Error>> {
+        each!(self, b => b.tasks_page(t, kind, page))
+    }
+
+    pub(crate) fn task<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<TaskDetail, Error>> {
+        each!(self, b => b.task(t, id))
+    }
+
+    pub(crate) fn delete_task<'a>(
+        &'a self,
+        t: &'a Transport,
+        id: &'a JobId,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        each!(self, b => b.delete_task(t, id))
+    }
+
+    pub(crate) fn voices_page<'a>(
+        &'a self,
+        t: &'a Transport,
+        system: bool,
+        name: Option<&'a str>,
+        page: i64,
+    ) -> BoxFuture<'a, Result<super::paging::VoicePage, Error>> {
+        each!(self, b => b.voices_page(t, system, name, page))
+    }
+
+    #[cfg(feature = "upload")]
+    pub(crate) fn upload<'a>(
+        &'a self,
+        t: &'a Transport,
+        source: &'a AudioSource,
+        allow_private: bool,
+    ) -> BoxFuture<'a, Result<url::Url, Error>> {
+        each!(self, b => b.upload(t, source, allow_private))
+    }
 }
 
 /// A boxed, sendable future: what a [`Backend`] returns, so that it can live behind `dyn`.
@@ -72,8 +208,9 @@ pub(crate) type BoxFuture<'a, T> = crate::sleep::BoxFuture<'a, T>;
 /// its input first (nothing is sent when it is refused) and calls the vendor's generated
 /// client through [`Transport::send`](crate::transport::Transport::send).
 ///
-/// A trait object rather than an enum: a new vendor is a new implementation, and nothing
-/// outside its module changes; the boxing costs one allocation per call, next to a request.
+/// The client holds it as an [`AnyBackend`]. Each method returns a boxed future: one
+/// allocation per call, next to a request, and one future type per operation whatever the
+/// vendor.
 pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// Submits a clone (never waits for it); a local recording is uploaded first.
     fn clone_voice<'a>(

@@ -2,8 +2,9 @@
 //! [`Backend`] per vendor that the client calls.
 //!
 //! Everything above this module speaks only the normalized types in [`crate::model`]. The
-//! only `match` on [`Provider`] in this crate is [`facts`] (and [`build_backend`] reads it):
-//! a new vendor is one module here plus its entry there (see `docs/adding-a-provider.md`).
+//! only `match`es on [`Provider`] in this crate are the vendor tables [`facts`] and [`offline`]
+//! (and [`build_backend`] reads the first) and [`AnyBackend`]'s dispatch: a new vendor is one
+//! module here plus its entries there (see `docs/adding-a-provider.md`).
 
 pub(crate) mod backend;
 pub(crate) mod jimmyai;
@@ -16,7 +17,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-pub(crate) use backend::{Backend, BoxFuture, Connect, backend as build_backend};
+pub(crate) use backend::{AnyBackend, Backend, BoxFuture, Connect, backend as build_backend};
 
 use crate::error::Error;
 use crate::model::{CloneRequest, ParseError, Provider};
@@ -41,7 +42,15 @@ pub(crate) struct Facts {
     /// Whether it reports results by signed webhook (a `CompletionHub` can serve its waits).
     pub(crate) webhooks: bool,
     /// Builds the backend (the generated client and anything it keeps).
-    pub(crate) connect: fn(&Connect) -> Result<Box<dyn Backend>, Error>,
+    pub(crate) connect: fn(&Connect) -> Result<AnyBackend, Error>,
+}
+
+/// What a vendor answers without a call: its billing rules and what a call would send.
+///
+/// Apart from [`Facts`] because every client reads `Facts`: a function named there is linked
+/// into every program, and these are only for programs that estimate or plan (issue 17
+/// measures a one-call program's binary).
+pub(crate) struct Offline {
     /// The published billing rules (`crate::estimate`).
     pub(crate) estimate_clone: fn(&CloneRequest) -> Result<crate::estimate::Estimate, Error>,
     pub(crate) estimate_speech:
@@ -69,6 +78,14 @@ pub(crate) const fn facts(provider: Provider) -> &'static Facts {
     match provider {
         Provider::Vmeg => &vmeg::FACTS,
         Provider::JimmyAi => &jimmyai::FACTS,
+    }
+}
+
+/// The vendor table of estimates and plans (see [`Offline`] for why it is a second table).
+pub(crate) const fn offline(provider: Provider) -> &'static Offline {
+    match provider {
+        Provider::Vmeg => &vmeg::OFFLINE,
+        Provider::JimmyAi => &jimmyai::OFFLINE,
     }
 }
 

@@ -16,7 +16,7 @@ use calls::{clone_status, clone_voice, speech_status, synthesize};
 #[cfg(feature = "upload")]
 use upload::{clone_from_local, upload};
 
-use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
+use super::{AnyBackend, Backend, BoxFuture, Connect, Facts, Offline, WaitDefaults};
 use crate::error::{Error, ErrorKind};
 #[cfg(feature = "upload")]
 use crate::model::AudioSource;
@@ -26,12 +26,16 @@ use crate::sample::ProgressFn;
 use crate::transport::Dialect;
 use crate::transport::Transport;
 
-/// What the rest of the crate knows about JimmyAI.
-pub(crate) const FACTS: Facts = Facts {
+/// JimmyAI's billing rules and request plans (`crate::estimate`).
+pub(crate) const OFFLINE: Offline = Offline {
     estimate_clone: billing::estimate_clone,
     estimate_speech: billing::estimate_speech,
     plan_clone: plan::plan_clone,
     plan_speech: plan::plan_speech,
+};
+
+/// What the rest of the crate knows about JimmyAI.
+pub(crate) const FACTS: Facts = Facts {
     name: "jimmyai",
     default_base_url: "https://www.jimmyai.cn",
     api_key_var: "JIMMYAI_API_KEY",
@@ -72,13 +76,13 @@ pub(crate) fn kind_for_code(code: i64) -> Option<ErrorKind> {
     })
 }
 
-fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
+fn connect(c: &Connect) -> Result<AnyBackend, Error> {
     #[cfg(feature = "upload")]
     let long_ops = [("upload_file", UPLOAD_TIMEOUT)];
     #[cfg(not(feature = "upload"))]
     let long_ops = [];
     let config = c.config(&long_ops)?;
-    Ok(Box::new(JimmyAi {
+    Ok(AnyBackend::JimmyAi(JimmyAi {
         client: jimmyai_client::Client::new_with_client(&c.base, c.http.clone(), config),
         #[cfg(feature = "upload")]
         progress: c.uploads.progress.clone(),

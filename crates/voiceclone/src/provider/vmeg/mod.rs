@@ -22,7 +22,7 @@ pub(crate) use results::{clone_job, speech_job};
 use status::{clone_status, speech_status};
 use voices::{delete_voice, list_voices, rename_voice, voice_for_task};
 
-use super::{Backend, BoxFuture, Connect, Facts, WaitDefaults};
+use super::{AnyBackend, Backend, BoxFuture, Connect, Facts, Offline, WaitDefaults};
 use crate::error::{Error, ErrorKind};
 #[cfg(feature = "upload")]
 use crate::model::AudioSource;
@@ -36,12 +36,16 @@ use crate::transfer::Uploads;
 use crate::transport::Dialect;
 use crate::transport::Transport;
 
-/// What the rest of the crate knows about VMEG.
-pub(crate) const FACTS: Facts = Facts {
+/// VMEG's billing rules and request plans (`crate::estimate`).
+pub(crate) const OFFLINE: Offline = Offline {
     estimate_clone: billing::estimate_clone,
     estimate_speech: billing::estimate_speech,
     plan_clone: plan::plan_clone,
     plan_speech: plan::plan_speech,
+};
+
+/// What the rest of the crate knows about VMEG.
+pub(crate) const FACTS: Facts = Facts {
     name: "vmeg",
     default_base_url: "https://api.vmeg.ai",
     api_key_var: "VMEG_API_KEY",
@@ -87,12 +91,12 @@ pub(crate) fn kind_for_code(code: i64) -> Option<ErrorKind> {
     })
 }
 
-fn connect(c: &Connect) -> Result<Box<dyn Backend>, Error> {
+fn connect(c: &Connect) -> Result<AnyBackend, Error> {
     let config = c.config(&[
         ("clone_voice_create_sync", SYNC_TIMEOUT),
         ("tts_create_sync", SYNC_TIMEOUT),
     ])?;
-    Ok(Box::new(Vmeg {
+    Ok(AnyBackend::Vmeg(Vmeg {
         client: vmeg_client::Client::new_with_client(&c.base, c.http.clone(), config),
         #[cfg(feature = "upload")]
         uploads: c.uploads.clone(),
