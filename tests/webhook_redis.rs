@@ -558,6 +558,32 @@ async fn redis_records_once_and_finds_the_delivery_by_task_and_by_key() {
 }
 
 #[tokio::test]
+async fn redis_a_forgotten_delivery_is_fresh_again_on_every_instance() {
+    let ctx = ctx_or_skip!();
+    let (one, two) = (ctx.store(), ctx.store());
+    let e = stored("task-f", "cv_f", Some("key-f"));
+    assert_eq!(one.record(&e).await.unwrap(), Recorded::Fresh);
+    assert_eq!(two.record(&e).await.unwrap(), Recorded::Duplicate);
+    one.forget(&e.pipeline_key).await.unwrap();
+    assert_eq!(ctx.pttl(&ctx.key("seen", &e.pipeline_key)).await, -2);
+    // The other instance takes the redelivery as new; the event itself stayed stored.
+    assert_eq!(two.record(&e).await.unwrap(), Recorded::Fresh);
+    assert_eq!(one.record(&e).await.unwrap(), Recorded::Duplicate);
+    assert_eq!(one.by_task("task-f").await.unwrap(), Some(e.clone()));
+    // Only that mark: another delivery stays a duplicate.
+    let other = stored("task-g", "cv_g", None);
+    assert_eq!(one.record(&other).await.unwrap(), Recorded::Fresh);
+    one.forget(&e.pipeline_key).await.unwrap();
+    assert_eq!(two.record(&other).await.unwrap(), Recorded::Duplicate);
+    // Keys too long for a key name are hashed, and forgotten the same way.
+    let mut long = stored("task-h", "cv_h", None);
+    long.pipeline_key = "p".repeat(5_000);
+    assert_eq!(one.record(&long).await.unwrap(), Recorded::Fresh);
+    two.forget(&long.pipeline_key).await.unwrap();
+    assert_eq!(one.record(&long).await.unwrap(), Recorded::Fresh);
+}
+
+#[tokio::test]
 async fn redis_ttls_are_settable_and_the_dedupe_ttl_never_below_the_replay_window() {
     let ctx = ctx_or_skip!();
     // Asked for 1 s: raised to the 300 s replay window.

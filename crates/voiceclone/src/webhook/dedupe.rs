@@ -128,7 +128,7 @@ impl MemoryDeduplicator {
             .is_some_and(|at| now.saturating_duration_since(*at) < self.ttl)
     }
 
-    fn forget_now(&self, key: &str) {
+    pub(crate) fn forget_now(&self, key: &str) {
         self.lock().seen.remove(bounded_key(key).as_ref());
     }
 }

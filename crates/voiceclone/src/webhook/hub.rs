@@ -205,6 +205,30 @@ impl CompletionHub {
         }
     }
 
+    /// Forgets that `pipeline_key` was delivered, so that VMEG's next delivery of it is
+    /// [`Delivery::Fresh`] again, here or on any hub sharing the store: for a receiver that
+    /// could not act on a fresh delivery (its output is gone, say). Answer that delivery
+    /// with a 5xx, not [`Delivery::http_status`], so that VMEG sends it again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// use voiceclone::WebhookSecret;
+    /// use voiceclone::webhook::CompletionHub;
+    ///
+    /// let hub = CompletionHub::in_memory(WebhookSecret::new("whsec"));
+    /// hub.forget("pk-1").await?; // unknown keys are fine
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn forget(&self, pipeline_key: &str) -> Result<(), Error> {
+        self.inner
+            .store
+            .forget(pipeline_key)
+            .await
+            .map_err(unavailable)
+    }
+
     /// The delivery recorded for a task, if the store still keeps it.
     pub async fn completion(&self, task_id: &JobId) -> Result<Option<WebhookEvent>, Error> {
         let found = self
@@ -472,6 +496,12 @@ mod tests {
                 self.inner.by_idempotency_key(key).await
             })
         }
+        fn forget<'a>(&'a self, pipeline_key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async move {
+                self.check()?;
+                self.inner.forget(pipeline_key).await
+            })
+        }
         fn subscribe(&self, listener: Listener) -> Subscription {
             *self.listener.lock().unwrap() = Some(listener.clone());
             self.inner.subscribe(listener)
@@ -511,6 +541,29 @@ mod tests {
         assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
         let e = hub.wait_for(&JobId::new("t1")).await.unwrap();
         assert_eq!(e.pipeline_key, "p1");
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_delivery_is_fresh_when_redelivered() {
+        let (hub, store) = hub();
+        let (ts, sig, body) = signed("t3", "p3");
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
+        hub.forget("p3").await.unwrap();
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+        // A store that cannot forget now: the caller is told, as an unavailable store.
+        store.failing.store(true, Ordering::SeqCst);
+        let err = hub.forget("p3").await.unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::Webhook(WebhookFailure::StoreUnavailable { reason }) if reason == "down"
+            ),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -513,6 +513,18 @@ impl CompletionStore for RedisStore {
         })
     }
 
+    fn forget<'a>(&'a self, pipeline_key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let seen = self.key("seen", pipeline_key);
+            self.exec(|mut c| async move {
+                redis::cmd("DEL").arg(seen).query_async::<i64>(&mut c).await
+            })
+            .await
+            .map(drop)
+            .map_err(|f| self.store_error("forget", f))
+        })
+    }
+
     fn by_task<'a>(
         &'a self,
         task_id: &'a str,

@@ -188,6 +188,20 @@ pub trait CompletionStore: Send + Sync + fmt::Debug {
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>>;
 
+    /// Removes `pipeline_key`'s mark, so that its next delivery is [`Recorded::Fresh`]
+    /// again: for a receiver that recorded a delivery but could not act on it, and answers
+    /// VMEG with a 5xx after this so that VMEG sends it again. The stored event stays (a
+    /// wait may already have ended on it; the task did end).
+    ///
+    /// The default answers `Err`: a store that cannot forget says so, and its caller knows
+    /// that a redelivery will be a duplicate.
+    fn forget<'a>(&'a self, pipeline_key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = pipeline_key;
+        Box::pin(std::future::ready(Err(StoreError::new(
+            "this completion store cannot forget a delivery",
+        ))))
+    }
+
     /// Calls `listener` with every delivery recorded from now on by any hub sharing the
     /// store, and with [`StoreSignal::Lost`] / [`StoreSignal::Restored`] as the subscription
     /// breaks and recovers, until the returned guard is dropped. Called once per hub, from
@@ -353,6 +367,11 @@ impl CompletionStore for MemoryStore {
         Box::pin(std::future::ready(Ok(outcome)))
     }
 
+    fn forget<'a>(&'a self, pipeline_key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.dedupe.forget_now(pipeline_key);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     fn by_task<'a>(
         &'a self,
         task_id: &'a str,
@@ -431,6 +450,60 @@ mod tests {
             Recorded::Fresh
         );
         assert_eq!(seen.load(Ordering::SeqCst), 1, "dropped subscription");
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_delivery_is_fresh_again_and_stays_stored() {
+        let store = MemoryStore::new();
+        let e = event("p1", "t1", Some("k1"), 10);
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+        store.forget("p1").await.unwrap();
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+        // Only that key: another stays marked, and the event is still found.
+        let other = event("p2", "t2", None, 1);
+        assert_eq!(store.record(&other).await.unwrap(), Recorded::Fresh);
+        store.forget("p1").await.unwrap();
+        assert_eq!(store.record(&other).await.unwrap(), Recorded::Duplicate);
+        assert_eq!(store.by_task("t1").await.unwrap().unwrap(), e);
+        // A key never seen, and one over the length limit (stored hashed), are forgotten too.
+        store.forget("never").await.unwrap();
+        let long = "p".repeat(5_000);
+        let e_long = event(&long, "t3", None, 1);
+        assert_eq!(store.record(&e_long).await.unwrap(), Recorded::Fresh);
+        store.forget(&long).await.unwrap();
+        assert_eq!(store.record(&e_long).await.unwrap(), Recorded::Fresh);
+    }
+
+    #[tokio::test]
+    async fn a_store_without_forget_says_so() {
+        #[derive(Debug)]
+        struct Plain;
+        impl CompletionStore for Plain {
+            fn record<'a>(
+                &'a self,
+                _: &'a StoredEvent,
+            ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+                Box::pin(std::future::ready(Ok(Recorded::Fresh)))
+            }
+            fn by_task<'a>(
+                &'a self,
+                _: &'a str,
+            ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+                Box::pin(std::future::ready(Ok(None)))
+            }
+            fn by_idempotency_key<'a>(
+                &'a self,
+                _: &'a str,
+            ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+                Box::pin(std::future::ready(Ok(None)))
+            }
+            fn subscribe(&self, _: Listener) -> Subscription {
+                Subscription::new(())
+            }
+        }
+        let err = Plain.forget("p1").await.unwrap_err();
+        assert!(err.reason().contains("cannot forget"), "{}", err.reason());
     }
 
     #[tokio::test]
