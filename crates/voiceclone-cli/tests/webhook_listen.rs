@@ -353,11 +353,13 @@ fn listen_answers_on_its_path_only_and_stops_on_sigint() {
     assert_eq!(code, Some(0), "{err:?}");
 }
 
-#[test]
-fn listen_stops_with_exit_3_when_stdout_closes() {
+/// A `webhook listen` whose stdout reader went away after the first line: (the child, its
+/// address, its stderr).
+fn listen_with_stdout_closed(env: &[(&str, &str)], extra: &[&str]) -> (Child, SocketAddr, Lines) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
         .env_clear()
         .env("WH_SECRET", SECRET)
+        .envs(env.iter().copied())
         .args([
             "webhook",
             "listen",
@@ -366,6 +368,7 @@ fn listen_stops_with_exit_3_when_stdout_closes() {
             "--secret-env",
             "WH_SECRET",
         ])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -378,24 +381,74 @@ fn listen_stops_with_exit_3_when_stdout_closes() {
     let v: Value = serde_json::from_str(&first).unwrap();
     let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
     drop(stdout); // the reader goes away
-    let body = clone_event("pk-unread", "");
-    let (ts, sig) = signed(&body);
-    // Recorded before the line could be written: answered 200 (the one event at risk).
-    assert_eq!(post(addr, "/", &ts, &sig, &body), 200);
+    (child, addr, err)
+}
+
+/// Waits (20 s at most) for `child` to exit; returns its exit code.
+fn exit_code(mut child: Child) -> Option<i32> {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
+    loop {
         if let Some(s) = child.try_wait().unwrap() {
-            break s;
+            return s.code();
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             panic!("webhook listen kept running with stdout closed");
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(3));
+    }
+}
+
+#[test]
+fn listen_stops_with_exit_3_when_stdout_closes_and_the_unprinted_event_is_redelivered() {
+    let (child, addr, err) = listen_with_stdout_closed(&[], &[]);
+    let body = clone_event("pk-unread", "");
+    let (ts, sig) = signed(&body);
+    // Its line could not be written: 503, so that VMEG sends it again (not a 200 for an
+    // event nobody read).
+    assert_eq!(post(addr, "/", &ts, &sig, &body), 503);
+    assert_eq!(exit_code(child), Some(3));
+    let (line, _) = err.until("event not printed");
+    assert!(line.contains("pipelineKey pk-unread"), "{line}");
+    assert!(line.contains("answered 503"), "{line}");
+    assert!(!line.contains("stays marked"), "{line}");
     let (line, _) = err.until("stdout was closed");
     assert!(line.starts_with("error:"), "{line}");
+    // VMEG's redelivery reaches the next listener, which prints it.
+    let next = Listen::start(&[]);
+    let (ts, sig) = signed(&body);
+    assert_eq!(next.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&next.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], "pk-unread");
+    let (code, _, _) = next.stop("-TERM");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn an_event_one_listener_could_not_print_is_printed_by_another_on_the_same_redis() {
+    let Some(url) = redis_url() else { return };
+    let env = [("REDIS_URL_X", url.as_str())];
+    let extra = ["--redis-url-env", "REDIS_URL_X"];
+    let (gone, gone_addr, gone_err) = listen_with_stdout_closed(&env, &extra);
+    let other = Listen::start_with_env(&env, &extra);
+    let pk = format!("{:032x}", now_ms() ^ u128::from(std::process::id()) ^ 0x5eed);
+    let body = clone_event(&pk, "");
+    let (ts, sig) = signed(&body);
+    assert_eq!(post(gone_addr, "/", &ts, &sig, &body), 503);
+    assert_eq!(exit_code(gone), Some(3));
+    let (line, _) = gone_err.until("event not printed");
+    assert!(!line.contains("stays marked"), "{line}");
+    // The shared store forgot it: the redelivery is new to the other instance, not a
+    // duplicate, and is printed there.
+    std::thread::sleep(Duration::from_millis(5));
+    let (ts, sig) = signed(&body);
+    assert_eq!(other.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&other.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], pk.as_str());
+    let (code, out, err) = other.stop("-TERM");
+    assert_eq!(code, Some(0));
+    assert!(out.is_empty(), "{out:?}");
+    assert!(!err.iter().any(|l| l.contains("duplicate delivery")), "{err:?}");
 }
 
 /// Runs the binary to completion (killed after 20 s: a listener that wrongly started).

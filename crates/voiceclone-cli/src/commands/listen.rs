@@ -7,7 +7,7 @@
 //! [`CompletionHub`] (in-process, or on Redis with `--redis-url-env`), which answers VMEG
 //! with [`Delivery::http_status`].
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -59,6 +59,7 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
 
     let state = Arc::new(State {
         printer: printer.clone(),
+        hub: hub.clone(),
         closed: AtomicBool::new(false),
         closed_note: Notify::new(),
         fresh: AtomicU64::new(0),
@@ -123,7 +124,7 @@ fn output_closed(printer: &Printer) -> Exit {
     eprintln!(
         "{}",
         printer.safe(
-            "error: stdout was closed, so events can no longer be printed; stopped (the event being written when it closed was answered 200 and may not have been read; later deliveries were answered 503, so VMEG redelivers them)"
+            "error: stdout was closed, so events can no longer be printed; stopped (an event whose line could not be written, and every later delivery, was answered 503, so VMEG redelivers them; a line written just before the reader went away may still be unread)"
         )
     );
     Exit::Unreachable
@@ -138,7 +139,19 @@ fn write_stdout(line: &str) -> std::io::Result<()> {
 tokio::task_local! {
     /// Set by the delivery callback for the request `admit` is serving: the callback runs
     /// inside the handler, within `admit`'s poll.
-    static HANDLED: Cell<bool>;
+    static HANDLED: RefCell<Reached>;
+}
+
+/// What became of the request `admit` is serving, as the delivery callback saw it.
+enum Reached {
+    /// Answered before the hub (a wrong path or method, an oversized body).
+    No,
+    /// The hub decided, and its line was written where it belongs.
+    Yes,
+    /// A first-seen event (its `pipelineKey`) whose stdout line could not be written: the
+    /// hub forgets it and VMEG is answered 503 instead of 200, so that its redelivery is
+    /// printed (by the next listener, even one sharing this Redis).
+    Unprinted(String),
 }
 
 /// At most 200 characters of a request path, for a log line.
@@ -152,6 +165,8 @@ fn clip(path: &str) -> String {
 /// What the delivery callback and the gate share.
 struct State {
     printer: Printer,
+    /// The receiver's hub: forgets a delivery whose line could not be printed.
+    hub: CompletionHub,
     /// Stdout failed: refuse further deliveries with 503 (VMEG redelivers them).
     closed: AtomicBool,
     closed_note: Notify,
@@ -170,15 +185,27 @@ impl State {
         let response = if self.closed.load(Ordering::SeqCst) {
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         } else {
-            let reached = HANDLED.scope(Cell::new(false), async {
+            let reached = HANDLED.scope(RefCell::new(Reached::No), async {
                 let response = next.run(req).await;
-                (response, HANDLED.with(Cell::get))
+                (response, HANDLED.with(|h| h.replace(Reached::No)))
             });
-            let (response, reached) = reached.await;
-            if reached {
-                return response;
+            match reached.await {
+                (response, Reached::Yes) => return response,
+                (_, Reached::Unprinted(pipeline_key)) => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    let forgot = match self.hub.forget(&pipeline_key).await {
+                        Ok(()) => String::new(),
+                        Err(e) => format!(
+                            " (but it stays marked as handled: {e}; a redelivery to a listener on the same store is not printed)"
+                        ),
+                    };
+                    self.stderr(&format!(
+                        "event not printed: pipelineKey {pipeline_key}: stdout is closed; answered 503 so that VMEG redelivers it{forgot}"
+                    ));
+                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                }
+                (response, Reached::No) => response,
             }
-            response
         };
         self.refused.fetch_add(1, Ordering::Relaxed);
         let status = response.status();
@@ -198,15 +225,21 @@ impl State {
 
     fn delivered(&self, d: &Delivery) {
         // Tell `admit` that this request reached the hub (and gets its line here).
-        let _ = HANDLED.try_with(|h| h.set(true));
+        let _ = HANDLED.try_with(|h| h.replace(Reached::Yes));
         let status = d.http_status();
         match d {
             Delivery::Fresh(event) => {
-                self.fresh.fetch_add(1, Ordering::Relaxed);
                 let line = event_line(event, SystemTime::now()).to_string();
                 let line = json_safe(&self.printer.redact(&line)).into_owned();
-                if write_stdout(&line).is_err() && !self.closed.swap(true, Ordering::SeqCst) {
-                    self.closed_note.notify_one();
+                if write_stdout(&line).is_ok() {
+                    self.fresh.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    // Not printed: VMEG must send it again, so it does not get the 200.
+                    let key = event.pipeline_key.clone();
+                    let _ = HANDLED.try_with(|h| h.replace(Reached::Unprinted(key)));
+                    if !self.closed.swap(true, Ordering::SeqCst) {
+                        self.closed_note.notify_one();
+                    }
                 }
             }
             Delivery::Duplicate(event) => {
