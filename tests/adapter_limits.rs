@@ -85,8 +85,8 @@ async fn connections_opened_stay_within_the_in_flight_bound() {
 #[tokio::test]
 async fn connections_the_server_closes_are_replaced_without_waiting() {
     // Each answer closes its connection. The connection limit must count them as gone;
-    // otherwise every call would first wait for a pooled connection that is not coming
-    // back (50 ms each, 450 ms for these ten calls).
+    // otherwise every call after the first would first wait for a pooled connection that
+    // is not coming back: the rest of the 50 ms hand-back window, ~50 ms each.
     let close = vec![("connection", "close".to_owned())];
     let body = json!({"code": 200, "message": "", "data": {"taskId": "t", "status": "running"}});
     let server = Scripted::start(vec![Step::Json(200, close, body); 10]).await;
@@ -96,12 +96,22 @@ async fn connections_the_server_closes_are_replaced_without_waiting() {
         .max_in_flight(1)
         .build()
         .unwrap();
-    let started = std::time::Instant::now();
+    let mut took = Vec::new();
     for _ in 0..10 {
+        let started = std::time::Instant::now();
         c.clone_status(&JobId::new("t")).await.unwrap();
+        took.push(started.elapsed());
     }
-    let took = started.elapsed();
-    assert!(took < Duration::from_millis(300), "ten calls took {took:?}");
+    // Judged by the median call, not the sum: one stall of a loaded machine (a few hundred
+    // ms, once) must not fail the test, while the waits it looks for slow down every call
+    // but the first, so they push the median to ~50 ms.
+    let mut sorted = took.clone();
+    sorted.sort_unstable();
+    let median = sorted[sorted.len() / 2];
+    assert!(
+        median < Duration::from_millis(25),
+        "median call {median:?}: {took:?}"
+    );
 }
 
 #[tokio::test]
