@@ -184,10 +184,7 @@ async fn rate_limited_create_is_retried_because_it_was_not_processed() {
 #[tokio::test]
 async fn connect_failure_is_retried_then_reported_as_transport() {
     // Nothing listens on this port: the request provably never arrived.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (_refusing, port) = workspace_tests::refusing_port();
     let (c, sleeper) = client(Provider::JimmyAi, &format!("http://127.0.0.1:{port}"));
     let e = c.clone_voice(&clone_req()).await.unwrap_err();
     assert_eq!(*e.kind(), ErrorKind::Transport, "{e}");

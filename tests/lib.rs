@@ -104,6 +104,17 @@ pub mod captured;
 #[path = "scripted.rs"]
 pub mod scripted;
 
+/// A loopback port nothing answers on, for as long as the returned socket lives: bound but
+/// never listening, so a connection to it is refused, and no other test's server can be
+/// given the same port meanwhile (as it could if a listener bound to port 0 were dropped
+/// and its number reused).
+pub fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
+}
+
 /// The Redis server the Redis tests run against: `VOICECLONE_REDIS_URL` (`.ci/run` starts a
 /// `redis-server` on a free loopback port and sets it). When it is unset, a test calling this
 /// fails if `CI` is set (the Redis tests must run in CI), and otherwise prints a notice to

@@ -223,10 +223,8 @@ async fn speech_completes_by_webhook_with_its_audio() {
 #[tokio::test]
 async fn with_the_receiver_down_the_wait_completes_by_polling() {
     // A port nothing listens on: every delivery fails, the hub hears nothing.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/", l.local_addr().unwrap())
-    };
+    let (_refusing, port) = workspace_tests::refusing_port();
+    let closed = format!("http://127.0.0.1:{port}/");
     let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
     let sim = sim_to(&closed, |_| {}).await;
     let client = client(&sim, Some(&hub));

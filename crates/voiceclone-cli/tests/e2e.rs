@@ -440,12 +440,8 @@ fn exit_2_for_bad_input_with_nothing_sent() {
 
 #[test]
 fn exit_3_for_network_failure_timeout_and_unknown_outcome() {
-    // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port nobody listens on (held, so that no other test's server is given it).
+    let (_refusing, port) = support::refusing_port();
     let dead = format!("http://127.0.0.1:{port}");
     let r = run_with(
         &dead,

@@ -49,6 +49,17 @@ impl Sim {
     }
 }
 
+/// A loopback port nothing answers on, for as long as the returned socket lives: bound but
+/// never listening, so a connection to it is refused, and no other test's server can be
+/// given the same port meanwhile (as it could if a listener bound to port 0 were dropped
+/// and its number reused).
+pub fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    (socket, port)
+}
+
 /// One run of the binary.
 #[derive(Debug)]
 pub struct Run {
