@@ -73,12 +73,15 @@ async fn a_clone_and_wait_logs_one_info_line_per_call_and_none_per_poll() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig {
-        speed: 20.0, // a clone takes 100 ms
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    // The clone finishes when the test says so (after several polls), not after a time a
+    // slow machine could spend on one or two polls.
+    let sim =
+        voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_durations(
+            std::time::Duration::from_secs(3600),
+            std::time::Duration::from_secs(3600),
+        ))
+        .await
+        .unwrap();
     let c = Client::builder(Provider::Vmeg)
         .api_key(sim.api_key())
         .base_url(sim.base_url())
@@ -91,7 +94,16 @@ async fn a_clone_and_wait_logs_one_info_line_per_call_and_none_per_poll() {
     let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
         .with_first_interval(std::time::Duration::from_millis(5))
         .with_max_interval(std::time::Duration::from_millis(5));
-    c.wait_for_clone(&job.id, &policy).await.unwrap();
+    let polled = |n: u64| sim.stats().requests("vmeg.tasksDetail") >= n;
+    let finish_after_three_polls = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !polled(3) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        sim.complete_all_now();
+    };
+    let (waited, ()) = tokio::join!(c.wait_for_clone(&job.id, &policy), finish_after_three_polls);
+    waited.unwrap();
     let polls = sim.stats().requests("vmeg.tasksDetail");
     assert!(polls >= 3, "{polls} polls: the test needs several");
     let err = c
