@@ -242,10 +242,15 @@ async fn webhooks_fire_at_each_task_due_time_and_on_clock_moves() {
             });
         }
     });
-    // Clone tasks of 2 s at speed 1: nothing is due for a while.
-    let sim = Simulator::start_with(SimConfig::default().with_webhook(url, "secret"))
-        .await
-        .unwrap();
+    // Clone tasks of an hour at speed 1: nothing is due before the clock is moved, however
+    // long a slow machine takes to create them (with the default 2 s, it could be).
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_durations(Duration::from_secs(3600), Duration::from_secs(3600))
+            .with_webhook(url, "secret"),
+    )
+    .await
+    .unwrap();
     let http = client();
     for k in 0..50 {
         let r = http
@@ -263,7 +268,7 @@ async fn webhooks_fire_at_each_task_due_time_and_on_clock_moves() {
     }
     assert!(sim.webhook_deliveries().is_empty());
     // Moving the clock wakes every waiting delivery.
-    sim.advance_clock(Duration::from_secs(5));
+    sim.advance_clock(Duration::from_secs(3600 + 5));
     let d = sim.wait_for_deliveries(50, Duration::from_secs(20)).await;
     assert_eq!(d.len(), 50);
     assert!(d.iter().all(|d| d.status == Some(200)));
