@@ -161,7 +161,8 @@ async fn jimmyai_preview_and_production_audio_are_wav_with_subtitles() {
         let base = sim.base_url();
         let key = sim.api_key().to_owned();
         async move {
-            for _ in 0..400 {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while std::time::Instant::now() < deadline {
                 let v: Value = http
                     .get(format!("{base}/api/open-api/v1/audios/{id}"))
                     .bearer_auth(&key)

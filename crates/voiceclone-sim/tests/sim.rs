@@ -73,8 +73,14 @@ fn clone_body() -> Value {
            "sampleLanguage": "en-US", "sampleText": "hello", "someUnknownField": 1})
 }
 
+/// A deadline for polling loops: generous, since a loaded machine is slow.
+fn poll_deadline() -> std::time::Instant {
+    std::time::Instant::now() + Duration::from_secs(20)
+}
+
 async fn wait_vmeg_status(api: &Api, task: &str, want: &str) -> Value {
-    for _ in 0..200 {
+    let deadline = poll_deadline();
+    while std::time::Instant::now() < deadline {
         let (_, v) = api
             .get(&format!("/openapi/v1/tasks/detail?taskId={task}"))
             .await;
@@ -655,7 +661,8 @@ async fn jimmy_post(api: &Api, path: &str, body: Value) -> Value {
 }
 
 async fn jimmy_wait(api: &Api, id: &str) -> Value {
-    for _ in 0..200 {
+    let deadline = poll_deadline();
+    while std::time::Instant::now() < deadline {
         let (_, v) = api.get(&format!("/api/open-api/v1/audios/{id}")).await;
         if v["data"]["status"] == "completed" || v["data"]["status"] == "failed" {
             return v;
