@@ -1279,9 +1279,12 @@ async fn unreachable_mid_run(mode: Mode) {
         .health_check_interval(Duration::from_millis(100));
     let hub = ctx.hub(store);
     let rx = Receiver::start(hub.clone()).await;
+    // The clones finish when the test moves the simulated clock, after the cut: with a
+    // real-time duration, a slow machine could reach the cut after the first clone's webhook
+    // was already accepted.
     let sim = sim(Some(&rx.url), |c| {
         c.speed = 1.0;
-        c.clone_duration = Duration::from_millis(1500);
+        c.clone_duration = Duration::from_secs(3600);
         c.webhook_retry_delays = vec![Duration::from_millis(500); 16];
     })
     .await;
@@ -1306,6 +1309,8 @@ async fn unreachable_mid_run(mode: Mode) {
     proxy.set(mode);
     let job2 = client.clone_voice(&sample()).await.unwrap();
     let wait2 = spawn_wait(&job2);
+    // Both clones finish now, with Redis unreachable: their webhooks cannot be recorded.
+    sim.advance_clock(Duration::from_secs(3600));
 
     let mut voices = Vec::new();
     for (wait, job) in [(wait1, &job1), (wait2, &job2)] {
