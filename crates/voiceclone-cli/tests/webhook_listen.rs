@@ -116,17 +116,19 @@ impl Lines {
         }
     }
 
-    /// Whatever arrives within `d`.
-    fn drain(&self, d: Duration) -> Vec<String> {
-        let end = Instant::now() + d;
+    /// Everything left, once the child has exited: up to the end of the pipe (its reader
+    /// thread then ends), not a fixed time that a loaded machine's scheduler may outlast.
+    fn rest(&self) -> Vec<String> {
+        let end = Instant::now() + LINE_WAIT;
         let mut out = Vec::new();
         while let Some(left) = end.checked_duration_since(Instant::now()) {
             match self.0.recv_timeout(left) {
                 Ok(l) => out.push(l),
-                Err(_) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return out,
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
             }
         }
-        out
+        panic!("the pipe stayed open {LINE_WAIT:?} after the process exited: {out:?}");
     }
 }
 
@@ -195,8 +197,8 @@ impl Listen {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let out = self.out.drain(Duration::from_millis(200));
-        let err = self.err.drain(Duration::from_millis(200));
+        let out = self.out.rest();
+        let err = self.err.rest();
         (status.code(), out, err)
     }
 }
@@ -781,7 +783,7 @@ fn run_by_webhook(
     let elapsed = started.elapsed();
     let mut out = String::new();
     stdout.read_to_string(&mut out).unwrap();
-    err_lines.extend(err.drain(Duration::from_millis(200)));
+    err_lines.extend(err.rest());
     assert_no_secret(&[out.clone()]);
     assert_no_secret(&err_lines);
     relay.target.send_replace(None);
