@@ -433,7 +433,10 @@ fn an_event_one_listener_could_not_print_is_printed_by_another_on_the_same_redis
     let extra = ["--redis-url-env", "REDIS_URL_X"];
     let (gone, gone_addr, gone_err) = listen_with_stdout_closed(&env, &extra);
     let other = Listen::start_with_env(&env, &extra);
-    let pk = format!("{:032x}", now_ms() ^ u128::from(std::process::id()) ^ 0x5eed);
+    let pk = format!(
+        "{:032x}",
+        now_ms() ^ u128::from(std::process::id()) ^ 0x5eed
+    );
     let body = clone_event(&pk, "");
     let (ts, sig) = signed(&body);
     assert_eq!(post(gone_addr, "/", &ts, &sig, &body), 503);
@@ -450,7 +453,10 @@ fn an_event_one_listener_could_not_print_is_printed_by_another_on_the_same_redis
     let (code, out, err) = other.stop("-TERM");
     assert_eq!(code, Some(0));
     assert!(out.is_empty(), "{out:?}");
-    assert!(!err.iter().any(|l| l.contains("duplicate delivery")), "{err:?}");
+    assert!(
+        !err.iter().any(|l| l.contains("duplicate delivery")),
+        "{err:?}"
+    );
 }
 
 /// Runs the binary to completion (killed after 20 s: a listener that wrongly started).
