@@ -11,6 +11,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -20,7 +22,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
-use voiceclone_sim::{SimConfig, SimHandle, Simulator};
+use support::Sim;
+use voiceclone_sim::SimConfig;
 
 const SECRET: &str = "whsec-listen-test-5d1e9a";
 const KEY: &str = "sk-webhook-test-key-0123456789";
@@ -663,27 +666,15 @@ fn two_listeners_on_one_redis_print_a_redelivery_once() {
     assert!(out.is_empty(), "{out:?}");
 }
 
-/// The simulator in a runtime of its own.
-struct Sim {
-    handle: SimHandle,
-    _rt: tokio::runtime::Runtime,
+/// The simulator (shared support), seen as these tests need it.
+trait SimExt {
+    fn env(&self) -> Vec<(String, String)>;
+    fn status_polls(&self) -> u64;
 }
 
-impl Sim {
-    fn start(cfg: SimConfig) -> Sim {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let handle = rt
-            .block_on(Simulator::start_with(cfg.with_api_key(KEY)))
-            .unwrap();
-        Sim { handle, _rt: rt }
-    }
-
+impl SimExt for Sim {
     fn env(&self) -> Vec<(String, String)> {
-        let url = self.handle.base_url();
+        let url = self.url();
         vec![
             ("VMEG_API_KEY".into(), KEY.into()),
             ("JIMMYAI_API_KEY".into(), KEY.into()),
@@ -803,10 +794,11 @@ fn clone_and_speak_wait_end_on_the_webhook_without_polling() {
     // first poll and poll again (2 s later), short enough for a quick test.
     let relay = Relay::start();
     let task = Duration::from_millis(300);
-    let sim = Sim::start(
+    let sim = Sim::with(
         SimConfig::default()
             .with_durations(task, task)
             .with_webhook(format!("http://{}/", relay.addr), SECRET),
+        KEY,
     );
 
     let clone = [
@@ -875,7 +867,7 @@ fn clone_and_speak_wait_end_on_the_webhook_without_polling() {
 
 #[test]
 fn webhook_wait_flag_misuse_exits_2_with_nothing_sent() {
-    let sim = Sim::start(SimConfig::default().with_speed(1000.0));
+    let sim = Sim::fast(KEY);
     let env_owned = sim.env();
     let env: Vec<(&str, &str)> = env_owned
         .iter()

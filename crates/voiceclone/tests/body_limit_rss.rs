@@ -9,25 +9,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::rss::{report, run_child, status_kib};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use voiceclone::{Client, CloneRequest, JobId, Provider, RecordingSleeper, RetryPolicy};
 
 const LIMIT: usize = 1024 * 1024;
 const IN_FLIGHT: usize = 4;
 const CALLS: usize = 16;
-
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 /// Answers every request with a chunked 200 whose body never ends (up to the cap).
 async fn endless_server(cap_mib: u64) -> String {
@@ -120,40 +113,15 @@ fn rss_child() {
                 abandoned += 1;
             }
         }
-        println!("RSS baseline_kib={baseline}");
-        println!("RSS peak_kib={}", status_kib("VmHWM:"));
-        println!("RSS abandoned={abandoned}");
+        // Checked here: a failing child fails the parent with its output.
+        assert_eq!(abandoned, CALLS, "every call is cut off at the limit");
+        report(baseline);
     });
-}
-
-fn field(out: &str, name: &str) -> u64 {
-    let tag = format!("RSS {name}=");
-    out.lines()
-        .find_map(|l| l.split_once(tag.as_str()).map(|(_, v)| v))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("child printed no {name}: {out}"))
 }
 
 #[test]
 fn an_endless_body_costs_at_most_the_limit_per_request_in_flight() {
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args(["rss_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env("VOICECLONE_RSS_CHILD", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (baseline, peak) = (field(&stdout, "baseline_kib"), field(&stdout, "peak_kib"));
-    assert_eq!(
-        field(&stdout, "abandoned"),
-        CALLS as u64,
-        "every call is cut off at the limit: {stdout}"
-    );
+    let (baseline, peak) = run_child("rss_child", "VOICECLONE_RSS_CHILD");
     // Bodies: at most the limit per request in flight; the rest is slack for the runtime,
     // sockets and allocator (a missing limit shows as hundreds of MiB).
     let allowed_kib = (LIMIT * IN_FLIGHT / 1024) as u64 + 16 * 1024;
@@ -161,6 +129,6 @@ fn an_endless_body_costs_at_most_the_limit_per_request_in_flight() {
     println!("peak RSS grew by {grown} KiB (allowed {allowed_kib} KiB)");
     assert!(
         grown <= allowed_kib,
-        "peak RSS grew by {grown} KiB, more than {allowed_kib} KiB: {stdout}"
+        "peak RSS grew by {grown} KiB, more than {allowed_kib} KiB"
     );
 }
