@@ -11,6 +11,9 @@
 # workspace's Cargo.lock, so shared dependencies have the same versions. Prints each run,
 # the spread (min-max), and the ratios of the medians, voiceclone / baseline.
 #   scripts/adoption-cost.sh [RUNS]            VOICECLONE_FEATURES="a b" to add features
+#   BREAKDOWN=1 scripts/adoption-cost.sh [RUNS]  then one more build of each program with a
+#     RUSTC_WRAPPER that times every rustc, and a table of the crates whose compile CPU
+#     differs by more than 0.1 s: where voiceclone's extra goes.
 # Not part of `cargo test` or `.ci/run`: it takes minutes and wants a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,3 +136,30 @@ printf '| unique crates (cargo tree -e normal) | %s | %s | +%s | <= +12 |\n' \
   "${crates[baseline]}" "${crates[voiceclone-user]}" "$((crates[voiceclone-user] - crates[baseline]))"
 printf '| stripped release binary, bytes | %s | %s | %.2fx | <= 1.15x |\n' \
   "${size[baseline]}" "${size[voiceclone-user]}" "$(awk -v a="${size[voiceclone-user]}" -v b="${size[baseline]}" 'BEGIN{print a/b}')"
+
+[ -n "${BREAKDOWN:-}" ] || exit 0
+# Each rustc's CPU (user + sys) by crate name, written beside its diagnostics, not into them.
+cat >"$scratch/time-rustc" <<'SH'
+#!/usr/bin/env bash
+name=unknown prev=
+for a in "$@"; do [ "$prev" = --crate-name ] && name=$a; prev=$a; done
+TIMEFORMAT="$name %U %S"
+{ time "$@" 2>&3; } 3>&2 2>>"$RUSTC_TIMES"
+SH
+chmod +x "$scratch/time-rustc"
+for p in baseline voiceclone-user; do
+  (cd "$scratch/$p" && RUSTC_TIMES="$scratch/times-$p" RUSTC_WRAPPER="$scratch/time-rustc" \
+    CARGO_TARGET_DIR="$scratch/target-breakdown-$p" cargo build --release -q --offline >/dev/null)
+done
+printf '\nrustc CPU by crate, s (one build each; crates differing by more than 0.1 s)\n\n'
+printf '| crate | baseline | voiceclone | difference |\n| --- | --- | --- | --- |\n'
+awk '
+  FNR == 1 { side = (FILENAME ~ /times-baseline$/) ? "b" : "v" }
+  NF == 3 { t[$1, side] += $2 + $3; seen[$1] = 1; total[side] += $2 + $3 }
+  END {
+    for (c in seen) {
+      d = t[c, "v"] - t[c, "b"]
+      if (d > 0.1 || d < -0.1) printf "| %s | %.2f | %.2f | %+.2f |\n", c, t[c, "b"], t[c, "v"], d
+    }
+    printf "| (all rustc) | %.2f | %.2f | %+.2f |\n", total["b"], total["v"], total["v"] - total["b"]
+  }' "$scratch/times-baseline" "$scratch/times-voiceclone-user" | sort -t'|' -k5 -g -r
