@@ -476,6 +476,26 @@ mod tests {
     }
 
     #[test]
+    fn long_text_concurrency_defaults_to_4() {
+        // README, "Long texts": "at most `--concurrency` parts (default 4)".
+        let cli = Cli::try_parse_from([
+            "voiceclone",
+            "speak",
+            "--voice",
+            "v",
+            "--text-file",
+            "t.txt",
+            "--out",
+            "d",
+        ])
+        .map(|c| c.command);
+        assert!(
+            matches!(&cli, Ok(Command::Speak(args)) if args.concurrency == 4),
+            "{cli:?}"
+        );
+    }
+
+    #[test]
     fn help_documents_exit_codes() {
         let help = Cli::command().render_long_help().to_string();
         for line in [
