@@ -26,6 +26,8 @@ enum Answer {
     Stall(Vec<(&'static str, String)>, Vec<u8>),
     /// A body of `len` bytes without Content-Length (ends at close), in 8 KiB writes.
     Endless(&'static str, usize),
+    /// An audio answer announcing `declared` bytes that closes after `sent` of them.
+    Cut { declared: usize, sent: usize },
 }
 
 /// A loopback HTTP/1.1 server: `routes` by path (anything else 404); remembers every
@@ -116,6 +118,12 @@ async fn respond(sock: &mut tokio::net::TcpStream, answer: Answer) -> std::io::R
                 sock.write_all(&block).await?;
                 sent += block.len();
             }
+        }
+        Answer::Cut { declared, sent } => {
+            let ct = [("content-type", "audio/wav".to_owned())];
+            sock.write_all(head(200, &ct, Some(declared)).as_bytes())
+                .await?;
+            sock.write_all(&vec![7u8; sent]).await?;
         }
     }
     sock.shutdown().await
@@ -399,6 +407,66 @@ async fn a_stalled_body_times_out() {
     assert_eq!(e.operation(), Some("download"));
     assert!(!path.exists());
     assert!(listing(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn retries_until_the_first_body_byte_and_a_cut_body_is_not_resumed() {
+    // README: "Retries: until the first body byte, like a read (the client's
+    // `RetryPolicy`); a body cut off midway is not resumed (download again)."
+    let server = Server::start(vec![
+        (
+            "/busy.wav",
+            Answer::Full(
+                503,
+                vec![("content-type", "text/plain".into())],
+                b"busy".into(),
+            ),
+        ),
+        (
+            "/cut.wav",
+            Answer::Cut {
+                declared: 100_000,
+                sent: 1_000,
+            },
+        ),
+    ])
+    .await;
+    let c = client()
+        .retry(RetryPolicy::default().with_max_attempts(3))
+        .sleeper(Arc::new(voiceclone::RecordingSleeper::new()))
+        .build()
+        .unwrap();
+    let requests = |path: &str| {
+        server
+            .heads()
+            .iter()
+            .filter(|h| h.starts_with(&format!("GET {path} ")))
+            .count()
+    };
+    let e = c
+        .download_to_writer(&server.url("/busy.wav"), &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.http_status(), Some(503), "{e}");
+    assert_eq!(
+        requests("/busy.wav"),
+        3,
+        "three attempts before any body byte"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.wav");
+    let e = c
+        .download_to_path(&server.url("/cut.wav"), &path)
+        .await
+        .unwrap_err();
+    assert_eq!(e.operation(), Some("download"), "{e}");
+    assert_eq!(
+        requests("/cut.wav"),
+        1,
+        "a body cut off midway is not fetched again"
+    );
+    assert!(listing(dir.path()).is_empty(), "nothing left at the path");
 }
 
 #[tokio::test]
