@@ -122,6 +122,40 @@ fn case(text: &str) -> Case {
     }
 }
 
+/// README, "Long texts": "the audio is downloaded in text order, with a progress bar on
+/// stderr when it is a terminal (never with `--json` or `--quiet`)".
+#[test]
+fn the_parts_bar_shows_on_a_terminal_only_without_json_or_quiet() {
+    let sim = Sim::start(1000.0);
+    let base = sim.url();
+    let c = case(&"A short line of the script. ".repeat(40));
+    for (extra, out, shown) in [
+        (None, "plain", true),
+        (Some("--json"), "json", false),
+        (Some("--quiet"), "quiet", false),
+    ] {
+        let out = format!("{}-{out}", c.out);
+        let mut args = vec!["--provider", "vmeg", "--base-url", base.as_str()];
+        args.extend(extra);
+        args.extend([
+            "--allow-private-urls",
+            "speak",
+            "--voice",
+            "sv_en_us_female_01",
+        ]);
+        args.extend(["--text-file", c.file.as_str(), "--out", out.as_str()]);
+        args.extend(FAST_POLL);
+        let (code, stdout, terminal) = support::run_on_a_terminal(KEY, None, &args);
+        assert_eq!(code, 0, "{extra:?}: {stdout} {terminal}");
+        assert_eq!(
+            terminal.contains("speaking"),
+            shown,
+            "{extra:?}: {terminal:?}"
+        );
+        assert!(!stdout.contains("speaking"), "{extra:?}: {stdout:?}");
+    }
+}
+
 #[test]
 fn thirty_thousand_characters_finish_in_parts_for_both_providers() {
     let sim = Sim::start(1000.0);
