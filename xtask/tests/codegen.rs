@@ -459,6 +459,13 @@ fn shaping_is_listed_in_the_header_and_done() {
         );
         assert!(g.code.contains("::client_glue::hooks::prepare"));
         assert!(g.code.contains("code: ::client_glue::Code"));
+        // README: progenitor's panicking `Client::new` is removed; `connect` returns a
+        // `Result`; the `OPERATIONS` table is written; no `api-version` header is sent.
+        let code: String = g.code.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(!code.contains("pub fn new("), "{}", target.output);
+        assert!(code.contains("pub fn connect("), "{}", target.output);
+        assert!(code.contains("pub const OPERATIONS: &[Operation]"));
+        assert!(!code.contains("\"api-version\""), "{}", target.output);
         // Every operation of the table is a method whose hooks see the same name.
         for op in &g.operations {
             let name = codegen::rust_name(&op.id);
