@@ -326,6 +326,17 @@ async fn the_size_cap_holds_while_streaming_and_leaves_nothing() {
             "{route}: no temporary file left"
         );
     }
+    // A Content-Length over the cap is refused on the header: not one byte is written.
+    let mut out = Vec::new();
+    let e = c
+        .download_to_writer(&server.url("/declared"), &mut out)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        download_failure(&e),
+        &DownloadFailure::TooLarge { limit: 20_000 }
+    );
+    assert!(out.is_empty(), "{} bytes written", out.len());
     // Into a writer: at most the cap was written before it stopped.
     let mut out = Vec::new();
     let e = c
