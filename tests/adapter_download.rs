@@ -28,6 +28,10 @@ enum Answer {
     Endless(&'static str, usize),
     /// An audio answer announcing `declared` bytes that closes after `sent` of them.
     Cut { declared: usize, sent: usize },
+    /// No answer at all for a long time (not even headers).
+    Silent,
+    /// Audio headers, then one byte every 50 ms for a long time.
+    Trickle,
 }
 
 /// A loopback HTTP/1.1 server: `routes` by path (anything else 404); remembers every
@@ -117,6 +121,16 @@ async fn respond(sock: &mut tokio::net::TcpStream, answer: Answer) -> std::io::R
             while sent < len {
                 sock.write_all(&block).await?;
                 sent += block.len();
+            }
+        }
+        Answer::Silent => tokio::time::sleep(Duration::from_secs(60)).await,
+        Answer::Trickle => {
+            let ct = [("content-type", "audio/wav".to_owned())];
+            sock.write_all(head(200, &ct, None).as_bytes()).await?;
+            for _ in 0..1200 {
+                sock.write_all(b"x").await?;
+                sock.flush().await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
         Answer::Cut { declared, sent } => {
@@ -418,6 +432,43 @@ async fn a_stalled_body_times_out() {
     assert_eq!(e.operation(), Some("download"));
     assert!(!path.exists());
     assert!(listing(dir.path()).is_empty());
+}
+
+/// README: `download_idle_timeout` bounds the wait "for headers or the next chunk";
+/// `download_timeout` bounds the whole download, however steadily the bytes come.
+#[tokio::test]
+async fn no_headers_and_an_endless_trickle_time_out_too() {
+    let server = Server::start(vec![
+        ("/silent.wav", Answer::Silent),
+        ("/trickle.wav", Answer::Trickle),
+    ])
+    .await;
+    let idle = client()
+        .download_idle_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let e = idle
+        .download_to_writer(&server.url("/silent.wav"), &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    // A byte every 50 ms never idles for 10 s, but the whole may take only 500 ms.
+    let whole = client()
+        .download_idle_timeout(Duration::from_secs(10))
+        .download_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let e = whole
+        .download_to_writer(&server.url("/trickle.wav"), &mut out)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert!(
+        !out.is_empty() && out.len() < 100,
+        "{} bytes before the timeout",
+        out.len()
+    );
 }
 
 #[tokio::test]
