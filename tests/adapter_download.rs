@@ -26,6 +26,12 @@ enum Answer {
     Stall(Vec<(&'static str, String)>, Vec<u8>),
     /// A body of `len` bytes without Content-Length (ends at close), in 8 KiB writes.
     Endless(&'static str, usize),
+    /// An audio answer announcing `declared` bytes that closes after `sent` of them.
+    Cut { declared: usize, sent: usize },
+    /// No answer at all for a long time (not even headers).
+    Silent,
+    /// Audio headers, then one byte every 50 ms for a long time.
+    Trickle,
 }
 
 /// A loopback HTTP/1.1 server: `routes` by path (anything else 404); remembers every
@@ -116,6 +122,22 @@ async fn respond(sock: &mut tokio::net::TcpStream, answer: Answer) -> std::io::R
                 sock.write_all(&block).await?;
                 sent += block.len();
             }
+        }
+        Answer::Silent => tokio::time::sleep(Duration::from_secs(60)).await,
+        Answer::Trickle => {
+            let ct = [("content-type", "audio/wav".to_owned())];
+            sock.write_all(head(200, &ct, None).as_bytes()).await?;
+            for _ in 0..1200 {
+                sock.write_all(b"x").await?;
+                sock.flush().await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Answer::Cut { declared, sent } => {
+            let ct = [("content-type", "audio/wav".to_owned())];
+            sock.write_all(head(200, &ct, Some(declared)).as_bytes())
+                .await?;
+            sock.write_all(&vec![7u8; sent]).await?;
         }
     }
     sock.shutdown().await
@@ -318,6 +340,17 @@ async fn the_size_cap_holds_while_streaming_and_leaves_nothing() {
             "{route}: no temporary file left"
         );
     }
+    // A Content-Length over the cap is refused on the header: not one byte is written.
+    let mut out = Vec::new();
+    let e = c
+        .download_to_writer(&server.url("/declared"), &mut out)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        download_failure(&e),
+        &DownloadFailure::TooLarge { limit: 20_000 }
+    );
+    assert!(out.is_empty(), "{} bytes written", out.len());
     // Into a writer: at most the cap was written before it stopped.
     let mut out = Vec::new();
     let e = c
@@ -399,6 +432,103 @@ async fn a_stalled_body_times_out() {
     assert_eq!(e.operation(), Some("download"));
     assert!(!path.exists());
     assert!(listing(dir.path()).is_empty());
+}
+
+/// README: `download_idle_timeout` bounds the wait "for headers or the next chunk";
+/// `download_timeout` bounds the whole download, however steadily the bytes come.
+#[tokio::test]
+async fn no_headers_and_an_endless_trickle_time_out_too() {
+    let server = Server::start(vec![
+        ("/silent.wav", Answer::Silent),
+        ("/trickle.wav", Answer::Trickle),
+    ])
+    .await;
+    let idle = client()
+        .download_idle_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let e = idle
+        .download_to_writer(&server.url("/silent.wav"), &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    // A byte every 50 ms never idles for 10 s, but the whole may take only 500 ms.
+    let whole = client()
+        .download_idle_timeout(Duration::from_secs(10))
+        .download_timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let e = whole
+        .download_to_writer(&server.url("/trickle.wav"), &mut out)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert!(
+        !out.is_empty() && out.len() < 100,
+        "{} bytes before the timeout",
+        out.len()
+    );
+}
+
+#[tokio::test]
+async fn retries_until_the_first_body_byte_and_a_cut_body_is_not_resumed() {
+    // README: "Retries: until the first body byte, like a read (the client's
+    // `RetryPolicy`); a body cut off midway is not resumed (download again)."
+    let server = Server::start(vec![
+        (
+            "/busy.wav",
+            Answer::Full(
+                503,
+                vec![("content-type", "text/plain".into())],
+                b"busy".into(),
+            ),
+        ),
+        (
+            "/cut.wav",
+            Answer::Cut {
+                declared: 100_000,
+                sent: 1_000,
+            },
+        ),
+    ])
+    .await;
+    let c = client()
+        .retry(RetryPolicy::default().with_max_attempts(3))
+        .sleeper(Arc::new(voiceclone::RecordingSleeper::new()))
+        .build()
+        .unwrap();
+    let requests = |path: &str| {
+        server
+            .heads()
+            .iter()
+            .filter(|h| h.starts_with(&format!("GET {path} ")))
+            .count()
+    };
+    let e = c
+        .download_to_writer(&server.url("/busy.wav"), &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.http_status(), Some(503), "{e}");
+    assert_eq!(
+        requests("/busy.wav"),
+        3,
+        "three attempts before any body byte"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.wav");
+    let e = c
+        .download_to_path(&server.url("/cut.wav"), &path)
+        .await
+        .unwrap_err();
+    assert_eq!(e.operation(), Some("download"), "{e}");
+    assert_eq!(
+        requests("/cut.wav"),
+        1,
+        "a body cut off midway is not fetched again"
+    );
+    assert!(listing(dir.path()).is_empty(), "nothing left at the path");
 }
 
 #[tokio::test]

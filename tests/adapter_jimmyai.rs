@@ -377,6 +377,20 @@ async fn invalid_input_names_the_field_and_sends_nothing() {
                 .vmeg_engine(voiceclone::VmegEngine::V1),
             "vmeg_engine",
         ),
+        // README: `name` (like `vmeg_engine`, `synchronous` and `idempotency_key`) is
+        // VMEG-only.
+        (
+            CloneRequest::new("https://cdn.example.com/a.mp3").name("n"),
+            "name",
+        ),
+        (
+            CloneRequest::new("https://cdn.example.com/a.mp3").synchronous(true),
+            "synchronous",
+        ),
+        (
+            CloneRequest::new("https://cdn.example.com/a.mp3").idempotency_key("k-1"),
+            "idempotency_key",
+        ),
     ];
     for (req, field) in clone_cases {
         match c.clone_voice(&req).await.unwrap_err().kind() {
@@ -390,6 +404,14 @@ async fn invalid_input_names_the_field_and_sends_nothing() {
         (SpeechRequest::new("m", "x").pitch(13), "pitch"),
         (SpeechRequest::new("m", "bad <#100#> pause"), "text"),
         (SpeechRequest::new("m", "x".repeat(10_001)), "text"),
+        (
+            SpeechRequest::new("m", "x").synchronous(true),
+            "synchronous",
+        ),
+        (
+            SpeechRequest::new("m", "x").idempotency_key("k-1"),
+            "idempotency_key",
+        ),
     ];
     for (req, field) in speech_cases {
         match c.synthesize(&req).await.unwrap_err().kind() {

@@ -48,6 +48,59 @@ async fn requests_in_flight_are_bounded_per_client() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_in_flight_bound_is_32() {
+    // README: "a bound on requests in flight (`max_in_flight`, default 32)".
+    assert_eq!(voiceclone::DEFAULT_MAX_IN_FLIGHT, 32);
+    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(120)); 40]).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let calls: Vec<_> = (0..40)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move { c.clone_status(&JobId::new(format!("t-{i}"))).await })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.seen().len() < 32 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.seen().len(), 32, "32 requests on the wire, no more");
+    for call in calls {
+        call.abort();
+    }
+}
+
+#[tokio::test]
+async fn an_answer_of_4_mib_is_read_and_one_byte_more_is_abandoned() {
+    // README: "A response body larger than `ClientBuilder::max_response_bytes` (default
+    // 4 MiB) is abandoned while it streams."
+    const LIMIT: usize = 4 * 1024 * 1024;
+    let answer = |len: usize| {
+        let body = |pad: &str| json!({"code": 200, "message": "", "data": {"taskId": "t", "status": "running", "pad": pad}});
+        let pad = "p".repeat(len - body("").to_string().len());
+        let body = body(&pad);
+        assert_eq!(body.to_string().len(), len);
+        Step::ok(body)
+    };
+    let server = Scripted::start(vec![answer(LIMIT), answer(LIMIT + 1)]).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    c.clone_status(&JobId::new("t")).await.unwrap();
+    let e = c.clone_status(&JobId::new("t")).await.unwrap_err();
+    assert_eq!(e.kind(), &voiceclone::ErrorKind::InvalidResponse, "{e}");
+    assert!(e.to_string().contains("larger than 4194304 bytes"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_opened_stay_within_the_in_flight_bound() {
     // Bursts of calls that each take a permit the moment another ends: without the
     // connection limit, hyper dials a new connection whenever the previous one is not yet

@@ -69,6 +69,11 @@ async fn a_read_error_from_the_wire_carries_the_id_of_its_last_attempt_and_retri
             id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()),
             "{id}"
         );
+        // A UUID v4 (README: "a random UUID v4 as 32 hex digits"): version 4, RFC 4122
+        // variant.
+        let uuid = uuid::Uuid::parse_str(id).unwrap();
+        assert_eq!(uuid.get_version_num(), 4, "{id}");
+        assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
     }
     // Quotable by an operator: the id is in the message.
     let rid = e.request_id().unwrap_or_default();
@@ -175,5 +180,9 @@ async fn jimmyai_takes_none_and_a_request_that_never_left_has_none() {
     );
     let e = v.clone_status(&JobId::new("t-1")).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Transport, "{e}");
+    assert_eq!(e.request_id(), None, "{e}");
+    // Refused before sending: no id either.
+    let e = v.clone_status(&JobId::new("a/../b")).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e}");
     assert_eq!(e.request_id(), None, "{e}");
 }

@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
+/// Every `.rs` file under `dir`, as (path, text).
+pub(crate) fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
         if path.is_dir() {

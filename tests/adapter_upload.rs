@@ -277,6 +277,13 @@ const VMEG_STEPS: &[(&str, FaultKind, UploadStep)] = &[
         FaultKind::Http503,
         UploadStep::RequestUploadUrl,
     ),
+    // Landed, answer lost: its retry under the same key meets VMEG's 409, and the call is
+    // made again under a new key (README's upload table).
+    (
+        "vmeg.materialGenUploadUrl",
+        FaultKind::DropAfter,
+        UploadStep::RequestUploadUrl,
+    ),
     ("vmeg.materialPut", FaultKind::Http503, UploadStep::Put),
     ("vmeg.materialPut", FaultKind::DropBefore, UploadStep::Put),
     (

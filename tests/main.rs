@@ -6,6 +6,7 @@ mod adapter_attack;
 mod adapter_call_options;
 mod adapter_deadlines;
 mod adapter_download;
+mod adapter_enums;
 mod adapter_estimate;
 mod adapter_hostile;
 mod adapter_ids;

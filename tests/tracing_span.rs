@@ -126,3 +126,50 @@ async fn a_clone_and_wait_logs_one_info_line_per_call_and_none_per_poll() {
     let wait_line = info.iter().find(|l| l.contains("wait_for_clone")).unwrap();
     assert!(wait_line.matches("attempt=").count() <= 1, "{wait_line}");
 }
+
+/// README, downloads: "a signed URL's query string never appears in an error or log" (the
+/// error half: `adapter_download::errors_never_show_the_signed_query`). Every level, through
+/// a redirect whose target is signed too.
+#[tokio::test]
+async fn a_download_never_logs_the_signed_query() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let moved = "/moved.wav?X-Amz-Signature=second-signature-42&X-Amz-Credential=AKIA2ND";
+    let server = Scripted::start(vec![
+        Step::Json(302, vec![("location", moved.to_owned())], json!({})),
+        Step::Raw(404, "gone"),
+    ])
+    .await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .allow_private_urls(true)
+        .build()
+        .unwrap();
+    let url = url::Url::parse(&format!(
+        "{}/first.wav?X-Amz-Signature=first-signature-17&X-Amz-Credential=AKIA1ST",
+        server.base_url
+    ))
+    .unwrap();
+    let e = c
+        .download_to_writer(&url, &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(server.seen().len(), 2, "the redirect was followed");
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("/first.wav") && text.contains("/moved.wav"),
+        "the download was logged:\n{text}"
+    );
+    for secret in ["signature-", "AKIA", SECRET_KEY] {
+        assert!(!text.contains(secret), "{secret} logged:\n{text}");
+        assert!(!format!("{e} {e:?}").contains(secret), "{secret} in {e:?}");
+    }
+}

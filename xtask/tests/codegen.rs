@@ -204,6 +204,21 @@ fn multipart_without_skip_marker_is_refused() {
 }
 
 #[test]
+fn a_ref_path_item_is_refused_naming_the_path() {
+    // README: bad specs give one line naming the file and the operation, never a progenitor
+    // panic, for "a `$ref` path item" too (it has no operation: the path is named).
+    let path = "  /api/open-api/v1/soundCloning/audios:\n";
+    let text = jimmyai_spec().replacen(path, &format!("{path}    $ref: '#/x-elsewhere'\n"), 1);
+    let msg = generate_err(&text);
+    assert!(
+        msg.contains("bad.yaml") && msg.contains("/api/open-api/v1/soundCloning/audios"),
+        "{msg}"
+    );
+    assert!(msg.contains("`$ref` path items are not supported"), "{msg}");
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+}
+
+#[test]
 fn a_progenitor_panic_becomes_an_error_naming_the_operation() {
     // progenitor panics on a dangling $ref; we only learn which operation by narrowing.
     let text = jimmyai_spec().replacen(
@@ -444,6 +459,13 @@ fn shaping_is_listed_in_the_header_and_done() {
         );
         assert!(g.code.contains("::client_glue::hooks::prepare"));
         assert!(g.code.contains("code: ::client_glue::Code"));
+        // README: progenitor's panicking `Client::new` is removed; `connect` returns a
+        // `Result`; the `OPERATIONS` table is written; no `api-version` header is sent.
+        let code: String = g.code.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(!code.contains("pub fn new("), "{}", target.output);
+        assert!(code.contains("pub fn connect("), "{}", target.output);
+        assert!(code.contains("pub const OPERATIONS: &[Operation]"));
+        assert!(!code.contains("\"api-version\""), "{}", target.output);
         // Every operation of the table is a method whose hooks see the same name.
         for op in &g.operations {
             let name = codegen::rust_name(&op.id);

@@ -476,6 +476,76 @@ mod tests {
     }
 
     #[test]
+    fn long_text_concurrency_defaults_to_4() {
+        // README, "Long texts": "at most `--concurrency` parts (default 4)".
+        let cli = Cli::try_parse_from([
+            "voiceclone",
+            "speak",
+            "--voice",
+            "v",
+            "--text-file",
+            "t.txt",
+            "--out",
+            "d",
+        ])
+        .map(|c| c.command);
+        assert!(
+            matches!(&cli, Ok(Command::Speak(args)) if args.concurrency == 4),
+            "{cli:?}"
+        );
+    }
+
+    /// Every command and flag of the README's usage block ("The `voiceclone` command")
+    /// exists, on the command the README puts it.
+    #[test]
+    fn the_readme_usage_block_names_real_commands_and_flags() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("## The `voiceclone` command").unwrap_or(0);
+        let block = readme[start..]
+            .split("```text\n")
+            .nth(1)
+            .and_then(|b| b.split("\n```").next())
+            .unwrap_or_default();
+        let root = Cli::command();
+        let mut path: Vec<String> = Vec::new();
+        let mut checked = 0;
+        for line in block.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if line.starts_with("voiceclone ") {
+                path.clear();
+            } else if line.starts_with("  ") && !line.starts_with("   ") {
+                // A command line: its name, and a subcommand when the next word is one.
+                path = vec![words[0].to_owned()];
+                let parent = root.find_subcommand(words[0]);
+                assert!(parent.is_some(), "no command {:?}", words[0]);
+                if let Some(sub) = words.get(1)
+                    && parent.and_then(|c| c.find_subcommand(sub)).is_some()
+                {
+                    path.push((*sub).to_owned());
+                }
+            }
+            let mut cmd = &root;
+            for name in &path {
+                cmd = cmd.find_subcommand(name).unwrap_or(cmd);
+            }
+            // Only the usage part of a line: its comment (two spaces or more) is prose.
+            let usage = line.trim_start().split("   ").next().unwrap_or_default();
+            for flag in usage.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+                let Some(long) = flag.strip_prefix("--") else {
+                    continue;
+                };
+                let known = cmd
+                    .get_arguments()
+                    .chain(root.get_arguments())
+                    .any(|a| a.get_long() == Some(long));
+                assert!(known, "`voiceclone {}` has no --{long}", path.join(" "));
+                checked += 1;
+            }
+        }
+        assert!(checked > 40, "read the usage block: {checked} flags");
+    }
+
+    #[test]
     fn help_documents_exit_codes() {
         let help = Cli::command().render_long_help().to_string();
         for line in [

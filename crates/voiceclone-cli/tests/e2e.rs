@@ -182,6 +182,37 @@ fn clone_status_wait_and_speech_status_wait_by_job_id() {
     }
 }
 
+/// README: "A spinner shows on stderr only when stderr is a terminal" (and, like every
+/// progress display, not with `--json` or `--quiet`).
+#[test]
+fn the_wait_spinner_shows_on_a_terminal_only_without_json_or_quiet() {
+    // Slow enough that the wait lasts several of the spinner's 100 ms ticks.
+    let sim = Sim::with(SimConfig::default().with_speed(50.0), KEY);
+    let base = sim.url();
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["--provider", "vmeg", "--base-url", base.as_str()];
+        a.extend_from_slice(extra);
+        a.extend(["clone", SAMPLE, "--name", "n", "--wait"]);
+        a.extend(FAST_POLL);
+        a
+    };
+    let (code, out, terminal) = support::run_on_a_terminal(KEY, None, &args(&[]));
+    assert_eq!(code, 0, "{out} {terminal}");
+    assert!(terminal.contains("[00:00:0"), "no spinner: {terminal:?}");
+    assert!(
+        !out.contains("[00:00:0"),
+        "the spinner is stderr's: {out:?}"
+    );
+    for quiet in ["--json", "--quiet"] {
+        let (code, out, terminal) = support::run_on_a_terminal(KEY, None, &args(&[quiet]));
+        assert_eq!(code, 0, "{quiet}: {out} {terminal}");
+        assert!(!terminal.contains("[00:00:0"), "{quiet}: {terminal:?}");
+    }
+    // Not a terminal: no spinner either (run_with captures stderr through a pipe).
+    let r = run_with(&base, KEY, &[], &args(&[]), None).expect(0);
+    assert!(!r.stderr.contains("[00:00:0"), "{r:?}");
+}
+
 #[test]
 fn human_output_and_provider_from_env() {
     let sim = Sim::fast(KEY);

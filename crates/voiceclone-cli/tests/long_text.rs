@@ -122,6 +122,73 @@ fn case(text: &str) -> Case {
     }
 }
 
+/// README, "Long texts": "at most `--concurrency` parts (default 4) are submitted and waited
+/// for at once". Tasks that take ten minutes: no part ends while the test counts, so the
+/// parts submitted are the parts in flight.
+#[test]
+fn at_most_concurrency_parts_are_in_flight_4_by_default() {
+    let slow =
+        SimConfig::default().with_durations(Duration::from_millis(10), Duration::from_secs(600));
+    let sim = Sim::start_with(slow);
+    // Seven VMEG parts (50 lines of 500 characters each), no two alike.
+    let text: String = (0..5_000)
+        .map(|i| format!("Sentence number {i} of the script. "))
+        .collect();
+    for (concurrency, expected) in [(None, 4), (Some("2"), 2)] {
+        let c = case(&text);
+        let mut args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+        if let Some(n) = concurrency {
+            args.extend(["--concurrency", n]);
+        }
+        let before = sim.paid("vmeg");
+        let mut child = command(&sim, &[], &args).spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while sim.paid("vmeg") - before < expected && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Time for more submits, were the bound not held.
+        std::thread::sleep(Duration::from_millis(700));
+        let in_flight = sim.paid("vmeg") - before;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(in_flight, expected, "--concurrency {concurrency:?}");
+    }
+}
+
+/// README, "Long texts": "the audio is downloaded in text order, with a progress bar on
+/// stderr when it is a terminal (never with `--json` or `--quiet`)".
+#[test]
+fn the_parts_bar_shows_on_a_terminal_only_without_json_or_quiet() {
+    let sim = Sim::start(1000.0);
+    let base = sim.url();
+    let c = case(&"A short line of the script. ".repeat(40));
+    for (extra, out, shown) in [
+        (None, "plain", true),
+        (Some("--json"), "json", false),
+        (Some("--quiet"), "quiet", false),
+    ] {
+        let out = format!("{}-{out}", c.out);
+        let mut args = vec!["--provider", "vmeg", "--base-url", base.as_str()];
+        args.extend(extra);
+        args.extend([
+            "--allow-private-urls",
+            "speak",
+            "--voice",
+            "sv_en_us_female_01",
+        ]);
+        args.extend(["--text-file", c.file.as_str(), "--out", out.as_str()]);
+        args.extend(FAST_POLL);
+        let (code, stdout, terminal) = support::run_on_a_terminal(KEY, None, &args);
+        assert_eq!(code, 0, "{extra:?}: {stdout} {terminal}");
+        assert_eq!(
+            terminal.contains("speaking"),
+            shown,
+            "{extra:?}: {terminal:?}"
+        );
+        assert!(!stdout.contains("speaking"), "{extra:?}: {stdout:?}");
+    }
+}
+
 #[test]
 fn thirty_thousand_characters_finish_in_parts_for_both_providers() {
     let sim = Sim::start(1000.0);

@@ -169,6 +169,50 @@ fn upload_prints_the_url_for_both_providers() {
     }
 }
 
+/// README: "An upload shows a progress bar on stderr when stderr is a terminal (never with
+/// `--json` or `--quiet`); stdout carries only the result."
+#[test]
+fn an_upload_shows_its_progress_bar_on_a_terminal_but_not_with_json_or_quiet() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    // A recording of its own for each run: VMEG skips the PUT (and so the bar) for a file
+    // it already holds.
+    for (seconds, file) in [(20, "a.wav"), (21, "b.wav"), (22, "c.wav")] {
+        write_wav(&dir.path().join(file), seconds);
+    }
+    let base = sim.url();
+    let args = |extra: &[&'static str], file: &'static str| {
+        let mut a = vec!["--allow-private-urls", "--provider", "vmeg", "--base-url"];
+        a.push(base.as_str());
+        a.extend_from_slice(extra);
+        a.extend(["upload", file]);
+        a
+    };
+    let (code, out, terminal) =
+        support::run_on_a_terminal(KEY, Some(dir.path()), &args(&[], "a.wav"));
+    assert_eq!(code, 0, "{out} {terminal}");
+    assert!(
+        terminal.contains("uploading"),
+        "no bar on the terminal: {terminal:?}"
+    );
+    assert!(
+        out.starts_with("uploaded: http") && !out.contains("uploading"),
+        "{out:?}"
+    );
+    for (quiet, file) in [("--json", "b.wav"), ("--quiet", "c.wav")] {
+        let (code, out, terminal) =
+            support::run_on_a_terminal(KEY, Some(dir.path()), &args(&[quiet], file));
+        assert_eq!(code, 0, "{quiet}: {out} {terminal}");
+        assert!(!terminal.contains("uploading"), "{quiet}: {terminal:?}");
+        assert!(!out.contains("uploading"), "{quiet}: {out:?}");
+    }
+    assert_eq!(
+        sim.handle.stats().requests("vmeg.materialPut"),
+        3,
+        "each run sent its file"
+    );
+}
+
 #[test]
 fn a_missing_file_or_a_refused_one_is_exit_2_with_nothing_sent() {
     let sim = Sim::start();

@@ -569,6 +569,31 @@ fn listen_usage_errors_exit_2() {
     }
 }
 
+/// README: the binary has the `redis` feature by default; "`--no-default-features` leaves it
+/// out, and the flag then exits 2". Only a build without the feature runs this:
+/// `cargo test -p voiceclone-cli --no-default-features --test webhook_listen`.
+#[cfg(not(feature = "redis"))]
+#[test]
+fn without_the_redis_feature_the_redis_flag_exits_2() {
+    let env = [
+        ("WH_SECRET", SECRET),
+        ("REDIS_URL_FOR_TEST", "redis://127.0.0.1:1/"),
+    ];
+    let args = [
+        "webhook",
+        "listen",
+        "--addr",
+        "127.0.0.1:0",
+        "--secret-env",
+        "WH_SECRET",
+        "--redis-url-env",
+        "REDIS_URL_FOR_TEST",
+    ];
+    let (code, out, err) = run_bounded(&env, &args);
+    assert_eq!(code, 2, "{out} {err}");
+    assert!(err.contains("no Redis support"), "{err}");
+}
+
 #[test]
 fn help_says_listen_output_is_a_stream_of_json_lines() {
     for args in [

@@ -12,7 +12,8 @@ use std::process::Command;
 /// Each optional feature and crates that only it brings. Local recordings (`upload`): MD5
 /// (VMEG materials), temporary files (a reader spooled to disk), reqwest's multipart bodies
 /// (JimmyAI `files/upload`). Webhooks (`webhook`): hex signatures (HMAC and SHA-256 are
-/// ring's, already there for TLS). Long texts: grapheme clusters.
+/// ring's, already there for TLS). Downloads (`download`): the temporary file renamed into
+/// place. Long texts: grapheme clusters.
 const FEATURE_ONLY: &[(&str, &[&str])] = &[
     (
         "upload",
@@ -29,6 +30,7 @@ const FEATURE_ONLY: &[(&str, &[&str])] = &[
             "hex",
         ],
     ),
+    ("download", &["tempfile"]),
     ("webhook", &["hex"]),
     ("axum", &["axum", "hex"]),
     ("redis", &["redis", "hex"]),
@@ -90,6 +92,13 @@ fn each_feature_brings_its_own_crates_and_no_replaced_one() {
         let with = tree(&["--features", feature]);
         for c in *crates {
             assert!(with.contains(*c), "{c} missing with `{feature}`: {with:?}");
+        }
+    }
+    // README: `full` is all of the optional parts (but `fake`, which brings no crate).
+    let full = tree(&["--features", "full"]);
+    for (feature, crates) in FEATURE_ONLY {
+        for c in *crates {
+            assert!(full.contains(*c), "{c} (`{feature}`) missing with `full`");
         }
     }
     let all = tree(&["--all-features"]);

@@ -402,11 +402,25 @@ mod tests {
         assert_eq!(j["idempotency_key"], "k1");
         assert_eq!(j["message"], Value::Null);
         assert_eq!(j["received_at"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(j["succeeded"], true);
+        // README: `audio_urls` for TTS events (and no `voice_id`).
+        let tts = event(
+            r#"{"code":200,"event":"openapi-tts","pipelineKey":"pk4","message":"","data":{"taskId":"t4","results":[{"uri":"https://cdn.example.com/a.mp3"}]}}"#,
+        );
+        let j = event_line(&tts, at);
+        assert_eq!(
+            j["audio_urls"],
+            serde_json::json!(["https://cdn.example.com/a.mp3"]),
+            "{j}"
+        );
+        assert_eq!(j["succeeded"], true);
+        assert!(j.get("voice_id").is_none(), "{j}");
         let failed = event(
             r#"{"code":500,"event":"openapi-tts","pipelineKey":"pk2","message":"boom","data":{"taskId":"t2"}}"#,
         );
         let j = event_line(&failed, at);
         assert_eq!(j["status"], "failed", "{j}");
+        assert_eq!(j["succeeded"], false);
         assert_eq!(j["message"], "boom");
         assert_eq!(j["task_id"], "t2");
         let other = event(

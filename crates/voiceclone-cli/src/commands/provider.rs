@@ -646,3 +646,35 @@ async fn upload(client: &Client, p: Provider, file: &std::path::Path, bar: Uploa
         Err(e) => Outcome::failed(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_http_url_is_a_url_and_anything_else_a_path() {
+        // README: "An argument that parses as an `http(s)` URL is a URL; anything else is a
+        // local path."
+        for url in [
+            "https://cdn.example.com/a.wav",
+            " http://127.0.0.1:9/a.wav ",
+        ] {
+            assert!(
+                audio_source(url) == AudioSource::Url(url.trim().to_owned()),
+                "{url}"
+            );
+        }
+        for path in [
+            "./sample.wav",
+            "sample.wav",
+            "ftp://host/a.wav",
+            "C:\\a.wav",
+            "/tmp/a b.wav",
+        ] {
+            assert!(
+                audio_source(path) == AudioSource::File(path.into()),
+                "{path}"
+            );
+        }
+    }
+}

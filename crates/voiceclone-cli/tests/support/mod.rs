@@ -141,3 +141,56 @@ pub fn run_binary(
     all.push(key);
     Run::from_output(out, &all, args)
 }
+
+/// Runs the binary (in `dir`, when given) with `key` for both providers and its stderr on a
+/// pseudo-terminal (stdout a pipe); returns the exit code, stdout, and everything written to
+/// the terminal. The key may appear in neither.
+pub fn run_on_a_terminal(
+    key: &str,
+    dir: Option<&std::path::Path>,
+    args: &[&str],
+) -> (i32, String, String) {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Read;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let size = rustix::termios::Winsize {
+        ws_row: 24,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    rustix::termios::tcsetwinsize(&master, size).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let mut master = std::fs::File::from(master);
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Linux answers EIO once every slave descriptor is closed: the end of the output.
+        while let Ok(n @ 1..) = master.read(&mut buf) {
+            seen.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    let mut cmd = command(None, key, &[("TERM", "xterm")], args);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    cmd.stderr(slave);
+    let child = cmd.spawn().unwrap();
+    drop(cmd); // the parent's copy of the slave: the reader ends when the child's closes
+    let out = child.wait_with_output().unwrap();
+    let terminal = reader.join().unwrap();
+    assert!(!terminal.contains(key) && !String::from_utf8_lossy(&out.stdout).contains(key));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        terminal,
+    )
+}

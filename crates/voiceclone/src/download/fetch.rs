@@ -394,3 +394,19 @@ async fn permit(t: &Transport) -> Result<tokio::sync::SemaphorePermit<'_>, Error
             .with_message("client is shutting down")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        // README: "`max_download_bytes`, default 256 MiB", "`download_idle_timeout`, default
+        // 30 s per wait for headers or the next chunk; `download_timeout`, default 10 min".
+        let d = Downloads::default();
+        assert_eq!(d.max_bytes, 256 * 1024 * 1024);
+        assert_eq!(d.idle_timeout, Duration::from_secs(30));
+        assert_eq!(d.timeout, Duration::from_secs(10 * 60));
+        assert_eq!(MAX_REDIRECTS, 5);
+    }
+}

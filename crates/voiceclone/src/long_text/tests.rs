@@ -158,6 +158,32 @@ fn thirty_thousand_characters_make_four_jimmyai_tasks_cut_at_sentences() {
 }
 
 #[test]
+fn parts_are_9_999_characters_for_jimmyai_and_50_lines_of_500_for_vmeg() {
+    // README, "Long texts": JimmyAI "at most 9,999 Unicode scalar values"; VMEG "one TTS
+    // task of at most 50 lines", "a line is at most 500 characters".
+    let plan = |provider, n: usize| {
+        LongSpeechPlan::new(provider, &SpeechRequest::new("v", "a".repeat(n))).unwrap()
+    };
+    assert_eq!(plan(Provider::JimmyAi, 9_999).parts().len(), 1);
+    let two = plan(Provider::JimmyAi, 10_000);
+    assert_eq!(two.parts().len(), 2);
+    assert_eq!(two.parts()[0].chars(), 9_999);
+
+    let full = plan(Provider::Vmeg, 50 * 500);
+    assert_eq!(full.parts().len(), 1);
+    assert_eq!(full.parts()[0].lines.len(), 50);
+    assert!(
+        full.parts()[0]
+            .lines
+            .iter()
+            .all(|l| l.chars().count() == 500)
+    );
+    let over = plan(Provider::Vmeg, 50 * 500 + 1);
+    assert_eq!(over.parts().len(), 2);
+    assert_eq!(over.parts()[0].lines.len(), 50);
+}
+
+#[test]
 fn pause_markers_count_toward_jimmyai_limit_but_not_its_bill() {
     // 9,990 letters and two markers of 7 and 9 characters: 10,006 counted, so two parts.
     let text = format!("{}<#0.5#> tail<#12.25#> end", "a".repeat(9_990));

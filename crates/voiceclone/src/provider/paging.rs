@@ -87,3 +87,46 @@ where
     .try_flatten()
     .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    /// A list whose every page is full and new: it never ends by itself.
+    fn endless(fetched: Arc<AtomicI64>) -> BoxStream<'static, Result<String, Error>> {
+        walk(
+            "endless list",
+            move |page| {
+                fetched.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    Ok(Page {
+                        items: vec![format!("item-{page}")],
+                        total: None,
+                        page_size: 1,
+                    })
+                }
+            },
+            |s: &String| s.clone(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_list_past_ten_thousand_pages_ends_with_an_error() {
+        // README: "a list past 10,000 pages, ends the stream with an error".
+        let fetched = Arc::new(AtomicI64::new(0));
+        let items: Vec<_> = endless(fetched.clone()).collect().await;
+        assert_eq!(fetched.load(Ordering::SeqCst), 10_000);
+        let (last, read) = items.split_last().unwrap();
+        assert_eq!(read.len(), 10_000);
+        assert!(read.iter().all(Result::is_ok));
+        let err = last.as_ref().unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidResponse);
+        assert!(
+            err.to_string().contains("did not end after 10000 pages"),
+            "{err}"
+        );
+    }
+}

@@ -363,6 +363,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_default_policy_sleeps_through_a_retry_after_of_30_s_and_no_longer() {
+        // README: "default 4 attempts, ... `Retry-After` honoured up to 30 s".
+        let after = |secs| {
+            vec![
+                http(ErrorKind::RateLimited, 429).with_retry_after(Some(Duration::from_secs(secs))),
+            ]
+        };
+        let (res, calls, sleeper) =
+            drive(OperationKind::Read, RetryPolicy::default(), after(30)).await;
+        assert_eq!((res.unwrap(), calls), (2, 2));
+        assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(30)]);
+
+        let (res, calls, sleeper) =
+            drive(OperationKind::Read, RetryPolicy::default(), after(31)).await;
+        assert_eq!(
+            res.unwrap_err().retry_after(),
+            Some(Duration::from_secs(31))
+        );
+        assert_eq!((calls, sleeper.sleeps().len()), (1, 0));
+    }
+
+    #[tokio::test]
     async fn unsafe_write_never_resends_after_a_timeout() {
         let (res, calls, _) = drive(
             OperationKind::UnsafeWrite,

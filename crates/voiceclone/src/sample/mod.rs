@@ -476,6 +476,15 @@ mod tests {
         assert!(
             reason(LocalSample::prepare(&big, Some(10)).await.unwrap_err()).contains("at most 10")
         );
+        // "At most": the limit itself passes.
+        let at_limit = AudioSource::Bytes {
+            file_name: "b.wav".into(),
+            bytes: vec![0u8; 10].into(),
+        };
+        assert_eq!(
+            LocalSample::prepare(&at_limit, Some(10)).await.unwrap().len,
+            10
+        );
     }
 
     #[tokio::test]

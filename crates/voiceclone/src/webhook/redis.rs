@@ -767,6 +767,18 @@ mod tests {
     const SECRET: &str = "pa55:w0rd/with%stuff";
 
     #[test]
+    fn defaults_are_24_h_events_72_h_marks_and_2_s_commands() {
+        // README: "events kept 24 h and marks 72 h (settable, never under the 300 s replay
+        // window); ... a timeout on every command (2 s)".
+        let store = RedisStore::open("redis://127.0.0.1:6380/").unwrap();
+        assert_eq!(store.event_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(store.dedupe_ttl, Duration::from_secs(72 * 3600));
+        assert_eq!(store.timeout, Duration::from_secs(2));
+        let short = store.dedupe_ttl(Duration::ZERO);
+        assert_eq!(short.dedupe_ttl, Duration::from_secs(300));
+    }
+
+    #[test]
     fn the_url_is_shown_without_its_password_or_query() {
         let store = RedisStore::open("redis://app:pa55%3Aw0rd%2Fwith%25stuff@127.0.0.1:6380/2")
             .unwrap()

@@ -423,6 +423,16 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_in_process_store_keeps_24_h_10_000_events_64_mib_by_default() {
+        // README: "an event that arrives before its wait starts is kept (24 h, 10,000
+        // events, 64 MiB by default)"; `CompletionHub::in_memory` uses `MemoryStore::new`.
+        let store = MemoryStore::new();
+        assert_eq!(store.event_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(store.max_events, 10_000);
+        assert_eq!(store.max_bytes, 64 * 1024 * 1024);
+    }
+
     #[tokio::test]
     async fn records_once_finds_by_task_and_key_and_fans_out() {
         let store = MemoryStore::new();

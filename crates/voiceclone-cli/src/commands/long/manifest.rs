@@ -306,6 +306,20 @@ mod tests {
         assert!(a.mismatch(&c).unwrap().contains("--voice"));
         let d = Manifest::new(&plan("One text."), "cv_1", Some("en-US"));
         assert!(a.mismatch(&d).unwrap().contains("--language"));
+        // README: "... the provider ... or the split changed" refuse to resume too.
+        let jimmy =
+            LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("cv_1", "One text."));
+        let e = Manifest::new(&jimmy.unwrap(), "cv_1", None);
+        assert!(a.mismatch(&e).unwrap().contains("--provider"));
+        let limits =
+            voiceclone::long_text::SplitLimits::for_provider(Provider::Vmeg).with_max_line_chars(4);
+        let req = SpeechRequest::new("cv_1", "One text.");
+        let f = Manifest::new(
+            &LongSpeechPlan::with_limits(Provider::Vmeg, &req, limits).unwrap(),
+            "cv_1",
+            None,
+        );
+        assert!(a.mismatch(&f).unwrap().contains("split differently"));
     }
 
     #[test]

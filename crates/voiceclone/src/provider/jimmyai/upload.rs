@@ -232,4 +232,11 @@ mod tests {
         assert_eq!(mime_for("wav"), Some("audio/wav"));
         assert_eq!(mime_for("exe"), None);
     }
+
+    #[test]
+    fn the_size_limit_is_100_mib() {
+        // README: "at most 100 MB (read as 100 MiB: 104,857,600 bytes)"; the adapter test
+        // refuses one byte more, `LocalSample::prepare`'s test passes the limit itself.
+        assert_eq!(UPLOAD_MAX_BYTES, 104_857_600);
+    }
 }

@@ -136,13 +136,18 @@ async fn send(
     allow_private: bool,
 ) -> Result<url::Url, Error> {
     let md5 = sample.md5_hex().await?;
-    let threshold = up.multipart_threshold.unwrap_or(MULTIPART_THRESHOLD);
-    let material = if sample.len > threshold {
+    let material = if in_parts(sample.len, up.multipart_threshold) {
         multipart(t, c, up, sample, &md5, allow_private).await?
     } else {
         single(t, c, up, sample, &md5, allow_private).await?
     };
     Ok(material)
+}
+
+/// Whether a file of `len` bytes goes up in parts: above the threshold set on the builder,
+/// else above [`MULTIPART_THRESHOLD`].
+fn in_parts(len: u64, threshold: Option<u64>) -> bool {
+    len > threshold.unwrap_or(MULTIPART_THRESHOLD)
 }
 
 /// The `addressUrl` of a material answer.
@@ -511,5 +516,15 @@ mod tests {
         assert_eq!(part_size(Some(-5), 10), DEFAULT_PART_SIZE);
         let huge = 200_000u64 << 20;
         assert!(huge.div_ceil(part_size(Some(1 << 20), huge)) <= MAX_PARTS);
+    }
+
+    #[test]
+    fn files_above_64_mib_go_up_in_parts() {
+        // README: "Files above 64 MiB (`ClientBuilder::multipart_upload_threshold`) go up in
+        // parts". The adapter tests prove the multipart path with a small threshold.
+        assert!(!in_parts(64 << 20, None));
+        assert!(in_parts((64 << 20) + 1, None));
+        assert!(!in_parts(1000, Some(1000)));
+        assert!(in_parts(1001, Some(1000)));
     }
 }

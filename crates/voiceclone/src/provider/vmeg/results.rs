@@ -145,6 +145,48 @@ mod tests {
     }
 
     #[test]
+    fn every_word_of_the_readme_status_table_maps_as_listed() {
+        // README, "Task status mapping": the VMEG rows, word for word.
+        let rows: [(&[&str], TaskStatus); 7] = [
+            (&["running"], TaskStatus::Running),
+            (&["finished"], TaskStatus::Succeeded),
+            (&["failed"], TaskStatus::Failed),
+            (
+                &[
+                    "queued",
+                    "pending",
+                    "waiting",
+                    "created",
+                    "submitted",
+                    "accepted",
+                ],
+                TaskStatus::Queued,
+            ),
+            (
+                &["processing", "in_progress", "started"],
+                TaskStatus::Running,
+            ),
+            (
+                &["success", "succeeded", "completed", "done"],
+                TaskStatus::Succeeded,
+            ),
+            (
+                &["error", "failure", "cancelled", "timeout", "expired"],
+                TaskStatus::Failed,
+            ),
+        ];
+        for (words, want) in rows {
+            for raw in words {
+                assert_eq!(map_status(raw), want, "{raw}");
+            }
+        }
+        // "anything else: `Unknown(raw)`: not terminal".
+        let other = map_status("warming_up");
+        assert_eq!(other, TaskStatus::Unknown("warming_up".into()));
+        assert!(!other.is_terminal());
+    }
+
+    #[test]
     fn tts_result_keeps_failed_lines() {
         let r: types::TtsCreateData = serde_json::from_value(serde_json::json!({
             "taskId": "t1", "createdAt": "2025-01-01T00:00:00Z", "extra": true,
