@@ -991,3 +991,103 @@ fn demo_shows_a_vmeg_clone_completed_by_webhook() {
     );
     assert_eq!(j["providers"].as_array().unwrap().len(), 2, "{j}");
 }
+
+/// A TCP proxy in front of the test's Redis that, while `slow` is set, holds each of Redis's
+/// answers for 500 ms before passing it on (well inside the store's 2 s timeout): a Redis
+/// that answers slowly.
+struct SlowRedis {
+    url: String,
+    slow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl SlowRedis {
+    fn start(redis_url: &str) -> SlowRedis {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut url = url::Url::parse(redis_url).unwrap();
+        let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(6379));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(listener.local_addr().unwrap().port()))
+            .unwrap();
+        let slow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = slow.clone();
+        rt.spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (mut from_client, mut to_client) = inbound.into_split();
+                let (mut from_redis, mut to_redis) = outbound.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_client, &mut to_redis).await;
+                });
+                let flag = flag.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = from_redis.read(&mut buf).await {
+                        if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                        if to_client.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        SlowRedis {
+            url: url.to_string(),
+            slow,
+            _rt: rt,
+        }
+    }
+
+    fn set_slow(&self, on: bool) {
+        self.slow.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A sender that hangs up while the shared store is still recording its delivery (VMEG
+/// giving up on a slow answer): the store marks the event handled, so the listener must
+/// still print it; VMEG's redelivery is then a duplicate, answered 200, not printed twice.
+#[test]
+fn an_event_whose_sender_hung_up_while_redis_recorded_it_is_printed_once() {
+    let Some(url) = redis_url() else { return };
+    let redis = SlowRedis::start(&url);
+    let env = [("REDIS_URL_X", redis.url.as_str())];
+    let l = Listen::start_with_env(&env, &["--redis-url-env", "REDIS_URL_X"]);
+    let pk = format!("{:032x}", now_ms() ^ u128::from(std::process::id()) ^ 0x4a9);
+    let body = clone_event(&pk, "");
+    let (ts, sig) = signed(&body);
+    redis.set_slow(true);
+    let mut s = TcpStream::connect(l.addr).unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nX-Timestamp: {ts}\r\nX-Signature: {sig}\r\nContent-Length: {}\r\n\r\n{body}",
+        l.addr,
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    // Gone before Redis answers the record (held 500 ms).
+    std::thread::sleep(Duration::from_millis(100));
+    drop(s);
+    let line = l.out.next();
+    redis.set_slow(false);
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["pipeline_key"], pk.as_str(), "{line}");
+    // VMEG got no answer and redelivers: a duplicate of a printed event.
+    std::thread::sleep(Duration::from_millis(5));
+    let (ts, sig) = signed(&body);
+    assert_eq!(l.post(&ts, &sig, &body), 200);
+    let (code, out, err) = l.stop("-TERM");
+    assert_eq!(code, Some(0), "{err:?}");
+    assert!(out.is_empty(), "printed twice: {out:?}");
+    assert!(err.iter().any(|l| l.contains("duplicate")), "{err:?}");
+}

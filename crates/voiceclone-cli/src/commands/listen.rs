@@ -84,7 +84,16 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
     let app = voiceclone::webhook::axum::router_with(&args.path, hub, on_delivery).layer(
         axum::middleware::from_fn(move |req: Request, next: Next| {
             let gate = gate.clone();
-            async move { gate.admit(req, next).await }
+            // Each request is handled in a task of its own, awaited here: when the sender
+            // hangs up (VMEG giving up on a slow answer, the receiver cutting a connection
+            // off), the server drops this future, not the handling. Dropped between the
+            // store's mark and the printed line, an event would be marked handled, never
+            // printed, and its redelivery skipped as a duplicate.
+            async move {
+                tokio::spawn(async move { gate.admit(req, next).await })
+                    .await
+                    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            }
         }),
     );
     let mut receiver = Receiver::start(listener, app).map_err(fail)?;

@@ -44,6 +44,13 @@ use super::{CompletionHub, Delivery, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Called with what became of each delivery (for logs, metrics, or a CLI's output). It runs
 /// before the answer is sent: keep it quick.
+///
+/// It runs in the request's task. When the sender hangs up while the store is still
+/// recording (a slow Redis), the HTTP server drops that task, and a delivery the store has
+/// already marked never reaches this callback (its redelivery is a duplicate). When the
+/// callback must see every recorded delivery, run each request in a task of its own, e.g.
+/// a middleware that `tokio::spawn`s `next.run(req)` and awaits it (as `voiceclone webhook
+/// listen` does).
 pub type OnDelivery = Arc<dyn Fn(&Delivery) + Send + Sync>;
 
 #[derive(Clone)]
