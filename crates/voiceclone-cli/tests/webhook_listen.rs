@@ -1091,3 +1091,44 @@ fn an_event_whose_sender_hung_up_while_redis_recorded_it_is_printed_once() {
     assert!(out.is_empty(), "printed twice: {out:?}");
     assert!(err.iter().any(|l| l.contains("duplicate")), "{err:?}");
 }
+
+/// A sender that drips its headers a byte at a time (slowloris) is cut off by `webhook
+/// listen` after its header timeout (10 s), and deliveries on other connections are
+/// served meanwhile.
+#[test]
+fn listen_cuts_off_a_sender_that_drips_its_headers() {
+    let l = Listen::start(&[]);
+    let mut slow = TcpStream::connect(l.addr).unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let body = clone_event("pk-beside-slowloris", "");
+    let (ts, sig) = signed(&body);
+    assert_eq!(l.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&l.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], "pk-beside-slowloris");
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut buf = [0u8; 256];
+    let closed = loop {
+        if Instant::now() > end {
+            break false;
+        }
+        if slow.write_all(b"a").is_err() {
+            break true;
+        }
+        match slow.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break true,
+        }
+    };
+    assert!(
+        closed,
+        "a connection dripping its headers was still open after 30 s"
+    );
+    let (code, _, err) = l.stop("-TERM");
+    assert_eq!(code, Some(0), "{err:?}");
+}
