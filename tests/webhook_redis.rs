@@ -1397,3 +1397,45 @@ async fn redis_refusing_connections_mid_run_gives_503_and_waits_complete_by_poll
 async fn redis_black_holed_mid_run_gives_503_and_waits_complete_by_polling() {
     unreachable_mid_run(Mode::BlackHole).await;
 }
+
+/// One delivery handed to two instances at the same moment, several times over (VMEG's
+/// retry racing the original, a balancer fanning out): exactly one receive is `Fresh`
+/// (printed or acted on once), every other one a `Duplicate`, all answered 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_one_delivery_raced_on_two_instances_is_fresh_exactly_once() {
+    let ctx = ctx_or_skip!();
+    let hub_a = ctx.hub(ctx.store());
+    let hub_b = ctx.hub(ctx.store());
+    for round in 0..20 {
+        let body = clone_body(
+            &new_pipeline_key(),
+            &format!("task-race-{round}"),
+            "cv_r",
+            None,
+        );
+        let mut racers = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let hub = if i % 2 == 0 {
+                hub_a.clone()
+            } else {
+                hub_b.clone()
+            };
+            let body = body.clone();
+            racers.spawn(async move {
+                let (ts, sig) = sign_now(&body);
+                hub.receive(&ts, &sig, body.as_bytes()).await
+            });
+        }
+        let mut fresh = 0;
+        while let Some(d) = racers.join_next().await {
+            let d = d.unwrap();
+            assert_eq!(d.http_status(), 200, "{d:?}");
+            match d {
+                Delivery::Fresh(_) => fresh += 1,
+                Delivery::Duplicate(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(fresh, 1, "round {round}");
+    }
+}
