@@ -505,11 +505,16 @@ impl CompletionStore for RedisStore {
                 .exec(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
                 .await
                 .map_err(|f| self.store_error("record", f))?;
-            Ok(if won == 1 {
-                Recorded::Fresh
-            } else {
-                Recorded::Duplicate
-            })
+            // The script answers 1 or 0. Anything else is not Redis running it (a proxy, a
+            // stand-in, a changed server): taken for a duplicate it would answer 200 for an
+            // event nobody acted on, so it is a failure (503, VMEG redelivers).
+            match won {
+                1 => Ok(Recorded::Fresh),
+                0 => Ok(Recorded::Duplicate),
+                other => Err(StoreError::new(format!(
+                    "Redis answered the record script with {other}, not 0 or 1"
+                ))),
+            }
         })
     }
 
