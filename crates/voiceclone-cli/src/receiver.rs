@@ -314,7 +314,7 @@ pub async fn store_from_env(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use voiceclone::WebhookSecret;
     use voiceclone::webhook::CompletionHub;
 
@@ -376,10 +376,10 @@ mod tests {
             if s.write_all(&[drip]).await.is_err() {
                 return true;
             }
-            match tokio::time::timeout(Duration::from_millis(50), s.read(&mut buf)).await {
-                Ok(Ok(0) | Err(_)) => return true,
-                // An answer (a 408, say) before the close: keep reading.
-                Ok(Ok(_)) | Err(_) => {}
+            // An answer (a 408, say) before the close: keep reading.
+            let read = tokio::time::timeout(Duration::from_millis(50), s.read(&mut buf)).await;
+            if let Ok(Ok(0) | Err(_)) = read {
+                return true;
             }
         }
         false

@@ -1132,3 +1132,83 @@ fn listen_cuts_off_a_sender_that_drips_its_headers() {
     let (code, _, err) = l.stop("-TERM");
     assert_eq!(code, Some(0), "{err:?}");
 }
+
+/// A reader that stops reading stdout (the pipe fills) makes `webhook listen` wait, not
+/// go deaf: SIGTERM still stops it (exit 0), the event whose line could not be written is
+/// answered 503 (or its connection closed unanswered), never 200, and its redelivery is
+/// printed by the next listener.
+#[test]
+fn listen_with_a_stalled_stdout_still_stops_on_sigterm_and_loses_no_event() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("WH_SECRET", SECRET)
+        .args(["webhook", "listen", "--addr", "127.0.0.1:0"])
+        .args(["--secret-env", "WH_SECRET"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the first line only; the pipe stays open, unread.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let err = Lines::read(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    // 32 KiB lines: a 64 KiB pipe holds two or three; keep delivering until one hangs.
+    let big = "m".repeat(32 * 1024);
+    let mut stalled = None;
+    for i in 0..64 {
+        let body = clone_event(&format!("pk-stall-{i}"), &big);
+        let (ts, sig) = signed(&body);
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Timestamp: {ts}\r\nX-Signature: {sig}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut answer = [0u8; 12];
+        match s.read(&mut answer) {
+            Ok(12) if answer.starts_with(b"HTTP/1.1 200") => continue,
+            Ok(n) => panic!("{:?}", String::from_utf8_lossy(&answer[..n])),
+            Err(_) => {
+                stalled = Some((i, s, body));
+                break;
+            }
+        }
+    }
+    let (i, mut s, body) = stalled.expect("stdout never filled up");
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The stalled delivery is answered 503 or left unanswered (its connection closed).
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("webhook listen ignored SIGTERM for 20 s while its stdout was stalled");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0));
+    let (line, _) = err.until(&format!("pk-stall-{i}"));
+    assert!(line.contains("answered 503"), "{line}");
+    drop(stdout);
+    // VMEG redelivers it: printed by the next listener.
+    let next = Listen::start(&[]);
+    let (ts, sig) = signed(&body);
+    assert_eq!(next.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&next.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
+}

@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot, watch};
 use voiceclone::WebhookSecret;
 use voiceclone::webhook::{CompletionHub, Delivery, Verifier, WebhookEvent, WebhookPayload};
 
@@ -62,6 +62,8 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         hub: hub.clone(),
         closed: AtomicBool::new(false),
         closed_note: Notify::new(),
+        stopping: watch::channel(false).0,
+        out: StdoutWriter::start(),
         fresh: AtomicU64::new(0),
         duplicate: AtomicU64::new(0),
         refused: AtomicU64::new(0),
@@ -103,6 +105,8 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         () = state.closed_note.notified() => Stop::OutputClosed,
         why = receiver.ended() => Stop::Ended(why),
     };
+    // Deliveries still waiting for their line to be written give up now (503).
+    state.stopping.send_replace(true);
     receiver.stop().await;
     let counts = format!(
         "{} events printed, {} duplicates, {} refused",
@@ -145,6 +149,49 @@ fn write_stdout(line: &str) -> std::io::Result<()> {
     out.flush()
 }
 
+/// One event line for the writer thread, and where to say whether it was written.
+type LineJob = (String, oneshot::Sender<std::io::Result<()>>);
+
+/// Writes event lines on stdout from a thread of its own. A reader that stops reading
+/// blocks that thread, never the runtime, which must go on answering, timing connections
+/// out and hearing SIGTERM. At most one line per request in flight waits for it (the
+/// receiver bounds connections).
+struct StdoutWriter(std::sync::mpsc::Sender<LineJob>);
+
+impl StdoutWriter {
+    fn start() -> StdoutWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<LineJob>();
+        // Not a runtime blocking task: the runtime's shutdown would wait for a write that
+        // may never end. The thread ends with the process.
+        let spawned = std::thread::Builder::new()
+            .name("stdout".into())
+            .spawn(move || {
+                for (line, done) in rx {
+                    // Its request gave up (stopping): not written, it was answered 503.
+                    if done.is_closed() {
+                        continue;
+                    }
+                    let _ = done.send(write_stdout(&line));
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the stdout writer; events are answered 503");
+        }
+        StdoutWriter(tx)
+    }
+
+    /// Writes `line`; `Err` when stdout failed (or the writer is gone).
+    async fn write(&self, line: String) -> std::io::Result<()> {
+        let (done, written) = oneshot::channel();
+        self.0
+            .send((line, done))
+            .map_err(|_| std::io::Error::other("the stdout writer is gone"))?;
+        written
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("the stdout writer is gone")))
+    }
+}
+
 tokio::task_local! {
     /// Set by the delivery callback for the request `admit` is serving: the callback runs
     /// inside the handler, within `admit`'s poll.
@@ -155,12 +202,11 @@ tokio::task_local! {
 enum Reached {
     /// Answered before the hub (a wrong path or method, an oversized body).
     No,
-    /// The hub decided, and its line was written where it belongs.
+    /// The hub decided, and its line was written where it belongs (stderr).
     Yes,
-    /// A first-seen event (its `pipelineKey`) whose stdout line could not be written: the
-    /// hub forgets it and VMEG is answered 503 instead of 200, so that its redelivery is
-    /// printed (by the next listener, even one sharing this Redis).
-    Unprinted(String),
+    /// A first-seen event: its stdout line (and `pipelineKey`), which `admit` writes
+    /// before the 200 goes out.
+    Print { line: String, pipeline_key: String },
 }
 
 /// At most 200 characters of a request path, for a log line.
@@ -179,6 +225,9 @@ struct State {
     /// Stdout failed: refuse further deliveries with 503 (VMEG redelivers them).
     closed: AtomicBool,
     closed_note: Notify,
+    /// Set on a signal: a delivery whose line is not written yet gives up (503).
+    stopping: watch::Sender<bool>,
+    out: StdoutWriter,
     fresh: AtomicU64,
     duplicate: AtomicU64,
     refused: AtomicU64,
@@ -200,18 +249,28 @@ impl State {
             });
             match reached.await {
                 (response, Reached::Yes) => return response,
-                (_, Reached::Unprinted(pipeline_key)) => {
-                    self.refused.fetch_add(1, Ordering::Relaxed);
-                    let forgot = match self.hub.forget(&pipeline_key).await {
-                        Ok(()) => String::new(),
-                        Err(e) => format!(
-                            " (but it stays marked as handled: {e}; a redelivery to a listener on the same store is not printed)"
-                        ),
+                (response, Reached::Print { line, pipeline_key }) => {
+                    let mut stopping = self.stopping.subscribe();
+                    // Biased: a line written by the time the signal comes counts as printed.
+                    // (One being written at that moment may still land after the 503: printed
+                    // once more on redelivery, never lost.)
+                    let why = tokio::select! {
+                        biased;
+                        written = self.out.write(line) => match written {
+                            Ok(()) => {
+                                self.fresh.fetch_add(1, Ordering::Relaxed);
+                                return response;
+                            }
+                            Err(_) => {
+                                if !self.closed.swap(true, Ordering::SeqCst) {
+                                    self.closed_note.notify_one();
+                                }
+                                "stdout is closed"
+                            }
+                        },
+                        _ = stopping.wait_for(|s| *s) => "stopping while stdout was not being read",
                     };
-                    self.stderr(&format!(
-                        "event not printed: pipelineKey {pipeline_key}: stdout is closed; answered 503 so that VMEG redelivers it{forgot}"
-                    ));
-                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    return self.unprinted(&pipeline_key, why).await;
                 }
                 (response, Reached::No) => response,
             }
@@ -232,6 +291,23 @@ impl State {
         response
     }
 
+    /// A first-seen event whose line was not written: the hub forgets it and VMEG gets a
+    /// 503, so that its redelivery is printed (by the next listener, even one sharing this
+    /// Redis).
+    async fn unprinted(&self, pipeline_key: &str, why: &str) -> Response {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let forgot = match self.hub.forget(pipeline_key).await {
+            Ok(()) => String::new(),
+            Err(e) => format!(
+                " (but it stays marked as handled: {e}; a redelivery to a listener on the same store is not printed)"
+            ),
+        };
+        self.stderr(&format!(
+            "event not printed: pipelineKey {pipeline_key}: {why}; answered 503 so that VMEG redelivers it{forgot}"
+        ));
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    }
+
     fn delivered(&self, d: &Delivery) {
         // Tell `admit` that this request reached the hub (and gets its line here).
         let _ = HANDLED.try_with(|h| h.replace(Reached::Yes));
@@ -240,16 +316,9 @@ impl State {
             Delivery::Fresh(event) => {
                 let line = event_line(event, SystemTime::now()).to_string();
                 let line = json_safe(&self.printer.redact(&line)).into_owned();
-                if write_stdout(&line).is_ok() {
-                    self.fresh.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    // Not printed: VMEG must send it again, so it does not get the 200.
-                    let key = event.pipeline_key.clone();
-                    let _ = HANDLED.try_with(|h| h.replace(Reached::Unprinted(key)));
-                    if !self.closed.swap(true, Ordering::SeqCst) {
-                        self.closed_note.notify_one();
-                    }
-                }
+                // Written by `admit`, off the runtime's thread; a 503 if it cannot be.
+                let pipeline_key = event.pipeline_key.clone();
+                let _ = HANDLED.try_with(|h| h.replace(Reached::Print { line, pipeline_key }));
             }
             Delivery::Duplicate(event) => {
                 self.duplicate.fetch_add(1, Ordering::Relaxed);
