@@ -1148,17 +1148,43 @@ fn listen_with_a_stalled_stdout_still_stops_on_sigterm_and_loses_no_event() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Reaped)
         .unwrap();
     // Read the first line only; the pipe stays open, unread.
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let err = Lines::read(child.stderr.take().unwrap());
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let err = Lines::read(child.0.stderr.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     let v: Value = serde_json::from_str(&first).unwrap();
     let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
-    // 32 KiB lines: a 64 KiB pipe holds two or three; keep delivering until one hangs.
+    let (i, mut s, body) = deliver_until_stdout_stalls(addr);
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The stalled delivery is answered 503 or left unanswered (its connection closed).
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(exit_after_signal(&mut child.0), Some(0));
+    let (line, _) = err.until(&format!("pk-stall-{i}"));
+    assert!(line.contains("answered 503"), "{line}");
+    drop(stdout);
+    // VMEG redelivers it: printed by the next listener.
+    let next = Listen::start(&[]);
+    let (ts, sig) = signed(&body);
+    assert_eq!(next.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&next.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
+}
+
+/// Delivers events with 32 KiB lines (a 64 KiB pipe holds two or three) until one is not
+/// answered within 2 s: its line is stuck behind a full stdout. Returns its number, its
+/// connection (still waiting) and its body.
+fn deliver_until_stdout_stalls(addr: SocketAddr) -> (usize, TcpStream, String) {
     let big = "m".repeat(32 * 1024);
-    let mut stalled = None;
     for i in 0..64 {
         let body = clone_event(&format!("pk-stall-{i}"), &big);
         let (ts, sig) = signed(&body);
@@ -1173,42 +1199,84 @@ fn listen_with_a_stalled_stdout_still_stops_on_sigterm_and_loses_no_event() {
         match s.read(&mut answer) {
             Ok(12) if answer.starts_with(b"HTTP/1.1 200") => continue,
             Ok(n) => panic!("{:?}", String::from_utf8_lossy(&answer[..n])),
-            Err(_) => {
-                stalled = Some((i, s, body));
-                break;
-            }
+            Err(_) => return (i, s, body),
         }
     }
-    let (i, mut s, body) = stalled.expect("stdout never filled up");
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    // The stalled delivery is answered 503 or left unanswered (its connection closed).
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    panic!("stdout never filled up");
+}
+
+/// Waits (20 s at most) for `child` to exit after a signal; its exit code.
+fn exit_after_signal(child: &mut Child) -> Option<i32> {
     let deadline = Instant::now() + Duration::from_secs(20);
-    let code = loop {
+    loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
+            return status.code();
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("webhook listen ignored SIGTERM for 20 s while its stdout was stalled");
+            panic!("webhook listen ignored SIGTERM for 20 s while its output was stalled");
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(code, Some(0));
-    let (line, _) = err.until(&format!("pk-stall-{i}"));
-    assert!(line.contains("answered 503"), "{line}");
-    drop(stdout);
-    // VMEG redelivers it: printed by the next listener.
-    let next = Listen::start(&[]);
-    let (ts, sig) = signed(&body);
-    assert_eq!(next.post(&ts, &sig, &body), 200);
-    let v: Value = serde_json::from_str(&next.out.next()).unwrap();
-    assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
+    }
+}
+
+/// `webhook listen 2>&1 | reader-that-stopped`: stdout and stderr on one stalled pipe.
+/// Refused deliveries (each has a stderr line) are still answered at once, and SIGTERM
+/// still stops it (exit 0).
+#[test]
+fn listen_with_stdout_and_stderr_on_one_stalled_pipe_still_answers_and_stops() {
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "exec \"$0\" webhook listen --addr 127.0.0.1:0 --secret-env WH_SECRET 2>&1",
+            env!("CARGO_BIN_EXE_voiceclone"),
+        ])
+        .env_clear()
+        .env("WH_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Reaped)
+        .unwrap();
+    let mut both = BufReader::new(child.0.stdout.take().unwrap());
+    let mut first = String::new();
+    both.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    let _stalled = deliver_until_stdout_stalls(addr);
+    // Bad signatures, each with its stderr line: answered all the same.
+    let body = clone_event("pk-forged", "");
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(LINE_WAIT)).unwrap();
+        let ts = now_ms().to_string();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Timestamp: {ts}\r\nX-Signature: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "0".repeat(64),
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut answer = [0u8; 12];
+        let n = s.read(&mut answer).unwrap_or(0);
+        assert_eq!(&answer[..n], b"HTTP/1.1 401");
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(exit_after_signal(&mut child.0), Some(0));
+}
+
+/// A child killed (and reaped) if the test ends before it exits.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }

@@ -25,7 +25,7 @@ use voiceclone::webhook::{CompletionHub, Delivery, Verifier, WebhookEvent, Webho
 use crate::cli::{Cli, ListenArgs, ProviderArg};
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, json_safe, rfc3339};
-use crate::receiver::{Receiver, check_path, secret_from_env, store_from_env};
+use crate::receiver::{Receiver, STOP_GRACE, check_path, secret_from_env, store_from_env};
 
 /// Runs `webhook listen`. `Ok(exit)` once it has streamed (everything is printed already);
 /// `Err(outcome)` when it could not start (printed by the caller like any other failure).
@@ -64,6 +64,7 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         closed_note: Notify::new(),
         stopping: watch::channel(false).0,
         out: StdoutWriter::start(),
+        err: StderrWriter::start(),
         fresh: AtomicU64::new(0),
         duplicate: AtomicU64::new(0),
         refused: AtomicU64::new(0),
@@ -114,17 +115,27 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         state.duplicate.load(Ordering::Relaxed),
         state.refused.load(Ordering::Relaxed)
     );
-    match stop {
-        Stop::Signal(name) => {
-            printer.progress(&format!("stopped on {name}: {counts}"));
-            Ok(Exit::Success)
-        }
-        Stop::OutputClosed => Ok(output_closed(printer)),
-        Stop::Ended(why) => {
-            eprintln!("error: {} ({counts})", printer.safe(&why));
-            Ok(Exit::Unreachable)
-        }
-    }
+    // The last line goes after the queued ones, and is waited for a bounded time only: a
+    // stderr nobody reads must not keep the process from ending.
+    let p = printer.clone();
+    let (last, exit): (Box<dyn FnOnce() + Send>, Exit) = match stop {
+        Stop::Signal(name) => (
+            Box::new(move || p.progress(&format!("stopped on {name}: {counts}"))),
+            Exit::Success,
+        ),
+        Stop::OutputClosed => (
+            Box::new(move || {
+                output_closed(&p);
+            }),
+            Exit::Unreachable,
+        ),
+        Stop::Ended(why) => (
+            Box::new(move || eprintln!("error: {} ({counts})", p.safe(&why))),
+            Exit::Unreachable,
+        ),
+    };
+    state.err.last(last, STOP_GRACE).await;
+    Ok(exit)
 }
 
 enum Stop {
@@ -147,6 +158,74 @@ fn write_stdout(line: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")?;
     out.flush()
+}
+
+/// Something to write on stderr, and where to say it was done.
+type StderrJob = (Box<dyn FnOnce() + Send>, Option<oneshot::Sender<()>>);
+
+/// How many stderr lines may wait for a stderr that is not being read; more are dropped
+/// (and counted): each refused request has a line, and a sender can make many.
+const STDERR_QUEUE: usize = 1024;
+
+/// Writes the per-delivery stderr lines from a thread of their own, for the reason
+/// [`StdoutWriter`] does (`2>&1 | slow-reader` puts both on one pipe), with a bounded
+/// queue: lines beyond it are dropped and their count said with the next line written.
+struct StderrWriter {
+    tx: std::sync::mpsc::SyncSender<StderrJob>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl StderrWriter {
+    fn start() -> StderrWriter {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<StderrJob>(STDERR_QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counted = dropped.clone();
+        let spawned = std::thread::Builder::new()
+            .name("stderr".into())
+            .spawn(move || {
+                for (job, done) in rx {
+                    let lost = counted.swap(0, Ordering::Relaxed);
+                    if lost > 0 {
+                        let _ = writeln!(
+                            std::io::stderr().lock(),
+                            "({lost} stderr lines dropped: stderr was not being read)"
+                        );
+                    }
+                    job();
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the stderr writer; stderr lines are written in place");
+        }
+        StderrWriter { tx, dropped }
+    }
+
+    /// Queues `job`; dropped (and counted) when the queue is full; run in place when the
+    /// writer thread could not start.
+    fn send(&self, job: Box<dyn FnOnce() + Send>) {
+        match self.tx.try_send((job, None)) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected((job, _))) => job(),
+        }
+    }
+
+    /// Queues `job` after the lines already queued and waits for it, `within` at most.
+    async fn last(&self, job: Box<dyn FnOnce() + Send>, within: std::time::Duration) {
+        let (done, ran) = oneshot::channel();
+        match self.tx.try_send((job, Some(done))) {
+            Ok(()) => {
+                let _ = tokio::time::timeout(within, ran).await;
+            }
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {}
+            Err(std::sync::mpsc::TrySendError::Disconnected((job, _))) => job(),
+        }
+    }
 }
 
 /// One event line for the writer thread, and where to say whether it was written.
@@ -228,6 +307,7 @@ struct State {
     /// Set on a signal: a delivery whose line is not written yet gives up (503).
     stopping: watch::Sender<bool>,
     out: StdoutWriter,
+    err: StderrWriter,
     fresh: AtomicU64,
     duplicate: AtomicU64,
     refused: AtomicU64,
@@ -342,8 +422,10 @@ impl State {
     }
 
     fn stderr(&self, line: &str) {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}", self.printer.safe(line));
+        let line = self.printer.safe(line);
+        self.err.send(Box::new(move || {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }));
     }
 }
 
