@@ -41,8 +41,12 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 /// many connections a sender opens.
 pub const MAX_CONNECTIONS: usize = 128;
 
-/// The largest read buffer of a connection: a request's headers must fit in it.
+/// The largest read buffer of a connection.
 const MAX_BUF_BYTES: usize = 64 * 1024;
+
+/// The most bytes of a request's start line and headers (more: 431, connection closed). A
+/// VMEG delivery's are a few hundred.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// What bounds each connection; [`Limits::DEFAULT`] in production, short ones in tests.
 #[derive(Clone, Copy, Debug)]
@@ -208,6 +212,7 @@ async fn connection(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_BUF_BYTES)
+        .max_header_size(MAX_HEADER_BYTES)
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
@@ -411,6 +416,30 @@ mod tests {
             body,
             "a connection dripping its body was still open after 10 s"
         );
+    }
+
+    #[tokio::test]
+    async fn headers_over_16_kib_are_refused_with_431() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (_r, addr) = serving(SHORT).await;
+        for (size, status) in [
+            (8 * 1024, &b"HTTP/1.1 200"[..]),
+            (20 * 1024, b"HTTP/1.1 431"),
+        ] {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let req = format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+                "a".repeat(size)
+            );
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer)).await;
+            assert!(
+                answer.starts_with(status),
+                "{size}: {:?}",
+                String::from_utf8_lossy(&answer)
+            );
+        }
     }
 
     #[tokio::test]
