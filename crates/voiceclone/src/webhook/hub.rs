@@ -366,10 +366,16 @@ impl Drop for Waiter {
             return;
         };
         let mut slots = lock(&inner);
-        // This receiver still counts until the struct is gone: 1 means "only me".
+        // Our receiver goes under the lock, before the count: left to the field's own drop
+        // (after this body), two waits dropped at once on two threads could each count the
+        // other and both keep the slot, which then stayed for the hub's lifetime.
+        drop(std::mem::replace(
+            &mut self.rx,
+            watch::channel(Slot::default()).1,
+        ));
         if slots
             .get(&self.task_id)
-            .is_some_and(|tx| tx.receiver_count() <= 1)
+            .is_some_and(|tx| tx.receiver_count() == 0)
         {
             slots.remove(&self.task_id);
         }
@@ -650,5 +656,27 @@ mod tests {
         ));
         let e = waiting.await.unwrap().unwrap();
         assert_eq!(e.pipeline_key, "p4-real");
+    }
+
+    /// Waits on one task dropped at the same moment on two threads (a wait's caller gave
+    /// up, its twin ended): the slot goes with the last one, never left behind (a slot per
+    /// task id would pile up for the hub's lifetime).
+    #[test]
+    fn waits_dropped_at_once_on_two_threads_leave_no_slot() {
+        let (hub, _) = hub();
+        for round in 0..20_000 {
+            let task = format!("t{}", round % 7);
+            let (a, b) = (hub.register(&task), hub.register(&task));
+            let go = std::sync::Barrier::new(2);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    go.wait();
+                    drop(a);
+                });
+                go.wait();
+                drop(b);
+            });
+            assert_eq!(hub.waiting_tasks(), 0, "round {round}");
+        }
     }
 }
