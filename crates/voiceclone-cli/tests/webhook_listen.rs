@@ -1280,3 +1280,47 @@ impl Drop for Reaped {
         }
     }
 }
+
+/// VMEG gives up on a delivery whose line is stuck behind a stalled stdout and redelivers
+/// it: the redelivery must not be answered 200 while the first line is unwritten (if that
+/// line then fails, the 200 would have ended VMEG's retries for an event never printed).
+/// It is answered 503; after SIGTERM the event is forgotten and printed by the next
+/// listener.
+#[test]
+fn a_redelivery_of_an_event_still_waiting_for_stdout_is_not_answered_200() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("WH_SECRET", SECRET)
+        .args(["webhook", "listen", "--addr", "127.0.0.1:0"])
+        .args(["--secret-env", "WH_SECRET"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Reaped)
+        .unwrap();
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let err = Lines::read(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    let (i, original, body) = deliver_until_stdout_stalls(addr);
+    drop(original); // VMEG gave up waiting
+    let (ts, sig) = signed(&body);
+    assert_eq!(post(addr, "/", &ts, &sig, &body), 503);
+    let (line, _) = err.until(&format!("pk-stall-{i}"));
+    assert!(line.contains("not printed yet"), "{line}");
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(exit_after_signal(&mut child.0), Some(0));
+    drop(stdout);
+    let next = Listen::start(&[]);
+    let (ts, sig) = signed(&body);
+    assert_eq!(next.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&next.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
+}

@@ -8,9 +8,10 @@
 //! with [`Delivery::http_status`].
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::extract::Request;
@@ -65,6 +66,7 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         stopping: watch::channel(false).0,
         out: StdoutWriter::start(),
         err: StderrWriter::start(),
+        unwritten: Mutex::new(HashSet::new()),
         fresh: AtomicU64::new(0),
         duplicate: AtomicU64::new(0),
         refused: AtomicU64::new(0),
@@ -286,6 +288,8 @@ enum Reached {
     /// A first-seen event: its stdout line (and `pipelineKey`), which `admit` writes
     /// before the 200 goes out.
     Print { line: String, pipeline_key: String },
+    /// A redelivery of an event whose line is not written yet: answered 503.
+    NotYet,
 }
 
 /// At most 200 characters of a request path, for a log line.
@@ -308,6 +312,10 @@ struct State {
     stopping: watch::Sender<bool>,
     out: StdoutWriter,
     err: StderrWriter,
+    /// `pipelineKey`s marked handled whose lines are not written yet. A redelivery of one
+    /// is answered 503, not 200: VMEG must keep trying until the line is out (if it never
+    /// is, the key is forgotten and the next redelivery is fresh).
+    unwritten: Mutex<HashSet<String>>,
     fresh: AtomicU64,
     duplicate: AtomicU64,
     refused: AtomicU64,
@@ -329,6 +337,7 @@ impl State {
             });
             match reached.await {
                 (response, Reached::Yes) => return response,
+                (_, Reached::NotYet) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
                 (response, Reached::Print { line, pipeline_key }) => {
                     let mut stopping = self.stopping.subscribe();
                     // Biased: a line written by the time the signal comes counts as printed.
@@ -338,6 +347,7 @@ impl State {
                         biased;
                         written = self.out.write(line) => match written {
                             Ok(()) => {
+                                self.written(&pipeline_key);
                                 self.fresh.fetch_add(1, Ordering::Relaxed);
                                 return response;
                             }
@@ -350,7 +360,9 @@ impl State {
                         },
                         _ = stopping.wait_for(|s| *s) => "stopping while stdout was not being read",
                     };
-                    return self.unprinted(&pipeline_key, why).await;
+                    let answer = self.unprinted(&pipeline_key, why).await;
+                    self.written(&pipeline_key);
+                    return answer;
                 }
                 (response, Reached::No) => response,
             }
@@ -369,6 +381,15 @@ impl State {
             status.as_u16()
         ));
         response
+    }
+
+    fn unwritten_keys(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.unwritten.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Its line is out, or it was forgotten: redeliveries are ordinary again.
+    fn written(&self, pipeline_key: &str) {
+        self.unwritten_keys().remove(pipeline_key);
     }
 
     /// A first-seen event whose line was not written: the hub forgets it and VMEG gets a
@@ -398,7 +419,24 @@ impl State {
                 let line = json_safe(&self.printer.redact(&line)).into_owned();
                 // Written by `admit`, off the runtime's thread; a 503 if it cannot be.
                 let pipeline_key = event.pipeline_key.clone();
-                let _ = HANDLED.try_with(|h| h.replace(Reached::Print { line, pipeline_key }));
+                // Here, right after the store's mark: no redelivery can slip in between.
+                self.unwritten_keys().insert(pipeline_key.clone());
+                let key = pipeline_key.clone();
+                if HANDLED
+                    .try_with(|h| h.replace(Reached::Print { line, pipeline_key }))
+                    .is_err()
+                {
+                    // Not inside `admit` (cannot happen: every request passes there).
+                    self.written(&key);
+                }
+            }
+            Delivery::Duplicate(event) if self.unwritten_keys().contains(&event.pipeline_key) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                let _ = HANDLED.try_with(|h| h.replace(Reached::NotYet));
+                self.stderr(&format!(
+                    "redelivery of pipelineKey {}, whose line is not printed yet (stdout is not being read): answered 503 so that VMEG tries again",
+                    event.pipeline_key
+                ));
             }
             Delivery::Duplicate(event) => {
                 self.duplicate.fetch_add(1, Ordering::Relaxed);
