@@ -400,13 +400,31 @@ mod tests {
     #[tokio::test]
     async fn a_sender_dripping_its_headers_or_its_body_is_cut_off() {
         let (_r, addr) = serving(SHORT).await;
-        let (headers, body) = tokio::join!(
+        let (headers, body, announced, chunk) = tokio::join!(
             closed_while_dripping(addr, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ", b'a'),
             closed_while_dripping(
                 addr,
                 b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n",
                 b'{'
             ),
+            closed_while_dripping(
+                addr,
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000000\r\n\r\n",
+                b'{'
+            ),
+            closed_while_dripping(
+                addr,
+                b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\n",
+                b'a'
+            ),
+        );
+        assert!(
+            announced,
+            "a body announced as 10^15 bytes kept its connection"
+        );
+        assert!(
+            chunk,
+            "a chunk announced as 2^64-1 bytes kept its connection"
         );
         assert!(
             headers,

@@ -8,6 +8,12 @@
 //! redelivers). Heavy work belongs elsewhere: the answer goes out as soon as the store has
 //! answered.
 //!
+//! Serving: `axum::serve` (as below) sets no header timeout, connection lifetime or
+//! connection bound, so on an address the internet can reach a sender dripping bytes on
+//! enough connections can hold every file descriptor. Put the route behind a reverse proxy
+//! that bounds them, or serve it with hyper's HTTP/1 builder (`header_read_timeout` with a
+//! timer, `max_header_size`) under a connection limit, as `voiceclone webhook listen` does.
+//!
 //! ```no_run
 //! use voiceclone::webhook::CompletionHub;
 //! use voiceclone::{Client, Provider, WaitPolicy, WebhookSecret};
