@@ -992,12 +992,11 @@ fn demo_shows_a_vmeg_clone_completed_by_webhook() {
     assert_eq!(j["providers"].as_array().unwrap().len(), 2, "{j}");
 }
 
-/// A TCP proxy in front of the test's Redis that, while `slow` is set, holds each of Redis's
-/// answers for 500 ms before passing it on (well inside the store's 2 s timeout): a Redis
-/// that answers slowly.
+/// A TCP proxy in front of the test's Redis that holds each of Redis's answers for the
+/// delay set (none at first) before passing it on: a Redis that answers slowly.
 struct SlowRedis {
     url: String,
-    slow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -1017,8 +1016,8 @@ impl SlowRedis {
         url.set_host(Some("127.0.0.1")).unwrap();
         url.set_port(Some(listener.local_addr().unwrap().port()))
             .unwrap();
-        let slow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = slow.clone();
+        let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let flag = delay_ms.clone();
         rt.spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let Ok(outbound) = tokio::net::TcpStream::connect(&upstream).await else {
@@ -1033,9 +1032,8 @@ impl SlowRedis {
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 64 * 1024];
                     while let Ok(n @ 1..) = from_redis.read(&mut buf).await {
-                        if flag.load(std::sync::atomic::Ordering::SeqCst) {
-                            tokio::time::sleep(Duration::from_millis(500)).await;
-                        }
+                        let ms = flag.load(std::sync::atomic::Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
                         if to_client.write_all(&buf[..n]).await.is_err() {
                             break;
                         }
@@ -1045,13 +1043,13 @@ impl SlowRedis {
         });
         SlowRedis {
             url: url.to_string(),
-            slow,
+            delay_ms,
             _rt: rt,
         }
     }
 
-    fn set_slow(&self, on: bool) {
-        self.slow.store(on, std::sync::atomic::Ordering::SeqCst);
+    fn set_delay(&self, ms: u64) {
+        self.delay_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -1067,7 +1065,8 @@ fn an_event_whose_sender_hung_up_while_redis_recorded_it_is_printed_once() {
     let pk = format!("{:032x}", now_ms() ^ u128::from(std::process::id()) ^ 0x4a9);
     let body = clone_event(&pk, "");
     let (ts, sig) = signed(&body);
-    redis.set_slow(true);
+    // Inside the store's 2 s timeout.
+    redis.set_delay(500);
     let mut s = TcpStream::connect(l.addr).unwrap();
     let req = format!(
         "POST / HTTP/1.1\r\nHost: {}\r\nX-Timestamp: {ts}\r\nX-Signature: {sig}\r\nContent-Length: {}\r\n\r\n{body}",
@@ -1079,7 +1078,7 @@ fn an_event_whose_sender_hung_up_while_redis_recorded_it_is_printed_once() {
     std::thread::sleep(Duration::from_millis(100));
     drop(s);
     let line = l.out.next();
-    redis.set_slow(false);
+    redis.set_delay(0);
     let v: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["pipeline_key"], pk.as_str(), "{line}");
     // VMEG got no answer and redelivers: a duplicate of a printed event.
@@ -1323,4 +1322,35 @@ fn a_redelivery_of_an_event_still_waiting_for_stdout_is_not_answered_200() {
     assert_eq!(next.post(&ts, &sig, &body), 200);
     let v: Value = serde_json::from_str(&next.out.next()).unwrap();
     assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
+}
+
+/// Redis runs the record script but its answer comes after the store's 2 s timeout: the
+/// delivery is answered 503 and not printed, so the mark the script set must not stay (the
+/// redelivery would be a duplicate, never printed). The redelivery is printed.
+#[test]
+fn a_record_whose_answer_came_too_late_leaves_the_redelivery_fresh() {
+    let Some(url) = redis_url() else { return };
+    let redis = SlowRedis::start(&url);
+    let env = [("REDIS_URL_X", redis.url.as_str())];
+    let l = Listen::start_with_env(&env, &["--redis-url-env", "REDIS_URL_X"]);
+    let pk = format!(
+        "{:032x}",
+        now_ms() ^ u128::from(std::process::id()) ^ 0x7a7e
+    );
+    let body = clone_event(&pk, "");
+    let (ts, sig) = signed(&body);
+    redis.set_delay(2_500);
+    assert_eq!(l.post(&ts, &sig, &body), 503);
+    redis.set_delay(0);
+    let (line, _) = l.err.until("not recorded");
+    assert!(line.contains("503"), "{line}");
+    // Long enough for the store to be reached again (it reconnects on the next command).
+    std::thread::sleep(Duration::from_millis(3_000));
+    let (ts, sig) = signed(&body);
+    assert_eq!(l.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&l.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], pk.as_str());
+    let (code, out, err) = l.stop("-TERM");
+    assert_eq!(code, Some(0), "{err:?}");
+    assert!(out.is_empty(), "{out:?}");
 }

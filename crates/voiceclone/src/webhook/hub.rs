@@ -76,8 +76,8 @@ pub enum Delivery {
     Duplicate(Box<WebhookEvent>),
     /// Refused: bad signature, stale, too large, malformed. Nothing was recorded.
     Refused(Error),
-    /// Verified, but the store could not record it. Nothing was marked: VMEG's redelivery
-    /// will be processed.
+    /// Verified, but the store could not record it. Nothing stays marked (a mark the store
+    /// may have set before failing is removed): VMEG's redelivery will be processed.
     Unavailable(Error),
 }
 
@@ -200,8 +200,29 @@ impl CompletionHub {
             }
             Err(e) => {
                 tracing::warn!(error = %e, pipeline_key = %event.pipeline_key, "webhook delivery not recorded; answering 503 so that VMEG redelivers");
+                self.unmark(event.pipeline_key.clone());
                 Delivery::Unavailable(unavailable(e))
             }
+        }
+    }
+
+    /// After a failed record: the store may have marked the delivery all the same (its
+    /// answer came too late, or was lost), and a mark left there would make VMEG's
+    /// redelivery a duplicate of a delivery answered 503, acted on nowhere. So the mark is
+    /// removed, in the background (the 503 goes out now; a redelivery comes later). A key
+    /// that was not marked is unchanged by it.
+    fn unmark(&self, pipeline_key: String) {
+        let store = self.inner.store.clone();
+        let unmark = async move {
+            if let Err(e) = store.forget(&pipeline_key).await {
+                tracing::warn!(error = %e, pipeline_key = %pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is taken for a duplicate");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn(unmark)),
+            Err(_) => tracing::warn!(
+                "not in a tokio runtime: a mark the failed record may have set stays"
+            ),
         }
     }
 

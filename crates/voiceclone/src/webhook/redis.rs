@@ -23,8 +23,9 @@
 //!   written ([`Recorded::Duplicate`]); otherwise the event is stored, published, and the mark
 //!   set last with `SET NX PX`. A failure part-way (out of memory, a lost connection) leaves
 //!   no mark, so the receiver answers 503 and VMEG's redelivery is processed; an answer lost
-//!   after the script ran is also a 503, and the redelivery is then a duplicate of an event
-//!   already stored and published. Nothing is swallowed either way.
+//!   (or late) after the script ran is also a 503, and the hub then removes the mark in the
+//!   background (`DEL`), so the redelivery is processed again, not taken for a duplicate of
+//!   a delivery nobody acted on. Nothing is swallowed either way.
 //! - **Every command has a timeout** ([`RedisStore::DEFAULT_TIMEOUT`], 2 s, settable), the
 //!   connection included: a Redis that does not answer makes `record` fail in time (the
 //!   receiver answers 503) and makes waits fall back to polling, never hang.
