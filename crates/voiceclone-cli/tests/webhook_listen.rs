@@ -1354,3 +1354,45 @@ fn a_record_whose_answer_came_too_late_leaves_the_redelivery_fresh() {
     assert_eq!(code, Some(0), "{err:?}");
     assert!(out.is_empty(), "{out:?}");
 }
+
+/// Header values that are not visible ASCII (bytes 0x80-0xFF, as a broken proxy or a forger
+/// sends them) are refused as what they are, malformed, naming the header; not reported as
+/// missing.
+#[test]
+fn non_ascii_signature_and_timestamp_headers_are_refused_as_malformed() {
+    let l = Listen::start(&[]);
+    let body = clone_event("pk-non-ascii", "");
+    let (ts, sig) = signed(&body);
+    for (ts, sig, expected) in [
+        (
+            ts.as_bytes().to_vec(),
+            vec![0xe9u8; 64],
+            "X-Signature header is not",
+        ),
+        (
+            [ts.as_bytes(), &[0xe9]].concat(),
+            sig.as_bytes().to_vec(),
+            "X-Timestamp header",
+        ),
+    ] {
+        let mut s = TcpStream::connect(l.addr).unwrap();
+        s.set_read_timeout(Some(LINE_WAIT)).unwrap();
+        let mut req = b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Timestamp: ".to_vec();
+        req.extend_from_slice(&ts);
+        req.extend_from_slice(b"\r\nX-Signature: ");
+        req.extend_from_slice(&sig);
+        req.extend_from_slice(
+            format!("\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes(),
+        );
+        s.write_all(&req).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        let (line, _) = l.err.until("refused delivery");
+        assert!(line.contains(expected), "{line}");
+        assert!(!line.contains("missing"), "{line}");
+    }
+    let (code, out, _) = l.stop("-TERM");
+    assert_eq!(code, Some(0));
+    assert!(out.is_empty(), "{out:?}");
+}

@@ -87,16 +87,16 @@ fn build(path: &str, hub: CompletionHub, on_delivery: Option<OnDelivery>) -> Rou
 }
 
 async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    // Lossy, not `to_str`: a value with bytes beyond ASCII is there and malformed (the
+    // verifier says so, naming the header), not absent.
     let header = |name: &str| {
         headers
             .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .unwrap_or_default()
     };
-    let delivery = r
-        .hub
-        .receive(header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER), &body)
-        .await;
+    let (timestamp, signature) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
+    let delivery = r.hub.receive(&timestamp, &signature, &body).await;
     if let Some(f) = &r.on_delivery {
         f(&delivery);
     }
