@@ -1397,3 +1397,127 @@ async fn redis_refusing_connections_mid_run_gives_503_and_waits_complete_by_poll
 async fn redis_black_holed_mid_run_gives_503_and_waits_complete_by_polling() {
     unreachable_mid_run(Mode::BlackHole).await;
 }
+
+/// One delivery handed to two instances at the same moment, several times over (VMEG's
+/// retry racing the original, a balancer fanning out): exactly one receive is `Fresh`
+/// (printed or acted on once), every other one a `Duplicate`, all answered 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_one_delivery_raced_on_two_instances_is_fresh_exactly_once() {
+    let ctx = ctx_or_skip!();
+    let hub_a = ctx.hub(ctx.store());
+    let hub_b = ctx.hub(ctx.store());
+    for round in 0..20 {
+        let body = clone_body(
+            &new_pipeline_key(),
+            &format!("task-race-{round}"),
+            "cv_r",
+            None,
+        );
+        let mut racers = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let hub = if i % 2 == 0 {
+                hub_a.clone()
+            } else {
+                hub_b.clone()
+            };
+            let body = body.clone();
+            racers.spawn(async move {
+                let (ts, sig) = sign_now(&body);
+                hub.receive(&ts, &sig, body.as_bytes()).await
+            });
+        }
+        let mut fresh = 0;
+        while let Some(d) = racers.join_next().await {
+            let d = d.unwrap();
+            assert_eq!(d.http_status(), 200, "{d:?}");
+            match d {
+                Delivery::Fresh(_) => fresh += 1,
+                Delivery::Duplicate(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(fresh, 1, "round {round}");
+    }
+}
+
+/// A fake Redis on loopback: `PING` and `CLIENT ...` answered as Redis does, every other
+/// command (the record script's `EVALSHA` / `EVAL`, `SCRIPT LOAD`) with `reply`, raw RESP;
+/// an empty `reply` closes the connection mid-command.
+async fn fake_redis(reply: &'static [u8]) -> SocketAddr {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut read = BufReader::new(read);
+                loop {
+                    // One command: *N then N bulk strings.
+                    let mut line = String::new();
+                    if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let n: usize = line.trim_start_matches('*').trim().parse().unwrap_or(0);
+                    let mut args = Vec::new();
+                    for _ in 0..n {
+                        let mut len = String::new();
+                        let _ = read.read_line(&mut len).await;
+                        let len: usize = len.trim_start_matches('$').trim().parse().unwrap_or(0);
+                        let mut arg = vec![0u8; len + 2];
+                        if read.read_exact(&mut arg).await.is_err() {
+                            return;
+                        }
+                        arg.truncate(len);
+                        args.push(String::from_utf8_lossy(&arg).to_uppercase());
+                    }
+                    let answer: &[u8] = match args.first().map(String::as_str) {
+                        Some("PING") => b"+PONG\r\n",
+                        Some("CLIENT") => b"+OK\r\n",
+                        _ if reply.is_empty() => return,
+                        _ => reply,
+                    };
+                    if write.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A Redis (or something in its place) that answers the record script with anything but
+/// its 0 or 1, or hangs up mid-command: the delivery is not recorded (503, VMEG
+/// redelivers), never taken for a duplicate (200 for an event nobody acted on).
+#[tokio::test]
+async fn redis_an_unexpected_answer_to_the_record_is_a_503_never_a_duplicate() {
+    let body = clone_body(&new_pipeline_key(), "task-odd", "cv_o", None);
+    for reply in [
+        &b":7\r\n"[..],
+        b":-1\r\n",
+        b":2\r\n",
+        b"+OK\r\n",
+        b"$-1\r\n",
+        b"$3\r\nyes\r\n",
+        b"*0\r\n",
+        b"-ERR boom\r\n",
+        b"",
+    ] {
+        let addr = fake_redis(reply).await;
+        let store = RedisStore::connect(&format!("redis://{addr}/"))
+            .await
+            .unwrap()
+            .timeout(Duration::from_millis(500));
+        let hub =
+            CompletionHub::with_store(Verifier::new(WebhookSecret::new(SECRET)), Arc::new(store));
+        let (ts, sig) = sign_now(&body);
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(
+            matches!(d, Delivery::Unavailable(_)),
+            "{:?}: {d:?}",
+            String::from_utf8_lossy(reply)
+        );
+        assert_eq!(d.http_status(), 503);
+    }
+}

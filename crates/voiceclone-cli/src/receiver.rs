@@ -12,9 +12,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
 use voiceclone::webhook::CompletionStore;
 
 use crate::exit::Exit;
@@ -22,6 +25,46 @@ use crate::output::{Failure, Printer};
 
 /// How long a graceful stop waits for requests in flight before it cuts them off.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How long a sender has to send each request's headers (an idle keep-alive connection is
+/// closed after it too). A VMEG delivery's headers take milliseconds.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one connection is served: then it is closed once its request in flight is
+/// answered, and cut off [`STOP_GRACE`] later. This bounds a sender that drips its body (a
+/// delivery is under 1 KiB); a connection closed by it costs VMEG a reconnection at most.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+
+/// The most connections served at once (well under the usual 1024 open files): more wait in
+/// the kernel's backlog until one ends, which the two bounds above make happen in time.
+/// Each costs at most its read buffer and one body (1 MiB): memory stays bounded however
+/// many connections a sender opens.
+pub const MAX_CONNECTIONS: usize = 128;
+
+/// The largest read buffer of a connection.
+const MAX_BUF_BYTES: usize = 64 * 1024;
+
+/// The most bytes of a request's start line and headers (more: 431, connection closed). A
+/// VMEG delivery's are a few hundred.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// What bounds each connection; [`Limits::DEFAULT`] in production, short ones in tests.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    header_timeout: Duration,
+    lifetime: Duration,
+    grace: Duration,
+    max_connections: usize,
+}
+
+impl Limits {
+    const DEFAULT: Limits = Limits {
+        header_timeout: HEADER_TIMEOUT,
+        lifetime: CONNECTION_LIFETIME,
+        grace: STOP_GRACE,
+        max_connections: MAX_CONNECTIONS,
+    };
+}
 
 /// The longest `--path` accepted.
 const MAX_PATH_LEN: usize = 1024;
@@ -43,20 +86,24 @@ impl Receiver {
             .map_err(|e| Failure::io(&format!("cannot listen on {addr}"), &e))
     }
 
-    /// Serves `app` on `listener` in a task of the current runtime.
+    /// Serves `app` on `listener` in a task of the current runtime, HTTP/1.1, each
+    /// connection bounded by [`HEADER_TIMEOUT`], [`CONNECTION_LIFETIME`] and
+    /// [`MAX_CONNECTIONS`] (`axum::serve` bounds none of them: a sender dripping bytes on
+    /// enough connections would hold every file descriptor and starve real deliveries).
     pub fn start(listener: TcpListener, app: axum::Router) -> Result<Receiver, Failure> {
+        Self::start_with(listener, app, Limits::DEFAULT)
+    }
+
+    fn start_with(
+        listener: TcpListener,
+        app: axum::Router,
+        limits: Limits,
+    ) -> Result<Receiver, Failure> {
         let addr = listener
             .local_addr()
             .map_err(|e| Failure::io("cannot read the receiver's bound address", &e))?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    // A dropped sender stops the server too.
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(serve(listener, app, limits, stopped));
         Ok(Receiver {
             addr,
             stop: Some(stop),
@@ -103,6 +150,87 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Accepts connections (at most `limits.max_connections` at once) until `stopped`
+/// resolves or its sender is dropped; then asks every connection to close after its request
+/// in flight and waits for them (the caller bounds that wait).
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: Limits,
+    mut stopped: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let (closing, closing_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    loop {
+        let slot = tokio::select! {
+            _ = &mut stopped => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a webhook connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        while conns.try_join_next().is_some() {}
+        conns.spawn(connection(
+            stream,
+            app.clone(),
+            limits,
+            closing_rx.clone(),
+            slot,
+        ));
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    while conns.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Serves one connection within `limits`; `slot` is given back when it ends.
+async fn connection(
+    stream: TcpStream,
+    app: axum::Router,
+    limits: Limits,
+    mut closing: watch::Receiver<bool>,
+    slot: OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_BUF_BYTES)
+        .max_header_size(MAX_HEADER_BYTES)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        ended = conn.as_mut() => {
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, "webhook connection ended with an error");
+            }
+            return;
+        }
+        () = tokio::time::sleep(limits.lifetime) => {}
+        _ = closing.wait_for(|c| *c) => {}
+    }
+    // Answer the request in flight, then close; cut off after the grace.
+    conn.as_mut().graceful_shutdown();
+    if tokio::time::timeout(limits.grace, conn).await.is_err() {
+        tracing::debug!("webhook connection cut off: its request did not end in time");
+    }
+    drop(slot);
 }
 
 /// Checks `--path`: it must start with `/` and hold only letters, digits, `-._~` and `/`
@@ -191,7 +319,7 @@ pub async fn store_from_env(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use voiceclone::WebhookSecret;
     use voiceclone::webhook::CompletionHub;
 
@@ -223,5 +351,142 @@ mod tests {
         };
         assert_eq!(r.ended().await, "the webhook server stopped");
         r.stop().await; // must not poll the finished JoinHandle again
+    }
+
+    /// A receiver on loopback answering `GET /` with 200 and `POST /` once it has read the
+    /// whole body, under `limits`.
+    async fn serving(limits: Limits) -> (Receiver, SocketAddr) {
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(|| async { "ok" })
+                .post(|body: axum::body::Bytes| async move { body.len().to_string() }),
+        );
+        let listener = Receiver::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        let r = Receiver::start_with(listener, app, limits).unwrap();
+        let addr = r.addr();
+        (r, addr)
+    }
+
+    /// Writes `first`, then one byte of `drip` every 50 ms, until the server closes the
+    /// connection (true) or 10 s pass (false).
+    async fn closed_while_dripping(addr: SocketAddr, first: &[u8], drip: u8) -> bool {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(first).await.unwrap();
+        let end = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 1024];
+        while tokio::time::Instant::now() < end {
+            if s.write_all(&[drip]).await.is_err() {
+                return true;
+            }
+            // An answer (a 408, say) before the close: keep reading.
+            let read = tokio::time::timeout(Duration::from_millis(50), s.read(&mut buf)).await;
+            if let Ok(Ok(0) | Err(_)) = read {
+                return true;
+            }
+        }
+        false
+    }
+
+    const SHORT: Limits = Limits {
+        header_timeout: Duration::from_millis(300),
+        lifetime: Duration::from_millis(1000),
+        grace: Duration::from_millis(300),
+        max_connections: 16,
+    };
+
+    #[tokio::test]
+    async fn a_sender_dripping_its_headers_or_its_body_is_cut_off() {
+        let (_r, addr) = serving(SHORT).await;
+        let (headers, body, announced, chunk) = tokio::join!(
+            closed_while_dripping(addr, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ", b'a'),
+            closed_while_dripping(
+                addr,
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n",
+                b'{'
+            ),
+            closed_while_dripping(
+                addr,
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000000000\r\n\r\n",
+                b'{'
+            ),
+            closed_while_dripping(
+                addr,
+                b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\n",
+                b'a'
+            ),
+        );
+        assert!(
+            announced,
+            "a body announced as 10^15 bytes kept its connection"
+        );
+        assert!(
+            chunk,
+            "a chunk announced as 2^64-1 bytes kept its connection"
+        );
+        assert!(
+            headers,
+            "a connection dripping its headers was still open after 10 s"
+        );
+        assert!(
+            body,
+            "a connection dripping its body was still open after 10 s"
+        );
+    }
+
+    #[tokio::test]
+    async fn headers_over_16_kib_are_refused_with_431() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (_r, addr) = serving(SHORT).await;
+        for (size, status) in [
+            (8 * 1024, &b"HTTP/1.1 200"[..]),
+            (20 * 1024, b"HTTP/1.1 431"),
+        ] {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let req = format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+                "a".repeat(size)
+            );
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer)).await;
+            assert!(
+                answer.starts_with(status),
+                "{size}: {:?}",
+                String::from_utf8_lossy(&answer)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_bound_wait_for_a_free_slot() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limits = Limits {
+            header_timeout: Duration::from_secs(30),
+            lifetime: Duration::from_secs(30),
+            max_connections: 2,
+            ..SHORT
+        };
+        let (_r, addr) = serving(limits).await;
+        let idle_1 = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _idle_2 = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        third
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 64];
+        // Both slots are held: the third connection is not served...
+        let early = tokio::time::timeout(Duration::from_millis(300), third.read(&mut buf)).await;
+        assert!(early.is_err(), "served beyond the bound: {early:?}");
+        // ...until one of them goes away.
+        drop(idle_1);
+        let n = tokio::time::timeout(Duration::from_secs(10), third.read(&mut buf))
+            .await
+            .expect("not served once a slot was free")
+            .unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
     }
 }

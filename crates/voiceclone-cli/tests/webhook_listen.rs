@@ -1016,3 +1016,408 @@ fn demo_shows_a_vmeg_clone_completed_by_webhook() {
     );
     assert_eq!(j["providers"].as_array().unwrap().len(), 2, "{j}");
 }
+
+/// A TCP proxy in front of the test's Redis that holds each of Redis's answers for the
+/// delay set (none at first) before passing it on: a Redis that answers slowly.
+struct SlowRedis {
+    url: String,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl SlowRedis {
+    fn start(redis_url: &str) -> SlowRedis {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut url = url::Url::parse(redis_url).unwrap();
+        let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(6379));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(listener.local_addr().unwrap().port()))
+            .unwrap();
+        let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let flag = delay_ms.clone();
+        rt.spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let (mut from_client, mut to_client) = inbound.into_split();
+                let (mut from_redis, mut to_redis) = outbound.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_client, &mut to_redis).await;
+                });
+                let flag = flag.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = from_redis.read(&mut buf).await {
+                        let ms = flag.load(std::sync::atomic::Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                        if to_client.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        SlowRedis {
+            url: url.to_string(),
+            delay_ms,
+            _rt: rt,
+        }
+    }
+
+    fn set_delay(&self, ms: u64) {
+        self.delay_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A sender that hangs up while the shared store is still recording its delivery (VMEG
+/// giving up on a slow answer): the store marks the event handled, so the listener must
+/// still print it; VMEG's redelivery is then a duplicate, answered 200, not printed twice.
+#[test]
+fn an_event_whose_sender_hung_up_while_redis_recorded_it_is_printed_once() {
+    let Some(url) = redis_url() else { return };
+    let redis = SlowRedis::start(&url);
+    let env = [("REDIS_URL_X", redis.url.as_str())];
+    let l = Listen::start_with_env(&env, &["--redis-url-env", "REDIS_URL_X"]);
+    let pk = format!("{:032x}", now_ms() ^ u128::from(std::process::id()) ^ 0x4a9);
+    let body = clone_event(&pk, "");
+    let (ts, sig) = signed(&body);
+    // Inside the store's 2 s timeout.
+    redis.set_delay(500);
+    let mut s = TcpStream::connect(l.addr).unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nX-Timestamp: {ts}\r\nX-Signature: {sig}\r\nContent-Length: {}\r\n\r\n{body}",
+        l.addr,
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    // Gone before Redis answers the record (held 500 ms).
+    std::thread::sleep(Duration::from_millis(100));
+    drop(s);
+    let line = l.out.next();
+    redis.set_delay(0);
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["pipeline_key"], pk.as_str(), "{line}");
+    // VMEG got no answer and redelivers: a duplicate of a printed event.
+    std::thread::sleep(Duration::from_millis(5));
+    let (ts, sig) = signed(&body);
+    assert_eq!(l.post(&ts, &sig, &body), 200);
+    let (code, out, err) = l.stop("-TERM");
+    assert_eq!(code, Some(0), "{err:?}");
+    assert!(out.is_empty(), "printed twice: {out:?}");
+    assert!(err.iter().any(|l| l.contains("duplicate")), "{err:?}");
+}
+
+/// A sender that drips its headers a byte at a time (slowloris) is cut off by `webhook
+/// listen` after its header timeout (10 s), and deliveries on other connections are
+/// served meanwhile.
+#[test]
+fn listen_cuts_off_a_sender_that_drips_its_headers() {
+    let l = Listen::start(&[]);
+    let mut slow = TcpStream::connect(l.addr).unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let body = clone_event("pk-beside-slowloris", "");
+    let (ts, sig) = signed(&body);
+    assert_eq!(l.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&l.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], "pk-beside-slowloris");
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut buf = [0u8; 256];
+    let closed = loop {
+        if Instant::now() > end {
+            break false;
+        }
+        if slow.write_all(b"a").is_err() {
+            break true;
+        }
+        match slow.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break true,
+        }
+    };
+    assert!(
+        closed,
+        "a connection dripping its headers was still open after 30 s"
+    );
+    let (code, _, err) = l.stop("-TERM");
+    assert_eq!(code, Some(0), "{err:?}");
+}
+
+/// A reader that stops reading stdout (the pipe fills) makes `webhook listen` wait, not
+/// go deaf: SIGTERM still stops it (exit 0), the event whose line could not be written is
+/// answered 503 (or its connection closed unanswered), never 200, and its redelivery is
+/// printed by the next listener.
+#[test]
+fn listen_with_a_stalled_stdout_still_stops_on_sigterm_and_loses_no_event() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("WH_SECRET", SECRET)
+        .args(["webhook", "listen", "--addr", "127.0.0.1:0"])
+        .args(["--secret-env", "WH_SECRET"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Reaped)
+        .unwrap();
+    // Read the first line only; the pipe stays open, unread.
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let err = Lines::read(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    let (i, mut s, body) = deliver_until_stdout_stalls(addr);
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The stalled delivery is answered 503 or left unanswered (its connection closed).
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(exit_after_signal(&mut child.0), Some(0));
+    let (line, _) = err.until(&format!("pk-stall-{i}"));
+    assert!(line.contains("answered 503"), "{line}");
+    drop(stdout);
+    // VMEG redelivers it: printed by the next listener.
+    let next = Listen::start(&[]);
+    let (ts, sig) = signed(&body);
+    assert_eq!(next.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&next.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
+}
+
+/// Delivers events with 32 KiB lines (a 64 KiB pipe holds two or three) until one is not
+/// answered within 2 s: its line is stuck behind a full stdout. Returns its number, its
+/// connection (still waiting) and its body.
+fn deliver_until_stdout_stalls(addr: SocketAddr) -> (usize, TcpStream, String) {
+    let big = "m".repeat(32 * 1024);
+    for i in 0..64 {
+        let body = clone_event(&format!("pk-stall-{i}"), &big);
+        let (ts, sig) = signed(&body);
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Timestamp: {ts}\r\nX-Signature: {sig}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut answer = [0u8; 12];
+        match s.read(&mut answer) {
+            Ok(12) if answer.starts_with(b"HTTP/1.1 200") => continue,
+            Ok(n) => panic!("{:?}", String::from_utf8_lossy(&answer[..n])),
+            Err(_) => return (i, s, body),
+        }
+    }
+    panic!("stdout never filled up");
+}
+
+/// Waits (20 s at most) for `child` to exit after a signal; its exit code.
+fn exit_after_signal(child: &mut Child) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("webhook listen ignored SIGTERM for 20 s while its output was stalled");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `webhook listen 2>&1 | reader-that-stopped`: stdout and stderr on one stalled pipe.
+/// Refused deliveries (each has a stderr line) are still answered at once, and SIGTERM
+/// still stops it (exit 0).
+#[test]
+fn listen_with_stdout_and_stderr_on_one_stalled_pipe_still_answers_and_stops() {
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "exec \"$0\" webhook listen --addr 127.0.0.1:0 --secret-env WH_SECRET 2>&1",
+            env!("CARGO_BIN_EXE_voiceclone"),
+        ])
+        .env_clear()
+        .env("WH_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Reaped)
+        .unwrap();
+    let mut both = BufReader::new(child.0.stdout.take().unwrap());
+    let mut first = String::new();
+    both.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    let _stalled = deliver_until_stdout_stalls(addr);
+    // Bad signatures, each with its stderr line: answered all the same.
+    let body = clone_event("pk-forged", "");
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(LINE_WAIT)).unwrap();
+        let ts = now_ms().to_string();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Timestamp: {ts}\r\nX-Signature: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "0".repeat(64),
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut answer = [0u8; 12];
+        let n = s.read(&mut answer).unwrap_or(0);
+        assert_eq!(&answer[..n], b"HTTP/1.1 401");
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(exit_after_signal(&mut child.0), Some(0));
+}
+
+/// A child killed (and reaped) if the test ends before it exits.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// VMEG gives up on a delivery whose line is stuck behind a stalled stdout and redelivers
+/// it: the redelivery must not be answered 200 while the first line is unwritten (if that
+/// line then fails, the 200 would have ended VMEG's retries for an event never printed).
+/// It is answered 503; after SIGTERM the event is forgotten and printed by the next
+/// listener.
+#[test]
+fn a_redelivery_of_an_event_still_waiting_for_stdout_is_not_answered_200() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("WH_SECRET", SECRET)
+        .args(["webhook", "listen", "--addr", "127.0.0.1:0"])
+        .args(["--secret-env", "WH_SECRET"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Reaped)
+        .unwrap();
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let err = Lines::read(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    let (i, original, body) = deliver_until_stdout_stalls(addr);
+    drop(original); // VMEG gave up waiting
+    let (ts, sig) = signed(&body);
+    assert_eq!(post(addr, "/", &ts, &sig, &body), 503);
+    let (line, _) = err.until(&format!("pk-stall-{i}"));
+    assert!(line.contains("not printed yet"), "{line}");
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert_eq!(exit_after_signal(&mut child.0), Some(0));
+    drop(stdout);
+    let next = Listen::start(&[]);
+    let (ts, sig) = signed(&body);
+    assert_eq!(next.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&next.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
+}
+
+/// Redis runs the record script but its answer comes after the store's 2 s timeout: the
+/// delivery is answered 503 and not printed, so the mark the script set must not stay (the
+/// redelivery would be a duplicate, never printed). The redelivery is printed.
+#[test]
+fn a_record_whose_answer_came_too_late_leaves_the_redelivery_fresh() {
+    let Some(url) = redis_url() else { return };
+    let redis = SlowRedis::start(&url);
+    let env = [("REDIS_URL_X", redis.url.as_str())];
+    let l = Listen::start_with_env(&env, &["--redis-url-env", "REDIS_URL_X"]);
+    let pk = format!(
+        "{:032x}",
+        now_ms() ^ u128::from(std::process::id()) ^ 0x7a7e
+    );
+    let body = clone_event(&pk, "");
+    let (ts, sig) = signed(&body);
+    redis.set_delay(2_500);
+    assert_eq!(l.post(&ts, &sig, &body), 503);
+    redis.set_delay(0);
+    let (line, _) = l.err.until("not recorded");
+    assert!(line.contains("503"), "{line}");
+    // Long enough for the store to be reached again (it reconnects on the next command).
+    std::thread::sleep(Duration::from_millis(3_000));
+    let (ts, sig) = signed(&body);
+    assert_eq!(l.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&l.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], pk.as_str());
+    let (code, out, err) = l.stop("-TERM");
+    assert_eq!(code, Some(0), "{err:?}");
+    assert!(out.is_empty(), "{out:?}");
+}
+
+/// Header values that are not visible ASCII (bytes 0x80-0xFF, as a broken proxy or a forger
+/// sends them) are refused as what they are, malformed, naming the header; not reported as
+/// missing.
+#[test]
+fn non_ascii_signature_and_timestamp_headers_are_refused_as_malformed() {
+    let l = Listen::start(&[]);
+    let body = clone_event("pk-non-ascii", "");
+    let (ts, sig) = signed(&body);
+    for (ts, sig, expected) in [
+        (
+            ts.as_bytes().to_vec(),
+            vec![0xe9u8; 64],
+            "X-Signature header is not",
+        ),
+        (
+            [ts.as_bytes(), &[0xe9]].concat(),
+            sig.as_bytes().to_vec(),
+            "X-Timestamp header",
+        ),
+    ] {
+        let mut s = TcpStream::connect(l.addr).unwrap();
+        s.set_read_timeout(Some(LINE_WAIT)).unwrap();
+        let mut req = b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Timestamp: ".to_vec();
+        req.extend_from_slice(&ts);
+        req.extend_from_slice(b"\r\nX-Signature: ");
+        req.extend_from_slice(&sig);
+        req.extend_from_slice(
+            format!("\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes(),
+        );
+        s.write_all(&req).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        let (line, _) = l.err.until("refused delivery");
+        assert!(line.contains(expected), "{line}");
+        assert!(!line.contains("missing"), "{line}");
+    }
+    let (code, out, _) = l.stop("-TERM");
+    assert_eq!(code, Some(0));
+    assert!(out.is_empty(), "{out:?}");
+}

@@ -8,9 +8,10 @@
 //! with [`Delivery::http_status`].
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::extract::Request;
@@ -18,14 +19,14 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot, watch};
 use voiceclone::WebhookSecret;
 use voiceclone::webhook::{CompletionHub, Delivery, Verifier, WebhookEvent, WebhookPayload};
 
 use crate::cli::{Cli, ListenArgs, ProviderArg};
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, json_safe, rfc3339};
-use crate::receiver::{Receiver, check_path, secret_from_env, store_from_env};
+use crate::receiver::{Receiver, STOP_GRACE, check_path, secret_from_env, store_from_env};
 
 /// Runs `webhook listen`. `Ok(exit)` once it has streamed (everything is printed already);
 /// `Err(outcome)` when it could not start (printed by the caller like any other failure).
@@ -62,6 +63,10 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         hub: hub.clone(),
         closed: AtomicBool::new(false),
         closed_note: Notify::new(),
+        stopping: watch::channel(false).0,
+        out: StdoutWriter::start(),
+        err: StderrWriter::start(),
+        unwritten: Mutex::new(HashSet::new()),
         fresh: AtomicU64::new(0),
         duplicate: AtomicU64::new(0),
         refused: AtomicU64::new(0),
@@ -84,7 +89,16 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
     let app = voiceclone::webhook::axum::router_with(&args.path, hub, on_delivery).layer(
         axum::middleware::from_fn(move |req: Request, next: Next| {
             let gate = gate.clone();
-            async move { gate.admit(req, next).await }
+            // Each request is handled in a task of its own, awaited here: when the sender
+            // hangs up (VMEG giving up on a slow answer, the receiver cutting a connection
+            // off), the server drops this future, not the handling. Dropped between the
+            // store's mark and the printed line, an event would be marked handled, never
+            // printed, and its redelivery skipped as a duplicate.
+            async move {
+                tokio::spawn(async move { gate.admit(req, next).await })
+                    .await
+                    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            }
         }),
     );
     let mut receiver = Receiver::start(listener, app).map_err(fail)?;
@@ -94,6 +108,8 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         () = state.closed_note.notified() => Stop::OutputClosed,
         why = receiver.ended() => Stop::Ended(why),
     };
+    // Deliveries still waiting for their line to be written give up now (503).
+    state.stopping.send_replace(true);
     receiver.stop().await;
     let counts = format!(
         "{} events printed, {} duplicates, {} refused",
@@ -101,17 +117,27 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         state.duplicate.load(Ordering::Relaxed),
         state.refused.load(Ordering::Relaxed)
     );
-    match stop {
-        Stop::Signal(name) => {
-            printer.progress(&format!("stopped on {name}: {counts}"));
-            Ok(Exit::Success)
-        }
-        Stop::OutputClosed => Ok(output_closed(printer)),
-        Stop::Ended(why) => {
-            eprintln!("error: {} ({counts})", printer.safe(&why));
-            Ok(Exit::Unreachable)
-        }
-    }
+    // The last line goes after the queued ones, and is waited for a bounded time only: a
+    // stderr nobody reads must not keep the process from ending.
+    let p = printer.clone();
+    let (last, exit): (Box<dyn FnOnce() + Send>, Exit) = match stop {
+        Stop::Signal(name) => (
+            Box::new(move || p.progress(&format!("stopped on {name}: {counts}"))),
+            Exit::Success,
+        ),
+        Stop::OutputClosed => (
+            Box::new(move || {
+                output_closed(&p);
+            }),
+            Exit::Unreachable,
+        ),
+        Stop::Ended(why) => (
+            Box::new(move || eprintln!("error: {} ({counts})", p.safe(&why))),
+            Exit::Unreachable,
+        ),
+    };
+    state.err.last(last, STOP_GRACE).await;
+    Ok(exit)
 }
 
 enum Stop {
@@ -136,6 +162,117 @@ fn write_stdout(line: &str) -> std::io::Result<()> {
     out.flush()
 }
 
+/// Something to write on stderr, and where to say it was done.
+type StderrJob = (Box<dyn FnOnce() + Send>, Option<oneshot::Sender<()>>);
+
+/// How many stderr lines may wait for a stderr that is not being read; more are dropped
+/// (and counted): each refused request has a line, and a sender can make many.
+const STDERR_QUEUE: usize = 1024;
+
+/// Writes the per-delivery stderr lines from a thread of their own, for the reason
+/// [`StdoutWriter`] does (`2>&1 | slow-reader` puts both on one pipe), with a bounded
+/// queue: lines beyond it are dropped and their count said with the next line written.
+struct StderrWriter {
+    tx: std::sync::mpsc::SyncSender<StderrJob>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl StderrWriter {
+    fn start() -> StderrWriter {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<StderrJob>(STDERR_QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counted = dropped.clone();
+        let spawned = std::thread::Builder::new()
+            .name("stderr".into())
+            .spawn(move || {
+                for (job, done) in rx {
+                    let lost = counted.swap(0, Ordering::Relaxed);
+                    if lost > 0 {
+                        let _ = writeln!(
+                            std::io::stderr().lock(),
+                            "({lost} stderr lines dropped: stderr was not being read)"
+                        );
+                    }
+                    job();
+                    if let Some(done) = done {
+                        let _ = done.send(());
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the stderr writer; stderr lines are written in place");
+        }
+        StderrWriter { tx, dropped }
+    }
+
+    /// Queues `job`; dropped (and counted) when the queue is full; run in place when the
+    /// writer thread could not start.
+    fn send(&self, job: Box<dyn FnOnce() + Send>) {
+        match self.tx.try_send((job, None)) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected((job, _))) => job(),
+        }
+    }
+
+    /// Queues `job` after the lines already queued and waits for it, `within` at most.
+    async fn last(&self, job: Box<dyn FnOnce() + Send>, within: std::time::Duration) {
+        let (done, ran) = oneshot::channel();
+        match self.tx.try_send((job, Some(done))) {
+            Ok(()) => {
+                let _ = tokio::time::timeout(within, ran).await;
+            }
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {}
+            Err(std::sync::mpsc::TrySendError::Disconnected((job, _))) => job(),
+        }
+    }
+}
+
+/// One event line for the writer thread, and where to say whether it was written.
+type LineJob = (String, oneshot::Sender<std::io::Result<()>>);
+
+/// Writes event lines on stdout from a thread of its own. A reader that stops reading
+/// blocks that thread, never the runtime, which must go on answering, timing connections
+/// out and hearing SIGTERM. At most one line per request in flight waits for it (the
+/// receiver bounds connections).
+struct StdoutWriter(std::sync::mpsc::Sender<LineJob>);
+
+impl StdoutWriter {
+    fn start() -> StdoutWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<LineJob>();
+        // Not a runtime blocking task: the runtime's shutdown would wait for a write that
+        // may never end. The thread ends with the process.
+        let spawned = std::thread::Builder::new()
+            .name("stdout".into())
+            .spawn(move || {
+                for (line, done) in rx {
+                    // Its request gave up (stopping): not written, it was answered 503.
+                    if done.is_closed() {
+                        continue;
+                    }
+                    let _ = done.send(write_stdout(&line));
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the stdout writer; events are answered 503");
+        }
+        StdoutWriter(tx)
+    }
+
+    /// Writes `line`; `Err` when stdout failed (or the writer is gone).
+    async fn write(&self, line: String) -> std::io::Result<()> {
+        let (done, written) = oneshot::channel();
+        self.0
+            .send((line, done))
+            .map_err(|_| std::io::Error::other("the stdout writer is gone"))?;
+        written
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::other("the stdout writer is gone")))
+    }
+}
+
 tokio::task_local! {
     /// Set by the delivery callback for the request `admit` is serving: the callback runs
     /// inside the handler, within `admit`'s poll.
@@ -146,12 +283,13 @@ tokio::task_local! {
 enum Reached {
     /// Answered before the hub (a wrong path or method, an oversized body).
     No,
-    /// The hub decided, and its line was written where it belongs.
+    /// The hub decided, and its line was written where it belongs (stderr).
     Yes,
-    /// A first-seen event (its `pipelineKey`) whose stdout line could not be written: the
-    /// hub forgets it and VMEG is answered 503 instead of 200, so that its redelivery is
-    /// printed (by the next listener, even one sharing this Redis).
-    Unprinted(String),
+    /// A first-seen event: its stdout line (and `pipelineKey`), which `admit` writes
+    /// before the 200 goes out.
+    Print { line: String, pipeline_key: String },
+    /// A redelivery of an event whose line is not written yet: answered 503.
+    NotYet,
 }
 
 /// At most 200 characters of a request path, for a log line.
@@ -170,6 +308,14 @@ struct State {
     /// Stdout failed: refuse further deliveries with 503 (VMEG redelivers them).
     closed: AtomicBool,
     closed_note: Notify,
+    /// Set on a signal: a delivery whose line is not written yet gives up (503).
+    stopping: watch::Sender<bool>,
+    out: StdoutWriter,
+    err: StderrWriter,
+    /// `pipelineKey`s marked handled whose lines are not written yet. A redelivery of one
+    /// is answered 503, not 200: VMEG must keep trying until the line is out (if it never
+    /// is, the key is forgotten and the next redelivery is fresh).
+    unwritten: Mutex<HashSet<String>>,
     fresh: AtomicU64,
     duplicate: AtomicU64,
     refused: AtomicU64,
@@ -191,18 +337,32 @@ impl State {
             });
             match reached.await {
                 (response, Reached::Yes) => return response,
-                (_, Reached::Unprinted(pipeline_key)) => {
-                    self.refused.fetch_add(1, Ordering::Relaxed);
-                    let forgot = match self.hub.forget(&pipeline_key).await {
-                        Ok(()) => String::new(),
-                        Err(e) => format!(
-                            " (but it stays marked as handled: {e}; a redelivery to a listener on the same store is not printed)"
-                        ),
+                (_, Reached::NotYet) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                (response, Reached::Print { line, pipeline_key }) => {
+                    let mut stopping = self.stopping.subscribe();
+                    // Biased: a line written by the time the signal comes counts as printed.
+                    // (One being written at that moment may still land after the 503: printed
+                    // once more on redelivery, never lost.)
+                    let why = tokio::select! {
+                        biased;
+                        written = self.out.write(line) => match written {
+                            Ok(()) => {
+                                self.written(&pipeline_key);
+                                self.fresh.fetch_add(1, Ordering::Relaxed);
+                                return response;
+                            }
+                            Err(_) => {
+                                if !self.closed.swap(true, Ordering::SeqCst) {
+                                    self.closed_note.notify_one();
+                                }
+                                "stdout is closed"
+                            }
+                        },
+                        _ = stopping.wait_for(|s| *s) => "stopping while stdout was not being read",
                     };
-                    self.stderr(&format!(
-                        "event not printed: pipelineKey {pipeline_key}: stdout is closed; answered 503 so that VMEG redelivers it{forgot}"
-                    ));
-                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    let answer = self.unprinted(&pipeline_key, why).await;
+                    self.written(&pipeline_key);
+                    return answer;
                 }
                 (response, Reached::No) => response,
             }
@@ -223,6 +383,32 @@ impl State {
         response
     }
 
+    fn unwritten_keys(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.unwritten.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Its line is out, or it was forgotten: redeliveries are ordinary again.
+    fn written(&self, pipeline_key: &str) {
+        self.unwritten_keys().remove(pipeline_key);
+    }
+
+    /// A first-seen event whose line was not written: the hub forgets it and VMEG gets a
+    /// 503, so that its redelivery is printed (by the next listener, even one sharing this
+    /// Redis).
+    async fn unprinted(&self, pipeline_key: &str, why: &str) -> Response {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let forgot = match self.hub.forget(pipeline_key).await {
+            Ok(()) => String::new(),
+            Err(e) => format!(
+                " (but it stays marked as handled: {e}; a redelivery to a listener on the same store is not printed)"
+            ),
+        };
+        self.stderr(&format!(
+            "event not printed: pipelineKey {pipeline_key}: {why}; answered 503 so that VMEG redelivers it{forgot}"
+        ));
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    }
+
     fn delivered(&self, d: &Delivery) {
         // Tell `admit` that this request reached the hub (and gets its line here).
         let _ = HANDLED.try_with(|h| h.replace(Reached::Yes));
@@ -231,16 +417,26 @@ impl State {
             Delivery::Fresh(event) => {
                 let line = event_line(event, SystemTime::now()).to_string();
                 let line = json_safe(&self.printer.redact(&line)).into_owned();
-                if write_stdout(&line).is_ok() {
-                    self.fresh.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    // Not printed: VMEG must send it again, so it does not get the 200.
-                    let key = event.pipeline_key.clone();
-                    let _ = HANDLED.try_with(|h| h.replace(Reached::Unprinted(key)));
-                    if !self.closed.swap(true, Ordering::SeqCst) {
-                        self.closed_note.notify_one();
-                    }
+                // Written by `admit`, off the runtime's thread; a 503 if it cannot be.
+                let pipeline_key = event.pipeline_key.clone();
+                // Here, right after the store's mark: no redelivery can slip in between.
+                self.unwritten_keys().insert(pipeline_key.clone());
+                let key = pipeline_key.clone();
+                if HANDLED
+                    .try_with(|h| h.replace(Reached::Print { line, pipeline_key }))
+                    .is_err()
+                {
+                    // Not inside `admit` (cannot happen: every request passes there).
+                    self.written(&key);
                 }
+            }
+            Delivery::Duplicate(event) if self.unwritten_keys().contains(&event.pipeline_key) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                let _ = HANDLED.try_with(|h| h.replace(Reached::NotYet));
+                self.stderr(&format!(
+                    "redelivery of pipelineKey {}, whose line is not printed yet (stdout is not being read): answered 503 so that VMEG tries again",
+                    event.pipeline_key
+                ));
             }
             Delivery::Duplicate(event) => {
                 self.duplicate.fetch_add(1, Ordering::Relaxed);
@@ -264,8 +460,10 @@ impl State {
     }
 
     fn stderr(&self, line: &str) {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}", self.printer.safe(line));
+        let line = self.printer.safe(line);
+        self.err.send(Box::new(move || {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }));
     }
 }
 

@@ -8,6 +8,12 @@
 //! redelivers). Heavy work belongs elsewhere: the answer goes out as soon as the store has
 //! answered.
 //!
+//! Serving: `axum::serve` (as below) sets no header timeout, connection lifetime or
+//! connection bound, so on an address the internet can reach a sender dripping bytes on
+//! enough connections can hold every file descriptor. Put the route behind a reverse proxy
+//! that bounds them, or serve it with hyper's HTTP/1 builder (`header_read_timeout` with a
+//! timer, `max_header_size`) under a connection limit, as `voiceclone webhook listen` does.
+//!
 //! ```no_run
 //! use voiceclone::webhook::CompletionHub;
 //! use voiceclone::{Client, Provider, WaitPolicy, WebhookSecret};
@@ -44,6 +50,13 @@ use super::{CompletionHub, Delivery, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 /// Called with what became of each delivery (for logs, metrics, or a CLI's output). It runs
 /// before the answer is sent: keep it quick.
+///
+/// It runs in the request's task. When the sender hangs up while the store is still
+/// recording (a slow Redis), the HTTP server drops that task, and a delivery the store has
+/// already marked never reaches this callback (its redelivery is a duplicate). When the
+/// callback must see every recorded delivery, run each request in a task of its own, e.g.
+/// a middleware that `tokio::spawn`s `next.run(req)` and awaits it (as `voiceclone webhook
+/// listen` does).
 pub type OnDelivery = Arc<dyn Fn(&Delivery) + Send + Sync>;
 
 #[derive(Clone)]
@@ -74,16 +87,16 @@ fn build(path: &str, hub: CompletionHub, on_delivery: Option<OnDelivery>) -> Rou
 }
 
 async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    // Lossy, not `to_str`: a value with bytes beyond ASCII is there and malformed (the
+    // verifier says so, naming the header), not absent.
     let header = |name: &str| {
         headers
             .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .unwrap_or_default()
     };
-    let delivery = r
-        .hub
-        .receive(header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER), &body)
-        .await;
+    let (timestamp, signature) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
+    let delivery = r.hub.receive(&timestamp, &signature, &body).await;
     if let Some(f) = &r.on_delivery {
         f(&delivery);
     }

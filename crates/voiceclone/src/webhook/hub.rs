@@ -76,8 +76,8 @@ pub enum Delivery {
     Duplicate(Box<WebhookEvent>),
     /// Refused: bad signature, stale, too large, malformed. Nothing was recorded.
     Refused(Error),
-    /// Verified, but the store could not record it. Nothing was marked: VMEG's redelivery
-    /// will be processed.
+    /// Verified, but the store could not record it. Nothing stays marked (a mark the store
+    /// may have set before failing is removed): VMEG's redelivery will be processed.
     Unavailable(Error),
 }
 
@@ -200,8 +200,29 @@ impl CompletionHub {
             }
             Err(e) => {
                 tracing::warn!(error = %e, pipeline_key = %event.pipeline_key, "webhook delivery not recorded; answering 503 so that VMEG redelivers");
+                self.unmark(event.pipeline_key.clone());
                 Delivery::Unavailable(unavailable(e))
             }
+        }
+    }
+
+    /// After a failed record: the store may have marked the delivery all the same (its
+    /// answer came too late, or was lost), and a mark left there would make VMEG's
+    /// redelivery a duplicate of a delivery answered 503, acted on nowhere. So the mark is
+    /// removed, in the background (the 503 goes out now; a redelivery comes later). A key
+    /// that was not marked is unchanged by it.
+    fn unmark(&self, pipeline_key: String) {
+        let store = self.inner.store.clone();
+        let unmark = async move {
+            if let Err(e) = store.forget(&pipeline_key).await {
+                tracing::warn!(error = %e, pipeline_key = %pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is taken for a duplicate");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn(unmark)),
+            Err(_) => tracing::warn!(
+                "not in a tokio runtime: a mark the failed record may have set stays"
+            ),
         }
     }
 
@@ -366,10 +387,16 @@ impl Drop for Waiter {
             return;
         };
         let mut slots = lock(&inner);
-        // This receiver still counts until the struct is gone: 1 means "only me".
+        // Our receiver goes under the lock, before the count: left to the field's own drop
+        // (after this body), two waits dropped at once on two threads could each count the
+        // other and both keep the slot, which then stayed for the hub's lifetime.
+        drop(std::mem::replace(
+            &mut self.rx,
+            watch::channel(Slot::default()).1,
+        ));
         if slots
             .get(&self.task_id)
-            .is_some_and(|tx| tx.receiver_count() <= 1)
+            .is_some_and(|tx| tx.receiver_count() == 0)
         {
             slots.remove(&self.task_id);
         }
@@ -650,5 +677,27 @@ mod tests {
         ));
         let e = waiting.await.unwrap().unwrap();
         assert_eq!(e.pipeline_key, "p4-real");
+    }
+
+    /// Waits on one task dropped at the same moment on two threads (a wait's caller gave
+    /// up, its twin ended): the slot goes with the last one, never left behind (a slot per
+    /// task id would pile up for the hub's lifetime).
+    #[test]
+    fn waits_dropped_at_once_on_two_threads_leave_no_slot() {
+        let (hub, _) = hub();
+        for round in 0..20_000 {
+            let task = format!("t{}", round % 7);
+            let (a, b) = (hub.register(&task), hub.register(&task));
+            let go = std::sync::Barrier::new(2);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    go.wait();
+                    drop(a);
+                });
+                go.wait();
+                drop(b);
+            });
+            assert_eq!(hub.waiting_tasks(), 0, "round {round}");
+        }
     }
 }

@@ -23,8 +23,9 @@
 //!   written ([`Recorded::Duplicate`]); otherwise the event is stored, published, and the mark
 //!   set last with `SET NX PX`. A failure part-way (out of memory, a lost connection) leaves
 //!   no mark, so the receiver answers 503 and VMEG's redelivery is processed; an answer lost
-//!   after the script ran is also a 503, and the redelivery is then a duplicate of an event
-//!   already stored and published. Nothing is swallowed either way.
+//!   (or late) after the script ran is also a 503, and the hub then removes the mark in the
+//!   background (`DEL`), so the redelivery is processed again, not taken for a duplicate of
+//!   a delivery nobody acted on. Nothing is swallowed either way.
 //! - **Every command has a timeout** ([`RedisStore::DEFAULT_TIMEOUT`], 2 s, settable), the
 //!   connection included: a Redis that does not answer makes `record` fail in time (the
 //!   receiver answers 503) and makes waits fall back to polling, never hang.
@@ -505,11 +506,16 @@ impl CompletionStore for RedisStore {
                 .exec(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
                 .await
                 .map_err(|f| self.store_error("record", f))?;
-            Ok(if won == 1 {
-                Recorded::Fresh
-            } else {
-                Recorded::Duplicate
-            })
+            // The script answers 1 or 0. Anything else is not Redis running it (a proxy, a
+            // stand-in, a changed server): taken for a duplicate it would answer 200 for an
+            // event nobody acted on, so it is a failure (503, VMEG redelivers).
+            match won {
+                1 => Ok(Recorded::Fresh),
+                0 => Ok(Recorded::Duplicate),
+                other => Err(StoreError::new(format!(
+                    "Redis answered the record script with {other}, not 0 or 1"
+                ))),
+            }
         })
     }
 
