@@ -14,65 +14,56 @@ fn running() -> Step {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_flight_are_bounded_per_client() {
-    // Hangs far longer than this test can take, however slow the machine: no answer may
-    // free a slot while the test counts.
-    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(120)); 6]).await;
-    let c = Client::builder(Provider::Vmeg)
-        .api_key(SECRET_KEY)
-        .base_url(server.base_url.as_str())
-        .max_in_flight(2)
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
-    let calls: Vec<_> = (0..6)
-        .map(|i| {
-            let c = c.clone();
-            tokio::spawn(async move { c.clone_status(&JobId::new(format!("t-{i}"))).await })
-        })
-        .collect();
-    // Wait (bounded by a deadline a loaded machine meets) until the first two are on the
-    // wire, then give the others time to get there too if the bound did not hold.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while server.seen().len() < 2 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        server.seen().len(),
+        on_the_wire(Some(2), 6).await,
         2,
         "only max_in_flight requests may be on the wire"
     );
-    for call in calls {
-        call.abort();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_in_flight_bound_is_32() {
     // README: "a bound on requests in flight (`max_in_flight`, default 32)".
     assert_eq!(voiceclone::DEFAULT_MAX_IN_FLIGHT, 32);
-    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(120)); 40]).await;
-    let c = Client::builder(Provider::Vmeg)
+    assert_eq!(
+        on_the_wire(None, 40).await,
+        32,
+        "32 requests on the wire, no more"
+    );
+}
+
+/// Starts `calls` status calls at once on a client with `max_in_flight` (the default when
+/// `None`) against a server that never answers; how many requests reach the wire.
+async fn on_the_wire(max_in_flight: Option<usize>, calls: usize) -> usize {
+    // Hangs far longer than this test can take, however slow the machine: no answer may
+    // free a slot while the test counts.
+    let server = Scripted::start(vec![Step::Hang(Duration::from_secs(120)); calls]).await;
+    let mut builder = Client::builder(Provider::Vmeg)
         .api_key(SECRET_KEY)
         .base_url(server.base_url.as_str())
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
-    let calls: Vec<_> = (0..40)
+        .retry(RetryPolicy::none());
+    if let Some(n) = max_in_flight {
+        builder = builder.max_in_flight(n);
+    }
+    let c = builder.build().unwrap();
+    let bound = max_in_flight.unwrap_or(voiceclone::DEFAULT_MAX_IN_FLIGHT);
+    let tasks: Vec<_> = (0..calls)
         .map(|i| {
             let c = c.clone();
             tokio::spawn(async move { c.clone_status(&JobId::new(format!("t-{i}"))).await })
         })
         .collect();
+    // Wait (bounded by a deadline a loaded machine meets) until `bound` are on the wire,
+    // then give the others time to get there too if the bound did not hold.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while server.seen().len() < 32 && std::time::Instant::now() < deadline {
+    while server.seen().len() < bound && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(server.seen().len(), 32, "32 requests on the wire, no more");
-    for call in calls {
-        call.abort();
+    for task in tasks {
+        task.abort();
     }
+    server.seen().len()
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -1163,24 +1163,7 @@ fn listen_cuts_off_a_sender_that_drips_its_headers() {
 /// printed by the next listener.
 #[test]
 fn listen_with_a_stalled_stdout_still_stops_on_sigterm_and_loses_no_event() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
-        .env_clear()
-        .env("WH_SECRET", SECRET)
-        .args(["webhook", "listen", "--addr", "127.0.0.1:0"])
-        .args(["--secret-env", "WH_SECRET"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(Reaped)
-        .unwrap();
-    // Read the first line only; the pipe stays open, unread.
-    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
-    let err = Lines::read(child.0.stderr.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let v: Value = serde_json::from_str(&first).unwrap();
-    let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    let (mut child, stdout, err, addr) = listen_with_an_unread_stdout();
     let (i, mut s, body) = deliver_until_stdout_stalls(addr);
     let sent = Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])
@@ -1197,11 +1180,7 @@ fn listen_with_a_stalled_stdout_still_stops_on_sigterm_and_loses_no_event() {
     assert!(line.contains("answered 503"), "{line}");
     drop(stdout);
     // VMEG redelivers it: printed by the next listener.
-    let next = Listen::start(&[]);
-    let (ts, sig) = signed(&body);
-    assert_eq!(next.post(&ts, &sig, &body), 200);
-    let v: Value = serde_json::from_str(&next.out.next()).unwrap();
-    assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
+    printed_by_the_next_listener(i, &body);
 }
 
 /// Delivers events with 32 KiB lines (a 64 KiB pipe holds two or three) until one is not
@@ -1285,12 +1264,49 @@ fn listen_with_stdout_and_stderr_on_one_stalled_pipe_still_answers_and_stops() {
         let n = s.read(&mut answer).unwrap_or(0);
         assert_eq!(&answer[..n], b"HTTP/1.1 401");
     }
+    stop_with_sigterm(&mut child.0);
+}
+
+/// `webhook listen` whose stdout is read up to its first line (the address) and then left
+/// unread; its stderr lines, and the address.
+fn listen_with_an_unread_stdout() -> (Reaped, BufReader<ChildStdout>, Lines, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("WH_SECRET", SECRET)
+        .args(["webhook", "listen", "--addr", "127.0.0.1:0"])
+        .args(["--secret-env", "WH_SECRET"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(Reaped)
+        .unwrap();
+    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
+    let err = Lines::read(child.0.stderr.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    (child, stdout, err, addr)
+}
+
+/// Sends SIGTERM to `child` and asserts it exits 0 within 20 s.
+fn stop_with_sigterm(child: &mut Child) {
     let sent = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
+        .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    assert_eq!(exit_after_signal(&mut child.0), Some(0));
+    assert_eq!(exit_after_signal(child), Some(0));
+}
+
+/// VMEG redelivers event `pk-stall-{i}` (`body`) to a fresh listener, which prints it.
+fn printed_by_the_next_listener(i: usize, body: &str) {
+    let next = Listen::start(&[]);
+    let (ts, sig) = signed(body);
+    assert_eq!(next.post(&ts, &sig, body), 200);
+    let v: Value = serde_json::from_str(&next.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
 }
 
 /// A child killed (and reaped) if the test ends before it exits.
@@ -1312,41 +1328,16 @@ impl Drop for Reaped {
 /// listener.
 #[test]
 fn a_redelivery_of_an_event_still_waiting_for_stdout_is_not_answered_200() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
-        .env_clear()
-        .env("WH_SECRET", SECRET)
-        .args(["webhook", "listen", "--addr", "127.0.0.1:0"])
-        .args(["--secret-env", "WH_SECRET"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map(Reaped)
-        .unwrap();
-    let mut stdout = BufReader::new(child.0.stdout.take().unwrap());
-    let err = Lines::read(child.0.stderr.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let v: Value = serde_json::from_str(&first).unwrap();
-    let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
+    let (mut child, stdout, err, addr) = listen_with_an_unread_stdout();
     let (i, original, body) = deliver_until_stdout_stalls(addr);
     drop(original); // VMEG gave up waiting
     let (ts, sig) = signed(&body);
     assert_eq!(post(addr, "/", &ts, &sig, &body), 503);
     let (line, _) = err.until(&format!("pk-stall-{i}"));
     assert!(line.contains("not printed yet"), "{line}");
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    assert_eq!(exit_after_signal(&mut child.0), Some(0));
+    stop_with_sigterm(&mut child.0);
     drop(stdout);
-    let next = Listen::start(&[]);
-    let (ts, sig) = signed(&body);
-    assert_eq!(next.post(&ts, &sig, &body), 200);
-    let v: Value = serde_json::from_str(&next.out.next()).unwrap();
-    assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
+    printed_by_the_next_listener(i, &body);
 }
 
 /// Redis runs the record script but its answer comes after the store's 2 s timeout: the
