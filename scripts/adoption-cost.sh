@@ -7,7 +7,8 @@
 #
 # For each program, RUNS (default 3) clean release builds, each in a fresh target directory:
 # CPU time (user + sys) and wall time of `cargo build --release`; unique crates in
-# `cargo tree -e normal`; the stripped binary's size. Both programs resolve with this
+# `cargo tree -e normal`, and which crates the difference is (with what pulls each in); the
+# stripped binary's size. Both programs resolve with this
 # workspace's Cargo.lock, so shared dependencies have the same versions. Prints each run,
 # the spread (min-max), and the ratios of the medians, voiceclone / baseline.
 #   scripts/adoption-cost.sh [RUNS]            VOICECLONE_FEATURES="a b" to add features
@@ -105,7 +106,8 @@ measure() { # program, run
   rm -rf "$target"
 }
 for p in baseline voiceclone-user; do
-  crates[$p]=$(cd "$scratch/$p" && cargo tree -e normal --prefix none --offline | sed 's/ (\*)//' | sort -u | wc -l)
+  (cd "$scratch/$p" && cargo tree -e normal --prefix none --offline) | sed 's/ (\*)//; s/ (.*)$//' | sort -u >"$scratch/crates-$p"
+  crates[$p]=$(wc -l <"$scratch/crates-$p")
 done
 # Alternate the programs so both see the same machine.
 for run in $(seq 1 "$runs"); do
@@ -136,6 +138,20 @@ printf '| unique crates (cargo tree -e normal) | %s | %s | +%s | <= +12 |\n' \
   "${crates[baseline]}" "${crates[voiceclone-user]}" "$((crates[voiceclone-user] - crates[baseline]))"
 printf '| stripped release binary, bytes | %s | %s | %.2fx | <= 1.15x |\n' \
   "${size[baseline]}" "${size[voiceclone-user]}" "$(awk -v a="${size[voiceclone-user]}" -v b="${size[baseline]}" 'BEGIN{print a/b}')"
+
+# Which crates the difference is, each with the crates that depend on it in the voiceclone
+# program (`cargo tree -i`), so a change in the count can be traced to its cause.
+printf '\ncrates only in the voiceclone program, and what pulls each in\n\n'
+comm -13 "$scratch/crates-baseline" "$scratch/crates-voiceclone-user" | { grep -v '^voiceclone-user ' || true; } |
+  while read -r name version; do
+    by=$(cd "$scratch/voiceclone-user" &&
+      cargo tree -e normal -i "$name@${version#v}" --depth 1 --prefix none --offline 2>/dev/null |
+      tail -n +2 | cut -d' ' -f1 | sort -u | paste -sd, - | sed 's/,/, /g')
+    printf -- '- %s %s (from %s)\n' "$name" "$version" "${by:-the program}"
+  done
+only_baseline=$(comm -23 "$scratch/crates-baseline" "$scratch/crates-voiceclone-user" |
+  { grep -v '^baseline ' || true; } | paste -sd, - | sed 's/,/, /g')
+[ -z "$only_baseline" ] || printf '\ncrates only in the baseline: %s\n' "$only_baseline"
 
 [ -n "${BREAKDOWN:-}" ] || exit 0
 # Each rustc's CPU (user + sys) by crate name, written beside its diagnostics, not into them.
