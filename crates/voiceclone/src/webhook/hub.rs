@@ -338,7 +338,9 @@ impl CompletionHub {
                 Ok(true) => {
                     tracing::debug!(pipeline_key = %pipeline_key, "removed the mark a failed record had set")
                 }
-                Ok(false) => {}
+                Ok(false) => {
+                    tracing::debug!(pipeline_key = %pipeline_key, "no mark of a failed record to remove (none, or another record call's, which stays)")
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, pipeline_key = %pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is taken for a duplicate (or, pending, answered 503 until its lease runs out)")
                 }
