@@ -611,16 +611,27 @@ async fn redis_a_claimed_delivery_is_503_on_every_hub_until_confirmed_released_o
     let body = clone_body(&pk, "task-l1", "cv_l1", None);
     let (ts, sig) = sign_now(&body);
     let c = claim(a.receive_pending(&ts, &sig, body.as_bytes(), lease).await);
-    assert!(ctx.pttl(&ctx.key("seen", &pk)).await <= 60_000, "the lease's TTL");
+    assert!(
+        ctx.pttl(&ctx.key("seen", &pk)).await <= 60_000,
+        "the lease's TTL"
+    );
     // Stored at the pending step: a wait on B finds it.
-    assert!(b.completion(&voiceclone::JobId::new("task-l1")).await.unwrap().is_some());
+    assert!(
+        b.completion(&voiceclone::JobId::new("task-l1"))
+            .await
+            .unwrap()
+            .is_some()
+    );
     for hub in [&b, &a] {
         let d = redelivered(hub, &body).await;
         assert!(matches!(d, Delivery::InProgress(_)), "{d:?}");
         assert_eq!(d.http_status(), 503);
     }
     assert_eq!(a.confirm(&c).await.unwrap(), Confirmation::Confirmed);
-    assert!(ctx.pttl(&ctx.key("seen", &pk)).await > 71 * 3600 * 1000, "the dedupe TTL");
+    assert!(
+        ctx.pttl(&ctx.key("seen", &pk)).await > 71 * 3600 * 1000,
+        "the dedupe TTL"
+    );
     let d = redelivered(&b, &body).await;
     assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
 
@@ -629,7 +640,10 @@ async fn redis_a_claimed_delivery_is_503_on_every_hub_until_confirmed_released_o
     let body = clone_body(&pk, "task-l2", "cv_l2", None);
     let (ts, sig) = sign_now(&body);
     let c = claim(a.receive_pending(&ts, &sig, body.as_bytes(), lease).await);
-    assert!(matches!(redelivered(&b, &body).await, Delivery::InProgress(_)));
+    assert!(matches!(
+        redelivered(&b, &body).await,
+        Delivery::InProgress(_)
+    ));
     assert!(a.release(&c).await.unwrap());
     let d = redelivered(&b, &body).await;
     assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
@@ -651,7 +665,10 @@ async fn redis_a_claimed_delivery_is_503_on_every_hub_until_confirmed_released_o
         }
     };
     assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
-    assert!(start.elapsed() >= Duration::from_millis(200), "fresh before the lease ran out");
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "fresh before the lease ran out"
+    );
 }
 
 /// Marks belong to the record call that set them. A's record found B's mark (its answer
@@ -721,7 +738,11 @@ async fn redis_marks_are_removed_and_confirmed_only_with_their_own_token() {
         Confirmation::Taken
     );
     assert!(!one.release(&e.pipeline_key, &a).await.unwrap());
-    assert_eq!(one.record(&e).await.unwrap(), Recorded::Pending, "still B's lease");
+    assert_eq!(
+        one.record(&e).await.unwrap(),
+        Recorded::Pending,
+        "still B's lease"
+    );
     assert_eq!(
         two.confirm(&e.pipeline_key, &b).await.unwrap(),
         Confirmation::Confirmed
