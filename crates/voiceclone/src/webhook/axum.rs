@@ -81,7 +81,7 @@ pub fn router_with(path: &str, hub: CompletionHub, on_delivery: OnDelivery) -> R
 
 /// [`router_with`] for a receiver that acts on each first-seen delivery before the answer
 /// goes out: deliveries go through [`CompletionHub::receive_pending`] with `lease`, so a
-/// first-seen one reaches `on_delivery` as [`Delivery::Claimed`](super::Delivery::Claimed)
+/// first-seen one reaches `on_delivery` as [`Delivery::Claimed`]
 /// and the caller must [`confirm`](CompletionHub::confirm) or
 /// [`release`](CompletionHub::release) its claim (in a middleware around the route, as
 /// `voiceclone webhook listen` does); a redelivery while the lease runs is answered 503 on
