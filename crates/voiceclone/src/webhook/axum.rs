@@ -4,8 +4,9 @@
 //! signature check, replay window, body limit), records it in the [`CompletionHub`]
 //! (deduplicated by `pipelineKey`, fanned out to every waiting client) and answers at once:
 //! 200 for first-seen and duplicate deliveries, 401 for bad signatures, 413 for oversized
-//! bodies, 400 for malformed ones, 503 when the hub's store is unreachable (VMEG
-//! redelivers). Heavy work belongs elsewhere: the answer goes out as soon as the store has
+//! bodies, 400 for malformed ones, 503 when the hub's store is unreachable, or while a
+//! receiver sharing the store still acts on the delivery under a lease
+//! ([`router_with_lease`]; VMEG redelivers). Heavy work belongs elsewhere: the answer goes out as soon as the store has
 //! answered.
 //!
 //! Serving: `axum::serve` (as below) sets no header timeout, connection lifetime or

@@ -11,6 +11,13 @@
 //! fallback on a slower schedule ([`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)), and on the
 //! normal schedule when the store becomes unreachable.
 //!
+//! A receiver that acts on a delivery before answering VMEG (prints it, queues it) uses
+//! [`CompletionHub::receive_pending`]: the delivery's mark stays pending under a lease until
+//! the receiver [confirms](CompletionHub::confirm) it, and a redelivery meanwhile is answered
+//! 503 on every hub sharing the store, so an event whose receiver fails or dies is
+//! redelivered, never answered 200 elsewhere and lost (see the
+//! [store's docs](super::store)).
+//!
 //! Every event read back from the store is verified again with the hub's own secret, so a
 //! writer to a shared store cannot forge a completion.
 
