@@ -164,7 +164,7 @@ impl MemoryDeduplicator {
         }
         let entry = Entry {
             at: now,
-            ttl: lease.map_or(self.ttl, |l| l.clamp(Duration::from_millis(1), self.ttl)),
+            ttl: lease.map_or(self.ttl, |l| l.max(Duration::from_millis(1)).min(self.ttl)),
             token: token.map(str::to_owned),
             pending: lease.is_some(),
         };
