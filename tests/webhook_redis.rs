@@ -22,7 +22,9 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use voiceclone::webhook::store::{Listener, Recorded, StoreSignal, StoredEvent};
+use voiceclone::webhook::store::{
+    Confirmation, Listener, MarkToken, Recorded, StoreSignal, StoredEvent,
+};
 use voiceclone::webhook::{CompletionHub, CompletionStore, Delivery, RedisStore, Verifier};
 use voiceclone::{Client, CloneRequest, ErrorKind, Provider, WaitPolicy, WebhookSecret};
 use voiceclone_sim::{SimConfig, SimHandle, Simulator, WebhookTarget};
@@ -581,6 +583,187 @@ async fn redis_a_forgotten_delivery_is_fresh_again_on_every_instance() {
     assert_eq!(one.record(&long).await.unwrap(), Recorded::Fresh);
     two.forget(&long.pipeline_key).await.unwrap();
     assert_eq!(one.record(&long).await.unwrap(), Recorded::Fresh);
+}
+
+/// Two hubs on one Redis (two instances, or two `webhook listen`s). Hub A claims a delivery
+/// (pending, with a lease) and is still acting on it: a redelivery to hub B is 503
+/// (`InProgress`), never a 200 duplicate. A confirms: B's redelivery is a duplicate. A
+/// second delivery: A releases its claim (its action failed), and B's redelivery is fresh.
+/// A third: A dies holding a short lease; once it runs out, B's redelivery is fresh.
+#[tokio::test]
+async fn redis_a_claimed_delivery_is_503_on_every_hub_until_confirmed_released_or_expired() {
+    let ctx = ctx_or_skip!();
+    let (a, b) = (ctx.hub(ctx.store()), ctx.hub(ctx.store()));
+    let lease = Duration::from_secs(60);
+    let claim = |d: Delivery| match d {
+        Delivery::Claimed(_, claim) => claim,
+        other => panic!("not claimed: {other:?}"),
+    };
+    let redelivered = |hub: &CompletionHub, body: &str| {
+        let (hub, body) = (hub.clone(), body.to_owned());
+        async move {
+            let (ts, sig) = sign_now(&body);
+            hub.receive(&ts, &sig, body.as_bytes()).await
+        }
+    };
+    // Confirmed.
+    let pk = new_pipeline_key();
+    let body = clone_body(&pk, "task-l1", "cv_l1", None);
+    let (ts, sig) = sign_now(&body);
+    let c = claim(a.receive_pending(&ts, &sig, body.as_bytes(), lease).await);
+    assert!(
+        ctx.pttl(&ctx.key("seen", &pk)).await <= 60_000,
+        "the lease's TTL"
+    );
+    // Stored at the pending step: a wait on B finds it.
+    assert!(
+        b.completion(&voiceclone::JobId::new("task-l1"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for hub in [&b, &a] {
+        let d = redelivered(hub, &body).await;
+        assert!(matches!(d, Delivery::InProgress(_)), "{d:?}");
+        assert_eq!(d.http_status(), 503);
+    }
+    assert_eq!(a.confirm(&c).await.unwrap(), Confirmation::Confirmed);
+    assert!(
+        ctx.pttl(&ctx.key("seen", &pk)).await > 71 * 3600 * 1000,
+        "the dedupe TTL"
+    );
+    let d = redelivered(&b, &body).await;
+    assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
+
+    // Released.
+    let pk = new_pipeline_key();
+    let body = clone_body(&pk, "task-l2", "cv_l2", None);
+    let (ts, sig) = sign_now(&body);
+    let c = claim(a.receive_pending(&ts, &sig, body.as_bytes(), lease).await);
+    assert!(matches!(
+        redelivered(&b, &body).await,
+        Delivery::InProgress(_)
+    ));
+    assert!(a.release(&c).await.unwrap());
+    let d = redelivered(&b, &body).await;
+    assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+
+    // Expired: A died without releasing.
+    let pk = new_pipeline_key();
+    let body = clone_body(&pk, "task-l3", "cv_l3", None);
+    let (ts, sig) = sign_now(&body);
+    let short = Duration::from_millis(300);
+    let _dead = claim(a.receive_pending(&ts, &sig, body.as_bytes(), short).await);
+    let start = Instant::now();
+    let d = loop {
+        let d = redelivered(&b, &body).await;
+        match d {
+            Delivery::InProgress(_) if start.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            d => break d,
+        }
+    };
+    assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "fresh before the lease ran out"
+    );
+}
+
+/// Marks belong to the record call that set them. A's record found B's mark (its answer
+/// lost, say) and A releases with its own token: B's mark stays, the redelivery stays a
+/// duplicate. Confirming after the lease ran out: the mark is set again if nobody took the
+/// key (`Reclaimed`), and another call's mark is left as it is (`Taken`); never an error.
+#[tokio::test]
+async fn redis_marks_are_removed_and_confirmed_only_with_their_own_token() {
+    let ctx = ctx_or_skip!();
+    let (one, two) = (ctx.store(), ctx.store());
+    let (a, b) = (MarkToken::new(), MarkToken::new());
+    let e = stored("task-m1", "cv_m1", None);
+    let mark = ctx.key("seen", &e.pipeline_key);
+    assert_eq!(
+        two.record_marked(&e, &b, None).await.unwrap(),
+        Recorded::Fresh
+    );
+    let held: String = ctx.query(redis::cmd("GET").arg(&mark)).await;
+    assert_eq!(held, format!("c:{}", b.as_str()));
+    assert_eq!(
+        one.record_marked(&e, &a, None).await.unwrap(),
+        Recorded::Duplicate
+    );
+    assert!(!one.release(&e.pipeline_key, &a).await.unwrap());
+    assert!(ctx.exists(&mark).await, "another call's mark was removed");
+    assert_eq!(one.record(&e).await.unwrap(), Recorded::Duplicate);
+    assert!(two.release(&e.pipeline_key, &b).await.unwrap());
+    assert_eq!(one.record(&e).await.unwrap(), Recorded::Fresh);
+
+    // A lease that ran out, nobody took the key: the late confirm marks it (confirmed).
+    let e = stored("task-m2", "cv_m2", None);
+    let mark = ctx.key("seen", &e.pipeline_key);
+    let short = Some(Duration::from_millis(100));
+    assert_eq!(
+        one.record_marked(&e, &a, short).await.unwrap(),
+        Recorded::Fresh
+    );
+    eventually("the lease runs out", Duration::from_secs(20), || async {
+        !ctx.exists(&mark).await
+    })
+    .await;
+    assert_eq!(
+        one.confirm(&e.pipeline_key, &a).await.unwrap(),
+        Confirmation::Reclaimed
+    );
+    assert_eq!(two.record(&e).await.unwrap(), Recorded::Duplicate);
+    assert!(ctx.pttl(&mark).await > 71 * 3600 * 1000);
+
+    // The lease ran out and B took the key: A's confirm (and release) leave B's mark.
+    let e = stored("task-m3", "cv_m3", None);
+    let mark = ctx.key("seen", &e.pipeline_key);
+    assert_eq!(
+        one.record_marked(&e, &a, short).await.unwrap(),
+        Recorded::Fresh
+    );
+    eventually("the lease runs out", Duration::from_secs(20), || async {
+        !ctx.exists(&mark).await
+    })
+    .await;
+    let lease = Some(Duration::from_secs(60));
+    assert_eq!(
+        two.record_marked(&e, &b, lease).await.unwrap(),
+        Recorded::Fresh
+    );
+    assert_eq!(
+        one.confirm(&e.pipeline_key, &a).await.unwrap(),
+        Confirmation::Taken
+    );
+    assert!(!one.release(&e.pipeline_key, &a).await.unwrap());
+    assert_eq!(
+        one.record(&e).await.unwrap(),
+        Recorded::Pending,
+        "still B's lease"
+    );
+    assert_eq!(
+        two.confirm(&e.pipeline_key, &b).await.unwrap(),
+        Confirmation::Confirmed
+    );
+    assert_eq!(one.record(&e).await.unwrap(), Recorded::Duplicate);
+
+    // A mark of an older version ("1") reads as confirmed and is nobody's to remove.
+    let e = stored("task-m4", "cv_m4", None);
+    let mark = ctx.key("seen", &e.pipeline_key);
+    let _: () = ctx.query(redis::cmd("SET").arg(&mark).arg("1")).await;
+    assert_eq!(
+        one.record_marked(&e, &a, lease).await.unwrap(),
+        Recorded::Duplicate
+    );
+    assert!(!one.release(&e.pipeline_key, &a).await.unwrap());
+    assert_eq!(
+        one.confirm(&e.pipeline_key, &a).await.unwrap(),
+        Confirmation::Taken
+    );
+    let held: String = ctx.query(redis::cmd("GET").arg(&mark)).await;
+    assert_eq!(held, "1");
 }
 
 #[tokio::test]

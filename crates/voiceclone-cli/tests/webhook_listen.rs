@@ -1022,6 +1022,8 @@ fn demo_shows_a_vmeg_clone_completed_by_webhook() {
 struct SlowRedis {
     url: String,
     delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// How many answers were held back by a delay.
+    held: std::sync::Arc<std::sync::atomic::AtomicU64>,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -1042,7 +1044,9 @@ impl SlowRedis {
         url.set_port(Some(listener.local_addr().unwrap().port()))
             .unwrap();
         let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let held = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let flag = delay_ms.clone();
+        let counted = held.clone();
         rt.spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let Ok(outbound) = tokio::net::TcpStream::connect(&upstream).await else {
@@ -1054,10 +1058,14 @@ impl SlowRedis {
                     let _ = tokio::io::copy(&mut from_client, &mut to_redis).await;
                 });
                 let flag = flag.clone();
+                let counted = counted.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 64 * 1024];
                     while let Ok(n @ 1..) = from_redis.read(&mut buf).await {
                         let ms = flag.load(std::sync::atomic::Ordering::SeqCst);
+                        if ms > 0 {
+                            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
                         tokio::time::sleep(Duration::from_millis(ms)).await;
                         if to_client.write_all(&buf[..n]).await.is_err() {
                             break;
@@ -1069,12 +1077,25 @@ impl SlowRedis {
         SlowRedis {
             url: url.to_string(),
             delay_ms,
+            held,
             _rt: rt,
         }
     }
 
     fn set_delay(&self, ms: u64) {
         self.delay_ms.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits (20 s at most) until an answer is being held back by the delay.
+    fn until_holding(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.held.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "no answer of Redis held within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
@@ -1163,8 +1184,8 @@ fn listen_cuts_off_a_sender_that_drips_its_headers() {
 /// printed by the next listener.
 #[test]
 fn listen_with_a_stalled_stdout_still_stops_on_sigterm_and_loses_no_event() {
-    let (mut child, stdout, err, addr) = listen_with_an_unread_stdout();
-    let (i, mut s, body) = deliver_until_stdout_stalls(addr);
+    let (mut child, stdout, err, addr) = listen_with_an_unread_stdout(&[], &[]);
+    let (pk, mut s, body) = deliver_until_stdout_stalls(addr, "pk-stall");
     let sent = Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])
         .status()
@@ -1176,20 +1197,21 @@ fn listen_with_a_stalled_stdout_still_stops_on_sigterm_and_loses_no_event() {
     let _ = s.read_to_string(&mut answer);
     assert!(!answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(exit_after_signal(&mut child.0), Some(0));
-    let (line, _) = err.until(&format!("pk-stall-{i}"));
+    let (line, _) = err.until(&pk);
     assert!(line.contains("answered 503"), "{line}");
     drop(stdout);
     // VMEG redelivers it: printed by the next listener.
-    printed_by_the_next_listener(i, &body);
+    printed_by_the_next_listener(&pk, &body);
 }
 
-/// Delivers events with 32 KiB lines (a 64 KiB pipe holds two or three) until one is not
-/// answered within 2 s: its line is stuck behind a full stdout. Returns its number, its
-/// connection (still waiting) and its body.
-fn deliver_until_stdout_stalls(addr: SocketAddr) -> (usize, TcpStream, String) {
+/// Delivers events `{prefix}-0`, `{prefix}-1`... with 32 KiB lines (a 64 KiB pipe holds two
+/// or three) until one is not answered within 2 s: its line is stuck behind a full stdout.
+/// Returns its pipelineKey, its connection (still waiting) and its body.
+fn deliver_until_stdout_stalls(addr: SocketAddr, prefix: &str) -> (String, TcpStream, String) {
     let big = "m".repeat(32 * 1024);
     for i in 0..64 {
-        let body = clone_event(&format!("pk-stall-{i}"), &big);
+        let pk = format!("{prefix}-{i}");
+        let body = clone_event(&pk, &big);
         let (ts, sig) = signed(&body);
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -1202,7 +1224,7 @@ fn deliver_until_stdout_stalls(addr: SocketAddr) -> (usize, TcpStream, String) {
         match s.read(&mut answer) {
             Ok(12) if answer.starts_with(b"HTTP/1.1 200") => continue,
             Ok(n) => panic!("{:?}", String::from_utf8_lossy(&answer[..n])),
-            Err(_) => return (i, s, body),
+            Err(_) => return (pk, s, body),
         }
     }
     panic!("stdout never filled up");
@@ -1247,7 +1269,7 @@ fn listen_with_stdout_and_stderr_on_one_stalled_pipe_still_answers_and_stops() {
     both.read_line(&mut first).unwrap();
     let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
     let addr: SocketAddr = v["listening"].as_str().unwrap().parse().unwrap();
-    let _stalled = deliver_until_stdout_stalls(addr);
+    let _stalled = deliver_until_stdout_stalls(addr, "pk-stall");
     // Bad signatures, each with its stderr line: answered all the same.
     let body = clone_event("pk-forged", "");
     for _ in 0..3 {
@@ -1267,14 +1289,19 @@ fn listen_with_stdout_and_stderr_on_one_stalled_pipe_still_answers_and_stops() {
     stop_with_sigterm(&mut child.0);
 }
 
-/// `webhook listen` whose stdout is read up to its first line (the address) and then left
-/// unread; its stderr lines, and the address.
-fn listen_with_an_unread_stdout() -> (Reaped, BufReader<ChildStdout>, Lines, SocketAddr) {
+/// `webhook listen` (with `env` and `extra` arguments) whose stdout is read up to its first
+/// line (the address) and then left unread; its stderr lines, and the address.
+fn listen_with_an_unread_stdout(
+    env: &[(&str, &str)],
+    extra: &[&str],
+) -> (Reaped, BufReader<ChildStdout>, Lines, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
         .env_clear()
         .env("WH_SECRET", SECRET)
+        .envs(env.iter().copied())
         .args(["webhook", "listen", "--addr", "127.0.0.1:0"])
         .args(["--secret-env", "WH_SECRET"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1300,13 +1327,13 @@ fn stop_with_sigterm(child: &mut Child) {
     assert_eq!(exit_after_signal(child), Some(0));
 }
 
-/// VMEG redelivers event `pk-stall-{i}` (`body`) to a fresh listener, which prints it.
-fn printed_by_the_next_listener(i: usize, body: &str) {
+/// VMEG redelivers event `pk` (`body`) to a fresh listener, which prints it.
+fn printed_by_the_next_listener(pk: &str, body: &str) {
     let next = Listen::start(&[]);
     let (ts, sig) = signed(body);
     assert_eq!(next.post(&ts, &sig, body), 200);
     let v: Value = serde_json::from_str(&next.out.next()).unwrap();
-    assert_eq!(v["pipeline_key"], format!("pk-stall-{i}"));
+    assert_eq!(v["pipeline_key"], pk);
 }
 
 /// A child killed (and reaped) if the test ends before it exits.
@@ -1328,16 +1355,61 @@ impl Drop for Reaped {
 /// listener.
 #[test]
 fn a_redelivery_of_an_event_still_waiting_for_stdout_is_not_answered_200() {
-    let (mut child, stdout, err, addr) = listen_with_an_unread_stdout();
-    let (i, original, body) = deliver_until_stdout_stalls(addr);
+    let (mut child, stdout, err, addr) = listen_with_an_unread_stdout(&[], &[]);
+    let (pk, original, body) = deliver_until_stdout_stalls(addr, "pk-stall");
     drop(original); // VMEG gave up waiting
     let (ts, sig) = signed(&body);
     assert_eq!(post(addr, "/", &ts, &sig, &body), 503);
-    let (line, _) = err.until(&format!("pk-stall-{i}"));
+    let (line, _) = err.until(&pk);
     assert!(line.contains("not printed yet"), "{line}");
     stop_with_sigterm(&mut child.0);
     drop(stdout);
-    printed_by_the_next_listener(i, &body);
+    printed_by_the_next_listener(&pk, &body);
+}
+
+/// Two listeners on one Redis. A's line for a first-seen event is stuck behind a stdout
+/// nobody reads; VMEG gives up on A and redelivers to B. B answers 503 (A's mark is
+/// pending), not 200: before, B took it for a duplicate (200, VMEG stopped), and once A
+/// gave up the event was printed nowhere. When A gives up (SIGTERM: it releases its mark),
+/// the next redelivery to B is fresh, and printed there.
+#[test]
+fn a_redelivery_to_another_listener_while_the_first_cannot_print_is_503_then_printed() {
+    let Some(url) = redis_url() else { return };
+    let env = [("REDIS_URL_X", url.as_str())];
+    let extra = ["--redis-url-env", "REDIS_URL_X"];
+    let (mut a, a_stdout, a_err, a_addr) = listen_with_an_unread_stdout(&env, &extra);
+    let b = Listen::start_with_env(&env, &extra);
+    let prefix = format!(
+        "pk-lease-{:x}",
+        now_ms() ^ u128::from(std::process::id()) ^ 0x1ea5e
+    );
+    let (pk, original, body) = deliver_until_stdout_stalls(a_addr, &prefix);
+    drop(original); // VMEG gave up waiting for A
+    let (ts, sig) = signed(&body);
+    assert_eq!(
+        b.post(&ts, &sig, &body),
+        503,
+        "a pending event answered 200"
+    );
+    let (line, _) = b.err.until(&pk);
+    assert!(line.contains("not printed yet"), "{line}");
+    // A gives up on it: its mark is released, and VMEG's next redelivery is fresh on B.
+    stop_with_sigterm(&mut a.0);
+    let (line, _) = a_err.until(&pk);
+    assert!(line.contains("answered 503"), "{line}");
+    assert!(!line.contains("stays marked"), "{line}");
+    drop(a_stdout);
+    let (ts, sig) = signed(&body);
+    assert_eq!(b.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&b.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], pk.as_str());
+    // Printed: the next redelivery is a duplicate.
+    let (ts, sig) = signed(&body);
+    assert_eq!(b.post(&ts, &sig, &body), 200);
+    let (code, out, err) = b.stop("-TERM");
+    assert_eq!(code, Some(0), "{err:?}");
+    assert!(out.is_empty(), "printed twice: {out:?}");
+    assert!(err.iter().any(|l| l.contains("duplicate")), "{err:?}");
 }
 
 /// Redis runs the record script but its answer comes after the store's 2 s timeout: the
@@ -1369,6 +1441,63 @@ fn a_record_whose_answer_came_too_late_leaves_the_redelivery_fresh() {
     let (code, out, err) = l.stop("-TERM");
     assert_eq!(code, Some(0), "{err:?}");
     assert!(out.is_empty(), "{out:?}");
+}
+
+/// Listener B printed an event (its mark confirmed in Redis). VMEG's redelivery reaches
+/// listener A, whose Redis answers late: A's record found B's mark, but A sees a failure,
+/// answers 503 and removes the mark its record may have set. It holds B's token, not A's:
+/// it stays, and the redeliveries are duplicates on both (printed once). Before, A deleted
+/// it whoever had set it, and the next redelivery was printed a second time.
+#[test]
+fn a_late_record_answer_never_removes_the_mark_another_listener_set() {
+    let Some(url) = redis_url() else { return };
+    let redis = SlowRedis::start(&url);
+    // Debug: A says when its removal of the mark has run.
+    let slow_env = [
+        ("REDIS_URL_X", redis.url.as_str()),
+        ("RUST_LOG", "voiceclone=debug"),
+    ];
+    let env = [("REDIS_URL_X", url.as_str())];
+    let extra = ["--redis-url-env", "REDIS_URL_X"];
+    let a = Listen::start_with_env(&slow_env, &extra);
+    let b = Listen::start_with_env(&env, &extra);
+    let pk = format!(
+        "{:032x}",
+        now_ms() ^ u128::from(std::process::id()) ^ 0x70c3
+    );
+    let body = clone_event(&pk, "");
+    let (ts, sig) = signed(&body);
+    assert_eq!(b.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&b.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], pk.as_str());
+    // A's record runs, and its answer is held past the store's 2 s timeout; what A sends
+    // after it (the removal) is not delayed.
+    redis.set_delay(2_500);
+    let (ts, sig) = signed(&body);
+    let (a_addr, late_body) = (a.addr, body.clone());
+    let late = std::thread::spawn(move || post(a_addr, "/", &ts, &sig, &late_body));
+    redis.until_holding();
+    redis.set_delay(0);
+    assert_eq!(late.join().unwrap(), 503);
+    let (line, _) = a.err.until("not recorded");
+    assert!(line.contains("503"), "{line}");
+    let (line, _) = a.err.until("failed record");
+    assert!(
+        !line.contains("could not"),
+        "the removal did not run: {line}"
+    );
+    // The redeliveries, to A and to B: duplicates.
+    for l in [&a, &b] {
+        let (ts, sig) = signed(&body);
+        assert_eq!(l.post(&ts, &sig, &body), 200);
+    }
+    let (code, out, err) = a.stop("-TERM");
+    assert_eq!(code, Some(0), "{err:?}");
+    assert!(out.is_empty(), "printed again by A: {out:?}");
+    let (code, out, err) = b.stop("-TERM");
+    assert_eq!(code, Some(0), "{err:?}");
+    assert!(out.is_empty(), "printed again by B: {out:?}");
+    assert!(err.iter().any(|l| l.contains("duplicate")), "{err:?}");
 }
 
 /// Header values that are not visible ASCII (bytes 0x80-0xFF, as a broken proxy or a forger

@@ -6,13 +6,19 @@
 //! on stderr. Deliveries go through the adapter's axum receiver over a
 //! [`CompletionHub`] (in-process, or on Redis with `--redis-url-env`), which answers VMEG
 //! with [`Delivery::http_status`].
+//!
+//! A first-seen delivery is recorded **pending** for [`LEASE`] and confirmed once its line is
+//! written: meanwhile a redelivery is answered 503 by every listener sharing the store, so an
+//! event whose line is stuck (or whose listener dies) is never answered 200 elsewhere and
+//! lost. A line that cannot be written (stdout closed, a signal, [`LINE_WAIT`] without a
+//! reader) releases the mark (only its own) and is answered 503.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -21,12 +27,30 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, oneshot, watch};
 use voiceclone::WebhookSecret;
-use voiceclone::webhook::{CompletionHub, Delivery, Verifier, WebhookEvent, WebhookPayload};
+use voiceclone::webhook::{
+    Claim, CompletionHub, Confirmation, Delivery, Verifier, WebhookEvent, WebhookPayload,
+};
 
 use crate::cli::{Cli, ListenArgs, ProviderArg};
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, json_safe, rfc3339};
-use crate::receiver::{Receiver, STOP_GRACE, check_path, secret_from_env, store_from_env};
+use crate::receiver::{
+    CONNECTION_LIFETIME, Receiver, STOP_GRACE, check_path, secret_from_env, store_from_env,
+};
+
+/// How long a first-seen event's line may wait for stdout before the listener gives up on it
+/// (releases its mark and answers 503): the longest a delivery's connection is served, 30 s,
+/// and the 5 s it is then given to answer. By then the connection is cut off: VMEG gets no
+/// answer from this listener anyway and redelivers.
+pub const LINE_WAIT: Duration = CONNECTION_LIFETIME.saturating_add(STOP_GRACE);
+
+/// The lease a first-seen delivery's mark is pending for in the store (60 s): while it runs,
+/// a redelivery to any listener sharing the store is answered 503, and if this listener dies
+/// the next redelivery after it is fresh on any of them. [`LINE_WAIT`] and a 25 s margin for
+/// the record and the confirmation (each bounded by the Redis store's 2 s timeout) and a
+/// loaded machine's scheduling: the line is written and confirmed, or given up and released,
+/// well before the lease runs out.
+pub const LEASE: Duration = LINE_WAIT.saturating_add(Duration::from_secs(25));
 
 /// Runs `webhook listen`. `Ok(exit)` once it has streamed (everything is printed already);
 /// `Err(outcome)` when it could not start (printed by the caller like any other failure).
@@ -67,6 +91,7 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         out: StdoutWriter::start(),
         err: StderrWriter::start(),
         unwritten: Mutex::new(HashSet::new()),
+        busy: watch::channel(0).0,
         fresh: AtomicU64::new(0),
         duplicate: AtomicU64::new(0),
         refused: AtomicU64::new(0),
@@ -86,21 +111,24 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         Arc::new(move |d: &Delivery| state.delivered(d))
     };
     let gate = state.clone();
-    let app = voiceclone::webhook::axum::router_with(&args.path, hub, on_delivery).layer(
-        axum::middleware::from_fn(move |req: Request, next: Next| {
-            let gate = gate.clone();
-            // Each request is handled in a task of its own, awaited here: when the sender
-            // hangs up (VMEG giving up on a slow answer, the receiver cutting a connection
-            // off), the server drops this future, not the handling. Dropped between the
-            // store's mark and the printed line, an event would be marked handled, never
-            // printed, and its redelivery skipped as a duplicate.
-            async move {
-                tokio::spawn(async move { gate.admit(req, next).await })
-                    .await
-                    .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-            }
-        }),
-    );
+    // Recorded pending (LEASE), confirmed once the line is written: a redelivery meanwhile
+    // is answered 503 by every listener sharing the store, never 200 for a line not out yet.
+    let app = voiceclone::webhook::axum::router_with_lease(&args.path, hub, LEASE, on_delivery)
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| {
+                let gate = gate.clone();
+                // Each request is handled in a task of its own, awaited here: when the sender
+                // hangs up (VMEG giving up on a slow answer, the receiver cutting a connection
+                // off), the server drops this future, not the handling. Dropped between the
+                // store's mark and the printed line, an event would be marked handled, never
+                // printed, and its redelivery skipped as a duplicate.
+                async move {
+                    tokio::spawn(async move { gate.admit(req, next).await })
+                        .await
+                        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+                }
+            },
+        ));
     let mut receiver = Receiver::start(listener, app).map_err(fail)?;
 
     let stop = tokio::select! {
@@ -111,6 +139,10 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
     // Deliveries still waiting for their line to be written give up now (503).
     state.stopping.send_replace(true);
     receiver.stop().await;
+    // Their requests may be gone (VMEG hung up) while they release their marks: waited for
+    // (bounded), or a mark would stay pending until its lease ran out.
+    let mut busy = state.busy.subscribe();
+    let _ = tokio::time::timeout(STOP_GRACE, busy.wait_for(|n| *n == 0)).await;
     let counts = format!(
         "{} events printed, {} duplicates, {} refused",
         state.fresh.load(Ordering::Relaxed),
@@ -285,10 +317,15 @@ enum Reached {
     No,
     /// The hub decided, and its line was written where it belongs (stderr).
     Yes,
-    /// A first-seen event: its stdout line (and `pipelineKey`), which `admit` writes
-    /// before the 200 goes out.
-    Print { line: String, pipeline_key: String },
-    /// A redelivery of an event whose line is not written yet: answered 503.
+    /// A first-seen event: its stdout line, `pipelineKey` and claim (its pending mark),
+    /// which `admit` writes (then confirms) before the 200 goes out.
+    Print {
+        line: String,
+        pipeline_key: String,
+        claim: Option<Claim>,
+    },
+    /// A redelivery of an event whose line is not written yet (here or by another listener
+    /// on the same store): answered 503.
     NotYet,
 }
 
@@ -297,6 +334,15 @@ fn clip(path: &str) -> String {
     match path.char_indices().nth(200) {
         Some((at, _)) => format!("{}...", path.get(..at).unwrap_or_default()),
         None => path.to_owned(),
+    }
+}
+
+/// Counts a request in [`State::busy`] while it lives.
+struct Busy<'a>(&'a watch::Sender<usize>);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
@@ -312,10 +358,15 @@ struct State {
     stopping: watch::Sender<bool>,
     out: StdoutWriter,
     err: StderrWriter,
-    /// `pipelineKey`s marked handled whose lines are not written yet. A redelivery of one
-    /// is answered 503, not 200: VMEG must keep trying until the line is out (if it never
-    /// is, the key is forgotten and the next redelivery is fresh).
+    /// `pipelineKey`s marked whose lines are not written yet. A redelivery of one is
+    /// answered 503, not 200: VMEG must keep trying until the line is out (if it never is,
+    /// the mark is released and the next redelivery is fresh). The memory and Redis stores
+    /// do this for every listener sharing them (the mark stays pending until the line is
+    /// out); this set does it within this process for a store without leases.
     unwritten: Mutex<HashSet<String>>,
+    /// How many requests `admit` is handling (each in a task of its own, which outlives a
+    /// sender that hangs up).
+    busy: watch::Sender<usize>,
     fresh: AtomicU64,
     duplicate: AtomicU64,
     refused: AtomicU64,
@@ -327,6 +378,8 @@ impl State {
     /// answered without reaching the hub (a body over axum's limit, a wrong path or method)
     /// gets its stderr line here, so every refused delivery has one.
     async fn admit(&self, req: Request, next: Next) -> Response {
+        self.busy.send_modify(|n| *n = n.saturating_add(1));
+        let _busy = Busy(&self.busy);
         let what = format!("{} {}", req.method(), clip(req.uri().path()));
         let response = if self.closed.load(Ordering::SeqCst) {
             StatusCode::SERVICE_UNAVAILABLE.into_response()
@@ -338,29 +391,43 @@ impl State {
             match reached.await {
                 (response, Reached::Yes) => return response,
                 (_, Reached::NotYet) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-                (response, Reached::Print { line, pipeline_key }) => {
+                (
+                    response,
+                    Reached::Print {
+                        line,
+                        pipeline_key,
+                        claim,
+                    },
+                ) => {
                     let mut stopping = self.stopping.subscribe();
                     // Biased: a line written by the time the signal comes counts as printed.
                     // (One being written at that moment may still land after the 503: printed
                     // once more on redelivery, never lost.)
-                    let why = tokio::select! {
+                    let printed: Result<(), String> = tokio::select! {
                         biased;
-                        written = self.out.write(line) => match written {
-                            Ok(()) => {
-                                self.written(&pipeline_key);
-                                self.fresh.fetch_add(1, Ordering::Relaxed);
-                                return response;
+                        written = self.out.write(line) => written.map_err(|_| {
+                            if !self.closed.swap(true, Ordering::SeqCst) {
+                                self.closed_note.notify_one();
                             }
-                            Err(_) => {
-                                if !self.closed.swap(true, Ordering::SeqCst) {
-                                    self.closed_note.notify_one();
-                                }
-                                "stdout is closed"
-                            }
-                        },
-                        _ = stopping.wait_for(|s| *s) => "stopping while stdout was not being read",
+                            "stdout is closed".to_owned()
+                        }),
+                        _ = stopping.wait_for(|s| *s) => Err("stopping while stdout was not being read".to_owned()),
+                        // Before the lease runs out: released now, the redelivery is fresh on
+                        // any listener at once.
+                        () = tokio::time::sleep(LINE_WAIT) => Err(format!("stdout was not read for {} s", LINE_WAIT.as_secs())),
                     };
-                    let answer = self.unprinted(&pipeline_key, why).await;
+                    let why = match printed {
+                        Ok(()) => {
+                            self.written(&pipeline_key);
+                            self.fresh.fetch_add(1, Ordering::Relaxed);
+                            if let Some(claim) = &claim {
+                                self.confirm(claim).await;
+                            }
+                            return response;
+                        }
+                        Err(why) => why,
+                    };
+                    let answer = self.unprinted(&pipeline_key, claim.as_ref(), &why).await;
                     self.written(&pipeline_key);
                     return answer;
                 }
@@ -392,15 +459,38 @@ impl State {
         self.unwritten_keys().remove(pipeline_key);
     }
 
-    /// A first-seen event whose line was not written: the hub forgets it and VMEG gets a
-    /// 503, so that its redelivery is printed (by the next listener, even one sharing this
-    /// Redis).
-    async fn unprinted(&self, pipeline_key: &str, why: &str) -> Response {
+    /// Its line is out: the pending mark becomes the dedupe mark (a redelivery is then a
+    /// duplicate on every listener sharing the store). The 200 goes out whatever happens
+    /// here: the event is printed.
+    async fn confirm(&self, claim: &Claim) {
+        let key = claim.pipeline_key();
+        match self.hub.confirm(claim).await {
+            Ok(Confirmation::Taken) => self.stderr(&format!(
+                "printed pipelineKey {key} after its {}-s lease ran out, and another listener on the same store took its redelivery meanwhile: it may be printed twice",
+                LEASE.as_secs()
+            )),
+            Ok(_) => {}
+            Err(e) => self.stderr(&format!(
+                "printed pipelineKey {key}, but its mark could not be confirmed: {e}; it stays pending for at most {} s, and a redelivery after that is printed again",
+                LEASE.as_secs()
+            )),
+        }
+    }
+
+    /// A first-seen event whose line was not written: the hub releases its mark (only its
+    /// own: one another listener set meanwhile stays) and VMEG gets a 503, so that its
+    /// redelivery is printed (by the next listener, even one sharing this Redis).
+    async fn unprinted(&self, pipeline_key: &str, claim: Option<&Claim>, why: &str) -> Response {
         self.refused.fetch_add(1, Ordering::Relaxed);
-        let forgot = match self.hub.forget(pipeline_key).await {
+        let released = match claim {
+            Some(claim) => self.hub.release(claim).await.map(|_| ()),
+            None => self.hub.forget(pipeline_key).await,
+        };
+        let forgot = match released {
             Ok(()) => String::new(),
             Err(e) => format!(
-                " (but it stays marked as handled: {e}; a redelivery to a listener on the same store is not printed)"
+                " (but it stays marked: {e}; pending, it is answered 503 on every listener on the same store until its {}-s lease runs out, then printed)",
+                LEASE.as_secs()
             ),
         };
         self.stderr(&format!(
@@ -414,21 +504,16 @@ impl State {
         let _ = HANDLED.try_with(|h| h.replace(Reached::Yes));
         let status = d.http_status();
         match d {
-            Delivery::Fresh(event) => {
-                let line = event_line(event, SystemTime::now()).to_string();
-                let line = json_safe(&self.printer.redact(&line)).into_owned();
-                // Written by `admit`, off the runtime's thread; a 503 if it cannot be.
-                let pipeline_key = event.pipeline_key.clone();
-                // Here, right after the store's mark: no redelivery can slip in between.
-                self.unwritten_keys().insert(pipeline_key.clone());
-                let key = pipeline_key.clone();
-                if HANDLED
-                    .try_with(|h| h.replace(Reached::Print { line, pipeline_key }))
-                    .is_err()
-                {
-                    // Not inside `admit` (cannot happen: every request passes there).
-                    self.written(&key);
-                }
+            Delivery::Claimed(event, claim) => self.print(event, Some(claim.clone())),
+            // Not from the lease router; printed all the same (a failure forgets the key).
+            Delivery::Fresh(event) => self.print(event, None),
+            Delivery::InProgress(event) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                let _ = HANDLED.try_with(|h| h.replace(Reached::NotYet));
+                self.stderr(&format!(
+                    "redelivery of pipelineKey {}, whose line is not printed yet (by this listener or another on the same store): answered 503 so that VMEG tries again",
+                    event.pipeline_key
+                ));
             }
             Delivery::Duplicate(event) if self.unwritten_keys().contains(&event.pipeline_key) => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
@@ -456,6 +541,31 @@ impl State {
                 ));
             }
             _ => self.stderr(&format!("delivery answered {status}")),
+        }
+    }
+
+    /// A first-seen event: its line goes to `admit`, which writes it off the runtime's
+    /// thread (a 503 if it cannot be).
+    fn print(&self, event: &WebhookEvent, claim: Option<Claim>) {
+        let line = event_line(event, SystemTime::now()).to_string();
+        let line = json_safe(&self.printer.redact(&line)).into_owned();
+        let pipeline_key = event.pipeline_key.clone();
+        // Here, right after the store's mark: no redelivery can slip in between. (With a
+        // store without leases, this is what answers a redelivery to this listener 503.)
+        self.unwritten_keys().insert(pipeline_key.clone());
+        let key = pipeline_key.clone();
+        if HANDLED
+            .try_with(|h| {
+                h.replace(Reached::Print {
+                    line,
+                    pipeline_key,
+                    claim,
+                })
+            })
+            .is_err()
+        {
+            // Not inside `admit` (cannot happen: every request passes there).
+            self.written(&key);
         }
     }
 

@@ -4,8 +4,9 @@
 //! signature check, replay window, body limit), records it in the [`CompletionHub`]
 //! (deduplicated by `pipelineKey`, fanned out to every waiting client) and answers at once:
 //! 200 for first-seen and duplicate deliveries, 401 for bad signatures, 413 for oversized
-//! bodies, 400 for malformed ones, 503 when the hub's store is unreachable (VMEG
-//! redelivers). Heavy work belongs elsewhere: the answer goes out as soon as the store has
+//! bodies, 400 for malformed ones, 503 when the hub's store is unreachable, or while a
+//! receiver sharing the store still acts on the delivery under a lease
+//! ([`router_with_lease`]; VMEG redelivers). Heavy work belongs elsewhere: the answer goes out as soon as the store has
 //! answered.
 //!
 //! Serving: `axum::serve` (as below) sets no header timeout, connection lifetime or
@@ -39,6 +40,7 @@
 //! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -63,27 +65,54 @@ pub type OnDelivery = Arc<dyn Fn(&Delivery) + Send + Sync>;
 struct Receiver {
     hub: CompletionHub,
     on_delivery: Option<OnDelivery>,
+    /// `Some`: first-seen deliveries are recorded pending for this long.
+    lease: Option<Duration>,
 }
 
 /// A router answering deliveries with `POST path` into `hub`.
 pub fn router(path: &str, hub: CompletionHub) -> Router {
-    build(path, hub, None)
+    build(path, hub, None, None)
 }
 
 /// [`router`], telling `on_delivery` about every delivery (fresh, duplicate, refused or not
 /// recorded).
 pub fn router_with(path: &str, hub: CompletionHub, on_delivery: OnDelivery) -> Router {
-    build(path, hub, Some(on_delivery))
+    build(path, hub, Some(on_delivery), None)
 }
 
-fn build(path: &str, hub: CompletionHub, on_delivery: Option<OnDelivery>) -> Router {
+/// [`router_with`] for a receiver that acts on each first-seen delivery before the answer
+/// goes out: deliveries go through [`CompletionHub::receive_pending`] with `lease`, so a
+/// first-seen one reaches `on_delivery` as [`Delivery::Claimed`]
+/// and the caller must [`confirm`](CompletionHub::confirm) or
+/// [`release`](CompletionHub::release) its claim (in a middleware around the route, as
+/// `voiceclone webhook listen` does); a redelivery while the lease runs is answered 503 on
+/// every hub sharing the store.
+pub fn router_with_lease(
+    path: &str,
+    hub: CompletionHub,
+    lease: Duration,
+    on_delivery: OnDelivery,
+) -> Router {
+    build(path, hub, Some(on_delivery), Some(lease))
+}
+
+fn build(
+    path: &str,
+    hub: CompletionHub,
+    on_delivery: Option<OnDelivery>,
+    lease: Option<Duration>,
+) -> Router {
     // One byte over the verifier's limit still reaches it, which answers 413 with its own
     // message; anything longer is cut by axum (also 413) without being read whole.
     let limit = hub.verifier().body_limit().saturating_add(1);
     Router::new()
         .route(path, post(receive))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(Receiver { hub, on_delivery })
+        .with_state(Receiver {
+            hub,
+            on_delivery,
+            lease,
+        })
 }
 
 async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
@@ -96,7 +125,14 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
             .unwrap_or_default()
     };
     let (timestamp, signature) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
-    let delivery = r.hub.receive(&timestamp, &signature, &body).await;
+    let delivery = match r.lease {
+        Some(lease) => {
+            r.hub
+                .receive_pending(&timestamp, &signature, &body, lease)
+                .await
+        }
+        None => r.hub.receive(&timestamp, &signature, &body).await,
+    };
     if let Some(f) = &r.on_delivery {
         f(&delivery);
     }

@@ -36,8 +36,48 @@ pub struct MemoryDeduplicator {
 
 #[derive(Default)]
 struct DedupState {
-    seen: HashMap<String, Instant>,
+    seen: HashMap<String, Entry>,
+    /// Keys in the order they were marked, with the instant that names each entry.
     order: VecDeque<(String, Instant)>,
+}
+
+/// One key's mark: when it was set, for how long it holds, the token of the call that set
+/// it (the [`MemoryStore`](super::MemoryStore)'s record calls set one; `first_seen` does
+/// not), and whether it is only pending (a lease) or confirmed.
+#[derive(Clone, Debug)]
+struct Entry {
+    at: Instant,
+    ttl: Duration,
+    token: Option<String>,
+    pending: bool,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.at) < self.ttl
+    }
+}
+
+/// What a key's mark is at a given instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MarkState {
+    /// Not marked (never, expired, or forgotten).
+    Absent,
+    /// Marked pending: someone is acting on it under a lease.
+    Pending,
+    /// Marked handled.
+    Confirmed,
+}
+
+/// What [`MemoryDeduplicator::confirm_at`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConfirmState {
+    /// The mark held the token: confirmed.
+    Ours,
+    /// No live mark: one was set, confirmed, with the token.
+    Reclaimed,
+    /// Another token's mark: left as it is.
+    Taken,
 }
 
 impl fmt::Debug for MemoryDeduplicator {
@@ -86,9 +126,96 @@ impl MemoryDeduplicator {
 
     /// [`Deduplicator::first_seen`] at an explicit instant (for tests).
     pub fn first_seen_at(&self, key: &str, now: Instant) -> bool {
+        self.mark_at(key, now, None, None)
+    }
+
+    /// True when `key` was marked within its TTL as of `now`, pending or confirmed (marks
+    /// nothing).
+    pub fn seen_at(&self, key: &str, now: Instant) -> bool {
+        self.state_at(key, now) != MarkState::Absent
+    }
+
+    /// What `key`'s mark is as of `now`.
+    pub(crate) fn state_at(&self, key: &str, now: Instant) -> MarkState {
+        let st = self.lock();
+        match st.seen.get(bounded_key(key).as_ref()) {
+            Some(e) if e.live(now) && e.pending => MarkState::Pending,
+            Some(e) if e.live(now) => MarkState::Confirmed,
+            _ => MarkState::Absent,
+        }
+    }
+
+    /// Marks `key` unless a live mark holds it: confirmed for the TTL (`lease` `None`), or
+    /// pending for `lease` (at least 1 ms, at most the TTL), owned by `token`. True when
+    /// this call set the mark.
+    pub(crate) fn mark_at(
+        &self,
+        key: &str,
+        now: Instant,
+        token: Option<&str>,
+        lease: Option<Duration>,
+    ) -> bool {
         let key = bounded_key(key);
         let key = key.as_ref();
         let mut st = self.lock();
+        self.trim(&mut st, now);
+        if st.seen.get(key).is_some_and(|e| e.live(now)) {
+            return false;
+        }
+        let entry = Entry {
+            at: now,
+            ttl: lease.map_or(self.ttl, |l| l.max(Duration::from_millis(1)).min(self.ttl)),
+            token: token.map(str::to_owned),
+            pending: lease.is_some(),
+        };
+        self.insert(&mut st, key, entry);
+        true
+    }
+
+    /// Confirms `key`'s mark if `token` owns it (it is then kept for the TTL from `now`);
+    /// with no live mark, sets a confirmed one owned by `token`; another token's mark is
+    /// left as it is.
+    pub(crate) fn confirm_at(&self, key: &str, token: &str, now: Instant) -> ConfirmState {
+        let key = bounded_key(key);
+        let key = key.as_ref();
+        let mut st = self.lock();
+        self.trim(&mut st, now);
+        let found = match st.seen.get(key) {
+            Some(e) if e.live(now) && e.token.as_deref() == Some(token) => ConfirmState::Ours,
+            Some(e) if e.live(now) => return ConfirmState::Taken,
+            _ => ConfirmState::Reclaimed,
+        };
+        let entry = Entry {
+            at: now,
+            ttl: self.ttl,
+            token: Some(token.to_owned()),
+            pending: false,
+        };
+        self.insert(&mut st, key, entry);
+        found
+    }
+
+    /// Removes `key`'s mark if `token` owns it (pending or confirmed, live or not); true
+    /// when it did. Another token's mark, or a mark set without one, stays.
+    pub(crate) fn release_now(&self, key: &str, token: &str) -> bool {
+        let key = bounded_key(key);
+        let mut st = self.lock();
+        let ours = st
+            .seen
+            .get(key.as_ref())
+            .is_some_and(|e| e.token.as_deref() == Some(token));
+        if ours {
+            st.seen.remove(key.as_ref());
+        }
+        ours
+    }
+
+    pub(crate) fn forget_now(&self, key: &str) {
+        self.lock().seen.remove(bounded_key(key).as_ref());
+    }
+
+    /// Drops expired entries from the front, and the oldest beyond capacity.
+    fn trim(&self, st: &mut DedupState, now: Instant) {
         // Entries are appended in time order, so expired ones sit at the front.
         while let Some((k, at)) = st.order.front().cloned() {
             let expired = now.saturating_duration_since(at) >= self.ttl;
@@ -98,43 +225,27 @@ impl MemoryDeduplicator {
                 break;
             }
             st.order.pop_front();
-            if st.seen.get(&k) == Some(&at) {
+            if st.seen.get(&k).map(|e| e.at) == Some(at) {
                 st.seen.remove(&k);
             }
         }
-        if let Some(at) = st.seen.get(key)
-            && now.saturating_duration_since(*at) < self.ttl
-        {
-            return false;
-        }
-        st.seen.insert(key.to_owned(), now);
-        st.order.push_back((key.to_owned(), now));
+    }
+
+    fn insert(&self, st: &mut DedupState, key: &str, entry: Entry) {
+        let at = entry.at;
+        st.seen.insert(key.to_owned(), entry);
+        st.order.push_back((key.to_owned(), at));
         while st.seen.len() > self.capacity {
             let Some((k, at)) = st.order.pop_front() else {
                 break;
             };
-            if st.seen.get(&k) == Some(&at) {
+            if st.seen.get(&k).map(|e| e.at) == Some(at) {
                 st.seen.remove(&k);
             }
         }
-        true
-    }
-
-    /// True when `key` was marked within its TTL as of `now` (marks nothing).
-    pub fn seen_at(&self, key: &str, now: Instant) -> bool {
-        let st = self.lock();
-        st.seen
-            .get(bounded_key(key).as_ref())
-            .is_some_and(|at| now.saturating_duration_since(*at) < self.ttl)
-    }
-
-    pub(crate) fn forget_now(&self, key: &str) {
-        self.lock().seen.remove(bounded_key(key).as_ref());
     }
 }
 
-/// A key or id as stored (here and in the Redis store): itself, or `sha256:<hex>` when
-/// longer than [`MAX_PIPELINE_KEY_BYTES`].
 pub(crate) fn bounded_key(key: &str) -> std::borrow::Cow<'_, str> {
     if key.len() <= MAX_PIPELINE_KEY_BYTES {
         std::borrow::Cow::Borrowed(key)

@@ -11,19 +11,26 @@
 //! fallback on a slower schedule ([`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)), and on the
 //! normal schedule when the store becomes unreachable.
 //!
+//! A receiver that acts on a delivery before answering VMEG (prints it, queues it) uses
+//! [`CompletionHub::receive_pending`]: the delivery's mark stays pending under a lease until
+//! the receiver [confirms](CompletionHub::confirm) it, and a redelivery meanwhile is answered
+//! 503 on every hub sharing the store, so an event whose receiver fails or dies is
+//! redelivered, never answered 200 elsewhere and lost (see the
+//! [store's docs](super::store)).
+//!
 //! Every event read back from the store is verified again with the hub's own secret, so a
 //! writer to a shared store cannot forge a completion.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
 use super::store::{
-    CompletionStore, MemoryStore, Recorded, StoreError, StoreSignal, StoredEvent, Subscription,
-    unix_millis,
+    CompletionStore, Confirmation, MarkToken, MemoryStore, Recorded, StoreError, StoreSignal,
+    StoredEvent, Subscription, unix_millis,
 };
 use super::{Verifier, WebhookEvent, WebhookPayload};
 use crate::error::{Error, ErrorKind, WebhookFailure};
@@ -66,42 +73,77 @@ impl fmt::Debug for CompletionHub {
     }
 }
 
-/// What became of one delivery handed to [`CompletionHub::receive`].
+/// What became of one delivery handed to [`CompletionHub::receive`] (or
+/// [`CompletionHub::receive_pending`]).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Delivery {
     /// Verified and first seen: recorded and fanned out.
     Fresh(Box<WebhookEvent>),
+    /// Verified and first seen by [`CompletionHub::receive_pending`]: recorded and fanned
+    /// out, its mark pending under the lease. Act on it, then
+    /// [`CompletionHub::confirm`] the claim (or [`CompletionHub::release`] it if the action
+    /// failed, and answer 503).
+    Claimed(Box<WebhookEvent>, Claim),
     /// Verified, but its `pipelineKey` was already handled: a redelivery.
     Duplicate(Box<WebhookEvent>),
+    /// Verified, but a receiver (on this hub or another sharing the store) is still acting
+    /// on its first delivery, under a lease: answered 503 so that VMEG tries again (should
+    /// that receiver fail, the event is still redelivered). Nothing changed.
+    InProgress(Box<WebhookEvent>),
     /// Refused: bad signature, stale, too large, malformed. Nothing was recorded.
     Refused(Error),
     /// Verified, but the store could not record it. Nothing stays marked (a mark the store
-    /// may have set before failing is removed): VMEG's redelivery will be processed.
+    /// may have set before failing is removed, if it still holds this call's token): VMEG's
+    /// redelivery will be processed.
     Unavailable(Error),
 }
 
 impl Delivery {
-    /// The HTTP status to answer VMEG with: 200 for fresh and duplicate deliveries, the
-    /// failure's status (401 for authentication failures) when refused, 503 when the store
-    /// is unavailable (VMEG redelivers).
+    /// The HTTP status to answer VMEG with: 200 for fresh, claimed and duplicate deliveries,
+    /// the failure's status (401 for authentication failures) when refused, 503 while
+    /// another receiver's lease runs and when the store is unavailable (VMEG redelivers).
     pub fn http_status(&self) -> u16 {
         match self {
-            Delivery::Fresh(_) | Delivery::Duplicate(_) => 200,
+            Delivery::Fresh(_) | Delivery::Claimed(..) | Delivery::Duplicate(_) => 200,
             Delivery::Refused(e) => match e.kind() {
                 ErrorKind::Webhook(f) => f.http_status(),
                 _ => 400,
             },
-            Delivery::Unavailable(_) => 503,
+            Delivery::InProgress(_) | Delivery::Unavailable(_) => 503,
         }
     }
 
     /// The event, when the delivery verified.
     pub fn event(&self) -> Option<&WebhookEvent> {
         match self {
-            Delivery::Fresh(e) | Delivery::Duplicate(e) => Some(e),
+            Delivery::Fresh(e)
+            | Delivery::Claimed(e, _)
+            | Delivery::Duplicate(e)
+            | Delivery::InProgress(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+/// A pending mark set by [`CompletionHub::receive_pending`]: the delivery's `pipelineKey`
+/// and the token its mark holds. Hand it to [`CompletionHub::confirm`] once the delivery is
+/// acted on, or to [`CompletionHub::release`] if that failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pipeline_key: String,
+    token: MarkToken,
+}
+
+impl Claim {
+    /// The delivery's `pipelineKey`.
+    pub fn pipeline_key(&self) -> &str {
+        &self.pipeline_key
+    }
+
+    /// The token its mark holds.
+    pub fn token(&self) -> &MarkToken {
+        &self.token
     }
 }
 
@@ -151,8 +193,10 @@ impl CompletionHub {
     }
 
     /// Handles one delivery: verify (signature, replay window, size), record (deduplicated
-    /// by `pipelineKey`), fan out. Answer VMEG with [`Delivery::http_status`]; this returns as
-    /// soon as the store has answered, so the 2xx goes out quickly.
+    /// by `pipelineKey`, marked handled at once), fan out. Answer VMEG with
+    /// [`Delivery::http_status`]; this returns as soon as the store has answered, so the 2xx
+    /// goes out quickly. A receiver that acts on a delivery before answering uses
+    /// [`CompletionHub::receive_pending`] instead.
     pub async fn receive(&self, timestamp: &str, signature: &str, body: &[u8]) -> Delivery {
         self.receive_at(timestamp, signature, body, SystemTime::now())
             .await
@@ -165,6 +209,74 @@ impl CompletionHub {
         signature: &str,
         body: &[u8],
         now: SystemTime,
+    ) -> Delivery {
+        self.receive_marked(timestamp, signature, body, now, None)
+            .await
+    }
+
+    /// Handles one delivery for a receiver that acts on it before answering (prints it,
+    /// queues it): as [`CompletionHub::receive`], but a first-seen delivery is marked
+    /// **pending** for `lease` and comes back as [`Delivery::Claimed`]. While the lease runs,
+    /// a redelivery reaching any hub sharing the store is [`Delivery::InProgress`] (503), so
+    /// VMEG keeps trying. Once the action is done, [`CompletionHub::confirm`] the claim: its
+    /// mark becomes the ordinary dedupe mark. If the action fails,
+    /// [`CompletionHub::release`] it and answer 503. If the receiver dies, the lease runs
+    /// out and the next redelivery is fresh on any hub. Choose `lease` longer than the
+    /// action can take, confirmation included; a store without leases (a third-party one
+    /// that keeps [`CompletionStore::record_marked`]'s default) marks handled at once.
+    ///
+    /// The event is stored and fanned out at once, as by `receive`: waits end on it even if
+    /// the action then fails (the job did complete).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// use voiceclone::WebhookSecret;
+    /// use voiceclone::webhook::store::Confirmation;
+    /// use voiceclone::webhook::{CompletionHub, Delivery};
+    ///
+    /// let hub = CompletionHub::in_memory(WebhookSecret::new("whsec"));
+    /// let body = r#"{"code":200,"event":"openapi-clone-voice","pipelineKey":"pk-1","data":{"taskId":"t1","voiceId":"v1"}}"#;
+    /// let ts = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis().to_string();
+    /// let sig = voiceclone_sim::sign("whsec", &ts, body.as_bytes()); // what VMEG sends
+    ///
+    /// let lease = Duration::from_secs(60);
+    /// let Delivery::Claimed(event, claim) = hub.receive_pending(&ts, &sig, body.as_bytes(), lease).await
+    /// else {
+    ///     panic!("first seen");
+    /// };
+    /// // While it is pending, a redelivery is answered 503, on every hub sharing the store.
+    /// let again = hub.receive_pending(&ts, &sig, body.as_bytes(), lease).await;
+    /// assert!(matches!(again, Delivery::InProgress(_)));
+    /// assert_eq!(again.http_status(), 503);
+    ///
+    /// println!("{}", event.pipeline_key); // the action; then:
+    /// assert_eq!(hub.confirm(&claim).await?, Confirmation::Confirmed);
+    /// // Handled: a redelivery is a duplicate (200).
+    /// let again = hub.receive(&ts, &sig, body.as_bytes()).await;
+    /// assert!(matches!(again, Delivery::Duplicate(_)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn receive_pending(
+        &self,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+        lease: Duration,
+    ) -> Delivery {
+        self.receive_marked(timestamp, signature, body, SystemTime::now(), Some(lease))
+            .await
+    }
+
+    async fn receive_marked(
+        &self,
+        timestamp: &str,
+        signature: &str,
+        body: &[u8],
+        now: SystemTime,
+        lease: Option<Duration>,
     ) -> Delivery {
         self.ensure_subscribed();
         let event = match self
@@ -189,10 +301,24 @@ impl CompletionHub {
             body: text.to_owned(),
             received_at_ms: unix_millis(now),
         };
-        match self.inner.store.record(&stored).await {
+        let token = MarkToken::new();
+        match self.inner.store.record_marked(&stored, &token, lease).await {
             Ok(Recorded::Fresh) => {
-                tracing::debug!(pipeline_key = %event.pipeline_key, task_id = ?stored.task_id, "webhook delivery recorded");
-                Delivery::Fresh(Box::new(event))
+                tracing::debug!(pipeline_key = %event.pipeline_key, task_id = ?stored.task_id, pending = lease.is_some(), "webhook delivery recorded");
+                match lease {
+                    Some(_) => Delivery::Claimed(
+                        Box::new(event),
+                        Claim {
+                            pipeline_key: stored.pipeline_key,
+                            token,
+                        },
+                    ),
+                    None => Delivery::Fresh(Box::new(event)),
+                }
+            }
+            Ok(Recorded::Pending) => {
+                tracing::debug!(pipeline_key = %event.pipeline_key, "webhook redelivery while a receiver is acting on it; answering 503");
+                Delivery::InProgress(Box::new(event))
             }
             Ok(Recorded::Duplicate) => {
                 tracing::debug!(pipeline_key = %event.pipeline_key, "webhook redelivery skipped");
@@ -200,7 +326,7 @@ impl CompletionHub {
             }
             Err(e) => {
                 tracing::warn!(error = %e, pipeline_key = %event.pipeline_key, "webhook delivery not recorded; answering 503 so that VMEG redelivers");
-                self.unmark(event.pipeline_key.clone());
+                self.unmark(event.pipeline_key.clone(), token);
                 Delivery::Unavailable(unavailable(e))
             }
         }
@@ -209,13 +335,22 @@ impl CompletionHub {
     /// After a failed record: the store may have marked the delivery all the same (its
     /// answer came too late, or was lost), and a mark left there would make VMEG's
     /// redelivery a duplicate of a delivery answered 503, acted on nowhere. So the mark is
-    /// removed, in the background (the 503 goes out now; a redelivery comes later). A key
-    /// that was not marked is unchanged by it.
-    fn unmark(&self, pipeline_key: String) {
+    /// released, in the background (the 503 goes out now; a redelivery comes later), if it
+    /// still holds this call's token: a mark another instance set (it acted on the
+    /// delivery) stays.
+    fn unmark(&self, pipeline_key: String, token: MarkToken) {
         let store = self.inner.store.clone();
         let unmark = async move {
-            if let Err(e) = store.forget(&pipeline_key).await {
-                tracing::warn!(error = %e, pipeline_key = %pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is taken for a duplicate");
+            match store.release(&pipeline_key, &token).await {
+                Ok(true) => {
+                    tracing::debug!(pipeline_key = %pipeline_key, "removed the mark a failed record had set")
+                }
+                Ok(false) => {
+                    tracing::debug!(pipeline_key = %pipeline_key, "no mark of a failed record to remove (none, or another record call's, which stays)")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, pipeline_key = %pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is taken for a duplicate (or, pending, answered 503 until its lease runs out)")
+                }
             }
         };
         match tokio::runtime::Handle::try_current() {
@@ -226,10 +361,39 @@ impl CompletionHub {
         }
     }
 
-    /// Forgets that `pipeline_key` was delivered, so that VMEG's next delivery of it is
-    /// [`Delivery::Fresh`] again, here or on any hub sharing the store: for a receiver that
-    /// could not act on a fresh delivery (its output is gone, say). Answer that delivery
-    /// with a 5xx, not [`Delivery::http_status`], so that VMEG sends it again.
+    /// Confirms a [`Delivery::Claimed`] delivery once it was acted on: its pending mark
+    /// becomes the ordinary dedupe mark (kept for the dedupe TTL), so redeliveries are
+    /// [`Delivery::Duplicate`] on every hub sharing the store. After the lease ran out it
+    /// is no error: [`Confirmation::Reclaimed`] (nobody had taken the key: marked now) or
+    /// [`Confirmation::Taken`] (another receiver's mark holds it and stays; the delivery is
+    /// acted on twice, never lost). `Err` only when the store cannot be reached: the mark
+    /// then stays pending until its lease runs out.
+    pub async fn confirm(&self, claim: &Claim) -> Result<Confirmation, Error> {
+        self.inner
+            .store
+            .confirm(&claim.pipeline_key, &claim.token)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Releases a [`Delivery::Claimed`] delivery whose action failed, so that VMEG's next
+    /// delivery of it is fresh on any hub sharing the store; answer that delivery 503.
+    /// `Ok(true)` when the claim's mark was removed; `Ok(false)` when it no longer held it
+    /// (the lease ran out and another receiver took the key: its mark stays).
+    pub async fn release(&self, claim: &Claim) -> Result<bool, Error> {
+        self.inner
+            .store
+            .release(&claim.pipeline_key, &claim.token)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Forgets that `pipeline_key` was delivered, whoever marked it, so that VMEG's next
+    /// delivery of it is [`Delivery::Fresh`] again, here or on any hub sharing the store.
+    /// A receiver that could not act on a fresh delivery should rather record it with
+    /// [`CompletionHub::receive_pending`] and [`CompletionHub::release`] its claim (a mark
+    /// another instance set meanwhile stays). Answer that delivery with a 5xx, not
+    /// [`Delivery::http_status`], so that VMEG sends it again.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -458,11 +622,11 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
     use crate::sleep::BoxFuture;
+    use crate::webhook::store::Confirmation;
     use crate::webhook::store::Listener;
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Duration;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     const SECRET: &str = "hub-unit-secret";
 
@@ -472,6 +636,10 @@ mod tests {
     struct Flaky {
         inner: MemoryStore,
         failing: AtomicBool,
+        /// Records run, but their answer is lost (an error comes back instead).
+        answer_lost: AtomicBool,
+        /// How many releases were asked for.
+        releases: AtomicUsize,
         listener: Mutex<Option<Listener>>,
     }
 
@@ -503,6 +671,43 @@ mod tests {
             Box::pin(async move {
                 self.check()?;
                 self.inner.record(event).await
+            })
+        }
+        fn record_marked<'a>(
+            &'a self,
+            event: &'a StoredEvent,
+            token: &'a MarkToken,
+            lease: Option<Duration>,
+        ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+            Box::pin(async move {
+                self.check()?;
+                let recorded = self.inner.record_marked(event, token, lease).await;
+                if self.answer_lost.load(Ordering::SeqCst) {
+                    return Err(StoreError::new("the answer was lost"));
+                }
+                recorded
+            })
+        }
+        fn confirm<'a>(
+            &'a self,
+            pipeline_key: &'a str,
+            token: &'a MarkToken,
+        ) -> BoxFuture<'a, Result<Confirmation, StoreError>> {
+            Box::pin(async move {
+                self.check()?;
+                self.inner.confirm(pipeline_key, token).await
+            })
+        }
+        fn release<'a>(
+            &'a self,
+            pipeline_key: &'a str,
+            token: &'a MarkToken,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            Box::pin(async move {
+                self.check()?;
+                let released = self.inner.release(pipeline_key, token).await;
+                self.releases.fetch_add(1, Ordering::SeqCst);
+                released
             })
         }
         fn by_task<'a>(
@@ -591,6 +796,87 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// Waits (10 s at most) until the store was asked for `n` releases in all.
+    async fn until_released(store: &Flaky, n: usize) {
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        while store.releases.load(Ordering::SeqCst) < n {
+            assert!(std::time::Instant::now() < end, "no release within 10 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Hub B recorded a delivery (and acted on it); the same delivery's record on hub A
+    /// lost its answer (A answers 503 and removes its mark in the background). A removes
+    /// only a mark holding its own token: B's stays, the redelivery is a duplicate. Before
+    /// tokens, A deleted B's mark and the redelivery was processed twice.
+    #[tokio::test]
+    async fn a_failed_record_removes_its_own_mark_never_another_hubs() {
+        let (b, store) = hub();
+        let a = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
+        let (ts, sig, body) = signed("t5", "p5");
+        assert!(matches!(
+            b.receive(&ts, &sig, body.as_bytes()).await,
+            Delivery::Fresh(_)
+        ));
+        store.answer_lost.store(true, Ordering::SeqCst);
+        let d = a.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Unavailable(_)), "{d:?}");
+        until_released(&store, 1).await;
+        store.answer_lost.store(false, Ordering::SeqCst);
+        let d = b.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
+        // A mark A's lost record did set is removed: the redelivery is processed.
+        let (ts, sig, body) = signed("t6", "p6");
+        store.answer_lost.store(true, Ordering::SeqCst);
+        let d = a
+            .receive_pending(&ts, &sig, body.as_bytes(), Duration::from_secs(60))
+            .await;
+        assert!(matches!(d, Delivery::Unavailable(_)), "{d:?}");
+        until_released(&store, 2).await;
+        store.answer_lost.store(false, Ordering::SeqCst);
+        let d = b.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+    }
+
+    /// A delivery claimed on hub A is answered 503 on hub B (same store) until A confirms
+    /// it (then 200, a duplicate) or releases it (then fresh on B).
+    #[tokio::test]
+    async fn a_claimed_delivery_is_503_on_every_hub_until_confirmed_or_released() {
+        let (a, store) = hub();
+        let b = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
+        let lease = Duration::from_secs(60);
+        for (task, pk, confirm) in [("t7", "p7", true), ("t8", "p8", false)] {
+            let (ts, sig, body) = signed(task, pk);
+            let Delivery::Claimed(_, claim) =
+                a.receive_pending(&ts, &sig, body.as_bytes(), lease).await
+            else {
+                panic!("not claimed");
+            };
+            assert_eq!(claim.pipeline_key(), pk);
+            // The event is out already: a wait on B ends on it.
+            let e = b.wait_for(&JobId::new(task)).await.unwrap();
+            assert_eq!(e.pipeline_key, pk);
+            for hub in [&a, &b] {
+                let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+                assert!(matches!(d, Delivery::InProgress(_)), "{d:?}");
+                assert_eq!(d.http_status(), 503);
+            }
+            if confirm {
+                assert_eq!(a.confirm(&claim).await.unwrap(), Confirmation::Confirmed);
+                let d = b.receive(&ts, &sig, body.as_bytes()).await;
+                assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
+            } else {
+                assert!(a.release(&claim).await.unwrap());
+                let d = b.receive(&ts, &sig, body.as_bytes()).await;
+                assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+                // A's claim is gone: releasing it again leaves B's mark alone.
+                assert!(!a.release(&claim).await.unwrap());
+                let d = b.receive(&ts, &sig, body.as_bytes()).await;
+                assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
+            }
+        }
     }
 
     #[tokio::test]

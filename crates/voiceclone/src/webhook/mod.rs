@@ -86,8 +86,8 @@ pub use self::redis::RedisStore;
 pub use crate::error::WebhookFailure;
 pub use dedupe::{DedupFuture, Deduplicator, MemoryDeduplicator};
 pub use event::{RawData, WebhookEvent, WebhookEventKind, WebhookPayload};
-pub use hub::{CompletionHub, Delivery};
-pub use store::{CompletionStore, MemoryStore, StoreError};
+pub use hub::{Claim, CompletionHub, Delivery};
+pub use store::{CompletionStore, Confirmation, MemoryStore, StoreError};
 pub use verify::Verifier;
 
 /// The timestamp header VMEG sends.

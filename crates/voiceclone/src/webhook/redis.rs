@@ -8,7 +8,7 @@
 //!
 //! | key / channel | holds | kept for |
 //! | --- | --- | --- |
-//! | `{prefix}:seen:{pipelineKey}` | the dedupe mark | the dedupe TTL: [`DEFAULT_DEDUPE_TTL`] (72 h), never less than [`REPLAY_WINDOW`] |
+//! | `{prefix}:seen:{pipelineKey}` | the dedupe mark: `c:<token>` (confirmed) or `p:<token>` (pending), the token being the [`MarkToken`] of the record call that set it (a mark of an older version, `1`, reads as confirmed and is owned by nobody) | confirmed: the dedupe TTL, [`DEFAULT_DEDUPE_TTL`] (72 h), never less than [`REPLAY_WINDOW`]; pending: the lease the receiver asked for |
 //! | `{prefix}:task:{taskId}` | the latest delivery for the task ([`StoredEvent`] as JSON) | the event TTL: [`DEFAULT_EVENT_TTL`] (24 h) |
 //! | `{prefix}:idem:{idempotencyKey}` | the latest delivery carrying the key | the event TTL |
 //! | channel `{prefix}:events` | every delivery recorded, as JSON | (pub/sub) |
@@ -20,12 +20,20 @@
 //! # Guarantees
 //!
 //! - **Recording** is one Lua script, run atomically by Redis: if the mark exists, nothing is
-//!   written ([`Recorded::Duplicate`]); otherwise the event is stored, published, and the mark
-//!   set last with `SET NX PX`. A failure part-way (out of memory, a lost connection) leaves
-//!   no mark, so the receiver answers 503 and VMEG's redelivery is processed; an answer lost
-//!   (or late) after the script ran is also a 503, and the hub then removes the mark in the
-//!   background (`DEL`), so the redelivery is processed again, not taken for a duplicate of
-//!   a delivery nobody acted on. Nothing is swallowed either way.
+//!   written ([`Recorded::Duplicate`], or [`Recorded::Pending`] for a pending mark);
+//!   otherwise the event is stored, published, and the mark set last with `SET NX PX`
+//!   (confirmed for the dedupe TTL, or pending for the lease). A failure part-way (out of
+//!   memory, a lost connection) leaves no mark, so the receiver answers 503 and VMEG's
+//!   redelivery is processed; an answer lost (or late) after the script ran is also a 503,
+//!   and the hub then releases the mark in the background, so the redelivery is processed
+//!   again, not taken for a duplicate of a delivery nobody acted on. Nothing is swallowed
+//!   either way.
+//! - **Confirming and releasing** are one Lua script each, a compare-and-set and a
+//!   compare-and-delete on the mark's token: a mark is changed or removed only by the record
+//!   call that set it, never one another instance set (which acted on the delivery).
+//!   Confirming a mark whose lease ran out sets it again if nobody took the key
+//!   ([`Confirmation::Reclaimed`]) and leaves another call's mark as it is
+//!   ([`Confirmation::Taken`]).
 //! - **Every command has a timeout** ([`RedisStore::DEFAULT_TIMEOUT`], 2 s, settable), the
 //!   connection included: a Redis that does not answer makes `record` fail in time (the
 //!   receiver answers 503) and makes waits fall back to polling, never hang.
@@ -85,8 +93,8 @@ use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
 use redis::{AsyncConnectionConfig, RedisError, Script};
 
 use super::store::{
-    CompletionStore, DEFAULT_EVENT_TTL, Listener, Recorded, StoreError, StoreSignal, StoredEvent,
-    Subscription,
+    CompletionStore, Confirmation, DEFAULT_EVENT_TTL, Listener, MarkToken, Recorded, StoreError,
+    StoreSignal, StoredEvent, Subscription,
 };
 use super::{DEFAULT_DEDUPE_TTL, REPLAY_WINDOW};
 use crate::error::{Error, ErrorKind, WebhookFailure};
@@ -97,8 +105,10 @@ use crate::sleep::BoxFuture;
 ///
 /// KEYS[1] is the pipelineKey's mark; KEYS[2..] are where the event is stored (its task id,
 /// its idempotency key). ARGV: the event's JSON, the event TTL in ms (0: not stored), the
-/// channel, the dedupe TTL in ms. Returns 1 when this call set the mark (first seen), 0 for
-/// a duplicate.
+/// channel, the mark's TTL in ms (the dedupe TTL, or the lease), the mark's value (`c:` or
+/// `p:` and the token). Returns 1 when this call set the mark (first seen), 0 for a
+/// duplicate, 3 when a pending mark (another call's lease) holds the key. (2 is not used: an
+/// answer that is not one of these is taken for a failure, never a duplicate.)
 ///
 /// Why a script rather than separate commands or MULTI/EXEC: the check, the writes, the
 /// publish and the mark happen with nothing in between, so two instances racing on one
@@ -106,9 +116,14 @@ use crate::sleep::BoxFuture;
 /// the mark, so a redelivery would rewrite and republish the event. The mark is still set
 /// last, inside the script: Redis does not roll back a script that fails part-way (out of
 /// memory on a write), and a script that stops before its last command leaves no mark, so
-/// the redelivery is processed (the trait's promise).
+/// the redelivery is processed (the trait's promise). A mark that is not a string (written
+/// by someone else) counts as confirmed, as any existing key did before tokens.
 const RECORD_SCRIPT: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'none' then
+  if kind == 'string' and string.sub(redis.call('GET', KEYS[1]), 1, 2) == 'p:' then
+    return 3
+  end
   return 0
 end
 local ttl = tonumber(ARGV[2])
@@ -118,7 +133,35 @@ if ttl > 0 then
   end
 end
 redis.call('PUBLISH', ARGV[3], ARGV[1])
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', tonumber(ARGV[4])) then
+if redis.call('SET', KEYS[1], ARGV[5], 'NX', 'PX', tonumber(ARGV[4])) then
+  return 1
+end
+return 0
+";
+
+/// Confirms a mark: KEYS[1] the mark, ARGV the token and the dedupe TTL in ms. Returns 1
+/// when the mark held the token (now `c:<token>` for the dedupe TTL), 2 when there was no
+/// mark (set now, the same way), 0 when another call's mark holds the key (unchanged).
+const CONFIRM_SCRIPT: &str = r"
+local kind = redis.call('TYPE', KEYS[1])['ok']
+local mine = 'c:' .. ARGV[1]
+if kind == 'none' then
+  redis.call('SET', KEYS[1], mine, 'PX', tonumber(ARGV[2]))
+  return 2
+end
+if kind == 'string' and string.sub(redis.call('GET', KEYS[1]), 3) == ARGV[1] then
+  redis.call('SET', KEYS[1], mine, 'PX', tonumber(ARGV[2]))
+  return 1
+end
+return 0
+";
+
+/// Releases a mark: KEYS[1] the mark, ARGV[1] the token. Deletes it only while it holds the
+/// token (pending or confirmed); returns 1 when it did, 0 otherwise.
+const RELEASE_SCRIPT: &str = r"
+if redis.call('TYPE', KEYS[1])['ok'] == 'string'
+  and string.sub(redis.call('GET', KEYS[1]), 3) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
   return 1
 end
 return 0
@@ -138,6 +181,8 @@ pub struct RedisStore {
     shown_url: String,
     scrubbers: Arc<[Scrubber]>,
     record_script: Script,
+    confirm_script: Script,
+    release_script: Script,
     /// The shared multiplexed connection and its generation (0: none yet).
     conn: Mutex<Option<(u64, MultiplexedConnection)>>,
     /// Held while connecting, so concurrent commands wait for one connection attempt; holds
@@ -209,6 +254,8 @@ impl RedisStore {
             shown_url: shown_url(&parsed),
             scrubbers,
             record_script: Script::new(RECORD_SCRIPT),
+            confirm_script: Script::new(CONFIRM_SCRIPT),
+            release_script: Script::new(RELEASE_SCRIPT),
             conn: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(0),
             prefix: Self::DEFAULT_PREFIX.to_owned(),
@@ -474,46 +521,125 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    /// The record script for `event`, marking with `token` (pending for `lease` if any).
+    async fn record_now(
+        &self,
+        event: &StoredEvent,
+        token: &MarkToken,
+        lease: Option<Duration>,
+    ) -> Result<Recorded, StoreError> {
+        let json = serde_json::to_string(event)
+            .map_err(|e| StoreError::new(format!("the delivery could not be encoded: {e}")))?;
+        if json.len() > self.max_event_bytes {
+            tracing::error!(
+                bytes = json.len(),
+                limit = self.max_event_bytes,
+                "a verified delivery is over RedisStore::max_event_bytes and cannot be recorded; raise the limit"
+            );
+            return Err(StoreError::new(format!(
+                "the delivery is {} bytes, over the Redis store's limit of {} bytes",
+                json.len(),
+                self.max_event_bytes
+            )));
+        }
+        let (mark, mark_ttl) = match lease {
+            Some(lease) => (
+                format!("p:{}", token.as_str()),
+                // Never longer than a confirmed mark would be kept.
+                ttl_millis(lease.min(self.dedupe_ttl)).max(1),
+            ),
+            None => (
+                format!("c:{}", token.as_str()),
+                ttl_millis(self.dedupe_ttl).max(1),
+            ),
+        };
+        let mut call = self.record_script.prepare_invoke();
+        call.key(self.key("seen", &event.pipeline_key));
+        for (kind, id) in [("task", &event.task_id), ("idem", &event.idempotency_key)] {
+            if let Some(id) = id {
+                call.key(self.key(kind, id));
+            }
+        }
+        call.arg(json)
+            .arg(ttl_millis(self.event_ttl))
+            .arg(self.channel())
+            .arg(mark_ttl)
+            .arg(mark);
+        let won = self
+            .exec(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
+            .await
+            .map_err(|f| self.store_error("record", f))?;
+        // The script answers 1, 0 or 3. Anything else is not Redis running it (a proxy, a
+        // stand-in, a changed server): taken for a duplicate it would answer 200 for an
+        // event nobody acted on, so it is a failure (503, VMEG redelivers).
+        match won {
+            1 => Ok(Recorded::Fresh),
+            0 => Ok(Recorded::Duplicate),
+            3 => Ok(Recorded::Pending),
+            other => Err(StoreError::new(format!(
+                "Redis answered the record script with {other}, not 0, 1 or 3"
+            ))),
+        }
+    }
+}
+
 impl CompletionStore for RedisStore {
     fn record<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+        Box::pin(async move { self.record_now(event, &MarkToken::new(), None).await })
+    }
+
+    fn record_marked<'a>(
+        &'a self,
+        event: &'a StoredEvent,
+        token: &'a MarkToken,
+        lease: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+        Box::pin(self.record_now(event, token, lease))
+    }
+
+    fn confirm<'a>(
+        &'a self,
+        pipeline_key: &'a str,
+        token: &'a MarkToken,
+    ) -> BoxFuture<'a, Result<Confirmation, StoreError>> {
         Box::pin(async move {
-            let json = serde_json::to_string(event)
-                .map_err(|e| StoreError::new(format!("the delivery could not be encoded: {e}")))?;
-            if json.len() > self.max_event_bytes {
-                tracing::error!(
-                    bytes = json.len(),
-                    limit = self.max_event_bytes,
-                    "a verified delivery is over RedisStore::max_event_bytes and cannot be recorded; raise the limit"
-                );
-                return Err(StoreError::new(format!(
-                    "the delivery is {} bytes, over the Redis store's limit of {} bytes",
-                    json.len(),
-                    self.max_event_bytes
-                )));
-            }
-            let mut call = self.record_script.prepare_invoke();
-            call.key(self.key("seen", &event.pipeline_key));
-            for (kind, id) in [("task", &event.task_id), ("idem", &event.idempotency_key)] {
-                if let Some(id) = id {
-                    call.key(self.key(kind, id));
-                }
-            }
-            call.arg(json)
-                .arg(ttl_millis(self.event_ttl))
-                .arg(self.channel())
+            let mut call = self.confirm_script.prepare_invoke();
+            call.key(self.key("seen", pipeline_key))
+                .arg(token.as_str())
                 .arg(ttl_millis(self.dedupe_ttl).max(1));
-            let won = self
+            let found = self
                 .exec(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
                 .await
-                .map_err(|f| self.store_error("record", f))?;
-            // The script answers 1 or 0. Anything else is not Redis running it (a proxy, a
-            // stand-in, a changed server): taken for a duplicate it would answer 200 for an
-            // event nobody acted on, so it is a failure (503, VMEG redelivers).
-            match won {
-                1 => Ok(Recorded::Fresh),
-                0 => Ok(Recorded::Duplicate),
+                .map_err(|f| self.store_error("confirm", f))?;
+            match found {
+                1 => Ok(Confirmation::Confirmed),
+                2 => Ok(Confirmation::Reclaimed),
+                0 => Ok(Confirmation::Taken),
                 other => Err(StoreError::new(format!(
-                    "Redis answered the record script with {other}, not 0 or 1"
+                    "Redis answered the confirm script with {other}, not 0, 1 or 2"
+                ))),
+            }
+        })
+    }
+
+    fn release<'a>(
+        &'a self,
+        pipeline_key: &'a str,
+        token: &'a MarkToken,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut call = self.release_script.prepare_invoke();
+            call.key(self.key("seen", pipeline_key)).arg(token.as_str());
+            let removed = self
+                .exec(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
+                .await
+                .map_err(|f| self.store_error("release", f))?;
+            match removed {
+                1 => Ok(true),
+                0 => Ok(false),
+                other => Err(StoreError::new(format!(
+                    "Redis answered the release script with {other}, not 0 or 1"
                 ))),
             }
         })

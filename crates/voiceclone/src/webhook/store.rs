@@ -11,17 +11,44 @@
 //! every event it reads back with its own secret, so whoever can write to a shared store
 //! still cannot forge a completion.
 //!
+//! # Marks: one step or two, owned by a token
+//!
+//! Every record call carries a [`MarkToken`] of its own, and the `pipelineKey`'s mark holds
+//! it. A mark is removed after a failed record, or by a receiver whose action failed
+//! ([`CompletionStore::release`]), only while it still holds that call's token: a mark set by
+//! another instance (which acted on the delivery) is never removed by it.
+//!
+//! A receiver that answers VMEG only once it has acted (the CLI's `webhook listen` prints a
+//! line first) records the delivery **pending**, with a lease
+//! ([`CompletionStore::record_marked`] with `Some(lease)`): while the lease runs, a
+//! redelivery reaching any hub sharing the store is [`Recorded::Pending`], answered 503, so
+//! VMEG keeps trying. Once it has acted it **confirms** ([`CompletionStore::confirm`]): the
+//! mark becomes the ordinary dedupe mark, kept for the dedupe TTL. If it dies, the lease runs
+//! out and the next redelivery is fresh on any instance; if its action fails, it releases
+//! the mark. The event itself is stored and published at the pending step, as in one step:
+//! it is a genuine completion whether or not that receiver's action succeeds, so waits on
+//! other instances may end on it at once. A plain [`CompletionStore::record`] marks confirmed
+//! at once.
+//!
 //! # Another database
 //!
 //! A Postgres store fits the same trait: one table keyed by `pipeline_key` (with `task_id`,
-//! `idempotency_key`, the three delivery fields and `received_at`, indexed on the first two);
-//! [`CompletionStore::record`] is one transaction that inserts the row with `ON CONFLICT
-//! (pipeline_key) DO NOTHING` (no row inserted: a duplicate) and then `NOTIFY`s a channel
-//! with the pipeline key; the lookups are `SELECT`s bounded by `received_at`; a periodic
-//! `DELETE` keeps the table to the dedupe TTL; [`CompletionStore::subscribe`] holds one
-//! connection in `LISTEN` and reports [`StoreSignal::Lost`] when it drops. The guarantee to
-//! keep is the order: the mark that makes a redelivery a duplicate becomes visible only
-//! with (or after) the stored and published event, never before.
+//! `idempotency_key`, the three delivery fields and `received_at`, indexed on the first two),
+//! and one of marks (`pipeline_key` primary key, `token`, `pending`, `expires_at`);
+//! [`CompletionStore::record_marked`] is one transaction that deletes an expired mark, looks
+//! at a live one (pending: [`Recorded::Pending`]; confirmed: [`Recorded::Duplicate`]), and
+//! otherwise upserts the event, `NOTIFY`s a channel with the pipeline key and inserts the
+//! mark `ON CONFLICT (pipeline_key) DO NOTHING` (no row inserted: a duplicate); `confirm` is
+//! an `UPDATE ... SET pending = false, expires_at = <dedupe TTL> WHERE pipeline_key = $1 AND
+//! token = $2` (no row: an `INSERT ... ON CONFLICT DO NOTHING`, which tells
+//! [`Confirmation::Reclaimed`] from [`Confirmation::Taken`]); `release` is a `DELETE ...
+//! WHERE pipeline_key = $1 AND token = $2`; the lookups are `SELECT`s bounded by
+//! `received_at`; a periodic `DELETE` keeps both tables to their TTLs;
+//! [`CompletionStore::subscribe`] holds one connection in `LISTEN` and reports
+//! [`StoreSignal::Lost`] when it drops. The guarantees to keep: the mark that makes a
+//! redelivery a duplicate (or pending) becomes visible only with (or after) the stored and
+//! published event, never before; and a mark is changed or removed only by the call whose
+//! token it holds.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -30,7 +57,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::dedupe::MemoryDeduplicator;
+use super::dedupe::{ConfirmState, MarkState, MemoryDeduplicator};
 use super::{DEFAULT_DEDUPE_TTL, REPLAY_WINDOW};
 use crate::sleep::BoxFuture;
 
@@ -100,13 +127,65 @@ impl StoredEvent {
     }
 }
 
-/// What [`CompletionStore::record`] did with a delivery.
+/// What [`CompletionStore::record`] (or [`CompletionStore::record_marked`]) did with a
+/// delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Recorded {
-    /// First seen: stored, published, and its `pipelineKey` marked.
+    /// First seen: stored, published, and its `pipelineKey` marked by this call (pending
+    /// when it asked for a lease).
     Fresh,
-    /// Its `pipelineKey` was already marked: a redelivery; nothing changed.
+    /// Its `pipelineKey` was already marked handled: a redelivery; nothing changed.
     Duplicate,
+    /// Another call's pending mark holds its `pipelineKey`: a receiver is acting on the
+    /// delivery under a lease and has not confirmed yet. Nothing changed; answer 503 (never
+    /// 200: should that receiver fail, VMEG must still be redelivering).
+    Pending,
+}
+
+/// The token a record call marks a `pipelineKey` with, so that only that call's receiver
+/// confirms or removes the mark. Random (122 bits from the system generator); not a secret.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MarkToken(String);
+
+impl MarkToken {
+    /// A fresh random token.
+    pub fn new() -> Self {
+        Self(crate::random_uuid::new_v4().simple().to_string())
+    }
+
+    /// The token as stored (32 lowercase hex digits).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for MarkToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MarkToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MarkToken({})", self.0)
+    }
+}
+
+/// What [`CompletionStore::confirm`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Confirmation {
+    /// The mark still held the token: it is now the ordinary dedupe mark (kept for the
+    /// dedupe TTL).
+    Confirmed,
+    /// The lease had run out and nobody held the `pipelineKey`: it is marked now, confirmed,
+    /// with the token (a redelivery that came in between was processed again: acted on
+    /// twice, never lost).
+    Reclaimed,
+    /// The lease had run out and another record call's mark holds the `pipelineKey` now
+    /// (another receiver took a redelivery): left as it is. The delivery is acted on by both.
+    Taken,
 }
 
 /// The store could not be reached or refused an operation. The receiver answers 503 (VMEG
@@ -169,11 +248,13 @@ impl fmt::Debug for Subscription {
 /// Implement it to keep deliveries in another database.
 pub trait CompletionStore: Send + Sync + fmt::Debug {
     /// Records a verified delivery. A `pipelineKey` already marked is
-    /// [`Recorded::Duplicate`] and changes nothing. Otherwise the event is stored (under its
+    /// [`Recorded::Duplicate`] (or [`Recorded::Pending`], while another call's lease runs)
+    /// and changes nothing. Otherwise the event is stored (under its
     /// task id and idempotency key), published to every subscriber, and only then its
     /// `pipelineKey` marked, so that a failure at any step leaves no mark and the
     /// redelivery is processed: never a swallowed event. Two hubs racing on one delivery may
-    /// both store and publish it (the same content); exactly one gets `Fresh`.
+    /// both store and publish it (the same content); exactly one gets `Fresh`. The mark is
+    /// confirmed at once (kept for the dedupe TTL).
     fn record<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>>;
 
     /// The latest stored delivery for a task id, if still kept.
@@ -188,10 +269,11 @@ pub trait CompletionStore: Send + Sync + fmt::Debug {
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>>;
 
-    /// Removes `pipeline_key`'s mark, so that its next delivery is [`Recorded::Fresh`]
-    /// again: for a receiver that recorded a delivery but could not act on it, and answers
-    /// VMEG with a 5xx after this so that VMEG sends it again. The stored event stays (a
-    /// wait may already have ended on it; the task did end).
+    /// Removes `pipeline_key`'s mark, whoever set it, so that its next delivery is
+    /// [`Recorded::Fresh`] again. A receiver that recorded a delivery but could not act on it
+    /// should rather [`CompletionStore::release`] its own mark (a mark another instance set
+    /// after it stays). The stored event stays (a wait may already have ended on it; the
+    /// task did end).
     ///
     /// The default answers `Err`: a store that cannot forget says so, and its caller knows
     /// that a redelivery will be a duplicate.
@@ -200,6 +282,59 @@ pub trait CompletionStore: Send + Sync + fmt::Debug {
         Box::pin(std::future::ready(Err(StoreError::new(
             "this completion store cannot forget a delivery",
         ))))
+    }
+
+    /// Records a delivery as [`CompletionStore::record`] does, marking its `pipelineKey` with
+    /// `token`: confirmed at once (`lease` `None`), or pending for `lease` (`Some`), until
+    /// [`CompletionStore::confirm`] makes it the dedupe mark. While another call's pending
+    /// mark is live, a delivery is [`Recorded::Pending`] and changes nothing. The event is
+    /// stored and published at this step either way (see the module docs).
+    ///
+    /// The default ignores `token` and `lease` and calls [`CompletionStore::record`]: a store
+    /// without leases marks confirmed at once, as before (a redelivery while the receiver is
+    /// still acting is then a [`Recorded::Duplicate`] on every other instance).
+    fn record_marked<'a>(
+        &'a self,
+        event: &'a StoredEvent,
+        token: &'a MarkToken,
+        lease: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+        let _ = (token, lease);
+        self.record(event)
+    }
+
+    /// Makes the mark `token` set on `pipeline_key` the ordinary dedupe mark (kept for the
+    /// dedupe TTL), if it still holds `token`. A mark gone (the lease ran out, nobody took
+    /// the key) is set again, confirmed ([`Confirmation::Reclaimed`]); another call's mark is
+    /// left alone ([`Confirmation::Taken`]). Never an error for either: only for a store
+    /// that cannot be reached.
+    ///
+    /// The default answers [`Confirmation::Confirmed`]: a store without leases marked it
+    /// confirmed when it recorded it.
+    fn confirm<'a>(
+        &'a self,
+        pipeline_key: &'a str,
+        token: &'a MarkToken,
+    ) -> BoxFuture<'a, Result<Confirmation, StoreError>> {
+        let _ = (pipeline_key, token);
+        Box::pin(std::future::ready(Ok(Confirmation::Confirmed)))
+    }
+
+    /// Removes `pipeline_key`'s mark if it holds `token` (pending or confirmed), so that the
+    /// next delivery is [`Recorded::Fresh`] again: after a failed record, or when the action
+    /// on a fresh delivery failed. `Ok(true)` when it removed it; `Ok(false)` when the key
+    /// was not marked, or marked by another call (left as it is: that call acted on it).
+    /// The stored event stays.
+    ///
+    /// The default calls [`CompletionStore::forget`] (the mark is removed whoever set it, as
+    /// before tokens) and answers `Ok(true)`.
+    fn release<'a>(
+        &'a self,
+        pipeline_key: &'a str,
+        token: &'a MarkToken,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let _ = token;
+        Box::pin(async move { self.forget(pipeline_key).await.map(|()| true) })
     }
 
     /// Calls `listener` with every delivery recorded from now on by any hub sharing the
@@ -335,6 +470,36 @@ impl MemoryStore {
         pick(&st).map(|e| (*e).clone())
     }
 
+    /// Records `event` (the trait's `record_marked`; the lock of the marks is taken per step,
+    /// which in one process leaves nothing to fail in between).
+    fn record_now(
+        &self,
+        event: &StoredEvent,
+        token: &MarkToken,
+        lease: Option<Duration>,
+    ) -> Recorded {
+        let now = Instant::now();
+        let key = &event.pipeline_key;
+        match self.dedupe.state_at(key, now) {
+            MarkState::Pending => return Recorded::Pending,
+            MarkState::Confirmed => return Recorded::Duplicate,
+            MarkState::Absent => {}
+        }
+        let event = Arc::new(event.clone());
+        self.store(event.clone(), now);
+        self.publish(&event);
+        // Marked last: in one process nothing can fail in between, but the order is the
+        // trait's promise.
+        if self.dedupe.mark_at(key, now, Some(token.as_str()), lease) {
+            return Recorded::Fresh;
+        }
+        // Another call marked it meanwhile.
+        match self.dedupe.state_at(key, now) {
+            MarkState::Pending => Recorded::Pending,
+            _ => Recorded::Duplicate,
+        }
+    }
+
     fn publish(&self, event: &Arc<StoredEvent>) {
         let listeners: Vec<_> = {
             let mut ls = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
@@ -349,22 +514,43 @@ impl MemoryStore {
 
 impl CompletionStore for MemoryStore {
     fn record<'a>(&'a self, event: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>> {
-        let now = Instant::now();
-        let outcome = if self.dedupe.seen_at(&event.pipeline_key, now) {
-            Recorded::Duplicate
-        } else {
-            let event = Arc::new(event.clone());
-            self.store(event.clone(), now);
-            self.publish(&event);
-            // Marked last: in one process nothing can fail in between, but the order is
-            // the trait's promise.
-            if self.dedupe.first_seen_at(&event.pipeline_key, now) {
-                Recorded::Fresh
-            } else {
-                Recorded::Duplicate
-            }
-        };
+        let outcome = self.record_now(event, &MarkToken::new(), None);
         Box::pin(std::future::ready(Ok(outcome)))
+    }
+
+    fn record_marked<'a>(
+        &'a self,
+        event: &'a StoredEvent,
+        token: &'a MarkToken,
+        lease: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+        let outcome = self.record_now(event, token, lease);
+        Box::pin(std::future::ready(Ok(outcome)))
+    }
+
+    fn confirm<'a>(
+        &'a self,
+        pipeline_key: &'a str,
+        token: &'a MarkToken,
+    ) -> BoxFuture<'a, Result<Confirmation, StoreError>> {
+        let found = match self
+            .dedupe
+            .confirm_at(pipeline_key, token.as_str(), Instant::now())
+        {
+            ConfirmState::Ours => Confirmation::Confirmed,
+            ConfirmState::Reclaimed => Confirmation::Reclaimed,
+            ConfirmState::Taken => Confirmation::Taken,
+        };
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn release<'a>(
+        &'a self,
+        pipeline_key: &'a str,
+        token: &'a MarkToken,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let removed = self.dedupe.release_now(pipeline_key, token.as_str());
+        Box::pin(std::future::ready(Ok(removed)))
     }
 
     fn forget<'a>(&'a self, pipeline_key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -483,6 +669,189 @@ mod tests {
         assert_eq!(store.record(&e_long).await.unwrap(), Recorded::Fresh);
         store.forget(&long).await.unwrap();
         assert_eq!(store.record(&e_long).await.unwrap(), Recorded::Fresh);
+    }
+
+    /// Waits (10 s at most) until `pk`'s mark is gone (its lease ran out).
+    async fn until_unmarked(store: &MemoryStore, pk: &str) {
+        let end = Instant::now() + Duration::from_secs(10);
+        while store.dedupe.state_at(pk, Instant::now()) != MarkState::Absent {
+            assert!(Instant::now() < end, "{pk}: the lease never ran out");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pending_mark_is_pending_for_everyone_until_confirmed_or_released() {
+        let store = MemoryStore::new();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s2 = seen.clone();
+        let _sub = store.subscribe(Arc::new(move |sig| {
+            if let StoreSignal::Event(_) = sig {
+                s2.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        let lease = Some(Duration::from_secs(60));
+        let (a, b) = (MarkToken::new(), MarkToken::new());
+        assert_ne!(a, b);
+        let e = event("p1", "t1", None, 1);
+        assert_eq!(
+            store.record_marked(&e, &a, lease).await.unwrap(),
+            Recorded::Fresh
+        );
+        // Stored and published at the pending step: waits end on it at once.
+        assert_eq!(store.by_task("t1").await.unwrap().unwrap(), e);
+        assert_eq!(seen.load(Ordering::SeqCst), 1);
+        // A redelivery, leased or not, is pending (never a duplicate) until it is confirmed.
+        assert_eq!(
+            store.record_marked(&e, &b, lease).await.unwrap(),
+            Recorded::Pending
+        );
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Pending);
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "nothing published again");
+        // Only its own token confirms it... (another token's confirm leaves it pending)
+        assert_eq!(store.confirm("p1", &b).await.unwrap(), Confirmation::Taken);
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Pending);
+        assert_eq!(
+            store.confirm("p1", &a).await.unwrap(),
+            Confirmation::Confirmed
+        );
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+        // ...kept for the dedupe TTL from then on, not the lease.
+        let later = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(store.dedupe.state_at("p1", later), MarkState::Confirmed);
+
+        // The action failed: released, the redelivery is fresh (for anyone).
+        let e2 = event("p2", "t2", None, 1);
+        assert_eq!(
+            store.record_marked(&e2, &a, lease).await.unwrap(),
+            Recorded::Fresh
+        );
+        assert!(!store.release("p2", &b).await.unwrap(), "not b's mark");
+        assert_eq!(store.record(&e2).await.unwrap(), Recorded::Pending);
+        assert!(store.release("p2", &a).await.unwrap());
+        assert_eq!(
+            store.record_marked(&e2, &b, lease).await.unwrap(),
+            Recorded::Fresh
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lease_that_runs_out_makes_the_redelivery_fresh_and_a_late_confirm_is_no_surprise() {
+        let store = MemoryStore::new();
+        let (a, b) = (MarkToken::new(), MarkToken::new());
+        let short = Some(Duration::from_millis(50));
+        // A dies holding the lease: after it, the redelivery is fresh (b takes it).
+        let e = event("p1", "t1", None, 1);
+        assert_eq!(
+            store.record_marked(&e, &a, short).await.unwrap(),
+            Recorded::Fresh
+        );
+        until_unmarked(&store, "p1").await;
+        assert_eq!(
+            store
+                .record_marked(&e, &b, Some(Duration::from_secs(60)))
+                .await
+                .unwrap(),
+            Recorded::Fresh
+        );
+        // A confirming late neither fails nor touches b's mark (b confirms it).
+        assert_eq!(store.confirm("p1", &a).await.unwrap(), Confirmation::Taken);
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Pending);
+        assert!(!store.release("p1", &a).await.unwrap());
+        assert_eq!(
+            store.confirm("p1", &b).await.unwrap(),
+            Confirmation::Confirmed
+        );
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+
+        // Nobody took it: a late confirm marks it again (no redelivery is processed twice).
+        let e2 = event("p2", "t2", None, 1);
+        assert_eq!(
+            store.record_marked(&e2, &a, short).await.unwrap(),
+            Recorded::Fresh
+        );
+        until_unmarked(&store, "p2").await;
+        assert_eq!(
+            store.confirm("p2", &a).await.unwrap(),
+            Confirmation::Reclaimed
+        );
+        assert_eq!(store.record(&e2).await.unwrap(), Recorded::Duplicate);
+    }
+
+    #[tokio::test]
+    async fn a_mark_is_removed_only_with_its_own_token() {
+        let store = MemoryStore::new();
+        let (a, b) = (MarkToken::new(), MarkToken::new());
+        // B recorded it (confirmed at once) and acted on it; A's failed record releases
+        // with its own token: B's mark stays, the redelivery is a duplicate.
+        let e = event("p1", "t1", None, 1);
+        assert_eq!(
+            store.record_marked(&e, &b, None).await.unwrap(),
+            Recorded::Fresh
+        );
+        assert_eq!(
+            store.record_marked(&e, &a, None).await.unwrap(),
+            Recorded::Duplicate
+        );
+        assert!(!store.release("p1", &a).await.unwrap());
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+        assert!(store.release("p1", &b).await.unwrap());
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+        // A mark set by `first_seen` (no token) is released by no token; `forget` still
+        // removes any mark.
+        let long = "p".repeat(5_000);
+        assert!(store.dedupe.first_seen_at(&long, Instant::now()));
+        assert!(!store.release(&long, &a).await.unwrap());
+        store.forget(&long).await.unwrap();
+        assert!(!store.dedupe.seen_at(&long, Instant::now()));
+    }
+
+    #[tokio::test]
+    async fn a_store_without_leases_marks_at_once_and_releases_as_it_forgets() {
+        // The trait's defaults: what a third-party store written before leases does.
+        #[derive(Debug, Default)]
+        struct Old(MemoryStore);
+        impl CompletionStore for Old {
+            fn record<'a>(
+                &'a self,
+                e: &'a StoredEvent,
+            ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+                self.0.record(e)
+            }
+            fn by_task<'a>(
+                &'a self,
+                t: &'a str,
+            ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+                self.0.by_task(t)
+            }
+            fn by_idempotency_key<'a>(
+                &'a self,
+                k: &'a str,
+            ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+                self.0.by_idempotency_key(k)
+            }
+            fn forget<'a>(&'a self, pk: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+                self.0.forget(pk)
+            }
+            fn subscribe(&self, l: Listener) -> Subscription {
+                self.0.subscribe(l)
+            }
+        }
+        let store = Old::default();
+        let a = MarkToken::new();
+        let e = event("p1", "t1", None, 1);
+        let lease = Some(Duration::from_secs(60));
+        assert_eq!(
+            store.record_marked(&e, &a, lease).await.unwrap(),
+            Recorded::Fresh
+        );
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+        assert_eq!(
+            store.confirm("p1", &a).await.unwrap(),
+            Confirmation::Confirmed
+        );
+        assert!(store.release("p1", &MarkToken::new()).await.unwrap());
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
     }
 
     #[tokio::test]
