@@ -1412,6 +1412,72 @@ fn a_redelivery_to_another_listener_while_the_first_cannot_print_is_503_then_pri
     assert!(err.iter().any(|l| l.contains("duplicate")), "{err:?}");
 }
 
+/// `redis-cli -u URL` with `args`: its answer, trimmed.
+fn redis_cli(url: &str, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-u", url])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("redis-cli (.ci/run installs it): {e}"));
+    assert!(out.status.success(), "redis-cli {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A first-seen event whose line nobody reads: its mark in Redis is pending (`p:<token>`)
+/// for the 60 s lease, longer than the 35 s the line may wait. After those 35 s the listener
+/// gives up on it, well before the lease runs out: its mark is released and its redelivery
+/// is fresh on another listener at once (not 25 s later). Before the lease, a line stuck for
+/// good held its event until the process stopped.
+#[test]
+fn a_line_unread_for_35_s_is_given_up_and_its_pending_mark_released_before_the_lease_ends() {
+    let Some(url) = redis_url() else { return };
+    let env = [("REDIS_URL_X", url.as_str())];
+    let extra = ["--redis-url-env", "REDIS_URL_X"];
+    let (_a, _a_stdout, a_err, a_addr) = listen_with_an_unread_stdout(&env, &extra);
+    let prefix = format!(
+        "pk-wait-{:x}",
+        now_ms() ^ u128::from(std::process::id()) ^ 0x35
+    );
+    let stalled_at = Instant::now();
+    let (pk, _original, body) = deliver_until_stdout_stalls(a_addr, &prefix);
+    let mark = format!("voiceclone:seen:{pk}");
+    assert!(
+        redis_cli(&url, &["GET", &mark]).starts_with("p:"),
+        "not pending"
+    );
+    let ttl: u64 = redis_cli(&url, &["PTTL", &mark]).parse().unwrap();
+    assert!(
+        (36_000..=60_000).contains(&ttl),
+        "the lease is {ttl} ms, not the 60 s that outlasts the 35 s line wait"
+    );
+    // Given up after 35 s (a minute at most, on a loaded machine), not held on to.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let line = loop {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .unwrap_or_else(|| panic!("{pk} still waiting for stdout after a minute"));
+        let line = a_err.0.recv_timeout(left).unwrap();
+        if line.contains(&pk) && line.contains("answered 503") {
+            break line;
+        }
+    };
+    assert!(line.contains("was not read for 35 s"), "{line}");
+    assert!(
+        stalled_at.elapsed() >= Duration::from_secs(30),
+        "given up after {:?}",
+        stalled_at.elapsed()
+    );
+    // Released, not left to the lease: the redelivery is fresh on another listener now.
+    assert_eq!(redis_cli(&url, &["EXISTS", &mark]), "0", "{line}");
+    let b = Listen::start_with_env(&env, &extra);
+    let (ts, sig) = signed(&body);
+    assert_eq!(b.post(&ts, &sig, &body), 200);
+    let v: Value = serde_json::from_str(&b.out.next()).unwrap();
+    assert_eq!(v["pipeline_key"], pk.as_str());
+    let (code, _, err) = b.stop("-TERM");
+    assert_eq!(code, Some(0), "{err:?}");
+}
+
 /// Redis runs the record script but its answer comes after the store's 2 s timeout: the
 /// delivery is answered 503 and not printed, so the mark the script set must not stay (the
 /// redelivery would be a duplicate, never printed). The redelivery is printed.
