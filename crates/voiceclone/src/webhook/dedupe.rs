@@ -155,12 +155,27 @@ impl MemoryDeduplicator {
         token: Option<&str>,
         lease: Option<Duration>,
     ) -> bool {
+        self.try_mark_at(key, now, token, lease).is_ok()
+    }
+
+    /// [`MemoryDeduplicator::mark_at`], telling what the live mark that held `key` was
+    /// (pending or confirmed), read under the same lock: looked at again afterwards, a
+    /// pending mark released in between would read as absent.
+    pub(crate) fn try_mark_at(
+        &self,
+        key: &str,
+        now: Instant,
+        token: Option<&str>,
+        lease: Option<Duration>,
+    ) -> Result<(), MarkState> {
         let key = bounded_key(key);
         let key = key.as_ref();
         let mut st = self.lock();
         self.trim(&mut st, now);
-        if st.seen.get(key).is_some_and(|e| e.live(now)) {
-            return false;
+        match st.seen.get(key) {
+            Some(e) if e.live(now) && e.pending => return Err(MarkState::Pending),
+            Some(e) if e.live(now) => return Err(MarkState::Confirmed),
+            _ => {}
         }
         let entry = Entry {
             at: now,
@@ -169,7 +184,7 @@ impl MemoryDeduplicator {
             pending: lease.is_some(),
         };
         self.insert(&mut st, key, entry);
-        true
+        Ok(())
     }
 
     /// Confirms `key`'s mark if `token` owns it (it is then kept for the TTL from `now`);

@@ -489,14 +489,17 @@ impl MemoryStore {
         self.store(event.clone(), now);
         self.publish(&event);
         // Marked last: in one process nothing can fail in between, but the order is the
-        // trait's promise.
-        if self.dedupe.mark_at(key, now, Some(token.as_str()), lease) {
-            return Recorded::Fresh;
-        }
-        // Another call marked it meanwhile.
-        match self.dedupe.state_at(key, now) {
-            MarkState::Pending => Recorded::Pending,
-            _ => Recorded::Duplicate,
+        // trait's promise. Should another call have marked it meanwhile, its mark is read
+        // under the same lock (read again afterwards, a pending mark released in between
+        // would look absent, and was taken for a duplicate: a 200 for an event acted on
+        // nowhere).
+        match self
+            .dedupe
+            .try_mark_at(key, now, Some(token.as_str()), lease)
+        {
+            Ok(()) => Recorded::Fresh,
+            Err(MarkState::Confirmed) => Recorded::Duplicate,
+            Err(MarkState::Pending | MarkState::Absent) => Recorded::Pending,
         }
     }
 
@@ -732,6 +735,48 @@ mod tests {
         assert_eq!(
             store.record_marked(&e2, &b, lease).await.unwrap(),
             Recorded::Fresh
+        );
+    }
+
+    /// Two receivers record the same delivery pending at the same moment, over and over, and
+    /// release it at once (their action failed): nobody ever confirms, so no record may be
+    /// a duplicate (a 200 for an event acted on nowhere). Before, a record whose mark lost
+    /// to the other's pending mark looked at the mark again under a second lock; released
+    /// in between, it read as absent and was answered `Duplicate`.
+    #[test]
+    fn a_pending_mark_released_while_another_record_loses_to_it_is_never_a_duplicate() {
+        let store = Arc::new(MemoryStore::new().keep_events(Duration::ZERO, 1, usize::MAX));
+        let e = Arc::new(event("p1", "t1", None, 1));
+        let lease = Some(Duration::from_secs(60));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let run = |store: Arc<MemoryStore>,
+                   e: Arc<StoredEvent>,
+                   stop: Arc<std::sync::atomic::AtomicBool>| {
+            std::thread::spawn(move || {
+                let token = MarkToken::new();
+                let end = Instant::now() + Duration::from_secs(2);
+                let mut duplicates = 0usize;
+                while Instant::now() < end && !stop.load(Ordering::Relaxed) {
+                    match store.record_now(&e, &token, lease) {
+                        Recorded::Fresh => {
+                            store.dedupe.release_now(&e.pipeline_key, token.as_str());
+                        }
+                        Recorded::Pending => {}
+                        Recorded::Duplicate => {
+                            duplicates += 1;
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                duplicates
+            })
+        };
+        let a = run(store.clone(), e.clone(), stop.clone());
+        let b = run(store.clone(), e.clone(), stop.clone());
+        let duplicates = a.join().unwrap() + b.join().unwrap();
+        assert_eq!(
+            duplicates, 0,
+            "a pending mark (never confirmed) was read as a duplicate"
         );
     }
 
