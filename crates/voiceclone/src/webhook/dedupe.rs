@@ -56,6 +56,14 @@ impl Entry {
     fn live(&self, now: Instant) -> bool {
         now.saturating_duration_since(self.at) < self.ttl
     }
+
+    fn state(&self, now: Instant) -> MarkState {
+        match (self.live(now), self.pending) {
+            (false, _) => MarkState::Absent,
+            (true, true) => MarkState::Pending,
+            (true, false) => MarkState::Confirmed,
+        }
+    }
 }
 
 /// What a key's mark is at a given instant.
@@ -138,11 +146,9 @@ impl MemoryDeduplicator {
     /// What `key`'s mark is as of `now`.
     pub(crate) fn state_at(&self, key: &str, now: Instant) -> MarkState {
         let st = self.lock();
-        match st.seen.get(bounded_key(key).as_ref()) {
-            Some(e) if e.live(now) && e.pending => MarkState::Pending,
-            Some(e) if e.live(now) => MarkState::Confirmed,
-            _ => MarkState::Absent,
-        }
+        st.seen
+            .get(bounded_key(key).as_ref())
+            .map_or(MarkState::Absent, |e| e.state(now))
     }
 
     /// Marks `key` unless a live mark holds it: confirmed for the TTL (`lease` `None`), or
@@ -172,10 +178,10 @@ impl MemoryDeduplicator {
         let key = key.as_ref();
         let mut st = self.lock();
         self.trim(&mut st, now);
-        match st.seen.get(key) {
-            Some(e) if e.live(now) && e.pending => return Err(MarkState::Pending),
-            Some(e) if e.live(now) => return Err(MarkState::Confirmed),
-            _ => {}
+        if let Some(held @ (MarkState::Pending | MarkState::Confirmed)) =
+            st.seen.get(key).map(|e| e.state(now))
+        {
+            return Err(held);
         }
         let entry = Entry {
             at: now,
@@ -261,6 +267,8 @@ impl MemoryDeduplicator {
     }
 }
 
+/// A key or id as stored (here and in the Redis store): itself, or `sha256:<hex>` when
+/// longer than [`MAX_PIPELINE_KEY_BYTES`].
 pub(crate) fn bounded_key(key: &str) -> std::borrow::Cow<'_, str> {
     if key.len() <= MAX_PIPELINE_KEY_BYTES {
         std::borrow::Cow::Borrowed(key)
