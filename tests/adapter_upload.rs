@@ -571,7 +571,10 @@ async fn wire_of_a_clone_from_bytes_for_both_providers() {
             .map(|(k, v)| {
                 let v = if k == "authorization" {
                     v.replace(crate::adapter_support::SECRET_KEY, "[redacted]")
-                } else if k == "x-idempotency-key" && v.len() == 36 {
+                } else if k == "x-idempotency-key"
+                    && v.len() == 32
+                    && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                {
                     "[generated]".into()
                 } else if k == "content-type" && v.starts_with("multipart/form-data; boundary=") {
                     "multipart/form-data; boundary=[random]".into()

@@ -21,14 +21,14 @@ async fn capture(provider: Provider, answer: Value) -> (Capture, Client) {
     (cap, client)
 }
 
-/// The captured request with adapter-made idempotency keys (random UUIDs) replaced.
+/// The captured request with adapter-made idempotency keys (32 random hex digits) replaced.
 fn wire(cap: &Capture) -> Value {
     let mut w = cap.wire();
     if let Some(headers) = w.get_mut("headers").and_then(Value::as_array_mut) {
         for h in headers {
             if let Some(s) = h.as_str()
                 && let Some(v) = s.strip_prefix("x-idempotency-key: ")
-                && uuid_like(v)
+                && random_hex(v)
             {
                 *h = json!("x-idempotency-key: [generated]");
             }
@@ -38,8 +38,7 @@ fn wire(cap: &Capture) -> Value {
     if let Some(query) = w.get_mut("query").and_then(Value::as_array_mut) {
         for q in query {
             if let Some(v) = q.as_str().and_then(|s| s.strip_prefix("req_id="))
-                && v.len() == 32
-                && v.chars().all(|c| c.is_ascii_hexdigit())
+                && random_hex(v)
             {
                 *q = json!("req_id=[generated]");
             }
@@ -48,8 +47,8 @@ fn wire(cap: &Capture) -> Value {
     w
 }
 
-fn uuid_like(v: &str) -> bool {
-    v.len() == 36 && v.chars().filter(|c| *c == '-').count() == 4
+fn random_hex(v: &str) -> bool {
+    v.len() == 32 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn vmeg_ok(data: Value) -> Value {

@@ -163,7 +163,7 @@ mod connection_limit; // the in-flight bound on connections
 mod digest; // SHA-256 as hex (ring): long keys, text fingerprints
 mod jitter; // seeded draws for retry, poll and reconnect jitter (std's SipHash)
 mod provider; // the vendor table and one Backend per vendor (vmeg/, jimmyai/)
-mod random_uuid; // v4 UUIDs from ring's system generator: idempotency keys, request ids
+mod random_id; // 128-bit random ids from ring's system generator: idempotency keys, request ids
 #[cfg(feature = "upload")]
 mod sample; // local recordings: measured, checked, streamed (never read whole)
 mod scrub; // the API key never comes back out of a server string

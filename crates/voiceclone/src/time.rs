@@ -1,8 +1,8 @@
-//! Date handling: the vendors send ISO 8601 strings and Unix timestamps, `Retry-After` may
-//! be an HTTP date, and errors print submit times. The calendar is `humantime`'s (RFC 3339,
-//! years 1970 to 9999) and HTTP dates are `httpdate`'s: both small, where a full date library
-//! cost every user's build ~8 s of CPU (BENCHMARKS.md 10). What is here is only how lenient
-//! to be with vendors, and the UTC offset, which humantime leaves to its caller.
+//! Date handling: the vendors send ISO 8601 strings and Unix timestamps, `Retry-After`
+//! delays, and errors print submit times. The calendar is `humantime`'s (RFC 3339, years 1970
+//! to 9999): small, where a full date library cost every user's build ~8 s of CPU
+//! (BENCHMARKS.md 10). What is here is only how lenient to be with vendors, and the UTC
+//! offset, which humantime leaves to its caller.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -117,8 +117,13 @@ pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
     }
 }
 
-/// `Retry-After` as either delta-seconds or an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+/// `Retry-After` as delta-seconds (whole, or with a fraction).
+///
+/// The HTTP-date form RFC 9110 also allows is read as no `Retry-After`, so the retry waits
+/// on its own backoff: VMEG documents `Retry-After: 2` (api-facts A3) and JimmyAI none, so a
+/// date could only come from something in between; honouring it would cost every user's
+/// build one more crate (`httpdate`; issue 17 counts them) for a form no vendor sends.
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     // A number too large for its type is a very long wait, not no wait: read as absent, it
     // would let the retries go ahead at once against a server that asked for a pause.
@@ -131,9 +136,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
         }
         return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
-    // An HTTP date: IMF-fixdate, or the obsolete RFC 850 and asctime forms (RFC 9110 5.6.7).
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    None
 }
 
 /// RFC 3339 in UTC with millisecond precision, for messages meant for people.
@@ -206,37 +209,22 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
-        assert_eq!(
-            parse_retry_after("0.5", now),
-            Some(Duration::from_millis(500))
-        );
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
-            Some(Duration::ZERO)
-        );
-        let earlier = UNIX_EPOCH + Duration::from_secs(784_111_767);
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", earlier),
-            Some(Duration::from_secs(10))
-        );
-        // The obsolete HTTP date forms a server may still send (RFC 9110 5.6.7).
-        for obsolete in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
-            assert_eq!(
-                parse_retry_after(obsolete, earlier),
-                Some(Duration::from_secs(10)),
-                "{obsolete}"
-            );
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        // HTTP dates (IMF-fixdate and the obsolete RFC 850 and asctime forms) are not read:
+        // the retry keeps its own backoff.
+        for date in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(parse_retry_after(date), None, "{date}");
         }
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 PST", now),
-            None
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-3", now), None);
-        assert_eq!(parse_retry_after("-0.5", now), None);
-        assert_eq!(parse_retry_after("NaN", now), None);
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-3"), None);
+        assert_eq!(parse_retry_after("-0.5"), None);
+        assert_eq!(parse_retry_after("NaN"), None);
         // Beyond u32, u64 or a Duration: a very long wait, never "no Retry-After".
         for huge in [
             "4294967296",
@@ -246,7 +234,7 @@ mod tests {
             "inf",
         ] {
             assert!(
-                parse_retry_after(huge, now).is_some_and(|d| d >= Duration::from_secs(1 << 32)),
+                parse_retry_after(huge).is_some_and(|d| d >= Duration::from_secs(1 << 32)),
                 "{huge}"
             );
         }

@@ -147,7 +147,7 @@ pub(crate) async fn put(
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| crate::time::parse_retry_after(v, std::time::SystemTime::now()));
+            .and_then(crate::time::parse_retry_after);
         let snippet = error_snippet(resp).await;
         let kind = match status {
             // Storage's 403: an expired or refused signature, not the API key.

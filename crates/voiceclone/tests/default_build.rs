@@ -32,15 +32,24 @@ const FEATURE_ONLY: &[(&str, &[&str])] = &[
     ),
     ("download", &["tempfile"]),
     ("webhook", &["hex"]),
-    ("axum", &["axum", "hex"]),
+    // HTTP dates: hyper's server writes `Date` (the library reads no HTTP date).
+    ("axum", &["axum", "hex", "httpdate"]),
     ("redis", &["redis", "hex"]),
     ("long-text", &["unicode-segmentation", "hex"]),
 ];
 
-/// Never in the tree, whatever the features: replaced by ring (HMAC, SHA-256), std (jitter),
-/// humantime and httpdate (dates; `jiff` and `time` cost far more to build), and kept only
-/// as dev-dependencies where tests need an independent check.
-const NEVER: &[&str] = &["jiff", "hmac", "sha2", "aho-corasick", "time", "futures"];
+/// Never in the tree, whatever the features: replaced by ring (HMAC, SHA-256, random ids),
+/// std (jitter, hex ids), humantime (dates; `jiff` and `time` cost far more to build), and
+/// kept only as dev-dependencies where tests need an independent check.
+const NEVER: &[&str] = &[
+    "jiff",
+    "hmac",
+    "sha2",
+    "aho-corasick",
+    "time",
+    "futures",
+    "uuid",
+];
 
 /// The package names in `voiceclone`'s normal dependency tree with `args` (feature flags).
 fn tree(args: &[&str]) -> BTreeSet<String> {

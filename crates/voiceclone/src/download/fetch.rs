@@ -207,7 +207,7 @@ impl Downloads {
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| crate::time::parse_retry_after(v, std::time::SystemTime::now()));
+                .and_then(crate::time::parse_retry_after);
             let kind = match status {
                 // Storage's 401/403: an expired or refused signature, not the API key.
                 401 | 403 => ErrorKind::InvalidRequest,

@@ -194,7 +194,9 @@ impl FakeClient {
         // VMEG writes carry an idempotency key (the caller's, or one made per call);
         // JimmyAI documents none.
         let key = match self.provider {
-            Provider::Vmeg => Some(key.unwrap_or_else(|| crate::random_uuid::new_v4().to_string())),
+            Provider::Vmeg => {
+                Some(key.unwrap_or_else(|| crate::random_id::RandomId::new().to_string()))
+            }
             _ => None,
         };
         let lost = script.submit == Submit::Lost;

@@ -2,7 +2,7 @@
 //! `code` is the vendor's success code whatever the HTTP status; the vendor's code table and
 //! success code are its [`Dialect`] (given by its `provider` module).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -23,8 +23,7 @@ pub(crate) struct RawResponse {
 
 impl RawResponse {
     pub(crate) fn new(status: u16, retry_after_header: Option<&str>, body: bytes::Bytes) -> Self {
-        let retry_after =
-            retry_after_header.and_then(|v| crate::time::parse_retry_after(v, SystemTime::now()));
+        let retry_after = retry_after_header.and_then(crate::time::parse_retry_after);
         Self {
             status,
             retry_after,

@@ -3,8 +3,9 @@
 //! operator can quote the exact request to the vendor's support.
 
 use std::fmt;
+use std::io::Write as _;
 
-/// The id of one HTTP attempt: a random UUID v4 as 32 lowercase hex digits, the same shape
+/// The id of one HTTP attempt: 128 random bits as 32 lowercase hex digits, the same shape
 /// VMEG gives the ids it makes itself when a request carries none. Every attempt (each
 /// retry too) gets its own; it means nothing beyond "this request" (no time, no counter).
 ///
@@ -15,14 +16,16 @@ pub(crate) struct RequestId([u8; 32]);
 impl RequestId {
     /// A fresh random id.
     pub(crate) fn new() -> Self {
-        let mut buf = [0u8; 32];
-        crate::random_uuid::new_v4().simple().encode_lower(&mut buf);
+        let mut buf = [b'0'; 32];
+        // 32 hex digits fill the buffer exactly; should a write ever fall short, the
+        // rest stays '0' (still hex).
+        let _ = write!(&mut buf[..], "{}", crate::random_id::RandomId::new());
         RequestId(buf)
     }
 
     /// The id as sent on the wire.
     pub(crate) fn as_str(&self) -> &str {
-        // Always ASCII hex: written by `encode_lower` above and never changed.
+        // Always ASCII hex: written by `new` above and never changed.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }

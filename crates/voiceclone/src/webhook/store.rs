@@ -144,14 +144,14 @@ pub enum Recorded {
 }
 
 /// The token a record call marks a `pipelineKey` with, so that only that call's receiver
-/// confirms or removes the mark. Random (122 bits from the system generator); not a secret.
+/// confirms or removes the mark. Random (128 bits from the system generator); not a secret.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct MarkToken(String);
 
 impl MarkToken {
     /// A fresh random token.
     pub fn new() -> Self {
-        Self(crate::random_uuid::new_v4().simple().to_string())
+        Self(crate::random_id::RandomId::new().to_string())
     }
 
     /// The token as stored (32 lowercase hex digits).

@@ -52,7 +52,7 @@ pub(super) fn default_name(key: &str) -> String {
 }
 
 pub(super) fn new_key() -> String {
-    crate::random_uuid::new_v4().to_string()
+    crate::random_id::RandomId::new().to_string()
 }
 
 /// `{"voiceclone": {"idempotencyKey": key}}`: lets a webhook be matched to its submit.
