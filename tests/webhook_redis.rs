@@ -22,8 +22,9 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
+use voiceclone::sleep::BoxFuture;
 use voiceclone::webhook::store::{
-    Confirmation, Listener, MarkToken, Recorded, StoreSignal, StoredEvent,
+    Confirmation, Listener, MarkToken, Recorded, StoreError, StoreSignal, StoredEvent, Subscription,
 };
 use voiceclone::webhook::{CompletionHub, CompletionStore, Delivery, RedisStore, Verifier};
 use voiceclone::{Client, CloneRequest, ErrorKind, Provider, WaitPolicy, WebhookSecret};
@@ -764,6 +765,107 @@ async fn redis_marks_are_removed_and_confirmed_only_with_their_own_token() {
     );
     let held: String = ctx.query(redis::cmd("GET").arg(&mark)).await;
     assert_eq!(held, "1");
+}
+
+/// The Redis store, except that a record's answer is lost after the script ran, and a
+/// release cannot reach Redis: a record that timed out just as the network dropped.
+#[derive(Debug)]
+struct AnswerLost(RedisStore);
+
+impl CompletionStore for AnswerLost {
+    fn record<'a>(&'a self, e: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+        Box::pin(async move {
+            self.0.record(e).await?;
+            Err(StoreError::new("the answer was lost"))
+        })
+    }
+    fn record_marked<'a>(
+        &'a self,
+        e: &'a StoredEvent,
+        token: &'a MarkToken,
+        lease: Option<Duration>,
+    ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+        Box::pin(async move {
+            self.0.record_marked(e, token, lease).await?;
+            Err(StoreError::new("the answer was lost"))
+        })
+    }
+    fn confirm<'a>(
+        &'a self,
+        pk: &'a str,
+        token: &'a MarkToken,
+    ) -> BoxFuture<'a, Result<Confirmation, StoreError>> {
+        self.0.confirm(pk, token)
+    }
+    fn release<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a MarkToken,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(std::future::ready(Err(StoreError::new("unreachable"))))
+    }
+    fn by_task<'a>(&'a self, t: &'a str) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+        self.0.by_task(t)
+    }
+    fn by_idempotency_key<'a>(
+        &'a self,
+        k: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+        self.0.by_idempotency_key(k)
+    }
+    fn subscribe(&self, l: Listener) -> Subscription {
+        self.0.subscribe(l)
+    }
+}
+
+/// `receive` records a first-seen delivery pending (`CompletionHub::RECEIVE_LEASE`) and
+/// confirms it before answering: the mark it leaves is the confirmed one (`c:`, kept for
+/// the dedupe TTL). A record whose answer is lost, and whose mark then cannot be released,
+/// leaves a pending mark (`p:`) that runs out within the lease: the redelivery is 503
+/// meanwhile, never a 200 duplicate. Before, that mark was `c:` for 72 h, and every
+/// redelivery a duplicate of an event acted on nowhere.
+#[tokio::test]
+async fn redis_receive_confirms_its_mark_and_a_lost_record_answer_leaves_only_a_pending_one() {
+    let ctx = ctx_or_skip!();
+    let hub = ctx.hub(ctx.store());
+    let pk = new_pipeline_key();
+    let body = clone_body(&pk, "task-r1", "cv_r1", None);
+    let (ts, sig) = sign_now(&body);
+    let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+    assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+    let mark = ctx.key("seen", &pk);
+    let held: String = ctx.query(redis::cmd("GET").arg(&mark)).await;
+    assert!(held.starts_with("c:"), "{held}");
+    assert!(ctx.pttl(&mark).await > 71 * 3600 * 1000, "the dedupe TTL");
+
+    let lost = CompletionHub::with_store(
+        Verifier::new(WebhookSecret::new(SECRET)),
+        Arc::new(AnswerLost(ctx.store())),
+    );
+    let pk = new_pipeline_key();
+    let body = clone_body(&pk, "task-r2", "cv_r2", None);
+    let (ts, sig) = sign_now(&body);
+    let d = lost.receive(&ts, &sig, body.as_bytes()).await;
+    assert!(matches!(d, Delivery::Unavailable(_)), "{d:?}");
+    let mark = ctx.key("seen", &pk);
+    let held: String = ctx.query(redis::cmd("GET").arg(&mark)).await;
+    assert!(held.starts_with("p:"), "{held}");
+    let lease_ms = i64::try_from(CompletionHub::RECEIVE_LEASE.as_millis()).unwrap();
+    let ttl = ctx.pttl(&mark).await;
+    assert!(ttl > 0 && ttl <= lease_ms, "the mark's TTL is {ttl} ms");
+    let (ts, sig) = sign_now(&body);
+    let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+    assert!(matches!(d, Delivery::InProgress(_)), "{d:?}");
+    // Once it runs out, the redelivery is processed (the lease is cut short here, as the
+    // clock would).
+    let _: i64 = ctx.query(redis::cmd("PEXPIRE").arg(&mark).arg(1)).await;
+    eventually("the lease runs out", Duration::from_secs(20), || async {
+        !ctx.exists(&mark).await
+    })
+    .await;
+    let (ts, sig) = sign_now(&body);
+    let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+    assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
 }
 
 #[tokio::test]
@@ -1583,7 +1685,9 @@ async fn redis_black_holed_mid_run_gives_503_and_waits_complete_by_polling() {
 
 /// One delivery handed to two instances at the same moment, several times over (VMEG's
 /// retry racing the original, a balancer fanning out): exactly one receive is `Fresh`
-/// (printed or acted on once), every other one a `Duplicate`, all answered 200.
+/// (printed or acted on once), every other one a `Duplicate` (200) or, while the fresh
+/// one's mark is pending between its record and its confirm, `InProgress` (503: VMEG tries
+/// again). Once the fresh one has answered, a redelivery is a `Duplicate`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_one_delivery_raced_on_two_instances_is_fresh_exactly_once() {
     let ctx = ctx_or_skip!();
@@ -1611,15 +1715,16 @@ async fn redis_one_delivery_raced_on_two_instances_is_fresh_exactly_once() {
         }
         let mut fresh = 0;
         while let Some(d) = racers.join_next().await {
-            let d = d.unwrap();
-            assert_eq!(d.http_status(), 200, "{d:?}");
-            match d {
+            match d.unwrap() {
                 Delivery::Fresh(_) => fresh += 1,
-                Delivery::Duplicate(_) => {}
+                Delivery::Duplicate(_) | Delivery::InProgress(_) => {}
                 other => panic!("{other:?}"),
             }
         }
         assert_eq!(fresh, 1, "round {round}");
+        let (ts, sig) = sign_now(&body);
+        let d = hub_b.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Duplicate(_)), "round {round}: {d:?}");
     }
 }
 

@@ -94,8 +94,9 @@ pub enum Delivery {
     /// Refused: bad signature, stale, too large, malformed. Nothing was recorded.
     Refused(Error),
     /// Verified, but the store could not record it. Nothing stays marked (a mark the store
-    /// may have set before failing is removed, if it still holds this call's token): VMEG's
-    /// redelivery will be processed.
+    /// may have set before failing is removed, if it still holds this call's token; should
+    /// that fail too, the mark is pending and runs out with its lease,
+    /// [`CompletionHub::RECEIVE_LEASE`] for `receive`): VMEG's redelivery will be processed.
     Unavailable(Error),
 }
 
@@ -148,6 +149,20 @@ impl Claim {
 }
 
 impl CompletionHub {
+    /// The lease under which [`CompletionHub::receive`] records a first-seen delivery
+    /// pending before it confirms it: 60 s.
+    ///
+    /// Long enough: the confirm follows the record's answer at once, one store round trip
+    /// (the Redis store gives up on a command after 2 s by default), so a minute leaves a
+    /// wide margin for a slower store or a stalled process; and a confirm that comes after
+    /// the lease all the same is no error (the mark is set again, or another receiver's is
+    /// left alone: acted on twice, never lost). Short enough: it bounds how long a mark left
+    /// by a record whose outcome is unknown (its answer lost, and the background release of
+    /// its mark failed too) answers VMEG's redeliveries 503 before one is processed again:
+    /// about a minute, where a confirmed mark held them for the dedupe TTL (72 h), answered
+    /// 200 as duplicates of an event acted on nowhere.
+    pub const RECEIVE_LEASE: Duration = Duration::from_secs(60);
+
     /// A hub on an in-process [`MemoryStore`] with default bounds: nothing to install, for a
     /// service that runs as one process.
     pub fn in_memory(secret: WebhookSecret) -> Self {
@@ -193,10 +208,28 @@ impl CompletionHub {
     }
 
     /// Handles one delivery: verify (signature, replay window, size), record (deduplicated
-    /// by `pipelineKey`, marked handled at once), fan out. Answer VMEG with
-    /// [`Delivery::http_status`]; this returns as soon as the store has answered, so the 2xx
-    /// goes out quickly. A receiver that acts on a delivery before answering uses
+    /// by `pipelineKey`), fan out, mark handled. Answer VMEG with [`Delivery::http_status`];
+    /// this returns as soon as the store has recorded the delivery and confirmed its mark
+    /// (two round trips for a first-seen delivery, one for a duplicate), so the 2xx goes out
+    /// quickly. A receiver that acts on a delivery before answering uses
     /// [`CompletionHub::receive_pending`] instead.
+    ///
+    /// A first-seen delivery is marked **pending** under [`CompletionHub::RECEIVE_LEASE`],
+    /// then confirmed (the mark becomes the dedupe mark) before [`Delivery::Fresh`] comes
+    /// back. A record whose outcome is unknown (its answer lost or late: answered 503) may
+    /// have left a mark; the hub releases it in the background, and should that fail too,
+    /// the mark is only pending and runs out with the lease, so a redelivery is processed
+    /// again instead of being taken for a duplicate of an event acted on nowhere. A
+    /// confirm that fails changes nothing for this call (the delivery is recorded and fanned
+    /// out: still `Fresh`); its mark runs out with the lease, and a later redelivery is
+    /// processed again (acted on twice, never lost). A store without leases (one that keeps
+    /// [`CompletionStore::record_marked`]'s default) marks handled at once, as before.
+    ///
+    /// Between the record and the confirm, a redelivery of the same event reaching a hub
+    /// sharing the store finds the pending mark: it is [`Delivery::InProgress`], answered
+    /// 503, and VMEG tries again (a duplicate, answered 200, once the confirm is in). A
+    /// `receive` dropped between the two (its request cancelled) leaves the mark pending:
+    /// it runs out with the lease.
     pub async fn receive(&self, timestamp: &str, signature: &str, body: &[u8]) -> Delivery {
         self.receive_at(timestamp, signature, body, SystemTime::now())
             .await
@@ -302,9 +335,18 @@ impl CompletionHub {
             received_at_ms: unix_millis(now),
         };
         let token = MarkToken::new();
-        match self.inner.store.record_marked(&stored, &token, lease).await {
+        // Pending even without a caller's lease: a record whose answer is lost may have set
+        // the mark, and should its release fail too, a confirmed mark would make every
+        // redelivery a duplicate for the dedupe TTL; a pending one runs out with the lease.
+        let mark_lease = lease.unwrap_or(Self::RECEIVE_LEASE);
+        match self
+            .inner
+            .store
+            .record_marked(&stored, &token, Some(mark_lease))
+            .await
+        {
             Ok(Recorded::Fresh) => {
-                tracing::debug!(pipeline_key = %event.pipeline_key, task_id = ?stored.task_id, pending = lease.is_some(), "webhook delivery recorded");
+                tracing::debug!(pipeline_key = %event.pipeline_key, task_id = ?stored.task_id, claimed = lease.is_some(), "webhook delivery recorded");
                 match lease {
                     Some(_) => Delivery::Claimed(
                         Box::new(event),
@@ -313,7 +355,10 @@ impl CompletionHub {
                             token,
                         },
                     ),
-                    None => Delivery::Fresh(Box::new(event)),
+                    None => {
+                        self.confirm_received(&stored.pipeline_key, &token).await;
+                        Delivery::Fresh(Box::new(event))
+                    }
                 }
             }
             Ok(Recorded::Pending) => {
@@ -332,12 +377,32 @@ impl CompletionHub {
         }
     }
 
+    /// Makes the pending mark [`CompletionHub::receive`] recorded the dedupe mark. Whatever
+    /// it finds, the delivery stays `Fresh`: it is recorded and fanned out, and a mark left
+    /// pending runs out with the lease (a later redelivery is then processed again).
+    async fn confirm_received(&self, pipeline_key: &str, token: &MarkToken) {
+        match self.inner.store.confirm(pipeline_key, token).await {
+            Ok(Confirmation::Confirmed) => {}
+            Ok(Confirmation::Reclaimed) => {
+                tracing::warn!(pipeline_key = %pipeline_key, lease_secs = Self::RECEIVE_LEASE.as_secs(), "the store confirmed a webhook delivery's mark after its lease ran out (marked again); a redelivery in between, if any, was processed again");
+            }
+            Ok(Confirmation::Taken) => {
+                tracing::warn!(pipeline_key = %pipeline_key, lease_secs = Self::RECEIVE_LEASE.as_secs(), "a webhook delivery's lease ran out before its mark was confirmed, and another receiver took a redelivery: the event is acted on by both");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, pipeline_key = %pipeline_key, lease_secs = Self::RECEIVE_LEASE.as_secs(), "could not confirm a recorded webhook delivery's mark; it stays pending until its lease runs out (redeliveries answered 503 until then, processed again after)");
+            }
+        }
+    }
+
     /// After a failed record: the store may have marked the delivery all the same (its
     /// answer came too late, or was lost), and a mark left there would make VMEG's
     /// redelivery a duplicate of a delivery answered 503, acted on nowhere. So the mark is
     /// released, in the background (the 503 goes out now; a redelivery comes later), if it
     /// still holds this call's token: a mark another instance set (it acted on the
-    /// delivery) stays.
+    /// delivery) stays. Should the release fail too, the mark is pending (every record
+    /// call asks for a lease) and runs out with it; only a store without leases leaves a
+    /// confirmed one.
     fn unmark(&self, pipeline_key: String, token: MarkToken) {
         let store = self.inner.store.clone();
         let unmark = async move {
@@ -349,7 +414,7 @@ impl CompletionHub {
                     tracing::debug!(pipeline_key = %pipeline_key, "no mark of a failed record to remove (none, or another record call's, which stays)")
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, pipeline_key = %pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is taken for a duplicate (or, pending, answered 503 until its lease runs out)")
+                    tracing::warn!(error = %e, pipeline_key = %pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is answered 503 until its lease runs out (a store without leases takes it for a duplicate)")
                 }
             }
         };
@@ -638,8 +703,15 @@ mod tests {
         failing: AtomicBool,
         /// Records run, but their answer is lost (an error comes back instead).
         answer_lost: AtomicBool,
-        /// How many releases were asked for.
+        /// Releases fail (Redis unreachable by then); the rest works.
+        release_fails: AtomicBool,
+        /// Confirms fail; the rest works.
+        confirm_fails: AtomicBool,
+        /// How many releases were asked for (failed ones included).
         releases: AtomicUsize,
+        /// How far ahead of the real clock the marks are read and set: a lease runs out
+        /// without the test sleeping through it.
+        ahead: Mutex<Duration>,
         listener: Mutex<Option<Listener>>,
     }
 
@@ -661,6 +733,12 @@ mod tests {
                 Ok(())
             }
         }
+        fn now(&self) -> std::time::Instant {
+            std::time::Instant::now() + *self.ahead.lock().unwrap()
+        }
+        fn advance(&self, by: Duration) {
+            *self.ahead.lock().unwrap() += by;
+        }
     }
 
     impl CompletionStore for Flaky {
@@ -681,11 +759,11 @@ mod tests {
         ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
             Box::pin(async move {
                 self.check()?;
-                let recorded = self.inner.record_marked(event, token, lease).await;
+                let recorded = self.inner.record_at(event, token, lease, self.now());
                 if self.answer_lost.load(Ordering::SeqCst) {
                     return Err(StoreError::new("the answer was lost"));
                 }
-                recorded
+                Ok(recorded)
             })
         }
         fn confirm<'a>(
@@ -695,7 +773,10 @@ mod tests {
         ) -> BoxFuture<'a, Result<Confirmation, StoreError>> {
             Box::pin(async move {
                 self.check()?;
-                self.inner.confirm(pipeline_key, token).await
+                if self.confirm_fails.load(Ordering::SeqCst) {
+                    return Err(StoreError::new("the confirm timed out"));
+                }
+                Ok(self.inner.confirm_at(pipeline_key, token, self.now()))
             })
         }
         fn release<'a>(
@@ -704,8 +785,13 @@ mod tests {
             token: &'a MarkToken,
         ) -> BoxFuture<'a, Result<bool, StoreError>> {
             Box::pin(async move {
-                self.check()?;
-                let released = self.inner.release(pipeline_key, token).await;
+                let released = match self.check() {
+                    Ok(()) if self.release_fails.load(Ordering::SeqCst) => {
+                        Err(StoreError::new("unreachable"))
+                    }
+                    Ok(()) => self.inner.release(pipeline_key, token).await,
+                    Err(e) => Err(e),
+                };
                 self.releases.fetch_add(1, Ordering::SeqCst);
                 released
             })
@@ -741,7 +827,11 @@ mod tests {
     }
 
     fn signed(task: &str, pk: &str) -> (String, String, String) {
-        let ts = unix_millis(SystemTime::now()).to_string();
+        signed_at(task, pk, SystemTime::now())
+    }
+
+    fn signed_at(task: &str, pk: &str, at: SystemTime) -> (String, String, String) {
+        let ts = unix_millis(at).to_string();
         let body = format!(
             r#"{{"code":200,"event":"openapi-clone-voice","pipelineKey":"{pk}","data":{{"taskId":"{task}","voiceId":"v-{task}"}}}}"#
         );
@@ -838,6 +928,107 @@ mod tests {
         store.answer_lost.store(false, Ordering::SeqCst);
         let d = b.receive(&ts, &sig, body.as_bytes()).await;
         assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+    }
+
+    /// A record that ran (it marked the delivery) but whose answer was lost, a Redis
+    /// timeout say: `receive` answers 503 and releases the mark in the background, and that
+    /// release fails too (Redis unreachable by then). The mark left behind is pending, under
+    /// `RECEIVE_LEASE`: VMEG's redelivery is 503 while it runs and fresh once it has run
+    /// out, on any hub. Before, `receive` marked confirmed at once, and every redelivery
+    /// was a duplicate (200) for the 72 h dedupe TTL: the event was acted on nowhere.
+    #[tokio::test]
+    async fn a_lost_record_answer_whose_release_fails_too_leaves_the_redelivery_fresh_after_the_lease()
+     {
+        let (a, store) = hub();
+        let b = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
+        let (ts, sig, body) = signed("t10", "p10");
+        store.answer_lost.store(true, Ordering::SeqCst);
+        store.release_fails.store(true, Ordering::SeqCst);
+        let d = a.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Unavailable(_)), "{d:?}");
+        assert_eq!(d.http_status(), 503);
+        until_released(&store, 1).await;
+        store.answer_lost.store(false, Ordering::SeqCst);
+        store.release_fails.store(false, Ordering::SeqCst);
+        // While the lease runs: 503 (never a 200 duplicate), on either hub.
+        for hub in [&a, &b] {
+            let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+            assert!(matches!(d, Delivery::InProgress(_)), "{d:?}");
+        }
+        // Once it has run out (VMEG redelivers with a fresh timestamp; this one is still
+        // inside the replay window), the redelivery is processed, and then confirmed.
+        let skip = CompletionHub::RECEIVE_LEASE + Duration::from_secs(1);
+        store.advance(skip);
+        let later = SystemTime::now() + skip;
+        let d = b.receive_at(&ts, &sig, body.as_bytes(), later).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+        store.advance(Duration::from_secs(3600));
+        let later = later + Duration::from_secs(3600);
+        let (ts, sig, body) = signed_at("t10", "p10", later);
+        let d = a.receive_at(&ts, &sig, body.as_bytes(), later).await;
+        assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
+    }
+
+    /// `receive` recorded a delivery (pending) but its confirm failed: it is still `Fresh`
+    /// (recorded and fanned out: a wait ends on it), and its mark runs out with the lease.
+    #[tokio::test]
+    async fn a_fresh_delivery_whose_confirm_fails_is_still_fresh_and_its_mark_runs_out() {
+        let (hub, store) = hub();
+        let (ts, sig, body) = signed("t11", "p11");
+        store.confirm_fails.store(true, Ordering::SeqCst);
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+        assert_eq!(d.http_status(), 200);
+        let e = hub.wait_for(&JobId::new("t11")).await.unwrap();
+        assert_eq!(e.pipeline_key, "p11");
+        store.confirm_fails.store(false, Ordering::SeqCst);
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::InProgress(_)), "{d:?}");
+        let skip = CompletionHub::RECEIVE_LEASE + Duration::from_secs(1);
+        store.advance(skip);
+        let later = SystemTime::now() + skip;
+        let d = hub.receive_at(&ts, &sig, body.as_bytes(), later).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+        let d = hub.receive_at(&ts, &sig, body.as_bytes(), later).await;
+        assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
+    }
+
+    /// A third-party store written before leases (the trait's defaults for
+    /// `record_marked`, `confirm` and `release`): `receive` is `Fresh`, then `Duplicate`,
+    /// as before.
+    #[tokio::test]
+    async fn a_store_without_leases_still_receives_fresh_then_duplicate() {
+        #[derive(Debug, Default)]
+        struct Old(MemoryStore);
+        impl CompletionStore for Old {
+            fn record<'a>(
+                &'a self,
+                e: &'a StoredEvent,
+            ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+                self.0.record(e)
+            }
+            fn by_task<'a>(
+                &'a self,
+                t: &'a str,
+            ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+                self.0.by_task(t)
+            }
+            fn by_idempotency_key<'a>(
+                &'a self,
+                k: &'a str,
+            ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+                self.0.by_idempotency_key(k)
+            }
+            fn subscribe(&self, l: Listener) -> Subscription {
+                self.0.subscribe(l)
+            }
+        }
+        let hub = CompletionHub::with_store(Verifier::new(SECRET.into()), Arc::new(Old::default()));
+        let (ts, sig, body) = signed("t12", "p12");
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
     }
 
     /// A delivery claimed on hub A is answered 503 on hub B (same store) until A confirms

@@ -26,8 +26,11 @@
 //!   memory, a lost connection) leaves no mark, so the receiver answers 503 and VMEG's
 //!   redelivery is processed; an answer lost (or late) after the script ran is also a 503,
 //!   and the hub then releases the mark in the background, so the redelivery is processed
-//!   again, not taken for a duplicate of a delivery nobody acted on. Nothing is swallowed
-//!   either way.
+//!   again, not taken for a duplicate of a delivery nobody acted on. The hub always records
+//!   pending (`receive` under
+//!   [`CompletionHub::RECEIVE_LEASE`](super::CompletionHub::RECEIVE_LEASE), and confirms
+//!   once the script has answered), so should that release fail too, the mark runs out
+//!   with the lease. Nothing is swallowed either way.
 //! - **Confirming and releasing** are one Lua script each, a compare-and-set and a
 //!   compare-and-delete on the mark's token: a mark is changed or removed only by the record
 //!   call that set it, never one another instance set (which acted on the delivery).

@@ -478,7 +478,18 @@ impl MemoryStore {
         token: &MarkToken,
         lease: Option<Duration>,
     ) -> Recorded {
-        let now = Instant::now();
+        self.record_at(event, token, lease, Instant::now())
+    }
+
+    /// [`MemoryStore::record_now`] as of `now`, so that a test can let a lease run out
+    /// without sleeping through it.
+    pub(crate) fn record_at(
+        &self,
+        event: &StoredEvent,
+        token: &MarkToken,
+        lease: Option<Duration>,
+        now: Instant,
+    ) -> Recorded {
         let key = &event.pipeline_key;
         match self.dedupe.state_at(key, now) {
             MarkState::Pending => return Recorded::Pending,
@@ -500,6 +511,20 @@ impl MemoryStore {
             Ok(()) => Recorded::Fresh,
             Err(MarkState::Confirmed) => Recorded::Duplicate,
             Err(MarkState::Pending | MarkState::Absent) => Recorded::Pending,
+        }
+    }
+
+    /// The trait's `confirm` as of `now` (see [`MemoryStore::record_at`]).
+    pub(crate) fn confirm_at(
+        &self,
+        pipeline_key: &str,
+        token: &MarkToken,
+        now: Instant,
+    ) -> Confirmation {
+        match self.dedupe.confirm_at(pipeline_key, token.as_str(), now) {
+            ConfirmState::Ours => Confirmation::Confirmed,
+            ConfirmState::Reclaimed => Confirmation::Reclaimed,
+            ConfirmState::Taken => Confirmation::Taken,
         }
     }
 
@@ -536,14 +561,7 @@ impl CompletionStore for MemoryStore {
         pipeline_key: &'a str,
         token: &'a MarkToken,
     ) -> BoxFuture<'a, Result<Confirmation, StoreError>> {
-        let found = match self
-            .dedupe
-            .confirm_at(pipeline_key, token.as_str(), Instant::now())
-        {
-            ConfirmState::Ours => Confirmation::Confirmed,
-            ConfirmState::Reclaimed => Confirmation::Reclaimed,
-            ConfirmState::Taken => Confirmation::Taken,
-        };
+        let found = self.confirm_at(pipeline_key, token, Instant::now());
         Box::pin(std::future::ready(Ok(found)))
     }
 
