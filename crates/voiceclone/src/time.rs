@@ -120,9 +120,10 @@ pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
 /// `Retry-After` as delta-seconds (whole, or with a fraction).
 ///
 /// The HTTP-date form RFC 9110 also allows is read as no `Retry-After`, so the retry waits
-/// on its own backoff: VMEG documents `Retry-After: 2` (api-facts A3) and JimmyAI none, so a
-/// date could only come from something in between; honouring it would cost every user's
-/// build one more crate (`httpdate`; issue 17 counts them) for a form no vendor sends.
+/// on its own (bounded) backoff: VMEG documents `Retry-After: 2` (api-facts A3) and JimmyAI
+/// none, so a date could only come from a proxy or a storage CDN (downloads, uploads to
+/// signed URLs); honouring it would cost every user's build one more crate (`httpdate`;
+/// issue 17 counts them) for a form no vendor sends.
 pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     // A number too large for its type is a very long wait, not no wait: read as absent, it
