@@ -868,6 +868,34 @@ async fn redis_receive_confirms_its_mark_and_a_lost_record_answer_leaves_only_a_
     assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
 }
 
+/// A delivery the verifier accepts (a body at its 1 MiB limit) can always be recorded with
+/// the store's default bounds, however its ids are escaped: the stored JSON holds the body
+/// escaped (`\"` becomes `\\\"`, twice as long) and the task id decoded out of it and escaped
+/// again (`\"` stays two bytes), three times a body that is all task id. Before, the default
+/// (twice the body limit and 64 KiB) refused it on every delivery: 503 until VMEG gave up,
+/// an event acted on nowhere.
+#[tokio::test]
+async fn redis_any_verified_delivery_fits_the_default_event_bound() {
+    let ctx = ctx_or_skip!();
+    let hub = ctx.hub(ctx.store());
+    let pk = new_pipeline_key();
+    let head = format!(
+        r#"{{"code":200,"event":"openapi-clone-voice","pipelineKey":"{pk}","data":{{"taskId":""#
+    );
+    let tail = r#"","voiceId":"cv_q"}}"#;
+    let limit = hub.verifier().body_limit();
+    let pairs = (limit - head.len() - tail.len()) / 2;
+    let body = format!("{head}{}{tail}", r#"\""#.repeat(pairs));
+    assert!(body.len() <= limit && body.len() > limit - 2);
+    let (ts, sig) = sign_now(&body);
+    let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+    assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+    // And read back whole: a wait that starts late finds it.
+    let task = voiceclone::JobId::new("\"".repeat(pairs));
+    let found = hub.completion(&task).await.unwrap();
+    assert_eq!(found.map(|e| e.pipeline_key), Some(pk));
+}
+
 #[tokio::test]
 async fn redis_ttls_are_settable_and_the_dedupe_ttl_never_below_the_replay_window() {
     let ctx = ctx_or_skip!();

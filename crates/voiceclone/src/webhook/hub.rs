@@ -127,6 +127,16 @@ impl Delivery {
     }
 }
 
+/// The pauses before each new attempt to remove the mark of a failed record (see
+/// `CompletionHub::unmark`): 100 ms, 500 ms, 2 s. With the Redis store's 2 s timeout per
+/// attempt, the last ends about 10 s after the record failed, well within
+/// [`CompletionHub::RECEIVE_LEASE`].
+const UNMARK_RETRY_PAUSES: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(500),
+    Duration::from_secs(2),
+];
+
 /// A pending mark set by [`CompletionHub::receive_pending`]: the delivery's `pipelineKey`
 /// and the token its mark holds. Hand it to [`CompletionHub::confirm`] once the delivery is
 /// acted on, or to [`CompletionHub::release`] if that failed.
@@ -400,21 +410,35 @@ impl CompletionHub {
     /// redelivery a duplicate of a delivery answered 503, acted on nowhere. So the mark is
     /// released, in the background (the 503 goes out now; a redelivery comes later), if it
     /// still holds this call's token: a mark another instance set (it acted on the
-    /// delivery) stays. Should the release fail too, the mark is pending (every record
-    /// call asks for a lease) and runs out with it; only a store without leases leaves a
-    /// confirmed one.
+    /// delivery) stays. A release that fails is tried again after each of
+    /// [`UNMARK_RETRY_PAUSES`] (a store slow enough for the record to time out is often slow
+    /// for the release too, for a moment; removing a mark with this call's token is safe
+    /// at any time). Should every attempt fail, the mark is pending (every record call asks
+    /// for a lease) and runs out with it; only a store without leases leaves a confirmed one.
     fn unmark(&self, pipeline_key: String, token: MarkToken) {
         let store = self.inner.store.clone();
         let unmark = async move {
-            match store.release(&pipeline_key, &token).await {
-                Ok(true) => {
-                    tracing::debug!(pipeline_key = %pipeline_key, "removed the mark a failed record had set")
-                }
-                Ok(false) => {
-                    tracing::debug!(pipeline_key = %pipeline_key, "no mark of a failed record to remove (none, or another record call's, which stays)")
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, pipeline_key = %pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is answered 503 until its lease runs out (a store without leases takes it for a duplicate)")
+            let mut pauses = UNMARK_RETRY_PAUSES.iter();
+            loop {
+                match store.release(&pipeline_key, &token).await {
+                    Ok(true) => {
+                        tracing::debug!(pipeline_key = %pipeline_key, "removed the mark a failed record had set");
+                        return;
+                    }
+                    Ok(false) => {
+                        tracing::debug!(pipeline_key = %pipeline_key, "no mark of a failed record to remove (none, or another record call's, which stays)");
+                        return;
+                    }
+                    Err(e) => match pauses.next() {
+                        Some(pause) => {
+                            tracing::debug!(error = %e, pipeline_key = %pipeline_key, retry_in_ms = pause.as_millis(), "could not remove a mark the failed record may have set; trying again");
+                            tokio::time::sleep(*pause).await;
+                        }
+                        None => {
+                            tracing::warn!(error = %e, pipeline_key = %pipeline_key, "could not remove a mark the failed record may have set; if it did, the redelivery is answered 503 until its lease runs out (a store without leases takes it for a duplicate)");
+                            return;
+                        }
+                    },
                 }
             }
         };
@@ -705,6 +729,8 @@ mod tests {
         answer_lost: AtomicBool,
         /// Releases fail (Redis unreachable by then); the rest works.
         release_fails: AtomicBool,
+        /// The next this many releases fail (Redis slow for a moment); the rest works.
+        release_failures: AtomicUsize,
         /// Confirms fail; the rest works.
         confirm_fails: AtomicBool,
         /// How many releases were asked for (failed ones included).
@@ -788,6 +814,14 @@ mod tests {
                 let released = match self.check() {
                     Ok(()) if self.release_fails.load(Ordering::SeqCst) => {
                         Err(StoreError::new("unreachable"))
+                    }
+                    Ok(())
+                        if self
+                            .release_failures
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok() =>
+                    {
+                        Err(StoreError::new("timed out"))
                     }
                     Ok(()) => self.inner.release(pipeline_key, token).await,
                     Err(e) => Err(e),
@@ -947,7 +981,8 @@ mod tests {
         let d = a.receive(&ts, &sig, body.as_bytes()).await;
         assert!(matches!(d, Delivery::Unavailable(_)), "{d:?}");
         assert_eq!(d.http_status(), 503);
-        until_released(&store, 1).await;
+        // Every attempt fails (the first and each retry).
+        until_released(&store, 1 + UNMARK_RETRY_PAUSES.len()).await;
         store.answer_lost.store(false, Ordering::SeqCst);
         store.release_fails.store(false, Ordering::SeqCst);
         // While the lease runs: 503 (never a 200 duplicate), on either hub.
@@ -967,6 +1002,26 @@ mod tests {
         let (ts, sig, body) = signed_at("t10", "p10", later);
         let d = a.receive_at(&ts, &sig, body.as_bytes(), later).await;
         assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
+    }
+
+    /// A record whose answer was lost (a Redis slow for a moment: the record timed out)
+    /// and whose first release fails too (the same slow Redis): the hub tries the release
+    /// again, the mark goes, and VMEG's redelivery is fresh at once, not answered 503 until
+    /// the lease runs out. Before, a failed release was not tried again: the redelivery was
+    /// `InProgress` for the 60 s lease.
+    #[tokio::test]
+    async fn a_lost_record_answer_whose_first_release_fails_is_released_by_a_retry() {
+        let (a, store) = hub();
+        let b = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
+        let (ts, sig, body) = signed("t13", "p13");
+        store.answer_lost.store(true, Ordering::SeqCst);
+        store.release_failures.store(1, Ordering::SeqCst);
+        let d = a.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Unavailable(_)), "{d:?}");
+        store.answer_lost.store(false, Ordering::SeqCst);
+        until_released(&store, 2).await;
+        let d = b.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
     }
 
     /// `receive` recorded a delivery (pending) but its confirm failed: it is still `Fresh`

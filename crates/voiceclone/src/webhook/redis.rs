@@ -224,10 +224,13 @@ impl RedisStore {
     pub const DEFAULT_PREFIX: &'static str = "voiceclone";
     /// The default timeout of every Redis command (and of connecting).
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
-    /// The default bound on one stored delivery's JSON: twice the verifier's default body
-    /// limit (1 MiB; escaping a JSON body inside JSON at most doubles it) and room for the
-    /// headers.
-    pub const DEFAULT_MAX_EVENT_BYTES: usize = 2 * 1024 * 1024 + 64 * 1024;
+    /// The default bound on one stored delivery's JSON: three times the verifier's default
+    /// body limit (1 MiB) and room for the headers. Escaping a JSON body inside JSON at most
+    /// doubles it (`\"` becomes `\\\"`), and the ids decoded out of it are stored beside it,
+    /// escaped again (at most as long as the body text they came from): a body that is all
+    /// task id takes three times its size. (Twice the limit refused such a delivery on every
+    /// redelivery: 503 until VMEG gave up.)
+    pub const DEFAULT_MAX_EVENT_BYTES: usize = 3 * 1024 * 1024 + 64 * 1024;
     /// How often the subscription's connection is checked with a `PING` when no message
     /// arrives.
     pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(5);
@@ -320,7 +323,8 @@ impl RedisStore {
     }
 
     /// Bounds one delivery's JSON (default [`RedisStore::DEFAULT_MAX_EVENT_BYTES`]; zero is
-    /// read as 1). Keep it above twice the verifier's body limit: a larger delivery cannot be
+    /// read as 1). Keep it above three times the verifier's body limit (see
+    /// [`RedisStore::DEFAULT_MAX_EVENT_BYTES`]): a larger delivery cannot be
     /// recorded (the receiver answers 503), and a larger value read from Redis is ignored.
     #[must_use]
     pub fn max_event_bytes(mut self, limit: usize) -> Self {
