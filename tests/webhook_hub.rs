@@ -384,3 +384,142 @@ async fn reconcile_finds_a_lost_submit_by_the_hubs_record_of_its_key() {
 fn client_without_hub(sim: &SimHandle) -> Client {
     client(sim, None)
 }
+
+/// A memory store whose confirms answer late: the mark is confirmed at once, the answer
+/// comes 400 ms later (a slow Redis).
+#[derive(Debug, Default)]
+struct SlowConfirm(voiceclone::webhook::MemoryStore);
+
+impl voiceclone::webhook::CompletionStore for SlowConfirm {
+    fn record<'a>(
+        &'a self,
+        e: &'a voiceclone::webhook::store::StoredEvent,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<voiceclone::webhook::store::Recorded, voiceclone::webhook::StoreError>,
+    > {
+        self.0.record(e)
+    }
+    fn record_marked<'a>(
+        &'a self,
+        e: &'a voiceclone::webhook::store::StoredEvent,
+        token: &'a voiceclone::webhook::store::MarkToken,
+        lease: Option<Duration>,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<voiceclone::webhook::store::Recorded, voiceclone::webhook::StoreError>,
+    > {
+        self.0.record_marked(e, token, lease)
+    }
+    fn confirm<'a>(
+        &'a self,
+        pk: &'a str,
+        token: &'a voiceclone::webhook::store::MarkToken,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<voiceclone::webhook::Confirmation, voiceclone::webhook::StoreError>,
+    > {
+        Box::pin(async move {
+            let confirmed = self.0.confirm(pk, token).await;
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            confirmed
+        })
+    }
+    fn release<'a>(
+        &'a self,
+        pk: &'a str,
+        token: &'a voiceclone::webhook::store::MarkToken,
+    ) -> voiceclone::sleep::BoxFuture<'a, Result<bool, voiceclone::webhook::StoreError>> {
+        self.0.release(pk, token)
+    }
+    fn by_task<'a>(
+        &'a self,
+        t: &'a str,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
+    > {
+        self.0.by_task(t)
+    }
+    fn by_idempotency_key<'a>(
+        &'a self,
+        k: &'a str,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
+    > {
+        self.0.by_idempotency_key(k)
+    }
+    fn subscribe(
+        &self,
+        l: voiceclone::webhook::store::Listener,
+    ) -> voiceclone::webhook::store::Subscription {
+        self.0.subscribe(l)
+    }
+}
+
+/// The sender hangs up while the store is confirming the delivery's mark (a slow Redis):
+/// the HTTP server drops the request, but the delivery is still received to the end and
+/// the `router_with` callback sees it fresh. Before, the handler ran in the request's task:
+/// the mark was confirmed, the callback never ran, and every redelivery was a duplicate
+/// (200): the callback's action never happened.
+#[tokio::test]
+async fn a_sender_that_hangs_up_while_the_store_confirms_still_has_its_delivery_reach_the_callback()
+{
+    let hub = CompletionHub::with_store(
+        voiceclone::webhook::Verifier::new(WebhookSecret::new(SECRET)),
+        Arc::new(SlowConfirm::default()),
+    );
+    let seen: Arc<Mutex<Vec<(u16, bool)>>> = Arc::default();
+    let log = seen.clone();
+    let app = voiceclone::webhook::axum::router_with(
+        "/hooks/vmeg",
+        hub.clone(),
+        Arc::new(move |d: &Delivery| {
+            log.lock()
+                .unwrap()
+                .push((d.http_status(), matches!(d, Delivery::Fresh(_))));
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/vmeg", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let body = json!({
+        "code": 200, "version": "v1", "event": "openapi-clone-voice",
+        "pipelineKey": "dddd0000dddd0000dddd0000dddd0000",
+        "data": {"taskId": "t-hung-up", "voiceId": "cv_1"}
+    })
+    .to_string();
+    let ts = now_ms().to_string();
+    voiceclone::install_crypto_provider(); // reqwest is built without a default one here
+    let sent = reqwest::Client::new()
+        .post(&url)
+        .timeout(Duration::from_millis(100))
+        .header(voiceclone::webhook::TIMESTAMP_HEADER, &ts)
+        .header(
+            voiceclone::webhook::SIGNATURE_HEADER,
+            sign(&ts, body.as_bytes()),
+        )
+        .body(body.clone())
+        .send()
+        .await;
+    assert!(sent.is_err(), "the sender gave up first: {sent:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while seen.lock().unwrap().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(200, true)],
+        "the callback saw it fresh"
+    );
+    // And the redelivery is a duplicate of a delivery the callback did see.
+    let ts = (now_ms() + 1).to_string();
+    let d = hub
+        .receive(&ts, &sign(&ts, body.as_bytes()), body.as_bytes())
+        .await;
+    assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
+    server.abort();
+}

@@ -53,12 +53,16 @@ use super::{CompletionHub, Delivery, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 /// Called with what became of each delivery (for logs, metrics, or a CLI's output). It runs
 /// before the answer is sent: keep it quick.
 ///
-/// It runs in the request's task. When the sender hangs up while the store is still
-/// recording (a slow Redis), the HTTP server drops that task, and a delivery the store has
-/// already marked never reaches this callback (its redelivery is a duplicate). When the
-/// callback must see every recorded delivery, run each request in a task of its own, e.g.
-/// a middleware that `tokio::spawn`s `next.run(req)` and awaits it (as `voiceclone webhook
-/// listen` does).
+/// With [`router`] and [`router_with`], every delivery the store records reaches it, even
+/// when the sender hangs up while the store is still answering (a slow Redis): each delivery
+/// is received in a task of its own, which the HTTP server's dropping the request does not
+/// stop (a callback that panics gets its delivery answered 500). With
+/// [`router_with_lease`] it runs in the request's task, so that the caller's middleware
+/// (which confirms or releases the claim) and its task-locals see it; a request dropped
+/// there leaves the mark pending until the lease runs out (answered 503 meanwhile, then
+/// fresh), never handled. Run each request in a task of its own when the action must not
+/// wait for the lease, e.g. a middleware that `tokio::spawn`s `next.run(req)` and awaits it
+/// (as `voiceclone webhook listen` does).
 pub type OnDelivery = Arc<dyn Fn(&Delivery) + Send + Sync>;
 
 #[derive(Clone)]
@@ -121,20 +125,45 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
     let header = |name: &str| {
         headers
             .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default()
     };
     let (timestamp, signature) = (header(TIMESTAMP_HEADER), header(SIGNATURE_HEADER));
-    let delivery = match r.lease {
+    let status = match r.lease {
+        // In the request's task: the caller's middleware acts on the claim. A drop here
+        // leaves a pending mark, which runs out.
         Some(lease) => {
-            r.hub
+            let delivery = r
+                .hub
                 .receive_pending(&timestamp, &signature, &body, lease)
-                .await
+                .await;
+            r.tell(&delivery);
+            delivery.http_status()
         }
-        None => r.hub.receive(&timestamp, &signature, &body).await,
+        // A task of its own: when the sender hangs up, the HTTP server drops this handler,
+        // and one dropped between the store's confirmed mark and the callback would leave
+        // the delivery handled (its redelivery a duplicate) unseen by the callback.
+        None => match tokio::spawn(async move {
+            let delivery = r.hub.receive(&timestamp, &signature, &body).await;
+            r.tell(&delivery);
+            delivery.http_status()
+        })
+        .await
+        {
+            Ok(status) => status,
+            Err(e) => {
+                tracing::warn!(error = %e, "a webhook delivery's task failed (its callback panicked?); answering 500");
+                500
+            }
+        },
     };
-    if let Some(f) = &r.on_delivery {
-        f(&delivery);
+    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl Receiver {
+    fn tell(&self, delivery: &Delivery) {
+        if let Some(f) = &self.on_delivery {
+            f(delivery);
+        }
     }
-    StatusCode::from_u16(delivery.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
