@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::Request;
@@ -262,17 +262,26 @@ impl StderrWriter {
     }
 }
 
-/// One event line for the writer thread, and where to say whether it was written.
-type LineJob = (String, oneshot::Sender<std::io::Result<()>>);
+/// One event line for the writer thread, and where to say whether it was written. The
+/// line is held by its request: one that gave up (answered 503) frees it at once, and the
+/// queue keeps only this weak handle, however long stdout stays stalled.
+type LineJob = (Weak<str>, oneshot::Sender<std::io::Result<()>>);
 
 /// Writes event lines on stdout from a thread of its own. A reader that stops reading
 /// blocks that thread, never the runtime, which must go on answering, timing connections
 /// out and hearing SIGTERM. At most one line per request in flight waits for it (the
-/// receiver bounds connections).
+/// receiver bounds connections); the lines of requests that gave up are freed.
 struct StdoutWriter(std::sync::mpsc::Sender<LineJob>);
 
 impl StdoutWriter {
     fn start() -> StdoutWriter {
+        Self::with_sink(write_stdout)
+    }
+
+    /// A writer whose thread hands each line to `sink` (stdout, or a test's).
+    fn with_sink(
+        mut sink: impl FnMut(&str) -> std::io::Result<()> + Send + 'static,
+    ) -> StdoutWriter {
         let (tx, rx) = std::sync::mpsc::channel::<LineJob>();
         // Not a runtime blocking task: the runtime's shutdown would wait for a write that
         // may never end. The thread ends with the process.
@@ -280,11 +289,12 @@ impl StdoutWriter {
             .name("stdout".into())
             .spawn(move || {
                 for (line, done) in rx {
-                    // Its request gave up (stopping): not written, it was answered 503.
-                    if done.is_closed() {
+                    // Its request gave up (stopping, or stdout unread too long): not
+                    // written, it was answered 503 and its line is gone.
+                    let Some(line) = line.upgrade() else {
                         continue;
-                    }
-                    let _ = done.send(write_stdout(&line));
+                    };
+                    let _ = done.send(sink(&line));
                 }
             });
         if let Err(e) = spawned {
@@ -295,13 +305,20 @@ impl StdoutWriter {
 
     /// Writes `line`; `Err` when stdout failed (or the writer is gone).
     async fn write(&self, line: String) -> std::io::Result<()> {
+        self.write_shared(Arc::from(line)).await
+    }
+
+    /// [`StdoutWriter::write`], the line held only by this future until it is written.
+    async fn write_shared(&self, line: Arc<str>) -> std::io::Result<()> {
         let (done, written) = oneshot::channel();
         self.0
-            .send((line, done))
+            .send((Arc::downgrade(&line), done))
             .map_err(|_| std::io::Error::other("the stdout writer is gone"))?;
-        written
+        let written = written
             .await
-            .unwrap_or_else(|_| Err(std::io::Error::other("the stdout writer is gone")))
+            .unwrap_or_else(|_| Err(std::io::Error::other("the stdout writer is gone")));
+        drop(line);
+        written
     }
 }
 
@@ -694,6 +711,46 @@ mod tests {
         Verifier::new(WebhookSecret::new(secret))
             .verify_at(ts, &sig, body.as_bytes(), now)
             .unwrap()
+    }
+
+    /// stdout stalled: a request that gives up on its line (35 s unread, or a signal) frees
+    /// it at once, and the writer skips it once stdout moves again. Before, the queue held
+    /// every given-up line until the writer reached it: each redelivery of an unprinted event
+    /// (up to 1 MiB of `data`) added one for as long as stdout stayed stalled.
+    #[tokio::test]
+    async fn a_line_given_up_while_stdout_is_stalled_is_freed_and_never_written() {
+        let (go, stalled) = std::sync::mpsc::channel::<()>();
+        let (entered, writing) = std::sync::mpsc::channel::<()>();
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink_lines = lines.clone();
+        let writer = Arc::new(StdoutWriter::with_sink(move |line| {
+            let _ = entered.send(());
+            let _ = stalled.recv();
+            sink_lines.lock().unwrap().push(line.to_owned());
+            Ok(())
+        }));
+        let w = writer.clone();
+        let first = tokio::spawn(async move { w.write("first".to_owned()).await });
+        // The writer is blocked on the first line before the next is queued.
+        for _ in 0..5000 {
+            if writing.try_recv().is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let big: Arc<str> = Arc::from("x".repeat(1 << 20));
+        let held = Arc::downgrade(&big);
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(50), writer.write_shared(big)).await;
+        assert!(gave_up.is_err(), "stdout is stalled: the write waits");
+        assert!(held.upgrade().is_none(), "the given-up line is freed");
+        go.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        // A third line is written after the first; the given-up one never is.
+        let third = writer.write("third".to_owned());
+        go.send(()).unwrap();
+        third.await.unwrap();
+        assert_eq!(*lines.lock().unwrap(), ["first", "third"]);
     }
 
     #[test]
