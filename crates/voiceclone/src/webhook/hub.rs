@@ -1053,32 +1053,10 @@ mod tests {
     /// as before.
     #[tokio::test]
     async fn a_store_without_leases_still_receives_fresh_then_duplicate() {
-        #[derive(Debug, Default)]
-        struct Old(MemoryStore);
-        impl CompletionStore for Old {
-            fn record<'a>(
-                &'a self,
-                e: &'a StoredEvent,
-            ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
-                self.0.record(e)
-            }
-            fn by_task<'a>(
-                &'a self,
-                t: &'a str,
-            ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
-                self.0.by_task(t)
-            }
-            fn by_idempotency_key<'a>(
-                &'a self,
-                k: &'a str,
-            ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
-                self.0.by_idempotency_key(k)
-            }
-            fn subscribe(&self, l: Listener) -> Subscription {
-                self.0.subscribe(l)
-            }
-        }
-        let hub = CompletionHub::with_store(Verifier::new(SECRET.into()), Arc::new(Old::default()));
+        let hub = CompletionHub::with_store(
+            Verifier::new(SECRET.into()),
+            Arc::new(crate::webhook::store::PreLease::default()),
+        );
         let (ts, sig, body) = signed("t12", "p12");
         let d = hub.receive(&ts, &sig, body.as_bytes()).await;
         assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");

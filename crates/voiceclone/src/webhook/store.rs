@@ -612,6 +612,34 @@ pub(crate) fn unix_millis(at: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+/// A third-party store written before leases: it keeps the trait's defaults for
+/// `record_marked`, `confirm` and `release` (marks at once; releases by forgetting).
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct PreLease(MemoryStore);
+
+#[cfg(test)]
+impl CompletionStore for PreLease {
+    fn record<'a>(&'a self, e: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+        self.0.record(e)
+    }
+    fn by_task<'a>(&'a self, t: &'a str) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+        self.0.by_task(t)
+    }
+    fn by_idempotency_key<'a>(
+        &'a self,
+        k: &'a str,
+    ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+        self.0.by_idempotency_key(k)
+    }
+    fn forget<'a>(&'a self, pk: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.0.forget(pk)
+    }
+    fn subscribe(&self, l: Listener) -> Subscription {
+        self.0.subscribe(l)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
@@ -871,36 +899,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_store_without_leases_marks_at_once_and_releases_as_it_forgets() {
-        // The trait's defaults: what a third-party store written before leases does.
-        #[derive(Debug, Default)]
-        struct Old(MemoryStore);
-        impl CompletionStore for Old {
-            fn record<'a>(
-                &'a self,
-                e: &'a StoredEvent,
-            ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
-                self.0.record(e)
-            }
-            fn by_task<'a>(
-                &'a self,
-                t: &'a str,
-            ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
-                self.0.by_task(t)
-            }
-            fn by_idempotency_key<'a>(
-                &'a self,
-                k: &'a str,
-            ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
-                self.0.by_idempotency_key(k)
-            }
-            fn forget<'a>(&'a self, pk: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-                self.0.forget(pk)
-            }
-            fn subscribe(&self, l: Listener) -> Subscription {
-                self.0.subscribe(l)
-            }
-        }
-        let store = Old::default();
+        let store = PreLease::default();
         let a = MarkToken::new();
         let e = event("p1", "t1", None, 1);
         let lease = Some(Duration::from_secs(60));
