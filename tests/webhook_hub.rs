@@ -27,7 +27,10 @@ struct Receiver {
 
 impl Receiver {
     async fn start() -> Receiver {
-        let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+        Self::start_with(CompletionHub::in_memory(WebhookSecret::new(SECRET))).await
+    }
+
+    async fn start_with(hub: CompletionHub) -> Receiver {
         let outcomes = Arc::new(Mutex::new(Vec::new()));
         let seen = outcomes.clone();
         let app = voiceclone::webhook::axum::router_with(
@@ -470,22 +473,7 @@ async fn a_sender_that_hangs_up_while_the_store_confirms_still_has_its_delivery_
         voiceclone::webhook::Verifier::new(WebhookSecret::new(SECRET)),
         Arc::new(SlowConfirm::default()),
     );
-    let seen: Arc<Mutex<Vec<(u16, bool)>>> = Arc::default();
-    let log = seen.clone();
-    let app = voiceclone::webhook::axum::router_with(
-        "/hooks/vmeg",
-        hub.clone(),
-        Arc::new(move |d: &Delivery| {
-            log.lock()
-                .unwrap()
-                .push((d.http_status(), matches!(d, Delivery::Fresh(_))));
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/vmeg", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let rx = Receiver::start_with(hub.clone()).await;
     let body = json!({
         "code": 200, "version": "v1", "event": "openapi-clone-voice",
         "pipelineKey": "dddd0000dddd0000dddd0000dddd0000",
@@ -495,7 +483,7 @@ async fn a_sender_that_hangs_up_while_the_store_confirms_still_has_its_delivery_
     let ts = now_ms().to_string();
     voiceclone::install_crypto_provider(); // reqwest is built without a default one here
     let sent = reqwest::Client::new()
-        .post(&url)
+        .post(&rx.url)
         .timeout(Duration::from_millis(100))
         .header(voiceclone::webhook::TIMESTAMP_HEADER, &ts)
         .header(
@@ -507,11 +495,11 @@ async fn a_sender_that_hangs_up_while_the_store_confirms_still_has_its_delivery_
         .await;
     assert!(sent.is_err(), "the sender gave up first: {sent:?}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while seen.lock().unwrap().is_empty() && tokio::time::Instant::now() < deadline {
+    while rx.outcomes.lock().unwrap().is_empty() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
-        *seen.lock().unwrap(),
+        *rx.outcomes.lock().unwrap(),
         vec![(200, true)],
         "the callback saw it fresh"
     );
@@ -521,5 +509,5 @@ async fn a_sender_that_hangs_up_while_the_store_confirms_still_has_its_delivery_
         .receive(&ts, &sign(&ts, body.as_bytes()), body.as_bytes())
         .await;
     assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
-    server.abort();
+    rx.task.abort();
 }
