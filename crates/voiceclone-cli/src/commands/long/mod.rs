@@ -129,6 +129,11 @@ async fn resume(
     if let Err(e) = std::fs::create_dir_all(dir) {
         return Outcome::failed(Failure::io(&format!("creating {}", dir.display()), &e));
     }
+    // Held until this run ends.
+    let _lock = match manifest::lock(dir) {
+        Ok(l) => l,
+        Err(f) => return Outcome::failed(f),
+    };
     let fresh = Manifest::new(&plan, args.voice.trim(), args.language.as_deref());
     let (manifest, resumed) = match Manifest::load(dir) {
         Err(f) => return Outcome::failed(f),
