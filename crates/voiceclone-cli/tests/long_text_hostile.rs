@@ -223,3 +223,65 @@ fn a_manifest_that_is_no_regular_file_is_refused_at_once() {
     );
     assert_eq!(sim.requests(), 0);
 }
+
+/// A JimmyAI part the vendor accepted, whose `submitted` record could not be written (the
+/// disk filled, the directory went read-only): the task is paid for and JimmyAI has no task
+/// list, so its job id is the only way to it. The run's error names it, so that the user
+/// can fetch the audio instead of paying again with `--resubmit-unknown` (before, the job id
+/// was dropped with an "io" error and the rerun only said the part's outcome was unknown).
+#[test]
+fn a_jimmyai_task_whose_record_cannot_be_written_is_named_in_the_error() {
+    let faults = voiceclone_sim::FaultConfig {
+        rate_latency: 1.0,
+        latency: Duration::from_millis(1500),
+        ..Default::default()
+    };
+    let sim = Sim::with(
+        SimConfig::default().with_speed(1000.0).with_faults(faults),
+        KEY,
+    );
+    let mut clone = vec![
+        "--provider",
+        "jimmyai",
+        "--json",
+        "clone",
+        support::SAMPLE,
+        "--wait",
+    ];
+    clone.extend(FAST_POLL);
+    let v = run(&sim, &clone).expect(0).json()["voice_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c = case("One short text to speak.");
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args[1] = "jimmyai";
+    args[6] = v.as_str();
+    args.remove(2); // human output
+    let child = support::command(Some(&sim.url()), KEY, &[], &args)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(dir.join(MANIFEST).exists() && manifest(dir)["parts"][0]["state"] == "submitting") {
+        assert!(Instant::now() < deadline, "no submit recorded");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The submit is on its way (1.5 s of latency): the manifest can no longer be replaced.
+    let saved = c.tmp.path().join("saved.json");
+    std::fs::rename(dir.join(MANIFEST), &saved).unwrap();
+    std::fs::create_dir_all(dir.join(MANIFEST).join("blocker")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    // Exit 3 (a record of an answer lost), not 2 ("nothing was sent").
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(sim.handle.stats().billable("jimmyai.createAudio"), 1);
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.contains("jimmyai:speech:"),
+        "the paid task's id was not reported: {out:?}"
+    );
+}

@@ -368,7 +368,22 @@ impl Run<'_> {
             p.state = PartState::Submitted;
             p.job_id = Some(stored.clone());
         }) {
-            return Ready::Failed(f);
+            // The task is paid for and the manifest does not know it (JimmyAI has no task
+            // list: this id is the only way to it). Say so, whatever the output mode.
+            let message = format!(
+                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`voiceclone wait {stored}` waits for it and shows its result); a rerun does not know it",
+                self.name(i),
+                f.message
+            );
+            return Ready::Failed(
+                Failure {
+                    exit: Exit::Unreachable,
+                    message,
+                    ..f
+                }
+                .with("part", i + 1)
+                .with("job_id", stored),
+            );
         }
         self.wait(i, &stored).await
     }
