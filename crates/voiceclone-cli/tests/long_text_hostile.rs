@@ -285,3 +285,44 @@ fn a_jimmyai_task_whose_record_cannot_be_written_is_named_in_the_error() {
         "the paid task's id was not reported: {out:?}"
     );
 }
+
+/// A `done` part's files are files of DIR: a manifest whose file names were edited into
+/// paths out of it (`/abs/path`, `../x`) is refused before anything is sent, instead of the
+/// named file being hashed and, when it matched the recorded size and SHA-256, listed as
+/// the part's audio.
+#[test]
+fn a_manifest_whose_file_names_leave_the_directory_is_refused() {
+    use sha2::Digest;
+    let sim = Sim::fast(KEY);
+    let c = case(&text(1));
+    let args = speak_args(&c.file, &c.out);
+    run(&sim, &args).expect(0);
+    let dir = Path::new(&c.out);
+    let good = std::fs::read(dir.join(MANIFEST)).unwrap();
+    let elsewhere = c.tmp.path().join("not-audio.txt");
+    std::fs::write(&elsewhere, b"some file of the user's").unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(b"some file of the user's"));
+    for name in [
+        elsewhere.display().to_string(),
+        "../not-audio.txt".to_owned(),
+    ] {
+        let mut m: Value = serde_json::from_slice(&good).unwrap();
+        m["parts"][0]["files"][0] = serde_json::json!({
+            "name": name, "bytes": 23, "sha256": sha,
+        });
+        std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+        let requests = sim.requests();
+        let r = run(&sim, &args);
+        assert_eq!(r.code, 2, "{name}: {r:?}");
+        let j = r.json();
+        assert_eq!(j["error"]["kind"], "manifest_mismatch", "{j}");
+        assert!(
+            j["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("plain file name"),
+            "{j}"
+        );
+        assert_eq!(sim.requests(), requests, "{name}: something was sent");
+    }
+}

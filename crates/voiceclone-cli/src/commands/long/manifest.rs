@@ -190,6 +190,21 @@ impl Manifest {
                 p.index
             ));
         }
+        // A file of a part is a file of the directory, by its plain name: not a path out of
+        // it (`../x`, `/etc/x`), which a rerun would hash and list as the part's audio.
+        let outside = self.parts.iter().find_map(|p| {
+            p.files
+                .iter()
+                .find(|f| !is_plain_file_name(&f.name))
+                .map(|f| (p.index, f))
+        });
+        if let Some((k, f)) = outside {
+            return Some(format!(
+                "its part {} lists the file {:?}, which is not a plain file name in the directory (was it edited by hand?)",
+                k.saturating_add(1),
+                f.name
+            ));
+        }
         let split = |m: &Manifest| {
             (
                 m.max_line_chars,
@@ -312,6 +327,16 @@ pub fn lock(_dir: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A name of one file in the directory: one normal path component, no control character.
+fn is_plain_file_name(name: &str) -> bool {
+    use std::path::Component;
+    let mut parts = Path::new(name).components();
+    matches!(
+        (parts.next(), parts.next()),
+        (Some(Component::Normal(n)), None) if n == std::ffi::OsStr::new(name)
+    ) && !name.chars().any(char::is_control)
+}
+
 /// The first 12 hex digits, for messages.
 fn short(hex: &str) -> &str {
     hex.get(..12).unwrap_or(hex)
@@ -391,6 +416,26 @@ mod tests {
             None,
         );
         assert!(a.mismatch(&f).unwrap().contains("split differently"));
+    }
+
+    #[test]
+    fn file_names_are_plain_names_in_the_directory() {
+        for ok in ["001.wav", "001-02.mp3", "x"] {
+            assert!(is_plain_file_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x.wav",
+            "/etc/passwd",
+            "a/b.wav",
+            "./001.wav",
+            "a\nb",
+            "001.wav/",
+        ] {
+            assert!(!is_plain_file_name(bad), "{bad}");
+        }
     }
 
     #[test]
