@@ -326,3 +326,76 @@ fn a_manifest_whose_file_names_leave_the_directory_is_refused() {
         assert_eq!(sim.requests(), requests, "{name}: something was sent");
     }
 }
+
+/// A manifest damaged or edited into nonsense (cut off, wrong types, numbers out of range,
+/// an unknown state) is refused (exit 2, `invalid_manifest`, naming the file) before
+/// anything is sent; a far-future submit time on a part of unknown outcome is reported,
+/// not a panic.
+#[test]
+fn a_damaged_manifest_is_refused_before_anything_is_sent() {
+    let sim = Sim::fast(KEY);
+    let c = case(&text(1));
+    let args = speak_args(&c.file, &c.out);
+    run(&sim, &args).expect(0);
+    let dir = Path::new(&c.out);
+    let good = std::fs::read(dir.join(MANIFEST)).unwrap();
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut m: Value = serde_json::from_slice(&good).unwrap();
+        f(&mut m);
+        serde_json::to_vec(&m).unwrap()
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("cut off", good[..good.len() / 2].to_vec()),
+        ("empty", Vec::new()),
+        (
+            "index a string",
+            edit(&|m| m["parts"][0]["index"] = "0".into()),
+        ),
+        (
+            "index negative",
+            edit(&|m| m["parts"][0]["index"] = (-1).into()),
+        ),
+        (
+            "a time past u64",
+            String::from_utf8(edit(&|m| m["parts"][0]["submitted_at_ms"] = 1.into()))
+                .unwrap()
+                .replace("\"submitted_at_ms\":1", "\"submitted_at_ms\":1e30")
+                .into_bytes(),
+        ),
+        (
+            "unknown state",
+            edit(&|m| m["parts"][0]["state"] = "paid".into()),
+        ),
+        ("parts not a list", edit(&|m| m["parts"] = "none".into())),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(dir.join(MANIFEST), &bytes).unwrap();
+        let requests = sim.requests();
+        let r = run(&sim, &args);
+        assert_eq!(r.code, 2, "{what}: {r:?}");
+        let j = r.json();
+        assert_eq!(j["error"]["kind"], "invalid_manifest", "{what}: {j}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains(MANIFEST),
+            "{what}: {j}"
+        );
+        assert_eq!(sim.requests(), requests, "{what}: something was sent");
+    }
+    // A part of unknown outcome "sent" in the far future: its key cannot be trusted to
+    // dedupe, so it is reported (exit 3), not resent and not a panic.
+    std::fs::write(
+        dir.join(MANIFEST),
+        edit(&|m| {
+            let p = &mut m["parts"][0];
+            p["state"] = "submitting".into();
+            p["submitted_at_ms"] = u64::MAX.into();
+            p.as_object_mut().unwrap().remove("job_id");
+            p.as_object_mut().unwrap().remove("files");
+        }),
+    )
+    .unwrap();
+    let requests = sim.requests();
+    let j = run(&sim, &args).expect(3).json();
+    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    assert_eq!(sim.requests(), requests);
+}

@@ -296,18 +296,22 @@ impl Manifest {
 /// the system when the process ends however it ends (a kill leaves no stale lock). A second
 /// run on the same directory is refused before it reads the manifest or sends anything:
 /// each would submit the parts the other has not reached (both paid) and overwrite the
-/// other's manifest. (Not on other systems than Unix.)
+/// other's manifest. Where no lock can be taken (a file system without `flock`, a
+/// directory that cannot be opened for reading, another system than Unix) the run goes on
+/// unlocked: `Ok(Err(why))`, for a warning.
 #[cfg(unix)]
-pub fn lock(dir: &Path) -> Result<impl Sized, Failure> {
+pub fn lock(dir: &Path) -> Result<Result<impl Sized, String>, Failure> {
     use rustix::fs::{FlockOperation, Mode, OFlags, flock, open};
-    let fd = open(
+    let fd = match open(
         dir,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
-    )
-    .map_err(|e| Failure::io(&format!("opening {}", dir.display()), &e.into()))?;
+    ) {
+        Ok(fd) => fd,
+        Err(e) => return Ok(Err(format!("opening {}: {e}", dir.display()))),
+    };
     match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(fd),
+        Ok(()) => Ok(Ok(fd)),
         Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(Failure::other(
             Exit::Usage,
             "manifest_locked",
@@ -317,14 +321,14 @@ pub fn lock(dir: &Path) -> Result<impl Sized, Failure> {
             ),
         )
         .with("manifest", dir.join(FILE_NAME).display().to_string())),
-        Err(e) => Err(Failure::io(&format!("locking {}", dir.display()), &e.into())),
+        Err(e) => Ok(Err(format!("locking {}: {e}", dir.display()))),
     }
 }
 
 /// One run at a time on `dir`: not enforced on this system.
 #[cfg(not(unix))]
-pub fn lock(_dir: &Path) -> Result<(), Failure> {
-    Ok(())
+pub fn lock(_dir: &Path) -> Result<Result<(), String>, Failure> {
+    Ok(Err("no directory lock on this system".to_owned()))
 }
 
 /// A name of one file in the directory: one normal path component, no control character.

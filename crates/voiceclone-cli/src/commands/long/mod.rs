@@ -131,7 +131,13 @@ async fn resume(
     }
     // Held until this run ends.
     let _lock = match manifest::lock(dir) {
-        Ok(l) => l,
+        Ok(Ok(l)) => Some(l),
+        Ok(Err(why)) => {
+            printer.progress(&format!(
+                "warning: {why}; going on without the directory's lock: do not start another run on it meanwhile"
+            ));
+            None
+        }
         Err(f) => return Outcome::failed(f),
     };
     let fresh = Manifest::new(&plan, args.voice.trim(), args.language.as_deref());
