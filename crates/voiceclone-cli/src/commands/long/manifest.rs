@@ -3,7 +3,7 @@
 //! renamed over the old one, so a crash leaves the old or the new manifest, never half of
 //! one) before each submit and after each step, so a rerun knows which parts were paid for.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -181,6 +181,30 @@ impl Manifest {
                 fresh.language.as_deref().unwrap_or("(none)")
             ));
         }
+        // The parts are in order, each at its index: a hand-edited index (out of range,
+        // a duplicate) would tie a task or a file to the wrong part.
+        if let Some((k, p)) = self.parts.iter().enumerate().find(|(k, p)| p.index != *k) {
+            return Some(format!(
+                "its part {} has index {}, not {k} (was it edited by hand?)",
+                k + 1,
+                p.index
+            ));
+        }
+        // A file of a part is a file of the directory, by its plain name: not a path out of
+        // it (`../x`, `/etc/x`), which a rerun would hash and list as the part's audio.
+        let outside = self.parts.iter().find_map(|p| {
+            p.files
+                .iter()
+                .find(|f| !is_plain_file_name(&f.name))
+                .map(|f| (p.index, f))
+        });
+        if let Some((k, f)) = outside {
+            return Some(format!(
+                "its part {} lists the file {:?}, which is not a plain file name in the directory (was it edited by hand?)",
+                k.saturating_add(1),
+                f.name
+            ));
+        }
         let split = |m: &Manifest| {
             (
                 m.max_line_chars,
@@ -200,6 +224,24 @@ impl Manifest {
     /// Reads `dir`'s manifest; `None` when there is none.
     pub fn load(dir: &Path) -> Result<Option<Manifest>, Failure> {
         let path = dir.join(FILE_NAME);
+        // Only a regular file is read: a FIFO would block the open forever, a device such
+        // as `/dev/zero` would be read until memory runs out.
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Failure::io(&format!("reading {}", path.display()), &e)),
+            Ok(m) if !m.is_file() => {
+                return Err(Failure::other(
+                    Exit::Usage,
+                    "invalid_manifest",
+                    format!(
+                        "{} is not a regular file; nothing was sent. Use another --out directory",
+                        path.display()
+                    ),
+                )
+                .with("manifest", path.display().to_string()));
+            }
+            Ok(_) => {}
+        }
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -223,7 +265,6 @@ impl Manifest {
     pub fn save(&self, dir: &Path) -> Result<(), Failure> {
         use std::io::Write;
         let path = dir.join(FILE_NAME);
-        let tmp: PathBuf = dir.join(format!(".{FILE_NAME}.tmp"));
         let fail = |e: std::io::Error| Failure::io(&format!("writing {}", path.display()), &e);
         let text = serde_json::to_vec_pretty(self).map_err(|e| {
             Failure::other(
@@ -232,13 +273,72 @@ impl Manifest {
                 format!("cannot encode the manifest: {e}"),
             )
         })?;
-        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
-        f.write_all(&text).map_err(fail)?;
-        f.sync_all().map_err(fail)?;
-        drop(f);
-        std::fs::rename(&tmp, &path).map_err(fail)?;
+        // A new file of a random name (created exclusively: a symlink planted in DIR is never
+        // written through), removed if anything fails before the rename.
+        let prefix = format!(".{FILE_NAME}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let mut tmp = builder.tempfile_in(dir).map_err(fail)?;
+        tmp.write_all(&text).map_err(fail)?;
+        tmp.as_file().sync_all().map_err(fail)?;
+        tmp.persist(&path).map_err(|e| fail(e.error))?;
         Ok(())
     }
+}
+
+/// One run at a time on `dir`: an exclusive lock on the directory itself (`flock`, no file
+/// of its own to plant a symlink at), held while the returned value lives and released by
+/// the system when the process ends however it ends (a kill leaves no stale lock). A second
+/// run on the same directory is refused before it reads the manifest or sends anything:
+/// each would submit the parts the other has not reached (both paid) and overwrite the
+/// other's manifest. Where no lock can be taken (a file system without `flock`, a
+/// directory that cannot be opened for reading, another system than Unix) the run goes on
+/// unlocked: `Ok(Err(why))`, for a warning.
+#[cfg(unix)]
+pub fn lock(dir: &Path) -> Result<Result<impl Sized, String>, Failure> {
+    use rustix::fs::{FlockOperation, Mode, OFlags, flock, open};
+    let fd = match open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => return Ok(Err(format!("opening {}: {e}", dir.display()))),
+    };
+    match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Ok(fd)),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(Failure::other(
+            Exit::Usage,
+            "manifest_locked",
+            format!(
+                "another run of this tool is using {} (it holds the directory's lock); nothing was sent. Wait for it to end, or use another --out directory",
+                dir.display()
+            ),
+        )
+        .with("manifest", dir.join(FILE_NAME).display().to_string())),
+        Err(e) => Ok(Err(format!("locking {}: {e}", dir.display()))),
+    }
+}
+
+/// One run at a time on `dir`: not enforced on this system.
+#[cfg(not(unix))]
+pub fn lock(_dir: &Path) -> Result<Result<(), String>, Failure> {
+    Ok(Err("no directory lock on this system".to_owned()))
+}
+
+/// A name of one file in the directory: one normal path component, no control character.
+fn is_plain_file_name(name: &str) -> bool {
+    use std::path::Component;
+    let mut parts = Path::new(name).components();
+    matches!(
+        (parts.next(), parts.next()),
+        (Some(Component::Normal(n)), None) if n == std::ffi::OsStr::new(name)
+    ) && !name.chars().any(char::is_control)
 }
 
 /// The first 12 hex digits, for messages.
@@ -320,6 +420,26 @@ mod tests {
             None,
         );
         assert!(a.mismatch(&f).unwrap().contains("split differently"));
+    }
+
+    #[test]
+    fn file_names_are_plain_names_in_the_directory() {
+        for ok in ["001.wav", "001-02.mp3", "x"] {
+            assert!(is_plain_file_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x.wav",
+            "/etc/passwd",
+            "a/b.wav",
+            "./001.wav",
+            "a\nb",
+            "001.wav/",
+        ] {
+            assert!(!is_plain_file_name(bad), "{bad}");
+        }
     }
 
     #[test]

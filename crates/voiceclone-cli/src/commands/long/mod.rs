@@ -129,6 +129,17 @@ async fn resume(
     if let Err(e) = std::fs::create_dir_all(dir) {
         return Outcome::failed(Failure::io(&format!("creating {}", dir.display()), &e));
     }
+    // Held until this run ends.
+    let _lock = match manifest::lock(dir) {
+        Ok(Ok(l)) => Some(l),
+        Ok(Err(why)) => {
+            printer.progress(&format!(
+                "warning: {why}; going on without the directory's lock: do not start another run on it meanwhile"
+            ));
+            None
+        }
+        Err(f) => return Outcome::failed(f),
+    };
     let fresh = Manifest::new(&plan, args.voice.trim(), args.language.as_deref());
     let (manifest, resumed) = match Manifest::load(dir) {
         Err(f) => return Outcome::failed(f),
@@ -363,7 +374,22 @@ impl Run<'_> {
             p.state = PartState::Submitted;
             p.job_id = Some(stored.clone());
         }) {
-            return Ready::Failed(f);
+            // The task is paid for and the manifest does not know it (JimmyAI has no task
+            // list: this id is the only way to it). Say so, whatever the output mode.
+            let message = format!(
+                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`voiceclone wait {stored}` waits for it and shows its result); a rerun does not know it",
+                self.name(i),
+                f.message
+            );
+            return Ready::Failed(
+                Failure {
+                    exit: Exit::Unreachable,
+                    message,
+                    ..f
+                }
+                .with("part", i + 1)
+                .with("job_id", stored),
+            );
         }
         self.wait(i, &stored).await
     }

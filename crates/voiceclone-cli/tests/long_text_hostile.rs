@@ -1,0 +1,401 @@
+//! `speak --text-file F --out DIR` against a careless user and a hostile directory: a
+//! manifest edited by hand, a symlink planted where the tool writes, two runs on one
+//! directory at once. Each is answered before anything is billed twice or a file outside
+//! the directory is touched.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use voiceclone_sim::SimConfig;
+
+use support::{FAST_POLL, Run, Sim, run_binary};
+
+const KEY: &str = "sk-long-hostile-secret-0123456789";
+const MANIFEST: &str = "voiceclone-manifest.json";
+const VOICE: &str = "sv_en_us_female_01";
+
+fn paid(sim: &Sim) -> u64 {
+    let s = sim.handle.stats();
+    s.billable("vmeg.ttsCreateAsync") + s.billable("vmeg.ttsCreate")
+}
+
+fn run(sim: &Sim, args: &[&str]) -> Run {
+    run_binary(Some(&sim.url()), KEY, &[], &[], args)
+}
+
+/// `n` VMEG parts (50 lines of about 500 characters each), no two alike.
+fn text(parts: usize) -> String {
+    (0..parts * 650)
+        .map(|i| format!("Sentence number {i} of the script. "))
+        .collect()
+}
+
+fn speak_args<'a>(file: &'a str, out: &'a str) -> Vec<&'a str> {
+    let mut a = vec![
+        "--provider",
+        "vmeg",
+        "--json",
+        "--allow-private-urls",
+        "speak",
+        "--voice",
+        VOICE,
+        "--text-file",
+        file,
+        "--out",
+        out,
+    ];
+    a.extend(FAST_POLL);
+    a
+}
+
+fn manifest(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap()
+}
+
+struct Case {
+    tmp: tempfile::TempDir,
+    file: String,
+    out: String,
+}
+
+fn case(text: &str) -> Case {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("script.txt");
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("out");
+    Case {
+        file: file.display().to_string(),
+        out: out.display().to_string(),
+        tmp,
+    }
+}
+
+/// A part's `index` is the part's position: a manifest whose indexes were edited (out of
+/// range, duplicated) is refused like one from another text (exit 2, naming the manifest)
+/// before anything is sent, instead of being trusted (an `index` of `usize::MAX` overflowed
+/// `index + 1` in the run's summary: a panic, exit 101).
+#[test]
+fn a_manifest_with_edited_part_indexes_is_refused_before_anything_is_sent() {
+    let sim = Sim::fast(KEY);
+    let c = case(&text(2));
+    let args = speak_args(&c.file, &c.out);
+    run(&sim, &args).expect(0);
+    let dir = Path::new(&c.out);
+    let good = std::fs::read(dir.join(MANIFEST)).unwrap();
+    for (what, index) in [
+        ("out of range", Value::from(u64::MAX)),
+        ("past the last part", Value::from(7u64)),
+        ("a duplicate", Value::from(0u64)),
+    ] {
+        let mut m: Value = serde_json::from_slice(&good).unwrap();
+        m["parts"][1]["index"] = index;
+        std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+        let requests = sim.requests();
+        let r = run(&sim, &args);
+        assert_eq!(r.code, 2, "{what}: {r:?}");
+        let j = r.json();
+        assert_eq!(j["error"]["kind"], "manifest_mismatch", "{what}: {j}");
+        let msg = j["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(MANIFEST) && msg.contains("index"), "{msg}");
+        assert_eq!(sim.requests(), requests, "{what}: something was sent");
+    }
+    // The manifest as written resumes (nothing left to do, nothing sent).
+    std::fs::write(dir.join(MANIFEST), &good).unwrap();
+    let requests = sim.requests();
+    run(&sim, &args).expect(0);
+    assert_eq!(sim.requests(), requests);
+}
+
+/// The manifest is written through a temporary file in DIR. A symlink planted at that
+/// file's name (someone else's directory, a shared one) is not followed: the file it
+/// points at keeps its content. Before the fix the tool opened the fixed name
+/// `.voiceclone-manifest.json.tmp` with `File::create` and wrote the manifest into the
+/// symlink's target.
+#[cfg(unix)]
+#[test]
+fn a_symlink_planted_at_the_manifests_temporary_file_is_not_followed() {
+    let sim = Sim::fast(KEY);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    std::fs::create_dir_all(dir).unwrap();
+    let victim = c.tmp.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.join(format!(".{MANIFEST}.tmp"))).unwrap();
+    // Where a result goes, too: replaced, never written through.
+    let victim2 = c.tmp.path().join("victim2.txt");
+    std::fs::write(&victim2, b"precious too").unwrap();
+    std::os::unix::fs::symlink(&victim2, dir.join("001-01.wav")).unwrap();
+
+    run(&sim, &speak_args(&c.file, &c.out)).expect(0);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    assert_eq!(std::fs::read(&victim2).unwrap(), b"precious too");
+    assert_eq!(manifest(dir)["parts"][0]["state"], "done");
+    assert_eq!(
+        &std::fs::read(dir.join("001-01.wav")).unwrap()[..4],
+        b"RIFF"
+    );
+}
+
+/// Two runs on one DIR at once: the second is refused (exit 2, naming the directory) and
+/// sends nothing, instead of submitting the parts the first has not reached yet (which the
+/// first then submits again: each paid twice) and overwriting the first's manifest.
+#[test]
+fn a_second_run_on_the_same_directory_is_refused_while_the_first_runs() {
+    let sim = Sim::with(
+        SimConfig::default().with_durations(Duration::from_millis(10), Duration::from_secs(2)),
+        KEY,
+    );
+    let c = case(&text(3));
+    let dir = Path::new(&c.out);
+    let mut first_args = speak_args(&c.file, &c.out);
+    first_args.extend(["--concurrency", "1"]);
+    let first = support::command(Some(&sim.url()), KEY, &[], &first_args)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(dir.join(MANIFEST).exists() && manifest(dir)["parts"][0]["state"] == "submitted") {
+        assert!(Instant::now() < deadline, "the first run submitted nothing");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = run(&sim, &speak_args(&c.file, &c.out));
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    assert_eq!(second.code, 2, "{second:?}");
+    let j = second.json();
+    assert_eq!(j["error"]["kind"], "manifest_locked", "{j}");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(c.out.as_str()),
+        "{j}"
+    );
+    let parts = manifest(dir)["parts"].as_array().unwrap().len() as u64;
+    assert_eq!(paid(&sim), parts, "a part was paid twice");
+}
+
+/// A manifest that is no regular file (a FIFO, a symlink to a device such as `/dev/zero`)
+/// is refused at once (exit 2, `invalid_manifest`, nothing sent) instead of being read: the
+/// open of a FIFO blocked the run forever, and `/dev/zero` was read until memory ran out.
+#[cfg(unix)]
+#[test]
+fn a_manifest_that_is_no_regular_file_is_refused_at_once() {
+    let sim = Sim::fast(KEY);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    std::fs::create_dir_all(dir).unwrap();
+    let fifo = dir.join(MANIFEST);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut child = support::command(Some(&sim.url()), KEY, &[], &speak_args(&c.file, &c.out))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the run hung on a FIFO at the manifest's path");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(2), "{out:?}");
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "invalid_manifest", "{j}");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a regular file"),
+        "{j}"
+    );
+    assert_eq!(sim.requests(), 0);
+}
+
+/// A JimmyAI part the vendor accepted, whose `submitted` record could not be written (the
+/// disk filled, the directory went read-only): the task is paid for and JimmyAI has no task
+/// list, so its job id is the only way to it. The run's error names it, so that the user
+/// can fetch the audio instead of paying again with `--resubmit-unknown` (before, the job id
+/// was dropped with an "io" error and the rerun only said the part's outcome was unknown).
+#[test]
+fn a_jimmyai_task_whose_record_cannot_be_written_is_named_in_the_error() {
+    let faults = voiceclone_sim::FaultConfig {
+        rate_latency: 1.0,
+        latency: Duration::from_millis(1500),
+        ..Default::default()
+    };
+    let sim = Sim::with(
+        SimConfig::default().with_speed(1000.0).with_faults(faults),
+        KEY,
+    );
+    let mut clone = vec![
+        "--provider",
+        "jimmyai",
+        "--json",
+        "clone",
+        support::SAMPLE,
+        "--wait",
+    ];
+    clone.extend(FAST_POLL);
+    let v = run(&sim, &clone).expect(0).json()["voice_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c = case("One short text to speak.");
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args[1] = "jimmyai";
+    args[6] = v.as_str();
+    args.remove(2); // human output
+    let child = support::command(Some(&sim.url()), KEY, &[], &args)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(dir.join(MANIFEST).exists() && manifest(dir)["parts"][0]["state"] == "submitting") {
+        assert!(Instant::now() < deadline, "no submit recorded");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The submit is on its way (1.5 s of latency): the manifest can no longer be replaced.
+    let saved = c.tmp.path().join("saved.json");
+    std::fs::rename(dir.join(MANIFEST), &saved).unwrap();
+    std::fs::create_dir_all(dir.join(MANIFEST).join("blocker")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    // Exit 3 (a record of an answer lost), not 2 ("nothing was sent").
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(sim.handle.stats().billable("jimmyai.createAudio"), 1);
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        printed.contains("jimmyai:speech:"),
+        "the paid task's id was not reported: {out:?}"
+    );
+}
+
+/// A `done` part's files are files of DIR: a manifest whose file names were edited into
+/// paths out of it (`/abs/path`, `../x`) is refused before anything is sent, instead of the
+/// named file being hashed and, when it matched the recorded size and SHA-256, listed as
+/// the part's audio.
+#[test]
+fn a_manifest_whose_file_names_leave_the_directory_is_refused() {
+    use sha2::Digest;
+    let sim = Sim::fast(KEY);
+    let c = case(&text(1));
+    let args = speak_args(&c.file, &c.out);
+    run(&sim, &args).expect(0);
+    let dir = Path::new(&c.out);
+    let good = std::fs::read(dir.join(MANIFEST)).unwrap();
+    let elsewhere = c.tmp.path().join("not-audio.txt");
+    std::fs::write(&elsewhere, b"some file of the user's").unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(b"some file of the user's"));
+    for name in [
+        elsewhere.display().to_string(),
+        "../not-audio.txt".to_owned(),
+    ] {
+        let mut m: Value = serde_json::from_slice(&good).unwrap();
+        m["parts"][0]["files"][0] = serde_json::json!({
+            "name": name, "bytes": 23, "sha256": sha,
+        });
+        std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+        let requests = sim.requests();
+        let r = run(&sim, &args);
+        assert_eq!(r.code, 2, "{name}: {r:?}");
+        let j = r.json();
+        assert_eq!(j["error"]["kind"], "manifest_mismatch", "{j}");
+        assert!(
+            j["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("plain file name"),
+            "{j}"
+        );
+        assert_eq!(sim.requests(), requests, "{name}: something was sent");
+    }
+}
+
+/// A manifest damaged or edited into nonsense (cut off, wrong types, numbers out of range,
+/// an unknown state) is refused (exit 2, `invalid_manifest`, naming the file) before
+/// anything is sent; a far-future submit time on a part of unknown outcome is reported,
+/// not a panic.
+#[test]
+fn a_damaged_manifest_is_refused_before_anything_is_sent() {
+    let sim = Sim::fast(KEY);
+    let c = case(&text(1));
+    let args = speak_args(&c.file, &c.out);
+    run(&sim, &args).expect(0);
+    let dir = Path::new(&c.out);
+    let good = std::fs::read(dir.join(MANIFEST)).unwrap();
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut m: Value = serde_json::from_slice(&good).unwrap();
+        f(&mut m);
+        serde_json::to_vec(&m).unwrap()
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("cut off", good[..good.len() / 2].to_vec()),
+        ("empty", Vec::new()),
+        (
+            "index a string",
+            edit(&|m| m["parts"][0]["index"] = "0".into()),
+        ),
+        (
+            "index negative",
+            edit(&|m| m["parts"][0]["index"] = (-1).into()),
+        ),
+        (
+            "a time past u64",
+            String::from_utf8(edit(&|m| m["parts"][0]["submitted_at_ms"] = 1.into()))
+                .unwrap()
+                .replace("\"submitted_at_ms\":1", "\"submitted_at_ms\":1e30")
+                .into_bytes(),
+        ),
+        (
+            "unknown state",
+            edit(&|m| m["parts"][0]["state"] = "paid".into()),
+        ),
+        ("parts not a list", edit(&|m| m["parts"] = "none".into())),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(dir.join(MANIFEST), &bytes).unwrap();
+        let requests = sim.requests();
+        let r = run(&sim, &args);
+        assert_eq!(r.code, 2, "{what}: {r:?}");
+        let j = r.json();
+        assert_eq!(j["error"]["kind"], "invalid_manifest", "{what}: {j}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains(MANIFEST),
+            "{what}: {j}"
+        );
+        assert_eq!(sim.requests(), requests, "{what}: something was sent");
+    }
+    // A part of unknown outcome "sent" in the far future: its key cannot be trusted to
+    // dedupe, so it is reported (exit 3), not resent and not a panic.
+    std::fs::write(
+        dir.join(MANIFEST),
+        edit(&|m| {
+            let p = &mut m["parts"][0];
+            p["state"] = "submitting".into();
+            p["submitted_at_ms"] = u64::MAX.into();
+            p.as_object_mut().unwrap().remove("job_id");
+            p.as_object_mut().unwrap().remove("files");
+        }),
+    )
+    .unwrap();
+    let requests = sim.requests();
+    let j = run(&sim, &args).expect(3).json();
+    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    assert_eq!(sim.requests(), requests);
+}
