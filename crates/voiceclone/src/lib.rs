@@ -163,6 +163,8 @@ mod connection_limit; // the in-flight bound on connections
 mod digest; // SHA-256 as hex (ring): long keys, text fingerprints
 mod jitter; // seeded draws for retry, poll and reconnect jitter (std's SipHash)
 mod provider; // the vendor table and one Backend per vendor (vmeg/, jimmyai/)
+#[cfg(any(feature = "upload", feature = "download"))]
+mod public_dns; // storage hosts resolve to public addresses only (no SSRF by DNS)
 mod random_id; // 128-bit random ids from ring's system generator: idempotency keys, request ids
 #[cfg(feature = "upload")]
 mod sample; // local recordings: measured, checked, streamed (never read whole)

@@ -8,21 +8,43 @@ use url::Url;
 
 /// The HTTP client for storage URLs: no default headers, so never the API key whatever a
 /// caller's own client carries; no redirects of its own (downloads check each hop; an upload
-/// is never redirected). Built on first use, since most clients never transfer a file.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct StorageClient(Arc<OnceLock<reqwest::Client>>);
+/// is never redirected); names resolved to public addresses only, unless private URLs are
+/// allowed (`public_dns`). Built on first use, since most clients never transfer a file.
+#[derive(Clone, Debug)]
+pub(crate) struct StorageClient {
+    client: Arc<OnceLock<reqwest::Client>>,
+    allow_private: bool,
+}
+
+impl Default for StorageClient {
+    /// Public addresses only.
+    fn default() -> Self {
+        Self::new(false)
+    }
+}
 
 impl StorageClient {
+    /// `allow_private`: `ClientBuilder::allow_private_urls` (a local simulator).
+    pub(crate) fn new(allow_private: bool) -> Self {
+        Self {
+            client: Arc::default(),
+            allow_private,
+        }
+    }
+
     pub(crate) fn get(&self) -> Result<&reqwest::Client, reqwest::Error> {
-        if let Some(c) = self.0.get() {
+        if let Some(c) = self.client.get() {
             return Ok(c);
         }
         crate::install_crypto_provider();
-        let built = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(crate::transport::CONNECT_TIMEOUT)
-            .build()?;
-        Ok(self.0.get_or_init(|| built))
+            .connect_timeout(crate::transport::CONNECT_TIMEOUT);
+        if !self.allow_private {
+            builder = builder.dns_resolver(crate::public_dns::PublicOnly);
+        }
+        let built = builder.build()?;
+        Ok(self.client.get_or_init(|| built))
     }
 }
 
@@ -42,8 +64,54 @@ pub(crate) fn shown_url(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::shown_url;
+    use super::{StorageClient, shown_url};
     use url::Url;
+
+    /// The storage client connects to a name only through its public addresses: `localhost`
+    /// (loopback only, from the hosts file) is refused at resolution, before any connection,
+    /// unless private URLs are allowed. The URL checks before it see only the text: a
+    /// public-looking name resolving to a metadata or 10.x address would pass them.
+    #[tokio::test]
+    async fn names_resolve_to_public_addresses_only_unless_private_urls_are_allowed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let url = format!("http://localhost:{port}/result.wav");
+        let refused = StorageClient::new(false)
+            .get()
+            .unwrap()
+            .get(&url)
+            .send()
+            .await
+            .unwrap_err();
+        let chain =
+            std::iter::successors(Some(&refused as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(": ");
+        assert!(chain.contains("no public address"), "{chain}");
+        let allowed = StorageClient::new(true)
+            .get()
+            .unwrap()
+            .get(&url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), 200);
+        server.abort();
+    }
 
     #[test]
     fn drops_query_and_fragment_keeps_port() {

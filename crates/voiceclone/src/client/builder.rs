@@ -320,7 +320,7 @@ impl ClientBuilder {
                 max_response_bytes: self.max_response_bytes,
                 #[cfg(feature = "upload")]
                 uploads: Uploads {
-                    http: Default::default(),
+                    http: crate::storage::StorageClient::new(self.allow_private_urls),
                     progress: self.upload_progress,
                     multipart_threshold: self.multipart_threshold,
                     put_timeout: crate::transfer::PUT_TIMEOUT,
@@ -348,7 +348,10 @@ impl ClientBuilder {
                 #[cfg(feature = "webhook")]
                 hub: self.hub,
                 #[cfg(feature = "download")]
-                downloads: self.downloads,
+                downloads: crate::download::Downloads {
+                    http: crate::storage::StorageClient::new(self.allow_private_urls),
+                    ..self.downloads
+                },
             }),
             options: CallOptions::default(),
         })

@@ -28,7 +28,7 @@ pub(crate) struct Downloads {
     pub(crate) timeout: Duration,
     pub(crate) idle_timeout: Duration,
     /// Built on the first download (most clients never download).
-    http: crate::storage::StorageClient,
+    pub(crate) http: crate::storage::StorageClient,
 }
 
 impl Default for Downloads {

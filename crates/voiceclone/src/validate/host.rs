@@ -26,8 +26,10 @@ const PRIVATE_SUFFIXES: &[&str] = &[
 /// `localhost` and its subdomains, and special-use suffixes (`.internal`, `.local`, ...).
 ///
 /// Numeric IPv4 spellings (`2130706433`, `0x7f.1`, `0177.0.0.1`) arrive here already as
-/// `Host::Ipv4`: the `url` crate normalizes them while parsing. Names are not resolved: a
-/// public name that resolves to a private address is the provider's fetcher to refuse.
+/// `Host::Ipv4`: the `url` crate normalizes them while parsing. Names are not resolved
+/// here: for storage URLs (downloads, presigned uploads) the addresses a name resolves to
+/// are checked again by `public_dns`; for a reference-audio URL, which the vendor fetches,
+/// a public name that resolves to a private address is the vendor's fetcher to refuse.
 pub(crate) fn is_private_host(host: &Host<&str>) -> bool {
     match host {
         Host::Domain(d) => {
