@@ -19,7 +19,9 @@
 //! reported as `OutcomeUnknown`. A clone submitted after an upload follows its own column.
 //!
 //! When a write runs out of attempts after one of them may have been processed (timeout,
-//! broken connection, 502, 504), the result is `OutcomeUnknown` rather than the last error.
+//! broken connection, 502, 504), the result is `OutcomeUnknown` rather than the last error;
+//! so is a later attempt's failure that the table would just report (a 500, a 4xx, a
+//! business error): it does not say that the earlier attempt created nothing.
 //! A `Retry-After` longer than [`RetryPolicy::max_retry_after`] is not slept through: the
 //! error is returned with [`crate::Error::retry_after`] set, for the caller to decide.
 //!

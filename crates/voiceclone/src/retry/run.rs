@@ -146,6 +146,11 @@ impl<'a> Retries<'a> {
             .with_operation_if_unset(call.operation);
         self.any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
         match decide(call.kind, &err, n) {
+            // An earlier attempt may have landed: a later refusal (a 500, a 400, a business
+            // error) does not say it did not, so the caller must not resend under a new key.
+            Decision::Fail if self.any_maybe_processed => {
+                return Err(outcome_unknown(err, call, self.submitted_at));
+            }
             Decision::Fail => return Err(err),
             Decision::OutcomeUnknown => {
                 return Err(outcome_unknown(err, call, self.submitted_at));
