@@ -65,3 +65,62 @@ async fn a_plain_failure_after_an_attempt_that_may_have_landed_is_outcome_unknow
         }
     }
 }
+
+/// A status answer about another task than the one asked (a misrouting proxy, a cache keyed
+/// on the path without the query, a server bug): its result belongs to someone else's job.
+/// The call must refuse it, never hand back a job for the asked id carrying the other
+/// task's audio or voice, nor a job under the other task's id.
+#[tokio::test]
+async fn a_jimmyai_status_answer_about_another_task_is_refused() {
+    // JimmyAI: `GET audios/{id}` answered with another task's id.
+    let other = json!({"code": 20000, "msg": "ok", "data": {
+        "id": "audio_other", "object": "audio", "created": 1781777280,
+        "model": "soundCloningAudio", "status": "completed", "error": null,
+        "audioUrl": "https://cdn.example.com/someone-else.mp3"}});
+    let server = Scripted::start(vec![Step::ok(other)]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let got = c.speech_status(&voiceclone::JobId::new("audio_mine")).await;
+    match got {
+        Err(e) => assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{e}"),
+        Ok(job) => panic!("JimmyAI: a job for another task's answer: {job:?}"),
+    }
+}
+
+/// [`a_jimmyai_status_answer_about_another_task_is_refused`] for VMEG's `tasks/detail`, whose
+/// `taskId` and `result.taskId` may each name another task.
+#[tokio::test]
+async fn a_vmeg_detail_answer_about_another_task_is_refused() {
+    // `tasks/detail?taskId=t-mine` answered about `t-other`, whole or in its result only.
+    for (outer, inner) in [
+        ("t-other", "t-other"),
+        ("t-mine", "t-other"),
+        ("t-other", "t-mine"),
+    ] {
+        let other = json!({"code": 200, "message": "", "data": {
+            "taskId": outer, "taskType": "tts", "status": "finished",
+            "result": {"taskId": inner, "results": [{"uri": "https://cdn.example.com/someone-else.m4a"}]}}});
+        let server = Scripted::start(vec![Step::ok(other)]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let got = c.speech_status(&voiceclone::JobId::new("t-mine")).await;
+        match got {
+            Err(e) => assert_eq!(
+                *e.kind(),
+                ErrorKind::InvalidResponse,
+                "{outer} {inner}: {e}"
+            ),
+            Ok(job) => panic!("VMEG {outer} {inner}: a job for another task's answer: {job:?}"),
+        }
+    }
+    // The same answer about the asked task is read as before.
+    let mine = json!({"code": 200, "message": "", "data": {
+        "taskId": "t-mine", "taskType": "tts", "status": "finished",
+        "result": {"taskId": "t-mine", "results": [{"uri": "https://cdn.example.com/mine.m4a"}]}}});
+    let server = Scripted::start(vec![Step::ok(mine)]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c
+        .speech_status(&voiceclone::JobId::new("t-mine"))
+        .await
+        .unwrap();
+    assert_eq!(job.id.as_str(), "t-mine");
+    assert_eq!(job.speech.unwrap().audio_urls.len(), 1);
+}

@@ -200,10 +200,14 @@ async fn task(
         body: None,
         free_text: &[],
     };
-    t.send(call, None, |_| c.get_audio_task(id.as_str()))
+    let task = t
+        .send(call, None, |_| c.get_audio_task(id.as_str()))
         .await
         .map_err(|e| unknown_id_or_invalid(e, id))?
-        .ok_or_else(|| bad_answer("the answer has no task"))
+        .ok_or_else(|| bad_answer("the answer has no task"))?;
+    crate::wire::same_task(Provider::JimmyAi, id, task_id(&task))
+        .map_err(|e| e.with_operation(operation))?;
+    Ok(task)
 }
 
 /// JimmyAI does not document its answer to an unknown task id (api-facts B6): a refusal of

@@ -128,6 +128,8 @@ pub(crate) async fn task(
                 .with_provider(Provider::Vmeg)
                 .with_message("the answer has no task")
         })?;
+    crate::wire::same_task(Provider::Vmeg, id, text(d.task_id.as_ref()))
+        .map_err(|e| e.with_operation("task"))?;
     let raw = text(d.status.as_ref()).map(str::to_owned);
     let status = status_of(raw.as_deref());
     let vendor_type = text(d.task_type.as_ref()).unwrap_or_default().to_owned();
