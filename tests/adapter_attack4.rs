@@ -124,3 +124,55 @@ async fn a_vmeg_detail_answer_about_another_task_is_refused() {
     assert_eq!(job.id.as_str(), "t-mine");
     assert_eq!(job.speech.unwrap().audio_urls.len(), 1);
 }
+
+/// A 409 "key already used" on the first attempt of a create whose key the client made
+/// itself (the caller gave none): nobody else can have used that key, so one of this call's
+/// own requests landed (a gateway that retried the POST upstream, a load balancer's
+/// `proxy_next_upstream`). The task exists: the call must end as `OutcomeUnknown` carrying
+/// the key (so that `reconcile` and `resubmit_*` can find it), not as `Conflict` ("use a new
+/// key for new work"), which carries no key and which `ReconcileQuery::from_error` refuses.
+/// A key the caller gave keeps the documented `Conflict` (the caller reused it).
+#[tokio::test]
+async fn a_conflict_on_a_key_the_client_made_is_outcome_unknown_with_the_key() {
+    let used = || {
+        Step::Json(
+            409,
+            vec![("retry-after", "2".into())],
+            json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+        )
+    };
+    for speech in [false, true] {
+        let server = Scripted::start(vec![used()]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = if speech {
+            c.synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello."))
+                .await
+                .unwrap_err()
+        } else {
+            c.clone_voice(&clone_req()).await.unwrap_err()
+        };
+        let seen = server.seen();
+        assert_eq!(seen.len(), 1, "never resent");
+        let key = seen[0].header("x-idempotency-key").unwrap().to_string();
+        match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                idempotency_key, ..
+            } => assert_eq!(idempotency_key.as_deref(), Some(key.as_str())),
+            other => {
+                panic!("speech {speech}: expected OutcomeUnknown with the key, got {other:?}: {e}")
+            }
+        }
+        let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
+        assert_eq!(q.idempotency_key.as_deref(), Some(key.as_str()));
+    }
+
+    // The caller's own key: `Conflict`, as documented.
+    let server = Scripted::start(vec![used()]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .clone_voice(&clone_req().idempotency_key("order-42"))
+        .await
+        .unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::Conflict, "{e}");
+    assert_eq!(server.seen().len(), 1);
+}

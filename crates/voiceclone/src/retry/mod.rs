@@ -8,7 +8,7 @@
 //! | 500 (and JimmyAI `-1`)                  | retry  | fail                               | fail                           |
 //! | 503                                     | retry  | retry                              | fail (unavailable: not processed) |
 //! | 502, 504                                | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
-//! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key) | fail                   |
+//! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
 //! | 409 `Conflict`, later attempt           | fail   | `OutcomeUnknown` (our first attempt probably succeeded) | fail      |
 //! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
 //! | anything else                           | fail   | fail                               | fail                           |

@@ -129,6 +129,7 @@ pub(crate) async fn clone_voice(
         idempotency_key: None,
         body: Some(&summary),
         free_text: FREE_TEXT,
+        fresh_key: false,
     };
     let task = t
         .send(call, Some(task_id), |_| c.create_clone(&body))
@@ -152,6 +153,7 @@ pub(crate) async fn synthesize(
         idempotency_key: None,
         body: Some(&summary),
         free_text: FREE_TEXT,
+        fresh_key: false,
     };
     let task = t
         .send(call, Some(task_id), |_| c.create_audio(&body))
@@ -199,6 +201,7 @@ async fn task(
         idempotency_key: None,
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     let task = t
         .send(call, None, |_| c.get_audio_task(id.as_str()))

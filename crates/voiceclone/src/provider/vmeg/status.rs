@@ -73,6 +73,7 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
         idempotency_key: None,
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     let d = t
         .send(call, None, |rid: RequestId| async move {

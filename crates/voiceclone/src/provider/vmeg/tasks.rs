@@ -80,6 +80,7 @@ pub(crate) async fn tasks_page(
         idempotency_key: None,
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     let task_type = kind.map(vendor_type);
     let data = t
@@ -117,6 +118,7 @@ pub(crate) async fn task(
         idempotency_key: None,
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     let d = t
         .send(call, None, |rid: RequestId| async move {
@@ -197,6 +199,7 @@ pub(crate) async fn delete_task(
         idempotency_key: Some(&key),
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);
@@ -265,6 +268,7 @@ pub(crate) async fn voices_page(
             idempotency_key: Some(&key),
             body: None,
             free_text: &[],
+            fresh_key: false,
         };
         let data = t
             .send(call, None, |rid: RequestId| {
@@ -296,6 +300,7 @@ pub(crate) async fn voices_page(
         idempotency_key: Some(&key),
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     let data = t
         .send(call, None, |rid: RequestId| {
