@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod adapter_attack;
+mod adapter_attack4;
 mod adapter_call_options;
 mod adapter_deadlines;
 mod adapter_download;

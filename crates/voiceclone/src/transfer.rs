@@ -99,6 +99,7 @@ pub(crate) async fn put(
         operation: "upload",
         kind: OperationKind::Upload,
         idempotency_key: None,
+        fresh_key: false,
     };
     let configured = t.timeout_override.unwrap_or(up.put_timeout);
     let http = up.transfer_client()?;

@@ -154,6 +154,27 @@ pub(crate) fn usable_id(raw: Option<&str>) -> Option<&str> {
     ok.then_some(id)
 }
 
+/// `InvalidResponse` when an answer about task `asked` names another (usable) task id: a
+/// misrouted or confused answer whose result belongs to another job, never to be handed
+/// back as the asked job's. An answer naming no usable id is taken as about `asked`.
+pub(crate) fn same_task(
+    provider: crate::model::Provider,
+    asked: &crate::model::JobId,
+    named: Option<&str>,
+) -> Result<(), crate::error::Error> {
+    match usable_id(named) {
+        Some(other) if other != asked.as_str() => Err(crate::error::Error::new(
+            crate::error::ErrorKind::InvalidResponse,
+        )
+        .with_provider(provider)
+        .with_message(format!(
+            "the answer is about task {other:?}, not the task asked about ({:?}); its result was not used",
+            asked.as_str()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Parses a vendor URL, logging (not failing on) one that does not parse.
 pub(crate) fn parse_url(field: &str, raw: Option<&str>) -> Option<url::Url> {
     let raw = raw?.trim();

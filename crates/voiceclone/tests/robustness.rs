@@ -1152,6 +1152,18 @@ fn accepting_reply(provider: Provider) -> Reply {
     Reply::json(200, &body)
 }
 
+/// A status answer about task `id` (a status answer naming another task is refused as
+/// `InvalidResponse`: `src/wire.rs::same_task`).
+fn status_reply_for(provider: Provider, id: &str) -> Reply {
+    let body = match provider {
+        Provider::Vmeg => json!({"code": 200, "message": "",
+            "data": {"taskId": id, "voiceId": "cv_1", "status": "running"}}),
+        _ => json!({"code": 20000, "msg": "ok",
+            "data": {"id": id, "status": "queued", "modelId": "m-1"}}),
+    };
+    Reply::json(200, &body)
+}
+
 fn check_validation(
     what: &str,
     res: Result<(), voiceclone::Error>,
@@ -1205,7 +1217,7 @@ proptest! {
     /// Arbitrary job ids and voice ids.
     #[test]
     fn validation_ids(provider in arb_provider(), id in prop_oneof![".{0,300}", "[a-z0-9_-]{1,20}"]) {
-        let server = Loopback::start(accepting_reply(provider));
+        let server = Loopback::start(status_reply_for(provider, &id));
         let client = server.client(provider);
         let before = server.requests();
         let res = runtime().block_on(client.clone_status(&JobId::new(id.clone()))).map(drop);

@@ -148,6 +148,7 @@ impl Downloads {
             operation: "download",
             kind: OperationKind::Read,
             idempotency_key: None,
+            fresh_key: false,
         };
         run_with_retry(&t.retry, &info, t.sleeper.as_ref(), |attempt| async move {
             let mut current = url.clone();

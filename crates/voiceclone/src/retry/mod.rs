@@ -8,7 +8,7 @@
 //! | 500 (and JimmyAI `-1`)                  | retry  | fail                               | fail                           |
 //! | 503                                     | retry  | retry                              | fail (unavailable: not processed) |
 //! | 502, 504                                | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
-//! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key) | fail                   |
+//! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
 //! | 409 `Conflict`, later attempt           | fail   | `OutcomeUnknown` (our first attempt probably succeeded) | fail      |
 //! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
 //! | anything else                           | fail   | fail                               | fail                           |
@@ -19,7 +19,9 @@
 //! reported as `OutcomeUnknown`. A clone submitted after an upload follows its own column.
 //!
 //! When a write runs out of attempts after one of them may have been processed (timeout,
-//! broken connection, 502, 504), the result is `OutcomeUnknown` rather than the last error.
+//! broken connection, 502, 504), the result is `OutcomeUnknown` rather than the last error;
+//! so is a later attempt's failure that the table would just report (a 500, a 4xx, a
+//! business error): it does not say that the earlier attempt created nothing.
 //! A `Retry-After` longer than [`RetryPolicy::max_retry_after`] is not slept through: the
 //! error is returned with [`crate::Error::retry_after`] set, for the caller to decide.
 //!

@@ -55,6 +55,8 @@ pub(crate) struct CallInfo {
     pub(crate) operation: &'static str,
     pub(crate) kind: OperationKind,
     pub(crate) idempotency_key: Option<String>,
+    /// The key was made by the client for this call (see `transport::Call::fresh_key`).
+    pub(crate) fresh_key: bool,
 }
 
 fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Error {
@@ -145,7 +147,19 @@ impl<'a> Retries<'a> {
             .with_provider(call.provider)
             .with_operation_if_unset(call.operation);
         self.any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
+        // A key only this call has used, already used: one of its own requests landed.
+        if call.fresh_key
+            && call.kind == OperationKind::IdempotentWrite
+            && *err.kind() == ErrorKind::Conflict
+        {
+            return Err(outcome_unknown(err, call, self.submitted_at));
+        }
         match decide(call.kind, &err, n) {
+            // An earlier attempt may have landed: a later refusal (a 500, a 400, a business
+            // error) does not say it did not, so the caller must not resend under a new key.
+            Decision::Fail if self.any_maybe_processed => {
+                return Err(outcome_unknown(err, call, self.submitted_at));
+            }
             Decision::Fail => return Err(err),
             Decision::OutcomeUnknown => {
                 return Err(outcome_unknown(err, call, self.submitted_at));
@@ -244,6 +258,7 @@ mod tests {
             operation: "test_op",
             kind,
             idempotency_key: Some("key-1".into()),
+            fresh_key: false,
         }
     }
 

@@ -89,6 +89,10 @@ pub(crate) struct Call<'a> {
     pub(crate) body: Option<&'a (dyn Fn() -> Option<serde_json::Value> + Sync)>,
     /// Body fields holding the caller's free text: summarized, never quoted.
     pub(crate) free_text: &'static [&'static str],
+    /// The idempotency key was made by the client for this call (the caller gave none):
+    /// nobody else can have used it, so a 409 "key already used" means one of this call's
+    /// own requests landed, even on the first attempt (a gateway that retried the POST).
+    pub(crate) fresh_key: bool,
 }
 
 /// Everything the calls of every clone of a `Client` share (the generated client itself is
@@ -175,6 +179,7 @@ impl Transport {
             operation: call.operation,
             kind: call.kind,
             idempotency_key: call.idempotency_key.map(str::to_owned),
+            fresh_key: call.fresh_key,
         };
         let mut retries = Retries::new(&self.retry, &info);
         let outcome = loop {

@@ -137,6 +137,7 @@ mod tests {
             idempotency_key: Some("k1"),
             body: Some(&body),
             free_text: &["contentText", "text"],
+            fresh_key: false,
         };
         let s = call.summary(&scrubber);
         let text = s.to_string();

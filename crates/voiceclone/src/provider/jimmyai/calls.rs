@@ -129,6 +129,7 @@ pub(crate) async fn clone_voice(
         idempotency_key: None,
         body: Some(&summary),
         free_text: FREE_TEXT,
+        fresh_key: false,
     };
     let task = t
         .send(call, Some(task_id), |_| c.create_clone(&body))
@@ -152,6 +153,7 @@ pub(crate) async fn synthesize(
         idempotency_key: None,
         body: Some(&summary),
         free_text: FREE_TEXT,
+        fresh_key: false,
     };
     let task = t
         .send(call, Some(task_id), |_| c.create_audio(&body))
@@ -199,11 +201,16 @@ async fn task(
         idempotency_key: None,
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
-    t.send(call, None, |_| c.get_audio_task(id.as_str()))
+    let task = t
+        .send(call, None, |_| c.get_audio_task(id.as_str()))
         .await
         .map_err(|e| unknown_id_or_invalid(e, id))?
-        .ok_or_else(|| bad_answer("the answer has no task"))
+        .ok_or_else(|| bad_answer("the answer has no task"))?;
+    crate::wire::same_task(Provider::JimmyAi, id, task_id(&task))
+        .map_err(|e| e.with_operation(operation))?;
+    Ok(task)
 }
 
 /// JimmyAI does not document its answer to an unknown task id (api-facts B6): a refusal of

@@ -141,6 +141,7 @@ async fn send(
         idempotency_key: None,
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     let up = t
         .send(call, None, |_| upload_once(c, sample, progress.cloned()))

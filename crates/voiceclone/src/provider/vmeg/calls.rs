@@ -96,6 +96,7 @@ fn create_call<'a>(
     operation: &'static str,
     rust_name: &str,
     key: &'a str,
+    fresh_key: bool,
     summary: &'a (dyn Fn() -> Option<serde_json::Value> + Sync),
 ) -> Call<'a> {
     Call {
@@ -105,6 +106,7 @@ fn create_call<'a>(
         idempotency_key: Some(key),
         body: Some(summary),
         free_text: FREE_TEXT,
+        fresh_key,
     }
 }
 
@@ -134,6 +136,7 @@ pub(crate) async fn clone_voice(
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
     let audio_url = rules::clone_request(req, allow_private)?;
+    let fresh = req.idempotency_key.is_none();
     let key = req.idempotency_key.clone().unwrap_or_else(new_key);
     // VMEG's required fields are undocumented; a name is needed to find the voice later.
     let name = req.name.clone().unwrap_or_else(|| default_name(&key));
@@ -152,7 +155,13 @@ pub(crate) async fn clone_voice(
         };
         let header = key_header(&key)?;
         let summary = || serde_json::to_value(&body).ok();
-        let call = create_call("clone_voice", "clone_voice_create_sync", &key, &summary);
+        let call = create_call(
+            "clone_voice",
+            "clone_voice_create_sync",
+            &key,
+            fresh,
+            &summary,
+        );
         let result = t
             .send(call, Some(clone_task_id), |rid: RequestId| {
                 let (header, body) = (&header, &body);
@@ -181,7 +190,13 @@ pub(crate) async fn clone_voice(
         };
         let header = key_header(&key)?;
         let summary = || serde_json::to_value(&body).ok();
-        let call = create_call("clone_voice", "clone_voice_create_async", &key, &summary);
+        let call = create_call(
+            "clone_voice",
+            "clone_voice_create_async",
+            &key,
+            fresh,
+            &summary,
+        );
         let accepted = t
             .send(call, Some(accepted_task_id), |rid: RequestId| {
                 let (header, body) = (&header, &body);
@@ -213,6 +228,7 @@ pub(crate) async fn synthesize(
     req: &SpeechRequest,
 ) -> Result<SpeechJob, Error> {
     rules::speech_request(req)?;
+    let fresh = req.idempotency_key.is_none();
     let key = req.idempotency_key.clone().unwrap_or_else(new_key);
     let language = match &req.language {
         Some(l) => Some(types::TtsLanguage {
@@ -243,7 +259,7 @@ pub(crate) async fn synthesize(
         };
         let header = key_header(&key)?;
         let summary = || serde_json::to_value(&body).ok();
-        let call = create_call("synthesize", "tts_create_sync", &key, &summary);
+        let call = create_call("synthesize", "tts_create_sync", &key, fresh, &summary);
         let result = t
             .send(call, Some(tts_task_id), |rid: RequestId| {
                 let (header, body) = (&header, &body);
@@ -265,7 +281,7 @@ pub(crate) async fn synthesize(
         };
         let header = key_header(&key)?;
         let summary = || serde_json::to_value(&body).ok();
-        let call = create_call("synthesize", "tts_create_async", &key, &summary);
+        let call = create_call("synthesize", "tts_create_async", &key, fresh, &summary);
         let accepted = t
             .send(call, Some(accepted_task_id), |rid: RequestId| {
                 let (header, body) = (&header, &body);

@@ -79,6 +79,7 @@ fn call<'a>(rust_name: &str, key: &'a str) -> Call<'a> {
         idempotency_key: Some(key),
         body: None,
         free_text: &[],
+        fresh_key: false,
     }
 }
 

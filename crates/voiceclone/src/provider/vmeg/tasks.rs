@@ -80,6 +80,7 @@ pub(crate) async fn tasks_page(
         idempotency_key: None,
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     let task_type = kind.map(vendor_type);
     let data = t
@@ -117,6 +118,7 @@ pub(crate) async fn task(
         idempotency_key: None,
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     let d = t
         .send(call, None, |rid: RequestId| async move {
@@ -128,6 +130,8 @@ pub(crate) async fn task(
                 .with_provider(Provider::Vmeg)
                 .with_message("the answer has no task")
         })?;
+    crate::wire::same_task(Provider::Vmeg, id, text(d.task_id.as_ref()))
+        .map_err(|e| e.with_operation("task"))?;
     let raw = text(d.status.as_ref()).map(str::to_owned);
     let status = status_of(raw.as_deref());
     let vendor_type = text(d.task_type.as_ref()).unwrap_or_default().to_owned();
@@ -195,6 +199,7 @@ pub(crate) async fn delete_task(
         idempotency_key: Some(&key),
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);
@@ -263,6 +268,7 @@ pub(crate) async fn voices_page(
             idempotency_key: Some(&key),
             body: None,
             free_text: &[],
+            fresh_key: false,
         };
         let data = t
             .send(call, None, |rid: RequestId| {
@@ -294,6 +300,7 @@ pub(crate) async fn voices_page(
         idempotency_key: Some(&key),
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     let data = t
         .send(call, None, |rid: RequestId| {

@@ -85,6 +85,7 @@ pub(crate) async fn rename_voice(
         idempotency_key: Some(&key),
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);
@@ -112,6 +113,7 @@ pub(crate) async fn delete_voice(
         idempotency_key: Some(&key),
         body: None,
         free_text: &[],
+        fresh_key: false,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);

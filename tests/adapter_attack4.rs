@@ -1,0 +1,178 @@
+//! A hostile-server review of the paths that create paid jobs and find them again: each test
+//! names the scenario it attacks and failed on the code before its fix. Loopback only.
+
+use crate::adapter_support::client;
+use serde_json::json;
+use voiceclone::{CloneRequest, ErrorKind, Provider, SpeechRequest};
+use workspace_tests::scripted::{Scripted, Step};
+
+fn err(http: u16, code: i64, message: &str) -> Step {
+    Step::status(
+        http,
+        json!({"code": code, "message": message, "data": null}),
+    )
+}
+
+fn clone_req() -> CloneRequest {
+    CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator")
+}
+
+/// A VMEG write whose first attempt may have landed (connection dropped after the request
+/// was sent, a 502, a 504) and whose retry (same key) then fails with an answer the table
+/// does not retry (500, 400, 401, 402, a business error in a 200): the first attempt's
+/// outcome is still unknown, so the call must end as `OutcomeUnknown` with the key, never
+/// as a plain `Server` ("try again later", which a caller does with a new key and pays
+/// twice) or `InvalidRequest`.
+#[tokio::test]
+async fn a_plain_failure_after_an_attempt_that_may_have_landed_is_outcome_unknown() {
+    let maybe_landed = [
+        Step::Drop,
+        err(502, 502, "upstream"),
+        err(504, 504, "gateway timeout"),
+    ];
+    let then_fail = [
+        err(500, 500, "boom"),
+        err(400, 400, "bad request"),
+        err(401, 401, "Invalid or missing API Key"),
+        err(402, 402, "insufficient credits"),
+        err(200, 500, "boom inside a 200"),
+    ];
+    for first in &maybe_landed {
+        for second in &then_fail {
+            for speech in [false, true] {
+                let server = Scripted::start(vec![first.clone(), second.clone()]).await;
+                let (c, _) = client(Provider::Vmeg, &server.base_url);
+                let e = if speech {
+                    c.synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello."))
+                        .await
+                        .unwrap_err()
+                } else {
+                    c.clone_voice(&clone_req()).await.unwrap_err()
+                };
+                let seen = server.seen();
+                assert_eq!(seen.len(), 2, "{first:?} then {second:?}: never a third");
+                let key = seen[0].header("x-idempotency-key").unwrap().to_string();
+                assert_eq!(seen[1].header("x-idempotency-key"), Some(key.as_str()));
+                match e.kind() {
+                    ErrorKind::OutcomeUnknown {
+                        idempotency_key, ..
+                    } => assert_eq!(idempotency_key.as_deref(), Some(key.as_str())),
+                    other => panic!(
+                        "{first:?} then {second:?} (speech {speech}): expected OutcomeUnknown with the key, got {other:?}: {e}"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// A status answer about another task than the one asked (a misrouting proxy, a cache keyed
+/// on the path without the query, a server bug): its result belongs to someone else's job.
+/// The call must refuse it, never hand back a job for the asked id carrying the other
+/// task's audio or voice, nor a job under the other task's id.
+#[tokio::test]
+async fn a_jimmyai_status_answer_about_another_task_is_refused() {
+    // JimmyAI: `GET audios/{id}` answered with another task's id.
+    let other = json!({"code": 20000, "msg": "ok", "data": {
+        "id": "audio_other", "object": "audio", "created": 1781777280,
+        "model": "soundCloningAudio", "status": "completed", "error": null,
+        "audioUrl": "https://cdn.example.com/someone-else.mp3"}});
+    let server = Scripted::start(vec![Step::ok(other)]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let got = c.speech_status(&voiceclone::JobId::new("audio_mine")).await;
+    match got {
+        Err(e) => assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{e}"),
+        Ok(job) => panic!("JimmyAI: a job for another task's answer: {job:?}"),
+    }
+}
+
+/// [`a_jimmyai_status_answer_about_another_task_is_refused`] for VMEG's `tasks/detail`, whose
+/// `taskId` and `result.taskId` may each name another task.
+#[tokio::test]
+async fn a_vmeg_detail_answer_about_another_task_is_refused() {
+    // `tasks/detail?taskId=t-mine` answered about `t-other`, whole or in its result only.
+    for (outer, inner) in [
+        ("t-other", "t-other"),
+        ("t-mine", "t-other"),
+        ("t-other", "t-mine"),
+    ] {
+        let other = json!({"code": 200, "message": "", "data": {
+            "taskId": outer, "taskType": "tts", "status": "finished",
+            "result": {"taskId": inner, "results": [{"uri": "https://cdn.example.com/someone-else.m4a"}]}}});
+        let server = Scripted::start(vec![Step::ok(other)]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let got = c.speech_status(&voiceclone::JobId::new("t-mine")).await;
+        match got {
+            Err(e) => assert_eq!(
+                *e.kind(),
+                ErrorKind::InvalidResponse,
+                "{outer} {inner}: {e}"
+            ),
+            Ok(job) => panic!("VMEG {outer} {inner}: a job for another task's answer: {job:?}"),
+        }
+    }
+    // The same answer about the asked task is read as before.
+    let mine = json!({"code": 200, "message": "", "data": {
+        "taskId": "t-mine", "taskType": "tts", "status": "finished",
+        "result": {"taskId": "t-mine", "results": [{"uri": "https://cdn.example.com/mine.m4a"}]}}});
+    let server = Scripted::start(vec![Step::ok(mine)]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c
+        .speech_status(&voiceclone::JobId::new("t-mine"))
+        .await
+        .unwrap();
+    assert_eq!(job.id.as_str(), "t-mine");
+    assert_eq!(job.speech.unwrap().audio_urls.len(), 1);
+}
+
+/// A 409 "key already used" on the first attempt of a create whose key the client made
+/// itself (the caller gave none): nobody else can have used that key, so one of this call's
+/// own requests landed (a gateway that retried the POST upstream, a load balancer's
+/// `proxy_next_upstream`). The task exists: the call must end as `OutcomeUnknown` carrying
+/// the key (so that `reconcile` and `resubmit_*` can find it), not as `Conflict` ("use a new
+/// key for new work"), which carries no key and which `ReconcileQuery::from_error` refuses.
+/// A key the caller gave keeps the documented `Conflict` (the caller reused it).
+#[tokio::test]
+async fn a_conflict_on_a_key_the_client_made_is_outcome_unknown_with_the_key() {
+    let used = || {
+        Step::Json(
+            409,
+            vec![("retry-after", "2".into())],
+            json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+        )
+    };
+    for speech in [false, true] {
+        let server = Scripted::start(vec![used()]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = if speech {
+            c.synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello."))
+                .await
+                .unwrap_err()
+        } else {
+            c.clone_voice(&clone_req()).await.unwrap_err()
+        };
+        let seen = server.seen();
+        assert_eq!(seen.len(), 1, "never resent");
+        let key = seen[0].header("x-idempotency-key").unwrap().to_string();
+        match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                idempotency_key, ..
+            } => assert_eq!(idempotency_key.as_deref(), Some(key.as_str())),
+            other => {
+                panic!("speech {speech}: expected OutcomeUnknown with the key, got {other:?}: {e}")
+            }
+        }
+        let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
+        assert_eq!(q.idempotency_key.as_deref(), Some(key.as_str()));
+    }
+
+    // The caller's own key: `Conflict`, as documented.
+    let server = Scripted::start(vec![used()]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .clone_voice(&clone_req().idempotency_key("order-42"))
+        .await
+        .unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::Conflict, "{e}");
+    assert_eq!(server.seen().len(), 1);
+}
