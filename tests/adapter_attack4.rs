@@ -176,3 +176,35 @@ async fn a_conflict_on_a_key_the_client_made_is_outcome_unknown_with_the_key() {
     assert_eq!(*e.kind(), ErrorKind::Conflict, "{e}");
     assert_eq!(server.seen().len(), 1);
 }
+
+/// A VMEG create whose attempts stretch over time (the first dropped after sending, a
+/// retry that takes 1.5 s before an unreadable answer): the task it created may be as young
+/// as the last attempt. The `OutcomeUnknown` says when that ended, and `reconcile`'s window
+/// reaches that far past it. Before, the window was centred on the call's start only, so a
+/// task made by a retry minutes later (4 attempts with `Retry-After: 30`, a sync create's
+/// 180 s) fell outside it and `reconcile` said the submit "most likely created nothing".
+#[tokio::test]
+async fn reconcile_searches_up_to_the_last_attempt_of_a_call_that_retried() {
+    let server = Scripted::start(vec![
+        Step::Drop,
+        Step::Hang(std::time::Duration::from_millis(1500)),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    let ErrorKind::OutcomeUnknown { submitted_at, .. } = e.kind() else {
+        panic!("{e}");
+    };
+    let last = e.last_attempt_at().expect("the retry loop decided it");
+    let span = last.duration_since(*submitted_at).unwrap();
+    assert!(span >= std::time::Duration::from_millis(1400), "{span:?}");
+    let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
+    assert_eq!(q.last_attempt_at, Some(last));
+    let (from, to) = q.bounds();
+    assert_eq!(from, *submitted_at - q.window);
+    assert_eq!(
+        to,
+        last + q.window,
+        "the window reaches past the last attempt"
+    );
+}

@@ -610,7 +610,13 @@ pub struct ReconcileArgs {
     #[arg(long, value_enum)]
     pub kind: Option<JobKind>,
 
-    /// Tasks created within this many seconds of --submitted-at are candidates
+    /// When the submit's last attempt ended, RFC 3339 (`last_attempt_at` in the error), if
+    /// it retried: tasks created up to --window after it are candidates too
+    #[arg(long, value_name = "RFC3339")]
+    pub last_attempt_at: Option<String>,
+
+    /// Tasks created within this many seconds of --submitted-at (before) or
+    /// --last-attempt-at (after) are candidates
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub window: u64,
 

@@ -114,6 +114,8 @@ fn reconcile_found_none_and_jimmyai() {
     let e = r.json();
     let key = e["error"]["idempotency_key"].as_str().unwrap().to_owned();
     let at = e["error"]["submitted_at"].as_str().unwrap().to_owned();
+    // It retried (same key, 409): when its last attempt ended is said too.
+    let last = e["error"]["last_attempt_at"].as_str().unwrap().to_owned();
     sim.handle.complete_all_now();
 
     let args = vmeg(&[
@@ -165,6 +167,41 @@ fn reconcile_found_none_and_jimmyai() {
     );
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert_eq!(r.json()["result"], "none");
+    // The same start, but the last attempt ended just now: the task is in the span.
+    let r = run(
+        &sim,
+        &vmeg(&[
+            "reconcile",
+            "--key",
+            &key,
+            "--submitted-at",
+            "2020-01-01T00:00:00Z",
+            "--last-attempt-at",
+            &last,
+            "--window",
+            "60",
+            "--kind",
+            "clone",
+            "--voice-name",
+            "lost-voice",
+        ]),
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(r.json()["result"], "found");
+    let r = run(
+        &sim,
+        &vmeg(&[
+            "reconcile",
+            "--key",
+            "k",
+            "--submitted-at",
+            &at,
+            "--last-attempt-at",
+            "later",
+        ]),
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert_eq!(r.json()["error"]["field"], "last_attempt_at");
 
     let r = run(
         &sim,

@@ -1,4 +1,4 @@
-//! `reconcile --key K --submitted-at RFC3339 [--kind clone|speech] [--window SECS]`: prints
+//! `reconcile --key K --submitted-at RFC3339 [--last-attempt-at RFC3339] [--kind clone|speech] [--window SECS]`: prints
 //! `{"result": "found" | "candidates" | "none", ...}`; exit 0 when found, 1 otherwise, 2
 //! where the provider cannot reconcile (JimmyAI: the error says what cannot be recovered).
 
@@ -29,6 +29,17 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
     let mut q = ReconcileQuery::new(submitted_at)
         .idempotency_key(args.key.trim())
         .window(Duration::from_secs(args.window));
+    if let Some(raw) = &args.last_attempt_at {
+        let Some(t) = parse_rfc3339(raw) else {
+            return Outcome::failed(
+                Failure::usage(format!(
+                    "--last-attempt-at: {raw:?} is not an RFC 3339 time such as 2026-12-01T10:03:00Z"
+                ))
+                .with("field", "last_attempt_at"),
+            );
+        };
+        q = q.last_attempt_at(t);
+    }
     if let Some(k) = args.kind {
         q = q.kind(k.into());
     }

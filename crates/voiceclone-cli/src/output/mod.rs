@@ -111,6 +111,11 @@ impl Failure {
         if let Some(n) = e.note() {
             f = f.with("note", n);
         }
+        // With `submitted_at`, the span a lost submit's task was created in (`reconcile
+        // --last-attempt-at`).
+        if let Some(t) = e.last_attempt_at() {
+            f = f.with("last_attempt_at", rfc3339(t));
+        }
         match kind {
             ErrorKind::InvalidInput { field, reason } => f
                 .with("field", field.as_str())

@@ -70,6 +70,8 @@ struct Inner {
     note: Option<String>,
     /// The request id of the attempt that produced this error (VMEG `req_id`).
     request_id: Option<crate::transport::RequestId>,
+    /// For an `OutcomeUnknown`: when the call's last attempt ended.
+    last_attempt_at: Option<std::time::SystemTime>,
 }
 
 impl Error {
@@ -95,6 +97,7 @@ impl Error {
             step: None,
             note: None,
             request_id: None,
+            last_attempt_at: None,
         }))
     }
 
@@ -210,6 +213,20 @@ impl Error {
 
     pub(crate) fn with_request_id(mut self, id: crate::transport::RequestId) -> Self {
         self.0.request_id = Some(id);
+        self
+    }
+
+    /// For an [`ErrorKind::OutcomeUnknown`]: when the call's last attempt ended. A task the
+    /// call created was created between its `submitted_at` and this time; with retries (and
+    /// their pauses) it can be minutes after `submitted_at`.
+    /// [`ReconcileQuery::from_error`](crate::ReconcileQuery::from_error) searches the whole
+    /// span. `None` for other errors, and for outcomes not decided by the retry loop.
+    pub fn last_attempt_at(&self) -> Option<std::time::SystemTime> {
+        self.0.last_attempt_at
+    }
+
+    pub(crate) fn with_last_attempt_at(mut self, at: std::time::SystemTime) -> Self {
+        self.0.last_attempt_at = Some(at);
         self
     }
 

@@ -18,9 +18,13 @@ pub const DEFAULT_RECONCILE_WINDOW: Duration = Duration::from_secs(120);
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReconcileQuery {
-    /// When the first attempt was sent.
+    /// When the call started (its first attempt was sent at or after this).
     pub submitted_at: SystemTime,
-    /// Tasks created within this much of `submitted_at` (either side) are candidates.
+    /// When the call's last attempt ended, if it retried: a task it created may be this
+    /// recent (`None`: `submitted_at`).
+    pub last_attempt_at: Option<SystemTime>,
+    /// Tasks created within this much before `submitted_at` or after `last_attempt_at` (and
+    /// between them) are candidates.
     pub window: Duration,
     /// Clone or speech (`None`: either).
     pub kind: Option<JobKind>,
@@ -37,6 +41,7 @@ impl ReconcileQuery {
     pub fn new(submitted_at: SystemTime) -> Self {
         Self {
             submitted_at,
+            last_attempt_at: None,
             window: DEFAULT_RECONCILE_WINDOW,
             kind: None,
             idempotency_key: None,
@@ -65,6 +70,7 @@ impl ReconcileQuery {
             ));
         };
         let mut q = ReconcileQuery::new(*submitted_at);
+        q.last_attempt_at = err.last_attempt_at();
         q.idempotency_key = idempotency_key.clone();
         q.task_id = task_id.clone();
         q.kind = kind_of_operation(err.operation());
@@ -73,6 +79,13 @@ impl ReconcileQuery {
             .filter(|n| !n.trim().is_empty())
             .map(str::to_owned);
         Ok(q)
+    }
+
+    /// Sets when the call's last attempt ended.
+    #[must_use]
+    pub fn last_attempt_at(mut self, at: SystemTime) -> Self {
+        self.last_attempt_at = Some(at);
+        self
     }
 
     /// Sets the window.
@@ -110,16 +123,18 @@ impl ReconcileQuery {
         self
     }
 
-    /// The earliest and latest creation times a candidate may have.
+    /// The earliest and latest creation times a candidate may have: the window before
+    /// `submitted_at` to the window after `last_attempt_at` (a task made by a retry that
+    /// went out minutes after the first attempt is in it).
     pub fn bounds(&self) -> (SystemTime, SystemTime) {
         let from = self
             .submitted_at
             .checked_sub(self.window)
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        let to = self
-            .submitted_at
-            .checked_add(self.window)
-            .unwrap_or(self.submitted_at);
+        let last = self
+            .last_attempt_at
+            .map_or(self.submitted_at, |l| l.max(self.submitted_at));
+        let to = last.checked_add(self.window).unwrap_or(last);
         (from, to)
     }
 }
@@ -274,4 +289,22 @@ pub enum Resubmitted<J> {
     Accepted(J),
     /// The first submit had been accepted: nothing new was created.
     AlreadyAccepted(Box<AlreadyAccepted>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_reach_from_the_window_before_the_start_to_the_window_after_the_last_attempt() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let w = DEFAULT_RECONCILE_WINDOW;
+        let q = ReconcileQuery::new(t0);
+        assert_eq!(q.bounds(), (t0 - w, t0 + w));
+        let late = t0 + Duration::from_secs(180);
+        assert_eq!(q.clone().last_attempt_at(late).bounds(), (t0 - w, late + w));
+        // A last attempt "before" the start (a clock stepped back) never narrows it.
+        let early = t0 - Duration::from_secs(60);
+        assert_eq!(q.last_attempt_at(early).bounds(), (t0 - w, t0 + w));
+    }
 }

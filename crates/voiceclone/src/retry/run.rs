@@ -69,12 +69,14 @@ fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Err
     // The request summary is filled in by the transport, which holds the request; it costs
     // more than the rest of a call's bookkeeping and is built only here, when it is needed.
     let task_id = err.named_task_id().map(crate::model::JobId::new);
+    // Decided right after the last attempt ended: a task it created is no younger.
     err.with_kind(ErrorKind::OutcomeUnknown {
         idempotency_key: call.idempotency_key.clone(),
         task_id,
         submitted_at,
         request: crate::error::RequestSummary::default(),
     })
+    .with_last_attempt_at(SystemTime::now())
 }
 
 /// Runs `attempt(n)` for n = 1, 2, ... until it succeeds or the policy and the table above
