@@ -15,10 +15,9 @@ use std::time::Duration;
 use serde_json::Value;
 use voiceclone_sim::SimConfig;
 
-use support::{FAST_POLL, Run, SAMPLE, Sim, run_binary};
+use support::{FAST_POLL, MANIFEST, Run, SAMPLE, Sim, case, manifest, run_binary};
 
 const KEY: &str = "sk-long-very-secret-0123456789";
-const MANIFEST: &str = "voiceclone-manifest.json";
 
 impl Sim {
     fn start(speed: f64) -> Sim {
@@ -91,10 +90,6 @@ fn speak_args<'a>(p: &'a str, voice: &'a str, file: &'a str, out: &'a str) -> Ve
     a
 }
 
-fn manifest(dir: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap()
-}
-
 fn states(dir: &Path) -> Vec<String> {
     manifest(dir)["parts"]
         .as_array()
@@ -102,24 +97,6 @@ fn states(dir: &Path) -> Vec<String> {
         .iter()
         .map(|p| p["state"].as_str().unwrap().to_owned())
         .collect()
-}
-
-struct Case {
-    _tmp: tempfile::TempDir,
-    file: String,
-    out: String,
-}
-
-fn case(text: &str) -> Case {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("script.txt");
-    std::fs::write(&file, text).unwrap();
-    let out = tmp.path().join("out");
-    Case {
-        file: file.display().to_string(),
-        out: out.display().to_string(),
-        _tmp: tmp,
-    }
 }
 
 /// README, "Long texts": "at most `--concurrency` parts (default 4) are submitted and waited

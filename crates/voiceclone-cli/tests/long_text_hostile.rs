@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use voiceclone_sim::SimConfig;
 
-use support::{FAST_POLL, Run, Sim, run_binary};
+use support::{FAST_POLL, MANIFEST, Run, Sim, case, manifest, run_binary};
 
 const KEY: &str = "sk-long-hostile-secret-0123456789";
-const MANIFEST: &str = "voiceclone-manifest.json";
 const VOICE: &str = "sv_en_us_female_01";
 
 fn paid(sim: &Sim) -> u64 {
@@ -51,28 +50,6 @@ fn speak_args<'a>(file: &'a str, out: &'a str) -> Vec<&'a str> {
     ];
     a.extend(FAST_POLL);
     a
-}
-
-fn manifest(dir: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap()
-}
-
-struct Case {
-    tmp: tempfile::TempDir,
-    file: String,
-    out: String,
-}
-
-fn case(text: &str) -> Case {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("script.txt");
-    std::fs::write(&file, text).unwrap();
-    let out = tmp.path().join("out");
-    Case {
-        file: file.display().to_string(),
-        out: out.display().to_string(),
-        tmp,
-    }
 }
 
 /// A part's `index` is the part's position: a manifest whose indexes were edited (out of

@@ -194,3 +194,32 @@ pub fn run_on_a_terminal(
         terminal,
     )
 }
+
+/// `speak --text-file --out DIR`'s manifest, by name in DIR.
+pub const MANIFEST: &str = "voiceclone-manifest.json";
+
+/// A long-text run's inputs: a temporary directory holding the text file and, once a run
+/// made it, the output directory.
+pub struct Case {
+    pub tmp: tempfile::TempDir,
+    pub file: String,
+    pub out: String,
+}
+
+/// `text` in `script.txt` of a fresh temporary directory, with `out` beside it.
+pub fn case(text: &str) -> Case {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("script.txt");
+    std::fs::write(&file, text).unwrap();
+    let out = tmp.path().join("out");
+    Case {
+        file: file.display().to_string(),
+        out: out.display().to_string(),
+        tmp,
+    }
+}
+
+/// DIR's manifest as JSON.
+pub fn manifest(dir: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap()
+}
