@@ -13,6 +13,17 @@ fn err(http: u16, code: i64, message: &str) -> Step {
     )
 }
 
+/// A VMEG clone create, or a TTS one: the same rules hold for both.
+async fn create(c: &voiceclone::Client, speech: bool) -> voiceclone::Error {
+    if speech {
+        c.synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello."))
+            .await
+            .unwrap_err()
+    } else {
+        c.clone_voice(&clone_req()).await.unwrap_err()
+    }
+}
+
 fn clone_req() -> CloneRequest {
     CloneRequest::new("https://cdn.example.com/sample.wav").name("narrator")
 }
@@ -42,13 +53,7 @@ async fn a_plain_failure_after_an_attempt_that_may_have_landed_is_outcome_unknow
             for speech in [false, true] {
                 let server = Scripted::start(vec![first.clone(), second.clone()]).await;
                 let (c, _) = client(Provider::Vmeg, &server.base_url);
-                let e = if speech {
-                    c.synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello."))
-                        .await
-                        .unwrap_err()
-                } else {
-                    c.clone_voice(&clone_req()).await.unwrap_err()
-                };
+                let e = create(&c, speech).await;
                 let seen = server.seen();
                 assert_eq!(seen.len(), 2, "{first:?} then {second:?}: never a third");
                 let key = seen[0].header("x-idempotency-key").unwrap().to_string();
@@ -144,13 +149,7 @@ async fn a_conflict_on_a_key_the_client_made_is_outcome_unknown_with_the_key() {
     for speech in [false, true] {
         let server = Scripted::start(vec![used()]).await;
         let (c, _) = client(Provider::Vmeg, &server.base_url);
-        let e = if speech {
-            c.synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello."))
-                .await
-                .unwrap_err()
-        } else {
-            c.clone_voice(&clone_req()).await.unwrap_err()
-        };
+        let e = create(&c, speech).await;
         let seen = server.seen();
         assert_eq!(seen.len(), 1, "never resent");
         let key = seen[0].header("x-idempotency-key").unwrap().to_string();

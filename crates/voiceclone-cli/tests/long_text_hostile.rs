@@ -56,6 +56,17 @@ fn speak_args<'a>(file: &'a str, out: &'a str) -> Vec<&'a str> {
 /// range, duplicated) is refused like one from another text (exit 2, naming the manifest)
 /// before anything is sent, instead of being trusted (an `index` of `usize::MAX` overflowed
 /// `index + 1` in the run's summary: a panic, exit 101).
+/// Writes `bytes` as DIR's manifest and reruns: refused (exit 2) before anything is sent.
+/// The error's JSON, for the test to check its kind and message.
+fn rerun_refused(sim: &Sim, args: &[&str], dir: &Path, bytes: &[u8], what: &str) -> Value {
+    std::fs::write(dir.join(MANIFEST), bytes).unwrap();
+    let requests = sim.requests();
+    let r = run(sim, args);
+    assert_eq!(r.code, 2, "{what}: {r:?}");
+    assert_eq!(sim.requests(), requests, "{what}: something was sent");
+    r.json()["error"].clone()
+}
+
 #[test]
 fn a_manifest_with_edited_part_indexes_is_refused_before_anything_is_sent() {
     let sim = Sim::fast(KEY);
@@ -71,15 +82,11 @@ fn a_manifest_with_edited_part_indexes_is_refused_before_anything_is_sent() {
     ] {
         let mut m: Value = serde_json::from_slice(&good).unwrap();
         m["parts"][1]["index"] = index;
-        std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
-        let requests = sim.requests();
-        let r = run(&sim, &args);
-        assert_eq!(r.code, 2, "{what}: {r:?}");
-        let j = r.json();
-        assert_eq!(j["error"]["kind"], "manifest_mismatch", "{what}: {j}");
-        let msg = j["error"]["message"].as_str().unwrap();
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let e = rerun_refused(&sim, &args, dir, &bytes, what);
+        assert_eq!(e["kind"], "manifest_mismatch", "{what}: {e}");
+        let msg = e["message"].as_str().unwrap();
         assert!(msg.contains(MANIFEST) && msg.contains("index"), "{msg}");
-        assert_eq!(sim.requests(), requests, "{what}: something was sent");
     }
     // The manifest as written resumes (nothing left to do, nothing sent).
     std::fs::write(dir.join(MANIFEST), &good).unwrap();
@@ -287,20 +294,13 @@ fn a_manifest_whose_file_names_leave_the_directory_is_refused() {
         m["parts"][0]["files"][0] = serde_json::json!({
             "name": name, "bytes": 23, "sha256": sha,
         });
-        std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
-        let requests = sim.requests();
-        let r = run(&sim, &args);
-        assert_eq!(r.code, 2, "{name}: {r:?}");
-        let j = r.json();
-        assert_eq!(j["error"]["kind"], "manifest_mismatch", "{j}");
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let e = rerun_refused(&sim, &args, dir, &bytes, &name);
+        assert_eq!(e["kind"], "manifest_mismatch", "{e}");
         assert!(
-            j["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("plain file name"),
-            "{j}"
+            e["message"].as_str().unwrap().contains("plain file name"),
+            "{e}"
         );
-        assert_eq!(sim.requests(), requests, "{name}: something was sent");
     }
 }
 
@@ -346,17 +346,12 @@ fn a_damaged_manifest_is_refused_before_anything_is_sent() {
         ("parts not a list", edit(&|m| m["parts"] = "none".into())),
     ];
     for (what, bytes) in cases {
-        std::fs::write(dir.join(MANIFEST), &bytes).unwrap();
-        let requests = sim.requests();
-        let r = run(&sim, &args);
-        assert_eq!(r.code, 2, "{what}: {r:?}");
-        let j = r.json();
-        assert_eq!(j["error"]["kind"], "invalid_manifest", "{what}: {j}");
+        let e = rerun_refused(&sim, &args, dir, &bytes, what);
+        assert_eq!(e["kind"], "invalid_manifest", "{what}: {e}");
         assert!(
-            j["error"]["message"].as_str().unwrap().contains(MANIFEST),
-            "{what}: {j}"
+            e["message"].as_str().unwrap().contains(MANIFEST),
+            "{what}: {e}"
         );
-        assert_eq!(sim.requests(), requests, "{what}: something was sent");
     }
     // A part of unknown outcome "sent" in the far future: its key cannot be trusted to
     // dedupe, so it is reported (exit 3), not resent and not a panic.
