@@ -54,6 +54,7 @@ fn tasks_list_filters_and_delete() {
         "status",
         "vendor_status",
         "created_at",
+        "created_at_offset_unknown",
         "updated_at",
     ];
     let mut got = keys.clone();

@@ -40,6 +40,12 @@ fn digits(s: &str) -> Option<u32> {
 /// the best guess for a server timestamp; `None` for anything else, and for a date before
 /// 1970 (no vendor sends one: such a field reads as absent).
 pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
+    parse_iso8601_zoned(input).map(|(at, _)| at)
+}
+
+/// [`parse_iso8601`], and whether the text gave its UTC offset (`Z` or `±HH:MM`): without
+/// one the time was read as UTC, and may be off by the sender's zone (up to 14 h either way).
+pub(crate) fn parse_iso8601_zoned(input: &str) -> Option<(SystemTime, bool)> {
     let s = input.trim();
     let date = s.get(0..10)?;
     let sep = s.get(10..11)?;
@@ -81,6 +87,7 @@ pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
         nanos = digits(&scaled)?;
         tail = frac.get(n..)?;
     }
+    let zoned = !tail.is_empty();
     let offset_secs: i64 = match tail {
         "" | "Z" | "z" => 0,
         t => {
@@ -110,11 +117,12 @@ pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
         .checked_add(Duration::from_nanos(u64::from(nanos)))?;
     // The civil time is `offset` ahead of UTC.
     let shift = Duration::from_secs(offset_secs.unsigned_abs());
-    if offset_secs >= 0 {
+    let at = if offset_secs >= 0 {
         local.checked_sub(shift)
     } else {
         local.checked_add(shift)
-    }
+    }?;
+    Some((at, zoned))
 }
 
 /// `Retry-After` as delta-seconds (whole, or with a fraction).

@@ -84,6 +84,7 @@ pub fn task_json(t: &TaskSummary) -> Value {
         "status": t.status.as_str(),
         "vendor_status": t.vendor_status,
         "created_at": t.created_at.map(rfc3339),
+        "created_at_offset_unknown": t.created_at_offset_unknown,
         "updated_at": t.updated_at.map(rfc3339),
     })
 }

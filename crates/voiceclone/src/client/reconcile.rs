@@ -31,8 +31,10 @@ impl Client {
     /// hub), and for a clone the voice list's `taskId` of the voice with the asked-for
     /// name. [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
-    /// [`Reconciled::None`] when no task fits. A listed task without a creation time cannot
-    /// be placed in the window and is left out.
+    /// [`Reconciled::None`] only when every listed task of the kind has a creation time
+    /// outside the window. A task without a readable creation time may be the one, so it is
+    /// a candidate; one whose time came without a UTC offset (read as UTC) is placed
+    /// [`crate::UNKNOWN_OFFSET_SPAN`] more loosely, since VMEG's zone is UNKNOWN.
     ///
     /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
     /// that task is found; without one, the error is `Unsupported` and its note says what
@@ -80,7 +82,7 @@ impl Client {
         let listed: Vec<TaskSummary> = match self
             .tasks(filter)
             .try_filter(|s| {
-                let fits = s.created_at.is_some_and(|at| at >= from && at <= to);
+                let fits = s.may_be_created_between(from, to);
                 std::future::ready(fits && seen.insert(s.id.clone()))
             })
             .try_collect()

@@ -53,6 +53,6 @@ pub use reconcile::{
 pub use request::{CloneRequest, SpeechLine, SpeechRequest};
 pub use result::{JIMMYAI_ACTIVATION_WINDOW, Speech, SpeechSegment, Voice};
 pub use status::TaskStatus;
-pub use task::{TaskDetail, TaskFilter, TaskSummary};
+pub use task::{TaskDetail, TaskFilter, TaskSummary, UNKNOWN_OFFSET_SPAN};
 #[cfg(feature = "upload")]
 pub use upload::{AudioReader, UploadProgress};

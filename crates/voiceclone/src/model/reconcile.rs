@@ -187,7 +187,8 @@ pub enum Reconciled {
         evidence: Evidence,
     },
     /// Tasks whose kind and creation time fit the submit, none tied to it by anything else:
-    /// one of them may be it, or none (another caller's work).
+    /// one of them may be it, or none (another caller's work). A task whose creation time is
+    /// missing, unreadable or without a UTC offset is here whenever it could fit.
     Candidates {
         /// The tasks that fit.
         tasks: Vec<TaskSummary>,
@@ -196,7 +197,8 @@ pub enum Reconciled {
         /// The creation times searched.
         to: SystemTime,
     },
-    /// No task of the kind was created in the window.
+    /// No task of the kind was created in the window: every listed one has a creation time
+    /// (with its UTC offset, or [`crate::UNKNOWN_OFFSET_SPAN`] away without one) outside it.
     None {
         /// The kind looked for.
         kind: Option<JobKind>,
@@ -241,6 +243,16 @@ impl fmt::Display for Reconciled {
                     at(*from),
                     at(*to)
                 )?;
+                let loose = tasks
+                    .iter()
+                    .filter(|t| t.created_at.is_none() || t.created_at_offset_unknown)
+                    .count();
+                if loose > 0 {
+                    write!(
+                        f,
+                        "({loose} of them with no creation time, or one without a UTC offset, so they cannot be ruled out) "
+                    )?;
+                }
                 let list: Vec<String> = tasks.iter().map(ToString::to_string).collect();
                 write!(f, "{}; check them before submitting again", list.join("; "))
             }

@@ -2,9 +2,13 @@
 //! (what a listing keeps) and [`TaskDetail`] (one task read back as a typed job).
 
 use std::fmt;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskStatus};
+
+/// How far a creation time given without a UTC offset may be from the same time read as UTC:
+/// the zones in use run from UTC-12 to UTC+14.
+pub const UNKNOWN_OFFSET_SPAN: Duration = Duration::from_secs(14 * 3600);
 
 /// One task as a task list shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +33,11 @@ pub struct TaskSummary {
         serde(serialize_with = "super::serde_form::opt_time")
     )]
     pub created_at: Option<SystemTime>,
+    /// `created_at` came without a UTC offset and was read as UTC. The vendor's zone is
+    /// UNKNOWN (api-facts: "ISO 8601"), so the time may be off by up to
+    /// [`UNKNOWN_OFFSET_SPAN`] either way; [`crate::Client::reconcile`] widens its window by
+    /// that much for such a task rather than miss it.
+    pub created_at_offset_unknown: bool,
     /// When the vendor last changed it, if said.
     #[cfg_attr(
         feature = "serde",
@@ -60,6 +69,7 @@ impl TaskSummary {
             status,
             vendor_status: None,
             created_at: None,
+            created_at_offset_unknown: false,
             updated_at: None,
         }
     }
@@ -75,7 +85,33 @@ impl TaskSummary {
     #[must_use]
     pub fn with_created_at(mut self, at: SystemTime) -> Self {
         self.created_at = Some(at);
+        self.created_at_offset_unknown = false;
         self
+    }
+
+    /// Sets a creation time the vendor gave without a UTC offset, read as UTC.
+    #[must_use]
+    pub fn with_created_at_offset_unknown(mut self, at: SystemTime) -> Self {
+        self.created_at = Some(at);
+        self.created_at_offset_unknown = true;
+        self
+    }
+
+    /// Whether the task may have been created between `from` and `to`: its creation time is
+    /// in that range, give or take [`UNKNOWN_OFFSET_SPAN`] when it came without a UTC offset;
+    /// a task without a readable creation time may have been created at any time.
+    pub fn may_be_created_between(&self, from: SystemTime, to: SystemTime) -> bool {
+        let Some(at) = self.created_at else {
+            return true;
+        };
+        if !self.created_at_offset_unknown {
+            return at >= from && at <= to;
+        }
+        let from = from
+            .checked_sub(UNKNOWN_OFFSET_SPAN)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let to = to.checked_add(UNKNOWN_OFFSET_SPAN).unwrap_or(to);
+        at >= from && at <= to
     }
 
     /// Sets the last update time.
@@ -103,6 +139,9 @@ impl fmt::Display for TaskSummary {
         )?;
         if let Some(at) = self.created_at {
             write!(f, ", created {}", crate::time::format_rfc3339(at))?;
+            if !self.created_at_offset_unknown {
+                f.write_str(" if the vendor's time was UTC (it gave no offset)")?;
+            }
         }
         f.write_str(")")
     }

@@ -54,8 +54,12 @@ fn summary(r: &types::TaskSummary) -> Option<TaskSummary> {
     if let Some(raw) = raw {
         s = s.with_vendor_status(raw);
     }
-    if let Some(at) = parsed_time(r.created_at.as_ref()) {
-        s = s.with_created_at(at);
+    // Without a UTC offset the time is a guess (api-facts: only "ISO 8601"): reconcile must
+    // know, or a vendor writing local time would put every task outside its window.
+    match text(r.created_at.as_ref()).and_then(crate::time::parse_iso8601_zoned) {
+        Some((at, true)) => s = s.with_created_at(at),
+        Some((at, false)) => s = s.with_created_at_offset_unknown(at),
+        None => {}
     }
     if let Some(at) = parsed_time(r.updated_at.as_ref()) {
         s = s.with_updated_at(at);

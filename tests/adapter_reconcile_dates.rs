@@ -1,0 +1,88 @@
+//! Reconcile against task lists whose creation times cannot be placed exactly: missing,
+//! unreadable, or written without a UTC offset (VMEG documents only "ISO 8601", not its
+//! zone). Such a task may be the one a lost submit created, so the answer is never "none".
+
+use crate::adapter_support::client;
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime};
+use voiceclone::{JobKind, Provider, ReconcileQuery, Reconciled, TaskSummary};
+use workspace_tests::scripted::{Scripted, Step};
+
+/// 2026-01-01T12:00:00Z.
+fn submitted() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_268_800)
+}
+
+/// One page of `tasks/list` holding one clone task created at `created_at` (absent when
+/// `Value::Null`).
+fn one_task(created_at: Value) -> Step {
+    let mut task = json!({"taskId": "t-1", "taskType": "cloneVoice", "status": "processing"});
+    if !created_at.is_null() {
+        task["createdAt"] = created_at;
+    }
+    Step::ok(json!({"code": 200, "message": "", "data": {"records": [task], "total": 1}}))
+}
+
+async fn reconcile(created_at: Value) -> Reconciled {
+    let server = Scripted::start(vec![one_task(created_at)]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let q = ReconcileQuery::new(submitted()).kind(JobKind::Clone);
+    let r = c.reconcile(&q).await.unwrap();
+    assert_eq!(server.seen().len(), 1, "one page, nothing else asked");
+    r
+}
+
+fn only_candidate(r: &Reconciled) -> &TaskSummary {
+    match r {
+        Reconciled::Candidates { tasks, .. } if tasks.len() == 1 => &tasks[0],
+        other => panic!("expected the one task as a candidate, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_task_without_a_readable_creation_time_is_a_candidate_never_none() {
+    for created_at in [
+        Value::Null,
+        json!(""),
+        json!("yesterday"),
+        json!("2026-13-01T00:00:00Z"),
+        json!(1_767_268_800),
+        json!({"at": "2026-01-01T12:00:00Z"}),
+    ] {
+        let r = reconcile(created_at.clone()).await;
+        let task = only_candidate(&r);
+        assert_eq!(task.created_at, None, "{created_at}");
+        let text = r.to_string();
+        assert!(text.contains("cannot be ruled out"), "{created_at}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_local_time_without_an_offset_is_placed_loosely_not_missed() {
+    // Eight hours ahead of UTC (the submit, read in UTC+8), written without the offset.
+    let r = reconcile(json!("2026-01-01T20:00:30")).await;
+    let task = only_candidate(&r);
+    assert!(task.created_at_offset_unknown);
+    assert!(r.to_string().contains("without a UTC offset"), "{r}");
+    // Eleven hours behind (UTC-11), with a space for the `T`.
+    only_candidate(&reconcile(json!("2026-01-01 01:00:30")).await);
+    // The same instants with their offsets are exact, and in the window.
+    let r = reconcile(json!("2026-01-01T20:00:30+08:00")).await;
+    assert!(!only_candidate(&r).created_at_offset_unknown);
+    assert!(!r.to_string().contains("cannot be ruled out"), "{r}");
+}
+
+#[tokio::test]
+async fn only_times_that_cannot_fit_even_loosely_read_as_none() {
+    // With its offset, eight hours off is outside the window: nothing was created in it.
+    for created_at in [
+        json!("2026-01-01T20:00:30Z"),
+        json!("2026-01-01T04:00:00+00:00"),
+        // Without an offset, more than fourteen hours (plus the window) away.
+        json!("2026-01-02T02:03:00"),
+        json!("2025-12-31T21:57:00"),
+    ] {
+        let r = reconcile(created_at.clone()).await;
+        assert!(matches!(r, Reconciled::None { .. }), "{created_at}: {r}");
+    }
+}
