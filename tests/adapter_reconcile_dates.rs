@@ -63,12 +63,15 @@ async fn a_local_time_without_an_offset_is_placed_loosely_not_missed() {
     let r = reconcile(json!("2026-01-01T20:00:30")).await;
     let task = only_candidate(&r);
     assert!(task.created_at_offset_unknown);
+    assert!(task.to_string().contains("(it gave no offset)"), "{task}");
     assert!(r.to_string().contains("without a UTC offset"), "{r}");
     // Eleven hours behind (UTC-11), with a space for the `T`.
     only_candidate(&reconcile(json!("2026-01-01 01:00:30")).await);
     // The same instants with their offsets are exact, and in the window.
     let r = reconcile(json!("2026-01-01T20:00:30+08:00")).await;
-    assert!(!only_candidate(&r).created_at_offset_unknown);
+    let task = only_candidate(&r);
+    assert!(!task.created_at_offset_unknown);
+    assert!(!task.to_string().contains("offset"), "{task}");
     assert!(!r.to_string().contains("cannot be ruled out"), "{r}");
 }
 

@@ -139,7 +139,7 @@ impl fmt::Display for TaskSummary {
         )?;
         if let Some(at) = self.created_at {
             write!(f, ", created {}", crate::time::format_rfc3339(at))?;
-            if !self.created_at_offset_unknown {
+            if self.created_at_offset_unknown {
                 f.write_str(" if the vendor's time was UTC (it gave no offset)")?;
             }
         }
