@@ -422,6 +422,52 @@ async fn a_marked_resubmit_that_meets_409_is_already_accepted() {
     assert!(text.contains("reconcile"), "{text}");
 }
 
+/// A name longer than an error's summary quotes (200 characters) is cut there, marked `…`:
+/// the cut start would tie no voice, so `from_error` leaves it unset rather than report
+/// candidates for a name nobody gave; a resubmit, which holds the request, matches the whole
+/// name and finds the task among others whose names share the same start.
+#[tokio::test]
+async fn a_long_voice_name_cut_in_the_summary_still_ties_its_task_on_resubmit() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    let start = "n".repeat(200);
+    let twin = format!("{start}-twin");
+    let name = format!("{start}-lost");
+    let _ = c.clone_voice(&clone_req(&twin)).await.unwrap();
+    let req = clone_req(&name);
+    let e = lost_clone(&sim, &c, &name).await;
+    let ErrorKind::OutcomeUnknown { request, .. } = e.kind() else {
+        panic!("{e}");
+    };
+    assert_eq!(
+        request.field("voiceName"),
+        Some(format!("{start}…").as_str())
+    );
+    assert_eq!(ReconcileQuery::from_error(&e).unwrap().voice_name, None);
+    sim.complete_all_now();
+    match c.resubmit_clone(&e, &req).await.unwrap() {
+        Resubmitted::AlreadyAccepted(a) => match &a.reconciled {
+            Reconciled::Found {
+                evidence: Evidence::VoiceName(n),
+                task,
+            } => {
+                assert_eq!(*n, name);
+                let made = c.list_voices().await.unwrap();
+                let mine = made
+                    .iter()
+                    .find(|v| v.name.as_deref() == Some(&name))
+                    .unwrap();
+                assert_eq!(
+                    c.wait_for_clone(&task.id, &wait()).await.unwrap().id,
+                    mine.id
+                );
+            }
+            other => panic!("expected found by the whole name, got {other}"),
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_resubmit_whose_first_submit_never_landed_is_accepted() {
     let sim = sim(|c| c).await;

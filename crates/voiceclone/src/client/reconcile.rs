@@ -262,8 +262,12 @@ impl Client {
         err: &Error,
         req: &CloneRequest,
     ) -> Result<Resubmitted<CloneJob>, Error> {
-        let (key, query) =
+        let (key, mut query) =
             self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Clone)?;
+        // The request holds the whole name; the error's summary may hold only its start.
+        if let Some(name) = req.name.as_deref().filter(|n| !n.trim().is_empty()) {
+            query.voice_name = Some(name.to_owned());
+        }
         let req = req.clone().idempotency_key(key.clone());
         let sent = self.clone_voice(&req).await;
         self.after_resend(sent, key, query).await

@@ -74,9 +74,11 @@ impl ReconcileQuery {
         q.idempotency_key = idempotency_key.clone();
         q.task_id = task_id.clone();
         q.kind = kind_of_operation(err.operation());
+        // A name cut for the summary would tie no voice: left unset (resubmits, which hold
+        // the request, give the whole name).
         q.voice_name = request
             .field("voiceName")
-            .filter(|n| !n.trim().is_empty())
+            .filter(|n| !n.trim().is_empty() && !crate::transport::summary_is_cut(n))
             .map(str::to_owned);
         Ok(q)
     }

@@ -48,9 +48,15 @@ pub(super) fn with_summary(err: Error, call: &Call<'_>, scrubber: &Scrubber) -> 
     }
 }
 
-/// A summary quotes at most this many fields, each cut to this many characters.
+/// A summary quotes at most this many fields, each cut to this many characters (and `…`).
 const SUMMARY_MAX_FIELDS: usize = 32;
 const SUMMARY_MAX_CHARS: usize = 200;
+
+/// Whether a summary's value was cut: only a cut one is longer than the limit. A cut value
+/// is a prefix, never evidence of the whole (a voice name matched against the voice list).
+pub(crate) fn is_cut(value: &str) -> bool {
+    value.chars().nth(SUMMARY_MAX_CHARS).is_some()
+}
 
 /// Flattens a JSON body into `(path, value)` pairs for a request summary.
 fn summarize_json(
@@ -110,7 +116,11 @@ fn quotable(text: &str) -> String {
         url.set_fragment(None);
         return url.to_string();
     }
-    text.chars().take(SUMMARY_MAX_CHARS).collect()
+    let mut quoted: String = text.chars().take(SUMMARY_MAX_CHARS).collect();
+    if quoted.len() < text.len() {
+        quoted.push('…');
+    }
+    quoted
 }
 
 #[cfg(test)]
