@@ -30,7 +30,7 @@ fn clone_req() -> CloneRequest {
 
 /// A VMEG write whose first attempt may have landed (connection dropped after the request
 /// was sent, a 502, a 504) and whose retry (same key) then fails with an answer the table
-/// does not retry (500, 400, 401, 402, a business error in a 200): the first attempt's
+/// does not retry (400, 401, 402, a business error in a 200): the first attempt's
 /// outcome is still unknown, so the call must end as `OutcomeUnknown` with the key, never
 /// as a plain `Server` ("try again later", which a caller does with a new key and pays
 /// twice) or `InvalidRequest`.
@@ -42,11 +42,10 @@ async fn a_plain_failure_after_an_attempt_that_may_have_landed_is_outcome_unknow
         err(504, 504, "gateway timeout"),
     ];
     let then_fail = [
-        err(500, 500, "boom"),
         err(400, 400, "bad request"),
         err(401, 401, "Invalid or missing API Key"),
         err(402, 402, "insufficient credits"),
-        err(200, 500, "boom inside a 200"),
+        err(200, 422, "unprocessable inside a 200"),
     ];
     for first in &maybe_landed {
         for second in &then_fail {

@@ -174,15 +174,57 @@ async fn conflict_on_the_first_attempt_is_a_conflict() {
 }
 
 #[tokio::test]
-async fn server_error_500_on_a_write_is_not_retried() {
-    let server = Scripted::start(vec![err(500, 500, "boom"), accepted("never")]).await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let e = c.clone_voice(&clone_req()).await.unwrap_err();
-    assert_eq!(server.seen().len(), 1);
-    assert!(matches!(
-        e.kind(),
-        ErrorKind::Server | ErrorKind::OutcomeUnknown { .. }
-    ));
+/// VMEG: "reuse [the key] only when retrying the same intent after a timeout or unclear
+/// 5xx". A 500 on a write is repeated under the same key (a task the 500 hid would answer the
+/// repeat with 409, never be made twice); when every attempt gets one, the outcome is unknown
+/// and the error carries the key: a `Server` error would invite a repeat under a new key,
+/// which pays twice if the fault came after the task was made.
+async fn server_error_500_on_a_write_is_retried_under_the_same_key() {
+    for boom in [err(500, 500, "boom"), err(200, 500, "boom inside a 200")] {
+        let server = Scripted::start(vec![boom.clone(), accepted("t-1")]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let job = c.clone_voice(&clone_req()).await.unwrap();
+        assert_eq!(job.id.as_str(), "t-1");
+        let seen = server.seen();
+        assert_eq!(seen.len(), 2);
+        let key = seen[0].header("x-idempotency-key").unwrap();
+        assert_eq!(seen[1].header("x-idempotency-key"), Some(key));
+
+        let server = Scripted::start(vec![boom.clone(), boom.clone(), boom.clone()]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        let seen = server.seen();
+        assert_eq!(seen.len(), 3, "the policy's three attempts");
+        let key = seen[0].header("x-idempotency-key").unwrap();
+        assert!(
+            seen.iter()
+                .all(|s| s.header("x-idempotency-key") == Some(key))
+        );
+        match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                idempotency_key, ..
+            } => assert_eq!(idempotency_key.as_deref(), Some(key)),
+            other => panic!("{boom:?} x3: expected OutcomeUnknown with the key, got {other:?}"),
+        }
+        assert!(!e.is_transient(), "never repeated blindly: {e}");
+
+        // The 500 came after the task was made: the repeat meets the used key.
+        let used = err(409, 409, "Idempotency key already used");
+        let server = Scripted::start(vec![boom.clone(), used]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        assert_eq!(server.seen().len(), 2);
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::OutcomeUnknown {
+                    idempotency_key: Some(_),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! | connect failure (nothing sent)          | retry  | retry                              | retry                          |
 //! | 429 / `RateLimited`                     | retry  | retry                              | retry                          |
 //! | timeout, connection broken mid-request  | retry  | retry                              | `OutcomeUnknown`               |
-//! | 500 (and JimmyAI `-1`)                  | retry  | fail                               | fail                           |
+//! | 500 (and JimmyAI `-1`)                  | retry  | retry (may have landed: see below) | fail                           |
 //! | 503                                     | retry  | retry                              | fail (unavailable: not processed) |
 //! | 502, 504                                | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
 //! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
@@ -19,7 +19,8 @@
 //! reported as `OutcomeUnknown`. A clone submitted after an upload follows its own column.
 //!
 //! When a write runs out of attempts after one of them may have been processed (timeout,
-//! broken connection, 502, 504), the result is `OutcomeUnknown` rather than the last error;
+//! broken connection, 502, 504, and a 500 on a VMEG write), the result is `OutcomeUnknown`
+//! rather than the last error;
 //! so is a later attempt's failure that the table would just report (a 500, a 4xx, a
 //! business error): it does not say that the earlier attempt created nothing.
 //! A `Retry-After` longer than [`RetryPolicy::max_retry_after`] is not slept through: the
@@ -202,7 +203,10 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
         },
         ErrorKind::Server => match (kind, status) {
             (Read, None | Some(500 | 502 | 503 | 504)) => Decision::Retry,
-            (IdempotentWrite, Some(502..=504)) => Decision::Retry,
+            // VMEG: "reuse [the key] only when retrying the same intent after a timeout or
+            // unclear 5xx" (api-facts A4). Under the same key a repeat cannot bill twice: if
+            // the 500 came after the task was made, the repeat meets 409 (`OutcomeUnknown`).
+            (IdempotentWrite, Some(500 | 502..=504)) => Decision::Retry,
             // A gateway that got no (or no valid) answer upstream: the write may have landed.
             (UnsafeWrite, Some(502 | 504)) => Decision::OutcomeUnknown,
             _ => Decision::Fail,
@@ -264,7 +268,7 @@ pub(crate) mod tests {
             (http(ErrorKind::RateLimited, 429), [Retry, Retry, Retry]),
             (timeout(), [Retry, Retry, OutcomeUnknown]),
             (mid_request(), [Retry, Retry, OutcomeUnknown]),
-            (http(ErrorKind::Server, 500), [Retry, Fail, Fail]),
+            (http(ErrorKind::Server, 500), [Retry, Retry, Fail]),
             (http(ErrorKind::Server, 502), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 503), [Retry, Retry, Fail]),
             (http(ErrorKind::Server, 504), [Retry, Retry, OutcomeUnknown]),
@@ -279,6 +283,10 @@ pub(crate) mod tests {
             (
                 crate::provider::error_for_code(Provider::Vmeg, 200, None, 502, ""),
                 [Retry, Retry, OutcomeUnknown],
+            ),
+            (
+                crate::provider::error_for_code(Provider::Vmeg, 200, None, 500, ""),
+                [Retry, Retry, Fail],
             ),
             (
                 crate::provider::error_for_code(Provider::JimmyAi, 200, None, -1, ""),

@@ -35,14 +35,20 @@ pub(crate) fn with_sleep_budget<F: Future>(
     SLEEP_BUDGET.scope(budget, fut)
 }
 
-/// Whether a failed attempt could have been processed by the server anyway.
-fn maybe_processed(err: &Error) -> bool {
+/// Whether a failed attempt of a `kind` call could have been processed by the server anyway.
+/// A 500 counts for a VMEG write: VMEG's own advice pairs an "unclear 5xx" with a retry under
+/// the same key (api-facts A4), so the fault may have come after the task was made.
+fn maybe_processed(kind: OperationKind, err: &Error) -> bool {
     if err.claims_success() {
         return true;
     }
     match err.kind() {
         ErrorKind::Timeout | ErrorKind::Transport => err.phase() != Phase::NotSent,
-        ErrorKind::Server => matches!(err.effective_status(), Some(502 | 504)),
+        ErrorKind::Server => match err.effective_status() {
+            Some(502 | 504) => true,
+            Some(500) => kind == OperationKind::IdempotentWrite,
+            _ => false,
+        },
         ErrorKind::InvalidResponse => err.phase() == Phase::Sent,
         _ => false,
     }
@@ -148,7 +154,8 @@ impl<'a> Retries<'a> {
         let err = err
             .with_provider(call.provider)
             .with_operation_if_unset(call.operation);
-        self.any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
+        self.any_maybe_processed |=
+            call.kind.has_consequences() && maybe_processed(call.kind, &err);
         // A key only this call has used, already used: one of its own requests landed.
         if call.fresh_key
             && call.kind == OperationKind::IdempotentWrite
@@ -459,8 +466,32 @@ mod tests {
         assert_eq!(res.unwrap_err().kind(), &ErrorKind::Conflict);
         assert_eq!(calls, 1);
 
+        // A 500 is an "unclear 5xx" for a VMEG write: repeated under the same key, and when
+        // the attempts run out, its outcome is unknown (the fault may have come after the
+        // task was made), never a `Server` a caller would repeat under a new key.
         let (res, calls, _) = drive(
             OperationKind::IdempotentWrite,
+            RetryPolicy::default(),
+            vec![http(ErrorKind::Server, 500)],
+        )
+        .await;
+        assert_eq!(res.unwrap(), 2);
+        assert_eq!(calls, 2);
+        let (res, calls, _) = drive(
+            OperationKind::IdempotentWrite,
+            RetryPolicy::none(),
+            vec![http(ErrorKind::Server, 500)],
+        )
+        .await;
+        let err = res.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::OutcomeUnknown { idempotency_key: Some(k), .. } if k == "key-1"),
+            "{err:?}"
+        );
+        assert_eq!(calls, 1);
+        // A JimmyAI create has no key to repeat under: its 500 stays a plain failure.
+        let (res, calls, _) = drive(
+            OperationKind::UnsafeWrite,
             RetryPolicy::default(),
             vec![http(ErrorKind::Server, 500)],
         )
