@@ -21,10 +21,17 @@
 //!
 //! A manifest written for another text, provider, voice or language is refused (exit 2)
 //! before anything is sent.
+//!
+//! One run downloads at most `--max-total-bytes` (default [`DEFAULT_MAX_TOTAL_BYTES`]) over
+//! all its files: each download is capped at what is left of that budget, so a server that
+//! hands out too many or too large results cannot fill the disk. A download the budget
+//! refuses ends the downloading (exit 1, kind `download_budget`): no further part is
+//! started, parts already sent are waited for and recorded, nothing is resubmitted, and a
+//! rerun finishes the downloads from the job ids in the manifest.
 
 pub mod manifest;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -32,6 +39,7 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
+use voiceclone::download::DownloadFailure;
 use voiceclone::long_text::LongSpeechPlan;
 use voiceclone::{
     Client, Error, ErrorKind, JobId, Phase, Provider, Reconciled, Resubmitted, Speech,
@@ -42,6 +50,16 @@ use crate::cli::SpeakArgs;
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, rfc3339};
 use manifest::{FileRecord, Manifest, PartRecord, PartState, file_sha256, files_intact, unix_ms};
+
+/// The default `--max-total-bytes`: 1 GiB a run. The largest legitimate output of a long
+/// text is its speech as uncompressed WAV, and 1 GiB is about 3 hours of 48 kHz 16-bit mono
+/// (96,000 bytes a second) or 6 hours of 24 kHz, a text of about 160,000 to 320,000
+/// characters at 15 characters a second: a long book chapter set, far more than the
+/// 30,000-character texts this is made for. A compressed format (MP3) fits ten times more.
+/// Without a total, the per-file cap (256 MiB) times up to 50 results of each VMEG batch let
+/// one hostile or broken server write about 12.8 GB per part. A longer text is either run
+/// with a larger `--max-total-bytes` or resumed by reruns, each downloading up to the budget.
+pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// VMEG keeps an idempotency key 24 hours; a resend is only safe well inside that.
 const VMEG_KEY_SAFE_FOR: Duration = Duration::from_secs(23 * 60 * 60);
@@ -101,6 +119,8 @@ enum Ready {
     Failed(Failure),
     /// Its submit may have created a task that is not known: report, never resend.
     Unknown(String),
+    /// Not started: the download budget ran out before its turn.
+    Deferred,
 }
 
 /// One run over the manifest.
@@ -113,6 +133,12 @@ struct Run<'a> {
     policy: WaitPolicy,
     resubmit_unknown: bool,
     printer: &'a Printer,
+    /// `--max-total-bytes`: the most this run downloads.
+    budget: u64,
+    /// The bytes this run downloaded so far.
+    spent: Cell<u64>,
+    /// The budget refused a download: no part is started or downloaded after that.
+    over_budget: Cell<bool>,
 }
 
 async fn resume(
@@ -173,6 +199,9 @@ async fn resume(
         policy,
         resubmit_unknown: args.resubmit_unknown,
         printer,
+        budget: args.max_total_bytes,
+        spent: Cell::new(0),
+        over_budget: Cell::new(false),
     };
     if resumed {
         printer.progress(&format!(
@@ -263,7 +292,9 @@ impl Run<'_> {
         let mut i = 0usize;
         while let Some(r) = ready.next().await {
             match r {
-                Ready::AlreadyDone => {}
+                Ready::AlreadyDone | Ready::Deferred => {}
+                // Sent before the budget ran out: recorded as submitted, for the rerun.
+                Ready::Speech(_) if self.over_budget.get() => {}
                 Ready::Speech(speech) => match self.download(i, &speech).await {
                     Ok(names) => {
                         downloaded += 1;
@@ -297,6 +328,9 @@ impl Run<'_> {
 
     /// Stage one for part `i`: from wherever the manifest says it is to its speech.
     async fn ready(&self, i: usize) -> Ready {
+        if self.over_budget.get() {
+            return Ready::Deferred;
+        }
         let Some(rec) = self.record(i) else {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
@@ -545,11 +579,28 @@ impl Run<'_> {
             } else {
                 format!("{:03}", i + 1)
             };
-            let got = self
+            let left = self.budget.saturating_sub(self.spent.get());
+            if left == 0 {
+                return Err(self.budget_stop(i, k, left, None));
+            }
+            let got = match self
                 .client
-                .download_to_dir(url, &self.dir, &stem)
+                .download_to_dir_within(url, &self.dir, &stem, left)
                 .await
-                .map_err(|e| Failure::from_adapter(&e).with("part", i + 1))?;
+            {
+                Ok(got) => got,
+                // The cap in force was what is left of the budget, not the client's own.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Download(DownloadFailure::TooLarge { .. })
+                    ) && left < self.client.max_download_bytes() =>
+                {
+                    return Err(self.budget_stop(i, k, left, Some(&e)));
+                }
+                Err(e) => return Err(Failure::from_adapter(&e).with("part", i + 1)),
+            };
+            self.spent.set(self.spent.get().saturating_add(got.bytes));
             let (bytes, sha256) = file_sha256(&got.path)
                 .map_err(|e| Failure::io(&format!("reading {}", got.path.display()), &e))?;
             let name = got
@@ -570,6 +621,32 @@ impl Run<'_> {
             p.error = None;
         })?;
         Ok(names)
+    }
+
+    /// The budget refused file `k` of part `i` (`e`, with `left` bytes of it left), or there
+    /// was nothing left of it: no part is started or downloaded from now on.
+    fn budget_stop(&self, i: usize, k: usize, left: u64, e: Option<&Error>) -> Failure {
+        self.over_budget.set(true);
+        let spent = self.spent.get();
+        let why = match e.and_then(Error::message) {
+            Some(m) => format!(" ({left} bytes were left; {m})"),
+            None => format!(" ({left} bytes were left)"),
+        };
+        Failure::other(
+            Exit::Failure,
+            "download_budget",
+            format!(
+                "stopped downloading: file {} of {} would go past this run's download budget of {} bytes (--max-total-bytes){why}; {spent} bytes were downloaded and are kept in {} (a part cut short stays `submitted` and the rerun downloads it whole). No further part was started and none was submitted again: the job ids of the parts sent are in the manifest {}, so a rerun of the same command (with a larger --max-total-bytes if this much audio is expected) finishes downloading without paying again",
+                k + 1,
+                self.name(i),
+                self.budget,
+                self.dir.display(),
+                self.dir.join(manifest::FILE_NAME).display()
+            ),
+        )
+        .with("part", i + 1)
+        .with("max_total_bytes", self.budget)
+        .with("downloaded_bytes", spent)
     }
 
     /// The result: every file in order, or what is left to do.
