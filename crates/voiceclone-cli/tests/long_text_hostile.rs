@@ -479,3 +479,56 @@ fn a_zero_or_unparsable_byte_budget_is_refused_before_anything_is_sent() {
     assert_eq!(fake.requests(), 0);
     assert!(!Path::new(&c.out).exists());
 }
+
+/// Parts 1 and 2 were sent (paid, two at a time) and part 1's audio is downloading when
+/// the manifest can no longer be replaced (the server's hook puts a directory at its path
+/// when the first file is asked for: a disk that filled, a directory gone read-only; this
+/// works as root too, where `chmod` denies nothing). Recording part 1 as done fails, and so
+/// does every later write: exit 3, not 2 ("nothing was sent"), and the error names both
+/// paid tasks (`job_ids` with `--json`, the message on stderr without), which the manifest
+/// may not record. Part 3 is not sent: its record before the submit cannot be written.
+#[test]
+fn a_manifest_write_that_fails_after_a_part_was_paid_is_exit_3_naming_its_task() {
+    for json in [true, false] {
+        let fake = FakeVmeg::start(2, 1000, false);
+        let c = case(&text(3));
+        let dir = Path::new(&c.out).to_path_buf();
+        let saved = c.tmp.path().join("saved.json");
+        let mut done = false;
+        let blocked = dir.clone();
+        fake.on_request(move |path| {
+            if path.starts_with("/files/") && !done {
+                done = true;
+                std::fs::rename(blocked.join(MANIFEST), &saved).unwrap();
+                std::fs::create_dir_all(blocked.join(MANIFEST).join("blocker")).unwrap();
+            }
+        });
+        let mut args = speak_args(&c.file, &c.out);
+        if !json {
+            args.retain(|a| *a != "--json");
+        }
+        args.extend(["--concurrency", "2"]);
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 3, "{r:?}");
+        assert_eq!(fake.creates(), 2, "part 3 was sent without a record");
+        let msg = if json {
+            let j = r.json();
+            let e = &j["error"];
+            let mut ids: Vec<&str> = e["job_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            ids.sort_unstable();
+            assert_eq!(ids, ["vmeg:speech:t1", "vmeg:speech:t2"], "{e}");
+            assert_eq!(j["parts"][2]["state"], "planned", "{j}");
+            e["message"].as_str().unwrap().to_owned()
+        } else {
+            r.stderr.clone()
+        };
+        for needed in ["vmeg:speech:t1", "vmeg:speech:t2", MANIFEST] {
+            assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+        }
+    }
+}

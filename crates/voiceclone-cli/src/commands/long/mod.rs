@@ -28,6 +28,10 @@
 //! refuses ends the downloading (exit 1, kind `download_budget`): no further part is
 //! started, parts already sent are waited for and recorded, nothing is resubmitted, and a
 //! rerun finishes the downloads from the job ids in the manifest.
+//!
+//! Once a part was sent in this run, a failure to write the manifest (or to read back a
+//! file just downloaded) is exit 3, not 2: the message names every task this run submitted,
+//! which the manifest on disk may not record.
 
 pub mod manifest;
 
@@ -139,6 +143,12 @@ struct Run<'a> {
     spent: Cell<u64>,
     /// The budget refused a download: no part is started or downloaded after that.
     over_budget: Cell<bool>,
+    /// A submit (or a resend) was sent in this run: a task may be paid for.
+    sent: Cell<bool>,
+    /// The tasks accepted in this run: part index, stored job id.
+    accepted_ids: RefCell<Vec<(usize, String)>>,
+    /// A write of the manifest failed after something was sent in this run.
+    unrecorded: Cell<bool>,
 }
 
 async fn resume(
@@ -202,6 +212,9 @@ async fn resume(
         budget: args.max_total_bytes,
         spent: Cell::new(0),
         over_budget: Cell::new(false),
+        sent: Cell::new(false),
+        accepted_ids: RefCell::new(Vec::new()),
+        unrecorded: Cell::new(false),
     };
     if resumed {
         printer.progress(&format!(
@@ -259,13 +272,29 @@ impl Run<'_> {
         self.manifest.borrow().parts.get(i).cloned()
     }
 
-    /// Changes part `i` and writes the manifest at once.
+    /// Changes part `i` and writes the manifest at once. A failed write after something
+    /// was sent in this run is exit 3 (see [`Run::unrecorded`]).
     fn update(&self, i: usize, change: impl FnOnce(&mut PartRecord)) -> Result<(), Failure> {
         let mut m = self.manifest.borrow_mut();
         if let Some(p) = m.parts.get_mut(i) {
             change(p);
         }
-        m.save(&self.dir)
+        m.save(&self.dir).map_err(|f| self.unrecorded(f))
+    }
+
+    /// A local write (or read back) that failed. Before anything was sent in this run it is
+    /// what it says (exit 2: nothing sent, the manifest on disk as the last run left it).
+    /// After a submit went out it is exit 3: paid tasks exist that the manifest may not
+    /// record, and [`Run::outcome`] names them all.
+    fn unrecorded(&self, f: Failure) -> Failure {
+        if !self.sent.get() {
+            return f;
+        }
+        self.unrecorded.set(true);
+        Failure {
+            exit: Exit::Unreachable,
+            ..f
+        }
     }
 
     fn name(&self, i: usize) -> String {
@@ -366,8 +395,13 @@ impl Run<'_> {
             p.files.clear();
             p.error = None;
         }) {
+            // Not sent: the part is as it was.
+            if let Some(p) = self.manifest.borrow_mut().parts.get_mut(i) {
+                *p = rec.clone();
+            }
             return Ready::Failed(f);
         }
+        self.sent.set(true);
         match self.client.synthesize(&req).await {
             Ok(job) => self.accepted(i, &job.id).await,
             Err(e) => self.submit_failed(i, &e).await,
@@ -404,6 +438,7 @@ impl Run<'_> {
     /// The vendor accepted part `i` as task `id`: recorded, then waited for.
     async fn accepted(&self, i: usize, id: &JobId) -> Ready {
         let stored = id.to_string();
+        self.accepted_ids.borrow_mut().push((i, stored.clone()));
         if let Err(f) = self.update(i, |p| {
             p.state = PartState::Submitted;
             p.job_id = Some(stored.clone());
@@ -469,6 +504,7 @@ impl Run<'_> {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
         let req = req.idempotency_key(key);
+        self.sent.set(true);
         let answer = match self.client.resend_speech(&req, at).await {
             Ok(a) => a,
             Err(e) => return self.submit_failed(i, &e).await,
@@ -601,8 +637,9 @@ impl Run<'_> {
                 Err(e) => return Err(Failure::from_adapter(&e).with("part", i + 1)),
             };
             self.spent.set(self.spent.get().saturating_add(got.bytes));
-            let (bytes, sha256) = file_sha256(&got.path)
-                .map_err(|e| Failure::io(&format!("reading {}", got.path.display()), &e))?;
+            let (bytes, sha256) = file_sha256(&got.path).map_err(|e| {
+                self.unrecorded(Failure::io(&format!("reading {}", got.path.display()), &e))
+            })?;
             let name = got
                 .path
                 .file_name()
@@ -688,8 +725,19 @@ impl Run<'_> {
             let f = Failure::other(Exit::Unreachable, "outcome_unknown", unknown.join("; "))
                 .with("unknown_parts", unknown.clone());
             o.failure = Some(f);
-        } else if let Some(first) = failures.into_iter().next() {
-            o.failure = Some(first);
+        } else {
+            // After a failed manifest write, that failure (exit 3 by then) is the one told.
+            let shown = failures
+                .iter()
+                .position(|f| self.unrecorded.get() && f.exit == Exit::Unreachable)
+                .unwrap_or(0);
+            o.failure = failures.into_iter().nth(shown);
+        }
+        if self.unrecorded.get() {
+            let f = o.failure.take().unwrap_or_else(|| {
+                Failure::other(Exit::Unreachable, "io", "the manifest could not be written")
+            });
+            o.failure = Some(self.name_unrecorded(f));
         }
         if o.failure.is_none() {
             for f in &files {
@@ -703,6 +751,37 @@ impl Run<'_> {
             self.dir.display()
         ));
         o
+    }
+}
+
+impl Run<'_> {
+    /// `f` (a run in which a manifest write failed after a part was sent) as exit 3, naming
+    /// every task this run submitted: the manifest on disk may record none of them.
+    fn name_unrecorded(&self, f: Failure) -> Failure {
+        let ids = self.accepted_ids.borrow();
+        let manifest = self.dir.join(manifest::FILE_NAME);
+        let named = if ids.is_empty() {
+            format!(
+                "parts were submitted in this run, and their tasks may be paid for, but no task id came back; {} may not record them",
+                manifest.display()
+            )
+        } else {
+            format!(
+                "the tasks this run submitted (paid for), which {} may not record: {}. Keep these ids (`voiceclone wait ID` waits for one and shows its result); a rerun knows only what the manifest records",
+                manifest.display(),
+                ids.iter()
+                    .map(|(i, id)| format!("{}: {id}", self.name(*i)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let job_ids: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
+        Failure {
+            exit: Exit::Unreachable,
+            message: format!("{}; {named}", f.message),
+            ..f
+        }
+        .with("job_ids", job_ids)
     }
 }
 
