@@ -300,6 +300,20 @@ pub struct SpeakArgs {
     #[arg(long, value_name = "N", default_value_t = voiceclone::DEFAULT_LONG_CONCURRENCY, requires = "text_file")]
     pub concurrency: usize,
 
+    /// With --text-file: the most bytes of audio one run downloads, over all its parts and
+    /// files (default 1 GiB, 1073741824). A download that would go past it is refused before
+    /// its bytes reach the disk; the run then starts and downloads no further part and exits
+    /// 1, its job ids in the manifest: rerun (with a larger budget) to finish downloading
+    /// without paying again
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = crate::commands::long::DEFAULT_MAX_TOTAL_BYTES,
+        value_parser = positive_bytes,
+        requires = "text_file"
+    )]
+    pub max_total_bytes: u64,
+
     /// Target language, BCP-47 (e.g. en-US)
     #[arg(long)]
     pub language: Option<String>,
@@ -331,6 +345,15 @@ pub struct SpeakArgs {
 
     #[command(flatten)]
     pub webhook: WebhookWaitArgs,
+}
+
+/// A byte count of at least 1 (`--max-total-bytes`).
+fn positive_bytes(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1 byte (with 0 nothing could be downloaded)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a whole number of bytes ({e})")),
+    }
 }
 
 /// `upload`

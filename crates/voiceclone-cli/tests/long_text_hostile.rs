@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use voiceclone_sim::SimConfig;
 
-use support::{FAST_POLL, MANIFEST, Run, Sim, case, manifest, run_binary};
+use support::{FAST_POLL, FakeVmeg, MANIFEST, Run, Sim, case, manifest, run_binary};
 
 const KEY: &str = "sk-long-hostile-secret-0123456789";
 const VOICE: &str = "sv_en_us_female_01";
@@ -370,4 +370,165 @@ fn a_damaged_manifest_is_refused_before_anything_is_sent() {
     let j = run(&sim, &args).expect(3).json();
     assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
     assert_eq!(sim.requests(), requests);
+}
+
+/// The regular files in DIR other than the manifest: (name, bytes).
+fn results(dir: &Path) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file() && e.file_name() != MANIFEST)
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn fake_run(fake: &FakeVmeg, args: &[&str]) -> Run {
+    run_binary(Some(&fake.url), KEY, &[], &[], args)
+}
+
+/// A server handing out 50 results per VMEG part (here 16 KiB each: 800 KiB a part, as a
+/// hostile one could hand out 50 x 256 MiB) meets the run's `--max-total-bytes`: no file
+/// past the budget reaches the disk (a declared `Content-Length` is refused before its
+/// body; a chunked body without one is cut at what is left and removed), the run stops
+/// downloading and starts no further part (one create of three), exits 1 (paid tasks
+/// exist: not 2) with `download_budget` naming the budget and the manifest, and the manifest
+/// holds the sent part's job id. The rerun with a larger budget downloads everything and
+/// pays for no part twice.
+#[test]
+fn a_run_downloads_no_more_than_its_byte_budget_and_the_rerun_finishes_without_paying_again() {
+    const FILE: u64 = 16 * 1024;
+    const BUDGET: u64 = 50_000; // three files (49,152 bytes), not four
+    for chunked in [false, true] {
+        let fake = FakeVmeg::start(50, FILE as usize, chunked);
+        let c = case(&text(3));
+        let dir = Path::new(&c.out);
+        let budget = BUDGET.to_string();
+        let mut args = speak_args(&c.file, &c.out);
+        args.extend(["--concurrency", "1", "--max-total-bytes", budget.as_str()]);
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 1, "chunked {chunked}: {r:?}");
+        let e = r.json()["error"].clone();
+        assert_eq!(e["kind"], "download_budget", "{e}");
+        let msg = e["message"].as_str().unwrap();
+        for needed in ["--max-total-bytes", "50000", MANIFEST, "rerun"] {
+            assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+        }
+        assert_eq!(e["max_total_bytes"], BUDGET, "{e}");
+        let files = results(dir);
+        let on_disk: u64 = files.iter().map(|(_, n)| n).sum();
+        assert!(
+            on_disk <= BUDGET,
+            "chunked {chunked}: {on_disk} bytes: {files:?}"
+        );
+        assert_eq!(
+            files.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["001-01.wav", "001-02.wav", "001-03.wav"],
+            "chunked {chunked}"
+        );
+        // One part sent; the others never started.
+        assert_eq!(fake.creates(), 1, "chunked {chunked}");
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "submitted", "{m}");
+        assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t1", "{m}");
+        assert_eq!(m["parts"][1]["state"], "planned", "{m}");
+        assert_eq!(m["parts"][2]["state"], "planned", "{m}");
+
+        // The rerun with room for all three parts: part 1 downloaded from its task, 2 and 3
+        // sent once each.
+        let mut args = speak_args(&c.file, &c.out);
+        args.extend(["--max-total-bytes", "3000000"]);
+        fake_run(&fake, &args).expect(0);
+        assert_eq!(
+            fake.creates(),
+            3,
+            "chunked {chunked}: a part was paid twice"
+        );
+        let files = results(dir);
+        assert_eq!(files.len(), 150, "chunked {chunked}");
+        assert!(files.iter().all(|(_, n)| *n == FILE), "{files:?}");
+    }
+}
+
+/// `--max-total-bytes` of 0 or not a number is refused by name (exit 2) before anything
+/// is sent.
+#[test]
+fn a_zero_or_unparsable_byte_budget_is_refused_before_anything_is_sent() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    for bad in ["0", "lots", "-5", ""] {
+        for json in [true, false] {
+            let mut args = speak_args(&c.file, &c.out);
+            if !json {
+                args.retain(|a| *a != "--json");
+            }
+            let flag = format!("--max-total-bytes={bad}");
+            args.push(&flag);
+            let r = fake_run(&fake, &args);
+            assert_eq!(r.code, 2, "{bad:?}: {r:?}");
+            let shown = format!("{}{}", r.stdout, r.stderr);
+            assert!(shown.contains("--max-total-bytes"), "{bad:?}: {r:?}");
+        }
+    }
+    assert_eq!(fake.requests(), 0);
+    assert!(!Path::new(&c.out).exists());
+}
+
+/// Parts 1 and 2 were sent (paid, two at a time) and part 1's audio is downloading when
+/// the manifest can no longer be replaced (the server's hook puts a directory at its path
+/// when the first file is asked for: a disk that filled, a directory gone read-only; this
+/// works as root too, where `chmod` denies nothing). Recording part 1 as done fails, and so
+/// does every later write: exit 3, not 2 ("nothing was sent"), and the error names both
+/// paid tasks (`job_ids` with `--json`, the message on stderr without), which the manifest
+/// may not record. Part 3 is not sent: its record before the submit cannot be written.
+#[test]
+fn a_manifest_write_that_fails_after_a_part_was_paid_is_exit_3_naming_its_task() {
+    for json in [true, false] {
+        let fake = FakeVmeg::start(2, 1000, false);
+        let c = case(&text(3));
+        let dir = Path::new(&c.out).to_path_buf();
+        let saved = c.tmp.path().join("saved.json");
+        let mut done = false;
+        let blocked = dir.clone();
+        fake.on_request(move |path| {
+            if path.starts_with("/files/") && !done {
+                done = true;
+                std::fs::rename(blocked.join(MANIFEST), &saved).unwrap();
+                std::fs::create_dir_all(blocked.join(MANIFEST).join("blocker")).unwrap();
+            }
+        });
+        let mut args = speak_args(&c.file, &c.out);
+        if !json {
+            args.retain(|a| *a != "--json");
+        }
+        args.extend(["--concurrency", "2"]);
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 3, "{r:?}");
+        assert_eq!(fake.creates(), 2, "part 3 was sent without a record");
+        let msg = if json {
+            let j = r.json();
+            let e = &j["error"];
+            let mut ids: Vec<&str> = e["job_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            ids.sort_unstable();
+            assert_eq!(ids, ["vmeg:speech:t1", "vmeg:speech:t2"], "{e}");
+            assert_eq!(j["parts"][2]["state"], "planned", "{j}");
+            e["message"].as_str().unwrap().to_owned()
+        } else {
+            r.stderr.clone()
+        };
+        for needed in ["vmeg:speech:t1", "vmeg:speech:t2", MANIFEST] {
+            assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+        }
+    }
 }

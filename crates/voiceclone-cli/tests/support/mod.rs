@@ -223,3 +223,139 @@ pub fn case(text: &str) -> Case {
 pub fn manifest(dir: &std::path::Path) -> Value {
     serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap()
 }
+
+/// A VMEG stand-in for answers the simulator does not give: every TTS task is finished at
+/// once with `files` results of `file_bytes` bytes of audio each (with a `Content-Length`,
+/// or chunked without one), however few lines it had; `hook` runs in the server with each
+/// request's path before the request is answered (to change the output directory at an
+/// exact point of a run). Counts creates and requests.
+pub struct FakeVmeg {
+    pub rt: tokio::runtime::Runtime,
+    pub url: String,
+    pub state: std::sync::Arc<FakeState>,
+}
+
+/// A server-side hook of [`FakeVmeg`]: called with each request's path.
+pub type Hook = Box<dyn FnMut(&str) + Send>;
+
+pub struct FakeState {
+    pub files: usize,
+    pub file_bytes: usize,
+    pub chunked: bool,
+    pub creates: std::sync::atomic::AtomicU64,
+    pub requests: std::sync::atomic::AtomicU64,
+    pub hook: std::sync::Mutex<Option<Hook>>,
+    base: std::sync::OnceLock<String>,
+}
+
+impl FakeVmeg {
+    pub fn start(files: usize, file_bytes: usize, chunked: bool) -> FakeVmeg {
+        use axum::routing::{get, post};
+        use std::sync::Arc;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = Arc::new(FakeState {
+            files,
+            file_bytes,
+            chunked,
+            creates: Default::default(),
+            requests: Default::default(),
+            hook: std::sync::Mutex::new(None),
+            base: std::sync::OnceLock::new(),
+        });
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        state.base.set(url.clone()).unwrap();
+        let app = axum::Router::new()
+            .route("/openapi/v1/task/tts/create-async", post(fake_create))
+            .route("/openapi/v1/tasks/detail", get(fake_detail))
+            .route("/files/{task}/{name}", get(fake_file))
+            .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not here") })
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                fake_count_and_hook,
+            ))
+            .with_state(state.clone());
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeVmeg { rt, url, state }
+    }
+
+    /// Runs `hook` with every request's path, in the server, before it is answered.
+    pub fn on_request(&self, hook: impl FnMut(&str) + Send + 'static) {
+        *self.state.hook.lock().unwrap() = Some(Box::new(hook));
+    }
+
+    pub fn creates(&self) -> u64 {
+        self.state.creates.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.state
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+type FakeShared = axum::extract::State<std::sync::Arc<FakeState>>;
+
+async fn fake_count_and_hook(
+    axum::extract::State(st): FakeShared,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    st.requests
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if let Some(hook) = st.hook.lock().unwrap().as_mut() {
+        hook(req.uri().path());
+    }
+    next.run(req).await
+}
+
+async fn fake_create(axum::extract::State(st): FakeShared) -> axum::Json<Value> {
+    let n = st.creates.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    axum::Json(serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": format!("t{n}"), "createdAt": "2026-01-01T00:00:00Z"},
+    }))
+}
+
+async fn fake_detail(
+    axum::extract::State(st): FakeShared,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::Json<Value> {
+    let task = q.get("taskId").cloned().unwrap_or_default();
+    let base = st.base.get().cloned().unwrap_or_default();
+    let results: Vec<Value> = (0..st.files)
+        .map(|k| {
+            serde_json::json!({
+                "uri": format!("{base}/files/{task}/{k}.wav"), "duration": 1.0, "errorMessage": "",
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": task, "taskType": "tts", "status": "finished", "result": {"results": results}},
+    }))
+}
+
+async fn fake_file(axum::extract::State(st): FakeShared) -> axum::response::Response {
+    use axum::http::header::CONTENT_TYPE;
+    let body = if st.chunked {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..st.file_bytes)
+            .step_by(1000)
+            .map(|at| Ok(vec![b'a'; (st.file_bytes - at).min(1000)]))
+            .collect();
+        axum::body::Body::from_stream(futures::stream::iter(chunks))
+    } else {
+        axum::body::Body::from(vec![b'a'; st.file_bytes])
+    };
+    axum::response::Response::builder()
+        .header(CONTENT_TYPE, "audio/wav")
+        .body(body)
+        .unwrap()
+}

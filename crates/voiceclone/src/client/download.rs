@@ -110,6 +110,85 @@ impl Client {
         })
     }
 
+    /// Like [`Client::download_to_dir`], with this one download capped at `max_bytes` when
+    /// that is below the client's [`ClientBuilder::max_download_bytes`] (the smaller cap
+    /// is in force; [`Client::max_download_bytes`] says which is the client's): for a caller
+    /// that shares one budget among many downloads and passes what is left of it, so that
+    /// no more than the budget ever reaches the disk. The cap is enforced like the client's,
+    /// on the declared `Content-Length` and on every chunk, and a refusal is
+    /// [`DownloadFailure::TooLarge`](crate::download::DownloadFailure::TooLarge) whose
+    /// `limit` is the cap in force, with nothing left at the destination. A `max_bytes` of 0
+    /// is refused as `InvalidInput` (field `max_bytes`) before anything is sent.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).allow_private_urls(true).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.synthesize(&voiceclone::SpeechRequest::new("sv_en_us_female_01", "Hello there.")).await?;
+    /// # let speech = client.wait_for_speech(&job.id, &wait).await?;
+    /// use voiceclone::{ErrorKind, download::DownloadFailure};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// // A budget of 100 bytes left: the WAV is larger, so nothing is written.
+    /// let e = client.download_to_dir_within(&speech.audio_urls[0], dir.path(), "01", 100).await.err().ok_or("not refused")?;
+    /// assert!(matches!(e.kind(), ErrorKind::Download(DownloadFailure::TooLarge { limit: 100 })));
+    /// assert!(!dir.path().join("01.wav").exists());
+    /// // Enough left: the file as usual.
+    /// let out = client.download_to_dir_within(&speech.audio_urls[0], dir.path(), "01", 1 << 20).await?;
+    /// assert!(out.bytes <= 1 << 20);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn download_to_dir_within(
+        &self,
+        url: &Url,
+        dir: &Path,
+        stem: &str,
+        max_bytes: u64,
+    ) -> Result<Downloaded, Error> {
+        traced!(self, "download", async {
+            check_stem(stem)?;
+            if max_bytes == 0 {
+                return Err(Error::invalid_input(
+                    "max_bytes",
+                    "must be more than zero (every download would be too large)",
+                )
+                .with_operation("download"));
+            }
+            let d = dir.to_path_buf();
+            self.inner
+                .downloads
+                .capped(max_bytes)
+                .to_file(
+                    self.t(),
+                    url,
+                    self.inner.allow_private,
+                    dir,
+                    move |ct, u| d.join(format!("{stem}.{}", extension_for(ct, u))),
+                )
+                .await
+        })
+    }
+
+    /// The cap on one download this client was built with
+    /// ([`ClientBuilder::max_download_bytes`], default
+    /// [`DEFAULT_MAX_DOWNLOAD_BYTES`](crate::download::DEFAULT_MAX_DOWNLOAD_BYTES)).
+    ///
+    /// ```
+    /// use voiceclone::{Client, Provider, download::DEFAULT_MAX_DOWNLOAD_BYTES};
+    ///
+    /// let client = Client::builder(Provider::Vmeg).api_key("k").build()?;
+    /// assert_eq!(client.max_download_bytes(), DEFAULT_MAX_DOWNLOAD_BYTES);
+    /// let small = Client::builder(Provider::Vmeg).api_key("k").max_download_bytes(1024).build()?;
+    /// assert_eq!(small.max_download_bytes(), 1024);
+    /// # Ok::<(), voiceclone::Error>(())
+    /// ```
+    pub fn max_download_bytes(&self) -> u64 {
+        self.inner.downloads.max_bytes
+    }
+
     /// Streams the file at `url` into `writer` (flushed, not shut down) and returns the
     /// number of bytes written. The same rules as [`Client::download_to_path`]; on a failure
     /// part of the body may already be in `writer`.
@@ -268,6 +347,97 @@ mod tests {
                 "{location}"
             );
         }
+    }
+
+    /// A loopback server answering every request with `len` bytes of audio, chunked (no
+    /// `Content-Length`, so only the per-chunk check can stop it).
+    async fn chunked_audio(len: usize) -> Url {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/a.wav", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: audio/wav\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+                let _ = sock.write_all(head.as_bytes()).await;
+                let chunk = vec![b'x'; 1000];
+                let mut left = len;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    let _ = sock.write_all(format!("{n:x}\r\n").as_bytes()).await;
+                    let _ = sock.write_all(&chunk[..n]).await;
+                    let _ = sock.write_all(b"\r\n").await;
+                    left -= n;
+                }
+                let _ = sock.write_all(b"0\r\n\r\n").await;
+            }
+        });
+        url
+    }
+
+    /// `download_to_dir_within`: the lower of its cap and the client's is in force, on a
+    /// body that declares no size too; a refusal leaves nothing in the directory; 0 is
+    /// refused before anything is sent.
+    #[tokio::test]
+    async fn a_per_download_cap_lowers_the_clients_and_leaves_nothing_behind() {
+        let url = chunked_audio(10_000).await;
+        let c = Client::builder(crate::Provider::Vmeg)
+            .api_key("k")
+            .allow_private_urls(true)
+            .retry(crate::RetryPolicy::none())
+            .max_download_bytes(20_000)
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let e = c
+            .download_to_dir_within(&url, dir.path(), "01", 4_500)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::Download(DownloadFailure::TooLarge { limit: 4_500 })
+            ),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        // The client's cap when it is the lower one.
+        let small = Client::builder(crate::Provider::Vmeg)
+            .api_key("k")
+            .allow_private_urls(true)
+            .retry(crate::RetryPolicy::none())
+            .max_download_bytes(5_000)
+            .build()
+            .unwrap();
+        assert_eq!(small.max_download_bytes(), 5_000);
+        let e = small
+            .download_to_dir_within(&url, dir.path(), "01", 1 << 30)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::Download(DownloadFailure::TooLarge { limit: 5_000 })
+            ),
+            "{e}"
+        );
+        // Exactly enough.
+        let got = c
+            .download_to_dir_within(&url, dir.path(), "01", 10_000)
+            .await
+            .unwrap();
+        assert_eq!(got.bytes, 10_000);
+        let e = c
+            .download_to_dir_within(&url, dir.path(), "02", 0)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "max_bytes"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -76,6 +76,15 @@ impl Downloads {
         })
     }
 
+    /// These settings with the size cap lowered to `max_bytes` where that is below the
+    /// client's own (one download of a caller's shared budget).
+    pub(crate) fn capped(&self, max_bytes: u64) -> Downloads {
+        Downloads {
+            max_bytes: self.max_bytes.min(max_bytes),
+            ..self.clone()
+        }
+    }
+
     /// How long the next step may take: the idle limit, within what is left of the whole.
     fn step_deadline(&self, deadline: Instant) -> Instant {
         deadline.min(after(self.idle_timeout))

@@ -21,10 +21,21 @@
 //!
 //! A manifest written for another text, provider, voice or language is refused (exit 2)
 //! before anything is sent.
+//!
+//! One run downloads at most `--max-total-bytes` (default [`DEFAULT_MAX_TOTAL_BYTES`]) over
+//! all its files: each download is capped at what is left of that budget, so a server that
+//! hands out too many or too large results cannot fill the disk. A download the budget
+//! refuses ends the downloading (exit 1, kind `download_budget`): no further part is
+//! started, parts already sent are waited for and recorded, nothing is resubmitted, and a
+//! rerun finishes the downloads from the job ids in the manifest.
+//!
+//! Once a part was sent in this run, a failure to write the manifest (or to read back a
+//! file just downloaded) is exit 3, not 2: the message names every task this run submitted,
+//! which the manifest on disk may not record.
 
 pub mod manifest;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -32,6 +43,7 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
+use voiceclone::download::DownloadFailure;
 use voiceclone::long_text::LongSpeechPlan;
 use voiceclone::{
     Client, Error, ErrorKind, JobId, Phase, Provider, Reconciled, Resubmitted, Speech,
@@ -42,6 +54,16 @@ use crate::cli::SpeakArgs;
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, rfc3339};
 use manifest::{FileRecord, Manifest, PartRecord, PartState, file_sha256, files_intact, unix_ms};
+
+/// The default `--max-total-bytes`: 1 GiB a run. The largest legitimate output of a long
+/// text is its speech as uncompressed WAV, and 1 GiB is about 3 hours of 48 kHz 16-bit mono
+/// (96,000 bytes a second) or 6 hours of 24 kHz, a text of about 160,000 to 320,000
+/// characters at 15 characters a second: a long book chapter set, far more than the
+/// 30,000-character texts this is made for. A compressed format (MP3) fits ten times more.
+/// Without a total, the per-file cap (256 MiB) times up to 50 results of each VMEG batch let
+/// one hostile or broken server write about 12.8 GB per part. A longer text is either run
+/// with a larger `--max-total-bytes` or resumed by reruns, each downloading up to the budget.
+pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// VMEG keeps an idempotency key 24 hours; a resend is only safe well inside that.
 const VMEG_KEY_SAFE_FOR: Duration = Duration::from_secs(23 * 60 * 60);
@@ -101,6 +123,8 @@ enum Ready {
     Failed(Failure),
     /// Its submit may have created a task that is not known: report, never resend.
     Unknown(String),
+    /// Not started: the download budget ran out before its turn.
+    Deferred,
 }
 
 /// One run over the manifest.
@@ -113,6 +137,18 @@ struct Run<'a> {
     policy: WaitPolicy,
     resubmit_unknown: bool,
     printer: &'a Printer,
+    /// `--max-total-bytes`: the most this run downloads.
+    budget: u64,
+    /// The bytes this run downloaded so far.
+    spent: Cell<u64>,
+    /// The budget refused a download: no part is started or downloaded after that.
+    over_budget: Cell<bool>,
+    /// A submit (or a resend) was sent in this run: a task may be paid for.
+    sent: Cell<bool>,
+    /// The tasks accepted in this run: part index, stored job id.
+    accepted_ids: RefCell<Vec<(usize, String)>>,
+    /// A write of the manifest failed after something was sent in this run.
+    unrecorded: Cell<bool>,
 }
 
 async fn resume(
@@ -173,6 +209,12 @@ async fn resume(
         policy,
         resubmit_unknown: args.resubmit_unknown,
         printer,
+        budget: args.max_total_bytes,
+        spent: Cell::new(0),
+        over_budget: Cell::new(false),
+        sent: Cell::new(false),
+        accepted_ids: RefCell::new(Vec::new()),
+        unrecorded: Cell::new(false),
     };
     if resumed {
         printer.progress(&format!(
@@ -230,13 +272,29 @@ impl Run<'_> {
         self.manifest.borrow().parts.get(i).cloned()
     }
 
-    /// Changes part `i` and writes the manifest at once.
+    /// Changes part `i` and writes the manifest at once. A failed write after something
+    /// was sent in this run is exit 3 (see [`Run::unrecorded`]).
     fn update(&self, i: usize, change: impl FnOnce(&mut PartRecord)) -> Result<(), Failure> {
         let mut m = self.manifest.borrow_mut();
         if let Some(p) = m.parts.get_mut(i) {
             change(p);
         }
-        m.save(&self.dir)
+        m.save(&self.dir).map_err(|f| self.unrecorded(f))
+    }
+
+    /// A local write (or read back) that failed. Before anything was sent in this run it is
+    /// what it says (exit 2: nothing sent, the manifest on disk as the last run left it).
+    /// After a submit went out it is exit 3: paid tasks exist that the manifest may not
+    /// record, and [`Run::outcome`] names them all.
+    fn unrecorded(&self, f: Failure) -> Failure {
+        if !self.sent.get() {
+            return f;
+        }
+        self.unrecorded.set(true);
+        Failure {
+            exit: Exit::Unreachable,
+            ..f
+        }
     }
 
     fn name(&self, i: usize) -> String {
@@ -263,7 +321,9 @@ impl Run<'_> {
         let mut i = 0usize;
         while let Some(r) = ready.next().await {
             match r {
-                Ready::AlreadyDone => {}
+                Ready::AlreadyDone | Ready::Deferred => {}
+                // Sent before the budget ran out: recorded as submitted, for the rerun.
+                Ready::Speech(_) if self.over_budget.get() => {}
                 Ready::Speech(speech) => match self.download(i, &speech).await {
                     Ok(names) => {
                         downloaded += 1;
@@ -297,6 +357,9 @@ impl Run<'_> {
 
     /// Stage one for part `i`: from wherever the manifest says it is to its speech.
     async fn ready(&self, i: usize) -> Ready {
+        if self.over_budget.get() {
+            return Ready::Deferred;
+        }
         let Some(rec) = self.record(i) else {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
@@ -332,8 +395,13 @@ impl Run<'_> {
             p.files.clear();
             p.error = None;
         }) {
+            // Not sent: the part is as it was.
+            if let Some(p) = self.manifest.borrow_mut().parts.get_mut(i) {
+                *p = rec.clone();
+            }
             return Ready::Failed(f);
         }
+        self.sent.set(true);
         match self.client.synthesize(&req).await {
             Ok(job) => self.accepted(i, &job.id).await,
             Err(e) => self.submit_failed(i, &e).await,
@@ -370,6 +438,7 @@ impl Run<'_> {
     /// The vendor accepted part `i` as task `id`: recorded, then waited for.
     async fn accepted(&self, i: usize, id: &JobId) -> Ready {
         let stored = id.to_string();
+        self.accepted_ids.borrow_mut().push((i, stored.clone()));
         if let Err(f) = self.update(i, |p| {
             p.state = PartState::Submitted;
             p.job_id = Some(stored.clone());
@@ -435,6 +504,7 @@ impl Run<'_> {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
         let req = req.idempotency_key(key);
+        self.sent.set(true);
         let answer = match self.client.resend_speech(&req, at).await {
             Ok(a) => a,
             Err(e) => return self.submit_failed(i, &e).await,
@@ -545,13 +615,31 @@ impl Run<'_> {
             } else {
                 format!("{:03}", i + 1)
             };
-            let got = self
+            let left = self.budget.saturating_sub(self.spent.get());
+            if left == 0 {
+                return Err(self.budget_stop(i, k, left, None));
+            }
+            let got = match self
                 .client
-                .download_to_dir(url, &self.dir, &stem)
+                .download_to_dir_within(url, &self.dir, &stem, left)
                 .await
-                .map_err(|e| Failure::from_adapter(&e).with("part", i + 1))?;
-            let (bytes, sha256) = file_sha256(&got.path)
-                .map_err(|e| Failure::io(&format!("reading {}", got.path.display()), &e))?;
+            {
+                Ok(got) => got,
+                // The cap in force was what is left of the budget, not the client's own.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Download(DownloadFailure::TooLarge { .. })
+                    ) && left < self.client.max_download_bytes() =>
+                {
+                    return Err(self.budget_stop(i, k, left, Some(&e)));
+                }
+                Err(e) => return Err(Failure::from_adapter(&e).with("part", i + 1)),
+            };
+            self.spent.set(self.spent.get().saturating_add(got.bytes));
+            let (bytes, sha256) = file_sha256(&got.path).map_err(|e| {
+                self.unrecorded(Failure::io(&format!("reading {}", got.path.display()), &e))
+            })?;
             let name = got
                 .path
                 .file_name()
@@ -570,6 +658,32 @@ impl Run<'_> {
             p.error = None;
         })?;
         Ok(names)
+    }
+
+    /// The budget refused file `k` of part `i` (`e`, with `left` bytes of it left), or there
+    /// was nothing left of it: no part is started or downloaded from now on.
+    fn budget_stop(&self, i: usize, k: usize, left: u64, e: Option<&Error>) -> Failure {
+        self.over_budget.set(true);
+        let spent = self.spent.get();
+        let why = match e.and_then(Error::message) {
+            Some(m) => format!(" ({left} bytes were left; {m})"),
+            None => format!(" ({left} bytes were left)"),
+        };
+        Failure::other(
+            Exit::Failure,
+            "download_budget",
+            format!(
+                "stopped downloading: file {} of {} would go past this run's download budget of {} bytes (--max-total-bytes){why}; {spent} bytes were downloaded and are kept in {} (a part cut short stays `submitted` and the rerun downloads it whole). No further part was started and none was submitted again: the job ids of the parts sent are in the manifest {}, so a rerun of the same command (with a larger --max-total-bytes if this much audio is expected) finishes downloading without paying again",
+                k + 1,
+                self.name(i),
+                self.budget,
+                self.dir.display(),
+                self.dir.join(manifest::FILE_NAME).display()
+            ),
+        )
+        .with("part", i + 1)
+        .with("max_total_bytes", self.budget)
+        .with("downloaded_bytes", spent)
     }
 
     /// The result: every file in order, or what is left to do.
@@ -611,8 +725,19 @@ impl Run<'_> {
             let f = Failure::other(Exit::Unreachable, "outcome_unknown", unknown.join("; "))
                 .with("unknown_parts", unknown.clone());
             o.failure = Some(f);
-        } else if let Some(first) = failures.into_iter().next() {
-            o.failure = Some(first);
+        } else {
+            // After a failed manifest write, that failure (exit 3 by then) is the one told.
+            let shown = failures
+                .iter()
+                .position(|f| self.unrecorded.get() && f.exit == Exit::Unreachable)
+                .unwrap_or(0);
+            o.failure = failures.into_iter().nth(shown);
+        }
+        if self.unrecorded.get() {
+            let f = o.failure.take().unwrap_or_else(|| {
+                Failure::other(Exit::Unreachable, "io", "the manifest could not be written")
+            });
+            o.failure = Some(self.name_unrecorded(f));
         }
         if o.failure.is_none() {
             for f in &files {
@@ -626,6 +751,37 @@ impl Run<'_> {
             self.dir.display()
         ));
         o
+    }
+}
+
+impl Run<'_> {
+    /// `f` (a run in which a manifest write failed after a part was sent) as exit 3, naming
+    /// every task this run submitted: the manifest on disk may record none of them.
+    fn name_unrecorded(&self, f: Failure) -> Failure {
+        let ids = self.accepted_ids.borrow();
+        let manifest = self.dir.join(manifest::FILE_NAME);
+        let named = if ids.is_empty() {
+            format!(
+                "parts were submitted in this run, and their tasks may be paid for, but no task id came back; {} may not record them",
+                manifest.display()
+            )
+        } else {
+            format!(
+                "the tasks this run submitted (paid for), which {} may not record: {}. Keep these ids (`voiceclone wait ID` waits for one and shows its result); a rerun knows only what the manifest records",
+                manifest.display(),
+                ids.iter()
+                    .map(|(i, id)| format!("{}: {id}", self.name(*i)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let job_ids: Vec<String> = ids.iter().map(|(_, id)| id.clone()).collect();
+        Failure {
+            exit: Exit::Unreachable,
+            message: format!("{}; {named}", f.message),
+            ..f
+        }
+        .with("job_ids", job_ids)
     }
 }
 
