@@ -106,6 +106,42 @@ impl From<ProviderArg> for Provider {
     }
 }
 
+impl Cli {
+    /// Parses `args` as [`Parser::try_parse_from`] does, and refuses what clap lets through:
+    /// a long-text flag (`--resubmit-unknown`, `--concurrency`, `--max-total-bytes`) given
+    /// with `--text`. clap's `requires = "text_file"` is not enforced there, because
+    /// `--text-file` conflicts with the `--text` present, and clap excuses a missing
+    /// argument that conflicts with one given; the run would then go on without the flag.
+    pub fn try_parse_checked<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Cli::command();
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        if let Some(("speak", m)) = matches.subcommand()
+            && m.value_source("text_file").is_none()
+        {
+            for id in ["resubmit_unknown", "concurrency", "max_total_bytes"] {
+                if m.value_source(id) == Some(ValueSource::CommandLine) {
+                    let flag = format!("--{}", id.replace('_', "-"));
+                    let mut speak = cmd
+                        .find_subcommand_mut("speak")
+                        .cloned()
+                        .unwrap_or_default();
+                    return Err(speak.error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        format!("{flag} applies only to a long text: it needs --text-file FILE --out DIR, not --text"),
+                    ));
+                }
+            }
+        }
+        Cli::from_arg_matches(&matches)
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -516,6 +552,24 @@ mod tests {
             matches!(&cli, Ok(Command::Speak(args)) if args.concurrency == 4),
             "{cli:?}"
         );
+    }
+
+    /// The long-text flags mean nothing with `--text`: given there, the command is refused
+    /// by name rather than run without them.
+    #[test]
+    fn long_text_flags_need_a_text_file() {
+        for extra in [
+            &["--resubmit-unknown"][..],
+            &["--concurrency", "2"],
+            &["--max-total-bytes", "1000"],
+        ] {
+            let mut argv = vec!["voiceclone", "speak", "--voice", "v", "--text", "hi"];
+            argv.extend_from_slice(extra);
+            let e = Cli::try_parse_checked(&argv).map(|c| c.command).err();
+            let text = e.as_ref().map(ToString::to_string).unwrap_or_default();
+            assert!(text.contains("--text-file"), "{extra:?}: {e:?}");
+            assert!(text.contains(extra[0]), "{extra:?}: {text}");
+        }
     }
 
     /// Every command and flag of the README's usage block ("The `voiceclone` command")

@@ -11,7 +11,6 @@ mod spinner;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::Cli;
@@ -19,7 +18,7 @@ use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_checked(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(usage_error(&e)),
     };
@@ -51,11 +50,17 @@ fn usage_error(e: &clap::Error) -> u8 {
         return 0;
     }
     if std::env::args_os().any(|a| a == "--json") {
-        let message = e
-            .kind()
-            .as_str()
-            .map_or_else(|| e.to_string(), str::to_owned);
+        // The first line of clap's own text names the flag and what is wrong with it; the
+        // kind's generic sentence ("a value is invalid") does not.
         let detail = e.to_string();
+        let message = detail
+            .lines()
+            .map(|l| l.trim().trim_start_matches("error:").trim())
+            .find(|l| !l.is_empty())
+            .map_or_else(
+                || e.kind().as_str().unwrap_or("invalid arguments").to_owned(),
+                str::to_owned,
+            );
         let f = Failure::usage(message).with("detail", detail.trim().to_owned());
         Printer::new(true, false).finish(&Outcome::failed(f));
     } else {

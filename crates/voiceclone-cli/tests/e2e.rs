@@ -466,6 +466,35 @@ fn exit_2_for_bad_input_with_nothing_sent() {
         .expect(2)
         .json();
     assert_eq!(j["error"]["kind"], "usage");
+    // The message names the argument and its value, not only clap's generic sentence.
+    let message = j["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("--provider") && message.contains("nope"),
+        "{j}"
+    );
+    // A long-text flag with --text: refused by name (clap alone would ignore it).
+    let j = run(
+        &sim,
+        &[
+            "--json",
+            "--provider",
+            "vmeg",
+            "speak",
+            "--voice",
+            "v",
+            "--text",
+            "hi",
+            "--concurrency",
+            "2",
+        ],
+    )
+    .expect(2)
+    .json();
+    let message = j["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("--concurrency") && message.contains("--text-file"),
+        "{j}"
+    );
     assert_eq!(sim.requests(), 0);
 }
 
@@ -859,6 +888,9 @@ fn sim_and_demo_refuse_out_of_range_settings_with_exit_2() {
         json.extend_from_slice(args);
         let j = run_bounded(&json).expect(2).json();
         assert_eq!(j["error"]["kind"], "usage", "{args:?}: {j}");
+        // The message itself names the flag, not only the detail.
+        let message = j["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{args:?}: {j}");
     }
 }
 
