@@ -89,12 +89,13 @@ pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
 }
 
 fn read_key_file(path: &Path) -> Result<String, Failure> {
-    let raw = std::fs::read_to_string(path).map_err(|e| {
-        Failure::io(
-            &format!("cannot read the API key file {}", path.display()),
-            &e,
-        )
-    })?;
+    let raw = crate::bounded_read::read_text_at_most(path, crate::bounded_read::MAX_KEY_FILE_BYTES)
+        .map_err(|e| {
+            Failure::io(
+                &format!("cannot read the API key file {}", path.display()),
+                &e,
+            )
+        })?;
     let key = raw.trim_end_matches(['\n', '\r']).trim();
     if key.is_empty() {
         return Err(Failure::usage(format!(

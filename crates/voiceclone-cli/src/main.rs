@@ -1,6 +1,7 @@
 //! `voiceclone`: clone voices and synthesize speech with VMEG or JimmyAI from a shell, plus
 //! a local simulator of both APIs (`sim`, `demo`). See `voiceclone --help`.
 
+mod bounded_read;
 mod cli;
 mod commands;
 mod context;

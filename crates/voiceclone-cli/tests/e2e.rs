@@ -262,6 +262,53 @@ fn human_output_and_provider_from_env() {
     .expect(0)
     .json();
     assert!(j["job_id"].is_string(), "{j}");
+    // A key file given by mistake that never ends is refused at its bound, not read into
+    // memory for ever; nothing is sent.
+    let before = sim.requests();
+    let r = run_with(
+        &sim.url(),
+        "",
+        &[],
+        &[
+            "--provider",
+            "vmeg",
+            "--api-key-file",
+            "/dev/zero",
+            "voices",
+        ],
+        None,
+    )
+    .expect(2);
+    assert!(r.stderr.contains("more than 65536 bytes"), "{r:?}");
+    assert_eq!(sim.requests(), before);
+    // A key from a pipe (as `--api-key-file <(pass show vmeg)` gives) is read.
+    let fifo = dir.path().join("key-pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, format!("{KEY}\n")))
+    };
+    run_with(
+        &sim.url(),
+        "",
+        &[],
+        &[
+            "--provider",
+            "vmeg",
+            "--api-key-file",
+            fifo.to_str().unwrap(),
+            "voices",
+        ],
+        None,
+    )
+    .expect(0);
+    writer.join().unwrap().unwrap();
     // --quiet: only the result.
     let r = run(&sim, &["--provider", "vmeg", "--quiet", "clone", SAMPLE]).expect(0);
     assert!(r.stderr.is_empty(), "{r:?}");

@@ -532,3 +532,38 @@ fn a_manifest_write_that_fails_after_a_part_was_paid_is_exit_3_naming_its_task()
         }
     }
 }
+
+/// A `--text-file` that is no regular file (a device that never ends, a FIFO nobody writes
+/// to) or holds more than a text can (16 MiB) is refused by name, with nothing sent: before,
+/// `/dev/zero` was read into memory until the process died and a FIFO blocked for ever.
+#[test]
+fn a_text_file_that_never_ends_blocks_or_is_too_big_is_refused_with_nothing_sent() {
+    let sim = Sim::fast(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("text.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big = dir.path().join("big.txt");
+    std::fs::write(&big, "a".repeat(16 * 1024 * 1024 + 1)).unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    for (file, why) in [
+        ("/dev/zero", "not a regular file"),
+        (fifo.to_str().unwrap(), "not a regular file"),
+        (big.to_str().unwrap(), "more than 16777216 bytes"),
+    ] {
+        let started = Instant::now();
+        let j = run(&sim, &speak_args(file, out)).expect(2).json();
+        assert!(started.elapsed() < Duration::from_secs(30), "{file}");
+        assert_eq!(j["error"]["field"], "text_file", "{file}: {j}");
+        let message = j["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{file}: {j}");
+        assert_eq!(paid(&sim), 0);
+        assert_eq!(sim.requests(), 0, "{file}: nothing sent");
+    }
+}

@@ -242,11 +242,13 @@ impl Manifest {
             }
             Ok(_) => {}
         }
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Failure::io(&format!("reading {}", path.display()), &e)),
-        };
+        let bytes =
+            match crate::bounded_read::read_at_most(&path, crate::bounded_read::MAX_MANIFEST_BYTES)
+            {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(Failure::io(&format!("reading {}", path.display()), &e)),
+            };
         serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             Failure::other(
                 Exit::Usage,

@@ -98,9 +98,19 @@ pub fn plan(p: Provider, args: &SpeakArgs, file: &Path) -> Result<LongSpeechPlan
             "--sync does not apply to --text-file (its parts are submitted asynchronously and waited for)",
         ));
     }
-    let text = std::fs::read_to_string(file).map_err(|e| {
+    let text_file = |e: &dyn std::fmt::Display| {
         Failure::usage(format!("--text-file {}: {e}", file.display())).with("field", "text_file")
-    })?;
+    };
+    // A regular file: the rerun that resumes the run reads it again and compares, and a
+    // FIFO or a device would block the open or never end.
+    match std::fs::metadata(file) {
+        Ok(m) if !m.is_file() => return Err(text_file(&"not a regular file")),
+        Ok(_) => {}
+        Err(e) => return Err(text_file(&e)),
+    }
+    let text =
+        crate::bounded_read::read_text_at_most(file, crate::bounded_read::MAX_TEXT_FILE_BYTES)
+            .map_err(|e| text_file(&e))?;
     let voice: voiceclone::VoiceId = args
         .voice
         .trim()
