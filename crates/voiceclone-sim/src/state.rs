@@ -166,15 +166,19 @@ impl Task {
         self.created.saturating_add(self.total)
     }
 
+    /// The phase at `now`, read against the same saturated instants the
+    /// timers wait for ([`Task::done_at`]): a task whose due time saturates
+    /// at the clock's end (a clock advanced by `Duration::MAX`) is terminal
+    /// once the clock is there too, never due and unfinished (which made
+    /// every waiter on it spin without sleeping).
     pub fn phase(&self, now: Duration) -> Phase {
-        let elapsed = now.saturating_sub(self.created);
-        if elapsed >= self.total {
+        if now >= self.done_at() {
             if self.will_fail {
                 Phase::Failed
             } else {
                 Phase::Completed
             }
-        } else if elapsed >= self.queued_for {
+        } else if now >= self.created.saturating_add(self.queued_for) {
             Phase::Processing
         } else {
             Phase::Queued
@@ -755,5 +759,19 @@ mod tests {
         assert_eq!(t.phase(Duration::ZERO), Phase::Queued);
         assert_eq!(t.phase(Duration::from_secs(2)), Phase::Processing);
         assert_eq!(t.phase(Duration::from_secs(4)), Phase::Completed);
+        // Created near the clock's end: its due time saturates, and it is
+        // terminal once the clock saturates too (as its timer says).
+        let late = Task::new(
+            "late".into(),
+            TaskKind::VmegTts,
+            Duration::MAX - Duration::from_secs(1),
+            Duration::from_secs(4),
+        );
+        assert_eq!(late.done_at(), Duration::MAX);
+        assert_eq!(
+            late.phase(Duration::MAX - Duration::from_secs(1)),
+            Phase::Queued
+        );
+        assert_eq!(late.phase(Duration::MAX), Phase::Completed);
     }
 }
