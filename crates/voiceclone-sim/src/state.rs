@@ -6,8 +6,6 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-
 /// The simulator clock: real elapsed time plus an offset tests can advance.
 #[derive(Debug)]
 pub(crate) struct Clock {
@@ -116,7 +114,9 @@ pub(crate) struct Task {
     pub total: Duration,
     pub will_fail: bool,
     pub is_async: bool,
-    pub extra_data: Option<Value>,
+    /// `extraData` of an async VMEG create, as compact JSON text (shared with its
+    /// create record; see `crate::stats::Created`).
+    pub extra_data: Option<std::sync::Arc<str>>,
     // VMEG clone
     pub voice_id: Option<String>,
     pub voice_name: String,

@@ -1,8 +1,8 @@
 //! Counters: [`Stats`] snapshots and the internal recorder behind them.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -123,6 +123,38 @@ impl Stats {
     }
 }
 
+/// A create as the recorder keeps it: `extraData` as its compact JSON text, shared with
+/// the task (one copy), parsed back into a [`CreateRecord`] only for a snapshot. Kept as a
+/// `serde_json::Value` it cost some 16 to 32 times its size on the wire (a 1 MiB array of
+/// small numbers: ~32 MiB, twice with the task's copy).
+#[derive(Debug, Clone)]
+pub(crate) struct Created {
+    pub operation: String,
+    pub task_id: String,
+    pub idempotency_key: Option<String>,
+    pub extra_data: Option<Arc<str>>,
+    pub content_text: Option<String>,
+    pub file_url: Option<String>,
+    pub model_id: Option<String>,
+}
+
+impl Created {
+    fn record(&self) -> CreateRecord {
+        CreateRecord {
+            operation: self.operation.clone(),
+            task_id: self.task_id.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            extra_data: self
+                .extra_data
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok()),
+            content_text: self.content_text.clone(),
+            file_url: self.file_url.clone(),
+            model_id: self.model_id.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
     pub connections: AtomicU64,
@@ -132,7 +164,7 @@ pub(crate) struct Recorder {
     /// Counters; `creates` stays empty here (see `creates` below).
     inner: Mutex<Stats>,
     /// The latest `max_records` creates.
-    creates: Mutex<VecDeque<CreateRecord>>,
+    creates: Mutex<VecDeque<Created>>,
     /// The latest `max_records` VMEG `req_id`s, with their operation.
     request_ids: Mutex<VecDeque<(String, String)>>,
     max_records: usize,
@@ -181,7 +213,7 @@ impl Recorder {
         self.with(|s| *s.faults_by_kind.entry(kind.to_string()).or_default() += 1);
     }
 
-    pub fn create(&self, rec: CreateRecord) {
+    pub fn create(&self, rec: Created) {
         self.with(|s| {
             *s.billable_by_operation
                 .entry(rec.operation.clone())
@@ -200,8 +232,8 @@ impl Recorder {
     pub fn snapshot(&self) -> Stats {
         let mut s = self.with(|s| s.clone());
         s.creates = match self.creates.lock() {
-            Ok(g) => g.iter().cloned().collect(),
-            Err(p) => p.into_inner().iter().cloned().collect(),
+            Ok(g) => g.iter().map(Created::record).collect(),
+            Err(p) => p.into_inner().iter().map(Created::record).collect(),
         };
         s.request_ids = match self.request_ids.lock() {
             Ok(g) => g.iter().cloned().collect(),
@@ -223,7 +255,7 @@ mod tests {
     fn records_keep_the_latest_and_counters_stay_exact() {
         let r = Recorder::new(2);
         for i in 0..5 {
-            r.create(CreateRecord {
+            r.create(Created {
                 operation: "vmeg.ttsCreate".into(),
                 task_id: format!("t{i}"),
                 idempotency_key: None,

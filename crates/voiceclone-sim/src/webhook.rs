@@ -36,6 +36,21 @@ fn http_client(timeout: Duration) -> Option<reqwest::Client> {
     }
 }
 
+/// A JSON object from (key, value as JSON text) pairs.
+fn object_of_json_texts(fields: &[(&str, String)]) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        out.push(':');
+        out.push_str(v);
+    }
+    out.push('}');
+    out
+}
+
 async fn deliver(sh: Arc<Shared>, task_id: String) {
     let Some(target) = sh.config.webhook.clone() else {
         return;
@@ -59,16 +74,25 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
     };
     let pipeline_key = hex_id();
     let data = crate::results::final_data(&sh, &task);
-    let body = json!({
-        "code": if ok { 200 } else { 500 },
-        "version": "v1",
-        "event": event,
-        "pipelineKey": pipeline_key,
-        "message": if ok { "" } else { "task failed (simulated)" },
-        "extraData": task.extra_data.clone().unwrap_or(Value::Object(Default::default())),
-        "data": data,
-    });
-    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let text = |v: Value| serde_json::to_string(&v).unwrap_or_else(|_| "null".into());
+    // Written by hand, keys in the order serde_json writes a `Map`, so that the
+    // kept `extraData` text goes in as it is (never parsed back into a `Value`).
+    let body = object_of_json_texts(&[
+        ("code", text(json!(if ok { 200 } else { 500 }))),
+        ("data", text(data)),
+        ("event", text(json!(event))),
+        (
+            "extraData",
+            task.extra_data.as_deref().unwrap_or("{}").to_string(),
+        ),
+        (
+            "message",
+            text(json!(if ok { "" } else { "task failed (simulated)" })),
+        ),
+        ("pipelineKey", text(json!(pipeline_key))),
+        ("version", text(json!("v1"))),
+    ])
+    .into_bytes();
     let Some(client) = sh
         .webhook_http
         .get_or_init(|| http_client(sh.config.webhook_timeout))
@@ -121,4 +145,21 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
         }
     }
     tracing::info!(%task_id, "webhook gave up after {attempts} attempts");
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hand_written_body_is_what_serde_json_writes() {
+        let v = json!({"code": 200, "data": {"b": [1, "x\"y"], "a": null}, "extraData": {"k": 1}});
+        let by_hand = object_of_json_texts(&[
+            ("code", "200".into()),
+            ("data", serde_json::to_string(&v["data"]).unwrap()),
+            ("extraData", r#"{"k":1}"#.into()),
+        ]);
+        assert_eq!(by_hand, serde_json::to_string(&v).unwrap());
+    }
 }
