@@ -148,6 +148,9 @@
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
 //!   Voices made by clones stay in the VMEG voice library when their task is
 //!   evicted; at most [`SimConfig::max_voices`] are kept (oldest first).
+//!   A pending VMEG material upload keeps its latest 20,000 presigned URLs
+//!   (every part twice; older ones answer 403 as expired ones do), and
+//!   `presign-parts` hands out one URL per distinct part number.
 //!   Idempotency keys expire after their TTL and at most
 //!   [`SimConfig::max_idempotency_keys`] are remembered. The test records
 //!   ([`Stats::creates`], [`SimHandle::webhook_deliveries`]) keep the latest

@@ -114,3 +114,62 @@ fn tasks_created_at_the_end_of_the_clock_finish_and_nothing_spins() {
         sim.shutdown().await;
     });
 }
+
+const INITIATE: &str = "/openapi/v1/assets/material/upload/multipart/initiate";
+const PRESIGN: &str = "/openapi/v1/assets/material/upload/multipart/presign-parts";
+
+/// A client that presigns again and again (a retry loop under fresh keys, a list that
+/// repeats part numbers). Before: every entry of every call made a new presigned URL,
+/// kept until the upload ended: 50,000 entries gave 50,000 URLs, and repeated calls grew
+/// the grant table without bound. Now one URL per distinct part per call, and an upload
+/// keeps its latest 20,000 URLs (every part twice): older ones answer 403 as expired ones
+/// do, the latest still work.
+#[tokio::test]
+async fn presigning_again_and_again_keeps_a_bounded_number_of_urls() {
+    let sim = Simulator::start_with(SimConfig::default()).await.unwrap();
+    let hash = "d41d8cd98f00b204e9800998ecf8427e";
+    let (st, v) = vmeg_post(
+        &sim,
+        INITIATE,
+        "init",
+        json!({"fileHash": hash, "fileName": "long.wav"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let ids = json!({
+        "materialId": v["data"]["materialId"],
+        "uploadId": v["data"]["uploadId"],
+    });
+    let presign = |key: &'static str, numbers: Vec<u32>| {
+        let mut body = ids.clone();
+        body["partNumbers"] = json!(numbers);
+        let sim = &sim;
+        async move {
+            let (st, v) = vmeg_post(sim, PRESIGN, key, body).await;
+            assert_eq!(st, 200, "{v}");
+            v["data"]["urls"].as_array().unwrap().clone()
+        }
+    };
+    let first = presign("p0", vec![1]).await;
+    let first_url = first[0]["url"].as_str().unwrap().to_string();
+    // Every part five times over in one call: one URL per part.
+    let all: Vec<u32> = (1..=10_000).collect();
+    let repeated: Vec<u32> = all.iter().cycle().take(50_000).copied().collect();
+    let urls = presign("p1", repeated).await;
+    assert_eq!(urls.len(), 10_000);
+    let last = presign("p2", all.clone()).await;
+    // 1 + 10,000 + 10,000 URLs handed out so far: the first one is past the bound now.
+    let put = |url: String| async move {
+        client()
+            .put(url)
+            .body(vec![0u8; 16])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(put(first_url).await, 403, "the oldest URL is dropped");
+    assert_eq!(put(last[0]["url"].as_str().unwrap().to_string()).await, 200);
+    sim.shutdown().await;
+}
