@@ -76,7 +76,8 @@ pub struct Stats {
     /// Webhook delivery attempts.
     pub webhook_attempts: u64,
     /// The `req_id` query parameter of VMEG requests that carried one, in order, as
-    /// (operation, req_id): the latest [`crate::SimConfig::max_records`]. VMEG documents it
+    /// (operation, req_id): the latest [`crate::SimConfig::max_records`], each cut to its
+    /// first 256 bytes (marked `…`) when longer. VMEG documents it
     /// as an optional id for support and log correlation, not echoed in the success body
     /// (api-facts A5), so the simulator only records it.
     pub request_ids: Vec<(String, String)>,
@@ -155,6 +156,9 @@ impl Created {
     }
 }
 
+/// The longest `req_id` kept whole in [`Stats::request_ids`] (bytes).
+pub(crate) const MAX_REQ_ID_BYTES: usize = 256;
+
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
     pub connections: AtomicU64,
@@ -193,8 +197,18 @@ impl Recorder {
         });
     }
 
-    /// A VMEG request's `req_id`.
-    pub fn request_id(&self, op: &str, req_id: String) {
+    /// A VMEG request's `req_id`, cut to [`MAX_REQ_ID_BYTES`] (at a character
+    /// boundary, marked `…`): a request line may carry 64 KiB of it, and
+    /// `max_records` of those would be gigabytes.
+    pub fn request_id(&self, op: &str, mut req_id: String) {
+        if req_id.len() > MAX_REQ_ID_BYTES {
+            let mut end = MAX_REQ_ID_BYTES;
+            while !req_id.is_char_boundary(end) {
+                end -= 1;
+            }
+            req_id.truncate(end);
+            req_id.push('…');
+        }
         let mut ids = match self.request_ids.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),

@@ -173,3 +173,38 @@ async fn presigning_again_and_again_keeps_a_bounded_number_of_urls() {
     assert_eq!(put(last[0]["url"].as_str().unwrap().to_string()).await, 200);
     sim.shutdown().await;
 }
+
+/// `req_id` is recorded for every VMEG request that carries one ([`Stats::request_ids`],
+/// the latest `max_records`, 100,000 by default). A request line may hold 64 KiB of it (10,000 `é` here, 60 KB encoded):
+/// before, each was kept whole (6 GiB at the default bound); now the first 256 bytes,
+/// marked `…`, and a short one is kept as sent.
+///
+/// [`Stats::request_ids`]: voiceclone_sim::Stats::request_ids
+#[tokio::test]
+async fn a_huge_req_id_is_recorded_cut() {
+    let sim = Simulator::start().await.unwrap();
+    let http = client();
+    let long = "é".repeat(10_000);
+    for id in [long.as_str(), "short-id"] {
+        let r = http
+            .get(format!("{}/openapi/v1/tasks/list", sim.base_url()))
+            .query(&[("req_id", id)])
+            .bearer_auth(sim.api_key())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let ids = sim.stats().request_ids;
+    assert_eq!(ids.len(), 2);
+    let (op, kept) = &ids[0];
+    assert_eq!(op, "vmeg.tasksList");
+    assert!(
+        kept.len() <= 256 + '…'.len_utf8(),
+        "kept {} bytes",
+        kept.len()
+    );
+    assert!(kept.starts_with("éé") && kept.ends_with('…'), "{kept}");
+    assert_eq!(ids[1].1, "short-id");
+    sim.shutdown().await;
+}
