@@ -27,7 +27,16 @@ pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str) {
 
 fn http_client(timeout: Duration) -> Option<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match reqwest::Client::builder().timeout(timeout).build() {
+    // No redirects: a receiver's 3xx is its answer (a failed attempt, retried), as a
+    // webhook sender treats it; following it would POST the signed body to wherever
+    // `Location` points (off loopback too) and record the other server's answer. No
+    // proxy from the environment either: the configured URL is where it goes.
+    match reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+    {
         Ok(c) => Some(c),
         Err(e) => {
             tracing::warn!(error = %e, "cannot build webhook client");

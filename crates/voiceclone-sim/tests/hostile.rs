@@ -2,9 +2,12 @@
 //! here failed before the fix it names (RELIABILITY.md, "The simulator under abuse").
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use voiceclone_sim::{SimConfig, SimHandle, Simulator};
 
 fn client() -> reqwest::Client {
@@ -206,5 +209,70 @@ async fn a_huge_req_id_is_recorded_cut() {
     );
     assert!(kept.starts_with("éé") && kept.ends_with('…'), "{kept}");
     assert_eq!(ids[1].1, "short-id");
+    sim.shutdown().await;
+}
+
+/// A loopback listener answering every request with `answer`; counts connections.
+async fn canned_server(answer: String) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let count = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                // Enough of the request to answer it (the body is small).
+                let _ = tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await;
+                let _ = s.write_all(answer.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    (addr, hits)
+}
+
+/// A webhook receiver that answers with a redirect. Before: the simulator followed it,
+/// POSTing the signed body to wherever `Location` pointed (here another loopback server;
+/// it could be anywhere) and recording that server's 200 as a delivered webhook. Now the
+/// 3xx is the receiver's answer: a failed attempt, and nothing reaches the other server.
+#[tokio::test]
+async fn a_webhook_redirect_is_not_followed() {
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
+    let (elsewhere, elsewhere_hits) = canned_server(ok).await;
+    let redirect = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{elsewhere}/stolen\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
+    let (receiver, receiver_hits) = canned_server(redirect).await;
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_speed(1000.0)
+            .with_webhook(format!("http://{receiver}/hook"), "secret")
+            .with_webhook_retry_delays(Vec::new()),
+    )
+    .await
+    .unwrap();
+    let (st, v) = vmeg_post(
+        &sim,
+        "/openapi/v1/task/tts/create-async",
+        "redirected",
+        json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    sim.complete_all_now();
+    let d = sim.wait_for_deliveries(1, Duration::from_secs(10)).await;
+    assert_eq!(d.len(), 1, "one attempt, no retries configured");
+    assert_eq!(d[0].status, Some(307), "{:?}", d[0].error);
+    assert!(!d[0].succeeded());
+    assert_eq!(receiver_hits.load(Ordering::SeqCst), 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        elsewhere_hits.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
     sim.shutdown().await;
 }
