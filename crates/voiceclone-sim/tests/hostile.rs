@@ -351,3 +351,70 @@ async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
     );
     sim.shutdown().await;
 }
+
+/// `tasks/list` paging at any size and offset: newest first, pages in order, the total
+/// of every match whatever the page, a page past the end (even at `i64::MAX`, where the
+/// offset overflows) empty, and zero, negative or out-of-range sizes refused with 400.
+#[tokio::test]
+async fn tasks_list_pages_at_any_size_and_offset() {
+    let sim = Simulator::start_with(
+        SimConfig::default().with_durations(Duration::from_secs(3600), Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let (st, v) = vmeg_post(
+            &sim,
+            "/openapi/v1/task/tts/create-async",
+            &format!("page-{i}"),
+            json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]}),
+        )
+        .await;
+        assert_eq!(st, 200, "{v}");
+        made.push(v["data"]["taskId"].as_str().unwrap().to_string());
+    }
+    made.reverse();
+    let list = |q: String| {
+        let url = format!("{}/openapi/v1/tasks/list?{q}", sim.base_url());
+        let key = sim.api_key().to_string();
+        async move {
+            let r = client().get(url).bearer_auth(key).send().await.unwrap();
+            let st = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            let ids: Vec<String> = v["data"]["records"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|t| t["taskId"].as_str().unwrap().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (st, v["data"]["total"].as_u64(), ids)
+        }
+    };
+    for (page, want) in [(1, &made[0..2]), (2, &made[2..4]), (3, &made[4..5])] {
+        let (st, total, ids) = list(format!("pageSize=2&currentPage={page}")).await;
+        assert_eq!((st, total), (200, Some(5)));
+        assert_eq!(ids, want, "page {page}");
+    }
+    let max = i64::MAX;
+    let (st, total, ids) = list(format!("pageSize={max}&currentPage={max}")).await;
+    assert_eq!((st, total, ids.len()), (200, Some(5), 0));
+    let (_, _, ids) = list(format!("pageSize={max}")).await;
+    assert_eq!(ids, made, "a huge page size is clamped, newest first");
+    for bad in ["0", "-1", "9223372036854775808", "1e3", "x"] {
+        let (st, _, _) = list(format!("pageSize={bad}")).await;
+        assert_eq!(st, 400, "pageSize={bad}");
+        let (st, _, _) = list(format!("currentPage={bad}")).await;
+        assert_eq!(st, 400, "currentPage={bad}");
+    }
+    let (_, total, _) = list("status=running".into()).await;
+    assert_eq!(total, Some(5));
+    sim.complete_all_now();
+    let (_, total, _) = list("status=running".into()).await;
+    assert_eq!(total, Some(0));
+    let (_, total, ids) = list("status=finished&pageSize=1&currentPage=5".into()).await;
+    assert_eq!((total, ids), (Some(5), vec![made[4].clone()]));
+    sim.shutdown().await;
+}
