@@ -144,6 +144,7 @@
 //!   ago, and uploads beyond [`SimConfig::max_uploads`] /
 //!   [`SimConfig::max_upload_bytes`] or older than
 //!   [`SimConfig::upload_retention`], are evicted ([`SimHandle::evicted`]).
+//!   A deleted or evicted task's pending webhook delivery is dropped with it.
 //!   An evicted id answers as any unknown id does (VMEG 404 "Task not
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
 //!   Voices made by clones stay in the VMEG voice library when their task is

@@ -112,12 +112,12 @@ impl Shared {
     }
 
     /// Run `fut` in the background; aborted on shutdown.
-    pub fn spawn_background<F>(&self, fut: F)
+    pub fn spawn_background<F>(&self, fut: F) -> tokio::task::AbortHandle
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
         let mut set = lock(&self.background);
         while set.try_join_next().is_some() {}
-        set.spawn(fut);
+        set.spawn(fut)
     }
 }

@@ -334,6 +334,9 @@ pub(crate) struct State {
     /// Tasks and uploads evicted so far.
     pub evicted_tasks: u64,
     pub evicted_uploads: u64,
+    /// The webhook delivery waiting for each unfinished task (aborted when the
+    /// task is deleted or evicted: nothing is left to deliver).
+    pub webhooks: HashMap<String, tokio::task::AbortHandle>,
 }
 
 impl State {
@@ -357,6 +360,7 @@ impl State {
             file_bytes: 0,
             evicted_tasks: 0,
             evicted_uploads: 0,
+            webhooks: HashMap::new(),
         }
     }
 
@@ -391,11 +395,39 @@ impl State {
                 tracing::debug!(task_id = %victim, "task evicted (max_tasks)");
             }
         }
+        self.compact_queues();
+    }
+
+    /// Drop the queue entries of tasks no longer stored (deleted or evicted
+    /// before they were due or aged), once they outnumber the tasks: without
+    /// it a client creating and deleting (or overflowing `max_tasks` with)
+    /// long tasks grew `due` and `finished` by one entry per create for the
+    /// whole duration. Amortised O(1) per insert.
+    fn compact_queues(&mut self) {
+        let bound = self.tasks.len().saturating_mul(2).saturating_add(1024);
+        if self.due.len() > bound {
+            let tasks = &self.tasks;
+            self.due
+                .retain(|Reverse((_, id))| tasks.get(id).is_some_and(|t| !t.settled));
+        }
+        if self.finished.len() > bound {
+            let tasks = &self.tasks;
+            self.finished.retain(|(_, id)| tasks.contains_key(id));
+        }
+    }
+
+    /// Entries in the `due` and `finished` queues.
+    #[cfg(test)]
+    pub fn queued_entries(&self) -> usize {
+        self.due.len() + self.finished.len()
     }
 
     /// Forget a task (deleted or evicted).
     pub fn remove_task(&mut self, id: &str) -> Option<Task> {
         let t = self.tasks.remove(id)?;
+        if let Some(w) = self.webhooks.remove(id) {
+            w.abort();
+        }
         self.order.remove(&t.seq);
         self.vmeg_order.remove(&t.seq);
         if !t.settled
@@ -628,6 +660,41 @@ mod tests {
 
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
+    }
+
+    #[test]
+    fn queues_hold_no_more_than_the_tasks_they_order() {
+        // Long tasks overflowing the cap: each create pushed a `due` entry that
+        // stayed for the task's whole duration, evicted or not.
+        let mut st = State::new(Limits {
+            max_tasks: 10,
+            ..limits()
+        });
+        for i in 0..20_000 {
+            st.insert_task(task(&format!("long{i}"), 0, 1_000_000));
+        }
+        assert_eq!(st.tasks.len(), 10);
+        assert!(
+            st.queued_entries() <= 2 * 10 + 1024 + 1,
+            "{}",
+            st.queued_entries()
+        );
+        // Created, finished and deleted by the client, in a loop: `finished` kept them.
+        let mut st = State::new(limits());
+        for i in 0..20_000u64 {
+            let id = format!("short{i}");
+            st.insert_task(task(&id, i, 1));
+            st.settle(secs(i + 1));
+            st.remove_task(&id);
+        }
+        assert!(st.tasks.is_empty());
+        assert!(st.queued_entries() <= 1024 + 1, "{}", st.queued_entries());
+        // What is still stored keeps its entries, in order.
+        st.insert_task(task("kept", 20_000, 1));
+        st.settle(secs(20_002));
+        st.insert_task(task("pending", 20_002, 1000));
+        assert!(st.finished.iter().any(|(_, id)| id == "kept"));
+        assert!(st.due.iter().any(|Reverse((_, id))| id == "pending"));
     }
 
     #[test]

@@ -22,7 +22,13 @@ pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str) {
     }
     let sh2 = sh.clone();
     let id = task_id.to_string();
-    sh.spawn_background(async move { deliver(sh2, id).await });
+    let handle = sh.spawn_background(async move { deliver(sh2, id).await });
+    // Deleting or evicting the task aborts its delivery (`State::remove_task`); one
+    // already finished (a task created done) has nothing left to abort.
+    let mut st = sh.lock_state();
+    if st.tasks.contains_key(task_id) && !handle.is_finished() {
+        st.webhooks.insert(task_id.to_string(), handle);
+    }
 }
 
 fn http_client(timeout: Duration) -> Option<reqwest::Client> {
@@ -72,6 +78,8 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
             return;
         };
         if task.phase(sh.clock.now()).is_terminal() {
+            // From here on the delivery runs its course even if the task goes.
+            sh.lock_state().webhooks.remove(&task_id);
             break task;
         }
         sh.sleep_until_sim(task.done_at()).await;
@@ -160,6 +168,46 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::state::{Task, TaskKind};
+
+    /// Async creates of long tasks overflowing `max_tasks`, webhook configured: each
+    /// create's delivery waited for its task's due time even after the task was evicted
+    /// (one background future per create, for the whole duration). Now evicting or
+    /// deleting a task aborts its delivery.
+    #[tokio::test]
+    async fn deliveries_of_evicted_tasks_are_dropped() {
+        let mut cfg = crate::SimConfig::default().with_webhook("http://127.0.0.1:9/", "s");
+        cfg.max_tasks = 5;
+        let sh = Arc::new(Shared::new(cfg, String::new()));
+        for i in 0..200 {
+            let id = format!("task_{i}");
+            let now = sh.clock.now();
+            sh.lock_state().insert_task(Task::new(
+                id.clone(),
+                TaskKind::VmegTts,
+                now,
+                Duration::from_secs(3600),
+            ));
+            spawn_for(&sh, &id);
+            // Let the delivery start waiting before the next create evicts its task.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Aborted tasks end when the runtime next gets to them.
+        let waiting = || async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut set = crate::shared::lock(&sh.background);
+            while set.try_join_next().is_some() {}
+            set.len()
+        };
+        let n = waiting().await;
+        assert!(n <= 5, "{n} deliveries wait for 5 stored tasks");
+        assert_eq!(sh.lock_state().webhooks.len(), 5);
+        // Deleting one drops its delivery too.
+        let gone = sh.lock_state().tasks.keys().next().cloned().unwrap();
+        sh.lock_state().remove_task(&gone);
+        assert!(waiting().await <= 4);
+        crate::shared::lock(&sh.background).abort_all();
+    }
 
     #[test]
     fn a_hand_written_body_is_what_serde_json_writes() {
