@@ -23,10 +23,19 @@ pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str) {
     let sh2 = sh.clone();
     let id = task_id.to_string();
     let handle = sh.spawn_background(async move { deliver(sh2, id).await });
-    // Deleting or evicting the task aborts its delivery (`State::remove_task`); one
-    // already finished (a task created done) has nothing left to abort.
+    // Deleting or evicting the task aborts its delivery while it waits
+    // (`State::remove_task`). Registered only while the task is unfinished: the
+    // delivery removes it, under the same lock, once it sees the task terminal,
+    // which cannot have happened yet; so an entry is never left behind and a
+    // delivery already sending is never cut short.
     let mut st = sh.lock_state();
-    if st.tasks.contains_key(task_id) && !handle.is_finished() {
+    // Read under the lock: at least the time the delivery judged by, if it got there.
+    let now = sh.clock.now();
+    if st
+        .tasks
+        .get(task_id)
+        .is_some_and(|t| !t.phase(now).is_terminal())
+    {
         st.webhooks.insert(task_id.to_string(), handle);
     }
 }
