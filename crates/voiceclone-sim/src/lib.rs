@@ -144,6 +144,10 @@
 //!   ago, and uploads beyond [`SimConfig::max_uploads`] /
 //!   [`SimConfig::max_upload_bytes`] or older than
 //!   [`SimConfig::upload_retention`], are evicted ([`SimHandle::evicted`]).
+//!   The client-supplied text the tasks keep (`extraData`, TTS and JimmyAI
+//!   text, names, URLs) is bounded by [`SimConfig::max_task_bytes`] too (tasks
+//!   evicted as at the count cap, never the one just created), and so is the
+//!   text kept by [`Stats::creates`].
 //!   A deleted or evicted task's pending webhook delivery is dropped with it.
 //!   An evicted id answers as any unknown id does (VMEG 404 "Task not
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
@@ -258,6 +262,7 @@
 //! | `header_read_timeout`, `body_read_timeout`, `response_write_timeout` | 10 ms to 1 hour (default 30 s) |
 //! | `max_tasks` | 1 to 10,000,000 (default 100,000) |
 //! | `task_retention`, `upload_retention` | at most 365 days (default 24 h) |
+//! | `max_task_bytes` | 1 byte to 16 GiB (default 256 MiB) |
 //! | `max_uploads` | 1 to 1,000,000 (default 1000) |
 //! | `max_upload_bytes` | at most 16 GiB (default 256 MiB; at most 2 uploads received at once) |
 //! | `max_idempotency_keys` | 1 to 10,000,000 (default 200,000) |

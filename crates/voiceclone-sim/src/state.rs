@@ -162,6 +162,23 @@ impl Task {
         }
     }
 
+    /// Bytes of client-supplied text the task keeps (what
+    /// [`crate::SimConfig::max_task_bytes`] counts).
+    pub fn payload_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.id.len()
+            + self.extra_data.as_ref().map_or(0, |x| x.len())
+            + opt(&self.voice_id)
+            + self.voice_name.len()
+            + self.provider.len()
+            + self.ref_audio.len()
+            + opt(&self.sample_language)
+            + opt(&self.sample_text)
+            + self.lines.iter().map(|l| l.text.len()).sum::<usize>()
+            + self.output_format.len()
+            + opt(&self.model_id)
+    }
+
     pub fn done_at(&self) -> Duration {
         self.created.saturating_add(self.total)
     }
@@ -274,6 +291,7 @@ pub(crate) struct StoredFile {
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
     pub max_tasks: usize,
+    pub max_task_bytes: usize,
     pub task_retention: Duration,
     pub max_uploads: usize,
     pub max_upload_bytes: usize,
@@ -287,6 +305,7 @@ impl Limits {
     pub fn from_config(c: &crate::SimConfig) -> Self {
         Self {
             max_tasks: c.max_tasks,
+            max_task_bytes: c.max_task_bytes,
             task_retention: c.task_retention,
             max_uploads: c.max_uploads,
             max_upload_bytes: c.max_upload_bytes,
@@ -337,6 +356,8 @@ pub(crate) struct State {
     /// The webhook delivery waiting for each unfinished task (aborted when the
     /// task is deleted or evicted: nothing is left to deliver).
     pub webhooks: HashMap<String, tokio::task::AbortHandle>,
+    /// [`Task::payload_bytes`] of the stored tasks.
+    task_bytes: usize,
 }
 
 impl State {
@@ -361,6 +382,7 @@ impl State {
             evicted_tasks: 0,
             evicted_uploads: 0,
             webhooks: HashMap::new(),
+            task_bytes: 0,
         }
     }
 
@@ -381,12 +403,18 @@ impl State {
             self.pending_models.insert(m.clone());
         }
         self.due.push(Reverse((t.done_at(), id.clone())));
-        self.tasks.insert(id, t);
-        while self.tasks.len() > self.limits.max_tasks.max(1) {
+        self.task_bytes = self.task_bytes.saturating_add(t.payload_bytes());
+        self.tasks.insert(id.clone(), t);
+        // By count, then by bytes; never the task just created.
+        while self.tasks.len() > self.limits.max_tasks.max(1)
+            || (self.task_bytes > self.limits.max_task_bytes && self.tasks.len() > 1)
+        {
             let victim = match self.finished.pop_front() {
-                Some((_, id)) => id,
+                Some((_, v)) if v == id => continue,
+                Some((_, v)) => v,
                 None => match self.order.first_key_value() {
-                    Some((_, id)) => id.clone(),
+                    Some((_, v)) if *v == id => break,
+                    Some((_, v)) => v.clone(),
                     None => break,
                 },
             };
@@ -425,6 +453,7 @@ impl State {
     /// Forget a task (deleted or evicted).
     pub fn remove_task(&mut self, id: &str) -> Option<Task> {
         let t = self.tasks.remove(id)?;
+        self.task_bytes = self.task_bytes.saturating_sub(t.payload_bytes());
         if let Some(w) = self.webhooks.remove(id) {
             w.abort();
         }

@@ -71,7 +71,9 @@ pub struct Stats {
     /// Billable tasks created per operation.
     pub billable_by_operation: BTreeMap<String, u64>,
     /// The accepted billable creates, in order: the latest
-    /// [`crate::SimConfig::max_records`] (the counters above stay exact).
+    /// [`crate::SimConfig::max_records`], holding at most
+    /// [`crate::SimConfig::max_task_bytes`] of request text (the counters above
+    /// stay exact).
     pub creates: Vec<CreateRecord>,
     /// Webhook delivery attempts.
     pub webhook_attempts: u64,
@@ -140,6 +142,19 @@ pub(crate) struct Created {
 }
 
 impl Created {
+    /// Bytes of client-supplied text kept (counted against
+    /// [`crate::SimConfig::max_task_bytes`]).
+    fn payload_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.operation.len()
+            + self.task_id.len()
+            + opt(&self.idempotency_key)
+            + self.extra_data.as_ref().map_or(0, |x| x.len())
+            + opt(&self.content_text)
+            + opt(&self.file_url)
+            + opt(&self.model_id)
+    }
+
     fn record(&self) -> CreateRecord {
         CreateRecord {
             operation: self.operation.clone(),
@@ -168,16 +183,19 @@ pub(crate) struct Recorder {
     /// Counters; `creates` stays empty here (see `creates` below).
     inner: Mutex<Stats>,
     /// The latest `max_records` creates.
-    creates: Mutex<VecDeque<Created>>,
+    /// With their total [`Created::payload_bytes`].
+    creates: Mutex<(VecDeque<Created>, usize)>,
     /// The latest `max_records` VMEG `req_id`s, with their operation.
     request_ids: Mutex<VecDeque<(String, String)>>,
     max_records: usize,
+    max_bytes: usize,
 }
 
 impl Recorder {
-    pub fn new(max_records: usize) -> Self {
+    pub fn new(max_records: usize, max_bytes: usize) -> Self {
         Self {
             max_records: max_records.max(1),
+            max_bytes,
             ..Self::default()
         }
     }
@@ -233,21 +251,27 @@ impl Recorder {
                 .entry(rec.operation.clone())
                 .or_default() += 1;
         });
-        let mut creates = match self.creates.lock() {
+        let mut g = match self.creates.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        let (creates, bytes) = &mut *g;
+        *bytes = bytes.saturating_add(rec.payload_bytes());
         creates.push_back(rec);
-        while creates.len() > self.max_records {
-            creates.pop_front();
+        // By count, then by bytes; the latest is always kept.
+        while creates.len() > self.max_records || (*bytes > self.max_bytes && creates.len() > 1) {
+            match creates.pop_front() {
+                Some(old) => *bytes = bytes.saturating_sub(old.payload_bytes()),
+                None => break,
+            }
         }
     }
 
     pub fn snapshot(&self) -> Stats {
         let mut s = self.with(|s| s.clone());
         s.creates = match self.creates.lock() {
-            Ok(g) => g.iter().map(Created::record).collect(),
-            Err(p) => p.into_inner().iter().map(Created::record).collect(),
+            Ok(g) => g.0.iter().map(Created::record).collect(),
+            Err(p) => p.into_inner().0.iter().map(Created::record).collect(),
         };
         s.request_ids = match self.request_ids.lock() {
             Ok(g) => g.iter().cloned().collect(),
@@ -267,7 +291,7 @@ mod tests {
 
     #[test]
     fn records_keep_the_latest_and_counters_stay_exact() {
-        let r = Recorder::new(2);
+        let r = Recorder::new(2, usize::MAX);
         for i in 0..5 {
             r.create(Created {
                 operation: "vmeg.ttsCreate".into(),

@@ -499,3 +499,74 @@ async fn malformed_requests_get_answers_and_the_simulator_keeps_serving() {
     assert_eq!(sim.open_connections(), 0);
     sim.shutdown().await;
 }
+
+/// Large requests within every count cap: TTS creates carrying ~900 KB of text each.
+/// Before, tasks and create records were bounded by count only (100,000 each by default),
+/// so their text could reach ~100 GB; now `max_task_bytes` bounds both: the oldest tasks
+/// are evicted (answering as unknown ids), the records keep the latest, the newest task
+/// is always kept and served.
+#[tokio::test]
+async fn the_text_kept_by_tasks_and_records_is_bounded_in_bytes() {
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_speed(1000.0)
+            .with_max_task_bytes(4 * 1024 * 1024),
+    )
+    .await
+    .unwrap();
+    // Half in the TTS text (kept by the task), half in `extraData` (kept by the task and
+    // by its create record).
+    let text = "a".repeat(450_000);
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let (st, v) = vmeg_post(
+            &sim,
+            "/openapi/v1/task/tts/create-async",
+            &format!("big-text-{i}"),
+            json!({"data": [{"text": text, "voiceId": "sv_en_us_female_01"}], "extraData": {"pad": text, "i": i}}),
+        )
+        .await;
+        assert_eq!(st, 200, "{v}");
+        ids.push(v["data"]["taskId"].as_str().unwrap().to_string());
+    }
+    assert!(sim.task_count() <= 5, "{} tasks kept", sim.task_count());
+    assert!(sim.evicted().0 >= 7);
+    let creates = sim.stats().creates;
+    assert!(creates.len() <= 9, "{} records kept", creates.len());
+    assert_eq!(creates.last().unwrap().task_id, ids[11]);
+    assert_eq!(
+        sim.stats().billable("vmeg.ttsCreateAsync"),
+        12,
+        "counters stay exact"
+    );
+    let detail = |id: String| {
+        let url = format!("{}/openapi/v1/tasks/detail?taskId={id}", sim.base_url());
+        let key = sim.api_key().to_string();
+        async move {
+            client()
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(detail(ids[11].clone()).await, 200);
+    assert_eq!(detail(ids[0].clone()).await, 404, "the oldest was evicted");
+    // One task larger than the whole budget is still created and kept.
+    let sim = Simulator::start_with(SimConfig::default().with_max_task_bytes(1))
+        .await
+        .unwrap();
+    let (st, v) = vmeg_post(
+        &sim,
+        "/openapi/v1/task/tts/create-async",
+        "alone",
+        json!({"data": [{"text": "hello", "voiceId": "sv_en_us_female_01"}]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(sim.task_count(), 1);
+    assert_eq!(sim.stats().creates.len(), 1);
+}
