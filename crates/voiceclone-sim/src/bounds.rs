@@ -34,6 +34,8 @@ pub const READ_TIMEOUT: RangeInclusive<Duration> =
     Duration::from_millis(10)..=Duration::from_secs(3600);
 /// `max_tasks`.
 pub const MAX_TASKS: usize = 10_000_000;
+/// `max_task_bytes`.
+pub const MAX_TASK_BYTES: usize = 16 * 1024 * 1024 * 1024;
 /// `max_uploads`.
 pub const MAX_UPLOADS: usize = 1_000_000;
 /// `max_upload_bytes`.

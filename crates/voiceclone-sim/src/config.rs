@@ -162,6 +162,13 @@ pub struct SimConfig {
     /// How long (simulated time) a finished task is kept. Default 24 h;
     /// bounds 0 to 365 days.
     pub task_retention: Duration,
+    /// Total bytes of client-supplied text the stored tasks keep (`extraData`,
+    /// TTS and JimmyAI text, voice names, audio URLs, ...): beyond it tasks are
+    /// evicted as beyond [`SimConfig::max_tasks`] (the oldest finished first,
+    /// never the one just created), and the create records of
+    /// [`crate::Stats::creates`] keep at most as many bytes (oldest dropped
+    /// first, the latest always kept). Default 256 MiB; bounds 1 byte to 16 GiB.
+    pub max_task_bytes: usize,
     /// JimmyAI uploads kept. Default 1000; bounds 1 to 1,000,000.
     pub max_uploads: usize,
     /// Total bytes of JimmyAI uploads kept (oldest evicted first). Default
@@ -238,6 +245,7 @@ impl Default for SimConfig {
             task_retention: Duration::from_secs(24 * 3600),
             max_uploads: 1000,
             max_upload_bytes: 256 * 1024 * 1024,
+            max_task_bytes: 256 * 1024 * 1024,
             upload_retention: Duration::from_secs(24 * 3600),
             max_idempotency_keys: 200_000,
             max_voices: 100_000,
@@ -354,6 +362,11 @@ impl SimConfig {
     pub fn with_task_limits(mut self, max_tasks: usize, retention: Duration) -> Self {
         self.max_tasks = max_tasks;
         self.task_retention = retention;
+        self
+    }
+    /// Set [`SimConfig::max_task_bytes`].
+    pub fn with_max_task_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_task_bytes = max_bytes;
         self
     }
     /// Set [`SimConfig::max_uploads`], [`SimConfig::max_upload_bytes`] and
@@ -555,6 +568,13 @@ impl SimConfig {
                 0,
                 b::MAX_UPLOAD_BYTES,
                 "at most 16 GiB",
+            ),
+            (
+                "max_task_bytes",
+                self.max_task_bytes,
+                1,
+                b::MAX_TASK_BYTES,
+                "between 1 byte and 16 GiB",
             ),
             (
                 "max_voices",

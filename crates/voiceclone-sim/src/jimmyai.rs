@@ -14,7 +14,7 @@ use crate::faults::{FaultKind, FaultPlan};
 use crate::respond::{bearer_ok, json_response};
 use crate::shared::Shared;
 use crate::state::{Phase, StoredFile, Task, TaskKind, TtsLine, hex_id};
-use crate::stats::CreateRecord;
+use crate::stats::Created;
 use crate::wire::{BodyError, extension, is_http_url, opt_bool, opt_f64, opt_str, read_json};
 
 const CLONE_FORMATS: [&str; 10] = [
@@ -226,7 +226,7 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
     }];
     let data = created_data(sh, &t, "soundCloningClone");
     sh.lock_state().insert_task(t);
-    sh.stats.create(CreateRecord {
+    sh.stats.create(Created {
         operation: "jimmyai.createClone".into(),
         task_id: id.clone(),
         idempotency_key: None,
@@ -321,7 +321,7 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
         }];
         st.insert_task(t);
     }
-    sh.stats.create(CreateRecord {
+    sh.stats.create(Created {
         operation: "jimmyai.createAudio".into(),
         task_id: id.clone(),
         idempotency_key: None,

@@ -105,7 +105,7 @@
 //! | VMEG key consumed by an injected 429/5xx/drop before processing | no | [`SimConfig::vmeg_fault_consumes_idempotency_key`] |
 //! | VMEG key consumed by a rejected (400/404) request | no | [`SimConfig::vmeg_rejection_consumes_idempotency_key`] |
 //! | VMEG 409 body | no replay, `data: null` | — |
-//! | VMEG webhook retries | 3 retries after 1 s, 2 s, 4 s (÷ speed); failed tasks also get a webhook with `code` 500 | [`SimConfig::webhook_retry_delays`] |
+//! | VMEG webhook retries | 3 retries after 1 s, 2 s, 4 s (÷ speed); failed tasks also get a webhook with `code` 500; a 3xx is a failed attempt (redirects are not followed, no proxy is used) | [`SimConfig::webhook_retry_delays`] |
 //! | VMEG max JSON body (→ 413) | 1 MiB | [`SimConfig::vmeg_max_body_bytes`] |
 //! | VMEG clone required fields | only `refAudio` (HTTPS); `provider` defaults to `V1` | — |
 //! | VMEG async create without a webhook | accepted; poll `tasks/detail` | [`SimConfig::webhook`] |
@@ -144,10 +144,18 @@
 //!   ago, and uploads beyond [`SimConfig::max_uploads`] /
 //!   [`SimConfig::max_upload_bytes`] or older than
 //!   [`SimConfig::upload_retention`], are evicted ([`SimHandle::evicted`]).
+//!   The client-supplied text the tasks keep (`extraData`, TTS and JimmyAI
+//!   text, names, URLs) is bounded by [`SimConfig::max_task_bytes`] too (tasks
+//!   evicted as at the count cap, never the one just created), and so is the
+//!   text kept by [`Stats::creates`].
+//!   A deleted or evicted task's pending webhook delivery is dropped with it.
 //!   An evicted id answers as any unknown id does (VMEG 404 "Task not
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
 //!   Voices made by clones stay in the VMEG voice library when their task is
 //!   evicted; at most [`SimConfig::max_voices`] are kept (oldest first).
+//!   A pending VMEG material upload keeps its latest 20,000 presigned URLs
+//!   (every part twice; older ones answer 403 as expired ones do), and
+//!   `presign-parts` hands out one URL per distinct part number.
 //!   Idempotency keys expire after their TTL and at most
 //!   [`SimConfig::max_idempotency_keys`] are remembered. The test records
 //!   ([`Stats::creates`], [`SimHandle::webhook_deliveries`]) keep the latest
@@ -254,6 +262,7 @@
 //! | `header_read_timeout`, `body_read_timeout`, `response_write_timeout` | 10 ms to 1 hour (default 30 s) |
 //! | `max_tasks` | 1 to 10,000,000 (default 100,000) |
 //! | `task_retention`, `upload_retention` | at most 365 days (default 24 h) |
+//! | `max_task_bytes` | 1 byte to 16 GiB (default 256 MiB) |
 //! | `max_uploads` | 1 to 1,000,000 (default 1000) |
 //! | `max_upload_bytes` | at most 16 GiB (default 256 MiB; at most 2 uploads received at once) |
 //! | `max_idempotency_keys` | 1 to 10,000,000 (default 200,000) |

@@ -58,7 +58,7 @@ impl Shared {
             clock_changed: Notify::new(),
             upload_permits: tokio::sync::Semaphore::new(crate::bounds::MAX_CONCURRENT_UPLOADS),
             conns: Mutex::new(ConnTable::default()),
-            stats: Recorder::new(config.max_records),
+            stats: Recorder::new(config.max_records, config.max_task_bytes),
             fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
             task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
             deliveries: Mutex::new(VecDeque::new()),
@@ -112,12 +112,12 @@ impl Shared {
     }
 
     /// Run `fut` in the background; aborted on shutdown.
-    pub fn spawn_background<F>(&self, fut: F)
+    pub fn spawn_background<F>(&self, fut: F) -> tokio::task::AbortHandle
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
         let mut set = lock(&self.background);
         while set.try_join_next().is_some() {}
-        set.spawn(fut);
+        set.spawn(fut)
     }
 }

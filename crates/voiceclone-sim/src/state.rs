@@ -6,8 +6,6 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-
 /// The simulator clock: real elapsed time plus an offset tests can advance.
 #[derive(Debug)]
 pub(crate) struct Clock {
@@ -116,7 +114,9 @@ pub(crate) struct Task {
     pub total: Duration,
     pub will_fail: bool,
     pub is_async: bool,
-    pub extra_data: Option<Value>,
+    /// `extraData` of an async VMEG create, as compact JSON text (shared with its
+    /// create record; see `crate::stats::Created`).
+    pub extra_data: Option<std::sync::Arc<str>>,
     // VMEG clone
     pub voice_id: Option<String>,
     pub voice_name: String,
@@ -162,19 +162,40 @@ impl Task {
         }
     }
 
+    /// Bytes of client-supplied text the task keeps (what
+    /// [`crate::SimConfig::max_task_bytes`] counts).
+    pub fn payload_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.id.len()
+            + self.extra_data.as_ref().map_or(0, |x| x.len())
+            + opt(&self.voice_id)
+            + self.voice_name.len()
+            + self.provider.len()
+            + self.ref_audio.len()
+            + opt(&self.sample_language)
+            + opt(&self.sample_text)
+            + self.lines.iter().map(|l| l.text.len()).sum::<usize>()
+            + self.output_format.len()
+            + opt(&self.model_id)
+    }
+
     pub fn done_at(&self) -> Duration {
         self.created.saturating_add(self.total)
     }
 
+    /// The phase at `now`, read against the same saturated instants the
+    /// timers wait for ([`Task::done_at`]): a task whose due time saturates
+    /// at the clock's end (a clock advanced by `Duration::MAX`) is terminal
+    /// once the clock is there too, never due and unfinished (which made
+    /// every waiter on it spin without sleeping).
     pub fn phase(&self, now: Duration) -> Phase {
-        let elapsed = now.saturating_sub(self.created);
-        if elapsed >= self.total {
+        if now >= self.done_at() {
             if self.will_fail {
                 Phase::Failed
             } else {
                 Phase::Completed
             }
-        } else if elapsed >= self.queued_for {
+        } else if now >= self.created.saturating_add(self.queued_for) {
             Phase::Processing
         } else {
             Phase::Queued
@@ -270,6 +291,7 @@ pub(crate) struct StoredFile {
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
     pub max_tasks: usize,
+    pub max_task_bytes: usize,
     pub task_retention: Duration,
     pub max_uploads: usize,
     pub max_upload_bytes: usize,
@@ -283,6 +305,7 @@ impl Limits {
     pub fn from_config(c: &crate::SimConfig) -> Self {
         Self {
             max_tasks: c.max_tasks,
+            max_task_bytes: c.max_task_bytes,
             task_retention: c.task_retention,
             max_uploads: c.max_uploads,
             max_upload_bytes: c.max_upload_bytes,
@@ -330,6 +353,11 @@ pub(crate) struct State {
     /// Tasks and uploads evicted so far.
     pub evicted_tasks: u64,
     pub evicted_uploads: u64,
+    /// The webhook delivery waiting for each unfinished task (aborted when the
+    /// task is deleted or evicted: nothing is left to deliver).
+    pub webhooks: HashMap<String, tokio::task::AbortHandle>,
+    /// [`Task::payload_bytes`] of the stored tasks.
+    task_bytes: usize,
 }
 
 impl State {
@@ -353,6 +381,8 @@ impl State {
             file_bytes: 0,
             evicted_tasks: 0,
             evicted_uploads: 0,
+            webhooks: HashMap::new(),
+            task_bytes: 0,
         }
     }
 
@@ -373,12 +403,18 @@ impl State {
             self.pending_models.insert(m.clone());
         }
         self.due.push(Reverse((t.done_at(), id.clone())));
-        self.tasks.insert(id, t);
-        while self.tasks.len() > self.limits.max_tasks.max(1) {
+        self.task_bytes = self.task_bytes.saturating_add(t.payload_bytes());
+        self.tasks.insert(id.clone(), t);
+        // By count, then by bytes; never the task just created.
+        while self.tasks.len() > self.limits.max_tasks.max(1)
+            || (self.task_bytes > self.limits.max_task_bytes && self.tasks.len() > 1)
+        {
             let victim = match self.finished.pop_front() {
-                Some((_, id)) => id,
+                Some((_, v)) if v == id => continue,
+                Some((_, v)) => v,
                 None => match self.order.first_key_value() {
-                    Some((_, id)) => id.clone(),
+                    Some((_, v)) if *v == id => break,
+                    Some((_, v)) => v.clone(),
                     None => break,
                 },
             };
@@ -387,11 +423,40 @@ impl State {
                 tracing::debug!(task_id = %victim, "task evicted (max_tasks)");
             }
         }
+        self.compact_queues();
+    }
+
+    /// Drop the queue entries of tasks no longer stored (deleted or evicted
+    /// before they were due or aged), once they outnumber the tasks: without
+    /// it a client creating and deleting (or overflowing `max_tasks` with)
+    /// long tasks grew `due` and `finished` by one entry per create for the
+    /// whole duration. Amortised O(1) per insert.
+    fn compact_queues(&mut self) {
+        let bound = self.tasks.len().saturating_mul(2).saturating_add(1024);
+        if self.due.len() > bound {
+            let tasks = &self.tasks;
+            self.due
+                .retain(|Reverse((_, id))| tasks.get(id).is_some_and(|t| !t.settled));
+        }
+        if self.finished.len() > bound {
+            let tasks = &self.tasks;
+            self.finished.retain(|(_, id)| tasks.contains_key(id));
+        }
+    }
+
+    /// Entries in the `due` and `finished` queues.
+    #[cfg(test)]
+    pub fn queued_entries(&self) -> usize {
+        self.due.len() + self.finished.len()
     }
 
     /// Forget a task (deleted or evicted).
     pub fn remove_task(&mut self, id: &str) -> Option<Task> {
         let t = self.tasks.remove(id)?;
+        self.task_bytes = self.task_bytes.saturating_sub(t.payload_bytes());
+        if let Some(w) = self.webhooks.remove(id) {
+            w.abort();
+        }
         self.order.remove(&t.seq);
         self.vmeg_order.remove(&t.seq);
         if !t.settled
@@ -627,6 +692,41 @@ mod tests {
     }
 
     #[test]
+    fn queues_hold_no_more_than_the_tasks_they_order() {
+        // Long tasks overflowing the cap: each create pushed a `due` entry that
+        // stayed for the task's whole duration, evicted or not.
+        let mut st = State::new(Limits {
+            max_tasks: 10,
+            ..limits()
+        });
+        for i in 0..20_000 {
+            st.insert_task(task(&format!("long{i}"), 0, 1_000_000));
+        }
+        assert_eq!(st.tasks.len(), 10);
+        assert!(
+            st.queued_entries() <= 2 * 10 + 1024 + 1,
+            "{}",
+            st.queued_entries()
+        );
+        // Created, finished and deleted by the client, in a loop: `finished` kept them.
+        let mut st = State::new(limits());
+        for i in 0..20_000u64 {
+            let id = format!("short{i}");
+            st.insert_task(task(&id, i, 1));
+            st.settle(secs(i + 1));
+            st.remove_task(&id);
+        }
+        assert!(st.tasks.is_empty());
+        assert!(st.queued_entries() <= 1024 + 1, "{}", st.queued_entries());
+        // What is still stored keeps its entries, in order.
+        st.insert_task(task("kept", 20_000, 1));
+        st.settle(secs(20_002));
+        st.insert_task(task("pending", 20_002, 1000));
+        assert!(st.finished.iter().any(|(_, id)| id == "kept"));
+        assert!(st.due.iter().any(|Reverse((_, id))| id == "pending"));
+    }
+
+    #[test]
     fn finished_tasks_are_evicted_by_count_then_age_and_pending_last() {
         let mut st = State::new(Limits {
             max_tasks: 3,
@@ -755,5 +855,19 @@ mod tests {
         assert_eq!(t.phase(Duration::ZERO), Phase::Queued);
         assert_eq!(t.phase(Duration::from_secs(2)), Phase::Processing);
         assert_eq!(t.phase(Duration::from_secs(4)), Phase::Completed);
+        // Created near the clock's end: its due time saturates, and it is
+        // terminal once the clock saturates too (as its timer says).
+        let late = Task::new(
+            "late".into(),
+            TaskKind::VmegTts,
+            Duration::MAX - Duration::from_secs(1),
+            Duration::from_secs(4),
+        );
+        assert_eq!(late.done_at(), Duration::MAX);
+        assert_eq!(
+            late.phase(Duration::MAX - Duration::from_secs(1)),
+            Phase::Queued
+        );
+        assert_eq!(late.phase(Duration::MAX), Phase::Completed);
     }
 }

@@ -1,8 +1,8 @@
 //! Counters: [`Stats`] snapshots and the internal recorder behind them.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -71,12 +71,15 @@ pub struct Stats {
     /// Billable tasks created per operation.
     pub billable_by_operation: BTreeMap<String, u64>,
     /// The accepted billable creates, in order: the latest
-    /// [`crate::SimConfig::max_records`] (the counters above stay exact).
+    /// [`crate::SimConfig::max_records`], holding at most
+    /// [`crate::SimConfig::max_task_bytes`] of request text (the counters above
+    /// stay exact).
     pub creates: Vec<CreateRecord>,
     /// Webhook delivery attempts.
     pub webhook_attempts: u64,
     /// The `req_id` query parameter of VMEG requests that carried one, in order, as
-    /// (operation, req_id): the latest [`crate::SimConfig::max_records`]. VMEG documents it
+    /// (operation, req_id): the latest [`crate::SimConfig::max_records`], each cut to its
+    /// first 256 bytes (marked `…`) when longer. VMEG documents it
     /// as an optional id for support and log correlation, not echoed in the success body
     /// (api-facts A5), so the simulator only records it.
     pub request_ids: Vec<(String, String)>,
@@ -123,6 +126,54 @@ impl Stats {
     }
 }
 
+/// A create as the recorder keeps it: `extraData` as its compact JSON text, shared with
+/// the task (one copy), parsed back into a [`CreateRecord`] only for a snapshot. Kept as a
+/// `serde_json::Value` it cost some 16 to 32 times its size on the wire (a 1 MiB array of
+/// small numbers: ~32 MiB, twice with the task's copy).
+#[derive(Debug, Clone)]
+pub(crate) struct Created {
+    pub operation: String,
+    pub task_id: String,
+    pub idempotency_key: Option<String>,
+    pub extra_data: Option<Arc<str>>,
+    pub content_text: Option<String>,
+    pub file_url: Option<String>,
+    pub model_id: Option<String>,
+}
+
+impl Created {
+    /// Bytes of client-supplied text kept (counted against
+    /// [`crate::SimConfig::max_task_bytes`]).
+    fn payload_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.operation.len()
+            + self.task_id.len()
+            + opt(&self.idempotency_key)
+            + self.extra_data.as_ref().map_or(0, |x| x.len())
+            + opt(&self.content_text)
+            + opt(&self.file_url)
+            + opt(&self.model_id)
+    }
+
+    fn record(&self) -> CreateRecord {
+        CreateRecord {
+            operation: self.operation.clone(),
+            task_id: self.task_id.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            extra_data: self
+                .extra_data
+                .as_deref()
+                .and_then(|t| serde_json::from_str(t).ok()),
+            content_text: self.content_text.clone(),
+            file_url: self.file_url.clone(),
+            model_id: self.model_id.clone(),
+        }
+    }
+}
+
+/// The longest `req_id` kept whole in [`Stats::request_ids`] (bytes).
+pub(crate) const MAX_REQ_ID_BYTES: usize = 256;
+
 #[derive(Debug, Default)]
 pub(crate) struct Recorder {
     pub connections: AtomicU64,
@@ -132,16 +183,19 @@ pub(crate) struct Recorder {
     /// Counters; `creates` stays empty here (see `creates` below).
     inner: Mutex<Stats>,
     /// The latest `max_records` creates.
-    creates: Mutex<VecDeque<CreateRecord>>,
+    /// With their total [`Created::payload_bytes`].
+    creates: Mutex<(VecDeque<Created>, usize)>,
     /// The latest `max_records` VMEG `req_id`s, with their operation.
     request_ids: Mutex<VecDeque<(String, String)>>,
     max_records: usize,
+    max_bytes: usize,
 }
 
 impl Recorder {
-    pub fn new(max_records: usize) -> Self {
+    pub fn new(max_records: usize, max_bytes: usize) -> Self {
         Self {
             max_records: max_records.max(1),
+            max_bytes,
             ..Self::default()
         }
     }
@@ -161,8 +215,18 @@ impl Recorder {
         });
     }
 
-    /// A VMEG request's `req_id`.
-    pub fn request_id(&self, op: &str, req_id: String) {
+    /// A VMEG request's `req_id`, cut to [`MAX_REQ_ID_BYTES`] (at a character
+    /// boundary, marked `…`): a request line may carry 64 KiB of it, and
+    /// `max_records` of those would be gigabytes.
+    pub fn request_id(&self, op: &str, mut req_id: String) {
+        if req_id.len() > MAX_REQ_ID_BYTES {
+            let mut end = MAX_REQ_ID_BYTES;
+            while !req_id.is_char_boundary(end) {
+                end -= 1;
+            }
+            req_id.truncate(end);
+            req_id.push('…');
+        }
         let mut ids = match self.request_ids.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -181,27 +245,33 @@ impl Recorder {
         self.with(|s| *s.faults_by_kind.entry(kind.to_string()).or_default() += 1);
     }
 
-    pub fn create(&self, rec: CreateRecord) {
+    pub fn create(&self, rec: Created) {
         self.with(|s| {
             *s.billable_by_operation
                 .entry(rec.operation.clone())
                 .or_default() += 1;
         });
-        let mut creates = match self.creates.lock() {
+        let mut g = match self.creates.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
+        let (creates, bytes) = &mut *g;
+        *bytes = bytes.saturating_add(rec.payload_bytes());
         creates.push_back(rec);
-        while creates.len() > self.max_records {
-            creates.pop_front();
+        // By count, then by bytes; the latest is always kept.
+        while creates.len() > self.max_records || (*bytes > self.max_bytes && creates.len() > 1) {
+            match creates.pop_front() {
+                Some(old) => *bytes = bytes.saturating_sub(old.payload_bytes()),
+                None => break,
+            }
         }
     }
 
     pub fn snapshot(&self) -> Stats {
         let mut s = self.with(|s| s.clone());
         s.creates = match self.creates.lock() {
-            Ok(g) => g.iter().cloned().collect(),
-            Err(p) => p.into_inner().iter().cloned().collect(),
+            Ok(g) => g.0.iter().map(Created::record).collect(),
+            Err(p) => p.into_inner().0.iter().map(Created::record).collect(),
         };
         s.request_ids = match self.request_ids.lock() {
             Ok(g) => g.iter().cloned().collect(),
@@ -221,9 +291,9 @@ mod tests {
 
     #[test]
     fn records_keep_the_latest_and_counters_stay_exact() {
-        let r = Recorder::new(2);
+        let r = Recorder::new(2, usize::MAX);
         for i in 0..5 {
-            r.create(CreateRecord {
+            r.create(Created {
                 operation: "vmeg.ttsCreate".into(),
                 task_id: format!("t{i}"),
                 idempotency_key: None,

@@ -22,18 +22,57 @@ pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str) {
     }
     let sh2 = sh.clone();
     let id = task_id.to_string();
-    sh.spawn_background(async move { deliver(sh2, id).await });
+    let handle = sh.spawn_background(async move { deliver(sh2, id).await });
+    // Deleting or evicting the task aborts its delivery while it waits
+    // (`State::remove_task`). Registered only while the task is unfinished: the
+    // delivery removes it, under the same lock, once it sees the task terminal,
+    // which cannot have happened yet; so an entry is never left behind and a
+    // delivery already sending is never cut short.
+    let mut st = sh.lock_state();
+    // Read under the lock: at least the time the delivery judged by, if it got there.
+    let now = sh.clock.now();
+    if st
+        .tasks
+        .get(task_id)
+        .is_some_and(|t| !t.phase(now).is_terminal())
+    {
+        st.webhooks.insert(task_id.to_string(), handle);
+    }
 }
 
 fn http_client(timeout: Duration) -> Option<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match reqwest::Client::builder().timeout(timeout).build() {
+    // No redirects: a receiver's 3xx is its answer (a failed attempt, retried), as a
+    // webhook sender treats it; following it would POST the signed body to wherever
+    // `Location` points (off loopback too) and record the other server's answer. No
+    // proxy from the environment either: the configured URL is where it goes.
+    match reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+    {
         Ok(c) => Some(c),
         Err(e) => {
             tracing::warn!(error = %e, "cannot build webhook client");
             None
         }
     }
+}
+
+/// A JSON object from (key, value as JSON text) pairs.
+fn object_of_json_texts(fields: &[(&str, String)]) -> String {
+    let mut out = String::from("{");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        out.push(':');
+        out.push_str(v);
+    }
+    out.push('}');
+    out
 }
 
 async fn deliver(sh: Arc<Shared>, task_id: String) {
@@ -48,6 +87,8 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
             return;
         };
         if task.phase(sh.clock.now()).is_terminal() {
+            // From here on the delivery runs its course even if the task goes.
+            sh.lock_state().webhooks.remove(&task_id);
             break task;
         }
         sh.sleep_until_sim(task.done_at()).await;
@@ -59,16 +100,25 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
     };
     let pipeline_key = hex_id();
     let data = crate::results::final_data(&sh, &task);
-    let body = json!({
-        "code": if ok { 200 } else { 500 },
-        "version": "v1",
-        "event": event,
-        "pipelineKey": pipeline_key,
-        "message": if ok { "" } else { "task failed (simulated)" },
-        "extraData": task.extra_data.clone().unwrap_or(Value::Object(Default::default())),
-        "data": data,
-    });
-    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let text = |v: Value| serde_json::to_string(&v).unwrap_or_else(|_| "null".into());
+    // Written by hand, keys in the order serde_json writes a `Map`, so that the
+    // kept `extraData` text goes in as it is (never parsed back into a `Value`).
+    let body = object_of_json_texts(&[
+        ("code", text(json!(if ok { 200 } else { 500 }))),
+        ("data", text(data)),
+        ("event", text(json!(event))),
+        (
+            "extraData",
+            task.extra_data.as_deref().unwrap_or("{}").to_string(),
+        ),
+        (
+            "message",
+            text(json!(if ok { "" } else { "task failed (simulated)" })),
+        ),
+        ("pipelineKey", text(json!(pipeline_key))),
+        ("version", text(json!("v1"))),
+    ])
+    .into_bytes();
     let Some(client) = sh
         .webhook_http
         .get_or_init(|| http_client(sh.config.webhook_timeout))
@@ -121,4 +171,61 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
         }
     }
     tracing::info!(%task_id, "webhook gave up after {attempts} attempts");
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::state::{Task, TaskKind};
+
+    /// Async creates of long tasks overflowing `max_tasks`, webhook configured: each
+    /// create's delivery waited for its task's due time even after the task was evicted
+    /// (one background future per create, for the whole duration). Now evicting or
+    /// deleting a task aborts its delivery.
+    #[tokio::test]
+    async fn deliveries_of_evicted_tasks_are_dropped() {
+        let mut cfg = crate::SimConfig::default().with_webhook("http://127.0.0.1:9/", "s");
+        cfg.max_tasks = 5;
+        let sh = Arc::new(Shared::new(cfg, String::new()));
+        for i in 0..200 {
+            let id = format!("task_{i}");
+            let now = sh.clock.now();
+            sh.lock_state().insert_task(Task::new(
+                id.clone(),
+                TaskKind::VmegTts,
+                now,
+                Duration::from_secs(3600),
+            ));
+            spawn_for(&sh, &id);
+            // Let the delivery start waiting before the next create evicts its task.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Aborted tasks end when the runtime next gets to them.
+        let waiting = || async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut set = crate::shared::lock(&sh.background);
+            while set.try_join_next().is_some() {}
+            set.len()
+        };
+        let n = waiting().await;
+        assert!(n <= 5, "{n} deliveries wait for 5 stored tasks");
+        assert_eq!(sh.lock_state().webhooks.len(), 5);
+        // Deleting one drops its delivery too.
+        let gone = sh.lock_state().tasks.keys().next().cloned().unwrap();
+        sh.lock_state().remove_task(&gone);
+        assert!(waiting().await <= 4);
+        crate::shared::lock(&sh.background).abort_all();
+    }
+
+    #[test]
+    fn a_hand_written_body_is_what_serde_json_writes() {
+        let v = json!({"code": 200, "data": {"b": [1, "x\"y"], "a": null}, "extraData": {"k": 1}});
+        let by_hand = object_of_json_texts(&[
+            ("code", "200".into()),
+            ("data", serde_json::to_string(&v["data"]).unwrap()),
+            ("extraData", r#"{"k":1}"#.into()),
+        ]);
+        assert_eq!(by_hand, serde_json::to_string(&v).unwrap());
+    }
 }

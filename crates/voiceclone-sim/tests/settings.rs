@@ -109,6 +109,12 @@ fn each_out_of_bounds_setting_is_refused_by_name() {
         assert_eq!(setting(&e), name, "{e}");
         assert!(e.to_string().contains(name), "{e}");
     }
+    for bad in [0, usize::MAX] {
+        assert_eq!(
+            setting(&refused(d().with_max_task_bytes(bad))),
+            "max_task_bytes"
+        );
+    }
     let mut c = d();
     c.webhook_timeout = Duration::ZERO;
     assert_eq!(setting(&refused(c)), "webhook_timeout");

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::results::final_data;
 use crate::shared::Shared;
 use crate::state::{Phase, SYSTEM_VOICES, Task, TaskKind, TtsLine, hex_id};
-use crate::stats::CreateRecord;
+use crate::stats::Created;
 use crate::webhook;
 use crate::wire::{is_https_url, opt_bool, opt_f64, opt_str, req_str};
 
@@ -18,12 +18,25 @@ use super::{KeyReservation, Rejection, bad, env_err, ok};
 const PROVIDERS: [&str; 5] = ["V1", "V2", "V3", "V4", "V5"];
 const OUTPUT_FORMATS: [&str; 3] = ["wav", "mp3", "m4a"];
 
-pub(super) fn extra_data(m: &Map<String, Value>) -> Result<Option<Value>, Rejection> {
+pub(super) fn extra_data(m: &Map<String, Value>) -> Result<Option<Arc<str>>, Rejection> {
     match m.get("extraData") {
         None | Some(Value::Null) => Ok(None),
-        Some(v @ Value::Object(_)) => Ok(Some(v.clone())),
+        Some(v @ Value::Object(_)) => Ok(compact(v)),
         Some(_) => Err(bad("`extraData` must be an object")),
     }
+}
+
+/// `extraData` as kept: compact JSON text, about its size on the wire (a parsed
+/// `Value` costs up to 32 times that).
+fn compact(v: &Value) -> Option<Arc<str>> {
+    serde_json::to_string(v).ok().map(Arc::from)
+}
+
+/// `extraData` of a sync create: ignored by the endpoint, still recorded in stats.
+fn sync_extra_data(m: &Map<String, Value>) -> Option<Arc<str>> {
+    m.get("extraData")
+        .filter(|v| v.is_object())
+        .and_then(compact)
 }
 
 /// Wait until the task is terminal: a timer for its due time, woken early
@@ -71,7 +84,7 @@ pub(super) async fn clone_create(
     let xd = if is_async {
         extra_data(m)?
     } else {
-        m.get("extraData").filter(|v| v.is_object()).cloned()
+        sync_extra_data(m)
     };
     let now = sh.clock.now();
     let id = format!("task_{}", hex_id());
@@ -97,7 +110,7 @@ pub(super) async fn clone_create(
         st.insert_task(t);
     }
     reservation.commit();
-    sh.stats.create(CreateRecord {
+    sh.stats.create(Created {
         operation: op.to_string(),
         task_id: id.clone(),
         idempotency_key: Some(key.to_string()),
@@ -161,7 +174,7 @@ pub(super) async fn tts_create(
     let xd = if is_async {
         extra_data(m)?
     } else {
-        m.get("extraData").filter(|v| v.is_object()).cloned()
+        sync_extra_data(m)
     };
     let mut lines = Vec::new();
     let mut classes: Vec<(String, VoiceClass, Option<String>)> = Vec::new();
@@ -264,7 +277,7 @@ pub(super) async fn tts_create(
         st.insert_task(t);
     }
     reservation.commit();
-    sh.stats.create(CreateRecord {
+    sh.stats.create(Created {
         operation: op.to_string(),
         task_id: id.clone(),
         idempotency_key: Some(key.to_string()),

@@ -44,6 +44,10 @@ use super::{Rejection, bad};
 
 /// Part numbers VMEG accepts (documented: 1 to 10000).
 const MAX_PART_NUMBER: i64 = 10_000;
+/// Presigned URLs kept per pending upload: every part twice over. Past it, the oldest
+/// URLs of that upload stop working (403, as an expired one) as new ones are handed out,
+/// so presigning again and again holds no more than this.
+const MAX_GRANTS_PER_UPLOAD: usize = 2 * MAX_PART_NUMBER as usize;
 /// The usual object-store minimum for every part but the last.
 const S3_MIN_PART: usize = 5 * 1024 * 1024;
 
@@ -74,7 +78,8 @@ struct Pending {
     upload_id: Option<String>,
     put: Option<Received>,
     parts: BTreeMap<u32, Received>,
-    tokens: Vec<String>,
+    /// Its presigned URLs' tokens, oldest first (at most [`MAX_GRANTS_PER_UPLOAD`]).
+    tokens: VecDeque<String>,
 }
 
 /// A registered material.
@@ -256,7 +261,12 @@ fn grant(sh: &Shared, store: &mut MaterialStore, material_id: &str, part: Option
         },
     );
     if let Some(p) = store.pending.get_mut(material_id) {
-        p.tokens.push(token.clone());
+        p.tokens.push_back(token.clone());
+        while p.tokens.len() > MAX_GRANTS_PER_UPLOAD {
+            if let Some(old) = p.tokens.pop_front() {
+                store.grants.remove(&old);
+            }
+        }
     }
     let part_q = part.map(|n| format!("&partNumber={n}")).unwrap_or_default();
     format!(
@@ -302,7 +312,7 @@ pub(super) fn start(
             upload_id: upload_id.clone(),
             put: None,
             parts: BTreeMap::new(),
-            tokens: Vec::new(),
+            tokens: VecDeque::new(),
         },
     );
     if let Some(upload_id) = upload_id {
@@ -463,10 +473,17 @@ pub(super) fn presign(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Reje
         Some(Value::Array(a)) if !a.is_empty() => a,
         _ => return Err(bad("`partNumbers` must be a non-empty array")),
     };
-    let mut parts = Vec::with_capacity(numbers.len());
+    // Each part once, in the order first asked (a list repeating part numbers
+    // gets one URL per part, not one per entry).
+    let mut parts = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for n in numbers {
         match n.as_i64() {
-            Some(n) if (1..=MAX_PART_NUMBER).contains(&n) => parts.push(n as u32),
+            Some(n) if (1..=MAX_PART_NUMBER).contains(&n) => {
+                if seen.insert(n) {
+                    parts.push(n as u32);
+                }
+            }
             _ => {
                 return Err(bad(
                     "each of `partNumbers` must be an integer from 1 to 10000",

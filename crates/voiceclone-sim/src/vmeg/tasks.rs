@@ -10,7 +10,7 @@ use crate::shared::Shared;
 use crate::state::{Phase, Task, TaskKind};
 use crate::wire::{query_map, req_str};
 
-use super::{MAX_PAGE_SIZE, paginate, parse_page};
+use super::{MAX_PAGE_SIZE, parse_page};
 use super::{Rejection, bad, env_err, ok};
 
 const TASK_TYPES: [&str; 5] = ["vt", "at", "tts", "cloneVoice", "textTranslation"];
@@ -25,6 +25,17 @@ pub(super) fn status_word(sh: &Shared, phase: Phase, unknown: bool) -> String {
         Phase::Processing => w.running.clone(),
         Phase::Completed => w.succeeded.clone(),
         Phase::Failed => w.failed.clone(),
+    }
+}
+
+/// The configured word for `phase` (no unknown-status fault), borrowed.
+fn status_word_ref(sh: &Shared, phase: Phase) -> &str {
+    let w = &sh.config.vmeg_status_words;
+    match phase {
+        Phase::Queued => &w.queued,
+        Phase::Processing => &w.running,
+        Phase::Completed => &w.succeeded,
+        Phase::Failed => &w.failed,
     }
 }
 
@@ -74,30 +85,35 @@ pub(super) fn tasks_list(sh: &Shared, plan: &FaultPlan, uri: &Uri) -> Response<B
         let size = parse_page(&q, "pageSize", 20)?.min(MAX_PAGE_SIZE) as usize;
         let now = sh.clock.now();
         let st = sh.lock_state();
+        // One pass under the lock: every task is filtered (cheap comparisons, no
+        // allocation), only the page's rows are built.
+        let first = page.saturating_sub(1).saturating_mul(size);
+        let mut total = 0usize;
         let mut rows = Vec::new();
         for id in st.vmeg_order.values().rev() {
             let Some(t) = st.tasks.get(id) else { continue };
-            let phase = t.phase(now);
-            let word = status_word(sh, phase, false);
             if type_filter.is_some_and(|tt| tt != task_type_str(t)) {
                 continue;
             }
-            if status.is_some_and(|s| *s != word) {
+            let phase = t.phase(now);
+            if status.is_some_and(|s| s.as_str() != status_word_ref(sh, phase)) {
                 continue;
             }
-            rows.push(json!({
-                "taskId": t.id,
-                "taskType": task_type(t.kind),
-                "status": status_word(sh, phase, plan.unknown_status),
-                "createdAt": sh.clock.iso(t.created),
-                "updatedAt": sh.clock.iso(t.updated_at(now)),
-            }));
+            total += 1;
+            if total > first && rows.len() < size {
+                rows.push(json!({
+                    "taskId": t.id,
+                    "taskType": task_type(t.kind),
+                    "status": status_word(sh, phase, plan.unknown_status),
+                    "createdAt": sh.clock.iso(t.created),
+                    "updatedAt": sh.clock.iso(t.updated_at(now)),
+                }));
+            }
         }
-        if plan.unknown_status && !rows.is_empty() {
+        if plan.unknown_status && total > 0 {
             sh.stats.fault(FaultKind::UnknownStatus.name());
         }
-        let total = rows.len();
-        Ok(json!({"records": paginate(&rows, page, size), "total": total}))
+        Ok(json!({"records": rows, "total": total}))
     })();
     match r {
         Ok(v) => ok(v),
