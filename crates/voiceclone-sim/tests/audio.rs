@@ -1,18 +1,13 @@
 //! Result audio plays: a RIFF/WAVE PCM file whose length fits the text.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::client;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use voiceclone_sim::{SimConfig, SimHandle, Simulator};
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
 
 /// The format fields and the duration of a WAV file, checked chunk by chunk.
 #[derive(Debug)]

@@ -2,20 +2,15 @@
 //! is capped, evicted tasks answer as unknown ids.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::client;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use voiceclone_sim::{SimConfig, SimHandle, Simulator};
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
 
 /// Reads until the server closes; what it sent. Fails if it is still open after 10 s
 /// (the timeouts under test are 200 ms: the margin is for a loaded machine).

@@ -2,6 +2,9 @@
 //! here failed before the fix it names (RELIABILITY.md, "The simulator under abuse").
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::client;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -9,14 +12,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use voiceclone_sim::{SimConfig, SimHandle, Simulator};
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
 
 /// Runs `scenario` on its own current-thread runtime (what `#[tokio::test]` gives a
 /// downstream test) in a thread, and fails if it has not finished after `limit`: a

@@ -1,20 +1,15 @@
 //! Scripted faults (`SimHandle::fail_next`): exactly the next N calls of one operation.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::client;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use voiceclone_sim::{Fault, FaultKind, ScriptError, SimConfig, SimHandle, Simulator};
 
 const CLONE_ASYNC: &str = "/openapi/v1/task/clone-voice/create-async";
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
 
 async fn sim() -> SimHandle {
     Simulator::start_with(SimConfig::default().with_speed(50.0))

@@ -3,20 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::client;
+
 use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::{Value, json};
 use voiceclone_sim::{ConfigError, FaultConfig, JimmyError, SimConfig, Simulator};
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
 
 fn refused(cfg: SimConfig) -> ConfigError {
     let rt = tokio::runtime::Builder::new_current_thread()

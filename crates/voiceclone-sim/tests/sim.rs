@@ -1,6 +1,9 @@
 //! End-to-end tests of the simulator over loopback HTTP with plain reqwest.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::client;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,14 +12,6 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use voiceclone_sim::{FaultConfig, SimConfig, SimHandle, Simulator};
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
 
 fn fast() -> SimConfig {
     // clone 2 s -> 40 ms, tts 1 s -> 20 ms
