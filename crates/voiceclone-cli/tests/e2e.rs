@@ -283,13 +283,7 @@ fn human_output_and_provider_from_env() {
     assert_eq!(sim.requests(), before);
     // A key from a pipe (as `--api-key-file <(pass show vmeg)` gives) is read.
     let fifo = dir.path().join("key-pipe");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    support::mkfifo(&fifo);
     let writer = {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::write(fifo, format!("{KEY}\n")))

@@ -541,13 +541,7 @@ fn a_text_file_that_never_ends_blocks_or_is_too_big_is_refused_with_nothing_sent
     let sim = Sim::fast(KEY);
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("text.fifo");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    support::mkfifo(&fifo);
     let big = dir.path().join("big.txt");
     std::fs::write(&big, "a".repeat(16 * 1024 * 1024 + 1)).unwrap();
     let out = dir.path().join("out");

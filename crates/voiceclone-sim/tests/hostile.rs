@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::client;
+use common::{client, get};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,17 +42,12 @@ where
     }
 }
 
+/// [`common::vmeg_post`], which must be answered.
 async fn vmeg_post(sim: &SimHandle, path: &str, key: &str, body: Value) -> (u16, Value) {
-    let r = client()
-        .post(format!("{}{path}", sim.base_url()))
-        .bearer_auth(sim.api_key())
-        .header("X-Idempotency-Key", key)
-        .json(&body)
-        .send()
+    let (status, v, _) = common::vmeg_post(sim, path, key, body)
         .await
         .expect("answered");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    (status, v)
 }
 
 /// The clock pushed to its end (`advance_clock(Duration::MAX)`, documented as fine): a
@@ -96,18 +91,9 @@ fn tasks_created_at_the_end_of_the_clock_finish_and_nothing_spins() {
         .await;
         assert_eq!(status, 200, "{v}");
         let id = v["data"]["taskId"].as_str().unwrap();
-        let r: Value = client()
-            .get(format!(
-                "{}/openapi/v1/tasks/detail?taskId={id}",
-                sim.base_url()
-            ))
-            .bearer_auth(sim.api_key())
-            .send()
+        let r = get(&sim, &format!("/openapi/v1/tasks/detail?taskId={id}"))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .1;
         assert_eq!(r["data"]["status"], "finished", "{r}");
         sim.shutdown().await;
     });
@@ -304,18 +290,9 @@ async fn a_huge_voice_id_filter_does_not_hold_the_simulator() {
     }
     sim.complete_all_now();
     // The last clone's voice id, to see that the filter still finds it.
-    let detail: Value = http
-        .get(format!(
-            "{}/openapi/v1/tasks/detail?taskId={last}",
-            sim.base_url()
-        ))
-        .bearer_auth(sim.api_key())
-        .send()
+    let detail = get(&sim, &format!("/openapi/v1/tasks/detail?taskId={last}"))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     let voice = detail["data"]["result"]["voiceId"]
         .as_str()
         .unwrap()

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
-use common::client;
+use common::{client, get, vmeg_post};
 
 use std::time::Duration;
 
@@ -15,35 +15,6 @@ async fn sim() -> SimHandle {
     Simulator::start_with(SimConfig::default().with_speed(50.0))
         .await
         .unwrap()
-}
-
-/// POST to the VMEG API: `Err` when the connection broke without an answer.
-async fn vmeg_post(
-    sim: &SimHandle,
-    path: &str,
-    key: &str,
-    body: Value,
-) -> Result<(u16, Value, reqwest::header::HeaderMap), reqwest::Error> {
-    let r = client()
-        .post(format!("{}{path}", sim.base_url()))
-        .bearer_auth(sim.api_key())
-        .header("X-Idempotency-Key", key)
-        .json(&body)
-        .send()
-        .await?;
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    Ok((status, r.json().await.unwrap_or(Value::Null), headers))
-}
-
-async fn get(sim: &SimHandle, path: &str) -> (u16, Value) {
-    let r = client()
-        .get(format!("{}{path}", sim.base_url()))
-        .bearer_auth(sim.api_key())
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 fn clone_body() -> Value {

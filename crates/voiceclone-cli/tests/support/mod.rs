@@ -49,6 +49,12 @@ impl Sim {
     }
 }
 
+/// Makes a FIFO at `path` (`mkfifo`): a file whose open blocks until someone writes.
+pub fn mkfifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo").arg(path).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", path.display());
+}
+
 /// A loopback port nothing answers on, for as long as the returned socket lives: bound but
 /// never listening, so a connection to it is refused, and no other test's server can be
 /// given the same port meanwhile (as it could if a listener bound to port 0 were dropped

@@ -10,7 +10,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::{Client, ClientBuilder};
-use crate::download::{Downloaded, extension_for};
+use crate::download::{Downloaded, Downloads, extension_for};
 use crate::error::Error;
 
 impl Client {
@@ -96,17 +96,7 @@ impl Client {
     ) -> Result<Downloaded, Error> {
         traced!(self, "download", async {
             check_stem(stem)?;
-            let d = dir.to_path_buf();
-            self.inner
-                .downloads
-                .to_file(
-                    self.t(),
-                    url,
-                    self.inner.allow_private,
-                    dir,
-                    move |ct, u| d.join(format!("{stem}.{}", extension_for(ct, u))),
-                )
-                .await
+            self.to_dir(&self.inner.downloads, url, dir, stem).await
         })
     }
 
@@ -157,19 +147,29 @@ impl Client {
                 )
                 .with_operation("download"));
             }
-            let d = dir.to_path_buf();
-            self.inner
-                .downloads
-                .capped(max_bytes)
-                .to_file(
-                    self.t(),
-                    url,
-                    self.inner.allow_private,
-                    dir,
-                    move |ct, u| d.join(format!("{stem}.{}", extension_for(ct, u))),
-                )
+            self.to_dir(&self.inner.downloads.capped(max_bytes), url, dir, stem)
                 .await
         })
+    }
+
+    /// `url` to `dir/{stem}.{ext}` under `downloads`' rules (the client's, or capped lower).
+    async fn to_dir(
+        &self,
+        downloads: &Downloads,
+        url: &Url,
+        dir: &Path,
+        stem: &str,
+    ) -> Result<Downloaded, Error> {
+        let d = dir.to_path_buf();
+        downloads
+            .to_file(
+                self.t(),
+                url,
+                self.inner.allow_private,
+                dir,
+                move |ct, u| d.join(format!("{stem}.{}", extension_for(ct, u))),
+            )
+            .await
     }
 
     /// The cap on one download this client was built with
@@ -381,13 +381,16 @@ mod tests {
     #[tokio::test]
     async fn a_per_download_cap_lowers_the_clients_and_leaves_nothing_behind() {
         let url = chunked_audio(10_000).await;
-        let c = Client::builder(crate::Provider::Vmeg)
-            .api_key("k")
-            .allow_private_urls(true)
-            .retry(crate::RetryPolicy::none())
-            .max_download_bytes(20_000)
-            .build()
-            .unwrap();
+        let capped_at = |max: u64| {
+            Client::builder(crate::Provider::Vmeg)
+                .api_key("k")
+                .allow_private_urls(true)
+                .retry(crate::RetryPolicy::none())
+                .max_download_bytes(max)
+                .build()
+                .unwrap()
+        };
+        let c = capped_at(20_000);
         let dir = tempfile::tempdir().unwrap();
         let e = c
             .download_to_dir_within(&url, dir.path(), "01", 4_500)
@@ -403,13 +406,7 @@ mod tests {
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         // The client's cap when it is the lower one.
-        let small = Client::builder(crate::Provider::Vmeg)
-            .api_key("k")
-            .allow_private_urls(true)
-            .retry(crate::RetryPolicy::none())
-            .max_download_bytes(5_000)
-            .build()
-            .unwrap();
+        let small = capped_at(5_000);
         assert_eq!(small.max_download_bytes(), 5_000);
         let e = small
             .download_to_dir_within(&url, dir.path(), "01", 1 << 30)
