@@ -140,24 +140,66 @@ async fn bad_gateway_on_a_create_is_outcome_unknown_not_a_retry() {
 
 #[tokio::test]
 async fn server_errors_on_a_create_are_reported_not_resent() {
-    // JimmyAI has no idempotency key: after a 500 or 503 the task may or may not exist, and
-    // a resend could bill twice. The caller gets `Server` ("try again later", by choice).
-    for status in [500u16, 503] {
-        for body in [
-            json!({"code": -1, "msg": "busy", "data": null}),
-            json!({"code": i64::from(status), "msg": "busy", "data": null}),
-        ] {
+    // JimmyAI has no idempotency key, so a create is never resent after a server fault. A
+    // 503 says nothing was done: `Server`, which the caller may repeat later. Any other fault
+    // (a 500, a CDN's 524, code -1 inside a 200) may have come after the task was made: the
+    // caller is told the outcome is unknown, not "try again later" (and pays twice).
+    let cases: [(u16, Value, bool); 6] = [
+        (503, json!({"code": -1, "msg": "busy", "data": null}), false),
+        (
+            503,
+            json!({"code": 503, "msg": "busy", "data": null}),
+            false,
+        ),
+        (500, json!({"code": -1, "msg": "oops", "data": null}), true),
+        (500, json!({"code": 500, "msg": "oops", "data": null}), true),
+        (
+            524,
+            json!({"code": 524, "msg": "timeout", "data": null}),
+            true,
+        ),
+        (
+            200,
+            json!({"code": -1, "msg": "server error, retry later", "data": null}),
+            true,
+        ),
+    ];
+    for (status, body, unknown) in cases {
+        for speech in [false, true] {
             let server = Scripted::start(vec![
                 Step::status(status, body.clone()),
                 ok(task("audio_9", "soundCloningClone", "queued", json!({}))),
             ])
             .await;
             let (c, sleeper) = client(Provider::JimmyAi, &server.base_url);
-            let e = c.clone_voice(&clone_req()).await.unwrap_err();
-            assert_eq!(e.kind(), &ErrorKind::Server, "{status} {body}: {e}");
-            assert_eq!(e.http_status(), Some(status));
-            assert_eq!(server.seen().len(), 1, "{status} {body}: resent");
-            assert!(sleeper.sleeps().is_empty());
+            let e = if speech {
+                c.synthesize(&SpeechRequest::new("model-1", "Hello"))
+                    .await
+                    .unwrap_err()
+            } else {
+                c.clone_voice(&clone_req()).await.unwrap_err()
+            };
+            let what = format!("{status} {body} speech={speech}: {e}");
+            if unknown {
+                assert!(
+                    matches!(
+                        e.kind(),
+                        ErrorKind::OutcomeUnknown {
+                            idempotency_key: None,
+                            ..
+                        }
+                    ),
+                    "{what}"
+                );
+                assert!(e.to_string().contains("do not resend"), "{what}");
+                assert!(!e.is_transient(), "{what}");
+            } else {
+                assert_eq!(e.kind(), &ErrorKind::Server, "{what}");
+                assert!(e.is_transient(), "{what}");
+            }
+            assert_eq!(e.http_status(), Some(status), "{what}");
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+            assert!(sleeper.sleeps().is_empty(), "{what}");
         }
     }
 }

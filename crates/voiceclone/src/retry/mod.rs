@@ -5,9 +5,10 @@
 //! | connect failure (nothing sent)          | retry  | retry                              | retry                          |
 //! | 429 / `RateLimited`                     | retry  | retry                              | retry                          |
 //! | timeout, connection broken mid-request  | retry  | retry                              | `OutcomeUnknown`               |
-//! | 500 (and JimmyAI `-1`)                  | retry  | retry (may have landed: see below) | fail                           |
+//! | 500 (and JimmyAI `-1`)                  | retry  | retry (may have landed: see below) | `OutcomeUnknown` (the fault may have come after the task was made) |
 //! | 503                                     | retry  | retry                              | fail (unavailable: not processed) |
 //! | 502, 504                                | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
+//! | any other 5xx (a CDN's 520-524, 507)    | fail   | retry (may have landed, but 501)   | `OutcomeUnknown`; 501 fails    |
 //! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
 //! | 409 `Conflict`, later attempt           | fail   | `OutcomeUnknown` (our first attempt probably succeeded) | fail      |
 //! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
@@ -19,7 +20,7 @@
 //! reported as `OutcomeUnknown`. A clone submitted after an upload follows its own column.
 //!
 //! When a write runs out of attempts after one of them may have been processed (timeout,
-//! broken connection, 502, 504, and a 500 on a VMEG write), the result is `OutcomeUnknown`
+//! broken connection, any 5xx but 501 and 503), the result is `OutcomeUnknown`
 //! rather than the last error;
 //! so is a later attempt's failure that the table would just report (a 500, a 4xx, a
 //! business error): it does not say that the earlier attempt created nothing.
@@ -203,13 +204,15 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
         },
         ErrorKind::Server => match (kind, status) {
             (Read, None | Some(500 | 502 | 503 | 504)) => Decision::Retry,
+            (Read | Upload, _) => Decision::Fail,
             // VMEG: "reuse [the key] only when retrying the same intent after a timeout or
             // unclear 5xx" (api-facts A4). Under the same key a repeat cannot bill twice: if
-            // the 500 came after the task was made, the repeat meets 409 (`OutcomeUnknown`).
-            (IdempotentWrite, Some(500 | 502..=504)) => Decision::Retry,
-            // A gateway that got no (or no valid) answer upstream: the write may have landed.
-            (UnsafeWrite, Some(502 | 504)) => Decision::OutcomeUnknown,
-            _ => Decision::Fail,
+            // the fault came after the task was made, the repeat meets 409 (`OutcomeUnknown`).
+            (IdempotentWrite, _) => Decision::Retry,
+            // No key to repeat under: a server that says it did nothing may be asked again
+            // later by the caller; any other fault may have come after the task was made.
+            (UnsafeWrite, _) if !server_error_may_have_landed(status) => Decision::Fail,
+            (UnsafeWrite, _) => Decision::OutcomeUnknown,
         },
         // An answer that could not be read (a 2xx we cannot turn into a job, or a body cut
         // off at the size limit, whatever its status): a write may have landed.
@@ -222,6 +225,14 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
         }
         _ => Decision::Fail,
     }
+}
+
+/// Whether a write that met a server fault (`ErrorKind::Server`, with its effective status)
+/// may have been carried out before the fault. Only 503 (unavailable) and 501 (not
+/// implemented) say the request was not acted on; a 500, a gateway's 502 or 504, a CDN's
+/// 52x, JimmyAI's `-1` (no status) may all come after the task was made.
+pub(crate) fn server_error_may_have_landed(status: Option<u16>) -> bool {
+    !matches!(status, Some(501 | 503))
 }
 
 impl Error {
@@ -268,10 +279,13 @@ pub(crate) mod tests {
             (http(ErrorKind::RateLimited, 429), [Retry, Retry, Retry]),
             (timeout(), [Retry, Retry, OutcomeUnknown]),
             (mid_request(), [Retry, Retry, OutcomeUnknown]),
-            (http(ErrorKind::Server, 500), [Retry, Retry, Fail]),
+            (http(ErrorKind::Server, 500), [Retry, Retry, OutcomeUnknown]),
+            (http(ErrorKind::Server, 501), [Fail, Retry, Fail]),
             (http(ErrorKind::Server, 502), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 503), [Retry, Retry, Fail]),
             (http(ErrorKind::Server, 504), [Retry, Retry, OutcomeUnknown]),
+            (http(ErrorKind::Server, 507), [Fail, Retry, OutcomeUnknown]),
+            (http(ErrorKind::Server, 524), [Fail, Retry, OutcomeUnknown]),
             (http(ErrorKind::InvalidRequest, 400), [Fail, Fail, Fail]),
             (http(ErrorKind::Unauthorized, 401), [Fail, Fail, Fail]),
             (http(ErrorKind::PaymentRequired, 402), [Fail, Fail, Fail]),
@@ -286,11 +300,11 @@ pub(crate) mod tests {
             ),
             (
                 crate::provider::error_for_code(Provider::Vmeg, 200, None, 500, ""),
-                [Retry, Retry, Fail],
+                [Retry, Retry, OutcomeUnknown],
             ),
             (
                 crate::provider::error_for_code(Provider::JimmyAi, 200, None, -1, ""),
-                [Retry, Fail, Fail],
+                [Retry, Retry, OutcomeUnknown],
             ),
         ];
         for (err, expected) in rows {

@@ -35,20 +35,17 @@ pub(crate) fn with_sleep_budget<F: Future>(
     SLEEP_BUDGET.scope(budget, fut)
 }
 
-/// Whether a failed attempt of a `kind` call could have been processed by the server anyway.
-/// A 500 counts for a VMEG write: VMEG's own advice pairs an "unclear 5xx" with a retry under
-/// the same key (api-facts A4), so the fault may have come after the task was made.
-fn maybe_processed(kind: OperationKind, err: &Error) -> bool {
+/// Whether a failed attempt of a write could have been processed by the server anyway.
+/// Every server fault but 501 and 503 counts: VMEG's own advice pairs an "unclear 5xx" with
+/// a retry under the same key (api-facts A4), so the fault may have come after the task was
+/// made.
+fn maybe_processed(err: &Error) -> bool {
     if err.claims_success() {
         return true;
     }
     match err.kind() {
         ErrorKind::Timeout | ErrorKind::Transport => err.phase() != Phase::NotSent,
-        ErrorKind::Server => match err.effective_status() {
-            Some(502 | 504) => true,
-            Some(500) => kind == OperationKind::IdempotentWrite,
-            _ => false,
-        },
+        ErrorKind::Server => super::server_error_may_have_landed(err.effective_status()),
         ErrorKind::InvalidResponse => err.phase() == Phase::Sent,
         _ => false,
     }
@@ -154,8 +151,7 @@ impl<'a> Retries<'a> {
         let err = err
             .with_provider(call.provider)
             .with_operation_if_unset(call.operation);
-        self.any_maybe_processed |=
-            call.kind.has_consequences() && maybe_processed(call.kind, &err);
+        self.any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
         // A key only this call has used, already used: one of its own requests landed.
         if call.fresh_key
             && call.kind == OperationKind::IdempotentWrite
@@ -435,6 +431,19 @@ mod tests {
             vec![http(ErrorKind::Server, 500)],
         )
         .await;
+        // No key: the 500 may have come after the task was made, and is not resent.
+        assert!(matches!(
+            res.unwrap_err().kind(),
+            ErrorKind::OutcomeUnknown { .. }
+        ));
+        assert_eq!(calls, 1);
+        // 503 says nothing was done: a plain failure the caller may repeat.
+        let (res, calls, _) = drive(
+            OperationKind::UnsafeWrite,
+            RetryPolicy::default(),
+            vec![http(ErrorKind::Server, 503)],
+        )
+        .await;
         assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
         assert_eq!(calls, 1);
     }
@@ -489,15 +498,15 @@ mod tests {
             "{err:?}"
         );
         assert_eq!(calls, 1);
-        // A JimmyAI create has no key to repeat under: its 500 stays a plain failure.
+        // A 503 retried under the same key and still refused: nothing was done.
         let (res, calls, _) = drive(
-            OperationKind::UnsafeWrite,
-            RetryPolicy::default(),
-            vec![http(ErrorKind::Server, 500)],
+            OperationKind::IdempotentWrite,
+            RetryPolicy::default().with_max_attempts(2),
+            vec![http(ErrorKind::Server, 503), http(ErrorKind::Server, 503)],
         )
         .await;
         assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
-        assert_eq!(calls, 1);
+        assert_eq!(calls, 2);
     }
 
     #[tokio::test]
