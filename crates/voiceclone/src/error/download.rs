@@ -9,10 +9,11 @@
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DownloadFailure {
-    /// The body grew beyond the cap (`ClientBuilder::max_download_bytes`), by what the server
-    /// declared (`Content-Length`) or by what it actually sent.
+    /// The body grew beyond the cap in force (`ClientBuilder::max_download_bytes`, or a lower
+    /// one given to the call, such as `Client::download_to_dir_within`'s `max_bytes`), by
+    /// what the server declared (`Content-Length`) or by what it actually sent.
     #[error(
-        "the file is larger than the download cap of {limit} bytes; raise ClientBuilder::max_download_bytes if such files are expected"
+        "the file is larger than the download cap of {limit} bytes (the client's max_download_bytes, or the lower cap given to this call); raise the cap if such files are expected"
     )]
     TooLarge {
         /// The cap in force.
