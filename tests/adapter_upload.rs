@@ -270,6 +270,60 @@ async fn local_checks_refuse_before_anything_is_sent() {
         .unwrap();
 }
 
+/// VMEG documents no size limit, so a reader was spooled to a temporary file until it ended:
+/// one that never ends filled the disk before anything failed. The client's
+/// `max_upload_bytes` (default 1 GiB) now bounds every local recording, for both providers;
+/// JimmyAI's 100 MB applies when it is lower. Nothing is sent, and 0 is refused by name.
+#[tokio::test]
+async fn a_reader_that_never_ends_is_refused_at_the_clients_upload_limit() {
+    let env = Env::start(SimConfig::default()).await;
+    for p in [Provider::Vmeg, Provider::JimmyAi] {
+        let c = env.builder(p, 3).max_upload_bytes(1 << 20).build().unwrap();
+        let before = env.requests();
+        let endless = CloneRequest::from_reader("endless.mp3", tokio::io::repeat(1));
+        let e = tokio::time::timeout(Duration::from_secs(30), c.clone_voice(&endless))
+            .await
+            .expect("refused at the limit, not read forever")
+            .unwrap_err();
+        assert_eq!(field(&e), "audio_file", "{p}: {e}");
+        assert!(
+            e.to_string().contains("at most 1048576 bytes")
+                && e.to_string().contains("max_upload_bytes"),
+            "{p}: {e}"
+        );
+        assert_eq!(e.phase(), Phase::NotSent, "{p}: {e}");
+        // A file over the client's limit is refused the same way, before it is read.
+        let over = env.file("over.mp3", &vec![1u8; (1 << 20) + 1]);
+        let e = c.upload_sample(&over).await.unwrap_err();
+        assert!(e.to_string().contains("max_upload_bytes"), "{p}: {e}");
+        assert_eq!(env.requests(), before, "{p}: nothing may be sent");
+        // The limit itself passes the check (the upload goes ahead).
+        let at = env.file("at.mp3", &vec![1u8; 1 << 20]);
+        c.upload_sample(&at).await.unwrap();
+        assert!(env.requests() > before, "{p}");
+    }
+    // JimmyAI's own 100 MB still applies under a higher client limit, and says so.
+    let big = env.dir.path().join("big.mp3");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(100 * 1024 * 1024 + 1)
+        .unwrap();
+    let jimmy = env
+        .builder(Provider::JimmyAi, 3)
+        .max_upload_bytes(u64::MAX)
+        .build()
+        .unwrap();
+    let e = jimmy.upload_sample(&big).await.unwrap_err();
+    assert!(
+        e.to_string().contains("100 MB") && !e.to_string().contains("max_upload_bytes"),
+        "{e}"
+    );
+    for p in [Provider::Vmeg, Provider::JimmyAi] {
+        let e = env.builder(p, 3).max_upload_bytes(0).build().unwrap_err();
+        assert_eq!(field(&e), "max_upload_bytes", "{e}");
+    }
+}
+
 /// One failing step of a VMEG clone from a file: (operation, fault, the step it must name).
 const VMEG_STEPS: &[(&str, FaultKind, UploadStep)] = &[
     (

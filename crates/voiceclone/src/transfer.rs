@@ -28,6 +28,11 @@ use crate::validate;
 /// How long one PUT (a whole file, or one part) may take, unless the client has one timeout
 /// for everything.
 pub(crate) const PUT_TIMEOUT: Duration = Duration::from_secs(300);
+/// [`ClientBuilder::max_upload_bytes`](crate::ClientBuilder::max_upload_bytes)'s default:
+/// 1 GiB. Not a vendor's limit (VMEG documents none; JimmyAI's 100 MB still applies): a
+/// bound on what a reader is spooled to disk before anything is sent, far above a voice
+/// sample (an hour of 48 kHz 16-bit stereo WAV is about 0.7 GB).
+pub(crate) const DEFAULT_MAX_UPLOAD_BYTES: u64 = 1 << 30;
 /// How much of a storage error body is kept for the message.
 const ERROR_BODY_BYTES: usize = 4096;
 
@@ -42,6 +47,8 @@ pub(crate) struct Uploads {
     /// the vendor's default).
     pub(crate) multipart_threshold: Option<u64>,
     pub(crate) put_timeout: Duration,
+    /// The most bytes a local recording may hold (`ClientBuilder::max_upload_bytes`).
+    pub(crate) max_bytes: u64,
 }
 
 impl Uploads {

@@ -47,6 +47,8 @@ pub struct ClientBuilder {
     upload_progress: Option<ProgressFn>,
     #[cfg(feature = "upload")]
     multipart_threshold: Option<u64>,
+    #[cfg(feature = "upload")]
+    max_upload_bytes: u64,
     /// Download limits (setters in `client/download.rs`).
     #[cfg(feature = "download")]
     pub(super) downloads: crate::download::Downloads,
@@ -67,7 +69,8 @@ impl fmt::Debug for ClientBuilder {
             .field("completion_hub", &self.has_hub());
         #[cfg(feature = "upload")]
         d.field("upload_progress", &self.upload_progress.is_some())
-            .field("multipart_threshold", &self.multipart_threshold);
+            .field("multipart_threshold", &self.multipart_threshold)
+            .field("max_upload_bytes", &self.max_upload_bytes);
         d.finish()
     }
 }
@@ -175,6 +178,30 @@ impl ClientBuilder {
         self
     }
 
+    /// The most bytes a local recording (a file, bytes, a reader) may hold; a larger one is
+    /// refused with `InvalidInput` naming `audio_file`, nothing sent. Default 1 GiB. VMEG
+    /// documents no size limit, so this bounds what a reader is spooled to a temporary file
+    /// before its upload: a reader that never ends is refused at the limit, its file
+    /// deleted. JimmyAI's own limit (100 MB) applies whatever this says. Must be more than 0
+    /// ([`build`](Self::build) refuses 0). Requires the `upload` feature.
+    ///
+    /// ```
+    /// use voiceclone::{Client, Provider};
+    ///
+    /// let client = Client::builder(Provider::Vmeg)
+    ///     .api_key("key")
+    ///     .max_upload_bytes(50 * 1024 * 1024) // 50 MiB
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), voiceclone::Error>(())
+    /// ```
+    #[cfg(feature = "upload")]
+    #[must_use]
+    pub fn max_upload_bytes(mut self, bytes: u64) -> Self {
+        self.max_upload_bytes = bytes;
+        self
+    }
+
     /// Replaces the sleeping used between retries and polls (tests; `test-util` feature).
     #[cfg(feature = "test-util")]
     #[must_use]
@@ -240,6 +267,14 @@ impl ClientBuilder {
             return Err(Error::invalid_input(
                 "timeout",
                 "must be more than zero (every request would time out)",
+            )
+            .with_provider(provider));
+        }
+        #[cfg(feature = "upload")]
+        if self.max_upload_bytes == 0 {
+            return Err(Error::invalid_input(
+                "max_upload_bytes",
+                "must be more than zero (every local recording would be refused)",
             )
             .with_provider(provider));
         }
@@ -324,6 +359,7 @@ impl ClientBuilder {
                     progress: self.upload_progress,
                     multipart_threshold: self.multipart_threshold,
                     put_timeout: crate::transfer::PUT_TIMEOUT,
+                    max_bytes: self.max_upload_bytes,
                 },
             },
         )?;
@@ -397,6 +433,8 @@ impl Client {
             upload_progress: None,
             #[cfg(feature = "upload")]
             multipart_threshold: None,
+            #[cfg(feature = "upload")]
+            max_upload_bytes: crate::transfer::DEFAULT_MAX_UPLOAD_BYTES,
             #[cfg(feature = "download")]
             downloads: Default::default(),
         }

@@ -34,6 +34,49 @@ pub(crate) const FIELD: &str = "audio_file";
 /// Read size of a stream.
 const CHUNK: usize = 64 * 1024;
 
+/// The most bytes a local recording may hold: the provider's documented limit or the
+/// client's own ([`ClientBuilder::max_upload_bytes`](crate::ClientBuilder::max_upload_bytes)),
+/// whichever is lower. The client's bounds what a reader spools to disk when the provider
+/// documents no limit (VMEG).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SizeLimit {
+    bytes: u64,
+    by_provider: bool,
+}
+
+impl SizeLimit {
+    pub(crate) fn new(provider: Option<u64>, client: u64) -> Self {
+        match provider {
+            Some(p) if p <= client => Self {
+                bytes: p,
+                by_provider: true,
+            },
+            _ => Self {
+                bytes: client,
+                by_provider: false,
+            },
+        }
+    }
+
+    /// The refusal of a recording of `len` bytes (`None`: a reader, stopped one chunk past
+    /// the limit, whose length is not known).
+    fn refusal(self, len: Option<u64>) -> Error {
+        let max = self.bytes;
+        let size = match len {
+            Some(len) => format!("is {len} bytes"),
+            None => format!("is more than {max} bytes"),
+        };
+        refuse(if self.by_provider {
+            format!("{size}; the provider accepts at most {max} bytes")
+        } else {
+            format!(
+                "{size}; this client takes local recordings of at most {max} bytes \
+                 (ClientBuilder::max_upload_bytes)"
+            )
+        })
+    }
+}
+
 /// A caller's upload progress callback.
 #[derive(Clone)]
 pub(crate) struct ProgressFn(pub(crate) Arc<dyn Fn(UploadProgress) + Send + Sync>);
@@ -123,21 +166,16 @@ impl StreamFailure {
 }
 
 impl LocalSample {
-    /// Measures `source` (a spooled reader is read to its end here, at most `max_len`
-    /// bytes). Refuses a missing, unreadable or empty recording, one without an extension,
-    /// and one over `max_len`, with `InvalidInput` naming `audio_file`, nothing sent.
-    pub(crate) async fn prepare(source: &AudioSource, max_len: Option<u64>) -> Result<Self, Error> {
+    /// Measures `source` (a spooled reader is read to its end here, at most `limit` bytes).
+    /// Refuses a missing, unreadable or empty recording, one without an extension, and one
+    /// over `limit`, with `InvalidInput` naming `audio_file`, nothing sent.
+    pub(crate) async fn prepare(source: &AudioSource, limit: SizeLimit) -> Result<Self, Error> {
         let (file_name, ext) = name_of(source)?;
         let extension = ext.ok_or_else(|| {
             refuse(format!(
                 "{file_name:?} has no extension; the provider needs it to know the format"
             ))
         })?;
-        let too_large = |len: u64, max: u64| {
-            refuse(format!(
-                "is {len} bytes; the provider accepts at most {max} bytes"
-            ))
-        };
         let (len, data) = match source {
             AudioSource::Url(_) => return Err(refuse("is a URL, not a local recording")),
             AudioSource::File(path) => {
@@ -157,17 +195,15 @@ impl LocalSample {
                 let reader = r.take().ok_or_else(|| {
                     refuse("the reader was already read by an earlier call; give a new one")
                 })?;
-                let (len, path) = spool(reader, max_len).await?;
+                let (len, path) = spool(reader, limit).await?;
                 (len, Data::Spooled(path))
             }
         };
         if len == 0 {
             return Err(refuse(format!("{file_name:?} is empty")));
         }
-        if let Some(max) = max_len
-            && len > max
-        {
-            return Err(too_large(len, max));
+        if len > limit.bytes {
+            return Err(limit.refusal(Some(len)));
         }
         Ok(Self {
             file_name,
@@ -274,10 +310,11 @@ async fn open(path: &Path) -> Result<tokio::fs::File, Error> {
         .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))
 }
 
-/// Copies `reader` into a temporary file, refusing more than `max_len` bytes.
+/// Copies `reader` into a temporary file, refusing more than `limit` bytes (the file is
+/// deleted then: a reader that never ends fills neither the disk nor memory).
 async fn spool(
     mut reader: Pin<Box<dyn tokio::io::AsyncRead + Send>>,
-    max_len: Option<u64>,
+    limit: SizeLimit,
 ) -> Result<(u64, tempfile::TempPath), Error> {
     let tmp = tokio::task::spawn_blocking(tempfile::NamedTempFile::new)
         .await
@@ -296,12 +333,8 @@ async fn spool(
             break;
         }
         len = len.saturating_add(n as u64);
-        if let Some(max) = max_len
-            && len > max
-        {
-            return Err(refuse(format!(
-                "is more than {max} bytes; the provider accepts at most {max} bytes"
-            )));
+        if len > limit.bytes {
+            return Err(limit.refusal(None));
         }
         let chunk = buf.get(..n).unwrap_or_default();
         out.write_all(chunk)
@@ -385,6 +418,11 @@ mod tests {
     use super::*;
     use crate::error::ErrorKind;
 
+    const NO_LIMIT: SizeLimit = SizeLimit {
+        bytes: u64::MAX,
+        by_provider: false,
+    };
+
     fn reason(e: Error) -> String {
         match e.kind() {
             ErrorKind::InvalidInput { field, reason } if field == FIELD => reason.clone(),
@@ -421,7 +459,7 @@ mod tests {
             },
             AudioSource::reader("dir/a.wav", std::io::Cursor::new(data.clone())),
         ] {
-            let s = LocalSample::prepare(&source, None).await.unwrap();
+            let s = LocalSample::prepare(&source, NO_LIMIT).await.unwrap();
             assert_eq!((s.extension.as_str(), s.len), ("wav", data.len() as u64));
             assert_eq!(s.md5_hex().await.unwrap(), want_md5);
             assert_eq!(
@@ -435,26 +473,28 @@ mod tests {
         }
         // A reader is read once.
         let r = AudioSource::reader("a.wav", std::io::Cursor::new(vec![1u8]));
-        LocalSample::prepare(&r, None).await.unwrap();
-        assert!(reason(LocalSample::prepare(&r, None).await.unwrap_err()).contains("already read"));
+        LocalSample::prepare(&r, NO_LIMIT).await.unwrap();
+        assert!(
+            reason(LocalSample::prepare(&r, NO_LIMIT).await.unwrap_err()).contains("already read")
+        );
     }
 
     #[tokio::test]
     async fn refusals_name_the_audio_file() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.wav");
-        let e = LocalSample::prepare(&AudioSource::File(missing), None)
+        let e = LocalSample::prepare(&AudioSource::File(missing), NO_LIMIT)
             .await
             .unwrap_err();
         assert_eq!(e.step(), Some(UploadStep::ReadFile));
         assert!(reason(e).contains("no such file"));
         let sub = dir.path().join("d.wav");
         std::fs::create_dir(&sub).unwrap();
-        let e = LocalSample::prepare(&AudioSource::File(sub), None).await;
+        let e = LocalSample::prepare(&AudioSource::File(sub), NO_LIMIT).await;
         assert!(reason(e.unwrap_err()).contains("not a file"));
         let empty = dir.path().join("e.wav");
         std::fs::write(&empty, b"").unwrap();
-        let e = LocalSample::prepare(&AudioSource::File(empty), None)
+        let e = LocalSample::prepare(&AudioSource::File(empty), NO_LIMIT)
             .await
             .unwrap_err();
         assert!(reason(e).contains("empty"));
@@ -463,26 +503,73 @@ mod tests {
             bytes: vec![1u8].into(),
         };
         assert!(
-            reason(LocalSample::prepare(&noext, None).await.unwrap_err()).contains("extension")
+            reason(LocalSample::prepare(&noext, NO_LIMIT).await.unwrap_err()).contains("extension")
         );
         let big = AudioSource::reader("b.wav", std::io::Cursor::new(vec![0u8; 11]));
         assert!(
-            reason(LocalSample::prepare(&big, Some(10)).await.unwrap_err()).contains("at most 10")
+            reason(
+                LocalSample::prepare(&big, SizeLimit::new(Some(10), u64::MAX))
+                    .await
+                    .unwrap_err()
+            )
+            .contains("at most 10")
         );
         let big = AudioSource::Bytes {
             file_name: "b.wav".into(),
             bytes: vec![0u8; 11].into(),
         };
         assert!(
-            reason(LocalSample::prepare(&big, Some(10)).await.unwrap_err()).contains("at most 10")
+            reason(
+                LocalSample::prepare(&big, SizeLimit::new(Some(10), u64::MAX))
+                    .await
+                    .unwrap_err()
+            )
+            .contains("at most 10")
         );
+        // A reader that never ends is refused at the limit, not spooled until the disk fills.
+        let endless = AudioSource::reader("e.wav", tokio::io::repeat(7));
+        let r = reason(
+            LocalSample::prepare(&endless, SizeLimit::new(None, 1 << 20))
+                .await
+                .unwrap_err(),
+        );
+        assert!(r.contains("is more than 1048576 bytes"), "{r}");
+        // The lower limit wins, and the refusal says whose it is.
+        let big = || AudioSource::reader("b.wav", std::io::Cursor::new(vec![0u8; 11]));
+        let r = reason(
+            LocalSample::prepare(&big(), SizeLimit::new(Some(100), 10))
+                .await
+                .unwrap_err(),
+        );
+        assert!(
+            r.contains("at most 10 bytes") && r.contains("ClientBuilder::max_upload_bytes"),
+            "{r}"
+        );
+        let r = reason(
+            LocalSample::prepare(&big(), SizeLimit::new(Some(10), 100))
+                .await
+                .unwrap_err(),
+        );
+        assert!(
+            r.contains("the provider accepts at most 10 bytes") && !r.contains("ClientBuilder"),
+            "{r}"
+        );
+        let r = reason(
+            LocalSample::prepare(&big(), SizeLimit::new(None, 10))
+                .await
+                .unwrap_err(),
+        );
+        assert!(r.contains("max_upload_bytes"), "{r}");
         // "At most": the limit itself passes.
         let at_limit = AudioSource::Bytes {
             file_name: "b.wav".into(),
             bytes: vec![0u8; 10].into(),
         };
         assert_eq!(
-            LocalSample::prepare(&at_limit, Some(10)).await.unwrap().len,
+            LocalSample::prepare(&at_limit, SizeLimit::new(Some(10), u64::MAX))
+                .await
+                .unwrap()
+                .len,
             10
         );
     }
@@ -492,7 +579,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.wav");
         std::fs::write(&path, vec![1u8; 1000]).unwrap();
-        let s = LocalSample::prepare(&AudioSource::File(path.clone()), None)
+        let s = LocalSample::prepare(&AudioSource::File(path.clone()), NO_LIMIT)
             .await
             .unwrap();
         std::fs::write(&path, vec![1u8; 500]).unwrap();

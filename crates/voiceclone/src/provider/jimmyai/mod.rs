@@ -22,7 +22,7 @@ use crate::error::{Error, ErrorKind};
 use crate::model::AudioSource;
 use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, Voice};
 #[cfg(feature = "upload")]
-use crate::sample::ProgressFn;
+use crate::transfer::Uploads;
 use crate::transport::Dialect;
 use crate::transport::Transport;
 
@@ -85,7 +85,7 @@ fn connect(c: &Connect) -> Result<AnyBackend, Error> {
     Ok(AnyBackend::JimmyAi(JimmyAi {
         client: jimmyai_client::Client::new_with_client(&c.base, c.http.clone(), config),
         #[cfg(feature = "upload")]
-        progress: c.uploads.progress.clone(),
+        uploads: c.uploads.clone(),
     }))
 }
 
@@ -94,9 +94,9 @@ fn connect(c: &Connect) -> Result<AnyBackend, Error> {
 #[derive(Debug)]
 pub(crate) struct JimmyAi {
     client: jimmyai_client::Client,
-    /// The caller's upload progress callback.
+    /// Local recordings: the caller's progress callback and size limit.
     #[cfg(feature = "upload")]
-    progress: Option<ProgressFn>,
+    uploads: Uploads,
 }
 
 impl Backend for JimmyAi {
@@ -113,7 +113,7 @@ impl Backend for JimmyAi {
                 &self.client,
                 req,
                 allow_private,
-                self.progress.as_ref(),
+                &self.uploads,
             ));
         }
         Box::pin(clone_voice(t, &self.client, req, allow_private))
@@ -162,7 +162,7 @@ impl Backend for JimmyAi {
         source: &'a AudioSource,
         _allow_private: bool,
     ) -> BoxFuture<'a, Result<url::Url, Error>> {
-        Box::pin(upload(t, &self.client, source, self.progress.as_ref()))
+        Box::pin(upload(t, &self.client, source, &self.uploads))
     }
 }
 

@@ -17,7 +17,8 @@ use super::rules;
 use crate::error::{Error, ErrorKind, UploadStep};
 use crate::model::{AudioSource, CloneJob, CloneRequest};
 use crate::retry::OperationKind;
-use crate::sample::{LocalSample, ProgressFn};
+use crate::sample::{LocalSample, ProgressFn, SizeLimit};
+use crate::transfer::Uploads;
 use crate::transport::{Call, Transport};
 use crate::wire::parse_url;
 
@@ -73,7 +74,11 @@ fn mime_for(ext: &str) -> Option<&'static str> {
 
 /// Measures and checks a local recording for `files/upload` (and, `for_clone`, for a clone:
 /// its format and, for a WAV, its length). Nothing is sent before this passes.
-async fn prepare(source: &AudioSource, for_clone: bool) -> Result<LocalSample, Error> {
+async fn prepare(
+    source: &AudioSource,
+    up: &Uploads,
+    for_clone: bool,
+) -> Result<LocalSample, Error> {
     let (_, ext) = crate::sample::name_of(source)?;
     if for_clone {
         rules::clone_extension(ext.as_deref())?;
@@ -84,10 +89,13 @@ async fn prepare(source: &AudioSource, for_clone: bool) -> Result<LocalSample, E
             list.join(", ")
         )));
     }
-    let sample = LocalSample::prepare(source, Some(UPLOAD_MAX_BYTES))
+    let limit = SizeLimit::new(Some(UPLOAD_MAX_BYTES), up.max_bytes);
+    let sample = LocalSample::prepare(source, limit)
         .await
         .map_err(|e| match e.kind() {
-            ErrorKind::InvalidInput { reason, .. } if reason.contains("at most") => {
+            ErrorKind::InvalidInput { reason, .. }
+                if reason.contains("the provider accepts at most") =>
+            {
                 crate::sample::refuse(format!("{reason} (JimmyAI accepts at most 100 MB)"))
             }
             _ => e,
@@ -103,10 +111,10 @@ pub(crate) async fn upload(
     t: &Transport,
     c: &jimmyai_client::Client,
     source: &AudioSource,
-    progress: Option<&ProgressFn>,
+    up: &Uploads,
 ) -> Result<url::Url, Error> {
-    let sample = prepare(source, false).await?;
-    send(t, c, &sample, progress).await
+    let sample = prepare(source, up, false).await?;
+    send(t, c, &sample, up.progress.as_ref()).await
 }
 
 /// Clones from a local recording: checks everything first (the request's fields, the file's
@@ -117,11 +125,11 @@ pub(crate) async fn clone_from_local(
     c: &jimmyai_client::Client,
     req: &CloneRequest,
     allow_private: bool,
-    progress: Option<&ProgressFn>,
+    up: &Uploads,
 ) -> Result<CloneJob, Error> {
     rules::clone_fields(req)?;
-    let sample = prepare(&req.audio, true).await?;
-    let url = send(t, c, &sample, progress).await?;
+    let sample = prepare(&req.audio, up, true).await?;
+    let url = send(t, c, &sample, up.progress.as_ref()).await?;
     drop(sample);
     clone_voice(t, c, &req.with_audio_url(&url), allow_private)
         .await

@@ -36,7 +36,7 @@ use super::results::text;
 use crate::error::{Error, ErrorKind, Phase, UploadStep};
 use crate::model::{AudioSource, CloneJob, CloneRequest, Provider};
 use crate::retry::OperationKind;
-use crate::sample::LocalSample;
+use crate::sample::{LocalSample, SizeLimit};
 use crate::transfer::{self, Uploads};
 use crate::transport::{Call, RequestId, Transport, envelopes};
 use crate::wire::parse_url;
@@ -84,9 +84,10 @@ fn call<'a>(rust_name: &str, key: &'a str) -> Call<'a> {
 }
 
 /// The recording, checked and measured (VMEG documents no size or format limit for
-/// materials: it needs a file name with an extension; an empty file is refused).
-async fn prepare(source: &AudioSource) -> Result<LocalSample, Error> {
-    LocalSample::prepare(source, None).await
+/// materials: it needs a file name with an extension; an empty file is refused, and one
+/// over the client's `max_upload_bytes`).
+async fn prepare(source: &AudioSource, up: &Uploads) -> Result<LocalSample, Error> {
+    LocalSample::prepare(source, SizeLimit::new(None, up.max_bytes)).await
 }
 
 /// Uploads a local recording as a material; returns its `addressUrl`.
@@ -97,7 +98,7 @@ pub(crate) async fn upload(
     source: &AudioSource,
     allow_private: bool,
 ) -> Result<url::Url, Error> {
-    let sample = prepare(source).await?;
+    let sample = prepare(source, up).await?;
     send(t, c, up, &sample, allow_private).await
 }
 
@@ -110,7 +111,7 @@ pub(crate) async fn clone_from_local(
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
     super::rules::clone_fields(req)?;
-    let sample = prepare(&req.audio).await?;
+    let sample = prepare(&req.audio, up).await?;
     let url = send(t, c, up, &sample, allow_private).await?;
     drop(sample);
     clone_voice(t, c, &req.with_audio_url(&url), allow_private)
