@@ -142,6 +142,13 @@ fn check_error(provider: Provider, i: usize, step: &str, e: &voiceclone::Error) 
             }
             assert!(text.contains("do not resend"), "{text}");
         }
+        // A create's server fault is a plain `Server` ("try again later") only when it says
+        // nothing was done (503): any other may have come after the task was made.
+        ErrorKind::Server if matches!(step, "clone_voice" | "synthesize") => assert_eq!(
+            e.http_status(),
+            Some(503),
+            "flow {i}: a create's server fault that may have landed reads as `Server`: {text}"
+        ),
         // Faults that outlast the retry budget: the message says to try again later.
         ErrorKind::Server | ErrorKind::RateLimited | ErrorKind::Transport | ErrorKind::Timeout => {}
         // The wait gave up (it should not at these rates): the task id is in the error.
