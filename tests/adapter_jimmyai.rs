@@ -138,6 +138,30 @@ async fn bad_gateway_on_a_create_is_outcome_unknown_not_a_retry() {
     }
 }
 
+/// A failure answer that still names the task it made: JimmyAI has no task list, so the id
+/// in the answer is the only way to find the job. Before, a failure envelope's `data` was
+/// not read, and the `OutcomeUnknown` came without the id.
+#[tokio::test]
+async fn a_failure_answer_naming_its_task_keeps_the_id_in_the_unknown_outcome() {
+    for (status, code) in [(500u16, json!(-1)), (200, json!(-1)), (502, json!(502))] {
+        let server = Scripted::start(vec![Step::status(
+            status,
+            json!({"code": code, "msg": "oops", "data": {"id": "audio_77"}}),
+        )])
+        .await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        match e.kind() {
+            ErrorKind::OutcomeUnknown { task_id, .. } => {
+                assert_eq!(task_id.as_ref().map(JobId::as_str), Some("audio_77"), "{e}")
+            }
+            other => panic!("{status} {code}: expected OutcomeUnknown, got {other:?}: {e}"),
+        }
+        assert!(e.to_string().contains("audio_77"), "{e}");
+        assert_eq!(server.seen().len(), 1);
+    }
+}
+
 #[tokio::test]
 async fn server_errors_on_a_create_are_reported_not_resent() {
     // JimmyAI has no idempotency key, so a create is never resent after a server fault. A

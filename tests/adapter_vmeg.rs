@@ -185,6 +185,11 @@ async fn server_error_500_on_a_write_is_retried_under_the_same_key() {
         err(500, 500, "boom"),
         err(200, 500, "boom inside a 200"),
         err(524, 524, "a timeout occurred"),
+        // A status-like code VMEG's table lacks, inside a 200: read as that status.
+        err(200, 524, "a timeout occurred inside a 200"),
+        // An HTTP 503 whose body says 502, "an upstream step failed" (api-facts A3): the
+        // body's status counts too.
+        err(503, 502, "upstream failed"),
     ] {
         let server = Scripted::start(vec![boom.clone(), accepted("t-1")]).await;
         let (c, _) = client(Provider::Vmeg, &server.base_url);
@@ -230,6 +235,37 @@ async fn server_error_500_on_a_write_is_retried_under_the_same_key() {
             "{e}"
         );
     }
+}
+
+/// VMEG's 502 "an upstream step failed": poll `tasks/detail` with the `taskId` (api-facts
+/// A3). A 502 that names its task, retried under the same key and then refused with 409
+/// (the key is used: the first attempt made the task): the `OutcomeUnknown` names the task
+/// the 502 named, though the 409 names none. Before, a failure envelope's `data` was not
+/// read, and the error carried only the key.
+#[tokio::test]
+async fn a_failure_that_names_its_task_keeps_the_id_through_later_attempts() {
+    let named = Step::status(
+        502,
+        json!({"code": 502, "message": "upstream failed", "data": {"taskId": "t-502"}}),
+    );
+    let used = err(409, 409, "Idempotency key already used");
+    let server = Scripted::start(vec![named, used]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    assert_eq!(server.seen().len(), 2);
+    match e.kind() {
+        ErrorKind::OutcomeUnknown {
+            task_id,
+            idempotency_key,
+            ..
+        } => {
+            assert_eq!(task_id.as_ref().map(JobId::as_str), Some("t-502"), "{e}");
+            assert!(idempotency_key.is_some());
+        }
+        other => panic!("expected OutcomeUnknown, got {other:?}: {e}"),
+    }
+    let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
+    assert_eq!(q.task_id.as_ref().map(JobId::as_str), Some("t-502"));
 }
 
 #[tokio::test]

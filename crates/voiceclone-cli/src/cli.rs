@@ -501,8 +501,9 @@ pub struct SimArgs {
     #[arg(long, value_name = "NAME", requires = "webhook_url")]
     pub webhook_secret_env: Option<String>,
 
-    /// Fault injection, KIND=RATE[:ARG] (e.g. 429=0.05:2s, 503=0.02, latency=0.1:50ms,
-    /// drop-after=0.01, business=0.01, unknown-status=0.1, extra-fields=1, all=0.1);
+    /// Fault injection, KIND=RATE[:ARG] (e.g. 429=0.05:2s, 503=0.02, 500=0.02:after,
+    /// latency=0.1:50ms, drop-after=0.01, business=0.01, unknown-status=0.1, extra-fields=1,
+    /// all=0.1);
     /// repeatable, or comma-separated
     #[arg(long, value_name = "SPEC")]
     pub fault: Vec<String>,

@@ -9,7 +9,8 @@
 //! | kind | effect | `ARG` |
 //! |---|---|---|
 //! | `429` | HTTP 429 + `Retry-After`, before processing | retry-after, e.g. `2s` or `2` (default 1 s) |
-//! | `500`, `502`, `503` | that HTTP status with the vendor envelope, before processing | — |
+//! | `500` | HTTP 500 with the vendor envelope, before processing; with `:after`, after it (the task is made, VMEG's idempotency key used) | `after` |
+//! | `502`, `503` | that HTTP status with the vendor envelope, before processing | — |
 //! | `business` | HTTP 200 with a failure envelope (VMEG `code` 500, JimmyAI server code), before processing | — |
 //! | `drop-before` | connection closed without a response, before processing | — |
 //! | `drop-after` | request fully processed (task created), then the connection is closed without a response | — |
@@ -39,6 +40,9 @@ pub struct FaultConfig {
     pub retry_after: Duration,
     /// Rate of HTTP 500 answers.
     pub rate_500: f64,
+    /// Whether the injected 500s come after the request was processed (spec `500=RATE:after`):
+    /// the task is made and billed, then the answer is a 500. Default false (before).
+    pub http500_after: bool,
     /// Rate of HTTP 502 answers.
     pub rate_502: f64,
     /// Rate of HTTP 503 answers.
@@ -65,6 +69,7 @@ impl Default for FaultConfig {
             rate_429: 0.0,
             retry_after: Duration::from_secs(1),
             rate_500: 0.0,
+            http500_after: false,
             rate_502: 0.0,
             rate_503: 0.0,
             rate_business: 0.0,
@@ -229,6 +234,9 @@ impl FaultConfig {
         if other.rate_429 > 0.0 {
             self.retry_after = other.retry_after;
         }
+        if other.rate_500 > 0.0 {
+            self.http500_after = other.http500_after;
+        }
         if other.rate_latency > 0.0 {
             self.latency = other.latency;
         }
@@ -342,7 +350,16 @@ impl FaultConfig {
                 }
             }
             "500" => {
-                no_arg(arg)?;
+                self.http500_after = match arg.map(str::trim) {
+                    None => false,
+                    Some("after") => true,
+                    Some(_) => {
+                        return Err(FaultSpecError::BadArg(
+                            spec.to_string(),
+                            "the 500 kind's only ARG is `after` (the 500 comes after processing)",
+                        ));
+                    }
+                };
                 self.rate_500 = rate;
             }
             "502" => {
@@ -426,6 +443,11 @@ impl FaultConfig {
         }
         FaultPlan {
             exclusive: chosen,
+            after_processing: match chosen {
+                Some(FaultKind::DropAfter) => true,
+                Some(FaultKind::Http500) => self.http500_after,
+                _ => false,
+            },
             latency: (lat < self.rate_latency).then_some(self.latency),
             unknown_status: unk < self.rate_unknown_status,
             extra_fields: extra < self.rate_extra_fields,
@@ -452,6 +474,8 @@ impl FromStr for FaultConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct FaultPlan {
     pub exclusive: Option<FaultKind>,
+    /// The exclusive fault comes after the request was processed (`drop-after`, `500:after`).
+    pub after_processing: bool,
     pub latency: Option<Duration>,
     pub unknown_status: bool,
     pub extra_fields: bool,

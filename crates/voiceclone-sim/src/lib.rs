@@ -183,8 +183,9 @@
 //! - [`SimHandle::clear_scripted_faults`]: forget what is left.
 //!
 //! `fault` is a [`FaultKind`] or a [`Fault`] with an argument
-//! ([`Fault::too_many_requests`]`(retry_after)`, [`Fault::latency`]`(d)`),
-//! also parsed from `KIND[:ARG]` text such as `502`, `drop-after`, `429:2s`.
+//! ([`Fault::too_many_requests`]`(retry_after)`, [`Fault::latency`]`(d)`,
+//! [`Fault::http500_after`]`()`), also parsed from `KIND[:ARG]` text such as
+//! `502`, `drop-after`, `500:after`, `429:2s`.
 //! Errors ([`ScriptError`]): an unknown operation; `unknown-status` on an
 //! operation without a task status; a duration beyond the `--fault` bounds.
 //!

@@ -45,17 +45,39 @@ pub const STATUS_OPERATIONS: &[&str] = &["vmeg.tasksDetail", "vmeg.tasksList", "
 
 /// One fault to inject on purpose: a [`FaultKind`] and, for
 /// [`FaultKind::TooManyRequests`] and [`FaultKind::Latency`], its duration
-/// (`Retry-After`, extra delay; default: the [`crate::FaultConfig`] value).
+/// (`Retry-After`, extra delay; default: the [`crate::FaultConfig`] value);
+/// for [`FaultKind::Http500`], whether it comes after processing
+/// ([`Fault::http500_after`]; a plain `Http500` comes before, whatever the
+/// random faults' configuration says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {
     kind: FaultKind,
     arg: Option<Duration>,
+    after: bool,
 }
 
 impl Fault {
     /// `kind` with the configured argument, if it takes one.
     pub const fn new(kind: FaultKind) -> Self {
-        Self { kind, arg: None }
+        Self {
+            kind,
+            arg: None,
+            after: false,
+        }
+    }
+    /// HTTP 500 after the request was processed: the task is made (and billed,
+    /// VMEG's idempotency key used), then the answer is a 500 (text `500:after`).
+    pub const fn http500_after() -> Self {
+        Self {
+            kind: FaultKind::Http500,
+            arg: None,
+            after: true,
+        }
+    }
+    /// Whether the fault comes after the request was processed (`drop-after`,
+    /// [`Fault::http500_after`]).
+    pub const fn after_processing(&self) -> bool {
+        self.after || matches!(self.kind, FaultKind::DropAfter)
     }
     /// HTTP 429 with this `Retry-After` (rounded up to whole seconds; at most
     /// 1 day).
@@ -63,6 +85,7 @@ impl Fault {
         Self {
             kind: FaultKind::TooManyRequests,
             arg: Some(retry_after),
+            after: false,
         }
     }
     /// This much extra delay before processing (at most 10 minutes).
@@ -70,6 +93,7 @@ impl Fault {
         Self {
             kind: FaultKind::Latency,
             arg: Some(delay),
+            after: false,
         }
     }
     /// The kind.
@@ -95,7 +119,10 @@ impl Fault {
                 p.exclusive = Some(self.kind);
                 p.retry_after = self.arg.unwrap_or(defaults.retry_after);
             }
-            k => p.exclusive = Some(k),
+            k => {
+                p.exclusive = Some(k);
+                p.after_processing = self.after_processing();
+            }
         }
         p
     }
@@ -111,6 +138,7 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.arg {
             Some(d) => write!(f, "{}:{}ms", self.kind, d.as_millis()),
+            None if self.after => write!(f, "{}:after", self.kind),
             None => write!(f, "{}", self.kind),
         }
     }
@@ -120,7 +148,7 @@ impl FromStr for Fault {
     type Err = ScriptError;
 
     /// `KIND[:ARG]` with the kinds and arguments of the `--fault` grammar
-    /// (no rate): `502`, `drop-after`, `429:2s`, `latency:50ms`.
+    /// (no rate): `502`, `drop-after`, `500:after`, `429:2s`, `latency:50ms`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (kind, arg) = match s.split_once(':') {
             Some((k, a)) => (k, Some(a)),
@@ -141,6 +169,7 @@ impl FromStr for Fault {
         Ok(match (kind, arg) {
             (FaultKind::TooManyRequests, Some(_)) => Self::too_many_requests(cfg.retry_after),
             (FaultKind::Latency, Some(_)) => Self::latency(cfg.latency),
+            (FaultKind::Http500, Some(_)) if cfg.http500_after => Self::http500_after(),
             (k, _) => Self::new(k),
         })
     }

@@ -606,7 +606,7 @@ async fn dispatch(
     }
     if let Some(kind) = plan.exclusive {
         sh.stats.fault(kind.name());
-        if kind != FaultKind::DropAfter {
+        if !plan.after_processing {
             tracing::debug!(%method, %path, op, fault = kind.name(), "injected fault before processing");
             if api == Api::Vmeg && sh.config.vmeg_fault_consumes_idempotency_key {
                 vmeg::consume_key_on_fault(&sh, op, &path, req.headers());
@@ -632,6 +632,13 @@ async fn dispatch(
     if plan.exclusive == Some(FaultKind::DropAfter) {
         tracing::debug!(%method, %path, op, "injected fault: dropping connection after processing");
         return dropped();
+    }
+    // Answered after the request was processed (the task made, the key used).
+    if let Some(kind) = plan.exclusive.filter(|_| plan.after_processing) {
+        tracing::debug!(%method, %path, op, fault = kind.name(), "injected fault after processing");
+        let resp = injected_response(&sh, api, kind, plan.retry_after);
+        sh.stats.status(resp.status().as_u16());
+        return resp;
     }
     if plan.extra_fields {
         sh.stats.fault(FaultKind::ExtraFields.name());

@@ -649,6 +649,82 @@ async fn dropped_connections_before_and_after_processing() {
     assert_eq!(after.task_count(), 1);
 }
 
+/// `500=RATE:after`: the request is processed (the task made and billed, VMEG's key used),
+/// then answered with a 500: what a client must read as an unknown outcome. Plain `500`
+/// comes before processing and makes nothing.
+#[tokio::test]
+async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
+    for (spec, made) in [("500=1", 0u64), ("500=1:after", 1)] {
+        let sim = Simulator::start_with(fast().with_faults(spec.parse().unwrap()))
+            .await
+            .unwrap();
+        let api = Api::new(&sim);
+        let r = api
+            .http
+            .post(format!("{}/api/open-api/v1/soundCloning/clones", api.base))
+            .bearer_auth(&api.key)
+            .json(&json!({"fileUrl": "https://x.y/a.wav", "contentText": "hi"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 500, "{spec}");
+        assert_eq!(sim.stats().billable("jimmyai.createClone"), made, "{spec}");
+        assert_eq!(sim.stats().faults_by_kind.get("500"), Some(&1), "{spec}");
+        // VMEG the same: the task is made before the 500 only with `:after`.
+        let post = || {
+            api.http
+                .post(format!(
+                    "{}/openapi/v1/task/clone-voice/create-async",
+                    api.base
+                ))
+                .bearer_auth(&api.key)
+                .header("X-Idempotency-Key", "k-500")
+                .json(&clone_body())
+                .send()
+        };
+        assert_eq!(post().await.unwrap().status().as_u16(), 500, "{spec}");
+        assert_eq!(
+            sim.stats().billable("vmeg.cloneVoiceCreateAsync"),
+            made,
+            "{spec}"
+        );
+    }
+    // Scripted: `500:after` makes the task whatever the random faults say; a plain scripted
+    // 500 makes none, even when the random 500s come after processing.
+    for (config, fault, made) in [
+        ("latency=0", "500:after", 1u64),
+        ("500=0.0001:after", "500", 0),
+    ] {
+        let sim = Simulator::start_with(fast().with_faults(config.parse().unwrap()))
+            .await
+            .unwrap();
+        let fault: voiceclone_sim::Fault = fault.parse().unwrap();
+        sim.fail_next("jimmyai.createClone", fault, 1).unwrap();
+        let api = Api::new(&sim);
+        let r = api
+            .http
+            .post(format!("{}/api/open-api/v1/soundCloning/clones", api.base))
+            .bearer_auth(&api.key)
+            .json(&json!({"fileUrl": "https://x.y/a.wav", "contentText": "hi"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 500, "{fault}");
+        assert_eq!(
+            sim.stats().billable("jimmyai.createClone"),
+            made,
+            "{config} {fault}"
+        );
+    }
+    assert_eq!(
+        voiceclone_sim::Fault::http500_after().to_string(),
+        "500:after"
+    );
+    assert!("500=1:before".parse::<FaultConfig>().is_err());
+    let c: FaultConfig = "all=0.2,500=0.02:after".parse().unwrap();
+    assert!(c.http500_after && (c.rate_502 - 0.02).abs() < 1e-12);
+}
+
 async fn jimmy_post(api: &Api, path: &str, body: Value) -> Value {
     api.post(&format!("/api/open-api/v1/{path}"), None, body)
         .await

@@ -405,7 +405,10 @@ mod tests {
             "{e}"
         );
         // The message does not send the caller to raise only the client's cap (20,000 here).
-        assert!(e.to_string().contains("the lower cap given to this call"), "{e}");
+        assert!(
+            e.to_string().contains("the lower cap given to this call"),
+            "{e}"
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         // The client's cap when it is the lower one.
         let small = capped_at(5_000);

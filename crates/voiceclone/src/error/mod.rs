@@ -277,6 +277,11 @@ impl Error {
             .or(self.0.code_status)
     }
 
+    /// The HTTP status the vendor's body code stands for (VMEG), whatever the HTTP status.
+    pub(crate) fn code_status(&self) -> Option<u16> {
+        self.0.code_status
+    }
+
     /// Records the HTTP status the vendor code stands for (see `effective_status`).
     pub(crate) fn with_code_status(mut self, status: u16) -> Self {
         self.0.code_status = Some(status);

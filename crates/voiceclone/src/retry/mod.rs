@@ -6,9 +6,13 @@
 //! | 429 / `RateLimited`                     | retry  | retry                              | retry                          |
 //! | timeout, connection broken mid-request  | retry  | retry                              | `OutcomeUnknown`               |
 //! | 500 (and JimmyAI `-1`)                  | retry  | retry (may have landed: see below) | `OutcomeUnknown` (the fault may have come after the task was made) |
-//! | 503                                     | retry  | retry                              | fail (unavailable: not processed) |
-//! | 502, 504                                | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
-//! | any other 5xx (a CDN's 520-524, 507)    | fail   | retry (may have landed, but 501)   | `OutcomeUnknown`; 501 fails    |
+//! | 502, 504, a CDN's 520 and 524, 507      | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
+//! | 503, a CDN's 521-523, 525, 526          | retry  | retry                              | fail (never reached the service: not processed) |
+//! | 501, 505, 511                           | fail   | retry                              | fail (refused before processing) |
+//!
+//! A server fault's status is the HTTP status and, for VMEG, the one its body code stands
+//! for: a write is taken as not processed only when both say so (an HTTP 503 whose body says
+//! 502 may have landed).
 //! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
 //! | 409 `Conflict`, later attempt           | fail   | `OutcomeUnknown` (our first attempt probably succeeded) | fail      |
 //! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
@@ -20,7 +24,7 @@
 //! reported as `OutcomeUnknown`. A clone submitted after an upload follows its own column.
 //!
 //! When a write runs out of attempts after one of them may have been processed (timeout,
-//! broken connection, any 5xx but 501 and 503), the result is `OutcomeUnknown`
+//! broken connection, a 5xx that does not say nothing was done), the result is `OutcomeUnknown`
 //! rather than the last error;
 //! so is a later attempt's failure that the table would just report (a 500, a 4xx, a
 //! business error): it does not say that the earlier attempt created nothing.
@@ -202,17 +206,18 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
             Read | IdempotentWrite | Upload => Decision::Retry,
             UnsafeWrite => Decision::OutcomeUnknown,
         },
-        ErrorKind::Server => match (kind, status) {
-            (Read, None | Some(500 | 502 | 503 | 504)) => Decision::Retry,
-            (Read | Upload, _) => Decision::Fail,
+        ErrorKind::Server => match kind {
+            // Any server fault may pass, but those that say the request can never work.
+            Read | Upload if status.is_some_and(never_works) => Decision::Fail,
+            Read | Upload => Decision::Retry,
             // VMEG: "reuse [the key] only when retrying the same intent after a timeout or
             // unclear 5xx" (api-facts A4). Under the same key a repeat cannot bill twice: if
             // the fault came after the task was made, the repeat meets 409 (`OutcomeUnknown`).
-            (IdempotentWrite, _) => Decision::Retry,
+            IdempotentWrite => Decision::Retry,
             // No key to repeat under: a server that says it did nothing may be asked again
             // later by the caller; any other fault may have come after the task was made.
-            (UnsafeWrite, _) if !server_error_may_have_landed(status) => Decision::Fail,
-            (UnsafeWrite, _) => Decision::OutcomeUnknown,
+            UnsafeWrite if server_error_may_have_landed(err) => Decision::OutcomeUnknown,
+            UnsafeWrite => Decision::Fail,
         },
         // An answer that could not be read (a 2xx we cannot turn into a job, or a body cut
         // off at the size limit, whatever its status): a write may have landed.
@@ -227,12 +232,30 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
     }
 }
 
-/// Whether a write that met a server fault (`ErrorKind::Server`, with its effective status)
-/// may have been carried out before the fault. Only 503 (unavailable) and 501 (not
-/// implemented) say the request was not acted on; a 500, a gateway's 502 or 504, a CDN's
-/// 52x, JimmyAI's `-1` (no status) may all come after the task was made.
-pub(crate) fn server_error_may_have_landed(status: Option<u16>) -> bool {
-    !matches!(status, Some(501 | 503))
+/// 5xx statuses that say the request was not acted on: 501 (not implemented), 503
+/// (unavailable), 505 (HTTP version), 511 (a captive portal's login), and a CDN's 521-523,
+/// 525 and 526 (it never reached the origin).
+fn says_nothing_was_done(status: u16) -> bool {
+    matches!(status, 501 | 503 | 505 | 511 | 521..=523 | 525 | 526)
+}
+
+/// 5xx statuses a repeat cannot cure: 501, 505, 511.
+fn never_works(status: u16) -> bool {
+    matches!(status, 501 | 505 | 511)
+}
+
+/// Whether a write that met a server fault (`ErrorKind::Server`) may have been carried out
+/// before the fault. Both statuses count, the HTTP one and the one a vendor's body code
+/// stands for (VMEG's HTTP 503 whose body says 502: "an upstream step failed"): the write is
+/// taken as not done only when every status it carries says so. A 500, a gateway's 502 or
+/// 504, a CDN's 520 or 524, JimmyAI's `-1` (no status) may all come after the task was made.
+pub(crate) fn server_error_may_have_landed(err: &Error) -> bool {
+    let http = err.http_status().filter(|s| *s >= 400);
+    let code = err.code_status();
+    if http.is_none() && code.is_none() {
+        return true;
+    }
+    !(http.is_none_or(says_nothing_was_done) && code.is_none_or(says_nothing_was_done))
 }
 
 impl Error {
@@ -284,8 +307,26 @@ pub(crate) mod tests {
             (http(ErrorKind::Server, 502), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 503), [Retry, Retry, Fail]),
             (http(ErrorKind::Server, 504), [Retry, Retry, OutcomeUnknown]),
-            (http(ErrorKind::Server, 507), [Fail, Retry, OutcomeUnknown]),
-            (http(ErrorKind::Server, 524), [Fail, Retry, OutcomeUnknown]),
+            (http(ErrorKind::Server, 505), [Fail, Retry, Fail]),
+            (http(ErrorKind::Server, 507), [Retry, Retry, OutcomeUnknown]),
+            (http(ErrorKind::Server, 511), [Fail, Retry, Fail]),
+            (http(ErrorKind::Server, 520), [Retry, Retry, OutcomeUnknown]),
+            (http(ErrorKind::Server, 522), [Retry, Retry, Fail]),
+            (http(ErrorKind::Server, 524), [Retry, Retry, OutcomeUnknown]),
+            // VMEG: an HTTP 503 whose body says 502 ("an upstream step failed") may have
+            // landed; one whose body says 503 too did not.
+            (
+                crate::provider::error_for_code(Provider::Vmeg, 503, None, 502, ""),
+                [Retry, Retry, OutcomeUnknown],
+            ),
+            (
+                crate::provider::error_for_code(Provider::Vmeg, 503, None, 503, ""),
+                [Retry, Retry, Fail],
+            ),
+            (
+                crate::provider::error_for_code(Provider::Vmeg, 500, None, 503, ""),
+                [Retry, Retry, OutcomeUnknown],
+            ),
             (http(ErrorKind::InvalidRequest, 400), [Fail, Fail, Fail]),
             (http(ErrorKind::Unauthorized, 401), [Fail, Fail, Fail]),
             (http(ErrorKind::PaymentRequired, 402), [Fail, Fail, Fail]),

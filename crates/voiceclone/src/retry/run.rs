@@ -36,7 +36,7 @@ pub(crate) fn with_sleep_budget<F: Future>(
 }
 
 /// Whether a failed attempt of a write could have been processed by the server anyway.
-/// Every server fault but 501 and 503 counts: VMEG's own advice pairs an "unclear 5xx" with
+/// Every server fault that does not say nothing was done counts: VMEG's own advice pairs an "unclear 5xx" with
 /// a retry under the same key (api-facts A4), so the fault may have come after the task was
 /// made.
 fn maybe_processed(err: &Error) -> bool {
@@ -45,7 +45,7 @@ fn maybe_processed(err: &Error) -> bool {
     }
     match err.kind() {
         ErrorKind::Timeout | ErrorKind::Transport => err.phase() != Phase::NotSent,
-        ErrorKind::Server => super::server_error_may_have_landed(err.effective_status()),
+        ErrorKind::Server => super::server_error_may_have_landed(err),
         ErrorKind::InvalidResponse => err.phase() == Phase::Sent,
         _ => false,
     }
@@ -121,6 +121,9 @@ pub(crate) struct Retries<'a> {
     rng: crate::jitter::Jitter,
     /// Whether a failed attempt may have been processed anyway.
     any_maybe_processed: bool,
+    /// The first task an attempt's answer named (a failure that still says which task it
+    /// made): an unknown outcome carries it even when a later attempt's answer names none.
+    named_task: Option<String>,
     budget: Option<SleepBudget>,
     slept: Duration,
     /// The running attempt, from 1.
@@ -136,6 +139,7 @@ impl<'a> Retries<'a> {
             max_attempts: policy.max_attempts.max(1),
             rng: policy.rng(),
             any_maybe_processed: false,
+            named_task: None,
             budget: SLEEP_BUDGET.try_with(|b| *b).ok(),
             slept: Duration::ZERO,
             attempt: 1,
@@ -152,22 +156,25 @@ impl<'a> Retries<'a> {
             .with_provider(call.provider)
             .with_operation_if_unset(call.operation);
         self.any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
+        if self.named_task.is_none() {
+            self.named_task = err.named_task_id().map(str::to_owned);
+        }
         // A key only this call has used, already used: one of its own requests landed.
         if call.fresh_key
             && call.kind == OperationKind::IdempotentWrite
             && *err.kind() == ErrorKind::Conflict
         {
-            return Err(outcome_unknown(err, call, self.submitted_at));
+            return Err(self.unknown(err));
         }
         match decide(call.kind, &err, n) {
             // An earlier attempt may have landed: a later refusal (a 500, a 400, a business
             // error) does not say it did not, so the caller must not resend under a new key.
             Decision::Fail if self.any_maybe_processed => {
-                return Err(outcome_unknown(err, call, self.submitted_at));
+                return Err(self.unknown(err));
             }
             Decision::Fail => return Err(err),
             Decision::OutcomeUnknown => {
-                return Err(outcome_unknown(err, call, self.submitted_at));
+                return Err(self.unknown(err));
             }
             Decision::Retry => {}
         }
@@ -242,10 +249,20 @@ impl<'a> Retries<'a> {
     /// `OutcomeUnknown` once an attempt may have been processed.
     fn give_up(&self, err: Error) -> Error {
         if self.any_maybe_processed {
-            outcome_unknown(err, self.call, self.submitted_at)
+            self.unknown(err)
         } else {
             err
         }
+    }
+
+    /// `err` as this call's `OutcomeUnknown`, naming the task an earlier answer named when
+    /// the last one names none.
+    fn unknown(&self, err: Error) -> Error {
+        let err = match (err.named_task_id(), &self.named_task) {
+            (None, Some(id)) => err.with_task_id(id.clone()),
+            _ => err,
+        };
+        outcome_unknown(err, self.call, self.submitted_at)
     }
 }
 

@@ -136,13 +136,13 @@ pub(crate) fn decode_envelope(
         }
         return Ok(envelope.data);
     }
-    Err(error_for_code(
-        d,
-        resp.status,
-        resp.retry_after,
-        code,
-        &message,
-    ))
+    let err = error_for_code(d, resp.status, resp.retry_after, code, &message);
+    // A failure that still names a task (VMEG's 502 "poll tasks/detail with the taskId",
+    // api-facts A3): kept, so that an unknown outcome carries it and the job is not lost.
+    Err(match named_task_id(envelope.data.as_deref()) {
+        Some(id) => err.with_task_id(id),
+        None => err,
+    })
 }
 
 /// The error an envelope with a failure `code` stands for, whatever its HTTP status.
@@ -157,11 +157,17 @@ pub(crate) fn error_for_code(
     // often fills in a catch-all code such as JimmyAI's -1), so nothing was processed and the
     // call is safe to repeat.
     let provider = d.provider;
+    // A code that mirrors an HTTP status (VMEG) but is not in the vendor's table (a CDN's 524
+    // inside a 200) is read as that status, so that it is retried and classified like one.
+    let code_as_status = u16::try_from(code)
+        .ok()
+        .filter(|c| d.codes_are_http_statuses && (400..=599).contains(c));
     let kind = if status == 429 {
         ErrorKind::RateLimited
     } else {
         (d.kind_for_code)(code)
             .or_else(|| ErrorKind::from_http_status(status))
+            .or_else(|| code_as_status.and_then(ErrorKind::from_http_status))
             .unwrap_or(ErrorKind::Vendor)
     };
     let mut err = Error::new(kind)
@@ -171,9 +177,7 @@ pub(crate) fn error_for_code(
         .with_phase(Phase::Answered)
         .with_vendor_code(code)
         .with_message(message);
-    if d.codes_are_http_statuses
-        && let Some(as_status) = u16::try_from(code).ok().filter(|c| (400..=599).contains(c))
-    {
+    if let Some(as_status) = code_as_status {
         err = err.with_code_status(as_status);
     }
     err

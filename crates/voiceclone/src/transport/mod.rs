@@ -407,14 +407,15 @@ where
     fn start(&mut self, dialect: &'static Dialect, req_id: RequestId) -> BoxFuture<'_, Sent> {
         self.data = None;
         let generated = (self.send)(req_id);
+        let task_id = self.task_id;
         let data = &mut self.data;
         Box::pin(async move {
             match generated.await {
                 Ok(value) => {
                     let status = value.status().as_u16();
                     let closing = closes(value.headers());
-                    let outcome =
-                        typed_outcome(dialect, status, value.into_inner()).map(|d| *data = Some(d));
+                    let outcome = typed_outcome(dialect, status, value.into_inner(), task_id)
+                        .map(|d| *data = Some(d));
                     Sent::Typed {
                         status,
                         closing,
@@ -446,21 +447,28 @@ where
 }
 
 /// The envelope rule for a decoded 200: success iff `code` is the provider's success code;
-/// otherwise an error of the kind the code (or the status) says.
+/// otherwise an error of the kind the code (or the status) says, naming the task its `data`
+/// names, if any (see `envelope::decode_envelope`).
 pub(crate) fn typed_outcome<E: Envelope>(
     d: &Dialect,
     status: u16,
     envelope: E,
+    task_id: Option<TaskIdOf<E::Data>>,
 ) -> Result<Option<E::Data>, Error> {
     match envelope.code() {
         Some(code) if code == d.success_code => Ok(envelope.into_data()),
-        Some(code) => Err(error_for_code(
-            d,
-            status,
-            None,
-            code,
-            envelope.message().unwrap_or_default(),
-        )),
+        Some(code) => {
+            let message = envelope.message().unwrap_or_default().to_owned();
+            let err = error_for_code(d, status, None, code, &message);
+            let data = envelope.into_data();
+            let named = task_id
+                .zip(data.as_ref())
+                .and_then(|(id_of, data)| usable_id(id_of(data)));
+            Err(match named {
+                Some(id) => err.with_task_id(id),
+                None => err,
+            })
+        }
         None => Err(Error::new(ErrorKind::InvalidResponse)
             .with_provider(d.provider)
             .with_http_status(status)
