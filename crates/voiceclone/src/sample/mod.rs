@@ -268,7 +268,12 @@ impl LocalSample {
                 f.seek(io::SeekFrom::Start(offset))
                     .await
                     .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
-                Box::pin(ReaderStream::with_capacity(f.take(len), CHUNK))
+                // A range that reaches the end reads one byte more, so that a file that grew
+                // since it was measured (a recording still being written) fails the check
+                // below instead of going up cut at its old length.
+                let reaches_end = offset.saturating_add(len) >= self.len;
+                let read = if reaches_end { len.saturating_add(1) } else { len };
+                Box::pin(ReaderStream::with_capacity(f.take(read), CHUNK))
             }
             _ => Box::pin(futures_util::stream::empty()),
         };
@@ -311,7 +316,8 @@ async fn open(path: &Path) -> Result<tokio::fs::File, Error> {
 }
 
 /// Copies `reader` into a temporary file, refusing more than `limit` bytes (the file is
-/// deleted then: a reader that never ends fills neither the disk nor memory).
+/// deleted then: a reader that never ends leaves at most `limit` bytes on disk, per
+/// recording being prepared).
 async fn spool(
     mut reader: Pin<Box<dyn tokio::io::AsyncRead + Send>>,
     limit: SizeLimit,
@@ -471,6 +477,21 @@ mod tests {
             assert!(collect(&s, 0, s.len, Some("0".repeat(32))).await.is_err());
             assert!(collect(&s, 0, s.len, Some(want_md5.clone())).await.is_ok());
         }
+        // A file that grew after it was measured (a recording still being written) fails its
+        // last range and the whole stream, never goes up cut at its old length; a range short
+        // of the end is unaffected.
+        let s = LocalSample::prepare(&AudioSource::File(path.clone()), NO_LIMIT)
+            .await
+            .unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut f, b"more").unwrap();
+        let e = collect(&s, 0, s.len, None).await.unwrap_err();
+        assert!(e.to_string().contains("grew"), "{e}");
+        assert!(collect(&s, 100_000, s.len - 100_000, None).await.is_err());
+        assert_eq!(
+            collect(&s, 0, 100_000, None).await.unwrap(),
+            &data[..100_000]
+        );
         // A reader is read once.
         let r = AudioSource::reader("a.wav", std::io::Cursor::new(vec![1u8]));
         LocalSample::prepare(&r, NO_LIMIT).await.unwrap();
