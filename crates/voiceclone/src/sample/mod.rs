@@ -272,7 +272,11 @@ impl LocalSample {
                 // since it was measured (a recording still being written) fails the check
                 // below instead of going up cut at its old length.
                 let reaches_end = offset.saturating_add(len) >= self.len;
-                let read = if reaches_end { len.saturating_add(1) } else { len };
+                let read = if reaches_end {
+                    len.saturating_add(1)
+                } else {
+                    len
+                };
                 Box::pin(ReaderStream::with_capacity(f.take(read), CHUNK))
             }
             _ => Box::pin(futures_util::stream::empty()),
@@ -483,7 +487,10 @@ mod tests {
         let s = LocalSample::prepare(&AudioSource::File(path.clone()), NO_LIMIT)
             .await
             .unwrap();
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         std::io::Write::write_all(&mut f, b"more").unwrap();
         let e = collect(&s, 0, s.len, None).await.unwrap_err();
         assert!(e.to_string().contains("grew"), "{e}");
@@ -498,6 +505,45 @@ mod tests {
         assert!(
             reason(LocalSample::prepare(&r, NO_LIMIT).await.unwrap_err()).contains("already read")
         );
+    }
+
+    /// A reader refused at the limit, or found empty, leaves nothing in the temporary
+    /// directory. Run again as a child process whose `TMPDIR` is a fresh directory (the test
+    /// binary's other tests share the real one).
+    #[tokio::test]
+    async fn a_refused_spool_leaves_no_file_behind() {
+        const CHILD: &str = "VOICECLONE_TEST_SPOOL_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let endless = AudioSource::reader("e.wav", tokio::io::repeat(7));
+            let limit = SizeLimit::new(None, 1 << 20);
+            assert!(LocalSample::prepare(&endless, limit).await.is_err());
+            let empty = AudioSource::reader("e.wav", std::io::Cursor::new(Vec::new()));
+            assert!(LocalSample::prepare(&empty, limit).await.is_err());
+            // A spool that is kept while the sample lives, and removed with it.
+            let ok = AudioSource::reader("o.wav", std::io::Cursor::new(vec![1u8; 10]));
+            let sample = LocalSample::prepare(&ok, limit).await.unwrap();
+            assert_eq!(std::fs::read_dir(std::env::temp_dir()).unwrap().count(), 1);
+            drop(sample);
+            assert_eq!(std::fs::read_dir(std::env::temp_dir()).unwrap().count(), 0);
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sample::tests::a_refused_spool_leaves_no_file_behind",
+            ])
+            .env(CHILD, "1")
+            .env("TMPDIR", dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[tokio::test]
