@@ -190,6 +190,8 @@ async fn server_error_500_on_a_write_is_retried_under_the_same_key() {
         // An HTTP 503 whose body says 502, "an upstream step failed" (api-facts A3): the
         // body's status counts too.
         err(503, 502, "upstream failed"),
+        // "Success or failure is decided by code": an HTTP 400 whose code says 524.
+        err(400, 524, "a timeout occurred behind a 400"),
     ] {
         let server = Scripted::start(vec![boom.clone(), accepted("t-1")]).await;
         let (c, _) = client(Provider::Vmeg, &server.base_url);

@@ -403,6 +403,7 @@ impl FaultConfig {
                 let each = rate / 10.0;
                 self.rate_429 = each;
                 self.rate_500 = each;
+                self.http500_after = false;
                 self.rate_502 = each;
                 self.rate_503 = each;
                 self.rate_business = each;

@@ -723,6 +723,9 @@ async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
     assert!("500=1:before".parse::<FaultConfig>().is_err());
     let c: FaultConfig = "all=0.2,500=0.02:after".parse().unwrap();
     assert!(c.http500_after && (c.rate_502 - 0.02).abs() < 1e-12);
+    // Later specs override earlier ones: `all` after it puts the 500s back before.
+    let c: FaultConfig = "500=0.02:after,all=0.2".parse().unwrap();
+    assert!(!c.http500_after);
 }
 
 async fn jimmy_post(api: &Api, path: &str, body: Value) -> Value {

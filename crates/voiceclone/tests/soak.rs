@@ -292,6 +292,13 @@ async fn soak(provider: Provider, flows: usize) {
                 .ok()
         })
     };
+    // Every billable task has its record (none dropped by the simulator's bounds), so the
+    // loop below sees them all.
+    assert_eq!(
+        stats.creates.len() as u64,
+        stats.billable_total(),
+        "records missing"
+    );
     for rec in stats.creates_by_logical_call().values().flatten() {
         let (step, flow) = match rec.operation.as_str() {
             "jimmyai.createClone" => (

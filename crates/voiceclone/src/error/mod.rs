@@ -260,6 +260,12 @@ impl Error {
         self
     }
 
+    /// Sets or clears the task the error names.
+    pub(crate) fn replacing_task_id(mut self, id: Option<String>) -> Self {
+        self.0.task_id = id;
+        self
+    }
+
     pub(crate) fn claiming_success(mut self, task_id: Option<String>) -> Self {
         self.0.claimed_success = true;
         if task_id.is_some() {
@@ -365,6 +371,13 @@ impl Error {
         {
             self.0.task_id = None;
         }
+        if let ErrorKind::OutcomeUnknown { task_id, .. } = &mut self.0.kind
+            && task_id
+                .as_ref()
+                .is_some_and(|t| scrubber.finds_secret_in(t.as_str()))
+        {
+            *task_id = None;
+        }
         if let ErrorKind::TaskFailed { reason, .. } = &mut self.0.kind {
             *reason = scrubber.scrub_owned(std::mem::take(reason));
         }
@@ -441,6 +454,25 @@ mod tests {
         for e in &no {
             assert!(!e.may_resubmit(), "{e}");
         }
+    }
+
+    /// The task an `OutcomeUnknown` names came from a server: one that holds the key is
+    /// dropped by the last scrub too, not only the error's own copy.
+    #[test]
+    fn an_unknown_outcomes_task_id_holding_the_key_is_scrubbed() {
+        let scrubber = crate::scrub::Scrubber::new("sk-1234567890");
+        let e = Error::new(ErrorKind::OutcomeUnknown {
+            idempotency_key: None,
+            task_id: Some(crate::model::JobId::new("task-sk-1234567890")),
+            submitted_at: std::time::SystemTime::UNIX_EPOCH,
+            request: RequestSummary::default(),
+        })
+        .scrub(&scrubber);
+        assert!(
+            matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+            "{e:?}"
+        );
+        assert!(!format!("{e}{e:?}").contains("sk-12345"));
     }
 
     #[test]

@@ -7,16 +7,19 @@
 //! | timeout, connection broken mid-request  | retry  | retry                              | `OutcomeUnknown`               |
 //! | 500 (and JimmyAI `-1`)                  | retry  | retry (may have landed: see below) | `OutcomeUnknown` (the fault may have come after the task was made) |
 //! | 502, 504, a CDN's 520 and 524, 507      | retry  | retry                              | `OutcomeUnknown` (a gateway got no valid answer: the write may have landed) |
-//! | 503, a CDN's 521-523, 525, 526          | retry  | retry                              | fail (never reached the service: not processed) |
-//! | 501, 505, 511                           | fail   | retry                              | fail (refused before processing) |
+//! | 503, a CDN's 521-523                    | retry  | retry                              | fail (never reached the service: not processed) |
+//! | a CDN's 525, 526 (TLS to the origin)    | fail   | retry                              | fail (never reached the service) |
+//! | 501, 505, 511                           | fail   | fail                               | fail (refused before processing) |
+//! | any other 5xx (530, ...)                | fail   | retry                              | `OutcomeUnknown`               |
+//! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
+//! | 409 `Conflict`, later attempt           | fail   | `OutcomeUnknown` (our first attempt probably succeeded) | fail      |
+//! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
+//! | an undocumented business code (`Vendor`) | fail  | `OutcomeUnknown` (it does not say nothing was made) | `OutcomeUnknown` |
+//! | anything else                           | fail   | fail                               | fail                           |
 //!
 //! A server fault's status is the HTTP status and, for VMEG, the one its body code stands
 //! for: a write is taken as not processed only when both say so (an HTTP 503 whose body says
 //! 502 may have landed).
-//! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
-//! | 409 `Conflict`, later attempt           | fail   | `OutcomeUnknown` (our first attempt probably succeeded) | fail      |
-//! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
-//! | anything else                           | fail   | fail                               | fail                           |
 //!
 //! `Upload` (a JimmyAI `files/upload`, VMEG's material calls with their idempotency keys, a
 //! PUT to a presigned storage URL) follows the `Read` column: a repeat creates nothing
@@ -207,12 +210,17 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
             UnsafeWrite => Decision::OutcomeUnknown,
         },
         ErrorKind::Server => match kind {
-            // Any server fault may pass, but those that say the request can never work.
-            Read | Upload if status.is_some_and(never_works) => Decision::Fail,
-            Read | Upload => Decision::Retry,
+            // The faults that pass: a server's or gateway's, a CDN's that could not reach or
+            // hear from the origin for a moment. Others (501, 505, 511, a CDN's certificate
+            // errors 525 and 526, unknown 5xx) would fail every poll until a wait's deadline.
+            Read | Upload => match status {
+                None | Some(500 | 502 | 503 | 504 | 507 | 520..=524) => Decision::Retry,
+                Some(_) => Decision::Fail,
+            },
             // VMEG: "reuse [the key] only when retrying the same intent after a timeout or
             // unclear 5xx" (api-facts A4). Under the same key a repeat cannot bill twice: if
             // the fault came after the task was made, the repeat meets 409 (`OutcomeUnknown`).
+            IdempotentWrite if status.is_some_and(never_works) => Decision::Fail,
             IdempotentWrite => Decision::Retry,
             // No key to repeat under: a server that says it did nothing may be asked again
             // later by the caller; any other fault may have come after the task was made.
@@ -303,16 +311,18 @@ pub(crate) mod tests {
             (timeout(), [Retry, Retry, OutcomeUnknown]),
             (mid_request(), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 500), [Retry, Retry, OutcomeUnknown]),
-            (http(ErrorKind::Server, 501), [Fail, Retry, Fail]),
+            (http(ErrorKind::Server, 501), [Fail, Fail, Fail]),
             (http(ErrorKind::Server, 502), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 503), [Retry, Retry, Fail]),
             (http(ErrorKind::Server, 504), [Retry, Retry, OutcomeUnknown]),
-            (http(ErrorKind::Server, 505), [Fail, Retry, Fail]),
+            (http(ErrorKind::Server, 505), [Fail, Fail, Fail]),
             (http(ErrorKind::Server, 507), [Retry, Retry, OutcomeUnknown]),
-            (http(ErrorKind::Server, 511), [Fail, Retry, Fail]),
+            (http(ErrorKind::Server, 511), [Fail, Fail, Fail]),
             (http(ErrorKind::Server, 520), [Retry, Retry, OutcomeUnknown]),
             (http(ErrorKind::Server, 522), [Retry, Retry, Fail]),
             (http(ErrorKind::Server, 524), [Retry, Retry, OutcomeUnknown]),
+            (http(ErrorKind::Server, 526), [Fail, Retry, Fail]),
+            (http(ErrorKind::Server, 530), [Fail, Retry, OutcomeUnknown]),
             // VMEG: an HTTP 503 whose body says 502 ("an upstream step failed") may have
             // landed; one whose body says 503 too did not.
             (

@@ -47,8 +47,18 @@ fn maybe_processed(err: &Error) -> bool {
         ErrorKind::Timeout | ErrorKind::Transport => err.phase() != Phase::NotSent,
         ErrorKind::Server => super::server_error_may_have_landed(err),
         ErrorKind::InvalidResponse => err.phase() == Phase::Sent,
+        // A business code nobody documented (JimmyAI's table is UNKNOWN): it does not say
+        // that nothing was made.
+        ErrorKind::Vendor => true,
         _ => false,
     }
+}
+
+/// Whether the task an attempt's answer names can be the call's own: the attempt may have
+/// made it (see [`maybe_processed`]), or the answer said it was made but could not be read,
+/// or it is VMEG's 409 for the call's key. A 429 or a 400 that names a task names another.
+fn names_own_task(err: &Error) -> bool {
+    maybe_processed(err) || matches!(err.kind(), ErrorKind::InvalidResponse | ErrorKind::Conflict)
 }
 
 /// Who is calling, for the retry driver's errors and logs.
@@ -121,9 +131,10 @@ pub(crate) struct Retries<'a> {
     rng: crate::jitter::Jitter,
     /// Whether a failed attempt may have been processed anyway.
     any_maybe_processed: bool,
-    /// The first task an attempt's answer named (a failure that still says which task it
-    /// made): an unknown outcome carries it even when a later attempt's answer names none.
-    named_task: Option<String>,
+    /// The task the answers of attempts that may have made one named (a failure that still
+    /// says which task it made): an unknown outcome carries it even when a later attempt's
+    /// answer names none. `Err(())` once two answers named different tasks: then none.
+    named_task: Result<Option<String>, ()>,
     budget: Option<SleepBudget>,
     slept: Duration,
     /// The running attempt, from 1.
@@ -139,7 +150,7 @@ impl<'a> Retries<'a> {
             max_attempts: policy.max_attempts.max(1),
             rng: policy.rng(),
             any_maybe_processed: false,
-            named_task: None,
+            named_task: Ok(None),
             budget: SLEEP_BUDGET.try_with(|b| *b).ok(),
             slept: Duration::ZERO,
             attempt: 1,
@@ -156,8 +167,21 @@ impl<'a> Retries<'a> {
             .with_provider(call.provider)
             .with_operation_if_unset(call.operation);
         self.any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
-        if self.named_task.is_none() {
-            self.named_task = err.named_task_id().map(str::to_owned);
+        if let (Some(id), true) = (err.named_task_id(), names_own_task(&err)) {
+            self.named_task = match std::mem::replace(&mut self.named_task, Ok(None)) {
+                Ok(None) => Ok(Some(id.to_owned())),
+                Ok(Some(same)) if same == id => Ok(Some(same)),
+                Ok(Some(other)) => {
+                    tracing::warn!(
+                        operation = call.operation,
+                        first = %other,
+                        then = %id,
+                        "two answers of one call named different tasks; naming neither"
+                    );
+                    Err(())
+                }
+                Err(()) => Err(()),
+            };
         }
         // A key only this call has used, already used: one of its own requests landed.
         if call.fresh_key
@@ -255,14 +279,11 @@ impl<'a> Retries<'a> {
         }
     }
 
-    /// `err` as this call's `OutcomeUnknown`, naming the task an earlier answer named when
-    /// the last one names none.
+    /// `err` as this call's `OutcomeUnknown`, naming the task the answers that may have made
+    /// it named (never one a refusal named, nor one of two different ones).
     fn unknown(&self, err: Error) -> Error {
-        let err = match (err.named_task_id(), &self.named_task) {
-            (None, Some(id)) => err.with_task_id(id.clone()),
-            _ => err,
-        };
-        outcome_unknown(err, self.call, self.submitted_at)
+        let named = self.named_task.as_ref().ok().and_then(Option::clone);
+        outcome_unknown(err.replacing_task_id(named), self.call, self.submitted_at)
     }
 }
 
@@ -524,6 +545,91 @@ mod tests {
         .await;
         assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
         assert_eq!(calls, 2);
+    }
+
+    /// The task an `OutcomeUnknown` names comes from an answer of an attempt that may have
+    /// made it: never from a refusal (a 429, a 400), never one of two different ones.
+    #[tokio::test]
+    async fn an_unknown_outcome_names_only_a_task_its_own_attempts_may_have_made() {
+        let named = |e: Error, id: &str| e.with_task_id(id);
+        let task_of = |res: Result<u32, Error>| match res.unwrap_err().kind() {
+            ErrorKind::OutcomeUnknown { task_id, .. } => {
+                task_id.as_ref().map(|t| t.as_str().to_owned())
+            }
+            other => panic!("not OutcomeUnknown: {other:?}"),
+        };
+        let cases: Vec<(OperationKind, Vec<Error>, Option<&str>)> = vec![
+            // A 429 naming some task, then a 500 naming none: not the 429's task.
+            (
+                OperationKind::UnsafeWrite,
+                vec![
+                    named(http(ErrorKind::RateLimited, 429), "other"),
+                    http(ErrorKind::Server, 500),
+                ],
+                None,
+            ),
+            // A 502 naming A, then a 400 naming B: A.
+            (
+                OperationKind::IdempotentWrite,
+                vec![
+                    named(http(ErrorKind::Server, 502), "A"),
+                    named(http(ErrorKind::InvalidRequest, 400), "B"),
+                ],
+                Some("A"),
+            ),
+            // A 502 naming A, then a 409 naming none: A.
+            (
+                OperationKind::IdempotentWrite,
+                vec![
+                    named(http(ErrorKind::Server, 502), "A"),
+                    http(ErrorKind::Conflict, 409),
+                ],
+                Some("A"),
+            ),
+            // Two 502s naming different tasks: neither.
+            (
+                OperationKind::IdempotentWrite,
+                vec![
+                    named(http(ErrorKind::Server, 502), "A"),
+                    named(http(ErrorKind::Server, 502), "B"),
+                    http(ErrorKind::Conflict, 409),
+                ],
+                None,
+            ),
+            // The same task twice: that task.
+            (
+                OperationKind::IdempotentWrite,
+                vec![
+                    named(http(ErrorKind::Server, 502), "A"),
+                    named(http(ErrorKind::Server, 502), "A"),
+                    http(ErrorKind::Conflict, 409),
+                ],
+                Some("A"),
+            ),
+        ];
+        for (kind, errors, want) in cases {
+            let what = format!("{kind:?} {errors:?}");
+            let (res, _, _) = drive(kind, RetryPolicy::default(), errors).await;
+            assert_eq!(task_of(res).as_deref(), want, "{what}");
+        }
+    }
+
+    /// An undocumented business code on a write does not say nothing was made: unknown, not
+    /// a plain `Vendor` a caller would resend.
+    #[tokio::test]
+    async fn an_undocumented_code_on_a_write_is_an_unknown_outcome() {
+        for kind in [OperationKind::UnsafeWrite, OperationKind::IdempotentWrite] {
+            let vendor = Error::new(ErrorKind::Vendor).with_http_status(200);
+            let (res, calls, _) = drive(kind, RetryPolicy::default(), vec![vendor]).await;
+            assert!(
+                matches!(res.unwrap_err().kind(), ErrorKind::OutcomeUnknown { .. }),
+                "{kind:?}"
+            );
+            assert_eq!(calls, 1, "{kind:?}: not resent");
+        }
+        let vendor = Error::new(ErrorKind::Vendor).with_http_status(200);
+        let (res, _, _) = drive(OperationKind::Read, RetryPolicy::default(), vec![vendor]).await;
+        assert_eq!(res.unwrap_err().kind(), &ErrorKind::Vendor);
     }
 
     #[tokio::test]

@@ -57,11 +57,14 @@ struct NamedTask {
 
 /// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
 /// caller can look the task up.
-fn named_task_id(data: Option<&RawValue>) -> Option<String> {
+fn named_task_id(provider: Provider, data: Option<&RawValue>) -> Option<String> {
     let named: NamedTask = serde_json::from_slice(data?.get().as_bytes()).ok()?;
-    usable_id(named.task_id.as_deref())
-        .or_else(|| usable_id(named.id.as_deref()))
-        .map(str::to_owned)
+    // Each vendor's own task id field: VMEG's `id` may be a voice's or a material's.
+    let id = match provider {
+        Provider::Vmeg => named.task_id,
+        _ => named.id,
+    };
+    usable_id(id.as_deref()).map(str::to_owned)
 }
 
 /// How one vendor's envelopes read: its success code and business-code table.
@@ -124,7 +127,7 @@ pub(crate) fn decode_envelope(
         // Marked so that no write is ever resent or reported as plainly failed on it.
         let claimed = |e: Error| {
             e.with_vendor_code(code)
-                .claiming_success(named_task_id(envelope.data.as_deref()))
+                .claiming_success(named_task_id(provider, envelope.data.as_deref()))
         };
         if let Some(kind) = ErrorKind::from_http_status(resp.status) {
             return Err(claimed(base(kind)).with_message(message));
@@ -139,7 +142,7 @@ pub(crate) fn decode_envelope(
     let err = error_for_code(d, resp.status, resp.retry_after, code, &message);
     // A failure that still names a task (VMEG's 502 "poll tasks/detail with the taskId",
     // api-facts A3): kept, so that an unknown outcome carries it and the job is not lost.
-    Err(match named_task_id(envelope.data.as_deref()) {
+    Err(match named_task_id(provider, envelope.data.as_deref()) {
         Some(id) => err.with_task_id(id),
         None => err,
     })
@@ -159,6 +162,8 @@ pub(crate) fn error_for_code(
     let provider = d.provider;
     // A code that mirrors an HTTP status (VMEG) but is not in the vendor's table (a CDN's 524
     // inside a 200) is read as that status, so that it is retried and classified like one.
+    // VMEG: "success or failure is decided by code", so it comes before the HTTP status (an
+    // HTTP 400 whose code says 524 is a server fault that may have landed, not a refusal).
     let code_as_status = u16::try_from(code)
         .ok()
         .filter(|c| d.codes_are_http_statuses && (400..=599).contains(c));
@@ -166,8 +171,8 @@ pub(crate) fn error_for_code(
         ErrorKind::RateLimited
     } else {
         (d.kind_for_code)(code)
-            .or_else(|| ErrorKind::from_http_status(status))
             .or_else(|| code_as_status.and_then(ErrorKind::from_http_status))
+            .or_else(|| ErrorKind::from_http_status(status))
             .unwrap_or(ErrorKind::Vendor)
     };
     let mut err = Error::new(kind)
@@ -213,7 +218,7 @@ fn data_shape_error(
         .with_message(crate::scrub::server_string(format!(
             "unexpected `data` shape: {e}"
         )));
-    if let Some(id) = named_task_id(data) {
+    if let Some(id) = named_task_id(provider, data) {
         err = err.with_task_id(id);
     }
     err
