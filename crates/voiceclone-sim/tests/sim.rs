@@ -649,6 +649,19 @@ async fn dropped_connections_before_and_after_processing() {
     assert_eq!(after.task_count(), 1);
 }
 
+/// A JimmyAI clone create's HTTP status.
+async fn jimmy_clone_status(api: &Api) -> u16 {
+    api.http
+        .post(format!("{}/api/open-api/v1/soundCloning/clones", api.base))
+        .bearer_auth(&api.key)
+        .json(&json!({"fileUrl": "https://x.y/a.wav", "contentText": "hi"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// `500=RATE:after`: the request is processed (the task made and billed, VMEG's key used),
 /// then answered with a 500: what a client must read as an unknown outcome. Plain `500`
 /// comes before processing and makes nothing.
@@ -659,15 +672,7 @@ async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
             .await
             .unwrap();
         let api = Api::new(&sim);
-        let r = api
-            .http
-            .post(format!("{}/api/open-api/v1/soundCloning/clones", api.base))
-            .bearer_auth(&api.key)
-            .json(&json!({"fileUrl": "https://x.y/a.wav", "contentText": "hi"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 500, "{spec}");
+        assert_eq!(jimmy_clone_status(&api).await, 500, "{spec}");
         assert_eq!(sim.stats().billable("jimmyai.createClone"), made, "{spec}");
         assert_eq!(sim.stats().faults_by_kind.get("500"), Some(&1), "{spec}");
         // VMEG the same: the task is made before the 500 only with `:after`.
@@ -701,15 +706,7 @@ async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
         let fault: voiceclone_sim::Fault = fault.parse().unwrap();
         sim.fail_next("jimmyai.createClone", fault, 1).unwrap();
         let api = Api::new(&sim);
-        let r = api
-            .http
-            .post(format!("{}/api/open-api/v1/soundCloning/clones", api.base))
-            .bearer_auth(&api.key)
-            .json(&json!({"fileUrl": "https://x.y/a.wav", "contentText": "hi"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 500, "{fault}");
+        assert_eq!(jimmy_clone_status(&api).await, 500, "{fault}");
         assert_eq!(
             sim.stats().billable("jimmyai.createClone"),
             made,

@@ -36,9 +36,9 @@ pub(crate) fn with_sleep_budget<F: Future>(
 }
 
 /// Whether a failed attempt of a write could have been processed by the server anyway.
-/// Every server fault that does not say nothing was done counts: VMEG's own advice pairs an "unclear 5xx" with
-/// a retry under the same key (api-facts A4), so the fault may have come after the task was
-/// made.
+/// Every server fault that does not say nothing was done counts: VMEG's own advice pairs an
+/// "unclear 5xx" with a retry under the same key (api-facts A4), so the fault may have come
+/// after the task was made.
 fn maybe_processed(err: &Error) -> bool {
     if err.claims_success() {
         return true;
