@@ -456,6 +456,40 @@ fn a_run_downloads_no_more_than_its_byte_budget_and_the_rerun_finishes_without_p
     }
 }
 
+/// A server whose failure answers name one task for every submit (a 502 whose `data.taskId`
+/// is always `t-same`): the first part takes it as its task (the answer named it), but the
+/// second part's lost submit must not take a task another part holds: its own task is
+/// unknown (exit 3, naming the part), never the first part's audio under its name.
+#[test]
+fn a_task_named_for_two_parts_is_taken_by_one_and_the_other_is_unknown() {
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_creates_with(
+        502,
+        serde_json::json!({"code": 502, "message": "upstream failed", "data": {"taskId": "t-same"}}),
+    );
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let m = manifest(dir);
+    let job = |k: usize| m["parts"][k]["job_id"].as_str().unwrap_or("").to_owned();
+    assert!(job(0).ends_with("t-same"), "{m}");
+    assert!(!job(1).ends_with("t-same"), "{m}");
+    assert_eq!(m["parts"][1]["state"], "submitting", "{m}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("another part"), "{msg}");
+    assert_eq!(
+        results(dir)
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>(),
+        ["001.wav"],
+        "only the first part's audio"
+    );
+}
+
 /// `--max-total-bytes` of 0 or not a number is refused by name (exit 2) before anything
 /// is sent.
 #[test]

@@ -251,6 +251,8 @@ pub struct FakeState {
     pub creates: std::sync::atomic::AtomicU64,
     pub requests: std::sync::atomic::AtomicU64,
     pub hook: std::sync::Mutex<Option<Hook>>,
+    /// When set, every create is answered with this status and body instead (still counted).
+    pub create_answer: std::sync::Mutex<Option<(u16, Value)>>,
     base: std::sync::OnceLock<String>,
 }
 
@@ -270,6 +272,7 @@ impl FakeVmeg {
             creates: Default::default(),
             requests: Default::default(),
             hook: std::sync::Mutex::new(None),
+            create_answer: std::sync::Mutex::new(None),
             base: std::sync::OnceLock::new(),
         });
         let listener = rt
@@ -294,6 +297,11 @@ impl FakeVmeg {
     /// Runs `hook` with every request's path, in the server, before it is answered.
     pub fn on_request(&self, hook: impl FnMut(&str) + Send + 'static) {
         *self.state.hook.lock().unwrap() = Some(Box::new(hook));
+    }
+
+    /// Answers every create with `status` and `body` from now on.
+    pub fn answer_creates_with(&self, status: u16, body: Value) {
+        *self.state.create_answer.lock().unwrap() = Some((status, body));
     }
 
     pub fn creates(&self) -> u64 {
@@ -322,12 +330,23 @@ async fn fake_count_and_hook(
     next.run(req).await
 }
 
-async fn fake_create(axum::extract::State(st): FakeShared) -> axum::Json<Value> {
+async fn fake_create(
+    axum::extract::State(st): FakeShared,
+) -> (axum::http::StatusCode, axum::Json<Value>) {
     let n = st.creates.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-    axum::Json(serde_json::json!({
-        "code": 200, "message": "",
-        "data": {"taskId": format!("t{n}"), "createdAt": "2026-01-01T00:00:00Z"},
-    }))
+    if let Some((status, body)) = st.create_answer.lock().unwrap().clone() {
+        return (
+            axum::http::StatusCode::from_u16(status).unwrap(),
+            axum::Json(body),
+        );
+    }
+    (
+        axum::http::StatusCode::OK,
+        axum::Json(serde_json::json!({
+            "code": 200, "message": "",
+            "data": {"taskId": format!("t{n}"), "createdAt": "2026-01-01T00:00:00Z"},
+        })),
+    )
 }
 
 async fn fake_detail(

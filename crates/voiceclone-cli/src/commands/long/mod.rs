@@ -418,13 +418,32 @@ impl Run<'_> {
         }
     }
 
+    /// Whether a part other than `i` holds task `id` (now or before a resubmit).
+    fn claimed_by_another(&self, i: usize, id: &JobId) -> bool {
+        self.manifest
+            .borrow()
+            .parts
+            .iter()
+            .filter(|p| p.index != i)
+            .flat_map(|p| p.job_id.iter().chain(p.past_job_ids.iter()))
+            .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
+    }
+
     /// A submit that did not come back accepted.
     async fn submit_failed(&self, i: usize, e: &Error) -> Ready {
         if let ErrorKind::OutcomeUnknown {
             task_id: Some(id), ..
         } = e.kind()
         {
-            // The answer named the task before it was lost: it exists, nothing is unknown.
+            // The answer named the task before it was lost: it exists, nothing is unknown;
+            // unless another part holds it (a server naming one task for two submits), when
+            // this part's own task is unknown.
+            if self.claimed_by_another(i, id) {
+                return Ready::Unknown(format!(
+                    "{}: the answer to its submit was lost ({e}), and the task it named is another part's; check the account's tasks",
+                    self.name(i)
+                ));
+            }
             return self.accepted(i, id).await;
         }
         let lost = matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) || e.phase() == Phase::Sent;
@@ -535,20 +554,13 @@ impl Run<'_> {
                 ));
             }
         };
-        let claimed: Vec<String> = self
-            .manifest
-            .borrow()
-            .parts
-            .iter()
-            .filter(|p| p.index != i)
-            .flat_map(|p| p.job_id.iter().chain(p.past_job_ids.iter()).cloned())
-            .collect();
-        let is_claimed = |id: &JobId| {
-            claimed
-                .iter()
-                .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
-        };
+        let is_claimed = |id: &JobId| self.claimed_by_another(i, id);
         match &already.reconciled {
+            Reconciled::Found { task, .. } if is_claimed(&task.id) => Ready::Unknown(format!(
+                "{}: the provider named {} as its task, but another part holds that task; check the account's tasks",
+                self.name(i),
+                task.id
+            )),
             Reconciled::Found { task, evidence } => {
                 self.printer.progress(&format!(
                     "{}: its earlier submit was accepted as {} ({evidence})",
