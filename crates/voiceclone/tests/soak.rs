@@ -71,10 +71,12 @@ fn kind_name(kind: &ErrorKind) -> String {
 async fn flow(client: Client, provider: Provider, i: usize) -> End {
     let wait = WaitPolicy::for_provider(provider);
     let clone = match provider {
+        // VMEG: keys of our own, so that each task names its flow (`Stats::creates`).
         Provider::Vmeg => CloneRequest::new("https://cdn.example.com/soak.wav")
             .name(format!("soak voice {i}"))
             .language("en-US")
-            .vmeg_engine(VmegEngine::V1),
+            .vmeg_engine(VmegEngine::V1)
+            .idempotency_key(format!("soak-clone-{i}")),
         _ => CloneRequest::new(format!("https://cdn.example.com/soak-{i}.wav"))
             .sample_text(format!("Soak flow {i} preview sentence."))
             .language("English")
@@ -88,7 +90,10 @@ async fn flow(client: Client, provider: Provider, i: usize) -> End {
         Ok(v) => v,
         Err(e) => return End::Failed("wait_for_clone", e),
     };
-    let speech = SpeechRequest::new(voice.id.clone(), format!("Soak flow {i} says hello."));
+    let mut speech = SpeechRequest::new(voice.id.clone(), format!("Soak flow {i} says hello."));
+    if provider == Provider::Vmeg {
+        speech = speech.idempotency_key(format!("soak-tts-{i}"));
+    }
     let job = match client.synthesize(&speech).await {
         Ok(j) => j,
         Err(e) => return End::Failed("synthesize", e),
@@ -282,8 +287,9 @@ async fn soak(provider: Provider, flows: usize) {
         stats.billable(speech_op) as usize >= succeeded,
         "a success without a billable speech task"
     );
-    // JimmyAI's tasks name their flow (`fileUrl` for a clone, `contentText` for speech): no
-    // task may belong to a flow whose create was reported as a plain failure.
+    // Every task names its flow (JimmyAI: `fileUrl` for a clone, `contentText` for speech;
+    // VMEG: the idempotency key): no task may belong to a flow whose create was reported as
+    // a plain failure.
     let flow_of = |text: Option<&str>, prefix: &str, suffix: &str| {
         text.and_then(|t| {
             t.strip_prefix(prefix)?
@@ -313,9 +319,17 @@ async fn soak(provider: Provider, flows: usize) {
                 "synthesize",
                 flow_of(rec.content_text.as_deref(), "Soak flow ", " says hello."),
             ),
-            _ => continue,
+            "vmeg.cloneVoiceCreateAsync" => (
+                "clone_voice",
+                flow_of(rec.idempotency_key.as_deref(), "soak-clone-", ""),
+            ),
+            "vmeg.ttsCreateAsync" => (
+                "synthesize",
+                flow_of(rec.idempotency_key.as_deref(), "soak-tts-", ""),
+            ),
+            other => panic!("a billable create the soak does not make: {other}"),
         };
-        let flow = flow.unwrap_or_else(|| panic!("a JimmyAI task of no flow: {rec:?}"));
+        let flow = flow.unwrap_or_else(|| panic!("a task of no flow: {rec:?}"));
         assert!(
             !plainly_failed.get(step).is_some_and(|f| f.contains(&flow)),
             "flow {flow}: its {step} made task {} but reported a plain failure: a lost job",
