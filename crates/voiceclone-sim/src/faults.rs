@@ -159,6 +159,18 @@ impl FaultKind {
     }
 }
 
+impl FaultKind {
+    /// Whether this fault comes after the request was processed (the task made, VMEG's key
+    /// used): `drop-after` always, a 500 when asked (`500:after`).
+    pub(crate) fn after_processing(self, http500_after: bool) -> bool {
+        match self {
+            Self::DropAfter => true,
+            Self::Http500 => http500_after,
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -444,11 +456,7 @@ impl FaultConfig {
         }
         FaultPlan {
             exclusive: chosen,
-            after_processing: match chosen {
-                Some(FaultKind::DropAfter) => true,
-                Some(FaultKind::Http500) => self.http500_after,
-                _ => false,
-            },
+            after_processing: chosen.is_some_and(|k| k.after_processing(self.http500_after)),
             latency: (lat < self.rate_latency).then_some(self.latency),
             unknown_status: unk < self.rate_unknown_status,
             extra_fields: extra < self.rate_extra_fields,

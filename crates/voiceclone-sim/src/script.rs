@@ -76,8 +76,8 @@ impl Fault {
     }
     /// Whether the fault comes after the request was processed (`drop-after`,
     /// [`Fault::http500_after`]).
-    pub const fn after_processing(&self) -> bool {
-        self.after || matches!(self.kind, FaultKind::DropAfter)
+    pub fn after_processing(&self) -> bool {
+        self.kind.after_processing(self.after)
     }
     /// HTTP 429 with this `Retry-After` (rounded up to whole seconds; at most
     /// 1 day).

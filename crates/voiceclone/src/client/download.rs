@@ -390,20 +390,25 @@ mod tests {
                 .build()
                 .unwrap()
         };
+        // The download of `url` by `c` with `max_bytes` is refused as too large at `limit`.
+        let refused_at = async |c: &Client, dir: &Path, max_bytes: u64, limit: u64| {
+            let e = c
+                .download_to_dir_within(&url, dir, "01", max_bytes)
+                .await
+                .err()
+                .unwrap();
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::Download(DownloadFailure::TooLarge { limit: l }) if *l == limit
+                ),
+                "{e}"
+            );
+            e
+        };
         let c = capped_at(20_000);
         let dir = tempfile::tempdir().unwrap();
-        let e = c
-            .download_to_dir_within(&url, dir.path(), "01", 4_500)
-            .await
-            .err()
-            .unwrap();
-        assert!(
-            matches!(
-                e.kind(),
-                ErrorKind::Download(DownloadFailure::TooLarge { limit: 4_500 })
-            ),
-            "{e}"
-        );
+        let e = refused_at(&c, dir.path(), 4_500, 4_500).await;
         // The message does not send the caller to raise only the client's cap (20,000 here).
         assert!(
             e.to_string().contains("the lower cap given to this call"),
@@ -413,18 +418,7 @@ mod tests {
         // The client's cap when it is the lower one.
         let small = capped_at(5_000);
         assert_eq!(small.max_download_bytes(), 5_000);
-        let e = small
-            .download_to_dir_within(&url, dir.path(), "01", 1 << 30)
-            .await
-            .err()
-            .unwrap();
-        assert!(
-            matches!(
-                e.kind(),
-                ErrorKind::Download(DownloadFailure::TooLarge { limit: 5_000 })
-            ),
-            "{e}"
-        );
+        refused_at(&small, dir.path(), 1 << 30, 5_000).await;
         // Exactly enough.
         let got = c
             .download_to_dir_within(&url, dir.path(), "01", 10_000)
