@@ -12,6 +12,7 @@
 //! between the checks and the upload (a different size, or another MD5) ends its stream with
 //! an error, so the incomplete body is never taken for the recording.
 
+mod open;
 pub(crate) mod wav;
 
 use std::fmt;
@@ -28,6 +29,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::error::{Error, UploadStep};
 use crate::model::{AudioSource, UploadProgress};
+use open::{FileId, open_regular};
 
 /// The request field every local-recording refusal names.
 pub(crate) const FIELD: &str = "audio_file";
@@ -124,10 +126,11 @@ pub(crate) fn name_of(source: &AudioSource) -> Result<(String, Option<String>), 
 }
 
 enum Data {
-    File(PathBuf),
+    /// A file, and which file the path named when it was measured.
+    File(PathBuf, FileId),
     Bytes(Bytes),
     /// A reader's bytes in a temporary file, deleted when the sample is dropped.
-    Spooled(tempfile::TempPath),
+    Spooled(tempfile::TempPath, FileId),
 }
 
 /// A local recording, ready to be streamed: its name, extension and size are known.
@@ -179,24 +182,16 @@ impl LocalSample {
         let (len, data) = match source {
             AudioSource::Url(_) => return Err(refuse("is a URL, not a local recording")),
             AudioSource::File(path) => {
-                let meta = tokio::fs::metadata(path).await.map_err(|e| {
-                    refuse(match e.kind() {
-                        io::ErrorKind::NotFound => format!("{}: no such file", path.display()),
-                        _ => format!("cannot read {}: {e}", path.display()),
-                    })
-                })?;
-                if !meta.is_file() {
-                    return Err(refuse(format!("{} is not a file", path.display())));
-                }
-                (meta.len(), Data::File(path.clone()))
+                let opened = open_regular(path, None).await?;
+                (opened.len, Data::File(path.clone(), opened.id))
             }
             AudioSource::Bytes { bytes, .. } => (bytes.len() as u64, Data::Bytes(bytes.clone())),
             AudioSource::Reader(r) => {
                 let reader = r.take().ok_or_else(|| {
                     refuse("the reader was already read by an earlier call; give a new one")
                 })?;
-                let (len, path) = spool(reader, limit).await?;
-                (len, Data::Spooled(path))
+                let (len, path, id) = spool(reader, limit).await?;
+                (len, Data::Spooled(path, id))
             }
         };
         if len == 0 {
@@ -213,12 +208,18 @@ impl LocalSample {
         })
     }
 
-    fn path(&self) -> Option<&Path> {
+    /// The file the bytes are in, and which file that was when measured.
+    fn path(&self) -> Option<(&Path, FileId)> {
         match &self.data {
-            Data::File(p) => Some(p),
-            Data::Spooled(p) => Some(p),
+            Data::File(p, id) => Some((p, *id)),
+            Data::Spooled(p, id) => Some((p, *id)),
             Data::Bytes(_) => None,
         }
+    }
+
+    /// Opens the recording's file again, refusing one that is no longer the file measured.
+    async fn reopen(path: &Path, id: FileId) -> Result<tokio::fs::File, Error> {
+        Ok(open_regular(path, Some(id)).await?.file)
     }
 
     /// The first `n` bytes (fewer when the recording is shorter), e.g. to read a header.
@@ -226,8 +227,8 @@ impl LocalSample {
         let n = n.min(usize::try_from(self.len).unwrap_or(usize::MAX));
         match (&self.data, self.path()) {
             (Data::Bytes(b), _) => Ok(b.slice(..n.min(b.len()))),
-            (_, Some(path)) => {
-                let mut f = open(path).await?;
+            (_, Some((path, id))) => {
+                let mut f = Self::reopen(path, id).await?;
                 let mut buf = Vec::with_capacity(n);
                 (&mut f)
                     .take(n as u64)
@@ -263,8 +264,8 @@ impl LocalSample {
                     .collect();
                 Box::pin(futures_util::stream::iter(pieces))
             }
-            (_, Some(path)) => {
-                let mut f = open(path).await?;
+            (_, Some((path, id))) => {
+                let mut f = Self::reopen(path, id).await?;
                 f.seek(io::SeekFrom::Start(offset))
                     .await
                     .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))?;
@@ -313,24 +314,22 @@ impl LocalSample {
     }
 }
 
-async fn open(path: &Path) -> Result<tokio::fs::File, Error> {
-    tokio::fs::File::open(path)
-        .await
-        .map_err(|e| refuse(format!("cannot read {}: {e}", path.display())))
-}
-
 /// Copies `reader` into a temporary file, refusing more than `limit` bytes (the file is
 /// deleted then: a reader that never ends leaves at most `limit` bytes on disk, per
 /// recording being prepared).
 async fn spool(
     mut reader: Pin<Box<dyn tokio::io::AsyncRead + Send>>,
     limit: SizeLimit,
-) -> Result<(u64, tempfile::TempPath), Error> {
+) -> Result<(u64, tempfile::TempPath, FileId), Error> {
     let tmp = tokio::task::spawn_blocking(tempfile::NamedTempFile::new)
         .await
         .map_err(|e| refuse(format!("cannot make a temporary file: {e}")))?
         .map_err(|e| refuse(format!("cannot make a temporary file: {e}")))?;
     let (file, path) = tmp.into_parts();
+    let id = file
+        .metadata()
+        .map(|m| FileId::of(&m))
+        .map_err(|e| refuse(format!("cannot make a temporary file: {e}")))?;
     let mut out = tokio::fs::File::from_std(file);
     let mut buf = vec![0u8; CHUNK];
     let mut len = 0u64;
@@ -354,7 +353,7 @@ async fn spool(
     out.flush()
         .await
         .map_err(|e| refuse(format!("cannot write a temporary file: {e}")))?;
-    Ok((len, path))
+    Ok((len, path, id))
 }
 
 /// The checks around a sample's chunks (see [`LocalSample::stream`]).
@@ -639,6 +638,61 @@ mod tests {
                 .len,
             10
         );
+    }
+
+    /// A path that names a FIFO, or comes to name one (or another file) after the recording
+    /// was measured, is refused at once: never waited on, never read as the recording.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_path_swapped_for_a_fifo_or_another_file_is_refused_not_waited_on() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        let mkfifo = |p: &Path| {
+            let done = std::process::Command::new("mkfifo")
+                .arg(p)
+                .status()
+                .unwrap();
+            assert!(done.success());
+        };
+        // A plain open of a FIFO waits for a writer: if it waits, be the writer, so that a
+        // failure is a failed assertion rather than a test that never ends.
+        async fn within<T>(fifo: &Path, call: impl std::future::Future<Output = T>) -> T {
+            match tokio::time::timeout(Duration::from_secs(10), call).await {
+                Ok(out) => out,
+                Err(_) => {
+                    let _writer = std::fs::OpenOptions::new().write(true).open(fifo);
+                    panic!("opening {} waited for a writer", fifo.display());
+                }
+            }
+        }
+
+        mkfifo(&path);
+        let fifo = AudioSource::File(path.clone());
+        let e = within(&path, LocalSample::prepare(&fifo, NO_LIMIT)).await;
+        assert!(reason(e.unwrap_err()).contains("is not a file"));
+
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, vec![1u8; 1000]).unwrap();
+        let s = LocalSample::prepare(&AudioSource::File(path.clone()), NO_LIMIT)
+            .await
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        mkfifo(&path);
+        let e = within(&path, s.head(4)).await.unwrap_err();
+        assert!(reason(e).contains("is not a file"));
+        let e = within(&path, s.stream(0, s.len, None, None))
+            .await
+            .err()
+            .unwrap();
+        assert!(reason(e).contains("is not a file"));
+
+        // Another file of the same size renamed over it is not the recording measured.
+        let other = dir.path().join("b.wav");
+        std::fs::write(&other, vec![2u8; 1000]).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let e = s.stream(0, s.len, None, None).await.err().unwrap();
+        assert!(reason(e).contains("replaced"), "{path:?}");
     }
 
     #[tokio::test]

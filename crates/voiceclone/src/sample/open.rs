@@ -1,0 +1,86 @@
+//! Opening a local recording without ever waiting on it, and knowing it is still the file
+//! that was measured.
+//!
+//! A recording is measured once and re-opened for every range and attempt. Between the two,
+//! its path can come to name something else: a FIFO, whose plain `open` blocks until a
+//! writer comes (forever, holding one of tokio's blocking threads, and the call with it), or
+//! another file. So every open is non-blocking, and what was opened is checked on the open
+//! handle (`fstat`), never by a separate look at the path that a swap could slip between.
+
+use std::fs::Metadata;
+use std::io;
+use std::path::Path;
+
+use super::refuse;
+use crate::error::Error;
+
+/// Which file a path named when the recording was measured (device and inode on Unix; on
+/// other systems only "a regular file" is checked).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileId(#[cfg(unix)] (u64, u64));
+
+impl FileId {
+    pub(crate) fn of(meta: &Metadata) -> Self {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Self((meta.dev(), meta.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            Self()
+        }
+    }
+}
+
+/// A regular file, opened for reading.
+pub(crate) struct Opened {
+    pub(crate) file: tokio::fs::File,
+    pub(crate) len: u64,
+    pub(crate) id: FileId,
+}
+
+/// Opens `path` for reading without blocking, and refuses (`InvalidInput` naming
+/// `audio_file`) anything but a regular file, and, with `measured`, any file other than the
+/// one measured.
+pub(crate) async fn open_regular(path: &Path, measured: Option<FileId>) -> Result<Opened, Error> {
+    let owned = path.to_owned();
+    let opened = tokio::task::spawn_blocking(move || {
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Opening a FIFO for reading returns at once instead of waiting for a writer.
+            // Reads of a regular file ignore the flag.
+            options.custom_flags(libc::O_NONBLOCK);
+        }
+        let file = options.open(&owned)?;
+        let meta = file.metadata()?;
+        Ok::<_, io::Error>((file, meta))
+    })
+    .await
+    .map_err(|e| refuse(format!("cannot open {}: {e}", path.display())))?;
+    let (file, meta) = opened.map_err(|e| {
+        refuse(match e.kind() {
+            io::ErrorKind::NotFound => format!("{}: no such file", path.display()),
+            _ => format!("cannot read {}: {e}", path.display()),
+        })
+    })?;
+    if !meta.is_file() {
+        return Err(refuse(format!("{} is not a file", path.display())));
+    }
+    let id = FileId::of(&meta);
+    if measured.is_some_and(|m| m != id) {
+        return Err(refuse(format!(
+            "{} was replaced by another file after it was measured; give the recording again",
+            path.display()
+        )));
+    }
+    Ok(Opened {
+        file: tokio::fs::File::from_std(file),
+        len: meta.len(),
+        id,
+    })
+}
