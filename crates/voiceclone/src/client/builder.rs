@@ -185,6 +185,11 @@ impl ClientBuilder {
     /// deleted. JimmyAI's own limit (100 MB) applies whatever this says. Must be more than 0
     /// ([`build`](Self::build) refuses 0). Requires the `upload` feature.
     ///
+    /// The bound is per recording: calls running at once each spool their reader (files and
+    /// bytes are never copied), so the temporary directory may hold up to this many bytes
+    /// for each reader in flight. A service taking readers from its own callers bounds that
+    /// with its concurrency, or passes files.
+    ///
     /// ```
     /// use voiceclone::{Client, Provider};
     ///
