@@ -511,3 +511,137 @@ async fn a_sender_that_hangs_up_while_the_store_confirms_still_has_its_delivery_
     assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
     rx.task.abort();
 }
+
+/// Signs `body` now and hands it to `hub`, as a receiver would.
+async fn deliver(hub: &CompletionHub, body: &str) -> Delivery {
+    let ts = now_ms().to_string();
+    let sig = sign(&ts, body.as_bytes());
+    hub.receive(&ts, &sig, body.as_bytes()).await
+}
+
+/// A client whose every request fails to connect: only the hub can end its waits.
+fn offline_client(hub: &CompletionHub, key: &str) -> Client {
+    Client::builder(Provider::Vmeg)
+        .api_key(key)
+        .base_url("http://127.0.0.1:9/")
+        .retry(voiceclone::RetryPolicy::none())
+        .completion_hub(hub.clone())
+        .build()
+        .unwrap()
+}
+
+/// A key a failure delivery echoes (in `message`) is scrubbed from the error the wait ends
+/// with, as it is from a polled answer. Before: `task t1 failed: key sk-... rejected`.
+#[tokio::test]
+async fn a_key_echoed_by_a_failure_webhook_never_reaches_the_error() {
+    const KEY: &str = "sk-live-0123456789abcdef";
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let body = json!({
+        "code": 401, "event": "openapi-clone-voice", "pipelineKey": "pk-echo",
+        "message": format!("key {KEY} rejected"), "data": {"taskId": "t1"},
+    })
+    .to_string();
+    assert!(matches!(deliver(&hub, &body).await, Delivery::Fresh(_)));
+    let client = offline_client(&hub, KEY);
+    let err = client
+        .wait_for_clone(&voiceclone::JobId::new("t1"), &policy())
+        .await
+        .unwrap_err();
+    let shown = format!("{err} | {err:?}");
+    assert!(
+        matches!(err.kind(), ErrorKind::TaskFailed { .. }),
+        "{shown}"
+    );
+    assert!(shown.contains("rejected"), "{shown}");
+    assert!(!shown.contains(KEY), "the API key leaked: {shown}");
+}
+
+/// A failure delivery of another product for the id a clone wait was given says the id is
+/// of another kind (as polling, which reads the task's type, and a readable speech event
+/// do), never that the clone failed. An unknown product's event is left to polling.
+#[tokio::test]
+async fn another_products_failure_webhook_is_the_wrong_kind_not_a_failed_clone() {
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let client = offline_client(&hub, "key");
+    for (i, event, data) in [
+        (0, "openapi-tts", json!({"taskId": "tb0", "results": []})),
+        (
+            1,
+            "openapi-tts",
+            json!({"taskId": "tb1", "results": "not a list"}),
+        ),
+        (2, "openapi-translate", json!({"taskId": "tb2"})),
+    ] {
+        let body = json!({
+            "code": 500, "event": event, "pipelineKey": format!("pk-kind-{i}"),
+            "message": "boom", "data": data,
+        })
+        .to_string();
+        assert!(matches!(deliver(&hub, &body).await, Delivery::Fresh(_)));
+        let e = client
+            .wait_for_clone(&voiceclone::JobId::new(format!("tb{i}")), &policy())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "job_id"),
+            "{event}: {e}"
+        );
+        assert!(e.to_string().contains(event), "{e}");
+    }
+    // An event of a product this crate does not know: no verdict from it; the wait goes on
+    // polling (here unreachable, so it ends as a transport failure, not `TaskFailed`).
+    let body = json!({
+        "code": 500, "event": "openapi-something-new", "pipelineKey": "pk-kind-new",
+        "data": {"taskId": "tb9"},
+    })
+    .to_string();
+    assert!(matches!(deliver(&hub, &body).await, Delivery::Fresh(_)));
+    let e = client
+        .wait_for_clone(&voiceclone::JobId::new("tb9"), &policy())
+        .await
+        .unwrap_err();
+    assert!(
+        !matches!(e.kind(), ErrorKind::TaskFailed { .. }),
+        "an unknown product's event failed the clone: {e}"
+    );
+}
+
+/// VMEG scopes idempotency keys per route, so a speech submit and a clone submit may carry
+/// the same key: the hub's speech delivery for it is no proof that the lost clone exists.
+/// Before: `Found` with the speech task, and the caller never resent the clone.
+#[tokio::test]
+async fn reconcile_takes_no_delivery_of_another_kind_for_the_key() {
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
+    let client = client(&sim, Some(&hub));
+    let key = "shared-key-0001";
+    let speech = client
+        .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hi.").idempotency_key(key))
+        .await
+        .unwrap();
+    let body = json!({
+        "code": 200, "event": "openapi-tts", "pipelineKey": "pk-shared",
+        "extraData": {"voiceclone": {"idempotencyKey": key}},
+        "data": {"taskId": speech.id.as_str(), "results": [{"uri": "https://cdn.example/a.m4a"}]},
+    })
+    .to_string();
+    assert!(matches!(deliver(&hub, &body).await, Delivery::Fresh(_)));
+    let mut q = voiceclone::ReconcileQuery::new(SystemTime::now());
+    q.kind = Some(voiceclone::JobKind::Clone);
+    q.idempotency_key = Some(key.to_owned());
+    let r = client.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(r, voiceclone::Reconciled::None { .. }),
+        "the speech task was taken for the lost clone: {r}"
+    );
+    // The same delivery does answer for a speech submit with that key.
+    q.kind = Some(voiceclone::JobKind::Speech);
+    let r = client.reconcile(&q).await.unwrap();
+    let voiceclone::Reconciled::Found { task, evidence } = &r else {
+        panic!("expected found, got {r}");
+    };
+    assert_eq!(
+        (&task.id, evidence),
+        (&speech.id, &voiceclone::Evidence::Webhook)
+    );
+}

@@ -1806,6 +1806,33 @@ async fn fake_redis(reply: &'static [u8]) -> SocketAddr {
 /// A Redis (or something in its place) that answers the record script with anything but
 /// its 0 or 1, or hangs up mid-command: the delivery is not recorded (503, VMEG
 /// redelivers), never taken for a duplicate (200 for an event nobody acted on).
+/// A delivery's mark key holding another type (another program writing under the prefix)
+/// is no proof the delivery was acted on: the record fails (503, VMEG redelivers) instead of
+/// answering 200 as a duplicate for an event nobody stored. Before: `Duplicate`, and the
+/// event was lost to every hub.
+#[tokio::test]
+async fn redis_a_mark_of_another_type_is_a_failure_never_a_duplicate() {
+    let ctx = ctx_or_skip!();
+    let store = ctx.store();
+    let e = stored("task-typed", "cv_t", None);
+    let _: i64 = ctx
+        .query(
+            redis::cmd("LPUSH")
+                .arg(ctx.key("seen", &e.pipeline_key))
+                .arg("x"),
+        )
+        .await;
+    let err = store.record(&e).await.unwrap_err();
+    assert!(err.to_string().contains("not a string"), "{err}");
+    assert_eq!(store.by_task("task-typed").await.unwrap(), None);
+    // Once the key is gone, the redelivery is recorded.
+    let _: i64 = ctx
+        .query(redis::cmd("DEL").arg(ctx.key("seen", &e.pipeline_key)))
+        .await;
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+    assert_eq!(store.by_task("task-typed").await.unwrap(), Some(e));
+}
+
 #[tokio::test]
 async fn redis_an_unexpected_answer_to_the_record_is_a_503_never_a_duplicate() {
     let body = clone_body(&new_pipeline_key(), "task-odd", "cv_o", None);

@@ -633,10 +633,15 @@ async fn dispatch(
         tracing::debug!(%method, %path, op, "injected fault: dropping connection after processing");
         return dropped();
     }
-    // Answered after the request was processed (the task made, the key used).
+    // Answered after the request was processed (the task made, the key used). The failure
+    // names the task the processing made, as VMEG's 502 advice has callers poll with it.
     if let Some(kind) = plan.exclusive.filter(|_| plan.after_processing) {
         tracing::debug!(%method, %path, op, fault = kind.name(), "injected fault after processing");
-        let resp = injected_response(&sh, api, kind, plan.retry_after);
+        let named = task_named_by(resp).await;
+        let mut resp = injected_response(&sh, api, kind, plan.retry_after);
+        if let Some(named) = named {
+            resp = with_data(resp, named).await;
+        }
         sh.stats.status(resp.status().as_u16());
         return resp;
     }
@@ -648,6 +653,36 @@ async fn dispatch(
     sh.stats.status(status);
     tracing::debug!(%method, %path, op, status, "served");
     resp
+}
+
+/// The task a processed answer made, as the failure answer's `data` would name it: VMEG's
+/// `{"taskId": ...}` or JimmyAI's `{"id": ...}` (`None` when the answer names no task).
+async fn task_named_by(resp: Response<Body>) -> Option<Value> {
+    let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024)
+        .await
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    let data = v.get("data")?;
+    ["taskId", "id"]
+        .into_iter()
+        .find_map(|k| data.get(k).map(|id| json!({ k: id })))
+}
+
+/// `resp` (an injected failure envelope) with `data` set.
+async fn with_data(resp: Response<Body>, data: Value) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    v["data"] = data;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(
+        parts,
+        Body::from(serde_json::to_vec(&v).unwrap_or_default()),
+    )
 }
 
 /// The answer to an injected 429/5xx/business fault, in the vendor envelope.

@@ -651,20 +651,36 @@ async fn dropped_connections_before_and_after_processing() {
 
 /// A JimmyAI clone create's HTTP status.
 async fn jimmy_clone_status(api: &Api) -> u16 {
-    api.http
+    jimmy_clone(api).await.0
+}
+
+async fn jimmy_clone(api: &Api) -> (u16, Value) {
+    let resp = api
+        .http
         .post(format!("{}/api/open-api/v1/soundCloning/clones", api.base))
         .bearer_auth(&api.key)
         .json(&json!({"fileUrl": "https://x.y/a.wav", "contentText": "hi"}))
         .send()
         .await
-        .unwrap()
-        .status()
-        .as_u16()
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+/// The task id the simulator recorded for `op`'s only billable create, as JSON.
+fn only_task(sim: &SimHandle, op: &str) -> Value {
+    let made: Vec<_> = sim
+        .stats()
+        .creates
+        .into_iter()
+        .filter(|c| c.operation == op)
+        .collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    Value::from(made[0].task_id.clone())
 }
 
 /// `500=RATE:after`: the request is processed (the task made and billed, VMEG's key used),
-/// then answered with a 500: what a client must read as an unknown outcome. Plain `500`
-/// comes before processing and makes nothing.
+/// then answered with a 500 naming the task it made: what a client must read as an unknown
+/// outcome, keeping the id. Plain `500` comes before processing and makes nothing.
 #[tokio::test]
 async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
     for (spec, made) in [("500=1", 0u64), ("500=1:after", 1)] {
@@ -672,9 +688,16 @@ async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
             .await
             .unwrap();
         let api = Api::new(&sim);
-        assert_eq!(jimmy_clone_status(&api).await, 500, "{spec}");
+        let (status, body) = jimmy_clone(&api).await;
+        assert_eq!(status, 500, "{spec}");
         assert_eq!(sim.stats().billable("jimmyai.createClone"), made, "{spec}");
         assert_eq!(sim.stats().faults_by_kind.get("500"), Some(&1), "{spec}");
+        // The failure after processing names the task it made (data.id); before, none.
+        let named = match made {
+            0 => Value::Null,
+            _ => json!({"id": only_task(&sim, "jimmyai.createClone")}),
+        };
+        assert_eq!(body["data"], named, "{spec}: {body}");
         // VMEG the same: the task is made before the 500 only with `:after`.
         let post = || {
             api.http
@@ -687,12 +710,19 @@ async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
                 .json(&clone_body())
                 .send()
         };
-        assert_eq!(post().await.unwrap().status().as_u16(), 500, "{spec}");
+        let resp = post().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 500, "{spec}");
+        let body: Value = resp.json().await.unwrap();
         assert_eq!(
             sim.stats().billable("vmeg.cloneVoiceCreateAsync"),
             made,
             "{spec}"
         );
+        let named = match made {
+            0 => Value::Null,
+            _ => json!({"taskId": only_task(&sim, "vmeg.cloneVoiceCreateAsync")}),
+        };
+        assert_eq!(body["data"], named, "{spec}: {body}");
     }
     // Scripted: `500:after` makes the task whatever the random faults say; a plain scripted
     // 500 makes none, even when the random 500s come after processing.

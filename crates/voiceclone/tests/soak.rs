@@ -191,6 +191,8 @@ async fn soak(provider: Provider, flows: usize) {
     let mut plainly_failed: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     // Flows that never reached a step's create (an earlier step failed).
     let mut not_reached_speech = 0usize;
+    // The task an `OutcomeUnknown` named, by step and flow: it must be the flow's own.
+    let mut named: BTreeMap<(&str, usize), String> = BTreeMap::new();
     for (i, h) in handles.into_iter().enumerate() {
         // A panic inside a flow surfaces here as a JoinError.
         let end = h.await.unwrap_or_else(|e| panic!("flow {i} panicked: {e}"));
@@ -212,6 +214,12 @@ async fn soak(provider: Provider, flows: usize) {
                 {
                     plainly_failed.entry(step).or_default().insert(i);
                 }
+                if let ErrorKind::OutcomeUnknown {
+                    task_id: Some(id), ..
+                } = e.kind()
+                {
+                    named.insert((step, i), id.as_str().to_owned());
+                }
                 match e.http_status() {
                     Some(status) => format!("{step}: {kind} (HTTP {status})"),
                     None => format!("{step}: {kind}"),
@@ -221,6 +229,7 @@ async fn soak(provider: Provider, flows: usize) {
         *by_outcome.entry(label).or_default() += 1;
     }
     let wall = started.elapsed();
+    let named_total = named.len();
 
     let stats = sim.stats();
     let duplicates = stats.duplicate_logical_calls();
@@ -330,12 +339,24 @@ async fn soak(provider: Provider, flows: usize) {
             other => panic!("a billable create the soak does not make: {other}"),
         };
         let flow = flow.unwrap_or_else(|| panic!("a task of no flow: {rec:?}"));
+        if let Some(id) = named.remove(&(step, flow)) {
+            assert_eq!(
+                id, rec.task_id,
+                "flow {flow}: its {step}'s unknown outcome names another task than it made"
+            );
+        }
         assert!(
             !plainly_failed.get(step).is_some_and(|f| f.contains(&flow)),
             "flow {flow}: its {step} made task {} but reported a plain failure: a lost job",
             rec.task_id
         );
     }
+    // A named task that no flow's create made: the id came from somewhere else.
+    assert!(
+        named.is_empty(),
+        "unknown outcomes name tasks their flows did not make: {named:?}"
+    );
+    println!("  unknown outcomes naming their task: {named_total}");
     assert!(
         !stats.faults_by_kind.is_empty(),
         "no fault was injected: the soak tested nothing"

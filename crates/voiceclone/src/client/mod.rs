@@ -250,7 +250,10 @@ impl Client {
                 let job = match &self.inner.hub {
                     // Boxed: its two schedules and the hub's listener would otherwise size
                     // every wait's future, hub or not.
-                    Some(hub) => Box::pin(wait_with_hub(hub, policy, sleeper, id, poll)).await?,
+                    Some(hub) => {
+                        let filter = &self.t().text_filter;
+                        Box::pin(wait_with_hub(hub, filter, policy, sleeper, id, poll)).await?
+                    }
                     None => {
                         let waiting = Waiting::new(sleeper, id, J::status);
                         poll_from(&waiting, policy, &mut poll).await?

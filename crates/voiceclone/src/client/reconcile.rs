@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::provider::paging::walk;
 #[cfg(feature = "webhook")]
-use crate::webhook::{WebhookEvent, WebhookPayload};
+use crate::webhook::{WebhookEvent, WebhookEventKind, WebhookPayload};
 use tracing::Instrument as _;
 
 /// What a provider without a task list (JimmyAI) can and cannot recover.
@@ -101,6 +101,7 @@ impl Client {
                 .job_for_idempotency_key(key)
                 .await?
                 .as_ref()
+                .filter(|e| answers_for(e, q.kind, from))
                 .and_then(event_task_id)
         {
             let task = match listed.iter().find(|s| s.id.as_str() == id.as_str()) {
@@ -395,6 +396,27 @@ fn job_summary<J: Job>(j: &J) -> TaskSummary {
         s = s.with_created_at(at);
     }
     s
+}
+
+/// Whether a delivery carrying the query's key answers for it: an event of the kind asked
+/// for (VMEG scopes keys per route, so a speech submit may share a clone's key) signed no
+/// earlier than the first task the query could be (an older delivery is of an older submit
+/// that reused the key after VMEG let it go).
+#[cfg(feature = "webhook")]
+fn answers_for(e: &WebhookEvent, kind: Option<JobKind>, from: std::time::SystemTime) -> bool {
+    let of_kind = matches!(
+        (kind, &e.kind),
+        (None, _)
+            | (Some(JobKind::Clone), WebhookEventKind::CloneVoice)
+            | (Some(JobKind::Speech), WebhookEventKind::Tts)
+    );
+    if !of_kind {
+        tracing::warn!(
+            event = e.kind.as_str(),
+            "the webhook for the idempotency key is of another kind of task; not taken as the lost submit"
+        );
+    }
+    of_kind && e.sent_at >= from
 }
 
 #[cfg(feature = "webhook")]

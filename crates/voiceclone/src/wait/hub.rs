@@ -6,11 +6,13 @@ use std::future::Future;
 use super::WaitPolicy;
 use super::poll::{Waiting, poll_from, sleep_first};
 use crate::error::{Error, ErrorKind};
-use crate::model::{Job, JobId, Provider, TaskStatus};
+use crate::model::{Job, JobId, JobKind, Provider, TaskStatus};
 use crate::sleep::Sleeper;
-use crate::webhook::{CompletionHub, WebhookEvent, WebhookPayload};
+use crate::webhook::{CompletionHub, WebhookEvent, WebhookEventKind, WebhookPayload};
 
-/// Waits for `job_id` to end: its first verified webhook event (through `hub`), or polling.
+/// Waits for `job_id` to end: its first verified webhook event (through `hub`, decoded
+/// under the client's `filter`, so a key it echoes is scrubbed as in a polled answer), or
+/// polling.
 ///
 /// While the hub is healthy, polling runs on the slow fallback schedule
 /// ([`WaitPolicy::webhook_fallback`]); when the hub's store is or becomes unreachable, a
@@ -18,6 +20,7 @@ use crate::webhook::{CompletionHub, WebhookEvent, WebhookPayload};
 /// and poll bound. Returns the terminal job (the caller turns `Failed` into `TaskFailed`).
 pub(crate) async fn wait_with_hub<J, F, Fut>(
     hub: &CompletionHub,
+    filter: &client_glue::TextFilter,
     policy: &WaitPolicy,
     sleeper: &dyn Sleeper,
     job_id: &JobId,
@@ -37,7 +40,7 @@ where
             poll_from(&waiting, &fallback, &mut poll).await
         };
         let heard = async {
-            let event = hub.wait_for(job_id).await?;
+            let event = hub.wait_for_decoded_with(job_id, Some(filter)).await?;
             match job_from_event::<J>(event, job_id) {
                 Some(outcome) => Ok::<_, crate::webhook::StoreError>(outcome),
                 None => {
@@ -79,23 +82,47 @@ fn job_from_event<J: Job>(event: WebhookEvent, job_id: &JobId) -> Option<Result<
     let (kind, job): (&str, Box<dyn Any>) = match event.payload {
         WebhookPayload::Clone(job) => ("clone", Box::new(job)),
         WebhookPayload::Speech(job) => ("speech", Box::new(job)),
-        // Failure callbacks are not documented in shape: a non-200 code is a failure
-        // whatever `data` holds.
-        WebhookPayload::Other(_) if !event.succeeded() => return Some(Ok(failed())),
+        // Failure callbacks are not documented in shape: a non-200 code of this kind's
+        // product is a failure whatever `data` holds.
+        WebhookPayload::Other(_) if !event.succeeded() && event.kind == product_of(J::KIND) => {
+            return Some(Ok(failed()));
+        }
+        // Another product's event for this id: the id names another kind of task (polling,
+        // which reads the task's type, would say the same).
+        WebhookPayload::Other(_)
+            if !matches!(event.kind, WebhookEventKind::Other(_))
+                && event.kind != product_of(J::KIND) =>
+        {
+            return Some(Err(wrong_kind(job_id, None, &event.kind, J::KIND)));
+        }
+        // An event this crate cannot read: polling will tell.
         WebhookPayload::Other(_) => return None,
     };
     match job.downcast::<J>() {
         Ok(job) => Some(Ok(*job)),
-        Err(_) => Some(Err(Error::new(ErrorKind::InvalidInput {
-            field: "job_id".into(),
-            reason: format!(
-                "task {} is a {kind} task (its webhook is {}), not a {} task",
-                job_id.as_str(),
-                event.kind.as_str(),
-                J::KIND
-            ),
-        }))),
+        Err(_) => Some(Err(wrong_kind(job_id, Some(kind), &event.kind, J::KIND))),
     }
+}
+
+/// The webhook `event` of `kind`'s product.
+fn product_of(kind: JobKind) -> WebhookEventKind {
+    match kind {
+        JobKind::Clone => WebhookEventKind::CloneVoice,
+        JobKind::Speech => WebhookEventKind::Tts,
+    }
+}
+
+/// The id names a task of another kind (`is`, when the event says which) than `want`.
+fn wrong_kind(job_id: &JobId, is: Option<&str>, event: &WebhookEventKind, want: JobKind) -> Error {
+    let is = is.map_or_else(|| "another product's".to_owned(), |k| format!("a {k}"));
+    Error::new(ErrorKind::InvalidInput {
+        field: "job_id".into(),
+        reason: format!(
+            "task {} is {is} task (its webhook is {}), not a {want} task",
+            job_id.as_str(),
+            event.as_str(),
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -139,13 +166,15 @@ mod tests {
         let queue = Mutex::new(statuses.into_iter());
         let count = Mutex::new(0usize);
         let policy = WaitPolicy::for_provider(Provider::Vmeg).with_jitter(0.0);
-        let job: CloneJob = wait_with_hub(hub, &policy, &sleeper, &JobId::new("t1"), || {
-            *count.lock().unwrap() += 1;
-            let s = queue.lock().unwrap().next().unwrap_or(TaskStatus::Running);
-            async move { Ok(CloneJob::new(Provider::Vmeg, "t1", s)) }
-        })
-        .await
-        .unwrap();
+        let filter: client_glue::TextFilter = Arc::new(|t| t);
+        let job: CloneJob =
+            wait_with_hub(hub, &filter, &policy, &sleeper, &JobId::new("t1"), || {
+                *count.lock().unwrap() += 1;
+                let s = queue.lock().unwrap().next().unwrap_or(TaskStatus::Running);
+                async move { Ok(CloneJob::new(Provider::Vmeg, "t1", s)) }
+            })
+            .await
+            .unwrap();
         assert_eq!(job.status, TaskStatus::Succeeded);
         let n = *count.lock().unwrap();
         (sleeper.sleeps(), n)
@@ -162,6 +191,49 @@ mod tests {
             vec![Duration::from_secs(30); 2],
             "first poll 30 s in"
         );
+    }
+
+    /// A store whose subscription is lost as soon as it is made (a Redis whose pub/sub
+    /// connection dropped): a wait that starts after that polls on the normal schedule, as
+    /// the waits running at the time of the loss do. Before: the slow one (30 s).
+    #[derive(Debug, Default)]
+    struct LostFromStart(crate::webhook::MemoryStore);
+
+    impl CompletionStore for LostFromStart {
+        fn record<'a>(&'a self, e: &'a StoredEvent) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+            self.0.record(e)
+        }
+        fn by_task<'a>(
+            &'a self,
+            t: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            self.0.by_task(t)
+        }
+        fn by_idempotency_key<'a>(
+            &'a self,
+            k: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            self.0.by_idempotency_key(k)
+        }
+        fn subscribe(&self, listener: Listener) -> Subscription {
+            listener(crate::webhook::store::StoreSignal::Lost);
+            Subscription::new(listener)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wait_that_starts_after_the_subscription_was_lost_polls_on_the_normal_schedule() {
+        let hub = CompletionHub::with_store(
+            Verifier::new("s".into()),
+            Arc::new(LostFromStart::default()),
+        );
+        for _ in 0..2 {
+            let seq = vec![TaskStatus::Running, TaskStatus::Succeeded];
+            let (sleeps, polls) = wait(&hub, seq).await;
+            assert_eq!(polls, 2);
+            let secs: Vec<f64> = sleeps.iter().map(Duration::as_secs_f64).collect();
+            assert_eq!(secs, vec![2.0], "the VMEG schedule, first poll at once");
+        }
     }
 
     #[tokio::test]

@@ -144,9 +144,11 @@ fn idempotency_key_of(extra: Option<&serde_json::Value>) -> Option<&str> {
 struct RawEvent {
     #[serde(default, deserialize_with = "lenient_i64")]
     code: Option<i64>,
-    #[serde(default)]
+    // Read leniently, as the other fields: `"version": 1` in an authentic delivery is no
+    // reason to refuse it.
+    #[serde(default, deserialize_with = "crate::wire::lenient_string")]
     version: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::wire::lenient_string")]
     event: Option<String>,
     #[serde(default, deserialize_with = "crate::wire::lenient_string")]
     pipeline_key: Option<String>,

@@ -23,6 +23,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -51,6 +52,10 @@ struct Inner {
     slots: Mutex<HashMap<String, watch::Sender<Slot>>>,
     /// Made on first use (a store's subscription may need the tokio runtime).
     subscription: OnceLock<Subscription>,
+    /// The store's subscription is lost (since [`StoreSignal::Lost`], until
+    /// [`StoreSignal::Restored`]): a wait that starts meanwhile falls back to polling at once,
+    /// as the waits already running did. Written and read under `slots`' lock.
+    lost: AtomicBool,
 }
 
 /// What a local wait learns through its slot.
@@ -188,6 +193,7 @@ impl CompletionHub {
                 store,
                 slots: Mutex::new(HashMap::new()),
                 subscription: OnceLock::new(),
+                lost: AtomicBool::new(false),
             }),
         }
     }
@@ -537,11 +543,27 @@ impl CompletionHub {
     /// delivery filed under another task (a replay across tasks by whoever can write to a
     /// shared store) completes nothing.
     fn reverify(&self, stored: &StoredEvent) -> Option<WebhookEvent> {
-        match self.inner.verifier.verify_stored(
-            &stored.timestamp,
-            &stored.signature,
-            stored.body.as_bytes(),
-        ) {
+        self.reverify_decoded_with(stored, None)
+    }
+
+    /// [`reverify`](Self::reverify), decoding the body under `filter` when given.
+    fn reverify_decoded_with(
+        &self,
+        stored: &StoredEvent,
+        filter: Option<&client_glue::TextFilter>,
+    ) -> Option<WebhookEvent> {
+        let verify = || {
+            self.inner.verifier.verify_stored(
+                &stored.timestamp,
+                &stored.signature,
+                stored.body.as_bytes(),
+            )
+        };
+        let verified = match filter {
+            Some(f) => crate::scrub::decoding_with(f, verify),
+            None => verify(),
+        };
+        match verified {
             Ok(event)
                 if event.pipeline_key == stored.pipeline_key
                     && task_id_of(&event) == stored.task_id
@@ -564,7 +586,19 @@ impl CompletionHub {
 
     /// Resolves with the first verified event for `task_id`: one already stored, or the next
     /// one fanned out. Fails when the store is, or becomes, unavailable (the caller polls).
+    #[cfg(test)]
     pub(crate) async fn wait_for(&self, task_id: &JobId) -> Result<WebhookEvent, StoreError> {
+        self.wait_for_decoded_with(task_id, None).await
+    }
+
+    /// [`wait_for`](Self::wait_for), with the event decoded under `filter`: a client passes
+    /// its API key's text filter, so a key a delivery echoes (in `message`, a URL, an id)
+    /// never reaches the job or error made from it, as with a polled answer.
+    pub(crate) async fn wait_for_decoded_with(
+        &self,
+        task_id: &JobId,
+        filter: Option<&client_glue::TextFilter>,
+    ) -> Result<WebhookEvent, StoreError> {
         self.ensure_subscribed();
         let mut waiter = self.register(task_id.as_str());
         let mut restored_seen = waiter.rx.borrow().restored;
@@ -572,17 +606,17 @@ impl CompletionHub {
             // Registered before looking, so an event published meanwhile reaches the slot.
             if let Some(stored) = self.inner.store.by_task(task_id.as_str()).await?
                 && stored.task_id.as_deref() == Some(task_id.as_str())
-                && let Some(event) = self.reverify(&stored)
+                && let Some(event) = self.reverify_decoded_with(&stored, filter)
             {
                 return Ok(event);
             }
             loop {
                 let state = waiter.rx.borrow_and_update().clone();
                 if let Some(stored) = state.event {
-                    if let Some(event) = self.reverify(&stored) {
+                    if let Some(event) = self.reverify_decoded_with(&stored, filter) {
                         return Ok(event);
                     }
-                    waiter.clear_event();
+                    waiter.clear_event(&stored);
                 }
                 if state.lost {
                     return Err(StoreError::new("the store's subscription was lost"));
@@ -603,7 +637,10 @@ impl CompletionHub {
         let rx = match slots.get(task_id) {
             Some(tx) => tx.subscribe(),
             None => {
-                let (tx, rx) = watch::channel(Slot::default());
+                let (tx, rx) = watch::channel(Slot {
+                    lost: self.inner.lost.load(Ordering::Relaxed),
+                    ..Slot::default()
+                });
                 slots.insert(task_id.to_owned(), tx);
                 rx
             }
@@ -624,12 +661,19 @@ struct Waiter {
 }
 
 impl Waiter {
-    fn clear_event(&mut self) {
+    /// Forgets `refused`, an event that did not verify, unless another event has taken its
+    /// place meanwhile (that one is still to be looked at).
+    fn clear_event(&mut self, refused: &Arc<StoredEvent>) {
         if let Some(inner) = self.hub.upgrade()
             && let Some(tx) = lock(&inner).get(&self.task_id)
         {
-            tx.send_modify(|s| s.event = None);
-            self.rx.borrow_and_update();
+            tx.send_if_modified(|s| match &s.event {
+                Some(e) if Arc::ptr_eq(e, refused) => {
+                    s.event = None;
+                    true
+                }
+                _ => false,
+            });
         }
     }
 }
@@ -672,11 +716,13 @@ fn dispatch(inner: &Inner, signal: StoreSignal) {
             tracing::warn!(
                 "the completion store's subscription was lost; waits fall back to polling"
             );
+            inner.lost.store(true, Ordering::Relaxed);
             for tx in slots.values() {
                 tx.send_modify(|s| s.lost = true);
             }
         }
         StoreSignal::Restored => {
+            inner.lost.store(false, Ordering::Relaxed);
             for tx in slots.values() {
                 tx.send_modify(|s| s.restored = s.restored.wrapping_add(1));
             }
@@ -1187,6 +1233,35 @@ mod tests {
         ));
         let e = waiting.await.unwrap().unwrap();
         assert_eq!(e.pipeline_key, "p4-real");
+    }
+
+    /// A wait that refuses a forged event forgets that one only: a genuine event that took
+    /// its place in the slot meanwhile stays, to be looked at next. Before: any event in the
+    /// slot was cleared, and the waits on the task missed the genuine one.
+    #[test]
+    fn clearing_a_refused_event_keeps_one_that_arrived_since() {
+        let (hub, _) = hub();
+        let mut waiter = hub.register("t5");
+        let event = |pk: &str| {
+            let (ts, sig, body) = signed("t5", pk);
+            Arc::new(StoredEvent {
+                pipeline_key: pk.into(),
+                task_id: Some("t5".into()),
+                idempotency_key: None,
+                timestamp: ts,
+                signature: sig,
+                body,
+                received_at_ms: 0,
+            })
+        };
+        let (forged, genuine) = (event("p5-forged"), event("p5"));
+        dispatch(&hub.inner, StoreSignal::Event(forged.clone()));
+        dispatch(&hub.inner, StoreSignal::Event(genuine.clone()));
+        waiter.clear_event(&forged);
+        let kept = waiter.rx.borrow_and_update().event.clone();
+        assert!(kept.is_some_and(|e| Arc::ptr_eq(&e, &genuine)));
+        waiter.clear_event(&genuine);
+        assert!(waiter.rx.borrow_and_update().event.is_none());
     }
 
     /// Waits on one task dropped at the same moment on two threads (a wait's caller gave

@@ -110,7 +110,8 @@ use crate::sleep::BoxFuture;
 /// its idempotency key). ARGV: the event's JSON, the event TTL in ms (0: not stored), the
 /// channel, the mark's TTL in ms (the dedupe TTL, or the lease), the mark's value (`c:` or
 /// `p:` and the token). Returns 1 when this call set the mark (first seen), 0 for a
-/// duplicate, 3 when a pending mark (another call's lease) holds the key. (2 is not used: an
+/// duplicate, 3 when a pending mark (another call's lease) holds the key, 4 when the key is
+/// not a string. (2 is not used: an
 /// answer that is not one of these is taken for a failure, never a duplicate.)
 ///
 /// Why a script rather than separate commands or MULTI/EXEC: the check, the writes, the
@@ -119,12 +120,18 @@ use crate::sleep::BoxFuture;
 /// the mark, so a redelivery would rewrite and republish the event. The mark is still set
 /// last, inside the script: Redis does not roll back a script that fails part-way (out of
 /// memory on a write), and a script that stops before its last command leaves no mark, so
-/// the redelivery is processed (the trait's promise). A mark that is not a string (written
-/// by someone else) counts as confirmed, as any existing key did before tokens.
+/// the redelivery is processed (the trait's promise). A string mark without a token counts
+/// as confirmed, as any existing key did before tokens. A key of another type there (4) was
+/// written by another program under our prefix: no mark of ours says the delivery was acted
+/// on, so it is a failure (503, VMEG redelivers; the log names it), never a duplicate
+/// answered 200 for an event nobody recorded.
 const RECORD_SCRIPT: &str = r"
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'none' then
-  if kind == 'string' and string.sub(redis.call('GET', KEYS[1]), 1, 2) == 'p:' then
+  if kind ~= 'string' then
+    return 4
+  end
+  if string.sub(redis.call('GET', KEYS[1]), 1, 2) == 'p:' then
     return 3
   end
   return 0
@@ -584,6 +591,11 @@ impl RedisStore {
             1 => Ok(Recorded::Fresh),
             0 => Ok(Recorded::Duplicate),
             3 => Ok(Recorded::Pending),
+            4 => Err(StoreError::new(format!(
+                "the delivery's mark in Redis ({}) is not a string: another program writes \
+                 under this store's prefix",
+                self.key("seen", &event.pipeline_key)
+            ))),
             other => Err(StoreError::new(format!(
                 "Redis answered the record script with {other}, not 0, 1 or 3"
             ))),

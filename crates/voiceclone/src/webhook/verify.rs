@@ -246,6 +246,28 @@ mod tests {
         }
     }
 
+    /// `version` and `event` are read leniently: an authentic delivery with a number there
+    /// is not refused (it was `InvalidJson`, and VMEG's retries were refused too).
+    #[test]
+    fn a_number_for_version_or_event_does_not_refuse_a_delivery() {
+        for (body, kind) in [
+            (
+                CLONE_BODY.replace(r#""version":"v1""#, r#""version":1"#),
+                WebhookEventKind::CloneVoice,
+            ),
+            (
+                CLONE_BODY.replace(r#""event":"openapi-clone-voice""#, r#""event":7"#),
+                WebhookEventKind::Other("7".into()),
+            ),
+        ] {
+            let body = body.as_bytes();
+            let ev = verifier()
+                .verify_at(TS, &sign(TS, body), body, now())
+                .unwrap();
+            assert_eq!(ev.kind, kind);
+        }
+    }
+
     #[test]
     fn failed_tts_and_other_events() {
         let body = br#"{"code":502,"event":"openapi-tts","pipelineKey":"p2","message":"upstream failed","data":{"taskId":"t-2"}}"#;
