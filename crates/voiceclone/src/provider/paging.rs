@@ -1,7 +1,11 @@
 //! Walking a paged vendor list to its end as one `Stream`: no silent cap. A list stops when
-//! a page comes back empty or short, or when the vendor's `total` is reached; a vendor that
-//! answers the same page again, or a list longer than [`MAX_PAGES`], is an error, never a
-//! quiet stop (a caller that gets `Ok` has seen every item).
+//! the vendor's `total` is reached, when a page comes back empty, or when a vendor that
+//! ignores the page number answers a short page again (the whole list fit on it). A short
+//! page alone ends nothing: VMEG's largest page size is UNKNOWN, and a server that caps the
+//! size asked for answers short pages that are not the last (and a page whose unusable
+//! records were dropped looks short too). A vendor that answers a full page again, or a list
+//! longer than [`MAX_PAGES`], is an error, never a quiet stop (a caller that gets `Ok` has
+//! seen every item).
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -19,8 +23,11 @@ pub(crate) struct Page<T> {
     pub(crate) items: Vec<T>,
     /// The vendor's `total`, when it sent one.
     pub(crate) total: Option<i64>,
-    /// The page size asked for (a shorter page is the last one).
+    /// The page size asked for.
     pub(crate) page_size: i64,
+    /// How many records the vendor sent, usable or not (`items` holds the usable ones):
+    /// what counts towards `total` and says whether the page was short.
+    pub(crate) returned: usize,
 }
 
 /// A page of voices, each with the task that made it when the list says so.
@@ -33,6 +40,8 @@ struct Walk<F> {
     done: bool,
     /// The ids on the previous page: a vendor that ignores `currentPage` repeats them.
     previous: HashSet<String>,
+    /// How many records the previous page had (0 before the first).
+    previous_returned: usize,
 }
 
 /// Every item of a paged list, page by page (`fetch(page)` with pages from 1). `id` names
@@ -54,6 +63,7 @@ where
         seen: 0,
         done: false,
         previous: HashSet::new(),
+        previous_returned: 0,
     };
     stream::try_unfold(state, move |mut w| async move {
         if w.done {
@@ -67,21 +77,32 @@ where
             )));
         }
         let page = (w.fetch)(w.page).await?;
-        let n = i64::try_from(page.items.len()).unwrap_or(i64::MAX);
-        if n == 0 {
+        let returned = page.returned.max(page.items.len());
+        if returned == 0 {
             return Ok(None);
         }
         let ids: HashSet<String> = page.items.iter().map(id).collect();
-        if w.page > 1 && !ids.is_empty() && ids == w.previous {
-            return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
-                "the {what} answered page {} with the same items as page {}; stopped: the listing would be incomplete or endless",
-                w.page,
-                w.page - 1
-            )));
+        if w.page > 1 && returned == w.previous_returned && ids == w.previous {
+            let previous_short =
+                i64::try_from(w.previous_returned).unwrap_or(i64::MAX) < page.page_size;
+            // The page number is ignored and the whole list fit on one page: it was read.
+            if previous_short {
+                return Ok(None);
+            }
+            if !ids.is_empty() {
+                return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
+                    "the {what} answered page {} with the same items as page {}; stopped: the listing would be incomplete or endless",
+                    w.page,
+                    w.page - 1
+                )));
+            }
         }
         w.previous = ids;
-        w.seen = w.seen.saturating_add(n);
-        w.done = n < page.page_size || page.total.is_some_and(|total| w.seen >= total);
+        w.previous_returned = returned;
+        w.seen = w
+            .seen
+            .saturating_add(i64::try_from(returned).unwrap_or(i64::MAX));
+        w.done = page.total.is_some_and(|total| w.seen >= total);
         Ok(Some((stream::iter(page.items.into_iter().map(Ok)), w)))
     })
     .try_flatten()
@@ -106,6 +127,7 @@ mod tests {
                         items: vec![format!("item-{page}")],
                         total: None,
                         page_size: 1,
+                        returned: 1,
                     })
                 }
             },

@@ -104,6 +104,7 @@ pub(crate) async fn tasks_page(
         items: data.records.iter().filter_map(summary).collect(),
         total: page_total(data.total.as_ref()),
         page_size: LIST_PAGE_SIZE,
+        returned: data.records.len(),
     })
 }
 
@@ -288,6 +289,7 @@ pub(crate) async fn voices_page(
             items: data.records.iter().filter_map(system_voice).collect(),
             total: page_total(data.total.as_ref()),
             page_size: LIST_PAGE_SIZE,
+            returned: data.records.len(),
         });
     }
     let body = types::CloneVoiceListRequest {
@@ -320,5 +322,6 @@ pub(crate) async fn voices_page(
         items: data.records.iter().filter_map(listed_voice).collect(),
         total: page_total(data.total.as_ref()),
         page_size: LIST_PAGE_SIZE,
+        returned: data.records.len(),
     })
 }
