@@ -262,6 +262,11 @@ async fn a_failure_that_names_its_task_keeps_the_id_through_later_attempts() {
             ..
         } => {
             assert_eq!(task_id.as_ref().map(JobId::as_str), Some("t-502"), "{e}");
+            // Typed as an accepted submit's id is, so a stored id has one form.
+            assert_eq!(
+                task_id.as_ref().map(ToString::to_string).as_deref(),
+                Some("vmeg:clone:t-502")
+            );
             assert!(idempotency_key.is_some());
         }
         other => panic!("expected OutcomeUnknown, got {other:?}: {e}"),

@@ -16,6 +16,7 @@ mod adapter_limits;
 mod adapter_long;
 mod adapter_manage;
 mod adapter_reconcile_dates;
+mod adapter_reconcile_hostile;
 mod adapter_reconcile_paging;
 mod adapter_request_ids;
 mod adapter_routes;

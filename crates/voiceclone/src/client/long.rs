@@ -154,7 +154,8 @@ impl Client {
     /// per 24 hours: [`Resubmitted::Accepted`] when the first send had created nothing;
     /// [`Resubmitted::AlreadyAccepted`] when it had (nothing new is created), with what
     /// [`Client::reconcile`] found around `submitted_at`. Past VMEG's 24-hour key lifetime a
-    /// resend could create a second task: do not call this then.
+    /// resend could create a second task: more than 23 hours after `submitted_at` it is
+    /// refused (`InvalidInput` naming `submitted_at`, nothing sent); use `reconcile`.
     ///
     /// JimmyAI has no idempotency key, so a resend cannot be told from new work:
     /// `Unsupported`.
@@ -197,6 +198,11 @@ impl Client {
                     "JimmyAI has no idempotency key: a resend may create and bill a second task",
                 ),
             );
+        }
+        if let Some(refusal) = super::reconcile::past_key_lifetime(submitted_at, "submitted_at") {
+            return Err(refusal
+                .with_provider(self.provider())
+                .with_operation("resend_speech"));
         }
         let query = ReconcileQuery::new(submitted_at)
             .kind(JobKind::Speech)

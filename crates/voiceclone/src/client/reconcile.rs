@@ -3,6 +3,7 @@
 //! the same logical call, told apart from new work that reused a key.
 
 use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
 
 use futures_util::TryStreamExt;
 
@@ -67,15 +68,21 @@ impl Client {
     }
 
     async fn reconcile_inner(&self, q: &ReconcileQuery) -> Result<Reconciled, Error> {
-        // The answer named the task: nothing to search.
+        let (from, to) = q.bounds();
+        // The answer named the task: nothing to search, once the task is of the kind asked
+        // and could have been made in the window (a server that names another task, of
+        // another kind or from long before, is not taken at its word: the search goes on).
         if let Some(id) = &q.task_id {
             let task = self.summary_of(id, q.kind).await?;
-            return Ok(Reconciled::Found {
-                task,
-                evidence: Evidence::AnswerNamedTask,
-            });
+            let of_kind = q.kind.is_none() || task.kind.is_none() || task.kind == q.kind;
+            if of_kind && task.may_be_created_between(from, to) {
+                return Ok(Reconciled::Found {
+                    task,
+                    evidence: Evidence::AnswerNamedTask,
+                });
+            }
+            tracing::warn!(task = %task.id, "the task the answer named is of another kind or outside the window; searching instead");
         }
-        let (from, to) = q.bounds();
         let mut filter = TaskFilter::all();
         filter.kind = q.kind;
         let mut seen = HashSet::new();
@@ -330,6 +337,11 @@ impl Client {
                 format!("the error is from a {op_kind} submit, not a {kind} submit"),
             );
         }
+        if let Some(refusal) = past_key_lifetime(query.submitted_at, "error") {
+            return Err(refusal
+                .with_provider(self.provider())
+                .with_operation("resubmit"));
+        }
         let Some(key) = query.idempotency_key.clone() else {
             return Err(Error::unsupported("resubmit", self.provider()).with_note(
                 "this provider has no idempotency key: a resend cannot be recognised as the same call and may create and bill a second task; use reconcile instead",
@@ -353,6 +365,16 @@ impl Client {
         match sent {
             Ok(job) => Ok(Resubmitted::Accepted(job)),
             Err(e) if key_was_used(&e) => {
+                // The task may be the first submit's or one the resend's own first attempt
+                // made before its retry met the 409: the search spans both, and a task the
+                // resend's answers named is taken as named.
+                let mut query = query;
+                query.last_attempt_at = Some(SystemTime::now());
+                if query.task_id.is_none()
+                    && let ErrorKind::OutcomeUnknown { task_id, .. } = e.kind()
+                {
+                    query.task_id.clone_from(task_id);
+                }
                 let reconciled = self.reconcile(&query).await.map_err(|r| {
                     r.with_note(
                         "the vendor said the key was already used (the first submit was accepted), but looking its task up failed",
@@ -367,6 +389,26 @@ impl Client {
             Err(e) => Err(e),
         }
     }
+}
+
+/// How long after a submit its VMEG idempotency key is still safe to resend with: VMEG keeps
+/// a key 24 hours (api-facts A4), and a resend past that may create and bill a second task.
+/// An hour is left for clocks and retries.
+pub(crate) const KEY_RESEND_WINDOW: Duration = Duration::from_secs(23 * 60 * 60);
+
+/// The refusal (`InvalidInput` naming `field`) of a resend of a submit made at
+/// `submitted_at`, when that is past [`KEY_RESEND_WINDOW`].
+pub(super) fn past_key_lifetime(submitted_at: SystemTime, field: &str) -> Option<Error> {
+    let age = SystemTime::now().duration_since(submitted_at).ok()?;
+    (age > KEY_RESEND_WINDOW).then(|| {
+        Error::invalid_input(
+            field,
+            format!(
+                "the submit was sent {} h ago; VMEG keeps an idempotency key 24 h, so a resend now may create and bill a second task: use reconcile to find the first one",
+                age.as_secs() / 3600
+            ),
+        )
+    })
 }
 
 /// A 409 "key already used": on the resend's first attempt (`Conflict`), or after its own
@@ -403,7 +445,7 @@ fn job_summary<J: Job>(j: &J) -> TaskSummary {
 /// earlier than the first task the query could be (an older delivery is of an older submit
 /// that reused the key after VMEG let it go).
 #[cfg(feature = "webhook")]
-fn answers_for(e: &WebhookEvent, kind: Option<JobKind>, from: std::time::SystemTime) -> bool {
+fn answers_for(e: &WebhookEvent, kind: Option<JobKind>, from: SystemTime) -> bool {
     let of_kind = matches!(
         (kind, &e.kind),
         (None, _)

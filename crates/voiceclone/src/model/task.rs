@@ -180,9 +180,11 @@ impl TaskFilter {
     }
 
     /// Whether `task` passes the client-side part of the filter (the status; the kind too,
-    /// in case a vendor ignores its type filter).
+    /// in case a vendor ignores its type filter). A task whose type this crate cannot read
+    /// (none sent, or a spelling it does not know) is kept: the vendor listed it for the
+    /// type asked, and `reconcile` must see it as a candidate rather than answer `None`.
     pub(crate) fn keeps(&self, task: &TaskSummary) -> bool {
-        self.kind.is_none_or(|k| task.kind == Some(k))
+        self.kind.is_none_or(|k| task.kind.is_none_or(|tk| tk == k))
             && self.status.as_ref().is_none_or(|s| *s == task.status)
     }
 }

@@ -81,7 +81,15 @@ fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Err
     );
     // The request summary is filled in by the transport, which holds the request; it costs
     // more than the rest of a call's bookkeeping and is built only here, when it is needed.
-    let task_id = err.named_task_id().map(crate::model::JobId::new);
+    // Typed like an accepted submit's id (`vmeg:speech:t1`), so that stored ids have one
+    // form and an id the server shaped like a typed one is not re-read as another.
+    let task_id =
+        err.named_task_id().map(
+            |id| match crate::model::kind_of_operation(Some(call.operation)) {
+                Some(kind) => crate::model::JobId::typed(call.provider, kind, id),
+                None => crate::model::JobId::new(id),
+            },
+        );
     // Decided right after the last attempt ended: a task it created is no younger.
     err.with_kind(ErrorKind::OutcomeUnknown {
         idempotency_key: call.idempotency_key.clone(),

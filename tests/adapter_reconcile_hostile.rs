@@ -1,0 +1,150 @@
+//! `reconcile` and resends against answers that would mislead them: a named task of the
+//! wrong kind or time, a task whose type cannot be read, a resend whose own answers name
+//! its task, a resend past VMEG's key lifetime. Each would otherwise end in a lost job (the
+//! caller told `Found` for another task, or `None` for one that exists) or a second bill.
+
+use crate::adapter_support::client;
+use serde_json::json;
+use std::time::{Duration, SystemTime};
+use voiceclone::{
+    Error, ErrorKind, JobKind, Provider, ReconcileQuery, Reconciled, RequestSummary, Resubmitted,
+    SpeechRequest,
+};
+use workspace_tests::scripted::{Scripted, Step};
+
+fn iso(t: SystemTime) -> String {
+    jiff::Timestamp::try_from(t).unwrap().to_string()
+}
+
+fn list(records: serde_json::Value) -> Step {
+    let n = records.as_array().map_or(0, Vec::len);
+    Step::ok(json!({"code": 200, "message": "", "data": {"records": records, "total": n}}))
+}
+
+fn detail(task_type: &str, created: SystemTime) -> Step {
+    Step::ok(json!({"code": 200, "message": "", "data": {
+        "taskId": "t-named", "taskType": task_type, "status": "processing",
+        "result": {"taskId": "t-named", "createdAt": iso(created)},
+    }}))
+}
+
+/// A task id a failure answer named is taken as the lost submit's only when it is of the
+/// kind asked and could have been made in the window; otherwise the search goes on (here it
+/// finds nothing). Before: `Found` for a clone task of 2020 as a lost speech submit, and the
+/// CLI then waited on it as speech for ever after.
+#[tokio::test]
+async fn a_named_task_of_another_kind_or_time_is_not_taken_as_found() {
+    let now = SystemTime::now();
+    let long_ago = now - Duration::from_secs(400 * 86_400);
+    for (task_type, created, found) in [
+        ("tts", now, true),
+        ("cloneVoice", now, false),
+        ("tts", long_ago, false),
+    ] {
+        let server = Scripted::start(vec![detail(task_type, created), list(json!([]))]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let q = ReconcileQuery::new(now)
+            .kind(JobKind::Speech)
+            .task_id("t-named");
+        let r = c.reconcile(&q).await.unwrap();
+        assert_eq!(
+            matches!(r, Reconciled::Found { .. }),
+            found,
+            "{task_type} created {}: {r}",
+            iso(created)
+        );
+    }
+}
+
+/// A listed task in the window whose type cannot be read (none sent, or a spelling this
+/// crate does not know) is a candidate, never dropped into `None` ("most likely created
+/// nothing"), which would invite a second paid submit.
+#[tokio::test]
+async fn a_task_of_unreadable_type_in_the_window_is_a_candidate_not_none() {
+    let now = SystemTime::now();
+    for rec in [
+        json!({"taskId": "t-1", "status": "processing", "createdAt": iso(now)}),
+        json!({"taskId": "t-1", "taskType": "CLONE_VOICE_V2", "status": "processing", "createdAt": iso(now)}),
+    ] {
+        let server = Scripted::start(vec![list(json!([rec.clone()]))]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c
+            .reconcile(&ReconcileQuery::new(now).kind(JobKind::Clone))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == 1),
+            "{rec}: {r}"
+        );
+    }
+}
+
+/// A resend (two hours after the first submit) whose own first attempt met a 502 naming
+/// its task, then a 409 on the retry: that task is the answer, though made long after the
+/// first submit's window. Before: the named id was dropped, the search looked only around
+/// the first submit, and the answer was "most likely created nothing".
+#[tokio::test]
+async fn a_task_named_by_the_resend_itself_is_found() {
+    let now = SystemTime::now();
+    let server = Scripted::start(vec![
+        Step::status(
+            502,
+            json!({"code": 502, "message": "upstream", "data": {"taskId": "t-resend"}}),
+        ),
+        Step::status(
+            409,
+            json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+        ),
+        Step::ok(json!({"code": 200, "message": "", "data": {
+            "taskId": "t-resend", "taskType": "tts", "status": "processing",
+            "result": {"taskId": "t-resend", "createdAt": iso(now)},
+        }})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("k-part-1");
+    let r = c
+        .resend_speech(&req, now - Duration::from_secs(2 * 3600))
+        .await
+        .unwrap();
+    let Resubmitted::AlreadyAccepted(a) = &r else {
+        panic!("{r:?}");
+    };
+    assert!(
+        matches!(&a.reconciled, Reconciled::Found { task, .. } if task.id.as_str() == "t-resend"),
+        "{}",
+        a.reconciled
+    );
+}
+
+/// VMEG keeps an idempotency key 24 h: a resend more than 23 h after the first submit may
+/// create and bill a second task, so it is refused by name with nothing sent. Before: sent,
+/// and its acceptance reported as "the first submit had created nothing".
+#[tokio::test]
+async fn a_resend_past_the_key_lifetime_is_refused_with_nothing_sent() {
+    let server = Scripted::start(vec![]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let day_ago = SystemTime::now() - Duration::from_secs(25 * 3600);
+    let unknown = Error::new(ErrorKind::OutcomeUnknown {
+        idempotency_key: Some("k-old".into()),
+        task_id: None,
+        submitted_at: day_ago,
+        request: RequestSummary::default(),
+    });
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    let e = c.resubmit_speech(&unknown, &req).await.unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "error"),
+        "{e}"
+    );
+    let e = c
+        .resend_speech(&req.clone().idempotency_key("k-old"), day_ago)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "submitted_at"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("24 h"), "{e}");
+    assert_eq!(server.seen().len(), 0, "a resend was sent");
+}
