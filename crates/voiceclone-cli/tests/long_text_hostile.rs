@@ -595,3 +595,204 @@ fn a_text_file_that_never_ends_blocks_or_is_too_big_is_refused_with_nothing_sent
         assert_eq!(sim.requests(), 0, "{file}: nothing sent");
     }
 }
+
+/// VMEG's answer to a create whose idempotency key was already used.
+fn key_used() -> Value {
+    serde_json::json!({"code": 409, "message": "Idempotency key already used", "data": null})
+}
+
+/// A VMEG `tasks/list` record of a finished speech task (`createdAt` left out when `None`).
+fn listed(task: &str, created_at: Option<&str>) -> Value {
+    let mut r = serde_json::json!({"taskId": task, "taskType": "tts", "status": "finished"});
+    if let Some(at) = created_at {
+        r["createdAt"] = at.into();
+    }
+    r
+}
+
+/// The first create of a part, under the tool's own new key (`vclong-<uuid>`, made for this
+/// submit and never sent before), answered 409 "key already used" (a proxy that replayed
+/// the POST; how VMEG answers a duplicate still in flight is UNKNOWN). Nobody else can have
+/// used that key: this submit was accepted. The part stays `submitting` with its key (exit
+/// 3, naming it), and the rerun resends it under the same key and takes the task the list
+/// shows, instead of the part going back to `planned` and the rerun sending it under a new
+/// key (a second paid task).
+#[test]
+fn a_409_on_the_clis_own_fresh_key_leaves_the_part_unknown_not_planned() {
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_creates_with(409, key_used());
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let e = r.json()["error"].clone();
+    assert_eq!(e["kind"], "outcome_unknown", "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("part 1 of 1"),
+        "{e}"
+    );
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
+    let key = m["parts"][0]["idempotency_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("vclong-"), "{m}");
+    assert_eq!(fake.create_keys(), [key.as_str()]);
+
+    // The rerun: the key is still used, and the account's one speech task made around the
+    // submit is listed, dated now.
+    let now = jiff::Timestamp::now().to_string();
+    fake.list_tasks_with(vec![listed("t-mine", Some(&now))]);
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(
+        fake.create_keys(),
+        [key.as_str(), key.as_str()],
+        "the rerun sent the part under another key"
+    );
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t-mine", "{m}");
+    assert_eq!(m["parts"][0]["state"], "done", "{m}");
+}
+
+/// A server answering every create with one task id (a caching proxy, each answer a 200
+/// naming `t-same`): one part takes it; the other's submit was answered with a task another
+/// part holds, so its own task is unknown (exit 3, naming it and the task), never the first
+/// part's audio written again under its name. Before, both parts held `t-same` and the run
+/// ended with exit 0.
+#[test]
+fn an_accepted_task_another_part_holds_is_not_taken_twice() {
+    for concurrency in ["1", "2"] {
+        let fake = FakeVmeg::start(1, 100, false);
+        fake.answer_creates_with(
+            200,
+            serde_json::json!({"code": 200, "message": "", "data": {"taskId": "t-same", "createdAt": "2026-01-01T00:00:00Z"}}),
+        );
+        let c = case(&text(2));
+        let dir = Path::new(&c.out);
+        let mut args = speak_args(&c.file, &c.out);
+        args.extend(["--concurrency", concurrency]);
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 3, "concurrency {concurrency}: {r:?}");
+        let m = manifest(dir);
+        let holders: Vec<usize> = (0..2)
+            .filter(|&k| m["parts"][k]["job_id"] == "vmeg:speech:t-same")
+            .collect();
+        let [taker] = holders[..] else {
+            panic!("concurrency {concurrency}: {holders:?} hold t-same: {m}");
+        };
+        let other = 1 - taker;
+        assert_eq!(m["parts"][taker]["state"], "done", "{m}");
+        assert_eq!(m["parts"][other]["state"], "submitting", "{m}");
+        assert!(m["parts"][other].get("job_id").is_none(), "{m}");
+        let e = r.json()["error"].clone();
+        assert_eq!(e["kind"], "outcome_unknown", "{e}");
+        let msg = e["message"].as_str().unwrap();
+        let name = format!("part {} of 2", other + 1);
+        for needed in [name.as_str(), "t-same", "another part"] {
+            assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+        }
+        let audio = format!("{:03}.wav", taker + 1);
+        assert_eq!(
+            results(dir)
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>(),
+            [audio.as_str()],
+            "only the taker's audio"
+        );
+    }
+}
+
+/// A part whose submit's answer was lost (every attempt a 502 naming no task); on the rerun
+/// VMEG says its key was used, and the one speech task listed around it has no usable
+/// creation time (none, one without a UTC offset, one that cannot be read): such a task
+/// fits any window, so nothing says it is this part's (another job's, from another day).
+/// It is named, not adopted: the part stays unknown (exit 3) and no audio is written.
+/// Before, the part took it and the run ended with exit 0 and another job's audio as
+/// 001.wav.
+#[test]
+fn an_undated_sole_candidate_is_not_adopted() {
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_creates_with(
+        502,
+        serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
+    );
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(manifest(dir)["parts"][0]["state"], "submitting");
+
+    fake.answer_creates_with(409, key_used());
+    // Now in UTC, written without its offset.
+    let naive = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .datetime()
+        .to_string();
+    for (what, created_at) in [
+        ("no creation time", None),
+        ("no UTC offset", Some(naive.as_str())),
+        ("unreadable", Some("yesterday")),
+    ] {
+        fake.list_tasks_with(vec![listed("t-old", created_at)]);
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 3, "{what}: {r:?}");
+        let e = r.json()["error"].clone();
+        assert_eq!(e["kind"], "outcome_unknown", "{what}: {e}");
+        let msg = e["message"].as_str().unwrap();
+        for needed in ["part 1 of 1", "t-old"] {
+            assert!(msg.contains(needed), "{what}: {needed:?} missing: {msg}");
+        }
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "submitting", "{what}: {m}");
+        assert!(m["parts"][0].get("job_id").is_none(), "{what}: {m}");
+        assert!(results(dir).is_empty(), "{what}: {:?}", results(dir));
+    }
+    // Dated with its offset and inside the window, the same sole candidate is taken.
+    let now = jiff::Timestamp::now().to_string();
+    fake.list_tasks_with(vec![listed("t-old", Some(&now))]);
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-old");
+}
+
+/// On a rerun VMEG says the part's key was used (its first submit was accepted), but the
+/// task list that would find the task cannot be read (here a 404): the part stays unknown
+/// (exit 3) and the next rerun resends under the same key, instead of the part going back
+/// to `planned` and being sent under a new key (a second paid task).
+#[test]
+fn a_resend_whose_task_lookup_fails_leaves_the_part_unknown() {
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_creates_with(
+        502,
+        serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
+    );
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    fake_run(&fake, &args).expect(3);
+    let key = manifest(dir)["parts"][0]["idempotency_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    fake.answer_creates_with(409, key_used());
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
+    assert_eq!(m["parts"][0]["idempotency_key"], key.as_str(), "{m}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("part 1 of 1"), "{msg}");
+
+    let now = jiff::Timestamp::now().to_string();
+    fake.list_tasks_with(vec![listed("t-mine", Some(&now))]);
+    fake_run(&fake, &args).expect(0);
+    assert!(
+        fake.create_keys().iter().all(|k| *k == key),
+        "a part was sent under another key: {:?}",
+        fake.create_keys()
+    );
+    assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-mine");
+}

@@ -234,7 +234,9 @@ pub fn manifest(dir: &std::path::Path) -> Value {
 /// once with `files` results of `file_bytes` bytes of audio each (with a `Content-Length`,
 /// or chunked without one), however few lines it had; `hook` runs in the server with each
 /// request's path before the request is answered (to change the output directory at an
-/// exact point of a run). Counts creates and requests.
+/// exact point of a run). Counts creates and requests, and keeps each create's
+/// `X-Idempotency-Key`. `tasks/list` is not there (404) until [`FakeVmeg::list_tasks_with`]
+/// gives it records.
 pub struct FakeVmeg {
     pub rt: tokio::runtime::Runtime,
     pub url: String,
@@ -253,6 +255,10 @@ pub struct FakeState {
     pub hook: std::sync::Mutex<Option<Hook>>,
     /// When set, every create is answered with this status and body instead (still counted).
     pub create_answer: std::sync::Mutex<Option<(u16, Value)>>,
+    /// Each create's `X-Idempotency-Key` (empty when it had none), in order.
+    pub create_keys: std::sync::Mutex<Vec<String>>,
+    /// When set, `tasks/list` answers these records (one page); otherwise it is a 404.
+    pub list_records: std::sync::Mutex<Option<Vec<Value>>>,
     base: std::sync::OnceLock<String>,
 }
 
@@ -273,6 +279,8 @@ impl FakeVmeg {
             requests: Default::default(),
             hook: std::sync::Mutex::new(None),
             create_answer: std::sync::Mutex::new(None),
+            create_keys: std::sync::Mutex::new(Vec::new()),
+            list_records: std::sync::Mutex::new(None),
             base: std::sync::OnceLock::new(),
         });
         let listener = rt
@@ -283,6 +291,7 @@ impl FakeVmeg {
         let app = axum::Router::new()
             .route("/openapi/v1/task/tts/create-async", post(fake_create))
             .route("/openapi/v1/tasks/detail", get(fake_detail))
+            .route("/openapi/v1/tasks/list", get(fake_list))
             .route("/files/{task}/{name}", get(fake_file))
             .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not here") })
             .layer(axum::middleware::from_fn_with_state(
@@ -302,6 +311,17 @@ impl FakeVmeg {
     /// Answers every create with `status` and `body` from now on.
     pub fn answer_creates_with(&self, status: u16, body: Value) {
         *self.state.create_answer.lock().unwrap() = Some((status, body));
+    }
+
+    /// Lists `records` (VMEG `tasks/list` records: `taskId`, `taskType`, `status`,
+    /// `createdAt`, ...) as the account's tasks from now on, whatever the page asked.
+    pub fn list_tasks_with(&self, records: Vec<Value>) {
+        *self.state.list_records.lock().unwrap() = Some(records);
+    }
+
+    /// Each create's `X-Idempotency-Key` so far, in order.
+    pub fn create_keys(&self) -> Vec<String> {
+        self.state.create_keys.lock().unwrap().clone()
     }
 
     pub fn creates(&self) -> u64 {
@@ -332,8 +352,15 @@ async fn fake_count_and_hook(
 
 async fn fake_create(
     axum::extract::State(st): FakeShared,
+    headers: axum::http::HeaderMap,
 ) -> (axum::http::StatusCode, axum::Json<Value>) {
     let n = st.creates.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    let key = headers
+        .get("x-idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    st.create_keys.lock().unwrap().push(key);
     if let Some((status, body)) = st.create_answer.lock().unwrap().clone() {
         return (
             axum::http::StatusCode::from_u16(status).unwrap(),
@@ -347,6 +374,24 @@ async fn fake_create(
             "data": {"taskId": format!("t{n}"), "createdAt": "2026-01-01T00:00:00Z"},
         })),
     )
+}
+
+/// `tasks/list`: the records set by [`FakeVmeg::list_tasks_with`] as one page whose
+/// `total` is their number (so the client reads no further page), or a 404.
+async fn fake_list(axum::extract::State(st): FakeShared) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let records = st.list_records.lock().unwrap().clone();
+    match records {
+        Some(records) => {
+            let total = records.len();
+            axum::Json(serde_json::json!({
+                "code": 200, "message": "",
+                "data": {"records": records, "total": total},
+            }))
+            .into_response()
+        }
+        None => (axum::http::StatusCode::NOT_FOUND, "not here").into_response(),
+    }
 }
 
 async fn fake_detail(

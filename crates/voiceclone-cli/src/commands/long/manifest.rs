@@ -2,6 +2,8 @@
 //! each part of the text is and how far it got. It is written (to a temporary file, then
 //! renamed over the old one, so a crash leaves the old or the new manifest, never half of
 //! one) before each submit and after each step, so a rerun knows which parts were paid for.
+//! On Unix the directory is synced after the rename too: the rename lives in the directory,
+//! and until that is on disk a power loss can bring the old manifest back.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -263,7 +265,7 @@ impl Manifest {
     }
 
     /// Writes it to `dir` atomically: a temporary file, flushed to disk, renamed over the
-    /// manifest.
+    /// manifest, and (on Unix) the directory flushed to disk.
     pub fn save(&self, dir: &Path) -> Result<(), Failure> {
         use std::io::Write;
         let path = dir.join(FILE_NAME);
@@ -289,8 +291,34 @@ impl Manifest {
         tmp.write_all(&text).map_err(fail)?;
         tmp.as_file().sync_all().map_err(fail)?;
         tmp.persist(&path).map_err(|e| fail(e.error))?;
+        // The rename is an entry of the directory, not of the file: until the directory is
+        // on disk, a power loss can undo it and bring back the manifest from before, losing
+        // a `submitting` record whose submit went out (the rerun would send that part under
+        // a new key: a second paid task).
+        sync_dir(dir).map_err(fail)?;
         Ok(())
     }
+}
+
+/// Flushes `dir` itself (its entries: a rename into it) to disk. A file system that cannot
+/// sync a directory at all (`fsync` answering EINVAL or ENOTSUP, as some network and FUSE
+/// ones do) is let be: failing there would refuse every run on it, for a durability it
+/// never offered; any other error is a failed write.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    use std::io::ErrorKind;
+    #[cfg(test)]
+    tests::DIR_SYNCS.with(|n| n.set(n.get() + 1));
+    match std::fs::File::open(dir)?.sync_all() {
+        Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::Unsupported) => Ok(()),
+        other => other,
+    }
+}
+
+/// No directory handle to sync on this system: the rename is as durable as it makes it.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// One run at a time on `dir`: an exclusive lock on the directory itself (`flock`, no file
@@ -396,6 +424,29 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, [FILE_NAME]);
+    }
+
+    #[cfg(unix)]
+    std::thread_local! {
+        /// How many times this test's thread synced a directory (see `sync_dir`).
+        pub(super) static DIR_SYNCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Each save syncs the directory after the rename. That the rename then survives a
+    /// power loss cannot be shown by a test: this checks that the sync is made, on the
+    /// manifest's directory, without an error on a normal directory.
+    #[cfg(unix)]
+    #[test]
+    fn each_save_syncs_the_directory_after_the_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Manifest::new(&plan("Hello there."), "cv_1", None);
+        let before = DIR_SYNCS.with(std::cell::Cell::get);
+        m.save(dir.path()).unwrap();
+        m.save(dir.path()).unwrap();
+        assert_eq!(DIR_SYNCS.with(std::cell::Cell::get), before + 2);
+        assert_eq!(Manifest::load(dir.path()).unwrap(), Some(m));
+        // A directory that cannot be opened is an error (a failed write), not let be.
+        assert!(sync_dir(&dir.path().join("gone")).is_err());
     }
 
     #[test]

@@ -14,7 +14,14 @@
 //! - a VMEG part whose submit's answer never came is resent with the same key (VMEG accepts
 //!   a key once per 24 hours, so a resend of a submit that landed creates nothing); when VMEG
 //!   says the key was used, the task is found by `reconcile` (or, failing evidence, as the
-//!   only speech task created around the submit that no other part claims);
+//!   only speech task created around the submit that no other part claims, when its
+//!   creation time is known with its UTC offset: an undated task fits any window); a resend
+//!   that fails leaves the part unknown for the next rerun, never `planned`;
+//! - a VMEG submit answered "key already used" on its first attempt was accepted (the key
+//!   is this tool's own, new for that submit): the part stays unknown, for the rerun to
+//!   resend with the same key;
+//! - a task another part holds is never taken (a server naming one task for two submits):
+//!   the part is left unknown;
 //! - a JimmyAI part whose submit may have landed is never resent on its own (JimmyAI has no
 //!   idempotency key, and a resend is a second paid task): the run ends with exit 3 naming
 //!   it, and `--resubmit-unknown` sends it again at that risk.
@@ -252,6 +259,28 @@ fn interrupted(dir: &Path) -> Failure {
     )
 }
 
+/// Whether `task` was created between `from` and `to` by a time the vendor gave with its
+/// UTC offset. A missing time, or one read as UTC for want of an offset, could be any time
+/// within hours: such a task is never adopted on its time alone.
+fn created_within(task: &voiceclone::TaskSummary, from: SystemTime, to: SystemTime) -> bool {
+    !task.created_at_offset_unknown && task.created_at.is_some_and(|at| from <= at && at <= to)
+}
+
+/// A candidate task for a message: its id and what is known of its creation time.
+fn candidate(task: &voiceclone::TaskSummary) -> String {
+    match task.created_at {
+        None => format!("{} (no creation time)", task.id),
+        Some(at) if task.created_at_offset_unknown => {
+            format!(
+                "{} (created {} if that was UTC: no offset given)",
+                task.id,
+                rfc3339(at)
+            )
+        }
+        Some(at) => format!("{} (created {})", task.id, rfc3339(at)),
+    }
+}
+
 /// The parts' progress bar on stderr (a terminal only, not with --json or --quiet).
 fn parts_bar(enabled: bool, total: usize, done: usize) -> Option<ProgressBar> {
     if !enabled || !std::io::stderr().is_terminal() {
@@ -418,15 +447,25 @@ impl Run<'_> {
         }
     }
 
-    /// Whether a part other than `i` holds task `id` (now or before a resubmit).
-    fn claimed_by_another(&self, i: usize, id: &JobId) -> bool {
+    /// The part other than `i` that holds task `id` (now or before a resubmit), if one does.
+    fn holder_of(&self, i: usize, id: &JobId) -> Option<usize> {
         self.manifest
             .borrow()
             .parts
             .iter()
             .filter(|p| p.index != i)
-            .flat_map(|p| p.job_id.iter().chain(p.past_job_ids.iter()))
-            .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
+            .find(|p| {
+                p.job_id
+                    .iter()
+                    .chain(p.past_job_ids.iter())
+                    .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
+            })
+            .map(|p| p.index)
+    }
+
+    /// Whether a part other than `i` holds task `id` (now or before a resubmit).
+    fn claimed_by_another(&self, i: usize, id: &JobId) -> bool {
+        self.holder_of(i, id).is_some()
     }
 
     /// A submit that did not come back accepted.
@@ -446,6 +485,20 @@ impl Run<'_> {
             }
             return self.accepted(i, id).await;
         }
+        // Every key this tool sends is its own: made for this part's submit (a new uuid,
+        // never sent before) and reused only by this part's resend. So a 409 "key already
+        // used" on it can only be this part's own submit (a copy a proxy replayed; how VMEG
+        // answers a duplicate still in flight is UNKNOWN): a task exists. The library says
+        // `Conflict` rather than `OutcomeUnknown` because a caller's key may have been used
+        // by other work; this one was not, and reading it as "nothing created" would send
+        // the part under a new key on the rerun: a second paid task.
+        let own_key = self.record(i).is_some_and(|r| r.idempotency_key.is_some());
+        if own_key && *e.kind() == ErrorKind::Conflict {
+            return Ready::Unknown(format!(
+                "{}: VMEG answered its submit with \"idempotency key already used\" ({e}); the key is this tool's own, made for this submit, so the submit was accepted and its task is not known yet. Rerun the same command: it resends the part with the same key (nothing new is created) and looks its task up",
+                self.name(i)
+            ));
+        }
         let lost = matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) || e.phase() == Phase::Sent;
         if lost {
             return Ready::Unknown(format!(
@@ -464,8 +517,20 @@ impl Run<'_> {
         Ready::Failed(Failure::from_adapter(e).with("part", i + 1))
     }
 
-    /// The vendor accepted part `i` as task `id`: recorded, then waited for.
+    /// The vendor accepted part `i` as task `id`: recorded, then waited for. A task another
+    /// part holds is not taken: every path that gives a part its task comes through here.
     async fn accepted(&self, i: usize, id: &JobId) -> Ready {
+        // Two submits of different texts are two tasks: a server answering both with one
+        // id (a caching proxy) would have this part's audio be the other part's. This
+        // part's own task, if its submit made one, is unknown: it stays `submitting`, so
+        // that the rerun resolves it by its key, never under a new one.
+        if let Some(k) = self.holder_of(i, id) {
+            return Ready::Unknown(format!(
+                "{}: its submit was answered with task {id}, but another part ({}) holds that task (a server naming one task for two submits); it is not taken twice, and this part's own task is unknown. Check the account's tasks; rerun the same command to resolve it",
+                self.name(i),
+                self.name(k)
+            ));
+        }
         let stored = id.to_string();
         self.accepted_ids.borrow_mut().push((i, stored.clone()));
         if let Err(f) = self.update(i, |p| {
@@ -536,7 +601,28 @@ impl Run<'_> {
         self.sent.set(true);
         let answer = match self.client.resend_speech(&req, at).await {
             Ok(a) => a,
-            Err(e) => return self.submit_failed(i, &e).await,
+            // An answer that named its task: taken as a lost submit's would be.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::OutcomeUnknown {
+                        task_id: Some(_),
+                        ..
+                    }
+                ) =>
+            {
+                return self.submit_failed(i, &e).await;
+            }
+            // Whatever the resend met (a refusal, a lost answer, or the key used but the
+            // lookup of its task failed), it says nothing of whether the first submit made
+            // a task: the part stays `submitting`, for the next rerun to resend with the
+            // same key, never `planned` (a new key, maybe a second paid task).
+            Err(e) => {
+                return Ready::Unknown(format!(
+                    "{}: its earlier submit may have created a task, and resending it with the same key failed ({e}); rerun the same command to try again (nothing is sent under a new key)",
+                    self.name(i)
+                ));
+            }
         };
         let already = match answer {
             Resubmitted::Accepted(job) => {
@@ -569,11 +655,11 @@ impl Run<'_> {
                 ));
                 self.accepted(i, &task.id).await
             }
-            Reconciled::Candidates { tasks, .. } => {
+            Reconciled::Candidates { tasks, from, to } => {
                 let free: Vec<&voiceclone::TaskSummary> =
                     tasks.iter().filter(|t| !is_claimed(&t.id)).collect();
                 match free.as_slice() {
-                    [one] => {
+                    [one] if created_within(one, *from, *to) => {
                         self.printer.progress(&format!(
                             "{}: its earlier submit was accepted (VMEG said its key was used); {} is the only speech task created around it that no other part claims",
                             self.name(i),
@@ -582,12 +668,21 @@ impl Run<'_> {
                         let id = one.id.clone();
                         self.accepted(i, &id).await
                     }
+                    // A task with no creation time, or one without a UTC offset, fits any
+                    // window: being the only one says nothing (another job's, from any day).
+                    [one] => Ready::Unknown(format!(
+                        "{}: VMEG says its submit was accepted, and one unclaimed task fits, {}, but its creation time is not known (with a UTC offset) to be between {} and {}, so nothing ties it to this submit (it may be another job's): it was not taken. Check it; --resubmit-unknown does not apply while the key is fresh",
+                        self.name(i),
+                        candidate(one),
+                        rfc3339(*from),
+                        rfc3339(*to)
+                    )),
                     _ => Ready::Unknown(format!(
                         "{}: VMEG says its submit was accepted, but {} unclaimed tasks fit and nothing ties one to it: {}. Check them; --resubmit-unknown does not apply while the key is fresh",
                         self.name(i),
                         free.len(),
                         free.iter()
-                            .map(|t| t.id.to_string())
+                            .map(|t| candidate(t))
                             .collect::<Vec<_>>()
                             .join(", ")
                     )),
