@@ -705,6 +705,16 @@ fn an_accepted_task_another_part_holds_is_not_taken_twice() {
     }
 }
 
+/// A first run whose every submit is answered 502 naming no task: the parts stay
+/// `submitting` (exit 3), for the rerun under test.
+fn lose_every_submit(fake: &FakeVmeg, args: &[&str]) {
+    fake.answer_creates_with(
+        502,
+        serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
+    );
+    fake_run(fake, args).expect(3);
+}
+
 /// A part whose submit's answer was lost (every attempt a 502 naming no task); on the rerun
 /// VMEG says its key was used, and the one speech task listed around it has no usable
 /// creation time (none, one without a UTC offset, one that cannot be read): such a task
@@ -715,14 +725,10 @@ fn an_accepted_task_another_part_holds_is_not_taken_twice() {
 #[test]
 fn an_undated_sole_candidate_is_not_adopted() {
     let fake = FakeVmeg::start(1, 100, false);
-    fake.answer_creates_with(
-        502,
-        serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
-    );
     let c = case(&text(1));
     let dir = Path::new(&c.out);
     let args = speak_args(&c.file, &c.out);
-    fake_run(&fake, &args).expect(3);
+    lose_every_submit(&fake, &args);
     assert_eq!(manifest(dir)["parts"][0]["state"], "submitting");
 
     fake.answer_creates_with(409, key_used());
@@ -764,14 +770,10 @@ fn an_undated_sole_candidate_is_not_adopted() {
 #[test]
 fn a_resend_whose_task_lookup_fails_leaves_the_part_unknown() {
     let fake = FakeVmeg::start(1, 100, false);
-    fake.answer_creates_with(
-        502,
-        serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
-    );
     let c = case(&text(1));
     let dir = Path::new(&c.out);
     let args = speak_args(&c.file, &c.out);
-    fake_run(&fake, &args).expect(3);
+    lose_every_submit(&fake, &args);
     let key = manifest(dir)["parts"][0]["idempotency_key"]
         .as_str()
         .unwrap()
