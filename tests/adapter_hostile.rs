@@ -152,6 +152,43 @@ async fn an_unreadable_2xx_answer_to_a_write_is_outcome_unknown() {
     }
 }
 
+/// A redirect answered to a create, with no envelope (a framework's POST/redirect/GET after
+/// it made the task, a proxy): the write may have landed, so it is `OutcomeUnknown`, sent
+/// once, never a plain failure a caller (or the CLI's long-text rerun) would send again
+/// under a new key. 307 and 308 ("send it there instead") say it was not acted on. Before:
+/// `InvalidResponse`, phase `Answered`, nothing to reconcile with.
+#[tokio::test]
+async fn a_redirect_answer_to_a_write_is_outcome_unknown() {
+    for provider in Provider::ALL {
+        for status in [301u16, 302, 303] {
+            for (case, raw) in [("empty", ""), ("html", "<html>moved</html>")] {
+                let case = format!("HTTP {status} {case}");
+                let server = Scripted::start(vec![
+                    Step::Json(status, vec![("Location", "/elsewhere".into())], json!(null)),
+                    Step::Raw(status, raw),
+                ])
+                .await;
+                let (c, _) = client(provider, &server.base_url);
+                for e in writes(&c).await {
+                    assert_unknown_with_reconciliation(provider, &e, None, &case);
+                }
+                assert_eq!(server.seen().len(), 2, "{provider} {case}: resent");
+            }
+        }
+        for status in [307u16, 308] {
+            let server = Scripted::start(vec![Step::Raw(status, ""), Step::Raw(status, "")]).await;
+            let (c, _) = client(provider, &server.base_url);
+            for e in writes(&c).await {
+                assert_eq!(
+                    e.kind(),
+                    &ErrorKind::InvalidResponse,
+                    "{provider} {status}: {e}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_non_2xx_carrying_the_success_code_and_an_id_is_outcome_unknown_with_the_id() {
     for provider in Provider::ALL {

@@ -228,11 +228,14 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
             UnsafeWrite => Decision::Fail,
         },
         // An answer that could not be read (a 2xx we cannot turn into a job, or a body cut
-        // off at the size limit, whatever its status): a write may have landed.
+        // off at the size limit, whatever its status), or a redirect that may follow a
+        // processed request: a write may have landed.
         ErrorKind::InvalidResponse
             if kind != Read
                 && (err.phase() == Phase::Sent
-                    || err.http_status().is_none_or(|s| (200..300).contains(&s))) =>
+                    || err.http_status().is_none_or(|s| {
+                        (200..300).contains(&s) || redirect_may_have_landed(s)
+                    })) =>
         {
             Decision::OutcomeUnknown
         }
@@ -245,6 +248,14 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
 /// 525 and 526 (it never reached the origin).
 fn says_nothing_was_done(status: u16) -> bool {
     matches!(status, 501 | 503 | 505 | 511 | 521..=523 | 525 | 526)
+}
+
+/// Whether a redirect answered to a write may follow its processing: a 303 is how
+/// POST/redirect/GET answers a request it carried out, and 301, 302 and the rest say nothing
+/// either way. Only 307 and 308 say "send this request there instead": not acted on here.
+/// (Redirects are never followed: the API key stays with the configured host.)
+pub(crate) fn redirect_may_have_landed(status: u16) -> bool {
+    (300..400).contains(&status) && !matches!(status, 307 | 308)
 }
 
 /// 5xx statuses a repeat cannot cure: 501, 505, 511.

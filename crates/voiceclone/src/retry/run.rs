@@ -46,7 +46,12 @@ fn maybe_processed(err: &Error) -> bool {
     match err.kind() {
         ErrorKind::Timeout | ErrorKind::Transport => err.phase() != Phase::NotSent,
         ErrorKind::Server => super::server_error_may_have_landed(err),
-        ErrorKind::InvalidResponse => err.phase() == Phase::Sent,
+        ErrorKind::InvalidResponse => {
+            err.phase() == Phase::Sent
+                || err
+                    .http_status()
+                    .is_some_and(super::redirect_may_have_landed)
+        }
         // A business code nobody documented (JimmyAI's table is UNKNOWN): it does not say
         // that nothing was made.
         ErrorKind::Vendor => true,
