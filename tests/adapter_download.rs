@@ -608,3 +608,41 @@ async fn the_simulators_results_download_as_wav() {
         }
     }
 }
+
+/// A result host that echoes the API key (a redirect whose `Location` path holds it, a
+/// `Content-Type` quoting it, a result URL carrying it) never gets it into an error: every
+/// error leaves the client through the key's scrubber. Before: the whole key in the error's
+/// `Display` and `Debug`.
+#[tokio::test]
+async fn a_key_echoed_by_a_result_host_never_comes_back_out() {
+    let in_path: &'static str = Box::leak(format!("/k/{KEY}/a.wav").into_boxed_str());
+    let server = Server::start(vec![
+        ("/start", redirect(302, in_path)),
+        (
+            "/ct",
+            Answer::Full(
+                200,
+                vec![("content-type", format!("text/html; x={KEY}"))],
+                vec![],
+            ),
+        ),
+    ])
+    .await;
+    let c = client().build().unwrap();
+    for url in [
+        server.url("/start"),
+        server.url("/ct"),
+        server.url(in_path),
+        server.url(&format!("/{}/b.wav", KEY.to_uppercase())),
+    ] {
+        let e = c
+            .download_to_writer(&url, &mut Vec::new())
+            .await
+            .unwrap_err();
+        let shown = format!("{e} | {e:?}");
+        assert!(
+            !shown.to_lowercase().contains(&KEY.to_lowercase()[..12]),
+            "the key leaked: {shown}"
+        );
+    }
+}

@@ -173,3 +173,38 @@ async fn a_download_never_logs_the_signed_query() {
         assert!(!format!("{e} {e:?}").contains(secret), "{secret} in {e:?}");
     }
 }
+
+/// A result host that puts the API key in a redirect's `Location` path: the download's
+/// debug lines (each GET, the finish) show the URL with the key scrubbed.
+#[tokio::test]
+async fn a_download_never_logs_a_key_a_result_host_echoed() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = Scripted::start(vec![
+        Step::Json(
+            302,
+            vec![("Location", format!("/k/{SECRET_KEY}/a.wav"))],
+            json!(null),
+        ),
+        Step::Raw(404, ""),
+    ])
+    .await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url("http://127.0.0.1:9")
+        .retry(voiceclone::RetryPolicy::none())
+        .allow_private_urls(true)
+        .build()
+        .unwrap();
+    let url = url::Url::parse(&format!("{}/start.wav", server.base_url)).unwrap();
+    assert!(c.download_to_writer(&url, &mut Vec::new()).await.is_err());
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("download GET"), "no download lines:\n{text}");
+    assert!(!text.contains(SECRET_KEY), "the key was logged:\n{text}");
+}

@@ -96,7 +96,9 @@ macro_rules! traced {
     (@run $self:ident, $op:literal, $span:ident, $body:expr) => {{
         async {
             let started = std::time::Instant::now();
-            let result = $crate::client::options::scoped($self.options, $body).await.map_err(|e: Error| e.with_provider($self.provider()).with_operation_if_unset($op));
+            // Every error leaves through the key's scrubber: the last line, whatever a server
+            // echoed into it (a webhook's message, a result host's `Content-Type`).
+            let result = $crate::client::options::scoped($self.options, $body).await.map_err(|e: Error| e.with_provider($self.provider()).with_operation_if_unset($op).scrub(&$self.t().scrubber));
             let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match &result {
                 Ok(_) => tracing::info!(total_ms = ms, "ok"),

@@ -47,7 +47,15 @@ pub(crate) struct Opened {
     resp: reqwest::Response,
     /// The URL that answered (after redirects).
     url: Url,
+    /// The same, as messages and logs show it.
+    shown: String,
     content_type: Option<String>,
+}
+
+/// `url` as messages and logs show it (no query), with the API key scrubbed: a result URL
+/// or a redirect's `Location` comes from a server, which may have put the key in its path.
+fn shown(t: &Transport, url: &Url) -> String {
+    t.scrubber.scrub_owned(shown_url(url))
 }
 
 fn download_error(kind: ErrorKind) -> Error {
@@ -136,7 +144,7 @@ impl Downloads {
         if let Some(why) = target::refusal(url, allow_private) {
             return Err(refused(DownloadFailure::UrlRefused { reason: why })
                 .with_phase(Phase::NotSent)
-                .with_message(shown_url(url)));
+                .with_message(shown(t, url)));
         }
         self.walk(t, url, allow_private, deadline).await
     }
@@ -163,7 +171,7 @@ impl Downloads {
             let mut current = url.clone();
             let mut hops = 0usize;
             loop {
-                tracing::debug!(url = %shown_url(&current), attempt, hops, "download GET");
+                tracing::debug!(url = %shown(t, &current), attempt, hops, "download GET");
                 let sent = http
                     .get(current.clone())
                     .header(ACCEPT, ACCEPT_AUDIO)
@@ -173,7 +181,7 @@ impl Downloads {
                     Ok(Err(e)) => {
                         return Err(Error::from_reqwest(e)
                             .with_operation("download")
-                            .with_message(format!("GET {}", shown_url(&current))));
+                            .with_message(format!("GET {}", shown(t, &current))));
                     }
                     Err(_) => return Err(self.timed_out(deadline, "waiting for the answer")),
                 };
@@ -195,7 +203,7 @@ impl Downloads {
                             refused(DownloadFailure::RedirectRefused {
                                 reason: format!(
                                     "(hop {hops} from {}) {reason}",
-                                    shown_url(&current)
+                                    shown(t, &current)
                                 ),
                             })
                             .with_http_status(status.as_u16())
@@ -203,14 +211,15 @@ impl Downloads {
                     )?;
                     continue;
                 }
-                return self.accept(resp, current);
+                let shown = shown(t, &current);
+                return self.accept(resp, current, shown);
             }
         })
         .await
     }
 
     /// Checks a final answer: a 2xx, an accepted type, a declared size within the cap.
-    fn accept(&self, resp: reqwest::Response, url: Url) -> Result<Opened, Error> {
+    fn accept(&self, resp: reqwest::Response, url: Url, shown: String) -> Result<Opened, Error> {
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
             let retry_after = resp
@@ -228,8 +237,7 @@ impl Downloads {
                 .with_http_status(status)
                 .with_retry_after(retry_after)
                 .with_message(format!(
-                    "GET {} answered HTTP {status}; a result URL may have expired: fetch the task's status again for a fresh one",
-                    shown_url(&url)
+                    "GET {shown} answered HTTP {status}; a result URL may have expired: fetch the task's status again for a fresh one",
                 )));
         }
         let content_type = resp
@@ -237,18 +245,16 @@ impl Downloads {
             .get(CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         if !content::accepted(content_type.as_deref()) {
-            let shown: String = content_type
+            let got: String = content_type
                 .as_deref()
                 .unwrap_or_default()
                 .chars()
                 .filter(|c| !c.is_control())
                 .take(100)
                 .collect();
-            return Err(refused(DownloadFailure::ContentType {
-                content_type: shown,
-            })
-            .with_http_status(status)
-            .with_message(format!("GET {}", shown_url(&url))));
+            return Err(refused(DownloadFailure::ContentType { content_type: got })
+                .with_http_status(status)
+                .with_message(format!("GET {shown}")));
         }
         if resp.content_length().is_some_and(|n| n > self.max_bytes) {
             return Err(refused(DownloadFailure::TooLarge {
@@ -263,6 +269,7 @@ impl Downloads {
         Ok(Opened {
             resp,
             url,
+            shown,
             content_type,
         })
     }
@@ -286,7 +293,7 @@ impl Downloads {
                         .with_operation("download")
                         .with_message(format!(
                             "the body of {} broke off after {total} bytes; download it again",
-                            shown_url(&opened.url)
+                            opened.shown
                         )));
                 }
                 Err(_) => {
@@ -303,7 +310,7 @@ impl Downloads {
                 })
                 .with_message(format!(
                     "{} sent more than the cap while streaming",
-                    shown_url(&opened.url)
+                    opened.shown
                 )));
             }
             sink.write_all(&chunk)
@@ -313,7 +320,7 @@ impl Downloads {
         sink.flush()
             .await
             .map_err(|e| write_failed("flushing", &e))?;
-        tracing::debug!(url = %shown_url(&opened.url), bytes = total, "download finished");
+        tracing::debug!(url = %opened.shown, bytes = total, "download finished");
         Ok(total)
     }
 

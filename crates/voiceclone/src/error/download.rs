@@ -57,3 +57,18 @@ pub enum DownloadFailure {
         reason: String,
     },
 }
+
+impl DownloadFailure {
+    /// Scrubs the API key from what a server sent (a `Content-Type`, a redirect's target).
+    pub(crate) fn scrub(&mut self, scrubber: &crate::scrub::Scrubber) {
+        match self {
+            Self::ContentType { content_type: text }
+            | Self::UrlRefused { reason: text }
+            | Self::RedirectRefused { reason: text }
+            | Self::Write { reason: text } => {
+                *text = scrubber.scrub_owned(std::mem::take(text));
+            }
+            Self::TooLarge { .. } | Self::TooManyRedirects { .. } => {}
+        }
+    }
+}

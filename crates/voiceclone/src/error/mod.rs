@@ -378,8 +378,12 @@ impl Error {
         {
             *task_id = None;
         }
-        if let ErrorKind::TaskFailed { reason, .. } = &mut self.0.kind {
-            *reason = scrubber.scrub_owned(std::mem::take(reason));
+        match &mut self.0.kind {
+            ErrorKind::TaskFailed { reason, .. } => {
+                *reason = scrubber.scrub_owned(std::mem::take(reason));
+            }
+            ErrorKind::Download(failure) => failure.scrub(scrubber),
+            _ => {}
         }
         self
     }
