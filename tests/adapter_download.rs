@@ -646,3 +646,62 @@ async fn a_key_echoed_by_a_result_host_never_comes_back_out() {
         );
     }
 }
+
+/// A download keeps the call's own timeout (`with_timeout`), not only `download_timeout`:
+/// a result host trickling a byte every 50 ms for a minute ends the call at its 1 s.
+/// Before: `Ok` after the whole trickle (6 s against a 500 ms drip).
+#[tokio::test]
+async fn a_download_ends_at_the_calls_timeout() {
+    let server = Server::start(vec![("/drip.wav", Answer::Trickle)]).await;
+    let c = client().build().unwrap();
+    let started = std::time::Instant::now();
+    let e = c
+        .with_timeout(Duration::from_secs(1))
+        .download_to_writer(&server.url("/drip.wav"), &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert!(e.to_string().contains("CallOptions"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the trickle ran its course: {:?}",
+        started.elapsed()
+    );
+}
+
+/// `download_timeout` bounds the whole download, its retries and their sleeps included: a
+/// host answering 503 with `Retry-After: 1` to a client allowed 8 attempts stops at the
+/// limit with the last error, not after 7 sleeps. Before: 11.6 s and 7 requests for a 1 s
+/// limit.
+#[tokio::test]
+async fn download_timeout_bounds_retries_too() {
+    let server = Server::start(vec![(
+        "/busy.wav",
+        Answer::Full(503, vec![("retry-after", "1".to_owned())], b"busy".to_vec()),
+    )])
+    .await;
+    let c = client()
+        .retry(RetryPolicy::default().with_max_attempts(8))
+        .download_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let e = c
+        .download_to_writer(&server.url("/busy.wav"), &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::Server | ErrorKind::Timeout),
+        "{e}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "retries ran past the limit: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        server.heads().len() <= 2,
+        "{} requests",
+        server.heads().len()
+    );
+}

@@ -274,6 +274,41 @@ async fn local_checks_refuse_before_anything_is_sent() {
 /// one that never ends filled the disk before anything failed. The client's
 /// `max_upload_bytes` (default 1 GiB) now bounds every local recording, for both providers;
 /// JimmyAI's 100 MB applies when it is lower. Nothing is sent, and 0 is refused by name.
+/// A reader that trickles (a byte every 50 ms, for a minute) keeps the call's own timeout:
+/// `with_timeout(1 s)` ends the clone at it, `Timeout` at the read-file step with nothing
+/// sent, instead of after the whole trickle. Before: the spool read to the reader's end.
+#[tokio::test]
+async fn a_trickling_reader_ends_at_the_calls_timeout_with_nothing_sent() {
+    let env = Env::start(SimConfig::default()).await;
+    let c = env.builder(Provider::Vmeg, 3).build().unwrap();
+    let (mut tx, rx) = tokio::io::duplex(64);
+    let dripping = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        for _ in 0..1200 {
+            if tx.write_all(b"x").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let before = env.requests();
+    let started = std::time::Instant::now();
+    let e = c
+        .with_timeout(Duration::from_secs(1))
+        .clone_voice(&CloneRequest::from_reader("drip.mp3", rx))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert_eq!(e.phase(), Phase::NotSent, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the trickle ran its course: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(env.requests(), before, "nothing may be sent");
+    dripping.abort();
+}
+
 #[tokio::test]
 async fn a_reader_that_never_ends_is_refused_at_the_clients_upload_limit() {
     let env = Env::start(SimConfig::default()).await;

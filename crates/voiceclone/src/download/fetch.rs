@@ -14,7 +14,7 @@ use super::{
     Downloaded, MAX_REDIRECTS, content, target,
 };
 use crate::error::{DownloadFailure, Error, ErrorKind, Phase};
-use crate::retry::{CallInfo, OperationKind, run_with_retry};
+use crate::retry::{CallInfo, OperationKind, run_with_retry, with_sleep_budget};
 use crate::storage::shown_url;
 use crate::transport::Transport;
 
@@ -120,10 +120,15 @@ impl Downloads {
 
     fn timed_out(&self, deadline: Instant, what: &str) -> Error {
         let why = if Instant::now() >= deadline {
-            format!(
-                "the download took longer than its {} s limit ({what})",
-                self.timeout.as_secs_f64()
-            )
+            match crate::client::call_deadline() {
+                Some(call) if call <= deadline => format!(
+                    "the call's timeout or deadline (CallOptions) ran out during the download ({what})"
+                ),
+                _ => format!(
+                    "the download took longer than its {} s limit ({what})",
+                    self.timeout.as_secs_f64()
+                ),
+            }
         } else {
             format!("no data for {} s ({what})", self.idle_timeout.as_secs_f64())
         };
@@ -332,10 +337,36 @@ impl Downloads {
         allow_private: bool,
         writer: &mut W,
     ) -> Result<u64, Error> {
-        let deadline = after(self.timeout);
-        let _permit = permit(t).await?;
-        let mut opened = self.open(t, url, allow_private, deadline).await?;
-        self.stream(&mut opened, writer, deadline).await
+        let deadline = self.deadline();
+        self.within(deadline, async {
+            let _permit = permit(t).await?;
+            let mut opened = self.open(t, url, allow_private, deadline).await?;
+            self.stream(&mut opened, writer, deadline).await
+        })
+        .await
+    }
+
+    /// When a download starting now must end: its `download_timeout`, or the call's own
+    /// timeout or deadline (`CallOptions`) when that comes first.
+    fn deadline(&self) -> Instant {
+        let own = after(self.timeout);
+        crate::client::call_deadline().map_or(own, |call| own.min(call))
+    }
+
+    /// Runs the whole of a download (the wait for a slot, every attempt and the sleeps
+    /// between them, every write to the caller's sink) within `deadline`: a retry that would
+    /// sleep past it ends with its own error, and a sink that stops draining, a server that
+    /// trickles, or a slot that never frees ends at it with `Timeout`.
+    async fn within<T>(
+        &self,
+        deadline: Instant,
+        work: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout_at(deadline, with_sleep_budget(left, work)).await {
+            Ok(done) => done,
+            Err(_) => Err(self.timed_out(deadline, "in all")),
+        }
     }
 
     /// Downloads `url` into a temporary file in `dir`, then renames it to the path `name`
@@ -348,7 +379,7 @@ impl Downloads {
         dir: &Path,
         name: impl FnOnce(Option<&str>, &Url) -> PathBuf,
     ) -> Result<Downloaded, Error> {
-        let deadline = after(self.timeout);
+        let deadline = self.deadline();
         // The temporary file first: an unwritable directory fails before anything is sent.
         let mut builder = tempfile::Builder::new();
         builder.prefix(".voiceclone-download-").suffix(".part");
@@ -369,17 +400,22 @@ impl Downloads {
         let file = temp.as_file().try_clone().map_err(|e| {
             write_failed("opening the temporary file", &e).with_phase(Phase::NotSent)
         })?;
-        let _permit = permit(t).await?;
-        let mut opened = self.open(t, url, allow_private, deadline).await?;
-        let path = name(opened.content_type.as_deref(), &opened.url);
-        let mut sink =
-            tokio::io::BufWriter::with_capacity(64 * 1024, tokio::fs::File::from_std(file));
-        let bytes = self.stream(&mut opened, &mut sink, deadline).await?;
-        let file = sink.into_inner();
-        file.sync_all()
-            .await
-            .map_err(|e| write_failed("syncing the temporary file", &e))?;
-        drop(file);
+        // Out of time at any step, the temporary file goes with `temp`: nothing is left.
+        let (path, bytes, content_type) = self
+            .within(deadline, async {
+                let _permit = permit(t).await?;
+                let mut opened = self.open(t, url, allow_private, deadline).await?;
+                let path = name(opened.content_type.as_deref(), &opened.url);
+                let mut sink =
+                    tokio::io::BufWriter::with_capacity(64 * 1024, tokio::fs::File::from_std(file));
+                let bytes = self.stream(&mut opened, &mut sink, deadline).await?;
+                let file = sink.into_inner();
+                file.sync_all()
+                    .await
+                    .map_err(|e| write_failed("syncing the temporary file", &e))?;
+                Ok((path, bytes, opened.content_type))
+            })
+            .await?;
         temp.persist(&path).map_err(|e| {
             write_failed(
                 &format!("renaming the download to {}", path.display()),
@@ -389,7 +425,7 @@ impl Downloads {
         Ok(Downloaded {
             path,
             bytes,
-            content_type: opened.content_type,
+            content_type,
         })
     }
 }

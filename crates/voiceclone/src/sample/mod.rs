@@ -331,28 +331,41 @@ async fn spool(
         .map(|m| FileId::of(&m))
         .map_err(|e| refuse(format!("cannot make a temporary file: {e}")))?;
     let mut out = tokio::fs::File::from_std(file);
-    let mut buf = vec![0u8; CHUNK];
-    let mut len = 0u64;
-    loop {
-        let n = reader
-            .read(&mut buf)
-            .await
-            .map_err(|e| refuse(format!("reading the recording failed: {e}")))?;
-        if n == 0 {
-            break;
+    let copied = async {
+        let mut buf = vec![0u8; CHUNK];
+        let mut len = 0u64;
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .await
+                .map_err(|e| refuse(format!("reading the recording failed: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            len = len.saturating_add(n as u64);
+            if len > limit.bytes {
+                return Err(limit.refusal(None));
+            }
+            let chunk = buf.get(..n).unwrap_or_default();
+            out.write_all(chunk)
+                .await
+                .map_err(|e| refuse(format!("cannot write a temporary file: {e}")))?;
         }
-        len = len.saturating_add(n as u64);
-        if len > limit.bytes {
-            return Err(limit.refusal(None));
-        }
-        let chunk = buf.get(..n).unwrap_or_default();
-        out.write_all(chunk)
+        out.flush()
             .await
             .map_err(|e| refuse(format!("cannot write a temporary file: {e}")))?;
-    }
-    out.flush()
-        .await
-        .map_err(|e| refuse(format!("cannot write a temporary file: {e}")))?;
+        Ok::<_, Error>(len)
+    };
+    // A reader that trickles (or stalls) keeps the call's own timeout or deadline: nothing
+    // has been sent yet, and the spool is deleted with `path`.
+    let len = match crate::client::time_left() {
+        Some(left) => tokio::time::timeout(left, copied)
+            .await
+            .map_err(|_| crate::client::out_of_time().with_step(UploadStep::ReadFile).with_message(
+                "the call's timeout or deadline (CallOptions) ran out while the recording was still being read; nothing was sent",
+            ))??,
+        None => copied.await?,
+    };
     Ok((len, path, id))
 }
 
