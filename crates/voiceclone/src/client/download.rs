@@ -261,9 +261,12 @@ impl ClientBuilder {
         self
     }
 
-    /// The longest one whole download may take (default 10 minutes); then it ends with
-    /// `Timeout`. Independent of [`ClientBuilder::timeout`], which bounds API calls. Zero is
-    /// refused by [`ClientBuilder::build`].
+    /// The longest one whole download may take (default 10 minutes): the wait for a slot,
+    /// every attempt and the retries' sleeps, and the writes to your sink; then it ends with
+    /// `Timeout` (or the last attempt's error, when a retry would sleep past it). Independent
+    /// of [`ClientBuilder::timeout`], which bounds API calls; a call's own timeout or deadline
+    /// (`Client::with_timeout`, `with_options`) bounds a download too, when it comes first.
+    /// Zero is refused by [`ClientBuilder::build`].
     #[must_use]
     pub fn download_timeout(mut self, timeout: Duration) -> Self {
         self.downloads.timeout = timeout;
