@@ -755,3 +755,55 @@ async fn wire_of_a_clone_from_bytes_for_both_providers() {
     let jimmy: Vec<Value> = server.seen().iter().map(|s| shown(s, &base)).collect();
     insta::assert_json_snapshot!(json!({"vmeg": vmeg, "jimmyai": jimmy}));
 }
+
+/// A material answer that names another file (an instant upload whose `fileHash` is not this
+/// recording's MD5: a cache, a server answering with someone else's material) is refused at
+/// its step and nothing is cloned: cloning from it would bill a clone of another voice.
+/// Before: the clone was submitted from the other file's `addressUrl`. A material answer
+/// without a `fileHash` is taken (VMEG's material shape is only partly documented).
+#[tokio::test]
+async fn a_material_answer_for_another_file_is_refused_and_nothing_is_cloned() {
+    use serde_json::json;
+    use workspace_tests::scripted::{Scripted, Step};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.wav");
+    std::fs::write(&path, wav(50)).unwrap();
+    let material = |hash: Option<&str>| {
+        let mut m =
+            json!({"materialId": "m-other", "addressUrl": "https://cdn.example.com/other.wav"});
+        if let Some(h) = hash {
+            m["fileHash"] = json!(h);
+        }
+        Step::ok(json!({"code": 200, "message": "", "data": {"material": m}}))
+    };
+    let created = Step::ok(json!({"code": 200, "message": "", "data": {"taskId": "t-1"}}));
+    let server = Scripted::start(vec![
+        material(Some("00000000000000000000000000000000")),
+        material(None),
+        created,
+    ])
+    .await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key("key")
+        .base_url(server.base_url.as_str())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = c
+        .clone_voice(&CloneRequest::from_file(&path).name("n"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+    assert_eq!(e.step(), Some(UploadStep::RequestUploadUrl), "{e}");
+    assert!(e.to_string().contains("another file"), "{e}");
+    assert_eq!(
+        server.seen().len(),
+        1,
+        "nothing but the upload request was sent"
+    );
+    let job = c
+        .clone_voice(&CloneRequest::from_file(&path).name("n"))
+        .await
+        .unwrap();
+    assert_eq!(job.id.as_str(), "t-1");
+}

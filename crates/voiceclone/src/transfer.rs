@@ -144,12 +144,7 @@ pub(crate) async fn put(
         let status = resp.status().as_u16();
         tracing::debug!(attempt, http_status = status, "presigned PUT answered");
         if resp.status().is_success() {
-            let etag = resp
-                .headers()
-                .get(ETAG)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            return Ok(etag);
+            return Ok(etag_of(resp.headers()));
         }
         let retry_after = resp
             .headers()
@@ -211,10 +206,48 @@ fn storage_message(text: &str) -> String {
     folded(text)
 }
 
+/// The longest `ETag` taken from a storage answer. An object store's is a quoted MD5, with a
+/// part count for a multipart object (under 50 bytes); each part's is kept until the upload
+/// is completed and sent back then, so a server's 100 KB ETags on 10,000 parts would cost a
+/// gigabyte. A longer one counts as missing (the part fails, the upload is aborted).
+const MAX_ETAG_BYTES: usize = 1024;
+
+/// The `ETag` of a storage answer, when it has a usable one.
+fn etag_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let etag = headers.get(ETAG)?.to_str().ok()?;
+    if etag.len() > MAX_ETAG_BYTES {
+        tracing::warn!(
+            bytes = etag.len(),
+            limit = MAX_ETAG_BYTES,
+            "the storage answered an ETag too long to keep; taken as none"
+        );
+        return None;
+    }
+    Some(etag.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn an_etag_past_the_bound_counts_as_missing() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(etag_of(&h), None);
+        h.insert(
+            ETAG,
+            "\"d41d8cd98f00b204e9800998ecf8427e\"".parse().unwrap(),
+        );
+        assert_eq!(
+            etag_of(&h).as_deref(),
+            Some("\"d41d8cd98f00b204e9800998ecf8427e\"")
+        );
+        h.insert(ETAG, "e".repeat(MAX_ETAG_BYTES).parse().unwrap());
+        assert_eq!(etag_of(&h).map(|e| e.len()), Some(MAX_ETAG_BYTES));
+        h.insert(ETAG, "e".repeat(MAX_ETAG_BYTES + 1).parse().unwrap());
+        assert_eq!(etag_of(&h), None);
+    }
 
     #[test]
     fn presigned_urls_are_checked_before_use() {

@@ -59,6 +59,10 @@ pub(crate) const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
 const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 /// Part numbers VMEG accepts (documented: 1 to 10000).
 const MAX_PARTS: u64 = 10_000;
+/// The smallest part sent, whatever VMEG recommends (its limits are UNKNOWN; S3's smallest
+/// part is 5 MiB): a recommendation of 1 byte would otherwise have a 64 MiB recording go up
+/// in 10,000 PUTs, each kept with its ETag until `complete` (256 with this floor).
+const MIN_PART_SIZE: u64 = 256 * 1024;
 /// Parts presigned per `presign-parts` call (the URLs expire; the answer stays small).
 const PRESIGN_BATCH: u64 = 100;
 
@@ -152,8 +156,36 @@ fn in_parts(len: u64, threshold: Option<u64>) -> bool {
     len > threshold.unwrap_or(MULTIPART_THRESHOLD)
 }
 
-/// The `addressUrl` of a material answer.
-fn address(m: Option<&types::Material>, step: UploadStep) -> Result<url::Url, Error> {
+/// The `addressUrl` of a material answer that is this recording's. A `fileHash` other than
+/// its MD5, or a `materialId` other than the one this upload was given, names another file
+/// (a cache or a server answering with someone else's material): cloning from it would bill
+/// a clone of another voice, so it is refused and nothing is cloned. (Both fields are
+/// checked when the answer has them: VMEG's material shape is only partly documented.)
+fn address(
+    m: Option<&types::Material>,
+    step: UploadStep,
+    md5: &str,
+    material_id: Option<&str>,
+) -> Result<url::Url, Error> {
+    if let Some(hash) = m
+        .and_then(|m| text(m.file_hash.as_ref()))
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        && !hash.eq_ignore_ascii_case(md5)
+    {
+        return Err(bad_answer(
+            step,
+            "the material answered is another file's (its fileHash is not this recording's MD5); nothing was cloned",
+        ));
+    }
+    if let (Some(want), Some(got)) = (material_id, m.and_then(|m| text(m.material_id.as_ref())))
+        && got != want
+    {
+        return Err(bad_answer(
+            step,
+            "the material answered is not the one this upload made (another materialId); nothing was cloned",
+        ));
+    }
     parse_url("addressUrl", m.and_then(|m| text(m.address_url.as_ref())))
         .ok_or_else(|| bad_answer(step, "the material has no usable addressUrl"))
 }
@@ -218,7 +250,9 @@ async fn registered(
     lost: Error,
 ) -> Result<url::Url, Error> {
     match gen_upload_url(t, c, sample, md5).await {
-        Ok(d) if d.material.is_some() => address(d.material.as_ref(), UploadStep::RequestUploadUrl),
+        Ok(d) if d.material.is_some() => {
+            address(d.material.as_ref(), UploadStep::RequestUploadUrl, md5, None)
+        }
         _ => Err(lost),
     }
 }
@@ -237,7 +271,7 @@ async fn single(
     let Some(upload_url) = upload_url else {
         // Instant upload: VMEG already holds this file.
         tracing::debug!("VMEG already holds this file (instant upload); no PUT");
-        return address(data.material.as_ref(), step);
+        return address(data.material.as_ref(), step, md5, None);
     };
     let url = transfer::presigned_url(upload_url, allow_private)
         .map_err(|e| e.with_provider(Provider::Vmeg).with_step(step))?;
@@ -273,20 +307,20 @@ async fn single(
         .await
         .map_err(|e| e.with_step(step));
     match completed {
-        Ok(material) => address(material.as_ref(), step),
+        Ok(material) => address(material.as_ref(), step, md5, Some(material_id)),
         Err(e) if e.kind() == &ErrorKind::Conflict => registered(t, c, sample, md5, e).await,
         Err(e) => Err(e),
     }
 }
 
-/// The part size: VMEG's recommendation (or 8 MiB), raised so that at most 10000 parts
-/// cover the file.
+/// The part size: VMEG's recommendation (or 8 MiB), at least [`MIN_PART_SIZE`], raised so
+/// that at most 10000 parts cover the file.
 fn part_size(recommended: Option<i64>, len: u64) -> u64 {
     let wanted = recommended
         .and_then(|r| u64::try_from(r).ok())
         .filter(|r| *r > 0)
         .unwrap_or(DEFAULT_PART_SIZE);
-    wanted.max(len.div_ceil(MAX_PARTS))
+    wanted.max(MIN_PART_SIZE).max(len.div_ceil(MAX_PARTS))
 }
 
 /// The session of a multipart upload, for presign, complete and abort.
@@ -416,7 +450,7 @@ async fn parts(
         .await
         .map_err(|e| e.with_step(step));
     match completed {
-        Ok(material) => address(material.as_ref(), step),
+        Ok(material) => address(material.as_ref(), step, &s.file_hash, Some(&s.material_id)),
         Err(e) if e.kind() == &ErrorKind::Conflict => {
             registered(t, c, sample, &s.file_hash, e).await
         }
@@ -518,6 +552,30 @@ mod tests {
         assert_eq!(part_size(Some(-5), 10), DEFAULT_PART_SIZE);
         let huge = 200_000u64 << 20;
         assert!(huge.div_ceil(part_size(Some(1 << 20), huge)) <= MAX_PARTS);
+        // A recommendation below the floor (a hostile or broken 1 byte) is raised to it.
+        assert_eq!(part_size(Some(1), 65 << 20), MIN_PART_SIZE);
+        assert_eq!(part_size(Some(1000), 10), MIN_PART_SIZE);
+    }
+
+    /// A completing answer about another upload's material (another `materialId`) or
+    /// another file (another `fileHash`, in any case) is refused; fields it leaves out are not
+    /// held against it.
+    #[test]
+    fn a_material_of_another_upload_or_file_is_refused() {
+        const MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
+        let material = |id: Option<&str>, hash: Option<&str>| types::Material {
+            material_id: id.map(Into::into),
+            file_hash: hash.map(Into::into),
+            address_url: Some("https://cdn.example.com/m.wav".into()),
+            ..Default::default()
+        };
+        let step = UploadStep::CompleteUpload;
+        let ok = |m: types::Material| address(Some(&m), step, MD5, Some("m-1")).is_ok();
+        assert!(ok(material(Some("m-1"), Some(MD5))));
+        assert!(ok(material(Some("m-1"), Some(&MD5.to_uppercase()))));
+        assert!(ok(material(None, None)));
+        assert!(!ok(material(Some("m-2"), Some(MD5))));
+        assert!(!ok(material(Some("m-1"), Some("0"))));
     }
 
     #[test]
