@@ -69,7 +69,8 @@ pub struct WebhookTarget {
 pub struct SimConfig {
     /// Address to bind. Default `127.0.0.1:0` (a free loopback port).
     pub bind: SocketAddr,
-    /// The only API key accepted by both APIs. Default `"sim-key"`.
+    /// The only API key accepted by both APIs. Default `"sim-key"`; 1 to
+    /// 4096 bytes of visible ASCII, spaces allowed only between them.
     pub api_key: String,
     /// Task durations and webhook retry delays are divided by this. Default
     /// `1.0`; `1000.0` turns seconds into milliseconds. Bounds
@@ -166,8 +167,10 @@ pub struct SimConfig {
     /// TTS and JimmyAI text, voice names, audio URLs, ...): beyond it tasks are
     /// evicted as beyond [`SimConfig::max_tasks`] (the oldest finished first,
     /// never the one just created), and the create records of
-    /// [`crate::Stats::creates`] keep at most as many bytes (oldest dropped
-    /// first, the latest always kept). Default 256 MiB; bounds 1 byte to 16 GiB.
+    /// [`crate::Stats::creates`] and the webhook attempts of
+    /// [`crate::SimHandle::webhook_deliveries`] keep at most as many bytes each
+    /// (oldest dropped first, the latest always kept). Default 256 MiB; bounds
+    /// 1 byte to 16 GiB.
     pub max_task_bytes: usize,
     /// JimmyAI uploads kept. Default 1000; bounds 1 to 1,000,000.
     pub max_uploads: usize,
@@ -182,7 +185,9 @@ pub struct SimConfig {
     /// within their TTL). Default 200,000; bounds 1 to 10,000,000.
     pub max_idempotency_keys: usize,
     /// VMEG cloned voices kept (oldest evicted first; an evicted voice id
-    /// answers as an unknown one). Default 100,000; bounds 1 to 10,000,000.
+    /// answers as an unknown one), and as many JimmyAI model ids (likewise:
+    /// an evicted `modelId` answers "not found"). Default 100,000; bounds 1
+    /// to 10,000,000.
     pub max_voices: usize,
     /// Largest VMEG material: one presigned PUT, or all parts of a multipart
     /// upload, above it gets HTTP 413 (CONFIRMED status, UNKNOWN limit).
@@ -450,6 +455,18 @@ impl SimConfig {
             return Err(ConfigError::Invalid {
                 setting: "api_key",
                 reason: format!("must be non-empty and at most {} bytes", b::MAX_API_KEY_LEN),
+            });
+        }
+        // The key is matched against the trimmed token of a header value, which
+        // only visible ASCII passes: any other key started a simulator that
+        // answered 401 to every request, with nothing saying why.
+        let visible = |c: char| c.is_ascii_graphic() || c == ' ';
+        if self.api_key.trim() != self.api_key || !self.api_key.chars().all(visible) {
+            return Err(ConfigError::Invalid {
+                setting: "api_key",
+                reason: "must be visible ASCII characters, spaces only between them: \
+                         no other key can be matched in an `Authorization: Bearer` header"
+                    .into(),
             });
         }
         for (name, d) in [

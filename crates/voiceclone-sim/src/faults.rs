@@ -11,7 +11,7 @@
 //! | `429` | HTTP 429 + `Retry-After`, before processing | retry-after, e.g. `2s` or `2` (default 1 s) |
 //! | `500` | HTTP 500 with the vendor envelope, before processing; with `:after`, after it (the task is made, VMEG's idempotency key used) | `after` |
 //! | `502`, `503` | that HTTP status with the vendor envelope, before processing | — |
-//! | `business` | HTTP 200 with a failure envelope (VMEG `code` 500, JimmyAI server code), before processing | — |
+//! | `business` | HTTP 200 with a failure envelope (VMEG `code` 500, JimmyAI server code), before processing; on `vmeg.materialPut` (the storage, which has no envelope) HTTP 500 | — |
 //! | `drop-before` | connection closed without a response, before processing | — |
 //! | `drop-after` | request fully processed (task created), then the connection is closed without a response | — |
 //! | `latency` | extra delay before processing | duration, e.g. `50ms`, `1s` (default 50 ms) |

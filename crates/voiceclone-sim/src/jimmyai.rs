@@ -480,6 +480,7 @@ async fn upload(sh: &Shared, headers: &HeaderMap, body: Body) -> Response<Body> 
             StoredFile {
                 bytes: Bytes::from(buf),
                 mime: mime.into(),
+                material: false,
             },
             now,
         );

@@ -64,7 +64,8 @@
 //! holds, the existing material and an empty `uploadUrl`: instant upload);
 //! the PUT must carry no `Authorization` header (400 otherwise, as object
 //! stores refuse two authentications) and answers with the body's MD5 as a
-//! quoted `ETag`; `complete` registers the material when the PUT arrived
+//! quoted `ETag` (any other method on the URL answers 403, the upload left
+//! alone); `complete` registers the material when the PUT arrived
 //! and its MD5 is the announced `fileHash`. Multipart: `initiate`,
 //! `presign-parts`, one PUT per part, `complete` with every part's `ETag`
 //! (ascending; every part but the last at least min(5 MiB,
@@ -146,13 +147,17 @@
 //!   [`SimConfig::upload_retention`], are evicted ([`SimHandle::evicted`]).
 //!   The client-supplied text the tasks keep (`extraData`, TTS and JimmyAI
 //!   text, names, URLs) is bounded by [`SimConfig::max_task_bytes`] too (tasks
-//!   evicted as at the count cap, never the one just created), and so is the
-//!   text kept by [`Stats::creates`].
+//!   evicted as at the count cap, never the one just created), and so are the
+//!   text kept by [`Stats::creates`] and the webhook attempts kept by
+//!   [`SimHandle::webhook_deliveries`] (each holding a copy of its body).
 //!   A deleted or evicted task's pending webhook delivery is dropped with it.
 //!   An evicted id answers as any unknown id does (VMEG 404 "Task not
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
 //!   Voices made by clones stay in the VMEG voice library when their task is
-//!   evicted; at most [`SimConfig::max_voices`] are kept (oldest first).
+//!   evicted, and JimmyAI model ids stay usable when their preview task is;
+//!   at most [`SimConfig::max_voices`] of each are kept (oldest first).
+//!   A VMEG material whose bytes the upload bounds evicted is forgotten with
+//!   them (no longer listed, nor offered by instant upload).
 //!   A pending VMEG material upload keeps its latest 20,000 presigned URLs
 //!   (every part twice; older ones answer 403 as expired ones do), and
 //!   `presign-parts` hands out one URL per distinct part number.
@@ -246,7 +251,7 @@
 //! | setting | accepted |
 //! |---|---|
 //! | `speed` | finite, 0.001 to 1,000,000 |
-//! | `api_key` | non-empty, at most 4096 bytes |
+//! | `api_key` | 1 to 4096 bytes of visible ASCII (spaces only between characters) |
 //! | `clone_duration`, `tts_duration` | at most 30 days (before dividing by `speed`) |
 //! | `task_failure_rate` | finite, 0 to 1 |
 //! | `faults.rate_*` | finite, 0 to 1 (their sum may exceed 1: the exclusive kinds are then drawn in order) |

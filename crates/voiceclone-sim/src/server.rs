@@ -151,20 +151,26 @@ impl SimHandle {
         lock(&self.shared.scripts).clear();
     }
 
-    /// The webhook delivery attempts so far, in order (the latest
-    /// [`SimConfig::max_records`]).
+    /// The webhook delivery attempts so far, in order: the latest
+    /// [`SimConfig::max_records`], holding at most [`SimConfig::max_task_bytes`]
+    /// (oldest dropped first; the latest always kept).
     pub fn webhook_deliveries(&self) -> Vec<Delivery> {
-        lock(&self.shared.deliveries).iter().cloned().collect()
+        lock(&self.shared.deliveries).kept.iter().cloned().collect()
     }
 
     /// Wait (real time) until at least `n` webhook attempts were recorded or
-    /// `timeout` passed; returns the deliveries.
+    /// `timeout` passed; returns the deliveries kept
+    /// ([`SimHandle::webhook_deliveries`]: fewer than `n` when the bounds
+    /// dropped the oldest). A `timeout` too large for the clock
+    /// (`Duration::MAX`) waits without a deadline.
     pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        // `Instant + Duration` panics on overflow; a caller's "forever" is no deadline.
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
         loop {
-            let d = self.webhook_deliveries();
-            if d.len() >= n || tokio::time::Instant::now() >= deadline {
-                return d;
+            // Counted, not the records kept: those stop growing at their bounds.
+            let recorded = lock(&self.shared.deliveries).recorded;
+            if recorded >= n || deadline.is_some_and(|at| tokio::time::Instant::now() >= at) {
+                return self.webhook_deliveries();
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -186,26 +192,30 @@ impl SimHandle {
         (st.evicted_tasks, st.evicted_uploads)
     }
 
-    /// Stop the server and wait for the accept loop to end.
+    /// Stop the server: no connection is accepted or served, and no webhook
+    /// is delivered, once this returns.
     pub async fn shutdown(mut self) {
-        self.stop_background();
+        // Accepting and serving first (ending the accept loop drops its
+        // connections), then the deliveries: a request still in flight can no
+        // longer start one, and those started are waited for until aborted.
         if let Some(h) = self.accept.take() {
             h.abort();
             let _ = h.await;
         }
-    }
-
-    fn stop_background(&self) {
-        lock(&self.shared.background).abort_all();
+        if let Some(mut set) = self.shared.stop_background() {
+            set.shutdown().await;
+        }
     }
 }
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
-        self.stop_background();
+        // As `shutdown`, without waiting: aborted tasks end at their next
+        // await, and nothing new is started after this.
         if let Some(h) = self.accept.take() {
             h.abort();
         }
+        drop(self.shared.stop_background());
     }
 }
 
@@ -697,6 +707,10 @@ fn injected_response(
         FaultKind::Http500 => 500,
         FaultKind::Http502 => 502,
         FaultKind::Http503 => 503,
+        // The storage has no envelope: its 200 is a stored upload, so a 200
+        // without an ETag read as success with nothing stored. Its business
+        // error is S3's internal error.
+        FaultKind::Business if api == Api::Storage => 500,
         _ => 200,
     };
     let msg = match kind {

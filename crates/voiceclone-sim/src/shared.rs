@@ -29,16 +29,46 @@ pub(crate) struct Shared {
     pub stats: Recorder,
     pub fault_rng: Mutex<fastrand::Rng>,
     pub task_rng: Mutex<fastrand::Rng>,
-    /// The latest `max_records` webhook attempts.
-    pub deliveries: Mutex<VecDeque<Delivery>>,
+    /// The latest webhook attempts.
+    pub deliveries: Mutex<DeliveryLog>,
     pub scripts: Mutex<Scripts>,
     /// VMEG material uploads and materials (lock before `state` when both are needed).
     pub materials: Mutex<crate::vmeg::materials::MaterialStore>,
-    pub background: Mutex<JoinSet<()>>,
+    /// Webhook deliveries. `None` once the simulator stopped: taken (and its
+    /// tasks aborted) by shutdown or drop, so that a request still in flight
+    /// then cannot start a delivery nothing would ever stop.
+    pub background: Mutex<Option<JoinSet<()>>>,
     pub base_url: String,
     /// The webhook sender's HTTP client: one per simulator, so deliveries reuse connections
     /// (built on first use).
     pub webhook_http: std::sync::OnceLock<Option<reqwest::Client>>,
+}
+
+/// The webhook attempts kept for tests: the latest `max_records`, holding at
+/// most `max_task_bytes` (the latest always kept).
+#[derive(Debug, Default)]
+pub(crate) struct DeliveryLog {
+    pub kept: VecDeque<Delivery>,
+    /// [`delivery_bytes`] of `kept`.
+    bytes: usize,
+    /// Attempts recorded so far, kept or not.
+    pub recorded: usize,
+}
+
+/// Bytes a kept attempt holds: its body (a copy per attempt, with the task's
+/// `extraData` in it) and the strings beside it.
+fn delivery_bytes(d: &Delivery) -> usize {
+    [
+        d.task_id.len(),
+        d.event.len(),
+        d.pipeline_key.len(),
+        d.timestamp.len(),
+        d.signature.len(),
+        d.body.len(),
+        d.error.as_ref().map_or(0, String::len),
+    ]
+    .into_iter()
+    .fold(0, usize::saturating_add)
 }
 
 /// Lock a mutex, ignoring poisoning (state stays usable after a panic).
@@ -61,10 +91,10 @@ impl Shared {
             stats: Recorder::new(config.max_records, config.max_task_bytes),
             fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
             task_rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_7a5c_0000_0001)),
-            deliveries: Mutex::new(VecDeque::new()),
+            deliveries: Mutex::new(DeliveryLog::default()),
             scripts: Mutex::new(Scripts::default()),
             materials: Mutex::new(Default::default()),
-            background: Mutex::new(JoinSet::new()),
+            background: Mutex::new(Some(JoinSet::new())),
             base_url,
             webhook_http: std::sync::OnceLock::new(),
             config,
@@ -102,22 +132,45 @@ impl Shared {
         }
     }
 
-    /// Record a webhook attempt, keeping the latest `max_records`.
+    /// Record a webhook attempt, keeping the latest `max_records` and at most
+    /// `max_task_bytes` of them, as `Stats::creates` does. Bounded by count
+    /// alone, the records escaped the byte budget: each attempt copies a body
+    /// that may carry 1 MiB of `extraData`, so a failing receiver with retries
+    /// made them gigabytes well under the count.
     pub fn record_delivery(&self, d: Delivery) {
-        let mut all = lock(&self.deliveries);
-        all.push_back(d);
-        while all.len() > self.config.max_records.max(1) {
-            all.pop_front();
+        let mut log = lock(&self.deliveries);
+        log.recorded = log.recorded.saturating_add(1);
+        log.bytes = log.bytes.saturating_add(delivery_bytes(&d));
+        log.kept.push_back(d);
+        // By count, then by bytes; the latest is always kept.
+        while log.kept.len() > self.config.max_records.max(1)
+            || (log.bytes > self.config.max_task_bytes && log.kept.len() > 1)
+        {
+            match log.kept.pop_front() {
+                Some(old) => log.bytes = log.bytes.saturating_sub(delivery_bytes(&old)),
+                None => break,
+            }
         }
     }
 
-    /// Run `fut` in the background; aborted on shutdown.
-    pub fn spawn_background<F>(&self, fut: F) -> tokio::task::AbortHandle
+    /// Run `fut` in the background; aborted on shutdown. `None` (and `fut`
+    /// dropped) once the simulator stopped.
+    pub fn spawn_background<F>(&self, fut: F) -> Option<tokio::task::AbortHandle>
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        let mut set = lock(&self.background);
+        let mut guard = lock(&self.background);
+        let set = guard.as_mut()?;
         while set.try_join_next().is_some() {}
-        set.spawn(fut)
+        Some(set.spawn(fut))
+    }
+
+    /// Stop the background tasks for good: later [`Shared::spawn_background`]
+    /// calls start nothing. The tasks are aborted; the set is returned so that
+    /// an async caller can wait for them to end.
+    pub fn stop_background(&self) -> Option<JoinSet<()>> {
+        let mut set = lock(&self.background).take()?;
+        set.abort_all();
+        Some(set)
     }
 }

@@ -285,6 +285,10 @@ pub(crate) struct JimmyModel {
 pub(crate) struct StoredFile {
     pub bytes: axum::body::Bytes,
     pub mime: String,
+    /// A registered VMEG material's bytes: when the upload bounds evict them,
+    /// the name goes to [`State::evicted_material_files`] so the material
+    /// store forgets the material too (it lives behind another lock).
+    pub material: bool,
 }
 
 /// Bounds on what the state keeps (from [`crate::SimConfig`]).
@@ -345,11 +349,23 @@ pub(crate) struct State {
     pub idempotency: HashMap<Slot, Duration>,
     key_order: VecDeque<(Duration, Slot)>,
     pub models: HashMap<String, JimmyModel>,
+    /// `models`' ids, oldest first: beyond `max_voices` the oldest go, as
+    /// VMEG's cloned voices do (a model id outlives its preview task).
+    model_order: VecDeque<String>,
     /// Model ids of JimmyAI preview clones not finished yet.
     pub pending_models: HashSet<String>,
     pub files: HashMap<String, StoredFile>,
-    file_order: VecDeque<(Duration, String)>,
+    /// Uploads by age: (stored at, stamp, name). An entry whose stamp is not the
+    /// name's current one in `file_stamps` is stale (the file was removed, or
+    /// stored again under the same name) and is skipped.
+    file_order: VecDeque<(Duration, u64, String)>,
+    /// The stamp of each stored file's latest `insert_upload`.
+    file_stamps: HashMap<String, u64>,
+    next_file_stamp: u64,
     file_bytes: usize,
+    /// Names of material files evicted by the upload bounds, for the material
+    /// store to forget their materials (drained on its next call).
+    pub evicted_material_files: Vec<String>,
     /// Tasks and uploads evicted so far.
     pub evicted_tasks: u64,
     pub evicted_uploads: u64,
@@ -375,10 +391,14 @@ impl State {
             idempotency: HashMap::new(),
             key_order: VecDeque::new(),
             models: HashMap::new(),
+            model_order: VecDeque::new(),
             pending_models: HashSet::new(),
             files: HashMap::new(),
             file_order: VecDeque::new(),
+            file_stamps: HashMap::new(),
+            next_file_stamp: 0,
             file_bytes: 0,
+            evicted_material_files: Vec::new(),
             evicted_tasks: 0,
             evicted_uploads: 0,
             webhooks: HashMap::new(),
@@ -529,13 +549,29 @@ impl State {
             }
             TaskKind::JimmyClone => {
                 if let Some(m) = &t.model_id {
-                    self.models.insert(
-                        m.clone(),
-                        JimmyModel {
-                            ready_at: done,
-                            activated: false,
-                        },
-                    );
+                    let fresh = self
+                        .models
+                        .insert(
+                            m.clone(),
+                            JimmyModel {
+                                ready_at: done,
+                                activated: false,
+                            },
+                        )
+                        .is_none();
+                    // Once per id, so the queue never holds more than the map.
+                    if fresh {
+                        self.model_order.push_back(m.clone());
+                    }
+                    // Without a bound every preview clone ever made kept its id.
+                    while self.models.len() > self.limits.max_voices.max(1) {
+                        let Some(old) = self.model_order.pop_front() else {
+                            break;
+                        };
+                        if self.models.remove(&old).is_some() {
+                            tracing::debug!(model_id = %old, "model id evicted (max_voices)");
+                        }
+                    }
                 }
             }
             TaskKind::VmegTts | TaskKind::JimmyAudio => {}
@@ -557,7 +593,7 @@ impl State {
             }
         }
         let keep = self.limits.upload_retention;
-        while let Some((at, _)) = self.file_order.front() {
+        while let Some((at, _, _)) = self.file_order.front() {
             if now.saturating_sub(*at) <= keep {
                 break;
             }
@@ -565,13 +601,23 @@ impl State {
         }
     }
 
+    /// Pop the oldest entry of `file_order`, evicting its file unless the
+    /// entry is stale.
     fn evict_oldest_upload(&mut self, why: &'static str) {
-        let Some((_, name)) = self.file_order.pop_front() else {
+        let Some((_, stamp, name)) = self.file_order.pop_front() else {
             return;
         };
+        // A stale entry must not evict the file stored again under its name.
+        if self.file_stamps.get(&name) != Some(&stamp) {
+            return;
+        }
+        self.file_stamps.remove(&name);
         if let Some(f) = self.files.remove(&name) {
             self.file_bytes = self.file_bytes.saturating_sub(f.bytes.len());
             self.evicted_uploads = self.evicted_uploads.saturating_add(1);
+            if f.material {
+                self.evicted_material_files.push(name.clone());
+            }
             tracing::debug!(file = %name, why, "upload evicted");
         }
     }
@@ -583,7 +629,13 @@ impl State {
         if let Some(old) = self.files.insert(name.clone(), f) {
             self.file_bytes = self.file_bytes.saturating_sub(old.bytes.len());
         }
-        self.file_order.push_back((now, name));
+        // Stored again under the same name (a PUT repeated to one URL): the
+        // file's age starts now, and its older entry becomes stale.
+        let stamp = self.next_file_stamp;
+        self.next_file_stamp = self.next_file_stamp.wrapping_add(1);
+        self.file_stamps.insert(name.clone(), stamp);
+        self.file_order.push_back((now, stamp, name));
+        self.compact_file_order();
         while self.files.len() > self.limits.max_uploads
             || self.file_bytes > self.limits.max_upload_bytes
         {
@@ -594,10 +646,25 @@ impl State {
         }
     }
 
+    /// Drop the stale entries of `file_order` once they outnumber the files
+    /// (as `compact_queues` does for tasks): without it a client PUTting to
+    /// one URL, or uploading and deleting, in a loop grew it by one entry a
+    /// call for the whole `upload_retention`. Amortised O(1) per insert.
+    fn compact_file_order(&mut self) {
+        let bound = self.files.len().saturating_mul(2).saturating_add(1024);
+        if self.file_order.len() > bound {
+            let stamps = &self.file_stamps;
+            self.file_order
+                .retain(|(_, stamp, name)| stamps.get(name) == Some(stamp));
+        }
+    }
+
     /// Remove an upload (a material deleted, a pending PUT replaced).
     pub fn remove_upload(&mut self, name: &str) {
+        // Its entry in `file_order` goes stale: skipped when it comes up, and
+        // dropped by the next compaction.
+        self.file_stamps.remove(name);
         if let Some(f) = self.files.remove(name) {
-            // Its entry in `file_order` stays and is skipped when it comes up.
             self.file_bytes = self.file_bytes.saturating_sub(f.bytes.len());
         }
     }
@@ -804,6 +871,7 @@ mod tests {
         let f = |n: usize| StoredFile {
             bytes: axum::body::Bytes::from(vec![0u8; n]),
             mime: "audio/wav".into(),
+            material: false,
         };
         st.insert_upload("a".into(), f(4), secs(0));
         st.insert_upload("b".into(), f(4), secs(1));
@@ -817,6 +885,102 @@ mod tests {
         st.settle(secs(66));
         assert!(st.files.is_empty(), "age bound");
         assert_eq!(st.evicted_uploads, 6);
+    }
+
+    #[test]
+    fn model_ids_are_bounded_like_voices() {
+        // JimmyAI preview clones overflowing `max_tasks`: every model id stayed
+        // (100,000 clones with `max_tasks` 10 kept 100,000 ids).
+        let mut st = State::new(Limits {
+            max_tasks: 10,
+            max_voices: 10,
+            ..limits()
+        });
+        for i in 0..20_000u64 {
+            let mut t = Task::new(format!("audio_{i}"), TaskKind::JimmyClone, secs(i), secs(1));
+            t.model_id = Some(format!("mdl_{i}"));
+            st.insert_task(t);
+            st.settle(secs(i + 1));
+        }
+        assert_eq!(st.tasks.len(), 10);
+        assert!(st.models.len() <= 10, "{} model ids kept", st.models.len());
+        assert!(st.model_order.len() <= 2 * 10, "{}", st.model_order.len());
+        assert!(st.pending_models.is_empty());
+        // The latest stay, whatever became of their preview tasks.
+        assert!(st.models.contains_key("mdl_19999"));
+        assert!(!st.models.contains_key("mdl_0"));
+    }
+
+    #[test]
+    fn upload_order_holds_no_more_than_the_files_it_orders() {
+        let f = || StoredFile {
+            bytes: axum::body::Bytes::from_static(b"x"),
+            mime: "x".into(),
+            material: false,
+        };
+        // A PUT repeated to one URL: each pushed another entry, none ever left.
+        let mut st = State::new(Limits {
+            max_uploads: 10,
+            ..limits()
+        });
+        for i in 0..20_000u64 {
+            st.insert_upload("put_same".into(), f(), secs(i / 10));
+        }
+        assert_eq!(st.files.len(), 1);
+        assert!(
+            st.file_order.len() <= 2 * 10 + 1024 + 1,
+            "{} entries for 1 file",
+            st.file_order.len()
+        );
+        // Uploaded and deleted in a loop: the entries stayed.
+        for i in 0..20_000u64 {
+            let name = format!("f{i}");
+            st.insert_upload(name.clone(), f(), secs(2_000));
+            st.remove_upload(&name);
+        }
+        assert!(
+            st.file_order.len() <= 2 * 10 + 1024 + 1,
+            "{}",
+            st.file_order.len()
+        );
+        assert_eq!(st.file_stamps.len(), st.files.len());
+        // A file stored again is as old as its latest store: its first entry
+        // must not evict it in place of an older file.
+        let mut st = State::new(Limits {
+            max_uploads: 2,
+            ..limits()
+        });
+        st.insert_upload("a".into(), f(), secs(0));
+        st.insert_upload("b".into(), f(), secs(1));
+        st.insert_upload("a".into(), f(), secs(2));
+        st.insert_upload("c".into(), f(), secs(3));
+        assert!(st.files.contains_key("a") && st.files.contains_key("c"));
+        assert!(!st.files.contains_key("b"));
+    }
+
+    #[test]
+    fn evicted_material_files_are_reported() {
+        let mut st = State::new(Limits {
+            max_uploads: 1,
+            upload_retention: secs(60),
+            ..limits()
+        });
+        let f = |material| StoredFile {
+            bytes: axum::body::Bytes::from_static(b"x"),
+            mime: "x".into(),
+            material,
+        };
+        st.insert_upload("mat_1.wav".into(), f(true), secs(0));
+        st.insert_upload("other".into(), f(false), secs(1));
+        assert_eq!(st.evicted_material_files, ["mat_1.wav"], "count bound");
+        st.insert_upload("mat_2.wav".into(), f(true), secs(2));
+        st.settle(secs(100));
+        assert_eq!(st.evicted_material_files, ["mat_1.wav", "mat_2.wav"], "age");
+        // Removed on purpose (a material deleted): nothing to report.
+        st.insert_upload("mat_3.wav".into(), f(true), secs(100));
+        st.remove_upload("mat_3.wav");
+        st.settle(secs(1000));
+        assert_eq!(st.evicted_material_files.len(), 2);
     }
 
     #[test]

@@ -22,7 +22,10 @@ pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str) {
     }
     let sh2 = sh.clone();
     let id = task_id.to_string();
-    let handle = sh.spawn_background(async move { deliver(sh2, id).await });
+    let Some(handle) = sh.spawn_background(async move { deliver(sh2, id).await }) else {
+        // Shut down: nothing is delivered any more.
+        return;
+    };
     // Deleting or evicting the task aborts its delivery while it waits
     // (`State::remove_task`). Registered only while the task is unfinished: the
     // delivery removes it, under the same lock, once it sees the task terminal,
@@ -204,7 +207,8 @@ mod tests {
         // Aborted tasks end when the runtime next gets to them.
         let waiting = || async {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            let mut set = crate::shared::lock(&sh.background);
+            let mut guard = crate::shared::lock(&sh.background);
+            let set = guard.as_mut().unwrap();
             while set.try_join_next().is_some() {}
             set.len()
         };
@@ -215,7 +219,7 @@ mod tests {
         let gone = sh.lock_state().tasks.keys().next().cloned().unwrap();
         sh.lock_state().remove_task(&gone);
         assert!(waiting().await <= 4);
-        crate::shared::lock(&sh.background).abort_all();
+        sh.stop_background();
     }
 
     #[test]

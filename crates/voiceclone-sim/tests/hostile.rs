@@ -542,3 +542,150 @@ async fn the_text_kept_by_tasks_and_records_is_bounded_in_bytes() {
     assert_eq!(sim.task_count(), 1);
     assert_eq!(sim.stats().creates.len(), 1);
 }
+
+/// `wait_for_deliveries` with a timeout of "forever". Before: `Instant::now() + timeout`
+/// panicked ("overflow when adding duration to instant") whatever the deliveries; now a
+/// timeout too large for the clock is no deadline: the wait ends when the deliveries come.
+#[tokio::test]
+async fn waiting_for_deliveries_for_ever_does_not_panic() {
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
+    let (receiver, _) = canned_server(ok).await;
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_speed(1000.0)
+            .with_webhook(format!("http://{receiver}/hook"), "secret"),
+    )
+    .await
+    .unwrap();
+    assert!(sim.wait_for_deliveries(0, Duration::MAX).await.is_empty());
+    let (st, v) = vmeg_post(
+        &sim,
+        "/openapi/v1/task/tts/create-async",
+        "for-ever",
+        json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    sim.complete_all_now();
+    let d = tokio::time::timeout(
+        Duration::from_secs(10),
+        sim.wait_for_deliveries(1, Duration::MAX),
+    )
+    .await
+    .expect("the delivery came");
+    assert_eq!(d.len(), 1);
+    assert!(d[0].succeeded(), "{:?}", d[0]);
+    sim.shutdown().await;
+}
+
+/// Shutting down while async creates are in flight, webhook configured. Before: shutdown
+/// aborted the deliveries first and stopped accepting after, and nothing stopped a
+/// delivery spawned in between (a create still being handled): it was delivered some
+/// 300 ms after `shutdown` had returned, to a receiver the test had moved on from. Now
+/// serving stops first and a stopped simulator starts no delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nothing_is_delivered_after_shutdown_returns() {
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
+    let (receiver, hits) = canned_server(ok).await;
+    for run in 0..12 {
+        let sim = Simulator::start_with(
+            SimConfig::default()
+                .with_durations(Duration::from_millis(300), Duration::from_millis(300))
+                .with_webhook(format!("http://{receiver}/hook"), "secret"),
+        )
+        .await
+        .unwrap();
+        let (base, key) = (sim.base_url(), sim.api_key().to_string());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut creators = Vec::new();
+        for w in 0..16 {
+            let (base, key, stop) = (base.clone(), key.clone(), stop.clone());
+            creators.push(tokio::spawn(async move {
+                let http = client();
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    i += 1;
+                    // Refused or cut off once the simulator is gone: that is the point.
+                    let _ = http
+                        .post(format!("{base}/openapi/v1/task/tts/create-async"))
+                        .bearer_auth(&key)
+                        .header("X-Idempotency-Key", format!("r{run}w{w}i{i}"))
+                        .json(&json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]}))
+                        .send()
+                        .await;
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sim.shutdown().await;
+        // A request written just before `shutdown` returned may still be on its way.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let before = hits.load(Ordering::SeqCst);
+        // Past the tasks' 300 ms: any delivery still alive would have come by now.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let after = hits.load(Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
+        for c in creators {
+            c.await.unwrap();
+        }
+        assert_eq!(
+            after,
+            before,
+            "run {run}: {} webhook(s) delivered after shutdown returned",
+            after - before
+        );
+    }
+}
+
+/// Webhook attempts to a receiver that keeps failing, each body carrying ~900 KB of
+/// `extraData`. Before: the attempt records were bounded by count only (100,000 by
+/// default) and each holds its own copy of the body, so they escaped `max_task_bytes`
+/// (here 24 attempts kept ~21 MB under a 4 MiB budget); now they are bounded by it as
+/// `Stats::creates` is: the oldest go, the latest is always kept, the counter stays exact.
+#[tokio::test]
+async fn webhook_attempt_records_are_bounded_in_bytes() {
+    let fail =
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            .to_string();
+    let (receiver, _) = canned_server(fail).await;
+    let budget = 4 * 1024 * 1024;
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_speed(1000.0)
+            .with_max_task_bytes(budget)
+            .with_webhook(format!("http://{receiver}/hook"), "secret")
+            .with_webhook_retry_delays(vec![Duration::ZERO; 2]),
+    )
+    .await
+    .unwrap();
+    let pad = "a".repeat(900_000);
+    for i in 0..8 {
+        let (st, v) = vmeg_post(
+            &sim,
+            "/openapi/v1/task/tts/create-async",
+            &format!("fat-webhook-{i}"),
+            json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}], "extraData": {"pad": pad, "i": i}}),
+        )
+        .await;
+        assert_eq!(st, 200, "{v}");
+        sim.complete_all_now();
+        // Its three attempts, before the next create may evict the task.
+        sim.wait_for_deliveries(3 * (i + 1), Duration::from_secs(30))
+            .await;
+    }
+    assert_eq!(sim.stats().webhook_attempts, 24, "every attempt was made");
+    let kept = sim.webhook_deliveries();
+    let bytes: usize = kept.iter().map(|d| d.body.len()).sum();
+    assert!(!kept.is_empty());
+    assert!(
+        bytes <= budget,
+        "{} attempts kept {bytes} bytes of body under a {budget}-byte budget",
+        kept.len()
+    );
+    let last = kept.last().unwrap();
+    assert!(
+        last.body.contains(r#""i":7"#) && last.attempt == 3,
+        "the latest is kept"
+    );
+    sim.shutdown().await;
+}

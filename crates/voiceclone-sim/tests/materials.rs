@@ -449,3 +449,131 @@ async fn a_put_cut_off_midway_stores_nothing() {
     assert_eq!(api.put(s(&d["uploadUrl"]), file).await.0, 200);
     assert_eq!(api.post(COMPLETE, complete_body).await.0, 200);
 }
+
+/// Another method on a presigned PUT URL (a client probing it with HEAD, a GET to check
+/// the upload, a DELETE to clean up). Before: the storage handler took every method as a
+/// PUT and stored the empty body over the upload, so `complete` then failed on the MD5.
+/// Now each is refused with 403, as S3 does (the method is part of the signature), and
+/// the upload is left as it was.
+#[tokio::test]
+async fn other_methods_on_a_presigned_url_leave_the_upload_alone() {
+    let (sim, api) = Api::start(SimConfig::default()).await;
+    let file = b"the real file bytes".to_vec();
+    let hash = md5_hex(&file);
+    let (_, v) = api
+        .post(GEN, json!({"fileHash": hash, "fileName": "f.wav"}))
+        .await;
+    let d = v["data"].clone();
+    let url = s(&d["uploadUrl"]).to_owned();
+    assert_eq!(api.put(&url, file.clone()).await.0, 200);
+    for m in [
+        reqwest::Method::HEAD,
+        reqwest::Method::GET,
+        reqwest::Method::DELETE,
+    ] {
+        let r = api.http.request(m.clone(), &url).send().await.unwrap();
+        assert!(r.status().as_u16() >= 400, "{m}: {}", r.status());
+        assert!(r.headers().get("etag").is_none(), "{m} stored something");
+    }
+    let (st, v) = api
+        .post(
+            COMPLETE,
+            json!({"s3Uri": d["s3Uri"], "fileName": "f.wav",
+                   "materialId": d["materialId"], "fileHash": hash}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let served = api
+        .http
+        .get(s(&v["data"]["addressUrl"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.bytes().await.unwrap().as_ref(), file.as_slice());
+    assert_eq!(sim.stats().requests("vmeg.materialPut"), 1);
+}
+
+/// Uploads `file` as a material named `name` (gen-upload-url, PUT, complete), refusing
+/// an instant upload; its `addressUrl`.
+async fn upload_material(api: &Api, file: &[u8], name: &str) -> String {
+    let hash = md5_hex(file);
+    let (st, v) = api
+        .post(GEN, json!({"fileHash": hash, "fileName": name}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let d = v["data"].clone();
+    let url = s(&d["uploadUrl"]).to_owned();
+    assert!(!url.is_empty(), "instant upload of a dead material: {d}");
+    assert_eq!(api.put(&url, file.to_vec()).await.0, 200);
+    let (st, v) = api
+        .post(
+            COMPLETE,
+            json!({"s3Uri": d["s3Uri"], "fileName": name,
+                   "materialId": d["materialId"], "fileHash": hash}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    s(&v["data"]["addressUrl"]).to_owned()
+}
+
+/// A material whose bytes the upload store evicted (by age or by its count and byte
+/// bounds). Before: the material stayed, listed, and `gen-upload-url` with its MD5
+/// answered "instant upload" (`uploadUrl: ""`) with an `addressUrl` answering 404, so a
+/// client could never upload that file again. Now it is forgotten with its bytes: the
+/// same MD5 gets a fresh upload URL.
+#[tokio::test]
+async fn a_material_whose_bytes_were_evicted_is_not_offered_again() {
+    let (sim, api) = Api::start(SimConfig::default()).await;
+    let file = b"RIFF....WAVEfixture bytes".to_vec();
+    let first = upload_material(&api, &file, "f.wav").await;
+    assert_eq!(api.http.get(&first).send().await.unwrap().status(), 200);
+    // Past `upload_retention` (24 h): the bytes go.
+    sim.advance_clock(Duration::from_secs(25 * 3600));
+    assert_eq!(api.http.get(&first).send().await.unwrap().status(), 404);
+    let (st, v) = api.get("/openapi/v1/assets/material/list").await;
+    assert_eq!(st, 200);
+    assert_eq!(v["data"]["total"], 0, "{v}");
+    // The same file again: a real upload, and a material that is served.
+    let second = upload_material(&api, &file, "f.wav").await;
+    assert_ne!(second, first);
+    let served = api.http.get(&second).send().await.unwrap();
+    assert_eq!(served.bytes().await.unwrap().as_ref(), file.as_slice());
+    let (_, v) = api.get("/openapi/v1/assets/material/list").await;
+    assert_eq!(v["data"]["total"], 1, "{v}");
+
+    // By the count bound: two files kept, and the third upload's PUT evicts the first
+    // material's bytes.
+    let (_sim, api) =
+        Api::start(SimConfig::default().with_upload_limits(2, 1 << 20, Duration::from_secs(3600)))
+            .await;
+    upload_material(&api, b"one", "1.wav").await;
+    upload_material(&api, b"two", "2.wav").await;
+    upload_material(&api, b"three", "3.wav").await;
+    let (_, v) = api.get("/openapi/v1/assets/material/list").await;
+    assert_eq!(v["data"]["total"], 2, "{v}");
+    upload_material(&api, b"one", "1.wav").await;
+}
+
+/// A `business` fault on the presigned PUT. The storage has no envelope, so a 200 means
+/// "stored". Before: the fault answered HTTP 200 (with a VMEG envelope and no ETag)
+/// while nothing was stored; a client took the upload as done. Now it is a 500.
+#[tokio::test]
+async fn a_business_fault_on_the_presigned_put_is_a_failure_status() {
+    let (sim, api) = Api::start(SimConfig::default()).await;
+    let file = b"abc".to_vec();
+    let hash = md5_hex(&file);
+    let (_, v) = api
+        .post(GEN, json!({"fileHash": hash, "fileName": "f.wav"}))
+        .await;
+    let d = v["data"].clone();
+    let url = s(&d["uploadUrl"]).to_owned();
+    sim.fail_next("vmeg.materialPut", FaultKind::Business, 1)
+        .unwrap();
+    let (st, etag) = api.put(&url, file.clone()).await;
+    assert_eq!((st, etag), (500, None));
+    let complete_body = json!({"s3Uri": d["s3Uri"], "fileName": "f.wav",
+                               "materialId": d["materialId"], "fileHash": hash});
+    assert_eq!(api.post(COMPLETE, complete_body.clone()).await.0, 400);
+    assert_eq!(api.put(&url, file).await.0, 200);
+    assert_eq!(api.post(COMPLETE, complete_body).await.0, 200);
+}

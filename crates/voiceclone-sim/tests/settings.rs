@@ -127,6 +127,41 @@ fn each_out_of_bounds_setting_is_refused_by_name() {
     assert!(d().with_speed(1_000_000.0).validate().is_ok());
 }
 
+/// API keys that can never authenticate: the Bearer token is read trimmed from a header
+/// value, which holds visible ASCII only. Before: accepted, and the simulator answered
+/// 401 to every request made with them. Now refused by name; spaces between visible
+/// characters still work.
+#[test]
+fn api_keys_that_can_never_authenticate_are_refused() {
+    for key in [
+        " sim-key",
+        "sim-key ",
+        "clé",
+        "sim\tkey",
+        "sim\nkey",
+        "key\u{7f}",
+    ] {
+        let e = refused(SimConfig::default().with_api_key(key));
+        assert_eq!(setting(&e), "api_key", "{key:?}: {e}");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let sim = Simulator::start_with(SimConfig::default().with_api_key("a spaced key"))
+            .await
+            .unwrap();
+        let r = client()
+            .get(format!("{}/openapi/v1/tasks/list", sim.base_url()))
+            .bearer_auth(sim.api_key())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    });
+}
+
 fn any_f64() -> impl Strategy<Value = f64> {
     prop_oneof![
         proptest::num::f64::ANY,

@@ -9,7 +9,9 @@
 //! - The PUT goes to the storage without the API key: a PUT that carries an
 //!   `Authorization` header is refused (HTTP 400), as object stores refuse a
 //!   second authentication next to a presigned signature. The answer carries
-//!   the body's MD5 as its quoted `ETag`.
+//!   the body's MD5 as its quoted `ETag`. Any other method on the URL (HEAD,
+//!   GET, DELETE, ...) answers 403 and leaves the upload as it was: the method
+//!   is part of the signature.
 //! - `complete` registers the material once the PUT arrived and its MD5
 //!   equals the announced `fileHash`; the material's `addressUrl` is served
 //!   from `GET /sim/files/{materialId}.{ext}`.
@@ -26,13 +28,15 @@
 //! 403 after). Material calls are not billable (A14). Pending uploads and
 //! materials are bounded by [`crate::SimConfig::max_uploads`] (oldest
 //! forgotten first); their bytes live in the upload store with its byte and
-//! age bounds.
+//! age bounds, and a material whose bytes that store evicted is forgotten
+//! (no longer listed nor offered by instant upload).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::MutexGuard;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use md5::{Digest, Md5};
 use serde_json::{Map, Value, json};
 
@@ -109,7 +113,41 @@ pub(crate) struct MaterialStore {
     by_file: HashMap<String, String>,
 }
 
+/// The material store, locked, with the materials whose bytes were evicted
+/// since its last use forgotten first.
+fn open(sh: &Shared) -> MutexGuard<'_, MaterialStore> {
+    let mut store = lock(&sh.materials);
+    store.reap(sh);
+    store
+}
+
 impl MaterialStore {
+    /// Forget the materials whose bytes the upload store evicted (its count,
+    /// byte and age bounds), reported in `State::evicted_material_files`.
+    /// Before, such a material stayed listed and instant upload kept offering
+    /// it for its MD5, with an `addressUrl` answering 404. O(evicted), plus
+    /// one pass over `order` when any went.
+    fn reap(&mut self, sh: &Shared) {
+        // Settling (in `lock_state`) applies the age bound up to now first.
+        let gone = std::mem::take(&mut sh.lock_state().evicted_material_files);
+        let mut dead = HashSet::new();
+        for key in gone {
+            let Some(id) = self.by_file.remove(&key) else {
+                continue;
+            };
+            if let Some(m) = self.materials.remove(&id)
+                && self.by_hash.get(&m.file_hash) == Some(&m.id)
+            {
+                self.by_hash.remove(&m.file_hash);
+            }
+            tracing::debug!(material_id = %id, "material forgotten: its bytes were evicted");
+            dead.insert(id);
+        }
+        if !dead.is_empty() {
+            self.order.retain(|id| !dead.contains(id));
+        }
+    }
+
     fn forget_pending(&mut self, sh: &Shared, id: &str) -> Option<Pending> {
         let p = self.pending.remove(id)?;
         self.pending_order.retain(|x| x != id);
@@ -284,7 +322,7 @@ pub(super) fn start(
 ) -> Result<Value, Rejection> {
     let hash = file_hash(m, "fileHash")?;
     let (name, _) = file_name(m)?;
-    let mut store = lock(&sh.materials);
+    let mut store = open(sh);
     if !multipart
         && let Some(existing) = store
             .by_hash
@@ -419,6 +457,7 @@ fn register(
         StoredFile {
             bytes,
             mime: mime.into(),
+            material: true,
         },
         now,
     );
@@ -451,7 +490,7 @@ pub(super) fn complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rej
         req_str(m, k).map_err(bad)?;
     }
     file_hash(m, "fileHash")?;
-    let mut store = lock(&sh.materials);
+    let mut store = open(sh);
     let (id, p) = pending_for(&store, m, false)?;
     if opt_str(m, "s3Uri").map_err(bad)?.as_deref() != Some(p.s3_uri.as_str()) {
         return Err(bad("`s3Uri` is not this upload's target"));
@@ -466,7 +505,7 @@ pub(super) fn complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rej
 
 /// `POST .../multipart/presign-parts`.
 pub(super) fn presign(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
-    let mut store = lock(&sh.materials);
+    let mut store = open(sh);
     let (id, _) = pending_for(&store, m, true)?;
     let id = id.to_owned();
     let numbers = match m.get("partNumbers") {
@@ -504,7 +543,7 @@ fn unquote(s: &str) -> &str {
 
 /// `POST .../multipart/complete`.
 pub(super) fn multipart_complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
-    let mut store = lock(&sh.materials);
+    let mut store = open(sh);
     let (id, p) = pending_for(&store, m, true)?;
     let id = id.to_owned();
     let listed = match m.get("parts") {
@@ -547,7 +586,7 @@ pub(super) fn multipart_complete(sh: &Shared, m: &Map<String, Value>) -> Result<
 
 /// `POST .../multipart/abort`.
 pub(super) fn abort(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
-    let mut store = lock(&sh.materials);
+    let mut store = open(sh);
     let (id, _) = pending_for(&store, m, true)?;
     let id = id.to_owned();
     store.forget_pending(sh, &id);
@@ -559,7 +598,7 @@ pub(super) fn list(sh: &Shared, uri: &axum::http::Uri) -> Result<Value, Rejectio
     let q = query_map(uri.query());
     let page = super::parse_page(&q, "currentPage", 1)? as usize;
     let size = super::parse_page(&q, "pageSize", 20)?.min(super::MAX_PAGE_SIZE) as usize;
-    let store = lock(&sh.materials);
+    let store = open(sh);
     let newest_first: Vec<&String> = store.order.iter().rev().collect();
     let records: Vec<Value> = super::paginate(&newest_first, page, size)
         .into_iter()
@@ -572,7 +611,7 @@ pub(super) fn list(sh: &Shared, uri: &axum::http::Uri) -> Result<Value, Rejectio
 /// `POST /openapi/v1/assets/material/delete`.
 pub(super) fn delete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
     let id = req_str(m, "materialId").map_err(bad)?;
-    let mut store = lock(&sh.materials);
+    let mut store = open(sh);
     match store.forget_material(sh, &id) {
         Some(_) => Ok(Value::Null),
         None => Err((404, format!("Material {id} not found"))),
@@ -588,7 +627,7 @@ pub(crate) fn is_material_url(sh: &Shared, url: &str) -> bool {
     else {
         return false;
     };
-    lock(&sh.materials).by_file.contains_key(key) && sh.lock_state().files.contains_key(key)
+    open(sh).by_file.contains_key(key) && sh.lock_state().files.contains_key(key)
 }
 
 /// A storage error: S3's XML shape, with the code and message.
@@ -608,6 +647,17 @@ fn storage_err(status: u16, code: &str, message: &str) -> Response<Body> {
 /// `PUT /sim/storage/{token}?...&X-Sim-Signature=...`: a presigned upload.
 pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    // The router sends every method on a storage path here. The method is part of
+    // a presigned URL's signature, so S3 refuses any other with 403, and the
+    // upload stays as it was: read as a PUT, a HEAD or GET replaced it with an
+    // empty file.
+    if parts.method != Method::PUT {
+        return storage_err(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature does not match: this URL is presigned for PUT only",
+        );
+    }
     if parts.headers.contains_key(header::AUTHORIZATION) {
         return storage_err(
             400,
@@ -624,7 +674,7 @@ pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Bod
         .unwrap_or("")
         .to_owned();
     let q = query_map(parts.uri.query());
-    let grant = lock(&sh.materials).grants.get(&token).cloned();
+    let grant = open(sh).grants.get(&token).cloned();
     let Some(grant) = grant.filter(|g| q.get("X-Sim-Signature") == Some(&g.signature)) else {
         return storage_err(
             403,
@@ -674,7 +724,7 @@ pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Bod
     let file_key = format!("put_{token}");
     let now = sh.clock.now();
     {
-        let mut store = lock(&sh.materials);
+        let mut store = open(sh);
         let Some(p) = store.pending.get_mut(&grant.material_id) else {
             return storage_err(
                 404,
@@ -700,6 +750,8 @@ pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Bod
             StoredFile {
                 bytes,
                 mime: "application/octet-stream".into(),
+                // A pending PUT: `complete` reports its eviction itself.
+                material: false,
             },
             now,
         );
