@@ -55,12 +55,22 @@ impl JimmyError {
 }
 
 /// Where and how to send VMEG webhooks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookTarget {
     /// Receiver URL (plain `http://` on loopback is fine for tests).
     pub url: String,
-    /// Webhook secret, the HMAC-SHA256 key. Never logged.
+    /// Webhook secret, the HMAC-SHA256 key. Never logged, nor shown by `Debug`.
     pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    // A failing test prints its `SimConfig` or `SimHandle`: the secret stays out of it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("url", &self.url)
+            .field("secret", &"[redacted]")
+            .finish()
+    }
 }
 
 /// Simulator configuration. Build it with [`SimConfig::default`] and the

@@ -330,3 +330,18 @@ fn the_settings_property_serves_and_refuses() {
     }
     assert!(ok >= 50 && bad >= 20, "valid {ok}, refused {bad}");
 }
+
+/// A failing test prints its `SimConfig` (or `SimHandle`): the webhook secret is not in it.
+#[test]
+fn debug_output_never_shows_the_webhook_secret() {
+    let cfg = SimConfig {
+        webhook: Some(voiceclone_sim::WebhookTarget {
+            url: "http://127.0.0.1:9/hook".into(),
+            secret: "whsec-do-not-print".into(),
+        }),
+        ..SimConfig::default()
+    };
+    let shown = format!("{cfg:?}");
+    assert!(shown.contains("127.0.0.1:9/hook"), "{shown}");
+    assert!(!shown.contains("whsec-do-not-print"), "{shown}");
+}
