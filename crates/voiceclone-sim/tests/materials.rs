@@ -460,11 +460,7 @@ async fn other_methods_on_a_presigned_url_leave_the_upload_alone() {
     let (sim, api) = Api::start(SimConfig::default()).await;
     let file = b"the real file bytes".to_vec();
     let hash = md5_hex(&file);
-    let (_, v) = api
-        .post(GEN, json!({"fileHash": hash, "fileName": "f.wav"}))
-        .await;
-    let d = v["data"].clone();
-    let url = s(&d["uploadUrl"]).to_owned();
+    let (d, url) = upload_url(&api, &file, "f.wav").await;
     assert_eq!(api.put(&url, file.clone()).await.0, 200);
     for m in [
         reqwest::Method::HEAD,
@@ -493,16 +489,22 @@ async fn other_methods_on_a_presigned_url_leave_the_upload_alone() {
     assert_eq!(sim.stats().requests("vmeg.materialPut"), 1);
 }
 
-/// Uploads `file` as a material named `name` (gen-upload-url, PUT, complete), refusing
-/// an instant upload; its `addressUrl`.
-async fn upload_material(api: &Api, file: &[u8], name: &str) -> String {
-    let hash = md5_hex(file);
+/// `gen-upload-url` for `file` named `name`: the answer's `data` and its `uploadUrl`.
+async fn upload_url(api: &Api, file: &[u8], name: &str) -> (Value, String) {
     let (st, v) = api
-        .post(GEN, json!({"fileHash": hash, "fileName": name}))
+        .post(GEN, json!({"fileHash": md5_hex(file), "fileName": name}))
         .await;
     assert_eq!(st, 200, "{v}");
     let d = v["data"].clone();
     let url = s(&d["uploadUrl"]).to_owned();
+    (d, url)
+}
+
+/// Uploads `file` as a material named `name` (gen-upload-url, PUT, complete), refusing
+/// an instant upload; its `addressUrl`.
+async fn upload_material(api: &Api, file: &[u8], name: &str) -> String {
+    let hash = md5_hex(file);
+    let (d, url) = upload_url(api, file, name).await;
     assert!(!url.is_empty(), "instant upload of a dead material: {d}");
     assert_eq!(api.put(&url, file.to_vec()).await.0, 200);
     let (st, v) = api
@@ -562,11 +564,7 @@ async fn a_business_fault_on_the_presigned_put_is_a_failure_status() {
     let (sim, api) = Api::start(SimConfig::default()).await;
     let file = b"abc".to_vec();
     let hash = md5_hex(&file);
-    let (_, v) = api
-        .post(GEN, json!({"fileHash": hash, "fileName": "f.wav"}))
-        .await;
-    let d = v["data"].clone();
-    let url = s(&d["uploadUrl"]).to_owned();
+    let (d, url) = upload_url(&api, &file, "f.wav").await;
     sim.fail_next("vmeg.materialPut", FaultKind::Business, 1)
         .unwrap();
     let (st, etag) = api.put(&url, file.clone()).await;
