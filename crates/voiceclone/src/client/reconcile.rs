@@ -337,16 +337,16 @@ impl Client {
                 format!("the error is from a {op_kind} submit, not a {kind} submit"),
             );
         }
-        if let Some(refusal) = past_key_lifetime(query.submitted_at, "error") {
-            return Err(refusal
-                .with_provider(self.provider())
-                .with_operation("resubmit"));
-        }
         let Some(key) = query.idempotency_key.clone() else {
             return Err(Error::unsupported("resubmit", self.provider()).with_note(
                 "this provider has no idempotency key: a resend cannot be recognised as the same call and may create and bill a second task; use reconcile instead",
             ));
         };
+        if let Some(refusal) = past_key_lifetime(query.submitted_at, "error") {
+            return Err(refusal
+                .with_provider(self.provider())
+                .with_operation("resubmit"));
+        }
         if req_key.is_some_and(|k| k != key) {
             return refuse(
                 "idempotency_key",
