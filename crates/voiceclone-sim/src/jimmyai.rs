@@ -69,6 +69,8 @@ pub(crate) async fn handle(
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     if !bearer_ok(&parts.headers, &sh.config.api_key) {
+        // Read what the client is still sending, so the answer reaches it.
+        crate::wire::drain(body, sh.config.body_read_timeout).await;
         return err(sh, sh.config.jimmy_auth_error, "Invalid or missing API key");
     }
     let bad = sh.config.jimmy_bad_request;
@@ -122,7 +124,10 @@ pub(crate) async fn handle(
                 Err(msg) => err(sh, bad, &msg),
             }
         }
-        _ => err(sh, sh.config.jimmy_not_found, "Not Found"),
+        _ => {
+            crate::wire::drain(body, sh.config.body_read_timeout).await;
+            err(sh, sh.config.jimmy_not_found, "Not Found")
+        }
     }
 }
 

@@ -689,3 +689,34 @@ async fn webhook_attempt_records_are_bounded_in_bytes() {
     );
     sim.shutdown().await;
 }
+
+/// Early answers reach the client whatever it is still sending: a 20 MiB body over VMEG's
+/// body limit gets its 413, and with a wrong key its 401, each on a fresh connection of a
+/// multi-thread runtime. The simulator reads (and drops) the rest of the body before
+/// answering; answering first and closing with the body unread reset the connection, and
+/// the client saw a broken pipe instead (at the first request at 20 MiB; one in six at 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_answers_arrive_while_the_client_is_still_sending() {
+    let sim = Simulator::start().await.unwrap();
+    let url = format!("{}/openapi/v1/task/clone-voice/create", sim.base_url());
+    let text = |kib: usize| {
+        json!({"refAudio": "https://e.com/a.wav", "sampleText": "a".repeat(kib * 1024)}).to_string()
+    };
+    let big = text(20 * 1024);
+    for i in 0..20 {
+        for (key, want) in [(sim.api_key(), 413), ("wrong", 401)] {
+            let r = client()
+                .post(&url)
+                .bearer_auth(key)
+                .header("X-Idempotency-Key", format!("early-{i}"))
+                .header("content-type", "application/json")
+                .body(big.clone())
+                .send()
+                .await;
+            match r {
+                Ok(r) => assert_eq!(r.status().as_u16(), want, "request {i}"),
+                Err(e) => panic!("request {i} ({want} expected): no answer: {e:?}"),
+            }
+        }
+    }
+}

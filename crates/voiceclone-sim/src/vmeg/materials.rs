@@ -644,9 +644,25 @@ fn storage_err(status: u16, code: &str, message: &str) -> Response<Body> {
     r
 }
 
-/// `PUT /sim/storage/{token}?...&X-Sim-Signature=...`: a presigned upload.
+/// `PUT /sim/storage/{token}?...&X-Sim-Signature=...`: a presigned upload. An
+/// answer given before the body was read (a refused URL, a declared size over
+/// the limit) drains it first, so that the client sees the answer rather than
+/// a connection reset mid-upload (see [`crate::wire::drain`]).
 pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Body> {
     let (parts, body) = req.into_parts();
+    let mut body = Some(body);
+    let resp = storage_put_checked(sh, &parts, &mut body).await;
+    if let Some(unread) = body {
+        crate::wire::drain(unread, sh.config.body_read_timeout).await;
+    }
+    resp
+}
+
+async fn storage_put_checked(
+    sh: &Shared,
+    parts: &axum::http::request::Parts,
+    body: &mut Option<Body>,
+) -> Response<Body> {
     // The router sends every method on a storage path here. The method is part of
     // a presigned URL's signature, so S3 refuses any other with 403, and the
     // upload stays as it was: read as a PUT, a HEAD or GET replaced it with an
@@ -703,21 +719,21 @@ pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Bod
     };
     let bytes = match tokio::time::timeout(
         sh.config.body_read_timeout,
-        axum::body::to_bytes(body, limit),
+        crate::wire::read_limited(body.take().unwrap_or_default(), limit),
     )
     .await
     {
         Err(_) => {
             return crate::respond::body_timeout(json!({"error": "upload not received in time"}));
         }
-        Ok(Err(_)) => {
+        Ok(None) => {
             return storage_err(
                 413,
                 "EntityTooLarge",
                 "Your proposed upload exceeds the maximum allowed size",
             );
         }
-        Ok(Ok(b)) => b,
+        Ok(Some(b)) => axum::body::Bytes::from(b),
     };
     let md5 = md5_hex(&bytes);
     let len = bytes.len();

@@ -124,6 +124,8 @@ pub(crate) async fn handle(
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     if !bearer_ok(&parts.headers, &sh.config.api_key) {
+        // Read what the client is still sending, so the answer reaches it.
+        crate::wire::drain(body, sh.config.body_read_timeout).await;
         return env_err(sh, 401, "Invalid or missing API Key");
     }
     let limit = sh.config.vmeg_max_body_bytes;
@@ -151,12 +153,18 @@ pub(crate) async fn handle(
                 Err((c, msg)) => env_err(sh, c, &msg),
             };
         }
-        _ if !is_mutating(op) => return env_err(sh, 404, "Not Found"),
+        _ if !is_mutating(op) => {
+            crate::wire::drain(body, sh.config.body_read_timeout).await;
+            return env_err(sh, 404, "Not Found");
+        }
         _ => {}
     }
     let key = match idem_key(&parts.headers) {
         Ok(k) => k,
-        Err(msg) => return env_err(sh, 400, &msg),
+        Err(msg) => {
+            crate::wire::drain(body, sh.config.body_read_timeout).await;
+            return env_err(sh, 400, &msg);
+        }
     };
     let m = match read_json(body, limit, false, sh.config.body_read_timeout).await {
         Ok(m) => m,
