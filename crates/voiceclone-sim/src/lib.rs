@@ -168,8 +168,11 @@
 //! - **Cost per request.** A task's phase is computed from its timestamps
 //!   when read; completion side effects (a VMEG voice, a JimmyAI model id)
 //!   are applied from a queue ordered by due time, and evictions pop from
-//!   queues ordered by age, so a request costs O(log n) in the number of
-//!   tasks, not a scan under the global lock.
+//!   queues ordered by age, so a request about one task costs O(log n) in
+//!   the number of tasks, not a scan under the global lock. The list
+//!   endpoints (`tasks/list`, `clone/list`, the material list) do scan what
+//!   they filter, under the lock (building only the page's rows): milliseconds
+//!   at tens of thousands of tasks.
 //! - **Waiting.** Sync creates and webhook deliveries sleep until their
 //!   task's due time (one timer each), woken early when the clock is moved by
 //!   [`SimHandle::advance_clock`] or [`SimHandle::complete_all_now`]; nothing

@@ -47,7 +47,9 @@ pub(super) fn clone_list(sh: &Shared, m: &Map<String, Value>) -> Result<Value, R
         .map(|xs| xs.iter().map(String::as_str).collect());
     let (page, size) = page_of(m)?;
     let st = sh.lock_state();
-    let rows: Vec<Value> = st
+    // The matching voices by reference; only the page's rows are built (two dates each),
+    // under the state lock: building every row first cost ~10 us a voice per request.
+    let matching: Vec<_> = st
         .voice_order
         .iter()
         .rev()
@@ -68,10 +70,12 @@ pub(super) fn clone_list(sh: &Shared, m: &Map<String, Value>) -> Result<Value, R
                 .as_ref()
                 .is_none_or(|s| v.name.to_lowercase().contains(s.as_str()))
         })
+        .collect();
+    let records: Vec<Value> = paginate(&matching, page, size)
+        .into_iter()
         .map(|v| voice_json(sh, v))
         .collect();
-    let total = rows.len();
-    Ok(json!({"records": paginate(&rows, page, size), "total": total}))
+    Ok(json!({"records": records, "total": matching.len()}))
 }
 
 pub(super) fn basic_list(m: &Map<String, Value>) -> Result<Value, Rejection> {
