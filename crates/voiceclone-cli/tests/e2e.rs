@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 use voiceclone_sim::{FaultConfig, SimConfig};
 
-use support::{FAST_POLL, Run, SAMPLE, Sim};
+use support::{FAST_POLL, Run, SAMPLE, Sim, run_binary};
 
 /// The key the simulator accepts; it must never be printed.
 const KEY: &str = "sk-e2e-very-secret-0123456789";
@@ -1291,5 +1291,22 @@ fn private_audio_urls_need_allow_private_urls_even_against_a_loopback_base_url()
         .expect(0)
         .json();
         assert!(j["job_id"].is_string(), "{j}");
+    }
+}
+
+/// The key itself given to `--api-key-file` by mistake (no such file): the error does not
+/// echo the name it was given, which is the key (nothing else would redact it: the key is
+/// not known yet). Before: "cannot read the API key file sk-live-...: No such file".
+#[test]
+fn a_key_given_as_the_key_file_is_not_echoed() {
+    let key = "sk-live-0123456789abcdef-not-a-path";
+    for json in [false, true] {
+        let mut args = vec!["--provider", "vmeg", "--api-key-file", key, "voices"];
+        if json {
+            args.insert(0, "--json");
+        }
+        let r = run_binary(None, "", &[key], &[], &args);
+        assert_eq!(r.code, 2, "{r:?}");
+        assert!(r.stderr.contains("--api-key-file"), "{r:?}");
     }
 }

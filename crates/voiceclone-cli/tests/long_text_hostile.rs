@@ -798,3 +798,49 @@ fn a_resend_whose_task_lookup_fails_leaves_the_part_unknown() {
     );
     assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-mine");
 }
+
+/// `speak --text ... --wait` whose job was accepted, then whose first poll is answered
+/// with something that ends a wait (a 404 before the task is readable, a proxy's HTML
+/// page): the job exists and may be billed, so the run exits 3 with the job id and no
+/// claimed status, never 1 ("failed": a script would submit it again). Before: exit 1 and
+/// `"status": "queued"`.
+#[test]
+fn a_wait_that_fails_after_the_submit_is_an_unknown_outcome() {
+    for (status, body) in [
+        (
+            404,
+            r#"{"code":404,"message":"Task not found","data":null}"#,
+        ),
+        (200, "<html>maintenance</html>"),
+    ] {
+        let fake = FakeVmeg::start(1, 100, false);
+        fake.answer_details_with(status, body);
+        let r = fake_run(
+            &fake,
+            &[
+                "--provider",
+                "vmeg",
+                "--json",
+                "--allow-private-urls",
+                "speak",
+                "--voice",
+                VOICE,
+                "--text",
+                "Hello.",
+                "--wait",
+            ],
+        );
+        assert_eq!(r.code, 3, "{status}: {r:?}");
+        let j = r.json();
+        assert_eq!(j["job_id"], "vmeg:speech:t1", "{status}: {j}");
+        assert!(j.get("status").is_none(), "{status}: a status claimed: {j}");
+        assert!(
+            j["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not known"),
+            "{status}: {j}"
+        );
+        assert_eq!(fake.creates(), 1);
+    }
+}

@@ -136,6 +136,27 @@ fn reconcile_found_none_and_jimmyai() {
     assert_eq!(j["result"], "found", "{j}");
     assert_eq!(j["task"]["kind"], "clone", "{j}");
 
+    // The task id in the stored form every command prints (`vmeg:clone:...`) is read as
+    // `status` reads it; before, it was sent verbatim and answered 404.
+    let id = j["task"]["job_id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("vmeg:clone:"), "{id}");
+    let r = run(
+        &sim,
+        &vmeg(&[
+            "reconcile",
+            "--key",
+            &key,
+            "--submitted-at",
+            &at,
+            "--kind",
+            "clone",
+            "--task-id",
+            &id,
+        ]),
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert_eq!(r.json()["result"], "found", "{}", r.stdout);
+
     // Without the voice name, one clone fits but nothing ties it: candidates, exit 1.
     let r = run(
         &sim,

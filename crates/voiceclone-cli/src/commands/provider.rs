@@ -272,7 +272,7 @@ async fn clone(
     };
     let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
-        finish_wait_with(client, job, &policy, printer).await
+        after_submit(finish_wait_with(client, job, &policy, printer).await)
     } else {
         (job_outcome(&job), job)
     };
@@ -440,6 +440,27 @@ async fn finish_wait_with<J: CliJob>(
     (o, job)
 }
 
+/// A wait that failed after the job was accepted, for a reason other than the task's own
+/// failure (a poll answered 404 before the task was readable, a proxy's HTML page): the job
+/// exists and may be billed, so its outcome is unknown (exit 3, the job id kept, no status
+/// claimed), never a failure a script would submit again (exit 1).
+fn after_submit<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
+    if let Some(f) = o.failure.as_mut()
+        && f.kind != "task_failed"
+        && f.exit != Exit::Unreachable
+    {
+        f.exit = Exit::Unreachable;
+        f.message = format!(
+            "job {} was accepted, but waiting for it failed ({}); its outcome is not known: do not submit it again, check it with `voiceclone wait {}`",
+            job.id(),
+            f.message,
+            job.id()
+        );
+        o.fields.remove("status");
+    }
+    (o, job)
+}
+
 /// What a failed wait says about the task's status.
 fn apply_wait_error<J: Job>(job: &mut J, e: &voiceclone::Error) {
     match e.kind() {
@@ -584,7 +605,7 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
     };
     let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
-        finish_wait_with(client, job, &policy, printer).await
+        after_submit(finish_wait_with(client, job, &policy, printer).await)
     } else {
         (job_outcome(&job), job)
     };

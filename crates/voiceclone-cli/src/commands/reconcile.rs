@@ -47,7 +47,17 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
         q = q.voice_name(n);
     }
     if let Some(id) = &args.task_id {
-        q = q.task_id(JobId::new(id.trim()));
+        // The stored form (`vmeg:clone:t1`, as every command prints it) or a bare id.
+        let id: JobId = match id.trim().parse() {
+            Ok(id) => id,
+            Err(e) => {
+                let e: voiceclone::ParseError = e;
+                return Outcome::failed(
+                    Failure::usage(format!("--task-id: {}", e.reason())).with("field", "task_id"),
+                );
+            }
+        };
+        q = q.task_id(id);
     }
     let r = match client.reconcile(&q).await {
         Ok(r) => r,

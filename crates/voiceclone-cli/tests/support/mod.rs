@@ -259,6 +259,8 @@ pub struct FakeState {
     pub create_keys: std::sync::Mutex<Vec<String>>,
     /// When set, `tasks/list` answers these records (one page); otherwise it is a 404.
     pub list_records: std::sync::Mutex<Option<Vec<Value>>>,
+    /// When set, every `tasks/detail` is answered with this status and raw body instead.
+    pub detail_answer: std::sync::Mutex<Option<(u16, String)>>,
     base: std::sync::OnceLock<String>,
 }
 
@@ -281,6 +283,7 @@ impl FakeVmeg {
             create_answer: std::sync::Mutex::new(None),
             create_keys: std::sync::Mutex::new(Vec::new()),
             list_records: std::sync::Mutex::new(None),
+            detail_answer: std::sync::Mutex::new(None),
             base: std::sync::OnceLock::new(),
         });
         let listener = rt
@@ -317,6 +320,11 @@ impl FakeVmeg {
     /// `createdAt`, ...) as the account's tasks from now on, whatever the page asked.
     pub fn list_tasks_with(&self, records: Vec<Value>) {
         *self.state.list_records.lock().unwrap() = Some(records);
+    }
+
+    /// Answers every `tasks/detail` with `status` and the raw `body` from now on.
+    pub fn answer_details_with(&self, status: u16, body: &str) {
+        *self.state.detail_answer.lock().unwrap() = Some((status, body.to_owned()));
     }
 
     /// Each create's `X-Idempotency-Key` so far, in order.
@@ -397,7 +405,11 @@ async fn fake_list(axum::extract::State(st): FakeShared) -> axum::response::Resp
 async fn fake_detail(
     axum::extract::State(st): FakeShared,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
-) -> axum::Json<Value> {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some((status, body)) = st.detail_answer.lock().unwrap().clone() {
+        return (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response();
+    }
     let task = q.get("taskId").cloned().unwrap_or_default();
     let base = st.base.get().cloned().unwrap_or_default();
     let results: Vec<Value> = (0..st.files)
@@ -411,6 +423,7 @@ async fn fake_detail(
         "code": 200, "message": "",
         "data": {"taskId": task, "taskType": "tts", "status": "finished", "result": {"results": results}},
     }))
+    .into_response()
 }
 
 async fn fake_file(axum::extract::State(st): FakeShared) -> axum::response::Response {
