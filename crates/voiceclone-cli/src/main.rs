@@ -8,6 +8,7 @@ mod context;
 mod exit;
 mod output;
 mod receiver;
+mod signals;
 mod spinner;
 
 use std::process::ExitCode;

@@ -1310,3 +1310,68 @@ fn a_key_given_as_the_key_file_is_not_echoed() {
         assert!(r.stderr.contains("--api-key-file"), "{r:?}");
     }
 }
+
+/// SIGTERM or SIGINT while `clone --wait` / `speak --wait` waits for an accepted job: the
+/// job (running, maybe billed) is reported with its id, exit 3, one JSON object on stdout.
+/// Before: the process died by the signal with nothing printed, and in `--json` the job id
+/// was nowhere.
+#[cfg(unix)]
+#[test]
+fn a_signal_while_waiting_reports_the_accepted_job() {
+    // Slow tasks: a clone takes minutes of real time, so the wait is what the signal meets.
+    let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    for (signal, args) in [
+        (
+            "-TERM",
+            vec![
+                "--provider",
+                "vmeg",
+                "--json",
+                "clone",
+                SAMPLE,
+                "--name",
+                "n",
+                "--wait",
+            ],
+        ),
+        (
+            "-INT",
+            vec![
+                "--provider",
+                "vmeg",
+                "--json",
+                "speak",
+                "--voice",
+                "sv_en_us_female_01",
+                "--text",
+                "Hi.",
+                "--wait",
+            ],
+        ),
+    ] {
+        let before = sim.requests();
+        let child = support::command(Some(&sim.url()), KEY, &[], &args)
+            .spawn()
+            .unwrap();
+        // Until the submit was answered and a poll went out: the job is known.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while sim.requests() < before + 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no submit and poll seen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let killed = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+        assert_eq!(r.code, 3, "{signal}: {r:?}");
+        let j = r.json();
+        assert!(s(&j["job_id"]).starts_with("vmeg:"), "{signal}: {j}");
+        assert_eq!(j["error"]["kind"], "interrupted", "{signal}: {j}");
+        assert_eq!(j["waited"], false, "{signal}: {j}");
+    }
+}

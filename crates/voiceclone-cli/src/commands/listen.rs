@@ -76,7 +76,7 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         None => CompletionHub::in_memory(secret),
     };
     // Handlers first: a SIGTERM right after the listening line must not kill the process.
-    let mut signals = Signals::install().map_err(fail)?;
+    let mut signals = crate::signals::Signals::install().map_err(fail)?;
     let listener = Receiver::bind(args.addr).await.map_err(fail)?;
     let addr = listener
         .local_addr()
@@ -649,51 +649,6 @@ fn event_line(e: &WebhookEvent, received_at: SystemTime) -> Value {
     put("sent_at", rfc3339(e.sent_at).into());
     put("received_at", rfc3339(received_at).into());
     Value::Object(m)
-}
-
-/// SIGINT and SIGTERM, installed before the listening line is printed.
-struct Signals {
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn install() -> Result<Self, Failure> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let handler = |kind: SignalKind, name: &str| {
-                signal(kind).map_err(|e| Failure::io(&format!("cannot handle {name}"), &e))
-            };
-            Ok(Self {
-                int: handler(SignalKind::interrupt(), "SIGINT")?,
-                term: handler(SignalKind::terminate(), "SIGTERM")?,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(Self {})
-        }
-    }
-
-    async fn next(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.int.recv() => "SIGINT",
-                _ = self.term.recv() => "SIGTERM",
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-            "Ctrl-C"
-        }
-    }
 }
 
 #[cfg(test)]

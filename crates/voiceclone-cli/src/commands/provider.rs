@@ -272,7 +272,8 @@ async fn clone(
     };
     let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
-        after_submit(finish_wait_with(client, job, &policy, printer).await)
+        let waited = finish_wait_with(client, job.clone(), &policy, printer);
+        after_submit(interruptible(waited, job).await)
     } else {
         (job_outcome(&job), job)
     };
@@ -440,6 +441,36 @@ async fn finish_wait_with<J: CliJob>(
     (o, job)
 }
 
+/// `waited` (the wait for an accepted job), unless SIGINT or SIGTERM comes first: then the
+/// job, accepted and running (it may be billed), is reported with its id and exit 3, so
+/// that stopping the command never loses it. Before, the process died by the signal with
+/// nothing printed (in `--json` or `--quiet`, the job id was nowhere).
+async fn interruptible<J: CliJob>(
+    waited: impl std::future::Future<Output = (Outcome, J)>,
+    job: J,
+) -> (Outcome, J) {
+    let Ok(mut signals) = crate::signals::Signals::install() else {
+        return waited.await;
+    };
+    tokio::select! {
+        done = waited => done,
+        name = signals.next() => {
+            let mut o = job_outcome(&job);
+            o.failure = Some(Failure::other(
+                Exit::Unreachable,
+                "interrupted",
+                format!(
+                    "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `voiceclone wait {}` follows it",
+                    job.id(),
+                    job.id()
+                ),
+            ));
+            o.set("waited", false);
+            (o, job)
+        }
+    }
+}
+
 /// A wait that failed after the job was accepted, for a reason other than the task's own
 /// failure (a poll answered 404 before the task was readable, a proxy's HTML page): the job
 /// exists and may be billed, so its outcome is unknown (exit 3, the job id kept, no status
@@ -605,7 +636,8 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
     };
     let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
-        after_submit(finish_wait_with(client, job, &policy, printer).await)
+        let waited = finish_wait_with(client, job.clone(), &policy, printer);
+        after_submit(interruptible(waited, job).await)
     } else {
         (job_outcome(&job), job)
     };
