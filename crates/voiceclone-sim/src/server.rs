@@ -628,7 +628,7 @@ async fn dispatch(
                 }
                 return dropped();
             }
-            let resp = injected_response(&sh, api, kind, plan.retry_after);
+            let resp = injected_response(&sh, api, kind, plan.retry_after, Value::Null);
             sh.stats.status(resp.status().as_u16());
             return resp;
         }
@@ -647,11 +647,8 @@ async fn dispatch(
     // names the task the processing made, as VMEG's 502 advice has callers poll with it.
     if let Some(kind) = plan.exclusive.filter(|_| plan.after_processing) {
         tracing::debug!(%method, %path, op, fault = kind.name(), "injected fault after processing");
-        let named = task_named_by(resp).await;
-        let mut resp = injected_response(&sh, api, kind, plan.retry_after);
-        if let Some(named) = named {
-            resp = with_data(resp, named).await;
-        }
+        let named = task_named_by(resp).await.unwrap_or(Value::Null);
+        let resp = injected_response(&sh, api, kind, plan.retry_after, named);
         sh.stats.status(resp.status().as_u16());
         return resp;
     }
@@ -678,29 +675,14 @@ async fn task_named_by(resp: Response<Body>) -> Option<Value> {
         .find_map(|k| data.get(k).map(|id| json!({ k: id })))
 }
 
-/// `resp` (an injected failure envelope) with `data` set.
-async fn with_data(resp: Response<Body>, data: Value) -> Response<Body> {
-    let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 1024 * 1024).await else {
-        return Response::from_parts(parts, Body::empty());
-    };
-    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else {
-        return Response::from_parts(parts, Body::from(bytes));
-    };
-    v["data"] = data;
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(
-        parts,
-        Body::from(serde_json::to_vec(&v).unwrap_or_default()),
-    )
-}
-
-/// The answer to an injected 429/5xx/business fault, in the vendor envelope.
+/// The answer to an injected 429/5xx/business fault, in the vendor envelope, with `data`
+/// (`null`, or the task a processed request made).
 fn injected_response(
     sh: &Shared,
     api: Api,
     kind: FaultKind,
     retry_after: Duration,
+    data: Value,
 ) -> Response<Body> {
     let status: u16 = match kind {
         FaultKind::TooManyRequests => 429,
@@ -718,13 +700,14 @@ fn injected_response(
         FaultKind::Business => "Internal server error (simulated business error)",
         _ => "Service unavailable (simulated)",
     };
-    let body = match api {
+    let mut body = match api {
         Api::Vmeg | Api::Storage => {
             let code = if status == 200 { 500 } else { status };
             json!({"code": code, "message": msg, "data": null})
         }
         _ => jimmyai::envelope_err(sh, sh.config.jimmy_server_error.code, msg),
     };
+    body["data"] = data;
     let mut resp = json_response(status, &body);
     if kind == FaultKind::TooManyRequests {
         let secs = retry_after.as_secs_f64().ceil() as u64;
