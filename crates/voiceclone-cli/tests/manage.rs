@@ -119,18 +119,21 @@ fn reconcile_found_none_and_jimmyai() {
     let last = e["error"]["last_attempt_at"].as_str().unwrap().to_owned();
     sim.handle.complete_all_now();
 
-    let args = vmeg(&[
-        "reconcile",
-        "--key",
-        &key,
-        "--submitted-at",
-        &at,
-        "--kind",
-        "clone",
-        "--voice-name",
-        "lost-voice",
-    ]);
-    let r = run(&sim, &args);
+    // `reconcile` of the lost clone submit, with `extra` flags.
+    let reconcile_clone = |extra: &[&str]| {
+        let mut args = vec![
+            "reconcile",
+            "--key",
+            &key,
+            "--submitted-at",
+            &at,
+            "--kind",
+            "clone",
+        ];
+        args.extend_from_slice(extra);
+        run(&sim, &vmeg(&args))
+    };
+    let r = reconcile_clone(&["--voice-name", "lost-voice"]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     let j = r.json();
     assert_eq!(j["result"], "found", "{j}");
@@ -140,36 +143,12 @@ fn reconcile_found_none_and_jimmyai() {
     // `status` reads it; before, it was sent verbatim and answered 404.
     let id = j["task"]["job_id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("vmeg:clone:"), "{id}");
-    let r = run(
-        &sim,
-        &vmeg(&[
-            "reconcile",
-            "--key",
-            &key,
-            "--submitted-at",
-            &at,
-            "--kind",
-            "clone",
-            "--task-id",
-            &id,
-        ]),
-    );
+    let r = reconcile_clone(&["--task-id", &id]);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert_eq!(r.json()["result"], "found", "{}", r.stdout);
 
     // Without the voice name, one clone fits but nothing ties it: candidates, exit 1.
-    let r = run(
-        &sim,
-        &vmeg(&[
-            "reconcile",
-            "--key",
-            &key,
-            "--submitted-at",
-            &at,
-            "--kind",
-            "clone",
-        ]),
-    );
+    let r = reconcile_clone(&[]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     let j = r.json();
     assert_eq!(j["result"], "candidates", "{j}");
