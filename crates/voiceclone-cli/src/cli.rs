@@ -52,14 +52,15 @@ stream of JSON lines (one object per line, with or without --json) until it is s
 )]
 pub struct Cli {
     /// Provider to talk to [env: VOICECLONE_PROVIDER]
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        env = "VOICECLONE_PROVIDER",
-        hide_env = true
-    )]
+    // The variable is read by `try_parse_checked`, not by clap: clap would refuse every
+    // command, `demo` and `sim` included, for an empty or misspelt variable they never use.
+    #[arg(long, global = true, value_enum, ignore_case = true)]
     pub provider: Option<ProviderArg>,
+
+    /// `VOICECLONE_PROVIDER` was set to something that is not a provider (and `--provider`
+    /// was not given): a failure only for the commands that need a provider.
+    #[arg(skip)]
+    pub provider_env_invalid: bool,
 
     /// API base URL [default: VMEG_BASE_URL / JIMMYAI_BASE_URL, else the vendor's]
     #[arg(long, global = true, value_name = "URL")]
@@ -138,9 +139,32 @@ impl Cli {
                 }
             }
         }
-        Cli::from_arg_matches(&matches)
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        cli.provider_from_env(std::env::var_os(PROVIDER_VAR));
+        Ok(cli)
+    }
+
+    /// Fills `provider` from the value of `VOICECLONE_PROVIDER` when `--provider` was not
+    /// given: any case, surrounding blanks ignored, and an empty value is no value.
+    fn provider_from_env(&mut self, value: Option<std::ffi::OsString>) {
+        if self.provider.is_some() {
+            return;
+        }
+        let Some(value) = value else { return };
+        let value = value.to_string_lossy();
+        let value = value.trim();
+        if value.is_empty() {
+            return;
+        }
+        match ProviderArg::from_str(value, true) {
+            Ok(p) => self.provider = Some(p),
+            Err(_) => self.provider_env_invalid = true,
+        }
     }
 }
+
+/// The environment variable naming the default provider.
+pub const PROVIDER_VAR: &str = "VOICECLONE_PROVIDER";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use voiceclone::Provider;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, PROVIDER_VAR};
 use crate::output::{Failure, Printer};
 
 /// The environment variable holding a provider's API key.
@@ -44,6 +44,12 @@ impl std::fmt::Debug for Target {
 
 /// The provider from `--provider` / `VOICECLONE_PROVIDER`, or a usage failure.
 pub fn provider(cli: &Cli) -> Result<Provider, Failure> {
+    if cli.provider.is_none() && cli.provider_env_invalid {
+        // The value is not shown: a variable set by mistake may hold anything, a key too.
+        return Err(Failure::usage(format!(
+            "{PROVIDER_VAR} is not a provider: set it to vmeg or jimmyai, or pass --provider vmeg|jimmyai"
+        )));
+    }
     cli.provider.map(Provider::from).ok_or_else(|| {
         Failure::usage(
             "this command needs a provider: pass --provider vmeg|jimmyai or set VOICECLONE_PROVIDER",

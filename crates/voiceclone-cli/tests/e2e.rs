@@ -1375,3 +1375,86 @@ fn a_signal_while_waiting_reports_the_accepted_job() {
         assert_eq!(j["waited"], false, "{signal}: {j}");
     }
 }
+
+/// `VOICECLONE_PROVIDER` is read in any case with blanks around it; empty is unset; a value
+/// that names no provider fails only the commands that need one, without echoing it.
+#[test]
+fn provider_variable_is_lenient_and_needed_only_where_used() {
+    let sim = Sim::fast(KEY);
+    let url = sim.url();
+    let voices = ["--json", "voices"];
+    for value in [" VMEG ", "Vmeg", "vmeg\n"] {
+        let j = run_with(&url, KEY, &[("VOICECLONE_PROVIDER", value)], &voices, None)
+            .expect(0)
+            .json();
+        assert_eq!(j["provider"], "vmeg", "{value:?}: {j}");
+    }
+    // --provider takes any case too (JimmyAI lists no voices: refused as its own, exit 2).
+    let j = run_with(
+        &url,
+        KEY,
+        &[],
+        &["--provider", "JimmyAI", "--json", "voices"],
+        None,
+    )
+    .expect(2)
+    .json();
+    assert_eq!(j["error"]["unsupported_operation"], "list_voices", "{j}");
+
+    let r = run_with(&url, KEY, &[("VOICECLONE_PROVIDER", "")], &voices, None).expect(2);
+    assert!(r.stdout.contains("needs a provider"), "{r:?}");
+    let r = run_with(
+        &url,
+        KEY,
+        &[("VOICECLONE_PROVIDER", "sk-oops")],
+        &voices,
+        None,
+    )
+    .expect(2);
+    assert!(
+        r.stdout.contains("VOICECLONE_PROVIDER is not a provider") && !r.stdout.contains("sk-oops"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("sk-oops"), "{r:?}");
+    // --provider wins over a bad variable.
+    run_with(
+        &url,
+        KEY,
+        &[("VOICECLONE_PROVIDER", "sk-oops")],
+        &["--provider", "vmeg", "--json", "voices"],
+        None,
+    )
+    .expect(0);
+
+    // A command that needs no provider runs whatever the variable holds: here a webhook
+    // that fails verification (exit 1), not a usage error about the variable (exit 2).
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.json");
+    std::fs::write(&body, b"{}").unwrap();
+    let body = body.to_str().unwrap();
+    for value in ["", "nope"] {
+        let r = run_with(
+            &url,
+            KEY,
+            &[
+                ("VOICECLONE_PROVIDER", value),
+                ("WH_SECRET", "whsec-e2e-0123456789"),
+            ],
+            &[
+                "--json",
+                "webhook",
+                "verify",
+                "--secret-env",
+                "WH_SECRET",
+                "--timestamp",
+                "1",
+                "--signature",
+                "00",
+                body,
+            ],
+            None,
+        )
+        .expect(1);
+        assert_eq!(r.json()["verified"], false, "{value:?}: {r:?}");
+    }
+}
