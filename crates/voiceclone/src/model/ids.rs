@@ -361,9 +361,12 @@ impl FromStr for VoiceId {
                             .strip_prefix("activate_by=")
                             .and_then(|n| n.parse::<u64>().ok())
                             .ok_or_else(|| bad("unknown voice state"))?;
-                        Activation::Unactivated {
-                            activate_by: UNIX_EPOCH + Duration::from_secs(secs),
-                        }
+                        // A stored id is read back from a caller's file or database: a time
+                        // the platform cannot hold is refused, never a panic.
+                        let activate_by = UNIX_EPOCH
+                            .checked_add(Duration::from_secs(secs))
+                            .ok_or_else(|| bad("activate_by is out of range"))?;
+                        Activation::Unactivated { activate_by }
                     }
                 };
                 VoiceId::typed(p, id).with_activation(activation)
@@ -551,6 +554,8 @@ mod tests {
             "jimmyai:voice;activated",
             "vmeg:voice:",
             "jimmyai:voice;activate_by=x:m",
+            "jimmyai:voice;activate_by=18446744073709551615:m",
+            "jimmyai:voice;activate_by=9223372036854775808:m",
         ] {
             assert_eq!(
                 bad.parse::<VoiceId>().unwrap_err().field(),
