@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use voiceclone::estimate::{DryRun, Estimate};
-use voiceclone::{Client, CloneRequest, Provider, RetryPolicy, SpeechRequest};
+use voiceclone::{Client, CloneRequest, Provider, RetryPolicy, SpeechRequest, VoiceId};
 use workspace_tests::Capture;
 
 fn client(p: Provider, base: &str) -> Client {
@@ -132,4 +132,109 @@ fn a_refused_request_is_refused_by_the_dry_run_too() {
         matches!(e.kind(), voiceclone::ErrorKind::InvalidInput { field, .. } if field == "requests[1].text"),
         "{e}"
     );
+}
+
+/// What a refusal looks like: the field, or `None` when the request was accepted.
+fn refused_field<T>(r: &Result<T, voiceclone::Error>) -> Option<String> {
+    match r {
+        Ok(_) => None,
+        Err(e) => match e.kind() {
+            voiceclone::ErrorKind::InvalidInput { field, .. } => Some(field.clone()),
+            other => Some(format!("not InvalidInput: {other:?}")),
+        },
+    }
+}
+
+/// An estimate, a dry run and the call refuse the same requests, naming the same field, and
+/// the call sends nothing then: a request an estimate prices is one the call would send.
+#[tokio::test]
+async fn an_estimate_a_dry_run_and_the_call_refuse_the_same_requests() {
+    let jimmyai_text = format!("{}<#1.5#>", "a".repeat(9_995));
+    let clones = [
+        (
+            Provider::Vmeg,
+            CloneRequest::new("https://cdn.example.com/s.wav"),
+            None,
+        ),
+        (
+            Provider::Vmeg,
+            CloneRequest::new("not a url"),
+            Some("audio_url"),
+        ),
+        (
+            Provider::Vmeg,
+            CloneRequest::new("http://cdn.example.com/s.wav"),
+            Some("audio_url"),
+        ),
+        (
+            Provider::JimmyAi,
+            CloneRequest::new("https://cdn.example.com/s.flac"),
+            Some("audio_url"),
+        ),
+        (
+            Provider::JimmyAi,
+            CloneRequest::new("https://cdn.example.com/s.wav")
+                .sample_text(format!("{}<#1#>", "字".repeat(270))),
+            Some("sample_text"),
+        ),
+        (
+            Provider::Vmeg,
+            CloneRequest::new("https://cdn.example.com/s.wav").idempotency_key("k "),
+            Some("idempotency_key"),
+        ),
+    ];
+    for (p, req, field) in clones {
+        let capture = Capture::start(200, json!({"code": 500, "message": "x"})).await;
+        let call = client(p, &capture.base_url()).clone_voice(&req).await;
+        let sent = capture.wire() != json!("no request was received");
+        let estimate = Estimate::clone_voice(p, &req);
+        let dry = DryRun::clone_voice(p, &req, false);
+        let want = field.map(str::to_owned);
+        assert_eq!(refused_field(&estimate), want, "{p} estimate {req:?}");
+        assert_eq!(refused_field(&dry), want, "{p} dry run {req:?}");
+        if want.is_some() {
+            assert_eq!(refused_field(&call), want, "{p} call {req:?}");
+        }
+        assert_eq!(sent, want.is_none(), "{p} {req:?}");
+    }
+
+    let speeches = [
+        (Provider::JimmyAi, SpeechRequest::new("m-1", "hi"), None),
+        (
+            Provider::JimmyAi,
+            SpeechRequest::new(VoiceId::typed(Provider::Vmeg, "cv_1"), "hi"),
+            Some("voice_id"),
+        ),
+        (
+            Provider::JimmyAi,
+            SpeechRequest::new("m-1", jimmyai_text),
+            Some("text"),
+        ),
+        (Provider::Vmeg, SpeechRequest::new("cv_1", "hi"), None),
+        (
+            Provider::Vmeg,
+            SpeechRequest::new("cv_1\n", "hi"),
+            Some("lines[0].voice_id"),
+        ),
+        (
+            Provider::Vmeg,
+            SpeechRequest::new(VoiceId::typed(Provider::JimmyAi, "m-1"), "hi"),
+            Some("voice_id"),
+        ),
+    ];
+    for (p, req, field) in speeches {
+        let capture = Capture::start(200, json!({"code": 500, "message": "x"})).await;
+        let call = client(p, &capture.base_url()).synthesize(&req).await;
+        let sent = capture.wire() != json!("no request was received");
+        let reqs = [req];
+        let estimate = Estimate::speech(p, &reqs);
+        let dry = DryRun::speech(p, &reqs);
+        let want = field.map(str::to_owned);
+        assert_eq!(refused_field(&estimate), want, "{p} estimate {reqs:?}");
+        assert_eq!(refused_field(&dry), want, "{p} dry run {reqs:?}");
+        if want.is_some() {
+            assert_eq!(refused_field(&call), want, "{p} call {reqs:?}");
+        }
+        assert_eq!(sent, want.is_none(), "{p} {reqs:?}");
+    }
 }

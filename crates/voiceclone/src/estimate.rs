@@ -96,8 +96,10 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// The billable units of cloning with `req` (checked by the provider's rules first; a
-    /// local recording's upload is not billed by either vendor).
+    /// The billable units of cloning with `req` (checked by the provider's rules first, the
+    /// recording's URL included; only whether its host may be private is left to the
+    /// client's `allow_private_urls`, which an estimate does not know; a local recording's
+    /// upload is not billed by either vendor).
     pub fn clone_voice(provider: Provider, req: &CloneRequest) -> Result<Estimate, Error> {
         (offline(provider).estimate_clone)(req).map_err(|e| e.with_provider(provider))
     }
@@ -105,6 +107,13 @@ impl Estimate {
     /// The billable units of submitting every request in `reqs`, one task each (checked by
     /// the provider's rules first; `InvalidInput` names the request as `requests[i]`).
     pub fn speech(provider: Provider, reqs: &[SpeechRequest]) -> Result<Estimate, Error> {
+        // The voice ids first, as `Client::synthesize` checks them: another provider's id or
+        // an expired unactivated JimmyAI model is refused here as it is there.
+        let now = std::time::SystemTime::now();
+        for (i, req) in reqs.iter().enumerate() {
+            req.check_voice_ids(provider, now)
+                .map_err(|e| in_request(e, i, reqs.len()).with_provider(provider))?;
+        }
         (offline(provider).estimate_speech)(reqs).map_err(|e| e.with_provider(provider))
     }
 

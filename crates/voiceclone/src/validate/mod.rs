@@ -59,6 +59,14 @@ pub(crate) fn idempotency_key(key: &str) -> Result<(), Error> {
     if key.trim().is_empty() {
         return Err(invalid(field, "must not be empty or blank"));
     }
+    if key.trim() != key {
+        // HTTP drops the blanks around a header value: VMEG would hold `k` while the job,
+        // its `extraData` and an `OutcomeUnknown` say `k `.
+        return Err(invalid(
+            field,
+            "must not start or end with a blank (HTTP drops it, so VMEG would see another key)",
+        ));
+    }
     let n = key.chars().count();
     if n > IDEMPOTENCY_KEY_MAX_CHARS {
         return Err(invalid(
@@ -131,7 +139,16 @@ mod tests {
     fn idempotency_keys() {
         assert!(idempotency_key("k").is_ok());
         assert!(idempotency_key(&"k".repeat(64)).is_ok());
-        for bad in ["", "   ", &"k".repeat(65), "ключ", "a\nb"] {
+        for bad in [
+            "",
+            "   ",
+            &"k".repeat(65),
+            "ключ",
+            "a\nb",
+            "k ",
+            " k",
+            "k\t",
+        ] {
             assert_eq!(field_of(idempotency_key(bad)), "idempotency_key", "{bad:?}");
         }
     }

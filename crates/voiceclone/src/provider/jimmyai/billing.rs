@@ -19,7 +19,7 @@ fn counted(field: &str, text: &str) -> Result<u64, Error> {
 }
 
 pub(crate) fn estimate_clone(req: &CloneRequest) -> Result<Estimate, Error> {
-    rules::clone_fields(req)?;
+    rules::clone_checks(req)?;
     let characters = match &req.sample_text {
         Some(t) => Some(counted("sample_text", t)?),
         None => None,

@@ -14,7 +14,7 @@ const TTS_CREDITS: f64 = 2.0;
 const TTS_CHARACTERS: f64 = 200.0;
 
 pub(crate) fn estimate_clone(req: &CloneRequest) -> Result<Estimate, Error> {
-    rules::clone_fields(req)?;
+    rules::clone_checks(req)?;
     let fee = Fee {
         name: "vmeg.clone",
         unit: Unit::Credits,

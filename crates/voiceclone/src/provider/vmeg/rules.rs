@@ -26,6 +26,16 @@ pub(crate) fn clone_request(req: &CloneRequest, allow_private: bool) -> Result<U
     }
 }
 
+/// What an estimate can check of a clone without a client: every rule the call runs but
+/// the one that depends on `allow_private_urls` (a private host passes here; the client
+/// refuses it unless allowed).
+pub(crate) fn clone_checks(req: &CloneRequest) -> Result<(), Error> {
+    match req.audio_url() {
+        Some(_) => clone_request(req, true).map(drop),
+        None => clone_fields(req),
+    }
+}
+
 /// The checks of a clone request's fields other than its recording (run before a local
 /// recording is uploaded, so that nothing is sent for a request that would be refused).
 pub(crate) fn clone_fields(req: &CloneRequest) -> Result<(), Error> {
@@ -79,7 +89,9 @@ pub(crate) fn speech_request(req: &SpeechRequest) -> Result<(), Error> {
         ));
     }
     for (i, line) in req.lines.iter().enumerate() {
-        non_blank(&format!("lines[{i}].voice_id"), line.voice_id.as_str())?;
+        // The id as `rename_voice` / `delete_voice` check it: a stray newline or blank read
+        // from a file is refused here, not sent for VMEG to answer "voice not found".
+        validate::id(&format!("lines[{i}].voice_id"), line.voice_id.as_str())?;
         non_blank(&format!("lines[{i}].text"), &line.text)?;
     }
     if let Some(w) = req.emotion_weight
