@@ -5,7 +5,8 @@
 //! size asked for answers short pages that are not the last (and a page whose unusable
 //! records were dropped looks short too). A vendor that answers a full page again, or a list
 //! longer than [`MAX_PAGES`], is an error, never a quiet stop (a caller that gets `Ok` has
-//! seen every item).
+//! seen every item). A `total` that the records read so far already exceed is wrong, and
+//! ends nothing either.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -102,7 +103,10 @@ where
         w.seen = w
             .seen
             .saturating_add(i64::try_from(returned).unwrap_or(i64::MAX));
-        w.done = page.total.is_some_and(|total| w.seen >= total);
+        // Only a total reached exactly ends the walk: one the records already passed (0, a
+        // negative number, a count of this page alone) is wrong, and trusting it would end
+        // a listing that has more, so the walk reads on to an empty page.
+        w.done = page.total == Some(w.seen);
         Ok(Some((stream::iter(page.items.into_iter().map(Ok)), w)))
     })
     .try_flatten()
@@ -133,6 +137,42 @@ mod tests {
             },
             |s: &String| s.clone(),
         )
+    }
+
+    /// Two full pages of 50 and an empty one, every page claiming `total`.
+    async fn read_with_total(total: Option<i64>) -> (usize, i64) {
+        let fetched = Arc::new(AtomicI64::new(0));
+        let counter = fetched.clone();
+        let items: Vec<_> = walk(
+            "voice list",
+            move |page| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let n = if page <= 2 { 50 } else { 0 };
+                async move {
+                    Ok(Page {
+                        items: (0..n).map(|i| format!("p{page}-{i}")).collect(),
+                        total,
+                        page_size: 50,
+                        returned: usize::try_from(n).unwrap(),
+                    })
+                }
+            },
+            |s: &String| s.clone(),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+        (items.len(), fetched.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn a_total_the_records_already_passed_ends_nothing() {
+        for total in [Some(0), Some(-1), Some(10), Some(49), Some(i64::MIN)] {
+            assert_eq!(read_with_total(total).await, (100, 3), "{total:?}");
+        }
+        // A total reached exactly ends the walk without asking for the empty page.
+        assert_eq!(read_with_total(Some(100)).await, (100, 2));
+        assert_eq!(read_with_total(None).await, (100, 3));
     }
 
     #[tokio::test]
