@@ -52,9 +52,12 @@ impl RecordingSleeper {
         }
     }
 
-    /// The sum of every duration asked for so far.
+    /// The sum of every duration asked for so far, saturating at `Duration::MAX` (a wait
+    /// may legally ask for `Duration::MAX` more than once).
     pub fn total(&self) -> Duration {
-        self.sleeps().iter().sum()
+        self.sleeps()
+            .iter()
+            .fold(Duration::ZERO, |sum, d| sum.saturating_add(*d))
     }
 }
 

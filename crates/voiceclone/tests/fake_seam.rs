@@ -277,3 +277,135 @@ async fn waits_follow_the_policy_on_a_virtual_clock() {
     assert_eq!(voices.len(), 1);
     assert_eq!(voices[0].id.as_str(), "fake-voice-1");
 }
+
+/// The fake behaves like the client where a user's test would otherwise pass and production
+/// fail (found by a hostile review): a reused VMEG key, a JimmyAI speech job's voice, ids the
+/// client refuses, synchronous submits.
+#[tokio::test(flavor = "current_thread")]
+async fn the_fake_answers_as_the_client_does() {
+    // A VMEG key is accepted once per route: a second clone under it is a Conflict and
+    // creates nothing; a speech submit under the same key is another route.
+    let vmeg = FakeClient::new(Provider::Vmeg);
+    let req = CloneRequest::new("https://cdn.example.com/a.wav").idempotency_key("k-1");
+    let first = vmeg.clone_voice(&req).await.unwrap();
+    assert_eq!(first.idempotency_key.as_deref(), Some("k-1"));
+    let err = vmeg.clone_voice(&req).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Conflict, "{err}");
+    assert_eq!(vmeg.billable_submits(), 1);
+    vmeg.synthesize(&SpeechRequest::new("cv_1", "hi").idempotency_key("k-1"))
+        .await
+        .unwrap();
+    assert_eq!(vmeg.billable_submits(), 2);
+
+    // A JimmyAI speech job names the activated model in its stored, typed form.
+    let jimmyai = FakeClient::new(Provider::JimmyAi);
+    let job = jimmyai
+        .synthesize(&SpeechRequest::new("m-1", "hi"))
+        .await
+        .unwrap();
+    assert_eq!(
+        job.voice.unwrap().to_string(),
+        "jimmyai:voice;activated:m-1"
+    );
+
+    // An id the client refuses before sending is InvalidInput here too, not NotFound.
+    let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    for bad in ["a/b", "..", "t 1"] {
+        let id = JobId::new(bad);
+        let err = vmeg.clone_status(&id).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "job_id"),
+            "{bad}: {err}"
+        );
+        let err = vmeg.wait_for_clone(&id, &policy).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "job_id"),
+            "{bad}: {err}"
+        );
+    }
+
+    // A synchronous VMEG submit comes back finished, with its voice or audio.
+    let vmeg = FakeClient::new(Provider::Vmeg);
+    vmeg.script_clone(Script::succeeds().with_voice_id("v-9"));
+    let job = vmeg
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").synchronous(true))
+        .await
+        .unwrap();
+    assert_eq!(job.status, TaskStatus::Succeeded);
+    assert_eq!(job.voice.unwrap().id.as_str(), "v-9");
+    let job = vmeg
+        .synthesize(&SpeechRequest::new("cv_1", "hi").synchronous(true))
+        .await
+        .unwrap();
+    assert_eq!(job.status, TaskStatus::Succeeded);
+    assert!(job.speech.is_some_and(|s| !s.audio_urls.is_empty()));
+    vmeg.script_clone(Script::fails("silent"));
+    let err = vmeg
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").synchronous(true))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::TaskFailed { .. }), "{err}");
+}
+
+/// Waits end on the virtual clock whatever the policy: `Duration::MAX` sleeps add up
+/// without overflowing, and back-to-back polls still reach the deadline at once.
+#[tokio::test(flavor = "current_thread")]
+async fn extreme_wait_policies_end_on_the_virtual_clock() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::new().then_status(TaskStatus::Running));
+    fake.script_clone(Script::new().then_status(TaskStatus::Running));
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    let job = fake.clone_voice(&req).await.unwrap();
+    let longest = WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::MAX)
+        .with_max_interval(Duration::MAX)
+        .with_deadline(None)
+        .with_max_polls(Some(3));
+    let err = fake.wait_for_clone(&job.id, &longest).await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::WaitTimedOut { polls: 3, .. }),
+        "{err}"
+    );
+    assert_eq!(fake.slept(), Duration::MAX);
+
+    let job = fake.clone_voice(&req).await.unwrap();
+    let eager = WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::ZERO)
+        .with_max_interval(Duration::ZERO)
+        .with_max_polls(None)
+        .with_deadline(Some(Duration::from_secs(60)));
+    let started = std::time::Instant::now();
+    let err = fake.wait_for_clone(&job.id, &eager).await.unwrap_err();
+    let ErrorKind::WaitTimedOut { polls, .. } = err.kind() else {
+        panic!("{err}");
+    };
+    // 60 s of 100 ms polls.
+    assert!((590..=610).contains(polls), "{polls}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the fake waited for real"
+    );
+}
+
+/// A local recording is checked as a dry run checks it: it must exist, and be of a format
+/// the provider clones from.
+#[cfg(feature = "upload")]
+#[tokio::test(flavor = "current_thread")]
+async fn the_fake_checks_a_local_recording_as_a_dry_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let flac = dir.path().join("a.flac");
+    std::fs::write(&flac, b"fLaC not really").unwrap();
+    let fake = FakeClient::new(Provider::JimmyAi);
+    for path in [dir.path().join("missing.mp3"), flac] {
+        let err = fake
+            .clone_voice(&CloneRequest::from_file(&path))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput { .. }),
+            "{}: {err}",
+            path.display()
+        );
+    }
+    assert_eq!(fake.billable_submits(), 0);
+}

@@ -4,11 +4,19 @@
 //! [`FakeClient`] implements [`VoiceCloning`], the trait [`Client`](crate::Client)
 //! implements too, so code written against `&dyn VoiceCloning` runs unchanged on either.
 //! It checks requests with the same rules the real client runs before sending (so a request
-//! the real client would refuse is refused here, with the same `InvalidInput`), hands out
-//! typed ids of its provider, and waits with the client's own polling loop on a virtual
+//! the real client would refuse is refused here, with the same `InvalidInput`; a local
+//! recording is checked as [`DryRun`](crate::estimate::DryRun) checks it: it must exist, be
+//! a non-empty file of a format the provider clones from, but its length is not read), hands
+//! out typed ids of its provider, and waits with the client's own polling loop on a virtual
 //! clock: a `WaitPolicy` deadline or poll bound ends a fake wait exactly as it would a real
-//! one, instantly. It shares no code with the simulator (`voiceclone-sim`), which stays the
-//! end-to-end option.
+//! one, instantly. Each poll counts as [`FAKE_POLL_TIME`] on that clock, so a policy that
+//! polls back to back still reaches its deadline. It shares no code with the simulator
+//! (`voiceclone-sim`), which stays the end-to-end option.
+//!
+//! Like VMEG, a VMEG fake refuses a second submit of the same kind under an idempotency key
+//! already used (`ErrorKind::Conflict`; nothing is created and no script is used). A
+//! `synchronous(true)` VMEG submit comes back finished, as the real one does: its script is
+//! played at once, and a scripted failure is `TaskFailed`.
 //!
 //! ```
 //! use voiceclone::fake::{FakeCall, FakeClient, Script};
@@ -58,6 +66,11 @@ use crate::seam::VoiceCloning;
 use crate::sleep::RecordingSleeper;
 use crate::wait::WaitPolicy;
 use crate::wait::{Waiting, poll_from};
+
+/// How much of the fake's virtual clock one poll takes: about a real round trip, so that a
+/// wait with a zero interval still reaches its deadline (10 minutes by default: 6,000 polls)
+/// instead of polling for that long in real time.
+pub const FAKE_POLL_TIME: Duration = Duration::from_millis(100);
 
 /// One call a [`FakeClient`] received, in order ([`FakeClient::calls`]). Every poll of a
 /// wait is recorded as the status read it is.
@@ -178,6 +191,20 @@ impl FakeClient {
         operation: &'static str,
     ) -> Result<(JobId, SystemTime, Option<String>), Error> {
         let mut state = self.lock();
+        // VMEG accepts a (route, key) pair once in 24 h and answers 409 after (api-facts A4):
+        // nothing is created, so no script is used.
+        if self.provider == Provider::Vmeg
+            && let Some(k) = &key
+            && state
+                .jobs
+                .iter()
+                .any(|j| j.kind == kind && j.idempotency_key.as_ref() == Some(k))
+        {
+            state.calls.push(call);
+            return Err(self
+                .error(ErrorKind::Conflict, operation)
+                .with_message("Idempotency key already used"));
+        }
         let script = match kind {
             JobKind::Clone => state.clone_scripts.pop_front(),
             _ => state.speech_scripts.pop_front(),
@@ -244,6 +271,7 @@ impl FakeClient {
         let mut state = self.lock();
         state.calls.push(call);
         id.check(self.provider, J::KIND)
+            .and_then(|()| crate::validate::id("job_id", id.as_str()))
             .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
         let provider = self.provider;
         let Some(job) = state.jobs.iter_mut().find(|j| j.vendor_id == id.as_str()) else {
@@ -344,6 +372,40 @@ impl FakeClient {
         Ok(job)
     }
 
+    /// A synchronous submit: its script is read until a terminal status, at once (VMEG's
+    /// synchronous endpoints answer with the finished task). A scripted failure is
+    /// `TaskFailed`; a script that never ends is `InvalidResponse`, as a synchronous answer
+    /// without a result would be.
+    fn finish_now<J: Job>(
+        &self,
+        id: &JobId,
+        read: impl Fn(&JobId) -> Result<J, Error>,
+    ) -> Result<J, Error> {
+        let steps = {
+            let state = self.lock();
+            state
+                .jobs
+                .iter()
+                .find(|j| j.vendor_id == id.as_str())
+                .map_or(1, |j| j.script.steps.len().max(1))
+        };
+        for _ in 0..steps {
+            let job = read(id)?;
+            match job.status() {
+                TaskStatus::Succeeded => return Ok(job),
+                TaskStatus::Failed => {
+                    return Err(
+                        crate::client::task_failed(id, job.error()).with_provider(self.provider)
+                    );
+                }
+                _ => {}
+            }
+        }
+        Err(Error::new(ErrorKind::InvalidResponse)
+            .with_provider(self.provider)
+            .with_message("the fake's synchronous answer has no result: its script never finishes"))
+    }
+
     /// The client's own polling loop, on the fake's virtual clock.
     async fn wait<J: Job>(
         &self,
@@ -352,9 +414,13 @@ impl FakeClient {
         read: impl Fn(&JobId) -> Result<J, Error>,
     ) -> Result<J, Error> {
         id.check(self.provider, J::KIND)
+            .and_then(|()| crate::validate::id("job_id", id.as_str()))
             .map_err(|e| e.with_provider(self.provider))?;
         let waiting = Waiting::new(&self.sleeper, id, <J as Job>::status);
-        let mut poll = || std::future::ready(read(id));
+        let mut poll = || {
+            waiting.progress.add_sleep(FAKE_POLL_TIME);
+            std::future::ready(read(id))
+        };
         let job = poll_from(&waiting, policy, &mut poll).await?;
         if *job.status() == TaskStatus::Failed {
             return Err(crate::client::task_failed(id, job.error()).with_provider(self.provider));
@@ -371,8 +437,7 @@ impl VoiceCloning for FakeClient {
     fn clone_voice<'a>(&'a self, req: &'a CloneRequest) -> BoxFuture<'a, Result<CloneJob, Error>> {
         Box::pin(async move {
             if let Err(e) =
-                (crate::provider::offline(self.provider).plan_clone)(req, self.allow_private)
-                    .map_err(|e| e.with_provider(self.provider))
+                crate::estimate::DryRun::clone_voice(self.provider, req, self.allow_private)
             {
                 self.lock().calls.push(FakeCall::CloneVoice(req.clone()));
                 return Err(e.with_operation("clone_voice"));
@@ -384,6 +449,9 @@ impl VoiceCloning for FakeClient {
                 req.idempotency_key.clone(),
                 "clone_voice",
             )?;
+            if req.synchronous == Some(true) {
+                return self.finish_now(&id, |id| self.clone_read(id));
+            }
             let mut job = CloneJob::new(self.provider, id, TaskStatus::Queued).with_created_at(at);
             if let Some(key) = key {
                 job = job.with_idempotency_key(key);
@@ -426,15 +494,21 @@ impl VoiceCloning for FakeClient {
                 req.idempotency_key.clone(),
                 "synthesize",
             )?;
+            if req.synchronous == Some(true) {
+                return self.finish_now(&id, |id| self.speech_read(id));
+            }
             let mut job = SpeechJob::new(self.provider, id, TaskStatus::Queued).with_created_at(at);
             if let Some(key) = key {
                 job = job.with_idempotency_key(key);
             }
-            // A JimmyAI production call activates the modelId it used, as the client reports.
+            // A JimmyAI production call activates the modelId it used, as the client reports
+            // it: the trimmed id, typed with the provider.
             if self.provider == Provider::JimmyAi
                 && let Some(line) = req.lines.first()
             {
-                job = job.with_voice(line.voice_id.clone().activated());
+                let model =
+                    crate::model::VoiceId::typed(Provider::JimmyAi, line.voice_id.as_str().trim());
+                job = job.with_voice(model.activated());
             }
             Ok(job)
         })

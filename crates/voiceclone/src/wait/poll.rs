@@ -53,7 +53,7 @@ impl Progress {
         self.polls.load(Ordering::Relaxed)
     }
 
-    fn add_sleep(&self, d: Duration) {
+    pub(crate) fn add_sleep(&self, d: Duration) {
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         // Only this wait adds to it, one sleep at a time: no lost update to fear.
         let total = self.slept.load(Ordering::Relaxed).saturating_add(nanos);

@@ -30,6 +30,10 @@ pub(crate) fn plan_clone(
         #[cfg(feature = "upload")]
         None => {
             rules::clone_fields(req)?;
+            // The format JimmyAI clones from, as the upload checks it before sending (the
+            // length of a WAV is read only when it is sent).
+            let (_, ext) = crate::sample::name_of(&req.audio)?;
+            rules::clone_extension(ext.as_deref())?;
             out.push(
                 PlannedRequest::new(
                     "POST",
