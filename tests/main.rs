@@ -15,6 +15,7 @@ mod adapter_jimmyai;
 mod adapter_limits;
 mod adapter_long;
 mod adapter_manage;
+mod adapter_null_lists;
 mod adapter_reconcile_dates;
 mod adapter_reconcile_hostile;
 mod adapter_reconcile_paging;

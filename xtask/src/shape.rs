@@ -13,8 +13,10 @@
 //!    webhook bodies), plain strings and string enums become `client_glue::Text` (a number
 //!    keeps its exact text: big numeric ids never become floats; a new status word never
 //!    fails decoding), integers `client_glue::Int`, numbers `client_glue::Number`, values of
-//!    unknown shape `client_glue::RawJson`; the `Code` schema becomes `client_glue::Code`
-//!    (integer or numeric string). Schemas that requests use as well are left as the spec
+//!    unknown shape `client_glue::RawJson`, arrays `client_glue::List` of their (lenient)
+//!    items (`null`, absence or a value that is not an array reads as empty; an element that
+//!    does not decode is skipped, not the answer failed); the `Code` schema becomes
+//!    `client_glue::Code` (integer or numeric string). Schemas that requests use as well are left as the spec
 //!    says, so what is sent keeps its types.
 
 use std::collections::BTreeSet;
@@ -35,6 +37,14 @@ const INT: &str = "#/components/schemas/LenientInt";
 const NUMBER: &str = "#/components/schemas/LenientNumber";
 const RAW: &str = "#/components/schemas/LenientJson";
 const SCHEMAS: &str = "#/components/schemas/";
+
+/// The extension typify reads a Rust type (with type parameters) from.
+const LIST_EXTENSION: &str = "x-rust-type";
+/// The crate that holds the lenient list type, as named in `x-rust-type` (see
+/// `codegen::settings`, which lets typify use its types).
+pub const LIST_CRATE: &str = "client-glue";
+/// The lenient list type; `codegen` turns an optional field of it into a plain one.
+pub const LIST_PATH: &str = "client_glue::List";
 
 /// The shaped document and what was changed.
 #[derive(Debug)]
@@ -70,7 +80,7 @@ pub fn for_progenitor(spec: &Value) -> Shaped {
             .filter(|s| s.get("properties").is_some() || s.get("items").is_some())
         {
             let before = lenient;
-            lenient += lenient_children(schema);
+            lenient += lenient_children(schema, name);
             if lenient > before {
                 shaped_names.push(name.clone());
             }
@@ -78,6 +88,14 @@ pub fn for_progenitor(spec: &Value) -> Shaped {
     }
     // Inline schemas of 2xx answers (component references are handled above).
     for op in operations_mut(&mut json) {
+        // progenitor names an inline answer `<OperationId>Response`.
+        let hint = format!(
+            "{}Response",
+            op.get("operationId")
+                .and_then(Value::as_str)
+                .map(pascal)
+                .unwrap_or_default()
+        );
         if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
             for response in responses.values_mut() {
                 if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
@@ -85,7 +103,7 @@ pub fn for_progenitor(spec: &Value) -> Shaped {
                         if let Some(schema) = media.get_mut("schema")
                             && schema.get("$ref").is_none()
                         {
-                            lenient += lenient_children(schema);
+                            lenient += lenient_children(schema, &hint);
                         }
                     }
                 }
@@ -107,7 +125,7 @@ pub fn for_progenitor(spec: &Value) -> Shaped {
             );
         }
         notes.push(format!(
-            "answers read leniently ({lenient} fields of {}): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`{}",
+            "answers read leniently ({lenient} fields of {}): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`, arrays as `client_glue::List` (`null`, absent or not an array reads as empty; an element that does not decode is skipped){}",
             if shaped_names.is_empty() {
                 "inline answers".to_string()
             } else {
@@ -212,23 +230,28 @@ fn request_schemas(json: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+fn pascal(name: &str) -> String {
+    heck::ToUpperCamelCase::to_upper_camel_case(name)
+}
+
 /// Makes the properties and items of an object or array schema lenient; returns how many
-/// fields changed.
-fn lenient_children(schema: &mut Value) -> usize {
+/// fields changed. `hint` is the Rust name typify gives the schema: an inline element of a
+/// list is named after it (`<hint><Property>Item`).
+fn lenient_children(schema: &mut Value, hint: &str) -> usize {
     let mut changed = 0;
     if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
-        for prop in props.values_mut() {
-            changed += lenient_field(prop);
+        for (name, prop) in props.iter_mut() {
+            changed += lenient_field(prop, &format!("{hint}{}", pascal(name)));
         }
     }
     if let Some(items) = schema.get_mut("items") {
-        changed += lenient_field(items);
+        changed += lenient_field(items, &format!("{hint}Item"));
     }
     for key in ["allOf", "oneOf", "anyOf"] {
         if let Some(list) = schema.get_mut(key).and_then(Value::as_array_mut) {
             for member in list {
                 if member.get("$ref").is_none() {
-                    changed += lenient_children(member);
+                    changed += lenient_children(member, hint);
                 }
             }
         }
@@ -238,7 +261,7 @@ fn lenient_children(schema: &mut Value) -> usize {
 
 /// One field's schema: a primitive becomes its lenient type; an inline object or array is
 /// walked. References to components are left alone (each component is shaped on its own).
-fn lenient_field(field: &mut Value) -> usize {
+fn lenient_field(field: &mut Value, hint: &str) -> usize {
     let Some(map) = field.as_object() else {
         return 0;
     };
@@ -246,11 +269,14 @@ fn lenient_field(field: &mut Value) -> usize {
         return 0;
     }
     let kind = map.get("type").and_then(Value::as_str);
+    if kind == Some("array") {
+        return lenient_list(field, hint);
+    }
     let target = match kind {
         Some("string") if map.get("format").and_then(Value::as_str) != Some("binary") => Some(TEXT),
         Some("integer") => Some(INT),
         Some("number") => Some(NUMBER),
-        Some("object") | Some("array") => None,
+        Some("object") => None,
         None if ["properties", "items", "allOf", "oneOf", "anyOf"]
             .iter()
             .all(|k| !map.contains_key(*k)) =>
@@ -271,8 +297,60 @@ fn lenient_field(field: &mut Value) -> usize {
             *field = Value::Object(replacement);
             1
         }
-        None => lenient_children(field),
+        None => lenient_children(field, hint),
     }
+}
+
+/// An array field of an answer becomes `client_glue::List` of its (lenient) items: `null`,
+/// absence or a value that is not an array reads as empty, and an element that does not
+/// decode is skipped instead of failing the answer. typify's `x-rust-type` extension names
+/// the generic type; its parameter is the items' schema. The field keeps `type: array` and
+/// `items` for a reader of the shaped document; typify goes by the extension. typify cannot
+/// name an inline type parameter by itself (it panics), so an inline element schema gets a
+/// `title`: `<hint>Item`, the name typify gives the element of a `Vec`.
+fn lenient_list(field: &mut Value, hint: &str) -> usize {
+    let Some(map) = field.as_object_mut() else {
+        return 0;
+    };
+    let mut items = map.remove("items").unwrap_or_else(|| json!({}));
+    let item_hint = format!("{hint}Item");
+    lenient_field(&mut items, &item_hint);
+    if let Some(item) = items.as_object_mut()
+        && needs_a_name(item)
+    {
+        item.insert("title".into(), json!(item_hint));
+    }
+    let mut replacement = Map::new();
+    replacement.insert("type".into(), json!("array"));
+    replacement.insert("items".into(), items.clone());
+    if let Some(v) = map.get("description") {
+        replacement.insert("description".into(), v.clone());
+    }
+    replacement.insert(
+        LIST_EXTENSION.into(),
+        json!({
+            "crate": LIST_CRATE,
+            "version": "*",
+            "path": LIST_PATH,
+            "parameters": [items],
+        }),
+    );
+    *field = Value::Object(replacement);
+    1
+}
+
+/// Whether typify would need a name for this schema as a type parameter: anything but a
+/// reference (also as the one member of an `allOf`, how lenient scalars are written), a list
+/// (named by its extension) or a schema with a title already.
+fn needs_a_name(schema: &Map<String, Value>) -> bool {
+    let one_ref = |v: &Value| {
+        v.as_array()
+            .is_some_and(|a| a.len() == 1 && a[0].get("$ref").is_some())
+    };
+    !(schema.contains_key("$ref")
+        || schema.contains_key("title")
+        || schema.contains_key(LIST_EXTENSION)
+        || schema.get("allOf").is_some_and(one_ref))
 }
 
 #[cfg(test)]
@@ -294,7 +372,7 @@ mod tests {
             }}},
             "components": {"schemas": {
                 "Code": {"type": "integer"},
-                "Req": {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"}}},
+                "Req": {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"}, "ids": {"type": "array", "items": {"type": "string"}}}},
                 "Ans": {"type": "object", "properties": {
                     "code": {"$ref": "#/components/schemas/Code"},
                     "id": {"type": "string", "description": "d"},
@@ -327,6 +405,19 @@ mod tests {
             j.pointer("/components/schemas/Ans/properties/list/items/properties/uri/allOf/0/$ref"),
             Some(&json!(TEXT))
         );
+        // An answer's array is a lenient list of its lenient items, named when inline.
+        assert_eq!(
+            j.pointer("/components/schemas/Ans/properties/list/x-rust-type/path"),
+            Some(&json!(LIST_PATH))
+        );
+        assert_eq!(
+            j.pointer("/components/schemas/Ans/properties/list/x-rust-type/parameters/0/title"),
+            Some(&json!("AnsListItem"))
+        );
+        assert_eq!(
+            j.pointer("/components/schemas/Ans/properties/list/x-rust-type/parameters/0/properties/uri/allOf/0/$ref"),
+            Some(&json!(TEXT))
+        );
         assert_eq!(
             j.pointer("/components/schemas/Ans/properties/n/nullable"),
             Some(&json!(true))
@@ -335,6 +426,10 @@ mod tests {
         assert_eq!(
             j.pointer("/components/schemas/Req/properties/name"),
             Some(&json!({"type": "string"}))
+        );
+        assert_eq!(
+            j.pointer("/components/schemas/Req/properties/ids"),
+            Some(&json!({"type": "array", "items": {"type": "string"}}))
         );
         assert_eq!(shaped.notes.len(), 2, "{:?}", shaped.notes);
     }

@@ -606,3 +606,51 @@ fn httpmock_is_never_a_normal_dependency_of_the_published_runtime_crates() {
     // And the mock crates do reach it: the walk above would see it.
     assert!(runtime_closure("vmeg-client-mock").contains(&"httpmock".to_string()));
 }
+
+#[test]
+fn answer_arrays_become_lenient_lists_and_request_arrays_stay_vectors() {
+    let answer_arrays = "    AudioTask:\n      type: object\n      description: |\n        A SoundClone task, as created and as queried. Fields other than `id` are optional: the\n        create answer carries fewer of them than the query.\n      required: [id]\n      properties:\n        tags:\n          type: array\n          items:\n            type: string\n        parts:\n          type: array\n          nullable: true\n          items:\n            type: object\n            properties:\n              url:\n                type: string\n        grid:\n          type: array\n          items:\n            type: array\n            items:\n              type: integer\n        files:\n          type: array\n          items:\n            $ref: '#/components/schemas/UploadedFile'\n";
+    let text = jimmyai_spec()
+        .replacen(
+            "    AudioTask:\n      type: object\n      description: |\n        A SoundClone task, as created and as queried. Fields other than `id` are optional: the\n        create answer carries fewer of them than the query.\n      required: [id]\n      properties:\n",
+            answer_arrays,
+            1,
+        )
+        .replacen(
+            "      required: [modelId, contentText]\n      properties:\n",
+            "      required: [modelId, contentText]\n      properties:\n        words:\n          type: array\n          items:\n            type: string\n",
+            1,
+        );
+    assert!(text.contains("        grid:\n") && text.contains("        words:\n"));
+    let g = codegen::generate("arrays.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let code = g.code.replace(char::is_whitespace, "");
+    for want in [
+        "pubtags:::client_glue::List<::client_glue::Text>",
+        "pubgrid:::client_glue::List<::client_glue::List<::client_glue::Int>>",
+        "pubfiles:::client_glue::List<UploadedFile>",
+        // Requests keep what the spec says.
+        "pubwords:::std::vec::Vec<::std::string::String>",
+    ] {
+        assert!(code.contains(want), "{want} not in:\n{}", g.code);
+    }
+    assert!(
+        code.contains(
+            r#"#[serde(default,skip_serializing_if="::client_glue::List::is_empty")]pubtags"#
+        ),
+        "{}",
+        g.code
+    );
+    // An inline element is named as typify names a `Vec`'s, and is lenient too.
+    assert!(
+        code.contains("pubparts:::client_glue::List<AudioTaskPartsItem>"),
+        "{}",
+        g.code
+    );
+    assert!(
+        code.contains("pubstructAudioTaskPartsItem{")
+            && code.contains("puburl:::std::option::Option<::client_glue::Text>"),
+        "{}",
+        g.code
+    );
+    assert!(!code.contains("Option<::client_glue::List"), "{}", g.code);
+}

@@ -10,8 +10,9 @@
 //!   ([`hooks::decode`], which the generated methods read their answers with).
 //! - [`wire`]: the lenient types the xtask substitutes for what vendors send loosely:
 //!   [`Code`] (integer or numeric string), [`Text`] (string, or a number kept as its exact
-//!   text, so big numeric ids never become floats), [`Int`], [`Number`] and [`RawJson`]
-//!   (a value of unknown shape, kept as text).
+//!   text, so big numeric ids never become floats), [`Int`], [`Number`], [`RawJson`]
+//!   (a value of unknown shape, kept as text) and [`List`] (an array whose `null`, absence
+//!   or wrong shape reads as empty, and whose undecodable elements are skipped).
 //! - [`http_client`]: a `reqwest::Client` configured as the vendors need (no redirects, so the key
 //!   never reaches another host).
 
@@ -21,7 +22,7 @@ pub mod wire;
 
 pub use config::{ClientConfig, ConnectError, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT};
 pub use hooks::{BodyTooLarge, is_body_too_large};
-pub use wire::{Code, Int, Number, RawJson, Text, TextFilter};
+pub use wire::{Code, Int, List, Number, RawJson, Text, TextFilter};
 
 /// Installs the process-wide rustls crypto provider (ring) if none is installed yet.
 ///

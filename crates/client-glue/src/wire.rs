@@ -318,6 +318,242 @@ impl Serialize for RawJson {
     }
 }
 
+/// A list in an answer: `null`, a missing field or a value that is not an array reads as an
+/// empty list, and an element that is `null` or does not decode as `T` is skipped (logged
+/// at `debug`/`warn` by kind and position, never by value: a value may echo a secret), so
+/// one odd record never fails the whole answer. The kept elements stay in order.
+///
+/// [`List::sent`] says how many elements the vendor sent, skipped ones included: a caller
+/// that pages through a list counts those, so that a page whose records were skipped does
+/// not look shorter (or emptier) than the vendor made it.
+///
+/// It reads as a slice (`Deref<Target = [T]>`); [`List::into_vec`] gives the elements. It
+/// is written as a JSON array of the kept elements.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct List<T> {
+    items: Vec<T>,
+    sent: usize,
+}
+
+impl<T> List<T> {
+    /// An empty list.
+    pub const fn new() -> Self {
+        List {
+            items: Vec::new(),
+            sent: 0,
+        }
+    }
+
+    /// How many elements were kept.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether no element was kept.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The kept elements.
+    pub fn as_slice(&self) -> &[T] {
+        &self.items
+    }
+
+    /// The kept elements, in the order they were sent.
+    pub fn into_vec(self) -> Vec<T> {
+        self.items
+    }
+
+    /// How many elements the answer's array held, skipped ones included (0 when the value
+    /// was `null`, missing or not an array). For a list built in code, its length.
+    pub fn sent(&self) -> usize {
+        self.sent
+    }
+
+    /// How many elements were skipped (`null`, or not decodable as `T`).
+    pub fn skipped(&self) -> usize {
+        self.sent.saturating_sub(self.items.len())
+    }
+}
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List::new()
+    }
+}
+
+impl<T> std::ops::Deref for List<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T> AsRef<[T]> for List<T> {
+    fn as_ref(&self) -> &[T] {
+        &self.items
+    }
+}
+
+impl<T> From<Vec<T>> for List<T> {
+    fn from(items: Vec<T>) -> Self {
+        let sent = items.len();
+        List { items, sent }
+    }
+}
+
+impl<T> From<List<T>> for Vec<T> {
+    fn from(list: List<T>) -> Self {
+        list.items
+    }
+}
+
+impl<T> FromIterator<T> for List<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        List::from(iter.into_iter().collect::<Vec<T>>())
+    }
+}
+
+impl<T> IntoIterator for List<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a List<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+impl<T: Serialize> Serialize for List<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.items.serialize(s)
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ListVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Reads any JSON value as a [`List`]: an array element by element, anything else as empty.
+struct ListVisitor<T>(std::marker::PhantomData<T>);
+
+impl<T> ListVisitor<T> {
+    fn not_an_array<E>(kind: &'static str) -> Result<List<T>, E> {
+        tracing::warn!(
+            target: "client_glue::wire",
+            element = std::any::type_name::<T>(),
+            found = kind,
+            "a list in an answer was not an array; read as empty"
+        );
+        Ok(List::new())
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListVisitor<T> {
+    type Value = List<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value (an array is read element by element)")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        let mut sent = 0usize;
+        // Each element is captured as its JSON text first, so that one that does not decode
+        // as `T` is skipped without failing the rest (a JSON syntax error still fails).
+        while let Some(element) = seq.next_element::<Option<Box<RawValue>>>()? {
+            let index = sent;
+            sent += 1;
+            let Some(element) = element else {
+                tracing::debug!(
+                    target: "client_glue::wire",
+                    element = std::any::type_name::<T>(),
+                    index,
+                    "a null element of a list in an answer; skipped"
+                );
+                continue;
+            };
+            match serde_json::from_str::<T>(element.get()) {
+                Ok(item) => items.push(item),
+                // The error's text may quote the value: only its kind is logged.
+                Err(e) => tracing::warn!(
+                    target: "client_glue::wire",
+                    element = std::any::type_name::<T>(),
+                    index,
+                    error = ?e.classify(),
+                    "an element of a list in an answer did not decode; skipped"
+                ),
+            }
+        }
+        Ok(List { items, sent })
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<List<T>, E> {
+        Ok(List::new())
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<List<T>, E> {
+        Ok(List::new())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<List<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<List<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<List<T>, A::Error> {
+        use serde::de::IgnoredAny;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Self::not_an_array("an object")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<List<T>, E> {
+        Self::not_an_array("a boolean")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<List<T>, E> {
+        Self::not_an_array("a number")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<List<T>, E> {
+        Self::not_an_array("a number")
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<List<T>, E> {
+        Self::not_an_array("a number")
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<List<T>, E> {
+        Self::not_an_array("a number")
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<List<T>, E> {
+        Self::not_an_array("a number")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<List<T>, E> {
+        Self::not_an_array("a string")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<List<T>, E> {
+        Self::not_an_array("bytes")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -397,5 +633,122 @@ mod tests {
         assert_eq!(p.any.unwrap().get(), r#"{"voiceId":98765432109876543210}"#);
         let p = probe(r#"{"code":1,"n":1.5,"f":"NaN"}"#);
         assert_eq!((p.n.unwrap().value(), p.f.unwrap().value()), (None, None));
+    }
+}
+
+#[cfg(test)]
+mod list_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A record as a generated answer type has it: lenient fields, and one strict one.
+    #[derive(Deserialize, Serialize, Debug, PartialEq)]
+    struct Record {
+        #[serde(default)]
+        id: Option<Text>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        strict: Option<u32>,
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct Page {
+        #[serde(default)]
+        records: List<Record>,
+        #[serde(default)]
+        names: List<Text>,
+        total: Option<Int>,
+    }
+
+    fn page(json: &str) -> Page {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn ids(list: &List<Record>) -> Vec<Option<&str>> {
+        list.iter()
+            .map(|r| r.id.as_ref().and_then(Text::as_str))
+            .collect()
+    }
+
+    #[test]
+    fn null_missing_or_not_an_array_reads_as_empty_and_the_answer_still_decodes() {
+        for records in [
+            "null",
+            "{}",
+            r#"{"a":[1,{"b":null}]}"#,
+            r#""x""#,
+            "\"\"",
+            "0",
+            "-1.5",
+            "true",
+            "false",
+            "18446744073709551616",
+        ] {
+            let p = page(&format!(r#"{{"records":{records},"total":7}}"#));
+            assert!(p.records.is_empty(), "{records}");
+            assert_eq!((p.records.sent(), p.records.skipped()), (0, 0), "{records}");
+            assert_eq!(p.total.and_then(|t| t.value()), Some(7), "{records}");
+        }
+        let p = page(r#"{"total":0}"#);
+        assert!(p.records.is_empty() && p.names.is_empty());
+        assert_eq!(p.records.sent(), 0);
+        let p = page(r#"{"records":[],"names":[]}"#);
+        assert!(p.records.is_empty());
+        assert_eq!(p.records.sent(), 0);
+        // Invalid JSON still fails: only well-formed values are read leniently.
+        assert!(serde_json::from_str::<Page>(r#"{"records":[{"id":"a"},]}"#).is_err());
+        assert!(serde_json::from_str::<Page>(r#"{"records":[{"id":"a"}"#).is_err());
+    }
+
+    #[test]
+    fn bad_elements_are_skipped_and_good_ones_kept_in_order() {
+        let p = page(
+            r#"{"records":[{"id":"a"},null,"x",5,true,{"id":"b","strict":"nope"},{"id":"c","strict":3},{},{"id":12345678901234567890123}],"total":9}"#,
+        );
+        assert_eq!(
+            ids(&p.records),
+            [Some("a"), Some("c"), None, Some("12345678901234567890123")]
+        );
+        assert_eq!(p.records[1].strict, Some(3));
+        // Everything sent is counted, the skipped elements included.
+        assert_eq!(
+            (p.records.len(), p.records.sent(), p.records.skipped()),
+            (4, 9, 5)
+        );
+        let p = page(r#"{"records":[null],"names":["a",null,12,"b"]}"#);
+        assert!(p.records.is_empty());
+        assert_eq!((p.records.sent(), p.records.skipped()), (1, 1));
+        let names: Vec<_> = p.names.iter().map(Text::as_str).collect();
+        assert_eq!(names, [Some("a"), Some("12"), Some("b")]);
+        assert_eq!(p.names.sent(), 4);
+    }
+
+    #[test]
+    fn reads_from_a_value_too_and_the_text_filter_reaches_elements() {
+        let v = serde_json::json!({"records":[{"id":"a secret"},null,"x"],"names":{"k":1}});
+        let p: Page = serde_json::from_value(v).unwrap();
+        assert_eq!(ids(&p.records), [Some("a secret")]);
+        assert_eq!((p.records.sent(), p.names.sent()), (3, 0));
+        let filter: TextFilter = Arc::new(|s: String| s.replace("secret", "[x]"));
+        let p = with_text_filter_sync(&filter, || page(r#"{"records":[{"id":"a secret"}]}"#));
+        assert_eq!(ids(&p.records), [Some("a [x]")]);
+    }
+
+    #[test]
+    fn written_as_an_array_of_the_kept_elements_and_built_from_vectors() {
+        let p = page(r#"{"records":[{"id":"a"},null,{"id":"b"}]}"#);
+        assert_eq!(
+            serde_json::to_string(&p.records).unwrap(),
+            r#"[{"id":"a"},{"id":"b"}]"#
+        );
+        assert_eq!(serde_json::to_string(&List::<Text>::new()).unwrap(), "[]");
+        let built: List<u32> = vec![1, 2].into();
+        assert_eq!((built.sent(), built.skipped()), (2, 0));
+        assert_eq!(built.as_slice(), &[1, 2]);
+        let back: Vec<u32> = built.clone().into_vec();
+        assert_eq!(back, [1, 2]);
+        assert_eq!(built.into_iter().sum::<u32>(), 3);
+        let collected: List<u32> = (1..=3).collect();
+        assert_eq!(collected.len(), 3);
+        assert_eq!(List::<u32>::default(), List::new());
     }
 }

@@ -10,8 +10,9 @@
 // - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended; a path without parameters is built once, by `static_request_url`; a trailing plain path parameter is appended to a prefix built once, by `template_request_url`; path parameters are encoded by `client_glue::hooks::encode_segment`, progenitor's `encode_path` without a new string when there is nothing to encode) instead of a string reqwest parses on every call
 // - header parameters are added with `RequestBuilder::header` instead of a header map merged into the request (when every one is required and none is a header the request already has), and operations without header parameters build no (empty) header map
 // - 2xx answers are read by `client_glue::hooks::decode` (progenitor's `ResponseValue::from_response` with the same errors, the headers moved instead of copied, the config's text filter applied)
+// - optional `client_glue::List` fields (8) are plain ones with `#[serde(default)]`: `null`, absence and a value that is not an array all read as an empty list, so there is no `None` to tell apart
 // - failure responses left undeclared (38 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
-// - answers read leniently (101 fields of BasicVoice, BasicVoiceListData, BasicVoiceListEnvelope, CloneVoice, CloneVoiceCreateData, CloneVoiceCreateSyncEnvelope, CloneVoiceListData, CloneVoiceListEnvelope, CloneVoiceWebhook, ErrorEnvelope, Material, MaterialEnvelope, MaterialListData, MaterialListEnvelope, MaterialMultipartInitiateData, MaterialMultipartInitiateEnvelope, MaterialMultipartPresignData, MaterialMultipartPresignEnvelope, MaterialPartUrl, MaterialUploadUrlData, MaterialUploadUrlEnvelope, TaskAcceptedData, TaskAcceptedEnvelope, TaskDetailData, TaskDetailEnvelope, TaskListData, TaskListEnvelope, TaskSummary, TtsCreateData, TtsCreateSyncEnvelope, TtsResult, TtsWebhook, VoidEnvelope): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`; `Code` as `client_glue::Code` (integer or numeric string)
+// - answers read leniently (107 fields of BasicVoice, BasicVoiceListData, BasicVoiceListEnvelope, CloneVoice, CloneVoiceCreateData, CloneVoiceCreateSyncEnvelope, CloneVoiceListData, CloneVoiceListEnvelope, CloneVoiceWebhook, ErrorEnvelope, Material, MaterialEnvelope, MaterialListData, MaterialListEnvelope, MaterialMultipartInitiateData, MaterialMultipartInitiateEnvelope, MaterialMultipartPresignData, MaterialMultipartPresignEnvelope, MaterialPartUrl, MaterialUploadUrlData, MaterialUploadUrlEnvelope, TaskAcceptedData, TaskAcceptedEnvelope, TaskDetailData, TaskDetailEnvelope, TaskListData, TaskListEnvelope, TaskSummary, TtsCreateData, TtsCreateSyncEnvelope, TtsResult, TtsWebhook, VoidEnvelope): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`, arrays as `client_glue::List` (`null`, absent or not an array reads as empty; an element that does not decode is skipped); `Code` as `client_glue::Code` (integer or numeric string)
 
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
@@ -66,9 +67,9 @@ pub mod types {
         #[serde(
             rename = "personalityList",
             default,
-            skip_serializing_if = "::std::vec::Vec::is_empty"
+            skip_serializing_if = "::client_glue::List::is_empty"
         )]
-        pub personality_list: ::std::vec::Vec<::client_glue::Text>,
+        pub personality_list: ::client_glue::List<::client_glue::Text>,
         ///Tier code, `S1`..`S7` today.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub provider: ::std::option::Option<::client_glue::Text>,
@@ -80,9 +81,9 @@ pub mod types {
         #[serde(
             rename = "scenarioList",
             default,
-            skip_serializing_if = "::std::vec::Vec::is_empty"
+            skip_serializing_if = "::client_glue::List::is_empty"
         )]
-        pub scenario_list: ::std::vec::Vec<::client_glue::Text>,
+        pub scenario_list: ::client_glue::List<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub scenarios: ::std::option::Option<::client_glue::Text>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -103,8 +104,8 @@ pub mod types {
     ///`BasicVoiceListData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct BasicVoiceListData {
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub records: ::std::vec::Vec<BasicVoice>,
+        #[serde(default, skip_serializing_if = "::client_glue::List::is_empty")]
+        pub records: ::client_glue::List<BasicVoice>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub total: ::std::option::Option<::client_glue::Int>,
     }
@@ -506,8 +507,8 @@ expected.
     ///`CloneVoiceListData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct CloneVoiceListData {
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub records: ::std::vec::Vec<CloneVoice>,
+        #[serde(default, skip_serializing_if = "::client_glue::List::is_empty")]
+        pub records: ::client_glue::List<CloneVoice>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub total: ::std::option::Option<::client_glue::Int>,
     }
@@ -865,8 +866,8 @@ accepts it as `refAudio`, and for how long it can be fetched, is UNKNOWN.
     ///`MaterialListData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct MaterialListData {
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub records: ::std::vec::Vec<Material>,
+        #[serde(default, skip_serializing_if = "::client_glue::List::is_empty")]
+        pub records: ::client_glue::List<Material>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub total: ::std::option::Option<::client_glue::Int>,
     }
@@ -1183,8 +1184,8 @@ but the last).
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub expires_in_seconds: ::std::option::Option<::client_glue::Int>,
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub urls: ::std::vec::Vec<MaterialPartUrl>,
+        #[serde(default, skip_serializing_if = "::client_glue::List::is_empty")]
+        pub urls: ::client_glue::List<MaterialPartUrl>,
     }
     ///`MaterialMultipartPresignEnvelope`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1540,8 +1541,8 @@ clone example shows it; optional here.
     ///`TaskListData`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct TaskListData {
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub records: ::std::vec::Vec<TaskSummary>,
+        #[serde(default, skip_serializing_if = "::client_glue::List::is_empty")]
+        pub records: ::client_glue::List<TaskSummary>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub total: ::std::option::Option<::client_glue::Int>,
     }
@@ -1731,8 +1732,8 @@ clone example shows it; optional here.
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub created_at: ::std::option::Option<::client_glue::Text>,
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub results: ::std::vec::Vec<TtsResult>,
+        #[serde(default, skip_serializing_if = "::client_glue::List::is_empty")]
+        pub results: ::client_glue::List<TtsResult>,
         #[serde(
             rename = "taskId",
             skip_serializing_if = "::std::option::Option::is_none"

@@ -104,7 +104,9 @@ pub(crate) async fn tasks_page(
         items: data.records.iter().filter_map(summary).collect(),
         total: page_total(data.total.as_ref()),
         page_size: LIST_PAGE_SIZE,
-        returned: data.records.len(),
+        // Every record sent counts, skipped ones (`null`, undecodable) included: a page of
+        // them is neither empty nor short (paging.rs).
+        returned: data.records.sent(),
     })
 }
 
@@ -289,7 +291,7 @@ pub(crate) async fn voices_page(
             items: data.records.iter().filter_map(system_voice).collect(),
             total: page_total(data.total.as_ref()),
             page_size: LIST_PAGE_SIZE,
-            returned: data.records.len(),
+            returned: data.records.sent(),
         });
     }
     let body = types::CloneVoiceListRequest {
@@ -322,6 +324,6 @@ pub(crate) async fn voices_page(
         items: data.records.iter().filter_map(listed_voice).collect(),
         total: page_total(data.total.as_ref()),
         page_size: LIST_PAGE_SIZE,
-        returned: data.records.len(),
+        returned: data.records.sent(),
     })
 }

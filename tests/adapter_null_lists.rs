@@ -1,0 +1,127 @@
+//! Lists in VMEG answers that are `null`, missing or not arrays, and lists with records that
+//! do not decode (`client_glue::List`). A Go nil slice or a Java null list is what an empty
+//! account gets: `{"records":null,"total":0}`. Before, such an answer (or one `null` record)
+//! failed the whole call, `list_voices` and the task list `reconcile` reads after an
+//! unknown outcome included.
+
+use crate::adapter_support::client;
+use futures::TryStreamExt;
+use serde_json::{Value, json};
+use voiceclone::{Provider, TaskFilter};
+use workspace_tests::scripted::{Scripted, Step};
+
+fn answer(data: Value) -> Step {
+    Step::ok(json!({"code": 200, "message": "", "data": data}))
+}
+
+fn voice(i: usize) -> Value {
+    json!({"voiceId": format!("cv_{i}"), "name": format!("voice {i}"), "taskId": format!("t-{i}")})
+}
+
+fn task(id: &str) -> Value {
+    json!({"taskId": id, "taskType": "tts", "status": "finished", "createdAt": "2026-01-02T03:04:05Z"})
+}
+
+fn voice_ids(voices: &[voiceclone::Voice]) -> Vec<&str> {
+    voices.iter().map(|v| v.id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn an_empty_account_whose_lists_are_null_lists_nothing() {
+    for data in [
+        json!({"records": null, "total": 0}),
+        json!({"total": 0}),
+        json!({"records": null}),
+        json!({"records": {}, "total": 0}),
+        json!({"records": "x", "total": 0}),
+    ] {
+        let server = Scripted::start(vec![answer(data.clone())]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let voices = c.list_voices().await;
+        assert!(
+            voices.as_ref().is_ok_and(Vec::is_empty),
+            "{data}: {voices:?}"
+        );
+        assert_eq!(server.seen().len(), 1, "{data}");
+
+        let server = Scripted::start(vec![answer(data.clone())]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let tasks: Result<Vec<_>, _> = c.tasks(TaskFilter::all()).try_collect().await;
+        assert!(tasks.as_ref().is_ok_and(Vec::is_empty), "{data}: {tasks:?}");
+        assert_eq!(server.seen().len(), 1, "{data}");
+    }
+}
+
+#[tokio::test]
+async fn a_null_record_among_good_ones_is_skipped_and_the_good_ones_kept() {
+    let server = Scripted::start(vec![answer(json!({
+        "records": [voice(1), null, voice(2), "x", voice(3)],
+        "total": 5
+    }))])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voices = c.list_voices().await.unwrap();
+    assert_eq!(voice_ids(&voices), ["cv_1", "cv_2", "cv_3"]);
+    // The skipped records count towards `total`: the list ends on this page.
+    assert_eq!(server.seen().len(), 1);
+
+    let server = Scripted::start(vec![answer(json!({
+        "records": [task("t-1"), null, task("t-2")],
+        "total": 3
+    }))])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let tasks: Vec<_> = c.tasks(TaskFilter::all()).try_collect().await.unwrap();
+    let ids: Vec<_> = tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["t-1", "t-2"]);
+    assert_eq!(server.seen().len(), 1);
+}
+
+/// A system voice whose own lists (`personalityList`, `scenarioList`) are `null` or not
+/// arrays is still listed.
+#[tokio::test]
+async fn a_system_voice_with_null_inner_lists_is_listed() {
+    let server = Scripted::start(vec![answer(json!({
+        "records": [
+            {"voiceId": "sv_1", "displayName": "One", "personalityList": null, "scenarioList": {}},
+            {"voiceId": "sv_2", "displayName": "Two", "personalityList": [null, "calm"], "scenarioList": "x"}
+        ],
+        "total": 2
+    }))])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voices: Vec<_> = c.system_voices().try_collect().await.unwrap();
+    assert_eq!(voice_ids(&voices), ["sv_1", "sv_2"]);
+}
+
+/// A full page (50, the page size asked for) whose records were all skipped is neither
+/// empty nor short: the walk reads on. Had the page counted only the records kept, it
+/// would have looked empty and the list would have ended there, without the later pages
+/// (for `reconcile`, without the task looked for).
+#[tokio::test]
+async fn a_full_page_of_skipped_records_does_not_end_the_walk() {
+    let skipped: Vec<Value> = (0..50)
+        .map(|i| if i % 2 == 0 { Value::Null } else { json!(i) })
+        .collect();
+    let server = Scripted::start(vec![
+        answer(json!({"records": skipped.clone()})),
+        answer(json!({"records": [voice(7)]})),
+        answer(json!({"records": []})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voices = c.list_voices().await.unwrap();
+    assert_eq!(voice_ids(&voices), ["cv_7"]);
+    assert_eq!(server.seen().len(), 3);
+
+    let server = Scripted::start(vec![
+        answer(json!({"records": skipped, "total": 51})),
+        answer(json!({"records": [task("t-mine")], "total": 51})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let tasks: Vec<_> = c.tasks(TaskFilter::all()).try_collect().await.unwrap();
+    let ids: Vec<_> = tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["t-mine"]);
+    assert_eq!(server.seen().len(), 2, "read to its total, no further");
+}
