@@ -432,3 +432,62 @@ fn dry_run_sends_nothing_and_needs_no_key() {
     run(&sim, &["--provider", "vmeg", "--json", "clone", SAMPLE]).expect(0);
     assert!(sim.requests() > 0);
 }
+
+/// `speak --wait --out FILE` against a server listing `files` audio URLs for one line.
+fn speak_out(fake: &support::FakeVmeg, out: &Path) -> Run {
+    let mut args = vec![
+        "--provider",
+        "vmeg",
+        "--allow-private-urls",
+        "--json",
+        "speak",
+        "--voice",
+        "cv_1",
+        "--text",
+        "Hi.",
+        "--wait",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(FAST_POLL);
+    run_binary(Some(&fake.url), KEY, &[KEY], &[], &args)
+}
+
+/// Several URLs for `--out greeting.wav` are its siblings, never a directory named
+/// `greeting.wav`; an answer listing more URLs than one command can need downloads nothing.
+#[test]
+fn out_writes_siblings_of_a_file_path_and_refuses_a_flood_of_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let j = speak_out(&fake, &out).expect(0).json();
+    assert!(!out.exists(), "{j}");
+    for (i, name) in ["greeting-01.wav", "greeting-02.wav"].iter().enumerate() {
+        let path = dir.path().join(name);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 1000, "{name}");
+        assert_eq!(j["files"][i]["path"], path.to_str().unwrap(), "{j}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    let fake = support::FakeVmeg::start(17, 1000, false);
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = fetched.clone();
+    fake.on_request(move |path| {
+        if path.starts_with("/files/") {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let r = speak_out(&fake, &out).expect(1);
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "download_budget", "{j}");
+    assert_eq!(j["job_id"], "vmeg:speech:t1", "{j}");
+    assert_eq!(j["files"].as_array().map(Vec::len), Some(0), "{j}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert_eq!(fake.creates(), 1);
+    assert_eq!(
+        fetched.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a file was fetched"
+    );
+}

@@ -4,8 +4,16 @@
 //!
 //! One audio URL: the file is PATH (or `PATH/01.<ext>` when PATH is an existing directory or
 //! ends with `/`).
-//! Several: PATH is a directory (created if needed) holding `01.<ext>`, `02.<ext>`, ... in
-//! the vendor's order; the extension comes from the answer's Content-Type, else the URL.
+//! Several: when PATH is a directory (existing, or written with a trailing `/` and created),
+//! it holds `01.<ext>`, `02.<ext>`, ... in the vendor's order; when PATH names a file
+//! (`out.wav`), the files are its siblings `out-01.<ext>`, `out-02.<ext>`, ... (never a
+//! directory named `out.wav`). The extension comes from the answer's Content-Type, else the
+//! URL.
+//!
+//! One command asks for one clone preview or one line of speech: an answer listing more
+//! than [`MAX_OUT_FILES`] URLs is refused before anything is downloaded, and all the files
+//! of one command hold at most [`MAX_OUT_BYTES`] (each is also capped by the client's
+//! per-file limit). Either refusal is exit 1, with the job's audio URLs printed.
 
 use std::path::Path;
 
@@ -58,6 +66,13 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
     Ok(Some(out))
 }
 
+/// The most audio URLs `--out` downloads for one command (more is a suspicious answer).
+pub const MAX_OUT_FILES: usize = 16;
+
+/// The most bytes `--out` writes for one command, over all its files (1 GiB, as
+/// `speak --text-file`'s default budget).
+pub const MAX_OUT_BYTES: u64 = crate::commands::long::DEFAULT_MAX_TOTAL_BYTES;
+
 /// A PATH written with a trailing separator (`out/`) names a directory, to be created.
 fn names_dir(out: &Path) -> bool {
     let s = out.as_os_str().to_string_lossy();
@@ -104,8 +119,33 @@ async fn write_all(
             "the task finished without an audio URL: nothing to write",
         ));
     }
-    let as_dir = urls.len() > 1 || out.is_dir() || names_dir(out);
-    if as_dir {
+    if urls.len() > MAX_OUT_FILES {
+        return Err(Failure::other(
+            crate::exit::Exit::Failure,
+            "download_budget",
+            format!(
+                "the answer lists {} audio URLs, more than the {MAX_OUT_FILES} --out writes for one command: nothing was downloaded; the URLs are printed",
+                urls.len()
+            ),
+        ));
+    }
+    let into_dir = out.is_dir() || names_dir(out);
+    // Several files for a PATH naming a file: its siblings `<stem>-01.<ext>`, ...
+    let (dir, prefix) = if into_dir || urls.len() == 1 {
+        (out.to_path_buf(), String::new())
+    } else {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let stem = out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (parent, format!("{stem}-"))
+    };
+    let as_dir = into_dir || urls.len() > 1;
+    if into_dir {
         // After the task was paid: exit 1 (not 2, which says nothing was sent); the audio
         // URLs are in the output.
         std::fs::create_dir_all(out).map_err(|e| {
@@ -120,18 +160,21 @@ async fn write_all(
         })?;
     }
     let n = urls.len();
+    let mut left = MAX_OUT_BYTES;
     for (i, url) in urls.iter().enumerate() {
         let spinner = Spinner::start(
             !printer.json && !printer.quiet,
             format!("downloading {}/{n} to {}", i + 1, out.display()),
         );
         let got = if as_dir {
-            client.download_to_dir(url, out, &stem(i, n)).await
+            let name = format!("{prefix}{}", stem(i, n));
+            client.download_to_dir_within(url, &dir, &name, left).await
         } else {
             client.download_to_path(url, out).await
         };
         drop(spinner);
         let d = got.map_err(|e| Failure::from_adapter(&e).with("url_index", i))?;
+        left = left.saturating_sub(d.bytes);
         o.line(format!("wrote {} ({} bytes)", d.path.display(), d.bytes));
         files.push(file_json(&d));
     }
