@@ -844,3 +844,34 @@ fn a_wait_that_fails_after_the_submit_is_an_unknown_outcome() {
         assert_eq!(fake.creates(), 1);
     }
 }
+
+/// `--sync` answers carry the finished job: one without its voice or audio is a paid job
+/// whose result did not come (exit 3 with the job id), never a success with nothing in it.
+#[test]
+fn a_sync_answer_without_its_result_is_not_a_success() {
+    let fake = FakeVmeg::start(1, 100, false);
+    for args in [
+        vec!["clone", "https://cdn.example.com/a.wav", "--sync"],
+        vec!["speak", "--voice", "cv_1", "--text", "Hi.", "--sync"],
+    ] {
+        let mut argv = vec!["--provider", "vmeg", "--json"];
+        argv.extend(&args);
+        let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &argv).expect(3);
+        let j = r.json();
+        assert_eq!(j["error"]["kind"], "invalid_response", "{j}");
+        assert!(
+            j["job_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("vmeg:")),
+            "{j}"
+        );
+        assert!(
+            j["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("do not submit it again"),
+            "{j}"
+        );
+    }
+    assert_eq!(fake.creates(), 2);
+}

@@ -274,6 +274,8 @@ async fn clone(
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer);
         after_submit(interruptible(waited, job).await)
+    } else if args.sync {
+        sync_result((job_outcome(&job), job))
     } else {
         (job_outcome(&job), job)
     };
@@ -352,6 +354,8 @@ fn job_outcome<J: RenderJob>(job: &J) -> Outcome {
 
 /// What the CLI needs to poll and wait for a job of one kind.
 trait CliJob: RenderJob {
+    /// Whether a succeeded job carries what it was for: a voice, or at least one audio URL.
+    fn has_result(&self) -> bool;
     fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>>;
     fn wait<'a>(
         client: &'a Client,
@@ -363,6 +367,9 @@ trait CliJob: RenderJob {
 type LocalFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
 
 impl CliJob for CloneJob {
+    fn has_result(&self) -> bool {
+        self.voice.is_some()
+    }
     fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>> {
         Box::pin(client.clone_status(id))
     }
@@ -376,6 +383,11 @@ impl CliJob for CloneJob {
 }
 
 impl CliJob for SpeechJob {
+    fn has_result(&self) -> bool {
+        self.speech
+            .as_ref()
+            .is_some_and(|s| !s.audio_urls.is_empty())
+    }
     fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>> {
         Box::pin(client.speech_status(id))
     }
@@ -488,6 +500,31 @@ fn after_submit<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
             job.id()
         );
         o.fields.remove("status");
+    }
+    (o, job)
+}
+
+/// A `--sync` answer: the job comes back finished, so a success without its voice or audio
+/// is a paid job whose result did not come with it: exit 3 with the job id (look it up, do
+/// not submit again), never exit 0 with nothing to use.
+fn sync_result<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
+    if o.failure.is_none() && *job.status() == TaskStatus::Succeeded && !job.has_result() {
+        let what = match J::KIND {
+            voiceclone::JobKind::Clone => "voice",
+            _ => "audio URL",
+        };
+        o.failure = Some(
+            Failure::other(
+                Exit::Unreachable,
+                "invalid_response",
+                format!(
+                    "job {} succeeded, but the synchronous answer carries no {what}: do not submit it again, fetch the result with `voiceclone wait {}`",
+                    job.id(),
+                    job.id()
+                ),
+            )
+            .with("job_id", job.id().to_string()),
+        );
     }
     (o, job)
 }
@@ -638,6 +675,8 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer);
         after_submit(interruptible(waited, job).await)
+    } else if args.sync {
+        sync_result((job_outcome(&job), job))
     } else {
         (job_outcome(&job), job)
     };

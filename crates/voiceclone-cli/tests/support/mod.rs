@@ -293,6 +293,9 @@ impl FakeVmeg {
         state.base.set(url.clone()).unwrap();
         let app = axum::Router::new()
             .route("/openapi/v1/task/tts/create-async", post(fake_create))
+            // The synchronous creates answer as the async one does: a task id, no result.
+            .route("/openapi/v1/task/tts/create", post(fake_create))
+            .route("/openapi/v1/task/clone-voice/create", post(fake_create))
             .route("/openapi/v1/tasks/detail", get(fake_detail))
             .route("/openapi/v1/tasks/list", get(fake_list))
             .route("/files/{task}/{name}", get(fake_file))
