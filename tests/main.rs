@@ -33,6 +33,7 @@ mod spec_examples;
 mod typed_ids;
 mod webhook_hub;
 mod webhook_redis;
+mod webhook_types;
 mod wire_adapter;
 mod wire_jimmyai;
 mod wire_vmeg;
