@@ -6,6 +6,7 @@ use crate::targets::{TARGETS, Target};
 use crate::{Result, err};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The progenitor version whose output is checked in; it is recorded in every header.
 pub const GENERATOR: &str = "progenitor 0.15.1";
@@ -53,7 +54,7 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
                 (_, true) => println!("up to date {output} ({what})"),
                 (Mode::Check, false) => stale.push(output),
                 (Mode::Write, false) => {
-                    if let Err(e) = std::fs::write(&out_path, code) {
+                    if let Err(e) = write_atomically(&out_path, code) {
                         return err(format!("{output}: cannot write: {e}"));
                     }
                     println!("wrote {output} ({what}, {} bytes)", code.len());
@@ -69,6 +70,39 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
             stale.join(", ")
         ))
     }
+}
+
+/// Writes `contents` to `path` whole or not at all: into a temporary file in the same
+/// directory, then renamed over `path`. An interrupted run (Ctrl-C, a full disk) never
+/// leaves a half-written generated file, which would not compile and would look like a
+/// hand edit to `--check`. The file keeps the permissions it had.
+fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".codegen-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(contents.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    match std::fs::metadata(path) {
+        Ok(existing) => tmp.as_file().set_permissions(existing.permissions())?,
+        // A new file gets what `std::fs::write` would have given it, not the temporary
+        // file's owner-only mode.
+        #[cfg(unix)]
+        Err(_) => {
+            use std::os::unix::fs::PermissionsExt as _;
+            let readable = std::fs::Permissions::from_mode(0o644);
+            tmp.as_file().set_permissions(readable)?
+        }
+        #[cfg(not(unix))]
+        Err(_) => {}
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Generates one target's file content from its spec on disk.
@@ -285,15 +319,41 @@ pub(crate) fn settings() -> progenitor::GenerationSettings {
     settings
 }
 
+/// The panic hook in force, shared with the quiet hook that stands in for it meanwhile.
+type SharedHook = Arc<Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync + 'static>>;
+
+/// Held while [`catching_panics`] has swapped the process-wide panic hook: callers on
+/// several threads (tests run in parallel) take turns, so one never takes another's quiet
+/// hook for the original and puts it back for good.
+static HOOK_SWAP: Mutex<()> = Mutex::new(());
+
 /// Runs one progenitor generation, turning both its errors and its panics into a message.
 pub(crate) fn catching_panics(
     generate: impl FnOnce() -> std::result::Result<proc_macro2::TokenStream, progenitor::Error>,
 ) -> std::result::Result<proc_macro2::TokenStream, String> {
     // progenitor reports some spec problems by panicking; keep its message, drop the trace.
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let outcome = catch_unwind(AssertUnwindSafe(generate));
-    std::panic::set_hook(previous_hook);
+    // The hook is process-wide: only this thread's panics are kept quiet, another thread's
+    // still reach the hook that was there.
+    let outcome = {
+        let _turn = HOOK_SWAP.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous: SharedHook = Arc::new(std::panic::take_hook());
+        let others = Arc::clone(&previous);
+        let quiet_on = std::thread::current().id();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().id() != quiet_on {
+                others(info);
+            }
+        }));
+        let outcome = catch_unwind(AssertUnwindSafe(generate));
+        // Dropping the quiet hook drops its share of the previous one, which then goes back
+        // as it was.
+        drop(std::panic::take_hook());
+        match Arc::try_unwrap(previous) {
+            Ok(hook) => std::panic::set_hook(hook),
+            Err(shared) => std::panic::set_hook(Box::new(move |info| shared(info))),
+        }
+        outcome
+    };
     match outcome {
         Ok(Ok(tokens)) => Ok(tokens),
         Ok(Err(e)) => Err(e.to_string()),
@@ -721,4 +781,62 @@ fn plain_lists(file: &mut syn::File) -> usize {
     let mut rewrite = Rewrite(0);
     rewrite.visit_file_mut(file);
     rewrite.0
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use std::sync::Mutex;
+
+    fn message(payload: &(dyn std::any::Any + Send)) -> String {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default()
+    }
+
+    /// Callers on several threads at once (tests run in parallel) leave the panic hook as it
+    /// was: a panic afterwards still reaches it. Before, each caller swapped the
+    /// process-wide hook for a silent one and put back what it had taken, so interleaved
+    /// restores could leave a silent hook installed for good: later panics printed nothing.
+    #[test]
+    fn concurrent_callers_leave_the_previous_panic_hook_in_place() {
+        static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        std::panic::set_hook(Box::new(|info| {
+            let msg = message(info.payload());
+            SEEN.lock().unwrap_or_else(|e| e.into_inner()).push(msg);
+        }));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for i in 0..40 {
+                        let out = catching_panics(|| {
+                            std::thread::sleep(std::time::Duration::from_micros(200));
+                            panic!("inside {t}/{i}")
+                        });
+                        assert_eq!(
+                            out.unwrap_err(),
+                            format!("progenitor panicked: inside {t}/{i}")
+                        );
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let outside = std::panic::catch_unwind(|| panic!("outside"));
+        // Back to the default hook before asserting (a failure should print).
+        drop(std::panic::take_hook());
+        assert_eq!(message(&*outside.unwrap_err()), "outside");
+        let seen = SEEN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert!(
+            seen.iter().any(|m| m == "outside"),
+            "the panic after the calls was not reported: {seen:?}"
+        );
+        // Progenitor's panics are still kept quiet.
+        assert!(!seen.iter().any(|m| m.starts_with("inside")), "{seen:?}");
+    }
 }
