@@ -875,3 +875,80 @@ fn a_sync_answer_without_its_result_is_not_a_success() {
     }
     assert_eq!(fake.creates(), 2);
 }
+
+/// A signal while the submit is in flight: whether a job was created is not known, so the
+/// command says so with the key and submit time to look it up by (exit 3), instead of dying
+/// with nothing printed; a 409 on the command's own new key is unknown too, never exit 1.
+#[test]
+fn a_signal_or_a_conflict_during_the_submit_is_an_unknown_outcome_with_its_key() {
+    let is_key = |v: &Value| {
+        v.as_str()
+            .is_some_and(|k| k.len() == 32 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    for args in [
+        vec!["speak", "--voice", "cv_1", "--text", "Hi.", "--wait"],
+        vec!["clone", "https://cdn.example.com/a.wav", "--sync"],
+    ] {
+        let fake = FakeVmeg::start(1, 100, false);
+        let arrived = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = arrived.clone();
+        fake.on_request(move |path| {
+            if path.contains("/create") {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                // The answer is slow: the signal meets the submit in flight.
+                std::thread::sleep(Duration::from_secs(3));
+            }
+        });
+        let mut argv = vec!["--provider", "vmeg", "--json"];
+        argv.extend(&args);
+        let child = support::command(Some(&fake.url), KEY, &[], &argv)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !arrived.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "no submit seen");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &argv);
+        assert_eq!(r.code, 3, "{args:?}: {r:?}");
+        let j = r.json();
+        assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+        assert!(is_key(&j["error"]["idempotency_key"]), "{j}");
+        assert!(j["error"]["submitted_at"].is_string(), "{j}");
+    }
+
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_creates_with(
+        409,
+        serde_json::json!({"code": 409, "message": "Idempotency key already used"}),
+    );
+    let r = run_binary(
+        Some(&fake.url),
+        KEY,
+        &[KEY],
+        &[],
+        &[
+            "--provider",
+            "vmeg",
+            "--json",
+            "speak",
+            "--voice",
+            "cv_1",
+            "--text",
+            "Hi.",
+        ],
+    )
+    .expect(3);
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    assert_eq!(
+        j["error"]["idempotency_key"],
+        fake.create_keys()[0].as_str(),
+        "{j}"
+    );
+}

@@ -264,16 +264,18 @@ async fn clone(
         Ok(req) => req,
         Err(f) => return Outcome::failed(f),
     };
-    let submitted = client.clone_voice(&req).await;
+    let mut signals = crate::signals::Signals::install().ok();
+    let (req, key) = with_own_key(p, req, CloneRequest::idempotency_key);
+    let submitted = submit_or_signal(client.clone_voice(&req), &mut signals, key.as_deref()).await;
     drop(bar);
     let job = match submitted {
         Ok(job) => job,
-        Err(e) => return Outcome::failed(e.into()),
+        Err(f) => return Outcome::failed(f),
     };
     let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer);
-        after_submit(interruptible(waited, job).await)
+        after_submit(interruptible(waited, job, &mut signals).await)
     } else if args.sync {
         sync_result((job_outcome(&job), job))
     } else {
@@ -460,8 +462,9 @@ async fn finish_wait_with<J: CliJob>(
 async fn interruptible<J: CliJob>(
     waited: impl std::future::Future<Output = (Outcome, J)>,
     job: J,
+    signals: &mut Option<crate::signals::Signals>,
 ) -> (Outcome, J) {
-    let Ok(mut signals) = crate::signals::Signals::install() else {
+    let Some(signals) = signals.as_mut() else {
         return waited.await;
     };
     tokio::select! {
@@ -481,6 +484,68 @@ async fn interruptible<J: CliJob>(
             (o, job)
         }
     }
+}
+
+/// A VMEG submit's idempotency key, made here (a new uuid, as the library would make one):
+/// the command then knows it while the submit is in flight, so a signal or a lost answer can
+/// name what to look the job up by. JimmyAI takes no key.
+fn with_own_key<R>(p: Provider, req: R, set: fn(R, String) -> R) -> (R, Option<String>) {
+    if p != Provider::Vmeg {
+        return (req, None);
+    }
+    let key = uuid::Uuid::new_v4().simple().to_string();
+    (set(req, key.clone()), Some(key))
+}
+
+/// The submit, unless SIGINT or SIGTERM comes first. A signal during the submit stops it
+/// where it is: whether the provider created (and will bill) a job is not known, so the
+/// command says so with the key and submit time to look it up by (exit 3), instead of dying
+/// with nothing printed. A 409 "key already used" on the command's own key means one of
+/// its own requests landed: unknown too, never a failure a script would resubmit.
+async fn submit_or_signal<J>(
+    submit: impl std::future::Future<Output = Result<J, voiceclone::Error>>,
+    signals: &mut Option<crate::signals::Signals>,
+    own_key: Option<&str>,
+) -> Result<J, Failure> {
+    let at = std::time::SystemTime::now();
+    let unknown = |kind: &str, message: String| {
+        let e = voiceclone::Error::new(ErrorKind::OutcomeUnknown {
+            idempotency_key: own_key.map(str::to_owned),
+            task_id: None,
+            submitted_at: at,
+            request: voiceclone::RequestSummary::default(),
+        });
+        let mut f = Failure::from_adapter(&e);
+        f.kind = kind.to_owned();
+        f.message = message;
+        f
+    };
+    let look_up = match own_key {
+        Some(_) => {
+            "look it up with `voiceclone reconcile --key KEY --submitted-at TIME` (both are in the --json error object) before submitting again"
+        }
+        None => "JimmyAI cannot look a job up by key: check the account before submitting again",
+    };
+    let result = match signals.as_mut() {
+        Some(signals) => tokio::select! {
+            r = submit => r,
+            name = signals.next() => {
+                return Err(unknown("interrupted", format!(
+                    "{name}: stopped during the submit; whether a job was created (and billed) is not known: {look_up}"
+                )));
+            }
+        },
+        None => submit.await,
+    };
+    result.map_err(|e| {
+        if own_key.is_some() && *e.kind() == ErrorKind::Conflict {
+            unknown("outcome_unknown", format!(
+                "VMEG answered \"idempotency key already used\" for this command's own new key: one of its own requests landed, so a job may exist; {look_up}"
+            ))
+        } else {
+            Failure::from(e)
+        }
+    })
 }
 
 /// A wait that failed after the job was accepted, for a reason other than the task's own
@@ -667,14 +732,16 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
         Ok(req) => req,
         Err(f) => return Outcome::failed(f),
     };
-    let job = match client.synthesize(&req).await {
+    let mut signals = crate::signals::Signals::install().ok();
+    let (req, key) = with_own_key(p, req, SpeechRequest::idempotency_key);
+    let job = match submit_or_signal(client.synthesize(&req), &mut signals, key.as_deref()).await {
         Ok(job) => job,
-        Err(e) => return Outcome::failed(e.into()),
+        Err(f) => return Outcome::failed(f),
     };
     let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer);
-        after_submit(interruptible(waited, job).await)
+        after_submit(interruptible(waited, job, &mut signals).await)
     } else if args.sync {
         sync_result((job_outcome(&job), job))
     } else {
