@@ -148,3 +148,25 @@ async fn a_resend_past_the_key_lifetime_is_refused_with_nothing_sent() {
     assert!(e.to_string().contains("24 h"), "{e}");
     assert_eq!(server.seen().len(), 0, "a resend was sent");
 }
+
+/// A named task the vendor answers 404 for (not readable yet, or never there) is no answer:
+/// the search goes on and finds the listed task. Before: reconcile ended with `NotFound`,
+/// and the CLI's `reconcile --task-id` exited without searching.
+#[tokio::test]
+async fn a_named_task_not_found_does_not_end_the_search() {
+    let now = SystemTime::now();
+    let server = Scripted::start(vec![
+        Step::status(404, json!({"code": 404, "message": "task not found", "data": null})),
+        list(json!([{"taskId": "t-real", "taskType": "tts", "status": "processing", "createdAt": iso(now)}])),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let q = ReconcileQuery::new(now)
+        .kind(JobKind::Speech)
+        .task_id("t-named");
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == 1 && tasks[0].id.as_str() == "t-real"),
+        "{r}"
+    );
+}

@@ -700,9 +700,12 @@ pub enum TasksAction {
 /// `reconcile`
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
-    /// The idempotency key of the lost submit (from the OutcomeUnknown error)
+    /// The idempotency key of the lost submit (from the OutcomeUnknown error). VMEG lists
+    /// tasks without their keys: the key ties a task to the submit only through a webhook
+    /// delivery a receiver kept, which this command has none of, so the search here is by
+    /// kind, time, voice name and task id (the key is shown back, for your records)
     #[arg(long, value_name = "K")]
-    pub key: String,
+    pub key: Option<String>,
 
     /// When the submit was sent, RFC 3339 (e.g. 2026-12-01T10:00:00Z)
     #[arg(long, value_name = "RFC3339")]

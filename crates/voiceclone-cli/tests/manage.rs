@@ -153,6 +153,13 @@ fn reconcile_found_none_and_jimmyai() {
     let j = r.json();
     assert_eq!(j["result"], "candidates", "{j}");
     assert_eq!(j["candidates"].as_array().map(Vec::len), Some(1), "{j}");
+    // --key ties a task only through a webhook receiver: without it, the same search.
+    let r = run(
+        &sim,
+        &vmeg(&["reconcile", "--submitted-at", &at, "--kind", "clone"]),
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.json()["candidates"], j["candidates"], "{}", r.stdout);
 
     let r = run(
         &sim,

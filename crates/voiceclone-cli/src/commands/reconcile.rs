@@ -1,4 +1,4 @@
-//! `reconcile --key K --submitted-at RFC3339 [--last-attempt-at RFC3339] [--kind clone|speech] [--window SECS]`: prints
+//! `reconcile --submitted-at RFC3339 [--key K] [--last-attempt-at RFC3339] [--kind clone|speech] [--window SECS]`: prints
 //! `{"result": "found" | "candidates" | "none", ...}`; exit 0 when found, 1 otherwise, 2
 //! where the provider cannot reconcile (JimmyAI: the error says what cannot be recovered).
 
@@ -26,9 +26,10 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
             );
         }
     };
-    let mut q = ReconcileQuery::new(submitted_at)
-        .idempotency_key(args.key.trim())
-        .window(Duration::from_secs(args.window));
+    let mut q = ReconcileQuery::new(submitted_at).window(Duration::from_secs(args.window));
+    if let Some(k) = args.key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        q = q.idempotency_key(k);
+    }
     if let Some(raw) = &args.last_attempt_at {
         let Some(t) = parse_rfc3339(raw) else {
             return Outcome::failed(

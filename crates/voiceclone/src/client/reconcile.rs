@@ -73,15 +73,24 @@ impl Client {
         // and could have been made in the window (a server that names another task, of
         // another kind or from long before, is not taken at its word: the search goes on).
         if let Some(id) = &q.task_id {
-            let task = self.summary_of(id, q.kind).await?;
-            let of_kind = q.kind.is_none() || task.kind.is_none() || task.kind == q.kind;
-            if of_kind && task.may_be_created_between(from, to) {
-                return Ok(Reconciled::Found {
-                    task,
-                    evidence: Evidence::AnswerNamedTask,
-                });
+            // A task the vendor does not know (not readable yet, or a server that named one
+            // that never existed) is no answer: the search goes on, never `None` from it.
+            match self.summary_of(id, q.kind).await {
+                Ok(task) => {
+                    let of_kind = q.kind.is_none() || task.kind.is_none() || task.kind == q.kind;
+                    if of_kind && task.may_be_created_between(from, to) {
+                        return Ok(Reconciled::Found {
+                            task,
+                            evidence: Evidence::AnswerNamedTask,
+                        });
+                    }
+                    tracing::warn!(task = %task.id, "the task the answer named is of another kind or outside the window; searching instead");
+                }
+                Err(e) if *e.kind() == ErrorKind::NotFound => {
+                    tracing::warn!(task = %id, "the task the answer named is not found; searching instead");
+                }
+                Err(e) => return Err(e),
             }
-            tracing::warn!(task = %task.id, "the task the answer named is of another kind or outside the window; searching instead");
         }
         let mut filter = TaskFilter::all();
         filter.kind = q.kind;
