@@ -80,6 +80,15 @@ where
         let page = (w.fetch)(w.page).await?;
         let returned = page.returned.max(page.items.len());
         if returned == 0 {
+            // A list that says it has items but sends none on its first page (`records`
+            // null or missing beside a positive `total`) is broken, not empty: an `Ok(empty)`
+            // would tell reconcile "nothing was created". On a later page, an empty answer
+            // ends the list (items deleted while it was read).
+            if let Some(total) = page.total.filter(|t| w.page == 1 && *t > 0) {
+                return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
+                    "the {what} says it holds {total} items but its first page sent none; stopped: the listing would be wrongly empty"
+                )));
+            }
             return Ok(None);
         }
         let ids: HashSet<String> = page.items.iter().map(id).collect();
@@ -173,6 +182,36 @@ mod tests {
         // A total reached exactly ends the walk without asking for the empty page.
         assert_eq!(read_with_total(Some(100)).await, (100, 2));
         assert_eq!(read_with_total(None).await, (100, 3));
+    }
+
+    #[tokio::test]
+    async fn an_empty_first_page_of_a_list_claiming_items_is_an_error() {
+        let first = |total: Option<i64>| async move {
+            walk(
+                "task list",
+                move |_| async move {
+                    Ok(Page::<String> {
+                        items: Vec::new(),
+                        total,
+                        page_size: 50,
+                        returned: 0,
+                    })
+                },
+                |s: &String| s.clone(),
+            )
+            .try_collect::<Vec<_>>()
+            .await
+        };
+        let err = first(Some(50)).await.unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidResponse);
+        assert!(err.to_string().contains("says it holds 50 items"), "{err}");
+        for total in [None, Some(0), Some(-3)] {
+            assert_eq!(
+                first(total).await.unwrap(),
+                Vec::<String>::new(),
+                "{total:?}"
+            );
+        }
     }
 
     #[tokio::test]
