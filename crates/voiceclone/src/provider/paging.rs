@@ -4,7 +4,7 @@
 //! page alone ends nothing: VMEG's largest page size is UNKNOWN, and a server that caps the
 //! size asked for answers short pages that are not the last (and a page whose unusable
 //! records were dropped looks short too). A vendor that answers a full page again, or a list
-//! longer than [`MAX_PAGES`], is an error, never a quiet stop (a caller that gets `Ok` has
+//! longer than [`MAX_PAGES`] or [`MAX_ITEMS`], is an error, never a quiet stop (a caller that gets `Ok` has
 //! seen every item). A `total` that the records read so far already exceed is wrong, and
 //! ends nothing either.
 
@@ -18,6 +18,12 @@ use crate::error::{Error, ErrorKind};
 /// The most pages one walk reads: far beyond any account (at 50 a page, 500,000 items), a
 /// guard against a server whose list never ends. Reaching it is an error.
 pub(crate) const MAX_PAGES: i64 = 10_000;
+
+/// The most records one walk reads (10,000 pages of 50). A page holds what fits in a 4 MiB
+/// body, tens of thousands of tiny records from a hostile server: without this bound a
+/// caller collecting the list (`list_voices`, the CLI) could be made to hold gigabytes.
+/// Reaching it is an error.
+pub(crate) const MAX_ITEMS: i64 = 500_000;
 
 /// One page of a vendor list.
 pub(crate) struct Page<T> {
@@ -112,6 +118,12 @@ where
         w.seen = w
             .seen
             .saturating_add(i64::try_from(returned).unwrap_or(i64::MAX));
+        if w.seen > MAX_ITEMS {
+            return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
+                "the {what} holds more than {MAX_ITEMS} items (page {} brought it to {}); stopped: the listing is incomplete",
+                w.page, w.seen
+            )));
+        }
         // Only a total reached exactly ends the walk: one the records already passed (0, a
         // negative number, a count of this page alone) is wrong, and trusting it would end
         // a listing that has more, so the walk reads on to an empty page.
@@ -212,6 +224,29 @@ mod tests {
                 "{total:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_list_past_half_a_million_items_ends_with_an_error() {
+        // Pages of 100,000 tiny records: the sixth brings the walk past the bound.
+        let items: Vec<_> = walk(
+            "voice list",
+            move |page| async move {
+                Ok(Page {
+                    items: vec![format!("p{page}")],
+                    total: None,
+                    page_size: 100_000,
+                    returned: 100_000,
+                })
+            },
+            |s: &String| s.clone(),
+        )
+        .collect()
+        .await;
+        let (last, read) = items.split_last().unwrap();
+        assert_eq!(read.len(), 5);
+        let err = last.as_ref().unwrap_err();
+        assert!(err.to_string().contains("more than 500000 items"), "{err}");
     }
 
     #[tokio::test]
