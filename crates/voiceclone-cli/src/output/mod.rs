@@ -257,11 +257,21 @@ impl Printer {
         }
     }
 
-    /// Never print `secret` (kept only when long enough to be a real secret).
+    /// Never print `secret` (kept only when long enough to be a real secret), as it is or
+    /// as it reads inside a JSON string: `--json` output is redacted after it is serialized,
+    /// where a key holding `"` or `\` appears escaped.
     pub fn add_secret(&mut self, secret: &str) {
         let s = secret.trim();
-        if s.len() >= 4 && !self.secrets.iter().any(|x| x == s) {
-            self.secrets.push(s.to_owned());
+        if s.len() < 4 {
+            return;
+        }
+        let escaped = serde_json::to_string(s)
+            .ok()
+            .and_then(|q| q.get(1..q.len().saturating_sub(1)).map(str::to_owned));
+        for form in std::iter::once(s.to_owned()).chain(escaped) {
+            if !self.secrets.contains(&form) {
+                self.secrets.push(form);
+            }
         }
     }
 
@@ -345,6 +355,23 @@ mod tests {
         p.add_secret("sk-secret-1234\n");
         p.add_secret("ab");
         assert_eq!(p.redact("key sk-secret-1234 ab"), "key [redacted] ab");
+    }
+
+    #[test]
+    fn a_secret_is_redacted_inside_serialized_json_too() {
+        let key = r#"sk-a"c-0123"#;
+        let mut p = Printer::new(true, false);
+        p.add_secret(key);
+        let text = serde_json::json!({"message": format!("key {key} rejected")}).to_string();
+        let out = p.redact(&text);
+        assert!(
+            !out.contains(r#"sk-a\b"c-0123"#) && !out.contains("0123"),
+            "{out}"
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&out).unwrap()["message"],
+            "key [redacted] rejected"
+        );
     }
 
     #[test]
