@@ -170,3 +170,36 @@ async fn a_named_task_not_found_does_not_end_the_search() {
         "{r}"
     );
 }
+
+/// Rename and delete send a key the client made for that call: a 409 "key already used" on
+/// the first attempt can only be its own request landing (a gateway that retried the POST),
+/// so the outcome is unknown, never a `Conflict` that says someone else holds the key.
+#[tokio::test]
+async fn a_409_on_the_clients_own_key_for_a_management_write_is_outcome_unknown() {
+    let conflict = || {
+        Step::status(
+            409,
+            json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+        )
+    };
+    for op in ["rename_voice", "delete_voice", "delete_task"] {
+        let server = Scripted::start(vec![conflict()]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = match op {
+            "rename_voice" => c.rename_voice("cv_1", "new name").await,
+            "delete_voice" => c.delete_voice("cv_1").await,
+            _ => c.delete_task(&voiceclone::JobId::new("t-1")).await,
+        };
+        let e = r.unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::OutcomeUnknown {
+                    idempotency_key: Some(_),
+                    ..
+                }
+            ),
+            "{op}: {e}"
+        );
+    }
+}

@@ -206,7 +206,7 @@ pub(crate) async fn delete_task(
         idempotency_key: Some(&key),
         body: None,
         free_text: &[],
-        fresh_key: false,
+        fresh_key: true,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);

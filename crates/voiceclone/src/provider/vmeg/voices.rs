@@ -85,7 +85,7 @@ pub(crate) async fn rename_voice(
         idempotency_key: Some(&key),
         body: None,
         free_text: &[],
-        fresh_key: false,
+        fresh_key: true,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);
@@ -113,7 +113,7 @@ pub(crate) async fn delete_voice(
         idempotency_key: Some(&key),
         body: None,
         free_text: &[],
-        fresh_key: false,
+        fresh_key: true,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);
