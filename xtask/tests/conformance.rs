@@ -83,8 +83,9 @@ fn vendor() -> Value {
 
 /// Our 3.0 spec: inline where they `$ref`, the `nullable` + `allOf` envelope idiom, a 3.0
 /// boolean `exclusiveMinimum`, plain strings for vendor enums in responses. It differs from
-/// `vendor()` on purpose in exactly two places: `taskType` query enum dropped, and the
-/// `pageSize` default moved into the description.
+/// `vendor()` on purpose in exactly three places: `taskType` query enum dropped, the
+/// `pageSize` default moved into the description, and an optional `req_id` query parameter
+/// they do not declare.
 const OURS: &str = r##"
 openapi: 3.0.3
 security:
@@ -222,19 +223,41 @@ fn key(op: &str, loc: &str, kind: &str) -> (String, String, String) {
     (op.to_string(), loc.to_string(), kind.to_string())
 }
 
-fn allow(op: &str, loc: &str, kind: &str) -> AllowEntry {
+fn allow(op: &str, loc: &str, kind: &str, vendor: &str, ours: &str) -> AllowEntry {
     AllowEntry {
         operation: op.to_string(),
         location: loc.to_string(),
         kind: kind.to_string(),
+        vendor: vendor.to_string(),
+        ours: ours.to_string(),
         reason: "test".to_string(),
     }
 }
 
-fn both_listed() -> Vec<AllowEntry> {
+/// The three differences of `ours()` from `vendor()`, with the values they have today.
+fn all_listed() -> Vec<AllowEntry> {
     vec![
-        allow("tasksList", "query.taskType", "enum-widened"),
-        allow("tasksList", "query.pageSize", "default-dropped"),
+        allow(
+            "tasksList",
+            "query.taskType",
+            "enum-widened",
+            "enum [vt, tts]",
+            "no enum",
+        ),
+        allow(
+            "tasksList",
+            "query.pageSize",
+            "default-dropped",
+            "20",
+            "none",
+        ),
+        allow(
+            "tasksList",
+            "query.req_id",
+            "parameter-added",
+            "absent",
+            "optional",
+        ),
     ]
 }
 
@@ -250,6 +273,7 @@ fn resolves_ref_and_allof_on_both_sides_and_finds_only_the_real_differences() {
         keys(&diffs),
         vec![
             key("tasksList", "query.pageSize", "default-dropped"),
+            key("tasksList", "query.req_id", "parameter-added"),
             key("tasksList", "query.taskType", "enum-widened"),
         ],
         "{diffs:#?}"
@@ -258,19 +282,19 @@ fn resolves_ref_and_allof_on_both_sides_and_finds_only_the_real_differences() {
 
 #[test]
 fn listed_differences_pass() {
-    let report = conformance::check(conformance::compare(&ours(), &vendor()), &both_listed());
+    let report = conformance::check(conformance::compare(&ours(), &vendor()), &all_listed());
     assert!(report.passes(), "{}", report.render());
     assert_eq!(
         report.summary(),
-        "2 differences, 2 listed, 0 unlisted, 0 stale allow-list entries"
+        "3 differences, 3 listed, 0 unlisted, 0 stale allow-list entries"
     );
     assert!(report.render().contains("ok: listed"));
 }
 
 #[test]
 fn an_unlisted_difference_fails() {
-    let mut allow = both_listed();
-    allow.truncate(1);
+    let mut allow = all_listed();
+    allow.truncate(2);
     let report = conformance::check(conformance::compare(&ours(), &vendor()), &allow);
     assert!(!report.passes());
     assert_eq!(report.unlisted(), 1);
@@ -279,18 +303,84 @@ fn an_unlisted_difference_fails() {
 
 #[test]
 fn a_stale_allow_list_entry_fails() {
-    let mut allow = both_listed();
+    let mut allow = all_listed();
     allow.push(allow_entry_for_nothing());
     let report = conformance::check(conformance::compare(&ours(), &vendor()), &allow);
     assert!(!report.passes());
     assert_eq!(report.unlisted(), 0);
     assert_eq!(report.stale.len(), 1);
-    assert!(report.render().contains("STALE"), "{}", report.render());
+    assert!(
+        report.render().contains(
+            "STALE allow-list entry ttsCreate | body.text | type-mismatch: matches no difference"
+        ),
+        "{}",
+        report.render()
+    );
     assert!(report.summary().ends_with("1 stale allow-list entries"));
 }
 
 fn allow_entry_for_nothing() -> AllowEntry {
-    allow("ttsCreate", "body.text", "type-mismatch")
+    allow(
+        "ttsCreate",
+        "body.text",
+        "type-mismatch",
+        "string",
+        "integer",
+    )
+}
+
+/// `vendor()` with one edit applied at a JSON pointer.
+fn vendor_with(pointer: &str, value: Value) -> Value {
+    let mut doc = vendor();
+    assert!(
+        doc.pointer(pointer).is_some(),
+        "no {pointer} in the test vendor document"
+    );
+    if let Some(slot) = doc.pointer_mut(pointer) {
+        *slot = value;
+    }
+    doc
+}
+
+#[test]
+fn an_entry_written_for_another_vendor_value_is_stale() {
+    // The entry says their pageSize default is 20 (as our description does). Before the
+    // edit everything is listed; after VMEG moves the default to 100 the same key matches,
+    // but the entry no longer describes the documents: it is stale, named with both values,
+    // and the difference it used to cover is unlisted.
+    let before = conformance::check(conformance::compare(&ours(), &vendor()), &all_listed());
+    assert!(before.passes(), "{}", before.render());
+
+    let vendor = vendor_with(
+        "/paths/~1v1~1tasks~1list/get/parameters/1/schema/default",
+        json!(100),
+    );
+    let report = conformance::check(conformance::compare(&ours(), &vendor), &all_listed());
+    assert!(!report.passes(), "{}", report.render());
+    assert_eq!(report.stale.len(), 1, "{}", report.render());
+    assert_eq!(report.unlisted(), 1, "{}", report.render());
+    let rendered = report.render();
+    assert!(
+        rendered.contains(
+            "STALE allow-list entry tasksList | query.pageSize | default-dropped: \
+             the values changed (vendor recorded 20, now 100)"
+        ),
+        "{rendered}"
+    );
+    assert!(rendered.contains("DIFF (entry stale)"), "{rendered}");
+
+    // Our side is recorded too: an entry written for another value of ours is stale.
+    let mut allow = all_listed();
+    allow[0].ours = "enum [vt]".to_string();
+    let report = conformance::check(conformance::compare(&ours(), &self::vendor()), &allow);
+    assert!(!report.passes());
+    assert!(
+        report
+            .render()
+            .contains("ours recorded enum [vt], now no enum"),
+        "{}",
+        report.render()
+    );
 }
 
 #[test]
@@ -413,6 +503,31 @@ fn webhook_bodies_and_operations_are_compared() {
 }
 
 #[test]
+fn an_invented_optional_parameter_is_reported() {
+    // `sortBy` is in neither document of VMEG's: optional or not, it is something we would
+    // send that they never described, so it is a difference and must be listed.
+    let mut ours = self::ours();
+    let params = ours.pointer_mut("/paths/~1v1~1tasks~1list/get/parameters");
+    assert!(params.is_some(), "no tasksList parameters");
+    if let Some(Value::Array(params)) = params {
+        params.push(json!({"name": "sortBy", "in": "query", "schema": {"type": "string"}}));
+        params.push(json!({"name": "X-Trace", "in": "header", "required": false,
+                           "schema": {"type": "string"}}));
+    }
+    let diffs = conformance::compare(&ours, &vendor());
+    let got = keys(&diffs);
+    for want in [
+        key("tasksList", "query.sortBy", "parameter-added"),
+        key("tasksList", "header.X-Trace", "parameter-added"),
+    ] {
+        assert!(got.contains(&want), "missing {want:?} in {got:#?}");
+    }
+    let report = conformance::check(diffs, &all_listed());
+    assert!(!report.passes());
+    assert_eq!(report.unlisted(), 2, "{}", report.render());
+}
+
+#[test]
 fn required_parameters_of_ours_and_missing_vendor_parameters_are_caught() {
     let ours = ours_with(
         "/paths/~1v1~1tasks~1list/get/parameters",
@@ -432,16 +547,41 @@ fn required_parameters_of_ours_and_missing_vendor_parameters_are_caught() {
 }
 
 #[test]
-fn allow_list_entries_need_a_reason_and_may_not_repeat() {
+fn allow_list_entries_need_values_and_a_reason_and_may_not_repeat() {
     let ok = conformance::parse_allow_list(
+        "differences:\n  - {operation: a, location: b, kind: c, vendor: 20, ours: none, reason: because}\n",
+    );
+    assert!(
+        matches!(ok.as_deref(), Ok([e]) if e.reason == "because" && e.vendor == "20" && e.ours == "none"),
+        "{ok:?}"
+    );
+    // A JSON string as the table prints it, and a boolean.
+    let quoted = conformance::parse_allow_list(
+        "- {operation: a, location: b, kind: c, vendor: '\"m4a\"', ours: false, reason: r}\n",
+    );
+    assert!(
+        matches!(quoted.as_deref(), Ok([e]) if e.vendor == "\"m4a\"" && e.ours == "false"),
+        "{quoted:?}"
+    );
+    let no_reason = conformance::parse_allow_list(
+        "differences:\n  - {operation: a, location: b, kind: c, vendor: x, ours: y}\n",
+    );
+    assert!(no_reason.is_err());
+    let no_values = conformance::parse_allow_list(
         "differences:\n  - {operation: a, location: b, kind: c, reason: because}\n",
     );
-    assert!(matches!(ok.as_deref(), Ok([e]) if e.reason == "because"));
-    let no_reason =
-        conformance::parse_allow_list("differences:\n  - {operation: a, location: b, kind: c}\n");
-    assert!(no_reason.is_err());
+    assert!(
+        no_values
+            .as_ref()
+            .is_err_and(|e| e.0.contains("has no `vendor`")),
+        "{no_values:?}"
+    );
+    let no_ours = conformance::parse_allow_list(
+        "- {operation: a, location: b, kind: c, vendor: x, reason: because}\n",
+    );
+    assert!(no_ours.is_err());
     let twice = conformance::parse_allow_list(
-        "- {operation: a, location: b, kind: c, reason: x}\n- {operation: a, location: b, kind: c, reason: y}\n",
+        "- {operation: a, location: b, kind: c, vendor: x, ours: y, reason: x}\n- {operation: a, location: b, kind: c, vendor: x, ours: y, reason: y}\n",
     );
     assert!(twice.is_err());
 }
@@ -466,4 +606,206 @@ fn our_spec_conforms_to_the_vendor_document_when_present() {
     }
     let result = conformance::run(&xtask::workspace_root(), &vendor);
     assert!(result.is_ok(), "{result:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real documents, edited in a temporary copy (skipped when VMEG's document is not around)
+// ---------------------------------------------------------------------------------------------
+
+fn vendor_document() -> Option<Value> {
+    let path = xtask::workspace_root().join("../shared/vendor/vmeg-openapi.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("skipped: {} not present", path.display());
+        return None;
+    };
+    let doc = serde_json::from_str(&text);
+    assert!(doc.is_ok(), "{}: {doc:?}", path.display());
+    doc.ok()
+}
+
+/// The pointer `ptr` names, after following `$ref`s.
+fn resolved(doc: &Value, mut ptr: String) -> String {
+    for _ in 0..16 {
+        let target = doc
+            .pointer(&ptr)
+            .and_then(|v| v.get("$ref"))
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'));
+        match target {
+            Some(t) => ptr = t.to_string(),
+            None => break,
+        }
+    }
+    ptr
+}
+
+/// The pointer of the operation with this `operationId`.
+fn operation_pointer(doc: &Value, id: &str) -> Option<String> {
+    let paths = doc.get("paths")?.as_object()?;
+    paths.iter().find_map(|(path, item)| {
+        item.as_object()?.iter().find_map(|(method, op)| {
+            (op.get("operationId").and_then(Value::as_str) == Some(id)).then(|| {
+                format!(
+                    "/paths/{}/{method}",
+                    path.replace('~', "~0").replace('/', "~1")
+                )
+            })
+        })
+    })
+}
+
+/// The pointer of an operation's parameter schema.
+fn parameter_schema_pointer(doc: &Value, id: &str, name: &str) -> Option<String> {
+    let op = operation_pointer(doc, id)?;
+    let count = doc.pointer(&format!("{op}/parameters"))?.as_array()?.len();
+    (0..count).find_map(|i| {
+        let p = resolved(doc, format!("{op}/parameters/{i}"));
+        (doc.pointer(&format!("{p}/name")).and_then(Value::as_str) == Some(name))
+            .then(|| resolved(doc, format!("{p}/schema")))
+    })
+}
+
+/// The pointer of a property of a JSON body schema, through `$ref`s and `allOf`.
+fn property_pointer(doc: &Value, schema: String, name: &str) -> Option<String> {
+    let schema = resolved(doc, schema);
+    let direct = format!("{schema}/properties/{name}");
+    if doc.pointer(&direct).is_some() {
+        return Some(resolved(doc, direct));
+    }
+    let count = doc.pointer(&format!("{schema}/allOf"))?.as_array()?.len();
+    (0..count).find_map(|i| property_pointer(doc, format!("{schema}/allOf/{i}"), name))
+}
+
+fn body_property_pointer(doc: &Value, id: &str, name: &str) -> Option<String> {
+    let op = operation_pointer(doc, id)?;
+    let body = resolved(doc, format!("{op}/requestBody"));
+    property_pointer(
+        doc,
+        format!("{body}/content/application~1json/schema"),
+        name,
+    )
+}
+
+/// Sets `default` at a schema pointer, checking the value it replaces.
+fn change_default(doc: &mut Value, schema: Option<String>, was: Value, now: Value) {
+    assert!(schema.is_some(), "schema not found in the vendor document");
+    let slot = schema.and_then(|p| doc.pointer_mut(&format!("{p}/default")));
+    assert!(slot.is_some(), "no default there");
+    if let Some(slot) = slot {
+        assert_eq!(*slot, was, "VMEG's document changed: update this test");
+        *slot = now;
+    }
+}
+
+fn write_json(path: &std::path::Path, doc: &Value) {
+    let text = serde_json::to_string_pretty(doc).unwrap_or_default();
+    let written = std::fs::write(path, text);
+    assert!(written.is_ok(), "{}: {written:?}", path.display());
+}
+
+#[test]
+fn a_vendor_document_copy_with_changed_defaults_fails_naming_the_stale_entries() {
+    let Some(mut doc) = vendor_document() else {
+        return;
+    };
+    let dir = tempfile::tempdir();
+    assert!(dir.is_ok(), "{dir:?}");
+    let Ok(dir) = dir else { return };
+    let copy = dir.path().join("vmeg-openapi.json");
+    let root = xtask::workspace_root();
+
+    // The unedited copy passes: every entry's values are the documents' values.
+    write_json(&copy, &doc);
+    let before = conformance::report(&root, &copy);
+    assert!(
+        before.as_ref().is_ok_and(conformance::Report::passes),
+        "{}",
+        before.map(|r| r.render()).unwrap_or_else(|e| e.0)
+    );
+
+    // VMEG moves two defaults that our descriptions and the entries' reasons quote.
+    let page_size = parameter_schema_pointer(&doc, "tasksList", "pageSize");
+    change_default(&mut doc, page_size, json!(20), json!(100));
+    let output_format = body_property_pointer(&doc, "ttsCreateSync", "outputFormat");
+    change_default(&mut doc, output_format, json!("m4a"), json!("mp3"));
+    write_json(&copy, &doc);
+
+    let after = conformance::report(&root, &copy);
+    assert!(after.is_ok(), "{after:?}");
+    let Ok(after) = after else { return };
+    let rendered = after.render();
+    assert!(!after.passes(), "{rendered}");
+    for line in [
+        "STALE allow-list entry tasksList | query.pageSize | default-dropped: \
+         the values changed (vendor recorded 20, now 100)",
+        "STALE allow-list entry ttsCreateSync | body.outputFormat | default-dropped: \
+         the values changed (vendor recorded \"m4a\", now \"mp3\")",
+        "STALE allow-list entry ttsCreateAsync | body.outputFormat | default-dropped: \
+         the values changed (vendor recorded \"m4a\", now \"mp3\")",
+    ] {
+        assert!(rendered.contains(line), "missing {line:?} in\n{rendered}");
+    }
+    assert_eq!(after.stale.len(), 3, "{rendered}");
+    let run = conformance::run(&root, &copy);
+    assert!(
+        run.as_ref()
+            .is_err_and(|e| e.0.contains("3 stale allow-list entries")),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn an_invented_optional_parameter_in_a_copy_of_our_spec_is_reported() {
+    if vendor_document().is_none() {
+        return;
+    }
+    let vendor = xtask::workspace_root().join("../shared/vendor/vmeg-openapi.json");
+    let real = xtask::workspace_root();
+    let spec = std::fs::read_to_string(real.join(conformance::OUR_SPEC)).unwrap_or_default();
+    let allow = std::fs::read_to_string(real.join(conformance::ALLOW_LIST)).unwrap_or_default();
+    let spec: Result<Value, _> = serde_norway::from_str(&spec);
+    assert!(spec.is_ok(), "{spec:?}");
+    let Ok(mut spec) = spec else { return };
+
+    let dir = tempfile::tempdir();
+    assert!(dir.is_ok(), "{dir:?}");
+    let Ok(dir) = dir else { return };
+    let root = dir.path();
+    assert!(std::fs::create_dir_all(root.join("specs")).is_ok());
+    assert!(std::fs::write(root.join(conformance::ALLOW_LIST), &allow).is_ok());
+
+    // The copy as it is passes.
+    write_json(&root.join(conformance::OUR_SPEC), &spec);
+    let before = conformance::report(root, &vendor);
+    assert!(
+        before.as_ref().is_ok_and(conformance::Report::passes),
+        "{}",
+        before.map(|r| r.render()).unwrap_or_else(|e| e.0)
+    );
+
+    // An optional query parameter VMEG never documented.
+    let op = operation_pointer(&spec, "tasksList");
+    let params = op.and_then(|op| spec.pointer_mut(&format!("{op}/parameters")));
+    assert!(params.is_some(), "no tasksList parameters in our spec");
+    if let Some(Value::Array(params)) = params {
+        params.push(json!({"name": "sortBy", "in": "query", "required": false,
+                           "schema": {"type": "string"}}));
+    }
+    write_json(&root.join(conformance::OUR_SPEC), &spec);
+    let after = conformance::report(root, &vendor);
+    assert!(after.is_ok(), "{after:?}");
+    let Ok(after) = after else { return };
+    assert!(!after.passes(), "{}", after.render());
+    let unlisted: Vec<String> = after
+        .rows
+        .iter()
+        .filter(|(_, reason)| reason.is_none())
+        .map(|(d, _)| d.to_string())
+        .collect();
+    assert_eq!(
+        unlisted,
+        vec!["tasksList query.sortBy: parameter-added (vendor: absent; ours: optional)"],
+        "{}",
+        after.render()
+    );
 }

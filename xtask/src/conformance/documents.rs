@@ -147,17 +147,18 @@ impl Cx<'_> {
             let os = normalize(self.ours, op.get("schema").unwrap_or(&Value::Null));
             self.compare_norm(&location, &vs, &os, dir);
         }
+        // Every parameter of ours they do not document is a difference, optional or not: an
+        // optional one is still something we may send (or expect) that they never described.
         for ((loc, key), (name, op)) in &o_params {
-            if !v_params.contains_key(&(loc.clone(), key.clone()))
-                && (bool_of(op, "required") || loc == "path")
-            {
-                self.diff(
-                    &format!("{prefix}{loc}.{name}"),
-                    "parameter-added-required",
-                    "absent",
-                    "required",
-                );
+            if v_params.contains_key(&(loc.clone(), key.clone())) {
+                continue;
             }
+            let (kind, ours) = if bool_of(op, "required") || loc == "path" {
+                ("parameter-added-required", "required")
+            } else {
+                ("parameter-added", "optional")
+            };
+            self.diff(&format!("{prefix}{loc}.{name}"), kind, "absent", ours);
         }
     }
 

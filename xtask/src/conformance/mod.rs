@@ -13,8 +13,11 @@
 //! - **Responses and webhook bodies** (what we decode): ours may be wider: a plain string
 //!   where they have an enum, optional where they say required, nullable where they are not,
 //!   any JSON where they say object, a wider integer format. Narrower is a difference.
-//! - Additions of ours that cannot break a call are not differences: an optional parameter
-//!   (`req_id`), `4XX`/`5XX` responses, an optional response property.
+//! - Every parameter of ours they do not document is a difference (`parameter-added`, or
+//!   `parameter-added-required`), optional or not: an optional one (`req_id`) is still
+//!   something we send that their document does not describe, so it is listed with the fact
+//!   it rests on. Additions that cannot reach them are not differences: `4XX`/`5XX`
+//!   responses, an optional response property.
 //!
 //! Integer and number formats are ranked by width (`int32` < `int64` = no format; `float` <
 //! `double` = no format), so an `int64` of ours where they give no format is the same type,
@@ -23,9 +26,13 @@
 //! Descriptions, examples, titles, tags, `x-*` extensions, `deprecated` and the names of
 //! security schemes are ignored; the schemes themselves (type and HTTP scheme) are compared.
 //!
-//! Each [`Difference`] has a stable key (operation, location, kind). Every difference must be
-//! listed, with a reason, in `specs/vmeg-conformance.yaml` ([`ALLOW_LIST`]); an entry that no
-//! longer matches any difference is stale and also fails the run, so the list cannot rot.
+//! Each [`Difference`] has a stable key (operation, location, kind) and the two sides' values
+//! (the table's `vendor` and `ours` columns). Every difference must be listed in
+//! `specs/vmeg-conformance.yaml` ([`ALLOW_LIST`]) with its key, the two values it was written
+//! for and a reason. An entry is stale, and fails the run, when no difference has its key any
+//! more, or when the difference with its key now has other values (VMEG changed a default the
+//! entry's reason quotes, or our side moved): the message names the entry, the recorded value
+//! and the new one. So a vendor change cannot hide behind an old entry, and the list cannot rot.
 
 use crate::{Error, Result, err};
 use serde_json::Value;
@@ -88,12 +95,18 @@ impl std::fmt::Display for Difference {
     }
 }
 
-/// One entry of the allow-list: a difference we keep on purpose, and why.
+/// One entry of the allow-list: a difference we keep on purpose, the values it was written
+/// for, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowEntry {
     pub operation: String,
     pub location: String,
     pub kind: String,
+    /// VMEG's side when the entry was written, as the table prints it (`20`, `"m4a"`,
+    /// `enum [vt, tts]`, `none`, `absent`).
+    pub vendor: String,
+    /// Our side when the entry was written, as the table prints it.
+    pub ours: String,
     pub reason: String,
 }
 
@@ -103,13 +116,47 @@ impl AllowEntry {
     }
 }
 
+/// An allow-list entry that no longer describes the documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleEntry {
+    pub entry: AllowEntry,
+    /// The (vendor, ours) values of the difference with the entry's key, when there is one
+    /// (its values differ from the entry's); `None` when no difference has the key.
+    pub now: Option<(String, String)>,
+}
+
+impl std::fmt::Display for StaleEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = &self.entry;
+        write!(f, "{} | {} | {}: ", e.operation, e.location, e.kind)?;
+        match &self.now {
+            None => write!(
+                f,
+                "matches no difference (recorded vendor: {}; ours: {})",
+                e.vendor, e.ours
+            ),
+            Some((vendor, ours)) => {
+                let mut changes = Vec::new();
+                if *vendor != e.vendor {
+                    changes.push(format!("vendor recorded {}, now {vendor}", e.vendor));
+                }
+                if *ours != e.ours {
+                    changes.push(format!("ours recorded {}, now {ours}", e.ours));
+                }
+                write!(f, "the values changed ({})", changes.join("; "))
+            }
+        }
+    }
+}
+
 /// The outcome of checking differences against the allow-list.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// Every difference, with the allow-list reason when it is listed.
+    /// Every difference, with the allow-list reason when an entry with its key and values
+    /// lists it.
     pub rows: Vec<(Difference, Option<String>)>,
-    /// Allow-list entries that match no difference.
-    pub stale: Vec<AllowEntry>,
+    /// Allow-list entries that match no difference, or whose difference changed values.
+    pub stale: Vec<StaleEntry>,
 }
 
 impl Report {
@@ -156,6 +203,8 @@ impl Report {
                     d.ours.clone(),
                     if reason.is_some() {
                         "ok: listed".to_string()
+                    } else if self.stale.iter().any(|s| s.entry.key() == d.key()) {
+                        "DIFF (entry stale)".to_string()
                     } else {
                         "DIFF".to_string()
                     },
@@ -184,11 +233,7 @@ impl Report {
             line(&mut out, row);
         }
         for s in &self.stale {
-            let _ = writeln!(
-                out,
-                "STALE allow-list entry (matches no difference): {} | {} | {}",
-                s.operation, s.location, s.kind
-            );
+            let _ = writeln!(out, "STALE allow-list entry {s}");
         }
         let _ = writeln!(out, "{}", self.summary());
         out
@@ -198,6 +243,24 @@ impl Report {
 /// Runs the command: loads both documents and the allow-list, prints the table, and fails
 /// when a difference is unlisted or an allow-list entry is stale.
 pub fn run(root: &Path, vendor: &Path) -> Result<()> {
+    let report = report(root, vendor)?;
+    print!("{}", report.render());
+    if report.passes() {
+        Ok(())
+    } else {
+        err(format!(
+            "{OUR_SPEC} differs from {}: {} unlisted differences, {} stale allow-list entries \
+             (list each kept difference with its vendor and ours values and a reason in \
+             {ALLOW_LIST}; a stale entry's values must be checked against the documents)",
+            vendor.display(),
+            report.unlisted(),
+            report.stale.len()
+        ))
+    }
+}
+
+/// Loads `root`'s spec and allow-list and the vendor document, and checks them.
+pub fn report(root: &Path, vendor: &Path) -> Result<Report> {
     let vendor_text = std::fs::read_to_string(vendor)
         .map_err(|e| Error(format!("cannot read {}: {e}", vendor.display())))?;
     let vendor_doc: Value = serde_json::from_str(&vendor_text)
@@ -222,24 +285,13 @@ pub fn run(root: &Path, vendor: &Path) -> Result<()> {
         Err(e) => return err(format!("cannot read {}: {e}", allow_path.display())),
     };
 
-    let report = check(compare(&ours, &vendor_doc), &allow);
-    print!("{}", report.render());
-    if report.passes() {
-        Ok(())
-    } else {
-        err(format!(
-            "{OUR_SPEC} differs from {}: {} unlisted differences, {} stale allow-list entries \
-             (list each kept difference with a reason in {ALLOW_LIST})",
-            vendor.display(),
-            report.unlisted(),
-            report.stale.len()
-        ))
-    }
+    Ok(check(compare(&ours, &vendor_doc), &allow))
 }
 
-/// Parses the allow-list: either a YAML list of `{operation, location, kind, reason}` or a
-/// mapping with such a list under `differences`. Every entry needs a non-blank reason, and
-/// no key may appear twice.
+/// Parses the allow-list: either a YAML list of `{operation, location, kind, vendor, ours,
+/// reason}` or a mapping with such a list under `differences`. Every entry needs both values
+/// (a number or `true`/`false` is read as its JSON text) and a non-blank reason, and no key may
+/// appear twice.
 pub fn parse_allow_list(text: &str) -> Result<Vec<AllowEntry>> {
     let doc: Value = serde_norway::from_str(text)
         .map_err(|e| Error(format!("{ALLOW_LIST} is not valid YAML: {e}")))?;
@@ -253,18 +305,30 @@ pub fn parse_allow_list(text: &str) -> Result<Vec<AllowEntry>> {
         },
         _ => {
             return err(format!(
-                "{ALLOW_LIST}: expected a list of {{operation, location, kind, reason}}"
+                "{ALLOW_LIST}: expected a list of {{operation, location, kind, vendor, ours, reason}}"
             ));
         }
     };
     let mut entries: Vec<AllowEntry> = Vec::new();
     for (i, item) in list.iter().enumerate() {
         let field = |name: &str| -> Result<String> {
-            match item.get(name).and_then(Value::as_str).map(str::trim) {
-                Some(s) if !s.is_empty() => Ok(s.to_string()),
+            let text = match item.get(name) {
+                Some(Value::String(s)) => Some(s.trim().to_string()),
+                // A value written as a YAML number or boolean (`vendor: 20`) reads as the
+                // table prints it.
+                Some(v @ (Value::Number(_) | Value::Bool(_)))
+                    if name == "vendor" || name == "ours" =>
+                {
+                    Some(v.to_string())
+                }
+                _ => None,
+            };
+            match text {
+                Some(s) if !s.is_empty() => Ok(s),
                 _ => err(format!(
                     "{ALLOW_LIST}: entry {} has no `{name}` (each entry needs operation, \
-                     location, kind and a reason)",
+                     location, kind, the vendor and ours values it was written for, and a \
+                     reason)",
                     i + 1
                 )),
             }
@@ -273,6 +337,8 @@ pub fn parse_allow_list(text: &str) -> Result<Vec<AllowEntry>> {
             operation: field("operation")?,
             location: field("location")?,
             kind: field("kind")?,
+            vendor: field("vendor")?,
+            ours: field("ours")?,
             reason: field("reason")?,
         };
         if entries.iter().any(|e| e.key() == entry.key()) {
@@ -289,25 +355,48 @@ pub fn parse_allow_list(text: &str) -> Result<Vec<AllowEntry>> {
     Ok(entries)
 }
 
-/// Matches differences with allow-list entries on (operation, location, kind).
+/// Matches differences with allow-list entries: an entry lists a difference with its key
+/// (operation, location, kind) and its two values. An entry whose key matches a difference
+/// with other values is stale (and that difference unlisted), as is one whose key matches
+/// nothing.
 pub fn check(diffs: Vec<Difference>, allow: &[AllowEntry]) -> Report {
-    let mut used = vec![false; allow.len()];
+    // For each entry: `None` = no difference has its key; `Some(None)` = listed;
+    // `Some(Some(values))` = its difference now has these other values.
+    let mut seen: Vec<Option<Option<(String, String)>>> = vec![None; allow.len()];
     let rows = diffs
         .into_iter()
         .map(|d| {
             let found = allow.iter().position(|a| a.key() == d.key());
             let reason = found.and_then(|i| {
-                used[i] = true;
-                allow.get(i).map(|a| a.reason.clone())
+                let a = allow.get(i)?;
+                if a.vendor == d.vendor && a.ours == d.ours {
+                    seen[i] = Some(None);
+                    Some(a.reason.clone())
+                } else {
+                    // Another difference with the same key may still match the values.
+                    if seen[i].is_none() {
+                        seen[i] = Some(Some((d.vendor.clone(), d.ours.clone())));
+                    }
+                    None
+                }
             });
             (d, reason)
         })
         .collect();
     let stale = allow
         .iter()
-        .zip(used)
-        .filter(|(_, u)| !u)
-        .map(|(a, _)| a.clone())
+        .zip(seen)
+        .filter_map(|(a, seen)| match seen {
+            Some(None) => None,
+            Some(Some(now)) => Some(StaleEntry {
+                entry: a.clone(),
+                now: Some(now),
+            }),
+            None => Some(StaleEntry {
+                entry: a.clone(),
+                now: None,
+            }),
+        })
         .collect();
     Report { rows, stale }
 }
