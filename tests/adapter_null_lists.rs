@@ -32,8 +32,6 @@ async fn an_empty_account_whose_lists_are_null_lists_nothing() {
         json!({"records": null, "total": 0}),
         json!({"total": 0}),
         json!({"records": null}),
-        json!({"records": {}, "total": 0}),
-        json!({"records": "x", "total": 0}),
     ] {
         let server = Scripted::start(vec![answer(data.clone())]).await;
         let (c, _) = client(Provider::Vmeg, &server.base_url);
@@ -50,6 +48,54 @@ async fn an_empty_account_whose_lists_are_null_lists_nothing() {
         assert!(tasks.as_ref().is_ok_and(Vec::is_empty), "{data}: {tasks:?}");
         assert_eq!(server.seen().len(), 1, "{data}");
     }
+}
+
+/// `records` that is not an array (an object, a string) is not read as "no records": an
+/// empty listing would tell reconcile that nothing was created.
+#[tokio::test]
+async fn records_that_are_not_an_array_are_an_error_not_an_empty_list() {
+    for data in [
+        json!({"records": {}, "total": 0}),
+        json!({"records": "x"}),
+        json!({"records": 5, "total": 1}),
+    ] {
+        let server = Scripted::start(vec![answer(data.clone())]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let voices = c.list_voices().await;
+        assert!(
+            voices
+                .as_ref()
+                .is_err_and(|e| *e.kind() == voiceclone::ErrorKind::InvalidResponse),
+            "{data}: {voices:?}"
+        );
+        let server = Scripted::start(vec![answer(data.clone())]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let tasks: Result<Vec<_>, _> = c.tasks(TaskFilter::all()).try_collect().await;
+        assert!(tasks.is_err(), "{data}: {tasks:?}");
+    }
+}
+
+/// TTS results are one per line, by position: an unreadable result keeps its place, so no
+/// line is given another line's audio.
+#[tokio::test]
+async fn an_unreadable_tts_result_keeps_its_line_position() {
+    let server = Scripted::start(vec![answer(json!({
+        "taskId": "t-1",
+        "results": [null, {"uri": "https://cdn.example.com/b.wav", "duration": 1.0}],
+    }))])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let req = voiceclone::SpeechRequest::new("cv_1", "one")
+        .add_line("cv_1", "two")
+        .synchronous(true);
+    let job = c.synthesize(&req).await.unwrap();
+    let speech = job.speech.unwrap();
+    assert_eq!(speech.segments.len(), 2, "{speech:?}");
+    assert!(speech.segments[0].url.is_none() && speech.segments[0].error.is_some());
+    assert_eq!(
+        speech.segments[1].url.as_ref().map(url::Url::as_str),
+        Some("https://cdn.example.com/b.wav")
+    );
 }
 
 #[tokio::test]

@@ -169,6 +169,63 @@ async fn a_named_task_not_found_does_not_end_the_search() {
         matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == 1 && tasks[0].id.as_str() == "t-real"),
         "{r}"
     );
+
+    // With nothing listed either, the answer is still the 404, never `None` ("most likely
+    // created nothing"): the named task may just not be readable yet.
+    let server = Scripted::start(vec![
+        Step::status(
+            404,
+            json!({"code": 404, "message": "task not found", "data": null}),
+        ),
+        list(json!([])),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.reconcile(&q).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("still unknown"), "{e}");
+
+    // JimmyAI has no task list: the 404 is the answer, not `Unsupported` asking for the
+    // task id the caller just gave.
+    let server = Scripted::start(vec![Step::status(
+        404,
+        json!({"code": 404, "message": "not found"}),
+    )])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c.reconcile(&q).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+}
+
+/// Records the task list sent but that could not be read (`null`, no usable id) may be the
+/// submit's task: an otherwise empty search is an error, never `None`.
+#[tokio::test]
+async fn unreadable_records_in_the_window_forbid_none() {
+    let now = SystemTime::now();
+    for records in [
+        json!([null]),
+        json!([{"taskType": "tts", "createdAt": iso(now)}]),
+        json!(["t-1"]),
+    ] {
+        let server = Scripted::start(vec![list(records.clone())]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c
+            .reconcile(&ReconcileQuery::new(now).kind(JobKind::Speech))
+            .await;
+        assert!(
+            r.as_ref()
+                .is_err_and(|e| *e.kind() == ErrorKind::InvalidResponse),
+            "{records}: {r:?}"
+        );
+    }
+    // A list that sent nothing at all is still `None`.
+    let server = Scripted::start(vec![list(json!([]))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c
+        .reconcile(&ReconcileQuery::new(now).kind(JobKind::Speech))
+        .await
+        .unwrap();
+    assert!(matches!(r, Reconciled::None { .. }), "{r}");
 }
 
 /// Rename and delete send a key the client made for that call: a 409 "key already used" on

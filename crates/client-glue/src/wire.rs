@@ -333,6 +333,10 @@ impl Serialize for RawJson {
 pub struct List<T> {
     items: Vec<T>,
     sent: usize,
+    /// The positions (in the answer's array) of the elements not kept, in order.
+    skipped_at: Vec<usize>,
+    /// The value was present but not an array (an object, a string, a number...).
+    malformed: bool,
 }
 
 impl<T> List<T> {
@@ -341,7 +345,23 @@ impl<T> List<T> {
         List {
             items: Vec::new(),
             sent: 0,
+            skipped_at: Vec::new(),
+            malformed: false,
         }
+    }
+
+    /// Where, in the answer's array, the skipped elements were: a caller matching elements
+    /// to what it asked for by position (one result per line) puts each kept element back
+    /// in its place with these.
+    pub fn skipped_at(&self) -> &[usize] {
+        &self.skipped_at
+    }
+
+    /// Whether the answer held something other than an array, `null` or nothing here: read
+    /// as empty, but a caller for whom an empty list means "there is none" (a listing that
+    /// decides whether a task exists) should not take it at its word.
+    pub fn is_malformed(&self) -> bool {
+        self.malformed
     }
 
     /// How many elements were kept.
@@ -399,7 +419,12 @@ impl<T> AsRef<[T]> for List<T> {
 impl<T> From<Vec<T>> for List<T> {
     fn from(items: Vec<T>) -> Self {
         let sent = items.len();
-        List { items, sent }
+        List {
+            items,
+            sent,
+            skipped_at: Vec::new(),
+            malformed: false,
+        }
     }
 }
 
@@ -456,7 +481,10 @@ impl<T> ListVisitor<T> {
             found = kind,
             "a list in an answer was not an array; read as empty"
         );
-        Ok(List::new())
+        Ok(List {
+            malformed: true,
+            ..List::new()
+        })
     }
 }
 
@@ -470,33 +498,43 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListVisito
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<List<T>, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
         let mut sent = 0usize;
+        let mut skipped_at = Vec::new();
+        let mut first_error = None;
         // Each element is captured as its JSON text first, so that one that does not decode
         // as `T` is skipped without failing the rest (a JSON syntax error still fails).
         while let Some(element) = seq.next_element::<Option<Box<RawValue>>>()? {
             let index = sent;
-            sent += 1;
-            let Some(element) = element else {
-                tracing::debug!(
-                    target: "client_glue::wire",
-                    element = std::any::type_name::<T>(),
-                    index,
-                    "a null element of a list in an answer; skipped"
-                );
-                continue;
-            };
-            match serde_json::from_str::<T>(element.get()) {
-                Ok(item) => items.push(item),
-                // The error's text may quote the value: only its kind is logged.
-                Err(e) => tracing::warn!(
-                    target: "client_glue::wire",
-                    element = std::any::type_name::<T>(),
-                    index,
-                    error = ?e.classify(),
-                    "an element of a list in an answer did not decode; skipped"
-                ),
+            sent = sent.saturating_add(1);
+            let decoded = element.map(|e| serde_json::from_str::<T>(e.get()));
+            match decoded {
+                Some(Ok(item)) => items.push(item),
+                Some(Err(e)) => {
+                    first_error.get_or_insert(e.classify());
+                    skipped_at.push(index);
+                }
+                None => skipped_at.push(index),
             }
         }
-        Ok(List { items, sent })
+        // One line per list, not per element: a body of a million bad elements must not
+        // become a million log lines. Only the kind of error is logged: its text may quote
+        // the value, and a value may echo a secret.
+        if !skipped_at.is_empty() {
+            tracing::warn!(
+                target: "client_glue::wire",
+                element = std::any::type_name::<T>(),
+                skipped = skipped_at.len(),
+                sent,
+                first_at = skipped_at.first().copied(),
+                error = ?first_error,
+                "elements of a list in an answer were null or did not decode; skipped"
+            );
+        }
+        Ok(List {
+            items,
+            sent,
+            skipped_at,
+            malformed: false,
+        })
     }
 
     fn visit_unit<E: serde::de::Error>(self) -> Result<List<T>, E> {
@@ -686,8 +724,12 @@ mod list_tests {
             let p = page(&format!(r#"{{"records":{records},"total":7}}"#));
             assert!(p.records.is_empty(), "{records}");
             assert_eq!((p.records.sent(), p.records.skipped()), (0, 0), "{records}");
+            assert_eq!(p.records.is_malformed(), records != "null", "{records}");
             assert_eq!(p.total.and_then(|t| t.value()), Some(7), "{records}");
         }
+        // Missing or empty: not malformed.
+        assert!(!page(r#"{"total":0}"#).records.is_malformed());
+        assert!(!page(r#"{"records":[]}"#).records.is_malformed());
         let p = page(r#"{"total":0}"#);
         assert!(p.records.is_empty() && p.names.is_empty());
         assert_eq!(p.records.sent(), 0);
@@ -714,6 +756,9 @@ mod list_tests {
             (p.records.len(), p.records.sent(), p.records.skipped()),
             (4, 9, 5)
         );
+        // Where the skipped ones were, so a positional caller can put the rest back.
+        assert_eq!(p.records.skipped_at(), [1, 2, 3, 4, 5]);
+        assert!(!p.records.is_malformed());
         let p = page(r#"{"records":[null],"names":["a",null,12,"b"]}"#);
         assert!(p.records.is_empty());
         assert_eq!((p.records.sent(), p.records.skipped()), (1, 1));

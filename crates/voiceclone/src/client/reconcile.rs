@@ -72,6 +72,9 @@ impl Client {
         // The answer named the task: nothing to search, once the task is of the kind asked
         // and could have been made in the window (a server that names another task, of
         // another kind or from long before, is not taken at its word: the search goes on).
+        // A named task the vendor answered 404 for: the search goes on, but an empty search
+        // then ends in this error, never in `None` (the task may just not be readable yet).
+        let mut named_missing: Option<Error> = None;
         if let Some(id) = &q.task_id {
             // A task the vendor does not know (not readable yet, or a server that named one
             // that never existed) is no answer: the search goes on, never `None` from it.
@@ -88,6 +91,9 @@ impl Client {
                 }
                 Err(e) if *e.kind() == ErrorKind::NotFound => {
                     tracing::warn!(task = %id, "the task the answer named is not found; searching instead");
+                    named_missing = Some(e.with_note(format!(
+                        "the answer named task {id}, which the vendor does not find, and no listed task fits the submit: whether it created a task is still unknown (the task may not be readable yet); do not submit it again yet"
+                    )));
                 }
                 Err(e) => return Err(e),
             }
@@ -95,21 +101,41 @@ impl Client {
         let mut filter = TaskFilter::all();
         filter.kind = q.kind;
         let mut seen = HashSet::new();
-        let listed: Vec<TaskSummary> = match self
-            .tasks(filter)
-            .try_filter(|s| {
-                let fits = s.may_be_created_between(from, to);
-                std::future::ready(fits && seen.insert(s.id.clone()))
-            })
-            .try_collect()
-            .await
+        // Records the list sent that could not be read (no usable id, not an object): any of
+        // them may be the submit's task, so they forbid answering `None`.
+        let unread = std::sync::atomic::AtomicUsize::new(0);
+        let kind = q.kind;
+        let listed: Vec<TaskSummary> = match walk(
+            "task list",
+            |page| {
+                let unread = &unread;
+                async move {
+                    let p = self.b().tasks_page(self.t(), kind, page).await?;
+                    let skipped = p.returned.saturating_sub(p.items.len());
+                    unread.fetch_add(skipped, std::sync::atomic::Ordering::Relaxed);
+                    Ok(p)
+                }
+            },
+            |s: &TaskSummary| s.id.as_str().to_owned(),
+        )
+        .map_err(|e| e.with_provider(self.provider()))
+        .try_filter(|s| {
+            let fits = filter.keeps(s) && s.may_be_created_between(from, to);
+            std::future::ready(fits && seen.insert(s.id.clone()))
+        })
+        .try_collect()
+        .await
         {
             Ok(listed) => listed,
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
+                if let Some(missing) = named_missing {
+                    return Err(missing);
+                }
                 return Err(e.with_operation("reconcile").with_note(NO_TASK_LIST));
             }
             Err(e) => return Err(e),
         };
+        let unread = unread.into_inner();
         // The webhook delivery for the key, when a hub saw it.
         #[cfg(feature = "webhook")]
         if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)
@@ -130,6 +156,17 @@ impl Client {
             });
         }
         if listed.is_empty() {
+            if let Some(missing) = named_missing {
+                return Err(missing);
+            }
+            if unread > 0 {
+                return Err(Error::new(ErrorKind::InvalidResponse)
+                    .with_provider(self.provider())
+                    .with_operation("reconcile")
+                    .with_message(format!(
+                        "the task list held {unread} records that could not be read (no usable id, or not a record): any of them may be the submit's task, so whether it created one is not known; do not submit it again yet"
+                    )));
+            }
             return Ok(Reconciled::None {
                 kind: q.kind,
                 from,

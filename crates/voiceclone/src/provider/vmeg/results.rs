@@ -79,22 +79,35 @@ pub(crate) fn clone_job(
     Some(job)
 }
 
-/// A TTS result's lines as speech (failed lines kept as segments with their error).
+/// A TTS result's lines as speech (failed lines kept as segments with their error). The
+/// results are one per line, by position: a result that could not be read (`null`, not an
+/// object) keeps its place as a segment with an error, so no line takes another's audio.
 fn speech(data: &types::TtsCreateData) -> Speech {
-    let segments: Vec<SpeechSegment> = data
-        .results
-        .iter()
-        .map(|l| {
-            SpeechSegment::new(
-                parse_url("results[].uri", text(l.uri.as_ref())),
-                l.duration
-                    .and_then(|d| d.value())
-                    .filter(|d| *d >= 0.0 && *d < 1e9)
-                    .map(Duration::from_secs_f64),
-                text(l.error_message.as_ref())
-                    .filter(|m| !m.trim().is_empty())
-                    .map(str::to_owned),
-            )
+    let segment = |l: &types::TtsResult| {
+        SpeechSegment::new(
+            parse_url("results[].uri", text(l.uri.as_ref())),
+            l.duration
+                .and_then(|d| d.value())
+                .filter(|d| *d >= 0.0 && *d < 1e9)
+                .map(Duration::from_secs_f64),
+            text(l.error_message.as_ref())
+                .filter(|m| !m.trim().is_empty())
+                .map(str::to_owned),
+        )
+    };
+    let skipped = data.results.skipped_at();
+    let mut kept = data.results.iter();
+    let segments: Vec<SpeechSegment> = (0..data.results.sent())
+        .filter_map(|i| {
+            if skipped.binary_search(&i).is_ok() {
+                Some(SpeechSegment::new(
+                    None,
+                    None,
+                    Some("the answer's result for this line could not be read".to_owned()),
+                ))
+            } else {
+                kept.next().map(segment)
+            }
         })
         .collect();
     let urls = segments.iter().filter_map(|s| s.url.clone()).collect();
@@ -109,7 +122,7 @@ pub(crate) fn speech_job(
 ) -> Option<SpeechJob> {
     let id = task_id_or(data.task_id.as_ref(), fallback_id)?;
     let mut job = SpeechJob::new(Provider::Vmeg, id, status);
-    if !data.results.is_empty() {
+    if data.results.sent() > 0 {
         job = job.with_speech(speech(data));
     }
     if let Some(t) = parsed_time(data.created_at.as_ref()) {

@@ -67,6 +67,19 @@ fn summary(r: &types::TaskSummary) -> Option<TaskSummary> {
     Some(s)
 }
 
+/// A list answer whose `records` is something other than an array (an object, a string):
+/// read as empty it would say "no tasks", which reconcile takes as "nothing was created".
+fn records_are_a_list<T>(records: &client_glue::List<T>, what: &str) -> Result<(), Error> {
+    if records.is_malformed() {
+        return Err(Error::new(ErrorKind::InvalidResponse)
+            .with_provider(Provider::Vmeg)
+            .with_message(format!(
+                "the {what}'s records are not an array: the listing cannot be read"
+            )));
+    }
+    Ok(())
+}
+
 fn page_total(total: Option<&client_glue::Int>) -> Option<i64> {
     total.and_then(|t| t.value())
 }
@@ -100,6 +113,7 @@ pub(crate) async fn tasks_page(
         })
         .await?
         .unwrap_or_default();
+    records_are_a_list(&data.records, "task list")?;
     Ok(Page {
         items: data.records.iter().filter_map(summary).collect(),
         total: page_total(data.total.as_ref()),
@@ -287,6 +301,7 @@ pub(crate) async fn voices_page(
             })
             .await?
             .unwrap_or_default();
+        records_are_a_list(&data.records, "system-voice list")?;
         return Ok(Page {
             items: data.records.iter().filter_map(system_voice).collect(),
             total: page_total(data.total.as_ref()),
@@ -320,6 +335,7 @@ pub(crate) async fn voices_page(
         })
         .await?
         .unwrap_or_default();
+    records_are_a_list(&data.records, "cloned-voice list")?;
     Ok(Page {
         items: data.records.iter().filter_map(listed_voice).collect(),
         total: page_total(data.total.as_ref()),
