@@ -919,7 +919,13 @@ fn a_signal_or_a_conflict_during_the_submit_is_an_unknown_outcome_with_its_key()
         let j = r.json();
         assert_eq!(j["error"]["kind"], "interrupted", "{j}");
         assert!(is_key(&j["error"]["idempotency_key"]), "{j}");
-        assert!(j["error"]["submitted_at"].is_string(), "{j}");
+        // The span to search runs from before the submit to the signal (the submit ran
+        // for seconds): both ends are given, in order.
+        let (from, to) = (
+            j["error"]["submitted_at"].as_str().unwrap(),
+            j["error"]["last_attempt_at"].as_str().unwrap_or_default(),
+        );
+        assert!(!to.is_empty() && from < to, "{j}");
     }
 
     let fake = FakeVmeg::start(1, 100, false);

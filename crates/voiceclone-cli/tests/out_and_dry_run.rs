@@ -491,3 +491,74 @@ fn out_writes_siblings_of_a_file_path_and_refuses_a_flood_of_urls() {
         "a file was fetched"
     );
 }
+
+/// SIGTERM while `--out` downloads: the finished job is reported with its id at once (exit
+/// 3), not after the download, and no half-written file is left.
+#[test]
+fn a_signal_while_downloading_reports_the_job_at_once() {
+    let fake = support::FakeVmeg::start(1, 1000, false);
+    let fetching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = fetching.clone();
+    fake.on_request(move |path| {
+        if path.starts_with("/files/") {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            // A download that takes its time.
+            std::thread::sleep(std::time::Duration::from_secs(5));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hi.wav");
+    let mut args = vec![
+        "--provider",
+        "vmeg",
+        "--allow-private-urls",
+        "--json",
+        "speak",
+        "--voice",
+        "cv_1",
+        "--text",
+        "Hi.",
+        "--wait",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(FAST_POLL);
+    let child = support::command(Some(&fake.url), KEY, &[], &args)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !fetching.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(std::time::Instant::now() < deadline, "no download seen");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let signalled = std::time::Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    assert!(
+        signalled.elapsed() < std::time::Duration::from_secs(3),
+        "waited for the download"
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    assert_eq!(j["job_id"], "vmeg:speech:t1", "{j}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// An --out name the downloads would refuse as a sibling stem is refused before anything is
+/// sent (exit 2), not after the job was paid.
+#[test]
+fn an_out_name_with_a_backslash_is_refused_before_sending() {
+    let fake = support::FakeVmeg::start(2, 100, false);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a\\b.wav");
+    let r = speak_out(&fake, &out).expect(2);
+    assert!(r.stdout.contains("backslash"), "{r:?}");
+    assert_eq!(fake.requests(), 0);
+}

@@ -51,6 +51,17 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
         return Err(Failure::usage("--out is empty"));
     }
     if !out.is_dir() && !names_dir(out) {
+        // Several URLs are written as this name's siblings (`<stem>-01.<ext>`): a stem the
+        // download would refuse is refused now, before anything is sent and paid for.
+        let stem = out
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default();
+        if stem.chars().any(|c| c == '\\' || c.is_control()) {
+            return Err(Failure::usage(
+                "--out: the file name must not hold a backslash or a control character",
+            ));
+        }
         let parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -95,9 +106,33 @@ fn file_json(d: &Downloaded) -> Value {
 
 /// Downloads `urls` to `out` (see the module docs) and records the files in `o` (`files`,
 /// also on a failure: the files already written). A failure leaves the printed URLs usable.
-pub async fn write(client: &Client, urls: &[Url], out: &Path, printer: &Printer, o: &mut Outcome) {
+/// SIGINT or SIGTERM stops the downloading (a file not complete is not left behind) and is
+/// reported with the job and the files written so far (exit 3, `interrupted`).
+pub async fn write(
+    client: &Client,
+    urls: &[Url],
+    out: &Path,
+    printer: &Printer,
+    o: &mut Outcome,
+    signals: &mut Option<crate::signals::Signals>,
+) {
     let mut files: Vec<Value> = Vec::new();
-    let result = write_all(client, urls, out, printer, &mut files, o).await;
+    let n = urls.len();
+    let result = match signals.as_mut() {
+        Some(signals) => {
+            let work = write_all(client, urls, out, printer, &mut files, o);
+            tokio::select! {
+                biased;
+                r = work => r,
+                name = signals.next() => Err(Failure::other(
+                    crate::exit::Exit::Unreachable,
+                    "interrupted",
+                    format!("{name}: stopped downloading; the job finished and its audio URLs are printed (of {n} files, those written are listed)"),
+                )),
+            }
+        }
+        None => write_all(client, urls, out, printer, &mut files, o).await,
+    };
     o.set("files", files);
     if let Err(f) = result {
         o.failure = Some(f);
@@ -162,6 +197,16 @@ async fn write_all(
     let n = urls.len();
     let mut left = MAX_OUT_BYTES;
     for (i, url) in urls.iter().enumerate() {
+        if left == 0 {
+            return Err(Failure::other(
+                crate::exit::Exit::Failure,
+                "download_budget",
+                format!(
+                    "the files written hold the {MAX_OUT_BYTES} bytes --out writes for one command: {} of {n} not downloaded; the URLs are printed",
+                    n - i
+                ),
+            ));
+        }
         let spinner = Spinner::start(
             !printer.json && !printer.quiet,
             format!("downloading {}/{n} to {}", i + 1, out.display()),

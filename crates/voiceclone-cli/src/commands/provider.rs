@@ -294,7 +294,7 @@ async fn clone(
             .and_then(|v| v.preview_url.clone())
             .into_iter()
             .collect();
-        super::out::write(client, &urls, out, printer, &mut o).await;
+        super::out::write(client, &urls, out, printer, &mut o, &mut signals).await;
     }
     o
 }
@@ -508,6 +508,8 @@ async fn submit_or_signal<J>(
     own_key: Option<&str>,
 ) -> Result<J, Failure> {
     let at = std::time::SystemTime::now();
+    // The submit (with a local recording's upload, and retries) may have run for minutes:
+    // the task can have been made any time up to now, so the span to search ends now.
     let unknown = |kind: &str, message: String| {
         let e = voiceclone::Error::new(ErrorKind::OutcomeUnknown {
             idempotency_key: own_key.map(str::to_owned),
@@ -515,19 +517,24 @@ async fn submit_or_signal<J>(
             submitted_at: at,
             request: voiceclone::RequestSummary::default(),
         });
-        let mut f = Failure::from_adapter(&e);
+        let mut f = Failure::from_adapter(&e).with(
+            "last_attempt_at",
+            crate::output::rfc3339(std::time::SystemTime::now()),
+        );
         f.kind = kind.to_owned();
         f.message = message;
         f
     };
     let look_up = match own_key {
         Some(_) => {
-            "look it up with `voiceclone reconcile --key KEY --submitted-at TIME` (both are in the --json error object) before submitting again"
+            "look it up with `voiceclone reconcile --submitted-at TIME --last-attempt-at TIME` (both are in the --json error object) before submitting again"
         }
         None => "JimmyAI cannot look a job up by key: check the account before submitting again",
     };
     let result = match signals.as_mut() {
         Some(signals) => tokio::select! {
+            // An answer that came with the signal wins: its job is known.
+            biased;
             r = submit => r,
             name = signals.next() => {
                 return Err(unknown("interrupted", format!(
@@ -761,7 +768,7 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
             .output()
             .map(|s| s.audio_urls.clone())
             .unwrap_or_default();
-        super::out::write(client, &urls, out, printer, &mut o).await;
+        super::out::write(client, &urls, out, printer, &mut o, &mut signals).await;
     }
     o
 }
