@@ -154,3 +154,72 @@ async fn jimmyai_cannot_resend() {
     assert!(matches!(e.kind(), ErrorKind::Unsupported { .. }), "{e:?}");
     assert_eq!(sim.stats().requests_total, 0);
 }
+
+/// Two parts whose submits both lose their answer after the task was made: the error names
+/// each with its own key and submit time (`Error::long_text_parts`), so both can be resent
+/// with their keys and neither is paid twice. Before, only the first part's key survived.
+#[tokio::test]
+async fn every_part_of_unknown_outcome_keeps_its_key() {
+    use voiceclone::long_text::PartOutcome;
+    let sim = sim(SimConfig::default()).await;
+    let req = SpeechRequest::new(VOICE, text().repeat(2));
+    let plan = LongSpeechPlan::new(Provider::Vmeg, &req).unwrap();
+    let n = plan.parts().len();
+    assert!(n >= 2);
+    // Every part's submit makes its task, then loses the answer.
+    sim.fail_next(
+        "vmeg.ttsCreateAsync",
+        voiceclone_sim::FaultKind::DropAfter,
+        u32::try_from(n).unwrap(),
+    )
+    .unwrap();
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = c
+        .synthesize_plan(&plan, &wait(Provider::Vmeg), n)
+        .await
+        .unwrap_err();
+    let parts = e.long_text_parts().unwrap();
+    assert_eq!(parts.len(), n);
+    let keys: Vec<&str> = parts
+        .iter()
+        .filter_map(|p| match p {
+            PartOutcome::Unknown {
+                idempotency_key, ..
+            } => idempotency_key.as_deref(),
+            _ => None,
+        })
+        .collect();
+    let billed = sim.stats().billable("vmeg.ttsCreateAsync");
+    assert!(billed >= 2, "{billed}");
+    // Every part that was made and whose answer was lost is named with its own key.
+    assert_eq!(keys.len() as u64, billed, "{parts:?}");
+    let distinct: std::collections::HashSet<&str> = keys.iter().copied().collect();
+    assert_eq!(distinct.len(), keys.len());
+    // Resending each with its key creates nothing new.
+    for (i, p) in parts.iter().enumerate() {
+        if let PartOutcome::Unknown {
+            idempotency_key: Some(k),
+            submitted_at,
+            ..
+        } = p
+        {
+            let again = c
+                .resend_speech(
+                    &plan.request(i).unwrap().idempotency_key(k.as_str()),
+                    *submitted_at,
+                )
+                .await
+                .unwrap();
+            assert!(
+                matches!(again, Resubmitted::AlreadyAccepted(_)),
+                "{again:?}"
+            );
+        }
+    }
+    assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), billed);
+}

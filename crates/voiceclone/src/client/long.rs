@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 
 use super::Client;
 use crate::error::{Error, ErrorKind};
-use crate::long_text::LongSpeechPlan;
+use crate::long_text::{LongSpeechPlan, PartOutcome};
 use crate::model::{JobId, JobKind, ReconcileQuery, Resubmitted, Speech, SpeechJob, SpeechRequest};
 use crate::wait::WaitPolicy;
 
@@ -212,34 +212,65 @@ impl Client {
     }
 }
 
-/// The speeches in order, or the first failure with what happened to every part.
+/// The speeches in order, or the first failure with where every part ended: in its note
+/// (for people) and in [`Error::long_text_parts`] (for code: every part whose task may
+/// exist, with its job id or its key and submit time).
 fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, Error> {
     let mut done = Vec::new();
-    let mut speeches = Vec::with_capacity(total);
     let mut first: Option<Error> = None;
     let mut skipped = Vec::new();
     let mut unfinished = Vec::new();
+    let mut parts = Vec::with_capacity(total);
     for (i, end) in ends {
+        let n = i.saturating_add(1);
         match end {
-            PartEnd::Done(id, speech) => {
-                done.push(format!("{} ({id})", i + 1));
-                speeches.push(speech);
+            PartEnd::Done(job_id, speech) => {
+                done.push(format!("{n} ({job_id})"));
+                parts.push(PartOutcome::Finished { job_id, speech });
             }
-            PartEnd::WaitFailed(id, e) => {
-                unfinished.push(format!("{} ({id})", i + 1));
+            PartEnd::WaitFailed(job_id, e) => {
+                unfinished.push(format!("{n} ({job_id})"));
+                parts.push(PartOutcome::Accepted { job_id });
                 first.get_or_insert(e);
             }
             PartEnd::SubmitFailed(e) => {
-                if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) {
-                    unfinished.push(format!("{} (submit outcome unknown)", i + 1));
-                }
+                let outcome = match e.kind() {
+                    ErrorKind::OutcomeUnknown {
+                        idempotency_key,
+                        task_id,
+                        submitted_at,
+                        ..
+                    } => {
+                        unfinished.push(match idempotency_key {
+                            Some(k) => format!("{n} (submit outcome unknown, key {k})"),
+                            None => format!("{n} (submit outcome unknown)"),
+                        });
+                        PartOutcome::Unknown {
+                            idempotency_key: idempotency_key.clone(),
+                            submitted_at: *submitted_at,
+                            last_attempt_at: e.last_attempt_at(),
+                            task_id: task_id.clone(),
+                        }
+                    }
+                    _ => PartOutcome::Refused,
+                };
+                parts.push(outcome);
                 first.get_or_insert(e);
             }
-            PartEnd::Skipped => skipped.push((i + 1).to_string()),
+            PartEnd::Skipped => {
+                skipped.push(n.to_string());
+                parts.push(PartOutcome::NotSent);
+            }
         }
     }
     match first {
-        None => Ok(speeches),
+        None => Ok(parts
+            .into_iter()
+            .filter_map(|p| match p {
+                PartOutcome::Finished { speech, .. } => Some(speech),
+                _ => None,
+            })
+            .collect()),
         Some(e) => {
             let list = |v: &[String]| {
                 if v.is_empty() {
@@ -248,12 +279,14 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                     v.join(", ")
                 }
             };
-            Err(e.with_note(format!(
-                "long text of {total} parts: finished {}; submitted but not finished {}; not submitted {}",
-                list(&done),
-                list(&unfinished),
-                list(&skipped)
-            )))
+            Err(e
+                .with_note(format!(
+                    "long text of {total} parts: finished {}; submitted but not finished {}; not submitted {}",
+                    list(&done),
+                    list(&unfinished),
+                    list(&skipped)
+                ))
+                .with_long_text_parts(parts))
         }
     }
 }

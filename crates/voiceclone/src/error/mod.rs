@@ -72,6 +72,9 @@ struct Inner {
     request_id: Option<crate::transport::RequestId>,
     /// For an `OutcomeUnknown`: when the call's last attempt ended.
     last_attempt_at: Option<std::time::SystemTime>,
+    /// For a failed long text: where every part ended.
+    #[cfg(feature = "long-text")]
+    parts: Option<Vec<crate::long_text::PartOutcome>>,
 }
 
 impl Error {
@@ -98,6 +101,8 @@ impl Error {
             note: None,
             request_id: None,
             last_attempt_at: None,
+            #[cfg(feature = "long-text")]
+            parts: None,
         }))
     }
 
@@ -227,6 +232,25 @@ impl Error {
 
     pub(crate) fn with_last_attempt_at(mut self, at: std::time::SystemTime) -> Self {
         self.0.last_attempt_at = Some(at);
+        self
+    }
+
+    /// For a failed [`Client::synthesize_long`](crate::Client::synthesize_long) /
+    /// [`synthesize_plan`](crate::Client::synthesize_plan): where every part ended, in plan
+    /// order; the error itself is the first part's failure. Every part whose task may exist
+    /// is here with what finds it (its job id, or its key and submit time), so none is lost
+    /// when several fail at once. `None` for other errors.
+    #[cfg(feature = "long-text")]
+    pub fn long_text_parts(&self) -> Option<&[crate::long_text::PartOutcome]> {
+        self.0.parts.as_deref()
+    }
+
+    #[cfg(feature = "long-text")]
+    pub(crate) fn with_long_text_parts(
+        mut self,
+        parts: Vec<crate::long_text::PartOutcome>,
+    ) -> Self {
+        self.0.parts = Some(parts);
         self
     }
 

@@ -38,7 +38,10 @@
 //! part whose answer never came with the same key ([`crate::Client::resend_speech`]); never
 //! resend a JimmyAI one blindly. The CLI's `speak --text-file` does exactly that.
 
+mod outcome;
 mod split;
+
+pub use outcome::PartOutcome;
 
 use crate::error::Error;
 use crate::estimate::Estimate;
