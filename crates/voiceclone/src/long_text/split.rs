@@ -46,8 +46,14 @@ pub(crate) struct TooLong {
 /// Malformed values are still one atom here; the provider's rules refuse them by name.
 fn marker_len(rest: &str) -> Option<usize> {
     let inner = rest.strip_prefix("<#")?;
-    // Byte offsets, not slicing: the text after a marker may be multi-byte.
-    let end = inner.find("#>").filter(|&e| e <= 10)?;
+    // Only the first bytes are searched: a marker's value is at most 10 bytes, and a search
+    // of the whole rest at every `<#` made a text of unclosed `<#` quadratic (minutes).
+    // Bytes, not slicing: the text after a marker may be multi-byte.
+    let head = inner.as_bytes().get(..inner.len().min(12))?;
+    let end = head
+        .windows(2)
+        .position(|w| w == b"#>")
+        .filter(|&e| e <= 10)?;
     let value = inner.get(..end)?;
     (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit() || b == b'.')).then_some(end + 4)
 }
@@ -78,6 +84,13 @@ pub(crate) fn cut_points(text: &str) -> Vec<Cut> {
     let mut skip_to = 0usize;
     for (byte, g) in text.grapheme_indices(true) {
         if byte < skip_to {
+            // A grapheme the last atom (a marker) ended inside: its rest (a combining mark
+            // after `#>`, say) belongs to that atom, and still counts.
+            let end = byte.saturating_add(g.len());
+            if end > skip_to {
+                chars += text.get(skip_to..end).map_or(0, |t| t.chars().count());
+                skip_to = end;
+            }
             continue;
         }
         let rest = text.get(byte..).unwrap_or_default();

@@ -281,3 +281,35 @@ fn bad_long_requests_are_refused_by_field() {
     let e = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", &ws)).unwrap_err();
     assert_eq!(field_of(&e), "text");
 }
+
+#[test]
+fn a_mark_glued_after_a_pause_marker_still_counts() {
+    // The combining accent after `#>` forms one grapheme with `>`: it belongs to the marker,
+    // and is counted, so no part goes past the limit.
+    let text = format!("{}<#1#>\u{301}{}", "字".repeat(9_994), "字".repeat(100));
+    let plan = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m1", &text)).unwrap();
+    assert!(
+        plan.parts()
+            .iter()
+            .all(|p| p.chars() <= JIMMYAI_PART_MAX_CHARS),
+        "{:?}",
+        plan.parts().iter().map(LongPart::chars).collect::<Vec<_>>()
+    );
+    let cuts = cut_points(&text);
+    assert_eq!(cuts.last().map(|c| c.chars), Some(text.chars().count()));
+}
+
+#[test]
+fn a_text_of_unclosed_markers_is_split_in_linear_time() {
+    // A million characters of `<#` (each searched for its `#>` to the end of the text took
+    // minutes): refused or split, but at once. The bound is a hang guard, not a benchmark.
+    let text = "<#".repeat(500_000);
+    let started = std::time::Instant::now();
+    let cuts = cut_points(&text);
+    assert_eq!(cuts.last().map(|c| c.chars), Some(1_000_000));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+}
