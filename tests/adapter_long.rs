@@ -223,3 +223,32 @@ async fn every_part_of_unknown_outcome_keeps_its_key() {
     }
     assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), billed);
 }
+
+/// A JimmyAI model whose activation deadline passes while a long text runs: the first part
+/// activated it, so the later parts are sent, not refused after earlier parts were paid.
+#[tokio::test]
+async fn a_models_deadline_passing_mid_run_does_not_strand_the_later_parts() {
+    use voiceclone::{Activation, VoiceId};
+    let sim = sim(SimConfig::default()).await;
+    let c = client(Provider::JimmyAi, &sim);
+    let job = c
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/me.wav"))
+        .await
+        .unwrap();
+    let voice = c
+        .wait_for_clone(&job.id, &wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    let near = VoiceId::typed(Provider::JimmyAi, voice.id.as_str()).with_activation(
+        Activation::Unactivated {
+            activate_by: SystemTime::now() + Duration::from_millis(300),
+        },
+    );
+    let plan = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new(near, text())).unwrap();
+    assert!(plan.parts().len() >= 3);
+    // Each part waits at least 200 ms: the deadline passes after the first.
+    let slow =
+        WaitPolicy::for_provider(Provider::JimmyAi).with_first_interval(Duration::from_millis(200));
+    let speeches = c.synthesize_plan(&plan, &slow, 1).await.unwrap();
+    assert_eq!(speeches.len(), plan.parts().len());
+}

@@ -114,6 +114,11 @@ impl Client {
             }
             let failed = std::sync::atomic::AtomicBool::new(false);
             let failed = &failed;
+            // Once a part was accepted, a JimmyAI model it used is activated (api-facts B5):
+            // a later part is not refused because the model's activation deadline passed
+            // while the earlier parts ran.
+            let accepted = std::sync::atomic::AtomicBool::new(false);
+            let accepted = &accepted;
             let total = plan.parts().len();
             let mut ends: Vec<(usize, PartEnd)> = futures_util::stream::iter(0..total)
                 .map(|i| async move {
@@ -121,11 +126,19 @@ impl Client {
                     if failed.load(Relaxed) {
                         return (i, PartEnd::Skipped);
                     }
-                    let Some(req) = plan.request(i) else {
+                    let Some(mut req) = plan.request(i) else {
                         return (i, PartEnd::Skipped);
                     };
+                    if accepted.load(Relaxed) {
+                        for line in &mut req.lines {
+                            line.voice_id = line.voice_id.clone().activated();
+                        }
+                    }
                     let job = match self.synthesize(&req).await {
-                        Ok(job) => job,
+                        Ok(job) => {
+                            accepted.store(true, Relaxed);
+                            job
+                        }
                         Err(e) => {
                             failed.store(true, Relaxed);
                             return (i, PartEnd::SubmitFailed(e));
