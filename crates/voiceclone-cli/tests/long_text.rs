@@ -550,3 +550,34 @@ fn ctrl_c_stops_with_exit_3_and_the_rerun_resumes() {
     let parts = j["parts"].as_array().unwrap().len() as u64;
     assert_eq!(sim.paid("vmeg"), parts);
 }
+
+/// A JimmyAI model whose activation deadline passes while the parts run: the first accepted
+/// part activated it, so the later parts are sent, not refused after the first was paid.
+#[test]
+fn a_models_deadline_passing_mid_run_does_not_strand_the_later_parts() {
+    // Real time: a production task takes about a second.
+    let sim = Sim::start(1.0);
+    let stored = voice(&sim, "jimmyai");
+    let model = stored.rsplit(':').next().unwrap().to_owned();
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    let near = format!("jimmyai:voice;activate_by={soon}:{model}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("script.txt");
+    std::fs::write(&file, long_text()).unwrap();
+    let out = dir.path().join("out");
+    let mut args = speak_args(
+        "jimmyai",
+        &near,
+        file.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    // One part at a time, each about a second: the deadline passes after the second.
+    args.extend(["--concurrency", "1"]);
+    let r = run(&sim, &[], &args);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(sim.paid("jimmyai") >= 3);
+}

@@ -423,6 +423,19 @@ impl Run<'_> {
         if let Some(k) = &key {
             req = req.idempotency_key(k.as_str());
         }
+        // A part accepted earlier (in this run or one before) activated the JimmyAI model
+        // (api-facts B5): the later parts are not refused for its activation deadline.
+        let activated = self
+            .manifest
+            .borrow()
+            .parts
+            .iter()
+            .any(|p| p.job_id.is_some() || !p.past_job_ids.is_empty());
+        if activated {
+            for line in &mut req.lines {
+                line.voice_id = line.voice_id.clone().activated();
+            }
+        }
         let now = SystemTime::now();
         let old_job = rec.job_id.clone();
         if let Err(f) = self.update(i, |p| {
