@@ -16,17 +16,24 @@ fn from_unix_secs_f(secs: i64, nanos: u32) -> Option<SystemTime> {
     }
 }
 
-/// A Unix timestamp of unknown unit: values beyond year 5138 in seconds are taken as
-/// milliseconds (JimmyAI's `created` looks like seconds, VMEG's webhook time is milliseconds).
+/// A Unix timestamp of unknown unit, read by its size (JimmyAI's `created` looks like
+/// seconds, VMEG's webhook time is milliseconds): 10 digits are seconds, 13 milliseconds, 16
+/// microseconds, 19 nanoseconds (each covering 2001 to 2286). Anything else (0, a negative
+/// number, an 11-digit value that could be either) is no time at all: a `created` of 0 read
+/// as 1970 would mark a new JimmyAI model as expired for ever, and a time in microseconds
+/// read as milliseconds would put it in the year 58,000.
 pub(crate) fn from_unix_guess(value: i64) -> Option<SystemTime> {
-    if value.unsigned_abs() >= 100_000_000_000 {
-        from_unix_secs_f(
-            value.div_euclid(1000),
-            (value.rem_euclid(1000) as u32) * 1_000_000,
-        )
-    } else {
-        from_unix_secs_f(value, 0)
-    }
+    let (per_sec, value) = match value {
+        1_000_000_000..=9_999_999_999 => (1, value),
+        1_000_000_000_000..=9_999_999_999_999 => (1_000, value),
+        1_000_000_000_000_000..=9_999_999_999_999_999 => (1_000_000, value),
+        1_000_000_000_000_000_000..=i64::MAX => (1_000_000_000, value),
+        _ => return None,
+    };
+    let secs = value.div_euclid(per_sec);
+    let frac = u64::try_from(value.rem_euclid(per_sec)).ok()?;
+    let nanos = u32::try_from(frac.saturating_mul(1_000_000_000 / per_sec.unsigned_abs())).ok()?;
+    from_unix_secs_f(secs, nanos)
 }
 
 fn digits(s: &str) -> Option<u32> {
@@ -103,6 +110,11 @@ pub(crate) fn parse_iso8601_zoned(input: &str) -> Option<(SystemTime, bool)> {
                 2 => (digits(body)?, 0),
                 _ => return None,
             };
+            // An offset past ±23:59 is no offset: taken as "zoned" it would move the time
+            // by days, and reconcile trusts a zoned time's window.
+            if oh > 23 || om > 59 {
+                return None;
+            }
             sign * (i64::from(oh) * 3600 + i64::from(om) * 60)
         }
     };
@@ -214,6 +226,39 @@ mod tests {
             from_unix_guess(1_781_777_280_123).map(unix),
             Some(1_781_777_280)
         );
+        assert_eq!(
+            from_unix_guess(1_781_777_280_123_456).map(unix),
+            Some(1_781_777_280)
+        );
+        assert_eq!(
+            from_unix_guess(1_781_777_280_123_456_789).map(unix),
+            Some(1_781_777_280)
+        );
+        // No plausible time: not a time (never 1970, never the year 58,000).
+        for v in [
+            0,
+            1,
+            -1,
+            999_999_999,
+            10_000_000_000,
+            99_999_999_999,
+            i64::MIN,
+        ] {
+            assert_eq!(from_unix_guess(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn offsets_past_a_day_are_not_offsets() {
+        for bad in [
+            "2024-01-01T00:00:00+99:99",
+            "2024-01-01T00:00:00+24:00",
+            "2024-01-01T00:00:00+00:60",
+            "2024-01-01T00:00:00-2500",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+        assert!(parse_iso8601("2024-01-01T00:00:00+23:59").is_some());
     }
 
     #[test]
