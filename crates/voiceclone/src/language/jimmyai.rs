@@ -149,8 +149,12 @@ pub(crate) fn for_jimmyai(value: &str) -> Result<JimmyAiChoice, String> {
             known: false,
         });
     }
+    // At most 64 characters of the value are quoted back: a caller's 10 MB value must not
+    // become a 10 MB error (and log line).
+    let shown: String = v.chars().take(64).collect();
+    let more = if shown.len() < v.len() { "..." } else { "" };
     Err(format!(
-        "{v:?} is neither a BCP-47 tag (e.g. en-US) nor a JimmyAI language name (e.g. English, Chinese,Yue)"
+        "{shown:?}{more} is neither a BCP-47 tag (e.g. en-US) nor a JimmyAI language name (e.g. English, Chinese,Yue)"
     ))
 }
 
@@ -158,6 +162,14 @@ pub(crate) fn for_jimmyai(value: &str) -> Result<JimmyAiChoice, String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_huge_value_is_not_quoted_whole() {
+        let huge = "x".repeat(1_000_000);
+        let reason = for_jimmyai(&huge).err().unwrap();
+        assert!(reason.len() < 300, "{}", reason.len());
+        assert!(reason.contains("\"..."), "{reason}");
+    }
 
     #[test]
     fn jimmyai_mapping() {
