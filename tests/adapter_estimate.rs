@@ -149,6 +149,8 @@ fn refused_field<T>(r: &Result<T, voiceclone::Error>) -> Option<String> {
 /// the call sends nothing then: a request an estimate prices is one the call would send.
 #[tokio::test]
 async fn an_estimate_a_dry_run_and_the_call_refuse_the_same_requests() {
+    let flac = tempfile::Builder::new().suffix(".flac").tempfile().unwrap();
+    std::fs::write(flac.path(), b"fLaC and some bytes").unwrap();
     let jimmyai_text = format!("{}<#1.5#>", "a".repeat(9_995));
     let clones = [
         (
@@ -181,6 +183,12 @@ async fn an_estimate_a_dry_run_and_the_call_refuse_the_same_requests() {
             Provider::Vmeg,
             CloneRequest::new("https://cdn.example.com/s.wav").idempotency_key("k "),
             Some("idempotency_key"),
+        ),
+        // A local recording in a format JimmyAI does not clone from (the file exists).
+        (
+            Provider::JimmyAi,
+            CloneRequest::from_file(flac.path()),
+            Some("audio_file"),
         ),
     ];
     for (p, req, field) in clones {

@@ -57,7 +57,16 @@ pub(crate) fn clone_request(req: &CloneRequest, allow_private: bool) -> Result<U
 pub(crate) fn clone_checks(req: &CloneRequest) -> Result<(), Error> {
     match req.audio_url() {
         Some(_) => clone_request(req, true).map(drop),
-        None => clone_fields(req),
+        None => {
+            clone_fields(req)?;
+            // A local recording: the format JimmyAI clones from, as the upload checks it.
+            #[cfg(feature = "upload")]
+            {
+                let (_, ext) = crate::sample::name_of(&req.audio)?;
+                clone_extension(ext.as_deref())?;
+            }
+            Ok(())
+        }
     }
 }
 
