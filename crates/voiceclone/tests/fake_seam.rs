@@ -333,6 +333,23 @@ async fn the_fake_answers_as_the_client_does() {
         .unwrap();
     assert_eq!(job.status, TaskStatus::Succeeded);
     assert_eq!(job.voice.unwrap().id.as_str(), "v-9");
+    // The synchronous answer is the submit's own: no status read is recorded.
+    assert!(
+        !vmeg
+            .calls()
+            .iter()
+            .any(|c| matches!(c, FakeCall::CloneStatus(_))),
+        "{:?}",
+        vmeg.calls()
+    );
+    // VMEG scopes keys by route: the synchronous and the async clone routes are apart.
+    let keyed = CloneRequest::new("https://cdn.example.com/a.wav").idempotency_key("k-route");
+    vmeg.clone_voice(&keyed).await.unwrap();
+    vmeg.clone_voice(&keyed.clone().synchronous(true))
+        .await
+        .unwrap();
+    let err = vmeg.clone_voice(&keyed).await.unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::Conflict);
     let job = vmeg
         .synthesize(&SpeechRequest::new("cv_1", "hi").synchronous(true))
         .await

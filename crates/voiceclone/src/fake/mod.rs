@@ -116,6 +116,8 @@ struct FakeJob {
     reads: usize,
     created_at: SystemTime,
     idempotency_key: Option<String>,
+    /// Made by a synchronous submit (VMEG's other route: its keys are apart).
+    sync: bool,
     name: Option<String>,
     succeeded: bool,
 }
@@ -188,6 +190,7 @@ impl FakeClient {
         call: FakeCall,
         name: Option<String>,
         key: Option<String>,
+        sync: bool,
         operation: &'static str,
     ) -> Result<(JobId, SystemTime, Option<String>), Error> {
         let mut state = self.lock();
@@ -198,7 +201,7 @@ impl FakeClient {
             && state
                 .jobs
                 .iter()
-                .any(|j| j.kind == kind && j.idempotency_key.as_ref() == Some(k))
+                .any(|j| j.kind == kind && j.sync == sync && j.idempotency_key.as_ref() == Some(k))
         {
             state.calls.push(call);
             return Err(self
@@ -235,6 +238,7 @@ impl FakeClient {
             reads: 0,
             created_at,
             idempotency_key: key.clone(),
+            sync,
             name,
             succeeded: false,
         });
@@ -265,11 +269,11 @@ impl FakeClient {
     fn read<J: Job>(
         &self,
         id: &JobId,
-        call: FakeCall,
+        call: Option<FakeCall>,
         operation: &'static str,
     ) -> Result<J, Error> {
         let mut state = self.lock();
-        state.calls.push(call);
+        state.calls.extend(call);
         id.check(self.provider, J::KIND)
             .and_then(|()| crate::validate::id("job_id", id.as_str()))
             .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
@@ -349,8 +353,11 @@ impl FakeClient {
         Ok(Speech::new(vec![url]))
     }
 
-    fn clone_read(&self, id: &JobId) -> Result<CloneJob, Error> {
-        let mut job: CloneJob = self.read(id, FakeCall::CloneStatus(id.clone()), "clone_status")?;
+    /// A clone status read; `record`: as a call the caller made (not a synchronous
+    /// submit's own answer).
+    fn clone_read(&self, id: &JobId, record: bool) -> Result<CloneJob, Error> {
+        let call = record.then(|| FakeCall::CloneStatus(id.clone()));
+        let mut job: CloneJob = self.read(id, call, "clone_status")?;
         if job.status == TaskStatus::Succeeded {
             let state = self.lock();
             if let Some(j) = state.jobs.iter().find(|j| j.vendor_id == id.as_str()) {
@@ -360,9 +367,9 @@ impl FakeClient {
         Ok(job)
     }
 
-    fn speech_read(&self, id: &JobId) -> Result<SpeechJob, Error> {
-        let mut job: SpeechJob =
-            self.read(id, FakeCall::SpeechStatus(id.clone()), "speech_status")?;
+    fn speech_read(&self, id: &JobId, record: bool) -> Result<SpeechJob, Error> {
+        let call = record.then(|| FakeCall::SpeechStatus(id.clone()));
+        let mut job: SpeechJob = self.read(id, call, "speech_status")?;
         if job.status == TaskStatus::Succeeded {
             let state = self.lock();
             if let Some(j) = state.jobs.iter().find(|j| j.vendor_id == id.as_str()) {
@@ -447,10 +454,11 @@ impl VoiceCloning for FakeClient {
                 FakeCall::CloneVoice(req.clone()),
                 req.name.clone(),
                 req.idempotency_key.clone(),
+                req.synchronous == Some(true),
                 "clone_voice",
             )?;
             if req.synchronous == Some(true) {
-                return self.finish_now(&id, |id| self.clone_read(id));
+                return self.finish_now(&id, |id| self.clone_read(id, false));
             }
             let mut job = CloneJob::new(self.provider, id, TaskStatus::Queued).with_created_at(at);
             if let Some(key) = key {
@@ -461,7 +469,7 @@ impl VoiceCloning for FakeClient {
     }
 
     fn clone_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<CloneJob, Error>> {
-        Box::pin(async move { self.clone_read(id) })
+        Box::pin(async move { self.clone_read(id, true) })
     }
 
     fn wait_for_clone<'a>(
@@ -470,7 +478,9 @@ impl VoiceCloning for FakeClient {
         policy: &'a WaitPolicy,
     ) -> BoxFuture<'a, Result<Voice, Error>> {
         Box::pin(async move {
-            let job = self.wait(id, policy, |id| self.clone_read(id)).await?;
+            let job = self
+                .wait(id, policy, |id| self.clone_read(id, true))
+                .await?;
             job.voice.ok_or_else(|| {
                 Error::new(ErrorKind::InvalidResponse).with_message("the fake clone has no voice")
             })
@@ -492,10 +502,11 @@ impl VoiceCloning for FakeClient {
                 FakeCall::Synthesize(req.clone()),
                 None,
                 req.idempotency_key.clone(),
+                req.synchronous == Some(true),
                 "synthesize",
             )?;
             if req.synchronous == Some(true) {
-                return self.finish_now(&id, |id| self.speech_read(id));
+                return self.finish_now(&id, |id| self.speech_read(id, false));
             }
             let mut job = SpeechJob::new(self.provider, id, TaskStatus::Queued).with_created_at(at);
             if let Some(key) = key {
@@ -515,7 +526,7 @@ impl VoiceCloning for FakeClient {
     }
 
     fn speech_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<SpeechJob, Error>> {
-        Box::pin(async move { self.speech_read(id) })
+        Box::pin(async move { self.speech_read(id, true) })
     }
 
     fn wait_for_speech<'a>(
@@ -524,7 +535,9 @@ impl VoiceCloning for FakeClient {
         policy: &'a WaitPolicy,
     ) -> BoxFuture<'a, Result<Speech, Error>> {
         Box::pin(async move {
-            let job = self.wait(id, policy, |id| self.speech_read(id)).await?;
+            let job = self
+                .wait(id, policy, |id| self.speech_read(id, true))
+                .await?;
             job.speech.ok_or_else(|| {
                 Error::new(ErrorKind::InvalidResponse).with_message("the fake speech has no audio")
             })
