@@ -28,6 +28,17 @@ fn wait(p: Provider) -> WaitPolicy {
     WaitPolicy::for_provider(p).with_first_interval(Duration::from_millis(2))
 }
 
+/// A JimmyAI preview clone, finished: its voice (the modelId, not yet activated).
+async fn jimmyai_voice(c: &Client) -> voiceclone::Voice {
+    let job = c
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/me.wav"))
+        .await
+        .unwrap();
+    c.wait_for_clone(&job.id, &wait(Provider::JimmyAi))
+        .await
+        .unwrap()
+}
+
 /// About 30,000 characters, no two paragraphs alike.
 fn text() -> String {
     (1..)
@@ -43,14 +54,7 @@ fn text() -> String {
 async fn jimmyai_speaks_a_long_text_in_the_fewest_parts_in_order() {
     let sim = sim(SimConfig::default()).await;
     let c = client(Provider::JimmyAi, &sim);
-    let job = c
-        .clone_voice(&CloneRequest::new("https://cdn.example.com/me.wav"))
-        .await
-        .unwrap();
-    let voice = c
-        .wait_for_clone(&job.id, &wait(Provider::JimmyAi))
-        .await
-        .unwrap();
+    let voice = jimmyai_voice(&c).await;
     let text = text();
     let speeches = c
         .synthesize_long(
@@ -231,14 +235,7 @@ async fn a_models_deadline_passing_mid_run_does_not_strand_the_later_parts() {
     use voiceclone::{Activation, VoiceId};
     let sim = sim(SimConfig::default()).await;
     let c = client(Provider::JimmyAi, &sim);
-    let job = c
-        .clone_voice(&CloneRequest::new("https://cdn.example.com/me.wav"))
-        .await
-        .unwrap();
-    let voice = c
-        .wait_for_clone(&job.id, &wait(Provider::JimmyAi))
-        .await
-        .unwrap();
+    let voice = jimmyai_voice(&c).await;
     let near = VoiceId::typed(Provider::JimmyAi, voice.id.as_str()).with_activation(
         Activation::Unactivated {
             activate_by: SystemTime::now() + Duration::from_millis(300),

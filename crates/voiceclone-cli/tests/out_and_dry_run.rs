@@ -435,6 +435,11 @@ fn dry_run_sends_nothing_and_needs_no_key() {
 
 /// `speak --wait --out FILE` against a server listing `files` audio URLs for one line.
 fn speak_out(fake: &support::FakeVmeg, out: &Path) -> Run {
+    run_binary(Some(&fake.url), KEY, &[KEY], &[], &speak_out_args(out))
+}
+
+/// The arguments of [`speak_out`].
+fn speak_out_args(out: &Path) -> Vec<&str> {
     let mut args = vec![
         "--provider",
         "vmeg",
@@ -450,7 +455,7 @@ fn speak_out(fake: &support::FakeVmeg, out: &Path) -> Run {
         out.to_str().unwrap(),
     ];
     args.extend(FAST_POLL);
-    run_binary(Some(&fake.url), KEY, &[KEY], &[], &args)
+    args
 }
 
 /// Several URLs for `--out greeting.wav` are its siblings, never a directory named
@@ -508,21 +513,7 @@ fn a_signal_while_downloading_reports_the_job_at_once() {
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("hi.wav");
-    let mut args = vec![
-        "--provider",
-        "vmeg",
-        "--allow-private-urls",
-        "--json",
-        "speak",
-        "--voice",
-        "cv_1",
-        "--text",
-        "Hi.",
-        "--wait",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend(FAST_POLL);
+    let args = speak_out_args(&out);
     let child = support::command(Some(&fake.url), KEY, &[], &args)
         .spawn()
         .unwrap();
