@@ -260,3 +260,44 @@ async fn a_409_on_the_clients_own_key_for_a_management_write_is_outcome_unknown(
         );
     }
 }
+
+/// Candidates beside what the search could not see (an unreadable record, a named task not
+/// found) are marked incomplete: the submit's task may be none of them.
+#[tokio::test]
+async fn candidates_of_an_incomplete_search_say_so() {
+    let now = SystemTime::now();
+    let rec = json!({"taskId": "t-other", "taskType": "tts", "status": "processing", "createdAt": iso(now)});
+    let server = Scripted::start(vec![list(json!([null, rec.clone()]))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c
+        .reconcile(&ReconcileQuery::new(now).kind(JobKind::Speech))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            r,
+            Reconciled::Candidates {
+                incomplete: true,
+                ..
+            }
+        ),
+        "{r}"
+    );
+    assert!(r.to_string().contains("incomplete"), "{r}");
+    let server = Scripted::start(vec![list(json!([rec]))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c
+        .reconcile(&ReconcileQuery::new(now).kind(JobKind::Speech))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            r,
+            Reconciled::Candidates {
+                incomplete: false,
+                ..
+            }
+        ),
+        "{r}"
+    );
+}

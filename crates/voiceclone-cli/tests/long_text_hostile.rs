@@ -641,15 +641,26 @@ fn a_409_on_the_clis_own_fresh_key_leaves_the_part_unknown_not_planned() {
     assert!(key.starts_with("vclong-"), "{m}");
     assert_eq!(fake.create_keys(), [key.as_str()]);
 
+    let now = jiff::Timestamp::now().to_string();
+    // A rerun whose listing also holds a record it cannot read (no task id): the one
+    // readable task is not taken, since the part's own may be the unreadable one.
+    fake.list_tasks_with(vec![
+        serde_json::json!({"taskId": null, "taskType": "tts", "createdAt": now}),
+        listed("t-other", Some(&now)),
+    ]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("incomplete"), "{r:?}");
+    assert_eq!(manifest(dir)["parts"][0]["job_id"], Value::Null);
+
     // The rerun: the key is still used, and the account's one speech task made around the
     // submit is listed, dated now.
-    let now = jiff::Timestamp::now().to_string();
     fake.list_tasks_with(vec![listed("t-mine", Some(&now))]);
     fake_run(&fake, &args).expect(0);
     assert_eq!(
         fake.create_keys(),
-        [key.as_str(), key.as_str()],
-        "the rerun sent the part under another key"
+        [key.as_str(), key.as_str(), key.as_str()],
+        "a rerun sent the part under another key"
     );
     let m = manifest(dir);
     assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t-mine", "{m}");

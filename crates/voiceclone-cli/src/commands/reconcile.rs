@@ -73,7 +73,13 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
             o.set("task", task_json(task));
             o.set("evidence", evidence.to_string());
         }
-        Reconciled::Candidates { tasks, from, to } => {
+        Reconciled::Candidates {
+            tasks,
+            from,
+            to,
+            incomplete,
+        } => {
+            o.set("incomplete", *incomplete);
             o.set(
                 "candidates",
                 tasks.iter().map(task_json).collect::<Vec<_>>(),

@@ -155,6 +155,8 @@ impl Client {
                 evidence: Evidence::Webhook,
             });
         }
+        // What the search could not see: any candidate list is then incomplete.
+        let incomplete = unread > 0 || named_missing.is_some();
         if listed.is_empty() {
             if let Some(missing) = named_missing {
                 return Err(missing);
@@ -195,6 +197,7 @@ impl Client {
                         tasks: many.iter().map(|s| (*s).clone()).collect(),
                         from,
                         to,
+                        incomplete,
                     });
                 }
             }
@@ -203,6 +206,7 @@ impl Client {
             tasks: listed,
             from,
             to,
+            incomplete,
         })
     }
 

@@ -198,6 +198,10 @@ pub enum Reconciled {
         from: SystemTime,
         /// The creation times searched.
         to: SystemTime,
+        /// The search could not see everything: the listing held records it could not
+        /// read, or the task an answer named was not found. The submit's task may then be
+        /// none of `tasks`, so not even a sole candidate should be taken for it.
+        incomplete: bool,
     },
     /// No task of the kind was created in the window: every listed one has a creation time
     /// (with its UTC offset, or [`crate::UNKNOWN_OFFSET_SPAN`] away without one) outside it.
@@ -237,7 +241,12 @@ impl fmt::Display for Reconciled {
             Reconciled::Found { task, evidence } => {
                 write!(f, "found: {task}, tied to the submit by {evidence}")
             }
-            Reconciled::Candidates { tasks, from, to } => {
+            Reconciled::Candidates {
+                tasks,
+                from,
+                to,
+                incomplete,
+            } => {
                 write!(
                     f,
                     "candidates: {} task(s) created between {} and {} fit the submit, but nothing ties one of them to it: ",
@@ -245,6 +254,12 @@ impl fmt::Display for Reconciled {
                     at(*from),
                     at(*to)
                 )?;
+                if *incomplete {
+                    write!(
+                        f,
+                        "(the search was incomplete: the list held records that could not be read, or the task an answer named was not found, so the submit's task may be none of these) "
+                    )?;
+                }
                 let loose = tasks
                     .iter()
                     .filter(|t| t.created_at.is_none() || t.created_at_offset_unknown)

@@ -423,14 +423,13 @@ impl Run<'_> {
         if let Some(k) = &key {
             req = req.idempotency_key(k.as_str());
         }
-        // A part accepted earlier (in this run or one before) activated the JimmyAI model
-        // (api-facts B5): the later parts are not refused for its activation deadline.
-        let activated = self
-            .manifest
-            .borrow()
-            .parts
-            .iter()
-            .any(|p| p.job_id.is_some() || !p.past_job_ids.is_empty());
+        // A part accepted earlier (in this run or one before) and not known to have failed
+        // activated the JimmyAI model (api-facts B5): the later parts are not refused for
+        // its activation deadline. A failed task is not counted (whether it activates is
+        // UNCONFIRMED).
+        let activated = self.manifest.borrow().parts.iter().any(|p| {
+            p.job_id.is_some() && matches!(p.state, PartState::Done | PartState::Submitted)
+        });
         if activated {
             for line in &mut req.lines {
                 line.voice_id = line.voice_id.clone().activated();
@@ -668,11 +667,18 @@ impl Run<'_> {
                 ));
                 self.accepted(i, &task.id).await
             }
-            Reconciled::Candidates { tasks, from, to } => {
+            Reconciled::Candidates {
+                tasks,
+                from,
+                to,
+                incomplete,
+            } => {
                 let free: Vec<&voiceclone::TaskSummary> =
                     tasks.iter().filter(|t| !is_claimed(&t.id)).collect();
                 match free.as_slice() {
-                    [one] if created_within(one, *from, *to) => {
+                    // A sole candidate of an incomplete search (records it could not read, a
+                    // named task not found) may be another job's: never taken.
+                    [one] if !*incomplete && created_within(one, *from, *to) => {
                         self.printer.progress(&format!(
                             "{}: its earlier submit was accepted (VMEG said its key was used); {} is the only speech task created around it that no other part claims",
                             self.name(i),
@@ -681,6 +687,11 @@ impl Run<'_> {
                         let id = one.id.clone();
                         self.accepted(i, &id).await
                     }
+                    [one] if *incomplete => Ready::Unknown(format!(
+                        "{}: VMEG says its submit was accepted, and one unclaimed task fits, {}, but the search was incomplete (the task list held records that could not be read, or the task an answer named was not found), so its task may be another: it was not taken. Rerun to look again; --resubmit-unknown does not apply while the key is fresh",
+                        self.name(i),
+                        candidate(one)
+                    )),
                     // A task with no creation time, or one without a UTC offset, fits any
                     // window: being the only one says nothing (another job's, from any day).
                     [one] => Ready::Unknown(format!(
