@@ -171,3 +171,20 @@ async fn a_full_page_of_skipped_records_does_not_end_the_walk() {
     assert_eq!(ids, ["t-mine"]);
     assert_eq!(server.seen().len(), 2, "read to its total, no further");
 }
+
+/// A TTS answer listing more results than a task has lines (at most 50) is read to that
+/// bound: a body of a million bad elements does not become a million segments.
+#[tokio::test]
+async fn a_flood_of_tts_results_is_read_to_the_line_bound() {
+    let mut results = vec![json!({"uri": "https://cdn.example.com/a.wav", "duration": 1.0})];
+    results.extend(std::iter::repeat_n(json!(0), 10_000));
+    let server = Scripted::start(vec![answer(json!({"taskId": "t-1", "results": results}))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c
+        .synthesize(&voiceclone::SpeechRequest::new("cv_1", "one").synchronous(true))
+        .await
+        .unwrap();
+    let speech = job.speech.unwrap();
+    assert_eq!(speech.segments.len(), 50);
+    assert_eq!(speech.audio_urls.len(), 1);
+}

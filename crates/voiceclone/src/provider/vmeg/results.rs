@@ -97,7 +97,18 @@ fn speech(data: &types::TtsCreateData) -> Speech {
     };
     let skipped = data.results.skipped_at();
     let mut kept = data.results.iter();
-    let segments: Vec<SpeechSegment> = (0..data.results.sent())
+    // One result per line, and a task holds at most 50 lines (api-facts): a longer list is
+    // read to that bound only, so an answer of a million bad elements does not become a
+    // million segments on every poll.
+    let sent = data.results.sent();
+    if sent > super::rules::VMEG_MAX_LINES {
+        tracing::warn!(
+            results = sent,
+            "a TTS answer lists more results than a task has lines; the first {} are read",
+            super::rules::VMEG_MAX_LINES
+        );
+    }
+    let segments: Vec<SpeechSegment> = (0..sent.min(super::rules::VMEG_MAX_LINES))
         .filter_map(|i| {
             if skipped.binary_search(&i).is_ok() {
                 Some(SpeechSegment::new(
