@@ -86,6 +86,17 @@ async fn after_a_failed_part_nothing_more_is_submitted() {
     let note = e.note().unwrap();
     assert!(note.contains("finished none"), "{note}");
     assert!(note.contains("not submitted 2, 3"), "{note}");
+    assert!(note.contains("failed 1 ("), "{note}");
+    // The failed part is told apart from one still running.
+    let parts = e.long_text_parts().unwrap();
+    assert!(
+        matches!(&parts[0], voiceclone::long_text::PartOutcome::Failed { .. }),
+        "{parts:?}"
+    );
+    assert!(matches!(
+        &parts[1],
+        voiceclone::long_text::PartOutcome::NotSent
+    ));
     assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 1);
 }
 

@@ -233,6 +233,8 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
     let mut first: Option<Error> = None;
     let mut skipped = Vec::new();
     let mut unfinished = Vec::new();
+    let mut failed = Vec::new();
+    let mut refused = Vec::new();
     let mut parts = Vec::with_capacity(total);
     for (i, end) in ends {
         let n = i.saturating_add(1);
@@ -242,8 +244,22 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                 parts.push(PartOutcome::Finished { job_id, speech });
             }
             PartEnd::WaitFailed(job_id, e) => {
-                unfinished.push(format!("{n} ({job_id})"));
-                parts.push(PartOutcome::Accepted { job_id });
+                match e.kind() {
+                    ErrorKind::TaskFailed { reason, .. } => {
+                        failed.push(format!("{n} ({job_id})"));
+                        parts.push(PartOutcome::Failed {
+                            job_id,
+                            reason: reason.clone(),
+                        });
+                    }
+                    _ => {
+                        unfinished.push(format!("{n} ({job_id})"));
+                        parts.push(PartOutcome::Accepted {
+                            job_id,
+                            error: e.to_string(),
+                        });
+                    }
+                }
                 first.get_or_insert(e);
             }
             PartEnd::SubmitFailed(e) => {
@@ -265,7 +281,12 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                             task_id: task_id.clone(),
                         }
                     }
-                    _ => PartOutcome::Refused,
+                    _ => {
+                        refused.push(n.to_string());
+                        PartOutcome::Refused {
+                            error: e.to_string(),
+                        }
+                    }
                 };
                 parts.push(outcome);
                 first.get_or_insert(e);
@@ -294,9 +315,11 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
             };
             Err(e
                 .with_note(format!(
-                    "long text of {total} parts: finished {}; submitted but not finished {}; not submitted {}",
+                    "long text of {total} parts: finished {}; submitted but not finished {}; failed {}; refused {}; not submitted {}",
                     list(&done),
                     list(&unfinished),
+                    list(&failed),
+                    list(&refused),
                     list(&skipped)
                 ))
                 .with_long_text_parts(parts))

@@ -17,7 +17,7 @@ use crate::model::{JobId, Speech};
 ///     for (i, part) in err.long_text_parts().unwrap_or_default().iter().enumerate() {
 ///         match part {
 ///             PartOutcome::Finished { job_id, .. } => println!("part {}: done ({job_id})", i + 1),
-///             PartOutcome::Accepted { job_id } => println!("part {}: follow {job_id}", i + 1),
+///             PartOutcome::Accepted { job_id, .. } => println!("part {}: follow {job_id}", i + 1),
 ///             PartOutcome::Unknown { idempotency_key, submitted_at, .. } => {
 ///                 // Resend with the same key (`Client::resend_speech`), or reconcile.
 ///                 println!("part {}: unknown, key {idempotency_key:?} sent at {submitted_at:?}", i + 1)
@@ -37,11 +37,20 @@ pub enum PartOutcome {
         /// Its audio.
         speech: Speech,
     },
-    /// Accepted, but waiting for it failed: it may still finish, and be billed. Follow it
-    /// with `wait_for_speech`.
+    /// Accepted, but waiting for it failed (a timeout, a poll refused): it may still
+    /// finish, and be billed. Follow it with `wait_for_speech`.
     Accepted {
         /// The part's job.
         job_id: JobId,
+        /// Why the wait failed.
+        error: String,
+    },
+    /// Accepted, and the task failed.
+    Failed {
+        /// The part's job.
+        job_id: JobId,
+        /// The vendor's reason (or a placeholder when it gave none).
+        reason: String,
     },
     /// Whether its submit created a task is unknown: resend it with the same key
     /// (`Client::resend_speech`, VMEG) or look it up (`Client::reconcile`) before sending it
@@ -57,7 +66,10 @@ pub enum PartOutcome {
         task_id: Option<JobId>,
     },
     /// Its submit was refused: it created nothing.
-    Refused,
+    Refused {
+        /// Why.
+        error: String,
+    },
     /// Never submitted, because an earlier part failed first.
     NotSent,
 }
