@@ -551,5 +551,8 @@ fn an_out_name_with_a_backslash_is_refused_before_sending() {
     let out = dir.path().join("a\\b.wav");
     let r = speak_out(&fake, &out).expect(2);
     assert!(r.stdout.contains("backslash"), "{r:?}");
+    let long = dir.path().join(format!("{}.wav", "n".repeat(250)));
+    let r = speak_out(&fake, &long).expect(2);
+    assert!(r.stdout.contains("too long"), "{r:?}");
     assert_eq!(fake.requests(), 0);
 }

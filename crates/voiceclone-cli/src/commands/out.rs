@@ -62,6 +62,12 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
                 "--out: the file name must not hold a backslash or a control character",
             ));
         }
+        // `<stem>-01.<ext>` must fit a file name (255 bytes on common file systems).
+        if stem.len() > 240 {
+            return Err(Failure::usage(
+                "--out: the file name is too long (its stem must be at most 240 bytes)",
+            ));
+        }
         let parent = match out.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),

@@ -527,7 +527,7 @@ async fn submit_or_signal<J>(
     };
     let look_up = match own_key {
         Some(_) => {
-            "look it up with `voiceclone reconcile --submitted-at TIME --last-attempt-at TIME` (both are in the --json error object) before submitting again"
+            "look it up with `voiceclone reconcile --kind clone|speech --submitted-at TIME --last-attempt-at TIME --key KEY` (all three are in the --json error object) before submitting again"
         }
         None => "JimmyAI cannot look a job up by key: check the account before submitting again",
     };
