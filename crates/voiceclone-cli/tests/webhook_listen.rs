@@ -1607,3 +1607,41 @@ fn non_ascii_signature_and_timestamp_headers_are_refused_as_malformed() {
     assert_eq!(code, Some(0));
     assert!(out.is_empty(), "{out:?}");
 }
+
+/// A stderr nobody reads any more (its pipe closed: every write is EPIPE) does not crash
+/// `clone --wait --webhook-listen`: its receiver's address line is written without
+/// panicking, and the command ends as it would (here its --timeout, exit 3 with the job).
+#[test]
+fn a_closed_stderr_does_not_crash_a_webhook_wait() {
+    let sim = Sim::with(voiceclone_sim::SimConfig::default().with_speed(0.001), KEY);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "clone",
+        SAMPLE,
+        "--wait",
+        "--timeout",
+        "1",
+        "--webhook-listen",
+        "127.0.0.1:0",
+        "--webhook-secret-env",
+        "WH_SECRET",
+    ];
+    let out = support::command(Some(&sim.url()), KEY, &[("WH_SECRET", SECRET)], &args)
+        .stderr(Stdio::from(writer))
+        .output()
+        .unwrap();
+    let code = out.status.code();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code, Some(3), "{stdout}");
+    let j: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(
+        j["job_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("vmeg:")),
+        "{j}"
+    );
+}

@@ -164,7 +164,9 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
             Exit::Unreachable,
         ),
         Stop::Ended(why) => (
-            Box::new(move || eprintln!("error: {} ({counts})", p.safe(&why))),
+            Box::new(move || {
+                crate::output::stderr_line(&format!("error: {} ({counts})", p.safe(&why)));
+            }),
             Exit::Unreachable,
         ),
     };
@@ -179,12 +181,9 @@ enum Stop {
 }
 
 fn output_closed(printer: &Printer) -> Exit {
-    eprintln!(
-        "{}",
-        printer.safe(
-            "error: stdout was closed, so events can no longer be printed; stopped (an event whose line could not be written, and every later delivery, was answered 503, so VMEG redelivers them; a line written just before the reader went away may still be unread)"
-        )
-    );
+    crate::output::stderr_line(&printer.safe(
+        "error: stdout was closed, so events can no longer be printed; stopped (an event whose line could not be written, and every later delivery, was answered 503, so VMEG redelivers them; a line written just before the reader went away may still be unread)",
+    ));
     Exit::Unreachable
 }
 

@@ -149,14 +149,11 @@ impl WaitReceiver {
         let listener = Receiver::bind(addr).await?;
         let app = voiceclone::webhook::axum::router("/", hub.clone());
         let receiver = Receiver::start(listener, app)?;
-        eprintln!(
-            "{}",
-            printer.safe(&format!(
+        crate::output::stderr_line(&printer.safe(&format!(
                 "webhook receiver listening on http://{}/ (the task's VMEG webhook ends the wait; polling every {} s meanwhile as a fallback)",
                 receiver.addr(),
                 voiceclone::wait::DEFAULT_WEBHOOK_POLL_INTERVAL.as_secs()
-            ))
-        );
+            )));
         Ok(Self { receiver, hub })
     }
 }

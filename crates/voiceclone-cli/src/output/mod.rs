@@ -237,6 +237,13 @@ impl Outcome {
     }
 }
 
+/// Writes `line` and a newline to stderr, ignoring a failed write: `eprintln!` panics when
+/// stderr is a pipe nobody reads any more, and a diagnostic must never end a command that
+/// holds a paid job.
+pub fn stderr_line(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// Prints outcomes and diagnostics, removing secrets.
 #[derive(Debug, Clone, Default)]
 pub struct Printer {
