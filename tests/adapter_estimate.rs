@@ -246,3 +246,29 @@ async fn an_estimate_a_dry_run_and_the_call_refuse_the_same_requests() {
         assert_eq!(sent, want.is_none(), "{p} {reqs:?}");
     }
 }
+
+/// A text with nothing to speak (only pause markers, zero-width or invisible characters) is
+/// refused before sending: JimmyAI would bill its per-task voice fee for silence.
+#[tokio::test]
+async fn a_text_with_nothing_to_speak_is_refused_before_sending() {
+    for (p, text, field) in [
+        (Provider::JimmyAi, "<#1#>", "text"),
+        (Provider::JimmyAi, "\u{200B}\u{FEFF}", "text"),
+        (Provider::Vmeg, "\u{200B}\u{2060}", "lines[0].text"),
+    ] {
+        let capture = Capture::start(200, json!({"code": 500, "message": "x"})).await;
+        let req = SpeechRequest::new(if p == Provider::Vmeg { "cv_1" } else { "m-1" }, text);
+        let call = client(p, &capture.base_url()).synthesize(&req).await;
+        assert_eq!(refused_field(&call).as_deref(), Some(field), "{p} {text:?}");
+        assert_eq!(
+            capture.wire(),
+            json!("no request was received"),
+            "{p} {text:?}"
+        );
+        let reqs = [req];
+        assert_eq!(
+            refused_field(&Estimate::speech(p, &reqs)).as_deref(),
+            Some(field)
+        );
+    }
+}

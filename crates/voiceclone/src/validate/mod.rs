@@ -53,6 +53,26 @@ pub(crate) fn non_blank(field: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether `text` holds something to speak: a character that is neither whitespace, a
+/// control character nor an invisible one (zero-width spaces and joiners, BOMs, bidi
+/// marks...).
+pub(crate) fn has_speakable(text: &str) -> bool {
+    text.chars()
+        .any(|c| !c.is_whitespace() && !c.is_control() && !id::is_invisible(c))
+}
+
+/// A text to be spoken: not blank, no control characters, and something to speak.
+pub(crate) fn speakable(field: &str, text: &str) -> Result<(), Error> {
+    non_blank(field, text)?;
+    if !has_speakable(text) {
+        return Err(invalid(
+            field,
+            "holds nothing to speak (only blanks or invisible characters)",
+        ));
+    }
+    Ok(())
+}
+
 /// VMEG `X-Idempotency-Key`: 1..=64 characters, not blank, printable ASCII (it is a header).
 pub(crate) fn idempotency_key(key: &str) -> Result<(), Error> {
     let field = "idempotency_key";

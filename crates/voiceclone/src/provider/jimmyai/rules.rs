@@ -262,7 +262,17 @@ pub(crate) fn language_value(
 /// estimate, a dry run and the call agree.
 pub(crate) fn jimmyai_text(field: &str, text: &str, max: usize) -> Result<(), Error> {
     non_blank(field, text)?;
-    count_without_pauses(text).map_err(|reason| invalid(field, reason))?;
+    // Something to speak outside the markers: only pauses or invisible characters would
+    // still bill the task's voice fee for silence.
+    let mut speakable = false;
+    outside_pauses(text, |piece| speakable |= validate::has_speakable(piece))
+        .map_err(|reason| invalid(field, reason))?;
+    if !speakable {
+        return Err(invalid(
+            field,
+            "holds nothing to speak (only pause markers, blanks or invisible characters)",
+        ));
+    }
     let counted = text.chars().count();
     if counted > max {
         return Err(invalid(
@@ -277,9 +287,16 @@ pub(crate) fn jimmyai_text(field: &str, text: &str, max: usize) -> Result<(), Er
 /// (x in seconds, 0.01..=99.99, at most two decimals).
 pub(crate) fn count_without_pauses(text: &str) -> Result<usize, String> {
     let mut count = 0usize;
+    outside_pauses(text, |piece| count += piece.chars().count())?;
+    Ok(count)
+}
+
+/// Calls `f` with each stretch of `text` outside its `<#x#>` markers, in order; refuses
+/// malformed markers.
+fn outside_pauses(text: &str, mut f: impl FnMut(&str)) -> Result<(), String> {
     let mut rest = text;
     while let Some(start) = rest.find("<#") {
-        count += rest.get(..start).map(|s| s.chars().count()).unwrap_or(0);
+        f(rest.get(..start).unwrap_or_default());
         let after = rest.get(start + 2..).unwrap_or_default();
         let Some(end) = after.find("#>") else {
             return Err("has a pause marker \"<#\" without its closing \"#>\"".into());
@@ -289,7 +306,8 @@ pub(crate) fn count_without_pauses(text: &str) -> Result<usize, String> {
             .map_err(|why| format!("has a malformed pause marker <#{inner}#>: {why}"))?;
         rest = after.get(end + 2..).unwrap_or_default();
     }
-    Ok(count + rest.chars().count())
+    f(rest);
+    Ok(())
 }
 
 fn pause_value(inner: &str) -> Result<(), &'static str> {
@@ -370,5 +388,18 @@ mod tests {
             "sample_text"
         );
         assert!(jimmyai_text("t", "  ", 270).is_err());
+        for silent in [
+            "<#1#>",
+            "\u{200B}\u{200B}",
+            "\u{FEFF}",
+            " <#0.5#> \u{2060} ",
+        ] {
+            assert_eq!(
+                field_of(jimmyai_text("text", silent, 270)),
+                "text",
+                "{silent:?}"
+            );
+        }
+        assert!(jimmyai_text("t", "<#1#>a", 270).is_ok());
     }
 }

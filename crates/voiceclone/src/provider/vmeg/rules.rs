@@ -92,7 +92,7 @@ pub(crate) fn speech_request(req: &SpeechRequest) -> Result<(), Error> {
         // The id as `rename_voice` / `delete_voice` check it: a stray newline or blank read
         // from a file is refused here, not sent for VMEG to answer "voice not found".
         validate::id(&format!("lines[{i}].voice_id"), line.voice_id.as_str())?;
-        non_blank(&format!("lines[{i}].text"), &line.text)?;
+        validate::speakable(&format!("lines[{i}].text"), &line.text)?;
     }
     if let Some(w) = req.emotion_weight
         && !(w.is_finite() && (0.0..=1.0).contains(&w))
