@@ -1354,19 +1354,10 @@ fn a_signal_while_waiting_reports_the_accepted_job() {
             .spawn()
             .unwrap();
         // Until the submit was answered and a poll went out: the job is known.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while sim.requests() < before + 2 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no submit and poll seen"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let killed = Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        support::wait_until("no submit and poll seen", 20, || {
+            sim.requests() >= before + 2
+        });
+        support::send_signal(&child, signal);
         let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
         assert_eq!(r.code, 3, "{signal}: {r:?}");
         let j = r.json();

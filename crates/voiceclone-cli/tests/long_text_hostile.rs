@@ -915,16 +915,10 @@ fn a_signal_or_a_conflict_during_the_submit_is_an_unknown_outcome_with_its_key()
         let child = support::command(Some(&fake.url), KEY, &[], &argv)
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !arrived.load(std::sync::atomic::Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "no submit seen");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let killed = std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        support::wait_until("no submit seen", 20, || {
+            arrived.load(std::sync::atomic::Ordering::SeqCst)
+        });
+        support::send_signal(&child, "-TERM");
         let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &argv);
         assert_eq!(r.code, 3, "{args:?}: {r:?}");
         let j = r.json();

@@ -517,19 +517,11 @@ fn a_signal_while_downloading_reports_the_job_at_once() {
     let child = support::command(Some(&fake.url), KEY, &[], &args)
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !fetching.load(std::sync::atomic::Ordering::SeqCst) {
-        assert!(std::time::Instant::now() < deadline, "no download seen");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    support::wait_until("no download seen", 20, || {
+        fetching.load(std::sync::atomic::Ordering::SeqCst)
+    });
     let signalled = std::time::Instant::now();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    support::send_signal(&child, "-TERM");
     let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
     assert!(
         signalled.elapsed() < std::time::Duration::from_secs(3),

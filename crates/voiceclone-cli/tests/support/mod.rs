@@ -10,6 +10,24 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use voiceclone_sim::{SimConfig, SimHandle, Simulator};
 
+/// Polls `ready` every 10 ms until it holds; fails naming `what` after `secs` seconds.
+pub fn wait_until(what: &str, secs: u64, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Sends `signal` (`-TERM`, `-INT`) to `child` with `kill`.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal}");
+}
+
 /// A sample URL the simulator accepts.
 pub const SAMPLE: &str = "https://example.com/samples/voice.wav";
 /// Polls every 10 ms, so waits against a fast simulator end at once.
