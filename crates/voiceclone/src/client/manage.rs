@@ -2,6 +2,9 @@
 //! job, deleting a task, and the cloned and system voices as `Stream`s. Lists are read to
 //! their end, page by page, with no silent cap (see `provider::paging`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::Client;
@@ -39,6 +42,17 @@ impl Client {
     /// # }
     /// ```
     pub fn tasks(&self, filter: TaskFilter) -> BoxStream<'static, Result<TaskSummary, Error>> {
+        self.tasks_counting_unread(filter, None)
+    }
+
+    /// [`Client::tasks`], adding to `unread` the records a page sent but could not be read
+    /// (no usable id, not a record): reconcile may not answer "nothing was created" while
+    /// one of them could be the task.
+    pub(crate) fn tasks_counting_unread(
+        &self,
+        filter: TaskFilter,
+        unread: Option<Arc<AtomicUsize>>,
+    ) -> BoxStream<'static, Result<TaskSummary, Error>> {
         let client = self.clone();
         let provider = self.provider();
         let kind = filter.kind;
@@ -46,7 +60,15 @@ impl Client {
             "task list",
             move |page| {
                 let client = client.clone();
-                async move { client.b().tasks_page(client.t(), kind, page).await }
+                let unread = unread.clone();
+                async move {
+                    let p = client.b().tasks_page(client.t(), kind, page).await?;
+                    if let Some(unread) = unread {
+                        let skipped = p.returned.saturating_sub(p.items.len());
+                        unread.fetch_add(skipped, Ordering::Relaxed);
+                    }
+                    Ok(p)
+                }
             },
             |s: &TaskSummary| s.id.as_str().to_owned(),
         )

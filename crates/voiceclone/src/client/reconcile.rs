@@ -103,28 +103,15 @@ impl Client {
         let mut seen = HashSet::new();
         // Records the list sent that could not be read (no usable id, not an object): any of
         // them may be the submit's task, so they forbid answering `None`.
-        let unread = std::sync::atomic::AtomicUsize::new(0);
-        let kind = q.kind;
-        let listed: Vec<TaskSummary> = match walk(
-            "task list",
-            |page| {
-                let unread = &unread;
-                async move {
-                    let p = self.b().tasks_page(self.t(), kind, page).await?;
-                    let skipped = p.returned.saturating_sub(p.items.len());
-                    unread.fetch_add(skipped, std::sync::atomic::Ordering::Relaxed);
-                    Ok(p)
-                }
-            },
-            |s: &TaskSummary| s.id.as_str().to_owned(),
-        )
-        .map_err(|e| e.with_provider(self.provider()))
-        .try_filter(|s| {
-            let fits = filter.keeps(s) && s.may_be_created_between(from, to);
-            std::future::ready(fits && seen.insert(s.id.clone()))
-        })
-        .try_collect()
-        .await
+        let unread = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let listed: Vec<TaskSummary> = match self
+            .tasks_counting_unread(filter, Some(unread.clone()))
+            .try_filter(|s| {
+                let fits = s.may_be_created_between(from, to);
+                std::future::ready(fits && seen.insert(s.id.clone()))
+            })
+            .try_collect()
+            .await
         {
             Ok(listed) => listed,
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
@@ -135,7 +122,7 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
-        let unread = unread.into_inner();
+        let unread = unread.load(std::sync::atomic::Ordering::Relaxed);
         // The webhook delivery for the key, when a hub saw it.
         #[cfg(feature = "webhook")]
         if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)
