@@ -153,7 +153,10 @@ impl LongPart {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LongSpeechPlan {
     provider: Provider,
-    base: SpeechRequest,
+    // The request's settings without its line: each part's request is these plus the
+    // part's lines, so making one costs the part, not the whole text again.
+    settings: SpeechRequest,
+    voice: crate::model::VoiceId,
     limits: SplitLimits,
     parts: Vec<LongPart>,
     text_sha256: String,
@@ -228,7 +231,8 @@ impl LongSpeechPlan {
             .collect();
         let plan = Self {
             provider,
-            base: req.clone(),
+            settings: req.settings_only(),
+            voice: line.voice_id.clone(),
             limits,
             parts,
             text_sha256: crate::digest::sha256_hex([text.as_bytes()]),
@@ -261,19 +265,14 @@ impl LongSpeechPlan {
     }
 
     fn part_request(&self, part: &LongPart) -> SpeechRequest {
-        let voice = self
-            .base
-            .lines
-            .first()
-            .map(|l| l.voice_id.clone())
-            .unwrap_or_else(|| crate::model::VoiceId::new(""));
-        let mut r = self.base.clone();
-        r.lines = part
-            .lines
-            .iter()
-            .map(|t| SpeechLine::new(voice.clone(), t.as_str()))
-            .collect();
-        r
+        SpeechRequest {
+            lines: part
+                .lines
+                .iter()
+                .map(|t| SpeechLine::new(self.voice.clone(), t.as_str()))
+                .collect(),
+            ..self.settings.clone()
+        }
     }
 
     /// The provider the plan is for.

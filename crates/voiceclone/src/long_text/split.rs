@@ -70,17 +70,7 @@ const CLOSERS: &[char] = &[
 /// scalar-value counts strictly increase. A cut is allowed between two atoms when the atom
 /// after it is not whitespace and something before it is.
 pub(crate) fn cut_points(text: &str) -> Vec<Cut> {
-    let mut cuts = vec![Cut {
-        byte: 0,
-        chars: 0,
-        level: Boundary::Paragraph,
-    }];
-    let mut chars = 0usize;
-    let mut seen_text = false;
-    // The whitespace run just before the current position: atoms and line breaks in it.
-    let (mut run_atoms, mut run_newlines) = (0usize, 0usize);
-    // What the last atom that is not whitespace (and not a closer) ended with.
-    let (mut sentence_end, mut cjk_end, mut clause_end) = (false, false, false);
+    let mut scan = Scan::default();
     let mut skip_to = 0usize;
     for (byte, g) in text.grapheme_indices(true) {
         if byte < skip_to {
@@ -88,59 +78,110 @@ pub(crate) fn cut_points(text: &str) -> Vec<Cut> {
             // after `#>`, say) belongs to that atom, and still counts.
             let end = byte.saturating_add(g.len());
             if end > skip_to {
-                chars += text.get(skip_to..end).map_or(0, |t| t.chars().count());
+                scan.chars += text.get(skip_to..end).map_or(0, |t| t.chars().count());
                 skip_to = end;
             }
             continue;
         }
         let rest = text.get(byte..).unwrap_or_default();
-        let (atom, marker) = match marker_len(rest) {
-            Some(len) => (rest.get(..len).unwrap_or(g), true),
-            None => (g, false),
-        };
-        skip_to = byte + atom.len();
+        // A marker may start inside a cluster: a Prepend character (U+0600, U+0D4E, ...)
+        // joins the `<` after it into one grapheme. That cluster's head and the whole marker
+        // are then one atom, so the marker is never cut and no cut falls inside a grapheme.
+        let marker = g
+            .match_indices('<')
+            .find_map(|(at, _)| at.checked_add(rest.get(at..).and_then(marker_len)?))
+            .and_then(|end| rest.get(..end));
+        let atom = marker.unwrap_or(g);
+        scan.atom(byte, atom, marker.is_some());
+        skip_to = byte.saturating_add(atom.len());
+    }
+    if scan.chars > 0 {
+        scan.cuts.push(Cut {
+            byte: text.len(),
+            chars: scan.chars,
+            level: Boundary::Paragraph,
+        });
+    }
+    scan.cuts
+}
+
+/// The cuts found so far, and what the text just before the next atom was.
+struct Scan {
+    cuts: Vec<Cut>,
+    chars: usize,
+    seen_text: bool,
+    // The whitespace run just before the current position: atoms and line breaks in it.
+    run_atoms: usize,
+    run_newlines: usize,
+    // What the last atom that is not whitespace (and not a closer) ended with.
+    sentence_end: bool,
+    cjk_end: bool,
+    clause_end: bool,
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Self {
+            cuts: vec![Cut {
+                byte: 0,
+                chars: 0,
+                level: Boundary::Paragraph,
+            }],
+            chars: 0,
+            seen_text: false,
+            run_atoms: 0,
+            run_newlines: 0,
+            sentence_end: false,
+            cjk_end: false,
+            clause_end: false,
+        }
+    }
+}
+
+impl Scan {
+    /// The next atom, at byte `byte`: the cut before it, if one is allowed, and what it ends.
+    fn atom(&mut self, byte: usize, atom: &str, marker: bool) {
         let ws = atom.chars().all(char::is_whitespace);
-        if !ws && seen_text {
-            let level = if run_newlines >= 2 {
+        if !ws && self.seen_text {
+            let level = if self.run_newlines >= 2 {
                 Boundary::Paragraph
-            } else if cjk_end || (sentence_end && run_atoms > 0) || run_newlines == 1 {
+            } else if self.cjk_end
+                || (self.sentence_end && self.run_atoms > 0)
+                || self.run_newlines == 1
+            {
                 Boundary::Sentence
-            } else if run_atoms > 0 || clause_end || marker {
+            } else if self.run_atoms > 0 || self.clause_end || marker {
                 Boundary::Word
             } else {
                 Boundary::Grapheme
             };
-            cuts.push(Cut { byte, chars, level });
+            self.cuts.push(Cut {
+                byte,
+                chars: self.chars,
+                level,
+            });
         }
-        chars += atom.chars().count();
+        self.chars += atom.chars().count();
         if ws {
-            run_atoms += 1;
-            run_newlines += atom.matches('\n').count();
-            continue;
+            self.run_atoms += 1;
+            self.run_newlines += atom.matches('\n').count();
+            return;
         }
-        seen_text = true;
-        run_atoms = 0;
-        run_newlines = 0;
+        self.seen_text = true;
+        self.run_atoms = 0;
+        self.run_newlines = 0;
         let last = atom.chars().next_back();
         if marker {
-            (sentence_end, cjk_end, clause_end) = (false, false, true);
+            (self.sentence_end, self.cjk_end, self.clause_end) = (false, false, true);
         } else if last.is_some_and(|c| CLOSERS.contains(&c)) && atom.chars().count() == 1 {
             // A closer keeps what the sentence ended with.
-            clause_end = false;
+            self.clause_end = false;
         } else {
-            sentence_end = last.is_some_and(|c| SENTENCE_END.contains(&c));
-            cjk_end = last.is_some_and(|c| CJK_SENTENCE_END.contains(&c));
-            clause_end = last.is_some_and(|c| CLAUSE.contains(&c));
+            self.sentence_end = last.is_some_and(|c| SENTENCE_END.contains(&c));
+            self.cjk_end = last.is_some_and(|c| CJK_SENTENCE_END.contains(&c));
+            self.clause_end = last.is_some_and(|c| CLAUSE.contains(&c));
         }
     }
-    if chars > 0 {
-        cuts.push(Cut {
-            byte: text.len(),
-            chars,
-            level: Boundary::Paragraph,
-        });
-    }
-    cuts
 }
 
 /// The furthest cut after `from` within `max` scalar values of it.

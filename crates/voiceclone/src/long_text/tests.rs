@@ -313,3 +313,77 @@ fn a_text_of_unclosed_markers_is_split_in_linear_time() {
         started.elapsed()
     );
 }
+
+#[test]
+fn every_part_carries_the_requests_settings_and_voice_and_only_its_own_lines() {
+    let text = "A sentence that goes on for a while. ".repeat(1_000);
+    let mut vmeg = SpeechRequest::new("cv_7", &text);
+    vmeg.language = Some("en-US".into());
+    vmeg.output_format = Some(crate::model::OutputFormat::Mp3);
+    vmeg.trim = Some(true);
+    vmeg.emotion_weight = Some(0.25);
+    vmeg.emotion_prompt = Some("calm".into());
+    vmeg.synchronous = Some(false);
+    let mut jimmy = SpeechRequest::new("m_9", &text);
+    jimmy.language = Some("en-US".into());
+    jimmy.speed = Some(1.5);
+    jimmy.volume = Some(2.0);
+    jimmy.pitch = Some(-3);
+    jimmy.emotion = Some(crate::model::Emotion::Sad);
+    jimmy.subtitles = Some(crate::model::SubtitleMode::Word);
+    jimmy.sound_version = Some(crate::model::SoundVersion::V2);
+    for (provider, req) in [(Provider::Vmeg, vmeg), (Provider::JimmyAi, jimmy)] {
+        let plan = LongSpeechPlan::new(provider, &req).unwrap();
+        assert!(plan.parts().len() > 1, "{provider:?}");
+        let mut rebuilt = String::new();
+        for (i, part) in plan.parts().iter().enumerate() {
+            let r = plan.request(i).unwrap();
+            let lines: Vec<&str> = r.lines.iter().map(|l| l.text.as_str()).collect();
+            assert_eq!(lines, part.lines, "{provider:?} part {i}");
+            assert!(r.lines.iter().all(|l| l.voice_id == req.lines[0].voice_id));
+            rebuilt.extend(lines);
+            let settings = SpeechRequest {
+                lines: Vec::new(),
+                ..r
+            };
+            let expected = SpeechRequest {
+                lines: Vec::new(),
+                ..req.clone()
+            };
+            assert_eq!(settings, expected, "{provider:?} part {i}");
+        }
+        assert_eq!(rebuilt, text);
+    }
+}
+
+#[test]
+fn a_pause_marker_after_a_prepend_character_is_kept_whole() {
+    // U+0600 (Arabic number sign) is a Prepend character: it joins the `<` after it into one
+    // grapheme, which hid the marker, so a part could end inside `<#1.5#>` and be refused.
+    for prepend in ['\u{600}', '\u{d4e}', '\u{110bd}'] {
+        for pad in 9_990..10_000 {
+            let text = format!("{}{prepend}<#1.5#>{}", "字".repeat(pad), "字".repeat(50));
+            let plan = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m1", &text))
+                .unwrap_or_else(|e| panic!("{prepend:?} at {pad}: {e}"));
+            assert_eq!(
+                plan.parts()
+                    .iter()
+                    .filter(|p| p.text().contains("<#1.5#>"))
+                    .count(),
+                1,
+                "{prepend:?} at {pad}"
+            );
+            assert_eq!(
+                plan.parts().iter().map(LongPart::text).collect::<String>(),
+                text
+            );
+            let graphemes: std::collections::HashSet<usize> =
+                text.grapheme_indices(true).map(|(i, _)| i).collect();
+            assert!(
+                cut_points(&text)
+                    .iter()
+                    .all(|c| graphemes.contains(&c.byte) || c.byte == text.len())
+            );
+        }
+    }
+}

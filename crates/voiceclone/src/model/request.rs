@@ -211,6 +211,43 @@ pub struct SpeechRequest {
 }
 
 impl SpeechRequest {
+    /// The request's settings with no lines: a long text's parts are these plus their own
+    /// lines. Every field is named, so a new setting cannot be left out silently.
+    pub(crate) fn settings_only(&self) -> Self {
+        let Self {
+            lines: _,
+            language,
+            output_format,
+            trim,
+            emotion_weight,
+            emotion_prompt,
+            synchronous,
+            idempotency_key,
+            speed,
+            volume,
+            pitch,
+            emotion,
+            subtitles,
+            sound_version,
+        } = self;
+        Self {
+            lines: Vec::new(),
+            language: language.clone(),
+            output_format: *output_format,
+            trim: *trim,
+            emotion_weight: *emotion_weight,
+            emotion_prompt: emotion_prompt.clone(),
+            synchronous: *synchronous,
+            idempotency_key: idempotency_key.clone(),
+            speed: *speed,
+            volume: *volume,
+            pitch: *pitch,
+            emotion: *emotion,
+            subtitles: *subtitles,
+            sound_version: *sound_version,
+        }
+    }
+
     /// Each line's voice id checked for `provider` as of `now` (its provider, and a JimmyAI
     /// `modelId` known to be unactivated past its deadline): the check `Client::synthesize`
     /// runs before sending. The field names the line when there are several.
