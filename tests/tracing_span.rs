@@ -208,3 +208,30 @@ async fn a_download_never_logs_a_key_a_result_host_echoed() {
     assert!(text.contains("download GET"), "no download lines:\n{text}");
     assert!(!text.contains(SECRET_KEY), "the key was logged:\n{text}");
 }
+
+/// `auto` is in VMEG's source list only: a speech target of `auto` is sent (whether VMEG
+/// takes it is UNKNOWN) with a warning naming the reason, and a documented target is not.
+#[test]
+fn a_vmeg_speech_target_documented_only_as_a_source_is_sent_with_a_warning() {
+    let warned = |language: &str| {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let mut req = voiceclone::SpeechRequest::new("cv_1", "Hello there.");
+        req.language = Some(language.to_owned());
+        let run = voiceclone::estimate::DryRun::speech(Provider::Vmeg, &[req]).unwrap();
+        let body = &run.requests[0].body;
+        assert_eq!(body["language"]["target"], language, "{body}");
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.contains("documents this language tag as a source only")
+    };
+    assert!(warned("auto"));
+    assert!(warned("ur-PK"));
+    assert!(!warned("en-US"));
+    assert!(!warned("ur-IN"));
+}

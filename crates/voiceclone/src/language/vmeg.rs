@@ -5,6 +5,18 @@ pub fn vmeg_documented(tag: &str) -> bool {
     VMEG_LANGUAGES.iter().any(|l| l.eq_ignore_ascii_case(tag))
 }
 
+/// VMEG's documented target list (TTS `language.target`) alone; case-insensitive.
+pub(crate) fn vmeg_documented_target(tag: &str) -> bool {
+    VMEG_LANGUAGES
+        .get(..TARGETS)
+        .unwrap_or(VMEG_LANGUAGES)
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(tag))
+}
+
+/// The target list is the first `TARGETS` entries; the source-only extras follow.
+const TARGETS: usize = 153;
+
 const VMEG_LANGUAGES: &[&str] = &[
     "en-GB",
     "en-US",
@@ -179,5 +191,11 @@ mod tests {
         assert!(vmeg_documented("sr-Latn-RS"));
         assert!(!vmeg_documented("en-FR"));
         assert_eq!(VMEG_LANGUAGES.len(), 160);
+        assert_eq!(VMEG_LANGUAGES.get(TARGETS - 1), Some(&"zu-ZA"));
+        assert!(vmeg_documented_target("en-us"));
+        for source_only in ["auto", "ar-IL", "ar-PS", "en-GH", "it-CH", "or-IN", "ur-PK"] {
+            assert!(vmeg_documented(source_only), "{source_only}");
+            assert!(!vmeg_documented_target(source_only), "{source_only}");
+        }
     }
 }

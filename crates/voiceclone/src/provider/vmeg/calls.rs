@@ -232,7 +232,7 @@ pub(crate) async fn synthesize(
     let key = req.idempotency_key.clone().unwrap_or_else(new_key);
     let language = match &req.language {
         Some(l) => Some(types::TtsLanguage {
-            target: Some(rules::language_value("language", l)?),
+            target: Some(rules::target_language_value("language", l)?),
         }),
         None => None,
     };

@@ -92,7 +92,7 @@ pub(crate) fn plan_speech(req: &SpeechRequest) -> Result<PlannedRequest, Error> 
         .unwrap_or_else(|| GENERATED.to_owned());
     let language = match &req.language {
         Some(l) => Some(types::TtsLanguage {
-            target: Some(rules::language_value("language", l)?),
+            target: Some(rules::target_language_value("language", l)?),
         }),
         None => None,
     };

@@ -149,3 +149,17 @@ pub(crate) fn language_value(field: &str, value: &str) -> Result<String, Error> 
     }
     Ok(v.to_owned())
 }
+
+/// [`language_value`] for a TTS `language.target`: a tag VMEG documents only as a source
+/// (`auto`, `ar-IL`, ...) passes with a warning too. Whether VMEG takes it as a target is
+/// UNKNOWN, so it is not refused.
+pub(crate) fn target_language_value(field: &str, value: &str) -> Result<String, Error> {
+    let v = language_value(field, value)?;
+    if language::vmeg_documented(&v) && !language::vmeg_documented_target(&v) {
+        tracing::warn!(
+            language = v.as_str(),
+            "VMEG documents this language tag as a source only, not a speech target; sending it anyway"
+        );
+    }
+    Ok(v)
+}
