@@ -109,8 +109,7 @@ impl From<ProviderArg> for Provider {
 
 impl Cli {
     /// Parses `args` as [`Parser::try_parse_from`] does, and refuses what clap lets through:
-    /// a long-text flag (`--resubmit-unknown`, `--concurrency`, `--max-total-bytes`) given
-    /// with `--text`. clap's `requires = "text_file"` is not enforced there, because
+    /// a long-text flag (`--resubmit-unknown`, `--concurrency`) given with `--text`. clap's `requires = "text_file"` is not enforced there, because
     /// `--text-file` conflicts with the `--text` present, and clap excuses a missing
     /// argument that conflicts with one given; the run would then go on without the flag.
     pub fn try_parse_checked<I, T>(args: I) -> Result<Cli, clap::Error>
@@ -125,7 +124,7 @@ impl Cli {
         if let Some(("speak", m)) = matches.subcommand()
             && m.value_source("text_file").is_none()
         {
-            for id in ["resubmit_unknown", "concurrency", "max_total_bytes"] {
+            for id in ["resubmit_unknown", "concurrency"] {
                 if m.value_source(id) == Some(ValueSource::CommandLine) {
                     let flag = format!("--{}", id.replace('_', "-"));
                     let mut speak = cmd
@@ -360,17 +359,18 @@ pub struct SpeakArgs {
     #[arg(long, value_name = "N", default_value_t = voiceclone::DEFAULT_LONG_CONCURRENCY, requires = "text_file")]
     pub concurrency: usize,
 
-    /// With --text-file: the most bytes of audio one run downloads, over all its parts and
-    /// files (default 1 GiB, 1073741824). A download that would go past it is refused before
-    /// its bytes reach the disk; the run then starts and downloads no further part and exits
-    /// 1, its job ids in the manifest: rerun (with a larger budget) to finish downloading
-    /// without paying again
+    /// With --out: the most bytes of audio one run writes, over all its files (and, with
+    /// --text-file, all its parts); default 1 GiB, 1073741824. A download that would go past
+    /// it is refused before its bytes reach the disk and the run exits 1 (kind
+    /// `download_budget`) with the job id and the URLs not written; with --text-file no
+    /// further part is started or downloaded, and a rerun (with a larger budget) finishes
+    /// downloading without paying again
     #[arg(
         long,
         value_name = "BYTES",
         default_value_t = crate::commands::long::DEFAULT_MAX_TOTAL_BYTES,
         value_parser = positive_bytes,
-        requires = "text_file"
+        requires = "out"
     )]
     pub max_total_bytes: u64,
 
@@ -583,11 +583,7 @@ mod tests {
     /// by name rather than run without them.
     #[test]
     fn long_text_flags_need_a_text_file() {
-        for extra in [
-            &["--resubmit-unknown"][..],
-            &["--concurrency", "2"],
-            &["--max-total-bytes", "1000"],
-        ] {
+        for extra in [&["--resubmit-unknown"][..], &["--concurrency", "2"]] {
             let mut argv = vec!["voiceclone", "speak", "--voice", "v", "--text", "hi"];
             argv.extend_from_slice(extra);
             let e = Cli::try_parse_checked(&argv).map(|c| c.command).err();
@@ -595,6 +591,30 @@ mod tests {
             assert!(text.contains("--text-file"), "{extra:?}: {e:?}");
             assert!(text.contains(extra[0]), "{extra:?}: {text}");
         }
+    }
+
+    /// `--max-total-bytes` bounds what `--out` writes, for a long text or not; without
+    /// `--out` it means nothing and is refused by name.
+    #[test]
+    fn the_byte_budget_needs_out() {
+        let base = ["voiceclone", "speak", "--voice", "v", "--text", "hi"];
+        let mut argv = base.to_vec();
+        argv.extend(["--max-total-bytes", "1000"]);
+        let e = Cli::try_parse_checked(&argv).map(|c| c.command).err();
+        let text = e.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(text.contains("--out"), "{e:?}");
+        let mut argv = base.to_vec();
+        argv.extend(["--wait", "--out", "a.wav", "--max-total-bytes", "1000"]);
+        let cli = Cli::try_parse_checked(&argv).map(|c| c.command);
+        assert!(
+            matches!(&cli, Ok(Command::Speak(a)) if a.max_total_bytes == 1000),
+            "{cli:?}"
+        );
+        let cli = Cli::try_parse_checked(base).map(|c| c.command);
+        assert!(
+            matches!(&cli, Ok(Command::Speak(a)) if a.max_total_bytes == 1 << 30),
+            "{cli:?}"
+        );
     }
 
     /// Every command and flag of the README's usage block ("The `voiceclone` command")

@@ -497,6 +497,39 @@ fn out_writes_siblings_of_a_file_path_and_refuses_a_flood_of_urls() {
     );
 }
 
+/// `--max-total-bytes` bounds all that `--out` writes: files up to the budget are written,
+/// the one that would pass it is refused before its bytes reach the disk (exit 1,
+/// `download_budget`, the job and the budget named), and a budget met exactly is no refusal.
+#[test]
+fn out_writes_no_more_than_its_byte_budget() {
+    for (files, budget, written) in [(3, "2500", 2), (1, "999", 0), (2, "2000", 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("greeting.wav");
+        let fake = support::FakeVmeg::start(files, 1000, false);
+        let mut args = speak_out_args(&out);
+        args.extend(["--max-total-bytes", budget]);
+        let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &args);
+        let refused = written < files;
+        let j = r.expect(if refused { 1 } else { 0 }).json();
+        let on_disk: u64 = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|f| f.unwrap().metadata().unwrap().len())
+            .sum();
+        assert_eq!(on_disk, 1000 * written as u64, "{budget}: {j}");
+        assert_eq!(j["files"].as_array().map(Vec::len), Some(written), "{j}");
+        if refused {
+            assert_eq!(j["error"]["kind"], "download_budget", "{j}");
+            assert_eq!(
+                j["error"]["max_total_bytes"],
+                budget.parse::<u64>().unwrap(),
+                "{j}"
+            );
+            assert_eq!(j["job_id"], "vmeg:speech:t1", "{j}");
+        }
+        assert_eq!(fake.creates(), 1);
+    }
+}
+
 /// SIGTERM while `--out` downloads: the finished job is reported with its id at once (exit
 /// 3), not after the download, and no half-written file is left.
 #[test]

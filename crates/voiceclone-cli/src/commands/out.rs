@@ -12,14 +12,17 @@
 //!
 //! One command asks for one clone preview or one line of speech: an answer listing more
 //! than [`MAX_OUT_FILES`] URLs is refused before anything is downloaded, and all the files
-//! of one command hold at most [`MAX_OUT_BYTES`] (each is also capped by the client's
-//! per-file limit). Either refusal is exit 1, with the job's audio URLs printed.
+//! of one command hold at most its byte budget (`speak --max-total-bytes`, else
+//! [`MAX_OUT_BYTES`]; each file is also capped by the client's per-file limit): a download
+//! that would go past it is refused before its bytes reach the disk. Either refusal is exit
+//! 1 (kind `download_budget`), with the job's audio URLs printed.
 
 use std::path::Path;
 
 use serde_json::{Value, json};
 use url::Url;
-use voiceclone::{Client, Downloaded, Provider};
+use voiceclone::download::DownloadFailure;
+use voiceclone::{Client, Downloaded, ErrorKind, Provider};
 
 use crate::cli::{Cli, Command};
 use crate::output::{Failure, Outcome, Printer};
@@ -86,8 +89,8 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
 /// The most audio URLs `--out` downloads for one command (more is a suspicious answer).
 pub const MAX_OUT_FILES: usize = 16;
 
-/// The most bytes `--out` writes for one command, over all its files (1 GiB, as
-/// `speak --text-file`'s default budget).
+/// The most bytes `--out` writes for one command, over all its files, unless
+/// `--max-total-bytes` says otherwise (1 GiB, as `speak --text-file`'s default budget).
 pub const MAX_OUT_BYTES: u64 = crate::commands::long::DEFAULT_MAX_TOTAL_BYTES;
 
 /// A PATH written with a trailing separator (`out/`) names a directory, to be created.
@@ -113,11 +116,13 @@ fn file_json(d: &Downloaded) -> Value {
 /// Downloads `urls` to `out` (see the module docs) and records the files in `o` (`files`,
 /// also on a failure: the files already written). A failure leaves the printed URLs usable.
 /// SIGINT or SIGTERM stops the downloading (a file not complete is not left behind) and is
-/// reported with the job and the files written so far (exit 3, `interrupted`).
+/// reported with the job and the files written so far (exit 3, `interrupted`). `budget` is
+/// the most bytes all the files may hold.
 pub async fn write(
     client: &Client,
     urls: &[Url],
     out: &Path,
+    budget: u64,
     printer: &Printer,
     o: &mut Outcome,
     signals: &mut Option<crate::signals::Signals>,
@@ -126,7 +131,7 @@ pub async fn write(
     let n = urls.len();
     let result = match signals.as_mut() {
         Some(signals) => {
-            let work = write_all(client, urls, out, printer, &mut files, o);
+            let work = write_all(client, urls, out, budget, printer, &mut files, o);
             tokio::select! {
                 biased;
                 r = work => r,
@@ -137,7 +142,7 @@ pub async fn write(
                 )),
             }
         }
-        None => write_all(client, urls, out, printer, &mut files, o).await,
+        None => write_all(client, urls, out, budget, printer, &mut files, o).await,
     };
     o.set("files", files);
     if let Err(f) = result {
@@ -149,6 +154,7 @@ async fn write_all(
     client: &Client,
     urls: &[Url],
     out: &Path,
+    budget: u64,
     printer: &Printer,
     files: &mut Vec<Value>,
     o: &mut Outcome,
@@ -201,17 +207,21 @@ async fn write_all(
         })?;
     }
     let n = urls.len();
-    let mut left = MAX_OUT_BYTES;
+    let over_budget = |i: usize| {
+        Failure::other(
+            crate::exit::Exit::Failure,
+            "download_budget",
+            format!(
+                "the files would hold more than the {budget} bytes --out writes for one command (--max-total-bytes): {} of {n} not downloaded; the URLs are printed, fetch them again or rerun with a larger budget",
+                n.saturating_sub(i)
+            ),
+        )
+        .with("max_total_bytes", budget)
+    };
+    let mut left = budget;
     for (i, url) in urls.iter().enumerate() {
         if left == 0 {
-            return Err(Failure::other(
-                crate::exit::Exit::Failure,
-                "download_budget",
-                format!(
-                    "the files written hold the {MAX_OUT_BYTES} bytes --out writes for one command: {} of {n} not downloaded; the URLs are printed",
-                    n - i
-                ),
-            ));
+            return Err(over_budget(i));
         }
         let spinner = Spinner::start(
             !printer.json && !printer.quiet,
@@ -221,10 +231,22 @@ async fn write_all(
             let name = format!("{prefix}{}", stem(i, n));
             client.download_to_dir_within(url, &dir, &name, left).await
         } else {
-            client.download_to_path(url, out).await
+            client.download_to_path_within(url, out, left).await
         };
         drop(spinner);
-        let d = got.map_err(|e| Failure::from_adapter(&e).with("url_index", i))?;
+        let d = match got {
+            Ok(d) => d,
+            // The cap in force was what is left of the budget, not the client's own.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Download(DownloadFailure::TooLarge { .. })
+                ) && left < client.max_download_bytes() =>
+            {
+                return Err(over_budget(i));
+            }
+            Err(e) => return Err(Failure::from_adapter(&e).with("url_index", i)),
+        };
         left = left.saturating_sub(d.bytes);
         o.line(format!("wrote {} ({} bytes)", d.path.display(), d.bytes));
         files.push(file_json(&d));

@@ -291,7 +291,8 @@ async fn clone(
             .and_then(|v| v.preview_url.clone())
             .into_iter()
             .collect();
-        super::out::write(client, &urls, out, printer, &mut o, &mut signals).await;
+        let budget = super::out::MAX_OUT_BYTES;
+        super::out::write(client, &urls, out, budget, printer, &mut o, &mut signals).await;
     }
     o
 }
@@ -765,7 +766,8 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
             .output()
             .map(|s| s.audio_urls.clone())
             .unwrap_or_default();
-        super::out::write(client, &urls, out, printer, &mut o, &mut signals).await;
+        let budget = args.max_total_bytes;
+        super::out::write(client, &urls, out, budget, printer, &mut o, &mut signals).await;
     }
     o
 }

@@ -55,18 +55,7 @@ impl Client {
     /// ```
     pub async fn download_to_path(&self, url: &Url, path: &Path) -> Result<Downloaded, Error> {
         traced!(self, "download", async {
-            let dir = parent_dir(path);
-            let path = path.to_path_buf();
-            self.inner
-                .downloads
-                .to_file(
-                    self.t(),
-                    url,
-                    self.inner.allow_private,
-                    &dir,
-                    move |_, _| path,
-                )
-                .await
+            self.to_path(&self.inner.downloads, url, path).await
         })
     }
 
@@ -140,16 +129,81 @@ impl Client {
     ) -> Result<Downloaded, Error> {
         traced!(self, "download", async {
             check_stem(stem)?;
-            if max_bytes == 0 {
-                return Err(Error::invalid_input(
-                    "max_bytes",
-                    "must be more than zero (every download would be too large)",
-                )
-                .with_operation("download"));
-            }
-            self.to_dir(&self.inner.downloads.capped(max_bytes), url, dir, stem)
-                .await
+            let downloads = self.capped(max_bytes)?;
+            self.to_dir(&downloads, url, dir, stem).await
         })
+    }
+
+    /// Like [`Client::download_to_path`], with this one download capped at `max_bytes` as
+    /// [`Client::download_to_dir_within`] caps it: the smaller of `max_bytes` and the
+    /// client's cap is in force, a refusal is
+    /// [`DownloadFailure::TooLarge`](crate::download::DownloadFailure::TooLarge) with
+    /// nothing left at `path`, and a `max_bytes` of 0 is `InvalidInput` before anything is
+    /// sent.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).allow_private_urls(true).build()?;
+    /// # let wait = voiceclone::WaitPolicy::for_provider(voiceclone::Provider::Vmeg).with_first_interval(std::time::Duration::from_millis(5));
+    /// # let job = client.synthesize(&voiceclone::SpeechRequest::new("sv_en_us_female_01", "Hello there.")).await?;
+    /// # let speech = client.wait_for_speech(&job.id, &wait).await?;
+    /// use voiceclone::{ErrorKind, download::DownloadFailure};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("hello.wav");
+    /// let e = client.download_to_path_within(&speech.audio_urls[0], &path, 100).await.err().ok_or("not refused")?;
+    /// assert!(matches!(e.kind(), ErrorKind::Download(DownloadFailure::TooLarge { limit: 100 })));
+    /// assert!(!path.exists());
+    /// let out = client.download_to_path_within(&speech.audio_urls[0], &path, 1 << 20).await?;
+    /// assert_eq!(out.path, path);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn download_to_path_within(
+        &self,
+        url: &Url,
+        path: &Path,
+        max_bytes: u64,
+    ) -> Result<Downloaded, Error> {
+        traced!(self, "download", async {
+            let downloads = self.capped(max_bytes)?;
+            self.to_path(&downloads, url, path).await
+        })
+    }
+
+    /// `url` to `path` under `downloads`' rules (the client's, or capped lower).
+    async fn to_path(
+        &self,
+        downloads: &Downloads,
+        url: &Url,
+        path: &Path,
+    ) -> Result<Downloaded, Error> {
+        let dir = parent_dir(path);
+        let path = path.to_path_buf();
+        downloads
+            .to_file(
+                self.t(),
+                url,
+                self.inner.allow_private,
+                &dir,
+                move |_, _| path,
+            )
+            .await
+    }
+
+    /// The client's download rules capped at `max_bytes` (0 refused: every download would
+    /// be too large).
+    fn capped(&self, max_bytes: u64) -> Result<Downloads, Error> {
+        if max_bytes == 0 {
+            return Err(Error::invalid_input(
+                "max_bytes",
+                "must be more than zero (every download would be too large)",
+            )
+            .with_operation("download"));
+        }
+        Ok(self.inner.downloads.capped(max_bytes))
     }
 
     /// `url` to `dir/{stem}.{ext}` under `downloads`' rules (the client's, or capped lower).
