@@ -206,3 +206,46 @@ async fn reconcile_searches_up_to_the_last_attempt_of_a_call_that_retried() {
         "the window reaches past the last attempt"
     );
 }
+
+/// A wait that meets an answer about another task refuses that answer and polls again: one
+/// misrouted answer does not end the wait on a job that is still running (and paid for).
+/// Before: the wait ended at once with `InvalidResponse`. Misrouted until the deadline, it
+/// ends as a timed-out wait naming the last failure.
+#[tokio::test]
+async fn a_wait_polls_again_after_an_answer_about_another_task() {
+    let detail = |id: &str, status: &str| {
+        Step::ok(json!({"code": 200, "message": "", "data": {
+            "taskId": id, "taskType": "tts", "status": status,
+            "result": {"taskId": id, "results": [{"uri": format!("https://cdn.example.com/{id}.m4a")}]}}}))
+    };
+    let server = Scripted::start(vec![
+        detail("t-other", "finished"),
+        detail("t-other", "running"),
+        detail("t-mine", "finished"),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let policy = crate::adapter_support::fast_wait(Provider::Vmeg);
+    let speech = c
+        .wait_for_speech(&voiceclone::JobId::new("t-mine"), &policy)
+        .await
+        .unwrap();
+    assert_eq!(
+        speech.audio_urls[0].as_str(),
+        "https://cdn.example.com/t-mine.m4a"
+    );
+    assert_eq!(server.seen().len(), 3);
+
+    let server = Scripted::start(vec![detail("t-other", "finished"); 4]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .wait_for_speech(
+            &voiceclone::JobId::new("t-mine"),
+            &policy.clone().with_max_polls(Some(4)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::WaitTimedOut { .. }), "{e}");
+    assert!(e.to_string().contains("t-other"), "{e}");
+    assert_eq!(server.seen().len(), 4);
+}

@@ -223,6 +223,34 @@ async fn speech_completes_by_webhook_with_its_audio() {
     );
 }
 
+/// A signed speech success without `results` (or with none in it) says the task is done but
+/// not where its audio is: the wait polls for it rather than ending in an error on a paid
+/// job. Before: `InvalidResponse` ("succeeded without audio URLs") and no poll.
+#[tokio::test]
+async fn a_speech_success_webhook_without_audio_leaves_the_wait_to_polling() {
+    for data in [json!({}), json!({"results": []}), json!({"results": null})] {
+        let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+            .await
+            .unwrap();
+        let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+        let client = client(&sim, Some(&hub));
+        let job = client
+            .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello there."))
+            .await
+            .unwrap();
+        let mut data = data;
+        data["taskId"] = json!(job.id.as_str());
+        let body = json!({"code": 200, "version": "v1", "event": "openapi-tts",
+            "pipelineKey": format!("pk-{}", job.id.as_str()), "message": "", "data": data});
+        let d = deliver(&hub, &body.to_string()).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+        let p = policy().with_webhook_poll_interval(Duration::from_millis(50));
+        let speech = client.wait_for_speech(&job.id, &p).await.unwrap();
+        assert!(!speech.audio_urls.is_empty(), "{data}");
+        assert!(sim.stats().requests(DETAIL) >= 1, "{data}");
+    }
+}
+
 #[tokio::test]
 async fn with_the_receiver_down_the_wait_completes_by_polling() {
     // A port nothing listens on: every delivery fails, the hub hears nothing.

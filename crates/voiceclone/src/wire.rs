@@ -170,7 +170,8 @@ pub(crate) fn same_task(
         .with_message(format!(
             "the answer is about task {other:?}, not the task asked about ({:?}); its result was not used",
             asked.as_str()
-        ))),
+        ))
+        .misrouted()),
         _ => Ok(()),
     }
 }

@@ -62,6 +62,9 @@ struct Inner {
     task_id: Option<String>,
     /// The body carried the success code although the status was not a 2xx.
     claimed_success: bool,
+    /// The answer was about another task than the one asked (a proxy's or cache's mix-up):
+    /// a wait polls again rather than ending on it.
+    misrouted: bool,
     /// The text of the lower-level failure (reqwest's), printed by `Display`.
     cause: Option<String>,
     /// Which step of a clone from a local recording failed.
@@ -96,6 +99,7 @@ impl Error {
             code_status: None,
             task_id: None,
             claimed_success: false,
+            misrouted: false,
             cause: None,
             step: None,
             note: None,
@@ -277,6 +281,16 @@ impl Error {
     /// a write may have taken effect.
     pub(crate) fn claims_success(&self) -> bool {
         self.0.claimed_success
+    }
+
+    /// True when the answer was about another task than the one asked.
+    pub(crate) fn is_misrouted(&self) -> bool {
+        self.0.misrouted
+    }
+
+    pub(crate) fn misrouted(mut self) -> Self {
+        self.0.misrouted = true;
+        self
     }
 
     pub(crate) fn with_task_id(mut self, id: impl Into<String>) -> Self {

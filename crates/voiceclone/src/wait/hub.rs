@@ -36,7 +36,11 @@ where
     let fallback = policy.webhook_fallback();
     {
         let polled = async {
-            sleep_first(&waiting, &fallback, fallback.first_interval).await;
+            let mut jitter = match policy.seed {
+                Some(seed) => crate::jitter::Jitter::with_seed(seed.rotate_left(17)),
+                None => crate::jitter::Jitter::new(),
+            };
+            sleep_first(&waiting, &fallback, fallback.interval(1, &mut jitter)).await;
             poll_from(&waiting, &fallback, &mut poll).await
         };
         let heard = async {
@@ -67,7 +71,7 @@ where
 }
 
 /// The terminal job an event says the task reached; `None` when it cannot say (a success
-/// whose `data` did not decode: polling will tell).
+/// whose `data` did not decode, or a speech success without audio: polling will tell).
 fn job_from_event<J: Job>(event: WebhookEvent, job_id: &JobId) -> Option<Result<J, Error>> {
     let failed = || {
         let mut job = J::new(Provider::Vmeg, job_id.clone(), TaskStatus::Failed);
@@ -81,6 +85,14 @@ fn job_from_event<J: Job>(event: WebhookEvent, job_id: &JobId) -> Option<Result<
     };
     let (kind, job): (&str, Box<dyn Any>) = match event.payload {
         WebhookPayload::Clone(job) => ("clone", Box::new(job)),
+        // A success without audio (no or empty `results`) cannot end a speech wait: the
+        // task is paid for and polling returns its audio, where this would be an error.
+        WebhookPayload::Speech(job)
+            if job.status == TaskStatus::Succeeded
+                && job.speech.as_ref().is_none_or(|s| s.audio_urls.is_empty()) =>
+        {
+            return None;
+        }
         WebhookPayload::Speech(job) => ("speech", Box::new(job)),
         // Failure callbacks are not documented in shape: a non-200 code of this kind's
         // product is a failure whatever `data` holds.
@@ -191,6 +203,42 @@ mod tests {
             vec![Duration::from_secs(30); 2],
             "first poll 30 s in"
         );
+    }
+
+    /// The fallback schedule keeps the policy's jitter, both ways around the interval, first
+    /// sleep included: waits started together do not poll in lockstep. Before: every sleep
+    /// exactly 30 s whatever the jitter (the interval was both bounds of the clamp).
+    #[tokio::test]
+    async fn the_fallback_polls_are_jittered_around_the_interval() {
+        let hub = CompletionHub::in_memory("s".into());
+        let sleeper = RecordingSleeper::new();
+        let queue = Mutex::new(
+            (0..40)
+                .map(|_| TaskStatus::Running)
+                .chain([TaskStatus::Succeeded]),
+        );
+        let policy = WaitPolicy::for_provider(Provider::Vmeg)
+            .with_jitter(0.5)
+            .with_seed(5)
+            .with_deadline(None)
+            .with_max_polls(None);
+        let filter: client_glue::TextFilter = Arc::new(|t| t);
+        let job: CloneJob =
+            wait_with_hub(&hub, &filter, &policy, &sleeper, &JobId::new("t1"), || {
+                let s = queue.lock().unwrap().next().unwrap_or(TaskStatus::Running);
+                async move { Ok(CloneJob::new(Provider::Vmeg, "t1", s)) }
+            })
+            .await
+            .unwrap();
+        assert_eq!(job.status, TaskStatus::Succeeded);
+        let sleeps = sleeper.sleeps();
+        assert_eq!(sleeps.len(), 41);
+        let (lo, hi) = (Duration::from_secs(15), Duration::from_secs(45));
+        assert!(sleeps.iter().all(|d| (lo..=hi).contains(d)), "{sleeps:?}");
+        let thirty = Duration::from_secs(30);
+        assert!(sleeps.iter().any(|d| *d < thirty), "{sleeps:?}");
+        assert!(sleeps.iter().any(|d| *d > thirty), "{sleeps:?}");
+        assert_ne!(sleeps[0], thirty, "the first sleep is jittered too");
     }
 
     /// A store whose subscription is lost as soon as it is made (a Redis whose pub/sub

@@ -86,6 +86,10 @@ pub struct WaitPolicy {
     pub webhook_poll_interval: Duration,
     /// Told every status a poll sees; see [`WaitPolicy::on_status`].
     observer: Option<StatusObserver>,
+    /// The hub fallback's fixed schedule ([`WaitPolicy::webhook_fallback`]): its jitter
+    /// spreads each wait both ways around the interval, which the `[first_interval,
+    /// max_interval]` bounds of a growing schedule would cancel (both are the interval).
+    fixed: bool,
 }
 
 /// A callback told each status a wait sees, for progress displays. Cheap to clone.
@@ -125,6 +129,7 @@ impl WaitPolicy {
             seed: None,
             webhook_poll_interval: DEFAULT_WEBHOOK_POLL_INTERVAL,
             observer: None,
+            fixed: false,
         }
     }
 
@@ -179,13 +184,15 @@ impl WaitPolicy {
     }
 
     /// The schedule a wait polls on while a completion hub is healthy: every
-    /// `webhook_poll_interval`, with this policy's jitter, deadline and poll bound.
+    /// `webhook_poll_interval` (± this policy's jitter, so the fallback polls of waits
+    /// started together drift apart), with this policy's deadline and poll bound.
     #[cfg(feature = "webhook")]
     pub(crate) fn webhook_fallback(&self) -> WaitPolicy {
         let mut p = self.clone();
         p.first_interval = self.webhook_poll_interval;
         p.max_interval = self.webhook_poll_interval;
         p.growth = 1.0;
+        p.fixed = true;
         p
     }
 
@@ -236,6 +243,10 @@ impl WaitPolicy {
         }
         let factor = 1.0 + j * (rng.f64() * 2.0 - 1.0);
         let secs = base.as_secs_f64() * factor;
+        if self.fixed {
+            // At most twice the interval: past what a Duration holds only near `MAX`.
+            return Duration::try_from_secs_f64(secs.max(0.0)).unwrap_or(base);
+        }
         // Past what a Duration holds: only possible above max_interval, so max_interval.
         Duration::try_from_secs_f64(secs.max(0.0))
             .unwrap_or(self.max_interval)

@@ -212,7 +212,8 @@ where
                         *lock(&w.progress.last_status) = Some(status.clone());
                         (Duration::ZERO, None)
                     }
-                    Ok(Err(e)) if read_would_retry(&e) => {
+                    // A misrouted answer is not about this task: the next poll may well be.
+                    Ok(Err(e)) if read_would_retry(&e) || e.is_misrouted() => {
                         tracing::debug!(job_id = %w.job_id, polls, error = %e, "transient error while polling; will poll again");
                         (
                             e.retry_after().unwrap_or(Duration::ZERO),
