@@ -170,8 +170,11 @@ pub struct SimConfig {
     /// (the oldest task if none is finished). Evicted ids answer as unknown
     /// ids do. Default 100,000; bounds 1 to 10,000,000.
     pub max_tasks: usize,
-    /// How long (simulated time) a finished task is kept. Default 24 h;
-    /// bounds 0 to 365 days.
+    /// How long (simulated time) a finished task is kept, counted from when
+    /// the simulator saw it finish (after [`crate::SimHandle::advance_clock`],
+    /// from the clock's new time), and never less than until its sync create
+    /// has answered and its webhook has been built. Default 24 h; bounds 0
+    /// to 365 days.
     pub task_retention: Duration,
     /// Total bytes of client-supplied text the stored tasks keep (`extraData`,
     /// TTS and JimmyAI text, voice names, audio URLs, ...): beyond it tasks are

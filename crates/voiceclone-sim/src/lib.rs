@@ -142,7 +142,10 @@
 //!   [`SimHandle::open_connections`]).
 //! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
 //!   finished first) or finished longer than [`SimConfig::task_retention`]
-//!   ago, and uploads beyond [`SimConfig::max_uploads`] /
+//!   ago (counted from when the simulator saw them finish, so a clock moved
+//!   past the retention in one step does not evict them at once; and never
+//!   before their sync create has answered or their webhook has been built),
+//!   and uploads beyond [`SimConfig::max_uploads`] /
 //!   [`SimConfig::max_upload_bytes`] or older than
 //!   [`SimConfig::upload_retention`], are evicted ([`SimHandle::evicted`]).
 //!   The client-supplied text the tasks keep (`extraData`, TTS and JimmyAI

@@ -71,6 +71,29 @@ fn delivery_bytes(d: &Delivery) -> usize {
     .fold(0, usize::saturating_add)
 }
 
+/// One registered reader of a task's terminal state ([`crate::state::Task::readers`],
+/// counted when the task was created): released when dropped, so a sync
+/// create cancelled by its client, or a delivery aborted, never leaves the
+/// task unevictable by age.
+#[derive(Debug)]
+pub(crate) struct Reader {
+    sh: std::sync::Arc<Shared>,
+    id: String,
+}
+
+impl Reader {
+    /// For a task created with `readers` counting this one.
+    pub fn new(sh: std::sync::Arc<Shared>, id: String) -> Self {
+        Self { sh, id }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        lock(&self.sh.state).release_reader(&self.id);
+    }
+}
+
 /// Lock a mutex, ignoring poisoning (state stays usable after a panic).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {

@@ -134,6 +134,10 @@ pub(crate) struct Task {
     pub settled: bool,
     /// Creation order, set by [`State::insert_task`].
     pub seq: u64,
+    /// Readers still to see the task's terminal state (its sync create's
+    /// answer, its webhook delivery): while any are, age does not evict it
+    /// (see `State::evict_aged`). Released by [`crate::shared::Reader`].
+    pub readers: u32,
 }
 
 impl Task {
@@ -159,6 +163,7 @@ impl Task {
             subtitles: false,
             settled: false,
             seq: 0,
+            readers: 0,
         }
     }
 
@@ -341,7 +346,11 @@ pub(crate) struct State {
     pub vmeg_order: BTreeMap<u64, String>,
     /// Unsettled tasks by due time.
     due: BinaryHeap<Reverse<(Duration, String)>>,
-    /// Terminal tasks in the order they became terminal: (done at, id).
+    /// Terminal tasks in the order the simulator settled them: (settled at,
+    /// id). Retention counts from there, not from the task's due time: a
+    /// clock moved past `task_retention` in one step settled a task and
+    /// evicted it in the same call, before its sync create or webhook had
+    /// read it (a billed create answered 502, a webhook never sent).
     finished: VecDeque<(Duration, String)>,
     pub voices: BTreeMap<String, Voice>,
     pub voice_order: VecDeque<String>,
@@ -487,6 +496,14 @@ impl State {
         Some(t)
     }
 
+    /// One reader of task `id` (see [`Task::readers`]) has seen it terminal
+    /// or gave up.
+    pub fn release_reader(&mut self, id: &str) {
+        if let Some(t) = self.tasks.get_mut(id) {
+            t.readers = t.readers.saturating_sub(1);
+        }
+    }
+
     /// Apply completion side effects of the tasks that became terminal by
     /// `now`, then evict what is past its age.
     pub fn settle(&mut self, now: Duration) {
@@ -511,7 +528,7 @@ impl State {
         }
         t.settled = true;
         let done = t.done_at();
-        self.finished.push_back((done, t.id.clone()));
+        self.finished.push_back((now, t.id.clone()));
         if let Some(m) = &t.model_id
             && t.kind == TaskKind::JimmyClone
         {
@@ -578,15 +595,22 @@ impl State {
         }
     }
 
+    /// Evict the tasks settled longer than `task_retention` ago (except those
+    /// a reader has still to see: they age again from `now`, and are queued
+    /// behind every older entry, so the loop ends), and the aged uploads.
     fn evict_aged(&mut self, now: Duration) {
         let retention = self.limits.task_retention;
-        while let Some((done, _)) = self.finished.front() {
-            if now.saturating_sub(*done) <= retention {
+        while let Some((settled, _)) = self.finished.front() {
+            if now.saturating_sub(*settled) <= retention {
                 break;
             }
             let Some((_, id)) = self.finished.pop_front() else {
                 break;
             };
+            if self.tasks.get(&id).is_some_and(|t| t.readers > 0) {
+                self.finished.push_back((now, id));
+                continue;
+            }
             if self.remove_task(&id).is_some() {
                 self.evicted_tasks = self.evicted_tasks.saturating_add(1);
                 tracing::debug!(task_id = %id, "task evicted (task_retention)");
@@ -810,8 +834,10 @@ mod tests {
         st.insert_task(task("c", 5, 1));
         assert!(!st.tasks.contains_key("a") && st.tasks.contains_key("pending"));
         assert_eq!(st.vmeg_order.len(), 3);
-        // "b" finished at 2 s: gone after 12 s; "c" finished at 6 s stays.
-        st.settle(secs(13));
+        // "b" settled at 5 s: gone after 15 s; "c" (due at 6 s) settled at
+        // 7 s stays until 17 s.
+        st.settle(secs(7));
+        st.settle(secs(16));
         assert!(!st.tasks.contains_key("b") && st.tasks.contains_key("c"));
         assert_eq!(st.evicted_tasks, 2);
         // With nothing finished, the oldest task goes.
@@ -826,6 +852,32 @@ mod tests {
             st.tasks.keys().map(String::as_str).collect::<Vec<_>>(),
             ["y", "z"]
         );
+    }
+
+    #[test]
+    fn age_counts_from_settling_and_spares_unread_tasks() {
+        let mut st = State::new(Limits {
+            task_retention: Duration::ZERO,
+            ..limits()
+        });
+        let mut t = task("read", 0, 1);
+        t.readers = 1;
+        st.insert_task(t);
+        st.insert_task(task("unread", 0, 1));
+        // Due at 1 s, settled two days later: not evicted by the same call.
+        let late = secs(2 * 86_400);
+        st.settle(late);
+        assert!(st.tasks.contains_key("read") && st.tasks.contains_key("unread"));
+        // Later, the task with no reader goes; the one still to be read stays.
+        st.settle(late + secs(1));
+        assert!(!st.tasks.contains_key("unread"));
+        assert!(st.tasks.contains_key("read"));
+        st.settle(late + secs(2));
+        assert!(st.tasks.contains_key("read"));
+        st.release_reader("read");
+        st.settle(late + secs(3));
+        assert!(st.tasks.is_empty());
+        assert_eq!(st.evicted_tasks, 2);
     }
 
     #[test]

@@ -12,17 +12,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::delivery::{Delivery, sign};
-use crate::shared::Shared;
+use crate::shared::{Reader, Shared};
 use crate::state::{Phase, TaskKind, hex_id};
 
 /// Start delivering the completion of `task_id`, if a webhook is configured.
-pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str) {
+/// `reader` is the task's registration as a reader of its terminal state
+/// (released once the delivery has read it, or at once without a webhook).
+pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str, reader: Reader) {
     if sh.config.webhook.is_none() {
         return;
     }
     let sh2 = sh.clone();
     let id = task_id.to_string();
-    let Some(handle) = sh.spawn_background(async move { deliver(sh2, id).await }) else {
+    let Some(handle) = sh.spawn_background(async move { deliver(sh2, id, reader).await }) else {
         // Shut down: nothing is delivered any more.
         return;
     };
@@ -78,7 +80,7 @@ fn object_of_json_texts(fields: &[(&str, String)]) -> String {
     out
 }
 
-async fn deliver(sh: Arc<Shared>, task_id: String) {
+async fn deliver(sh: Arc<Shared>, task_id: String, reader: Reader) {
     let Some(target) = sh.config.webhook.clone() else {
         return;
     };
@@ -96,6 +98,8 @@ async fn deliver(sh: Arc<Shared>, task_id: String) {
         }
         sh.sleep_until_sim(task.done_at()).await;
     };
+    // Read: age may evict the task now.
+    drop(reader);
     let ok = task.phase(sh.clock.now()) == Phase::Completed;
     let event = match task.kind {
         TaskKind::VmegTts => "openapi-tts",
@@ -200,7 +204,7 @@ mod tests {
                 now,
                 Duration::from_secs(3600),
             ));
-            spawn_for(&sh, &id);
+            spawn_for(&sh, &id, Reader::new(sh.clone(), id.clone()));
             // Let the delivery start waiting before the next create evicts its task.
             tokio::time::sleep(Duration::from_millis(1)).await;
         }

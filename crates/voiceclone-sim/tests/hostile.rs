@@ -720,3 +720,82 @@ async fn early_answers_arrive_while_the_client_is_still_sending() {
         }
     }
 }
+
+/// The clock moved past `task_retention` while a sync create and an async create's
+/// webhook waited. Before: the waiter woke, and its own lock settled the task and evicted
+/// it in the same call (its due time was already two days in the past), so the billed
+/// sync create answered 502 "deleted while running" and the webhook was never sent. Now
+/// retention counts from when the simulator settled the task, and a task is not evicted
+/// by age before its sync answer or webhook has read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_the_clock_past_retention_keeps_answers_and_webhooks() {
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
+    let (receiver, _) = canned_server(ok).await;
+    let sim = Arc::new(
+        Simulator::start_with(
+            SimConfig::default().with_webhook(format!("http://{receiver}/hook"), "secret"),
+        )
+        .await
+        .unwrap(),
+    );
+    let clone = json!({"refAudio": "https://example.com/a.wav"});
+    let (st, v) = vmeg_post(
+        &sim,
+        "/openapi/v1/task/clone-voice/create-async",
+        "async-1",
+        clone.clone(),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let s2 = sim.clone();
+    let sync = tokio::spawn(async move {
+        vmeg_post(&s2, "/openapi/v1/task/clone-voice/create", "sync-1", clone).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sim.advance_clock(Duration::from_secs(2 * 86_400));
+    let (st, v) = sync.await.unwrap();
+    assert_eq!(st, 200, "{v}");
+    assert!(
+        v["data"]["voiceId"].as_str().unwrap().starts_with("cv_"),
+        "{v}"
+    );
+    let d = sim.wait_for_deliveries(1, Duration::from_secs(5)).await;
+    assert_eq!(d.len(), 1, "the async clone's webhook");
+    assert!(d[0].succeeded(), "{d:?}");
+    assert!(d[0].body.contains(r#""code":200"#), "{}", d[0].body);
+    drop(sim);
+}
+
+/// `task_retention` of zero: every sync create answered 502 "deleted while running"
+/// (settled and evicted by the same lock), and no webhook was ever sent.
+#[tokio::test]
+async fn zero_retention_still_answers_sync_creates_and_sends_webhooks() {
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
+    let (receiver, _) = canned_server(ok).await;
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_speed(1000.0)
+            .with_task_limits(100, Duration::ZERO)
+            .with_webhook(format!("http://{receiver}/hook"), "secret"),
+    )
+    .await
+    .unwrap();
+    let tts = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]});
+    for i in 0..3 {
+        let (st, v) = vmeg_post(
+            &sim,
+            "/openapi/v1/task/tts/create",
+            &format!("z{i}"),
+            tts.clone(),
+        )
+        .await;
+        assert_eq!(st, 200, "{v}");
+        assert!(v["data"]["results"].is_array(), "{v}");
+    }
+    let (st, v) = vmeg_post(&sim, "/openapi/v1/task/tts/create-async", "za", tts).await;
+    assert_eq!(st, 200, "{v}");
+    let d = sim.wait_for_deliveries(1, Duration::from_secs(5)).await;
+    assert_eq!(d.len(), 1);
+    assert!(d[0].succeeded(), "{d:?}");
+    sim.shutdown().await;
+}

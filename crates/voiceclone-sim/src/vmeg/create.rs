@@ -7,7 +7,7 @@ use axum::http::Response;
 use serde_json::{Map, Value, json};
 
 use crate::results::final_data;
-use crate::shared::Shared;
+use crate::shared::{Reader, Shared};
 use crate::state::{Phase, SYSTEM_VOICES, Task, TaskKind, TtsLine, hex_id};
 use crate::stats::Created;
 use crate::webhook;
@@ -104,11 +104,13 @@ pub(super) async fn clone_create(
     t.ref_audio = ref_audio;
     t.sample_language = sample_language;
     t.sample_text = sample_text;
+    t.readers = readers(sh, is_async);
     let created = sh.clock.iso(now);
     {
         let mut st = sh.lock_state();
         st.insert_task(t);
     }
+    let reader = Reader::new(sh.clone(), id.clone());
     reservation.commit();
     sh.stats.create(Created {
         operation: op.to_string(),
@@ -121,14 +123,22 @@ pub(super) async fn clone_create(
     });
     tracing::debug!(op, task_id = %id, "clone task accepted");
     if is_async {
-        webhook::spawn_for(sh, &id);
+        webhook::spawn_for(sh, &id, reader);
         return Ok(ok(json!({"taskId": id, "createdAt": created})));
     }
-    Ok(sync_answer(sh, &id).await)
+    Ok(sync_answer(sh, &id, reader).await)
 }
 
-pub(super) async fn sync_answer(sh: &Shared, id: &str) -> Response<Body> {
-    match wait_terminal(sh, id).await {
+/// Readers of a new task's terminal state: its sync answer, or its webhook
+/// delivery when one is configured (see [`Task::readers`]).
+fn readers(sh: &Shared, is_async: bool) -> u32 {
+    u32::from(!is_async || sh.config.webhook.is_some())
+}
+
+pub(super) async fn sync_answer(sh: &Shared, id: &str, reader: Reader) -> Response<Body> {
+    let task = wait_terminal(sh, id).await;
+    drop(reader);
+    match task {
         Some(t) if t.phase(sh.clock.now()) == Phase::Completed => ok(final_data(sh, &t)),
         Some(_) => env_err(sh, 502, &format!("Task {id} failed upstream (simulated)")),
         None => env_err(sh, 502, &format!("Task {id} was deleted while running")),
@@ -271,11 +281,13 @@ pub(super) async fn tts_create(
     t.output_format = output_format.clone();
     let n = lines.len();
     t.lines = lines;
+    t.readers = readers(sh, is_async);
     let created = sh.clock.iso(now);
     {
         let mut st = sh.lock_state();
         st.insert_task(t);
     }
+    let reader = Reader::new(sh.clone(), id.clone());
     reservation.commit();
     sh.stats.create(Created {
         operation: op.to_string(),
@@ -288,8 +300,8 @@ pub(super) async fn tts_create(
     });
     tracing::debug!(op, task_id = %id, lines = n, "tts task accepted");
     if is_async {
-        webhook::spawn_for(sh, &id);
+        webhook::spawn_for(sh, &id, reader);
         return Ok(ok(json!({"taskId": id, "createdAt": created})));
     }
-    Ok(sync_answer(sh, &id).await)
+    Ok(sync_answer(sh, &id, reader).await)
 }
