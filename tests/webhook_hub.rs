@@ -353,6 +353,25 @@ async fn a_redelivery_is_answered_200_and_processed_once() {
     rx.task.abort();
 }
 
+/// A hub whose secret is empty would refuse every delivery and leave every wait to the slow
+/// fallback polls, silently: the client is refused when it is built, naming the field.
+#[test]
+fn a_hub_without_a_secret_is_refused_when_the_client_is_built() {
+    for secret in ["", "  \n"] {
+        let hub = CompletionHub::in_memory(WebhookSecret::new(secret));
+        let e = Client::builder(Provider::Vmeg)
+            .api_key("k")
+            .completion_hub(hub)
+            .build()
+            .err()
+            .unwrap_or_else(|| panic!("{secret:?} accepted"));
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, reason } if field == "completion_hub" && reason.contains("empty")),
+            "{e}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_hub_is_refused_for_jimmyai() {
     let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));

@@ -257,6 +257,18 @@ impl ClientBuilder {
             )
             .with_provider(provider));
         }
+        #[cfg(feature = "webhook")]
+        if self
+            .hub
+            .as_ref()
+            .is_some_and(|h| !h.verifier().has_secret())
+        {
+            return Err(Error::invalid_input(
+                "completion_hub",
+                "its webhook secret is empty: every delivery would be refused and every wait would only poll; give the secret from VMEG's API Configuration page",
+            )
+            .with_provider(provider));
+        }
         if !(1..=Semaphore::MAX_PERMITS).contains(&self.max_in_flight) {
             return Err(Error::invalid_input(
                 "max_in_flight",

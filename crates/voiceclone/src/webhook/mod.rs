@@ -88,7 +88,7 @@ pub use dedupe::{DedupFuture, Deduplicator, MemoryDeduplicator};
 pub use event::{RawData, WebhookEvent, WebhookEventKind, WebhookPayload};
 pub use hub::{Claim, CompletionHub, Delivery};
 pub use store::{CompletionStore, Confirmation, MemoryStore, StoreError};
-pub use verify::Verifier;
+pub use verify::{MAX_BODY_LIMIT, Verifier};
 
 /// The timestamp header VMEG sends.
 pub const TIMESTAMP_HEADER: &str = "X-Timestamp";

@@ -4,7 +4,10 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::event::{WebhookEvent, decode_event};
-use super::{REPLAY_WINDOW, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use super::{DEFAULT_DEDUPE_TTL, REPLAY_WINDOW, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+
+/// The largest body limit a [`Verifier`] takes (16 MiB): VMEG's deliveries are a few KB.
+pub const MAX_BODY_LIMIT: usize = 16 * 1024 * 1024;
 use crate::error::{Error, ErrorKind, WebhookFailure};
 use crate::model::Provider;
 use crate::secret::WebhookSecret;
@@ -38,19 +41,29 @@ impl Verifier {
         }
     }
 
-    /// Sets the allowed clock difference, either way (any value). Keep a deduplicator's TTL
-    /// at least this long: [`MemoryDeduplicator`](super::MemoryDeduplicator) only guarantees [`REPLAY_WINDOW`].
+    /// Sets the allowed clock difference, either way, at most [`DEFAULT_DEDUPE_TTL`]
+    /// (72 h; longer values are read as that): a delivery older than the deduplicator's
+    /// memory would be fresh again when replayed. Keep a deduplicator's TTL at least this
+    /// long: [`MemoryDeduplicator`](super::MemoryDeduplicator) only guarantees
+    /// [`REPLAY_WINDOW`].
     #[must_use]
     pub fn tolerance(mut self, tolerance: Duration) -> Self {
-        self.tolerance = tolerance;
+        self.tolerance = tolerance.min(DEFAULT_DEDUPE_TTL);
         self
     }
 
-    /// Sets the body size limit (any value).
+    /// Sets the body size limit, at most [`MAX_BODY_LIMIT`] (16 MiB; larger values are read
+    /// as that): the body of a delivery is read whole before its signature can be checked,
+    /// so the limit bounds what an unauthenticated sender makes the receiver hold.
     #[must_use]
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
-        self.max_body_bytes = limit;
+        self.max_body_bytes = limit.min(MAX_BODY_LIMIT);
         self
+    }
+
+    /// True when the secret is not empty (an empty one refuses every delivery).
+    pub(crate) fn has_secret(&self) -> bool {
+        !self.secret.is_empty()
     }
 
     /// The body size limit in bytes.
@@ -209,6 +222,26 @@ mod tests {
 
     fn verifier() -> Verifier {
         Verifier::new(WebhookSecret::new(SECRET))
+    }
+
+    /// A replay window longer than the dedupe TTL would make a captured delivery fresh again
+    /// once its mark expired; a body limit of `usize::MAX` would let any sender make the
+    /// receiver hold its body whole before the signature is checked.
+    #[test]
+    fn the_tolerance_and_the_body_limit_are_bounded() {
+        let v = verifier()
+            .tolerance(Duration::MAX)
+            .max_body_bytes(usize::MAX);
+        assert_eq!(v.body_limit(), MAX_BODY_LIMIT);
+        let body = CLONE_BODY.as_bytes();
+        let sig = sign(TS, body);
+        let days = |d: u64| Duration::from_secs(d * 24 * 3600);
+        assert!(v.verify_at(TS, &sig, body, now() + days(2)).is_ok());
+        assert!(matches!(
+            failure(v.verify_at(TS, &sig, body, now() + days(4))),
+            WebhookFailure::StaleTimestamp { .. }
+        ));
+        assert_eq!(verifier().max_body_bytes(64).body_limit(), 64);
     }
 
     const TS: &str = "1700000000000";
