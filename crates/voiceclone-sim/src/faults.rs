@@ -9,7 +9,7 @@
 //! | kind | effect | `ARG` |
 //! |---|---|---|
 //! | `429` | HTTP 429 + `Retry-After`, before processing | retry-after, e.g. `2s` or `2` (default 1 s) |
-//! | `500` | HTTP 500 with the vendor envelope, before processing; with `:after`, after it (the task is made, VMEG's idempotency key used) | `after` |
+//! | `500` | HTTP 500 with the vendor envelope, before processing; with `:after`, after it (the task is made, VMEG's idempotency key used; VMEG names the task in `message`, `data` staying null, JimmyAI in `data.id`) | `after` |
 //! | `502`, `503` | that HTTP status with the vendor envelope, before processing | — |
 //! | `business` | HTTP 200 with a failure envelope (VMEG `code` 500, JimmyAI server code), before processing; on `vmeg.materialPut` (the storage, which has no envelope) HTTP 500 | — |
 //! | `drop-before` | connection closed without a response, before processing | — |

@@ -628,7 +628,7 @@ async fn dispatch(
                 }
                 return dropped();
             }
-            let resp = injected_response(&sh, api, kind, plan.retry_after, Value::Null);
+            let resp = injected_response(&sh, api, kind, plan.retry_after, Value::Null, None);
             sh.stats.status(resp.status().as_u16());
             return resp;
         }
@@ -644,11 +644,21 @@ async fn dispatch(
         return dropped();
     }
     // Answered after the request was processed (the task made, the key used). The failure
-    // names the task the processing made, as VMEG's 502 advice has callers poll with it.
+    // names the task the processing made, as VMEG's 502 advice has callers poll with it:
+    // JimmyAI in `data.id`; VMEG in `message` only, as its sync 502 does, since a VMEG
+    // failure's `data` is null (api-facts A3, the ErrorEnvelope schema).
     if let Some(kind) = plan.exclusive.filter(|_| plan.after_processing) {
         tracing::debug!(%method, %path, op, fault = kind.name(), "injected fault after processing");
-        let named = task_named_by(resp).await.unwrap_or(Value::Null);
-        let resp = injected_response(&sh, api, kind, plan.retry_after, named);
+        let named = task_named_by(resp).await;
+        let resp = match (api, named) {
+            (Api::Jimmy, Some((k, id))) => {
+                injected_response(&sh, api, kind, plan.retry_after, json!({ k: id }), None)
+            }
+            (_, named) => {
+                let made = named.as_ref().and_then(|(_, id)| id.as_str());
+                injected_response(&sh, api, kind, plan.retry_after, Value::Null, made)
+            }
+        };
         sh.stats.status(resp.status().as_u16());
         return resp;
     }
@@ -662,9 +672,9 @@ async fn dispatch(
     resp
 }
 
-/// The task a processed answer made, as the failure answer's `data` would name it: VMEG's
-/// `{"taskId": ...}` or JimmyAI's `{"id": ...}` (`None` when the answer names no task).
-async fn task_named_by(resp: Response<Body>) -> Option<Value> {
+/// The task a processed answer made: the field naming it (VMEG's `taskId`, JimmyAI's `id`)
+/// and its value (`None` when the answer names no task).
+async fn task_named_by(resp: Response<Body>) -> Option<(&'static str, Value)> {
     let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024)
         .await
         .ok()?;
@@ -672,17 +682,19 @@ async fn task_named_by(resp: Response<Body>) -> Option<Value> {
     let data = v.get("data")?;
     ["taskId", "id"]
         .into_iter()
-        .find_map(|k| data.get(k).map(|id| json!({ k: id })))
+        .find_map(|k| data.get(k).map(|id| (k, id.clone())))
 }
 
 /// The answer to an injected 429/5xx/business fault, in the vendor envelope, with `data`
-/// (`null`, or the task a processed request made).
+/// (`null`, or JimmyAI's task a processed request made) and, in the message, the task a
+/// processed request made (`made`).
 fn injected_response(
     sh: &Shared,
     api: Api,
     kind: FaultKind,
     retry_after: Duration,
     data: Value,
+    made: Option<&str>,
 ) -> Response<Body> {
     let status: u16 = match kind {
         FaultKind::TooManyRequests => 429,
@@ -695,11 +707,18 @@ fn injected_response(
         FaultKind::Business if api == Api::Storage => 500,
         _ => 200,
     };
-    let msg = match kind {
+    let what = match kind {
         FaultKind::TooManyRequests => "Too many requests (simulated)",
         FaultKind::Business => "Internal server error (simulated business error)",
+        FaultKind::Http500 => "Internal server error (simulated)",
+        FaultKind::Http502 => "Bad gateway (simulated)",
         _ => "Service unavailable (simulated)",
     };
+    let msg = match made {
+        Some(id) => format!("{what}; task {id} was created"),
+        None => what.to_string(),
+    };
+    let msg = msg.as_str();
     let mut body = match api {
         Api::Vmeg | Api::Storage => {
             let code = if status == 200 { 500 } else { status };
