@@ -87,13 +87,21 @@ pub(crate) async fn handle(
             get_audio(sh, plan, &crate::wire::decode_path_segment(&id))
         }
         "jimmyai.uploadFile" => {
+            let mut stream = body.into_data_stream();
             match tokio::time::timeout(
                 sh.config.body_read_timeout,
-                upload(sh, &parts.headers, body),
+                upload(sh, &parts.headers, &mut stream),
             )
             .await
             {
-                Ok(r) => r,
+                Ok(r) => {
+                    // A refusal (no boundary, an unsupported file, over 100 MB, a
+                    // malformed body) comes before the body was read: read what the
+                    // client is still sending, so the answer reaches it instead of a
+                    // reset connection. After a success, at most the closing boundary.
+                    crate::wire::drain(Body::new(stream), sh.config.body_read_timeout).await;
+                    r
+                }
                 Err(_) => crate::respond::body_timeout(envelope_err(
                     sh,
                     bad.code,
@@ -426,7 +434,12 @@ fn mime_for(ext: &str) -> &'static str {
     }
 }
 
-async fn upload(sh: &Shared, headers: &HeaderMap, body: Body) -> Response<Body> {
+/// `POST files/upload`, reading from `body`; what it leaves unread the caller drains.
+async fn upload(
+    sh: &Shared,
+    headers: &HeaderMap,
+    body: &mut axum::body::BodyDataStream,
+) -> Response<Body> {
     let bad = sh.config.jimmy_bad_request;
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -441,7 +454,7 @@ async fn upload(sh: &Shared, headers: &HeaderMap, body: Body) -> Response<Body> 
     let Ok(_permit) = sh.upload_permits.acquire().await else {
         return err(sh, sh.config.jimmy_server_error, "shutting down");
     };
-    let mut mp = multer::Multipart::new(body.into_data_stream(), boundary);
+    let mut mp = multer::Multipart::new(body, boundary);
     loop {
         let mut field = match mp.next_field().await {
             Ok(Some(f)) => f,
@@ -467,7 +480,7 @@ async fn upload(sh: &Shared, headers: &HeaderMap, body: Body) -> Response<Body> 
         loop {
             match field.chunk().await {
                 Ok(Some(c)) => {
-                    if buf.len() + c.len() > MAX_UPLOAD {
+                    if buf.len().saturating_add(c.len()) > MAX_UPLOAD {
                         return err(sh, bad, "file exceeds the 100 MB limit");
                     }
                     buf.extend_from_slice(&c);
