@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | the provider or the task reported a failure, a download was refused or could not be written, or a webhook failed verification |
 //! | 2 | bad usage, invalid input, unsupported by the provider (nothing was sent) |
-//! | 3 | network failure, timeout (also `WaitTimedOut`), unknown outcome |
+//! | 3 | network failure, timeout (also `WaitTimedOut`), unknown outcome; a result naming a job that stdout could not take (written to stderr instead) |
 
 use voiceclone::ErrorKind;
 

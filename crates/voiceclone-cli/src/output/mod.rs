@@ -226,6 +226,17 @@ impl Outcome {
         self.failure.as_ref().map_or(Exit::Success, |f| f.exit)
     }
 
+    /// True when the result names a job or the key that made one: what a caller needs to
+    /// find a (paid) job again.
+    fn names_a_job(&self) -> bool {
+        let json = self.to_json();
+        let error = json.get("error");
+        ["job_id", "idempotency_key"].iter().any(|k| {
+            json.get(*k).is_some_and(|v| !v.is_null())
+                || error.and_then(|e| e.get(*k)).is_some_and(|v| !v.is_null())
+        })
+    }
+
     /// The one JSON object.
     pub fn to_json(&self) -> Value {
         let mut m = self.fields.clone();
@@ -317,30 +328,78 @@ impl Printer {
     }
 
     /// Prints the outcome and returns its exit code.
+    ///
+    /// A result that cannot be written to stdout (a full disk, a closed pipe) is not lost in
+    /// silence: it goes to stderr, and when it names a job (a paid one, say) the exit code
+    /// is 3 ("an answer that may be lost"), so a script does not read the missing output
+    /// as success and pay again. A closed pipe after a result naming no job (`voices |
+    /// head -1`) keeps the command's own exit code.
     pub fn finish(&self, outcome: &Outcome) -> Exit {
-        let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
+        let text = self.stdout_text(outcome);
+        let written = {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        };
+        if let Some(f) = &outcome.failure {
+            stderr_line(&self.error_line(f));
+        }
+        match written {
+            Ok(()) => outcome.exit(),
+            Err(e) => self.unwritten(outcome, &text, &e),
+        }
+    }
+
+    /// The failure's line on stderr: with `--json`, its kind and first sentence.
+    fn error_line(&self, f: &Failure) -> String {
+        if self.json {
+            // Redacted whole, then cut: a secret straddling the cut is never half printed.
+            let message = self.safe(&f.message);
+            format!(
+                "error ({}): {}",
+                self.safe(&f.kind),
+                first_sentence(&message)
+            )
+        } else {
+            format!("error: {}", self.safe(&f.message))
+        }
+    }
+
+    /// What [`Printer::finish`] writes on stdout: the JSON object, or the human lines.
+    fn stdout_text(&self, outcome: &Outcome) -> String {
         if self.json {
             let text = serde_json::to_string(&outcome.to_json()).unwrap_or_else(|_| "{}".into());
-            let _ = writeln!(out, "{}", json_safe(&self.redact(&text)));
-            if let Some(f) = &outcome.failure {
-                let _ = writeln!(
-                    err,
-                    "error ({}): {}",
-                    self.safe(&f.kind),
-                    self.safe(first_sentence(&f.message))
-                );
-            }
+            format!("{}\n", json_safe(&self.redact(&text)))
         } else {
-            for line in &outcome.lines {
-                let _ = writeln!(out, "{}", self.safe(line));
-            }
-            if let Some(f) = &outcome.failure {
-                let _ = writeln!(err, "error: {}", self.safe(&f.message));
-            }
+            outcome
+                .lines
+                .iter()
+                .map(|l| format!("{}\n", self.safe(l)))
+                .collect()
         }
-        let _ = out.flush();
-        outcome.exit()
+    }
+
+    /// The outcome could not be written to stdout: it goes to stderr instead (see
+    /// [`Printer::finish`]).
+    fn unwritten(&self, outcome: &Outcome, text: &str, e: &std::io::Error) -> Exit {
+        let names_job = outcome.names_a_job();
+        if e.kind() == std::io::ErrorKind::BrokenPipe && !names_job {
+            return outcome.exit();
+        }
+        let why = if names_job {
+            "; it names a job, here on stderr: keep its id to find the job again"
+        } else {
+            "; here it is on stderr"
+        };
+        stderr_line(&self.safe(&format!(
+            "error (stdout): the result could not be written to stdout ({e}){why}"
+        )));
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        let floor = if names_job {
+            Exit::Unreachable
+        } else {
+            Exit::Failure
+        };
+        outcome.exit().max(floor)
     }
 }
 
@@ -355,6 +414,25 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
+
+    #[test]
+    fn a_secret_across_the_cut_of_the_json_error_line_is_redacted_whole() {
+        let key = "sk-straddles-the-cut-0123456789";
+        let mut p = Printer::new(true, false);
+        p.add_secret(key);
+        for pad in 180..200 {
+            let f = Failure::other(
+                Exit::Failure,
+                "vendor",
+                format!("{} {key} rejected", "x".repeat(pad)),
+            );
+            let line = p.error_line(&f);
+            for piece in key.as_bytes().windows(8) {
+                let piece = std::str::from_utf8(piece).unwrap();
+                assert!(!line.contains(piece), "{pad}: {line}");
+            }
+        }
+    }
 
     #[test]
     fn redacts_secrets() {

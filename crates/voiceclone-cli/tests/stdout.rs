@@ -1,0 +1,76 @@
+//! A result stdout cannot take (a full disk, a reader gone) is never lost in silence: a
+//! command that made a (paid) job says so on stderr with the job, and exits 3, so a script
+//! does not read the missing output as success and submit again.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::process::Stdio;
+
+use support::{SAMPLE, Sim, command};
+
+const KEY: &str = "sk-stdout-very-secret-0123456789";
+
+/// Runs the binary against `sim` with stdout on `/dev/full`; returns the exit code and stderr.
+fn run_on_full_disk(sim: &Sim, args: &[&str]) -> (i32, String) {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = command(Some(&sim.url()), KEY, &[], args)
+        .stdout(Stdio::from(full))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains(KEY), "the key was printed: {stderr}");
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn a_job_whose_result_stdout_cannot_take_is_reported_on_stderr_with_exit_3() {
+    let sim = Sim::fast(KEY);
+    for mode in [&["--json"][..], &["--quiet"], &[]] {
+        let mut args = vec!["--provider", "vmeg"];
+        args.extend_from_slice(mode);
+        args.extend(["clone", SAMPLE, "--name", "full disk"]);
+        let before = sim.handle.stats().requests_total;
+        let (code, stderr) = run_on_full_disk(&sim, &args);
+        assert_eq!(code, 3, "{mode:?}: {stderr}");
+        assert!(sim.handle.stats().requests_total > before, "nothing sent");
+        assert!(
+            stderr.contains("could not be written to stdout"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("vmeg:clone:"),
+            "{mode:?}: no job id in {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_listing_stdout_cannot_take_fails_and_a_closed_pipe_after_it_is_no_error() {
+    let sim = Sim::fast(KEY);
+    let (code, stderr) = run_on_full_disk(&sim, &["--provider", "vmeg", "voices", "--system"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("could not be written to stdout"),
+        "{stderr}"
+    );
+    // A reader that has gone (`| head -1` after its line): the listing names no job, so the
+    // command keeps its own exit code and says nothing.
+    let mut child = command(
+        Some(&sim.url()),
+        KEY,
+        &[],
+        &["--provider", "vmeg", "voices", "--system"],
+    )
+    .spawn()
+    .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("could not be written"), "{stderr}");
+}
