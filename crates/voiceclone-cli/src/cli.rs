@@ -16,7 +16,8 @@ Exit codes:
   2  bad usage, invalid input, or a command the provider does not support; nothing was sent
   3  network failure, timeout (including --timeout running out while waiting), or unknown
      outcome: a submit may or may not have created a task; do not resend it, look it up
-     (the --json error object carries the idempotency key and the submit time)
+     (the --json error object carries the idempotency key and the submit time); also a
+     result naming a job that stdout could not take: it is written to stderr instead
 
 Environment:
   VOICECLONE_PROVIDER              default for --provider
