@@ -11,6 +11,7 @@ mod receiver;
 mod signals;
 mod spinner;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
@@ -45,16 +46,30 @@ fn main() -> ExitCode {
 
 /// A clap error: help and version go to stdout with status 0; real errors exit 2, as one
 /// JSON object on stdout when `--json` is among the arguments.
+///
+/// clap quotes what it refused, and a key typed as an argument by mistake is refused: the
+/// keys of the environment are redacted from its text, which is printed through the printer
+/// in both modes (plain too, so without clap's colours). `--api-key-file` is not read here:
+/// its value is one clap did not parse, and a pipe (`<(pass show vmeg)`) would be consumed
+/// or a FIFO with no writer would hang a usage error.
 fn usage_error(e: &clap::Error) -> u8 {
     use clap::error::ErrorKind as K;
     if matches!(e.kind(), K::DisplayHelp | K::DisplayVersion) {
         let _ = e.print();
         return 0;
     }
-    if std::env::args_os().any(|a| a == "--json") {
+    let json = std::env::args_os().any(|a| a == "--json");
+    let mut printer = Printer::new(json, false);
+    for provider in [voiceclone::Provider::Vmeg, voiceclone::Provider::JimmyAi] {
+        if let Some(key) = std::env::var_os(context::key_var(provider)) {
+            printer.add_secret(&key.to_string_lossy());
+        }
+    }
+    // Plain text: `Display` leaves clap's styles out.
+    let detail = e.to_string();
+    if json {
         // The first line of clap's own text names the flag and what is wrong with it; the
         // kind's generic sentence ("a value is invalid") does not.
-        let detail = e.to_string();
         let message = detail
             .lines()
             .map(|l| l.trim().trim_start_matches("error:").trim())
@@ -64,9 +79,14 @@ fn usage_error(e: &clap::Error) -> u8 {
                 str::to_owned,
             );
         let f = Failure::usage(message).with("detail", detail.trim().to_owned());
-        Printer::new(true, false).finish(&Outcome::failed(f));
+        printer.finish(&Outcome::failed(f));
     } else {
-        let _ = e.print();
+        let text: String = detail
+            .trim_end()
+            .lines()
+            .map(|l| format!("{}\n", printer.safe(l)))
+            .collect();
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
     Exit::Usage.code()
 }

@@ -4,9 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
+
+use support::{Run, command};
 
 const KEY: &str = "sk-cli-echo-4f9a1c7e22b0d5";
 
@@ -121,6 +125,65 @@ fn a_key_echoed_by_the_server_never_reaches_stdout_or_stderr() {
                     );
                 }
             }
+        }
+    }
+}
+
+/// A key typed on the command line by mistake is refused by clap, whose usage error quotes
+/// what it refused: the key of either provider's variable is redacted from it, on stdout and
+/// stderr, with and without `--json`, while a usage error about anything else still names
+/// the argument it refuses.
+#[test]
+fn a_key_typed_as_an_argument_is_not_echoed_by_the_usage_error() {
+    let flag = format!("--{KEY}");
+    let shapes: [Vec<&str>; 3] = [
+        vec!["--provider", "vmeg", "voices", KEY],
+        vec!["--provider", KEY, "voices"],
+        vec!["--provider", "vmeg", "voices", &flag],
+    ];
+    for var in ["VMEG_API_KEY", "JIMMYAI_API_KEY"] {
+        for json in [false, true] {
+            for shape in &shapes {
+                let mut args = shape.clone();
+                if json {
+                    args.push("--json");
+                }
+                let out = command(None, "", &[(var, KEY)], &args).output().unwrap();
+                let run = Run::from_output(out, &[KEY], &args).expect(2);
+                let lower = format!("{}{}", run.stdout, run.stderr).to_ascii_lowercase();
+                for p in pieces() {
+                    assert!(
+                        !lower.contains(&p),
+                        "piece {p:?} of {var} printed by {args:?}: {run:?}"
+                    );
+                }
+                assert!(run.stderr.contains("[redacted]"), "{args:?}: {run:?}");
+                if json {
+                    assert_eq!(run.json()["error"]["kind"], "usage", "{run:?}");
+                }
+            }
+        }
+    }
+    for json in [false, true] {
+        let mut args = vec!["--provider", "vmeg", "voices", "not-a-key-at-all"];
+        if json {
+            args.push("--json");
+        }
+        let out = command(None, KEY, &[], &args).output().unwrap();
+        let run = Run::from_output(out, &[KEY], &args).expect(2);
+        assert!(
+            run.stderr
+                .contains("unexpected argument 'not-a-key-at-all' found"),
+            "{run:?}"
+        );
+        if json {
+            let message = run.json()["error"]["message"].clone();
+            assert_eq!(
+                message, "unexpected argument 'not-a-key-at-all' found",
+                "{run:?}"
+            );
+        } else {
+            assert!(run.stdout.is_empty(), "{run:?}");
         }
     }
 }
