@@ -88,25 +88,17 @@ pub(crate) async fn handle(
         }
         "jimmyai.uploadFile" => {
             let mut stream = body.into_data_stream();
-            match tokio::time::timeout(
-                sh.config.body_read_timeout,
-                upload(sh, &parts.headers, &mut stream),
-            )
-            .await
-            {
+            match upload(sh, &parts.headers, &mut stream).await {
                 Ok(r) => {
-                    // A refusal (no boundary, an unsupported file, over 100 MB, a
-                    // malformed body) comes before the body was read: read what the
+                    // A refusal (no boundary, busy, an unsupported file, over 100 MB,
+                    // a malformed body) comes before the body was read: read what the
                     // client is still sending, so the answer reaches it instead of a
                     // reset connection. After a success, at most the closing boundary.
                     crate::wire::drain(Body::new(stream), sh.config.body_read_timeout).await;
                     r
                 }
-                Err(_) => crate::respond::body_timeout(envelope_err(
-                    sh,
-                    bad.code,
-                    "upload not received in time",
-                )),
+                // Not received in time: answered at once, the connection closed.
+                Err(timed_out) => timed_out,
             }
         }
         "jimmyai.createClone" | "jimmyai.createAudio" => {
@@ -434,12 +426,13 @@ fn mime_for(ext: &str) -> &'static str {
     }
 }
 
-/// `POST files/upload`, reading from `body`; what it leaves unread the caller drains.
+/// `POST files/upload`, reading from `body` within the body read timeout (`Err`: the
+/// 408 when it was not received in time); what it leaves unread the caller drains.
 async fn upload(
     sh: &Shared,
     headers: &HeaderMap,
     body: &mut axum::body::BodyDataStream,
-) -> Response<Body> {
+) -> Result<Response<Body>, Response<Body>> {
     let bad = sh.config.jimmy_bad_request;
     let ct = headers
         .get(header::CONTENT_TYPE)
@@ -447,13 +440,40 @@ async fn upload(
         .unwrap_or("");
     let boundary = match multer::parse_boundary(ct) {
         Ok(b) => b,
-        Err(_) => return err(sh, bad, "expected multipart/form-data with a boundary"),
+        Err(_) => return Ok(err(sh, bad, "expected multipart/form-data with a boundary")),
     };
     // At most crate::bounds::MAX_CONCURRENT_UPLOADS bodies are buffered at once (each up to
-    // 100 MB); the others wait here, within the body read timeout.
-    let Ok(_permit) = sh.upload_permits.acquire().await else {
-        return err(sh, sh.config.jimmy_server_error, "shutting down");
+    // 100 MB); the others wait here, within the body read timeout, and past it get the
+    // vendor's server error ("busy"): slow uploads holding both slots made every other
+    // upload wait behind all of them, far beyond its own timeout.
+    let started = tokio::time::Instant::now();
+    let wait = sh.config.body_read_timeout;
+    let _permit = match tokio::time::timeout(wait, sh.upload_permits.acquire()).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(_)) => return Ok(err(sh, sh.config.jimmy_server_error, "shutting down")),
+        Err(_) => {
+            return Ok(err(
+                sh,
+                sh.config.jimmy_server_error,
+                "server busy: too many uploads at once, try again later (simulated)",
+            ));
+        }
     };
+    let left = wait.saturating_sub(started.elapsed());
+    tokio::time::timeout(left, receive(sh, body, boundary))
+        .await
+        .map_err(|_| {
+            crate::respond::body_timeout(envelope_err(sh, bad.code, "upload not received in time"))
+        })
+}
+
+/// The multipart body of an upload: the `file` part stored.
+async fn receive(
+    sh: &Shared,
+    body: &mut axum::body::BodyDataStream,
+    boundary: String,
+) -> Response<Body> {
+    let bad = sh.config.jimmy_bad_request;
     let mut mp = multer::Multipart::new(body, boundary);
     loop {
         let mut field = match mp.next_field().await {
@@ -516,8 +536,37 @@ async fn upload(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use super::check_pauses;
+    use super::*;
+
+    /// Both upload slots taken for longer than the body read timeout: an upload waited
+    /// for one until the outer timeout answered 408, blaming the client. Now it gets the
+    /// vendor's server error, saying the simulator is busy.
+    #[tokio::test]
+    async fn an_upload_waiting_too_long_for_a_slot_is_told_busy() {
+        let mut cfg = crate::SimConfig::default();
+        cfg.body_read_timeout = std::time::Duration::from_millis(100);
+        let sh = Shared::new(cfg, String::new());
+        let _held = sh.upload_permits.acquire_many(2).await.unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=B".parse().unwrap(),
+        );
+        let mut body = Body::from("--B\r\n").into_data_stream();
+        let resp = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            upload(&sh, &headers, &mut body),
+        )
+        .await
+        .expect("answered within the body read timeout")
+        .expect("not a 408");
+        let bytes = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["code"], sh.config.jimmy_server_error.code, "{v}");
+        assert!(v["msg"].as_str().unwrap().contains("busy"), "{v}");
+    }
 
     #[test]
     fn pauses() {

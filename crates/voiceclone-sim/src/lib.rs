@@ -140,6 +140,13 @@
 //!   when every connection has a request in flight
 //!   ([`Stats::connections_evicted`], [`Stats::connections_refused`],
 //!   [`SimHandle::open_connections`]).
+//! - **Uploads received at once.** Presigned material PUTs and JimmyAI
+//!   uploads share 2 upload slots; waiting for one counts against
+//!   [`SimConfig::body_read_timeout`], past which a PUT gets S3's 503
+//!   `SlowDown` and a JimmyAI upload [`SimConfig::jimmy_server_error`]
+//!   ("busy"). An upload refused before its body was read (either vendor)
+//!   reads and drops the rest (at most 64 MiB, within the body read timeout)
+//!   so the client sees the answer rather than a broken pipe.
 //! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
 //!   finished first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved

@@ -857,3 +857,85 @@ async fn early_jimmyai_upload_refusals_arrive_while_the_client_is_still_sending(
     }
     sim.shutdown().await;
 }
+
+/// Six slow presigned PUTs (each sends one byte of 1000) queue for the two upload slots,
+/// then two slow JimmyAI uploads hold them. Before, a 16-byte PUT waited behind every slow
+/// PUT in turn, each holding its slot for a whole body read timeout (5.9 s with a 2 s
+/// timeout), and a small JimmyAI upload waiting for a slot got a 408 blaming it for
+/// slowness. Now the wait for a slot counts against the body read timeout: both are
+/// answered within it (served once the slot holders' own timeouts free a slot, or else
+/// refused as busy; the refusals themselves are unit-tested in `materials.rs` and
+/// `jimmyai.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_an_upload_slot_is_bounded_by_the_body_timeout() {
+    let timeout = Duration::from_millis(800);
+    let mut cfg = SimConfig::default();
+    cfg.body_read_timeout = timeout;
+    let sim = Simulator::start_with(cfg).await.unwrap();
+    let mut urls = Vec::new();
+    for i in 0..7 {
+        let (st, v) = vmeg_post(
+            &sim,
+            "/openapi/v1/assets/material/upload/gen-upload-url",
+            &format!("slot-{i}"),
+            json!({"fileHash": format!("{:032x}", i + 1), "fileName": "x.wav"}),
+        )
+        .await;
+        assert_eq!(st, 200, "{v}");
+        urls.push(v["data"]["uploadUrl"].as_str().unwrap().to_string());
+    }
+    let addr = sim.addr();
+    let mut slow = Vec::new();
+    for u in &urls[..6] {
+        let path = u.split_once(&addr.to_string()).unwrap().1.to_string();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("PUT {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\na").as_bytes(),
+        )
+        .await
+        .unwrap();
+        slow.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let r = client()
+        .put(&urls[6])
+        .body(vec![0u8; 16])
+        .send()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert!(
+        status == 200 || (status == 503 && text.contains("SlowDown")),
+        "{status} {text}"
+    );
+    assert!(waited < timeout * 2, "answered after {waited:?}");
+    // JimmyAI likewise, behind two slow uploads of its own.
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!(
+                "POST /api/open-api/v1/files/upload HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: multipart/form-data; boundary=B\r\ncontent-length: 1000\r\n\r\n--B",
+                sim.api_key()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        slow.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let (status, v) = jimmy_upload(&sim, "x.wav", 16, None).await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(status, 200, "after {waited:?}: {v}");
+    assert!(
+        v["code"] == 20000 || (v["code"] == -1 && v["msg"].as_str().unwrap().contains("busy")),
+        "{v}"
+    );
+    assert!(waited < timeout * 2, "answered after {waited:?}");
+    drop(slow);
+    sim.shutdown().await;
+}

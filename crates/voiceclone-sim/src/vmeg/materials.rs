@@ -714,11 +714,25 @@ async fn storage_put_checked(
             "Your proposed upload exceeds the maximum allowed size",
         );
     }
-    let Ok(_permit) = sh.upload_permits.acquire().await else {
-        return storage_err(503, "SlowDown", "shutting down");
+    // Waiting for an upload slot counts against the body read timeout: past it the
+    // answer is S3's 503 SlowDown (the body drained by the caller). Without a bound,
+    // slow uploads holding both slots made every other PUT (and JimmyAI upload) wait
+    // behind all of them, far beyond its own timeout.
+    let started = tokio::time::Instant::now();
+    let wait = sh.config.body_read_timeout;
+    let _permit = match tokio::time::timeout(wait, sh.upload_permits.acquire()).await {
+        Ok(Ok(p)) => p,
+        Ok(Err(_)) => return storage_err(503, "SlowDown", "shutting down"),
+        Err(_) => {
+            return storage_err(
+                503,
+                "SlowDown",
+                "Please reduce your request rate: every upload slot is busy (simulated)",
+            );
+        }
     };
     let bytes = match tokio::time::timeout(
-        sh.config.body_read_timeout,
+        wait.saturating_sub(started.elapsed()),
         crate::wire::read_limited(body.take().unwrap_or_default(), limit),
     )
     .await
@@ -813,5 +827,35 @@ mod tests {
         assert_eq!(wav_duration_ms(b"RIFF\0\0\0\0WAVE"), None);
         assert_eq!(wav_duration_ms(b"not a wav"), None);
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    /// Both upload slots taken for longer than the body read timeout: a PUT waited for
+    /// one for ever (no bound on the wait). Now it gets S3's 503 SlowDown in time.
+    #[tokio::test]
+    async fn a_put_waiting_too_long_for_an_upload_slot_slows_down() {
+        let mut cfg = crate::SimConfig::default();
+        cfg.body_read_timeout = Duration::from_millis(100);
+        let sh = Shared::new(cfg, String::new());
+        open(&sh).grants.insert(
+            "tok".into(),
+            Grant {
+                material_id: "m".into(),
+                part: None,
+                signature: "sig".into(),
+                expires: Duration::MAX,
+            },
+        );
+        let _held = sh.upload_permits.acquire_many(2).await.unwrap();
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri("/sim/storage/tok?X-Sim-Signature=sig")
+            .body(Body::from("data"))
+            .unwrap();
+        let resp = tokio::time::timeout(Duration::from_secs(5), storage_put(&sh, req))
+            .await
+            .expect("answered within the body read timeout");
+        assert_eq!(resp.status().as_u16(), 503);
+        let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("<Code>SlowDown</Code>"));
     }
 }
