@@ -832,6 +832,62 @@ fn sim_command_serves_until_interrupted() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
 
+/// Runs `voiceclone ARGS` (a `sim`) with `stdout` as its stdout; it must end by itself
+/// within 10 s (else it is killed and the test fails). Returns the exit code and stderr.
+fn run_sim_on(stdout: Stdio, args: &[&str]) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} did not end by itself within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.code(), stderr)
+}
+
+/// `sim` whose stdout cannot take its base URL and key (`> /dev/full`, `| true`) is useless:
+/// it stops by itself with exit 2 naming stdout, instead of panicking (101) in `println!`.
+#[test]
+fn sim_stops_with_exit_2_when_stdout_cannot_take_its_url_and_key() {
+    for json in [false, true] {
+        let args: &[&str] = if json { &["--json", "sim"] } else { &["sim"] };
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let (code, stderr) = run_sim_on(Stdio::from(full), args);
+        assert_eq!(code, Some(2), "{args:?} > /dev/full: {stderr}");
+        assert!(stderr.contains("stdout"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let (code, stderr) = run_sim_on(Stdio::from(writer), args);
+        assert_eq!(code, Some(2), "{args:?} | (closed): {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn scripted_lost_answer_ends_outcome_unknown_then_reconciles_by_key() {
     // Webhooks go to a closed port: each delivery attempt is still recorded with its body,

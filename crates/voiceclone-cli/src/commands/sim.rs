@@ -1,5 +1,7 @@
 //! `sim`: the simulator in the foreground until Ctrl-C.
 
+use std::io::Write;
+
 use voiceclone_sim::{FaultConfig, SimConfig, Simulator, bounds};
 
 use crate::cli::SimArgs;
@@ -19,19 +21,26 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
         }
     };
     let base = sim.base_url();
-    if printer.json {
-        let start =
-            serde_json::json!({"event": "listening", "base_url": base, "api_key": sim.api_key()});
-        println!("{start}");
+    let key = sim.api_key();
+    let start = if printer.json {
+        let start = serde_json::json!({"event": "listening", "base_url": base, "api_key": key});
+        format!("{start}\n")
     } else {
-        println!("voiceclone simulator listening on {base}");
-        println!("API key: {}", sim.api_key());
-        println!(
-            "try: VMEG_API_KEY={} VMEG_BASE_URL={base} voiceclone --provider vmeg clone https://example.com/sample.wav --wait",
-            sim.api_key()
-        );
-        printer.progress("press Ctrl-C to stop");
+        format!(
+            "voiceclone simulator listening on {base}\nAPI key: {key}\ntry: VMEG_API_KEY={key} VMEG_BASE_URL={base} voiceclone --provider vmeg clone https://example.com/sample.wav --wait\n"
+        )
+    };
+    // Without its base URL and key nobody can use the simulator: a stdout that cannot take
+    // them (a full disk, a closed pipe) stops it at once, exit 2 (a local I/O problem with
+    // what the user named, like an address it cannot listen on; nothing was sent).
+    if let Err(e) = write_stdout(&start) {
+        sim.shutdown().await;
+        return Outcome::failed(Failure::io(
+            "the simulator stopped: its base URL and API key cannot be printed on stdout",
+            &e,
+        ));
     }
+    printer.progress("press Ctrl-C to stop");
     if let Err(e) = tokio::signal::ctrl_c().await {
         tracing::warn!(error = %e, "cannot listen for Ctrl-C; stopping");
     }
@@ -44,6 +53,13 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
         stats.billable_total()
     ));
     Outcome::default()
+}
+
+/// Writes `text` on stdout and flushes it (`println!` panics when stdout is full or closed).
+fn write_stdout(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }
 
 fn config(args: &SimArgs) -> Result<SimConfig, Failure> {
