@@ -545,8 +545,10 @@ mod tests {
     /// vendor's server error, saying the simulator is busy.
     #[tokio::test]
     async fn an_upload_waiting_too_long_for_a_slot_is_told_busy() {
-        let mut cfg = crate::SimConfig::default();
-        cfg.body_read_timeout = std::time::Duration::from_millis(100);
+        let cfg = crate::SimConfig {
+            body_read_timeout: std::time::Duration::from_millis(100),
+            ..crate::SimConfig::default()
+        };
         let sh = Shared::new(cfg, String::new());
         let _held = sh.upload_permits.acquire_many(2).await.unwrap();
         let mut headers = HeaderMap::new();

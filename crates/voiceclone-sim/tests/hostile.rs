@@ -869,8 +869,10 @@ async fn early_jimmyai_upload_refusals_arrive_while_the_client_is_still_sending(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_an_upload_slot_is_bounded_by_the_body_timeout() {
     let timeout = Duration::from_millis(800);
-    let mut cfg = SimConfig::default();
-    cfg.body_read_timeout = timeout;
+    let cfg = SimConfig {
+        body_read_timeout: timeout,
+        ..SimConfig::default()
+    };
     let sim = Simulator::start_with(cfg).await.unwrap();
     let mut urls = Vec::new();
     for i in 0..7 {

@@ -816,7 +816,7 @@ pub(crate) async fn read_half(req: Request<Body>) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -833,8 +833,10 @@ mod tests {
     /// one for ever (no bound on the wait). Now it gets S3's 503 SlowDown in time.
     #[tokio::test]
     async fn a_put_waiting_too_long_for_an_upload_slot_slows_down() {
-        let mut cfg = crate::SimConfig::default();
-        cfg.body_read_timeout = Duration::from_millis(100);
+        let cfg = crate::SimConfig {
+            body_read_timeout: Duration::from_millis(100),
+            ..crate::SimConfig::default()
+        };
         let sh = Shared::new(cfg, String::new());
         open(&sh).grants.insert(
             "tok".into(),
