@@ -172,6 +172,19 @@ async fn task_detail_is_typed_and_delete_removes_the_task() {
         }
         other => panic!("expected a speech job, got {other:?}"),
     }
+    // The same vendor id typed as the other provider's job: refused, nothing sent.
+    let foreign = JobId::typed(Provider::JimmyAi, JobKind::Speech, speech.id.as_str());
+    let sent = sim.stats().requests_total;
+    for e in [
+        c.task(&foreign).await.unwrap_err(),
+        c.delete_task(&foreign).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "job_id"),
+            "{e}"
+        );
+    }
+    assert_eq!(sim.stats().requests_total, sent);
     c.delete_task(&speech.id).await.unwrap();
     let e = c.task(&speech.id).await.unwrap_err();
     assert_eq!(*e.kind(), ErrorKind::NotFound, "{e}");

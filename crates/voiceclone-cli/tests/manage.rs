@@ -89,6 +89,39 @@ fn tasks_list_filters_and_delete() {
     assert_eq!(r.json()["error"]["kind"], "unsupported");
 }
 
+/// `tasks delete` of another provider's job is refused before sending: exit 2, nothing
+/// deleted. Before: `--provider vmeg tasks delete jimmyai:speech:<vmeg task>` deleted the
+/// VMEG task. What is not a job's stored form (`vmeg:voice:<id>`) is a bare id, whole: it
+/// names no task, and deletes nothing.
+#[test]
+fn tasks_delete_refuses_another_providers_job() {
+    let sim = sim();
+    let c = run(&sim, &vmeg(&["clone", SAMPLE, "--name", "kept"])).json();
+    let vendor_id = c["vendor_id"]
+        .as_str()
+        .or_else(|| c["job_id"].as_str().and_then(|j| j.rsplit(':').next()))
+        .unwrap()
+        .to_owned();
+    for id in [
+        format!("jimmyai:speech:{vendor_id}"),
+        format!("jimmyai:clone:{vendor_id}"),
+    ] {
+        let before = sim.requests();
+        let r = run(&sim, &vmeg(&["tasks", "delete", &id]));
+        assert_eq!(r.code, 2, "{id}: {}", r.stdout);
+        assert_eq!(sim.requests(), before, "{id}: a request was sent");
+    }
+    for id in [
+        format!("vmeg:voice:{vendor_id}"),
+        format!("vmeg:clnoe:{vendor_id}"),
+    ] {
+        let r = run(&sim, &vmeg(&["tasks", "delete", &id]));
+        assert_ne!(r.code, 0, "{id}: {}", r.stdout);
+    }
+    let j = run(&sim, &vmeg(&["tasks", "--type", "clone"])).json();
+    assert_eq!(j["count"], 1, "the task is still there: {j}");
+}
+
 #[test]
 fn voices_system_lists_preset_voices() {
     let sim = sim();

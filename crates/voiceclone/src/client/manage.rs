@@ -96,7 +96,10 @@ impl Client {
     /// # }
     /// ```
     pub async fn task(&self, id: &JobId) -> Result<TaskDetail, Error> {
-        traced!(self, "task", self.b().task(self.t(), id))
+        traced!(self, "task", async {
+            id.check_provider(self.provider())?;
+            self.b().task(self.t(), id).await
+        })
     }
 
     /// Deletes a task record (VMEG `tasks/delete`; JimmyAI: `Unsupported`).
@@ -119,7 +122,10 @@ impl Client {
     /// # }
     /// ```
     pub async fn delete_task(&self, id: &JobId) -> Result<(), Error> {
-        traced!(self, "delete_task", self.b().delete_task(self.t(), id))
+        traced!(self, "delete_task", async {
+            id.check_provider(self.provider())?;
+            self.b().delete_task(self.t(), id).await
+        })
     }
 
     /// The account's cloned voices as a stream, every page (VMEG; JimmyAI lists no voices).

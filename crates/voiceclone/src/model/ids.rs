@@ -91,16 +91,7 @@ impl JobId {
     /// `InvalidInput` (field `job_id`) unless this id may be used by a `provider` client as a
     /// `kind` job: nothing is sent for an id of the other provider or kind.
     pub(crate) fn check(&self, provider: Provider, kind: JobKind) -> Result<(), Error> {
-        if let Some(p) = self.provider
-            && p != provider
-        {
-            return Err(Error::invalid_input(
-                "job_id",
-                format!(
-                    "{self} is a {p} job, but this client talks to {provider}; use a {p} client"
-                ),
-            ));
-        }
+        self.check_provider(provider)?;
         if let Some(k) = self.kind
             && k != kind
         {
@@ -113,6 +104,22 @@ impl JobId {
             ));
         }
         Ok(())
+    }
+}
+
+impl JobId {
+    /// `InvalidInput` (field `job_id`) unless this id may be used by a `provider` client, as
+    /// a job of either kind (a task lookup or deletion).
+    pub(crate) fn check_provider(&self, provider: Provider) -> Result<(), Error> {
+        match self.provider {
+            Some(p) if p != provider => Err(Error::invalid_input(
+                "job_id",
+                format!(
+                    "{self} is a {p} job, but this client talks to {provider}; use a {p} client"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
