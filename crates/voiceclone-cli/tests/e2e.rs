@@ -888,6 +888,77 @@ fn sim_stops_with_exit_2_when_stdout_cannot_take_its_url_and_key() {
     }
 }
 
+/// `sim --addr 0.0.0.0:0` listens on every interface: stderr warns that anyone who can
+/// reach it can use it with the printed key, and that key is a random one, not the public
+/// default `sim-key` (which it refuses); on loopback there is no warning and the key stays
+/// `sim-key`.
+#[test]
+fn sim_off_loopback_warns_on_stderr_and_takes_a_random_key() {
+    use std::io::{BufRead, Read};
+    struct Guard(std::process::Child);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    for (addr, open) in [("0.0.0.0:0", true), ("127.0.0.1:0", false)] {
+        for json in [false, true] {
+            let mut args = vec!["sim", "--addr", addr, "--speed", "1000"];
+            if json {
+                args.insert(0, "--json");
+            }
+            let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+                .env_clear()
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let mut stderr = child.stderr.take().unwrap();
+            let mut guard = Guard(child);
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            let (url, key) = if json {
+                let start: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+                (
+                    s(&start["base_url"]).to_owned(),
+                    s(&start["api_key"]).to_owned(),
+                )
+            } else {
+                let first = lines.next().unwrap().unwrap();
+                let second = lines.next().unwrap().unwrap();
+                let url = first.rsplit(' ').next().unwrap().to_owned();
+                let key = second.strip_prefix("API key: ").unwrap().to_owned();
+                (url, key)
+            };
+            // Through loopback, whichever address it listens on.
+            let url = url.replace("0.0.0.0", "127.0.0.1");
+            let voices = ["--provider", "vmeg", "--json", "voices"];
+            run_with(&url, &key, &[], &voices, None).expect(0);
+            if open {
+                assert_ne!(key, "sim-key", "{args:?}");
+                assert!(key.len() >= 32, "{args:?}: {key}");
+                run_with(&url, "sim-key", &[], &voices, None).expect(1);
+            } else {
+                assert_eq!(key, "sim-key", "{args:?}");
+            }
+            support::send_signal(&guard.0, "-INT");
+            support::wait_until("sim ends after Ctrl-C", 10, || {
+                guard.0.try_wait().unwrap().is_some()
+            });
+            let mut err = String::new();
+            stderr.read_to_string(&mut err).unwrap();
+            let warned = err.contains("warning:")
+                && err.contains(
+                    "anyone who can reach this address can use it with the printed API key",
+                );
+            assert_eq!(warned, open, "{args:?}: stderr {err}");
+        }
+    }
+}
+
 #[test]
 fn scripted_lost_answer_ends_outcome_unknown_then_reconciles_by_key() {
     // Webhooks go to a closed port: each delivery attempt is still recorded with its body,

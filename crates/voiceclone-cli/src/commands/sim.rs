@@ -1,14 +1,16 @@
 //! `sim`: the simulator in the foreground until Ctrl-C.
 
 use std::io::Write;
+use std::net::SocketAddr;
 
 use voiceclone_sim::{FaultConfig, SimConfig, Simulator, bounds};
 
 use crate::cli::SimArgs;
-use crate::output::{Failure, Outcome, Printer};
+use crate::output::{Failure, Outcome, Printer, stderr_line};
 
 /// Runs `sim`. Prints the base URL and the (test) key it accepts at once, then serves until
-/// Ctrl-C; the final outcome carries the request counters.
+/// Ctrl-C; the final outcome carries the request counters. Off loopback the key is a random
+/// one and stderr warns that anyone who can reach the address can use it.
 pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
     let config = match config(args) {
         Ok(c) => c,
@@ -38,6 +40,13 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
         return Outcome::failed(Failure::io(
             "the simulator stopped: its base URL and API key cannot be printed on stdout",
             &e,
+        ));
+    }
+    let bound = sim.addr();
+    if !is_loopback(bound) {
+        // Not muted by --quiet or --json: it is about who else can use the simulator.
+        stderr_line(&format!(
+            "warning: the simulator listens on {bound}, which is not a loopback address: anyone who can reach this address can use it with the printed API key (a random one for this run); --addr 127.0.0.1:PORT keeps it to this machine"
         ));
     }
     printer.progress("press Ctrl-C to stop");
@@ -78,6 +87,11 @@ fn config(args: &SimArgs) -> Result<SimConfig, Failure> {
         .with_seed(args.seed)
         .with_faults(faults)
         .with_task_failure_rate(args.failure_rate);
+    if !is_loopback(args.addr) {
+        // The default key, `sim-key`, is public: a simulator others can reach gets a random
+        // one (printed at start, like the default).
+        config = config.with_api_key(format!("sim-{}", uuid::Uuid::new_v4().simple()));
+    }
     if let (Some(url), Some(var)) = (&args.webhook_url, &args.webhook_secret_env) {
         let secret = std::env::var(var)
             .ok()
@@ -93,6 +107,12 @@ fn config(args: &SimArgs) -> Result<SimConfig, Failure> {
         .validate()
         .map_err(|e| Failure::usage(e.to_string()))?;
     Ok(config)
+}
+
+/// Whether `addr` is reachable from this machine only (`127.0.0.0/8`, `::1`, and `::1`'s
+/// IPv4-mapped forms); `0.0.0.0` and `::` listen on every interface.
+fn is_loopback(addr: SocketAddr) -> bool {
+    addr.ip().to_canonical().is_loopback()
 }
 
 /// `--speed` within the simulator's bounds ([`bounds::SPEED`]), else a usage error (exit 2).
