@@ -34,6 +34,12 @@ const EMOTIONS: [&str; 7] = [
     "neutral",
 ];
 const MAX_UPLOAD: usize = 100 * 1024 * 1024;
+/// A multipart upload's whole body: the file and 1 MiB for the rest.
+const MAX_MULTIPART: usize = MAX_UPLOAD + 1024 * 1024;
+/// A form field other than `file` (read and skipped).
+const MAX_OTHER_FIELD: usize = 64 * 1024;
+/// The headers of one multipart part.
+const MAX_PART_HEADERS: usize = 16 * 1024;
 const MAX_JSON: usize = 1024 * 1024;
 
 fn code_value(sh: &Shared, code: i64) -> Value {
@@ -474,12 +480,31 @@ async fn receive(
     boundary: String,
 ) -> Response<Body> {
     let bad = sh.config.jimmy_bad_request;
-    let mut mp = multer::Multipart::new(body, boundary);
+    let delimiter = format!("\r\n--{boundary}").into_bytes();
+    let parts = http_body_util::BodyDataStream::new(PartHeaderLimit::new(body, delimiter));
+    // Without limits multer buffered a body of any size, and a part's headers without
+    // end (rescanned as they grew: quadratic CPU) until the body read timeout.
+    let limits = multer::SizeLimit::new()
+        .whole_stream(MAX_MULTIPART as u64)
+        .per_field(MAX_OTHER_FIELD as u64)
+        .for_field("file", MAX_UPLOAD as u64);
+    let mut mp = multer::Multipart::with_constraints(
+        parts,
+        boundary,
+        multer::Constraints::new().size_limit(limits),
+    );
+    let too_large = |e: &multer::Error| {
+        matches!(
+            e,
+            multer::Error::FieldSizeExceeded { .. } | multer::Error::StreamSizeExceeded { .. }
+        )
+    };
     loop {
         let mut field = match mp.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => return err(sh, bad, "form field `file` is required"),
-            Err(e) => return err(sh, bad, &format!("malformed multipart body: {e}")),
+            Err(e) if too_large(&e) => return err(sh, bad, "request body too large"),
+            Err(e) => return err(sh, bad, &malformed(&e)),
         };
         if field.name() != Some("file") {
             continue;
@@ -506,7 +531,10 @@ async fn receive(
                     buf.extend_from_slice(&c);
                 }
                 Ok(None) => break,
-                Err(e) => return err(sh, bad, &format!("malformed multipart body: {e}")),
+                Err(e) if too_large(&e) => {
+                    return err(sh, bad, "file exceeds the 100 MB limit");
+                }
+                Err(e) => return err(sh, bad, &malformed(&e)),
             }
         }
         let size = buf.len();
@@ -535,10 +563,184 @@ async fn receive(
     }
 }
 
+/// The refusal of a multipart body multer could not read, naming why (multer's own
+/// message for a failed read does not).
+fn malformed(e: &multer::Error) -> String {
+    match e {
+        multer::Error::StreamReadFailed(why) => format!("malformed multipart body: {why}"),
+        _ => format!("malformed multipart body: {e}"),
+    }
+}
+
+/// An upload's body as multer reads it, refused (an error frame) once one part's headers
+/// pass [`MAX_PART_HEADERS`]: multer has no such limit, and buffered headers without end,
+/// searching the whole buffer again for their end at every chunk. Headers start after
+/// each `delimiter` (`CRLF--boundary`; the body's start counts as following a CRLF) and
+/// end at the first blank line; every byte is looked at once.
+struct PartHeaderLimit<'a> {
+    inner: &'a mut axum::body::BodyDataStream,
+    delimiter: Vec<u8>,
+    /// The last bytes of what was read not yet matched (shorter than the delimiter), so
+    /// that a delimiter or a blank line split between chunks is found.
+    tail: Vec<u8>,
+    /// Stream offset of `tail`'s first byte (the body's first byte is at 2).
+    tail_at: u64,
+    /// Stream offset where the current part's headers began, while they are read.
+    headers_from: Option<u64>,
+}
+
+impl<'a> PartHeaderLimit<'a> {
+    fn new(inner: &'a mut axum::body::BodyDataStream, delimiter: Vec<u8>) -> Self {
+        Self {
+            inner,
+            delimiter,
+            tail: b"\r\n".to_vec(),
+            tail_at: 0,
+            headers_from: None,
+        }
+    }
+
+    /// Looks at the next chunk: `Err` when a part's headers are too long.
+    fn check(&mut self, chunk: &[u8]) -> Result<(), axum::Error> {
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend_from_slice(chunk);
+        let at = self.tail_at;
+        let mut pos = 0;
+        loop {
+            let rest = window.get(pos..).unwrap_or_default();
+            match self.headers_from {
+                None => match find(rest, &self.delimiter) {
+                    Some(i) => {
+                        pos = pos.saturating_add(i).saturating_add(self.delimiter.len());
+                        self.headers_from = Some(at.saturating_add(pos as u64));
+                    }
+                    None => break,
+                },
+                Some(from) => {
+                    let found = find(rest, b"\r\n\r\n");
+                    // Where the headers end, or how far they go in this chunk.
+                    let end = found.map_or(window.len(), |i| pos.saturating_add(i));
+                    if at.saturating_add(end as u64).saturating_sub(from) > MAX_PART_HEADERS as u64
+                    {
+                        return Err(axum::Error::new(format!(
+                            "a part's headers exceed {MAX_PART_HEADERS} bytes"
+                        )));
+                    }
+                    match found {
+                        Some(_) => {
+                            pos = end.saturating_add(4);
+                            self.headers_from = None;
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+        // Keep what a match split between chunks may start with, never bytes already
+        // matched.
+        let keep = self.delimiter.len().saturating_sub(1);
+        let from = window.len().saturating_sub(keep).max(pos);
+        self.tail = window.get(from..).unwrap_or_default().to_vec();
+        self.tail_at = at.saturating_add(from as u64);
+        Ok(())
+    }
+}
+
+/// Where `needle` first occurs in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(i) = hay.get(from..)?.iter().position(|&b| b == first) {
+        let start = from.saturating_add(i);
+        let after = start.saturating_add(1);
+        // Cut off by the end: no later occurrence fits either.
+        if hay.get(after..after.saturating_add(rest.len()))? == rest {
+            return Some(start);
+        }
+        from = after;
+    }
+    None
+}
+
+impl axum::body::HttpBody for PartHeaderLimit<'_> {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        let polled = std::pin::Pin::new(&mut *this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+            && let Err(e) = this.check(data)
+        {
+            return Poll::Ready(Some(Err(e)));
+        }
+        polled
+    }
+}
+
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    /// Feeds `body` to a [`PartHeaderLimit`] in chunks of `size`: `Err` at the chunk
+    /// refused.
+    fn scan(body: &[u8], size: usize) -> Result<(), axum::Error> {
+        let mut stream = Body::empty().into_data_stream();
+        let mut limit = PartHeaderLimit::new(&mut stream, b"\r\n--B".to_vec());
+        body.chunks(size).try_for_each(|c| limit.check(c))
+    }
+
+    #[test]
+    fn part_headers_are_limited_wherever_the_chunks_split() {
+        let part = |headers: &str, data: &[u8]| {
+            let mut p = format!(
+                "Content-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n{headers}\r\n"
+            )
+            .into_bytes();
+            p.extend_from_slice(data);
+            p
+        };
+        let body = |parts: &[Vec<u8>]| {
+            let mut b = Vec::new();
+            for p in parts {
+                b.extend_from_slice(b"--B\r\n");
+                b.extend_from_slice(p);
+                b.extend_from_slice(b"\r\n");
+            }
+            b.extend_from_slice(b"--B--\r\n");
+            b
+        };
+        // Data that looks like the end of headers and half a delimiter, headers just
+        // within the limit, and a small part after: accepted at any split.
+        let pad = "X-Pad: ".to_string() + &"p".repeat(MAX_PART_HEADERS - 200);
+        let data = [b"--B\r\n\r\nx".repeat(3000), vec![b'\r'; 5000]].concat();
+        let fine = body(&[part(&pad, &data), part("", b"second")]);
+        for size in [1, 2, 3, 5, 7, 64, 4096, fine.len()] {
+            scan(&fine, size).unwrap_or_else(|e| panic!("chunks of {size}: {e}"));
+        }
+        // Headers without end, in the first part or a later one: refused, whatever the
+        // chunks, once past the limit (not at the end of the body).
+        let endless = "X-Pad: ".to_string() + &"p".repeat(MAX_PART_HEADERS * 4);
+        for parts in [
+            vec![part(&endless, b"")],
+            vec![part("", b"first"), part(&endless, b"")],
+        ] {
+            let b = body(&parts);
+            for size in [1, 3, 1000, b.len()] {
+                let e = scan(&b, size).expect_err("refused");
+                assert!(e.to_string().contains("headers exceed"), "{e}");
+            }
+            // The refusal comes within the limit (plus a chunk) of the headers' start.
+            let head = b.get(..MAX_PART_HEADERS + 400).unwrap();
+            assert!(scan(head, 100).is_err());
+        }
+    }
 
     /// Both upload slots taken for longer than the body read timeout: an upload waited
     /// for one until the outer timeout answered 408, blaming the client. Now it gets the

@@ -146,7 +146,10 @@
 //!   `SlowDown` and a JimmyAI upload [`SimConfig::jimmy_server_error`]
 //!   ("busy"). An upload refused before its body was read (either vendor)
 //!   reads and drops the rest (at most 64 MiB, within the body read timeout)
-//!   so the client sees the answer rather than a broken pipe.
+//!   so the client sees the answer rather than a broken pipe. A JimmyAI
+//!   multipart body is refused (the vendor's bad request) past 101 MiB in
+//!   all, 100 MiB of `file`, 64 KiB of any other field, or 16 KiB of one
+//!   part's headers.
 //! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
 //!   finished first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved

@@ -941,3 +941,50 @@ async fn waiting_for_an_upload_slot_is_bounded_by_the_body_timeout() {
     drop(slow);
     sim.shutdown().await;
 }
+
+/// POSTs `body` to JimmyAI's upload as multipart with boundary `B`: status and answer.
+async fn jimmy_upload_raw(sim: &SimHandle, body: Vec<u8>) -> (u16, Value) {
+    let r = client()
+        .post(format!("{}/api/open-api/v1/files/upload", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(body)
+        .send()
+        .await
+        .expect("answered");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The JimmyAI multipart parser ran without limits: a part's headers without end were
+/// buffered whole (+99 MiB) and searched again for their end at every chunk (quadratic
+/// CPU, an upload slot held until the body read timeout), and a form field other than
+/// `file` of any size was read through. Now a part's headers are refused past 16 KiB,
+/// another field past 64 KiB, the whole body past 101 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_multipart_parser_has_limits() {
+    let sim = Simulator::start().await.unwrap();
+    let mut endless =
+        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\nX-Pad: "
+            .to_vec();
+    endless.resize(endless.len() + (4 << 20), b'a');
+    let (status, v) = jimmy_upload_raw(&sim, endless).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["code"], 20002, "{v}");
+    assert!(v["msg"].as_str().unwrap().contains("headers exceed"), "{v}");
+    let mut other = b"--B\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n".to_vec();
+    other.resize(other.len() + 100 * 1024, b'n');
+    other.extend_from_slice(
+        b"\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF\r\n--B--\r\n",
+    );
+    let (status, v) = jimmy_upload_raw(&sim, other).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["code"], 20002, "{v}");
+    assert!(v["msg"].as_str().unwrap().contains("too large"), "{v}");
+    // Within the limits, the same upload is stored.
+    let fine = b"--B\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF\r\n--B--\r\n".to_vec();
+    let (status, v) = jimmy_upload_raw(&sim, fine).await;
+    assert_eq!((status, &v["code"]), (200, &json!(20000)), "{v}");
+    assert_eq!(v["data"]["size"], 4, "{v}");
+    sim.shutdown().await;
+}
