@@ -15,22 +15,39 @@ pub fn unix_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// RFC 3339 UTC with milliseconds, e.g. `2024-05-01T12:00:00.000Z` (times before the epoch
-/// print as the epoch).
+/// RFC 3339 UTC with milliseconds, e.g. `2024-05-01T12:00:00.000Z`, or `unknown` for a
+/// time RFC 3339 cannot write (see [`try_rfc3339`]): for human lines and messages; a JSON
+/// field takes [`time_json`], which is `null` then.
 pub fn rfc3339(t: SystemTime) -> String {
-    let ms = unix_ms(t);
-    let at = i64::try_from(ms)
-        .ok()
-        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok());
-    match at {
-        Some(at) => at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        // Past year 9999: no calendar date; the milliseconds themselves.
-        None => format!("{ms}ms since the epoch"),
+    try_rfc3339(t).unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// RFC 3339 UTC with milliseconds (truncated), when RFC 3339 can write `t`: its four-digit
+/// years run from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59.999...Z (the civil range, not
+/// `jiff::Timestamp`'s, which ends a day earlier). `None` outside it, never another format.
+pub fn try_rfc3339(t: SystemTime) -> Option<String> {
+    let since = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => jiff::SignedDuration::try_from(d).ok()?,
+        Err(e) => jiff::SignedDuration::try_from(e.duration())
+            .ok()?
+            .checked_neg()?,
+    };
+    let epoch = jiff::civil::DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
+    // Fails past 9999-12-31T23:59:59.999999999, the civil range's end.
+    let at = epoch.checked_add(since).ok()?;
+    if at.year() < 0 {
+        return None;
     }
+    Some(at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+}
+
+/// A time as a JSON value: its RFC 3339 string, or `null` when RFC 3339 cannot write it.
+pub fn time_json(t: SystemTime) -> Value {
+    try_rfc3339(t).map_or(Value::Null, Value::from)
 }
 
 fn opt_time(t: Option<SystemTime>) -> Value {
-    t.map_or(Value::Null, |t| Value::from(rfc3339(t)))
+    t.map_or(Value::Null, time_json)
 }
 
 /// JSON for a voice.
@@ -123,7 +140,7 @@ pub fn put_voice(o: &mut Outcome, v: &Voice) {
         o.line(format!("preview: {u}"));
     }
     if let Some(t) = v.activate_by {
-        o.set("activate_by", rfc3339(t));
+        o.set("activate_by", time_json(t));
         o.line(format!(
             "use it before {} or it expires (JimmyAI model ids need a first speech within 3 days)",
             rfc3339(t)
@@ -180,5 +197,59 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789);
         assert_eq!(rfc3339(t), "2024-02-29T12:34:56.789Z");
+    }
+
+    /// RFC 3339 writes years 0000 to 9999: the last instant of 9999 is written (its
+    /// milliseconds truncated), one nanosecond later is `null` in JSON and `unknown` for
+    /// humans, never another format (it was "253402300799000ms since the epoch" for
+    /// 9999-12-31T23:59:59Z, past `jiff::Timestamp`'s range). The same at the start of
+    /// year 0000, and a time before 1970 is itself, not the epoch.
+    #[test]
+    fn rfc3339_writes_exactly_the_years_0000_to_9999_and_null_outside() {
+        // 10000-01-01T00:00:00Z and 0000-01-01T00:00:00Z, in seconds from the epoch.
+        let end = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        let start = UNIX_EPOCH
+            .checked_sub(Duration::from_secs(62_167_219_200))
+            .unwrap();
+        let nano = Duration::from_nanos(1);
+        let cases = [
+            (end - nano, Some("9999-12-31T23:59:59.999Z")),
+            (
+                end - Duration::from_secs(1),
+                Some("9999-12-31T23:59:59.000Z"),
+            ),
+            (end, None),
+            (end + Duration::from_secs(86_400 * 366 * 10_000), None),
+            (start, Some("0000-01-01T00:00:00.000Z")),
+            (start - nano, None),
+            (
+                UNIX_EPOCH
+                    .checked_sub(Duration::from_secs(1 << 40))
+                    .unwrap(),
+                None,
+            ),
+            (
+                UNIX_EPOCH - Duration::from_millis(1),
+                Some("1969-12-31T23:59:59.999Z"),
+            ),
+            (
+                UNIX_EPOCH - Duration::from_secs(86_400 * 365),
+                Some("1969-01-01T00:00:00.000Z"),
+            ),
+        ];
+        for (t, want) in cases {
+            assert_eq!(try_rfc3339(t).as_deref(), want, "{t:?}");
+            assert_eq!(rfc3339(t), want.unwrap_or("unknown"), "{t:?}");
+            assert_eq!(time_json(t), want.map_or(Value::Null, Value::from), "{t:?}");
+        }
+        let voice = Voice::new(voiceclone::Provider::JimmyAi, "m1")
+            .with_created_at(end)
+            .with_activate_by(end - nano);
+        let v = voice_json(&voice);
+        assert_eq!(v["created_at"], Value::Null, "{v}");
+        assert_eq!(v["activate_by"], "9999-12-31T23:59:59.999Z", "{v}");
+        let mut o = Outcome::default();
+        put_voice(&mut o, &voice.with_activate_by(end));
+        assert_eq!(o.fields["activate_by"], Value::Null, "{:?}", o.fields);
     }
 }
