@@ -123,6 +123,34 @@ async fn a_null_record_among_good_ones_is_skipped_and_the_good_ones_kept() {
     assert_eq!(server.seen().len(), 1);
 }
 
+/// The skipped records are counted for a caller who asks (`*_counting_unread`): a listing
+/// that skipped any is incomplete, and says so.
+#[tokio::test]
+async fn the_skipped_records_of_a_listing_are_counted() {
+    let voices = json!({"records": [voice(1), null, voice(2), "x", voice(3)], "total": 5});
+    let tasks = json!({"records": [task("t-1"), {"taskId": "bad\u{7}"}, task("t-2")], "total": 3});
+    for system in [false, true] {
+        let server = Scripted::start(vec![answer(voices.clone())]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let unread = voiceclone::UnreadRecords::new();
+        let got: Vec<_> = c
+            .voices_counting_unread(system, &unread)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!((got.len(), unread.count()), (3, 2), "system {system}");
+    }
+    let server = Scripted::start(vec![answer(tasks)]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let unread = voiceclone::UnreadRecords::new();
+    let got: Vec<_> = c
+        .tasks_counting_unread(TaskFilter::all(), &unread)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!((got.len(), unread.count()), (2, 1));
+}
+
 /// A system voice whose own lists (`personalityList`, `scenarioList`) are `null` or not
 /// arrays is still listed.
 #[tokio::test]

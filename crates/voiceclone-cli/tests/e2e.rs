@@ -1517,7 +1517,7 @@ fn provider_variable_is_lenient_and_needed_only_where_used() {
     )
     .expect(2)
     .json();
-    assert_eq!(j["error"]["unsupported_operation"], "list_voices", "{j}");
+    assert_eq!(j["error"]["unsupported_operation"], "voices", "{j}");
 
     let r = run_with(&url, KEY, &[("VOICECLONE_PROVIDER", "")], &voices, None).expect(2);
     assert!(r.stdout.contains("needs a provider"), "{r:?}");

@@ -122,6 +122,45 @@ fn tasks_delete_refuses_another_providers_job() {
     assert_eq!(j["count"], 1, "the task is still there: {j}");
 }
 
+/// A task list holding records that cannot be read (an id with a control character, not an
+/// object) is incomplete: the readable tasks are listed, the others counted
+/// (`unreadable_records`), and the command exits 1 (`incomplete_listing`) so a script does
+/// not read an absence as "no such task". Before: the records vanished, exit 0.
+#[test]
+fn a_task_list_with_unreadable_records_says_it_is_incomplete() {
+    let fake = support::FakeVmeg::start(1, 10, false);
+    fake.list_tasks_with(vec![
+        serde_json::json!({"taskId": "t-good", "taskType": "tts", "status": "finished"}),
+        serde_json::json!({"taskId": "t-\u{1b}[31m", "taskType": "tts", "status": "finished"}),
+        serde_json::json!(42),
+    ]);
+    let r = run_binary(Some(&fake.url), KEY, &[], &[], &vmeg(&["tasks"]));
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    let j = r.json();
+    assert_eq!(j["count"], 1, "{j}");
+    assert_eq!(j["tasks"][0]["vendor_id"], "t-good", "{j}");
+    assert_eq!(j["unreadable_records"], 2, "{j}");
+    assert_eq!(j["error"]["kind"], "incomplete_listing", "{j}");
+    let r = run_binary(
+        Some(&fake.url),
+        KEY,
+        &[],
+        &[],
+        &["--provider", "vmeg", "tasks"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("incomplete"), "{}", r.stdout);
+    assert!(!r.stdout.contains("no tasks match"), "{}", r.stdout);
+    // A complete list says so too.
+    fake.list_tasks_with(vec![
+        serde_json::json!({"taskId": "t-good", "taskType": "tts", "status": "finished"}),
+    ]);
+    let j = run_binary(Some(&fake.url), KEY, &[], &[], &vmeg(&["tasks"]))
+        .expect(0)
+        .json();
+    assert_eq!(j["unreadable_records"], 0, "{j}");
+}
+
 #[test]
 fn voices_system_lists_preset_voices() {
     let sim = sim();

@@ -192,7 +192,7 @@ pub use model::{
 };
 pub use model::{
     AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, ReconcileQuery, Reconciled, Resubmitted,
-    TaskDetail, TaskFilter, TaskSummary, UNKNOWN_OFFSET_SPAN,
+    TaskDetail, TaskFilter, TaskSummary, UNKNOWN_OFFSET_SPAN, UnreadRecords,
 };
 #[cfg(feature = "upload")]
 pub use model::{AudioReader, UploadProgress};

@@ -773,12 +773,18 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
 }
 
 async fn voices(client: &Client, p: Provider) -> Outcome {
-    match client.list_voices().await {
+    use futures::TryStreamExt as _;
+    let unread = voiceclone::UnreadRecords::new();
+    match client
+        .voices_counting_unread(false, &unread)
+        .try_collect::<Vec<_>>()
+        .await
+    {
         Ok(voices) => {
             let mut o = Outcome::default();
             o.set("provider", p.as_str());
             o.set("voices", voices.iter().map(voice_json).collect::<Vec<_>>());
-            if voices.is_empty() {
+            if voices.is_empty() && unread.count() == 0 {
                 o.line(format!("no cloned voices on this {p} account"));
             }
             for v in &voices {
@@ -791,6 +797,7 @@ async fn voices(client: &Client, p: Provider) -> Outcome {
                 }
                 o.line(line);
             }
+            super::tasks::note_unread(&mut o, &unread, "voice");
             o
         }
         Err(e) => Outcome::failed(e.into()),

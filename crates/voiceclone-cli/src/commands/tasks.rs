@@ -3,7 +3,7 @@
 
 use futures::TryStreamExt;
 use serde_json::{Value, json};
-use voiceclone::{Client, JobId, Provider, TaskFilter, TaskStatus, TaskSummary};
+use voiceclone::{Client, JobId, Provider, TaskFilter, TaskStatus, TaskSummary, UnreadRecords};
 
 use crate::cli::{JobKind, TasksAction, TasksArgs};
 use crate::output::{Failure, Outcome, rfc3339, voice_json};
@@ -39,12 +39,17 @@ pub async fn run(client: &Client, args: &TasksArgs) -> Outcome {
     if let Some(s) = &args.status {
         filter = filter.status(status_arg(s));
     }
-    match client.tasks(filter).try_collect::<Vec<_>>().await {
+    let unread = UnreadRecords::new();
+    match client
+        .tasks_counting_unread(filter, &unread)
+        .try_collect::<Vec<_>>()
+        .await
+    {
         Ok(tasks) => {
             let mut o = Outcome::default();
             o.set("tasks", tasks.iter().map(task_json).collect::<Vec<_>>());
             o.set("count", tasks.len());
-            if tasks.is_empty() {
+            if tasks.is_empty() && unread.count() == 0 {
                 o.line("no tasks match");
             }
             for t in &tasks {
@@ -56,9 +61,29 @@ pub async fn run(client: &Client, args: &TasksArgs) -> Outcome {
                     t.created_at.map(rfc3339).unwrap_or_default()
                 ));
             }
+            note_unread(&mut o, &unread, "task");
             o
         }
         Err(e) => Outcome::failed(Failure::from_adapter(&e)),
+    }
+}
+
+/// Records the listing could not read, in `o`: `unreadable_records`, a line saying the list is
+/// incomplete, and a failure (exit 1, `incomplete_listing`): an absence in an incomplete list
+/// proves nothing, and a script must not take it for "no such task" and submit again.
+pub fn note_unread(o: &mut Outcome, unread: &UnreadRecords, what: &str) {
+    let n = unread.count();
+    o.set("unreadable_records", n);
+    if n > 0 {
+        let message = format!(
+            "the provider listed {n} {what} record(s) that could not be read (no usable id, or not a record): this list is incomplete; to learn whether a submit created a task, use `reconcile`"
+        );
+        o.line(format!("warning: {message}"));
+        o.failure = Some(Failure::other(
+            crate::exit::Exit::Failure,
+            "incomplete_listing",
+            message,
+        ));
     }
 }
 
@@ -91,12 +116,17 @@ pub fn task_json(t: &TaskSummary) -> Value {
 
 /// `voices --system`.
 pub async fn system_voices(client: &Client, p: Provider) -> Outcome {
-    match client.system_voices().try_collect::<Vec<_>>().await {
+    let unread = UnreadRecords::new();
+    match client
+        .voices_counting_unread(true, &unread)
+        .try_collect::<Vec<_>>()
+        .await
+    {
         Ok(voices) => {
             let mut o = Outcome::default();
             o.set("voices", voices.iter().map(voice_json).collect::<Vec<_>>());
             o.set("system", true);
-            if voices.is_empty() {
+            if voices.is_empty() && unread.count() == 0 {
                 o.line(format!("no system voices listed by {p}"));
             }
             for v in &voices {
@@ -105,6 +135,7 @@ pub async fn system_voices(client: &Client, p: Provider) -> Outcome {
                     None => v.id.to_string(),
                 });
             }
+            note_unread(&mut o, &unread, "voice");
             o
         }
         Err(e) => Outcome::failed(Failure::from_adapter(&e)),

@@ -2,14 +2,11 @@
 //! job, deleting a task, and the cloned and system voices as `Stream`s. Lists are read to
 //! their end, page by page, with no silent cap (see `provider::paging`).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::Client;
 use crate::error::Error;
-use crate::model::{JobId, TaskDetail, TaskFilter, TaskSummary, Voice};
+use crate::model::{JobId, TaskDetail, TaskFilter, TaskSummary, UnreadRecords, Voice};
 use crate::provider::paging::walk;
 use tracing::Instrument as _;
 
@@ -42,16 +39,41 @@ impl Client {
     /// # }
     /// ```
     pub fn tasks(&self, filter: TaskFilter) -> BoxStream<'static, Result<TaskSummary, Error>> {
-        self.tasks_counting_unread(filter, None)
+        self.task_stream(filter, None)
     }
 
-    /// [`Client::tasks`], adding to `unread` the records a page sent but could not be read
-    /// (no usable id, not a record): reconcile may not answer "nothing was created" while
-    /// one of them could be the task.
-    pub(crate) fn tasks_counting_unread(
+    /// [`Client::tasks`], counting in `unread` the records a page sent but could not be read
+    /// (no usable id, not a record), which the stream skips: with any counted, the listing
+    /// is incomplete, and a task missing from it may still exist.
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// use voiceclone::{TaskFilter, UnreadRecords};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// # client.clone_voice(&voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav")).await?;
+    /// let unread = UnreadRecords::new();
+    /// let tasks: Vec<_> = client.tasks_counting_unread(TaskFilter::all(), &unread).try_collect().await?;
+    /// assert_eq!(tasks.len(), 1);
+    /// assert_eq!(unread.count(), 0); // a complete listing
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn tasks_counting_unread(
         &self,
         filter: TaskFilter,
-        unread: Option<Arc<AtomicUsize>>,
+        unread: &UnreadRecords,
+    ) -> BoxStream<'static, Result<TaskSummary, Error>> {
+        self.task_stream(filter, Some(unread.clone()))
+    }
+
+    fn task_stream(
+        &self,
+        filter: TaskFilter,
+        unread: Option<UnreadRecords>,
     ) -> BoxStream<'static, Result<TaskSummary, Error>> {
         let client = self.clone();
         let provider = self.provider();
@@ -64,8 +86,7 @@ impl Client {
                 async move {
                     let p = client.b().tasks_page(client.t(), kind, page).await?;
                     if let Some(unread) = unread {
-                        let skipped = p.returned.saturating_sub(p.items.len());
-                        unread.fetch_add(skipped, Ordering::Relaxed);
+                        unread.add(p.returned.saturating_sub(p.items.len()));
                     }
                     Ok(p)
                 }
@@ -148,7 +169,7 @@ impl Client {
     /// # }
     /// ```
     pub fn voices(&self) -> BoxStream<'static, Result<Voice, Error>> {
-        self.voice_stream(false)
+        self.voice_stream(false, None)
     }
 
     /// The vendor's system (preset) voices as a stream (VMEG `voice/basic/list`); each
@@ -172,10 +193,41 @@ impl Client {
     /// # }
     /// ```
     pub fn system_voices(&self) -> BoxStream<'static, Result<Voice, Error>> {
-        self.voice_stream(true)
+        self.voice_stream(true, None)
     }
 
-    fn voice_stream(&self, system: bool) -> BoxStream<'static, Result<Voice, Error>> {
+    /// [`Client::voices`] (or, with `system`, [`Client::system_voices`]), counting in
+    /// `unread` the records a page sent but could not be read, which the stream skips (see
+    /// [`Client::tasks_counting_unread`]).
+    ///
+    /// ```
+    /// use futures::TryStreamExt;
+    /// use voiceclone::UnreadRecords;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let sim = voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0)).await?;
+    /// # let client = voiceclone::Client::builder(voiceclone::Provider::Vmeg).api_key(sim.api_key()).base_url(sim.base_url()).build()?;
+    /// let unread = UnreadRecords::new();
+    /// let system: Vec<_> = client.voices_counting_unread(true, &unread).try_collect().await?;
+    /// assert!(!system.is_empty());
+    /// assert_eq!(unread.count(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn voices_counting_unread(
+        &self,
+        system: bool,
+        unread: &UnreadRecords,
+    ) -> BoxStream<'static, Result<Voice, Error>> {
+        self.voice_stream(system, Some(unread.clone()))
+    }
+
+    fn voice_stream(
+        &self,
+        system: bool,
+        unread: Option<UnreadRecords>,
+    ) -> BoxStream<'static, Result<Voice, Error>> {
         let client = self.clone();
         let provider = self.provider();
         let (what, operation) = if system {
@@ -187,7 +239,17 @@ impl Client {
             what,
             move |page| {
                 let client = client.clone();
-                async move { client.b().voices_page(client.t(), system, None, page).await }
+                let unread = unread.clone();
+                async move {
+                    let p = client
+                        .b()
+                        .voices_page(client.t(), system, None, page)
+                        .await?;
+                    if let Some(unread) = unread {
+                        unread.add(p.returned.saturating_sub(p.items.len()));
+                    }
+                    Ok(p)
+                }
             },
             |(v, _): &(Voice, Option<JobId>)| v.id.as_str().to_owned(),
         )

@@ -103,9 +103,9 @@ impl Client {
         let mut seen = HashSet::new();
         // Records the list sent that could not be read (no usable id, not an object): any of
         // them may be the submit's task, so they forbid answering `None`.
-        let unread = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let unread = crate::model::UnreadRecords::new();
         let listed: Vec<TaskSummary> = match self
-            .tasks_counting_unread(filter, Some(unread.clone()))
+            .tasks_counting_unread(filter, &unread)
             .try_filter(|s| {
                 let fits = s.may_be_created_between(from, to);
                 std::future::ready(fits && seen.insert(s.id.clone()))
@@ -122,7 +122,7 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
-        let unread = unread.load(std::sync::atomic::Ordering::Relaxed);
+        let unread = unread.count();
         // The webhook delivery for the key, when a hub saw it.
         #[cfg(feature = "webhook")]
         if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)

@@ -38,6 +38,7 @@ mod result;
 mod serde_form;
 mod status;
 mod task;
+mod unread;
 #[cfg(feature = "upload")]
 mod upload;
 
@@ -54,5 +55,6 @@ pub use request::{CloneRequest, SpeechLine, SpeechRequest};
 pub use result::{JIMMYAI_ACTIVATION_WINDOW, Speech, SpeechSegment, Voice};
 pub use status::TaskStatus;
 pub use task::{TaskDetail, TaskFilter, TaskSummary, UNKNOWN_OFFSET_SPAN};
+pub use unread::UnreadRecords;
 #[cfg(feature = "upload")]
 pub use upload::{AudioReader, UploadProgress};
