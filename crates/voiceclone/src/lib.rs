@@ -81,6 +81,8 @@
 //! - `sleep` (with the `test-util` feature): injectable sleeping (`Sleeper`,
 //!   `RecordingSleeper`) and `ClientBuilder::sleeper`, for fast tests.
 //! - [`ApiKey`], [`WebhookSecret`]: redacted secrets.
+//! - [`scrub`]: [`scrub::Scrubber`], which takes every piece of the key out of what servers
+//!   say; yours to use on your own output.
 //! - [`VoiceCloning`]: a job's lifecycle as a trait ([`Client`] implements it), the seam for
 //!   your own tests; with the `fake` feature, `fake::FakeClient` scripts its outcomes with
 //!   no HTTP.
@@ -168,7 +170,7 @@ mod public_dns; // storage hosts resolve to public addresses only (no SSRF by DN
 mod random_id; // 128-bit random ids from ring's system generator: idempotency keys, request ids
 #[cfg(feature = "upload")]
 mod sample; // local recordings: measured, checked, streamed (never read whole)
-mod scrub; // the API key never comes back out of a server string
+pub mod scrub; // Scrubber: the API key never comes back out of a server string
 mod seam; // VoiceCloning: the trait Client (and the fake) implement
 #[cfg(any(feature = "upload", feature = "download"))]
 mod storage; // storage URLs: their HTTP client (never the key), shown without the query

@@ -8,10 +8,10 @@
 //! wherever it appears whole.
 //!
 //! The scrubber reaches the decoders as a text filter: every `client_glue::Text` of a
-//! generated answer type and every lenient field of [`crate::wire`] passes through it as it
+//! generated answer type and every lenient field of `crate::wire` passes through it as it
 //! is decoded (a thread-local set while an answer is decoded: by the generated clients, whose
 //! config carries the filter, see `provider::Connect::config` and `client_glue::hooks::decode`,
-//! and by this crate's own decoding through [`decoding_with`]), so no string is missed and the
+//! and by this crate's own decoding through `decoding_with`), so no string is missed and the
 //! key is never threaded through serde.
 
 use std::borrow::Cow;
@@ -28,9 +28,21 @@ pub(crate) const MIN_PIECE: usize = 8;
 // length, so a set of words does what a general multi-pattern matcher would, with no crate.
 const _: () = assert!(MIN_PIECE == 8);
 
-/// Finds and removes pieces of one secret.
+/// Finds and removes pieces of one secret: what this crate does to every string a server
+/// sends, against the API key; for a caller's own output, against any secret of theirs (a
+/// webhook secret a server may echo, say).
+///
+/// ```
+/// use voiceclone::scrub::Scrubber;
+///
+/// let s = Scrubber::new("whsec-0123456789abcdef");
+/// // Whole, cut, upper-cased: any run of 8 or more of its characters goes.
+/// assert_eq!(s.scrub("secret WHSEC-0123456789ABCDEF here"), "secret [redacted] here");
+/// assert_eq!(s.scrub("tail 89abcdef!"), "tail [redacted]!");
+/// assert_eq!(s.scrub("nothing of it"), "nothing of it");
+/// ```
 #[derive(Clone)]
-pub(crate) struct Scrubber {
+pub struct Scrubber {
     pieces: Pieces,
     /// Whether the key holds a `.` (see `scrub_as_url`).
     key_has_dot: bool,
@@ -64,7 +76,7 @@ fn tail_bit(word: u64) -> (usize, u64) {
 
 impl Scrubber {
     /// A scrubber for `secret`: its 8-byte windows (or the whole secret when shorter).
-    pub(crate) fn new(secret: &str) -> Self {
+    pub fn new(secret: &str) -> Self {
         let lower: Vec<u8> = secret.bytes().map(|b| b.to_ascii_lowercase()).collect();
         let pieces = if lower.is_empty() {
             Pieces::None
@@ -147,7 +159,7 @@ impl Scrubber {
     }
 
     /// True when `text` holds a piece of the secret.
-    pub(crate) fn finds_secret_in(&self, text: &str) -> bool {
+    pub fn finds_secret_in(&self, text: &str) -> bool {
         let mut seen = false;
         self.each_piece(text, |_, _| {
             seen = true;
@@ -157,7 +169,7 @@ impl Scrubber {
     }
 
     /// `text` with every piece of the secret replaced by `[redacted]`.
-    pub(crate) fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let ranges = self.covered(text);
         if ranges.is_empty() {
             return Cow::Borrowed(text);

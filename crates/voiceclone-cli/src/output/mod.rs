@@ -263,6 +263,10 @@ pub struct Printer {
     /// `--quiet`
     pub quiet: bool,
     secrets: Vec<String>,
+    /// One per secret: any run of 8 or more of its characters, in any case, as the library
+    /// scrubs the API key out of server strings (a server may echo a secret cut or
+    /// upper-cased, and the webhook secret is not the library's to scrub).
+    scrubbers: Vec<voiceclone::scrub::Scrubber>,
 }
 
 impl Printer {
@@ -272,6 +276,7 @@ impl Printer {
             json,
             quiet,
             secrets: Vec::new(),
+            scrubbers: Vec::new(),
         }
     }
 
@@ -288,6 +293,7 @@ impl Printer {
             .and_then(|q| q.get(1..q.len().saturating_sub(1)).map(str::to_owned));
         for form in std::iter::once(s.to_owned()).chain(escaped) {
             if !self.secrets.contains(&form) {
+                self.scrubbers.push(voiceclone::scrub::Scrubber::new(&form));
                 self.secrets.push(form);
             }
         }
@@ -299,6 +305,11 @@ impl Printer {
         for s in &self.secrets {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), "[redacted]");
+            }
+        }
+        for s in &self.scrubbers {
+            if let std::borrow::Cow::Owned(scrubbed) = s.scrub(&out) {
+                out = scrubbed;
             }
         }
         out
@@ -430,6 +441,26 @@ mod tests {
             for piece in key.as_bytes().windows(8) {
                 let piece = std::str::from_utf8(piece).unwrap();
                 assert!(!line.contains(piece), "{pad}: {line}");
+            }
+        }
+    }
+
+    /// A secret a server echoes cut or upper-cased (the webhook secret, which the library
+    /// does not scrub) is redacted too, as the library redacts the API key.
+    #[test]
+    fn pieces_of_a_secret_in_any_case_are_redacted() {
+        let mut p = Printer::new(false, false);
+        p.add_secret("whsec-qwertyuiopzxcvbnm");
+        for echoed in [
+            "WHSEC-QWERTYUIOPZXCVBNM",
+            "whsec-QWERT|YuiopZXCVbnm",
+            "yuiopzxcv",
+        ] {
+            let out = p.redact(&format!("webhook secret {echoed} rejected"));
+            assert!(out.contains("[redacted]"), "{echoed}: {out}");
+            for piece in "whsec-qwertyuiopzxcvbnm".as_bytes().windows(8) {
+                let piece = std::str::from_utf8(piece).unwrap();
+                assert!(!out.to_ascii_lowercase().contains(piece), "{echoed}: {out}");
             }
         }
     }
