@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use voiceclone::{Client, JobId, Provider, TaskFilter, TaskStatus, TaskSummary, UnreadRecords};
 
 use crate::cli::{JobKind, TasksAction, TasksArgs};
-use crate::output::{Failure, Outcome, rfc3339, voice_json};
+use crate::output::{Failure, Outcome, rfc3339, time_json, voice_json};
 
 /// Runs `tasks`.
 pub async fn run(client: &Client, args: &TasksArgs) -> Outcome {
@@ -108,9 +108,9 @@ pub fn task_json(t: &TaskSummary) -> Value {
         "vendor_type": t.vendor_type,
         "status": t.status.as_str(),
         "vendor_status": t.vendor_status,
-        "created_at": t.created_at.map(rfc3339),
+        "created_at": t.created_at.map_or(Value::Null, time_json),
         "created_at_offset_unknown": t.created_at_offset_unknown,
-        "updated_at": t.updated_at.map(rfc3339),
+        "updated_at": t.updated_at.map_or(Value::Null, time_json),
     })
 }
 
