@@ -52,6 +52,11 @@ pub const MAX_IDEMPOTENCY_KEYS: usize = 10_000_000;
 /// up to the vendor's 100 MB).
 pub const MAX_CONCURRENT_UPLOADS: usize = 2;
 
+/// VMEG webhook attempts in flight at once, at most (each a connection to the
+/// receiver); the bodies of deliveries under way hold at most
+/// `max_task_bytes` besides. Deliveries beyond either wait their turn.
+pub const MAX_CONCURRENT_WEBHOOKS: usize = 64;
+
 /// `1.5s`-style rendering for error messages.
 pub(crate) fn fmt_dur(d: Duration) -> String {
     format!("{}s", d.as_secs_f64())

@@ -164,6 +164,12 @@
 //!   text kept by [`Stats::creates`] and the webhook attempts kept by
 //!   [`SimHandle::webhook_deliveries`] (each holding a copy of its body).
 //!   A deleted or evicted task's pending webhook delivery is dropped with it.
+//!   At most [`bounds::MAX_CONCURRENT_WEBHOOKS`] (64) webhook attempts are
+//!   in flight, and the bodies of deliveries under way hold at most
+//!   [`SimConfig::max_task_bytes`] (one body is shared by its attempts);
+//!   deliveries beyond wait their turn (never dropped: a slow receiver delays
+//!   them), and are dropped only if their task is deleted or evicted while
+//!   they wait.
 //!   An evicted id answers as any unknown id does (VMEG 404 "Task not
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
 //!   Voices made by clones stay in the VMEG voice library when their task is

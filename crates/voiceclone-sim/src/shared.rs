@@ -25,6 +25,12 @@ pub(crate) struct Shared {
     pub clock_changed: Notify,
     /// Uploads being received (see `crate::bounds::MAX_CONCURRENT_UPLOADS`).
     pub upload_permits: tokio::sync::Semaphore,
+    /// Webhook attempts in flight (see `crate::bounds::MAX_CONCURRENT_WEBHOOKS`).
+    pub webhook_slots: tokio::sync::Semaphore,
+    /// Bytes of webhook bodies held by deliveries, one permit a byte: at most
+    /// [`Shared::webhook_bytes_cap`] (`max_task_bytes`, capped as a semaphore needs).
+    pub webhook_bytes: tokio::sync::Semaphore,
+    webhook_bytes_cap: usize,
     pub conns: Mutex<ConnTable>,
     pub stats: Recorder,
     pub fault_rng: Mutex<fastrand::Rng>,
@@ -88,9 +94,20 @@ impl Reader {
     }
 }
 
+impl Reader {
+    /// Release now, under the caller's lock of the state.
+    pub fn release_locked(mut self, st: &mut State) {
+        st.release_reader(&self.id);
+        self.id.clear();
+    }
+}
+
 impl Drop for Reader {
     fn drop(&mut self) {
-        lock(&self.sh.state).release_reader(&self.id);
+        // Cleared: already released.
+        if !self.id.is_empty() {
+            lock(&self.sh.state).release_reader(&self.id);
+        }
     }
 }
 
@@ -105,11 +122,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     pub fn new(config: SimConfig, base_url: String) -> Self {
         let seed = config.seed;
+        let webhook_bytes_cap = config
+            .max_task_bytes
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS)
+            .min(u32::MAX as usize);
         Self {
             clock: Clock::new(),
             state: Mutex::new(State::new(Limits::from_config(&config))),
             clock_changed: Notify::new(),
             upload_permits: tokio::sync::Semaphore::new(crate::bounds::MAX_CONCURRENT_UPLOADS),
+            webhook_slots: tokio::sync::Semaphore::new(crate::bounds::MAX_CONCURRENT_WEBHOOKS),
+            webhook_bytes: tokio::sync::Semaphore::new(webhook_bytes_cap),
+            webhook_bytes_cap,
             conns: Mutex::new(ConnTable::default()),
             stats: Recorder::new(config.max_records, config.max_task_bytes),
             fault_rng: Mutex::new(fastrand::Rng::with_seed(seed)),
@@ -122,6 +146,17 @@ impl Shared {
             webhook_http: std::sync::OnceLock::new(),
             config,
         }
+    }
+
+    /// Permits of [`Shared::webhook_bytes`] a webhook body takes for a task
+    /// keeping `payload` bytes ([`crate::state::Task::payload_bytes`], an upper
+    /// bound of what the body copies from it) plus room for the rest of the
+    /// body; never more than the whole budget, so one body alone always fits.
+    pub fn webhook_body_permits(&self, payload: usize) -> u32 {
+        let n = payload
+            .saturating_add(16 * 1024)
+            .min(self.webhook_bytes_cap);
+        u32::try_from(n).unwrap_or(u32::MAX)
     }
 
     /// Lock the state with completion side effects applied up to now.

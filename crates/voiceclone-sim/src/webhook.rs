@@ -28,19 +28,13 @@ pub(crate) fn spawn_for(sh: &Arc<Shared>, task_id: &str, reader: Reader) {
         // Shut down: nothing is delivered any more.
         return;
     };
-    // Deleting or evicting the task aborts its delivery while it waits
-    // (`State::remove_task`). Registered only while the task is unfinished: the
-    // delivery removes it, under the same lock, once it sees the task terminal,
-    // which cannot have happened yet; so an entry is never left behind and a
+    // Deleting or evicting the task aborts its delivery while it waits (for the
+    // task to finish, or for room to send: `State::remove_task`). Registered only
+    // while the delivery has not read the task yet (`Task::readers`, released in
+    // the same lock that drops the entry), so an entry is never left behind and a
     // delivery already sending is never cut short.
     let mut st = sh.lock_state();
-    // Read under the lock: at least the time the delivery judged by, if it got there.
-    let now = sh.clock.now();
-    if st
-        .tasks
-        .get(task_id)
-        .is_some_and(|t| !t.phase(now).is_terminal())
-    {
+    if st.tasks.get(task_id).is_some_and(|t| t.readers > 0) {
         st.webhooks.insert(task_id.to_string(), handle);
     }
 }
@@ -86,20 +80,46 @@ async fn deliver(sh: Arc<Shared>, task_id: String, reader: Reader) {
     };
     // Wait until the task is terminal: one timer at its due time, woken early
     // when the clock is moved by hand (no polling).
-    let task = loop {
-        let Some(task) = sh.lock_state().tasks.get(&task_id).cloned() else {
-            tracing::debug!(%task_id, "task deleted or evicted before completion; no webhook");
+    let payload = loop {
+        let (due, payload) = {
+            let st = sh.lock_state();
+            let Some(task) = st.tasks.get(&task_id) else {
+                tracing::debug!(%task_id, "task deleted or evicted before completion; no webhook");
+                return;
+            };
+            if task.phase(sh.clock.now()).is_terminal() {
+                (None, task.payload_bytes())
+            } else {
+                (Some(task.done_at()), 0)
+            }
+        };
+        match due {
+            Some(at) => sh.sleep_until_sim(at).await,
+            None => break payload,
+        }
+    };
+    // Room for the body (counted against `max_task_bytes`, with the other bodies
+    // being delivered), before it is made: a silent receiver made every delivery
+    // hold its body (and a connection) at once, without bound.
+    let Ok(_bytes) = sh
+        .webhook_bytes
+        .acquire_many(sh.webhook_body_permits(payload))
+        .await
+    else {
+        return;
+    };
+    let task = {
+        let mut st = sh.lock_state();
+        let Some(task) = st.tasks.get(&task_id).cloned() else {
+            tracing::debug!(%task_id, "task deleted or evicted before its webhook was sent");
             return;
         };
-        if task.phase(sh.clock.now()).is_terminal() {
-            // From here on the delivery runs its course even if the task goes.
-            sh.lock_state().webhooks.remove(&task_id);
-            break task;
-        }
-        sh.sleep_until_sim(task.done_at()).await;
+        // From here on the delivery runs its course even if the task goes, and
+        // age may evict the task.
+        st.webhooks.remove(&task_id);
+        reader.release_locked(&mut st);
+        task
     };
-    // Read: age may evict the task now.
-    drop(reader);
     let ok = task.phase(sh.clock.now()) == Phase::Completed;
     let event = match task.kind {
         TaskKind::VmegTts => "openapi-tts",
@@ -124,8 +144,10 @@ async fn deliver(sh: Arc<Shared>, task_id: String, reader: Reader) {
         ),
         ("pipelineKey", text(json!(pipeline_key))),
         ("version", text(json!("v1"))),
-    ])
-    .into_bytes();
+    ]);
+    drop(task);
+    // Shared by every attempt (and the reqwest request), never copied.
+    let body = axum::body::Bytes::from(body);
     let Some(client) = sh
         .webhook_http
         .get_or_init(|| http_client(sh.config.webhook_timeout))
@@ -141,6 +163,11 @@ async fn deliver(sh: Arc<Shared>, task_id: String, reader: Reader) {
             .unwrap_or(0)
             .to_string();
         let sig = sign(&target.secret, &ts, &body);
+        // At most `MAX_CONCURRENT_WEBHOOKS` attempts in flight (connections to the
+        // receiver); the slot is not held while waiting to retry.
+        let Ok(slot) = sh.webhook_slots.acquire().await else {
+            return;
+        };
         sh.stats
             .webhook_attempts
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -156,6 +183,7 @@ async fn deliver(sh: Arc<Shared>, task_id: String, reader: Reader) {
             Ok(r) => (Some(r.status().as_u16()), None),
             Err(e) => (None, Some(e.to_string())),
         };
+        drop(slot);
         let d = Delivery {
             task_id: task_id.clone(),
             event: event.to_string(),
@@ -198,12 +226,15 @@ mod tests {
         for i in 0..200 {
             let id = format!("task_{i}");
             let now = sh.clock.now();
-            sh.lock_state().insert_task(Task::new(
+            let mut t = Task::new(
                 id.clone(),
                 TaskKind::VmegTts,
                 now,
                 Duration::from_secs(3600),
-            ));
+            );
+            // As an async create with a webhook makes it: its delivery to read it.
+            t.readers = 1;
+            sh.lock_state().insert_task(t);
             spawn_for(&sh, &id, Reader::new(sh.clone(), id.clone()));
             // Let the delivery start waiting before the next create evicts its task.
             tokio::time::sleep(Duration::from_millis(1)).await;
