@@ -216,3 +216,34 @@ async fn a_flood_of_tts_results_is_read_to_the_line_bound() {
     assert_eq!(speech.segments.len(), 50);
     assert_eq!(speech.audio_urls.len(), 1);
 }
+
+/// A URL a server sends that is not http(s) (`javascript:`, `file:`, `data:`) is no preview:
+/// a page linking a voice's preview would run the server's script or name a local file.
+#[tokio::test]
+async fn a_preview_url_that_is_not_http_is_dropped() {
+    let mut records = Vec::new();
+    for (i, audio) in [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "data:audio/wav;base64,AAAA",
+        "https://cdn.example.com/p.wav",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut v = voice(i);
+        v["audio"] = json!(audio);
+        records.push(v);
+    }
+    let server = Scripted::start(vec![answer(json!({"records": records, "total": 4}))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voices = c.list_voices().await.unwrap();
+    let previews: Vec<Option<&str>> = voices
+        .iter()
+        .map(|v| v.preview_url.as_ref().map(url::Url::as_str))
+        .collect();
+    assert_eq!(
+        previews,
+        [None, None, None, Some("https://cdn.example.com/p.wav")]
+    );
+}

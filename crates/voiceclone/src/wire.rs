@@ -176,14 +176,25 @@ pub(crate) fn same_task(
     }
 }
 
-/// Parses a vendor URL, logging (not failing on) one that does not parse.
+/// Parses a vendor URL, logging (not failing on) one that does not parse or is not `http`
+/// or `https`: results, previews and upload targets are fetched over HTTP, and a
+/// `javascript:` or `file:` URL handed on (to a page that links a voice's preview, say)
+/// would be the server's script or a local file, not audio.
 pub(crate) fn parse_url(field: &str, raw: Option<&str>) -> Option<url::Url> {
     let raw = raw?.trim();
     if raw.is_empty() {
         return None;
     }
     match url::Url::parse(raw) {
-        Ok(u) => Some(u),
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+        Ok(u) => {
+            tracing::warn!(
+                field,
+                scheme = u.scheme(),
+                "vendor sent a URL that is not http(s); ignoring it"
+            );
+            None
+        }
         Err(e) => {
             tracing::warn!(field, error = %e, "vendor sent a URL that does not parse; ignoring it");
             None
