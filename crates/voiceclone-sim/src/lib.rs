@@ -174,7 +174,10 @@
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
 //!   Voices made by clones stay in the VMEG voice library when their task is
 //!   evicted, and JimmyAI model ids stay usable when their preview task is;
-//!   at most [`SimConfig::max_voices`] of each are kept (oldest first).
+//!   at most [`SimConfig::max_voices`] of each are kept (oldest first), and
+//!   the voices' text (name, sample text, audio URL) holds at most
+//!   [`SimConfig::max_task_bytes`] besides (oldest evicted first, the newest
+//!   and a voice being renamed always kept).
 //!   A VMEG material whose bytes the upload bounds evicted is forgotten with
 //!   them (no longer listed, nor offered by instant upload).
 //!   A pending VMEG material upload keeps its latest 20,000 presigned URLs

@@ -240,6 +240,23 @@ pub(crate) struct Voice {
     pub deleted: bool,
 }
 
+impl Voice {
+    /// Bytes of text the voice keeps (what its byte bound counts).
+    pub fn bytes(&self) -> usize {
+        [
+            self.voice_id.len(),
+            self.name.len(),
+            self.provider.len(),
+            self.language.as_ref().map_or(0, String::len),
+            self.content.as_ref().map_or(0, String::len),
+            self.audio.len(),
+            self.task_id.len(),
+        ]
+        .into_iter()
+        .fold(0, usize::saturating_add)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct SystemVoice {
     pub voice_id: &'static str,
@@ -354,6 +371,10 @@ pub(crate) struct State {
     finished: VecDeque<(Duration, String)>,
     pub voices: BTreeMap<String, Voice>,
     pub voice_order: VecDeque<String>,
+    /// [`Voice::bytes`] of the stored voices: bounded by
+    /// [`Limits::max_task_bytes`] as the tasks are (the voices copy a clone's
+    /// name, sample text and audio URL, and outlive its task).
+    voice_bytes: usize,
     /// (path, key) -> time recorded.
     pub idempotency: HashMap<Slot, Duration>,
     key_order: VecDeque<(Duration, Slot)>,
@@ -397,6 +418,7 @@ impl State {
             finished: VecDeque::new(),
             voices: BTreeMap::new(),
             voice_order: VecDeque::new(),
+            voice_bytes: 0,
             idempotency: HashMap::new(),
             key_order: VecDeque::new(),
             models: HashMap::new(),
@@ -553,15 +575,11 @@ impl State {
                         deleted: false,
                     };
                     self.voice_order.push_back(v.voice_id.clone());
-                    self.voices.insert(v.voice_id.clone(), v);
-                    while self.voices.len() > self.limits.max_voices.max(1) {
-                        let Some(old) = self.voice_order.pop_front() else {
-                            break;
-                        };
-                        if self.voices.remove(&old).is_some() {
-                            tracing::debug!(voice_id = %old, "voice evicted (max_voices)");
-                        }
+                    self.voice_bytes = self.voice_bytes.saturating_add(v.bytes());
+                    if let Some(old) = self.voices.insert(v.voice_id.clone(), v) {
+                        self.voice_bytes = self.voice_bytes.saturating_sub(old.bytes());
                     }
+                    self.evict_voices(None);
                 }
             }
             TaskKind::JimmyClone => {
@@ -598,6 +616,49 @@ impl State {
     /// Evict the tasks settled longer than `task_retention` ago (except those
     /// a reader has still to see: they age again from `now`, and are queued
     /// behind every older entry, so the loop ends), and the aged uploads.
+    /// Evict the oldest voices beyond [`Limits::max_voices`] or, by their
+    /// [`Voice::bytes`], beyond [`Limits::max_task_bytes`] (the newest always
+    /// kept; none from `keep` on, the voice just renamed, so a rename never
+    /// evicts the voice it names).
+    fn evict_voices(&mut self, keep: Option<&str>) {
+        while self.voices.len() > self.limits.max_voices.max(1)
+            || (self.voice_bytes > self.limits.max_task_bytes && self.voices.len() > 1)
+        {
+            if keep.is_some() && self.voice_order.front().map(String::as_str) == keep {
+                break;
+            }
+            let Some(old) = self.voice_order.pop_front() else {
+                break;
+            };
+            if let Some(v) = self.voices.remove(&old) {
+                self.voice_bytes = self.voice_bytes.saturating_sub(v.bytes());
+                tracing::debug!(voice_id = %old, "voice evicted (max_voices / max_task_bytes)");
+            }
+        }
+    }
+
+    /// Rename a stored, undeleted voice (`false`: no such voice), evicting the
+    /// oldest others if the new name takes the voices past their byte bound.
+    pub fn rename_voice(&mut self, id: &str, name: String, now: Duration) -> bool {
+        let Some(v) = self.voices.get_mut(id).filter(|v| !v.deleted) else {
+            return false;
+        };
+        self.voice_bytes = self
+            .voice_bytes
+            .saturating_sub(v.name.len())
+            .saturating_add(name.len());
+        v.name = name;
+        v.updated = now;
+        self.evict_voices(Some(id));
+        true
+    }
+
+    /// Bytes the stored voices keep ([`Voice::bytes`]).
+    #[cfg(test)]
+    pub fn voice_bytes(&self) -> usize {
+        self.voice_bytes
+    }
+
     fn evict_aged(&mut self, now: Duration) {
         let retention = self.limits.task_retention;
         while let Some((settled, _)) = self.finished.front() {
@@ -878,6 +939,40 @@ mod tests {
         st.settle(late + secs(3));
         assert!(st.tasks.is_empty());
         assert_eq!(st.evicted_tasks, 2);
+    }
+
+    /// Voices copied a clone's text (name, sample text, audio URL) bounded only by
+    /// their count (100,000 of up to 1 MiB each), and a rename could set a 1 MiB name.
+    /// Now their bytes are bounded by `max_task_bytes`, oldest evicted first.
+    #[test]
+    fn voices_are_bounded_in_bytes_oldest_first() {
+        let mut st = State::new(Limits {
+            max_task_bytes: 10_000,
+            ..limits()
+        });
+        for i in 0..10 {
+            let mut t = Task::new(format!("c{i}"), TaskKind::VmegClone, secs(i), secs(1));
+            t.voice_id = Some(format!("cv_{i}"));
+            t.sample_text = Some("s".repeat(3_000));
+            st.insert_task(t);
+            st.settle(secs(i + 1));
+        }
+        assert!(st.voice_bytes() <= 10_000, "{}", st.voice_bytes());
+        assert_eq!(st.voices.len(), 3);
+        assert!(st.voices.contains_key("cv_9") && !st.voices.contains_key("cv_6"));
+        assert_eq!(st.voice_order.len(), 3);
+        // A long new name evicts the oldest others, never the voice renamed.
+        assert!(st.rename_voice("cv_8", "n".repeat(2_500), secs(20)));
+        assert!(st.voice_bytes() <= 10_000, "{}", st.voice_bytes());
+        assert!(!st.voices.contains_key("cv_7"));
+        assert!(st.voices.contains_key("cv_8") && st.voices.contains_key("cv_9"));
+        assert!(st.rename_voice("cv_8", "n".repeat(20_000), secs(21)));
+        assert!(st.voices.contains_key("cv_8"), "the renamed voice stays");
+        assert_eq!(
+            st.voice_bytes(),
+            st.voices.values().map(Voice::bytes).sum::<usize>()
+        );
+        assert!(!st.rename_voice("cv_0", "x".into(), secs(22)));
     }
 
     #[test]

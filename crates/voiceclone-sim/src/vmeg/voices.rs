@@ -107,14 +107,10 @@ pub(super) fn clone_update(
     let id = req_str(m, "voiceId").map_err(bad)?;
     let name = req_str(m, "voiceName").map_err(bad)?;
     let now = sh.clock.now();
-    let mut st = sh.lock_state();
-    match st.voices.get_mut(&id).filter(|v| !v.deleted) {
-        Some(v) => {
-            v.name = name;
-            v.updated = now;
-            Ok(ok(Value::Null))
-        }
-        None => Err((404, "Voice not found".into())),
+    if sh.lock_state().rename_voice(&id, name, now) {
+        Ok(ok(Value::Null))
+    } else {
+        Err((404, "Voice not found".into()))
     }
 }
 
