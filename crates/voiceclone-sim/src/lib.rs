@@ -181,7 +181,9 @@
 //!   A VMEG material whose bytes the upload bounds evicted is forgotten with
 //!   them (no longer listed, nor offered by instant upload).
 //!   A pending VMEG material upload keeps its latest 20,000 presigned URLs
-//!   (every part twice; older ones answer 403 as expired ones do), and
+//!   (every part twice; older ones answer 403 as expired ones do), all
+//!   uploads together the latest 100,000 (expired ones are forgotten as new
+//!   ones are made), and
 //!   `presign-parts` hands out one URL per distinct part number.
 //!   Idempotency keys expire after their TTL and at most
 //!   [`SimConfig::max_idempotency_keys`] are remembered. The test records

@@ -52,6 +52,10 @@ const MAX_PART_NUMBER: i64 = 10_000;
 /// URLs of that upload stop working (403, as an expired one) as new ones are handed out,
 /// so presigning again and again holds no more than this.
 const MAX_GRANTS_PER_UPLOAD: usize = 2 * MAX_PART_NUMBER as usize;
+/// Presigned URLs kept in all (every upload together): past it the oldest stop
+/// working (403, as an expired one). Bounded only per upload, 1000 pending uploads could
+/// hold 20 million.
+pub(crate) const MAX_GRANTS: usize = 100_000;
 /// The usual object-store minimum for every part but the last.
 const S3_MIN_PART: usize = 5 * 1024 * 1024;
 
@@ -107,6 +111,10 @@ pub(crate) struct MaterialStore {
     pending: HashMap<String, Pending>,
     pending_order: VecDeque<String>,
     grants: HashMap<String, Grant>,
+    /// Every grant's (expiry, token), oldest first: as every URL is valid for the
+    /// same time, also soonest to expire first. Entries of grants already removed
+    /// are skipped (and compacted away).
+    grant_order: VecDeque<(Duration, String)>,
     materials: HashMap<String, Material>,
     order: VecDeque<String>,
     by_hash: HashMap<String, String>,
@@ -145,6 +153,32 @@ impl MaterialStore {
         }
         if !dead.is_empty() {
             self.order.retain(|id| !dead.contains(id));
+        }
+    }
+
+    /// Forget the expired grants and the oldest beyond [`MAX_GRANTS`] (each
+    /// also dropped from its upload's tokens, where it is the oldest). Amortised
+    /// O(1) per grant made.
+    fn prune_grants(&mut self, now: Duration) {
+        while let Some((expires, _)) = self.grant_order.front() {
+            if *expires >= now && self.grants.len() <= MAX_GRANTS {
+                break;
+            }
+            let Some((_, token)) = self.grant_order.pop_front() else {
+                break;
+            };
+            if let Some(g) = self.grants.remove(&token)
+                && let Some(p) = self.pending.get_mut(&g.material_id)
+                && p.tokens.front() == Some(&token)
+            {
+                p.tokens.pop_front();
+            }
+        }
+        // Entries of grants removed otherwise (an upload's own bound, a completed or
+        // aborted upload) once they outnumber the grants.
+        if self.grant_order.len() > self.grants.len().saturating_mul(2).saturating_add(1024) {
+            let grants = &self.grants;
+            self.grant_order.retain(|(_, t)| grants.contains_key(t));
         }
     }
 
@@ -298,6 +332,7 @@ fn grant(sh: &Shared, store: &mut MaterialStore, material_id: &str, part: Option
             expires,
         },
     );
+    store.grant_order.push_back((expires, token.clone()));
     if let Some(p) = store.pending.get_mut(material_id) {
         p.tokens.push_back(token.clone());
         while p.tokens.len() > MAX_GRANTS_PER_UPLOAD {
@@ -306,6 +341,7 @@ fn grant(sh: &Shared, store: &mut MaterialStore, material_id: &str, part: Option
             }
         }
     }
+    store.prune_grants(sh.clock.now());
     let part_q = part.map(|n| format!("&partNumber={n}")).unwrap_or_default();
     format!(
         "{}/sim/storage/{token}?X-Sim-Expires={}{part_q}&X-Sim-Signature={signature}",
@@ -827,6 +863,29 @@ mod tests {
         assert_eq!(wav_duration_ms(b"RIFF\0\0\0\0WAVE"), None);
         assert_eq!(wav_duration_ms(b"not a wav"), None);
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    /// Presigned URLs were bounded per upload (20,000) but not in all, and expired ones
+    /// were never forgotten. Now at most `MAX_GRANTS` are kept, the oldest going first,
+    /// and the expired go as new ones are made.
+    #[test]
+    fn presigned_urls_are_bounded_in_all_and_expire() {
+        let sh = Shared::new(crate::SimConfig::default(), String::new());
+        let mut store = MaterialStore::default();
+        for i in 0..MAX_GRANTS + 50 {
+            // Ten uploads' worth, none of them pending: the per-upload bound never applies.
+            grant(&sh, &mut store, &format!("mat_{}", i % 10), None);
+        }
+        assert_eq!(store.grants.len(), MAX_GRANTS);
+        assert!(store.grant_order.len() <= 2 * MAX_GRANTS + 1024);
+        let newest = store.grant_order.back().unwrap().1.clone();
+        assert!(store.grants.contains_key(&newest));
+        // Past their validity, the next URL made forgets them all.
+        sh.clock
+            .advance(sh.config.vmeg_presign_validity + Duration::from_secs(1));
+        grant(&sh, &mut store, "mat_new", None);
+        assert_eq!(store.grants.len(), 1);
+        assert_eq!(store.grant_order.len(), 1);
     }
 
     /// Both upload slots taken for longer than the body read timeout: a PUT waited for
