@@ -106,7 +106,7 @@
 //! | VMEG key consumed by an injected 429/5xx/drop before processing | no | [`SimConfig::vmeg_fault_consumes_idempotency_key`] |
 //! | VMEG key consumed by a rejected (400/404) request | no | [`SimConfig::vmeg_rejection_consumes_idempotency_key`] |
 //! | VMEG 409 body | no replay, `data: null` | — |
-//! | VMEG webhook retries | 3 retries after 1 s, 2 s, 4 s (÷ speed); failed tasks also get a webhook with `code` 500; a 3xx is a failed attempt (redirects are not followed, no proxy is used) | [`SimConfig::webhook_retry_delays`] |
+//! | VMEG webhook retries | 3 retries after 1 s, 2 s, 4 s (÷ speed); failed tasks also get a webhook with `code` 500 and `data` `{taskId, errorMessage, createdAt}` (the `errorMessage` of `tasks/detail`); a 3xx is a failed attempt (redirects are not followed, no proxy is used) | [`SimConfig::webhook_retry_delays`] |
 //! | VMEG max JSON body (→ 413) | 1 MiB | [`SimConfig::vmeg_max_body_bytes`] |
 //! | VMEG clone required fields | only `refAudio` (HTTPS); `provider` defaults to `V1` | — |
 //! | VMEG async create without a webhook | accepted; poll `tasks/detail` | [`SimConfig::webhook`] |

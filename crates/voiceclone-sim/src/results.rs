@@ -27,19 +27,21 @@ pub(crate) fn tts_results(sh: &Shared, t: &Task) -> Value {
     Value::Array(items)
 }
 
-/// Webhook / sync `data` for a terminal task.
+/// Why a failed task failed, as `tasks/detail` and its webhook say.
+pub(crate) const FAILED: &str = "task failed (simulated)";
+
+/// Webhook / sync `data` for a terminal task. A failed task's is `tasks/detail`'s
+/// failure result (`errorMessage`) with its id: no result, nor `results` of audio
+/// that was never made (a failed TTS webhook listed one URL per line, each 404).
 pub(crate) fn final_data(sh: &Shared, t: &Task) -> Value {
     let created = sh.clock.iso(t.created);
+    if t.phase(Duration::MAX) == Phase::Failed {
+        return json!({"taskId": t.id, "errorMessage": FAILED, "createdAt": created});
+    }
     match t.kind {
         TaskKind::VmegTts => {
             json!({"taskId": t.id, "results": tts_results(sh, t), "createdAt": created})
         }
-        _ => {
-            if t.phase(Duration::MAX) == Phase::Completed {
-                json!({"taskId": t.id, "voiceId": t.voice_id, "createdAt": created})
-            } else {
-                json!({"taskId": t.id, "createdAt": created})
-            }
-        }
+        _ => json!({"taskId": t.id, "voiceId": t.voice_id, "createdAt": created}),
     }
 }

@@ -140,7 +140,7 @@ async fn deliver(sh: Arc<Shared>, task_id: String, reader: Reader) {
         ),
         (
             "message",
-            text(json!(if ok { "" } else { "task failed (simulated)" })),
+            text(json!(if ok { "" } else { crate::results::FAILED })),
         ),
         ("pipelineKey", text(json!(pipeline_key))),
         ("version", text(json!("v1"))),

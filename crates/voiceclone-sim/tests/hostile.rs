@@ -1066,3 +1066,50 @@ async fn webhook_deliveries_in_flight_are_bounded() {
     assert!((1..=4).contains(&n), "{n} bodies of 900 KB in flight");
     sim.shutdown().await;
 }
+
+/// A failed TTS task's webhook reported a result as if it had succeeded: code 500, but
+/// `results` of one `{"errorMessage": "", "uri": ...}` per line, each URI answering 404,
+/// while `tasks/detail` said `errorMessage` "task failed (simulated)". Now the webhook's
+/// `data` carries the same `errorMessage` as `tasks/detail`, and no results.
+#[tokio::test]
+async fn a_failed_tasks_webhook_says_what_tasks_detail_says() {
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string();
+    let (receiver, _) = canned_server(ok).await;
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_speed(1000.0)
+            .with_task_failure_rate(1.0)
+            .with_webhook(format!("http://{receiver}/hook"), "secret"),
+    )
+    .await
+    .unwrap();
+    let (st, v) = vmeg_post(
+        &sim,
+        "/openapi/v1/task/tts/create-async",
+        "failing",
+        json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["data"]["taskId"].as_str().unwrap().to_string();
+    sim.complete_all_now();
+    let d = sim.wait_for_deliveries(1, Duration::from_secs(5)).await;
+    assert_eq!(d.len(), 1);
+    let hook: Value = serde_json::from_str(&d[0].body).unwrap();
+    let (st, detail) = get(&sim, &format!("/openapi/v1/tasks/detail?taskId={id}")).await;
+    assert_eq!(st, 200, "{detail}");
+    assert_eq!(hook["code"], 500, "{hook}");
+    assert_eq!(hook["data"]["taskId"], json!(id), "{hook}");
+    assert!(hook["data"].get("results").is_none(), "{hook}");
+    assert_eq!(
+        hook["data"]["errorMessage"], detail["data"]["result"]["errorMessage"],
+        "{hook} vs {detail}"
+    );
+    assert!(
+        hook["data"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("failed")
+    );
+    sim.shutdown().await;
+}

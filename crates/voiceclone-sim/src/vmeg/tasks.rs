@@ -54,7 +54,7 @@ pub(super) fn is_vmeg(t: &Task) -> bool {
 pub(super) fn task_result(sh: &Shared, t: &Task, phase: Phase) -> Value {
     match phase {
         Phase::Queued | Phase::Processing => json!({}),
-        Phase::Failed => json!({"errorMessage": "task failed (simulated)"}),
+        Phase::Failed => json!({"errorMessage": crate::results::FAILED}),
         Phase::Completed => match t.kind {
             TaskKind::VmegTts => json!({"results": tts_results(sh, t)}),
             _ => {
