@@ -6,6 +6,10 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// How far the wall clock goes past the start: 10,000 years (representable on
+/// every platform's `SystemTime`, and past year 9999 from any start).
+const WALL_SPAN: Duration = Duration::from_secs(10_000 * 365 * 86_400);
+
 /// The simulator clock: real elapsed time plus an offset tests can advance.
 #[derive(Debug)]
 pub(crate) struct Clock {
@@ -43,9 +47,15 @@ impl Clock {
         *g = g.saturating_add(d);
     }
 
-    /// Wall-clock time of simulated instant `t`.
+    /// Wall-clock time of simulated instant `t`, saturating: past
+    /// [`WALL_SPAN`] after the start (dates there already read as the last
+    /// millisecond of 9999) the clock stands still. Before, an instant whose
+    /// wall time overflowed fell back to the start time, so dates and Unix
+    /// seconds went backwards at the end of the clock.
     pub fn wall(&self, t: Duration) -> SystemTime {
-        self.start_wall.checked_add(t).unwrap_or(self.start_wall)
+        self.start_wall
+            .checked_add(t.min(WALL_SPAN))
+            .unwrap_or(self.start_wall)
     }
 
     pub fn unix_secs(&self, t: Duration) -> u64 {
@@ -824,6 +834,26 @@ mod tests {
         assert_eq!(iso8601(leap), "2000-02-29T00:00:00.007Z");
         let far = UNIX_EPOCH + Duration::from_secs(400_000_000_000);
         assert_eq!(iso8601(far), "9999-12-31T23:59:59.999Z");
+    }
+
+    /// At the end of the clock (`advance_clock(Duration::MAX)`), a wall time that
+    /// overflowed fell back to the start: dates and Unix seconds went backwards.
+    #[test]
+    fn wall_time_saturates_and_never_goes_back() {
+        let c = Clock::new();
+        let at = [
+            Duration::ZERO,
+            Duration::from_secs(86_400),
+            WALL_SPAN,
+            Duration::from_secs(u64::MAX / 4),
+            Duration::MAX,
+        ];
+        for pair in at.windows(2) {
+            assert!(c.wall(pair[0]) <= c.wall(pair[1]), "{pair:?}");
+            assert!(c.unix_secs(pair[0]) <= c.unix_secs(pair[1]), "{pair:?}");
+        }
+        assert!(c.unix_secs(Duration::MAX) > c.unix_secs(Duration::ZERO));
+        assert_eq!(c.iso(Duration::MAX), "9999-12-31T23:59:59.999Z");
     }
 
     fn limits() -> Limits {
