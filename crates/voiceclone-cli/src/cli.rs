@@ -688,6 +688,11 @@ pub struct VoicesArgs {
     /// The vendor's system (preset) voices instead of the account's cloned voices
     #[arg(long)]
     pub system: bool,
+
+    /// The most time the whole listing may take, every page (default 1800 s); past it,
+    /// exit 3 with nothing listed
+    #[arg(long, value_name = "SECS", value_parser = listing_secs)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// `tasks`
@@ -705,6 +710,26 @@ pub struct TasksArgs {
     /// vendor word this tool does not know), filtered here across all pages
     #[arg(long, value_name = "S")]
     pub status: Option<String>,
+
+    /// The most time the whole listing may take, every page (default 1800 s); past it,
+    /// exit 3 with nothing listed
+    #[arg(long, value_name = "SECS", value_parser = listing_secs)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// How long a whole listing may take when `--timeout` is not given: every request has its
+/// own timeout, but a server that answers each of 10,000 pages slowly would keep a listing
+/// going for days.
+pub const DEFAULT_LISTING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
+
+/// A listing's `--timeout`: a positive number of seconds.
+fn listing_secs(v: &str) -> Result<std::time::Duration, String> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1.0e9)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| format!("{v:?} is not a positive number of seconds"))
 }
 
 /// `tasks delete`

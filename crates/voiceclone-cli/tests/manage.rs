@@ -161,6 +161,50 @@ fn a_task_list_with_unreadable_records_says_it_is_incomplete() {
     assert_eq!(j["unreadable_records"], 0, "{j}");
 }
 
+/// A listing has a time budget for the whole of it (`--timeout`, default 30 min): a server
+/// that never answers (or answers each of 10,000 pages slowly) ends it with exit 3, nothing
+/// listed, not a command that runs for days. A budget that is not a positive number of
+/// seconds is refused (exit 2).
+#[test]
+fn a_listing_ends_at_its_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // Accepts and never answers.
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in listener.incoming().take(3) {
+            conns.push(c);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(20));
+    });
+    for args in [
+        &["tasks", "--timeout", "0.5"][..],
+        &["voices", "--timeout", "0.5"],
+        &["voices", "--system", "--timeout", "0.5"],
+    ] {
+        let started = std::time::Instant::now();
+        let r = run_binary(Some(&url), KEY, &[], &[], &vmeg(args));
+        assert_eq!(r.code, 3, "{args:?}: {}", r.stdout);
+        assert_eq!(r.json()["error"]["kind"], "timeout", "{args:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{args:?}: {:?}",
+            started.elapsed()
+        );
+    }
+    for bad in ["0", "-1", "soon"] {
+        let r = run_binary(
+            Some(&url),
+            KEY,
+            &[],
+            &[],
+            &vmeg(&["tasks", "--timeout", bad]),
+        );
+        assert_eq!(r.code, 2, "{bad}: {}", r.stdout);
+    }
+    drop(held);
+}
+
 #[test]
 fn voices_system_lists_preset_voices() {
     let sim = sim();

@@ -76,8 +76,10 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
             Err(f) => Outcome::failed(f),
         },
         Command::Speak(args) => speak(&client, p, args, printer).await,
-        Command::Voices(args) if args.system => super::tasks::system_voices(&client, p).await,
-        Command::Voices(_) => voices(&client, p).await,
+        Command::Voices(args) if args.system => {
+            super::tasks::system_voices(&client, p, args.timeout).await
+        }
+        Command::Voices(args) => voices(&client, p, args.timeout).await,
         Command::Tasks(args) => super::tasks::run(&client, args).await,
         Command::Reconcile(args) => super::reconcile::run(&client, args).await,
         Command::Upload(args) => upload(&client, p, &args.file, bar).await,
@@ -772,14 +774,10 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
     o
 }
 
-async fn voices(client: &Client, p: Provider) -> Outcome {
-    use futures::TryStreamExt as _;
+async fn voices(client: &Client, p: Provider, timeout: Option<Duration>) -> Outcome {
     let unread = voiceclone::UnreadRecords::new();
-    match client
-        .voices_counting_unread(false, &unread)
-        .try_collect::<Vec<_>>()
-        .await
-    {
+    let listing = client.voices_counting_unread(false, &unread);
+    match super::tasks::collect_within(timeout, listing).await {
         Ok(voices) => {
             let mut o = Outcome::default();
             o.set("provider", p.as_str());
@@ -800,7 +798,7 @@ async fn voices(client: &Client, p: Provider) -> Outcome {
             super::tasks::note_unread(&mut o, &unread, "voice");
             o
         }
-        Err(e) => Outcome::failed(e.into()),
+        Err(f) => Outcome::failed(f),
     }
 }
 

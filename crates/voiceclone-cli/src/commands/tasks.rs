@@ -5,7 +5,9 @@ use futures::TryStreamExt;
 use serde_json::{Value, json};
 use voiceclone::{Client, JobId, Provider, TaskFilter, TaskStatus, TaskSummary, UnreadRecords};
 
-use crate::cli::{JobKind, TasksAction, TasksArgs};
+use std::time::Duration;
+
+use crate::cli::{DEFAULT_LISTING_TIMEOUT, JobKind, TasksAction, TasksArgs};
 use crate::output::{Failure, Outcome, rfc3339, time_json, voice_json};
 
 /// Runs `tasks`.
@@ -40,11 +42,7 @@ pub async fn run(client: &Client, args: &TasksArgs) -> Outcome {
         filter = filter.status(status_arg(s));
     }
     let unread = UnreadRecords::new();
-    match client
-        .tasks_counting_unread(filter, &unread)
-        .try_collect::<Vec<_>>()
-        .await
-    {
+    match collect_within(args.timeout, client.tasks_counting_unread(filter, &unread)).await {
         Ok(tasks) => {
             let mut o = Outcome::default();
             o.set("tasks", tasks.iter().map(task_json).collect::<Vec<_>>());
@@ -64,7 +62,27 @@ pub async fn run(client: &Client, args: &TasksArgs) -> Outcome {
             note_unread(&mut o, &unread, "task");
             o
         }
-        Err(e) => Outcome::failed(Failure::from_adapter(&e)),
+        Err(f) => Outcome::failed(f),
+    }
+}
+
+/// Every item of a listing, within `timeout` (default [`DEFAULT_LISTING_TIMEOUT`]) for the
+/// whole of it: past that, exit 3 (`timeout`) with nothing listed.
+pub async fn collect_within<T>(
+    timeout: Option<Duration>,
+    listing: futures::stream::BoxStream<'static, Result<T, voiceclone::Error>>,
+) -> Result<Vec<T>, Failure> {
+    let budget = timeout.unwrap_or(DEFAULT_LISTING_TIMEOUT);
+    match tokio::time::timeout(budget, listing.try_collect::<Vec<_>>()).await {
+        Ok(Ok(items)) => Ok(items),
+        Ok(Err(e)) => Err(Failure::from_adapter(&e)),
+        Err(_) => Err(Failure::other(
+            crate::exit::Exit::Unreachable,
+            "timeout",
+            format!(
+                "the listing did not end within {budget:?} (--timeout); nothing is listed: try again, or with a longer --timeout"
+            ),
+        )),
     }
 }
 
@@ -115,13 +133,9 @@ pub fn task_json(t: &TaskSummary) -> Value {
 }
 
 /// `voices --system`.
-pub async fn system_voices(client: &Client, p: Provider) -> Outcome {
+pub async fn system_voices(client: &Client, p: Provider, timeout: Option<Duration>) -> Outcome {
     let unread = UnreadRecords::new();
-    match client
-        .voices_counting_unread(true, &unread)
-        .try_collect::<Vec<_>>()
-        .await
-    {
+    match collect_within(timeout, client.voices_counting_unread(true, &unread)).await {
         Ok(voices) => {
             let mut o = Outcome::default();
             o.set("voices", voices.iter().map(voice_json).collect::<Vec<_>>());
@@ -138,7 +152,7 @@ pub async fn system_voices(client: &Client, p: Provider) -> Outcome {
             note_unread(&mut o, &unread, "voice");
             o
         }
-        Err(e) => Outcome::failed(Failure::from_adapter(&e)),
+        Err(f) => Outcome::failed(f),
     }
 }
 

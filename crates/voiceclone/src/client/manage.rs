@@ -78,21 +78,17 @@ impl Client {
         let client = self.clone();
         let provider = self.provider();
         let kind = filter.kind;
-        walk(
-            "task list",
-            move |page| {
-                let client = client.clone();
-                let unread = unread.clone();
-                async move {
-                    let p = client.b().tasks_page(client.t(), kind, page).await?;
-                    if let Some(unread) = unread {
-                        unread.add(p.returned.saturating_sub(p.items.len()));
-                    }
-                    Ok(p)
+        walk("task list", move |page| {
+            let client = client.clone();
+            let unread = unread.clone();
+            async move {
+                let p = client.b().tasks_page(client.t(), kind, page).await?;
+                if let Some(unread) = unread {
+                    unread.add(p.returned.saturating_sub(p.items.len()));
                 }
-            },
-            |s: &TaskSummary| s.id.as_str().to_owned(),
-        )
+                Ok(p)
+            }
+        })
         .map_err(move |e| e.with_provider(provider).with_operation_if_unset("tasks"))
         .try_filter(move |s| std::future::ready(filter.keeps(s)))
         .boxed()
@@ -235,24 +231,20 @@ impl Client {
         } else {
             ("cloned-voice list", "voices")
         };
-        walk(
-            what,
-            move |page| {
-                let client = client.clone();
-                let unread = unread.clone();
-                async move {
-                    let p = client
-                        .b()
-                        .voices_page(client.t(), system, None, page)
-                        .await?;
-                    if let Some(unread) = unread {
-                        unread.add(p.returned.saturating_sub(p.items.len()));
-                    }
-                    Ok(p)
+        walk(what, move |page| {
+            let client = client.clone();
+            let unread = unread.clone();
+            async move {
+                let p = client
+                    .b()
+                    .voices_page(client.t(), system, None, page)
+                    .await?;
+                if let Some(unread) = unread {
+                    unread.add(p.returned.saturating_sub(p.items.len()));
                 }
-            },
-            |(v, _): &(Voice, Option<JobId>)| v.id.as_str().to_owned(),
-        )
+                Ok(p)
+            }
+        })
         .map_ok(|(v, _)| v)
         .map_err(move |e| e.with_provider(provider).with_operation_if_unset(operation))
         .boxed()

@@ -199,11 +199,9 @@ impl Client {
 
     /// The tasks that made a cloned voice named exactly `name` (the list's `taskId`).
     async fn tasks_with_voice_named(&self, name: &str) -> Result<HashSet<JobId>, Error> {
-        let voices = walk(
-            "cloned-voice list",
-            |page| self.b().voices_page(self.t(), false, Some(name), page),
-            |(v, _): &(crate::model::Voice, Option<JobId>)| v.id.as_str().to_owned(),
-        );
+        let voices = walk("cloned-voice list", |page| {
+            self.b().voices_page(self.t(), false, Some(name), page)
+        });
         voices
             .try_filter_map(|(v, task)| {
                 std::future::ready(Ok(task.filter(|_| v.name.as_deref() == Some(name))))

@@ -25,6 +25,49 @@ pub(crate) const MAX_PAGES: i64 = 10_000;
 /// Reaching it is an error.
 pub(crate) const MAX_ITEMS: i64 = 500_000;
 
+/// The most text one walk holds (128 MiB, counted as the bytes of each item's strings: ids,
+/// names, URLs). A vendor documents no length for a voice's name, and a hostile server can
+/// send 4 MiB of it on every page: 10,000 such pages would make a caller that collects the
+/// list hold 40 GB. Far above any account's list (500,000 voices of a long name and URL are
+/// under 100 MB). Reaching it is an error.
+pub(crate) const MAX_TEXT_BYTES: usize = 128 * 1024 * 1024;
+
+/// An item of a listing: what names it (to notice a vendor that answers the same page
+/// twice), and how much text it holds (for [`MAX_TEXT_BYTES`]).
+pub(crate) trait Listed {
+    /// The item's id.
+    fn key(&self) -> String;
+    /// The bytes of its strings.
+    fn text_bytes(&self) -> usize;
+}
+
+impl Listed for crate::model::TaskSummary {
+    fn key(&self) -> String {
+        self.id.as_str().to_owned()
+    }
+    fn text_bytes(&self) -> usize {
+        self.id
+            .as_str()
+            .len()
+            .saturating_add(self.vendor_type.len())
+            .saturating_add(self.vendor_status.as_ref().map_or(0, String::len))
+    }
+}
+
+impl Listed for (crate::model::Voice, Option<crate::model::JobId>) {
+    fn key(&self) -> String {
+        self.0.id.as_str().to_owned()
+    }
+    fn text_bytes(&self) -> usize {
+        let (v, task) = self;
+        v.id.as_str()
+            .len()
+            .saturating_add(v.name.as_ref().map_or(0, String::len))
+            .saturating_add(v.preview_url.as_ref().map_or(0, |u| u.as_str().len()))
+            .saturating_add(task.as_ref().map_or(0, |t| t.as_str().len()))
+    }
+}
+
 /// One page of a vendor list.
 pub(crate) struct Page<T> {
     pub(crate) items: Vec<T>,
@@ -49,18 +92,15 @@ struct Walk<F> {
     previous: HashSet<String>,
     /// How many records the previous page had (0 before the first).
     previous_returned: usize,
+    /// The text of the items read so far ([`Listed::text_bytes`]).
+    text_bytes: usize,
 }
 
-/// Every item of a paged list, page by page (`fetch(page)` with pages from 1). `id` names
-/// an item, to notice a vendor that answers the same page twice; `what` names the list in
-/// errors.
-pub(crate) fn walk<'a, T, F, Fut>(
-    what: &'static str,
-    fetch: F,
-    id: fn(&T) -> String,
-) -> BoxStream<'a, Result<T, Error>>
+/// Every item of a paged list, page by page (`fetch(page)` with pages from 1); `what` names
+/// the list in errors.
+pub(crate) fn walk<'a, T, F, Fut>(what: &'static str, fetch: F) -> BoxStream<'a, Result<T, Error>>
 where
-    T: Send + 'a,
+    T: Listed + Send + 'a,
     F: FnMut(i64) -> Fut + Send + 'a,
     Fut: Future<Output = Result<Page<T>, Error>> + Send + 'a,
 {
@@ -71,6 +111,7 @@ where
         done: false,
         previous: HashSet::new(),
         previous_returned: 0,
+        text_bytes: 0,
     };
     stream::try_unfold(state, move |mut w| async move {
         if w.done {
@@ -97,7 +138,7 @@ where
             }
             return Ok(None);
         }
-        let ids: HashSet<String> = page.items.iter().map(id).collect();
+        let ids: HashSet<String> = page.items.iter().map(Listed::key).collect();
         if w.page > 1 && returned == w.previous_returned && ids == w.previous {
             let previous_short =
                 i64::try_from(w.previous_returned).unwrap_or(i64::MAX) < page.page_size;
@@ -124,6 +165,16 @@ where
                 w.page, w.seen
             )));
         }
+        w.text_bytes = page
+            .items
+            .iter()
+            .fold(w.text_bytes, |n, item| n.saturating_add(item.text_bytes()));
+        if w.text_bytes > MAX_TEXT_BYTES {
+            return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
+                "the {what} holds more than {MAX_TEXT_BYTES} bytes of text (ids, names, URLs) by page {}; stopped: the listing is incomplete",
+                w.page
+            )));
+        }
         // Only a total reached exactly ends the walk: one the records already passed (0, a
         // negative number, a count of this page alone) is wrong, and trusting it would end
         // a listing that has more, so the walk reads on to an empty page.
@@ -141,45 +192,46 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicI64, Ordering};
 
+    impl Listed for String {
+        fn key(&self) -> String {
+            self.clone()
+        }
+        fn text_bytes(&self) -> usize {
+            self.len()
+        }
+    }
+
     /// A list whose every page is full and new: it never ends by itself.
     fn endless(fetched: Arc<AtomicI64>) -> BoxStream<'static, Result<String, Error>> {
-        walk(
-            "endless list",
-            move |page| {
-                fetched.fetch_add(1, Ordering::SeqCst);
-                async move {
-                    Ok(Page {
-                        items: vec![format!("item-{page}")],
-                        total: None,
-                        page_size: 1,
-                        returned: 1,
-                    })
-                }
-            },
-            |s: &String| s.clone(),
-        )
+        walk("endless list", move |page| {
+            fetched.fetch_add(1, Ordering::SeqCst);
+            async move {
+                Ok(Page {
+                    items: vec![format!("item-{page}")],
+                    total: None,
+                    page_size: 1,
+                    returned: 1,
+                })
+            }
+        })
     }
 
     /// Two full pages of 50 and an empty one, every page claiming `total`.
     async fn read_with_total(total: Option<i64>) -> (usize, i64) {
         let fetched = Arc::new(AtomicI64::new(0));
         let counter = fetched.clone();
-        let items: Vec<_> = walk(
-            "voice list",
-            move |page| {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let n = if page <= 2 { 50 } else { 0 };
-                async move {
-                    Ok(Page {
-                        items: (0..n).map(|i| format!("p{page}-{i}")).collect(),
-                        total,
-                        page_size: 50,
-                        returned: usize::try_from(n).unwrap(),
-                    })
-                }
-            },
-            |s: &String| s.clone(),
-        )
+        let items: Vec<_> = walk("voice list", move |page| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let n = if page <= 2 { 50 } else { 0 };
+            async move {
+                Ok(Page {
+                    items: (0..n).map(|i| format!("p{page}-{i}")).collect(),
+                    total,
+                    page_size: 50,
+                    returned: usize::try_from(n).unwrap(),
+                })
+            }
+        })
         .try_collect()
         .await
         .unwrap();
@@ -199,18 +251,14 @@ mod tests {
     #[tokio::test]
     async fn an_empty_first_page_of_a_list_claiming_items_is_an_error() {
         let first = |total: Option<i64>| async move {
-            walk(
-                "task list",
-                move |_| async move {
-                    Ok(Page::<String> {
-                        items: Vec::new(),
-                        total,
-                        page_size: 50,
-                        returned: 0,
-                    })
-                },
-                |s: &String| s.clone(),
-            )
+            walk("task list", move |_| async move {
+                Ok(Page::<String> {
+                    items: Vec::new(),
+                    total,
+                    page_size: 50,
+                    returned: 0,
+                })
+            })
             .try_collect::<Vec<_>>()
             .await
         };
@@ -229,24 +277,56 @@ mod tests {
     #[tokio::test]
     async fn a_list_past_half_a_million_items_ends_with_an_error() {
         // Pages of 100,000 tiny records: the sixth brings the walk past the bound.
-        let items: Vec<_> = walk(
-            "voice list",
-            move |page| async move {
-                Ok(Page {
-                    items: vec![format!("p{page}")],
-                    total: None,
-                    page_size: 100_000,
-                    returned: 100_000,
-                })
-            },
-            |s: &String| s.clone(),
-        )
+        let items: Vec<_> = walk("voice list", move |page| async move {
+            Ok(Page {
+                items: vec![format!("p{page}")],
+                total: None,
+                page_size: 100_000,
+                returned: 100_000,
+            })
+        })
         .collect()
         .await;
         let (last, read) = items.split_last().unwrap();
         assert_eq!(read.len(), 5);
         let err = last.as_ref().unwrap_err();
         assert!(err.to_string().contains("more than 500000 items"), "{err}");
+    }
+
+    /// Pages of one 16 MiB name each (a vendor documents no length for it): the walk ends
+    /// with an error once 128 MiB of text passed, before a collecting caller holds
+    /// gigabytes. Read without keeping the items, so the test holds one page at a time.
+    #[tokio::test]
+    async fn a_list_past_its_text_bound_ends_with_an_error() {
+        let fetched = Arc::new(AtomicI64::new(0));
+        let counter = fetched.clone();
+        let (ok, err) = walk("cloned-voice list", move |page| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let mut name = "x".repeat(16 << 20);
+                name.push_str(&page.to_string());
+                Ok(Page {
+                    items: vec![name],
+                    total: None,
+                    page_size: 1,
+                    returned: 1,
+                })
+            }
+        })
+        .fold(
+            (0usize, None),
+            |(ok, err), item: Result<String, Error>| async move {
+                match item {
+                    Ok(_) => (ok + 1, err),
+                    Err(e) => (ok, Some(e)),
+                }
+            },
+        )
+        .await;
+        let err = err.unwrap();
+        assert!(err.to_string().contains("bytes of text"), "{err}");
+        assert_eq!(ok, 7);
+        assert_eq!(fetched.load(Ordering::SeqCst), 8);
     }
 
     #[tokio::test]

@@ -19,11 +19,9 @@ fn cloned_voices<'a>(
     c: &'a vmeg_client::Client,
     name: Option<&'a str>,
 ) -> futures_util::stream::BoxStream<'a, Result<(Voice, Option<JobId>), Error>> {
-    walk(
-        "cloned-voice list",
-        move |page| voices_page(t, c, false, name, page),
-        |(v, _)| v.id.as_str().to_owned(),
-    )
+    walk("cloned-voice list", move |page| {
+        voices_page(t, c, false, name, page)
+    })
 }
 
 pub(crate) async fn list_voices(
