@@ -245,6 +245,7 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
         content_text: content,
         file_url: Some(file_url),
         model_id: None,
+        body_digest: None,
     });
     tracing::debug!(task_id = %id, "jimmyai preview clone accepted");
     Ok(data)
@@ -340,6 +341,7 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
         content_text: Some(content),
         file_url: None,
         model_id: Some(model_id),
+        body_digest: None,
     });
     tracing::debug!(task_id = %id, "jimmyai production audio accepted");
     Ok(data)

@@ -23,6 +23,11 @@ pub struct CreateRecord {
     pub file_url: Option<String>,
     /// JimmyAI `modelId` (production audio).
     pub model_id: Option<String>,
+    /// VMEG: hex SHA-256 of the request's canonical body (a clone's `refAudio`,
+    /// `voiceName`, `provider`, sample language and text; a TTS request's lines
+    /// with their voices, and `outputFormat`), whatever its key and
+    /// `extraData`: see [`Stats::duplicate_logical_calls`].
+    pub body_digest: Option<String>,
 }
 
 impl CreateRecord {
@@ -116,13 +121,47 @@ impl Stats {
         m
     }
 
-    /// Logical calls that created more than one billable task.
+    /// Logical calls that created more than one billable task: creates sharing
+    /// a [`CreateRecord::logical_key`], and VMEG creates of the same operation
+    /// (sync or async alike) with the same canonical body
+    /// ([`CreateRecord::body_digest`]) under different idempotency keys and
+    /// `extraData` (the classic double bill: a retry with a new key), keyed
+    /// `{operation}|body={digest}`. A group of the second kind already reported
+    /// whole as one of the first is not reported again. Identical requests
+    /// made on purpose count as duplicates too: "likely", not "surely", one
+    /// call billed twice.
     pub fn duplicate_logical_calls(&self) -> Vec<(String, usize)> {
-        self.creates_by_logical_call()
-            .into_iter()
-            .filter(|(_, v)| v.len() > 1)
-            .map(|(k, v)| (k, v.len()))
-            .collect()
+        let by_key = self.creates_by_logical_call();
+        let mut out: Vec<(String, usize)> = Vec::new();
+        // Task id -> its logical key, for the records of duplicate groups.
+        let mut reported: BTreeMap<&str, &str> = BTreeMap::new();
+        for (k, v) in &by_key {
+            if v.len() > 1 {
+                out.push((k.clone(), v.len()));
+                for c in v {
+                    reported.insert(c.task_id.as_str(), k.as_str());
+                }
+            }
+        }
+        let mut by_body: BTreeMap<String, Vec<&CreateRecord>> = BTreeMap::new();
+        for c in &self.creates {
+            if let Some(d) = &c.body_digest {
+                let op = c.operation.trim_end_matches("Async");
+                by_body.entry(format!("{op}|body={d}")).or_default().push(c);
+            }
+        }
+        for (k, v) in by_body {
+            if v.len() < 2 {
+                continue;
+            }
+            let first = reported.get(v[0].task_id.as_str());
+            let covered =
+                first.is_some() && v.iter().all(|c| reported.get(c.task_id.as_str()) == first);
+            if !covered {
+                out.push((k, v.len()));
+            }
+        }
+        out
     }
 }
 
@@ -139,6 +178,15 @@ pub(crate) struct Created {
     pub content_text: Option<String>,
     pub file_url: Option<String>,
     pub model_id: Option<String>,
+    /// See [`CreateRecord::body_digest`].
+    pub body_digest: Option<String>,
+}
+
+/// [`CreateRecord::body_digest`] of a canonical body (as `serde_json` writes it).
+pub(crate) fn body_digest(canonical: &Value) -> Option<String> {
+    use sha2::Digest;
+    let text = serde_json::to_vec(canonical).ok()?;
+    Some(hex::encode(sha2::Sha256::digest(&text)))
 }
 
 impl Created {
@@ -153,6 +201,7 @@ impl Created {
             + opt(&self.content_text)
             + opt(&self.file_url)
             + opt(&self.model_id)
+            + opt(&self.body_digest)
     }
 
     fn record(&self) -> CreateRecord {
@@ -167,6 +216,7 @@ impl Created {
             content_text: self.content_text.clone(),
             file_url: self.file_url.clone(),
             model_id: self.model_id.clone(),
+            body_digest: self.body_digest.clone(),
         }
     }
 }
@@ -301,6 +351,7 @@ mod tests {
                 content_text: None,
                 file_url: None,
                 model_id: None,
+                body_digest: None,
             });
         }
         let s = r.snapshot();

@@ -1113,3 +1113,65 @@ async fn a_failed_tasks_webhook_says_what_tasks_detail_says() {
     );
     sim.shutdown().await;
 }
+
+/// The classic double bill: one clone sent again under a new idempotency key (a client
+/// retrying with a fresh key, its `extraData` naming the key). Before, the stat keyed on
+/// `extraData` or the key alone: billable 2, `duplicate_logical_calls` empty. Now VMEG
+/// creates with the same canonical body are one logical call too (sync or async alike);
+/// a group already reported by `extraData` is not reported twice.
+#[tokio::test]
+async fn the_same_body_under_two_keys_is_a_duplicate_logical_call() {
+    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+        .await
+        .unwrap();
+    let clone = |key: &str| {
+        json!({"refAudio": "https://example.com/a.wav", "voiceName": "Narrator",
+               "extraData": {"voiceclone": {"idempotencyKey": key}}})
+    };
+    let path = "/openapi/v1/task/clone-voice/create-async";
+    for key in ["k1", "k2"] {
+        assert_eq!(vmeg_post(&sim, path, key, clone(key)).await.0, 200);
+    }
+    // A different voice name is another call; a sync create of the same body is not.
+    let other = json!({"refAudio": "https://example.com/a.wav", "voiceName": "Other"});
+    assert_eq!(vmeg_post(&sim, path, "k3", other).await.0, 200);
+    let st = sim.stats();
+    assert_eq!(st.billable_total(), 3);
+    let d = st.duplicate_logical_calls();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].1, 2, "{d:?}");
+    assert!(d[0].0.starts_with("vmeg.cloneVoiceCreate|body="), "{d:?}");
+    let (s, v) = vmeg_post(
+        &sim,
+        "/openapi/v1/task/clone-voice/create",
+        "k4",
+        json!({"refAudio": "https://example.com/a.wav", "voiceName": "Narrator"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(sim.stats().duplicate_logical_calls()[0].1, 3);
+    // TTS: the same lines under two keys, and the same `extraData` under two keys
+    // (reported once, not once per kind).
+    let tts = |n: u32| json!({"data": [{"text": "hello", "voiceId": "sv_en_us_female_01"}], "extraData": {"n": n}});
+    let path = "/openapi/v1/task/tts/create-async";
+    for (key, n) in [("t1", 1), ("t2", 1), ("t3", 2)] {
+        assert_eq!(vmeg_post(&sim, path, key, tts(n)).await.0, 200);
+    }
+    let d = sim.stats().duplicate_logical_calls();
+    let tts_groups: Vec<_> = d
+        .iter()
+        .filter(|(k, _)| k.starts_with("vmeg.ttsCreate"))
+        .collect();
+    assert_eq!(tts_groups.len(), 1 + 1, "{d:?}");
+    assert!(
+        tts_groups
+            .iter()
+            .any(|(k, n)| k.contains("extra=") && *n == 2)
+    );
+    assert!(
+        tts_groups
+            .iter()
+            .any(|(k, n)| k.contains("body=") && *n == 3)
+    );
+    sim.shutdown().await;
+}

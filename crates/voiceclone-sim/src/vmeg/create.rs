@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::results::final_data;
 use crate::shared::{Reader, Shared};
 use crate::state::{Phase, SYSTEM_VOICES, Task, TaskKind, TtsLine, hex_id};
-use crate::stats::Created;
+use crate::stats::{Created, body_digest};
 use crate::webhook;
 use crate::wire::{is_https_url, opt_bool, opt_f64, opt_str, req_str};
 
@@ -86,6 +86,14 @@ pub(super) async fn clone_create(
     } else {
         sync_extra_data(m)
     };
+    let digest = body_digest(&json!([
+        "clone",
+        ref_audio,
+        voice_name,
+        provider,
+        sample_language,
+        sample_text
+    ]));
     let now = sh.clock.now();
     let id = format!("task_{}", hex_id());
     let voice_id = format!("cv_{}", hex_id());
@@ -120,6 +128,7 @@ pub(super) async fn clone_create(
         content_text: None,
         file_url: None,
         model_id: None,
+        body_digest: digest,
     });
     tracing::debug!(op, task_id = %id, "clone task accepted");
     if is_async {
@@ -267,6 +276,11 @@ pub(super) async fn tts_create(
             mapping.join(", ")
         )));
     }
+    let canonical: Vec<Value> = items
+        .iter()
+        .map(|it| json!([it.get("text"), it.get("voiceId"), it.get("timbreRefAudio")]))
+        .collect();
+    let digest = body_digest(&json!(["tts", output_format, canonical]));
     let now = sh.clock.now();
     let id = format!("task_{}", hex_id());
     let mut t = Task::new(
@@ -297,6 +311,7 @@ pub(super) async fn tts_create(
         content_text: None,
         file_url: None,
         model_id: None,
+        body_digest: digest,
     });
     tracing::debug!(op, task_id = %id, lines = n, "tts task accepted");
     if is_async {
