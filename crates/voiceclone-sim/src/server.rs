@@ -510,10 +510,18 @@ fn unknown_op(api: Api) -> &'static str {
 }
 
 /// The vendor a path that no route matched belongs to.
+/// The vendor whose "not found" answers an unrouted path: anything under
+/// `/openapi` (not only `/openapi/v1/`: `/openapi/task/...`, `/openapi/v1`)
+/// is VMEG's, anything under `/api/open-api` JimmyAI's; the rest the
+/// simulator's own.
 fn api_of(path: &str) -> Api {
-    if path.starts_with("/openapi/v1/") {
+    let under = |root: &str| {
+        path.strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    if under("/openapi") {
         Api::Vmeg
-    } else if path.starts_with("/api/open-api/v1/") {
+    } else if under("/api/open-api") {
         Api::Jimmy
     } else {
         Api::Sim

@@ -1175,3 +1175,29 @@ async fn the_same_body_under_two_keys_is_a_duplicate_logical_call() {
     );
     sim.shutdown().await;
 }
+
+/// Paths under a vendor's root but outside its versioned prefix (`/openapi/task/...`,
+/// `/openapi/v1` without its slash, `/api/open-api/v1`) answered the simulator's own
+/// `{"error": "not found"}` instead of the vendor's envelope.
+#[tokio::test]
+async fn unknown_paths_under_a_vendor_root_get_its_envelope() {
+    let sim = Simulator::start().await.unwrap();
+    for path in ["/openapi/task/tts/create", "/openapi/v1", "/openapi"] {
+        let (status, v) = get(&sim, path).await;
+        assert_eq!(status, 404, "{path}: {v}");
+        assert_eq!(v["code"], 404, "{path}: {v}");
+        assert!(
+            v.get("message").is_some() && v["data"].is_null(),
+            "{path}: {v}"
+        );
+    }
+    for path in ["/api/open-api/v1", "/api/open-api/audios/x"] {
+        let (_, v) = get(&sim, path).await;
+        assert_eq!(v["code"], 20002, "{path}: {v}");
+        assert!(v.get("msg").is_some(), "{path}: {v}");
+    }
+    // Elsewhere, the simulator's own answer.
+    let (status, v) = get(&sim, "/openapix/v1/tasks/list").await;
+    assert_eq!((status, &v["error"]), (404, &json!("not found")), "{v}");
+    sim.shutdown().await;
+}
