@@ -213,6 +213,7 @@ pub struct SpeechRequest {
 impl SpeechRequest {
     /// The request's settings with no lines: a long text's parts are these plus their own
     /// lines. Every field is named, so a new setting cannot be left out silently.
+    #[cfg(feature = "long-text")]
     pub(crate) fn settings_only(&self) -> Self {
         let Self {
             lines: _,
