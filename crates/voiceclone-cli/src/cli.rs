@@ -122,6 +122,22 @@ impl Cli {
         use clap::{CommandFactory, FromArgMatches};
         let mut cmd = Cli::command();
         let matches = cmd.try_get_matches_from_mut(args)?;
+        // `--max-total-bytes` bounds what `--out` writes; a long text takes it without
+        // `--out` too (its dry run, the same flags as the real run).
+        if let Some(("speak", m)) = matches.subcommand()
+            && m.value_source("max_total_bytes") == Some(ValueSource::CommandLine)
+            && m.value_source("out").is_none()
+            && m.value_source("text_file").is_none()
+        {
+            let mut speak = cmd
+                .find_subcommand_mut("speak")
+                .cloned()
+                .unwrap_or_default();
+            return Err(speak.error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "--max-total-bytes bounds what --out writes: it needs --out PATH",
+            ));
+        }
         if let Some(("speak", m)) = matches.subcommand()
             && m.value_source("text_file").is_none()
         {
@@ -370,8 +386,7 @@ pub struct SpeakArgs {
         long,
         value_name = "BYTES",
         default_value_t = crate::commands::long::DEFAULT_MAX_TOTAL_BYTES,
-        value_parser = positive_bytes,
-        requires = "out"
+        value_parser = positive_bytes
     )]
     pub max_total_bytes: u64,
 
@@ -604,6 +619,23 @@ mod tests {
         let e = Cli::try_parse_checked(&argv).map(|c| c.command).err();
         let text = e.as_ref().map(ToString::to_string).unwrap_or_default();
         assert!(text.contains("--out"), "{e:?}");
+        // A long text's dry run takes the flags of the real run, --out or not.
+        let argv = [
+            "voiceclone",
+            "speak",
+            "--voice",
+            "v",
+            "--text-file",
+            "t.txt",
+            "--dry-run",
+            "--max-total-bytes",
+            "5000",
+        ];
+        let cli = Cli::try_parse_checked(argv).map(|c| c.command);
+        assert!(
+            matches!(&cli, Ok(Command::Speak(a)) if a.max_total_bytes == 5000),
+            "{cli:?}"
+        );
         let mut argv = base.to_vec();
         argv.extend(["--wait", "--out", "a.wav", "--max-total-bytes", "1000"]);
         let cli = Cli::try_parse_checked(&argv).map(|c| c.command);

@@ -290,7 +290,7 @@ pub async fn store_from_env(
             )));
         }
     };
-    printer.add_secret(&url);
+    printer.add_secret_exact(&url);
     if let Ok(parsed) = url::Url::parse(&url)
         && let Some(password) = parsed.password()
     {

@@ -226,15 +226,23 @@ impl Outcome {
         self.failure.as_ref().map_or(Exit::Success, |f| f.exit)
     }
 
-    /// True when the result names a job or the key that made one: what a caller needs to
-    /// find a (paid) job again.
+    /// True when the result names a job or the key that made one, anywhere in it (a long
+    /// text's `parts[].job_id`, an error's `job_ids`): what a caller needs to find a (paid)
+    /// job again. A listing's jobs (`tasks`, `voices`, `candidates`) do not count: listing
+    /// again finds them, and `tasks | head` is no lost job.
     fn names_a_job(&self) -> bool {
-        let json = self.to_json();
-        let error = json.get("error");
-        ["job_id", "idempotency_key"].iter().any(|k| {
-            json.get(*k).is_some_and(|v| !v.is_null())
-                || error.and_then(|e| e.get(*k)).is_some_and(|v| !v.is_null())
-        })
+        fn names(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => m.iter().any(|(k, v)| match k.as_str() {
+                    "job_id" | "job_ids" | "idempotency_key" => !v.is_null(),
+                    "tasks" | "voices" | "candidates" => false,
+                    _ => names(v),
+                }),
+                Value::Array(items) => items.iter().any(names),
+                _ => false,
+            }
+        }
+        names(&self.to_json())
     }
 
     /// The one JSON object.
@@ -284,6 +292,18 @@ impl Printer {
     /// as it reads inside a JSON string: `--json` output is redacted after it is serialized,
     /// where a key holding `"` or `\` appears escaped.
     pub fn add_secret(&mut self, secret: &str) {
+        self.add(secret, true);
+    }
+
+    /// [`Printer::add_secret`] for a secret that is not random text (a Redis URL): only its
+    /// exact forms are redacted, not its pieces, which ordinary text shares (`://127.0`,
+    /// `.amazonaws.com`) and which would cut up every URL printed. Register the random part
+    /// in it (the password) with [`Printer::add_secret`].
+    pub fn add_secret_exact(&mut self, secret: &str) {
+        self.add(secret, false);
+    }
+
+    fn add(&mut self, secret: &str, pieces: bool) {
         let s = secret.trim();
         if s.len() < 4 {
             return;
@@ -293,7 +313,9 @@ impl Printer {
             .and_then(|q| q.get(1..q.len().saturating_sub(1)).map(str::to_owned));
         for form in std::iter::once(s.to_owned()).chain(escaped) {
             if !self.secrets.contains(&form) {
-                self.scrubbers.push(voiceclone::scrub::Scrubber::new(&form));
+                if pieces {
+                    self.scrubbers.push(voiceclone::scrub::Scrubber::new(&form));
+                }
                 self.secrets.push(form);
             }
         }
@@ -443,6 +465,46 @@ mod tests {
                 assert!(!line.contains(piece), "{pad}: {line}");
             }
         }
+    }
+
+    /// A long text's job ids sit in `parts[]` or in the error's `job_ids`: a result holding
+    /// them names jobs, as one with a top-level `job_id` does.
+    #[test]
+    fn a_result_names_a_job_wherever_its_id_is() {
+        let mut o = Outcome::default();
+        assert!(!o.names_a_job());
+        o.set(
+            "parts",
+            serde_json::json!([{"part": 1, "job_id": "vmeg:speech:t1"}]),
+        );
+        assert!(o.names_a_job());
+        let f = Failure::other(Exit::Unreachable, "io", "the manifest could not be written")
+            .with("job_ids", vec!["vmeg:speech:t1".to_owned()]);
+        assert!(Outcome::failed(f).names_a_job());
+        let mut o = Outcome::default();
+        o.set("job_id", Value::Null);
+        o.set("voices", serde_json::json!([{"id": "cv_1"}]));
+        o.set("tasks", serde_json::json!([{"job_id": "vmeg:clone:t1"}]));
+        assert!(!o.names_a_job());
+    }
+
+    /// A Redis URL is redacted whole, never in pieces: `redis://127.0.0.1:6379/0` shares
+    /// `://127.0` with every loopback URL an event line carries.
+    #[test]
+    fn a_secret_registered_exactly_leaves_text_sharing_its_pieces_alone() {
+        let mut p = Printer::new(true, false);
+        p.add_secret_exact("redis://127.0.0.1:6379/0");
+        p.add_secret("pw0rd-9f8e7d6c");
+        let uri = "http://127.0.0.1:40123/files/a.wav";
+        assert_eq!(p.redact(uri), uri);
+        assert_eq!(
+            p.redact("store redis://127.0.0.1:6379/0 down"),
+            "store [redacted] down"
+        );
+        assert_eq!(
+            p.redact("auth PW0RD-9F8E7D6C refused"),
+            "auth [redacted] refused"
+        );
     }
 
     /// A secret a server echoes cut or upper-cased (the webhook secret, which the library
