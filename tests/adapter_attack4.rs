@@ -248,4 +248,18 @@ async fn a_wait_polls_again_after_an_answer_about_another_task() {
     assert!(matches!(e.kind(), ErrorKind::WaitTimedOut { .. }), "{e}");
     assert!(e.to_string().contains("t-other"), "{e}");
     assert_eq!(server.seen().len(), 4);
+
+    // The answer is about the task asked, but its own result names another: inconsistent,
+    // not misrouted; asking again gets the same. The wait ends on it at once.
+    let inconsistent = Step::ok(json!({"code": 200, "message": "", "data": {
+        "taskId": "t-mine", "taskType": "tts", "status": "finished",
+        "result": {"taskId": "t-other", "results": [{"uri": "https://cdn.example.com/t-other.m4a"}]}}}));
+    let server = Scripted::start(vec![inconsistent.clone(), inconsistent]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .wait_for_speech(&voiceclone::JobId::new("t-mine"), &policy)
+        .await
+        .unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert_eq!(server.seen().len(), 1);
 }

@@ -75,7 +75,9 @@ fn tail_bit(word: u64) -> (usize, u64) {
 }
 
 impl Scrubber {
-    /// A scrubber for `secret`: its 8-byte windows (or the whole secret when shorter).
+    /// A scrubber for `secret`: its 8-byte windows (or the whole secret when shorter, found
+    /// only whole, in any case; an empty one finds nothing). A very short "secret" (`"a"`)
+    /// is redacted wherever it appears, as asked: give it real secrets only.
     pub fn new(secret: &str) -> Self {
         let lower: Vec<u8> = secret.bytes().map(|b| b.to_ascii_lowercase()).collect();
         let pieces = if lower.is_empty() {

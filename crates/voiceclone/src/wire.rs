@@ -155,9 +155,21 @@ pub(crate) fn usable_id(raw: Option<&str>) -> Option<&str> {
 }
 
 /// `InvalidResponse` when an answer about task `asked` names another (usable) task id: a
-/// misrouted or confused answer whose result belongs to another job, never to be handed
-/// back as the asked job's. An answer naming no usable id is taken as about `asked`.
+/// misrouted answer (a proxy's or cache's mix-up) whose result belongs to another job, never
+/// to be handed back as the asked job's. A wait polls again after it (the next answer may
+/// be the right one). An answer naming no usable id is taken as about `asked`.
 pub(crate) fn same_task(
+    provider: crate::model::Provider,
+    asked: &crate::model::JobId,
+    named: Option<&str>,
+) -> Result<(), crate::error::Error> {
+    same_result_task(provider, asked, named).map_err(crate::error::Error::misrouted)
+}
+
+/// [`same_task`] for the id inside an answer's result, when the answer itself is about the
+/// asked task: a task whose own record names another task is inconsistent, not misrouted,
+/// and asking again would get the same answer, so a wait ends on it.
+pub(crate) fn same_result_task(
     provider: crate::model::Provider,
     asked: &crate::model::JobId,
     named: Option<&str>,
@@ -170,8 +182,7 @@ pub(crate) fn same_task(
         .with_message(format!(
             "the answer is about task {other:?}, not the task asked about ({:?}); its result was not used",
             asked.as_str()
-        ))
-        .misrouted()),
+        ))),
         _ => Ok(()),
     }
 }

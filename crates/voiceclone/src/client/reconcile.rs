@@ -14,7 +14,7 @@ use crate::model::{
     Reconciled, Resubmitted, SpeechJob, SpeechRequest, TaskDetail, TaskFilter, TaskSummary,
     kind_of_operation,
 };
-use crate::provider::paging::walk;
+use crate::provider::paging::walk_unbounded_text;
 #[cfg(feature = "webhook")]
 use crate::webhook::{WebhookEvent, WebhookEventKind, WebhookPayload};
 use tracing::Instrument as _;
@@ -199,7 +199,7 @@ impl Client {
 
     /// The tasks that made a cloned voice named exactly `name` (the list's `taskId`).
     async fn tasks_with_voice_named(&self, name: &str) -> Result<HashSet<JobId>, Error> {
-        let voices = walk("cloned-voice list", |page| {
+        let voices = walk_unbounded_text("cloned-voice list", |page| {
             self.b().voices_page(self.t(), false, Some(name), page)
         });
         voices

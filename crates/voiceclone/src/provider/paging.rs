@@ -25,11 +25,13 @@ pub(crate) const MAX_PAGES: i64 = 10_000;
 /// Reaching it is an error.
 pub(crate) const MAX_ITEMS: i64 = 500_000;
 
-/// The most text one walk holds (128 MiB, counted as the bytes of each item's strings: ids,
-/// names, URLs). A vendor documents no length for a voice's name, and a hostile server can
-/// send 4 MiB of it on every page: 10,000 such pages would make a caller that collects the
-/// list hold 40 GB. Far above any account's list (500,000 voices of a long name and URL are
-/// under 100 MB). Reaching it is an error.
+/// The most text a listing a caller collects holds (128 MiB, counted as the bytes of each
+/// item's strings: ids, names, URLs, raw statuses). A vendor documents no length for a
+/// voice's name, and a hostile server can send 4 MiB of it on every page: 10,000 such pages
+/// would make a caller that collects the list hold 40 GB. An account would need some
+/// 100,000 voices with 1 KB presigned preview URLs to reach it. Reaching it is an error.
+/// The crate's own searches through a list ([`walk_unbounded_text`]: the voice a finished
+/// clone made, reconcile's) keep nothing but what they look for, and have no such bound.
 pub(crate) const MAX_TEXT_BYTES: usize = 128 * 1024 * 1024;
 
 /// An item of a listing: what names it (to notice a vendor that answers the same page
@@ -51,6 +53,10 @@ impl Listed for crate::model::TaskSummary {
             .len()
             .saturating_add(self.vendor_type.len())
             .saturating_add(self.vendor_status.as_ref().map_or(0, String::len))
+            .saturating_add(match &self.status {
+                crate::model::TaskStatus::Unknown(raw) => raw.len(),
+                _ => 0,
+            })
     }
 }
 
@@ -96,9 +102,35 @@ struct Walk<F> {
     text_bytes: usize,
 }
 
-/// Every item of a paged list, page by page (`fetch(page)` with pages from 1); `what` names
-/// the list in errors.
+/// Every item of a paged list, page by page (`fetch(page)` with pages from 1), for a caller
+/// that may collect it: at most [`MAX_TEXT_BYTES`] of text. `what` names the list in errors.
 pub(crate) fn walk<'a, T, F, Fut>(what: &'static str, fetch: F) -> BoxStream<'a, Result<T, Error>>
+where
+    T: Listed + Send + 'a,
+    F: FnMut(i64) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<Page<T>, Error>> + Send + 'a,
+{
+    walk_within(what, fetch, MAX_TEXT_BYTES)
+}
+
+/// [`walk`] for a search that keeps only what it looks for: no bound on the text read.
+pub(crate) fn walk_unbounded_text<'a, T, F, Fut>(
+    what: &'static str,
+    fetch: F,
+) -> BoxStream<'a, Result<T, Error>>
+where
+    T: Listed + Send + 'a,
+    F: FnMut(i64) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<Page<T>, Error>> + Send + 'a,
+{
+    walk_within(what, fetch, usize::MAX)
+}
+
+fn walk_within<'a, T, F, Fut>(
+    what: &'static str,
+    fetch: F,
+    max_text: usize,
+) -> BoxStream<'a, Result<T, Error>>
 where
     T: Listed + Send + 'a,
     F: FnMut(i64) -> Fut + Send + 'a,
@@ -169,9 +201,9 @@ where
             .items
             .iter()
             .fold(w.text_bytes, |n, item| n.saturating_add(item.text_bytes()));
-        if w.text_bytes > MAX_TEXT_BYTES {
+        if w.text_bytes > max_text {
             return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
-                "the {what} holds more than {MAX_TEXT_BYTES} bytes of text (ids, names, URLs) by page {}; stopped: the listing is incomplete",
+                "the {what} holds more than {max_text} bytes of text (ids, names, URLs) by page {}; stopped: the listing is incomplete",
                 w.page
             )));
         }
@@ -327,6 +359,21 @@ mod tests {
         assert!(err.to_string().contains("bytes of text"), "{err}");
         assert_eq!(ok, 7);
         assert_eq!(fetched.load(Ordering::SeqCst), 8);
+
+        // A search that keeps only what it looks for (the voice of a paid clone) reads on.
+        let found = walk_unbounded_text("cloned-voice list", move |page| async move {
+            Ok(Page {
+                items: vec![format!("{page}{}", "x".repeat(16 << 20))],
+                total: Some(9),
+                page_size: 1,
+                returned: 1,
+            })
+        })
+        .try_filter(|s: &String| std::future::ready(s.starts_with('9')))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+        assert_eq!(found.len(), 1);
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use crate::model::{CloneJob, Job, JobId, JobKind, Provider, SpeechJob, TaskStatu
 use crate::retry::OperationKind;
 use crate::transport::{Call, RequestId, Transport};
 use crate::validate;
-use crate::wire::{lenient_string, same_task};
+use crate::wire::{lenient_string, same_result_task, same_task};
 
 /// What `tasks/detail` `result` may carry beyond the clone and TTS result shapes: a voice
 /// name and a failure reason under any of the usual names. The shape of `result` for clone
@@ -155,7 +155,7 @@ pub(crate) async fn clone_status(
 ) -> Result<CloneJob, Error> {
     let d = detail::<types::CloneVoiceCreateData>(t, c, "clone_status", id).await?;
     check_type(&d, id, JobKind::Clone)?;
-    same_task(Provider::Vmeg, id, text(d.result.task_id.as_ref()))
+    same_result_task(Provider::Vmeg, id, text(d.result.task_id.as_ref()))
         .map_err(|e| e.with_operation("clone_status"))?;
     let mut job = clone_job(&d.result, Some(id), d.status.clone())
         .unwrap_or_else(|| CloneJob::new(Provider::Vmeg, id.clone(), d.status.clone()));
@@ -178,7 +178,7 @@ pub(crate) async fn speech_status(
 ) -> Result<SpeechJob, Error> {
     let d = detail::<types::TtsCreateData>(t, c, "speech_status", id).await?;
     check_type(&d, id, JobKind::Speech)?;
-    same_task(Provider::Vmeg, id, text(d.result.task_id.as_ref()))
+    same_result_task(Provider::Vmeg, id, text(d.result.task_id.as_ref()))
         .map_err(|e| e.with_operation("speech_status"))?;
     let mut job = speech_job(&d.result, Some(id), d.status.clone())
         .unwrap_or_else(|| SpeechJob::new(Provider::Vmeg, id.clone(), d.status.clone()));

@@ -8,7 +8,7 @@ use super::calls::{key_header, new_key, route};
 use super::tasks::voices_page;
 use crate::error::{Error, ErrorKind};
 use crate::model::{JobId, Provider, Voice};
-use crate::provider::paging::walk;
+use crate::provider::paging::{walk, walk_unbounded_text};
 use crate::retry::OperationKind;
 use crate::transport::{Call, RequestId, Transport};
 use crate::validate;
@@ -20,6 +20,18 @@ fn cloned_voices<'a>(
     name: Option<&'a str>,
 ) -> futures_util::stream::BoxStream<'a, Result<(Voice, Option<JobId>), Error>> {
     walk("cloned-voice list", move |page| {
+        voices_page(t, c, false, name, page)
+    })
+}
+
+/// [`cloned_voices`] for a search that keeps only the voice it looks for (no text bound:
+/// the voice of a paid clone is found in any account).
+fn searched_voices<'a>(
+    t: &'a Transport,
+    c: &'a vmeg_client::Client,
+    name: Option<&'a str>,
+) -> futures_util::stream::BoxStream<'a, Result<(Voice, Option<JobId>), Error>> {
+    walk_unbounded_text("cloned-voice list", move |page| {
         voices_page(t, c, false, name, page)
     })
 }
@@ -49,7 +61,7 @@ pub(crate) async fn voice_for_task(
         None => &[None],
     };
     for search in searches {
-        let mut voices = cloned_voices(t, c, *search);
+        let mut voices = searched_voices(t, c, *search);
         while let Some((voice, task)) = voices.try_next().await? {
             if task.as_ref().map(JobId::as_str) == Some(id.as_str()) {
                 return Ok(voice);
