@@ -555,6 +555,11 @@ pub struct SimArgs {
     /// Seed for faults and task failures (same seed + same request order = same faults)
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+
+    /// Name of the environment variable holding the API key the simulator accepts (default:
+    /// `sim-key` on loopback, a random key printed at start elsewhere)
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: Option<String>,
 }
 
 /// `demo`

@@ -959,6 +959,58 @@ fn sim_off_loopback_warns_on_stderr_and_takes_a_random_key() {
     }
 }
 
+/// `sim --api-key-env NAME`: the simulator takes the key the caller chose, off loopback too
+/// (a container's clients know it in advance); an unset or empty variable is a usage error.
+#[test]
+fn sim_takes_the_key_named_by_api_key_env() {
+    use std::io::BufRead;
+    const CHOSEN: &str = "container-key-0123456789";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("SIMK", format!(" {CHOSEN}\n"))
+        .args([
+            "--json",
+            "sim",
+            "--addr",
+            "0.0.0.0:0",
+            "--api-key-env",
+            "SIMK",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let start: Value = serde_json::from_str(
+        &std::io::BufReader::new(stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let url = s(&start["base_url"]).replace("0.0.0.0", "127.0.0.1");
+    let key = s(&start["api_key"]).to_owned();
+    let voices = ["--provider", "vmeg", "--json", "voices"];
+    let ok = run_with(&url, CHOSEN, &[], &voices, None);
+    support::send_signal(&child, "-INT");
+    let _ = child.wait();
+    assert_eq!(key, CHOSEN);
+    ok.expect(0);
+    for env in [&[][..], &[("SIMK", " ")]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+            .env_clear()
+            .envs(env.iter().copied())
+            .args(["--json", "sim", "--api-key-env", "SIMK"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("--api-key-env"));
+    }
+}
+
 #[test]
 fn scripted_lost_answer_ends_outcome_unknown_then_reconciles_by_key() {
     // Webhooks go to a closed port: each delivery attempt is still recorded with its body,

@@ -46,7 +46,12 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
     if !is_loopback(bound) {
         // Not muted by --quiet or --json: it is about who else can use the simulator.
         stderr_line(&format!(
-            "warning: the simulator listens on {bound}, which is not a loopback address: anyone who can reach this address can use it with the printed API key (a random one for this run); --addr 127.0.0.1:PORT keeps it to this machine"
+            "warning: the simulator listens on {bound}, which is not a loopback address: anyone who can reach this address can use it with the printed API key ({}); --addr 127.0.0.1:PORT keeps it to this machine",
+            if args.api_key_env.is_some() {
+                "the one --api-key-env names"
+            } else {
+                "a random one for this run"
+            }
         ));
     }
     printer.progress("press Ctrl-C to stop");
@@ -87,7 +92,19 @@ fn config(args: &SimArgs) -> Result<SimConfig, Failure> {
         .with_seed(args.seed)
         .with_faults(faults)
         .with_task_failure_rate(args.failure_rate);
-    if !is_loopback(args.addr) {
+    if let Some(var) = &args.api_key_env {
+        // A key the caller chose (a container's clients know it in advance).
+        let key = std::env::var(var)
+            .ok()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "the environment variable {var} (--api-key-env) is not set or empty"
+                ))
+            })?;
+        config = config.with_api_key(key);
+    } else if !is_loopback(args.addr) {
         // The default key, `sim-key`, is public: a simulator others can reach gets a random
         // one (printed at start, like the default).
         config = config.with_api_key(format!("sim-{}", uuid::Uuid::new_v4().simple()));
