@@ -235,3 +235,31 @@ fn a_vmeg_speech_target_documented_only_as_a_source_is_sent_with_a_warning() {
     assert!(!warned("en-US"));
     assert!(!warned("ur-IN"));
 }
+
+/// A sender refused over and over (anyone who reaches the route can be) writes a few
+/// warnings that count the refusals, not one per request; the first is a warning at once
+/// (a wrong secret shows).
+#[test]
+fn refused_webhook_deliveries_do_not_flood_the_warnings() {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let verifier = voiceclone::webhook::Verifier::new(voiceclone::WebhookSecret::new("whsec-x"));
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string();
+    for _ in 0..1000 {
+        assert!(verifier.verify(&ts, "00", b"{}").is_err());
+    }
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let warnings = text.matches("webhook delivery refused").count();
+    assert!((1..=10).contains(&warnings), "{warnings} warnings:\n{text}");
+    assert!(text.contains("refused_so_far=1\n"), "{text}");
+}

@@ -91,7 +91,7 @@ impl Verifier {
     ) -> Result<WebhookEvent, Error> {
         self.check(timestamp_header, signature_header, body, now)
             .map_err(|failure| {
-                tracing::warn!(failure = %failure, "webhook delivery refused");
+                log_refusal(&failure);
                 Error::new(ErrorKind::Webhook(failure))
                     .with_provider(Provider::Vmeg)
                     .with_operation("verify_webhook")
@@ -199,6 +199,24 @@ fn parse_millis(raw: &str) -> Option<u64> {
         return None;
     }
     raw.parse().ok()
+}
+
+/// Refused deliveries in this process, for [`log_refusal`].
+static REFUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Logs a refused delivery: at `warn` for the 1st, 2nd, 4th, 8th, ... refusal in this
+/// process, at `debug` otherwise. Anyone who reaches the route can be refused, as often as
+/// they like: one warning per request would let them fill the logs; a wrong secret still
+/// shows at once, and a flood in a few lines that count it.
+fn log_refusal(failure: &WebhookFailure) {
+    let n = REFUSED
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .saturating_add(1);
+    if n.is_power_of_two() {
+        tracing::warn!(failure = %failure, refused_so_far = n, "webhook delivery refused");
+    } else {
+        tracing::debug!(failure = %failure, refused_so_far = n, "webhook delivery refused");
+    }
 }
 
 #[cfg(test)]
