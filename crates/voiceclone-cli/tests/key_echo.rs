@@ -187,3 +187,35 @@ fn a_key_typed_as_an_argument_is_not_echoed_by_the_usage_error() {
         }
     }
 }
+
+/// A plain-http base URL (accepted only to this machine, where the key never crosses a
+/// network) is never reached through an `HTTP_PROXY` from the environment: the proxy
+/// would get the request, `Authorization: Bearer <key>` and all, in clear. Before: every
+/// request went to the proxy.
+#[test]
+fn an_environment_proxy_never_gets_a_plain_http_request() {
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let server = echo_server(
+        200,
+        r#"{"code":200,"message":"","data":{"taskId":"t1","taskType":"cloneVoice","status":"running"}}"#
+            .to_owned(),
+    );
+    for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+        let out = command(
+            Some(&server),
+            KEY,
+            &[(var, proxy_url.as_str())],
+            &["--provider", "vmeg", "--json", "status", "vmeg:clone:t1"],
+        )
+        .output()
+        .unwrap();
+        let run = Run::from_output(out, &[KEY], &[]);
+        assert_eq!(run.code, 0, "{var}: {}", run.stdout);
+        match proxy.accept() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("{var}: the proxy was reached: {other:?}"),
+        }
+    }
+}

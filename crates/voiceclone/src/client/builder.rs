@@ -343,18 +343,24 @@ impl ClientBuilder {
                 let limit = ConnectionLimit::new(self.max_in_flight);
                 // reqwest is built without a default TLS provider in this workspace.
                 crate::install_crypto_provider();
-                let http = reqwest::Client::builder()
+                let mut http = reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .connect_timeout(CONNECT_TIMEOUT)
                     // Idle connections beyond the in-flight bound could never all be used.
                     .pool_max_idle_per_host(self.max_in_flight)
-                    .connector_layer(limit.clone())
-                    .build()
-                    .map_err(|e| {
-                        Error::new(ErrorKind::Transport)
-                            .with_provider(provider)
-                            .with_source(e)
-                    })?;
+                    .connector_layer(limit.clone());
+                if base.scheme() == "http" {
+                    // Plain http is accepted only to this machine (checked above), because the
+                    // key then never crosses a network; an `HTTP_PROXY` from the environment
+                    // would carry the request, `Authorization` header and all, in clear to
+                    // the proxy host. (An https base goes through a proxy as a TLS tunnel.)
+                    http = http.no_proxy();
+                }
+                let http = http.build().map_err(|e| {
+                    Error::new(ErrorKind::Transport)
+                        .with_provider(provider)
+                        .with_source(e)
+                })?;
                 (http, Some(limit))
             }
         };
