@@ -161,6 +161,54 @@ async fn connections_the_server_closes_are_replaced_without_waiting() {
     );
 }
 
+/// A call dropped mid-request (a caller's timeout, or a wait's deadline during a hung poll)
+/// takes its connection down: the limit uncounts it, so later reconnects do not wait out the
+/// hand-back window. Before: each such drop left the count one higher for good, and with
+/// `max_in_flight(1)` every later reconnect waited ~50 ms.
+#[tokio::test]
+async fn a_call_dropped_mid_request_gives_its_connection_back_to_the_count() {
+    let close = vec![("connection", "close".to_owned())];
+    let body = json!({"code": 200, "message": "", "data": {"taskId": "t", "status": "running"}});
+    for via_wait in [false, true] {
+        let mut steps = vec![Step::Hang(Duration::from_secs(120))];
+        steps.extend(vec![Step::Json(200, close.clone(), body.clone()); 10]);
+        let server = Scripted::start(steps).await;
+        let c = Client::builder(Provider::Vmeg)
+            .api_key(SECRET_KEY)
+            .base_url(server.base_url.as_str())
+            .max_in_flight(1)
+            .build()
+            .unwrap();
+        if via_wait {
+            let policy =
+                WaitPolicy::for_provider(Provider::Vmeg).with_deadline(Some(Duration::ZERO));
+            assert!(c.wait_for_clone(&JobId::new("t"), &policy).await.is_err());
+        } else {
+            let id = JobId::new("t");
+            let call = c.clone_status(&id);
+            assert!(
+                tokio::time::timeout(Duration::from_millis(300), call)
+                    .await
+                    .is_err()
+            );
+        }
+        let mut took = Vec::new();
+        for _ in 0..10 {
+            let started = std::time::Instant::now();
+            c.clone_status(&JobId::new("t")).await.unwrap();
+            took.push(started.elapsed());
+        }
+        // The median, as in `connections_the_server_closes_are_replaced_without_waiting`.
+        let mut sorted = took.clone();
+        sorted.sort_unstable();
+        let median = sorted[sorted.len() / 2];
+        assert!(
+            median < Duration::from_millis(25),
+            "via wait {via_wait}: median call {median:?}: {took:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn dropping_a_wait_stops_polling() {
     let server = Scripted::start(vec![running(); 200]).await;

@@ -260,6 +260,11 @@ impl Transport {
             span.record("req_id", req_id.as_str());
         }
         let started = Instant::now();
+        // A call dropped mid-request (a caller's timeout or `select!`, a wait's deadline)
+        // takes its connection down with it, and the code below that uncounts a lost
+        // connection never runs: without this, each such drop left the connection limit
+        // one higher for good, and every later reconnect waited out the hand-back window.
+        let mut in_flight = InFlight(self.connection_limit.as_ref());
         // The generated client scrubs every string of the answer as it decodes it: its
         // config carries the key's text filter (`provider::Connect::config`).
         let generated = op.start(self.dialect, req_id);
@@ -330,6 +335,7 @@ impl Transport {
             }
             e.with_provider(self.provider)
         });
+        in_flight.0 = None;
         if let Some(limit) = &self.connection_limit {
             match &outcome {
                 // The connection this request was sent on is gone (it failed, timed out or
@@ -488,6 +494,18 @@ pub(crate) fn bytes_outcome<T: DeserializeOwned>(
         let data = decode_envelope(d, raw, scrubber)?;
         decode_data(d.provider, raw.status, data.as_deref())
     })
+}
+
+/// Uncounts the connection of a request whose future is dropped before its outcome is known
+/// (see [`Transport::exchange`]). Disarmed (`None`) once the outcome is in hand.
+struct InFlight<'a>(Option<&'a crate::connection_limit::ConnectionLimit>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(limit) = self.0 {
+            limit.connection_lost();
+        }
+    }
 }
 
 fn closes(headers: &reqwest::header::HeaderMap) -> bool {
