@@ -1628,3 +1628,48 @@ fn provider_variable_is_lenient_and_needed_only_where_used() {
         assert_eq!(r.json()["verified"], false, "{value:?}: {r:?}");
     }
 }
+
+/// `wait JOB_ID`, the command the CLI names after an interrupted submit: a wait that fails
+/// for another reason than the task's own failure (a proxy's HTML page for a poll) says
+/// nothing of the job, which may exist and be billed: exit 3, as `clone --wait` does. Before:
+/// exit 1, which a script reads as "failed, submit again".
+#[test]
+fn a_standalone_wait_that_fails_says_the_outcome_is_unknown() {
+    let fake = support::FakeVmeg::start(1, 10, false);
+    fake.answer_details_with(200, "<html>maintenance</html>");
+    for kind in ["clone", "speech"] {
+        let r = run_binary(
+            Some(&fake.url),
+            KEY,
+            &[],
+            &[],
+            &[
+                "--provider",
+                "vmeg",
+                "--json",
+                "wait",
+                "t1",
+                "--kind",
+                kind,
+                "--timeout",
+                "5",
+                "--poll-interval",
+                "0.01",
+            ],
+        );
+        let j = r.expect(3).json();
+        assert!(
+            s(&j["error"]["message"]).contains("do not submit it again"),
+            "{kind}: {j}"
+        );
+    }
+    // A poll of the plain status stays what it is: the answer could not be read (exit 1).
+    run_binary(
+        Some(&fake.url),
+        KEY,
+        &[],
+        &[],
+        &["--provider", "vmeg", "--json", "status", "t1"],
+    )
+    .expect(1);
+}

@@ -721,6 +721,20 @@ async fn wait(
         // Nothing is known about the task: do not claim a status.
         o.fields.remove("status");
     }
+    // The command a caller runs after an interrupted submit: a wait that failed for any
+    // reason but the task's own failure (or input refused before sending) says nothing of
+    // the job, which may exist and be billed: exit 3, as `clone --wait` does, never 1, which
+    // a script would take as "failed, submit again".
+    if let Some(f) = o.failure.as_mut()
+        && f.kind != "task_failed"
+        && f.exit == Exit::Failure
+    {
+        f.exit = Exit::Unreachable;
+        f.message = format!(
+            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `voiceclone wait {id}` later",
+            f.message
+        );
+    }
     o
 }
 
