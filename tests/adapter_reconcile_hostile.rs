@@ -301,3 +301,61 @@ async fn candidates_of_an_incomplete_search_say_so() {
         "{r}"
     );
 }
+
+/// A query that could only mislead is refused before anything is sent: a submit time in
+/// the future (nothing was sent then; the search would answer "nothing was created" for a
+/// real submit), a task id of the other provider, or of another kind than the query's. A
+/// window narrower than 10 s (or wider than 7 days) is read as the bound. Before: each was
+/// searched, and a window of 0 answered `None` for a task the vendor dated a second late.
+#[tokio::test]
+async fn a_query_that_could_only_mislead_is_refused_before_sending() {
+    let server = Scripted::start(vec![list(json!([])); 4]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let now = SystemTime::now();
+    let cases = [
+        (
+            ReconcileQuery::new(now + Duration::from_secs(3600)),
+            "submitted_at",
+        ),
+        (
+            ReconcileQuery::new(now).task_id(voiceclone::JobId::typed(
+                Provider::JimmyAi,
+                JobKind::Clone,
+                "x",
+            )),
+            "task_id",
+        ),
+        (
+            ReconcileQuery::new(now)
+                .kind(JobKind::Speech)
+                .task_id(voiceclone::JobId::typed(
+                    Provider::Vmeg,
+                    JobKind::Clone,
+                    "x",
+                )),
+            "task_id",
+        ),
+    ];
+    for (q, want) in cases {
+        let e = c.reconcile(&q).await.unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == want),
+            "{want}: {e}"
+        );
+    }
+    assert!(server.seen().is_empty(), "a request was sent");
+    // A few minutes of clock skew is no future.
+    assert!(
+        c.reconcile(&ReconcileQuery::new(now + Duration::from_secs(60)))
+            .await
+            .is_ok()
+    );
+    let q = ReconcileQuery::new(now).window(Duration::ZERO);
+    assert_eq!(
+        q.bounds(),
+        (now - Duration::from_secs(10), now + Duration::from_secs(10))
+    );
+    let q = ReconcileQuery::new(now).window(Duration::MAX);
+    let week = Duration::from_secs(7 * 24 * 3600);
+    assert_eq!(q.bounds(), (now - week, now + week));
+}

@@ -207,7 +207,7 @@ pub enum Command {
     Tasks(TasksArgs),
     /// Find the task a submit whose outcome is unknown left behind (VMEG: by type, creation
     /// time, webhook and voice name; JimmyAI cannot: exit 2). Exit 0 when found, 1 when
-    /// there are only candidates or none
+    /// there are only candidates or none, 3 when the search ended in no answer
     #[command(after_help = EXIT_CODES)]
     Reconcile(ReconcileArgs),
     /// Upload a local audio file and print its URL, usable with `clone` (JimmyAI: files/upload;
@@ -804,7 +804,7 @@ pub struct ReconcileArgs {
     pub last_attempt_at: Option<String>,
 
     /// Tasks created within this many seconds of --submitted-at (before) or
-    /// --last-attempt-at (after) are candidates
+    /// --last-attempt-at (after) are candidates (10 to 604800)
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub window: u64,
 
@@ -815,4 +815,9 @@ pub struct ReconcileArgs {
     /// The task id the submit's answer named, if any
     #[arg(long, value_name = "JOB_ID")]
     pub task_id: Option<String>,
+
+    /// The most time the whole search may take (default 1800 s); past it, exit 3 (whether
+    /// the submit created a task is still unknown)
+    #[arg(long, value_name = "SECS", value_parser = listing_secs)]
+    pub timeout: Option<std::time::Duration>,
 }

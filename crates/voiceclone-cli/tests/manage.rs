@@ -181,6 +181,13 @@ fn a_listing_ends_at_its_timeout() {
         &["tasks", "--timeout", "0.5"][..],
         &["voices", "--timeout", "0.5"],
         &["voices", "--system", "--timeout", "0.5"],
+        &[
+            "reconcile",
+            "--submitted-at",
+            "2026-12-01T10:00:00Z",
+            "--timeout",
+            "0.5",
+        ],
     ] {
         let started = std::time::Instant::now();
         let r = run_binary(Some(&url), KEY, &[], &[], &vmeg(args));
@@ -203,6 +210,57 @@ fn a_listing_ends_at_its_timeout() {
         assert_eq!(r.code, 2, "{bad}: {}", r.stdout);
     }
     drop(held);
+}
+
+/// `reconcile` says "still unknown" (exit 3) when its search ends in no answer (the task
+/// list refused, past `--timeout`), never exit 1, which also means "none" or "candidates";
+/// and refuses (exit 2, nothing sent) a query that could only mislead: a submit time in the
+/// future, a task id of the other provider or kind, a window outside 10 s to 7 days, an
+/// offset past 23:59. The key given is shown back.
+#[test]
+fn reconcile_says_unknown_when_its_search_fails_and_refuses_misleading_queries() {
+    let fake = support::FakeVmeg::start(1, 10, false);
+    // No list set: `tasks/list` answers 404.
+    let now = "2026-12-01T10:00:00Z";
+    let reconcile = |extra: &[&str]| {
+        let mut args = vec!["reconcile", "--submitted-at", now, "--kind", "clone"];
+        args.extend_from_slice(extra);
+        run_binary(Some(&fake.url), KEY, &[], &[], &vmeg(&args))
+    };
+    let j = reconcile(&["--key", "k-lost-1"]).expect(3).json();
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("still unknown"),
+        "{j}"
+    );
+    let sent = fake.requests();
+    for extra in [
+        &["--window", "0"][..],
+        &["--window", "604801"],
+        &["--task-id", "jimmyai:clone:t1"],
+        &["--task-id", "vmeg:speech:t1"],
+    ] {
+        let r = reconcile(extra);
+        assert_eq!(r.code, 2, "{extra:?}: {}", r.stdout);
+    }
+    for at in ["2999-01-01T00:00:00Z", "2026-12-01T10:00:00+24:00"] {
+        let r = run_binary(
+            Some(&fake.url),
+            KEY,
+            &[],
+            &[],
+            &vmeg(&["reconcile", "--submitted-at", at]),
+        );
+        assert_eq!(r.code, 2, "{at}: {}", r.stdout);
+    }
+    assert_eq!(fake.requests(), sent, "a misleading query was sent");
+    // Found, candidates or none: the key given is in the answer.
+    fake.list_tasks_with(vec![]);
+    let j = reconcile(&["--key", "k-lost-1"]).expect(1).json();
+    assert_eq!(j["result"], "none", "{j}");
+    assert_eq!(j["idempotency_key"], "k-lost-1", "{j}");
 }
 
 #[test]

@@ -193,8 +193,9 @@ pub use model::{
     SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode, TaskStatus, VmegEngine, Voice, VoiceId,
 };
 pub use model::{
-    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, ReconcileQuery, Reconciled, Resubmitted,
-    TaskDetail, TaskFilter, TaskSummary, UNKNOWN_OFFSET_SPAN, UnreadRecords,
+    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, MAX_RECONCILE_WINDOW,
+    MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted, TaskDetail, TaskFilter,
+    TaskSummary, UNKNOWN_OFFSET_SPAN, UnreadRecords,
 };
 #[cfg(feature = "upload")]
 pub use model::{AudioReader, UploadProgress};

@@ -1,14 +1,17 @@
 //! `reconcile --submitted-at RFC3339 [--key K] [--last-attempt-at RFC3339] [--kind clone|speech] [--window SECS]`: prints
 //! `{"result": "found" | "candidates" | "none", ...}`; exit 0 when found, 1 otherwise, 2
-//! where the provider cannot reconcile (JimmyAI: the error says what cannot be recovered).
+//! where the provider cannot reconcile (JimmyAI: the error says what cannot be recovered) or
+//! the query could only mislead (nothing sent), 3 when the search ended in no answer.
 
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use voiceclone::{Client, JobId, ReconcileQuery, Reconciled};
+use voiceclone::{
+    Client, JobId, MAX_RECONCILE_WINDOW, MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled,
+};
 
 use super::tasks::task_json;
-use crate::cli::ReconcileArgs;
+use crate::cli::{DEFAULT_LISTING_TIMEOUT, ReconcileArgs};
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, rfc3339};
 
@@ -26,8 +29,21 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
             );
         }
     };
-    let mut q = ReconcileQuery::new(submitted_at).window(Duration::from_secs(args.window));
-    if let Some(k) = args.key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+    let window = Duration::from_secs(args.window);
+    if !(MIN_RECONCILE_WINDOW..=MAX_RECONCILE_WINDOW).contains(&window) {
+        return Outcome::failed(
+            Failure::usage(format!(
+                "--window: {} s is outside {}..={} s (narrower misses a task dated a few seconds off and answers \"nothing was created\"; wider is not a submit's)",
+                args.window,
+                MIN_RECONCILE_WINDOW.as_secs(),
+                MAX_RECONCILE_WINDOW.as_secs()
+            ))
+            .with("field", "window"),
+        );
+    }
+    let mut q = ReconcileQuery::new(submitted_at).window(window);
+    let key = args.key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+    if let Some(k) = key {
         q = q.idempotency_key(k);
     }
     if let Some(raw) = &args.last_attempt_at {
@@ -60,11 +76,22 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
         };
         q = q.task_id(id);
     }
-    let r = match client.reconcile(&q).await {
-        Ok(r) => r,
-        Err(e) => return Outcome::failed(Failure::from_adapter(&e)),
+    let budget = args.timeout.unwrap_or(DEFAULT_LISTING_TIMEOUT);
+    let r = match tokio::time::timeout(budget, client.reconcile(&q)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return Outcome::failed(search_failed(Failure::from_adapter(&e))),
+        Err(_) => {
+            return Outcome::failed(search_failed(Failure::other(
+                Exit::Unreachable,
+                "timeout",
+                format!("the search did not end within {budget:?} (--timeout)"),
+            )));
+        }
     };
     let mut o = Outcome::default();
+    if let Some(k) = key {
+        o.set("idempotency_key", k);
+    }
     o.set("result", r.as_str());
     o.set("message", r.to_string());
     o.line(r.to_string());
@@ -110,10 +137,37 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
     o
 }
 
+/// A search that did not end in an answer (the vendor failed, the list could not be read, a
+/// named task not readable yet, the time ran out): whether the submit created a task is
+/// still unknown (exit 3), never exit 1, which also says "none" or "candidates". Input
+/// refused before sending keeps its exit 2.
+fn search_failed(mut f: Failure) -> Failure {
+    if f.exit == Exit::Failure || f.exit == Exit::Unreachable {
+        f.exit = Exit::Unreachable;
+        f.message = format!(
+            "the search did not end in an answer ({}): whether the submit created a task is still unknown; do not submit it again, run reconcile later",
+            f.message
+        );
+    }
+    f
+}
+
 /// RFC 3339 (`2026-12-01T10:00:00Z`, `...T10:00:00.5+02:00`).
 fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    // RFC 3339 needs an offset (`Z` or `±HH:MM`); jiff's timestamp parser requires one too.
-    let at: jiff::Timestamp = s.trim().parse().ok()?;
+    let s = s.trim();
+    // RFC 3339 needs an offset (`Z` or `±HH:MM`, hours 00-23); jiff's timestamp parser
+    // requires one too, but takes hours up to 25, which would move the search a day off.
+    if let Some(hours) = s
+        .len()
+        .checked_sub(6)
+        .and_then(|at| s.get(at..))
+        .filter(|o| o.starts_with(['+', '-']) && o.get(3..4) == Some(":"))
+        .and_then(|o| o.get(1..3))
+        && hours.parse::<u8>().map_or(true, |h| h > 23)
+    {
+        return None;
+    }
+    let at: jiff::Timestamp = s.parse().ok()?;
     let nanos = at.as_nanosecond();
     let base = SystemTime::UNIX_EPOCH;
     if nanos >= 0 {
@@ -138,5 +192,10 @@ mod tests {
             SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(1))
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
+        // Offsets past 23:59 are not RFC 3339 (jiff takes up to 25:59).
+        for bad in ["2026-12-01T10:00:00+24:00", "2026-12-01T10:00:00-25:59"] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        assert!(parse_rfc3339("2026-12-01T10:00:00+23:59").is_some());
     }
 }

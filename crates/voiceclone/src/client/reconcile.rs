@@ -68,6 +68,7 @@ impl Client {
     }
 
     async fn reconcile_inner(&self, q: &ReconcileQuery) -> Result<Reconciled, Error> {
+        q.check(self.provider(), SystemTime::now())?;
         let (from, to) = q.bounds();
         // The answer named the task: nothing to search, once the task is of the kind asked
         // and could have been made in the window (a server that names another task, of

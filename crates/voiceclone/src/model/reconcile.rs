@@ -4,12 +4,23 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use super::{JobId, JobKind, TaskSummary};
+use super::{JobId, JobKind, Provider, TaskSummary};
 use crate::error::{Error, ErrorKind};
 
 /// How far around the submit time a task's creation time may be to count as a candidate,
 /// unless the caller says otherwise: covers the retries of one call and some clock skew.
 pub const DEFAULT_RECONCILE_WINDOW: Duration = Duration::from_secs(120);
+
+/// The narrowest window [`ReconcileQuery::window`] takes (10 s): a narrower one would miss a
+/// task the vendor's clock dated a few seconds off, and answer "nothing was created" for it.
+pub const MIN_RECONCILE_WINDOW: Duration = Duration::from_secs(10);
+
+/// The widest window [`ReconcileQuery::window`] takes (7 days).
+pub const MAX_RECONCILE_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How far in the future a submit time may be (5 min of clock skew): a later one cannot be
+/// a submit's, and a search around it would answer "nothing was created" for a real one.
+const FUTURE_SKEW: Duration = Duration::from_secs(300);
 
 /// What is known about a submit whose outcome is unknown: when it was sent, its kind, its
 /// VMEG idempotency key, the voice name a clone asked for, and the task id when an answer
@@ -90,11 +101,51 @@ impl ReconcileQuery {
         self
     }
 
-    /// Sets the window.
+    /// Sets the window, read as within [`MIN_RECONCILE_WINDOW`] (10 s) and
+    /// [`MAX_RECONCILE_WINDOW`] (7 days).
     #[must_use]
     pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
+        self.window = window.clamp(MIN_RECONCILE_WINDOW, MAX_RECONCILE_WINDOW);
         self
+    }
+
+    /// `InvalidInput` naming the field for a query that could only mislead: a submit time
+    /// more than 5 minutes after `now`, a task id of another provider than `provider`, or
+    /// one whose kind is not the query's.
+    pub(crate) fn check(&self, provider: Provider, now: SystemTime) -> Result<(), Error> {
+        if self
+            .submitted_at
+            .duration_since(now)
+            .is_ok_and(|ahead| ahead > FUTURE_SKEW)
+        {
+            return Err(Error::invalid_input(
+                "submitted_at",
+                "is in the future: no submit was sent then, and a search around it would find nothing for a real one",
+            ));
+        }
+        if let Some(id) = &self.task_id {
+            if let Some(p) = id.provider()
+                && p != provider
+            {
+                return Err(Error::invalid_input(
+                    "task_id",
+                    format!("{id} is a {p} job, but this client talks to {provider}"),
+                ));
+            }
+            if let (Some(want), Some(is)) = (self.kind, id.kind())
+                && want != is
+            {
+                return Err(Error::invalid_input(
+                    "task_id",
+                    format!(
+                        "{id} is a {} job, but the query is for a {} submit",
+                        is.as_str(),
+                        want.as_str()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Sets the kind.
