@@ -1673,3 +1673,31 @@ fn a_standalone_wait_that_fails_says_the_outcome_is_unknown() {
     )
     .expect(1);
 }
+
+/// `--poll-interval` below 10 ms (1e-300 is positive but a zero duration) would poll back to
+/// back: refused (exit 2) before anything is sent.
+#[test]
+fn a_poll_interval_below_ten_ms_is_refused_before_sending() {
+    let sim = Sim::fast(KEY);
+    for bad in ["1e-300", "0.001"] {
+        let r = run_binary(
+            Some(&sim.url()),
+            KEY,
+            &[],
+            &[],
+            &[
+                "--provider",
+                "vmeg",
+                "--json",
+                "clone",
+                SAMPLE,
+                "--wait",
+                "--poll-interval",
+                bad,
+            ],
+        );
+        assert_eq!(r.code, 2, "{bad}: {}", r.stdout);
+        assert!(r.stdout.contains("--poll-interval"), "{bad}: {}", r.stdout);
+    }
+    assert_eq!(sim.requests(), 0);
+}

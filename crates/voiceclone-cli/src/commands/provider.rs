@@ -212,6 +212,13 @@ pub fn policy(p: Provider, poll: &PollArgs) -> Result<WaitPolicy, Failure> {
     }
     if let Some(i) = poll.poll_interval {
         let d = secs(i, "--poll-interval")?;
+        // 1e-300 is positive but a zero Duration: polls back to back, hammering the vendor.
+        if d < MIN_POLL_INTERVAL {
+            return Err(Failure::usage(format!(
+                "--poll-interval must be at least {} s",
+                MIN_POLL_INTERVAL.as_secs_f64()
+            )));
+        }
         let max = policy.max_interval.max(d);
         policy = policy.with_first_interval(d).with_max_interval(max);
     }
@@ -222,6 +229,9 @@ fn needs_wait(wait: bool, poll: &PollArgs) -> Option<Failure> {
     (!wait && (poll.timeout.is_some() || poll.poll_interval.is_some()))
         .then(|| Failure::usage("--timeout and --poll-interval only apply with --wait"))
 }
+
+/// The shortest `--poll-interval` (10 ms).
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 fn secs(v: f64, flag: &str) -> Result<Duration, Failure> {
     if v.is_finite() && v > 0.0 && v < 1.0e9 {
