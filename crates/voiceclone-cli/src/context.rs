@@ -95,18 +95,27 @@ pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
 }
 
 fn read_key_file(path: &Path) -> Result<String, Failure> {
-    let raw = crate::bounded_read::read_text_at_most(path, crate::bounded_read::MAX_KEY_FILE_BYTES)
-        .map_err(|e| {
-            // A file that does not exist may be the key itself, given by mistake: its name
-            // is not shown (the key is not known to the printer yet, so nothing would
-            // redact it).
-            let what = if e.kind() == std::io::ErrorKind::NotFound {
-                "cannot read the API key file (--api-key-file names no file; the name is not shown, since it may be the key itself)".to_owned()
-            } else {
-                format!("cannot read the API key file {}", path.display())
-            };
-            Failure::io(&what, &e)
-        })?;
+    // Never waits for ever: a FIFO with no writer, or a writer that never ends, is refused
+    // after a while (`KEY_FILE_PATIENCE`).
+    let raw = crate::bounded_read::read_text_within(
+        path,
+        crate::bounded_read::MAX_KEY_FILE_BYTES,
+        crate::bounded_read::KEY_FILE_PATIENCE,
+    )
+    .map_err(|e| {
+        // A file that does not exist may be the key itself, given by mistake: its name
+        // is not shown (the key is not known to the printer yet, so nothing would
+        // redact it).
+        let what = if e.kind() == std::io::ErrorKind::NotFound {
+            "cannot read the API key file (--api-key-file names no file; the name is not shown, since it may be the key itself)".to_owned()
+        } else {
+            format!(
+                "cannot read the API key file {} (--api-key-file)",
+                path.display()
+            )
+        };
+        Failure::io(&what, &e)
+    })?;
     let key = raw.trim_end_matches(['\n', '\r']).trim();
     if key.is_empty() {
         return Err(Failure::usage(format!(
