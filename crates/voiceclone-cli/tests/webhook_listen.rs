@@ -1645,3 +1645,66 @@ fn a_closed_stderr_does_not_crash_a_webhook_wait() {
         "{j}"
     );
 }
+
+/// Every 8-character piece of `key`, in any case, is absent from `text`.
+fn assert_no_piece_of(key: &str, text: &str, what: &str) {
+    let lower = text.to_lowercase();
+    let chars: Vec<char> = key.to_lowercase().chars().collect();
+    for piece in chars.windows(8) {
+        let piece: String = piece.iter().collect();
+        assert!(
+            !lower.contains(&piece),
+            "{what}: a piece of an API key ({piece:?}) was printed: {text}"
+        );
+    }
+}
+
+/// A signed delivery whose message and pipelineKey echo the API keys in the environment:
+/// neither `webhook verify` (plain and `--json`) nor `webhook listen` prints any piece of
+/// them. Before, only the webhook secret was registered for redaction, and `webhook verify
+/// --json` printed the message with the VMEG key in it.
+#[test]
+fn a_signed_delivery_echoing_the_api_keys_never_prints_them() {
+    const VMEG_KEY: &str = "sk-live-SECRETKEY123456";
+    const JIMMYAI_KEY: &str = "jm-live-OTHERKEY987654";
+    let env = [
+        ("WH_SECRET", SECRET),
+        ("VMEG_API_KEY", VMEG_KEY),
+        ("JIMMYAI_API_KEY", JIMMYAI_KEY),
+    ];
+    let body = clone_event(
+        &format!("pk-{VMEG_KEY}"),
+        &format!("invalid key {VMEG_KEY}; also tried {JIMMYAI_KEY}"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.json");
+    std::fs::write(&file, &body).unwrap();
+    let (ts, sig) = signed(&body);
+    for json in [false, true] {
+        let mut args = vec!["webhook", "verify", "--secret-env", "WH_SECRET"];
+        args.extend(["--timestamp", &ts, "--signature", &sig]);
+        args.push(file.to_str().unwrap());
+        if json {
+            args.insert(0, "--json");
+        }
+        let (code, out, err) = run_bounded(&env, &args);
+        assert_eq!(code, 0, "{args:?}: {out} {err}");
+        assert!(out.contains("[redacted]"), "{args:?}: {out}");
+        for key in [VMEG_KEY, JIMMYAI_KEY] {
+            assert_no_piece_of(key, &out, "webhook verify stdout");
+            assert_no_piece_of(key, &err, "webhook verify stderr");
+        }
+    }
+
+    let l = Listen::start_with_env(&env[1..], &[]);
+    let (ts, sig) = signed(&body);
+    assert_eq!(l.post(&ts, &sig, &body), 200);
+    let line = l.out.next();
+    assert!(line.contains("[redacted]"), "{line}");
+    let (code, out, err) = l.stop("-INT");
+    assert_eq!(code, Some(0), "{out:?} {err:?}");
+    let all = [vec![line], out, err].concat().join("\n");
+    for key in [VMEG_KEY, JIMMYAI_KEY] {
+        assert_no_piece_of(key, &all, "webhook listen");
+    }
+}
