@@ -122,35 +122,34 @@ impl Cli {
         use clap::{CommandFactory, FromArgMatches};
         let mut cmd = Cli::command();
         let matches = cmd.try_get_matches_from_mut(args)?;
-        // `--max-total-bytes` bounds what `--out` writes; a long text takes it without
-        // `--out` too (its dry run, the same flags as the real run).
-        if let Some(("speak", m)) = matches.subcommand()
-            && m.value_source("max_total_bytes") == Some(ValueSource::CommandLine)
-            && m.value_source("out").is_none()
-            && m.value_source("text_file").is_none()
-        {
+        let missing = |cmd: &mut clap::Command, message: String| {
             let mut speak = cmd
                 .find_subcommand_mut("speak")
                 .cloned()
                 .unwrap_or_default();
-            return Err(speak.error(
-                clap::error::ErrorKind::MissingRequiredArgument,
-                "--max-total-bytes bounds what --out writes: it needs --out PATH",
-            ));
-        }
+            speak.error(clap::error::ErrorKind::MissingRequiredArgument, message)
+        };
         if let Some(("speak", m)) = matches.subcommand()
             && m.value_source("text_file").is_none()
         {
+            // `--max-total-bytes` bounds what `--out` writes; a long text takes it without
+            // `--out` too (its dry run, the same flags as the real run).
+            if m.value_source("max_total_bytes") == Some(ValueSource::CommandLine)
+                && m.value_source("out").is_none()
+            {
+                return Err(missing(
+                    &mut cmd,
+                    "--max-total-bytes bounds what --out writes: it needs --out PATH".into(),
+                ));
+            }
             for id in ["resubmit_unknown", "concurrency"] {
                 if m.value_source(id) == Some(ValueSource::CommandLine) {
                     let flag = format!("--{}", id.replace('_', "-"));
-                    let mut speak = cmd
-                        .find_subcommand_mut("speak")
-                        .cloned()
-                        .unwrap_or_default();
-                    return Err(speak.error(
-                        clap::error::ErrorKind::MissingRequiredArgument,
-                        format!("{flag} applies only to a long text: it needs --text-file FILE --out DIR, not --text"),
+                    return Err(missing(
+                        &mut cmd,
+                        format!(
+                            "{flag} applies only to a long text: it needs --text-file FILE --out DIR, not --text"
+                        ),
                     ));
                 }
             }

@@ -18,29 +18,23 @@ fn cloned_voices<'a>(
     t: &'a Transport,
     c: &'a vmeg_client::Client,
     name: Option<&'a str>,
+    search: bool,
 ) -> futures_util::stream::BoxStream<'a, Result<(Voice, Option<JobId>), Error>> {
-    walk("cloned-voice list", move |page| {
-        voices_page(t, c, false, name, page)
-    })
-}
-
-/// [`cloned_voices`] for a search that keeps only the voice it looks for (no text bound:
-/// the voice of a paid clone is found in any account).
-fn searched_voices<'a>(
-    t: &'a Transport,
-    c: &'a vmeg_client::Client,
-    name: Option<&'a str>,
-) -> futures_util::stream::BoxStream<'a, Result<(Voice, Option<JobId>), Error>> {
-    walk_unbounded_text("cloned-voice list", move |page| {
-        voices_page(t, c, false, name, page)
-    })
+    let page = move |page| voices_page(t, c, false, name, page);
+    if search {
+        // A search keeps only the voice it looks for: no text bound (the voice of a paid
+        // clone is found in any account).
+        walk_unbounded_text("cloned-voice list", page)
+    } else {
+        walk("cloned-voice list", page)
+    }
 }
 
 pub(crate) async fn list_voices(
     t: &Transport,
     c: &vmeg_client::Client,
 ) -> Result<Vec<Voice>, Error> {
-    cloned_voices(t, c, None)
+    cloned_voices(t, c, None, false)
         .map_ok(|(v, _)| v)
         .try_collect()
         .await
@@ -61,7 +55,7 @@ pub(crate) async fn voice_for_task(
         None => &[None],
     };
     for search in searches {
-        let mut voices = searched_voices(t, c, *search);
+        let mut voices = cloned_voices(t, c, *search, true);
         while let Some((voice, task)) = voices.try_next().await? {
             if task.as_ref().map(JobId::as_str) == Some(id.as_str()) {
                 return Ok(voice);
