@@ -1708,3 +1708,100 @@ fn a_signed_delivery_echoing_the_api_keys_never_prints_them() {
         assert_no_piece_of(key, &all, "webhook listen");
     }
 }
+
+/// `webhook verify` with no BODY_FILE (the body from stdin), started with `stdin`; killed
+/// after `limit` (then the test fails). Returns its exit code, stdout, stderr and how long
+/// it ran.
+fn verify_from_stdin(stdin: Stdio, limit: Duration) -> (i32, String, String, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .env("WH_SECRET", SECRET)
+        .args(["--json", "webhook", "verify", "--secret-env", "WH_SECRET"])
+        .args(["--timestamp", "1", "--signature", "00"])
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("webhook verify still waiting on stdin after {limit:?}: {out:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = started.elapsed();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed,
+    )
+}
+
+/// Stdin on a terminal: before, `webhook verify` waited for a body nobody would type. Now
+/// it refuses at once (exit 2), saying to pass BODY_FILE or pipe the body.
+#[test]
+fn webhook_verify_refuses_a_terminal_stdin_at_once() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let (code, out, err, elapsed) = verify_from_stdin(terminal.into(), Duration::from_secs(20));
+    drop(master);
+    assert_eq!(code, 2, "{out} {err}");
+    let j: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(j["error"]["reason"], "stdin_is_a_terminal", "{j}");
+    let message = j["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("BODY_FILE") && message.contains("pipe"),
+        "{j}"
+    );
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+}
+
+/// Stdin a pipe whose writer stays open: silent, or after part of a body. Before,
+/// `webhook verify` waited for ever (`sleep 100 | voiceclone webhook verify ...`: rc 124
+/// under `timeout`). Now each is exit 2 once the 30 s wait for the body is over.
+#[test]
+fn webhook_verify_gives_up_on_a_stdin_that_never_ends() {
+    let limit = Duration::from_secs(60);
+    let runs: Vec<_> = [&b""[..], b"{\"code\":"]
+        .into_iter()
+        .map(|sent| {
+            std::thread::spawn(move || {
+                let (reader, mut writer) = std::io::pipe().unwrap();
+                writer.write_all(sent).unwrap();
+                // `writer` stays open, silent, until the run is over.
+                let run = verify_from_stdin(reader.into(), limit);
+                drop(writer);
+                (sent, run)
+            })
+        })
+        .collect();
+    for handle in runs {
+        let (sent, (code, out, err, elapsed)) = handle.join().unwrap();
+        assert_eq!(code, 2, "{sent:?}: {out} {err}");
+        let j: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(j["error"]["reason"], "stdin_timed_out", "{j}");
+        let message = j["error"]["message"].as_str().unwrap();
+        let said = if sent.is_empty() {
+            "no body arrived on stdin within 30 s".to_owned()
+        } else {
+            format!("{} bytes arrived", sent.len())
+        };
+        assert!(message.contains(&said), "{j}");
+        assert!(message.contains("BODY_FILE"), "{j}");
+        assert!(err.contains("30 s"), "{err}");
+        assert!(elapsed >= Duration::from_secs(29), "took {elapsed:?}");
+    }
+}

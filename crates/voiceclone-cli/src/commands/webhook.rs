@@ -2,6 +2,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use voiceclone::WebhookSecret;
@@ -15,6 +16,11 @@ use crate::output::{Failure, Outcome, Printer, put_job};
 /// on it explicitly below so the two cannot drift). A longer body is refused after reading
 /// one byte more than this, however long the file or stdin stream is.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How long `webhook verify` waits for the whole body on stdin (from `cat`, `curl`, `jq`: a
+/// delivery of at most 1 MiB comes in well under a second). A writer that keeps stdin open
+/// and silent (`sleep 100 | voiceclone webhook verify ...`) is refused when it runs out.
+pub const STDIN_BODY_WAIT: Duration = Duration::from_secs(30);
 
 /// Runs `webhook verify`.
 pub fn verify(args: &VerifyArgs, printer: &mut Printer) -> Outcome {
@@ -79,16 +85,17 @@ fn verify_inner(args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Fai
 /// oversized (or endless) body is refused without being read whole.
 fn read_body(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
     let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
-    let mut buf = Vec::new();
-    match path {
-        Some(p) if p.as_os_str() != "-" => std::fs::File::open(p)
-            .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut buf))
-            .map_err(|e| Failure::io(&format!("cannot read the body file {}", p.display()), &e))?,
-        _ => std::io::stdin()
-            .lock()
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut buf)
-            .map_err(|e| Failure::io("cannot read the body from stdin", &e))?,
+    let buf = match path {
+        Some(p) if p.as_os_str() != "-" => {
+            let mut buf = Vec::new();
+            std::fs::File::open(p)
+                .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut buf))
+                .map_err(|e| {
+                    Failure::io(&format!("cannot read the body file {}", p.display()), &e)
+                })?;
+            buf
+        }
+        _ => read_stdin(MAX_BODY_BYTES.saturating_add(1))?,
     };
     if buf.len() > MAX_BODY_BYTES {
         return Err(Failure::other(
@@ -102,6 +109,73 @@ fn read_body(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
         .with("limit_bytes", MAX_BODY_BYTES));
     }
     Ok(buf)
+}
+
+/// At most `limit` bytes of stdin, up to its end, within [`STDIN_BODY_WAIT`]. A terminal
+/// is refused at once: nobody types a delivery, and a pasted one would not be the bytes
+/// that were signed (the terminal adds a newline, or edits the line). The read runs on a
+/// thread of its own, which a timeout leaves behind, blocked on stdin until the process
+/// exits (a std thread: nothing waits for it).
+fn read_stdin(limit: usize) -> Result<Vec<u8>, Failure> {
+    use std::io::IsTerminal;
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    if std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "webhook verify reads the body from stdin when no BODY_FILE is given, and stdin is a terminal: pass BODY_FILE, or pipe the body in (a delivery's exact bytes: what is pasted into a terminal is not what was signed)",
+        )
+        .with("reason", "stdin_is_a_terminal"));
+    }
+    let (tx, rx) = channel::<std::io::Result<Vec<u8>>>();
+    std::thread::Builder::new()
+        .name("webhook-body-stdin".into())
+        .spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut chunk = vec![0u8; 64 * 1024];
+            let mut left = limit;
+            while left > 0 {
+                let want = left.min(chunk.len());
+                let part = match stdin.read(chunk.get_mut(..want).unwrap_or_default()) {
+                    Ok(0) => return,
+                    Ok(n) => chunk.get(..n).unwrap_or_default().to_vec(),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                left = left.saturating_sub(part.len());
+                if tx.send(Ok(part)).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| Failure::io("cannot start reading the body from stdin", &e))?;
+    let deadline = Instant::now() + STDIN_BODY_WAIT;
+    let mut buf = Vec::new();
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(part)) => buf.extend_from_slice(&part),
+            Ok(Err(e)) => return Err(Failure::io("cannot read the body from stdin", &e)),
+            // The reader ended: stdin's end, or `limit` bytes read.
+            Err(RecvTimeoutError::Disconnected) => return Ok(buf),
+            Err(RecvTimeoutError::Timeout) => {
+                let secs = STDIN_BODY_WAIT.as_secs();
+                let message = if buf.is_empty() {
+                    format!(
+                        "no body arrived on stdin within {secs} s (its writer kept it open and sent nothing): pass BODY_FILE, or pipe the body in"
+                    )
+                } else {
+                    format!(
+                        "the body on stdin did not end within {secs} s ({} bytes arrived; its writer kept stdin open): pass BODY_FILE, or pipe a body whose writer closes",
+                        buf.len()
+                    )
+                };
+                return Err(Failure::usage(message)
+                    .with("reason", "stdin_timed_out")
+                    .with("wait_secs", secs));
+            }
+        }
+    }
 }
 
 fn kind_str(kind: &WebhookEventKind) -> String {
