@@ -1805,3 +1805,69 @@ fn webhook_verify_gives_up_on_a_stdin_that_never_ends() {
         assert!(elapsed >= Duration::from_secs(29), "took {elapsed:?}");
     }
 }
+
+/// BODY_FILE a FIFO: before, `webhook verify FIFO` waited for ever for a writer (the open
+/// blocked). Now one with no writer is exit 2 after 10 s, naming the file; a FIFO whose
+/// writer comes a second late is read and verified.
+#[test]
+fn webhook_verify_waits_a_bounded_time_for_a_fifo_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("body-fifo");
+    support::mkfifo(&fifo);
+    let path = fifo.to_str().unwrap().to_owned();
+    let started = Instant::now();
+    let (code, out, err) = run_bounded(
+        &[("WH_SECRET", SECRET)],
+        &[
+            "--json",
+            "webhook",
+            "verify",
+            "--secret-env",
+            "WH_SECRET",
+            "--timestamp",
+            "1",
+            "--signature",
+            "00",
+            &path,
+        ],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(code, 2, "{out} {err}");
+    let j: Value = serde_json::from_str(out.trim()).unwrap();
+    let message = j["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&path) && message.contains("FIFO") && message.contains("10 s"),
+        "{j}"
+    );
+    assert!(elapsed < Duration::from_secs(19), "took {elapsed:?}");
+
+    let body = clone_event("pk-fifo-1", "");
+    let (ts, sig) = signed(&body);
+    let writer = {
+        let (fifo, body) = (fifo.clone(), body.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            std::fs::write(fifo, body)
+        })
+    };
+    let (code, out, err) = run_bounded(
+        &[("WH_SECRET", SECRET)],
+        &[
+            "--json",
+            "webhook",
+            "verify",
+            "--secret-env",
+            "WH_SECRET",
+            "--timestamp",
+            &ts,
+            "--signature",
+            &sig,
+            &path,
+        ],
+    );
+    writer.join().unwrap().unwrap();
+    assert_eq!(code, 0, "{out} {err}");
+    let j: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(j["verified"], true, "{j}");
+    assert_eq!(j["pipeline_key"], "pk-fifo-1", "{j}");
+}

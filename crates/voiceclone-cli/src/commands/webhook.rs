@@ -22,6 +22,13 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// and silent (`sleep 100 | voiceclone webhook verify ...`) is refused when it runs out.
 pub const STDIN_BODY_WAIT: Duration = Duration::from_secs(30);
 
+/// A BODY_FILE that is a FIFO (or `/dev/stdin`): its writer must come within 10 s, and the
+/// whole body within [`STDIN_BODY_WAIT`], as on stdin.
+const BODY_FILE_PATIENCE: crate::bounded_read::Patience = crate::bounded_read::Patience {
+    writer: Duration::from_secs(10),
+    whole: STDIN_BODY_WAIT,
+};
+
 /// Runs `webhook verify`.
 pub fn verify(args: &VerifyArgs, printer: &mut Printer) -> Outcome {
     match verify_inner(args, printer) {
@@ -86,29 +93,38 @@ fn verify_inner(args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Fai
 fn read_body(path: Option<&Path>) -> Result<Vec<u8>, Failure> {
     let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
     let buf = match path {
+        // A FIFO's writer, too, gets a bounded time ([`BODY_FILE_PATIENCE`]).
         Some(p) if p.as_os_str() != "-" => {
-            let mut buf = Vec::new();
-            std::fs::File::open(p)
-                .and_then(|f| f.take(limit.saturating_add(1)).read_to_end(&mut buf))
-                .map_err(|e| {
-                    Failure::io(&format!("cannot read the body file {}", p.display()), &e)
-                })?;
-            buf
+            match crate::bounded_read::read_within(p, limit, BODY_FILE_PATIENCE) {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => return Err(too_large()),
+                Err(e) => {
+                    return Err(Failure::io(
+                        &format!("cannot read the body file {}", p.display()),
+                        &e,
+                    ));
+                }
+            }
         }
         _ => read_stdin(MAX_BODY_BYTES.saturating_add(1))?,
     };
     if buf.len() > MAX_BODY_BYTES {
-        return Err(Failure::other(
-            Exit::Failure,
-            "webhook",
-            format!(
-                "the body is over the {MAX_BODY_BYTES}-byte limit (reading stopped there); a VMEG webhook delivery is far smaller, so it is refused unverified"
-            ),
-        )
-        .with("reason", "body_too_large")
-        .with("limit_bytes", MAX_BODY_BYTES));
+        return Err(too_large());
     }
     Ok(buf)
+}
+
+/// The refusal of a body over [`MAX_BODY_BYTES`].
+fn too_large() -> Failure {
+    Failure::other(
+        Exit::Failure,
+        "webhook",
+        format!(
+            "the body is over the {MAX_BODY_BYTES}-byte limit (reading stopped there); a VMEG webhook delivery is far smaller, so it is refused unverified"
+        ),
+    )
+    .with("reason", "body_too_large")
+    .with("limit_bytes", MAX_BODY_BYTES)
 }
 
 /// At most `limit` bytes of stdin, up to its end, within [`STDIN_BODY_WAIT`]. A terminal
