@@ -80,6 +80,8 @@ pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
         }
     };
     printer.add_secret(&api_key);
+    // The other provider's key too: a server may echo either.
+    redact_api_keys_from_env(printer);
     let base_url = cli
         .base_url
         .clone()
@@ -124,4 +126,17 @@ fn read_key_file(path: &Path) -> Result<String, Failure> {
         )));
     }
     Ok(key.to_owned())
+}
+
+/// Registers both providers' API keys from the environment (`VMEG_API_KEY`,
+/// `JIMMYAI_API_KEY`) with the printer. For the commands that use no key but print what
+/// others sent: a signed webhook delivery may echo a key in its message (a vendor quoting
+/// the key of a failed call), and the webhook secret is all those commands register
+/// otherwise.
+pub fn redact_api_keys_from_env(printer: &mut Printer) {
+    for provider in [voiceclone::Provider::Vmeg, voiceclone::Provider::JimmyAi] {
+        if let Some(key) = std::env::var_os(key_var(provider)) {
+            printer.add_secret(&key.to_string_lossy());
+        }
+    }
 }

@@ -60,11 +60,7 @@ fn usage_error(e: &clap::Error) -> u8 {
     }
     let json = std::env::args_os().any(|a| a == "--json");
     let mut printer = Printer::new(json, false);
-    for provider in [voiceclone::Provider::Vmeg, voiceclone::Provider::JimmyAi] {
-        if let Some(key) = std::env::var_os(context::key_var(provider)) {
-            printer.add_secret(&key.to_string_lossy());
-        }
-    }
+    context::redact_api_keys_from_env(&mut printer);
     // Plain text: `Display` leaves clap's styles out.
     let detail = e.to_string();
     if json {

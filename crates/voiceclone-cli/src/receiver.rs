@@ -250,19 +250,6 @@ pub fn check_path(path: &str) -> Result<(), Failure> {
     }
 }
 
-/// Registers both providers' API keys from the environment (`VMEG_API_KEY`,
-/// `JIMMYAI_API_KEY`) with the printer. For the commands that use no key but print what
-/// others sent: a signed webhook delivery may echo a key in its message (a vendor quoting
-/// the key of a failed call), and the webhook secret is all those commands register
-/// otherwise.
-pub fn redact_api_keys_from_env(printer: &mut Printer) {
-    for provider in [voiceclone::Provider::Vmeg, voiceclone::Provider::JimmyAi] {
-        if let Some(key) = std::env::var_os(crate::context::key_var(provider)) {
-            printer.add_secret(&key.to_string_lossy());
-        }
-    }
-}
-
 /// The webhook secret from the environment variable `var` (named by `flag`), registered
 /// with the printer. Unset or empty: a usage failure (exit 2).
 pub fn secret_from_env(var: &str, flag: &str, printer: &mut Printer) -> Result<String, Failure> {

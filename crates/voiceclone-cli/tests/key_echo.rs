@@ -219,3 +219,33 @@ fn an_environment_proxy_never_gets_a_plain_http_request() {
         }
     }
 }
+
+/// A command of one provider registers the other provider's key from the environment too:
+/// a server (or a proxy shared by both) may echo either.
+#[test]
+fn the_other_providers_key_is_never_printed_either() {
+    const OTHER: &str = "jm-other-provider-key-7c1e0d9b";
+    let server = echo_server(
+        400,
+        format!(r#"{{"code":400,"message":"key {OTHER} is not valid here","data":null}}"#),
+    );
+    for json in [false, true] {
+        let mut args = vec!["--provider", "vmeg", "status", "vmeg:clone:t1"];
+        if json {
+            args.insert(0, "--json");
+        }
+        let out = command(Some(&server), KEY, &[("JIMMYAI_API_KEY", OTHER)], &args)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .to_ascii_lowercase();
+        for piece in OTHER.as_bytes().windows(8) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(!all.contains(piece), "json {json}: {piece} in {all}");
+        }
+    }
+}

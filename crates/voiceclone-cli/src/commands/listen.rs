@@ -35,8 +35,7 @@ use crate::cli::{Cli, ListenArgs, ProviderArg};
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, json_safe, rfc3339};
 use crate::receiver::{
-    CONNECTION_LIFETIME, Receiver, STOP_GRACE, check_path, redact_api_keys_from_env,
-    secret_from_env, store_from_env,
+    CONNECTION_LIFETIME, Receiver, STOP_GRACE, check_path, secret_from_env, store_from_env,
 };
 
 /// How long a first-seen event's line may wait for stdout before the listener gives up on it
@@ -67,7 +66,7 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         )));
     }
     check_path(&args.path).map_err(fail)?;
-    redact_api_keys_from_env(printer);
+    crate::context::redact_api_keys_from_env(printer);
     let secret = secret_from_env(&args.secret_env, "--secret-env", printer).map_err(fail)?;
     let secret = WebhookSecret::new(secret);
     let hub = match &args.redis_url_env {

@@ -38,7 +38,7 @@ pub fn verify(args: &VerifyArgs, printer: &mut Printer) -> Outcome {
 }
 
 fn verify_inner(args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Failure> {
-    crate::receiver::redact_api_keys_from_env(printer);
+    crate::context::redact_api_keys_from_env(printer);
     let secret = crate::receiver::secret_from_env(&args.secret_env, "--secret-env", printer)?;
     let body = read_body(args.body.as_deref())?;
     let verifier = Verifier::new(WebhookSecret::new(secret)).max_body_bytes(MAX_BODY_BYTES);
