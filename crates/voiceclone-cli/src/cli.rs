@@ -68,7 +68,8 @@ pub struct Cli {
     pub base_url: Option<String>,
 
     /// Read the API key from this file (a trailing newline is ignored) instead of
-    /// VMEG_API_KEY / JIMMYAI_API_KEY
+    /// VMEG_API_KEY / JIMMYAI_API_KEY; a FIFO or pipe needs a writer within 10 s and the
+    /// key within 120 s
     #[arg(long, global = true, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 
@@ -493,7 +494,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "HEX")]
     pub signature: String,
 
-    /// File holding the raw body, or `-` (the default) for stdin
+    /// File holding the raw body, or `-` (the default) for stdin (a pipe, not a terminal:
+    /// the whole body within 30 s; a FIFO needs a writer within 10 s)
     #[arg(value_name = "BODY_FILE")]
     pub body: Option<PathBuf>,
 }
