@@ -358,4 +358,26 @@ async fn a_query_that_could_only_mislead_is_refused_before_sending() {
     let q = ReconcileQuery::new(now).window(Duration::MAX);
     let week = Duration::from_secs(7 * 24 * 3600);
     assert_eq!(q.bounds(), (now - week, now + week));
+    // The field written directly is read through the same bounds.
+    let mut q = ReconcileQuery::new(now);
+    q.window = Duration::ZERO;
+    assert_eq!(
+        q.bounds(),
+        (now - Duration::from_secs(10), now + Duration::from_secs(10))
+    );
+
+    // A resend is checked before it goes out: refused after it (by the reconcile of a
+    // 409), `InvalidInput` would say nothing was sent.
+    let server = Scripted::start(vec![list(json!([])); 2]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("k-resend-1");
+    let e = c
+        .resend_speech(&req, now + Duration::from_secs(3600))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "submitted_at"),
+        "{e}"
+    );
+    assert!(server.seen().is_empty(), "the resend went out");
 }

@@ -220,6 +220,15 @@ impl Client {
         let query = ReconcileQuery::new(submitted_at)
             .kind(JobKind::Speech)
             .idempotency_key(key.clone());
+        // Checked before the resend goes out (a submit time ahead of the clock): refused
+        // afterwards, by the reconcile of a 409, the `InvalidInput` would claim nothing was
+        // sent.
+        query
+            .check(self.provider(), std::time::SystemTime::now())
+            .map_err(|e| {
+                e.with_provider(self.provider())
+                    .with_operation("resend_speech")
+            })?;
         let sent = self.synthesize(req).await;
         self.after_resend(sent, key, query).await
     }

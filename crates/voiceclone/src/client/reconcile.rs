@@ -389,7 +389,14 @@ impl Client {
                 "differs from the key of the submit being resent; leave it unset".into(),
             );
         }
-        Ok((key, query.kind(kind)))
+        let query = query.kind(kind);
+        // The reconcile after the resend must not be the one to refuse the query (a submit
+        // time ahead of the clock): by then the resend went out, and `InvalidInput` says
+        // nothing was sent.
+        query
+            .check(self.provider(), SystemTime::now())
+            .map_err(|e| e.with_provider(self.provider()).with_operation("resubmit"))?;
+        Ok((key, query))
     }
 
     pub(super) async fn after_resend<J: Job>(

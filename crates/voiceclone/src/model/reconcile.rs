@@ -180,14 +180,18 @@ impl ReconcileQuery {
     /// `submitted_at` to the window after `last_attempt_at` (a task made by a retry that
     /// went out minutes after the first attempt is in it).
     pub fn bounds(&self) -> (SystemTime, SystemTime) {
+        // The field is public: read through the setter's clamp, as the setter stores it.
+        let window = self
+            .window
+            .clamp(MIN_RECONCILE_WINDOW, MAX_RECONCILE_WINDOW);
         let from = self
             .submitted_at
-            .checked_sub(self.window)
+            .checked_sub(window)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let last = self
             .last_attempt_at
             .map_or(self.submitted_at, |l| l.max(self.submitted_at));
-        let to = last.checked_add(self.window).unwrap_or(last);
+        let to = last.checked_add(window).unwrap_or(last);
         (from, to)
     }
 }
