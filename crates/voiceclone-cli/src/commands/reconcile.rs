@@ -152,19 +152,33 @@ fn search_failed(mut f: Failure) -> Failure {
     f
 }
 
+/// Whether `s` ends in an RFC 3339 offset: `Z`/`z`, or `±HH:MM` with HH 00-23, MM 00-59.
+fn rfc3339_offset(s: &str) -> bool {
+    if s.ends_with(['Z', 'z']) {
+        return true;
+    }
+    let Some(o) = s.len().checked_sub(6).and_then(|at| s.get(at..)) else {
+        return false;
+    };
+    let b = o.as_bytes();
+    let two = |at: usize| {
+        o.get(at..at + 2)
+            .filter(|d| d.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|d| d.parse::<u8>().ok())
+    };
+    matches!(b.first(), Some(b'+' | b'-'))
+        && b.get(3) == Some(&b':')
+        && two(1).is_some_and(|h| h <= 23)
+        && two(4).is_some_and(|m| m <= 59)
+}
+
 /// RFC 3339 (`2026-12-01T10:00:00Z`, `...T10:00:00.5+02:00`).
 fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let s = s.trim();
-    // RFC 3339 needs an offset (`Z` or `±HH:MM`, hours 00-23); jiff's timestamp parser
-    // requires one too, but takes hours up to 25, which would move the search a day off.
-    if let Some(hours) = s
-        .len()
-        .checked_sub(6)
-        .and_then(|at| s.get(at..))
-        .filter(|o| o.starts_with(['+', '-']) && o.get(3..4) == Some(":"))
-        .and_then(|o| o.get(1..3))
-        && hours.parse::<u8>().map_or(true, |h| h > 23)
-    {
+    // RFC 3339 ends in `Z` or `±HH:MM` with hours 00-23. jiff takes more (`+25`, `+2500`,
+    // `+25:00:00`, a `[UTC]` annotation), each of which would move the search a day off:
+    // anything but RFC 3339's own offset is refused.
+    if !rfc3339_offset(s) {
         return None;
     }
     let at: jiff::Timestamp = s.parse().ok()?;
@@ -192,10 +206,26 @@ mod tests {
             SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(1))
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
-        // Offsets past 23:59 are not RFC 3339 (jiff takes up to 25:59).
-        for bad in ["2026-12-01T10:00:00+24:00", "2026-12-01T10:00:00-25:59"] {
+        // Offsets past 23:59, or not in RFC 3339's `±HH:MM` form, are refused (jiff takes
+        // up to 25:59, seconds, `+25`, `+2500` and annotations).
+        for bad in [
+            "2026-12-01T10:00:00+24:00",
+            "2026-12-01T10:00:00-25:59",
+            "2026-12-01T10:00:00+25",
+            "2026-12-01T10:00:00+2500",
+            "2026-12-01T10:00:00+25:00:00",
+            "2026-12-01T10:00:00+05:00[UTC]",
+            "2026-12-01T10:00:00+05:60",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
-        assert!(parse_rfc3339("2026-12-01T10:00:00+23:59").is_some());
+        for good in [
+            "2026-12-01T10:00:00+23:59",
+            "2026-12-01T10:00:00.123456+05:30",
+            "2026-12-01T10:00:00z",
+            "2026-12-01T10:00:00-00:00",
+        ] {
+            assert!(parse_rfc3339(good).is_some(), "{good}");
+        }
     }
 }

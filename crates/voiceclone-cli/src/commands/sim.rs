@@ -23,13 +23,23 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
         }
     };
     let base = sim.base_url();
-    let key = sim.api_key();
+    // A key from --api-key-env may be a real one (VMEG_API_KEY, so that clients' variable
+    // just works): its variable is named, never its value.
+    let (key, shell_key) = match &args.api_key_env {
+        Some(var) => (format!("the value of {var}"), format!("\"${var}\"")),
+        None => (sim.api_key().to_owned(), sim.api_key().to_owned()),
+    };
     let start = if printer.json {
-        let start = serde_json::json!({"event": "listening", "base_url": base, "api_key": key});
+        let start = match &args.api_key_env {
+            Some(var) => {
+                serde_json::json!({"event": "listening", "base_url": base, "api_key_env": var})
+            }
+            None => serde_json::json!({"event": "listening", "base_url": base, "api_key": key}),
+        };
         format!("{start}\n")
     } else {
         format!(
-            "voiceclone simulator listening on {base}\nAPI key: {key}\ntry: VMEG_API_KEY={key} VMEG_BASE_URL={base} voiceclone --provider vmeg clone https://example.com/sample.wav --wait\n"
+            "voiceclone simulator listening on {base}\nAPI key: {key}\ntry: VMEG_API_KEY={shell_key} VMEG_BASE_URL={base} voiceclone --provider vmeg clone https://example.com/sample.wav --wait\n"
         )
     };
     // Without its base URL and key nobody can use the simulator: a stdout that cannot take

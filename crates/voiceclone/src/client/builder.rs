@@ -114,7 +114,10 @@ impl ClientBuilder {
     /// `Authorization` header is added per request, never as a default header). PUTs to the
     /// presigned URLs a vendor hands out for uploads go through a client this crate builds
     /// (no default headers), so that nothing of the caller's, a default `Authorization`
-    /// header say, ever reaches storage.
+    /// header say, ever reaches storage. Proxies are the caller's too: a client that reads
+    /// `HTTP_PROXY` from the environment (reqwest's default) sends a plain-http base URL's
+    /// requests, `Authorization` header and all, in clear to the proxy; with such a base
+    /// URL build it with `no_proxy()` (the client this crate builds does so itself).
     #[must_use]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
