@@ -18,6 +18,19 @@ fn running() -> Step {
     Step::ok(json!({"code": 200, "message": "", "data": {"taskId": "t", "status": "running"}}))
 }
 
+/// Everything logged at `level` or above on this thread, kept in memory, until the guard is
+/// dropped.
+fn capture(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(level)
+        .with_ansi(false)
+        .finish();
+    (out, tracing::subscriber::set_default(subscriber))
+}
+
 /// A `tracing` writer that keeps everything in memory.
 #[tokio::test]
 async fn each_call_has_a_span_with_provider_operation_attempt_status_and_no_secret() {
@@ -65,14 +78,7 @@ async fn each_call_has_a_span_with_provider_operation_attempt_status_and_no_secr
 /// their stable names.
 #[tokio::test]
 async fn a_clone_and_wait_logs_one_info_line_per_call_and_none_per_poll() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = capture(tracing::Level::INFO);
     // The clone finishes when the test says so (after several polls), not after a time a
     // slow machine could spend on one or two polls.
     let sim =
@@ -178,14 +184,7 @@ async fn a_download_never_logs_the_signed_query() {
 /// debug lines (each GET, the finish) show the URL with the key scrubbed.
 #[tokio::test]
 async fn a_download_never_logs_a_key_a_result_host_echoed() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = capture(tracing::Level::DEBUG);
     let server = Scripted::start(vec![
         Step::Json(
             302,
@@ -214,14 +213,7 @@ async fn a_download_never_logs_a_key_a_result_host_echoed() {
 #[test]
 fn a_vmeg_speech_target_documented_only_as_a_source_is_sent_with_a_warning() {
     let warned = |language: &str| {
-        let out = Captured::default();
-        let writer = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (out, _guard) = capture(tracing::Level::WARN);
         let mut req = voiceclone::SpeechRequest::new("cv_1", "Hello there.");
         req.language = Some(language.to_owned());
         let run = voiceclone::estimate::DryRun::speech(Provider::Vmeg, &[req]).unwrap();
@@ -241,14 +233,7 @@ fn a_vmeg_speech_target_documented_only_as_a_source_is_sent_with_a_warning() {
 /// (a wrong secret shows).
 #[test]
 fn refused_webhook_deliveries_do_not_flood_the_warnings() {
-    let out = Captured::default();
-    let writer = out.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = capture(tracing::Level::WARN);
     let verifier = voiceclone::webhook::Verifier::new(voiceclone::WebhookSecret::new("whsec-x"));
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
