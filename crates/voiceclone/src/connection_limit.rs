@@ -81,9 +81,7 @@ impl ConnectionLimit {
 
     /// Called when a connection is known to be gone (`Connection: close`, a failed request).
     pub(crate) fn connection_lost(&self) {
-        let _ = self
-            .started
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        uncount(&self.started);
     }
 
     fn micros(&self) -> u64 {
@@ -134,11 +132,14 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        // Saturating: a dropped request may have uncounted its connection already.
-        let _ = self
-            .0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        uncount(&self.0);
     }
+}
+
+/// One connection fewer, saturating at 0: a dropped request may have uncounted its
+/// connection already.
+fn uncount(started: &AtomicUsize) {
+    let _ = started.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
 }
 
 impl<S, R> tower_service::Service<R> for Gated<S>

@@ -84,7 +84,7 @@ impl Client {
             async move {
                 let p = client.b().tasks_page(client.t(), kind, page).await?;
                 if let Some(unread) = unread {
-                    unread.add(p.returned.saturating_sub(p.items.len()));
+                    unread.add(p.skipped());
                 }
                 Ok(p)
             }
@@ -240,7 +240,7 @@ impl Client {
                     .voices_page(client.t(), system, None, page)
                     .await?;
                 if let Some(unread) = unread {
-                    unread.add(p.returned.saturating_sub(p.items.len()));
+                    unread.add(p.skipped());
                 }
                 Ok(p)
             }

@@ -86,6 +86,13 @@ pub(crate) struct Page<T> {
     pub(crate) returned: usize,
 }
 
+impl<T> Page<T> {
+    /// The records the vendor sent that could not be read (not in `items`).
+    pub(crate) fn skipped(&self) -> usize {
+        self.returned.saturating_sub(self.items.len())
+    }
+}
+
 /// A page of voices, each with the task that made it when the list says so.
 pub(crate) type VoicePage = Page<(crate::model::Voice, Option<crate::model::JobId>)>;
 
