@@ -93,6 +93,16 @@ pub const MAX_OUT_FILES: usize = 16;
 /// `--max-total-bytes` says otherwise (1 GiB, as `speak --text-file`'s default budget).
 pub const MAX_OUT_BYTES: u64 = crate::commands::long::DEFAULT_MAX_TOTAL_BYTES;
 
+/// Whether `e`, from a download capped at `left` bytes of a budget, is the budget's refusal:
+/// too large, with what is left below the client's own cap (so the cap in force was the
+/// budget's).
+pub fn refused_by_budget(e: &voiceclone::Error, left: u64, client: &Client) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Download(DownloadFailure::TooLarge { .. })
+    ) && left < client.max_download_bytes()
+}
+
 /// A PATH written with a trailing separator (`out/`) names a directory, to be created.
 fn names_dir(out: &Path) -> bool {
     let s = out.as_os_str().to_string_lossy();
@@ -237,12 +247,7 @@ async fn write_all(
         let d = match got {
             Ok(d) => d,
             // The cap in force was what is left of the budget, not the client's own.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::Download(DownloadFailure::TooLarge { .. })
-                ) && left < client.max_download_bytes() =>
-            {
+            Err(e) if refused_by_budget(&e, left, client) => {
                 return Err(over_budget(i));
             }
             Err(e) => return Err(Failure::from_adapter(&e).with("url_index", i)),

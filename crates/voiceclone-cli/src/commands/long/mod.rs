@@ -50,7 +50,6 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
-use voiceclone::download::DownloadFailure;
 use voiceclone::long_text::LongSpeechPlan;
 use voiceclone::{
     Client, Error, ErrorKind, JobId, Phase, Provider, Reconciled, Resubmitted, Speech,
@@ -767,12 +766,7 @@ impl Run<'_> {
             {
                 Ok(got) => got,
                 // The cap in force was what is left of the budget, not the client's own.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        ErrorKind::Download(DownloadFailure::TooLarge { .. })
-                    ) && left < self.client.max_download_bytes() =>
-                {
+                Err(e) if crate::commands::out::refused_by_budget(&e, left, self.client) => {
                     return Err(self.budget_stop(i, k, left, Some(&e)));
                 }
                 Err(e) => return Err(Failure::from_adapter(&e).with("part", i + 1)),
