@@ -19,10 +19,16 @@
 //!   needed. A client that has been idle dials at once.
 //!
 //! Closed connections are uncounted where the client can see them: an answer that says
-//! `Connection: close`, and a request that failed on its connection. A server that closes
-//! connections without saying so only costs a busy client up to [`HANDBACK_WINDOW`] per
-//! replacement connection.
+//! `Connection: close`, a request that failed on its connection, and a request dropped
+//! mid-flight ([`RequestGuard`]). A server that closes connections without saying so only
+//! costs a busy client up to [`HANDBACK_WINDOW`] per replacement connection.
+//!
+//! Under HTTP/2 (the `http2` feature) hyper shares one connection per host and only dials
+//! again when it is gone, so the count can run low there (a dropped stream uncounts a
+//! connection that stays open) without opening more connections: it only means the next
+//! dial is not delayed.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -38,20 +44,59 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) const HANDBACK_WINDOW: Duration = Duration::from_millis(50);
 
 tokio::task_local! {
-    /// Set while a request's own task polls its send future (see [`Transport::send_once`]);
-    /// absent in the background task hyper moves an unneeded connect to.
-    ///
-    /// [`Transport::send_once`]: crate::http::Transport
-    static REQUEST_TASK: ();
+    /// Set while a request's own task polls (or drops) its exchange; absent in the
+    /// background task hyper moves an unneeded connect to. Holds whether this request's
+    /// place in the count has been given back: a request dropped while its own connect is
+    /// under way is uncounted by that connect's [`Reservation`] and by its
+    /// [`RequestGuard`], whichever drops first, never by both.
+    static REQUEST_TASK: Cell<bool>;
 }
 
-/// Runs `fut` as a request whose connects this layer may gate.
+/// Runs `fut`, one request's exchange, as a request whose connects this layer may gate.
+/// A [`RequestGuard`] must be made inside `fut`, so that it is dropped within the scope.
 pub(crate) async fn in_request_task<F: Future>(fut: F) -> F::Output {
-    REQUEST_TASK.scope((), fut).await
+    REQUEST_TASK.scope(Cell::new(false), fut).await
 }
 
 fn polled_by_request_task() -> bool {
-    REQUEST_TASK.try_with(|()| ()).is_ok()
+    REQUEST_TASK.try_with(|_| ()).is_ok()
+}
+
+/// Gives this request's place in the count back, once per request: `false` when its
+/// reservation or guard already did. Outside a request's task (hyper's background connect),
+/// always `true`.
+fn first_to_give_back() -> bool {
+    REQUEST_TASK
+        .try_with(|given| !given.replace(true))
+        .unwrap_or(true)
+}
+
+/// Uncounts the connection of a request whose future is dropped before its outcome is
+/// known: the drop takes the connection down with it, and the code that uncounts a lost
+/// connection never runs. Without it, each such drop (a caller's timeout or `select!`, a
+/// wait's deadline) left the count one higher for good, and every later reconnect waited
+/// out the hand-back window. [`RequestGuard::disarm`] once the outcome is in hand.
+pub(crate) struct RequestGuard<'a>(Option<&'a ConnectionLimit>);
+
+impl<'a> RequestGuard<'a> {
+    /// Made inside [`in_request_task`]; `None` for a caller's own HTTP client.
+    pub(crate) fn new(limit: Option<&'a ConnectionLimit>) -> Self {
+        Self(limit)
+    }
+
+    pub(crate) fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RequestGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(limit) = self.0
+            && first_to_give_back()
+        {
+            uncount(&limit.started);
+        }
+    }
 }
 
 /// The connector layer; one per `reqwest::Client` (all its connections go to one host).
@@ -132,7 +177,9 @@ impl Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        uncount(&self.0);
+        if first_to_give_back() {
+            uncount(&self.0);
+        }
     }
 }
 
@@ -276,6 +323,49 @@ mod tests {
             limit.connection_lost();
         }
         assert_eq!(limit.started.load(Ordering::SeqCst), 0);
+    }
+
+    /// A request dropped mid-flight (a caller's timeout, a wait's deadline) gives its place
+    /// back exactly once: by its guard when it held a connection, and by its connect's
+    /// reservation or its guard, not both, when it was dropped while connecting.
+    #[tokio::test]
+    async fn a_dropped_request_gives_its_place_back_once() {
+        let limit = ConnectionLimit::new(1);
+        let mut svc = limit.layer(Dialer::default());
+        let count = || limit.started.load(Ordering::SeqCst);
+        // Dropped on a connection it dialed: that connection goes down with it.
+        let served = at_once(in_request_task(async {
+            let _guard = RequestGuard::new(Some(&limit));
+            svc.call(()).await.unwrap();
+            std::future::pending::<()>().await;
+        }));
+        assert!(served.is_none());
+        assert_eq!(count(), 0);
+        // One connection open; a second request beyond the limit, right after an answer,
+        // waits in the gate and is dropped there: the open connection stays counted.
+        at_once(in_request_task(svc.call(()))).unwrap().unwrap();
+        assert_eq!(count(), 1);
+        limit.answer_received();
+        let waiting = at_once(in_request_task(async {
+            let _guard = RequestGuard::new(Some(&limit));
+            svc.call(()).await
+        }));
+        assert!(
+            waiting.is_none(),
+            "the connect waits out the hand-back window"
+        );
+        assert_eq!(
+            count(),
+            1,
+            "uncounted twice: the limit would let one more through"
+        );
+        // A disarmed guard (the outcome in hand) leaves the count to the transport.
+        let done = at_once(in_request_task(async {
+            let mut guard = RequestGuard::new(Some(&limit));
+            guard.disarm();
+        }));
+        assert!(done.is_some());
+        assert_eq!(count(), 1);
     }
 
     #[tokio::test]

@@ -31,7 +31,7 @@ use url::Url;
 
 use summary::with_summary;
 
-use crate::connection_limit::ConnectionLimit;
+use crate::connection_limit::{ConnectionLimit, RequestGuard, in_request_task};
 use crate::error::{Error, ErrorKind, Phase};
 use crate::model::Provider;
 use crate::retry::{CallInfo, OperationKind, Retries, RetryPolicy};
@@ -213,11 +213,12 @@ impl Transport {
         // Within a per-call budget (`CallOptions`), the request gets the time
         // left as its timeout: it fails as a timed-out request (for a write,
         // `OutcomeUnknown` with its key), never dropped by an outer timer.
+        // The whole exchange runs in the request's task scope, so that the connection
+        // limit's guard in it is dropped within the scope too (`connection_limit`).
         let done = match crate::client::time_left() {
-            None => self.exchange(attempt, req_id, None, op).await,
+            None => in_request_task(self.exchange(attempt, req_id, None, op)).await,
             Some(left) if left.is_zero() => Err(crate::client::out_of_time()),
-            Some(left) => self
-                .exchange(attempt, req_id, Some(left), op)
+            Some(left) => in_request_task(self.exchange(attempt, req_id, Some(left), op))
                 .await
                 .map_err(crate::client::note_if_out_of_time),
         };
@@ -260,22 +261,13 @@ impl Transport {
             span.record("req_id", req_id.as_str());
         }
         let started = Instant::now();
-        // A call dropped mid-request (a caller's timeout or `select!`, a wait's deadline)
-        // takes its connection down with it, and the code below that uncounts a lost
-        // connection never runs: without this, each such drop left the connection limit
-        // one higher for good, and every later reconnect waited out the hand-back window.
-        let mut in_flight = InFlight(self.connection_limit.as_ref());
+        let mut in_flight = RequestGuard::new(self.connection_limit.as_ref());
         // The generated client scrubs every string of the answer as it decodes it: its
         // config carries the key's text filter (`provider::Connect::config`).
         let generated = op.start(self.dialect, req_id);
         let sent = match timeout {
-            None => crate::connection_limit::in_request_task(generated).await,
-            Some(left) => {
-                crate::connection_limit::in_request_task(client_glue::hooks::with_request_timeout(
-                    left, generated,
-                ))
-                .await
-            }
+            None => generated.await,
+            Some(left) => client_glue::hooks::with_request_timeout(left, generated).await,
         };
         let (status, closing, outcome) = match sent {
             Sent::Typed {
@@ -335,7 +327,7 @@ impl Transport {
             }
             e.with_provider(self.provider)
         });
-        in_flight.0 = None;
+        in_flight.disarm();
         if let Some(limit) = &self.connection_limit {
             match &outcome {
                 // The connection this request was sent on is gone (it failed, timed out or
@@ -494,18 +486,6 @@ pub(crate) fn bytes_outcome<T: DeserializeOwned>(
         let data = decode_envelope(d, raw, scrubber)?;
         decode_data(d.provider, raw.status, data.as_deref())
     })
-}
-
-/// Uncounts the connection of a request whose future is dropped before its outcome is known
-/// (see [`Transport::exchange`]). Disarmed (`None`) once the outcome is in hand.
-struct InFlight<'a>(Option<&'a crate::connection_limit::ConnectionLimit>);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if let Some(limit) = self.0 {
-            limit.connection_lost();
-        }
-    }
 }
 
 fn closes(headers: &reqwest::header::HeaderMap) -> bool {
