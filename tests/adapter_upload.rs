@@ -610,6 +610,47 @@ async fn vmeg_refusing_its_material_url_says_the_fact_is_unknown() {
     assert_eq!(env.billable(), 0);
 }
 
+/// A recording cut short while it is being sent (truncated by another process after its
+/// first chunk went out): refused as the recording's fault, naming `audio_file`, not a
+/// network failure; `Phase::Sent`, since part of it went out (to storage or the upload
+/// endpoint, never as a clone), and no clone is submitted or billed.
+#[tokio::test]
+async fn a_recording_cut_short_mid_upload_is_refused_as_sent_and_nothing_is_cloned() {
+    let env = Env::start(SimConfig::default()).await;
+    for p in Provider::ALL {
+        let path = env.file(&format!("{p}-cut.wav"), &wav(200));
+        let cut = path.clone();
+        let client = env
+            .builder(p, 3)
+            .on_upload_progress(move |u| {
+                if u.sent > 0 && u.sent < u.total {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&cut)
+                        .unwrap()
+                        .set_len(1_000)
+                        .unwrap();
+                }
+            })
+            .build()
+            .unwrap();
+        let request = match p {
+            Provider::Vmeg => CloneRequest::from_file(&path).name("n"),
+            _ => CloneRequest::from_file(&path),
+        };
+        let e = client.clone_voice(&request).await.unwrap_err();
+        assert_eq!(field(&e), "audio_file", "{p}: {e}");
+        assert!(
+            e.to_string().contains("changed while it was being sent"),
+            "{p}: {e}"
+        );
+        assert_eq!(e.phase(), Phase::Sent, "{p}: part of it went out: {e}");
+        assert!(e.may_resubmit(), "{p}: no clone was submitted: {e}");
+    }
+    assert_eq!(env.calls("vmeg.cloneVoiceCreateAsync"), 0);
+    assert_eq!(env.billable(), 0);
+}
+
 #[tokio::test]
 async fn upload_progress_reaches_the_total() {
     let env = Env::start(SimConfig::default()).await;

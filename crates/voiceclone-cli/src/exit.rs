@@ -3,11 +3,11 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | the provider or the task reported a failure, a download was refused or could not be written, or a webhook failed verification |
+//! | 1 | the provider or the task reported a failure, a download was refused or could not be written, a local recording changed while it was being uploaded (part of it was sent; no clone was submitted), or a webhook failed verification |
 //! | 2 | bad usage, invalid input, unsupported by the provider (nothing was sent) |
 //! | 3 | network failure, timeout (also `WaitTimedOut`), unknown outcome; a result naming a job that stdout could not take (written to stderr instead) |
 
-use voiceclone::ErrorKind;
+use voiceclone::{ErrorKind, Phase};
 
 /// The process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -31,6 +31,20 @@ impl Exit {
             Exit::Usage => 2,
             Exit::Unreachable => 3,
         }
+    }
+}
+
+/// The exit code for an adapter error: its kind's, except that invalid input found only
+/// after part of a request went out (a local recording that changed while it was being
+/// uploaded) is not exit 2, which promises that nothing was sent.
+pub fn for_error(e: &voiceclone::Error) -> Exit {
+    in_phase(e.kind(), e.phase())
+}
+
+fn in_phase(kind: &ErrorKind, phase: Phase) -> Exit {
+    match for_kind(kind) {
+        Exit::Usage if phase != Phase::NotSent => Exit::Failure,
+        exit => exit,
     }
 }
 
@@ -187,7 +201,25 @@ mod tests {
         ];
         for (kind, exit, name) in cases {
             assert_eq!(for_kind(&kind), exit, "{kind:?}");
+            assert_eq!(in_phase(&kind, Phase::NotSent), exit, "{kind:?}");
             assert_eq!(kind_name(&kind), name, "{kind:?}");
         }
+    }
+
+    /// Exit 2 promises that nothing was sent: invalid input found after part of a request
+    /// went out (a recording that changed mid-upload, `Phase::Sent`) is a failure instead.
+    #[test]
+    fn invalid_input_after_sending_is_not_a_usage_error() {
+        let changed = ErrorKind::InvalidInput {
+            field: "audio_file".into(),
+            reason: "the recording changed while it was being sent".into(),
+        };
+        assert_eq!(in_phase(&changed, Phase::NotSent), Exit::Usage);
+        assert_eq!(in_phase(&changed, Phase::Sent), Exit::Failure);
+        assert_eq!(
+            in_phase(&ErrorKind::Timeout, Phase::Sent),
+            Exit::Unreachable
+        );
+        assert_eq!(in_phase(&ErrorKind::Server, Phase::Answered), Exit::Failure);
     }
 }

@@ -136,7 +136,7 @@ pub(crate) async fn put(
                 // The local side failed (the file changed or could not be read): not a
                 // network failure, and nothing a retry would mend.
                 if let Some(why) = failure.take() {
-                    return Err(crate::sample::refuse(why));
+                    return Err(crate::sample::failed_while_sent(why));
                 }
                 return Err(Error::from_reqwest(e));
             }

@@ -15,7 +15,7 @@ use std::io::Write;
 use serde_json::{Map, Value};
 use voiceclone::ErrorKind;
 
-use crate::exit::{Exit, for_kind, kind_name};
+use crate::exit::{Exit, for_error, kind_name};
 
 pub use escape::{SafeStderr, json_safe, terminal_safe};
 pub use render::{RenderJob, put_job, rfc3339, time_json, unix_ms, voice_json};
@@ -75,7 +75,7 @@ impl Failure {
     pub fn from_adapter(e: &voiceclone::Error) -> Self {
         let kind = e.kind();
         let mut f = Self {
-            exit: for_kind(kind),
+            exit: for_error(e),
             kind: kind_name(kind).into(),
             message: e.to_string(),
             details: Map::new(),

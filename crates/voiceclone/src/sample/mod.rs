@@ -94,6 +94,16 @@ pub(crate) fn refuse(reason: impl Into<String>) -> Error {
     Error::invalid_input(FIELD, reason).with_step(UploadStep::ReadFile)
 }
 
+/// The local recording failed while it was being sent (it changed, shrank, grew or could
+/// not be read): part of it went out, to storage or the upload endpoint, never as a clone,
+/// so nothing billable was sent, but not "nothing": [`Phase::Sent`], `InvalidInput` naming
+/// `audio_file` (nothing a retry would mend).
+///
+/// [`Phase::Sent`]: crate::error::Phase::Sent
+pub(crate) fn failed_while_sent(why: String) -> Error {
+    refuse(why).with_phase(crate::error::Phase::Sent)
+}
+
 /// The file name a local source goes by and its lowercase extension (`None` without one),
 /// known without reading anything.
 pub(crate) fn name_of(source: &AudioSource) -> Result<(String, Option<String>), Error> {

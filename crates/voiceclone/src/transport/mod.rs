@@ -311,6 +311,11 @@ impl Transport {
                 false,
                 Err(Error::invalid_input("request", reason).with_phase(Phase::NotSent)),
             ),
+            // Only the hand-written JimmyAI upload makes this: its recording failed mid-send.
+            #[cfg(feature = "upload")]
+            Sent::Failed(GenError::Custom(why)) => {
+                (None, false, Err(crate::sample::failed_while_sent(why)))
+            }
             // Not produced by these clients (no declared error bodies, no upgrades, hooks
             // that never fail); progenitor's `Display` would print bodies, so say only this.
             Sent::Failed(_) => (

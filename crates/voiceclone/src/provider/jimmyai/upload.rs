@@ -209,8 +209,10 @@ async fn upload_once(
     let response = match client_glue::hooks::execute(c.client(), c.inner(), request).await {
         Ok(r) => r,
         Err(e) => {
+            // The local side failed mid-send: `Custom` tells the transport it was not the
+            // network, and that part of the body went out (`sample::failed_while_sent`).
             return Err(match failure.take() {
-                Some(why) => progenitor_client::Error::InvalidRequest(why),
+                Some(why) => progenitor_client::Error::Custom(why),
                 None => e.into(),
             });
         }
