@@ -111,6 +111,11 @@ impl MemoryDeduplicator {
         }
     }
 
+    /// How long a key is kept.
+    pub(crate) fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// A store for up to `capacity` keys kept for [`DEFAULT_DEDUPE_TTL`] (72 h).
     pub fn with_capacity(capacity: usize) -> Self {
         Self::new(capacity, DEFAULT_DEDUPE_TTL)

@@ -185,8 +185,23 @@ impl CompletionHub {
     }
 
     /// A hub on any store (for many instances, the Redis store of the `redis` feature).
-    /// `verifier` checks deliveries and every event read back from the store.
+    /// `verifier` checks deliveries and every event read back from the store. Its tolerance
+    /// is shortened to the store's [`CompletionStore::dedupe_ttl`] when that is shorter
+    /// (with a warning): a delivery the store has forgotten, replayed within a longer
+    /// tolerance, would be acted on twice.
     pub fn with_store(verifier: Verifier, store: Arc<dyn CompletionStore>) -> Self {
+        let verifier = match store.dedupe_ttl() {
+            Some(ttl) if verifier.max_age() > ttl => {
+                tracing::warn!(
+                    tolerance_secs = verifier.max_age().as_secs(),
+                    dedupe_ttl_secs = ttl.as_secs(),
+                    "the verifier's tolerance is longer than the store remembers deliveries; \
+                     shortened to the store's dedupe TTL"
+                );
+                verifier.tolerance(ttl)
+            }
+            _ => verifier,
+        };
         Self {
             inner: Arc::new(Inner {
                 verifier,
@@ -926,6 +941,32 @@ mod tests {
         let store = Arc::new(Flaky::default());
         let hub = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
         (hub, store)
+    }
+
+    /// A verifier tolerance longer than the store remembers deliveries would take a
+    /// delivery the store has forgotten as fresh when replayed: the hub shortens it.
+    #[tokio::test]
+    async fn the_tolerance_is_never_longer_than_the_store_remembers() {
+        let hour = Duration::from_secs(3600);
+        let store = MemoryStore::new().dedupe(10, Duration::from_secs(600));
+        let hub = CompletionHub::with_store(
+            Verifier::new(SECRET.into()).tolerance(hour),
+            Arc::new(store),
+        );
+        assert_eq!(hub.verifier().max_age(), Duration::from_secs(600));
+        // Half an hour old: within the tolerance asked for, past the store's memory.
+        let (ts, sig, body) = signed_at("t9", "p9", SystemTime::now() - hour / 2);
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Refused(_)), "{d:?}");
+        let (ts, sig, body) = signed_at("t9", "p9", SystemTime::now() - hour / 12);
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+        // A store that does not say keeps the tolerance asked for.
+        let hub = CompletionHub::with_store(
+            Verifier::new(SECRET.into()).tolerance(hour),
+            Arc::new(Flaky::default()),
+        );
+        assert_eq!(hub.verifier().max_age(), hour);
     }
 
     #[tokio::test]

@@ -694,6 +694,10 @@ impl CompletionStore for RedisStore {
         }))
     }
 
+    fn dedupe_ttl(&self) -> Option<Duration> {
+        Some(self.dedupe_ttl)
+    }
+
     fn subscribe(&self, listener: Listener) -> Subscription {
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
@@ -927,6 +931,11 @@ mod tests {
         assert_eq!(store.timeout, Duration::from_secs(2));
         let short = store.dedupe_ttl(Duration::ZERO);
         assert_eq!(short.dedupe_ttl, Duration::from_secs(300));
+        // What a hub bounds its verifier's tolerance by.
+        assert_eq!(
+            CompletionStore::dedupe_ttl(&short),
+            Some(Duration::from_secs(300))
+        );
     }
 
     #[test]

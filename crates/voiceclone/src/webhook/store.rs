@@ -337,6 +337,13 @@ pub trait CompletionStore: Send + Sync + fmt::Debug {
         Box::pin(async move { self.forget(pipeline_key).await.map(|()| true) })
     }
 
+    /// How long this store remembers a `pipelineKey`, when it knows (the default: `None`).
+    /// A hub shortens its verifier's tolerance to it: a delivery older than the store's
+    /// memory of it would be fresh again when replayed.
+    fn dedupe_ttl(&self) -> Option<Duration> {
+        None
+    }
+
     /// Calls `listener` with every delivery recorded from now on by any hub sharing the
     /// store, and with [`StoreSignal::Lost`] / [`StoreSignal::Restored`] as the subscription
     /// breaks and recovers, until the returned guard is dropped. Called once per hub, from
@@ -593,6 +600,10 @@ impl CompletionStore for MemoryStore {
     ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
         let found = self.lookup(|st| st.by_key.get(key).cloned());
         Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn dedupe_ttl(&self) -> Option<Duration> {
+        Some(self.dedupe.ttl())
     }
 
     fn subscribe(&self, listener: Listener) -> Subscription {

@@ -45,11 +45,17 @@ impl Verifier {
     /// (72 h; longer values are read as that): a delivery older than the deduplicator's
     /// memory would be fresh again when replayed. Keep a deduplicator's TTL at least this
     /// long: [`MemoryDeduplicator`](super::MemoryDeduplicator) only guarantees
-    /// [`REPLAY_WINDOW`].
+    /// [`REPLAY_WINDOW`]. A [`CompletionHub`](super::CompletionHub) shortens it to its
+    /// store's dedupe TTL itself.
     #[must_use]
     pub fn tolerance(mut self, tolerance: Duration) -> Self {
         self.tolerance = tolerance.min(DEFAULT_DEDUPE_TTL);
         self
+    }
+
+    /// The allowed clock difference, either way.
+    pub fn max_age(&self) -> Duration {
+        self.tolerance
     }
 
     /// Sets the body size limit, at most [`MAX_BODY_LIMIT`] (16 MiB; larger values are read
