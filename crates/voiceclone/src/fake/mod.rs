@@ -46,6 +46,7 @@
 //! ```
 
 mod script;
+mod summary;
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
@@ -57,7 +58,8 @@ use url::Url;
 pub use script::Script;
 use script::{Step, Submit};
 
-use crate::error::{Error, ErrorKind, RequestSummary};
+use crate::error::{Error, ErrorKind, Phase};
+use crate::estimate::PlannedRequest;
 use crate::model::{
     CloneJob, CloneRequest, JIMMYAI_ACTIVATION_WINDOW, Job, JobId, JobKind, Provider, Speech,
     SpeechJob, SpeechRequest, TaskStatus, Voice, wrong_kind,
@@ -122,6 +124,15 @@ struct FakeJob {
     succeeded: bool,
 }
 
+/// What a submit made.
+struct Submitted {
+    id: JobId,
+    at: SystemTime,
+    key: Option<String>,
+    /// A VMEG clone's name: the caller's, or the one the client makes from the key.
+    name: Option<String>,
+}
+
 impl FakeClient {
     /// A fake of `provider`'s client with nothing scripted: every submit succeeds
     /// ([`Script::succeeds`]).
@@ -183,7 +194,10 @@ impl FakeClient {
             .with_operation(operation)
     }
 
-    /// A submit: record, check, then create (or refuse) as the next script says.
+    /// A submit: record, check, then create (or refuse) as the next script says. `planned`:
+    /// the request as the client would send it (the dry run's plan), for the summary of an
+    /// unknown outcome.
+    #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
         kind: JobKind,
@@ -192,7 +206,8 @@ impl FakeClient {
         key: Option<String>,
         sync: bool,
         operation: &'static str,
-    ) -> Result<(JobId, SystemTime, Option<String>), Error> {
+        planned: Option<&PlannedRequest>,
+    ) -> Result<Submitted, Error> {
         let mut state = self.lock();
         // VMEG accepts a (route, key) pair once in 24 h and answers 409 after (api-facts A4):
         // nothing is created, so no script is used.
@@ -229,40 +244,55 @@ impl FakeClient {
             }
             _ => None,
         };
+        // The client names a nameless VMEG clone after its key (to find it again by name).
+        let name = match (self.provider, kind, &key) {
+            (Provider::Vmeg, JobKind::Clone, Some(k)) => {
+                Some(name.unwrap_or_else(|| crate::provider::vmeg::default_name(k)))
+            }
+            _ => name,
+        };
         let lost = script.submit == Submit::Lost;
+        // Nobody holds a lost job's id to poll it: it runs its script out on its own, and is
+        // finished (listed, if it succeeded) by the time anybody looks.
+        let (reads, succeeded) = if lost { script.run_out() } else { (0, false) };
         state.jobs.push(FakeJob {
             kind,
             vendor_id: vendor_id.clone(),
             number,
             script,
-            reads: 0,
+            reads,
             created_at,
             idempotency_key: key.clone(),
             sync,
-            name,
-            succeeded: false,
+            name: name.clone(),
+            succeeded,
         });
         drop(state);
         if lost {
-            return Err(self.error(
-                ErrorKind::OutcomeUnknown {
-                    idempotency_key: key,
-                    task_id: None,
-                    submitted_at: created_at,
-                    request: RequestSummary {
-                        method: "POST".into(),
-                        route: format!("fake:{operation}"),
-                        fields: Vec::new(),
+            // As the client reports a write whose answer was lost: sent, the outcome unknown,
+            // the request summarized (a VMEG clone's `voiceName` among its fields).
+            let request = planned
+                .map(|p| summary::of(self.provider, p, key.as_deref(), name.as_deref()))
+                .unwrap_or_default();
+            return Err(self
+                .error(
+                    ErrorKind::OutcomeUnknown {
+                        idempotency_key: key,
+                        task_id: None,
+                        submitted_at: created_at,
+                        request,
                     },
-                },
-                operation,
-            ));
+                    operation,
+                )
+                .with_phase(Phase::Sent)
+                .with_last_attempt_at(SystemTime::now()));
         }
-        Ok((
-            JobId::typed(self.provider, kind, vendor_id),
-            created_at,
+        Ok(Submitted {
+            id: JobId::typed(self.provider, kind, vendor_id),
+            at: created_at,
             key,
-        ))
+            name,
+        })
     }
 
     /// One status read of a job: the next step of its script.
@@ -443,26 +473,40 @@ impl VoiceCloning for FakeClient {
 
     fn clone_voice<'a>(&'a self, req: &'a CloneRequest) -> BoxFuture<'a, Result<CloneJob, Error>> {
         Box::pin(async move {
-            if let Err(e) =
-                crate::estimate::DryRun::clone_voice(self.provider, req, self.allow_private)
-            {
-                self.lock().calls.push(FakeCall::CloneVoice(req.clone()));
-                return Err(e.with_operation("clone_voice"));
-            }
-            let (id, at, key) = self.submit(
+            let plan = match crate::estimate::DryRun::clone_voice(
+                self.provider,
+                req,
+                self.allow_private,
+            ) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    self.lock().calls.push(FakeCall::CloneVoice(req.clone()));
+                    return Err(e.with_operation("clone_voice"));
+                }
+            };
+            let made = self.submit(
                 JobKind::Clone,
                 FakeCall::CloneVoice(req.clone()),
                 req.name.clone(),
                 req.idempotency_key.clone(),
                 req.synchronous == Some(true),
                 "clone_voice",
+                plan.requests.last(),
             )?;
             if req.synchronous == Some(true) {
-                return self.finish_now(&id, |id| self.clone_read(id, false));
+                let mut job = self.finish_now(&made.id, |id| self.clone_read(id, false))?;
+                if let Some(name) = made.name {
+                    job = job.with_name(name);
+                }
+                return Ok(job);
             }
-            let mut job = CloneJob::new(self.provider, id, TaskStatus::Queued).with_created_at(at);
-            if let Some(key) = key {
+            let mut job =
+                CloneJob::new(self.provider, made.id, TaskStatus::Queued).with_created_at(made.at);
+            if let Some(key) = made.key {
                 job = job.with_idempotency_key(key);
+            }
+            if let Some(name) = made.name {
+                job = job.with_name(name);
             }
             Ok(job)
         })
@@ -491,25 +535,33 @@ impl VoiceCloning for FakeClient {
         Box::pin(async move {
             // The dry run's planning runs the provider's request rules (what the client
             // checks before sending), then the voice ids as the client checks them.
-            let checked = (crate::provider::offline(self.provider).plan_speech)(req)
-                .and_then(|_| req.check_voice_ids(self.provider, SystemTime::now()));
-            if let Err(e) = checked {
-                self.lock().calls.push(FakeCall::Synthesize(req.clone()));
-                return Err(e.with_provider(self.provider).with_operation("synthesize"));
-            }
-            let (id, at, key) = self.submit(
+            let checked =
+                (crate::provider::offline(self.provider).plan_speech)(req).and_then(|planned| {
+                    req.check_voice_ids(self.provider, SystemTime::now())
+                        .map(|()| planned)
+                });
+            let planned = match checked {
+                Ok(planned) => planned,
+                Err(e) => {
+                    self.lock().calls.push(FakeCall::Synthesize(req.clone()));
+                    return Err(e.with_provider(self.provider).with_operation("synthesize"));
+                }
+            };
+            let made = self.submit(
                 JobKind::Speech,
                 FakeCall::Synthesize(req.clone()),
                 None,
                 req.idempotency_key.clone(),
                 req.synchronous == Some(true),
                 "synthesize",
+                Some(&planned),
             )?;
             if req.synchronous == Some(true) {
-                return self.finish_now(&id, |id| self.speech_read(id, false));
+                return self.finish_now(&made.id, |id| self.speech_read(id, false));
             }
-            let mut job = SpeechJob::new(self.provider, id, TaskStatus::Queued).with_created_at(at);
-            if let Some(key) = key {
+            let mut job =
+                SpeechJob::new(self.provider, made.id, TaskStatus::Queued).with_created_at(made.at);
+            if let Some(key) = made.key {
                 job = job.with_idempotency_key(key);
             }
             // A JimmyAI production call activates the modelId it used, as the client reports

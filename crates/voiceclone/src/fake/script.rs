@@ -109,8 +109,13 @@ impl Script {
 
     /// The job is created as scripted, but the submit's answer is lost: the caller gets
     /// `ErrorKind::OutcomeUnknown` (with the idempotency key for VMEG), as the real client
-    /// does when a write may have landed. The job still counts in
-    /// [`FakeClient::billable_submits`](super::FakeClient::billable_submits).
+    /// does when a write may have landed: phase `Sent`, `last_attempt_at` set, and the
+    /// request summarized as the client summarizes it (a VMEG clone's `voiceName` among its
+    /// fields), so [`ReconcileQuery::from_error`](crate::ReconcileQuery::from_error) gives
+    /// what it gives on the client's. The job still counts in
+    /// [`FakeClient::billable_submits`](super::FakeClient::billable_submits); nobody holds
+    /// its id to poll it, so it runs its script out on its own: by the time anybody looks,
+    /// it has its first terminal status (and a succeeded clone is listed).
     pub fn outcome_unknown(mut self) -> Self {
         self.submit = Submit::Lost;
         self
@@ -146,6 +151,22 @@ impl Script {
     pub fn with_voice_id(mut self, id: impl Into<String>) -> Self {
         self.voice_id = Some(id.into());
         self
+    }
+
+    /// Where a job nobody polls ends up: how many reads it has taken (the next read sees its
+    /// first terminal status; every step when it has none) and whether it succeeded.
+    pub(super) fn run_out(&self) -> (usize, bool) {
+        match self
+            .steps
+            .iter()
+            .position(|s| matches!(s, Step::Status(t) if t.is_terminal()))
+        {
+            Some(i) => (
+                i,
+                self.steps.get(i) == Some(&Step::Status(TaskStatus::Succeeded)),
+            ),
+            None => (self.steps.len(), false),
+        }
     }
 
     /// The audio URLs a succeeded speech job gives (default: one

@@ -16,7 +16,7 @@ use crate::transport::{Call, Transport, envelopes};
 use crate::validate;
 
 /// Request fields holding the caller's free text: summarized, never quoted.
-const FREE_TEXT: &[&str] = &["contentText"];
+pub(crate) const FREE_TEXT: &[&str] = &["contentText"];
 
 envelopes! {
     types::CreateCloneEnvelope => types::AudioTask, msg;

@@ -12,6 +12,9 @@ pub(crate) mod rules;
 #[cfg(feature = "upload")]
 mod upload;
 
+/// For the fake: the fields summarized, not quoted.
+#[cfg(feature = "fake")]
+pub(crate) use calls::FREE_TEXT;
 use calls::{clone_status, clone_voice, speech_status, synthesize};
 #[cfg(feature = "upload")]
 use upload::{clone_from_local, upload};

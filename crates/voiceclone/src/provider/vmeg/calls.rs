@@ -14,7 +14,7 @@ use crate::transport::{Call, RequestId, Transport, envelopes};
 use crate::wire::usable_id;
 
 /// Request fields holding the caller's free text: summarized, never quoted.
-pub(super) const FREE_TEXT: &[&str] = &["sampleText", "text", "emoPrompt"];
+pub(crate) const FREE_TEXT: &[&str] = &["sampleText", "text", "emoPrompt"];
 
 /// Items per page of the VMEG lists (its maximum is UNKNOWN; the documented default is 20).
 pub(super) const LIST_PAGE_SIZE: i64 = 50;
@@ -41,7 +41,7 @@ pub(super) fn key_header<T: TryFrom<String>>(key: &str) -> Result<T, Error> {
 
 /// The voice name sent when the caller gave none: made from the idempotency key, so that
 /// the voice can be found again by it.
-pub(super) fn default_name(key: &str) -> String {
+pub(crate) fn default_name(key: &str) -> String {
     format!(
         "voiceclone-{}",
         key.chars()

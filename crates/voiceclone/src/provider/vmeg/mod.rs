@@ -16,6 +16,9 @@ mod tasks;
 mod voices;
 pub(crate) mod webhook;
 
+/// For the fake: the voice name a nameless clone gets, and the fields summarized, not quoted.
+#[cfg(feature = "fake")]
+pub(crate) use calls::{FREE_TEXT, default_name};
 use calls::{clone_voice, synthesize};
 #[cfg(feature = "webhook")]
 pub(crate) use results::{clone_job, speech_job};

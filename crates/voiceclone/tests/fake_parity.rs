@@ -1,0 +1,176 @@
+//! The fake answers as the real client does, where a user's test would otherwise pass and
+//! production behave differently (a review of the fake against the client and the simulator).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use voiceclone::fake::{FakeClient, Script};
+use voiceclone::{
+    CloneRequest, ErrorKind, JobKind, Phase, Provider, ReconcileQuery, SpeechRequest, VoiceCloning,
+};
+
+/// A lost VMEG clone submit: the error says what the client's does (sent, when the last
+/// attempt ended, the request with its `voiceName`), and the job it made finishes and is
+/// listed under that name, so a reconcile by name finds it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_lost_submit_can_be_reconciled_as_the_clients_can() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::succeeds().with_voice_id("v-lost").outcome_unknown());
+    let req = CloneRequest::new("https://cdn.example.com/b.wav?sig=1")
+        .name("lost-one")
+        .sample_text("private words");
+    let err = fake.clone_voice(&req).await.unwrap_err();
+    assert_eq!(err.phase(), Phase::Sent, "{err}");
+    assert!(!err.may_resubmit());
+    let ErrorKind::OutcomeUnknown {
+        request,
+        idempotency_key: Some(key),
+        ..
+    } = err.kind()
+    else {
+        panic!("{err}");
+    };
+    // The route the client sends to, from the dry run's plan of the same request.
+    let plan = voiceclone::estimate::DryRun::clone_voice(Provider::Vmeg, &req, false).unwrap();
+    let sent = plan.requests.last().unwrap();
+    assert_eq!(
+        (request.method.as_str(), request.route.as_str()),
+        (sent.method, sent.path.as_str())
+    );
+    assert_eq!(
+        request.field("refAudio"),
+        Some("https://cdn.example.com/b.wav")
+    );
+    assert_eq!(
+        request.field("extraData.voiceclone.idempotencyKey"),
+        Some(key.as_str())
+    );
+    let text = request.to_string();
+    assert!(
+        !text.contains("private") && !text.contains("sig="),
+        "{text}"
+    );
+    assert!(
+        request
+            .field("sampleText")
+            .unwrap()
+            .starts_with("<13 chars, sha256:")
+    );
+
+    let q = ReconcileQuery::from_error(&err).unwrap();
+    assert_eq!(q.voice_name.as_deref(), Some("lost-one"));
+    assert!(q.last_attempt_at.is_some());
+    assert_eq!(q.kind, Some(JobKind::Clone));
+    assert_eq!(q.idempotency_key.as_deref(), Some(key.as_str()));
+
+    let voices = fake.list_voices().await.unwrap();
+    assert!(
+        voices
+            .iter()
+            .any(|v| v.name.as_deref() == Some("lost-one") && v.id.as_str() == "v-lost"),
+        "{voices:?}"
+    );
+    assert_eq!(fake.billable_submits(), 1);
+
+    // A nameless clone is named after its key, as the client names it: in the summary, the
+    // job and the voice alike.
+    fake.script_clone(Script::succeeds().outcome_unknown());
+    let err = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/c.wav"))
+        .await
+        .unwrap_err();
+    let q = ReconcileQuery::from_error(&err).unwrap();
+    let name = q.voice_name.clone().unwrap();
+    assert!(
+        name.starts_with("voiceclone-") && name.len() == 23,
+        "{name}"
+    );
+    assert!(
+        fake.list_voices()
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.name.as_deref() == Some(name.as_str()))
+    );
+    let job = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/d.wav").idempotency_key("k-123"))
+        .await
+        .unwrap();
+    assert_eq!(job.name.as_deref(), Some("voiceclone-k123"));
+
+    // A lost speech submit (JimmyAI: no key) is summarized too, its text fingerprinted.
+    let jimmy = FakeClient::new(Provider::JimmyAi);
+    jimmy.script_speech(Script::succeeds().outcome_unknown());
+    let err = jimmy
+        .synthesize(&SpeechRequest::new("m-1", "secret words"))
+        .await
+        .unwrap_err();
+    let ErrorKind::OutcomeUnknown {
+        request,
+        idempotency_key: None,
+        ..
+    } = err.kind()
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(request.method, "POST");
+    assert!(
+        !request.fields.is_empty() && !request.to_string().contains("secret"),
+        "{request}"
+    );
+    assert_eq!(
+        ReconcileQuery::from_error(&err).unwrap().kind,
+        Some(JobKind::Speech)
+    );
+}
+
+fn real_client(provider: Provider, sim: &voiceclone_sim::SimHandle) -> voiceclone::Client {
+    voiceclone::Client::builder(provider)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+async fn simulator() -> voiceclone_sim::SimHandle {
+    voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_speed(1000.0))
+        .await
+        .unwrap()
+}
+
+/// The same lost submit through the real client (the simulator drops the answer) and the
+/// fake: the same phase, the same request summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_lost_submit_is_summarized_as_the_real_client_summarizes_it() {
+    let sim = simulator().await;
+    let real = real_client(Provider::Vmeg, &sim);
+    let fake = FakeClient::new(Provider::Vmeg);
+    sim.fail_next(
+        "vmeg.cloneVoiceCreateAsync",
+        voiceclone_sim::FaultKind::DropAfter,
+        1,
+    )
+    .unwrap();
+    fake.script_clone(Script::succeeds().outcome_unknown());
+    let req = CloneRequest::new("https://cdn.example.com/b.wav?sig=1")
+        .name("lost-one")
+        .sample_text("Hello there.")
+        .idempotency_key("k-lost");
+    let apis: [&dyn VoiceCloning; 2] = [&real, &fake];
+    let mut seen = Vec::new();
+    for api in apis {
+        let err = api.clone_voice(&req).await.unwrap_err();
+        let ErrorKind::OutcomeUnknown { request, .. } = err.kind() else {
+            panic!("{err}");
+        };
+        let q = ReconcileQuery::from_error(&err).unwrap();
+        seen.push((
+            err.phase(),
+            err.operation(),
+            err.provider(),
+            request.clone(),
+            q.voice_name,
+            q.last_attempt_at.is_some(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1], "real, then fake");
+}
