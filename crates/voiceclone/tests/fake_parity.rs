@@ -174,3 +174,86 @@ async fn a_lost_submit_is_summarized_as_the_real_client_summarizes_it() {
     }
     assert_eq!(seen[0], seen[1], "real, then fake");
 }
+
+/// A scripted submit failure ends the call as the client's retry table ends it: a refused
+/// connection is `NotSent` and may be resubmitted; a server fault or a timeout on a write
+/// may have made the task, so it is `OutcomeUnknown` and the job exists.
+#[tokio::test(flavor = "current_thread")]
+async fn a_scripted_submit_failure_is_classified_as_the_client_classifies_it() {
+    let req = CloneRequest::new("https://cdn.example.com/a.mp3");
+    for provider in [Provider::JimmyAi, Provider::Vmeg] {
+        for (kind, unknown, phase) in [
+            (ErrorKind::Server, true, Phase::Answered),
+            (ErrorKind::Timeout, true, Phase::Sent),
+            (ErrorKind::InvalidResponse, true, Phase::Answered),
+            (ErrorKind::Transport, false, Phase::NotSent),
+            (ErrorKind::RateLimited, false, Phase::Answered),
+            (ErrorKind::PaymentRequired, false, Phase::Answered),
+        ] {
+            let fake = FakeClient::new(provider);
+            fake.script_clone(Script::rejected(kind.clone()));
+            let err = fake.clone_voice(&req).await.unwrap_err();
+            let what = format!("{provider} {}: {err}", kind.as_str());
+            assert_eq!(err.phase(), phase, "{what}");
+            assert_eq!(err.provider(), Some(provider), "{what}");
+            assert_eq!(err.operation(), Some("clone_voice"), "{what}");
+            if unknown {
+                assert!(
+                    matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+                    "{what}"
+                );
+                assert!(!err.may_resubmit(), "{what}");
+                assert_eq!(fake.billable_submits(), 1, "{what}");
+                assert!(err.last_attempt_at().is_some(), "{what}");
+            } else {
+                assert_eq!(err.kind(), &kind, "{what}");
+                assert_eq!(fake.billable_submits(), 0, "{what}");
+            }
+            if kind == ErrorKind::Transport {
+                assert!(err.may_resubmit(), "{what}");
+            }
+        }
+    }
+}
+
+/// The real client against the simulator, for the rows above that a simulator can fault:
+/// JimmyAI's 500 and 502 on a create are unknown outcomes, as the fake's `Server` is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn jimmyai_server_faults_on_a_create_are_unknown_outcomes_in_both() {
+    let sim = simulator().await;
+    let real = real_client(Provider::JimmyAi, &sim);
+    let req = CloneRequest::new("https://cdn.example.com/a.mp3");
+    for fault in [
+        voiceclone_sim::FaultKind::Http500,
+        voiceclone_sim::FaultKind::Http502,
+    ] {
+        sim.fail_next("jimmyai.createClone", fault, 1).unwrap();
+        let err = real.clone_voice(&req).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+            "{fault:?}: {err}"
+        );
+        let fake = FakeClient::new(Provider::JimmyAi);
+        fake.script_clone(Script::rejected(ErrorKind::Server));
+        let faked = fake.clone_voice(&req).await.unwrap_err();
+        assert_eq!(faked.kind().as_str(), err.kind().as_str());
+        assert_eq!(faked.phase(), err.phase());
+        assert_eq!(faked.may_resubmit(), err.may_resubmit());
+    }
+    // A refused connection (nothing listens on the discard port): NotSent, resubmittable.
+    let dead = voiceclone::Client::builder(Provider::JimmyAi)
+        .api_key("k")
+        .base_url("http://127.0.0.1:9")
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = dead.clone_voice(&req).await.unwrap_err();
+    let fake = FakeClient::new(Provider::JimmyAi);
+    fake.script_clone(Script::rejected(ErrorKind::Transport));
+    let faked = fake.clone_voice(&req).await.unwrap_err();
+    assert_eq!(
+        (faked.kind(), faked.phase(), faked.may_resubmit()),
+        (err.kind(), err.phase(), err.may_resubmit()),
+        "fake, then real: {err}"
+    );
+}

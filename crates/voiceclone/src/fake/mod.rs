@@ -64,6 +64,7 @@ use crate::model::{
     CloneJob, CloneRequest, JIMMYAI_ACTIVATION_WINDOW, Job, JobId, JobKind, Provider, Speech,
     SpeechJob, SpeechRequest, TaskStatus, Voice, wrong_kind,
 };
+use crate::retry::OperationKind;
 use crate::seam::VoiceCloning;
 use crate::sleep::RecordingSleeper;
 use crate::wait::WaitPolicy;
@@ -229,21 +230,53 @@ impl FakeClient {
         }
         .unwrap_or_default();
         state.calls.push(call);
-        if let Submit::Rejected(k) = &script.submit {
-            return Err(self.error(k.clone(), operation));
-        }
-        state.created = state.created.saturating_add(1);
-        let number = state.created;
-        let vendor_id = format!("fake-{kind}-{number}");
         let created_at = SystemTime::now();
         // VMEG writes carry an idempotency key (the caller's, or one made per call);
         // JimmyAI documents none.
+        let fresh_key = key.is_none();
         let key = match self.provider {
             Provider::Vmeg => {
                 Some(key.unwrap_or_else(|| crate::random_id::RandomId::new().to_string()))
             }
             _ => None,
         };
+        // A scripted failure ends the call as the client's retry table would end it: a
+        // refusal stays one (nothing created); a failure after which the task may exist
+        // (a lost answer, a timeout, a server fault) is `OutcomeUnknown`, and the task
+        // exists.
+        let failure = match &script.submit {
+            Submit::Accepted => None,
+            Submit::Lost | Submit::Rejected(ErrorKind::OutcomeUnknown { .. }) => {
+                Some(Error::new(ErrorKind::Transport).with_phase(Phase::Sent))
+            }
+            Submit::Rejected(k) => Some(scripted_submit_error(k.clone())),
+        }
+        .map(|e| {
+            let call = crate::retry::CallInfo {
+                provider: self.provider,
+                operation,
+                kind: match self.provider {
+                    Provider::Vmeg => OperationKind::IdempotentWrite,
+                    _ => OperationKind::UnsafeWrite,
+                },
+                idempotency_key: key.clone(),
+                fresh_key,
+            };
+            let once = crate::retry::RetryPolicy::none();
+            match crate::retry::Retries::new(&once, &call).after_failure(e) {
+                Err(e) => e,
+                // Not reached with one attempt; a retry would meet the same script.
+                Ok(_) => Error::new(ErrorKind::InvalidResponse).with_provider(self.provider),
+            }
+        });
+        let lost = match failure {
+            Some(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => Some(e),
+            Some(e) => return Err(e),
+            None => None,
+        };
+        state.created = state.created.saturating_add(1);
+        let number = state.created;
+        let vendor_id = format!("fake-{kind}-{number}");
         // The client names a nameless VMEG clone after its key (to find it again by name).
         let name = match (self.provider, kind, &key) {
             (Provider::Vmeg, JobKind::Clone, Some(k)) => {
@@ -251,10 +284,13 @@ impl FakeClient {
             }
             _ => name,
         };
-        let lost = script.submit == Submit::Lost;
         // Nobody holds a lost job's id to poll it: it runs its script out on its own, and is
         // finished (listed, if it succeeded) by the time anybody looks.
-        let (reads, succeeded) = if lost { script.run_out() } else { (0, false) };
+        let (reads, succeeded) = if lost.is_some() {
+            script.run_out()
+        } else {
+            (0, false)
+        };
         state.jobs.push(FakeJob {
             kind,
             vendor_id: vendor_id.clone(),
@@ -268,24 +304,19 @@ impl FakeClient {
             succeeded,
         });
         drop(state);
-        if lost {
-            // As the client reports a write whose answer was lost: sent, the outcome unknown,
-            // the request summarized (a VMEG clone's `voiceName` among its fields).
+        if let Some(e) = lost {
+            // As the client reports a write whose answer was lost: the request summarized (a
+            // VMEG clone's `voiceName` among its fields), as its transport does.
             let request = planned
                 .map(|p| summary::of(self.provider, p, key.as_deref(), name.as_deref()))
                 .unwrap_or_default();
-            return Err(self
-                .error(
-                    ErrorKind::OutcomeUnknown {
-                        idempotency_key: key,
-                        task_id: None,
-                        submitted_at: created_at,
-                        request,
-                    },
-                    operation,
-                )
-                .with_phase(Phase::Sent)
-                .with_last_attempt_at(SystemTime::now()));
+            let kind = ErrorKind::OutcomeUnknown {
+                idempotency_key: key,
+                task_id: None,
+                submitted_at: created_at,
+                request,
+            };
+            return Err(e.with_kind(kind));
         }
         Ok(Submitted {
             id: JobId::typed(self.provider, kind, vendor_id),
@@ -463,6 +494,21 @@ impl FakeClient {
             return Err(crate::client::task_failed(id, job.error()).with_provider(self.provider));
         }
         Ok(job)
+    }
+}
+
+/// A scripted submit failure as the client meets it: `Transport` as a connection that never
+/// opened (nothing sent), `Timeout` as a request sent whose answer did not come in time.
+fn scripted_submit_error(kind: ErrorKind) -> Error {
+    let phase = match kind {
+        ErrorKind::Transport => Some(Phase::NotSent),
+        ErrorKind::Timeout => Some(Phase::Sent),
+        _ => None,
+    };
+    let err = Error::new(kind);
+    match phase {
+        Some(p) => err.with_phase(p),
+        None => err,
     }
 }
 

@@ -99,8 +99,19 @@ impl Script {
         s
     }
 
-    /// The submit is refused with `kind` (`RateLimited`, `PaymentRequired`, ...): nothing is
-    /// created, nothing billed.
+    /// Every attempt of the submit fails with `kind`, and the call ends as the client's
+    /// [retry table](crate::retry) ends it for that provider's submits (VMEG's carry an
+    /// idempotency key, JimmyAI's do not):
+    ///
+    /// - a refusal (`RateLimited`, `PaymentRequired`, `Unauthorized`, `InvalidRequest`, ...)
+    ///   is that error: nothing is created, nothing billed;
+    /// - `Transport` is read as a connection that never opened: phase `NotSent`, nothing
+    ///   created, [`may_resubmit`](crate::Error::may_resubmit) true;
+    /// - a failure after which the task may exist (`Server`, without a status, is a 500 or a
+    ///   gateway's 502; `Timeout`, read as sent; `InvalidResponse`; an undocumented
+    ///   `Vendor` code; VMEG's `Conflict` on a key the client made) is
+    ///   `ErrorKind::OutcomeUnknown`, and the job exists, as with
+    ///   [`Script::outcome_unknown`].
     pub fn rejected(kind: ErrorKind) -> Self {
         let mut s = Self::new();
         s.submit = Submit::Rejected(kind);
