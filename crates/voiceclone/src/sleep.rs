@@ -7,7 +7,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-#[cfg(any(test, feature = "test-util", feature = "fake"))]
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,13 +31,13 @@ impl Sleeper for TokioSleeper {
 }
 
 /// A test double: returns at once and remembers every requested duration.
-#[cfg(any(test, feature = "test-util", feature = "fake"))]
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Clone, Debug, Default)]
 pub struct RecordingSleeper {
     slept: Arc<Mutex<Vec<Duration>>>,
 }
 
-#[cfg(any(test, feature = "test-util", feature = "fake"))]
+#[cfg(any(test, feature = "test-util"))]
 impl RecordingSleeper {
     /// An empty recorder.
     pub fn new() -> Self {
@@ -61,7 +61,7 @@ impl RecordingSleeper {
     }
 }
 
-#[cfg(any(test, feature = "test-util", feature = "fake"))]
+#[cfg(any(test, feature = "test-util"))]
 impl Sleeper for RecordingSleeper {
     fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
         match self.slept.lock() {

@@ -257,3 +257,71 @@ async fn jimmyai_server_faults_on_a_create_are_unknown_outcomes_in_both() {
         "fake, then real: {err}"
     );
 }
+
+/// A wait with no deadline and no poll bound on a job that never finishes never ends (as
+/// with the client) but neither spins nor grows: it reads the repeating step once, then
+/// waits without polling; and the call log of a long bounded wait stops at its cap.
+#[tokio::test(flavor = "current_thread")]
+async fn an_endless_wait_neither_spins_nor_grows() {
+    use std::time::Duration;
+    use voiceclone::fake::FakeCall;
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::new().then_status(voiceclone::TaskStatus::Running));
+    fake.script_clone(
+        Script::new()
+            .then_status(voiceclone::TaskStatus::Queued)
+            .then_error(ErrorKind::Server),
+    );
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    let endless = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_deadline(None)
+        .with_max_polls(None);
+    for _ in 0..2 {
+        let job = fake.clone_voice(&req).await.unwrap();
+        let before = fake.calls().len();
+        let out = tokio::time::timeout(
+            Duration::from_millis(300),
+            fake.wait_for_clone(&job.id, &endless),
+        )
+        .await;
+        assert!(out.is_err(), "the wait ended: {out:?}");
+        let polls = fake.calls().len() - before;
+        assert!((1..=2).contains(&polls), "{polls} polls recorded");
+    }
+    // Another task ran while the wait was parked (it does not hold the thread).
+    fake.script_clone(Script::new());
+    let job = fake.clone_voice(&req).await.unwrap();
+    let ticker = tokio::spawn(async {
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let _ = tokio::time::timeout(
+        Duration::from_millis(200),
+        fake.wait_for_clone(&job.id, &endless),
+    )
+    .await;
+    assert!(ticker.is_finished());
+
+    // A long bounded wait (20,000 back-to-back polls on the virtual clock): the log keeps
+    // its first MAX_RECORDED_CALLS calls and counts the rest.
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::new().then_status(voiceclone::TaskStatus::Running));
+    let job = fake.clone_voice(&req).await.unwrap();
+    let long = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::ZERO)
+        .with_max_interval(Duration::ZERO)
+        .with_max_polls(None)
+        .with_deadline(Some(Duration::from_secs(2_000)));
+    let err = fake.wait_for_clone(&job.id, &long).await.unwrap_err();
+    let ErrorKind::WaitTimedOut { polls, .. } = err.kind() else {
+        panic!("{err}");
+    };
+    assert_eq!(fake.calls().len(), FakeClient::MAX_RECORDED_CALLS);
+    assert_eq!(
+        fake.unrecorded_calls(),
+        u64::from(*polls) + 1 - FakeClient::MAX_RECORDED_CALLS as u64
+    );
+    assert!(matches!(fake.calls()[0], FakeCall::CloneVoice(_)));
+    assert!(*polls >= 19_900, "{polls}");
+}

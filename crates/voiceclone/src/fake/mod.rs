@@ -10,8 +10,11 @@
 //! out typed ids of its provider, and waits with the client's own polling loop on a virtual
 //! clock: a `WaitPolicy` deadline or poll bound ends a fake wait exactly as it would a real
 //! one, instantly. Each poll counts as [`FAKE_POLL_TIME`] on that clock, so a policy that
-//! polls back to back still reaches its deadline. It shares no code with the simulator
-//! (`voiceclone-sim`), which stays the end-to-end option.
+//! polls back to back still reaches its deadline. A wait with neither a deadline nor a
+//! poll bound on a job whose script never finishes never ends, as it would not with the
+//! client; it reads the repeating step once and then waits without polling, rather than
+//! spin. It shares no code with the simulator (`voiceclone-sim`), which stays the
+//! end-to-end option.
 //!
 //! Like VMEG, a VMEG fake refuses a second submit of the same kind under an idempotency key
 //! already used (`ErrorKind::Conflict`; nothing is created and no script is used). A
@@ -66,7 +69,6 @@ use crate::model::{
 };
 use crate::retry::OperationKind;
 use crate::seam::VoiceCloning;
-use crate::sleep::RecordingSleeper;
 use crate::wait::WaitPolicy;
 use crate::wait::{Waiting, poll_from};
 
@@ -97,7 +99,7 @@ pub enum FakeCall {
 pub struct FakeClient {
     provider: Provider,
     allow_private: bool,
-    sleeper: RecordingSleeper,
+    sleeper: VirtualSleeper,
     state: Mutex<State>,
 }
 
@@ -108,6 +110,55 @@ struct State {
     speech_scripts: VecDeque<Script>,
     jobs: Vec<FakeJob>,
     calls: Vec<FakeCall>,
+    /// Calls received after the log was full.
+    unrecorded: u64,
+}
+
+impl State {
+    /// Logs a call, up to [`FakeClient::MAX_RECORDED_CALLS`]; later ones are counted only.
+    fn record(&mut self, call: FakeCall) {
+        if self.calls.len() < FakeClient::MAX_RECORDED_CALLS {
+            self.calls.push(call);
+            return;
+        }
+        if self.unrecorded == 0 {
+            tracing::warn!(
+                max = FakeClient::MAX_RECORDED_CALLS,
+                "the fake's call log is full; later calls are counted, not recorded"
+            );
+        }
+        self.unrecorded = self.unrecorded.saturating_add(1);
+    }
+}
+
+/// The fake's clock: a wait's sleeps add up here and return at once (after yielding to the
+/// runtime, so that a wait lets other tasks run and can be cancelled between polls).
+#[derive(Debug, Default)]
+struct VirtualSleeper {
+    /// Nanoseconds slept in all, saturating (`u64::MAX` reads as `Duration::MAX`).
+    slept: std::sync::atomic::AtomicU64,
+}
+
+impl VirtualSleeper {
+    fn total(&self) -> Duration {
+        match self.slept.load(std::sync::atomic::Ordering::Relaxed) {
+            u64::MAX => Duration::MAX,
+            n => Duration::from_nanos(n),
+        }
+    }
+}
+
+impl crate::sleep::Sleeper for VirtualSleeper {
+    fn sleep(&self, duration: Duration) -> crate::sleep::BoxFuture<'static, ()> {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        // `fetch_update` never fails with a closure that always returns `Some`.
+        let _ = self.slept.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |n| Some(n.saturating_add(nanos)),
+        );
+        Box::pin(tokio::task::yield_now())
+    }
 }
 
 #[derive(Debug)]
@@ -141,7 +192,7 @@ impl FakeClient {
         Self {
             provider,
             allow_private: false,
-            sleeper: RecordingSleeper::new(),
+            sleeper: VirtualSleeper::default(),
             state: Mutex::new(State::default()),
         }
     }
@@ -166,9 +217,20 @@ impl FakeClient {
         self
     }
 
-    /// Every call received so far, in order.
+    /// The most calls [`FakeClient::calls`] keeps: later ones are counted in
+    /// [`FakeClient::unrecorded_calls`], so that a long wait (every poll is a call) cannot
+    /// grow the log without bound.
+    pub const MAX_RECORDED_CALLS: usize = 10_000;
+
+    /// Every call received so far, in order (the first
+    /// [`MAX_RECORDED_CALLS`](FakeClient::MAX_RECORDED_CALLS)).
     pub fn calls(&self) -> Vec<FakeCall> {
         self.lock().calls.clone()
+    }
+
+    /// Calls received after the log was full (not in [`FakeClient::calls`]).
+    pub fn unrecorded_calls(&self) -> u64 {
+        self.lock().unrecorded
     }
 
     /// Jobs created so far (what a real account would be billed for, were they all to
@@ -219,7 +281,7 @@ impl FakeClient {
                 .iter()
                 .any(|j| j.kind == kind && j.sync == sync && j.idempotency_key.as_ref() == Some(k))
         {
-            state.calls.push(call);
+            state.record(call);
             return Err(self
                 .error(ErrorKind::Conflict, operation)
                 .with_message("Idempotency key already used"));
@@ -229,7 +291,7 @@ impl FakeClient {
             _ => state.speech_scripts.pop_front(),
         }
         .unwrap_or_default();
-        state.calls.push(call);
+        state.record(call);
         let created_at = SystemTime::now();
         // VMEG writes carry an idempotency key (the caller's, or one made per call);
         // JimmyAI documents none.
@@ -334,7 +396,9 @@ impl FakeClient {
         operation: &'static str,
     ) -> Result<J, Error> {
         let mut state = self.lock();
-        state.calls.extend(call);
+        if let Some(call) = call {
+            state.record(call);
+        }
         id.check(self.provider, J::KIND)
             .and_then(|()| crate::validate::id("job_id", id.as_str()))
             .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
@@ -474,6 +538,23 @@ impl FakeClient {
             .with_message("the fake's synchronous answer has no result: its script never finishes"))
     }
 
+    /// Whether every later read of job `id` sees the same step, one a wait polls past: a
+    /// status not terminal, or a transient error (its last step, already read once).
+    fn stuck(&self, id: &JobId) -> bool {
+        let state = self.lock();
+        let Some(job) = state.jobs.iter().find(|j| j.vendor_id == id.as_str()) else {
+            return false;
+        };
+        if job.reads < job.script.steps.len().max(1) {
+            return false;
+        }
+        match job.script.steps.last() {
+            None => true,
+            Some(Step::Status(s)) => !s.is_terminal(),
+            Some(Step::Error(k)) => crate::retry::read_would_retry(&Error::new(k.clone())),
+        }
+    }
+
     /// The client's own polling loop, on the fake's virtual clock.
     async fn wait<J: Job>(
         &self,
@@ -485,9 +566,21 @@ impl FakeClient {
             .and_then(|()| crate::validate::id("job_id", id.as_str()))
             .map_err(|e| e.with_provider(self.provider))?;
         let waiting = Waiting::new(&self.sleeper, id, <J as Job>::status);
+        let unbounded = policy.deadline.is_none() && policy.max_polls.is_none();
+        let read = &read;
         let mut poll = || {
             waiting.progress.add_sleep(FAKE_POLL_TIME);
-            std::future::ready(read(id))
+            // A wait with no deadline and no poll bound on a job whose script repeats a step
+            // the wait polls past never ends, here as with the client: it waits without
+            // polling (a real one would poll forever) rather than spin.
+            let stuck = unbounded && self.stuck(id);
+            async move {
+                if stuck {
+                    tracing::warn!(job_id = %id, "a wait with no deadline and no poll bound on a fake job that never finishes: waiting forever");
+                    std::future::pending::<()>().await;
+                }
+                read(id)
+            }
         };
         let job = poll_from(&waiting, policy, &mut poll).await?;
         if *job.status() == TaskStatus::Failed {
@@ -526,7 +619,7 @@ impl VoiceCloning for FakeClient {
             ) {
                 Ok(plan) => plan,
                 Err(e) => {
-                    self.lock().calls.push(FakeCall::CloneVoice(req.clone()));
+                    self.lock().record(FakeCall::CloneVoice(req.clone()));
                     return Err(e.with_operation("clone_voice"));
                 }
             };
@@ -589,7 +682,7 @@ impl VoiceCloning for FakeClient {
             let planned = match checked {
                 Ok(planned) => planned,
                 Err(e) => {
-                    self.lock().calls.push(FakeCall::Synthesize(req.clone()));
+                    self.lock().record(FakeCall::Synthesize(req.clone()));
                     return Err(e.with_provider(self.provider).with_operation("synthesize"));
                 }
             };
@@ -645,7 +738,7 @@ impl VoiceCloning for FakeClient {
     fn list_voices(&self) -> BoxFuture<'_, Result<Vec<Voice>, Error>> {
         Box::pin(async move {
             let mut state = self.lock();
-            state.calls.push(FakeCall::ListVoices);
+            state.record(FakeCall::ListVoices);
             if self.provider != Provider::Vmeg {
                 return Err(Error::unsupported("list_voices", self.provider));
             }
