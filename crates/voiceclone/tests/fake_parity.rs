@@ -325,3 +325,75 @@ async fn an_endless_wait_neither_spins_nor_grows() {
     assert!(matches!(fake.calls()[0], FakeCall::CloneVoice(_)));
     assert!(*polls >= 19_900, "{polls}");
 }
+
+/// A wait's own errors (it ran out, the task failed) and a synchronous submit's carry the
+/// provider and the method, as the client's do.
+#[tokio::test(flavor = "current_thread")]
+async fn wait_and_synchronous_errors_name_provider_and_method() {
+    use std::time::Duration;
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    let bounded = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::from_millis(1))
+        .with_max_polls(Some(3));
+    // The real client: polls of a dead host fail transiently; the poll bound ends the wait.
+    let dead = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key("k")
+        .base_url("http://127.0.0.1:9")
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let real = dead
+        .wait_for_clone(&voiceclone::JobId::new("t1"), &bounded)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(real.kind(), ErrorKind::WaitTimedOut { .. }),
+        "{real}"
+    );
+    let expected = (Some(Provider::Vmeg), Some("wait_for_clone"));
+    assert_eq!((real.provider(), real.operation()), expected);
+
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::new().then_status(voiceclone::TaskStatus::Running));
+    fake.script_clone(Script::fails("silent"));
+    fake.script_speech(Script::fails("silent"));
+    fake.script_clone(Script::fails("silent"));
+    let job = fake.clone_voice(&req).await.unwrap();
+    let err = fake.wait_for_clone(&job.id, &bounded).await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::WaitTimedOut { .. }),
+        "{err}"
+    );
+    assert_eq!((err.provider(), err.operation()), expected, "{err}");
+    let job = fake.clone_voice(&req).await.unwrap();
+    let err = fake.wait_for_clone(&job.id, &bounded).await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::TaskFailed { .. }), "{err}");
+    assert_eq!((err.provider(), err.operation()), expected, "{err}");
+    let job = fake
+        .synthesize(&SpeechRequest::new("cv_1", "hi"))
+        .await
+        .unwrap();
+    let err = fake.wait_for_speech(&job.id, &bounded).await.unwrap_err();
+    assert_eq!(
+        (err.provider(), err.operation()),
+        (Some(Provider::Vmeg), Some("wait_for_speech")),
+        "{err}"
+    );
+    // A synchronous submit's failure is the submit's.
+    let err = fake
+        .clone_voice(&req.clone().synchronous(true))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::TaskFailed { .. }), "{err}");
+    assert_eq!(
+        (err.provider(), err.operation()),
+        (Some(Provider::Vmeg), Some("clone_voice")),
+        "{err}"
+    );
+    // A bad id given to a wait names the wait.
+    let err = fake
+        .wait_for_clone(&voiceclone::JobId::new("a/b"), &bounded)
+        .await
+        .unwrap_err();
+    assert_eq!((err.provider(), err.operation()), expected, "{err}");
+}

@@ -511,8 +511,11 @@ impl FakeClient {
     fn finish_now<J: Job>(
         &self,
         id: &JobId,
+        operation: &'static str,
         read: impl Fn(&JobId) -> Result<J, Error>,
     ) -> Result<J, Error> {
+        // Every failure is the submit's own (its one answer), as in the client.
+        let read = |id: &JobId| read(id).map_err(|e| e.with_operation(operation));
         let steps = {
             let state = self.lock();
             state
@@ -536,6 +539,19 @@ impl FakeClient {
         Err(Error::new(ErrorKind::InvalidResponse)
             .with_provider(self.provider)
             .with_message("the fake's synchronous answer has no result: its script never finishes"))
+    }
+
+    /// A trait method's future, its error marked with the provider and (unless a step said
+    /// which call failed) the method, as the client marks its errors.
+    async fn labelled<T>(
+        &self,
+        operation: &'static str,
+        call: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        call.await.map_err(|e| {
+            e.with_provider(self.provider)
+                .with_operation_if_unset(operation)
+        })
     }
 
     /// Whether every later read of job `id` sees the same step, one a wait polls past: a
@@ -611,7 +627,7 @@ impl VoiceCloning for FakeClient {
     }
 
     fn clone_voice<'a>(&'a self, req: &'a CloneRequest) -> BoxFuture<'a, Result<CloneJob, Error>> {
-        Box::pin(async move {
+        Box::pin(self.labelled("clone_voice", async move {
             let plan = match crate::estimate::DryRun::clone_voice(
                 self.provider,
                 req,
@@ -633,7 +649,8 @@ impl VoiceCloning for FakeClient {
                 plan.requests.last(),
             )?;
             if req.synchronous == Some(true) {
-                let mut job = self.finish_now(&made.id, |id| self.clone_read(id, false))?;
+                let mut job =
+                    self.finish_now(&made.id, "clone_voice", |id| self.clone_read(id, false))?;
                 if let Some(name) = made.name {
                     job = job.with_name(name);
                 }
@@ -648,11 +665,11 @@ impl VoiceCloning for FakeClient {
                 job = job.with_name(name);
             }
             Ok(job)
-        })
+        }))
     }
 
     fn clone_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<CloneJob, Error>> {
-        Box::pin(async move { self.clone_read(id, true) })
+        Box::pin(self.labelled("clone_status", async move { self.clone_read(id, true) }))
     }
 
     fn wait_for_clone<'a>(
@@ -660,18 +677,18 @@ impl VoiceCloning for FakeClient {
         id: &'a JobId,
         policy: &'a WaitPolicy,
     ) -> BoxFuture<'a, Result<Voice, Error>> {
-        Box::pin(async move {
+        Box::pin(self.labelled("wait_for_clone", async move {
             let job = self
                 .wait(id, policy, |id| self.clone_read(id, true))
                 .await?;
             job.voice.ok_or_else(|| {
                 Error::new(ErrorKind::InvalidResponse).with_message("the fake clone has no voice")
             })
-        })
+        }))
     }
 
     fn synthesize<'a>(&'a self, req: &'a SpeechRequest) -> BoxFuture<'a, Result<SpeechJob, Error>> {
-        Box::pin(async move {
+        Box::pin(self.labelled("synthesize", async move {
             // The dry run's planning runs the provider's request rules (what the client
             // checks before sending), then the voice ids as the client checks them.
             let checked =
@@ -696,7 +713,7 @@ impl VoiceCloning for FakeClient {
                 Some(&planned),
             )?;
             if req.synchronous == Some(true) {
-                return self.finish_now(&made.id, |id| self.speech_read(id, false));
+                return self.finish_now(&made.id, "synthesize", |id| self.speech_read(id, false));
             }
             let mut job =
                 SpeechJob::new(self.provider, made.id, TaskStatus::Queued).with_created_at(made.at);
@@ -713,11 +730,11 @@ impl VoiceCloning for FakeClient {
                 job = job.with_voice(model.activated());
             }
             Ok(job)
-        })
+        }))
     }
 
     fn speech_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<SpeechJob, Error>> {
-        Box::pin(async move { self.speech_read(id, true) })
+        Box::pin(self.labelled("speech_status", async move { self.speech_read(id, true) }))
     }
 
     fn wait_for_speech<'a>(
@@ -725,18 +742,18 @@ impl VoiceCloning for FakeClient {
         id: &'a JobId,
         policy: &'a WaitPolicy,
     ) -> BoxFuture<'a, Result<Speech, Error>> {
-        Box::pin(async move {
+        Box::pin(self.labelled("wait_for_speech", async move {
             let job = self
                 .wait(id, policy, |id| self.speech_read(id, true))
                 .await?;
             job.speech.ok_or_else(|| {
                 Error::new(ErrorKind::InvalidResponse).with_message("the fake speech has no audio")
             })
-        })
+        }))
     }
 
     fn list_voices(&self) -> BoxFuture<'_, Result<Vec<Voice>, Error>> {
-        Box::pin(async move {
+        Box::pin(self.labelled("list_voices", async move {
             let mut state = self.lock();
             state.record(FakeCall::ListVoices);
             if self.provider != Provider::Vmeg {
@@ -748,6 +765,6 @@ impl VoiceCloning for FakeClient {
                 .filter(|j| j.kind == JobKind::Clone && j.succeeded)
                 .map(|j| self.voice_of(j))
                 .collect())
-        })
+        }))
     }
 }
