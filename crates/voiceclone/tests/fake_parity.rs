@@ -397,3 +397,33 @@ async fn wait_and_synchronous_errors_name_provider_and_method() {
         .unwrap_err();
     assert_eq!((err.provider(), err.operation()), expected, "{err}");
 }
+
+/// A task id nobody created: the fake answers as the client reports the provider's answer
+/// (the simulator's): VMEG's NotFound, JimmyAI's InvalidRequest code over HTTP 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_unknown_task_id_is_refused_as_the_client_reports_it() {
+    let sim = simulator().await;
+    for provider in [Provider::JimmyAi, Provider::Vmeg] {
+        let real = real_client(provider, &sim);
+        let fake = FakeClient::new(provider);
+        let id = voiceclone::JobId::new("audio_nope");
+        let r = real.clone_status(&id).await.unwrap_err();
+        let f = fake.clone_status(&id).await.unwrap_err();
+        let shape = |e: &voiceclone::Error| {
+            (
+                e.kind().clone(),
+                e.provider(),
+                e.operation(),
+                e.may_resubmit(),
+                e.is_transient(),
+            )
+        };
+        assert_eq!(shape(&f), shape(&r), "{provider}: fake {f}; real {r}");
+        if provider == Provider::JimmyAi {
+            assert_eq!(
+                (f.http_status(), f.vendor_code()),
+                (r.http_status(), r.vendor_code())
+            );
+        }
+    }
+}

@@ -404,9 +404,18 @@ impl FakeClient {
             .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
         let provider = self.provider;
         let Some(job) = state.jobs.iter_mut().find(|j| j.vendor_id == id.as_str()) else {
-            return Err(self
-                .error(ErrorKind::NotFound, operation)
-                .with_message(format!("no task {}", id.as_str())));
+            return Err(match provider {
+                // JimmyAI documents no answer for a task it does not know; the client meets
+                // (in the simulator) its invalid-request code over HTTP 200.
+                Provider::JimmyAi => self
+                    .error(ErrorKind::InvalidRequest, operation)
+                    .with_http_status(200)
+                    .with_vendor_code(20002)
+                    .with_message(format!("task {} not found", id.as_str())),
+                _ => self
+                    .error(ErrorKind::NotFound, operation)
+                    .with_message(format!("no task {}", id.as_str())),
+            });
         };
         if job.kind != J::KIND {
             return Err(wrong_kind(id, J::KIND, job.kind.as_str())
