@@ -427,3 +427,51 @@ async fn an_unknown_task_id_is_refused_as_the_client_reports_it() {
         }
     }
 }
+
+/// A local recording the client refuses before sending anything (empty bytes, a file with no
+/// extension, a reader already taken by an earlier call) is refused by the fake with the
+/// same `InvalidInput`, and nothing is created.
+#[tokio::test(flavor = "current_thread")]
+async fn local_recordings_are_checked_as_the_client_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let noext = dir.path().join("sample");
+    std::fs::write(&noext, b"RIFF....").unwrap();
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        let dead = voiceclone::Client::builder(provider)
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .retry(voiceclone::RetryPolicy::none())
+            .build()
+            .unwrap();
+        let fake = FakeClient::new(provider);
+        let shape = |e: &voiceclone::Error| {
+            (
+                e.kind().clone(),
+                e.phase(),
+                e.step(),
+                e.provider(),
+                e.operation(),
+            )
+        };
+        let empty = CloneRequest::from_bytes("a.wav", Vec::<u8>::new());
+        let nameless = CloneRequest::from_file(&noext);
+        for req in [&empty, &nameless] {
+            let r = dead.clone_voice(req).await.unwrap_err();
+            let f = fake.clone_voice(req).await.unwrap_err();
+            assert!(
+                matches!(f.kind(), ErrorKind::InvalidInput { .. }),
+                "{provider}: {f}"
+            );
+            assert_eq!(shape(&f), shape(&r), "{provider}: fake {f}; real {r}");
+        }
+        // A reader is read once: the second call with it is refused, in both.
+        let reader = || CloneRequest::from_reader("a.wav", std::io::Cursor::new(vec![1u8; 100]));
+        let (real_req, fake_req) = (reader(), reader());
+        let _ = dead.clone_voice(&real_req).await.unwrap_err();
+        fake.clone_voice(&fake_req).await.unwrap();
+        let r = dead.clone_voice(&real_req).await.unwrap_err();
+        let f = fake.clone_voice(&fake_req).await.unwrap_err();
+        assert_eq!(shape(&f), shape(&r), "{provider}: fake {f}; real {r}");
+        assert_eq!(fake.billable_submits(), 1, "{provider}");
+    }
+}

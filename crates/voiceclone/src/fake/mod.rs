@@ -5,8 +5,9 @@
 //! implements too, so code written against `&dyn VoiceCloning` runs unchanged on either.
 //! It checks requests with the same rules the real client runs before sending (so a request
 //! the real client would refuse is refused here, with the same `InvalidInput`; a local
-//! recording is checked as [`DryRun`](crate::estimate::DryRun) checks it: it must exist, be
-//! a non-empty file of a format the provider clones from, but its length is not read), hands
+//! recording is checked as the client checks it before sending: a file name with an
+//! extension of a format the provider clones from, not empty, within the size limit, and a
+//! reader is read once, so a second call with it is refused), hands
 //! out typed ids of its provider, and waits with the client's own polling loop on a virtual
 //! clock: a `WaitPolicy` deadline or poll bound ends a fake wait exactly as it would a real
 //! one, instantly. Each poll counts as [`FAKE_POLL_TIME`] on that clock, so a policy that
@@ -550,6 +551,27 @@ impl FakeClient {
             .with_message("the fake's synchronous answer has no result: its script never finishes"))
     }
 
+    /// A local recording, checked as the client checks it before sending anything: a file
+    /// name with an extension, not empty, within the size limit (the provider's, or the
+    /// client's default), a reader not already taken (it is taken, and read, here as there).
+    #[cfg(feature = "upload")]
+    async fn local_recording(&self, req: &CloneRequest) -> Result<(), Error> {
+        if matches!(req.audio, crate::model::AudioSource::Url(_)) {
+            return Ok(());
+        }
+        let provider_limit = match self.provider {
+            Provider::JimmyAi => Some(crate::provider::jimmyai::UPLOAD_MAX_BYTES),
+            _ => None,
+        };
+        let limit = crate::sample::SizeLimit::new(
+            provider_limit,
+            crate::transfer::DEFAULT_MAX_UPLOAD_BYTES,
+        );
+        crate::sample::LocalSample::prepare(&req.audio, limit)
+            .await
+            .map(drop)
+    }
+
     /// A trait method's future, its error marked with the provider and (unless a step said
     /// which call failed) the method, as the client marks its errors.
     async fn labelled<T>(
@@ -648,6 +670,11 @@ impl VoiceCloning for FakeClient {
                     return Err(e.with_operation("clone_voice"));
                 }
             };
+            #[cfg(feature = "upload")]
+            if let Err(e) = self.local_recording(req).await {
+                self.lock().record(FakeCall::CloneVoice(req.clone()));
+                return Err(e);
+            }
             let made = self.submit(
                 JobKind::Clone,
                 FakeCall::CloneVoice(req.clone()),

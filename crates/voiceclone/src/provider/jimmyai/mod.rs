@@ -16,6 +16,9 @@ mod upload;
 #[cfg(feature = "fake")]
 pub(crate) use calls::FREE_TEXT;
 use calls::{clone_status, clone_voice, speech_status, synthesize};
+/// For the fake: the largest recording JimmyAI takes.
+#[cfg(all(feature = "fake", feature = "upload"))]
+pub(crate) use upload::UPLOAD_MAX_BYTES;
 #[cfg(feature = "upload")]
 use upload::{clone_from_local, upload};
 
