@@ -475,3 +475,44 @@ async fn local_recordings_are_checked_as_the_client_checks_them() {
         assert_eq!(fake.billable_submits(), 1, "{provider}");
     }
 }
+
+/// What the client fills in from the provider's answers, the fake fills in too: a VMEG
+/// clone job's name, a JimmyAI voice's preview URL, every read's vendor status word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_fake_fills_the_fields_the_client_fills() {
+    use std::time::Duration;
+    let sim = simulator().await;
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        let real = real_client(provider, &sim);
+        let fake = FakeClient::new(provider);
+        let apis: [&dyn VoiceCloning; 2] = [&real, &fake];
+        let mut seen = Vec::new();
+        for api in apis {
+            let job = api
+                .clone_voice(&CloneRequest::new("https://cdn.example.com/a.mp3"))
+                .await
+                .unwrap();
+            sim.complete_all_now();
+            let policy = voiceclone::WaitPolicy::for_provider(provider)
+                .with_first_interval(Duration::from_millis(5));
+            let voice = api.wait_for_clone(&job.id, &policy).await.unwrap();
+            let read = api.clone_status(&job.id).await.unwrap();
+            seen.push((
+                job.name.is_some(),
+                voice.preview_url.is_some(),
+                read.vendor_status.clone(),
+            ));
+        }
+        assert_eq!(seen[0], seen[1], "{provider}: real, then fake");
+    }
+    let fake = FakeClient::new(Provider::JimmyAi);
+    let url = url::Url::parse("https://cdn.example.com/p.mp3").unwrap();
+    fake.script_clone(Script::succeeds().with_preview_url(url.clone()));
+    let job = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.mp3"))
+        .await
+        .unwrap();
+    let policy = voiceclone::WaitPolicy::for_provider(Provider::JimmyAi);
+    let voice = fake.wait_for_clone(&job.id, &policy).await.unwrap();
+    assert_eq!(voice.preview_url, Some(url));
+}

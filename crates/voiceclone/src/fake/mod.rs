@@ -444,6 +444,7 @@ impl FakeClient {
             status.clone(),
         );
         out.set_created_at(job.created_at);
+        out.set_vendor_status(vendor_word(provider, &status));
         if let Some(key) = &job.idempotency_key {
             out.set_idempotency_key(key.clone());
         }
@@ -471,6 +472,13 @@ impl FakeClient {
             voice = voice.with_name(name.clone());
         }
         if self.provider == Provider::JimmyAi {
+            // JimmyAI's clone task is a preview: its audio is the voice's preview.
+            let preview = job.script.preview_url.clone().or_else(|| {
+                Url::parse(&format!("https://fake.invalid/preview/{}.mp3", job.number)).ok()
+            });
+            if let Some(url) = preview {
+                voice = voice.with_preview_url(url);
+            }
             // A new modelId must be activated by a production call within three days.
             if let Some(by) = job.created_at.checked_add(JIMMYAI_ACTIVATION_WINDOW) {
                 voice = voice.with_activate_by(by);
@@ -634,6 +642,21 @@ impl FakeClient {
             return Err(crate::client::task_failed(id, job.error()).with_provider(self.provider));
         }
         Ok(job)
+    }
+}
+
+/// The status word the provider sends for `status` (VMEG's documented `running`,
+/// `finished`, `failed`, with `running` for a queued task as the simulator sends; JimmyAI's
+/// four), as the client reports it in `vendor_status`.
+fn vendor_word(provider: Provider, status: &TaskStatus) -> String {
+    match (provider, status) {
+        (_, TaskStatus::Unknown(raw)) => raw.clone(),
+        (Provider::JimmyAi, TaskStatus::Queued) => "queued".into(),
+        (Provider::JimmyAi, TaskStatus::Running) => "processing".into(),
+        (Provider::JimmyAi, TaskStatus::Succeeded) => "completed".into(),
+        (_, TaskStatus::Queued | TaskStatus::Running) => "running".into(),
+        (_, TaskStatus::Succeeded) => "finished".into(),
+        (_, TaskStatus::Failed) => "failed".into(),
     }
 }
 

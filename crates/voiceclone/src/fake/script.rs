@@ -41,6 +41,7 @@ pub struct Script {
     pub(super) failure_reason: Option<String>,
     pub(super) voice_id: Option<String>,
     pub(super) audio_urls: Vec<Url>,
+    pub(super) preview_url: Option<Url>,
 }
 
 /// How a submit ends.
@@ -76,6 +77,7 @@ impl Script {
             failure_reason: None,
             voice_id: None,
             audio_urls: Vec::new(),
+            preview_url: None,
         }
     }
 
@@ -178,6 +180,13 @@ impl Script {
             ),
             None => (self.steps.len(), false),
         }
+    }
+
+    /// JimmyAI: the preview URL a succeeded clone's voice gives (default:
+    /// `https://fake.invalid/preview/<n>.mp3`; VMEG voices have none).
+    pub fn with_preview_url(mut self, url: Url) -> Self {
+        self.preview_url = Some(url);
+        self
     }
 
     /// The audio URLs a succeeded speech job gives (default: one
