@@ -809,3 +809,54 @@ fn an_invented_optional_parameter_in_a_copy_of_our_spec_is_reported() {
         after.render()
     );
 }
+
+/// A document whose one operation answers a recursive schema under `name`.
+fn recursive_answer(name: &str, schemas: Value) -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "paths": {"/v1/tree": {"get": {
+            "operationId": "tree",
+            "responses": {"200": {"content": {"application/json": {
+                "schema": {"$ref": format!("#/components/schemas/{name}")}}}}}
+        }}},
+        "components": {"schemas": schemas}
+    })
+}
+
+#[test]
+fn recursive_schemas_are_compared_by_where_they_point() {
+    // Theirs: a node with three references to itself (the walk that expanded every `$ref`
+    // never ended on this); ours: the same tree under another name.
+    let node = |name: &str| {
+        let r = json!({"$ref": format!("#/components/schemas/{name}")});
+        json!({name: {"type": "object", "properties": {
+            "a": r, "b": r, "children": {"type": "array", "items": r}}}})
+    };
+    let vendor = recursive_answer("Node", node("Node"));
+    let ours = recursive_answer("TreeNode", node("TreeNode"));
+    assert_eq!(keys(&conformance::compare(&ours, &vendor)), vec![]);
+
+    // Ours with `children` pointing at the node's parent level instead: a difference.
+    let mut other = node("TreeNode");
+    if let Some(slot) = other.pointer_mut("/TreeNode/properties/children/items") {
+        *slot = json!({"type": "object", "properties": {
+            "up": {"$ref": "#/components/schemas/TreeNode"}}});
+    }
+    let mut vendor_other = node("Node");
+    if let Some(slot) = vendor_other.pointer_mut("/Node/properties/children/items") {
+        *slot = json!({"type": "object", "properties": {
+            "up": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}}});
+    }
+    let diffs = conformance::compare(
+        &recursive_answer("TreeNode", other),
+        &recursive_answer("Node", vendor_other),
+    );
+    assert_eq!(
+        diffs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec![
+            "tree response.200.children[].up: recursion-mismatch (vendor: array; ours: recursive \
+             ref TreeNode (3 levels up))"
+        ],
+        "{diffs:#?}"
+    );
+}

@@ -344,6 +344,23 @@ impl Cx<'_> {
             );
             return;
         }
+        // Recursion: a recursive `$ref` was not expanded again; it matches one pointing the
+        // same number of levels up (the schema it names was compared where it was expanded).
+        match (&v.recursive, &o.recursive) {
+            (None, None) => {}
+            (Some(vr), Some(or)) => {
+                if vr.levels_up != or.levels_up {
+                    self.diff(loc, "recursion-mismatch", &vr.to_string(), &or.to_string());
+                }
+                return;
+            }
+            // Any JSON value of ours accepts whatever they send.
+            (Some(_), None) if dir == Dir::Receive && o.is_any() => return,
+            _ => {
+                self.diff(loc, "recursion-mismatch", &v.type_words(), &o.type_words());
+                return;
+            }
+        }
         // Types.
         let v_any = v.is_any();
         let o_any = o.is_any();

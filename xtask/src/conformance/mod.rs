@@ -4,7 +4,7 @@
 //! Every operation of ours is matched to VMEG's by `operationId`, then compared: method and
 //! path, parameters (by `in` and name), request body, the documented responses and the
 //! webhook callbacks. Schemas are compared after resolving `$ref` and `allOf` on both sides
-//! (see `normalize.rs`), so layout choices (a `$ref` here, an inline object there, a 3.0
+//! (see `schemas.rs`), so layout choices (a `$ref` here, an inline object there, a 3.0
 //! `nullable` next to a 3.1 `type: [.., "null"]`) never count as differences.
 //!
 //! Direction matters:
@@ -55,7 +55,8 @@ const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// How deep `$ref`/`allOf`/properties may nest before a schema is taken to be recursive.
+/// How deep `$ref`/`allOf`/properties may nest (a recursive `$ref` is not expanded again, see
+/// [`schemas::normalize`]); past it a schema is reported unresolved.
 const MAX_DEPTH: usize = 48;
 
 // ---------------------------------------------------------------------------------------------

@@ -71,8 +71,31 @@ pub(super) struct Norm {
     pub(super) required: BTreeSet<String>,
     pub(super) items: Option<Box<Norm>>,
     pub(super) additional: Additional,
-    /// Why the schema could not be resolved (a dangling `$ref`, recursion).
+    /// Why the schema could not be resolved (a dangling `$ref`, too deep, too large).
     pub(super) error: Option<String>,
+    /// Set when this schema is a `$ref` to a schema being expanded further out (recursion):
+    /// it was not expanded again.
+    pub(super) recursive: Option<Recursion>,
+}
+
+/// A recursive `$ref`, compared by where it points instead of by expanding it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Recursion {
+    /// The ref's last segment (`Node` for `#/components/schemas/Node`).
+    pub(super) target: String,
+    /// How many data levels (properties, items, additional properties) up the schema it names
+    /// starts: 1 for `Node.parent`, 2 for `Node.children[]`.
+    pub(super) levels_up: usize,
+}
+
+impl std::fmt::Display for Recursion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "recursive ref {} ({} levels up)",
+            self.target, self.levels_up
+        )
+    }
 }
 
 impl Default for Norm {
@@ -97,6 +120,7 @@ impl Default for Norm {
             items: None,
             additional: Additional::Open,
             error: None,
+            recursive: None,
         }
     }
 }
@@ -116,10 +140,13 @@ impl Norm {
     }
 
     pub(super) fn is_any(&self) -> bool {
-        self.effective_types().is_none()
+        self.recursive.is_none() && self.effective_types().is_none()
     }
 
     pub(super) fn type_words(&self) -> String {
+        if let Some(r) = &self.recursive {
+            return r.to_string();
+        }
         let mut s = match self.effective_types() {
             None => "any".to_string(),
             Some(t) if t.is_empty() => "null".to_string(),
@@ -189,6 +216,7 @@ impl Norm {
             }
         };
         self.error = self.error.take().or(other.error);
+        self.recursive = self.recursive.take().or(other.recursive);
     }
 }
 
@@ -269,129 +297,187 @@ pub(super) fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 /// (`nullable`, boolean `exclusiveMinimum`) and the 3.1 (`type: [.., "null"]`, numeric
 /// `exclusiveMinimum`) spellings. `oneOf`/`anyOf` are understood only as the "X or null"
 /// idiom; any other union is taken to be any value.
+///
+/// A `$ref` met again while it is being expanded (a recursive schema) is not expanded a second
+/// time: it becomes a [`Recursion`] marker naming the ref and how many data levels up it
+/// points, and markers are compared by that. So the work is bounded by the document, not
+/// exponential in it; [`MAX_NODES`] bounds it absolutely.
 pub(super) fn normalize(doc: &Value, schema: &Value) -> Norm {
-    normalize_at(doc, schema, 0)
+    Walk::new(doc).normalize(schema)
 }
 
-pub(super) fn normalize_at(doc: &Value, schema: &Value, depth: usize) -> Norm {
-    if depth > MAX_DEPTH {
-        return Norm {
-            error: Some("schema nests too deep (recursive?)".to_string()),
-            ..Norm::default()
-        };
+/// At most this many schema nodes are visited for one top-level schema; past it the schema is
+/// reported unresolved instead of comparing forever.
+pub(super) const MAX_NODES: usize = 200_000;
+
+/// A schema walk: the refs being expanded and the work done.
+pub(super) struct Walk<'a> {
+    doc: &'a Value,
+    /// The refs being expanded, outermost first, each with the data depth (properties, items,
+    /// additional properties) at which it was entered.
+    stack: Vec<(String, usize)>,
+    /// Schema nodes visited so far.
+    pub(super) nodes: usize,
+}
+
+impl<'a> Walk<'a> {
+    pub(super) fn new(doc: &'a Value) -> Self {
+        Walk {
+            doc,
+            stack: Vec::new(),
+            nodes: 0,
+        }
     }
-    let Some(map) = schema.as_object() else {
-        // `true`, absent: any value; `false`: nothing (treated as any, it never occurs).
-        return Norm::default();
-    };
-    let mut norm = Norm::default();
-    if let Some(r) = map.get("$ref").and_then(Value::as_str) {
-        match r.strip_prefix('#').and_then(|p| doc.pointer(p)) {
-            Some(target) => norm = normalize_at(doc, target, depth + 1),
-            None => {
+
+    pub(super) fn normalize(&mut self, schema: &Value) -> Norm {
+        self.normalize_at(schema, 0, 0)
+    }
+
+    /// `depth` counts every nesting step (the guard against runaway nesting); `data` counts
+    /// only the steps into the data (properties, items, additional properties), which is what
+    /// a recursion marker measures, so that layout (`$ref`, `allOf`) never matters.
+    fn normalize_at(&mut self, schema: &Value, depth: usize, data: usize) -> Norm {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Norm {
+                error: Some(format!(
+                    "schema too large to compare (over {MAX_NODES} nodes)"
+                )),
+                ..Norm::default()
+            };
+        }
+        if depth > MAX_DEPTH {
+            return Norm {
+                error: Some("schema nests too deep".to_string()),
+                ..Norm::default()
+            };
+        }
+        let Some(map) = schema.as_object() else {
+            // `true`, absent: any value; `false`: nothing (treated as any, it never occurs).
+            return Norm::default();
+        };
+        let mut norm = Norm::default();
+        if let Some(r) = map.get("$ref").and_then(Value::as_str) {
+            if let Some((_, entered)) = self.stack.iter().find(|(name, _)| name == r) {
                 return Norm {
-                    error: Some(format!("unresolved $ref {r}")),
+                    recursive: Some(Recursion {
+                        target: r.rsplit('/').next().unwrap_or(r).to_string(),
+                        levels_up: data - entered,
+                    }),
                     ..Norm::default()
                 };
             }
-        }
-    }
-    let mut own = Norm::default();
-    match map.get("type") {
-        Some(Value::String(t)) if t == "null" => {
-            own.types = Some(BTreeSet::new());
-            own.nullable = true;
-        }
-        Some(Value::String(t)) => own.types = Some(BTreeSet::from([t.clone()])),
-        Some(Value::Array(ts)) => {
-            let mut set = BTreeSet::new();
-            for t in ts.iter().filter_map(Value::as_str) {
-                if t == "null" {
-                    own.nullable = true;
-                } else {
-                    set.insert(t.to_string());
+            match r.strip_prefix('#').and_then(|p| self.doc.pointer(p)) {
+                Some(target) => {
+                    self.stack.push((r.to_string(), data));
+                    norm = self.normalize_at(target, depth + 1, data);
+                    self.stack.pop();
+                }
+                None => {
+                    return Norm {
+                        error: Some(format!("unresolved $ref {r}")),
+                        ..Norm::default()
+                    };
                 }
             }
-            own.types = Some(set);
         }
-        _ => {}
-    }
-    own.nullable |= map
-        .get("nullable")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    own.format = map.get("format").and_then(Value::as_str).map(String::from);
-    own.enumeration = map.get("enum").and_then(Value::as_array).map(|vals| {
-        vals.iter()
-            .filter(|x| {
-                if x.is_null() {
-                    own.nullable = true;
-                    false
-                } else {
-                    true
-                }
-            })
-            .cloned()
-            .collect()
-    });
-    if let Some(c) = map.get("const") {
-        own.enumeration = Some(vec![c.clone()]);
-    }
-    own.default = map.get("default").cloned();
-    own.lower = bound(map, "minimum", "exclusiveMinimum");
-    own.upper = bound(map, "maximum", "exclusiveMaximum");
-    let count = |k: &str| map.get(k).and_then(Value::as_u64);
-    own.min_length = count("minLength");
-    own.max_length = count("maxLength");
-    own.min_items = count("minItems");
-    own.max_items = count("maxItems");
-    own.min_properties = count("minProperties");
-    own.max_properties = count("maxProperties");
-    own.pattern = map.get("pattern").and_then(Value::as_str).map(String::from);
-    if let Some(props) = map.get("properties").and_then(Value::as_object) {
-        for (name, p) in props {
-            own.properties
-                .insert(name.clone(), normalize_at(doc, p, depth + 1));
-        }
-    }
-    if let Some(req) = map.get("required").and_then(Value::as_array) {
-        own.required = req
-            .iter()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect();
-    }
-    if let Some(items) = map.get("items") {
-        own.items = Some(Box::new(normalize_at(doc, items, depth + 1)));
-    }
-    own.additional = match map.get("additionalProperties") {
-        None | Some(Value::Bool(true)) => Additional::Open,
-        Some(Value::Bool(false)) => Additional::Closed,
-        Some(s) => Additional::Schema(Box::new(normalize_at(doc, s, depth + 1))),
-    };
-    norm.merge(own);
-    if let Some(all) = map.get("allOf").and_then(Value::as_array) {
-        for member in all {
-            norm.merge(normalize_at(doc, member, depth + 1));
-        }
-    }
-    for key in ["oneOf", "anyOf"] {
-        if let Some(variants) = map.get(key).and_then(Value::as_array) {
-            let mut non_null = Vec::new();
-            for v in variants {
-                let n = normalize_at(doc, v, depth + 1);
-                if n.types.as_ref().is_some_and(BTreeSet::is_empty) && n.nullable {
-                    norm.nullable = true;
-                } else {
-                    non_null.push(n);
-                }
+        let mut own = Norm::default();
+        match map.get("type") {
+            Some(Value::String(t)) if t == "null" => {
+                own.types = Some(BTreeSet::new());
+                own.nullable = true;
             }
-            if let (1, Some(only)) = (non_null.len(), non_null.pop()) {
-                norm.merge(only);
+            Some(Value::String(t)) => own.types = Some(BTreeSet::from([t.clone()])),
+            Some(Value::Array(ts)) => {
+                let mut set = BTreeSet::new();
+                for t in ts.iter().filter_map(Value::as_str) {
+                    if t == "null" {
+                        own.nullable = true;
+                    } else {
+                        set.insert(t.to_string());
+                    }
+                }
+                own.types = Some(set);
+            }
+            _ => {}
+        }
+        own.nullable |= map
+            .get("nullable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        own.format = map.get("format").and_then(Value::as_str).map(String::from);
+        own.enumeration = map.get("enum").and_then(Value::as_array).map(|vals| {
+            vals.iter()
+                .filter(|x| {
+                    if x.is_null() {
+                        own.nullable = true;
+                        false
+                    } else {
+                        true
+                    }
+                })
+                .cloned()
+                .collect()
+        });
+        if let Some(c) = map.get("const") {
+            own.enumeration = Some(vec![c.clone()]);
+        }
+        own.default = map.get("default").cloned();
+        own.lower = bound(map, "minimum", "exclusiveMinimum");
+        own.upper = bound(map, "maximum", "exclusiveMaximum");
+        let count = |k: &str| map.get(k).and_then(Value::as_u64);
+        own.min_length = count("minLength");
+        own.max_length = count("maxLength");
+        own.min_items = count("minItems");
+        own.max_items = count("maxItems");
+        own.min_properties = count("minProperties");
+        own.max_properties = count("maxProperties");
+        own.pattern = map.get("pattern").and_then(Value::as_str).map(String::from);
+        if let Some(props) = map.get("properties").and_then(Value::as_object) {
+            for (name, p) in props {
+                own.properties
+                    .insert(name.clone(), self.normalize_at(p, depth + 1, data + 1));
             }
         }
+        if let Some(req) = map.get("required").and_then(Value::as_array) {
+            own.required = req
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect();
+        }
+        if let Some(items) = map.get("items") {
+            own.items = Some(Box::new(self.normalize_at(items, depth + 1, data + 1)));
+        }
+        own.additional = match map.get("additionalProperties") {
+            None | Some(Value::Bool(true)) => Additional::Open,
+            Some(Value::Bool(false)) => Additional::Closed,
+            Some(s) => Additional::Schema(Box::new(self.normalize_at(s, depth + 1, data + 1))),
+        };
+        norm.merge(own);
+        if let Some(all) = map.get("allOf").and_then(Value::as_array) {
+            for member in all {
+                norm.merge(self.normalize_at(member, depth + 1, data));
+            }
+        }
+        for key in ["oneOf", "anyOf"] {
+            if let Some(variants) = map.get(key).and_then(Value::as_array) {
+                let mut non_null = Vec::new();
+                for v in variants {
+                    let n = self.normalize_at(v, depth + 1, data);
+                    if n.types.as_ref().is_some_and(BTreeSet::is_empty) && n.nullable {
+                        norm.nullable = true;
+                    } else {
+                        non_null.push(n);
+                    }
+                }
+                if let (1, Some(only)) = (non_null.len(), non_null.pop()) {
+                    norm.merge(only);
+                }
+            }
+        }
+        norm
     }
-    norm
 }
 
 /// A 3.0 (`exclusiveMinimum: true` next to `minimum`) or 3.1 (`exclusiveMinimum: 3`) bound.
@@ -422,5 +508,66 @@ pub(super) fn bound(
             value,
             exclusive: false,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A node with three references to itself and a pair of mutually recursive schemas: each
+    /// `$ref` expanded on every branch (the old walk) is 3^48 nodes; with recursive refs
+    /// compared by name it is a few dozen.
+    fn recursive_doc() -> Value {
+        json!({"components": {"schemas": {
+            "Node": {"type": "object", "properties": {
+                "a": {"$ref": "#/components/schemas/Node"},
+                "b": {"$ref": "#/components/schemas/Node"},
+                "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
+                "other": {"$ref": "#/components/schemas/Ping"}}},
+            "Ping": {"type": "object", "properties": {
+                "pong": {"$ref": "#/components/schemas/Pong"},
+                "node": {"$ref": "#/components/schemas/Node"}}},
+            "Pong": {"type": "object", "properties": {
+                "ping": {"$ref": "#/components/schemas/Ping"},
+                "node": {"$ref": "#/components/schemas/Node"}}}
+        }}})
+    }
+
+    #[test]
+    fn a_recursive_schema_is_normalized_in_bounded_work() {
+        let doc = recursive_doc();
+        let mut walk = Walk::new(&doc);
+        let norm = walk.normalize(&json!({"$ref": "#/components/schemas/Node"}));
+        assert!(walk.nodes < 100, "visited {} nodes", walk.nodes);
+        assert_eq!(norm.error, None);
+        let marker = |n: Option<&Norm>| n.and_then(|n| n.recursive.clone());
+        let node = |levels_up| {
+            Some(Recursion {
+                target: "Node".to_string(),
+                levels_up,
+            })
+        };
+        assert_eq!(marker(norm.properties.get("a")), node(1));
+        assert_eq!(marker(norm.items_of("children")), node(2));
+        let pong = norm
+            .properties
+            .get("other")
+            .and_then(|p| p.properties.get("pong"));
+        assert_eq!(
+            marker(pong.and_then(|p| p.properties.get("ping"))),
+            Some(Recursion {
+                target: "Ping".to_string(),
+                levels_up: 2,
+            })
+        );
+        assert_eq!(marker(pong.and_then(|p| p.properties.get("node"))), node(3));
+    }
+
+    impl Norm {
+        fn items_of(&self, name: &str) -> Option<&Norm> {
+            self.properties.get(name)?.items.as_deref()
+        }
     }
 }
