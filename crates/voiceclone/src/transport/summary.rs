@@ -11,16 +11,16 @@ impl Call<'_> {
     /// What a person needs to find this request again (the idempotency key and the submit
     /// time travel beside it): method, route and the body's identifying fields, scrubbed.
     fn summary(&self, scrubber: &Scrubber) -> RequestSummary {
-        let mut fields = Vec::new();
-        if let Some(value) = self.body.and_then(|b| b()) {
-            summarize_json("", &value, self.free_text, &mut fields);
-        }
+        let fields = self
+            .body
+            .and_then(|b| b())
+            .map(|value| summary_fields(&value, self.free_text))
+            .unwrap_or_default();
         RequestSummary {
             method: self.route.0.to_owned(),
             route: self.route.1.to_owned(),
             fields: fields
                 .into_iter()
-                .take(SUMMARY_MAX_FIELDS)
                 .map(|(k, v)| (k, scrubber.scrub_owned(v)))
                 .collect(),
         }
@@ -56,6 +56,19 @@ const SUMMARY_MAX_CHARS: usize = 200;
 /// is a prefix, never evidence of the whole (a voice name matched against the voice list).
 pub(crate) fn is_cut(value: &str) -> bool {
     value.chars().nth(SUMMARY_MAX_CHARS).is_some()
+}
+
+/// A JSON body's fields as a summary quotes them (at most [`SUMMARY_MAX_FIELDS`]), in
+/// order: free text as its length and a hash, URLs without credentials, query or fragment,
+/// values cut. Not scrubbed: the caller scrubs what the key may be in.
+pub(crate) fn summary_fields(
+    value: &serde_json::Value,
+    free_text: &[&str],
+) -> Vec<(String, String)> {
+    let mut fields = Vec::new();
+    summarize_json("", value, free_text, &mut fields);
+    fields.truncate(SUMMARY_MAX_FIELDS);
+    fields
 }
 
 /// Flattens a JSON body into `(path, value)` pairs for a request summary.
