@@ -860,3 +860,107 @@ fn recursive_schemas_are_compared_by_where_they_point() {
         "{diffs:#?}"
     );
 }
+
+#[test]
+fn vendor_operations_we_do_not_model_and_server_changes_are_reported() {
+    let mut vendor = vendor();
+    if let Some(op) = vendor
+        .pointer_mut("/paths/~1v1~1tts~1create/post")
+        .and_then(Value::as_object_mut)
+    {
+        op.insert(
+            "servers".to_string(),
+            json!([{"url": "https://upload.example.com/"}]),
+        );
+    }
+    if let Some(paths) = vendor.pointer_mut("/paths").and_then(Value::as_object_mut) {
+        paths.insert(
+            "/v1/clone/create-v2".to_string(),
+            json!({"post": {"operationId": "cloneCreateV2",
+                            "responses": {"200": {"description": "ok"}}}}),
+        );
+        paths.insert(
+            "/v1/anonymous".to_string(),
+            json!({"get": {"responses": {"200": {"description": "ok"}}}}),
+        );
+    }
+    if let Some(doc) = vendor.as_object_mut() {
+        doc.insert(
+            "servers".to_string(),
+            json!([{"url": "https://api2.example.com", "description": "Production"}]),
+        );
+    }
+    let mut ours = ours();
+    if let Some(doc) = ours.as_object_mut() {
+        doc.insert(
+            "servers".to_string(),
+            json!([{"url": "https://api.example.com/"}]),
+        );
+    }
+    let diffs = conformance::compare(&ours, &vendor);
+    let rendered: Vec<String> = diffs.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        rendered,
+        vec![
+            "(document) servers: servers-mismatch (vendor: https://api2.example.com; ours: \
+             https://api.example.com)",
+            "GET /v1/anonymous operation: operation-unmodelled (vendor: GET /v1/anonymous; ours: \
+             absent)",
+            "cloneCreateV2 operation: operation-unmodelled (vendor: POST /v1/clone/create-v2; \
+             ours: absent)",
+            "tasksList query.pageSize: default-dropped (vendor: 20; ours: none)",
+            "tasksList query.req_id: parameter-added (vendor: absent; ours: optional)",
+            "tasksList query.taskType: enum-widened (vendor: enum [vt, tts]; ours: no enum)",
+            "ttsCreate servers: servers-mismatch (vendor: https://upload.example.com; ours: \
+             https://api.example.com)",
+        ],
+        "{diffs:#?}"
+    );
+}
+
+#[test]
+fn a_new_vendor_operation_and_server_in_a_copy_of_their_document_are_unlisted() {
+    let Some(mut doc) = vendor_document() else {
+        return;
+    };
+    let dir = tempfile::tempdir();
+    assert!(dir.is_ok(), "{dir:?}");
+    let Ok(dir) = dir else { return };
+    let copy = dir.path().join("vmeg-openapi.json");
+    if let Some(paths) = doc.pointer_mut("/paths").and_then(Value::as_object_mut) {
+        paths.insert(
+            "/openapi/v1/task/clone-voice/create-v2".to_string(),
+            json!({"post": {"operationId": "cloneVoiceCreateV2",
+                            "responses": {"200": {"description": "ok"}}}}),
+        );
+    }
+    let server = doc.pointer_mut("/servers/0/url");
+    assert!(
+        server.is_some(),
+        "VMEG's document has no servers: update this test"
+    );
+    if let Some(url) = server {
+        *url = json!("https://api2.vmeg.ai");
+    }
+    write_json(&copy, &doc);
+    let report = conformance::report(&xtask::workspace_root(), &copy);
+    assert!(report.is_ok(), "{report:?}");
+    let Ok(report) = report else { return };
+    let unlisted: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|(_, reason)| reason.is_none())
+        .map(|(d, _)| d.to_string())
+        .collect();
+    assert_eq!(
+        unlisted,
+        vec![
+            "(document) servers: servers-mismatch (vendor: https://api2.vmeg.ai; ours: \
+             https://api.vmeg.ai)",
+            "cloneVoiceCreateV2 operation: operation-unmodelled (vendor: POST \
+             /openapi/v1/task/clone-voice/create-v2; ours: absent)",
+        ],
+        "{}",
+        report.render()
+    );
+}

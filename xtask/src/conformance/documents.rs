@@ -707,3 +707,24 @@ pub(super) fn security(doc: &Value, op: &Value) -> BTreeSet<String> {
     }
     out
 }
+
+/// The server URLs that apply: those of the innermost of `levels` (operation last) that has a
+/// `servers` list, else the document's. A trailing `/` is ignored.
+pub(super) fn servers(doc: &Value, levels: &[Option<&Value>]) -> BTreeSet<String> {
+    let list = levels
+        .iter()
+        .rev()
+        .flatten()
+        .find_map(|v| v.get("servers"))
+        .or_else(|| doc.get("servers"));
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            str_of(s, "url").map_or_else(
+                || "(no url)".to_string(),
+                |u| u.trim_end_matches('/').to_string(),
+            )
+        })
+        .collect()
+}

@@ -2,8 +2,11 @@
 //! published OpenAPI document.
 //!
 //! Every operation of ours is matched to VMEG's by `operationId`, then compared: method and
-//! path, parameters (by `in` and name), request body, the documented responses and the
-//! webhook callbacks. Schemas are compared after resolving `$ref` and `allOf` on both sides
+//! path, servers (when either side overrides the document's), parameters (by `in` and name),
+//! request body, the documented responses and the webhook callbacks. Every operation of
+//! VMEG's that we do not model is a difference too (`operation-unmodelled`, under their
+//! `operationId`), as is any difference in the document's `servers` (operation
+//! [`DOCUMENT`]). Schemas are compared after resolving `$ref` and `allOf` on both sides
 //! (see `schemas.rs`), so layout choices (a `$ref` here, an inline object there, a 3.0
 //! `nullable` next to a 3.1 `type: [.., "null"]`) never count as differences.
 //!
@@ -36,6 +39,7 @@
 
 use crate::{Error, Result, err};
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -402,16 +406,43 @@ pub fn check(diffs: Vec<Difference>, allow: &[AllowEntry]) -> Report {
     Report { rows, stale }
 }
 
-/// Every difference between `ours` and `vendor` (both OpenAPI documents as JSON values) for
-/// the operations `ours` describes, sorted by operation and location.
+/// The operation name of differences that concern the whole document (`servers`).
+pub const DOCUMENT: &str = "(document)";
+
+/// Every difference between `ours` and `vendor` (both OpenAPI documents as JSON values),
+/// sorted by operation and location: the document's `servers`, each operation of ours
+/// compared with theirs, and each operation of theirs we do not model
+/// (`operation-unmodelled`, under their `operationId`).
 pub fn compare(ours: &Value, vendor: &Value) -> Vec<Difference> {
     let mut cx = Cx {
         ours,
         vendor,
         diffs: Vec::new(),
-        op: String::new(),
+        op: DOCUMENT.to_string(),
     };
+    let (v_servers, o_servers) = (servers(vendor, &[]), servers(ours, &[]));
+    if v_servers != o_servers {
+        cx.diff(
+            "servers",
+            "servers-mismatch",
+            &fmt_set(&v_servers),
+            &fmt_set(&o_servers),
+        );
+    }
     let vendor_ops = operations(vendor);
+    let our_ids: BTreeSet<&str> = operations(ours)
+        .into_iter()
+        .filter_map(|(_, _, op)| op.get("operationId").and_then(Value::as_str))
+        .collect();
+    for (v_path, v_method, v_op) in &vendor_ops {
+        let id = v_op.get("operationId").and_then(Value::as_str);
+        if id.is_some_and(|id| our_ids.contains(id)) {
+            continue;
+        }
+        let route = format!("{} {v_path}", v_method.to_uppercase());
+        cx.op = id.map_or_else(|| route.clone(), String::from);
+        cx.diff("operation", "operation-unmodelled", &route, "absent");
+    }
     for (o_path, o_method, o_op) in operations(ours) {
         let Some(id) = o_op.get("operationId").and_then(Value::as_str) else {
             cx.op = format!("{} {o_path}", o_method.to_uppercase());
@@ -444,6 +475,18 @@ pub fn compare(ours: &Value, vendor: &Value) -> Vec<Difference> {
         }
         let v_item = vendor.pointer(&format!("/paths/{}", escape(v_path)));
         let o_item = ours.pointer(&format!("/paths/{}", escape(o_path)));
+        // Servers of a path item or operation override the document's; compared when either
+        // side overrides them (the document's own are compared above).
+        let v_own = servers(vendor, &[v_item, Some(*v_op)]);
+        let o_own = servers(ours, &[o_item, Some(o_op)]);
+        if v_own != o_own && (v_own != v_servers || o_own != o_servers) {
+            cx.diff(
+                "servers",
+                "servers-mismatch",
+                &fmt_set(&v_own),
+                &fmt_set(&o_own),
+            );
+        }
         cx.compare_security(v_op, o_op);
         cx.compare_parameters("", v_item, v_op, o_item, o_op, Dir::Send);
         cx.compare_body("body", v_op, o_op, Dir::Send);
