@@ -27,8 +27,14 @@ pub struct Generated {
 }
 
 /// `cargo xtask codegen [--check]`.
+///
+/// Every file is generated before any is written, and the stale ones are written to temporary
+/// files beside them before any is renamed over its file: a spec that fails to generate, or a
+/// file that cannot be staged, leaves the whole tree as it was (not one vendor regenerated and
+/// the other not, nor a client without its mocks).
 pub fn run(root: &Path, mode: Mode) -> Result<()> {
-    let mut stale = Vec::new();
+    // (output, code, what) for every generated file, in target order.
+    let mut outputs: Vec<(&str, String, String)> = Vec::new();
     for target in TARGETS {
         let generated = generate_target(root, target)?;
         for s in &generated.skipped {
@@ -43,40 +49,59 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
             generated.operations.len(),
             target.spec
         );
-        for (output, code) in [
-            (target.output, &generated.code),
-            (target.mock_output, &mocks),
-        ] {
-            let out_path = root.join(output);
-            let current = std::fs::read_to_string(&out_path).ok();
-            let up_to_date = current.as_deref() == Some(code.as_str());
-            match (mode, up_to_date) {
-                (_, true) => println!("up to date {output} ({what})"),
-                (Mode::Check, false) => stale.push(output),
-                (Mode::Write, false) => {
-                    if let Err(e) = write_atomically(&out_path, code) {
-                        return err(format!("{output}: cannot write: {e}"));
-                    }
-                    println!("wrote {output} ({what}, {} bytes)", code.len());
-                }
-            }
+        outputs.push((target.output, generated.code, what.clone()));
+        outputs.push((target.mock_output, mocks, what));
+    }
+    let mut stale = Vec::new();
+    for (output, code, what) in &outputs {
+        let current = std::fs::read_to_string(root.join(output)).ok();
+        if current.as_deref() == Some(code.as_str()) {
+            println!("up to date {output} ({what})");
+        } else {
+            stale.push((*output, code.as_str(), what.as_str()));
         }
     }
-    if stale.is_empty() {
-        Ok(())
-    } else {
-        err(format!(
+    match mode {
+        Mode::Check if stale.is_empty() => Ok(()),
+        Mode::Check => err(format!(
             "stale generated file(s), run `cargo xtask codegen`: {}",
-            stale.join(", ")
-        ))
+            stale
+                .iter()
+                .map(|(output, _, _)| *output)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Mode::Write => write_all(root, &stale),
     }
 }
 
-/// Writes `contents` to `path` whole or not at all: into a temporary file in the same
-/// directory, then renamed over `path`. An interrupted run (Ctrl-C, a full disk) never
-/// leaves a half-written generated file, which would not compile and would look like a
-/// hand edit to `--check`. The file keeps the permissions it had.
-fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+/// Writes every `(output, code, what)`: all staged first (a temporary file beside each, which
+/// is removed again when staging another fails), then each renamed over its file.
+fn write_all(root: &Path, files: &[(&str, &str, &str)]) -> Result<()> {
+    let mut staged = Vec::new();
+    for (output, code, what) in files {
+        let out_path = root.join(output);
+        match stage(&out_path, code) {
+            Ok(tmp) => staged.push((tmp, out_path, *output, *what, code.len())),
+            Err(e) => {
+                return err(format!("{output}: cannot write: {e} (nothing was written)"));
+            }
+        }
+    }
+    for (tmp, out_path, output, what, len) in staged {
+        if let Err(e) = tmp.persist(&out_path) {
+            return err(format!("{output}: cannot write: {}", e.error));
+        }
+        println!("wrote {output} ({what}, {len} bytes)");
+    }
+    Ok(())
+}
+
+/// Writes `contents` to a temporary file in `path`'s directory, to be renamed over `path`
+/// (`persist`): an interrupted run (Ctrl-C, a full disk) never leaves a half-written generated
+/// file, which would not compile and would look like a hand edit to `--check`. The file gets
+/// the permissions `path` has.
+fn stage(path: &Path, contents: &str) -> std::io::Result<tempfile::NamedTempFile> {
     use std::io::Write as _;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -101,8 +126,7 @@ fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
         #[cfg(not(unix))]
         Err(_) => {}
     }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    Ok(tmp)
 }
 
 /// Generates one target's file content from its spec on disk.

@@ -293,6 +293,76 @@ fn check_fails_naming_the_file_after_a_description_edit_and_write_fixes_it() {
     let _ = std::fs::remove_dir_all(&tree);
 }
 
+/// The generated files of a scratch tree, and whether a temporary file was left beside them.
+fn generated_files(tree: &Path) -> (Vec<String>, bool) {
+    let mut contents = Vec::new();
+    let mut leftover = false;
+    for target in TARGETS {
+        for output in target.outputs() {
+            let path = tree.join(output);
+            contents.push(std::fs::read_to_string(&path).unwrap_or_default());
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            leftover |= std::fs::read_dir(&dir).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(".codegen-"))
+            });
+        }
+    }
+    (contents, leftover)
+}
+
+/// `codegen` writes all or nothing: a broken spec after an edited one, or an output that
+/// cannot be written after one that can, leaves every generated file as it was.
+#[test]
+fn a_failed_codegen_writes_nothing() {
+    let tree = scratch_tree("all-or-nothing");
+    let (before, _) = generated_files(&tree);
+    let vmeg = tree.join("specs/vmeg.yaml");
+    let text = std::fs::read_to_string(&vmeg).unwrap_or_default();
+    std::fs::write(&vmeg, text.replacen("summary:", "summary: Edited.", 1))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let jimmyai = tree.join("specs/jimmyai.yaml");
+    let good_jimmyai = std::fs::read_to_string(&jimmyai).unwrap_or_default();
+
+    // VMEG's spec (first) is edited, JimmyAI's (second) does not parse.
+    std::fs::write(&jimmyai, "openapi: 3.0.3\npaths: [").unwrap_or_else(|e| panic!("{e}"));
+    let (ok, stdout, stderr) = run_xtask(&tree, &["codegen"]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("specs/jimmyai.yaml"), "{stderr}");
+    assert!(!stdout.contains("wrote"), "{stdout}");
+    assert_eq!(generated_files(&tree), (before.clone(), false));
+
+    // Both specs edited and fine, but the last output's directory is gone: staging it fails
+    // after the others were staged, and none of them is renamed into place.
+    std::fs::write(
+        &jimmyai,
+        good_jimmyai.replacen("summary:", "summary: Edited.", 1),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let last = TARGETS
+        .last()
+        .map(|t| tree.join(t.mock_output))
+        .unwrap_or_else(|| panic!("no targets"));
+    let last_dir = last.parent().map(Path::to_path_buf).unwrap_or_default();
+    std::fs::remove_dir_all(&last_dir).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, stdout, stderr) = run_xtask(&tree, &["codegen"]);
+    assert!(!ok, "{stdout}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(!stdout.contains("wrote"), "{stdout}");
+    let (after, leftover) = generated_files(&tree);
+    let n = after.len() - 1;
+    assert_eq!(after[..n], before[..n]);
+    assert!(!leftover, "a temporary file was left behind");
+
+    // Put back, it writes all four.
+    std::fs::create_dir_all(&last_dir).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, stdout, stderr) = run_xtask(&tree, &["codegen"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.matches("wrote ").count(), 4, "{stdout}");
+    let _ = std::fs::remove_dir_all(&tree);
+}
+
 /// A hand edit of a generated mock file is caught by `--check` (naming only that file) and
 /// undone by `codegen`.
 #[test]
