@@ -1548,6 +1548,41 @@ fn a_signal_while_waiting_reports_the_accepted_job() {
     }
 }
 
+/// SIGTERM or SIGINT while a standalone `wait` waits (`docker stop`, a CI timeout): one JSON
+/// object naming the job, exit 3. Before: SIGTERM killed it with nothing printed.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_a_standalone_wait_reports_the_job() {
+    let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    let submit = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "clone",
+        SAMPLE,
+        "--name",
+        "n",
+    ];
+    let j = run_with(&sim.url(), KEY, &[], &submit, None)
+        .expect(0)
+        .json();
+    let id = s(&j["job_id"]).to_owned();
+    for signal in ["-TERM", "-INT"] {
+        let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
+        let before = sim.requests();
+        let child = support::command(Some(&sim.url()), KEY, &[], &args)
+            .spawn()
+            .unwrap();
+        support::wait_until("no poll seen", 20, || sim.requests() > before);
+        support::send_signal(&child, signal);
+        let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+        assert_eq!(r.code, 3, "{signal}: {r:?}");
+        let j = r.json();
+        assert_eq!(s(&j["job_id"]), id, "{signal}: {j}");
+        assert_eq!(j["error"]["kind"], "interrupted", "{signal}: {j}");
+    }
+}
+
 /// `VOICECLONE_PROVIDER` is read in any case with blanks around it; empty is unset; a value
 /// that names no provider fails only the commands that need one, without echoing it.
 #[test]

@@ -412,17 +412,8 @@ impl CliJob for SpeechJob {
     }
 }
 
-/// Waits for a job of either kind, with a spinner, and renders where it ended.
-async fn finish_wait<J: CliJob>(
-    client: &Client,
-    job: J,
-    policy: &WaitPolicy,
-    printer: &Printer,
-) -> Outcome {
-    finish_wait_with(client, job, policy, printer).await.0
-}
-
-/// [`finish_wait`], also handing back the job (with its result when it succeeded).
+/// Waits for a job of either kind, with a spinner, and renders where it ended; also hands
+/// back the job (with its result when it succeeded).
 async fn finish_wait_with<J: CliJob>(
     client: &Client,
     mut job: J,
@@ -661,7 +652,28 @@ async fn status(client: &Client, p: Provider, id: &JobId, kind: JobKind) -> Outc
         return Outcome::failed(Failure::usage("JOB_ID is empty"));
     }
     async fn status_of<J: CliJob>(client: &Client, id: &JobId) -> Outcome {
-        match J::fetch(client, id).await {
+        // A signal during the read still ends in one result (exit 3, the job named), not
+        // a process killed with nothing printed.
+        let mut signals = crate::signals::Signals::install().ok();
+        let fetched = J::fetch(client, id);
+        let fetched = match signals.as_mut() {
+            Some(signals) => tokio::select! {
+                biased;
+                r = fetched => r,
+                name = signals.next() => {
+                    return Outcome::failed(
+                        Failure::other(
+                            Exit::Unreachable,
+                            "interrupted",
+                            format!("{name}: stopped before the status of job {id} was read"),
+                        )
+                        .with("job_id", id.to_string()),
+                    );
+                }
+            },
+            None => fetched.await,
+        };
+        match fetched {
             Ok(job) => job_outcome(&job),
             Err(e) => Outcome::failed(e.into()),
         }
@@ -714,16 +726,25 @@ async fn wait(
         Ok(pol) => pol,
         Err(f) => return Outcome::failed(f),
     };
+    // SIGINT or SIGTERM (`docker stop`, a CI timeout) ends the wait with the job named and
+    // exit 3, as `clone --wait` does: before, SIGTERM killed it with nothing printed.
+    let mut signals = crate::signals::Signals::install().ok();
     let mut o = match kind {
         JobKind::Clone => {
             let job = CloneJob::new(p, id.clone(), TaskStatus::Queued);
-            finish_wait(client, job, &policy, printer).await
+            let waited = finish_wait_with(client, job.clone(), &policy, printer);
+            interruptible(waited, job, &mut signals).await.0
         }
         JobKind::Speech => {
             let job = SpeechJob::new(p, id.clone(), TaskStatus::Queued);
-            finish_wait(client, job, &policy, printer).await
+            let waited = finish_wait_with(client, job.clone(), &policy, printer);
+            interruptible(waited, job, &mut signals).await.0
         }
     };
+    if o.failure.as_ref().is_some_and(|f| f.kind == "interrupted") {
+        // Nothing is known of the task beyond its id.
+        o.fields.remove("status");
+    }
     if o.failure
         .as_ref()
         .is_some_and(|f| f.kind != "task_failed" && f.kind != "wait_timed_out")
