@@ -153,12 +153,7 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
         Ok(f) => f,
         Err(e) => return err(format!("{name}: progenitor produced unparsable code: {e}")),
     };
-    remove_panicking_constructor(&mut file);
-    prebuilt_urls(&mut file);
-    drop_api_version_header(&mut file);
-    inline_header_params(&mut file);
-    drop_empty_header_maps(&mut file);
-    glue_decoding(&mut file);
+    apply_rewrites(&spec, &mut file)?;
     let plain = plain_lists(&mut file);
     let glue = match syn::parse_str::<syn::File>(&glue(&spec.operations)) {
         Ok(g) => g,
@@ -209,6 +204,179 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
         operations: spec.operations,
         skipped: spec.skipped,
     })
+}
+
+/// Applies the rewrites of progenitor's output, failing unless each changed as many places as
+/// the operations of `spec` require.
+fn apply_rewrites(spec: &Spec, file: &mut syn::File) -> Result<()> {
+    let applied = Rewrites {
+        constructors: remove_panicking_constructor(file),
+        urls: prebuilt_urls(file),
+        api_version_headers: drop_api_version_header(file),
+        inlined_header_maps: inline_header_params(file),
+        empty_header_maps: drop_empty_header_maps(file),
+        decodes: glue_decoding(file),
+    };
+    let expected = Rewrites::expected(spec);
+    if applied != expected {
+        return err(format!(
+            "{}: the xtask's rewrites of progenitor's output did not apply as the operations \
+             require (progenitor's output changed, or the spec has a layout the xtask does not \
+             know): {}",
+            spec.name,
+            expected.mismatches(&applied)
+        ));
+    }
+    Ok(())
+}
+
+/// How many places each rewrite of progenitor's output changed; [`Rewrites::expected`] is
+/// how many the operations of a spec require, and `generate` fails when they differ, so a
+/// rewrite that silently stops matching (a new progenitor, a new spec layout) is an error,
+/// not a header note about something that did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rewrites {
+    /// Progenitor's panicking `Client::new` removed: one.
+    pub constructors: usize,
+    /// Request URLs built by `client_glue::hooks`: one per operation.
+    pub urls: usize,
+    /// `api-version` header appends removed: one per operation.
+    pub api_version_headers: usize,
+    /// Header maps replaced by `RequestBuilder::header`: one per operation whose header
+    /// parameters are all required (at least one, none named `Accept` or `Content-Type`).
+    pub inlined_header_maps: usize,
+    /// Empty header maps removed: one per operation without header parameters.
+    pub empty_header_maps: usize,
+    /// Answers decoded by `client_glue::hooks::decode`: one per 2xx response with a JSON
+    /// schema (failure responses are undeclared by the shaping, shape.rs).
+    pub decodes: usize,
+}
+
+impl Rewrites {
+    /// What the operations of `spec` (shaped) require.
+    pub fn expected(spec: &Spec) -> Rewrites {
+        let mut expected = Rewrites {
+            constructors: 1,
+            urls: spec.operations.len(),
+            api_version_headers: spec.operations.len(),
+            inlined_header_maps: 0,
+            empty_header_maps: 0,
+            decodes: 0,
+        };
+        for op in &spec.operations {
+            let item = spec
+                .json
+                .get("paths")
+                .and_then(|p| p.get(&op.path))
+                .unwrap_or(&serde_json::Value::Null);
+            let operation = item.get(&op.method).unwrap_or(&serde_json::Value::Null);
+            let headers = header_parameters(&spec.json, item, operation);
+            if headers.is_empty() {
+                expected.empty_header_maps += 1;
+            } else if headers.iter().all(|(name, required)| {
+                *required
+                    && !name.eq_ignore_ascii_case("accept")
+                    && !name.eq_ignore_ascii_case("content-type")
+            }) {
+                expected.inlined_header_maps += 1;
+            }
+            let responses = operation.get("responses").and_then(|r| r.as_object());
+            for (status, response) in responses.into_iter().flatten() {
+                let response = resolve(&spec.json, response);
+                let json_schema = response
+                    .pointer("/content/application~1json/schema")
+                    .is_some();
+                if status.starts_with('2') && json_schema {
+                    expected.decodes += 1;
+                }
+            }
+        }
+        expected
+    }
+
+    /// `name: applied N, required M` for each count that differs.
+    fn mismatches(&self, applied: &Rewrites) -> String {
+        let rows = [
+            (
+                "panicking constructor removed",
+                self.constructors,
+                applied.constructors,
+            ),
+            ("request URLs prebuilt", self.urls, applied.urls),
+            (
+                "api-version headers dropped",
+                self.api_version_headers,
+                applied.api_version_headers,
+            ),
+            (
+                "header maps inlined",
+                self.inlined_header_maps,
+                applied.inlined_header_maps,
+            ),
+            (
+                "empty header maps dropped",
+                self.empty_header_maps,
+                applied.empty_header_maps,
+            ),
+            (
+                "answers decoded by client_glue",
+                self.decodes,
+                applied.decodes,
+            ),
+        ];
+        rows.iter()
+            .filter(|(_, want, got)| want != got)
+            .map(|(what, want, got)| format!("{what}: applied {got}, required {want}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// A local `$ref` followed (once per level, at most 16 levels), or the value itself.
+fn resolve<'a>(doc: &'a serde_json::Value, mut v: &'a serde_json::Value) -> &'a serde_json::Value {
+    for _ in 0..16 {
+        match v
+            .get("$ref")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|p| doc.pointer(p))
+        {
+            Some(target) => v = target,
+            None => break,
+        }
+    }
+    v
+}
+
+/// The header parameters of an operation (the path item's and its own, the operation's
+/// overriding by name), each with whether it is required.
+fn header_parameters(
+    doc: &serde_json::Value,
+    item: &serde_json::Value,
+    op: &serde_json::Value,
+) -> Vec<(String, bool)> {
+    let mut out: Vec<(String, bool)> = Vec::new();
+    for list in [item.get("parameters"), op.get("parameters")]
+        .into_iter()
+        .flatten()
+    {
+        for p in list.as_array().into_iter().flatten() {
+            let p = resolve(doc, p);
+            if p.get("in").and_then(serde_json::Value::as_str) != Some("header") {
+                continue;
+            }
+            let Some(name) = p.get("name").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            let required = p
+                .get("required")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false);
+            out.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            out.push((name.to_string(), required));
+        }
+    }
+    out
 }
 
 /// A spec loaded, checked and shaped: what progenitor is given, for the client and its mocks.
@@ -423,7 +591,8 @@ fn is_method(key: &str) -> bool {
 /// progenitor's `Client::new` unwraps `reqwest::ClientBuilder::build()`, which panics when no
 /// TLS crypto provider is installed (we build reqwest with ring and no default provider). The
 /// generated crates offer a fallible constructor instead, so the panicking one is removed.
-fn remove_panicking_constructor(file: &mut syn::File) {
+fn remove_panicking_constructor(file: &mut syn::File) -> usize {
+    let mut removed = 0;
     for item in &mut file.items {
         let syn::Item::Impl(imp) = item else { continue };
         if imp.trait_.is_some() {
@@ -433,9 +602,12 @@ fn remove_panicking_constructor(file: &mut syn::File) {
         if !is_client {
             continue;
         }
+        let before = imp.items.len();
         imp.items
             .retain(|i| !matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == "new"));
+        removed += before - imp.items.len();
     }
+    removed
 }
 
 /// `let url = format!("{}/path/{}", self.baseurl, args..)` becomes
@@ -448,7 +620,7 @@ fn remove_panicking_constructor(file: &mut syn::File) {
 /// (a trailing plain segment is appended to the URL of `/path`, built once per client), its
 /// arguments encoded by `client_glue::hooks::encode_segment` (progenitor's `encode_path`,
 /// without a new string when there is nothing to encode).
-fn prebuilt_urls(file: &mut syn::File) {
+fn prebuilt_urls(file: &mut syn::File) -> usize {
     use syn::punctuated::Punctuated;
     use syn::visit_mut::VisitMut;
     use syn::{Expr, Token};
@@ -467,7 +639,7 @@ fn prebuilt_urls(file: &mut syn::File) {
         arg
     }
 
-    struct Rewrite;
+    struct Rewrite(usize);
     impl VisitMut for Rewrite {
         fn visit_local_mut(&mut self, local: &mut syn::Local) {
             let is_url = matches!(&local.pat, syn::Pat::Ident(p) if p.ident == "url");
@@ -491,6 +663,7 @@ fn prebuilt_urls(file: &mut syn::File) {
                     let plain = rest.matches(['{', '}']).count() == 2 * placeholders
                         && placeholders == rest_args.len();
                     let rest = syn::LitStr::new(rest, fmt.span());
+                    self.0 += 1;
                     *init.expr = if rest_args.is_empty() && plain {
                         // No parameter: the URL is built once per client.
                         syn::parse_quote!(::client_glue::hooks::static_request_url(
@@ -519,32 +692,38 @@ fn prebuilt_urls(file: &mut syn::File) {
             syn::visit_mut::visit_local_mut(self, local);
         }
     }
-    Rewrite.visit_file_mut(file);
+    let mut rewrite = Rewrite(0);
+    rewrite.visit_file_mut(file);
+    rewrite.0
 }
 
 /// Removes the statements that append progenitor's `api-version` header: neither vendor
 /// documents it, and adding it to remove it in a hook costs every call.
-fn drop_api_version_header(file: &mut syn::File) {
+fn drop_api_version_header(file: &mut syn::File) -> usize {
     use syn::visit_mut::VisitMut;
 
-    struct Drop;
+    struct Drop(usize);
     impl VisitMut for Drop {
         fn visit_block_mut(&mut self, block: &mut syn::Block) {
+            let before = block.stmts.len();
             block.stmts.retain(|stmt| {
                 let text = quote::quote!(#stmt).to_string();
                 !(text.starts_with("header_map . append") && text.contains("\"api-version\""))
             });
+            self.0 += before - block.stmts.len();
             syn::visit_mut::visit_block_mut(self, block);
         }
     }
-    Drop.visit_file_mut(file);
+    let mut drop = Drop(0);
+    drop.visit_file_mut(file);
+    drop.0
 }
 
 /// In a method whose header map stays empty (no header parameter; the `api-version` header is
 /// already gone), `let mut header_map = HeaderMap::with_capacity(..);` and
 /// `.headers(header_map)` are removed: an empty map allocated, merged and dropped on every
 /// call.
-fn drop_empty_header_maps(file: &mut syn::File) {
+fn drop_empty_header_maps(file: &mut syn::File) -> usize {
     use syn::visit_mut::VisitMut;
 
     fn is_header_map_local(stmt: &syn::Stmt) -> bool {
@@ -569,7 +748,7 @@ fn drop_empty_header_maps(file: &mut syn::File) {
         }
     }
 
-    struct Drop;
+    struct Drop(usize);
     impl VisitMut for Drop {
         fn visit_block_mut(&mut self, block: &mut syn::Block) {
             if block.stmts.iter().any(is_header_map_local) {
@@ -585,6 +764,7 @@ fn drop_empty_header_maps(file: &mut syn::File) {
                     && uses[0].matches("header_map").count() == 1
                     && uses[0].contains(". headers (header_map)");
                 if only_merged {
+                    self.0 += 1;
                     block.stmts.retain(|stmt| !is_header_map_local(stmt));
                     for stmt in &mut block.stmts {
                         Unmerge.visit_stmt_mut(stmt);
@@ -594,16 +774,18 @@ fn drop_empty_header_maps(file: &mut syn::File) {
             syn::visit_mut::visit_block_mut(self, block);
         }
     }
-    Drop.visit_file_mut(file);
+    let mut drop = Drop(0);
+    drop.visit_file_mut(file);
+    drop.0
 }
 
 /// `ResponseValue::from_response(response).await` becomes
 /// `::client_glue::hooks::decode(self.inner(), response).await`: the same value and errors,
 /// without copying the headers, with the client's text filter applied.
-fn glue_decoding(file: &mut syn::File) {
+fn glue_decoding(file: &mut syn::File) -> usize {
     use syn::visit_mut::VisitMut;
 
-    struct Rewrite;
+    struct Rewrite(usize);
     impl VisitMut for Rewrite {
         fn visit_expr_mut(&mut self, expr: &mut syn::Expr) {
             if let syn::Expr::Await(awaited) = expr
@@ -613,6 +795,7 @@ fn glue_decoding(file: &mut syn::File) {
                 && call.args.len() == 1
             {
                 let response = &call.args[0];
+                self.0 += 1;
                 *expr =
                     syn::parse_quote!(::client_glue::hooks::decode(self.inner(), #response).await);
                 return;
@@ -620,7 +803,9 @@ fn glue_decoding(file: &mut syn::File) {
             syn::visit_mut::visit_expr_mut(self, expr);
         }
     }
-    Rewrite.visit_file_mut(file);
+    let mut rewrite = Rewrite(0);
+    rewrite.visit_file_mut(file);
+    rewrite.0
 }
 
 /// In a method whose header parameters are all required,
@@ -630,7 +815,7 @@ fn glue_decoding(file: &mut syn::File) {
 /// call. `.headers` replaces headers of the same name, `.header` appends, so a block where a
 /// parameter is named like a header the request already has (`Accept`, `Content-Type`) is
 /// left as it is, as is one with an optional header (appended under an `if`).
-fn inline_header_params(file: &mut syn::File) {
+fn inline_header_params(file: &mut syn::File) -> usize {
     use syn::visit_mut::VisitMut;
     use syn::{Expr, Stmt};
 
@@ -693,7 +878,7 @@ fn inline_header_params(file: &mut syn::File) {
         }
     }
 
-    struct Rewrite;
+    struct Rewrite(usize);
     impl VisitMut for Rewrite {
         fn visit_block_mut(&mut self, block: &mut syn::Block) {
             if block.stmts.iter().any(is_header_map_local) {
@@ -715,6 +900,7 @@ fn inline_header_params(file: &mut syn::File) {
                         && !name.eq_ignore_ascii_case("content-type")
                 });
                 if !appends.is_empty() && merged_once && distinct {
+                    self.0 += 1;
                     block
                         .stmts
                         .retain(|stmt| !is_header_map_local(stmt) && append(stmt).is_none());
@@ -727,7 +913,9 @@ fn inline_header_params(file: &mut syn::File) {
             syn::visit_mut::visit_block_mut(self, block);
         }
     }
-    Rewrite.visit_file_mut(file);
+    let mut rewrite = Rewrite(0);
+    rewrite.visit_file_mut(file);
+    rewrite.0
 }
 
 /// A field `Option<::client_glue::List<T>>` (what typify makes of an optional answer array,
@@ -812,6 +1000,51 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
     use std::sync::Mutex;
+
+    /// progenitor's output for a spec of the workspace, before the rewrites.
+    fn unrewritten(spec: &str) -> (Spec, String) {
+        let root = crate::workspace_root();
+        let text = std::fs::read_to_string(root.join(spec)).unwrap();
+        let prepared = prepare(spec, &text).unwrap();
+        // Not `run_progenitor`: its panic-hook swap would race with the hook test below.
+        let tokens = progenitor::Generator::new(&settings())
+            .generate_tokens(&prepared.openapi)
+            .unwrap();
+        (prepared.spec, tokens.to_string())
+    }
+
+    /// A rewrite that stops matching progenitor's output (here: the decoding call renamed, as
+    /// a new progenitor might) fails the generation, naming the rewrite and both counts,
+    /// instead of leaving the header to claim what did not happen.
+    #[test]
+    fn a_rewrite_that_does_not_apply_fails_the_generation() {
+        for spec in ["specs/jimmyai.yaml", "specs/vmeg.yaml"] {
+            let (spec, code) = unrewritten(spec);
+            let mut file: syn::File = syn::parse_str(&code).unwrap();
+            assert_eq!(apply_rewrites(&spec, &mut file).map_err(|e| e.0), Ok(()));
+
+            let required = Rewrites::expected(&spec);
+            assert!(required.decodes > 0 && required.urls > 0, "{required:?}");
+            let renamed = code.replace("from_response", "from_response_v2");
+            let mut file: syn::File = syn::parse_str(&renamed).unwrap();
+            let msg = apply_rewrites(&spec, &mut file).unwrap_err().0;
+            assert!(
+                msg.contains(&format!(
+                    "answers decoded by client_glue: applied 0, required {}",
+                    required.decodes
+                )),
+                "{msg}"
+            );
+
+            let renamed = code.replace("\"api-version\"", "\"x-api-version\"");
+            let mut file: syn::File = syn::parse_str(&renamed).unwrap();
+            let msg = apply_rewrites(&spec, &mut file).unwrap_err().0;
+            assert!(
+                msg.contains("api-version headers dropped: applied 0"),
+                "{msg}"
+            );
+        }
+    }
 
     fn message(payload: &(dyn std::any::Any + Send)) -> String {
         payload

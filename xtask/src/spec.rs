@@ -93,8 +93,8 @@ fn check_version(name: &str, json: &Value) -> Result<()> {
     }
 }
 
-/// Walks every operation: operationId present and unique, one 2xx schema, multipart only when
-/// skipped. Removes skipped operations from `json`.
+/// Walks every operation: operationId present and unique, a 2xx response and no `default`,
+/// one 2xx schema, multipart only when skipped. Removes skipped operations from `json`.
 fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec<Skipped>)> {
     let components = json.get("components").cloned().unwrap_or(Value::Null);
     let Some(paths) = json.get_mut("paths").and_then(Value::as_object_mut) else {
@@ -170,8 +170,10 @@ fn skip_reason(name: &str, operation: &Operation, op: &Value) -> Result<Option<S
     }
 }
 
-/// progenitor panics when two success responses (2xx, or 2xx and `default`) have different
-/// schemas: refuse that here, naming the operation.
+/// Every operation declares its answer as a 2xx response, and no `default` response: the
+/// shaping (shape.rs) keeps only 2xx responses, so an answer declared under `default` would be
+/// dropped without a word and never decoded. progenitor panics when two 2xx responses have
+/// different schemas: refuse that here too, naming the operation.
 fn check_success_schemas(
     name: &str,
     operation: &Operation,
@@ -181,10 +183,22 @@ fn check_success_schemas(
     let Some(responses) = op.get("responses").and_then(Value::as_object) else {
         return err(format!("{name}: operation {operation}: no `responses`"));
     };
+    if responses.contains_key("default") {
+        return err(format!(
+            "{name}: operation {operation}: a `default` response is not supported (the \
+             generated client reads 2xx answers only): declare the answer under its 2xx status \
+             and failures under 4XX/5XX"
+        ));
+    }
+    if !responses.keys().any(|code| code.starts_with('2')) {
+        return err(format!(
+            "{name}: operation {operation}: no 2xx response (the generated client would have no \
+             answer to decode)"
+        ));
+    }
     let mut seen: Option<(String, Value)> = None;
     for (code, response) in responses {
-        let success = code.starts_with('2') || code == "default";
-        if !success {
+        if !code.starts_with('2') {
             continue;
         }
         let response = resolve_response(response, components);

@@ -180,6 +180,25 @@ fn two_success_schemas_name_the_operation() {
     assert!(msg.contains("different schemas"), "{msg}");
 }
 
+/// An answer declared only under `default` would be dropped by the shaping (which keeps 2xx
+/// responses) and never decoded: it is refused, naming the operation.
+#[test]
+fn a_default_response_is_refused_naming_the_operation() {
+    let mut text = jimmyai_spec();
+    let get = text
+        .find("operationId: getAudioTask")
+        .unwrap_or_else(|| panic!("no getAudioTask"));
+    let at = text[get..]
+        .find("        '200':")
+        .map(|i| get + i)
+        .unwrap_or_else(|| panic!("no 200 under getAudioTask"));
+    text.replace_range(at..at + "        '200':".len(), "        default:");
+    let msg = generate_err(&text);
+    assert!(msg.contains("getAudioTask"), "{msg}");
+    assert!(msg.contains("`default` response is not supported"), "{msg}");
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+}
+
 #[test]
 fn duplicate_operation_id_is_refused() {
     let text = jimmyai_spec().replacen("operationId: createAudio", "operationId: createClone", 1);
