@@ -139,6 +139,21 @@ fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec
                     other.path
                 ));
             }
+            check_method_name(name, &operation)?;
+            let method_name = crate::codegen::rust_name(id);
+            if let Some(other) = operations
+                .iter()
+                .chain(skipped.iter().map(|s: &Skipped| &s.operation))
+                .find(|o| crate::codegen::rust_name(&o.id) == method_name)
+            {
+                return err(format!(
+                    "{name}: operation {operation}: operationId `{id}` and `{}` ({} {}) both \
+                     become the method `{method_name}`",
+                    other.id,
+                    other.method.to_uppercase(),
+                    other.path
+                ));
+            }
             if let Some(reason) = skip_reason(name, &operation, op)? {
                 skipped.push(Skipped { operation, reason });
                 to_remove.push(*method);
@@ -153,6 +168,47 @@ fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec
         }
     }
     Ok((operations, skipped))
+}
+
+/// Rust keywords (strict and reserved, edition 2024): progenitor appends `_` to a method named
+/// like one.
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
+    "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// The operation table (`codegen::rust_name`) names each method as heck's snake_case of its
+/// operationId; progenitor agrees for plain identifiers only (it prefixes `_` to a leading
+/// digit, appends `_` to a keyword, and drops or replaces other characters). So an
+/// operationId must be lowerCamelCase (`createClone`) or snake_case (`create_clone`): ASCII
+/// letters and digits (and single inner underscores in snake_case), starting with a lowercase
+/// letter, and its method name no Rust keyword.
+fn check_method_name(name: &str, operation: &Operation) -> Result<()> {
+    let id = operation.id.as_str();
+    let starts_lower = id.starts_with(|c: char| c.is_ascii_lowercase());
+    let chars_ok = id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let camel = !id.contains('_');
+    let snake =
+        !id.chars().any(|c| c.is_ascii_uppercase()) && !id.contains("__") && !id.ends_with('_');
+    if !(starts_lower && chars_ok && (camel || snake)) {
+        return err(format!(
+            "{name}: operation {operation}: operationId `{id}` is not a plain lowerCamelCase or \
+             snake_case identifier (ASCII letters and digits, starting with a lowercase letter); \
+             progenitor would name its method differently from the operation table"
+        ));
+    }
+    let method = crate::codegen::rust_name(id);
+    if KEYWORDS.contains(&method.as_str()) {
+        return err(format!(
+            "{name}: operation {operation}: operationId `{id}` becomes the Rust keyword \
+             `{method}` (progenitor would name the method `{method}_`, the operation table \
+             `{method}`)"
+        ));
+    }
+    Ok(())
 }
 
 fn skip_reason(name: &str, operation: &Operation, op: &Value) -> Result<Option<String>> {

@@ -206,6 +206,53 @@ fn duplicate_operation_id_is_refused() {
     assert!(msg.contains("`createClone` is also used by"), "{msg}");
 }
 
+/// The operation table names each method as heck's snake_case of its operationId, which is
+/// progenitor's name for plain identifiers only: anything else, and two operationIds that
+/// become one method, are refused naming the operation.
+#[test]
+fn operation_ids_that_are_not_plain_method_names_are_refused() {
+    for (id, says) in [
+        ("type", "becomes the Rust keyword `type`"),
+        (
+            "1bad",
+            "not a plain lowerCamelCase or snake_case identifier",
+        ),
+        (
+            "Create-Audio",
+            "not a plain lowerCamelCase or snake_case identifier",
+        ),
+        (
+            "create_Audio",
+            "not a plain lowerCamelCase or snake_case identifier",
+        ),
+        (
+            "create__audio",
+            "not a plain lowerCamelCase or snake_case identifier",
+        ),
+        ("create_clone", "both become the method `create_clone`"),
+    ] {
+        let text = jimmyai_spec().replacen(
+            "operationId: createAudio",
+            &format!("operationId: '{id}'"),
+            1,
+        );
+        let msg = generate_err(&text);
+        assert!(msg.contains(says), "{id}: {msg}");
+        assert!(msg.contains(&format!("`{id}`")), "{id}: {msg}");
+        assert!(!msg.contains('\n'), "not one line: {msg}");
+    }
+    // Plain snake_case is a plain method name.
+    let text = jimmyai_spec().replacen("operationId: createAudio", "operationId: create_audio", 1);
+    let generated = codegen::generate("ok.yaml", &text);
+    assert!(
+        generated
+            .as_ref()
+            .is_ok_and(|g| g.code.contains("pub async fn create_audio<")),
+        "{:?}",
+        generated.err()
+    );
+}
+
 #[test]
 fn openapi_3_1_is_refused_up_front() {
     let text = jimmyai_spec().replacen("openapi: 3.0.3", "openapi: 3.1.0", 1);
