@@ -393,7 +393,10 @@ pub struct Prepared {
 /// Loads, checks and shapes a spec's text. `name` is used in messages.
 pub fn prepare(name: &str, text: &str) -> Result<Prepared> {
     let mut spec = spec::load(name, text)?;
-    let shaped = shape::for_progenitor(&spec.json);
+    let shaped = match shape::for_progenitor(&spec.json) {
+        Ok(shaped) => shaped,
+        Err(msg) => return err(format!("{name}: {msg}")),
+    };
     spec.json = shaped.json;
     let openapi: openapiv3::OpenAPI = match serde_json::from_value(spec.json.clone()) {
         Ok(v) => v,

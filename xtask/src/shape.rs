@@ -18,6 +18,8 @@
 //!    does not decode is skipped, not the answer failed); the `Code` schema becomes
 //!    `client_glue::Code` (integer or numeric string). Schemas that requests use as well are left as the spec
 //!    says, so what is sent keeps its types.
+//!    A scalar component only answers use is refused (a `$ref` to it is left alone, so it would
+//!    be decoded strictly), as are a request's `Code` and a schema named like a lenient type.
 
 use std::collections::BTreeSet;
 
@@ -53,8 +55,12 @@ pub struct Shaped {
     pub notes: Vec<String>,
 }
 
-/// Shapes a spec (as JSON) for progenitor.
-pub fn for_progenitor(spec: &Value) -> Shaped {
+/// Shapes a spec (as JSON) for progenitor. Refuses (with a message naming the component) a
+/// spec the shaping cannot make lenient as documented: a component named like a replacement
+/// type the xtask adds, a `Code` component requests use (typify replaces every `Code` by
+/// `client_glue::Code`), and a scalar component only answers use (a field refers to it by
+/// `$ref`, which the shaping leaves alone, so it would be decoded strictly).
+pub fn for_progenitor(spec: &Value) -> Result<Shaped, String> {
     let mut json = spec.clone();
     let mut notes = Vec::new();
     let removed = drop_failure_responses(&mut json);
@@ -64,6 +70,7 @@ pub fn for_progenitor(spec: &Value) -> Shaped {
         ));
     }
     let requests = request_schemas(&json);
+    check_components(&json, &requests)?;
     let mut lenient = 0usize;
     let names: Vec<String> = json
         .pointer("/components/schemas")
@@ -112,6 +119,17 @@ pub fn for_progenitor(spec: &Value) -> Shaped {
     }
     let has_code = json.pointer("/components/schemas/Code").is_some();
     if lenient > 0 || has_code {
+        // The lenient types are components; a spec without `components.schemas` gets one.
+        if let Some(doc) = json.as_object_mut() {
+            let components = doc
+                .entry("components")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(components) = components.as_object_mut() {
+                components
+                    .entry("schemas")
+                    .or_insert_with(|| Value::Object(Map::new()));
+            }
+        }
         if let Some(schemas) = json
             .pointer_mut("/components/schemas")
             .and_then(Value::as_object_mut)
@@ -138,7 +156,60 @@ pub fn for_progenitor(spec: &Value) -> Shaped {
             }
         ));
     }
-    Shaped { json, notes }
+    Ok(Shaped { json, notes })
+}
+
+/// The refusals documented on [`for_progenitor`].
+fn check_components(json: &Value, requests: &BTreeSet<String>) -> Result<(), String> {
+    let Some(schemas) = json
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    else {
+        return Ok(());
+    };
+    for (name, schema) in schemas {
+        if let Some((_, path)) = REPLACEMENTS
+            .iter()
+            .find(|(reserved, _)| *reserved != "Code" && reserved == name)
+        {
+            return Err(format!(
+                "component schema `{name}`: the name is reserved for the xtask's lenient type \
+                 (`{path}`); rename the schema"
+            ));
+        }
+        if name == "Code" {
+            if requests.contains(name) {
+                return Err(
+                    "component schema `Code`: every `Code` becomes `client_glue::Code` (the \
+                     envelope's answer code), but a request uses it; rename the schema"
+                        .to_string(),
+                );
+            }
+            continue;
+        }
+        if requests.contains(name) {
+            continue;
+        }
+        let structured = ["properties", "items", "allOf", "oneOf", "anyOf"]
+            .iter()
+            .any(|k| schema.get(*k).is_some());
+        let scalar = match schema.get("type").and_then(Value::as_str) {
+            Some("string") => schema.get("format").and_then(Value::as_str) != Some("binary"),
+            Some("integer" | "number") => true,
+            Some(_) => false,
+            None => schema.get("enum").is_some(),
+        };
+        if scalar && !structured {
+            return Err(format!(
+                "component schema `{name}`: a scalar only answers use; a field that refers to it \
+                 by `$ref` would be decoded strictly (a new enum value or a number sent as text \
+                 would fail the whole answer), since the shaping makes answer fields lenient but \
+                 leaves references alone. Write it inline in the answer (it is then read as a \
+                 lenient client_glue type)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn escape(name: &str) -> String {
@@ -355,6 +426,7 @@ fn needs_a_name(schema: &Map<String, Value>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -384,7 +456,7 @@ mod tests {
                 }}
             }}
         });
-        let shaped = for_progenitor(&spec);
+        let shaped = for_progenitor(&spec).unwrap();
         let j = &shaped.json;
         let responses = j
             .pointer("/paths/~1x/post/responses")
@@ -432,5 +504,86 @@ mod tests {
             Some(&json!({"type": "array", "items": {"type": "string"}}))
         );
         assert_eq!(shaped.notes.len(), 2, "{:?}", shaped.notes);
+    }
+
+    /// One operation answering `answer`, with `schemas` as its components (none if `Null`).
+    fn answering(answer: Value, schemas: Value) -> Value {
+        let mut spec = json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/x": {"post": {
+                "operationId": "x",
+                "requestBody": {"content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"code": {"$ref": "#/components/schemas/Code"}}
+                }}}},
+                "responses": {"200": {"description": "ok", "content": {"application/json": {
+                    "schema": answer}}}}
+            }}}
+        });
+        if !schemas.is_null() {
+            spec["components"] = json!({ "schemas": schemas });
+        }
+        spec
+    }
+
+    #[test]
+    fn components_the_shaping_cannot_make_lenient_are_refused() {
+        let answer = json!({"type": "object", "properties": {
+            "status": {"$ref": "#/components/schemas/Status"}}});
+        // A response-only enum, referred to by `$ref`: it would be decoded strictly.
+        let spec = answering(
+            answer.clone(),
+            json!({"Status": {"type": "string", "enum": ["a", "b"]}}),
+        );
+        let msg = for_progenitor(&spec).unwrap_err();
+        assert!(
+            msg.contains("component schema `Status`: a scalar only answers use"),
+            "{msg}"
+        );
+        // A request's `Code` would be replaced by `client_glue::Code`.
+        let spec = answering(
+            answer.clone(),
+            json!({"Code": {"type": "string"}, "Status": {"type": "object"}}),
+        );
+        let msg = for_progenitor(&spec).unwrap_err();
+        assert!(
+            msg.contains("`Code`") && msg.contains("a request uses it"),
+            "{msg}"
+        );
+        // A schema of the spec named like a lenient type would be overwritten.
+        let spec = answering(
+            answer,
+            json!({"Status": {"type": "object"}, "LenientText": {"type": "object"}}),
+        );
+        let msg = for_progenitor(&spec).unwrap_err();
+        assert!(
+            msg.contains("`LenientText`") && msg.contains("::client_glue::Text"),
+            "{msg}"
+        );
+    }
+
+    /// A spec without `components.schemas` gets one for the lenient types its answers refer
+    /// to, instead of dangling references.
+    #[test]
+    fn a_spec_without_components_gets_the_lenient_types() {
+        let mut spec = answering(
+            json!({"type": "object", "properties": {"id": {"type": "string"}}}),
+            Value::Null,
+        );
+        spec["paths"]["/x"]["post"]
+            .as_object_mut()
+            .unwrap()
+            .remove("requestBody");
+        let shaped = for_progenitor(&spec).unwrap();
+        assert_eq!(
+            shaped
+                .json
+                .pointer("/paths/~1x/post/responses/200/content/application~1json/schema/properties/id/allOf/0/$ref"),
+            Some(&json!(TEXT))
+        );
+        assert_eq!(
+            shaped.json.pointer("/components/schemas/LenientText"),
+            Some(&json!({"type": "string"}))
+        );
     }
 }

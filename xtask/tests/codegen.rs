@@ -253,6 +253,16 @@ fn operation_ids_that_are_not_plain_method_names_are_refused() {
     );
 }
 
+/// A spec without `components` generates: the lenient types its answers refer to are added.
+#[test]
+fn a_spec_without_components_generates() {
+    let text = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      operationId: getX\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema:\n                type: object\n                properties:\n                  id: {type: string}\n                  n: {type: integer}\n";
+    let generated = codegen::generate("bare.yaml", text);
+    assert!(generated.is_ok(), "{:?}", generated.err());
+    let code = generated.map(|g| g.code).unwrap_or_default();
+    assert!(code.contains("::client_glue::Text"), "{code}");
+}
+
 #[test]
 fn openapi_3_1_is_refused_up_front() {
     let text = jimmyai_spec().replacen("openapi: 3.0.3", "openapi: 3.1.0", 1);
