@@ -516,3 +516,221 @@ async fn the_fake_fills_the_fields_the_client_fills() {
     let voice = fake.wait_for_clone(&job.id, &policy).await.unwrap();
     assert_eq!(voice.preview_url, Some(url));
 }
+
+/// A finished speech result as a test compares it: how many audio URLs, whether a subtitle
+/// file, each segment (has a URL, says a duration, its error), and whether the URLs are the
+/// segments' in line order (when there are segments).
+type SpeechShape = (usize, bool, Vec<(bool, bool, Option<String>)>, bool);
+
+fn speech_shape(s: &voiceclone::Speech) -> SpeechShape {
+    let segment_urls: Vec<_> = s.segments.iter().filter_map(|g| g.url.clone()).collect();
+    (
+        s.audio_urls.len(),
+        s.subtitle_url.is_some(),
+        s.segments
+            .iter()
+            .map(|g| (g.url.is_some(), g.duration.is_some(), g.error.clone()))
+            .collect(),
+        s.segments.is_empty() || segment_urls == s.audio_urls,
+    )
+}
+
+/// How a call ended, as a test compares it: the shape of what it gave, or the error's kind,
+/// provider and operation.
+fn ended<T>(r: &Result<T, voiceclone::Error>, shape: impl Fn(&T) -> String) -> String {
+    match r {
+        Ok(v) => format!("ok {}", shape(v)),
+        Err(e) => format!(
+            "error {:?} {:?} {:?}",
+            e.kind(),
+            e.provider(),
+            e.operation()
+        ),
+    }
+}
+
+fn job_shape(j: &voiceclone::SpeechJob) -> String {
+    format!("{:?} {:?}", j.status, j.speech.as_ref().map(speech_shape))
+}
+
+/// A speech result has the shape the client gives against the simulator (which answers as
+/// api-facts A13 and B6 say): VMEG one URL and one segment (with its duration) per line,
+/// from a status read, a wait and a synchronous submit alike; JimmyAI one URL, no segments,
+/// and a subtitle file exactly when the request asked for subtitles; several JimmyAI lines
+/// are refused before sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn speech_results_are_shaped_as_the_clients() {
+    use std::time::Duration;
+    use voiceclone::SubtitleMode;
+    let sim = simulator().await;
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        let real = real_client(provider, &sim);
+        let fake = FakeClient::new(provider);
+        // Done by the first read, as the simulator's tasks are once completed.
+        for _ in 0..4 {
+            fake.script_speech(Script::new().then_status(voiceclone::TaskStatus::Succeeded));
+        }
+        let apis: [&dyn VoiceCloning; 2] = [&real, &fake];
+        let policy = voiceclone::WaitPolicy::for_provider(provider)
+            .with_first_interval(Duration::from_millis(5));
+        let mut seen = Vec::new();
+        for api in apis {
+            let voice = match provider {
+                Provider::Vmeg => voiceclone::VoiceId::from("sv_en_us_female_01"),
+                _ => {
+                    let job = api
+                        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.mp3"))
+                        .await
+                        .unwrap();
+                    sim.complete_all_now();
+                    api.wait_for_clone(&job.id, &policy).await.unwrap().id
+                }
+            };
+            let one = SpeechRequest::new(voice.clone(), "Hello there.");
+            let three = SpeechRequest::new(voice.clone(), "One.")
+                .add_line(voice.clone(), "Two.")
+                .add_line(voice.clone(), "Three.");
+            let requests = match provider {
+                Provider::Vmeg => vec![
+                    one.clone(),
+                    three.clone(),
+                    one.synchronous(true),
+                    three.synchronous(true),
+                ],
+                _ => vec![
+                    one.clone(),
+                    one.clone().subtitles(SubtitleMode::Sentence),
+                    one.clone().subtitles(SubtitleMode::Word),
+                    one.subtitles(SubtitleMode::Off),
+                    SpeechRequest::new(voice.clone(), "One.").add_line(voice.clone(), "Two."),
+                ],
+            };
+            let mut outcomes = Vec::new();
+            for req in &requests {
+                let submitted = api.synthesize(req).await;
+                // A synchronous submit's own result; an asynchronous one has none yet.
+                outcomes.push(ended(&submitted, |j| {
+                    format!("{:?}", j.speech.as_ref().map(speech_shape))
+                }));
+                let Ok(job) = submitted else { continue };
+                sim.complete_all_now();
+                outcomes.push(ended(&api.speech_status(&job.id).await, job_shape));
+                let waited = api.wait_for_speech(&job.id, &policy).await;
+                outcomes.push(ended(&waited, |s| format!("{:?}", speech_shape(s))));
+            }
+            seen.push(outcomes);
+        }
+        assert_eq!(seen[0], seen[1], "{provider}: real, then fake");
+        // What the comparison stands on, said outright.
+        let expected = match provider {
+            Provider::Vmeg => {
+                "(3, false, [(true, true, None), (true, true, None), (true, true, None)], true)"
+            }
+            _ => "(1, true, [], true)",
+        };
+        assert_eq!(
+            seen[1][5],
+            format!("ok {expected}"),
+            "{provider}: {:?}",
+            seen[1]
+        );
+    }
+}
+
+/// What the simulator never answers (a VMEG line that failed within a finished task, a
+/// success with no audio), from a mock of each API: the fake scripted to answer so reads
+/// and waits as the client reading that answer does (a failed line is a segment with its
+/// error and no URL; no audio at all, or every line failed, ends a wait with
+/// `InvalidResponse`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn failed_lines_and_audioless_successes_are_read_as_the_clients() {
+    use httpmock::Method::GET;
+    use serde_json::json;
+    use std::time::Duration;
+    let server = httpmock::MockServer::start_async().await;
+    let ok_line = |i: usize| json!({"uri": format!("https://cdn.example.com/{i}.wav"), "duration": 1.5, "errorMessage": ""});
+    let bad_line = json!({"uri": "", "duration": null, "errorMessage": "bad text"});
+    let vmeg_answers = [
+        (
+            "t-partial",
+            json!([ok_line(0), bad_line.clone(), ok_line(2)]),
+        ),
+        (
+            "t-all-failed",
+            json!([bad_line.clone(), bad_line.clone(), bad_line]),
+        ),
+        ("t-empty", json!([])),
+    ];
+    for (id, results) in &vmeg_answers {
+        server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path("/openapi/v1/tasks/detail")
+                    .query_param("taskId", *id);
+                then.status(200)
+                    .json_body(json!({"code": 200, "message": "", "data": {
+                    "taskId": id, "taskType": "tts", "status": "finished",
+                    "result": {"results": results}}}));
+            })
+            .await;
+    }
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/open-api/v1/audios/audio_x");
+            then.status(200)
+                .json_body(json!({"code": 20000, "msg": "ok", "data": {
+                "id": "audio_x", "object": "audio", "created": 1_781_777_280,
+                "model": "soundCloningAudio", "status": "completed", "error": null}}));
+        })
+        .await;
+    // Finished by the first read, as the mock's tasks are.
+    let done = || Script::new().then_status(voiceclone::TaskStatus::Succeeded);
+    let cases = [
+        (
+            Provider::Vmeg,
+            "t-partial",
+            done().with_failed_line(1, "bad text"),
+        ),
+        (
+            Provider::Vmeg,
+            "t-all-failed",
+            (0..3).fold(done(), |s, i| s.with_failed_line(i, "bad text")),
+        ),
+        (Provider::Vmeg, "t-empty", done().without_audio()),
+        (Provider::JimmyAi, "audio_x", done().without_audio()),
+    ];
+    for (provider, id, script) in cases {
+        let real = voiceclone::Client::builder(provider)
+            .api_key("k")
+            .base_url(server.base_url())
+            .retry(voiceclone::RetryPolicy::none())
+            .build()
+            .unwrap();
+        let policy = voiceclone::WaitPolicy::for_provider(provider)
+            .with_first_interval(Duration::from_millis(5));
+        let id = voiceclone::JobId::new(id);
+        let real_seen = (
+            ended(&real.speech_status(&id).await, job_shape),
+            ended(&real.wait_for_speech(&id, &policy).await, |s| {
+                format!("{:?}", speech_shape(s))
+            }),
+        );
+        let fake = FakeClient::new(provider);
+        fake.script_speech(script);
+        let req = match provider {
+            Provider::Vmeg => SpeechRequest::new("cv_1", "One.")
+                .add_line("cv_1", "Two.")
+                .add_line("cv_1", "Three."),
+            _ => SpeechRequest::new("m-1", "One."),
+        };
+        let job = fake.synthesize(&req).await.unwrap();
+        let fake_seen = (
+            ended(&fake.speech_status(&job.id).await, job_shape),
+            ended(&fake.wait_for_speech(&job.id, &policy).await, |s| {
+                format!("{:?}", speech_shape(s))
+            }),
+        );
+        // The mock says how long a line lasts; the fake says one second. Only whether.
+        assert_eq!(fake_seen, real_seen, "{provider} {id}: fake, then real");
+    }
+}

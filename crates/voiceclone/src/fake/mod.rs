@@ -22,6 +22,12 @@
 //! `synchronous(true)` VMEG submit comes back finished, as the real one does: its script is
 //! played at once, and a scripted failure is `TaskFailed`.
 //!
+//! A finished speech job is shaped as the client reads the provider's answer: VMEG gives
+//! one audio URL and one segment per line of the request, JimmyAI one audio URL, no
+//! segments, and a subtitle file when the request asked for subtitles (see
+//! [`Script::with_audio_urls`]; [`Script::with_failed_line`] and [`Script::without_audio`]
+//! script the answers the client reads as a failed line and a success with no audio).
+//!
 //! ```
 //! use voiceclone::fake::{FakeCall, FakeClient, Script};
 //! use voiceclone::{CloneRequest, ErrorKind, Provider, VoiceCloning, WaitPolicy};
@@ -66,7 +72,7 @@ use crate::error::{Error, ErrorKind, Phase};
 use crate::estimate::PlannedRequest;
 use crate::model::{
     CloneJob, CloneRequest, JIMMYAI_ACTIVATION_WINDOW, Job, JobId, JobKind, Provider, Speech,
-    SpeechJob, SpeechRequest, TaskStatus, Voice, wrong_kind,
+    SpeechJob, SpeechRequest, SpeechSegment, SubtitleMode, TaskStatus, Voice, wrong_kind,
 };
 use crate::retry::OperationKind;
 use crate::seam::VoiceCloning;
@@ -175,7 +181,32 @@ struct FakeJob {
     sync: bool,
     name: Option<String>,
     succeeded: bool,
+    /// What a speech request asked for that shapes its result.
+    asked: Asked,
 }
+
+/// What a speech request asked for that shapes its result: how many lines (VMEG gives one
+/// result per line) and whether subtitles (JimmyAI gives a subtitle file only then).
+#[derive(Clone, Copy, Debug, Default)]
+struct Asked {
+    lines: usize,
+    subtitles: bool,
+}
+
+impl Asked {
+    fn of(req: &SpeechRequest) -> Self {
+        Self {
+            lines: req.lines.len(),
+            subtitles: matches!(
+                req.subtitles,
+                Some(SubtitleMode::Sentence | SubtitleMode::Word)
+            ),
+        }
+    }
+}
+
+/// How long each line of a fake VMEG speech result says it lasts.
+const FAKE_LINE_DURATION: Duration = Duration::from_secs(1);
 
 /// What a submit made.
 struct Submitted {
@@ -271,6 +302,7 @@ impl FakeClient {
         sync: bool,
         operation: &'static str,
         planned: Option<&PlannedRequest>,
+        asked: Asked,
     ) -> Result<Submitted, Error> {
         let mut state = self.lock();
         // VMEG accepts a (route, key) pair once in 24 h and answers 409 after (api-facts A4):
@@ -365,6 +397,7 @@ impl FakeClient {
             sync,
             name: name.clone(),
             succeeded,
+            asked,
         });
         drop(state);
         if let Some(e) = lost {
@@ -487,13 +520,53 @@ impl FakeClient {
         voice
     }
 
-    fn speech_of(job: &FakeJob) -> Result<Speech, Error> {
-        if !job.script.audio_urls.is_empty() {
-            return Ok(Speech::new(job.script.audio_urls.clone()));
+    /// A succeeded speech job's result, shaped as the client reads the provider's answer:
+    /// VMEG's one result per line (each a segment; the audio URLs are the lines that have
+    /// audio, in line order), JimmyAI's one `audioUrl` (no segments) and its `subtitleFile`
+    /// when the request asked for subtitles. `None` when the answer carries no audio (VMEG
+    /// without `results`, JimmyAI without `audioUrl`), as the client has none.
+    fn speech_of(&self, job: &FakeJob) -> Option<Speech> {
+        let script = &job.script;
+        if script.no_audio {
+            return None;
         }
-        let url = Url::parse(&format!("https://fake.invalid/speech/{}.wav", job.number))
-            .map_err(|e| Error::new(ErrorKind::InvalidResponse).with_source(e))?;
-        Ok(Speech::new(vec![url]))
+        let n = job.number;
+        match self.provider {
+            Provider::Vmeg => {
+                let segments: Vec<SpeechSegment> = (0..job.asked.lines)
+                    .map(|i| {
+                        if let Some((_, reason)) =
+                            script.failed_lines.iter().rev().find(|(l, _)| *l == i)
+                        {
+                            return SpeechSegment::new(None, None, Some(reason.clone()));
+                        }
+                        let url = script.audio_urls.get(i).cloned().or_else(|| {
+                            let line = i.saturating_add(1);
+                            Url::parse(&format!("https://fake.invalid/speech/{n}-{line}.wav")).ok()
+                        });
+                        SpeechSegment::new(url, Some(FAKE_LINE_DURATION), None)
+                    })
+                    .collect();
+                if segments.is_empty() {
+                    return None;
+                }
+                let urls = segments.iter().filter_map(|s| s.url.clone()).collect();
+                Some(Speech::new(urls).with_segments(segments))
+            }
+            _ => {
+                let url =
+                    script.audio_urls.first().cloned().or_else(|| {
+                        Url::parse(&format!("https://fake.invalid/speech/{n}.wav")).ok()
+                    })?;
+                let mut speech = Speech::new(vec![url]);
+                if job.asked.subtitles
+                    && let Ok(srt) = Url::parse(&format!("https://fake.invalid/speech/{n}.srt"))
+                {
+                    speech = speech.with_subtitle_url(srt);
+                }
+                Some(speech)
+            }
+        }
     }
 
     /// A clone status read; `record`: as a call the caller made (not a synchronous
@@ -516,7 +589,7 @@ impl FakeClient {
         if job.status == TaskStatus::Succeeded {
             let state = self.lock();
             if let Some(j) = state.jobs.iter().find(|j| j.vendor_id == id.as_str()) {
-                job.speech = Some(Self::speech_of(j)?);
+                job.speech = self.speech_of(j);
             }
         }
         Ok(job)
@@ -706,6 +779,7 @@ impl VoiceCloning for FakeClient {
                 req.synchronous == Some(true),
                 "clone_voice",
                 plan.requests.last(),
+                Asked::default(),
             )?;
             if req.synchronous == Some(true) {
                 let mut job =
@@ -770,6 +844,7 @@ impl VoiceCloning for FakeClient {
                 req.synchronous == Some(true),
                 "synthesize",
                 Some(&planned),
+                Asked::of(req),
             )?;
             if req.synchronous == Some(true) {
                 return self.finish_now(&made.id, "synthesize", |id| self.speech_read(id, false));
@@ -805,9 +880,14 @@ impl VoiceCloning for FakeClient {
             let job = self
                 .wait(id, policy, |id| self.speech_read(id, true))
                 .await?;
-            job.speech.ok_or_else(|| {
-                Error::new(ErrorKind::InvalidResponse).with_message("the fake speech has no audio")
-            })
+            // As the client: a success without audio (none, or every line failed) is no
+            // result.
+            job.speech
+                .filter(|s| !s.audio_urls.is_empty())
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidResponse)
+                        .with_message("the task succeeded without audio URLs")
+                })
         }))
     }
 

@@ -42,6 +42,10 @@ pub struct Script {
     pub(super) voice_id: Option<String>,
     pub(super) audio_urls: Vec<Url>,
     pub(super) preview_url: Option<Url>,
+    /// VMEG: lines (by index) that fail, with their reasons.
+    pub(super) failed_lines: Vec<(usize, String)>,
+    /// The success carries no audio.
+    pub(super) no_audio: bool,
 }
 
 /// How a submit ends.
@@ -78,6 +82,8 @@ impl Script {
             voice_id: None,
             audio_urls: Vec::new(),
             preview_url: None,
+            failed_lines: Vec::new(),
+            no_audio: false,
         }
     }
 
@@ -189,10 +195,80 @@ impl Script {
         self
     }
 
-    /// The audio URLs a succeeded speech job gives (default: one
-    /// `https://fake.invalid/speech/<n>.wav`).
+    /// The audio URLs a succeeded speech job gives, in line order.
+    ///
+    /// The result is shaped as the client reads the provider's answer. VMEG answers one
+    /// result per line of the request: line `i` (from 0) has the `i`-th URL (default
+    /// `https://fake.invalid/speech/<n>-<i + 1>.wav`) and a segment of its own, which says
+    /// it lasts one second; URLs past the request's lines are not used. JimmyAI speaks one
+    /// line per task: its one `audioUrl` is the first URL (default
+    /// `https://fake.invalid/speech/<n>.wav`), with no segments, and a subtitle file
+    /// (`https://fake.invalid/speech/<n>.srt`) when the request asked for subtitles.
     pub fn with_audio_urls(mut self, urls: impl IntoIterator<Item = Url>) -> Self {
         self.audio_urls = urls.into_iter().collect();
+        self
+    }
+
+    /// VMEG: line `index` (from 0, in the request's order) of a succeeded speech job fails
+    /// with `reason`, as VMEG reports a line it could not speak within a finished task: its
+    /// segment has no URL and carries the reason, and it is left out of
+    /// [`Speech::audio_urls`](crate::Speech::audio_urls). When every line fails, the task
+    /// has no audio and a wait for it ends as the client's does, with `InvalidResponse`.
+    /// An index past the request's lines is not used. JimmyAI speaks one line per task and
+    /// reports no line apart: script its failure with [`Script::fails`] (this setter is not
+    /// used there).
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{Provider, SpeechRequest, VoiceCloning, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// fake.script_speech(Script::succeeds().with_failed_line(1, "unsupported characters"));
+    /// let req = SpeechRequest::new("cv_1", "One.")
+    ///     .add_line("cv_1", "Two.")
+    ///     .add_line("cv_1", "Three.");
+    /// let job = fake.synthesize(&req).await?;
+    /// let speech = fake
+    ///     .wait_for_speech(&job.id, &WaitPolicy::for_provider(Provider::Vmeg))
+    ///     .await?;
+    /// assert_eq!(speech.audio_urls.len(), 2);
+    /// assert_eq!(speech.segments.len(), 3);
+    /// assert!(speech.segments[1].url.is_none());
+    /// assert_eq!(speech.segments[1].error.as_deref(), Some("unsupported characters"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_failed_line(mut self, index: usize, reason: impl Into<String>) -> Self {
+        self.failed_lines.push((index, reason.into()));
+        self
+    }
+
+    /// The job succeeds, but the answer carries no audio (VMEG: no `results`; JimmyAI: no
+    /// `audioUrl`). A status read says `Succeeded` with no
+    /// [`speech`](crate::SpeechJob::speech), and a wait for it fails with
+    /// `InvalidResponse`, as the client's does with such an answer.
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{ErrorKind, Provider, SpeechRequest, TaskStatus, VoiceCloning, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::JimmyAi);
+    /// fake.script_speech(Script::succeeds().without_audio());
+    /// let job = fake.synthesize(&SpeechRequest::new("m-1", "Hello.")).await?;
+    /// let policy = WaitPolicy::for_provider(Provider::JimmyAi);
+    /// let err = fake.wait_for_speech(&job.id, &policy).await.unwrap_err();
+    /// assert_eq!(err.kind(), &ErrorKind::InvalidResponse);
+    /// let read = fake.speech_status(&job.id).await?;
+    /// assert_eq!((read.status, read.speech), (TaskStatus::Succeeded, None));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn without_audio(mut self) -> Self {
+        self.no_audio = true;
         self
     }
 }
