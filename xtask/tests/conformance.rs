@@ -964,3 +964,104 @@ fn a_new_vendor_operation_and_server_in_a_copy_of_their_document_are_unlisted() 
         report.render()
     );
 }
+
+/// Sets `value` at `pointer` of `doc`, creating nothing: the parent object must exist.
+fn set(doc: &mut Value, pointer: &str, key: &str, value: Value) {
+    let parent = doc.pointer_mut(pointer).and_then(Value::as_object_mut);
+    assert!(parent.is_some(), "no object at {pointer}");
+    if let Some(parent) = parent {
+        parent.insert(key.to_string(), value);
+    }
+}
+
+#[test]
+fn keywords_the_comparison_does_not_model_are_reported_not_ignored() {
+    let mut vendor = vendor();
+    let tts = "/components/schemas/TtsRequest/properties";
+    set(
+        &mut vendor,
+        &format!("{tts}/weight"),
+        "multipleOf",
+        json!(0.1),
+    );
+    set(
+        &mut vendor,
+        &format!("{tts}/text"),
+        "not",
+        json!({"pattern": "^$"}),
+    );
+    set(
+        &mut vendor,
+        &format!("{tts}/format"),
+        "readOnly",
+        json!(true),
+    );
+    let list = "/paths/~1v1~1tasks~1list/get";
+    set(
+        &mut vendor,
+        &format!("{list}/parameters/1"),
+        "style",
+        json!("form"),
+    );
+    set(
+        &mut vendor,
+        &format!("{list}/parameters/1"),
+        "explode",
+        json!(false),
+    );
+    set(
+        &mut vendor,
+        &format!("{list}/responses/200"),
+        "headers",
+        json!({"X-Request-Id": {"schema": {"type": "string"}}}),
+    );
+    set(
+        &mut vendor,
+        "/components/schemas/TaskSummary/properties/result",
+        "oneOf",
+        json!([{"type": "object"}, {"type": "string"}]),
+    );
+    let mut ours = ours();
+    let our_tts = "/paths/~1v1~1tts~1create/post/requestBody/content/application~1json/schema";
+    set(
+        &mut ours,
+        &format!("{our_tts}/properties/extraData"),
+        "writeOnly",
+        json!(true),
+    );
+    set(
+        &mut ours,
+        &format!("{our_tts}/properties"),
+        "tags",
+        json!({"type": "array", "uniqueItems": true, "items": {"type": "string"}}),
+    );
+
+    let diffs = conformance::compare(&ours, &vendor);
+    let unsupported: Vec<String> = diffs
+        .iter()
+        .filter(|d| d.kind == "keyword-unsupported")
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        unsupported,
+        vec![
+            "tasksList query.pageSize: keyword-unsupported (vendor: explode, style; ours: none)",
+            "tasksList response.200: keyword-unsupported (vendor: headers; ours: none)",
+            "tasksList response.200.data.records[].result: keyword-unsupported (vendor: oneOf \
+             of 2 non-null variants; ours: none)",
+            "ttsCreate body.extraData: keyword-unsupported (vendor: none; ours: writeOnly)",
+            "ttsCreate body.format: keyword-unsupported (vendor: readOnly; ours: none)",
+            "ttsCreate body.text: keyword-unsupported (vendor: not; ours: none)",
+            "ttsCreate body.weight: keyword-unsupported (vendor: multipleOf; ours: none)",
+        ],
+        "{diffs:#?}"
+    );
+    // `tags` is ours alone: a difference already (property-added); its `uniqueItems` is not
+    // compared with anything, but it is still there to see when it is.
+    assert!(
+        diffs
+            .iter()
+            .any(|d| d.location == "body.tags" && d.kind == "property-added"),
+        "{diffs:#?}"
+    );
+}

@@ -47,6 +47,15 @@ pub(super) fn bool_of(v: &Value, key: &str) -> bool {
     v.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
+/// Keys of a parameter object the comparison models (`$ref` is resolved before).
+const PARAMETER_KEYS: &[&str] = &["name", "in", "required", "schema"];
+/// Keys of a request body object the comparison models.
+const BODY_KEYS: &[&str] = &["required", "content"];
+/// Keys of a media type object the comparison models.
+const MEDIA_KEYS: &[&str] = &["schema"];
+/// Keys of a response object the comparison models.
+const RESPONSE_KEYS: &[&str] = &["content"];
+
 /// Which way data flows, which decides how strict the comparison is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Dir {
@@ -133,6 +142,7 @@ impl Cx<'_> {
                 );
                 continue;
             };
+            self.unsupported_keys(&location, vp, op, PARAMETER_KEYS);
             let o_req = bool_of(op, "required") || loc == "path";
             if v_req != o_req {
                 let kind = if o_req {
@@ -177,6 +187,7 @@ impl Cx<'_> {
                     let words = |r: bool| if r { "required" } else { "optional" };
                     self.diff(location, "body-required-mismatch", words(vr), words(or));
                 }
+                self.unsupported_keys(location, vb, ob, BODY_KEYS);
                 self.compare_content(location, vb, ob, dir, true);
             }
         }
@@ -210,6 +221,7 @@ impl Cx<'_> {
                 self.diff(&loc, "media-type-missing", mt, "absent");
                 continue;
             };
+            self.unsupported_keys(&loc, vm, om, MEDIA_KEYS);
             let vs = normalize(self.vendor, vm.get("schema").unwrap_or(&Value::Null));
             let os = normalize(self.ours, om.get("schema").unwrap_or(&Value::Null));
             self.compare_norm(&loc, &vs, &os, dir);
@@ -251,6 +263,7 @@ impl Cx<'_> {
             };
             let v = deref(self.vendor, v);
             let o = deref(self.ours, o);
+            self.unsupported_keys(&location, v, o, RESPONSE_KEYS);
             self.compare_content(&location, v, o, Dir::Receive, false);
         }
         for status in or.keys() {
@@ -333,6 +346,21 @@ impl Cx<'_> {
         }
     }
 
+    /// Reports the keys of a parameter, body, media type or response object (either side)
+    /// that the comparison does not model (`style`, `explode`, `content` of a parameter; a
+    /// response's `headers`...) as `keyword-unsupported`.
+    pub(super) fn unsupported_keys(&mut self, loc: &str, v: &Value, o: &Value, modelled: &[&str]) {
+        let keys = |x: &Value| {
+            x.as_object()
+                .map(|m| unmodelled(m, modelled))
+                .unwrap_or_default()
+        };
+        let (vk, ok) = (keys(v), keys(o));
+        if !vk.is_empty() || !ok.is_empty() {
+            self.diff(loc, "keyword-unsupported", &fmt_set(&vk), &fmt_set(&ok));
+        }
+    }
+
     /// Compares two normalized schemas at `loc`, recursing into properties and items.
     pub(super) fn compare_norm(&mut self, loc: &str, v: &Norm, o: &Norm, dir: Dir) {
         if v.error.is_some() || o.error.is_some() {
@@ -343,6 +371,15 @@ impl Cx<'_> {
                 &fmt_opt(&o.error),
             );
             return;
+        }
+        // Keywords the comparison does not model: reported, never taken to mean nothing.
+        if !v.unsupported.is_empty() || !o.unsupported.is_empty() {
+            self.diff(
+                loc,
+                "keyword-unsupported",
+                &fmt_set(&v.unsupported),
+                &fmt_set(&o.unsupported),
+            );
         }
         // Recursion: a recursive `$ref` was not expanded again; it matches one pointing the
         // same number of levels up (the schema it names was compared where it was expanded).

@@ -22,6 +22,13 @@
 //!   it rests on. Additions that cannot reach them are not differences: `4XX`/`5XX`
 //!   responses, an optional response property.
 //!
+//! A keyword the comparison does not model is a difference of its own, on either side
+//! (`keyword-unsupported`, naming the keywords): `multipleOf`, `uniqueItems`, `not`,
+//! `readOnly`/`writeOnly` and any other schema keyword outside the list in `schemas.rs`, a
+//! `oneOf`/`anyOf` of several non-null variants, a parameter's `style`/`explode`/`content`, a
+//! response's `headers`, a media type's `encoding`. So nothing the tool cannot compare is taken
+//! to mean nothing.
+//!
 //! Integer and number formats are ranked by width (`int32` < `int64` = no format; `float` <
 //! `double` = no format), so an `int64` of ours where they give no format is the same type,
 //! while an `int32` of ours is narrower (on a request: a tighter constraint) and is reported.

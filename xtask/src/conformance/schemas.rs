@@ -76,6 +76,66 @@ pub(super) struct Norm {
     /// Set when this schema is a `$ref` to a schema being expanded further out (recursion):
     /// it was not expanded again.
     pub(super) recursive: Option<Recursion>,
+    /// Keywords of this schema (not of its properties or items) the comparison does not
+    /// model (`multipleOf`, `not`, `readOnly`, a union of several types...): each is reported
+    /// as `keyword-unsupported` instead of being taken to mean nothing.
+    pub(super) unsupported: BTreeSet<String>,
+}
+
+/// Schema keywords the comparison models.
+const MODELLED: &[&str] = &[
+    "$ref",
+    "type",
+    "nullable",
+    "format",
+    "enum",
+    "const",
+    "default",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "pattern",
+    "properties",
+    "required",
+    "items",
+    "additionalProperties",
+    "allOf",
+    "oneOf",
+    "anyOf",
+];
+
+/// Keywords that say nothing about which values are valid (documentation), ignored as the
+/// module documentation says; `x-*` extensions too.
+pub(super) const DOCUMENTATION: &[&str] = &[
+    "description",
+    "title",
+    "example",
+    "examples",
+    "deprecated",
+    "externalDocs",
+    "$comment",
+];
+
+/// The keys of `map` that are neither in `modelled` nor documentation nor `x-*`.
+pub(super) fn unmodelled(
+    map: &serde_json::Map<String, Value>,
+    modelled: &[&str],
+) -> BTreeSet<String> {
+    map.keys()
+        .filter(|k| {
+            !modelled.contains(&k.as_str())
+                && !DOCUMENTATION.contains(&k.as_str())
+                && !k.starts_with("x-")
+        })
+        .cloned()
+        .collect()
 }
 
 /// A recursive `$ref`, compared by where it points instead of by expanding it again.
@@ -121,6 +181,7 @@ impl Default for Norm {
             additional: Additional::Open,
             error: None,
             recursive: None,
+            unsupported: BTreeSet::new(),
         }
     }
 }
@@ -217,6 +278,7 @@ impl Norm {
         };
         self.error = self.error.take().or(other.error);
         self.recursive = self.recursive.take().or(other.recursive);
+        self.unsupported.extend(other.unsupported);
     }
 }
 
@@ -296,7 +358,8 @@ pub(super) fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 /// Resolves `$ref` (local) and `allOf` of a schema into a [`Norm`]. Handles both the 3.0
 /// (`nullable`, boolean `exclusiveMinimum`) and the 3.1 (`type: [.., "null"]`, numeric
 /// `exclusiveMinimum`) spellings. `oneOf`/`anyOf` are understood only as the "X or null"
-/// idiom; any other union is taken to be any value.
+/// idiom (or one variant); any other union, and every keyword not modelled, is listed in
+/// [`Norm::unsupported`].
 ///
 /// A `$ref` met again while it is being expanded (a recursive schema) is not expanded a second
 /// time: it becomes a [`Recursion`] marker naming the ref and how many data levels up it
@@ -381,7 +444,10 @@ impl<'a> Walk<'a> {
                 }
             }
         }
-        let mut own = Norm::default();
+        let mut own = Norm {
+            unsupported: unmodelled(map, MODELLED),
+            ..Norm::default()
+        };
         match map.get("type") {
             Some(Value::String(t)) if t == "null" => {
                 own.types = Some(BTreeSet::new());
@@ -471,8 +537,15 @@ impl<'a> Walk<'a> {
                         non_null.push(n);
                     }
                 }
-                if let (1, Some(only)) = (non_null.len(), non_null.pop()) {
-                    norm.merge(only);
+                match (non_null.len(), non_null.pop()) {
+                    (1, Some(only)) => norm.merge(only),
+                    (0, _) => {}
+                    // Which of several variants a value must match is not compared: say so
+                    // instead of taking the union for any value.
+                    (n, _) => {
+                        norm.unsupported
+                            .insert(format!("{key} of {n} non-null variants"));
+                    }
                 }
             }
         }
