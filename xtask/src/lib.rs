@@ -42,10 +42,14 @@ pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T> {
     Err(Error(msg.into()))
 }
 
+/// The variable that points `cargo xtask` at another tree than this checkout (tests point it
+/// at a scratch copy); the command prints the root it names when it is set.
+pub const ROOT_VARIABLE: &str = "VOICECLONE_XTASK_ROOT";
+
 /// The workspace root: the parent of this crate's manifest directory, unless
-/// `VOICECLONE_XTASK_ROOT` names another tree (tests point it at a scratch copy).
+/// [`ROOT_VARIABLE`] names another tree.
 pub fn workspace_root() -> PathBuf {
-    if let Some(root) = std::env::var_os("VOICECLONE_XTASK_ROOT") {
+    if let Some(root) = std::env::var_os(ROOT_VARIABLE) {
         return PathBuf::from(root);
     }
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -9,6 +9,14 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = xtask::workspace_root();
+    if std::env::var_os(xtask::ROOT_VARIABLE).is_some() {
+        // Another tree than this checkout's: say so, so that a stray variable is noticed.
+        println!(
+            "workspace root {} (from {})",
+            root.display(),
+            xtask::ROOT_VARIABLE
+        );
+    }
     let result = match args
         .iter()
         .map(String::as_str)

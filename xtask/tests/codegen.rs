@@ -533,6 +533,27 @@ fn mocks_cover_every_operation_with_the_clients_types() {
     }
 }
 
+/// A root taken from the environment is printed: a stray variable cannot make the command
+/// check or rewrite another tree unnoticed.
+#[test]
+fn a_root_from_the_environment_is_printed() {
+    let tree = scratch_tree("root-note");
+    let (ok, stdout, stderr) = run_xtask(&tree, &["codegen", "--check"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout.lines().next(),
+        Some(
+            format!(
+                "workspace root {} (from VOICECLONE_XTASK_ROOT)",
+                tree.display()
+            )
+            .as_str()
+        ),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&tree);
+}
+
 #[test]
 fn malformed_spec_exits_non_zero_with_one_line_and_no_backtrace() {
     let tree = scratch_tree("malformed");
