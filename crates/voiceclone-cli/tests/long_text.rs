@@ -520,35 +520,60 @@ fn failed_parts_are_submitted_again_by_the_rerun() {
     assert_eq!(m["parts"][0]["past_job_ids"].as_array().unwrap().len(), 1);
 }
 
+/// SIGINT (Ctrl-C) or SIGTERM (`docker stop`, a CI timeout) mid-run: exit 3 and one JSON
+/// object naming every part and the tasks accepted in this run; the rerun resumes without
+/// paying twice. Before: SIGTERM killed the run with nothing printed, and SIGINT printed no
+/// job id.
 #[test]
-fn ctrl_c_stops_with_exit_3_and_the_rerun_resumes() {
+fn a_signal_stops_with_exit_3_naming_the_tasks_and_the_rerun_resumes() {
     let sim = Sim::start(20.0);
-    let c = case(&long_text().repeat(2));
     let v = voice(&sim, "vmeg");
-    let mut args = speak_args("vmeg", &v, &c.file, &c.out);
-    args.extend(["--concurrency", "1"]);
-    let child = command(&sim, &[], &args).spawn().unwrap();
-    let dir = Path::new(&c.out);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !(dir.join(MANIFEST).exists() && states(dir).iter().any(|s| s == "submitted")) {
-        assert!(std::time::Instant::now() < deadline, "no part submitted");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
+    for signal in ["-INT", "-TERM"] {
+        let c = case(&long_text().repeat(2));
+        let mut args = speak_args("vmeg", &v, &c.file, &c.out);
+        args.extend(["--concurrency", "1"]);
+        let before = sim.paid("vmeg");
+        let child = command(&sim, &[], &args).spawn().unwrap();
+        let dir = Path::new(&c.out);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !(dir.join(MANIFEST).exists() && states(dir).iter().any(|s| s == "submitted")) {
+            assert!(std::time::Instant::now() < deadline, "no part submitted");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{signal}: {out:?}");
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(j["error"]["kind"], "interrupted", "{signal}: {j}");
+        let submitted: Vec<&str> = j["parts"]
+            .as_array()
             .unwrap()
-            .success()
-    );
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
-    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
-    let j = run(&sim, &[], &args).expect(0).json();
-    let parts = j["parts"].as_array().unwrap().len() as u64;
-    assert_eq!(sim.paid("vmeg"), parts);
+            .iter()
+            .filter(|p| p["state"] == "submitted")
+            .map(|p| p["job_id"].as_str().unwrap())
+            .collect();
+        assert!(!submitted.is_empty(), "{signal}: {j}");
+        let named: Vec<&str> = j["error"]["job_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap())
+            .collect();
+        assert!(
+            submitted.iter().all(|id| named.contains(id)),
+            "{signal}: {j}"
+        );
+        let j = run(&sim, &[], &args).expect(0).json();
+        let parts = j["parts"].as_array().unwrap().len() as u64;
+        assert_eq!(sim.paid("vmeg") - before, parts, "{signal}");
+    }
 }
 
 /// A JimmyAI model whose activation deadline passes while the parts run: the first accepted

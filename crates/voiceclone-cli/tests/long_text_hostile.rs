@@ -963,3 +963,150 @@ fn a_signal_or_a_conflict_during_the_submit_is_an_unknown_outcome_with_its_key()
         "{j}"
     );
 }
+
+/// A part accepted while the manifest cannot be written (the disk filled) exists only in
+/// the run's memory; a signal before the run reaches that part's failure (the parts are
+/// reported in text order, behind a part still waiting) must still print its job id. Before:
+/// the signal printed a bare "interrupted" that claimed the manifest recorded every part,
+/// and the rerun knew the part only as `submitting`.
+#[test]
+fn a_signal_after_an_unrecorded_submit_still_names_its_task() {
+    let faults = voiceclone_sim::FaultConfig {
+        latency: Duration::from_millis(1500),
+        ..Default::default()
+    };
+    // Tasks that take minutes: the waits are what the signal meets.
+    let sim = Sim::with(
+        SimConfig::default()
+            .with_durations(Duration::from_secs(600), Duration::from_secs(600))
+            .with_faults(faults),
+        KEY,
+    );
+    // One of the two submits is held 1.5 s; the other is recorded and waited for.
+    sim.handle
+        .fail_next("vmeg.ttsCreateAsync", voiceclone_sim::FaultKind::Latency, 1)
+        .unwrap();
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "2"]);
+    let child = support::command(Some(&sim.url()), KEY, &[], &args)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let states = || -> Vec<Value> {
+        manifest(dir)["parts"]
+            .as_array()
+            .map(|p| p.iter().map(|p| p["state"].clone()).collect())
+            .unwrap_or_default()
+    };
+    while !(dir.join(MANIFEST).exists() && {
+        let s = states();
+        s.contains(&"submitted".into()) && s.contains(&"submitting".into())
+    }) {
+        assert!(Instant::now() < deadline, "no part recorded as submitted");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The held submit is on its way: the manifest can no longer be replaced.
+    let saved = c.tmp.path().join("saved.json");
+    std::fs::rename(dir.join(MANIFEST), &saved).unwrap();
+    std::fs::create_dir_all(dir.join(MANIFEST).join("blocker")).unwrap();
+    while paid(&sim) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the held submit was not accepted"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Time for its answer to come back and its record to fail.
+    std::thread::sleep(Duration::from_millis(500));
+    support::send_signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let recorded: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    let known: Vec<&str> = recorded["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["job_id"].as_str())
+        .collect();
+    assert_eq!(known.len(), 1, "{recorded}");
+    let ids: std::collections::BTreeSet<&str> = stdout
+        .match_indices("vmeg:speech:")
+        .map(|(at, _)| {
+            let rest = &stdout[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect();
+    assert_eq!(
+        ids.len(),
+        2,
+        "both paid tasks, the unrecorded one too, must be printed: {stdout}"
+    );
+    assert!(!stdout.contains("records every part"), "{stdout}");
+}
+
+/// A part's wait that fails after its task was accepted (its poll answered 404 with an HTML
+/// page, as a proxy might) says nothing of how the task ended: exit 3 naming the task, as a
+/// single `speak --wait` says, never 1 ("failed", which a script resubmits).
+#[test]
+fn a_part_whose_wait_fails_after_it_was_accepted_is_an_unknown_outcome() {
+    let fake = FakeVmeg::start(1, 16, false);
+    *fake.state.detail_answer.lock().unwrap() =
+        Some((404, "<html><body>Not Found</body></html>".into()));
+    let c = case(&text(1));
+    let j = fake_run(&fake, &speak_args(&c.file, &c.out))
+        .expect(3)
+        .json();
+    assert_ne!(j["error"]["kind"], "task_failed", "{j}");
+    assert!(
+        j["error"]["job_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("vmeg:speech:")),
+        "{j}"
+    );
+    assert!(
+        s(&j["error"]["message"]).contains("do not submit it again"),
+        "{j}"
+    );
+    assert_eq!(
+        fake.state.creates.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+/// `--timeout` is each part's wait; once one part's wait has run out, no further part is
+/// started (each would be paid for, and the run would go on for `--timeout` per part): the
+/// rerun resumes. Before: all three parts were submitted, one after the other.
+#[test]
+fn no_part_is_started_after_a_wait_ran_out_of_time() {
+    let sim = Sim::with(
+        SimConfig::default().with_durations(Duration::from_secs(600), Duration::from_secs(600)),
+        KEY,
+    );
+    let c = case(&text(3));
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1", "--timeout", "0.5"]);
+    let j = run(&sim, &args).expect(3).json();
+    assert_eq!(j["error"]["kind"], "wait_timed_out", "{j}");
+    assert!(
+        s(&j["error"]["message"]).contains("no further part was started"),
+        "{j}"
+    );
+    assert_eq!(paid(&sim), 1, "{j}");
+    let states: Vec<&str> = j["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["submitted", "planned", "planned"], "{j}");
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}

@@ -159,6 +159,11 @@ struct Run<'a> {
     spent: Cell<u64>,
     /// The budget refused a download: no part is started or downloaded after that.
     over_budget: Cell<bool>,
+    /// A part's wait ran out of `--timeout`: no part is started after that (the run would
+    /// otherwise go on for `--timeout` per part, submitting paid parts after it was due).
+    timed_out: Cell<bool>,
+    /// The bound on a resend's search of the task list (`--timeout`, else 30 min).
+    search_timeout: Duration,
     /// A submit (or a resend) was sent in this run: a task may be paid for.
     sent: Cell<bool>,
     /// The tasks accepted in this run: part index, stored job id.
@@ -228,6 +233,8 @@ async fn resume(
         budget: args.max_total_bytes,
         spent: Cell::new(0),
         over_budget: Cell::new(false),
+        timed_out: Cell::new(false),
+        search_timeout: policy_timeout(&args.poll).unwrap_or(crate::cli::DEFAULT_LISTING_TIMEOUT),
         sent: Cell::new(false),
         accepted_ids: RefCell::new(Vec::new()),
         unrecorded: Cell::new(false),
@@ -241,10 +248,26 @@ async fn resume(
         ));
     }
     let concurrency = args.concurrency.max(1);
+    // SIGINT and SIGTERM (`docker stop`, a CI timeout) alike; without handlers (they could
+    // not be installed) a signal ends the process as it would anyway.
+    let mut signals = crate::signals::Signals::install().ok();
+    let signalled = async {
+        match signals.as_mut() {
+            Some(s) => s.next().await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         o = run.all(concurrency) => o,
-        _ = tokio::signal::ctrl_c() => Outcome::failed(interrupted(dir)),
+        name = signalled => run.interrupted(name),
     }
+}
+
+/// `--timeout` as a duration, when given and valid (`policy` has refused an invalid one).
+fn policy_timeout(poll: &crate::cli::PollArgs) -> Option<Duration> {
+    poll.timeout
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .and_then(|t| Duration::try_from_secs_f64(t).ok())
 }
 
 fn interrupted(dir: &Path) -> Failure {
@@ -256,6 +279,33 @@ fn interrupted(dir: &Path) -> Failure {
             dir.display()
         ),
     )
+}
+
+/// The failure a run tells, and whose exit code is the run's: the most serious, an unknown
+/// outcome (exit 3: a failed manifest write after a submit, a wait that failed) over a
+/// refusal (1) over input refused before sending (2); the first in text order among equals,
+/// saying how many more parts failed.
+fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
+    let rank = |f: &Failure| match f.exit {
+        Exit::Unreachable => 3,
+        Exit::Failure => 2,
+        Exit::Usage => 1,
+        Exit::Success => 0,
+    };
+    let shown = failures
+        .iter()
+        .enumerate()
+        .max_by_key(|(k, f)| (rank(f), std::cmp::Reverse(*k)))
+        .map(|(k, _)| k)?;
+    let others = failures.len().saturating_sub(1);
+    let f = failures.into_iter().nth(shown)?;
+    Some(match others {
+        0 => f,
+        n => {
+            let message = format!("{}; and {n} more part(s) failed (see `parts`)", f.message);
+            Failure { message, ..f }
+        }
+    })
 }
 
 /// Whether `task` was created between `from` and `to` by a time the vendor gave with its
@@ -395,7 +445,7 @@ impl Run<'_> {
 
     /// Stage one for part `i`: from wherever the manifest says it is to its speech.
     async fn ready(&self, i: usize) -> Ready {
-        if self.over_budget.get() {
+        if self.over_budget.get() || self.timed_out.get() {
             return Ready::Deferred;
         }
         let Some(rec) = self.record(i) else {
@@ -610,7 +660,10 @@ impl Run<'_> {
         };
         let req = req.idempotency_key(key);
         self.sent.set(true);
-        let answer = match self.client.resend_speech(&req, at).await {
+        // Its search of the task list runs within `--timeout` (else 30 min), as `reconcile`
+        // does: a server slow on each of 10,000 pages would otherwise hold the run for days.
+        let bounded = self.client.with_timeout(self.search_timeout);
+        let answer = match bounded.resend_speech(&req, at).await {
             Ok(a) => a,
             // An answer that named its task: taken as a lost submit's would be.
             Err(e)
@@ -739,8 +792,28 @@ impl Run<'_> {
                     }) {
                         return Ready::Failed(f);
                     }
+                    return Ready::Failed(Failure::from_adapter(&e).with("part", i + 1));
                 }
-                Ready::Failed(Failure::from_adapter(&e).with("part", i + 1))
+                if matches!(e.kind(), ErrorKind::WaitTimedOut { .. }) {
+                    self.timed_out.set(true);
+                }
+                // The task was accepted (it may be billed) and the wait says nothing of how
+                // it ended (a poll answered 404 or an HTML page, `--timeout`): exit 3, as
+                // a single `speak --wait` says, never 1, which reads as "failed".
+                let f = Failure::from_adapter(&e);
+                Ready::Failed(
+                    Failure {
+                        exit: Exit::Unreachable,
+                        message: format!(
+                            "{} was accepted as task {stored}, but waiting for it failed ({}); its outcome is not known: do not submit it again; rerun the same command to wait for it again",
+                            self.name(i),
+                            f.message
+                        ),
+                        ..f
+                    }
+                    .with("part", i + 1)
+                    .with("job_id", stored),
+                )
             }
         }
     }
@@ -861,12 +934,14 @@ impl Run<'_> {
                 .with("unknown_parts", unknown.clone());
             o.failure = Some(f);
         } else {
-            // After a failed manifest write, that failure (exit 3 by then) is the one told.
-            let shown = failures
-                .iter()
-                .position(|f| self.unrecorded.get() && f.exit == Exit::Unreachable)
-                .unwrap_or(0);
-            o.failure = failures.into_iter().nth(shown);
+            o.failure = most_serious(failures);
+            if self.timed_out.get()
+                && let Some(f) = o.failure.as_mut()
+            {
+                f.message.push_str(
+                    "; after a part's wait ran out of --timeout no further part was started: rerun the same command to resume",
+                );
+            }
         }
         if self.unrecorded.get() {
             let f = o.failure.take().unwrap_or_else(|| {
@@ -890,6 +965,30 @@ impl Run<'_> {
 }
 
 impl Run<'_> {
+    /// The result of a run stopped by `signal`: what the manifest records (every part and
+    /// its job id) and every task accepted in this run, so that a task the manifest could
+    /// not record (a failed write whose failure was still queued behind an earlier part) is
+    /// printed, not lost.
+    fn interrupted(&self, signal: &str) -> Outcome {
+        let manifest = self.dir.join(manifest::FILE_NAME);
+        let message = if self.unrecorded.get() {
+            format!("{signal}: interrupted")
+        } else {
+            format!(
+                "{signal}: interrupted; {} records every part sent so far: rerun the same command to resume",
+                manifest.display()
+            )
+        };
+        let ids: Vec<String> = self
+            .accepted_ids
+            .borrow()
+            .iter()
+            .map(|(_, id)| id.clone())
+            .collect();
+        let f = Failure::other(Exit::Unreachable, "interrupted", message).with("job_ids", ids);
+        self.outcome(vec![f], Vec::new())
+    }
+
     /// `f` (a run in which a manifest write failed after a part was sent) as exit 3, naming
     /// every task this run submitted: the manifest on disk may record none of them.
     fn name_unrecorded(&self, f: Failure) -> Failure {
@@ -922,7 +1021,37 @@ impl Run<'_> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The run's exit code is its most serious failure's, not its first part's: a part whose
+    /// outcome is unknown (exit 3) after a part that failed (1) is exit 3.
+    #[test]
+    fn the_most_serious_failure_is_told() {
+        let f = |exit, kind: &str| Failure::other(exit, kind, kind);
+        let told = most_serious(vec![
+            f(Exit::Failure, "task_failed"),
+            f(Exit::Unreachable, "wait_timed_out"),
+            f(Exit::Unreachable, "server"),
+            f(Exit::Usage, "invalid_input"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (told.exit, told.kind.as_str()),
+            (Exit::Unreachable, "wait_timed_out")
+        );
+        assert!(
+            told.message
+                .ends_with("and 3 more part(s) failed (see `parts`)")
+        );
+        let told = most_serious(vec![f(Exit::Usage, "a"), f(Exit::Failure, "b")]).unwrap();
+        assert_eq!(told.kind, "b");
+        assert_eq!(
+            most_serious(vec![f(Exit::Failure, "c")]).unwrap().message,
+            "c"
+        );
+        assert!(most_serious(Vec::new()).is_none());
+    }
 
     #[test]
     fn the_parts_bar_is_only_for_a_terminal() {
