@@ -418,6 +418,41 @@ async fn wait_falls_back_to_the_voice_list_entry_of_the_task() {
     assert_eq!(server.seen()[1].path, "/openapi/v1/assets/voice/clone/list");
 }
 
+/// A finished clone whose voice is looked up in the voice list is within the wait's
+/// deadline: a list of slow pages that goes on and on ends the wait with `Timeout` saying
+/// the task finished, at the deadline. Before: only the polls were bounded, and 10,000
+/// pages at 30 s each held a one-minute wait for days.
+#[tokio::test]
+async fn the_voice_lookup_after_a_finished_clone_is_within_the_waits_deadline() {
+    let page = |n: usize| {
+        Step::Slow(
+            Duration::from_millis(300),
+            json!({"code": 200, "message": "", "data": {
+                "records": [{"voiceId": format!("cv_{n}"), "name": "x", "taskId": format!("t-other-{n}")}],
+                "total": 1_000_000
+            }}),
+        )
+    };
+    let mut steps = vec![detail("t-5", "finished", json!({}))];
+    steps.extend((0..40).map(page));
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let policy = fast_wait(Provider::Vmeg).with_deadline(Some(Duration::from_secs(1)));
+    let started = std::time::Instant::now();
+    let e = c
+        .wait_for_clone(&JobId::new("t-5"), &policy)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert!(
+        e.to_string().contains("finished, but finding its result"),
+        "{e}"
+    );
+    let pages = server.seen().len() - 1;
+    assert!((1..40).contains(&pages), "{pages} pages read: {e}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
 #[tokio::test]
 async fn wait_ends_in_task_failed() {
     let server = Scripted::start(vec![

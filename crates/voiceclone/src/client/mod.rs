@@ -236,6 +236,7 @@ impl Client {
     {
         async move {
             self.check_job(id, J::KIND)?;
+            let started = tokio::time::Instant::now();
             let sleeper = self.t().sleeper.as_ref();
             // Within a per-call timeout or deadline (`CallOptions`), the wait's deadline is
             // cut to the time the call has left: it ends with `WaitTimedOut`, the last status
@@ -271,7 +272,23 @@ impl Client {
                 }
                 finish(job)
             };
-            finishing.await
+            // What follows the last poll (a finished VMEG clone whose voice is looked up in
+            // the voice list, page by page) is within the wait's deadline too: a list of
+            // 10,000 slow pages held a wait of a minute for days.
+            match policy.deadline {
+                None => finishing.await,
+                Some(deadline) => {
+                    let left = deadline.saturating_sub(started.elapsed());
+                    options::scoped(CallOptions::new().timeout(left), finishing)
+                        .await
+                        .map_err(|e| match e.kind() {
+                            ErrorKind::Timeout => e.with_note(format!(
+                                "task {id} finished, but finding its result ran past the wait's deadline (WaitPolicy::deadline); wait for it again to finish the lookup"
+                            )),
+                            _ => e,
+                        })
+                }
+            }
         }
     }
 
