@@ -774,12 +774,50 @@ fn httpmock_is_never_a_normal_dependency_of_the_published_runtime_crates() {
     assert!(runtime_closure("vmeg-client-mock").contains(&"httpmock".to_string()));
 }
 
+/// Every `required` list of specs/jimmyai.yaml is one the API facts state: the request fields
+/// B4/B5 mark required and the envelope's `code` (B2). B4 and B6 list a task's fields without
+/// saying which are always present, so `AudioTask` requires nothing (a task without a usable
+/// `id` is refused by the adapter, not by decoding).
+#[test]
+fn jimmyai_requires_only_what_the_api_facts_state() {
+    let spec: serde_json::Value =
+        serde_norway::from_str(&jimmyai_spec()).unwrap_or_else(|e| panic!("{e}"));
+    let schemas = spec
+        .pointer("/components/schemas")
+        .and_then(serde_json::Value::as_object)
+        .unwrap_or_else(|| panic!("no components.schemas"));
+    let required: Vec<(String, String)> = schemas
+        .iter()
+        .filter_map(|(name, schema)| Some((name, schema.get("required")?)))
+        .map(|(name, list)| (name.clone(), list.to_string()))
+        .collect();
+    let code = r#"["code"]"#.to_string();
+    let want: Vec<(String, String)> = [
+        ("CreateAudioEnvelope", code.clone()),
+        (
+            "CreateAudioRequest",
+            r#"["modelId","contentText"]"#.to_string(),
+        ),
+        ("CreateCloneEnvelope", code.clone()),
+        ("CreateCloneRequest", r#"["fileUrl"]"#.to_string()),
+        ("ErrorEnvelope", code.clone()),
+        ("GetAudioTaskEnvelope", code.clone()),
+        ("UploadFileEnvelope", code),
+    ]
+    .into_iter()
+    .map(|(n, l)| (n.to_string(), l))
+    .collect();
+    let mut got = required;
+    got.sort();
+    assert_eq!(got, want);
+}
+
 #[test]
 fn answer_arrays_become_lenient_lists_and_request_arrays_stay_vectors() {
     let answer_arrays = "    AudioTask:\n      type: object\n      description: |\n        A SoundClone task, as created and as queried. Fields other than `id` are optional: the\n        create answer carries fewer of them than the query.\n      required: [id]\n      properties:\n        tags:\n          type: array\n          items:\n            type: string\n        parts:\n          type: array\n          nullable: true\n          items:\n            type: object\n            properties:\n              url:\n                type: string\n        grid:\n          type: array\n          items:\n            type: array\n            items:\n              type: integer\n        files:\n          type: array\n          items:\n            $ref: '#/components/schemas/UploadedFile'\n";
     let text = jimmyai_spec()
         .replacen(
-            "    AudioTask:\n      type: object\n      description: |\n        A SoundClone task, as created and as queried. Fields other than `id` are optional: the\n        create answer carries fewer of them than the query.\n      required: [id]\n      properties:\n",
+            "    AudioTask:\n      type: object\n      description: |\n        A SoundClone task, as created and as queried. Every field is optional: the create answer\n        carries fewer of them than the query, and the API facts (B4, B6) list the fields without\n        saying which are always present. A task without a usable `id` is refused by the adapter.\n      properties:\n",
             answer_arrays,
             1,
         )

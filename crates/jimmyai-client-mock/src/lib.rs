@@ -28,7 +28,7 @@
 //!         code: 20000.into(),
 //!         msg: Some("ok".into()),
 //!         data: Some(types::AudioTask {
-//!             id: "audio_1".into(),
+//!             id: Some("audio_1".into()),
 //!             status: Some("completed".into()),
 //!             model: Some("soundCloningClone".into()),
 //!             model_id: Some("m-1".into()),

@@ -33,7 +33,7 @@ fn status_of(task: &types::AudioTask) -> TaskStatus {
 }
 
 fn id_or(task: &types::AudioTask, fallback: Option<&JobId>) -> Option<JobId> {
-    usable_id(task.id.as_str())
+    usable_id(text(task.id.as_ref()))
         .map(JobId::new)
         .or_else(|| fallback.cloned())
 }
@@ -106,7 +106,7 @@ pub(crate) fn speech_job(
 }
 
 pub(super) fn task_id(task: &types::AudioTask) -> Option<&str> {
-    task.id.as_str()
+    text(task.id.as_ref())
 }
 
 pub(super) fn bad_answer(message: &str) -> Error {
@@ -149,6 +149,27 @@ mod tests {
             Some(UNIX_EPOCH + Duration::from_secs(1_781_777_280 + 3 * 86_400))
         );
         assert_eq!(v.preview_url.unwrap().as_str(), "https://cdn/p.mp3");
+    }
+
+    /// The API facts (B4, B6) do not say `id` is always there, so a task without one decodes:
+    /// a query's job takes the id that was asked about, a create answer (nothing asked) is
+    /// refused by its caller (`None` here), as is a blank id.
+    #[test]
+    fn a_task_without_an_id_decodes_and_takes_the_asked_id() {
+        for task in [
+            serde_json::json!({"status": "completed", "modelId": "m-9"}),
+            serde_json::json!({"id": " ", "status": "completed", "modelId": "m-9"}),
+        ] {
+            let t: types::AudioTask = serde_json::from_value(task).unwrap();
+            assert!(clone_job(&t, None).is_none());
+            assert!(speech_job(&t, None).is_none());
+            let asked = JobId::new("audio_9");
+            let job = clone_job(&t, Some(&asked)).unwrap();
+            assert_eq!(
+                (job.id.as_str(), &job.status),
+                ("audio_9", &TaskStatus::Succeeded)
+            );
+        }
     }
 
     #[test]
