@@ -147,7 +147,10 @@ async fn jimmyai_create_clone_mock_answers_the_generated_client_and_the_adapter(
     let generated = jimmyai_client::connect(&server.base_url(), KEY).unwrap();
     let answer = generated.create_clone(&body).await.unwrap().into_inner();
     assert_eq!(answer.code.value(), Some(20000));
-    assert_eq!(answer.data.unwrap().id.as_ref().and_then(|t| t.as_str()), Some("audio_1"));
+    assert_eq!(
+        answer.data.unwrap().id.as_ref().and_then(|t| t.as_str()),
+        Some("audio_1")
+    );
 
     let client = adapter(Provider::JimmyAi, &server);
     let job = client
