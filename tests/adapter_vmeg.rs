@@ -445,12 +445,28 @@ async fn the_voice_lookup_after_a_finished_clone_is_within_the_waits_deadline() 
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
     assert!(
-        e.to_string().contains("finished, but finding its result"),
+        e.to_string().contains("succeeded, but finding its result"),
         "{e}"
     );
+    // The clone succeeded (and was billed): never "send it again".
+    assert!(!e.may_resubmit(), "{e}");
     let pages = server.seen().len() - 1;
     assert!((1..40).contains(&pages), "{pages} pages read: {e}");
     assert!(started.elapsed() < Duration::from_secs(10));
+
+    // A deadline the polls used up entirely still gives the lookup the last poll's grace,
+    // and its failure is never resubmittable either.
+    let mut steps = vec![detail("t-6", "finished", json!({}))];
+    steps.extend((0..40).map(page));
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let policy = fast_wait(Provider::Vmeg).with_deadline(Some(Duration::ZERO));
+    let e = c
+        .wait_for_clone(&JobId::new("t-6"), &policy)
+        .await
+        .unwrap_err();
+    assert!(!e.may_resubmit(), "{e}");
+    assert!(server.seen().len() >= 2, "the lookup was sent: {e}");
 }
 
 #[tokio::test]

@@ -273,17 +273,24 @@ impl Client {
                 finish(job)
             };
             // What follows the last poll (a finished VMEG clone whose voice is looked up in
-            // the voice list, page by page) is within the wait's deadline too: a list of
-            // 10,000 slow pages held a wait of a minute for days.
+            // the voice list, page by page) is within the wait's deadline too, with at least
+            // the last poll's grace: a list of 10,000 slow pages held a wait of a minute for
+            // days. The task has succeeded: a lookup cut short is a `Timeout` whose phase is
+            // `Answered` (the provider said the task is done; never resubmittable), not one
+            // of a request "not sent", which `may_resubmit` would allow.
             match policy.deadline {
                 None => finishing.await,
                 Some(deadline) => {
-                    let left = deadline.saturating_sub(started.elapsed());
+                    let left = deadline
+                        .saturating_sub(started.elapsed())
+                        .max(crate::wait::LAST_POLL_GRACE);
                     options::scoped(CallOptions::new().timeout(left), finishing)
                         .await
                         .map_err(|e| match e.kind() {
-                            ErrorKind::Timeout => e.with_note(format!(
-                                "task {id} finished, but finding its result ran past the wait's deadline (WaitPolicy::deadline); wait for it again to finish the lookup"
+                            ErrorKind::Timeout => Error::new(ErrorKind::Timeout)
+                                .with_phase(crate::error::Phase::Answered)
+                            .with_message(format!(
+                                "task {id} succeeded, but finding its result ran past the wait's deadline (WaitPolicy::deadline): do not submit it again; wait for it again to finish the lookup"
                             )),
                             _ => e,
                         })
