@@ -124,9 +124,15 @@ impl ConnectionLimit {
         self.last_answer_us.store(self.micros(), Ordering::Release);
     }
 
-    /// Called when a connection is known to be gone (`Connection: close`, a failed request).
-    pub(crate) fn connection_lost(&self) {
-        uncount(&self.started);
+    /// Called when a request's connection is known to be gone (`Connection: close`, a failed
+    /// request), from the request's own task ([`in_request_task`]):
+    /// uncounted unless its connect's reservation already gave the place back (reqwest's
+    /// whole-request timeout firing while the connect waited in the gate is a failed
+    /// request, not a failed connect).
+    pub(crate) fn request_lost(&self) {
+        if first_to_give_back() {
+            uncount(&self.started);
+        }
     }
 
     fn micros(&self) -> u64 {
@@ -313,14 +319,14 @@ mod tests {
         let mut svc = limit.layer(dialer.clone());
         in_request_task(svc.call(())).await.unwrap();
         limit.answer_received();
-        limit.connection_lost();
+        limit.request_lost();
         at_once(in_request_task(svc.call(())))
             .expect("dialed at once")
             .unwrap();
         assert_eq!(dialer.dials.load(Ordering::SeqCst), 2);
         // Never below zero, whatever is reported.
         for _ in 0..3 {
-            limit.connection_lost();
+            limit.request_lost();
         }
         assert_eq!(limit.started.load(Ordering::SeqCst), 0);
     }
@@ -359,6 +365,35 @@ mod tests {
             1,
             "uncounted twice: the limit would let one more through"
         );
+        // A request whose timeout fires while its connect waits in the gate fails as a
+        // request (reqwest's whole-request timeout: phase `Sent`), and the transport reports
+        // its connection lost: uncounted once, since the reservation gave the place back.
+        limit.answer_received();
+        let timed_out = at_once(in_request_task(async {
+            {
+                let mut connect = std::pin::pin!(svc.call(()));
+                let pending =
+                    std::future::poll_fn(|cx| Poll::Ready(connect.as_mut().poll(cx).is_pending()))
+                        .await;
+                assert!(pending, "the connect waits in the gate");
+            }
+            limit.request_lost();
+        }));
+        assert!(timed_out.is_some());
+        assert_eq!(
+            count(),
+            1,
+            "uncounted by the reservation and by request_lost"
+        );
+        // A request that held a connection and lost it: uncounted once.
+        let fresh = ConnectionLimit::new(1);
+        let mut dial = fresh.layer(Dialer::default());
+        let lost = at_once(in_request_task(async {
+            dial.call(()).await.unwrap();
+            fresh.request_lost();
+        }));
+        assert!(lost.is_some());
+        assert_eq!(fresh.started.load(Ordering::SeqCst), 0);
         // A disarmed guard (the outcome in hand) leaves the count to the transport.
         let done = at_once(in_request_task(async {
             let mut guard = RequestGuard::new(Some(&limit));

@@ -338,13 +338,14 @@ impl Transport {
         if let Some(limit) = &self.connection_limit {
             match &outcome {
                 // The connection this request was sent on is gone (it failed, timed out or
-                // was dropped mid-body). A failed connect (`NotSent`) was never counted: the
-                // layer has already given its place back.
-                Err(e) if e.phase() == Phase::Sent => limit.connection_lost(),
+                // was dropped mid-body), unless it never was: a failed connect (`NotSent`),
+                // or a timeout that fired while the connect waited in the gate (`Sent` to
+                // reqwest), whose reservation has given the place back already.
+                Err(e) if e.phase() == Phase::Sent => limit.request_lost(),
                 _ if status.is_some() => {
                     limit.answer_received();
                     if closing {
-                        limit.connection_lost();
+                        limit.request_lost();
                     }
                 }
                 _ => {}
