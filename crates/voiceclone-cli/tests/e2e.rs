@@ -1580,7 +1580,36 @@ fn a_signal_during_a_standalone_wait_reports_the_job() {
         let j = r.json();
         assert_eq!(s(&j["job_id"]), id, "{signal}: {j}");
         assert_eq!(j["error"]["kind"], "interrupted", "{signal}: {j}");
+        // An id from the command line: the wait claims nothing of it.
+        let message = s(&j["error"]["message"]);
+        assert!(
+            message.contains("stopped waiting for job") && !message.contains("was accepted"),
+            "{signal}: {j}"
+        );
     }
+    // A timeout too small to be a duration (1e-300 s is positive, but a zero `Duration`:
+    // no poll at all) is refused by name, nothing sent.
+    let before = sim.requests();
+    for tiny in ["1e-300", "0.0001"] {
+        let r = run_with(
+            &sim.url(),
+            KEY,
+            &[],
+            &[
+                "--provider",
+                "vmeg",
+                "--json",
+                "wait",
+                id.as_str(),
+                "--timeout",
+                tiny,
+            ],
+            None,
+        )
+        .expect(2);
+        assert!(r.stdout.contains("--timeout"), "{tiny}: {r:?}");
+    }
+    assert_eq!(sim.requests(), before);
 }
 
 /// `VOICECLONE_PROVIDER` is read in any case with blanks around it; empty is unset; a value

@@ -234,11 +234,13 @@ fn needs_wait(wait: bool, poll: &PollArgs) -> Option<Failure> {
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 fn secs(v: f64, flag: &str) -> Result<Duration, Failure> {
-    if v.is_finite() && v > 0.0 && v < 1.0e9 {
+    // At least a millisecond: 1e-300 is positive but a zero `Duration`, which would send
+    // no poll at all (and leave a long text's resend unsent on every rerun).
+    if v.is_finite() && v >= 0.001 && v < 1.0e9 {
         Ok(Duration::from_secs_f64(v))
     } else {
         Err(Failure::usage(format!(
-            "{flag} must be a positive number of seconds"
+            "{flag} must be a number of seconds from 0.001 to 1e9"
         )))
     }
 }
@@ -284,7 +286,7 @@ async fn clone(
     let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer);
-        after_submit(interruptible(waited, job, &mut signals).await)
+        after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
     } else if args.sync {
         sync_result((job_outcome(&job), job))
     } else {
@@ -456,6 +458,14 @@ async fn finish_wait_with<J: CliJob>(
     (o, job)
 }
 
+/// What a wait is for: a job this command submitted and saw accepted, or an id given on the
+/// command line (`wait JOB_ID`), of which nothing is known.
+#[derive(Clone, Copy)]
+enum Waited {
+    Accepted,
+    ById,
+}
+
 /// `waited` (the wait for an accepted job), unless SIGINT or SIGTERM comes first: then the
 /// job, accepted and running (it may be billed), is reported with its id and exit 3, so
 /// that stopping the command never loses it. Before, the process died by the signal with
@@ -464,6 +474,7 @@ async fn interruptible<J: CliJob>(
     waited: impl std::future::Future<Output = (Outcome, J)>,
     job: J,
     signals: &mut Option<crate::signals::Signals>,
+    waited_for: Waited,
 ) -> (Outcome, J) {
     let Some(signals) = signals.as_mut() else {
         return waited.await;
@@ -472,15 +483,20 @@ async fn interruptible<J: CliJob>(
         done = waited => done,
         name = signals.next() => {
             let mut o = job_outcome(&job);
-            o.failure = Some(Failure::other(
-                Exit::Unreachable,
-                "interrupted",
-                format!(
+            let message = match waited_for {
+                Waited::Accepted => format!(
                     "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `voiceclone wait {}` follows it",
                     job.id(),
                     job.id()
                 ),
-            ));
+                // An id from the command line: nothing is known of it yet.
+                Waited::ById => format!(
+                    "{name}: stopped waiting for job {}; nothing is known of how it ended: `voiceclone wait {}` follows it",
+                    job.id(),
+                    job.id()
+                ),
+            };
+            o.failure = Some(Failure::other(Exit::Unreachable, "interrupted", message));
             o.set("waited", false);
             (o, job)
         }
@@ -733,12 +749,16 @@ async fn wait(
         JobKind::Clone => {
             let job = CloneJob::new(p, id.clone(), TaskStatus::Queued);
             let waited = finish_wait_with(client, job.clone(), &policy, printer);
-            interruptible(waited, job, &mut signals).await.0
+            interruptible(waited, job, &mut signals, Waited::ById)
+                .await
+                .0
         }
         JobKind::Speech => {
             let job = SpeechJob::new(p, id.clone(), TaskStatus::Queued);
             let waited = finish_wait_with(client, job.clone(), &policy, printer);
-            interruptible(waited, job, &mut signals).await.0
+            interruptible(waited, job, &mut signals, Waited::ById)
+                .await
+                .0
         }
     };
     if o.failure.as_ref().is_some_and(|f| f.kind == "interrupted") {
@@ -793,7 +813,7 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
     let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer);
-        after_submit(interruptible(waited, job, &mut signals).await)
+        after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
     } else if args.sync {
         sync_result((job_outcome(&job), job))
     } else {

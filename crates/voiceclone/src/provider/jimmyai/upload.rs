@@ -161,8 +161,10 @@ async fn send(
     })
 }
 
-/// A failure of the local side inside an attempt (the file changed, could not be read)
-/// arrives as the generated client's `InvalidRequest`: name the recording.
+/// A failure of the local side before an attempt sent anything (the file could not be
+/// opened again) arrives as the generated client's `InvalidRequest`: name the recording.
+/// One mid-send (the file changed) arrives as `Custom`, which the transport names itself
+/// (`sample::failed_while_sent`, phase `Sent`).
 fn local_failure(e: Error) -> Error {
     match e.kind() {
         ErrorKind::InvalidInput { field, reason } if field == "request" => {
