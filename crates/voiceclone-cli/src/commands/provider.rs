@@ -236,7 +236,7 @@ const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 fn secs(v: f64, flag: &str) -> Result<Duration, Failure> {
     // At least a millisecond: 1e-300 is positive but a zero `Duration`, which would send
     // no poll at all (and leave a long text's resend unsent on every rerun).
-    if v.is_finite() && v >= 0.001 && v < 1.0e9 {
+    if (0.001..1.0e9).contains(&v) {
         Ok(Duration::from_secs_f64(v))
     } else {
         Err(Failure::usage(format!(
