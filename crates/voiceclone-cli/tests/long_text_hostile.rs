@@ -1110,3 +1110,37 @@ fn no_part_is_started_after_a_wait_ran_out_of_time() {
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
+
+/// A signal while a part's submit is on its way: whether it made a task is not known, and
+/// the result says so for that part, instead of only "the manifest records every part".
+#[test]
+fn a_signal_during_a_submit_says_that_parts_outcome_is_unknown() {
+    let faults = voiceclone_sim::FaultConfig {
+        latency: Duration::from_millis(3000),
+        ..Default::default()
+    };
+    let sim = Sim::with(SimConfig::default().with_faults(faults), KEY);
+    sim.handle
+        .fail_next("vmeg.ttsCreateAsync", voiceclone_sim::FaultKind::Latency, 1)
+        .unwrap();
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let child = support::command(Some(&sim.url()), KEY, &[], &speak_args(&c.file, &c.out))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(dir.join(MANIFEST).exists() && manifest(dir)["parts"][0]["state"] == "submitting") {
+        assert!(Instant::now() < deadline, "no submit recorded");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    support::send_signal(&child, "-TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    assert!(
+        s(&j["error"]["message"]).contains("whether the submit of part 1 of 1 created a task"),
+        "{j}"
+    );
+}

@@ -281,16 +281,23 @@ fn interrupted(dir: &Path) -> Failure {
     )
 }
 
-/// The failure a run tells, and whose exit code is the run's: the most serious, an unknown
-/// outcome (exit 3: a failed manifest write after a submit, a wait that failed) over a
-/// refusal (1) over input refused before sending (2); the first in text order among equals,
-/// saying how many more parts failed.
+/// The detail a failure to write the manifest (or read back a download) after a submit
+/// carries: the manifest on disk is then out of date, which the run must say first.
+const UNRECORDED: &str = "manifest_out_of_date";
+
+/// The failure a run tells, and whose exit code is the run's: the most serious, a failed
+/// manifest write after a submit (the manifest is out of date) first, then an unknown
+/// outcome (exit 3: a wait that failed) over a refusal (1) over input refused before
+/// sending (2); the first in text order among equals, saying how many more parts failed.
 fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
-    let rank = |f: &Failure| match f.exit {
-        Exit::Unreachable => 3,
-        Exit::Failure => 2,
-        Exit::Usage => 1,
-        Exit::Success => 0,
+    let rank = |f: &Failure| {
+        let exit = match f.exit {
+            Exit::Unreachable => 3,
+            Exit::Failure => 2,
+            Exit::Usage => 1,
+            Exit::Success => 0,
+        };
+        (f.details.contains_key(UNRECORDED), exit)
     };
     let shown = failures
         .iter()
@@ -383,6 +390,7 @@ impl Run<'_> {
             exit: Exit::Unreachable,
             ..f
         }
+        .with(UNRECORDED, true)
     }
 
     fn name(&self, i: usize) -> String {
@@ -971,7 +979,7 @@ impl Run<'_> {
     /// printed, not lost.
     fn interrupted(&self, signal: &str) -> Outcome {
         let manifest = self.dir.join(manifest::FILE_NAME);
-        let message = if self.unrecorded.get() {
+        let mut message = if self.unrecorded.get() {
             format!("{signal}: interrupted")
         } else {
             format!(
@@ -979,6 +987,26 @@ impl Run<'_> {
                 manifest.display()
             )
         };
+        // A submit the signal cut short (or whose answer was lost) may have made a task.
+        let submitting: Vec<String> = self
+            .manifest
+            .borrow()
+            .parts
+            .iter()
+            .filter(|p| p.state == PartState::Submitting)
+            .map(|p| self.name(p.index))
+            .collect();
+        if !submitting.is_empty() {
+            message.push_str(&format!(
+                "; whether the submit of {} created a task (and was billed) is not known: the rerun resolves it ({})",
+                submitting.join(", "),
+                if self.plan.provider() == Provider::Vmeg {
+                    "by its idempotency key"
+                } else {
+                    "JimmyAI has no key: it is reported, and sent again only with --resubmit-unknown"
+                }
+            ));
+        }
         let ids: Vec<String> = self
             .accepted_ids
             .borrow()
@@ -1044,6 +1072,13 @@ mod tests {
             told.message
                 .ends_with("and 3 more part(s) failed (see `parts`)")
         );
+        // A manifest out of date is told first, whatever failed before it in text order.
+        let told = most_serious(vec![
+            f(Exit::Unreachable, "not_found"),
+            f(Exit::Unreachable, "io").with(UNRECORDED, true),
+        ])
+        .unwrap();
+        assert_eq!(told.kind, "io");
         let told = most_serious(vec![f(Exit::Usage, "a"), f(Exit::Failure, "b")]).unwrap();
         assert_eq!(told.kind, "b");
         assert_eq!(
