@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{DEFAULT_DEDUPE_TTL, MAX_PIPELINE_KEY_BYTES, REPLAY_WINDOW};
+use super::{DEFAULT_DEDUPE_TTL, MAX_PIPELINE_KEY_BYTES, MIN_DEDUPE_TTL};
 
 /// The boxed future a [`Deduplicator`] returns (`Box::pin(async move { ... })`).
 pub type DedupFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -100,13 +100,14 @@ impl fmt::Debug for MemoryDeduplicator {
 
 impl MemoryDeduplicator {
     /// A store for up to `capacity` keys, `1..=usize::MAX` (0 is read as 1; nothing is
-    /// allocated up front), each kept for `ttl`, at least [`REPLAY_WINDOW`] (shorter values,
-    /// zero included, are raised to it: a replay inside the window must still be caught);
+    /// allocated up front), each kept for `ttl`, at least [`MIN_DEDUPE_TTL`] (shorter
+    /// values, zero included, are raised to it: a replay inside the window, either way
+    /// around its timestamp, must still be caught);
     /// `Duration::MAX` keeps keys until capacity pushes them out.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
             capacity: capacity.max(1),
-            ttl: ttl.max(REPLAY_WINDOW),
+            ttl: ttl.max(MIN_DEDUPE_TTL),
             state: Mutex::new(DedupState::default()),
         }
     }
@@ -339,12 +340,15 @@ mod tests {
             Duration::ZERO,
             Duration::from_secs(1),
             Duration::from_secs(299),
+            Duration::from_secs(599),
         ] {
             let m = MemoryDeduplicator::new(10, ttl);
             let t0 = Instant::now();
             assert!(m.first_seen_at("a", t0));
+            // A delivery stamped 300 s ahead, replayed 599 s after it was first seen, is
+            // still inside the window.
             assert!(
-                !m.first_seen_at("a", t0 + Duration::from_secs(299)),
+                !m.first_seen_at("a", t0 + Duration::from_secs(599)),
                 "ttl {ttl:?}: a redelivery within the replay window is a duplicate"
             );
         }

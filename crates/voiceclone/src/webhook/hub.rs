@@ -186,17 +186,19 @@ impl CompletionHub {
 
     /// A hub on any store (for many instances, the Redis store of the `redis` feature).
     /// `verifier` checks deliveries and every event read back from the store. Its tolerance
-    /// is shortened to the store's [`CompletionStore::dedupe_ttl`] when that is shorter
-    /// (with a warning): a delivery the store has forgotten, replayed within a longer
-    /// tolerance, would be acted on twice.
+    /// is shortened to half the store's [`CompletionStore::dedupe_ttl`] when it is longer
+    /// (with a warning): the tolerance runs either way around a delivery's timestamp, so a
+    /// replay can come up to twice the tolerance after the first delivery was seen, and one
+    /// the store has forgotten by then would be acted on twice. (A store bounded in keys, as
+    /// [`MemoryStore`] is, may forget sooner under a flood of distinct deliveries.)
     pub fn with_store(verifier: Verifier, store: Arc<dyn CompletionStore>) -> Self {
-        let verifier = match store.dedupe_ttl() {
+        let verifier = match store.dedupe_ttl().map(|ttl| ttl / 2) {
             Some(ttl) if verifier.max_age() > ttl => {
                 tracing::warn!(
                     tolerance_secs = verifier.max_age().as_secs(),
                     dedupe_ttl_secs = ttl.as_secs(),
-                    "the verifier's tolerance is longer than the store remembers deliveries; \
-                     shortened to the store's dedupe TTL"
+                    "the verifier's tolerance, either way, is longer than the store remembers \
+                     deliveries; shortened to half the store's dedupe TTL"
                 );
                 verifier.tolerance(ttl)
             }
@@ -953,12 +955,17 @@ mod tests {
             Verifier::new(SECRET.into()).tolerance(hour),
             Arc::new(store),
         );
-        assert_eq!(hub.verifier().max_age(), Duration::from_secs(600));
+        assert_eq!(hub.verifier().max_age(), Duration::from_secs(300));
         // Half an hour old: within the tolerance asked for, past the store's memory.
         let (ts, sig, body) = signed_at("t9", "p9", SystemTime::now() - hour / 2);
         let d = hub.receive(&ts, &sig, body.as_bytes()).await;
         assert!(matches!(d, Delivery::Refused(_)), "{d:?}");
-        let (ts, sig, body) = signed_at("t9", "p9", SystemTime::now() - hour / 12);
+        // Seven minutes old: within half the store's 10 minutes either way would let a
+        // delivery stamped 5 minutes ahead be replayed 10 minutes after it was seen.
+        let (ts, sig, body) = signed_at("t9", "p9", SystemTime::now() - hour * 7 / 60);
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Refused(_)), "{d:?}");
+        let (ts, sig, body) = signed_at("t9", "p9", SystemTime::now() - hour / 20);
         let d = hub.receive(&ts, &sig, body.as_bytes()).await;
         assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
         // A store that does not say keeps the tolerance asked for.

@@ -11,7 +11,7 @@
 //! answer 2xx quickly, and skip side effects for a `pipelineKey` already handled
 //! ([`Deduplicator`]). VMEG signs each redelivery afresh and does not say how long it keeps
 //! trying, so [`MemoryDeduplicator`] remembers keys for [`DEFAULT_DEDUPE_TTL`] (72 h) by
-//! default, and never for less than the [`REPLAY_WINDOW`]. A `pipelineKey` longer than
+//! default, and never for less than [`MIN_DEDUPE_TTL`] (twice the [`REPLAY_WINDOW`]). A `pipelineKey` longer than
 //! [`MAX_PIPELINE_KEY_BYTES`] is refused ([`WebhookFailure::PipelineKeyTooLong`]).
 //!
 //! To have deliveries end the client's waits, use a [`CompletionHub`]: it verifies,
@@ -98,6 +98,11 @@ pub use crate::provider::vmeg::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_
 /// How far a delivery's `X-Timestamp` may be from now, either way ([`Verifier::new`]'s
 /// tolerance, as VMEG documents it).
 pub const REPLAY_WINDOW: Duration = Duration::from_secs(300);
+/// The shortest dedupe TTL a store or deduplicator takes (600 s, twice [`REPLAY_WINDOW`]):
+/// the window runs either way around a delivery's timestamp, so a replay of a delivery
+/// first seen with a timestamp `REPLAY_WINDOW` ahead is still fresh `2 x REPLAY_WINDOW`
+/// later, and must still be remembered then.
+pub const MIN_DEDUPE_TTL: Duration = Duration::from_secs(600);
 /// How long [`MemoryDeduplicator::with_capacity`] remembers a `pipelineKey`: VMEG redelivers
 /// with a fresh timestamp each time and does not document for how long.
 pub const DEFAULT_DEDUPE_TTL: Duration = Duration::from_secs(72 * 3600);

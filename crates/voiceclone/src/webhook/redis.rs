@@ -8,7 +8,7 @@
 //!
 //! | key / channel | holds | kept for |
 //! | --- | --- | --- |
-//! | `{prefix}:seen:{pipelineKey}` | the dedupe mark: `c:<token>` (confirmed) or `p:<token>` (pending), the token being the [`MarkToken`] of the record call that set it (a mark of an older version, `1`, reads as confirmed and is owned by nobody) | confirmed: the dedupe TTL, [`DEFAULT_DEDUPE_TTL`] (72 h), never less than [`REPLAY_WINDOW`]; pending: the lease the receiver asked for |
+//! | `{prefix}:seen:{pipelineKey}` | the dedupe mark: `c:<token>` (confirmed) or `p:<token>` (pending), the token being the [`MarkToken`] of the record call that set it (a mark of an older version, `1`, reads as confirmed and is owned by nobody) | confirmed: the dedupe TTL, [`DEFAULT_DEDUPE_TTL`] (72 h), never less than [`MIN_DEDUPE_TTL`]; pending: the lease the receiver asked for |
 //! | `{prefix}:task:{taskId}` | the latest delivery for the task ([`StoredEvent`] as JSON) | the event TTL: [`DEFAULT_EVENT_TTL`] (24 h) |
 //! | `{prefix}:idem:{idempotencyKey}` | the latest delivery carrying the key | the event TTL |
 //! | channel `{prefix}:events` | every delivery recorded, as JSON | (pub/sub) |
@@ -99,7 +99,7 @@ use super::store::{
     CompletionStore, Confirmation, DEFAULT_EVENT_TTL, Listener, MarkToken, Recorded, StoreError,
     StoreSignal, StoredEvent, Subscription,
 };
-use super::{DEFAULT_DEDUPE_TTL, REPLAY_WINDOW};
+use super::{DEFAULT_DEDUPE_TTL, MIN_DEDUPE_TTL};
 use crate::error::{Error, ErrorKind, WebhookFailure};
 use crate::scrub::{REDACTED, Scrubber};
 use crate::sleep::BoxFuture;
@@ -313,10 +313,10 @@ impl RedisStore {
     }
 
     /// Remembers `pipelineKey`s for `ttl` (default [`DEFAULT_DEDUPE_TTL`], 72 h; never less
-    /// than [`REPLAY_WINDOW`]: shorter values, zero included, are raised to it).
+    /// than [`MIN_DEDUPE_TTL`]: shorter values, zero included, are raised to it).
     #[must_use]
     pub fn dedupe_ttl(mut self, ttl: Duration) -> Self {
-        self.dedupe_ttl = ttl.max(REPLAY_WINDOW);
+        self.dedupe_ttl = ttl.max(MIN_DEDUPE_TTL);
         self
     }
 
@@ -930,11 +930,11 @@ mod tests {
         assert_eq!(store.dedupe_ttl, Duration::from_secs(72 * 3600));
         assert_eq!(store.timeout, Duration::from_secs(2));
         let short = store.dedupe_ttl(Duration::ZERO);
-        assert_eq!(short.dedupe_ttl, Duration::from_secs(300));
+        assert_eq!(short.dedupe_ttl, Duration::from_secs(600));
         // What a hub bounds its verifier's tolerance by.
         assert_eq!(
             CompletionStore::dedupe_ttl(&short),
-            Some(Duration::from_secs(300))
+            Some(Duration::from_secs(600))
         );
     }
 
@@ -995,7 +995,7 @@ mod tests {
             .unwrap()
             .dedupe_ttl(Duration::from_secs(1))
             .timeout(Duration::ZERO);
-        assert_eq!(store.dedupe_ttl, REPLAY_WINDOW);
+        assert_eq!(store.dedupe_ttl, MIN_DEDUPE_TTL);
         assert_eq!(store.timeout, Duration::from_millis(1));
         assert_eq!(store.key("task", "t1"), "voiceclone:task:t1");
         let long = "x".repeat(10_000);

@@ -58,7 +58,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::dedupe::{ConfirmState, MarkState, MemoryDeduplicator};
-use super::{DEFAULT_DEDUPE_TTL, REPLAY_WINDOW};
+use super::{DEFAULT_DEDUPE_TTL, MIN_DEDUPE_TTL};
 use crate::sleep::BoxFuture;
 
 /// How long a [`MemoryStore`] keeps a delivery by default, for a wait that starts late or a
@@ -403,11 +403,11 @@ impl MemoryStore {
         }
     }
 
-    /// Remembers `pipelineKey`s for `ttl` (never less than [`REPLAY_WINDOW`]), at most
+    /// Remembers `pipelineKey`s for `ttl` (never less than [`MIN_DEDUPE_TTL`]), at most
     /// `capacity` of them (0 is read as 1).
     #[must_use]
     pub fn dedupe(mut self, capacity: usize, ttl: Duration) -> Self {
-        self.dedupe = MemoryDeduplicator::new(capacity, ttl.max(REPLAY_WINDOW));
+        self.dedupe = MemoryDeduplicator::new(capacity, ttl.max(MIN_DEDUPE_TTL));
         self
     }
 

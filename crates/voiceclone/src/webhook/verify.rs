@@ -43,10 +43,11 @@ impl Verifier {
 
     /// Sets the allowed clock difference, either way, at most [`DEFAULT_DEDUPE_TTL`]
     /// (72 h; longer values are read as that): a delivery older than the deduplicator's
-    /// memory would be fresh again when replayed. Keep a deduplicator's TTL at least this
+    /// memory would be fresh again when replayed. Keep a deduplicator's TTL at least twice this
     /// long: [`MemoryDeduplicator`](super::MemoryDeduplicator) only guarantees
-    /// [`REPLAY_WINDOW`]. A [`CompletionHub`](super::CompletionHub) shortens it to its
-    /// store's dedupe TTL itself.
+    /// [`MIN_DEDUPE_TTL`](super::MIN_DEDUPE_TTL), twice the default tolerance. A [`CompletionHub`](super::CompletionHub) shortens it to half its
+    /// store's dedupe TTL itself (the tolerance runs either way, so a replay can come up
+    /// to twice the tolerance after the first delivery).
     #[must_use]
     pub fn tolerance(mut self, tolerance: Duration) -> Self {
         self.tolerance = tolerance.min(DEFAULT_DEDUPE_TTL);
