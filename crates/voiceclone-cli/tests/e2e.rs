@@ -1612,6 +1612,46 @@ fn a_signal_during_a_standalone_wait_reports_the_job() {
     assert_eq!(sim.requests(), before);
 }
 
+/// SIGTERM while `status` reads (its one request held 5 s by the server): one JSON object
+/// naming the job, exit 3, not a process killed with nothing printed.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_status_reports_the_job() {
+    let faults = FaultConfig {
+        latency: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let sim = Sim::with(fast_config().with_faults(faults), KEY);
+    let submit = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "clone",
+        SAMPLE,
+        "--name",
+        "n",
+    ];
+    let j = run_with(&sim.url(), KEY, &[], &submit, None)
+        .expect(0)
+        .json();
+    let id = s(&j["job_id"]).to_owned();
+    sim.handle
+        .fail_next("vmeg.tasksDetail", voiceclone_sim::FaultKind::Latency, 1)
+        .unwrap();
+    let args = ["--provider", "vmeg", "--json", "status", id.as_str()];
+    let before = sim.requests();
+    let child = support::command(Some(&sim.url()), KEY, &[], &args)
+        .spawn()
+        .unwrap();
+    support::wait_until("no status read seen", 20, || sim.requests() > before);
+    support::send_signal(&child, "-TERM");
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let j = r.json();
+    assert_eq!(s(&j["error"]["job_id"]), id, "{j}");
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+}
+
 /// `VOICECLONE_PROVIDER` is read in any case with blanks around it; empty is unset; a value
 /// that names no provider fails only the commands that need one, without echoing it.
 #[test]
