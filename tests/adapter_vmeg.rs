@@ -469,6 +469,28 @@ async fn the_voice_lookup_after_a_finished_clone_is_within_the_waits_deadline() 
     assert!(server.seen().len() >= 2, "the lookup was sent: {e}");
 }
 
+/// A finished clone whose voice lookup is refused (rate limited, unauthorized after a key
+/// rotation): the error is the lookup's, but the clone succeeded and was billed, so it is
+/// never `may_resubmit()`, whatever its kind.
+#[tokio::test]
+async fn a_failed_voice_lookup_after_a_finished_clone_is_never_resubmittable() {
+    for refusal in [err(429, 429, "slow down"), err(401, 401, "bad key")] {
+        let mut steps = vec![detail("t-7", "finished", json!({}))];
+        steps.extend(std::iter::repeat_with(|| refusal.clone()).take(10));
+        let server = Scripted::start(steps).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .wait_for_clone(&JobId::new("t-7"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::RateLimited | ErrorKind::Unauthorized),
+            "{e}"
+        );
+        assert!(!e.may_resubmit(), "a billed clone: {e}");
+    }
+}
+
 #[tokio::test]
 async fn wait_ends_in_task_failed() {
     let server = Scripted::start(vec![

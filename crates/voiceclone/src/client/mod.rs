@@ -278,7 +278,7 @@ impl Client {
             // days. The task has succeeded: a lookup cut short is a `Timeout` whose phase is
             // `Answered` (the provider said the task is done; never resubmittable), not one
             // of a request "not sent", which `may_resubmit` would allow.
-            match policy.deadline {
+            let found = match policy.deadline {
                 None => finishing.await,
                 Some(deadline) => {
                     let left = deadline
@@ -295,7 +295,10 @@ impl Client {
                             _ => e,
                         })
                 }
-            }
+            };
+            // Whatever failed after the task succeeded (a 429 or 401 on the voice list, a
+            // refused connection), the task is done and billed: never "submit it again".
+            found.map_err(Error::after_success)
         }
     }
 

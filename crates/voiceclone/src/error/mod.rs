@@ -75,6 +75,9 @@ struct Inner {
     request_id: Option<crate::transport::RequestId>,
     /// For an `OutcomeUnknown`: when the call's last attempt ended.
     last_attempt_at: Option<std::time::SystemTime>,
+    /// The error came after the task was reported succeeded (a wait's lookup of its result
+    /// failed): whatever its kind, nothing is to be submitted again.
+    after_success: bool,
     /// For a failed long text: where every part ended.
     #[cfg(feature = "long-text")]
     parts: Option<Vec<crate::long_text::PartOutcome>>,
@@ -105,6 +108,7 @@ impl Error {
             note: None,
             request_id: None,
             last_attempt_at: None,
+            after_success: false,
             #[cfg(feature = "long-text")]
             parts: None,
         }))
@@ -167,8 +171,14 @@ impl Error {
     /// a refusal that proves it was not processed (invalid input or request, auth, payment,
     /// size, rate limit, unsupported). `false` for everything else, above all
     /// `OutcomeUnknown`, `Conflict` (the key was already used: the earlier task exists),
-    /// timeouts and server errors, where the task may exist: look it up first.
+    /// timeouts and server errors, where the task may exist: look it up first. Always
+    /// `false` for an error of a wait whose task succeeded but whose result could not be
+    /// read (a VMEG clone's voice lookup refused, rate limited or cut short): the task is
+    /// done and billed.
     pub fn may_resubmit(&self) -> bool {
+        if self.0.after_success {
+            return false;
+        }
         match self.kind() {
             ErrorKind::InvalidInput { .. }
             | ErrorKind::Unauthorized
@@ -286,6 +296,13 @@ impl Error {
     /// True when the answer was about another task than the one asked.
     pub(crate) fn is_misrouted(&self) -> bool {
         self.0.misrouted
+    }
+
+    /// Marks an error that came after the task was reported succeeded (see
+    /// [`Error::may_resubmit`]).
+    pub(crate) fn after_success(mut self) -> Self {
+        self.0.after_success = true;
+        self
     }
 
     pub(crate) fn misrouted(mut self) -> Self {
