@@ -488,6 +488,38 @@ async fn a_failed_voice_lookup_after_a_finished_clone_is_never_resubmittable() {
             "{e}"
         );
         assert!(!e.may_resubmit(), "a billed clone: {e}");
+        assert!(
+            e.to_string()
+                .contains("task t-7 succeeded, but finding its result failed"),
+            "the error says the clone succeeded: {e}"
+        );
+    }
+}
+
+/// A poll refused while the task runs (401 after a key rotation, a 402): the job
+/// was accepted and exists, so the wait's error is never `may_resubmit()`, whatever its kind
+/// (a 401 alone would say "refused, nothing created"). Before, only errors after the task
+/// succeeded were marked.
+#[tokio::test]
+async fn a_refused_poll_of_an_accepted_job_is_never_resubmittable() {
+    for refusal in [err(401, 401, "bad key"), err(402, 402, "no credit")] {
+        let steps = std::iter::repeat_with(|| refusal.clone())
+            .take(10)
+            .collect();
+        let server = Scripted::start(steps).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .wait_for_speech(&JobId::new("t-8"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::PaymentRequired | ErrorKind::Unauthorized
+            ),
+            "{e}"
+        );
+        assert!(!e.may_resubmit(), "an accepted job: {e}");
     }
 }
 

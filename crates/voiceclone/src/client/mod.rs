@@ -255,50 +255,57 @@ impl Client {
                     // every wait's future, hub or not.
                     Some(hub) => {
                         let filter = &self.t().text_filter;
-                        Box::pin(wait_with_hub(hub, filter, policy, sleeper, id, poll)).await?
+                        Box::pin(wait_with_hub(hub, filter, policy, sleeper, id, poll))
+                            .await
+                            .map_err(Error::task_may_exist)?
                     }
                     None => {
                         let waiting = Waiting::new(sleeper, id, J::status);
-                        poll_from(&waiting, policy, &mut poll).await?
+                        poll_from(&waiting, policy, &mut poll)
+                            .await
+                            .map_err(Error::task_may_exist)?
                     }
                 };
                 #[cfg(not(feature = "webhook"))]
                 let job = {
                     let waiting = Waiting::new(sleeper, id, J::status);
-                    poll_from(&waiting, policy, &mut poll).await?
+                    poll_from(&waiting, policy, &mut poll)
+                        .await
+                        .map_err(Error::task_may_exist)?
                 };
                 if *job.status() == TaskStatus::Failed {
-                    return Err(task_failed(id, job.error()));
+                    return Err(task_failed(id, job.error()).task_may_exist());
                 }
                 finish(job)
             };
             // What follows the last poll (a finished VMEG clone whose voice is looked up in
             // the voice list, page by page) is within the wait's deadline too, with at least
             // the last poll's grace: a list of 10,000 slow pages held a wait of a minute for
-            // days. The task has succeeded: a lookup cut short is a `Timeout` whose phase is
-            // `Answered` (the provider said the task is done; never resubmittable), not one
-            // of a request "not sent", which `may_resubmit` would allow.
+            // days.
             let found = match policy.deadline {
                 None => finishing.await,
                 Some(deadline) => {
                     let left = deadline
                         .saturating_sub(started.elapsed())
                         .max(crate::wait::LAST_POLL_GRACE);
-                    options::scoped(CallOptions::new().timeout(left), finishing)
-                        .await
-                        .map_err(|e| match e.kind() {
-                            ErrorKind::Timeout => Error::new(ErrorKind::Timeout)
-                                .with_phase(crate::error::Phase::Answered)
-                            .with_message(format!(
-                                "task {id} succeeded, but finding its result ran past the wait's deadline (WaitPolicy::deadline): do not submit it again; wait for it again to finish the lookup"
-                            )),
-                            _ => e,
-                        })
+                    options::scoped(CallOptions::new().timeout(left), finishing).await
                 }
             };
             // Whatever failed after the task succeeded (a 429 or 401 on the voice list, a
-            // refused connection), the task is done and billed: never "submit it again".
-            found.map_err(Error::after_success)
+            // refused connection, the deadline), the task is done and billed: never "submit
+            // it again", and the error says so. The lookup's own error is kept (its request
+            // id, status and cause are what support asks for).
+            found.map_err(|e| {
+                let why = match e.kind() {
+                    ErrorKind::Timeout => "finding its result timed out (within the wait's deadline, WaitPolicy::deadline, or the client's timeout)",
+                    _ => "finding its result failed",
+                };
+                let note = match e.note() {
+                    Some(earlier) => format!("task {id} succeeded, but {why}: do not submit it again; wait for it again to finish the lookup ({earlier})"),
+                    None => format!("task {id} succeeded, but {why}: do not submit it again; wait for it again to finish the lookup"),
+                };
+                e.with_note(note).task_may_exist()
+            })
         }
     }
 

@@ -75,9 +75,11 @@ struct Inner {
     request_id: Option<crate::transport::RequestId>,
     /// For an `OutcomeUnknown`: when the call's last attempt ended.
     last_attempt_at: Option<std::time::SystemTime>,
-    /// The error came after the task was reported succeeded (a wait's lookup of its result
-    /// failed): whatever its kind, nothing is to be submitted again.
-    after_success: bool,
+    /// The error came from a call about a task that exists or may exist (a wait on an
+    /// accepted task, the lookup of a succeeded task's result, a resend or search for an
+    /// unknown outcome, a long text with parts sent): whatever its kind, nothing is to be
+    /// submitted again.
+    task_may_exist: bool,
     /// For a failed long text: where every part ended.
     #[cfg(feature = "long-text")]
     parts: Option<Vec<crate::long_text::PartOutcome>>,
@@ -108,7 +110,7 @@ impl Error {
             note: None,
             request_id: None,
             last_attempt_at: None,
-            after_success: false,
+            task_may_exist: false,
             #[cfg(feature = "long-text")]
             parts: None,
         }))
@@ -172,11 +174,13 @@ impl Error {
     /// size, rate limit, unsupported). `false` for everything else, above all
     /// `OutcomeUnknown`, `Conflict` (the key was already used: the earlier task exists),
     /// timeouts and server errors, where the task may exist: look it up first. Always
-    /// `false` for an error of a wait whose task succeeded but whose result could not be
-    /// read (a VMEG clone's voice lookup refused, rate limited or cut short): the task is
-    /// done and billed.
+    /// `false`, whatever the kind, for an error of a call about a task that exists or may
+    /// exist: a wait on an accepted job (a poll refused with 401 after a key rotation, a
+    /// succeeded VMEG clone whose voice lookup failed), `resubmit_*`, `resend_speech` and
+    /// the search after a resend's 409 (the first submit's outcome is still unknown), and a
+    /// long text some of whose parts were sent.
     pub fn may_resubmit(&self) -> bool {
-        if self.0.after_success {
+        if self.0.task_may_exist {
             return false;
         }
         match self.kind() {
@@ -298,10 +302,10 @@ impl Error {
         self.0.misrouted
     }
 
-    /// Marks an error that came after the task was reported succeeded (see
+    /// Marks an error of a call about a task that exists or may exist (see
     /// [`Error::may_resubmit`]).
-    pub(crate) fn after_success(mut self) -> Self {
-        self.0.after_success = true;
+    pub(crate) fn task_may_exist(mut self) -> Self {
+        self.0.task_may_exist = true;
         self
     }
 
