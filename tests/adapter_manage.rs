@@ -532,5 +532,7 @@ async fn jimmyai_resubmit_is_refused_without_a_key() {
     let r = c.resubmit_clone(&e, &req).await.unwrap_err();
     assert!(matches!(r.kind(), ErrorKind::Unsupported { .. }), "{r}");
     assert!(r.to_string().contains("second task"), "{r}");
+    // The first submit's outcome is still unknown: never "resubmit".
+    assert!(!r.may_resubmit(), "{r}");
     assert_eq!(sim.task_count(), tasks, "nothing was resent");
 }

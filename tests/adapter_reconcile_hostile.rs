@@ -146,7 +146,76 @@ async fn a_resend_past_the_key_lifetime_is_refused_with_nothing_sent() {
         "{e}"
     );
     assert!(e.to_string().contains("24 h"), "{e}");
+    // Refused because a resend could bill twice: telling the caller "resubmit" would too.
+    assert!(!e.may_resubmit(), "{e}");
     assert_eq!(server.seen().len(), 0, "a resend was sent");
+}
+
+/// Whatever ends a resend or a search for an unknown outcome (the resend refused with a 402
+/// or 401, the search after its 409 refused, a search of its own refused), the first
+/// submit's outcome is still unknown: the error is never `may_resubmit()`, which would send
+/// the caller to submit again with a new key and pay twice. Before: a 402, 401 or 429 there
+/// said "safe to resubmit", as it does for a fresh submit.
+#[tokio::test]
+async fn no_error_of_a_resend_or_a_search_is_resubmittable() {
+    let now = SystemTime::now();
+    let refused = |status: u16, code: i64| {
+        Step::status(
+            status,
+            json!({"code": code, "message": "refused", "data": null}),
+        )
+    };
+    let used = Step::status(
+        409,
+        json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+    );
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("k-part-1");
+    let at = now - Duration::from_secs(60);
+    // The resend itself refused.
+    for (status, code) in [(402, 402), (401, 401)] {
+        let server = Scripted::start(vec![refused(status, code)]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c.resend_speech(&req, at).await.unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::PaymentRequired | ErrorKind::Unauthorized
+            ),
+            "{e}"
+        );
+        assert!(!e.may_resubmit(), "{e}");
+        let unknown = Error::new(ErrorKind::OutcomeUnknown {
+            idempotency_key: Some("k-part-1".into()),
+            task_id: None,
+            submitted_at: at,
+            request: RequestSummary::default(),
+        });
+        let server = Scripted::start(vec![refused(status, code)]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .resubmit_speech(
+                &unknown,
+                &SpeechRequest::new("sv_en_us_female_01", "Hello."),
+            )
+            .await
+            .unwrap_err();
+        assert!(!e.may_resubmit(), "{e}");
+    }
+    // The key was used (the first submit exists), and the search for its task is refused.
+    let server = Scripted::start(vec![used, refused(401, 401)]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.resend_speech(&req, at).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{e}");
+    assert!(!e.may_resubmit(), "{e}");
+    // A search of the caller's own, refused.
+    let server = Scripted::start(vec![refused(401, 401)]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .reconcile(&ReconcileQuery::new(at).kind(JobKind::Speech))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Unauthorized, "{e}");
+    assert!(!e.may_resubmit(), "{e}");
 }
 
 /// A named task the vendor answers 404 for (not readable yet, or never there) is no answer:

@@ -583,6 +583,49 @@ async fn transient_errors_while_waiting_are_retried_not_fatal() {
     assert_eq!(voice.id, "cv_1");
 }
 
+/// A long text whose second part is refused (402) after its first finished: the first part
+/// is paid for, so running the text again would pay again. The run's error is never
+/// `may_resubmit()`, whatever the refusal's own kind says ("nothing created" is true of that
+/// part only). Before: `true`, from the 402.
+#[tokio::test]
+async fn a_long_text_failing_after_a_paid_part_is_never_resubmittable() {
+    let finished = ok(
+        json!({"taskId": "tts-1", "taskType": "tts", "status": "finished",
+        "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}}),
+    );
+    let server = Scripted::start(vec![
+        accepted("tts-1"),
+        finished,
+        err(402, 402, "no credit left"),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let text = "First sentence. ".repeat(200) + &"Second part. ".repeat(200);
+    let req = SpeechRequest::new("cv_1", text);
+    let mut limits = voiceclone::long_text::SplitLimits::for_provider(Provider::Vmeg);
+    limits.max_line_chars = 1_000;
+    limits.max_lines = 1;
+    let plan =
+        voiceclone::long_text::LongSpeechPlan::with_limits(Provider::Vmeg, &req, limits).unwrap();
+    assert!(plan.parts().len() >= 2, "{}", plan.parts().len());
+    let e = c
+        .synthesize_plan(&plan, &fast_wait(Provider::Vmeg), 1)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::PaymentRequired, "{e}");
+    assert!(!e.may_resubmit(), "part 1 was paid for: {e}");
+
+    // Nothing sent at all but the refused first part: that one may be submitted again.
+    let server = Scripted::start(vec![err(402, 402, "no credit left")]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .synthesize_plan(&plan, &fast_wait(Provider::Vmeg), 1)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::PaymentRequired, "{e}");
+    assert!(e.may_resubmit(), "nothing was created: {e}");
+}
+
 #[tokio::test]
 async fn synthesize_async_then_wait_for_speech() {
     let server = Scripted::start(vec![

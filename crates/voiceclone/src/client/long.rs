@@ -197,6 +197,18 @@ impl Client {
         req: &SpeechRequest,
         submitted_at: SystemTime,
     ) -> Result<Resubmitted<SpeechJob>, Error> {
+        // Whatever fails here (the resend refused, a 402 on it, the search after its 409),
+        // the first submit's outcome is still unknown: never resubmittable.
+        self.resend_speech_inner(req, submitted_at)
+            .await
+            .map_err(Error::task_may_exist)
+    }
+
+    async fn resend_speech_inner(
+        &self,
+        req: &SpeechRequest,
+        submitted_at: SystemTime,
+    ) -> Result<Resubmitted<SpeechJob>, Error> {
         let Some(key) = req.idempotency_key.clone() else {
             return Err(Error::invalid_input(
                 "idempotency_key",
@@ -245,14 +257,20 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
     let mut failed = Vec::new();
     let mut refused = Vec::new();
     let mut parts = Vec::with_capacity(total);
+    // Whether some part's task exists or may exist: then the run's error is never
+    // `may_resubmit` (running the text again would pay again for those parts), whatever the
+    // first failure's own kind says (a 402 on part 2 while part 1 finished).
+    let mut some_task_may_exist = false;
     for (i, end) in ends {
         let n = i.saturating_add(1);
         match end {
             PartEnd::Done(job_id, speech) => {
+                some_task_may_exist = true;
                 done.push(format!("{n} ({job_id})"));
                 parts.push(PartOutcome::Finished { job_id, speech });
             }
             PartEnd::WaitFailed(job_id, e) => {
+                some_task_may_exist = true;
                 match e.kind() {
                     ErrorKind::TaskFailed { reason, .. } => {
                         failed.push(format!("{n} ({job_id})"));
@@ -272,6 +290,7 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                 first.get_or_insert(e);
             }
             PartEnd::SubmitFailed(e) => {
+                some_task_may_exist |= !e.may_resubmit();
                 let outcome = match e.kind() {
                     ErrorKind::OutcomeUnknown {
                         idempotency_key,
@@ -322,7 +341,7 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                     v.join(", ")
                 }
             };
-            Err(e
+            let e = e
                 .with_note(format!(
                     "long text of {total} parts: finished {}; submitted but not finished {}; failed {}; refused {}; not submitted {}",
                     list(&done),
@@ -331,7 +350,12 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                     list(&refused),
                     list(&skipped)
                 ))
-                .with_long_text_parts(parts))
+                .with_long_text_parts(parts);
+            Err(if some_task_may_exist {
+                e.task_may_exist()
+            } else {
+                e
+            })
         }
     }
 }

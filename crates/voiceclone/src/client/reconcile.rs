@@ -64,7 +64,9 @@ impl Client {
     /// # }
     /// ```
     pub async fn reconcile(&self, query: &ReconcileQuery) -> Result<Reconciled, Error> {
-        traced!(self, "reconcile", self.reconcile_inner(query))
+        // A search that fails says nothing of the task it looks for: whatever failed (a 401,
+        // a refused query), the submit's outcome is still unknown, so never `may_resubmit`.
+        traced!(self, "reconcile", self.reconcile_inner(query)).map_err(Error::task_may_exist)
     }
 
     async fn reconcile_inner(&self, q: &ReconcileQuery) -> Result<Reconciled, Error> {
@@ -306,15 +308,20 @@ impl Client {
         err: &Error,
         req: &CloneRequest,
     ) -> Result<Resubmitted<CloneJob>, Error> {
-        let (key, mut query) =
-            self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Clone)?;
-        // The request holds the whole name; the error's summary may hold only its start.
-        if let Some(name) = req.name.as_deref().filter(|n| !n.trim().is_empty()) {
-            query.voice_name = Some(name.to_owned());
-        }
-        let req = req.clone().idempotency_key(key.clone());
-        let sent = self.clone_voice(&req).await;
-        self.after_resend(sent, key, query).await
+        let resent = async {
+            let (key, mut query) =
+                self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Clone)?;
+            // The request holds the whole name; the error's summary may hold only its start.
+            if let Some(name) = req.name.as_deref().filter(|n| !n.trim().is_empty()) {
+                query.voice_name = Some(name.to_owned());
+            }
+            let req = req.clone().idempotency_key(key.clone());
+            let sent = self.clone_voice(&req).await;
+            self.after_resend(sent, key, query).await
+        };
+        // Whatever fails here (a refusal of the resend, a 402 or 401 on it, the search
+        // after its 409), the first submit's outcome is still unknown: never resubmittable.
+        resent.await.map_err(Error::task_may_exist)
     }
 
     /// [`Client::resubmit_clone`] for speech.
@@ -343,11 +350,15 @@ impl Client {
         err: &Error,
         req: &SpeechRequest,
     ) -> Result<Resubmitted<SpeechJob>, Error> {
-        let (key, query) =
-            self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Speech)?;
-        let req = req.clone().idempotency_key(key.clone());
-        let sent = self.synthesize(&req).await;
-        self.after_resend(sent, key, query).await
+        let resent = async {
+            let (key, query) =
+                self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Speech)?;
+            let req = req.clone().idempotency_key(key.clone());
+            let sent = self.synthesize(&req).await;
+            self.after_resend(sent, key, query).await
+        };
+        // As `resubmit_clone`: the first submit's outcome is still unknown.
+        resent.await.map_err(Error::task_may_exist)
     }
 
     /// The key to resend with, and what finds the first submit; refuses anything that is not
