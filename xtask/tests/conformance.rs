@@ -1065,3 +1065,35 @@ fn keywords_the_comparison_does_not_model_are_reported_not_ignored() {
         "{diffs:#?}"
     );
 }
+
+#[test]
+fn a_response_body_the_vendor_no_longer_documents_is_a_difference() {
+    // Their 200 of tasksList keeps only a description: the JSON body we decode is gone.
+    let vendor = vendor_with(
+        "/paths/~1v1~1tasks~1list/get/responses/200",
+        json!({"description": "ok"}),
+    );
+    let diffs = conformance::compare(&ours(), &vendor);
+    let added: Vec<String> = diffs
+        .iter()
+        .filter(|d| d.location.starts_with("response."))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        added,
+        vec!["tasksList response.200: media-type-added (vendor: absent; ours: application/json)"],
+        "{diffs:#?}"
+    );
+    // Another media type of theirs for the same status does not cover ours either.
+    let vendor = vendor_with(
+        "/paths/~1v1~1tasks~1list/get/responses/200",
+        json!({"content": {"text/plain": {"schema": {"type": "string"}}}}),
+    );
+    let diffs = conformance::compare(&ours(), &vendor);
+    assert!(
+        diffs.iter().any(|d| d.location == "response.200"
+            && d.kind == "media-type-added"
+            && d.ours == "application/json"),
+        "{diffs:#?}"
+    );
+}

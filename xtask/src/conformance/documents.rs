@@ -226,9 +226,11 @@ impl Cx<'_> {
             let os = normalize(self.ours, om.get("schema").unwrap_or(&Value::Null));
             self.compare_norm(&loc, &vs, &os, dir);
         }
-        // An extra media type of ours in a response is harmless; in a request body we could
-        // send something they do not document.
-        if body && dir == Dir::Send {
+        // An extra media type of ours in a request body is something we could send that they
+        // do not document; in a response it is a body we expect to decode that they no longer
+        // document for that status (they may have dropped it: we would then fail on what they
+        // send). Only in a webhook body we receive is an extra one harmless.
+        if !body || dir == Dir::Send {
             for mt in oc.keys().filter(|mt| !vc.contains_key(*mt)) {
                 self.diff(location, "media-type-added", "absent", mt);
             }

@@ -20,7 +20,9 @@
 //!   `parameter-added-required`), optional or not: an optional one (`req_id`) is still
 //!   something we send that their document does not describe, so it is listed with the fact
 //!   it rests on. Additions that cannot reach them are not differences: `4XX`/`5XX`
-//!   responses, an optional response property.
+//!   responses, an optional response property. A response media type of ours they do not
+//!   document for that status is (`media-type-added`): they may have dropped the body we
+//!   decode.
 //!
 //! A keyword the comparison does not model is a difference of its own, on either side
 //! (`keyword-unsupported`, naming the keywords): `multipleOf`, `uniqueItems`, `not`,
