@@ -734,3 +734,88 @@ async fn failed_lines_and_audioless_successes_are_read_as_the_clients() {
         assert_eq!(fake_seen, real_seen, "{provider} {id}: fake, then real");
     }
 }
+
+/// A poll refused while the task runs (401 after a key rotation, 402, 400): the job was
+/// accepted and exists, so the wait's error is never `may_resubmit()`, whatever its kind, in
+/// the fake as in the client (which marks every error of a wait on an accepted job). Before,
+/// the fake's wait said "nothing was created, submit again" for these three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_refused_poll_ends_a_wait_that_may_not_be_resubmitted_in_both() {
+    use httpmock::Method::GET;
+    use serde_json::json;
+    use std::time::Duration;
+    let server = httpmock::MockServer::start_async().await;
+    let cases = [
+        (401u16, ErrorKind::Unauthorized),
+        (402, ErrorKind::PaymentRequired),
+        (400, ErrorKind::InvalidRequest),
+    ];
+    for (status, _) in &cases {
+        let id = format!("t-{status}");
+        server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path("/openapi/v1/tasks/detail")
+                    .query_param("taskId", id.as_str());
+                then.status(*status)
+                    .json_body(json!({"code": status, "message": "refused", "data": null}));
+            })
+            .await;
+    }
+    let real = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key("k")
+        .base_url(server.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::from_millis(5))
+        .with_max_polls(Some(5));
+    let shape = |e: &voiceclone::Error| {
+        (
+            e.kind().clone(),
+            e.may_resubmit(),
+            e.provider(),
+            e.operation(),
+        )
+    };
+    for (status, kind) in cases {
+        let id = voiceclone::JobId::new(format!("t-{status}"));
+        let r = real.wait_for_speech(&id, &policy).await.unwrap_err();
+        let fake = FakeClient::new(Provider::Vmeg);
+        fake.script_speech(
+            Script::new()
+                .then_status(voiceclone::TaskStatus::Running)
+                .then_error(kind.clone()),
+        );
+        let job = fake
+            .synthesize(&SpeechRequest::new("cv_1", "Hello."))
+            .await
+            .unwrap();
+        let f = fake.wait_for_speech(&job.id, &policy).await.unwrap_err();
+        assert_eq!(shape(&f), shape(&r), "{status}: fake {f}; real {r}");
+        assert_eq!((f.kind(), f.may_resubmit()), (&kind, false), "{f}");
+        // A status read of its own is no wait: the same refusal says nothing was done.
+        assert!(
+            fake.speech_status(&job.id)
+                .await
+                .unwrap_err()
+                .may_resubmit()
+        );
+        // The same for a clone's wait, and for each provider.
+        for provider in [Provider::Vmeg, Provider::JimmyAi] {
+            let fake = FakeClient::new(provider);
+            fake.script_clone(Script::new().then_error(kind.clone()));
+            let job = fake
+                .clone_voice(&CloneRequest::new("https://cdn.example.com/a.mp3"))
+                .await
+                .unwrap();
+            let f = fake.wait_for_clone(&job.id, &policy).await.unwrap_err();
+            assert_eq!(
+                (f.kind(), f.may_resubmit()),
+                (&kind, false),
+                "{provider}: {f}"
+            );
+        }
+    }
+}

@@ -710,9 +710,16 @@ impl FakeClient {
                 read(id)
             }
         };
-        let job = poll_from(&waiting, policy, &mut poll).await?;
+        // As the client's wait: past the id check the job was accepted and exists, so no
+        // error of the wait (a poll refused with 401 or 402, the task's failure) says "submit
+        // it again" (`may_resubmit()` is false whatever the kind).
+        let job = poll_from(&waiting, policy, &mut poll)
+            .await
+            .map_err(Error::task_may_exist)?;
         if *job.status() == TaskStatus::Failed {
-            return Err(crate::client::task_failed(id, job.error()).with_provider(self.provider));
+            return Err(crate::client::task_failed(id, job.error())
+                .with_provider(self.provider)
+                .task_may_exist());
         }
         Ok(job)
     }
@@ -814,8 +821,12 @@ impl VoiceCloning for FakeClient {
             let job = self
                 .wait(id, policy, |id| self.clone_read(id, true))
                 .await?;
+            // After the task succeeded, as the client's lookup of its result: the task is
+            // done and billed, never to be submitted again.
             job.voice.ok_or_else(|| {
-                Error::new(ErrorKind::InvalidResponse).with_message("the fake clone has no voice")
+                Error::new(ErrorKind::InvalidResponse)
+                    .with_message("the fake clone has no voice")
+                    .task_may_exist()
             })
         }))
     }
@@ -887,6 +898,7 @@ impl VoiceCloning for FakeClient {
                 .ok_or_else(|| {
                     Error::new(ErrorKind::InvalidResponse)
                         .with_message("the task succeeded without audio URLs")
+                        .task_may_exist()
                 })
         }))
     }
