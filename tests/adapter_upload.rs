@@ -646,6 +646,15 @@ async fn a_recording_cut_short_mid_upload_is_refused_as_sent_and_nothing_is_clon
         );
         assert_eq!(e.phase(), Phase::Sent, "{p}: part of it went out: {e}");
         assert!(e.may_resubmit(), "{p}: no clone was submitted: {e}");
+        // The step it was sending in, never `ReadFile` ("nothing was sent").
+        let step = e.step();
+        match p {
+            Provider::Vmeg => assert!(
+                matches!(step, Some(UploadStep::Put | UploadStep::PutPart(_))),
+                "{p}: {step:?}: {e}"
+            ),
+            _ => assert_eq!(step, Some(UploadStep::UploadFile), "{p}: {e}"),
+        }
     }
     assert_eq!(env.calls("vmeg.cloneVoiceCreateAsync"), 0);
     assert_eq!(env.billable(), 0);

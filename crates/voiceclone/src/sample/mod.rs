@@ -101,7 +101,10 @@ pub(crate) fn refuse(reason: impl Into<String>) -> Error {
 ///
 /// [`Phase::Sent`]: crate::error::Phase::Sent
 pub(crate) fn failed_while_sent(why: String) -> Error {
-    refuse(why).with_phase(crate::error::Phase::Sent)
+    // No step of its own: the caller records the step it was sending in (`UploadFile`,
+    // `Put`, `PutPart(n)`), and the first step recorded is kept; `ReadFile` would say
+    // "nothing was sent".
+    Error::invalid_input(FIELD, why).with_phase(crate::error::Phase::Sent)
 }
 
 /// The file name a local source goes by and its lowercase extension (`None` without one),

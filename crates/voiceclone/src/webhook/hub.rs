@@ -192,11 +192,11 @@ impl CompletionHub {
     /// the store has forgotten by then would be acted on twice. (A store bounded in keys, as
     /// [`MemoryStore`] is, may forget sooner under a flood of distinct deliveries.)
     pub fn with_store(verifier: Verifier, store: Arc<dyn CompletionStore>) -> Self {
-        let verifier = match store.dedupe_ttl().map(|ttl| ttl / 2) {
-            Some(ttl) if verifier.max_age() > ttl => {
+        let verifier = match store.dedupe_ttl().map(|ttl| (ttl, ttl / 2)) {
+            Some((dedupe_ttl, ttl)) if verifier.max_age() > ttl => {
                 tracing::warn!(
                     tolerance_secs = verifier.max_age().as_secs(),
-                    dedupe_ttl_secs = ttl.as_secs(),
+                    dedupe_ttl_secs = dedupe_ttl.as_secs(),
                     "the verifier's tolerance, either way, is longer than the store remembers \
                      deliveries; shortened to half the store's dedupe TTL"
                 );

@@ -30,6 +30,11 @@ impl fmt::Debug for Verifier {
     }
 }
 
+/// The longest tolerance a verifier takes: half the default dedupe memory, so a replay up
+/// to twice the tolerance after the first delivery is still remembered by a store kept at
+/// [`DEFAULT_DEDUPE_TTL`].
+const MAX_TOLERANCE: Duration = Duration::from_secs(DEFAULT_DEDUPE_TTL.as_secs() / 2);
+
 impl Verifier {
     /// A verifier with the documented 300 s tolerance ([`REPLAY_WINDOW`]) and a 1 MiB body
     /// limit.
@@ -41,16 +46,19 @@ impl Verifier {
         }
     }
 
-    /// Sets the allowed clock difference, either way, at most [`DEFAULT_DEDUPE_TTL`]
-    /// (72 h; longer values are read as that): a delivery older than the deduplicator's
-    /// memory would be fresh again when replayed. Keep a deduplicator's TTL at least twice this
-    /// long: [`MemoryDeduplicator`](super::MemoryDeduplicator) only guarantees
-    /// [`MIN_DEDUPE_TTL`](super::MIN_DEDUPE_TTL), twice the default tolerance. A [`CompletionHub`](super::CompletionHub) shortens it to half its
-    /// store's dedupe TTL itself (the tolerance runs either way, so a replay can come up
-    /// to twice the tolerance after the first delivery).
+    /// Sets the allowed clock difference, either way, at most half of
+    /// [`DEFAULT_DEDUPE_TTL`] (36 h; longer values are read as that): the tolerance runs
+    /// either way, so a replay can come up to twice the tolerance after the first delivery,
+    /// and a delivery older than the deduplicator's memory would be fresh again when
+    /// replayed. Keep a deduplicator's TTL at least twice this long:
+    /// [`MemoryDeduplicator`](super::MemoryDeduplicator) only guarantees
+    /// [`MIN_DEDUPE_TTL`](super::MIN_DEDUPE_TTL), twice the default tolerance. A
+    /// [`CompletionHub`](super::CompletionHub) shortens it to half its store's dedupe TTL
+    /// itself. Several receivers sharing one Redis store must use one dedupe TTL: a mark
+    /// lives as long as the receiver that set it said.
     #[must_use]
     pub fn tolerance(mut self, tolerance: Duration) -> Self {
-        self.tolerance = tolerance.min(DEFAULT_DEDUPE_TTL);
+        self.tolerance = tolerance.min(MAX_TOLERANCE);
         self
     }
 
@@ -260,10 +268,13 @@ mod tests {
         assert_eq!(v.body_limit(), MAX_BODY_LIMIT);
         let body = CLONE_BODY.as_bytes();
         let sig = sign(TS, body);
-        let days = |d: u64| Duration::from_secs(d * 24 * 3600);
-        assert!(v.verify_at(TS, &sig, body, now() + days(2)).is_ok());
+        // At most half the 72 h dedupe memory: a replay can come twice the tolerance after
+        // the first delivery.
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        assert_eq!(v.max_age(), hours(36));
+        assert!(v.verify_at(TS, &sig, body, now() + hours(35)).is_ok());
         assert!(matches!(
-            failure(v.verify_at(TS, &sig, body, now() + days(4))),
+            failure(v.verify_at(TS, &sig, body, now() + hours(37))),
             WebhookFailure::StaleTimestamp { .. }
         ));
         assert_eq!(verifier().max_body_bytes(64).body_limit(), 64);
