@@ -281,7 +281,8 @@ impl Client {
             // What follows the last poll (a finished VMEG clone whose voice is looked up in
             // the voice list, page by page) is within the wait's deadline too, with at least
             // the last poll's grace: a list of 10,000 slow pages held a wait of a minute for
-            // days.
+            // days. (A per-call deadline of the caller's, `CallOptions`, still rules when it
+            // comes first: the grace never outlives the call.)
             let found = match policy.deadline {
                 None => finishing.await,
                 Some(deadline) => {
