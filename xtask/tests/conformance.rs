@@ -1097,3 +1097,86 @@ fn a_response_body_the_vendor_no_longer_documents_is_a_difference() {
         "{diffs:#?}"
     );
 }
+
+#[test]
+fn a_recursive_ref_to_a_part_of_a_schema_does_not_match_one_to_the_whole() {
+    // Theirs: Node = allOf[Base, {extra required}], and Base.child is a Base (no `extra`).
+    // Ours: Node.child is a Node (requires `extra`). Both markers are one level up, but they
+    // name different schemas.
+    let vendor = recursive_answer(
+        "Node",
+        json!({
+            "Node": {"allOf": [
+                {"$ref": "#/components/schemas/Base"},
+                {"type": "object", "required": ["extra"],
+                 "properties": {"extra": {"type": "string"}}}]},
+            "Base": {"type": "object", "properties": {
+                "name": {"type": "string"},
+                "child": {"$ref": "#/components/schemas/Base"}}}
+        }),
+    );
+    let ours = recursive_answer(
+        "Node",
+        json!({"Node": {"type": "object", "required": ["extra"], "properties": {
+            "name": {"type": "string"},
+            "extra": {"type": "string"},
+            "child": {"$ref": "#/components/schemas/Node"}}}}),
+    );
+    let diffs = conformance::compare(&ours, &vendor);
+    assert_eq!(
+        diffs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec![
+            "tree response.200.child: recursion-mismatch (vendor: recursive ref Base (1 levels \
+             up, part of the schema there); ours: recursive ref Node (1 levels up))"
+        ],
+        "{diffs:#?}"
+    );
+    // A plain `$ref` alias and a one-member `allOf` still name the whole schema.
+    let aliased = recursive_answer(
+        "Tree",
+        json!({
+            "Tree": {"$ref": "#/components/schemas/Node"},
+            "Node": {"allOf": [{"$ref": "#/components/schemas/Inner"}]},
+            "Inner": {"type": "object", "required": ["extra"], "properties": {
+                "name": {"type": "string"},
+                "extra": {"type": "string"},
+                "child": {"$ref": "#/components/schemas/Inner"}}}
+        }),
+    );
+    assert_eq!(keys(&conformance::compare(&ours, &aliased)), vec![]);
+}
+
+#[test]
+fn what_is_merged_onto_a_recursive_ref_is_compared() {
+    // A request body: their `parent` is a plain recursive ref, ours adds `nullable` (the 3.0
+    // idiom), and a second marker carries an enum and a bound merged beside it.
+    let doc = |parent: Value| {
+        json!({
+            "openapi": "3.0.3",
+            "paths": {"/n": {"post": {
+                "operationId": "putNode",
+                "requestBody": {"required": true, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Node"}}}},
+                "responses": {"200": {"description": "ok"}}
+            }}},
+            "components": {"schemas": {"Node": {"type": "object", "properties": {
+                "name": {"type": "string"},
+                "parent": parent}}}}
+        })
+    };
+    let vendor = doc(json!({"$ref": "#/components/schemas/Node"}));
+    let ours = doc(json!({"nullable": true, "allOf": [{"$ref": "#/components/schemas/Node"}]}));
+    let diffs = conformance::compare(&ours, &vendor);
+    assert_eq!(
+        diffs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec!["putNode body.parent: nullable-widened (vendor: not nullable; ours: nullable)"],
+        "{diffs:#?}"
+    );
+    let ours = doc(json!({"minProperties": 1, "allOf": [{"$ref": "#/components/schemas/Node"}]}));
+    let diffs = conformance::compare(&ours, &vendor);
+    assert_eq!(
+        keys(&diffs),
+        vec![key("putNode", "body.parent", "minProperties-tighter")],
+        "{diffs:#?}"
+    );
+}

@@ -383,15 +383,18 @@ impl Cx<'_> {
                 &fmt_set(&o.unsupported),
             );
         }
-        // Recursion: a recursive `$ref` was not expanded again; it matches one pointing the
-        // same number of levels up (the schema it names was compared where it was expanded).
-        match (&v.recursive, &o.recursive) {
-            (None, None) => {}
+        // Recursion: a recursive `$ref` was not expanded again; it matches one pointing at the
+        // whole schema of the same level up (that schema was compared where it was expanded).
+        // What is merged onto a marker (`nullable`, a format, an enum, bounds) is compared
+        // below like any schema's; only the types, which the marker stands for, are not.
+        let markers = match (&v.recursive, &o.recursive) {
+            (None, None) => false,
             (Some(vr), Some(or)) => {
-                if vr.levels_up != or.levels_up {
+                if !vr.matches(or) {
                     self.diff(loc, "recursion-mismatch", &vr.to_string(), &or.to_string());
+                    return;
                 }
-                return;
+                true
             }
             // Any JSON value of ours accepts whatever they send.
             (Some(_), None) if dir == Dir::Receive && o.is_any() => return,
@@ -399,11 +402,12 @@ impl Cx<'_> {
                 self.diff(loc, "recursion-mismatch", &v.type_words(), &o.type_words());
                 return;
             }
-        }
+        };
         // Types.
         let v_any = v.is_any();
         let o_any = o.is_any();
         match dir {
+            _ if markers => {}
             Dir::Send => {
                 if v.effective_types() != o.effective_types() {
                     self.diff(loc, "type-mismatch", &v.type_words(), &o.type_words());

@@ -146,14 +146,34 @@ pub(super) struct Recursion {
     /// How many data levels (properties, items, additional properties) up the schema it names
     /// starts: 1 for `Node.parent`, 2 for `Node.children[]`.
     pub(super) levels_up: usize,
+    /// Whether the ref it names was, where it was entered, the whole schema of that level
+    /// (the outermost ref there, or one reached from it by a plain `$ref` or a one-member
+    /// `allOf`), rather than a part of it (`Base` in `Node = allOf[Base, {extra}]`). Only then
+    /// was the schema it names the one compared at that level.
+    pub(super) whole: bool,
+}
+
+impl Recursion {
+    /// Two markers name the same schema when both point at the whole schema of the same level
+    /// up (that schema was compared where it was expanded); a marker at a part of a level's
+    /// schema names something never compared on its own, so it matches nothing.
+    pub(super) fn matches(&self, other: &Recursion) -> bool {
+        self.whole && other.whole && self.levels_up == other.levels_up
+    }
 }
 
 impl std::fmt::Display for Recursion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "recursive ref {} ({} levels up)",
-            self.target, self.levels_up
+            "recursive ref {} ({} levels up{})",
+            self.target,
+            self.levels_up,
+            if self.whole {
+                ""
+            } else {
+                ", part of the schema there"
+            }
         )
     }
 }
@@ -363,7 +383,8 @@ pub(super) fn min_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 ///
 /// A `$ref` met again while it is being expanded (a recursive schema) is not expanded a second
 /// time: it becomes a [`Recursion`] marker naming the ref and how many data levels up it
-/// points, and markers are compared by that. So the work is bounded by the document, not
+/// points (and whether the ref was the whole schema there), and markers are compared by that;
+/// what is merged beside a marker is compared like any schema's keywords. So the work is bounded by the document, not
 /// exponential in it; [`MAX_NODES`] bounds it absolutely.
 pub(super) fn normalize(doc: &Value, schema: &Value) -> Norm {
     Walk::new(doc).normalize(schema)
@@ -377,8 +398,9 @@ pub(super) const MAX_NODES: usize = 200_000;
 pub(super) struct Walk<'a> {
     doc: &'a Value,
     /// The refs being expanded, outermost first, each with the data depth (properties, items,
-    /// additional properties) at which it was entered.
-    stack: Vec<(String, usize)>,
+    /// additional properties) at which it was entered and whether it was the whole schema of
+    /// that level (see [`Recursion::whole`]).
+    stack: Vec<(String, usize, bool)>,
     /// Schema nodes visited so far.
     pub(super) nodes: usize,
 }
@@ -393,13 +415,15 @@ impl<'a> Walk<'a> {
     }
 
     pub(super) fn normalize(&mut self, schema: &Value) -> Norm {
-        self.normalize_at(schema, 0, 0)
+        self.normalize_at(schema, 0, 0, true)
     }
 
     /// `depth` counts every nesting step (the guard against runaway nesting); `data` counts
     /// only the steps into the data (properties, items, additional properties), which is what
-    /// a recursion marker measures, so that layout (`$ref`, `allOf`) never matters.
-    fn normalize_at(&mut self, schema: &Value, depth: usize, data: usize) -> Norm {
+    /// a recursion marker measures, so that layout (`$ref`, `allOf`) never matters. `whole`
+    /// says whether `schema` is all of the schema at its data level (not a member of a
+    /// composition with other parts, nor a `$ref` with modelled siblings).
+    fn normalize_at(&mut self, schema: &Value, depth: usize, data: usize, whole: bool) -> Norm {
         self.nodes += 1;
         if self.nodes > MAX_NODES {
             return Norm {
@@ -420,20 +444,30 @@ impl<'a> Walk<'a> {
             return Norm::default();
         };
         let mut norm = Norm::default();
+        // The keywords beside the one a member hangs under: a member is the whole schema only
+        // when nothing else constrains it.
+        let alone = |key: &str| {
+            map.keys()
+                .all(|k| k == key || DOCUMENTATION.contains(&k.as_str()) || k.starts_with("x-"))
+        };
         if let Some(r) = map.get("$ref").and_then(Value::as_str) {
-            if let Some((_, entered)) = self.stack.iter().find(|(name, _)| name == r) {
+            if let Some((_, entered, entered_whole)) =
+                self.stack.iter().find(|(name, _, _)| name == r)
+            {
                 return Norm {
                     recursive: Some(Recursion {
                         target: r.rsplit('/').next().unwrap_or(r).to_string(),
-                        levels_up: data - entered,
+                        levels_up: data.saturating_sub(*entered),
+                        whole: *entered_whole,
                     }),
                     ..Norm::default()
                 };
             }
             match r.strip_prefix('#').and_then(|p| self.doc.pointer(p)) {
                 Some(target) => {
-                    self.stack.push((r.to_string(), data));
-                    norm = self.normalize_at(target, depth + 1, data);
+                    let target_whole = whole && alone("$ref");
+                    self.stack.push((r.to_string(), data, target_whole));
+                    norm = self.normalize_at(target, depth + 1, data, target_whole);
                     self.stack.pop();
                 }
                 None => {
@@ -501,8 +535,10 @@ impl<'a> Walk<'a> {
         own.pattern = map.get("pattern").and_then(Value::as_str).map(String::from);
         if let Some(props) = map.get("properties").and_then(Value::as_object) {
             for (name, p) in props {
-                own.properties
-                    .insert(name.clone(), self.normalize_at(p, depth + 1, data + 1));
+                own.properties.insert(
+                    name.clone(),
+                    self.normalize_at(p, depth + 1, data + 1, true),
+                );
             }
         }
         if let Some(req) = map.get("required").and_then(Value::as_array) {
@@ -513,24 +549,32 @@ impl<'a> Walk<'a> {
                 .collect();
         }
         if let Some(items) = map.get("items") {
-            own.items = Some(Box::new(self.normalize_at(items, depth + 1, data + 1)));
+            own.items = Some(Box::new(self.normalize_at(
+                items,
+                depth + 1,
+                data + 1,
+                true,
+            )));
         }
         own.additional = match map.get("additionalProperties") {
             None | Some(Value::Bool(true)) => Additional::Open,
             Some(Value::Bool(false)) => Additional::Closed,
-            Some(s) => Additional::Schema(Box::new(self.normalize_at(s, depth + 1, data + 1))),
+            Some(s) => {
+                Additional::Schema(Box::new(self.normalize_at(s, depth + 1, data + 1, true)))
+            }
         };
         norm.merge(own);
         if let Some(all) = map.get("allOf").and_then(Value::as_array) {
+            let member_whole = whole && all.len() == 1 && alone("allOf");
             for member in all {
-                norm.merge(self.normalize_at(member, depth + 1, data));
+                norm.merge(self.normalize_at(member, depth + 1, data, member_whole));
             }
         }
         for key in ["oneOf", "anyOf"] {
             if let Some(variants) = map.get(key).and_then(Value::as_array) {
                 let mut non_null = Vec::new();
                 for v in variants {
-                    let n = self.normalize_at(v, depth + 1, data);
+                    let n = self.normalize_at(v, depth + 1, data, false);
                     if n.types.as_ref().is_some_and(BTreeSet::is_empty) && n.nullable {
                         norm.nullable = true;
                     } else {
@@ -620,6 +664,7 @@ mod tests {
             Some(Recursion {
                 target: "Node".to_string(),
                 levels_up,
+                whole: true,
             })
         };
         assert_eq!(marker(norm.properties.get("a")), node(1));
@@ -633,6 +678,7 @@ mod tests {
             Some(Recursion {
                 target: "Ping".to_string(),
                 levels_up: 2,
+                whole: true,
             })
         );
         assert_eq!(marker(pong.and_then(|p| p.properties.get("node"))), node(3));
