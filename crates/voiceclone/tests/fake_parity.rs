@@ -819,3 +819,39 @@ async fn a_refused_poll_ends_a_wait_that_may_not_be_resubmitted_in_both() {
         }
     }
 }
+
+/// Many jobs in one fake (a soak test's thousands of submits): every id stays readable, a
+/// reused VMEG key is still a conflict, each unused one is not. (The fake keeps its jobs
+/// for its life; it finds them by id, not by scanning them all on every call.)
+#[tokio::test(flavor = "current_thread")]
+async fn many_jobs_stay_readable_and_their_keys_stay_unique() {
+    const N: usize = 20_000;
+    let fake = FakeClient::new(Provider::Vmeg);
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    let mut ids = Vec::with_capacity(N);
+    for i in 0..N {
+        let job = fake
+            .clone_voice(&req.clone().idempotency_key(format!("k-{i}")))
+            .await
+            .unwrap();
+        ids.push(job.id);
+    }
+    for id in &ids {
+        let read = fake.clone_status(id).await.unwrap();
+        assert_eq!(&read.id, id);
+    }
+    for i in [0, N / 2, N - 1] {
+        let err = fake
+            .clone_voice(&req.clone().idempotency_key(format!("k-{i}")))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::Conflict, "k-{i}: {err}");
+    }
+    // The same key on the other route (synchronous) is apart, as VMEG's keys are per route.
+    fake.clone_voice(&req.clone().idempotency_key("k-0").synchronous(true))
+        .await
+        .unwrap();
+    assert_eq!(fake.billable_submits(), N as u64 + 1);
+    let listed = fake.list_voices().await.unwrap();
+    assert_eq!(listed.len(), 1, "only the synchronous clone has finished");
+}

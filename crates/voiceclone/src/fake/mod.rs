@@ -58,7 +58,7 @@
 mod script;
 mod summary;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -102,6 +102,11 @@ pub enum FakeCall {
 }
 
 /// An in-memory [`VoiceCloning`] with scripted outcomes; see the [module docs](self).
+///
+/// A fake keeps every job it made for its life, as the provider keeps its tasks (any id it
+/// handed out can be read again), and finds each by its id at once: thousands of submits
+/// and reads cost no more per call than the first. Its memory grows with the jobs made,
+/// so make one per test rather than one for a long-running process.
 #[derive(Debug)]
 pub struct FakeClient {
     provider: Provider,
@@ -115,13 +120,39 @@ struct State {
     created: u64,
     clone_scripts: VecDeque<Script>,
     speech_scripts: VecDeque<Script>,
+    /// Every job made, in the order made. Jobs are kept for the fake's life (as the provider
+    /// keeps its tasks: any id it handed out can be read again), so a fake lives as long as
+    /// one test, not a whole service.
     jobs: Vec<FakeJob>,
+    /// Where each job's vendor id is in `jobs`: every read finds its job at once (a soak
+    /// test of 100,000 submits and reads would be quadratic with a scan per call).
+    by_id: HashMap<String, usize>,
+    /// The (kind, synchronous route, key) of every VMEG job submitted under a key, for the
+    /// conflict check.
+    keys: HashSet<(JobKind, bool, String)>,
     calls: Vec<FakeCall>,
     /// Calls received after the log was full.
     unrecorded: u64,
 }
 
 impl State {
+    fn job(&self, id: &str) -> Option<&FakeJob> {
+        self.by_id.get(id).and_then(|&i| self.jobs.get(i))
+    }
+
+    fn job_mut(&mut self, id: &str) -> Option<&mut FakeJob> {
+        self.by_id.get(id).and_then(|&i| self.jobs.get_mut(i))
+    }
+
+    /// Keeps a new job, found by its id and (VMEG) its key from now on.
+    fn add(&mut self, job: FakeJob) {
+        if let Some(key) = &job.idempotency_key {
+            self.keys.insert((job.kind, job.sync, key.clone()));
+        }
+        self.by_id.insert(job.vendor_id.clone(), self.jobs.len());
+        self.jobs.push(job);
+    }
+
     /// Logs a call, up to [`FakeClient::MAX_RECORDED_CALLS`]; later ones are counted only.
     fn record(&mut self, call: FakeCall) {
         if self.calls.len() < FakeClient::MAX_RECORDED_CALLS {
@@ -309,10 +340,7 @@ impl FakeClient {
         // nothing is created, so no script is used.
         if self.provider == Provider::Vmeg
             && let Some(k) = &key
-            && state
-                .jobs
-                .iter()
-                .any(|j| j.kind == kind && j.sync == sync && j.idempotency_key.as_ref() == Some(k))
+            && state.keys.contains(&(kind, sync, k.clone()))
         {
             state.record(call);
             return Err(self
@@ -386,7 +414,7 @@ impl FakeClient {
         } else {
             (0, false)
         };
-        state.jobs.push(FakeJob {
+        state.add(FakeJob {
             kind,
             vendor_id: vendor_id.clone(),
             number,
@@ -437,7 +465,7 @@ impl FakeClient {
             .and_then(|()| crate::validate::id("job_id", id.as_str()))
             .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
         let provider = self.provider;
-        let Some(job) = state.jobs.iter_mut().find(|j| j.vendor_id == id.as_str()) else {
+        let Some(job) = state.job_mut(id.as_str()) else {
             return Err(match provider {
                 // JimmyAI documents no answer for a task it does not know; the client meets
                 // (in the simulator) its invalid-request code over HTTP 200.
@@ -576,7 +604,7 @@ impl FakeClient {
         let mut job: CloneJob = self.read(id, call, "clone_status")?;
         if job.status == TaskStatus::Succeeded {
             let state = self.lock();
-            if let Some(j) = state.jobs.iter().find(|j| j.vendor_id == id.as_str()) {
+            if let Some(j) = state.job(id.as_str()) {
                 job.voice = Some(self.voice_of(j));
             }
         }
@@ -588,7 +616,7 @@ impl FakeClient {
         let mut job: SpeechJob = self.read(id, call, "speech_status")?;
         if job.status == TaskStatus::Succeeded {
             let state = self.lock();
-            if let Some(j) = state.jobs.iter().find(|j| j.vendor_id == id.as_str()) {
+            if let Some(j) = state.job(id.as_str()) {
                 job.speech = self.speech_of(j);
             }
         }
@@ -610,9 +638,7 @@ impl FakeClient {
         let steps = {
             let state = self.lock();
             state
-                .jobs
-                .iter()
-                .find(|j| j.vendor_id == id.as_str())
+                .job(id.as_str())
                 .map_or(1, |j| j.script.steps.len().max(1))
         };
         for _ in 0..steps {
@@ -670,7 +696,7 @@ impl FakeClient {
     /// status not terminal, or a transient error (its last step, already read once).
     fn stuck(&self, id: &JobId) -> bool {
         let state = self.lock();
-        let Some(job) = state.jobs.iter().find(|j| j.vendor_id == id.as_str()) else {
+        let Some(job) = state.job(id.as_str()) else {
             return false;
         };
         if job.reads < job.script.steps.len().max(1) {
