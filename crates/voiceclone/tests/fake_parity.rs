@@ -855,3 +855,40 @@ async fn many_jobs_stay_readable_and_their_keys_stay_unique() {
     let listed = fake.list_voices().await.unwrap();
     assert_eq!(listed.len(), 1, "only the synchronous clone has finished");
 }
+
+/// A submit scripted to fail after the task may exist (`Script::rejected(Server)`) is
+/// `OutcomeUnknown` and its job exists, as with `Script::outcome_unknown`: it finishes on its
+/// own and a succeeded clone is listed under its name, so a reconcile by name finds it.
+/// Before, the job had no steps and stayed queued forever, never listed.
+#[tokio::test(flavor = "current_thread")]
+async fn a_rejected_submit_whose_task_may_exist_finishes_as_a_lost_one_does() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::rejected(ErrorKind::Server).with_voice_id("v-made"));
+    let err = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").name("n"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+        "{err}"
+    );
+    assert!(!err.may_resubmit());
+    let q = ReconcileQuery::from_error(&err).unwrap();
+    assert_eq!(q.voice_name.as_deref(), Some("n"));
+    let voices = fake.list_voices().await.unwrap();
+    assert!(
+        voices
+            .iter()
+            .any(|v| v.name.as_deref() == Some("n") && v.id.as_str() == "v-made"),
+        "{voices:?}"
+    );
+    // Its steps can be replaced: one that fails is not listed.
+    fake.script_clone(
+        Script::rejected(ErrorKind::Timeout).with_statuses([voiceclone::TaskStatus::Failed]),
+    );
+    fake.clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").name("f"))
+        .await
+        .unwrap_err();
+    assert_eq!(fake.list_voices().await.unwrap().len(), 1);
+    assert_eq!(fake.billable_submits(), 2);
+}

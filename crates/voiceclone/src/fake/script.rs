@@ -119,9 +119,14 @@ impl Script {
     ///   gateway's 502; `Timeout`, read as sent; `InvalidResponse`; an undocumented
     ///   `Vendor` code; VMEG's `Conflict` on a key the client made) is
     ///   `ErrorKind::OutcomeUnknown`, and the job exists, as with
-    ///   [`Script::outcome_unknown`].
+    ///   [`Script::outcome_unknown`]: it runs its steps out on its own and has its first
+    ///   terminal status by the time anybody looks (a succeeded clone is listed).
+    ///
+    /// The steps are [`Script::succeeds`]'s (queued, running, succeeded), as a task that
+    /// was made goes on to finish; replace them with [`Script::with_statuses`] (a step
+    /// added with `then_status` comes after the success, which ends the job first).
     pub fn rejected(kind: ErrorKind) -> Self {
-        let mut s = Self::new();
+        let mut s = Self::succeeds();
         s.submit = Submit::Rejected(kind);
         s
     }
