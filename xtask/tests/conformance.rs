@@ -1045,14 +1045,18 @@ fn keywords_the_comparison_does_not_model_are_reported_not_ignored() {
     assert_eq!(
         unsupported,
         vec![
-            "tasksList query.pageSize: keyword-unsupported (vendor: explode, style; ours: none)",
-            "tasksList response.200: keyword-unsupported (vendor: headers; ours: none)",
-            "tasksList response.200.data.records[].result: keyword-unsupported (vendor: oneOf \
-             of 2 non-null variants; ours: none)",
-            "ttsCreate body.extraData: keyword-unsupported (vendor: none; ours: writeOnly)",
-            "ttsCreate body.format: keyword-unsupported (vendor: readOnly; ours: none)",
-            "ttsCreate body.text: keyword-unsupported (vendor: not; ours: none)",
-            "ttsCreate body.weight: keyword-unsupported (vendor: multipleOf; ours: none)",
+            "tasksList query.pageSize: keyword-unsupported (vendor: explode=false, \
+             style=\"form\"; ours: none)",
+            "tasksList response.200: keyword-unsupported (vendor: headers=#1d06176f9345; ours: \
+             none)",
+            "tasksList response.200.data.records[].result: keyword-unsupported (vendor: \
+             oneOf=[{\"type\":\"object\"},{\"type\":\"string\"}] (2 non-null variants); \
+             ours: none)",
+            "ttsCreate body.extraData: keyword-unsupported (vendor: none; ours: writeOnly=true)",
+            "ttsCreate body.format: keyword-unsupported (vendor: readOnly=true; ours: none)",
+            "ttsCreate body.text: keyword-unsupported (vendor: not={\"pattern\":\"^$\"}; ours: \
+             none)",
+            "ttsCreate body.weight: keyword-unsupported (vendor: multipleOf=0.1; ours: none)",
         ],
         "{diffs:#?}"
     );
@@ -1177,6 +1181,81 @@ fn what_is_merged_onto_a_recursive_ref_is_compared() {
     assert_eq!(
         keys(&diffs),
         vec![key("putNode", "body.parent", "minProperties-tighter")],
+        "{diffs:#?}"
+    );
+}
+
+#[test]
+fn an_allow_list_entry_for_a_keyword_goes_stale_when_its_value_moves() {
+    let weight = "/components/schemas/TtsRequest/properties/weight";
+    let page_size = "/paths/~1v1~1tasks~1list/get/parameters/1";
+    let vendor_at = |multiple_of: Value, style: &str| {
+        let mut doc = vendor();
+        set(&mut doc, weight, "multipleOf", multiple_of);
+        set(&mut doc, page_size, "style", json!(style));
+        doc
+    };
+    let mut listed = all_listed();
+    listed.push(allow(
+        "ttsCreate",
+        "body.weight",
+        "keyword-unsupported",
+        "multipleOf=5",
+        "none",
+    ));
+    listed.push(allow(
+        "tasksList",
+        "query.pageSize",
+        "keyword-unsupported",
+        "style=\"form\"",
+        "none",
+    ));
+    let before = conformance::check(
+        conformance::compare(&ours(), &vendor_at(json!(5), "form")),
+        &listed,
+    );
+    assert!(before.passes(), "{}", before.render());
+
+    let after = conformance::check(
+        conformance::compare(&ours(), &vendor_at(json!(10), "pipeDelimited")),
+        &listed,
+    );
+    let stale: Vec<String> = after.stale.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        stale,
+        vec![
+            "ttsCreate | body.weight | keyword-unsupported: the values changed (vendor recorded \
+             multipleOf=5, now multipleOf=10)",
+            "tasksList | query.pageSize | keyword-unsupported: the values changed (vendor \
+             recorded style=\"form\", now style=\"pipeDelimited\")",
+        ],
+        "{}",
+        after.render()
+    );
+    assert_eq!(after.unlisted(), 2, "{}", after.render());
+}
+
+#[test]
+fn a_missing_property_says_whether_they_require_it() {
+    // Their TtsRequest requires `text`; ours drops the property: the difference says
+    // "required", so an entry written for an optional property goes stale when it becomes
+    // required.
+    let ours = ours_with(
+        "/paths/~1v1~1tts~1create/post/requestBody/content/application~1json/schema/properties",
+        json!({"format": {"type": "string", "enum": ["wav", "mp3"]},
+               "weight": {"type": "number", "minimum": 0, "exclusiveMinimum": true,
+                          "maximum": 1},
+               "extraData": {"type": "object", "additionalProperties": true}}),
+    );
+    let diffs = conformance::compare(&ours, &vendor());
+    let missing: Vec<String> = diffs
+        .iter()
+        .filter(|d| d.kind == "property-missing")
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        missing,
+        vec!["ttsCreate body.text: property-missing (vendor: string, required; ours: absent)"],
         "{diffs:#?}"
     );
 }

@@ -655,7 +655,17 @@ impl Cx<'_> {
                 None => {
                     // A closed schema of ours cannot take it; an open one would on a
                     // response, but undocumented is still a difference: it must be listed.
-                    self.diff(&ploc, "property-missing", &vp.type_words(), "absent");
+                    let required = if v.required.contains(name) {
+                        "required"
+                    } else {
+                        "optional"
+                    };
+                    self.diff(
+                        &ploc,
+                        "property-missing",
+                        &format!("{}, {required}", vp.type_words()),
+                        "absent",
+                    );
                 }
                 Some(op) => {
                     let (vr, or) = (v.required.contains(name), o.required.contains(name));

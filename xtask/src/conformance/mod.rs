@@ -25,7 +25,8 @@
 //!   decode.
 //!
 //! A keyword the comparison does not model is a difference of its own, on either side
-//! (`keyword-unsupported`, naming the keywords): `multipleOf`, `uniqueItems`, `not`,
+//! (`keyword-unsupported`, naming each keyword with its value, `multipleOf=5`, or a short
+//! hash of a long value, so that an entry goes stale when the value moves): `multipleOf`, `uniqueItems`, `not`,
 //! `readOnly`/`writeOnly` and any other schema keyword outside the list in `schemas.rs`, a
 //! `oneOf`/`anyOf` of several non-null variants, a parameter's `style`/`explode`/`content`, a
 //! response's `headers`, a media type's `encoding`. So nothing the tool cannot compare is taken

@@ -123,18 +123,20 @@ pub(super) const DOCUMENTATION: &[&str] = &[
     "$comment",
 ];
 
-/// The keys of `map` that are neither in `modelled` nor documentation nor `x-*`.
+/// The keys of `map` that are neither in `modelled` nor documentation nor `x-*`, each with its
+/// value (`multipleOf=5`, `style="form"`, or a short hash of a long value, see
+/// [`keyword_value`]): an allow-list entry written for one value goes stale when it moves.
 pub(super) fn unmodelled(
     map: &serde_json::Map<String, Value>,
     modelled: &[&str],
 ) -> BTreeSet<String> {
-    map.keys()
-        .filter(|k| {
+    map.iter()
+        .filter(|(k, _)| {
             !modelled.contains(&k.as_str())
                 && !DOCUMENTATION.contains(&k.as_str())
                 && !k.starts_with("x-")
         })
-        .cloned()
+        .map(|(k, v)| keyword_value(k, v))
         .collect()
 }
 
@@ -587,8 +589,10 @@ impl<'a> Walk<'a> {
                     // Which of several variants a value must match is not compared: say so
                     // instead of taking the union for any value.
                     (n, _) => {
-                        norm.unsupported
-                            .insert(format!("{key} of {n} non-null variants"));
+                        norm.unsupported.insert(format!(
+                            "{} ({n} non-null variants)",
+                            keyword_value(key, map.get(key).unwrap_or(&Value::Null))
+                        ));
                     }
                 }
             }
