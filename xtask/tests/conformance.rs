@@ -1259,3 +1259,72 @@ fn a_missing_property_says_whether_they_require_it() {
         "{diffs:#?}"
     );
 }
+
+#[test]
+fn parts_of_their_document_that_cannot_be_compared_are_reported() {
+    let mut vendor = vendor();
+    if let Some(paths) = vendor.pointer_mut("/paths").and_then(Value::as_object_mut) {
+        // A second operation reusing our operationId.
+        paths.insert(
+            "/v2/tasks/list".to_string(),
+            json!({"get": {"operationId": "tasksList",
+                           "responses": {"200": {"description": "ok"}}}}),
+        );
+        // A path item by local `$ref` (followed) and one by external `$ref` (unreadable).
+        paths.insert(
+            "/v1/new".to_string(),
+            json!({"$ref": "#/components/pathItems/New"}),
+        );
+        paths.insert(
+            "/v1/elsewhere".to_string(),
+            json!({"$ref": "common.json#/paths/elsewhere"}),
+        );
+    }
+    set(
+        &mut vendor,
+        "/components",
+        "pathItems",
+        json!({"New": {"post": {"operationId": "brandNew",
+                                "responses": {"200": {"description": "ok"}}}}}),
+    );
+    // A parameter by external `$ref`.
+    if let Some(params) = vendor
+        .pointer_mut("/paths/~1v1~1tasks~1list/get/parameters")
+        .and_then(Value::as_array_mut)
+    {
+        params.push(json!({"$ref": "common.json#/components/parameters/Region"}));
+    }
+    // 3.1 webhooks.
+    set(
+        &mut vendor,
+        "",
+        "webhooks",
+        json!({"taskDone": {"post": {"requestBody": {"content": {"application/json": {
+            "schema": {"type": "object"}}}}, "responses": {"200": {"description": "ok"}}}}}),
+    );
+    let diffs = conformance::compare(&ours(), &vendor);
+    let rendered: Vec<String> = diffs
+        .iter()
+        .filter(|d| !all_listed().iter().any(|a| a.location == d.location))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        rendered,
+        vec![
+            "(document) paths./v1/elsewhere: schema-unresolved (vendor: unresolved $ref \
+             common.json#/paths/elsewhere; ours: none)",
+            "(document) webhooks.taskDone: webhook-unmodelled (vendor: taskDone=#\
+             59d15fb4ddb3; ours: absent)",
+            "brandNew operation: operation-unmodelled (vendor: POST /v1/new; ours: absent)",
+            "tasksList operation: operation-id-duplicate (vendor: GET /v1/tasks/list, GET \
+             /v2/tasks/list; ours: GET /v1/tasks/list)",
+            "tasksList parameter[2]: schema-unresolved (vendor: unresolved $ref \
+             common.json#/components/parameters/Region; ours: none)",
+        ],
+        "{diffs:#?}"
+    );
+    // Empty webhooks are nothing to compare.
+    let mut plain = self::vendor();
+    set(&mut plain, "", "webhooks", json!({}));
+    assert_eq!(conformance::compare(&ours(), &plain).len(), 3);
+}

@@ -5,11 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 
-/// (path, method, operation) for every operation of a document, in document order.
+/// (path, method, operation) for every operation of a document, in document order. A path
+/// item given as a local `$ref` is followed; one that does not resolve is left out (see
+/// [`unresolved_path_items`]).
 pub(super) fn operations(doc: &Value) -> Vec<(&str, String, &Value)> {
     let mut out = Vec::new();
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
         for (path, item) in paths {
+            let item = deref(doc, item);
             for m in METHODS {
                 if let Some(op) = item.get(*m).filter(|v| v.is_object()) {
                     out.push((path.as_str(), (*m).to_string(), op));
@@ -18,6 +21,20 @@ pub(super) fn operations(doc: &Value) -> Vec<(&str, String, &Value)> {
         }
     }
     out
+}
+
+/// (path, ref) of every path item that is a `$ref` no local pointer resolves (an external
+/// file, a dangling name): its operations cannot be read.
+pub(super) fn unresolved_path_items(doc: &Value) -> Vec<(&str, String)> {
+    doc.get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(path, item)| {
+            let r = str_of(deref(doc, item), "$ref")?;
+            Some((path.as_str(), r.to_string()))
+        })
+        .collect()
 }
 
 /// A JSON pointer token for a key (`~` and `/` escaped).
@@ -92,20 +109,33 @@ impl Cx<'_> {
     }
 
     /// Parameters of a path item and an operation (the operation's override the item's),
-    /// keyed by (in, name); header names compare case-insensitively.
+    /// keyed by (in, name); header names compare case-insensitively. Second: each parameter
+    /// that cannot be read (a `$ref` that does not resolve locally, no `in` or `name`), as
+    /// (location, why): `parameter[i]` of the operation, `path.parameter[i]` of the item.
+    #[allow(clippy::type_complexity)]
     pub(super) fn params<'v>(
         doc: &'v Value,
         item: Option<&'v Value>,
         op: &'v Value,
-    ) -> BTreeMap<(String, String), (String, &'v Value)> {
+    ) -> (
+        BTreeMap<(String, String), (String, &'v Value)>,
+        Vec<(String, String)>,
+    ) {
         let mut out = BTreeMap::new();
-        for list in [item.and_then(|i| i.get("parameters")), op.get("parameters")]
-            .into_iter()
-            .flatten()
-        {
-            for p in list.as_array().into_iter().flatten() {
+        let mut unread = Vec::new();
+        for (level, list) in [
+            ("path.", item.and_then(|i| i.get("parameters"))),
+            ("", op.get("parameters")),
+        ] {
+            let Some(list) = list else { continue };
+            for (i, p) in list.as_array().into_iter().flatten().enumerate() {
                 let p = deref(doc, p);
                 let (Some(loc), Some(name)) = (str_of(p, "in"), str_of(p, "name")) else {
+                    let why = match str_of(p, "$ref") {
+                        Some(r) => format!("unresolved $ref {r}"),
+                        None => "no `in` or `name`".to_string(),
+                    };
+                    unread.push((format!("{level}parameter[{i}]"), why));
                     continue;
                 };
                 let key_name = if loc == "header" {
@@ -116,7 +146,7 @@ impl Cx<'_> {
                 out.insert((loc.to_string(), key_name), (name.to_string(), p));
             }
         }
-        out
+        (out, unread)
     }
 
     pub(super) fn compare_parameters(
@@ -128,8 +158,15 @@ impl Cx<'_> {
         o_op: &Value,
         dir: Dir,
     ) {
-        let v_params = Self::params(self.vendor, v_item, v_op);
-        let o_params = Self::params(self.ours, o_item, o_op);
+        let (v_params, v_unread) = Self::params(self.vendor, v_item, v_op);
+        let (o_params, o_unread) = Self::params(self.ours, o_item, o_op);
+        // A parameter that cannot be read is not taken to be absent.
+        for (at, why) in &v_unread {
+            self.diff(&format!("{prefix}{at}"), "schema-unresolved", why, "none");
+        }
+        for (at, why) in &o_unread {
+            self.diff(&format!("{prefix}{at}"), "schema-unresolved", "none", why);
+        }
         for ((loc, key), (name, vp)) in &v_params {
             let location = format!("{prefix}{loc}.{name}");
             let v_req = bool_of(vp, "required") || loc == "path";

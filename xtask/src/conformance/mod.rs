@@ -32,6 +32,12 @@
 //! response's `headers`, a media type's `encoding`. So nothing the tool cannot compare is taken
 //! to mean nothing.
 //!
+//! Parts of their document the comparison cannot read are differences too: an `operationId`
+//! of ours they use on two operations (`operation-id-duplicate`), a path item or parameter
+//! `$ref` that does not resolve locally (`schema-unresolved` at `paths.<path>` or
+//! `parameter[i]`; a local path item `$ref` is followed), and each 3.1 top-level webhook
+//! (`webhook-unmodelled`, with a hash of its content).
+//!
 //! Integer and number formats are ranked by width (`int32` < `int64` = no format; `float` <
 //! `double` = no format), so an `int64` of ours where they give no format is the same type,
 //! while an `int32` of ours is narrower (on a request: a tighter constraint) and is reported.
@@ -439,6 +445,30 @@ pub fn compare(ours: &Value, vendor: &Value) -> Vec<Difference> {
             &fmt_set(&o_servers),
         );
     }
+    // Path items that are a `$ref` we cannot follow: their operations are unread.
+    for (doc, side) in [(vendor, "vendor"), (ours, "ours")] {
+        for (path, r) in unresolved_path_items(doc) {
+            let why = format!("unresolved $ref {r}");
+            let (v, o) = if side == "vendor" {
+                (why.as_str(), "none")
+            } else {
+                ("none", why.as_str())
+            };
+            cx.diff(&format!("paths.{path}"), "schema-unresolved", v, o);
+        }
+    }
+    // OpenAPI 3.1 top-level webhooks: not modelled (ours are callbacks), so each is reported
+    // with a hash of its content, which makes a listed entry go stale when it changes.
+    if let Some(hooks) = vendor.get("webhooks").and_then(Value::as_object) {
+        for (name, item) in hooks {
+            cx.diff(
+                &format!("webhooks.{name}"),
+                "webhook-unmodelled",
+                &keyword_value(name, item),
+                "absent",
+            );
+        }
+    }
     let vendor_ops = operations(vendor);
     let our_ids: BTreeSet<&str> = operations(ours)
         .into_iter()
@@ -460,6 +490,20 @@ pub fn compare(ours: &Value, vendor: &Value) -> Vec<Difference> {
             continue;
         };
         cx.op = id.to_string();
+        // Their operationId used twice: only the first would be compared, the other never read.
+        let same_id: Vec<String> = vendor_ops
+            .iter()
+            .filter(|(_, _, op)| op.get("operationId").and_then(Value::as_str) == Some(id))
+            .map(|(path, method, _)| format!("{} {path}", method.to_uppercase()))
+            .collect();
+        if same_id.len() > 1 {
+            cx.diff(
+                "operation",
+                "operation-id-duplicate",
+                &same_id.join(", "),
+                &format!("{} {o_path}", o_method.to_uppercase()),
+            );
+        }
         let Some((v_path, v_method, v_op)) = vendor_ops
             .iter()
             .find(|(_, _, op)| op.get("operationId").and_then(Value::as_str) == Some(id))
@@ -483,8 +527,12 @@ pub fn compare(ours: &Value, vendor: &Value) -> Vec<Difference> {
         if *v_path != o_path {
             cx.diff("path", "path-mismatch", v_path, o_path);
         }
-        let v_item = vendor.pointer(&format!("/paths/{}", escape(v_path)));
-        let o_item = ours.pointer(&format!("/paths/{}", escape(o_path)));
+        let v_item = vendor
+            .pointer(&format!("/paths/{}", escape(v_path)))
+            .map(|i| deref(vendor, i));
+        let o_item = ours
+            .pointer(&format!("/paths/{}", escape(o_path)))
+            .map(|i| deref(ours, i));
         // Servers of a path item or operation override the document's; compared when either
         // side overrides them (the document's own are compared above).
         let v_own = servers(vendor, &[v_item, Some(*v_op)]);
