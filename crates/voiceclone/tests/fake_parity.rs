@@ -892,3 +892,137 @@ async fn a_rejected_submit_whose_task_may_exist_finishes_as_a_lost_one_does() {
     assert_eq!(fake.list_voices().await.unwrap().len(), 1);
     assert_eq!(fake.billable_submits(), 2);
 }
+
+/// A synchronous VMEG submit whose one answer is an error, in the fake as in the client
+/// against the simulator: a refusal (429, 401) is that error and nothing was made; a fault
+/// after which the task may exist (a 500, a connection dropped after processing) is
+/// `OutcomeUnknown` carrying the idempotency key and the request summarized. The fake's
+/// other step errors and a script that never finishes follow the same rule, and a fake that
+/// counts a billable job never says "submit again". Before, every step error came back as
+/// itself (a 402 said `may_resubmit()` with a job counted; a 500 had no key) and a script
+/// that never finished was `InvalidResponse`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_synchronous_submit_that_fails_ends_as_the_clients_does() {
+    use voiceclone_sim::FaultKind;
+    let sim = simulator().await;
+    let real = real_client(Provider::Vmeg, &sim);
+    let wrong_key = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key("not-the-key")
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let req = |key: &str| {
+        CloneRequest::new("https://cdn.example.com/s.wav?sig=1")
+            .name("sync-one")
+            .synchronous(true)
+            .idempotency_key(key)
+    };
+    type Shape = (
+        &'static str,
+        Phase,
+        bool,
+        Option<&'static str>,
+        Option<String>,
+        Option<voiceclone::JobId>,
+        Option<voiceclone::RequestSummary>,
+    );
+    let shape = |e: &voiceclone::Error| -> Shape {
+        let (key, task, request) = match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                idempotency_key,
+                task_id,
+                request,
+                ..
+            } => (
+                idempotency_key.clone(),
+                task_id.clone(),
+                Some(request.clone()),
+            ),
+            _ => (None, None, None),
+        };
+        (
+            e.kind().as_str(),
+            e.phase(),
+            e.may_resubmit(),
+            e.operation(),
+            key,
+            task,
+            request,
+        )
+    };
+    let cases = [
+        (
+            Some(FaultKind::TooManyRequests),
+            ErrorKind::RateLimited,
+            false,
+        ),
+        (Some(FaultKind::Http500), ErrorKind::Server, true),
+        (Some(FaultKind::DropAfter), ErrorKind::Transport, true),
+        (None, ErrorKind::Unauthorized, false),
+    ];
+    let mut lost_summary = None;
+    for (i, (fault, kind, unknown)) in cases.into_iter().enumerate() {
+        let key = format!("k-sync-{i}");
+        let before = sim.stats().billable("vmeg.cloneVoiceCreate");
+        let r = match fault {
+            Some(f) => {
+                sim.fail_next("vmeg.cloneVoiceCreate", f, 1).unwrap();
+                real.clone_voice(&req(&key)).await.unwrap_err()
+            }
+            None => wrong_key.clone_voice(&req(&key)).await.unwrap_err(),
+        };
+        let fake = FakeClient::new(Provider::Vmeg);
+        fake.script_clone(Script::new().then_error(kind.clone()));
+        let f = fake.clone_voice(&req(&key)).await.unwrap_err();
+        assert_eq!(shape(&f), shape(&r), "{kind:?}: fake {f}; real {r}");
+        assert_eq!(
+            matches!(f.kind(), ErrorKind::OutcomeUnknown { .. }),
+            unknown,
+            "{f}"
+        );
+        assert_eq!(fake.billable_submits(), u64::from(unknown), "{f}");
+        if !unknown {
+            let after = sim.stats().billable("vmeg.cloneVoiceCreate");
+            assert_eq!(after, before, "the simulator made nothing either: {r}");
+        }
+        if fault == Some(FaultKind::DropAfter) {
+            lost_summary = Some(shape(&f));
+        }
+    }
+    // What the simulator cannot fault here, by the same rule: a refusal creates nothing; a
+    // timeout, or a task that never finishes (the client's timeout), may have made it.
+    let never = Script::new().then_status(voiceclone::TaskStatus::Running);
+    for (script, unknown) in [
+        (Script::new().then_error(ErrorKind::PaymentRequired), false),
+        (Script::new().then_error(ErrorKind::InvalidRequest), false),
+        (
+            Script::new()
+                .then_status(voiceclone::TaskStatus::Running)
+                .then_error(ErrorKind::Timeout),
+            true,
+        ),
+        (never.clone(), true),
+        (Script::new(), true),
+    ] {
+        let fake = FakeClient::new(Provider::Vmeg);
+        fake.script_clone(script.clone());
+        let f = fake.clone_voice(&req("k-sync-2")).await.unwrap_err();
+        assert_eq!(
+            fake.billable_submits() > 0,
+            !f.may_resubmit(),
+            "{script:?}: {f}"
+        );
+        assert_eq!(
+            matches!(f.kind(), ErrorKind::OutcomeUnknown { .. }),
+            unknown,
+            "{f}"
+        );
+        if unknown {
+            // As the connection dropped after processing, key and summary alike.
+            let (_, _, _, op, key, task, request) = shape(&f);
+            let lost = lost_summary.clone().unwrap();
+            assert_eq!((op, key, task, request), (lost.3, lost.4, lost.5, lost.6));
+        }
+    }
+}

@@ -20,7 +20,15 @@
 //! Like VMEG, a VMEG fake refuses a second submit of the same kind under an idempotency key
 //! already used (`ErrorKind::Conflict`; nothing is created and no script is used). A
 //! `synchronous(true)` VMEG submit comes back finished, as the real one does: its script is
-//! played at once, and a scripted failure is `TaskFailed`.
+//! played at once, and a scripted failure is `TaskFailed`. Its one answer is its script's
+//! first step that is a terminal status or an error. A refusal there (`then_error` of
+//! `Unauthorized`, `PaymentRequired`, `RateLimited`, `InvalidRequest`, ...) is the call's
+//! error and creates nothing, as VMEG's refusal does. Any other error (`Server`, `Timeout`,
+//! `Transport`, ...), or a script that never finishes (the client's timeout on a request
+//! it sent), is `ErrorKind::OutcomeUnknown` with the idempotency key and the request
+//! summarized, as the client reports it; that job exists, counts in
+//! [`FakeClient::billable_submits`], and runs its script out as with
+//! [`Script::outcome_unknown`].
 //!
 //! A finished speech job is shaped as the client reads the provider's answer: VMEG gives
 //! one audio URL and one segment per line of the request, JimmyAI one audio URL, no
@@ -66,7 +74,7 @@ use futures_util::future::BoxFuture;
 use url::Url;
 
 pub use script::Script;
-use script::{Step, Submit};
+use script::{Step, Submit, SyncAnswer};
 
 use crate::error::{Error, ErrorKind, Phase};
 use crate::estimate::PlannedRequest;
@@ -363,11 +371,29 @@ impl FakeClient {
             }
             _ => None,
         };
+        // A synchronous submit's one answer is the job at its first terminal step: its next
+        // read is made to see that step. A step error before it, or a script that never
+        // ends, is that call's failure (below).
+        let mut finished_at = None;
         // A scripted failure ends the call as the client's retry table would end it: a
         // refusal stays one (nothing created); a failure after which the task may exist
         // (a lost answer, a timeout, a server fault) is `OutcomeUnknown`, and the task
         // exists.
         let failure = match &script.submit {
+            Submit::Accepted if sync => match script.sync_answer() {
+                SyncAnswer::Finished(at) => {
+                    finished_at = Some(at);
+                    None
+                }
+                SyncAnswer::Failed(k) => Some(synchronous_failure(k)),
+                // VMEG's synchronous endpoint holds the request until the task ends: one that
+                // never ends is the client's timeout on a request sent.
+                SyncAnswer::Unfinished => Some(
+                    Error::new(ErrorKind::Timeout)
+                        .with_phase(Phase::Sent)
+                        .with_message("the fake's synchronous task never finishes: its script has no terminal status"),
+                ),
+            },
             Submit::Accepted => None,
             Submit::Lost | Submit::Rejected(ErrorKind::OutcomeUnknown { .. }) => {
                 Some(Error::new(ErrorKind::Transport).with_phase(Phase::Sent))
@@ -409,10 +435,10 @@ impl FakeClient {
         };
         // Nobody holds a lost job's id to poll it: it runs its script out on its own, and is
         // finished (listed, if it succeeded) by the time anybody looks.
-        let (reads, succeeded) = if lost.is_some() {
-            script.run_out()
-        } else {
-            (0, false)
+        let (reads, succeeded) = match (&lost, finished_at) {
+            (Some(_), _) => script.run_out(),
+            (None, Some(at)) => (at, false),
+            (None, None) => (0, false),
         };
         state.add(FakeJob {
             kind,
@@ -623,10 +649,10 @@ impl FakeClient {
         Ok(job)
     }
 
-    /// A synchronous submit: its script is read until a terminal status, at once (VMEG's
-    /// synchronous endpoints answer with the finished task). A scripted failure is
-    /// `TaskFailed`; a script that never ends is `InvalidResponse`, as a synchronous answer
-    /// without a result would be.
+    /// A synchronous submit's answer: the job at its first terminal status, which `submit`
+    /// made its next read (VMEG's synchronous endpoints answer with the finished task). A
+    /// scripted failure is `TaskFailed`. (A step error or a script that never finishes
+    /// was the submit's own failure, in `submit`.)
     fn finish_now<J: Job>(
         &self,
         id: &JobId,
@@ -634,28 +660,18 @@ impl FakeClient {
         read: impl Fn(&JobId) -> Result<J, Error>,
     ) -> Result<J, Error> {
         // Every failure is the submit's own (its one answer), as in the client.
-        let read = |id: &JobId| read(id).map_err(|e| e.with_operation(operation));
-        let steps = {
-            let state = self.lock();
-            state
-                .job(id.as_str())
-                .map_or(1, |j| j.script.steps.len().max(1))
-        };
-        for _ in 0..steps {
-            let job = read(id)?;
-            match job.status() {
-                TaskStatus::Succeeded => return Ok(job),
-                TaskStatus::Failed => {
-                    return Err(
-                        crate::client::task_failed(id, job.error()).with_provider(self.provider)
-                    );
-                }
-                _ => {}
+        let job = read(id).map_err(|e| e.with_operation(operation))?;
+        match job.status() {
+            TaskStatus::Succeeded => Ok(job),
+            TaskStatus::Failed => {
+                Err(crate::client::task_failed(id, job.error()).with_provider(self.provider))
             }
+            // Not reached: `submit` checked that the script finishes and where.
+            _ => Err(Error::new(ErrorKind::InvalidResponse)
+                .with_provider(self.provider)
+                .with_operation(operation)
+                .with_message("the fake's synchronous answer has no result")),
         }
-        Err(Error::new(ErrorKind::InvalidResponse)
-            .with_provider(self.provider)
-            .with_message("the fake's synchronous answer has no result: its script never finishes"))
     }
 
     /// A local recording, checked as the client checks it before sending anything: a file
@@ -763,6 +779,17 @@ fn vendor_word(provider: Provider, status: &TaskStatus) -> String {
         (_, TaskStatus::Queued | TaskStatus::Running) => "running".into(),
         (_, TaskStatus::Succeeded) => "finished".into(),
         (_, TaskStatus::Failed) => "failed".into(),
+    }
+}
+
+/// A step error of a synchronous submit as the client meets it: the request was sent and
+/// held while the task ran, so a broken connection or a timeout came after sending (phase
+/// `Sent`: the task may exist); a refusal (401, 402, 429, 400, ...) is the endpoint's answer
+/// before it made anything.
+fn synchronous_failure(kind: ErrorKind) -> Error {
+    match kind {
+        ErrorKind::Transport | ErrorKind::Timeout => Error::new(kind).with_phase(Phase::Sent),
+        _ => Error::new(kind),
     }
 }
 

@@ -59,6 +59,17 @@ pub(super) enum Submit {
     Lost,
 }
 
+/// What a synchronous submit's one answer is, from its steps.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum SyncAnswer {
+    /// The job at its first terminal status: the step at this index (from 0).
+    Finished(usize),
+    /// The first step error before any terminal status: the call's failure.
+    Failed(ErrorKind),
+    /// No terminal status and no error: the task never ends.
+    Unfinished,
+}
+
 /// What one status read sees.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Step {
@@ -191,6 +202,18 @@ impl Script {
             ),
             None => (self.steps.len(), false),
         }
+    }
+
+    /// A synchronous submit's answer: the first step that is a terminal status or an error.
+    pub(super) fn sync_answer(&self) -> SyncAnswer {
+        for (i, step) in self.steps.iter().enumerate() {
+            match step {
+                Step::Status(s) if s.is_terminal() => return SyncAnswer::Finished(i),
+                Step::Error(k) => return SyncAnswer::Failed(k.clone()),
+                Step::Status(_) => {}
+            }
+        }
+        SyncAnswer::Unfinished
     }
 
     /// JimmyAI: the preview URL a succeeded clone's voice gives (default:
