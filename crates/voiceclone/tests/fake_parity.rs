@@ -1026,3 +1026,71 @@ async fn a_synchronous_submit_that_fails_ends_as_the_clients_does() {
         }
     }
 }
+
+/// A mono 16-bit 8 kHz PCM WAV of `secs` seconds (silence).
+fn wav(secs: u32) -> Vec<u8> {
+    let data_len = secs * 16_000;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&8_000u32.to_le_bytes());
+    v.extend_from_slice(&16_000u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    v.resize(v.len() + data_len as usize, 0);
+    v
+}
+
+/// A JimmyAI clone from a local recording is checked as the client's is before it uploads
+/// anything: a WAV of 15 s or less is refused (JimmyAI needs more than 15 s), and a file
+/// over 100 MB is refused naming JimmyAI's limit; the same kind, field and reason in both.
+/// Before, the fake took the 10-second WAV (and billed a clone the client never sends).
+#[tokio::test(flavor = "current_thread")]
+async fn a_jimmyai_local_recording_is_checked_as_the_clients() {
+    let dead = voiceclone::Client::builder(Provider::JimmyAi)
+        .api_key("k")
+        .base_url("http://127.0.0.1:9")
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let fake = FakeClient::new(Provider::JimmyAi);
+    let shape = |e: &voiceclone::Error| {
+        (
+            e.kind().clone(),
+            e.phase(),
+            e.step(),
+            e.provider(),
+            e.operation(),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.wav");
+    // Sparse: nothing is read before the size is refused.
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(100 * 1024 * 1024 + 1)
+        .unwrap();
+    let short = CloneRequest::from_bytes("a.wav", wav(10));
+    for req in [&short, &CloneRequest::from_file(&big)] {
+        let r = dead.clone_voice(req).await.unwrap_err();
+        let f = fake.clone_voice(req).await.unwrap_err();
+        assert!(
+            matches!(f.kind(), ErrorKind::InvalidInput { .. }),
+            "fake {f}"
+        );
+        assert_eq!(shape(&f), shape(&r), "fake {f}; real {r}");
+    }
+    assert_eq!(fake.billable_submits(), 0);
+    // Long enough: the client goes on to upload (nothing listens), the fake accepts it.
+    let long = CloneRequest::from_bytes("a.wav", wav(16));
+    let r = dead.clone_voice(&long).await.unwrap_err();
+    assert_eq!(r.kind(), &ErrorKind::Transport, "{r}");
+    fake.clone_voice(&long).await.unwrap();
+    assert_eq!(fake.billable_submits(), 1);
+}

@@ -676,23 +676,31 @@ impl FakeClient {
 
     /// A local recording, checked as the client checks it before sending anything: a file
     /// name with an extension, not empty, within the size limit (the provider's, or the
-    /// client's default), a reader not already taken (it is taken, and read, here as there).
+    /// client's default), a reader not already taken (it is taken, and read, here as there);
+    /// for JimmyAI, as its clone from a local recording checks it (`provider::jimmyai`'s
+    /// upload): the size refusal naming JimmyAI's 100 MB, and a WAV of 15 s or less refused.
     #[cfg(feature = "upload")]
     async fn local_recording(&self, req: &CloneRequest) -> Result<(), Error> {
+        use crate::sample::{LocalSample, SizeLimit};
         if matches!(req.audio, crate::model::AudioSource::Url(_)) {
             return Ok(());
         }
-        let provider_limit = match self.provider {
-            Provider::JimmyAi => Some(crate::provider::jimmyai::UPLOAD_MAX_BYTES),
-            _ => None,
-        };
-        let limit = crate::sample::SizeLimit::new(
-            provider_limit,
-            crate::transfer::DEFAULT_MAX_UPLOAD_BYTES,
-        );
-        crate::sample::LocalSample::prepare(&req.audio, limit)
-            .await
-            .map(drop)
+        let client_limit = crate::transfer::DEFAULT_MAX_UPLOAD_BYTES;
+        match self.provider {
+            Provider::JimmyAi => {
+                let limit = SizeLimit::new(
+                    Some(crate::provider::jimmyai::UPLOAD_MAX_BYTES),
+                    client_limit,
+                );
+                let sample = LocalSample::prepare(&req.audio, limit)
+                    .await
+                    .map_err(jimmyai_size_refusal)?;
+                crate::provider::jimmyai::rules::clone_duration(&sample).await
+            }
+            _ => LocalSample::prepare(&req.audio, SizeLimit::new(None, client_limit))
+                .await
+                .map(drop),
+        }
     }
 
     /// A trait method's future, its error marked with the provider and (unless a step said
@@ -779,6 +787,21 @@ fn vendor_word(provider: Provider, status: &TaskStatus) -> String {
         (_, TaskStatus::Queued | TaskStatus::Running) => "running".into(),
         (_, TaskStatus::Succeeded) => "finished".into(),
         (_, TaskStatus::Failed) => "failed".into(),
+    }
+}
+
+/// JimmyAI's size refusal of a local recording as its upload words it (the client's
+/// `provider::jimmyai::upload::prepare`, private there; `a_jimmyai_local_recording_is_checked_as_the_clients`
+/// in `tests/fake_parity.rs` compares the two): the provider's limit named in MB.
+#[cfg(feature = "upload")]
+fn jimmyai_size_refusal(e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::InvalidInput { reason, .. }
+            if reason.contains("the provider accepts at most") =>
+        {
+            crate::sample::refuse(format!("{reason} (JimmyAI accepts at most 100 MB)"))
+        }
+        _ => e,
     }
 }
 
