@@ -18,6 +18,9 @@
 //!    does not decode is skipped, not the answer failed); the `Code` schema becomes
 //!    `client_glue::Code` (integer or numeric string). Schemas that requests use as well are left as the spec
 //!    says, so what is sent keeps its types.
+//!    Components that are compositions (`allOf`/`oneOf`/`anyOf`, their scalar members made
+//!    lenient too) or maps (`additionalProperties`) are shaped like objects, and a 2xx answer
+//!    written as `$ref: '#/components/responses/X'` is replaced by its own copy of `X` first.
 //!    A scalar component only answers use is refused (a `$ref` to it is left alone, so it would
 //!    be decoded strictly), as are a request's `Code` and a schema named like a lenient type.
 
@@ -69,6 +72,7 @@ pub fn for_progenitor(spec: &Value) -> Result<Shaped, String> {
             "failure responses left undeclared ({removed} removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact"
         ));
     }
+    inline_answer_refs(&mut json)?;
     let requests = request_schemas(&json);
     check_components(&json, &requests)?;
     let mut lenient = 0usize;
@@ -84,7 +88,12 @@ pub fn for_progenitor(spec: &Value) -> Result<Shaped, String> {
         }
         if let Some(schema) = json
             .pointer_mut(&format!("/components/schemas/{}", escape(name)))
-            .filter(|s| s.get("properties").is_some() || s.get("items").is_some())
+            .filter(|s| {
+                ["properties", "items", "allOf", "oneOf", "anyOf"]
+                    .iter()
+                    .any(|k| s.get(*k).is_some())
+                    || s.get("additionalProperties").is_some_and(Value::is_object)
+            })
         {
             let before = lenient;
             lenient += lenient_children(schema, name);
@@ -157,6 +166,43 @@ pub fn for_progenitor(spec: &Value) -> Result<Shaped, String> {
         ));
     }
     Ok(Shaped { json, notes })
+}
+
+/// A 2xx answer written as `$ref: '#/components/responses/X'` is replaced by a copy of `X`, so
+/// that its inline schemas are shaped like any inline answer's (the copy is the operation's
+/// own: `X` itself, shared, is left alone). Refused, naming the operation, when the `$ref` does
+/// not resolve in the spec.
+fn inline_answer_refs(json: &mut Value) -> Result<(), String> {
+    let doc = json.clone();
+    for op in operations_mut(json) {
+        let id = op
+            .get("operationId")
+            .and_then(Value::as_str)
+            .unwrap_or("(no operationId)")
+            .to_string();
+        let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (status, response) in responses.iter_mut() {
+            for _ in 0..16 {
+                let Some(r) = response.get("$ref").and_then(Value::as_str) else {
+                    break;
+                };
+                let Some(target) = r.strip_prefix('#').and_then(|p| doc.pointer(p)) else {
+                    return Err(format!(
+                        "operation `{id}`: response {status} refers to `{r}`, which is not in                          the spec; its answer could not be read leniently"
+                    ));
+                };
+                *response = target.clone();
+            }
+            if response.get("$ref").is_some() {
+                return Err(format!(
+                    "operation `{id}`: response {status} is a chain of more than 16 `$ref`s"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The refusals documented on [`for_progenitor`].
@@ -318,12 +364,31 @@ fn lenient_children(schema: &mut Value, hint: &str) -> usize {
     if let Some(items) = schema.get_mut("items") {
         changed += lenient_field(items, &format!("{hint}Item"));
     }
+    // The values of a map (`additionalProperties: {enum: [..]}`) are fields too.
+    if let Some(values) = schema
+        .get_mut("additionalProperties")
+        .filter(|v| v.is_object())
+    {
+        changed += lenient_field(values, &format!("{hint}Value"));
+    }
     for key in ["allOf", "oneOf", "anyOf"] {
         if let Some(list) = schema.get_mut(key).and_then(Value::as_array_mut) {
             for member in list {
-                if member.get("$ref").is_none() {
-                    changed += lenient_children(member, hint);
+                if member.get("$ref").is_some() {
+                    continue;
                 }
+                // A scalar member (`oneOf: [{type: integer}, {type: string}]`) becomes its
+                // lenient type; any other member is walked (never replaced whole: a member
+                // such as `{required: [..]}` constrains the rest).
+                let scalar = matches!(
+                    member.get("type").and_then(Value::as_str),
+                    Some("string" | "integer" | "number" | "array")
+                );
+                changed += if scalar {
+                    lenient_field(member, hint)
+                } else {
+                    lenient_children(member, hint)
+                };
             }
         }
     }

@@ -859,3 +859,84 @@ fn answer_arrays_become_lenient_lists_and_request_arrays_stay_vectors() {
     );
     assert!(!code.contains("Option<::client_glue::List"), "{}", g.code);
 }
+
+/// Answers the shaping used to leave strict: a response-only composition component, a map
+/// of enum values, and a 2xx answer given as `$ref: '#/components/responses/X'`.
+const COMPOSED_ANSWERS: &str = r##"
+openapi: 3.0.3
+info: {title: t, version: '1'}
+paths:
+  /a:
+    get:
+      operationId: getA
+      responses:
+        '200':
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: '#/components/schemas/Composed'}
+  /b:
+    get:
+      operationId: getB
+      responses:
+        '200': {$ref: '#/components/responses/Listing'}
+components:
+  responses:
+    Listing:
+      description: ok
+      content:
+        application/json:
+          schema:
+            type: object
+            properties:
+              label: {type: string, enum: [x, y]}
+  schemas:
+    Base:
+      type: object
+      properties:
+        id: {type: string}
+    Composed:
+      allOf:
+        - $ref: '#/components/schemas/Base'
+        - type: object
+          properties:
+            status: {type: string, enum: [queued, done]}
+            counts:
+              type: object
+              additionalProperties: {type: string, enum: [low, high]}
+            either:
+              oneOf:
+                - {type: integer}
+                - {type: object, properties: {why: {type: string}}}
+"##;
+
+#[test]
+fn compositions_maps_and_referenced_answers_are_read_leniently() {
+    let g = codegen::generate("composed.yaml", COMPOSED_ANSWERS).unwrap_or_else(|e| panic!("{e}"));
+    let code = g.code.replace(char::is_whitespace, "");
+    for want in [
+        "pubstatus:::std::option::Option<::client_glue::Text>",
+        "pubcounts:::std::collections::HashMap<::std::string::String,::client_glue::Text,>",
+        "publabel:::std::option::Option<::client_glue::Text>",
+        "why:::std::option::Option<::client_glue::Text>",
+        "LenientInt(::client_glue::Int)",
+    ] {
+        assert!(code.contains(want), "{want} not in:\n{}", g.code);
+    }
+    for value in ["\"queued\"", "\"high\"", "\"y\""] {
+        assert!(!code.contains(value), "a strict enum is left:\n{}", g.code);
+    }
+}
+
+#[test]
+fn an_answer_referring_to_a_missing_response_is_refused_naming_the_operation() {
+    let text = COMPOSED_ANSWERS.replace(
+        "'200': {$ref: '#/components/responses/Listing'}",
+        "'200': {$ref: '#/components/responses/Gone'}",
+    );
+    let msg = generate_err(&text);
+    assert!(
+        msg.contains("getB") && msg.contains("#/components/responses/Gone"),
+        "{msg}"
+    );
+}
