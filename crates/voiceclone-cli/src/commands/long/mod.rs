@@ -42,12 +42,17 @@
 
 pub mod manifest;
 
+#[cfg(test)]
+mod drive_tests;
+
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 use voiceclone::long_text::LongSpeechPlan;
@@ -353,6 +358,33 @@ fn parts_bar(enabled: bool, total: usize, done: usize) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// Runs `work` (a part's download) while driving the parts in flight: a future makes
+/// progress only while it is polled, and a submit whose answer is not read within the
+/// client's request timeout fails as a timeout although the answer came (for JimmyAI, which
+/// has no idempotency key, an unknown outcome: its paid task's id lost, and
+/// `--resubmit-unknown` would pay for it twice). The parts that end meanwhile wait in
+/// `waiting`, in text order. The download is polled first: it is never held up by them.
+async fn driving<T, F>(
+    work: impl std::future::Future<Output = T>,
+    in_flight: &mut FuturesOrdered<F>,
+    waiting: &mut VecDeque<Ready>,
+) -> T
+where
+    F: std::future::Future<Output = Ready>,
+{
+    let mut work = std::pin::pin!(work);
+    loop {
+        if in_flight.is_empty() {
+            return work.await;
+        }
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            Some(r) = in_flight.next() => waiting.push_back(r),
+        }
+    }
+}
+
 impl Run<'_> {
     fn count(&self, state: PartState) -> usize {
         self.manifest
@@ -411,29 +443,48 @@ impl Run<'_> {
         let mut failures: Vec<Failure> = Vec::new();
         let mut unknown: Vec<String> = Vec::new();
         let mut downloaded = 0usize;
-        let mut ready = futures::stream::iter(0..total)
-            .map(|i| self.ready(i))
-            .buffered(concurrency);
+        // Stage one of at most `concurrency` parts at once, their results taken in text
+        // order. A part is started only here, never during a download: the download budget
+        // running out, a `--timeout`, a manifest that can no longer be written or a signal
+        // then finds as few parts sent as before.
+        let mut in_flight = FuturesOrdered::new();
+        let mut started = 0usize;
+        // Parts whose stage one ended while an earlier part was downloading, in text order.
+        let mut waiting: VecDeque<Ready> = VecDeque::new();
         let mut i = 0usize;
-        while let Some(r) = ready.next().await {
+        loop {
+            while started < total && in_flight.len() + waiting.len() < concurrency {
+                in_flight.push_back(self.ready(started));
+                started += 1;
+            }
+            let r = match waiting.pop_front() {
+                Some(r) => r,
+                None => match in_flight.next().await {
+                    Some(r) => r,
+                    None => break,
+                },
+            };
             match r {
                 Ready::AlreadyDone | Ready::Deferred => {}
                 // Sent before the budget ran out: recorded as submitted, for the rerun.
                 Ready::Speech(_) if self.over_budget.get() => {}
-                Ready::Speech(speech) => match self.download(i, &speech).await {
-                    Ok(names) => {
-                        downloaded += 1;
-                        let line = format!("{} done: {}", self.name(i), names.join(", "));
-                        match &bar {
-                            Some(b) => b.set_message(self.printer.safe(&line)),
-                            None => self.printer.progress(&line),
+                Ready::Speech(speech) => {
+                    let download = self.download(i, &speech);
+                    match driving(download, &mut in_flight, &mut waiting).await {
+                        Ok(names) => {
+                            downloaded += 1;
+                            let line = format!("{} done: {}", self.name(i), names.join(", "));
+                            match &bar {
+                                Some(b) => b.set_message(self.printer.safe(&line)),
+                                None => self.printer.progress(&line),
+                            }
+                            if let Some(b) = &bar {
+                                b.inc(1);
+                            }
                         }
-                        if let Some(b) = &bar {
-                            b.inc(1);
-                        }
+                        Err(f) => failures.push(f),
                     }
-                    Err(f) => failures.push(f),
-                },
+                }
                 Ready::Failed(f) => failures.push(f),
                 Ready::Unknown(msg) => unknown.push(msg),
             }
