@@ -161,6 +161,7 @@ fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec
             }
             check_success_schemas(name, &operation, op, &components)?;
             check_body(name, &operation, op)?;
+            check_header_parameters(name, &operation, item.get("parameters"), op, &components)?;
             operations.push(operation);
         }
         for method in to_remove {
@@ -178,6 +179,22 @@ const KEYWORDS: &[&str] = &[
     "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
     "return", "self", "static", "struct", "super", "trait", "true", "try", "type", "typeof",
     "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
+];
+
+/// Methods the generated `Client` has of its own (constructors, `ClientInfo`, and the
+/// `ClientHooks` methods its operations call as `self.pre(..)`): an operation method of the
+/// same name would clash, or shadow the hook, and break compilation far from the spec.
+const CLIENT_METHODS: &[&str] = &[
+    "new",
+    "new_with_client",
+    "api_version",
+    "baseurl",
+    "client",
+    "inner",
+    "pre",
+    "post",
+    "exec",
+    "assert_client_hooks",
 ];
 
 /// The operation table (`codegen::rust_name`) names each method as heck's snake_case of its
@@ -201,6 +218,12 @@ fn check_method_name(name: &str, operation: &Operation) -> Result<()> {
         ));
     }
     let method = crate::codegen::rust_name(id);
+    if CLIENT_METHODS.contains(&method.as_str()) {
+        return err(format!(
+            "{name}: operation {operation}: operationId `{id}` becomes the method `{method}`,              which the generated Client already has (its own methods: {}); rename the              operationId",
+            CLIENT_METHODS.join(", ")
+        ));
+    }
     if KEYWORDS.contains(&method.as_str()) {
         return err(format!(
             "{name}: operation {operation}: operationId `{id}` becomes the Rust keyword \
@@ -285,6 +308,39 @@ fn resolve_response<'a>(response: &'a Value, components: &'a Value) -> &'a Value
         .and_then(|r| r.strip_prefix("#/components/responses/"))
         .and_then(|n| components.get("responses").and_then(|rs| rs.get(n)));
     target.unwrap_or(response)
+}
+
+/// A header parameter named `api-version` (any case): progenitor sends its own `api-version`
+/// header on every request, which the xtask removes by a counted rewrite; a parameter of that
+/// name would make the count fail naming no operation, so it is refused here naming both.
+fn check_header_parameters(
+    name: &str,
+    operation: &Operation,
+    item_parameters: Option<&Value>,
+    op: &Value,
+    components: &Value,
+) -> Result<()> {
+    for list in [item_parameters, op.get("parameters")]
+        .into_iter()
+        .flatten()
+    {
+        for p in list.as_array().into_iter().flatten() {
+            let p = p
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/parameters/"))
+                .and_then(|n| components.get("parameters").and_then(|ps| ps.get(n)))
+                .unwrap_or(p);
+            let header = p.get("in").and_then(Value::as_str) == Some("header");
+            let param = p.get("name").and_then(Value::as_str).unwrap_or_default();
+            if header && param.eq_ignore_ascii_case("api-version") {
+                return err(format!(
+                    "{name}: operation {operation}: header parameter `{param}` is progenitor's                      own `api-version` header, which the xtask removes from every request;                      rename the parameter"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_body(name: &str, operation: &Operation, op: &Value) -> Result<()> {

@@ -940,3 +940,45 @@ fn an_answer_referring_to_a_missing_response_is_refused_naming_the_operation() {
         "{msg}"
     );
 }
+
+#[test]
+fn operation_ids_that_are_the_clients_own_methods_are_refused() {
+    for id in [
+        "inner",
+        "client",
+        "baseurl",
+        "new",
+        "newWithClient",
+        "new_with_client",
+        "apiVersion",
+        "pre",
+        "exec",
+    ] {
+        let text = jimmyai_spec().replacen(
+            "operationId: createAudio",
+            &format!("operationId: '{id}'"),
+            1,
+        );
+        let msg = generate_err(&text);
+        assert!(
+            msg.contains(&format!("`{id}`")) && msg.contains("the generated Client already has"),
+            "{id}: {msg}"
+        );
+        assert!(!msg.contains('\n'), "not one line: {msg}");
+    }
+}
+
+#[test]
+fn an_api_version_header_parameter_is_refused_naming_the_operation_and_parameter() {
+    let text = jimmyai_spec().replacen(
+        "      operationId: createAudio\n",
+        "      operationId: createAudio\n      parameters:\n        - {name: Api-Version, in: header, schema: {type: string}}\n",
+        1,
+    );
+    let msg = generate_err(&text);
+    assert!(
+        msg.contains("createAudio") && msg.contains("`Api-Version`"),
+        "{msg}"
+    );
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+}
