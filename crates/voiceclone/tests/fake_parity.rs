@@ -1094,3 +1094,113 @@ async fn a_jimmyai_local_recording_is_checked_as_the_clients() {
     fake.clone_voice(&long).await.unwrap();
     assert_eq!(fake.billable_submits(), 1);
 }
+
+/// A script that says what the client never reports is refused where a submit uses it
+/// (`InvalidInput`, field `script`, naming the script method; nothing created), so a test
+/// cannot pass on an error or an id production never sees; a voice id with spaces around it
+/// is read as the client reads the provider's, trimmed. Before, each of these was handed
+/// back as scripted.
+#[tokio::test(flavor = "current_thread")]
+async fn a_script_the_client_could_never_play_is_refused_where_it_is_used() {
+    use std::time::{Duration, SystemTime};
+    use voiceclone::TaskStatus;
+    let job_id = voiceclone::JobId::new("t-1");
+    let unknown = ErrorKind::OutcomeUnknown {
+        idempotency_key: None,
+        task_id: None,
+        submitted_at: SystemTime::now(),
+        request: Default::default(),
+    };
+    let cases: Vec<(Script, &str)> = vec![
+        (
+            Script::new().then_error(unknown),
+            "Script::then_error(OutcomeUnknown)",
+        ),
+        (
+            Script::new()
+                .then_status(TaskStatus::Running)
+                .then_error(ErrorKind::Conflict),
+            "Script::then_error(Conflict)",
+        ),
+        (
+            Script::rejected(ErrorKind::TaskFailed {
+                job_id: job_id.clone(),
+                reason: "x".into(),
+            }),
+            "Script::rejected(TaskFailed)",
+        ),
+        (
+            Script::rejected(ErrorKind::WaitTimedOut {
+                job_id,
+                last_status: TaskStatus::Running,
+                polls: 1,
+            }),
+            "Script::rejected(WaitTimedOut)",
+        ),
+        (
+            Script::rejected(ErrorKind::Download(
+                voiceclone::error::DownloadFailure::TooLarge { limit: 1 },
+            )),
+            "Script::rejected(Download)",
+        ),
+        (
+            Script::rejected(ErrorKind::Webhook(
+                voiceclone::error::WebhookFailure::MissingSecret,
+            )),
+            "Script::rejected(Webhook)",
+        ),
+        (
+            Script::rejected(ErrorKind::Unsupported {
+                operation: "clone_voice".into(),
+                provider: Provider::JimmyAi,
+            }),
+            "Script::rejected(Unsupported { provider: jimmyai })",
+        ),
+        (
+            Script::succeeds().with_voice_id(""),
+            "Script::with_voice_id(\"\")",
+        ),
+        (
+            Script::succeeds().with_voice_id("a/b"),
+            "Script::with_voice_id(\"a/b\")",
+        ),
+        (
+            Script::succeeds().with_voice_id("vmeg:voice:v-1"),
+            "Script::with_voice_id(\"vmeg:voice:v-1\")",
+        ),
+    ];
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    for (script, names) in cases {
+        let fake = FakeClient::new(Provider::Vmeg);
+        fake.script_clone(script);
+        let err = fake.clone_voice(&req).await.unwrap_err();
+        let ErrorKind::InvalidInput { field, reason } = err.kind() else {
+            panic!("{names}: {err}");
+        };
+        assert_eq!(field, "script", "{err}");
+        assert!(reason.starts_with(names), "{names}: {reason}");
+        assert_eq!(
+            (err.provider(), err.operation(), err.phase()),
+            (Some(Provider::Vmeg), Some("clone_voice"), Phase::NotSent)
+        );
+        assert_eq!(fake.billable_submits(), 0, "{names}");
+        // The script was used: the next submit has none and succeeds.
+        fake.clone_voice(&req).await.unwrap();
+    }
+    // Spaces around a voice id: trimmed, as the client trims the provider's.
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::succeeds().with_voice_id(" v-1 "));
+    let job = fake.clone_voice(&req).await.unwrap();
+    let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::from_millis(1));
+    let voice = fake.wait_for_clone(&job.id, &policy).await.unwrap();
+    assert_eq!(voice.id.as_str(), "v-1");
+    // What the client does report stays as scripted.
+    let fake = FakeClient::new(Provider::JimmyAi);
+    fake.script_clone(Script::rejected(ErrorKind::Unsupported {
+        operation: "clone_voice".into(),
+        provider: Provider::JimmyAi,
+    }));
+    let err = fake.clone_voice(&req).await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
+}

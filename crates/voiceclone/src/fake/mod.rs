@@ -361,6 +361,11 @@ impl FakeClient {
         }
         .unwrap_or_default();
         state.record(call);
+        // A script that says what the client never reports is the test's mistake, refused
+        // where it is used (nothing created).
+        let script = script
+            .checked(self.provider)
+            .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
         let created_at = SystemTime::now();
         // VMEG writes carry an idempotency key (the caller's, or one made per call);
         // JimmyAI documents none.

@@ -2,8 +2,8 @@
 
 use url::Url;
 
-use crate::error::ErrorKind;
-use crate::model::TaskStatus;
+use crate::error::{Error, ErrorKind};
+use crate::model::{Provider, TaskStatus, VoiceId};
 
 /// How one submitted job behaves in a [`FakeClient`](super::FakeClient).
 ///
@@ -133,6 +133,11 @@ impl Script {
     ///   [`Script::outcome_unknown`]: it runs its steps out on its own and has its first
     ///   terminal status by the time anybody looks (a succeeded clone is listed).
     ///
+    /// Only what a submit of the client can fail with: a submit that uses a script rejected
+    /// with `TaskFailed`, `WaitTimedOut`, `Download`, `Webhook` (no submit ends so) or
+    /// `Unsupported` of the other provider is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
+    ///
     /// The steps are [`Script::succeeds`]'s (queued, running, succeeded), as a task that
     /// was made goes on to finish; replace them with [`Script::with_statuses`] (a step
     /// added with `then_status` comes after the success, which ends the job first).
@@ -171,6 +176,14 @@ impl Script {
     /// Adds a read that fails with `kind`. A wait treats it as the client does: a transient
     /// kind (`Server`, `RateLimited`, `Timeout`, `Transport`) is polled past, any other ends
     /// the wait with that error.
+    ///
+    /// Only what a status read of the client can fail with: `InvalidInput` (an answer about
+    /// a task of the other kind), `Unauthorized`, `PaymentRequired`, `InvalidRequest`,
+    /// `NotFound`, `PayloadTooLarge`, `RateLimited`, `Server`, `Timeout`, `Transport`,
+    /// `InvalidResponse`, `Vendor`. A submit that uses a script with another kind here
+    /// (`Conflict`, `OutcomeUnknown`, `TaskFailed`, ...) is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method: a test must not pass on
+    /// an error the client never gives.
     pub fn then_error(mut self, kind: ErrorKind) -> Self {
         self.steps.push(Step::Error(kind));
         self
@@ -182,10 +195,65 @@ impl Script {
         self
     }
 
-    /// The vendor voice id a succeeded clone gives (default: `fake-voice-<n>`).
+    /// The vendor voice id a succeeded clone gives (default: `fake-voice-<n>`): the bare id,
+    /// as the provider sends it (`v-1`, not the stored form `vmeg:voice:v-1`).
+    ///
+    /// It is read as the client reads the provider's: surrounding whitespace is trimmed
+    /// (`" v-1 "` gives `v-1`). A submit that uses a script whose id the client would not
+    /// take (blank, with `/`, whitespace or control characters inside, longer than 256
+    /// bytes: see the ids the client accepts) or a stored form is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
     pub fn with_voice_id(mut self, id: impl Into<String>) -> Self {
         self.voice_id = Some(id.into());
         self
+    }
+
+    /// The script as a submit of `provider`'s fake uses it: `InvalidInput` (field `script`,
+    /// naming the method) for what the client never reports, the voice id read as the
+    /// client reads one from the provider.
+    pub(super) fn checked(mut self, provider: Provider) -> Result<Self, Error> {
+        let refuse = |reason: String| Error::invalid_input("script", reason);
+        for step in &self.steps {
+            if let Step::Error(kind) = step
+                && let Some(name) = never_read(kind)
+            {
+                return Err(refuse(format!(
+                    "Script::then_error({name}): a status read of the client never fails with {name} (see Script::then_error for the kinds it does)"
+                )));
+            }
+        }
+        if let Submit::Rejected(kind) = &self.submit {
+            if let Some(name) = never_submitted(kind) {
+                return Err(refuse(format!(
+                    "Script::rejected({name}): a submit of the client never fails with {name}"
+                )));
+            }
+            if let ErrorKind::Unsupported { provider: p, .. } = kind
+                && *p != provider
+            {
+                return Err(refuse(format!(
+                    "Script::rejected(Unsupported {{ provider: {p} }}): this fake is a {provider} client, and a client reports only its own provider's"
+                )));
+            }
+        }
+        if let Some(raw) = &self.voice_id {
+            let Some(id) = crate::wire::usable_id(Some(raw)) else {
+                return Err(refuse(format!(
+                    "Script::with_voice_id({raw:?}): the client takes no such voice id from the provider (blank, or with '/', whitespace or control characters, or too long)"
+                )));
+            };
+            if let Ok(stored) = id.parse::<VoiceId>()
+                && stored.provider().is_some()
+            {
+                return Err(refuse(format!(
+                    "Script::with_voice_id({raw:?}): give the provider's bare id ({:?}), not a stored form",
+                    stored.as_str()
+                )));
+            }
+            let id = id.to_owned();
+            self.voice_id = Some(id);
+        }
+        Ok(self)
     }
 
     /// Where a job nobody polls ends up: how many reads it has taken (the next read sees its
@@ -299,4 +367,31 @@ impl Script {
         self.no_audio = true;
         self
     }
+}
+
+/// The name of a kind no status read of the client fails with.
+fn never_read(kind: &ErrorKind) -> Option<&'static str> {
+    Some(match kind {
+        // VMEG's 409 answers a write under a used key, never a read.
+        ErrorKind::Conflict => "Conflict",
+        ErrorKind::OutcomeUnknown { .. } => "OutcomeUnknown",
+        // A read that sees a failed task answers with its status; the wait makes TaskFailed.
+        ErrorKind::TaskFailed { .. } => "TaskFailed",
+        ErrorKind::WaitTimedOut { .. } => "WaitTimedOut",
+        ErrorKind::Unsupported { .. } => "Unsupported",
+        ErrorKind::Webhook(_) => "Webhook",
+        ErrorKind::Download(_) => "Download",
+        _ => return None,
+    })
+}
+
+/// The name of a kind no submit of the client fails with.
+fn never_submitted(kind: &ErrorKind) -> Option<&'static str> {
+    Some(match kind {
+        ErrorKind::TaskFailed { .. } => "TaskFailed",
+        ErrorKind::WaitTimedOut { .. } => "WaitTimedOut",
+        ErrorKind::Webhook(_) => "Webhook",
+        ErrorKind::Download(_) => "Download",
+        _ => return None,
+    })
 }
