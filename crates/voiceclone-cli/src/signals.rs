@@ -49,3 +49,31 @@ impl Signals {
         }
     }
 }
+
+/// `work`'s output, unless `signal` fires first: then the signal's name. Biased, the work
+/// first: an answer that came with the signal wins, since its job is then known (an
+/// unbiased race picks a ready branch at random, and could drop a paid job's answer for an
+/// "interrupted" that names nothing of it).
+pub async fn unless<T>(
+    work: impl std::future::Future<Output = T>,
+    signal: impl std::future::Future<Output = &'static str>,
+) -> Result<T, &'static str> {
+    tokio::select! {
+        biased;
+        out = work => Ok(out),
+        name = signal => Err(name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A result that is ready when the signal has already fired is taken, every time (an
+    /// unbiased `select!` takes either at random: 64 draws all "work" by chance is 2^-64).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_ready_result_wins_over_a_signal_that_came_with_it() {
+        for _ in 0..64 {
+            let got = super::unless(std::future::ready(7), std::future::ready("SIGTERM")).await;
+            assert_eq!(got, Ok(7));
+        }
+    }
+}

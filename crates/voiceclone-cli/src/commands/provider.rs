@@ -479,9 +479,10 @@ async fn interruptible<J: CliJob>(
     let Some(signals) = signals.as_mut() else {
         return waited.await;
     };
-    tokio::select! {
-        done = waited => done,
-        name = signals.next() => {
+    // A wait that ended with the signal is reported as it ended (biased: the wait first).
+    match crate::signals::unless(waited, signals.next()).await {
+        Ok(done) => done,
+        Err(name) => {
             let mut o = job_outcome(&job);
             let message = match waited_for {
                 Waited::Accepted => format!(

@@ -262,10 +262,10 @@ async fn resume(
             None => std::future::pending().await,
         }
     };
-    tokio::select! {
-        o = run.all(concurrency) => o,
-        name = signalled => run.interrupted(name),
-    }
+    // A run that ended with the signal is reported as it ended (biased: the work first).
+    crate::signals::unless(run.all(concurrency), signalled)
+        .await
+        .unwrap_or_else(|name| run.interrupted(name))
 }
 
 /// `--timeout` as a duration, when given and valid (`policy` has refused an invalid one).
