@@ -31,7 +31,9 @@ pub struct Generated {
 /// Every file is generated before any is written, and the stale ones are written to temporary
 /// files beside them before any is renamed over its file: a spec that fails to generate, or a
 /// file that cannot be staged, leaves the whole tree as it was (not one vendor regenerated and
-/// the other not, nor a client without its mocks).
+/// the other not, nor a client without its mocks). A rename that fails part way names the
+/// files already replaced. Temporary files a killed run left (`.codegen-*.tmp`, ignored by
+/// git) fail `--check`, naming them; a writing run removes them.
 pub fn run(root: &Path, mode: Mode) -> Result<()> {
     // (output, code, what) for every generated file, in target order.
     let mut outputs: Vec<(&str, String, String)> = Vec::new();
@@ -61,6 +63,25 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
             stale.push((*output, code.as_str(), what.as_str()));
         }
     }
+    // Temporary files a killed run left beside the generated files.
+    let leftover = leftover_temporaries(root);
+    if mode == Mode::Check && !leftover.is_empty() {
+        return err(format!(
+            "leftover temporary file(s) of an interrupted `cargo xtask codegen`, delete them: {}",
+            leftover.join(", ")
+        ));
+    }
+    for rel in &leftover {
+        // Write mode: they are this command's own, from an interrupted run.
+        match std::fs::remove_file(root.join(rel)) {
+            Ok(()) => println!("removed leftover {rel}"),
+            Err(e) => {
+                return err(format!(
+                    "{rel}: cannot remove a leftover temporary file: {e}"
+                ));
+            }
+        }
+    }
     match mode {
         Mode::Check if stale.is_empty() => Ok(()),
         Mode::Check => err(format!(
@@ -73,6 +94,36 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
         )),
         Mode::Write => write_all(root, &stale),
     }
+}
+
+/// The prefix and suffix of the temporary files [`stage`] writes beside a generated file.
+const TEMP_PREFIX: &str = ".codegen-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Temporary files of [`stage`] (`.codegen-*.tmp`) in the directories of the generated files,
+/// relative to `root`, sorted: a run killed between staging and renaming leaves them.
+pub fn leftover_temporaries(root: &Path) -> Vec<String> {
+    let mut dirs: Vec<&str> = TARGETS
+        .iter()
+        .flat_map(|t| t.outputs())
+        .filter_map(|o| Path::new(o).parent().and_then(Path::to_str))
+        .collect();
+    dirs.sort_unstable();
+    dirs.dedup();
+    let mut out = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
+                out.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Writes every `(output, code, what)`: all staged first (a temporary file beside each, which
@@ -88,10 +139,21 @@ fn write_all(root: &Path, files: &[(&str, &str, &str)]) -> Result<()> {
             }
         }
     }
+    let mut replaced: Vec<&str> = Vec::new();
     for (tmp, out_path, output, what, len) in staged {
         if let Err(e) = tmp.persist(&out_path) {
-            return err(format!("{output}: cannot write: {}", e.error));
+            // The temporary files not yet renamed are removed when dropped.
+            return err(format!(
+                "{output}: cannot write: {} (already replaced: {}; every other generated file                  is as it was: fix the cause and run `cargo xtask codegen` again)",
+                e.error,
+                if replaced.is_empty() {
+                    "none".to_string()
+                } else {
+                    replaced.join(", ")
+                }
+            ));
         }
+        replaced.push(output);
         println!("wrote {output} ({what}, {len} bytes)");
     }
     Ok(())
@@ -108,8 +170,8 @@ fn stage(path: &Path, contents: &str) -> std::io::Result<tempfile::NamedTempFile
         _ => Path::new("."),
     };
     let mut tmp = tempfile::Builder::new()
-        .prefix(".codegen-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)?;
     tmp.write_all(contents.as_bytes())?;
     tmp.as_file().sync_all()?;

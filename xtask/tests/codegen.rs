@@ -982,3 +982,66 @@ fn an_api_version_header_parameter_is_refused_naming_the_operation_and_parameter
     );
     assert!(!msg.contains('\n'), "not one line: {msg}");
 }
+
+/// A killed run can leave its temporary files beside the generated ones: `--check` fails
+/// naming them, `codegen` removes them, and git ignores them.
+#[test]
+fn leftover_temporary_files_fail_the_check_naming_them() {
+    let tree = scratch_tree("leftover");
+    let dir = TARGETS
+        .first()
+        .and_then(|t| Path::new(t.output).parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| panic!("no targets"));
+    let rel = dir.join(".codegen-AbC123.tmp");
+    std::fs::write(tree.join(&rel), "half a file").unwrap_or_else(|e| panic!("{e}"));
+    let (ok, stdout, stderr) = run_xtask(&tree, &["codegen", "--check"]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains(&rel.display().to_string()) && stderr.contains("leftover"),
+        "{stderr}"
+    );
+    let (ok, stdout, stderr) = run_xtask(&tree, &["codegen"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("removed leftover"), "{stdout}");
+    assert!(!tree.join(&rel).exists());
+    let (ok, _, stderr) = run_xtask(&tree, &["codegen", "--check"]);
+    assert!(ok, "{stderr}");
+    let ignore = std::fs::read_to_string(root().join(".gitignore")).unwrap_or_default();
+    assert!(
+        ignore.lines().any(|l| l.trim() == ".codegen-*.tmp"),
+        "{ignore}"
+    );
+    let _ = std::fs::remove_dir_all(&tree);
+}
+
+/// A rename that fails part way says which generated files were already replaced.
+#[test]
+fn a_rename_failing_part_way_names_the_files_already_replaced() {
+    let tree = scratch_tree("rename");
+    for spec in ["specs/vmeg.yaml", "specs/jimmyai.yaml"] {
+        let path = tree.join(spec);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, text.replacen("summary:", "summary: Edited.", 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    // The last output is a non-empty directory: staging beside it works, renaming over it
+    // does not.
+    let last = TARGETS
+        .last()
+        .map(|t| t.mock_output)
+        .unwrap_or_else(|| panic!("no targets"));
+    std::fs::remove_file(tree.join(last)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(tree.join(last).join("x")).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, stdout, stderr) = run_xtask(&tree, &["codegen"]);
+    assert!(!ok, "{stdout}");
+    let first = TARGETS
+        .first()
+        .map(|t| t.output)
+        .unwrap_or_else(|| panic!("no targets"));
+    assert!(
+        stderr.contains(last) && stderr.contains("already replaced: ") && stderr.contains(first),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&tree);
+}
