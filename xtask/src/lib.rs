@@ -42,16 +42,28 @@ pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T> {
     Err(Error(msg.into()))
 }
 
-/// The variable that points `cargo xtask` at another tree than this checkout (tests point it
-/// at a scratch copy); the command prints the root it names when it is set.
+/// The variable that points the `cargo xtask` command at another tree than this checkout
+/// (tests point it at a scratch copy); the command prints the root it names when it is set.
+/// Only the binary reads it ([`root_from`]): the library, and so every test, always works on
+/// this checkout ([`workspace_root`]).
 pub const ROOT_VARIABLE: &str = "VOICECLONE_XTASK_ROOT";
 
-/// The workspace root: the parent of this crate's manifest directory, unless
-/// [`ROOT_VARIABLE`] names another tree.
+/// This checkout's workspace root: the parent of this crate's manifest directory. The
+/// environment is not read here.
 pub fn workspace_root() -> PathBuf {
-    if let Some(root) = std::env::var_os(ROOT_VARIABLE) {
-        return PathBuf::from(root);
-    }
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// The root the command works on, given [`ROOT_VARIABLE`]'s value: `None` (unset) is
+/// [`workspace_root`]; an empty (or blank) value is refused, since it would silently mean the
+/// current directory; anything else is that tree.
+pub fn root_from(value: Option<std::ffi::OsString>) -> Result<PathBuf> {
+    match value {
+        None => Ok(workspace_root()),
+        Some(v) if v.to_string_lossy().trim().is_empty() => err(format!(
+            "{ROOT_VARIABLE} is set but empty: unset it to work on this checkout, or name a tree"
+        )),
+        Some(v) => Ok(PathBuf::from(v)),
+    }
 }

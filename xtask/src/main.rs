@@ -8,8 +8,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let root = xtask::workspace_root();
-    if std::env::var_os(xtask::ROOT_VARIABLE).is_some() {
+    let from_env = std::env::var_os(xtask::ROOT_VARIABLE);
+    let overridden = from_env.is_some();
+    let root = match xtask::root_from(from_env) {
+        Ok(root) => root,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if overridden {
         // Another tree than this checkout's: say so, so that a stray variable is noticed.
         println!(
             "workspace root {} (from {})",

@@ -1045,3 +1045,50 @@ fn a_rename_failing_part_way_names_the_files_already_replaced() {
     );
     let _ = std::fs::remove_dir_all(&tree);
 }
+
+/// The library never reads `VOICECLONE_XTASK_ROOT`: exported in a shell, it would make
+/// `checked_in_generated_code_matches_the_specs` and the conformance tests check another
+/// tree. Run again as a child process with the variable set to a tree that does not exist.
+#[test]
+fn the_library_ignores_the_root_variable() {
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    if std::env::var_os(xtask::ROOT_VARIABLE).is_some() {
+        assert_eq!(xtask::workspace_root(), checkout);
+        return;
+    }
+    let me = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(me)
+        .args(["--exact", "the_library_ignores_the_root_variable"])
+        .env(xtask::ROOT_VARIABLE, "/nonexistent/xtask-root")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An empty `VOICECLONE_XTASK_ROOT` would mean the current directory: refused in one line.
+#[test]
+fn an_empty_root_variable_is_refused() {
+    for value in ["", "  "] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["codegen", "--check"])
+            .env(xtask::ROOT_VARIABLE, value)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{value:?} accepted");
+        assert_eq!(
+            stderr.trim_end(),
+            "error: VOICECLONE_XTASK_ROOT is set but empty: unset it to work on this checkout, \
+             or name a tree"
+        );
+    }
+    assert_eq!(xtask::root_from(None).ok(), Some(xtask::workspace_root()));
+}
