@@ -371,6 +371,46 @@ fn a_vmeg_part_of_unknown_outcome_is_resolved_by_its_key_without_paying_again() 
     );
 }
 
+/// `--timeout` bounds each part's wait, not the requests of a resend: a rerun with
+/// `--timeout 0.01` still resends the lost part with its key (each request under the
+/// client's own timeout, the whole search under a floor of 5 minutes) and finds its first
+/// task again, paying nothing. Before, the resend ran with every request cut to 10 ms: it
+/// timed out on every rerun and the part never left `submitting`.
+#[test]
+fn a_short_timeout_does_not_cut_the_resend_of_a_lost_vmeg_part() {
+    // Every answer 20 ms late, as from any real server: the resend's requests (the create,
+    // the task list) cannot end within 10 ms.
+    let sim = Sim::start_with(SimConfig::default().with_speed(1000.0).with_faults(
+        voiceclone_sim::FaultConfig {
+            rate_latency: 1.0,
+            latency: Duration::from_millis(20),
+            ..Default::default()
+        },
+    ));
+    let v = voice(&sim, "vmeg");
+    let c = case(&long_text());
+    let args = speak_args("vmeg", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    let job = manifest(dir)["parts"][1]["job_id"].clone();
+    forget_submit(dir, 1);
+    let paid = sim.paid("vmeg");
+
+    let mut short = args.clone();
+    short.extend(["--timeout", "0.01"]);
+    let r = run(&sim, &[], &short);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][1]["job_id"], job, "{r:?}");
+    assert!(
+        ["submitted", "done"].contains(&m["parts"][1]["state"].as_str().unwrap()),
+        "{m}"
+    );
+    assert_eq!(sim.paid("vmeg"), paid, "the resend was paid again");
+    // Whatever the short wait made of it, the next run finishes it.
+    run(&sim, &[], &args).expect(0);
+    assert_eq!(sim.paid("vmeg"), paid);
+}
+
 #[test]
 fn a_changed_text_refuses_to_resume_and_sends_nothing() {
     let sim = Sim::start(1000.0);

@@ -76,8 +76,14 @@ use manifest::{FileRecord, Manifest, PartRecord, PartState, file_sha256, files_i
 /// with a larger `--max-total-bytes` or resumed by reruns, each downloading up to the budget.
 pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1024 * 1024 * 1024;
 
-/// VMEG keeps an idempotency key 24 hours; a resend is only safe well inside that.
+/// VMEG keeps an idempotency key 24 hours; a resend is only safe well inside that (the
+/// library's own resend window, `KEY_RESEND_WINDOW`, is the same 23 hours).
 const VMEG_KEY_SAFE_FOR: Duration = Duration::from_secs(23 * 60 * 60);
+
+/// The least time a resend (its create and its search of the task list, each request under
+/// the client's own timeout) is given as a whole, whatever `--timeout` says: `--timeout`
+/// bounds a part's wait, and a resend cut short leaves the part unknown on every rerun.
+const MIN_RESEND_TIME: Duration = Duration::from_secs(5 * 60);
 
 /// Test seam: stop (as an interruption would) once this many parts were downloaded in this
 /// run, before the next part is started or downloaded.
@@ -167,7 +173,8 @@ struct Run<'a> {
     /// A part's wait ran out of `--timeout`: no part is started after that (the run would
     /// otherwise go on for `--timeout` per part, submitting paid parts after it was due).
     timed_out: Cell<bool>,
-    /// The bound on a resend's search of the task list (`--timeout`, else 30 min).
+    /// The bound on a resend as a whole, its search of the task list included: `--timeout`,
+    /// else 30 min, and never less than [`MIN_RESEND_TIME`].
     search_timeout: Duration,
     /// A submit (or a resend) was sent in this run: a task may be paid for.
     sent: Cell<bool>,
@@ -239,7 +246,9 @@ async fn resume(
         spent: Cell::new(0),
         over_budget: Cell::new(false),
         timed_out: Cell::new(false),
-        search_timeout: policy_timeout(&args.poll).unwrap_or(crate::cli::DEFAULT_LISTING_TIMEOUT),
+        search_timeout: policy_timeout(&args.poll)
+            .unwrap_or(crate::cli::DEFAULT_LISTING_TIMEOUT)
+            .max(MIN_RESEND_TIME),
         sent: Cell::new(false),
         accepted_ids: RefCell::new(Vec::new()),
         unrecorded: Cell::new(false),
@@ -423,6 +432,18 @@ impl Run<'_> {
             ..f
         }
         .with(UNRECORDED, true)
+    }
+
+    /// Whether part `rec`, left `submitting`, is resent with its key: a VMEG part whose key
+    /// is younger than [`VMEG_KEY_SAFE_FOR`] (VMEG then creates nothing new if the first
+    /// submit landed). Any other is reported, and sent again only with --resubmit-unknown.
+    fn resendable(&self, rec: &PartRecord) -> bool {
+        let fresh = rec.submitted_at().is_some_and(|t| {
+            SystemTime::now()
+                .duration_since(t)
+                .is_ok_and(|age| age < VMEG_KEY_SAFE_FOR)
+        });
+        self.plan.provider() == Provider::Vmeg && rec.idempotency_key.is_some() && fresh
     }
 
     fn name(&self, i: usize) -> String {
@@ -680,15 +701,8 @@ impl Run<'_> {
     /// A part recorded as `submitting`: its submit may have created a task.
     async fn unknown(&self, i: usize, rec: &PartRecord) -> Ready {
         let at = rec.submitted_at();
-        let fresh_key = at.is_some_and(|t| {
-            SystemTime::now()
-                .duration_since(t)
-                .is_ok_and(|age| age < VMEG_KEY_SAFE_FOR)
-        });
         match (&rec.idempotency_key, at) {
-            (Some(key), Some(at)) if self.plan.provider() == Provider::Vmeg && fresh_key => {
-                self.resend(i, key, at).await
-            }
+            (Some(key), Some(at)) if self.resendable(rec) => self.resend(i, key, at).await,
             _ if self.resubmit_unknown => {
                 self.printer.progress(&format!(
                     "{}: resubmitting although its earlier submit may have created a task (--resubmit-unknown)",
@@ -719,10 +733,23 @@ impl Run<'_> {
         };
         let req = req.idempotency_key(key);
         self.sent.set(true);
-        // Its search of the task list runs within `--timeout` (else 30 min), as `reconcile`
-        // does: a server slow on each of 10,000 pages would otherwise hold the run for days.
-        let bounded = self.client.with_timeout(self.search_timeout);
-        let answer = match bounded.resend_speech(&req, at).await {
+        // Each request of it keeps the client's own timeout (30 s), and the whole of it (its
+        // search of the task list included) is bounded as `reconcile` bounds a search: a
+        // server slow on each of 10,000 pages would otherwise hold the run for days. Not by
+        // `Client::with_timeout`, which would cut every request to `--timeout` (10 ms with
+        // `--timeout 0.01`: the resend failed on every rerun) or let one request take 30 min.
+        // Dropping the resend when the bound runs out loses nothing: the key and the submit
+        // time are in the manifest, and the part stays `submitting` for the next rerun.
+        let resent =
+            tokio::time::timeout(self.search_timeout, self.client.resend_speech(&req, at)).await;
+        let Ok(resent) = resent else {
+            return Ready::Unknown(format!(
+                "{}: its earlier submit may have created a task, and resending it with the same key (its search of the task list included) did not end within {} s; rerun the same command to try again (nothing is sent under a new key)",
+                self.name(i),
+                self.search_timeout.as_secs()
+            ));
+        };
+        let answer = match resent {
             Ok(a) => a,
             // An answer that named its task: taken as a lost submit's would be.
             Err(e)
