@@ -1204,3 +1204,123 @@ async fn a_script_the_client_could_never_play_is_refused_where_it_is_used() {
     let err = fake.clone_voice(&req).await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Unsupported { .. }), "{err}");
 }
+
+/// A bounded wait on a job whose script is stuck on a step the wait polls past ends as the
+/// client's loop would, without making every poll: with a deadline of `Duration::MAX` or a
+/// bound of `u32::MAX` polls it ends within a second, where it made billions of polls of
+/// real work before. What it reports (poll count, last status, last error, time slept,
+/// the calls logged) is what the same wait gives by polling a script long enough never to
+/// repeat, for short waits where both can run.
+#[tokio::test(flavor = "current_thread")]
+async fn a_bounded_wait_on_a_job_that_never_finishes_ends_as_the_loop_would_at_once() {
+    use std::time::Duration;
+    use voiceclone::TaskStatus;
+    use voiceclone::WaitPolicy;
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    let vmeg = WaitPolicy::for_provider(Provider::Vmeg);
+    let policies = [
+        vmeg.clone()
+            .with_deadline(None)
+            .with_max_polls(Some(50))
+            .with_jitter(0.5)
+            .with_seed(7),
+        vmeg.clone()
+            .with_deadline(Some(Duration::from_secs(300)))
+            .with_max_polls(None)
+            .with_jitter(0.3)
+            .with_seed(9),
+        vmeg.clone()
+            .with_first_interval(Duration::ZERO)
+            .with_max_interval(Duration::ZERO)
+            .with_deadline(Some(Duration::from_secs(120)))
+            .with_max_polls(None),
+        vmeg.clone()
+            .with_deadline(Some(Duration::from_secs(420)))
+            .with_max_polls(Some(40))
+            .with_jitter(0.0),
+        WaitPolicy::for_provider(Provider::JimmyAi).with_seed(3),
+    ];
+    let running = || std::iter::repeat_n(TaskStatus::Running, 5_000);
+    let failing = |s: Script, n: usize| (0..n).fold(s, |s, _| s.then_error(ErrorKind::Server));
+    // (looped: a step of its own for every poll; fast-forwarded: one repeating step)
+    let scripts = [
+        (
+            Script::new().with_statuses(running()),
+            Script::new()
+                .then_status(TaskStatus::Queued)
+                .then_status(TaskStatus::Running),
+        ),
+        (
+            failing(Script::new().then_status(TaskStatus::Running), 5_000),
+            failing(Script::new().then_status(TaskStatus::Running), 1),
+        ),
+    ];
+    for policy in &policies {
+        for (looped, repeating) in &scripts {
+            let mut seen = Vec::new();
+            for script in [looped, repeating] {
+                let fake = FakeClient::new(Provider::Vmeg);
+                fake.script_clone(script.clone());
+                let job = fake.clone_voice(&req).await.unwrap();
+                let err = fake.wait_for_clone(&job.id, policy).await.unwrap_err();
+                assert!(
+                    matches!(err.kind(), ErrorKind::WaitTimedOut { .. }),
+                    "{err}"
+                );
+                let after = fake.clone_status(&job.id).await;
+                seen.push((
+                    err.kind().clone(),
+                    err.message().map(str::to_owned),
+                    err.may_resubmit(),
+                    fake.slept(),
+                    fake.calls().len(),
+                    fake.unrecorded_calls(),
+                    after.map(|j| j.status).map_err(|e| e.kind().clone()),
+                ));
+            }
+            assert_eq!(seen[0], seen[1], "{policy:?}: looped, then fast-forwarded");
+        }
+    }
+
+    // The waits that spun: both end within a second of real time.
+    let huge = [
+        vmeg.clone()
+            .with_deadline(Some(Duration::MAX))
+            .with_max_polls(None),
+        vmeg.clone()
+            .with_deadline(None)
+            .with_max_polls(Some(u32::MAX)),
+    ];
+    for policy in huge {
+        let fake = FakeClient::new(Provider::Vmeg);
+        fake.script_clone(Script::new().then_status(TaskStatus::Running));
+        let job = fake.clone_voice(&req).await.unwrap();
+        let err = tokio::time::timeout(
+            Duration::from_secs(1),
+            fake.wait_for_clone(&job.id, &policy),
+        )
+        .await
+        .expect("the wait ends within a second")
+        .unwrap_err();
+        let ErrorKind::WaitTimedOut {
+            polls, last_status, ..
+        } = err.kind()
+        else {
+            panic!("{err}");
+        };
+        assert_eq!(last_status, &TaskStatus::Running);
+        assert!(!err.may_resubmit());
+        if policy.max_polls.is_some() {
+            assert_eq!(*polls, u32::MAX);
+        } else {
+            // The clock (u64 nanoseconds, ~584 years) runs out after about 1.8e9 polls of
+            // 10 s and the poll's own 100 ms.
+            assert!((1_700_000_000..=1_900_000_000).contains(polls), "{polls}");
+        }
+        assert_eq!(fake.calls().len(), FakeClient::MAX_RECORDED_CALLS);
+        assert_eq!(
+            fake.unrecorded_calls(),
+            u64::from(*polls) + 1 - FakeClient::MAX_RECORDED_CALLS as u64
+        );
+    }
+}

@@ -11,7 +11,16 @@
 //! out typed ids of its provider, and waits with the client's own polling loop on a virtual
 //! clock: a `WaitPolicy` deadline or poll bound ends a fake wait exactly as it would a real
 //! one, instantly. Each poll counts as [`FAKE_POLL_TIME`] on that clock, so a policy that
-//! polls back to back still reaches its deadline. A wait with neither a deadline nor a
+//! polls back to back still reaches its deadline. Once a bounded wait's job repeats a step
+//! the wait polls past (a status not terminal, a transient error) and one poll has read it,
+//! the rest of the wait is computed rather than polled: it ends with the `WaitTimedOut`
+//! (poll count, last status, last error) the loop would reach, in bounded real time even
+//! for a deadline of `Duration::MAX` or `u32::MAX` polls, and the polls skipped count in
+//! [`FakeClient::calls`] and [`FakeClient::slept`] as made. Its first 65,536 polls are
+//! computed one by one, jitter drawn as the loop draws it (a seeded wait ends exactly where
+//! the loop would); past those, a stretch of polls at one interval counts without jitter.
+//! A [`WaitPolicy::on_status`](crate::WaitPolicy::on_status) callback is not called for
+//! the polls skipped. A wait with neither a deadline nor a
 //! poll bound on a job whose script never finishes never ends, as it would not with the
 //! client; it reads the repeating step once and then waits without polling, rather than
 //! spin. It shares no code with the simulator (`voiceclone-sim`), which stays the
@@ -163,8 +172,17 @@ impl State {
 
     /// Logs a call, up to [`FakeClient::MAX_RECORDED_CALLS`]; later ones are counted only.
     fn record(&mut self, call: FakeCall) {
-        if self.calls.len() < FakeClient::MAX_RECORDED_CALLS {
-            self.calls.push(call);
+        self.record_many(call, 1);
+    }
+
+    /// Logs `times` calls alike (the polls of a fast-forwarded wait), as many single ones:
+    /// up to [`FakeClient::MAX_RECORDED_CALLS`] in the log, the rest counted.
+    fn record_many(&mut self, call: FakeCall, times: u64) {
+        let room = FakeClient::MAX_RECORDED_CALLS.saturating_sub(self.calls.len());
+        let logged = usize::try_from(times).map_or(room, |t| t.min(room));
+        self.calls.extend(std::iter::repeat_n(call, logged));
+        let rest = times.saturating_sub(logged as u64);
+        if rest == 0 {
             return;
         }
         if self.unrecorded == 0 {
@@ -173,7 +191,7 @@ impl State {
                 "the fake's call log is full; later calls are counted, not recorded"
             );
         }
-        self.unrecorded = self.unrecorded.saturating_add(1);
+        self.unrecorded = self.unrecorded.saturating_add(rest);
     }
 }
 
@@ -194,17 +212,28 @@ impl VirtualSleeper {
     }
 }
 
-impl crate::sleep::Sleeper for VirtualSleeper {
-    fn sleep(&self, duration: Duration) -> crate::sleep::BoxFuture<'static, ()> {
-        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+impl VirtualSleeper {
+    /// Counts `nanos` slept (saturating), as that many nanoseconds of sleeps would.
+    fn add(&self, nanos: u64) {
         // `fetch_update` never fails with a closure that always returns `Some`.
         let _ = self.slept.fetch_update(
             std::sync::atomic::Ordering::Relaxed,
             std::sync::atomic::Ordering::Relaxed,
             |n| Some(n.saturating_add(nanos)),
         );
+    }
+}
+
+impl crate::sleep::Sleeper for VirtualSleeper {
+    fn sleep(&self, duration: Duration) -> crate::sleep::BoxFuture<'static, ()> {
+        self.add(nanos(duration));
         Box::pin(tokio::task::yield_now())
     }
+}
+
+/// A duration in nanoseconds, saturating at `u64::MAX` (as the wait's clock counts it).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[derive(Debug)]
@@ -739,6 +768,13 @@ impl FakeClient {
     }
 
     /// The client's own polling loop, on the fake's virtual clock.
+    ///
+    /// Once a bounded wait's job is stuck on a step it polls past (a status not terminal,
+    /// or a transient error, repeating), and one poll has read that step, the rest of the
+    /// wait is fast-forwarded: where the loop would end (its poll count and virtual time
+    /// under the policy) is computed, not polled, and each poll skipped is counted as a
+    /// status read all the same ([`FakeClient::calls`], [`FakeClient::slept`]). A wait with
+    /// no bound at all waits without polling instead (it would never end).
     async fn wait<J: Job>(
         &self,
         id: &JobId,
@@ -750,33 +786,261 @@ impl FakeClient {
             .map_err(|e| e.with_provider(self.provider))?;
         let waiting = Waiting::new(&self.sleeper, id, <J as Job>::status);
         let unbounded = policy.deadline.is_none() && policy.max_polls.is_none();
-        let read = &read;
+        let seen = Mutex::new(Seen::default());
+        let (read, seen_ref) = (&read, &seen);
         let mut poll = || {
             waiting.progress.add_sleep(FAKE_POLL_TIME);
-            // A wait with no deadline and no poll bound on a job whose script repeats a step
-            // the wait polls past never ends, here as with the client: it waits without
-            // polling (a real one would poll forever) rather than spin.
-            let stuck = unbounded && self.stuck(id);
+            let stuck = self.stuck(id);
+            let (park, skip) = {
+                let mut seen = lock_seen(seen_ref);
+                seen.polls = seen.polls.saturating_add(1);
+                let skip = stuck && !unbounded && seen.read_stuck;
+                seen.fast_forward |= skip;
+                seen.read_stuck |= stuck;
+                (stuck && unbounded, skip)
+            };
             async move {
-                if stuck {
+                // A wait with no deadline and no poll bound on a job whose script repeats a
+                // step the wait polls past never ends, here as with the client: it waits
+                // without polling (a real one would poll forever) rather than spin.
+                if park {
                     tracing::warn!(job_id = %id, "a wait with no deadline and no poll bound on a fake job that never finishes: waiting forever");
                     std::future::pending::<()>().await;
                 }
-                read(id)
+                // Every later poll would read the same step: the loop is left here (this
+                // error, which it does not poll past, never reaches the caller) and its end
+                // computed.
+                if skip {
+                    return Err(Error::invalid_input("fake", "fast-forward"));
+                }
+                let out = read(id);
+                let mut seen = lock_seen(seen_ref);
+                match &out {
+                    Ok(job) => {
+                        let status = <J as Job>::status(job);
+                        // As the loop keeps it: the last status that did not end the wait.
+                        if !status.is_terminal() {
+                            seen.last_status = Some(status.clone());
+                        }
+                        seen.last_error = None;
+                    }
+                    Err(e) => seen.last_error = Some(e.to_string()),
+                }
+                out
             }
         };
+        let polled = poll_from(&waiting, policy, &mut poll).await;
+        let seen = seen.into_inner().unwrap_or_else(|p| p.into_inner());
+        if seen.fast_forward {
+            let elapsed = nanos(waiting.progress.elapsed());
+            let timed_out = self.fast_forward(id, J::KIND, policy, elapsed, seen);
+            return Err(timed_out.task_may_exist());
+        }
         // As the client's wait: past the id check the job was accepted and exists, so no
         // error of the wait (a poll refused with 401 or 402, the task's failure) says "submit
         // it again" (`may_resubmit()` is false whatever the kind).
-        let job = poll_from(&waiting, policy, &mut poll)
-            .await
-            .map_err(Error::task_may_exist)?;
+        let job = polled.map_err(Error::task_may_exist)?;
         if *job.status() == TaskStatus::Failed {
             return Err(crate::client::task_failed(id, job.error())
                 .with_provider(self.provider)
                 .task_may_exist());
         }
         Ok(job)
+    }
+
+    /// The end of a bounded wait left at poll `seen.polls` (`elapsed` nanoseconds on its
+    /// clock), whose job repeats the step the poll before read: the loop's `WaitTimedOut` (its poll count, last status and last
+    /// error), with every poll skipped counted as made (in the call log, the job's reads,
+    /// the virtual clock).
+    fn fast_forward(
+        &self,
+        id: &JobId,
+        kind: JobKind,
+        policy: &WaitPolicy,
+        elapsed: u64,
+        seen: Seen,
+    ) -> Error {
+        // The loop's jitter, drawn once per sleep so far (one after each poll before this).
+        let mut rng = match policy.seed {
+            Some(seed) => crate::jitter::Jitter::with_seed(seed),
+            None => crate::jitter::Jitter::new(),
+        };
+        let mut made: u64 = 1;
+        while made < seen.polls {
+            let _ = policy.interval(poll_number(made), &mut rng);
+            made = made.saturating_add(1);
+        }
+        let end = run_out_wait(policy, seen.polls, elapsed, &mut rng);
+        self.sleeper.add(end.slept);
+        let skipped = end.polls.saturating_sub(seen.polls).saturating_add(1);
+        {
+            let mut state = self.lock();
+            let call = match kind {
+                JobKind::Clone => FakeCall::CloneStatus(id.clone()),
+                _ => FakeCall::SpeechStatus(id.clone()),
+            };
+            state.record_many(call, skipped);
+            if let Some(job) = state.job_mut(id.as_str()) {
+                let reads = usize::try_from(skipped).unwrap_or(usize::MAX);
+                job.reads = job.reads.saturating_add(reads);
+            }
+        }
+        let err = Error::new(ErrorKind::WaitTimedOut {
+            job_id: id.clone(),
+            last_status: seen
+                .last_status
+                .unwrap_or_else(|| TaskStatus::Unknown("not yet seen".into())),
+            polls: poll_number(end.polls),
+        });
+        match seen.last_error {
+            Some(m) => err.with_message(format!("last poll failed: {m}")),
+            None => err,
+        }
+    }
+}
+
+/// What a fake wait's polls have seen, for a fast-forward.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Polls made (the loop's count, before it wraps).
+    polls: u64,
+    /// A poll has read the job while it was stuck on its repeating step.
+    read_stuck: bool,
+    /// The loop was left to be fast-forwarded.
+    fast_forward: bool,
+    /// The last status that did not end the wait (the loop's `last_status`).
+    last_status: Option<TaskStatus>,
+    /// The last poll's error, when it failed.
+    last_error: Option<String>,
+}
+
+fn lock_seen(seen: &Mutex<Seen>) -> MutexGuard<'_, Seen> {
+    seen.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How many polls of a fast-forward are computed one by one, as the loop makes them (its
+/// jitter drawn in the same order, so a seeded wait ends exactly where the loop would).
+/// Past these, a stretch of polls at one interval is counted at once, without jitter: a
+/// wait of more than 65,536 polls is billions in the worst case (a deadline of
+/// `Duration::MAX`, `max_polls` of `u32::MAX`), and its exact count a matter of chance
+/// with the client too.
+const EXACT_POLLS: u32 = 1 << 16;
+
+/// The first stretch of polls counted at one interval while the interval still grows (past
+/// [`EXACT_POLLS`]: a growth so close to 1 it grows for billions of polls); each next one is
+/// twice as long, so any wait ends in a few hundred stretches.
+const FIRST_STRETCH: u64 = 1 << 12;
+
+/// The number the loop gives its `made`-th poll: its counter is a `u32` that wraps
+/// (`fetch_add`), each number saturating at `u32::MAX` (`poll_from`).
+fn poll_number(made: u64) -> u32 {
+    let low = made.saturating_sub(1) % (1u64 << 32);
+    u32::try_from(low).unwrap_or(u32::MAX).saturating_add(1)
+}
+
+/// Where a wait ends.
+#[derive(Debug, PartialEq)]
+struct WaitEnd {
+    /// Polls made in all (the loop's count, before it wraps).
+    polls: u64,
+    /// Nanoseconds slept from the start of the fast-forward (saturating).
+    slept: u64,
+}
+
+/// Where `policy`'s loop ends, its poll number `made` just made (every poll from here on
+/// sees the same step, one it polls past) at `elapsed` nanoseconds on its clock (this poll's
+/// [`FAKE_POLL_TIME`] counted), `rng` its jitter as drawn so far: the loop's own arithmetic
+/// (`wait::poll_from`): after each poll, end on the poll bound or the deadline, else sleep
+/// the interval (cut at the deadline) and poll again, the clock saturating at `u64::MAX`
+/// nanoseconds (read as `Duration::MAX`). Only for a wait with a deadline or a poll bound.
+fn run_out_wait(
+    policy: &WaitPolicy,
+    made: u64,
+    elapsed: u64,
+    rng: &mut crate::jitter::Jitter,
+) -> WaitEnd {
+    let poll_time = u128::from(nanos(FAKE_POLL_TIME));
+    // The clock passes a deadline once it reaches its nanoseconds, or saturates.
+    let limit = policy.deadline.map(nanos);
+    // A deadline within the clock's range cuts the last sleep; past it, the clock saturates.
+    let cut = policy
+        .deadline
+        .is_some_and(|d| d.as_nanos() <= u128::from(u64::MAX));
+    let jittered = policy.jitter.is_finite() && policy.jitter.clamp(0.0, 1.0) != 0.0;
+    let steady_base = policy.interval_without_jitter(u32::MAX);
+    let (mut made, mut elapsed, mut slept) = (made, elapsed, 0u64);
+    let (mut exact_left, mut stretch) = (EXACT_POLLS, FIRST_STRETCH);
+    loop {
+        let number = poll_number(made);
+        let out_of_polls = policy.max_polls.is_some_and(|m| number >= m);
+        let out_of_time = limit.is_some_and(|l| elapsed >= l);
+        if out_of_polls || out_of_time {
+            return WaitEnd { polls: made, slept };
+        }
+        let base = policy.interval_without_jitter(number);
+        let steady = base == steady_base;
+        if number == u32::MAX || (exact_left > 0 && (jittered || !steady)) {
+            // One poll, as the loop makes it.
+            exact_left = exact_left.saturating_sub(1);
+            let mut next = policy.interval(number, rng);
+            if let Some(deadline) = policy.deadline {
+                let clock = match elapsed {
+                    u64::MAX => Duration::MAX,
+                    n => Duration::from_nanos(n),
+                };
+                next = next.min(deadline.saturating_sub(clock));
+            }
+            let next = nanos(next);
+            slept = slept.saturating_add(next);
+            elapsed = elapsed
+                .saturating_add(next)
+                .saturating_add(nanos(FAKE_POLL_TIME));
+            made = made.saturating_add(1);
+            continue;
+        }
+        // A stretch of polls at one interval, up to the poll numbered `u32::MAX` (where the
+        // count wraps and the schedule starts again), the poll bound or the deadline.
+        let each = u128::from(nanos(base));
+        let step = each.saturating_add(poll_time);
+        let mut polls = u64::from(u32::MAX - number);
+        if !steady {
+            polls = polls.min(stretch);
+            stretch = stretch.saturating_mul(2);
+        }
+        let mut ends = false;
+        if let Some(m) = policy.max_polls {
+            let to_bound = u64::from(m.saturating_sub(number));
+            if to_bound <= polls {
+                (polls, ends) = (to_bound, true);
+            }
+        }
+        // The first poll at or past the deadline ends the wait; the sleep before it is cut
+        // to end at the deadline.
+        let mut last_cut = None;
+        if let Some(l) = limit {
+            let left = u128::from(l.saturating_sub(elapsed));
+            let to_deadline = u64::try_from(left.div_ceil(step.max(1))).unwrap_or(u64::MAX);
+            if to_deadline <= polls {
+                (polls, ends) = (to_deadline, true);
+                let before = u128::from(elapsed)
+                    .saturating_add(step.saturating_mul(u128::from(to_deadline.saturating_sub(1))));
+                let room = u128::from(l).saturating_sub(before);
+                last_cut = Some(if cut { each.min(room) } else { each });
+            }
+        }
+        let sleeps = match last_cut {
+            Some(last) => each
+                .saturating_mul(u128::from(polls.saturating_sub(1)))
+                .saturating_add(last),
+            None => each.saturating_mul(u128::from(polls)),
+        };
+        slept = slept.saturating_add(u64::try_from(sleeps).unwrap_or(u64::MAX));
+        made = made.saturating_add(polls);
+        if ends {
+            return WaitEnd { polls: made, slept };
+        }
+        let moved = step.saturating_mul(u128::from(polls));
+        elapsed = u64::try_from(u128::from(elapsed).saturating_add(moved)).unwrap_or(u64::MAX);
     }
 }
 
@@ -998,5 +1262,46 @@ impl VoiceCloning for FakeClient {
                 .map(|j| self.voice_of(j))
                 .collect())
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The loop's counter is a `u32` that wraps, each number saturating at `u32::MAX`: a
+    /// fast-forward past four billion polls numbers them as the loop does.
+    #[test]
+    fn fast_forwarded_polls_are_numbered_as_the_loop_numbers_them() {
+        assert_eq!(poll_number(1), 1);
+        assert_eq!(poll_number(u64::from(u32::MAX)), u32::MAX);
+        assert_eq!(poll_number(1 << 32), u32::MAX);
+        assert_eq!(poll_number((1 << 32) + 1), 1);
+    }
+
+    /// With no deadline, no interval and the bound past the wrap point of the loop's count
+    /// never reached, a fast-forward still ends (on the bound) at once.
+    #[test]
+    fn a_fast_forward_ends_on_the_poll_bound_or_the_saturated_clock() {
+        let zero = WaitPolicy::for_provider(Provider::Vmeg)
+            .with_first_interval(Duration::ZERO)
+            .with_max_interval(Duration::ZERO)
+            .with_deadline(None)
+            .with_max_polls(Some(u32::MAX));
+        let mut rng = crate::jitter::Jitter::with_seed(1);
+        let end = run_out_wait(&zero, 2, 200_000_000, &mut rng);
+        assert_eq!(
+            end,
+            WaitEnd {
+                polls: u64::from(u32::MAX),
+                slept: 0
+            }
+        );
+        // A deadline past the clock's range: the clock saturates (Duration::MAX), which is
+        // past it, after u64::MAX / 100 ms polls, the count wrapping on the way.
+        let forever = zero.with_max_polls(None).with_deadline(Some(Duration::MAX));
+        let end = run_out_wait(&forever, 2, 200_000_000, &mut rng);
+        assert_eq!(end.polls, u64::MAX / 100_000_000 + 1);
+        assert_eq!(end.slept, 0);
     }
 }

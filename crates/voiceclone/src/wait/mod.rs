@@ -235,7 +235,7 @@ impl WaitPolicy {
             .map_or(self.max_interval, |d| d.min(self.max_interval))
     }
 
-    pub(super) fn interval(&self, poll: u32, rng: &mut crate::jitter::Jitter) -> Duration {
+    pub(crate) fn interval(&self, poll: u32, rng: &mut crate::jitter::Jitter) -> Duration {
         let base = self.interval_without_jitter(poll);
         let j = clamp_jitter(self.jitter);
         if j == 0.0 {
