@@ -8,8 +8,9 @@ use url::Url;
 
 /// The HTTP client for storage URLs: no default headers, so never the API key whatever a
 /// caller's own client carries; no redirects of its own (downloads check each hop; an upload
-/// is never redirected); names resolved to public addresses only, unless private URLs are
-/// allowed (`public_dns`). Built on first use, since most clients never transfer a file.
+/// is never redirected); names resolved to public addresses only, and connected to directly
+/// (no environment proxy), unless private URLs are allowed (`public_dns`). Built on first
+/// use, since most clients never transfer a file.
 #[derive(Clone, Debug)]
 pub(crate) struct StorageClient {
     client: Arc<OnceLock<reqwest::Client>>,
@@ -41,7 +42,13 @@ impl StorageClient {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(crate::transport::CONNECT_TIMEOUT);
         if !self.allow_private {
-            builder = builder.dns_resolver(crate::public_dns::PublicOnly);
+            // No proxy from the environment (`HTTPS_PROXY`, `ALL_PROXY`): a proxy resolves the
+            // name itself, so a vendor URL naming a host that resolves to 169.254.169.254 or
+            // 10.x would reach it past `PublicOnly`; and a proxy of its own on a private
+            // address would be refused by it anyway.
+            builder = builder
+                .dns_resolver(crate::public_dns::PublicOnly)
+                .no_proxy();
         }
         let built = builder.build()?;
         Ok(self.client.get_or_init(|| built))
@@ -66,6 +73,18 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::{StorageClient, shown_url};
     use url::Url;
+
+    /// No environment proxy carries a storage transfer unless private URLs are allowed: a
+    /// proxy resolves names itself, past the public-address check. reqwest lists the
+    /// environment's proxies in its `Debug` (whatever the environment holds) unless they are
+    /// turned off.
+    #[test]
+    fn no_environment_proxy_unless_private_urls_are_allowed() {
+        let public_only = format!("{:?}", StorageClient::new(false).get().unwrap());
+        assert!(!public_only.contains("proxies"), "{public_only}");
+        let private = format!("{:?}", StorageClient::new(true).get().unwrap());
+        assert!(private.contains("proxies"), "{private}");
+    }
 
     /// The storage client connects to a name only through its public addresses: `localhost`
     /// (loopback only, from the hosts file) is refused at resolution, before any connection,

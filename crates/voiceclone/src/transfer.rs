@@ -152,11 +152,7 @@ pub(crate) async fn put(
             .and_then(|v| v.to_str().ok())
             .and_then(crate::time::parse_retry_after);
         let snippet = error_snippet(resp).await;
-        let kind = match status {
-            // Storage's 403: an expired or refused signature, not the API key.
-            403 => ErrorKind::InvalidRequest,
-            s => ErrorKind::from_http_status(s).unwrap_or(ErrorKind::InvalidResponse),
-        };
+        let kind = storage_kind(status);
         Err(Error::new(kind)
             .with_phase(Phase::Answered)
             .with_http_status(status)
@@ -165,6 +161,17 @@ pub(crate) async fn put(
     })
     .await
     .map_err(|e| e.scrub(&t.scrubber))
+}
+
+/// The kind of a storage refusal. 401, 402 and 403 are the presigned URL's (an expired or
+/// refused signature, a storage account's own billing), never the API key or the account's
+/// credits that `Unauthorized` and `PaymentRequired` speak of: a caller would rotate a good
+/// key or top up for nothing.
+fn storage_kind(status: u16) -> ErrorKind {
+    match status {
+        401..=403 => ErrorKind::InvalidRequest,
+        s => ErrorKind::from_http_status(s).unwrap_or(ErrorKind::InvalidResponse),
+    }
 }
 
 /// What a storage error body says: an S3-style XML error's `Code` and `Message` only (its
@@ -203,7 +210,34 @@ fn storage_message(text: &str) -> String {
             _ => "an error page".to_owned(),
         };
     }
-    folded(text)
+    folded(&without_signatures(text))
+}
+
+/// Another store's or a gateway's error text (JSON, plain) may quote the request URL: its
+/// query (the signature) is cut from every word, and a word that sets a signature, a
+/// credential, a token or a key (`X-Goog-Signature=...`, `sig=...`) is removed.
+fn without_signatures(text: &str) -> String {
+    const SECRET_NAMES: [&str; 6] = ["signature", "sig", "credential", "token", "key", "policy"];
+    text.split_whitespace()
+        .map(|word| {
+            let word = match word.split_once('?') {
+                Some((before, _)) => format!("{before}?[query removed]"),
+                None => word.to_owned(),
+            };
+            let sets_a_secret = word.split('&').any(|pair| {
+                pair.split_once('=').is_some_and(|(name, _)| {
+                    let name = name.to_ascii_lowercase();
+                    SECRET_NAMES.iter().any(|s| name.contains(s))
+                })
+            });
+            if sets_a_secret {
+                "[removed]".to_owned()
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The longest `ETag` taken from a storage answer. An object store's is a quoted MD5, with a
@@ -267,5 +301,45 @@ mod tests {
         assert_eq!(storage_message(xml), "SignatureDoesNotMatch: bad signature");
         assert_eq!(storage_message("<html>gateway</html>"), "an error page");
         assert_eq!(storage_message(" plain  text "), "plain text");
+    }
+
+    /// A gateway's or another store's JSON or plain-text error may quote the signed request:
+    /// its query and every signature-like setting are removed; the rest is kept.
+    #[test]
+    fn storage_errors_in_other_shapes_lose_their_signatures() {
+        let json = r#"{"error":{"message":"denied https://storage.example.com/b/a.wav?X-Goog-Signature=abc123&X-Goog-Credential=me"}}"#;
+        let shown = storage_message(json);
+        assert!(
+            !shown.contains("abc123") && !shown.contains("me\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("storage.example.com/b/a.wav?[query removed]"),
+            "{shown}"
+        );
+        let plain = "expired: sig=abc123 se=2026 Signature=zz9 for /a.wav";
+        let shown = storage_message(plain);
+        assert!(
+            !shown.contains("abc123") && !shown.contains("zz9"),
+            "{shown}"
+        );
+        assert!(
+            shown.starts_with("expired:") && shown.ends_with("for /a.wav"),
+            "{shown}"
+        );
+    }
+
+    /// A storage 401 or 402 is the presigned URL's refusal, not the API key's or the
+    /// account's credits.
+    #[test]
+    fn storage_refusals_never_blame_the_api_key_or_credits() {
+        for status in [401, 402, 403] {
+            assert_eq!(
+                super::storage_kind(status),
+                ErrorKind::InvalidRequest,
+                "{status}"
+            );
+        }
+        assert_eq!(super::storage_kind(429), ErrorKind::RateLimited);
     }
 }
