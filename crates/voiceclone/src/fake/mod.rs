@@ -26,6 +26,14 @@
 //! spin. It shares no code with the simulator (`voiceclone-sim`), which stays the
 //! end-to-end option.
 //!
+//! Its calls are futures to run on a Tokio runtime, as the client's are. A wait needs the
+//! runtime's time driver: it is the client's polling loop, which bounds each poll by the
+//! time left with `tokio::time::timeout` (on the virtual clock nothing sleeps, but the
+//! timer is registered; without the driver, Tokio panics with "timers are disabled").
+//! `#[tokio::test]` and `#[tokio::main]` enable it; a runtime built by hand needs
+//! `tokio::runtime::Builder::enable_time` (or `enable_all`). A clone from a local recording
+//! reads it with Tokio's file I/O, as the client does.
+//!
 //! Like VMEG, a VMEG fake refuses a second submit of the same kind under an idempotency key
 //! already used (`ErrorKind::Conflict`; nothing is created and no script is used). A
 //! `synchronous(true)` VMEG submit comes back finished, as the real one does: its script is
