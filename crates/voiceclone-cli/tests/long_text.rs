@@ -229,7 +229,12 @@ fn a_rerun_after_an_interruption_pays_for_no_finished_part_twice() {
         args.extend(["--concurrency", "1"]);
         // Interrupted once the first part is downloaded.
         let r = run(&sim, &[("VOICECLONE_TEST_STOP_AFTER_PARTS", "1")], &args).expect(3);
-        assert_eq!(r.json()["error"]["kind"], "interrupted", "{r:?}");
+        let j = r.json();
+        assert_eq!(j["error"]["kind"], "interrupted", "{r:?}");
+        // Stopped as a signal stops it: every part, and the task accepted in this run.
+        let first = manifest(Path::new(&c.out))["parts"][0]["job_id"].clone();
+        assert_eq!(j["parts"][0]["job_id"], first, "{j}");
+        assert_eq!(j["error"]["job_ids"], serde_json::json!([first]), "{j}");
         let s = states(Path::new(&c.out));
         assert_eq!(s[0], "done", "{s:?}");
         assert!(s[1..].iter().all(|x| x == "planned"), "{s:?}");
@@ -527,6 +532,42 @@ fn a_vmeg_part_of_unknown_outcome_is_never_guessed() {
     let msg = j["error"]["message"].as_str().unwrap();
     assert!(msg.contains("too old to dedupe"), "{msg}");
     assert_eq!(sim.paid("vmeg"), paid);
+}
+
+/// An interruption says how the rerun deals with a part left `submitting`: by its key only
+/// while VMEG keeps it (23 h); a part whose key is older is reported, never promised a
+/// resolution the rerun will not make. Before, every VMEG part was "resolved by its
+/// idempotency key", also one the rerun then refused to resend as too old.
+#[test]
+fn an_interruption_promises_no_resolution_by_a_key_too_old_to_dedupe() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "vmeg");
+    // Each run below stops after one part: the last one is still to come every time.
+    let c = case(&long_text().repeat(3));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args("vmeg", &v, &c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    let stop = [("VOICECLONE_TEST_STOP_AFTER_PARTS", "1")];
+    run(&sim, &stop, &args).expect(3);
+    let last = states(dir).len() - 1;
+    assert!(last >= 3, "{:?}", states(dir));
+    let mut m = manifest(dir);
+    m["parts"][last]["state"] = "submitting".into();
+    m["parts"][last]["idempotency_key"] = "vclong-0123456789abcdef0123456789abcdef".into();
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+    for (age, by_key) in [
+        (Duration::from_secs(60), true),
+        (Duration::from_secs(30 * 3600), false),
+    ] {
+        age_submit(dir, last, age);
+        let j = run(&sim, &stop, &args).expect(3).json();
+        assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+        let msg = j["error"]["message"].as_str().unwrap();
+        let part = format!("part {} of {}", last + 1, last + 1);
+        assert!(msg.contains(&part), "{msg}");
+        assert_eq!(msg.contains("by its idempotency key"), by_key, "{msg}");
+        assert_eq!(msg.contains("too old to dedupe"), !by_key, "{msg}");
+    }
 }
 
 #[test]

@@ -85,8 +85,8 @@ const VMEG_KEY_SAFE_FOR: Duration = Duration::from_secs(23 * 60 * 60);
 /// bounds a part's wait, and a resend cut short leaves the part unknown on every rerun.
 const MIN_RESEND_TIME: Duration = Duration::from_secs(5 * 60);
 
-/// Test seam: stop (as an interruption would) once this many parts were downloaded in this
-/// run, before the next part is started or downloaded.
+/// Test seam: stop (as a signal would, through [`Run::interrupted`]) once this many parts
+/// were downloaded in this run, before the next part is started or downloaded.
 const STOP_AFTER_ENV: &str = "VOICECLONE_TEST_STOP_AFTER_PARTS";
 
 /// Runs `speak --text-file` (its `--dry-run` is answered by `dry_run.rs` from [`plan`]).
@@ -282,17 +282,6 @@ fn policy_timeout(poll: &crate::cli::PollArgs) -> Option<Duration> {
     poll.timeout
         .filter(|t| t.is_finite() && *t > 0.0)
         .and_then(|t| Duration::try_from_secs_f64(t).ok())
-}
-
-fn interrupted(dir: &Path) -> Failure {
-    Failure::other(
-        Exit::Unreachable,
-        "interrupted",
-        format!(
-            "interrupted; the manifest in {} records every part sent so far: rerun the same command to resume",
-            dir.display()
-        ),
-    )
 }
 
 /// The detail a failure to write the manifest (or read back a download) after a submit
@@ -514,7 +503,12 @@ impl Run<'_> {
                 if let Some(b) = &bar {
                     b.finish_and_clear();
                 }
-                return Outcome::failed(interrupted(&self.dir).with("test_seam", STOP_AFTER_ENV));
+                // As a signal would stop it: every part, the tasks accepted in this run.
+                let mut o = self.interrupted(STOP_AFTER_ENV);
+                if let Some(f) = o.failure.as_mut() {
+                    f.details.insert("test_seam".into(), STOP_AFTER_ENV.into());
+                }
+                return o;
             }
         }
         if let Some(b) = &bar {
@@ -1066,22 +1060,36 @@ impl Run<'_> {
             )
         };
         // A submit the signal cut short (or whose answer was lost) may have made a task.
-        let submitting: Vec<String> = self
+        // The rerun resends it with its key only while VMEG still keeps the key (23 h).
+        let (by_key, reported): (Vec<PartRecord>, Vec<PartRecord>) = self
             .manifest
             .borrow()
             .parts
             .iter()
             .filter(|p| p.state == PartState::Submitting)
-            .map(|p| self.name(p.index))
-            .collect();
-        if !submitting.is_empty() {
+            .cloned()
+            .partition(|p| self.resendable(p));
+        let names = |parts: &[PartRecord]| {
+            parts
+                .iter()
+                .map(|p| self.name(p.index))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !by_key.is_empty() {
             message.push_str(&format!(
-                "; whether the submit of {} created a task (and was billed) is not known: the rerun resolves it ({})",
-                submitting.join(", "),
+                "; whether the submit of {} created a task (and was billed) is not known: the rerun resolves it by its idempotency key",
+                names(&by_key)
+            ));
+        }
+        if !reported.is_empty() {
+            message.push_str(&format!(
+                "; whether the submit of {} created a task (and was billed) is not known, and the rerun cannot resolve it ({}): it is reported, and sent again only with --resubmit-unknown, at the risk of paying twice",
+                names(&reported),
                 if self.plan.provider() == Provider::Vmeg {
-                    "by its idempotency key"
+                    "its VMEG idempotency key is too old to dedupe a resend"
                 } else {
-                    "JimmyAI has no key: it is reported, and sent again only with --resubmit-unknown"
+                    "JimmyAI has no idempotency key"
                 }
             ));
         }
