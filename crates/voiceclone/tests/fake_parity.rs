@@ -159,7 +159,13 @@ async fn a_lost_submit_is_summarized_as_the_real_client_summarizes_it() {
     let mut seen = Vec::new();
     for api in apis {
         let err = api.clone_voice(&req).await.unwrap_err();
-        let ErrorKind::OutcomeUnknown { request, .. } = err.kind() else {
+        let ErrorKind::OutcomeUnknown {
+            request,
+            task_id,
+            idempotency_key,
+            ..
+        } = err.kind()
+        else {
             panic!("{err}");
         };
         let q = ReconcileQuery::from_error(&err).unwrap();
@@ -167,12 +173,21 @@ async fn a_lost_submit_is_summarized_as_the_real_client_summarizes_it() {
             err.phase(),
             err.operation(),
             err.provider(),
+            err.may_resubmit(),
+            task_id.clone(),
+            idempotency_key.clone(),
             request.clone(),
             q.voice_name,
             q.last_attempt_at.is_some(),
         ));
     }
     assert_eq!(seen[0], seen[1], "real, then fake");
+    // What the comparison stands on: never resubmit, the caller's key, no task named (the
+    // answer was lost).
+    assert_eq!(
+        (seen[1].3, seen[1].4.clone(), seen[1].5.as_deref()),
+        (false, None, Some("k-lost"))
+    );
 }
 
 /// A scripted submit failure ends the call as the client's retry table ends it: a refused
@@ -258,9 +273,30 @@ async fn jimmyai_server_faults_on_a_create_are_unknown_outcomes_in_both() {
     );
 }
 
+/// A future that counts how often its executor polls it: a wait that spins (reads the
+/// script or only yields, again and again) is polled thousands of times in a few hundred
+/// milliseconds; a parked one a few times.
+struct CountedPolls<F> {
+    inner: std::pin::Pin<Box<F>>,
+    polls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<F: std::future::Future> std::future::Future for CountedPolls<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.polls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.as_mut().poll(cx)
+    }
+}
+
 /// A wait with no deadline and no poll bound on a job that never finishes never ends (as
 /// with the client) but neither spins nor grows: it reads the repeating step once, then
-/// waits without polling; and the call log of a long bounded wait stops at its cap.
+/// waits without polling (its future is polled a few times in 300 ms, not thousands); and
+/// the call log of a long bounded wait stops at its cap.
 #[tokio::test(flavor = "current_thread")]
 async fn an_endless_wait_neither_spins_nor_grows() {
     use std::time::Duration;
@@ -279,14 +315,21 @@ async fn an_endless_wait_neither_spins_nor_grows() {
     for _ in 0..2 {
         let job = fake.clone_voice(&req).await.unwrap();
         let before = fake.calls().len();
-        let out = tokio::time::timeout(
-            Duration::from_millis(300),
-            fake.wait_for_clone(&job.id, &endless),
-        )
-        .await;
+        let woken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let wait = CountedPolls {
+            inner: Box::pin(fake.wait_for_clone(&job.id, &endless)),
+            polls: woken.clone(),
+        };
+        let out = tokio::time::timeout(Duration::from_millis(300), wait).await;
         assert!(out.is_err(), "the wait ended: {out:?}");
         let polls = fake.calls().len() - before;
         assert!((1..=2).contains(&polls), "{polls} polls recorded");
+        assert_eq!(fake.unrecorded_calls(), 0);
+        let woken = woken.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            woken <= 10,
+            "the wait's future was polled {woken} times: it spins"
+        );
     }
     // Another task ran while the wait was parked (it does not hold the thread).
     fake.script_clone(Script::new());
