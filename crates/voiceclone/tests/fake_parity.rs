@@ -1311,8 +1311,17 @@ async fn a_bounded_wait_on_a_job_that_never_finishes_ends_as_the_loop_would_at_o
                     "{err}"
                 );
                 let after = fake.clone_status(&job.id).await;
+                let ErrorKind::WaitTimedOut {
+                    job_id,
+                    last_status,
+                    polls,
+                } = err.kind()
+                else {
+                    panic!("{err}");
+                };
+                assert_eq!(job_id, &job.id);
                 seen.push((
-                    err.kind().clone(),
+                    (last_status.clone(), *polls),
                     err.message().map(str::to_owned),
                     err.may_resubmit(),
                     fake.slept(),
@@ -1365,5 +1374,47 @@ async fn a_bounded_wait_on_a_job_that_never_finishes_ends_as_the_loop_would_at_o
             fake.unrecorded_calls(),
             u64::from(*polls) + 1 - FakeClient::MAX_RECORDED_CALLS as u64
         );
+    }
+}
+
+/// Job ids differ between fakes: an id one fake handed out is unknown to another, which
+/// answers as the client reports the provider's answer for a task it does not know (the
+/// simulator's, compared in `an_unknown_task_id_is_refused_as_the_client_reports_it`):
+/// VMEG's `NotFound`, JimmyAI's `InvalidRequest`. Before, every fake's first clone was
+/// `fake-clone-1`, so a test mixing two fakes read the other's job as its own.
+#[tokio::test(flavor = "current_thread")]
+async fn a_job_id_of_another_fake_is_unknown_as_another_accounts_task_is() {
+    use std::time::Duration;
+    let req = CloneRequest::new("https://cdn.example.com/a.mp3");
+    for (provider, unknown) in [
+        (Provider::Vmeg, ErrorKind::NotFound),
+        (Provider::JimmyAi, ErrorKind::InvalidRequest),
+    ] {
+        let (a, b) = (FakeClient::new(provider), FakeClient::new(provider));
+        let from_a = a.clone_voice(&req).await.unwrap();
+        let from_b = b.clone_voice(&req).await.unwrap();
+        assert_ne!(from_a.id, from_b.id, "{provider}");
+        // The same shape as any id the fake never made.
+        let never = b
+            .clone_status(&voiceclone::JobId::new("audio_nope"))
+            .await
+            .unwrap_err();
+        let err = b.clone_status(&from_a.id).await.unwrap_err();
+        assert_eq!(err.kind(), &unknown, "{provider}: {err}");
+        assert_eq!(
+            (err.http_status(), err.vendor_code(), err.may_resubmit()),
+            (
+                never.http_status(),
+                never.vendor_code(),
+                never.may_resubmit()
+            )
+        );
+        let policy = voiceclone::WaitPolicy::for_provider(provider)
+            .with_first_interval(Duration::from_millis(1));
+        let err = b.wait_for_clone(&from_a.id, &policy).await.unwrap_err();
+        assert_eq!(err.kind(), &unknown, "{provider}: {err}");
+        // Each fake still reads its own.
+        a.clone_status(&from_a.id).await.unwrap();
+        b.clone_status(&from_b.id).await.unwrap();
     }
 }

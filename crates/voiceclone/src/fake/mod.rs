@@ -128,6 +128,10 @@ pub enum FakeCall {
 
 /// An in-memory [`VoiceCloning`] with scripted outcomes; see the [module docs](self).
 ///
+/// Its job ids are `fake-<kind>-<instance>-<n>`, the instance part random: a job id one
+/// fake handed out is unknown to another, which answers as the provider answers a task it
+/// does not know (VMEG: `NotFound`; JimmyAI: `InvalidRequest`), as the client reports it.
+///
 /// A fake keeps every job it made for its life, as the provider keeps its tasks (any id it
 /// handed out can be read again), and finds each by its id at once: thousands of submits
 /// and reads cost no more per call than the first. Its memory grows with the jobs made,
@@ -135,6 +139,10 @@ pub enum FakeCall {
 #[derive(Debug)]
 pub struct FakeClient {
     provider: Provider,
+    /// This fake's part of its job ids: random, so that an id one fake handed out is
+    /// unknown to another (as another account's task is to the provider), within a test
+    /// run and across runs.
+    instance: String,
     allow_private: bool,
     sleeper: VirtualSleeper,
     state: Mutex<State>,
@@ -297,8 +305,13 @@ impl FakeClient {
     /// A fake of `provider`'s client with nothing scripted: every submit succeeds
     /// ([`Script::succeeds`]).
     pub fn new(provider: Provider) -> Self {
+        // 64 of the 128 random bits: ids stay short, and two fakes of one test run share
+        // them with odds of about n^2 / 2^65.
+        let mut instance = crate::random_id::RandomId::new().to_string();
+        instance.truncate(16);
         Self {
             provider,
+            instance,
             allow_private: false,
             sleeper: VirtualSleeper::default(),
             state: Mutex::new(State::default()),
@@ -467,7 +480,7 @@ impl FakeClient {
         };
         state.created = state.created.saturating_add(1);
         let number = state.created;
-        let vendor_id = format!("fake-{kind}-{number}");
+        let vendor_id = format!("fake-{kind}-{}-{number}", self.instance);
         // The client names a nameless VMEG clone after its key (to find it again by name).
         let name = match (self.provider, kind, &key) {
             (Provider::Vmeg, JobKind::Clone, Some(k)) => {
