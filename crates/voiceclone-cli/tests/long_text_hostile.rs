@@ -456,6 +456,49 @@ fn a_run_downloads_no_more_than_its_byte_budget_and_the_rerun_finishes_without_p
     }
 }
 
+/// Plain output (no `--json`) of a run that stopped names every part sent and not done with
+/// its job id, or, left `submitting`, its idempotency key: README, "the result lists every
+/// part with its job id". Before, stdout said only "0 of 3 parts done; ..." and the error
+/// pointed at `parts`, a field only `--json` prints: the paid task's id was in the manifest
+/// alone.
+#[test]
+fn plain_output_names_the_job_of_every_part_sent_and_not_done() {
+    // The download budget stops the run with part 1 sent and not downloaded.
+    let fake = FakeVmeg::start(50, 16 * 1024, false);
+    let c = case(&text(3));
+    let mut args = speak_args(&c.file, &c.out);
+    args.retain(|a| *a != "--json");
+    args.extend(["--concurrency", "1", "--max-total-bytes", "50000"]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("part 1 of 3: submitted as job vmeg:speech:t1"),
+        "{r:?}"
+    );
+    assert!(!r.stderr.contains("see `parts`"), "{r:?}");
+
+    // A submit answered "key already used": the part is left `submitting`, named with its
+    // key.
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_creates_with(409, key_used());
+    let c = case(&text(1));
+    let mut args = speak_args(&c.file, &c.out);
+    args.retain(|a| *a != "--json");
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let key = manifest(Path::new(&c.out))["parts"][0]["idempotency_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("part 1 of 1: its submit was sent"))
+        .unwrap_or_else(|| panic!("{r:?}"));
+    assert!(line.contains(&key), "{line}");
+}
+
 /// A server whose failure answers name one task for every submit (a 502 whose `data.taskId`
 /// is always `t-same`): the first part takes it as its task (the answer named it), but the
 /// second part's lost submit must not take a task another part holds: its own task is

@@ -312,7 +312,10 @@ fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
     Some(match others {
         0 => f,
         n => {
-            let message = format!("{}; and {n} more part(s) failed (see `parts`)", f.message);
+            let message = format!(
+                "{}; and {n} more part(s) failed (every part is listed: on stdout, or in `parts` with --json)",
+                f.message
+            );
             Failure { message, ..f }
         }
     })
@@ -1034,6 +1037,31 @@ impl Run<'_> {
                 o.line(f.clone());
             }
         }
+        // Plain output names every part sent and not done with its job id (or, left
+        // `submitting`, what it may be found by), as `parts` does with --json: a run that
+        // stopped must not leave a paid task's id in the manifest only.
+        for p in &m.parts {
+            let name = self.name(p.index);
+            match (p.state, &p.job_id) {
+                (PartState::Submitted, Some(id)) => o.line(format!(
+                    "{name}: submitted as job {id}, not downloaded (a rerun downloads it; `voiceclone wait {id}` follows it)"
+                )),
+                (PartState::Failed, Some(id)) => o.line(format!(
+                    "{name}: its task {id} failed (a rerun submits it again)"
+                )),
+                (PartState::Submitting, _) => o.line(format!(
+                    "{name}: its submit was sent{}{}; whether it created a task is not known",
+                    p.submitted_at()
+                        .map(|t| format!(" at {}", rfc3339(t)))
+                        .unwrap_or_default(),
+                    p.idempotency_key
+                        .as_deref()
+                        .map(|k| format!(" with idempotency key {k}"))
+                        .unwrap_or_default()
+                )),
+                _ => {}
+            }
+        }
         o.line(format!(
             "{done} of {} parts done; {} file(s) in {}",
             m.parts.len(),
@@ -1154,10 +1182,9 @@ mod tests {
             (told.exit, told.kind.as_str()),
             (Exit::Unreachable, "wait_timed_out")
         );
-        assert!(
-            told.message
-                .ends_with("and 3 more part(s) failed (see `parts`)")
-        );
+        assert!(told.message.ends_with(
+            "and 3 more part(s) failed (every part is listed: on stdout, or in `parts` with --json)"
+        ));
         // A manifest out of date is told first, whatever failed before it in text order.
         let told = most_serious(vec![
             f(Exit::Unreachable, "not_found"),
