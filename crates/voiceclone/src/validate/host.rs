@@ -92,14 +92,23 @@ fn is_private_v6(ip: Ipv6Addr) -> bool {
             // IPv4-translated ::ffff:0:a.b.c.d (SIIT): reaches a.b.c.d.
             (0xffff, 0) => is_private_v4(low_v4),
             // ::/96: unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d,
-            // refused whatever they embed.
-            (0, 0) => true,
-            _ => false,
+            // refused whatever they embed. The rest of ::/64 (`::1:0:0:1`) is no global
+            // unicast either (outside 2000::/3).
+            _ => true,
         };
     }
     // NAT64 well-known prefix 64:ff9b::/96 reaches its embedded IPv4 address.
     if (s0, s1, s2, s3, s4, s5) == (0x64, 0xff9b, 0, 0, 0, 0) {
         return is_private_v4(low_v4);
+    }
+    // Global unicast is 2000::/3 (RFC 4291 2.4; IANA allocates from nothing else): every
+    // other block is reserved, local, multicast or special-purpose (the rest of 0000::/8 such
+    // as `0:0:0:1::1`, 0100::/8 beyond discard-only 100::/64, NAT64 local-use 64:ff9b:1::/48,
+    // SRv6 5f00::/16, unique-local fc00::/7, link-local fe80::/10, site-local fec0::/10,
+    // multicast ff00::/8, and blocks a stack may route locally). Listing the special ranges
+    // one by one left the unlisted ones public.
+    if (s0 & 0xe000) != 0x2000 {
+        return true;
     }
     // 6to4 2002::/16 embeds the IPv4 address in bits 16..48.
     if s0 == 0x2002 {
@@ -108,16 +117,10 @@ fn is_private_v6(ip: Ipv6Addr) -> bool {
         let [c, d] = l;
         return is_private_v4(Ipv4Addr::new(a, b, c, d));
     }
-    (s0 == 0x64 && s1 == 0xff9b && s2 == 1) // NAT64 local-use 64:ff9b:1::/48
-        || (s0 == 0x100 && s1 == 0 && s2 == 0 && s3 == 0) // discard-only 100::/64
-        || (s0 == 0x2001 && s1 < 0x200) // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID)
+    // The special-purpose ranges inside 2000::/3.
+    (s0 == 0x2001 && s1 < 0x200) // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID)
         || (s0 == 0x2001 && s1 == 0xdb8) // documentation 2001:db8::/32
         || (s0 == 0x3fff && s1 < 0x1000) // documentation 3fff::/20
-        || s0 == 0x5f00 // SRv6 SIDs 5f00::/16
-        || (s0 & 0xfe00) == 0xfc00 // unique-local fc00::/7 (incl. fd00:ec2::254 metadata)
-        || (s0 & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (s0 & 0xffc0) == 0xfec0 // site-local fec0::/10
-        || (s0 & 0xff00) == 0xff00 // multicast ff00::/8
 }
 
 #[cfg(test)]
@@ -305,6 +308,67 @@ mod tests {
                 crate::provider::vmeg::rules::audio_url(&url, false).is_ok(),
                 "{host}"
             );
+        }
+    }
+
+    /// IPv6 is public only inside global unicast 2000::/3 (less its special ranges); every
+    /// other block is refused, also the ones no list names. The embedded-IPv4 forms keep
+    /// their own reading (their IPv4 address decides).
+    #[test]
+    fn ipv6_outside_global_unicast_is_private() {
+        let v6 = |s: &str| Host::Ipv6(s.parse::<Ipv6Addr>().unwrap());
+        for private in [
+            // The rest of 0000::/8 beyond ::/96 and the IPv4-mapped and -translated forms.
+            "0:0:0:1::1",
+            "::1:0:0:1",
+            "::1:2:3:4",
+            "::fffe:0:0",
+            "0:0:1::",
+            "1::1",
+            "ff:ffff::1",
+            // 0100::/8 outside discard-only 100::/64.
+            "100:0:0:1::1",
+            "101::1",
+            "1ff::1",
+            // NAT64 beside the well-known /96 (which embeds an IPv4 address).
+            "64:ff9b:2::1",
+            "64:ff9c::1",
+            "64:ff9b:0:0:1::808:808",
+            // Every other block outside 2000::/3.
+            "200::1",
+            "400::1",
+            "800::1",
+            "1000::1",
+            "1fff:ffff::1",
+            "4000::1",
+            "5eff::1",
+            "5f01::1",
+            "6000::1",
+            "8000::1",
+            "a000::1",
+            "c000::1",
+            "e000::1",
+            "f000::1",
+            "f800::1",
+            "fbff::1",
+        ] {
+            assert!(is_private_host(&v6(private)), "{private}");
+        }
+        for public in [
+            "2000::1",
+            "2001:200::1",
+            "2400:cb00::1",
+            "2606:4700::1",
+            "3ffe::1",
+            "3fff:1000::1",
+            "3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            // Embedded public IPv4: as before.
+            "::ffff:8.8.8.8",
+            "::ffff:0:8.8.8.8",
+            "64:ff9b::8.8.8.8",
+            "2002:808:808::1",
+        ] {
+            assert!(!is_private_host(&v6(public)), "{public}");
         }
     }
 
