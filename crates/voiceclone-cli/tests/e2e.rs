@@ -1768,7 +1768,61 @@ fn a_standalone_wait_that_fails_says_the_outcome_is_unknown() {
             s(&j["error"]["message"]).contains("do not submit it again"),
             "{kind}: {j}"
         );
+        assert!(j.get("status").is_none(), "{kind}: {j}");
+        // Plain output claims no status either (the job was only made `queued` to be
+        // shown): before, it printed "vmeg clone job t1: queued".
+        let r = run_binary(
+            Some(&fake.url),
+            KEY,
+            &[],
+            &[],
+            &[
+                "--provider",
+                "vmeg",
+                "wait",
+                "t1",
+                "--kind",
+                kind,
+                "--timeout",
+                "5",
+                "--poll-interval",
+                "0.01",
+            ],
+        )
+        .expect(3);
+        assert!(
+            r.stdout
+                .contains(&format!("vmeg {kind} job vmeg:{kind}:t1: status not known"))
+                && !r.stdout.contains("queued"),
+            "{kind}: {r:?}"
+        );
     }
+    // `speak --wait` whose wait fails after the submit: the same.
+    let r = run_binary(
+        Some(&fake.url),
+        KEY,
+        &[],
+        &[],
+        &[
+            "--provider",
+            "vmeg",
+            "speak",
+            "--voice",
+            "sv_en_us_female_01",
+            "--text",
+            "Hi.",
+            "--wait",
+            "--timeout",
+            "5",
+            "--poll-interval",
+            "0.01",
+        ],
+    )
+    .expect(3);
+    assert!(
+        r.stdout.contains("status not known") && !r.stdout.contains("queued"),
+        "{r:?}"
+    );
     // A poll of the plain status stays what it is: the answer could not be read (exit 1).
     run_binary(
         Some(&fake.url),

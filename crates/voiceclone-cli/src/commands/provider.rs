@@ -24,7 +24,7 @@ use voiceclone::{
 use crate::cli::{Cli, CloneArgs, Command, JobKind, PollArgs, SpeakArgs};
 use crate::context::{Target, target};
 use crate::exit::Exit;
-use crate::output::{Failure, Outcome, Printer, RenderJob, put_job, voice_json};
+use crate::output::{Failure, Outcome, Printer, RenderJob, forget_status, put_job, voice_json};
 use crate::receiver::{Receiver, secret_from_env};
 use crate::spinner::{Spinner, UploadBar};
 
@@ -589,7 +589,7 @@ fn after_submit<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
             f.message,
             job.id()
         );
-        o.fields.remove("status");
+        forget_status(&mut o, &job);
     }
     (o, job)
 }
@@ -746,33 +746,37 @@ async fn wait(
     // SIGINT or SIGTERM (`docker stop`, a CI timeout) ends the wait with the job named and
     // exit 3, as `clone --wait` does: before, SIGTERM killed it with nothing printed.
     let mut signals = crate::signals::Signals::install().ok();
+    /// The wait for a job known by its id alone (made `queued` only to be rendered).
+    async fn wait_by_id<J: CliJob + Clone>(
+        client: &Client,
+        job: J,
+        policy: &WaitPolicy,
+        printer: &Printer,
+        signals: &mut Option<crate::signals::Signals>,
+    ) -> Outcome {
+        let waited = finish_wait_with(client, job.clone(), policy, printer);
+        let (mut o, job) = interruptible(waited, job, signals, Waited::ById).await;
+        // Nothing is known about the task (interrupted, or a wait that failed for another
+        // reason than the task's failure or the deadline): no status is claimed, in JSON
+        // or in the human line.
+        if o.failure
+            .as_ref()
+            .is_some_and(|f| f.kind != "task_failed" && f.kind != "wait_timed_out")
+        {
+            forget_status(&mut o, &job);
+        }
+        o
+    }
     let mut o = match kind {
         JobKind::Clone => {
             let job = CloneJob::new(p, id.clone(), TaskStatus::Queued);
-            let waited = finish_wait_with(client, job.clone(), &policy, printer);
-            interruptible(waited, job, &mut signals, Waited::ById)
-                .await
-                .0
+            wait_by_id(client, job, &policy, printer, &mut signals).await
         }
         JobKind::Speech => {
             let job = SpeechJob::new(p, id.clone(), TaskStatus::Queued);
-            let waited = finish_wait_with(client, job.clone(), &policy, printer);
-            interruptible(waited, job, &mut signals, Waited::ById)
-                .await
-                .0
+            wait_by_id(client, job, &policy, printer, &mut signals).await
         }
     };
-    if o.failure.as_ref().is_some_and(|f| f.kind == "interrupted") {
-        // Nothing is known of the task beyond its id.
-        o.fields.remove("status");
-    }
-    if o.failure
-        .as_ref()
-        .is_some_and(|f| f.kind != "task_failed" && f.kind != "wait_timed_out")
-    {
-        // Nothing is known about the task: do not claim a status.
-        o.fields.remove("status");
-    }
     // The command a caller runs after an interrupted submit: a wait that failed for any
     // reason but the task's own failure (or input refused before sending) says nothing of
     // the job, which may exist and be billed: exit 3, as `clone --wait` does, never 1, which

@@ -110,18 +110,36 @@ pub fn put_job<J: RenderJob>(o: &mut Outcome, job: &J) {
     if job.created_at().is_some() {
         o.set("created_at", opt_time(job.created_at()));
     }
-    o.line(format!(
-        "{} {kind} job {}: {}",
-        job.provider(),
-        job.id(),
-        job.status()
-    ));
+    o.line(status_line(job, &job.status().to_string()));
     if let Some(out) = job.output() {
         J::put_output(o, out);
     }
     if let Some(e) = job.error() {
         o.set("task_error", e);
         o.line(format!("task error: {e}"));
+    }
+}
+
+/// The human line [`put_job`] writes of `job`, saying `status`.
+fn status_line<J: RenderJob>(job: &J, status: &str) -> String {
+    format!(
+        "{} {} job {}: {status}",
+        job.provider(),
+        J::KIND.as_str(),
+        job.id()
+    )
+}
+
+/// Takes back what [`put_job`] said of `job`'s status, the `status` field and its human
+/// line alike: for a job of which nothing is known beyond its id (a wait by id that was
+/// interrupted or failed). The line then says so, instead of the `queued` the job was made
+/// with, which a reader would take for the provider's word.
+pub fn forget_status<J: RenderJob>(o: &mut Outcome, job: &J) {
+    o.fields.remove("status");
+    let said = status_line(job, &job.status().to_string());
+    let unknown = status_line(job, "status not known");
+    for line in o.lines.iter_mut().filter(|l| **l == said) {
+        line.clone_from(&unknown);
     }
 }
 
