@@ -1543,6 +1543,7 @@ fn a_signal_while_waiting_reports_the_accepted_job() {
         assert_eq!(r.code, 3, "{signal}: {r:?}");
         let j = r.json();
         assert!(s(&j["job_id"]).starts_with("vmeg:"), "{signal}: {j}");
+        assert_eq!(j["error"]["job_id"], j["job_id"], "{signal}: {j}");
         assert_eq!(j["error"]["kind"], "interrupted", "{signal}: {j}");
         assert_eq!(j["waited"], false, "{signal}: {j}");
     }
@@ -1579,6 +1580,8 @@ fn a_signal_during_a_standalone_wait_reports_the_job() {
         assert_eq!(r.code, 3, "{signal}: {r:?}");
         let j = r.json();
         assert_eq!(s(&j["job_id"]), id, "{signal}: {j}");
+        // In the error too, as `status` names its job.
+        assert_eq!(s(&j["error"]["job_id"]), id, "{signal}: {j}");
         assert_eq!(j["error"]["kind"], "interrupted", "{signal}: {j}");
         // An id from the command line: the wait claims nothing of it.
         let message = s(&j["error"]["message"]);
@@ -1649,6 +1652,8 @@ fn a_signal_during_status_reports_the_job() {
     assert_eq!(r.code, 3, "{r:?}");
     let j = r.json();
     assert_eq!(s(&j["error"]["job_id"]), id, "{j}");
+    // At the top too, as `wait` names its job.
+    assert_eq!(s(&j["job_id"]), id, "{j}");
     assert_eq!(j["error"]["kind"], "interrupted", "{j}");
 }
 

@@ -497,7 +497,12 @@ async fn interruptible<J: CliJob>(
                     job.id()
                 ),
             };
-            o.failure = Some(Failure::other(Exit::Unreachable, "interrupted", message));
+            // The id at the top (as every job result has it) and in the error (as `status`
+            // and the long run name theirs): a script reading either finds it.
+            o.failure = Some(
+                Failure::other(Exit::Unreachable, "interrupted", message)
+                    .with("job_id", job.id().to_string()),
+            );
             o.set("waited", false);
             (o, job)
         }
@@ -678,7 +683,8 @@ async fn status(client: &Client, p: Provider, id: &JobId, kind: JobKind) -> Outc
                 biased;
                 r = fetched => r,
                 name = signals.next() => {
-                    return Outcome::failed(
+                    // The id in the error and at the top, as `wait` names its job.
+                    let mut o = Outcome::failed(
                         Failure::other(
                             Exit::Unreachable,
                             "interrupted",
@@ -686,6 +692,9 @@ async fn status(client: &Client, p: Provider, id: &JobId, kind: JobKind) -> Outc
                         )
                         .with("job_id", id.to_string()),
                     );
+                    o.set("job_id", id.to_string());
+                    o.set("vendor_id", id.as_str());
+                    return o;
                 }
             },
             None => fetched.await,
