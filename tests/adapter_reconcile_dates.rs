@@ -89,3 +89,25 @@ async fn only_times_that_cannot_fit_even_loosely_read_as_none() {
         assert!(matches!(r, Reconciled::None { .. }), "{created_at}: {r}");
     }
 }
+
+#[tokio::test]
+async fn a_time_with_an_offset_no_zone_uses_is_no_time_and_the_task_stays_a_candidate() {
+    // Real zones run from UTC-12:00 to UTC+14:00. Read with its offset, `+20:00` would put
+    // the task 20 hours before the submit (`-13:00` 13 hours after it), outside the window:
+    // `None`, and the caller would resubmit and pay twice. As no time, it cannot be ruled out.
+    for created_at in [
+        json!("2026-01-01T12:00:30+20:00"),
+        json!("2026-01-01T12:00:30+14:01"),
+        json!("2026-01-01T12:00:30-13:00"),
+        json!("2026-01-01T12:00:30+2359"),
+    ] {
+        let r = reconcile(created_at.clone()).await;
+        assert!(!matches!(r, Reconciled::None { .. }), "{created_at}: {r}");
+        let task = only_candidate(&r);
+        assert_eq!(task.created_at, None, "{created_at}");
+        assert!(
+            r.to_string().contains("cannot be ruled out"),
+            "{created_at}: {r}"
+        );
+    }
+}

@@ -43,9 +43,15 @@ fn digits(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
+/// The westernmost UTC offset in use (UTC-12:00, Baker Island), in seconds.
+const MIN_OFFSET_SECS: i64 = -12 * 3600;
+/// The easternmost UTC offset in use (UTC+14:00, Line Islands), in seconds.
+const MAX_OFFSET_SECS: i64 = 14 * 3600;
+
 /// Parses `YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|±HH:MM]`. A missing offset is read as UTC, which is
-/// the best guess for a server timestamp; `None` for anything else, and for a date before
-/// 1970 (no vendor sends one: such a field reads as absent).
+/// the best guess for a server timestamp; `None` for anything else, for a date before 1970
+/// (no vendor sends one: such a field reads as absent), and for an offset no zone uses
+/// (west of -12:00, east of +14:00).
 pub(crate) fn parse_iso8601(input: &str) -> Option<SystemTime> {
     parse_iso8601_zoned(input).map(|(at, _)| at)
 }
@@ -110,12 +116,19 @@ pub(crate) fn parse_iso8601_zoned(input: &str) -> Option<(SystemTime, bool)> {
                 2 => (digits(body)?, 0),
                 _ => return None,
             };
-            // An offset past ±23:59 is no offset: taken as "zoned" it would move the time
-            // by days, and reconcile trusts a zoned time's window.
-            if oh > 23 || om > 59 {
+            if om > 59 {
                 return None;
             }
-            sign * (i64::from(oh) * 3600 + i64::from(om) * 60)
+            let offset = sign * (i64::from(oh) * 3600 + i64::from(om) * 60);
+            // The zones in use run from UTC-12:00 to UTC+14:00 (`UNKNOWN_OFFSET_SPAN`). A
+            // time with an offset outside them is no time: taken as zoned it would be moved
+            // by up to a day, and reconcile trusts a zoned time's window, so a `+20:00`
+            // would put the task out of it (`Reconciled::None`, a resubmit, a second bill).
+            // As no time, the task may have been created at any time and stays a candidate.
+            if !(MIN_OFFSET_SECS..=MAX_OFFSET_SECS).contains(&offset) {
+                return None;
+            }
+            offset
         }
     };
     // The civil time in its canonical form, for the calendar to check (a 29 February only in
@@ -258,7 +271,38 @@ mod tests {
         ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
-        assert!(parse_iso8601("2024-01-01T00:00:00+23:59").is_some());
+    }
+
+    /// Real zones run from UTC-12:00 to UTC+14:00: an offset beyond them (up to ±23:59 was
+    /// trusted) would move the time by up to a day, so it is no time at all.
+    #[test]
+    fn offsets_beyond_the_zones_in_use_are_no_time() {
+        for bad in [
+            "2024-01-01T00:00:00+15:00",
+            "2024-01-01T00:00:00+14:01",
+            "2024-01-01T00:00:00+20:00",
+            "2024-01-01T00:00:00+23:59",
+            "2024-01-01T00:00:00+2359",
+            "2024-01-01T00:00:00+16",
+            "2024-01-01T00:00:00-12:01",
+            "2024-01-01T00:00:00-13:00",
+            "2024-01-01T00:00:00-23:59",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+            assert_eq!(parse_iso8601_zoned(bad), None, "{bad}");
+        }
+        // The edges are real zones (Line Islands, Baker Island), and so is everything between.
+        let midnight = 1_704_067_200;
+        for (ok, unix_secs) in [
+            ("2024-01-01T00:00:00+14:00", midnight - 14 * 3600),
+            ("2024-01-01T00:00:00-12:00", midnight + 12 * 3600),
+            ("2024-01-01T00:00:00+05:45", midnight - 5 * 3600 - 45 * 60),
+            ("2024-01-01T00:00:00-0930", midnight + 9 * 3600 + 30 * 60),
+            ("2024-01-01T00:00:00+13", midnight - 13 * 3600),
+        ] {
+            assert_eq!(parse_iso8601(ok).map(unix), Some(unix_secs), "{ok}");
+            assert_eq!(parse_iso8601_zoned(ok).map(|(_, zoned)| zoned), Some(true));
+        }
     }
 
     #[test]
