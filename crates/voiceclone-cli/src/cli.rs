@@ -582,6 +582,28 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// A listing's `--timeout` takes what every other `--timeout` takes, 0.001 to 1e9 s:
+    /// 1e-300 and 1e-4 are positive but (nearly) a zero `Duration`, a listing that fails
+    /// before its first page. Before, anything above 0 was accepted.
+    #[test]
+    fn a_listing_timeout_is_a_millisecond_at_least() {
+        for bad in [
+            "1e-300", "1e-4", "0.0009", "0", "-1", "1e9", "inf", "NaN", "x",
+        ] {
+            assert!(listing_secs(bad).is_err(), "{bad}");
+            for cmd in ["tasks", "voices"] {
+                let parsed = Cli::try_parse_checked(["voiceclone", cmd, "--timeout", bad]);
+                assert!(parsed.is_err(), "{cmd} --timeout {bad}");
+            }
+        }
+        assert_eq!(
+            listing_secs("0.001"),
+            Ok(std::time::Duration::from_millis(1))
+        );
+        assert!(Cli::try_parse_checked(["voiceclone", "tasks", "--timeout", "0.001"]).is_ok());
+        assert_eq!(listing_secs(" 30 "), Ok(std::time::Duration::from_secs(30)));
+    }
+
     #[test]
     fn long_text_concurrency_defaults_to_4() {
         // README, "Long texts": "at most `--concurrency` parts (default 4)".
@@ -761,14 +783,22 @@ pub struct TasksArgs {
 /// going for days.
 pub const DEFAULT_LISTING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
 
-/// A listing's `--timeout`: a positive number of seconds.
+/// A number of seconds every `--timeout` and `--poll-interval` takes: 0.001 to 1e9. At
+/// least a millisecond: 1e-300 is positive but a zero `Duration`, which would send no
+/// request at all (a listing, a poll, a long text's resend) and fail at once.
+pub fn seconds(v: f64) -> Option<std::time::Duration> {
+    (0.001..1.0e9)
+        .contains(&v)
+        .then(|| std::time::Duration::from_secs_f64(v))
+}
+
+/// A listing's `--timeout`: [`seconds`].
 fn listing_secs(v: &str) -> Result<std::time::Duration, String> {
     v.trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1.0e9)
-        .map(std::time::Duration::from_secs_f64)
-        .ok_or_else(|| format!("{v:?} is not a positive number of seconds"))
+        .and_then(seconds)
+        .ok_or_else(|| format!("{v:?} is not a number of seconds from 0.001 to 1e9"))
 }
 
 /// `tasks delete`

@@ -199,7 +199,7 @@ fn a_listing_ends_at_its_timeout() {
             started.elapsed()
         );
     }
-    for bad in ["0", "-1", "soon"] {
+    for bad in ["0", "-1", "soon", "1e-300", "1e-4"] {
         let r = run_binary(
             Some(&url),
             KEY,

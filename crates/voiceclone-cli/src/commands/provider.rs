@@ -234,15 +234,12 @@ fn needs_wait(wait: bool, poll: &PollArgs) -> Option<Failure> {
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 fn secs(v: f64, flag: &str) -> Result<Duration, Failure> {
-    // At least a millisecond: 1e-300 is positive but a zero `Duration`, which would send
-    // no poll at all (and leave a long text's resend unsent on every rerun).
-    if (0.001..1.0e9).contains(&v) {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(Failure::usage(format!(
+    // One range for every flag of seconds (`crate::cli::seconds`).
+    crate::cli::seconds(v).ok_or_else(|| {
+        Failure::usage(format!(
             "{flag} must be a number of seconds from 0.001 to 1e9"
-        )))
-    }
+        ))
+    })
 }
 
 fn task_failed(id: &JobId, reason: Option<&str>) -> Failure {
