@@ -1023,7 +1023,7 @@ fn run_out_wait(
         // count wraps and the schedule starts again), the poll bound or the deadline.
         let each = u128::from(nanos(base));
         let step = each.saturating_add(poll_time);
-        let mut polls = u64::from(u32::MAX - number);
+        let mut polls = u64::from(u32::MAX.saturating_sub(number));
         if !steady {
             polls = polls.min(stretch);
             stretch = stretch.saturating_mul(2);
