@@ -41,8 +41,18 @@ fn main() -> ExitCode {
             return ExitCode::from(printer.finish(&Outcome::failed(f)).code());
         }
     };
-    ExitCode::from(runtime.block_on(commands::run(cli)).code())
+    let code = runtime.block_on(commands::run(cli)).code();
+    // The result is printed. Dropping the runtime would wait, without bound, for every task
+    // of its blocking pool (a DNS lookup of a request given up, stuck in getaddrinfo for
+    // as long as the resolver likes): the process would not end although it has nothing
+    // more to say. What is left is given a moment, then abandoned with the process.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    ExitCode::from(code)
 }
+
+/// How long the runtime's leftover tasks (its blocking pool: DNS lookups) get once the
+/// result is printed.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A clap error: help and version go to stdout with status 0; real errors exit 2, as one
 /// JSON object on stdout when `--json` is among the arguments.

@@ -1,5 +1,14 @@
 //! SIGINT and SIGTERM as events: a command that holds a paid job's id says what it knows
 //! before it ends, instead of dying silently with the id unprinted.
+//!
+//! Only the first one is an event. Once it came, a second SIGINT or SIGTERM ends the
+//! process at once, with exit 130 or 143 (128 + the signal's number, what a shell reports
+//! for a process the signal killed): whoever sends a second one wants the process gone
+//! now, and it may be stuck where no result can come any more (a write to a stdout nobody
+//! reads, a DNS lookup in the runtime's blocking pool). Not exit 3: that promises a result
+//! naming the job, which this process could not print; the first signal's result, when it
+//! could be written, already names it. tokio keeps its handlers for the life of the
+//! process, so without this every later signal was swallowed.
 
 use crate::output::Failure;
 
@@ -35,10 +44,13 @@ impl Signals {
     pub async fn next(&mut self) -> &'static str {
         #[cfg(unix)]
         {
-            tokio::select! {
+            let name = tokio::select! {
                 _ = self.int.recv() => "SIGINT",
                 _ = self.term.recv() => "SIGTERM",
-            }
+            };
+            // In the same poll that hands the signal over: never cancelled half-way.
+            arm_second_signal();
+            name
         }
         #[cfg(not(unix))]
         {
@@ -48,6 +60,49 @@ impl Signals {
             "Ctrl-C"
         }
     }
+}
+
+/// From now on a SIGINT or SIGTERM ends the process at once (see the module docs): a thread
+/// of its own with a runtime of its own listens, so that a main thread blocked in a write
+/// or in the runtime's shutdown cannot hold it up. Once per process; returns when its
+/// listeners are in place (1 s at most), so that a second signal sent right after the
+/// first is not missed.
+#[cfg(unix)]
+fn arm_second_signal() {
+    static ARMED: std::sync::Once = std::sync::Once::new();
+    ARMED.call_once(|| {
+        let (ready, listening) = std::sync::mpsc::sync_channel::<()>(1);
+        let spawned = std::thread::Builder::new()
+            .name("second-signal".into())
+            .spawn(move || {
+                // Without a runtime or a handler, the signal is left to tokio's handler,
+                // as before: nothing worse than without this thread.
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    let (Ok(mut int), Ok(mut term)) = (
+                        signal(SignalKind::interrupt()),
+                        signal(SignalKind::terminate()),
+                    ) else {
+                        return;
+                    };
+                    let _ = ready.send(());
+                    let code = tokio::select! {
+                        _ = int.recv() => 130,
+                        _ = term.recv() => 143,
+                    };
+                    std::process::exit(code);
+                });
+            });
+        if spawned.is_ok() {
+            let _ = listening.recv_timeout(std::time::Duration::from_secs(1));
+        }
+    });
 }
 
 /// `work`'s output, unless `signal` fires first: then the signal's name. Biased, the work

@@ -1615,6 +1615,65 @@ fn a_signal_during_a_standalone_wait_reports_the_job() {
     assert_eq!(sim.requests(), before);
 }
 
+/// After the first signal, a second SIGINT or SIGTERM ends the process at once (exit 143
+/// for SIGTERM, 130 for SIGINT), even while it is stuck writing the first one's result to a
+/// stdout nobody reads. Before: tokio kept its handlers, every later signal was swallowed,
+/// and the process hung until SIGKILL.
+#[cfg(unix)]
+#[test]
+fn a_second_signal_ends_a_process_stuck_on_a_full_stdout() {
+    let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    let submit = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "clone",
+        SAMPLE,
+        "--name",
+        "n",
+    ];
+    let j = run_with(&sim.url(), KEY, &[], &submit, None)
+        .expect(0)
+        .json();
+    let id = s(&j["job_id"]).to_owned();
+    for (signal, code) in [("-TERM", 143), ("-INT", 130)] {
+        // A stdout nobody reads, filled by a thread that then blocks on it.
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut filler = writer.try_clone().unwrap();
+        std::thread::spawn(move || filler.write_all(&vec![b'x'; 1 << 20]));
+        let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
+        let before = sim.requests();
+        let mut cmd = support::command(Some(&sim.url()), KEY, &[], &args);
+        cmd.stdout(Stdio::from(writer)).stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        drop(cmd);
+        support::wait_until("no poll seen", 20, || sim.requests() > before);
+        // The first signal: the result is written to the full pipe, which blocks. Then the
+        // same signal again, until the process ends (10 s at most).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            support::send_signal(&child, signal);
+            std::thread::sleep(Duration::from_millis(300));
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                break None;
+            }
+        };
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        drop(reader);
+        assert_eq!(
+            status.and_then(|s| s.code()),
+            Some(code),
+            "{signal}: {status:?}"
+        );
+    }
+}
+
 /// SIGTERM while `status` reads (its one request held 5 s by the server): one JSON object
 /// naming the job, exit 3, not a process killed with nothing printed.
 #[cfg(unix)]
