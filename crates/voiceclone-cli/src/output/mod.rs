@@ -18,7 +18,9 @@ use voiceclone::ErrorKind;
 use crate::exit::{Exit, for_error, kind_name};
 
 pub use escape::{SafeStderr, json_safe, terminal_safe};
-pub use render::{RenderJob, forget_status, put_job, rfc3339, time_json, unix_ms, voice_json};
+pub use render::{
+    RenderJob, forget_status, put_job, rfc3339, time_json, try_rfc3339, unix_ms, voice_json,
+};
 
 /// A failure to report: its exit code, a `kind` name and the details for `--json`.
 #[derive(Debug, Clone)]

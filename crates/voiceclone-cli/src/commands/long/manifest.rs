@@ -80,10 +80,15 @@ pub struct PartRecord {
 }
 
 impl PartRecord {
-    /// When its latest submit was sent.
+    /// When its latest submit was sent. `None` also for a value that is no time: past what
+    /// the system's clock holds (`UNIX_EPOCH + u64::MAX ms` overflows where `SystemTime`
+    /// is narrower, a panic with `+`) or past what RFC 3339 writes (year 9999). Such a
+    /// manifest is refused by [`Manifest::mismatch`], naming the field.
     pub fn submitted_at(&self) -> Option<SystemTime> {
-        self.submitted_at_ms
-            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+        let ms = self.submitted_at_ms?;
+        UNIX_EPOCH
+            .checked_add(Duration::from_millis(ms))
+            .filter(|t| crate::output::try_rfc3339(*t).is_some())
     }
 }
 
@@ -190,6 +195,19 @@ impl Manifest {
                 "its part {} has index {}, not {k} (was it edited by hand?)",
                 k + 1,
                 p.index
+            ));
+        }
+        // A submit time that is no time (hand-edited) would read as "sent at an unknown
+        // time": refused by name instead.
+        if let Some(p) = self
+            .parts
+            .iter()
+            .find(|p| p.submitted_at_ms.is_some() && p.submitted_at().is_none())
+        {
+            return Some(format!(
+                "its part {} has submitted_at_ms {}, which is no time this tool can read (was it edited by hand?)",
+                p.index.saturating_add(1),
+                p.submitted_at_ms.unwrap_or_default()
             ));
         }
         // A file of a part is a file of the directory, by its plain name: not a path out of
@@ -410,6 +428,28 @@ mod tests {
 
     fn plan(text: &str) -> LongSpeechPlan {
         LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", text)).unwrap()
+    }
+
+    /// A submit time past what the clock or RFC 3339 holds is refused by name, never
+    /// added with `+` (a panic where `SystemTime` is narrower than `u64::MAX` ms).
+    #[test]
+    fn a_submit_time_that_is_no_time_is_refused_by_name() {
+        let p = plan("Hello there. General Kenobi.");
+        let fresh = Manifest::new(&p, "cv_1", None);
+        let mut m = fresh.clone();
+        for (ms, refused) in [
+            (u64::MAX, true),
+            (253_402_300_800_000, true), // 10000-01-01T00:00:00Z
+            (1_700_000_000_000, false),
+        ] {
+            m.parts[0].submitted_at_ms = Some(ms);
+            let why = m.mismatch(&fresh);
+            assert_eq!(why.is_some(), refused, "{ms}: {why:?}");
+            if let Some(why) = why {
+                assert!(why.contains("submitted_at_ms"), "{why}");
+            }
+            assert_eq!(m.parts[0].submitted_at().is_none(), refused, "{ms}");
+        }
     }
 
     #[test]
