@@ -118,9 +118,14 @@ fn is_private_v6(ip: Ipv6Addr) -> bool {
         return is_private_v4(Ipv4Addr::new(a, b, c, d));
     }
     // The special-purpose ranges inside 2000::/3.
-    (s0 == 0x2001 && s1 < 0x200) // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID)
-        || (s0 == 0x2001 && s1 == 0xdb8) // documentation 2001:db8::/32
-        || (s0 == 0x3fff && s1 < 0x1000) // documentation 3fff::/20
+    match s0 {
+        // IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID), and
+        // documentation 2001:db8::/32.
+        0x2001 => s1 < 0x200 || s1 == 0xdb8,
+        // Documentation 3fff::/20.
+        0x3fff => s1 < 0x1000,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
