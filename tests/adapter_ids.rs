@@ -5,7 +5,10 @@
 
 use crate::adapter_support::{client, fast_wait};
 use serde_json::{Value, json};
-use voiceclone::{Client, Error, ErrorKind, JobId, Provider};
+use voiceclone::{
+    Client, CloneRequest, Error, ErrorKind, JobId, Provider, ReconcileQuery, SpeechRequest,
+};
+use voiceclone_sim::{SimConfig, SimHandle, Simulator};
 use workspace_tests::scripted::{Scripted, Step};
 
 /// Ids that must never reach the wire.
@@ -224,4 +227,237 @@ async fn a_base_url_with_a_path_keeps_it_and_the_id_stays_one_segment() {
     let seen = server.seen();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].path, "/prefix/api/open-api/v1/audios/x.y");
+}
+
+/// Texts that look like a stored id but are no voice's stored form (another case, spaces
+/// around it, a job's form): never sent whole, as a job id or as a voice id.
+const STORED_LOOKING: &[&str] = &[
+    "VMEG:clone:x",
+    "Vmeg:speech:x",
+    " vmeg:clone:x",
+    "JIMMYAI:clone:a",
+    "JimmyAI:speech:a",
+    "VMEG:voice:cv_1",
+    "vmeg:clone:t-1",
+    "jimmyai:clone:a",
+];
+
+/// Voices' stored forms: as a bare job or voice id (`new`), never sent whole either.
+const VOICE_FORMS: &[&str] = &["vmeg:voice:cv_1", "jimmyai:voice;activated:m-1"];
+
+/// Before: a bare id whose text was a stored form (or one in another case, or with spaces)
+/// went to the vendor whole, whose "not found" a caller may read as "no job" and submit
+/// again. Now every id-taking call refuses it naming the field, and nothing is sent.
+#[tokio::test]
+async fn bare_ids_that_look_like_stored_ids_are_refused_on_every_id_call() {
+    let mut wrong = Vec::new();
+    for provider in Provider::ALL {
+        let server = Scripted::start(Vec::new()).await;
+        let (c, _) = client(provider, &server.base_url);
+        for id in STORED_LOOKING {
+            for (call, result) in every_id_call(&c, id).await {
+                let want = if call.ends_with("_voice") {
+                    "voice_id"
+                } else {
+                    "job_id"
+                };
+                match result.as_ref().map_err(Error::kind) {
+                    Err(ErrorKind::InvalidInput { field, reason })
+                        if field == want && reason.contains("looks like a stored id") => {}
+                    // JimmyAI has no voice management: refused before any id matters.
+                    Err(ErrorKind::Unsupported { .. })
+                        if provider == Provider::JimmyAi && call.ends_with("_voice") => {}
+                    other => wrong.push(format!("{provider} {call} {id:?}: {other:?}")),
+                }
+            }
+        }
+        for id in STORED_LOOKING.iter().chain(VOICE_FORMS) {
+            for (call, result) in [
+                ("task", c.task(&JobId::new(*id)).await.map(drop)),
+                (
+                    "clone_status",
+                    c.clone_status(&JobId::new(*id)).await.map(drop),
+                ),
+                ("delete_task", c.delete_task(&JobId::new(*id)).await),
+            ] {
+                match result.as_ref().map_err(Error::kind) {
+                    Err(ErrorKind::InvalidInput { field, reason })
+                        if field == "job_id" && reason.contains("looks like a stored id") => {}
+                    Err(ErrorKind::Unsupported { .. }) if provider == Provider::JimmyAi => {}
+                    other => wrong.push(format!("{provider} {call} {id:?}: {other:?}")),
+                }
+            }
+            let e = c
+                .synthesize(&SpeechRequest::new(voiceclone::VoiceId::new(*id), "hi"))
+                .await
+                .unwrap_err();
+            if !matches!(e.kind(), ErrorKind::InvalidInput { field, reason }
+                if field == "voice_id" && reason.contains("looks like a stored id"))
+            {
+                wrong.push(format!("{provider} synthesize {id:?}: {e:?}"));
+            }
+            let q = ReconcileQuery::new(std::time::SystemTime::now()).task_id(JobId::new(*id));
+            if c.reconcile(&q).await.is_ok() {
+                wrong.push(format!("{provider} reconcile {id:?}: Ok"));
+            }
+        }
+        for s in server.seen() {
+            wrong.push(format!(
+                "{provider} sent {} {}?{}",
+                s.method, s.path, s.query
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+async fn sim() -> SimHandle {
+    Simulator::start_with(SimConfig::default().with_speed(1000.0))
+        .await
+        .unwrap()
+}
+
+fn sim_client(sim: &SimHandle, provider: Provider) -> Client {
+    Client::builder(provider)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .sleeper(std::sync::Arc::new(voiceclone::RecordingSleeper::new()))
+        .build()
+        .unwrap()
+}
+
+/// The error is `InvalidInput` on `field` whose reason contains `needle`.
+fn assert_invalid(e: &Error, field: &str, needle: &str) {
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidInput { field: f, reason }
+            if f == field && reason.contains(needle)),
+        "want InvalidInput {field} containing {needle:?}, got {e:?}"
+    );
+}
+
+/// Before: `From<String>` / `From<&str>` made a stored form a bare id, so a voice or job read
+/// back from a database and passed as a string skipped the provider check and went to the
+/// vendor whole. Now it is the typed id it was: another provider's is refused, nothing sent.
+#[tokio::test]
+async fn a_stored_id_of_the_other_provider_passed_as_a_string_is_refused_and_nothing_is_sent() {
+    let sim = sim().await;
+    let jimmy = sim_client(&sim, Provider::JimmyAi);
+    let vmeg = sim_client(&sim, Provider::Vmeg);
+    let before = sim.stats().requests_total;
+
+    let e = jimmy
+        .synthesize(&SpeechRequest::new(String::from("vmeg:voice:cv_1"), "hi"))
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "voice_id", "vmeg voice");
+    let e = jimmy
+        .synthesize(&SpeechRequest::new("vmeg:voice:cv_1", "hi"))
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "voice_id", "vmeg voice");
+
+    let e = vmeg
+        .clone_status(&"jimmyai:clone:a".into())
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "job_id", "jimmyai job");
+    let e = vmeg
+        .wait_for_clone(
+            &String::from("jimmyai:clone:a").into(),
+            &fast_wait(Provider::Vmeg),
+        )
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "job_id", "jimmyai job");
+    let e = vmeg
+        .speech_status(&"jimmyai:speech:audio_1".into())
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "job_id", "jimmyai job");
+    let e = vmeg
+        .task(&"jimmyai:speech:audio_1".into())
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "job_id", "jimmyai job");
+    let e = vmeg
+        .delete_voice("jimmyai:voice;activated:m-1")
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "voice_id", "jimmyai voice");
+    let e = vmeg
+        .synthesize(&SpeechRequest::new("jimmyai:voice;activated:m-1", "hi").language("en-US"))
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "voice_id", "jimmyai voice");
+    // Another case: not a stored form, and not sent as a bare id either.
+    let e = vmeg.clone_status(&"VMEG:clone:x".into()).await.unwrap_err();
+    assert_invalid(&e, "job_id", "looks like a stored id of vmeg");
+    let e = jimmy
+        .synthesize(&SpeechRequest::new(" jimmyai:voice:m-1", "hi"))
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "voice_id", "looks like a stored id of jimmyai");
+
+    assert_eq!(sim.stats().requests_total, before, "nothing was sent");
+}
+
+/// A stored form passed as a string on the right provider works as the typed id: the clone
+/// is waited for and the stored voice speaks, on both vendors.
+#[tokio::test]
+async fn a_stored_id_passed_as_a_string_on_its_provider_works_as_the_typed_id() {
+    let sim = sim().await;
+    for provider in Provider::ALL {
+        let c = sim_client(&sim, provider);
+        let mut clone = CloneRequest::new("https://a.example/s.wav");
+        if provider == Provider::Vmeg {
+            clone = clone.name("Narrator");
+        }
+        let job = c.clone_voice(&clone).await.unwrap();
+        sim.complete_all_now();
+        let stored_job = job.id.to_string();
+        let voice = c
+            .wait_for_clone(&stored_job.as_str().into(), &fast_wait(provider))
+            .await
+            .unwrap();
+        let stored_voice = voice.id.to_string();
+        assert!(
+            stored_voice.starts_with(&format!("{provider}:voice")),
+            "{stored_voice}"
+        );
+        let mut req = SpeechRequest::new(stored_voice.clone(), "hello");
+        if provider == Provider::Vmeg {
+            req = req.language("en-US");
+        }
+        let speech = c.synthesize(&req).await.unwrap();
+        sim.complete_all_now();
+        let stored_speech = speech.id.to_string();
+        let again = c.speech_status(&stored_speech.into()).await.unwrap();
+        assert_eq!(again.id, speech.id);
+    }
+}
+
+/// The vendor gets the bare vendor id of a stored form passed as a string, never the whole.
+#[tokio::test]
+async fn the_vendor_gets_the_bare_vendor_id_of_a_stored_form_passed_as_a_string() {
+    let server = Scripted::start(vec![Step::ok(jimmyai_task("a"))]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let job = c.clone_status(&"jimmyai:clone:a".into()).await.unwrap();
+    assert_eq!(job.id.as_str(), "a");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/api/open-api/v1/audios/a");
+
+    let server = Scripted::start(vec![Step::ok(vmeg_detail("t-1"))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    c.clone_status(&String::from("vmeg:clone:t-1").into())
+        .await
+        .unwrap();
+    let seen = server.seen();
+    assert_eq!(seen.len(), 1);
+    let pairs: Vec<(String, String)> = query_pairs(&seen[0].query)
+        .into_iter()
+        .filter(|(k, _)| k != "req_id")
+        .collect();
+    assert_eq!(pairs, vec![("taskId".to_string(), "t-1".to_string())]);
 }

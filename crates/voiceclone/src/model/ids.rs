@@ -30,6 +30,44 @@ fn split_provider(s: &str) -> Option<(Provider, &str)> {
     })
 }
 
+/// How many characters of a refused text `refuse_stored_text` repeats.
+const STORED_TEXT_SHOWN: usize = 80;
+
+/// `InvalidInput` (field `field`) for a bare id (`text`, no provider known) that looks like a
+/// stored id (`what`'s form `form`): sent as a vendor id it would get the vendor's "not
+/// found", which a caller may read as "no job" and submit again. Refused before sending,
+/// whatever the call, since every id-taking call checks its ids through here.
+fn refuse_stored_text(field: &str, text: &str, what: &str, form: &str) -> Result<(), Error> {
+    match crate::validate::stored_id_provider(text) {
+        Some(p) => Err(Error::invalid_input(
+            field,
+            format!(
+                "{:?}{} looks like a stored id of {p} (`{form}`), not a bare vendor id, and is never sent as one; parse it with `str::parse::<{what}>()` or `{what}::from` (the stored form is lowercase, without surrounding spaces), or give the bare vendor id with `{what}::new`",
+                // The text is the caller's, of any length: its start says enough.
+                text.chars().take(STORED_TEXT_SHOWN).collect::<String>(),
+                if text.chars().nth(STORED_TEXT_SHOWN).is_some() {
+                    "..."
+                } else {
+                    ""
+                },
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// How a bare id prints: its text, except that a text which would read back as a stored form
+/// (an exact lowercase `vmeg:` / `jimmyai:` start) prints with its provider in capitals.
+/// Printed as is, `jimmyai:clone:a` would parse back as a typed id with another vendor id
+/// (`a`); in capitals it parses back as refused, as the bare id itself is refused before
+/// sending (`refuse_stored_text`).
+fn write_bare(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    match split_provider(text) {
+        Some((p, rest)) => write!(f, "{}:{rest}", p.as_str().to_ascii_uppercase()),
+        None => f.write_str(text),
+    }
+}
+
 /// A vendor task id that knows, when it came from the client or a stored form, its provider
 /// and kind (see [the stored form](crate::model#the-stored-form)).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,6 +81,10 @@ pub struct JobId {
 impl JobId {
     /// A bare vendor task id (VMEG `taskId`, JimmyAI task `id` such as `audio_<uuid>`): the
     /// call it is given to states its kind, and the vendor's answer is checked against it.
+    /// The text is taken as is, never parsed (`From` and [`str::parse`] read the stored
+    /// form); a text that looks like a stored id (`vmeg:...`, `JimmyAI:...`, in any case,
+    /// after spaces) is refused as `InvalidInput` (field `job_id`) by every call it is given
+    /// to, with nothing sent.
     pub fn new(id: impl Into<String>) -> Self {
         Self {
             provider: None,
@@ -109,8 +151,10 @@ impl JobId {
 
 impl JobId {
     /// `InvalidInput` (field `job_id`) unless this id may be used by a `provider` client, as
-    /// a job of either kind (a task lookup or deletion).
+    /// a job of either kind (a task lookup or deletion): also for a bare id that looks like a
+    /// stored one (see [`JobId::new`]).
     pub(crate) fn check_provider(&self, provider: Provider) -> Result<(), Error> {
+        self.check_bare_text("job_id")?;
         match self.provider {
             Some(p) if p != provider => Err(Error::invalid_input(
                 "job_id",
@@ -120,6 +164,21 @@ impl JobId {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+impl JobId {
+    /// `InvalidInput` (field `field`) for a bare id whose text looks like a stored id.
+    pub(crate) fn check_bare_text(&self, field: &str) -> Result<(), Error> {
+        if self.provider.is_some() {
+            return Ok(());
+        }
+        refuse_stored_text(
+            field,
+            &self.id,
+            "JobId",
+            "<provider>:<clone|speech>:<vendor id>",
+        )
     }
 }
 
@@ -136,10 +195,12 @@ pub(crate) fn wrong_kind(id: &JobId, want: JobKind, vendor_says: &str) -> Error 
 }
 
 impl fmt::Display for JobId {
+    /// The stored form of a typed id; a bare id's text (see `write_bare` for the one case it
+    /// is changed: a text that would read back as another, typed id).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.provider, self.kind) {
             (Some(p), Some(k)) => write!(f, "{p}:{}:{}", k.as_str(), self.id),
-            _ => f.write_str(&self.id),
+            _ => write_bare(f, &self.id),
         }
     }
 }
@@ -147,7 +208,10 @@ impl fmt::Display for JobId {
 impl FromStr for JobId {
     type Err = ParseError;
 
-    /// The stored form (`vmeg:clone:<id>`), or a bare vendor id.
+    /// The stored form (`vmeg:clone:<id>`), or a bare vendor id. A text that starts like a
+    /// stored id (`vmeg:` / `jimmyai:` in any case, also after spaces) but is not a job's
+    /// stored form (`VMEG:clone:x`, ` vmeg:clone:x`, a voice's `vmeg:voice:x`) is refused:
+    /// read as a bare id it would be sent to the vendor whole.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let typed = split_provider(s).and_then(|(p, rest)| {
             [JobKind::Clone, JobKind::Speech].into_iter().find_map(|k| {
@@ -158,7 +222,17 @@ impl FromStr for JobId {
         });
         let id = match typed {
             Some((p, k, id)) => JobId::typed(p, k, id),
-            None => JobId::new(s),
+            None => {
+                if let Some(p) = crate::validate::stored_id_provider(s) {
+                    return Err(ParseError::new(
+                        "job_id",
+                        format!(
+                            "{s:?} starts like a stored id of {p} but is not a job's: expected `<provider>:<clone|speech>:<vendor id>`, in lowercase and without surrounding spaces (a voice's stored form is a VoiceId), or a bare vendor id"
+                        ),
+                    ));
+                }
+                JobId::new(s)
+            }
         };
         if id.id.trim().is_empty() {
             return Err(ParseError::new(
@@ -185,15 +259,24 @@ impl<'de> Deserialize<'de> for JobId {
     }
 }
 
+/// Reads the stored form (`vmeg:clone:<id>`, as [`str::parse`] does), so an id read back from
+/// a database and passed as a string is the typed id it was, checked for its provider and
+/// kind before sending; any other text is a bare id ([`JobId::new`]). A text that starts like
+/// a stored id but does not parse (`VMEG:clone:x`) stays bare and is refused by every call
+/// it is given to (`InvalidInput`, field `job_id`), with nothing sent.
+///
+/// Changed: `From` used to make every text a bare id, so a stored form was sent to the vendor
+/// whole; [`JobId::new`] still takes a text as a bare id.
 impl From<String> for JobId {
     fn from(value: String) -> Self {
-        Self::new(value)
+        value.parse().unwrap_or_else(|_| Self::new(value))
     }
 }
 
+/// As `From<String>`: the stored form, or else a bare id.
 impl From<&str> for JobId {
     fn from(value: &str) -> Self {
-        Self::new(value)
+        value.parse().unwrap_or_else(|_| Self::new(value))
     }
 }
 
@@ -231,7 +314,11 @@ pub struct VoiceId {
 }
 
 impl VoiceId {
-    /// A bare vendor voice id: sent to whichever provider it is used with.
+    /// A bare vendor voice id: sent to whichever provider it is used with. The text is taken
+    /// as is, never parsed (`From` and [`str::parse`] read the stored form); a text that
+    /// looks like a stored id (`vmeg:...`, `JimmyAI:...`, in any case, after spaces) is
+    /// refused as `InvalidInput` (field `voice_id`) by every call it is given to, with
+    /// nothing sent.
     pub fn new(id: impl Into<String>) -> Self {
         Self {
             provider: None,
@@ -277,14 +364,23 @@ impl VoiceId {
         self.activation
     }
 
-    /// `InvalidInput` (field `field`) when the id names another provider's voice, or a
-    /// `modelId` known to be unactivated whose deadline passed before `now`.
+    /// `InvalidInput` (field `field`) when the id names another provider's voice, is a bare
+    /// id that looks like a stored one (see [`VoiceId::new`]), or is a `modelId` known to be
+    /// unactivated whose deadline passed before `now`.
     pub(crate) fn check(
         &self,
         field: &str,
         provider: Provider,
         now: SystemTime,
     ) -> Result<(), Error> {
+        if self.provider.is_none() {
+            refuse_stored_text(
+                field,
+                &self.id,
+                "VoiceId",
+                "<provider>:voice[;<state>]:<vendor id>",
+            )?;
+        }
         if let Some(p) = self.provider
             && p != provider
         {
@@ -315,9 +411,11 @@ fn unix_secs(t: SystemTime) -> u64 {
 }
 
 impl fmt::Display for VoiceId {
+    /// The stored form of a typed id; a bare id's text (see `write_bare` for the one case it
+    /// is changed: a text that would read back as another, typed id).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(p) = self.provider else {
-            return f.write_str(&self.id);
+            return write_bare(f, &self.id);
         };
         match self.activation {
             Activation::Unknown => write!(f, "{p}:voice:{}", self.id),
@@ -335,7 +433,10 @@ impl fmt::Display for VoiceId {
 impl FromStr for VoiceId {
     type Err = ParseError;
 
-    /// The stored form (`jimmyai:voice;activated:<id>`), or a bare vendor id.
+    /// The stored form (`jimmyai:voice;activated:<id>`), or a bare vendor id. A text that
+    /// starts like a stored id (`vmeg:` / `jimmyai:` in any case, also after spaces) but is
+    /// not a voice's stored form (`VMEG:voice:x`, ` vmeg:voice:x`, a job's `vmeg:clone:x`)
+    /// is refused: read as a bare id it would be sent to the vendor whole.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = |why: &str| {
             ParseError::new(
@@ -351,6 +452,11 @@ impl FromStr for VoiceId {
                 .map(|r| (p, r))
         });
         let id = match typed {
+            None if crate::validate::stored_id_provider(s).is_some() => {
+                return Err(bad(
+                    "starts like a stored id but is not a voice's (in lowercase, without surrounding spaces; a job's stored form is a JobId)",
+                ));
+            }
             None => VoiceId::new(s),
             Some((p, rest)) => {
                 let (state, id) = match rest.strip_prefix(':') {
@@ -399,21 +505,32 @@ impl<'de> Deserialize<'de> for VoiceId {
     }
 }
 
+/// Reads the stored form (`vmeg:voice:cv_1`, `jimmyai:voice;activated:m-1`, as
+/// [`str::parse`] does), so a voice id read back from a database and passed as a string
+/// (`SpeechRequest::new(row.voice_id, ...)`) is the typed id it was, checked for its provider
+/// and activation before sending; any other text is a bare id ([`VoiceId::new`]). A text that
+/// starts like a stored id but does not parse (`VMEG:voice:x`) stays bare and is refused by
+/// every call it is given to (`InvalidInput`, field `voice_id`), with nothing sent.
+///
+/// Changed: `From` used to make every text a bare id, so a stored form was sent to the vendor
+/// whole; [`VoiceId::new`] still takes a text as a bare id.
 impl From<String> for VoiceId {
     fn from(value: String) -> Self {
-        Self::new(value)
+        value.parse().unwrap_or_else(|_| Self::new(value))
     }
 }
 
+/// As `From<String>`: the stored form, or else a bare id.
 impl From<&str> for VoiceId {
     fn from(value: &str) -> Self {
-        Self::new(value)
+        value.parse().unwrap_or_else(|_| Self::new(value))
     }
 }
 
+/// As `From<String>`: the stored form, or else a bare id.
 impl From<&String> for VoiceId {
     fn from(value: &String) -> Self {
-        Self::new(value.as_str())
+        Self::from(value.as_str())
     }
 }
 
@@ -503,8 +620,8 @@ mod tests {
             assert_eq!(json, format!("\"{stored}\""));
             assert_eq!(serde_json::from_str::<JobId>(&json).unwrap(), id);
         }
-        // Bare vendor ids (no `<provider>:<kind>:` prefix) stay bare, also with `:` inside.
-        for bare in ["t-1", "x:y:z", "vmeg:voice:x", "VMEG:clone:x", "vmeg:tts:x"] {
+        // Bare vendor ids (no provider prefix) stay bare, also with `:` inside.
+        for bare in ["t-1", "x:y:z", "audio:1", "vmegx:clone:x"] {
             let id: JobId = bare.parse().unwrap();
             assert_eq!(id, JobId::new(bare), "{bare}");
             assert!(!id.is_typed());
@@ -513,6 +630,149 @@ mod tests {
         let e = "vmeg:clone:".parse::<JobId>().unwrap_err();
         assert_eq!(e.field(), "job_id");
         assert!(serde_json::from_str::<JobId>("\"\"").is_err());
+    }
+
+    /// A text that starts like a stored id but is not a job's stored form (another case,
+    /// spaces around it, a voice's form, an unknown kind) is refused, never read as a bare
+    /// id the vendor would get whole.
+    #[test]
+    fn job_id_texts_that_only_look_stored_are_refused() {
+        for text in [
+            "VMEG:clone:x",
+            "Vmeg:clone:x",
+            " vmeg:clone:x",
+            "\tjimmyai:speech:a",
+            "JIMMYAI:speech:a",
+            "vmeg:voice:x",
+            "vmeg:tts:x",
+            "vmeg:CLONE:x",
+            "jimmyai:",
+        ] {
+            let e = text.parse::<JobId>().unwrap_err();
+            assert_eq!(e.field(), "job_id", "{text:?}");
+            assert!(e.reason().contains("stored id"), "{text:?}: {e}");
+            let json = serde_json::to_string(text).unwrap();
+            assert!(serde_json::from_str::<JobId>(&json).is_err(), "{text:?}");
+        }
+        // A voice's stored form as a voice, a job's as a job: each refuses the other's.
+        assert!("vmeg:clone:x".parse::<VoiceId>().is_err());
+        assert!("VMEG:voice:x".parse::<VoiceId>().is_err());
+        assert!(" jimmyai:voice:m".parse::<VoiceId>().is_err());
+    }
+
+    /// `From` reads the stored form (an id read back from a database and passed as a
+    /// string), and takes any other text as a bare id; `new` never parses.
+    #[test]
+    fn from_reads_the_stored_form_and_new_never_parses() {
+        for text in ["jimmyai:clone:a", "vmeg:speech:t-1"] {
+            let parsed: JobId = text.parse().unwrap();
+            assert_eq!(JobId::from(text), parsed);
+            assert_eq!(JobId::from(text.to_owned()), parsed);
+            assert!(JobId::from(text).is_typed());
+            assert!(!JobId::new(text).is_typed());
+        }
+        assert_eq!(JobId::from("jimmyai:clone:a").as_str(), "a");
+        assert_eq!(JobId::from("t-1"), JobId::new("t-1"));
+        // What does not parse stays bare, and is refused where it is used.
+        for text in ["VMEG:clone:x", "vmeg:clone:", " vmeg:clone:x"] {
+            let id = JobId::from(text);
+            assert_eq!(id, JobId::new(text), "{text:?}");
+            let e = id.check(Provider::Vmeg, JobKind::Clone).unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::InvalidInput { field, reason }
+                if field == "job_id" && reason.contains("looks like a stored id of vmeg")),
+                "{text:?}: {e}"
+            );
+        }
+        for (text, provider) in [
+            ("vmeg:voice:cv_1", Provider::Vmeg),
+            ("jimmyai:voice;activated:m-1", Provider::JimmyAi),
+        ] {
+            let parsed: VoiceId = text.parse().unwrap();
+            assert_eq!(VoiceId::from(text), parsed);
+            assert_eq!(VoiceId::from(text.to_owned()), parsed);
+            assert_eq!(VoiceId::from(&text.to_owned()), parsed);
+            assert_eq!(parsed.provider(), Some(provider));
+        }
+        assert_eq!(VoiceId::from("cv_1"), VoiceId::new("cv_1"));
+        assert_eq!(VoiceId::from("VMEG:voice:x"), VoiceId::new("VMEG:voice:x"));
+    }
+
+    /// A bare id whose text looks like a stored id (however it was made: `new`, a `From`
+    /// that could not parse) is refused by every check, naming the field; a typed id whose
+    /// vendor id happens to look so is the vendor's and is sent.
+    #[test]
+    fn bare_ids_that_look_stored_are_refused_before_sending() {
+        let now = SystemTime::now();
+        for text in [
+            "vmeg:clone:x",
+            "jimmyai:clone:a",
+            "VMEG:clone:x",
+            " vmeg:clone:x",
+            "\u{200b}jimmyai:speech:a",
+            "vmeg:voice:cv_1",
+            "JimmyAI:voice;activated:m-1",
+        ] {
+            let job = JobId::new(text);
+            for provider in Provider::ALL {
+                for r in [
+                    job.check(provider, JobKind::Clone),
+                    job.check(provider, JobKind::Speech),
+                    job.check_provider(provider),
+                ] {
+                    let e = r.unwrap_err();
+                    assert!(
+                        matches!(e.kind(), ErrorKind::InvalidInput { field, reason }
+                        if field == "job_id" && reason.contains("looks like a stored id")
+                            && reason.contains("parse it with")),
+                        "{text:?}: {e}"
+                    );
+                }
+                let e = VoiceId::new(text)
+                    .check("lines[1].voice_id", provider, now)
+                    .unwrap_err();
+                assert!(
+                    matches!(e.kind(), ErrorKind::InvalidInput { field, reason }
+                    if field == "lines[1].voice_id" && reason.contains("looks like a stored id")),
+                    "{text:?}: {e}"
+                );
+            }
+        }
+        let typed = JobId::typed(Provider::JimmyAi, JobKind::Clone, "vmeg:clone:x");
+        assert!(typed.check(Provider::JimmyAi, JobKind::Clone).is_ok());
+        let typed = VoiceId::typed(Provider::JimmyAi, "vmeg:voice:x");
+        assert!(typed.check("voice_id", Provider::JimmyAi, now).is_ok());
+    }
+
+    /// Printing and parsing back never turns an id into another one that would be sent: a
+    /// bare id whose text is a stored form prints with its provider in capitals, which
+    /// reads back as refused (as the bare id itself is).
+    #[test]
+    fn a_bare_id_never_prints_as_another_typed_id() {
+        for text in ["jimmyai:clone:a", "vmeg:speech:t", "vmeg:voice:cv_1"] {
+            let bare = JobId::new(text);
+            let shown = bare.to_string();
+            assert!(
+                shown.to_ascii_lowercase() == text && shown != text,
+                "{shown}"
+            );
+            assert!(shown.parse::<JobId>().is_err(), "{shown}");
+            let json = serde_json::to_string(&bare).unwrap();
+            assert!(serde_json::from_str::<JobId>(&json).is_err(), "{json}");
+            let bare = VoiceId::new(text);
+            let shown = bare.to_string();
+            assert!(
+                shown.to_ascii_lowercase() == text && shown != text,
+                "{shown}"
+            );
+            assert!(shown.parse::<VoiceId>().is_err(), "{shown}");
+        }
+        // Other bare ids print as they are, and read back as themselves.
+        for text in ["t-1", "VMEG:clone:x", "a:b"] {
+            assert_eq!(JobId::new(text).to_string(), text);
+            assert_eq!(VoiceId::new(text).to_string(), text);
+        }
+        assert_eq!("a:b".parse::<JobId>().unwrap(), JobId::new("a:b"));
     }
 
     #[test]

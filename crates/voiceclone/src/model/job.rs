@@ -110,11 +110,22 @@ macro_rules! job_struct {
         }
 
         impl $name {
-            /// A job with an id and a status; the id is typed with `provider` and this kind.
+            /// A job with an id and a status; a bare id is typed with `provider` and this
+            /// kind. An id that already knows its provider and kind (a typed [`JobId`], or a
+            /// string in the stored form, which `From` parses) keeps them: one of another
+            /// provider or kind is refused where it is used (`InvalidInput`, field `job_id`),
+            /// never relabelled as this job's, which would send its bare vendor id to the
+            /// wrong provider or as the wrong kind.
             pub fn new(provider: Provider, id: impl Into<JobId>, status: TaskStatus) -> Self {
+                let id: JobId = id.into();
+                let id = if id.is_typed() {
+                    id
+                } else {
+                    id.with_kind(provider, JobKind::$kind)
+                };
                 Self {
                     provider,
-                    id: id.into().with_kind(provider, JobKind::$kind),
+                    id,
                     status,
                     vendor_status: None,
                     $out_field: None,
@@ -288,5 +299,26 @@ mod tests {
         let mut c = c;
         c.set_output(Voice::new(Provider::Vmeg, "cv_1"));
         assert_eq!(c.voice.as_ref().map(|v| v.id.as_str()), Some("cv_1"));
+    }
+
+    /// A bare id is typed with the job's provider and kind; an id that already says its own
+    /// (a stored form passed as a string) keeps them, never relabelled: `jimmyai:clone:a`
+    /// made a VMEG job would send `a` to VMEG.
+    #[test]
+    fn a_job_keeps_what_a_typed_id_says() {
+        let c = CloneJob::new(Provider::Vmeg, "t-1", TaskStatus::Queued);
+        assert_eq!(c.id, JobId::typed(Provider::Vmeg, JobKind::Clone, "t-1"));
+        let c = CloneJob::new(Provider::Vmeg, "vmeg:clone:t-1", TaskStatus::Queued);
+        assert_eq!(c.id, JobId::typed(Provider::Vmeg, JobKind::Clone, "t-1"));
+        let c = CloneJob::new(Provider::Vmeg, "jimmyai:clone:a", TaskStatus::Queued);
+        assert_eq!(c.id, JobId::typed(Provider::JimmyAi, JobKind::Clone, "a"));
+        assert!(c.id.check(Provider::Vmeg, JobKind::Clone).is_err());
+        let s = SpeechJob::new(
+            Provider::Vmeg,
+            String::from("vmeg:clone:t-1"),
+            TaskStatus::Queued,
+        );
+        assert_eq!(s.id.kind(), Some(JobKind::Clone));
+        assert!(s.id.check(Provider::Vmeg, JobKind::Speech).is_err());
     }
 }

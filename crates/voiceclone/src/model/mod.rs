@@ -21,11 +21,21 @@
 //! containing `:` (or `;`) round-trip unchanged.
 //!
 //! A **bare** vendor id (from the CLI or an old database: anything that does not start with
-//! `<provider>:<kind>:` or `<provider>:voice`) parses as a bare id: it knows neither
-//! provider nor kind. The call it is given to states the kind (`clone_status` a clone,
-//! `speech_status` a speech task) and the client's provider; the vendor's answer is then
-//! checked (VMEG `taskType`, JimmyAI `model`), and a task of the other kind is an error,
-//! never `Ok`. A bare id prints as the vendor id alone.
+//! `vmeg:` or `jimmyai:`) parses as a bare id: it knows neither provider nor kind. The call
+//! it is given to states the kind (`clone_status` a clone, `speech_status` a speech task)
+//! and the client's provider; the vendor's answer is then checked (VMEG `taskType`, JimmyAI
+//! `model`), and a task of the other kind is an error, never `Ok`. A bare id prints as the
+//! vendor id alone.
+//!
+//! `From<&str>` / `From<String>` read the stored form as [`str::parse`] does, so a stored id
+//! passed as a string (`SpeechRequest::new(row.voice_id, ...)`) is the typed id it was;
+//! `JobId::new` / `VoiceId::new` take any text as a bare id. No vendor id starts with a
+//! provider's name, so a text that does (in any case, after spaces) but is not a stored form
+//! of the right type (`VMEG:clone:x`, ` vmeg:clone:x`, a voice's form as a job id) does not
+//! parse, and a bare id holding such a text is refused by every call it is given to
+//! (`InvalidInput` naming the field), with nothing sent: sent whole, it would get the
+//! vendor's "not found", which reads as "no job". Such a bare id prints with its provider in
+//! capitals (`JIMMYAI:clone:a`), so it never reads back as another, typed id.
 
 mod audio;
 mod ids;

@@ -110,8 +110,9 @@ impl ReconcileQuery {
     }
 
     /// `InvalidInput` naming the field for a query that could only mislead: a submit time
-    /// more than 5 minutes after `now`, a task id of another provider than `provider`, or
-    /// one whose kind is not the query's.
+    /// more than 5 minutes after `now`, a task id of another provider than `provider`, one
+    /// whose kind is not the query's, or a bare one that looks like a stored id (it would be
+    /// looked up whole, and the vendor's "not found" is no answer).
     pub(crate) fn check(&self, provider: Provider, now: SystemTime) -> Result<(), Error> {
         if self
             .submitted_at
@@ -124,6 +125,7 @@ impl ReconcileQuery {
             ));
         }
         if let Some(id) = &self.task_id {
+            id.check_bare_text("task_id")?;
             if let Some(p) = id.provider()
                 && p != provider
             {

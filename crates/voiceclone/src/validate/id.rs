@@ -2,6 +2,7 @@
 
 use super::invalid;
 use crate::error::Error;
+use crate::model::Provider;
 
 /// Longest id accepted (bytes).
 pub(crate) const ID_MAX_BYTES: usize = 256;
@@ -86,6 +87,25 @@ pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
     }
 }
 
+/// The provider whose stored-id prefix (`vmeg:`, `jimmyai:`) `value` starts with, read as a
+/// person reads it: ASCII case ignored, after leading whitespace and invisible characters.
+/// No vendor id starts so (VMEG and JimmyAI ids are `cv_...`, `audio_<uuid>`, uuids, digits):
+/// a bare id that does is a stored id (the client's `Display` form) kept in the wrong type or
+/// changed on its way (`VMEG:clone:x`, ` vmeg:clone:x`). Sent as a vendor id it would get
+/// the vendor's "not found", which a caller may read as "no job" and submit again.
+pub(crate) fn stored_id_provider(value: &str) -> Option<Provider> {
+    let text = value.trim_start_matches(|c: char| c.is_whitespace() || is_invisible(c));
+    Provider::ALL.into_iter().find(|p| {
+        let name = p.as_str();
+        // `get`, not indexing: the text may be shorter, or not cut at a char boundary there.
+        text.get(..name.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(name))
+            && text
+                .get(name.len()..)
+                .is_some_and(|rest| rest.starts_with(':'))
+    })
+}
+
 /// Characters that display as nothing or change how the text around them displays: Unicode's
 /// default-ignorable code points (soft hyphen, zero-width spaces and joiners, bidi marks,
 /// embeddings, overrides and isolates, the BOM, variation selectors, Hangul fillers, tag
@@ -162,6 +182,34 @@ mod tests {
         match r.unwrap_err().kind() {
             ErrorKind::InvalidInput { field, .. } => field.clone(),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn stored_id_prefixes_are_seen_in_any_case_and_after_blanks() {
+        for (text, p) in [
+            ("vmeg:clone:x", Provider::Vmeg),
+            ("VMEG:clone:x", Provider::Vmeg),
+            (" vmeg:clone:x", Provider::Vmeg),
+            ("\u{200b}Vmeg:voice:cv_1", Provider::Vmeg),
+            ("vmeg:", Provider::Vmeg),
+            ("jimmyai:voice;activated:m-1", Provider::JimmyAi),
+            ("\tJimmyAI:clone:a", Provider::JimmyAi),
+        ] {
+            assert_eq!(stored_id_provider(text), Some(p), "{text:?}");
+        }
+        for text in [
+            "",
+            "t-1",
+            "vmeg",
+            "vmegx:clone:x",
+            "jimmy:clone:x",
+            "x vmeg:clone:x",
+            "声:",
+            "cv_1",
+            "a:b",
+        ] {
+            assert_eq!(stored_id_provider(text), None, "{text:?}");
         }
     }
 

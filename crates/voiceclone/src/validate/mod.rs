@@ -8,7 +8,7 @@ mod host;
 mod id;
 
 pub(crate) use host::{is_loopback_host, is_private_host};
-pub(crate) use id::id;
+pub(crate) use id::{id, stored_id_provider};
 
 use url::Url;
 
