@@ -306,8 +306,8 @@ fn a_manifest_whose_file_names_leave_the_directory_is_refused() {
 
 /// A manifest damaged or edited into nonsense (cut off, wrong types, numbers out of range,
 /// an unknown state) is refused (exit 2, `invalid_manifest`, naming the file) before
-/// anything is sent; a far-future submit time on a part of unknown outcome is reported,
-/// not a panic.
+/// anything is sent; a submit time that is no time (`u64::MAX` ms, past year 9999) is
+/// refused by name (exit 2, `manifest_mismatch`, as other hand edits are), not a panic.
 #[test]
 fn a_damaged_manifest_is_refused_before_anything_is_sent() {
     let sim = Sim::fast(KEY);
@@ -353,8 +353,9 @@ fn a_damaged_manifest_is_refused_before_anything_is_sent() {
             "{what}: {e}"
         );
     }
-    // A part of unknown outcome "sent" in the far future: its key cannot be trusted to
-    // dedupe, so it is reported (exit 3), not resent and not a panic.
+    // A part of unknown outcome "sent" in the far future: refused naming the field, nothing
+    // resent (before: reported as unknown, exit 3; the time was added with `+`, a panic
+    // where `SystemTime` is narrower than u64::MAX ms).
     std::fs::write(
         dir.join(MANIFEST),
         edit(&|m| {
@@ -367,8 +368,13 @@ fn a_damaged_manifest_is_refused_before_anything_is_sent() {
     )
     .unwrap();
     let requests = sim.requests();
-    let j = run(&sim, &args).expect(3).json();
-    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    let j = run(&sim, &args).expect(2).json();
+    assert_eq!(j["error"]["kind"], "manifest_mismatch", "{j}");
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("submitted_at_ms") && msg.contains(MANIFEST),
+        "{msg}"
+    );
     assert_eq!(sim.requests(), requests);
 }
 
