@@ -461,3 +461,44 @@ async fn the_vendor_gets_the_bare_vendor_id_of_a_stored_form_passed_as_a_string(
         .collect();
     assert_eq!(pairs, vec![("taskId".to_string(), "t-1".to_string())]);
 }
+
+/// Before: `vmeg:voice;activate_by=<past>:cv_1` parsed, and `Voice::with_activate_by` on a
+/// VMEG voice made such an id, which was then refused as "never activated" though VMEG
+/// voices never expire. Now a VMEG id keeps no state: the voice speaks, its stored form has
+/// no state, and a stored form with one is refused (nothing sent).
+#[tokio::test]
+async fn a_vmeg_voice_is_never_refused_as_unactivated() {
+    let sim = sim().await;
+    let c = sim_client(&sim, Provider::Vmeg);
+    let job = c
+        .clone_voice(&CloneRequest::new("https://a.example/s.wav").name("Narrator"))
+        .await
+        .unwrap();
+    sim.complete_all_now();
+    let voice = c
+        .wait_for_clone(&job.id, &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let voice = voice.with_activate_by(past);
+    assert_eq!(voice.id.activation(), voiceclone::Activation::Unknown);
+    let stored = voice.id.to_string();
+    assert_eq!(stored, format!("vmeg:voice:{}", voice.id.as_str()));
+    c.synthesize(&SpeechRequest::new(&voice, "hello").language("en-US"))
+        .await
+        .unwrap();
+    c.synthesize(&SpeechRequest::new(stored, "hello").language("en-US"))
+        .await
+        .unwrap();
+
+    let with_state = format!("vmeg:voice;activate_by=1:{}", voice.id.as_str());
+    let e = with_state.parse::<voiceclone::VoiceId>().unwrap_err();
+    assert_eq!(e.field(), "voice_id");
+    let before = sim.stats().requests_total;
+    let e = c
+        .synthesize(&SpeechRequest::new(with_state, "hello").language("en-US"))
+        .await
+        .unwrap_err();
+    assert_invalid(&e, "voice_id", "looks like a stored id of vmeg");
+    assert_eq!(sim.stats().requests_total, before, "nothing was sent");
+}

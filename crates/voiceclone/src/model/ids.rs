@@ -336,10 +336,14 @@ impl VoiceId {
         }
     }
 
-    /// This id with its activation state.
+    /// This id with its activation state. A VMEG voice has none (it never expires): its
+    /// state stays [`Activation::Unknown`], so its stored form stays `vmeg:voice:<id>` and it
+    /// is never refused as expired.
     #[must_use]
     pub fn with_activation(mut self, activation: Activation) -> Self {
-        self.activation = activation;
+        if self.provider != Some(Provider::Vmeg) {
+            self.activation = activation;
+        }
         self
     }
 
@@ -365,8 +369,9 @@ impl VoiceId {
     }
 
     /// `InvalidInput` (field `field`) when the id names another provider's voice, is a bare
-    /// id that looks like a stored one (see [`VoiceId::new`]), or is a `modelId` known to be
-    /// unactivated whose deadline passed before `now`.
+    /// id that looks like a stored one (see [`VoiceId::new`]), or, for a JimmyAI client, is
+    /// a `modelId` known to be unactivated whose deadline passed before `now` (VMEG voices
+    /// never expire).
     pub(crate) fn check(
         &self,
         field: &str,
@@ -389,7 +394,8 @@ impl VoiceId {
                 format!("{self} is a {p} voice, but this client talks to {provider}"),
             ));
         }
-        if let Activation::Unactivated { activate_by } = self.activation
+        if provider == Provider::JimmyAi
+            && let Activation::Unactivated { activate_by } = self.activation
             && now > activate_by
         {
             return Err(Error::invalid_input(
@@ -466,6 +472,14 @@ impl FromStr for VoiceId {
                         .and_then(|r| r.split_once(':'))
                         .ok_or_else(|| bad("no vendor id after the state"))?,
                 };
+                // A VMEG voice never expires and has no activation: a state on one is no
+                // stored form this crate writes. Read as unactivated, the voice would be
+                // refused as "never activated" once the deadline passed.
+                if p == Provider::Vmeg && !state.is_empty() {
+                    return Err(bad(
+                        "a vmeg voice has no activation state (`vmeg:voice:<vendor id>`)",
+                    ));
+                }
                 let activation = match state {
                     "" => Activation::Unknown,
                     "activated" => Activation::Activated,
@@ -830,6 +844,40 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// A VMEG voice has no activation: a stored form with a state is refused, and no state
+    /// can be given to a VMEG id, so none is ever refused as "never activated".
+    #[test]
+    fn vmeg_voice_ids_carry_no_activation_state() {
+        for bad in [
+            "vmeg:voice;activate_by=1781777280:cv_1",
+            "vmeg:voice;activated:cv_1",
+            "vmeg:voice;soon:cv_1",
+        ] {
+            let e = bad.parse::<VoiceId>().unwrap_err();
+            assert_eq!(e.field(), "voice_id", "{bad}");
+            assert!(e.reason().contains("no activation state"), "{bad}: {e}");
+        }
+        let now = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let past = Activation::Unactivated {
+            activate_by: now - Duration::from_secs(1),
+        };
+        let v = VoiceId::typed(Provider::Vmeg, "cv_1").with_activation(past);
+        assert_eq!(v.activation(), Activation::Unknown);
+        assert_eq!(v.to_string(), "vmeg:voice:cv_1");
+        assert_eq!(v.to_string().parse::<VoiceId>().unwrap(), v);
+        assert!(v.check("voice_id", Provider::Vmeg, now).is_ok());
+        assert_eq!(
+            VoiceId::typed(Provider::Vmeg, "cv_1")
+                .activated()
+                .activation(),
+            Activation::Unknown
+        );
+        // A bare id's state is checked only by a JimmyAI client (VMEG voices never expire).
+        let bare = VoiceId::new("m-1").with_activation(past);
+        assert!(bare.check("voice_id", Provider::Vmeg, now).is_ok());
+        assert!(bare.check("voice_id", Provider::JimmyAi, now).is_err());
     }
 
     #[test]

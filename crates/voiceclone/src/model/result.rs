@@ -73,7 +73,9 @@ impl Voice {
         self
     }
 
-    /// Sets the activation deadline (and marks the id unactivated until then).
+    /// Sets the activation deadline (and marks a JimmyAI id unactivated until then). A VMEG
+    /// voice never expires: its id keeps no state (see [`VoiceId::with_activation`]), so
+    /// the deadline is only recorded here, never enforced.
     #[must_use]
     pub fn with_activate_by(mut self, at: SystemTime) -> Self {
         self.activate_by = Some(at);
