@@ -616,6 +616,48 @@ fn a_manifest_write_that_fails_after_a_part_was_paid_is_exit_3_naming_its_task()
     }
 }
 
+/// Part 1's submit is of unknown outcome (a 409 on its own fresh key) and part 2's manifest
+/// write fails after it was paid (a directory planted at the manifest's path when its
+/// audio is asked for): the run tells both, the manifest write failure first (exit 3,
+/// naming part 2's task) and part 1 in `unknown_parts`. Before, any part of unknown
+/// outcome discarded every other failure: the manifest's write failure went untold.
+#[test]
+fn a_part_of_unknown_outcome_does_not_hide_a_failed_manifest_write() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(2));
+    let dir = Path::new(&c.out).to_path_buf();
+    let saved = c.tmp.path().join("saved.json");
+    let state = fake.state.clone();
+    let mut creates = 0;
+    let mut broken = false;
+    let blocked = dir.clone();
+    fake.on_request(move |path| {
+        if path.ends_with("/tts/create-async") {
+            creates += 1;
+            *state.create_answer.lock().unwrap() = (creates == 1).then(key_used).map(|b| (409, b));
+        }
+        if path.starts_with("/files/") && !broken {
+            broken = true;
+            std::fs::rename(blocked.join(MANIFEST), &saved).unwrap();
+            std::fs::create_dir_all(blocked.join(MANIFEST).join("blocker")).unwrap();
+        }
+    });
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let e = r.json()["error"].clone();
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("writing"),
+        "the manifest's failure is not told: {msg}"
+    );
+    assert!(msg.contains("vmeg:speech:t2"), "{msg}");
+    assert!(msg.contains("part 1 of 2"), "{msg}");
+    assert_eq!(e["unknown_parts"].as_array().map(Vec::len), Some(1), "{e}");
+    assert_eq!(e["job_ids"], serde_json::json!(["vmeg:speech:t2"]), "{e}");
+}
+
 /// A `--text-file` that is no regular file (a device that never ends, a FIFO nobody writes
 /// to) or holds more than a text can (16 MiB) is refused by name, with nothing sent: before,
 /// `/dev/zero` was read into memory until the process died and a FIFO blocked for ever.

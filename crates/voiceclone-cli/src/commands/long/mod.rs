@@ -1012,19 +1012,32 @@ impl Run<'_> {
             .iter()
             .filter(|p| p.state == PartState::Done)
             .count();
-        if !unknown.is_empty() {
-            let f = Failure::other(Exit::Unreachable, "outcome_unknown", unknown.join("; "))
-                .with("unknown_parts", unknown.clone());
-            o.failure = Some(f);
-        } else {
-            o.failure = most_serious(failures);
-            if self.timed_out.get()
-                && let Some(f) = o.failure.as_mut()
-            {
-                f.message.push_str(
-                    "; after a part's wait ran out of --timeout no further part was started: rerun the same command to resume",
-                );
-            }
+        // The parts of unknown outcome are told with the other failures, not instead of
+        // them: first among equals (exit 3), after a manifest out of date, which is told
+        // first whatever else failed (its write failure is what the manifest on disk
+        // lacks). Before, any unknown part discarded every other failure.
+        let told_unknown = (!unknown.is_empty()).then(|| {
+            Failure::other(Exit::Unreachable, "outcome_unknown", unknown.join("; "))
+                .with("unknown_parts", unknown.clone())
+        });
+        o.failure = most_serious(told_unknown.into_iter().chain(failures).collect());
+        if !unknown.is_empty()
+            && let Some(f) = o.failure.as_mut()
+            && !f.details.contains_key("unknown_parts")
+        {
+            f.message.push_str(&format!(
+                "; parts of unknown outcome: {}",
+                unknown.join("; ")
+            ));
+            f.details
+                .insert("unknown_parts".into(), unknown.clone().into());
+        }
+        if self.timed_out.get()
+            && let Some(f) = o.failure.as_mut()
+        {
+            f.message.push_str(
+                "; after a part's wait ran out of --timeout no further part was started: rerun the same command to resume",
+            );
         }
         if self.unrecorded.get() {
             let f = o.failure.take().unwrap_or_else(|| {
