@@ -26,7 +26,10 @@ async fn a_finished_clone_job_serializes_with_its_voice() {
     // The stored form of the job's id (the fake's ids carry a random part per fake).
     assert_eq!(v["id"], job.id.to_string());
     assert!(
-        v["id"].as_str().unwrap().starts_with("jimmyai:clone:fake-clone-"),
+        v["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("jimmyai:clone:fake-clone-"),
         "{v}"
     );
     assert_eq!(v["status"], "succeeded");

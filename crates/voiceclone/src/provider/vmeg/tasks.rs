@@ -46,7 +46,8 @@ fn summary(r: &types::TaskSummary) -> Option<TaskSummary> {
     let raw = text(r.status.as_ref());
     let mut s = TaskSummary::new(
         Provider::Vmeg,
-        id,
+        // The server's id as it is: `From<String>` would read a stored form out of it.
+        crate::model::JobId::new(id),
         kind_of(vendor_type),
         vendor_type,
         status_of(raw),
