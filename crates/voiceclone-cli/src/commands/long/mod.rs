@@ -170,9 +170,12 @@ struct Run<'a> {
     spent: Cell<u64>,
     /// The budget refused a download: no part is started or downloaded after that.
     over_budget: Cell<bool>,
-    /// A part's wait ran out of `--timeout`: no part is started after that (the run would
-    /// otherwise go on for `--timeout` per part, submitting paid parts after it was due).
+    /// A part's wait ran out of its deadline (`--timeout`, else the provider's default): no
+    /// part is started after that (the run would otherwise go on for the deadline per
+    /// part, submitting paid parts after it was due).
     timed_out: Cell<bool>,
+    /// Whether `--timeout` set the waits' deadline (else the provider's default did).
+    timeout_given: bool,
     /// The bound on a resend as a whole, its search of the task list included: `--timeout`,
     /// else 30 min, and never less than [`MIN_RESEND_TIME`].
     search_timeout: Duration,
@@ -246,6 +249,7 @@ async fn resume(
         spent: Cell::new(0),
         over_budget: Cell::new(false),
         timed_out: Cell::new(false),
+        timeout_given: args.poll.timeout.is_some(),
         search_timeout: policy_timeout(&args.poll)
             .unwrap_or(crate::cli::DEFAULT_LISTING_TIMEOUT)
             .max(MIN_RESEND_TIME),
@@ -319,6 +323,22 @@ fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
             Failure { message, ..f }
         }
     })
+}
+
+/// What a run whose part's wait ran out of time adds to its message: which deadline it was,
+/// `--timeout` (`given`) or the provider's default (`deadline`), which `--timeout` changes.
+fn timed_out_note(given: bool, deadline: Option<Duration>) -> String {
+    let which = match (given, deadline) {
+        (true, _) => "--timeout".to_owned(),
+        (false, Some(d)) => format!(
+            "the provider's default wait deadline ({} s; --timeout sets another)",
+            d.as_secs()
+        ),
+        (false, None) => "its deadline".to_owned(),
+    };
+    format!(
+        "; after a part's wait ran out of {which} no further part was started: rerun the same command to resume"
+    )
 }
 
 /// Whether `task` was created between `from` and `to` by a time the vendor gave with its
@@ -1035,9 +1055,8 @@ impl Run<'_> {
         if self.timed_out.get()
             && let Some(f) = o.failure.as_mut()
         {
-            f.message.push_str(
-                "; after a part's wait ran out of --timeout no further part was started: rerun the same command to resume",
-            );
+            f.message
+                .push_str(&timed_out_note(self.timeout_given, self.policy.deadline));
         }
         if self.unrecorded.get() {
             let f = o.failure.take().unwrap_or_else(|| {
@@ -1212,6 +1231,21 @@ mod tests {
             "c"
         );
         assert!(most_serious(Vec::new()).is_none());
+    }
+
+    /// The note names the deadline that ran out: `--timeout` only when it was given.
+    /// Before, it blamed `--timeout` also when the provider's default deadline ran out.
+    #[test]
+    fn a_wait_out_of_time_names_the_deadline_that_ran_out() {
+        let note = timed_out_note(true, Some(Duration::from_secs(5)));
+        assert!(note.contains("ran out of --timeout"), "{note}");
+        let d = WaitPolicy::for_provider(Provider::Vmeg).deadline;
+        let note = timed_out_note(false, d);
+        assert!(
+            note.contains("the provider's default wait deadline") && !note.contains("of --timeout"),
+            "{note}"
+        );
+        assert!(note.contains(" s; --timeout sets another"), "{note}");
     }
 
     #[test]
