@@ -8,6 +8,8 @@
 
 pub(crate) mod backend;
 pub(crate) mod jimmyai;
+#[cfg(test)]
+mod operation_names;
 pub(crate) mod paging;
 #[cfg(test)]
 mod rules_tests;
