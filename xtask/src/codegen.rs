@@ -100,7 +100,7 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
 const TEMP_PREFIX: &str = ".codegen-";
 const TEMP_SUFFIX: &str = ".tmp";
 
-/// Temporary files of [`stage`] (`.codegen-*.tmp`) in the directories of the generated files,
+/// Temporary files of the staging step (`.codegen-*.tmp`) in the directories of the generated files,
 /// relative to `root`, sorted: a run killed between staging and renaming leaves them.
 pub fn leftover_temporaries(root: &Path) -> Vec<String> {
     let mut dirs: Vec<&str> = TARGETS
