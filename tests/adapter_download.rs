@@ -531,6 +531,31 @@ async fn retries_until_the_first_body_byte_and_a_cut_body_is_not_resumed() {
     assert!(listing(dir.path()).is_empty(), "nothing left at the path");
 }
 
+/// A result host's 401, 402 or 403 is the URL's refusal (an expired signature, the store's
+/// own billing): `InvalidRequest`, never `Unauthorized` / `PaymentRequired`, which would
+/// send the caller to rotate a good key or buy credits. Before: 402 was `PaymentRequired`.
+#[tokio::test]
+async fn a_result_hosts_refusal_never_blames_the_api_key_or_credits() {
+    for status in [401, 402, 403] {
+        let server = Server::start(vec![(
+            "/r.wav",
+            Answer::Full(
+                status,
+                vec![("Content-Type", "text/plain".into())],
+                b"no".to_vec(),
+            ),
+        )])
+        .await;
+        let c = client().build().unwrap();
+        let e = c
+            .download_to_writer(&server.url("/r.wav"), &mut Vec::new())
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidRequest, "{status}: {e}");
+        assert_eq!(e.http_status(), Some(status));
+    }
+}
+
 #[tokio::test]
 async fn errors_never_show_the_signed_query() {
     let server = Server::start(vec![]).await;

@@ -491,14 +491,12 @@ async fn a_vmeg_voice_is_never_refused_as_unactivated() {
         .await
         .unwrap();
 
+    // A state an earlier version stored on a VMEG voice (long past its deadline) is read
+    // and dropped: the voice still works, and is never refused as "never activated".
     let with_state = format!("vmeg:voice;activate_by=1:{}", voice.id.as_str());
-    let e = with_state.parse::<voiceclone::VoiceId>().unwrap_err();
-    assert_eq!(e.field(), "voice_id");
-    let before = sim.stats().requests_total;
-    let e = c
-        .synthesize(&SpeechRequest::new(with_state, "hello").language("en-US"))
+    let parsed = with_state.parse::<voiceclone::VoiceId>().unwrap();
+    assert_eq!(parsed, voice.id);
+    c.synthesize(&SpeechRequest::new(with_state, "hello").language("en-US"))
         .await
-        .unwrap_err();
-    assert_invalid(&e, "voice_id", "looks like a stored id of vmeg");
-    assert_eq!(sim.stats().requests_total, before, "nothing was sent");
+        .unwrap();
 }

@@ -167,7 +167,7 @@ pub(crate) async fn put(
 /// refused signature, a storage account's own billing), never the API key or the account's
 /// credits that `Unauthorized` and `PaymentRequired` speak of: a caller would rotate a good
 /// key or top up for nothing.
-fn storage_kind(status: u16) -> ErrorKind {
+pub(crate) fn storage_kind(status: u16) -> ErrorKind {
     match status {
         401..=403 => ErrorKind::InvalidRequest,
         s => ErrorKind::from_http_status(s).unwrap_or(ErrorKind::InvalidResponse),
@@ -218,23 +218,42 @@ fn storage_message(text: &str) -> String {
 /// credential, a token or a key (`X-Goog-Signature=...`, `sig=...`) is removed.
 fn without_signatures(text: &str) -> String {
     const SECRET_NAMES: [&str; 6] = ["signature", "sig", "credential", "token", "key", "policy"];
+    let secret_name = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        SECRET_NAMES.iter().any(|s| name.contains(s))
+    };
+    let mut value_next = false;
     text.split_whitespace()
         .map(|word| {
-            let word = match word.split_once('?') {
-                Some((before, _)) => format!("{before}?[query removed]"),
+            // The value of a JSON member named like a secret (`"X-Amz-Signature": "abc"`).
+            if std::mem::take(&mut value_next) {
+                return "[removed]".to_owned();
+            }
+            // A query, plain or percent-encoded (`%3F`), is cut.
+            let lower = word.to_ascii_lowercase();
+            let cut = match (word.find('?'), lower.find("%3f")) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let word = match cut.and_then(|at| word.get(..at)) {
+                Some(before) => format!("{before}?[query removed]"),
                 None => word.to_owned(),
             };
-            let sets_a_secret = word.split('&').any(|pair| {
-                pair.split_once('=').is_some_and(|(name, _)| {
-                    let name = name.to_ascii_lowercase();
-                    SECRET_NAMES.iter().any(|s| name.contains(s))
+            let sets_a_secret = word.split(['&', ',', '{']).any(|pair| {
+                pair.split_once(['=', ':']).is_some_and(|(name, value)| {
+                    secret_name(name) && !value.trim_matches(['"', '}', ' ']).is_empty()
                 })
             });
             if sets_a_secret {
-                "[removed]".to_owned()
-            } else {
-                word
+                return "[removed]".to_owned();
             }
+            // `"name":` alone: its value is the next word.
+            if let Some(name) = word.strip_suffix(':')
+                && secret_name(name)
+            {
+                value_next = true;
+            }
+            word
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -317,6 +336,14 @@ mod tests {
             shown.contains("storage.example.com/b/a.wav?[query removed]"),
             "{shown}"
         );
+        for json in [
+            r#"{"X-Amz-Signature": "abc123"}"#,
+            r#"{"error":"denied","signature":"abc123"}"#,
+            "denied https://s.example.com/a.wav%3FX-Amz-Signature%3Dabc123",
+        ] {
+            let shown = storage_message(json);
+            assert!(!shown.contains("abc123"), "{json}: {shown}");
+        }
         let plain = "expired: sig=abc123 se=2026 Signature=zz9 for /a.wav";
         let shown = storage_message(plain);
         assert!(

@@ -1200,6 +1200,11 @@ async fn a_script_the_client_could_never_play_is_refused_where_it_is_used() {
             "Script::rejected(Unsupported { provider: jimmyai })",
         ),
         (
+            // `rejected` starts from `succeeds()`'s steps: a trailing status is never read.
+            Script::rejected(ErrorKind::Server).then_status(TaskStatus::Failed),
+            "a step after the terminal status succeeded",
+        ),
+        (
             Script::succeeds().with_voice_id(""),
             "Script::with_voice_id(\"\")",
         ),
@@ -1417,4 +1422,46 @@ async fn a_job_id_of_another_fake_is_unknown_as_another_accounts_task_is() {
         a.clone_status(&from_a.id).await.unwrap();
         b.clone_status(&from_b.id).await.unwrap();
     }
+}
+
+/// A wait given an id it refuses before sending (malformed, another provider's, a stored
+/// form typed wrong) names a job that may exist: the client and the fake refuse the same
+/// ids the same way (kind, field), and neither says "submit again". Before: the client
+/// refused a malformed id in its first poll and the fake up front, with opposite
+/// `may_resubmit()`, and a stored-looking id flipped to "resubmittable".
+#[tokio::test(flavor = "current_thread")]
+async fn a_wait_refuses_the_same_ids_as_the_client_and_never_says_resubmit() {
+    let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg);
+    let real = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key("k")
+        .base_url("http://127.0.0.1:9")
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let fake = FakeClient::new(Provider::Vmeg);
+    for text in [
+        "",
+        "a/b",
+        "..",
+        "a\u{7}b",
+        "VMEG:clone:t-1",
+        " vmeg:clone:t-1",
+    ] {
+        let id = voiceclone::JobId::new(text);
+        let other: voiceclone::JobId = "jimmyai:clone:t-1".parse().unwrap();
+        for id in [&id, &other] {
+            let mine = real.wait_for_clone(id, &policy).await.unwrap_err();
+            let theirs = fake.wait_for_clone(id, &policy).await.unwrap_err();
+            let field = |e: &voiceclone::Error| match e.kind() {
+                ErrorKind::InvalidInput { field, .. } => field.clone(),
+                other => format!("not InvalidInput: {other:?}"),
+            };
+            assert_eq!(field(&mine), "job_id", "{id:?}: {mine}");
+            assert_eq!(field(&theirs), "job_id", "{id:?}: {theirs}");
+            assert_eq!(mine.phase(), Phase::NotSent, "{id:?}: {mine}");
+            assert!(!mine.may_resubmit(), "client, {id:?}: {mine}");
+            assert!(!theirs.may_resubmit(), "fake, {id:?}: {theirs}");
+        }
+    }
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
 }

@@ -235,7 +235,13 @@ impl Client {
         GFut: std::future::Future<Output = Result<T, Error>> + 'a,
     {
         async move {
-            self.check_job(id, J::KIND)?;
+            // A wait creates nothing, and an id it refuses (of the other provider, malformed,
+            // a stored form typed wrong) names a job that may well exist: its refusal is
+            // never "submit again" either, as the fake's (the format check runs here, not in
+            // the first poll, so both refuse the same ids the same way).
+            self.check_job(id, J::KIND)
+                .and_then(|()| crate::validate::id("job_id", id.as_str()))
+                .map_err(Error::task_may_exist)?;
             let started = tokio::time::Instant::now();
             let sleeper = self.t().sleeper.as_ref();
             // Within a per-call timeout or deadline (`CallOptions`), the wait's deadline is

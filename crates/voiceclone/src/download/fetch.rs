@@ -232,11 +232,9 @@ impl Downloads {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(crate::time::parse_retry_after);
-            let kind = match status {
-                // Storage's 401/403: an expired or refused signature, not the API key.
-                401 | 403 => ErrorKind::InvalidRequest,
-                s => ErrorKind::from_http_status(s).unwrap_or(ErrorKind::InvalidResponse),
-            };
+            // Storage's 401/402/403: an expired or refused signature, the store's own
+            // billing; never the API key or the account's credits.
+            let kind = crate::transfer::storage_kind(status);
             return Err(download_error(kind)
                 .with_phase(Phase::Answered)
                 .with_http_status(status)

@@ -802,9 +802,11 @@ impl FakeClient {
         policy: &WaitPolicy,
         read: impl Fn(&JobId) -> Result<J, Error>,
     ) -> Result<J, Error> {
+        // As the client's wait: an id refused here names a job that may exist, never "submit
+        // it again".
         id.check(self.provider, J::KIND)
             .and_then(|()| crate::validate::id("job_id", id.as_str()))
-            .map_err(|e| e.with_provider(self.provider))?;
+            .map_err(|e| e.with_provider(self.provider).task_may_exist())?;
         let waiting = Waiting::new(&self.sleeper, id, <J as Job>::status);
         let unbounded = policy.deadline.is_none() && policy.max_polls.is_none();
         let seen = Mutex::new(Seen::default());

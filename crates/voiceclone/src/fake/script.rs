@@ -222,6 +222,22 @@ impl Script {
                 )));
             }
         }
+        // A step after the first terminal status is never read (a finished task stays
+        // finished): `rejected(Server).then_status(Failed)` would silently end Succeeded,
+        // `rejected` starting from `succeeds()`'s steps.
+        if let Some((end, Step::Status(status))) = self
+            .steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| matches!(s, Step::Status(t) if t.is_terminal()))
+            && end < self.steps.len().saturating_sub(1)
+        {
+            return Err(refuse(format!(
+                "a step after the terminal status {status} (step {} of {}) is never read: a finished task stays finished (Script::rejected and Script::succeeds start with their own steps up to Succeeded; use Script::with_statuses to give all of them)",
+                end.saturating_add(1),
+                self.steps.len()
+            )));
+        }
         if let Submit::Rejected(kind) = &self.submit {
             if let Some(name) = never_submitted(kind) {
                 return Err(refuse(format!(

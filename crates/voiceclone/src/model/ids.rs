@@ -472,14 +472,10 @@ impl FromStr for VoiceId {
                         .and_then(|r| r.split_once(':'))
                         .ok_or_else(|| bad("no vendor id after the state"))?,
                 };
-                // A VMEG voice never expires and has no activation: a state on one is no
-                // stored form this crate writes. Read as unactivated, the voice would be
-                // refused as "never activated" once the deadline passed.
-                if p == Provider::Vmeg && !state.is_empty() {
-                    return Err(bad(
-                        "a vmeg voice has no activation state (`vmeg:voice:<vendor id>`)",
-                    ));
-                }
+                // A VMEG voice never expires and has no activation: a state on one (which
+                // earlier versions wrote, `VoiceId::activated` on any voice) is read and
+                // dropped by `with_activation`, so a stored voice still loads and is never
+                // refused as "never activated"; a malformed state is still refused below.
                 let activation = match state {
                     "" => Activation::Unknown,
                     "activated" => Activation::Activated,
@@ -850,15 +846,20 @@ mod tests {
     /// can be given to a VMEG id, so none is ever refused as "never activated".
     #[test]
     fn vmeg_voice_ids_carry_no_activation_state() {
-        for bad in [
+        // Earlier versions could store a VMEG voice with a state: it still loads, without it.
+        for old in [
             "vmeg:voice;activate_by=1781777280:cv_1",
             "vmeg:voice;activated:cv_1",
-            "vmeg:voice;soon:cv_1",
         ] {
-            let e = bad.parse::<VoiceId>().unwrap_err();
-            assert_eq!(e.field(), "voice_id", "{bad}");
-            assert!(e.reason().contains("no activation state"), "{bad}: {e}");
+            let v = old.parse::<VoiceId>().unwrap();
+            assert_eq!(v, VoiceId::typed(Provider::Vmeg, "cv_1"), "{old}");
+            assert_eq!(v.activation(), Activation::Unknown, "{old}");
+            assert_eq!(v.to_string(), "vmeg:voice:cv_1", "{old}");
+            let json = serde_json::to_string(old).unwrap();
+            assert_eq!(serde_json::from_str::<VoiceId>(&json).unwrap(), v, "{old}");
         }
+        let e = "vmeg:voice;soon:cv_1".parse::<VoiceId>().unwrap_err();
+        assert_eq!(e.field(), "voice_id");
         let now = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
         let past = Activation::Unactivated {
             activate_by: now - Duration::from_secs(1),
