@@ -175,10 +175,12 @@ impl Error {
     /// `OutcomeUnknown`, `Conflict` (the key was already used: the earlier task exists),
     /// timeouts and server errors, where the task may exist: look it up first. Always
     /// `false`, whatever the kind, for an error of a call about a task that exists or may
-    /// exist: a wait on an accepted job (a poll refused with 401 after a key rotation, a
+    /// exist: a wait (an id it refuses before sending included: a wait creates nothing, and
+    /// the id may name a job that exists; a poll refused with 401 after a key rotation; a
     /// succeeded VMEG clone whose voice lookup failed), `resubmit_*`, `resend_speech` and
-    /// the search after a resend's 409 (the first submit's outcome is still unknown), and a
-    /// long text some of whose parts were sent.
+    /// `reconcile` (the first submit's outcome is still unknown; this includes refusing an
+    /// error that was no `OutcomeUnknown`: the original error still says what it says), and
+    /// a long text some of whose parts were sent.
     pub fn may_resubmit(&self) -> bool {
         if self.0.task_may_exist {
             return false;
