@@ -55,6 +55,18 @@ impl StorageClient {
     }
 }
 
+/// The kind of a storage refusal (a presigned PUT, a result download). 401, 402 and 403 are
+/// the URL's (an expired or refused signature, a storage account's own billing), never the
+/// API key or the account's credits that `Unauthorized` and `PaymentRequired` speak of: a
+/// caller would rotate a good key or top up for nothing.
+pub(crate) fn storage_kind(status: u16) -> crate::ErrorKind {
+    use crate::ErrorKind;
+    match status {
+        401..=403 => ErrorKind::InvalidRequest,
+        s => ErrorKind::from_http_status(s).unwrap_or(ErrorKind::InvalidResponse),
+    }
+}
+
 /// Scheme, host, port and path; a query is only said to have been removed.
 pub(crate) fn shown_url(url: &Url) -> String {
     let mut s = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));

@@ -152,7 +152,7 @@ pub(crate) async fn put(
             .and_then(|v| v.to_str().ok())
             .and_then(crate::time::parse_retry_after);
         let snippet = error_snippet(resp).await;
-        let kind = storage_kind(status);
+        let kind = crate::storage::storage_kind(status);
         Err(Error::new(kind)
             .with_phase(Phase::Answered)
             .with_http_status(status)
@@ -161,17 +161,6 @@ pub(crate) async fn put(
     })
     .await
     .map_err(|e| e.scrub(&t.scrubber))
-}
-
-/// The kind of a storage refusal. 401, 402 and 403 are the presigned URL's (an expired or
-/// refused signature, a storage account's own billing), never the API key or the account's
-/// credits that `Unauthorized` and `PaymentRequired` speak of: a caller would rotate a good
-/// key or top up for nothing.
-pub(crate) fn storage_kind(status: u16) -> ErrorKind {
-    match status {
-        401..=403 => ErrorKind::InvalidRequest,
-        s => ErrorKind::from_http_status(s).unwrap_or(ErrorKind::InvalidResponse),
-    }
 }
 
 /// What a storage error body says: an S3-style XML error's `Code` and `Message` only (its
@@ -362,11 +351,11 @@ mod tests {
     fn storage_refusals_never_blame_the_api_key_or_credits() {
         for status in [401, 402, 403] {
             assert_eq!(
-                super::storage_kind(status),
+                crate::storage::storage_kind(status),
                 ErrorKind::InvalidRequest,
                 "{status}"
             );
         }
-        assert_eq!(super::storage_kind(429), ErrorKind::RateLimited);
+        assert_eq!(crate::storage::storage_kind(429), ErrorKind::RateLimited);
     }
 }

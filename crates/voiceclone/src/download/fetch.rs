@@ -234,7 +234,7 @@ impl Downloads {
                 .and_then(crate::time::parse_retry_after);
             // Storage's 401/402/403: an expired or refused signature, the store's own
             // billing; never the API key or the account's credits.
-            let kind = crate::transfer::storage_kind(status);
+            let kind = crate::storage::storage_kind(status);
             return Err(download_error(kind)
                 .with_phase(Phase::Answered)
                 .with_http_status(status)
