@@ -2,13 +2,14 @@
 //! before it ends, instead of dying silently with the id unprinted.
 //!
 //! Only the first one is an event. Once it came, a second SIGINT or SIGTERM ends the
-//! process at once, with exit 130 or 143 (128 + the signal's number, what a shell reports
-//! for a process the signal killed): whoever sends a second one wants the process gone
-//! now, and it may be stuck where no result can come any more (a write to a stdout nobody
-//! reads, a DNS lookup in the runtime's blocking pool). Not exit 3: that promises a result
-//! naming the job, which this process could not print; the first signal's result, when it
-//! could be written, already names it. tokio keeps its handlers for the life of the
-//! process, so without this every later signal was swallowed.
+//! process as soon as the first one's result is written (at most 2 s later), with exit 130
+//! or 143 (128 + the signal's number, what a shell reports for a process the signal
+//! killed): whoever sends a second one wants the process gone now, and it may be stuck
+//! where no result can come any more (a write to a stdout nobody reads, a DNS lookup in the
+//! runtime's blocking pool). Not exit 3: that promises a result naming the job, which this
+//! process could not print; the first signal's result, when it could be written, already
+//! names it. tokio keeps its handlers for the life of the process, so without this every
+//! later signal was swallowed.
 
 use crate::output::Failure;
 
@@ -62,6 +63,19 @@ impl Signals {
     }
 }
 
+/// Set once the command's result has been written (or its write has failed): a second
+/// signal then ends the process without waiting.
+static RESULT_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// How long a second signal waits for the first one's result to be written.
+#[cfg(unix)]
+const SECOND_SIGNAL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Records that the result has been written, or could not be (see [`RESULT_WRITTEN`]).
+pub fn result_written() {
+    RESULT_WRITTEN.store(true, std::sync::atomic::Ordering::Release);
+}
+
 /// From now on a SIGINT or SIGTERM ends the process at once (see the module docs): a thread
 /// of its own with a runtime of its own listens, so that a main thread blocked in a write
 /// or in the runtime's shutdown cannot hold it up. Once per process; returns when its
@@ -96,6 +110,16 @@ fn arm_second_signal() {
                         _ = int.recv() => 130,
                         _ = term.recv() => 143,
                     };
+                    // The first signal's result names the job: a second signal right behind
+                    // it (`kill -INT; kill -TERM`, a wrapper forwarding what the terminal
+                    // sent) must not end the process before it is written. It gets a moment;
+                    // a process stuck writing it (a stdout nobody reads) is ended after it.
+                    let grace = tokio::time::Instant::now() + SECOND_SIGNAL_GRACE;
+                    while !RESULT_WRITTEN.load(std::sync::atomic::Ordering::Acquire)
+                        && tokio::time::Instant::now() < grace
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
                     std::process::exit(code);
                 });
             });

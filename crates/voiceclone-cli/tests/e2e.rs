@@ -1674,6 +1674,49 @@ fn a_second_signal_ends_a_process_stuck_on_a_full_stdout() {
     }
 }
 
+/// Two signals back to back (`kill -INT; kill -TERM`, a wrapper forwarding what the terminal
+/// sent too): the first one's result, naming the job, is written before the second ends
+/// the process. Before: the second signal's listener exited at once, with nothing printed.
+#[cfg(unix)]
+#[test]
+fn a_second_signal_right_behind_the_first_does_not_cut_its_result() {
+    let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    let submit = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "clone",
+        SAMPLE,
+        "--name",
+        "n",
+    ];
+    let j = run_with(&sim.url(), KEY, &[], &submit, None)
+        .expect(0)
+        .json();
+    let id = s(&j["job_id"]).to_owned();
+    for _ in 0..3 {
+        let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
+        let before = sim.requests();
+        let mut cmd = support::command(Some(&sim.url()), KEY, &[], &args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+        let child = cmd.spawn().unwrap();
+        drop(cmd);
+        support::wait_until("no poll seen", 20, || sim.requests() > before);
+        support::send_signal(&child, "-INT");
+        support::send_signal(&child, "-TERM");
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            matches!(out.status.code(), Some(3 | 143)),
+            "{:?}: {stdout}",
+            out.status
+        );
+        let j: serde_json::Value = serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("no result on stdout ({e}): {stdout:?}"));
+        assert_eq!(s(&j["job_id"]), id, "{j}");
+    }
+}
+
 /// SIGTERM while `status` reads (its one request held 5 s by the server): one JSON object
 /// naming the job, exit 3, not a process killed with nothing printed.
 #[cfg(unix)]

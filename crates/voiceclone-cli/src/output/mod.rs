@@ -378,10 +378,13 @@ impl Printer {
         if let Some(f) = &outcome.failure {
             stderr_line(&self.error_line(f));
         }
-        match written {
+        let exit = match written {
             Ok(()) => outcome.exit(),
             Err(e) => self.unwritten(outcome, &text, &e),
-        }
+        };
+        // A second signal waits for this (it would otherwise cut the result naming the job).
+        crate::signals::result_written();
+        exit
     }
 
     /// The failure's line on stderr: with `--json`, its kind and first sentence.
