@@ -87,6 +87,8 @@ fn a_manifest_with_edited_part_indexes_is_refused_before_anything_is_sent() {
         assert_eq!(e["kind"], "manifest_mismatch", "{what}: {e}");
         let msg = e["message"].as_str().unwrap();
         assert!(msg.contains(MANIFEST) && msg.contains("index"), "{msg}");
+        // Starting over elsewhere pays again for the parts already made: said, not advised.
+        assert!(msg.contains("pays again"), "{msg}");
     }
     // The manifest as written resumes (nothing left to do, nothing sent).
     std::fs::write(dir.join(MANIFEST), &good).unwrap();

@@ -223,7 +223,7 @@ async fn resume(
                         Exit::Usage,
                         "manifest_mismatch",
                         format!(
-                            "refusing to resume {}: {why}; nothing was sent. Rerun with the original text and settings, or use another --out directory",
+                            "refusing to resume {}: {why}; nothing was sent. Rerun with the original text and settings, or restore the manifest; another --out directory starts over and pays again for every part already made",
                             path.display()
                         ),
                     )
