@@ -1549,12 +1549,8 @@ fn a_signal_while_waiting_reports_the_accepted_job() {
     }
 }
 
-/// SIGTERM or SIGINT while a standalone `wait` waits (`docker stop`, a CI timeout): one JSON
-/// object naming the job, exit 3. Before: SIGTERM killed it with nothing printed.
-#[cfg(unix)]
-#[test]
-fn a_signal_during_a_standalone_wait_reports_the_job() {
-    let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+/// A VMEG clone submitted through the CLI (no wait): its stored job id.
+fn submitted_vmeg_clone(sim: &Sim) -> String {
     let submit = [
         "--provider",
         "vmeg",
@@ -1567,7 +1563,16 @@ fn a_signal_during_a_standalone_wait_reports_the_job() {
     let j = run_with(&sim.url(), KEY, &[], &submit, None)
         .expect(0)
         .json();
-    let id = s(&j["job_id"]).to_owned();
+    s(&j["job_id"]).to_owned()
+}
+
+/// SIGTERM or SIGINT while a standalone `wait` waits (`docker stop`, a CI timeout): one JSON
+/// object naming the job, exit 3. Before: SIGTERM killed it with nothing printed.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_a_standalone_wait_reports_the_job() {
+    let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
+    let id = submitted_vmeg_clone(&sim);
     for signal in ["-TERM", "-INT"] {
         let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
         let before = sim.requests();
@@ -1623,19 +1628,7 @@ fn a_signal_during_a_standalone_wait_reports_the_job() {
 #[test]
 fn a_second_signal_ends_a_process_stuck_on_a_full_stdout() {
     let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
-    let submit = [
-        "--provider",
-        "vmeg",
-        "--json",
-        "clone",
-        SAMPLE,
-        "--name",
-        "n",
-    ];
-    let j = run_with(&sim.url(), KEY, &[], &submit, None)
-        .expect(0)
-        .json();
-    let id = s(&j["job_id"]).to_owned();
+    let id = submitted_vmeg_clone(&sim);
     for (signal, code) in [("-TERM", 143), ("-INT", 130)] {
         // A stdout nobody reads, filled by a thread that then blocks on it.
         let (reader, writer) = std::io::pipe().unwrap();
@@ -1681,19 +1674,7 @@ fn a_second_signal_ends_a_process_stuck_on_a_full_stdout() {
 #[test]
 fn a_second_signal_right_behind_the_first_does_not_cut_its_result() {
     let sim = Sim::with(SimConfig::default().with_speed(0.01), KEY);
-    let submit = [
-        "--provider",
-        "vmeg",
-        "--json",
-        "clone",
-        SAMPLE,
-        "--name",
-        "n",
-    ];
-    let j = run_with(&sim.url(), KEY, &[], &submit, None)
-        .expect(0)
-        .json();
-    let id = s(&j["job_id"]).to_owned();
+    let id = submitted_vmeg_clone(&sim);
     for _ in 0..3 {
         let args = ["--provider", "vmeg", "--json", "wait", id.as_str()];
         let before = sim.requests();
@@ -1727,19 +1708,7 @@ fn a_signal_during_status_reports_the_job() {
         ..Default::default()
     };
     let sim = Sim::with(fast_config().with_faults(faults), KEY);
-    let submit = [
-        "--provider",
-        "vmeg",
-        "--json",
-        "clone",
-        SAMPLE,
-        "--name",
-        "n",
-    ];
-    let j = run_with(&sim.url(), KEY, &[], &submit, None)
-        .expect(0)
-        .json();
-    let id = s(&j["job_id"]).to_owned();
+    let id = submitted_vmeg_clone(&sim);
     sim.handle
         .fail_next("vmeg.tasksDetail", voiceclone_sim::FaultKind::Latency, 1)
         .unwrap();

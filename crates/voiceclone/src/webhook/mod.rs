@@ -102,7 +102,7 @@ pub const REPLAY_WINDOW: Duration = Duration::from_secs(300);
 /// the window runs either way around a delivery's timestamp, so a replay of a delivery
 /// first seen with a timestamp `REPLAY_WINDOW` ahead is still fresh `2 x REPLAY_WINDOW`
 /// later, and must still be remembered then.
-pub const MIN_DEDUPE_TTL: Duration = Duration::from_secs(600);
+pub const MIN_DEDUPE_TTL: Duration = Duration::from_secs(2 * REPLAY_WINDOW.as_secs());
 /// How long [`MemoryDeduplicator::with_capacity`] remembers a `pipelineKey`: VMEG redelivers
 /// with a fresh timestamp each time and does not document for how long.
 pub const DEFAULT_DEDUPE_TTL: Duration = Duration::from_secs(72 * 3600);
