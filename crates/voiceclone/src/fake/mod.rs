@@ -743,14 +743,9 @@ impl FakeClient {
         let client_limit = crate::transfer::DEFAULT_MAX_UPLOAD_BYTES;
         match self.provider {
             Provider::JimmyAi => {
-                let limit = SizeLimit::new(
-                    Some(crate::provider::jimmyai::UPLOAD_MAX_BYTES),
-                    client_limit,
-                );
-                let sample = LocalSample::prepare(&req.audio, limit)
+                crate::provider::jimmyai::measured_recording(&req.audio, client_limit, true)
                     .await
-                    .map_err(jimmyai_size_refusal)?;
-                crate::provider::jimmyai::rules::clone_duration(&sample).await
+                    .map(drop)
             }
             _ => LocalSample::prepare(&req.audio, SizeLimit::new(None, client_limit))
                 .await
@@ -1079,21 +1074,6 @@ fn vendor_word(provider: Provider, status: &TaskStatus) -> String {
         (_, TaskStatus::Queued | TaskStatus::Running) => "running".into(),
         (_, TaskStatus::Succeeded) => "finished".into(),
         (_, TaskStatus::Failed) => "failed".into(),
-    }
-}
-
-/// JimmyAI's size refusal of a local recording as its upload words it (the client's
-/// `provider::jimmyai::upload::prepare`, private there; `a_jimmyai_local_recording_is_checked_as_the_clients`
-/// in `tests/fake_parity.rs` compares the two): the provider's limit named in MB.
-#[cfg(feature = "upload")]
-fn jimmyai_size_refusal(e: Error) -> Error {
-    match e.kind() {
-        ErrorKind::InvalidInput { reason, .. }
-            if reason.contains("the provider accepts at most") =>
-        {
-            crate::sample::refuse(format!("{reason} (JimmyAI accepts at most 100 MB)"))
-        }
-        _ => e,
     }
 }
 

@@ -16,9 +16,9 @@ mod upload;
 #[cfg(feature = "fake")]
 pub(crate) use calls::FREE_TEXT;
 use calls::{clone_status, clone_voice, speech_status, synthesize};
-/// For the fake: the largest recording JimmyAI takes.
+/// For the fake: a local recording checked as JimmyAI's clone from it checks it.
 #[cfg(all(feature = "fake", feature = "upload"))]
-pub(crate) use upload::UPLOAD_MAX_BYTES;
+pub(crate) use upload::measured as measured_recording;
 #[cfg(feature = "upload")]
 use upload::{clone_from_local, upload};
 

@@ -89,7 +89,18 @@ async fn prepare(
             list.join(", ")
         )));
     }
-    let limit = SizeLimit::new(Some(UPLOAD_MAX_BYTES), up.max_bytes);
+    measured(source, up.max_bytes, for_clone).await
+}
+
+/// The recording measured within JimmyAI's 100 MB and the client's `max_bytes` (the refusal
+/// naming JimmyAI's limit), and, `for_clone`, long enough for a clone. Also the fake's
+/// check, so that both refuse the same recordings with the same words.
+pub(crate) async fn measured(
+    source: &AudioSource,
+    max_bytes: u64,
+    for_clone: bool,
+) -> Result<LocalSample, Error> {
+    let limit = SizeLimit::new(Some(UPLOAD_MAX_BYTES), max_bytes);
     let sample = LocalSample::prepare(source, limit)
         .await
         .map_err(|e| match e.kind() {
