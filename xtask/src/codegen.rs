@@ -144,7 +144,7 @@ fn write_all(root: &Path, files: &[(&str, &str, &str)]) -> Result<()> {
         if let Err(e) = tmp.persist(&out_path) {
             // The temporary files not yet renamed are removed when dropped.
             return err(format!(
-                "{output}: cannot write: {} (already replaced: {}; every other generated file                  is as it was: fix the cause and run `cargo xtask codegen` again)",
+                "{output}: cannot write: {} (already replaced: {}; every other generated file is as it was: fix the cause and run `cargo xtask codegen` again)",
                 e.error,
                 if replaced.is_empty() {
                     "none".to_string()

@@ -190,7 +190,7 @@ fn inline_answer_refs(json: &mut Value) -> Result<(), String> {
                 };
                 let Some(target) = r.strip_prefix('#').and_then(|p| doc.pointer(p)) else {
                     return Err(format!(
-                        "operation `{id}`: response {status} refers to `{r}`, which is not in                          the spec; its answer could not be read leniently"
+                        "operation `{id}`: response {status} refers to `{r}`, which is not in the spec; its answer could not be read leniently"
                     ));
                 };
                 *response = target.clone();

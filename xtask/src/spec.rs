@@ -220,7 +220,7 @@ fn check_method_name(name: &str, operation: &Operation) -> Result<()> {
     let method = crate::codegen::rust_name(id);
     if CLIENT_METHODS.contains(&method.as_str()) {
         return err(format!(
-            "{name}: operation {operation}: operationId `{id}` becomes the method `{method}`,              which the generated Client already has (its own methods: {}); rename the              operationId",
+            "{name}: operation {operation}: operationId `{id}` becomes the method `{method}`, which the generated Client already has (its own methods: {}); rename the operationId",
             CLIENT_METHODS.join(", ")
         ));
     }
@@ -335,7 +335,7 @@ fn check_header_parameters(
             let param = p.get("name").and_then(Value::as_str).unwrap_or_default();
             if header && param.eq_ignore_ascii_case("api-version") {
                 return err(format!(
-                    "{name}: operation {operation}: header parameter `{param}` is progenitor's                      own `api-version` header, which the xtask removes from every request;                      rename the parameter"
+                    "{name}: operation {operation}: header parameter `{param}` is progenitor's own `api-version` header, which the xtask removes from every request; rename the parameter"
                 ));
             }
         }
