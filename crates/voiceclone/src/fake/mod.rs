@@ -440,7 +440,7 @@ impl FakeClient {
                     finished_at = Some(at);
                     None
                 }
-                SyncAnswer::Failed(k) => Some(synchronous_failure(k)),
+                SyncAnswer::Failed(k) => Some(submit_failure(k, Phase::Sent)),
                 // VMEG's synchronous endpoint holds the request until the task ends: one that
                 // never ends is the client's timeout on a request sent.
                 SyncAnswer::Unfinished => Some(
@@ -453,7 +453,7 @@ impl FakeClient {
             Submit::Lost | Submit::Rejected(ErrorKind::OutcomeUnknown { .. }) => {
                 Some(Error::new(ErrorKind::Transport).with_phase(Phase::Sent))
             }
-            Submit::Rejected(k) => Some(scripted_submit_error(k.clone())),
+            Submit::Rejected(k) => Some(submit_failure(k.clone(), Phase::NotSent)),
         }
         .map(|e| {
             let call = crate::retry::CallInfo {
@@ -1077,22 +1077,14 @@ fn vendor_word(provider: Provider, status: &TaskStatus) -> String {
     }
 }
 
-/// A step error of a synchronous submit as the client meets it: the request was sent and
-/// held while the task ran, so a broken connection or a timeout came after sending (phase
-/// `Sent`: the task may exist); a refusal (401, 402, 429, 400, ...) is the endpoint's answer
-/// before it made anything.
-fn synchronous_failure(kind: ErrorKind) -> Error {
-    match kind {
-        ErrorKind::Transport | ErrorKind::Timeout => Error::new(kind).with_phase(Phase::Sent),
-        _ => Error::new(kind),
-    }
-}
-
-/// A scripted submit failure as the client meets it: `Transport` as a connection that never
-/// opened (nothing sent), `Timeout` as a request sent whose answer did not come in time.
-fn scripted_submit_error(kind: ErrorKind) -> Error {
+/// A scripted submit failure as the client meets it: a `Timeout` came after sending (phase
+/// `Sent`: the task may exist); a `Transport` failure happened before sending for an
+/// asynchronous submit (a connection that never opened), after it for a synchronous one
+/// (the request was held while the task ran: `transport` says which); a refusal (401, 402,
+/// 429, 400, ...) is the endpoint's answer before it made anything.
+fn submit_failure(kind: ErrorKind, transport: Phase) -> Error {
     let phase = match kind {
-        ErrorKind::Transport => Some(Phase::NotSent),
+        ErrorKind::Transport => Some(transport),
         ErrorKind::Timeout => Some(Phase::Sent),
         _ => None,
     };

@@ -225,11 +225,8 @@ impl Script {
         // A step after the first terminal status is never read (a finished task stays
         // finished): `rejected(Server).then_status(Failed)` would silently end Succeeded,
         // `rejected` starting from `succeeds()`'s steps.
-        if let Some((end, Step::Status(status))) = self
-            .steps
-            .iter()
-            .enumerate()
-            .find(|(_, s)| matches!(s, Step::Status(t) if t.is_terminal()))
+        if let Some(end) = self.first_terminal()
+            && let Some(Step::Status(status)) = self.steps.get(end)
             && end < self.steps.len().saturating_sub(1)
         {
             return Err(refuse(format!(
@@ -272,14 +269,17 @@ impl Script {
         Ok(self)
     }
 
+    /// The index of the first step that is a terminal status.
+    fn first_terminal(&self) -> Option<usize> {
+        self.steps
+            .iter()
+            .position(|s| matches!(s, Step::Status(t) if t.is_terminal()))
+    }
+
     /// Where a job nobody polls ends up: how many reads it has taken (the next read sees its
     /// first terminal status; every step when it has none) and whether it succeeded.
     pub(super) fn run_out(&self) -> (usize, bool) {
-        match self
-            .steps
-            .iter()
-            .position(|s| matches!(s, Step::Status(t) if t.is_terminal()))
-        {
+        match self.first_terminal() {
             Some(i) => (
                 i,
                 self.steps.get(i) == Some(&Step::Status(TaskStatus::Succeeded)),
