@@ -151,6 +151,38 @@ async fn a_resend_past_the_key_lifetime_is_refused_with_nothing_sent() {
     assert_eq!(server.seen().len(), 0, "a resend was sent");
 }
 
+/// The resend window is the public `KEY_RESEND_WINDOW` (the CLI decides by it too): a resend
+/// a minute inside it is sent, a minute past it refused with nothing sent.
+#[tokio::test]
+async fn the_resend_window_is_the_published_constant() {
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("k-edge");
+    for (age, sent) in [
+        (
+            voiceclone::KEY_RESEND_WINDOW - Duration::from_secs(60),
+            true,
+        ),
+        (
+            voiceclone::KEY_RESEND_WINDOW + Duration::from_secs(60),
+            false,
+        ),
+    ] {
+        let server = Scripted::start(vec![Step::status(
+            400,
+            json!({"code": 400, "message": "bad voice", "data": null}),
+        )])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .resend_speech(&req, SystemTime::now() - age)
+            .await
+            .unwrap_err();
+        let refused =
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "submitted_at");
+        assert_eq!(refused, !sent, "{age:?}: {e}");
+        assert_eq!(server.seen().len(), usize::from(sent), "{age:?}: {e}");
+    }
+}
+
 /// Whatever ends a resend or a search for an unknown outcome (the resend refused with a 402
 /// or 401, the search after its 409 refused, a search of its own refused), the first
 /// submit's outcome is still unknown: the error is never `may_resubmit()`, which would send

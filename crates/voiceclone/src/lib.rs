@@ -193,7 +193,7 @@ pub use model::{
     SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode, TaskStatus, VmegEngine, Voice, VoiceId,
 };
 pub use model::{
-    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, MAX_RECONCILE_WINDOW,
+    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, MAX_RECONCILE_WINDOW,
     MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted, TaskDetail, TaskFilter,
     TaskSummary, UNKNOWN_OFFSET_SPAN, UnreadRecords,
 };

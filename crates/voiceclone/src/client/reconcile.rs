@@ -3,16 +3,16 @@
 //! the same logical call, told apart from new work that reused a key.
 
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use futures_util::TryStreamExt;
 
 use super::Client;
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    AlreadyAccepted, CloneJob, CloneRequest, Evidence, Job, JobId, JobKind, ReconcileQuery,
-    Reconciled, Resubmitted, SpeechJob, SpeechRequest, TaskDetail, TaskFilter, TaskSummary,
-    kind_of_operation,
+    AlreadyAccepted, CloneJob, CloneRequest, Evidence, Job, JobId, JobKind, KEY_RESEND_WINDOW,
+    ReconcileQuery, Reconciled, Resubmitted, SpeechJob, SpeechRequest, TaskDetail, TaskFilter,
+    TaskSummary, kind_of_operation,
 };
 use crate::provider::paging::walk_unbounded_text;
 #[cfg(feature = "webhook")]
@@ -444,11 +444,6 @@ impl Client {
         }
     }
 }
-
-/// How long after a submit its VMEG idempotency key is still safe to resend with: VMEG keeps
-/// a key 24 hours (api-facts A4), and a resend past that may create and bill a second task.
-/// An hour is left for clocks and retries.
-pub(crate) const KEY_RESEND_WINDOW: Duration = Duration::from_secs(23 * 60 * 60);
 
 /// The refusal (`InvalidInput` naming `field`) of a resend of a submit made at
 /// `submitted_at`, when that is past [`KEY_RESEND_WINDOW`].

@@ -59,7 +59,7 @@ pub use job::{CloneJob, Job, JobKind, SpeechJob};
 pub use options::{Emotion, OutputFormat, ParseError, SoundVersion, SubtitleMode, VmegEngine};
 pub(crate) use reconcile::kind_of_operation;
 pub use reconcile::{
-    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, MAX_RECONCILE_WINDOW,
+    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, MAX_RECONCILE_WINDOW,
     MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted,
 };
 pub use request::{CloneRequest, SpeechLine, SpeechRequest};

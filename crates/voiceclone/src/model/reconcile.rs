@@ -18,6 +18,14 @@ pub const MIN_RECONCILE_WINDOW: Duration = Duration::from_secs(10);
 /// The widest window [`ReconcileQuery::window`] takes (7 days).
 pub const MAX_RECONCILE_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// How long after a submit its VMEG idempotency key is still safe to resend with (23 h):
+/// VMEG keeps a key 24 hours (api-facts A4), and a resend past that may create and bill a
+/// second task. An hour is left for clocks and retries. `Client::resubmit_clone` and
+/// `Client::resubmit_speech` refuse a resend older than this, with nothing sent; a caller
+/// that stores its submits can use it to decide between a resend and
+/// [`Client::reconcile`](crate::Client::reconcile) before calling either.
+pub const KEY_RESEND_WINDOW: Duration = Duration::from_secs(23 * 60 * 60);
+
 /// How far in the future a submit time may be (5 min of clock skew): a later one cannot be
 /// a submit's, and a search around it would answer "nothing was created" for a real one.
 const FUTURE_SKEW: Duration = Duration::from_secs(300);

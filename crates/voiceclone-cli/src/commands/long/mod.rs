@@ -76,10 +76,6 @@ use manifest::{FileRecord, Manifest, PartRecord, PartState, file_sha256, files_i
 /// with a larger `--max-total-bytes` or resumed by reruns, each downloading up to the budget.
 pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1024 * 1024 * 1024;
 
-/// VMEG keeps an idempotency key 24 hours; a resend is only safe well inside that (the
-/// library's own resend window, `KEY_RESEND_WINDOW`, is the same 23 hours).
-const VMEG_KEY_SAFE_FOR: Duration = Duration::from_secs(23 * 60 * 60);
-
 /// The least time a resend (its create and its search of the task list, each request under
 /// the client's own timeout) is given as a whole, whatever `--timeout` says: `--timeout`
 /// bounds a part's wait, and a resend cut short leaves the part unknown on every rerun.
@@ -447,13 +443,14 @@ impl Run<'_> {
     }
 
     /// Whether part `rec`, left `submitting`, is resent with its key: a VMEG part whose key
-    /// is younger than [`VMEG_KEY_SAFE_FOR`] (VMEG then creates nothing new if the first
-    /// submit landed). Any other is reported, and sent again only with --resubmit-unknown.
+    /// is younger than [`voiceclone::KEY_RESEND_WINDOW`], the library's own resend window
+    /// (VMEG then creates nothing new if the first submit landed). Any other is reported,
+    /// and sent again only with --resubmit-unknown.
     fn resendable(&self, rec: &PartRecord) -> bool {
         let fresh = rec.submitted_at().is_some_and(|t| {
             SystemTime::now()
                 .duration_since(t)
-                .is_ok_and(|age| age < VMEG_KEY_SAFE_FOR)
+                .is_ok_and(|age| age < voiceclone::KEY_RESEND_WINDOW)
         });
         self.plan.provider() == Provider::Vmeg && rec.idempotency_key.is_some() && fresh
     }
