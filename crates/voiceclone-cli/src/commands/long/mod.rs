@@ -291,8 +291,15 @@ const UNRECORDED: &str = "manifest_out_of_date";
 /// The failure a run tells, and whose exit code is the run's: the most serious, a failed
 /// manifest write after a submit (the manifest is out of date) first, then an unknown
 /// outcome (exit 3: a wait that failed) over a refusal (1) over input refused before
-/// sending (2); the first in text order among equals, saying how many more parts failed.
+/// sending (2); the first in text order among equals, saying how many more parts failed
+/// (the parts of unknown outcome are one failure naming each, counted as the parts it names).
 fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
+    let parts_of = |f: &Failure| {
+        f.details
+            .get("unknown_parts")
+            .and_then(Value::as_array)
+            .map_or(1, |parts| parts.len().max(1))
+    };
     let rank = |f: &Failure| {
         let exit = match f.exit {
             Exit::Unreachable => 3,
@@ -307,8 +314,9 @@ fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
         .enumerate()
         .max_by_key(|(k, f)| (rank(f), std::cmp::Reverse(*k)))
         .map(|(k, _)| k)?;
-    let others = failures.len().saturating_sub(1);
+    let all: usize = failures.iter().map(parts_of).sum();
     let f = failures.into_iter().nth(shown)?;
+    let others = all.saturating_sub(parts_of(&f));
     Some(match others {
         0 => f,
         n => {
@@ -1221,6 +1229,26 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(told.kind, "io");
+        // The parts of unknown outcome are one failure naming each: counted as parts.
+        let unknown =
+            |n: usize| f(Exit::Unreachable, "outcome_unknown").with("unknown_parts", vec!["p"; n]);
+        let told = most_serious(vec![f(Exit::Failure, "task_failed"), unknown(3)]).unwrap();
+        assert_eq!(told.kind, "outcome_unknown");
+        assert!(
+            told.message.contains("and 1 more part(s) failed"),
+            "{}",
+            told.message
+        );
+        let told = most_serious(vec![
+            unknown(2),
+            f(Exit::Unreachable, "io").with(UNRECORDED, true),
+        ])
+        .unwrap();
+        assert!(
+            told.message.contains("and 2 more part(s) failed"),
+            "{}",
+            told.message
+        );
         let told = most_serious(vec![f(Exit::Usage, "a"), f(Exit::Failure, "b")]).unwrap();
         assert_eq!(told.kind, "b");
         assert_eq!(
