@@ -570,6 +570,35 @@ fn an_interruption_promises_no_resolution_by_a_key_too_old_to_dedupe() {
     }
 }
 
+/// An interruption tells the parts that ended badly before it, not only itself: here a
+/// JimmyAI part of unknown outcome (reported, never resent) before the run was stopped.
+/// Before, the signal dropped them with the loop that collected them.
+#[test]
+fn an_interruption_also_tells_the_parts_that_failed_before_it() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "jimmyai");
+    let c = case(&long_text());
+    let dir = Path::new(&c.out);
+    let mut args = speak_args("jimmyai", &v, &c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    run(&sim, &[("VOICECLONE_TEST_STOP_AFTER_PARTS", "2")], &args).expect(3);
+    assert_eq!(states(dir)[..2], ["done", "done"], "{:?}", states(dir));
+    forget_submit(dir, 1);
+    // Part 2's outcome is unknown; part 3 downloads, and the run stops before part 4.
+    let j = run(&sim, &[("VOICECLONE_TEST_STOP_AFTER_PARTS", "1")], &args)
+        .expect(3)
+        .json();
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    let unknown = j["error"]["unknown_parts"]
+        .as_array()
+        .expect("unknown_parts");
+    assert_eq!(unknown.len(), 1, "{j}");
+    assert!(unknown[0].as_str().unwrap().contains("part 2 of 4"), "{j}");
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("and 1 more part(s) failed"), "{msg}");
+    assert_eq!(states(dir)[2], "done", "{:?}", states(dir));
+}
+
 #[test]
 fn failed_parts_are_submitted_again_by_the_rerun() {
     let text = long_text();

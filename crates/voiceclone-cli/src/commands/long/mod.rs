@@ -181,6 +181,10 @@ struct Run<'a> {
     accepted_ids: RefCell<Vec<(usize, String)>>,
     /// A write of the manifest failed after something was sent in this run.
     unrecorded: Cell<bool>,
+    /// The parts that failed so far, and those of unknown outcome (their messages): kept
+    /// here, not in the loop, so an interruption tells them too.
+    failures: RefCell<Vec<Failure>>,
+    unknown: RefCell<Vec<String>>,
 }
 
 async fn resume(
@@ -252,6 +256,8 @@ async fn resume(
         sent: Cell::new(false),
         accepted_ids: RefCell::new(Vec::new()),
         unrecorded: Cell::new(false),
+        failures: RefCell::new(Vec::new()),
+        unknown: RefCell::new(Vec::new()),
     };
     if resumed {
         printer.progress(&format!(
@@ -291,8 +297,9 @@ const UNRECORDED: &str = "manifest_out_of_date";
 /// The failure a run tells, and whose exit code is the run's: the most serious, a failed
 /// manifest write after a submit (the manifest is out of date) first, then an unknown
 /// outcome (exit 3: a wait that failed) over a refusal (1) over input refused before
-/// sending (2); the first in text order among equals, saying how many more parts failed
-/// (the parts of unknown outcome are one failure naming each, counted as the parts it names).
+/// sending (2); an interruption first among its equals, else the first in text order. It
+/// says how many more parts failed (the parts of unknown outcome are one failure naming
+/// each, counted as the parts it names).
 fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
     let parts_of = |f: &Failure| {
         f.details
@@ -307,7 +314,13 @@ fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
             Exit::Usage => 1,
             Exit::Success => 0,
         };
-        (f.details.contains_key(UNRECORDED), exit)
+        // An interruption is told before the parts' own failures of its rank: the run did
+        // not end by itself, and its message says how the rerun resumes.
+        (
+            f.details.contains_key(UNRECORDED),
+            exit,
+            f.kind == "interrupted",
+        )
     };
     let shown = failures
         .iter()
@@ -478,8 +491,6 @@ impl Run<'_> {
             total,
             self.count(PartState::Done),
         );
-        let mut failures: Vec<Failure> = Vec::new();
-        let mut unknown: Vec<String> = Vec::new();
         let mut downloaded = 0usize;
         // Stage one of at most `concurrency` parts at once, their results taken in text
         // order. A part is started only here, never during a download: the download budget
@@ -520,11 +531,11 @@ impl Run<'_> {
                                 b.inc(1);
                             }
                         }
-                        Err(f) => failures.push(f),
+                        Err(f) => self.failures.borrow_mut().push(f),
                     }
                 }
-                Ready::Failed(f) => failures.push(f),
-                Ready::Unknown(msg) => unknown.push(msg),
+                Ready::Failed(f) => self.failures.borrow_mut().push(f),
+                Ready::Unknown(msg) => self.unknown.borrow_mut().push(msg),
             }
             i += 1;
             if stop_after.is_some_and(|n| downloaded >= n) && i < total {
@@ -542,7 +553,7 @@ impl Run<'_> {
         if let Some(b) = &bar {
             b.finish_and_clear();
         }
-        self.outcome(failures, unknown)
+        self.outcome(self.failures.take(), self.unknown.take())
     }
 
     /// Stage one for part `i`: from wherever the manifest says it is to its speech.
@@ -1165,7 +1176,9 @@ impl Run<'_> {
             .map(|(_, id)| id.clone())
             .collect();
         let f = Failure::other(Exit::Unreachable, "interrupted", message).with("job_ids", ids);
-        self.outcome(vec![f], Vec::new())
+        // The parts that failed before the signal are told too (counted, and in `parts`).
+        let failures = std::iter::once(f).chain(self.failures.take()).collect();
+        self.outcome(failures, self.unknown.take())
     }
 
     /// `f` (a run in which a manifest write failed after a part was sent) as exit 3, naming
