@@ -218,7 +218,7 @@ pub enum Command {
     /// VMEG webhook tools
     #[command(subcommand)]
     Webhook(WebhookCommand),
-    /// Run the local simulator of both APIs in the foreground until Ctrl-C
+    /// Run the local simulator of both APIs in the foreground until Ctrl-C or SIGTERM
     #[command(after_help = EXIT_CODES)]
     Sim(SimArgs),
     /// Run clone -> wait -> speak -> wait for both providers against an in-process

@@ -959,6 +959,44 @@ fn sim_off_loopback_warns_on_stderr_and_takes_a_random_key() {
     }
 }
 
+/// SIGTERM (`docker stop`) stops `sim` as Ctrl-C does: exit 0 and its closing line with the
+/// counters. Before, only Ctrl-C was handled: SIGTERM killed it without that line, and as
+/// a container's PID 1 (where an unhandled SIGTERM is ignored) it ran on until killed.
+#[test]
+fn sim_stops_on_sigterm_with_its_counters() {
+    use std::io::{BufRead, Read};
+    for signal in ["-TERM", "-INT"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+            .env_clear()
+            .args(["sim", "--addr", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first.rsplit(' ').next().unwrap().to_owned();
+        let voices = ["--provider", "vmeg", "--json", "voices"];
+        run_with(&url, "sim-key", &[], &voices, None).expect(0);
+        // Right after the start line: the handlers are in place before it is printed.
+        support::send_signal(&child, signal);
+        support::wait_until("sim ends after the signal", 10, || {
+            child.try_wait().unwrap().is_some()
+        });
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "{signal}: {err}");
+        assert!(err.contains("stopped after 1 requests"), "{signal}: {err}");
+    }
+}
+
 /// `sim --api-key-env NAME`: the simulator takes the key the caller chose, off loopback too
 /// (a container's clients know it in advance); an unset or empty variable is a usage error.
 #[test]

@@ -1,4 +1,4 @@
-//! `sim`: the simulator in the foreground until Ctrl-C.
+//! `sim`: the simulator in the foreground until SIGINT (Ctrl-C) or SIGTERM.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -9,7 +9,8 @@ use crate::cli::SimArgs;
 use crate::output::{Failure, Outcome, Printer, stderr_line};
 
 /// Runs `sim`. Prints the base URL and the (test) key it accepts at once, then serves until
-/// Ctrl-C; the final outcome carries the request counters. Off loopback the key is a random
+/// SIGINT or SIGTERM (`docker stop`: as a container's PID 1 an unhandled SIGTERM is ignored,
+/// and the container is killed only after its grace period); the final outcome carries the request counters. Off loopback the key is a random
 /// one and stderr warns that anyone who can reach the address can use it.
 pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
     let config = match config(args) {
@@ -42,6 +43,8 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
             "voiceclone simulator listening on {base}\nAPI key: {key}\ntry: VMEG_API_KEY={shell_key} VMEG_BASE_URL={base} voiceclone --provider vmeg clone https://example.com/sample.wav --wait\n"
         )
     };
+    // Before the start line: whoever read it may signal at once.
+    let mut signals = crate::signals::Signals::install();
     // Without its base URL and key nobody can use the simulator: a stdout that cannot take
     // them (a full disk, a closed pipe) stops it at once, exit 2 (a local I/O problem with
     // what the user named, like an address it cannot listen on; nothing was sent).
@@ -65,8 +68,12 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
         ));
     }
     printer.progress("press Ctrl-C to stop");
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        tracing::warn!(error = %e, "cannot listen for Ctrl-C; stopping");
+    match signals.as_mut() {
+        Ok(signals) => {
+            let name = signals.next().await;
+            tracing::debug!(signal = name, "stopping the simulator");
+        }
+        Err(f) => tracing::warn!(error = %f.message, "cannot listen for signals; stopping"),
     }
     let stats = sim.stats();
     sim.shutdown().await;
