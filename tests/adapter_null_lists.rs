@@ -247,3 +247,40 @@ async fn a_preview_url_that_is_not_http_is_dropped() {
         [None, None, None, Some("https://cdn.example.com/p.wav")]
     );
 }
+
+/// A keyed VMEG list read (VMEG asks a key of every POST and refuses one twice) whose answer
+/// was lost after it landed: its retry under the same key meets a 409, so the page is asked
+/// again under a new key, and the listing succeeds. Before, the retry reused the key and
+/// the 409 ended the listing as `Conflict` ("find the earlier task with reconcile"), also
+/// the voice lookup after a finished clone.
+#[tokio::test]
+async fn a_list_read_whose_answer_was_lost_is_asked_again_under_a_new_key() {
+    let used = Step::status(
+        409,
+        json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+    );
+    for system in [false, true] {
+        let server = Scripted::start(vec![
+            Step::Drop,
+            used.clone(),
+            answer(json!({"records": [voice(1)], "total": 1})),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let voices: Vec<voiceclone::Voice> = if system {
+            c.system_voices().try_collect().await
+        } else {
+            c.voices().try_collect().await
+        }
+        .unwrap();
+        assert_eq!(voice_ids(&voices), ["cv_1"], "system {system}");
+        let keys: Vec<_> = server
+            .seen()
+            .iter()
+            .map(|r| r.header("x-idempotency-key").unwrap().to_owned())
+            .collect();
+        assert_eq!(keys.len(), 3, "system {system}");
+        assert_eq!(keys[0], keys[1], "an attempt's retry keeps its key");
+        assert_ne!(keys[1], keys[2], "the page asked again has a new key");
+    }
+}

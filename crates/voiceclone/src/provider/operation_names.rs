@@ -3,8 +3,8 @@
 //! (a name not in the generated table would only show as a `?` path in a summary).
 
 /// The string literals the adapter passes as operation names: the first argument of
-/// `route`, `planned`, `call` and `with_operation_timeout`, the second of `create_call`
-/// (its first is the caller-facing name), and the names of `(name, *_TIMEOUT)` pairs given
+/// `route`, `planned`, `call` and `with_operation_timeout`, the second of `create_call` and
+/// `list_call` (their first is the caller-facing name), and the names of `(name, *_TIMEOUT)` pairs given
 /// to `config`; by file, from the sources of this vendor's provider directory.
 pub(super) fn operation_literals(dir: &std::path::Path) -> Vec<(String, String)> {
     let mut found = Vec::new();
@@ -29,6 +29,7 @@ pub(super) fn operation_literals(dir: &std::path::Path) -> Vec<(String, String)>
             ("call", 0),
             ("with_operation_timeout", 0),
             ("create_call", 1),
+            ("list_call", 1),
         ] {
             let pattern = format!("{callee}(");
             for (at, _) in text.match_indices(&pattern) {

@@ -7,7 +7,7 @@ use vmeg_client::types;
 use super::results::{clone_job, no_task_id, parsed_time, speech_job, text};
 use super::rules;
 use super::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::model::{CloneJob, CloneRequest, JobId, Provider, SpeechJob, SpeechRequest, TaskStatus};
 use crate::retry::OperationKind;
 use crate::transport::{Call, RequestId, Transport, envelopes};
@@ -53,6 +53,26 @@ pub(crate) fn default_name(key: &str) -> String {
 
 pub(super) fn new_key() -> String {
     crate::random_id::RandomId::new().to_string()
+}
+
+/// Runs a call that is not a create (a material step, a list read) under a new key; a 409
+/// means one of its own attempts landed without its answer reaching us (VMEG does not
+/// replay answers, and refuses a key twice), so the call is made once more under another
+/// new key. Safe only where a second request creates nothing billable.
+pub(super) async fn fresh_key_on_conflict<T, F, Fut>(f: F) -> Result<T, Error>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    match f(new_key()).await {
+        Err(e) if e.kind() == &ErrorKind::Conflict => {
+            tracing::debug!(
+                "a call's answer was lost after it landed; asking again under a new key"
+            );
+            f(new_key()).await
+        }
+        other => other,
+    }
 }
 
 /// `{"voiceclone": {"idempotencyKey": key}}`: lets a webhook be matched to its submit.

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 
 use vmeg_client::types;
 
-use super::calls::{clone_voice, key_header, new_key, route};
+use super::calls::{clone_voice, fresh_key_on_conflict, key_header, new_key, route};
 use super::results::text;
 use crate::error::{Error, ErrorKind, Phase, UploadStep};
 use crate::model::{AudioSource, CloneJob, CloneRequest, Provider};
@@ -188,23 +188,6 @@ fn address(
     }
     parse_url("addressUrl", m.and_then(|m| text(m.address_url.as_ref())))
         .ok_or_else(|| bad_answer(step, "the material has no usable addressUrl"))
-}
-
-/// Runs a material call under a new key; a 409 means one of its own attempts landed without
-/// its answer reaching us (VMEG does not replay answers), so the call is made once more
-/// under another new key.
-async fn fresh_key_on_conflict<T, F, Fut>(f: F) -> Result<T, Error>
-where
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = Result<T, Error>>,
-{
-    match f(new_key()).await {
-        Err(e) if e.kind() == &ErrorKind::Conflict => {
-            tracing::debug!("a material call's answer was lost after it landed; asking again");
-            f(new_key()).await
-        }
-        other => other,
-    }
 }
 
 /// `gen-upload-url`: where to PUT the file, or the material VMEG already holds.

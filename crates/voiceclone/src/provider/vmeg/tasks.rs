@@ -4,7 +4,7 @@
 
 use vmeg_client::types;
 
-use super::calls::{LIST_PAGE_SIZE, key_header, new_key, route};
+use super::calls::{LIST_PAGE_SIZE, fresh_key_on_conflict, key_header, new_key, route};
 use super::results::{clone_job, map_status, parsed_time, speech_job, text};
 use crate::error::{Error, ErrorKind};
 use crate::model::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskDetail, TaskSummary, Voice};
@@ -265,8 +265,9 @@ fn system_voice(r: &types::BasicVoice) -> Option<(Voice, Option<JobId>)> {
     Some((v, None))
 }
 
-/// One page of the cloned or system voices (reads: a fresh idempotency key per request,
-/// as the guide asks of every POST).
+/// One page of the cloned or system voices. The guide asks for an idempotency key on every
+/// POST, and VMEG refuses a key twice: a read whose answer was lost after it landed would
+/// meet a 409 on its retry under the same key, so the page is asked again under a new one.
 pub(crate) async fn voices_page(
     t: &Transport,
     c: &vmeg_client::Client,
@@ -274,7 +275,6 @@ pub(crate) async fn voices_page(
     name: Option<&str>,
     page: i64,
 ) -> Result<crate::provider::paging::VoicePage, Error> {
-    let key = new_key();
     if system {
         let body = types::BasicVoiceListRequest {
             current_page: Some(page),
@@ -282,26 +282,21 @@ pub(crate) async fn voices_page(
             search_name: name.map(str::to_owned),
             ..Default::default()
         };
-        let header = key_header(&key)?;
-        let call = Call {
-            operation: "system_voices",
-            route: route("voice_basic_list"),
-            kind: OperationKind::Read,
-            idempotency_key: Some(&key),
-            body: None,
-            free_text: &[],
-            fresh_key: false,
-        };
-        let data = t
-            .send(call, None, |rid: RequestId| {
-                let (header, body) = (&header, &body);
+        let body = &body;
+        let data = fresh_key_on_conflict(|key| async move {
+            let header = key_header(&key)?;
+            let call = list_call("system_voices", "voice_basic_list", &key);
+            t.send(call, None, |rid: RequestId| {
+                let header = &header;
                 async move {
                     c.voice_basic_list(Some(rid.as_str()), Some(header), body)
                         .await
                 }
             })
-            .await?
-            .unwrap_or_default();
+            .await
+        })
+        .await?
+        .unwrap_or_default();
         records_are_a_list(&data.records, "system-voice list")?;
         return Ok(Page {
             items: data.records.iter().filter_map(system_voice).collect(),
@@ -316,26 +311,21 @@ pub(crate) async fn voices_page(
         search_name: name.map(str::to_owned),
         ..Default::default()
     };
-    let header = key_header(&key)?;
-    let call = Call {
-        operation: "voices",
-        route: route("voice_clone_list"),
-        kind: OperationKind::Read,
-        idempotency_key: Some(&key),
-        body: None,
-        free_text: &[],
-        fresh_key: false,
-    };
-    let data = t
-        .send(call, None, |rid: RequestId| {
-            let (header, body) = (&header, &body);
+    let body = &body;
+    let data = fresh_key_on_conflict(|key| async move {
+        let header = key_header(&key)?;
+        let call = list_call("voices", "voice_clone_list", &key);
+        t.send(call, None, |rid: RequestId| {
+            let header = &header;
             async move {
                 c.voice_clone_list(Some(rid.as_str()), Some(header), body)
                     .await
             }
         })
-        .await?
-        .unwrap_or_default();
+        .await
+    })
+    .await?
+    .unwrap_or_default();
     records_are_a_list(&data.records, "cloned-voice list")?;
     Ok(Page {
         items: data.records.iter().filter_map(listed_voice).collect(),
@@ -343,4 +333,17 @@ pub(crate) async fn voices_page(
         page_size: LIST_PAGE_SIZE,
         returned: data.records.sent(),
     })
+}
+
+/// A keyed list read.
+fn list_call<'a>(operation: &'static str, rust_name: &str, key: &'a str) -> Call<'a> {
+    Call {
+        operation,
+        route: route(rust_name),
+        kind: OperationKind::Read,
+        idempotency_key: Some(key),
+        body: None,
+        free_text: &[],
+        fresh_key: false,
+    }
 }
