@@ -304,6 +304,28 @@ async fn retry_after_is_honoured() {
     assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(7)]);
 }
 
+/// The same rate limit as a code inside an HTTP 200 (VMEG: "success or failure is decided
+/// by code") is paced by its `Retry-After` too, on a write and on a read. Before, only a
+/// failure status read the header: the 200's retry went on the plain backoff (~0.2 s).
+#[tokio::test]
+async fn retry_after_is_honoured_when_the_rate_limit_is_a_code_inside_a_200() {
+    let limited = || {
+        Step::Json(
+            200,
+            vec![("retry-after", "7".into())],
+            json!({"code": 429, "message": "slow down", "data": null}),
+        )
+    };
+    let server = Scripted::start(vec![limited(), accepted("t-3")]).await;
+    let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+    c.clone_voice(&clone_req()).await.unwrap();
+    assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(7)]);
+    let server = Scripted::start(vec![limited(), detail("t-1", "running", json!({}))]).await;
+    let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+    c.clone_status(&JobId::new("t-1")).await.unwrap();
+    assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(7)]);
+}
+
 #[tokio::test]
 async fn retry_after_as_an_http_date_waits_on_the_backoff_as_without_one() {
     // RFC 9110 allows `Retry-After: <HTTP-date>`; neither vendor sends one (VMEG documents

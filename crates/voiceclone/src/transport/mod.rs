@@ -420,8 +420,16 @@ where
                 Ok(value) => {
                     let status = value.status().as_u16();
                     let closing = closes(value.headers());
-                    let outcome = typed_outcome(dialect, status, value.into_inner(), task_id)
-                        .map(|d| *data = Some(d));
+                    // A failure code inside a 200 (a VMEG 429 "decided by code") is paced by
+                    // its `Retry-After` as the same failure under its own status is.
+                    let retry_after = value
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(crate::time::parse_retry_after);
+                    let outcome =
+                        typed_outcome(dialect, status, retry_after, value.into_inner(), task_id)
+                            .map(|d| *data = Some(d));
                     Sent::Typed {
                         status,
                         closing,
@@ -458,6 +466,7 @@ where
 pub(crate) fn typed_outcome<E: Envelope>(
     d: &Dialect,
     status: u16,
+    retry_after: Option<Duration>,
     envelope: E,
     task_id: Option<TaskIdOf<E::Data>>,
 ) -> Result<Option<E::Data>, Error> {
@@ -465,7 +474,7 @@ pub(crate) fn typed_outcome<E: Envelope>(
         Some(code) if code == d.success_code => Ok(envelope.into_data()),
         Some(code) => {
             let message = envelope.message().unwrap_or_default().to_owned();
-            let err = error_for_code(d, status, None, code, &message);
+            let err = error_for_code(d, status, retry_after, code, &message);
             let data = envelope.into_data();
             let named = task_id
                 .zip(data.as_ref())
