@@ -161,3 +161,32 @@ fn plain_http_base_urls_only_for_loopback_literals_and_localhost() {
         );
     }
 }
+
+/// A base URL carrying credentials, a query or a fragment (even an empty one) is refused by
+/// name when the client is built. A fragment passed before: the generated calls set their
+/// path past it, but JimmyAI's upload, written as base + path, sent the recording (and the
+/// key) to the base's root path.
+#[test]
+fn a_base_url_with_credentials_a_query_or_a_fragment_is_refused() {
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        for bad in [
+            "https://user:pw@api.example.com",
+            "https://user@api.example.com",
+            "https://api.example.com/?region=eu",
+            "https://api.example.com/?",
+            "https://api.example.com/#x",
+            "https://api.example.com/v1#",
+            "http://127.0.0.1:9/#x",
+        ] {
+            let e = Client::builder(provider)
+                .api_key("k")
+                .base_url(bad)
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "base_url"),
+                "{provider:?} {bad}: {e:?}"
+            );
+        }
+    }
+}

@@ -334,11 +334,19 @@ impl ClientBuilder {
                 .with_provider(provider));
             }
         }
-        if !base.username().is_empty() || base.password().is_some() || base.query().is_some() {
-            return Err(
-                Error::invalid_input("base_url", "must not carry credentials or a query")
-                    .with_provider(provider),
-            );
+        // A fragment too: the generated calls set their path past it, but a URL written as
+        // base + path (JimmyAI's upload) would put the path in the fragment and send the
+        // recording to the base's root.
+        if !base.username().is_empty()
+            || base.password().is_some()
+            || base.query().is_some()
+            || base.fragment().is_some()
+        {
+            return Err(Error::invalid_input(
+                "base_url",
+                "must not carry credentials, a query or a fragment",
+            )
+            .with_provider(provider));
         }
         let (http, connection_limit) = match self.http {
             Some(h) => (h, None),
