@@ -28,6 +28,7 @@ mod adapter_upload;
 mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;
+mod docs_named_tests;
 mod mock_typed;
 mod spec_examples;
 mod typed_ids;
