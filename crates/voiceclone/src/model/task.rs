@@ -47,7 +47,11 @@ pub struct TaskSummary {
 }
 
 impl TaskSummary {
-    /// A summary with an id, a vendor type and a status.
+    /// A summary with an id, a vendor type and a status. A bare id is typed with `provider`
+    /// and `kind` when the kind is known, so it can be stored and used as is; an id that
+    /// already says its provider and kind (a typed [`JobId`], or a string in the stored
+    /// form) keeps them, as [`CloneJob::new`](crate::CloneJob::new) does: relabelled, one of
+    /// another provider would be sent, bare, to this one.
     pub fn new(
         provider: Provider,
         id: impl Into<JobId>,
@@ -56,10 +60,9 @@ impl TaskSummary {
         status: TaskStatus,
     ) -> Self {
         let id: JobId = id.into();
-        // Typed when the kind is known, so the id can be stored and used as is.
         let id = match kind {
-            Some(k) => JobId::typed(provider, k, id.as_str()),
-            None => id,
+            Some(k) if !id.is_typed() => id.with_kind(provider, k),
+            _ => id,
         };
         Self {
             provider,
@@ -232,5 +235,34 @@ impl TaskDetail {
             TaskDetail::Speech(_) => Some(JobKind::Speech),
             TaskDetail::Other(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A bare id is typed with the summary's provider and kind; one that already says its
+    /// own (a stored form passed as a string, a typed id) keeps them, never relabelled.
+    #[test]
+    fn a_summary_keeps_what_a_typed_id_says() {
+        let new = |id: JobId, kind| {
+            TaskSummary::new(Provider::Vmeg, id, kind, "tts", TaskStatus::Queued).id
+        };
+        let speech = Some(JobKind::Speech);
+        assert_eq!(
+            new(JobId::new("t-1"), speech),
+            JobId::typed(Provider::Vmeg, JobKind::Speech, "t-1")
+        );
+        assert_eq!(new(JobId::new("t-1"), None), JobId::new("t-1"));
+        let other = JobId::typed(Provider::JimmyAi, JobKind::Clone, "a");
+        assert_eq!(new(other.clone(), speech), other);
+        assert_eq!(new(JobId::from("jimmyai:clone:a"), speech), other);
+        assert!(
+            new(other, speech)
+                .check(Provider::Vmeg, JobKind::Speech)
+                .is_err()
+        );
     }
 }
