@@ -332,7 +332,8 @@ impl Rewrites {
                 .and_then(|p| p.get(&op.path))
                 .unwrap_or(&serde_json::Value::Null);
             let operation = item.get(&op.method).unwrap_or(&serde_json::Value::Null);
-            let headers = header_parameters(&spec.json, item, operation);
+            let headers =
+                crate::refs::header_parameters(&spec.json, item.get("parameters"), operation);
             if headers.is_empty() {
                 expected.empty_header_maps += 1;
             } else if headers.iter().all(|(name, required)| {
@@ -344,7 +345,7 @@ impl Rewrites {
             }
             let responses = operation.get("responses").and_then(|r| r.as_object());
             for (status, response) in responses.into_iter().flatten() {
-                let response = resolve(&spec.json, response);
+                let response = crate::refs::deref(&spec.json, response);
                 let json_schema = response
                     .pointer("/content/application~1json/schema")
                     .is_some();
@@ -392,53 +393,6 @@ impl Rewrites {
             .collect::<Vec<_>>()
             .join("; ")
     }
-}
-
-/// A local `$ref` followed (once per level, at most 16 levels), or the value itself.
-fn resolve<'a>(doc: &'a serde_json::Value, mut v: &'a serde_json::Value) -> &'a serde_json::Value {
-    for _ in 0..16 {
-        match v
-            .get("$ref")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|r| r.strip_prefix('#'))
-            .and_then(|p| doc.pointer(p))
-        {
-            Some(target) => v = target,
-            None => break,
-        }
-    }
-    v
-}
-
-/// The header parameters of an operation (the path item's and its own, the operation's
-/// overriding by name), each with whether it is required.
-fn header_parameters(
-    doc: &serde_json::Value,
-    item: &serde_json::Value,
-    op: &serde_json::Value,
-) -> Vec<(String, bool)> {
-    let mut out: Vec<(String, bool)> = Vec::new();
-    for list in [item.get("parameters"), op.get("parameters")]
-        .into_iter()
-        .flatten()
-    {
-        for p in list.as_array().into_iter().flatten() {
-            let p = resolve(doc, p);
-            if p.get("in").and_then(serde_json::Value::as_str) != Some("header") {
-                continue;
-            }
-            let Some(name) = p.get("name").and_then(serde_json::Value::as_str) else {
-                continue;
-            };
-            let required = p
-                .get("required")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false);
-            out.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-            out.push((name.to_string(), required));
-        }
-    }
-    out
 }
 
 /// A spec loaded, checked and shaped: what progenitor is given, for the client and its mocks.

@@ -4,12 +4,14 @@
 //! - [`spec`]: loading a spec and the checks made before progenitor sees it.
 //! - [`codegen`]: running progenitor and writing (or checking) the generated files.
 //! - [`mock`]: the typed httpmock extension of each client (progenitor's `Generator::httpmock`).
+//! - [`refs`]: following `$ref`s and collecting header parameters, one reading for all.
 //! - [`surface`]: a plain-text listing of a generated crate's public surface, for snapshots.
 //! - [`conformance`]: comparing `specs/vmeg.yaml` with VMEG's published document.
 
 pub mod codegen;
 pub mod conformance;
 pub mod mock;
+pub mod refs;
 pub mod shape;
 pub mod spec;
 pub mod surface;

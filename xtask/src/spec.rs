@@ -96,7 +96,11 @@ fn check_version(name: &str, json: &Value) -> Result<()> {
 /// Walks every operation: operationId present and unique, a 2xx response and no `default`,
 /// one 2xx schema, multipart only when skipped. Removes skipped operations from `json`.
 fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec<Skipped>)> {
-    let components = json.get("components").cloned().unwrap_or(Value::Null);
+    // The document's components alone, for following `#/components/...` references while
+    // the paths are borrowed mutably.
+    let refs = serde_json::json!({
+        "components": json.get("components").cloned().unwrap_or(Value::Null),
+    });
     let Some(paths) = json.get_mut("paths").and_then(Value::as_object_mut) else {
         return err(format!("{name}: no `paths` object"));
     };
@@ -159,9 +163,9 @@ fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec
                 to_remove.push(*method);
                 continue;
             }
-            check_success_schemas(name, &operation, op, &components)?;
+            check_success_schemas(name, &operation, op, &refs)?;
             check_body(name, &operation, op)?;
-            check_header_parameters(name, &operation, item.get("parameters"), op, &components)?;
+            check_header_parameters(name, &operation, item.get("parameters"), op, &refs)?;
             operations.push(operation);
         }
         for method in to_remove {
@@ -257,7 +261,7 @@ fn check_success_schemas(
     name: &str,
     operation: &Operation,
     op: &Value,
-    components: &Value,
+    refs: &Value,
 ) -> Result<()> {
     let Some(responses) = op.get("responses").and_then(Value::as_object) else {
         return err(format!("{name}: operation {operation}: no `responses`"));
@@ -280,7 +284,7 @@ fn check_success_schemas(
         if !code.starts_with('2') {
             continue;
         }
-        let response = resolve_response(response, components);
+        let response = crate::refs::deref(refs, response);
         let schema = response
             .get("content")
             .and_then(|c| c.get("application/json"))
@@ -301,15 +305,6 @@ fn check_success_schemas(
     Ok(())
 }
 
-fn resolve_response<'a>(response: &'a Value, components: &'a Value) -> &'a Value {
-    let target = response
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix("#/components/responses/"))
-        .and_then(|n| components.get("responses").and_then(|rs| rs.get(n)));
-    target.unwrap_or(response)
-}
-
 /// A header parameter named `api-version` (any case): progenitor sends its own `api-version`
 /// header on every request, which the xtask removes by a counted rewrite; a parameter of that
 /// name would make the count fail naming no operation, so it is refused here naming both.
@@ -318,29 +313,18 @@ fn check_header_parameters(
     operation: &Operation,
     item_parameters: Option<&Value>,
     op: &Value,
-    components: &Value,
+    refs: &Value,
 ) -> Result<()> {
-    for list in [item_parameters, op.get("parameters")]
-        .into_iter()
-        .flatten()
+    let headers = crate::refs::header_parameters(refs, item_parameters, op);
+    match headers
+        .iter()
+        .find(|(param, _)| param.eq_ignore_ascii_case("api-version"))
     {
-        for p in list.as_array().into_iter().flatten() {
-            let p = p
-                .get("$ref")
-                .and_then(Value::as_str)
-                .and_then(|r| r.strip_prefix("#/components/parameters/"))
-                .and_then(|n| components.get("parameters").and_then(|ps| ps.get(n)))
-                .unwrap_or(p);
-            let header = p.get("in").and_then(Value::as_str) == Some("header");
-            let param = p.get("name").and_then(Value::as_str).unwrap_or_default();
-            if header && param.eq_ignore_ascii_case("api-version") {
-                return err(format!(
-                    "{name}: operation {operation}: header parameter `{param}` is progenitor's own `api-version` header, which the xtask removes from every request; rename the parameter"
-                ));
-            }
-        }
+        Some((param, _)) => err(format!(
+            "{name}: operation {operation}: header parameter `{param}` is progenitor's own `api-version` header, which the xtask removes from every request; rename the parameter"
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn check_body(name: &str, operation: &Operation, op: &Value) -> Result<()> {

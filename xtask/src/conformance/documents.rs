@@ -42,19 +42,7 @@ pub(super) fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-/// Follows `$ref` chains (local refs only) to the object they name.
-pub(super) fn deref<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
-    for _ in 0..MAX_DEPTH {
-        match v.get("$ref").and_then(Value::as_str) {
-            Some(r) => match r.strip_prefix('#').and_then(|p| doc.pointer(p)) {
-                Some(target) => v = target,
-                None => return v,
-            },
-            None => return v,
-        }
-    }
-    v
-}
+pub(super) use crate::refs::deref;
 
 pub(super) fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
