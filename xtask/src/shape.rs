@@ -28,6 +28,15 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
+/// The keywords that give a schema a structure of its own (fields, items or parts), as
+/// opposed to a scalar the shaping can replace by a lenient type.
+const STRUCTURE_KEYWORDS: [&str; 5] = ["properties", "items", "allOf", "oneOf", "anyOf"];
+
+/// Whether `schema` has a structure of its own (see [`STRUCTURE_KEYWORDS`]).
+fn structured(schema: &Value) -> bool {
+    STRUCTURE_KEYWORDS.iter().any(|k| schema.get(*k).is_some())
+}
+
 /// The replacement types, by the component name the xtask gives them.
 pub const REPLACEMENTS: &[(&str, &str)] = &[
     ("Code", "::client_glue::Code"),
@@ -89,10 +98,7 @@ pub fn for_progenitor(spec: &Value) -> Result<Shaped, String> {
         if let Some(schema) = json
             .pointer_mut(&format!("/components/schemas/{}", escape(name)))
             .filter(|s| {
-                ["properties", "items", "allOf", "oneOf", "anyOf"]
-                    .iter()
-                    .any(|k| s.get(*k).is_some())
-                    || s.get("additionalProperties").is_some_and(Value::is_object)
+                structured(s) || s.get("additionalProperties").is_some_and(Value::is_object)
             })
         {
             let before = lenient;
@@ -236,16 +242,14 @@ fn check_components(json: &Value, requests: &BTreeSet<String>) -> Result<(), Str
         if requests.contains(name) {
             continue;
         }
-        let structured = ["properties", "items", "allOf", "oneOf", "anyOf"]
-            .iter()
-            .any(|k| schema.get(*k).is_some());
+        let has_structure = structured(schema);
         let scalar = match schema.get("type").and_then(Value::as_str) {
             Some("string") => schema.get("format").and_then(Value::as_str) != Some("binary"),
             Some("integer" | "number") => true,
             Some(_) => false,
             None => schema.get("enum").is_some(),
         };
-        if scalar && !structured {
+        if scalar && !has_structure {
             return Err(format!(
                 "component schema `{name}`: a scalar only answers use; a field that refers to it \
                  by `$ref` would be decoded strictly (a new enum value or a number sent as text \
@@ -413,12 +417,7 @@ fn lenient_field(field: &mut Value, hint: &str) -> usize {
         Some("integer") => Some(INT),
         Some("number") => Some(NUMBER),
         Some("object") => None,
-        None if ["properties", "items", "allOf", "oneOf", "anyOf"]
-            .iter()
-            .all(|k| !map.contains_key(*k)) =>
-        {
-            Some(RAW)
-        }
+        None if STRUCTURE_KEYWORDS.iter().all(|k| !map.contains_key(*k)) => Some(RAW),
         _ => None,
     };
     match target {
