@@ -106,6 +106,9 @@ fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec
     };
     let mut operations: Vec<Operation> = Vec::new();
     let mut skipped = Vec::new();
+    // Each generated method's name, with the operation that has it.
+    let mut method_names: std::collections::HashMap<String, Operation> =
+        std::collections::HashMap::new();
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
             return err(format!("{name}: path {path}: not an object"));
@@ -145,11 +148,7 @@ fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec
             }
             check_method_name(name, &operation)?;
             let method_name = crate::codegen::rust_name(id);
-            if let Some(other) = operations
-                .iter()
-                .chain(skipped.iter().map(|s: &Skipped| &s.operation))
-                .find(|o| crate::codegen::rust_name(&o.id) == method_name)
-            {
+            if let Some(other) = method_names.get(&method_name) {
                 return err(format!(
                     "{name}: operation {operation}: operationId `{id}` and `{}` ({} {}) both \
                      become the method `{method_name}`",
@@ -158,6 +157,7 @@ fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec
                     other.path
                 ));
             }
+            method_names.insert(method_name, operation.clone());
             if let Some(reason) = skip_reason(name, &operation, op)? {
                 skipped.push(Skipped { operation, reason });
                 to_remove.push(*method);
