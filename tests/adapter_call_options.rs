@@ -275,3 +275,47 @@ async fn a_call_queued_behind_a_full_client_ends_at_its_budget_without_sending()
     holder.abort();
     server.abort();
 }
+
+/// A poll of a wait under a per-call timeout keeps the client's own request timeout and
+/// retries: one poll the server never answers (a half-open connection) is cut at the
+/// client's 300 ms and retried, and the wait finishes, as it does without `CallOptions`.
+/// Before, every request inside the call got the call's whole time left as its timeout,
+/// so that one stalled poll held until the budget ran out and the wait ended
+/// `WaitTimedOut`. The budget still bounds the wait (`a_wait_ends_at_the_call_deadline_...`).
+#[tokio::test]
+async fn a_stalled_poll_under_a_call_timeout_is_retried_as_without_one() {
+    let finished = Step::ok(json!({"code": 200, "message": "", "data": {
+        "taskId": "t-1", "taskType": "cloneVoice", "status": "finished",
+        "result": {"voiceId": "cv_1"},
+    }}));
+    let server = Scripted::start(vec![
+        Step::ok(detail("running")),
+        Step::Hang(Duration::from_secs(60)),
+        finished,
+    ])
+    .await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(KEY)
+        .base_url(server.base_url.as_str())
+        .timeout(Duration::from_millis(300))
+        .retry(RetryPolicy::default().with_max_attempts(3).with_seed(7))
+        .sleeper(Arc::new(RecordingSleeper::new()))
+        .build()
+        .unwrap();
+    let policy = WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::from_millis(10))
+        .with_deadline(Some(Duration::from_secs(60)));
+    let started = Instant::now();
+    let voice = c
+        .with_timeout(Duration::from_secs(10))
+        .wait_for_clone(&JobId::new("t-1"), &policy)
+        .await
+        .unwrap();
+    assert_eq!(voice.id.as_str(), "cv_1");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.seen().len(), 3);
+}

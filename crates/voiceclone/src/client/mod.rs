@@ -31,7 +31,9 @@ pub use builder::ClientBuilder;
 #[cfg(feature = "long-text")]
 pub use long::DEFAULT_LONG_CONCURRENCY;
 pub use options::CallOptions;
-pub(crate) use options::{call_deadline, note_if_out_of_time, out_of_time, time_left};
+pub(crate) use options::{
+    call_deadline, note_if_out_of_time, out_of_time, outside_call_deadline, time_left,
+};
 
 /// Default bound on HTTP requests in flight per client.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;

@@ -43,7 +43,9 @@ impl CallOptions {
     /// Each call must end within `timeout` of its start, every attempt, retry sleep and (for
     /// a wait) poll included. Each HTTP attempt gets the time left as its request timeout,
     /// replacing the client's per-request timeouts for this call (longer or shorter), and no
-    /// retry is made that would start after the time is up. A wait's deadline is cut to it.
+    /// retry is made that would start after the time is up. A wait's deadline is cut to it;
+    /// its polls keep the client's own request timeouts and retries (one poll the server
+    /// never answers is retried, not waited on until the time is up), within that deadline.
     /// `ZERO` sends nothing: the call fails with `Timeout`, nothing sent.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -183,9 +185,15 @@ impl Client {
 
 tokio::task_local! {
     /// The deadline of the call being made (tokio's clock, so that a paused test clock and
-    /// the request timers agree).
-    static CALL_DEADLINE: tokio::time::Instant;
+    /// the request timers agree); `None` inside a wait's polls ([`outside_call_deadline`]).
+    static CALL_DEADLINE: Option<tokio::time::Instant>;
 }
+
+/// A future run as it is, or (boxed) with [`CALL_DEADLINE`] set for its duration.
+pub(crate) type Scoped<F> = futures_util::future::Either<
+    F,
+    std::pin::Pin<Box<tokio::task::futures::TaskLocalFuture<Option<tokio::time::Instant>, F>>>,
+>;
 
 /// Runs one call (`fut`) under `options`: with a budget, every request inside it is bounded
 /// by the time left. A call made inside another keeps the earlier deadline.
@@ -195,13 +203,7 @@ tokio::task_local! {
 ///
 /// The scoped case is boxed: every waiting job's future is sized for the larger variant,
 /// and calls with a budget are the rare ones.
-pub(crate) fn scoped<F: Future>(
-    options: CallOptions,
-    fut: F,
-) -> futures_util::future::Either<
-    F,
-    std::pin::Pin<Box<tokio::task::futures::TaskLocalFuture<tokio::time::Instant, F>>>,
-> {
+pub(crate) fn scoped<F: Future>(options: CallOptions, fut: F) -> Scoped<F> {
     let deadline = options
         .budget()
         .and_then(|budget| tokio::time::Instant::now().checked_add(budget.min(FAR_FUTURE)))
@@ -212,7 +214,7 @@ pub(crate) fn scoped<F: Future>(
     match deadline {
         None => futures_util::future::Either::Left(fut),
         Some(deadline) => {
-            futures_util::future::Either::Right(Box::pin(CALL_DEADLINE.scope(deadline, fut)))
+            futures_util::future::Either::Right(Box::pin(CALL_DEADLINE.scope(Some(deadline), fut)))
         }
     }
 }
@@ -222,7 +224,21 @@ const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// The deadline of the call being made, if it has one.
 pub(crate) fn call_deadline() -> Option<tokio::time::Instant> {
-    CALL_DEADLINE.try_with(|d| *d).ok()
+    CALL_DEADLINE.try_with(|d| *d).ok().flatten()
+}
+
+/// Runs one poll of a wait (`fut`) without the call's deadline: its requests get the
+/// client's own per-request timeouts and retries, as outside a call with a budget. With the
+/// call's time left as every request's timeout, one poll the server never answered (a
+/// half-open connection) held until the whole budget was gone, and the wait ended
+/// `WaitTimedOut` where a wait without `CallOptions` retried it and finished. The wait
+/// itself stays bounded: its deadline is cut to the call's time left (`cap_wait`), and the
+/// polling loop ends a poll at that deadline (a read, so nothing is lost by dropping it).
+pub(crate) fn outside_call_deadline<F: Future>(fut: F) -> Scoped<F> {
+    match call_deadline() {
+        None => futures_util::future::Either::Left(fut),
+        Some(_) => futures_util::future::Either::Right(Box::pin(CALL_DEADLINE.scope(None, fut))),
+    }
 }
 
 /// The time the call being made has left (`None`: no per-call budget).

@@ -182,11 +182,15 @@ where
                         .saturating_sub(w.progress.elapsed())
                         .max(LAST_POLL_GRACE)
                 });
+                // Each poll with the client's own request timeouts, not a `CallOptions`
+                // budget's time left (see `outside_call_deadline`): the wait's deadline,
+                // already cut to that budget, bounds it here.
+                let polled = crate::client::outside_call_deadline(poll());
                 let step = Box::pin(match left {
                     Some(left) => {
-                        Either::Left(tokio::time::timeout(left, with_sleep_budget(left, poll())))
+                        Either::Left(tokio::time::timeout(left, with_sleep_budget(left, polled)))
                     }
-                    None => Either::Right(with_sleep_budget(policy.max_interval, poll()).map(Ok)),
+                    None => Either::Right(with_sleep_budget(policy.max_interval, polled).map(Ok)),
                 });
                 let (min_wait, last_error) = match step.await {
                     Err(_) => {
