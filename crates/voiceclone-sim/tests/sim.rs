@@ -229,6 +229,30 @@ async fn vmeg_sync_clone_then_tts_and_clone_result_without_voice_id() {
     );
 }
 
+/// Every rejected create releases its key and leaves a stale entry in the key queue.
+/// Past twice `max_idempotency_keys` entries the queue was cut from the front, live keys
+/// with it: a retry under a live key was accepted (and billed) again instead of 409.
+#[tokio::test]
+async fn rejected_creates_do_not_push_a_live_idempotency_key_out() {
+    let mut config = fast();
+    config.max_idempotency_keys = 3;
+    let sim = Simulator::start_with(config).await.unwrap();
+    let api = Api::new(&sim);
+    let p = "/openapi/v1/task/tts/create-async";
+    let good = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]});
+    let (s, _, _) = api.post(p, Some("live"), good.clone()).await;
+    assert_eq!(s, 200);
+    for i in 0..7 {
+        let (s, _, _) = api
+            .post(p, Some(&format!("bad-{i}")), json!({"data": []}))
+            .await;
+        assert_eq!(s, 400);
+    }
+    let (s, v, _) = api.post(p, Some("live"), good).await;
+    assert_eq!(s, 409, "a live key was forgotten: {v}");
+    assert_eq!(sim.stats().billable_total(), 1);
+}
+
 #[tokio::test]
 async fn vmeg_idempotency_conflict() {
     let sim = Simulator::start_with(fast()).await.unwrap();
