@@ -776,14 +776,22 @@ async fn storage_put_checked(
         Err(_) => {
             return crate::respond::body_timeout(json!({"error": "upload not received in time"}));
         }
-        Ok(None) => {
+        Ok(Err(crate::wire::BodyError::TooLarge)) => {
             return storage_err(
                 413,
                 "EntityTooLarge",
                 "Your proposed upload exceeds the maximum allowed size",
             );
         }
-        Ok(Some(b)) => axum::body::Bytes::from(b),
+        // S3's answer to a body shorter than announced or badly framed.
+        Ok(Err(_)) => {
+            return storage_err(
+                400,
+                "IncompleteBody",
+                "The request body ended before the size it announced was received",
+            );
+        }
+        Ok(Ok(b)) => axum::body::Bytes::from(b),
     };
     let md5 = md5_hex(&bytes);
     let len = bytes.len();

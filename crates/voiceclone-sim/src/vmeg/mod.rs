@@ -271,6 +271,11 @@ fn body_err(sh: &Shared, e: BodyError) -> Response<Body> {
     match e {
         BodyError::TooLarge => env_err(sh, 413, "Request body too large"),
         BodyError::Malformed(m) => env_err(sh, 400, &m),
+        BodyError::Incomplete(why) => env_err(
+            sh,
+            400,
+            &format!("Request body could not be read whole: {why}"),
+        ),
         BodyError::TimedOut => crate::respond::body_timeout(
             json!({"code": 408, "message": "Request body not received in time", "data": null}),
         ),
