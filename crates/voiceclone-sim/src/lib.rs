@@ -71,8 +71,9 @@
 //! (ascending; every part but the last at least min(5 MiB,
 //! `recommendedPartSize`)), or `abort`. A material's `addressUrl` is served
 //! from `/sim/files/`. A `drop-before` fault on `vmeg.materialPut` reads
-//! about half of the body before closing the connection: the client is cut
-//! off in the middle of its upload. Material calls are not billable.
+//! about half of the body (for at most [`SimConfig::body_read_timeout`])
+//! before closing the connection: the client is cut off in the middle of its
+//! upload. Material calls are not billable.
 //!
 //! JimmyAI: Bearer auth, no idempotency (every accepted create is billed),
 //! `modelId` valid for 3 simulated days after the preview completes unless a

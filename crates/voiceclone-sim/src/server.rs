@@ -631,7 +631,7 @@ async fn dispatch(
             if kind == FaultKind::DropBefore {
                 if api == Api::Storage {
                     // Cut the client off in the middle of its upload.
-                    crate::vmeg::materials::read_half(req).await;
+                    crate::vmeg::materials::read_half(req, sh.config.body_read_timeout).await;
                 }
                 return dropped();
             }

@@ -480,6 +480,49 @@ async fn a_put_cut_short_of_its_length_is_an_incomplete_body() {
     assert_eq!(api.post(COMPLETE, complete_body).await.0, 400);
 }
 
+/// A `drop-before` fault on the PUT reads about half the declared body first. Each frame
+/// had 5 s to arrive, with no bound on the whole: a client announcing 10 MB and trickling
+/// a few bytes at a time kept the connection and the handler for ever. Now the reading
+/// stops at `body_read_timeout`, as every other body read does.
+#[tokio::test]
+async fn a_cut_off_put_is_bounded_by_the_body_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cfg = SimConfig::default().with_connection_limits(
+        64,
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+    );
+    let (sim, api) = Api::start(cfg).await;
+    let (_, url) = upload_url(&api, b"trickled", "trickle.wav").await;
+    sim.fail_next("vmeg.materialPut", FaultKind::DropBefore, 1)
+        .unwrap();
+    let c = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+    let (mut rd, mut wr) = c.into_split();
+    wr.write_all(raw_put_head(&sim, &url, 10_000_000).as_bytes())
+        .await
+        .unwrap();
+    let trickle = tokio::spawn(async move {
+        while wr.write_all(&[7u8; 16]).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(8), rd.read_to_end(&mut out)).await;
+    trickle.abort();
+    assert!(
+        closed.is_ok(),
+        "still reading the trickled body after {:?}",
+        started.elapsed()
+    );
+    assert!(out.is_empty(), "the fault answers nothing");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "closed only after {:?}",
+        started.elapsed()
+    );
+}
+
 /// Another method on a presigned PUT URL (a client probing it with HEAD, a GET to check
 /// the upload, a DELETE to clean up). Before: the storage handler took every method as a
 /// PUT and stored the empty body over the upload, so `complete` then failed on the MD5.
