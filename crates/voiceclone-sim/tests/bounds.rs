@@ -368,8 +368,7 @@ async fn upload_16_mib(sim: &SimHandle) -> String {
         .await
         .unwrap();
     let url = v["data"]["url"].as_str().expect("an upload URL").to_owned();
-    let path = url.trim_start_matches(&sim.base_url()).to_owned();
-    path
+    url.trim_start_matches(&sim.base_url()).to_owned()
 }
 
 /// A download's handler returns before hyper writes its body; the connection counted as
