@@ -118,8 +118,14 @@ pub struct SimConfig {
     /// connection *before processing* still consumes its idempotency key.
     /// Default `false`. UNKNOWN (A4).
     pub vmeg_fault_consumes_idempotency_key: bool,
-    /// Whether a VMEG mutating request rejected by validation (400/404)
-    /// consumes its idempotency key. Default `false`. UNKNOWN (A4).
+    /// Whether a VMEG mutating request rejected after its body was read as a
+    /// JSON object (a field that fails validation, 400; an unknown id, 404; a
+    /// material over the size limit at `complete`, 413) consumes its
+    /// idempotency key. Refused before that, a request never consumes it,
+    /// whatever this says: bad API key (401), missing or invalid
+    /// `X-Idempotency-Key` (400), a body too large (413), not a JSON object,
+    /// malformed or broken off (400), or not received in time (408). Default
+    /// `false`. UNKNOWN (A4: whether a failed first attempt uses up the key).
     pub vmeg_rejection_consumes_idempotency_key: bool,
     /// Maximum VMEG JSON body size; larger bodies get HTTP 413 (CONFIRMED
     /// status, UNKNOWN limit). Default 1 MiB.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
+use hyper::body::{Body as HttpBody, Bytes, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Open connections: what the cap needs to pick one to close.
@@ -67,6 +68,84 @@ impl Drop for InFlight {
         self.last_active
             .store(millis_since(self.started), Ordering::Relaxed);
         self.count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Largest data frame [`Busy`] hands to hyper.
+const FRAME_BYTES: usize = 64 * 1024;
+
+/// A response body that keeps its request counted in flight until its last
+/// frame is taken or it is dropped. The handler returns long before hyper has
+/// written a download: counted idle meanwhile, the connection cap closed it
+/// in the middle of the body. Frames are cut to [`FRAME_BYTES`] because
+/// hyper takes a whole file in one frame and drops the body at once, then
+/// writes for as long as the client reads; cut, it takes the next piece only
+/// when its write buffer has room, so at most that buffer is left to write
+/// once the request stops counting. A reader that stops reading is still
+/// bounded, by [`WriteStallTimeout`].
+pub(crate) struct Busy<B> {
+    inner: B,
+    /// The unsent part of a data frame larger than [`FRAME_BYTES`].
+    rest: Bytes,
+    guard: Option<InFlight>,
+}
+
+impl<B> Busy<B> {
+    pub fn new(inner: B, guard: InFlight) -> Self {
+        Self {
+            inner,
+            rest: Bytes::new(),
+            guard: Some(guard),
+        }
+    }
+}
+
+impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for Busy<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if !this.rest.is_empty() {
+            let piece = this.rest.split_to(this.rest.len().min(FRAME_BYTES));
+            return Poll::Ready(Some(Ok(Frame::data(piece))));
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(mut data) => {
+                    if data.len() > FRAME_BYTES {
+                        this.rest = data.split_off(FRAME_BYTES);
+                    }
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+                Err(trailers) => Poll::Ready(Some(Ok(trailers))),
+            },
+            Poll::Ready(end) => {
+                this.guard = None;
+                Poll::Ready(end)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    // Both account for `rest`, so that hyper still sends `Content-Length` (or
+    // nothing for an empty body) instead of falling back to chunked encoding.
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let inner = self.inner.size_hint();
+        let rest = u64::try_from(self.rest.len()).unwrap_or(u64::MAX);
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower().saturating_add(rest));
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper.saturating_add(rest));
+        }
+        hint
     }
 }
 
@@ -203,5 +282,78 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WriteStallTimeout<T> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+
+    fn guard() -> (Arc<AtomicUsize>, InFlight) {
+        let count = Arc::new(AtomicUsize::new(0));
+        let g = InFlight::new(
+            count.clone(),
+            Arc::new(AtomicU64::new(0)),
+            std::time::Instant::now(),
+        );
+        (count, g)
+    }
+
+    #[tokio::test]
+    async fn a_large_frame_is_cut_and_its_request_counted_until_the_last_piece() {
+        let (count, g) = guard();
+        let len = FRAME_BYTES * 2 + 5;
+        let mut body = Busy::new(Full::new(Bytes::from(vec![7u8; len])), g);
+        assert_eq!(body.size_hint().exact(), Some(len as u64));
+        let mut pieces = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap();
+            pieces.push(data.len());
+            if pieces.len() < 3 {
+                assert_eq!(count.load(Ordering::Relaxed), 1);
+                assert!(!body.is_end_stream());
+                let left = len - pieces.iter().sum::<usize>();
+                assert_eq!(body.size_hint().exact(), Some(left as u64));
+            }
+        }
+        assert_eq!(pieces, [FRAME_BYTES, FRAME_BYTES, 5]);
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_body_keeps_its_request_in_flight_until_read_whole() {
+        let (count, g) = guard();
+        let mut body = Busy::new(Full::new(Bytes::from_static(b"abcdef")), g);
+        assert_eq!(body.size_hint().exact(), Some(6));
+        assert!(!body.is_end_stream());
+        assert_eq!(count.load(Ordering::Relaxed), 1);
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "abcdef");
+        assert_eq!(count.load(Ordering::Relaxed), 1, "idle before the end");
+        assert!(body.frame().await.is_none());
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+
+        // Dropped unread (the connection closed): no longer in flight.
+        let (count, g) = guard();
+        drop(Busy::new(Full::new(Bytes::from_static(b"x")), g));
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+
+        // Empty and trailers pass through.
+        let (_, g) = guard();
+        assert!(Busy::new(Full::new(Bytes::new()), g).is_end_stream());
+        let mut trailers = hyper::HeaderMap::new();
+        trailers.insert("x-check", hyper::header::HeaderValue::from_static("1"));
+        let t = trailers.clone();
+        let inner = Full::new(Bytes::from_static(b"ab")).with_trailers(Box::pin(async move {
+            Some(Ok::<_, std::convert::Infallible>(t))
+        }));
+        let (count, g) = guard();
+        let got = Busy::new(inner, g).collect().await.unwrap();
+        assert_eq!(got.trailers(), Some(&trailers));
+        assert_eq!(got.to_bytes(), "ab");
+        assert_eq!(count.load(Ordering::Relaxed), 0);
     }
 }

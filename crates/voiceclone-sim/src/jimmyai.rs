@@ -119,6 +119,13 @@ pub(crate) async fn handle(
                 }
                 Err(BodyError::TooLarge) => return err(sh, bad, "request body too large"),
                 Err(BodyError::Malformed(msg)) => return err(sh, bad, &msg),
+                Err(BodyError::Incomplete(why)) => {
+                    return err(
+                        sh,
+                        bad,
+                        &format!("request body could not be read whole: {why}"),
+                    );
+                }
             };
             let r = if op == "jimmyai.createClone" {
                 create_clone(sh, &m)

@@ -71,8 +71,9 @@
 //! (ascending; every part but the last at least min(5 MiB,
 //! `recommendedPartSize`)), or `abort`. A material's `addressUrl` is served
 //! from `/sim/files/`. A `drop-before` fault on `vmeg.materialPut` reads
-//! about half of the body before closing the connection: the client is cut
-//! off in the middle of its upload. Material calls are not billable.
+//! about half of the body (for at most [`SimConfig::body_read_timeout`])
+//! before closing the connection: the client is cut off in the middle of its
+//! upload. Material calls are not billable.
 //!
 //! JimmyAI: Bearer auth, no idempotency (every accepted create is billed),
 //! `modelId` valid for 3 simulated days after the preview completes unless a
@@ -104,7 +105,7 @@
 //! | VMEG `tasks/detail` `result` of a clone | `{"voiceId": "cv_..."}` (`{}` while running, `{"errorMessage"}` on failure) | [`SimConfig::vmeg_clone_result_has_voice_id`] |
 //! | VMEG HTTP status of business errors 400/402/404/422/500/502 | same as `code` (401/409/413 always their own status) | [`SimConfig::vmeg_business_errors_http_200`] |
 //! | VMEG key consumed by an injected 429/5xx/drop before processing | no | [`SimConfig::vmeg_fault_consumes_idempotency_key`] |
-//! | VMEG key consumed by a rejected (400/404) request | no | [`SimConfig::vmeg_rejection_consumes_idempotency_key`] |
+//! | VMEG key consumed by a request rejected after its JSON body was read (400/404, 413 at material `complete`; never one refused before: body too large, malformed, 401, bad key header) | no | [`SimConfig::vmeg_rejection_consumes_idempotency_key`] |
 //! | VMEG 409 body | no replay, `data: null` | — |
 //! | VMEG webhook retries | 3 retries after 1 s, 2 s, 4 s (÷ speed); failed tasks also get a webhook with `code` 500 and `data` `{taskId, errorMessage, createdAt}` (the `errorMessage` of `tasks/detail`); a 3xx is a failed attempt (redirects are not followed, no proxy is used) | [`SimConfig::webhook_retry_delays`] |
 //! | VMEG max JSON body (→ 413) | 1 MiB | [`SimConfig::vmeg_max_body_bytes`] |

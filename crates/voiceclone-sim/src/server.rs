@@ -17,7 +17,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::SimConfig;
 use crate::conns::{
-    ConnEntry, InFlight, WriteStallTimeout, effective_max_connections, millis_since,
+    Busy, ConnEntry, InFlight, WriteStallTimeout, effective_max_connections, millis_since,
 };
 use crate::delivery::Delivery;
 use crate::faults::{FaultKind, FaultPlan};
@@ -300,8 +300,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 let router = app.clone();
                 async move {
                     let r = serve(router, req).await;
-                    drop(guard);
-                    r
+                    r.map(|resp| resp.map(|body| Busy::new(body, guard)))
                 }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
@@ -632,7 +631,7 @@ async fn dispatch(
             if kind == FaultKind::DropBefore {
                 if api == Api::Storage {
                     // Cut the client off in the middle of its upload.
-                    crate::vmeg::materials::read_half(req).await;
+                    crate::vmeg::materials::read_half(req, sh.config.body_read_timeout).await;
                 }
                 return dropped();
             }

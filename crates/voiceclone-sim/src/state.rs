@@ -768,21 +768,40 @@ impl State {
     /// count bound). Amortised O(1): keys are queued in the order recorded.
     pub fn expire_keys(&mut self, now: Duration) {
         let ttl = self.limits.idempotency_ttl;
+        let max = self.limits.max_idempotency_keys;
         while let Some((at, _)) = self.key_order.front() {
-            // Released keys leave stale queue entries: bound those too.
-            let max = self.limits.max_idempotency_keys;
-            let over = self.idempotency.len() > max || self.key_order.len() > max.saturating_mul(2);
-            if !over && now.saturating_sub(*at) < ttl {
+            if self.idempotency.len() <= max && now.saturating_sub(*at) < ttl {
                 break;
             }
             let Some((at, slot)) = self.key_order.pop_front() else {
                 break;
             };
-            // Only if the key was not released and recorded again since.
-            if self.idempotency.get(&slot) == Some(&at) {
+            if self.is_current_key(&slot, at) {
                 self.idempotency.remove(&slot);
             }
         }
+        // Released keys (every rejected request's) leave stale queue entries.
+        // Popping them from the front would also pop the live keys queued
+        // among them, long before their TTL and with the map far below its
+        // bound: drop only the stale ones. Past twice the bound, so each
+        // compaction is paid for by as many records as it keeps.
+        if self.key_order.len() > max.saturating_mul(2) {
+            let queued = std::mem::take(&mut self.key_order);
+            let mut kept = HashSet::with_capacity(self.idempotency.len());
+            for (at, slot) in queued {
+                // A key released and recorded again within one clock tick
+                // queues twice with the same time: keep one entry for it.
+                if self.is_current_key(&slot, at) && kept.insert(slot.clone()) {
+                    self.key_order.push_back((at, slot));
+                }
+            }
+        }
+    }
+
+    /// Whether the queue entry (`slot` recorded at `at`) is the key's record
+    /// now, not one released (and maybe recorded again) since.
+    fn is_current_key(&self, slot: &Slot, at: Duration) -> bool {
+        self.idempotency.get(slot) == Some(&at)
     }
 
     /// Record a key (the caller checked it is free).
@@ -1182,6 +1201,47 @@ mod tests {
             "re-recorded at 8 s"
         );
         st.expire_keys(secs(30));
+        assert!(st.idempotency.is_empty());
+    }
+
+    /// Released keys (rejected requests) leave stale queue entries; once those passed twice
+    /// the bound, the queue was cut from the front and a live key went with it.
+    #[test]
+    fn released_keys_do_not_push_live_keys_out() {
+        let mut st = State::new(Limits {
+            max_idempotency_keys: 3,
+            idempotency_ttl: secs(10),
+            ..limits()
+        });
+        let slot = |k: &str| ("/p".to_string(), k.to_string());
+        st.record_key(slot("live"), secs(0));
+        for i in 0..100 {
+            let s = slot(&format!("rejected-{i}"));
+            st.record_key(s.clone(), secs(1));
+            st.idempotency.remove(&s);
+        }
+        // Released and recorded again at the same time: queued twice, kept once.
+        for _ in 0..10 {
+            st.record_key(slot("again"), secs(2));
+            st.idempotency.remove(&slot("again"));
+        }
+        st.record_key(slot("again"), secs(2));
+        st.expire_keys(secs(3));
+        assert!(st.idempotency.contains_key(&slot("live")));
+        assert!(st.idempotency.contains_key(&slot("again")));
+        assert!(st.key_order.len() <= 6, "{} queued", st.key_order.len());
+        assert_eq!(
+            st.key_order
+                .iter()
+                .filter(|(_, s)| *s == slot("again"))
+                .count(),
+            1
+        );
+        // The TTL still applies to the keys kept.
+        st.expire_keys(secs(11));
+        assert!(!st.idempotency.contains_key(&slot("live")));
+        assert!(st.idempotency.contains_key(&slot("again")));
+        st.expire_keys(secs(13));
         assert!(st.idempotency.is_empty());
     }
 

@@ -12,6 +12,9 @@ use serde_json::{Map, Value};
 pub(crate) enum BodyError {
     TooLarge,
     Malformed(String),
+    /// Broke off before its end (the transport's reason): answered 400, as
+    /// the request is at fault, not its size.
+    Incomplete(String),
     /// Not fully received within the body read timeout.
     TimedOut,
 }
@@ -45,23 +48,42 @@ async fn discard(body: &mut Body, mut seen: usize) {
     }
 }
 
-/// Reads `body` whole if it holds at most `limit` bytes (`None` past it, the
-/// rest drained as [`drain`] does).
-pub(crate) async fn read_limited(mut body: Body, limit: usize) -> Option<Vec<u8>> {
+/// Reads `body` whole if it holds at most `limit` bytes: `TooLarge` past it
+/// (the rest drained as [`drain`] does), `Incomplete` when it breaks off
+/// (a truncated body, bad chunked encoding).
+pub(crate) async fn read_limited(mut body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
     use http_body_util::BodyExt;
     let mut bytes = Vec::new();
     while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.ok()?.into_data() else {
+        let frame = frame.map_err(|e| BodyError::Incomplete(causes(&e)))?;
+        let Ok(data) = frame.into_data() else {
             continue; // trailers
         };
         let total = bytes.len().saturating_add(data.len());
         if total > limit {
             discard(&mut body, total).await;
-            return None;
+            return Err(BodyError::TooLarge);
         }
         bytes.extend_from_slice(&data);
     }
-    Some(bytes)
+    Ok(bytes)
+}
+
+/// `e` and its sources: hyper's own message for a broken body is only "error
+/// reading a body from connection", the reason (a bad chunk size, an early
+/// end) is in its source.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !out.ends_with(&next) {
+            out.push_str(": ");
+            out.push_str(&next);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// Read a JSON object body within `timeout`. An empty body counts as `{}`
@@ -75,8 +97,7 @@ pub(crate) async fn read_json(
 ) -> Result<Map<String, Value>, BodyError> {
     let bytes = tokio::time::timeout(timeout, read_limited(body, limit))
         .await
-        .map_err(|_| BodyError::TimedOut)?
-        .ok_or(BodyError::TooLarge)?;
+        .map_err(|_| BodyError::TimedOut)??;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return if allow_empty {
             Ok(Map::new())

@@ -320,29 +320,7 @@ async fn a_client_that_stops_reading_its_answer_is_disconnected() {
     let sim = Simulator::start_with(config).await.unwrap();
     // A 16 MB upload, then a download of it that is never read: the answer
     // outgrows the socket buffers and the server's writes stall.
-    let boundary = "b0undary";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.wav\"\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend(std::iter::repeat_n(7u8, 16 * 1024 * 1024));
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let v: Value = client()
-        .post(format!("{}/api/open-api/v1/files/upload", sim.base_url()))
-        .bearer_auth(sim.api_key())
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = v["data"]["url"].as_str().expect("an upload URL").to_owned();
-    let path = url.trim_start_matches(&sim.base_url()).to_owned();
+    let path = upload_16_mib(&sim).await;
     let mut s = TcpStream::connect(sim.addr()).await.unwrap();
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .await
@@ -360,4 +338,81 @@ async fn a_client_that_stops_reading_its_answer_is_disconnected() {
         "the stalled connection is still open"
     );
     drop(s);
+}
+
+/// Size of [`upload_16_mib`]'s file: larger than the socket buffers, so that its download
+/// is written over many round trips.
+const BIG: usize = 16 * 1024 * 1024;
+
+/// Uploads a [`BIG`] file to JimmyAI; the path of its download URL.
+async fn upload_16_mib(sim: &SimHandle) -> String {
+    let boundary = "b0undary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.wav\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend(std::iter::repeat_n(7u8, BIG));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let v: Value = client()
+        .post(format!("{}/api/open-api/v1/files/upload", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = v["data"]["url"].as_str().expect("an upload URL").to_owned();
+    url.trim_start_matches(&sim.base_url()).to_owned()
+}
+
+/// A download's handler returns before hyper writes its body; the connection counted as
+/// idle meanwhile, and the cap closed it in the middle of the body to admit new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_in_progress_is_not_evicted_as_idle() {
+    let config = SimConfig::default().with_connection_limits(
+        2,
+        Duration::from_secs(30),
+        Duration::from_secs(30),
+    );
+    let sim = Simulator::start_with(config).await.unwrap();
+    let path = upload_16_mib(&sim).await;
+    let mut download = TcpStream::connect(sim.addr()).await.unwrap();
+    download
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut got = vec![0u8; 64 * 1024];
+    let n = download.read(&mut got).await.unwrap();
+    let head = String::from_utf8_lossy(&got[..n]).to_ascii_lowercase();
+    assert!(
+        head.contains(&format!("content-length: {BIG}\r\n")),
+        "the download lost its length: {head:.300}"
+    );
+    // The download is under way, read slowly: two more clients connect, each past the cap.
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        others.push(TcpStream::connect(sim.addr()).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut rest = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(20), download.read_to_end(&mut rest)).await;
+    let total = n + rest.len();
+    assert!(
+        total > BIG,
+        "download cut off after {total} of {BIG} bytes ({r:?}); evicted {}",
+        sim.stats().connections_evicted
+    );
+    // The cap was reached: an idle connection went instead.
+    let st = sim.stats();
+    assert!(st.connections_evicted >= 1, "{st:?}");
+    assert_eq!(st.connections_refused, 0, "{st:?}");
 }

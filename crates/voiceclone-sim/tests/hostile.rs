@@ -442,7 +442,7 @@ async fn malformed_requests_get_answers_and_the_simulator_keeps_serving() {
         ("-0 duration", post(TTS, "X-Idempotency-Key: d\r\n", br#"{"data":[{"text":"x","voiceId":"sv_en_us_female_01","duration":-0}]}"#), "400", "positive"),
         ("u64::MAX + 1 page", post("/openapi/v1/assets/voice/clone/list", "", br#"{"currentPage":18446744073709551616}"#), "400", "currentPage"),
         ("10 KB idempotency key", post(CLONE, &format!("X-Idempotency-Key: {}\r\n", "k".repeat(10_000)), b"{}"), "400", "at most 64"),
-        ("a chunk of 2^72 bytes", format!("POST {CLONE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nX-Idempotency-Key: e\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nffffffffffffffffff\r\n").into_bytes(), "413", "\"code\":413"),
+        ("a chunk of 2^72 bytes", format!("POST {CLONE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nX-Idempotency-Key: e\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nffffffffffffffffff\r\n").into_bytes(), "400", "could not be read whole"),
         ("a 500 KB header", get("/openapi/v1/tasks/list", &format!("X-Big: {}\r\n", "a".repeat(500_000))), "431", ""),
         ("200 headers", get("/openapi/v1/tasks/list", &many_headers), "431", ""),
         ("two Content-Lengths", get("/openapi/v1/tasks/list", "Content-Length: 5\r\nContent-Length: 6\r\n"), "400", ""),
@@ -469,6 +469,91 @@ async fn malformed_requests_get_answers_and_the_simulator_keeps_serving() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(sim.open_connections(), 0);
+    sim.shutdown().await;
+}
+
+/// Sends `head` and `body` on a fresh connection, closes its sending side (the body may
+/// announce more than it holds), and reads the answer until the server closes (or 10 s).
+async fn raw_send_then_close(addr: std::net::SocketAddr, req: &[u8]) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = s.write_all(req).await;
+    let _ = s.shutdown().await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A body that breaks off (cut short of its `Content-Length`, or bad chunked encoding)
+/// was answered 413 "Request body too large": the client was told to send less, when its
+/// request was malformed. Now 400, saying the body could not be read whole.
+#[tokio::test]
+async fn a_body_that_breaks_off_is_a_bad_request_not_too_large() {
+    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+        .await
+        .unwrap();
+    let key = sim.api_key().to_string();
+    let head = |path: &str, framing: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nX-Idempotency-Key: k\r\nContent-Type: application/json\r\n{framing}\r\n"
+        )
+    };
+    const TTS: &str = "/openapi/v1/task/tts/create-async";
+    const JIMMY: &str = "/api/open-api/v1/soundCloning/clones";
+    let cases = [
+        (
+            "VMEG, cut short",
+            format!("{}{{\"data\":", head(TTS, "Content-Length: 100\r\n")),
+            "HTTP/1.1 400",
+            "\"code\":400",
+            "end of file",
+        ),
+        (
+            "VMEG, bad chunk size",
+            format!(
+                "{}5\r\n{{\"a\":\r\nzz\r\n",
+                head(TTS, "Transfer-Encoding: chunked\r\n")
+            ),
+            "HTTP/1.1 400",
+            "\"code\":400",
+            "chunk size",
+        ),
+        (
+            "JimmyAI, cut short",
+            format!("{}{{\"a\":", head(JIMMY, "Content-Length: 100\r\n")),
+            "HTTP/1.1 200",
+            "20002",
+            "end of file",
+        ),
+        (
+            "JimmyAI, bad chunk size",
+            format!(
+                "{}5\r\n{{\"a\":\r\nzz\r\n",
+                head(JIMMY, "Transfer-Encoding: chunked\r\n")
+            ),
+            "HTTP/1.1 200",
+            "20002",
+            "chunk size",
+        ),
+    ];
+    for (name, req, status, code, reason) in cases {
+        let out = raw_send_then_close(sim.addr(), req.as_bytes()).await;
+        assert!(out.starts_with(status), "{name}: {out:.300}");
+        assert!(out.contains(code), "{name}: {out:.300}");
+        let said = out.to_ascii_lowercase();
+        assert!(
+            said.contains("could not be read whole") && said.contains(reason),
+            "{name}: {out:.300}"
+        );
+    }
+    // Refused before any state change: the key is still free.
+    let (status, v) = vmeg_post(
+        &sim,
+        TTS,
+        "k",
+        json!({"data": [{"text": "x", "voiceId": "sv_en_us_female_01"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
     sim.shutdown().await;
 }
 

@@ -450,6 +450,79 @@ async fn a_put_cut_off_midway_stores_nothing() {
     assert_eq!(api.post(COMPLETE, complete_body).await.0, 200);
 }
 
+/// The request line and `Host` of a raw PUT to a presigned `url` (on the simulator).
+fn raw_put_head(sim: &SimHandle, url: &str, content_length: usize) -> String {
+    let target = url.trim_start_matches(&sim.base_url());
+    format!("PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {content_length}\r\n\r\n")
+}
+
+/// A PUT whose body ends short of its `Content-Length` was answered 413 EntityTooLarge,
+/// telling the client its file was too big. Now S3's 400 IncompleteBody, nothing stored.
+#[tokio::test]
+async fn a_put_cut_short_of_its_length_is_an_incomplete_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (sim, api) = Api::start(SimConfig::default()).await;
+    let file = b"0123456789".to_vec();
+    let (d, url) = upload_url(&api, &file, "short.wav").await;
+    let mut c = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+    c.write_all(raw_put_head(&sim, &url, 100).as_bytes())
+        .await
+        .unwrap();
+    c.write_all(&file).await.unwrap();
+    c.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut out)).await;
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 400"), "{out:.300}");
+    assert!(out.contains("IncompleteBody"), "{out:.300}");
+    let complete_body = json!({"s3Uri": d["s3Uri"], "fileName": "short.wav",
+                               "materialId": d["materialId"], "fileHash": md5_hex(&file)});
+    assert_eq!(api.post(COMPLETE, complete_body).await.0, 400);
+}
+
+/// A `drop-before` fault on the PUT reads about half the declared body first. Each frame
+/// had 5 s to arrive, with no bound on the whole: a client announcing 10 MB and trickling
+/// a few bytes at a time kept the connection and the handler for ever. Now the reading
+/// stops at `body_read_timeout`, as every other body read does.
+#[tokio::test]
+async fn a_cut_off_put_is_bounded_by_the_body_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cfg = SimConfig::default().with_connection_limits(
+        64,
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+    );
+    let (sim, api) = Api::start(cfg).await;
+    let (_, url) = upload_url(&api, b"trickled", "trickle.wav").await;
+    sim.fail_next("vmeg.materialPut", FaultKind::DropBefore, 1)
+        .unwrap();
+    let c = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+    let (mut rd, mut wr) = c.into_split();
+    wr.write_all(raw_put_head(&sim, &url, 10_000_000).as_bytes())
+        .await
+        .unwrap();
+    let trickle = tokio::spawn(async move {
+        while wr.write_all(&[7u8; 16]).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(8), rd.read_to_end(&mut out)).await;
+    trickle.abort();
+    assert!(
+        closed.is_ok(),
+        "still reading the trickled body after {:?}",
+        started.elapsed()
+    );
+    assert!(out.is_empty(), "the fault answers nothing");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "closed only after {:?}",
+        started.elapsed()
+    );
+}
+
 /// Another method on a presigned PUT URL (a client probing it with HEAD, a GET to check
 /// the upload, a DELETE to clean up). Before: the storage handler took every method as a
 /// PUT and stored the empty body over the upload, so `complete` then failed on the MD5.

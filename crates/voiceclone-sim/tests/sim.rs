@@ -229,6 +229,82 @@ async fn vmeg_sync_clone_then_tts_and_clone_result_without_voice_id() {
     );
 }
 
+/// Every rejected create releases its key and leaves a stale entry in the key queue.
+/// Past twice `max_idempotency_keys` entries the queue was cut from the front, live keys
+/// with it: a retry under a live key was accepted (and billed) again instead of 409.
+#[tokio::test]
+async fn rejected_creates_do_not_push_a_live_idempotency_key_out() {
+    let mut config = fast();
+    config.max_idempotency_keys = 3;
+    let sim = Simulator::start_with(config).await.unwrap();
+    let api = Api::new(&sim);
+    let p = "/openapi/v1/task/tts/create-async";
+    let good = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]});
+    let (s, _, _) = api.post(p, Some("live"), good.clone()).await;
+    assert_eq!(s, 200);
+    for i in 0..7 {
+        let (s, _, _) = api
+            .post(p, Some(&format!("bad-{i}")), json!({"data": []}))
+            .await;
+        assert_eq!(s, 400);
+    }
+    let (s, v, _) = api.post(p, Some("live"), good).await;
+    assert_eq!(s, 409, "a live key was forgotten: {v}");
+    assert_eq!(sim.stats().billable_total(), 1);
+}
+
+/// `vmeg_rejection_consumes_idempotency_key` covers requests rejected once their JSON
+/// body was read (validation 400, unknown id 404). A body that is malformed or over
+/// `vmeg_max_body_bytes` is refused before the key is reserved: it never consumes it.
+/// Pinned because the setting's doc said "rejected by validation (400/404)" without
+/// saying which refusals come first.
+#[tokio::test]
+async fn with_rejections_consuming_keys_only_a_read_body_uses_one() {
+    let sim = Simulator::start_with(fast().with_vmeg_rejection_consumes_idempotency_key(true))
+        .await
+        .unwrap();
+    let api = Api::new(&sim);
+    let p = "/openapi/v1/task/tts/create-async";
+    let good = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]});
+    let raw = |key: &str, body: Vec<u8>| {
+        api.http
+            .post(format!("{}{p}", api.base))
+            .bearer_auth(&api.key)
+            .header("X-Idempotency-Key", key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let r = raw("malformed", b"{\"data\": [".to_vec()).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = raw("oversized", vec![b' '; 1024 * 1024 + 1]).await.unwrap();
+    assert_eq!(r.status(), 413);
+    for key in ["malformed", "oversized"] {
+        let (s, v, _) = api.post(p, Some(key), good.clone()).await;
+        assert_eq!(s, 200, "{key}: {v}");
+    }
+    let (s, _, _) = api.post(p, Some("invalid"), json!({"data": []})).await;
+    assert_eq!(s, 400);
+    let (s, _, _) = api
+        .post(
+            "/openapi/v1/tasks/delete",
+            Some("unknown"),
+            json!({"taskId": "task_nope"}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _, _) = api.post(p, Some("invalid"), good).await;
+    assert_eq!(s, 409);
+    let (s, _, _) = api
+        .post(
+            "/openapi/v1/tasks/delete",
+            Some("unknown"),
+            json!({"taskId": "task_nope"}),
+        )
+        .await;
+    assert_eq!(s, 409);
+}
+
 #[tokio::test]
 async fn vmeg_idempotency_conflict() {
     let sim = Simulator::start_with(fast()).await.unwrap();

@@ -43,21 +43,36 @@ fn sync_extra_data(m: &Map<String, Value>) -> Option<Arc<str>> {
 /// when the clock is moved by hand. `None` if it was deleted or evicted.
 pub(super) async fn wait_terminal(sh: &Shared, id: &str) -> Option<Task> {
     loop {
-        let task = sh.lock_state().tasks.get(id)?.clone();
-        if task.phase(sh.clock.now()).is_terminal() {
-            return Some(task);
-        }
-        sh.sleep_until_sim(task.done_at()).await;
+        // Only the due time crosses the sleep: a copy of the task held by
+        // every waiting sync create would cost its lines or texts once more each.
+        let due = {
+            let st = sh.lock_state();
+            let task = st.tasks.get(id)?;
+            if task.phase(sh.clock.now()).is_terminal() {
+                return Some(task.clone());
+            }
+            task.done_at()
+        };
+        sh.sleep_until_sim(due).await;
     }
 }
 
-pub(super) async fn clone_create(
+/// A create accepted: its answer, or (sync) the task to wait for. The wait
+/// is left to the caller so that the request's parsed body, many times its
+/// size on the wire, is dropped before it.
+pub(super) enum Accepted {
+    Answered(Response<Body>),
+    Wait { id: String, reader: Reader },
+}
+
+/// Validates and accepts a clone create; never waits for its task.
+pub(super) fn clone_create(
     sh: &Arc<Shared>,
     m: &Map<String, Value>,
     key: &str,
     op: &'static str,
     reservation: KeyReservation,
-) -> Result<Response<Body>, Rejection> {
+) -> Result<Accepted, Rejection> {
     let is_async = op.ends_with("Async");
     let ref_audio = req_str(m, "refAudio").map_err(bad)?;
     // UNKNOWN (A6b) whether a clone takes a material's `addressUrl`: by
@@ -133,9 +148,11 @@ pub(super) async fn clone_create(
     tracing::debug!(op, task_id = %id, "clone task accepted");
     if is_async {
         webhook::spawn_for(sh, &id, reader);
-        return Ok(ok(json!({"taskId": id, "createdAt": created})));
+        return Ok(Accepted::Answered(ok(
+            json!({"taskId": id, "createdAt": created}),
+        )));
     }
-    Ok(sync_answer(sh, &id, reader).await)
+    Ok(Accepted::Wait { id, reader })
 }
 
 /// Readers of a new task's terminal state: its sync answer, or its webhook
@@ -160,13 +177,14 @@ enum VoiceClass {
     Clone,
 }
 
-pub(super) async fn tts_create(
+/// Validates and accepts a TTS create; never waits for its task.
+pub(super) fn tts_create(
     sh: &Arc<Shared>,
     m: &Map<String, Value>,
     key: &str,
     op: &'static str,
     reservation: KeyReservation,
-) -> Result<Response<Body>, Rejection> {
+) -> Result<Accepted, Rejection> {
     let is_async = op.ends_with("Async");
     let items = match m.get("data") {
         Some(Value::Array(a)) => a,
@@ -316,7 +334,9 @@ pub(super) async fn tts_create(
     tracing::debug!(op, task_id = %id, lines = n, "tts task accepted");
     if is_async {
         webhook::spawn_for(sh, &id, reader);
-        return Ok(ok(json!({"taskId": id, "createdAt": created})));
+        return Ok(Accepted::Answered(ok(
+            json!({"taskId": id, "createdAt": created}),
+        )));
     }
-    Ok(sync_answer(sh, &id, reader).await)
+    Ok(Accepted::Wait { id, reader })
 }

@@ -776,14 +776,22 @@ async fn storage_put_checked(
         Err(_) => {
             return crate::respond::body_timeout(json!({"error": "upload not received in time"}));
         }
-        Ok(None) => {
+        Ok(Err(crate::wire::BodyError::TooLarge)) => {
             return storage_err(
                 413,
                 "EntityTooLarge",
                 "Your proposed upload exceeds the maximum allowed size",
             );
         }
-        Ok(Some(b)) => axum::body::Bytes::from(b),
+        // S3's answer to a body shorter than announced or badly framed.
+        Ok(Err(_)) => {
+            return storage_err(
+                400,
+                "IncompleteBody",
+                "The request body ended before the size it announced was received",
+            );
+        }
+        Ok(Ok(b)) => axum::body::Bytes::from(b),
     };
     let md5 = md5_hex(&bytes);
     let len = bytes.len();
@@ -832,8 +840,10 @@ async fn storage_put_checked(
 
 /// For a `drop-before` fault on a storage PUT: read about half the declared
 /// body before the connection is closed, so the client is cut off in the
-/// middle of its upload.
-pub(crate) async fn read_half(req: Request<Body>) {
+/// middle of its upload. Within `timeout` as a whole, as any body read: a
+/// client trickling a large declared length held the connection (and the
+/// handler) for as long as each frame came within a few seconds.
+pub(crate) async fn read_half(req: Request<Body>, timeout: Duration) {
     use http_body_util::BodyExt;
     let half = req
         .headers()
@@ -842,13 +852,18 @@ pub(crate) async fn read_half(req: Request<Body>) {
         .and_then(|v| v.parse::<usize>().ok())
         .map_or(64 * 1024, |n| n / 2);
     let mut body = req.into_body();
-    let mut read = 0usize;
-    while read < half {
-        match tokio::time::timeout(Duration::from_secs(5), body.frame()).await {
-            Ok(Some(Ok(frame))) => read += frame.data_ref().map_or(0, Bytes::len),
-            _ => break,
+    let read_half = async {
+        let mut read = 0usize;
+        while read < half {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    read = read.saturating_add(frame.data_ref().map_or(0, Bytes::len));
+                }
+                _ => break,
+            }
         }
-    }
+    };
+    let _ = tokio::time::timeout(timeout, read_half).await;
 }
 
 #[cfg(test)]

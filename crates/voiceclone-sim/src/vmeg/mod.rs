@@ -22,7 +22,7 @@ use crate::respond::{bearer_ok, json_response};
 use crate::shared::Shared;
 use crate::wire::{BodyError, read_json};
 
-use create::{clone_create, tts_create};
+use create::{Accepted, clone_create, sync_answer, tts_create};
 use tasks::{tasks_delete, tasks_detail, tasks_list};
 use voices::{basic_list, clone_delete, clone_list, clone_update};
 
@@ -187,18 +187,23 @@ pub(crate) async fn handle(
         st.record_key(slot.clone(), now);
         KeyReservation::new(sh.clone(), slot)
     };
+    let answered = |r: Result<Response<Body>, Rejection>| r.map(Accepted::Answered);
     let result = match op {
         "vmeg.cloneVoiceCreate" | "vmeg.cloneVoiceCreateAsync" => {
-            clone_create(sh, &m, &key, op, reservation).await
+            clone_create(sh, &m, &key, op, reservation)
         }
-        "vmeg.ttsCreate" | "vmeg.ttsCreateAsync" => tts_create(sh, &m, &key, op, reservation).await,
-        "vmeg.tasksDelete" => tasks_delete(sh, &m).inspect(|_| reservation.commit()),
-        "vmeg.cloneVoiceUpdate" => clone_update(sh, &m).inspect(|_| reservation.commit()),
-        "vmeg.cloneVoiceDelete" => clone_delete(sh, &m).inspect(|_| reservation.commit()),
-        _ => material_call(sh, op, &m).inspect(|_| reservation.commit()),
+        "vmeg.ttsCreate" | "vmeg.ttsCreateAsync" => tts_create(sh, &m, &key, op, reservation),
+        "vmeg.tasksDelete" => answered(tasks_delete(sh, &m).inspect(|_| reservation.commit())),
+        "vmeg.cloneVoiceUpdate" => answered(clone_update(sh, &m).inspect(|_| reservation.commit())),
+        "vmeg.cloneVoiceDelete" => answered(clone_delete(sh, &m).inspect(|_| reservation.commit())),
+        _ => answered(material_call(sh, op, &m).inspect(|_| reservation.commit())),
     };
+    // A sync create waits for its task, tens of seconds at low speed: the parsed
+    // body (up to some 17 times `vmeg_max_body_bytes`) must not wait with it.
+    drop(m);
     match result {
-        Ok(r) => r,
+        Ok(Accepted::Answered(r)) => r,
+        Ok(Accepted::Wait { id, reader }) => sync_answer(sh, &id, reader).await,
         // The reservation, dropped uncommitted, gave the key back (unless
         // `vmeg_rejection_consumes_idempotency_key`).
         Err((code, msg)) => env_err(sh, code, &msg),
@@ -266,6 +271,11 @@ fn body_err(sh: &Shared, e: BodyError) -> Response<Body> {
     match e {
         BodyError::TooLarge => env_err(sh, 413, "Request body too large"),
         BodyError::Malformed(m) => env_err(sh, 400, &m),
+        BodyError::Incomplete(why) => env_err(
+            sh,
+            400,
+            &format!("Request body could not be read whole: {why}"),
+        ),
         BodyError::TimedOut => crate::respond::body_timeout(
             json!({"code": 408, "message": "Request body not received in time", "data": null}),
         ),
