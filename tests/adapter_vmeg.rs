@@ -476,8 +476,8 @@ async fn the_voice_lookup_after_a_finished_clone_is_within_the_waits_deadline() 
     assert!((1..40).contains(&pages), "{pages} pages read: {e}");
     assert!(started.elapsed() < Duration::from_secs(10));
 
-    // A deadline the polls used up entirely still gives the lookup the last poll's grace,
-    // and its failure is never resubmittable either.
+    // A zero deadline with a quick poll: the lookup gets the rest of the last poll's grace
+    // (and is sent), and its failure is never resubmittable either.
     let mut steps = vec![detail("t-6", "finished", json!({}))];
     steps.extend((0..40).map(page));
     let server = Scripted::start(steps).await;
@@ -489,6 +489,38 @@ async fn the_voice_lookup_after_a_finished_clone_is_within_the_waits_deadline() 
         .unwrap_err();
     assert!(!e.may_resubmit(), "{e}");
     assert!(server.seen().len() >= 2, "the lookup was sent: {e}");
+}
+
+/// The last poll and the voice lookup after it share one grace: a wait ends within its
+/// deadline plus 1 s, as `WaitPolicy::deadline` says, and a lookup cut short names the
+/// wait's deadline, not `CallOptions` (which the caller never set). Before: a 0.9 s last
+/// poll and a lookup given a grace of its own ended a `ZERO` deadline after ~1.9 s, blaming
+/// "the call's timeout or deadline (CallOptions)".
+#[tokio::test]
+async fn the_last_poll_and_the_voice_lookup_share_one_grace() {
+    let server = Scripted::start(vec![
+        Step::Slow(
+            Duration::from_millis(900),
+            json!({"code": 200, "message": "", "data": {
+                "taskId": "t-5", "taskType": "cloneVoice", "status": "finished", "result": {}
+            }}),
+        ),
+        Step::Hang(Duration::from_secs(60)),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let policy = fast_wait(Provider::Vmeg).with_deadline(Some(Duration::ZERO));
+    let started = std::time::Instant::now();
+    let e = c
+        .wait_for_clone(&JobId::new("t-5"), &policy)
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "took {took:?}: {e}");
+    assert!(!e.may_resubmit(), "{e}");
+    let text = e.to_string();
+    assert!(text.contains("WaitPolicy::deadline"), "{text}");
+    assert!(!text.contains("CallOptions"), "{text}");
 }
 
 /// A finished clone whose voice lookup is refused (rate limited, unauthorized after a key

@@ -287,17 +287,19 @@ impl Client {
                 finish(job)
             };
             // What follows the last poll (a finished VMEG clone whose voice is looked up in
-            // the voice list, page by page) is within the wait's deadline too, with at least
-            // the last poll's grace: a list of 10,000 slow pages held a wait of a minute for
-            // days. (A per-call deadline of the caller's, `CallOptions`, still rules when it
-            // comes first: the grace never outlives the call.)
+            // the voice list, page by page) is within the wait's deadline too, and shares
+            // the last poll's grace with it: the wait ends within its deadline plus that
+            // grace, as documented (a list of 10,000 slow pages held a wait of a minute for
+            // days; then a lookup given a grace of its own ended it up to 2 s late). (A
+            // per-call deadline of the caller's, `CallOptions`, still rules when it comes
+            // first.) A request out of this time names the wait's deadline, not `CallOptions`.
             let found = match policy.deadline {
                 None => finishing.await,
                 Some(deadline) => {
                     let left = deadline
-                        .saturating_sub(started.elapsed())
-                        .max(crate::wait::LAST_POLL_GRACE);
-                    options::scoped(CallOptions::new().timeout(left), finishing).await
+                        .saturating_add(crate::wait::LAST_POLL_GRACE)
+                        .saturating_sub(started.elapsed());
+                    options::scoped_to_wait(left, finishing).await
                 }
             };
             // Whatever failed after the task succeeded (a 429 or 401 on the voice list, a

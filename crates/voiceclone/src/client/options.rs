@@ -185,14 +185,36 @@ impl Client {
 
 tokio::task_local! {
     /// The deadline of the call being made (tokio's clock, so that a paused test clock and
-    /// the request timers agree); `None` inside a wait's polls ([`outside_call_deadline`]).
-    static CALL_DEADLINE: Option<tokio::time::Instant>;
+    /// the request timers agree) and whose it is; `None` inside a wait's polls
+    /// ([`outside_call_deadline`]).
+    static CALL_DEADLINE: Option<(tokio::time::Instant, Source)>;
+}
+
+/// Whose deadline bounds the requests being made: what a request out of time names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The caller's `CallOptions`.
+    Call,
+    /// A wait's own deadline, for what follows its last poll (a finished VMEG clone's voice
+    /// lookup): the caller may have set no `CallOptions` at all.
+    Wait,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Source::Call => "the call's timeout or deadline (CallOptions)",
+            Source::Wait => "the wait's deadline (WaitPolicy::deadline)",
+        }
+    }
 }
 
 /// A future run as it is, or (boxed) with [`CALL_DEADLINE`] set for its duration.
 pub(crate) type Scoped<F> = futures_util::future::Either<
     F,
-    std::pin::Pin<Box<tokio::task::futures::TaskLocalFuture<Option<tokio::time::Instant>, F>>>,
+    std::pin::Pin<
+        Box<tokio::task::futures::TaskLocalFuture<Option<(tokio::time::Instant, Source)>, F>>,
+    >,
 >;
 
 /// Runs one call (`fut`) under `options`: with a budget, every request inside it is bounded
@@ -204,12 +226,23 @@ pub(crate) type Scoped<F> = futures_util::future::Either<
 /// The scoped case is boxed: every waiting job's future is sized for the larger variant,
 /// and calls with a budget are the rare ones.
 pub(crate) fn scoped<F: Future>(options: CallOptions, fut: F) -> Scoped<F> {
-    let deadline = options
-        .budget()
+    scope(options.budget(), Source::Call, fut)
+}
+
+/// Runs what follows a wait's last poll (`fut`) within `left`, the rest of the wait's
+/// deadline: as [`scoped`], but a request out of time names the wait's deadline, not
+/// `CallOptions` the caller may never have set.
+pub(crate) fn scoped_to_wait<F: Future>(left: Duration, fut: F) -> Scoped<F> {
+    scope(Some(left), Source::Wait, fut)
+}
+
+fn scope<F: Future>(budget: Option<Duration>, source: Source, fut: F) -> Scoped<F> {
+    let deadline = budget
         .and_then(|budget| tokio::time::Instant::now().checked_add(budget.min(FAR_FUTURE)))
-        .map(|mine| match call_deadline() {
-            Some(outer) => outer.min(mine),
-            None => mine,
+        .map(|mine| match current() {
+            // The earlier one rules, and is the one named.
+            Some(outer) if outer.0 <= mine => outer,
+            _ => (mine, source),
         });
     match deadline {
         None => futures_util::future::Either::Left(fut),
@@ -219,12 +252,16 @@ pub(crate) fn scoped<F: Future>(options: CallOptions, fut: F) -> Scoped<F> {
     }
 }
 
+fn current() -> Option<(tokio::time::Instant, Source)> {
+    CALL_DEADLINE.try_with(|d| *d).ok().flatten()
+}
+
 /// A budget too far away to matter (longer ones are read as this).
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// The deadline of the call being made, if it has one.
 pub(crate) fn call_deadline() -> Option<tokio::time::Instant> {
-    CALL_DEADLINE.try_with(|d| *d).ok().flatten()
+    current().map(|(deadline, _)| deadline)
 }
 
 /// Runs one poll of a wait (`fut`) without the call's deadline: its requests get the
@@ -248,17 +285,20 @@ pub(crate) fn time_left() -> Option<Duration> {
 
 /// The error for a request the call had no time left to send.
 pub(crate) fn out_of_time() -> Error {
+    let source = current().map_or(Source::Call, |(_, s)| s);
     Error::new(ErrorKind::Timeout)
         .with_phase(Phase::NotSent)
-        .with_message(
-            "the call's timeout or deadline (CallOptions) had passed; this request was not sent",
-        )
+        .with_message(format!(
+            "{} had passed; this request was not sent",
+            source.name()
+        ))
 }
 
-/// A request that timed out when it had only the call's time left: says so.
+/// A request that timed out when it had only the call's time left: says whose time it was.
 pub(crate) fn note_if_out_of_time(e: Error) -> Error {
     if e.kind() == &ErrorKind::Timeout && e.note().is_none() {
-        e.with_note("the call's timeout or deadline (CallOptions) ran out during this request")
+        let source = current().map_or(Source::Call, |(_, s)| s);
+        e.with_note(format!("{} ran out during this request", source.name()))
     } else {
         e
     }
