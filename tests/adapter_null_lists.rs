@@ -151,6 +151,35 @@ async fn the_skipped_records_of_a_listing_are_counted() {
     assert_eq!((got.len(), unread.count()), (2, 1));
 }
 
+/// A vendor that ignores the page number and sends its one short page again: the repeat is
+/// recognised as the end of the list, and its unreadable records are not counted a second
+/// time. Before, each page's records were counted as it arrived, before the walk knew it
+/// for a repeat: one unreadable record was counted twice.
+#[tokio::test]
+async fn a_repeated_short_page_is_not_counted_twice() {
+    let voices = || answer(json!({"records": [voice(1), {"name": "no id"}]}));
+    let tasks = || answer(json!({"records": [task("t-1"), {"taskId": "bad\u{7}"}]}));
+    let server = Scripted::start(vec![voices(), voices(), voices()]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let unread = voiceclone::UnreadRecords::new();
+    let got: Vec<_> = c
+        .voices_counting_unread(false, &unread)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!((got.len(), unread.count()), (1, 1));
+    assert_eq!(server.seen().len(), 2, "the repeat ends the list");
+    let server = Scripted::start(vec![tasks(), tasks(), tasks()]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let unread = voiceclone::UnreadRecords::new();
+    let got: Vec<_> = c
+        .tasks_counting_unread(TaskFilter::all(), &unread)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!((got.len(), unread.count()), (1, 1));
+}
+
 /// A system voice whose own lists (`personalityList`, `scenarioList`) are `null` or not
 /// arrays is still listed.
 #[tokio::test]

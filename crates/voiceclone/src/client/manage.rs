@@ -7,7 +7,7 @@ use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use super::Client;
 use crate::error::Error;
 use crate::model::{JobId, TaskDetail, TaskFilter, TaskSummary, UnreadRecords, Voice};
-use crate::provider::paging::walk;
+use crate::provider::paging::walk_counting;
 use tracing::Instrument as _;
 
 impl Client {
@@ -78,17 +78,14 @@ impl Client {
         let client = self.clone();
         let provider = self.provider();
         let kind = filter.kind;
-        walk("task list", move |page| {
-            let client = client.clone();
-            let unread = unread.clone();
-            async move {
-                let p = client.b().tasks_page(client.t(), kind, page).await?;
-                if let Some(unread) = unread {
-                    unread.add(p.skipped());
-                }
-                Ok(p)
-            }
-        })
+        walk_counting(
+            "task list",
+            move |page| {
+                let client = client.clone();
+                async move { client.b().tasks_page(client.t(), kind, page).await }
+            },
+            unread,
+        )
         .map_err(move |e| e.with_provider(provider).with_operation_if_unset("tasks"))
         .try_filter(move |s| std::future::ready(filter.keeps(s)))
         .boxed()
@@ -231,20 +228,14 @@ impl Client {
         } else {
             ("cloned-voice list", "voices")
         };
-        walk(what, move |page| {
-            let client = client.clone();
-            let unread = unread.clone();
-            async move {
-                let p = client
-                    .b()
-                    .voices_page(client.t(), system, None, page)
-                    .await?;
-                if let Some(unread) = unread {
-                    unread.add(p.skipped());
-                }
-                Ok(p)
-            }
-        })
+        walk_counting(
+            what,
+            move |page| {
+                let client = client.clone();
+                async move { client.b().voices_page(client.t(), system, None, page).await }
+            },
+            unread,
+        )
         .map_ok(|(v, _)| v)
         .map_err(move |e| e.with_provider(provider).with_operation_if_unset(operation))
         .boxed()

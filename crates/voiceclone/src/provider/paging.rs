@@ -107,6 +107,8 @@ struct Walk<F> {
     previous_returned: usize,
     /// The text of the items read so far ([`Listed::text_bytes`]).
     text_bytes: usize,
+    /// Where the unreadable records of the pages taken are counted, if anywhere.
+    unread: Option<crate::model::UnreadRecords>,
 }
 
 /// Every item of a paged list, page by page (`fetch(page)` with pages from 1), for a caller
@@ -117,7 +119,23 @@ where
     F: FnMut(i64) -> Fut + Send + 'a,
     Fut: Future<Output = Result<Page<T>, Error>> + Send + 'a,
 {
-    walk_within(what, fetch, MAX_TEXT_BYTES)
+    walk_within(what, fetch, MAX_TEXT_BYTES, None)
+}
+
+/// [`walk`], counting the records each page taken sent but could not be read in `unread`:
+/// a page the walk does not take (the vendor repeating a short page because it ignores the
+/// page number) is not counted again.
+pub(crate) fn walk_counting<'a, T, F, Fut>(
+    what: &'static str,
+    fetch: F,
+    unread: Option<crate::model::UnreadRecords>,
+) -> BoxStream<'a, Result<T, Error>>
+where
+    T: Listed + Send + 'a,
+    F: FnMut(i64) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<Page<T>, Error>> + Send + 'a,
+{
+    walk_within(what, fetch, MAX_TEXT_BYTES, unread)
 }
 
 /// [`walk`] for a search that keeps only what it looks for: no bound on the text read.
@@ -130,13 +148,14 @@ where
     F: FnMut(i64) -> Fut + Send + 'a,
     Fut: Future<Output = Result<Page<T>, Error>> + Send + 'a,
 {
-    walk_within(what, fetch, usize::MAX)
+    walk_within(what, fetch, usize::MAX, None)
 }
 
 fn walk_within<'a, T, F, Fut>(
     what: &'static str,
     fetch: F,
     max_text: usize,
+    unread: Option<crate::model::UnreadRecords>,
 ) -> BoxStream<'a, Result<T, Error>>
 where
     T: Listed + Send + 'a,
@@ -151,6 +170,7 @@ where
         previous: HashSet::new(),
         previous_returned: 0,
         text_bytes: 0,
+        unread,
     };
     stream::try_unfold(state, move |mut w| async move {
         if w.done {
@@ -192,6 +212,9 @@ where
                     w.page - 1
                 )));
             }
+        }
+        if let Some(unread) = &w.unread {
+            unread.add(page.skipped());
         }
         w.previous = ids;
         w.previous_returned = returned;
