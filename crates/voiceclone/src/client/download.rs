@@ -406,6 +406,51 @@ mod tests {
         }
     }
 
+    /// A public-looking URL whose name resolves only to private addresses is refused by the
+    /// storage client's resolver: that is the SSRF check saying no, so it is a refused URL
+    /// (not sent, not retried, its reason kept), not a network failure retried and reported
+    /// as "could not talk to the provider". `localhost` stands for such a name here (it
+    /// resolves to loopback from the hosts file; the text check before it is skipped by
+    /// calling `walk`).
+    #[tokio::test]
+    async fn a_host_resolving_to_no_public_address_is_a_refused_url_not_a_network_failure() {
+        let (url, hits) = redirector("https://cdn.example.com/never.wav").await;
+        let mut url = url;
+        url.set_host(Some("localhost")).unwrap();
+        url.set_query(Some("X-Amz-Signature=secretsig"));
+        // The default retry policy: a transport failure would be retried.
+        let c = Client::builder(crate::Provider::Vmeg)
+            .api_key("sk-test-0123456789")
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let e = c
+            .inner
+            .downloads
+            .walk(c.t(), &url, false, deadline)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::Download(DownloadFailure::UrlRefused { reason })
+                    if reason.contains("localhost") && reason.contains("no public address")
+            ),
+            "{e}"
+        );
+        assert_eq!(e.phase(), crate::Phase::NotSent);
+        assert_eq!(e.operation(), Some("download"));
+        assert!(!e.to_string().contains("secretsig"), "{e}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "retried: {:?}",
+            started.elapsed()
+        );
+    }
+
     /// A loopback server answering every request with `len` bytes of audio, chunked (no
     /// `Content-Length`, so only the per-chunk check can stop it).
     async fn chunked_audio(len: usize) -> Url {

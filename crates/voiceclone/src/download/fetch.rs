@@ -184,6 +184,25 @@ impl Downloads {
                 let resp = match tokio::time::timeout_at(self.step_deadline(deadline), sent).await {
                     Ok(Ok(r)) => r,
                     Ok(Err(e)) => {
+                        if let Some(private) = crate::public_dns::refusal_in(&e) {
+                            // Refused at name resolution, before any connection: a refusal,
+                            // not a network failure (retrying gets the same answer).
+                            // The host came from a server: scrubbed like the URL.
+                            let reason = t.scrubber.scrub_owned(format!(
+                                "names {}, which resolves to no public address (loopback, private and other non-public addresses are refused; allowed only with allow_private_urls, for a local simulator)",
+                                private.host()
+                            ));
+                            let failure = if hops == 0 {
+                                DownloadFailure::UrlRefused { reason }
+                            } else {
+                                DownloadFailure::RedirectRefused {
+                                    reason: format!("(hop {hops}) {reason}"),
+                                }
+                            };
+                            return Err(refused(failure)
+                                .with_phase(Phase::NotSent)
+                                .with_message(format!("GET {}", shown(t, &current))));
+                        }
                         return Err(Error::from_reqwest(e)
                             .with_operation("download")
                             .with_message(format!("GET {}", shown(t, &current))));

@@ -29,7 +29,8 @@ pub enum DownloadFailure {
         content_type: String,
     },
     /// The URL itself may not be fetched (plain http, a private or loopback address,
-    /// credentials in it); nothing was sent. A vendor's result URL on loopback is what a local
+    /// credentials in it, a host name that resolves to no public address); nothing was sent
+    /// (not retried: it would be refused again). A vendor's result URL on loopback is what a local
     /// simulator hands out: allow it with `ClientBuilder::allow_private_urls`.
     #[error("the URL {reason}; nothing was fetched")]
     UrlRefused {
@@ -43,7 +44,8 @@ pub enum DownloadFailure {
         limit: usize,
     },
     /// A redirect pointed somewhere a download may not go (plain http, a private or loopback
-    /// address, credentials in the URL, not a URL at all); it was not followed.
+    /// address, a host name that resolves to no public address, credentials in the URL, not a
+    /// URL at all); it was not followed.
     #[error("a redirect was refused: its target {reason}; nothing was fetched from it")]
     RedirectRefused {
         /// What is wrong with the target.
