@@ -612,6 +612,7 @@ mod tests {
     /// nothing of why; the connection's refusal (or a TLS or DNS failure) is below it. The
     /// URL and its query stay out.
     #[tokio::test]
+    #[allow(clippy::unwrap_used)]
     async fn a_transport_cause_shows_its_whole_chain_without_the_url() {
         // A port nothing listens on (bound, then closed).
         let port = {
