@@ -534,8 +534,39 @@ async fn retries_until_the_first_body_byte_and_a_cut_body_is_not_resumed() {
 /// A result host's 401, 402 or 403 is the URL's refusal (an expired signature, the store's
 /// own billing): `InvalidRequest`, never `Unauthorized` / `PaymentRequired`, which would
 /// send the caller to rotate a good key or buy credits. Before: 402 was `PaymentRequired`.
+/// Its 404 or 410 is an expired URL or a file gone (`DownloadFailure::Expired`), never
+/// `NotFound`, whose text sends the caller to check the id and the API key.
 #[tokio::test]
 async fn a_result_hosts_refusal_never_blames_the_api_key_or_credits() {
+    for status in [404, 410] {
+        let server = Server::start(vec![(
+            "/r.wav",
+            Answer::Full(
+                status,
+                vec![("Content-Type", "text/plain".into())],
+                b"no".to_vec(),
+            ),
+        )])
+        .await;
+        let c = client().build().unwrap();
+        let e = c
+            .download_to_writer(&server.url("/r.wav"), &mut Vec::new())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            download_failure(&e),
+            &DownloadFailure::Expired { status },
+            "{status}: {e}"
+        );
+        assert_eq!(e.http_status(), Some(status));
+        let text = e.to_string();
+        assert!(text.contains("expired"), "{text}");
+        assert!(
+            !text.contains("API key;") && !text.contains("check the id"),
+            "{text}"
+        );
+        assert_eq!(server.heads().len(), 1, "not retried");
+    }
     for status in [401, 402, 403] {
         let server = Server::start(vec![(
             "/r.wav",
@@ -565,7 +596,10 @@ async fn errors_never_show_the_signed_query() {
         .download_to_writer(&url, &mut Vec::new())
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::NotFound);
+    assert_eq!(
+        download_failure(&e),
+        &DownloadFailure::Expired { status: 404 }
+    );
     assert_eq!(e.http_status(), Some(404));
     let shown = format!("{e} {e:?}");
     assert!(

@@ -260,3 +260,33 @@ async fn a_models_deadline_passing_mid_run_does_not_strand_the_later_parts() {
     let speeches = c.synthesize_plan(&plan, &slow, 1).await.unwrap();
     assert_eq!(speeches.len(), plan.parts().len());
 }
+
+/// A long text bounded by a handle's timeout (`Client::with_timeout`, what the docs of
+/// `synthesize_long` point to instead of a timer around the call) ends from inside, with
+/// every accepted part's job id in the error: none is lost.
+#[tokio::test]
+async fn a_long_text_under_with_timeout_keeps_every_accepted_parts_job_id() {
+    let sim = Simulator::start_with(
+        SimConfig::default().with_durations(Duration::from_secs(3600), Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    let c = client(Provider::Vmeg, &sim);
+    // 60 paragraphs, a line each: two VMEG tasks.
+    let text = format!("{}\n\n", "A sentence of the script. ".repeat(10)).repeat(60);
+    let e = c
+        .with_timeout(Duration::from_secs(1))
+        .synthesize_long(&SpeechRequest::new(VOICE, &text), &wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 2);
+    let parts = e.long_text_parts().unwrap();
+    assert_eq!(parts.len(), 2, "{e}");
+    for p in parts {
+        let voiceclone::long_text::PartOutcome::Accepted { job_id, .. } = p else {
+            panic!("{p:?}");
+        };
+        c.speech_status(job_id).await.unwrap();
+    }
+    assert!(!e.may_resubmit(), "{e}");
+}

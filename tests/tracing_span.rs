@@ -248,3 +248,67 @@ fn refused_webhook_deliveries_do_not_flood_the_warnings() {
     assert!((1..=10).contains(&warnings), "{warnings} warnings:\n{text}");
     assert!(text.contains("refused_so_far=1\n"), "{text}");
 }
+
+/// A long text's accepted parts are logged at INFO with their job ids: a caller that drops
+/// `synthesize_long` (a timer around it, a `select!`) loses the ids the future held, and
+/// the log is where an operator finds the paid tasks again. Before: logged at DEBUG only.
+#[tokio::test]
+async fn a_dropped_long_texts_accepted_parts_are_found_in_the_info_log() {
+    let (out, _guard) = capture(tracing::Level::INFO);
+    // Tasks that do not finish while the test runs: the call is still waiting when dropped.
+    let sim =
+        voiceclone_sim::Simulator::start_with(voiceclone_sim::SimConfig::default().with_durations(
+            std::time::Duration::from_secs(3600),
+            std::time::Duration::from_secs(3600),
+        ))
+        .await
+        .unwrap();
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .build()
+        .unwrap();
+    // 60 paragraphs, a line each: two VMEG tasks of at most 50 lines.
+    let text = format!("{}\n\n", "A sentence of the script. ".repeat(10)).repeat(60);
+    let req = voiceclone::SpeechRequest::new("sv_en_us_female_01", &text);
+    // Polls far apart: the wait must not give up before the log is read.
+    let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(std::time::Duration::from_millis(50))
+        .with_max_interval(std::time::Duration::from_millis(50));
+    let logged = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let accepted_lines = |text: &str| {
+        text.lines()
+            .filter(|l| l.contains(" INFO ") && l.contains("long text part accepted"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let both_accepted = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while accepted_lines(&logged()).len() < 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::select! {
+        r = c.synthesize_long(&req, &policy) => {
+            panic!("the call ended before both parts were seen in the INFO log: {r:?}")
+        }
+        () = both_accepted => {} // the call's future is dropped here
+    }
+    assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 2);
+    let lines = accepted_lines(&logged());
+    assert_eq!(lines.len(), 2, "{}", logged());
+    for line in &lines {
+        assert!(line.contains("parts=2"), "{line}");
+        let id = line
+            .split("job_id=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no job id in {line}"))
+            .trim_matches('"');
+        // The id in the log (the stored form) finds the task.
+        let id: JobId = id.parse().unwrap();
+        c.speech_status(&id)
+            .await
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+    }
+}

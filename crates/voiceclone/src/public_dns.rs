@@ -6,8 +6,9 @@
 //! suffixes are refused before any request. A public-looking name can still resolve to a
 //! private address (a metadata service at 169.254.169.254, a 10.x host), so the storage
 //! client resolves through this resolver, which drops such addresses: a name with no
-//! public address fails to connect, and the connection only goes to addresses checked
-//! here (no second lookup in between). Off with `allow_private_urls` (a local simulator).
+//! public address fails to connect (a download reports it as a refused URL, found by
+//! [`refusal_in`]), and the connection only goes to addresses checked here (no second
+//! lookup in between). Off with `allow_private_urls` (a local simulator).
 
 use std::net::SocketAddr;
 
@@ -53,12 +54,30 @@ pub(crate) fn public_only(
     Ok(public)
 }
 
+/// The refusal of this resolver somewhere in `err`'s sources: the connection was refused
+/// here, on purpose, not by the network (a download reports it as a refused URL, not as a
+/// transport failure to retry).
+pub(crate) fn refusal_in<'e>(
+    err: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e PrivateOnly> {
+    std::iter::successors(Some(err), |e| e.source())
+        .take(16)
+        .find_map(|e| e.downcast_ref::<PrivateOnly>())
+}
+
 /// A storage host that resolves to no public address.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "{0} resolves to no public address (loopback, private or other non-public addresses are refused; allowed only with allow_private_urls)"
 )]
 pub(crate) struct PrivateOnly(String);
+
+impl PrivateOnly {
+    /// The host refused.
+    pub(crate) fn host(&self) -> &str {
+        &self.0
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -406,6 +406,115 @@ mod tests {
         }
     }
 
+    /// A public-looking URL whose name resolves only to private addresses is refused by the
+    /// storage client's resolver: that is the SSRF check saying no, so it is a refused URL
+    /// (not sent, not retried, its reason kept), not a network failure retried and reported
+    /// as "could not talk to the provider". `localhost` stands for such a name here (it
+    /// resolves to loopback from the hosts file; the text check before it is skipped by
+    /// calling `walk`).
+    #[tokio::test]
+    async fn a_host_resolving_to_no_public_address_is_a_refused_url_not_a_network_failure() {
+        let (url, hits) = redirector("https://cdn.example.com/never.wav").await;
+        let mut url = url;
+        url.set_host(Some("localhost")).unwrap();
+        url.set_query(Some("X-Amz-Signature=secretsig"));
+        // The default retry policy: a transport failure would be retried.
+        let c = Client::builder(crate::Provider::Vmeg)
+            .api_key("sk-test-0123456789")
+            .build()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let e = c
+            .inner
+            .downloads
+            .walk(c.t(), &url, false, deadline)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::Download(DownloadFailure::UrlRefused { reason })
+                    if reason.contains("localhost") && reason.contains("no public address")
+            ),
+            "{e}"
+        );
+        assert_eq!(e.phase(), crate::Phase::NotSent);
+        assert_eq!(e.operation(), Some("download"));
+        assert!(!e.to_string().contains("secretsig"), "{e}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "retried: {:?}",
+            started.elapsed()
+        );
+    }
+
+    /// A loopback server whose `/a.wav` redirects to the raw bytes `location` and whose
+    /// every other path answers audio; records the paths asked for.
+    async fn raw_redirector(
+        location: &'static [u8],
+    ) -> (Url, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/a.wav", listener.local_addr().unwrap())).unwrap();
+        let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = paths.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                seen.lock().unwrap().push(path.clone());
+                let mut answer = Vec::new();
+                if path == "/a.wav" {
+                    answer.extend_from_slice(b"HTTP/1.1 302 Found\r\nlocation: ");
+                    answer.extend_from_slice(location);
+                    answer.extend_from_slice(b"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                } else {
+                    answer.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-type: audio/wav\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+                }
+                let _ = sock.write_all(&answer).await;
+            }
+        });
+        (url, paths)
+    }
+
+    /// A `Location` of raw UTF-8 bytes (not percent-encoded, as some servers send) is
+    /// followed to the path it names, percent-encoded; bytes that are not UTF-8 are a refused
+    /// redirect. Before: both became U+FFFD, and the client asked for `/%EF%BF%BD`.
+    #[tokio::test]
+    async fn a_raw_utf8_location_is_followed_to_its_own_path() {
+        let c = Client::builder(crate::Provider::Vmeg)
+            .api_key("sk-test-0123456789")
+            .allow_private_urls(true)
+            .retry(crate::RetryPolicy::none())
+            .build()
+            .unwrap();
+        let (url, paths) = raw_redirector("/voix-é.wav".as_bytes()).await;
+        let mut out = Vec::new();
+        c.download_to_writer(&url, &mut out).await.unwrap();
+        assert_eq!(out, b"ok");
+        assert_eq!(*paths.lock().unwrap(), ["/a.wav", "/voix-%C3%A9.wav"]);
+
+        let (url, paths) = raw_redirector(b"/voix-\xe9.wav").await;
+        let e = c
+            .download_to_writer(&url, &mut Vec::new())
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::Download(DownloadFailure::RedirectRefused { reason })
+                    if reason.contains("not UTF-8")
+            ),
+            "{e}"
+        );
+        assert_eq!(*paths.lock().unwrap(), ["/a.wav"]);
+    }
+
     /// A loopback server answering every request with `len` bytes of audio, chunked (no
     /// `Content-Length`, so only the per-chunk check can stop it).
     async fn chunked_audio(len: usize) -> Url {

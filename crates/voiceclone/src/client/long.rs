@@ -41,6 +41,27 @@ impl Client {
     /// that must survive a crash without paying twice, drive the plan yourself and record
     /// each part (see [`crate::long_text`]).
     ///
+    /// **Bound it with [`Client::with_timeout`], never by dropping the future.** The job ids
+    /// of the parts already accepted (each one a task being paid for) live in this future
+    /// until it returns: dropping it (`tokio::time::timeout`, a `select!` branch not taken,
+    /// an aborted task) loses them, and those tasks run on with nobody holding their ids. A
+    /// handle's timeout or deadline ([`Client::with_timeout`], [`Client::with_options`])
+    /// ends the call from inside instead, with an error whose [`Error::long_text_parts`]
+    /// holds every accepted part's job id. Each accepted part is also logged at `info`
+    /// (`long text part accepted`, fields `part`, `parts`, `job_id`): what an operator can
+    /// recover the ids from when a future was dropped anyway.
+    ///
+    /// ```no_run
+    /// # async fn run(client: voiceclone::Client, req: voiceclone::SpeechRequest, wait: voiceclone::WaitPolicy) {
+    /// use std::time::Duration;
+    /// // Not `tokio::time::timeout(d, client.synthesize_long(..))`: see above.
+    /// match client.with_timeout(Duration::from_secs(3600)).synthesize_long(&req, &wait).await {
+    ///     Ok(parts) => println!("{} parts", parts.len()),
+    ///     Err(e) => println!("{e}; parts: {:?}", e.long_text_parts()), // the job ids are here
+    /// }
+    /// # }
+    /// ```
+    ///
     /// ```
     /// use std::time::Duration;
     /// use voiceclone::{Client, Provider, SpeechRequest, WaitPolicy};
@@ -79,7 +100,9 @@ impl Client {
 
     /// [`Client::synthesize_long`] of a plan already made, with at most `concurrency` parts
     /// in flight (at least 1). A plan for the other provider is `InvalidInput` (field
-    /// `plan`).
+    /// `plan`). As there: bound it with [`Client::with_timeout`] (or
+    /// [`Client::with_options`]), never by dropping the future, which loses the accepted
+    /// parts' job ids (each is also logged at `info`, `long text part accepted`).
     ///
     /// ```
     /// use voiceclone::long_text::LongSpeechPlan;
@@ -144,7 +167,15 @@ impl Client {
                             return (i, PartEnd::SubmitFailed(e));
                         }
                     };
-                    tracing::debug!(part = i, job_id = %job.id, "long text part submitted");
+                    // At `info`: the job id lives only in this future until the call
+                    // returns; a caller that drops it (a timer around the call) can find
+                    // the paid task again only in the log.
+                    tracing::info!(
+                        part = i.saturating_add(1),
+                        parts = total,
+                        job_id = %job.id,
+                        "long text part accepted"
+                    );
                     match self.wait_for_speech(&job.id, wait).await {
                         Ok(speech) => (i, PartEnd::Done(job.id, speech)),
                         Err(e) => {

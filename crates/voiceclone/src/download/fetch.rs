@@ -184,6 +184,25 @@ impl Downloads {
                 let resp = match tokio::time::timeout_at(self.step_deadline(deadline), sent).await {
                     Ok(Ok(r)) => r,
                     Ok(Err(e)) => {
+                        if let Some(private) = crate::public_dns::refusal_in(&e) {
+                            // Refused at name resolution, before any connection: a refusal,
+                            // not a network failure (retrying gets the same answer).
+                            // The host came from a server: scrubbed like the URL.
+                            let reason = t.scrubber.scrub_owned(format!(
+                                "names {}, which resolves to no public address (loopback, private and other non-public addresses are refused; allowed only with allow_private_urls, for a local simulator)",
+                                private.host()
+                            ));
+                            let failure = if hops == 0 {
+                                DownloadFailure::UrlRefused { reason }
+                            } else {
+                                DownloadFailure::RedirectRefused {
+                                    reason: format!("(hop {hops}) {reason}"),
+                                }
+                            };
+                            return Err(refused(failure)
+                                .with_phase(Phase::NotSent)
+                                .with_message(format!("GET {}", shown(t, &current))));
+                        }
                         return Err(Error::from_reqwest(e)
                             .with_operation("download")
                             .with_message(format!("GET {}", shown(t, &current))));
@@ -199,12 +218,17 @@ impl Downloads {
                         })
                         .with_http_status(status.as_u16()));
                     }
-                    let location = resp
-                        .headers()
-                        .get(LOCATION)
-                        .map(|v| v.to_str().unwrap_or("\u{fffd}"));
-                    current = target::redirect_target(&current, location, allow_private).map_err(
-                        |reason| {
+                    // Bytes, not `to_str` (visible ASCII only): a server may send a raw
+                    // UTF-8 path, which `Url::join` percent-encodes as a browser does.
+                    let location = match resp.headers().get(LOCATION) {
+                        None => Ok(None),
+                        Some(v) => std::str::from_utf8(v.as_bytes())
+                            .map(Some)
+                            .map_err(|_| "is not UTF-8 text".to_owned()),
+                    };
+                    current = location
+                        .and_then(|l| target::redirect_target(&current, l, allow_private))
+                        .map_err(|reason| {
                             refused(DownloadFailure::RedirectRefused {
                                 reason: format!(
                                     "(hop {hops} from {}) {reason}",
@@ -212,8 +236,7 @@ impl Downloads {
                                 ),
                             })
                             .with_http_status(status.as_u16())
-                        },
-                    )?;
+                        })?;
                     continue;
                 }
                 let shown = shown(t, &current);
@@ -233,8 +256,12 @@ impl Downloads {
                 .and_then(|v| v.to_str().ok())
                 .and_then(crate::time::parse_retry_after);
             // Storage's 401/402/403: an expired or refused signature, the store's own
-            // billing; never the API key or the account's credits.
-            let kind = crate::storage::storage_kind(status);
+            // billing; never the API key or the account's credits. Its 404/410: the URL
+            // expired or the file is gone; never "check the id and the API key".
+            let kind = match status {
+                404 | 410 => ErrorKind::Download(DownloadFailure::Expired { status }),
+                _ => crate::storage::storage_kind(status),
+            };
             return Err(download_error(kind)
                 .with_phase(Phase::Answered)
                 .with_http_status(status)

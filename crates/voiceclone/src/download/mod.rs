@@ -9,7 +9,9 @@
 //!   plain `http` and loopback or private hosts only with
 //!   [`ClientBuilder::allow_private_urls`](crate::ClientBuilder::allow_private_urls) (a
 //!   local simulator). The same rules as reference-audio URLs, checked on the URL and on
-//!   every one of at most [`MAX_REDIRECTS`] redirects, which this crate follows itself.
+//!   every one of at most [`MAX_REDIRECTS`] redirects, which this crate follows itself; a
+//!   host name is connected to only at its public addresses (one that resolves to none is
+//!   a refused URL, `DownloadFailure::UrlRefused`, not retried).
 //! - **No credentials.** The request carries no `Authorization` header and nothing of the
 //!   API key: it goes through a `reqwest::Client` this crate builds for downloads alone (no
 //!   default headers, no cookies, no redirects of its own), never through a caller's client.

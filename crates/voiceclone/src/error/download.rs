@@ -1,7 +1,9 @@
 //! Why a download of a result (audio a vendor handed out as a URL) was refused or could not
 //! be finished: the failures that are neither a plain HTTP status nor a network error (those
-//! keep their usual kinds, [`ErrorKind::NotFound`](super::ErrorKind::NotFound),
-//! [`ErrorKind::Timeout`](super::ErrorKind::Timeout), ...). Every download error carries the
+//! keep their usual kinds, [`ErrorKind::Server`](super::ErrorKind::Server),
+//! [`ErrorKind::Timeout`](super::ErrorKind::Timeout), ...; a 401 to 403 is
+//! [`ErrorKind::InvalidRequest`](super::ErrorKind::InvalidRequest), a 404 or 410
+//! [`DownloadFailure::Expired`], so that neither blames the API key or the task id). Every download error carries the
 //! operation `download` ([`Error::operation`](super::Error::operation)).
 
 /// Why a download was refused. Nothing is ever left at the destination path when one of
@@ -29,12 +31,23 @@ pub enum DownloadFailure {
         content_type: String,
     },
     /// The URL itself may not be fetched (plain http, a private or loopback address,
-    /// credentials in it); nothing was sent. A vendor's result URL on loopback is what a local
+    /// credentials in it, a host name that resolves to no public address); nothing was sent
+    /// (not retried: it would be refused again). A vendor's result URL on loopback is what a local
     /// simulator hands out: allow it with `ClientBuilder::allow_private_urls`.
     #[error("the URL {reason}; nothing was fetched")]
     UrlRefused {
         /// What is wrong with it.
         reason: String,
+    },
+    /// The result URL answered 404 or 410: it has expired, or the file behind it is gone.
+    /// A storage answer, about the URL alone: not the task id, not the API key. Fetch the
+    /// task's status again for a fresh URL.
+    #[error(
+        "the result URL answered HTTP {status}: it has expired or its file is gone (the storage's answer about this URL, not about the task id or the API key); fetch the task's status again for a fresh URL"
+    )]
+    Expired {
+        /// The status (404 or 410).
+        status: u16,
     },
     /// More redirects than allowed.
     #[error("more than {limit} redirects; the chain was not followed further")]
@@ -43,7 +56,8 @@ pub enum DownloadFailure {
         limit: usize,
     },
     /// A redirect pointed somewhere a download may not go (plain http, a private or loopback
-    /// address, credentials in the URL, not a URL at all); it was not followed.
+    /// address, a host name that resolves to no public address, credentials in the URL, not a
+    /// URL at all); it was not followed.
     #[error("a redirect was refused: its target {reason}; nothing was fetched from it")]
     RedirectRefused {
         /// What is wrong with the target.
@@ -68,7 +82,7 @@ impl DownloadFailure {
             | Self::Write { reason: text } => {
                 *text = scrubber.scrub_owned(std::mem::take(text));
             }
-            Self::TooLarge { .. } | Self::TooManyRedirects { .. } => {}
+            Self::TooLarge { .. } | Self::TooManyRedirects { .. } | Self::Expired { .. } => {}
         }
     }
 }

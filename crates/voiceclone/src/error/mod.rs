@@ -405,9 +405,10 @@ impl Error {
         self
     }
 
-    /// Records the lower-level failure's text (it becomes part of `Display`; see [`Error`]).
+    /// Records the lower-level failure's text, with every source below it (it becomes part
+    /// of `Display`; see [`Error`]).
     pub(crate) fn with_source(mut self, source: impl std::error::Error) -> Self {
-        self.0.cause = Some(source.to_string());
+        self.0.cause = Some(chain_text(&source));
         self
     }
 
@@ -423,6 +424,9 @@ impl Error {
     pub(crate) fn scrub(mut self, scrubber: &crate::scrub::Scrubber) -> Self {
         if let Some(m) = self.0.message.take() {
             self.0.message = Some(scrubber.scrub_owned(m));
+        }
+        if let Some(c) = self.0.cause.take() {
+            self.0.cause = Some(scrubber.scrub_owned(c));
         }
         if self
             .0
@@ -483,8 +487,51 @@ impl Error {
             e = e.with_http_status(s);
         }
         // The URL carries no secret (the key is a header), but strip it anyway: it is noise.
+        // Its sources stay: reqwest's own text ("error sending request") hides why (the TLS
+        // certificate, the DNS answer, the refused connection).
         e.with_source(err.without_url())
     }
+}
+
+/// The most sources of one error put into its text: a chain is a handful deep; the bound
+/// only keeps a broken `source()` from making the text grow without end.
+const MAX_SOURCES: usize = 16;
+
+/// `err`'s text and every source's below it, joined with ": ". A source whose text the one
+/// above already holds is left out (some errors print their source themselves). A reqwest
+/// error inside the chain shows its URL without the query (a signed URL's signature is
+/// there), as the top one, stripped of its URL, would not.
+fn chain_text(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut next = err.source();
+    for _ in 0..MAX_SOURCES {
+        let Some(e) = next else { break };
+        let mut text = e.to_string();
+        if let Some(url) = e
+            .downcast_ref::<reqwest::Error>()
+            .and_then(reqwest::Error::url)
+        {
+            text = text.replace(url.as_str(), &without_query(url));
+        }
+        if !parts.last().is_some_and(|above| above.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Scheme, host, port and path of `url`: no credentials, query or fragment.
+fn without_query(url: &url::Url) -> String {
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    shown.push_str(url.path());
+    if url.query().is_some() {
+        shown.push_str("?[query removed]");
+    }
+    shown
 }
 
 #[cfg(test)]
@@ -559,6 +606,44 @@ mod tests {
             ))
             .scrub(&scrubber);
         assert!(!e.message().unwrap_or_default().contains("sk-12345"), "{e}");
+    }
+
+    /// The cause is the whole chain: reqwest's own text ("error sending request") says
+    /// nothing of why; the connection's refusal (or a TLS or DNS failure) is below it. The
+    /// URL and its query stay out.
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn a_transport_cause_shows_its_whole_chain_without_the_url() {
+        // A port nothing listens on (bound, then closed).
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        crate::install_crypto_provider();
+        let err = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/a.wav?sig=supersecret"))
+            .send()
+            .await
+            .unwrap_err();
+        let e = Error::from_reqwest(err);
+        let shown = format!("{e} {e:?}");
+        assert!(shown.to_lowercase().contains("refused"), "{shown}");
+        assert!(
+            !shown.contains("supersecret") && !shown.contains("a.wav"),
+            "{shown}"
+        );
+        // Each source once, joined with ": ".
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let e = Error::new(ErrorKind::Transport)
+            .with_source(Outer(std::io::Error::other("inner sk-1234567890")));
+        assert!(
+            e.to_string().ends_with(": outer: inner sk-1234567890"),
+            "{e}"
+        );
+        let e = e.scrub(&crate::scrub::Scrubber::new("sk-1234567890"));
+        assert!(!format!("{e}{e:?}").contains("sk-12345"), "{e}");
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //!   paragraph, and [`SplitLimits`] changes it. VMEG bills by characters, not by task, so
 //!   lines end at the best boundary in reach (a paragraph is a line when it fits).
 //!
-//! Concatenating the parts' texts gives back the request's text exactly; no part is blank.
+//! Concatenating the parts' texts gives back the request's text exactly; every part has
+//! something to speak (a pause marker, blanks or invisible characters stay with the speech
+//! before them).
 //! Every part is checked by the provider's rules when the plan is made, so a text that would
 //! be refused is refused before anything is sent.
 //!
@@ -214,7 +216,7 @@ impl LongSpeechPlan {
             Error::invalid_input(
                 "text",
                 format!(
-                    "cannot be cut into pieces of at most {} characters: the stretch from character {} has no place to cut (a run of whitespace or one grapheme cluster longer than the limit)",
+                    "cannot be cut into pieces of at most {} characters: the stretch from character {} has no place to cut (a run of whitespace, pause markers or invisible characters, or one grapheme cluster, longer than the limit: a part starts only where there is something to speak)",
                     limits.max_line_chars, at.at_char
                 ),
             )

@@ -2,11 +2,15 @@
 //!
 //! A text is a row of atoms the splitter never cuts: grapheme clusters (so an accent stays on
 //! its letter and an emoji sequence stays whole) and whole `<#x#>` pause markers. Between two
-//! atoms lies a possible cut, rated by what it falls on ([`Boundary`]). A part never starts
-//! with whitespace (the whitespace stays at the end of the part before) and never holds only
-//! whitespace, so concatenating the parts gives back the text, byte for byte.
+//! atoms lies a possible cut, rated by what it falls on ([`Boundary`]). A part starts only
+//! with an atom that has something to speak: whitespace, pause markers and invisible
+//! characters stay at the end of the part before, so no part holds only them (the provider
+//! would refuse it, and with it the whole plan), and concatenating the parts gives back the
+//! text, byte for byte.
 
 use unicode_segmentation::UnicodeSegmentation;
+
+use crate::validate;
 
 /// How good a place to cut is: a paragraph break beats a sentence end, which beats a gap
 /// between words, which beats any other grapheme boundary (the last resort).
@@ -68,7 +72,7 @@ const CLOSERS: &[char] = &[
 
 /// Every allowed cut of `text`, first the start (byte 0) and last the end, in order; the
 /// scalar-value counts strictly increase. A cut is allowed between two atoms when the atom
-/// after it is not whitespace and something before it is.
+/// after it has something to speak and something before it has too.
 pub(crate) fn cut_points(text: &str) -> Vec<Cut> {
     let mut scan = Scan::default();
     let mut skip_to = 0usize;
@@ -87,12 +91,16 @@ pub(crate) fn cut_points(text: &str) -> Vec<Cut> {
         // A marker may start inside a cluster: a Prepend character (U+0600, U+0D4E, ...)
         // joins the `<` after it into one grapheme. That cluster's head and the whole marker
         // are then one atom, so the marker is never cut and no cut falls inside a grapheme.
-        let marker = g
-            .match_indices('<')
-            .find_map(|(at, _)| at.checked_add(rest.get(at..).and_then(marker_len)?))
-            .and_then(|end| rest.get(..end));
-        let atom = marker.unwrap_or(g);
-        scan.atom(byte, atom, marker.is_some());
+        let marker = g.match_indices('<').find_map(|(at, _)| {
+            let end = at.checked_add(rest.get(at..).and_then(marker_len)?)?;
+            Some((rest.get(..at)?, rest.get(..end)?))
+        });
+        // A marker is a pause, not speech: only the cluster head before it may speak.
+        let (atom, speaks) = match marker {
+            Some((head, atom)) => (atom, validate::has_speakable(head)),
+            None => (g, validate::has_speakable(g)),
+        };
+        scan.atom(byte, atom, speaks, marker.is_some());
         skip_to = byte.saturating_add(atom.len());
     }
     if scan.chars > 0 {
@@ -109,8 +117,9 @@ pub(crate) fn cut_points(text: &str) -> Vec<Cut> {
 struct Scan {
     cuts: Vec<Cut>,
     chars: usize,
-    seen_text: bool,
-    // The whitespace run just before the current position: atoms and line breaks in it.
+    seen_speech: bool,
+    // The run of silent atoms (whitespace, pause markers) just before the current position:
+    // how many, and the line breaks in it. Invisible characters leave it as it is.
     run_atoms: usize,
     run_newlines: usize,
     // What the last atom that is not whitespace (and not a closer) ended with.
@@ -128,7 +137,7 @@ impl Default for Scan {
                 level: Boundary::Paragraph,
             }],
             chars: 0,
-            seen_text: false,
+            seen_speech: false,
             run_atoms: 0,
             run_newlines: 0,
             sentence_end: false,
@@ -140,9 +149,9 @@ impl Default for Scan {
 
 impl Scan {
     /// The next atom, at byte `byte`: the cut before it, if one is allowed, and what it ends.
-    fn atom(&mut self, byte: usize, atom: &str, marker: bool) {
-        let ws = atom.chars().all(char::is_whitespace);
-        if !ws && self.seen_text {
+    /// `speaks`: the atom has something to speak (a marker's own text does not count).
+    fn atom(&mut self, byte: usize, atom: &str, speaks: bool, marker: bool) {
+        if speaks && self.seen_speech {
             let level = if self.run_newlines >= 2 {
                 Boundary::Paragraph
             } else if self.cjk_end
@@ -162,12 +171,18 @@ impl Scan {
             });
         }
         self.chars += atom.chars().count();
-        if ws {
-            self.run_atoms += 1;
-            self.run_newlines += atom.matches('\n').count();
+        if !speaks {
+            // Silent: it joins the part before the next speech. A pause or a blank is a gap
+            // between words; a lone invisible character (a soft hyphen, a word joiner) is
+            // not, and keeps what came before it, so `.\n\n\u{200B}\n\n` is still a
+            // paragraph break.
+            if marker || atom.chars().any(char::is_whitespace) {
+                self.run_atoms += 1;
+                self.run_newlines += atom.matches('\n').count();
+            }
             return;
         }
-        self.seen_text = true;
+        self.seen_speech = true;
         self.run_atoms = 0;
         self.run_newlines = 0;
         let last = atom.chars().next_back();
@@ -324,12 +339,12 @@ mod tests {
         // Multi-byte text right after a marker.
         let m = "a<#0.5#>轊霖";
         let bytes: Vec<usize> = cut_points(m).iter().map(|c| c.byte).collect();
-        assert_eq!(bytes, [0, 1, 8, 11, 14]);
+        assert_eq!(bytes, [0, 8, 11, 14]);
         let t = "ab<#0.5#>cd";
         let cuts = cut_points(t);
         let bytes: Vec<usize> = cuts.iter().map(|c| c.byte).collect();
-        assert_eq!(bytes, [0, 1, 2, 9, 10, 11]);
-        assert_eq!(level_at(t, 2), Some(Boundary::Word));
+        // No cut before the marker: it stays with the speech before it.
+        assert_eq!(bytes, [0, 1, 9, 10, 11]);
         assert_eq!(level_at(t, 9), Some(Boundary::Word));
         // e + combining acute is one grapheme; so is a family emoji.
         let g = "ae\u{301}b👨‍👩‍👧c";
@@ -353,6 +368,32 @@ mod tests {
             split("Aa.\n\nBb. Cc. Dd.", 14, false),
             ["Aa.\n\n", "Bb. Cc. Dd."]
         );
+    }
+
+    #[test]
+    fn silent_atoms_stay_with_the_speech_before_them() {
+        // A pause marker or an invisible character never starts a piece: a piece that held
+        // only one would hold nothing to speak, and the provider refuses it.
+        let t = "One two. <#1.5#>";
+        assert_eq!(split(t, 12, true), ["One ", "two. <#1.5#>"]);
+        let t = "Aa.\n\n\u{200B}\n\nBb.";
+        assert_eq!(level_at(t, t.find('\u{200B}').unwrap()), None);
+        assert_eq!(
+            level_at(t, t.find("Bb").unwrap()),
+            Some(Boundary::Paragraph)
+        );
+        // Silent text before the first speech stays with it too.
+        let t = "<#1#>\u{FEFF} Aa bb";
+        assert_eq!(split(t, 10, true), ["<#1#>\u{FEFF} Aa ", "bb"]);
+        // A sentence end before a pause is still a sentence end.
+        let t = "Aa. <#1#> Bb";
+        assert_eq!(level_at(t, t.find("Bb").unwrap()), Some(Boundary::Sentence));
+        // A soft hyphen inside a word is no word gap.
+        let t = "ab\u{AD}cd";
+        assert_eq!(level_at(t, t.find('c').unwrap()), Some(Boundary::Grapheme));
+        // Silence longer than a piece leaves no place to cut.
+        let t = format!("a{}", "<#1#>".repeat(5));
+        assert!(partition(&cut_points(&t), 10, true).is_err());
     }
 
     #[test]

@@ -67,11 +67,38 @@ fn token() -> impl Strategy<Value = String> {
         1 => Just("e\u{301}".to_owned()),
         1 => Just("👨\u{200d}👩\u{200d}👧".to_owned()),
         1 => Just("「好」".to_owned()),
+        1 => Just("\u{200B}".to_owned()),
+        1 => Just("\u{AD}".to_owned()),
+    ]
+}
+
+/// What may end a text with nothing to speak: pauses, invisible characters, blanks.
+fn silent() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("<#0.5#>".to_owned()),
+        Just("<#12.25#>".to_owned()),
+        Just("\u{200B}".to_owned()),
+        Just("\u{FEFF}".to_owned()),
+        Just(" ".to_owned()),
+        Just("\n\n".to_owned()),
     ]
 }
 
 fn text() -> impl Strategy<Value = String> {
-    prop::collection::vec(token(), 0..300).prop_map(|t| t.concat())
+    (
+        prop::collection::vec(token(), 0..300),
+        prop::collection::vec(silent(), 0..4),
+    )
+        .prop_map(|(t, tail)| t.concat() + &tail.concat())
+}
+
+/// Whether `text` has something to speak outside its pause markers.
+fn speaks(text: &str) -> bool {
+    let mut rest = text.to_owned();
+    for (s, e) in marker_spans(text).into_iter().rev() {
+        rest.replace_range(s..e, " ");
+    }
+    crate::validate::has_speakable(&rest)
 }
 
 proptest! {
@@ -91,12 +118,18 @@ proptest! {
         };
         let parts = pieces(&text, &cuts, &chosen);
         prop_assert_eq!(parts.concat(), text.clone());
-        if text.chars().all(char::is_whitespace) {
-            // A blank text has no non-blank piece to give: the plan refuses it, for both
-            // providers (proptest found " "; asserted here rather than skipped).
-            for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        if !speaks(&text) {
+            // A text with nothing to speak has no piece to give: the plan refuses it
+            // (proptest found " "; asserted here rather than skipped). VMEG knows no pause
+            // markers, so only a text of blanks and invisible characters is refused there.
+            let providers: &[Provider] = if crate::validate::has_speakable(&text) {
+                &[Provider::JimmyAi]
+            } else {
+                &[Provider::Vmeg, Provider::JimmyAi]
+            };
+            for &provider in providers {
                 let e = LongSpeechPlan::new(provider, &SpeechRequest::new("cv_1", text.as_str()));
-                prop_assert!(e.is_err(), "{provider}: blank {text:?} planned");
+                prop_assert!(e.is_err(), "{provider}: silent {text:?} planned");
             }
             return Ok(());
         }
@@ -106,8 +139,13 @@ proptest! {
         let mut at = 0;
         for p in &parts {
             prop_assert!(p.chars().count() <= max, "{p:?} over {max}");
-            prop_assert!(p.chars().any(|c| !c.is_whitespace()), "blank piece {p:?}");
+            prop_assert!(speaks(p), "piece with nothing to speak {p:?}");
             if at > 0 {
+                let first = p.graphemes(true).next().unwrap_or_default();
+                prop_assert!(
+                    !p.starts_with("<#") && crate::validate::has_speakable(first),
+                    "piece starts silent {p:?}"
+                );
                 prop_assert!(graphemes.contains(&at), "cut inside a grapheme at {at}");
                 prop_assert!(!markers.iter().any(|&(s, e)| s < at && at < e), "cut inside a marker at {at}");
             }
@@ -386,4 +424,46 @@ fn a_pause_marker_after_a_prepend_character_is_kept_whole() {
             );
         }
     }
+}
+
+#[test]
+fn a_part_never_holds_only_a_pause_or_an_invisible_character() {
+    // The fewest-parts search took the latest high cut, before a trailing pause marker, and
+    // the part of the marker alone was refused: the whole valid text with it.
+    let text = format!("{}end. <#1.5#>", "word ".repeat(1_998));
+    let plan = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m1", &text))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plan.parts().len(), 2);
+    assert!(plan.parts()[1].text().ends_with("end. <#1.5#>"));
+    assert_eq!(
+        plan.parts().iter().map(LongPart::text).collect::<String>(),
+        text
+    );
+    // VMEG: a line of a zero-width space between two blank lines.
+    let text = format!(
+        "{}.\n\n\u{200B}\n\n{}",
+        "a".repeat(496),
+        "Second paragraph here. ".repeat(40)
+    );
+    let plan = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", &text))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let lines: Vec<&String> = plan.parts().iter().flat_map(|p| &p.lines).collect();
+    assert!(lines.iter().all(|l| speaks(l)), "{lines:?}");
+    assert_eq!(lines.iter().map(|l| l.as_str()).collect::<String>(), text);
+    // When the paragraph and its break fit a line, the invisible character ends it.
+    let text = format!(
+        "{}.\n\n\u{200B}\n\n{}",
+        "a".repeat(480),
+        "Second paragraph here. ".repeat(40)
+    );
+    let plan = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", &text))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let lines: Vec<&String> = plan.parts().iter().flat_map(|p| &p.lines).collect();
+    assert!(lines[0].ends_with(".\n\n\u{200B}\n\n"), "{:?}", lines[0]);
+    assert!(lines[1].starts_with("Second"));
+    // Silence longer than a part: refused by name, before anything is sent.
+    let text = format!("Speech.{}", "<#1#>".repeat(2_000));
+    let e = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m1", &text)).unwrap_err();
+    assert_eq!(field_of(&e), "text");
+    assert!(e.to_string().contains("pause markers"), "{e}");
 }
