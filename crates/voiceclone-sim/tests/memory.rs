@@ -7,17 +7,8 @@ use std::time::Duration;
 
 use voiceclone_sim::{SimConfig, Simulator};
 
-fn rss_mib() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = s
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024)
-}
+mod rss;
+use rss::rss_mib;
 
 /// 24 async creates, each with 1 MiB of `extraData` (an array of half a million zeros,
 /// within `vmeg_max_body_bytes`): kept about once each, not as a parsed `Value` (~32 MiB

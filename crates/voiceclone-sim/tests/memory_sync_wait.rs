@@ -7,17 +7,8 @@ use std::time::Duration;
 
 use voiceclone_sim::{SimConfig, Simulator};
 
-fn rss_mib() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = s
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024)
-}
+mod rss;
+use rss::rss_mib;
 
 /// 24 sync clone creates of 1 MiB bodies (an unknown field holding half a million zeros,
 /// within `vmeg_max_body_bytes`), all waiting 20 s for their tasks at speed 0.1. The parsed
