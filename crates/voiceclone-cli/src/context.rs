@@ -88,18 +88,22 @@ pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
         }
     };
     printer.add_secret(&api_key);
-    let base_url = cli
-        .base_url
-        .clone()
-        .or_else(|| std::env::var(base_url_var(provider)).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty());
+    let base_url = base_url(cli, provider);
     Ok(Target {
         provider,
         api_key,
         base_url,
         allow_private_urls: cli.allow_private_urls,
     })
+}
+
+/// `--base-url`, else the provider's variable; `None` for the vendor's own.
+pub fn base_url(cli: &Cli, provider: Provider) -> Option<String> {
+    cli.base_url
+        .clone()
+        .or_else(|| std::env::var(base_url_var(provider)).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 fn read_key_file(path: &Path) -> Result<String, Failure> {

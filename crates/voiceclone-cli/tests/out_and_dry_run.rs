@@ -581,3 +581,84 @@ fn an_out_name_with_a_backslash_is_refused_before_sending() {
     assert!(r.stdout.contains("too long"), "{r:?}");
     assert_eq!(fake.requests(), 0);
 }
+
+/// A dry run refuses what the real run refuses, with the same exit code (2): the wait
+/// options (`--timeout NaN`, `--timeout` without `--wait`) and a base URL the client builder
+/// refuses (credentials, a query, a fragment, plain http off loopback). Its password is never
+/// printed. Before: the dry run exited 0 and printed the URL as given, password and all.
+#[test]
+fn the_dry_run_refuses_what_the_real_run_refuses_and_prints_no_credential() {
+    let sim = Sim::start();
+    let speak = ["speak", "--voice", "v", "--text", "hi"];
+    let creds = "https://user:hunter2-pass@api.example.com";
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (creds, vec!["--wait", "--timeout", "NaN"], "base_url"),
+        (creds, vec![], "base_url"),
+        (
+            "https://api.example.com/?token=hunter2-pass",
+            vec![],
+            "base_url",
+        ),
+        ("https://api.example.com/#hunter2-pass", vec![], "base_url"),
+        ("http://api.example.com", vec![], "base_url"),
+        ("", vec!["--wait", "--timeout", "NaN"], "--timeout"),
+        ("", vec!["--timeout", "5"], "--wait"),
+        (
+            "",
+            vec!["--wait", "--poll-interval", "0.000001"],
+            "--poll-interval",
+        ),
+    ];
+    for (base, flags, says) in cases {
+        let mut args = vec!["--provider", "vmeg", "--json"];
+        if !base.is_empty() {
+            args.extend(["--base-url", base]);
+        }
+        args.extend(speak);
+        args.extend(flags);
+        let real = run(&sim, &args).expect(2).json();
+        args.push("--dry-run");
+        for key in [KEY, ""] {
+            let r = run_with_key(&sim, key, &args);
+            assert!(
+                !r.stdout.contains("hunter2") && !r.stderr.contains("hunter2"),
+                "{r:?}"
+            );
+            let j = r.expect(2).json();
+            assert_eq!(j["error"]["kind"], real["error"]["kind"], "{args:?}: {j}");
+            assert!(j["error"].to_string().contains(says), "{args:?}: {j}");
+        }
+    }
+    // A clone's wait options too.
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "clone",
+        SAMPLE,
+        "--timeout",
+        "5",
+        "--dry-run",
+    ];
+    run(&sim, &args).expect(2);
+    // An accepted base URL is printed as the builder keeps it.
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "--base-url",
+        "https://api.example.com/v1/",
+        "speak",
+        "--voice",
+        "v",
+        "--text",
+        "hi",
+        "--dry-run",
+    ];
+    let j = run(&sim, &args).expect(0).json();
+    assert_eq!(
+        j["requests"][0]["url"], "https://api.example.com/v1/openapi/v1/task/tts/create-async",
+        "{j}"
+    );
+    assert_eq!(sim.requests(), 0, "nothing was sent");
+}
