@@ -300,9 +300,15 @@ pub struct CloneArgs {
 
     /// With --wait: write JimmyAI's preview audio to PATH (an existing directory gets
     /// `01.<ext>`); VMEG clones have no preview (exit 2, nothing sent). The file appears
-    /// only when complete
+    /// only when complete. A file the run may write that already exists is refused before
+    /// anything is sent (exit 2), unless --overwrite
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+
+    /// With --out: replace the files the run writes when they already exist (without it,
+    /// an existing one is refused before anything is sent)
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
 
     /// Check the request and print what would be sent (never the key) and its billable
     /// units; send nothing (no API key needed)
@@ -403,14 +409,22 @@ pub struct SpeakArgs {
     #[arg(long)]
     pub wait: bool,
 
-    /// With --wait: write the audio to PATH; several segments (or a PATH that is a directory
-    /// or ends with `/`) go into PATH as a directory (created if needed) as numbered files
-    /// `01.<ext>`, `02.<ext>`, ... (the extension from the Content-Type or the URL). Each
-    /// file appears only when complete. With --text-file (no --wait needed): the directory
-    /// (created if needed) for the parts' audio, `001.<ext>` or `001-01.<ext>`, ..., and
-    /// the manifest that lets a rerun resume
+    /// With --wait: write the audio to PATH. A PATH that is a directory or ends with `/`
+    /// (created if needed) gets numbered files `01.<ext>`, `02.<ext>`, ...; a PATH naming a
+    /// file (`out.wav`) gets the one segment, or several as its siblings `out-01.<ext>`,
+    /// `out-02.<ext>`, ... (the extension from the Content-Type or the URL). Each file
+    /// appears only when complete. A file the run may write that already exists is refused
+    /// before anything is sent (exit 2), unless --overwrite. With --text-file (no --wait
+    /// needed): the directory (created if needed) for the parts' audio, `001.<ext>` or
+    /// `001-01.<ext>`, ..., and the manifest that lets a rerun resume
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+
+    /// With --out (not --text-file, whose reruns resume into the same directory): replace
+    /// the files the run writes when they already exist (without it, an existing one is
+    /// refused before anything is sent)
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
 
     /// Check the request and print what would be sent (never the key) and its billable
     /// units; send nothing (no API key needed). With --text-file: every part's request
@@ -580,6 +594,22 @@ mod tests {
     #[test]
     fn grammar_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// `speak --out`'s help says what `commands::out` does: several segments for a PATH
+    /// naming a file are its siblings (it said they went into PATH as a directory), and an
+    /// existing file is refused unless `--overwrite`.
+    #[test]
+    fn speak_out_help_says_what_out_writes() {
+        let mut cmd = Cli::command();
+        let help = cmd
+            .find_subcommand_mut("speak")
+            .map(|s| s.render_long_help().to_string())
+            .unwrap_or_default();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(help.contains("as its siblings `out-01.<ext>`"), "{help}");
+        assert!(!help.contains("go into PATH as a directory"), "{help}");
+        assert!(help.contains("--overwrite"), "{help}");
     }
 
     /// A listing's `--timeout` takes what every other `--timeout` takes, 0.001 to 1e9 s:

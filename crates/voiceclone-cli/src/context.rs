@@ -59,6 +59,9 @@ pub fn provider(cli: &Cli) -> Result<Provider, Failure> {
 
 /// Resolves provider, key and base URL; registers the key with the printer for redaction.
 pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
+    // First: a key given to --api-key-file by mistake is often the environment's own, and
+    // the key file's errors may quote what was given.
+    redact_api_keys_from_env(printer);
     let provider = provider(cli)?;
     let api_key = match &cli.api_key_file {
         Some(path) => read_key_file(path)?,
@@ -71,7 +74,12 @@ pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
                         "{var} is empty: set it to the {provider} API key, or pass --api-key-file PATH"
                     )));
                 }
-                Err(_) => {
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(Failure::usage(format!(
+                        "{var} is set but is not valid UTF-8: set it to the {provider} API key, or pass --api-key-file PATH"
+                    )));
+                }
+                Err(std::env::VarError::NotPresent) => {
                     return Err(Failure::usage(format!(
                         "no API key: set {var}, or pass --api-key-file PATH (there is no --api-key flag, so the key stays out of shell history)"
                     )));
@@ -80,20 +88,22 @@ pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
         }
     };
     printer.add_secret(&api_key);
-    // The other provider's key too: a server may echo either.
-    redact_api_keys_from_env(printer);
-    let base_url = cli
-        .base_url
-        .clone()
-        .or_else(|| std::env::var(base_url_var(provider)).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty());
+    let base_url = base_url(cli, provider);
     Ok(Target {
         provider,
         api_key,
         base_url,
         allow_private_urls: cli.allow_private_urls,
     })
+}
+
+/// `--base-url`, else the provider's variable; `None` for the vendor's own.
+pub fn base_url(cli: &Cli, provider: Provider) -> Option<String> {
+    cli.base_url
+        .clone()
+        .or_else(|| std::env::var(base_url_var(provider)).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 fn read_key_file(path: &Path) -> Result<String, Failure> {
@@ -105,20 +115,22 @@ fn read_key_file(path: &Path) -> Result<String, Failure> {
         crate::bounded_read::KEY_FILE_PATIENCE,
     )
     .map_err(|e| {
-        // A file that does not exist may be the key itself, given by mistake: its name
-        // is not shown (the key is not known to the printer yet, so nothing would
-        // redact it).
-        let what = if e.kind() == std::io::ErrorKind::NotFound {
-            "cannot read the API key file (--api-key-file names no file; the name is not shown, since it may be the key itself)".to_owned()
-        } else {
+        // A name that is no file may be the key itself, given by mistake: it is shown only
+        // when something exists there. Every error kind counts, not only "not found": a
+        // key longer than a file name may be is "name too long", one with a `/` in it "not
+        // a directory", and the key is not known to the printer yet.
+        let what = if std::fs::symlink_metadata(path).is_ok() {
             format!(
                 "cannot read the API key file {} (--api-key-file)",
                 path.display()
             )
+        } else {
+            "cannot read the API key file (--api-key-file names no file; the name is not shown, since it may be the key itself)".to_owned()
         };
         Failure::io(&what, &e)
     })?;
-    let key = raw.trim_end_matches(['\n', '\r']).trim();
+    // Notepad starts a UTF-8 file with a byte order mark, which `trim` keeps.
+    let key = raw.trim_start_matches('\u{feff}').trim();
     if key.is_empty() {
         return Err(Failure::usage(format!(
             "the API key file {} is empty",

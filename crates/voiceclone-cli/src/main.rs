@@ -5,6 +5,7 @@ mod bounded_read;
 mod cli;
 mod commands;
 mod context;
+mod env_name;
 mod exit;
 mod output;
 mod receiver;

@@ -251,20 +251,12 @@ pub fn check_path(path: &str) -> Result<(), Failure> {
 }
 
 /// The webhook secret from the environment variable `var` (named by `flag`), registered
-/// with the printer. Unset or empty: a usage failure (exit 2).
+/// with the printer. Unset, empty or not UTF-8: a usage failure (exit 2) that never quotes
+/// a "name" that may be the secret itself ([`crate::env_name`]).
 pub fn secret_from_env(var: &str, flag: &str, printer: &mut Printer) -> Result<String, Failure> {
-    match std::env::var(var) {
-        Ok(s) if !s.trim().is_empty() => {
-            printer.add_secret(&s);
-            Ok(s)
-        }
-        Ok(_) => Err(Failure::usage(format!(
-            "the environment variable {var} ({flag}) is empty"
-        ))),
-        Err(_) => Err(Failure::usage(format!(
-            "the environment variable {var} ({flag}) is not set; it must hold the webhook secret"
-        ))),
-    }
+    let secret = crate::env_name::read(var, flag, "the webhook secret")?;
+    printer.add_secret(&secret);
+    Ok(secret)
 }
 
 /// The completion store named by `--redis-url-env NAME`: the Redis URL is read from the
@@ -277,19 +269,13 @@ pub async fn store_from_env(
     var: &str,
     printer: &mut Printer,
 ) -> Result<Arc<dyn CompletionStore>, Failure> {
-    let url = match std::env::var(var) {
-        Ok(s) if !s.trim().is_empty() => s.trim().to_owned(),
-        Ok(_) => {
-            return Err(Failure::usage(format!(
-                "the environment variable {var} (--redis-url-env) is empty"
-            )));
-        }
-        Err(_) => {
-            return Err(Failure::usage(format!(
-                "the environment variable {var} (--redis-url-env) is not set; it must hold the Redis URL (redis://[:PASSWORD@]HOST:PORT[/DB])"
-            )));
-        }
-    };
+    let url = crate::env_name::read(
+        var,
+        "--redis-url-env",
+        "the Redis URL (redis://[:PASSWORD@]HOST:PORT[/DB])",
+    )?
+    .trim()
+    .to_owned();
     printer.add_secret_exact(&url);
     if let Ok(parsed) = url::Url::parse(&url)
         && let Some(password) = parsed.password()

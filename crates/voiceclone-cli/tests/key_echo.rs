@@ -249,3 +249,101 @@ fn the_other_providers_key_is_never_printed_either() {
         }
     }
 }
+
+/// A secret given where the NAME of its variable goes (`--api-key-env "$VMEG_API_KEY"`,
+/// `--secret-env "$SECRET"`, `--redis-url-env "$REDIS_URL"`) is not quoted by the "not set"
+/// usage error, on stdout (`--json`) or stderr. Before: every one of them was printed, the
+/// live key of `sim --api-key-env` included (`sim` did not register the environment's keys).
+/// A name shaped like one is still shown, so that a typo can be seen.
+#[test]
+fn a_secret_given_as_a_variable_name_is_not_printed() {
+    let secret = "whsec_TOPSECRET_abcdef";
+    let redis = "redis://:p4ssw0rd-secret@10.0.0.5:6379/0";
+    let listen = ["--json", "webhook", "listen", "--addr", "127.0.0.1:0"];
+    let verify = [
+        "--json",
+        "webhook",
+        "verify",
+        "--timestamp",
+        "1",
+        "--signature",
+        "ab",
+        "/dev/null",
+    ];
+    let speak = [
+        "--json",
+        "--provider",
+        "vmeg",
+        "speak",
+        "--voice",
+        "v",
+        "--text",
+        "hi",
+        "--wait",
+        "--webhook-listen",
+        "127.0.0.1:0",
+    ];
+    let sim_hook = ["--json", "sim", "--webhook-url", "http://127.0.0.1:9/"];
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        // The live key is in the environment, where every other command redacts it.
+        (KEY, vec!["--json", "sim", "--api-key-env", KEY], KEY),
+        (
+            "",
+            [&verify[..], &["--secret-env", secret]].concat(),
+            secret,
+        ),
+        (
+            "",
+            [&listen[..], &["--secret-env", secret]].concat(),
+            secret,
+        ),
+        (
+            "",
+            [
+                &listen[..],
+                &["--secret-env", "WS", "--redis-url-env", redis],
+            ]
+            .concat(),
+            "p4ssw0rd-secret",
+        ),
+        (
+            KEY,
+            [&speak[..], &["--webhook-secret-env", secret]].concat(),
+            secret,
+        ),
+        (
+            "",
+            [&sim_hook[..], &["--webhook-secret-env", secret]].concat(),
+            secret,
+        ),
+    ];
+    for (key, args, needle) in cases {
+        let out = command(None, key, &[("WS", "s3cr3t-s3cr3t")], &args)
+            .output()
+            .unwrap();
+        let run = Run::from_output(out, &[key, needle], &args).expect(2);
+        let message = run.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains("the name is not shown"),
+            "{args:?}: {run:?}"
+        );
+        assert!(run.stderr.contains("the name is not shown"), "{run:?}");
+    }
+    // A key shaped like a variable name is shown as a name would be: `sim` redacts the
+    // environment's keys, as every other command does.
+    let upper = "SKLIVE0123456789ABCDEF0123";
+    let args = ["--json", "sim", "--api-key-env", upper];
+    let out = command(None, upper, &[], &args).output().unwrap();
+    let run = Run::from_output(out, &[upper], &args).expect(2);
+    assert!(run.stderr.contains("[redacted]"), "{run:?}");
+    let args = [&listen[..], &["--secret-env", "MY_HOOK_SECRET"]].concat();
+    let out = command(None, "", &[], &args).output().unwrap();
+    let run = Run::from_output(out, &[], &args).expect(2);
+    assert!(
+        run.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the environment variable MY_HOOK_SECRET (--secret-env) is not set"),
+        "{run:?}"
+    );
+}

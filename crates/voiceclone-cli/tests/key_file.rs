@@ -1,5 +1,8 @@
-//! `--api-key-file` on FIFOs and pipes: a key that arrives late is read, and one that never
-//! arrives is refused after a bounded wait, never a hang with nothing printed.
+//! Where the API key is read from. `--api-key-file` on FIFOs and pipes: a key that arrives
+//! late is read, and one that never arrives is refused after a bounded wait, never a hang
+//! with nothing printed. The key given as the file's name by mistake is never printed; a
+//! key file saved by Notepad (with a byte order mark) is read; a key variable that is not
+//! UTF-8 is said to be so.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -126,4 +129,94 @@ fn a_key_pipe_is_read_late_and_an_empty_one_refused_at_once() {
     );
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
     assert_eq!(sim.requests(), before);
+}
+
+/// The key itself given to `--api-key-file` is not printed whatever the error: a key longer
+/// than a file name may be (a 300-byte JWT) fails with "name too long", one with a `/` in it
+/// with "not found" or "not a directory". Before: only "not found" hid the name, and the
+/// environment's keys were registered for redaction only after the key file was read, so the
+/// long key was printed even when it was VMEG_API_KEY's own. A file that exists is still
+/// named.
+#[test]
+fn the_key_given_as_the_key_file_is_never_printed() {
+    let long = format!("eyJ{}", "a".repeat(300));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let inside_a_file = format!("{}/sk-slash-key-0123456789", file.path().display());
+    for (env_key, given) in [
+        (long.as_str(), long.as_str()),
+        ("", long.as_str()),
+        ("", inside_a_file.as_str()),
+        ("", "sk-nofile-0123456789abcdef"),
+    ] {
+        let args = [
+            "--json",
+            "--provider",
+            "vmeg",
+            "--api-key-file",
+            given,
+            "voices",
+        ];
+        let out = support::command(None, env_key, &[], &args)
+            .output()
+            .unwrap();
+        let piece = &given[given.len() - 24..];
+        let r = Run::from_output(out, &[env_key, piece], &args).expect(2);
+        let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("the name is not shown"), "{r:?}");
+    }
+    // A directory exists: its name is shown.
+    let dir = tempfile::tempdir().unwrap();
+    let shown = dir.path().display().to_string();
+    let args = [
+        "--json",
+        "--provider",
+        "vmeg",
+        "--api-key-file",
+        &shown,
+        "voices",
+    ];
+    let out = support::command(None, "", &[], &args).output().unwrap();
+    let r = Run::from_output(out, &[], &args).expect(2);
+    assert!(r.stdout.contains(&shown), "{r:?}");
+}
+
+/// A key file saved by Windows Notepad starts with a UTF-8 byte order mark: it is read as the
+/// key without it. Before: the BOM was sent as part of the key (401).
+#[test]
+fn a_key_file_with_a_byte_order_mark_is_read() {
+    let sim = Sim::fast(KEY);
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    write!(file, "\u{feff}{KEY}\r\n").unwrap();
+    let path = file.path().to_str().unwrap();
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "--api-key-file",
+        path,
+        "voices",
+    ];
+    let out = support::command(Some(&sim.url()), "", &[], &args)
+        .output()
+        .unwrap();
+    Run::from_output(out, &[KEY], &args).expect(0);
+}
+
+/// A key variable that is set but not UTF-8 is said to be so (never its bytes), not "no API
+/// key: set VMEG_API_KEY", which sends the user looking for a variable that is there.
+#[test]
+fn a_key_variable_that_is_not_utf8_is_said_to_be_so() {
+    use std::os::unix::ffi::OsStrExt;
+    let args = ["--provider", "vmeg", "--json", "voices"];
+    let mut cmd = support::command(None, "", &[], &args);
+    cmd.env(
+        "VMEG_API_KEY",
+        std::ffi::OsStr::from_bytes(b"sk-\xff\xfe-latin1-key"),
+    );
+    let r = Run::from_output(cmd.output().unwrap(), &["latin1-key"], &args).expect(2);
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("VMEG_API_KEY is set but is not valid UTF-8"),
+        "{r:?}"
+    );
 }

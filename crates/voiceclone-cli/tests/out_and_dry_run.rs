@@ -581,3 +581,183 @@ fn an_out_name_with_a_backslash_is_refused_before_sending() {
     assert!(r.stdout.contains("too long"), "{r:?}");
     assert_eq!(fake.requests(), 0);
 }
+
+/// A dry run refuses what the real run refuses, with the same exit code (2): the wait
+/// options (`--timeout NaN`, `--timeout` without `--wait`) and a base URL the client builder
+/// refuses (credentials, a query, a fragment, plain http off loopback). Its password is never
+/// printed. Before: the dry run exited 0 and printed the URL as given, password and all.
+#[test]
+fn the_dry_run_refuses_what_the_real_run_refuses_and_prints_no_credential() {
+    let sim = Sim::start();
+    let speak = ["speak", "--voice", "v", "--text", "hi"];
+    let creds = "https://user:hunter2-pass@api.example.com";
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (creds, vec!["--wait", "--timeout", "NaN"], "base_url"),
+        (creds, vec![], "base_url"),
+        (
+            "https://api.example.com/?token=hunter2-pass",
+            vec![],
+            "base_url",
+        ),
+        ("https://api.example.com/#hunter2-pass", vec![], "base_url"),
+        ("http://api.example.com", vec![], "base_url"),
+        ("", vec!["--wait", "--timeout", "NaN"], "--timeout"),
+        ("", vec!["--timeout", "5"], "--wait"),
+        (
+            "",
+            vec!["--wait", "--poll-interval", "0.000001"],
+            "--poll-interval",
+        ),
+    ];
+    for (base, flags, says) in cases {
+        let mut args = vec!["--provider", "vmeg", "--json"];
+        if !base.is_empty() {
+            args.extend(["--base-url", base]);
+        }
+        args.extend(speak);
+        args.extend(flags);
+        let real = run(&sim, &args).expect(2).json();
+        args.push("--dry-run");
+        for key in [KEY, ""] {
+            let r = run_with_key(&sim, key, &args);
+            assert!(
+                !r.stdout.contains("hunter2") && !r.stderr.contains("hunter2"),
+                "{r:?}"
+            );
+            let j = r.expect(2).json();
+            assert_eq!(j["error"]["kind"], real["error"]["kind"], "{args:?}: {j}");
+            assert!(j["error"].to_string().contains(says), "{args:?}: {j}");
+        }
+    }
+    // A clone's wait options too.
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "clone",
+        SAMPLE,
+        "--timeout",
+        "5",
+        "--dry-run",
+    ];
+    run(&sim, &args).expect(2);
+    // An accepted base URL is printed as the builder keeps it.
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "--base-url",
+        "https://api.example.com/v1/",
+        "speak",
+        "--voice",
+        "v",
+        "--text",
+        "hi",
+        "--dry-run",
+    ];
+    let j = run(&sim, &args).expect(0).json();
+    assert_eq!(
+        j["requests"][0]["url"], "https://api.example.com/v1/openapi/v1/task/tts/create-async",
+        "{j}"
+    );
+    assert_eq!(sim.requests(), 0, "nothing was sent");
+}
+
+/// A file `--out` may write that already exists is refused before anything is sent (exit 2,
+/// usage, the file named, `--overwrite` suggested): PATH itself, a sibling `a-01.wav` of
+/// `--out a.wav`, a `DIR/01.wav`; so is `--out FILE/` (a trailing `/` on a file). Before: the
+/// user's file was replaced after the job was paid, with `wrote FILE`, and `FILE/` failed
+/// only after the task was paid. With `--overwrite` the file is replaced.
+#[test]
+fn out_refuses_an_existing_file_before_sending_unless_overwrite() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let mine = d("mine.wav");
+    std::fs::write(&mine, b"my own recording").unwrap();
+    std::fs::write(d("take-01.wav"), b"my take").unwrap();
+    std::fs::create_dir(d("parts")).unwrap();
+    std::fs::write(d("parts/01.mp3"), b"my part").unwrap();
+    std::fs::create_dir(d("empty")).unwrap();
+    let speak = |out: &str, more: &[&str]| {
+        let mut args = vec![
+            "--provider",
+            "vmeg",
+            "--allow-private-urls",
+            "--json",
+            "speak",
+            "--voice",
+            "sv_en_us_female_01",
+            "--text",
+            "Hello.",
+            "--wait",
+            "--out",
+        ];
+        args.push(out);
+        args.extend(more);
+        args.extend(FAST_POLL);
+        run(&sim, &args)
+    };
+    let file_slash = format!("{mine}/");
+    for (out, existing) in [
+        (mine.clone(), mine.clone()),
+        (d("take.wav"), d("take-01.wav")),
+        (d("parts"), d("parts/01.mp3")),
+        (format!("{}/", d("parts")), d("parts/01.mp3")),
+    ] {
+        let j = speak(&out, &[]).expect(2).json();
+        assert_eq!(j["error"]["kind"], "usage", "{out}: {j}");
+        let message = j["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&existing), "{out}: {j}");
+        assert!(message.contains("--overwrite"), "{out}: {j}");
+    }
+    for more in [&[][..], &["--overwrite"]] {
+        let j = speak(&file_slash, more).expect(2).json();
+        assert!(
+            j["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ends with /"),
+            "{j}"
+        );
+    }
+    // --overwrite means nothing for --text-file (a rerun resumes), nor without --out.
+    let text = d("text.txt");
+    std::fs::write(&text, "Hello.").unwrap();
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "speak",
+        "--voice",
+        "v",
+        "--text-file",
+        &text,
+        "--out",
+        &d("long"),
+        "--overwrite",
+    ];
+    run(&sim, &args).expect(2);
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "speak",
+        "--voice",
+        "v",
+        "--text",
+        "hi",
+        "--wait",
+        "--overwrite",
+    ];
+    run(&sim, &args).expect(2);
+    assert_eq!(sim.requests(), 0, "nothing was sent");
+    assert_eq!(std::fs::read(&mine).unwrap(), b"my own recording");
+    assert_eq!(std::fs::read(d("take-01.wav")).unwrap(), b"my take");
+    assert_eq!(std::fs::read(d("parts/01.mp3")).unwrap(), b"my part");
+    // A directory without numbered files, and --overwrite, write.
+    speak(&d("empty"), &[]).expect(0);
+    assert_plays(&dir.path().join("empty/01.wav"));
+    speak(&mine, &["--overwrite"]).expect(0);
+    assert_plays(Path::new(&mine));
+}

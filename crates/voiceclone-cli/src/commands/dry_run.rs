@@ -10,8 +10,8 @@ use serde_json::Value;
 use voiceclone::Provider;
 use voiceclone::estimate::{DryRun, Estimate, Fee, Unit};
 
-use crate::cli::{Cli, Command};
-use crate::context::{base_url_var, provider};
+use crate::cli::{Cli, Command, PollArgs};
+use crate::context::{Target, provider};
 use crate::output::{Failure, Outcome, Printer};
 
 /// The dry run of `clone` or `speak` when `--dry-run` was given; `None` otherwise.
@@ -26,13 +26,30 @@ pub fn run(cli: &Cli, printer: &Printer) -> Option<Outcome> {
     }
     let _ = printer;
     Some(match plan(cli) {
-        Ok((p, run)) => outcome(p, &base_url(cli, p), &run),
+        Ok((p, base, run)) => outcome(p, &base, &run),
         Err(f) => Outcome::failed(f),
     })
 }
 
-fn plan(cli: &Cli) -> Result<(Provider, DryRun), Failure> {
+/// The real run's checks, in the real run's words, then the requests; and where they would
+/// go. A dry run that passes what the real run refuses would be a promise broken.
+fn plan(cli: &Cli) -> Result<(Provider, String, DryRun), Failure> {
     let p = provider(cli)?;
+    let base = base_url(cli, p)?;
+    match &cli.command {
+        Command::Clone(args) => {
+            wait_options(p, args.wait, &args.poll)?;
+        }
+        // `--text-file` always waits: only the options' values are checked, as its real
+        // run does.
+        Command::Speak(args) if args.text_file.is_some() => {
+            super::provider::policy(p, &args.poll)?;
+        }
+        Command::Speak(args) => {
+            wait_options(p, args.wait, &args.poll)?;
+        }
+        _ => {}
+    }
     let run = match &cli.command {
         Command::Clone(args) => {
             let req = super::provider::clone_request(p, args)?;
@@ -53,19 +70,36 @@ fn plan(cli: &Cli) -> Result<(Provider, DryRun), Failure> {
         }
         _ => return Err(Failure::usage("--dry-run applies to clone and speak")),
     };
-    Ok((p, run))
+    Ok((p, base, run))
 }
 
-/// Where requests would go: `--base-url`, else the provider's variable, else the vendor's.
-fn base_url(cli: &Cli, p: Provider) -> String {
-    cli.base_url
-        .clone()
-        .or_else(|| std::env::var(base_url_var(p)).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| p.default_base_url().to_owned())
-        .trim_end_matches('/')
-        .to_owned()
+/// `--timeout` and `--poll-interval`: only with `--wait`, and within their bounds.
+fn wait_options(p: Provider, wait: bool, poll: &PollArgs) -> Result<(), Failure> {
+    if let Some(f) = super::provider::needs_wait(wait, poll) {
+        return Err(f);
+    }
+    super::provider::policy(p, poll).map(drop)
+}
+
+/// Where requests would go (`--base-url`, else the provider's variable, else the vendor's),
+/// checked by the client builder the real run uses, with a stand-in key (the real one is
+/// not read). The builder refuses a URL with credentials, a query or a fragment; what is
+/// printed is what it kept, so a credential cannot reach the output either way.
+fn base_url(cli: &Cli, p: Provider) -> Result<String, Failure> {
+    let target = Target {
+        provider: p,
+        api_key: "dry-run-stand-in-key".to_owned(),
+        base_url: crate::context::base_url(cli, p),
+        allow_private_urls: cli.allow_private_urls,
+    };
+    let client = super::provider::build_client(&target, None)?;
+    let mut url = client.base_url().clone();
+    // Already refused by the builder; cleared again so that a change there cannot leak.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 fn outcome(p: Provider, base: &str, run: &DryRun) -> Outcome {

@@ -27,7 +27,12 @@ pub async fn run(cli: Cli) -> Exit {
                 Err(outcome) => outcome,
             }
         }
-        Command::Sim(args) => sim::run(args, &printer).await,
+        Command::Sim(args) => {
+            // `--api-key-env` often names VMEG_API_KEY (so that clients' variable just
+            // works): that key is the user's real one, redacted as everywhere else.
+            crate::context::redact_api_keys_from_env(&mut printer);
+            sim::run(args, &printer).await
+        }
         Command::Demo(args) => demo::run(args, &printer).await,
         _ => provider::run(&cli, &mut printer).await,
     };

@@ -10,6 +10,12 @@
 //! directory named `out.wav`). The extension comes from the answer's Content-Type, else the
 //! URL.
 //!
+//! Before anything is sent, a file the run may write that already exists (PATH, a sibling
+//! `out-NN.<ext>`, or `DIR/NN.<ext>`, for any extension and NN up to [`MAX_OUT_FILES`]) is
+//! refused (exit 2) unless `--overwrite`: the write itself renames over, after the job was
+//! paid. The check is a guard against mistakes, not a lock: a file created between it and
+//! the write is still replaced.
+//!
 //! One command asks for one clone preview or one line of speech: an answer listing more
 //! than [`MAX_OUT_FILES`] URLs is refused before anything is downloaded, and all the files
 //! of one command hold at most its byte budget (`speak --max-total-bytes`, else
@@ -32,11 +38,19 @@ use crate::spinner::Spinner;
 /// `--wait`; not for a VMEG clone (no preview audio); the destination's directory must
 /// exist. `None` when `--out` was not given.
 pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
-    let (out, wait, is_clone) = match &cli.command {
-        Command::Clone(a) => (a.out.as_deref(), a.wait, true),
-        // `speak --text-file` waits by itself and takes --out as its directory (long.rs).
-        Command::Speak(a) if a.text_file.is_some() => return Ok(None),
-        Command::Speak(a) => (a.out.as_deref(), a.wait, false),
+    let (out, wait, is_clone, overwrite) = match &cli.command {
+        Command::Clone(a) => (a.out.as_deref(), a.wait, true, a.overwrite),
+        // `speak --text-file` waits by itself and takes --out as its directory (long.rs),
+        // where a rerun resumes: replacing what is there is not what it does.
+        Command::Speak(a) if a.text_file.is_some() => {
+            if a.overwrite {
+                return Err(Failure::usage(
+                    "--overwrite does not apply to --text-file: a rerun into the same --out DIR resumes the run; give a new directory to start over",
+                ));
+            }
+            return Ok(None);
+        }
+        Command::Speak(a) => (a.out.as_deref(), a.wait, false, a.overwrite),
         _ => return Ok(None),
     };
     let Some(out) = out else { return Ok(None) };
@@ -52,6 +66,12 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
     }
     if out.as_os_str().is_empty() {
         return Err(Failure::usage("--out is empty"));
+    }
+    if names_dir(out) && !out.is_dir() && exists_as_non_dir(out) {
+        return Err(Failure::usage(format!(
+            "--out {}: ends with / (a directory) but names a file that exists",
+            out.display()
+        )));
     }
     if !out.is_dir() && !names_dir(out) {
         // Several URLs are written as this name's siblings (`<stem>-01.<ext>`): a stem the
@@ -83,7 +103,69 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
             )));
         }
     }
+    if !overwrite && let Some(existing) = existing_target(out) {
+        return Err(Failure::usage(format!(
+            "--out {}: {} already exists and would be replaced: nothing was sent; pass --overwrite to replace it, or choose another PATH",
+            out.display(),
+            existing.display()
+        )));
+    }
     Ok(Some(out))
+}
+
+/// Whether `out`, written with a trailing `/`, names something that exists and is not a
+/// directory (`file.wav/`: the OS says "not a directory" for it as given).
+fn exists_as_non_dir(out: &Path) -> bool {
+    let s = out.as_os_str().to_string_lossy();
+    let bare = s.trim_end_matches(['/', std::path::MAIN_SEPARATOR]);
+    !bare.is_empty() && std::fs::metadata(bare).is_ok_and(|m| !m.is_dir())
+}
+
+/// The first existing file among those a run writing to `out` may write ([`write_all`]'s
+/// names: PATH, its siblings `<stem>-NN.<ext>`, or `DIR/NN.<ext>`; the count and the
+/// extension are known only from the answer, so every one that could be). A directory that
+/// cannot be read is no refusal: the write reports its own errors.
+fn existing_target(out: &Path) -> Option<std::path::PathBuf> {
+    let (dir, prefix) = if out.is_dir() || names_dir(out) {
+        (out.to_path_buf(), String::new())
+    } else {
+        // A dangling symlink counts: the rename would replace it.
+        if std::fs::symlink_metadata(out).is_ok() {
+            return Some(out.to_path_buf());
+        }
+        let stem = out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (parent_or_dot(out), format!("{stem}-"))
+    };
+    std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .find(|e| e.file_name().to_str().is_some_and(|n| numbered(n, &prefix)))
+        .map(|e| e.path())
+}
+
+/// Whether `name` is `<prefix>NN.<ext>`, a name [`write_all`] may give one of at most
+/// [`MAX_OUT_FILES`] files.
+fn numbered(name: &str, prefix: &str) -> bool {
+    let Some((n, ext)) = name.strip_prefix(prefix).and_then(|r| r.split_once('.')) else {
+        return false;
+    };
+    let width = MAX_OUT_FILES.to_string().len().max(2);
+    n.len() == width
+        && n.parse::<usize>()
+            .is_ok_and(|i| (1..=MAX_OUT_FILES).contains(&i))
+        && !ext.is_empty()
+        && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `out`'s directory (`.` for a bare name).
+fn parent_or_dot(out: &Path) -> std::path::PathBuf {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
 }
 
 /// The most audio URLs `--out` downloads for one command (more is a suspicious answer).
@@ -191,10 +273,7 @@ async fn write_all(
     let (dir, prefix) = if into_dir || urls.len() == 1 {
         (out.to_path_buf(), String::new())
     } else {
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
+        let parent = parent_or_dot(out);
         let stem = out
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -269,6 +348,30 @@ mod tests {
         assert_eq!(stem(9, 12), "10");
         assert_eq!(stem(0, 100), "001");
         assert_eq!(stem(99, 100), "100");
+    }
+
+    #[test]
+    fn the_numbered_names_are_those_written() {
+        for (name, prefix) in [("01.wav", ""), ("16.bin", ""), ("a-01.mp3", "a-")] {
+            assert!(numbered(name, prefix), "{name}");
+        }
+        for (name, prefix) in [
+            ("00.wav", ""),
+            ("17.wav", ""),
+            ("1.wav", ""),
+            ("01", ""),
+            ("01.", ""),
+            ("01.w.av", ""),
+            ("b-01.wav", "a-"),
+            ("notes.txt", ""),
+        ] {
+            assert!(!numbered(name, prefix), "{name}");
+        }
+        // As `stem` names them.
+        assert!(numbered(
+            &format!("{}.wav", stem(MAX_OUT_FILES - 1, MAX_OUT_FILES)),
+            ""
+        ));
     }
 
     #[test]

@@ -225,7 +225,8 @@ pub fn policy(p: Provider, poll: &PollArgs) -> Result<WaitPolicy, Failure> {
     Ok(policy)
 }
 
-fn needs_wait(wait: bool, poll: &PollArgs) -> Option<Failure> {
+/// `--timeout` or `--poll-interval` without `--wait`: a usage failure (they would do nothing).
+pub fn needs_wait(wait: bool, poll: &PollArgs) -> Option<Failure> {
     (!wait && (poll.timeout.is_some() || poll.poll_interval.is_some()))
         .then(|| Failure::usage("--timeout and --poll-interval only apply with --wait"))
 }

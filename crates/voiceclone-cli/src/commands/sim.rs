@@ -111,15 +111,9 @@ fn config(args: &SimArgs) -> Result<SimConfig, Failure> {
         .with_task_failure_rate(args.failure_rate);
     if let Some(var) = &args.api_key_env {
         // A key the caller chose (a container's clients know it in advance).
-        let key = std::env::var(var)
-            .ok()
-            .map(|k| k.trim().to_owned())
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                Failure::usage(format!(
-                    "the environment variable {var} (--api-key-env) is not set or empty"
-                ))
-            })?;
+        let key = crate::env_name::read(var, "--api-key-env", "the API key to accept")?
+            .trim()
+            .to_owned();
         config = config.with_api_key(key);
     } else if !is_loopback(args.addr) {
         // The default key, `sim-key`, is public: a simulator others can reach gets a random
@@ -127,14 +121,7 @@ fn config(args: &SimArgs) -> Result<SimConfig, Failure> {
         config = config.with_api_key(format!("sim-{}", uuid::Uuid::new_v4().simple()));
     }
     if let (Some(url), Some(var)) = (&args.webhook_url, &args.webhook_secret_env) {
-        let secret = std::env::var(var)
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| {
-                Failure::usage(format!(
-                    "the environment variable {var} (--webhook-secret-env) is not set or empty"
-                ))
-            })?;
+        let secret = crate::env_name::read(var, "--webhook-secret-env", "the webhook secret")?;
         config = config.with_webhook(url.clone(), secret);
     }
     config
