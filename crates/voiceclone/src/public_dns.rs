@@ -57,6 +57,7 @@ pub(crate) fn public_only(
 /// The refusal of this resolver somewhere in `err`'s sources: the connection was refused
 /// here, on purpose, not by the network (a download reports it as a refused URL, not as a
 /// transport failure to retry).
+#[cfg(feature = "download")]
 pub(crate) fn refusal_in<'e>(
     err: &'e (dyn std::error::Error + 'static),
 ) -> Option<&'e PrivateOnly> {
@@ -72,6 +73,7 @@ pub(crate) fn refusal_in<'e>(
 )]
 pub(crate) struct PrivateOnly(String);
 
+#[cfg(feature = "download")]
 impl PrivateOnly {
     /// The host refused.
     pub(crate) fn host(&self) -> &str {
