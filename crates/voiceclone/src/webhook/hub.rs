@@ -543,6 +543,17 @@ impl CompletionHub {
     /// submit did land is resolved (the adapter puts the key in `extraData`, which VMEG
     /// echoes). `None` when no such delivery was seen (or it is no longer kept).
     pub async fn job_for_idempotency_key(&self, key: &str) -> Result<Option<WebhookEvent>, Error> {
+        self.job_for_idempotency_key_decoded_with(key, None).await
+    }
+
+    /// [`job_for_idempotency_key`](Self::job_for_idempotency_key), with the event decoded
+    /// and scrubbed under `filter`: what a [`Client`](crate::Client) returns, its API key's
+    /// text filter passed, so that a key the delivery echoes never reaches the caller.
+    pub(crate) async fn job_for_idempotency_key_decoded_with(
+        &self,
+        key: &str,
+        filter: Option<&client_glue::TextFilter>,
+    ) -> Result<Option<WebhookEvent>, Error> {
         let found = self
             .inner
             .store
@@ -551,7 +562,7 @@ impl CompletionHub {
             .map_err(unavailable)?;
         Ok(found
             .filter(|e| e.idempotency_key.as_deref() == Some(key))
-            .and_then(|e| self.reverify(&e)))
+            .and_then(|e| self.reverify_decoded_with(&e, filter)))
     }
 
     /// Verifies an event read back from the store; a forged or damaged one is dropped with a
@@ -563,7 +574,9 @@ impl CompletionHub {
         self.reverify_decoded_with(stored, None)
     }
 
-    /// [`reverify`](Self::reverify), decoding the body under `filter` when given.
+    /// [`reverify`](Self::reverify), decoding the body under `filter` when given (and
+    /// scrubbing the parts kept as they came, `extraData` and a raw `data`, once the ids are
+    /// checked against the unscrubbed ones).
     fn reverify_decoded_with(
         &self,
         stored: &StoredEvent,
@@ -586,7 +599,10 @@ impl CompletionHub {
                     && task_id_of(&event) == stored.task_id
                     && event.idempotency_key() == stored.idempotency_key.as_deref() =>
             {
-                Some(event)
+                Some(match filter {
+                    Some(f) => super::redact::scrub_event(event, f),
+                    None => event,
+                })
             }
             Ok(_) => {
                 tracing::warn!(
