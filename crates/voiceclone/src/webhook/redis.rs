@@ -701,26 +701,36 @@ impl CompletionStore for RedisStore {
     fn subscribe(&self, listener: Listener) -> Subscription {
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                let task = rt.spawn(self.subscriber().run(listener));
-                Subscription::new(AbortOnDrop(task.abort_handle()))
+                let held = Arc::new(());
+                let task = rt.spawn(self.subscriber().run(listener, Arc::downgrade(&held)));
+                Subscription::of_task(task.abort_handle(), held)
             }
             Err(_) => {
                 tracing::error!(
-                    "RedisStore::subscribe was called outside a tokio runtime: no fan-out, waits poll"
+                    "RedisStore::subscribe was called outside a tokio runtime: no fan-out, waits poll (until the hub is used in one)"
                 );
                 listener(StoreSignal::Lost);
-                Subscription::new(())
+                Subscription::not_started()
             }
         }
     }
 }
 
-/// Ends the subscription task when the [`Subscription`] is dropped.
-struct AbortOnDrop(tokio::task::AbortHandle);
+/// Says [`StoreSignal::Lost`] when the subscription task ends while its [`Subscription`] is
+/// still held (`held` alive): the loop never returns, so that is the task dropped with its
+/// runtime. Without it, a task gone with its runtime left the hub's waits on the slow
+/// fallback schedule, with nothing logged. A drop of the `Subscription` (which lets `held`
+/// go before it aborts the task) says nothing: nobody listens any more.
+struct LostOnDrop {
+    listener: Listener,
+    held: std::sync::Weak<()>,
+}
 
-impl Drop for AbortOnDrop {
+impl Drop for LostOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        if self.held.strong_count() > 0 {
+            (self.listener)(StoreSignal::Lost);
+        }
     }
 }
 
@@ -737,7 +747,11 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    async fn run(self, listener: Listener) {
+    async fn run(self, listener: Listener, held: std::sync::Weak<()>) {
+        let _lost_on_drop = LostOnDrop {
+            listener: listener.clone(),
+            held,
+        };
         let mut backoff = self.backoff.0;
         // Lost is said once per outage, not once per failed attempt.
         let mut lost_said = false;
