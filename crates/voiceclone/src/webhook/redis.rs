@@ -49,6 +49,8 @@
 //!   [`StoreSignal::Lost`] when the connection drops, cannot be made, or does not answer a
 //!   health-check `PING` in time, and reconnects with a capped backoff (100 ms doubling to
 //!   5 s, with jitter). Dropping the [`Subscription`] ends the task and closes the connection.
+//!   A task that ends with its tokio runtime reports [`StoreSignal::Lost`], and the hub
+//!   subscribes again on its next use (in the runtime it is then used in).
 //! - **The URL's password** (`redis://user:password@host:port/db`) is never logged, printed
 //!   by `Debug`, or put in an error: the store shows the URL as
 //!   `redis://user:[redacted]@host:port/db` and scrubs the password from every message.
