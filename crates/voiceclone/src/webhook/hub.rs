@@ -226,6 +226,23 @@ impl CompletionHub {
         self.slots().len()
     }
 
+    /// True while a wait on this hub is waiting for `task_id`'s event: what a receiver that
+    /// serves only its own waits (a command-line tool's, say) checks before taking a
+    /// delivery, so that another task's delivery is answered 503 and VMEG delivers it again
+    /// later, to whichever receiver then serves the account.
+    ///
+    /// ```
+    /// use voiceclone::JobId;
+    /// use voiceclone::WebhookSecret;
+    /// use voiceclone::webhook::CompletionHub;
+    ///
+    /// let hub = CompletionHub::in_memory(WebhookSecret::new("whsec"));
+    /// assert!(!hub.is_waiting_for(&JobId::new("t1"))); // no wait on it (yet)
+    /// ```
+    pub fn is_waiting_for(&self, task_id: &JobId) -> bool {
+        self.slots().contains_key(task_id.as_str())
+    }
+
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Slot>>> {
         self.inner.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
