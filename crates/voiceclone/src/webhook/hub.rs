@@ -1431,7 +1431,7 @@ mod tests {
             ));
             let e = tokio::time::timeout(Duration::from_secs(5), waiting)
                 .await
-                .expect("the wait ends on its webhook")
+                .unwrap_or_else(|_| panic!("the wait did not end on its webhook within 5 s"))
                 .unwrap()
                 .unwrap();
             assert_eq!(e.pipeline_key, "p-next");
