@@ -35,6 +35,13 @@ fn logs() -> &'static Captured {
     })
 }
 
+/// Held by each case: the tests share the captured logs, and one taking them while the
+/// other runs would see (or miss) the other's lines.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
@@ -164,6 +171,7 @@ proptest! {
         code_kind in 0u8..3,
         html in prop::bool::weighted(0.15),
     ) {
+        let _serial = serial();
         let logs = logs();
         let success = match provider {
             Provider::Vmeg => json!(200),
@@ -239,6 +247,7 @@ proptest! {
         code in prop::sample::select(vec![200i64, 401, 500]),
     ) {
         const SECRET: &str = "whsec-key-echo";
+        let _serial = serial();
         let logs = logs();
         let printed = runtime().block_on(async {
             let hub = voiceclone::webhook::CompletionHub::in_memory(voiceclone::WebhookSecret::new(SECRET));
