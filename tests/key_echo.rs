@@ -35,6 +35,13 @@ fn logs() -> &'static Captured {
     })
 }
 
+/// Held by each case: the tests share the captured logs, and one taking them while the
+/// other runs would see (or miss) the other's lines.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
@@ -164,6 +171,7 @@ proptest! {
         code_kind in 0u8..3,
         html in prop::bool::weighted(0.15),
     ) {
+        let _serial = serial();
         let logs = logs();
         let success = match provider {
             Provider::Vmeg => json!(200),
@@ -200,6 +208,74 @@ proptest! {
         prop_assert!(
             leaked(&captured, &key).is_none(),
             "{provider} {how:?}: piece {:?} in the logs",
+            leaked(&captured, &key)
+        );
+    }
+}
+
+/// A webhook delivery echoing the key, in every field of each shape the hub reads (a clone,
+/// a TTS, another product's kept raw), for `Client::job_for_idempotency_key`.
+fn echoing_delivery(event: &str, key: &str, how: Echo, code: i64) -> Value {
+    let k = echo(key, how);
+    let data = match event {
+        "openapi-clone-voice" => json!({"taskId": "t-1", "voiceId": k, "voiceName": k,
+            "errorMessage": k, "status": k}),
+        "openapi-tts" => json!({"taskId": "t-1", "status": k,
+            "results": [{"uri": k, "errorMessage": k, "duration": k}]}),
+        _ => json!({"taskId": "t-1", k.as_str(): [k, {"nested": k}], "n": 1}),
+    };
+    json!({
+        "code": code, "event": event, "version": k, "pipelineKey": "pk-echo", "message": k,
+        "extraData": {"voiceclone": {"idempotencyKey": "idem-1", "note": k},
+            k.as_str(): {"x": [k]}},
+        "data": data,
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Waits already decode a delivery under the client's filter; the lookup by idempotency
+    /// key returned it unscrubbed (`message`, the job's error, `extraData`, a raw `data`).
+    #[test]
+    fn a_key_echoed_by_a_webhook_never_shows_up_in_the_idempotency_lookup(
+        key in "sk-[A-Za-z0-9_-]{13,45}",
+        event in prop::sample::select(vec!["openapi-clone-voice", "openapi-tts", "openapi-translate"]),
+        how in prop::sample::select(vec![
+            Echo::Whole, Echo::Prefix, Echo::Suffix, Echo::Upper, Echo::Embedded, Echo::InUrl,
+        ]),
+        code in prop::sample::select(vec![200i64, 401, 500]),
+    ) {
+        const SECRET: &str = "whsec-key-echo";
+        let _serial = serial();
+        let logs = logs();
+        let printed = runtime().block_on(async {
+            let hub = voiceclone::webhook::CompletionHub::in_memory(voiceclone::WebhookSecret::new(SECRET));
+            let body = echoing_delivery(event, &key, how, code).to_string();
+            let ts = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                .to_string();
+            let sig = voiceclone_sim::sign(SECRET, &ts, body.as_bytes());
+            let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+            assert_eq!(d.http_status(), 200, "{d:?}");
+            let c = Client::builder(Provider::Vmeg)
+                .api_key(key.as_str())
+                .base_url("http://127.0.0.1:9/")
+                .completion_hub(hub)
+                .build()
+                .unwrap();
+            let found = c.job_for_idempotency_key("idem-1").await.unwrap();
+            let found = found.expect("the delivery is found by its idempotency key");
+            assert_eq!(found.idempotency_key(), Some("idem-1"));
+            format!("{found:?}")
+        });
+        prop_assert!(leaked(&printed, &key).is_none(), "{event} {how:?}: piece {:?} in {printed}", leaked(&printed, &key));
+        let captured = logs.take();
+        prop_assert!(
+            leaked(&captured, &key).is_none(),
+            "{event} {how:?}: piece {:?} in the logs",
             leaked(&captured, &key)
         );
     }

@@ -692,3 +692,87 @@ async fn reconcile_takes_no_delivery_of_another_kind_for_the_key() {
         (&speech.id, &voiceclone::Evidence::Webhook)
     );
 }
+
+/// A store whose lookups fail (Redis unreachable), the rest working.
+#[derive(Debug, Default)]
+struct LookupsFail(voiceclone::webhook::MemoryStore);
+
+impl voiceclone::webhook::CompletionStore for LookupsFail {
+    fn record<'a>(
+        &'a self,
+        e: &'a voiceclone::webhook::store::StoredEvent,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<voiceclone::webhook::store::Recorded, voiceclone::webhook::StoreError>,
+    > {
+        self.0.record(e)
+    }
+    fn by_task<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
+    > {
+        Box::pin(async { Err(voiceclone::webhook::StoreError::new("unreachable")) })
+    }
+    fn by_idempotency_key<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
+    > {
+        Box::pin(async { Err(voiceclone::webhook::StoreError::new("unreachable")) })
+    }
+    fn subscribe(
+        &self,
+        l: voiceclone::webhook::store::Listener,
+    ) -> voiceclone::webhook::store::Subscription {
+        self.0.subscribe(l)
+    }
+}
+
+/// The hub's store cannot be searched for the key's delivery, but the task list answered:
+/// reconcile answers by the list (a clone tied by its voice's name here, and `None` when no
+/// listed task fits), as it would without a hub. Before: the store's failure failed the
+/// whole search.
+#[tokio::test]
+async fn reconcile_goes_on_by_the_task_list_when_the_hubs_store_fails() {
+    let hub = CompletionHub::with_store(
+        voiceclone::webhook::Verifier::new(WebhookSecret::new(SECRET)),
+        Arc::new(LookupsFail::default()),
+    );
+    let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
+    let client = client(&sim, Some(&hub));
+    let started = SystemTime::now();
+    let job = client
+        .clone_voice(
+            &sample()
+                .name("store-down")
+                .idempotency_key("key-store-down"),
+        )
+        .await
+        .unwrap();
+    sim.complete_all_now();
+    let mut q = voiceclone::ReconcileQuery::new(started);
+    q.kind = Some(voiceclone::JobKind::Clone);
+    q.idempotency_key = Some("key-store-down".to_owned());
+    q.voice_name = Some("store-down".to_owned());
+    let r = client.reconcile(&q).await.unwrap();
+    let voiceclone::Reconciled::Found { task, evidence } = &r else {
+        panic!("expected found by the voice's name, got {r}");
+    };
+    assert_eq!(task.id, job.id);
+    assert_eq!(
+        *evidence,
+        voiceclone::Evidence::VoiceName("store-down".to_owned())
+    );
+    // Without the name, nothing ties the task: a candidate, never more certain than that.
+    q.voice_name = None;
+    let r = client.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, voiceclone::Reconciled::Candidates { tasks, .. } if tasks.iter().any(|t| t.id == job.id)),
+        "{r}"
+    );
+}

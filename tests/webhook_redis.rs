@@ -1329,6 +1329,107 @@ async fn redis_subscription_reports_lost_and_restored_and_ends_when_dropped() {
     assert!(signals.try_recv().is_err(), "nothing after the drop");
 }
 
+/// A runtime of its own, for the tests of a subscription that outlives the runtime it was
+/// made in.
+fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
+    let mut b = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    b.enable_all().build().unwrap()
+}
+
+/// The subscription's task dies with the runtime it runs in (a hub first used in a
+/// `#[tokio::test]`, a `block_on` since returned): it says `lost` then, while its guard is
+/// still held. Before: it ended without a word, and the hub's waits polled on the slow
+/// schedule, never told.
+#[test]
+fn redis_a_subscription_gone_with_its_runtime_says_lost() {
+    let main = runtime(true);
+    let Some(ctx) = main.block_on(Ctx::new()) else {
+        return;
+    };
+    let store = ctx.store();
+    let (listener, mut signals) = recording_listener();
+    let within = Duration::from_secs(5);
+    let sub = runtime(false).block_on(async {
+        let sub = store.subscribe(listener);
+        assert_eq!(next_signal(&mut signals, within).await, "restored");
+        sub
+    });
+    main.block_on(async {
+        assert_eq!(next_signal(&mut signals, within).await, "lost");
+        eventually("the dead task's connection closes", within, || async {
+            ctx.subscribers().await == 0
+        })
+        .await;
+    });
+    drop(sub);
+}
+
+/// A hub first used in a runtime since shut down (its subscription died with it) hears
+/// webhooks again in the next runtime: the next use subscribes again, and a wait ends on
+/// its webhook within seconds, not on the slow fallback poll. Before: the subscription was
+/// made once, and no webhook reached a wait again.
+#[test]
+fn redis_a_hub_first_used_in_a_runtime_since_shut_down_hears_webhooks_again() {
+    let main = runtime(true);
+    let Some(ctx) = main.block_on(Ctx::new()) else {
+        return;
+    };
+    let store = Arc::new(ctx.store());
+    let hub = CompletionHub::with_store(Verifier::new(WebhookSecret::new(SECRET)), store.clone());
+    runtime(false).block_on(async {
+        // The first use (a delivery for some task): the hub subscribes, in this runtime.
+        let body = clone_body(&new_pipeline_key(), "task-rt-other", "cv_1", None);
+        let (ts, sig) = sign_now(&body);
+        assert_eq!(
+            hub.receive(&ts, &sig, body.as_bytes()).await.http_status(),
+            200
+        );
+        eventually("subscribed", Duration::from_secs(5), || async {
+            ctx.subscribers().await == 1
+        })
+        .await;
+    });
+    main.block_on(async {
+        // The store's command connection died with the first runtime too: its first
+        // command fails (and drops it), the next connects afresh. Not what this test is
+        // about: one PING takes that failure.
+        let _ = store.ping().await;
+        let client = Client::builder(Provider::Vmeg)
+            .api_key("sk-redis-runtime-test")
+            .base_url("http://127.0.0.1:9/")
+            .retry(voiceclone::RetryPolicy::none())
+            .completion_hub(hub.clone())
+            .build()
+            .unwrap();
+        // No poll within the test: only the webhook can end the wait.
+        let policy = WaitPolicy::for_provider(Provider::Vmeg)
+            .with_webhook_poll_interval(Duration::from_secs(600))
+            .with_deadline(Some(Duration::from_secs(60)));
+        let id = voiceclone::JobId::new("task-rt");
+        let wait = tokio::spawn(async move { client.wait_for_clone(&id, &policy).await });
+        eventually("subscribed again", Duration::from_secs(5), || async {
+            ctx.subscribers().await == 1
+        })
+        .await;
+        let body = clone_body(&new_pipeline_key(), "task-rt", "cv_rt", None);
+        let (ts, sig) = sign_now(&body);
+        assert_eq!(
+            hub.receive(&ts, &sig, body.as_bytes()).await.http_status(),
+            200
+        );
+        let voice = tokio::time::timeout(Duration::from_secs(5), wait)
+            .await
+            .expect("the wait was not ended by its webhook within 5 s")
+            .unwrap()
+            .unwrap();
+        assert_eq!(voice.id.as_str(), "cv_rt");
+    });
+}
+
 /// Runs `f` and says how long it took; fails the test (rather than hanging it) after 10 s.
 async fn timed<T>(what: &str, f: impl std::future::Future<Output = T>) -> (T, Duration) {
     let started = Instant::now();

@@ -764,6 +764,16 @@ fn run_by_webhook(
     relay: &Relay,
     args: &[&str],
 ) -> (i32, String, Vec<String>, SocketAddr, Duration) {
+    run_by_webhook_with(sim, relay, args, |_| {})
+}
+
+/// [`run_by_webhook`], calling `during` with the receiver's address while the command runs.
+fn run_by_webhook_with(
+    sim: &Sim,
+    relay: &Relay,
+    args: &[&str],
+    during: impl FnOnce(SocketAddr),
+) -> (i32, String, Vec<String>, SocketAddr, Duration) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
         .env_clear()
@@ -791,6 +801,7 @@ fn run_by_webhook(
         .unwrap_or_else(|| panic!("no address in {line:?}"));
     relay.target.send_replace(Some(addr));
     err_lines.push(line);
+    during(addr);
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -810,6 +821,50 @@ fn run_by_webhook(
     assert_no_secret(&err_lines);
     relay.target.send_replace(None);
     (status.code().unwrap_or(-1), out, err_lines, addr, elapsed)
+}
+
+/// VMEG sends the whole account's deliveries to its one webhook URL: while `clone --wait
+/// --webhook-listen` stands in for it, a delivery of another task is answered 503 (VMEG
+/// delivers it again later, to the account's own receiver), never 200 and thrown away; a
+/// bad signature is still 401, and the command's own task still ends its wait by webhook.
+#[test]
+fn a_wait_by_webhook_answers_503_to_another_tasks_delivery() {
+    let relay = Relay::start();
+    let task = Duration::from_millis(1500);
+    let sim = Sim::with(
+        SimConfig::default()
+            .with_durations(task, task)
+            .with_webhook(format!("http://{}/", relay.addr), SECRET),
+        KEY,
+    );
+    let clone = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "clone",
+        SAMPLE,
+        "--language",
+        "en-US",
+        "--wait",
+    ];
+    let (code, out, err, _, _) = run_by_webhook_with(&sim, &relay, &clone, |addr| {
+        let other = clone_event("pk-another-task", "");
+        let (ts, sig) = signed(&other);
+        assert_eq!(
+            post(addr, "/", &ts, &sig, &other),
+            503,
+            "another task's delivery"
+        );
+        assert_eq!(post(addr, "/", &ts, &"0".repeat(64), &other), 401);
+    });
+    assert_eq!(code, 0, "{out} {err:?}");
+    let j: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(j["status"], "succeeded", "{j}");
+    let polls = sim.status_polls();
+    assert!(
+        polls <= 1,
+        "{polls} status polls: ended by polling, not its webhook"
+    );
 }
 
 #[test]

@@ -11,6 +11,8 @@
 //! (VMEG only) run a webhook receiver on ADDR for the length of the command and build the
 //! client with its [`CompletionHub`]: the task's webhook ends the wait, and polling goes on
 //! meanwhile on the slow fallback schedule ([`WaitPolicy::webhook_poll_interval`], 30 s).
+//! Deliveries of other tasks (VMEG sends the whole account's to one URL) are answered 503,
+//! so that VMEG delivers them again later rather than take them as handled.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -149,7 +151,9 @@ impl WaitReceiver {
         let secret = secret_from_env(var, "--webhook-secret-env", printer)?;
         let hub = CompletionHub::in_memory(voiceclone::WebhookSecret::new(secret));
         let listener = Receiver::bind(addr).await?;
-        let app = voiceclone::webhook::axum::router("/", hub.clone());
+        let app = voiceclone::webhook::axum::router("/", hub.clone()).layer(
+            axum::middleware::from_fn_with_state(hub.clone(), only_awaited_tasks),
+        );
         let receiver = Receiver::start(listener, app)?;
         crate::output::stderr_line(&printer.safe(&format!(
                 "webhook receiver listening on http://{}/ (the task's VMEG webhook ends the wait; polling every {} s meanwhile as a fallback)",
@@ -158,6 +162,52 @@ impl WaitReceiver {
             )));
         Ok(Self { receiver, hub })
     }
+}
+
+/// Lets through only the deliveries of the tasks this command waits on (and those that do
+/// not verify: the route refuses them as usual). VMEG sends every task of the account to
+/// its one webhook URL, so while this receiver stands in for it, a delivery of another task
+/// (the account's other work) is answered 503: VMEG delivers it again later, to the
+/// account's own receiver once that is back, where a 200 here would have told VMEG it was
+/// handled and thrown it away. A delivery of this command's task that comes before its wait
+/// has started is answered 503 too: VMEG's redelivery, or the fallback poll, ends the wait.
+async fn only_awaited_tasks(
+    axum::extract::State(hub): axum::extract::State<CompletionHub>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = request.into_parts();
+    // One byte over the verifier's limit, as the route reads it: its 413 says why.
+    let limit = hub.verifier().body_limit().saturating_add(1);
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default()
+    };
+    let (ts, sig) = (
+        header(voiceclone::webhook::TIMESTAMP_HEADER),
+        header(voiceclone::webhook::SIGNATURE_HEADER),
+    );
+    if let Ok(event) = hub.verifier().verify(&ts, &sig, &bytes) {
+        let task = match &event.payload {
+            voiceclone::webhook::WebhookPayload::Clone(job) => Some(job.id.clone()),
+            voiceclone::webhook::WebhookPayload::Speech(job) => Some(job.id.clone()),
+            voiceclone::webhook::WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
+            _ => None,
+        };
+        if !task.is_some_and(|t| hub.is_waiting_for(&t)) {
+            tracing::info!(pipeline_key = %event.pipeline_key, "a webhook delivery of a task this command does not wait on; answered 503 so that VMEG delivers it again later");
+            return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    }
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    next.run(request).await
 }
 
 fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {

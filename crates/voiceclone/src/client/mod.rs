@@ -524,7 +524,9 @@ impl Client {
     /// [`CompletionHub`] and the hub saw (and still keeps) it: how to resolve an
     /// `OutcomeUnknown` whose submit did land (its error carries the key). `Ok(None)`: no
     /// such delivery (yet); look the task up by polling or the task list instead.
-    /// `Unsupported` without a hub. Feature `webhook`.
+    /// `Unsupported` without a hub. Feature `webhook`. As in every value the client returns,
+    /// any piece of the API key the delivery echoes (in `message`, `extraData`, `data`) is
+    /// scrubbed.
     ///
     /// ```
     /// use std::time::Duration;
@@ -567,7 +569,12 @@ impl Client {
     pub async fn job_for_idempotency_key(&self, key: &str) -> Result<Option<WebhookEvent>, Error> {
         traced!(self, "job_for_idempotency_key", async {
             match &self.inner.hub {
-                Some(hub) => hub.job_for_idempotency_key(key).await,
+                // Under the key's filter, as a wait's event is: a delivery may echo the key.
+                Some(hub) => {
+                    let filter = &self.t().text_filter;
+                    hub.job_for_idempotency_key_decoded_with(key, Some(filter))
+                        .await
+                }
                 None => Err(Error::unsupported(
                     "job_for_idempotency_key (needs a completion hub)",
                     self.provider(),

@@ -24,7 +24,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
@@ -50,8 +50,9 @@ struct Inner {
     store: Arc<dyn CompletionStore>,
     /// Local waits, by task id. A slot lives while at least one wait holds its receiver.
     slots: Mutex<HashMap<String, watch::Sender<Slot>>>,
-    /// Made on first use (a store's subscription may need the tokio runtime).
-    subscription: OnceLock<Subscription>,
+    /// Made on first use (a store's subscription may need the tokio runtime), and again
+    /// on a use after it ended by itself (its task died with the runtime it ran in).
+    subscription: Mutex<Option<Subscription>>,
     /// The store's subscription is lost (since [`StoreSignal::Lost`], until
     /// [`StoreSignal::Restored`]): a wait that starts meanwhile falls back to polling at once,
     /// as the waits already running did. Written and read under `slots`' lock.
@@ -209,7 +210,7 @@ impl CompletionHub {
                 verifier,
                 store,
                 slots: Mutex::new(HashMap::new()),
-                subscription: OnceLock::new(),
+                subscription: Mutex::new(None),
                 lost: AtomicBool::new(false),
             }),
         }
@@ -225,19 +226,54 @@ impl CompletionHub {
         self.slots().len()
     }
 
+    /// True while a wait on this hub is waiting for `task_id`'s event: what a receiver that
+    /// serves only its own waits (a command-line tool's, say) checks before taking a
+    /// delivery, so that another task's delivery is answered 503 and VMEG delivers it again
+    /// later, to whichever receiver then serves the account.
+    ///
+    /// ```
+    /// use voiceclone::JobId;
+    /// use voiceclone::WebhookSecret;
+    /// use voiceclone::webhook::CompletionHub;
+    ///
+    /// let hub = CompletionHub::in_memory(WebhookSecret::new("whsec"));
+    /// assert!(!hub.is_waiting_for(&JobId::new("t1"))); // no wait on it (yet)
+    /// ```
+    pub fn is_waiting_for(&self, task_id: &JobId) -> bool {
+        self.slots().contains_key(task_id.as_str())
+    }
+
     fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<Slot>>> {
         self.inner.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn ensure_subscribed(&self) {
-        self.inner.subscription.get_or_init(|| {
-            let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-            self.inner.store.subscribe(Arc::new(move |signal| {
-                if let Some(inner) = weak.upgrade() {
-                    dispatch(&inner, signal);
-                }
-            }))
-        });
+        let mut current = self
+            .inner
+            .subscription
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match current.as_ref() {
+            Some(s) if !s.has_ended() => return,
+            Some(_) => {
+                tracing::info!(
+                    "the completion store's subscription had ended (the tokio runtime it ran in shut down?); subscribing again"
+                );
+                // A fresh start, as on first use: the ended one's `Lost` is not this one's
+                // (which says `Lost` itself if it cannot subscribe, and `Restored` once it
+                // has, when waits look in the store again).
+                let _slots = lock(&self.inner);
+                self.inner.lost.store(false, Ordering::Relaxed);
+            }
+            None => {}
+        }
+        drop(current.take());
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        *current = Some(self.inner.store.subscribe(Arc::new(move |signal| {
+            if let Some(inner) = weak.upgrade() {
+                dispatch(&inner, signal);
+            }
+        })));
     }
 
     /// Handles one delivery: verify (signature, replay window, size), record (deduplicated
@@ -543,6 +579,17 @@ impl CompletionHub {
     /// submit did land is resolved (the adapter puts the key in `extraData`, which VMEG
     /// echoes). `None` when no such delivery was seen (or it is no longer kept).
     pub async fn job_for_idempotency_key(&self, key: &str) -> Result<Option<WebhookEvent>, Error> {
+        self.job_for_idempotency_key_decoded_with(key, None).await
+    }
+
+    /// [`job_for_idempotency_key`](Self::job_for_idempotency_key), with the event decoded
+    /// and scrubbed under `filter`: what a [`Client`](crate::Client) returns, its API key's
+    /// text filter passed, so that a key the delivery echoes never reaches the caller.
+    pub(crate) async fn job_for_idempotency_key_decoded_with(
+        &self,
+        key: &str,
+        filter: Option<&client_glue::TextFilter>,
+    ) -> Result<Option<WebhookEvent>, Error> {
         let found = self
             .inner
             .store
@@ -551,7 +598,7 @@ impl CompletionHub {
             .map_err(unavailable)?;
         Ok(found
             .filter(|e| e.idempotency_key.as_deref() == Some(key))
-            .and_then(|e| self.reverify(&e)))
+            .and_then(|e| self.reverify_decoded_with(&e, filter)))
     }
 
     /// Verifies an event read back from the store; a forged or damaged one is dropped with a
@@ -563,7 +610,9 @@ impl CompletionHub {
         self.reverify_decoded_with(stored, None)
     }
 
-    /// [`reverify`](Self::reverify), decoding the body under `filter` when given.
+    /// [`reverify`](Self::reverify), decoding the body under `filter` when given (and
+    /// scrubbing the parts kept as they came, `extraData` and a raw `data`, once the ids are
+    /// checked against the unscrubbed ones).
     fn reverify_decoded_with(
         &self,
         stored: &StoredEvent,
@@ -586,7 +635,10 @@ impl CompletionHub {
                     && task_id_of(&event) == stored.task_id
                     && event.idempotency_key() == stored.idempotency_key.as_deref() =>
             {
-                Some(event)
+                Some(match filter {
+                    Some(f) => super::redact::scrub_event(event, f),
+                    None => event,
+                })
             }
             Ok(_) => {
                 tracing::warn!(
@@ -1281,6 +1333,114 @@ mod tests {
         ));
         let e = waiting.await.unwrap().unwrap();
         assert_eq!(e.pipeline_key, "p4-real");
+    }
+
+    /// A store whose subscription is a task in the runtime it was made in (as Redis's is),
+    /// counting subscriptions.
+    #[derive(Debug, Default)]
+    struct TaskSubscribed {
+        inner: MemoryStore,
+        subscriptions: AtomicUsize,
+    }
+
+    impl CompletionStore for TaskSubscribed {
+        fn record<'a>(
+            &'a self,
+            event: &'a StoredEvent,
+        ) -> BoxFuture<'a, Result<Recorded, StoreError>> {
+            self.inner.record(event)
+        }
+        fn by_task<'a>(
+            &'a self,
+            task_id: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            self.inner.by_task(task_id)
+        }
+        fn by_idempotency_key<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> BoxFuture<'a, Result<Option<StoredEvent>, StoreError>> {
+            self.inner.by_idempotency_key(key)
+        }
+        fn subscribe(&self, listener: Listener) -> Subscription {
+            self.subscriptions.fetch_add(1, Ordering::SeqCst);
+            let memory = self.inner.subscribe(listener.clone());
+            // Dies with its runtime, saying so, as the Redis subscriber does.
+            struct LostOnDrop {
+                listener: Listener,
+                _memory: Subscription,
+            }
+            impl Drop for LostOnDrop {
+                fn drop(&mut self) {
+                    (self.listener)(StoreSignal::Lost);
+                }
+            }
+            let guard = LostOnDrop {
+                listener,
+                _memory: memory,
+            };
+            let task = tokio::spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await
+            });
+            Subscription::of_task(task.abort_handle(), ())
+        }
+    }
+
+    /// A hub first used in a runtime since shut down: its subscription's task died with
+    /// it. The next use, in another runtime, subscribes again, and a wait there ends on its
+    /// webhook (the ended subscription's `Lost` does not send it to polling). Before: the
+    /// subscription was made once, and the hub never heard a delivery again.
+    #[test]
+    fn a_subscription_ended_with_its_runtime_is_made_again_on_the_next_use() {
+        let store = Arc::new(TaskSubscribed::default());
+        let hub = CompletionHub::with_store(Verifier::new(SECRET.into()), store.clone());
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        runtime().block_on(async {
+            let (ts, sig, body) = signed("t-first", "p-first");
+            assert!(matches!(
+                hub.receive(&ts, &sig, body.as_bytes()).await,
+                Delivery::Fresh(_)
+            ));
+        });
+        assert_eq!(store.subscriptions.load(Ordering::SeqCst), 1);
+        assert!(
+            hub.inner.lost.load(Ordering::SeqCst),
+            "the dead task said Lost"
+        );
+        runtime().block_on(async {
+            let h = hub.clone();
+            let waiting = tokio::spawn(async move { h.wait_for(&JobId::new("t-next")).await });
+            while hub.waiting_tasks() == 0 {
+                assert!(
+                    !waiting.is_finished(),
+                    "the wait ended at once (sent to polling), without its webhook"
+                );
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(store.subscriptions.load(Ordering::SeqCst), 2);
+            let (ts, sig, body) = signed("t-next", "p-next");
+            assert!(matches!(
+                hub.receive(&ts, &sig, body.as_bytes()).await,
+                Delivery::Fresh(_)
+            ));
+            let e = tokio::time::timeout(Duration::from_secs(5), waiting)
+                .await
+                .unwrap_or_else(|_| panic!("the wait did not end on its webhook within 5 s"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(e.pipeline_key, "p-next");
+            // Still alive: not made again.
+            let _ = hub.completion(&JobId::new("t-next")).await;
+            let (ts, sig, body) = signed("t-other", "p-other");
+            let _ = hub.receive(&ts, &sig, body.as_bytes()).await;
+            assert_eq!(store.subscriptions.load(Ordering::SeqCst), 2);
+        });
     }
 
     /// A wait that refuses a forged event forgets that one only: a genuine event that took

@@ -74,6 +74,7 @@ pub mod axum;
 mod dedupe;
 mod event;
 mod hub;
+mod redact;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod store;

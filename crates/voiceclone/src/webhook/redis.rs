@@ -49,6 +49,8 @@
 //!   [`StoreSignal::Lost`] when the connection drops, cannot be made, or does not answer a
 //!   health-check `PING` in time, and reconnects with a capped backoff (100 ms doubling to
 //!   5 s, with jitter). Dropping the [`Subscription`] ends the task and closes the connection.
+//!   A task that ends with its tokio runtime reports [`StoreSignal::Lost`], and the hub
+//!   subscribes again on its next use (in the runtime it is then used in).
 //! - **The URL's password** (`redis://user:password@host:port/db`) is never logged, printed
 //!   by `Debug`, or put in an error: the store shows the URL as
 //!   `redis://user:[redacted]@host:port/db` and scrubs the password from every message.
@@ -701,26 +703,36 @@ impl CompletionStore for RedisStore {
     fn subscribe(&self, listener: Listener) -> Subscription {
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                let task = rt.spawn(self.subscriber().run(listener));
-                Subscription::new(AbortOnDrop(task.abort_handle()))
+                let held = Arc::new(());
+                let task = rt.spawn(self.subscriber().run(listener, Arc::downgrade(&held)));
+                Subscription::of_task(task.abort_handle(), held)
             }
             Err(_) => {
                 tracing::error!(
-                    "RedisStore::subscribe was called outside a tokio runtime: no fan-out, waits poll"
+                    "RedisStore::subscribe was called outside a tokio runtime: no fan-out, waits poll (until the hub is used in one)"
                 );
                 listener(StoreSignal::Lost);
-                Subscription::new(())
+                Subscription::not_started()
             }
         }
     }
 }
 
-/// Ends the subscription task when the [`Subscription`] is dropped.
-struct AbortOnDrop(tokio::task::AbortHandle);
+/// Says [`StoreSignal::Lost`] when the subscription task ends while its [`Subscription`] is
+/// still held (`held` alive): the loop never returns, so that is the task dropped with its
+/// runtime. Without it, a task gone with its runtime left the hub's waits on the slow
+/// fallback schedule, with nothing logged. A drop of the `Subscription` (which lets `held`
+/// go before it aborts the task) says nothing: nobody listens any more.
+struct LostOnDrop {
+    listener: Listener,
+    held: std::sync::Weak<()>,
+}
 
-impl Drop for AbortOnDrop {
+impl Drop for LostOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        if self.held.strong_count() > 0 {
+            (self.listener)(StoreSignal::Lost);
+        }
     }
 }
 
@@ -737,7 +749,11 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    async fn run(self, listener: Listener) {
+    async fn run(self, listener: Listener, held: std::sync::Weak<()>) {
+        let _lost_on_drop = LostOnDrop {
+            listener: listener.clone(),
+            held,
+        };
         let mut backoff = self.backoff.0;
         // Lost is said once per outage, not once per failed attempt.
         let mut lost_said = false;

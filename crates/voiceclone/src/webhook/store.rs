@@ -229,12 +229,61 @@ pub type Listener = Arc<dyn Fn(StoreSignal) + Send + Sync>;
 type WeakListener = Weak<dyn Fn(StoreSignal) + Send + Sync>;
 
 /// Keeps a subscription alive: dropping it ends the subscription (and any task behind it).
-pub struct Subscription(#[allow(dead_code)] Box<dyn Send + Sync>);
+pub struct Subscription {
+    _guard: Box<dyn Send + Sync>,
+    /// Whether the subscription has ended by itself (its task died with its runtime): the
+    /// hub then subscribes again. `None`: it lasts as long as the guard.
+    ended: Option<Box<dyn Fn() -> bool + Send + Sync>>,
+}
 
 impl Subscription {
     /// A subscription whose end is `guard`'s drop.
     pub fn new(guard: impl Send + Sync + 'static) -> Self {
-        Self(Box::new(guard))
+        Self {
+            _guard: Box::new(guard),
+            ended: None,
+        }
+    }
+
+    /// A subscription run by a tokio task: dropping it aborts the task, and it has ended once
+    /// the task has (a task dies with its runtime, so a hub first used in a runtime since
+    /// shut down subscribes again in the next one). `held` is dropped before the task is
+    /// aborted: the task can tell this drop from its runtime's end.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn of_task(
+        task: tokio::task::AbortHandle,
+        held: impl Send + Sync + 'static,
+    ) -> Self {
+        let probe = task.clone();
+        Self {
+            // A tuple drops its fields in order: `held` first.
+            _guard: Box::new((held, AbortOnDrop(task))),
+            ended: Some(Box::new(move || probe.is_finished())),
+        }
+    }
+
+    /// A subscription that could not start (no runtime to run it in): ended already, so
+    /// the next use of the hub tries again.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn not_started() -> Self {
+        Self {
+            _guard: Box::new(()),
+            ended: Some(Box::new(|| true)),
+        }
+    }
+
+    /// True once the subscription has ended by itself (see [`Subscription::of_task`]).
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended.as_ref().is_some_and(|ended| ended())
+    }
+}
+
+/// Ends a subscription's task when the [`Subscription`] is dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -347,7 +396,8 @@ pub trait CompletionStore: Send + Sync + fmt::Debug {
     /// Calls `listener` with every delivery recorded from now on by any hub sharing the
     /// store, and with [`StoreSignal::Lost`] / [`StoreSignal::Restored`] as the subscription
     /// breaks and recovers, until the returned guard is dropped. Called once per hub, from
-    /// inside a tokio runtime.
+    /// inside a tokio runtime (again only if a subscription of this crate's own stores
+    /// ended by itself, its task gone with its runtime).
     fn subscribe(&self, listener: Listener) -> Subscription;
 }
 
