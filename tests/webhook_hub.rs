@@ -734,9 +734,11 @@ impl voiceclone::webhook::CompletionStore for LookupsFail {
 }
 
 /// The hub's store cannot be searched for the key's delivery, but the task list answered:
-/// reconcile answers by the list (a clone tied by its voice's name here, and `None` when no
-/// listed task fits), as it would without a hub. Before: the store's failure failed the
-/// whole search.
+/// reconcile answers by the list (a clone tied by its voice's name here), as it would
+/// without a hub. The webhook is what finds a task the list does not show, so the search is
+/// incomplete: its candidates say so, and with no listed task it is an error (never `None`,
+/// "most likely created nothing", which invites a second bill). Before: the store's failure
+/// failed every search; then, briefly, an empty list answered `None`.
 #[tokio::test]
 async fn reconcile_goes_on_by_the_task_list_when_the_hubs_store_fails() {
     let hub = CompletionHub::with_store(
@@ -772,7 +774,18 @@ async fn reconcile_goes_on_by_the_task_list_when_the_hubs_store_fails() {
     q.voice_name = None;
     let r = client.reconcile(&q).await.unwrap();
     assert!(
-        matches!(&r, voiceclone::Reconciled::Candidates { tasks, .. } if tasks.iter().any(|t| t.id == job.id)),
+        matches!(&r, voiceclone::Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.iter().any(|t| t.id == job.id)),
         "{r}"
     );
+    // No listed task in the window (as for a list lagging behind): not `None`.
+    let mut later = voiceclone::ReconcileQuery::new(started - Duration::from_secs(3600));
+    later.kind = Some(voiceclone::JobKind::Clone);
+    later.idempotency_key = Some("key-store-down".to_owned());
+    let e = client.reconcile(&later).await.unwrap_err();
+    assert!(!e.may_resubmit(), "{e}");
+    assert!(e.to_string().contains("could not be searched"), "{e}");
+    // Without a key to look for, the hub is not asked: `None` as before.
+    later.idempotency_key = None;
+    let r = client.reconcile(&later).await.unwrap();
+    assert!(matches!(r, voiceclone::Reconciled::None { .. }), "{r}");
 }

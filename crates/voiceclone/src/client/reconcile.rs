@@ -127,8 +127,14 @@ impl Client {
         };
         let unread = unread.count();
         // The webhook delivery for the key, when a hub saw it. A store that cannot be
-        // searched only takes that evidence away: the task list has answered, and what it
-        // tells stands on its own.
+        // searched takes that evidence away, and the search goes on by the task list; but
+        // the webhook is what finds a task the list does not show (a list lagging behind, a
+        // creation time outside the window), so the search is then incomplete: never
+        // `None`, and its candidates say so.
+        #[cfg(feature = "webhook")]
+        let mut hub_unsearched: Option<Error> = None;
+        #[cfg(not(feature = "webhook"))]
+        let hub_unsearched: Option<Error> = None;
         #[cfg(feature = "webhook")]
         if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)
             && let Some(id) = hub
@@ -136,6 +142,7 @@ impl Client {
                 .await
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "the completion hub's store cannot be searched for the submit's webhook; reconciling by the task list alone");
+                    hub_unsearched = Some(e);
                     None
                 })
                 .as_ref()
@@ -152,10 +159,15 @@ impl Client {
             });
         }
         // What the search could not see: any candidate list is then incomplete.
-        let incomplete = unread > 0 || named_missing.is_some();
+        let incomplete = unread > 0 || named_missing.is_some() || hub_unsearched.is_some();
         if listed.is_empty() {
             if let Some(missing) = named_missing {
                 return Err(missing);
+            }
+            if let Some(e) = hub_unsearched {
+                return Err(e.with_operation("reconcile").with_note(
+                    "no listed task fits the submit, and the completion hub's store, which may hold its webhook, could not be searched: whether it created a task is not known; do not submit it again yet",
+                ));
             }
             if unread > 0 {
                 return Err(Error::new(ErrorKind::InvalidResponse)
