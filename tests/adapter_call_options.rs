@@ -319,3 +319,27 @@ async fn a_stalled_poll_under_a_call_timeout_is_retried_as_without_one() {
     );
     assert_eq!(server.seen().len(), 3);
 }
+
+/// The call's timeout bounds a wait's last poll too: the 1 s grace a wait gives its last
+/// poll past its own deadline does not stretch a call with a budget. A server that answers
+/// after 1.5 s, a call of 300 ms: the wait ends at ~0.3 s with `WaitTimedOut`. Before (once
+/// polls kept the client's own timeouts): the poll was given the grace, and the call ended
+/// at ~1 s.
+#[tokio::test]
+async fn a_wait_under_a_call_timeout_ends_within_it_its_last_poll_included() {
+    let slow = || Step::Slow(Duration::from_millis(1500), detail("running"));
+    let server = Scripted::start(vec![slow(), slow()]).await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    let policy = WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::from_millis(10))
+        .with_deadline(Some(Duration::from_secs(60)));
+    let started = Instant::now();
+    let e = c
+        .with_timeout(Duration::from_millis(300))
+        .wait_for_clone(&JobId::new("t-1"), &policy)
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(e.kind(), ErrorKind::WaitTimedOut { .. }), "{e}");
+    assert!(took < Duration::from_millis(800), "took {took:?}: {e}");
+}

@@ -182,6 +182,13 @@ where
                         .saturating_sub(w.progress.elapsed())
                         .max(LAST_POLL_GRACE)
                 });
+                // Within a per-call budget (`CallOptions`) the grace does not apply: the call
+                // ends within its timeout, the poll it cut short included (the poll runs
+                // outside the call's deadline, below, so this is what bounds it).
+                let left = match crate::client::time_left() {
+                    Some(call_left) => Some(left.map_or(call_left, |l| l.min(call_left))),
+                    None => left,
+                };
                 // Each poll with the client's own request timeouts, not a `CallOptions`
                 // budget's time left (see `outside_call_deadline`): the wait's deadline,
                 // already cut to that budget, bounds it here.
