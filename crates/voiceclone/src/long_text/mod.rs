@@ -211,7 +211,7 @@ impl LongSpeechPlan {
             .with_provider(provider));
         }
         let text = line.text.as_str();
-        let cuts = split::cut_points(text);
+        let cuts = split::cut_points(text, provider == Provider::JimmyAi);
         let chosen = split::partition(&cuts, limits.max_line_chars, limits.fewest).map_err(|at| {
             Error::invalid_input(
                 "text",

@@ -73,7 +73,10 @@ const CLOSERS: &[char] = &[
 /// Every allowed cut of `text`, first the start (byte 0) and last the end, in order; the
 /// scalar-value counts strictly increase. A cut is allowed between two atoms when the atom
 /// after it has something to speak and something before it has too.
-pub(crate) fn cut_points(text: &str) -> Vec<Cut> {
+///
+/// `pauses`: whether `<#x#>` markers are pauses (JimmyAI), silent like whitespace; for VMEG,
+/// which knows no markers, one is text it speaks (still kept whole).
+pub(crate) fn cut_points(text: &str, pauses: bool) -> Vec<Cut> {
     let mut scan = Scan::default();
     let mut skip_to = 0usize;
     for (byte, g) in text.grapheme_indices(true) {
@@ -97,7 +100,8 @@ pub(crate) fn cut_points(text: &str) -> Vec<Cut> {
         });
         // A marker is a pause, not speech: only the cluster head before it may speak.
         let (atom, speaks) = match marker {
-            Some((head, atom)) => (atom, validate::has_speakable(head)),
+            Some((head, atom)) if pauses => (atom, validate::has_speakable(head)),
+            Some((_, atom)) => (atom, validate::has_speakable(atom)),
             None => (g, validate::has_speakable(g)),
         };
         scan.atom(byte, atom, speaks, marker.is_some());
@@ -292,13 +296,13 @@ mod tests {
     use super::*;
 
     fn split(text: &str, max: usize, fewest: bool) -> Vec<&str> {
-        let cuts = cut_points(text);
+        let cuts = cut_points(text, true);
         let chosen = partition(&cuts, max, fewest).unwrap();
         pieces(text, &cuts, &chosen)
     }
 
     fn level_at(text: &str, byte: usize) -> Option<Boundary> {
-        cut_points(text)
+        cut_points(text, true)
             .iter()
             .find(|c| c.byte == byte)
             .map(|c| c.level)
@@ -338,17 +342,17 @@ mod tests {
     fn markers_and_graphemes_stay_whole() {
         // Multi-byte text right after a marker.
         let m = "a<#0.5#>轊霖";
-        let bytes: Vec<usize> = cut_points(m).iter().map(|c| c.byte).collect();
+        let bytes: Vec<usize> = cut_points(m, true).iter().map(|c| c.byte).collect();
         assert_eq!(bytes, [0, 8, 11, 14]);
         let t = "ab<#0.5#>cd";
-        let cuts = cut_points(t);
+        let cuts = cut_points(t, true);
         let bytes: Vec<usize> = cuts.iter().map(|c| c.byte).collect();
         // No cut before the marker: it stays with the speech before it.
         assert_eq!(bytes, [0, 1, 9, 10, 11]);
         assert_eq!(level_at(t, 9), Some(Boundary::Word));
         // e + combining acute is one grapheme; so is a family emoji.
         let g = "ae\u{301}b👨‍👩‍👧c";
-        let bytes: Vec<usize> = cut_points(g).iter().map(|c| c.byte).collect();
+        let bytes: Vec<usize> = cut_points(g, true).iter().map(|c| c.byte).collect();
         assert_eq!(bytes, [0, 1, 4, 5, 23, 24]);
     }
 
@@ -393,13 +397,13 @@ mod tests {
         assert_eq!(level_at(t, t.find('c').unwrap()), Some(Boundary::Grapheme));
         // Silence longer than a piece leaves no place to cut.
         let t = format!("a{}", "<#1#>".repeat(5));
-        assert!(partition(&cut_points(&t), 10, true).is_err());
+        assert!(partition(&cut_points(&t, true), 10, true).is_err());
     }
 
     #[test]
     fn a_stretch_without_cuts_is_refused() {
         let t = format!("a{}b", " ".repeat(20));
-        let cuts = cut_points(&t);
+        let cuts = cut_points(&t, true);
         assert_eq!(
             partition(&cuts, 10, true),
             Err(TooLong {
@@ -411,7 +415,7 @@ mod tests {
 
     #[test]
     fn an_empty_text_has_no_pieces() {
-        let cuts = cut_points("");
+        let cuts = cut_points("", true);
         assert_eq!(partition(&cuts, 10, true).unwrap(), [0]);
         assert!(pieces("", &cuts, &[0]).is_empty());
     }

@@ -106,7 +106,7 @@ proptest! {
 
     #[test]
     fn pieces_rebuild_the_text_within_limits(text in text(), max in 12usize..80, fewest in any::<bool>()) {
-        let cuts = cut_points(&text);
+        let cuts = cut_points(&text, true);
         let chosen = match partition(&cuts, max, fewest) {
             Ok(c) => c,
             Err(at) => {
@@ -333,7 +333,7 @@ fn a_mark_glued_after_a_pause_marker_still_counts() {
         "{:?}",
         plan.parts().iter().map(LongPart::chars).collect::<Vec<_>>()
     );
-    let cuts = cut_points(&text);
+    let cuts = cut_points(&text, true);
     assert_eq!(cuts.last().map(|c| c.chars), Some(text.chars().count()));
 }
 
@@ -343,7 +343,7 @@ fn a_text_of_unclosed_markers_is_split_in_linear_time() {
     // minutes): refused or split, but at once. The bound is a hang guard, not a benchmark.
     let text = "<#".repeat(500_000);
     let started = std::time::Instant::now();
-    let cuts = cut_points(&text);
+    let cuts = cut_points(&text, true);
     assert_eq!(cuts.last().map(|c| c.chars), Some(1_000_000));
     assert!(
         started.elapsed() < std::time::Duration::from_secs(60),
@@ -418,7 +418,7 @@ fn a_pause_marker_after_a_prepend_character_is_kept_whole() {
             let graphemes: std::collections::HashSet<usize> =
                 text.grapheme_indices(true).map(|(i, _)| i).collect();
             assert!(
-                cut_points(&text)
+                cut_points(&text, true)
                     .iter()
                     .all(|c| graphemes.contains(&c.byte) || c.byte == text.len())
             );
@@ -466,4 +466,28 @@ fn a_part_never_holds_only_a_pause_or_an_invisible_character() {
     let e = LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("m1", &text)).unwrap_err();
     assert_eq!(field_of(&e), "text");
     assert!(e.to_string().contains("pause markers"), "{e}");
+}
+
+/// For VMEG, which knows no pause markers, `<#1#>` is text it speaks: a run of them longer
+/// than a line is cut between them as any text is. Before (when markers became silent for
+/// both providers), such a text had no place to cut and was refused.
+#[test]
+fn vmeg_speaks_pause_markers_so_a_run_of_them_is_cut() {
+    let text = format!("a{}", "<#1#>".repeat(200));
+    let plan = LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new("cv_1", &text)).unwrap();
+    assert!(plan.parts().len() > 1 || plan.parts()[0].lines.len() > 1);
+    assert_eq!(
+        plan.parts().iter().map(LongPart::text).collect::<String>(),
+        text
+    );
+    // JimmyAI: the same run is silence, and longer than a part can hold.
+    let e = LongSpeechPlan::new(
+        Provider::JimmyAi,
+        &SpeechRequest::new("m1", format!("a{}", "<#1#>".repeat(2_000))),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "text"),
+        "{e}"
+    );
 }
