@@ -169,8 +169,10 @@ impl WaitReceiver {
 /// its one webhook URL, so while this receiver stands in for it, a delivery of another task
 /// (the account's other work) is answered 503: VMEG delivers it again later, to the
 /// account's own receiver once that is back, where a 200 here would have told VMEG it was
-/// handled and thrown it away. A delivery of this command's task that comes before its wait
-/// has started is answered 503 too: VMEG's redelivery, or the fallback poll, ends the wait.
+/// handled and thrown it away. Every delivery is still taken by the route first (verified
+/// and recorded), and only then answered 503 if no wait is on its task: a delivery of this
+/// command's own task that comes before its wait has started (between the submit's answer
+/// and the wait) is then in the hub's store, where the wait finds it when it starts.
 async fn only_awaited_tasks(
     axum::extract::State(hub): axum::extract::State<CompletionHub>,
     request: axum::extract::Request,
@@ -194,20 +196,23 @@ async fn only_awaited_tasks(
         header(voiceclone::webhook::TIMESTAMP_HEADER),
         header(voiceclone::webhook::SIGNATURE_HEADER),
     );
-    if let Ok(event) = hub.verifier().verify(&ts, &sig, &bytes) {
-        let task = match &event.payload {
-            voiceclone::webhook::WebhookPayload::Clone(job) => Some(job.id.clone()),
-            voiceclone::webhook::WebhookPayload::Speech(job) => Some(job.id.clone()),
-            voiceclone::webhook::WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
-            _ => None,
-        };
-        if !task.is_some_and(|t| hub.is_waiting_for(&t)) {
-            tracing::info!(pipeline_key = %event.pipeline_key, "a webhook delivery of a task this command does not wait on; answered 503 so that VMEG delivers it again later");
-            return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-    }
+    let verified = hub.verifier().verify(&ts, &sig, &bytes).ok();
     let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-    next.run(request).await
+    let answer = next.run(request).await;
+    let Some(event) = verified.filter(|_| answer.status().is_success()) else {
+        return answer;
+    };
+    let task = match &event.payload {
+        voiceclone::webhook::WebhookPayload::Clone(job) => Some(job.id.clone()),
+        voiceclone::webhook::WebhookPayload::Speech(job) => Some(job.id.clone()),
+        voiceclone::webhook::WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
+        _ => None,
+    };
+    if task.is_some_and(|t| hub.is_waiting_for(&t)) {
+        return answer;
+    }
+    tracing::info!(pipeline_key = %event.pipeline_key, "a webhook delivery of a task this command does not wait on (yet): recorded, and answered 503 so that VMEG delivers it again later");
+    axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
 }
 
 fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
