@@ -147,7 +147,8 @@ fn existing_target(out: &Path) -> Option<std::path::PathBuf> {
 }
 
 /// Whether `name` is `<prefix>NN.<ext>`, a name [`write_all`] may give one of at most
-/// [`MAX_OUT_FILES`] files.
+/// [`MAX_OUT_FILES`] files: `ext` one a download may take (`notes-01.txt` beside
+/// `--out notes.wav` is never written, and no reason to refuse the run).
 fn numbered(name: &str, prefix: &str) -> bool {
     let Some((n, ext)) = name.strip_prefix(prefix).and_then(|r| r.split_once('.')) else {
         return false;
@@ -156,8 +157,9 @@ fn numbered(name: &str, prefix: &str) -> bool {
     n.len() == width
         && n.parse::<usize>()
             .is_ok_and(|i| (1..=MAX_OUT_FILES).contains(&i))
-        && !ext.is_empty()
-        && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        && voiceclone::download::EXTENSIONS
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(ext))
 }
 
 /// `out`'s directory (`.` for a bare name).
@@ -352,7 +354,12 @@ mod tests {
 
     #[test]
     fn the_numbered_names_are_those_written() {
-        for (name, prefix) in [("01.wav", ""), ("16.bin", ""), ("a-01.mp3", "a-")] {
+        for (name, prefix) in [
+            ("01.wav", ""),
+            ("16.bin", ""),
+            ("a-01.mp3", "a-"),
+            ("02.WAV", ""),
+        ] {
             assert!(numbered(name, prefix), "{name}");
         }
         for (name, prefix) in [
@@ -364,6 +371,8 @@ mod tests {
             ("01.w.av", ""),
             ("b-01.wav", "a-"),
             ("notes.txt", ""),
+            ("01.txt", ""),
+            ("a-03.md", "a-"),
         ] {
             assert!(!numbered(name, prefix), "{name}");
         }

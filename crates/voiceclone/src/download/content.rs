@@ -44,6 +44,12 @@ pub(crate) fn accepted(content_type: Option<&str>) -> bool {
         )
 }
 
+/// Every extension [`extension_for`] may give a download (`bin` when nothing says what the
+/// audio is): what a caller checking which files a download could replace looks for.
+pub const EXTENSIONS: &[&str] = &[
+    "wav", "mp3", "m4a", "aac", "ogg", "oga", "opus", "flac", "webm", "mp4", "pcm", "bin",
+];
+
 /// Extensions a download may take from its URL's path when the `Content-Type` does not
 /// say (an octet-stream, or none).
 const URL_EXTENSIONS: &[&str] = &[
@@ -97,6 +103,30 @@ fn by_type(essence: &str) -> Option<&'static str> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn every_extension_given_is_listed() {
+        for ext in URL_EXTENSIONS {
+            assert!(EXTENSIONS.contains(ext), "{ext}");
+        }
+        for ct in ACCEPTED_CONTENT_TYPES.iter().chain(
+            [
+                "audio/wav",
+                "audio/mpeg",
+                "audio/mp4",
+                "audio/aac",
+                "audio/ogg",
+                "audio/opus",
+                "audio/flac",
+                "audio/webm",
+            ]
+            .iter(),
+        ) {
+            let ext = extension_for(Some(ct), &Url::parse("https://h/x").unwrap());
+            assert!(EXTENSIONS.contains(&ext), "{ct}: {ext}");
+        }
+        assert!(EXTENSIONS.contains(&"bin"));
+    }
 
     #[test]
     fn what_is_accepted() {

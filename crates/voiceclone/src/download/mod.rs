@@ -45,7 +45,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::error::DownloadFailure;
-pub use content::{ACCEPTED_CONTENT_TYPES, extension_for};
+pub use content::{ACCEPTED_CONTENT_TYPES, EXTENSIONS, extension_for};
 pub(crate) use fetch::Downloads;
 
 /// The most redirects a download follows.
