@@ -1117,6 +1117,8 @@ fn a_signal_after_an_unrecorded_submit_still_names_its_task() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // The interruption is what is told (with the failed write named), not the write alone.
+    assert!(stdout.contains(r#""kind":"interrupted""#), "{stdout}");
     let recorded: Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
     let known: Vec<&str> = recorded["parts"]
         .as_array()

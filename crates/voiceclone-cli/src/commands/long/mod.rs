@@ -301,7 +301,11 @@ const UNRECORDED: &str = "manifest_out_of_date";
 /// says how many more parts failed (the parts of unknown outcome are one failure naming
 /// each, counted as the parts it names).
 fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
+    // An interruption is no part's failure.
     let parts_of = |f: &Failure| {
+        if f.kind == "interrupted" {
+            return 0;
+        }
         f.details
             .get("unknown_parts")
             .and_then(Value::as_array)
@@ -1177,7 +1181,17 @@ impl Run<'_> {
             .collect();
         let f = Failure::other(Exit::Unreachable, "interrupted", message).with("job_ids", ids);
         // The parts that failed before the signal are told too (counted, and in `parts`).
-        let failures = std::iter::once(f).chain(self.failures.take()).collect();
+        // Not a failed manifest write: `outcome` tells that one by wrapping this
+        // interruption (`name_unrecorded`), which must stay the failure told, its notes on
+        // the parts left `submitting` included.
+        let failures = std::iter::once(f)
+            .chain(
+                self.failures
+                    .take()
+                    .into_iter()
+                    .filter(|earlier| !earlier.details.contains_key(UNRECORDED)),
+            )
+            .collect();
         self.outcome(failures, self.unknown.take())
     }
 
@@ -1259,6 +1273,24 @@ mod tests {
         .unwrap();
         assert!(
             told.message.contains("and 2 more part(s) failed"),
+            "{}",
+            told.message
+        );
+        // An interruption is no part: never counted among the parts that failed.
+        let told = most_serious(vec![
+            f(Exit::Unreachable, "io").with(UNRECORDED, true),
+            f(Exit::Unreachable, "interrupted"),
+        ])
+        .unwrap();
+        assert_eq!((told.kind.as_str(), told.message.as_str()), ("io", "io"));
+        let told = most_serious(vec![
+            f(Exit::Failure, "task_failed"),
+            f(Exit::Unreachable, "interrupted"),
+        ])
+        .unwrap();
+        assert_eq!(told.kind, "interrupted");
+        assert!(
+            told.message.contains("and 1 more part(s) failed"),
             "{}",
             told.message
         );
