@@ -10,14 +10,21 @@ use crate::output::Failure;
 /// more likely a key or a token.
 const MAX_SHOWN_NAME: usize = 64;
 
+/// The longest name without a `_` that is shown (`SECRET`, `TOKEN`, `HOME`): an
+/// uppercase secret (an AWS-style `AKIA...` id, uppercase hex or base32) is longer, and has
+/// no `_`.
+const MAX_SHOWN_WORD: usize = 12;
+
 /// Whether `name` is shaped like the usual environment variable name (`[A-Z_][A-Z0-9_]*`,
-/// at most [`MAX_SHOWN_NAME`] bytes): only such a name is ever shown. Lowercase letters are
-/// left out on purpose: most secrets have them (`whsec_...`, base64), names rarely do, and
-/// a lowercase name left out of a message costs the user nothing they did not type.
+/// at most [`MAX_SHOWN_NAME`] bytes, and with a `_` unless it is a short word): only such a
+/// name is ever shown. Lowercase letters are left out on purpose: most secrets have them
+/// (`whsec_...`, base64), names rarely do, and a lowercase name left out of a message costs
+/// the user nothing they did not type.
 pub fn is_shown(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b) if b.is_ascii_uppercase() || b == b'_')
         && name.len() <= MAX_SHOWN_NAME
+        && (name.contains('_') || name.len() <= MAX_SHOWN_WORD)
         && bytes.all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
@@ -58,7 +65,13 @@ mod tests {
 
     #[test]
     fn only_names_shaped_like_variables_are_shown() {
-        for name in ["VMEG_API_KEY", "_X", "A1", &"A".repeat(64)] {
+        for name in [
+            "VMEG_API_KEY",
+            "_X",
+            "A1",
+            "SECRET",
+            &format!("A_{}", "B".repeat(62)),
+        ] {
             assert!(is_shown(name), "{name}");
         }
         for secret in [
@@ -69,6 +82,11 @@ mod tests {
             "redis://:pw@host:6379",
             "whsec TOP",
             "KEY=value",
+            // Uppercase secrets: an AWS-style key id, uppercase hex, base32.
+            "AKIAIOSFODNN7EXAMPLE",
+            "0123456789ABCDEF0123456789ABCDEF",
+            "A1B2C3D4E5F6A7B8C9D0",
+            "JBSWY3DPEHPK3PXP",
             &"A".repeat(65),
             "ÉTÉ",
         ] {

@@ -331,7 +331,7 @@ fn a_secret_given_as_a_variable_name_is_not_printed() {
     }
     // A key shaped like a variable name is shown as a name would be: `sim` redacts the
     // environment's keys, as every other command does.
-    let upper = "SKLIVE0123456789ABCDEF0123";
+    let upper = "SK_LIVE_0123456789ABCDEF0123";
     let args = ["--json", "sim", "--api-key-env", upper];
     let out = command(None, upper, &[], &args).output().unwrap();
     let run = Run::from_output(out, &[upper], &args).expect(2);
