@@ -8,7 +8,7 @@ use serde_json::Value;
 /// document's, short enough that a cycle costs nothing).
 const MAX_REF_HOPS: usize = 48;
 
-/// A local `$ref` followed to its target (hop by hop, at most [`MAX_REF_HOPS`]), or the
+/// A local `$ref` followed to its target (hop by hop, at most `MAX_REF_HOPS`, 48), or the
 /// value itself when it is no reference or the reference does not resolve.
 pub fn deref<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
     for _ in 0..MAX_REF_HOPS {
