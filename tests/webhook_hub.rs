@@ -435,12 +435,54 @@ fn client_without_hub(sim: &SimHandle) -> Client {
     client(sim, None)
 }
 
-/// A memory store whose confirms answer late: the mark is confirmed at once, the answer
-/// comes 400 ms later (a slow Redis).
+/// A memory store with one fault: confirms that answer late (the mark is confirmed at
+/// once, the answer comes 400 ms later: a slow Redis), or lookups that fail (Redis
+/// unreachable), the rest working.
 #[derive(Debug, Default)]
-struct SlowConfirm(voiceclone::webhook::MemoryStore);
+struct Faulty {
+    inner: voiceclone::webhook::MemoryStore,
+    slow_confirm: bool,
+    lookups_fail: bool,
+}
 
-impl voiceclone::webhook::CompletionStore for SlowConfirm {
+impl Faulty {
+    fn slow_confirm() -> Self {
+        Self {
+            slow_confirm: true,
+            ..Self::default()
+        }
+    }
+
+    fn lookups_fail() -> Self {
+        Self {
+            lookups_fail: true,
+            ..Self::default()
+        }
+    }
+
+    /// A lookup's answer: the store's, unless lookups fail.
+    fn lookup<'a>(
+        &'a self,
+        found: voiceclone::sleep::BoxFuture<
+            'a,
+            Result<
+                Option<voiceclone::webhook::store::StoredEvent>,
+                voiceclone::webhook::StoreError,
+            >,
+        >,
+    ) -> voiceclone::sleep::BoxFuture<
+        'a,
+        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
+    > {
+        if self.lookups_fail {
+            Box::pin(async { Err(voiceclone::webhook::StoreError::new("unreachable")) })
+        } else {
+            found
+        }
+    }
+}
+
+impl voiceclone::webhook::CompletionStore for Faulty {
     fn record<'a>(
         &'a self,
         e: &'a voiceclone::webhook::store::StoredEvent,
@@ -448,7 +490,7 @@ impl voiceclone::webhook::CompletionStore for SlowConfirm {
         'a,
         Result<voiceclone::webhook::store::Recorded, voiceclone::webhook::StoreError>,
     > {
-        self.0.record(e)
+        self.inner.record(e)
     }
     fn record_marked<'a>(
         &'a self,
@@ -459,7 +501,7 @@ impl voiceclone::webhook::CompletionStore for SlowConfirm {
         'a,
         Result<voiceclone::webhook::store::Recorded, voiceclone::webhook::StoreError>,
     > {
-        self.0.record_marked(e, token, lease)
+        self.inner.record_marked(e, token, lease)
     }
     fn confirm<'a>(
         &'a self,
@@ -470,8 +512,10 @@ impl voiceclone::webhook::CompletionStore for SlowConfirm {
         Result<voiceclone::webhook::Confirmation, voiceclone::webhook::StoreError>,
     > {
         Box::pin(async move {
-            let confirmed = self.0.confirm(pk, token).await;
-            tokio::time::sleep(Duration::from_millis(400)).await;
+            let confirmed = self.inner.confirm(pk, token).await;
+            if self.slow_confirm {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            }
             confirmed
         })
     }
@@ -480,7 +524,7 @@ impl voiceclone::webhook::CompletionStore for SlowConfirm {
         pk: &'a str,
         token: &'a voiceclone::webhook::store::MarkToken,
     ) -> voiceclone::sleep::BoxFuture<'a, Result<bool, voiceclone::webhook::StoreError>> {
-        self.0.release(pk, token)
+        self.inner.release(pk, token)
     }
     fn by_task<'a>(
         &'a self,
@@ -489,7 +533,7 @@ impl voiceclone::webhook::CompletionStore for SlowConfirm {
         'a,
         Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
     > {
-        self.0.by_task(t)
+        self.lookup(self.inner.by_task(t))
     }
     fn by_idempotency_key<'a>(
         &'a self,
@@ -498,13 +542,13 @@ impl voiceclone::webhook::CompletionStore for SlowConfirm {
         'a,
         Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
     > {
-        self.0.by_idempotency_key(k)
+        self.lookup(self.inner.by_idempotency_key(k))
     }
     fn subscribe(
         &self,
         l: voiceclone::webhook::store::Listener,
     ) -> voiceclone::webhook::store::Subscription {
-        self.0.subscribe(l)
+        self.inner.subscribe(l)
     }
 }
 
@@ -518,7 +562,7 @@ async fn a_sender_that_hangs_up_while_the_store_confirms_still_has_its_delivery_
 {
     let hub = CompletionHub::with_store(
         voiceclone::webhook::Verifier::new(WebhookSecret::new(SECRET)),
-        Arc::new(SlowConfirm::default()),
+        Arc::new(Faulty::slow_confirm()),
     );
     let rx = Receiver::start_with(hub.clone()).await;
     let body = json!({
@@ -693,46 +737,6 @@ async fn reconcile_takes_no_delivery_of_another_kind_for_the_key() {
     );
 }
 
-/// A store whose lookups fail (Redis unreachable), the rest working.
-#[derive(Debug, Default)]
-struct LookupsFail(voiceclone::webhook::MemoryStore);
-
-impl voiceclone::webhook::CompletionStore for LookupsFail {
-    fn record<'a>(
-        &'a self,
-        e: &'a voiceclone::webhook::store::StoredEvent,
-    ) -> voiceclone::sleep::BoxFuture<
-        'a,
-        Result<voiceclone::webhook::store::Recorded, voiceclone::webhook::StoreError>,
-    > {
-        self.0.record(e)
-    }
-    fn by_task<'a>(
-        &'a self,
-        _: &'a str,
-    ) -> voiceclone::sleep::BoxFuture<
-        'a,
-        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
-    > {
-        Box::pin(async { Err(voiceclone::webhook::StoreError::new("unreachable")) })
-    }
-    fn by_idempotency_key<'a>(
-        &'a self,
-        _: &'a str,
-    ) -> voiceclone::sleep::BoxFuture<
-        'a,
-        Result<Option<voiceclone::webhook::store::StoredEvent>, voiceclone::webhook::StoreError>,
-    > {
-        Box::pin(async { Err(voiceclone::webhook::StoreError::new("unreachable")) })
-    }
-    fn subscribe(
-        &self,
-        l: voiceclone::webhook::store::Listener,
-    ) -> voiceclone::webhook::store::Subscription {
-        self.0.subscribe(l)
-    }
-}
-
 /// The hub's store cannot be searched for the key's delivery, but the task list answered:
 /// reconcile answers by the list (a clone tied by its voice's name here), as it would
 /// without a hub. The webhook is what finds a task the list does not show, so the search is
@@ -743,7 +747,7 @@ impl voiceclone::webhook::CompletionStore for LookupsFail {
 async fn reconcile_goes_on_by_the_task_list_when_the_hubs_store_fails() {
     let hub = CompletionHub::with_store(
         voiceclone::webhook::Verifier::new(WebhookSecret::new(SECRET)),
-        Arc::new(LookupsFail::default()),
+        Arc::new(Faulty::lookups_fail()),
     );
     let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
     let client = client(&sim, Some(&hub));
