@@ -9,9 +9,10 @@ use crate::cli::SimArgs;
 use crate::output::{Failure, Outcome, Printer, stderr_line};
 
 /// Runs `sim`. Prints the base URL and the (test) key it accepts at once, then serves until
-/// SIGINT or SIGTERM (`docker stop`: as a container's PID 1 an unhandled SIGTERM is ignored,
-/// and the container is killed only after its grace period); the final outcome carries the request counters. Off loopback the key is a random
-/// one and stderr warns that anyone who can reach the address can use it.
+/// SIGINT or SIGTERM (`docker stop`: as a container's PID 1 an unhandled SIGTERM is
+/// ignored, and the container is killed only after its grace period); the final outcome
+/// carries the request counters. Off loopback the key is a random one and stderr warns
+/// that anyone who can reach the address can use it.
 pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
     let config = match config(args) {
         Ok(c) => c,
