@@ -4,8 +4,8 @@
 
 /// The string literals the adapter passes as operation names: the first argument of
 /// `route`, `planned`, `call` and `with_operation_timeout`, the second of `create_call` and
-/// `list_call` (their first is the caller-facing name), and the names of `(name, *_TIMEOUT)` pairs given
-/// to `config`; by file, from the sources of this vendor's provider directory.
+/// `list_call` (their first is the caller-facing name), and the names of `(name, *_TIMEOUT)`
+/// pairs given to `config`; by file, from the sources of this vendor's provider directory.
 pub(super) fn operation_literals(dir: &std::path::Path) -> Vec<(String, String)> {
     let mut found = Vec::new();
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
