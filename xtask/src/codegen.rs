@@ -100,8 +100,9 @@ pub fn run(root: &Path, mode: Mode) -> Result<()> {
 const TEMP_PREFIX: &str = ".codegen-";
 const TEMP_SUFFIX: &str = ".tmp";
 
-/// Temporary files of the staging step (`.codegen-*.tmp`) in the directories of the generated files,
-/// relative to `root`, sorted: a run killed between staging and renaming leaves them.
+/// Temporary files of the staging step (`.codegen-*.tmp`) in the directories of the
+/// generated files, relative to `root`, sorted: a run killed between staging and renaming
+/// leaves them.
 pub fn leftover_temporaries(root: &Path) -> Vec<String> {
     let mut dirs: Vec<&str> = TARGETS
         .iter()

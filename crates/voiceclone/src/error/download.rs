@@ -3,8 +3,9 @@
 //! keep their usual kinds, [`ErrorKind::Server`](super::ErrorKind::Server),
 //! [`ErrorKind::Timeout`](super::ErrorKind::Timeout), ...; a 401 to 403 is
 //! [`ErrorKind::InvalidRequest`](super::ErrorKind::InvalidRequest), a 404 or 410
-//! [`DownloadFailure::Expired`], so that neither blames the API key or the task id). Every download error carries the
-//! operation `download` ([`Error::operation`](super::Error::operation)).
+//! [`DownloadFailure::Expired`], so that neither blames the API key or the task id).
+//! Every download error carries the operation `download`
+//! ([`Error::operation`](super::Error::operation)).
 
 /// Why a download was refused. Nothing is ever left at the destination path when one of
 /// these ends a download (the bytes went to a temporary file, which is removed).

@@ -867,9 +867,9 @@ impl FakeClient {
     }
 
     /// The end of a bounded wait left at poll `seen.polls` (`elapsed` nanoseconds on its
-    /// clock), whose job repeats the step the poll before read: the loop's `WaitTimedOut` (its poll count, last status and last
-    /// error), with every poll skipped counted as made (in the call log, the job's reads,
-    /// the virtual clock).
+    /// clock), whose job repeats the step the poll before read: the loop's `WaitTimedOut`
+    /// (its poll count, last status and last error), with every poll skipped counted as made
+    /// (in the call log, the job's reads, the virtual clock).
     fn fast_forward(
         &self,
         id: &JobId,
