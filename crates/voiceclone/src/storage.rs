@@ -58,11 +58,14 @@ impl StorageClient {
 /// The kind of a storage refusal (a presigned PUT, a result download). 401, 402 and 403 are
 /// the URL's (an expired or refused signature, a storage account's own billing), never the
 /// API key or the account's credits that `Unauthorized` and `PaymentRequired` speak of: a
-/// caller would rotate a good key or top up for nothing.
+/// caller would rotate a good key or top up for nothing. 404 and 410 are the URL's too (a
+/// bucket or object gone, an expired link on some storages), never the task or voice that
+/// `NotFound` speaks of: a caller would give up on a job that exists. (Downloads tell 404
+/// and 410 apart before this, as an expired result.)
 pub(crate) fn storage_kind(status: u16) -> crate::ErrorKind {
     use crate::ErrorKind;
     match status {
-        401..=403 => ErrorKind::InvalidRequest,
+        401..=404 | 410 => ErrorKind::InvalidRequest,
         s => ErrorKind::from_http_status(s).unwrap_or(ErrorKind::InvalidResponse),
     }
 }

@@ -346,10 +346,10 @@ mod tests {
     }
 
     /// A storage 401 or 402 is the presigned URL's refusal, not the API key's or the
-    /// account's credits.
+    /// account's credits; a 404 or 410 is the URL's too, not an unknown task or voice.
     #[test]
     fn storage_refusals_never_blame_the_api_key_or_credits() {
-        for status in [401, 402, 403] {
+        for status in [401, 402, 403, 404, 410] {
             assert_eq!(
                 crate::storage::storage_kind(status),
                 ErrorKind::InvalidRequest,

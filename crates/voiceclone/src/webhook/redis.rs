@@ -195,8 +195,8 @@ pub struct RedisStore {
     record_script: Script,
     confirm_script: Script,
     release_script: Script,
-    /// The shared multiplexed connection and its generation (0: none yet).
-    conn: Mutex<Option<(u64, MultiplexedConnection)>>,
+    /// The shared multiplexed connection (none yet, or dropped after a failure).
+    conn: Mutex<Option<Cached>>,
     /// Held while connecting, so concurrent commands wait for one connection attempt; holds
     /// the last generation handed out.
     connecting: tokio::sync::Mutex<u64>,
@@ -219,6 +219,40 @@ impl fmt::Debug for RedisStore {
             .field("timeout", &self.timeout)
             .field("max_event_bytes", &self.max_event_bytes)
             .finish_non_exhaustive()
+    }
+}
+
+/// The shared connection, its generation (from 1) and a watch on the runtime that drives it.
+struct Cached {
+    generation: u64,
+    conn: MultiplexedConnection,
+    runtime: RuntimeWatch,
+}
+
+/// Tells when a tokio runtime has shut down: a task of that runtime that never ends by
+/// itself, which the runtime cancels as it shuts down. Aborted when the watch is dropped
+/// (the connection replaced, or the store dropped), so none is left behind.
+struct RuntimeWatch(Option<tokio::task::AbortHandle>);
+
+impl RuntimeWatch {
+    fn here() -> Self {
+        Self(
+            tokio::runtime::Handle::try_current()
+                .ok()
+                .map(|rt| rt.spawn(std::future::pending::<()>()).abort_handle()),
+        )
+    }
+
+    fn ended(&self) -> bool {
+        self.0.as_ref().is_some_and(|task| task.is_finished())
+    }
+}
+
+impl Drop for RuntimeWatch {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
     }
 }
 
@@ -391,8 +425,22 @@ impl RedisStore {
         format!("{}:{kind}:{}", self.prefix, super::dedupe::bounded_key(id))
     }
 
+    /// The shared connection, unless the runtime it was made in has shut down: its driver
+    /// was a task of that runtime, so every command on it would fail. (A runtime gone is
+    /// common: a `#[tokio::test]`, or a `block_on` since returned.) It is dropped then, and
+    /// the caller connects afresh in its own runtime. A connection made in another runtime
+    /// still running is used as it is.
     fn cached(&self) -> Option<(u64, MultiplexedConnection)> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some(c) if c.runtime.ended() => {
+                tracing::debug!(url = %self.shown_url, "the runtime of the Redis connection has shut down; connecting again");
+                *slot = None;
+                None
+            }
+            Some(c) => Some((c.generation, c.conn.clone())),
+            None => None,
+        }
     }
 
     async fn connection(&self) -> Result<(u64, MultiplexedConnection), RedisError> {
@@ -413,10 +461,14 @@ impl RedisStore {
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
         *generation = generation.wrapping_add(1).max(1);
-        let entry = (*generation, conn);
-        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry.clone());
+        let entry = Cached {
+            generation: *generation,
+            conn: conn.clone(),
+            runtime: RuntimeWatch::here(),
+        };
+        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry);
         tracing::debug!(url = %self.shown_url, "connected to Redis");
-        Ok(entry)
+        Ok((*generation, conn))
     }
 
     /// Drops the connection of `generation` (0: whichever is cached), so that the next
@@ -425,7 +477,7 @@ impl RedisStore {
         let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         if slot
             .as_ref()
-            .is_some_and(|(g, _)| generation == 0 || *g == generation)
+            .is_some_and(|c| generation == 0 || c.generation == generation)
         {
             *slot = None;
         }
