@@ -4,6 +4,8 @@
 //! without `Authorization`, even from a caller's client with a default one; VMEG's instant
 //! and multipart uploads; and VMEG refusing its own material URL as clone audio.
 
+use std::io::Write;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -501,6 +503,60 @@ async fn jimmyai_upload_failures_name_the_step_and_retries_never_bill_twice() {
     assert_eq!(env.billable(), 2, "billed once, not resent");
 }
 
+/// A multipart upload whose recording is rewritten in place while its parts go up (parts
+/// carry no MD5 of their own) is refused before it is registered, and aborted; one whose
+/// file is replaced (another file renamed over its path) after a part went out is refused
+/// as sent (phase `Sent`, the part it was on), never as "nothing was sent".
+#[tokio::test]
+async fn vmeg_multipart_refuses_a_recording_changed_or_replaced_between_parts() {
+    let env = Env::start(SimConfig::default().with_material_limits(64 << 20, 256 * 1024)).await;
+    for replace in [false, true] {
+        let path = env.file(&format!("mp-{replace}.wav"), &wav(500)); // 4 parts
+        let other = env.file(&format!("mp-other-{replace}.wav"), &wav(501));
+        let target = path.clone();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let client = env
+            .builder(Provider::Vmeg, 1)
+            .multipart_upload_threshold(300 * 1024)
+            .on_upload_progress(move |u| {
+                if u.sent > 0 && u.sent < u.total && !done.swap(true, Ordering::SeqCst) {
+                    if replace {
+                        std::fs::rename(&other, &target).unwrap();
+                    } else {
+                        let mut bytes = std::fs::read(&target).unwrap();
+                        for b in bytes.iter_mut().rev().take(1_000) {
+                            *b = b.wrapping_add(1);
+                        }
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .open(&target)
+                            .unwrap()
+                            .write_all(&bytes)
+                            .unwrap();
+                    }
+                }
+            })
+            .build()
+            .unwrap();
+        let aborts = env.calls("vmeg.materialMultipartAbort");
+        let e = client
+            .clone_voice(&CloneRequest::from_file(&path).name("n"))
+            .await
+            .unwrap_err();
+        assert_eq!(field(&e), "audio_file", "{e}");
+        assert_eq!(e.phase(), Phase::Sent, "parts went out: {e}");
+        if replace {
+            assert_eq!(e.step(), Some(UploadStep::PutPart(2)), "{e}");
+        } else {
+            assert!(e.to_string().contains("MD5 differs"), "{e}");
+            assert_eq!(e.step(), Some(UploadStep::CompleteMultipart), "{e}");
+        }
+        assert_eq!(env.calls("vmeg.materialMultipartAbort"), aborts + 1);
+    }
+    assert_eq!(env.calls("vmeg.materialMultipartComplete"), 0);
+    assert_eq!(env.billable(), 0);
+}
+
 #[tokio::test]
 async fn vmeg_multipart_upload_with_parts_and_abort_on_failure() {
     // Parts of 256 KiB (the simulator's recommendation), files above 300 KiB in parts.
@@ -657,6 +713,97 @@ async fn a_recording_cut_short_mid_upload_is_refused_as_sent_and_nothing_is_clon
         }
     }
     assert_eq!(env.calls("vmeg.cloneVoiceCreateAsync"), 0);
+    assert_eq!(env.billable(), 0);
+}
+
+/// A recording rewritten in place while it is being sent (same length, same file: `cp
+/// take2.wav take.wav` keeps the inode) is refused: its bytes no longer have the MD5 the
+/// upload was prepared with. Before: VMEG's presigned PUT carries a `Content-Length`, and
+/// hyper stops reading the body once that many bytes are out, so the MD5 check at the
+/// stream's end never ran: the PUT succeeded, the material was registered under the old
+/// MD5 (which VMEG's instant upload then matches for good) and the clone was billed; a
+/// JimmyAI upload was never checked against an MD5 at all.
+#[tokio::test]
+async fn a_recording_rewritten_in_place_mid_upload_is_refused_and_nothing_is_cloned() {
+    let env = Env::start(SimConfig::default()).await;
+    for p in Provider::ALL {
+        let original = wav(200);
+        let path = env.file(&format!("{p}-rewritten.wav"), &original);
+        let target = path.clone();
+        let rewritten = std::sync::atomic::AtomicBool::new(false);
+        let client = env
+            .builder(p, 3)
+            .on_upload_progress(move |u| {
+                if u.sent > 0 && u.sent < u.total && !rewritten.swap(true, Ordering::SeqCst) {
+                    // The same length, the last bytes changed, written over the same inode.
+                    let mut bytes = std::fs::read(&target).unwrap();
+                    for b in bytes.iter_mut().rev().take(1_000) {
+                        *b = b.wrapping_add(1);
+                    }
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&target)
+                        .unwrap()
+                        .write_all(&bytes)
+                        .unwrap();
+                }
+            })
+            .build()
+            .unwrap();
+        let request = match p {
+            Provider::Vmeg => CloneRequest::from_file(&path).name("n"),
+            _ => CloneRequest::from_file(&path),
+        };
+        let e = client.clone_voice(&request).await.unwrap_err();
+        assert_eq!(field(&e), "audio_file", "{p}: {e}");
+        assert!(e.to_string().contains("MD5 differs"), "{p}: {e}");
+        assert_eq!(e.phase(), Phase::Sent, "{p}: {e}");
+    }
+    assert_eq!(env.calls("vmeg.materialUploadComplete"), 0);
+    assert_eq!(env.calls("vmeg.cloneVoiceCreateAsync"), 0);
+    assert_eq!(env.billable(), 0);
+}
+
+/// A recording that grows while it is sent is refused even when its length is a multiple
+/// of the 64 KiB read size, so that its last read ends exactly at the measured length (the
+/// read of one byte more, which shows the growth, used to come after hyper had stopped
+/// reading a body with a `Content-Length`: the recording went up cut at its old length).
+#[tokio::test]
+async fn a_recording_that_grows_mid_upload_is_refused_at_a_whole_number_of_reads() {
+    let env = Env::start(SimConfig::default()).await;
+    for p in Provider::ALL {
+        let mut bytes = wav(200);
+        // 16.4 s: within JimmyAI's 15-60 s, and four whole reads of 64 KiB.
+        bytes.truncate(4 * 64 * 1024);
+        let data_len = (bytes.len() - 44) as u32;
+        bytes[4..8].copy_from_slice(&(data_len + 36).to_le_bytes());
+        bytes[40..44].copy_from_slice(&data_len.to_le_bytes());
+        let path = env.file(&format!("{p}-grows.wav"), &bytes);
+        let target = path.clone();
+        let grown = std::sync::atomic::AtomicBool::new(false);
+        let client = env
+            .builder(p, 3)
+            .on_upload_progress(move |u| {
+                if u.sent > 0 && u.sent < u.total && !grown.swap(true, Ordering::SeqCst) {
+                    std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&target)
+                        .unwrap()
+                        .write_all(&[7u8; 4096])
+                        .unwrap();
+                }
+            })
+            .build()
+            .unwrap();
+        let request = match p {
+            Provider::Vmeg => CloneRequest::from_file(&path).name("n"),
+            _ => CloneRequest::from_file(&path),
+        };
+        let e = client.clone_voice(&request).await.unwrap_err();
+        assert_eq!(field(&e), "audio_file", "{p}: {e}");
+        assert!(e.to_string().contains("grew"), "{p}: {e}");
+    }
+    assert_eq!(env.calls("vmeg.materialUploadComplete"), 0);
     assert_eq!(env.billable(), 0);
 }
 

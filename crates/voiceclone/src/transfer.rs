@@ -122,7 +122,15 @@ pub(crate) async fn put(
         };
         let (body, failure) = sample
             .stream(offset, len, md5.map(str::to_owned), up.progress.clone())
-            .await?;
+            .await
+            .map_err(|e| {
+                // An earlier attempt or part sent some of the recording already.
+                if attempt > 1 || offset > 0 {
+                    crate::sample::refused_after_sending(e)
+                } else {
+                    e
+                }
+            })?;
         let sent = http
             .put(url.clone())
             .header(CONTENT_LENGTH, len)

@@ -107,6 +107,18 @@ pub(crate) fn failed_while_sent(why: String) -> Error {
     Error::invalid_input(FIELD, why).with_phase(crate::error::Phase::Sent)
 }
 
+/// [`LocalSample::stream`]'s refusal (the recording cannot be opened again, or is another
+/// file now) for a retried attempt or a later part: some of it already went out, so it is
+/// [`failed_while_sent`], never "nothing was sent" (`ReadFile`, [`Phase::NotSent`]).
+///
+/// [`Phase::NotSent`]: crate::error::Phase::NotSent
+pub(crate) fn refused_after_sending(e: Error) -> Error {
+    match e.kind() {
+        crate::error::ErrorKind::InvalidInput { reason, .. } => failed_while_sent(reason.clone()),
+        _ => e,
+    }
+}
+
 /// The file name a local source goes by and its lowercase extension (`None` without one),
 /// known without reading anything.
 pub(crate) fn name_of(source: &AudioSource) -> Result<(String, Option<String>), Error> {
@@ -421,29 +433,62 @@ impl Checked {
                         self.total,
                     ));
                 }
+                // The end checks run before the last chunk is handed over: an HTTP/1.1 body
+                // sent with a `Content-Length` is never polled again once that many bytes
+                // are out (hyper stops there), so checks left for the stream's end would
+                // never run, and a file rewritten in place would go up unchecked. An error
+                // instead of the last chunk leaves the request short of its length: the
+                // server never takes it as whole.
+                if self.seen == self.expected {
+                    if let Err(why) = self.conclude().await {
+                        return self.fail(why);
+                    }
+                    self.done = true;
+                }
                 Some(Ok(chunk))
             }
             Some(Err(e)) => self.fail(format!("reading the recording failed: {e}")),
-            None => {
-                if self.seen != self.expected {
-                    return self.fail(format!(
-                        "the recording changed while it was being sent ({} bytes expected, {} read)",
-                        self.expected, self.seen
-                    ));
+            None => match self.check_whole() {
+                Err(why) => self.fail(why),
+                Ok(()) => {
+                    self.done = true;
+                    None
                 }
-                if let Some((want, h)) = self.md5.take() {
-                    let got = hex::encode(h.finalize());
-                    if got != want {
-                        return self.fail(
-                            "the recording changed while it was being sent (its MD5 differs)"
-                                .into(),
-                        );
-                    }
-                }
-                self.done = true;
-                None
+            },
+        }
+    }
+
+    /// Once `expected` bytes are read: reads on to the end of the inner stream (a range
+    /// that reaches the file's end reads one byte more, so a file that grew shows here),
+    /// then checks the count and the MD5.
+    async fn conclude(&mut self) -> Result<(), String> {
+        loop {
+            match self.inner.next().await {
+                Some(Ok(more)) if more.is_empty() => continue,
+                Some(Ok(_)) => return Err("the recording grew while it was being sent".into()),
+                Some(Err(e)) => return Err(format!("reading the recording failed: {e}")),
+                None => break,
             }
         }
+        self.check_whole()
+    }
+
+    fn check_whole(&mut self) -> Result<(), String> {
+        if self.seen != self.expected {
+            return Err(format!(
+                "the recording changed while it was being sent ({} bytes expected, {} read)",
+                self.expected, self.seen
+            ));
+        }
+        if let Some((want, h)) = self.md5.take() {
+            let got = hex::encode(h.finalize());
+            if got != want {
+                return Err(
+                    "the recording changed while it was being sent (its MD5 differs)".into(),
+                );
+            }
+        }
+        Ok(())
     }
 }
 

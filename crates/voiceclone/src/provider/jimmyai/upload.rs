@@ -162,8 +162,16 @@ async fn send(
         free_text: &[],
         fresh_key: false,
     };
+    // Every attempt's bytes are checked against this MD5 as they go, so a recording
+    // rewritten in place (same length) fails its attempt instead of going up changed.
+    let md5 = sample.md5_hex().await?;
+    let md5 = md5.as_str();
+    let attempts = std::sync::atomic::AtomicU32::new(0);
     let up = t
-        .send(call, None, |_| upload_once(c, sample, progress.cloned()))
+        .send(call, None, |_| {
+            let retried = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0;
+            upload_once(c, sample, md5, retried, progress.cloned())
+        })
         .await
         .map_err(|e| local_failure(e).with_step(UploadStep::UploadFile))?;
     let url = up.as_ref().and_then(|u| text(u.url.as_ref()));
@@ -194,12 +202,21 @@ fn local_failure(e: Error) -> Error {
 async fn upload_once(
     c: &jimmyai_client::Client,
     sample: &LocalSample,
+    md5: &str,
+    retried: bool,
     progress: Option<ProgressFn>,
 ) -> Result<ResponseValue<types::UploadFileEnvelope>, progenitor_client::Error<()>> {
     let (stream, failure) = sample
-        .stream(0, sample.len, None, progress)
+        .stream(0, sample.len, Some(md5.to_owned()), progress)
         .await
-        .map_err(|e| progenitor_client::Error::InvalidRequest(local_reason(&e)))?;
+        .map_err(|e| {
+            // After an earlier attempt sent some of it: `Custom`, like a failure mid-send.
+            if retried {
+                progenitor_client::Error::Custom(local_reason(&e))
+            } else {
+                progenitor_client::Error::InvalidRequest(local_reason(&e))
+            }
+        })?;
     let mime = mime_for(&sample.extension).unwrap_or("application/octet-stream");
     let part = reqwest::multipart::Part::stream_with_length(
         reqwest::Body::wrap_stream(stream),
