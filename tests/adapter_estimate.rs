@@ -190,6 +190,22 @@ async fn an_estimate_a_dry_run_and_the_call_refuse_the_same_requests() {
             CloneRequest::from_file(flac.path()),
             Some("audio_file"),
         ),
+        // Bytes without an extension (VMEG's upload needs one), and empty bytes.
+        (
+            Provider::Vmeg,
+            CloneRequest::from_bytes("sample", vec![1u8; 64]).name("n"),
+            Some("audio_file"),
+        ),
+        (
+            Provider::Vmeg,
+            CloneRequest::from_bytes("a.wav", Vec::new()).name("n"),
+            Some("audio_file"),
+        ),
+        (
+            Provider::JimmyAi,
+            CloneRequest::from_bytes("a.wav", Vec::new()),
+            Some("audio_file"),
+        ),
     ];
     for (p, req, field) in clones {
         let capture = Capture::start(200, json!({"code": 500, "message": "x"})).await;

@@ -119,6 +119,23 @@ pub(crate) fn refused_after_sending(e: Error) -> Error {
     }
 }
 
+/// The file name a local source goes by and its lowercase extension, which every upload
+/// needs (estimates run this check too): [`name_of`], refusing a name without one.
+/// Bytes given as the recording are refused here when empty too (a file or reader is
+/// measured later).
+pub(crate) fn named(source: &AudioSource) -> Result<(String, String), Error> {
+    let (file_name, ext) = name_of(source)?;
+    let extension = ext.ok_or_else(|| {
+        refuse(format!(
+            "{file_name:?} has no extension; the provider needs it to know the format"
+        ))
+    })?;
+    if matches!(source, AudioSource::Bytes { bytes, .. } if bytes.is_empty()) {
+        return Err(refuse(format!("{file_name:?} is empty")));
+    }
+    Ok((file_name, extension))
+}
+
 /// The file name a local source goes by and its lowercase extension (`None` without one),
 /// known without reading anything.
 pub(crate) fn name_of(source: &AudioSource) -> Result<(String, Option<String>), Error> {
@@ -198,12 +215,7 @@ impl LocalSample {
     /// Refuses a missing, unreadable or empty recording, one without an extension, and one
     /// over `limit`, with `InvalidInput` naming `audio_file`, nothing sent.
     pub(crate) async fn prepare(source: &AudioSource, limit: SizeLimit) -> Result<Self, Error> {
-        let (file_name, ext) = name_of(source)?;
-        let extension = ext.ok_or_else(|| {
-            refuse(format!(
-                "{file_name:?} has no extension; the provider needs it to know the format"
-            ))
-        })?;
+        let (file_name, extension) = named(source)?;
         let (len, data) = match source {
             AudioSource::Url(_) => return Err(refuse("is a URL, not a local recording")),
             AudioSource::File(path) => {

@@ -62,8 +62,8 @@ pub(crate) fn clone_checks(req: &CloneRequest) -> Result<(), Error> {
             // A local recording: the format JimmyAI clones from, as the upload checks it.
             #[cfg(feature = "upload")]
             {
-                let (_, ext) = crate::sample::name_of(&req.audio)?;
-                clone_extension(ext.as_deref())?;
+                let (_, ext) = crate::sample::named(&req.audio)?;
+                clone_extension(Some(&ext))?;
             }
             Ok(())
         }

@@ -32,7 +32,13 @@ pub(crate) fn clone_request(req: &CloneRequest, allow_private: bool) -> Result<U
 pub(crate) fn clone_checks(req: &CloneRequest) -> Result<(), Error> {
     match req.audio_url() {
         Some(_) => clone_request(req, true).map(drop),
-        None => clone_fields(req),
+        None => {
+            clone_fields(req)?;
+            // A local recording: its name, as the upload checks it.
+            #[cfg(feature = "upload")]
+            crate::sample::named(&req.audio)?;
+            Ok(())
+        }
     }
 }
 
