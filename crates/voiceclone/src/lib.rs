@@ -200,6 +200,8 @@ pub use model::{
 #[cfg(feature = "upload")]
 pub use model::{AudioReader, UploadProgress};
 pub use retry::{OperationKind, RetryPolicy};
+#[cfg(feature = "upload")]
+pub use sample::READER_IDLE_TIMEOUT;
 pub use seam::VoiceCloning;
 pub use secret::{ApiKey, WebhookSecret};
 #[cfg(feature = "test-util")]

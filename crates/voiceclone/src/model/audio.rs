@@ -64,7 +64,9 @@ impl AudioSource {
     }
 
     /// A reader source: `reader` is read once, to its end, when the recording is sent.
-    /// Requires the `upload` feature.
+    /// A reader that yields no byte for
+    /// [`READER_IDLE_TIMEOUT`](crate::READER_IDLE_TIMEOUT) (60 s) is refused
+    /// (`InvalidInput` naming `audio_file`, nothing sent). Requires the `upload` feature.
     #[cfg(feature = "upload")]
     pub fn reader(
         file_name: impl Into<String>,

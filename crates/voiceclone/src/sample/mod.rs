@@ -35,6 +35,10 @@ use open::{FileId, open_regular};
 pub(crate) const FIELD: &str = "audio_file";
 /// Read size of a stream.
 const CHUNK: usize = 64 * 1024;
+/// How long a reader given as the recording ([`AudioSource::reader`]) may go without
+/// yielding a byte: a stalled source (a client that stopped sending its upload) would
+/// otherwise hold the clone call for ever when no per-call timeout is set.
+pub const READER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The most bytes a local recording may hold: the provider's documented limit or the
 /// client's own ([`ClientBuilder::max_upload_bytes`](crate::ClientBuilder::max_upload_bytes)),
@@ -372,9 +376,14 @@ async fn spool(
         let mut buf = vec![0u8; CHUNK];
         let mut len = 0u64;
         loop {
-            let n = reader
-                .read(&mut buf)
+            let n = tokio::time::timeout(READER_IDLE_TIMEOUT, reader.read(&mut buf))
                 .await
+                .map_err(|_| {
+                    refuse(format!(
+                        "the reader gave no byte for {} s; nothing was sent",
+                        READER_IDLE_TIMEOUT.as_secs()
+                    ))
+                })?
                 .map_err(|e| refuse(format!("reading the recording failed: {e}")))?;
             if n == 0 {
                 break;
@@ -587,6 +596,28 @@ mod tests {
         assert!(
             reason(LocalSample::prepare(&r, NO_LIMIT).await.unwrap_err()).contains("already read")
         );
+    }
+
+    /// A reader that stops yielding (its writer alive, sending nothing) is refused after
+    /// `READER_IDLE_TIMEOUT` without a byte, with no per-call timeout set. Before: the call
+    /// waited for ever.
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_that_stalls_is_refused_after_the_idle_timeout() {
+        use tokio::io::AsyncWriteExt;
+        let (mut writer, reader) = tokio::io::duplex(64);
+        writer.write_all(b"RIFF").await.unwrap();
+        let stalled = AudioSource::reader("s.wav", reader);
+        let started = tokio::time::Instant::now();
+        let e = tokio::time::timeout(
+            2 * READER_IDLE_TIMEOUT,
+            LocalSample::prepare(&stalled, NO_LIMIT),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the stalled reader held the call"))
+        .unwrap_err();
+        assert!(reason(e).contains("gave no byte for 60 s"));
+        assert_eq!(started.elapsed(), READER_IDLE_TIMEOUT);
+        drop(writer);
     }
 
     /// A reader refused at the limit, or found empty, leaves nothing in the temporary
