@@ -54,11 +54,26 @@ pub(crate) fn non_blank(field: &str, value: &str) -> Result<(), Error> {
 }
 
 /// Whether `text` holds something to speak: a character that is neither whitespace, a
-/// control character nor an invisible one (zero-width spaces and joiners, BOMs, bidi
-/// marks...).
+/// control character, an invisible one (zero-width spaces and joiners, BOMs, bidi
+/// marks...) nor a combining mark of the general combining blocks (an accent with no letter
+/// under it says nothing, and a JimmyAI task for it costs its voice fee).
 pub(crate) fn has_speakable(text: &str) -> bool {
-    text.chars()
-        .any(|c| !c.is_whitespace() && !c.is_control() && !id::is_invisible(c))
+    text.chars().any(|c| {
+        !c.is_whitespace() && !c.is_control() && !id::is_invisible(c) && !is_combining_mark(c)
+    })
+}
+
+/// The blocks of combining marks that belong to no script: diacritical marks (and their
+/// extended and supplement blocks), those for symbols, and half marks.
+fn is_combining_mark(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0300}'..='\u{036F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{FE20}'..='\u{FE2F}'
+    )
 }
 
 /// A text to be spoken: not blank, no control characters, and something to speak.
@@ -170,6 +185,23 @@ mod tests {
             "k\t",
         ] {
             assert_eq!(field_of(idempotency_key(bad)), "idempotency_key", "{bad:?}");
+        }
+    }
+
+    /// Accents with no letter under them (alone, after blanks or invisible characters) are
+    /// nothing to speak; with a letter, the text is speakable.
+    #[test]
+    fn combining_marks_alone_are_nothing_to_speak() {
+        for silent in [
+            "\u{301}\u{301}",
+            " \u{20DD} ",
+            "\u{200B}\u{1DC0}\u{FE20}",
+            "\u{1AB0}",
+        ] {
+            assert_eq!(field_of(speakable("text", silent)), "text", "{silent:?}");
+        }
+        for spoken in ["e\u{301}", "\u{301}a", "…", "日本"] {
+            assert!(speakable("text", spoken).is_ok(), "{spoken:?}");
         }
     }
 }
