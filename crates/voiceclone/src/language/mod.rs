@@ -17,7 +17,7 @@ mod vmeg;
 pub(crate) use jimmyai::for_jimmyai;
 pub use jimmyai::{JimmyAiLanguage, bcp47_to_jimmyai, jimmyai_languages};
 pub use vmeg::vmeg_documented;
-pub(crate) use vmeg::vmeg_documented_target;
+pub(crate) use vmeg::{vmeg_documented_target, vmeg_spelling};
 
 /// Checks BCP-47 shape (no registry lookup): a 2-3 letter primary subtag (or `auto`), then
 /// `-`-separated alphanumeric subtags of 1-8 characters. Returns the reason when malformed.

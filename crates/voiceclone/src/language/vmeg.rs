@@ -2,7 +2,16 @@
 
 /// VMEG's documented target list plus the source-only extras (`auto`, ...); case-insensitive.
 pub fn vmeg_documented(tag: &str) -> bool {
-    VMEG_LANGUAGES.iter().any(|l| l.eq_ignore_ascii_case(tag))
+    vmeg_spelling(tag).is_some()
+}
+
+/// The spelling VMEG's documented lists give `tag` (matched case-insensitively): `zh-CN`
+/// for `ZH-cn`.
+pub(crate) fn vmeg_spelling(tag: &str) -> Option<&'static str> {
+    VMEG_LANGUAGES
+        .iter()
+        .find(|l| l.eq_ignore_ascii_case(tag))
+        .copied()
 }
 
 /// VMEG's documented target list (TTS `language.target`) alone; case-insensitive.

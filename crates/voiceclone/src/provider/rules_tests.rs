@@ -277,4 +277,17 @@ fn language_wire_values() {
         language_value("language", "en-US", Provider::Vmeg, None).unwrap(),
         "en-US"
     );
+    // A documented VMEG tag in another case goes as VMEG's lists spell it; an undocumented
+    // one as given.
+    for (typed, sent) in [("ZH-cn", "zh-CN"), (" en-us ", "en-US"), ("AUTO", "auto")] {
+        assert_eq!(
+            language_value("language", typed, Provider::Vmeg, None).unwrap(),
+            sent,
+            "{typed:?}"
+        );
+    }
+    assert_eq!(
+        language_value("language", "xx-YY", Provider::Vmeg, None).unwrap(),
+        "xx-YY"
+    );
 }

@@ -136,9 +136,10 @@ pub(crate) fn audio_url(raw: &str, allow_private: bool) -> Result<Url, Error> {
     }
 }
 
-/// Checks a language value and returns what goes on the wire: the BCP-47 tag itself.
-/// Well-formed tags missing from VMEG's documented lists pass with a warning (the lists are
-/// incomplete).
+/// Checks a language value and returns what goes on the wire: the BCP-47 tag, spelled as
+/// VMEG's documented lists spell it when it is there (`ZH-cn` goes as `zh-CN`: BCP-47 tags
+/// are case-insensitive, whether VMEG compares them so is UNKNOWN). Well-formed tags
+/// missing from the lists pass as given, with a warning (the lists are incomplete).
 pub(crate) fn language_value(field: &str, value: &str) -> Result<String, Error> {
     let v = value.trim();
     language::check_bcp47(v).map_err(|reason| {
@@ -147,13 +148,16 @@ pub(crate) fn language_value(field: &str, value: &str) -> Result<String, Error> 
             format!("{reason}; VMEG takes BCP-47 tags such as zh-CN or en-US"),
         )
     })?;
-    if !language::vmeg_documented(v) {
-        tracing::warn!(
-            language = v,
-            "language tag not in VMEG's documented lists; sending it anyway"
-        );
+    match language::vmeg_spelling(v) {
+        Some(spelled) => Ok(spelled.to_owned()),
+        None => {
+            tracing::warn!(
+                language = v,
+                "language tag not in VMEG's documented lists; sending it anyway"
+            );
+            Ok(v.to_owned())
+        }
     }
-    Ok(v.to_owned())
 }
 
 /// [`language_value`] for a TTS `language.target`: a tag VMEG documents only as a source
