@@ -1239,3 +1239,62 @@ fn a_signal_during_a_submit_says_that_parts_outcome_is_unknown() {
         "{j}"
     );
 }
+
+/// A VMEG task that finishes with one of its lines failed (`results[1]` without audio,
+/// with an `errorMessage`) is not a done part: its files would miss that line, and named by
+/// position they gave line 3's audio line 2's name. The run exits 1 naming the part, the
+/// line and the vendor's reason, downloads nothing of the part, records it `failed`, and a
+/// rerun submits it again and finishes it. Before: `001-01`, `001-02` (line 3's audio),
+/// the part `done`, exit 0, and no rerun ever repaired it.
+#[test]
+fn a_part_whose_task_failed_a_line_is_failed_not_done_and_the_rerun_submits_it_again() {
+    let fake = FakeVmeg::start(3, 1000, false);
+    // Three paragraphs of ~300 characters: three lines of one part.
+    let paragraph = |n: usize| -> String {
+        (0..9)
+            .map(|i| format!("Paragraph {n} sentence {i} here. "))
+            .collect()
+    };
+    let c = case(&format!(
+        "{}\n\n{}\n\n{}\n",
+        paragraph(1),
+        paragraph(2),
+        paragraph(3)
+    ));
+    let dir = Path::new(&c.out);
+    let base = fake.url.clone();
+    let detail = serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": "t1", "taskType": "tts", "status": "finished", "result": {"results": [
+            {"uri": format!("{base}/files/t1/0.wav"), "duration": 1.0, "errorMessage": ""},
+            {"uri": "", "duration": 0, "errorMessage": "voice unavailable for this line"},
+            {"uri": format!("{base}/files/t1/2.wav"), "duration": 1.0, "errorMessage": ""},
+        ]}},
+    });
+    fake.answer_details_with(200, &detail.to_string());
+    let args = speak_args(&c.file, &c.out);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 1, "{r:?}");
+    let e = r.json()["error"].clone();
+    let msg = e["message"].as_str().unwrap();
+    for needed in [
+        "part 1",
+        "line 2",
+        "voice unavailable for this line",
+        "rerun",
+    ] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    assert!(results(dir).is_empty(), "{:?}", results(dir));
+    let m = manifest(dir);
+    assert_eq!(m["parts"].as_array().unwrap().len(), 1, "{m}");
+    assert_eq!(m["parts"][0]["state"], "failed", "{m}");
+    assert_eq!(fake.creates(), 1);
+
+    // The vendor answers every line now: the rerun submits the part again and finishes.
+    *fake.state.detail_answer.lock().unwrap() = None;
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(fake.creates(), 2);
+    let names: Vec<String> = results(dir).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["001-01.wav", "001-02.wav", "001-03.wav"]);
+}

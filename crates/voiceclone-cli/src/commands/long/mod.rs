@@ -943,6 +943,9 @@ impl Run<'_> {
 
     /// Downloads part `i`'s audio in order and records the files.
     async fn download(&self, i: usize, speech: &Speech) -> Result<Vec<String>, Failure> {
+        if let Some(why) = self.lines_missing(i, speech) {
+            return Err(self.failed_lines(i, why));
+        }
         let several = speech.audio_urls.len() > 1;
         let mut files = Vec::with_capacity(speech.audio_urls.len());
         for (k, url) in speech.audio_urls.iter().enumerate() {
@@ -989,6 +992,81 @@ impl Run<'_> {
             p.error = None;
         })?;
         Ok(names)
+    }
+
+    /// Why part `i`'s finished task lacks the audio of some of its lines, if it does. VMEG
+    /// answers each line of a task (one result per line, by position), and a line can fail
+    /// while the task succeeds: its audio is missing, and the files, named by position,
+    /// would give the later lines' audio the wrong names. JimmyAI parts are one line with
+    /// no per-line answer.
+    fn lines_missing(&self, i: usize, speech: &Speech) -> Option<String> {
+        if speech.segments.is_empty() {
+            return None;
+        }
+        let lines = self.plan.parts().get(i).map_or(0, |p| p.lines.len());
+        let failed: Vec<String> = speech
+            .segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.url.is_none() || s.error.is_some())
+            .map(|(k, s)| {
+                let reason = s.error.as_deref().unwrap_or("no audio");
+                // A vendor's message, shown in full up to 200 characters.
+                let short: String = reason.chars().take(200).collect();
+                format!("line {}: {short}", k + 1)
+            })
+            .collect();
+        let answered = speech.segments.len();
+        if failed.is_empty() && answered >= lines {
+            return None;
+        }
+        let mut why = Vec::new();
+        if answered < lines {
+            why.push(format!("the answer holds {answered} of its {lines} lines"));
+        }
+        if !failed.is_empty() {
+            let shown = failed.len().min(3);
+            let mut listed = failed.get(..shown).unwrap_or_default().join("; ");
+            if failed.len() > shown {
+                listed.push_str(&format!("; and {} more", failed.len() - shown));
+            }
+            why.push(format!(
+                "{} of its {} lines failed ({listed})",
+                failed.len(),
+                answered.max(lines)
+            ));
+        }
+        Some(why.join(", and "))
+    }
+
+    /// Part `i` finished without the audio of every line (`why`): recorded as failed (a
+    /// rerun submits it again), nothing of it downloaded.
+    fn failed_lines(&self, i: usize, why: String) -> Failure {
+        let job = self
+            .manifest
+            .borrow()
+            .parts
+            .get(i)
+            .and_then(|p| p.job_id.clone());
+        if let Err(f) = self.update(i, |p| {
+            p.state = PartState::Failed;
+            p.error = Some(why.clone());
+        }) {
+            return f;
+        }
+        let mut f = Failure::other(
+            Exit::Failure,
+            "task_failed",
+            format!(
+                "{}: its task finished, but {why}; nothing of it was downloaded (its files would miss lines); a rerun submits it again, and it is billed again",
+                self.name(i)
+            ),
+        )
+        .with("part", i + 1);
+        if let Some(id) = job {
+            f = f.with("job_id", id);
+        }
+        f
     }
 
     /// The budget refused file `k` of part `i` (`e`, with `left` bytes of it left), or there
