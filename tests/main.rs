@@ -29,6 +29,7 @@ mod adapter_urls;
 mod adapter_vmeg;
 mod adapter_webhook;
 mod docs_named_tests;
+mod generated_alone;
 mod mock_typed;
 mod spec_examples;
 mod typed_ids;

@@ -12,6 +12,11 @@ use sha2::{Digest, Sha256};
 /// which `cargo xtask codegen` prints: nothing is dropped silently.
 pub const SKIP_EXTENSION: &str = "x-voiceclone-codegen";
 
+/// The vendor extension giving an operation a timeout of its own, in whole seconds (1 to
+/// 3600), instead of `client_glue::DEFAULT_TIMEOUT`: the generated `connect` applies it (a
+/// synchronous create that takes tens of seconds, say).
+pub const TIMEOUT_EXTENSION: &str = "x-voiceclone-timeout-seconds";
+
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
@@ -39,6 +44,8 @@ pub struct Operation {
     pub id: String,
     pub method: String,
     pub path: String,
+    /// Its own timeout in seconds ([`TIMEOUT_EXTENSION`]), if the spec gives one.
+    pub timeout_seconds: Option<u64>,
 }
 
 impl std::fmt::Display for Operation {
@@ -130,11 +137,13 @@ fn check_operations(name: &str, json: &mut Value) -> Result<(Vec<Operation>, Vec
             if id.trim().is_empty() {
                 return err(format!("{name}: operation {where_}: empty operationId"));
             }
-            let operation = Operation {
+            let mut operation = Operation {
                 id: id.to_string(),
                 method: method.to_string(),
                 path: path.clone(),
+                timeout_seconds: None,
             };
+            operation.timeout_seconds = timeout_seconds(name, &operation, op)?;
             if let Some(other) = operations
                 .iter()
                 .chain(skipped.iter().map(|s: &Skipped| &s.operation))
@@ -236,6 +245,21 @@ fn check_method_name(name: &str, operation: &Operation) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The operation's [`TIMEOUT_EXTENSION`]: a whole number of seconds from 1 to 3600, or an
+/// error naming the operation.
+fn timeout_seconds(name: &str, operation: &Operation, op: &Value) -> Result<Option<u64>> {
+    let Some(ext) = op.get(TIMEOUT_EXTENSION) else {
+        return Ok(None);
+    };
+    match ext.as_u64() {
+        Some(secs @ 1..=3600) => Ok(Some(secs)),
+        _ => err(format!(
+            "{name}: operation {operation}: `{TIMEOUT_EXTENSION}: {ext}` is not a whole number \
+             of seconds from 1 to 3600"
+        )),
+    }
 }
 
 fn skip_reason(name: &str, operation: &Operation, op: &Value) -> Result<Option<String>> {

@@ -25,6 +25,12 @@ pub enum ConnectError {
     Http(#[from] reqwest::Error),
 }
 
+/// A timeout was given for an operation the client does not have (see
+/// [`ClientConfig::try_with_operation_timeout`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the client has no operation named `{0}` (operations are named as their methods are)")]
+pub struct UnknownOperation(pub String);
+
 /// Credentials, timeouts, the body limit and the text filter of a generated client. Cheap to
 /// clone; `Debug` never shows the key.
 #[derive(Clone)]
@@ -40,8 +46,28 @@ pub struct ClientConfig {
     /// The URLs of operations without path parameters, each built once for the base URL
     /// above (see `hooks::static_request_url`).
     static_urls: Arc<Mutex<Vec<(&'static str, reqwest::Url)>>>,
-    /// Applied to every `Text` of every answer this client decodes (see `hooks::decode`).
+    /// Applied to every `Text` of every answer this client decodes, and every string in its
+    /// `RawJson` values (see `hooks::decode`): the caller's filter, if any, then the removal
+    /// of the key.
     pub(crate) text_filter: Option<TextFilter>,
+    /// The API key, to remove it from what a server says (never shown by `Debug`).
+    pub(crate) key: Arc<str>,
+}
+
+/// What the key is replaced with where a server echoes it.
+pub const REDACTED: &str = "[redacted]";
+
+/// The filter removing `key` from a string: one substring search, and a new string only
+/// when the key is found.
+fn key_filter(key: &Arc<str>) -> TextFilter {
+    let key = Arc::clone(key);
+    Arc::new(move |text: String| {
+        if text.contains(&*key) {
+            text.replace(&*key, REDACTED)
+        } else {
+            text
+        }
+    })
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -69,7 +95,10 @@ impl std::fmt::Debug for DebugTimeouts<'_> {
 
 impl ClientConfig {
     /// `Authorization: Bearer <api_key>` on every call (marked sensitive so reqwest never
-    /// prints it), 30 s per call, bodies up to 4 MiB.
+    /// prints it), 30 s per call, bodies up to 4 MiB, and the key removed from every answer
+    /// wherever it appears whole (replaced with [`REDACTED`]): from every string decoded (see
+    /// [`with_text_filter`](Self::with_text_filter)) and from the body and message an
+    /// `InvalidResponsePayload` error keeps (see [`crate::hooks::decode`]).
     pub fn bearer(api_key: &str) -> Result<Self, ConnectError> {
         if api_key.trim().is_empty() {
             return Err(ConnectError::InvalidApiKey);
@@ -77,6 +106,7 @@ impl ClientConfig {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {api_key}"))
             .map_err(|_| ConnectError::InvalidApiKey)?;
         authorization.set_sensitive(true);
+        let key: Arc<str> = Arc::from(api_key);
         Ok(Self {
             authorization,
             default_timeout: DEFAULT_TIMEOUT,
@@ -84,7 +114,8 @@ impl ClientConfig {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             base: Arc::new(OnceLock::new()),
             static_urls: Arc::new(Mutex::new(Vec::new())),
-            text_filter: None,
+            text_filter: Some(key_filter(&key)),
+            key,
         })
     }
 
@@ -95,8 +126,11 @@ impl ClientConfig {
         self
     }
 
-    /// The timeout of one operation, by its `operationId` as the generated code names it
-    /// (`clone_voice_create`, `get_audio_task`, ...).
+    /// The timeout of one operation, by its `operationId` as the generated code names it: its
+    /// method's name (`clone_voice_create_sync`, `get_audio_task`, ...). A name no operation
+    /// has is kept, and never applies: prefer
+    /// [`try_with_operation_timeout`](Self::try_with_operation_timeout), or the generated
+    /// crate's `with_operation_timeout`, which refuse it.
     #[must_use]
     pub fn with_operation_timeout(mut self, operation_id: &'static str, timeout: Duration) -> Self {
         let timeouts = Arc::make_mut(&mut self.timeouts);
@@ -107,6 +141,35 @@ impl ClientConfig {
         self
     }
 
+    /// [`with_operation_timeout`](Self::with_operation_timeout) for `operation_id` when it is
+    /// one of `known` (a generated crate's operation names:
+    /// `OPERATIONS.iter().map(|op| op.rust_name)`); otherwise [`UnknownOperation`], and the
+    /// config is unchanged.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let config = client_glue::ClientConfig::bearer("key").map_err(|e| e.to_string())?;
+    /// let known = ["tts_create_sync", "tasks_detail"];
+    /// let config = config
+    ///     .try_with_operation_timeout(known, "tts_create_sync", Duration::from_secs(240))
+    ///     .map_err(|e| e.to_string())?;
+    /// assert_eq!(config.timeout_for("tts_create_sync"), Duration::from_secs(240));
+    /// let typo = config.try_with_operation_timeout(known, "tts_create", Duration::from_secs(9));
+    /// assert!(typo.is_err());
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn try_with_operation_timeout(
+        self,
+        known: impl IntoIterator<Item = &'static str>,
+        operation_id: &str,
+        timeout: Duration,
+    ) -> Result<Self, UnknownOperation> {
+        match known.into_iter().find(|op| *op == operation_id) {
+            Some(op) => Ok(self.with_operation_timeout(op, timeout)),
+            None => Err(UnknownOperation(operation_id.to_owned())),
+        }
+    }
+
     /// The largest response body read (at least 1 KiB); a larger one fails while it streams.
     #[must_use]
     pub fn with_max_response_bytes(mut self, limit: usize) -> Self {
@@ -115,11 +178,17 @@ impl ClientConfig {
     }
 
     /// Every string of every answer this client decodes passes through `filter` as it is
-    /// read (a [`Text`](crate::Text) is filtered as it is decoded; see [`crate::wire`]), as
-    /// when each call is wrapped in [`with_text_filter`](crate::wire::with_text_filter).
+    /// read, then has the key removed (as without a filter of one's own): each
+    /// [`Text`](crate::Text) as it is decoded, and each string inside a
+    /// [`RawJson`](crate::RawJson) (see [`crate::wire`]), as when each call is wrapped in
+    /// [`with_text_filter`](crate::wire::with_text_filter). Not filtered: values the
+    /// generated types hold in other types than these (numbers, booleans, `List` lengths), the
+    /// headers of an answer, and the body of an error status (`Error::UnexpectedResponse`
+    /// keeps the response unread). A later call replaces `filter`.
     #[must_use]
     pub fn with_text_filter(mut self, filter: TextFilter) -> Self {
-        self.text_filter = Some(filter);
+        let key = key_filter(&self.key);
+        self.text_filter = Some(Arc::new(move |text: String| key(filter(text))));
         self
     }
 

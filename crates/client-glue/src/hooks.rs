@@ -53,6 +53,33 @@ mod tests {
 }
 
 #[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    /// The body and the serde message an undecodable answer keeps lose every whole copy of
+    /// the key; without one they are kept as they were.
+    #[test]
+    fn an_undecodable_answer_keeps_no_key() {
+        let key = "sk-0123456789";
+        let body = format!(r#""{key} and {key}""#);
+        let Err(e) = serde_json::from_str::<bool>(&body) else {
+            unreachable!("a string is no bool")
+        };
+        assert!(e.to_string().contains(key));
+        let (full, e) = without_key(key, bytes::Bytes::from(body), e);
+        assert_eq!(&full[..], br#""[redacted] and [redacted]""#);
+        assert!(!e.to_string().contains(key), "{e}");
+        assert!(e.to_string().contains("line 1"), "{e}");
+        let Err(e) = serde_json::from_str::<bool>("\"other\"") else {
+            unreachable!("a string is no bool")
+        };
+        let before = e.to_string();
+        let (full, e) = without_key(key, bytes::Bytes::from_static(b"\"other\""), e);
+        assert_eq!((&full[..], e.to_string()), (&b"\"other\""[..], before));
+    }
+}
+
+#[cfg(test)]
 mod template_tests {
     use super::*;
 
@@ -64,7 +91,7 @@ mod template_tests {
     }
 
     /// Every template URL is the URL of the substituted path, fast path or not, and stays so
-    /// once the prefix is cached.
+    /// once the prefix is cached; a segment that would come out empty, `.` or `..` is refused.
     #[test]
     fn template_urls_are_the_substituted_paths() {
         let segments = [
@@ -86,15 +113,92 @@ mod template_tests {
                     for seg in segments {
                         let args: Vec<&str> = vec![seg; template.matches("{}").count()];
                         let path = template.replace("{}", seg);
+                        let got =
+                            template_request_url::<()>(base, &c, template, &args).map(String::from);
+                        if matches!(seg, "" | "." | ".." | "%2e" | "%2E%2e" | ".%2e") {
+                            assert!(
+                                matches!(got, Err(progenitor_client::Error::InvalidRequest(_))),
+                                "{base} {template} {seg:?}: {got:?}"
+                            );
+                            continue;
+                        }
                         let want = request_url::<()>(base, &c, &path).map(String::from).ok();
-                        let got = template_request_url::<()>(base, &c, template, &args)
-                            .map(String::from)
-                            .ok();
-                        assert_eq!(got, want, "{base} {template} {seg:?}");
-                        assert_eq!(encode_segment(seg), progenitor_client::encode_path(seg));
+                        assert_eq!(got.ok(), want, "{base} {template} {seg:?}");
                     }
                 }
             }
+        }
+    }
+
+    /// A path parameter, encoded, is exactly one path segment of the URL sent, holding what was
+    /// encoded, whatever it contains (`\` included, which `http(s)` URLs read as `/`); an
+    /// empty, `.` or `..` one is refused instead of being dropped or stepping up.
+    #[test]
+    fn an_encoded_parameter_stays_in_its_segment() {
+        let c = config();
+        for raw in [
+            "x\\..\\audio_other",
+            "\\..",
+            "..\\",
+            "\\",
+            "a\\b",
+            "../x",
+            "..%2f",
+            "%2e%2e",
+            "%2E.",
+            ".%2e",
+            "./",
+            "a/../b",
+            "x?y#z",
+            "\t..",
+            "..\n",
+            " ..",
+            "\u{e9}",
+            "...",
+        ] {
+            let encoded = encode_segment(raw);
+            assert!(
+                !encoded.contains(['\\', '/', '?', '#']),
+                "{raw:?} -> {encoded}"
+            );
+            for base in ["http://127.0.0.1:8080", "https://h.example/prefix/"] {
+                let url = template_request_url::<()>(base, &c, "/api/audios/{}", &[&encoded]);
+                assert!(url.is_ok(), "{raw:?} was refused: {url:?}");
+                let Ok(url) = url else { continue };
+                let segments: Vec<&str> = url.path_segments().into_iter().flatten().collect();
+                let prefix: &[&str] = if base.ends_with("prefix/") {
+                    &["prefix", "api", "audios"]
+                } else {
+                    &["api", "audios"]
+                };
+                assert_eq!(segments.len(), prefix.len() + 1, "{raw:?}: {url}");
+                assert_eq!(segments.get(..prefix.len()), Some(prefix), "{raw:?}: {url}");
+                assert_eq!(segments.last().copied(), Some(&*encoded), "{raw:?}: {url}");
+            }
+        }
+        assert_eq!(encode_segment("x\\..\\audio_other"), "x%5C..%5Caudio_other");
+        for refused in ["", ".", ".."] {
+            let encoded = encode_segment(refused);
+            let url = template_request_url::<()>("http://h.example", &c, "/a/{}", &[&encoded]);
+            assert!(
+                matches!(url, Err(progenitor_client::Error::InvalidRequest(_))),
+                "{refused:?}: {url:?}"
+            );
+            let url = template_request_url::<()>("http://h.example", &c, "/a/{}/b", &[&encoded]);
+            assert!(url.is_err(), "{refused:?}: {url:?}");
+        }
+        // Only dots make a dot segment; a parameter inside a longer segment may be empty.
+        let url = template_request_url::<()>("http://h.example", &c, "/a/v{}.json", &[""]);
+        assert_eq!(
+            url.map(String::from).ok().as_deref(),
+            Some("http://h.example/a/v.json")
+        );
+        // `encode_path`, plus `\`.
+        for seg in ["a b", "%", "x/y", "\u{e9}", "a\\b"] {
+            assert_eq!(
+                encode_segment(seg),
+                progenitor_client::encode_path(seg).replace('\\', "%5C")
+            );
         }
     }
 }
@@ -186,11 +290,14 @@ pub fn static_request_url<E>(
 }
 
 /// [`request_url`] for a path template whose placeholders (`{}`) are filled with `args`
-/// (each already percent-encoded, as progenitor's `encode_path` does), with the same result:
-/// `request_url(baseurl, config, &template_with_args_substituted)`. A template `"<path>/{}"`
-/// whose argument is a plain segment (ASCII letters, digits, `-`, `.`, `_`, `~`; not `.` or
-/// `..`) appends it to the URL of `<path>`, built once per config, instead of parsing the
-/// whole path again (the xtask makes the generated methods call this).
+/// (each already percent-encoded, as [`encode_segment`] does), with the same result:
+/// `request_url(baseurl, config, &template_with_args_substituted)`, except that a path segment
+/// holding a placeholder which comes out empty, `.` or `..` (also `%2e`, `.%2E`, ..., which the
+/// URL parser reads as dots) is refused with `Error::InvalidRequest`: the URL parser would
+/// drop it or step up a segment, and the request would go to another route. A template
+/// `"<path>/{}"` whose argument is a plain segment (ASCII letters, digits, `-`, `.`, `_`, `~`;
+/// not `.` or `..`) appends it to the URL of `<path>`, built once per config, instead of
+/// parsing the whole path again (the xtask makes the generated methods call this).
 // The error type is progenitor's, so that the generated methods can use `?` on it.
 #[allow(clippy::result_large_err)]
 pub fn template_request_url<E>(
@@ -217,25 +324,68 @@ pub fn template_request_url<E>(
     let mut path =
         String::with_capacity(template.len() + args.iter().map(|a| a.len()).sum::<usize>());
     let mut args = args.iter();
-    let mut pieces = template.split("{}");
-    if let Some(first) = pieces.next() {
-        path.push_str(first);
-    }
-    for piece in pieces {
-        path.push_str(args.next().copied().unwrap_or_default());
-        path.push_str(piece);
+    for (i, piece) in template.split('/').enumerate() {
+        if i > 0 {
+            path.push('/');
+        }
+        if !piece.contains("{}") {
+            path.push_str(piece);
+            continue;
+        }
+        let start = path.len();
+        let mut parts = piece.split("{}");
+        if let Some(first) = parts.next() {
+            path.push_str(first);
+        }
+        for part in parts {
+            path.push_str(args.next().copied().unwrap_or_default());
+            path.push_str(part);
+        }
+        if let Some(segment) = path.get(start..)
+            && is_dot_or_empty_segment(segment)
+        {
+            return Err(progenitor_client::Error::InvalidRequest(format!(
+                "a path parameter of `{template}` is empty, `.` or `..`, which would change \
+                 the request's route"
+            )));
+        }
     }
     request_url(baseurl, config, &path)
 }
 
-/// `progenitor_client::encode_path(segment)` (what the generated methods percent-encode path
-/// parameters with), without a new string when there is nothing to encode.
+/// A path segment the URL parser drops or reads as "up one segment": empty, `.` or `..`,
+/// each dot possibly written `%2e` or `%2E`.
+fn is_dot_or_empty_segment(segment: &str) -> bool {
+    let mut rest = segment.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() {
+        if let [b'.', tail @ ..] = rest {
+            rest = tail;
+        } else if let [b'%', b'2', b'e' | b'E', tail @ ..] = rest {
+            rest = tail;
+        } else {
+            return false;
+        }
+        dots += 1;
+    }
+    dots <= 2
+}
+
+/// A path parameter percent-encoded for one path segment: progenitor's `encode_path` (controls,
+/// space, `"`, `#`, `<`, `>`, `?`, `` ` ``, `{`, `}`, `/`, `%`), and `\`, which the URL parser
+/// reads as `/` in `http(s)` URLs; without a new string when there is nothing to encode. An
+/// empty, `.` or `..` parameter stays as it is: [`template_request_url`] refuses it.
 pub fn encode_segment(segment: &str) -> std::borrow::Cow<'_, str> {
     // A plain segment holds no character `encode_path` encodes.
     if is_plain_segment(segment) {
-        std::borrow::Cow::Borrowed(segment)
+        return std::borrow::Cow::Borrowed(segment);
+    }
+    let encoded = progenitor_client::encode_path(segment);
+    // `%` is encoded already, so the `%5C` written here is never read as anything else.
+    if encoded.contains('\\') {
+        std::borrow::Cow::Owned(encoded.replace('\\', "%5C"))
     } else {
-        std::borrow::Cow::Owned(progenitor_client::encode_path(segment))
+        std::borrow::Cow::Owned(encoded)
     }
 }
 
@@ -270,8 +420,46 @@ pub async fn decode<T: DeserializeOwned, E>(
     };
     match decoded {
         Ok(inner) => Ok(ResponseValue::new(inner, status, headers)),
-        Err(e) => Err(progenitor_client::Error::InvalidResponsePayload(full, e)),
+        Err(e) => {
+            let (full, e) = without_key(&config.key, full, e);
+            Err(progenitor_client::Error::InvalidResponsePayload(full, e))
+        }
     }
+}
+
+/// The body and decoding error of an answer that did not decode, with every whole occurrence
+/// of `key` replaced (the error's `Display` and `Debug` print both): the body's bytes, and the
+/// error's message (serde names an unexpected value, which may be the key), which then keeps
+/// its text (with its line and column) but not its category.
+fn without_key(
+    key: &str,
+    full: bytes::Bytes,
+    e: serde_json::Error,
+) -> (bytes::Bytes, serde_json::Error) {
+    let key = key.as_bytes();
+    let full = if !key.is_empty() && full.windows(key.len()).any(|w| w == key) {
+        let mut out = Vec::with_capacity(full.len());
+        let mut rest: &[u8] = &full;
+        while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
+            out.extend_from_slice(rest.get(..at).unwrap_or_default());
+            out.extend_from_slice(crate::config::REDACTED.as_bytes());
+            rest = rest.get(at + key.len()..).unwrap_or_default();
+        }
+        out.extend_from_slice(rest);
+        bytes::Bytes::from(out)
+    } else {
+        full
+    };
+    let message = e.to_string();
+    let e = match std::str::from_utf8(key) {
+        Ok(k) if !k.is_empty() && message.contains(k) => {
+            <serde_json::Error as serde::de::Error>::custom(
+                message.replace(k, crate::config::REDACTED),
+            )
+        }
+        _ => e,
+    };
+    (full, e)
 }
 
 /// Sends, and bounds the response body: reading more than the configured limit fails with a

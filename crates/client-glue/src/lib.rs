@@ -20,7 +20,10 @@ pub mod config;
 pub mod hooks;
 pub mod wire;
 
-pub use config::{ClientConfig, ConnectError, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT};
+pub use config::{
+    ClientConfig, ConnectError, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, REDACTED,
+    UnknownOperation,
+};
 pub use hooks::{BodyTooLarge, is_body_too_large};
 pub use wire::{Code, Int, List, Number, RawJson, Text, TextFilter};
 

@@ -16,8 +16,9 @@ use std::task::{Context, Poll};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-/// A function every [`Text`] passes through as it is decoded (the `voiceclone` adapter
-/// removes its API key from everything a server says with one).
+/// A function every [`Text`] passes through as it is decoded, and every string inside a
+/// [`RawJson`] (the `voiceclone` adapter removes its API key from everything a server says
+/// with one).
 pub type TextFilter = Arc<dyn Fn(String) -> String + Send + Sync>;
 
 thread_local! {
@@ -30,6 +31,62 @@ pub fn filter_text(text: String) -> String {
         Some(filter) => filter(text),
         None => text,
     })
+}
+
+/// `raw` with the active text filter (if any) applied to every string in it (object keys
+/// included), each decoded, filtered and written back as JSON; everything else (numbers with
+/// all their digits, layout) is kept as it is. Without a filter, or when the filter changes
+/// nothing, `raw` itself.
+fn filter_raw(raw: Box<RawValue>) -> Box<RawValue> {
+    let Some(filter) = TEXT_FILTER.with(|f| f.borrow().clone()) else {
+        return raw;
+    };
+    let text = raw.get();
+    let mut out = String::new();
+    // `out` holds `text[..copied]`, changed where a string was.
+    let mut copied = 0;
+    let mut at = 0;
+    let bytes = text.as_bytes();
+    while let Some(offset) = bytes
+        .get(at..)
+        .and_then(|b| b.iter().position(|&c| c == b'"'))
+    {
+        let start = at + offset;
+        // The closing quote: the first `"` not escaped (`RawValue` holds valid JSON).
+        let mut end = start + 1;
+        while let Some(&c) = bytes.get(end) {
+            match c {
+                b'\\' => end += 2,
+                b'"' => break,
+                _ => end += 1,
+            }
+        }
+        let Some(literal) = text.get(start..=end) else {
+            break;
+        };
+        at = end + 1;
+        let Ok(value) = serde_json::from_str::<String>(literal) else {
+            continue;
+        };
+        let filtered = filter(value.clone());
+        if filtered == value {
+            continue;
+        }
+        let Ok(written) = serde_json::to_string(&filtered) else {
+            continue;
+        };
+        out.push_str(text.get(copied..start).unwrap_or_default());
+        out.push_str(&written);
+        copied = at;
+    }
+    if copied == 0 {
+        return raw;
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    // Strings replaced by strings: still valid JSON. Should it not be, nothing of the
+    // original is kept (it held something the filter removes).
+    RawValue::from_string(out)
+        .unwrap_or_else(|_| RawValue::from_string("null".to_owned()).unwrap_or(raw))
 }
 
 /// Runs `decode` with `filter` applied to every [`Text`] decoded meanwhile on this thread.
@@ -295,7 +352,8 @@ impl Serialize for Number {
 }
 
 /// A value of unknown shape, kept as its JSON text (so its numbers keep their digits); read
-/// it with `serde_json::from_str(raw.get())` into whatever shape is expected.
+/// it with `serde_json::from_str(raw.get())` into whatever shape is expected. Every string in
+/// it passes through the active text filter (see [`with_text_filter`]) as it is decoded.
 #[derive(Clone, Debug, Default)]
 pub struct RawJson(pub Option<Box<RawValue>>);
 
@@ -308,7 +366,7 @@ impl RawJson {
 
 impl<'de> Deserialize<'de> for RawJson {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(RawJson(raw(d)?))
+        Ok(RawJson(raw(d)?.map(filter_raw)))
     }
 }
 
@@ -661,6 +719,24 @@ mod tests {
         assert_eq!(p.id.unwrap().as_str(), Some("my [x]"));
         let p = probe(r#"{"code":1,"id":"my secret"}"#);
         assert_eq!(p.id.unwrap().as_str(), Some("my secret"));
+    }
+
+    /// The strings of a raw value (keys too, escaped ones too) pass through the filter; its
+    /// numbers and everything else are kept as they were.
+    #[test]
+    fn a_text_filter_reaches_raw_values() {
+        let filter: TextFilter = Arc::new(|s: String| s.replace("secret", "[x]"));
+        let json = r#"{"code":1,"any":{"a":"my secret","big":98765432109876543210,"l":["s\u0065cret\"q",1],"secret":true,"n":"plain"}}"#;
+        let p = with_text_filter_sync(&filter, || probe(json));
+        assert_eq!(
+            p.any.unwrap().get(),
+            r#"{"a":"my [x]","big":98765432109876543210,"l":["[x]\"q",1],"[x]":true,"n":"plain"}"#
+        );
+        // Nothing to change, or no filter: the text as it came.
+        let p = with_text_filter_sync(&filter, || probe(r#"{"code":1,"any":{"a" : "b\n"}}"#));
+        assert_eq!(p.any.unwrap().get(), r#"{"a" : "b\n"}"#);
+        let p = probe(r#"{"code":1,"any":"my secret"}"#);
+        assert_eq!(p.any.unwrap().get(), r#""my secret""#);
     }
 
     #[test]

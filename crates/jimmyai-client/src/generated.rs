@@ -7,7 +7,7 @@
 // - the `Client` carries a `client_glue::ClientConfig`; its `ClientHooks` impl (below) adds the bearer header, sets each operation's timeout and bounds the response body
 // - progenitor's panicking `Client::new` is removed; `connect` is the fallible constructor
 // - progenitor's `api-version` header (neither vendor documents it) is not added
-// - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended; a path without parameters is built once, by `static_request_url`; a trailing plain path parameter is appended to a prefix built once, by `template_request_url`; path parameters are encoded by `client_glue::hooks::encode_segment`, progenitor's `encode_path` without a new string when there is nothing to encode) instead of a string reqwest parses on every call
+// - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended; a path without parameters is built once, by `static_request_url`; a trailing plain path parameter is appended to a prefix built once, by `template_request_url`; path parameters are encoded by `client_glue::hooks::encode_segment`, progenitor's `encode_path` plus `\` (which http(s) URLs read as `/`), without a new string when there is nothing to encode; a parameter that would make an empty, `.` or `..` segment is refused with `Error::InvalidRequest`) instead of a string reqwest parses on every call
 // - header parameters are added with `RequestBuilder::header` instead of a header map merged into the request (when every one is required and none is a header the request already has), and operations without header parameters build no (empty) header map
 // - 2xx answers are read by `client_glue::hooks::decode` (progenitor's `ResponseValue::from_response` with the same errors, the headers moved instead of copied, the config's text filter applied)
 // - failure responses left undeclared (6 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
@@ -832,13 +832,52 @@ pub const OPERATIONS: &[Operation] = &[
 pub fn operation(rust_name: &str) -> Option<&'static Operation> {
     OPERATIONS.iter().find(|op| op.rust_name == rust_name)
 }
-/// A client for `base_url` that sends `Authorization: Bearer <api_key>` on every call, with
-/// `client_glue`'s defaults (no redirects, 30 s per call, bodies up to 4 MiB). For other
-/// settings, build a `client_glue::ClientConfig` and use `Client::new_with_client`.
+/// The operations (by method name) whose timeout is their own rather than
+/// `client_glue::DEFAULT_TIMEOUT` (the spec's `x-voiceclone-timeout-seconds`); [`connect`] and
+/// [`config`] give it them.
+pub const OPERATION_TIMEOUTS: &[(&str, std::time::Duration)] = &[];
+/// The configuration [`connect`] uses: `client_glue::ClientConfig::bearer(api_key)` (the key
+/// sent as `Authorization: Bearer`, and removed from every answer), 30 s per call except the
+/// operations of [`OPERATION_TIMEOUTS`], bodies up to 4 MiB. Change it and pass it to
+/// `Client::new_with_client`.
+pub fn config(
+    api_key: &str,
+) -> std::result::Result<::client_glue::ClientConfig, ::client_glue::ConnectError> {
+    let mut config = ::client_glue::ClientConfig::bearer(api_key)?;
+    for &(operation, timeout) in OPERATION_TIMEOUTS {
+        config = config.with_operation_timeout(operation, timeout);
+    }
+    Ok(config)
+}
+/// `config` with `timeout` for the operation whose method is `rust_name`, or
+/// `client_glue::UnknownOperation` when this client has no such operation (a timeout kept
+/// under a name no call uses would never apply).
+pub fn with_operation_timeout(
+    config: ::client_glue::ClientConfig,
+    rust_name: &str,
+    timeout: std::time::Duration,
+) -> std::result::Result<::client_glue::ClientConfig, ::client_glue::UnknownOperation> {
+    config
+        .try_with_operation_timeout(
+            OPERATIONS.iter().map(|op| op.rust_name),
+            rust_name,
+            timeout,
+        )
+}
+/// A client for `base_url` with [`config`]`(api_key)` (the key sent as
+/// `Authorization: Bearer` and removed from every answer; 30 s per call except the
+/// operations of [`OPERATION_TIMEOUTS`]; bodies up to 4 MiB) and `client_glue::http_client`
+/// (no redirects). For other settings, change [`config`]'s result and use
+/// `Client::new_with_client`.
 pub fn connect(
     base_url: &str,
     api_key: &str,
 ) -> std::result::Result<Client, ::client_glue::ConnectError> {
-    let config = ::client_glue::ClientConfig::bearer(api_key)?;
-    Ok(Client::new_with_client(base_url, ::client_glue::http_client()?, config))
+    Ok(
+        Client::new_with_client(
+            base_url,
+            ::client_glue::http_client()?,
+            config(api_key)?,
+        ),
+    )
 }

@@ -1,0 +1,220 @@
+//! The generated clients used on their own (`vmeg_client::connect`, `jimmyai_client::connect`),
+//! without the `voiceclone` adapter: a path parameter stays in its path segment, an API key a
+//! server echoes is never printed, and the synchronous creates get their long timeout.
+
+use httpmock::MockServer;
+// One trait (progenitor's) for both clients' `inner()`.
+use jimmyai_client::ClientInfo as _;
+use jimmyai_client_mock::MockServerExt as _;
+use serde_json::json;
+use std::time::Duration;
+use workspace_tests::Capture;
+
+const KEY: &str = "sk-live-Zq81vX0pLm2Rt7Yw";
+
+fn task_answer(id: &str) -> serde_json::Value {
+    json!({"code": 20000, "msg": "ok", "data": {"id": id, "status": "completed"}})
+}
+
+/// The path a generated `get_audio_task(id)` sends: `id` encoded into the last segment, `\`
+/// included (http(s) URLs read it as `/`), never stepping out of it.
+#[tokio::test]
+async fn generated_path_parameters_stay_in_their_segment() {
+    for (id, path) in [
+        (
+            "x\\..\\audio_other",
+            "/api/open-api/v1/audios/x%5C..%5Caudio_other",
+        ),
+        (
+            "..\\audio_other",
+            "/api/open-api/v1/audios/..%5Caudio_other",
+        ),
+        ("\\", "/api/open-api/v1/audios/%5C"),
+        ("../x", "/api/open-api/v1/audios/..%2Fx"),
+        ("%2e%2e", "/api/open-api/v1/audios/%252e%252e"),
+        ("...", "/api/open-api/v1/audios/..."),
+        ("audio.1", "/api/open-api/v1/audios/audio.1"),
+    ] {
+        let capture = Capture::start(200, task_answer("t")).await;
+        let client = jimmyai_client::connect(&capture.base_url(), KEY).unwrap();
+        let answer = client.get_audio_task(id).await;
+        assert!(answer.is_ok(), "{id:?}: {answer:?}");
+        assert_eq!(capture.wire()["path"], json!(path), "{id:?}");
+    }
+    // Empty, `.` and `..` would be dropped or step up a segment: refused, nothing sent.
+    for id in ["", ".", ".."] {
+        let capture = Capture::start(200, task_answer("t")).await;
+        let client = jimmyai_client::connect(&capture.base_url(), KEY).unwrap();
+        let answer = client.get_audio_task(id).await;
+        assert!(
+            matches!(answer, Err(jimmyai_client::Error::InvalidRequest(_))),
+            "{id:?}: {answer:?}"
+        );
+        assert_eq!(capture.wire(), json!("no request was received"), "{id:?}");
+    }
+}
+
+/// A typed mock for an id matches the request the generated client sends for it, whatever the
+/// id holds (`\` and `.` included), and no other.
+#[tokio::test]
+async fn typed_mocks_match_the_path_the_client_sends() {
+    let server = MockServer::start_async().await;
+    let id = "x\\..\\audio_other";
+    let mock = server.get_audio_task(|when, then| {
+        when.id(id);
+        then.ok(&serde_json::from_value(task_answer(id)).unwrap());
+    });
+    let other = server.get_audio_task(|when, then| {
+        when.id("audio_other");
+        then.ok(&serde_json::from_value(task_answer("audio_other")).unwrap());
+    });
+    let client = jimmyai_client::connect(&server.base_url(), KEY).unwrap();
+    let task = client.get_audio_task(id).await.unwrap().into_inner();
+    assert_eq!(
+        task.data
+            .and_then(|d| d.id)
+            .as_ref()
+            .and_then(|t| t.as_str()),
+        Some(id)
+    );
+    assert_eq!(mock.calls_async().await, 1);
+    assert_eq!(other.calls_async().await, 0);
+}
+
+fn assert_no_key(what: &str, text: &str) {
+    assert!(!text.contains(KEY), "{what} shows the key: {text}");
+}
+
+/// A key the server echoes is removed from what the generated clients return: an answer that
+/// does not fit its type (the error's `Display` and `Debug` print the body), a decoded `msg`,
+/// and a free-form `RawJson` value.
+#[tokio::test]
+async fn a_key_echoed_by_the_server_is_never_printed_by_the_generated_clients() {
+    // Does not fit `GetAudioTaskEnvelope` (`data` is an object): `InvalidResponsePayload`.
+    let capture = Capture::start(
+        200,
+        json!({"code": 20001, "msg": format!("bad key {KEY}"), "data": [KEY]}),
+    )
+    .await;
+    let client = jimmyai_client::connect(&capture.base_url(), KEY).unwrap();
+    let err = client.get_audio_task("t1").await.unwrap_err();
+    assert!(
+        matches!(err, jimmyai_client::Error::InvalidResponsePayload(..)),
+        "{err:?}"
+    );
+    assert_no_key("Display", &format!("{err}"));
+    assert_no_key("Debug", &format!("{err:?}"));
+    assert_no_key("alternate Debug", &format!("{err:#?}"));
+    assert!(format!("{err:?}").contains("[redacted]"), "{err:?}");
+
+    // Fits: the key is gone from the decoded message.
+    let capture = Capture::start(
+        200,
+        json!({"code": 20001, "msg": format!("bad key {KEY}!")}),
+    )
+    .await;
+    let client = jimmyai_client::connect(&capture.base_url(), KEY).unwrap();
+    let answer = client.get_audio_task("t1").await.unwrap().into_inner();
+    assert_eq!(
+        answer.msg.as_ref().and_then(|m| m.as_str()),
+        Some("bad key [redacted]!")
+    );
+
+    // VMEG: `message`, and a task's free-form `result`, keys and values.
+    let capture = Capture::start(
+        200,
+        json!({"code": 200, "message": format!("echo {KEY}"), "data": {
+            "taskId": "1", "status": "success",
+            "result": {"note": format!("Bearer {KEY}"), KEY: [format!("{KEY}x")], "n": 12345678901234567890u64}
+        }}),
+    )
+    .await;
+    let client = vmeg_client::connect(&capture.base_url(), KEY).unwrap();
+    let answer = client.tasks_detail(None, "1").await.unwrap().into_inner();
+    assert_no_key("message", &format!("{:?}", answer.message));
+    let result = answer.data.and_then(|d| d.result).unwrap();
+    assert_no_key("result", result.get());
+    assert!(
+        result.get().contains("12345678901234567890"),
+        "{}",
+        result.get()
+    );
+    assert!(
+        result.get().contains("Bearer [redacted]"),
+        "{}",
+        result.get()
+    );
+}
+
+/// `connect` gives VMEG's synchronous creates (which answer once the work is done, tens of
+/// seconds later) their long timeout, as the adapter does; everything else the default.
+#[test]
+fn connect_gives_the_synchronous_creates_their_long_timeout() {
+    let client = vmeg_client::connect("http://127.0.0.1:1", KEY).unwrap();
+    for op in ["clone_voice_create_sync", "tts_create_sync"] {
+        assert!(vmeg_client::operation(op).is_some(), "{op}");
+        let timeout = client.inner().timeout_for(op);
+        assert!(timeout >= Duration::from_secs(120), "{op}: {timeout:?}");
+    }
+    assert_eq!(
+        client.inner().timeout_for("tasks_detail"),
+        client_glue_default_timeout()
+    );
+    let jimmy = jimmyai_client::connect("http://127.0.0.1:1", KEY).unwrap();
+    assert_eq!(
+        jimmy.inner().timeout_for("get_audio_task"),
+        client_glue_default_timeout()
+    );
+    // The checked setter refuses a name no operation has, and sets a real one.
+    let config = vmeg_client::config(KEY).unwrap();
+    let refused = vmeg_client::with_operation_timeout(
+        config.clone(),
+        "clone_voice_create",
+        Duration::from_secs(9),
+    );
+    assert!(refused.is_err());
+    let config =
+        vmeg_client::with_operation_timeout(config, "tasks_detail", Duration::from_secs(9))
+            .unwrap();
+    assert_eq!(config.timeout_for("tasks_detail"), Duration::from_secs(9));
+}
+
+fn client_glue_default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// The operation names `ClientConfig::with_operation_timeout`'s documentation gives as
+/// examples are operations of a generated client.
+#[test]
+fn with_operation_timeout_doc_names_real_operations() {
+    let source = include_str!("../crates/client-glue/src/config.rs");
+    let doc: String = source
+        .split("pub fn with_operation_timeout")
+        .next()
+        .unwrap()
+        .lines()
+        .rev()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| l.trim_start().starts_with("///") || l.trim_start().starts_with("#["))
+        .collect::<Vec<_>>()
+        .join("\n");
+    // The examples: the parenthesised list of names, `(`a`, `b`, ...)`.
+    let examples = doc
+        .split_once("(`")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(list, _)| format!("`{list}"))
+        .unwrap_or_default();
+    let names: Vec<&str> = examples
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_') && n.contains('_'))
+        .collect();
+    assert!(!names.is_empty(), "{doc}");
+    for name in names {
+        assert!(
+            vmeg_client::operation(name).is_some() || jimmyai_client::operation(name).is_some(),
+            "`{name}` is named in with_operation_timeout's doc but is no operation"
+        );
+    }
+}
