@@ -33,6 +33,9 @@ impl Client {
     /// parts ([`LongSpeechPlan::new`]: JimmyAI the fewest tasks of at most 9,999 characters,
     /// VMEG batches of at most 50 lines), submits at most [`DEFAULT_LONG_CONCURRENCY`] at a
     /// time, waits for all of them with `wait`, and returns each part's [`Speech`] in order.
+    /// A VMEG task can finish with some of its lines failed: that part's
+    /// [`Speech::segments`] name them (`error`, no `url`) and its `audio_urls` hold only the
+    /// lines that have audio, so check the segments before joining the audio.
     ///
     /// A text that cannot be split, or a part the provider would refuse, is `InvalidInput`
     /// before anything is sent. When a part fails, no further part is submitted; the parts
