@@ -126,7 +126,12 @@ pub(crate) fn for_jimmyai(value: &str) -> Result<JimmyAiChoice, String> {
             known: true,
         });
     }
-    if check_bcp47(v).is_ok() {
+    // A short English name ("Lao", "Ewe") is BCP-47-shaped too: title case of three letters
+    // or more, with no tag mapping, passes on as a name below.
+    let title_case = v.len() >= 3
+        && v.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && v.chars().skip(1).all(|c| c.is_ascii_lowercase());
+    if check_bcp47(v).is_ok() && !(title_case && bcp47_to_jimmyai(v).is_none()) {
         return match bcp47_to_jimmyai(v) {
             Some(l) => Ok(JimmyAiChoice {
                 wire: l.name.to_owned(),
@@ -193,6 +198,14 @@ mod tests {
             ("Swahili", false)
         );
         assert!(for_jimmyai("sw-KE").is_err());
+        // Short English names look like tags: passed on as names, not refused.
+        for short in ["Lao", "Ewe"] {
+            let c = for_jimmyai(short).unwrap();
+            assert_eq!((c.wire.as_str(), c.known), (short, false), "{short}");
+        }
+        // A tag in title case with a mapping is still read as the tag.
+        assert_eq!(name("Yue").unwrap(), "Chinese,Yue");
+        assert!(for_jimmyai("xq").is_err());
         assert!(for_jimmyai("en_US").is_err());
         assert!(for_jimmyai("").is_err());
         assert_eq!(jimmyai_languages().count(), 41);
