@@ -523,16 +523,7 @@ async fn vmeg_multipart_refuses_a_recording_changed_or_replaced_between_parts() 
                     if replace {
                         std::fs::rename(&other, &target).unwrap();
                     } else {
-                        let mut bytes = std::fs::read(&target).unwrap();
-                        for b in bytes.iter_mut().rev().take(1_000) {
-                            *b = b.wrapping_add(1);
-                        }
-                        std::fs::OpenOptions::new()
-                            .write(true)
-                            .open(&target)
-                            .unwrap()
-                            .write_all(&bytes)
-                            .unwrap();
+                        rewrite_in_place(&target);
                     }
                 }
             })
@@ -690,10 +681,7 @@ async fn a_recording_cut_short_mid_upload_is_refused_as_sent_and_nothing_is_clon
             })
             .build()
             .unwrap();
-        let request = match p {
-            Provider::Vmeg => CloneRequest::from_file(&path).name("n"),
-            _ => CloneRequest::from_file(&path),
-        };
+        let request = local_clone(p, &path);
         let e = client.clone_voice(&request).await.unwrap_err();
         assert_eq!(field(&e), "audio_file", "{p}: {e}");
         assert!(
@@ -723,6 +711,29 @@ async fn a_recording_cut_short_mid_upload_is_refused_as_sent_and_nothing_is_clon
 /// stream's end never ran: the PUT succeeded, the material was registered under the old
 /// MD5 (which VMEG's instant upload then matches for good) and the clone was billed; a
 /// JimmyAI upload was never checked against an MD5 at all.
+/// Rewrites the last 1,000 bytes of `path` over the same inode, keeping its length (as
+/// `cp other.wav take.wav` does).
+fn rewrite_in_place(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    for b in bytes.iter_mut().rev().take(1_000) {
+        *b = b.wrapping_add(1);
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .write_all(&bytes)
+        .unwrap();
+}
+
+/// A clone of the recording at `path`, named where the provider needs a name.
+fn local_clone(p: Provider, path: &std::path::Path) -> CloneRequest {
+    match p {
+        Provider::Vmeg => CloneRequest::from_file(path).name("n"),
+        _ => CloneRequest::from_file(path),
+    }
+}
+
 #[tokio::test]
 async fn a_recording_rewritten_in_place_mid_upload_is_refused_and_nothing_is_cloned() {
     let env = Env::start(SimConfig::default()).await;
@@ -735,25 +746,12 @@ async fn a_recording_rewritten_in_place_mid_upload_is_refused_and_nothing_is_clo
             .builder(p, 3)
             .on_upload_progress(move |u| {
                 if u.sent > 0 && u.sent < u.total && !rewritten.swap(true, Ordering::SeqCst) {
-                    // The same length, the last bytes changed, written over the same inode.
-                    let mut bytes = std::fs::read(&target).unwrap();
-                    for b in bytes.iter_mut().rev().take(1_000) {
-                        *b = b.wrapping_add(1);
-                    }
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(&target)
-                        .unwrap()
-                        .write_all(&bytes)
-                        .unwrap();
+                    rewrite_in_place(&target);
                 }
             })
             .build()
             .unwrap();
-        let request = match p {
-            Provider::Vmeg => CloneRequest::from_file(&path).name("n"),
-            _ => CloneRequest::from_file(&path),
-        };
+        let request = local_clone(p, &path);
         let e = client.clone_voice(&request).await.unwrap_err();
         assert_eq!(field(&e), "audio_file", "{p}: {e}");
         assert!(e.to_string().contains("MD5 differs"), "{p}: {e}");
@@ -795,10 +793,7 @@ async fn a_recording_that_grows_mid_upload_is_refused_at_a_whole_number_of_reads
             })
             .build()
             .unwrap();
-        let request = match p {
-            Provider::Vmeg => CloneRequest::from_file(&path).name("n"),
-            _ => CloneRequest::from_file(&path),
-        };
+        let request = local_clone(p, &path);
         let e = client.clone_voice(&request).await.unwrap_err();
         assert_eq!(field(&e), "audio_file", "{p}: {e}");
         assert!(e.to_string().contains("grew"), "{p}: {e}");
