@@ -422,12 +422,15 @@ async fn wait_and_synchronous_errors_name_provider_and_method() {
         (Some(Provider::Vmeg), Some("wait_for_speech")),
         "{err}"
     );
-    // A synchronous submit's failure is the submit's.
+    // A synchronous submit's failure is the submit's (an unknown outcome, as the client's).
     let err = fake
         .clone_voice(&req.clone().synchronous(true))
         .await
         .unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::TaskFailed { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+        "{err}"
+    );
     assert_eq!(
         (err.provider(), err.operation()),
         (Some(Provider::Vmeg), Some("clone_voice")),
@@ -1464,4 +1467,75 @@ async fn a_wait_refuses_the_same_ids_as_the_client_and_never_says_resubmit() {
         }
     }
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}
+
+/// A synchronous VMEG submit whose task fails: VMEG's synchronous route answers a failed
+/// task with a non-200 envelope (the simulator's HTTP 502, the task left queryable), which
+/// the client's retry table makes `OutcomeUnknown` (sent, the key, never resubmit), never
+/// `TaskFailed`. The fake's scripted failure ends the same way, for a clone and a speech
+/// alike, and its job exists and reads as failed. Before, the fake gave `TaskFailed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_synchronous_submit_whose_task_fails_is_an_unknown_outcome_as_the_clients() {
+    let sim = voiceclone_sim::Simulator::start_with(
+        voiceclone_sim::SimConfig::default()
+            .with_speed(1000.0)
+            .with_task_failure_rate(1.0),
+    )
+    .await
+    .unwrap();
+    let real = real_client(Provider::Vmeg, &sim);
+    let shape = |e: &voiceclone::Error| {
+        let (key, task, request) = match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                idempotency_key,
+                task_id,
+                request,
+                ..
+            } => (
+                idempotency_key.clone(),
+                task_id.clone(),
+                Some(request.clone()),
+            ),
+            _ => (None, None, None),
+        };
+        (
+            e.kind().as_str(),
+            e.phase(),
+            e.may_resubmit(),
+            e.provider(),
+            e.operation(),
+            e.http_status(),
+            key,
+            task,
+            request,
+        )
+    };
+    let clone = CloneRequest::new("https://cdn.example.com/s.wav")
+        .name("sync-failed")
+        .synchronous(true)
+        .idempotency_key("k-sync-failed");
+    let speech = SpeechRequest::new("sv_en_us_female_01", "Hello there.")
+        .synchronous(true)
+        .idempotency_key("k-sync-failed");
+
+    let r = real.clone_voice(&clone).await.unwrap_err();
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::fails("the sample is silent"));
+    let f = fake.clone_voice(&clone).await.unwrap_err();
+    assert_eq!(shape(&f), shape(&r), "clone: fake {f}; real {r}");
+    // The answer came (HTTP 502): the task was made, never resubmit.
+    assert_eq!(
+        (f.kind().as_str(), f.phase(), f.may_resubmit()),
+        ("outcome_unknown", Phase::Answered, false),
+        "{f}"
+    );
+    assert_eq!(fake.billable_submits(), 1);
+    // The task exists and failed: nothing is listed.
+    assert!(fake.list_voices().await.unwrap().is_empty());
+
+    let r = real.synthesize(&speech).await.unwrap_err();
+    fake.script_speech(Script::fails("unspeakable"));
+    let f = fake.synthesize(&speech).await.unwrap_err();
+    assert_eq!(shape(&f), shape(&r), "speech: fake {f}; real {r}");
+    assert_eq!(fake.billable_submits(), 2);
 }

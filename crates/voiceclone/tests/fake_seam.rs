@@ -356,12 +356,17 @@ async fn the_fake_answers_as_the_client_does() {
         .unwrap();
     assert_eq!(job.status, TaskStatus::Succeeded);
     assert!(job.speech.is_some_and(|s| !s.audio_urls.is_empty()));
+    // A failed synchronous task is VMEG's non-200 answer: the client's `OutcomeUnknown`.
     vmeg.script_clone(Script::fails("silent"));
     let err = vmeg
         .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").synchronous(true))
         .await
         .unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::TaskFailed { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+        "{err}"
+    );
+    assert!(!err.may_resubmit());
 }
 
 /// Waits end on the virtual clock whatever the policy: `Duration::MAX` sleeps add up

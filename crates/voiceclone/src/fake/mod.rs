@@ -37,8 +37,13 @@
 //! Like VMEG, a VMEG fake refuses a second submit of the same kind under an idempotency key
 //! already used (`ErrorKind::Conflict`; nothing is created and no script is used). A
 //! `synchronous(true)` VMEG submit comes back finished, as the real one does: its script is
-//! played at once, and a scripted failure is `TaskFailed`. Its one answer is its script's
-//! first step that is a terminal status or an error. A refusal there (`then_error` of
+//! played at once. Its one answer is its script's first step that is a terminal status or
+//! an error. A success is the finished job. A failure is never `TaskFailed` from a submit,
+//! as it is not from the client's: VMEG answers a failed synchronous task with a non-200
+//! envelope (the simulator's HTTP 502), which the client reports as
+//! `ErrorKind::OutcomeUnknown` (the idempotency key, the request summarized, never to be
+//! resubmitted); the fake does the same, and the failed job exists and counts in
+//! [`FakeClient::billable_submits`]. A refusal there (`then_error` of
 //! `Unauthorized`, `PaymentRequired`, `RateLimited`, `InvalidRequest`, ...) is the call's
 //! error and creates nothing, as VMEG's refusal does. Any other error (`Server`, `Timeout`,
 //! `Transport`, ...), or a script that never finishes (the client's timeout on a request
@@ -436,6 +441,23 @@ impl FakeClient {
         // exists.
         let failure = match &script.submit {
             Submit::Accepted if sync => match script.sync_answer() {
+                // VMEG's synchronous route answers a failed task with a non-200 envelope (no
+                // finished job: the client builds one only from a code-200 answer), which the
+                // retry table makes `OutcomeUnknown`; the task exists, failed.
+                SyncAnswer::Finished(at)
+                    if script.steps.get(at) == Some(&Step::Status(TaskStatus::Failed)) =>
+                {
+                    let reason = script
+                        .failure_reason
+                        .clone()
+                        .unwrap_or_else(|| "failed by the script".into());
+                    Some(
+                        Error::new(ErrorKind::Server)
+                            .with_http_status(502)
+                            .with_vendor_code(502)
+                            .with_message(reason),
+                    )
+                }
                 SyncAnswer::Finished(at) => {
                     finished_at = Some(at);
                     None
@@ -704,10 +726,10 @@ impl FakeClient {
         Ok(job)
     }
 
-    /// A synchronous submit's answer: the job at its first terminal status, which `submit`
-    /// made its next read (VMEG's synchronous endpoints answer with the finished task). A
-    /// scripted failure is `TaskFailed`. (A step error or a script that never finishes
-    /// was the submit's own failure, in `submit`.)
+    /// A synchronous submit's answer: the job at its success, which `submit` made its next
+    /// read (VMEG's synchronous endpoints answer with the finished task). (A failed task, a
+    /// step error or a script that never finishes was the submit's own failure, in
+    /// `submit`.)
     fn finish_now<J: Job>(
         &self,
         id: &JobId,
@@ -718,10 +740,7 @@ impl FakeClient {
         let job = read(id).map_err(|e| e.with_operation(operation))?;
         match job.status() {
             TaskStatus::Succeeded => Ok(job),
-            TaskStatus::Failed => {
-                Err(crate::client::task_failed(id, job.error()).with_provider(self.provider))
-            }
-            // Not reached: `submit` checked that the script finishes and where.
+            // Not reached: `submit` checked that the script succeeds and where.
             _ => Err(Error::new(ErrorKind::InvalidResponse)
                 .with_provider(self.provider)
                 .with_operation(operation)
