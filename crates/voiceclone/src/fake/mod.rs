@@ -141,6 +141,11 @@ pub enum FakeCall {
 /// handed out can be read again), and finds each by its id at once: thousands of submits
 /// and reads cost no more per call than the first. Its memory grows with the jobs made,
 /// so make one per test rather than one for a long-running process.
+///
+/// It is not `Clone` (a copy would not share the jobs and calls): to hand it to code that
+/// needs `C: VoiceCloning + Clone` or `'static` (spawned tasks), give it an
+/// `Arc<FakeClient>`, which implements [`VoiceCloning`] too, and keep a clone of the `Arc`
+/// to inspect [`calls`](FakeClient::calls) afterwards.
 #[derive(Debug)]
 pub struct FakeClient {
     provider: Provider,
