@@ -1539,3 +1539,39 @@ async fn a_synchronous_submit_whose_task_fails_is_an_unknown_outcome_as_the_clie
     assert_eq!(shape(&f), shape(&r), "speech: fake {f}; real {r}");
     assert_eq!(fake.billable_submits(), 2);
 }
+
+/// A speech request wrong in two ways (a voice id typed for the other provider, and blank
+/// text) is refused naming the same field by the fake as by the client, which checks the
+/// voice ids first. Before, the fake ran the provider's text rules first and named another
+/// field.
+#[tokio::test(flavor = "current_thread")]
+async fn a_speech_request_wrong_twice_names_the_field_the_client_names() {
+    for (provider, foreign) in [
+        (Provider::Vmeg, "jimmyai:voice:m-1"),
+        (Provider::JimmyAi, "vmeg:voice:cv_1"),
+    ] {
+        let dead = voiceclone::Client::builder(provider)
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .retry(voiceclone::RetryPolicy::none())
+            .build()
+            .unwrap();
+        let fake = FakeClient::new(provider);
+        for text in ["", "   "] {
+            let req = SpeechRequest::new(foreign, text);
+            let field = |e: &voiceclone::Error| match e.kind() {
+                ErrorKind::InvalidInput { field, .. } => field.to_string(),
+                other => panic!("{provider}: {other:?}: {e}"),
+            };
+            let r = dead.synthesize(&req).await.unwrap_err();
+            let f = fake.synthesize(&req).await.unwrap_err();
+            assert_eq!(
+                field(&f),
+                field(&r),
+                "{provider} {text:?}: fake {f}; real {r}"
+            );
+            assert_eq!(f.kind().as_str(), r.kind().as_str());
+        }
+        assert_eq!(fake.billable_submits(), 0);
+    }
+}

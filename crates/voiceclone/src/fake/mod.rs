@@ -1197,13 +1197,12 @@ impl VoiceCloning for FakeClient {
 
     fn synthesize<'a>(&'a self, req: &'a SpeechRequest) -> BoxFuture<'a, Result<SpeechJob, Error>> {
         Box::pin(self.labelled("synthesize", async move {
-            // The dry run's planning runs the provider's request rules (what the client
-            // checks before sending), then the voice ids as the client checks them.
-            let checked =
-                (crate::provider::offline(self.provider).plan_speech)(req).and_then(|planned| {
-                    req.check_voice_ids(self.provider, SystemTime::now())
-                        .map(|()| planned)
-                });
+            // In the client's order (`Client::synthesize`): the voice ids as it checks them,
+            // then the dry run's planning, which runs the provider's request rules (what the
+            // client checks before sending).
+            let checked = req
+                .check_voice_ids(self.provider, SystemTime::now())
+                .and_then(|()| (crate::provider::offline(self.provider).plan_speech)(req));
             let planned = match checked {
                 Ok(planned) => planned,
                 Err(e) => {
