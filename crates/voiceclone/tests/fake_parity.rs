@@ -1575,3 +1575,81 @@ async fn a_speech_request_wrong_twice_names_the_field_the_client_names() {
         assert_eq!(fake.billable_submits(), 0);
     }
 }
+
+/// A script URL the client would drop (it takes only http and https from the provider) or a
+/// blank reason it would not keep is refused where a submit uses the script, naming the
+/// method, so a test cannot pass on a `file:` preview or an empty line error production
+/// never gives. Before, each came back as scripted (`file:///tmp/a.wav`, `error: Some("")`).
+#[tokio::test(flavor = "current_thread")]
+async fn script_urls_and_reasons_the_client_would_drop_are_refused() {
+    let url = |s: &str| url::Url::parse(s).unwrap();
+    let cases: Vec<(Provider, Script, &str)> = vec![
+        (
+            Provider::JimmyAi,
+            Script::succeeds().with_preview_url(url("file:///tmp/a.wav")),
+            "Script::with_preview_url(\"file:///tmp/a.wav\")",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().with_audio_urls([
+                url("https://cdn.example.com/1.wav"),
+                url("file:///tmp/a.wav"),
+            ]),
+            "Script::with_audio_urls([.., \"file:///tmp/a.wav\", ..])",
+        ),
+        (
+            Provider::JimmyAi,
+            Script::succeeds().with_audio_urls([url("data:audio/wav;base64,AAAA")]),
+            "Script::with_audio_urls(",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().with_failed_line(0, ""),
+            "Script::with_failed_line(0, \"\")",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().with_failed_line(1, " \t"),
+            "Script::with_failed_line(1, ",
+        ),
+        (
+            Provider::JimmyAi,
+            Script::fails(""),
+            "Script::with_failure_reason(\"\")",
+        ),
+        (
+            Provider::Vmeg,
+            Script::fails("x").with_failure_reason("  "),
+            "Script::with_failure_reason(",
+        ),
+    ];
+    for (provider, script, names) in cases {
+        let fake = FakeClient::new(provider);
+        fake.script_speech(script);
+        // JimmyAI speaks one line per request.
+        let req = match provider {
+            Provider::Vmeg => SpeechRequest::new("v-1", "One.").add_line("v-1", "Two."),
+            _ => SpeechRequest::new("v-1", "One."),
+        };
+        let err = fake.synthesize(&req).await.unwrap_err();
+        let ErrorKind::InvalidInput { field, reason } = err.kind() else {
+            panic!("{names}: {err}");
+        };
+        assert_eq!(field, "script", "{err}");
+        assert!(reason.starts_with(names), "{names}: {reason}");
+        assert_eq!(fake.billable_submits(), 0, "{names}");
+    }
+    // What the client keeps stays as scripted: an http URL, a reason with text.
+    let fake = FakeClient::new(Provider::JimmyAi);
+    fake.script_clone(Script::succeeds().with_preview_url(url("http://cdn.example.com/p.mp3")));
+    let job = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+        .await
+        .unwrap();
+    let policy = voiceclone::WaitPolicy::for_provider(Provider::JimmyAi);
+    let voice = fake.wait_for_clone(&job.id, &policy).await.unwrap();
+    assert_eq!(
+        voice.preview_url.map(String::from).as_deref(),
+        Some("http://cdn.example.com/p.mp3")
+    );
+}
