@@ -19,6 +19,8 @@
 //! # let _ = onboard;
 //! ```
 
+use std::sync::Arc;
+
 use futures_util::future::BoxFuture;
 
 use crate::client::Client;
@@ -32,6 +34,11 @@ use crate::wait::WaitPolicy;
 ///
 /// Object safe (the futures are boxed), so a service can hold an `Arc<dyn VoiceCloning>`.
 /// Each method behaves as the [`Client`] method of the same name documents.
+///
+/// A shared reference, an `Arc` and a `Box` of an implementation (`dyn VoiceCloning`
+/// included) implement it too, so generic code (`C: VoiceCloning + Clone`, tasks spawned
+/// with a clone of `C`) can take an `Arc<FakeClient>` and the test still holds the fake to
+/// inspect afterwards.
 pub trait VoiceCloning: Send + Sync + std::fmt::Debug {
     /// The provider the calls go to.
     fn provider(&self) -> Provider;
@@ -107,3 +114,61 @@ impl VoiceCloning for Client {
         Box::pin(Client::list_voices(self))
     }
 }
+
+/// Forwards every method to the implementation behind the pointer.
+macro_rules! forward {
+    ($($ptr:ty),*) => {$(
+        impl<T: VoiceCloning + ?Sized> VoiceCloning for $ptr {
+            fn provider(&self) -> Provider {
+                (**self).provider()
+            }
+
+            fn clone_voice<'a>(
+                &'a self,
+                req: &'a CloneRequest,
+            ) -> BoxFuture<'a, Result<CloneJob, Error>> {
+                (**self).clone_voice(req)
+            }
+
+            fn clone_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<CloneJob, Error>> {
+                (**self).clone_status(id)
+            }
+
+            fn wait_for_clone<'a>(
+                &'a self,
+                id: &'a JobId,
+                policy: &'a WaitPolicy,
+            ) -> BoxFuture<'a, Result<Voice, Error>> {
+                (**self).wait_for_clone(id, policy)
+            }
+
+            fn synthesize<'a>(
+                &'a self,
+                req: &'a SpeechRequest,
+            ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+                (**self).synthesize(req)
+            }
+
+            fn speech_status<'a>(
+                &'a self,
+                id: &'a JobId,
+            ) -> BoxFuture<'a, Result<SpeechJob, Error>> {
+                (**self).speech_status(id)
+            }
+
+            fn wait_for_speech<'a>(
+                &'a self,
+                id: &'a JobId,
+                policy: &'a WaitPolicy,
+            ) -> BoxFuture<'a, Result<Speech, Error>> {
+                (**self).wait_for_speech(id, policy)
+            }
+
+            fn list_voices(&self) -> BoxFuture<'_, Result<Vec<Voice>, Error>> {
+                (**self).list_voices()
+            }
+        }
+    )*};
+}
+
+forward!(&T, Arc<T>, Box<T>);

@@ -422,12 +422,15 @@ async fn wait_and_synchronous_errors_name_provider_and_method() {
         (Some(Provider::Vmeg), Some("wait_for_speech")),
         "{err}"
     );
-    // A synchronous submit's failure is the submit's.
+    // A synchronous submit's failure is the submit's (an unknown outcome, as the client's).
     let err = fake
         .clone_voice(&req.clone().synchronous(true))
         .await
         .unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::TaskFailed { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+        "{err}"
+    );
     assert_eq!(
         (err.provider(), err.operation()),
         (Some(Provider::Vmeg), Some("clone_voice")),
@@ -1464,4 +1467,189 @@ async fn a_wait_refuses_the_same_ids_as_the_client_and_never_says_resubmit() {
         }
     }
     assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+}
+
+/// A synchronous VMEG submit whose task fails: VMEG's synchronous route answers a failed
+/// task with a non-200 envelope (the simulator's HTTP 502, the task left queryable), which
+/// the client's retry table makes `OutcomeUnknown` (sent, the key, never resubmit), never
+/// `TaskFailed`. The fake's scripted failure ends the same way, for a clone and a speech
+/// alike, and its job exists and reads as failed. Before, the fake gave `TaskFailed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_synchronous_submit_whose_task_fails_is_an_unknown_outcome_as_the_clients() {
+    let sim = voiceclone_sim::Simulator::start_with(
+        voiceclone_sim::SimConfig::default()
+            .with_speed(1000.0)
+            .with_task_failure_rate(1.0),
+    )
+    .await
+    .unwrap();
+    let real = real_client(Provider::Vmeg, &sim);
+    let shape = |e: &voiceclone::Error| {
+        let (key, task, request) = match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                idempotency_key,
+                task_id,
+                request,
+                ..
+            } => (
+                idempotency_key.clone(),
+                task_id.clone(),
+                Some(request.clone()),
+            ),
+            _ => (None, None, None),
+        };
+        (
+            e.kind().as_str(),
+            e.phase(),
+            e.may_resubmit(),
+            e.provider(),
+            e.operation(),
+            e.http_status(),
+            key,
+            task,
+            request,
+        )
+    };
+    let clone = CloneRequest::new("https://cdn.example.com/s.wav")
+        .name("sync-failed")
+        .synchronous(true)
+        .idempotency_key("k-sync-failed");
+    let speech = SpeechRequest::new("sv_en_us_female_01", "Hello there.")
+        .synchronous(true)
+        .idempotency_key("k-sync-failed");
+
+    let r = real.clone_voice(&clone).await.unwrap_err();
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::fails("the sample is silent"));
+    let f = fake.clone_voice(&clone).await.unwrap_err();
+    assert_eq!(shape(&f), shape(&r), "clone: fake {f}; real {r}");
+    // The answer came (HTTP 502): the task was made, never resubmit.
+    assert_eq!(
+        (f.kind().as_str(), f.phase(), f.may_resubmit()),
+        ("outcome_unknown", Phase::Answered, false),
+        "{f}"
+    );
+    assert_eq!(fake.billable_submits(), 1);
+    // The task exists and failed: nothing is listed.
+    assert!(fake.list_voices().await.unwrap().is_empty());
+
+    let r = real.synthesize(&speech).await.unwrap_err();
+    fake.script_speech(Script::fails("unspeakable"));
+    let f = fake.synthesize(&speech).await.unwrap_err();
+    assert_eq!(shape(&f), shape(&r), "speech: fake {f}; real {r}");
+    assert_eq!(fake.billable_submits(), 2);
+}
+
+/// A speech request wrong in two ways (a voice id typed for the other provider, and blank
+/// text) is refused naming the same field by the fake as by the client, which checks the
+/// voice ids first. Before, the fake ran the provider's text rules first and named another
+/// field.
+#[tokio::test(flavor = "current_thread")]
+async fn a_speech_request_wrong_twice_names_the_field_the_client_names() {
+    for (provider, foreign) in [
+        (Provider::Vmeg, "jimmyai:voice:m-1"),
+        (Provider::JimmyAi, "vmeg:voice:cv_1"),
+    ] {
+        let dead = voiceclone::Client::builder(provider)
+            .api_key("k")
+            .base_url("http://127.0.0.1:9")
+            .retry(voiceclone::RetryPolicy::none())
+            .build()
+            .unwrap();
+        let fake = FakeClient::new(provider);
+        for text in ["", "   "] {
+            let req = SpeechRequest::new(foreign, text);
+            let field = |e: &voiceclone::Error| match e.kind() {
+                ErrorKind::InvalidInput { field, .. } => field.to_string(),
+                other => panic!("{provider}: {other:?}: {e}"),
+            };
+            let r = dead.synthesize(&req).await.unwrap_err();
+            let f = fake.synthesize(&req).await.unwrap_err();
+            assert_eq!(
+                field(&f),
+                field(&r),
+                "{provider} {text:?}: fake {f}; real {r}"
+            );
+            assert_eq!(f.kind().as_str(), r.kind().as_str());
+        }
+        assert_eq!(fake.billable_submits(), 0);
+    }
+}
+
+/// A script URL the client would drop (it takes only http and https from the provider) or a
+/// blank reason it would not keep is refused where a submit uses the script, naming the
+/// method, so a test cannot pass on a `file:` preview or an empty line error production
+/// never gives. Before, each came back as scripted (`file:///tmp/a.wav`, `error: Some("")`).
+#[tokio::test(flavor = "current_thread")]
+async fn script_urls_and_reasons_the_client_would_drop_are_refused() {
+    let url = |s: &str| url::Url::parse(s).unwrap();
+    let cases: Vec<(Provider, Script, &str)> = vec![
+        (
+            Provider::JimmyAi,
+            Script::succeeds().with_preview_url(url("file:///tmp/a.wav")),
+            "Script::with_preview_url(\"file:///tmp/a.wav\")",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().with_audio_urls([
+                url("https://cdn.example.com/1.wav"),
+                url("file:///tmp/a.wav"),
+            ]),
+            "Script::with_audio_urls([.., \"file:///tmp/a.wav\", ..])",
+        ),
+        (
+            Provider::JimmyAi,
+            Script::succeeds().with_audio_urls([url("data:audio/wav;base64,AAAA")]),
+            "Script::with_audio_urls(",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().with_failed_line(0, ""),
+            "Script::with_failed_line(0, \"\")",
+        ),
+        (
+            Provider::Vmeg,
+            Script::succeeds().with_failed_line(1, " \t"),
+            "Script::with_failed_line(1, ",
+        ),
+        (
+            Provider::JimmyAi,
+            Script::fails(""),
+            "Script::with_failure_reason(\"\")",
+        ),
+        (
+            Provider::Vmeg,
+            Script::fails("x").with_failure_reason("  "),
+            "Script::with_failure_reason(",
+        ),
+    ];
+    for (provider, script, names) in cases {
+        let fake = FakeClient::new(provider);
+        fake.script_speech(script);
+        // JimmyAI speaks one line per request.
+        let req = match provider {
+            Provider::Vmeg => SpeechRequest::new("v-1", "One.").add_line("v-1", "Two."),
+            _ => SpeechRequest::new("v-1", "One."),
+        };
+        let err = fake.synthesize(&req).await.unwrap_err();
+        let ErrorKind::InvalidInput { field, reason } = err.kind() else {
+            panic!("{names}: {err}");
+        };
+        assert_eq!(field, "script", "{err}");
+        assert!(reason.starts_with(names), "{names}: {reason}");
+        assert_eq!(fake.billable_submits(), 0, "{names}");
+    }
+    // What the client keeps stays as scripted: an http URL, a reason with text.
+    let fake = FakeClient::new(Provider::JimmyAi);
+    fake.script_clone(Script::succeeds().with_preview_url(url("http://cdn.example.com/p.mp3")));
+    let job = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+        .await
+        .unwrap();
+    let policy = voiceclone::WaitPolicy::for_provider(Provider::JimmyAi);
+    let voice = fake.wait_for_clone(&job.id, &policy).await.unwrap();
+    assert_eq!(
+        voice.preview_url.map(String::from).as_deref(),
+        Some("http://cdn.example.com/p.mp3")
+    );
 }

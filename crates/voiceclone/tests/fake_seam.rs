@@ -356,12 +356,17 @@ async fn the_fake_answers_as_the_client_does() {
         .unwrap();
     assert_eq!(job.status, TaskStatus::Succeeded);
     assert!(job.speech.is_some_and(|s| !s.audio_urls.is_empty()));
+    // A failed synchronous task is VMEG's non-200 answer: the client's `OutcomeUnknown`.
     vmeg.script_clone(Script::fails("silent"));
     let err = vmeg
         .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").synchronous(true))
         .await
         .unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::TaskFailed { .. }), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+        "{err}"
+    );
+    assert!(!err.may_resubmit());
 }
 
 /// Waits end on the virtual clock whatever the policy: `Duration::MAX` sleeps add up
@@ -425,4 +430,59 @@ async fn the_fake_checks_a_local_recording_as_a_dry_run_does() {
         );
     }
     assert_eq!(fake.billable_submits(), 0);
+}
+
+/// Generic code that clones its client into spawned tasks takes an `Arc<FakeClient>`, and
+/// the test still holds the fake to inspect it afterwards; `&T` and `Box<dyn VoiceCloning>`
+/// are clients too. Before, only `FakeClient` and `Client` implemented the trait (and the
+/// fake is not `Clone`), so this did not compile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_pointers_to_a_fake_are_clients_too() {
+    /// Your code: one task per sample, each with its own handle to the client.
+    async fn clone_all<C: VoiceCloning + Clone + 'static>(api: C, samples: &[&str]) -> usize {
+        let mut tasks = Vec::new();
+        for s in samples {
+            let (api, req) = (api.clone(), CloneRequest::new(*s));
+            tasks.push(tokio::spawn(async move {
+                let job = api.clone_voice(&req).await?;
+                let policy = WaitPolicy::for_provider(api.provider());
+                api.wait_for_clone(&job.id, &policy).await
+            }));
+        }
+        let mut done = 0;
+        for t in tasks {
+            if t.await.unwrap().is_ok() {
+                done += 1;
+            }
+        }
+        done
+    }
+
+    let fake = Arc::new(FakeClient::new(Provider::Vmeg));
+    let samples = [
+        "https://cdn.example.com/a.wav",
+        "https://cdn.example.com/b.wav",
+        "https://cdn.example.com/c.wav",
+    ];
+    assert_eq!(clone_all(Arc::clone(&fake), &samples).await, 3);
+    let calls = fake.calls();
+    let submits = calls
+        .iter()
+        .filter(|c| matches!(c, FakeCall::CloneVoice(_)))
+        .count();
+    assert_eq!(submits, 3, "{calls:?}");
+    assert_eq!(fake.billable_submits(), 3);
+    assert_eq!(fake.list_voices().await.unwrap().len(), 3);
+
+    // A reference and a boxed trait object are clients as well.
+    fn provider_of(api: impl VoiceCloning) -> Provider {
+        api.provider()
+    }
+    assert_eq!(provider_of(&*fake), Provider::Vmeg);
+    let boxed: Box<dyn VoiceCloning> = Box::new(FakeClient::new(Provider::JimmyAi));
+    assert_eq!(provider_of(&boxed), Provider::JimmyAi);
+    assert_eq!(provider_of(boxed), Provider::JimmyAi);
+    let shared: Arc<dyn VoiceCloning> = fake.clone();
+    assert_eq!(clone_all(shared, &samples[..1]).await, 1);
+    assert_eq!(fake.billable_submits(), 4);
 }

@@ -37,8 +37,13 @@
 //! Like VMEG, a VMEG fake refuses a second submit of the same kind under an idempotency key
 //! already used (`ErrorKind::Conflict`; nothing is created and no script is used). A
 //! `synchronous(true)` VMEG submit comes back finished, as the real one does: its script is
-//! played at once, and a scripted failure is `TaskFailed`. Its one answer is its script's
-//! first step that is a terminal status or an error. A refusal there (`then_error` of
+//! played at once. Its one answer is its script's first step that is a terminal status or
+//! an error. A success is the finished job. A failure is never `TaskFailed` from a submit,
+//! as it is not from the client's: VMEG answers a failed synchronous task with a non-200
+//! envelope (the simulator's HTTP 502), which the client reports as
+//! `ErrorKind::OutcomeUnknown` (the idempotency key, the request summarized, never to be
+//! resubmitted); the fake does the same, and the failed job exists and counts in
+//! [`FakeClient::billable_submits`]. A refusal there (`then_error` of
 //! `Unauthorized`, `PaymentRequired`, `RateLimited`, `InvalidRequest`, ...) is the call's
 //! error and creates nothing, as VMEG's refusal does. Any other error (`Server`, `Timeout`,
 //! `Transport`, ...), or a script that never finishes (the client's timeout on a request
@@ -136,6 +141,11 @@ pub enum FakeCall {
 /// handed out can be read again), and finds each by its id at once: thousands of submits
 /// and reads cost no more per call than the first. Its memory grows with the jobs made,
 /// so make one per test rather than one for a long-running process.
+///
+/// It is not `Clone` (a copy would not share the jobs and calls): to hand it to code that
+/// needs `C: VoiceCloning + Clone` or `'static` (spawned tasks), give it an
+/// `Arc<FakeClient>`, which implements [`VoiceCloning`] too, and keep a clone of the `Arc`
+/// to inspect [`calls`](FakeClient::calls) afterwards.
 #[derive(Debug)]
 pub struct FakeClient {
     provider: Provider,
@@ -436,6 +446,23 @@ impl FakeClient {
         // exists.
         let failure = match &script.submit {
             Submit::Accepted if sync => match script.sync_answer() {
+                // VMEG's synchronous route answers a failed task with a non-200 envelope (no
+                // finished job: the client builds one only from a code-200 answer), which the
+                // retry table makes `OutcomeUnknown`; the task exists, failed.
+                SyncAnswer::Finished(at)
+                    if script.steps.get(at) == Some(&Step::Status(TaskStatus::Failed)) =>
+                {
+                    let reason = script
+                        .failure_reason
+                        .clone()
+                        .unwrap_or_else(|| "failed by the script".into());
+                    Some(
+                        Error::new(ErrorKind::Server)
+                            .with_http_status(502)
+                            .with_vendor_code(502)
+                            .with_message(reason),
+                    )
+                }
                 SyncAnswer::Finished(at) => {
                     finished_at = Some(at);
                     None
@@ -704,10 +731,10 @@ impl FakeClient {
         Ok(job)
     }
 
-    /// A synchronous submit's answer: the job at its first terminal status, which `submit`
-    /// made its next read (VMEG's synchronous endpoints answer with the finished task). A
-    /// scripted failure is `TaskFailed`. (A step error or a script that never finishes
-    /// was the submit's own failure, in `submit`.)
+    /// A synchronous submit's answer: the job at its success, which `submit` made its next
+    /// read (VMEG's synchronous endpoints answer with the finished task). (A failed task, a
+    /// step error or a script that never finishes was the submit's own failure, in
+    /// `submit`.)
     fn finish_now<J: Job>(
         &self,
         id: &JobId,
@@ -718,10 +745,7 @@ impl FakeClient {
         let job = read(id).map_err(|e| e.with_operation(operation))?;
         match job.status() {
             TaskStatus::Succeeded => Ok(job),
-            TaskStatus::Failed => {
-                Err(crate::client::task_failed(id, job.error()).with_provider(self.provider))
-            }
-            // Not reached: `submit` checked that the script finishes and where.
+            // Not reached: `submit` checked that the script succeeds and where.
             _ => Err(Error::new(ErrorKind::InvalidResponse)
                 .with_provider(self.provider)
                 .with_operation(operation)
@@ -1173,13 +1197,12 @@ impl VoiceCloning for FakeClient {
 
     fn synthesize<'a>(&'a self, req: &'a SpeechRequest) -> BoxFuture<'a, Result<SpeechJob, Error>> {
         Box::pin(self.labelled("synthesize", async move {
-            // The dry run's planning runs the provider's request rules (what the client
-            // checks before sending), then the voice ids as the client checks them.
-            let checked =
-                (crate::provider::offline(self.provider).plan_speech)(req).and_then(|planned| {
-                    req.check_voice_ids(self.provider, SystemTime::now())
-                        .map(|()| planned)
-                });
+            // In the client's order (`Client::synthesize`): the voice ids as it checks them,
+            // then the dry run's planning, which runs the provider's request rules (what the
+            // client checks before sending).
+            let checked = req
+                .check_voice_ids(self.provider, SystemTime::now())
+                .and_then(|()| (crate::provider::offline(self.provider).plan_speech)(req));
             let planned = match checked {
                 Ok(planned) => planned,
                 Err(e) => {

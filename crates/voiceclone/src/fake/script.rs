@@ -190,6 +190,10 @@ impl Script {
     }
 
     /// The reason a `Failed` status carries (default: "failed by the script").
+    ///
+    /// The client keeps no blank reason from the provider: a submit that uses a script whose
+    /// reason is blank (here or in [`Script::fails`]) is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
     pub fn with_failure_reason(mut self, reason: impl Into<String>) -> Self {
         self.failure_reason = Some(reason.into());
         self
@@ -249,6 +253,31 @@ impl Script {
                 )));
             }
         }
+        // What the client reads from the provider: http(s) URLs only (`wire::parse_url`
+        // drops any other), and no blank reason (it keeps none).
+        let not_http = |u: &Url| !matches!(u.scheme(), "http" | "https");
+        if let Some(url) = self.preview_url.as_ref().filter(|u| not_http(u)) {
+            return Err(refuse(format!(
+                "Script::with_preview_url({:?}): the client drops a preview URL that is not http or https",
+                url.as_str()
+            )));
+        }
+        if let Some(url) = self.audio_urls.iter().find(|u| not_http(u)) {
+            return Err(refuse(format!(
+                "Script::with_audio_urls([.., {:?}, ..]): the client drops an audio URL that is not http or https",
+                url.as_str()
+            )));
+        }
+        if let Some((line, reason)) = self.failed_lines.iter().find(|(_, r)| r.trim().is_empty()) {
+            return Err(refuse(format!(
+                "Script::with_failed_line({line}, {reason:?}): the client keeps no blank reason (a line without audio or reason is what it reads); give the reason"
+            )));
+        }
+        if let Some(reason) = self.failure_reason.as_ref().filter(|r| r.trim().is_empty()) {
+            return Err(refuse(format!(
+                "Script::with_failure_reason({reason:?}) (or Script::fails): the client keeps no blank reason; give the reason"
+            )));
+        }
         if let Some(raw) = &self.voice_id {
             let Some(id) = crate::wire::usable_id(Some(raw)) else {
                 return Err(refuse(format!(
@@ -302,6 +331,10 @@ impl Script {
 
     /// JimmyAI: the preview URL a succeeded clone's voice gives (default:
     /// `https://fake.invalid/preview/<n>.mp3`; VMEG voices have none).
+    ///
+    /// The client takes only `http` and `https` URLs from the provider (it drops others,
+    /// such as `file:` or `javascript:`): a submit that uses a script with another scheme
+    /// here is refused with `InvalidInput { field: "script", .. }`, naming this method.
     pub fn with_preview_url(mut self, url: Url) -> Self {
         self.preview_url = Some(url);
         self
@@ -316,6 +349,10 @@ impl Script {
     /// line per task: its one `audioUrl` is the first URL (default
     /// `https://fake.invalid/speech/<n>.wav`), with no segments, and a subtitle file
     /// (`https://fake.invalid/speech/<n>.srt`) when the request asked for subtitles.
+    ///
+    /// The client takes only `http` and `https` URLs from the provider: a submit that uses a
+    /// script with a URL of another scheme here (`file:`, `data:`, ...) is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
     pub fn with_audio_urls(mut self, urls: impl IntoIterator<Item = Url>) -> Self {
         self.audio_urls = urls.into_iter().collect();
         self
@@ -328,7 +365,9 @@ impl Script {
     /// has no audio and a wait for it ends as the client's does, with `InvalidResponse`.
     /// An index past the request's lines is not used. JimmyAI speaks one line per task and
     /// reports no line apart: script its failure with [`Script::fails`] (this setter is not
-    /// used there).
+    /// used there). The client keeps no blank reason: a submit that uses a script with a
+    /// blank one here is refused with `InvalidInput { field: "script", .. }`, naming this
+    /// method.
     ///
     /// ```
     /// use voiceclone::fake::{FakeClient, Script};
