@@ -1063,6 +1063,27 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    /// The generator every header names is the progenitor that `Cargo.lock` resolves: a
+    /// `cargo update` that moves progenitor (the workspace pins it with `=`, so only an edit
+    /// of that pin can) fails here until the headers say the new version.
+    #[test]
+    fn the_header_names_the_progenitor_in_the_lock_file() {
+        let lock = std::fs::read_to_string(crate::workspace_root().join("Cargo.lock")).unwrap();
+        let mut lines = lock.lines();
+        let mut found = None;
+        while let Some(line) = lines.next() {
+            if line == "name = \"progenitor\"" {
+                found = lines
+                    .next()
+                    .and_then(|v| v.strip_prefix("version = \""))
+                    .and_then(|v| v.strip_suffix('"'))
+                    .map(str::to_owned);
+            }
+        }
+        let version = found.unwrap_or_else(|| panic!("Cargo.lock resolves no progenitor"));
+        assert_eq!(GENERATOR, format!("progenitor {version}"));
+    }
+
     /// progenitor's output for a spec of the workspace, before the rewrites.
     fn unrewritten(spec: &str) -> (Spec, String) {
         let root = crate::workspace_root();
