@@ -468,6 +468,22 @@ fn response_narrowing_is_caught_but_widening_is_not() {
         )),
         "{got:#?}"
     );
+    // A response property of ours the vendor does not document (an invented field code
+    // would wait on): reported, optional as it is. Before: only a required one was.
+    let ours = ours_with(
+        "/components/schemas/TaskListData/properties/records/items/properties",
+        json!({"taskId": {"type": "string"}, "taskType": {"type": "string"},
+               "result": {}, "voiceUrl": {"type": "string"}}),
+    );
+    let got = keys(&conformance::compare(&ours, &vendor()));
+    assert!(
+        got.contains(&key(
+            "tasksList",
+            "response.200.data.records[].voiceUrl",
+            "property-added"
+        )),
+        "{got:#?}"
+    );
 }
 
 #[test]

@@ -718,7 +718,9 @@ impl Cx<'_> {
                 Dir::Receive if o.required.contains(name) => {
                     self.diff(&ploc, "property-added-required", "absent", "required")
                 }
-                Dir::Receive => {}
+                // A field of an answer VMEG's document does not have: perhaps invented, and
+                // code reading it would wait on nothing. Listed with a reason, or removed.
+                Dir::Receive => self.diff(&ploc, "property-added", "absent", &op.type_words()),
             }
         }
         // Required names without a property schema.
