@@ -13,7 +13,7 @@
 //!    webhook bodies), plain strings and string enums become `client_glue::Text` (a number
 //!    keeps its exact text: big numeric ids never become floats; a new status word never
 //!    fails decoding), integers `client_glue::Int`, numbers `client_glue::Number`, values of
-//!    unknown shape `client_glue::RawJson`, arrays `client_glue::List` of their (lenient)
+//!    unknown shape and booleans (`"true"`, `1`) `client_glue::RawJson`, arrays `client_glue::List` of their (lenient)
 //!    items (`null`, absence or a value that is not an array reads as empty; an element that
 //!    does not decode is skipped, not the answer failed); the `Code` schema becomes
 //!    `client_glue::Code` (integer or numeric string). Schemas that requests use as well are left as the spec
@@ -245,7 +245,7 @@ fn check_components(json: &Value, requests: &BTreeSet<String>) -> Result<(), Str
         let has_structure = structured(schema);
         let scalar = match schema.get("type").and_then(Value::as_str) {
             Some("string") => schema.get("format").and_then(Value::as_str) != Some("binary"),
-            Some("integer" | "number") => true,
+            Some("integer" | "number" | "boolean") => true,
             Some(_) => false,
             None => schema.get("enum").is_some(),
         };
@@ -416,6 +416,8 @@ fn lenient_field(field: &mut Value, hint: &str) -> usize {
         Some("string") if map.get("format").and_then(Value::as_str) != Some("binary") => Some(TEXT),
         Some("integer") => Some(INT),
         Some("number") => Some(NUMBER),
+        // No lenient boolean type: a raw value, so `"true"` or `1` never fails the answer.
+        Some("boolean") => Some(RAW),
         Some("object") => None,
         None if STRUCTURE_KEYWORDS.iter().all(|k| !map.contains_key(*k)) => Some(RAW),
         _ => None,
@@ -516,6 +518,7 @@ mod tests {
                     "n": {"type": "integer", "nullable": true},
                     "f": {"type": "number"},
                     "any": {"nullable": true},
+                    "flag": {"type": "boolean"},
                     "list": {"type": "array", "items": {"type": "object", "properties": {"uri": {"type": "string"}}}}
                 }}
             }}
@@ -537,6 +540,7 @@ mod tests {
         assert_eq!(ans("n"), Some(json!(INT)));
         assert_eq!(ans("f"), Some(json!(NUMBER)));
         assert_eq!(ans("any"), Some(json!(RAW)));
+        assert_eq!(ans("flag"), Some(json!(RAW)));
         assert_eq!(
             j.pointer("/components/schemas/Ans/properties/list/items/properties/uri/allOf/0/$ref"),
             Some(&json!(TEXT))
