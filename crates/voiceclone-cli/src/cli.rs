@@ -64,7 +64,8 @@ pub struct Cli {
     #[arg(skip)]
     pub provider_env_invalid: bool,
 
-    /// API base URL [default: VMEG_BASE_URL / JIMMYAI_BASE_URL, else the vendor's]
+    /// API base URL [default: VMEG_BASE_URL / JIMMYAI_BASE_URL, else the vendor's]; an empty
+    /// or blank one (flag or variable) is refused, exit 2, nothing sent
     #[arg(long, global = true, value_name = "URL")]
     pub base_url: Option<String>,
 
