@@ -132,6 +132,27 @@ fn at_most_concurrency_parts_are_in_flight_4_by_default() {
     }
 }
 
+/// README, "Long texts": `--concurrency` is 1 to 32; 0 or 33 is refused by name (exit 2) and
+/// nothing is sent. Before, 0 ran as 1 and any number started that many paid parts at once
+/// (a Ctrl-C then left each of them of unknown outcome).
+#[test]
+fn concurrency_outside_1_to_32_is_refused_before_sending() {
+    let sim = Sim::start(1000.0);
+    let c = case(&"A short line of the script. ".repeat(40));
+    for bad in ["0", "33", "1000000"] {
+        let mut args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+        args.extend(["--concurrency", bad]);
+        let j = run(&sim, &[], &args).expect(2).json();
+        let message = j["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("--concurrency"), "{bad}: {j}");
+        assert!(!Path::new(&c.out).join(MANIFEST).exists(), "{bad}");
+    }
+    assert_eq!(sim.requests(), 0, "{:?}", sim.handle.stats());
+    let mut args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+    args.extend(["--concurrency", "32"]);
+    run(&sim, &[], &args).expect(0);
+}
+
 /// README, "Long texts": "the audio is downloaded in text order, with a progress bar on
 /// stderr when it is a terminal (never with `--json` or `--quiet`)".
 #[test]
