@@ -601,6 +601,50 @@ fn an_empty_base_url_is_refused_not_read_as_production() {
     );
 }
 
+/// `--json` output stays JSON whatever the secrets: a key that spells a number printed
+/// (`JIMMYAI_API_KEY=8044` and `"bytes":8044`) leaves the number alone and is redacted from
+/// the strings that hold it (a path). Before, the serialized text was redacted, and
+/// `"bytes":[redacted]` did not parse.
+#[test]
+fn json_output_parses_when_a_secret_spells_a_number_in_it() {
+    let sim = Sim::fast(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let run_out = |secret: &str, name: &str| {
+        let out = dir.path().join(name);
+        let out = out.to_str().unwrap().to_owned();
+        let mut args = vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "--allow-private-urls",
+            "speak",
+            "--voice",
+            "sv_en_us_female_01",
+            "--text",
+            "hi",
+            "--wait",
+            "--out",
+            &out,
+        ];
+        args.extend(FAST_POLL);
+        let env = [("JIMMYAI_API_KEY", secret)];
+        run_with(&sim.url(), KEY, &env, &args, None).expect(0)
+    };
+    let j = run_out("unused-secret", "first.wav").json();
+    let bytes = j["files"][0]["bytes"].as_u64().unwrap();
+    let secret = bytes.to_string();
+    assert!(secret.len() >= 4, "{j}");
+    let r = run_out(&secret, &format!("take-{secret}.wav"));
+    let j = r.json();
+    assert_eq!(j["files"][0]["bytes"], bytes, "{j}");
+    let path = j["files"][0]["path"].as_str().unwrap();
+    assert!(
+        path.contains("[redacted]") && !path.contains(&secret),
+        "{j}"
+    );
+    assert_eq!(j["exit_code"], 0);
+}
+
 #[test]
 fn exit_3_for_network_failure_timeout_and_unknown_outcome() {
     // A port nobody listens on (held, so that no other test's server is given it).
