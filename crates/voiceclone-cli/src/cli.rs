@@ -424,7 +424,9 @@ pub struct SpeakArgs {
     /// appears only when complete. A file the run may write that already exists is refused
     /// before anything is sent (exit 2), unless --overwrite. With --text-file (no --wait
     /// needed): the directory (created if needed) for the parts' audio, `001.<ext>` or
-    /// `001-01.<ext>`, ..., and the manifest that lets a rerun resume
+    /// `001-01.<ext>`, ..., and the manifest that lets a rerun resume; a directory without a
+    /// manifest that already holds such a file is refused before anything is sent (exit 2;
+    /// --overwrite does not apply)
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
 

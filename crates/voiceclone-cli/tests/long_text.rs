@@ -153,6 +153,39 @@ fn concurrency_outside_1_to_32_is_refused_before_sending() {
     run(&sim, &[], &args).expect(0);
 }
 
+/// README, "Long texts": a `DIR` without a manifest that holds a file a part could be written
+/// to (`001.wav`, `001-01.mp3`) is refused (exit 2, the file named, nothing sent, the file
+/// as it was). Before, a new run replaced it, although `--out`'s help promised that an
+/// existing file is refused. Other files (`notes.txt`, `take1.wav`) are no reason to refuse.
+#[test]
+fn a_new_run_refuses_a_directory_holding_part_files() {
+    let sim = Sim::start(1000.0);
+    for name in ["001.wav", "002-01.MP3", "010.bin"] {
+        let c = case(&"A short line of the script. ".repeat(40));
+        let out = Path::new(&c.out);
+        std::fs::create_dir(out).unwrap();
+        std::fs::write(out.join(name), b"my own take").unwrap();
+        let args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+        let j = run(&sim, &[], &args).expect(2).json();
+        let message = j["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(name), "{name}: {j}");
+        assert_eq!(std::fs::read(out.join(name)).unwrap(), b"my own take");
+        assert!(!out.join(MANIFEST).exists(), "{name}");
+    }
+    assert_eq!(sim.requests(), 0, "{:?}", sim.handle.stats());
+    let c = case(&"A short line of the script. ".repeat(40));
+    let out = Path::new(&c.out);
+    std::fs::create_dir(out).unwrap();
+    for name in ["notes.txt", "take1.wav", "001.txt"] {
+        std::fs::write(out.join(name), b"mine").unwrap();
+    }
+    let args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    for name in ["notes.txt", "take1.wav", "001.txt"] {
+        assert_eq!(std::fs::read(out.join(name)).unwrap(), b"mine");
+    }
+}
+
 /// README, "Long texts": "the audio is downloaded in text order, with a progress bar on
 /// stderr when it is a terminal (never with `--json` or `--quiet`)".
 #[test]

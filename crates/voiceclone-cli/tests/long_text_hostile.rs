@@ -112,11 +112,19 @@ fn a_symlink_planted_at_the_manifests_temporary_file_is_not_followed() {
     let victim = c.tmp.path().join("victim.txt");
     std::fs::write(&victim, b"precious").unwrap();
     std::os::unix::fs::symlink(&victim, dir.join(format!(".{MANIFEST}.tmp"))).unwrap();
-    // Where a result goes, too: replaced, never written through.
+    // Where a result goes, too: a new run (no manifest) refuses to replace it; a rerun
+    // that downloads the part again replaces it, never writes through it.
     let victim2 = c.tmp.path().join("victim2.txt");
     std::fs::write(&victim2, b"precious too").unwrap();
     std::os::unix::fs::symlink(&victim2, dir.join("001-01.wav")).unwrap();
+    run(&sim, &speak_args(&c.file, &c.out)).expect(2);
+    assert_eq!(sim.requests(), 0);
+    std::fs::remove_file(dir.join("001-01.wav")).unwrap();
 
+    run(&sim, &speak_args(&c.file, &c.out)).expect(0);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    std::fs::remove_file(dir.join("001-01.wav")).unwrap();
+    std::os::unix::fs::symlink(&victim2, dir.join("001-01.wav")).unwrap();
     run(&sim, &speak_args(&c.file, &c.out)).expect(0);
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert_eq!(std::fs::read(&victim2).unwrap(), b"precious too");

@@ -232,7 +232,20 @@ async fn resume(
             }
             None => (old, true),
         },
-        Ok(None) => (fresh, false),
+        Ok(None) => {
+            // A fresh run writes `001.<ext>`, `001-01.<ext>`, ... over whatever is there.
+            if let Some(existing) = existing_part_file(dir) {
+                return Outcome::failed(
+                    Failure::usage(format!(
+                        "--out {}: {} already exists and a new run (there is no manifest in the directory to resume) would replace it: nothing was sent. Move it away, or choose another --out directory",
+                        dir.display(),
+                        existing.display()
+                    ))
+                    .with("field", "out"),
+                );
+            }
+            (fresh, false)
+        }
     };
     if let Err(f) = manifest.save(dir) {
         return Outcome::failed(f);
@@ -281,6 +294,30 @@ async fn resume(
     crate::signals::unless(run.all(concurrency), signalled)
         .await
         .unwrap_or_else(|name| run.interrupted(name))
+}
+
+/// The first entry of `dir` (any kind: a symlink would be renamed over too) named as a part's
+/// audio may be: digits, `-` between digit groups (`001.wav`, `001-01.mp3`), then an
+/// extension a download may take ([`voiceclone::download::EXTENSIONS`], any case). A
+/// directory that cannot be read is no refusal: the run reports its own errors.
+fn existing_part_file(dir: &Path) -> Option<PathBuf> {
+    let is_part_name = |name: &str| {
+        let Some((stem, ext)) = name.split_once('.') else {
+            return false;
+        };
+        !stem.is_empty()
+            && stem
+                .split('-')
+                .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+            && voiceclone::download::EXTENSIONS
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(ext))
+    };
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .find(|e| e.file_name().to_str().is_some_and(is_part_name))
+        .map(|e| e.path())
 }
 
 /// `--timeout` as a duration, when given and valid (`policy` has refused an invalid one).
