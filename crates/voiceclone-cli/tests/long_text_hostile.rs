@@ -1247,3 +1247,50 @@ fn a_signal_during_a_submit_says_that_parts_outcome_is_unknown() {
         "{j}"
     );
 }
+
+/// A done part's file replaced by a FIFO, or by a symlink to `/dev/zero`: the rerun does not
+/// hang checking it (only a regular file is hashed, at most its recorded size and a byte);
+/// it downloads the part again from its known task, paying nothing again. Before, the open
+/// of the FIFO (or the endless read of `/dev/zero`) hung the run, deaf to SIGINT and SIGTERM.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_dev_zero_in_place_of_a_done_part_does_not_hang_the_rerun() {
+    let sim = Sim::fast(KEY);
+    for hostile in ["fifo", "/dev/zero"] {
+        let c = case(&text(1));
+        let dir = Path::new(&c.out);
+        let args = speak_args(&c.file, &c.out);
+        run(&sim, &args).expect(0);
+        let part = dir.join("001-01.wav");
+        std::fs::remove_file(&part).unwrap();
+        if hostile == "fifo" {
+            support::mkfifo(&part);
+        } else {
+            std::os::unix::fs::symlink(hostile, &part).unwrap();
+        }
+        let before = paid(&sim);
+        let mut child = support::command(Some(&sim.url()), KEY, &[], &args)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("{hostile}: the rerun hung checking the done part's file");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0), "{hostile}");
+        assert!(
+            std::fs::symlink_metadata(&part).unwrap().is_file(),
+            "{hostile}"
+        );
+        assert_eq!(&std::fs::read(&part).unwrap()[..4], b"RIFF", "{hostile}");
+        assert_eq!(paid(&sim), before, "{hostile}: paid again");
+        assert_eq!(manifest(dir)["parts"][0]["state"], "done");
+    }
+}
