@@ -588,6 +588,45 @@ fn a_vmeg_part_of_unknown_outcome_is_never_guessed() {
     assert_eq!(sim.paid("vmeg"), paid);
 }
 
+/// A VMEG part left `submitting` whose submit time is ahead of the clock (the clock was moved
+/// back since) is resent with its key: a little ahead, resolved (its task found, nothing
+/// paid again); far ahead, reported as the clock being behind, never as a key too old with
+/// `--resubmit-unknown` (a new key: maybe a second paid task) suggested. Before, either was
+/// "its VMEG idempotency key is too old to dedupe a resend".
+#[test]
+fn a_submit_time_ahead_of_the_clock_is_resent_with_its_key() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "vmeg");
+    let c = case(&long_text());
+    let args = speak_args("vmeg", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    let ahead = |secs: u64| {
+        let mut m = manifest(dir);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let at = now + Duration::from_secs(secs);
+        m["parts"][1]["submitted_at_ms"] = (at.as_millis() as u64).into();
+        std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+    };
+    let paid = sim.paid("vmeg");
+    forget_submit(dir, 1);
+    ahead(2 * 3600);
+    let j = run(&sim, &[], &args).expect(3).json();
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("clock is behind"), "{msg}");
+    assert!(
+        !msg.contains("--resubmit-unknown") && !msg.contains("too old"),
+        "{msg}"
+    );
+    assert_eq!(states(dir)[1], "submitting");
+    ahead(60);
+    let j = run(&sim, &[], &args).expect(0).json();
+    assert_eq!(j["parts"][1]["state"], "done", "{j}");
+    assert_eq!(sim.paid("vmeg"), paid, "paid again");
+}
+
 /// An interruption says how the rerun deals with a part left `submitting`: by its key only
 /// while VMEG keeps it (23 h); a part whose key is older is reported, never promised a
 /// resolution the rerun will not make. Before, every VMEG part was "resolved by its

@@ -599,8 +599,9 @@ mod tests {
             o.set("path", format!("/tmp/take-{secret}.wav"));
             o.set(secret, "a key named by the secret");
             let text = p.stdout_text(&o);
-            let v: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{secret:?}: not JSON ({e}): {text}"));
+            let v = serde_json::from_str::<Value>(&text);
+            assert!(v.is_ok(), "{secret:?}: not JSON ({v:?}): {text}");
+            let v = v.unwrap_or_default();
             assert_eq!(v["bytes"], 512_345, "{text}");
             assert!(v["job_id"].is_null(), "{text}");
             assert_eq!(v["waited"], true, "{text}");

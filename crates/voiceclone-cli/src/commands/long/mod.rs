@@ -506,13 +506,15 @@ impl Run<'_> {
 
     /// Whether part `rec`, left `submitting`, is resent with its key: a VMEG part whose key
     /// is younger than [`voiceclone::KEY_RESEND_WINDOW`], the library's own resend window
-    /// (VMEG then creates nothing new if the first submit landed). Any other is reported,
-    /// and sent again only with --resubmit-unknown.
+    /// (VMEG then creates nothing new if the first submit landed), or whose submit time is
+    /// ahead of the clock (the clock was moved back since: the key is no older than the
+    /// clock says, and a new key, `--resubmit-unknown`, could pay twice). Any other is
+    /// reported, and sent again only with --resubmit-unknown.
     fn resendable(&self, rec: &PartRecord) -> bool {
         let fresh = rec.submitted_at().is_some_and(|t| {
             SystemTime::now()
                 .duration_since(t)
-                .is_ok_and(|age| age < voiceclone::KEY_RESEND_WINDOW)
+                .map_or(true, |age| age < voiceclone::KEY_RESEND_WINDOW)
         });
         self.plan.provider() == Provider::Vmeg && rec.idempotency_key.is_some() && fresh
     }
@@ -842,8 +844,18 @@ impl Run<'_> {
             // a task: the part stays `submitting`, for the next rerun to resend with the
             // same key, never `planned` (a new key, maybe a second paid task).
             Err(e) => {
+                // A submit time ahead of the clock (moved back since) is refused by the
+                // resend: the rerun succeeds once the clock has passed it, never by a new key.
+                let clock = match at.duration_since(SystemTime::now()) {
+                    Ok(ahead) if !ahead.is_zero() => format!(
+                        "; this machine's clock is behind the submit time recorded, {} (by {} s: was the clock moved back?), and the key is still the one to resend with: rerun once the clock is right",
+                        rfc3339(at),
+                        ahead.as_secs()
+                    ),
+                    _ => String::new(),
+                };
                 return Ready::Unknown(format!(
-                    "{}: its earlier submit may have created a task, and resending it with the same key failed ({e}); rerun the same command to try again (nothing is sent under a new key)",
+                    "{}: its earlier submit may have created a task, and resending it with the same key failed ({e}){clock}; rerun the same command to try again (nothing is sent under a new key)",
                     self.name(i)
                 ));
             }
