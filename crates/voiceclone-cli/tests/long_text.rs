@@ -627,6 +627,30 @@ fn a_submit_time_ahead_of_the_clock_is_resent_with_its_key() {
     assert_eq!(sim.paid("vmeg"), paid, "paid again");
 }
 
+/// README: `--json` carries what reconciling an unknown outcome needs: a part left
+/// `submitting` has its `idempotency_key` and `submitted_at` in `parts`, as plain output
+/// prints them. Before, `parts` had only its state.
+#[test]
+fn json_parts_carry_the_key_and_submit_time_of_a_part_left_submitting() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "vmeg");
+    let c = case(&long_text());
+    let args = speak_args("vmeg", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    forget_submit(dir, 1);
+    age_submit(dir, 1, Duration::from_secs(30 * 60 * 60));
+    let key = manifest(dir)["parts"][1]["idempotency_key"].clone();
+    assert!(key.is_string(), "{key}");
+    let j = run(&sim, &[], &args).expect(3).json();
+    let part = &j["parts"][1];
+    assert_eq!(part["state"], "submitting", "{j}");
+    assert_eq!(part["idempotency_key"], key, "{j}");
+    let at = part["submitted_at"].as_str().unwrap_or_default();
+    assert!(at.ends_with('Z') && at.contains('T'), "{j}");
+    assert!(j["parts"][0].get("idempotency_key").is_none(), "{j}");
+}
+
 /// An interruption says how the rerun deals with a part left `submitting`: by its key only
 /// while VMEG keeps it (23 h); a part whose key is older is reported, never promised a
 /// resolution the rerun will not make. Before, every VMEG part was "resolved by its

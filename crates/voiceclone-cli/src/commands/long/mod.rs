@@ -204,10 +204,11 @@ async fn resume(
     // Held until this run ends.
     let _lock = match manifest::lock(dir) {
         Ok(Ok(l)) => Some(l),
+        // A warning: on stderr with --json and --quiet too (not a progress line).
         Ok(Err(why)) => {
-            printer.progress(&format!(
+            crate::output::stderr_line(&printer.safe(&format!(
                 "warning: {why}; going on without the directory's lock: do not start another run on it meanwhile"
-            ));
+            )));
             None
         }
         Err(f) => return Outcome::failed(f),
@@ -1085,13 +1086,23 @@ impl Run<'_> {
             .parts
             .iter()
             .map(|p| {
-                json!({
+                let mut part = json!({
                     "part": p.index + 1,
                     "state": p.state,
                     "job_id": p.job_id,
                     "characters": p.chars,
                     "files": p.files.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
-                })
+                });
+                // A part left `submitting` may be a paid task nobody knows the id of: what
+                // it may be found by (`reconcile --key --submitted-at`), as plain output
+                // prints it.
+                if p.state == PartState::Submitting
+                    && let Some(m) = part.as_object_mut()
+                {
+                    m.insert("idempotency_key".into(), p.idempotency_key.clone().into());
+                    m.insert("submitted_at".into(), p.submitted_at().map(rfc3339).into());
+                }
+                part
             })
             .collect();
         o.set("parts", parts);
