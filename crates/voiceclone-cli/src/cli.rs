@@ -64,7 +64,8 @@ pub struct Cli {
     #[arg(skip)]
     pub provider_env_invalid: bool,
 
-    /// API base URL [default: VMEG_BASE_URL / JIMMYAI_BASE_URL, else the vendor's]
+    /// API base URL [default: VMEG_BASE_URL / JIMMYAI_BASE_URL, else the vendor's]; an empty
+    /// or blank one (flag or variable) is refused, exit 2, nothing sent
     #[arg(long, global = true, value_name = "URL")]
     pub base_url: Option<String>,
 
@@ -379,8 +380,15 @@ pub struct SpeakArgs {
     #[arg(long, requires = "text_file")]
     pub resubmit_unknown: bool,
 
-    /// With --text-file: parts submitted and waited for at once
-    #[arg(long, value_name = "N", default_value_t = voiceclone::DEFAULT_LONG_CONCURRENCY, requires = "text_file")]
+    /// With --text-file: parts submitted and waited for at once, 1 to 32 (another number is
+    /// refused, exit 2, nothing sent)
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = voiceclone::DEFAULT_LONG_CONCURRENCY,
+        value_parser = concurrency,
+        requires = "text_file"
+    )]
     pub concurrency: usize,
 
     /// With --out: the most bytes of audio one run writes, over all its files (and, with
@@ -416,7 +424,9 @@ pub struct SpeakArgs {
     /// appears only when complete. A file the run may write that already exists is refused
     /// before anything is sent (exit 2), unless --overwrite. With --text-file (no --wait
     /// needed): the directory (created if needed) for the parts' audio, `001.<ext>` or
-    /// `001-01.<ext>`, ..., and the manifest that lets a rerun resume
+    /// `001-01.<ext>`, ..., and the manifest that lets a rerun resume; a directory without a
+    /// manifest that already holds such a file is refused before anything is sent (exit 2;
+    /// --overwrite does not apply)
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
 
@@ -436,6 +446,23 @@ pub struct SpeakArgs {
 
     #[command(flatten)]
     pub webhook: WebhookWaitArgs,
+}
+
+/// The most parts `--concurrency` takes. Every part in flight is a paid task: an
+/// interruption leaves each one whose submit was not answered of unknown outcome, and a
+/// larger number is not faster against a vendor's own rate limit.
+pub const MAX_CONCURRENCY: usize = 32;
+
+/// `--concurrency`: 1 to [`MAX_CONCURRENCY`]. Before, 0 ran as 1 and any number started
+/// that many paid parts at once.
+fn concurrency(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n @ 1..=MAX_CONCURRENCY) => Ok(n),
+        Ok(n) => Err(format!(
+            "{n} is not from 1 to {MAX_CONCURRENCY} (parts submitted and waited for at once)"
+        )),
+        Err(e) => Err(format!("not a whole number of parts ({e})")),
+    }
 }
 
 /// A byte count of at least 1 (`--max-total-bytes`).

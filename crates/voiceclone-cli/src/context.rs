@@ -88,7 +88,7 @@ pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
         }
     };
     printer.add_secret(&api_key);
-    let base_url = base_url(cli, provider);
+    let base_url = base_url(cli, provider)?;
     Ok(Target {
         provider,
         api_key,
@@ -97,13 +97,36 @@ pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
     })
 }
 
-/// `--base-url`, else the provider's variable; `None` for the vendor's own.
-pub fn base_url(cli: &Cli, provider: Provider) -> Option<String> {
-    cli.base_url
-        .clone()
-        .or_else(|| std::env::var(base_url_var(provider)).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
+/// `--base-url`, else the provider's variable; `None` for the vendor's own (neither given).
+///
+/// An empty or blank `--base-url`, or a variable set to nothing (or to what is not UTF-8),
+/// is a usage failure: it is a URL that was meant and went missing (`--base-url "$SIM_URL"`
+/// with `SIM_URL` unset), and reading it as "not given" sent the requests, billed, to the
+/// vendor's production API.
+pub fn base_url(cli: &Cli, provider: Provider) -> Result<Option<String>, Failure> {
+    if let Some(url) = &cli.base_url {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(Failure::usage(
+                "--base-url is empty: give the API base URL, or leave the flag out for the vendor's own API; nothing was sent",
+            )
+            .with("field", "base_url"));
+        }
+        return Ok(Some(url.to_owned()));
+    }
+    let var = base_url_var(provider);
+    match std::env::var(var) {
+        Ok(url) if url.trim().is_empty() => Err(Failure::usage(format!(
+            "{var} is set but empty: set it to the API base URL, or unset it for the vendor's own API; nothing was sent"
+        ))
+        .with("field", "base_url")),
+        Ok(url) => Ok(Some(url.trim().to_owned())),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Failure::usage(format!(
+            "{var} is set but is not valid UTF-8: set it to the API base URL, or unset it for the vendor's own API; nothing was sent"
+        ))
+        .with("field", "base_url")),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+    }
 }
 
 fn read_key_file(path: &Path) -> Result<String, Failure> {

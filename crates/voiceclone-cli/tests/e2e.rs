@@ -539,6 +539,112 @@ fn exit_2_for_bad_input_with_nothing_sent() {
     assert_eq!(sim.requests(), 0);
 }
 
+/// An empty or blank `--base-url` (`--base-url "$SIM_URL"` with `SIM_URL` unset), or an empty
+/// `VMEG_BASE_URL` / `JIMMYAI_BASE_URL`, is refused (exit 2, naming the flag or the variable,
+/// nothing sent), dry run included. Before, an empty flag meant "not given": the requests
+/// went to the vendor's production API, skipping even the variable that names the simulator.
+#[test]
+fn an_empty_base_url_is_refused_not_read_as_production() {
+    let sim = Sim::fast(KEY);
+    // Were anything sent to the vendor, it would go nowhere: a proxy that refuses.
+    let (_refusing, port) = support::refusing_port();
+    let proxy = format!("http://127.0.0.1:{port}");
+    let proxies = [
+        ("HTTPS_PROXY", proxy.as_str()),
+        ("https_proxy", proxy.as_str()),
+        ("ALL_PROXY", proxy.as_str()),
+    ];
+    let speak = ["speak", "--voice", "cv_1", "--text", "hi", "--wait"];
+    for p in ["vmeg", "jimmyai"] {
+        for blank in ["", "  "] {
+            for dry in [false, true] {
+                let mut args = vec!["--provider", p, "--json", "--base-url", blank];
+                args.extend(speak);
+                if dry {
+                    args.push("--dry-run");
+                }
+                let r = run_with(&sim.url(), KEY, &proxies, &args, None);
+                let j = r.expect(2).json();
+                let message = j["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.contains("--base-url"), "{args:?}: {j}");
+            }
+        }
+        // The variable set to nothing: refused by name, not read as unset.
+        let var = if p == "vmeg" {
+            "VMEG_BASE_URL"
+        } else {
+            "JIMMYAI_BASE_URL"
+        };
+        let mut env = proxies.to_vec();
+        env.push((var, " "));
+        let mut args = vec!["--provider", p, "--json"];
+        args.extend(speak);
+        let j = run_with(&sim.url(), KEY, &env, &args, None)
+            .expect(2)
+            .json();
+        let message = j["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(var), "{j}");
+        // An explicit URL still wins over the variable.
+        let mut args = vec!["--provider", p, "--json", "--base-url"];
+        let url = sim.url();
+        args.push(&url);
+        args.extend(["status", "x", "--kind", "speech"]);
+        let r = run_with("http://127.0.0.1:9/", KEY, &env, &args, None);
+        assert_ne!(r.code, 2, "{r:?}");
+    }
+    let asked = sim.requests();
+    assert_eq!(
+        asked,
+        2,
+        "only the two status lookups: {:?}",
+        sim.handle.stats()
+    );
+}
+
+/// `--json` output stays JSON whatever the secrets: a key that spells a number printed
+/// (`JIMMYAI_API_KEY=8044` and `"bytes":8044`) leaves the number alone and is redacted from
+/// the strings that hold it (a path). Before, the serialized text was redacted, and
+/// `"bytes":[redacted]` did not parse.
+#[test]
+fn json_output_parses_when_a_secret_spells_a_number_in_it() {
+    let sim = Sim::fast(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let run_out = |secret: &str, name: &str| {
+        let out = dir.path().join(name);
+        let out = out.to_str().unwrap().to_owned();
+        let mut args = vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "--allow-private-urls",
+            "speak",
+            "--voice",
+            "sv_en_us_female_01",
+            "--text",
+            "hi",
+            "--wait",
+            "--out",
+            &out,
+        ];
+        args.extend(FAST_POLL);
+        let env = [("JIMMYAI_API_KEY", secret)];
+        run_with(&sim.url(), KEY, &env, &args, None).expect(0)
+    };
+    let j = run_out("unused-secret", "first.wav").json();
+    let bytes = j["files"][0]["bytes"].as_u64().unwrap();
+    let secret = bytes.to_string();
+    assert!(secret.len() >= 4, "{j}");
+    let r = run_out(&secret, &format!("take-{secret}.wav"));
+    let j = r.json();
+    assert_eq!(j["files"][0]["bytes"], bytes, "{j}");
+    let path = j["files"][0]["path"].as_str().unwrap();
+    assert!(
+        path.contains("[redacted]") && !path.contains(&secret),
+        "{j}"
+    );
+    assert_eq!(j["exit_code"], 0);
+}
+
 #[test]
 fn exit_3_for_network_failure_timeout_and_unknown_outcome() {
     // A port nobody listens on (held, so that no other test's server is given it).

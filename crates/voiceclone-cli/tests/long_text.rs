@@ -132,6 +132,60 @@ fn at_most_concurrency_parts_are_in_flight_4_by_default() {
     }
 }
 
+/// README, "Long texts": `--concurrency` is 1 to 32; 0 or 33 is refused by name (exit 2) and
+/// nothing is sent. Before, 0 ran as 1 and any number started that many paid parts at once
+/// (a Ctrl-C then left each of them of unknown outcome).
+#[test]
+fn concurrency_outside_1_to_32_is_refused_before_sending() {
+    let sim = Sim::start(1000.0);
+    let c = case(&"A short line of the script. ".repeat(40));
+    for bad in ["0", "33", "1000000"] {
+        let mut args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+        args.extend(["--concurrency", bad]);
+        let j = run(&sim, &[], &args).expect(2).json();
+        let message = j["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("--concurrency"), "{bad}: {j}");
+        assert!(!Path::new(&c.out).join(MANIFEST).exists(), "{bad}");
+    }
+    assert_eq!(sim.requests(), 0, "{:?}", sim.handle.stats());
+    let mut args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+    args.extend(["--concurrency", "32"]);
+    run(&sim, &[], &args).expect(0);
+}
+
+/// README, "Long texts": a `DIR` without a manifest that holds a file a part could be written
+/// to (`001.wav`, `001-01.mp3`) is refused (exit 2, the file named, nothing sent, the file
+/// as it was). Before, a new run replaced it, although `--out`'s help promised that an
+/// existing file is refused. Other files (`notes.txt`, `take1.wav`) are no reason to refuse.
+#[test]
+fn a_new_run_refuses_a_directory_holding_part_files() {
+    let sim = Sim::start(1000.0);
+    for name in ["001.wav", "002-01.MP3", "010.bin"] {
+        let c = case(&"A short line of the script. ".repeat(40));
+        let out = Path::new(&c.out);
+        std::fs::create_dir(out).unwrap();
+        std::fs::write(out.join(name), b"my own take").unwrap();
+        let args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+        let j = run(&sim, &[], &args).expect(2).json();
+        let message = j["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(name), "{name}: {j}");
+        assert_eq!(std::fs::read(out.join(name)).unwrap(), b"my own take");
+        assert!(!out.join(MANIFEST).exists(), "{name}");
+    }
+    assert_eq!(sim.requests(), 0, "{:?}", sim.handle.stats());
+    let c = case(&"A short line of the script. ".repeat(40));
+    let out = Path::new(&c.out);
+    std::fs::create_dir(out).unwrap();
+    for name in ["notes.txt", "take1.wav", "001.txt"] {
+        std::fs::write(out.join(name), b"mine").unwrap();
+    }
+    let args = speak_args("vmeg", "sv_en_us_female_01", &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    for name in ["notes.txt", "take1.wav", "001.txt"] {
+        assert_eq!(std::fs::read(out.join(name)).unwrap(), b"mine");
+    }
+}
+
 /// README, "Long texts": "the audio is downloaded in text order, with a progress bar on
 /// stderr when it is a terminal (never with `--json` or `--quiet`)".
 #[test]
@@ -532,6 +586,69 @@ fn a_vmeg_part_of_unknown_outcome_is_never_guessed() {
     let msg = j["error"]["message"].as_str().unwrap();
     assert!(msg.contains("too old to dedupe"), "{msg}");
     assert_eq!(sim.paid("vmeg"), paid);
+}
+
+/// A VMEG part left `submitting` whose submit time is ahead of the clock (the clock was moved
+/// back since) is resent with its key: a little ahead, resolved (its task found, nothing
+/// paid again); far ahead, reported as the clock being behind, never as a key too old with
+/// `--resubmit-unknown` (a new key: maybe a second paid task) suggested. Before, either was
+/// "its VMEG idempotency key is too old to dedupe a resend".
+#[test]
+fn a_submit_time_ahead_of_the_clock_is_resent_with_its_key() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "vmeg");
+    let c = case(&long_text());
+    let args = speak_args("vmeg", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    let ahead = |secs: u64| {
+        let mut m = manifest(dir);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let at = now + Duration::from_secs(secs);
+        m["parts"][1]["submitted_at_ms"] = (at.as_millis() as u64).into();
+        std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+    };
+    let paid = sim.paid("vmeg");
+    forget_submit(dir, 1);
+    ahead(2 * 3600);
+    let j = run(&sim, &[], &args).expect(3).json();
+    let msg = j["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("clock is behind"), "{msg}");
+    assert!(
+        !msg.contains("--resubmit-unknown") && !msg.contains("too old"),
+        "{msg}"
+    );
+    assert_eq!(states(dir)[1], "submitting");
+    ahead(60);
+    let j = run(&sim, &[], &args).expect(0).json();
+    assert_eq!(j["parts"][1]["state"], "done", "{j}");
+    assert_eq!(sim.paid("vmeg"), paid, "paid again");
+}
+
+/// README: `--json` carries what reconciling an unknown outcome needs: a part left
+/// `submitting` has its `idempotency_key` and `submitted_at` in `parts`, as plain output
+/// prints them. Before, `parts` had only its state.
+#[test]
+fn json_parts_carry_the_key_and_submit_time_of_a_part_left_submitting() {
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "vmeg");
+    let c = case(&long_text());
+    let args = speak_args("vmeg", &v, &c.file, &c.out);
+    run(&sim, &[], &args).expect(0);
+    let dir = Path::new(&c.out);
+    forget_submit(dir, 1);
+    age_submit(dir, 1, Duration::from_secs(30 * 60 * 60));
+    let key = manifest(dir)["parts"][1]["idempotency_key"].clone();
+    assert!(key.is_string(), "{key}");
+    let j = run(&sim, &[], &args).expect(3).json();
+    let part = &j["parts"][1];
+    assert_eq!(part["state"], "submitting", "{j}");
+    assert_eq!(part["idempotency_key"], key, "{j}");
+    let at = part["submitted_at"].as_str().unwrap_or_default();
+    assert!(at.ends_with('Z') && at.contains('T'), "{j}");
+    assert!(j["parts"][0].get("idempotency_key").is_none(), "{j}");
 }
 
 /// An interruption says how the rerun deals with a part left `submitting`: by its key only

@@ -112,11 +112,19 @@ fn a_symlink_planted_at_the_manifests_temporary_file_is_not_followed() {
     let victim = c.tmp.path().join("victim.txt");
     std::fs::write(&victim, b"precious").unwrap();
     std::os::unix::fs::symlink(&victim, dir.join(format!(".{MANIFEST}.tmp"))).unwrap();
-    // Where a result goes, too: replaced, never written through.
+    // Where a result goes, too: a new run (no manifest) refuses to replace it; a rerun
+    // that downloads the part again replaces it, never writes through it.
     let victim2 = c.tmp.path().join("victim2.txt");
     std::fs::write(&victim2, b"precious too").unwrap();
     std::os::unix::fs::symlink(&victim2, dir.join("001-01.wav")).unwrap();
+    run(&sim, &speak_args(&c.file, &c.out)).expect(2);
+    assert_eq!(sim.requests(), 0);
+    std::fs::remove_file(dir.join("001-01.wav")).unwrap();
 
+    run(&sim, &speak_args(&c.file, &c.out)).expect(0);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    std::fs::remove_file(dir.join("001-01.wav")).unwrap();
+    std::os::unix::fs::symlink(&victim2, dir.join("001-01.wav")).unwrap();
     run(&sim, &speak_args(&c.file, &c.out)).expect(0);
     assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     assert_eq!(std::fs::read(&victim2).unwrap(), b"precious too");
@@ -1297,4 +1305,51 @@ fn a_part_whose_task_failed_a_line_is_failed_not_done_and_the_rerun_submits_it_a
     assert_eq!(fake.creates(), 2);
     let names: Vec<String> = results(dir).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["001-01.wav", "001-02.wav", "001-03.wav"]);
+}
+
+/// A done part's file replaced by a FIFO, or by a symlink to `/dev/zero`: the rerun does not
+/// hang checking it (only a regular file is hashed, at most its recorded size and a byte);
+/// it downloads the part again from its known task, paying nothing again. Before, the open
+/// of the FIFO (or the endless read of `/dev/zero`) hung the run, deaf to SIGINT and SIGTERM.
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_dev_zero_in_place_of_a_done_part_does_not_hang_the_rerun() {
+    let sim = Sim::fast(KEY);
+    for hostile in ["fifo", "/dev/zero"] {
+        let c = case(&text(1));
+        let dir = Path::new(&c.out);
+        let args = speak_args(&c.file, &c.out);
+        run(&sim, &args).expect(0);
+        let part = dir.join("001-01.wav");
+        std::fs::remove_file(&part).unwrap();
+        if hostile == "fifo" {
+            support::mkfifo(&part);
+        } else {
+            std::os::unix::fs::symlink(hostile, &part).unwrap();
+        }
+        let before = paid(&sim);
+        let mut child = support::command(Some(&sim.url()), KEY, &[], &args)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("{hostile}: the rerun hung checking the done part's file");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0), "{hostile}");
+        assert!(
+            std::fs::symlink_metadata(&part).unwrap().is_file(),
+            "{hostile}"
+        );
+        assert_eq!(&std::fs::read(&part).unwrap()[..4], b"RIFF", "{hostile}");
+        assert_eq!(paid(&sim), before, "{hostile}: paid again");
+        assert_eq!(manifest(dir)["parts"][0]["state"], "done");
+    }
 }

@@ -89,7 +89,7 @@ fn base_url(cli: &Cli, p: Provider) -> Result<String, Failure> {
     let target = Target {
         provider: p,
         api_key: "dry-run-stand-in-key".to_owned(),
-        base_url: crate::context::base_url(cli, p),
+        base_url: crate::context::base_url(cli, p)?,
         allow_private_urls: cli.allow_private_urls,
     };
     let client = super::provider::build_client(&target, None)?;

@@ -33,7 +33,7 @@ use voiceclone::webhook::{
 
 use crate::cli::{Cli, ListenArgs, ProviderArg};
 use crate::exit::Exit;
-use crate::output::{Failure, Outcome, Printer, json_safe, rfc3339};
+use crate::output::{Failure, Outcome, Printer, rfc3339};
 use crate::receiver::{
     CONNECTION_LIFETIME, Receiver, STOP_GRACE, check_path, secret_from_env, store_from_env,
 };
@@ -564,8 +564,9 @@ impl State {
     /// A first-seen event: its line goes to `admit`, which writes it off the runtime's
     /// thread (a 503 if it cannot be).
     fn print(&self, event: &WebhookEvent, claim: Option<Claim>) {
-        let line = event_line(event, SystemTime::now()).to_string();
-        let line = json_safe(&self.printer.redact(&line)).into_owned();
+        let line = self
+            .printer
+            .json_line(&event_line(event, SystemTime::now()));
         let pipeline_key = event.pipeline_key.clone();
         // Here, right after the store's mark: no redelivery can slip in between. (With a
         // store without leases, this is what answers a redelivery to this listener 503.)

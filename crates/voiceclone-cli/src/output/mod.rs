@@ -339,6 +339,34 @@ impl Printer {
         out
     }
 
+    /// `value` with every secret removed from its strings and object keys ([`Printer::redact`]
+    /// on each), numbers, booleans and nulls as they are. What `--json` prints is this,
+    /// serialized: redacting the serialized text instead cut through the JSON syntax (a key
+    /// `1234` turned `"bytes":512345` into `"bytes":5[redacted]5`, a key `null` broke every
+    /// `null`), and the output no longer parsed.
+    pub fn redact_json(&self, value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.redact(s)),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.redact_json(v)).collect())
+            }
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (self.redact(k), self.redact_json(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    /// `value` as one line of `--json` output (no newline): secrets removed from its strings
+    /// ([`Printer::redact_json`]), then serialized, characters serde_json leaves raw escaped
+    /// ([`json_safe`]).
+    pub fn json_line(&self, value: &Value) -> String {
+        let text = serde_json::to_string(&self.redact_json(value)).unwrap_or_else(|_| "{}".into());
+        json_safe(&text).into_owned()
+    }
+
     /// `line` as it may be printed on a terminal: secrets removed, control characters
     /// escaped (the line's own newline is added by the caller).
     pub fn safe(&self, line: &str) -> String {
@@ -405,8 +433,7 @@ impl Printer {
     /// What [`Printer::finish`] writes on stdout: the JSON object, or the human lines.
     fn stdout_text(&self, outcome: &Outcome) -> String {
         if self.json {
-            let text = serde_json::to_string(&outcome.to_json()).unwrap_or_else(|_| "{}".into());
-            format!("{}\n", json_safe(&self.redact(&text)))
+            format!("{}\n", self.json_line(&outcome.to_json()))
         } else {
             outcome
                 .lines
@@ -555,6 +582,33 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&out).unwrap()["message"],
             "key [redacted] rejected"
         );
+    }
+
+    /// A secret that spells JSON syntax (a number's digits, `null`, `true`) is redacted from
+    /// strings and keys only: the output still parses. Before, the serialized text was
+    /// redacted: `"bytes":512345` became `"bytes":5[redacted]5`, `null` `[redacted]`.
+    #[test]
+    fn json_output_stays_json_whatever_the_secret() {
+        for secret in ["1234", "null", "true", "exit", "\":1}"] {
+            let mut p = Printer::new(true, false);
+            p.add_secret(secret);
+            let mut o = Outcome::default();
+            o.set("bytes", 512_345);
+            o.set("job_id", Value::Null);
+            o.set("waited", true);
+            o.set("path", format!("/tmp/take-{secret}.wav"));
+            o.set(secret, "a key named by the secret");
+            let text = p.stdout_text(&o);
+            let v = serde_json::from_str::<Value>(&text);
+            assert!(v.is_ok(), "{secret:?}: not JSON ({v:?}): {text}");
+            let v = v.unwrap_or_default();
+            assert_eq!(v["bytes"], 512_345, "{text}");
+            assert!(v["job_id"].is_null(), "{text}");
+            assert_eq!(v["waited"], true, "{text}");
+            assert_eq!(v["path"], "/tmp/take-[redacted].wav", "{text}");
+            assert_eq!(v["[redacted]"], "a key named by the secret", "{text}");
+            assert!(v.get(secret).is_none(), "{text}");
+        }
     }
 
     #[test]

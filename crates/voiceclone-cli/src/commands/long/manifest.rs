@@ -412,12 +412,54 @@ pub fn file_sha256(path: &Path) -> std::io::Result<(u64, String)> {
     Ok((total, hex::encode(h.finalize())))
 }
 
-/// Whether a done part's files are all there, whole (size and SHA-256 as recorded).
+/// Whether a done part's files are all there, whole (size and SHA-256 as recorded). Only a
+/// regular file counts, never a symlink, and at most its recorded size and one byte more is
+/// read ([`recorded_file_sha256`]): a FIFO or a symlink to `/dev/zero` put in a file's place
+/// hung the run in its open or its read, deaf to SIGINT and SIGTERM. Anything else is not
+/// intact, and the part is downloaded again (replacing it) from its known task.
 pub fn files_intact(dir: &Path, part: &PartRecord) -> bool {
     !part.files.is_empty()
         && part.files.iter().all(|f| {
-            matches!(file_sha256(&dir.join(&f.name)), Ok((bytes, sha)) if bytes == f.bytes && sha == f.sha256)
+            matches!(recorded_file_sha256(&dir.join(&f.name), f.bytes), Some((bytes, sha)) if bytes == f.bytes && sha == f.sha256)
         })
+}
+
+/// SHA-256 and size of the regular file at `path` (not a symlink, a FIFO, a device), reading
+/// at most `recorded + 1` bytes: enough to tell a file of the recorded size from a longer
+/// one. `None` for anything else, or when it cannot be read. The file is opened without
+/// following a symlink and without blocking, and checked again once open, so a FIFO swapped
+/// in after the first look does not hang the open either.
+fn recorded_file_sha256(path: &Path, recorded: u64) -> Option<(u64, String)> {
+    use std::io::Read;
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return None;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+        );
+    }
+    let f = options.open(path).ok()?;
+    if !f.metadata().is_ok_and(|m| m.file_type().is_file()) {
+        return None;
+    }
+    let mut f = f.take(recorded.saturating_add(1));
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+        total = total.saturating_add(n as u64);
+    }
+    Some((total, hex::encode(h.finalize())))
 }
 
 #[cfg(test)]

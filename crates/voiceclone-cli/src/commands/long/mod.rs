@@ -204,10 +204,11 @@ async fn resume(
     // Held until this run ends.
     let _lock = match manifest::lock(dir) {
         Ok(Ok(l)) => Some(l),
+        // A warning: on stderr with --json and --quiet too (not a progress line).
         Ok(Err(why)) => {
-            printer.progress(&format!(
+            crate::output::stderr_line(&printer.safe(&format!(
                 "warning: {why}; going on without the directory's lock: do not start another run on it meanwhile"
-            ));
+            )));
             None
         }
         Err(f) => return Outcome::failed(f),
@@ -232,7 +233,20 @@ async fn resume(
             }
             None => (old, true),
         },
-        Ok(None) => (fresh, false),
+        Ok(None) => {
+            // A fresh run writes `001.<ext>`, `001-01.<ext>`, ... over whatever is there.
+            if let Some(existing) = existing_part_file(dir) {
+                return Outcome::failed(
+                    Failure::usage(format!(
+                        "--out {}: {} already exists and a new run (there is no manifest in the directory to resume) would replace it: nothing was sent. Move it away, or choose another --out directory",
+                        dir.display(),
+                        existing.display()
+                    ))
+                    .with("field", "out"),
+                );
+            }
+            (fresh, false)
+        }
     };
     if let Err(f) = manifest.save(dir) {
         return Outcome::failed(f);
@@ -281,6 +295,30 @@ async fn resume(
     crate::signals::unless(run.all(concurrency), signalled)
         .await
         .unwrap_or_else(|name| run.interrupted(name))
+}
+
+/// The first entry of `dir` (any kind: a symlink would be renamed over too) named as a part's
+/// audio may be: digits, `-` between digit groups (`001.wav`, `001-01.mp3`), then an
+/// extension a download may take ([`voiceclone::download::EXTENSIONS`], any case). A
+/// directory that cannot be read is no refusal: the run reports its own errors.
+fn existing_part_file(dir: &Path) -> Option<PathBuf> {
+    let is_part_name = |name: &str| {
+        let Some((stem, ext)) = name.split_once('.') else {
+            return false;
+        };
+        !stem.is_empty()
+            && stem
+                .split('-')
+                .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()))
+            && voiceclone::download::EXTENSIONS
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(ext))
+    };
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .find(|e| e.file_name().to_str().is_some_and(is_part_name))
+        .map(|e| e.path())
 }
 
 /// `--timeout` as a duration, when given and valid (`policy` has refused an invalid one).
@@ -469,13 +507,15 @@ impl Run<'_> {
 
     /// Whether part `rec`, left `submitting`, is resent with its key: a VMEG part whose key
     /// is younger than [`voiceclone::KEY_RESEND_WINDOW`], the library's own resend window
-    /// (VMEG then creates nothing new if the first submit landed). Any other is reported,
-    /// and sent again only with --resubmit-unknown.
+    /// (VMEG then creates nothing new if the first submit landed), or whose submit time is
+    /// ahead of the clock (the clock was moved back since: the key is no older than the
+    /// clock says, and a new key, `--resubmit-unknown`, could pay twice). Any other is
+    /// reported, and sent again only with --resubmit-unknown.
     fn resendable(&self, rec: &PartRecord) -> bool {
         let fresh = rec.submitted_at().is_some_and(|t| {
             SystemTime::now()
                 .duration_since(t)
-                .is_ok_and(|age| age < voiceclone::KEY_RESEND_WINDOW)
+                .map_or(true, |age| age < voiceclone::KEY_RESEND_WINDOW)
         });
         self.plan.provider() == Provider::Vmeg && rec.idempotency_key.is_some() && fresh
     }
@@ -805,8 +845,18 @@ impl Run<'_> {
             // a task: the part stays `submitting`, for the next rerun to resend with the
             // same key, never `planned` (a new key, maybe a second paid task).
             Err(e) => {
+                // A submit time ahead of the clock (moved back since) is refused by the
+                // resend: the rerun succeeds once the clock has passed it, never by a new key.
+                let clock = match at.duration_since(SystemTime::now()) {
+                    Ok(ahead) if !ahead.is_zero() => format!(
+                        "; this machine's clock is behind the submit time recorded, {} (by {} s: was the clock moved back?), and the key is still the one to resend with: rerun once the clock is right",
+                        rfc3339(at),
+                        ahead.as_secs()
+                    ),
+                    _ => String::new(),
+                };
                 return Ready::Unknown(format!(
-                    "{}: its earlier submit may have created a task, and resending it with the same key failed ({e}); rerun the same command to try again (nothing is sent under a new key)",
+                    "{}: its earlier submit may have created a task, and resending it with the same key failed ({e}){clock}; rerun the same command to try again (nothing is sent under a new key)",
                     self.name(i)
                 ));
             }
@@ -1120,13 +1170,23 @@ impl Run<'_> {
             .parts
             .iter()
             .map(|p| {
-                json!({
+                let mut part = json!({
                     "part": p.index + 1,
                     "state": p.state,
                     "job_id": p.job_id,
                     "characters": p.chars,
                     "files": p.files.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
-                })
+                });
+                // A part left `submitting` may be a paid task nobody knows the id of: what
+                // it may be found by (`reconcile --key --submitted-at`), as plain output
+                // prints it.
+                if p.state == PartState::Submitting
+                    && let Some(m) = part.as_object_mut()
+                {
+                    m.insert("idempotency_key".into(), p.idempotency_key.clone().into());
+                    m.insert("submitted_at".into(), p.submitted_at().map(rfc3339).into());
+                }
+                part
             })
             .collect();
         o.set("parts", parts);
