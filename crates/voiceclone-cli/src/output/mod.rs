@@ -340,13 +340,25 @@ impl Printer {
     }
 
     /// `value` with every secret removed from its strings and object keys ([`Printer::redact`]
-    /// on each), numbers, booleans and nulls as they are. What `--json` prints is this,
+    /// on each), and a number that is a secret (it becomes the redacted string); booleans,
+    /// nulls and other numbers as they are. What `--json` prints is this,
     /// serialized: redacting the serialized text instead cut through the JSON syntax (a key
     /// `1234` turned `"bytes":512345` into `"bytes":5[redacted]5`, a key `null` broke every
     /// `null`), and the output no longer parsed.
     pub fn redact_json(&self, value: &Value) -> Value {
         match value {
             Value::String(s) => Value::String(self.redact(s)),
+            // A number that is a secret (a numeric key) becomes the redacted string; one that
+            // merely holds a short secret's digits (a byte count) stays a number.
+            Value::Number(n) => {
+                let digits = n.to_string();
+                let redacted = self.redact(&digits);
+                if redacted != digits && !redacted.chars().any(|c| c.is_ascii_digit()) {
+                    Value::String(redacted)
+                } else {
+                    value.clone()
+                }
+            }
             Value::Array(items) => {
                 Value::Array(items.iter().map(|v| self.redact_json(v)).collect())
             }
@@ -609,6 +621,14 @@ mod tests {
             assert_eq!(v["[redacted]"], "a key named by the secret", "{text}");
             assert!(v.get(secret).is_none(), "{text}");
         }
+        // A numeric secret printed as a number is removed too, and the output still parses.
+        let mut p = Printer::new(true, false);
+        p.add_secret("512345");
+        let mut o = Outcome::default();
+        o.set("bytes", 512_345);
+        let text = p.stdout_text(&o);
+        assert!(!text.contains("512345"), "{text}");
+        assert!(serde_json::from_str::<Value>(&text).is_ok(), "{text}");
     }
 
     #[test]
