@@ -338,6 +338,14 @@ const UNRECORDED: &str = "manifest_out_of_date";
 /// sending (2); an interruption first among its equals, else the first in text order. It
 /// says how many more parts failed (the parts of unknown outcome are one failure naming
 /// each, counted as the parts it names).
+/// Exit 2 promises nothing was sent: a part refused as invalid input after this run sent
+/// others (a model's activation deadline passing mid-run) makes the run exit 1.
+fn not_usage_once_sent(f: &mut Failure, sent: bool) {
+    if sent && f.exit == Exit::Usage {
+        f.exit = Exit::Failure;
+    }
+}
+
 fn most_serious(failures: Vec<Failure>) -> Option<Failure> {
     // An interruption is no part's failure.
     let parts_of = |f: &Failure| {
@@ -1205,6 +1213,9 @@ impl Run<'_> {
                 .with("unknown_parts", unknown.clone())
         });
         o.failure = most_serious(told_unknown.into_iter().chain(failures).collect());
+        if let Some(f) = o.failure.as_mut() {
+            not_usage_once_sent(f, self.sent.get());
+        }
         if !unknown.is_empty()
             && let Some(f) = o.failure.as_mut()
             && !f.details.contains_key("unknown_parts")
@@ -1373,6 +1384,20 @@ impl Run<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A run that sent something never exits 2 ("nothing was sent"), even when its most
+    /// serious failure is a part's invalid input; one that sent nothing keeps exit 2.
+    #[test]
+    fn a_run_that_sent_something_is_never_a_usage_failure() {
+        let mut f = Failure::other(Exit::Usage, "invalid_input", "x");
+        not_usage_once_sent(&mut f, false);
+        assert_eq!(f.exit, Exit::Usage);
+        not_usage_once_sent(&mut f, true);
+        assert_eq!(f.exit, Exit::Failure);
+        let mut f = Failure::other(Exit::Unreachable, "outcome_unknown", "x");
+        not_usage_once_sent(&mut f, true);
+        assert_eq!(f.exit, Exit::Unreachable);
+    }
 
     /// The run's exit code is its most serious failure's, not its first part's: a part whose
     /// outcome is unknown (exit 3) after a part that failed (1) is exit 3.
