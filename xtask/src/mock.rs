@@ -39,7 +39,20 @@ pub fn generate(name: &str, text: &str, client_crate: &str) -> Result<String> {
         Err(e) => return err(format!("{name}: progenitor produced unparsable mocks: {e}")),
     };
     plain_path_patterns(&mut file);
-    escaped_path_params(&mut file);
+    // One matcher per path parameter, each rewritten: a shape of progenitor's output the
+    // rewrite does not know would leave one matching the raw value, silently.
+    let params: usize = spec
+        .operations
+        .iter()
+        .map(|op| op.path.matches('{').count())
+        .sum();
+    let escaped = escaped_path_params(&mut file);
+    if escaped != params {
+        return err(format!(
+            "{name}: mocks: {escaped} path-parameter matchers rewritten for {params} path parameters; \
+             progenitor's output changed shape (xtask/src/mock.rs, escaped_path_params)"
+        ));
+    }
     document(&mut file, &spec.operations);
     let body = prettyplease::unparse(&file);
     // Mocks are for tests, but a panic in them should come from httpmock's own checks, not from
@@ -95,10 +108,10 @@ fn plain_path_patterns(file: &mut syn::File) {
 /// `let re = regex::Regex::new(&format!("^/a/{}$", value.to_string())).unwrap(); Self(self.0.path_matches(re))`
 /// becomes `Self(self.0.path_matches(format!("^/a/{}$", ::regex::escape(&::client_glue::hooks::encode_segment(&value.to_string())))))`:
 /// the value as the client puts it in the path, matched literally.
-fn escaped_path_params(file: &mut syn::File) {
+fn escaped_path_params(file: &mut syn::File) -> usize {
     use syn::visit_mut::VisitMut;
 
-    struct Rewrite;
+    struct Rewrite(usize);
     impl VisitMut for Rewrite {
         fn visit_block_mut(&mut self, block: &mut syn::Block) {
             if let [syn::Stmt::Local(local), syn::Stmt::Expr(tail, None)] = block.stmts.as_slice()
@@ -122,12 +135,15 @@ fn escaped_path_params(file: &mut syn::File) {
                     ::regex::escape(&::client_glue::hooks::encode_segment(&#value)),
                 ))));
                 block.stmts = vec![syn::Stmt::Expr(matcher, None)];
+                self.0 += 1;
                 return;
             }
             syn::visit_mut::visit_block_mut(self, block);
         }
     }
-    Rewrite.visit_file_mut(file);
+    let mut rewrite = Rewrite(0);
+    rewrite.visit_file_mut(file);
+    rewrite.0
 }
 
 /// Doc comments naming the operation on each `When`/`Then` wrapper and `MockServerExt` method
