@@ -204,6 +204,11 @@ impl Client {
         &self.inner.backend
     }
 
+    #[cfg(test)]
+    pub(crate) fn backend_for_tests(&self) -> &AnyBackend {
+        self.b()
+    }
+
     /// Runs the call `call` makes once one of the client's in-flight slots is free: the call
     /// (its request state, its retry loop) is built only then (see `transport::admission`).
     async fn admitted<T, Fut>(&self, call: impl FnOnce() -> Fut) -> Result<T, Error>
