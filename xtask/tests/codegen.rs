@@ -199,6 +199,36 @@ fn a_default_response_is_refused_naming_the_operation() {
     assert!(!msg.contains('\n'), "not one line: {msg}");
 }
 
+/// `x-voiceclone-timeout-seconds` gives one operation its own timeout in the generated
+/// `OPERATION_TIMEOUTS`; anything but a whole number of seconds from 1 to 3600 is refused,
+/// naming the operation (a zero or a string would otherwise become a call that times out at
+/// once, or a timeout silently dropped).
+#[test]
+fn an_operation_timeout_is_generated_and_a_bad_one_is_refused_naming_the_operation() {
+    let with = |value: &str| {
+        jimmyai_spec().replacen(
+            "      operationId: createAudio\n",
+            &format!(
+                "      operationId: createAudio\n      x-voiceclone-timeout-seconds: {value}\n"
+            ),
+            1,
+        )
+    };
+    let good = codegen::generate("good.yaml", &with("240")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        good.code
+            .contains("(\"create_audio\", std::time::Duration::from_secs(240))"),
+        "no timeout entry for create_audio"
+    );
+    for bad in ["0", "3601", "'180'", "1.5", "-1", "null", "[180]"] {
+        let msg = generate_err(&with(bad));
+        assert!(msg.contains("createAudio"), "{bad}: {msg}");
+        assert!(msg.contains("x-voiceclone-timeout-seconds"), "{bad}: {msg}");
+        assert!(msg.contains("from 1 to 3600"), "{bad}: {msg}");
+        assert!(!msg.contains('\n'), "{bad}: not one line: {msg}");
+    }
+}
+
 #[test]
 fn duplicate_operation_id_is_refused() {
     let text = jimmyai_spec().replacen("operationId: createAudio", "operationId: createClone", 1);
