@@ -503,6 +503,47 @@ async fn jimmyai_upload_failures_name_the_step_and_retries_never_bill_twice() {
     assert_eq!(env.billable(), 2, "billed once, not resent");
 }
 
+/// A JimmyAI upload retried after its first attempt sent the recording, whose file is
+/// replaced (another file renamed over its path) or removed before the retry, is refused as
+/// sent (phase `Sent`, step `UploadFile`): never "nothing was sent", which would invite a
+/// caller to believe no byte left, and nothing is cloned.
+#[tokio::test]
+async fn a_jimmyai_upload_retry_that_cannot_reopen_its_recording_is_refused_as_sent() {
+    let env = Env::start(SimConfig::default()).await;
+    for replace in [true, false] {
+        let path = env.file(&format!("retry-{replace}.wav"), &wav(200));
+        let other = env.file(&format!("retry-other-{replace}.wav"), &wav(201));
+        let target = path.clone();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let client = env
+            .builder(Provider::JimmyAi, 3)
+            .on_upload_progress(move |u| {
+                if u.sent > 0 && !done.swap(true, Ordering::SeqCst) {
+                    if replace {
+                        std::fs::rename(&other, &target).unwrap();
+                    } else {
+                        std::fs::remove_file(&target).unwrap();
+                    }
+                }
+            })
+            .build()
+            .unwrap();
+        let uploads = env.calls("jimmyai.uploadFile");
+        env.sim
+            .fail_next("jimmyai.uploadFile", FaultKind::Http503, 1)
+            .unwrap();
+        let e = client
+            .clone_voice(&CloneRequest::from_file(&path))
+            .await
+            .unwrap_err();
+        assert_eq!(field(&e), "audio_file", "{replace}: {e}");
+        assert_eq!(e.phase(), Phase::Sent, "{replace}: {e}");
+        assert_eq!(e.step(), Some(UploadStep::UploadFile), "{replace}: {e}");
+        assert_eq!(env.calls("jimmyai.uploadFile"), uploads + 1, "{replace}");
+    }
+    assert_eq!(env.billable(), 0);
+}
+
 /// A multipart upload whose recording is rewritten in place while its parts go up (parts
 /// carry no MD5 of their own) is refused before it is registered, and aborted; one whose
 /// file is replaced (another file renamed over its path) after a part went out is refused
