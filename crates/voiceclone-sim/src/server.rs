@@ -635,6 +635,10 @@ async fn dispatch(
                 }
                 return dropped();
             }
+            // Read (and drop) what the client is still sending first, as for the
+            // simulator's own early answers: closing with the body unread resets the
+            // connection, and the client would see a broken pipe, not the injected status.
+            crate::wire::drain(req.into_body(), sh.config.body_read_timeout).await;
             let resp = injected_response(&sh, api, kind, plan.retry_after, Value::Null, None);
             sh.stats.status(resp.status().as_u16());
             return resp;

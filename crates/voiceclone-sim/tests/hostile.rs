@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use voiceclone_sim::{SimConfig, SimHandle, Simulator};
+use voiceclone_sim::{FaultKind, SimConfig, SimHandle, Simulator};
 
 /// Runs `scenario` on its own current-thread runtime (what `#[tokio::test]` gives a
 /// downstream test) in a thread, and fails if it has not finished after `limit`: a
@@ -804,6 +804,36 @@ async fn early_answers_arrive_while_the_client_is_still_sending() {
             }
         }
     }
+}
+
+/// A fault injected before processing (a scripted 503 or 429) reaches the client as that
+/// status whatever it is still sending: the simulator reads (and drops) the body first, as
+/// it does for its own early answers. Before, it answered and closed with the body unread,
+/// and a client sending 20 MiB saw a connection reset instead of the injected status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_arrive_while_the_client_is_still_sending() {
+    let sim = Simulator::start().await.unwrap();
+    let url = format!("{}/openapi/v1/task/clone-voice/create", sim.base_url());
+    let big =
+        json!({"refAudio": "https://e.com/a.wav", "sampleText": "a".repeat(20 << 20)}).to_string();
+    for (fault, want) in [(FaultKind::Http503, 503), (FaultKind::TooManyRequests, 429)] {
+        sim.fail_next("vmeg.cloneVoiceCreate", fault, 10).unwrap();
+        for i in 0..10 {
+            let r = client()
+                .post(&url)
+                .bearer_auth(sim.api_key())
+                .header("X-Idempotency-Key", format!("fault-{want}-{i}"))
+                .header("content-type", "application/json")
+                .body(big.clone())
+                .send()
+                .await;
+            match r {
+                Ok(r) => assert_eq!(r.status().as_u16(), want, "request {i}"),
+                Err(e) => panic!("request {i} ({want} injected): no answer: {e:?}"),
+            }
+        }
+    }
+    assert_eq!(sim.stats().billable("vmeg.cloneVoiceCreate"), 0);
 }
 
 /// The clock moved past `task_retention` while a sync create and an async create's
