@@ -519,6 +519,58 @@ async fn a_resubmit_whose_first_submit_never_landed_is_accepted() {
     assert_eq!(sim.task_count(), 1);
 }
 
+/// VMEG's keys are per API key and request path: a resubmit sent to the other create (the
+/// synchronous one after an asynchronous submit, or the reverse) would be new there and
+/// bill a second task. It is refused naming `synchronous`, nothing sent; the same request
+/// as first sent goes through.
+#[tokio::test]
+async fn a_resubmit_to_the_other_create_route_is_refused_and_nothing_is_sent() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    let e = lost_clone(&sim, &c, "route").await;
+    let speech = SpeechRequest::new("sv_en_us_female_01", "Hi.");
+    sim.fail_next("vmeg.ttsCreateAsync", FaultKind::DropAfter, 1)
+        .unwrap();
+    let lost_speech = c.synthesize(&speech).await.unwrap_err();
+    assert!(
+        matches!(lost_speech.kind(), ErrorKind::OutcomeUnknown { .. }),
+        "{lost_speech}"
+    );
+    let tasks = sim.task_count();
+    let refused = [
+        c.resubmit_clone(&e, &clone_req("route").synchronous(true))
+            .await
+            .unwrap_err(),
+        c.resubmit_speech(&lost_speech, &speech.clone().synchronous(true))
+            .await
+            .unwrap_err(),
+    ];
+    for r in refused {
+        assert!(
+            matches!(r.kind(), ErrorKind::InvalidInput { field, .. } if field == "synchronous"),
+            "{r}"
+        );
+        assert!(r.to_string().contains("second task"), "{r}");
+        assert!(!r.may_resubmit(), "{r}");
+    }
+    assert_eq!(sim.task_count(), tasks, "nothing was resent");
+    assert_eq!(sim.stats().billable("vmeg.cloneVoiceCreate"), 0);
+    assert_eq!(sim.stats().billable("vmeg.ttsCreate"), 0);
+    // As first sent: resent with its key, and the first submit found.
+    sim.complete_all_now();
+    let again = c.resubmit_clone(&e, &clone_req("route")).await.unwrap();
+    assert!(
+        matches!(again, Resubmitted::AlreadyAccepted(_)),
+        "{again:?}"
+    );
+    let again = c.resubmit_speech(&lost_speech, &speech).await.unwrap();
+    assert!(
+        matches!(again, Resubmitted::AlreadyAccepted(_)),
+        "{again:?}"
+    );
+    assert_eq!(sim.task_count(), tasks);
+}
+
 #[tokio::test]
 async fn jimmyai_resubmit_is_refused_without_a_key() {
     let sim = sim(|c| c).await;

@@ -265,8 +265,10 @@ impl Client {
     /// caller can say so. [`Resubmitted::Accepted`] when the first submit had created
     /// nothing; [`Resubmitted::AlreadyAccepted`] (key, submit time, [`Client::reconcile`]'s
     /// result) when it had. `req` is the request first sent (its own key, if set, must be
-    /// the error's). A provider without idempotency keys (JimmyAI) is `Unsupported`: a resend
-    /// could create and bill a second task.
+    /// the error's; it must go to the route the first submit went to, so `synchronous` as
+    /// then: VMEG's keys are per path, and a resend elsewhere would bill a second task). A
+    /// provider without idempotency keys (JimmyAI) is `Unsupported`: a resend could create
+    /// and bill a second task.
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
@@ -329,6 +331,10 @@ impl Client {
         let resent = async {
             let (key, mut query) =
                 self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Clone)?;
+            // The path the resend would take: the plan's last request is the create.
+            let planned = crate::provider::offline(self.provider()).plan_clone;
+            let plan = planned(req, true).map_err(|e| self.resubmit_error(e))?;
+            self.same_route(err, plan.last().map(|p| p.path.as_str()))?;
             // The request holds the whole name; the error's summary may hold only its start.
             if let Some(name) = req.name.as_deref().filter(|n| !n.trim().is_empty()) {
                 query.voice_name = Some(name.to_owned());
@@ -371,12 +377,42 @@ impl Client {
         let resent = async {
             let (key, query) =
                 self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Speech)?;
+            let planned = crate::provider::offline(self.provider()).plan_speech;
+            let plan = planned(req).map_err(|e| self.resubmit_error(e))?;
+            self.same_route(err, Some(&plan.path))?;
             let req = req.clone().idempotency_key(key.clone());
             let sent = self.synthesize(&req).await;
             self.after_resend(sent, key, query).await
         };
         // As `resubmit_clone`: the first submit's outcome is still unknown.
         resent.await.map_err(Error::task_may_exist)
+    }
+
+    fn resubmit_error(&self, e: Error) -> Error {
+        e.with_provider(self.provider()).with_operation("resubmit")
+    }
+
+    /// Refuses a resend whose `route` (the path the request would go to) is not the one the
+    /// submit in `err` went to. A key is the provider's per path (VMEG: per API key and
+    /// request path): sent to another route (the synchronous create instead of the
+    /// asynchronous one), the same key is new there, and the resend would bill a second task.
+    fn same_route(&self, err: &Error, route: Option<&str>) -> Result<(), Error> {
+        match (err.kind(), route) {
+            (ErrorKind::OutcomeUnknown { request, .. }, Some(route))
+                if !request.route.is_empty() && request.route != route =>
+            {
+                Err(self.resubmit_error(Error::invalid_input(
+                    "synchronous",
+                    format!(
+                        "the submit being resent went to {}, this request would go to \
+                         {route}: set `synchronous` as it was, or the same key would be new \
+                         there and bill a second task",
+                        request.route
+                    ),
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The key to resend with, and what finds the first submit; refuses anything that is not
