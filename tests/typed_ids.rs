@@ -105,6 +105,7 @@ async fn vmeg_ids_of_the_wrong_kind_or_provider_are_refused() {
     let before = sim.stats().requests_total;
     let e = c.clone_status(&tts.id).await.unwrap_err();
     assert_invalid(&e, "job_id", "is a speech job, not a clone job");
+    assert_eq!(e.phase(), voiceclone::Phase::NotSent, "{e}");
     let e = c
         .wait_for_speech(&clone.id, &wait(Provider::Vmeg))
         .await
@@ -134,6 +135,9 @@ async fn vmeg_ids_of_the_wrong_kind_or_provider_are_refused() {
         "job_id",
         &format!("task {} is a tts task", tts.id.as_str()),
     );
+    // Found in the answer to tasks/detail: a request went out (exit 2 of the CLI promises
+    // that nothing was sent).
+    assert_eq!(e.phase(), voiceclone::Phase::Answered, "{e}");
     let e = c
         .wait_for_clone(&JobId::new(tts.id.as_str()), &wait(Provider::Vmeg))
         .await
@@ -178,6 +182,7 @@ async fn jimmyai_clone_id_is_never_speech_and_speech_id_never_a_clone() {
         .await
         .unwrap_err();
     assert_invalid(&e, "job_id", "is a speech (production");
+    assert_eq!(e.phase(), voiceclone::Phase::Answered, "{e}");
     let before = sim.stats().requests_total;
     let e = c.speech_status(&clone.id).await.unwrap_err();
     assert_invalid(&e, "job_id", "is a clone job");

@@ -678,6 +678,7 @@ async fn another_products_failure_webhook_is_the_wrong_kind_not_a_failed_clone()
             "{event}: {e}"
         );
         assert!(e.to_string().contains(event), "{e}");
+        assert_eq!(e.phase(), voiceclone::Phase::Answered, "{e}");
     }
     // An event of a product this crate does not know: no verdict from it; the wait goes on
     // polling (here unreachable, so it ends as a transport failure, not `TaskFailed`).

@@ -183,7 +183,8 @@ impl JobId {
 }
 
 /// The error for a task the vendor says is of another kind than the caller stated: the id
-/// named the wrong kind of job (your input), never an `Ok` of the wrong shape.
+/// named the wrong kind of job (your input), never an `Ok` of the wrong shape. Found in the
+/// vendor's answer, so `Phase::Answered`: a request went out (a read; nothing billed).
 pub(crate) fn wrong_kind(id: &JobId, want: JobKind, vendor_says: &str) -> Error {
     Error::new(ErrorKind::InvalidInput {
         field: "job_id".into(),
@@ -192,6 +193,7 @@ pub(crate) fn wrong_kind(id: &JobId, want: JobKind, vendor_says: &str) -> Error 
             id.as_str()
         ),
     })
+    .with_phase(crate::error::Phase::Answered)
 }
 
 impl fmt::Display for JobId {

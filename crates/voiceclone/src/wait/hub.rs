@@ -135,6 +135,8 @@ fn wrong_kind(job_id: &JobId, is: Option<&str>, event: &WebhookEventKind, want: 
             event.as_str(),
         ),
     })
+    // Found in what the vendor sent (a verified delivery): the job exists.
+    .with_phase(crate::error::Phase::Answered)
 }
 
 #[cfg(test)]
