@@ -175,3 +175,16 @@ pub fn redact_api_keys_from_env(printer: &mut Printer) {
         }
     }
 }
+
+/// [`redact_api_keys_from_env`], and the key in `--api-key-file` when it is given: a user who
+/// keeps the key in a file (as README advises) passes the global flag to every command, and
+/// a delivery quoting that key was printed whole by the commands that use no key. The file
+/// is read as for a call (a file that cannot be read is a usage failure, exit 2).
+pub fn redact_api_keys(cli: &Cli, printer: &mut Printer) -> Result<(), Failure> {
+    redact_api_keys_from_env(printer);
+    if let Some(path) = &cli.api_key_file {
+        let key = read_key_file(path)?;
+        printer.add_secret(&key);
+    }
+    Ok(())
+}

@@ -1764,6 +1764,71 @@ fn a_signed_delivery_echoing_the_api_keys_never_prints_them() {
     }
 }
 
+/// The key kept in a file (`--api-key-file`, a global flag, as README advises) is redacted
+/// by the commands that use no key as the environment's keys are: a delivery quoting it was
+/// printed whole by `webhook verify` and `webhook listen`. An unreadable key file is exit 2.
+#[test]
+fn a_delivery_echoing_the_key_in_the_api_key_file_never_prints_it() {
+    const FILE_KEY: &str = "sk-file-KEPTINAFILE4242";
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key.txt");
+    std::fs::write(&key_file, format!("{FILE_KEY}\n")).unwrap();
+    let key_path = key_file.to_str().unwrap();
+    let body = clone_event("pk-file-key", &format!("invalid key {FILE_KEY}"));
+    let file = dir.path().join("body.json");
+    std::fs::write(&file, &body).unwrap();
+    let (ts, sig) = signed(&body);
+    let env = [("WH_SECRET", SECRET)];
+    for json in [false, true] {
+        let mut args = vec!["--api-key-file", key_path, "webhook", "verify"];
+        args.extend([
+            "--secret-env",
+            "WH_SECRET",
+            "--timestamp",
+            &ts,
+            "--signature",
+            &sig,
+        ]);
+        args.push(file.to_str().unwrap());
+        if json {
+            args.insert(0, "--json");
+        }
+        let (code, out, err) = run_bounded(&env, &args);
+        assert_eq!(code, 0, "{args:?}: {out} {err}");
+        assert!(out.contains("[redacted]"), "{args:?}: {out}");
+        assert_no_piece_of(FILE_KEY, &out, "webhook verify stdout");
+        assert_no_piece_of(FILE_KEY, &err, "webhook verify stderr");
+    }
+    let missing = dir.path().join("no-such-key.txt");
+    let mut args = vec![
+        "--api-key-file",
+        missing.to_str().unwrap(),
+        "webhook",
+        "verify",
+    ];
+    args.extend([
+        "--secret-env",
+        "WH_SECRET",
+        "--timestamp",
+        &ts,
+        "--signature",
+        &sig,
+    ]);
+    args.push(file.to_str().unwrap());
+    let (code, out, err) = run_bounded(&env, &args);
+    assert_eq!(code, 2, "{out} {err}");
+
+    let l = Listen::start_with_env(&[], &["--api-key-file", key_path]);
+    let (ts, sig) = signed(&body);
+    assert_eq!(l.post(&ts, &sig, &body), 200);
+    let line = l.out.next();
+    assert!(line.contains("[redacted]"), "{line}");
+    let (code, out, err) = l.stop("-INT");
+    assert_eq!(code, Some(0), "{out:?} {err:?}");
+    let all = [vec![line], out, err].concat().join("\n");
+    assert_no_piece_of(FILE_KEY, &all, "webhook listen");
+}
+
 /// `webhook verify` with no BODY_FILE (the body from stdin), started with `stdin`; killed
 /// after `limit` (then the test fails). Returns its exit code, stdout, stderr and how long
 /// it ran.

@@ -66,7 +66,7 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         )));
     }
     check_path(&args.path).map_err(fail)?;
-    crate::context::redact_api_keys_from_env(printer);
+    crate::context::redact_api_keys(cli, printer).map_err(fail)?;
     let secret = secret_from_env(&args.secret_env, "--secret-env", printer).map_err(fail)?;
     let secret = WebhookSecret::new(secret);
     let hub = match &args.redis_url_env {

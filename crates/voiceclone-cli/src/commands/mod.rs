@@ -19,7 +19,7 @@ use crate::output::Printer;
 pub async fn run(cli: Cli) -> Exit {
     let mut printer = Printer::new(cli.json, cli.quiet);
     let outcome = match &cli.command {
-        Command::Webhook(WebhookCommand::Verify(args)) => webhook::verify(args, &mut printer),
+        Command::Webhook(WebhookCommand::Verify(args)) => webhook::verify(&cli, args, &mut printer),
         Command::Webhook(WebhookCommand::Listen(args)) => {
             match listen::run(&cli, args, &mut printer).await {
                 // It streamed: everything is printed already.
@@ -30,8 +30,10 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Sim(args) => {
             // `--api-key-env` often names VMEG_API_KEY (so that clients' variable just
             // works): that key is the user's real one, redacted as everywhere else.
-            crate::context::redact_api_keys_from_env(&mut printer);
-            sim::run(args, &printer).await
+            match crate::context::redact_api_keys(&cli, &mut printer) {
+                Ok(()) => sim::run(args, &printer).await,
+                Err(f) => crate::output::Outcome::failed(f),
+            }
         }
         Command::Demo(args) => demo::run(args, &printer).await,
         _ => provider::run(&cli, &mut printer).await,

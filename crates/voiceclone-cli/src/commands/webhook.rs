@@ -8,7 +8,7 @@ use serde_json::Value;
 use voiceclone::WebhookSecret;
 use voiceclone::webhook::{Verifier, WebhookEventKind, WebhookPayload};
 
-use crate::cli::VerifyArgs;
+use crate::cli::{Cli, VerifyArgs};
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, put_job};
 
@@ -30,15 +30,15 @@ const BODY_FILE_PATIENCE: crate::bounded_read::Patience = crate::bounded_read::P
 };
 
 /// Runs `webhook verify`.
-pub fn verify(args: &VerifyArgs, printer: &mut Printer) -> Outcome {
-    match verify_inner(args, printer) {
+pub fn verify(cli: &Cli, args: &VerifyArgs, printer: &mut Printer) -> Outcome {
+    match verify_inner(cli, args, printer) {
         Ok(o) => o,
         Err(f) => Outcome::failed(f),
     }
 }
 
-fn verify_inner(args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Failure> {
-    crate::context::redact_api_keys_from_env(printer);
+fn verify_inner(cli: &Cli, args: &VerifyArgs, printer: &mut Printer) -> Result<Outcome, Failure> {
+    crate::context::redact_api_keys(cli, printer)?;
     let secret = crate::receiver::secret_from_env(&args.secret_env, "--secret-env", printer)?;
     let body = read_body(args.body.as_deref())?;
     let verifier = Verifier::new(WebhookSecret::new(secret)).max_body_bytes(MAX_BODY_BYTES);
