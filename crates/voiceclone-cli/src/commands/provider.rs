@@ -197,18 +197,22 @@ async fn only_awaited_tasks(
         header(voiceclone::webhook::SIGNATURE_HEADER),
     );
     let verified = hub.verifier().verify(&ts, &sig, &bytes).ok();
+    let task = verified.as_ref().and_then(|event| match &event.payload {
+        voiceclone::webhook::WebhookPayload::Clone(job) => Some(job.id.clone()),
+        voiceclone::webhook::WebhookPayload::Speech(job) => Some(job.id.clone()),
+        voiceclone::webhook::WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
+        _ => None,
+    });
+    // Asked before the route runs as well as after: the route's record wakes the wait, which
+    // may end (and leave the hub) before the answer comes back here; asked only after, the
+    // delivery that ended the wait was answered 503 and delivered again.
+    let waited_on_before = task.as_ref().is_some_and(|t| hub.is_waiting_for(t));
     let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
     let answer = next.run(request).await;
     let Some(event) = verified.filter(|_| answer.status().is_success()) else {
         return answer;
     };
-    let task = match &event.payload {
-        voiceclone::webhook::WebhookPayload::Clone(job) => Some(job.id.clone()),
-        voiceclone::webhook::WebhookPayload::Speech(job) => Some(job.id.clone()),
-        voiceclone::webhook::WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
-        _ => None,
-    };
-    if task.is_some_and(|t| hub.is_waiting_for(&t)) {
+    if waited_on_before || task.is_some_and(|t| hub.is_waiting_for(&t)) {
         return answer;
     }
     tracing::info!(pipeline_key = %event.pipeline_key, "a webhook delivery of a task this command does not wait on (yet): recorded, and answered 503 so that VMEG delivers it again later");
@@ -952,6 +956,99 @@ async fn upload(client: &Client, p: Provider, file: &std::path::Path, bar: Uploa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The delivery that ends a wait is answered 200 even when the wait ends (and leaves the
+    /// hub) before the middleware looks again: here the route waits for the wait to end
+    /// before it answers, the order a multi-thread runtime may take. Before, the middleware
+    /// asked only after the route and answered that delivery 503 (VMEG delivers it again).
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn the_delivery_that_ends_a_wait_is_answered_200_whatever_ends_first() {
+        use hmac::Mac as _;
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        const SECRET: &str = "whsec-race";
+        let hub = CompletionHub::in_memory(voiceclone::WebhookSecret::new(SECRET));
+        let client = Client::builder(Provider::Vmeg)
+            .api_key("sk-race")
+            .base_url("http://127.0.0.1:9/")
+            .retry(voiceclone::RetryPolicy::none())
+            .completion_hub(hub.clone())
+            .build()
+            .unwrap();
+        let task = JobId::new("t-race");
+        let waiter = tokio::spawn({
+            let task = task.clone();
+            async move {
+                let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+                    .with_deadline(Some(std::time::Duration::from_secs(20)));
+                client.wait_for_clone(&task, &policy).await
+            }
+        });
+        for _ in 0..2000 {
+            if hub.is_waiting_for(&task) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert!(hub.is_waiting_for(&task), "the wait never started");
+        // The route: the hub takes the delivery, then the answer waits for the wait's end.
+        let waiter = std::sync::Arc::new(tokio::sync::Mutex::new(Some(waiter)));
+        let route = {
+            let hub = hub.clone();
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                let h = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let ts = h(voiceclone::webhook::TIMESTAMP_HEADER);
+                let sig = h(voiceclone::webhook::SIGNATURE_HEADER);
+                let delivery = hub.receive(&ts, &sig, &body).await;
+                if let Some(w) = waiter.lock().await.take() {
+                    let ended = w.await.unwrap();
+                    assert!(ended.is_err(), "a failure delivery ends the wait failed");
+                }
+                axum::http::StatusCode::from_u16(delivery.http_status()).unwrap()
+            }
+        };
+        let app = axum::Router::new()
+            .route("/", axum::routing::post(route))
+            .layer(axum::middleware::from_fn_with_state(
+                hub.clone(),
+                only_awaited_tasks,
+            ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let body = serde_json::json!({
+            "code": 500, "event": "openapi-clone-voice", "pipelineKey": "pk-race",
+            "message": "boom", "data": {"taskId": "t-race"},
+        })
+        .to_string();
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(ts.as_bytes());
+        mac.update(body.as_bytes());
+        let sig = hex::encode(mac.finalize().into_bytes());
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{}: {ts}\r\n{}: {sig}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            voiceclone::webhook::TIMESTAMP_HEADER,
+            voiceclone::webhook::SIGNATURE_HEADER,
+            body.len()
+        );
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(!hub.is_waiting_for(&task), "the wait has ended");
+    }
 
     #[test]
     fn an_http_url_is_a_url_and_anything_else_a_path() {
