@@ -1829,6 +1829,45 @@ fn a_delivery_echoing_the_key_in_the_api_key_file_never_prints_it() {
     assert_no_piece_of(FILE_KEY, &all, "webhook listen");
 }
 
+/// An event of another product whose `data` holds an integer beyond 64 bits (an id): its
+/// exact text is printed (`data_json`) by `webhook verify --json` and `webhook listen`;
+/// `data` alone went through serde_json's `Value`, where it became a float.
+#[test]
+fn another_products_data_keeps_its_exact_digits() {
+    const BIG: &str = "98765432109876543210";
+    let body = format!(
+        r#"{{"code":200,"event":"openapi-translate","pipelineKey":"pk-big","message":"ok","data":{{"taskId":"tr-1","materialId":{BIG}}}}}"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.json");
+    std::fs::write(&file, &body).unwrap();
+    let (ts, sig) = signed(&body);
+    let env = [("WH_SECRET", SECRET)];
+    let mut args = vec!["--json", "webhook", "verify", "--secret-env", "WH_SECRET"];
+    args.extend(["--timestamp", &ts, "--signature", &sig]);
+    args.push(file.to_str().unwrap());
+    let (code, out, err) = run_bounded(&env, &args);
+    assert_eq!(code, 0, "{out} {err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let exact: Value = serde_json::from_str(v["data_json"].as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(exact["taskId"], "tr-1", "{out}");
+    assert!(v["data_json"].as_str().unwrap().contains(BIG), "{out}");
+
+    let l = Listen::start_with_env(&[], &[]);
+    let (ts, sig) = signed(&body);
+    assert_eq!(l.post(&ts, &sig, &body), 200);
+    let line = l.out.next();
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert!(
+        v["data_json"].as_str().is_some_and(|d| d.contains(BIG)),
+        "{line}"
+    );
+    assert_eq!(v["task_id"], "tr-1", "{line}");
+    let (code, out, err) = l.stop("-INT");
+    assert_eq!(code, Some(0), "{out:?} {err:?}");
+}
+
 /// `webhook verify` with no BODY_FILE (the body from stdin), started with `stdin`; killed
 /// after `limit` (then the test fails). Returns its exit code, stdout, stderr and how long
 /// it ran.

@@ -74,6 +74,9 @@ fn verify_inner(cli: &Cli, args: &VerifyArgs, printer: &mut Printer) -> Result<O
                         o.set("vendor_id", id);
                     }
                     o.set("data", data.parse::<Value>().unwrap_or(Value::Null));
+                    // An integer beyond 64 bits loses digits in `data` (a float in
+                    // serde_json's `Value`): the exact text too.
+                    o.set("data_json", data.as_str());
                 }
                 _ => {}
             }
