@@ -79,7 +79,8 @@ pub fn router(path: &str, hub: CompletionHub) -> Router {
 }
 
 /// [`router`], telling `on_delivery` about every delivery (fresh, duplicate, refused or not
-/// recorded).
+/// recorded). The events it is given are as VMEG sent them, an echoed API key included (the
+/// hub knows no key): do not log them whole.
 pub fn router_with(path: &str, hub: CompletionHub, on_delivery: OnDelivery) -> Router {
     build(path, hub, Some(on_delivery), None)
 }

@@ -283,6 +283,12 @@ impl CompletionHub {
     /// quickly. A receiver that acts on a delivery before answering uses
     /// [`CompletionHub::receive_pending`] instead.
     ///
+    /// The hub knows no API key (one hub may serve clients of several): the events it
+    /// returns (here, [`completion`](Self::completion), [`job_for_idempotency_key`](Self::job_for_idempotency_key),
+    /// a router's `on_delivery`) hold what VMEG sent, a key it echoed included. Read them
+    /// through the [`Client`](crate::Client) (its waits, `Client::job_for_idempotency_key`)
+    /// to have the client's key removed, or never log them whole.
+    ///
     /// A first-seen delivery is marked **pending** under [`CompletionHub::RECEIVE_LEASE`],
     /// then confirmed (the mark becomes the dedupe mark) before [`Delivery::Fresh`] comes
     /// back. A record whose outcome is unknown (its answer lost or late: answered 503) may
@@ -562,7 +568,8 @@ impl CompletionHub {
             .map_err(unavailable)
     }
 
-    /// The delivery recorded for a task, if the store still keeps it.
+    /// The delivery recorded for a task, if the store still keeps it: as VMEG sent it, an
+    /// echoed API key included (see [`receive`](Self::receive)).
     pub async fn completion(&self, task_id: &JobId) -> Result<Option<WebhookEvent>, Error> {
         let found = self
             .inner
@@ -577,7 +584,8 @@ impl CompletionHub {
 
     /// The delivery for the task an idempotency key created: how an `OutcomeUnknown` whose
     /// submit did land is resolved (the adapter puts the key in `extraData`, which VMEG
-    /// echoes). `None` when no such delivery was seen (or it is no longer kept).
+    /// echoes). `None` when no such delivery was seen (or it is no longer kept). As VMEG sent
+    /// it, an echoed API key included: `Client::job_for_idempotency_key` removes the key.
     pub async fn job_for_idempotency_key(&self, key: &str) -> Result<Option<WebhookEvent>, Error> {
         self.job_for_idempotency_key_decoded_with(key, None).await
     }
