@@ -41,6 +41,13 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 /// many connections a sender opens.
 pub const MAX_CONNECTIONS: usize = 128;
 
+/// The most connections served at once from one address: more from it are closed at once,
+/// so one sender (dripping bytes on as many connections as it may open) can hold at most
+/// this many of the [`MAX_CONNECTIONS`] slots, and deliveries from VMEG's addresses are
+/// still served. A reverse proxy on the same machine counts as one address: 16 deliveries
+/// at once through it is far more than VMEG sends.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 16;
+
 /// The largest read buffer of a connection.
 const MAX_BUF_BYTES: usize = 64 * 1024;
 
@@ -55,6 +62,7 @@ struct Limits {
     lifetime: Duration,
     grace: Duration,
     max_connections: usize,
+    max_per_address: usize,
 }
 
 impl Limits {
@@ -63,7 +71,46 @@ impl Limits {
         lifetime: CONNECTION_LIFETIME,
         grace: STOP_GRACE,
         max_connections: MAX_CONNECTIONS,
+        max_per_address: MAX_CONNECTIONS_PER_ADDRESS,
     };
+}
+
+/// How many connections each address has open; an [`AddressSlot`] counts one.
+#[derive(Clone, Default)]
+struct PerAddress(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
+
+impl PerAddress {
+    /// One more connection from `ip`, unless it has `max` already.
+    fn take(&self, ip: std::net::IpAddr, max: usize) -> Option<AddressSlot> {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n = n.saturating_add(1);
+        Some(AddressSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One open connection of an address; given back when dropped.
+struct AddressSlot {
+    counts: PerAddress,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.counts.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// The longest `--path` accepted.
@@ -162,6 +209,7 @@ async fn serve(
     mut stopped: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = PerAddress::default();
     let (closing, closing_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
     loop {
@@ -172,10 +220,10 @@ async fn serve(
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = &mut stopped => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors, say: wait rather than spin.
                     tracing::warn!(error = %e, "cannot accept a webhook connection");
@@ -185,12 +233,17 @@ async fn serve(
             },
         };
         while conns.try_join_next().is_some() {}
+        let Some(address_slot) = per_address.take(peer.ip(), limits.max_per_address.max(1)) else {
+            // Closed at once (the slot goes back with `slot`): one sender cannot hold them all.
+            tracing::debug!(peer = %peer.ip(), "webhook connection refused: too many from this address");
+            continue;
+        };
         conns.spawn(connection(
             stream,
             app.clone(),
             limits,
             closing_rx.clone(),
-            slot,
+            (slot, address_slot),
         ));
     }
     drop(listener);
@@ -199,13 +252,14 @@ async fn serve(
     Ok(())
 }
 
-/// Serves one connection within `limits`; `slot` is given back when it ends.
+/// Serves one connection within `limits`; `slot` (of all connections, and of its address)
+/// is given back when it ends.
 async fn connection(
     stream: TcpStream,
     app: axum::Router,
     limits: Limits,
     mut closing: watch::Receiver<bool>,
-    slot: OwnedSemaphorePermit,
+    slot: (OwnedSemaphorePermit, AddressSlot),
 ) {
     let _ = stream.set_nodelay(true);
     let conn = http1::Builder::new()
@@ -381,6 +435,7 @@ mod tests {
         lifetime: Duration::from_millis(1000),
         grace: Duration::from_millis(300),
         max_connections: 16,
+        max_per_address: 16,
     };
 
     #[tokio::test]
@@ -472,6 +527,44 @@ mod tests {
         let n = tokio::time::timeout(Duration::from_secs(10), third.read(&mut buf))
             .await
             .expect("not served once a slot was free")
+            .unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    }
+
+    /// One sender holding its most connections cannot keep another's out: its next
+    /// connection is closed at once, while one from another address (127.0.0.2) is served.
+    /// Before, a sender dripping bytes on 128 connections held every slot.
+    #[tokio::test]
+    async fn one_address_cannot_hold_every_slot() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limits = Limits {
+            header_timeout: Duration::from_secs(30),
+            lifetime: Duration::from_secs(30),
+            max_connections: 4,
+            max_per_address: 2,
+            ..SHORT
+        };
+        let (_r, addr) = serving(limits).await;
+        let _held_1 = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _held_2 = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let get = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = third.write_all(get).await;
+        let mut buf = [0u8; 64];
+        let closed = tokio::time::timeout(Duration::from_secs(10), third.read(&mut buf))
+            .await
+            .expect("a third connection from one address was kept waiting");
+        assert!(
+            matches!(closed, Ok(0) | Err(_)),
+            "a third connection from one address was served: {closed:?}"
+        );
+        let other = tokio::net::TcpSocket::new_v4().unwrap();
+        other.bind(SocketAddr::from(([127, 0, 0, 2], 0))).unwrap();
+        let mut other = other.connect(addr).await.unwrap();
+        other.write_all(get).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(10), other.read(&mut buf))
+            .await
+            .expect("another address was not served")
             .unwrap();
         assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
     }
