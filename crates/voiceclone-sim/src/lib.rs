@@ -373,4 +373,4 @@ pub use delivery::{Delivery, sign};
 pub use faults::{FaultConfig, FaultKind, FaultSpecError};
 pub use script::{Fault, OPERATIONS, STATUS_OPERATIONS, ScriptError};
 pub use server::{SimHandle, Simulator};
-pub use stats::{CreateRecord, Stats};
+pub use stats::{CreateRecord, ExtraData, Stats};

@@ -91,9 +91,27 @@ impl SimHandle {
         self.addr
     }
 
-    /// Snapshot of the counters.
+    /// Snapshot of the counters, with the kept create records and `req_id`s (copies of
+    /// their text, up to [`SimConfig::max_task_bytes`]; `extraData` is shared, not
+    /// copied). For a count alone, [`SimHandle::billable`], [`SimHandle::billable_total`]
+    /// and [`SimHandle::requests`] copy nothing.
     pub fn stats(&self) -> Stats {
         self.shared.stats.snapshot()
+    }
+
+    /// Billable creates of one operation (as [`Stats::billable`], without a snapshot).
+    pub fn billable(&self, operation: &str) -> u64 {
+        self.shared.stats.billable(operation)
+    }
+
+    /// Billable creates in all (as [`Stats::billable_total`], without a snapshot).
+    pub fn billable_total(&self) -> u64 {
+        self.shared.stats.billable_total()
+    }
+
+    /// Requests seen for one operation (as [`Stats::requests`], without a snapshot).
+    pub fn requests(&self, operation: &str) -> u64 {
+        self.shared.stats.requests(operation)
     }
 
     /// The API key both APIs accept.
