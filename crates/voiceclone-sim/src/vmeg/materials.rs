@@ -276,8 +276,19 @@ fn file_hash(m: &Map<String, Value>, k: &str) -> Result<String, Rejection> {
     Ok(h)
 }
 
+/// The longest material `fileName` taken, in bytes (S3's object key limit). A pending
+/// upload and its material each keep the name, bounded by count only: without it, 1 MiB
+/// names held gigabytes that `max_task_bytes` does not count.
+const MAX_FILE_NAME_BYTES: usize = 1024;
+
 fn file_name(m: &Map<String, Value>) -> Result<(String, String), Rejection> {
     let name = req_str(m, "fileName").map_err(bad)?;
+    if name.len() > MAX_FILE_NAME_BYTES {
+        return Err(bad(format!(
+            "`fileName` must be at most {MAX_FILE_NAME_BYTES} bytes (UTF-8); it has {}",
+            name.len()
+        )));
+    }
     let ext = extension(&name)
         .filter(|e| e.bytes().all(|c| c.is_ascii_alphanumeric()))
         .ok_or_else(|| bad("`fileName` must include an extension"))?;
