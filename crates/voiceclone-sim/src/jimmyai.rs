@@ -43,6 +43,8 @@ const MAX_OTHER_FIELD: usize = 64 * 1024;
 /// The headers of one multipart part.
 const MAX_PART_HEADERS: usize = 16 * 1024;
 const MAX_JSON: usize = 1024 * 1024;
+/// The longest multipart boundary taken (RFC 2046: 1 to 70 characters).
+const MAX_BOUNDARY: usize = 70;
 
 fn code_value(sh: &Shared, code: i64) -> Value {
     if sh.config.jimmy_code_as_string {
@@ -513,6 +515,18 @@ async fn upload(
         Ok(b) => b,
         Err(_) => return Ok(err(sh, bad, "expected multipart/form-data with a boundary")),
     };
+    // multer takes a boundary of any length, and searching every frame for it costs work
+    // in proportion: refused here, before an upload slot is taken.
+    if boundary.len() > MAX_BOUNDARY {
+        return Ok(err(
+            sh,
+            bad,
+            &format!(
+                "multipart boundary must be 1 to {MAX_BOUNDARY} characters (RFC 2046); it has {}",
+                boundary.len()
+            ),
+        ));
+    }
     // At most crate::bounds::MAX_CONCURRENT_UPLOADS bodies are buffered at once (each up to
     // 100 MB); the others wait here, within the body read timeout, and past it get the
     // vendor's server error ("busy"): slow uploads holding both slots made every other

@@ -150,7 +150,7 @@
 //!   so the client sees the answer rather than a broken pipe. A JimmyAI
 //!   multipart body is refused (the vendor's bad request) past 101 MiB in
 //!   all, 100 MiB of `file`, 64 KiB of any other field, or 16 KiB of one
-//!   part's headers.
+//!   part's headers, and at once with a boundary over 70 characters.
 //! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
 //!   finished first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved

@@ -1410,3 +1410,41 @@ async fn tasks_still_awaited_are_not_evicted_and_a_full_table_refuses_new_create
     assert_eq!(sim.billable("vmeg.cloneVoiceCreateAsync"), 3);
     assert_eq!(sim.billable_total(), 5);
 }
+
+/// A JimmyAI upload of a small WAV in one `file` part, under multipart boundary `b`.
+async fn jimmy_upload_with_boundary(sim: &SimHandle, b: &str) -> (u16, Value) {
+    let body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF\r\n--{b}--\r\n"
+    );
+    let r = client()
+        .post(format!("{}/api/open-api/v1/files/upload", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .header("content-type", format!("multipart/form-data; boundary={b}"))
+        .body(body)
+        .send()
+        .await
+        .expect("answered");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The multipart boundary had no length limit (multer takes any): a 16 KiB boundary made
+/// the parser search every frame for it, work proportional to its length, while holding
+/// one of the two upload slots. Now a boundary over 70 characters (RFC 2046) is refused
+/// with the vendor's bad request before a slot is taken; 70 still works.
+#[tokio::test]
+async fn a_multipart_boundary_over_70_characters_is_refused() {
+    let sim = Simulator::start().await.unwrap();
+    for len in [71, 16 * 1024] {
+        let (status, v) = jimmy_upload_with_boundary(&sim, &"b".repeat(len)).await;
+        assert_eq!(status, 200, "{len}: {v}");
+        assert_eq!(v["code"], 20002, "{len}: {v}");
+        assert!(
+            v["msg"].as_str().unwrap().contains("boundary"),
+            "{len}: {v}"
+        );
+    }
+    let (status, v) = jimmy_upload_with_boundary(&sim, &"b".repeat(70)).await;
+    assert_eq!((status, &v["code"]), (200, &json!(20000)), "{v}");
+    sim.shutdown().await;
+}
