@@ -173,8 +173,11 @@ pub struct SimConfig {
     /// to 1 hour.
     pub response_write_timeout: Duration,
     /// Tasks kept (both APIs). Beyond it the oldest finished task is evicted
-    /// (the oldest task if none is finished). Evicted ids answer as unknown
-    /// ids do. Default 100,000; bounds 1 to 10,000,000.
+    /// (the oldest task if none is finished), never one whose sync create has
+    /// not answered or whose webhook has not been built: when only such tasks
+    /// are left, a new create is refused with HTTP 503 and `Retry-After`, not
+    /// billed (a VMEG key is released). Evicted ids answer as unknown ids do.
+    /// Default 100,000; bounds 1 to 10,000,000.
     pub max_tasks: usize,
     /// How long (simulated time) a finished task is kept, counted from when
     /// the simulator saw it finish (after [`crate::SimHandle::advance_clock`],
@@ -185,7 +188,8 @@ pub struct SimConfig {
     /// Total bytes of client-supplied text the stored tasks keep (`extraData`,
     /// TTS and JimmyAI text, voice names, audio URLs, ...): beyond it tasks are
     /// evicted as beyond [`SimConfig::max_tasks`] (the oldest finished first,
-    /// never the one just created), and the create records of
+    /// never the one just created nor one still awaited; else the create is
+    /// refused with 503), and the create records of
     /// [`crate::Stats::creates`] and the webhook attempts of
     /// [`crate::SimHandle::webhook_deliveries`] keep at most as many bytes each
     /// (oldest dropped first, the latest always kept). Default 256 MiB; bounds

@@ -6,14 +6,16 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Request, Response, header};
+use axum::http::{HeaderMap, HeaderValue, Request, Response, header};
 use serde_json::{Map, Value, json};
 
 use crate::config::JimmyError;
 use crate::faults::{FaultKind, FaultPlan};
 use crate::respond::{bearer_ok, json_response};
 use crate::shared::Shared;
-use crate::state::{Phase, StoredFile, Task, TaskKind, TtsLine, hex_id};
+use crate::state::{
+    Phase, StoredFile, TASKS_FULL_RETRY_AFTER_SECS, Task, TaskKind, TasksFull, TtsLine, hex_id,
+};
 use crate::stats::Created;
 use crate::wire::{BodyError, extension, is_http_url, opt_bool, opt_f64, opt_str, read_json};
 
@@ -41,6 +43,8 @@ const MAX_OTHER_FIELD: usize = 64 * 1024;
 /// The headers of one multipart part.
 const MAX_PART_HEADERS: usize = 16 * 1024;
 const MAX_JSON: usize = 1024 * 1024;
+/// The longest multipart boundary taken (RFC 2046: 1 to 70 characters).
+const MAX_BOUNDARY: usize = 70;
 
 fn code_value(sh: &Shared, code: i64) -> Value {
     if sh.config.jimmy_code_as_string {
@@ -134,7 +138,8 @@ pub(crate) async fn handle(
             };
             match r {
                 Ok(v) => ok(sh, v),
-                Err(msg) => err(sh, bad, &msg),
+                Err(CreateErr::Bad(msg)) => err(sh, bad, &msg),
+                Err(CreateErr::Full(TasksFull)) => tasks_full(sh),
             }
         }
         _ => {
@@ -142,6 +147,37 @@ pub(crate) async fn handle(
             err(sh, sh.config.jimmy_not_found, "Not Found")
         }
     }
+}
+
+/// Why a create was refused.
+enum CreateErr {
+    /// Bad parameters ([`crate::SimConfig::jimmy_bad_request`]).
+    Bad(String),
+    /// No room for the task (see [`TasksFull`]): nothing billed.
+    Full(TasksFull),
+}
+
+impl From<String> for CreateErr {
+    fn from(msg: String) -> Self {
+        Self::Bad(msg)
+    }
+}
+
+/// HTTP 503 with the server-error code ([`crate::SimConfig::jimmy_server_error`]) and
+/// `Retry-After`: the task table is full of tasks still awaited (see [`TasksFull`]).
+fn tasks_full(sh: &Shared) -> Response<Body> {
+    let mut r = json_response(
+        503,
+        &envelope_err(
+            sh,
+            sh.config.jimmy_server_error.code,
+            "Service busy: too many tasks still in progress (simulated max_tasks / max_task_bytes); retry later",
+        ),
+    );
+    if let Ok(v) = HeaderValue::from_str(&TASKS_FULL_RETRY_AFTER_SECS.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
 }
 
 /// Validate `<#x#>` pause markers (0.01 <= x <= 99.99, at most 2 decimals).
@@ -203,26 +239,30 @@ fn created_data(sh: &Shared, t: &Task, model: &str) -> Value {
     })
 }
 
-fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
+fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr> {
     let file_url = match opt_str(m, "fileUrl")? {
         Some(u) if !u.trim().is_empty() => u,
-        _ => return Err("`fileUrl` is required".into()),
+        _ => return Err(CreateErr::Bad("`fileUrl` is required".into())),
     };
     if !is_http_url(&file_url) || !file_url.is_ascii() {
-        return Err("`fileUrl` must be a public http(s) URL without non-ASCII characters".into());
+        return Err(CreateErr::Bad(
+            "`fileUrl` must be a public http(s) URL without non-ASCII characters".into(),
+        ));
     }
     if let Some(ext) = extension(&file_url)
         && !CLONE_FORMATS.contains(&ext.as_str())
     {
-        return Err(format!(
+        return Err(CreateErr::Bad(format!(
             "unsupported file format `{ext}`; expected one of {}",
             CLONE_FORMATS.join(", ")
-        ));
+        )));
     }
     let content = opt_str(m, "contentText")?;
     if let Some(c) = &content {
         if c.chars().count() > 270 {
-            return Err("`contentText` must be at most 270 characters".into());
+            return Err(CreateErr::Bad(
+                "`contentText` must be at most 270 characters".into(),
+            ));
         }
         check_pauses(c)?;
     }
@@ -243,7 +283,7 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
         text: content.clone().unwrap_or_else(|| PREVIEW_TEXT.into()),
     }];
     let data = created_data(sh, &t, "soundCloningClone");
-    sh.lock_state().insert_task(t);
+    sh.lock_state().insert_task(t).map_err(CreateErr::Full)?;
     sh.stats.create(Created {
         operation: "jimmyai.createClone".into(),
         task_id: id.clone(),
@@ -258,48 +298,63 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
     Ok(data)
 }
 
-fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
+fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr> {
     let model_id = match opt_str(m, "modelId")? {
         Some(s) if !s.trim().is_empty() => s,
-        _ => return Err("`modelId` is required".into()),
+        _ => return Err(CreateErr::Bad("`modelId` is required".into())),
     };
     let content = match opt_str(m, "contentText")? {
         Some(s) if !s.trim().is_empty() => s,
-        _ => return Err("`contentText` is required".into()),
+        _ => return Err(CreateErr::Bad("`contentText` is required".into())),
     };
     if content.chars().count() > 10_000 {
-        return Err("`contentText` must be at most 10000 characters".into());
+        return Err(CreateErr::Bad(
+            "`contentText` must be at most 10000 characters".into(),
+        ));
     }
     check_pauses(&content)?;
     check_common(m)?;
     if let Some(e) = opt_str(m, "emotion")?
         && !EMOTIONS.contains(&e.as_str())
     {
-        return Err(format!("`emotion` must be one of {}", EMOTIONS.join(", ")));
+        return Err(CreateErr::Bad(format!(
+            "`emotion` must be one of {}",
+            EMOTIONS.join(", ")
+        )));
     }
     if let Some(s) = opt_f64(m, "speed")?
         && !(0.5..=2.0).contains(&s)
     {
-        return Err("`speed` must be in [0.5, 2]".into());
+        return Err(CreateErr::Bad("`speed` must be in [0.5, 2]".into()));
     }
     if let Some(v) = opt_f64(m, "vol")?
         && !(v > 0.0 && v <= 10.0)
     {
-        return Err("`vol` must be in (0, 10]".into());
+        return Err(CreateErr::Bad("`vol` must be in (0, 10]".into()));
     }
     match m.get("pitch") {
         None | Some(Value::Null) => {}
         Some(Value::Number(n)) => match n.as_i64() {
             Some(p) if (-12..=12).contains(&p) => {}
-            _ => return Err("`pitch` must be an integer in [-12, 12]".into()),
+            _ => {
+                return Err(CreateErr::Bad(
+                    "`pitch` must be an integer in [-12, 12]".into(),
+                ));
+            }
         },
-        Some(_) => return Err("`pitch` must be an integer in [-12, 12]".into()),
+        Some(_) => {
+            return Err(CreateErr::Bad(
+                "`pitch` must be an integer in [-12, 12]".into(),
+            ));
+        }
     }
     let subtitles = opt_bool(m, "subtitleEnable")?.unwrap_or(false);
     if let Some(st) = opt_str(m, "subtitleType")?
         && st != "word"
     {
-        return Err("`subtitleType` must be `word` (omit it for sentence-level)".into());
+        return Err(CreateErr::Bad(
+            "`subtitleType` must be `word` (omit it for sentence-level)".into(),
+        ));
     }
     let now = sh.clock.now();
     let id = new_task_id();
@@ -316,29 +371,32 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, String> {
     {
         let mut st = sh.lock_state();
         let validity = sh.config.jimmy_model_validity;
-        match st.models.get_mut(&model_id) {
+        match st.models.get(&model_id) {
             Some(model) => {
                 if !model.activated && now > model.ready_at.saturating_add(validity) {
-                    return Err(format!(
+                    return Err(CreateErr::Bad(format!(
                         "modelId {model_id} expired: it was not activated within its validity window"
-                    ));
+                    )));
                 }
-                model.activated = true;
             }
             None => {
                 let pending = st.pending_models.contains(&model_id);
-                return Err(if pending {
+                return Err(CreateErr::Bad(if pending {
                     format!("modelId {model_id} is not ready: the preview task has not completed")
                 } else {
                     format!("modelId {model_id} not found")
-                });
+                }));
             }
         }
         t.will_fail = sh.draw_task_failure();
         t.lines = vec![TtsLine {
             text: content.clone(),
         }];
-        st.insert_task(t);
+        // Activated only by a task accepted: a refused one leaves the model as it was.
+        st.insert_task(t).map_err(CreateErr::Full)?;
+        if let Some(model) = st.models.get_mut(&model_id) {
+            model.activated = true;
+        }
     }
     sh.stats.create(Created {
         operation: "jimmyai.createAudio".into(),
@@ -457,6 +515,18 @@ async fn upload(
         Ok(b) => b,
         Err(_) => return Ok(err(sh, bad, "expected multipart/form-data with a boundary")),
     };
+    // multer takes a boundary of any length, and searching every frame for it costs work
+    // in proportion: refused here, before an upload slot is taken.
+    if boundary.len() > MAX_BOUNDARY {
+        return Ok(err(
+            sh,
+            bad,
+            &format!(
+                "multipart boundary must be 1 to {MAX_BOUNDARY} characters (RFC 2046); it has {}",
+                boundary.len()
+            ),
+        ));
+    }
     // At most crate::bounds::MAX_CONCURRENT_UPLOADS bodies are buffered at once (each up to
     // 100 MB); the others wait here, within the body read timeout, and past it get the
     // vendor's server error ("busy"): slow uploads holding both slots made every other

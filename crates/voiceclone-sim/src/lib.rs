@@ -150,7 +150,7 @@
 //!   so the client sees the answer rather than a broken pipe. A JimmyAI
 //!   multipart body is refused (the vendor's bad request) past 101 MiB in
 //!   all, 100 MiB of `file`, 64 KiB of any other field, or 16 KiB of one
-//!   part's headers.
+//!   part's headers, and at once with a boundary over 70 characters.
 //! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
 //!   finished first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved
@@ -161,9 +161,13 @@
 //!   [`SimConfig::upload_retention`], are evicted ([`SimHandle::evicted`]).
 //!   The client-supplied text the tasks keep (`extraData`, TTS and JimmyAI
 //!   text, names, URLs) is bounded by [`SimConfig::max_task_bytes`] too (tasks
-//!   evicted as at the count cap, never the one just created), and so are the
-//!   text kept by [`Stats::creates`] and the webhook attempts kept by
-//!   [`SimHandle::webhook_deliveries`] (each holding a copy of its body).
+//!   evicted as at the count cap, never the one just created). A task whose
+//!   sync create has not answered or whose webhook has not been built is never
+//!   evicted by the bounds: when only such tasks are left, a new create is
+//!   refused (HTTP 503 with `Retry-After` in the vendor's envelope, not billed,
+//!   its VMEG idempotency key released). The text kept by [`Stats::creates`]
+//!   and by the webhook attempts of [`SimHandle::webhook_deliveries`] (each
+//!   holding a copy of its body) is bounded by `max_task_bytes` as well.
 //!   A deleted or evicted task's pending webhook delivery is dropped with it.
 //!   At most [`bounds::MAX_CONCURRENT_WEBHOOKS`] (64) webhook attempts are
 //!   in flight, and the bodies of deliveries under way hold at most
@@ -373,4 +377,4 @@ pub use delivery::{Delivery, sign};
 pub use faults::{FaultConfig, FaultKind, FaultSpecError};
 pub use script::{Fault, OPERATIONS, STATUS_OPERATIONS, ScriptError};
 pub use server::{SimHandle, Simulator};
-pub use stats::{CreateRecord, Stats};
+pub use stats::{CreateRecord, ExtraData, Stats};

@@ -91,9 +91,27 @@ impl SimHandle {
         self.addr
     }
 
-    /// Snapshot of the counters.
+    /// Snapshot of the counters, with the kept create records and `req_id`s (copies of
+    /// their text, up to [`SimConfig::max_task_bytes`]; `extraData` is shared, not
+    /// copied). For a count alone, [`SimHandle::billable`], [`SimHandle::billable_total`]
+    /// and [`SimHandle::requests`] copy nothing.
     pub fn stats(&self) -> Stats {
         self.shared.stats.snapshot()
+    }
+
+    /// Billable creates of one operation (as [`Stats::billable`], without a snapshot).
+    pub fn billable(&self, operation: &str) -> u64 {
+        self.shared.stats.billable(operation)
+    }
+
+    /// Billable creates in all (as [`Stats::billable_total`], without a snapshot).
+    pub fn billable_total(&self) -> u64 {
+        self.shared.stats.billable_total()
+    }
+
+    /// Requests seen for one operation (as [`Stats::requests`], without a snapshot).
+    pub fn requests(&self, operation: &str) -> u64 {
+        self.shared.stats.requests(operation)
     }
 
     /// The API key both APIs accept.
@@ -748,20 +766,38 @@ fn injected_response(
     resp
 }
 
+/// A file to serve: generated from a task's text (after the state lock is released),
+/// or an upload's bytes.
+enum SimFile {
+    Wav(String),
+    Srt(String),
+    Stored(axum::body::Bytes, String),
+}
+
 /// `GET /sim/files/{name}`: generated result audio and subtitles (made from
-/// the task's text when asked for, see `audio.rs`), or an uploaded file.
+/// the task's text when asked for, see `audio.rs`), or an uploaded file. Only the
+/// text is copied under the state lock; the file is made after it is released (up
+/// to 480 KB of WAV per download, which every other request waited for before).
 fn sim_file(sh: &Shared, path: &str) -> Response<Body> {
     let name = path.strip_prefix("/sim/files/").unwrap_or("");
-    let generated = {
+    let found = {
         let st = sh.lock_state();
         match generated_text(&st, name) {
             Some(g) => Some(g),
             None => st
                 .files
                 .get(name)
-                .map(|f| (f.bytes.clone(), f.mime.clone())),
+                .map(|f| SimFile::Stored(f.bytes.clone(), f.mime.clone())),
         }
     };
+    let generated = found.map(|f| match f {
+        SimFile::Wav(text) => (crate::audio::wav_for(&text).into(), "audio/wav".to_string()),
+        SimFile::Srt(text) => (
+            crate::audio::srt_for(&text).into_bytes().into(),
+            "application/x-subrip".to_string(),
+        ),
+        SimFile::Stored(bytes, mime) => (bytes, mime),
+    });
     let Some((bytes, mime)) = generated else {
         return json_response(404, &json!({"error": "not found"}));
     };
@@ -775,9 +811,9 @@ fn sim_file(sh: &Shared, path: &str) -> Response<Body> {
     r
 }
 
-/// The bytes and type of a generated file: `tts_{task}_{i}.wav` (VMEG TTS
-/// line `i`), `{task}.wav` / `{task}.srt` (JimmyAI), for a completed task.
-fn generated_text(st: &SimState, name: &str) -> Option<(axum::body::Bytes, String)> {
+/// What a generated file is made of: `tts_{task}_{i}.wav` (VMEG TTS line `i`),
+/// `{task}.wav` / `{task}.srt` (JimmyAI), for a completed task.
+fn generated_text(st: &SimState, name: &str) -> Option<SimFile> {
     let (stem, ext) = name.rsplit_once('.')?;
     let (task_id, line) = match stem.strip_prefix("tts_") {
         Some(rest) => {
@@ -792,11 +828,8 @@ fn generated_text(st: &SimState, name: &str) -> Option<(axum::body::Bytes, Strin
     }
     let text = &t.lines.get(line)?.text;
     match ext {
-        "wav" => Some((crate::audio::wav_for(text).into(), "audio/wav".into())),
-        "srt" if t.subtitles => Some((
-            crate::audio::srt_for(text).into_bytes().into(),
-            "application/x-subrip".into(),
-        )),
+        "wav" => Some(SimFile::Wav(text.clone())),
+        "srt" if t.subtitles => Some(SimFile::Srt(text.clone())),
         _ => None,
     }
 }

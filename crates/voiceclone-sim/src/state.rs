@@ -2,7 +2,7 @@
 //! VMEG voices and idempotency keys, JimmyAI model ids and uploaded files.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -145,8 +145,9 @@ pub(crate) struct Task {
     /// Creation order, set by [`State::insert_task`].
     pub seq: u64,
     /// Readers still to see the task's terminal state (its sync create's
-    /// answer, its webhook delivery): while any are, age does not evict it
-    /// (see `State::evict_aged`). Released by [`crate::shared::Reader`].
+    /// answer, its webhook delivery): while any are, neither age nor the
+    /// bounds evict it (see `State::evict_aged`, `State::insert_task`). Set
+    /// before [`State::insert_task`]; released by [`crate::shared::Reader`].
     pub readers: u32,
 }
 
@@ -353,6 +354,15 @@ impl Limits {
     }
 }
 
+/// A new task refused by [`State::insert_task`]: at [`Limits::max_tasks`] or
+/// [`Limits::max_task_bytes`] with every stored task still to be read by its
+/// sync create or webhook delivery, so none can be evicted to make room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TasksFull;
+
+/// Seconds a create refused with [`TasksFull`] is told to wait (`Retry-After`).
+pub(crate) const TASKS_FULL_RETRY_AFTER_SECS: u64 = 2;
+
 /// One idempotency slot: (normalised path, key).
 pub(crate) type Slot = (String, String);
 
@@ -369,6 +379,11 @@ pub(crate) struct State {
     next_seq: u64,
     /// Every task by creation order (eviction of pending tasks at the cap).
     order: BTreeMap<u64, String>,
+    /// Creation order ([`Task::seq`]) of the stored tasks no reader waits for
+    /// (`readers == 0`): the ones the bounds may evict.
+    idle: BTreeSet<u64>,
+    /// [`Task::payload_bytes`] of the stored tasks a reader waits for.
+    busy_bytes: usize,
     /// VMEG tasks by creation order, for listing.
     pub vmeg_order: BTreeMap<u64, String>,
     /// Unsettled tasks by due time.
@@ -423,6 +438,8 @@ impl State {
             tasks: BTreeMap::new(),
             next_seq: 0,
             order: BTreeMap::new(),
+            idle: BTreeSet::new(),
+            busy_bytes: 0,
             vmeg_order: BTreeMap::new(),
             due: BinaryHeap::new(),
             finished: VecDeque::new(),
@@ -447,9 +464,24 @@ impl State {
         }
     }
 
-    /// Store a new task (evicting the oldest finished one, or else the oldest
-    /// one, when at [`Limits::max_tasks`]).
-    pub fn insert_task(&mut self, mut t: Task) {
+    /// Store a new task, evicting beyond [`Limits::max_tasks`] and
+    /// [`Limits::max_task_bytes`] the oldest finished task, else the oldest one,
+    /// but never one a reader still waits for ([`Task::readers`]: a sync create
+    /// to answer, a webhook to build). When those alone leave no room, the new
+    /// task is refused ([`TasksFull`]) and nothing changes. Before, the oldest
+    /// task went whatever it was: a billed sync create then answered 502
+    /// "deleted while running", and a webhook was never sent.
+    pub fn insert_task(&mut self, mut t: Task) -> Result<(), TasksFull> {
+        // What would stay if every idle task went: the busy ones and the new one
+        // (the byte bound spares a task alone, as below).
+        let busy = self.tasks.len().saturating_sub(self.idle.len());
+        let bytes = t.payload_bytes();
+        if busy.saturating_add(1) > self.limits.max_tasks.max(1)
+            || (busy > 0 && self.busy_bytes.saturating_add(bytes) > self.limits.max_task_bytes)
+        {
+            return Err(TasksFull);
+        }
+        let now = t.created;
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         t.seq = seq;
@@ -464,18 +496,46 @@ impl State {
             self.pending_models.insert(m.clone());
         }
         self.due.push(Reverse((t.done_at(), id.clone())));
-        self.task_bytes = self.task_bytes.saturating_add(t.payload_bytes());
+        self.task_bytes = self.task_bytes.saturating_add(bytes);
+        if t.readers == 0 {
+            self.idle.insert(seq);
+        } else {
+            self.busy_bytes = self.busy_bytes.saturating_add(bytes);
+        }
         self.tasks.insert(id.clone(), t);
-        // By count, then by bytes; never the task just created.
+        // By count, then by bytes; never the task just created, nor a busy one
+        // (finished ones still to be read go behind the others, aging from now,
+        // as in `evict_aged`; each is passed over at most once per call).
+        let mut passes = self.finished.len();
         while self.tasks.len() > self.limits.max_tasks.max(1)
             || (self.task_bytes > self.limits.max_task_bytes && self.tasks.len() > 1)
         {
-            let victim = match self.finished.pop_front() {
-                Some((_, v)) if v == id => continue,
-                Some((_, v)) => v,
-                None => match self.order.first_key_value() {
-                    Some((_, v)) if *v == id => break,
-                    Some((_, v)) => v.clone(),
+            let mut victim = None;
+            while passes > 0 {
+                let Some((at, v)) = self.finished.pop_front() else {
+                    break;
+                };
+                match self.tasks.get(&v) {
+                    None => {}
+                    Some(f) if f.readers > 0 || v == id => {
+                        passes -= 1;
+                        let at = at.max(now);
+                        self.finished.push_back((at, v));
+                    }
+                    Some(_) => {
+                        victim = Some(v);
+                        break;
+                    }
+                }
+            }
+            let victim = match victim {
+                Some(v) => v,
+                None => match self.idle.iter().find(|s| **s != seq) {
+                    Some(s) => match self.order.get(s) {
+                        Some(v) => v.clone(),
+                        None => break,
+                    },
+                    // Not reached: the check above left room among the idle tasks.
                     None => break,
                 },
             };
@@ -485,6 +545,7 @@ impl State {
             }
         }
         self.compact_queues();
+        Ok(())
     }
 
     /// Drop the queue entries of tasks no longer stored (deleted or evicted
@@ -515,6 +576,9 @@ impl State {
     pub fn remove_task(&mut self, id: &str) -> Option<Task> {
         let t = self.tasks.remove(id)?;
         self.task_bytes = self.task_bytes.saturating_sub(t.payload_bytes());
+        if !self.idle.remove(&t.seq) {
+            self.busy_bytes = self.busy_bytes.saturating_sub(t.payload_bytes());
+        }
         if let Some(w) = self.webhooks.remove(id) {
             w.abort();
         }
@@ -531,8 +595,14 @@ impl State {
     /// One reader of task `id` (see [`Task::readers`]) has seen it terminal
     /// or gave up.
     pub fn release_reader(&mut self, id: &str) {
-        if let Some(t) = self.tasks.get_mut(id) {
-            t.readers = t.readers.saturating_sub(1);
+        if let Some(t) = self.tasks.get_mut(id)
+            && t.readers > 0
+        {
+            t.readers -= 1;
+            if t.readers == 0 {
+                self.idle.insert(t.seq);
+                self.busy_bytes = self.busy_bytes.saturating_sub(t.payload_bytes());
+            }
         }
     }
 
@@ -841,6 +911,7 @@ pub(crate) fn hex_id() -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -901,7 +972,8 @@ mod tests {
             ..limits()
         });
         for i in 0..20_000 {
-            st.insert_task(task(&format!("long{i}"), 0, 1_000_000));
+            st.insert_task(task(&format!("long{i}"), 0, 1_000_000))
+                .unwrap();
         }
         assert_eq!(st.tasks.len(), 10);
         assert!(
@@ -913,16 +985,16 @@ mod tests {
         let mut st = State::new(limits());
         for i in 0..20_000u64 {
             let id = format!("short{i}");
-            st.insert_task(task(&id, i, 1));
+            st.insert_task(task(&id, i, 1)).unwrap();
             st.settle(secs(i + 1));
             st.remove_task(&id);
         }
         assert!(st.tasks.is_empty());
         assert!(st.queued_entries() <= 1024 + 1, "{}", st.queued_entries());
         // What is still stored keeps its entries, in order.
-        st.insert_task(task("kept", 20_000, 1));
+        st.insert_task(task("kept", 20_000, 1)).unwrap();
         st.settle(secs(20_002));
-        st.insert_task(task("pending", 20_002, 1000));
+        st.insert_task(task("pending", 20_002, 1000)).unwrap();
         assert!(st.finished.iter().any(|(_, id)| id == "kept"));
         assert!(st.due.iter().any(|Reverse((_, id))| id == "pending"));
     }
@@ -934,14 +1006,14 @@ mod tests {
             task_retention: secs(10),
             ..limits()
         });
-        st.insert_task(task("pending", 0, 1000));
+        st.insert_task(task("pending", 0, 1000)).unwrap();
         for (i, id) in ["a", "b"].into_iter().enumerate() {
-            st.insert_task(task(id, i as u64, 1));
+            st.insert_task(task(id, i as u64, 1)).unwrap();
         }
         st.settle(secs(5));
         assert_eq!(st.tasks.len(), 3);
         // At the cap, the oldest finished task goes, not the older pending one.
-        st.insert_task(task("c", 5, 1));
+        st.insert_task(task("c", 5, 1)).unwrap();
         assert!(!st.tasks.contains_key("a") && st.tasks.contains_key("pending"));
         assert_eq!(st.vmeg_order.len(), 3);
         // "b" settled at 5 s: gone after 15 s; "c" (due at 6 s) settled at
@@ -956,12 +1028,72 @@ mod tests {
             ..limits()
         });
         for id in ["x", "y", "z"] {
-            st.insert_task(task(id, 0, 1000));
+            st.insert_task(task(id, 0, 1000)).unwrap();
         }
         assert_eq!(
             st.tasks.keys().map(String::as_str).collect::<Vec<_>>(),
             ["y", "z"]
         );
+    }
+
+    /// At `max_tasks` with nothing finished, the oldest task went whatever it was: one
+    /// whose sync create still waited (answered 502 "deleted while running", though
+    /// billed) or whose webhook was not built yet. Now a task a reader waits for is never
+    /// evicted by the bounds; when nothing else can go, the new task is refused and
+    /// nothing changes.
+    #[test]
+    fn tasks_still_awaited_are_never_evicted_and_a_full_table_refuses() {
+        let keys = |st: &State| st.tasks.keys().cloned().collect::<Vec<_>>();
+        let mut st = State::new(Limits {
+            max_tasks: 2,
+            ..limits()
+        });
+        let mut sync = task("sync", 0, 1000);
+        sync.readers = 1;
+        st.insert_task(sync).unwrap();
+        st.insert_task(task("a1", 1, 1000)).unwrap();
+        st.insert_task(task("a2", 2, 1000)).unwrap();
+        assert_eq!(keys(&st), ["a2", "sync"]);
+        let mut hook = task("hook", 3, 1000);
+        hook.readers = 1;
+        st.insert_task(hook).unwrap();
+        assert_eq!(keys(&st), ["hook", "sync"]);
+        let evicted = st.evicted_tasks;
+        assert_eq!(st.insert_task(task("x", 4, 1000)), Err(TasksFull));
+        assert_eq!(keys(&st), ["hook", "sync"]);
+        assert_eq!((st.evicted_tasks, st.order.len()), (evicted, 2));
+        // Finished but not read yet: still kept.
+        st.settle(secs(1000));
+        assert_eq!(st.insert_task(task("y", 1000, 1)), Err(TasksFull));
+        st.release_reader("sync");
+        st.insert_task(task("z", 1000, 1)).unwrap();
+        assert_eq!(keys(&st), ["hook", "z"]);
+
+        // By bytes: the awaited task's text and the new one's must fit.
+        let mut st = State::new(Limits {
+            max_task_bytes: 100,
+            ..limits()
+        });
+        let mut sync = task("s", 0, 1000);
+        sync.readers = 1;
+        sync.lines = vec![TtsLine {
+            text: "x".repeat(60),
+        }];
+        st.insert_task(sync).unwrap();
+        let mut big = task("big", 1, 1000);
+        big.lines = vec![TtsLine {
+            text: "y".repeat(50),
+        }];
+        assert_eq!(st.insert_task(big.clone()), Err(TasksFull));
+        let mut small = task("small", 1, 1000);
+        small.lines = vec![TtsLine {
+            text: "y".repeat(20),
+        }];
+        st.insert_task(small).unwrap();
+        st.release_reader("s");
+        // Now the awaited one may go, and the big one fits.
+        st.insert_task(big).unwrap();
+        assert_eq!(keys(&st), ["big", "small"]);
     }
 
     #[test]
@@ -972,8 +1104,8 @@ mod tests {
         });
         let mut t = task("read", 0, 1);
         t.readers = 1;
-        st.insert_task(t);
-        st.insert_task(task("unread", 0, 1));
+        st.insert_task(t).unwrap();
+        st.insert_task(task("unread", 0, 1)).unwrap();
         // Due at 1 s, settled two days later: not evicted by the same call.
         let late = secs(2 * 86_400);
         st.settle(late);
@@ -1003,7 +1135,7 @@ mod tests {
             let mut t = Task::new(format!("c{i}"), TaskKind::VmegClone, secs(i), secs(1));
             t.voice_id = Some(format!("cv_{i}"));
             t.sample_text = Some("s".repeat(3_000));
-            st.insert_task(t);
+            st.insert_task(t).unwrap();
             st.settle(secs(i + 1));
         }
         assert!(st.voice_bytes() <= 10_000, "{}", st.voice_bytes());
@@ -1033,7 +1165,7 @@ mod tests {
         for id in ["c1", "c2", "c3"] {
             let mut t = Task::new(id.into(), TaskKind::VmegClone, secs(0), secs(1));
             t.voice_id = Some(format!("cv_{id}"));
-            st.insert_task(t);
+            st.insert_task(t).unwrap();
         }
         st.settle(secs(2));
         assert_eq!(st.voices.len(), 2);
@@ -1045,9 +1177,9 @@ mod tests {
     fn settling_touches_only_due_tasks() {
         let mut st = State::new(limits());
         for i in 0..10_000 {
-            st.insert_task(task(&format!("t{i}"), 0, 1000 + i));
+            st.insert_task(task(&format!("t{i}"), 0, 1000 + i)).unwrap();
         }
-        st.insert_task(task("soon", 0, 1));
+        st.insert_task(task("soon", 0, 1)).unwrap();
         st.settle(secs(2));
         assert_eq!(st.due_len(), 10_000, "only the due task was popped");
         assert!(st.tasks["soon"].settled);
@@ -1095,7 +1227,7 @@ mod tests {
         for i in 0..20_000u64 {
             let mut t = Task::new(format!("audio_{i}"), TaskKind::JimmyClone, secs(i), secs(1));
             t.model_id = Some(format!("mdl_{i}"));
-            st.insert_task(t);
+            st.insert_task(t).unwrap();
             st.settle(secs(i + 1));
         }
         assert_eq!(st.tasks.len(), 10);

@@ -1,10 +1,37 @@
 //! Counters: [`Stats`] snapshots and the internal recorder behind them.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+
+/// A create's `extraData` as the simulator keeps it: its compact JSON text (as `serde_json`
+/// writes it), shared with the task, so a [`Stats`] snapshot copies a handle, not the text.
+/// [`ExtraData::value`] parses it on demand; a parsed `serde_json::Value` costs up to 32
+/// times the text (a 1 MiB array of small numbers: ~32 MiB).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExtraData(Arc<str>);
+
+impl ExtraData {
+    /// The compact JSON text, e.g. `{"orderId":7}`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The text parsed (a JSON object; `None` only if it were not JSON, which the
+    /// simulator never keeps).
+    pub fn value(&self) -> Option<Value> {
+        serde_json::from_str(&self.0).ok()
+    }
+}
+
+impl fmt::Display for ExtraData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// One accepted, billable create, with what identifies the logical call.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,8 +42,9 @@ pub struct CreateRecord {
     pub task_id: String,
     /// VMEG `X-Idempotency-Key` of the request.
     pub idempotency_key: Option<String>,
-    /// VMEG request body `extraData` (also recorded for sync creates).
-    pub extra_data: Option<Value>,
+    /// VMEG request body `extraData` (also recorded for sync creates), as compact JSON
+    /// text: [`ExtraData::value`] parses it.
+    pub extra_data: Option<ExtraData>,
     /// JimmyAI `contentText`.
     pub content_text: Option<String>,
     /// JimmyAI `fileUrl`.
@@ -166,7 +194,7 @@ impl Stats {
 }
 
 /// A create as the recorder keeps it: `extraData` as its compact JSON text, shared with
-/// the task (one copy), parsed back into a [`CreateRecord`] only for a snapshot. Kept as a
+/// the task (one copy) and with every [`CreateRecord`] of a snapshot. Kept as a
 /// `serde_json::Value` it cost some 16 to 32 times its size on the wire (a 1 MiB array of
 /// small numbers: ~32 MiB, twice with the task's copy).
 #[derive(Debug, Clone)]
@@ -204,19 +232,16 @@ impl Created {
             + opt(&self.body_digest)
     }
 
-    fn record(&self) -> CreateRecord {
+    fn into_record(self) -> CreateRecord {
         CreateRecord {
-            operation: self.operation.clone(),
-            task_id: self.task_id.clone(),
-            idempotency_key: self.idempotency_key.clone(),
-            extra_data: self
-                .extra_data
-                .as_deref()
-                .and_then(|t| serde_json::from_str(t).ok()),
-            content_text: self.content_text.clone(),
-            file_url: self.file_url.clone(),
-            model_id: self.model_id.clone(),
-            body_digest: self.body_digest.clone(),
+            operation: self.operation,
+            task_id: self.task_id,
+            idempotency_key: self.idempotency_key,
+            extra_data: self.extra_data.map(ExtraData),
+            content_text: self.content_text,
+            file_url: self.file_url,
+            model_id: self.model_id,
+            body_digest: self.body_digest,
         }
     }
 }
@@ -317,12 +342,32 @@ impl Recorder {
         }
     }
 
+    /// Billable creates of one operation, without copying the records.
+    pub fn billable(&self, op: &str) -> u64 {
+        self.with(|s| s.billable(op))
+    }
+
+    /// Total billable creates, without copying the records.
+    pub fn billable_total(&self) -> u64 {
+        self.with(|s| s.billable_total())
+    }
+
+    /// Requests seen for one operation, without copying the records.
+    pub fn requests(&self, op: &str) -> u64 {
+        self.with(|s| s.requests(op))
+    }
+
+    /// The counters and records. The creates' lock (which every create handler takes) is
+    /// held only to copy the kept records, whose `extraData` is a shared handle; before,
+    /// every record's `extraData` was parsed under it (up to `max_task_bytes` of JSON,
+    /// some 32 times that as `serde_json::Value`s), holding every create meanwhile.
     pub fn snapshot(&self) -> Stats {
         let mut s = self.with(|s| s.clone());
-        s.creates = match self.creates.lock() {
-            Ok(g) => g.0.iter().map(Created::record).collect(),
-            Err(p) => p.into_inner().0.iter().map(Created::record).collect(),
+        let kept: Vec<Created> = match self.creates.lock() {
+            Ok(g) => g.0.iter().cloned().collect(),
+            Err(p) => p.into_inner().0.iter().cloned().collect(),
         };
+        s.creates = kept.into_iter().map(Created::into_record).collect();
         s.request_ids = match self.request_ids.lock() {
             Ok(g) => g.iter().cloned().collect(),
             Err(p) => p.into_inner().iter().cloned().collect(),
@@ -336,6 +381,7 @@ impl Recorder {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
@@ -358,5 +404,34 @@ mod tests {
         assert_eq!(s.billable("vmeg.ttsCreate"), 5);
         let ids: Vec<&str> = s.creates.iter().map(|c| c.task_id.as_str()).collect();
         assert_eq!(ids, ["t3", "t4"]);
+    }
+
+    #[test]
+    fn snapshots_share_the_kept_extra_data_text() {
+        let r = Recorder::new(4, usize::MAX);
+        let text: Arc<str> = Arc::from(r#"{"a":[1,2],"k":"v"}"#);
+        r.create(Created {
+            operation: "vmeg.ttsCreateAsync".into(),
+            task_id: "t0".into(),
+            idempotency_key: Some("k".into()),
+            extra_data: Some(text.clone()),
+            content_text: None,
+            file_url: None,
+            model_id: None,
+            body_digest: None,
+        });
+        let s = r.snapshot();
+        let Some(xd) = s.creates.first().and_then(|c| c.extra_data.as_ref()) else {
+            panic!("no extraData recorded");
+        };
+        assert!(Arc::ptr_eq(&xd.0, &text), "the snapshot copied the text");
+        assert_eq!(xd.as_str(), r#"{"a":[1,2],"k":"v"}"#);
+        assert_eq!(xd.value(), Some(serde_json::json!({"a": [1, 2], "k": "v"})));
+        assert_eq!(
+            s.creates[0].logical_key(),
+            r#"vmeg.ttsCreate|extra={"a":[1,2],"k":"v"}"#
+        );
+        assert_eq!(r.billable("vmeg.ttsCreateAsync"), 1);
+        assert_eq!(r.billable_total(), 1);
     }
 }

@@ -1144,7 +1144,7 @@ async fn webhook_deliveries_in_flight_are_bounded() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(r.status().as_u16(), 200);
+            r.status().as_u16()
         }
     };
     // By count: 100 small deliveries, 64 connections.
@@ -1155,7 +1155,7 @@ async fn webhook_deliveries_in_flight_are_bounded() {
     cfg.webhook_timeout = Duration::from_secs(60);
     let sim = Simulator::start_with(cfg).await.unwrap();
     for i in 0..100 {
-        create(&sim, i, "").await;
+        assert_eq!(create(&sim, i, "").await, 200);
     }
     sim.complete_all_now();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -1173,7 +1173,13 @@ async fn webhook_deliveries_in_flight_are_bounded() {
     let sim = Simulator::start_with(cfg).await.unwrap();
     let pad = "a".repeat(900_000);
     for i in 0..12 {
-        create(&sim, i, &pad).await;
+        // Tasks whose delivery waits for room keep their text (they are not evicted):
+        // once they fill the same budget, a create is refused with 503.
+        let status = create(&sim, i, &pad).await;
+        assert!(
+            status == 200 || (i >= 4 && status == 503),
+            "create {i}: {status}"
+        );
     }
     sim.complete_all_now();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -1314,5 +1320,131 @@ async fn unknown_paths_under_a_vendor_root_get_its_envelope() {
     // Elsewhere, the simulator's own answer.
     let (status, v) = get(&sim, "/openapix/v1/tasks/list").await;
     assert_eq!((status, &v["error"]), (404, &json!("not found")), "{v}");
+    sim.shutdown().await;
+}
+
+/// `max_tasks = 2`, a sync clone create waiting for its task, then two async creates: the
+/// second found the table full with nothing finished, and the oldest task went whatever it
+/// was, so the sync create answered 502 "deleted while running" though it was billed. Now
+/// a task whose sync create (or webhook) still waits is never evicted; the idle async task
+/// goes instead, and when every stored task is awaited a new create is refused with 503 and
+/// `Retry-After`, not billed, its key released so a retry under it is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_still_awaited_are_not_evicted_and_a_full_table_refuses_new_creates() {
+    let sim = Arc::new(
+        Simulator::start_with(
+            SimConfig::default()
+                .with_durations(Duration::from_secs(4), Duration::from_secs(1))
+                .with_task_limits(2, Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap(),
+    );
+    let clone = json!({"refAudio": "https://example.com/a.wav"});
+    let sync = |key: &'static str| {
+        let (sim, clone) = (sim.clone(), clone.clone());
+        tokio::spawn(async move {
+            vmeg_post(&sim, "/openapi/v1/task/clone-voice/create", key, clone).await
+        })
+    };
+    let accepted = |n: u64| {
+        let sim = sim.clone();
+        async move {
+            for _ in 0..200 {
+                if sim.billable("vmeg.cloneVoiceCreate") >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("sync create {n} not accepted");
+        }
+    };
+    let async_path = "/openapi/v1/task/clone-voice/create-async";
+    let first = sync("sync-1");
+    accepted(1).await;
+    for key in ["async-1", "async-2"] {
+        let (st, v) = vmeg_post(&sim, async_path, key, clone.clone()).await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let second = sync("sync-2");
+    accepted(2).await;
+    // Both stored tasks are awaited by their sync creates: no room.
+    let (st, v, headers) = common::vmeg_post(&sim, async_path, "third", clone.clone())
+        .await
+        .unwrap();
+    assert_eq!(st, 503, "{v}");
+    assert_eq!(v["code"], 503, "{v}");
+    assert!(headers.get("retry-after").is_some(), "{headers:?}");
+    assert_eq!(
+        sim.billable("vmeg.cloneVoiceCreateAsync"),
+        2,
+        "the refusal billed"
+    );
+    // JimmyAI's creates too, in its envelope.
+    let r = client()
+        .post(format!(
+            "{}/api/open-api/v1/soundCloning/clones",
+            sim.base_url()
+        ))
+        .bearer_auth(sim.api_key())
+        .json(&json!({"fileUrl": "https://example.com/a.wav"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert!(r.headers().get("retry-after").is_some());
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], -1, "{v}");
+    assert_eq!(sim.billable("jimmyai.createClone"), 0);
+    for (n, h) in [first, second].into_iter().enumerate() {
+        let (st, v) = h.await.unwrap();
+        assert_eq!(st, 200, "sync create {n}: {v}");
+        assert!(
+            v["data"]["voiceId"].as_str().unwrap().starts_with("cv_"),
+            "{v}"
+        );
+    }
+    // Their tasks read, there is room again: the refused key is served.
+    let (st, v) = vmeg_post(&sim, async_path, "third", clone).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(sim.billable("vmeg.cloneVoiceCreateAsync"), 3);
+    assert_eq!(sim.billable_total(), 5);
+}
+
+/// A JimmyAI upload of a small WAV in one `file` part, under multipart boundary `b`.
+async fn jimmy_upload_with_boundary(sim: &SimHandle, b: &str) -> (u16, Value) {
+    let body = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF\r\n--{b}--\r\n"
+    );
+    let r = client()
+        .post(format!("{}/api/open-api/v1/files/upload", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .header("content-type", format!("multipart/form-data; boundary={b}"))
+        .body(body)
+        .send()
+        .await
+        .expect("answered");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The multipart boundary had no length limit (multer takes any): a 16 KiB boundary made
+/// the parser search every frame for it, work proportional to its length, while holding
+/// one of the two upload slots. Now a boundary over 70 characters (RFC 2046) is refused
+/// with the vendor's bad request before a slot is taken; 70 still works.
+#[tokio::test]
+async fn a_multipart_boundary_over_70_characters_is_refused() {
+    let sim = Simulator::start().await.unwrap();
+    for len in [71, 16 * 1024] {
+        let (status, v) = jimmy_upload_with_boundary(&sim, &"b".repeat(len)).await;
+        assert_eq!(status, 200, "{len}: {v}");
+        assert_eq!(v["code"], 20002, "{len}: {v}");
+        assert!(
+            v["msg"].as_str().unwrap().contains("boundary"),
+            "{len}: {v}"
+        );
+    }
+    let (status, v) = jimmy_upload_with_boundary(&sim, &"b".repeat(70)).await;
+    assert_eq!((status, &v["code"]), (200, &json!(20000)), "{v}");
     sim.shutdown().await;
 }

@@ -648,3 +648,31 @@ async fn a_business_fault_on_the_presigned_put_is_a_failure_status() {
     assert_eq!(api.put(&url, file).await.0, 200);
     assert_eq!(api.post(COMPLETE, complete_body).await.0, 200);
 }
+
+/// A material's `fileName` had no length limit: a pending upload and its material each
+/// kept it (count-bounded only, 1000 each), so 1 MiB names held gigabytes outside
+/// `max_task_bytes`. Now a name over 1024 bytes (S3's key limit) is refused with the
+/// vendor's 400 naming `fileName`, by `gen-upload-url` and multipart `initiate` alike.
+#[tokio::test]
+async fn a_file_name_over_1024_bytes_is_refused() {
+    let (_sim, api) = Api::start(SimConfig::default()).await;
+    let file = wav(1);
+    let long = format!("{}.wav", "é".repeat(511)); // 1026 bytes, 515 characters
+    let huge = format!("{}.wav", "a".repeat((1 << 20) - 200)); // within the body limit
+    for path in [GEN, INITIATE] {
+        for name in [&long, &huge] {
+            let (_, v) = api
+                .post(path, json!({"fileHash": md5_hex(&file), "fileName": name}))
+                .await;
+            assert_eq!(v["code"], 400, "{path}: {v}");
+            assert!(s(&v["message"]).contains("`fileName`"), "{path}: {v}");
+            assert!(s(&v["message"]).contains("1024"), "{path}: {v}");
+        }
+    }
+    let (_, v) = api.get("/openapi/v1/assets/material/list").await;
+    assert_eq!(v["data"]["total"], 0, "{v}");
+    // 1024 bytes is still a name.
+    let at_limit = format!("{}.wav", "a".repeat(1020));
+    let (d, url) = upload_url(&api, &file, &at_limit).await;
+    assert!(!url.is_empty(), "{d}");
+}

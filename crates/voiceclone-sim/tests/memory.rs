@@ -58,7 +58,12 @@ async fn large_extra_data_is_kept_at_about_its_size() {
     // Still recorded, and read back whole.
     let stats = sim.stats();
     assert_eq!(stats.creates.len(), 25);
-    let xd = stats.creates[24].extra_data.as_ref().unwrap();
+    let xd = stats.creates[24]
+        .extra_data
+        .as_ref()
+        .unwrap()
+        .value()
+        .unwrap();
     assert_eq!(xd["tag"], "x");
     assert_eq!(xd["a"].as_array().map(Vec::len), Some(500_001));
     sim.shutdown().await;

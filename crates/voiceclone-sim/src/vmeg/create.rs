@@ -129,9 +129,10 @@ pub(super) fn clone_create(
     t.sample_text = sample_text;
     t.readers = readers(sh, is_async);
     let created = sh.clock.iso(now);
-    {
-        let mut st = sh.lock_state();
-        st.insert_task(t);
+    if sh.lock_state().insert_task(t).is_err() {
+        // Nothing billed: the key goes back, whatever rejections do with keys.
+        reservation.release();
+        return Err(tasks_full());
     }
     let reader = Reader::new(sh.clone(), id.clone());
     reservation.commit();
@@ -153,6 +154,16 @@ pub(super) fn clone_create(
         )));
     }
     Ok(Accepted::Wait { id, reader })
+}
+
+/// The refusal of a create that found no room (see [`crate::state::TasksFull`]): HTTP 503
+/// with `Retry-After` ([`super::env_err`]).
+fn tasks_full() -> Rejection {
+    (
+        503,
+        "Service busy: too many tasks still in progress (simulated max_tasks / max_task_bytes); retry later"
+            .to_string(),
+    )
 }
 
 /// Readers of a new task's terminal state: its sync answer, or its webhook
@@ -315,9 +326,10 @@ pub(super) fn tts_create(
     t.lines = lines;
     t.readers = readers(sh, is_async);
     let created = sh.clock.iso(now);
-    {
-        let mut st = sh.lock_state();
-        st.insert_task(t);
+    if sh.lock_state().insert_task(t).is_err() {
+        // Nothing billed: the key goes back, whatever rejections do with keys.
+        reservation.release();
+        return Err(tasks_full());
     }
     let reader = Reader::new(sh.clone(), id.clone());
     reservation.commit();

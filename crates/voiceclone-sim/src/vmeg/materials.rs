@@ -276,8 +276,19 @@ fn file_hash(m: &Map<String, Value>, k: &str) -> Result<String, Rejection> {
     Ok(h)
 }
 
+/// The longest material `fileName` taken, in bytes (S3's object key limit). A pending
+/// upload and its material each keep the name, bounded by count only: without it, 1 MiB
+/// names held gigabytes that `max_task_bytes` does not count.
+const MAX_FILE_NAME_BYTES: usize = 1024;
+
 fn file_name(m: &Map<String, Value>) -> Result<(String, String), Rejection> {
     let name = req_str(m, "fileName").map_err(bad)?;
+    if name.len() > MAX_FILE_NAME_BYTES {
+        return Err(bad(format!(
+            "`fileName` must be at most {MAX_FILE_NAME_BYTES} bytes (UTF-8); it has {}",
+            name.len()
+        )));
+    }
     let ext = extension(&name)
         .filter(|e| e.bytes().all(|c| c.is_ascii_alphanumeric()))
         .ok_or_else(|| bad("`fileName` must include an extension"))?;
@@ -445,11 +456,32 @@ fn pending_for<'a>(
 
 /// Stores the joined bytes as a material (or answers with the material
 /// that already has this MD5).
+/// Hash `bytes` (up to `vmeg_max_material_bytes`) with the material store unlocked, then
+/// lock it again and register the material if its upload is still the one checked
+/// (`check`, run again under the lock: it may have completed, been aborted or expired
+/// meanwhile). Hashing 200 MiB under the lock held every other material call, and the
+/// clone creates that look materials up, for as long.
+fn hash_then_register(
+    sh: &Shared,
+    bytes: Bytes,
+    check: impl Fn(&MaterialStore) -> Result<String, Rejection>,
+) -> Result<Value, Rejection> {
+    if bytes.len() > sh.config.vmeg_max_material_bytes {
+        return Err((413, "Material too large".into()));
+    }
+    let md5 = md5_hex(&bytes);
+    let mut store = open(sh);
+    let id = check(&store)?;
+    register(sh, &mut store, &id, bytes, md5)
+}
+
+/// Register the material of pending upload `id` from its `bytes`, whose MD5 is `md5`.
 fn register(
     sh: &Shared,
     store: &mut MaterialStore,
     id: &str,
     bytes: Bytes,
+    md5: String,
 ) -> Result<Value, Rejection> {
     let Some(p) = store.pending.get(id).cloned() else {
         return Err((404, format!("Upload of material {id} not found")));
@@ -457,7 +489,6 @@ fn register(
     if bytes.len() > sh.config.vmeg_max_material_bytes {
         return Err((413, "Material too large".into()));
     }
-    let md5 = md5_hex(&bytes);
     if md5 != p.file_hash {
         return Err(bad(format!(
             "fileHash {} does not match the uploaded file (MD5 {md5})",
@@ -526,17 +557,22 @@ pub(super) fn complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rej
         req_str(m, k).map_err(bad)?;
     }
     file_hash(m, "fileHash")?;
-    let mut store = open(sh);
-    let (id, p) = pending_for(&store, m, false)?;
-    if opt_str(m, "s3Uri").map_err(bad)?.as_deref() != Some(p.s3_uri.as_str()) {
-        return Err(bad("`s3Uri` is not this upload's target"));
-    }
-    let Some(put) = &p.put else {
-        return Err(bad("the file was not uploaded: PUT it to uploadUrl first"));
+    let check = |store: &MaterialStore| -> Result<(String, Received), Rejection> {
+        let (id, p) = pending_for(store, m, false)?;
+        if opt_str(m, "s3Uri").map_err(bad)?.as_deref() != Some(p.s3_uri.as_str()) {
+            return Err(bad("`s3Uri` is not this upload's target"));
+        }
+        let Some(put) = &p.put else {
+            return Err(bad("the file was not uploaded: PUT it to uploadUrl first"));
+        };
+        Ok((id.to_owned(), put.clone()))
     };
-    let id = id.to_owned();
-    let bytes = stored_bytes(sh, put)?;
-    register(sh, &mut store, &id, bytes)
+    let bytes = {
+        let store = open(sh);
+        let (_, put) = check(&store)?;
+        stored_bytes(sh, &put)?
+    };
+    hash_then_register(sh, bytes, |store| check(store).map(|(id, _)| id))
 }
 
 /// `POST .../multipart/presign-parts`.
@@ -579,15 +615,38 @@ fn unquote(s: &str) -> &str {
 
 /// `POST .../multipart/complete`.
 pub(super) fn multipart_complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
-    let mut store = open(sh);
-    let (id, p) = pending_for(&store, m, true)?;
-    let id = id.to_owned();
+    // The parts' bytes (shared handles) are taken under the lock, joined and hashed
+    // after it is released.
+    let parts = {
+        let store = open(sh);
+        multipart_parts(sh, &store, m)?
+    };
+    let total = parts.iter().map(Bytes::len).fold(0, usize::saturating_add);
+    let mut joined = Vec::with_capacity(total.min(sh.config.vmeg_max_material_bytes));
+    for b in &parts {
+        joined.extend_from_slice(b);
+    }
+    drop(parts);
+    hash_then_register(sh, Bytes::from(joined), |store| {
+        pending_for(store, m, true).map(|(id, _)| id.to_owned())
+    })
+}
+
+/// The bytes of the parts `multipart/complete` lists, in order, after checking them
+/// against the pending upload (numbers ascending, eTags, sizes, the total).
+fn multipart_parts(
+    sh: &Shared,
+    store: &MaterialStore,
+    m: &Map<String, Value>,
+) -> Result<Vec<Bytes>, Rejection> {
+    let (_, p) = pending_for(store, m, true)?;
     let listed = match m.get("parts") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         _ => return Err(bad("`parts` must list every uploaded part")),
     };
     let min_part = S3_MIN_PART.min(sh.config.vmeg_material_part_size.max(1));
-    let mut joined = Vec::new();
+    let mut parts = Vec::with_capacity(listed.len());
+    let mut total = 0usize;
     let mut last = 0u32;
     for (i, part) in listed.iter().enumerate() {
         let n = part
@@ -612,12 +671,13 @@ pub(super) fn multipart_complete(sh: &Shared, m: &Map<String, Value>) -> Result<
                 r.len
             )));
         }
-        if joined.len().saturating_add(r.len) > sh.config.vmeg_max_material_bytes {
+        total = total.saturating_add(r.len);
+        if total > sh.config.vmeg_max_material_bytes {
             return Err((413, "Material too large".into()));
         }
-        joined.extend_from_slice(&stored_bytes(sh, r)?);
+        parts.push(stored_bytes(sh, r)?);
     }
-    register(sh, &mut store, &id, Bytes::from(joined))
+    Ok(parts)
 }
 
 /// `POST .../multipart/abort`.

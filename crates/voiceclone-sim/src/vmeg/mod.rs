@@ -40,16 +40,23 @@ fn ok(data: Value) -> Response<Body> {
     json_response(200, &json!({"code": 200, "message": "", "data": data}))
 }
 
-/// Error envelope; HTTP status per [`crate::SimConfig::vmeg_business_errors_http_200`].
+/// Error envelope; HTTP status per [`crate::SimConfig::vmeg_business_errors_http_200`]
+/// (401, 409, 413 and 503 always as themselves; 409 and 503 with `Retry-After`).
 pub(crate) fn env_err(sh: &Shared, code: u16, msg: &str) -> Response<Body> {
-    let status = if matches!(code, 401 | 409 | 413) || !sh.config.vmeg_business_errors_http_200 {
-        code
-    } else {
-        200
-    };
+    let status =
+        if matches!(code, 401 | 409 | 413 | 503) || !sh.config.vmeg_business_errors_http_200 {
+            code
+        } else {
+            200
+        };
     let mut r = json_response(status, &json!({"code": code, "message": msg, "data": null}));
-    if code == 409
-        && let Ok(v) = HeaderValue::from_str("2")
+    let retry_after = match code {
+        409 => Some(2),
+        503 => Some(crate::state::TASKS_FULL_RETRY_AFTER_SECS),
+        _ => None,
+    };
+    if let Some(secs) = retry_after
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -250,6 +257,17 @@ impl KeyReservation {
     /// The request succeeded (its task, if any, exists): keep the key.
     pub(crate) fn commit(mut self) {
         self.slot = None;
+    }
+
+    /// The simulator had no room for the task (not the vendor's rejection): give the key
+    /// back even when [`crate::SimConfig::vmeg_rejection_consumes_idempotency_key`] is
+    /// set, so a retry under it is served.
+    pub(crate) fn release(mut self) {
+        if let Some(slot) = self.slot.take() {
+            crate::shared::lock(&self.sh.state)
+                .idempotency
+                .remove(&slot);
+        }
     }
 }
 
