@@ -586,12 +586,22 @@ fn speech_shape(s: &voiceclone::Speech) -> SpeechShape {
 fn ended<T>(r: &Result<T, voiceclone::Error>, shape: impl Fn(&T) -> String) -> String {
     match r {
         Ok(v) => format!("ok {}", shape(v)),
-        Err(e) => format!(
-            "error {:?} {:?} {:?}",
-            e.kind(),
-            e.provider(),
-            e.operation()
-        ),
+        // A failed task's id is the fake's own: its reason is compared, and whether the
+        // error invites a resubmit.
+        Err(e) => match e.kind() {
+            voiceclone::ErrorKind::TaskFailed { reason, .. } => format!(
+                "error TaskFailed({reason}) {:?} {:?} may_resubmit={}",
+                e.provider(),
+                e.operation(),
+                e.may_resubmit()
+            ),
+            kind => format!(
+                "error {kind:?} {:?} {:?} may_resubmit={}",
+                e.provider(),
+                e.operation(),
+                e.may_resubmit()
+            ),
+        },
     }
 }
 
@@ -686,8 +696,9 @@ async fn speech_results_are_shaped_as_the_clients() {
 /// What the simulator never answers (a VMEG line that failed within a finished task, a
 /// success with no audio), from a mock of each API: the fake scripted to answer so reads
 /// and waits as the client reading that answer does (a failed line is a segment with its
-/// error and no URL; no audio at all, or every line failed, ends a wait with
-/// `InvalidResponse`).
+/// error and no URL; every line failed ends a wait with `TaskFailed` quoting the lines'
+/// reasons, never resubmittable; no audio at all with `InvalidResponse`). Before, every line
+/// failed was `InvalidResponse` ("the API may have changed").
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn failed_lines_and_audioless_successes_are_read_as_the_clients() {
     use httpmock::Method::GET;
@@ -778,6 +789,15 @@ async fn failed_lines_and_audioless_successes_are_read_as_the_clients() {
         );
         // The mock says how long a line lasts; the fake says one second. Only whether.
         assert_eq!(fake_seen, real_seen, "{provider} {id}: fake, then real");
+        if id.as_str() == "t-all-failed" {
+            assert!(
+                real_seen.1.starts_with(
+                    "error TaskFailed(every line failed (3 of 3); line 1: bad text; line 2"
+                ) && real_seen.1.ends_with("may_resubmit=false"),
+                "{}",
+                real_seen.1
+            );
+        }
     }
 }
 

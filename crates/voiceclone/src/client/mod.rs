@@ -513,14 +513,7 @@ impl Client {
                 id,
                 policy,
                 || self.admitted(|| self.b().speech_status(self.t(), id).instrument(poll_span())),
-                |job: SpeechJob| {
-                    std::future::ready(job.speech.filter(|s| !s.audio_urls.is_empty()).ok_or_else(
-                        || {
-                            Error::new(ErrorKind::InvalidResponse)
-                                .with_message("the task succeeded without audio URLs")
-                        },
-                    ))
-                },
+                |job: SpeechJob| std::future::ready(speech_result(id, job)),
             )
         )
     }
@@ -766,6 +759,46 @@ fn poll_span() -> tracing::Span {
         latency_ms = tracing::field::Empty,
         req_id = tracing::field::Empty,
     )
+}
+
+/// The speech of a task that ended `Succeeded`. Without any audio: every line failed (VMEG
+/// says `finished` with each line's `errorMessage`) is `TaskFailed` with the lines'
+/// reasons (waiting again gives the same); no line at all is an answer this crate cannot
+/// read (`InvalidResponse`). Either way the task exists: never "submit again".
+pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error> {
+    /// The most lines' reasons the error quotes.
+    const QUOTED: usize = 5;
+    let speech = job.speech.unwrap_or_default();
+    if !speech.audio_urls.is_empty() {
+        return Ok(speech);
+    }
+    let failed: Vec<String> = speech
+        .segments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let why = s.error.as_deref().filter(|e| !e.trim().is_empty())?;
+            Some(format!("line {}: {why}", i.saturating_add(1)))
+        })
+        .collect();
+    let e = if failed.is_empty() {
+        Error::new(ErrorKind::InvalidResponse).with_message("the task succeeded without audio URLs")
+    } else {
+        let mut reason = format!(
+            "every line failed ({} of {})",
+            failed.len(),
+            speech.segments.len()
+        );
+        for line in failed.iter().take(QUOTED) {
+            reason.push_str("; ");
+            reason.push_str(line);
+        }
+        if failed.len() > QUOTED {
+            reason.push_str("; ...");
+        }
+        task_failed(id, Some(&reason))
+    };
+    Err(e.task_may_exist())
 }
 
 /// The error a wait returns when its task ended `Failed`.

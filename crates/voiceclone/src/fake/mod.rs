@@ -1254,15 +1254,8 @@ impl VoiceCloning for FakeClient {
             let job = self
                 .wait(id, policy, |id| self.speech_read(id, true))
                 .await?;
-            // As the client: a success without audio (none, or every line failed) is no
-            // result.
-            job.speech
-                .filter(|s| !s.audio_urls.is_empty())
-                .ok_or_else(|| {
-                    Error::new(ErrorKind::InvalidResponse)
-                        .with_message("the task succeeded without audio URLs")
-                        .task_may_exist()
-                })
+            // As the client: every line failed is a failed task, no audio at all no result.
+            crate::client::speech_result(id, job)
         }))
     }
 
