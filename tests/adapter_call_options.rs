@@ -171,7 +171,24 @@ async fn a_deadline_already_past_sends_nothing() {
     assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
     assert_eq!(e.phase(), Phase::NotSent);
     assert!(e.may_resubmit(), "{e}");
-    assert!(server.seen().is_empty());
+    // A read and a wait send nothing either; the wait ends as out of time, never "failed".
+    let e = late.clone_status(&JobId::new("t-1")).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert_eq!(e.phase(), Phase::NotSent);
+    let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    let e = late
+        .wait_for_clone(&JobId::new("t-1"), &policy)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::Timeout | ErrorKind::WaitTimedOut { .. }
+        ),
+        "{e}"
+    );
+    assert!(!e.may_resubmit(), "a wait is on an accepted job: {e}");
+    assert!(server.seen().is_empty(), "{:?}", server.seen());
 }
 
 #[tokio::test]
