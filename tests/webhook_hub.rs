@@ -621,6 +621,49 @@ fn offline_client(hub: &CompletionHub, key: &str) -> Client {
         .unwrap()
 }
 
+/// A hub whose verifier would refuse every delivery (a tolerance under 1 s: every delivery
+/// stale; a body limit under 1 KiB: every one too large) is refused at `build`, naming
+/// `completion_hub`, as a hub without a secret is: its waits would only poll, silently.
+#[test]
+fn a_hub_that_would_refuse_every_delivery_is_refused_at_build() {
+    use voiceclone::webhook::{MemoryStore, Verifier};
+    let hub_with = |v: Verifier| CompletionHub::with_store(v, Arc::new(MemoryStore::new()));
+    let verifier = || Verifier::new(WebhookSecret::new(SECRET));
+    for (hub, says) in [
+        (hub_with(verifier().tolerance(Duration::ZERO)), "tolerance"),
+        (
+            hub_with(verifier().tolerance(Duration::from_millis(999))),
+            "tolerance",
+        ),
+        (hub_with(verifier().max_body_bytes(0)), "body limit"),
+        (hub_with(verifier().max_body_bytes(1023)), "body limit"),
+    ] {
+        let e = Client::builder(Provider::Vmeg)
+            .api_key("key")
+            .base_url("http://127.0.0.1:9/")
+            .completion_hub(hub)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "completion_hub"),
+            "{e}"
+        );
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    for hub in [
+        hub_with(verifier().tolerance(Duration::from_secs(1))),
+        hub_with(verifier().max_body_bytes(1024)),
+        CompletionHub::in_memory(WebhookSecret::new(SECRET)),
+    ] {
+        Client::builder(Provider::Vmeg)
+            .api_key("key")
+            .base_url("http://127.0.0.1:9/")
+            .completion_hub(hub)
+            .build()
+            .unwrap();
+    }
+}
+
 /// A key a failure delivery echoes (in `message`) is scrubbed from the error the wait ends
 /// with, as it is from a polled answer. Before: `task t1 failed: key sk-... rejected`.
 #[tokio::test]

@@ -221,7 +221,9 @@ impl ClientBuilder {
     /// Completes waits by webhook (VMEG only; feature `webhook`): `wait_for_clone` and `wait_for_speech` end on
     /// the task's first verified event in `hub`, with polling as a slower fallback (see
     /// [`WaitPolicy::webhook_poll_interval`](crate::WaitPolicy::webhook_poll_interval)). Feed
-    /// the hub from your webhook endpoint with [`CompletionHub::receive`].
+    /// the hub from your webhook endpoint with [`CompletionHub::receive`]. [`build`](Self::build)
+    /// refuses a hub that would refuse every delivery (an empty secret, a verifier tolerance
+    /// under 1 s, a body limit under 1 KiB), naming `completion_hub`.
     ///
     /// ```
     /// use voiceclone::webhook::CompletionHub;
@@ -271,6 +273,31 @@ impl ClientBuilder {
                 "its webhook secret is empty: every delivery would be refused and every wait would only poll; give the secret from VMEG's API Configuration page",
             )
             .with_provider(provider));
+        }
+        // As with no secret: settings under which every delivery is refused (stale, too
+        // large), and every wait would only poll, without a word.
+        #[cfg(feature = "webhook")]
+        if let Some(v) = self.hub.as_ref().map(|h| h.verifier()) {
+            let refused_all = if v.max_age() < std::time::Duration::from_secs(1) {
+                Some(
+                    "its verifier's tolerance is under 1 s: every delivery would be refused as stale",
+                )
+            } else if v.body_limit() < 1024 {
+                Some(
+                    "its verifier's body limit is under 1 KiB: every delivery would be refused as too large",
+                )
+            } else {
+                None
+            };
+            if let Some(why) = refused_all {
+                return Err(Error::invalid_input(
+                    "completion_hub",
+                    format!(
+                        "{why}, and every wait would only poll; keep the defaults (300 s, 1 MiB)"
+                    ),
+                )
+                .with_provider(provider));
+            }
         }
         if !(1..=Semaphore::MAX_PERMITS).contains(&self.max_in_flight) {
             return Err(Error::invalid_input(
