@@ -218,6 +218,30 @@ async fn downloads_through_redirects_without_authorization() {
     }
 }
 
+/// A directory where the file should go is refused before anything is sent, naming `path`:
+/// before, the whole body came and the rename then failed ("Is a directory").
+#[tokio::test]
+async fn a_directory_as_the_target_path_is_refused_before_sending() {
+    let server = Server::start(vec![("/audio.wav", audio(b"RIFF...."))]).await;
+    let c = client().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let taken = dir.path().join("out.wav");
+    std::fs::create_dir(&taken).unwrap();
+    for path in [taken.as_path(), dir.path()] {
+        let e = c
+            .download_to_path(&server.url("/audio.wav"), path)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), voiceclone::ErrorKind::InvalidInput { field, .. } if field == "path"),
+            "{e}"
+        );
+        assert_eq!(e.phase(), voiceclone::Phase::NotSent, "{e}");
+    }
+    assert!(server.heads().is_empty(), "{:?}", server.heads());
+    assert!(taken.is_dir());
+}
+
 #[tokio::test]
 async fn five_redirects_are_followed_six_are_not() {
     let chain = |n: usize| -> Vec<(&'static str, Answer)> {

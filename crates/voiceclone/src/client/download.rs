@@ -180,6 +180,18 @@ impl Client {
         url: &Url,
         path: &Path,
     ) -> Result<Downloaded, Error> {
+        // A directory there could never be replaced by the file: refused before the download
+        // (it used to fail at the rename, after the whole body had come).
+        if tokio::fs::symlink_metadata(path)
+            .await
+            .is_ok_and(|m| m.is_dir())
+        {
+            return Err(Error::invalid_input(
+                "path",
+                "is a directory; give the file's path (download_to_dir names a file in a directory)",
+            )
+            .with_operation("download"));
+        }
         let dir = parent_dir(path);
         let path = path.to_path_buf();
         downloads
