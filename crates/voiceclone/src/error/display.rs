@@ -77,7 +77,14 @@ impl fmt::Display for Error {
             details.push(format!("retry after {:.1}s", r.as_secs_f64()));
         }
         if let Some(r) = &i.request_id {
-            details.push(format!("request id {r}"));
+            // An unknown outcome's id is its landed attempt's, not always the last one's.
+            if matches!(i.kind, ErrorKind::OutcomeUnknown { .. }) {
+                details.push(format!(
+                    "request id {r} (of the attempt that may have landed)"
+                ));
+            } else {
+                details.push(format!("request id {r}"));
+            }
         }
         if !details.is_empty() {
             write!(f, " ({})", details.join(", "))?;

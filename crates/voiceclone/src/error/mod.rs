@@ -30,7 +30,8 @@ pub enum Phase {
     /// operation) or the connection was never established.
     NotSent,
     /// Sent (maybe partly) but no complete answer came back (timeout, connection broken
-    /// mid-request): the outcome is unknown.
+    /// mid-request): the outcome is unknown. Every [`ErrorKind::OutcomeUnknown`] has this
+    /// phase, whatever its call's last attempt met (a gateway's 502, a later refused connect).
     Sent,
     /// The provider (or a proxy in front of it) answered.
     Answered,
@@ -224,6 +225,9 @@ impl Error {
     /// every attempt, retries included). `None` for JimmyAI (it takes none), and for errors
     /// no request of which can have reached the vendor (refused before sending, a failed
     /// connect) or that no single request produced (a wait that ran out, a failed task).
+    /// For an [`ErrorKind::OutcomeUnknown`] it is the id of the last attempt that may have
+    /// been processed (the one to ask support about), even when a later attempt was refused
+    /// or never sent.
     ///
     /// ```
     /// # async fn run(client: voiceclone::Client, id: voiceclone::JobId) {
@@ -238,6 +242,17 @@ impl Error {
 
     pub(crate) fn with_request_id(mut self, id: crate::transport::RequestId) -> Self {
         self.0.request_id = Some(id);
+        self
+    }
+
+    /// The request id as recorded (see [`Error::request_id`]).
+    pub(crate) fn request_id_value(&self) -> Option<crate::transport::RequestId> {
+        self.0.request_id
+    }
+
+    /// Sets or clears the request id (an unknown outcome's is its landed attempt's).
+    pub(crate) fn replacing_request_id(mut self, id: Option<crate::transport::RequestId>) -> Self {
+        self.0.request_id = id;
         self
     }
 

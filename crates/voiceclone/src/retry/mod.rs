@@ -30,7 +30,10 @@
 //! broken connection, a 5xx that does not say nothing was done), the result is `OutcomeUnknown`
 //! rather than the last error;
 //! so is a later attempt's failure that the table would just report (a 500, a 4xx, a
-//! business error): it does not say that the earlier attempt created nothing.
+//! business error): it does not say that the earlier attempt created nothing. Every
+//! `OutcomeUnknown` is `Phase::Sent` with no `Retry-After`, and carries the request id of the
+//! last attempt that may have landed; when the last attempt never reached the provider (a
+//! refused connect), it stands on that earlier attempt (its status and message).
 //! A `Retry-After` longer than [`RetryPolicy::max_retry_after`] is not slept through: the
 //! error is returned with [`crate::Error::retry_after`] set, for the caller to decide.
 //!

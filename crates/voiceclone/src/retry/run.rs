@@ -95,14 +95,19 @@ fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Err
                 None => crate::model::JobId::new(id),
             },
         );
-    // Decided right after the last attempt ended: a task it created is no younger.
-    err.with_kind(ErrorKind::OutcomeUnknown {
-        idempotency_key: call.idempotency_key.clone(),
-        task_id,
-        submitted_at,
-        request: crate::error::RequestSummary::default(),
-    })
-    .with_last_attempt_at(SystemTime::now())
+    // Decided right after the last attempt ended: a task it created is no younger. Always
+    // `Sent`: some attempt may have reached the provider, whatever the last one met (a refused
+    // connect is `NotSent`, which says nothing reached it). No `Retry-After`: the write is
+    // not to be sent again, so the wait a refusal asked for is no advice.
+    err.with_phase(Phase::Sent)
+        .with_retry_after(None)
+        .with_kind(ErrorKind::OutcomeUnknown {
+            idempotency_key: call.idempotency_key.clone(),
+            task_id,
+            submitted_at,
+            request: crate::error::RequestSummary::default(),
+        })
+        .with_last_attempt_at(SystemTime::now())
 }
 
 /// Runs `attempt(n)` for n = 1, 2, ... until it succeeds or the policy and the table above
@@ -144,6 +149,10 @@ pub(crate) struct Retries<'a> {
     rng: crate::jitter::Jitter,
     /// Whether a failed attempt may have been processed anyway.
     any_maybe_processed: bool,
+    /// The last failed attempt that may have been processed and was retried: an unknown
+    /// outcome quotes its request id, and stands on it when the call's last attempt never
+    /// reached the provider (a refused connect, a call out of time before sending).
+    landed: Option<Error>,
     /// The task the answers of attempts that may have made one named (a failure that still
     /// says which task it made): an unknown outcome carries it even when a later attempt's
     /// answer names none. `Err(())` once two answers named different tasks: then none.
@@ -163,6 +172,7 @@ impl<'a> Retries<'a> {
             max_attempts: policy.max_attempts.max(1),
             rng: policy.rng(),
             any_maybe_processed: false,
+            landed: None,
             named_task: Ok(None),
             budget: SLEEP_BUDGET.try_with(|b| *b).ok(),
             slept: Duration::ZERO,
@@ -179,7 +189,8 @@ impl<'a> Retries<'a> {
         let err = err
             .with_provider(call.provider)
             .with_operation_if_unset(call.operation);
-        self.any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
+        let may_have_landed = call.kind.has_consequences() && maybe_processed(&err);
+        self.any_maybe_processed |= may_have_landed;
         if let (Some(id), true) = (err.named_task_id(), names_own_task(&err)) {
             self.named_task = match std::mem::replace(&mut self.named_task, Ok(None)) {
                 Ok(None) => Ok(Some(id.to_owned())),
@@ -274,6 +285,9 @@ impl<'a> Retries<'a> {
         // The budget counts the sleep about to start; the next failure sees it.
         self.slept = self.slept.saturating_add(delay);
         self.attempt = n.saturating_add(1);
+        if may_have_landed {
+            self.landed = Some(err);
+        }
         Ok(delay)
     }
 
@@ -284,7 +298,7 @@ impl<'a> Retries<'a> {
 
     /// The error a retryable failure ends the call with when it may not be retried:
     /// `OutcomeUnknown` once an attempt may have been processed.
-    fn give_up(&self, err: Error) -> Error {
+    fn give_up(&mut self, err: Error) -> Error {
         if self.any_maybe_processed {
             self.unknown(err)
         } else {
@@ -293,10 +307,27 @@ impl<'a> Retries<'a> {
     }
 
     /// `err` as this call's `OutcomeUnknown`, naming the task the answers that may have made
-    /// it named (never one a refusal named, nor one of two different ones).
-    fn unknown(&self, err: Error) -> Error {
+    /// it named (never one a refusal named, nor one of two different ones), with the request
+    /// id of the last attempt that may have landed. When `err` never reached the provider,
+    /// the outcome stands on that earlier attempt instead (its status, message and request
+    /// id): "not sent" is not what happened to the write.
+    fn unknown(&mut self, err: Error) -> Error {
         let named = self.named_task.as_ref().ok().and_then(Option::clone);
-        outcome_unknown(err.replacing_task_id(named), self.call, self.submitted_at)
+        let err_may_have_landed = self.call.kind.has_consequences() && maybe_processed(&err);
+        let base = match self.landed.take() {
+            Some(earlier) if err.phase() == Phase::NotSent => match err.note() {
+                Some(note) if earlier.note().is_none() => {
+                    let note = note.to_owned();
+                    earlier.with_note(note)
+                }
+                _ => earlier,
+            },
+            Some(earlier) if !err_may_have_landed => {
+                err.replacing_request_id(earlier.request_id_value())
+            }
+            _ => err,
+        };
+        outcome_unknown(base.replacing_task_id(named), self.call, self.submitted_at)
     }
 }
 
@@ -643,6 +674,64 @@ mod tests {
         let vendor = Error::new(ErrorKind::Vendor).with_http_status(200);
         let (res, _, _) = drive(OperationKind::Read, RetryPolicy::default(), vec![vendor]).await;
         assert_eq!(res.unwrap_err().kind(), &ErrorKind::Vendor);
+    }
+
+    /// An unknown outcome stands on the attempt that may have landed, not on the last one: a
+    /// 502, then refused connects (or a call out of time before sending, or a 429 asking for a
+    /// pause) is `Sent` with the 502's request id and no `Retry-After`, never `NotSent` ("nothing
+    /// reached the provider"), which would let a caller gating resends on `phase()` pay twice.
+    #[tokio::test]
+    async fn an_unknown_outcome_is_sent_with_the_request_id_of_the_attempt_that_may_have_landed() {
+        let rid = crate::transport::RequestId::new();
+        let gateway = || {
+            http(ErrorKind::Server, 502)
+                .with_message("upstream timed out")
+                .with_request_id(rid)
+        };
+        let out_of_time = Error::new(ErrorKind::Timeout)
+            .with_phase(Phase::NotSent)
+            .with_message("the call's timeout had passed; this request was not sent");
+        let refused_pause = || {
+            http(ErrorKind::RateLimited, 429)
+                .with_retry_after(Some(Duration::from_secs(30)))
+                .with_request_id(crate::transport::RequestId::new())
+        };
+        // (The call out of time ends at its second attempt, as `CallOptions` ends it.)
+        let cases: Vec<(u32, Vec<Error>)> = vec![
+            (
+                4,
+                vec![
+                    gateway(),
+                    connect_failure(),
+                    connect_failure(),
+                    connect_failure(),
+                ],
+            ),
+            (2, vec![gateway(), out_of_time]),
+            (
+                4,
+                vec![gateway(), refused_pause(), refused_pause(), refused_pause()],
+            ),
+        ];
+        for (attempts, errors) in cases {
+            let what = format!("{errors:?}");
+            let policy = RetryPolicy::default().with_max_attempts(attempts);
+            let (res, _, _) = drive(OperationKind::IdempotentWrite, policy, errors).await;
+            let err = res.unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+                "{what}: {err}"
+            );
+            assert_eq!(err.phase(), Phase::Sent, "{what}: {err}");
+            assert_eq!(err.request_id(), Some(rid.as_str()), "{what}: {err}");
+            assert_eq!(err.retry_after(), None, "{what}: {err}");
+            let text = err.to_string();
+            assert!(
+                !text.contains("retry after") && !text.contains("not sent"),
+                "{what}: {text}"
+            );
+            assert!(!err.may_resubmit(), "{what}");
+        }
     }
 
     #[tokio::test]
