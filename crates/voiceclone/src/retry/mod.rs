@@ -11,8 +11,8 @@
 //! | a CDN's 525, 526 (TLS to the origin)    | fail   | retry                              | fail (never reached the service) |
 //! | 501, 505, 511                           | fail   | fail                               | fail (refused before processing) |
 //! | any other 5xx (530, ...)                | fail   | retry                              | `OutcomeUnknown`               |
-//! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
-//! | 409 `Conflict`, later attempt           | fail   | `OutcomeUnknown` (our first attempt probably succeeded) | fail      |
+//! | 409 `Conflict`, no earlier attempt may have landed | fail | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
+//! | 409 `Conflict` after an attempt that may have landed | fail | `OutcomeUnknown` (that attempt probably succeeded) | fail |
 //! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
 //! | an undocumented business code (`Vendor`) | fail  | `OutcomeUnknown` (it does not say nothing was made) | `OutcomeUnknown` |
 //! | anything else                           | fail   | fail                               | fail                           |
@@ -191,8 +191,10 @@ pub(crate) enum Decision {
     OutcomeUnknown,
 }
 
-/// The retry table above, for one failed attempt (`attempt` counts from 1).
-pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision {
+/// The retry table above, for one failed attempt. What earlier attempts may have done is
+/// the driver's to weigh (`Retries::after_failure`): a failure this table fails after an
+/// attempt that may have landed (a 409 on a retry among them) ends as `OutcomeUnknown`.
+pub(crate) fn decide(kind: OperationKind, err: &Error) -> Decision {
     use OperationKind::*;
     // An upload's repeat costs nothing: it is classified as a read.
     let kind = if kind == Upload { Read } else { kind };
@@ -203,7 +205,6 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
         return Decision::OutcomeUnknown;
     }
     match err.kind() {
-        ErrorKind::Conflict if kind == IdempotentWrite && attempt >= 2 => Decision::OutcomeUnknown,
         ErrorKind::Transport | ErrorKind::Timeout if err.phase() == Phase::NotSent => {
             Decision::Retry
         }
@@ -290,7 +291,7 @@ impl Error {
 
 /// The classification a read would get; used for polling and [`Error::is_transient`].
 pub(crate) fn read_would_retry(err: &Error) -> bool {
-    decide(OperationKind::Read, err, 1) == Decision::Retry
+    decide(OperationKind::Read, err) == Decision::Retry
 }
 
 #[cfg(test)]
@@ -377,11 +378,9 @@ pub(crate) mod tests {
                 .into_iter()
                 .zip(expected)
             {
-                assert_eq!(decide(kind, &err, 1), want, "{kind:?} {err:?}");
+                assert_eq!(decide(kind, &err), want, "{kind:?} {err:?}");
             }
         }
-        let conflict = http(ErrorKind::Conflict, 409);
-        assert_eq!(decide(IdempotentWrite, &conflict, 2), OutcomeUnknown);
         // An upload is classified as a read, whatever happened.
         for (err, [read, ..]) in [
             (timeout(), [Retry]),
@@ -391,7 +390,7 @@ pub(crate) mod tests {
             (http(ErrorKind::Conflict, 409), [Fail]),
             (http(ErrorKind::PayloadTooLarge, 413), [Fail]),
         ] {
-            assert_eq!(decide(Upload, &err, 2), read, "{err:?}");
+            assert_eq!(decide(Upload, &err), read, "{err:?}");
         }
     }
 

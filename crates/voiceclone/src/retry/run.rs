@@ -214,7 +214,7 @@ impl<'a> Retries<'a> {
         {
             return Err(self.unknown(err));
         }
-        match decide(call.kind, &err, n) {
+        match decide(call.kind, &err) {
             // An earlier attempt may have landed: a later refusal (a 500, a 400, a business
             // error) does not say it did not, so the caller must not resend under a new key.
             Decision::Fail if self.any_maybe_processed => {
@@ -589,6 +589,35 @@ mod tests {
         .await;
         assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
         assert_eq!(calls, 2);
+    }
+
+    /// A 409 on a retry is `OutcomeUnknown` only when an earlier attempt may have landed: after
+    /// a refused connect (nothing sent) or a 429 (a refusal), the caller's key was used by
+    /// earlier work of the caller's, so it is `Conflict`, as on a first attempt.
+    #[tokio::test]
+    async fn a_conflict_on_a_retry_is_unknown_only_after_an_attempt_that_may_have_landed() {
+        let conflict = || http(ErrorKind::Conflict, 409);
+        for first in [connect_failure(), http(ErrorKind::RateLimited, 429)] {
+            let what = format!("{first:?}");
+            let (res, calls, _) = drive(
+                OperationKind::IdempotentWrite,
+                RetryPolicy::default(),
+                vec![first, conflict()],
+            )
+            .await;
+            assert_eq!(res.unwrap_err().kind(), &ErrorKind::Conflict, "{what}");
+            assert_eq!(calls, 2, "{what}");
+        }
+        let (res, _, _) = drive(
+            OperationKind::IdempotentWrite,
+            RetryPolicy::default(),
+            vec![http(ErrorKind::Server, 502), conflict()],
+        )
+        .await;
+        assert!(matches!(
+            res.unwrap_err().kind(),
+            ErrorKind::OutcomeUnknown { .. }
+        ));
     }
 
     /// The task an `OutcomeUnknown` names comes from an answer of an attempt that may have
