@@ -247,6 +247,45 @@ async fn rate_limited_create_is_retried_because_it_was_not_processed() {
     assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(3)]);
 }
 
+/// An answer to a create whose `data` names a task is never read as a refusal, whatever its
+/// status and code: JimmyAI's statuses and rate limits are UNKNOWN (api-facts B2, B10), and a
+/// 429 (or a 503, a 20002 in a 200) that names a queued task may have made it. Before: the
+/// 429 was retried (two paid tasks) and the others were plain refusals, the id lost and
+/// `may_resubmit()` true.
+#[tokio::test]
+async fn a_refusal_that_names_a_task_on_a_create_is_an_unknown_outcome_sent_once() {
+    let named = json!({"id": "audio_1", "status": "queued"});
+    let cases = [
+        (429, json!(-1)),
+        (503, json!(-1)),
+        (200, json!(20002)),
+        (200, json!(20001)),
+        (400, json!(20002)),
+    ];
+    for (status, code_) in cases {
+        let what = format!("HTTP {status} code {code_}");
+        let server = Scripted::start(vec![
+            Step::Json(
+                status,
+                vec![("retry-after", "1".into())],
+                json!({"code": code_, "msg": "busy", "data": named}),
+            ),
+            ok(task("audio_2", "soundCloningClone", "queued", json!({}))),
+        ])
+        .await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                task_id: Some(id), ..
+            } => assert_eq!(id.as_str(), "audio_1", "{what}: {e}"),
+            other => panic!("{what}: expected OutcomeUnknown naming audio_1, got {other:?}: {e}"),
+        }
+        assert!(!e.may_resubmit(), "{what}");
+        assert_eq!(server.seen().len(), 1, "{what}: resent");
+    }
+}
+
 #[tokio::test]
 async fn connect_failure_is_retried_then_reported_as_transport() {
     // Nothing listens on this port: the request provably never arrived.

@@ -61,9 +61,27 @@ fn maybe_processed(err: &Error) -> bool {
 
 /// Whether the task an attempt's answer names can be the call's own: the attempt may have
 /// made it (see [`maybe_processed`]), or the answer said it was made but could not be read,
-/// or it is VMEG's 409 for the call's key. A 429 or a 400 that names a task names another.
-fn names_own_task(err: &Error) -> bool {
-    maybe_processed(err) || matches!(err.kind(), ErrorKind::InvalidResponse | ErrorKind::Conflict)
+/// or it is VMEG's 409 for the call's key, or the call creates tasks (see
+/// [`names_a_created_task`]). On other writes, a 429 or a 400 that names a task names another.
+fn names_own_task(err: &Error, creates: bool) -> bool {
+    names_a_created_task(err, creates)
+        || maybe_processed(err)
+        || matches!(err.kind(), ErrorKind::InvalidResponse | ErrorKind::Conflict)
+}
+
+/// Whether a failed attempt of a call that creates a (paid) task was answered with a usable
+/// task id in `data`: whatever its HTTP status and code (a 429, a 503, JimmyAI's 20002, a
+/// VMEG 400 or 402 inside a 200), an answer that names a task does not say nothing was made.
+/// JimmyAI's statuses and rate limits are UNKNOWN (api-facts B2, B10): such an answer is
+/// taken as maybe processed, never resent, and its id kept.
+fn names_a_created_task(err: &Error, creates: bool) -> bool {
+    creates && err.named_task_id().is_some()
+}
+
+/// Whether `call` creates a task the caller pays for (a clone, a speech create): not a
+/// delete, a rename or an upload.
+fn creates_task(call: &CallInfo) -> bool {
+    call.kind.has_consequences() && crate::model::kind_of_operation(Some(call.operation)).is_some()
 }
 
 /// Who is calling, for the retry driver's errors and logs.
@@ -189,9 +207,12 @@ impl<'a> Retries<'a> {
         let err = err
             .with_provider(call.provider)
             .with_operation_if_unset(call.operation);
-        let may_have_landed = call.kind.has_consequences() && maybe_processed(&err);
+        let creates = creates_task(call);
+        let names_created = names_a_created_task(&err, creates);
+        let may_have_landed =
+            call.kind.has_consequences() && (names_created || maybe_processed(&err));
         self.any_maybe_processed |= may_have_landed;
-        if let (Some(id), true) = (err.named_task_id(), names_own_task(&err)) {
+        if let (Some(id), true) = (err.named_task_id(), names_own_task(&err, creates)) {
             self.named_task = match std::mem::replace(&mut self.named_task, Ok(None)) {
                 Ok(None) => Ok(Some(id.to_owned())),
                 Ok(Some(same)) if same == id => Ok(Some(same)),
@@ -212,6 +233,12 @@ impl<'a> Retries<'a> {
             && call.kind == OperationKind::IdempotentWrite
             && *err.kind() == ErrorKind::Conflict
         {
+            return Err(self.unknown(err));
+        }
+        // An answer to a create that names its task: never resent without a key, whatever it
+        // says. A VMEG create is repeated only under its key, as the table says (a repeat
+        // cannot make a second task; a 409 ends it), and ends as `OutcomeUnknown` with the id.
+        if names_created && call.kind != OperationKind::IdempotentWrite {
             return Err(self.unknown(err));
         }
         match decide(call.kind, &err) {
@@ -313,7 +340,8 @@ impl<'a> Retries<'a> {
     /// id): "not sent" is not what happened to the write.
     fn unknown(&mut self, err: Error) -> Error {
         let named = self.named_task.as_ref().ok().and_then(Option::clone);
-        let err_may_have_landed = self.call.kind.has_consequences() && maybe_processed(&err);
+        let err_may_have_landed = self.call.kind.has_consequences()
+            && (names_a_created_task(&err, creates_task(self.call)) || maybe_processed(&err));
         let base = match self.landed.take() {
             Some(earlier) if err.phase() == Phase::NotSent => match err.note() {
                 Some(note) if earlier.note().is_none() => {
@@ -354,10 +382,18 @@ mod tests {
         policy: RetryPolicy,
         errors: Vec<Error>,
     ) -> (Result<u32, Error>, u32, RecordingSleeper) {
+        drive_call(&call(kind), policy, errors).await
+    }
+
+    async fn drive_call(
+        call: &CallInfo,
+        policy: RetryPolicy,
+        errors: Vec<Error>,
+    ) -> (Result<u32, Error>, u32, RecordingSleeper) {
         let sleeper = RecordingSleeper::new();
         let calls = AtomicU32::new(0);
         let errors = std::sync::Mutex::new(errors.into_iter());
-        let result = run_with_retry(&policy, &call(kind), &sleeper, |n| {
+        let result = run_with_retry(&policy, call, &sleeper, |n| {
             calls.fetch_add(1, Ordering::SeqCst);
             let next = errors.lock().unwrap().next();
             async move {
@@ -620,8 +656,81 @@ mod tests {
         ));
     }
 
+    /// On a create, an answer whose `data` names a task is maybe processed whatever its status
+    /// and code (a VMEG 402 or 400 code inside a 200, a JimmyAI 429): `OutcomeUnknown` carrying
+    /// that id, never resent without a key. A VMEG 429 naming a task is repeated under the same
+    /// key only, and a 409 then ends it with the id. On a write that creates nothing (a
+    /// delete) a 429 is retried as before.
+    #[tokio::test]
+    async fn an_answer_naming_a_task_on_a_create_is_never_a_refusal() {
+        let create = |kind| CallInfo {
+            operation: "clone_voice",
+            ..call(kind)
+        };
+        let cases = [
+            (
+                OperationKind::IdempotentWrite,
+                crate::provider::error_for_code(Provider::Vmeg, 200, None, 402, "no credits"),
+            ),
+            (
+                OperationKind::IdempotentWrite,
+                crate::provider::error_for_code(Provider::Vmeg, 200, None, 400, "bad"),
+            ),
+            (
+                OperationKind::UnsafeWrite,
+                http(ErrorKind::RateLimited, 429).with_retry_after(Some(Duration::from_secs(1))),
+            ),
+        ];
+        for (kind, err) in cases {
+            let what = format!("{kind:?} {err:?}");
+            let (res, calls, _) = drive_call(
+                &create(kind),
+                RetryPolicy::default(),
+                vec![err.with_task_id("t-1")],
+            )
+            .await;
+            let err = res.unwrap_err();
+            match err.kind() {
+                ErrorKind::OutcomeUnknown {
+                    task_id: Some(id), ..
+                } => assert_eq!(id.as_str(), "t-1", "{what}"),
+                other => panic!("{what}: {other:?}"),
+            }
+            assert!(!err.may_resubmit(), "{what}");
+            assert_eq!(calls, 1, "{what}: resent");
+        }
+        let (res, calls, _) = drive_call(
+            &create(OperationKind::IdempotentWrite),
+            RetryPolicy::default(),
+            vec![
+                http(ErrorKind::RateLimited, 429).with_task_id("t-1"),
+                http(ErrorKind::Conflict, 409),
+            ],
+        )
+        .await;
+        let err = res.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::OutcomeUnknown { task_id: Some(id), .. } if id.as_str() == "t-1"),
+            "{err:?}"
+        );
+        assert_eq!(calls, 2);
+        let delete = CallInfo {
+            operation: "delete_task",
+            ..call(OperationKind::IdempotentWrite)
+        };
+        let (res, calls, _) = drive_call(
+            &delete,
+            RetryPolicy::default(),
+            vec![http(ErrorKind::RateLimited, 429).with_task_id("t-1")],
+        )
+        .await;
+        assert_eq!((res.unwrap(), calls), (2, 2));
+    }
+
     /// The task an `OutcomeUnknown` names comes from an answer of an attempt that may have
-    /// made it: never from a refusal (a 429, a 400), never one of two different ones.
+    /// made it: never from a refusal (a 429, a 400), never one of two different ones. (For a
+    /// write that creates nothing: on a create, an answer naming a task is itself maybe
+    /// processed, see `an_answer_naming_a_task_on_a_create_is_never_a_refusal`.)
     #[tokio::test]
     async fn an_unknown_outcome_names_only_a_task_its_own_attempts_may_have_made() {
         let named = |e: Error, id: &str| e.with_task_id(id);

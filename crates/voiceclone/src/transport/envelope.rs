@@ -157,8 +157,9 @@ pub(crate) fn error_for_code(
     message: &str,
 ) -> Error {
     // HTTP 429 wins over the body's code: the rate limiter answered before the API did (it
-    // often fills in a catch-all code such as JimmyAI's -1), so nothing was processed and the
-    // call is safe to repeat.
+    // often fills in a catch-all code such as JimmyAI's -1), so the call is repeated. Unless
+    // the answer to a create names a task in `data` (kept by `decode_envelope`): then it may
+    // have been processed, and the retry driver never resends it (`retry::run`).
     let provider = d.provider;
     // A code that mirrors an HTTP status (VMEG) but is not in the vendor's table (a CDN's 524
     // inside a 200) is read as that status, so that it is retried and classified like one.
