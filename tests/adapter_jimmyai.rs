@@ -286,6 +286,41 @@ async fn a_refusal_that_names_a_task_on_a_create_is_an_unknown_outcome_sent_once
     }
 }
 
+/// JimmyAI's 20001 and 20002 are UNCONFIRMED (api-facts B2: a third-party summary). On a
+/// create, such a code in an HTTP 2xx does not prove nothing was made: the kind stands (a
+/// wrong key is still told as one) but `may_resubmit()` is false, a note says why, and it is
+/// sent once. Behind an HTTP 4xx the status refuses too: resubmittable. Reads keep the kind.
+/// Before: a 200 `{"code":20002}` on a create had `may_resubmit()` true.
+#[tokio::test]
+async fn an_unconfirmed_refusal_code_in_a_2xx_on_a_create_is_not_resubmittable() {
+    for (c_, kind) in [
+        (json!(20002), ErrorKind::InvalidRequest),
+        (json!(20001), ErrorKind::Unauthorized),
+        (json!("20002"), ErrorKind::InvalidRequest),
+    ] {
+        let server = Scripted::start(vec![code(200, c_.clone(), "nope")]).await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        assert_eq!(*e.kind(), kind, "{c_}: {e}");
+        assert!(!e.may_resubmit(), "{c_}: {e}");
+        assert!(
+            e.note().unwrap_or_default().contains("UNCONFIRMED"),
+            "{c_}: {e}"
+        );
+        assert_eq!(server.seen().len(), 1, "{c_}: resent");
+    }
+    let server = Scripted::start(vec![code(400, json!(20002), "bad fileUrl")]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidRequest, "{e}");
+    assert!(e.may_resubmit(), "{e}");
+    // A read keeps the kind the code stands for.
+    let server = Scripted::start(vec![code(200, json!(20002), "nope")]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c.clone_status(&JobId::new("audio_1")).await.unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidRequest, "{e}");
+}
+
 #[tokio::test]
 async fn connect_failure_is_retried_then_reported_as_transport() {
     // Nothing listens on this port: the request provably never arrived.

@@ -63,6 +63,8 @@ struct Inner {
     task_id: Option<String>,
     /// The body carried the success code although the status was not a 2xx.
     claimed_success: bool,
+    /// The kind came from a vendor code table the vendor does not document (JimmyAI's).
+    unconfirmed_code: bool,
     /// The answer was about another task than the one asked (a proxy's or cache's mix-up):
     /// a wait polls again rather than ending on it.
     misrouted: bool,
@@ -105,6 +107,7 @@ impl Error {
             code_status: None,
             task_id: None,
             claimed_success: false,
+            unconfirmed_code: false,
             misrouted: false,
             cause: None,
             step: None,
@@ -180,8 +183,10 @@ impl Error {
     /// the id may name a job that exists; a poll refused with 401 after a key rotation; a
     /// succeeded VMEG clone whose voice lookup failed), `resubmit_*`, `resend_speech` and
     /// `reconcile` (the first submit's outcome is still unknown; this includes refusing an
-    /// error that was no `OutcomeUnknown`: the original error still says what it says), and
-    /// a long text some of whose parts were sent.
+    /// error that was no `OutcomeUnknown`: the original error still says what it says), a
+    /// long text some of whose parts were sent, and a create refused only by a code the
+    /// vendor does not document (JimmyAI's 20001 or 20002 not behind an HTTP 4xx: the kind
+    /// stays, [`Error::note`] says why).
     pub fn may_resubmit(&self) -> bool {
         if self.0.task_may_exist {
             return false;
@@ -312,6 +317,18 @@ impl Error {
     /// a write may have taken effect.
     pub(crate) fn claims_success(&self) -> bool {
         self.0.claimed_success
+    }
+
+    /// True when the kind was read from a vendor code the vendor does not document (JimmyAI's
+    /// 20001 and 20002, api-facts B2 UNCONFIRMED): a write's refusal on it is no proof that
+    /// nothing was made.
+    pub(crate) fn has_unconfirmed_code(&self) -> bool {
+        self.0.unconfirmed_code
+    }
+
+    pub(crate) fn with_unconfirmed_code(mut self) -> Self {
+        self.0.unconfirmed_code = true;
+        self
     }
 
     /// True when the answer was about another task than the one asked.

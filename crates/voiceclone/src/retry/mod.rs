@@ -15,6 +15,7 @@
 //! | 409 `Conflict` after an attempt that may have landed | fail | `OutcomeUnknown` (that attempt probably succeeded) | fail |
 //! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
 //! | an undocumented business code (`Vendor`) | fail  | `OutcomeUnknown` (it does not say nothing was made) | `OutcomeUnknown` |
+//! | JimmyAI 20001 / 20002 (UNCONFIRMED) not behind an HTTP 4xx | fail | - | fail, not resubmittable |
 //! | anything else                           | fail   | fail                               | fail                           |
 //!
 //! Above the table: on a create (a clone, a speech create), an answer whose `data` names a

@@ -59,6 +59,15 @@ fn maybe_processed(err: &Error) -> bool {
     }
 }
 
+/// Whether a refusal of a write was read from a code the vendor does not document (JimmyAI's
+/// 20001 and 20002, api-facts B2 UNCONFIRMED) with no HTTP 4xx to back it: it does not prove
+/// that nothing was made. Server faults keep their own rules.
+fn unconfirmed_refusal(err: &Error) -> bool {
+    err.has_unconfirmed_code()
+        && *err.kind() != ErrorKind::Server
+        && !err.http_status().is_some_and(|s| (400..500).contains(&s))
+}
+
 /// Whether the task an attempt's answer names can be the call's own: the attempt may have
 /// made it (see [`maybe_processed`]), or the answer said it was made but could not be read,
 /// or it is VMEG's 409 for the call's key, or the call creates tasks (see
@@ -246,6 +255,19 @@ impl<'a> Retries<'a> {
             // error) does not say it did not, so the caller must not resend under a new key.
             Decision::Fail if self.any_maybe_processed => {
                 return Err(self.unknown(err));
+            }
+            // The kind stands (a wrong key is told as one), but nothing invites a resend.
+            Decision::Fail if call.kind.has_consequences() && unconfirmed_refusal(&err) => {
+                let code = err.vendor_code().unwrap_or_default();
+                let err = err.task_may_exist();
+                return Err(if err.note().is_some() {
+                    err
+                } else {
+                    err.with_note(format!(
+                        "{} does not document code {code} (it is UNCONFIRMED), so it does not prove that nothing was created: check for a task before submitting again",
+                        call.provider
+                    ))
+                });
             }
             Decision::Fail => return Err(err),
             Decision::OutcomeUnknown => {
