@@ -60,7 +60,22 @@ impl fmt::Display for Error {
                 write!(f, "{step} failed, no clone was submitted: ")?;
             }
         }
-        write!(f, "{}", i.kind)?;
+        match &i.kind {
+            // Worded by operation: a delete is not a create.
+            ErrorKind::OutcomeUnknown {
+                idempotency_key,
+                task_id,
+                submitted_at,
+                request,
+            } => f.write_str(&super::kind::outcome_unknown_text(
+                idempotency_key.as_deref(),
+                task_id.as_ref(),
+                *submitted_at,
+                request,
+                i.operation,
+            ))?,
+            kind => write!(f, "{kind}")?,
+        }
         let mut details = Vec::new();
         if let Some(s) = i.http_status {
             details.push(format!("HTTP {s}"));
