@@ -247,6 +247,80 @@ async fn rate_limited_create_is_retried_because_it_was_not_processed() {
     assert_eq!(sleeper.sleeps(), vec![Duration::from_secs(3)]);
 }
 
+/// An answer to a create whose `data` names a task is never read as a refusal, whatever its
+/// status and code: JimmyAI's statuses and rate limits are UNKNOWN (api-facts B2, B10), and a
+/// 429 (or a 503, a 20002 in a 200) that names a queued task may have made it. Before: the
+/// 429 was retried (two paid tasks) and the others were plain refusals, the id lost and
+/// `may_resubmit()` true.
+#[tokio::test]
+async fn a_refusal_that_names_a_task_on_a_create_is_an_unknown_outcome_sent_once() {
+    let named = json!({"id": "audio_1", "status": "queued"});
+    let cases = [
+        (429, json!(-1)),
+        (503, json!(-1)),
+        (200, json!(20002)),
+        (200, json!(20001)),
+        (400, json!(20002)),
+    ];
+    for (status, code_) in cases {
+        let what = format!("HTTP {status} code {code_}");
+        let server = Scripted::start(vec![
+            Step::Json(
+                status,
+                vec![("retry-after", "1".into())],
+                json!({"code": code_, "msg": "busy", "data": named}),
+            ),
+            ok(task("audio_2", "soundCloningClone", "queued", json!({}))),
+        ])
+        .await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                task_id: Some(id), ..
+            } => assert_eq!(id.as_str(), "audio_1", "{what}: {e}"),
+            other => panic!("{what}: expected OutcomeUnknown naming audio_1, got {other:?}: {e}"),
+        }
+        assert!(!e.may_resubmit(), "{what}");
+        assert_eq!(server.seen().len(), 1, "{what}: resent");
+    }
+}
+
+/// JimmyAI's 20001 and 20002 are UNCONFIRMED (api-facts B2: a third-party summary). On a
+/// create, such a code in an HTTP 2xx does not prove nothing was made: the kind stands (a
+/// wrong key is still told as one) but `may_resubmit()` is false, a note says why, and it is
+/// sent once. Behind an HTTP 4xx the status refuses too: resubmittable. Reads keep the kind.
+/// Before: a 200 `{"code":20002}` on a create had `may_resubmit()` true.
+#[tokio::test]
+async fn an_unconfirmed_refusal_code_in_a_2xx_on_a_create_is_not_resubmittable() {
+    for (c_, kind) in [
+        (json!(20002), ErrorKind::InvalidRequest),
+        (json!(20001), ErrorKind::Unauthorized),
+        (json!("20002"), ErrorKind::InvalidRequest),
+    ] {
+        let server = Scripted::start(vec![code(200, c_.clone(), "nope")]).await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        assert_eq!(*e.kind(), kind, "{c_}: {e}");
+        assert!(!e.may_resubmit(), "{c_}: {e}");
+        assert!(
+            e.note().unwrap_or_default().contains("UNCONFIRMED"),
+            "{c_}: {e}"
+        );
+        assert_eq!(server.seen().len(), 1, "{c_}: resent");
+    }
+    let server = Scripted::start(vec![code(400, json!(20002), "bad fileUrl")]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidRequest, "{e}");
+    assert!(e.may_resubmit(), "{e}");
+    // A read keeps the kind the code stands for.
+    let server = Scripted::start(vec![code(200, json!(20002), "nope")]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c.clone_status(&JobId::new("audio_1")).await.unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::InvalidRequest, "{e}");
+}
+
 #[tokio::test]
 async fn connect_failure_is_retried_then_reported_as_transport() {
     // Nothing listens on this port: the request provably never arrived.

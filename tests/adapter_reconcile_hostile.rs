@@ -331,7 +331,9 @@ async fn unreadable_records_in_the_window_forbid_none() {
 
 /// Rename and delete send a key the client made for that call: a 409 "key already used" on
 /// the first attempt can only be its own request landing (a gateway that retried the POST),
-/// so the outcome is unknown, never a `Conflict` that says someone else holds the key.
+/// so the outcome is unknown, never a `Conflict` that says someone else holds the key. Its
+/// text says what may or may not have applied and how to check, never that a task may have
+/// been created (before: "the request may have created a task ... tasks/list").
 #[tokio::test]
 async fn a_409_on_the_clients_own_key_for_a_management_write_is_outcome_unknown() {
     let conflict = || {
@@ -340,7 +342,20 @@ async fn a_409_on_the_clients_own_key_for_a_management_write_is_outcome_unknown(
             json!({"code": 409, "message": "Idempotency key already used", "data": null}),
         )
     };
-    for op in ["rename_voice", "delete_voice", "delete_task"] {
+    for (op, says) in [
+        (
+            "rename_voice",
+            "the voice may or may not have been renamed; do not assume either: check its name in the voice list (Client::voices)",
+        ),
+        (
+            "delete_voice",
+            "the voice may or may not have been deleted; do not assume either: check the voice list (Client::voices)",
+        ),
+        (
+            "delete_task",
+            "the task may or may not have been deleted; do not assume either: check with Client::task",
+        ),
+    ] {
         let server = Scripted::start(vec![conflict()]).await;
         let (c, _) = client(Provider::Vmeg, &server.base_url);
         let r = match op {
@@ -358,6 +373,12 @@ async fn a_409_on_the_clients_own_key_for_a_management_write_is_outcome_unknown(
                 }
             ),
             "{op}: {e}"
+        );
+        let text = e.to_string();
+        assert!(text.contains(says), "{op}: {text}");
+        assert!(
+            !text.contains("created a task") && !text.contains("tasks/list"),
+            "{op}: {text}"
         );
     }
 }

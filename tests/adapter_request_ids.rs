@@ -77,7 +77,7 @@ async fn a_read_error_from_the_wire_carries_the_id_of_its_last_attempt_and_retri
 }
 
 #[tokio::test]
-async fn a_write_whose_outcome_is_unknown_carries_the_id_of_the_attempt_that_ended_it() {
+async fn a_write_whose_outcome_is_unknown_carries_the_id_of_the_attempt_that_may_have_landed() {
     let sim = sim().await;
     let c = client(
         &sim.base_url(),
@@ -97,11 +97,19 @@ async fn a_write_whose_outcome_is_unknown_carries_the_id_of_the_attempt_that_end
         .unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
     // The lost answer is retried with the same idempotency key (VMEG answers 409: the
-    // outcome stays unknown); the retry has an id of its own, and produced the error.
+    // outcome stays unknown); the retry has an id of its own, but the error quotes the id
+    // of the attempt that may have landed (the one whose answer was lost), to ask support.
     let ids = received(&sim, op);
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert_ne!(ids[0], ids[1]);
-    assert_eq!(e.request_id(), Some(ids[1].as_str()), "{e}");
+    assert_eq!(e.request_id(), Some(ids[0].as_str()), "{e}");
+    assert!(
+        e.to_string().contains(&format!(
+            "request id {} (of the attempt that may have landed)",
+            ids[0]
+        )),
+        "{e}"
+    );
 }
 
 #[tokio::test]

@@ -198,9 +198,10 @@ async fn a_scripted_submit_failure_is_classified_as_the_client_classifies_it() {
     let req = CloneRequest::new("https://cdn.example.com/a.mp3");
     for provider in [Provider::JimmyAi, Provider::Vmeg] {
         for (kind, unknown, phase) in [
-            (ErrorKind::Server, true, Phase::Answered),
+            // Every unknown outcome is `Sent`: the request may have reached the provider.
+            (ErrorKind::Server, true, Phase::Sent),
             (ErrorKind::Timeout, true, Phase::Sent),
-            (ErrorKind::InvalidResponse, true, Phase::Answered),
+            (ErrorKind::InvalidResponse, true, Phase::Sent),
             (ErrorKind::Transport, false, Phase::NotSent),
             (ErrorKind::RateLimited, false, Phase::Answered),
             (ErrorKind::PaymentRequired, false, Phase::Answered),
@@ -1543,10 +1544,11 @@ async fn a_synchronous_submit_whose_task_fails_is_an_unknown_outcome_as_the_clie
     fake.script_clone(Script::fails("the sample is silent"));
     let f = fake.clone_voice(&clone).await.unwrap_err();
     assert_eq!(shape(&f), shape(&r), "clone: fake {f}; real {r}");
-    // The answer came (HTTP 502): the task was made, never resubmit.
+    // The answer came (HTTP 502): the task was made, never resubmit (and, as every unknown
+    // outcome, `Sent`: the phase of a request whose outcome is unknown).
     assert_eq!(
         (f.kind().as_str(), f.phase(), f.may_resubmit()),
-        ("outcome_unknown", Phase::Answered, false),
+        ("outcome_unknown", Phase::Sent, false),
         "{f}"
     );
     assert_eq!(fake.billable_submits(), 1);

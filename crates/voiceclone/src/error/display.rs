@@ -60,7 +60,22 @@ impl fmt::Display for Error {
                 write!(f, "{step} failed, no clone was submitted: ")?;
             }
         }
-        write!(f, "{}", i.kind)?;
+        match &i.kind {
+            // Worded by operation: a delete is not a create.
+            ErrorKind::OutcomeUnknown {
+                idempotency_key,
+                task_id,
+                submitted_at,
+                request,
+            } => f.write_str(&super::kind::outcome_unknown_text(
+                idempotency_key.as_deref(),
+                task_id.as_ref(),
+                *submitted_at,
+                request,
+                i.operation,
+            ))?,
+            kind => write!(f, "{kind}")?,
+        }
         let mut details = Vec::new();
         if let Some(s) = i.http_status {
             details.push(format!("HTTP {s}"));
@@ -77,7 +92,14 @@ impl fmt::Display for Error {
             details.push(format!("retry after {:.1}s", r.as_secs_f64()));
         }
         if let Some(r) = &i.request_id {
-            details.push(format!("request id {r}"));
+            // An unknown outcome's id is its landed attempt's, not always the last one's.
+            if matches!(i.kind, ErrorKind::OutcomeUnknown { .. }) {
+                details.push(format!(
+                    "request id {r} (of the attempt that may have landed)"
+                ));
+            } else {
+                details.push(format!("request id {r}"));
+            }
         }
         if !details.is_empty() {
             write!(f, " ({})", details.join(", "))?;

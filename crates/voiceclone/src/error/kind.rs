@@ -97,7 +97,11 @@ pub enum ErrorKind {
     /// the task is here: the VMEG idempotency key (also echoed in the webhook's `extraData`),
     /// the task id whenever the answer named one, the submit time and what identifies the
     /// request (never the caller's free text, never a URL's query string).
-    #[error("{}", outcome_unknown_text(.idempotency_key.as_deref(), .task_id.as_ref(), *.submitted_at, .request))]
+    ///
+    /// Its text is worded by operation when the [`Error`](super::Error) names one: a delete or
+    /// rename that may or may not have applied is checked with the list or a read, not looked
+    /// up as a created task.
+    #[error("{}", outcome_unknown_text(.idempotency_key.as_deref(), .task_id.as_ref(), *.submitted_at, .request, None))]
     OutcomeUnknown {
         /// The VMEG idempotency key the call used (JimmyAI has none).
         idempotency_key: Option<String>,
@@ -129,13 +133,36 @@ pub enum ErrorKind {
     Download(DownloadFailure),
 }
 
-fn outcome_unknown_text(
+/// An `OutcomeUnknown`'s text, for the client method that failed (`operation`, when known):
+/// a create may have made a task; a delete or a rename may or may not have applied.
+pub(super) fn outcome_unknown_text(
     key: Option<&str>,
     task_id: Option<&JobId>,
     submitted_at: SystemTime,
     request: &RequestSummary,
+    operation: Option<&str>,
 ) -> String {
     let at = crate::time::format_rfc3339(submitted_at);
+    let unapplied = match operation {
+        Some("delete_task") => Some((
+            "the task may or may not have been deleted",
+            "check with Client::task (tasks/detail) or the task list whether it is still there",
+        )),
+        Some("delete_voice") => Some((
+            "the voice may or may not have been deleted",
+            "check the voice list (Client::voices) for it",
+        )),
+        Some("rename_voice") => Some((
+            "the voice may or may not have been renamed",
+            "check its name in the voice list (Client::voices)",
+        )),
+        _ => None,
+    };
+    if let Some((what, check)) = unapplied {
+        return format!(
+            "{what}; do not assume either: {check} before sending it again; sent at {at}; request: {request}"
+        );
+    }
     let task = match task_id {
         Some(id) => format!("the answer named task \"{id}\": check it by that id; "),
         None => String::new(),

@@ -30,7 +30,8 @@ pub enum Phase {
     /// operation) or the connection was never established.
     NotSent,
     /// Sent (maybe partly) but no complete answer came back (timeout, connection broken
-    /// mid-request): the outcome is unknown.
+    /// mid-request): the outcome is unknown. Every [`ErrorKind::OutcomeUnknown`] has this
+    /// phase, whatever its call's last attempt met (a gateway's 502, a later refused connect).
     Sent,
     /// The provider (or a proxy in front of it) answered.
     Answered,
@@ -62,6 +63,8 @@ struct Inner {
     task_id: Option<String>,
     /// The body carried the success code although the status was not a 2xx.
     claimed_success: bool,
+    /// The kind came from a vendor code table the vendor does not document (JimmyAI's).
+    unconfirmed_code: bool,
     /// The answer was about another task than the one asked (a proxy's or cache's mix-up):
     /// a wait polls again rather than ending on it.
     misrouted: bool,
@@ -104,6 +107,7 @@ impl Error {
             code_status: None,
             task_id: None,
             claimed_success: false,
+            unconfirmed_code: false,
             misrouted: false,
             cause: None,
             step: None,
@@ -179,8 +183,10 @@ impl Error {
     /// the id may name a job that exists; a poll refused with 401 after a key rotation; a
     /// succeeded VMEG clone whose voice lookup failed), `resubmit_*`, `resend_speech` and
     /// `reconcile` (the first submit's outcome is still unknown; this includes refusing an
-    /// error that was no `OutcomeUnknown`: the original error still says what it says), and
-    /// a long text some of whose parts were sent.
+    /// error that was no `OutcomeUnknown`: the original error still says what it says), a
+    /// long text some of whose parts were sent, and a create refused only by a code the
+    /// vendor does not document (JimmyAI's 20001 or 20002 not behind an HTTP 4xx: the kind
+    /// stays, [`Error::note`] says why).
     pub fn may_resubmit(&self) -> bool {
         if self.0.task_may_exist {
             return false;
@@ -224,6 +230,9 @@ impl Error {
     /// every attempt, retries included). `None` for JimmyAI (it takes none), and for errors
     /// no request of which can have reached the vendor (refused before sending, a failed
     /// connect) or that no single request produced (a wait that ran out, a failed task).
+    /// For an [`ErrorKind::OutcomeUnknown`] it is the id of the last attempt that may have
+    /// been processed (the one to ask support about), even when a later attempt was refused
+    /// or never sent.
     ///
     /// ```
     /// # async fn run(client: voiceclone::Client, id: voiceclone::JobId) {
@@ -238,6 +247,17 @@ impl Error {
 
     pub(crate) fn with_request_id(mut self, id: crate::transport::RequestId) -> Self {
         self.0.request_id = Some(id);
+        self
+    }
+
+    /// The request id as recorded (see [`Error::request_id`]).
+    pub(crate) fn request_id_value(&self) -> Option<crate::transport::RequestId> {
+        self.0.request_id
+    }
+
+    /// Sets or clears the request id (an unknown outcome's is its landed attempt's).
+    pub(crate) fn replacing_request_id(mut self, id: Option<crate::transport::RequestId>) -> Self {
+        self.0.request_id = id;
         self
     }
 
@@ -297,6 +317,18 @@ impl Error {
     /// a write may have taken effect.
     pub(crate) fn claims_success(&self) -> bool {
         self.0.claimed_success
+    }
+
+    /// True when the kind was read from a vendor code the vendor does not document (JimmyAI's
+    /// 20001 and 20002, api-facts B2 UNCONFIRMED): a write's refusal on it is no proof that
+    /// nothing was made.
+    pub(crate) fn has_unconfirmed_code(&self) -> bool {
+        self.0.unconfirmed_code
+    }
+
+    pub(crate) fn with_unconfirmed_code(mut self) -> Self {
+        self.0.unconfirmed_code = true;
+        self
     }
 
     /// True when the answer was about another task than the one asked.

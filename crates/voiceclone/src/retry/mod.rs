@@ -11,11 +11,19 @@
 //! | a CDN's 525, 526 (TLS to the origin)    | fail   | retry                              | fail (never reached the service) |
 //! | 501, 505, 511                           | fail   | fail                               | fail (refused before processing) |
 //! | any other 5xx (530, ...)                | fail   | retry                              | `OutcomeUnknown`               |
-//! | 409 `Conflict`, first attempt           | fail   | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
-//! | 409 `Conflict`, later attempt           | fail   | `OutcomeUnknown` (our first attempt probably succeeded) | fail      |
+//! | 409 `Conflict`, no earlier attempt may have landed | fail | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
+//! | 409 `Conflict` after an attempt that may have landed | fail | `OutcomeUnknown` (that attempt probably succeeded) | fail |
 //! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
 //! | an undocumented business code (`Vendor`) | fail  | `OutcomeUnknown` (it does not say nothing was made) | `OutcomeUnknown` |
+//! | JimmyAI 20001 / 20002 (UNCONFIRMED) not behind an HTTP 4xx | fail | - | fail, not resubmittable |
 //! | anything else                           | fail   | fail                               | fail                           |
+//!
+//! Above the table: on a create (a clone, a speech create), an answer whose `data` names a
+//! usable task id counts as maybe processed, whatever its status and code (a 429, a 503,
+//! JimmyAI's 20002, a VMEG 402 code inside a 200): it does not say nothing was made, and
+//! JimmyAI's statuses and rate limits are UNKNOWN (api-facts B2, B10). A JimmyAI create ends
+//! there as `OutcomeUnknown` carrying that id; a VMEG create is repeated only where the table
+//! repeats it, under its key, and otherwise ends the same way.
 //!
 //! A server fault's status is the HTTP status and, for VMEG, the one its body code stands
 //! for: a write is taken as not processed only when both say so (an HTTP 503 whose body says
@@ -30,7 +38,10 @@
 //! broken connection, a 5xx that does not say nothing was done), the result is `OutcomeUnknown`
 //! rather than the last error;
 //! so is a later attempt's failure that the table would just report (a 500, a 4xx, a
-//! business error): it does not say that the earlier attempt created nothing.
+//! business error): it does not say that the earlier attempt created nothing. Every
+//! `OutcomeUnknown` is `Phase::Sent` with no `Retry-After`, and carries the request id of the
+//! last attempt that may have landed; when the last attempt never reached the provider (a
+//! refused connect), it stands on that earlier attempt (its status and message).
 //! A `Retry-After` longer than [`RetryPolicy::max_retry_after`] is not slept through: the
 //! error is returned with [`crate::Error::retry_after`] set, for the caller to decide.
 //!
@@ -188,8 +199,10 @@ pub(crate) enum Decision {
     OutcomeUnknown,
 }
 
-/// The retry table above, for one failed attempt (`attempt` counts from 1).
-pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision {
+/// The retry table above, for one failed attempt. What earlier attempts may have done is
+/// the driver's to weigh (`Retries::after_failure`): a failure this table fails after an
+/// attempt that may have landed (a 409 on a retry among them) ends as `OutcomeUnknown`.
+pub(crate) fn decide(kind: OperationKind, err: &Error) -> Decision {
     use OperationKind::*;
     // An upload's repeat costs nothing: it is classified as a read.
     let kind = if kind == Upload { Read } else { kind };
@@ -200,7 +213,6 @@ pub(crate) fn decide(kind: OperationKind, err: &Error, attempt: u32) -> Decision
         return Decision::OutcomeUnknown;
     }
     match err.kind() {
-        ErrorKind::Conflict if kind == IdempotentWrite && attempt >= 2 => Decision::OutcomeUnknown,
         ErrorKind::Transport | ErrorKind::Timeout if err.phase() == Phase::NotSent => {
             Decision::Retry
         }
@@ -287,7 +299,7 @@ impl Error {
 
 /// The classification a read would get; used for polling and [`Error::is_transient`].
 pub(crate) fn read_would_retry(err: &Error) -> bool {
-    decide(OperationKind::Read, err, 1) == Decision::Retry
+    decide(OperationKind::Read, err) == Decision::Retry
 }
 
 #[cfg(test)]
@@ -374,11 +386,9 @@ pub(crate) mod tests {
                 .into_iter()
                 .zip(expected)
             {
-                assert_eq!(decide(kind, &err, 1), want, "{kind:?} {err:?}");
+                assert_eq!(decide(kind, &err), want, "{kind:?} {err:?}");
             }
         }
-        let conflict = http(ErrorKind::Conflict, 409);
-        assert_eq!(decide(IdempotentWrite, &conflict, 2), OutcomeUnknown);
         // An upload is classified as a read, whatever happened.
         for (err, [read, ..]) in [
             (timeout(), [Retry]),
@@ -388,7 +398,7 @@ pub(crate) mod tests {
             (http(ErrorKind::Conflict, 409), [Fail]),
             (http(ErrorKind::PayloadTooLarge, 413), [Fail]),
         ] {
-            assert_eq!(decide(Upload, &err, 2), read, "{err:?}");
+            assert_eq!(decide(Upload, &err), read, "{err:?}");
         }
     }
 

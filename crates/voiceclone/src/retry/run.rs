@@ -59,11 +59,38 @@ fn maybe_processed(err: &Error) -> bool {
     }
 }
 
+/// Whether a refusal of a write was read from a code the vendor does not document (JimmyAI's
+/// 20001 and 20002, api-facts B2 UNCONFIRMED) with no HTTP 4xx to back it: it does not prove
+/// that nothing was made. Server faults keep their own rules.
+fn unconfirmed_refusal(err: &Error) -> bool {
+    err.has_unconfirmed_code()
+        && *err.kind() != ErrorKind::Server
+        && !err.http_status().is_some_and(|s| (400..500).contains(&s))
+}
+
 /// Whether the task an attempt's answer names can be the call's own: the attempt may have
 /// made it (see [`maybe_processed`]), or the answer said it was made but could not be read,
-/// or it is VMEG's 409 for the call's key. A 429 or a 400 that names a task names another.
-fn names_own_task(err: &Error) -> bool {
-    maybe_processed(err) || matches!(err.kind(), ErrorKind::InvalidResponse | ErrorKind::Conflict)
+/// or it is VMEG's 409 for the call's key, or the call creates tasks (see
+/// [`names_a_created_task`]). On other writes, a 429 or a 400 that names a task names another.
+fn names_own_task(err: &Error, creates: bool) -> bool {
+    names_a_created_task(err, creates)
+        || maybe_processed(err)
+        || matches!(err.kind(), ErrorKind::InvalidResponse | ErrorKind::Conflict)
+}
+
+/// Whether a failed attempt of a call that creates a (paid) task was answered with a usable
+/// task id in `data`: whatever its HTTP status and code (a 429, a 503, JimmyAI's 20002, a
+/// VMEG 400 or 402 inside a 200), an answer that names a task does not say nothing was made.
+/// JimmyAI's statuses and rate limits are UNKNOWN (api-facts B2, B10): such an answer is
+/// taken as maybe processed, never resent, and its id kept.
+fn names_a_created_task(err: &Error, creates: bool) -> bool {
+    creates && err.named_task_id().is_some()
+}
+
+/// Whether `call` creates a task the caller pays for (a clone, a speech create): not a
+/// delete, a rename or an upload.
+fn creates_task(call: &CallInfo) -> bool {
+    call.kind.has_consequences() && crate::model::kind_of_operation(Some(call.operation)).is_some()
 }
 
 /// Who is calling, for the retry driver's errors and logs.
@@ -95,14 +122,19 @@ fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Err
                 None => crate::model::JobId::new(id),
             },
         );
-    // Decided right after the last attempt ended: a task it created is no younger.
-    err.with_kind(ErrorKind::OutcomeUnknown {
-        idempotency_key: call.idempotency_key.clone(),
-        task_id,
-        submitted_at,
-        request: crate::error::RequestSummary::default(),
-    })
-    .with_last_attempt_at(SystemTime::now())
+    // Decided right after the last attempt ended: a task it created is no younger. Always
+    // `Sent`: some attempt may have reached the provider, whatever the last one met (a refused
+    // connect is `NotSent`, which says nothing reached it). No `Retry-After`: the write is
+    // not to be sent again, so the wait a refusal asked for is no advice.
+    err.with_phase(Phase::Sent)
+        .with_retry_after(None)
+        .with_kind(ErrorKind::OutcomeUnknown {
+            idempotency_key: call.idempotency_key.clone(),
+            task_id,
+            submitted_at,
+            request: crate::error::RequestSummary::default(),
+        })
+        .with_last_attempt_at(SystemTime::now())
 }
 
 /// Runs `attempt(n)` for n = 1, 2, ... until it succeeds or the policy and the table above
@@ -144,6 +176,10 @@ pub(crate) struct Retries<'a> {
     rng: crate::jitter::Jitter,
     /// Whether a failed attempt may have been processed anyway.
     any_maybe_processed: bool,
+    /// The last failed attempt that may have been processed and was retried: an unknown
+    /// outcome quotes its request id, and stands on it when the call's last attempt never
+    /// reached the provider (a refused connect, a call out of time before sending).
+    landed: Option<Error>,
     /// The task the answers of attempts that may have made one named (a failure that still
     /// says which task it made): an unknown outcome carries it even when a later attempt's
     /// answer names none. `Err(())` once two answers named different tasks: then none.
@@ -163,6 +199,7 @@ impl<'a> Retries<'a> {
             max_attempts: policy.max_attempts.max(1),
             rng: policy.rng(),
             any_maybe_processed: false,
+            landed: None,
             named_task: Ok(None),
             budget: SLEEP_BUDGET.try_with(|b| *b).ok(),
             slept: Duration::ZERO,
@@ -179,8 +216,12 @@ impl<'a> Retries<'a> {
         let err = err
             .with_provider(call.provider)
             .with_operation_if_unset(call.operation);
-        self.any_maybe_processed |= call.kind.has_consequences() && maybe_processed(&err);
-        if let (Some(id), true) = (err.named_task_id(), names_own_task(&err)) {
+        let creates = creates_task(call);
+        let names_created = names_a_created_task(&err, creates);
+        let may_have_landed =
+            call.kind.has_consequences() && (names_created || maybe_processed(&err));
+        self.any_maybe_processed |= may_have_landed;
+        if let (Some(id), true) = (err.named_task_id(), names_own_task(&err, creates)) {
             self.named_task = match std::mem::replace(&mut self.named_task, Ok(None)) {
                 Ok(None) => Ok(Some(id.to_owned())),
                 Ok(Some(same)) if same == id => Ok(Some(same)),
@@ -203,11 +244,30 @@ impl<'a> Retries<'a> {
         {
             return Err(self.unknown(err));
         }
-        match decide(call.kind, &err, n) {
+        // An answer to a create that names its task: never resent without a key, whatever it
+        // says. A VMEG create is repeated only under its key, as the table says (a repeat
+        // cannot make a second task; a 409 ends it), and ends as `OutcomeUnknown` with the id.
+        if names_created && call.kind != OperationKind::IdempotentWrite {
+            return Err(self.unknown(err));
+        }
+        match decide(call.kind, &err) {
             // An earlier attempt may have landed: a later refusal (a 500, a 400, a business
             // error) does not say it did not, so the caller must not resend under a new key.
             Decision::Fail if self.any_maybe_processed => {
                 return Err(self.unknown(err));
+            }
+            // The kind stands (a wrong key is told as one), but nothing invites a resend.
+            Decision::Fail if call.kind.has_consequences() && unconfirmed_refusal(&err) => {
+                let code = err.vendor_code().unwrap_or_default();
+                let err = err.task_may_exist();
+                return Err(if err.note().is_some() {
+                    err
+                } else {
+                    err.with_note(format!(
+                        "{} does not document code {code} (it is UNCONFIRMED), so it does not prove that nothing was created: check for a task before submitting again",
+                        call.provider
+                    ))
+                });
             }
             Decision::Fail => return Err(err),
             Decision::OutcomeUnknown => {
@@ -274,6 +334,9 @@ impl<'a> Retries<'a> {
         // The budget counts the sleep about to start; the next failure sees it.
         self.slept = self.slept.saturating_add(delay);
         self.attempt = n.saturating_add(1);
+        if may_have_landed {
+            self.landed = Some(err);
+        }
         Ok(delay)
     }
 
@@ -284,7 +347,7 @@ impl<'a> Retries<'a> {
 
     /// The error a retryable failure ends the call with when it may not be retried:
     /// `OutcomeUnknown` once an attempt may have been processed.
-    fn give_up(&self, err: Error) -> Error {
+    fn give_up(&mut self, err: Error) -> Error {
         if self.any_maybe_processed {
             self.unknown(err)
         } else {
@@ -293,10 +356,28 @@ impl<'a> Retries<'a> {
     }
 
     /// `err` as this call's `OutcomeUnknown`, naming the task the answers that may have made
-    /// it named (never one a refusal named, nor one of two different ones).
-    fn unknown(&self, err: Error) -> Error {
+    /// it named (never one a refusal named, nor one of two different ones), with the request
+    /// id of the last attempt that may have landed. When `err` never reached the provider,
+    /// the outcome stands on that earlier attempt instead (its status, message and request
+    /// id): "not sent" is not what happened to the write.
+    fn unknown(&mut self, err: Error) -> Error {
         let named = self.named_task.as_ref().ok().and_then(Option::clone);
-        outcome_unknown(err.replacing_task_id(named), self.call, self.submitted_at)
+        let err_may_have_landed = self.call.kind.has_consequences()
+            && (names_a_created_task(&err, creates_task(self.call)) || maybe_processed(&err));
+        let base = match self.landed.take() {
+            Some(earlier) if err.phase() == Phase::NotSent => match err.note() {
+                Some(note) if earlier.note().is_none() => {
+                    let note = note.to_owned();
+                    earlier.with_note(note)
+                }
+                _ => earlier,
+            },
+            Some(earlier) if !err_may_have_landed => {
+                err.replacing_request_id(earlier.request_id_value())
+            }
+            _ => err,
+        };
+        outcome_unknown(base.replacing_task_id(named), self.call, self.submitted_at)
     }
 }
 
@@ -323,10 +404,18 @@ mod tests {
         policy: RetryPolicy,
         errors: Vec<Error>,
     ) -> (Result<u32, Error>, u32, RecordingSleeper) {
+        drive_call(&call(kind), policy, errors).await
+    }
+
+    async fn drive_call(
+        call: &CallInfo,
+        policy: RetryPolicy,
+        errors: Vec<Error>,
+    ) -> (Result<u32, Error>, u32, RecordingSleeper) {
         let sleeper = RecordingSleeper::new();
         let calls = AtomicU32::new(0);
         let errors = std::sync::Mutex::new(errors.into_iter());
-        let result = run_with_retry(&policy, &call(kind), &sleeper, |n| {
+        let result = run_with_retry(&policy, call, &sleeper, |n| {
             calls.fetch_add(1, Ordering::SeqCst);
             let next = errors.lock().unwrap().next();
             async move {
@@ -560,8 +649,110 @@ mod tests {
         assert_eq!(calls, 2);
     }
 
+    /// A 409 on a retry is `OutcomeUnknown` only when an earlier attempt may have landed: after
+    /// a refused connect (nothing sent) or a 429 (a refusal), the caller's key was used by
+    /// earlier work of the caller's, so it is `Conflict`, as on a first attempt.
+    #[tokio::test]
+    async fn a_conflict_on_a_retry_is_unknown_only_after_an_attempt_that_may_have_landed() {
+        let conflict = || http(ErrorKind::Conflict, 409);
+        for first in [connect_failure(), http(ErrorKind::RateLimited, 429)] {
+            let what = format!("{first:?}");
+            let (res, calls, _) = drive(
+                OperationKind::IdempotentWrite,
+                RetryPolicy::default(),
+                vec![first, conflict()],
+            )
+            .await;
+            assert_eq!(res.unwrap_err().kind(), &ErrorKind::Conflict, "{what}");
+            assert_eq!(calls, 2, "{what}");
+        }
+        let (res, _, _) = drive(
+            OperationKind::IdempotentWrite,
+            RetryPolicy::default(),
+            vec![http(ErrorKind::Server, 502), conflict()],
+        )
+        .await;
+        assert!(matches!(
+            res.unwrap_err().kind(),
+            ErrorKind::OutcomeUnknown { .. }
+        ));
+    }
+
+    /// On a create, an answer whose `data` names a task is maybe processed whatever its status
+    /// and code (a VMEG 402 or 400 code inside a 200, a JimmyAI 429): `OutcomeUnknown` carrying
+    /// that id, never resent without a key. A VMEG 429 naming a task is repeated under the same
+    /// key only, and a 409 then ends it with the id. On a write that creates nothing (a
+    /// delete) a 429 is retried as before.
+    #[tokio::test]
+    async fn an_answer_naming_a_task_on_a_create_is_never_a_refusal() {
+        let create = |kind| CallInfo {
+            operation: "clone_voice",
+            ..call(kind)
+        };
+        let cases = [
+            (
+                OperationKind::IdempotentWrite,
+                crate::provider::error_for_code(Provider::Vmeg, 200, None, 402, "no credits"),
+            ),
+            (
+                OperationKind::IdempotentWrite,
+                crate::provider::error_for_code(Provider::Vmeg, 200, None, 400, "bad"),
+            ),
+            (
+                OperationKind::UnsafeWrite,
+                http(ErrorKind::RateLimited, 429).with_retry_after(Some(Duration::from_secs(1))),
+            ),
+        ];
+        for (kind, err) in cases {
+            let what = format!("{kind:?} {err:?}");
+            let (res, calls, _) = drive_call(
+                &create(kind),
+                RetryPolicy::default(),
+                vec![err.with_task_id("t-1")],
+            )
+            .await;
+            let err = res.unwrap_err();
+            match err.kind() {
+                ErrorKind::OutcomeUnknown {
+                    task_id: Some(id), ..
+                } => assert_eq!(id.as_str(), "t-1", "{what}"),
+                other => panic!("{what}: {other:?}"),
+            }
+            assert!(!err.may_resubmit(), "{what}");
+            assert_eq!(calls, 1, "{what}: resent");
+        }
+        let (res, calls, _) = drive_call(
+            &create(OperationKind::IdempotentWrite),
+            RetryPolicy::default(),
+            vec![
+                http(ErrorKind::RateLimited, 429).with_task_id("t-1"),
+                http(ErrorKind::Conflict, 409),
+            ],
+        )
+        .await;
+        let err = res.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::OutcomeUnknown { task_id: Some(id), .. } if id.as_str() == "t-1"),
+            "{err:?}"
+        );
+        assert_eq!(calls, 2);
+        let delete = CallInfo {
+            operation: "delete_task",
+            ..call(OperationKind::IdempotentWrite)
+        };
+        let (res, calls, _) = drive_call(
+            &delete,
+            RetryPolicy::default(),
+            vec![http(ErrorKind::RateLimited, 429).with_task_id("t-1")],
+        )
+        .await;
+        assert_eq!((res.unwrap(), calls), (2, 2));
+    }
+
     /// The task an `OutcomeUnknown` names comes from an answer of an attempt that may have
-    /// made it: never from a refusal (a 429, a 400), never one of two different ones.
+    /// made it: never from a refusal (a 429, a 400), never one of two different ones. (For a
+    /// write that creates nothing: on a create, an answer naming a task is itself maybe
+    /// processed, see `an_answer_naming_a_task_on_a_create_is_never_a_refusal`.)
     #[tokio::test]
     async fn an_unknown_outcome_names_only_a_task_its_own_attempts_may_have_made() {
         let named = |e: Error, id: &str| e.with_task_id(id);
@@ -643,6 +834,64 @@ mod tests {
         let vendor = Error::new(ErrorKind::Vendor).with_http_status(200);
         let (res, _, _) = drive(OperationKind::Read, RetryPolicy::default(), vec![vendor]).await;
         assert_eq!(res.unwrap_err().kind(), &ErrorKind::Vendor);
+    }
+
+    /// An unknown outcome stands on the attempt that may have landed, not on the last one: a
+    /// 502, then refused connects (or a call out of time before sending, or a 429 asking for a
+    /// pause) is `Sent` with the 502's request id and no `Retry-After`, never `NotSent` ("nothing
+    /// reached the provider"), which would let a caller gating resends on `phase()` pay twice.
+    #[tokio::test]
+    async fn an_unknown_outcome_is_sent_with_the_request_id_of_the_attempt_that_may_have_landed() {
+        let rid = crate::transport::RequestId::new();
+        let gateway = || {
+            http(ErrorKind::Server, 502)
+                .with_message("upstream timed out")
+                .with_request_id(rid)
+        };
+        let out_of_time = Error::new(ErrorKind::Timeout)
+            .with_phase(Phase::NotSent)
+            .with_message("the call's timeout had passed; this request was not sent");
+        let refused_pause = || {
+            http(ErrorKind::RateLimited, 429)
+                .with_retry_after(Some(Duration::from_secs(30)))
+                .with_request_id(crate::transport::RequestId::new())
+        };
+        // (The call out of time ends at its second attempt, as `CallOptions` ends it.)
+        let cases: Vec<(u32, Vec<Error>)> = vec![
+            (
+                4,
+                vec![
+                    gateway(),
+                    connect_failure(),
+                    connect_failure(),
+                    connect_failure(),
+                ],
+            ),
+            (2, vec![gateway(), out_of_time]),
+            (
+                4,
+                vec![gateway(), refused_pause(), refused_pause(), refused_pause()],
+            ),
+        ];
+        for (attempts, errors) in cases {
+            let what = format!("{errors:?}");
+            let policy = RetryPolicy::default().with_max_attempts(attempts);
+            let (res, _, _) = drive(OperationKind::IdempotentWrite, policy, errors).await;
+            let err = res.unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+                "{what}: {err}"
+            );
+            assert_eq!(err.phase(), Phase::Sent, "{what}: {err}");
+            assert_eq!(err.request_id(), Some(rid.as_str()), "{what}: {err}");
+            assert_eq!(err.retry_after(), None, "{what}: {err}");
+            let text = err.to_string();
+            assert!(
+                !text.contains("retry after") && !text.contains("not sent"),
+                "{what}: {text}"
+            );
+            assert!(!err.may_resubmit(), "{what}");
+        }
     }
 
     #[tokio::test]

@@ -78,6 +78,10 @@ pub(crate) struct Dialect {
     /// Whether its business codes in 400..=599 mirror HTTP statuses (so a code inside an
     /// HTTP 200 classifies like that status for retries).
     pub(crate) codes_are_http_statuses: bool,
+    /// Whether `kind_for_code`'s table is the vendor's own (VMEG's, CONFIRMED) rather than
+    /// read elsewhere (JimmyAI's 20001/20002/-1, UNCONFIRMED: api-facts B2). A kind from an
+    /// unconfirmed table is kept, but on a write it does not prove nothing was made.
+    pub(crate) codes_confirmed: bool,
     /// Whether its requests carry a request id of ours (VMEG's `req_id`, api-facts A5):
     /// then each attempt's id is recorded in its span and on its error.
     pub(crate) request_ids: bool,
@@ -157,8 +161,9 @@ pub(crate) fn error_for_code(
     message: &str,
 ) -> Error {
     // HTTP 429 wins over the body's code: the rate limiter answered before the API did (it
-    // often fills in a catch-all code such as JimmyAI's -1), so nothing was processed and the
-    // call is safe to repeat.
+    // often fills in a catch-all code such as JimmyAI's -1), so the call is repeated. Unless
+    // the answer to a create names a task in `data` (kept by `decode_envelope`): then it may
+    // have been processed, and the retry driver never resends it (`retry::run`).
     let provider = d.provider;
     // A code that mirrors an HTTP status (VMEG) but is not in the vendor's table (a CDN's 524
     // inside a 200) is read as that status, so that it is retried and classified like one.
@@ -167,10 +172,12 @@ pub(crate) fn error_for_code(
     let code_as_status = u16::try_from(code)
         .ok()
         .filter(|c| d.codes_are_http_statuses && (400..=599).contains(c));
+    let from_table = (status != 429).then(|| (d.kind_for_code)(code)).flatten();
     let kind = if status == 429 {
         ErrorKind::RateLimited
     } else {
-        (d.kind_for_code)(code)
+        from_table
+            .clone()
             .or_else(|| code_as_status.and_then(ErrorKind::from_http_status))
             .or_else(|| ErrorKind::from_http_status(status))
             .unwrap_or(ErrorKind::Vendor)
@@ -184,6 +191,9 @@ pub(crate) fn error_for_code(
         .with_message(message);
     if let Some(as_status) = code_as_status {
         err = err.with_code_status(as_status);
+    }
+    if from_table.is_some() && !d.codes_confirmed {
+        err = err.with_unconfirmed_code();
     }
     err
 }

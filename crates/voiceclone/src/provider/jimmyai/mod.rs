@@ -51,6 +51,7 @@ pub(crate) const FACTS: Facts = Facts {
         success_code: 20000,
         kind_for_code,
         codes_are_http_statuses: false,
+        codes_confirmed: false,
         request_ids: false,
     },
     set_engine: |req, engine| Ok(req.sound_version(engine.parse()?)),
@@ -72,7 +73,9 @@ pub(crate) const FACTS: Facts = Facts {
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// JimmyAI business `code`. Only 20000 (success) is documented; 20001, 20002 and -1 come
-/// from a third-party summary (UNCONFIRMED).
+/// from a third-party summary (UNCONFIRMED): the dialect says so (`codes_confirmed: false`),
+/// and on a create 20001 or 20002 not behind an HTTP 4xx keeps its kind but is not
+/// resubmittable (`Error::may_resubmit` false, a note says why).
 pub(crate) fn kind_for_code(code: i64) -> Option<ErrorKind> {
     Some(match code {
         20001 => ErrorKind::Unauthorized,

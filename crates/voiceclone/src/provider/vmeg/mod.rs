@@ -58,6 +58,7 @@ pub(crate) const FACTS: Facts = Facts {
         success_code: 200,
         kind_for_code,
         codes_are_http_statuses: true,
+        codes_confirmed: true,
         request_ids: true,
     },
     set_engine: |req, engine| Ok(req.vmeg_engine(engine.parse()?)),
