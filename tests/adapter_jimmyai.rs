@@ -286,6 +286,33 @@ async fn a_refusal_that_names_a_task_on_a_create_is_an_unknown_outcome_sent_once
     }
 }
 
+/// A create answered with a success whose id this crate refuses (a `/` in it, a control
+/// character, 300 characters) is an unknown outcome, sent once, whose text quotes the id as
+/// it came (escaped, cut to 80 characters): for JimmyAI, which has no task list, it may be
+/// the only way to find the paid task. Before: "names no usable task id", the id dropped.
+#[tokio::test]
+async fn a_create_answer_naming_an_unusable_id_quotes_it_in_the_unknown_outcome() {
+    let long = "a".repeat(300);
+    for (id, quoted) in [
+        ("audio/1", "\"audio/1\"".to_owned()),
+        ("audio\u{7}1", "\"audio\\u{7}1\"".to_owned()),
+        (long.as_str(), format!("\"{}\"", "a".repeat(80))),
+    ] {
+        let server =
+            Scripted::start(vec![ok(task(id, "soundCloningClone", "queued", json!({})))]).await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+            "{id:?}: {e}"
+        );
+        let text = e.message().unwrap_or_default();
+        assert!(text.contains(&format!("it named {quoted})")), "{id:?}: {e}");
+        assert!(!e.to_string().contains('\u{7}'), "{e}");
+        assert_eq!(server.seen().len(), 1, "{id:?}: resent");
+    }
+}
+
 /// JimmyAI's 20001 and 20002 are UNCONFIRMED (api-facts B2: a third-party summary). On a
 /// create, such a code in an HTTP 2xx does not prove nothing was made: the kind stands (a
 /// wrong key is still told as one) but `may_resubmit()` is false, a note says why, and it is

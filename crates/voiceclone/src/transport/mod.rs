@@ -228,10 +228,16 @@ impl Transport {
             return Err(self.with_request_id(e, req_id));
         }
         if !op.names_task() {
+            // The id as it came (cut, quoted with escapes; the key already scrubbed from it):
+            // for a JimmyAI create, which no list finds again, it may be all there is.
+            let message = match op.named_text() {
+                Some(raw) => format!("the answer names no usable task id (it named {raw:?})"),
+                None => "the answer names no usable task id".to_owned(),
+            };
             let e = Error::new(ErrorKind::InvalidResponse)
                 .with_provider(self.provider)
                 .with_http_status(200)
-                .with_message("the answer names no usable task id");
+                .with_message(message);
             return Err(self.with_request_id(e, req_id));
         }
         Ok(())
@@ -391,7 +397,12 @@ trait Operation: Send {
     fn decode(&mut self, t: &Transport, raw: &RawResponse) -> Result<(), Error>;
     /// Whether the kept `data` names a usable task id, when the call needs one.
     fn names_task(&self) -> bool;
+    /// The task id the kept `data` names, usable or not, cut to [`NAMED_TEXT_CHARS`].
+    fn named_text(&self) -> Option<String>;
 }
+
+/// The most characters of an unusable task id an error quotes.
+const NAMED_TEXT_CHARS: usize = 80;
 
 /// An [`Operation`] over a generated method returning the envelope `E`.
 struct Typed<E: Envelope, F, Fut> {
@@ -457,6 +468,11 @@ where
             .and_then(id_of)
             .and_then(|id| usable_id(Some(id)))
             .is_some()
+    }
+
+    fn named_text(&self) -> Option<String> {
+        let id = self.data.as_ref()?.as_ref().and_then(self.task_id?)?;
+        Some(id.chars().take(NAMED_TEXT_CHARS).collect())
     }
 }
 
