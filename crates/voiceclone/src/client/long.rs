@@ -204,6 +204,12 @@ impl Client {
     /// resend could create a second task: more than 23 hours after `submitted_at` it is
     /// refused (`InvalidInput` naming `submitted_at`, nothing sent); use `reconcile`.
     ///
+    /// `req` must be the request as first sent, `synchronous` included: VMEG's keys are per
+    /// API key and request path, so the same key sent to the other create (synchronous
+    /// instead of asynchronous) is new there and bills a second task. Nothing here can tell
+    /// (only the key and the time are known); [`Client::resubmit_speech`], given the
+    /// submit's error, refuses such a resend.
+    ///
     /// JimmyAI has no idempotency key, so a resend cannot be told from new work:
     /// `Unsupported`.
     ///
