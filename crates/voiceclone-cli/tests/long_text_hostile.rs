@@ -1065,6 +1065,87 @@ fn a_signal_or_a_conflict_during_the_submit_is_an_unknown_outcome_with_its_key()
     );
 }
 
+/// Without `--json` the message is all that is printed of an unknown submit: it carries the
+/// lookup as a command to paste, with the submit's own key, both times and its kind. Before,
+/// it said "`reconcile --kind clone|speech ... --key KEY` (all three are in the --json error
+/// object)", and the key and times were printed nowhere.
+#[test]
+fn an_unknown_submit_without_json_prints_its_key_times_and_kind() {
+    let hex32 = |w: &str| w.len() == 32 && w.bytes().all(|b| b.is_ascii_hexdigit());
+    let check = |r: &Run, kind: &str, keys: &[String]| {
+        let all = format!("{}{}", r.stdout, r.stderr);
+        let cmd = all
+            .split('`')
+            .find(|c| c.contains("reconcile"))
+            .unwrap_or_else(|| panic!("no reconcile command: {all}"));
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        let after = |flag: &str| {
+            let i = words.iter().position(|w| *w == flag);
+            i.and_then(|i| words.get(i + 1))
+                .copied()
+                .unwrap_or_default()
+        };
+        assert_eq!(after("--kind"), kind, "{cmd}");
+        let key = after("--key");
+        assert!(hex32(key), "{cmd}");
+        if !keys.is_empty() {
+            assert!(keys.iter().any(|k| k == key), "{cmd} / {keys:?}");
+        }
+        let (from, to) = (after("--submitted-at"), after("--last-attempt-at"));
+        assert!(from.starts_with("20") && from.ends_with('Z'), "{cmd}");
+        assert!(to.starts_with("20") && from <= to, "{cmd}");
+        assert!(!cmd.contains("clone|speech"), "{cmd}");
+    };
+    for (args, kind) in [
+        (
+            vec!["speak", "--voice", "cv_1", "--text", "Hi.", "--wait"],
+            "speech",
+        ),
+        (
+            vec!["clone", "https://cdn.example.com/a.wav", "--sync"],
+            "clone",
+        ),
+    ] {
+        let fake = FakeVmeg::start(1, 100, false);
+        let arrived = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = arrived.clone();
+        fake.on_request(move |path| {
+            if path.contains("/create") {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(Duration::from_secs(3));
+            }
+        });
+        let mut argv = vec!["--provider", "vmeg"];
+        argv.extend(&args);
+        let child = support::command(Some(&fake.url), KEY, &[], &argv)
+            .spawn()
+            .unwrap();
+        support::wait_until("no submit seen", 20, || {
+            arrived.load(std::sync::atomic::Ordering::SeqCst)
+        });
+        support::send_signal(&child, "-TERM");
+        let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &argv);
+        assert_eq!(r.code, 3, "{args:?}: {r:?}");
+        check(&r, kind, &fake.create_keys());
+    }
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_creates_with(
+        409,
+        serde_json::json!({"code": 409, "message": "Idempotency key already used"}),
+    );
+    let argv = [
+        "--provider",
+        "vmeg",
+        "speak",
+        "--voice",
+        "cv_1",
+        "--text",
+        "Hi.",
+    ];
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &argv).expect(3);
+    check(&r, "speech", &fake.create_keys());
+}
+
 /// A part accepted while the manifest cannot be written (the disk filled) exists only in
 /// the run's memory; a signal before the run reaches that part's failure (the parts are
 /// reported in text order, behind a part still waiting) must still print its job id. Before:

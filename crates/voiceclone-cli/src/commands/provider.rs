@@ -334,7 +334,13 @@ async fn clone(
     };
     let mut signals = crate::signals::Signals::install().ok();
     let (req, key) = with_own_key(p, req, CloneRequest::idempotency_key);
-    let submitted = submit_or_signal(client.clone_voice(&req), &mut signals, key.as_deref()).await;
+    let submitted = submit_or_signal(
+        client.clone_voice(&req),
+        &mut signals,
+        key.as_deref(),
+        JobKind::Clone,
+    )
+    .await;
     drop(bar);
     let job = match submitted {
         Ok(job) => job,
@@ -586,30 +592,35 @@ async fn submit_or_signal<J>(
     submit: impl std::future::Future<Output = Result<J, voiceclone::Error>>,
     signals: &mut Option<crate::signals::Signals>,
     own_key: Option<&str>,
+    kind: JobKind,
 ) -> Result<J, Failure> {
     let at = std::time::SystemTime::now();
     // The submit (with a local recording's upload, and retries) may have run for minutes:
     // the task can have been made any time up to now, so the span to search ends now.
-    let unknown = |kind: &str, message: String| {
+    let unknown = |what: &str, message: String| {
         let e = voiceclone::Error::new(ErrorKind::OutcomeUnknown {
             idempotency_key: own_key.map(str::to_owned),
             task_id: None,
             submitted_at: at,
             request: voiceclone::RequestSummary::default(),
         });
-        let mut f = Failure::from_adapter(&e).with(
-            "last_attempt_at",
-            crate::output::rfc3339(std::time::SystemTime::now()),
-        );
-        f.kind = kind.to_owned();
-        f.message = message;
+        let last = crate::output::rfc3339(std::time::SystemTime::now());
+        // The lookup as a command ready to paste, with this submit's own key and times:
+        // without `--json` the message is the only place they are printed.
+        let look_up = match own_key {
+            Some(key) => format!(
+                "look it up with `{}` before submitting again",
+                reconcile_command(kind, &crate::output::rfc3339(at), &last, key)
+            ),
+            None => {
+                "JimmyAI cannot look a job up by key: check the account before submitting again"
+                    .to_owned()
+            }
+        };
+        let mut f = Failure::from_adapter(&e).with("last_attempt_at", last);
+        f.kind = what.to_owned();
+        f.message = format!("{message}: {look_up}");
         f
-    };
-    let look_up = match own_key {
-        Some(_) => {
-            "look it up with `voiceclone reconcile --kind clone|speech --submitted-at TIME --last-attempt-at TIME --key KEY` (all three are in the --json error object) before submitting again"
-        }
-        None => "JimmyAI cannot look a job up by key: check the account before submitting again",
     };
     let result = match signals.as_mut() {
         Some(signals) => tokio::select! {
@@ -618,7 +629,7 @@ async fn submit_or_signal<J>(
             r = submit => r,
             name = signals.next() => {
                 return Err(unknown("interrupted", format!(
-                    "{name}: stopped during the submit; whether a job was created (and billed) is not known: {look_up}"
+                    "{name}: stopped during the submit; whether a job was created (and billed) is not known"
                 )));
             }
         },
@@ -626,13 +637,29 @@ async fn submit_or_signal<J>(
     };
     result.map_err(|e| {
         if own_key.is_some() && *e.kind() == ErrorKind::Conflict {
-            unknown("outcome_unknown", format!(
-                "VMEG answered \"idempotency key already used\" for this command's own new key: one of its own requests landed, so a job may exist; {look_up}"
-            ))
+            unknown("outcome_unknown", "VMEG answered \"idempotency key already used\" for this command's own new key: one of its own requests landed, so a job may exist".to_owned())
         } else {
             Failure::from(e)
         }
     })
+}
+
+/// `voiceclone --provider vmeg reconcile ...` for a VMEG submit of `kind` made at
+/// `submitted_at` whose last attempt ended at `last_attempt_at`, every value shell-quoted.
+fn reconcile_command(
+    kind: JobKind,
+    submitted_at: &str,
+    last_attempt_at: &str,
+    key: &str,
+) -> String {
+    use crate::output::shell_word as sh;
+    format!(
+        "voiceclone --provider vmeg reconcile --kind {} --submitted-at {} --last-attempt-at {} --key {}",
+        kind_name(kind),
+        sh(submitted_at),
+        sh(last_attempt_at),
+        sh(key)
+    )
 }
 
 /// A wait that failed after the job was accepted, for a reason other than the task's own
@@ -877,7 +904,14 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
     };
     let mut signals = crate::signals::Signals::install().ok();
     let (req, key) = with_own_key(p, req, SpeechRequest::idempotency_key);
-    let job = match submit_or_signal(client.synthesize(&req), &mut signals, key.as_deref()).await {
+    let job = match submit_or_signal(
+        client.synthesize(&req),
+        &mut signals,
+        key.as_deref(),
+        JobKind::Speech,
+    )
+    .await
+    {
         Ok(job) => job,
         Err(f) => return Outcome::failed(f),
     };

@@ -55,6 +55,18 @@ pub fn terminal_safe(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `word` as one word of a POSIX shell command line, for the commands the CLI suggests
+/// (`voiceclone wait ID`): as it is when every character is in `[A-Za-z0-9:._/@%+=,-]`,
+/// else in single quotes, each `'` written `'\''`. A server-chosen id holding `$(...)`,
+/// `;` or a backtick is then pasted as text, never run.
+pub fn shell_word(word: &str) -> Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || ":._/@%+=,-".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        return Cow::Borrowed(word);
+    }
+    Cow::Owned(format!("'{}'", word.replace('\'', "'\\''")))
+}
+
 /// Serialized JSON with the characters serde_json leaves raw (DEL, C1 controls, bidi
 /// overrides, ...: it escapes only those below U+0020) written as `\uXXXX` escapes (a
 /// surrogate pair beyond U+FFFF). Still the same JSON value: these characters can only occur
@@ -106,6 +118,24 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::{Value, json};
+
+    #[test]
+    fn a_shell_word_is_quoted_unless_every_character_is_plain() {
+        assert_eq!(
+            shell_word("vmeg:clone:t-1_a.b/c@d%e+f=g,h"),
+            "vmeg:clone:t-1_a.b/c@d%e+f=g,h"
+        );
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("t1 t2"), "'t1 t2'");
+        assert_eq!(shell_word("$(touch x)"), "'$(touch x)'");
+        assert_eq!(shell_word("a'b"), "'a'\\''b'");
+        for hostile in [
+            "`id`", "a;b", "a|b", "a&b", "{a,b}", "a\\b", "~root", "*", "!x", "a\"b",
+        ] {
+            let q = shell_word(hostile);
+            assert!(q.starts_with('\'') && q.ends_with('\''), "{hostile}: {q}");
+        }
+    }
 
     #[test]
     fn control_characters_are_escaped_for_terminals_and_json() {

@@ -17,7 +17,7 @@ use voiceclone::ErrorKind;
 
 use crate::exit::{Exit, for_error, kind_name};
 
-pub use escape::{SafeStderr, json_safe, terminal_safe};
+pub use escape::{SafeStderr, json_safe, shell_word, terminal_safe};
 pub use render::{
     RenderJob, forget_status, put_job, rfc3339, time_json, try_rfc3339, unix_ms, voice_json,
 };
