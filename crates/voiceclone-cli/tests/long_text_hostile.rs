@@ -1146,6 +1146,34 @@ fn an_unknown_submit_without_json_prints_its_key_times_and_kind() {
     check(&r, "speech", &fake.create_keys());
 }
 
+/// A server-chosen task id reaches the commands the CLI suggests (`next: voiceclone ...
+/// wait ID`) shell-quoted: pasted, `$(...)`, `;` or a backtick in it is text, never run.
+/// Before, the id was pasted bare.
+#[test]
+fn a_hostile_task_id_is_shell_quoted_in_the_suggested_command() {
+    let id = "t$(reboot);`id`|x&y{z}'q";
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_creates_with(
+        200,
+        serde_json::json!({"code": 200, "message": "", "data": {"taskId": id}}),
+    );
+    let argv = [
+        "--provider",
+        "vmeg",
+        "speak",
+        "--voice",
+        "cv_1",
+        "--text",
+        "Hi.",
+    ];
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &argv).expect(0);
+    let quoted = format!(
+        "wait --kind speech 'vmeg:speech:{}'",
+        id.replace('\'', r"'\''")
+    );
+    assert!(r.stderr.contains(&quoted), "{r:?}");
+}
+
 /// A part accepted while the manifest cannot be written (the disk filled) exists only in
 /// the run's memory; a signal before the run reaches that part's failure (the parts are
 /// reported in text order, behind a part still waiting) must still print its job id. Before:

@@ -356,7 +356,10 @@ async fn clone(
         (job_outcome(&job), job)
     };
     if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
-        printer.progress(&format!("next: voiceclone --provider {p} wait {}", job.id));
+        printer.progress(&format!(
+            "next: voiceclone --provider {p} wait {}",
+            sh_id(&job.id)
+        ));
     }
     o.fields.entry("waited").or_insert(false.into());
     if let Some(out) = &args.out
@@ -551,13 +554,13 @@ async fn interruptible<J: CliJob>(
                 Waited::Accepted => format!(
                     "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `voiceclone wait {}` follows it",
                     job.id(),
-                    job.id()
+                    sh_id(job.id())
                 ),
                 // An id from the command line: nothing is known of it yet.
                 Waited::ById => format!(
                     "{name}: stopped waiting for job {}; nothing is known of how it ended: `voiceclone wait {}` follows it",
                     job.id(),
-                    job.id()
+                    sh_id(job.id())
                 ),
             };
             // The id at the top (as every job result has it) and in the error (as `status`
@@ -662,6 +665,12 @@ fn reconcile_command(
     )
 }
 
+/// `id` in its stored form as one shell word, for a suggested `voiceclone wait ID`: a
+/// server chooses the id, and `$(...)` or `;` in it must paste as text.
+fn sh_id(id: &JobId) -> String {
+    crate::output::shell_word(&id.to_string()).into_owned()
+}
+
 /// A wait that failed after the job was accepted, for a reason other than the task's own
 /// failure (a poll answered 404 before the task was readable, a proxy's HTML page): the job
 /// exists and may be billed, so its outcome is unknown (exit 3, the job id kept, no status
@@ -676,7 +685,7 @@ fn after_submit<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
             "job {} was accepted, but waiting for it failed ({}); its outcome is not known: do not submit it again, check it with `voiceclone wait {}`",
             job.id(),
             f.message,
-            job.id()
+            sh_id(job.id())
         );
         forget_status(&mut o, &job);
     }
@@ -699,7 +708,7 @@ fn sync_result<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
                 format!(
                     "job {} succeeded, but the synchronous answer carries no {what}: do not submit it again, fetch the result with `voiceclone wait {}`",
                     job.id(),
-                    job.id()
+                    sh_id(job.id())
                 ),
             )
             .with("job_id", job.id().to_string()),
@@ -880,8 +889,9 @@ async fn wait(
     {
         f.exit = Exit::Unreachable;
         f.message = format!(
-            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `voiceclone wait {id}` later",
-            f.message
+            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `voiceclone wait {}` later",
+            f.message,
+            sh_id(id)
         );
     }
     o
@@ -927,7 +937,7 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
     if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
         printer.progress(&format!(
             "next: voiceclone --provider {p} wait --kind speech {}",
-            job.id
+            sh_id(&job.id)
         ));
     }
     o.fields.entry("waited").or_insert(false.into());

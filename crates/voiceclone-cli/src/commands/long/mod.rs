@@ -766,9 +766,10 @@ impl Run<'_> {
             // The task is paid for and the manifest does not know it (JimmyAI has no task
             // list: this id is the only way to it). Say so, whatever the output mode.
             let message = format!(
-                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`voiceclone wait {stored}` waits for it and shows its result); a rerun does not know it",
+                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`voiceclone wait {}` waits for it and shows its result); a rerun does not know it",
                 self.name(i),
-                f.message
+                f.message,
+                crate::output::shell_word(&stored)
             );
             return Ready::Failed(
                 Failure {
@@ -1251,7 +1252,8 @@ impl Run<'_> {
             let name = self.name(p.index);
             match (p.state, &p.job_id) {
                 (PartState::Submitted, Some(id)) => o.line(format!(
-                    "{name}: submitted as job {id}, not downloaded (a rerun downloads it; `voiceclone wait {id}` follows it)"
+                    "{name}: submitted as job {id}, not downloaded (a rerun downloads it; `voiceclone wait {}` follows it)",
+                    crate::output::shell_word(id)
                 )),
                 (PartState::Failed, Some(id)) => o.line(format!(
                     "{name}: its task {id} failed (a rerun submits it again)"
