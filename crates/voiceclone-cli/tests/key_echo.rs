@@ -347,3 +347,27 @@ fn a_secret_given_as_a_variable_name_is_not_printed() {
         "{run:?}"
     );
 }
+
+/// A key pasted as an argument of a dry run (the recording, `--voice`) is redacted from what
+/// the dry run prints (its "no such file" error, the request body), with or without
+/// `--json`. Before, the dry run answered before the keys were registered and printed it.
+#[test]
+fn a_key_given_as_an_argument_of_a_dry_run_is_not_printed() {
+    let base = "http://127.0.0.1:9";
+    for json in [false, true] {
+        for args in [
+            vec!["clone", KEY, "--dry-run"],
+            vec!["speak", "--voice", KEY, "--text", "hi", "--dry-run"],
+            vec!["speak", "--voice", "cv_1", "--text", KEY, "--dry-run"],
+        ] {
+            let text = run(base, json, &args);
+            let lower = text.to_ascii_lowercase();
+            for p in pieces() {
+                assert!(
+                    !lower.contains(&p),
+                    "piece {p:?} of the key printed by {args:?} (json={json}): {text}"
+                );
+            }
+        }
+    }
+}

@@ -32,6 +32,11 @@ use crate::spinner::{Spinner, UploadBar};
 
 /// Runs a provider command.
 pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
+    // The environment's keys are registered first: a usage error or a dry run may quote an
+    // argument, and a key pasted as one (`clone "$VMEG_API_KEY"`, `--voice "$VMEG_API_KEY"`)
+    // was printed whole by a dry run ("no such file", the request body). The key file is
+    // not read here: a dry run reads no key, and a pipe (`<(pass show vmeg)`) reads once.
+    crate::context::redact_api_keys_from_env(printer);
     // The webhook flags are checked before anything else: a usage error sends nothing.
     let webhook = match webhook_flags(cli) {
         Ok(w) => w,
