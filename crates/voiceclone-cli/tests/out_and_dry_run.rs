@@ -525,6 +525,12 @@ fn out_writes_no_more_than_its_byte_budget() {
                 "{j}"
             );
             assert_eq!(j["job_id"], "vmeg:speech:t1", "{j}");
+            // A rerun submits (and bills) a new task: the message says to fetch the URLs,
+            // never to rerun (before: "or rerun with a larger budget").
+            let message = j["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("fetch its printed audio URLs"), "{j}");
+            assert!(message.contains("bills a new task"), "{j}");
+            assert!(!message.contains("rerun"), "{j}");
         }
         assert_eq!(fake.creates(), 1);
     }

@@ -303,7 +303,7 @@ async fn write_all(
             crate::exit::Exit::Failure,
             "download_budget",
             format!(
-                "the files would hold more than the {budget} bytes --out writes for one command (--max-total-bytes): {} of {n} not downloaded; the URLs are printed, fetch them again or rerun with a larger budget",
+                "the files would hold more than the {budget} bytes --out writes for one command (speak: --max-total-bytes): {} of {n} not downloaded; the job is finished and paid for: fetch its printed audio URLs (running the command again submits and bills a new task)",
                 n.saturating_sub(i)
             ),
         )
