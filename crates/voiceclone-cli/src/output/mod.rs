@@ -229,14 +229,23 @@ impl Outcome {
     }
 
     /// True when the result names a job or the key that made one, anywhere in it (a long
-    /// text's `parts[].job_id`, an error's `job_ids`): what a caller needs to find a (paid)
-    /// job again. A listing's jobs (`tasks`, `voices`, `candidates`) do not count: listing
-    /// again finds them, and `tasks | head` is no lost job.
+    /// text's `parts[].job_id`, an error's `job_ids`, an unknown outcome's `task_id`): what a
+    /// caller needs to find a (paid) job again. A failure whose outcome is unknown
+    /// (`outcome_unknown`, `interrupted`) counts whatever it holds: its submit time is all a
+    /// JimmyAI one (no key) may have. A listing's jobs (`tasks`, `voices`, `candidates`) do
+    /// not count: listing again finds them, and `tasks | head` is no lost job.
     fn names_a_job(&self) -> bool {
+        if self
+            .failure
+            .as_ref()
+            .is_some_and(|f| matches!(f.kind.as_str(), "outcome_unknown" | "interrupted"))
+        {
+            return true;
+        }
         fn names(v: &Value) -> bool {
             match v {
                 Value::Object(m) => m.iter().any(|(k, v)| match k.as_str() {
-                    "job_id" | "job_ids" | "idempotency_key" => !v.is_null(),
+                    "job_id" | "job_ids" | "idempotency_key" | "task_id" => !v.is_null(),
                     "tasks" | "voices" | "candidates" => false,
                     _ => names(v),
                 }),
@@ -530,6 +539,30 @@ mod tests {
         o.set("voices", serde_json::json!([{"id": "cv_1"}]));
         o.set("tasks", serde_json::json!([{"job_id": "vmeg:clone:t1"}]));
         assert!(!o.names_a_job());
+    }
+
+    /// A JimmyAI unknown outcome has no key: its `task_id` (maybe the only handle on the
+    /// paid task), or the unknown outcome itself, names a job. Before, only `job_id`,
+    /// `job_ids` and `idempotency_key` counted, and a closed stdout dropped it in silence.
+    #[test]
+    fn an_unknown_outcome_names_a_job_by_its_task_id_or_by_being_unknown() {
+        for (kind, task) in [("outcome_unknown", Some("a-1")), ("outcome_unknown", None)] {
+            let e = voiceclone::Error::new(ErrorKind::OutcomeUnknown {
+                idempotency_key: None,
+                task_id: task.map(voiceclone::JobId::new),
+                submitted_at: UNIX_EPOCH + Duration::from_secs(1),
+                request: voiceclone::RequestSummary::default(),
+            });
+            let f = Failure::from_adapter(&e);
+            assert_eq!(f.kind, kind);
+            assert!(Outcome::failed(f).names_a_job(), "{task:?}");
+        }
+        let f = Failure::other(Exit::Unreachable, "interrupted", "stopped");
+        assert!(Outcome::failed(f).names_a_job());
+        let f = Failure::other(Exit::Failure, "vendor", "no").with("task_id", "a-2");
+        assert!(Outcome::failed(f).names_a_job());
+        let f = Failure::other(Exit::Failure, "vendor", "no").with("task_id", Value::Null);
+        assert!(!Outcome::failed(f).names_a_job());
     }
 
     /// A Redis URL is redacted whole, never in pieces: `redis://127.0.0.1:6379/0` shares
