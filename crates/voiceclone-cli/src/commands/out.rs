@@ -239,7 +239,17 @@ pub async fn write(
         None => write_all(client, urls, out, budget, printer, &mut files, o).await,
     };
     o.set("files", files);
-    if let Err(f) = result {
+    if let Err(mut f) = result {
+        // Whatever refused the write (the adapter's `InvalidInput` for a path that became a
+        // directory after `check`, say), it came after the job was paid: exit 1, never 2,
+        // which says nothing was sent.
+        if f.exit == crate::exit::Exit::Usage {
+            f.exit = crate::exit::Exit::Failure;
+            f.message = format!(
+                "{}; the job is finished and paid for: its audio URLs are printed",
+                f.message
+            );
+        }
         o.failure = Some(f);
     }
 }
@@ -343,6 +353,33 @@ async fn write_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A download refused as invalid input (here a file name `check` would have refused; in
+    /// life, say, the path became a directory after the check) comes after the job was paid:
+    /// exit 1, never 2 ("nothing was sent"). Before, the adapter's `InvalidInput` went out as
+    /// exit 2.
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn a_download_refused_as_invalid_input_after_the_job_is_not_exit_2() {
+        let client = Client::builder(Provider::Vmeg)
+            .api_key("sk-out-test-0123456789")
+            .base_url("http://127.0.0.1:9/")
+            .retry(voiceclone::RetryPolicy::none())
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a\u{1}b.wav");
+        {
+            let url = Url::parse("https://127.0.0.1:9/a.wav").unwrap();
+            let urls = [url.clone(), url];
+            let mut o = Outcome::default();
+            let printer = Printer::new(true, true);
+            write(&client, &urls, &target, 1000, &printer, &mut o, &mut None).await;
+            let f = o.failure.unwrap();
+            assert_eq!(f.kind, "invalid_input", "{f:?}");
+            assert_eq!(f.exit, crate::exit::Exit::Failure, "{f:?}");
+        }
+    }
 
     #[test]
     fn stems_sort_as_numbers() {
