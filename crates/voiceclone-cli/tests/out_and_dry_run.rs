@@ -767,3 +767,43 @@ fn out_refuses_an_existing_file_before_sending_unless_overwrite() {
     speak(&mine, &["--overwrite"]).expect(0);
     assert_plays(Path::new(&mine));
 }
+
+/// A FIFO where `--out` would write (PATH itself, or a numbered file in the PATH directory)
+/// is refused before anything is sent, `--overwrite` or not (exit 2): the download's rename
+/// would replace it (as root, `--out /dev/null --overwrite` made `/dev/null` a regular file;
+/// otherwise the rename failed after the job was paid).
+#[test]
+fn out_refuses_a_fifo_whatever_overwrite_says() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.wav");
+    support::mkfifo(&fifo);
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    support::mkfifo(&parts.join("01.wav"));
+    for out in [&fifo, &parts] {
+        for more in [&[][..], &["--overwrite"]] {
+            let mut args = vec![
+                "--provider",
+                "vmeg",
+                "--allow-private-urls",
+                "--json",
+                "speak",
+                "--voice",
+                "sv_en_us_female_01",
+                "--text",
+                "Hello.",
+                "--wait",
+                "--out",
+                out.to_str().unwrap(),
+            ];
+            args.extend(more);
+            args.extend(FAST_POLL);
+            let j = run(&sim, &args).expect(2).json();
+            assert_eq!(j["error"]["kind"], "usage", "{j}");
+            let message = j["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("not a regular file"), "{more:?}: {j}");
+        }
+    }
+    assert_eq!(sim.requests(), 0, "nothing was sent");
+}

@@ -13,8 +13,10 @@
 //! Before anything is sent, a file the run may write that already exists (PATH, a sibling
 //! `out-NN.<ext>`, or `DIR/NN.<ext>`, for any extension and NN up to [`MAX_OUT_FILES`]) is
 //! refused (exit 2) unless `--overwrite`: the write itself renames over, after the job was
-//! paid. The check is a guard against mistakes, not a lock: a file created between it and
-//! the write is still replaced.
+//! paid. One that is not a regular file (a device such as `/dev/null`, a FIFO, a socket, or
+//! a symlink to one) is refused even with `--overwrite`: the rename would replace it. The
+//! check is a guard against mistakes, not a lock: a file created between it and the write
+//! is still replaced.
 //!
 //! One command asks for one clone preview or one line of speech: an answer listing more
 //! than [`MAX_OUT_FILES`] URLs is refused before anything is downloaded, and all the files
@@ -103,6 +105,16 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
             )));
         }
     }
+    // A device, FIFO or socket (or a symlink to one) where a file would go is refused
+    // whatever --overwrite says: the download renames its file over it (as root,
+    // `/dev/null` became a regular file; otherwise the rename failed after the job was paid).
+    if let Some(special) = special_target(out) {
+        return Err(Failure::usage(format!(
+            "--out {}: {} exists and is not a regular file (a device, FIFO, socket or directory): the download would replace it, --overwrite or not; nothing was sent, choose another PATH",
+            out.display(),
+            special.display()
+        )));
+    }
     if !overwrite && let Some(existing) = existing_target(out) {
         return Err(Failure::usage(format!(
             "--out {}: {} already exists and would be replaced: nothing was sent; pass --overwrite to replace it, or choose another PATH",
@@ -144,6 +156,31 @@ fn existing_target(out: &Path) -> Option<std::path::PathBuf> {
         .flatten()
         .find(|e| e.file_name().to_str().is_some_and(|n| numbered(n, &prefix)))
         .map(|e| e.path())
+}
+
+/// The first of the names [`existing_target`] looks at that exists and is not a regular
+/// file nor a symlink to one (PATH itself when it names a file; a numbered file, which
+/// can also not be a directory). The rename of a download would replace it.
+fn special_target(out: &Path) -> Option<std::path::PathBuf> {
+    let not_regular = |p: &Path| std::fs::metadata(p).is_ok_and(|m| !m.is_file());
+    let (dir, prefix) = if out.is_dir() || names_dir(out) {
+        (out.to_path_buf(), String::new())
+    } else {
+        if not_regular(out) {
+            return Some(out.to_path_buf());
+        }
+        let stem = out
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (parent_or_dot(out), format!("{stem}-"))
+    };
+    std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| numbered(n, &prefix)))
+        .map(|e| e.path())
+        .find(|p| not_regular(p))
 }
 
 /// Whether `name` is `<prefix>NN.<ext>`, a name [`write_all`] may give one of at most
