@@ -17,8 +17,11 @@ Exit codes:
   2  bad usage, invalid input, or a command the provider does not support; nothing was sent
   3  network failure, timeout (including --timeout running out while waiting), or unknown
      outcome: a submit may or may not have created a task; do not resend it, look it up
-     (the --json error object carries the idempotency key and the submit time); also a
+     (the error carries the idempotency key and the submit time, without --json as a
+     ready-to-paste reconcile command); also a
      result naming a job that stdout could not take: it is written to stderr instead
+  130, 143  a second SIGINT (130) or SIGTERM (143) after the first: the process ends as
+     soon as the first one's result is written, at most 2 s later (128 + the signal)
 
 Environment:
   VOICECLONE_PROVIDER              default for --provider
@@ -794,8 +797,17 @@ mod tests {
             "1  the provider",
             "2  bad usage",
             "3  network failure",
+            "130, 143  a second SIGINT (130) or SIGTERM (143)",
         ] {
             assert!(help.contains(line), "{line} missing from --help");
+        }
+        // The README's table lists the same codes, the second signal's too.
+        let readme = include_str!("../../../README.md");
+        for row in ["| 0 |", "| 1 |", "| 2 |", "| 3 |", "| 130 |", "| 143 |"] {
+            assert!(
+                readme.contains(row),
+                "{row} missing from README's exit codes"
+            );
         }
     }
 }
