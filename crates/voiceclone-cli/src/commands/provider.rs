@@ -673,7 +673,10 @@ fn reconcile_command(
 /// `id` in its stored form as one shell word, for a suggested `voiceclone wait ID`: a
 /// server chooses the id, and `$(...)` or `;` in it must paste as text.
 fn sh_id(id: &JobId) -> String {
-    crate::output::shell_word(&id.to_string()).into_owned()
+    // The stored form (`vmeg:speech:t1`), which `wait` reads without `--provider`; not
+    // `as_ref`, which is the bare vendor id.
+    let stored = id.to_string();
+    crate::output::shell_word(&stored).into_owned()
 }
 
 /// A wait that failed after the job was accepted, for a reason other than the task's own
