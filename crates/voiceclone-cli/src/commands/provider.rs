@@ -32,16 +32,17 @@ use crate::spinner::{Spinner, UploadBar};
 
 /// Runs a provider command.
 pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
-    // The environment's keys are registered first: a usage error or a dry run may quote an
-    // argument, and a key pasted as one (`clone "$VMEG_API_KEY"`, `--voice "$VMEG_API_KEY"`)
-    // was printed whole by a dry run ("no such file", the request body). The key file is
-    // not read here: a dry run reads no key, and a pipe (`<(pass show vmeg)`) reads once.
-    crate::context::redact_api_keys_from_env(printer);
     // The webhook flags are checked before anything else: a usage error sends nothing.
+    // (Their messages quote no argument.)
     let webhook = match webhook_flags(cli) {
         Ok(w) => w,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
+    // The environment's keys are registered before anything quotes an argument: a key
+    // pasted as one (`clone "$VMEG_API_KEY"`, `--voice "$VMEG_API_KEY"`, `--out`) was
+    // printed whole by a dry run ("no such file", the request body). The key file is not
+    // read here: a dry run reads no key, and a pipe (`<(pass show vmeg)`) reads once.
+    crate::context::redact_api_keys_from_env(printer);
     // `--out` is checked, and a dry run answered, before the key is even read: nothing is sent.
     if let Err(f) = super::out::check(cli) {
         return with_provider(Outcome::failed(f), cli);
