@@ -6,7 +6,8 @@
 //! is UNKNOWN, and a server that caps the size asked for answers short pages that are not the
 //! last (and a page whose unusable records were dropped looks short too). An empty page, or
 //! one bringing no new id, while the page's `total` says more records remain is an error; so
-//! is a full page bringing no new id (a vendor answering pages it already sent), and a list
+//! is a page of records all read before (a vendor answering pages it already sent, in any
+//! order: every id read is kept, at most [`MAX_ITEMS`]), and a list
 //! longer than [`MAX_PAGES`] or [`MAX_ITEMS`]: never a quiet stop (a caller that gets `Ok` has
 //! seen every item). A `total` that the records read so far already exceed is wrong, and ends
 //! nothing either.
@@ -108,6 +109,9 @@ struct Walk<F> {
     previous: HashSet<String>,
     /// How many records the previous page had (0 before the first).
     previous_returned: usize,
+    /// Every id read so far (at most [`MAX_ITEMS`]): a vendor answering pages it already
+    /// sent (A, B, A, B, ...) brings no new one.
+    read: HashSet<String>,
     /// The text of the items read so far ([`Listed::text_bytes`]).
     text_bytes: usize,
     /// Where the unreadable records of the pages taken are counted, if anywhere.
@@ -172,6 +176,7 @@ where
         done: false,
         previous: HashSet::new(),
         previous_returned: 0,
+        read: HashSet::new(),
         text_bytes: 0,
         unread,
     };
@@ -213,33 +218,40 @@ where
         }
         let ids: HashSet<String> = page.items.iter().map(Listed::key).collect();
         let full = i64::try_from(returned).unwrap_or(i64::MAX) >= page.page_size;
-        if w.page > 1 && returned == w.previous_returned && ids == w.previous {
+        let repeated = w.page > 1 && returned == w.previous_returned && ids == w.previous;
+        // A page of readable records all read before: not a page of this list's rest.
+        let nothing_new = !ids.is_empty() && ids.is_subset(&w.read);
+        if repeated || nothing_new {
             // The page number is ignored and the whole list fit on one page: it was read,
             // unless the page's `total` says there is more (a server that also caps the
             // page size), which cannot be read.
             if more_claimed && !ids.is_empty() {
                 return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
-                    "the {what} answered page {} with the same items as page {}, though it says it holds {} items and {} were read; stopped: the listing would be incomplete",
+                    "the {what} answered page {} with items already read, though it says it holds {} items and {} were read; stopped: the listing would be incomplete",
                     w.page,
-                    w.page - 1,
                     page.total.unwrap_or_default(),
                     w.seen
                 )));
             }
-            if !full {
+            if repeated && !full {
                 return Ok(None);
             }
             if !ids.is_empty() {
+                let which = if repeated {
+                    format!("the same items as page {}", w.page - 1)
+                } else {
+                    "items already read".to_owned()
+                };
                 return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
-                    "the {what} answered page {} with the same items as page {}; stopped: the listing would be incomplete or endless",
-                    w.page,
-                    w.page - 1
+                    "the {what} answered page {} with {which}; stopped: the listing would be incomplete or endless",
+                    w.page
                 )));
             }
         }
         if let Some(unread) = &w.unread {
             unread.add(page.skipped());
         }
+        w.read.extend(ids.iter().cloned());
         w.previous = ids;
         w.previous_returned = returned;
         w.seen = w
@@ -362,6 +374,35 @@ mod tests {
                 "{total:?}"
             );
         }
+    }
+
+    /// A vendor answering pages it already sent, in turn (A, B, A, B, ...), is an error
+    /// once a page brings no new id: the third fetch. Before: only the previous page was
+    /// compared, and the walk ran to `MAX_PAGES` (10,000 requests).
+    #[tokio::test]
+    async fn pages_already_read_coming_back_in_turn_are_an_error() {
+        let fetched = Arc::new(AtomicI64::new(0));
+        let counter = fetched.clone();
+        let items: Vec<_> = walk("task list", move |page| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let side = if page % 2 == 1 { "a" } else { "b" };
+            async move {
+                Ok(Page {
+                    items: (0..50).map(|i| format!("{side}-{i}")).collect(),
+                    total: None,
+                    page_size: 50,
+                    returned: 50,
+                })
+            }
+        })
+        .collect()
+        .await;
+        assert_eq!(fetched.load(Ordering::SeqCst), 3);
+        let (last, read) = items.split_last().unwrap();
+        assert_eq!(read.len(), 100);
+        let err = last.as_ref().unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidResponse);
+        assert!(err.to_string().contains("items already read"), "{err}");
     }
 
     #[tokio::test]
