@@ -56,6 +56,63 @@ async fn a_named_task_of_another_kind_or_time_is_not_taken_as_found() {
     }
 }
 
+/// A named task of another VMEG product (`textTranslation`, `vt`, `at`) is not of the
+/// submit's kind, unlike a type that cannot be read; and a named task whose detail gives no
+/// creation time (the shape of `result` is UNKNOWN) is dated by the task list: `Found` only
+/// when the list puts it in the window, a candidate when nothing dates it. Before: each was
+/// `Found` (the other product's kind read as unknown, no time read as fitting any window).
+#[tokio::test]
+async fn a_named_task_of_another_product_or_without_a_time_is_not_found_blindly() {
+    let now = SystemTime::now();
+    let q = ReconcileQuery::new(now)
+        .kind(JobKind::Speech)
+        .task_id("t-named");
+    for task_type in ["textTranslation", "vt", "at"] {
+        let server = Scripted::start(vec![detail(task_type, now), list(json!([]))]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c.reconcile(&q).await.unwrap();
+        assert!(!matches!(r, Reconciled::Found { .. }), "{task_type}: {r}");
+    }
+    let undated = || {
+        Step::ok(json!({"code": 200, "message": "", "data": {
+            "taskId": "t-named", "taskType": "tts", "status": "processing",
+            "result": {"taskId": "t-named"},
+        }}))
+    };
+    let listed = |created: Option<SystemTime>| {
+        let mut rec = json!({"taskId": "t-named", "taskType": "tts", "status": "processing"});
+        if let Some(at) = created {
+            rec["createdAt"] = json!(iso(at));
+        }
+        list(json!([rec]))
+    };
+    // Listed 400 days old: not the submit's.
+    let server = Scripted::start(vec![
+        undated(),
+        listed(Some(now - Duration::from_secs(400 * 86_400))),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(!matches!(r, Reconciled::Found { .. }), "{r}");
+    // Listed now: found, dated by the list.
+    let server = Scripted::start(vec![undated(), listed(Some(now))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Found { task, .. } if task.created_at.is_some()),
+        "{r}"
+    );
+    // Dated nowhere: a candidate.
+    let server = Scripted::start(vec![undated(), listed(None)]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.iter().any(|t| t.id.as_str() == "t-named")),
+        "{r}"
+    );
+}
+
 /// A listed task in the window whose type cannot be read (none sent, or a spelling this
 /// crate does not know) is a candidate, never dropped into `None` ("most likely created
 /// nothing"), which would invite a second paid submit.

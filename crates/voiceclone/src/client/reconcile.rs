@@ -28,7 +28,8 @@ impl Client {
     ///
     /// VMEG: the tasks whose kind and creation time fit the submit (`tasks/list`, every
     /// page: its order is UNKNOWN), narrowed by what else is known: the task id an answer
-    /// named, the completion hub's delivery for the idempotency key (when the client has a
+    /// named (of the kind, not another product's, dated in the window by its detail or,
+    /// without a time there, by the task list), the completion hub's delivery for the idempotency key (when the client has a
     /// hub), and for a clone the voice list's `taskId` of the voice with the asked-for
     /// name. [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
@@ -78,19 +79,26 @@ impl Client {
         // A named task the vendor answered 404 for: the search goes on, but an empty search
         // then ends in this error, never in `None` (the task may just not be readable yet).
         let mut named_missing: Option<Error> = None;
+        // The named task when it is of the kind but its detail gave no creation time (VMEG's
+        // `result` shape is UNKNOWN; another product's detail has none): the listing, read
+        // anyway, may date it; undated, it is a candidate, never `Found`.
+        let mut named_undated: Option<TaskSummary> = None;
         if let Some(id) = &q.task_id {
             // A task the vendor does not know (not readable yet, or a server that named one
             // that never existed) is no answer: the search goes on, never `None` from it.
             match self.summary_of(id, q.kind).await {
                 Ok(task) => {
-                    let of_kind = q.kind.is_none() || task.kind.is_none() || task.kind == q.kind;
-                    if of_kind && task.may_be_created_between(from, to) {
+                    let of_kind = task.may_be_of_kind(q.kind);
+                    if of_kind && task.created_at.is_none() {
+                        named_undated = Some(task);
+                    } else if of_kind && task.may_be_created_between(from, to) {
                         return Ok(Reconciled::Found {
                             task,
                             evidence: Evidence::AnswerNamedTask,
                         });
+                    } else {
+                        tracing::warn!(task = %task.id, "the task the answer named is of another kind or outside the window; searching instead");
                     }
-                    tracing::warn!(task = %task.id, "the task the answer named is of another kind or outside the window; searching instead");
                 }
                 Err(e) if *e.kind() == ErrorKind::NotFound => {
                     tracing::warn!(task = %id, "the task the answer named is not found; searching instead");
@@ -104,12 +112,20 @@ impl Client {
         let mut filter = TaskFilter::all();
         filter.kind = q.kind;
         let mut seen = HashSet::new();
+        // The listing's record of the undated named task, wherever it is dated.
+        let mut named_listed: Option<TaskSummary> = None;
         // Records the list sent that could not be read (no usable id, not an object): any of
         // them may be the submit's task, so they forbid answering `None`.
         let unread = crate::model::UnreadRecords::new();
         let listed: Vec<TaskSummary> = match self
             .tasks_counting_unread(filter, &unread)
             .try_filter(|s| {
+                if named_undated
+                    .as_ref()
+                    .is_some_and(|n| n.id.as_str() == s.id.as_str())
+                {
+                    named_listed = Some(s.clone());
+                }
                 let fits = s.may_be_created_between(from, to);
                 std::future::ready(fits && seen.insert(s.id.clone()))
             })
@@ -118,6 +134,16 @@ impl Client {
         {
             Ok(listed) => listed,
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
+                if let Some(task) = named_undated {
+                    // No list to date it by: the vendor knows the task, so not `None`; but
+                    // nothing places it in the window, so not `Found` either.
+                    return Ok(Reconciled::Candidates {
+                        tasks: vec![task],
+                        from,
+                        to,
+                        incomplete: true,
+                    });
+                }
                 if let Some(missing) = named_missing {
                     return Err(missing);
                 }
@@ -125,6 +151,28 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
+        let mut listed = listed;
+        if let Some(task) = named_undated {
+            match named_listed.filter(|l| l.created_at.is_some()) {
+                Some(l) if l.may_be_created_between(from, to) => {
+                    let mut task = task;
+                    task.created_at = l.created_at;
+                    task.created_at_offset_unknown = l.created_at_offset_unknown;
+                    return Ok(Reconciled::Found {
+                        task,
+                        evidence: Evidence::AnswerNamedTask,
+                    });
+                }
+                Some(_) => {
+                    tracing::warn!(task = %task.id, "the task the answer named is listed outside the window; searching instead");
+                }
+                None => {
+                    if !listed.iter().any(|s| s.id.as_str() == task.id.as_str()) {
+                        listed.push(task);
+                    }
+                }
+            }
+        }
         let unread = unread.count();
         // The webhook delivery for the key, when a hub saw it. A store that cannot be
         // searched takes that evidence away, and the search goes on by the task list; but
