@@ -560,3 +560,57 @@ async fn a_query_that_could_only_mislead_is_refused_before_sending() {
     );
     assert!(server.seen().is_empty(), "the resend went out");
 }
+
+/// A voice of the asked-for name ties a task to a clone only when that task is dated
+/// exactly (with its UTC offset) in the window and no other clone task there is still
+/// unfinished. Here a clone "narrator" finished six hours before (its time without an
+/// offset, so placed loosely in the window), and the lost clone "narrator" is still
+/// processing with no voice yet. Before: `Found` for the old task; with two old ties, the
+/// candidates were only those two, leaving out the real one.
+#[tokio::test]
+async fn a_voice_name_tie_is_no_evidence_beside_an_unfinished_clone() {
+    let now = SystemTime::now();
+    let six_hours_ago = now - Duration::from_secs(6 * 3600);
+    // Written without an offset: the vendor's zone is UNKNOWN.
+    let no_offset = iso(six_hours_ago).trim_end_matches('Z').to_owned();
+    let old = |id: &str| json!({"taskId": id, "taskType": "cloneVoice", "status": "finished", "createdAt": no_offset});
+    let new = json!({"taskId": "t-new", "taskType": "cloneVoice", "status": "processing", "createdAt": iso(now)});
+    let voice = |id: &str, task: &str| json!({"voiceId": id, "name": "narrator", "taskId": task});
+    let voices = |records: serde_json::Value| list(records);
+    let q = ReconcileQuery::new(now)
+        .kind(JobKind::Clone)
+        .voice_name("narrator");
+    for (tasks, made) in [
+        (
+            json!([old("t-old"), new.clone()]),
+            json!([voice("cv_1", "t-old")]),
+        ),
+        (
+            json!([old("t-old"), old("t-older"), new.clone()]),
+            json!([voice("cv_1", "t-old"), voice("cv_2", "t-older")]),
+        ),
+    ] {
+        let server = Scripted::start(vec![list(tasks.clone()), voices(made)]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c.reconcile(&q).await.unwrap();
+        assert!(!matches!(r, Reconciled::Found { .. }), "{tasks}: {r}");
+        assert!(
+            matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.iter().any(|t| t.id.as_str() == "t-new")),
+            "{tasks}: {r}"
+        );
+    }
+    // The tie of a task dated in the window beside clones that all finished is evidence.
+    let mine = json!({"taskId": "t-mine", "taskType": "cloneVoice", "status": "finished", "createdAt": iso(now)});
+    let other = json!({"taskId": "t-other", "taskType": "cloneVoice", "status": "finished", "createdAt": iso(now)});
+    let server = Scripted::start(vec![
+        list(json!([mine, other])),
+        voices(json!([voice("cv_1", "t-mine")])),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Found { task, .. } if task.id.as_str() == "t-mine"),
+        "{r}"
+    );
+}

@@ -31,7 +31,9 @@ impl Client {
     /// named (of the kind, not another product's, dated in the window by its detail or,
     /// without a time there, by the task list), the completion hub's delivery for the idempotency key (when the client has a
     /// hub), and for a clone the voice list's `taskId` of the voice with the asked-for
-    /// name. [`Reconciled::Found`] only when one of these ties a task to the submit;
+    /// name (evidence only for one task with it, dated with its UTC offset in the window,
+    /// beside no unfinished or failed clone task, in a search that read every record).
+    /// [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
     /// [`Reconciled::None`] only when every listed task of the kind has a creation time
     /// outside the window. A task without a readable creation time may be the one, so it is
@@ -231,7 +233,13 @@ impl Client {
                 to,
             });
         }
-        // A clone's voice carries its task id and the name the submit asked for.
+        // A clone's voice carries its task id and the name the submit asked for. A name is
+        // not unique: the tie is evidence only for the one task with it, dated exactly (with
+        // its UTC offset) in the window, beside no other task the submit's could be that has
+        // not finished with a result (the submit's own may be still running, with no voice
+        // yet, or failed, while an older clone of the same name finished), in a search that
+        // read every record and met no other task named by an answer. Otherwise every
+        // listed task is a candidate.
         if q.kind != Some(JobKind::Speech)
             && let Some(name) = &q.voice_name
         {
@@ -240,22 +248,28 @@ impl Client {
                 .iter()
                 .filter(|s| made.iter().any(|m| m.as_str() == s.id.as_str()))
                 .collect();
-            match tied.as_slice() {
-                [one] => {
+            if let [one] = tied.as_slice() {
+                let exact = one.created_at.is_some_and(|at| at >= from && at <= to)
+                    && !one.created_at_offset_unknown;
+                let others_resolved = listed.iter().all(|s| {
+                    s.id.as_str() == one.id.as_str()
+                        || !s.may_be_of_kind(Some(JobKind::Clone))
+                        || s.status == crate::model::TaskStatus::Succeeded
+                });
+                let named_elsewhere = q
+                    .task_id
+                    .as_ref()
+                    .is_some_and(|id| id.as_str() != one.id.as_str());
+                // (A hub that could not be searched takes no task from the list's view: the
+                // tie stands, as it does when the hub holds no delivery.)
+                let list_whole = unread == 0 && named_missing.is_none();
+                if exact && others_resolved && !named_elsewhere && list_whole {
                     return Ok(Reconciled::Found {
                         task: (*one).clone(),
                         evidence: Evidence::VoiceName(name.clone()),
                     });
                 }
-                [] => {}
-                many => {
-                    return Ok(Reconciled::Candidates {
-                        tasks: many.iter().map(|s| (*s).clone()).collect(),
-                        from,
-                        to,
-                        incomplete,
-                    });
-                }
+                tracing::warn!(task = %one.id, "a task made a voice of the asked-for name, but its time is not known to be in the window or another task may be the submit's; reporting candidates");
             }
         }
         Ok(Reconciled::Candidates {

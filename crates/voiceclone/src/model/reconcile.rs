@@ -223,7 +223,8 @@ pub enum Evidence {
     AnswerNamedTask,
     /// A verified webhook delivery for the task carried the submit's idempotency key.
     Webhook,
-    /// The only candidate whose cloned voice has the name the clone asked for.
+    /// The only candidate whose cloned voice has the name the clone asked for, dated with its
+    /// UTC offset inside the window, beside no other clone task that is unfinished or failed.
     VoiceName(String),
 }
 
