@@ -614,3 +614,83 @@ async fn a_voice_name_tie_is_no_evidence_beside_an_unfinished_clone() {
         "{r}"
     );
 }
+
+/// The vendor confirms the task the answer named, but dates it outside the window (its
+/// clock ten minutes ahead): a candidate, never `None`. A task listed three minutes after
+/// the window (within the 5 minutes the clocks may be apart) is a candidate too. JimmyAI,
+/// with no task list: the named task is a candidate of an incomplete search, not
+/// `Unsupported` asking for the id the caller gave. A resend met by a 409 whose search sees
+/// nothing: empty candidates of an incomplete search, not `None` (the 409 proves a task).
+/// Before: `None` ("most likely created nothing") in the first three, and `Unsupported` on
+/// JimmyAI.
+#[tokio::test]
+async fn a_task_the_vendor_confirms_is_never_none() {
+    let now = SystemTime::now();
+    let later = now + Duration::from_secs(600);
+    let q = ReconcileQuery::new(now)
+        .kind(JobKind::Speech)
+        .task_id("t-named");
+    let named = json!({"taskId": "t-named", "taskType": "tts", "status": "processing", "createdAt": iso(later)});
+    let server = Scripted::start(vec![detail("tts", later), list(json!([named]))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.iter().any(|t| t.id.as_str() == "t-named")),
+        "{r}"
+    );
+    assert!(r.to_string().contains("dated outside that span"), "{r}");
+
+    let skewed = now + Duration::from_secs(120 + 180);
+    let rec = json!({"taskId": "t-ahead", "taskType": "tts", "status": "processing", "createdAt": iso(skewed)});
+    let server = Scripted::start(vec![list(json!([rec]))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c
+        .reconcile(&ReconcileQuery::new(now).kind(JobKind::Speech))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == 1),
+        "{r}"
+    );
+
+    let created = now - Duration::from_secs(400 * 86_400);
+    let secs = created
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let server = Scripted::start(vec![Step::ok(json!({"code": 20000, "msg": "ok", "data": {
+        "id": "t-named", "object": "audio", "created": secs,
+        "model": "soundCloningAudio", "status": "processing",
+    }}))])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.len() == 1),
+        "{r}"
+    );
+
+    let server = Scripted::start(vec![
+        Step::status(
+            409,
+            json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+        ),
+        list(json!([])),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("k-part-1");
+    let r = c
+        .resend_speech(&req, now - Duration::from_secs(60))
+        .await
+        .unwrap();
+    let Resubmitted::AlreadyAccepted(a) = &r else {
+        panic!("{r:?}");
+    };
+    assert!(
+        matches!(&a.reconciled, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.is_empty()),
+        "{}",
+        a.reconciled
+    );
+    assert!(a.to_string().contains("do not submit it again"), "{a}");
+}

@@ -10,9 +10,9 @@ use futures_util::TryStreamExt;
 use super::Client;
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    AlreadyAccepted, CloneJob, CloneRequest, Evidence, Job, JobId, JobKind, KEY_RESEND_WINDOW,
-    ReconcileQuery, Reconciled, Resubmitted, SpeechJob, SpeechRequest, TaskDetail, TaskFilter,
-    TaskSummary, kind_of_operation,
+    AlreadyAccepted, CloneJob, CloneRequest, Evidence, FUTURE_SKEW, Job, JobId, JobKind,
+    KEY_RESEND_WINDOW, ReconcileQuery, Reconciled, Resubmitted, SpeechJob, SpeechRequest,
+    TaskDetail, TaskFilter, TaskSummary, kind_of_operation,
 };
 use crate::provider::paging::walk_unbounded_text;
 #[cfg(feature = "webhook")]
@@ -36,12 +36,15 @@ impl Client {
     /// [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
     /// [`Reconciled::None`] only when every listed task of the kind has a creation time
-    /// outside the window. A task without a readable creation time may be the one, so it is
+    /// outside the window and the 5 minutes after it (the vendor's clock may be ahead), and
+    /// no task of the kind the answer named exists (one dated outside the window is a
+    /// candidate). A task without a readable creation time may be the one, so it is
     /// a candidate; one whose time came without a UTC offset (read as UTC) is placed
     /// [`crate::UNKNOWN_OFFSET_SPAN`] more loosely, since VMEG's zone is UNKNOWN.
     ///
     /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
-    /// that task is found; without one, the error is `Unsupported` and its note says what
+    /// that task is found (dated outside the window, a candidate of an incomplete search);
+    /// without one, the error is `Unsupported` and its note says what
     /// cannot be recovered.
     ///
     /// ```
@@ -85,6 +88,10 @@ impl Client {
         // `result` shape is UNKNOWN; another product's detail has none): the listing, read
         // anyway, may date it; undated, it is a candidate, never `Found`.
         let mut named_undated: Option<TaskSummary> = None;
+        // The named task when it is of the kind but dated outside the window (a clock apart
+        // from the vendor's, a server naming an older task): the vendor just said it exists,
+        // so it is a candidate, and the answer can never be `None`.
+        let mut named_outside: Option<TaskSummary> = None;
         if let Some(id) = &q.task_id {
             // A task the vendor does not know (not readable yet, or a server that named one
             // that never existed) is no answer: the search goes on, never `None` from it.
@@ -98,8 +105,11 @@ impl Client {
                             task,
                             evidence: Evidence::AnswerNamedTask,
                         });
+                    } else if of_kind {
+                        tracing::warn!(task = %task.id, "the task the answer named is dated outside the window; a candidate, searching on");
+                        named_outside = Some(task);
                     } else {
-                        tracing::warn!(task = %task.id, "the task the answer named is of another kind or outside the window; searching instead");
+                        tracing::warn!(task = %task.id, "the task the answer named is of another kind; searching instead");
                     }
                 }
                 Err(e) if *e.kind() == ErrorKind::NotFound => {
@@ -111,6 +121,7 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
+        let skewed_to = to.checked_add(FUTURE_SKEW).unwrap_or(to);
         let mut filter = TaskFilter::all();
         filter.kind = q.kind;
         let mut seen = HashSet::new();
@@ -128,7 +139,9 @@ impl Client {
                 {
                     named_listed = Some(s.clone());
                 }
-                let fits = s.may_be_created_between(from, to);
+                // Up to FUTURE_SKEW after the window too: the vendor's clock may be that far
+                // ahead of this one, and a task it dates there may be the submit's.
+                let fits = s.may_be_created_between(from, skewed_to);
                 std::future::ready(fits && seen.insert(s.id.clone()))
             })
             .try_collect()
@@ -136,9 +149,10 @@ impl Client {
         {
             Ok(listed) => listed,
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
-                if let Some(task) = named_undated {
-                    // No list to date it by: the vendor knows the task, so not `None`; but
-                    // nothing places it in the window, so not `Found` either.
+                if let Some(task) = named_undated.or(named_outside) {
+                    // No list to date it by, or dated outside the window: the vendor knows
+                    // the task, so not `None` (nor `Unsupported` asking for the id the
+                    // caller gave); but nothing places it in the window, so not `Found`.
                     return Ok(Reconciled::Candidates {
                         tasks: vec![task],
                         from,
@@ -165,15 +179,20 @@ impl Client {
                         evidence: Evidence::AnswerNamedTask,
                     });
                 }
-                Some(_) => {
-                    tracing::warn!(task = %task.id, "the task the answer named is listed outside the window; searching instead");
+                Some(l) => {
+                    tracing::warn!(task = %task.id, "the task the answer named is listed outside the window; a candidate, searching on");
+                    let mut task = task;
+                    task.created_at = l.created_at;
+                    task.created_at_offset_unknown = l.created_at_offset_unknown;
+                    named_outside = Some(task);
                 }
-                None => {
-                    if !listed.iter().any(|s| s.id.as_str() == task.id.as_str()) {
-                        listed.push(task);
-                    }
-                }
+                None => named_outside = Some(task),
             }
+        }
+        if let Some(task) = named_outside
+            && !listed.iter().any(|s| s.id.as_str() == task.id.as_str())
+        {
+            listed.push(task);
         }
         let unread = unread.count();
         // The webhook delivery for the key, when a hub saw it. A store that cannot be
@@ -545,11 +564,21 @@ impl Client {
                 {
                     query.task_id.clone_from(task_id);
                 }
-                let reconciled = self.reconcile(&query).await.map_err(|r| {
+                let reconciled = match self.reconcile(&query).await.map_err(|r| {
                     r.with_note(
                         "the vendor said the key was already used (the first submit was accepted), but looking its task up failed",
                     )
-                })?;
+                })? {
+                    // The 409 proves a task was accepted: a search that saw none of it was
+                    // incomplete (a list lagging behind, a clock far apart), never "none".
+                    Reconciled::None { from, to, .. } => Reconciled::Candidates {
+                        tasks: Vec::new(),
+                        from,
+                        to,
+                        incomplete: true,
+                    },
+                    other => other,
+                };
                 Ok(Resubmitted::AlreadyAccepted(Box::new(AlreadyAccepted {
                     idempotency_key: key,
                     submitted_at: query.submitted_at,
