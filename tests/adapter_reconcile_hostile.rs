@@ -56,6 +56,63 @@ async fn a_named_task_of_another_kind_or_time_is_not_taken_as_found() {
     }
 }
 
+/// A named task of another VMEG product (`textTranslation`, `vt`, `at`) is not of the
+/// submit's kind, unlike a type that cannot be read; and a named task whose detail gives no
+/// creation time (the shape of `result` is UNKNOWN) is dated by the task list: `Found` only
+/// when the list puts it in the window, a candidate when nothing dates it. Before: each was
+/// `Found` (the other product's kind read as unknown, no time read as fitting any window).
+#[tokio::test]
+async fn a_named_task_of_another_product_or_without_a_time_is_not_found_blindly() {
+    let now = SystemTime::now();
+    let q = ReconcileQuery::new(now)
+        .kind(JobKind::Speech)
+        .task_id("t-named");
+    for task_type in ["textTranslation", "vt", "at"] {
+        let server = Scripted::start(vec![detail(task_type, now), list(json!([]))]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c.reconcile(&q).await.unwrap();
+        assert!(!matches!(r, Reconciled::Found { .. }), "{task_type}: {r}");
+    }
+    let undated = || {
+        Step::ok(json!({"code": 200, "message": "", "data": {
+            "taskId": "t-named", "taskType": "tts", "status": "processing",
+            "result": {"taskId": "t-named"},
+        }}))
+    };
+    let listed = |created: Option<SystemTime>| {
+        let mut rec = json!({"taskId": "t-named", "taskType": "tts", "status": "processing"});
+        if let Some(at) = created {
+            rec["createdAt"] = json!(iso(at));
+        }
+        list(json!([rec]))
+    };
+    // Listed 400 days old: not the submit's.
+    let server = Scripted::start(vec![
+        undated(),
+        listed(Some(now - Duration::from_secs(400 * 86_400))),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(!matches!(r, Reconciled::Found { .. }), "{r}");
+    // Listed now: found, dated by the list.
+    let server = Scripted::start(vec![undated(), listed(Some(now))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Found { task, .. } if task.created_at.is_some()),
+        "{r}"
+    );
+    // Dated nowhere: a candidate.
+    let server = Scripted::start(vec![undated(), listed(None)]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.iter().any(|t| t.id.as_str() == "t-named")),
+        "{r}"
+    );
+}
+
 /// A listed task in the window whose type cannot be read (none sent, or a spelling this
 /// crate does not know) is a candidate, never dropped into `None` ("most likely created
 /// nothing"), which would invite a second paid submit.
@@ -502,4 +559,138 @@ async fn a_query_that_could_only_mislead_is_refused_before_sending() {
         "{e}"
     );
     assert!(server.seen().is_empty(), "the resend went out");
+}
+
+/// A voice of the asked-for name ties a task to a clone only when that task is dated
+/// exactly (with its UTC offset) in the window and no other clone task there is still
+/// unfinished. Here a clone "narrator" finished six hours before (its time without an
+/// offset, so placed loosely in the window), and the lost clone "narrator" is still
+/// processing with no voice yet. Before: `Found` for the old task; with two old ties, the
+/// candidates were only those two, leaving out the real one.
+#[tokio::test]
+async fn a_voice_name_tie_is_no_evidence_beside_an_unfinished_clone() {
+    let now = SystemTime::now();
+    let six_hours_ago = now - Duration::from_secs(6 * 3600);
+    // Written without an offset: the vendor's zone is UNKNOWN.
+    let no_offset = iso(six_hours_ago).trim_end_matches('Z').to_owned();
+    let old = |id: &str| json!({"taskId": id, "taskType": "cloneVoice", "status": "finished", "createdAt": no_offset});
+    let new = json!({"taskId": "t-new", "taskType": "cloneVoice", "status": "processing", "createdAt": iso(now)});
+    let voice = |id: &str, task: &str| json!({"voiceId": id, "name": "narrator", "taskId": task});
+    let voices = |records: serde_json::Value| list(records);
+    let q = ReconcileQuery::new(now)
+        .kind(JobKind::Clone)
+        .voice_name("narrator");
+    for (tasks, made) in [
+        (
+            json!([old("t-old"), new.clone()]),
+            json!([voice("cv_1", "t-old")]),
+        ),
+        (
+            json!([old("t-old"), old("t-older"), new.clone()]),
+            json!([voice("cv_1", "t-old"), voice("cv_2", "t-older")]),
+        ),
+    ] {
+        let server = Scripted::start(vec![list(tasks.clone()), voices(made)]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c.reconcile(&q).await.unwrap();
+        assert!(!matches!(r, Reconciled::Found { .. }), "{tasks}: {r}");
+        assert!(
+            matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.iter().any(|t| t.id.as_str() == "t-new")),
+            "{tasks}: {r}"
+        );
+    }
+    // The tie of a task dated in the window beside clones that all finished is evidence.
+    let mine = json!({"taskId": "t-mine", "taskType": "cloneVoice", "status": "finished", "createdAt": iso(now)});
+    let other = json!({"taskId": "t-other", "taskType": "cloneVoice", "status": "finished", "createdAt": iso(now)});
+    let server = Scripted::start(vec![
+        list(json!([mine, other])),
+        voices(json!([voice("cv_1", "t-mine")])),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Found { task, .. } if task.id.as_str() == "t-mine"),
+        "{r}"
+    );
+}
+
+/// The vendor confirms the task the answer named, but dates it outside the window (its
+/// clock ten minutes ahead): a candidate, never `None`. A task listed three minutes after
+/// the window (within the 5 minutes the clocks may be apart) is a candidate too. JimmyAI,
+/// with no task list: the named task is a candidate of an incomplete search, not
+/// `Unsupported` asking for the id the caller gave. A resend met by a 409 whose search sees
+/// nothing: empty candidates of an incomplete search, not `None` (the 409 proves a task).
+/// Before: `None` ("most likely created nothing") in the first three, and `Unsupported` on
+/// JimmyAI.
+#[tokio::test]
+async fn a_task_the_vendor_confirms_is_never_none() {
+    let now = SystemTime::now();
+    let later = now + Duration::from_secs(600);
+    let q = ReconcileQuery::new(now)
+        .kind(JobKind::Speech)
+        .task_id("t-named");
+    let named = json!({"taskId": "t-named", "taskType": "tts", "status": "processing", "createdAt": iso(later)});
+    let server = Scripted::start(vec![detail("tts", later), list(json!([named]))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.iter().any(|t| t.id.as_str() == "t-named")),
+        "{r}"
+    );
+    assert!(r.to_string().contains("dated outside that span"), "{r}");
+
+    let skewed = now + Duration::from_secs(120 + 180);
+    let rec = json!({"taskId": "t-ahead", "taskType": "tts", "status": "processing", "createdAt": iso(skewed)});
+    let server = Scripted::start(vec![list(json!([rec]))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c
+        .reconcile(&ReconcileQuery::new(now).kind(JobKind::Speech))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == 1),
+        "{r}"
+    );
+
+    let created = now - Duration::from_secs(400 * 86_400);
+    let secs = created
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let server = Scripted::start(vec![Step::ok(json!({"code": 20000, "msg": "ok", "data": {
+        "id": "t-named", "object": "audio", "created": secs,
+        "model": "soundCloningAudio", "status": "processing",
+    }}))])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.len() == 1),
+        "{r}"
+    );
+
+    let server = Scripted::start(vec![
+        Step::status(
+            409,
+            json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+        ),
+        list(json!([])),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("k-part-1");
+    let r = c
+        .resend_speech(&req, now - Duration::from_secs(60))
+        .await
+        .unwrap();
+    let Resubmitted::AlreadyAccepted(a) = &r else {
+        panic!("{r:?}");
+    };
+    assert!(
+        matches!(&a.reconciled, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.is_empty()),
+        "{}",
+        a.reconciled
+    );
+    assert!(a.to_string().contains("do not submit it again"), "{a}");
 }

@@ -101,3 +101,71 @@ async fn without_a_total_the_walk_ends_at_an_empty_or_repeated_short_page() {
     assert!(points_at_mine(&reconcile(&server).await));
     assert_eq!(server.seen().len(), 2);
 }
+
+/// The answer of a reconcile whose walk may end in an error: pointing at the task, or an
+/// error (or an incomplete search), never `None` and never candidates that leave it out.
+async fn reconcile_result(server: &Scripted) -> Result<Reconciled, voiceclone::Error> {
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    c.reconcile(&ReconcileQuery::new(SystemTime::now()).kind(JobKind::Speech))
+        .await
+}
+
+fn points_at_mine_or_says_incomplete(r: &Result<Reconciled, voiceclone::Error>) -> bool {
+    match r {
+        Ok(Reconciled::Candidates {
+            incomplete: true, ..
+        }) => true,
+        Ok(r) => points_at_mine(r),
+        Err(e) => !e.may_resubmit(),
+    }
+}
+
+/// Page 1 is full (50 of the 50 asked for) and its `total` is 50, the count of that page
+/// alone: the walk asks once more and finds the task on page 2. Before: `seen == total`
+/// ended the walk after page 1 and `reconcile` answered `None`.
+#[tokio::test]
+async fn a_full_first_page_whose_total_counts_only_itself_does_not_end_the_walk() {
+    let server = Scripted::start(vec![
+        page(old_tasks(50), Some(50)),
+        page(vec![mine()], Some(1)),
+        page(vec![], Some(0)),
+    ])
+    .await;
+    let r = reconcile_result(&server).await;
+    assert!(points_at_mine_or_says_incomplete(&r), "{r:?}");
+    assert!(r.as_ref().is_ok_and(points_at_mine), "{r:?}");
+}
+
+/// A server that ignores the page number and caps the page size answers the same 20 records
+/// for every page, with `total` 500: the rest (the task among them) cannot be read, so the
+/// walk is an error. Before: read as "the whole list fit on one page", 20 of 500, and
+/// `reconcile` answered `None`.
+#[tokio::test]
+async fn the_same_short_page_again_while_total_says_more_is_an_error() {
+    let server = Scripted::start(vec![
+        page(old_tasks(20), Some(500)),
+        page(old_tasks(20), Some(500)),
+        page(old_tasks(20), Some(500)),
+    ])
+    .await;
+    let r = reconcile_result(&server).await;
+    assert!(points_at_mine_or_says_incomplete(&r), "{r:?}");
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(server.seen().len(), 2);
+}
+
+/// An empty page in the middle of a list whose `total` says 150 more records remain (the
+/// task among them) is an error. Before: it ended the walk, and `reconcile` answered `None`.
+#[tokio::test]
+async fn an_empty_page_while_total_says_more_is_an_error() {
+    let server = Scripted::start(vec![
+        page(old_tasks(50), Some(200)),
+        page(vec![], Some(200)),
+        page(vec![mine()], Some(200)),
+    ])
+    .await;
+    let r = reconcile_result(&server).await;
+    assert!(points_at_mine_or_says_incomplete(&r), "{r:?}");
+    let e = r.unwrap_err();
+    assert!(e.to_string().contains("page 2 sent none"), "{e}");
+}

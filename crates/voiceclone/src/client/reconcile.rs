@@ -10,9 +10,9 @@ use futures_util::TryStreamExt;
 use super::Client;
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    AlreadyAccepted, CloneJob, CloneRequest, Evidence, Job, JobId, JobKind, KEY_RESEND_WINDOW,
-    ReconcileQuery, Reconciled, Resubmitted, SpeechJob, SpeechRequest, TaskDetail, TaskFilter,
-    TaskSummary, kind_of_operation,
+    AlreadyAccepted, CloneJob, CloneRequest, Evidence, FUTURE_SKEW, Job, JobId, JobKind,
+    KEY_RESEND_WINDOW, ReconcileQuery, Reconciled, Resubmitted, SpeechJob, SpeechRequest,
+    TaskDetail, TaskFilter, TaskSummary, kind_of_operation,
 };
 use crate::provider::paging::walk_unbounded_text;
 #[cfg(feature = "webhook")]
@@ -28,17 +28,23 @@ impl Client {
     ///
     /// VMEG: the tasks whose kind and creation time fit the submit (`tasks/list`, every
     /// page: its order is UNKNOWN), narrowed by what else is known: the task id an answer
-    /// named, the completion hub's delivery for the idempotency key (when the client has a
+    /// named (of the kind, not another product's, dated in the window by its detail or,
+    /// without a time there, by the task list), the completion hub's delivery for the idempotency key (when the client has a
     /// hub), and for a clone the voice list's `taskId` of the voice with the asked-for
-    /// name. [`Reconciled::Found`] only when one of these ties a task to the submit;
+    /// name (evidence only for one task with it, dated with its UTC offset in the window,
+    /// beside no unfinished or failed clone task, in a search that read every record).
+    /// [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
     /// [`Reconciled::None`] only when every listed task of the kind has a creation time
-    /// outside the window. A task without a readable creation time may be the one, so it is
+    /// outside the window and the 5 minutes after it (the vendor's clock may be ahead), and
+    /// no task of the kind the answer named exists (one dated outside the window is a
+    /// candidate). A task without a readable creation time may be the one, so it is
     /// a candidate; one whose time came without a UTC offset (read as UTC) is placed
     /// [`crate::UNKNOWN_OFFSET_SPAN`] more loosely, since VMEG's zone is UNKNOWN.
     ///
     /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
-    /// that task is found; without one, the error is `Unsupported` and its note says what
+    /// that task is found (dated outside the window, a candidate of an incomplete search);
+    /// without one, the error is `Unsupported` and its note says what
     /// cannot be recovered.
     ///
     /// ```
@@ -78,19 +84,33 @@ impl Client {
         // A named task the vendor answered 404 for: the search goes on, but an empty search
         // then ends in this error, never in `None` (the task may just not be readable yet).
         let mut named_missing: Option<Error> = None;
+        // The named task when it is of the kind but its detail gave no creation time (VMEG's
+        // `result` shape is UNKNOWN; another product's detail has none): the listing, read
+        // anyway, may date it; undated, it is a candidate, never `Found`.
+        let mut named_undated: Option<TaskSummary> = None;
+        // The named task when it is of the kind but dated outside the window (a clock apart
+        // from the vendor's, a server naming an older task): the vendor just said it exists,
+        // so it is a candidate, and the answer can never be `None`.
+        let mut named_outside: Option<TaskSummary> = None;
         if let Some(id) = &q.task_id {
             // A task the vendor does not know (not readable yet, or a server that named one
             // that never existed) is no answer: the search goes on, never `None` from it.
             match self.summary_of(id, q.kind).await {
                 Ok(task) => {
-                    let of_kind = q.kind.is_none() || task.kind.is_none() || task.kind == q.kind;
-                    if of_kind && task.may_be_created_between(from, to) {
+                    let of_kind = task.may_be_of_kind(q.kind);
+                    if of_kind && task.created_at.is_none() {
+                        named_undated = Some(task);
+                    } else if of_kind && task.may_be_created_between(from, to) {
                         return Ok(Reconciled::Found {
                             task,
                             evidence: Evidence::AnswerNamedTask,
                         });
+                    } else if of_kind {
+                        tracing::warn!(task = %task.id, "the task the answer named is dated outside the window; a candidate, searching on");
+                        named_outside = Some(task);
+                    } else {
+                        tracing::warn!(task = %task.id, "the task the answer named is of another kind; searching instead");
                     }
-                    tracing::warn!(task = %task.id, "the task the answer named is of another kind or outside the window; searching instead");
                 }
                 Err(e) if *e.kind() == ErrorKind::NotFound => {
                     tracing::warn!(task = %id, "the task the answer named is not found; searching instead");
@@ -101,16 +121,27 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
+        let skewed_to = to.checked_add(FUTURE_SKEW).unwrap_or(to);
         let mut filter = TaskFilter::all();
         filter.kind = q.kind;
         let mut seen = HashSet::new();
+        // The listing's record of the undated named task, wherever it is dated.
+        let mut named_listed: Option<TaskSummary> = None;
         // Records the list sent that could not be read (no usable id, not an object): any of
         // them may be the submit's task, so they forbid answering `None`.
         let unread = crate::model::UnreadRecords::new();
         let listed: Vec<TaskSummary> = match self
             .tasks_counting_unread(filter, &unread)
             .try_filter(|s| {
-                let fits = s.may_be_created_between(from, to);
+                if named_undated
+                    .as_ref()
+                    .is_some_and(|n| n.id.as_str() == s.id.as_str())
+                {
+                    named_listed = Some(s.clone());
+                }
+                // Up to FUTURE_SKEW after the window too: the vendor's clock may be that far
+                // ahead of this one, and a task it dates there may be the submit's.
+                let fits = s.may_be_created_between(from, skewed_to);
                 std::future::ready(fits && seen.insert(s.id.clone()))
             })
             .try_collect()
@@ -118,6 +149,17 @@ impl Client {
         {
             Ok(listed) => listed,
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
+                if let Some(task) = named_undated.or(named_outside) {
+                    // No list to date it by, or dated outside the window: the vendor knows
+                    // the task, so not `None` (nor `Unsupported` asking for the id the
+                    // caller gave); but nothing places it in the window, so not `Found`.
+                    return Ok(Reconciled::Candidates {
+                        tasks: vec![task],
+                        from,
+                        to,
+                        incomplete: true,
+                    });
+                }
                 if let Some(missing) = named_missing {
                     return Err(missing);
                 }
@@ -125,6 +167,33 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
+        let mut listed = listed;
+        if let Some(task) = named_undated {
+            match named_listed.filter(|l| l.created_at.is_some()) {
+                Some(l) if l.may_be_created_between(from, to) => {
+                    let mut task = task;
+                    task.created_at = l.created_at;
+                    task.created_at_offset_unknown = l.created_at_offset_unknown;
+                    return Ok(Reconciled::Found {
+                        task,
+                        evidence: Evidence::AnswerNamedTask,
+                    });
+                }
+                Some(l) => {
+                    tracing::warn!(task = %task.id, "the task the answer named is listed outside the window; a candidate, searching on");
+                    let mut task = task;
+                    task.created_at = l.created_at;
+                    task.created_at_offset_unknown = l.created_at_offset_unknown;
+                    named_outside = Some(task);
+                }
+                None => named_outside = Some(task),
+            }
+        }
+        if let Some(task) = named_outside
+            && !listed.iter().any(|s| s.id.as_str() == task.id.as_str())
+        {
+            listed.push(task);
+        }
         let unread = unread.count();
         // The webhook delivery for the key, when a hub saw it. A store that cannot be
         // searched takes that evidence away, and the search goes on by the task list; but
@@ -183,7 +252,13 @@ impl Client {
                 to,
             });
         }
-        // A clone's voice carries its task id and the name the submit asked for.
+        // A clone's voice carries its task id and the name the submit asked for. A name is
+        // not unique: the tie is evidence only for the one task with it, dated exactly (with
+        // its UTC offset) in the window, beside no other task the submit's could be that has
+        // not finished with a result (the submit's own may be still running, with no voice
+        // yet, or failed, while an older clone of the same name finished), in a search that
+        // read every record and met no other task named by an answer. Otherwise every
+        // listed task is a candidate.
         if q.kind != Some(JobKind::Speech)
             && let Some(name) = &q.voice_name
         {
@@ -192,22 +267,28 @@ impl Client {
                 .iter()
                 .filter(|s| made.iter().any(|m| m.as_str() == s.id.as_str()))
                 .collect();
-            match tied.as_slice() {
-                [one] => {
+            if let [one] = tied.as_slice() {
+                let exact = one.created_at.is_some_and(|at| at >= from && at <= to)
+                    && !one.created_at_offset_unknown;
+                let others_resolved = listed.iter().all(|s| {
+                    s.id.as_str() == one.id.as_str()
+                        || !s.may_be_of_kind(Some(JobKind::Clone))
+                        || s.status == crate::model::TaskStatus::Succeeded
+                });
+                let named_elsewhere = q
+                    .task_id
+                    .as_ref()
+                    .is_some_and(|id| id.as_str() != one.id.as_str());
+                // (A hub that could not be searched takes no task from the list's view: the
+                // tie stands, as it does when the hub holds no delivery.)
+                let list_whole = unread == 0 && named_missing.is_none();
+                if exact && others_resolved && !named_elsewhere && list_whole {
                     return Ok(Reconciled::Found {
                         task: (*one).clone(),
                         evidence: Evidence::VoiceName(name.clone()),
                     });
                 }
-                [] => {}
-                many => {
-                    return Ok(Reconciled::Candidates {
-                        tasks: many.iter().map(|s| (*s).clone()).collect(),
-                        from,
-                        to,
-                        incomplete,
-                    });
-                }
+                tracing::warn!(task = %one.id, "a task made a voice of the asked-for name, but its time is not known to be in the window or another task may be the submit's; reporting candidates");
             }
         }
         Ok(Reconciled::Candidates {
@@ -483,11 +564,21 @@ impl Client {
                 {
                     query.task_id.clone_from(task_id);
                 }
-                let reconciled = self.reconcile(&query).await.map_err(|r| {
+                let reconciled = match self.reconcile(&query).await.map_err(|r| {
                     r.with_note(
                         "the vendor said the key was already used (the first submit was accepted), but looking its task up failed",
                     )
-                })?;
+                })? {
+                    // The 409 proves a task was accepted: a search that saw none of it was
+                    // incomplete (a list lagging behind, a clock far apart), never "none".
+                    Reconciled::None { from, to, .. } => Reconciled::Candidates {
+                        tasks: Vec::new(),
+                        from,
+                        to,
+                        incomplete: true,
+                    },
+                    other => other,
+                };
                 Ok(Resubmitted::AlreadyAccepted(Box::new(AlreadyAccepted {
                     idempotency_key: key,
                     submitted_at: query.submitted_at,

@@ -57,11 +57,11 @@ pub(crate) use ids::wrong_kind;
 pub use ids::{Activation, JobId, Provider, VoiceId};
 pub use job::{CloneJob, Job, JobKind, SpeechJob};
 pub use options::{Emotion, OutputFormat, ParseError, SoundVersion, SubtitleMode, VmegEngine};
-pub(crate) use reconcile::kind_of_operation;
 pub use reconcile::{
     AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, MAX_RECONCILE_WINDOW,
     MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted,
 };
+pub(crate) use reconcile::{FUTURE_SKEW, kind_of_operation};
 pub use request::{CloneRequest, SpeechLine, SpeechRequest};
 pub use result::{JIMMYAI_ACTIVATION_WINDOW, Speech, SpeechSegment, Voice};
 pub use status::TaskStatus;

@@ -28,7 +28,9 @@ pub const KEY_RESEND_WINDOW: Duration = Duration::from_secs(23 * 60 * 60);
 
 /// How far in the future a submit time may be (5 min of clock skew): a later one cannot be
 /// a submit's, and a search around it would answer "nothing was created" for a real one.
-const FUTURE_SKEW: Duration = Duration::from_secs(300);
+/// It is also how far after its window `reconcile` looks before answering `None`: the
+/// vendor's clock may be that far ahead.
+pub(crate) const FUTURE_SKEW: Duration = Duration::from_secs(300);
 
 /// What is known about a submit whose outcome is unknown: when it was sent, its kind, its
 /// VMEG idempotency key, the voice name a clone asked for, and the task id when an answer
@@ -223,7 +225,8 @@ pub enum Evidence {
     AnswerNamedTask,
     /// A verified webhook delivery for the task carried the submit's idempotency key.
     Webhook,
-    /// The only candidate whose cloned voice has the name the clone asked for.
+    /// The only candidate whose cloned voice has the name the clone asked for, dated with its
+    /// UTC offset inside the window, beside no other clone task that is unfinished or failed.
     VoiceName(String),
 }
 
@@ -255,7 +258,10 @@ pub enum Reconciled {
     },
     /// Tasks whose kind and creation time fit the submit, none tied to it by anything else:
     /// one of them may be it, or none (another caller's work). A task whose creation time is
-    /// missing, unreadable or without a UTC offset is here whenever it could fit.
+    /// missing, unreadable or without a UTC offset is here whenever it could fit; so is one
+    /// dated up to 5 minutes after `to` (the vendor's clock may be ahead), and the task an
+    /// answer named when it exists but is dated outside the window. Empty (and `incomplete`)
+    /// after a resend met VMEG's 409: the first submit's task exists but was not seen.
     Candidates {
         /// The tasks that fit.
         tasks: Vec<TaskSummary>,
@@ -264,12 +270,15 @@ pub enum Reconciled {
         /// The creation times searched.
         to: SystemTime,
         /// The search could not see everything: the listing held records it could not
-        /// read, or the task an answer named was not found. The submit's task may then be
-        /// none of `tasks`, so not even a sole candidate should be taken for it.
+        /// read, the task an answer named was not found, there is no task list (JimmyAI) to
+        /// place a named task by, or a resend met a 409 and no task was seen. The submit's
+        /// task may then be none of `tasks`, so not even a sole candidate should be taken.
         incomplete: bool,
     },
-    /// No task of the kind was created in the window: every listed one has a creation time
-    /// (with its UTC offset, or [`crate::UNKNOWN_OFFSET_SPAN`] away without one) outside it.
+    /// No task of the kind was created in the window or the 5 minutes after it (the vendor's
+    /// clock may be ahead): every listed one has a creation time (with its UTC offset, or
+    /// [`crate::UNKNOWN_OFFSET_SPAN`] away without one) outside that, and no task of the kind
+    /// an answer named exists.
     None {
         /// The kind looked for.
         kind: Option<JobKind>,
@@ -312,6 +321,14 @@ impl fmt::Display for Reconciled {
                 to,
                 incomplete,
             } => {
+                if tasks.is_empty() {
+                    return write!(
+                        f,
+                        "candidates: none listed, though the submit's task exists (the vendor said its key was used): no task created between {} and {} was seen (a list lagging behind, a clock far apart); do not submit it again, look again later",
+                        at(*from),
+                        at(*to)
+                    );
+                }
                 write!(
                     f,
                     "candidates: {} task(s) created between {} and {} fit the submit, but nothing ties one of them to it: ",
@@ -333,6 +350,19 @@ impl fmt::Display for Reconciled {
                     write!(
                         f,
                         "({loose} of them with no creation time, or one without a UTC offset, so they cannot be ruled out) "
+                    )?;
+                }
+                let outside = tasks
+                    .iter()
+                    .filter(|t| {
+                        !t.created_at_offset_unknown
+                            && t.created_at.is_some_and(|c| c < *from || c > *to)
+                    })
+                    .count();
+                if outside > 0 {
+                    write!(
+                        f,
+                        "({outside} of them dated outside that span: within the 5 minutes the vendor's clock may be ahead, or named by the submit's answer) "
                     )?;
                 }
                 let list: Vec<String> = tasks.iter().map(ToString::to_string).collect();

@@ -117,6 +117,21 @@ impl TaskSummary {
         at >= from && at <= to
     }
 
+    /// Whether the vendor named the task's type as one of its other products (VMEG `vt`,
+    /// `at`, `textTranslation`, the `taskType` values besides `cloneVoice` and `tts`): not a
+    /// clone or speech task, unlike a type that is missing or not known to this crate.
+    pub(crate) fn is_other_product(&self) -> bool {
+        self.kind.is_none()
+            && self.provider == Provider::Vmeg
+            && matches!(self.vendor_type.as_str(), "vt" | "at" | "textTranslation")
+    }
+
+    /// Whether the task may be of `kind` (`None`: a clone or a speech task): its kind is
+    /// that one, or it could not be read and the vendor did not name another product.
+    pub(crate) fn may_be_of_kind(&self, kind: Option<JobKind>) -> bool {
+        !self.is_other_product() && kind.is_none_or(|k| self.kind.is_none_or(|tk| tk == k))
+    }
+
     /// Sets the last update time.
     #[must_use]
     pub fn with_updated_at(mut self, at: SystemTime) -> Self {
@@ -185,9 +200,10 @@ impl TaskFilter {
     /// Whether `task` passes the client-side part of the filter (the status; the kind too,
     /// in case a vendor ignores its type filter). A task whose type this crate cannot read
     /// (none sent, or a spelling it does not know) is kept: the vendor listed it for the
-    /// type asked, and `reconcile` must see it as a candidate rather than answer `None`.
+    /// type asked, and `reconcile` must see it as a candidate rather than answer `None`; one
+    /// of the vendor's other products (VMEG `vt`, `at`, `textTranslation`) is not.
     pub(crate) fn keeps(&self, task: &TaskSummary) -> bool {
-        self.kind.is_none_or(|k| task.kind.is_none_or(|tk| tk == k))
+        self.kind.is_none_or(|k| task.may_be_of_kind(Some(k)))
             && self.status.as_ref().is_none_or(|s| *s == task.status)
     }
 }

@@ -1,12 +1,16 @@
 //! Walking a paged vendor list to its end as one `Stream`: no silent cap. A list stops when
-//! the vendor's `total` is reached, when a page comes back empty, or when a vendor that
-//! ignores the page number answers a short page again (the whole list fit on it). A short
-//! page alone ends nothing: VMEG's largest page size is UNKNOWN, and a server that caps the
-//! size asked for answers short pages that are not the last (and a page whose unusable
-//! records were dropped looks short too). A vendor that answers a full page again, or a list
-//! longer than [`MAX_PAGES`] or [`MAX_ITEMS`], is an error, never a quiet stop (a caller that gets `Ok` has
-//! seen every item). A `total` that the records read so far already exceed is wrong, and
-//! ends nothing either.
+//! the vendor's `total` is reached by a short page (a full page reaching it is followed by one
+//! more request: a `total` that counts only that page would end a list that has more), when a
+//! page comes back empty, or when a vendor that ignores the page number answers a short page
+//! again (the whole list fit on it). A short page alone ends nothing: VMEG's largest page size
+//! is UNKNOWN, and a server that caps the size asked for answers short pages that are not the
+//! last (and a page whose unusable records were dropped looks short too). An empty page, or
+//! one bringing no new id, while the page's `total` says more records remain is an error; so
+//! is a page of records all read before (a vendor answering pages it already sent, in any
+//! order: every id read is kept, at most [`MAX_ITEMS`]), and a list
+//! longer than [`MAX_PAGES`] or [`MAX_ITEMS`]: never a quiet stop (a caller that gets `Ok` has
+//! seen every item). A `total` that the records read so far already exceed is wrong, and ends
+//! nothing either.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -105,6 +109,9 @@ struct Walk<F> {
     previous: HashSet<String>,
     /// How many records the previous page had (0 before the first).
     previous_returned: usize,
+    /// Every id read so far (at most [`MAX_ITEMS`]): a vendor answering pages it already
+    /// sent (A, B, A, B, ...) brings no new one.
+    read: HashSet<String>,
     /// The text of the items read so far ([`Listed::text_bytes`]).
     text_bytes: usize,
     /// Where the unreadable records of the pages taken are counted, if anywhere.
@@ -169,6 +176,7 @@ where
         done: false,
         previous: HashSet::new(),
         previous_returned: 0,
+        read: HashSet::new(),
         text_bytes: 0,
         unread,
     };
@@ -185,37 +193,65 @@ where
         }
         let page = (w.fetch)(w.page).await?;
         let returned = page.returned.max(page.items.len());
+        // The page's own `total` says records remain that the walk has not read.
+        let more_claimed = page.total.is_some_and(|t| t > w.seen);
         if returned == 0 {
-            // A list that says it has items but sends none on its first page (`records`
-            // null or missing beside a positive `total`) is broken, not empty: an `Ok(empty)`
-            // would tell reconcile "nothing was created". On a later page, an empty answer
-            // ends the list (items deleted while it was read).
-            if let Some(total) = page.total.filter(|t| w.page == 1 && *t > 0) {
+            // A list that says it has more items than were read but sends none (`records`
+            // null or missing beside a positive `total`, an empty page in the middle) is
+            // broken, not ended: an `Ok` would tell reconcile "nothing was created". A page
+            // whose `total` was reached, or that has none, ends the list (items deleted
+            // while it was read).
+            if let Some(total) = page.total.filter(|_| more_claimed) {
+                let said = if w.page == 1 {
+                    "its first page sent none".to_owned()
+                } else {
+                    format!(
+                        "page {} sent none after {} were read",
+                        w.page, w.seen
+                    )
+                };
                 return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
-                    "the {what} says it holds {total} items but its first page sent none; stopped: the listing would be wrongly empty"
+                    "the {what} says it holds {total} items but {said}; stopped: the listing would be incomplete"
                 )));
             }
             return Ok(None);
         }
         let ids: HashSet<String> = page.items.iter().map(Listed::key).collect();
-        if w.page > 1 && returned == w.previous_returned && ids == w.previous {
-            let previous_short =
-                i64::try_from(w.previous_returned).unwrap_or(i64::MAX) < page.page_size;
-            // The page number is ignored and the whole list fit on one page: it was read.
-            if previous_short {
+        let full = i64::try_from(returned).unwrap_or(i64::MAX) >= page.page_size;
+        let repeated = w.page > 1 && returned == w.previous_returned && ids == w.previous;
+        // A page of readable records all read before: not a page of this list's rest.
+        let nothing_new = !ids.is_empty() && ids.is_subset(&w.read);
+        if repeated || nothing_new {
+            // The page number is ignored and the whole list fit on one page: it was read,
+            // unless the page's `total` says there is more (a server that also caps the
+            // page size), which cannot be read.
+            if more_claimed && !ids.is_empty() {
+                return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
+                    "the {what} answered page {} with items already read, though it says it holds {} items and {} were read; stopped: the listing would be incomplete",
+                    w.page,
+                    page.total.unwrap_or_default(),
+                    w.seen
+                )));
+            }
+            if repeated && !full {
                 return Ok(None);
             }
             if !ids.is_empty() {
+                let which = if repeated {
+                    format!("the same items as page {}", w.page - 1)
+                } else {
+                    "items already read".to_owned()
+                };
                 return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
-                    "the {what} answered page {} with the same items as page {}; stopped: the listing would be incomplete or endless",
-                    w.page,
-                    w.page - 1
+                    "the {what} answered page {} with {which}; stopped: the listing would be incomplete or endless",
+                    w.page
                 )));
             }
         }
         if let Some(unread) = &w.unread {
             unread.add(page.skipped());
         }
+        w.read.extend(ids.iter().cloned());
         w.previous = ids;
         w.previous_returned = returned;
         w.seen = w
@@ -238,9 +274,11 @@ where
             )));
         }
         // Only a total reached exactly ends the walk: one the records already passed (0, a
-        // negative number, a count of this page alone) is wrong, and trusting it would end
-        // a listing that has more, so the walk reads on to an empty page.
-        w.done = page.total == Some(w.seen);
+        // negative number, a count of an earlier page alone) is wrong, and trusting it would
+        // end a listing that has more, so the walk reads on to an empty page. A full page
+        // reaching it is followed by one more request: on page 1 a `total` counting that page
+        // alone looks reached (50 of 50), and the request costs one page when it is right.
+        w.done = page.total == Some(w.seen) && !full;
         Ok(Some((stream::iter(page.items.into_iter().map(Ok)), w)))
     })
     .try_flatten()
@@ -305,8 +343,10 @@ mod tests {
         for total in [Some(0), Some(-1), Some(10), Some(49), Some(i64::MIN)] {
             assert_eq!(read_with_total(total).await, (100, 3), "{total:?}");
         }
-        // A total reached exactly ends the walk without asking for the empty page.
-        assert_eq!(read_with_total(Some(100)).await, (100, 2));
+        // A total reached exactly by a full page is checked with one more request (it may
+        // count that page alone: 50 of 50 on page 1); by a short page it ends the walk.
+        assert_eq!(read_with_total(Some(100)).await, (100, 3));
+        assert_eq!(read_with_total(Some(50)).await, (100, 3));
         assert_eq!(read_with_total(None).await, (100, 3));
     }
 
@@ -334,6 +374,35 @@ mod tests {
                 "{total:?}"
             );
         }
+    }
+
+    /// A vendor answering pages it already sent, in turn (A, B, A, B, ...), is an error
+    /// once a page brings no new id: the third fetch. Before: only the previous page was
+    /// compared, and the walk ran to `MAX_PAGES` (10,000 requests).
+    #[tokio::test]
+    async fn pages_already_read_coming_back_in_turn_are_an_error() {
+        let fetched = Arc::new(AtomicI64::new(0));
+        let counter = fetched.clone();
+        let items: Vec<_> = walk("task list", move |page| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let side = if page % 2 == 1 { "a" } else { "b" };
+            async move {
+                Ok(Page {
+                    items: (0..50).map(|i| format!("{side}-{i}")).collect(),
+                    total: None,
+                    page_size: 50,
+                    returned: 50,
+                })
+            }
+        })
+        .collect()
+        .await;
+        assert_eq!(fetched.load(Ordering::SeqCst), 3);
+        let (last, read) = items.split_last().unwrap();
+        assert_eq!(read.len(), 100);
+        let err = last.as_ref().unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::InvalidResponse);
+        assert!(err.to_string().contains("items already read"), "{err}");
     }
 
     #[tokio::test]
@@ -391,12 +460,18 @@ mod tests {
         assert_eq!(fetched.load(Ordering::SeqCst), 8);
 
         // A search that keeps only what it looks for (the voice of a paid clone) reads on.
+        // (The ninth page is full and reaches `total`: one more request, answered empty.)
         let found = walk_unbounded_text("cloned-voice list", move |page| async move {
+            let items: Vec<String> = (page <= 9)
+                .then(|| format!("{page}{}", "x".repeat(16 << 20)))
+                .into_iter()
+                .collect();
+            let returned = items.len();
             Ok(Page {
-                items: vec![format!("{page}{}", "x".repeat(16 << 20))],
+                items,
                 total: Some(9),
                 page_size: 1,
-                returned: 1,
+                returned,
             })
         })
         .try_filter(|s: &String| std::future::ready(s.starts_with('9')))
