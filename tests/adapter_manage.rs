@@ -571,6 +571,43 @@ async fn a_resubmit_to_the_other_create_route_is_refused_and_nothing_is_sent() {
     assert_eq!(sim.task_count(), tasks);
 }
 
+/// Two resends of one lost submit at once (two tasks handling the same error): the second is
+/// refused naming `idempotency_key`, nothing sent, while the first is in flight; whether
+/// VMEG deduplicates a key still being processed is UNKNOWN, so both reaching it could bill
+/// twice. Once the first has ended, the key may be resent again.
+#[tokio::test]
+async fn two_resends_of_one_submit_at_once_send_one() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    let req = clone_req("twice");
+    let e = lost_clone(&sim, &c, "twice").await;
+    sim.complete_all_now();
+    let creates = sim.stats().requests(CLONE_OP);
+    let other = c.clone();
+    let (a, b) = tokio::join!(c.resubmit_clone(&e, &req), other.resubmit_clone(&e, &req));
+    let (done, refused) = match (a, b) {
+        (Ok(done), Err(refused)) | (Err(refused), Ok(done)) => (done, refused),
+        other => panic!("expected one resend and one refusal, got {other:?}"),
+    };
+    assert!(matches!(done, Resubmitted::AlreadyAccepted(_)), "{done:?}");
+    assert!(
+        matches!(refused.kind(), ErrorKind::InvalidInput { field, .. } if field == "idempotency_key"),
+        "{refused}"
+    );
+    assert!(!refused.may_resubmit(), "{refused}");
+    assert_eq!(
+        sim.stats().requests(CLONE_OP),
+        creates + 1,
+        "one resend sent"
+    );
+    // The key is free again once that resend has ended.
+    let again = c.resubmit_clone(&e, &req).await.unwrap();
+    assert!(
+        matches!(again, Resubmitted::AlreadyAccepted(_)),
+        "{again:?}"
+    );
+}
+
 #[tokio::test]
 async fn jimmyai_resubmit_is_refused_without_a_key() {
     let sim = sim(|c| c).await;

@@ -449,6 +449,7 @@ impl ClientBuilder {
                     http: crate::storage::StorageClient::new(self.allow_private_urls),
                     ..self.downloads
                 },
+                resends: Default::default(),
             }),
             options: CallOptions::default(),
         })

@@ -281,6 +281,10 @@ impl Client {
                 e.with_provider(self.provider())
                     .with_operation("resend_speech")
             })?;
+        let _one_at_a_time = self.inner.resends.take(&key).map_err(|e| {
+            e.with_provider(self.provider())
+                .with_operation("resend_speech")
+        })?;
         let sent = self.synthesize(req).await;
         self.after_resend(sent, key, query).await
     }

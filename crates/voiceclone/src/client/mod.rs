@@ -58,6 +58,8 @@ struct Inner {
     /// Result downloads: limits and their own HTTP client (never the key).
     #[cfg(feature = "download")]
     downloads: crate::download::Downloads,
+    /// The idempotency keys being resent now (`resubmit_*`, `resend_speech`).
+    resends: resends::Resends,
 }
 
 impl fmt::Debug for Client {
@@ -120,6 +122,7 @@ mod download; // issue 16: results to a file or writer
 mod long; // issue 16: synthesize_long, resend_speech
 mod manage;
 mod reconcile;
+mod resends; // one resend per idempotency key at a time
 
 impl Client {
     /// A client from `VMEG_API_KEY` / `JIMMYAI_API_KEY` and optional `VMEG_BASE_URL` /

@@ -349,7 +349,9 @@ impl Client {
     /// the error's; it must go to the route the first submit went to, so `synchronous` as
     /// then: VMEG's keys are per path, and a resend elsewhere would bill a second task). A
     /// provider without idempotency keys (JimmyAI) is `Unsupported`: a resend could create
-    /// and bill a second task.
+    /// and bill a second task. One resend per key at a time in a client and its clones (this,
+    /// `resubmit_speech`, `resend_speech`): another while one is in flight is refused
+    /// (`InvalidInput` naming `idempotency_key`, nothing sent).
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
@@ -416,6 +418,11 @@ impl Client {
             let planned = crate::provider::offline(self.provider()).plan_clone;
             let plan = planned(req, true).map_err(|e| self.resubmit_error(e))?;
             self.same_route(err, plan.last().map(|p| p.path.as_str()))?;
+            let _one_at_a_time = self
+                .inner
+                .resends
+                .take(&key)
+                .map_err(|e| self.resubmit_error(e))?;
             // The request holds the whole name; the error's summary may hold only its start.
             if let Some(name) = req.name.as_deref().filter(|n| !n.trim().is_empty()) {
                 query.voice_name = Some(name.to_owned());
@@ -461,6 +468,11 @@ impl Client {
             let planned = crate::provider::offline(self.provider()).plan_speech;
             let plan = planned(req).map_err(|e| self.resubmit_error(e))?;
             self.same_route(err, Some(&plan.path))?;
+            let _one_at_a_time = self
+                .inner
+                .resends
+                .take(&key)
+                .map_err(|e| self.resubmit_error(e))?;
             let req = req.clone().idempotency_key(key.clone());
             let sent = self.synthesize(&req).await;
             self.after_resend(sent, key, query).await
