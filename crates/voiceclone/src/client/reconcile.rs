@@ -517,12 +517,9 @@ impl Client {
         kind: JobKind,
     ) -> Result<(String, ReconcileQuery), Error> {
         let refuse = |field: &str, reason: String| {
-            Err(Error::invalid_input(field, reason)
-                .with_provider(self.provider())
-                .with_operation("resubmit"))
+            Err(self.resubmit_error(Error::invalid_input(field, reason)))
         };
-        let query = ReconcileQuery::from_error(err)
-            .map_err(|e| e.with_provider(self.provider()).with_operation("resubmit"))?;
+        let query = ReconcileQuery::from_error(err).map_err(|e| self.resubmit_error(e))?;
         if let Some(op_kind) = kind_of_operation(err.operation())
             && op_kind != kind
         {
@@ -537,9 +534,7 @@ impl Client {
             ));
         };
         if let Some(refusal) = past_key_lifetime(query.submitted_at, "error") {
-            return Err(refusal
-                .with_provider(self.provider())
-                .with_operation("resubmit"));
+            return Err(self.resubmit_error(refusal));
         }
         if req_key.is_some_and(|k| k != key) {
             return refuse(
@@ -553,7 +548,7 @@ impl Client {
         // nothing was sent.
         query
             .check(self.provider(), SystemTime::now())
-            .map_err(|e| e.with_provider(self.provider()).with_operation("resubmit"))?;
+            .map_err(|e| self.resubmit_error(e))?;
         Ok((key, query))
     }
 
