@@ -100,6 +100,25 @@ impl ClientConfig {
     /// [`with_text_filter`](Self::with_text_filter)) and from the body and message an
     /// `InvalidResponsePayload` error keeps (see [`crate::hooks::decode`]).
     pub fn bearer(api_key: &str) -> Result<Self, ConnectError> {
+        Self::new(api_key, key_filter)
+    }
+
+    /// [`bearer`](Self::bearer), with `filter` as the text filter *instead of* the key's
+    /// removal: every string decoded passes through `filter` alone. For a caller whose filter
+    /// already removes the key wherever it appears whole (the `voiceclone` adapter's removes
+    /// every piece of it), so that the key is not searched for twice in every string. A filter
+    /// that keeps the key lets an echoed key through to the generated types: otherwise use
+    /// `bearer` and [`with_text_filter`](Self::with_text_filter). The body and message an
+    /// `InvalidResponsePayload` keeps still lose the key (see [`crate::hooks::decode`]).
+    pub fn bearer_with_own_filter(api_key: &str, filter: TextFilter) -> Result<Self, ConnectError> {
+        Self::new(api_key, |_| filter)
+    }
+
+    /// The config for `api_key`, its text filter made by `filter` from the key.
+    fn new(
+        api_key: &str,
+        filter: impl FnOnce(&Arc<str>) -> TextFilter,
+    ) -> Result<Self, ConnectError> {
         if api_key.trim().is_empty() {
             return Err(ConnectError::InvalidApiKey);
         }
@@ -114,7 +133,7 @@ impl ClientConfig {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             base: Arc::new(OnceLock::new()),
             static_urls: Arc::new(Mutex::new(Vec::new())),
-            text_filter: Some(key_filter(&key)),
+            text_filter: Some(filter(&key)),
             key,
         })
     }
@@ -270,5 +289,41 @@ mod tests {
             ClientConfig::bearer("a\nb"),
             Err(ConnectError::InvalidApiKey)
         ));
+    }
+
+    /// Runs the config's text filter over `text` as a decode would.
+    fn filtered(c: &ClientConfig, text: &str) -> String {
+        match &c.text_filter {
+            Some(f) => f(text.to_owned()),
+            None => text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn an_own_filter_replaces_the_key_filter_and_runs_once_per_string() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::clone(&calls);
+        let own: TextFilter = Arc::new(move |t: String| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            t.replace("secret", "[mine]")
+        });
+        let Ok(c) = ClientConfig::bearer_with_own_filter("sk-secret-123", own) else {
+            unreachable!("a plain key is valid")
+        };
+        // The caller's filter alone: it decides what happens to the key.
+        assert_eq!(filtered(&c, "x sk-secret-123 y"), "x sk-[mine]-123 y");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // Blank keys are refused as by `bearer`.
+        let own: TextFilter = Arc::new(|t: String| t);
+        assert!(matches!(
+            ClientConfig::bearer_with_own_filter(" ", own),
+            Err(ConnectError::InvalidApiKey)
+        ));
+        // `bearer` and `with_text_filter` keep removing the key after the caller's filter.
+        let Ok(c) = ClientConfig::bearer("sk-secret-123") else {
+            unreachable!("a plain key is valid")
+        };
+        let c = c.with_text_filter(Arc::new(|t: String| t));
+        assert_eq!(filtered(&c, "a sk-secret-123 b"), "a [redacted] b");
     }
 }
