@@ -218,3 +218,46 @@ fn with_operation_timeout_doc_names_real_operations() {
         );
     }
 }
+
+/// A key a server echoes in a response header never shows: progenitor's
+/// `Error::UnexpectedResponse` prints the whole response (headers included) in its `Display`
+/// and `Debug`, and a decoded answer's `ResponseValue` keeps the headers.
+#[tokio::test]
+async fn a_key_echoed_in_a_header_is_never_printed_by_the_generated_clients() {
+    let server = MockServer::start_async().await;
+    server.mock(|when, then| {
+        when.path_includes("/audios/refused");
+        then.status(401)
+            .header("x-echo", format!("Bearer {KEY}"))
+            .header("content-type", "application/json")
+            .body("{}");
+    });
+    server.mock(|when, then| {
+        when.path_includes("/audios/fine");
+        then.status(200)
+            .header("x-echo", format!("Bearer {KEY}"))
+            .header("content-type", "application/json")
+            .json_body(task_answer("fine"));
+    });
+    let client = jimmyai_client::connect(&server.base_url(), KEY).unwrap();
+
+    let err = client.get_audio_task("refused").await.unwrap_err();
+    assert!(
+        matches!(err, jimmyai_client::Error::UnexpectedResponse(_)),
+        "{err:?}"
+    );
+    assert_no_key("Display", &format!("{err}"));
+    assert_no_key("Debug", &format!("{err:?}"));
+    assert!(format!("{err:?}").contains("[redacted]"), "{err:?}");
+
+    let answer = client.get_audio_task("fine").await.unwrap();
+    assert_no_key("ResponseValue Debug", &format!("{answer:?}"));
+    assert_eq!(
+        answer.headers().get("x-echo").and_then(|v| v.to_str().ok()),
+        Some("[redacted]")
+    );
+    assert_eq!(
+        answer.into_inner().data.map(|d| d.id),
+        Some(Some("fine".into()))
+    );
+}

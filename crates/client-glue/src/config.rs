@@ -202,7 +202,8 @@ impl ClientConfig {
     /// [`RawJson`](crate::RawJson) (see [`crate::wire`]), as when each call is wrapped in
     /// [`with_text_filter`](crate::wire::with_text_filter). Not filtered: values the
     /// generated types hold in other types than these (numbers, booleans, `List` lengths), the
-    /// headers of an answer, and the body of an error status (`Error::UnexpectedResponse`
+    /// headers of an answer (those holding the key whole have it replaced, filter or not: see
+    /// [`crate::hooks::execute`]), and the body of an error status (`Error::UnexpectedResponse`
     /// keeps the response unread). A later call replaces `filter`.
     #[must_use]
     pub fn with_text_filter(mut self, filter: TextFilter) -> Self {

@@ -56,6 +56,48 @@ mod tests {
 mod key_tests {
     use super::*;
 
+    /// Header values holding the key become `[redacted]` (each value of a repeated header on
+    /// its own), a header whose name holds it is dropped, the others keep their order and
+    /// values; a map without the key is not rebuilt.
+    #[test]
+    fn headers_echoing_the_key_lose_it() {
+        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+        let key = "Sk-0123456789";
+        let mut headers = HeaderMap::new();
+        let pairs = [
+            ("x-echo", "Bearer Sk-0123456789"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "k=Sk-0123456789; Path=/"),
+            ("x-sk-0123456789", "name holds it lower-cased"),
+            ("content-type", "application/json"),
+        ];
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        without_key_in_headers(&mut headers, key);
+        let shown: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("?").to_owned()))
+            .collect();
+        let want = [
+            ("x-echo", "[redacted]"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "[redacted]"),
+            ("content-type", "application/json"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(shown, want);
+        let before = headers.clone();
+        without_key_in_headers(&mut headers, "absent-key");
+        assert_eq!(headers, before);
+    }
+
     /// The body and the serde message an undecodable answer keeps lose every whole copy of
     /// the key; without one they are kept as they were.
     #[test]
@@ -464,14 +506,58 @@ fn without_key(
 
 /// Sends, and bounds the response body: reading more than the configured limit fails with a
 /// body error whose source is [`BodyTooLarge`] (see [`is_body_too_large`]), so a hostile or
-/// broken server cannot exhaust memory, on success and error statuses alike.
+/// broken server cannot exhaust memory, on success and error statuses alike. A response
+/// header echoing the API key has it removed: progenitor's
+/// `Error::UnexpectedResponse` prints the whole response, headers included, and a
+/// `ResponseValue` keeps them.
 pub async fn execute(
     client: &reqwest::Client,
     config: &ClientConfig,
     request: reqwest::Request,
 ) -> reqwest::Result<reqwest::Response> {
-    let response = client.execute(request).await?;
+    let mut response = client.execute(request).await?;
+    without_key_in_headers(response.headers_mut(), &config.key);
     Ok(limit_body(response, config.max_response_bytes()))
+}
+
+/// Every header of `headers` whose value holds `key` gets the value `[redacted]`, and one
+/// whose name holds it is dropped; the map is left as it is when no header holds the key (one
+/// substring search per header).
+fn without_key_in_headers(headers: &mut reqwest::header::HeaderMap, key: &str) {
+    let key = key.as_bytes();
+    let holds = |bytes: &[u8]| !key.is_empty() && bytes.windows(key.len()).any(|w| w == key);
+    // A header name is lower-case ASCII: it can hold the key only as the key lower-cased.
+    let lower = key.to_ascii_lowercase();
+    let name_holds = |name: &str| {
+        !lower.is_empty()
+            && name
+                .as_bytes()
+                .windows(lower.len())
+                .any(|w| w == lower.as_slice())
+    };
+    if !headers
+        .iter()
+        .any(|(name, value)| holds(value.as_bytes()) || name_holds(name.as_str()))
+    {
+        return;
+    }
+    let old = std::mem::take(headers);
+    let mut last = None;
+    for (name, value) in old {
+        // `None` continues the previous header's values (the map's iteration order).
+        if let Some(name) = name {
+            last = Some(name);
+        }
+        let Some(name) = last.as_ref().filter(|n| !name_holds(n.as_str())) else {
+            continue;
+        };
+        let value = if holds(value.as_bytes()) {
+            reqwest::header::HeaderValue::from_static(crate::config::REDACTED)
+        } else {
+            value
+        };
+        headers.append(name.clone(), value);
+    }
 }
 
 /// The body of `response`, failing once more than `limit` bytes arrive.
