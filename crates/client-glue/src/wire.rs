@@ -177,13 +177,21 @@ fn integer(text: &str) -> Option<i64> {
     }
 }
 
+/// A number's text read as a JSON number (`-1.5e3`, surrounding whitespace allowed; not
+/// `+1`, `.5`, `1.`, `inf` or `NaN`, and `None` beyond `f64`'s range), by serde_json's own
+/// parser: `str::parse::<f64>` would link a second one (core's, with 14 KB of tables) into
+/// every program that makes a call (issue 17 measures a one-call program's binary).
+pub fn parse_f64(text: &str) -> Option<f64> {
+    serde_json::from_slice::<f64>(text.as_bytes()).ok()
+}
+
 /// The integer a number's text (or a string's content) says, if it is an exact one.
 fn integer_in(text: &str) -> Option<i64> {
     let inner = text.trim();
     if let Ok(i) = inner.parse::<i64>() {
         return Some(i);
     }
-    let f: f64 = inner.parse().ok()?;
+    let f: f64 = parse_f64(inner)?;
     // Only exact integers: beyond 2^53 a float no longer says which integer it was.
     (f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0).then_some(f as i64)
 }
@@ -330,15 +338,11 @@ impl<'de> Deserialize<'de> for Number {
         let value = raw(d)?.and_then(|r| {
             let text = r.get();
             if !text.starts_with('"') {
-                return text.trim().parse::<f64>().ok();
+                return parse_f64(text);
             }
             match unescaped_inner(text) {
-                Some(inner) => inner.trim().parse::<f64>().ok(),
-                None => serde_json::from_slice::<String>(text.as_bytes())
-                    .ok()?
-                    .trim()
-                    .parse::<f64>()
-                    .ok(),
+                Some(inner) => parse_f64(inner),
+                None => parse_f64(&serde_json::from_slice::<String>(text.as_bytes()).ok()?),
             }
         });
         Ok(Number(value.filter(|f| f.is_finite())))
@@ -747,6 +751,34 @@ mod tests {
         assert_eq!(p.any.unwrap().get(), r#"{"voiceId":98765432109876543210}"#);
         let p = probe(r#"{"code":1,"n":1.5,"f":"NaN"}"#);
         assert_eq!((p.n.unwrap().value(), p.f.unwrap().value()), (None, None));
+        for (f, want) in [(r#"" 2.5e1 ""#, Some(25.0)), (r#""-0.25""#, Some(-0.25))] {
+            let p = probe(&format!(r#"{{"code":1,"f":{f}}}"#));
+            assert_eq!(p.f.unwrap().value(), want, "{f}");
+        }
+    }
+
+    /// Numbers as JSON writes them, nothing else: `str::parse::<f64>` also took `+1`, `.5`,
+    /// `1.`, `inf`, `NaN` (and linked core's float parser into every program).
+    #[test]
+    fn parse_f64_reads_json_numbers_only() {
+        for (text, want) in [
+            ("0", 0.0),
+            ("-1.5", -1.5),
+            (" 2e4 ", 20000.0),
+            ("20000.0", 20000.0),
+            ("1E-2", 0.01),
+            ("1e-400", 0.0),
+        ] {
+            assert_eq!(parse_f64(text), Some(want), "{text}");
+        }
+        for text in [
+            "", "+1", ".5", "1.", "inf", "NaN", "1e400", "0x1", "1 2", "\"1\"",
+        ] {
+            assert_eq!(parse_f64(text), None, "{text}");
+        }
+        // A string's content is read as the number unquoted: `"2e4"` is the integer 20000.
+        let p = probe(r#"{"code":1,"n":"2e4"}"#);
+        assert_eq!(p.n.unwrap().value(), Some(20000));
     }
 }
 

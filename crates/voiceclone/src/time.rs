@@ -164,13 +164,18 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
     }
-    if let Ok(secs) = v.parse::<f64>() {
+    // Fractions and exponents are read as JSON numbers are (serde_json's parser; see
+    // `client_glue::wire::parse_f64`).
+    if let Some(secs) = client_glue::wire::parse_f64(v) {
         if secs.is_nan() || secs < 0.0 {
             return None;
         }
         return Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
-    None
+    // A well-formed number `f64` cannot hold (`1e400`) is a very long wait too; anything else
+    // (`inf`, a date, words) is no `Retry-After`.
+    let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(v.as_bytes()).is_ok();
+    (well_formed && v.starts_with(|c: char| c.is_ascii_digit())).then_some(Duration::MAX)
 }
 
 /// RFC 3339 in UTC with millisecond precision, for messages meant for people.
@@ -323,13 +328,17 @@ mod tests {
         assert_eq!(parse_retry_after("-3"), None);
         assert_eq!(parse_retry_after("-0.5"), None);
         assert_eq!(parse_retry_after("NaN"), None);
+        // Not numbers as JSON writes them: no `Retry-After`, as any other word.
+        for odd in ["inf", "+5", ".5", "5.", "0x10", "[1]", "\"5\"", "1e400x"] {
+            assert_eq!(parse_retry_after(odd), None, "{odd}");
+        }
         // Beyond u32, u64 or a Duration: a very long wait, never "no Retry-After".
         for huge in [
             "4294967296",
             "99999999999999999999999",
             "1e12",
             "1e400",
-            "inf",
+            "12e999999",
         ] {
             assert!(
                 parse_retry_after(huge).is_some_and(|d| d >= Duration::from_secs(1 << 32)),

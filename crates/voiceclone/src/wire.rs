@@ -95,7 +95,7 @@ pub(crate) fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>
             let s = s.trim();
             s.parse()
                 .ok()
-                .or_else(|| s.parse::<f64>().ok().and_then(integral))
+                .or_else(|| client_glue::wire::parse_f64(s).and_then(integral))
         }
         _ => None,
     })

@@ -101,7 +101,10 @@ fn summarize_json(
             out.push((path.to_owned(), text_fingerprint(text)));
         }
         Value::String(text) => out.push((path.to_owned(), quotable(text))),
-        other => out.push((path.to_owned(), other.to_string())),
+        // Written by hand rather than through `Value`'s `Display`, which would link its whole
+        // serializer (pretty printing included) into every program making a paid call.
+        Value::Number(n) => out.push((path.to_owned(), n.to_string())),
+        Value::Bool(b) => out.push((path.to_owned(), b.to_string())),
     }
 }
 
@@ -150,7 +153,10 @@ mod tests {
                 "contentText": "Hello, my card is 4111 1111 1111 1111",
                 "data": [{"voiceId": "v-1", "text": "private words"}],
                 "voiceName": "named sk-secret-0123456789",
-                "speed": 1.5
+                "speed": 1.5,
+                "denoise": true,
+                "count": -3,
+                "none": null
             }))
         };
         let call = Call {
@@ -173,6 +179,9 @@ mod tests {
         );
         assert_eq!(s.field("data[0].voiceId"), Some("v-1"));
         assert_eq!(s.field("speed"), Some("1.5"));
+        assert_eq!(s.field("denoise"), Some("true"));
+        assert_eq!(s.field("count"), Some("-3"));
+        assert_eq!(s.field("none"), None);
         assert_eq!(s.field("voiceName"), Some("named [redacted]"));
         let fp = s.field("contentText").unwrap_or_default();
         assert!(
