@@ -1462,3 +1462,43 @@ fn a_fifo_or_dev_zero_in_place_of_a_done_part_does_not_hang_the_rerun() {
         assert_eq!(manifest(dir)["parts"][0]["state"], "done");
     }
 }
+
+/// Where the output directory cannot be locked (a file system without `flock`; here the
+/// test seam `VOICECLONE_TEST_NO_DIR_LOCK`, since root opens any directory), the run warns
+/// on stderr and goes on unlocked: with `--json` and with `--quiet` too (a warning, not a
+/// progress line), and stdout keeps its one result. Without the seam, no warning.
+#[cfg(unix)]
+#[test]
+fn a_directory_that_cannot_be_locked_is_warned_about_under_json_and_quiet() {
+    let sim = Sim::fast(KEY);
+    const WARNING: &str = "going on without the directory's lock";
+    for (mode, seam) in [
+        ("--json", true),
+        ("--quiet", true),
+        ("--json", false),
+        ("--quiet", false),
+    ] {
+        let c = case(&text(1));
+        let mut args = speak_args(&c.file, &c.out);
+        args.retain(|a| *a != "--json");
+        args.insert(0, mode);
+        let env: &[(&str, &str)] = if seam {
+            &[("VOICECLONE_TEST_NO_DIR_LOCK", "1")]
+        } else {
+            &[]
+        };
+        let r = run_binary(Some(&sim.url()), KEY, &[], env, &args).expect(0);
+        let what = format!("{mode} seam={seam}");
+        assert_eq!(r.stderr.contains(WARNING), seam, "{what}: {}", r.stderr);
+        if seam {
+            assert!(
+                r.stderr.contains("warning: locking"),
+                "{what}: {}",
+                r.stderr
+            );
+        }
+        if mode == "--json" {
+            assert_eq!(r.json()["parts"][0]["state"], "done", "{what}: {r:?}");
+        }
+    }
+}
