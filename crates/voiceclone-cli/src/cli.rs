@@ -21,7 +21,9 @@ Exit codes:
      ready-to-paste reconcile command); also a
      result naming a job that stdout could not take: it is written to stderr instead
   130, 143  a second SIGINT (130) or SIGTERM (143) after the first: the process ends as
-     soon as the first one's result is written, at most 2 s later (128 + the signal)
+     soon as the first one's result is written, at most 2 s later (128 + the signal);
+     also a first one once the work is done and its result is being written (a stdout
+     nobody reads): a result naming a job that stdout did not take goes to stderr first
 
 Environment:
   VOICECLONE_PROVIDER              default for --provider

@@ -57,15 +57,39 @@ pub fn provider(cli: &Cli) -> Result<Provider, Failure> {
     })
 }
 
+/// The key in `--api-key-file` when it is given, read once (a pipe such as
+/// `<(pass show vmeg)` reads only once) and registered with the printer: read before
+/// anything quotes an argument, a dry run included, so that this key pasted as one
+/// (`--name`, `--text`, `--out`) is redacted as the environment's keys are. Hand it to
+/// [`target`]. A file that cannot be read is a usage failure (exit 2).
+pub fn key_from_file(cli: &Cli, printer: &mut Printer) -> Result<Option<String>, Failure> {
+    // First: a key given to --api-key-file by mistake is often the environment's own, and
+    // the key file's errors may quote what was given.
+    redact_api_keys_from_env(printer);
+    let Some(path) = &cli.api_key_file else {
+        return Ok(None);
+    };
+    let key = read_key_file(path)?;
+    printer.add_secret(&key);
+    Ok(Some(key))
+}
+
 /// Resolves provider, key and base URL; registers the key with the printer for redaction.
-pub fn target(cli: &Cli, printer: &mut Printer) -> Result<Target, Failure> {
+/// `from_file` is what [`key_from_file`] read (with `--api-key-file`, the file is read here
+/// when it was not).
+pub fn target(
+    cli: &Cli,
+    printer: &mut Printer,
+    from_file: Option<String>,
+) -> Result<Target, Failure> {
     // First: a key given to --api-key-file by mistake is often the environment's own, and
     // the key file's errors may quote what was given.
     redact_api_keys_from_env(printer);
     let provider = provider(cli)?;
-    let api_key = match &cli.api_key_file {
-        Some(path) => read_key_file(path)?,
-        None => {
+    let api_key = match (&cli.api_key_file, from_file) {
+        (Some(_), Some(key)) => key,
+        (Some(path), None) => read_key_file(path)?,
+        (None, _) => {
             let var = key_var(provider);
             match std::env::var(var) {
                 Ok(v) if !v.trim().is_empty() => v.trim().to_owned(),
@@ -181,10 +205,5 @@ pub fn redact_api_keys_from_env(printer: &mut Printer) {
 /// a delivery quoting that key was printed whole by the commands that use no key. The file
 /// is read as for a call (a file that cannot be read is a usage failure, exit 2).
 pub fn redact_api_keys(cli: &Cli, printer: &mut Printer) -> Result<(), Failure> {
-    redact_api_keys_from_env(printer);
-    if let Some(path) = &cli.api_key_file {
-        let key = read_key_file(path)?;
-        printer.add_secret(&key);
-    }
-    Ok(())
+    key_from_file(cli, printer).map(drop)
 }

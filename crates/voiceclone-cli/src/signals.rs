@@ -10,6 +10,12 @@
 //! process could not print; the first signal's result, when it could be written, already
 //! names it. tokio keeps its handlers for the life of the process, so without this every
 //! later signal was swallowed.
+//!
+//! The same holds once the work is done and the result is being written ([`writing_result`]):
+//! no `select!` listens any more, and a write to a stdout nobody reads (`voiceclone ... |
+//! sleep 1000`) would block for ever with the signals swallowed. A first SIGINT or SIGTERM
+//! then ends the process as a second one does, and a result naming a job that stdout did not
+//! take is written to stderr first, so that the job is not lost.
 
 use crate::output::Failure;
 
@@ -27,6 +33,8 @@ impl Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
+            // Before the first handler: one installed for good even if the second fails.
+            INSTALLED.store(true, std::sync::atomic::Ordering::Release);
             let handler = |kind: SignalKind, name: &str| {
                 signal(kind).map_err(|e| Failure::io(&format!("cannot handle {name}"), &e))
             };
@@ -67,6 +75,76 @@ impl Signals {
 /// signal then ends the process without waiting.
 static RESULT_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Set once [`Signals::install`] ran: tokio then holds SIGINT and SIGTERM for the rest of
+/// the process, and they end it only through this module's listener.
+#[cfg(unix)]
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// What the result being written says, when it names a job: for stderr, should stdout
+/// never take it before a signal ends the process.
+#[cfg(unix)]
+static PENDING: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// How long the listener waits for stderr to take [`PENDING`] before it ends the process
+/// anyway (a stderr nobody reads blocks that write too).
+#[cfg(unix)]
+const PENDING_WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The command's result is about to be written: from now on a SIGINT or SIGTERM ends the
+/// process (exit 130 or 143) once the result is written, or 2 s after the signal if it is
+/// not (a stdout nobody reads); `pending` (the result's text, when it names a job) is then
+/// written to stderr first. Without handlers installed, the signals' default action still
+/// ends the process, and nothing is done.
+pub fn writing_result(pending: Option<String>) {
+    #[cfg(unix)]
+    {
+        if !INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        if let Some(text) = pending {
+            *PENDING
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(text);
+        }
+        arm_second_signal();
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pending;
+    }
+}
+
+/// The listener ends the process: first [`PENDING`] on stderr when the result was not
+/// written, waiting for that write [`PENDING_WRITE_PATIENCE`] at most.
+#[cfg(unix)]
+fn end_process(code: i32, signal: &'static str) -> ! {
+    let unwritten = !RESULT_WRITTEN.load(std::sync::atomic::Ordering::Acquire);
+    let pending = PENDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(text) = pending.filter(|_| unwritten) {
+        let (done, written) = std::sync::mpsc::sync_channel::<()>(1);
+        let spawned = std::thread::Builder::new()
+            .name("pending-result".into())
+            .spawn(move || {
+                use std::io::Write;
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(
+                    err,
+                    "error (interrupted): {signal} while stdout took no more of the result; it names a job, here on stderr: keep its id to find the job again"
+                );
+                let _ = err.write_all(text.as_bytes());
+                let _ = err.flush();
+                let _ = done.send(());
+            });
+        if spawned.is_ok() {
+            let _ = written.recv_timeout(PENDING_WRITE_PATIENCE);
+        }
+    }
+    std::process::exit(code);
+}
+
 /// How long a second signal waits for the first one's result to be written.
 #[cfg(unix)]
 const SECOND_SIGNAL_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -78,9 +156,9 @@ pub fn result_written() {
 
 /// From now on a SIGINT or SIGTERM ends the process at once (see the module docs): a thread
 /// of its own with a runtime of its own listens, so that a main thread blocked in a write
-/// or in the runtime's shutdown cannot hold it up. Once per process; returns when its
-/// listeners are in place (1 s at most), so that a second signal sent right after the
-/// first is not missed.
+/// or in the runtime's shutdown cannot hold it up. Once per process (after a first signal,
+/// or when the result is being written); returns when its listeners are in place (1 s at
+/// most), so that a signal sent right after is not missed.
 #[cfg(unix)]
 fn arm_second_signal() {
     static ARMED: std::sync::Once = std::sync::Once::new();
@@ -106,9 +184,9 @@ fn arm_second_signal() {
                         return;
                     };
                     let _ = ready.send(());
-                    let code = tokio::select! {
-                        _ = int.recv() => 130,
-                        _ = term.recv() => 143,
+                    let (code, name) = tokio::select! {
+                        _ = int.recv() => (130, "SIGINT"),
+                        _ = term.recv() => (143, "SIGTERM"),
                     };
                     // The first signal's result names the job: a second signal right behind
                     // it (`kill -INT; kill -TERM`, a wrapper forwarding what the terminal
@@ -120,7 +198,7 @@ fn arm_second_signal() {
                     {
                         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     }
-                    std::process::exit(code);
+                    end_process(code, name);
                 });
             });
         if spawned.is_ok() {

@@ -1816,6 +1816,70 @@ fn a_second_signal_ends_a_process_stuck_on_a_full_stdout() {
     }
 }
 
+/// Whether a thread of process `pid` sleeps in a write to a pipe (Linux: its `wchan` is
+/// `pipe_write`, or `anon_pipe_write` on newer kernels).
+#[cfg(target_os = "linux")]
+fn blocked_on_a_pipe(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        std::fs::read_to_string(t.path().join("wchan")).is_ok_and(|w| w.contains("pipe_write"))
+    })
+}
+
+/// The work is done and the result is being written to a stdout nobody reads (a full pipe:
+/// `voiceclone ... | sleep 1000`): one SIGTERM (or SIGINT) ends the process within a few
+/// seconds with exit 143 (130), and the result, which names the job, is on stderr. Before:
+/// the signal was swallowed by the handlers of the wait (whose `select!` was over) and the
+/// process hung in its write until SIGKILL.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_while_the_result_is_stuck_on_a_full_stdout_ends_the_process() {
+    let sim = Sim::with(fast_config(), KEY);
+    let id = submitted_vmeg_clone(&sim);
+    for (signal, code) in [("-TERM", 143), ("-INT", 130)] {
+        // A stdout nobody reads, filled by a thread that then blocks on it.
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut filler = writer.try_clone().unwrap();
+        std::thread::spawn(move || filler.write_all(&vec![b'x'; 1 << 20]));
+        let mut args = vec!["--provider", "vmeg", "--json", "wait", id.as_str()];
+        args.extend(FAST_POLL);
+        let mut cmd = support::command(Some(&sim.url()), KEY, &[], &args);
+        cmd.stdout(Stdio::from(writer));
+        let mut child = cmd.spawn().unwrap();
+        drop(cmd);
+        // The wait is over (the task was done) and the result's write blocks: the signal
+        // meets the output phase, not the wait.
+        support::wait_until("the result's write never blocked", 20, || {
+            blocked_on_a_pipe(child.id())
+        });
+        support::send_signal(&child, signal);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let ended = loop {
+            if child.try_wait().unwrap().is_some() {
+                break true;
+            }
+            if std::time::Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !ended {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        drop(reader);
+        assert!(ended, "{signal}: still running 10 s after the signal");
+        let r = Run::from_output(out, &[KEY], &args);
+        assert_eq!(r.code, code, "{signal}: {r:?}");
+        assert!(
+            r.stderr.contains(&id),
+            "{signal}: the job is not on stderr: {r:?}"
+        );
+    }
+}
+
 /// Two signals back to back (`kill -INT; kill -TERM`, a wrapper forwarding what the terminal
 /// sent too): the first one's result, naming the job, is written before the second ends
 /// the process. Before: the second signal's listener exited at once, with nothing printed.

@@ -220,3 +220,113 @@ fn a_key_variable_that_is_not_utf8_is_said_to_be_so() {
         "{r:?}"
     );
 }
+
+/// A key kept only in `--api-key-file` (no key variable set) is redacted from what a dry run
+/// prints, as the environment's keys are: given by mistake as the clone's name, inside the
+/// text, as the voice, as the recording or the `--out` path (their errors), or inside a
+/// `--text-file`, with `--json` and without. Before, a dry run never read the key file, and
+/// printed that key whole. A key file that cannot be read is refused (exit 2, nothing sent),
+/// as the real run refuses it.
+#[test]
+fn a_key_only_in_the_key_file_is_redacted_from_a_dry_run() {
+    let sim = Sim::fast(KEY);
+    let tmp = tempfile::tempdir().unwrap();
+    let key_file = tmp.path().join("key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let key_path = key_file.to_str().unwrap();
+    let script = tmp.path().join("script.txt");
+    std::fs::write(&script, format!("Read this: {KEY}. And this.")).unwrap();
+    let text = format!("say {KEY} please");
+    let out = format!("{}/no-such-dir/{KEY}.wav", tmp.path().display());
+    let pieces: Vec<String> = {
+        let chars: Vec<char> = KEY.to_ascii_lowercase().chars().collect();
+        chars.windows(8).map(|w| w.iter().collect()).collect()
+    };
+    let url = sim.url();
+    let before = sim.requests();
+    for json in [false, true] {
+        for (expect, args) in [
+            (
+                0,
+                vec!["clone", support::SAMPLE, "--name", KEY, "--dry-run"],
+            ),
+            (
+                0,
+                vec!["speak", "--voice", "cv_1", "--text", &text, "--dry-run"],
+            ),
+            (
+                0,
+                vec!["speak", "--voice", KEY, "--text", "hi", "--dry-run"],
+            ),
+            (
+                0,
+                vec![
+                    "speak",
+                    "--voice",
+                    "cv_1",
+                    "--text-file",
+                    script.to_str().unwrap(),
+                    "--dry-run",
+                ],
+            ),
+            (2, vec!["clone", KEY, "--dry-run"]),
+            (
+                2,
+                vec![
+                    "speak",
+                    "--voice",
+                    "cv_1",
+                    "--text",
+                    "hi",
+                    "--wait",
+                    "--out",
+                    &out,
+                    "--dry-run",
+                ],
+            ),
+        ] {
+            let mut all = vec!["--provider", "vmeg", "--api-key-file", key_path];
+            if json {
+                all.push("--json");
+            }
+            all.extend(&args);
+            let o = support::command(Some(&url), "", &[], &all)
+                .output()
+                .unwrap();
+            let r = Run::from_output(o, &[KEY], &all);
+            assert_eq!(r.code, expect, "{all:?}: {r:?}");
+            let printed = format!("{}{}", r.stdout, r.stderr).to_ascii_lowercase();
+            for p in &pieces {
+                assert!(
+                    !printed.contains(p),
+                    "piece {p:?} printed by {all:?}: {r:?}"
+                );
+            }
+            if expect == 0 {
+                assert!(printed.contains("[redacted]"), "{all:?}: {r:?}");
+            }
+        }
+    }
+    assert_eq!(sim.requests(), before, "a dry run sent something");
+    // A key file that cannot be read: refused as the real run refuses it, nothing sent.
+    let missing = tmp.path().join("missing-key");
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "--api-key-file",
+        missing.to_str().unwrap(),
+        "speak",
+        "--voice",
+        "cv_1",
+        "--text",
+        "hi",
+        "--dry-run",
+    ];
+    let o = support::command(Some(&url), "", &[], &args)
+        .output()
+        .unwrap();
+    let r = Run::from_output(o, &[KEY], &args).expect(2);
+    assert!(r.stdout.contains("--api-key-file"), "{r:?}");
+    assert_eq!(sim.requests(), before);
+}

@@ -1462,3 +1462,92 @@ fn a_fifo_or_dev_zero_in_place_of_a_done_part_does_not_hang_the_rerun() {
         assert_eq!(manifest(dir)["parts"][0]["state"], "done");
     }
 }
+
+/// A rerun that only downloads again a done part (its file damaged; the task paid in the
+/// first run) and fails at it: exit 1 naming the part, never 2 ("nothing was sent"), with
+/// `--json` and without. Its file cannot be written (a directory planted at its path when
+/// its audio is asked for), or the manifest cannot record it (a directory planted at the
+/// manifest's path): before, the second was exit 2, kind `io`, naming no part.
+#[test]
+fn a_failed_download_of_a_done_part_on_a_rerun_is_exit_1_naming_the_part() {
+    for (json, block_manifest) in [(true, false), (true, true), (false, false), (false, true)] {
+        let what = format!("json={json} block_manifest={block_manifest}");
+        let fake = FakeVmeg::start(1, 1000, false);
+        let c = case(&text(2));
+        let dir = Path::new(&c.out).to_path_buf();
+        let mut args = speak_args(&c.file, &c.out);
+        if !json {
+            args.retain(|a| *a != "--json");
+        }
+        fake_run(&fake, &args).expect(0);
+        assert_eq!(fake.creates(), 2, "{what}");
+        // Part 2's file damaged: the rerun downloads it again from its known task.
+        let second = dir.join("002.wav");
+        std::fs::write(&second, b"damaged").unwrap();
+        let blocked = if block_manifest {
+            dir.join(MANIFEST)
+        } else {
+            second.clone()
+        };
+        let saved = c.tmp.path().join("saved");
+        let mut done = false;
+        fake.on_request(move |path| {
+            if path.starts_with("/files/") && !done {
+                done = true;
+                std::fs::rename(&blocked, &saved).unwrap();
+                std::fs::create_dir_all(blocked.join("blocker")).unwrap();
+            }
+        });
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 1, "{what}: {r:?}");
+        assert_eq!(fake.creates(), 2, "{what}: paid again");
+        let msg = if json {
+            let e = r.json()["error"].clone();
+            assert_eq!(e["part"], 2, "{what}: {e}");
+            e["message"].as_str().unwrap().to_owned()
+        } else {
+            r.stderr.clone()
+        };
+        assert!(msg.contains("part 2 of 2"), "{what}: {msg}");
+    }
+}
+
+/// Where the output directory cannot be locked (a file system without `flock`; here the
+/// test seam `VOICECLONE_TEST_NO_DIR_LOCK`, since root opens any directory), the run warns
+/// on stderr and goes on unlocked: with `--json` and with `--quiet` too (a warning, not a
+/// progress line), and stdout keeps its one result. Without the seam, no warning.
+#[cfg(unix)]
+#[test]
+fn a_directory_that_cannot_be_locked_is_warned_about_under_json_and_quiet() {
+    let sim = Sim::fast(KEY);
+    const WARNING: &str = "going on without the directory's lock";
+    for (mode, seam) in [
+        ("--json", true),
+        ("--quiet", true),
+        ("--json", false),
+        ("--quiet", false),
+    ] {
+        let c = case(&text(1));
+        let mut args = speak_args(&c.file, &c.out);
+        args.retain(|a| *a != "--json");
+        args.insert(0, mode);
+        let env: &[(&str, &str)] = if seam {
+            &[("VOICECLONE_TEST_NO_DIR_LOCK", "1")]
+        } else {
+            &[]
+        };
+        let r = run_binary(Some(&sim.url()), KEY, &[], env, &args).expect(0);
+        let what = format!("{mode} seam={seam}");
+        assert_eq!(r.stderr.contains(WARNING), seam, "{what}: {}", r.stderr);
+        if seam {
+            assert!(
+                r.stderr.contains("warning: locking"),
+                "{what}: {}",
+                r.stderr
+            );
+        }
+        if mode == "--json" {
+            assert_eq!(r.json()["parts"][0]["state"], "done", "{what}: {r:?}");
+        }
+    }
+}

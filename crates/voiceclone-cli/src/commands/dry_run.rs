@@ -1,6 +1,7 @@
 //! `--dry-run` of `clone` and `speak`: the request checked by the adapter's rules, what would
-//! be sent printed (method, URL, the headers this tool sets, the JSON body; never the key,
-//! which is not even read) and its billable units by the vendor's published rule
+//! be sent printed (method, URL, the headers this tool sets, the JSON body; never the key:
+//! none is needed, and one in `--api-key-file` is read only to be redacted from what is
+//! printed) and its billable units by the vendor's published rule
 //! (`voiceclone::estimate`). Nothing is sent.
 //!
 //! `--json`: `{"dry_run":true,"provider":...,"requests":[{method,url,headers,body}],

@@ -638,10 +638,9 @@ fn event_line(e: &WebhookEvent, received_at: SystemTime) -> Value {
             put("kind", Value::Null);
             put("task_id", data.task_id().map_or(Value::Null, Value::from));
             put("status", status.into());
-            put("data", data.parse::<Value>().unwrap_or(Value::Null));
-            // `data` went through serde_json's `Value`, where an integer beyond 64 bits (an
-            // id) becomes a float and loses digits: the exact text too.
-            put("data_json", data.as_str().into());
+            for (k, v) in crate::output::raw_data_fields(data) {
+                put(k, v);
+            }
         }
         _ => {
             put("kind", Value::Null);

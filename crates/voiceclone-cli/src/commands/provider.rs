@@ -38,19 +38,22 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         Ok(w) => w,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
-    // The environment's keys are registered before anything quotes an argument: a key
-    // pasted as one (`clone "$VMEG_API_KEY"`, `--voice "$VMEG_API_KEY"`, `--out`) was
-    // printed whole by a dry run ("no such file", the request body). The key file is not
-    // read here: a dry run reads no key, and a pipe (`<(pass show vmeg)`) reads once.
-    crate::context::redact_api_keys_from_env(printer);
-    // `--out` is checked, and a dry run answered, before the key is even read: nothing is sent.
+    // The keys (the environment's, and the one in `--api-key-file`, read once: a pipe
+    // such as `<(pass show vmeg)` reads once) are registered before anything quotes an
+    // argument: a key pasted as one (`clone "$VMEG_API_KEY"`, `--voice`, `--name`,
+    // `--text`, `--out`) was printed whole by a dry run ("no such file", the request body).
+    let from_file = match crate::context::key_from_file(cli, printer) {
+        Ok(k) => k,
+        Err(f) => return with_provider(Outcome::failed(f), cli),
+    };
+    // `--out` is checked, and a dry run answered, before the key is used: nothing is sent.
     if let Err(f) = super::out::check(cli) {
         return with_provider(Outcome::failed(f), cli);
     }
     if let Some(o) = super::dry_run::run(cli, printer) {
         return with_provider(o, cli);
     }
-    let target = match target(cli, printer) {
+    let target = match target(cli, printer, from_file) {
         Ok(t) => t,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };

@@ -4,7 +4,6 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use voiceclone::WebhookSecret;
 use voiceclone::webhook::{Verifier, WebhookEventKind, WebhookPayload};
 
@@ -73,10 +72,9 @@ fn verify_inner(cli: &Cli, args: &VerifyArgs, printer: &mut Printer) -> Result<O
                         o.set("job_id", id.as_str());
                         o.set("vendor_id", id);
                     }
-                    o.set("data", data.parse::<Value>().unwrap_or(Value::Null));
-                    // An integer beyond 64 bits loses digits in `data` (a float in
-                    // serde_json's `Value`): the exact text too.
-                    o.set("data_json", data.as_str());
+                    for (k, v) in crate::output::raw_data_fields(data) {
+                        o.set(k, v);
+                    }
                 }
                 _ => {}
             }

@@ -19,7 +19,8 @@ use crate::exit::{Exit, for_error, kind_name};
 
 pub use escape::{SafeStderr, json_safe, shell_word, terminal_safe};
 pub use render::{
-    RenderJob, forget_status, put_job, rfc3339, time_json, try_rfc3339, unix_ms, voice_json,
+    RenderJob, forget_status, put_job, raw_data_fields, rfc3339, time_json, try_rfc3339, unix_ms,
+    voice_json,
 };
 
 /// A failure to report: its exit code, a `kind` name and the details for `--json`.
@@ -418,14 +419,23 @@ impl Printer {
     /// is 3 ("an answer that may be lost"), so a script does not read the missing output
     /// as success and pay again. A closed pipe after a result naming no job (`voices |
     /// head -1`) keeps the command's own exit code.
+    ///
+    /// A signal while the result is being written ends the process (exit 130 or 143), the
+    /// result, when it names a job, on stderr if stdout did not take it
+    /// ([`crate::signals::writing_result`]).
     pub fn finish(&self, outcome: &Outcome) -> Exit {
         let text = self.stdout_text(outcome);
+        let error_line = outcome.failure.as_ref().map(|f| self.error_line(f));
+        crate::signals::writing_result(outcome.names_a_job().then(|| match &error_line {
+            Some(line) => format!("{text}{line}\n"),
+            None => text.clone(),
+        }));
         let written = {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes()).and_then(|()| out.flush())
         };
-        if let Some(f) = &outcome.failure {
-            stderr_line(&self.error_line(f));
+        if let Some(line) = &error_line {
+            stderr_line(line);
         }
         let exit = match written {
             Ok(()) => outcome.exit(),

@@ -8,6 +8,16 @@ use voiceclone::{CloneJob, Job, Speech, SpeechJob, Voice};
 
 use super::Outcome;
 
+/// The `data` and `data_json` fields of a webhook event of no known kind: its `data` as
+/// JSON (`null` when it does not parse) and its exact text, since an integer beyond 64 bits
+/// (an id) becomes a float in serde_json's `Value` and loses digits.
+pub fn raw_data_fields(data: &voiceclone::webhook::RawData) -> [(&'static str, Value); 2] {
+    [
+        ("data", data.parse::<Value>().unwrap_or(Value::Null)),
+        ("data_json", data.as_str().into()),
+    ]
+}
+
 /// Milliseconds since the Unix epoch (0 before it).
 pub fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)

@@ -339,6 +339,12 @@ fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Test seam: when set (not empty), [`lock`] answers as where no lock can be taken, which
+/// no permission makes happen for root (a file system without `flock`, a directory that
+/// cannot be opened for reading).
+#[cfg(unix)]
+const NO_LOCK_ENV: &str = "VOICECLONE_TEST_NO_DIR_LOCK";
+
 /// One run at a time on `dir`: an exclusive lock on the directory itself (`flock`, no file
 /// of its own to plant a symlink at), held while the returned value lives and released by
 /// the system when the process ends however it ends (a kill leaves no stale lock). A second
@@ -350,6 +356,12 @@ fn sync_dir(_dir: &Path) -> std::io::Result<()> {
 #[cfg(unix)]
 pub fn lock(dir: &Path) -> Result<Result<impl Sized, String>, Failure> {
     use rustix::fs::{FlockOperation, Mode, OFlags, flock, open};
+    if std::env::var_os(NO_LOCK_ENV).is_some_and(|v| !v.is_empty()) {
+        return Ok(Err(format!(
+            "locking {}: {NO_LOCK_ENV} is set (a test seam)",
+            dir.display()
+        )));
+    }
     let fd = match open(
         dir,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,

@@ -1027,11 +1027,15 @@ impl Run<'_> {
                 Err(e) if crate::commands::out::refused_by_budget(&e, left, self.client) => {
                     return Err(self.budget_stop(i, k, left, Some(&e)));
                 }
-                Err(e) => return Err(Failure::from_adapter(&e).with("part", i + 1)),
+                Err(e) => {
+                    return Err(self.download_failed(i, Failure::from_adapter(&e), false));
+                }
             };
             self.spent.set(self.spent.get().saturating_add(got.bytes));
             let (bytes, sha256) = file_sha256(&got.path).map_err(|e| {
-                self.unrecorded(Failure::io(&format!("reading {}", got.path.display()), &e))
+                let f =
+                    self.unrecorded(Failure::io(&format!("reading {}", got.path.display()), &e));
+                self.download_failed(i, f, true)
             })?;
             let name = got
                 .path
@@ -1049,8 +1053,30 @@ impl Run<'_> {
             p.state = PartState::Done;
             p.files = files;
             p.error = None;
-        })?;
+        })
+        .map_err(|f| self.download_failed(i, f, true))?;
         Ok(names)
+    }
+
+    /// A failure of part `i`'s download (`written`: its files were written, and reading
+    /// them back or recording them failed). The part's task was paid, in this run or an
+    /// earlier one: never exit 2, which promises that nothing was sent (a local write that
+    /// failed is exit 1, as a download that could not be written is), and the message names
+    /// the part, as `part` does with `--json`.
+    fn download_failed(&self, i: usize, mut f: Failure, written: bool) -> Failure {
+        if f.exit == Exit::Usage {
+            f.exit = Exit::Failure;
+        }
+        let what = if written {
+            "its audio was downloaded but not recorded as done"
+        } else {
+            "its audio was not downloaded"
+        };
+        f.message.push_str(&format!(
+            "; {}: {what} (its task is paid: rerun the same command to download it again)",
+            self.name(i)
+        ));
+        f.with("part", i + 1)
     }
 
     /// Why part `i`'s finished task lacks the audio of some of its lines, if it does. VMEG
