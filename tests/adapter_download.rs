@@ -5,6 +5,7 @@
 //! size cap while streaming, audio content types only, a stalled body times out, nothing
 //! partial at the destination, no signed query string in errors.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +33,15 @@ enum Answer {
     Silent,
     /// Audio headers, then one byte every 50 ms for a long time.
     Trickle,
+    /// The connection closed after the request head, before any answer (no status line).
+    Dropped,
+    /// These answers in turn, one per request; the last one for every request after.
+    Then(Arc<Mutex<VecDeque<Answer>>>),
+}
+
+/// `answers` in turn, the last one repeated.
+fn then(answers: Vec<Answer>) -> Answer {
+    Answer::Then(Arc::new(Mutex::new(answers.into())))
 }
 
 /// A loopback HTTP/1.1 server: `routes` by path (anything else 404); remembers every
@@ -101,7 +111,20 @@ async fn respond(sock: &mut tokio::net::TcpStream, answer: Answer) -> std::io::R
         h.push_str("\r\n");
         h
     };
+    let answer = match answer {
+        Answer::Then(queue) => {
+            let mut q = queue.lock().unwrap();
+            let next = if q.len() > 1 {
+                q.pop_front()
+            } else {
+                q.front().cloned()
+            };
+            next.unwrap_or(Answer::Dropped)
+        }
+        other => other,
+    };
     match answer {
+        Answer::Then(_) | Answer::Dropped => {}
         Answer::Full(status, headers, body) => {
             sock.write_all(head(status, &headers, Some(body.len())).as_bytes())
                 .await?;
@@ -551,6 +574,100 @@ async fn retries_until_the_first_body_byte_and_a_cut_body_is_not_resumed() {
         requests("/cut.wav"),
         1,
         "a body cut off midway is not fetched again"
+    );
+    assert!(listing(dir.path()).is_empty(), "nothing left at the path");
+}
+
+/// A result URL that answers 429 (with `Retry-After`) or drops the connection before any
+/// answer is retried like a read, and the download succeeds on the next attempt; one that
+/// does so on every attempt ends after the policy's attempts with the right error
+/// (`RateLimited` with its status, a `Transport` failure). The 503 and a cut body:
+/// `retries_until_the_first_body_byte_and_a_cut_body_is_not_resumed`.
+#[tokio::test]
+async fn a_429_or_a_connection_dropped_before_the_answer_is_retried() {
+    let limited = || {
+        Answer::Full(
+            429,
+            vec![
+                ("content-type", "text/plain".into()),
+                ("retry-after", "2".into()),
+            ],
+            b"slow down".into(),
+        )
+    };
+    let server = Server::start(vec![
+        (
+            "/limited.wav",
+            then(vec![limited(), audio(b"RIFF-after-429")]),
+        ),
+        ("/always-limited.wav", limited()),
+        (
+            "/dropped.wav",
+            then(vec![Answer::Dropped, audio(b"RIFF-after-drop")]),
+        ),
+        ("/always-dropped.wav", Answer::Dropped),
+    ])
+    .await;
+    let sleeper = voiceclone::RecordingSleeper::new();
+    let c = client()
+        .retry(RetryPolicy::default().with_max_attempts(3))
+        .sleeper(Arc::new(sleeper.clone()))
+        .build()
+        .unwrap();
+    let requests = |path: &str| {
+        server
+            .heads()
+            .iter()
+            .filter(|h| h.starts_with(&format!("GET {path} ")))
+            .count()
+    };
+
+    let mut body = Vec::new();
+    c.download_to_writer(&server.url("/limited.wav"), &mut body)
+        .await
+        .unwrap();
+    assert_eq!(body, b"RIFF-after-429");
+    assert_eq!(requests("/limited.wav"), 2, "one retry after the 429");
+    assert!(
+        sleeper
+            .sleeps()
+            .first()
+            .is_some_and(|d| *d >= Duration::from_secs(2)),
+        "the retry waited the Retry-After: {:?}",
+        sleeper.sleeps()
+    );
+
+    let e = c
+        .download_to_writer(&server.url("/always-limited.wav"), &mut Vec::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::RateLimited, "{e}");
+    assert_eq!(e.http_status(), Some(429), "{e}");
+    assert_eq!(
+        requests("/always-limited.wav"),
+        3,
+        "every attempt of the policy"
+    );
+
+    let mut body = Vec::new();
+    c.download_to_writer(&server.url("/dropped.wav"), &mut body)
+        .await
+        .unwrap();
+    assert_eq!(body, b"RIFF-after-drop");
+    assert_eq!(requests("/dropped.wav"), 2, "one retry after the drop");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dropped.wav");
+    let e = c
+        .download_to_path(&server.url("/always-dropped.wav"), &path)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Transport, "{e}");
+    assert_eq!(e.operation(), Some("download"), "{e}");
+    assert_eq!(
+        requests("/always-dropped.wav"),
+        3,
+        "every attempt of the policy"
     );
     assert!(listing(dir.path()).is_empty(), "nothing left at the path");
 }

@@ -208,6 +208,80 @@ async fn a_resend_past_the_key_lifetime_is_refused_with_nothing_sent() {
     assert_eq!(server.seen().len(), 0, "a resend was sent");
 }
 
+/// A resend whose outcome is unknown again is dated from the first submit of its key: its
+/// `OutcomeUnknown` carries the first `submitted_at` (its last attempt the resend's), so a
+/// resend of it past 23 h from the first submit is refused with nothing sent, and a search
+/// from it spans the first submit. Before: dated by the resend, it let a resend through 25 h
+/// after the first submit (VMEG's key gone: a second bill if the first landed), and its
+/// search looked only around the resend.
+#[tokio::test]
+async fn a_failed_resend_keeps_the_first_submit_time() {
+    // 22 h 59 min 58 s ago: still inside the window, for two seconds.
+    let first = SystemTime::now() - (voiceclone::KEY_RESEND_WINDOW - Duration::from_secs(2));
+    let e1 = Error::new(ErrorKind::OutcomeUnknown {
+        idempotency_key: Some("k-lost".into()),
+        task_id: None,
+        submitted_at: first,
+        request: RequestSummary::default(),
+    });
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    // Every attempt of the resend (3) is dropped after it was sent.
+    let server = Scripted::start(vec![Step::Drop, Step::Drop, Step::Drop]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e2 = c.resubmit_speech(&e1, &req).await.unwrap_err();
+    let ErrorKind::OutcomeUnknown {
+        idempotency_key,
+        submitted_at,
+        ..
+    } = e2.kind()
+    else {
+        panic!("{e2}");
+    };
+    assert_eq!(idempotency_key.as_deref(), Some("k-lost"), "{e2}");
+    assert_eq!(*submitted_at, first, "{e2}");
+    let last = e2.last_attempt_at().unwrap();
+    assert!(
+        last > first + Duration::from_secs(22 * 3600),
+        "the resend's last attempt: {e2}"
+    );
+    let sent = server.seen().len();
+    assert_eq!(sent, 3, "{e2}");
+    // A search from it spans the first submit to the resend's last attempt.
+    let (from, to) = ReconcileQuery::from_error(&e2).unwrap().bounds();
+    assert!(from <= first && to >= last, "{} .. {}", iso(from), iso(to));
+    // Once the first submit is past the window, a resend of the resend's error is refused.
+    while SystemTime::now()
+        .duration_since(first)
+        .is_ok_and(|age| age <= voiceclone::KEY_RESEND_WINDOW)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let e3 = c.resubmit_speech(&e2, &req).await.unwrap_err();
+    assert!(
+        matches!(e3.kind(), ErrorKind::InvalidInput { field, .. } if field == "error"),
+        "{e3}"
+    );
+    assert!(!e3.may_resubmit(), "{e3}");
+    assert_eq!(
+        server.seen().len(),
+        sent,
+        "a resend past the key lifetime was sent"
+    );
+    // `resend_speech` too: its error carries the submit time it was given.
+    let at = SystemTime::now() - Duration::from_secs(3600);
+    let server = Scripted::start(vec![Step::Drop, Step::Drop, Step::Drop]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .resend_speech(&req.clone().idempotency_key("k-part"), at)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::OutcomeUnknown { submitted_at, .. } if *submitted_at == at),
+        "{e}"
+    );
+    assert!(e.last_attempt_at().is_some_and(|l| l > at), "{e}");
+}
+
 /// The resend window is the public `KEY_RESEND_WINDOW` (the CLI decides by it too): a resend
 /// a minute inside it is sent, a minute past it refused with nothing sent.
 #[tokio::test]

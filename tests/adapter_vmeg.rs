@@ -108,6 +108,36 @@ async fn retries_of_a_write_reuse_the_same_idempotency_key() {
     assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
     let bodies: Vec<_> = seen.iter().map(|s| s.json()).collect();
     assert!(bodies.iter().all(|b| *b == bodies[0]));
+
+    // A 429 with `Retry-After`: retried after it, with the same key (a new one would make
+    // the retry new work, and a second bill if the first had landed).
+    let server = Scripted::start(vec![
+        Step::Json(
+            429,
+            vec![("retry-after", "1".into())],
+            json!({"code": 429, "message": "too many requests", "data": null}),
+        ),
+        accepted("t-1"),
+    ])
+    .await;
+    let (c, sleeper) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_voice(&clone_req()).await.unwrap();
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "the 429, then the retry");
+    let keys: Vec<_> = seen
+        .iter()
+        .map(|s| s.header("x-idempotency-key").unwrap().to_string())
+        .collect();
+    assert_eq!(keys[0], keys[1], "{keys:?}");
+    assert_eq!(job.idempotency_key.as_deref(), Some(keys[0].as_str()));
+    assert!(
+        sleeper
+            .sleeps()
+            .first()
+            .is_some_and(|d| *d >= Duration::from_secs(1)),
+        "the retry waited the Retry-After: {:?}",
+        sleeper.sleeps()
+    );
 }
 
 #[tokio::test]

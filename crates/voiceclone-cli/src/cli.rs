@@ -742,7 +742,8 @@ mod tests {
     }
 
     /// Every command and flag of the README's usage block ("The `voiceclone` command")
-    /// exists, on the command the README puts it.
+    /// exists, on the command the README puts it; and every visible flag of every command
+    /// (hidden ones aside) is in the block, on that command's lines.
     #[test]
     fn the_readme_usage_block_names_real_commands_and_flags() {
         let readme = include_str!("../../../README.md");
@@ -755,6 +756,9 @@ mod tests {
         let root = Cli::command();
         let mut path: Vec<String> = Vec::new();
         let mut checked = 0;
+        // The flags the block gives each command (by its path; the root's is empty).
+        let mut documented: std::collections::HashMap<Vec<String>, Vec<String>> =
+            std::collections::HashMap::new();
         for line in block.lines() {
             let words: Vec<&str> = line.split_whitespace().collect();
             if line.starts_with("voiceclone ") {
@@ -785,10 +789,41 @@ mod tests {
                     .chain(root.get_arguments())
                     .any(|a| a.get_long() == Some(long));
                 assert!(known, "`voiceclone {}` has no --{long}", path.join(" "));
+                documented
+                    .entry(path.clone())
+                    .or_default()
+                    .push(long.to_owned());
                 checked += 1;
             }
         }
         assert!(checked > 40, "read the usage block: {checked} flags");
+        // The other way: what the CLI takes, the block shows.
+        let mut missing = Vec::new();
+        let mut stack = vec![(Vec::<String>::new(), &root)];
+        while let Some((at, cmd)) = stack.pop() {
+            for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+                let Some(long) = a.get_long() else { continue };
+                if matches!(long, "help" | "version") {
+                    continue;
+                }
+                let shown = documented
+                    .get(&at)
+                    .is_some_and(|flags| flags.iter().any(|f| f == long));
+                if !shown {
+                    missing.push(format!("voiceclone {} --{long}", at.join(" ")));
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+                let mut next = at.clone();
+                next.push(sub.get_name().to_owned());
+                stack.push((next, sub));
+            }
+        }
+        missing.sort();
+        assert!(
+            missing.is_empty(),
+            "flags missing from README's usage block: {missing:?}"
+        );
     }
 
     #[test]

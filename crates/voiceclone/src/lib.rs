@@ -96,8 +96,11 @@
 //! `PaymentRequired`, 404 -> `NotFound`, 409 -> `Conflict`, 413 -> `PayloadTooLarge`, 500/502 ->
 //! `Server` (documented); 403, 429, 503, 504 by analogy (assumed). JimmyAI: 20001 ->
 //! `Unauthorized`, 20002 -> `InvalidRequest`, -1 -> `Server` (UNCONFIRMED: third-party summary).
-//! Unknown codes keep their number and message; their kind follows the HTTP status, or is
-//! [`ErrorKind::Vendor`] inside an HTTP 200.
+//! Unknown codes keep their number and message. A VMEG code in 400..=599 that is not in
+//! VMEG's table is read as that HTTP status, whatever the HTTP status it came with (a CDN's
+//! 524 inside an HTTP 200 or 400 is `Server`; VMEG: "decided by code"); any other unknown
+//! code takes the kind of the HTTP status, or is [`ErrorKind::Vendor`] inside an HTTP 200.
+//! An HTTP 429 is `RateLimited` whatever the code.
 //!
 //! **Task status.**
 //!

@@ -1164,10 +1164,16 @@ fn status_reply_for(provider: Provider, id: &str) -> Reply {
     Reply::json(200, &body)
 }
 
+/// Checks a validation outcome: accepted with one request sent, or `InvalidInput` with
+/// nothing sent, naming one of `may_refuse`: the fields the generated value may have broken a
+/// rule of (derived from it by the `*_may_refuse` models below). A refusal naming another
+/// field (one left unset, or set to a value known to be valid) fails: it would send the
+/// caller to fix the wrong thing.
 fn check_validation(
     what: &str,
     res: Result<(), voiceclone::Error>,
     sent: usize,
+    may_refuse: &[String],
 ) -> Result<(), TestCaseError> {
     match res {
         Ok(()) => prop_assert_eq!(
@@ -1181,6 +1187,14 @@ fn check_validation(
             ErrorKind::InvalidInput { field, reason } => {
                 prop_assert_eq!(sent, 0, "{}: refused ({}) but something was sent", what, e);
                 prop_assert!(!field.is_empty() && !reason.is_empty(), "{e}");
+                prop_assert!(
+                    may_refuse.contains(field),
+                    "{}: refused naming {:?}, but only {:?} may be wrong: {}",
+                    what,
+                    field,
+                    may_refuse,
+                    e
+                );
             }
             other => {
                 return Err(TestCaseError::fail(format!(
@@ -1190,6 +1204,159 @@ fn check_validation(
         },
     }
     Ok(())
+}
+
+/// A URL both providers take (https, a public host, an audio extension).
+const VALID_URL: &str = "https://cdn.example.com/sample.wav";
+/// Language tags both providers take.
+const VALID_LANGUAGES: &[&str] = &["en-US", "zh-CN"];
+
+/// Text every rule takes: ASCII letters, digits and spaces, at least one letter or digit,
+/// at most `max` characters.
+fn plainly_valid_text(t: &str, max: usize) -> bool {
+    t.chars().count() <= max
+        && t.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ')
+        && t.chars().any(|c| c.is_ascii_alphanumeric())
+}
+
+/// An id every rule takes (what `validate::id` passes without decoding).
+fn plainly_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
+/// VMEG's key rule, exactly: 1..=64 printable ASCII characters, no blank at either end.
+fn valid_vmeg_key(k: &str) -> bool {
+    !k.trim().is_empty()
+        && k.trim() == k
+        && k.chars().count() <= 64
+        && k.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+fn finite_in(x: f64, lo: f64, hi: f64) -> bool {
+    x.is_finite() && (lo..=hi).contains(&x)
+}
+
+/// The fields of a generated clone request that may be refused for `provider`: each one set
+/// to a value not known to be valid there, or set at all when the provider has no such field.
+fn clone_may_refuse(provider: Provider, req: &CloneRequest) -> Vec<String> {
+    let vmeg = provider == Provider::Vmeg;
+    let mut v: Vec<&str> = Vec::new();
+    if req.audio_url() != Some(VALID_URL) {
+        v.push("audio_url");
+    }
+    if let Some(n) = &req.name
+        && (!vmeg || !plainly_valid_text(n, usize::MAX))
+    {
+        v.push("name");
+    }
+    if let Some(l) = &req.language
+        && !VALID_LANGUAGES.contains(&l.as_str())
+    {
+        v.push("language");
+    }
+    if let Some(t) = &req.sample_text
+        && !plainly_valid_text(t, if vmeg { usize::MAX } else { 270 })
+    {
+        v.push("sample_text");
+    }
+    if req.vmeg_engine.is_some() && !vmeg {
+        v.push("vmeg_engine");
+    }
+    if req.sound_version.is_some() && vmeg {
+        v.push("sound_version");
+    }
+    if let Some(k) = &req.idempotency_key
+        && (!vmeg || !valid_vmeg_key(k))
+    {
+        v.push("idempotency_key");
+    }
+    v.into_iter().map(str::to_owned).collect()
+}
+
+/// [`clone_may_refuse`] for a generated speech request.
+fn speech_may_refuse(provider: Provider, req: &SpeechRequest) -> Vec<String> {
+    let vmeg = provider == Provider::Vmeg;
+    let mut v: Vec<String> = Vec::new();
+    let mut push = |f: &str| v.push(f.to_owned());
+    if vmeg {
+        for (i, line) in req.lines.iter().enumerate() {
+            if !plainly_valid_id(line.voice_id.as_str()) {
+                push(&format!("lines[{i}].voice_id"));
+            }
+            if !plainly_valid_text(&line.text, usize::MAX) {
+                push(&format!("lines[{i}].text"));
+            }
+        }
+    } else {
+        if req.lines.len() != 1 {
+            push("lines");
+        }
+        for line in &req.lines {
+            if !plainly_valid_id(line.voice_id.as_str()) {
+                push("voice_id");
+            }
+            if !plainly_valid_text(&line.text, 10_000) {
+                push("text");
+            }
+        }
+    }
+    if let Some(l) = &req.language
+        && !VALID_LANGUAGES.contains(&l.as_str())
+    {
+        push("language");
+    }
+    if req.speed.is_some_and(|s| vmeg || !finite_in(s, 0.5, 2.0)) {
+        push("speed");
+    }
+    if req
+        .volume
+        .is_some_and(|x| vmeg || !(x.is_finite() && x > 0.0 && x <= 10.0))
+    {
+        push("volume");
+    }
+    if req.pitch.is_some_and(|p| vmeg || !(-12..=12).contains(&p)) {
+        push("pitch");
+    }
+    if req.emotion.is_some() && vmeg {
+        push("emotion");
+    }
+    if req
+        .emotion_weight
+        .is_some_and(|w| !vmeg || !finite_in(w, 0.0, 1.0))
+    {
+        push("emotion_weight");
+    }
+    if req
+        .emotion_prompt
+        .as_deref()
+        .is_some_and(|p| !vmeg || !plainly_valid_text(p, usize::MAX))
+    {
+        push("emotion_prompt");
+    }
+    if req.output_format.is_some() && !vmeg {
+        push("output_format");
+    }
+    if let Some(k) = &req.idempotency_key
+        && (!vmeg || !valid_vmeg_key(k))
+    {
+        push("idempotency_key");
+    }
+    v
+}
+
+/// The field a generated id may be refused under: none when it is known to be valid.
+fn id_may_refuse(field: &str, id: &str) -> Vec<String> {
+    if plainly_valid_id(id) {
+        Vec::new()
+    } else {
+        vec![field.to_owned()]
+    }
 }
 
 proptest! {
@@ -1202,7 +1369,7 @@ proptest! {
         let server = Loopback::start(accepting_reply(provider));
         let client = server.client(provider);
         let res = runtime().block_on(client.clone_voice(&req)).map(drop);
-        check_validation("clone_voice", res, server.requests())?;
+        check_validation("clone_voice", res, server.requests(), &clone_may_refuse(provider, &req))?;
     }
 
     /// Arbitrary speech requests (texts, numbers out of range, NaN, lines).
@@ -1211,7 +1378,7 @@ proptest! {
         let server = Loopback::start(accepting_reply(provider));
         let client = server.client(provider);
         let res = runtime().block_on(client.synthesize(&req)).map(drop);
-        check_validation("synthesize", res, server.requests())?;
+        check_validation("synthesize", res, server.requests(), &speech_may_refuse(provider, &req))?;
     }
 
     /// Arbitrary job ids and voice ids.
@@ -1221,12 +1388,12 @@ proptest! {
         let client = server.client(provider);
         let before = server.requests();
         let res = runtime().block_on(client.clone_status(&JobId::new(id.clone()))).map(drop);
-        check_validation("clone_status", res, server.requests() - before)?;
+        check_validation("clone_status", res, server.requests() - before, &id_may_refuse("job_id", &id))?;
         if provider == Provider::Vmeg {
             server.set(Reply::json(200, &json!({"code": 200, "message": "", "data": null})));
             let before = server.requests();
             let res = runtime().block_on(client.delete_voice(&id));
-            check_validation("delete_voice", res, server.requests() - before)?;
+            check_validation("delete_voice", res, server.requests() - before, &id_may_refuse("voice_id", &id))?;
         }
     }
 }

@@ -202,7 +202,9 @@ impl Client {
     /// [`Resubmitted::AlreadyAccepted`] when it had (nothing new is created), with what
     /// [`Client::reconcile`] found around `submitted_at`. Past VMEG's 24-hour key lifetime a
     /// resend could create a second task: more than 23 hours after `submitted_at` it is
-    /// refused (`InvalidInput` naming `submitted_at`, nothing sent); use `reconcile`.
+    /// refused (`InvalidInput` naming `submitted_at`, nothing sent); use `reconcile`. An
+    /// `OutcomeUnknown` of the resend carries `submitted_at` as its own (the first submit's
+    /// time), so that guard and a search from it still cover the first submit.
     ///
     /// `req` must be the request as first sent, `synchronous` included: VMEG's keys are per
     /// API key and request path, so the same key sent to the other create (synchronous

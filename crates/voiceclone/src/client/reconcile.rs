@@ -351,7 +351,10 @@ impl Client {
     /// provider without idempotency keys (JimmyAI) is `Unsupported`: a resend could create
     /// and bill a second task. One resend per key at a time in a client and its clones (this,
     /// `resubmit_speech`, `resend_speech`): another while one is in flight is refused
-    /// (`InvalidInput` naming `idempotency_key`, nothing sent).
+    /// (`InvalidInput` naming `idempotency_key`, nothing sent). A resend whose outcome is
+    /// unknown again ends in an `OutcomeUnknown` dated from the first submit (its
+    /// `submitted_at`; its [`Error::last_attempt_at`] is the resend's): resent in turn, it is
+    /// refused 23 h after the first submit, and [`ReconcileQuery::from_error`] spans both.
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
@@ -592,9 +595,46 @@ impl Client {
                     reconciled,
                 })))
             }
-            Err(e) => Err(e),
+            Err(e) => Err(dated_from_first_submit(e, &query)),
         }
     }
+}
+
+/// The error of a resend, dated from the first submit of its key: an `OutcomeUnknown`
+/// carries the earliest submit time the key is known by (`query.submitted_at`, itself the
+/// first submit's when the query came from an earlier resend's error) and the resend's last
+/// attempt. Dated by the resend instead, a resend of it would pass the key-lifetime guard
+/// after VMEG dropped the key (24 h from the first submit) and bill twice, and a search
+/// from it would look only around the resend, missing the first submit's task.
+fn dated_from_first_submit(e: Error, query: &ReconcileQuery) -> Error {
+    let ErrorKind::OutcomeUnknown {
+        idempotency_key,
+        task_id,
+        submitted_at,
+        request,
+    } = e.kind()
+    else {
+        return e;
+    };
+    let first = (*submitted_at).min(query.submitted_at);
+    // The resend's last attempt (its own start when the retry loop did not date it), never
+    // earlier than the first submit's last attempt.
+    let last = [
+        e.last_attempt_at(),
+        Some(*submitted_at),
+        query.last_attempt_at,
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(first);
+    let kind = ErrorKind::OutcomeUnknown {
+        idempotency_key: idempotency_key.clone(),
+        task_id: task_id.clone(),
+        submitted_at: first,
+        request: request.clone(),
+    };
+    e.with_kind(kind).with_last_attempt_at(last)
 }
 
 /// The refusal (`InvalidInput` naming `field`) of a resend of a submit made at

@@ -108,7 +108,9 @@ pub enum ErrorKind {
         /// The task the answer named, when it named one (usable with `clone_status` /
         /// `speech_status`).
         task_id: Option<JobId>,
-        /// When the first attempt was sent.
+        /// When the first attempt was sent; for the error of a resend (`resubmit_*`,
+        /// `resend_speech`), when the key's first submit was (the resend's own attempts end
+        /// at [`Error::last_attempt_at`](super::Error::last_attempt_at)).
         submitted_at: SystemTime,
         /// Method, route and the request's identifying fields.
         request: RequestSummary,

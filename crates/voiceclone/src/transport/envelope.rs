@@ -322,6 +322,31 @@ mod tests {
         assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
     }
 
+    /// What the crate docs' "Error codes" paragraph says of codes no table holds: a VMEG
+    /// code in 400..=599 is read as that status even inside an HTTP 200 (or 400); any other
+    /// takes the HTTP status's kind, `Vendor` in a 200; an HTTP 429 wins over any code.
+    #[test]
+    fn unknown_codes_are_read_as_the_crate_docs_say() {
+        let kind = |provider: Provider, status: u16, code: &str| {
+            let body = match provider {
+                Provider::Vmeg => format!(r#"{{"code":{code},"message":"m","data":null}}"#),
+                _ => format!(r#"{{"code":{code},"msg":"m","data":null}}"#),
+            };
+            decode_envelope(provider, &resp(status, &body))
+                .unwrap_err()
+                .kind()
+                .clone()
+        };
+        assert_eq!(kind(Provider::Vmeg, 200, "524"), ErrorKind::Server);
+        assert_eq!(kind(Provider::Vmeg, 400, "524"), ErrorKind::Server);
+        assert_eq!(kind(Provider::Vmeg, 200, "418"), ErrorKind::InvalidRequest);
+        assert_eq!(kind(Provider::Vmeg, 200, "7777"), ErrorKind::Vendor);
+        assert_eq!(kind(Provider::Vmeg, 503, "7777"), ErrorKind::Server);
+        assert_eq!(kind(Provider::Vmeg, 429, "524"), ErrorKind::RateLimited);
+        // JimmyAI's codes are not HTTP statuses: an unknown 524 in a 200 is `Vendor`.
+        assert_eq!(kind(Provider::JimmyAi, 200, "524"), ErrorKind::Vendor);
+    }
+
     #[test]
     fn jimmyai_envelope_accepts_string_codes() {
         let ok = decode_envelope(
