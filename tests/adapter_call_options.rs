@@ -191,6 +191,34 @@ async fn a_deadline_already_past_sends_nothing() {
     assert!(server.seen().is_empty(), "{:?}", server.seen());
 }
 
+/// On a warm connection one poll of the request is enough to hand it to the connection, so
+/// a wait whose call has no time left must not start a poll at all (`tokio::time::timeout`
+/// polls its future before its timer: a poll given zero time still went out).
+#[tokio::test]
+async fn a_wait_out_of_time_on_a_warm_connection_sends_no_poll() {
+    let running =
+        json!({"code": 200, "message": "ok", "data": {"taskId": "t-1", "status": "running"}});
+    let server = Scripted::start(vec![Step::ok(running.clone()), Step::ok(running)]).await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    // Warms the pooled connection.
+    c.clone_status(&JobId::new("t-1")).await.unwrap();
+    assert_eq!(server.seen().len(), 1);
+    let late = c.with_options(CallOptions::new().deadline(Instant::now()));
+    let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    for _ in 0..20 {
+        let e = late
+            .wait_for_clone(&JobId::new("t-1"), &policy)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::WaitTimedOut { polls: 0, .. }),
+            "{e}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(server.seen().len(), 1, "{:?}", server.seen());
+}
+
 #[tokio::test]
 async fn a_wait_ends_at_the_call_deadline_with_its_last_status() {
     // Tasks that take an hour: only the call's timeout can end this wait.

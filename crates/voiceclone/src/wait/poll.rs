@@ -189,6 +189,15 @@ where
                     Some(call_left) => Some(left.map_or(call_left, |l| l.min(call_left))),
                     None => left,
                 };
+                // A call out of time sends nothing: `timeout` polls its future before its
+                // timer, so a poll given no time at all could still put its request on the
+                // wire before being dropped.
+                if left.is_some_and(|l| l.is_zero()) {
+                    tracing::debug!(job_id = %w.job_id, polls, "no time left for a poll");
+                    return Err(w
+                        .timed_out(polls.saturating_sub(1))
+                        .with_message("the call had no time left for a poll; none was sent"));
+                }
                 // Each poll with the client's own request timeouts, not a `CallOptions`
                 // budget's time left (see `outside_call_deadline`): the wait's deadline,
                 // already cut to that budget, bounds it here.
