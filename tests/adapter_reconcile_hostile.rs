@@ -7,8 +7,8 @@ use crate::adapter_support::client;
 use serde_json::json;
 use std::time::{Duration, SystemTime};
 use voiceclone::{
-    Error, ErrorKind, JobKind, Provider, ReconcileQuery, Reconciled, RequestSummary, Resubmitted,
-    SpeechRequest,
+    Error, ErrorKind, JobId, JobKind, Provider, ReconcileQuery, Reconciled, RequestSummary,
+    Resubmitted, SpeechRequest,
 };
 use workspace_tests::scripted::{Scripted, Step};
 
@@ -266,6 +266,20 @@ async fn a_failed_resend_keeps_the_first_submit_time() {
         server.seen().len(),
         sent,
         "a resend past the key lifetime was sent"
+    );
+    // A task the first submit's answer named is kept when the resend's answers name none.
+    let named = Error::new(ErrorKind::OutcomeUnknown {
+        idempotency_key: Some("k-named".into()),
+        task_id: Some(JobId::new("t-first")),
+        submitted_at: SystemTime::now() - Duration::from_secs(60),
+        request: RequestSummary::default(),
+    });
+    let server = Scripted::start(vec![Step::Drop, Step::Drop, Step::Drop]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.resubmit_speech(&named, &req).await.unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: Some(t), .. } if t.as_str() == "t-first"),
+        "{e}"
     );
     // `resend_speech` too: its error carries the submit time it was given.
     let at = SystemTime::now() - Duration::from_secs(3600);

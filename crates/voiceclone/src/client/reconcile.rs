@@ -630,7 +630,9 @@ fn dated_from_first_submit(e: Error, query: &ReconcileQuery) -> Error {
     .unwrap_or(first);
     let kind = ErrorKind::OutcomeUnknown {
         idempotency_key: idempotency_key.clone(),
-        task_id: task_id.clone(),
+        // The task an answer to the first submit named, unless the resend's answers named
+        // one: a caller keeping only the latest error keeps the link to the job.
+        task_id: task_id.clone().or_else(|| query.task_id.clone()),
         submitted_at: first,
         request: request.clone(),
     };
