@@ -33,10 +33,15 @@ pub fn filter_text(text: String) -> String {
     })
 }
 
+/// What a string of a [`RawJson`] that does not decode (a lone surrogate escape) becomes when
+/// a text filter is active (a JSON string literal).
+pub const UNDECODABLE: &str = "\"[undecodable string]\"";
+
 /// `raw` with the active text filter (if any) applied to every string in it (object keys
-/// included), each decoded, filtered and written back as JSON; everything else (numbers with
-/// all their digits, layout) is kept as it is. Without a filter, or when the filter changes
-/// nothing, `raw` itself.
+/// included), each decoded, filtered and written back as JSON, and a string that does not
+/// decode replaced with [`UNDECODABLE`]; everything else (numbers with all their digits,
+/// layout) is kept as it is. Without a filter, or when the filter changes nothing, `raw`
+/// itself.
 fn filter_raw(raw: Box<RawValue>) -> Box<RawValue> {
     let Some(filter) = TEXT_FILTER.with(|f| f.borrow().clone()) else {
         return raw;
@@ -65,15 +70,21 @@ fn filter_raw(raw: Box<RawValue>) -> Box<RawValue> {
             break;
         };
         at = end + 1;
-        let Ok(value) = serde_json::from_str::<String>(literal) else {
-            continue;
-        };
-        let filtered = filter(value.clone());
-        if filtered == value {
-            continue;
-        }
-        let Ok(written) = serde_json::to_string(&filtered) else {
-            continue;
+        // A literal `RawValue` accepts but no string decodes from (a lone surrogate escape,
+        // `"\ud800"`) cannot be filtered: it is replaced whole, since it may hold what the
+        // filter removes.
+        let written = match serde_json::from_str::<String>(literal) {
+            Ok(value) => {
+                let filtered = filter(value.clone());
+                if filtered == value {
+                    continue;
+                }
+                let Ok(written) = serde_json::to_string(&filtered) else {
+                    continue;
+                };
+                written
+            }
+            Err(_) => UNDECODABLE.to_owned(),
         };
         out.push_str(text.get(copied..start).unwrap_or_default());
         out.push_str(&written);
@@ -741,6 +752,17 @@ mod tests {
         assert_eq!(p.any.unwrap().get(), r#"{"a" : "b\n"}"#);
         let p = probe(r#"{"code":1,"any":"my secret"}"#);
         assert_eq!(p.any.unwrap().get(), r#""my secret""#);
+        // A string no decoder accepts (a lone surrogate) cannot be filtered: replaced whole,
+        // as a value and as a key; the rest is filtered as usual and stays valid JSON.
+        let json = r#"{"code":1,"any":{"x":"my secret\ud800","my secret\udc00":"secret"}}"#;
+        let p = with_text_filter_sync(&filter, || probe(json));
+        let raw = p.any.unwrap();
+        assert!(!raw.get().contains("secret"), "{}", raw.get());
+        assert_eq!(
+            raw.get(),
+            format!(r#"{{"x":{UNDECODABLE},{UNDECODABLE}:"[x]"}}"#)
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(raw.get()).is_ok());
     }
 
     #[test]
