@@ -24,6 +24,7 @@ Exit codes:
      soon as the first one's result is written, at most 2 s later (128 + the signal);
      also a first one once the work is done and its result is being written (a stdout
      nobody reads): a result naming a job that stdout did not take goes to stderr first
+     (up to 1 s more)
 
 Environment:
   VOICECLONE_PROVIDER              default for --provider

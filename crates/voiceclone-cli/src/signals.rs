@@ -93,7 +93,8 @@ const PENDING_WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_se
 /// The command's result is about to be written: from now on a SIGINT or SIGTERM ends the
 /// process (exit 130 or 143) once the result is written, or 2 s after the signal if it is
 /// not (a stdout nobody reads); `pending` (the result's text, when it names a job) is then
-/// written to stderr first. Without handlers installed, the signals' default action still
+/// written to stderr first, which may take 1 s more (a stderr nobody reads blocks it too).
+/// Without handlers installed, the signals' default action still
 /// ends the process, and nothing is done.
 pub fn writing_result(pending: Option<String>) {
     #[cfg(unix)]

@@ -1868,6 +1868,38 @@ fn another_products_data_keeps_its_exact_digits() {
     assert_eq!(code, Some(0), "{out:?} {err:?}");
 }
 
+/// A key echoed in another product's `data` spelled with `\u` escapes (`"\u0073k-..."`):
+/// `data_json` prints its strings unescaped, so the printer finds and redacts the key there
+/// as it does in `data`.
+#[test]
+fn a_key_spelled_with_unicode_escapes_in_data_json_is_redacted() {
+    const ECHO_KEY: &str = "sk-echo-5Yq2Lm8Rt4Wv";
+    let escaped: String = ECHO_KEY
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    let body = format!(
+        r#"{{"code":200,"event":"openapi-translate","pipelineKey":"pk-esc","message":"ok","data":{{"taskId":"tr-2","note":"{escaped}"}}}}"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.json");
+    std::fs::write(&file, &body).unwrap();
+    let (ts, sig) = signed(&body);
+    let env = [("WH_SECRET", SECRET), ("VMEG_API_KEY", ECHO_KEY)];
+    let mut args = vec!["--json", "webhook", "verify", "--secret-env", "WH_SECRET"];
+    args.extend(["--timestamp", &ts, "--signature", &sig]);
+    args.push(file.to_str().unwrap());
+    let (code, out, err) = run_bounded(&env, &args);
+    assert_eq!(code, 0, "{out} {err}");
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let data_json = v["data_json"].as_str().unwrap_or_default();
+    let decoded: Value =
+        serde_json::from_str(data_json).unwrap_or_else(|e| panic!("{e}: {data_json}"));
+    assert_eq!(decoded["note"], "[redacted]", "{out}");
+    assert!(!decoded.to_string().contains("echo-5Yq2"), "{out}");
+    assert_eq!(decoded["taskId"], "tr-2", "{out}");
+}
+
 /// `webhook verify` with no BODY_FILE (the body from stdin), started with `stdin`; killed
 /// after `limit` (then the test fails). Returns its exit code, stdout, stderr and how long
 /// it ran.

@@ -9,12 +9,14 @@ use voiceclone::{CloneJob, Job, Speech, SpeechJob, Voice};
 use super::Outcome;
 
 /// The `data` and `data_json` fields of a webhook event of no known kind: its `data` as
-/// JSON (`null` when it does not parse) and its exact text, since an integer beyond 64 bits
-/// (an id) becomes a float in serde_json's `Value` and loses digits.
+/// JSON (`null` when it does not parse) and its text, since an integer beyond 64 bits (an
+/// id) becomes a float in serde_json's `Value` and loses digits. The text has its strings
+/// written without needless `\u` escapes ([`voiceclone::webhook::RawData::normalized`]): the
+/// printer finds a secret by its text, and `"\u0073k-..."` spelled one it would not find.
 pub fn raw_data_fields(data: &voiceclone::webhook::RawData) -> [(&'static str, Value); 2] {
     [
         ("data", data.parse::<Value>().unwrap_or(Value::Null)),
-        ("data_json", data.as_str().into()),
+        ("data_json", data.normalized().as_str().into()),
     ]
 }
 

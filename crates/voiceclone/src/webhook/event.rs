@@ -71,6 +71,21 @@ impl RawData {
         self.0.get()
     }
 
+    /// `data` with every string (object keys included) written as serde_json writes strings,
+    /// escaping only what JSON requires, and numbers and layout as they came: for text shown
+    /// to people or logs, where a secret spelled with `\u` escapes (`"\u0073k-..."`) would
+    /// pass a search for it. A string that does not decode (a lone surrogate escape) becomes
+    /// `"[undecodable string]"`.
+    #[must_use]
+    pub fn normalized(&self) -> RawData {
+        match super::redact::rewrite_json_text(self.as_str(), &|s| s, true)
+            .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
+        {
+            Some(raw) => RawData(raw),
+            None => self.clone(),
+        }
+    }
+
     /// `data` read as `T`.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
         serde_json::from_str(self.0.get())
