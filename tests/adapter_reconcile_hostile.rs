@@ -464,11 +464,23 @@ async fn unreadable_records_in_the_window_forbid_none() {
             "{records}: {r:?}"
         );
     }
-    // A list that sent nothing at all is still `None`.
-    let server = Scripted::start(vec![list(json!([]))]).await;
+    // A list that sent nothing at all: `None` once the window has ended; before, a task
+    // may still be created in it (the submit cut short here may still be processed), so
+    // an empty, incomplete search, never "created nothing".
+    let server = Scripted::start(vec![list(json!([])), list(json!([]))]).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
     let r = c
         .reconcile(&ReconcileQuery::new(now).kind(JobKind::Speech))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.is_empty()),
+        "{r}"
+    );
+    assert!(r.to_string().contains("look again after"), "{r}");
+    let hour_ago = now - Duration::from_secs(3600);
+    let r = c
+        .reconcile(&ReconcileQuery::new(hour_ago).kind(JobKind::Speech))
         .await
         .unwrap();
     assert!(matches!(r, Reconciled::None { .. }), "{r}");

@@ -35,7 +35,9 @@ impl Client {
     /// beside no unfinished or failed clone task, in a search that read every record).
     /// [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
-    /// [`Reconciled::None`] only when every listed task of the kind has a creation time
+    /// [`Reconciled::None`] only once the window has ended (before, a task may still be
+    /// created in it: an empty, incomplete [`Reconciled::Candidates`]), when every listed task
+    /// of the kind has a creation time
     /// outside the window and the 5 minutes after it (the vendor's clock may be ahead), and
     /// no task of the kind the answer named exists (one dated outside the window is a
     /// candidate). A task without a readable creation time may be the one, so it is
@@ -245,6 +247,17 @@ impl Client {
                     .with_message(format!(
                         "the task list held {unread} records that could not be read (no usable id, or not a record): any of them may be the submit's task, so whether it created one is not known; do not submit it again yet"
                     )));
+            }
+            // Before the window ends, a task may still be created in it (a request cut short
+            // on this side may still be processed by the vendor): nothing seen yet is no
+            // answer.
+            if SystemTime::now() < to {
+                return Ok(Reconciled::Candidates {
+                    tasks: Vec::new(),
+                    from,
+                    to,
+                    incomplete: true,
+                });
             }
             return Ok(Reconciled::None {
                 kind: q.kind,

@@ -261,7 +261,9 @@ pub enum Reconciled {
     /// missing, unreadable or without a UTC offset is here whenever it could fit; so is one
     /// dated up to 5 minutes after `to` (the vendor's clock may be ahead), and the task an
     /// answer named when it exists but is dated outside the window. Empty (and `incomplete`)
-    /// after a resend met VMEG's 409: the first submit's task exists but was not seen.
+    /// when no task was seen but one may still appear: the search ran before the window's
+    /// end (`to`; a request cut short may still be processed by the vendor), or a resend met
+    /// VMEG's 409 (the first submit's task exists).
     Candidates {
         /// The tasks that fit.
         tasks: Vec<TaskSummary>,
@@ -276,7 +278,8 @@ pub enum Reconciled {
         incomplete: bool,
     },
     /// No task of the kind was created in the window or the 5 minutes after it (the vendor's
-    /// clock may be ahead): every listed one has a creation time (with its UTC offset, or
+    /// clock may be ahead), asked after the window ended: every listed one has a creation
+    /// time (with its UTC offset, or
     /// [`crate::UNKNOWN_OFFSET_SPAN`] away without one) outside that, and no task of the kind
     /// an answer named exists.
     None {
@@ -324,9 +327,10 @@ impl fmt::Display for Reconciled {
                 if tasks.is_empty() {
                     return write!(
                         f,
-                        "candidates: none listed, though the submit's task exists (the vendor said its key was used): no task created between {} and {} was seen (a list lagging behind, a clock far apart); do not submit it again, look again later",
+                        "candidates: none seen yet, but a task may still appear: no task created between {} and {} was listed, and the search cannot rule one out (it ran before that span ended, while the submit may still be processed; or the vendor said the key was used; or a list lags behind or a clock is far apart); do not submit it again: look again after {}",
                         at(*from),
-                        at(*to)
+                        at(*to),
+                        at(to.checked_add(FUTURE_SKEW).unwrap_or(*to))
                     );
                 }
                 write!(
