@@ -369,6 +369,14 @@ impl Client {
     /// `submitted_at`; its [`Error::last_attempt_at`] is the resend's): resent in turn, it is
     /// refused 23 h after the first submit, and [`ReconcileQuery::from_error`] spans both.
     ///
+    /// Not guarded: a resend right after an attempt cut short on this side (a per-call
+    /// timeout, a dropped connection) may reach VMEG while it still processes the first
+    /// request. VMEG documents that a key is accepted once (api-facts A4), but how it treats
+    /// a duplicate still in flight is UNKNOWN; when in doubt, [`Client::reconcile`] first
+    /// (it answers `None` only after the submit's window has ended), or resend once the
+    /// operation's own timeout has passed since [`Error::last_attempt_at`] (180 s for the
+    /// synchronous creates, 30 s otherwise).
+    ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
     ///
