@@ -126,7 +126,8 @@
 //! | VMEG `recommendedPartSize` | 8 MiB | [`SimConfig::vmeg_material_part_size`] |
 //! | VMEG presigned URL validity (→ 403) | 1 h (simulated) | [`SimConfig::vmeg_presign_validity`] |
 //! | VMEG instant upload on `multipart/initiate` | no (only `gen-upload-url`) | — |
-//! | JimmyAI `contentText` length | counted in Unicode scalar values including pause markers | — |
+//! | JimmyAI `contentText` length | under 10,000 (the Chinese page; the English one says at most 10,000): 9,999 Unicode scalar values at most, pause markers counted | — |
+//! | JimmyAI upload size, "100 MB" | 100,000,000 bytes (not 100 MiB) | — |
 //!
 //! # Bounded under load and abuse
 //!
@@ -148,8 +149,8 @@
 //!   ("busy"). An upload refused before its body was read (either vendor)
 //!   reads and drops the rest (at most 64 MiB, within the body read timeout)
 //!   so the client sees the answer rather than a broken pipe. A JimmyAI
-//!   multipart body is refused (the vendor's bad request) past 101 MiB in
-//!   all, 100 MiB of `file`, 64 KiB of any other field, or 16 KiB of one
+//!   multipart body is refused (the vendor's bad request) past 100 MB
+//!   (100,000,000 bytes) of `file` and 1 MiB more in all, 64 KiB of any other field, or 16 KiB of one
 //!   part's headers, and at once with a boundary over 70 characters.
 //! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
 //!   finished first) or finished longer than [`SimConfig::task_retention`]

@@ -19,8 +19,11 @@ use crate::validate::{self, invalid, non_blank, reject_foreign};
 
 /// JimmyAI preview script limit (`contentText` on clone create).
 pub(crate) const JIMMYAI_PREVIEW_MAX_CHARS: usize = 270;
-/// JimmyAI production text limit.
-pub(crate) const JIMMYAI_AUDIO_MAX_CHARS: usize = 10_000;
+/// JimmyAI production text limit: the English page says at most 10,000 characters, the
+/// Chinese page "under 10,000" (api-facts B5). The stricter reading is taken, as the long-text
+/// parts already take it (`JIMMYAI_PART_MAX_CHARS`): a text of exactly 10,000 is refused
+/// here rather than sent to a vendor that may refuse it after the request went out.
+pub(crate) const JIMMYAI_AUDIO_MAX_CHARS: usize = 9_999;
 
 const JIMMYAI_EXTENSIONS: &[&str] = &[
     "mp3", "ogg", "wav", "m4a", "aac", "mp4", "avi", "mov", "mkv", "flv",
