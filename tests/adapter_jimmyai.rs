@@ -524,7 +524,8 @@ async fn invalid_input_names_the_field_and_sends_nothing() {
     let long = "語".repeat(271);
     let clone_cases = [
         (
-            CloneRequest::new("https://cdn.example.com/a.txt"),
+            // An image: a format JimmyAI uploads but does not clone from.
+            CloneRequest::new("https://cdn.example.com/a.png"),
             "audio_url",
         ),
         (
@@ -623,6 +624,57 @@ async fn upload_sample_streams_a_multipart_body() {
     });
     insta::assert_json_snapshot!(wire);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// JimmyAI lists the formats it clones from (api-facts B4), not URL suffixes: a caller's URL
+/// without a file extension is sent as it is (with a warning), not refused.
+#[tokio::test]
+async fn a_url_without_a_file_extension_is_sent() {
+    let server = Scripted::start(vec![ok(task(
+        "audio_7",
+        "soundCloningClone",
+        "queued",
+        json!({}),
+    ))])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let job = c
+        .clone_voice(&CloneRequest::new("https://cdn.x/audio/123?fmt=mp3"))
+        .await
+        .unwrap();
+    assert_eq!(job.id.as_str(), "audio_7");
+    assert_eq!(
+        server.seen()[0].json()["fileUrl"],
+        "https://cdn.x/audio/123?fmt=mp3"
+    );
+}
+
+/// The URL JimmyAI's own `files/upload` returns is the vendor's word (its shape is not
+/// documented, B7): a clone from a local recording submits it as it is, even without a file
+/// extension. Before, the clone was refused after the upload went through.
+#[tokio::test]
+async fn the_url_files_upload_returns_is_cloned_from_as_it_is() {
+    let server = Scripted::start(vec![
+        ok(
+            json!({"url": "https://h/f/abc", "filename": "abc", "size": 11,
+                  "mime_type": "audio/mpeg"}),
+        ),
+        ok(task("audio_8", "soundCloningClone", "queued", json!({}))),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sample.mp3");
+    std::fs::write(&path, b"ID3fakeaudio").unwrap();
+    let job = c
+        .clone_voice(&CloneRequest::from_file(&path))
+        .await
+        .unwrap();
+    assert_eq!(job.id.as_str(), "audio_8");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].path, "/api/open-api/v1/soundCloning/clones");
+    assert_eq!(seen[1].json()["fileUrl"], "https://h/f/abc");
 }
 
 #[tokio::test]

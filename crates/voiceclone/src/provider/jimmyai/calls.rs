@@ -120,6 +120,31 @@ pub(crate) async fn clone_voice(
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
     let audio_url = rules::clone_request(req, allow_private)?;
+    submit_clone(t, c, req, &audio_url).await
+}
+
+/// Creates a preview task from the URL JimmyAI's own `files/upload` returned for the
+/// recording: never refused for its shape (B7 documents none; a URL without a file extension
+/// is as good as the vendor's word), only the request's other fields are checked.
+#[cfg(feature = "upload")]
+pub(crate) async fn clone_uploaded(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    req: &CloneRequest,
+    uploaded: &url::Url,
+) -> Result<CloneJob, Error> {
+    let req = req.with_audio_url(uploaded);
+    rules::clone_fields(&req)?;
+    submit_clone(t, c, &req, uploaded).await
+}
+
+/// Sends the preview request for `audio_url`, checked by the caller.
+async fn submit_clone(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    req: &CloneRequest,
+    audio_url: &url::Url,
+) -> Result<CloneJob, Error> {
     let body = clone_body(req, audio_url.to_string())?;
     let summary = || serde_json::to_value(&body).ok();
     let call = Call {

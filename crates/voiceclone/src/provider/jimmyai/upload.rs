@@ -11,7 +11,7 @@
 use jimmyai_client::types;
 use progenitor_client::{ClientInfo, OperationInfo, ResponseValue};
 
-use super::calls::clone_voice;
+use super::calls::clone_uploaded;
 use super::results::{bad_answer, text};
 use super::rules;
 use crate::error::{Error, ErrorKind, UploadStep};
@@ -134,19 +134,20 @@ pub(crate) async fn upload(
 
 /// Clones from a local recording: checks everything first (the request's fields, the file's
 /// format, size and, for a WAV, length), uploads it, then submits the clone with its URL.
-/// A failure says which step failed; only the last one can have created a task.
+/// A failure says which step failed; only the last one can have created a task. The URL the
+/// upload returned is JimmyAI's own: no URL rule (extension, private host) applies to it.
 pub(crate) async fn clone_from_local(
     t: &Transport,
     c: &jimmyai_client::Client,
     req: &CloneRequest,
-    allow_private: bool,
     up: &Uploads,
 ) -> Result<CloneJob, Error> {
     rules::clone_fields(req)?;
     let sample = prepare(&req.audio, up, true).await?;
     let url = send(t, c, &sample, up.progress.as_ref()).await?;
     drop(sample);
-    clone_voice(t, c, &req.with_audio_url(&url), allow_private)
+    // The URL JimmyAI's own upload returned: sent as it is (its shape is not documented).
+    clone_uploaded(t, c, req, &url)
         .await
         .map_err(|e| e.with_step(UploadStep::SubmitClone))
 }
