@@ -503,6 +503,77 @@ async fn synthesize_maps_every_option_and_wait_returns_audio_and_subtitles() {
     );
 }
 
+/// The first *successful* production call activates a `modelId` (api-facts B5); whether a
+/// failed one does is not documented. A speech job's voice keeps the state it was sent with
+/// (its deadline) while the task runs and after it failed, and is marked activated only once
+/// the task is seen completed. Before, `synthesize` marked it activated on acceptance, which
+/// switched off the local expiry guard for a voice a failed task may never have activated.
+#[tokio::test]
+async fn a_speech_job_marks_its_voice_activated_only_once_the_task_completed() {
+    use voiceclone::{Activation, VoiceId};
+    let done = |id: &str| {
+        ok(task(
+            id,
+            "soundCloningAudio",
+            "completed",
+            json!({"audioUrl": "https://cdn.example.com/out.mp3"}),
+        ))
+    };
+    let server = Scripted::start(vec![
+        ok(task("audio_f", "soundCloningAudio", "queued", json!({}))),
+        ok(task(
+            "audio_f",
+            "soundCloningAudio",
+            "failed",
+            json!({"error": "boom"}),
+        )),
+        ok(task("audio_c", "soundCloningAudio", "queued", json!({}))),
+        done("audio_c"),
+        ok(task("audio_w", "soundCloningAudio", "queued", json!({}))),
+        done("audio_w"),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let deadline = SystemTime::now() + Duration::from_secs(3600);
+    let pending = Activation::Unactivated {
+        activate_by: deadline,
+    };
+    let voice = VoiceId::typed(Provider::JimmyAi, "m-1").with_activation(pending);
+    let req = SpeechRequest::new(voice.clone(), "Hello.");
+
+    // Accepted, then failed: the voice is as it was sent, its deadline kept.
+    let job = c.synthesize(&req).await.unwrap();
+    assert_eq!(job.voice.as_ref().map(VoiceId::activation), Some(pending));
+    let polled = c.speech_status(&job.id).await.unwrap();
+    let job = job.updated(polled);
+    assert_eq!(job.status, TaskStatus::Failed);
+    assert_eq!(job.voice.as_ref().map(VoiceId::activation), Some(pending));
+    assert_eq!(job.voice.unwrap().to_string(), voice.to_string());
+
+    // Accepted, then polled completed: activated.
+    let job = c.synthesize(&req).await.unwrap();
+    assert_eq!(job.voice.as_ref().map(VoiceId::activation), Some(pending));
+    let polled = c.speech_status(&job.id).await.unwrap();
+    let job = job.updated(polled);
+    assert_eq!(job.status, TaskStatus::Succeeded);
+    assert_eq!(
+        job.voice.unwrap().to_string(),
+        "jimmyai:voice;activated:m-1"
+    );
+
+    // Accepted, then waited for: activated with what the wait returned.
+    let job = c.synthesize(&req).await.unwrap();
+    let speech = c
+        .wait_for_speech(&job.id, &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    let job = job.completed_with(speech);
+    assert_eq!(
+        job.voice.map(|v| v.activation()),
+        Some(Activation::Activated)
+    );
+}
+
 #[tokio::test]
 async fn voice_management_is_unsupported_and_sends_nothing() {
     let server = Scripted::start(vec![]).await;

@@ -397,11 +397,10 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
         t.lines = vec![TtsLine {
             text: content.clone(),
         }];
-        // Activated only by a task accepted: a refused one leaves the model as it was.
+        // Not activated here: the task activates the model when it completes
+        // (`State::settle`), as the first *successful* call does (api-facts B5); a failed
+        // one never does (whether it does at JimmyAI is not documented).
         st.insert_task(t).map_err(CreateErr::Full)?;
-        if let Some(model) = st.models.get_mut(&model_id) {
-            model.activated = true;
-        }
     }
     sh.stats.create(Created {
         operation: "jimmyai.createAudio".into(),

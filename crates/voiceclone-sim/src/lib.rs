@@ -77,7 +77,7 @@
 //!
 //! JimmyAI: Bearer auth, no idempotency (every accepted create is billed),
 //! `modelId` valid for 3 simulated days after the preview completes unless a
-//! production create activates it. Operations: `jimmyai.createClone`,
+//! production task with it completes (activating it). Operations: `jimmyai.createClone`,
 //! `jimmyai.createAudio`, `jimmyai.getAudio`, `jimmyai.uploadFile`.
 //!
 //! Result audio, TTS files and uploads are served from `GET /sim/files/{name}`
@@ -119,7 +119,7 @@
 //! | JimmyAI bad parameters (incl. expired/unknown `modelId`) | code 20002, HTTP 200 | [`SimConfig::jimmy_bad_request`] |
 //! | JimmyAI unknown task id in `audios/{id}` | code 20002, HTTP 200 | [`SimConfig::jimmy_not_found`] |
 //! | JimmyAI server error / injected business error | code -1, HTTP 200 | [`SimConfig::jimmy_server_error`] |
-//! | JimmyAI `modelId` activation | on the first *accepted* production create | — |
+//! | JimmyAI `modelId` activation | when a production task with it completes (a failed one never activates it) | — |
 //! | JimmyAI `fileUrl` without extension | accepted | — |
 //! | VMEG clone `refAudio` = a material's `addressUrl` (plain http on loopback) | accepted | [`SimConfig::vmeg_clone_accepts_material_urls`] |
 //! | VMEG material size limit (→ 413) | 200 MiB per PUT and per material | [`SimConfig::vmeg_max_material_bytes`] |

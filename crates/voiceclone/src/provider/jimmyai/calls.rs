@@ -187,8 +187,19 @@ pub(crate) async fn synthesize(
         .as_ref()
         .and_then(|task| speech_job(task, None))
         .ok_or_else(|| bad_answer("the answer has no task id"))?;
-    // The production call was accepted: the `modelId` is activated (api-facts B5).
-    Ok(job.with_voice(VoiceId::typed(Provider::JimmyAi, body.model_id.as_str()).activated()))
+    // Accepted is not activated: the first *successful* production call activates a
+    // `modelId` (api-facts B5), and whether a failed one does is not documented. The id keeps
+    // the state it was sent with (a stored deadline stays) until the task is seen completed
+    // (`SpeechJob::updated`, `SpeechJob::completed_with`).
+    let sent = req
+        .lines
+        .first()
+        .map_or(crate::model::Activation::Unknown, |l| {
+            l.voice_id.activation()
+        });
+    Ok(job.with_voice(
+        VoiceId::typed(Provider::JimmyAi, body.model_id.as_str()).with_activation(sent),
+    ))
 }
 
 /// `InvalidInput` when the task's `model` says it is of the other kind than the caller
