@@ -150,8 +150,9 @@
 //!   reads and drops the rest (at most 64 MiB, within the body read timeout)
 //!   so the client sees the answer rather than a broken pipe. A JimmyAI
 //!   multipart body is refused (the vendor's bad request) past 100 MB
-//!   (100,000,000 bytes) of `file` and 1 MiB more in all, 64 KiB of any other field, or 16 KiB of one
-//!   part's headers, and at once with a boundary over 70 characters.
+//!   (100,000,000 bytes) of `file` and 1 MiB more in all, 64 KiB of any
+//!   other field, or 16 KiB of one part's headers, and at once with a
+//!   boundary over 70 characters.
 //! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
 //!   finished first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved
