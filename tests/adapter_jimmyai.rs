@@ -503,6 +503,77 @@ async fn synthesize_maps_every_option_and_wait_returns_audio_and_subtitles() {
     );
 }
 
+/// The first *successful* production call activates a `modelId` (api-facts B5); whether a
+/// failed one does is not documented. A speech job's voice keeps the state it was sent with
+/// (its deadline) while the task runs and after it failed, and is marked activated only once
+/// the task is seen completed. Before, `synthesize` marked it activated on acceptance, which
+/// switched off the local expiry guard for a voice a failed task may never have activated.
+#[tokio::test]
+async fn a_speech_job_marks_its_voice_activated_only_once_the_task_completed() {
+    use voiceclone::{Activation, VoiceId};
+    let done = |id: &str| {
+        ok(task(
+            id,
+            "soundCloningAudio",
+            "completed",
+            json!({"audioUrl": "https://cdn.example.com/out.mp3"}),
+        ))
+    };
+    let server = Scripted::start(vec![
+        ok(task("audio_f", "soundCloningAudio", "queued", json!({}))),
+        ok(task(
+            "audio_f",
+            "soundCloningAudio",
+            "failed",
+            json!({"error": "boom"}),
+        )),
+        ok(task("audio_c", "soundCloningAudio", "queued", json!({}))),
+        done("audio_c"),
+        ok(task("audio_w", "soundCloningAudio", "queued", json!({}))),
+        done("audio_w"),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let deadline = SystemTime::now() + Duration::from_secs(3600);
+    let pending = Activation::Unactivated {
+        activate_by: deadline,
+    };
+    let voice = VoiceId::typed(Provider::JimmyAi, "m-1").with_activation(pending);
+    let req = SpeechRequest::new(voice.clone(), "Hello.");
+
+    // Accepted, then failed: the voice is as it was sent, its deadline kept.
+    let job = c.synthesize(&req).await.unwrap();
+    assert_eq!(job.voice.as_ref().map(VoiceId::activation), Some(pending));
+    let polled = c.speech_status(&job.id).await.unwrap();
+    let job = job.updated(polled);
+    assert_eq!(job.status, TaskStatus::Failed);
+    assert_eq!(job.voice.as_ref().map(VoiceId::activation), Some(pending));
+    assert_eq!(job.voice.unwrap().to_string(), voice.to_string());
+
+    // Accepted, then polled completed: activated.
+    let job = c.synthesize(&req).await.unwrap();
+    assert_eq!(job.voice.as_ref().map(VoiceId::activation), Some(pending));
+    let polled = c.speech_status(&job.id).await.unwrap();
+    let job = job.updated(polled);
+    assert_eq!(job.status, TaskStatus::Succeeded);
+    assert_eq!(
+        job.voice.unwrap().to_string(),
+        "jimmyai:voice;activated:m-1"
+    );
+
+    // Accepted, then waited for: activated with what the wait returned.
+    let job = c.synthesize(&req).await.unwrap();
+    let speech = c
+        .wait_for_speech(&job.id, &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    let job = job.completed_with(speech);
+    assert_eq!(
+        job.voice.map(|v| v.activation()),
+        Some(Activation::Activated)
+    );
+}
+
 #[tokio::test]
 async fn voice_management_is_unsupported_and_sends_nothing() {
     let server = Scripted::start(vec![]).await;
@@ -524,7 +595,8 @@ async fn invalid_input_names_the_field_and_sends_nothing() {
     let long = "語".repeat(271);
     let clone_cases = [
         (
-            CloneRequest::new("https://cdn.example.com/a.txt"),
+            // An image: a format JimmyAI uploads but does not clone from.
+            CloneRequest::new("https://cdn.example.com/a.png"),
             "audio_url",
         ),
         (
@@ -570,7 +642,8 @@ async fn invalid_input_names_the_field_and_sends_nothing() {
         (SpeechRequest::new("m", "x").volume(0.0), "volume"),
         (SpeechRequest::new("m", "x").pitch(13), "pitch"),
         (SpeechRequest::new("m", "bad <#100#> pause"), "text"),
-        (SpeechRequest::new("m", "x".repeat(10_001)), "text"),
+        // "Under 10,000" (the Chinese page): 10,000 is refused too.
+        (SpeechRequest::new("m", "x".repeat(10_000)), "text"),
         (
             SpeechRequest::new("m", "x").synchronous(true),
             "synchronous",
@@ -622,6 +695,57 @@ async fn upload_sample_streams_a_multipart_body() {
     });
     insta::assert_json_snapshot!(wire);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// JimmyAI lists the formats it clones from (api-facts B4), not URL suffixes: a caller's URL
+/// without a file extension is sent as it is (with a warning), not refused.
+#[tokio::test]
+async fn a_url_without_a_file_extension_is_sent() {
+    let server = Scripted::start(vec![ok(task(
+        "audio_7",
+        "soundCloningClone",
+        "queued",
+        json!({}),
+    ))])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let job = c
+        .clone_voice(&CloneRequest::new("https://cdn.x/audio/123?fmt=mp3"))
+        .await
+        .unwrap();
+    assert_eq!(job.id.as_str(), "audio_7");
+    assert_eq!(
+        server.seen()[0].json()["fileUrl"],
+        "https://cdn.x/audio/123?fmt=mp3"
+    );
+}
+
+/// The URL JimmyAI's own `files/upload` returns is the vendor's word (its shape is not
+/// documented, B7): a clone from a local recording submits it as it is, even without a file
+/// extension. Before, the clone was refused after the upload went through.
+#[tokio::test]
+async fn the_url_files_upload_returns_is_cloned_from_as_it_is() {
+    let server = Scripted::start(vec![
+        ok(
+            json!({"url": "https://h/f/abc", "filename": "abc", "size": 11,
+                  "mime_type": "audio/mpeg"}),
+        ),
+        ok(task("audio_8", "soundCloningClone", "queued", json!({}))),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sample.mp3");
+    std::fs::write(&path, b"ID3fakeaudio").unwrap();
+    let job = c
+        .clone_voice(&CloneRequest::from_file(&path))
+        .await
+        .unwrap();
+    assert_eq!(job.id.as_str(), "audio_8");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].path, "/api/open-api/v1/soundCloning/clones");
+    assert_eq!(seen[1].json()["fileUrl"], "https://h/f/abc");
 }
 
 #[tokio::test]

@@ -183,7 +183,7 @@ async fn local_checks_refuse_before_anything_is_sent() {
     let big = dir.join("big.mp3");
     std::fs::File::create(&big)
         .unwrap()
-        .set_len(100 * 1024 * 1024 + 1)
+        .set_len(100_000_001)
         .unwrap();
     let jimmy = env.client(Provider::JimmyAi, 3);
     let vmeg = env.client(Provider::Vmeg, 3);
@@ -343,7 +343,7 @@ async fn a_reader_that_never_ends_is_refused_at_the_clients_upload_limit() {
     let big = env.dir.path().join("big.mp3");
     std::fs::File::create(&big)
         .unwrap()
-        .set_len(100 * 1024 * 1024 + 1)
+        .set_len(100_000_001)
         .unwrap();
     let jimmy = env
         .builder(Provider::JimmyAi, 3)

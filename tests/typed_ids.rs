@@ -218,9 +218,10 @@ async fn jimmyai_unactivated_expired_model_is_refused_locally_and_an_activated_o
             .starts_with("jimmyai:voice;activate_by=")
     );
 
-    // The same modelId stored as unactivated with a deadline that has passed: refused with
-    // the deadline in the message, nothing sent.
-    let past = SystemTime::now() - Duration::from_secs(60);
+    // The same modelId stored as unactivated with a deadline that passed more than a day ago
+    // (within the day it is sent: the deadline is the earliest reading): refused with the
+    // deadline in the message, nothing sent.
+    let past = SystemTime::now() - Duration::from_secs(24 * 3600 + 60);
     let stale = voice
         .id
         .clone()
@@ -241,12 +242,22 @@ async fn jimmyai_unactivated_expired_model_is_refused_locally_and_an_activated_o
     // A state-unknown (bare) id of the same voice is sent.
     assert!(activate_by > SystemTime::now());
 
-    // A production call activates it; the job hands back the id marked activated.
+    // A production task activates it once it completes: the job hands back the id as sent
+    // (activation pending), marked activated once the wait saw the task complete.
     let first = c
         .synthesize(&SpeechRequest::new(&voice, "hello"))
         .await
         .unwrap();
-    let activated = first.voice.clone().unwrap();
+    assert_eq!(
+        first.voice.as_ref().map(VoiceId::activation),
+        Some(voice.id.activation())
+    );
+    sim.complete_all_now();
+    let speech = c
+        .wait_for_speech(&first.id, &wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    let activated = first.completed_with(speech).voice.unwrap();
     assert_eq!(activated.activation(), Activation::Activated);
     let stored = activated.to_string();
     assert_eq!(

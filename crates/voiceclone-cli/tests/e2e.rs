@@ -416,7 +416,9 @@ fn exit_2_for_bad_input_with_nothing_sent() {
             "jimmyai",
             "--json",
             "clone",
-            "https://example.com/no-extension",
+            // A format JimmyAI uploads but does not clone from (a URL without an
+            // extension is sent: the docs list formats, not URL suffixes).
+            "https://example.com/cover.png",
         ],
         vec![
             "--provider",

@@ -35,7 +35,12 @@ const EMOTIONS: [&str; 7] = [
     "surprised",
     "neutral",
 ];
-const MAX_UPLOAD: usize = 100 * 1024 * 1024;
+/// "100 MB" (api-facts B7), read as 100,000,000 bytes, as the client reads it: whether the
+/// vendor means MiB is not documented.
+const MAX_UPLOAD: usize = 100_000_000;
+/// `contentText` of a production task: "at most 10,000" (English page), "under 10,000"
+/// (Chinese page); the stricter reading, as the client's.
+const MAX_AUDIO_CHARS: usize = 9_999;
 /// A multipart upload's whole body: the file and 1 MiB for the rest.
 const MAX_MULTIPART: usize = MAX_UPLOAD + 1024 * 1024;
 /// A form field other than `file` (read and skipped).
@@ -307,9 +312,9 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
         Some(s) if !s.trim().is_empty() => s,
         _ => return Err(CreateErr::Bad("`contentText` is required".into())),
     };
-    if content.chars().count() > 10_000 {
+    if content.chars().count() > MAX_AUDIO_CHARS {
         return Err(CreateErr::Bad(
-            "`contentText` must be at most 10000 characters".into(),
+            "`contentText` must be under 10000 characters".into(),
         ));
     }
     check_pauses(&content)?;
@@ -392,11 +397,10 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
         t.lines = vec![TtsLine {
             text: content.clone(),
         }];
-        // Activated only by a task accepted: a refused one leaves the model as it was.
+        // Not activated here: the task activates the model when it completes
+        // (`State::settle`), as the first *successful* call does (api-facts B5); a failed
+        // one never does (whether it does at JimmyAI is not documented).
         st.insert_task(t).map_err(CreateErr::Full)?;
-        if let Some(model) = st.models.get_mut(&model_id) {
-            model.activated = true;
-        }
     }
     sh.stats.create(Created {
         operation: "jimmyai.createAudio".into(),
@@ -849,6 +853,14 @@ mod tests {
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["code"], sh.config.jimmy_server_error.code, "{v}");
         assert!(v["msg"].as_str().unwrap().contains("busy"), "{v}");
+    }
+
+    /// The documented limits, read the strict way, as the client reads them: 100 MB as
+    /// 100,000,000 bytes, "under 10,000" characters as 9,999 at most.
+    #[test]
+    fn limits_are_read_the_strict_way() {
+        assert_eq!(MAX_UPLOAD, 100_000_000);
+        assert_eq!(MAX_AUDIO_CHARS, 9_999);
     }
 
     #[test]

@@ -77,7 +77,7 @@
 //!
 //! JimmyAI: Bearer auth, no idempotency (every accepted create is billed),
 //! `modelId` valid for 3 simulated days after the preview completes unless a
-//! production create activates it. Operations: `jimmyai.createClone`,
+//! production task with it completes (activating it). Operations: `jimmyai.createClone`,
 //! `jimmyai.createAudio`, `jimmyai.getAudio`, `jimmyai.uploadFile`.
 //!
 //! Result audio, TTS files and uploads are served from `GET /sim/files/{name}`
@@ -119,14 +119,15 @@
 //! | JimmyAI bad parameters (incl. expired/unknown `modelId`) | code 20002, HTTP 200 | [`SimConfig::jimmy_bad_request`] |
 //! | JimmyAI unknown task id in `audios/{id}` | code 20002, HTTP 200 | [`SimConfig::jimmy_not_found`] |
 //! | JimmyAI server error / injected business error | code -1, HTTP 200 | [`SimConfig::jimmy_server_error`] |
-//! | JimmyAI `modelId` activation | on the first *accepted* production create | — |
+//! | JimmyAI `modelId` activation | when a production task with it completes (a failed one never activates it) | — |
 //! | JimmyAI `fileUrl` without extension | accepted | — |
 //! | VMEG clone `refAudio` = a material's `addressUrl` (plain http on loopback) | accepted | [`SimConfig::vmeg_clone_accepts_material_urls`] |
 //! | VMEG material size limit (→ 413) | 200 MiB per PUT and per material | [`SimConfig::vmeg_max_material_bytes`] |
 //! | VMEG `recommendedPartSize` | 8 MiB | [`SimConfig::vmeg_material_part_size`] |
 //! | VMEG presigned URL validity (→ 403) | 1 h (simulated) | [`SimConfig::vmeg_presign_validity`] |
 //! | VMEG instant upload on `multipart/initiate` | no (only `gen-upload-url`) | — |
-//! | JimmyAI `contentText` length | counted in Unicode scalar values including pause markers | — |
+//! | JimmyAI `contentText` length | under 10,000 (the Chinese page; the English one says at most 10,000): 9,999 Unicode scalar values at most, pause markers counted | — |
+//! | JimmyAI upload size, "100 MB" | 100,000,000 bytes (not 100 MiB) | — |
 //!
 //! # Bounded under load and abuse
 //!
@@ -148,9 +149,10 @@
 //!   ("busy"). An upload refused before its body was read (either vendor)
 //!   reads and drops the rest (at most 64 MiB, within the body read timeout)
 //!   so the client sees the answer rather than a broken pipe. A JimmyAI
-//!   multipart body is refused (the vendor's bad request) past 101 MiB in
-//!   all, 100 MiB of `file`, 64 KiB of any other field, or 16 KiB of one
-//!   part's headers, and at once with a boundary over 70 characters.
+//!   multipart body is refused (the vendor's bad request) past 100 MB
+//!   (100,000,000 bytes) of `file` and 1 MiB more in all, 64 KiB of any
+//!   other field, or 16 KiB of one part's headers, and at once with a
+//!   boundary over 70 characters.
 //! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
 //!   finished first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved

@@ -689,7 +689,14 @@ impl State {
                     }
                 }
             }
-            TaskKind::VmegTts | TaskKind::JimmyAudio => {}
+            // A completed production task activates its model (api-facts B5: the first
+            // successful call); a failed one returned above.
+            TaskKind::JimmyAudio => {
+                if let Some(model) = t.model_id.as_ref().and_then(|m| self.models.get_mut(m)) {
+                    model.activated = true;
+                }
+            }
+            TaskKind::VmegTts => {}
         }
     }
 
@@ -1237,6 +1244,40 @@ mod tests {
         // The latest stay, whatever became of their preview tasks.
         assert!(st.models.contains_key("mdl_19999"));
         assert!(!st.models.contains_key("mdl_0"));
+    }
+
+    /// The first *successful* production call activates a `modelId` (api-facts B5): a
+    /// production task activates its model when it completes, not when it is accepted, and
+    /// a failed one never does. Before, the create activated it on acceptance.
+    #[test]
+    fn a_model_is_activated_by_a_completed_production_task_only() {
+        let mut st = State::new(limits());
+        let mut preview = Task::new("audio_p".into(), TaskKind::JimmyClone, secs(0), secs(1));
+        preview.model_id = Some("mdl_1".into());
+        st.insert_task(preview).unwrap();
+        st.settle(secs(1));
+        let activated = |st: &State| st.models.get("mdl_1").map(|m| m.activated);
+        assert_eq!(activated(&st), Some(false));
+        let audio = |id: &str, at: u64, will_fail: bool| {
+            let mut t = Task::new(id.into(), TaskKind::JimmyAudio, secs(at), secs(1));
+            t.model_id = Some("mdl_1".into());
+            t.will_fail = will_fail;
+            t
+        };
+        st.insert_task(audio("audio_f", 2, true)).unwrap();
+        st.settle(secs(2));
+        assert_eq!(activated(&st), Some(false), "accepted is not activated");
+        st.settle(secs(3));
+        assert_eq!(
+            activated(&st),
+            Some(false),
+            "a failed task does not activate"
+        );
+        st.insert_task(audio("audio_ok", 4, false)).unwrap();
+        st.settle(secs(4));
+        assert_eq!(activated(&st), Some(false), "still running");
+        st.settle(secs(5));
+        assert_eq!(activated(&st), Some(true), "completed");
     }
 
     #[test]

@@ -1075,7 +1075,7 @@ async fn jimmy_upload_raw(sim: &SimHandle, body: Vec<u8>) -> (u16, Value) {
 /// buffered whole (+99 MiB) and searched again for their end at every chunk (quadratic
 /// CPU, an upload slot held until the body read timeout), and a form field other than
 /// `file` of any size was read through. Now a part's headers are refused past 16 KiB,
-/// another field past 64 KiB, the whole body past 101 MiB.
+/// another field past 64 KiB, the whole body past 1 MiB more than the file's 100 MB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_multipart_parser_has_limits() {
     let sim = Simulator::start().await.unwrap();

@@ -917,6 +917,47 @@ async fn jimmyai_clone_audio_and_model_expiry() {
     assert_eq!(st.duplicate_logical_calls().len(), 1);
 }
 
+/// A production task activates its `modelId` when it completes (api-facts B5: the first
+/// *successful* call), not when it is accepted: with the task still running when the
+/// model's three days end, the model has expired. Before, acceptance activated it.
+#[tokio::test]
+async fn jimmyai_an_accepted_production_task_does_not_activate_its_model() {
+    let sim = Simulator::start_with(SimConfig::default().with_durations(
+        Duration::from_millis(20),
+        Duration::from_secs(5 * 24 * 3600),
+    ))
+    .await
+    .unwrap();
+    let api = Api::new(&sim);
+    let v = jimmy_post(
+        &api,
+        "soundCloning/clones",
+        json!({"fileUrl": "https://x.y/a.mp3"}),
+    )
+    .await;
+    let preview = jimmy_wait(&api, v["data"]["id"].as_str().unwrap()).await;
+    let model = preview["data"]["modelId"].as_str().unwrap().to_string();
+    let v = jimmy_post(
+        &api,
+        "soundCloning/audios",
+        json!({"modelId": model, "contentText": "Hello"}),
+    )
+    .await;
+    assert_eq!(v["code"], 20000, "{v}");
+    let running = v["data"]["id"].as_str().unwrap().to_string();
+    sim.advance_clock(Duration::from_secs(3 * 24 * 3600 + 60));
+    let (_, v) = api.get(&format!("/api/open-api/v1/audios/{running}")).await;
+    assert_eq!(v["data"]["status"], "processing", "{v}");
+    let v = jimmy_post(
+        &api,
+        "soundCloning/audios",
+        json!({"modelId": model, "contentText": "again"}),
+    )
+    .await;
+    assert_eq!(v["code"], 20002, "{v}");
+    assert!(v["msg"].as_str().unwrap().contains("expired"), "{v}");
+}
+
 #[tokio::test]
 async fn jimmyai_validation_unknown_id_and_string_codes() {
     let sim = Simulator::start_with(fast()).await.unwrap();

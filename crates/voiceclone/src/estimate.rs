@@ -11,7 +11,9 @@
 //! | JimmyAI | speech | `sound-cloning-audio`    | per 10,000 characters | `contentText`, Unicode scalar values, `<#x#>` pause markers not counted |
 //! | JimmyAI | speech | `sound-cloning-voice`    | per task            | a voice fee on every production task |
 //!
-//! JimmyAI publishes no prices: its fees are counted (characters, tasks), never priced.
+//! JimmyAI publishes no prices: its fees are counted (characters, tasks), never priced; its
+//! per-10,000-character quantities are exact fractions marked approximate (its rounding is not
+//! published), and refunds of failed tasks are documented for previews only.
 //!
 //! ```
 //! use voiceclone::estimate::{Estimate, Unit};
@@ -49,7 +51,8 @@ pub enum Unit {
     /// VMEG credits (the account's one balance).
     Credits,
     /// Blocks of 10,000 characters (JimmyAI's `per_10k_char` price mode; whether a part block
-    /// is rounded up is not published, so the quantity is the exact fraction).
+    /// is rounded up is not published, so the quantity is the exact fraction, marked
+    /// [`Fee::approximate`]).
     Per10kCharacters,
     /// One per task submitted.
     Task,
@@ -72,7 +75,8 @@ pub struct Fee {
     pub tasks: u64,
     /// Whether the vendor publishes the unit's price (VMEG credits: yes; JimmyAI: no).
     pub price_published: bool,
-    /// Whether the quantity is the vendor's own approximation ("about").
+    /// Whether the quantity is approximate: the vendor's own "about" (VMEG), or a rule whose
+    /// rounding is not published (JimmyAI's blocks of 10,000 characters).
     pub approximate: bool,
     /// The published rule, in words.
     pub rule: &'static str,

@@ -123,8 +123,9 @@
 //! is `Succeeded`, anything else `Failed`.
 //!
 //! **Voices.** [`Voice`] holds the VMEG `voiceId` or the JimmyAI `modelId`. A JimmyAI
-//! `modelId` expires three days after its preview unless a production call activates it:
-//! [`Voice::activate_by`] is that deadline.
+//! `modelId` expires three days after its preview unless a successful production call
+//! activates it: [`Voice::activate_by`] is that deadline. A production task activates it once
+//! it completes, not when it is accepted ([`SpeechJob::voice`]).
 //!
 //! **Language.** Requests take BCP-47 tags for both providers; for JimmyAI they are mapped to
 //! its English names (`zh-CN` -> `Chinese`, `yue` -> `Chinese,Yue`, `en-*` -> `English`, ...)

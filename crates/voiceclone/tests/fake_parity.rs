@@ -1141,7 +1141,7 @@ async fn a_jimmyai_local_recording_is_checked_as_the_clients() {
     // Sparse: nothing is read before the size is refused.
     std::fs::File::create(&big)
         .unwrap()
-        .set_len(100 * 1024 * 1024 + 1)
+        .set_len(100_000_001)
         .unwrap();
     let short = CloneRequest::from_bytes("a.wav", wav(10));
     for req in [&short, &CloneRequest::from_file(&big)] {

@@ -297,14 +297,20 @@ async fn the_fake_answers_as_the_client_does() {
         .unwrap();
     assert_eq!(vmeg.billable_submits(), 2);
 
-    // A JimmyAI speech job names the activated model in its stored, typed form.
+    // A JimmyAI speech job names the model in its stored, typed form; it is activated only
+    // once the task is seen completed (a successful production call activates it).
     let jimmyai = FakeClient::new(Provider::JimmyAi);
     let job = jimmyai
         .synthesize(&SpeechRequest::new("m-1", "hi"))
         .await
         .unwrap();
+    assert_eq!(job.voice.clone().unwrap().to_string(), "jimmyai:voice:m-1");
+    let speech = jimmyai
+        .wait_for_speech(&job.id, &WaitPolicy::for_provider(Provider::JimmyAi))
+        .await
+        .unwrap();
     assert_eq!(
-        job.voice.unwrap().to_string(),
+        job.completed_with(speech).voice.unwrap().to_string(),
         "jimmyai:voice;activated:m-1"
     );
 

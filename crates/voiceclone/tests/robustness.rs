@@ -1301,7 +1301,7 @@ fn speech_may_refuse(provider: Provider, req: &SpeechRequest) -> Vec<String> {
             if !plainly_valid_id(line.voice_id.as_str()) {
                 push("voice_id");
             }
-            if !plainly_valid_text(&line.text, 10_000) {
+            if !plainly_valid_text(&line.text, 9_999) {
                 push("text");
             }
         }

@@ -167,7 +167,7 @@ fn amount(f: &Fee) -> String {
             format!("{about}{} credits{chars}", trim_float(q))
         }
         (Unit::Per10kCharacters, Some(q)) => format!(
-            "{} characters = {} x 10,000 characters, price not published",
+            "{} characters = {about}{} x 10,000 characters, price not published",
             f.characters.unwrap_or_default(),
             trim_float(q)
         ),
@@ -185,6 +185,7 @@ fn trim_float(x: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -193,5 +194,20 @@ mod tests {
         assert_eq!(trim_float(0.03), "0.03");
         assert_eq!(trim_float(1.5), "1.5");
         assert_eq!(trim_float(0.0004), "0.0004");
+    }
+
+    /// JimmyAI's rounding of a part of 10,000 characters is not published: its block count
+    /// reads "about".
+    #[test]
+    fn a_jimmyai_block_count_reads_about() {
+        let e = Estimate::speech(
+            Provider::JimmyAi,
+            &[voiceclone::SpeechRequest::new("m-1", "hello")],
+        )
+        .unwrap();
+        assert_eq!(
+            amount(&e.fees[0]),
+            "5 characters = about 0.0005 x 10,000 characters, price not published"
+        );
     }
 }

@@ -140,9 +140,10 @@ impl Client {
             }
             let failed = std::sync::atomic::AtomicBool::new(false);
             let failed = &failed;
-            // Once a part was accepted, a JimmyAI model it used is activated (api-facts B5):
-            // a later part is not refused because the model's activation deadline passed
-            // while the earlier parts ran.
+            // Once a part was accepted, the JimmyAI model it used is being activated (its
+            // task activates it when it completes, api-facts B5): a later part is not refused
+            // locally because the model's deadline passed while the earlier parts ran;
+            // JimmyAI decides (it refuses an expired, unactivated modelId itself).
             let accepted = std::sync::atomic::AtomicBool::new(false);
             let accepted = &accepted;
             let total = plan.parts().len();

@@ -439,10 +439,14 @@ impl Client {
         )
     }
 
-    /// Submits speech with a (cloned) voice: VMEG TTS or a JimmyAI production audio task
-    /// (which also activates a JimmyAI `modelId`: the job's [`SpeechJob::voice`] is the id
-    /// marked activated). A voice id of the other provider, or a JimmyAI `modelId` known to
-    /// be unactivated whose three-day deadline has passed, is `InvalidInput` before sending.
+    /// Submits speech with a (cloned) voice: VMEG TTS or a JimmyAI production audio task.
+    /// A JimmyAI `modelId` is activated by the task once it *completes* (api-facts B5), not
+    /// when it is accepted: the job's [`SpeechJob::voice`] is the id as sent (activation
+    /// pending), marked activated by [`SpeechJob::updated`] with a poll that saw it complete
+    /// or [`SpeechJob::completed_with`] with what [`Client::wait_for_speech`] returned. A
+    /// voice id of the other provider, or a JimmyAI `modelId` known to be unactivated whose
+    /// three-day deadline passed more than a day ago, is `InvalidInput` before sending (within
+    /// that day it is sent with a warning: JimmyAI decides).
     ///
     /// ```
     /// use voiceclone::SpeechRequest;

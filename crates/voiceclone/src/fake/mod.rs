@@ -1228,14 +1228,16 @@ impl VoiceCloning for FakeClient {
             if let Some(key) = made.key {
                 job = job.with_idempotency_key(key);
             }
-            // A JimmyAI production call activates the modelId it used, as the client reports
-            // it: the trimmed id, typed with the provider.
+            // A JimmyAI production job names the modelId it used, as the client reports it:
+            // the trimmed id, typed with the provider, in the state it was sent with
+            // (activation is pending until the task is seen completed).
             if self.provider == Provider::JimmyAi
                 && let Some(line) = req.lines.first()
             {
                 let model =
-                    crate::model::VoiceId::typed(Provider::JimmyAi, line.voice_id.as_str().trim());
-                job = job.with_voice(model.activated());
+                    crate::model::VoiceId::typed(Provider::JimmyAi, line.voice_id.as_str().trim())
+                        .with_activation(line.voice_id.activation());
+                job = job.with_voice(model);
             }
             Ok(job)
         }))

@@ -297,8 +297,10 @@ pub enum Activation {
     Unknown,
     /// A successful production call was seen: usable with no time limit.
     Activated,
-    /// No production call seen; usable until this deadline (three days after its preview),
-    /// refused locally after it.
+    /// No successful production call seen; usable until this deadline (three days after its
+    /// preview task was created: the earliest the window can end). Past it the id is still
+    /// sent, with a warning, for a day (JimmyAI may count the three days from the preview's
+    /// completion, or in whole days, and the clocks may differ), then refused locally.
     Unactivated {
         /// The deadline.
         activate_by: SystemTime,
@@ -400,10 +402,20 @@ impl VoiceId {
             && let Activation::Unactivated { activate_by } = self.activation
             && now > activate_by
         {
+            // Within the grace, JimmyAI decides (see `JIMMYAI_EXPIRY_GRACE`).
+            let refused_from = activate_by.checked_add(JIMMYAI_EXPIRY_GRACE);
+            if refused_from.is_none_or(|r| now <= r) {
+                tracing::warn!(
+                    voice_id = %self.id,
+                    activate_by = %crate::time::format_rfc3339(activate_by),
+                    "this modelId was not seen activated and its three days from the preview have passed; sending it: JimmyAI refuses it if it has expired"
+                );
+                return Ok(());
+            }
             return Err(Error::invalid_input(
                 field,
                 format!(
-                    "voice {} was never activated and expired at {} (unix {}): an unactivated modelId is usable for three days after its preview; clone the voice again (if it was activated elsewhere, store it as activated)",
+                    "voice {} was never activated and expired at {} (unix {}): an unactivated modelId is usable for three days after its preview (refused here a day past that, whichever way JimmyAI counts them); clone the voice again (if it was activated elsewhere, store it as activated)",
                     self.id,
                     crate::time::format_rfc3339(activate_by),
                     unix_secs(activate_by)
@@ -413,6 +425,15 @@ impl VoiceId {
         Ok(())
     }
 }
+
+/// How long past its deadline an unactivated JimmyAI `modelId` is still sent (with a warning)
+/// rather than refused locally. The deadline is three days from the preview task's creation,
+/// the earliest reading of "valid for 3 days after the preview" (api-facts B5); JimmyAI may
+/// count from the preview's completion (minutes later, or more when its queue is long) or in
+/// whole days, and the local clock may run ahead of JimmyAI's. Refusing at the deadline
+/// would refuse ids JimmyAI still takes, on a guess; a day past it, no reading leaves the id
+/// valid. Within the day JimmyAI decides (it refuses an expired `modelId` itself).
+pub(crate) const JIMMYAI_EXPIRY_GRACE: Duration = Duration::from_secs(24 * 60 * 60);
 
 fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -864,7 +885,7 @@ mod tests {
         assert_eq!(e.field(), "voice_id");
         let now = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
         let past = Activation::Unactivated {
-            activate_by: now - Duration::from_secs(1),
+            activate_by: now - JIMMYAI_EXPIRY_GRACE - Duration::from_secs(1),
         };
         let v = VoiceId::typed(Provider::Vmeg, "cv_1").with_activation(past);
         assert_eq!(v.activation(), Activation::Unknown);
@@ -889,7 +910,7 @@ mod tests {
         let v = VoiceId::typed(Provider::Vmeg, "cv_1");
         let e = v.check("voice_id", Provider::JimmyAi, now).unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "voice_id"));
-        let deadline = now - Duration::from_secs(1);
+        let deadline = now - JIMMYAI_EXPIRY_GRACE - Duration::from_secs(1);
         let old =
             VoiceId::typed(Provider::JimmyAi, "m-1").with_activation(Activation::Unactivated {
                 activate_by: deadline,
@@ -912,5 +933,24 @@ mod tests {
                 .check("voice_id", Provider::JimmyAi, now)
                 .is_ok()
         );
+    }
+
+    /// The deadline is counted from the preview task's creation, the earliest reading of
+    /// "three days after the preview": past it, within a day, the id is sent (with a
+    /// warning), never refused on that guess; a day past it, it is refused.
+    #[test]
+    fn an_unactivated_model_just_past_its_deadline_is_sent_not_refused() {
+        let now = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let at = |deadline| {
+            VoiceId::typed(Provider::JimmyAi, "m-1")
+                .with_activation(Activation::Unactivated {
+                    activate_by: deadline,
+                })
+                .check("voice_id", Provider::JimmyAi, now)
+        };
+        for past in [1, 60, 3_600, 24 * 3_600] {
+            assert!(at(now - Duration::from_secs(past)).is_ok(), "{past} s past");
+        }
+        assert!(at(now - Duration::from_secs(24 * 3_600 + 1)).is_err());
     }
 }

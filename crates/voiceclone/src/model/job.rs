@@ -251,8 +251,14 @@ job_struct! {
     #[derive(Clone, Debug, PartialEq)]
     SpeechJob, Speech, Speech, speech, with_speech,
     {
-        /// JimmyAI: the voice the accepted production call used, marked activated (a
-        /// successful production call activates a `modelId`); store it in place of the old id.
+        /// JimmyAI: the voice the production call used. The first *successful* production
+        /// call activates a `modelId` (api-facts B5); whether a failed one does is not
+        /// documented. So while the task runs (as `synthesize` returns it) the id keeps the
+        /// activation state it was sent with (a stored deadline stays: activation is
+        /// pending), and it is marked [`crate::Activation::Activated`] only once the task is seen
+        /// completed: [`SpeechJob::updated`] with a poll that says so, or
+        /// [`SpeechJob::completed_with`] with what `wait_for_speech` returned. Store it then,
+        /// in place of the old id. A failed task leaves it as it was sent.
         voice: Option<VoiceId>,
     }
 }
@@ -262,6 +268,53 @@ impl SpeechJob {
     #[must_use]
     pub fn with_voice(mut self, voice: VoiceId) -> Self {
         self.voice = Some(voice);
+        self
+    }
+
+    /// This job as a later poll of it (`speech_status`) sees it: the poll's status, vendor
+    /// status, speech, failure reason and (when it says one) creation time, with this job's
+    /// id, voice and idempotency key kept (a poll knows no voice). The voice is marked
+    /// activated when the poll says the task succeeded (a JimmyAI `modelId` is activated by
+    /// a successful production call); any other status leaves it as it was sent. A poll of
+    /// another task (another vendor id or provider) changes nothing.
+    ///
+    /// ```
+    /// use voiceclone::{Activation, Provider, SpeechJob, TaskStatus, VoiceId};
+    ///
+    /// let sent = VoiceId::typed(Provider::JimmyAi, "m-1");
+    /// let accepted =
+    ///     SpeechJob::new(Provider::JimmyAi, "audio_1", TaskStatus::Queued).with_voice(sent);
+    /// let failed = SpeechJob::new(Provider::JimmyAi, "audio_1", TaskStatus::Failed);
+    /// let after = accepted.clone().updated(failed);
+    /// assert_eq!(after.status, TaskStatus::Failed);
+    /// assert_eq!(after.voice.unwrap().activation(), Activation::Unknown);
+    /// let done = SpeechJob::new(Provider::JimmyAi, "audio_1", TaskStatus::Succeeded);
+    /// let after = accepted.updated(done);
+    /// assert_eq!(after.voice.unwrap().to_string(), "jimmyai:voice;activated:m-1");
+    /// ```
+    #[must_use]
+    pub fn updated(mut self, polled: SpeechJob) -> Self {
+        if polled.provider != self.provider || polled.id.as_str() != self.id.as_str() {
+            return self;
+        }
+        self.status = polled.status;
+        self.vendor_status = polled.vendor_status.or(self.vendor_status);
+        self.speech = polled.speech.or(self.speech);
+        self.error = polled.error.or(self.error);
+        self.created_at = polled.created_at.or(self.created_at);
+        if self.status == TaskStatus::Succeeded {
+            self.voice = self.voice.map(VoiceId::activated);
+        }
+        self
+    }
+
+    /// This job finished with `speech` (what `wait_for_speech` returned for it): succeeded,
+    /// its voice marked activated (see [`SpeechJob::voice`]).
+    #[must_use]
+    pub fn completed_with(mut self, speech: Speech) -> Self {
+        self.status = TaskStatus::Succeeded;
+        self.speech = Some(speech);
+        self.voice = self.voice.map(VoiceId::activated);
         self
     }
 }

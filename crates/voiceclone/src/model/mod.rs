@@ -15,10 +15,10 @@
 //! | voice | `<provider>:voice[;<state>]:<vendor id>` | `vmeg:voice:cv_1`, `jimmyai:voice;activated:m-1` |
 //!
 //! `<provider>` is `vmeg` or `jimmyai`, `<kind>` is `clone` or `speech`. `<state>` is a
-//! JimmyAI `modelId`'s activation: `activated` (a production call succeeded, so it never
-//! expires) or `activate_by=<unix seconds>` (no production call seen; it expires then); no
-//! state means unknown. The vendor id is everything after the second `:`, so vendor ids
-//! containing `:` (or `;`) round-trip unchanged.
+//! JimmyAI `modelId`'s activation: `activated` (a production task with it was seen completed,
+//! so it never expires) or `activate_by=<unix seconds>` (no successful production call seen;
+//! it expires then); no state means unknown. The vendor id is everything after the second
+//! `:`, so vendor ids containing `:` (or `;`) round-trip unchanged.
 //!
 //! A **bare** vendor id (from the CLI or an old database: anything that does not start with
 //! `vmeg:` or `jimmyai:`) parses as a bare id: it knows neither provider nor kind. The call

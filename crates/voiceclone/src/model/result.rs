@@ -26,9 +26,12 @@ pub struct Voice {
         serde(serialize_with = "super::serde_form::opt_time")
     )]
     pub created_at: Option<SystemTime>,
-    /// JimmyAI: a `modelId` expires three days after its preview unless a production call
-    /// (`synthesize`) activates it first; this is that deadline, computed from the preview
-    /// task's creation time. `None` for VMEG and for activated voices.
+    /// JimmyAI: a `modelId` expires three days after its preview unless a successful
+    /// production call (`synthesize`, the task completed) activates it first; this is that
+    /// deadline, counted from the preview task's creation time: the earliest the window can
+    /// end (JimmyAI may count from the preview's completion), so activate before it. Past it
+    /// the id is still sent, with a warning, for a day, then refused locally (see
+    /// [`crate::Activation::Unactivated`]). `None` for VMEG and for activated voices.
     #[cfg_attr(
         feature = "serde",
         serde(serialize_with = "super::serde_form::opt_time")

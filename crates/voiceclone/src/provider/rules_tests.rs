@@ -59,6 +59,11 @@ fn audio_urls() {
         ("https://cdn.example.com/a", Vmeg),
         ("http://cdn.example.com/a.MP3?sig=1#x", JimmyAi),
         ("https://cdn.example.com/dir/v.mkv", JimmyAi),
+        // JimmyAI lists formats, not URL suffixes: no extension, or one it does not name,
+        // is sent (with a warning).
+        ("https://cdn.x/audio/123?fmt=mp3", JimmyAi),
+        ("https://cdn.example.com/a", JimmyAi),
+        ("https://cdn.example.com/stream.php?id=1", JimmyAi),
     ];
     for (u, p) in ok {
         assert!(audio_url(u, p, false).is_ok(), "{u}");
@@ -67,7 +72,8 @@ fn audio_urls() {
         ("http://cdn.example.com/a.wav", Vmeg),
         ("ftp://cdn.example.com/a.wav", JimmyAi),
         ("https://cdn.example.com/a.flac", JimmyAi),
-        ("https://cdn.example.com/a.wav.txt?x=.wav", JimmyAi),
+        ("https://cdn.example.com/a.wav.png?x=.wav", JimmyAi),
+        ("https://cdn.example.com/a.WEBM", JimmyAi),
         ("https://cdn.example.com/声音.wav", JimmyAi),
         ("https://127.0.0.1/a.wav", Vmeg),
         ("https://localhost/a.wav", JimmyAi),

@@ -638,9 +638,9 @@ impl Run<'_> {
             req = req.idempotency_key(k.as_str());
         }
         // A part accepted earlier (in this run or one before) and not known to have failed
-        // activated the JimmyAI model (api-facts B5): the later parts are not refused for
-        // its activation deadline. A failed task is not counted (whether it activates is
-        // UNCONFIRMED).
+        // activates the JimmyAI model when it completes (api-facts B5): the later parts are
+        // not refused locally for its activation deadline (JimmyAI decides). A failed task is
+        // not counted (whether it activates is UNCONFIRMED).
         let activated = self.manifest.borrow().parts.iter().any(|p| {
             p.job_id.is_some() && matches!(p.state, PartState::Done | PartState::Submitted)
         });

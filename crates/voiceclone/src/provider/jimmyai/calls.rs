@@ -120,6 +120,31 @@ pub(crate) async fn clone_voice(
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
     let audio_url = rules::clone_request(req, allow_private)?;
+    submit_clone(t, c, req, &audio_url).await
+}
+
+/// Creates a preview task from the URL JimmyAI's own `files/upload` returned for the
+/// recording: never refused for its shape (B7 documents none; a URL without a file extension
+/// is as good as the vendor's word), only the request's other fields are checked.
+#[cfg(feature = "upload")]
+pub(crate) async fn clone_uploaded(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    req: &CloneRequest,
+    uploaded: &url::Url,
+) -> Result<CloneJob, Error> {
+    let req = req.with_audio_url(uploaded);
+    rules::clone_fields(&req)?;
+    submit_clone(t, c, &req, uploaded).await
+}
+
+/// Sends the preview request for `audio_url`, checked by the caller.
+async fn submit_clone(
+    t: &Transport,
+    c: &jimmyai_client::Client,
+    req: &CloneRequest,
+    audio_url: &url::Url,
+) -> Result<CloneJob, Error> {
     let body = clone_body(req, audio_url.to_string())?;
     let summary = || serde_json::to_value(&body).ok();
     let call = Call {
@@ -162,8 +187,19 @@ pub(crate) async fn synthesize(
         .as_ref()
         .and_then(|task| speech_job(task, None))
         .ok_or_else(|| bad_answer("the answer has no task id"))?;
-    // The production call was accepted: the `modelId` is activated (api-facts B5).
-    Ok(job.with_voice(VoiceId::typed(Provider::JimmyAi, body.model_id.as_str()).activated()))
+    // Accepted is not activated: the first *successful* production call activates a
+    // `modelId` (api-facts B5), and whether a failed one does is not documented. The id keeps
+    // the state it was sent with (a stored deadline stays) until the task is seen completed
+    // (`SpeechJob::updated`, `SpeechJob::completed_with`).
+    let sent = req
+        .lines
+        .first()
+        .map_or(crate::model::Activation::Unknown, |l| {
+            l.voice_id.activation()
+        });
+    Ok(job.with_voice(
+        VoiceId::typed(Provider::JimmyAi, body.model_id.as_str()).with_activation(sent),
+    ))
 }
 
 /// `InvalidInput` when the task's `model` says it is of the other kind than the caller

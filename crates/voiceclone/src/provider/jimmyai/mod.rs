@@ -117,13 +117,7 @@ impl Backend for JimmyAi {
     ) -> BoxFuture<'a, Result<CloneJob, Error>> {
         #[cfg(feature = "upload")]
         if req.audio.is_local() {
-            return Box::pin(clone_from_local(
-                t,
-                &self.client,
-                req,
-                allow_private,
-                &self.uploads,
-            ));
+            return Box::pin(clone_from_local(t, &self.client, req, &self.uploads));
         }
         Box::pin(clone_voice(t, &self.client, req, allow_private))
     }

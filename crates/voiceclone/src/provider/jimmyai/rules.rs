@@ -19,11 +19,24 @@ use crate::validate::{self, invalid, non_blank, reject_foreign};
 
 /// JimmyAI preview script limit (`contentText` on clone create).
 pub(crate) const JIMMYAI_PREVIEW_MAX_CHARS: usize = 270;
-/// JimmyAI production text limit.
-pub(crate) const JIMMYAI_AUDIO_MAX_CHARS: usize = 10_000;
+/// JimmyAI production text limit: the English page says at most 10,000 characters, the
+/// Chinese page "under 10,000" (api-facts B5). The stricter reading is taken, as the long-text
+/// parts already take it (`JIMMYAI_PART_MAX_CHARS`): a text of exactly 10,000 is refused
+/// here rather than sent to a vendor that may refuse it after the request went out.
+pub(crate) const JIMMYAI_AUDIO_MAX_CHARS: usize = 9_999;
 
+/// The formats JimmyAI clones from (api-facts B4: audio mp3, ogg, wav, m4a, aac; video mp4,
+/// avi, mov, mkv, flv).
 const JIMMYAI_EXTENSIONS: &[&str] = &[
     "mp3", "ogg", "wav", "m4a", "aac", "mp4", "avi", "mov", "mkv", "flv",
+];
+
+/// Formats the docs name that JimmyAI does not clone from: `files/upload` takes them (B7)
+/// but the clone's `fileUrl` list (B4) leaves them out. A URL whose path ends in one of
+/// these is refused; any other extension, or none, is sent with a warning (B4 lists formats,
+/// not URL suffixes: `https://cdn.example.com/audio/123?fmt=mp3` may well be an mp3).
+const JIMMYAI_NOT_CLONED: &[&str] = &[
+    "flac", "webm", "m4v", "jpg", "jpeg", "png", "gif", "webp", "bmp", "svg",
 ];
 
 /// JimmyAI wants more than 15 s (and less than 60 s) of speech in a clone sample; only a
@@ -187,9 +200,42 @@ pub(crate) fn speech_request(req: &SpeechRequest) -> Result<(), Error> {
     Ok(())
 }
 
-/// A reference-audio URL for JimmyAI: ASCII only, http(s), a file with an audio or video
-/// extension.
+/// A reference-audio URL for JimmyAI: ASCII only, http(s), and not a file of a format the
+/// docs say JimmyAI does not clone from ([`JIMMYAI_NOT_CLONED`]). A path without an extension
+/// of a listed format is sent with a warning: the docs list formats, not URL suffixes.
 pub(crate) fn audio_url(raw: &str, allow_private: bool) -> Result<Url, Error> {
+    let url = url_shape(raw, allow_private)?;
+    match extension(&url) {
+        Some(ext) if JIMMYAI_EXTENSIONS.contains(&ext.as_str()) => {}
+        Some(ext) if JIMMYAI_NOT_CLONED.contains(&ext.as_str()) => {
+            return Err(invalid(
+                "audio_url",
+                format!(
+                    "names a .{ext} file; JimmyAI clones from {} files only (query string ignored)",
+                    JIMMYAI_EXTENSIONS.join(", ")
+                ),
+            ));
+        }
+        _ => tracing::warn!(
+            "the audio URL's path does not end in a format JimmyAI lists ({}); sending it: JimmyAI judges the file it fetches",
+            JIMMYAI_EXTENSIONS.join(", ")
+        ),
+    }
+    Ok(url)
+}
+
+/// The extension of a URL's last path segment, lowercased (`None` without a `.`); the query
+/// string is not looked at.
+fn extension(url: &Url) -> Option<String> {
+    let last = url.path_segments().and_then(|mut s| s.next_back())?;
+    last.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+}
+
+/// What every JimmyAI `fileUrl` the caller gives must be: a URL (see
+/// `validate::audio_url`), ASCII only, http(s).
+fn url_shape(raw: &str, allow_private: bool) -> Result<Url, Error> {
     let field = "audio_url";
     let (url, _private) = validate::audio_url(raw, allow_private, |trimmed| {
         if trimmed.is_ascii() {
@@ -209,23 +255,6 @@ pub(crate) fn audio_url(raw: &str, allow_private: bool) -> Result<Url, Error> {
                 format!("JimmyAI needs an http(s) URL, got {scheme}:"),
             ));
         }
-    }
-    let last = url
-        .path_segments()
-        .and_then(|mut s| s.next_back())
-        .unwrap_or_default();
-    let ext = last
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    if !JIMMYAI_EXTENSIONS.contains(&ext.as_str()) {
-        return Err(invalid(
-            field,
-            format!(
-                "JimmyAI needs a file ending in one of {} (query string ignored)",
-                JIMMYAI_EXTENSIONS.join(", ")
-            ),
-        ));
     }
     Ok(url)
 }
