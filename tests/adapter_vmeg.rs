@@ -270,39 +270,65 @@ async fn server_error_500_on_a_write_is_retried_under_the_same_key() {
 }
 
 /// VMEG's 502 "an upstream step failed": poll `tasks/detail` with the `taskId` (api-facts
-/// A3). A 502 that names its task, retried under the same key and then refused with 409
-/// (the key is used: the first attempt made the task): the `OutcomeUnknown` names the task
-/// the 502 named, though the 409 names none. Before, a failure envelope's `data` was not
-/// read, and the error carried only the key.
+/// A3). An answer to a create that names its task is never resent, not even under the same
+/// key: whether a failed attempt uses up the key is UNKNOWN (A4), so a repeat may be taken as
+/// new work and bill a second task (here `B`). The call ends at once as `OutcomeUnknown`
+/// carrying the named task, typed like an accepted submit's id, for every create route.
+/// Before, the create was repeated under its key and `Ok` with task `B` (two tasks billed).
 #[tokio::test]
-async fn a_failure_that_names_its_task_keeps_the_id_through_later_attempts() {
-    let named = Step::status(
-        502,
-        json!({"code": 502, "message": "upstream failed", "data": {"taskId": "t-502"}}),
-    );
-    let used = err(409, 409, "Idempotency key already used");
-    let server = Scripted::start(vec![named, used]).await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let e = c.clone_voice(&clone_req()).await.unwrap_err();
-    assert_eq!(server.seen().len(), 2);
-    match e.kind() {
-        ErrorKind::OutcomeUnknown {
-            task_id,
-            idempotency_key,
-            ..
-        } => {
-            assert_eq!(task_id.as_ref().map(JobId::as_str), Some("t-502"), "{e}");
-            // Typed as an accepted submit's id is, so a stored id has one form.
-            assert_eq!(
-                task_id.as_ref().map(ToString::to_string).as_deref(),
-                Some("vmeg:clone:t-502")
-            );
-            assert!(idempotency_key.is_some());
+async fn a_create_failure_that_names_its_task_is_not_resent() {
+    let named = || {
+        Step::status(
+            502,
+            json!({"code": 502, "message": "upstream failed", "data": {"taskId": "A"}}),
+        )
+    };
+    let speech = SpeechRequest::new("cv_1", "Hello");
+    for (what, kind) in [
+        ("async clone", voiceclone::JobKind::Clone),
+        ("sync clone", voiceclone::JobKind::Clone),
+        ("async speech", voiceclone::JobKind::Speech),
+        ("sync speech", voiceclone::JobKind::Speech),
+    ] {
+        let server = Scripted::start(vec![named(), accepted("B")]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = match what {
+            "async clone" => c.clone_voice(&clone_req()).await.map(|_| ()),
+            "sync clone" => c
+                .clone_voice(&clone_req().synchronous(true))
+                .await
+                .map(|_| ()),
+            "async speech" => c.synthesize(&speech).await.map(|_| ()),
+            _ => c
+                .synthesize(&speech.clone().synchronous(true))
+                .await
+                .map(|_| ()),
         }
-        other => panic!("expected OutcomeUnknown, got {other:?}: {e}"),
+        .unwrap_err();
+        assert_eq!(server.seen().len(), 1, "{what}: resent");
+        match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                task_id,
+                idempotency_key,
+                ..
+            } => {
+                assert_eq!(
+                    task_id.as_ref().map(JobId::as_str),
+                    Some("A"),
+                    "{what}: {e}"
+                );
+                assert_eq!(
+                    task_id.as_ref(),
+                    Some(&JobId::typed(Provider::Vmeg, kind, "A"))
+                );
+                assert!(idempotency_key.is_some(), "{what}");
+            }
+            other => panic!("{what}: expected OutcomeUnknown, got {other:?}: {e}"),
+        }
+        assert!(!e.may_resubmit(), "{what}");
+        let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
+        assert_eq!(q.task_id.as_ref().map(JobId::as_str), Some("A"), "{what}");
     }
-    let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
-    assert_eq!(q.task_id.as_ref().map(JobId::as_str), Some("t-502"));
 }
 
 #[tokio::test]
