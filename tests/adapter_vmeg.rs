@@ -89,6 +89,83 @@ async fn sync_clone_returns_a_succeeded_job_with_its_voice() {
     assert_eq!(server.seen()[0].path, "/openapi/v1/task/clone-voice/create");
 }
 
+/// VMEG's schema does not mark `taskId` required in a synchronous answer (api-facts A7,
+/// A13; its description says "(async clone)"): an answer carrying the result (a clone's
+/// `voiceId`, speech with an audio URL) and no `taskId` is the finished job, under an id that
+/// names no task, which every later call refuses with nothing sent (no poll of a made-up
+/// id). An answer carrying neither is still `OutcomeUnknown`, sent once. Before, both
+/// answers were `OutcomeUnknown`: a paid voice thrown away.
+#[tokio::test]
+async fn a_sync_answer_with_its_result_but_no_task_id_is_the_finished_job() {
+    let server = Scripted::start(vec![ok(json!({"voiceId": "cv_9"}))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_voice(&clone_req().synchronous(true)).await.unwrap();
+    assert_eq!(server.seen().len(), 1);
+    assert_eq!(job.status, TaskStatus::Succeeded);
+    assert_eq!(job.voice.as_ref().unwrap().id, "cv_9");
+    assert!(job.id.names_no_task(), "{}", job.id);
+    assert!(job.idempotency_key.is_some());
+    // The id round-trips through its stored form, and no call sends it.
+    let stored: JobId = job.id.to_string().parse().unwrap();
+    assert_eq!(stored, job.id);
+    for e in [
+        c.clone_status(&job.id).await.unwrap_err(),
+        c.wait_for_clone(&job.id, &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err(),
+        c.task(&stored).await.unwrap_err(),
+        c.delete_task(&stored).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, reason } if field == "job_id" && reason.contains("names no task")),
+            "{e}"
+        );
+    }
+    assert_eq!(server.seen().len(), 1, "nothing sent for the id");
+
+    let speech = SpeechRequest::new("cv_1", "Hello").synchronous(true);
+    let server = Scripted::start(vec![ok(json!({
+        "results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]
+    }))])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.synthesize(&speech).await.unwrap();
+    assert_eq!(server.seen().len(), 1);
+    assert_eq!(job.status, TaskStatus::Succeeded);
+    assert!(job.id.names_no_task(), "{}", job.id);
+    assert_eq!(
+        job.speech.unwrap().audio_urls[0].as_str(),
+        "https://cdn.example.com/a.m4a"
+    );
+    let e = c.speech_status(&job.id).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e}");
+    assert_eq!(server.seen().len(), 1);
+
+    // Neither a task nor a result (a voice id that cannot be used, lines that all failed):
+    // no job to build, and the create may have been billed.
+    for (sync_clone, data) in [
+        (true, json!({"voiceId": "a/b"})),
+        (true, json!({})),
+        (false, json!({"results": [{"errorMessage": "bad voice"}]})),
+    ] {
+        let server = Scripted::start(vec![ok(data.clone()), accepted("B")]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = if sync_clone {
+            c.clone_voice(&clone_req().synchronous(true))
+                .await
+                .map(|_| ())
+        } else {
+            c.synthesize(&speech).await.map(|_| ())
+        }
+        .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }),
+            "{data}: {e}"
+        );
+        assert_eq!(server.seen().len(), 1, "{data}");
+    }
+}
+
 #[tokio::test]
 async fn retries_of_a_write_reuse_the_same_idempotency_key() {
     let server = Scripted::start(vec![

@@ -4,7 +4,10 @@
 
 use vmeg_client::types;
 
-use super::results::{clone_job, no_task_id, parsed_time, speech_job, text};
+use super::results::{
+    no_task_id, parsed_time, sync_clone_has_result, sync_clone_job, sync_speech_has_result,
+    sync_speech_job, text,
+};
 use super::rules;
 use super::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
 use crate::error::{Error, ErrorKind};
@@ -182,18 +185,25 @@ pub(crate) async fn clone_voice(
             fresh,
             &summary,
         );
+        // The answer's voice is its result: accepted without a `taskId` (not marked required;
+        // the job then names no task, see `JobId::names_no_task`).
         let result = t
-            .send(call, Some(clone_task_id), |rid: RequestId| {
-                let (header, body) = (&header, &body);
-                async move {
-                    c.clone_voice_create_sync(Some(rid.as_str()), header, body)
-                        .await
-                }
-            })
+            .send_with_result(
+                call,
+                Some(clone_task_id),
+                Some(sync_clone_has_result),
+                |rid: RequestId| {
+                    let (header, body) = (&header, &body);
+                    async move {
+                        c.clone_voice_create_sync(Some(rid.as_str()), header, body)
+                            .await
+                    }
+                },
+            )
             .await?;
         let mut job = result
             .as_ref()
-            .and_then(|r| clone_job(r, None, TaskStatus::Succeeded))
+            .and_then(sync_clone_job)
             .ok_or_else(no_task_id)?;
         if let Some(v) = job.voice.take() {
             job = job.with_voice(v.with_name(name.clone()));
@@ -280,15 +290,21 @@ pub(crate) async fn synthesize(
         let header = key_header(&key)?;
         let summary = || serde_json::to_value(&body).ok();
         let call = create_call("synthesize", "tts_create_sync", &key, fresh, &summary);
+        // The answer's audio is its result: accepted without a `taskId` (see above).
         let result = t
-            .send(call, Some(tts_task_id), |rid: RequestId| {
-                let (header, body) = (&header, &body);
-                async move { c.tts_create_sync(Some(rid.as_str()), header, body).await }
-            })
+            .send_with_result(
+                call,
+                Some(tts_task_id),
+                Some(sync_speech_has_result),
+                |rid: RequestId| {
+                    let (header, body) = (&header, &body);
+                    async move { c.tts_create_sync(Some(rid.as_str()), header, body).await }
+                },
+            )
             .await?;
         result
             .as_ref()
-            .and_then(|r| speech_job(r, None, TaskStatus::Succeeded))
+            .and_then(sync_speech_job)
             .ok_or_else(no_task_id)?
     } else {
         let body = types::TtsCreateAsyncRequest {

@@ -8,7 +8,7 @@ use vmeg_client::types;
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    CloneJob, JobId, Provider, Speech, SpeechJob, SpeechSegment, TaskStatus, Voice,
+    CloneJob, JobId, JobKind, Provider, Speech, SpeechJob, SpeechSegment, TaskStatus, Voice,
 };
 use crate::wire::{parse_url, usable_id};
 
@@ -77,6 +77,49 @@ pub(crate) fn clone_job(
         job = job.with_created_at(t);
     }
     Some(job)
+}
+
+/// Whether a synchronous clone answer carries its result, a usable `voiceId`: then it
+/// needs no `taskId` (VMEG's schema does not mark it required, and describes it as the
+/// "Open API task ID (async clone)"; api-facts A7).
+pub(super) fn sync_clone_has_result(data: &types::CloneVoiceCreateData) -> bool {
+    usable_id(text(data.voice_id.as_ref())).is_some()
+}
+
+/// A synchronous clone answer as a finished job: under its `taskId`, or, when it names none
+/// but carries the voice, under [`JobId::no_task`] (every later call with that id is
+/// refused with nothing sent: there is no task to ask about). `None` when it carries
+/// neither: an answer that cannot be turned into a job.
+pub(super) fn sync_clone_job(data: &types::CloneVoiceCreateData) -> Option<CloneJob> {
+    let no_task = JobId::no_task(Provider::Vmeg, JobKind::Clone);
+    let fallback = sync_clone_has_result(data).then_some(&no_task);
+    clone_job(data, fallback, TaskStatus::Succeeded)
+}
+
+/// Whether a synchronous TTS answer carries its result, at least one usable audio URL: then
+/// it needs no `taskId` (not marked required, api-facts A13). Lines that all failed carry
+/// nothing to use, and without a task id nothing to look up: still no job.
+pub(super) fn sync_speech_has_result(data: &types::TtsCreateData) -> bool {
+    data.results
+        .iter()
+        .take(super::rules::VMEG_MAX_LINES)
+        .any(|r| usable_url(text(r.uri.as_ref())))
+}
+
+/// Whether `raw` is an http(s) URL, without the warning [`parse_url`] logs for another one
+/// (the answer is read again, with warnings, when the job is built).
+fn usable_url(raw: Option<&str>) -> bool {
+    raw.map(str::trim)
+        .and_then(|r| url::Url::parse(r).ok())
+        .is_some_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+/// A synchronous TTS answer as a finished job: under its `taskId`, or, when it names none
+/// but carries audio, under [`JobId::no_task`] (see [`sync_clone_job`]).
+pub(super) fn sync_speech_job(data: &types::TtsCreateData) -> Option<SpeechJob> {
+    let no_task = JobId::no_task(Provider::Vmeg, JobKind::Speech);
+    let fallback = sync_speech_has_result(data).then_some(&no_task);
+    speech_job(data, fallback, TaskStatus::Succeeded)
 }
 
 /// A TTS result's lines as speech (failed lines kept as segments with their error). The
