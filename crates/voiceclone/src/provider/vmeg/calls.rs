@@ -19,8 +19,16 @@ use crate::wire::usable_id;
 /// Request fields holding the caller's free text: summarized, never quoted.
 pub(crate) const FREE_TEXT: &[&str] = &["sampleText", "text", "emoPrompt"];
 
-/// Items per page of the VMEG lists (its maximum is UNKNOWN; the documented default is 20).
-pub(super) const LIST_PAGE_SIZE: i64 = 50;
+/// The page size `tasks/list` documents as its default (api-facts A10). No `pageSize` is
+/// sent: VMEG's largest is UNKNOWN (A10, A17), and a size it refuses would fail every list
+/// read, so the server applies its own default. This is only what the pager takes for a
+/// full page (a server whose default differs is read to its end all the same: a short page
+/// ends nothing, see `provider::paging`).
+pub(super) const TASKS_PAGE_SIZE: i64 = 20;
+
+/// The page size the voice lists (`assets/voice/clone/list`, `.../basic/list`) document as
+/// their default (VMEG's document). Not sent either: see [`TASKS_PAGE_SIZE`].
+pub(super) const VOICES_PAGE_SIZE: i64 = 10;
 
 envelopes! {
     types::CloneVoiceCreateSyncEnvelope => types::CloneVoiceCreateData, message;
