@@ -731,6 +731,85 @@ async fn wait_ends_in_task_failed() {
     }
 }
 
+/// VMEG documents only `running`, `finished` and `failed` (api-facts A10). A guessed failure
+/// word (`timeout`, `expired`, `cancelled`, `error`) still ends a wait as `TaskFailed`, but
+/// says the failure is an assumption, names the word (`Error::assumed_status`) and never
+/// advises submitting again: a task that is in fact alive would be billed twice. A guessed
+/// success word is taken only with its result: a `done` clone whose voice cannot be found
+/// is an error that says not to submit again (never a voice made up, never a resubmit).
+/// Before: "fix the input and submit a new task" for every failure word.
+#[tokio::test]
+async fn a_guessed_failure_word_says_it_is_assumed_and_never_advises_resubmitting() {
+    for word in ["timeout", "expired", "cancelled", "error", "TIMEOUT"] {
+        let server = Scripted::start(vec![
+            detail("t-1", word, json!({"errorMessage": "took too long"})),
+            detail("t-1", word, json!({"errorMessage": "took too long"})),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let job = c.clone_status(&JobId::new("t-1")).await.unwrap();
+        assert_eq!(job.status, TaskStatus::Failed, "{word}");
+        let reason = job.error.as_deref().unwrap_or_default();
+        assert!(
+            reason.contains("took too long") && reason.contains("assum"),
+            "{word}: {reason}"
+        );
+        assert!(
+            reason.contains("before submitting again"),
+            "{word}: {reason}"
+        );
+        let e = c
+            .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::TaskFailed { .. }),
+            "{word}: {e}"
+        );
+        assert_eq!(e.assumed_status(), Some(word), "{e}");
+        assert!(!e.may_resubmit(), "{word}: {e}");
+        let text = e.to_string();
+        assert!(text.contains("assum"), "{word}: {text}");
+        assert!(!text.contains("submit a new task"), "{word}: {text}");
+    }
+    // The documented word: a certain failure, with the usual advice.
+    let server = Scripted::start(vec![detail(
+        "t-1",
+        "failed",
+        json!({"errorMessage": "bad audio"}),
+    )])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    assert_eq!(e.assumed_status(), None, "{e}");
+    assert!(e.to_string().contains("submit a new task"), "{e}");
+
+    // A guessed success word with its result is the result; without one, the lookup's
+    // failure says not to submit again.
+    let server = Scripted::start(vec![detail("t-1", "done", json!({"voiceId": "cv_1"}))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voice = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert_eq!(voice.id, "cv_1");
+    let server = Scripted::start(vec![
+        detail("t-1", "complete", json!({})),
+        ok(json!({"records": [], "total": 0})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    assert!(!e.may_resubmit(), "{e}");
+    assert!(e.to_string().contains("do not submit it again"), "{e}");
+}
+
 #[tokio::test]
 async fn unknown_status_is_not_terminal_and_wait_times_out_with_it() {
     let server = Scripted::start(vec![detail("t-1", "warming_up", json!({})); 3]).await;

@@ -16,8 +16,26 @@ pub(super) fn text(t: Option<&Text>) -> Option<&str> {
     t.and_then(Text::as_str)
 }
 
+/// The status words VMEG documents (media translation and App-Synced, api-facts A10): the only
+/// ones whose meaning is certain.
+const DOCUMENTED_STATUSES: [&str; 3] = ["running", "finished", "failed"];
+
+/// Whether `raw` is a status word VMEG does not document, so that what [`map_status`] reads
+/// it as is an assumption. A guessed failure word (`timeout`, `expired`, ...) stays `Failed`,
+/// but says so and never advises a new submit (`status::with_detail`, the wait's
+/// [`crate::Error::assumed_status`]): the task may be alive, and a new one billed as well.
+/// A guessed success word (`done`, `completed`, ...) stays `Succeeded`: a success is only
+/// acted on with its result (the voice the answer or the clone list names for the task, the
+/// audio URLs), and without one it is an error that says not to submit again; read as
+/// `Unknown` instead, a finished task would be polled until the wait ran out.
+pub(crate) fn status_is_assumed(raw: &str) -> bool {
+    let mut buf = [0; 32];
+    !DOCUMENTED_STATUSES.contains(&crate::wire::status_word(raw, &mut buf))
+}
+
 /// VMEG status string -> [`TaskStatus`]. Documented (media translation and App-Synced):
-/// `running`, `finished`, `failed`. Everything else here is an assumption.
+/// `running`, `finished`, `failed`. Everything else here is an assumption (see
+/// [`status_is_assumed`]).
 pub(crate) fn map_status(raw: &str) -> TaskStatus {
     let mut buf = [0; 32];
     match crate::wire::status_word(raw, &mut buf) {
@@ -251,6 +269,27 @@ mod tests {
         let other = map_status("warming_up");
         assert_eq!(other, TaskStatus::Unknown("warming_up".into()));
         assert!(!other.is_terminal());
+    }
+
+    #[test]
+    fn only_the_documented_words_are_certain() {
+        for raw in ["running", "finished", "failed", " FAILED "] {
+            assert!(!status_is_assumed(raw), "{raw}");
+        }
+        for raw in [
+            "timeout",
+            "expired",
+            "cancelled",
+            "error",
+            "done",
+            "complete",
+            "success",
+            "queued",
+            "warming_up",
+            "",
+        ] {
+            assert!(status_is_assumed(raw), "{raw}");
+        }
     }
 
     #[test]
