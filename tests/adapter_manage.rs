@@ -68,7 +68,7 @@ async fn the_task_list_reads_every_page_and_filters_status_across_them() {
     let sim = sim(slow).await;
     let c = client(&sim, Provider::Vmeg);
     // Three clones finish first; the simulator lists newest first, so after 55 more they
-    // are on page 2 (50 a page).
+    // are on page 3 (20 a page, the default: no page size is asked for).
     let done = clones(&c, "early", 3).await;
     sim.complete_all_now();
     // Reading a status completes the simulator's bookkeeping for them.

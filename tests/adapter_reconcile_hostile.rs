@@ -137,20 +137,20 @@ async fn a_task_of_unreadable_type_in_the_window_is_a_candidate_not_none() {
 }
 
 /// A resend (two hours after the first submit) whose own first attempt met a 502 naming
-/// its task, then a 409 on the retry: that task is the answer, though made long after the
-/// first submit's window. Before: the named id was dropped, the search looked only around
-/// the first submit, and the answer was "most likely created nothing".
+/// its task: not retried (whether a failed attempt uses up the key is UNKNOWN, api-facts A4),
+/// so the resend's outcome is unknown, carrying that task and dated from the first submit;
+/// reconciling from that error finds the task, though made long after the first submit's
+/// window. Before (when the 502 was retried and met a 409): the named id was dropped, the
+/// search looked only around the first submit, and the answer was "most likely created
+/// nothing".
 #[tokio::test]
 async fn a_task_named_by_the_resend_itself_is_found() {
     let now = SystemTime::now();
+    let first = now - Duration::from_secs(2 * 3600);
     let server = Scripted::start(vec![
         Step::status(
             502,
             json!({"code": 502, "message": "upstream", "data": {"taskId": "t-resend"}}),
-        ),
-        Step::status(
-            409,
-            json!({"code": 409, "message": "Idempotency key already used", "data": null}),
         ),
         Step::ok(json!({"code": 200, "message": "", "data": {
             "taskId": "t-resend", "taskType": "tts", "status": "processing",
@@ -160,17 +160,29 @@ async fn a_task_named_by_the_resend_itself_is_found() {
     .await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
     let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("k-part-1");
-    let r = c
-        .resend_speech(&req, now - Duration::from_secs(2 * 3600))
-        .await
-        .unwrap();
-    let Resubmitted::AlreadyAccepted(a) = &r else {
-        panic!("{r:?}");
-    };
+    let e = c.resend_speech(&req, first).await.unwrap_err();
+    assert_eq!(server.seen().len(), 1, "the resend was not repeated");
+    match e.kind() {
+        ErrorKind::OutcomeUnknown {
+            task_id,
+            submitted_at,
+            ..
+        } => {
+            assert_eq!(
+                task_id.as_ref().map(|t| t.as_str()),
+                Some("t-resend"),
+                "{e}"
+            );
+            assert_eq!(*submitted_at, first, "dated from the first submit");
+        }
+        other => panic!("{other:?}: {e}"),
+    }
+    assert!(!e.may_resubmit(), "{e}");
+    let q = ReconcileQuery::from_error(&e).unwrap();
+    let r = c.reconcile(&q).await.unwrap();
     assert!(
-        matches!(&a.reconciled, Reconciled::Found { task, .. } if task.id.as_str() == "t-resend"),
-        "{}",
-        a.reconciled
+        matches!(&r, Reconciled::Found { task, .. } if task.id.as_str() == "t-resend"),
+        "{r}"
     );
 }
 

@@ -50,13 +50,14 @@ fn points_at_mine(r: &Reconciled) -> bool {
     }
 }
 
-/// A server that caps the 50 asked for at 20: its first page is "short", and `total` says
-/// there is more. Before: the walk ended there and `reconcile` answered `None`.
+/// A server whose pages are smaller than the documented default of 20 (no size is asked
+/// for; its own cap is 15): its first page is "short", and `total` says there is more.
+/// Before: the walk ended there and `reconcile` answered `None`.
 #[tokio::test]
 async fn a_server_that_caps_the_page_size_is_read_to_its_total() {
     let server = Scripted::start(vec![
-        page(old_tasks(20), Some(21)),
-        page(vec![mine()], Some(21)),
+        page(old_tasks(15), Some(16)),
+        page(vec![mine()], Some(16)),
     ])
     .await;
     let r = reconcile(&server).await;
@@ -69,10 +70,10 @@ async fn a_server_that_caps_the_page_size_is_read_to_its_total() {
 }
 
 /// A full page whose one unusable record (an empty id) was dropped is still a full page.
-/// Before: 49 usable records read as a short page, the end.
+/// Before: 19 usable records (of the default 20) read as a short page, the end.
 #[tokio::test]
 async fn a_full_page_with_an_unusable_record_does_not_end_the_walk() {
-    let mut first = old_tasks(49);
+    let mut first = old_tasks(19);
     first.push(json!({"taskId": "", "taskType": "tts", "status": "finished"}));
     let server = Scripted::start(vec![
         page(first, None),
@@ -120,13 +121,13 @@ fn points_at_mine_or_says_incomplete(r: &Result<Reconciled, voiceclone::Error>) 
     }
 }
 
-/// Page 1 is full (50 of the 50 asked for) and its `total` is 50, the count of that page
-/// alone: the walk asks once more and finds the task on page 2. Before: `seen == total`
-/// ended the walk after page 1 and `reconcile` answered `None`.
+/// Page 1 is full (20, the documented default page size) and its `total` is 20, the count
+/// of that page alone: the walk asks once more and finds the task on page 2. Before:
+/// `seen == total` ended the walk after page 1 and `reconcile` answered `None`.
 #[tokio::test]
 async fn a_full_first_page_whose_total_counts_only_itself_does_not_end_the_walk() {
     let server = Scripted::start(vec![
-        page(old_tasks(50), Some(50)),
+        page(old_tasks(20), Some(20)),
         page(vec![mine()], Some(1)),
         page(vec![], Some(0)),
     ])
@@ -168,4 +169,100 @@ async fn an_empty_page_while_total_says_more_is_an_error() {
     assert!(points_at_mine_or_says_incomplete(&r), "{r:?}");
     let e = r.unwrap_err();
     assert!(e.to_string().contains("page 2 sent none"), "{e}");
+}
+
+/// A VMEG server that applies its documented default page size (20 tasks, 10 voices) and
+/// refuses any `pageSize` it is sent with 400 (its largest is UNKNOWN, api-facts A10, A17):
+/// the client sends none, and reads every list to its end over the server's own pages.
+/// Before: `pageSize=50` was sent on every list read, and every listing failed here.
+#[tokio::test]
+async fn vmeg_lists_send_no_page_size_and_read_the_servers_own_pages() {
+    use axum::extract::Query;
+    use axum::routing::{get, post};
+    use std::collections::HashMap;
+
+    fn refused() -> axum::Json<Value> {
+        axum::Json(json!({"code": 400, "message": "pageSize out of range", "data": null}))
+    }
+    fn answer(records: Vec<Value>, total: usize) -> axum::Json<Value> {
+        axum::Json(
+            json!({"code": 200, "message": "", "data": {"records": records, "total": total}}),
+        )
+    }
+    /// Page `page` (from 1) of `n` records of `size`, made by `record`.
+    fn slice(n: usize, size: usize, page: usize, record: impl Fn(usize) -> Value) -> Vec<Value> {
+        (0..n)
+            .skip(page.saturating_sub(1) * size)
+            .take(size)
+            .map(record)
+            .collect()
+    }
+    fn page_of(v: Option<&Value>) -> usize {
+        v.and_then(|p| {
+            p.as_u64()
+                .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
+        })
+        .map_or(1, |p| p as usize)
+    }
+    fn voices(body: Value, prefix: &'static str) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        if body.get("pageSize").is_some() {
+            return (axum::http::StatusCode::BAD_REQUEST, refused()).into_response();
+        }
+        let page = page_of(body.get("currentPage"));
+        let records = slice(
+            13,
+            10,
+            page,
+            |i| json!({"voiceId": format!("{prefix}_{i}"), "name": format!("v{i}"), "displayName": format!("v{i}")}),
+        );
+        answer(records, 13).into_response()
+    }
+    let app = axum::Router::new()
+        .route(
+            "/openapi/v1/tasks/list",
+            get(|Query(q): Query<HashMap<String, String>>| async move {
+                use axum::response::IntoResponse;
+                if q.contains_key("pageSize") {
+                    return (axum::http::StatusCode::BAD_REQUEST, refused()).into_response();
+                }
+                let page = page_of(q.get("currentPage").map(|s| json!(s)).as_ref());
+                let records = slice(25, 20, page, |i| {
+                    json!({"taskId": format!("t-{i}"), "taskType": "tts", "status": "finished",
+                           "createdAt": "2026-11-21T00:00:00Z"})
+                });
+                answer(records, 25).into_response()
+            }),
+        )
+        .route(
+            "/openapi/v1/assets/voice/clone/list",
+            post(|axum::Json(body): axum::Json<Value>| async move { voices(body, "cv") }),
+        )
+        .route(
+            "/openapi/v1/assets/voice/basic/list",
+            post(|axum::Json(body): axum::Json<Value>| async move { voices(body, "sv") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    use futures::TryStreamExt;
+    let (c, _) = client(Provider::Vmeg, &base);
+    let tasks: Vec<_> = c
+        .tasks(voiceclone::TaskFilter::all())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 25);
+    let cloned = c.list_voices().await.unwrap();
+    assert_eq!(cloned.len(), 13);
+    assert!(cloned.iter().all(|v| v.id.as_str().starts_with("cv_")));
+    let system: Vec<_> = c.system_voices().try_collect().await.unwrap();
+    assert_eq!(system.len(), 13);
+    // reconcile walks the same task list.
+    let r = c
+        .reconcile(&ReconcileQuery::new(SystemTime::now()).kind(JobKind::Speech))
+        .await
+        .unwrap();
+    assert!(matches!(r, Reconciled::None { .. }), "{r}");
 }

@@ -89,6 +89,83 @@ async fn sync_clone_returns_a_succeeded_job_with_its_voice() {
     assert_eq!(server.seen()[0].path, "/openapi/v1/task/clone-voice/create");
 }
 
+/// VMEG's schema does not mark `taskId` required in a synchronous answer (api-facts A7,
+/// A13; its description says "(async clone)"): an answer carrying the result (a clone's
+/// `voiceId`, speech with an audio URL) and no `taskId` is the finished job, under an id that
+/// names no task, which every later call refuses with nothing sent (no poll of a made-up
+/// id). An answer carrying neither is still `OutcomeUnknown`, sent once. Before, both
+/// answers were `OutcomeUnknown`: a paid voice thrown away.
+#[tokio::test]
+async fn a_sync_answer_with_its_result_but_no_task_id_is_the_finished_job() {
+    let server = Scripted::start(vec![ok(json!({"voiceId": "cv_9"}))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_voice(&clone_req().synchronous(true)).await.unwrap();
+    assert_eq!(server.seen().len(), 1);
+    assert_eq!(job.status, TaskStatus::Succeeded);
+    assert_eq!(job.voice.as_ref().unwrap().id, "cv_9");
+    assert!(job.id.names_no_task(), "{}", job.id);
+    assert!(job.idempotency_key.is_some());
+    // The id round-trips through its stored form, and no call sends it.
+    let stored: JobId = job.id.to_string().parse().unwrap();
+    assert_eq!(stored, job.id);
+    for e in [
+        c.clone_status(&job.id).await.unwrap_err(),
+        c.wait_for_clone(&job.id, &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err(),
+        c.task(&stored).await.unwrap_err(),
+        c.delete_task(&stored).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, reason } if field == "job_id" && reason.contains("names no task")),
+            "{e}"
+        );
+    }
+    assert_eq!(server.seen().len(), 1, "nothing sent for the id");
+
+    let speech = SpeechRequest::new("cv_1", "Hello").synchronous(true);
+    let server = Scripted::start(vec![ok(json!({
+        "results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]
+    }))])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.synthesize(&speech).await.unwrap();
+    assert_eq!(server.seen().len(), 1);
+    assert_eq!(job.status, TaskStatus::Succeeded);
+    assert!(job.id.names_no_task(), "{}", job.id);
+    assert_eq!(
+        job.speech.unwrap().audio_urls[0].as_str(),
+        "https://cdn.example.com/a.m4a"
+    );
+    let e = c.speech_status(&job.id).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e}");
+    assert_eq!(server.seen().len(), 1);
+
+    // Neither a task nor a result (a voice id that cannot be used, lines that all failed):
+    // no job to build, and the create may have been billed.
+    for (sync_clone, data) in [
+        (true, json!({"voiceId": "a/b"})),
+        (true, json!({})),
+        (false, json!({"results": [{"errorMessage": "bad voice"}]})),
+    ] {
+        let server = Scripted::start(vec![ok(data.clone()), accepted("B")]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = if sync_clone {
+            c.clone_voice(&clone_req().synchronous(true))
+                .await
+                .map(|_| ())
+        } else {
+            c.synthesize(&speech).await.map(|_| ())
+        }
+        .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }),
+            "{data}: {e}"
+        );
+        assert_eq!(server.seen().len(), 1, "{data}");
+    }
+}
+
 #[tokio::test]
 async fn retries_of_a_write_reuse_the_same_idempotency_key() {
     let server = Scripted::start(vec![
@@ -270,39 +347,65 @@ async fn server_error_500_on_a_write_is_retried_under_the_same_key() {
 }
 
 /// VMEG's 502 "an upstream step failed": poll `tasks/detail` with the `taskId` (api-facts
-/// A3). A 502 that names its task, retried under the same key and then refused with 409
-/// (the key is used: the first attempt made the task): the `OutcomeUnknown` names the task
-/// the 502 named, though the 409 names none. Before, a failure envelope's `data` was not
-/// read, and the error carried only the key.
+/// A3). An answer to a create that names its task is never resent, not even under the same
+/// key: whether a failed attempt uses up the key is UNKNOWN (A4), so a repeat may be taken as
+/// new work and bill a second task (here `B`). The call ends at once as `OutcomeUnknown`
+/// carrying the named task, typed like an accepted submit's id, for every create route.
+/// Before, the create was repeated under its key and `Ok` with task `B` (two tasks billed).
 #[tokio::test]
-async fn a_failure_that_names_its_task_keeps_the_id_through_later_attempts() {
-    let named = Step::status(
-        502,
-        json!({"code": 502, "message": "upstream failed", "data": {"taskId": "t-502"}}),
-    );
-    let used = err(409, 409, "Idempotency key already used");
-    let server = Scripted::start(vec![named, used]).await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let e = c.clone_voice(&clone_req()).await.unwrap_err();
-    assert_eq!(server.seen().len(), 2);
-    match e.kind() {
-        ErrorKind::OutcomeUnknown {
-            task_id,
-            idempotency_key,
-            ..
-        } => {
-            assert_eq!(task_id.as_ref().map(JobId::as_str), Some("t-502"), "{e}");
-            // Typed as an accepted submit's id is, so a stored id has one form.
-            assert_eq!(
-                task_id.as_ref().map(ToString::to_string).as_deref(),
-                Some("vmeg:clone:t-502")
-            );
-            assert!(idempotency_key.is_some());
+async fn a_create_failure_that_names_its_task_is_not_resent() {
+    let named = || {
+        Step::status(
+            502,
+            json!({"code": 502, "message": "upstream failed", "data": {"taskId": "A"}}),
+        )
+    };
+    let speech = SpeechRequest::new("cv_1", "Hello");
+    for (what, kind) in [
+        ("async clone", voiceclone::JobKind::Clone),
+        ("sync clone", voiceclone::JobKind::Clone),
+        ("async speech", voiceclone::JobKind::Speech),
+        ("sync speech", voiceclone::JobKind::Speech),
+    ] {
+        let server = Scripted::start(vec![named(), accepted("B")]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = match what {
+            "async clone" => c.clone_voice(&clone_req()).await.map(|_| ()),
+            "sync clone" => c
+                .clone_voice(&clone_req().synchronous(true))
+                .await
+                .map(|_| ()),
+            "async speech" => c.synthesize(&speech).await.map(|_| ()),
+            _ => c
+                .synthesize(&speech.clone().synchronous(true))
+                .await
+                .map(|_| ()),
         }
-        other => panic!("expected OutcomeUnknown, got {other:?}: {e}"),
+        .unwrap_err();
+        assert_eq!(server.seen().len(), 1, "{what}: resent");
+        match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                task_id,
+                idempotency_key,
+                ..
+            } => {
+                assert_eq!(
+                    task_id.as_ref().map(JobId::as_str),
+                    Some("A"),
+                    "{what}: {e}"
+                );
+                assert_eq!(
+                    task_id.as_ref(),
+                    Some(&JobId::typed(Provider::Vmeg, kind, "A"))
+                );
+                assert!(idempotency_key.is_some(), "{what}");
+            }
+            other => panic!("{what}: expected OutcomeUnknown, got {other:?}: {e}"),
+        }
+        assert!(!e.may_resubmit(), "{what}");
+        let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
+        assert_eq!(q.task_id.as_ref().map(JobId::as_str), Some("A"), "{what}");
     }
-    let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
-    assert_eq!(q.task_id.as_ref().map(JobId::as_str), Some("t-502"));
 }
 
 #[tokio::test]
@@ -626,6 +729,85 @@ async fn wait_ends_in_task_failed() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// VMEG documents only `running`, `finished` and `failed` (api-facts A10). A guessed failure
+/// word (`timeout`, `expired`, `cancelled`, `error`) still ends a wait as `TaskFailed`, but
+/// says the failure is an assumption, names the word (`Error::assumed_status`) and never
+/// advises submitting again: a task that is in fact alive would be billed twice. A guessed
+/// success word is taken only with its result: a `done` clone whose voice cannot be found
+/// is an error that says not to submit again (never a voice made up, never a resubmit).
+/// Before: "fix the input and submit a new task" for every failure word.
+#[tokio::test]
+async fn a_guessed_failure_word_says_it_is_assumed_and_never_advises_resubmitting() {
+    for word in ["timeout", "expired", "cancelled", "error", "TIMEOUT"] {
+        let server = Scripted::start(vec![
+            detail("t-1", word, json!({"errorMessage": "took too long"})),
+            detail("t-1", word, json!({"errorMessage": "took too long"})),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let job = c.clone_status(&JobId::new("t-1")).await.unwrap();
+        assert_eq!(job.status, TaskStatus::Failed, "{word}");
+        let reason = job.error.as_deref().unwrap_or_default();
+        assert!(
+            reason.contains("took too long") && reason.contains("assum"),
+            "{word}: {reason}"
+        );
+        assert!(
+            reason.contains("before submitting again"),
+            "{word}: {reason}"
+        );
+        let e = c
+            .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::TaskFailed { .. }),
+            "{word}: {e}"
+        );
+        assert_eq!(e.assumed_status(), Some(word), "{e}");
+        assert!(!e.may_resubmit(), "{word}: {e}");
+        let text = e.to_string();
+        assert!(text.contains("assum"), "{word}: {text}");
+        assert!(!text.contains("submit a new task"), "{word}: {text}");
+    }
+    // The documented word: a certain failure, with the usual advice.
+    let server = Scripted::start(vec![detail(
+        "t-1",
+        "failed",
+        json!({"errorMessage": "bad audio"}),
+    )])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    assert_eq!(e.assumed_status(), None, "{e}");
+    assert!(e.to_string().contains("submit a new task"), "{e}");
+
+    // A guessed success word with its result is the result; without one, the lookup's
+    // failure says not to submit again.
+    let server = Scripted::start(vec![detail("t-1", "done", json!({"voiceId": "cv_1"}))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voice = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert_eq!(voice.id, "cv_1");
+    let server = Scripted::start(vec![
+        detail("t-1", "complete", json!({})),
+        ok(json!({"records": [], "total": 0})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    assert!(!e.may_resubmit(), "{e}");
+    assert!(e.to_string().contains("do not submit it again"), "{e}");
 }
 
 #[tokio::test]

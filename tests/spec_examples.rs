@@ -1,6 +1,8 @@
 //! Every example in both specs decodes into its generated type. The examples are found by
 //! walking the YAML, so an example added to a spec is tested without touching this file; one
-//! whose schema has no decoder below fails the test instead of being skipped.
+//! whose schema has no decoder below fails the test instead of being skipped. The
+//! conformance allow-list's reasons for the idempotency key are held to what the schema
+//! enforces.
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -197,4 +199,55 @@ fn a_wrong_example_is_caught() {
         )
         .is_err()
     );
+}
+
+/// The allow-list's reasons for the `X-Idempotency-Key` `minLength: 1` say what it enforces:
+/// the schema refuses only an empty key (a generated header type takes `"   "`), and the
+/// not-blank-after-trimming rule (api-facts A4) is voiceclone's own check, which refuses a
+/// blank key with nothing sent. Before: the reasons said `minLength: 1` wrote that rule down.
+#[tokio::test]
+async fn the_idempotency_key_reasons_say_what_min_length_enforces() {
+    let allow = load("specs/vmeg-conformance.yaml");
+    let entries: Vec<&Value> = allow["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["location"] == "header.X-Idempotency-Key" && e["kind"] == "minLength-tighter")
+        .collect();
+    assert!(entries.len() >= 10, "{}", entries.len());
+    for e in entries {
+        let reason = e["reason"].as_str().unwrap();
+        assert!(
+            !reason.contains("writes the documented rule down"),
+            "{}: {reason}",
+            e["operation"]
+        );
+        assert!(
+            reason.contains("empty-key part only") && reason.contains("validate::idempotency_key"),
+            "{}: {reason}",
+            e["operation"]
+        );
+    }
+    // What the reasons claim.
+    use vmeg_client::types::CloneVoiceCreateAsyncXIdempotencyKey as Key;
+    assert!(Key::try_from(String::new()).is_err());
+    assert!(
+        Key::try_from("   ".to_owned()).is_ok(),
+        "the schema lets a blank key through"
+    );
+    let server = workspace_tests::scripted::Scripted::start(vec![]).await;
+    let (c, _) = crate::adapter_support::client(voiceclone::Provider::Vmeg, &server.base_url);
+    let e = c
+        .clone_voice(
+            &voiceclone::CloneRequest::new("https://cdn.example.com/a.wav")
+                .name("n")
+                .idempotency_key("   "),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), voiceclone::ErrorKind::InvalidInput { field, .. } if field == "idempotency_key"),
+        "{e}"
+    );
+    assert!(server.seen().is_empty());
 }

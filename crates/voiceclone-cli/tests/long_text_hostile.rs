@@ -1416,6 +1416,34 @@ fn a_part_whose_task_failed_a_line_is_failed_not_done_and_the_rerun_submits_it_a
     assert_eq!(names, ["001-01.wav", "001-02.wav", "001-03.wav"]);
 }
 
+/// A part whose task VMEG reports with a status word it does not document (`timeout`), read
+/// as failed by assumption: the task may be alive, so the part is an unknown outcome (exit 3,
+/// `assumed_status` naming the word, the message saying the failure is assumed), never
+/// recorded `failed`, and the rerun waits
+/// for it again instead of submitting (and paying for) it again. Before: `failed`, and the
+/// rerun submitted a second task.
+#[test]
+fn a_part_failed_by_a_guessed_status_word_is_not_submitted_again() {
+    let fake = FakeVmeg::start(1, 16, false);
+    let detail = serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": "t1", "taskType": "tts", "status": "timeout", "result": {}},
+    });
+    fake.answer_details_with(200, &detail.to_string());
+    let c = case(&text(1));
+    let args = speak_args(&c.file, &c.out);
+    let j = fake_run(&fake, &args).expect(3).json();
+    assert_eq!(j["error"]["assumed_status"], "timeout", "{j}");
+    let msg = s(&j["error"]["message"]);
+    assert!(msg.contains("assum"), "{j}");
+    assert!(msg.contains("do not submit it again"), "{j}");
+    let m = manifest(Path::new(&c.out));
+    assert_ne!(m["parts"][0]["state"], "failed", "{m}");
+    assert_eq!(fake.creates(), 1);
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(fake.creates(), 1, "the rerun submitted the part again");
+}
+
 /// A done part's file replaced by a FIFO, or by a symlink to `/dev/zero`: the rerun does not
 /// hang checking it (only a regular file is hashed, at most its recorded size and a byte);
 /// it downloads the part again from its known task, paying nothing again. Before, the open

@@ -112,6 +112,7 @@
 //! | VMEG clone required fields | only `refAudio` (HTTPS); `provider` defaults to `V1` | — |
 //! | VMEG async create without a webhook | accepted; poll `tasks/detail` | [`SimConfig::webhook`] |
 //! | VMEG `pageSize` maximum | 100 (larger values are clamped) | — |
+//! | VMEG `pageSize` when none is sent | the documented defaults: 20 (`tasks/list`, material list), 10 (voice lists) | — |
 //! | VMEG sync failure | HTTP 502 envelope (task stays queryable) | — |
 //! | task durations | clone 2 s, TTS/audio 1 s (÷ speed) | [`SimConfig::clone_duration`], [`SimConfig::tts_duration`] |
 //! | JimmyAI `code` type | integer | [`SimConfig::jimmy_code_as_string`] |

@@ -123,10 +123,21 @@ impl Failure {
             ErrorKind::InvalidInput { field, reason } => f
                 .with("field", field.as_str())
                 .with("reason", reason.as_str()),
-            ErrorKind::TaskFailed { job_id, reason } => f
-                .with("job_id", job_id.to_string())
-                .with("vendor_id", job_id.as_str())
-                .with("reason", reason.as_str()),
+            ErrorKind::TaskFailed { job_id, reason } => {
+                let f = f
+                    .with("job_id", job_id.to_string())
+                    .with("vendor_id", job_id.as_str())
+                    .with("reason", reason.as_str());
+                // Read from a status word the vendor does not document: the task may be
+                // alive, so exit 3 (check it), not 1 (which a script may resubmit).
+                match e.assumed_status() {
+                    Some(word) => Self {
+                        exit: Exit::Unreachable,
+                        ..f.with("assumed_status", word)
+                    },
+                    None => f,
+                }
+            }
             ErrorKind::WaitTimedOut {
                 job_id,
                 last_status,

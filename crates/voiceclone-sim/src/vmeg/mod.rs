@@ -317,6 +317,7 @@ fn parse_page(
     }
 }
 
+/// `currentPage` and `pageSize` of a voice-list body (defaults 1 and 10).
 fn page_of(m: &Map<String, Value>) -> Result<(usize, usize), Rejection> {
     let get = |k: &str, d: i64| -> Result<i64, Rejection> {
         match m.get(k) {
@@ -335,7 +336,8 @@ fn page_of(m: &Map<String, Value>) -> Result<(usize, usize), Rejection> {
         }
     };
     let page = get("currentPage", 1)?;
-    let size = get("pageSize", 20)?.min(MAX_PAGE_SIZE);
+    // The voice lists' documented default (VMEG's document: 10; `tasks/list`'s is 20).
+    let size = get("pageSize", 10)?.min(MAX_PAGE_SIZE);
     Ok((page as usize, size as usize))
 }
 

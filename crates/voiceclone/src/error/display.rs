@@ -74,6 +74,13 @@ impl fmt::Display for Error {
                 request,
                 i.operation,
             ))?,
+            // A failure read from a status word the vendor does not document: the reason says
+            // so (VMEG's, `provider::vmeg::status`), and no new task is advised, since the task
+            // may be alive and a new one billed as well.
+            ErrorKind::TaskFailed { job_id, reason } if i.assumed_status.is_some() => write!(
+                f,
+                "task {job_id} is taken as failed, by assumption: {reason}"
+            )?,
             kind => write!(f, "{kind}")?,
         }
         let mut details = Vec::new();

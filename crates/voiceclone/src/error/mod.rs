@@ -83,6 +83,9 @@ struct Inner {
     /// unknown outcome, a long text with parts sent): whatever its kind, nothing is to be
     /// submitted again.
     task_may_exist: bool,
+    /// For a `TaskFailed`: the vendor's status word it was read from, when the vendor does
+    /// not document that word (the failure is an assumption).
+    assumed_status: Option<String>,
     /// For a failed long text: where every part ended.
     #[cfg(feature = "long-text")]
     parts: Option<Vec<crate::long_text::PartOutcome>>,
@@ -115,6 +118,7 @@ impl Error {
             request_id: None,
             last_attempt_at: None,
             task_may_exist: false,
+            assumed_status: None,
             #[cfg(feature = "long-text")]
             parts: None,
         }))
@@ -223,6 +227,23 @@ impl Error {
     /// material URLs as clone audio (an undocumented fact).
     pub fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
+    }
+
+    /// For an [`ErrorKind::TaskFailed`] read from a status word the vendor does not document
+    /// (VMEG's `timeout`, `expired`, `cancelled`, `error`, ...; it documents only `running`,
+    /// `finished` and `failed`): that word. The failure is then an assumption: the task may
+    /// still be alive, and a new submit may be billed as a second task, so check the task
+    /// before submitting again. `Display` says so, without the advice to submit a new task.
+    /// `None` for a failure the vendor stated in its own documented terms.
+    pub fn assumed_status(&self) -> Option<&str> {
+        self.0.assumed_status.as_deref()
+    }
+
+    /// Marks a `TaskFailed` as read from the undocumented status word `raw` (at most 64
+    /// characters of it are kept).
+    pub(crate) fn with_assumed_status(mut self, raw: &str) -> Self {
+        self.0.assumed_status = Some(raw.trim().chars().take(64).collect());
+        self
     }
 
     /// The request id of the attempt that produced this error, to quote to the vendor's

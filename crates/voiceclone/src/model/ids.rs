@@ -30,6 +30,10 @@ fn split_provider(s: &str) -> Option<(Provider, &str)> {
     })
 }
 
+/// The vendor id text of a job that names no vendor task (see [`JobId::names_no_task`]).
+/// `#` is refused by every id check (`validate::id`), so no id a vendor names is taken for it.
+const NO_TASK: &str = "#no-task-id";
+
 /// How many characters of a refused text `refuse_stored_text` repeats.
 const STORED_TEXT_SHOWN: usize = 80;
 
@@ -130,6 +134,24 @@ impl JobId {
         self.provider.is_some() && self.kind.is_some()
     }
 
+    /// The id of a finished job the vendor gave no task id for: a VMEG synchronous answer
+    /// that carried its result (a clone's `voiceId`, speech `results`) without `taskId`,
+    /// which VMEG's schema does not mark required there (api-facts A7, A13).
+    pub(crate) fn no_task(provider: Provider, kind: JobKind) -> Self {
+        Self::typed(provider, kind, NO_TASK)
+    }
+
+    /// Whether this id names no vendor task: the job came from a VMEG synchronous answer
+    /// that carried its result (the voice, the audio) but no `taskId`. The job already holds
+    /// that result; there is no task to ask about, so every call given this id (status,
+    /// wait, task lookup, deletion) refuses it as `InvalidInput` (field `job_id`) with
+    /// nothing sent, rather than asking VMEG about a task id it never gave. Its stored form
+    /// is `vmeg:<clone|speech>:#no-task-id` (`#` is in no id a vendor call accepts, so no
+    /// real task is mistaken for it).
+    pub fn names_no_task(&self) -> bool {
+        &*self.id == NO_TASK
+    }
+
     /// `InvalidInput` (field `job_id`) unless this id may be used by a `provider` client as a
     /// `kind` job: nothing is sent for an id of the other provider or kind.
     pub(crate) fn check(&self, provider: Provider, kind: JobKind) -> Result<(), Error> {
@@ -154,6 +176,14 @@ impl JobId {
     /// a job of either kind (a task lookup or deletion): also for a bare id that looks like a
     /// stored one (see [`JobId::new`]).
     pub(crate) fn check_provider(&self, provider: Provider) -> Result<(), Error> {
+        if self.names_no_task() {
+            return Err(Error::invalid_input(
+                "job_id",
+                format!(
+                    "{self} names no task: the job came from a synchronous answer that carried its result but no taskId, and the job already holds that result; there is no task to ask {provider} about"
+                ),
+            ));
+        }
         self.check_bare_text("job_id")?;
         match self.provider {
             Some(p) if p != provider => Err(Error::invalid_input(

@@ -18,7 +18,9 @@
 //! JimmyAI `modelId`'s activation: `activated` (a production task with it was seen completed,
 //! so it never expires) or `activate_by=<unix seconds>` (no successful production call seen;
 //! it expires then); no state means unknown. The vendor id is everything after the second
-//! `:`, so vendor ids containing `:` (or `;`) round-trip unchanged.
+//! `:`, so vendor ids containing `:` (or `;`) round-trip unchanged. One job id names no vendor
+//! task: `vmeg:<kind>:#no-task-id`, a finished job from a VMEG synchronous answer that carried
+//! its result but no `taskId` ([`JobId::names_no_task`]); every call refuses it, nothing sent.
 //!
 //! A **bare** vendor id (from the CLI or an old database: anything that does not start with
 //! `vmeg:` or `jimmyai:`) parses as a bare id: it knows neither provider nor kind. The call

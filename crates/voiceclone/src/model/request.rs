@@ -140,7 +140,10 @@ impl CloneRequest {
         self
     }
 
-    /// Uses VMEG's synchronous clone endpoint.
+    /// Uses VMEG's synchronous clone endpoint: the answer is the finished job with its voice.
+    /// An answer carrying the voice but no `taskId` (not marked required there) is taken as
+    /// the finished job under an id that names no task ([`crate::JobId::names_no_task`]):
+    /// later calls with that id are refused with nothing sent.
     #[must_use]
     pub fn synchronous(mut self, synchronous: bool) -> Self {
         self.synchronous = Some(synchronous);
@@ -330,7 +333,9 @@ impl SpeechRequest {
         self
     }
 
-    /// VMEG synchronous endpoint.
+    /// VMEG synchronous endpoint: the answer is the finished job with its audio. An answer
+    /// carrying audio but no `taskId` (not marked required there) is taken as the finished
+    /// job under an id that names no task ([`crate::JobId::names_no_task`]).
     #[must_use]
     pub fn synchronous(mut self, synchronous: bool) -> Self {
         self.synchronous = Some(synchronous);

@@ -19,8 +19,9 @@ use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use crate::error::{Error, ErrorKind};
 
-/// The most pages one walk reads: far beyond any account (at 50 a page, 500,000 items), a
-/// guard against a server whose list never ends. Reaching it is an error.
+/// The most pages one walk reads: far beyond any account (at VMEG's documented default page
+/// sizes, which is what it is asked for, 200,000 tasks or 100,000 voices), a guard against a
+/// server whose list never ends. Reaching it is an error.
 pub(crate) const MAX_PAGES: i64 = 10_000;
 
 /// The most records one walk reads (10,000 pages of 50). A page holds what fits in a 4 MiB

@@ -21,9 +21,11 @@
 //! Above the table: on a create (a clone, a speech create), an answer whose `data` names a
 //! usable task id counts as maybe processed, whatever its status and code (a 429, a 503,
 //! JimmyAI's 20002, a VMEG 402 code inside a 200): it does not say nothing was made, and
-//! JimmyAI's statuses and rate limits are UNKNOWN (api-facts B2, B10). A JimmyAI create ends
-//! there as `OutcomeUnknown` carrying that id; a VMEG create is repeated only where the table
-//! repeats it, under its key, and otherwise ends the same way.
+//! JimmyAI's statuses and rate limits are UNKNOWN (api-facts B2, B10). The create ends there
+//! as `OutcomeUnknown` carrying that id, never resent: a VMEG create not even under its key
+//! where the table would repeat it (a 502 naming its task, say), since whether a failed
+//! attempt uses up the key is UNKNOWN (api-facts A4) and the repeat may bill a second task;
+//! VMEG's advice for a 502 is to poll `tasks/detail` with that id (A3).
 //!
 //! A server fault's status is the HTTP status and, for VMEG, the one its body code stands
 //! for: a write is taken as not processed only when both say so (an HTTP 503 whose body says

@@ -244,10 +244,11 @@ impl<'a> Retries<'a> {
         {
             return Err(self.unknown(err));
         }
-        // An answer to a create that names its task: never resent without a key, whatever it
-        // says. A VMEG create is repeated only under its key, as the table says (a repeat
-        // cannot make a second task; a 409 ends it), and ends as `OutcomeUnknown` with the id.
-        if names_created && call.kind != OperationKind::IdempotentWrite {
+        // An answer to a create that names its task: never resent, whatever it says, and not
+        // even under a VMEG key: whether a failed attempt uses up the key is UNKNOWN
+        // (api-facts A4), so the repeat may be taken as new work and bill a second task. VMEG
+        // advises polling `tasks/detail` with that id (A3): `OutcomeUnknown` carrying it.
+        if names_created {
             return Err(self.unknown(err));
         }
         match decide(call.kind, &err) {
@@ -680,9 +681,10 @@ mod tests {
 
     /// On a create, an answer whose `data` names a task is maybe processed whatever its status
     /// and code (a VMEG 402 or 400 code inside a 200, a JimmyAI 429): `OutcomeUnknown` carrying
-    /// that id, never resent without a key. A VMEG 429 naming a task is repeated under the same
-    /// key only, and a 409 then ends it with the id. On a write that creates nothing (a
-    /// delete) a 429 is retried as before.
+    /// that id, never resent. Not even a VMEG create under its key (a 429 or a 502 naming a
+    /// task): whether a failed attempt uses up the key is UNKNOWN (api-facts A4), so a repeat
+    /// may bill a second task. On a write that creates nothing (a delete) a 429 is retried as
+    /// before.
     #[tokio::test]
     async fn an_answer_naming_a_task_on_a_create_is_never_a_refusal() {
         let create = |kind| CallInfo {
@@ -721,21 +723,27 @@ mod tests {
             assert!(!err.may_resubmit(), "{what}");
             assert_eq!(calls, 1, "{what}: resent");
         }
-        let (res, calls, _) = drive_call(
-            &create(OperationKind::IdempotentWrite),
-            RetryPolicy::default(),
-            vec![
-                http(ErrorKind::RateLimited, 429).with_task_id("t-1"),
-                http(ErrorKind::Conflict, 409),
-            ],
-        )
-        .await;
-        let err = res.unwrap_err();
-        assert!(
-            matches!(err.kind(), ErrorKind::OutcomeUnknown { task_id: Some(id), .. } if id.as_str() == "t-1"),
-            "{err:?}"
-        );
-        assert_eq!(calls, 2);
+        // A VMEG create: the answers the table repeats (a 429, a 502, a 500) are not repeated
+        // once they name a task; the next answer (another task's acceptance) is never asked for.
+        for first in [
+            http(ErrorKind::RateLimited, 429),
+            http(ErrorKind::Server, 502),
+            http(ErrorKind::Server, 500),
+        ] {
+            let what = format!("{first:?}");
+            let (res, calls, _) = drive_call(
+                &create(OperationKind::IdempotentWrite),
+                RetryPolicy::default(),
+                vec![first.with_task_id("t-1"), http(ErrorKind::Conflict, 409)],
+            )
+            .await;
+            let err = res.unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::OutcomeUnknown { task_id: Some(id), .. } if id.as_str() == "t-1"),
+                "{what}: {err:?}"
+            );
+            assert_eq!(calls, 1, "{what}: resent");
+        }
         let delete = CallInfo {
             operation: "delete_task",
             ..call(OperationKind::IdempotentWrite)
@@ -752,7 +760,8 @@ mod tests {
     /// The task an `OutcomeUnknown` names comes from an answer of an attempt that may have
     /// made it: never from a refusal (a 429, a 400), never one of two different ones. (For a
     /// write that creates nothing: on a create, an answer naming a task is itself maybe
-    /// processed, see `an_answer_naming_a_task_on_a_create_is_never_a_refusal`.)
+    /// processed and ends the call, see `an_answer_naming_a_task_on_a_create_is_never_a_refusal`;
+    /// the create cases below show it.)
     #[tokio::test]
     async fn an_unknown_outcome_names_only_a_task_its_own_attempts_may_have_made() {
         let named = |e: Error, id: &str| e.with_task_id(id);
@@ -816,6 +825,23 @@ mod tests {
             let (res, _, _) = drive(kind, RetryPolicy::default(), errors).await;
             assert_eq!(task_of(res).as_deref(), want, "{what}");
         }
+        // On a create, the first answer naming a task ends the call with it: two 502s naming
+        // different tasks cannot happen, as the second is never asked for.
+        let create = CallInfo {
+            operation: "clone_voice",
+            ..call(OperationKind::IdempotentWrite)
+        };
+        let (res, calls, _) = drive_call(
+            &create,
+            RetryPolicy::default(),
+            vec![
+                named(http(ErrorKind::Server, 502), "A"),
+                named(http(ErrorKind::Server, 502), "B"),
+            ],
+        )
+        .await;
+        assert_eq!(task_of(res).as_deref(), Some("A"));
+        assert_eq!(calls, 1);
     }
 
     /// An undocumented business code on a write does not say nothing was made: unknown, not

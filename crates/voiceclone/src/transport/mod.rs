@@ -162,10 +162,31 @@ impl Transport {
         F: Fn(RequestId) -> Fut + Send + Sync + 'a,
         Fut: Future<Output = GenResult<E>> + Send + 'a,
     {
+        self.send_with_result(call, task_id, None, send)
+    }
+
+    /// [`Transport::send`] for a create whose answer may carry its finished result instead
+    /// of a task id (VMEG's synchronous creates: `taskId` is not marked required there,
+    /// api-facts A7, A13): an answer for which `has_result` holds is accepted without a
+    /// usable task id. A failure answer still names the task `task_id` reads.
+    pub(crate) fn send_with_result<'a, E, F, Fut>(
+        &'a self,
+        call: Call<'a>,
+        task_id: Option<TaskIdOf<E::Data>>,
+        has_result: Option<fn(&E::Data) -> bool>,
+        send: F,
+    ) -> BoxFuture<'a, Result<Option<E::Data>, Error>>
+    where
+        E: Envelope + Send + 'a,
+        E::Data: Send + 'a,
+        F: Fn(RequestId) -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = GenResult<E>> + Send + 'a,
+    {
         Box::pin(async move {
             let mut op = Typed::<E, F, Fut> {
                 send,
                 task_id,
+                has_result,
                 data: None,
                 _generated: PhantomData,
             };
@@ -395,7 +416,8 @@ trait Operation: Send {
     fn start(&mut self, dialect: &'static Dialect, req_id: RequestId) -> BoxFuture<'_, Sent>;
     /// The envelope rule for an answer read as bytes (a failure status, an unreadable 2xx).
     fn decode(&mut self, t: &Transport, raw: &RawResponse) -> Result<(), Error>;
-    /// Whether the kept `data` names a usable task id, when the call needs one.
+    /// Whether the kept `data` names a usable task id, when the call needs one (or carries
+    /// its result, where that is enough: see [`Transport::send_with_result`]).
     fn names_task(&self) -> bool;
     /// The task id the kept `data` names, usable or not, cut to [`NAMED_TEXT_CHARS`].
     fn named_text(&self) -> Option<String>;
@@ -408,6 +430,9 @@ const NAMED_TEXT_CHARS: usize = 80;
 struct Typed<E: Envelope, F, Fut> {
     send: F,
     task_id: Option<TaskIdOf<E::Data>>,
+    /// Whether an answer carries its result, so that it needs no task id (see
+    /// [`Transport::send_with_result`]).
+    has_result: Option<fn(&E::Data) -> bool>,
     /// The last attempt's `data`, once its envelope said success.
     data: Option<Option<E::Data>>,
     /// The generated call's future lives as long as this (a boxed attempt holds both).
@@ -462,10 +487,13 @@ where
         let Some(id_of) = self.task_id else {
             return true;
         };
-        self.data
-            .as_ref()
-            .and_then(Option::as_ref)
-            .and_then(id_of)
+        let data = self.data.as_ref().and_then(Option::as_ref);
+        if let (Some(has_result), Some(data)) = (self.has_result, data)
+            && has_result(data)
+        {
+            return true;
+        }
+        data.and_then(id_of)
             .and_then(|id| usable_id(Some(id)))
             .is_some()
     }

@@ -966,7 +966,12 @@ impl Run<'_> {
         match self.client.wait_for_speech(&id, &self.policy).await {
             Ok(speech) => Ready::Speech(speech),
             Err(e) => {
-                if let ErrorKind::TaskFailed { reason, .. } = e.kind() {
+                // A failure read from a status word the vendor does not document is an
+                // assumption (`Error::assumed_status`): the task may be alive, so the part is
+                // not marked failed (a rerun would submit and pay for it again); it is an
+                // unknown outcome below, and a rerun waits for it again.
+                if let (ErrorKind::TaskFailed { reason, .. }, None) = (e.kind(), e.assumed_status())
+                {
                     let reason = reason.clone();
                     if let Err(f) = self.update(i, |p| {
                         p.state = PartState::Failed;

@@ -4,7 +4,10 @@
 
 use vmeg_client::types;
 
-use super::results::{clone_job, no_task_id, parsed_time, speech_job, text};
+use super::results::{
+    no_task_id, parsed_time, sync_clone_has_result, sync_clone_job, sync_speech_has_result,
+    sync_speech_job, text,
+};
 use super::rules;
 use super::webhook::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE};
 use crate::error::{Error, ErrorKind};
@@ -16,8 +19,16 @@ use crate::wire::usable_id;
 /// Request fields holding the caller's free text: summarized, never quoted.
 pub(crate) const FREE_TEXT: &[&str] = &["sampleText", "text", "emoPrompt"];
 
-/// Items per page of the VMEG lists (its maximum is UNKNOWN; the documented default is 20).
-pub(super) const LIST_PAGE_SIZE: i64 = 50;
+/// The page size `tasks/list` documents as its default (api-facts A10). No `pageSize` is
+/// sent: VMEG's largest is UNKNOWN (A10, A17), and a size it refuses would fail every list
+/// read, so the server applies its own default. This is only what the pager takes for a
+/// full page (a server whose default differs is read to its end all the same: a short page
+/// ends nothing, see `provider::paging`).
+pub(super) const TASKS_PAGE_SIZE: i64 = 20;
+
+/// The page size the voice lists (`assets/voice/clone/list`, `.../basic/list`) document as
+/// their default (VMEG's document). Not sent either: see [`TASKS_PAGE_SIZE`].
+pub(super) const VOICES_PAGE_SIZE: i64 = 10;
 
 envelopes! {
     types::CloneVoiceCreateSyncEnvelope => types::CloneVoiceCreateData, message;
@@ -182,18 +193,25 @@ pub(crate) async fn clone_voice(
             fresh,
             &summary,
         );
+        // The answer's voice is its result: accepted without a `taskId` (not marked required;
+        // the job then names no task, see `JobId::names_no_task`).
         let result = t
-            .send(call, Some(clone_task_id), |rid: RequestId| {
-                let (header, body) = (&header, &body);
-                async move {
-                    c.clone_voice_create_sync(Some(rid.as_str()), header, body)
-                        .await
-                }
-            })
+            .send_with_result(
+                call,
+                Some(clone_task_id),
+                Some(sync_clone_has_result),
+                |rid: RequestId| {
+                    let (header, body) = (&header, &body);
+                    async move {
+                        c.clone_voice_create_sync(Some(rid.as_str()), header, body)
+                            .await
+                    }
+                },
+            )
             .await?;
         let mut job = result
             .as_ref()
-            .and_then(|r| clone_job(r, None, TaskStatus::Succeeded))
+            .and_then(sync_clone_job)
             .ok_or_else(no_task_id)?;
         if let Some(v) = job.voice.take() {
             job = job.with_voice(v.with_name(name.clone()));
@@ -280,15 +298,21 @@ pub(crate) async fn synthesize(
         let header = key_header(&key)?;
         let summary = || serde_json::to_value(&body).ok();
         let call = create_call("synthesize", "tts_create_sync", &key, fresh, &summary);
+        // The answer's audio is its result: accepted without a `taskId` (see above).
         let result = t
-            .send(call, Some(tts_task_id), |rid: RequestId| {
-                let (header, body) = (&header, &body);
-                async move { c.tts_create_sync(Some(rid.as_str()), header, body).await }
-            })
+            .send_with_result(
+                call,
+                Some(tts_task_id),
+                Some(sync_speech_has_result),
+                |rid: RequestId| {
+                    let (header, body) = (&header, &body);
+                    async move { c.tts_create_sync(Some(rid.as_str()), header, body).await }
+                },
+            )
             .await?;
         result
             .as_ref()
-            .and_then(|r| speech_job(r, None, TaskStatus::Succeeded))
+            .and_then(sync_speech_job)
             .ok_or_else(no_task_id)?
     } else {
         let body = types::TtsCreateAsyncRequest {

@@ -20,6 +20,7 @@ pub(crate) mod webhook;
 #[cfg(feature = "fake")]
 pub(crate) use calls::{FREE_TEXT, default_name};
 use calls::{clone_voice, synthesize};
+pub(crate) use results::status_is_assumed;
 #[cfg(feature = "webhook")]
 pub(crate) use results::{clone_job, speech_job};
 use status::{clone_status, speech_status};

@@ -8,7 +8,7 @@ use vmeg_client::types;
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    CloneJob, JobId, Provider, Speech, SpeechJob, SpeechSegment, TaskStatus, Voice,
+    CloneJob, JobId, JobKind, Provider, Speech, SpeechJob, SpeechSegment, TaskStatus, Voice,
 };
 use crate::wire::{parse_url, usable_id};
 
@@ -16,8 +16,26 @@ pub(super) fn text(t: Option<&Text>) -> Option<&str> {
     t.and_then(Text::as_str)
 }
 
+/// The status words VMEG documents (media translation and App-Synced, api-facts A10): the only
+/// ones whose meaning is certain.
+const DOCUMENTED_STATUSES: [&str; 3] = ["running", "finished", "failed"];
+
+/// Whether `raw` is a status word VMEG does not document, so that what [`map_status`] reads
+/// it as is an assumption. A guessed failure word (`timeout`, `expired`, ...) stays `Failed`,
+/// but says so and never advises a new submit (`status::with_detail`, the wait's
+/// [`crate::Error::assumed_status`]): the task may be alive, and a new one billed as well.
+/// A guessed success word (`done`, `completed`, ...) stays `Succeeded`: a success is only
+/// acted on with its result (the voice the answer or the clone list names for the task, the
+/// audio URLs), and without one it is an error that says not to submit again; read as
+/// `Unknown` instead, a finished task would be polled until the wait ran out.
+pub(crate) fn status_is_assumed(raw: &str) -> bool {
+    let mut buf = [0; 32];
+    !DOCUMENTED_STATUSES.contains(&crate::wire::status_word(raw, &mut buf))
+}
+
 /// VMEG status string -> [`TaskStatus`]. Documented (media translation and App-Synced):
-/// `running`, `finished`, `failed`. Everything else here is an assumption.
+/// `running`, `finished`, `failed`. Everything else here is an assumption (see
+/// [`status_is_assumed`]).
 pub(crate) fn map_status(raw: &str) -> TaskStatus {
     let mut buf = [0; 32];
     match crate::wire::status_word(raw, &mut buf) {
@@ -77,6 +95,49 @@ pub(crate) fn clone_job(
         job = job.with_created_at(t);
     }
     Some(job)
+}
+
+/// Whether a synchronous clone answer carries its result, a usable `voiceId`: then it
+/// needs no `taskId` (VMEG's schema does not mark it required, and describes it as the
+/// "Open API task ID (async clone)"; api-facts A7).
+pub(super) fn sync_clone_has_result(data: &types::CloneVoiceCreateData) -> bool {
+    usable_id(text(data.voice_id.as_ref())).is_some()
+}
+
+/// A synchronous clone answer as a finished job: under its `taskId`, or, when it names none
+/// but carries the voice, under [`JobId::no_task`] (every later call with that id is
+/// refused with nothing sent: there is no task to ask about). `None` when it carries
+/// neither: an answer that cannot be turned into a job.
+pub(super) fn sync_clone_job(data: &types::CloneVoiceCreateData) -> Option<CloneJob> {
+    let no_task = JobId::no_task(Provider::Vmeg, JobKind::Clone);
+    let fallback = sync_clone_has_result(data).then_some(&no_task);
+    clone_job(data, fallback, TaskStatus::Succeeded)
+}
+
+/// Whether a synchronous TTS answer carries its result, at least one usable audio URL: then
+/// it needs no `taskId` (not marked required, api-facts A13). Lines that all failed carry
+/// nothing to use, and without a task id nothing to look up: still no job.
+pub(super) fn sync_speech_has_result(data: &types::TtsCreateData) -> bool {
+    data.results
+        .iter()
+        .take(super::rules::VMEG_MAX_LINES)
+        .any(|r| usable_url(text(r.uri.as_ref())))
+}
+
+/// Whether `raw` is an http(s) URL, without the warning [`parse_url`] logs for another one
+/// (the answer is read again, with warnings, when the job is built).
+fn usable_url(raw: Option<&str>) -> bool {
+    raw.map(str::trim)
+        .and_then(|r| url::Url::parse(r).ok())
+        .is_some_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+/// A synchronous TTS answer as a finished job: under its `taskId`, or, when it names none
+/// but carries audio, under [`JobId::no_task`] (see [`sync_clone_job`]).
+pub(super) fn sync_speech_job(data: &types::TtsCreateData) -> Option<SpeechJob> {
+    let no_task = JobId::no_task(Provider::Vmeg, JobKind::Speech);
+    let fallback = sync_speech_has_result(data).then_some(&no_task);
+    speech_job(data, fallback, TaskStatus::Succeeded)
 }
 
 /// A TTS result's lines as speech (failed lines kept as segments with their error). The
@@ -208,6 +269,27 @@ mod tests {
         let other = map_status("warming_up");
         assert_eq!(other, TaskStatus::Unknown("warming_up".into()));
         assert!(!other.is_terminal());
+    }
+
+    #[test]
+    fn only_the_documented_words_are_certain() {
+        for raw in ["running", "finished", "failed", " FAILED "] {
+            assert!(!status_is_assumed(raw), "{raw}");
+        }
+        for raw in [
+            "timeout",
+            "expired",
+            "cancelled",
+            "error",
+            "done",
+            "complete",
+            "success",
+            "queued",
+            "warming_up",
+            "",
+        ] {
+            assert!(status_is_assumed(raw), "{raw}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use vmeg_client::types;
 
 use super::calls::route;
-use super::results::{clone_job, map_status, speech_job, text};
+use super::results::{clone_job, map_status, speech_job, status_is_assumed, text};
 use crate::error::{Error, ErrorKind};
 use crate::model::{CloneJob, Job, JobId, JobKind, Provider, SpeechJob, TaskStatus, wrong_kind};
 use crate::retry::OperationKind;
@@ -135,17 +135,37 @@ fn check_type<T>(d: &Detail<T>, id: &JobId, kind: JobKind) -> Result<(), Error> 
 }
 
 /// What `tasks/detail` says about any task beyond its result: the raw status word and,
-/// when it failed, the reason; the one mapping both kinds use.
+/// when it failed, the reason; the one mapping both kinds use. A failure read from a word
+/// VMEG does not document says that it is an assumption, and that the task is to be checked
+/// before anything is submitted again (see [`status_is_assumed`]).
 fn with_detail<J: Job, T>(mut job: J, d: Detail<T>) -> J {
+    if d.status == TaskStatus::Failed {
+        let vendor = d.extras.reason();
+        match d.raw.as_deref().filter(|raw| status_is_assumed(raw)) {
+            Some(raw) => job.set_error(assumed_failure(raw, vendor.as_deref())),
+            None => {
+                if let Some(r) = vendor {
+                    job.set_error(r);
+                }
+            }
+        }
+    }
     if let Some(raw) = d.raw {
         job.set_vendor_status(raw);
     }
-    if d.status == TaskStatus::Failed
-        && let Some(r) = d.extras.reason()
-    {
-        job.set_error(r);
-    }
     job
+}
+
+/// The reason of a failure read from the undocumented status word `raw`.
+fn assumed_failure(raw: &str, vendor: Option<&str>) -> String {
+    let word: String = raw.trim().chars().take(64).collect();
+    let assumed = format!(
+        "VMEG reported the status {word:?}, which it does not document: read as failed by assumption; the task may still be alive, so check it before submitting again (a new submit may be billed as a second task)"
+    );
+    match vendor {
+        Some(r) => format!("{r} ({assumed})"),
+        None => assumed,
+    }
 }
 
 pub(crate) async fn clone_status(

@@ -4,7 +4,9 @@
 
 use vmeg_client::types;
 
-use super::calls::{LIST_PAGE_SIZE, fresh_key_on_conflict, key_header, new_key, route};
+use super::calls::{
+    TASKS_PAGE_SIZE, VOICES_PAGE_SIZE, fresh_key_on_conflict, key_header, new_key, route,
+};
 use super::results::{clone_job, map_status, parsed_time, speech_job, text};
 use crate::error::{Error, ErrorKind};
 use crate::model::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskDetail, TaskSummary, Voice};
@@ -103,14 +105,9 @@ pub(crate) async fn tasks_page(
     let task_type = kind.map(vendor_type);
     let data = t
         .send(call, None, |rid: RequestId| async move {
-            c.tasks_list(
-                Some(page),
-                Some(LIST_PAGE_SIZE),
-                Some(rid.as_str()),
-                None,
-                task_type,
-            )
-            .await
+            // No `pageSize`: the server's own default applies (see `TASKS_PAGE_SIZE`).
+            c.tasks_list(Some(page), None, Some(rid.as_str()), None, task_type)
+                .await
         })
         .await?
         .unwrap_or_default();
@@ -118,7 +115,7 @@ pub(crate) async fn tasks_page(
     Ok(Page {
         items: data.records.iter().filter_map(summary).collect(),
         total: page_total(data.total.as_ref()),
-        page_size: LIST_PAGE_SIZE,
+        page_size: TASKS_PAGE_SIZE,
         // Every record sent counts, skipped ones (`null`, undecodable) included: a page of
         // them is neither empty nor short (paging.rs).
         returned: data.records.sent(),
@@ -278,7 +275,8 @@ pub(crate) async fn voices_page(
     if system {
         let body = types::BasicVoiceListRequest {
             current_page: Some(page),
-            page_size: Some(LIST_PAGE_SIZE),
+            // No `pageSize`: the server's own default applies (see `VOICES_PAGE_SIZE`).
+            page_size: None,
             search_name: name.map(str::to_owned),
             ..Default::default()
         };
@@ -301,13 +299,13 @@ pub(crate) async fn voices_page(
         return Ok(Page {
             items: data.records.iter().filter_map(system_voice).collect(),
             total: page_total(data.total.as_ref()),
-            page_size: LIST_PAGE_SIZE,
+            page_size: VOICES_PAGE_SIZE,
             returned: data.records.sent(),
         });
     }
     let body = types::CloneVoiceListRequest {
         current_page: Some(page),
-        page_size: Some(LIST_PAGE_SIZE),
+        page_size: None,
         search_name: name.map(str::to_owned),
         ..Default::default()
     };
@@ -330,7 +328,7 @@ pub(crate) async fn voices_page(
     Ok(Page {
         items: data.records.iter().filter_map(listed_voice).collect(),
         total: page_total(data.total.as_ref()),
-        page_size: LIST_PAGE_SIZE,
+        page_size: VOICES_PAGE_SIZE,
         returned: data.records.sent(),
     })
 }
