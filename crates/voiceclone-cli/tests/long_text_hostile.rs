@@ -1444,6 +1444,31 @@ fn a_part_failed_by_a_guessed_status_word_is_not_submitted_again() {
     assert_eq!(fake.creates(), 1, "the rerun submitted the part again");
 }
 
+/// `status` of a task VMEG reports with a status word it does not document (`timeout`): the
+/// failure is an assumption, so exit 3 (check the task) with `assumed_status`, as a wait
+/// ends; a documented `failed` stays exit 1 (`task_failed`). Before: exit 1 for both, which
+/// a script may take as "failed, submit again".
+#[test]
+fn status_of_a_task_failed_by_a_guessed_word_is_exit_3_not_1() {
+    let fake = FakeVmeg::start(1, 16, false);
+    for (word, exit) in [("timeout", 3), ("failed", 1)] {
+        let detail = serde_json::json!({
+            "code": 200, "message": "",
+            "data": {"taskId": "t1", "taskType": "tts", "status": word, "result": {}},
+        });
+        fake.answer_details_with(200, &detail.to_string());
+        let args = ["--provider", "vmeg", "--json", "status", "vmeg:speech:t1"];
+        let j = fake_run(&fake, &args).expect(exit).json();
+        assert_eq!(j["error"]["kind"], "task_failed", "{word}: {j}");
+        if exit == 3 {
+            assert_eq!(j["error"]["assumed_status"], "timeout", "{j}");
+        } else {
+            assert!(j["error"].get("assumed_status").is_none(), "{j}");
+        }
+    }
+    assert_eq!(fake.creates(), 0);
+}
+
 /// A done part's file replaced by a FIFO, or by a symlink to `/dev/zero`: the rerun does not
 /// hang checking it (only a regular file is hashed, at most its recorded size and a byte);
 /// it downloads the part again from its known task, paying nothing again. Before, the open

@@ -436,7 +436,16 @@ fn job_outcome<J: RenderJob>(job: &J) -> Outcome {
     let mut o = Outcome::default();
     put_job(&mut o, job);
     if *job.status() == TaskStatus::Failed {
-        o.failure = Some(task_failed(job.id(), job.error()));
+        let failed = task_failed(job.id(), job.error());
+        // Read from a status word the vendor does not document: the task may be alive, so
+        // exit 3 (check it), not 1 (which a script may resubmit), as a wait does.
+        o.failure = Some(match job.assumed_status() {
+            Some(word) => Failure {
+                exit: Exit::Unreachable,
+                ..failed.with("assumed_status", word)
+            },
+            None => failed,
+        });
     }
     o
 }

@@ -75,6 +75,24 @@ pub trait Job: Clone + fmt::Debug + Send + Sync + sealed::Sealed + 'static {
     fn set_created_at(&mut self, at: SystemTime);
     /// Sets the idempotency key.
     fn set_idempotency_key(&mut self, key: String);
+
+    /// The vendor's status word when the vendor does not document it (VMEG documents only
+    /// `running`, `finished` and `failed`): [`Job::status`] is then this crate's reading of
+    /// it, an assumption. A job `Failed` by such a word (`timeout`, `expired`, ...) may still
+    /// be alive: check it before submitting again, which could bill a second task. `None`
+    /// for a documented word, or no word.
+    ///
+    /// ```
+    /// use voiceclone::{Job, Provider, SpeechJob, TaskStatus};
+    ///
+    /// let job = SpeechJob::new(Provider::Vmeg, "t-1", TaskStatus::Failed).with_vendor_status("timeout");
+    /// assert_eq!(job.assumed_status(), Some("timeout"));
+    /// let job = SpeechJob::new(Provider::Vmeg, "t-1", TaskStatus::Failed).with_vendor_status("failed");
+    /// assert_eq!(job.assumed_status(), None);
+    /// ```
+    fn assumed_status(&self) -> Option<&str> {
+        crate::client::assumed_status(self)
+    }
 }
 
 /// Declares one job struct: the fields every job has, the fields of its kind, its
