@@ -526,14 +526,14 @@ pub async fn execute(
 fn without_key_in_headers(headers: &mut reqwest::header::HeaderMap, key: &str) {
     let key = key.as_bytes();
     let holds = |bytes: &[u8]| !key.is_empty() && bytes.windows(key.len()).any(|w| w == key);
-    // A header name is lower-case ASCII: it can hold the key only as the key lower-cased.
-    let lower = key.to_ascii_lowercase();
+    // A header name is lower-case ASCII: it can hold the key only as the key lower-cased
+    // (compared without a lower-cased copy: this runs on every response).
     let name_holds = |name: &str| {
-        !lower.is_empty()
+        !key.is_empty()
             && name
                 .as_bytes()
-                .windows(lower.len())
-                .any(|w| w == lower.as_slice())
+                .windows(key.len())
+                .any(|w| w.eq_ignore_ascii_case(key))
     };
     if !headers
         .iter()
