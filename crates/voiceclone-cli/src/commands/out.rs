@@ -138,24 +138,40 @@ fn exists_as_non_dir(out: &Path) -> bool {
 /// extension are known only from the answer, so every one that could be). A directory that
 /// cannot be read is no refusal: the write reports its own errors.
 fn existing_target(out: &Path) -> Option<std::path::PathBuf> {
-    let (dir, prefix) = if out.is_dir() || names_dir(out) {
-        (out.to_path_buf(), String::new())
-    } else {
-        // A dangling symlink counts: the rename would replace it.
-        if std::fs::symlink_metadata(out).is_ok() {
-            return Some(out.to_path_buf());
-        }
-        let stem = out
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        (parent_or_dot(out), format!("{stem}-"))
+    // A dangling symlink counts: the rename would replace it.
+    let (dir, prefix) = match numbered_scope(out) {
+        Some(scope) => scope,
+        None if std::fs::symlink_metadata(out).is_ok() => return Some(out.to_path_buf()),
+        None => file_scope(out),
     };
-    std::fs::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .find(|e| e.file_name().to_str().is_some_and(|n| numbered(n, &prefix)))
-        .map(|e| e.path())
+    numbered_files(&dir, &prefix)?.next()
+}
+
+/// The directory and name prefix of the numbered files a download to `out` writes, when
+/// `out` names a directory (no prefix); `None` when it names a file (see [`file_scope`]).
+fn numbered_scope(out: &Path) -> Option<(std::path::PathBuf, String)> {
+    (out.is_dir() || names_dir(out)).then(|| (out.to_path_buf(), String::new()))
+}
+
+/// The numbered files beside the file `out` names: its directory, and `<stem>-`.
+fn file_scope(out: &Path) -> (std::path::PathBuf, String) {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (parent_or_dot(out), format!("{stem}-"))
+}
+
+/// The entries of `dir` named as [`numbered`] files with `prefix`.
+fn numbered_files(dir: &Path, prefix: &str) -> Option<impl Iterator<Item = std::path::PathBuf>> {
+    let prefix = prefix.to_owned();
+    Some(
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter(move |e| e.file_name().to_str().is_some_and(|n| numbered(n, &prefix)))
+            .map(|e| e.path()),
+    )
 }
 
 /// The first of the names [`existing_target`] looks at that exists and is not a regular
@@ -163,24 +179,12 @@ fn existing_target(out: &Path) -> Option<std::path::PathBuf> {
 /// can also not be a directory). The rename of a download would replace it.
 fn special_target(out: &Path) -> Option<std::path::PathBuf> {
     let not_regular = |p: &Path| std::fs::metadata(p).is_ok_and(|m| !m.is_file());
-    let (dir, prefix) = if out.is_dir() || names_dir(out) {
-        (out.to_path_buf(), String::new())
-    } else {
-        if not_regular(out) {
-            return Some(out.to_path_buf());
-        }
-        let stem = out
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        (parent_or_dot(out), format!("{stem}-"))
+    let (dir, prefix) = match numbered_scope(out) {
+        Some(scope) => scope,
+        None if not_regular(out) => return Some(out.to_path_buf()),
+        None => file_scope(out),
     };
-    std::fs::read_dir(&dir)
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_name().to_str().is_some_and(|n| numbered(n, &prefix)))
-        .map(|e| e.path())
-        .find(|p| not_regular(p))
+    numbered_files(&dir, &prefix)?.find(|p| not_regular(p))
 }
 
 /// Whether `name` is `<prefix>NN.<ext>`, a name [`write_all`] may give one of at most
