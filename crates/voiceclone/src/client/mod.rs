@@ -293,7 +293,7 @@ impl Client {
                     let err = task_failed(id, job.error()).task_may_exist();
                     // Read from a status word the vendor does not document: an assumption,
                     // and no advice to submit again (the task may be alive).
-                    return Err(match assumed_status(&job) {
+                    return Err(match job.assumed_status() {
                         Some(raw) => err.with_assumed_status(raw),
                         None => err,
                     });
@@ -812,17 +812,6 @@ pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error>
         task_failed(id, Some(&reason))
     };
     Err(e.task_may_exist())
-}
-
-/// The status word a job was read as failed from, when its vendor does not document it
-/// (VMEG's guessed words; JimmyAI's are documented).
-pub(crate) fn assumed_status<J: Job>(job: &J) -> Option<&str> {
-    match job.provider() {
-        Provider::Vmeg => job
-            .vendor_status()
-            .filter(|raw| crate::provider::vmeg::status_is_assumed(raw)),
-        _ => None,
-    }
 }
 
 /// The error a wait returns when its task ended `Failed`.

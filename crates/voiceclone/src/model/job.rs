@@ -91,7 +91,7 @@ pub trait Job: Clone + fmt::Debug + Send + Sync + sealed::Sealed + 'static {
     /// assert_eq!(job.assumed_status(), None);
     /// ```
     fn assumed_status(&self) -> Option<&str> {
-        crate::client::assumed_status(self)
+        crate::provider::assumed_status(self)
     }
 }
 

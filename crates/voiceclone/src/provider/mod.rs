@@ -156,6 +156,17 @@ impl CloneRequest {
     }
 }
 
+/// A job's status word when its vendor does not document it (VMEG's guessed words;
+/// JimmyAI's are documented): its status is then an assumption (see `Job::assumed_status`).
+pub(crate) fn assumed_status<J: crate::model::Job>(job: &J) -> Option<&str> {
+    match job.provider() {
+        Provider::Vmeg => job
+            .vendor_status()
+            .filter(|raw| vmeg::status_is_assumed(raw)),
+        _ => None,
+    }
+}
+
 /// The error an envelope with a failure `code` stands for, for `provider` (tests).
 #[cfg(test)]
 pub(crate) fn error_for_code(
