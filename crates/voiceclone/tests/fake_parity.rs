@@ -9,7 +9,10 @@ use voiceclone::{
 
 /// A lost VMEG clone submit: the error says what the client's does (sent, when the last
 /// attempt ended, the request with its `voiceName`), and the job it made finishes and is
-/// listed under that name, so a reconcile by name finds it.
+/// listed under that name, so a reconcile by name finds it; not at once, as VMEG lists a
+/// clone only once its task finished: the job moves one step per look. Before, it was
+/// listed at the first look, so code that resubmitted on "not listed" passed here and
+/// billed twice against VMEG.
 #[tokio::test(flavor = "current_thread")]
 async fn a_lost_submit_can_be_reconciled_as_the_clients_can() {
     let fake = FakeClient::new(Provider::Vmeg);
@@ -61,6 +64,11 @@ async fn a_lost_submit_can_be_reconciled_as_the_clients_can() {
     assert_eq!(q.kind, Some(JobKind::Clone));
     assert_eq!(q.idempotency_key.as_deref(), Some(key.as_str()));
 
+    // Queued, then running: not listed yet, though created (and billed).
+    for look in 1..=2 {
+        let voices = fake.list_voices().await.unwrap();
+        assert!(voices.is_empty(), "look {look}: {voices:?}");
+    }
     let voices = fake.list_voices().await.unwrap();
     assert!(
         voices
@@ -83,6 +91,8 @@ async fn a_lost_submit_can_be_reconciled_as_the_clients_can() {
         name.starts_with("voiceclone-") && name.len() == 23,
         "{name}"
     );
+    fake.list_voices().await.unwrap();
+    fake.list_voices().await.unwrap();
     assert!(
         fake.list_voices()
             .await
@@ -942,6 +952,8 @@ async fn a_rejected_submit_whose_task_may_exist_finishes_as_a_lost_one_does() {
     assert!(!err.may_resubmit());
     let q = ReconcileQuery::from_error(&err).unwrap();
     assert_eq!(q.voice_name.as_deref(), Some("n"));
+    fake.list_voices().await.unwrap();
+    fake.list_voices().await.unwrap();
     let voices = fake.list_voices().await.unwrap();
     assert!(
         voices
@@ -1674,4 +1686,137 @@ async fn script_urls_and_reasons_the_client_would_drop_are_refused() {
         voice.preview_url.map(String::from).as_deref(),
         Some("http://cdn.example.com/p.mp3")
     );
+}
+
+/// A VMEG status word the vendor does not document, read as a failure (`timeout`): through
+/// the real client (the simulator answering with that word for a failed task) and the fake
+/// scripted with it, a wait ends `TaskFailed` saying the failure is assumed, never advising
+/// a new submit, and a status read keeps the word (`Job::assumed_status`). Before, the fake
+/// read `Unknown("timeout")` as a status still going and polled to the deadline, so code
+/// that resubmitted on a timed-out wait passed here while the client failed the task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_guessed_vmeg_failure_word_ends_a_wait_as_the_clients_does() {
+    use voiceclone::{Job, TaskStatus};
+    let words = voiceclone_sim::VmegStatusWords {
+        failed: "timeout".into(),
+        ..Default::default()
+    };
+    let sim = voiceclone_sim::Simulator::start_with(
+        voiceclone_sim::SimConfig::default()
+            .with_speed(1000.0)
+            .with_task_failure_rate(1.0)
+            .with_vmeg_status_words(words),
+    )
+    .await
+    .unwrap();
+    let real = real_client(Provider::Vmeg, &sim);
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(
+        Script::new()
+            .with_statuses([TaskStatus::Running, TaskStatus::Unknown("timeout".into())])
+            .with_failure_reason("took too long"),
+    );
+    let req = CloneRequest::new("https://cdn.example.com/a.wav").name("n");
+    let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(std::time::Duration::from_millis(5))
+        .with_deadline(Some(std::time::Duration::from_secs(30)));
+    for api in [&real as &dyn VoiceCloning, &fake] {
+        let job = api.clone_voice(&req).await.unwrap();
+        let err = api.wait_for_clone(&job.id, &policy).await.unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::TaskFailed { .. }), "{err}");
+        assert_eq!(err.assumed_status(), Some("timeout"), "{err}");
+        assert!(!err.may_resubmit(), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("assum") && !text.contains("submit a new task"),
+            "{text}"
+        );
+        let read = api.clone_status(&job.id).await.unwrap();
+        assert_eq!(read.status, TaskStatus::Failed);
+        assert_eq!(read.assumed_status(), Some("timeout"), "{read:?}");
+    }
+
+    // A guess may be wrong: a read after the word may see the task go on, and the script
+    // may say so (a documented `Failed` or `Succeeded` still ends the steps).
+    fake.script_clone(
+        Script::new().with_statuses([TaskStatus::Unknown("expired".into()), TaskStatus::Succeeded]),
+    );
+    let job = fake.clone_voice(&req).await.unwrap();
+    let first = fake.clone_status(&job.id).await.unwrap();
+    assert_eq!(
+        (&first.status, first.assumed_status()),
+        (&TaskStatus::Failed, Some("expired"))
+    );
+    let second = fake.clone_status(&job.id).await.unwrap();
+    assert_eq!(
+        (&second.status, second.assumed_status()),
+        (&TaskStatus::Succeeded, None)
+    );
+
+    // A word nobody guesses stays unknown and is polled past, in both.
+    fake.script_clone(Script::new().with_statuses([TaskStatus::Unknown("warming_up".into())]));
+    let job = fake.clone_voice(&req).await.unwrap();
+    let read = fake.clone_status(&job.id).await.unwrap();
+    assert_eq!(read.status, TaskStatus::Unknown("warming_up".into()));
+}
+
+/// A VMEG synchronous answer carrying its result but no `taskId`: the client returns the
+/// finished job under an id that names no task, and refuses that id afterwards with
+/// nothing sent; the fake does the same with `Script::without_task_id`, and refuses the
+/// script where no such answer exists (an asynchronous submit, JimmyAI), creating nothing.
+#[tokio::test(flavor = "current_thread")]
+async fn a_synchronous_answer_without_a_task_id_is_a_finished_job_naming_no_task() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::succeeds().with_voice_id("v-9").without_task_id());
+    let req = CloneRequest::new("https://cdn.example.com/a.wav")
+        .name("n")
+        .synchronous(true);
+    let job = fake.clone_voice(&req).await.unwrap();
+    assert!(job.id.names_no_task(), "{}", job.id);
+    assert_eq!(job.id.to_string(), "vmeg:clone:#no-task-id");
+    assert_eq!(job.voice.as_ref().map(|v| v.id.as_str()), Some("v-9"));
+    assert_eq!(fake.billable_submits(), 1);
+    let policy = voiceclone::WaitPolicy::for_provider(Provider::Vmeg);
+    for err in [
+        fake.clone_status(&job.id).await.unwrap_err(),
+        fake.wait_for_clone(&job.id, &policy).await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "job_id"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("names no task"), "{err}");
+    }
+
+    fake.script_speech(Script::succeeds().without_task_id());
+    let speech = fake
+        .synthesize(&SpeechRequest::new("vmeg:voice:v-9", "Hello.").synchronous(true))
+        .await
+        .unwrap();
+    assert!(speech.id.names_no_task(), "{}", speech.id);
+    assert!(speech.speech.is_some());
+
+    // No such answer on an asynchronous submit, or from JimmyAI: the script is refused.
+    fake.script_clone(Script::succeeds().without_task_id());
+    let err = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("without_task_id"), "{err}");
+    let jimmy = FakeClient::new(Provider::JimmyAi);
+    jimmy.script_clone(Script::succeeds().without_task_id());
+    let err = jimmy
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+        "{err}"
+    );
+    assert_eq!(fake.billable_submits(), 2);
+    assert_eq!(jimmy.billable_submits(), 0);
 }

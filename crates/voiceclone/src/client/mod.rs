@@ -290,13 +290,7 @@ impl Client {
                         .map_err(Error::task_may_exist)?
                 };
                 if *job.status() == TaskStatus::Failed {
-                    let err = task_failed(id, job.error()).task_may_exist();
-                    // Read from a status word the vendor does not document: an assumption,
-                    // and no advice to submit again (the task may be alive).
-                    return Err(match job.assumed_status() {
-                        Some(raw) => err.with_assumed_status(raw),
-                        None => err,
-                    });
+                    return Err(failed_task(id, &job));
                 }
                 finish(job)
             };
@@ -815,6 +809,17 @@ pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error>
 }
 
 /// The error a wait returns when its task ended `Failed`.
+/// A wait's end on a job read as failed: `TaskFailed` with the job's reason, never advising
+/// a new submit (the task exists); from a status word the vendor does not document, it says
+/// the failure is assumed (the task may be alive).
+pub(crate) fn failed_task<J: Job>(id: &JobId, job: &J) -> Error {
+    let err = task_failed(id, job.error()).task_may_exist();
+    match job.assumed_status() {
+        Some(raw) => err.with_assumed_status(raw),
+        None => err,
+    }
+}
+
 pub(crate) fn task_failed(id: &JobId, reason: Option<&str>) -> Error {
     Error::new(ErrorKind::TaskFailed {
         job_id: id.clone(),

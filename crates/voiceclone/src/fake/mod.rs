@@ -49,8 +49,12 @@
 //! `Transport`, ...), or a script that never finishes (the client's timeout on a request
 //! it sent), is `ErrorKind::OutcomeUnknown` with the idempotency key and the request
 //! summarized, as the client reports it; that job exists, counts in
-//! [`FakeClient::billable_submits`], and runs its script out as with
-//! [`Script::outcome_unknown`].
+//! [`FakeClient::billable_submits`], and moves on by itself as with
+//! [`Script::outcome_unknown`]: one step per `list_voices` call, so a lost clone is listed
+//! only once its script reaches its success, as VMEG lists a clone only once its task
+//! finished. A synchronous answer that carries its result without a `taskId` is scripted
+//! with [`Script::without_task_id`], and VMEG status words the client guesses at with
+//! `TaskStatus::Unknown(word)` ([`Script::with_statuses`]).
 //!
 //! A finished speech job is shaped as the client reads the provider's answer: VMEG gives
 //! one audio URL and one segment per line of the request, JimmyAI one audio URL, no
@@ -275,8 +279,28 @@ struct FakeJob {
     sync: bool,
     name: Option<String>,
     succeeded: bool,
+    /// An asynchronous submit whose answer was lost: nobody holds its id to read it, so it
+    /// moves on by itself, one step each time anybody looks (`list_voices`).
+    unattended: bool,
     /// What a speech request asked for that shapes its result.
     asked: Asked,
+}
+
+impl FakeJob {
+    /// One step of a job nobody reads, as time passes: the step a read would see is taken,
+    /// and a success is kept (the clone is listed from now on). An error step is a read's
+    /// failure, not the job's: it is passed like any other.
+    fn step_alone(&mut self) {
+        let step = self
+            .script
+            .steps
+            .get(self.reads)
+            .or(self.script.steps.last());
+        if step.and_then(Step::status) == Some(&TaskStatus::Succeeded) {
+            self.succeeded = true;
+        }
+        self.reads = self.reads.saturating_add(1);
+    }
 }
 
 /// What a speech request asked for that shapes its result: how many lines (VMEG gives one
@@ -309,6 +333,8 @@ struct Submitted {
     key: Option<String>,
     /// A VMEG clone's name: the caller's, or the one the client makes from the key.
     name: Option<String>,
+    /// A synchronous answer without a `taskId` ([`Script::without_task_id`]).
+    no_task_id: bool,
 }
 
 impl FakeClient {
@@ -425,6 +451,15 @@ impl FakeClient {
         // where it is used (nothing created).
         let script = script
             .checked(self.provider)
+            .and_then(|s| {
+                if s.no_task_id && !(self.provider == Provider::Vmeg && sync) {
+                    return Err(Error::invalid_input(
+                        "script",
+                        "Script::without_task_id(): only a VMEG synchronous(true) submit's answer can carry its result without a taskId (an asynchronous answer without one is Script::rejected(ErrorKind::InvalidResponse))",
+                    ));
+                }
+                Ok(s)
+            })
             .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
         let created_at = SystemTime::now();
         // VMEG writes carry an idempotency key (the caller's, or one made per call);
@@ -450,7 +485,8 @@ impl FakeClient {
                 // finished job: the client builds one only from a code-200 answer), which the
                 // retry table makes `OutcomeUnknown`; the task exists, failed.
                 SyncAnswer::Finished(at)
-                    if script.steps.get(at) == Some(&Step::Status(TaskStatus::Failed)) =>
+                    if script.steps.get(at).and_then(Step::status)
+                        == Some(&TaskStatus::Failed) =>
                 {
                     let reason = script
                         .failure_reason
@@ -515,9 +551,14 @@ impl FakeClient {
             }
             _ => name,
         };
-        // Nobody holds a lost job's id to poll it: it runs its script out on its own, and is
-        // finished (listed, if it succeeded) by the time anybody looks.
+        // Nobody holds a lost job's id to poll it. A synchronous one ran while its request
+        // was held: it is finished. An asynchronous one goes on by itself, one step each time
+        // anybody looks (`list_voices`), as the provider lists a clone only once its task
+        // finished: "not listed yet" is not "not created".
+        let unattended = lost.is_some() && !sync;
+        let no_task_id = script.no_task_id;
         let (reads, succeeded) = match (&lost, finished_at) {
+            (Some(_), _) if unattended => (0, false),
             (Some(_), _) => script.run_out(),
             (None, Some(at)) => (at, false),
             (None, None) => (0, false),
@@ -533,6 +574,7 @@ impl FakeClient {
             sync,
             name: name.clone(),
             succeeded,
+            unattended,
             asked,
         });
         drop(state);
@@ -555,6 +597,7 @@ impl FakeClient {
             at: created_at,
             key,
             name,
+            no_task_id,
         })
     }
 
@@ -600,12 +643,16 @@ impl FakeClient {
             .cloned()
             .unwrap_or(Step::Status(TaskStatus::Queued));
         job.reads = job.reads.saturating_add(1);
-        let status = match step {
+        let (status, word) = match step {
             Step::Error(kind) => {
                 drop(state);
                 return Err(self.error(kind, operation));
             }
-            Step::Status(s) => s,
+            Step::Word { status, word } => (status, word),
+            Step::Status(s) => {
+                let word = vendor_word(provider, &s);
+                (s, word)
+            }
         };
         let mut out = J::new(
             provider,
@@ -613,7 +660,7 @@ impl FakeClient {
             status.clone(),
         );
         out.set_created_at(job.created_at);
-        out.set_vendor_status(vendor_word(provider, &status));
+        out.set_vendor_status(word);
         if let Some(key) = &job.idempotency_key {
             out.set_idempotency_key(key.clone());
         }
@@ -802,8 +849,8 @@ impl FakeClient {
         }
         match job.script.steps.last() {
             None => true,
-            Some(Step::Status(s)) => !s.is_terminal(),
             Some(Step::Error(k)) => crate::retry::read_would_retry(&Error::new(k.clone())),
+            Some(step) => !step.status().is_some_and(TaskStatus::is_terminal),
         }
     }
 
@@ -883,9 +930,7 @@ impl FakeClient {
         // it again" (`may_resubmit()` is false whatever the kind).
         let job = polled.map_err(Error::task_may_exist)?;
         if *job.status() == TaskStatus::Failed {
-            return Err(crate::client::task_failed(id, job.error())
-                .with_provider(self.provider)
-                .task_may_exist());
+            return Err(crate::client::failed_task(id, &job).with_provider(self.provider));
         }
         Ok(job)
     }
@@ -1158,6 +1203,9 @@ impl VoiceCloning for FakeClient {
                 if let Some(name) = made.name {
                     job = job.with_name(name);
                 }
+                if made.no_task_id {
+                    job.id = JobId::no_task(self.provider, JobKind::Clone);
+                }
                 return Ok(job);
             }
             let mut job =
@@ -1221,7 +1269,12 @@ impl VoiceCloning for FakeClient {
                 Asked::of(req),
             )?;
             if req.synchronous == Some(true) {
-                return self.finish_now(&made.id, "synthesize", |id| self.speech_read(id, false));
+                let mut job =
+                    self.finish_now(&made.id, "synthesize", |id| self.speech_read(id, false))?;
+                if made.no_task_id {
+                    job.id = JobId::no_task(self.provider, JobKind::Speech);
+                }
+                return Ok(job);
             }
             let mut job =
                 SpeechJob::new(self.provider, made.id, TaskStatus::Queued).with_created_at(made.at);
@@ -1267,6 +1320,14 @@ impl VoiceCloning for FakeClient {
             state.record(FakeCall::ListVoices);
             if self.provider != Provider::Vmeg {
                 return Err(Error::unsupported("list_voices", self.provider));
+            }
+            // Each look is a step of time for the clones nobody can poll (lost submits).
+            for job in state
+                .jobs
+                .iter_mut()
+                .filter(|j| j.unattended && !j.succeeded)
+            {
+                job.step_alone();
             }
             Ok(state
                 .jobs

@@ -46,6 +46,8 @@ pub struct Script {
     pub(super) failed_lines: Vec<(usize, String)>,
     /// The success carries no audio.
     pub(super) no_audio: bool,
+    /// VMEG synchronous: the answer carries its result but no `taskId`.
+    pub(super) no_task_id: bool,
 }
 
 /// How a submit ends.
@@ -74,7 +76,24 @@ pub(super) enum SyncAnswer {
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Step {
     Status(TaskStatus),
+    /// VMEG: a status word it does not document, read as the client reads it (`status`,
+    /// from its table of guessed words), the word kept as the vendor's status: the job's
+    /// `assumed_status`, and a wait's failure from it says it is assumed.
+    Word {
+        status: TaskStatus,
+        word: String,
+    },
     Error(ErrorKind),
+}
+
+impl Step {
+    /// The status this read sees, as the client reads it (none for an error).
+    pub(super) fn status(&self) -> Option<&TaskStatus> {
+        match self {
+            Step::Status(s) | Step::Word { status: s, .. } => Some(s),
+            Step::Error(_) => None,
+        }
+    }
 }
 
 impl Default for Script {
@@ -95,6 +114,7 @@ impl Script {
             preview_url: None,
             failed_lines: Vec::new(),
             no_audio: false,
+            no_task_id: false,
         }
     }
 
@@ -130,8 +150,9 @@ impl Script {
     ///   gateway's 502; `Timeout`, read as sent; `InvalidResponse`; an undocumented
     ///   `Vendor` code; VMEG's `Conflict` on a key the client made) is
     ///   `ErrorKind::OutcomeUnknown`, and the job exists, as with
-    ///   [`Script::outcome_unknown`]: it runs its steps out on its own and has its first
-    ///   terminal status by the time anybody looks (a succeeded clone is listed).
+    ///   [`Script::outcome_unknown`]: nobody holds its id, so it moves on by itself, one
+    ///   step each time anybody looks, and a succeeded clone is listed once it is read as
+    ///   succeeded.
     ///
     /// Only what a submit of the client can fail with: a submit that uses a script rejected
     /// with `TaskFailed`, `WaitTimedOut`, `Download`, `Webhook` (no submit ends so) or
@@ -153,15 +174,30 @@ impl Script {
     /// request summarized as the client summarizes it (a VMEG clone's `voiceName` among its
     /// fields), so [`ReconcileQuery::from_error`](crate::ReconcileQuery::from_error) gives
     /// what it gives on the client's. The job still counts in
-    /// [`FakeClient::billable_submits`](super::FakeClient::billable_submits); nobody holds
-    /// its id to poll it, so it runs its script out on its own: by the time anybody looks,
-    /// it has its first terminal status (and a succeeded clone is listed).
+    /// [`FakeClient::billable_submits`](super::FakeClient::billable_submits). Nobody holds
+    /// its id to poll it, so it moves on by itself: each
+    /// [`list_voices`](crate::VoiceCloning::list_voices) call is one step of its script
+    /// (as time passes while you look), and a clone is listed from the call that reads its
+    /// success on, not at once: VMEG lists a clone only once its task finished, so "not
+    /// listed yet" never means "not created" (with [`Script::succeeds`]'s three steps, the
+    /// third look lists it; `with_statuses([TaskStatus::Succeeded])` the first). Code that
+    /// resubmits because one look did not list the clone bills twice; the client's
+    /// [`reconcile`](crate::Client::reconcile) says when a search is complete.
     pub fn outcome_unknown(mut self) -> Self {
         self.submit = Submit::Lost;
         self
     }
 
     /// Replaces the steps with these statuses.
+    ///
+    /// A VMEG status word the vendor does not document, given as
+    /// `TaskStatus::Unknown(word)`, is read as the client reads it: a word it guesses
+    /// (`timeout`, `expired`, `cancelled`, `error`, `done`, ...) as that status, the job
+    /// keeping the word ([`Job::assumed_status`](crate::Job::assumed_status)), and a wait
+    /// that ends on a guessed failure says it is assumed and never advises a new submit
+    /// ([`Error::assumed_status`](crate::Error::assumed_status)); any other word stays
+    /// `Unknown` and is polled past. Steps may follow a guessed word (the guess may be
+    /// wrong), not a documented terminal status.
     pub fn with_statuses(mut self, statuses: impl IntoIterator<Item = TaskStatus>) -> Self {
         self.steps = statuses.into_iter().map(Step::Status).collect();
         self
@@ -226,10 +262,28 @@ impl Script {
                 )));
             }
         }
+        // VMEG: a status word it does not document is read as the client reads it (its
+        // guess), and stays the vendor's word (the job's `assumed_status`).
+        if provider == Provider::Vmeg {
+            for step in &mut self.steps {
+                if let Step::Status(TaskStatus::Unknown(raw)) = step {
+                    let status = crate::provider::vmeg::map_status(raw);
+                    if !matches!(status, TaskStatus::Unknown(_)) {
+                        let word = std::mem::take(raw);
+                        *step = Step::Word { status, word };
+                    }
+                }
+            }
+        }
         // A step after the first terminal status is never read (a finished task stays
         // finished): `rejected(Server).then_status(Failed)` would silently end Succeeded,
-        // `rejected` starting from `succeeds()`'s steps.
-        if let Some(end) = self.first_terminal()
+        // `rejected` starting from `succeeds()`'s steps. A guessed word is no such end: the
+        // guess may be wrong, and a later read see the task go on.
+        let documented_end = self
+            .steps
+            .iter()
+            .position(|s| matches!(s, Step::Status(t) if t.is_terminal()));
+        if let Some(end) = documented_end
             && let Some(Step::Status(status)) = self.steps.get(end)
             && end < self.steps.len().saturating_sub(1)
         {
@@ -298,11 +352,12 @@ impl Script {
         Ok(self)
     }
 
-    /// The index of the first step that is a terminal status.
+    /// The index of the first step that is a terminal status, as the client reads it (a
+    /// guessed VMEG word among them).
     fn first_terminal(&self) -> Option<usize> {
         self.steps
             .iter()
-            .position(|s| matches!(s, Step::Status(t) if t.is_terminal()))
+            .position(|s| s.status().is_some_and(TaskStatus::is_terminal))
     }
 
     /// Where a job nobody polls ends up: how many reads it has taken (the next read sees its
@@ -311,7 +366,7 @@ impl Script {
         match self.first_terminal() {
             Some(i) => (
                 i,
-                self.steps.get(i) == Some(&Step::Status(TaskStatus::Succeeded)),
+                self.steps.get(i).and_then(Step::status) == Some(&TaskStatus::Succeeded),
             ),
             None => (self.steps.len(), false),
         }
@@ -321,9 +376,11 @@ impl Script {
     pub(super) fn sync_answer(&self) -> SyncAnswer {
         for (i, step) in self.steps.iter().enumerate() {
             match step {
-                Step::Status(s) if s.is_terminal() => return SyncAnswer::Finished(i),
                 Step::Error(k) => return SyncAnswer::Failed(k.clone()),
-                Step::Status(_) => {}
+                s if s.status().is_some_and(TaskStatus::is_terminal) => {
+                    return SyncAnswer::Finished(i);
+                }
+                _ => {}
             }
         }
         SyncAnswer::Unfinished
@@ -420,6 +477,40 @@ impl Script {
     /// ```
     pub fn without_audio(mut self) -> Self {
         self.no_audio = true;
+        self
+    }
+
+    /// VMEG, a `synchronous(true)` submit: the answer carries its result but no `taskId`
+    /// (VMEG's schema does not mark it required there), so the finished job comes back
+    /// under an id that names no task ([`JobId::names_no_task`](crate::JobId::names_no_task),
+    /// `vmeg:<kind>:#no-task-id`), as the client returns it: the job holds its result, and
+    /// every call given that id (status, wait) is refused as `InvalidInput` (field `job_id`)
+    /// with nothing asked. Code that stores a job's id to look at it later must handle it.
+    ///
+    /// A submit that uses it on another provider, or on an asynchronous submit (whose answer
+    /// without a `taskId` the client cannot use: script that with
+    /// `Script::rejected(ErrorKind::InvalidResponse)`), is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{CloneRequest, ErrorKind, Provider, VoiceCloning};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// fake.script_clone(Script::succeeds().with_voice_id("v-9").without_task_id());
+    /// let req = CloneRequest::new("https://cdn.example.com/a.wav").synchronous(true);
+    /// let job = fake.clone_voice(&req).await?;
+    /// assert!(job.id.names_no_task());
+    /// assert_eq!(job.voice.as_ref().map(|v| v.id.as_str()), Some("v-9"));
+    /// let err = fake.clone_status(&job.id).await.unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "job_id"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn without_task_id(mut self) -> Self {
+        self.no_task_id = true;
         self
     }
 }

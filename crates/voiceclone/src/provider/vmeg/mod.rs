@@ -20,6 +20,9 @@ pub(crate) mod webhook;
 #[cfg(feature = "fake")]
 pub(crate) use calls::{FREE_TEXT, default_name};
 use calls::{clone_voice, synthesize};
+/// For the fake: status words read as the client reads them.
+#[cfg(feature = "fake")]
+pub(crate) use results::map_status;
 pub(crate) use results::status_is_assumed;
 #[cfg(feature = "webhook")]
 pub(crate) use results::{clone_job, speech_job};
