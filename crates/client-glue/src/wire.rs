@@ -46,58 +46,102 @@ fn filter_raw(raw: Box<RawValue>) -> Box<RawValue> {
     let Some(filter) = TEXT_FILTER.with(|f| f.borrow().clone()) else {
         return raw;
     };
-    let text = raw.get();
-    let mut out = String::new();
-    // `out` holds `text[..copied]`, changed where a string was.
-    let mut copied = 0;
-    let mut at = 0;
+    match rewrite_json_text(raw.get(), &*filter, JsonRewrite::default()) {
+        None => raw,
+        // Strings replaced by strings: still valid JSON. Should it not be, nothing of the
+        // original is kept (it held something the filter removes).
+        Some(text) => RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()),
+    }
+}
+
+/// What [`rewrite_json_text`] passes through its filter besides strings, and how it writes
+/// strings back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JsonRewrite {
+    /// Numbers pass through the filter too (as their text); one the filter changes is
+    /// written as a JSON string of the filtered text (a key made of digits, echoed as a
+    /// number).
+    pub numbers: bool,
+    /// Every string literal is written back as serde_json writes strings (escaping only
+    /// what JSON requires) where its text differs, so that a text search finds what `\u`
+    /// escapes spelled.
+    pub normalize: bool,
+}
+
+/// `text` (valid JSON) with every string literal (object keys included) decoded, passed
+/// through `filter` and written back as a JSON string where the filter changed it (or,
+/// with [`JsonRewrite::normalize`], where its text differs), numbers too with
+/// [`JsonRewrite::numbers`]; a literal that does not decode (a lone surrogate escape, which
+/// JSON text may hold) cannot be searched and is replaced with [`UNDECODABLE`]. Token by
+/// token rather than through a `serde_json::Value`, so that the rest keeps its exact text
+/// (an id beyond `u64` keeps its digits). `None` when nothing changes.
+pub fn rewrite_json_text(
+    text: &str,
+    filter: &dyn Fn(String) -> String,
+    how: JsonRewrite,
+) -> Option<String> {
     let bytes = text.as_bytes();
-    while let Some(offset) = bytes
-        .get(at..)
-        .and_then(|b| b.iter().position(|&c| c == b'"'))
-    {
-        let start = at + offset;
-        // The closing quote: the first `"` not escaped (`RawValue` holds valid JSON).
-        let mut end = start + 1;
-        while let Some(&c) = bytes.get(end) {
-            match c {
-                b'\\' => end += 2,
-                b'"' => break,
-                _ => end += 1,
-            }
-        }
-        let Some(literal) = text.get(start..=end) else {
-            break;
-        };
-        at = end + 1;
-        // A literal `RawValue` accepts but no string decodes from (a lone surrogate escape,
-        // `"\ud800"`) cannot be filtered: it is replaced whole, since it may hold what the
-        // filter removes.
-        let written = match serde_json::from_str::<String>(literal) {
-            Ok(value) => {
-                let filtered = filter(value.clone());
-                if filtered == value {
-                    continue;
-                }
-                let Ok(written) = serde_json::to_string(&filtered) else {
-                    continue;
-                };
-                written
-            }
-            Err(_) => UNDECODABLE.to_owned(),
-        };
+    let mut out = String::new();
+    // `out` holds `text[..copied]`, changed where a token was.
+    let (mut copied, mut i) = (0usize, 0usize);
+    let mut replace = |out: &mut String, start: usize, end: usize, with: &str| {
         out.push_str(text.get(copied..start).unwrap_or_default());
-        out.push_str(&written);
-        copied = at;
+        out.push_str(with);
+        copied = end;
+    };
+    while let Some(&b) = bytes.get(i) {
+        let start = i;
+        if b == b'"' {
+            i = end_of_string(bytes, i);
+            let literal = text.get(start..i).unwrap_or_default();
+            let Ok(decoded) = serde_json::from_str::<String>(literal) else {
+                replace(&mut out, start, i, UNDECODABLE);
+                continue;
+            };
+            let filtered = filter(decoded.clone());
+            // A string the filter left alone keeps its text (its escapes too), unless
+            // normalizing.
+            if filtered == decoded && !how.normalize {
+                continue;
+            }
+            let written = serde_json::to_string(&filtered).unwrap_or_else(|_| "null".into());
+            if written != literal {
+                replace(&mut out, start, i, &written);
+            }
+        } else if how.numbers && (b == b'-' || b.is_ascii_digit()) {
+            while bytes.get(i).is_some_and(|c| {
+                c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')
+            }) {
+                i = i.saturating_add(1);
+            }
+            let token = text.get(start..i).unwrap_or_default();
+            let filtered = filter(token.to_owned());
+            if filtered != token {
+                let written = serde_json::to_string(&filtered).unwrap_or_else(|_| "null".into());
+                replace(&mut out, start, i, &written);
+            }
+        } else {
+            i = i.saturating_add(1);
+        }
     }
     if copied == 0 {
-        return raw;
+        return None;
     }
     out.push_str(text.get(copied..).unwrap_or_default());
-    // Strings replaced by strings: still valid JSON. Should it not be, nothing of the
-    // original is kept (it held something the filter removes).
-    RawValue::from_string(out)
-        .unwrap_or_else(|_| RawValue::from_string("null".to_owned()).unwrap_or(raw))
+    Some(out)
+}
+
+/// The index just past the string literal opening at `open` (a `"`), or the text's end.
+fn end_of_string(bytes: &[u8], open: usize) -> usize {
+    let mut i = open.saturating_add(1);
+    loop {
+        match bytes.get(i) {
+            Some(b'\\') => i = i.saturating_add(2),
+            Some(b'"') => return i.saturating_add(1),
+            Some(_) => i = i.saturating_add(1),
+            None => return bytes.len(),
+        }
+    }
 }
 
 /// Runs `decode` with `filter` applied to every [`Text`] decoded meanwhile on this thread.
@@ -763,6 +807,46 @@ mod tests {
             format!(r#"{{"x":{UNDECODABLE},{UNDECODABLE}:"[x]"}}"#)
         );
         assert!(serde_json::from_str::<serde_json::Value>(raw.get()).is_ok());
+    }
+
+    /// Normalizing writes escaped strings plainly (so a search finds what `\u` escapes
+    /// spelled), keeps numbers, layout and plain strings exactly, and replaces a string that
+    /// does not decode; with `numbers`, a number the filter changes becomes a string.
+    #[test]
+    fn rewriting_json_text_normalizes_and_filters_numbers_on_request() {
+        let keep = |s: String| s;
+        let normalize = JsonRewrite {
+            numbers: false,
+            normalize: true,
+        };
+        let text = r#"{"k": "\u0073k-\u006cive", "id": 98765432109876543210, "p": "a \"b\" é", "bad": "x\ud800"}"#;
+        let out = rewrite_json_text(text, &keep, normalize).unwrap();
+        assert_eq!(
+            out,
+            format!(
+                r#"{{"k": "sk-live", "id": 98765432109876543210, "p": "a \"b\" é", "bad": {UNDECODABLE}}}"#
+            )
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok());
+        assert_eq!(
+            rewrite_json_text(r#"{"a": [1, "b"]}"#, &keep, normalize),
+            None
+        );
+        // Numbers: left alone unless asked; then a changed one is written as a string.
+        let digits = |s: String| s.replace("9876", "[x]");
+        let text = r#"{"n": 98765, "m": -1.5e3, "s": "9876"}"#;
+        assert_eq!(
+            rewrite_json_text(text, &digits, JsonRewrite::default()).unwrap(),
+            r#"{"n": 98765, "m": -1.5e3, "s": "[x]"}"#
+        );
+        let numbers = JsonRewrite {
+            numbers: true,
+            normalize: false,
+        };
+        assert_eq!(
+            rewrite_json_text(text, &digits, numbers).unwrap(),
+            r#"{"n": "[x]5", "m": -1.5e3, "s": "[x]"}"#
+        );
     }
 
     #[test]

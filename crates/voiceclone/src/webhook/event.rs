@@ -78,7 +78,11 @@ impl RawData {
     /// `"[undecodable string]"`.
     #[must_use]
     pub fn normalized(&self) -> RawData {
-        match super::redact::rewrite_json_text(self.as_str(), &|s| s, true)
+        let how = client_glue::wire::JsonRewrite {
+            numbers: false,
+            normalize: true,
+        };
+        match client_glue::wire::rewrite_json_text(self.as_str(), &|s| s, how)
             .and_then(|text| serde_json::value::RawValue::from_string(text).ok())
         {
             Some(raw) => RawData(raw),
