@@ -366,6 +366,23 @@ fn pause_value(inner: &str) -> Result<(), &'static str> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
+
+    /// The spec's `maxLength` (which the generated request types enforce) and the rules here
+    /// are one limit: a text the rules let through is never refused by the generated type
+    /// after checks that promised "nothing sent", and the spec says what the rules say.
+    #[test]
+    fn the_generated_text_limits_are_the_rules_limits() {
+        use jimmyai_client::types::{CreateAudioRequestContentText, CreateCloneRequestContentText};
+        let text = |n: usize| "é".repeat(n);
+        assert!(CreateAudioRequestContentText::try_from(text(JIMMYAI_AUDIO_MAX_CHARS)).is_ok());
+        assert!(
+            CreateAudioRequestContentText::try_from(text(JIMMYAI_AUDIO_MAX_CHARS + 1)).is_err()
+        );
+        assert!(CreateCloneRequestContentText::try_from(text(JIMMYAI_PREVIEW_MAX_CHARS)).is_ok());
+        assert!(
+            CreateCloneRequestContentText::try_from(text(JIMMYAI_PREVIEW_MAX_CHARS + 1)).is_err()
+        );
+    }
     use crate::error::ErrorKind;
 
     fn field_of(r: Result<impl std::fmt::Debug, Error>) -> String {
