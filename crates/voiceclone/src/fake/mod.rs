@@ -391,8 +391,9 @@ impl FakeClient {
     }
 
     /// Jobs created so far (what a real account would be billed for, were they all to
-    /// succeed): accepted submits and those whose outcome was scripted as unknown; not
-    /// rejected or invalid ones.
+    /// succeed): accepted submits, and every submit that ended `OutcomeUnknown` (scripted
+    /// with [`Script::outcome_unknown`], a [`Script::rejected`] kind after which the task may
+    /// exist, a synchronous task that failed); not refusals or invalid requests.
     pub fn billable_submits(&self) -> u64 {
         self.lock().created
     }
@@ -437,9 +438,18 @@ impl FakeClient {
             && state.keys.contains(&(kind, sync, k.clone()))
         {
             state.record(call);
+            drop(state);
+            // As VMEG answers (HTTP 409, `Retry-After: 2`, code 409) and the client ends it.
+            let answer = crate::provider::error_for_code(
+                Provider::Vmeg,
+                409,
+                Some(Duration::from_secs(2)),
+                409,
+                "Idempotency key already used",
+            );
             return Err(self
-                .error(ErrorKind::Conflict, operation)
-                .with_message("Idempotency key already used"));
+                .ended(answer, operation, key, false)
+                .with_operation(operation));
         }
         let script = match kind {
             JobKind::Clone => state.clone_scripts.pop_front(),
@@ -451,15 +461,7 @@ impl FakeClient {
         // where it is used (nothing created).
         let script = script
             .checked(self.provider)
-            .and_then(|s| {
-                if s.no_task_id && !(self.provider == Provider::Vmeg && sync) {
-                    return Err(Error::invalid_input(
-                        "script",
-                        "Script::without_task_id(): only a VMEG synchronous(true) submit's answer can carry its result without a taskId (an asynchronous answer without one is Script::rejected(ErrorKind::InvalidResponse))",
-                    ));
-                }
-                Ok(s)
-            })
+            .and_then(|s| s.checked_for_submit(self.provider, sync, asked.lines))
             .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
         let created_at = SystemTime::now();
         // VMEG writes carry an idempotency key (the caller's, or one made per call);
@@ -516,34 +518,31 @@ impl FakeClient {
             Submit::Lost | Submit::Rejected(ErrorKind::OutcomeUnknown { .. }) => {
                 Some(Error::new(ErrorKind::Transport).with_phase(Phase::Sent))
             }
-            Submit::Rejected(k) => Some(submit_failure(k.clone(), Phase::NotSent)),
+            Submit::Rejected(k) => Some(match crate::provider::refusal_answer(self.provider, k) {
+                Some((status, code)) => crate::provider::error_for_code(
+                    self.provider,
+                    status,
+                    None,
+                    code,
+                    "refused by the script",
+                ),
+                None => submit_failure(k.clone(), Phase::NotSent),
+            }),
         }
-        .map(|e| {
-            let call = crate::retry::CallInfo {
-                provider: self.provider,
-                operation,
-                kind: match self.provider {
-                    Provider::Vmeg => OperationKind::IdempotentWrite,
-                    _ => OperationKind::UnsafeWrite,
-                },
-                idempotency_key: key.clone(),
-                fresh_key,
-            };
-            let once = crate::retry::RetryPolicy::none();
-            match crate::retry::Retries::new(&once, &call).after_failure(e) {
-                Err(e) => e,
-                // Not reached with one attempt; a retry would meet the same script.
-                Ok(_) => Error::new(ErrorKind::InvalidResponse).with_provider(self.provider),
-            }
-        });
+        // The vendor id of the job this submit makes, should it make one.
+        .map(|e| match script.names_task {
+            true => e.with_task_id(vendor_id(&self.instance, kind, state.created)),
+            false => e,
+        })
+        .map(|e| self.ended(e, operation, key.clone(), fresh_key));
         let lost = match failure {
             Some(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => Some(e),
             Some(e) => return Err(e),
             None => None,
         };
+        let vendor_id = vendor_id(&self.instance, kind, state.created);
         state.created = state.created.saturating_add(1);
         let number = state.created;
-        let vendor_id = format!("fake-{kind}-{}-{number}", self.instance);
         // The client names a nameless VMEG clone after its key (to find it again by name).
         let name = match (self.provider, kind, &key) {
             (Provider::Vmeg, JobKind::Clone, Some(k)) => {
@@ -555,7 +554,17 @@ impl FakeClient {
         // was held: it is finished. An asynchronous one goes on by itself, one step each time
         // anybody looks (`list_voices`), as the provider lists a clone only once its task
         // finished: "not listed yet" is not "not created".
-        let unattended = lost.is_some() && !sync;
+        // A lost answer that named its task handed its id out: it is read like any other.
+        let task_named = lost.as_ref().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                ErrorKind::OutcomeUnknown {
+                    task_id: Some(_),
+                    ..
+                }
+            )
+        });
+        let unattended = lost.is_some() && !sync && !task_named;
         let no_task_id = script.no_task_id;
         let (reads, succeeded) = match (&lost, finished_at) {
             (Some(_), _) if unattended => (0, false),
@@ -584,9 +593,13 @@ impl FakeClient {
             let request = planned
                 .map(|p| summary::of(self.provider, p, key.as_deref(), name.as_deref()))
                 .unwrap_or_default();
+            let task_id = match e.kind() {
+                ErrorKind::OutcomeUnknown { task_id, .. } => task_id.clone(),
+                _ => None,
+            };
             let kind = ErrorKind::OutcomeUnknown {
                 idempotency_key: key,
-                task_id: None,
+                task_id,
                 submitted_at: created_at,
                 request,
             };
@@ -599,6 +612,34 @@ impl FakeClient {
             name,
             no_task_id,
         })
+    }
+
+    /// A submit's failure as the client's retry table ends it after one attempt (a retry
+    /// would meet the same script): a refusal stays one, a failure after which the task may
+    /// exist is `OutcomeUnknown`.
+    fn ended(
+        &self,
+        e: Error,
+        operation: &'static str,
+        key: Option<String>,
+        fresh_key: bool,
+    ) -> Error {
+        let call = crate::retry::CallInfo {
+            provider: self.provider,
+            operation,
+            kind: match self.provider {
+                Provider::Vmeg => OperationKind::IdempotentWrite,
+                _ => OperationKind::UnsafeWrite,
+            },
+            idempotency_key: key,
+            fresh_key,
+        };
+        let once = crate::retry::RetryPolicy::none();
+        match crate::retry::Retries::new(&once, &call).after_failure(e) {
+            Err(e) => e,
+            // Not reached with one attempt.
+            Ok(_) => Error::new(ErrorKind::InvalidResponse).with_provider(self.provider),
+        }
     }
 
     /// One status read of a job: the next step of its script.
@@ -661,9 +702,6 @@ impl FakeClient {
         );
         out.set_created_at(job.created_at);
         out.set_vendor_status(word);
-        if let Some(key) = &job.idempotency_key {
-            out.set_idempotency_key(key.clone());
-        }
         match status {
             TaskStatus::Succeeded => job.succeeded = true,
             TaskStatus::Failed => out.set_error(
@@ -824,6 +862,20 @@ impl FakeClient {
         }
     }
 
+    /// A clone submit's failure: from a local recording, as the client reports a submit
+    /// that failed after the upload (the step named); otherwise as it is.
+    fn after_upload(&self, req: &CloneRequest, e: Error) -> Error {
+        #[cfg(feature = "upload")]
+        if !matches!(req.audio, crate::model::AudioSource::Url(_))
+            && !matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "script")
+        {
+            return crate::provider::submit_after_upload_failed(self.provider, e);
+        }
+        #[cfg(not(feature = "upload"))]
+        let _ = req;
+        e
+    }
+
     /// A trait method's future, its error marked with the provider and (unless a step said
     /// which call failed) the method, as the client marks its errors.
     async fn labelled<T>(
@@ -839,9 +891,10 @@ impl FakeClient {
 
     /// Whether every later read of job `id` sees the same step, one a wait polls past: a
     /// status not terminal, or a transient error (its last step, already read once).
-    fn stuck(&self, id: &JobId) -> bool {
+    fn stuck(&self, id: &JobId, kind: JobKind) -> bool {
         let state = self.lock();
-        let Some(job) = state.job(id.as_str()) else {
+        // A job of the other kind is read (and refused) as the client's poll refuses it.
+        let Some(job) = state.job(id.as_str()).filter(|j| j.kind == kind) else {
             return false;
         };
         if job.reads < job.script.steps.len().max(1) {
@@ -879,7 +932,7 @@ impl FakeClient {
         let (read, seen_ref) = (&read, &seen);
         let mut poll = || {
             waiting.progress.add_sleep(FAKE_POLL_TIME);
-            let stuck = self.stuck(id);
+            let stuck = self.stuck(id, J::KIND);
             let (park, skip) = {
                 let mut seen = lock_seen(seen_ref);
                 seen.polls = seen.polls.saturating_add(1);
@@ -1140,10 +1193,17 @@ fn vendor_word(provider: Provider, status: &TaskStatus) -> String {
         (Provider::JimmyAi, TaskStatus::Queued) => "queued".into(),
         (Provider::JimmyAi, TaskStatus::Running) => "processing".into(),
         (Provider::JimmyAi, TaskStatus::Succeeded) => "completed".into(),
-        (_, TaskStatus::Queued | TaskStatus::Running) => "running".into(),
+        // VMEG documents no queued word: the client reads `Queued` only from one it guesses.
+        (_, TaskStatus::Queued) => "queued".into(),
+        (_, TaskStatus::Running) => "running".into(),
         (_, TaskStatus::Succeeded) => "finished".into(),
         (_, TaskStatus::Failed) => "failed".into(),
     }
+}
+
+/// The vendor id of the job made after `created` others: `fake-<kind>-<instance>-<n>`.
+fn vendor_id(instance: &str, kind: JobKind, created: u64) -> String {
+    format!("fake-{kind}-{instance}-{}", created.saturating_add(1))
 }
 
 /// A scripted submit failure as the client meets it: a `Timeout` came after sending (phase
@@ -1187,21 +1247,26 @@ impl VoiceCloning for FakeClient {
                 self.lock().record(FakeCall::CloneVoice(req.clone()));
                 return Err(e);
             }
-            let made = self.submit(
-                JobKind::Clone,
-                FakeCall::CloneVoice(req.clone()),
-                req.name.clone(),
-                req.idempotency_key.clone(),
-                req.synchronous == Some(true),
-                "clone_voice",
-                plan.requests.last(),
-                Asked::default(),
-            )?;
+            let made = self
+                .submit(
+                    JobKind::Clone,
+                    FakeCall::CloneVoice(req.clone()),
+                    req.name.clone(),
+                    req.idempotency_key.clone(),
+                    req.synchronous == Some(true),
+                    "clone_voice",
+                    plan.requests.last(),
+                    Asked::default(),
+                )
+                .map_err(|e| self.after_upload(req, e))?;
             if req.synchronous == Some(true) {
                 let mut job =
                     self.finish_now(&made.id, "clone_voice", |id| self.clone_read(id, false))?;
                 if let Some(name) = made.name {
                     job = job.with_name(name);
+                }
+                if let Some(key) = made.key {
+                    job = job.with_idempotency_key(key);
                 }
                 if made.no_task_id {
                     job.id = JobId::no_task(self.provider, JobKind::Clone);
@@ -1271,6 +1336,9 @@ impl VoiceCloning for FakeClient {
             if req.synchronous == Some(true) {
                 let mut job =
                     self.finish_now(&made.id, "synthesize", |id| self.speech_read(id, false))?;
+                if let Some(key) = made.key {
+                    job = job.with_idempotency_key(key);
+                }
                 if made.no_task_id {
                     job.id = JobId::no_task(self.provider, JobKind::Speech);
                 }

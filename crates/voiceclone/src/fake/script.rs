@@ -12,8 +12,10 @@ use crate::model::{Provider, TaskStatus, VoiceId};
 /// kind; a submit with no script queued behaves as [`Script::succeeds`].
 ///
 /// Each status read (`clone_status`, `speech_status`, and every poll of a wait) takes the
-/// next step; after the last step, the last one repeats. The submit itself returns the job
-/// as `Queued`.
+/// next step; after the last step, the last one repeats. An asynchronous submit returns the
+/// job as `Queued`; a synchronous one (VMEG) returns it finished, at its script's first
+/// terminal step. A job nobody can read (a lost submit's) moves one step per
+/// `list_voices` call; any other moves only when read.
 ///
 /// ```
 /// use voiceclone::ErrorKind;
@@ -48,6 +50,8 @@ pub struct Script {
     pub(super) no_audio: bool,
     /// VMEG synchronous: the answer carries its result but no `taskId`.
     pub(super) no_task_id: bool,
+    /// The submit's failure names the task it made.
+    pub(super) names_task: bool,
 }
 
 /// How a submit ends.
@@ -115,6 +119,7 @@ impl Script {
             failed_lines: Vec::new(),
             no_audio: false,
             no_task_id: false,
+            names_task: false,
         }
     }
 
@@ -185,6 +190,40 @@ impl Script {
     /// [`reconcile`](crate::Client::reconcile) says when a search is complete.
     pub fn outcome_unknown(mut self) -> Self {
         self.submit = Submit::Lost;
+        self
+    }
+
+    /// The submit's failure answer names the task it made, as VMEG's 502 does when it says
+    /// to poll `tasks/detail` with the `taskId` (api-facts A3), or a JimmyAI error answer
+    /// that carries a task id: the client never resends such a submit, and its
+    /// `OutcomeUnknown` carries that task's id (`task_id`), typed like an accepted submit's,
+    /// so your code can wait on it instead of searching. The job exists, counts in
+    /// [`FakeClient::billable_submits`](super::FakeClient::billable_submits), and moves
+    /// when read (with its id), as an accepted one does.
+    ///
+    /// For a submit that fails: with [`Script::outcome_unknown`] or [`Script::rejected`]
+    /// (a refusal that names a task is not read as "nothing made" either: it ends
+    /// `OutcomeUnknown` too, as with the client). A submit that uses it on a script that
+    /// is accepted is refused with `InvalidInput { field: "script", .. }`, naming this
+    /// method.
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{CloneRequest, ErrorKind, Provider, VoiceCloning, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// fake.script_clone(Script::rejected(ErrorKind::Server).naming_its_task().with_voice_id("v-1"));
+    /// let err = fake.clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav")).await.unwrap_err();
+    /// let ErrorKind::OutcomeUnknown { task_id: Some(task), .. } = err.kind() else { panic!("{err}") };
+    /// let voice = fake.wait_for_clone(task, &WaitPolicy::for_provider(Provider::Vmeg)).await?;
+    /// assert_eq!(voice.id.as_str(), "v-1");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn naming_its_task(mut self) -> Self {
+        self.names_task = true;
         self
     }
 
@@ -348,6 +387,36 @@ impl Script {
             }
             let id = id.to_owned();
             self.voice_id = Some(id);
+        }
+        Ok(self)
+    }
+
+    /// The script as a `kind` submit (`synchronous` or not, of a request of `lines` lines)
+    /// of `provider`'s fake uses it: `InvalidInput` (field `script`) for an answer the
+    /// client never meets there.
+    pub(super) fn checked_for_submit(
+        self,
+        provider: Provider,
+        sync: bool,
+        lines: usize,
+    ) -> Result<Self, Error> {
+        let refuse = |reason: &str| Err(Error::invalid_input("script", reason));
+        if self.no_task_id && !(provider == Provider::Vmeg && sync) {
+            return refuse(
+                "Script::without_task_id(): only a VMEG synchronous(true) submit's answer can carry its result without a taskId (an asynchronous answer without one is Script::rejected(ErrorKind::InvalidResponse))",
+            );
+        }
+        let every_line_failed =
+            lines > 0 && (0..lines).all(|i| self.failed_lines.iter().any(|(l, _)| *l == i));
+        if self.no_task_id && (self.no_audio || every_line_failed) {
+            return refuse(
+                "Script::without_task_id() with no audio: an answer that names no task and carries no result is one the client cannot use, and ends OutcomeUnknown (script that with Script::rejected(ErrorKind::InvalidResponse))",
+            );
+        }
+        if self.names_task && self.submit == Submit::Accepted && !sync {
+            return refuse(
+                "Script::naming_its_task(): only a submit that fails names its task in its error (use Script::outcome_unknown or Script::rejected)",
+            );
         }
         Ok(self)
     }

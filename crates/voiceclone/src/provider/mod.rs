@@ -75,6 +75,31 @@ pub(crate) struct WaitDefaults {
     pub(crate) max_polls: Option<u32>,
 }
 
+/// For the fake: the envelope `provider` refuses a submit with for `kind`, as `(HTTP status,
+/// code)`, where it differs from what an error of that kind alone says: JimmyAI's refusals
+/// come as its (UNCONFIRMED) codes over HTTP 200, which the client marks unconfirmed and,
+/// on a create, never calls resubmittable.
+#[cfg(feature = "fake")]
+pub(crate) fn refusal_answer(
+    provider: Provider,
+    kind: &crate::error::ErrorKind,
+) -> Option<(u16, i64)> {
+    match provider {
+        Provider::JimmyAi => jimmyai::code_for_kind(kind).map(|code| (200, code)),
+        Provider::Vmeg => None,
+    }
+}
+
+/// For the fake: a clone from a local recording whose submit failed after the upload, as
+/// `provider`'s client reports it (the step named; VMEG notes a refusal).
+#[cfg(all(feature = "fake", feature = "upload"))]
+pub(crate) fn submit_after_upload_failed(provider: Provider, e: Error) -> Error {
+    match provider {
+        Provider::Vmeg => vmeg::submit_after_upload_failed(e),
+        Provider::JimmyAi => e.with_step(crate::error::UploadStep::SubmitClone),
+    }
+}
+
 /// The vendor table: the one `match` on [`Provider`].
 pub(crate) const fn facts(provider: Provider) -> &'static Facts {
     match provider {
@@ -167,8 +192,9 @@ pub(crate) fn assumed_status<J: crate::model::Job>(job: &J) -> Option<&str> {
     }
 }
 
-/// The error an envelope with a failure `code` stands for, for `provider` (tests).
-#[cfg(test)]
+/// The error an envelope with a failure `code` stands for, for `provider` (tests, and the
+/// fake, which answers as the vendor does).
+#[cfg(any(test, feature = "fake"))]
 pub(crate) fn error_for_code(
     provider: Provider,
     status: u16,

@@ -85,6 +85,16 @@ pub(crate) fn kind_for_code(code: i64) -> Option<ErrorKind> {
     })
 }
 
+/// The code [`kind_for_code`] reads as `kind` (refusals only: the fake answers with it).
+#[cfg(feature = "fake")]
+pub(crate) fn code_for_kind(kind: &ErrorKind) -> Option<i64> {
+    match kind {
+        ErrorKind::Unauthorized => Some(20001),
+        ErrorKind::InvalidRequest => Some(20002),
+        _ => None,
+    }
+}
+
 fn connect(c: &Connect) -> Result<AnyBackend, Error> {
     #[cfg(feature = "upload")]
     let long_ops = [("upload_file", UPLOAD_TIMEOUT)];
@@ -177,6 +187,10 @@ mod tests {
     #[test]
     fn code_table() {
         assert_eq!(kind_for_code(20001), Some(ErrorKind::Unauthorized));
+        #[cfg(feature = "fake")]
+        for kind in [ErrorKind::Unauthorized, ErrorKind::InvalidRequest] {
+            assert_eq!(code_for_kind(&kind).and_then(kind_for_code), Some(kind));
+        }
         assert_eq!(kind_for_code(20002), Some(ErrorKind::InvalidRequest));
         assert_eq!(kind_for_code(-1), Some(ErrorKind::Server));
         assert_eq!(kind_for_code(20000), None);

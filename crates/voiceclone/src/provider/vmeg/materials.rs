@@ -120,18 +120,22 @@ pub(crate) async fn clone_from_local(
     drop(sample);
     clone_voice(t, c, &req.with_audio_url(&url), allow_private)
         .await
-        .map_err(|e| {
-            let refused = matches!(
-                e.kind(),
-                ErrorKind::InvalidRequest | ErrorKind::InvalidInput { .. } | ErrorKind::Vendor
-            );
-            let e = e.with_step(UploadStep::SubmitClone);
-            if refused {
-                e.with_note(UNKNOWN_NOTE)
-            } else {
-                e
-            }
-        })
+        .map_err(submit_after_upload_failed)
+}
+
+/// The clone submit after the upload failed: the step named, and a refusal noted (VMEG may
+/// not take its own material URLs as `refAudio`, see [`UNKNOWN_NOTE`]).
+pub(crate) fn submit_after_upload_failed(e: Error) -> Error {
+    let refused = matches!(
+        e.kind(),
+        ErrorKind::InvalidRequest | ErrorKind::InvalidInput { .. } | ErrorKind::Vendor
+    );
+    let e = e.with_step(UploadStep::SubmitClone);
+    if refused {
+        e.with_note(UNKNOWN_NOTE)
+    } else {
+        e
+    }
 }
 
 async fn send(

@@ -8,6 +8,8 @@ mod billing;
 mod calls;
 #[cfg(feature = "upload")]
 mod materials;
+#[cfg(all(feature = "fake", feature = "upload"))]
+pub(crate) use materials::submit_after_upload_failed;
 mod plan;
 mod results;
 pub(crate) mod rules;

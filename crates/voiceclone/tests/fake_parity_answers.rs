@@ -1,0 +1,288 @@
+//! The fake's errors and reads carry what the client's do, against the simulator, where a
+//! user's code branches on them (`may_resubmit`, `retry_after`, `step`, the task id, the
+//! idempotency key, the vendor's word): a second review of the fake against the client.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use voiceclone::fake::{FakeClient, Script};
+use voiceclone::{
+    CloneRequest, Error, ErrorKind, Job, JobId, Provider, SpeechRequest, TaskStatus, VoiceCloning,
+    WaitPolicy,
+};
+use voiceclone_sim::{SimConfig, SimHandle, Simulator};
+
+async fn simulator(config: SimConfig) -> SimHandle {
+    Simulator::start_with(config.with_speed(1000.0))
+        .await
+        .unwrap()
+}
+
+fn real(provider: Provider, sim: &SimHandle, key: &str) -> voiceclone::Client {
+    voiceclone::Client::builder(provider)
+        .api_key(key)
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+/// What a caller's code branches on after a failed call.
+fn branches(e: &Error) -> (String, bool, bool, Option<Duration>, Option<u16>) {
+    (
+        e.kind().as_str().to_owned(),
+        e.may_resubmit(),
+        e.note().is_some(),
+        e.retry_after(),
+        e.http_status(),
+    )
+}
+
+/// A JimmyAI submit refused with its (UNCONFIRMED) auth code over HTTP 200: the client says
+/// "check for a task before submitting again" (`may_resubmit` false, a note), and so does
+/// the fake now. Before, the fake's `Script::rejected(Unauthorized)` said "resubmit", so a
+/// user's resubmit branch was tested and production took the other one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_jimmyai_refusal_is_not_resubmittable_in_the_fake_as_in_the_client() {
+    let sim = simulator(SimConfig::default()).await;
+    let wrong = real(Provider::JimmyAi, &sim, "not-the-key");
+    let fake = FakeClient::new(Provider::JimmyAi);
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    fake.script_clone(Script::rejected(ErrorKind::Unauthorized));
+    let r = wrong.clone_voice(&req).await.unwrap_err();
+    let f = fake.clone_voice(&req).await.unwrap_err();
+    assert_eq!(r.kind(), &ErrorKind::Unauthorized, "{r}");
+    assert!(!r.may_resubmit(), "{r}");
+    assert_eq!(branches(&f), branches(&r), "fake {f}; real {r}");
+    assert_eq!(f.vendor_code(), r.vendor_code());
+    assert_eq!(fake.billable_submits(), 0);
+    // A speech submit alike.
+    fake.script_speech(Script::rejected(ErrorKind::Unauthorized));
+    let speech = SpeechRequest::new("jimmyai:voice:m-1", "Hello.");
+    let r = wrong.synthesize(&speech).await.unwrap_err();
+    let f = fake.synthesize(&speech).await.unwrap_err();
+    assert_eq!(branches(&f), branches(&r), "fake {f}; real {r}");
+    // VMEG's documented refusal (HTTP 401) stays resubmittable, in both.
+    let vmeg = FakeClient::new(Provider::Vmeg);
+    vmeg.script_clone(Script::rejected(ErrorKind::Unauthorized));
+    let r = real(Provider::Vmeg, &sim, "not-the-key")
+        .clone_voice(&req)
+        .await
+        .unwrap_err();
+    let f = vmeg.clone_voice(&req).await.unwrap_err();
+    assert!(r.may_resubmit() && f.may_resubmit(), "fake {f}; real {r}");
+}
+
+/// A reused VMEG key: HTTP 409 with `Retry-After: 2` (api-facts A4). The fake's `Conflict`
+/// carries the same status, code and wait as the client's, so code that honours
+/// `retry_after()` is tested on the answer production gives. Before, the fake's had none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_reused_key_is_the_same_conflict_in_the_fake_and_the_client() {
+    let sim = simulator(SimConfig::default()).await;
+    let client = real(Provider::Vmeg, &sim, sim.api_key());
+    let fake = FakeClient::new(Provider::Vmeg);
+    let req = CloneRequest::new("https://cdn.example.com/a.wav").idempotency_key("k-1");
+    for api in [&client as &dyn VoiceCloning, &fake] {
+        api.clone_voice(&req).await.unwrap();
+    }
+    let r = client.clone_voice(&req).await.unwrap_err();
+    let f = fake.clone_voice(&req).await.unwrap_err();
+    assert_eq!(r.kind(), &ErrorKind::Conflict, "{r}");
+    assert_eq!(r.retry_after(), Some(Duration::from_secs(2)), "{r}");
+    assert_eq!(branches(&f), branches(&r), "fake {f}; real {r}");
+    assert_eq!(f.vendor_code(), r.vendor_code());
+}
+
+/// Status reads: no idempotency key on the job (the client reads it only from a submit's
+/// answer), and VMEG's queued task read from the word the vendor sent. Before, the fake's
+/// reads carried the key, so code that took the key from a polled job for a resend worked
+/// in tests and made a new key (a second bill) in production; and its `Queued` came with
+/// VMEG's word `running`, which the client reads as `Running`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn status_reads_carry_no_key_and_the_word_the_status_was_read_from() {
+    let words = voiceclone_sim::VmegStatusWords {
+        queued: "queued".into(),
+        ..Default::default()
+    };
+    let sim = simulator(
+        SimConfig::default()
+            .with_durations(Duration::from_secs(600), Duration::from_secs(600))
+            .with_vmeg_status_words(words),
+    )
+    .await;
+    let client = real(Provider::Vmeg, &sim, sim.api_key());
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::new().with_statuses([TaskStatus::Queued]));
+    let req = CloneRequest::new("https://cdn.example.com/a.wav").idempotency_key("k-2");
+    for api in [&client as &dyn VoiceCloning, &fake] {
+        let job = api.clone_voice(&req).await.unwrap();
+        assert_eq!(job.idempotency_key.as_deref(), Some("k-2"));
+        let read = api.clone_status(&job.id).await.unwrap();
+        assert_eq!(read.idempotency_key, None, "{read:?}");
+        assert_eq!(read.status, TaskStatus::Queued, "{read:?}");
+        assert_eq!(read.assumed_status(), Some("queued"), "{read:?}");
+    }
+    // A synchronous answer is the submit's: it keeps the key, in the fake as in the client.
+    let sync = CloneRequest::new("https://cdn.example.com/a.wav")
+        .idempotency_key("k-3")
+        .synchronous(true);
+    let job = fake.clone_voice(&sync).await.unwrap();
+    assert_eq!(job.idempotency_key.as_deref(), Some("k-3"));
+}
+
+/// A bare id of a speech job given to `wait_for_clone`, on a wait with no deadline and no
+/// poll bound: the client's first poll refuses the kind; so does the fake's. Before, the
+/// fake saw the speech job "stuck" and parked the wait for ever.
+#[tokio::test(flavor = "current_thread")]
+async fn a_wait_on_a_job_of_the_other_kind_ends_instead_of_parking() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_speech(Script::new().with_statuses([TaskStatus::Running]));
+    let job = fake
+        .synthesize(&SpeechRequest::new("vmeg:voice:v-1", "Hello."))
+        .await
+        .unwrap();
+    fake.speech_status(&job.id).await.unwrap();
+    fake.speech_status(&job.id).await.unwrap();
+    let bare = JobId::new(job.id.as_str());
+    let forever = WaitPolicy::for_provider(Provider::Vmeg)
+        .with_deadline(None)
+        .with_max_polls(None);
+    let err = tokio::time::timeout(Duration::from_secs(5), fake.wait_for_clone(&bare, &forever))
+        .await
+        .expect("the wait ends")
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "job_id"),
+        "{err}"
+    );
+}
+
+/// A clone from a local recording whose submit fails after the upload names that step, as
+/// the client's does (a user's "the upload failed, nothing submitted" branch must not be
+/// taken); a VMEG refusal there carries the client's note. Before, the fake's had no step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_local_recordings_submit_failure_names_the_submit_step() {
+    let sim = simulator(SimConfig::default()).await;
+    // The simulator's upload URLs are on loopback.
+    let client = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .allow_private_urls(true)
+        .build()
+        .unwrap();
+    let fake = FakeClient::new(Provider::Vmeg);
+    let req = CloneRequest::from_bytes("a.wav", wav(16)).name("n");
+    sim.fail_next(
+        "vmeg.cloneVoiceCreateAsync",
+        voiceclone_sim::FaultKind::Http500,
+        1,
+    )
+    .unwrap();
+    fake.script_clone(Script::rejected(ErrorKind::Server));
+    let r = client.clone_voice(&req).await.unwrap_err();
+    let f = fake.clone_voice(&req).await.unwrap_err();
+    assert_eq!(r.step(), Some(voiceclone::UploadStep::SubmitClone), "{r}");
+    assert_eq!(f.step(), r.step(), "fake {f}; real {r}");
+    assert!(matches!(f.kind(), ErrorKind::OutcomeUnknown { .. }), "{f}");
+    // A refusal: the step, and VMEG's note on its own material URLs.
+    fake.script_clone(Script::rejected(ErrorKind::InvalidRequest));
+    let f = fake.clone_voice(&req).await.unwrap_err();
+    assert_eq!(f.step(), Some(voiceclone::UploadStep::SubmitClone), "{f}");
+    assert!(f.note().is_some(), "{f}");
+    // A URL clone names no step.
+    fake.script_clone(Script::rejected(ErrorKind::Server));
+    let f = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+        .await
+        .unwrap_err();
+    assert_eq!(f.step(), None, "{f}");
+}
+
+/// A lost submit whose failure names its task (`Script::naming_its_task`): `OutcomeUnknown`
+/// carrying the task id, typed, and the job can be waited on by it; an accepted script
+/// given it is refused. Before, no script could give a task id, so the recovery path a
+/// VMEG 502 naming its task takes was untestable.
+#[tokio::test(flavor = "current_thread")]
+async fn a_failure_naming_its_task_carries_the_id_to_wait_on() {
+    for provider in Provider::ALL {
+        let fake = FakeClient::new(provider);
+        fake.script_clone(
+            Script::succeeds()
+                .with_voice_id("v-7")
+                .outcome_unknown()
+                .naming_its_task(),
+        );
+        let err = fake
+            .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+            .await
+            .unwrap_err();
+        let ErrorKind::OutcomeUnknown {
+            task_id: Some(task),
+            ..
+        } = err.kind()
+        else {
+            panic!("{err}");
+        };
+        assert!(task.is_typed(), "{task}");
+        assert!(!err.may_resubmit(), "{err}");
+        let policy = WaitPolicy::for_provider(provider);
+        let voice = fake.wait_for_clone(task, &policy).await.unwrap();
+        assert_eq!(voice.id.as_str(), "v-7");
+        assert_eq!(fake.billable_submits(), 1);
+
+        fake.script_clone(Script::succeeds().naming_its_task());
+        let err = fake
+            .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+            "{err}"
+        );
+        assert_eq!(fake.billable_submits(), 1);
+    }
+}
+
+/// A synchronous VMEG speech answer with no task id and no audio is one the client cannot
+/// use (it ends `OutcomeUnknown`): the fake refuses the script rather than hand back a
+/// finished job with nothing in it. Before, it returned `Ok` with no audio.
+#[tokio::test(flavor = "current_thread")]
+async fn a_synchronous_answer_with_neither_task_id_nor_audio_is_refused_as_a_script() {
+    let fake = FakeClient::new(Provider::Vmeg);
+    let req = SpeechRequest::new("vmeg:voice:v-1", "Hello.").synchronous(true);
+    for script in [
+        Script::succeeds().without_task_id().without_audio(),
+        Script::succeeds()
+            .without_task_id()
+            .with_failed_line(0, "unsupported"),
+    ] {
+        fake.script_speech(script);
+        let err = fake.synthesize(&req).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+            "{err}"
+        );
+    }
+    assert_eq!(fake.billable_submits(), 0);
+}
+
+/// A 16-bit mono 8 kHz WAV of `secs` seconds (silence).
+fn wav(secs: u32) -> Vec<u8> {
+    let data_len = secs * 16_000;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data_len).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&8_000u32.to_le_bytes());
+    v.extend_from_slice(&16_000u32.to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data_len.to_le_bytes());
+    v.resize(v.len() + data_len as usize, 0);
+    v
+}
