@@ -83,7 +83,12 @@ static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 /// What the result being written says, when it names a job: for stderr, should stdout
 /// never take it before a signal ends the process.
 #[cfg(unix)]
-static PENDING: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+static PENDING: std::sync::Mutex<Option<PendingResult>> = std::sync::Mutex::new(None);
+
+/// The text of a result that names a job, for the exit code the process ends with: what
+/// [`writing_result`] is given, written to stderr with the 130 or 143 of the signal that
+/// ended the process (a `--json` result's `exit_code` says that code, not the work's).
+pub type PendingResult = Box<dyn Fn(u8) -> String + Send>;
 
 /// How long the listener waits for stderr to take [`PENDING`] before it ends the process
 /// anyway (a stderr nobody reads blocks that write too).
@@ -92,11 +97,11 @@ const PENDING_WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_se
 
 /// The command's result is about to be written: from now on a SIGINT or SIGTERM ends the
 /// process (exit 130 or 143) once the result is written, or 2 s after the signal if it is
-/// not (a stdout nobody reads); `pending` (the result's text, when it names a job) is then
-/// written to stderr first, which may take 1 s more (a stderr nobody reads blocks it too).
-/// Without handlers installed, the signals' default action still
-/// ends the process, and nothing is done.
-pub fn writing_result(pending: Option<String>) {
+/// not (a stdout nobody reads); `pending` (the result's text for an exit code, when it names
+/// a job) is then written to stderr first, with the code the process ends with, which may
+/// take 1 s more (a stderr nobody reads blocks it too). Without handlers installed, the
+/// signals' default action still ends the process, and nothing is done.
+pub fn writing_result(pending: Option<PendingResult>) {
     #[cfg(unix)]
     {
         if !INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
@@ -115,16 +120,17 @@ pub fn writing_result(pending: Option<String>) {
     }
 }
 
-/// The listener ends the process: first [`PENDING`] on stderr when the result was not
-/// written, waiting for that write [`PENDING_WRITE_PATIENCE`] at most.
+/// The listener ends the process with `code`: first [`PENDING`] on stderr (its text for
+/// `code`) when the result was not written, waiting for that write
+/// [`PENDING_WRITE_PATIENCE`] at most.
 #[cfg(unix)]
-fn end_process(code: i32, signal: &'static str) -> ! {
+fn end_process(code: u8, signal: &'static str) -> ! {
     let unwritten = !RESULT_WRITTEN.load(std::sync::atomic::Ordering::Acquire);
     let pending = PENDING
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
-    if let Some(text) = pending.filter(|_| unwritten) {
+    if let Some(text) = pending.filter(|_| unwritten).map(|render| render(code)) {
         let (done, written) = std::sync::mpsc::sync_channel::<()>(1);
         let spawned = std::thread::Builder::new()
             .name("pending-result".into())
@@ -143,7 +149,7 @@ fn end_process(code: i32, signal: &'static str) -> ! {
             let _ = written.recv_timeout(PENDING_WRITE_PATIENCE);
         }
     }
-    std::process::exit(code);
+    std::process::exit(i32::from(code));
 }
 
 /// How long a second signal waits for the first one's result to be written.

@@ -1835,6 +1835,10 @@ fn blocked_on_a_pipe(pid: u32) -> bool {
 /// seconds with exit 143 (130), and the result, which names the job, is on stderr. Before:
 /// the signal was swallowed by the handlers of the wait (whose `select!` was over) and the
 /// process hung in its write until SIGKILL.
+///
+/// The result on stderr says the code the process exits with (`"exit_code":143`), the rest
+/// as the work left it (the job, succeeded, waited for). Before, it said `"exit_code":0`,
+/// the work's own code, while the process exited 143.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_signal_while_the_result_is_stuck_on_a_full_stdout_ends_the_process() {
@@ -1879,6 +1883,17 @@ fn a_signal_while_the_result_is_stuck_on_a_full_stdout_ends_the_process() {
             r.stderr.contains(&id),
             "{signal}: the job is not on stderr: {r:?}"
         );
+        let j: Value = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| panic!("{signal}: no JSON result on stderr: {r:?}"));
+        assert_eq!(j["exit_code"], r.code, "{signal}: {j}");
+        assert_eq!(s(&j["job_id"]), id, "{signal}: {j}");
+        assert_eq!(j["status"], "succeeded", "{signal}: {j}");
+        assert_eq!(j["waited"], true, "{signal}: {j}");
+        assert!(j.get("error").is_none(), "{signal}: {j}");
     }
 }
 
