@@ -24,7 +24,8 @@ Exit codes:
      soon as the first one's result is written, at most 2 s later (128 + the signal);
      also a first one once the work is done and its result is being written (a stdout
      nobody reads): a result naming a job that stdout did not take goes to stderr first
-     (up to 1 s more)
+     (up to 1 s more); and a first one while the line `sim` or `webhook listen` prints as
+     it starts is stuck on a stdout nobody reads, 2 s after the signal
 
 Environment:
   VOICECLONE_PROVIDER              default for --provider
@@ -518,7 +519,8 @@ unreachable (VMEG redelivers). Every refused delivery is one line on stderr. Ser
 are printed with control characters escaped.
 
 VMEG only: JimmyAI sends no webhooks (--provider jimmyai exits 2). Ctrl-C or SIGTERM stops
-it (exit 0). If stdout is closed (the reader went away), it stops with exit 3: the event
+it (exit 0; 130 or 143 when its first line is stuck on a stdout nobody reads, 2 s after the
+signal: nothing was served). If stdout is closed (the reader went away), it stops with exit 3: the event
 being written may not have been read, although VMEG was answered 200.
 
 The webhook secret comes from the environment variable named by --secret-env. With

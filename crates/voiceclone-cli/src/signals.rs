@@ -16,6 +16,11 @@
 //! sleep 1000`) would block for ever with the signals swallowed. A first SIGINT or SIGTERM
 //! then ends the process as a second one does, and a result naming a job that stdout did not
 //! take is written to stderr first, so that the job is not lost.
+//!
+//! A line written on stdout while the work runs (`sim`'s start line, `webhook listen`'s
+//! first line) goes through [`write_stdout`]: from a thread of its own, raced against the
+//! signals, so that a stdout nobody reads blocks that thread, never the runtime; a signal the
+//! blocked line does not survive by [`STUCK_LINE_GRACE`] ends the process (130 or 143).
 
 use crate::output::Failure;
 
@@ -83,20 +88,24 @@ static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 /// What the result being written says, when it names a job: for stderr, should stdout
 /// never take it before a signal ends the process.
 #[cfg(unix)]
-static PENDING: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+static PENDING: std::sync::Mutex<Option<PendingResult>> = std::sync::Mutex::new(None);
+
+/// The text of a result that names a job, for the exit code the process ends with: what
+/// [`writing_result`] is given, written to stderr with the 130 or 143 of the signal that
+/// ended the process (a `--json` result's `exit_code` says that code, not the work's).
+pub type PendingResult = Box<dyn Fn(u8) -> String + Send>;
 
 /// How long the listener waits for stderr to take [`PENDING`] before it ends the process
 /// anyway (a stderr nobody reads blocks that write too).
-#[cfg(unix)]
 const PENDING_WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The command's result is about to be written: from now on a SIGINT or SIGTERM ends the
 /// process (exit 130 or 143) once the result is written, or 2 s after the signal if it is
-/// not (a stdout nobody reads); `pending` (the result's text, when it names a job) is then
-/// written to stderr first, which may take 1 s more (a stderr nobody reads blocks it too).
-/// Without handlers installed, the signals' default action still
-/// ends the process, and nothing is done.
-pub fn writing_result(pending: Option<String>) {
+/// not (a stdout nobody reads); `pending` (the result's text for an exit code, when it names
+/// a job) is then written to stderr first, with the code the process ends with, which may
+/// take 1 s more (a stderr nobody reads blocks it too). Without handlers installed, the
+/// signals' default action still ends the process, and nothing is done.
+pub fn writing_result(pending: Option<PendingResult>) {
     #[cfg(unix)]
     {
         if !INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
@@ -115,35 +124,111 @@ pub fn writing_result(pending: Option<String>) {
     }
 }
 
-/// The listener ends the process: first [`PENDING`] on stderr when the result was not
-/// written, waiting for that write [`PENDING_WRITE_PATIENCE`] at most.
+/// The listener ends the process with `code`: first [`PENDING`] on stderr (its text for
+/// `code`) when the result was not written, waiting for that write
+/// [`PENDING_WRITE_PATIENCE`] at most.
 #[cfg(unix)]
-fn end_process(code: i32, signal: &'static str) -> ! {
+fn end_process(code: u8, signal: &'static str) -> ! {
     let unwritten = !RESULT_WRITTEN.load(std::sync::atomic::Ordering::Acquire);
     let pending = PENDING
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
-    if let Some(text) = pending.filter(|_| unwritten) {
-        let (done, written) = std::sync::mpsc::sync_channel::<()>(1);
-        let spawned = std::thread::Builder::new()
-            .name("pending-result".into())
-            .spawn(move || {
-                use std::io::Write;
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(
-                    err,
-                    "error (interrupted): {signal} while stdout took no more of the result; it names a job, here on stderr: keep its id to find the job again"
-                );
-                let _ = err.write_all(text.as_bytes());
-                let _ = err.flush();
-                let _ = done.send(());
-            });
-        if spawned.is_ok() {
-            let _ = written.recv_timeout(PENDING_WRITE_PATIENCE);
+    if let Some(text) = pending.filter(|_| unwritten).map(|render| render(code)) {
+        stderr_within(
+            format!(
+                "error (interrupted): {signal} while stdout took no more of the result; it names a job, here on stderr: keep its id to find the job again\n{text}"
+            ),
+            PENDING_WRITE_PATIENCE,
+        );
+    }
+    std::process::exit(i32::from(code));
+}
+
+/// Writes `text` on stderr from a thread of its own and waits `patience` at most for it (a
+/// stderr nobody reads blocks that write too; the thread is then left behind).
+fn stderr_within(text: String, patience: std::time::Duration) {
+    let (done, written) = std::sync::mpsc::sync_channel::<()>(1);
+    let spawned = std::thread::Builder::new()
+        .name("last-words".into())
+        .spawn(move || {
+            use std::io::Write;
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(text.as_bytes());
+            let _ = err.flush();
+            let _ = done.send(());
+        });
+    if spawned.is_ok() {
+        let _ = written.recv_timeout(patience);
+    }
+}
+
+/// The exit status for a process a signal ends: 128 + its number, as a shell reports a
+/// process the signal killed (SIGINT, and Ctrl-C elsewhere, 130; SIGTERM 143).
+fn exit_code_for(signal: &str) -> u8 {
+    if signal == "SIGTERM" { 143 } else { 130 }
+}
+
+/// How long a line on stdout that was being written when a signal came may still take
+/// before the signal ends the process ([`write_stdout`]).
+pub const STUCK_LINE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Writes `text` on stdout (and flushes it) from a thread of its own, raced against
+/// `signals`: for a line written while the work runs (`sim`'s start line, `webhook listen`'s
+/// first line). On the runtime's thread, a write blocked on a stdout nobody reads (a pipe
+/// already full: several commands' output on one pipe whose reader stopped) held the whole
+/// runtime, and a SIGINT or SIGTERM, swallowed by the installed handlers, was never acted on:
+/// the process hung until SIGKILL.
+///
+/// `Ok(None)`: written. `Ok(Some(name))`: written, and signal `name` came meanwhile (the
+/// caller stops as on that signal). `Err`: the write failed. A signal that comes while the
+/// write is blocked ends the process if the line is still not taken [`STUCK_LINE_GRACE`]
+/// later: exit 130 or 143, as for a result stuck on stdout, after a line on stderr (waited
+/// for 1 s at most). Such a line names no job: nothing is lost.
+pub async fn write_stdout(
+    signals: &mut Signals,
+    text: String,
+) -> std::io::Result<Option<&'static str>> {
+    fn write(text: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+    let (done, mut written) = tokio::sync::oneshot::channel();
+    let line = std::sync::Arc::<str>::from(text);
+    let for_thread = line.clone();
+    let spawned = std::thread::Builder::new()
+        .name("stdout-line".into())
+        .spawn(move || {
+            let _ = done.send(write(&for_thread));
+        });
+    if let Err(e) = spawned {
+        // No thread: written in place, as before.
+        tracing::debug!(error = %e, "cannot start a thread for a stdout line; writing it in place");
+        return write(&line).map(|()| None);
+    }
+    let gone = || std::io::Error::other("the stdout line's writer is gone");
+    // Biased: a line written by the time the signal comes is written.
+    let signal = tokio::select! {
+        biased;
+        result = &mut written => return result.unwrap_or_else(|_| Err(gone())).map(|()| None),
+        name = signals.next() => name,
+    };
+    match tokio::time::timeout(STUCK_LINE_GRACE, written).await {
+        Ok(result) => result
+            .unwrap_or_else(|_| Err(gone()))
+            .map(|()| Some(signal)),
+        Err(_) => {
+            stderr_within(
+                format!(
+                    "error (interrupted): {signal} while stdout took no more output (its reader stopped reading); stopped\n"
+                ),
+                PENDING_WRITE_PATIENCE,
+            );
+            std::process::exit(i32::from(exit_code_for(signal)));
         }
     }
-    std::process::exit(code);
 }
 
 /// How long a second signal waits for the first one's result to be written.

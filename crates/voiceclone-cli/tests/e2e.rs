@@ -1835,6 +1835,10 @@ fn blocked_on_a_pipe(pid: u32) -> bool {
 /// seconds with exit 143 (130), and the result, which names the job, is on stderr. Before:
 /// the signal was swallowed by the handlers of the wait (whose `select!` was over) and the
 /// process hung in its write until SIGKILL.
+///
+/// The result on stderr says the code the process exits with (`"exit_code":143`), the rest
+/// as the work left it (the job, succeeded, waited for). Before, it said `"exit_code":0`,
+/// the work's own code, while the process exited 143.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_signal_while_the_result_is_stuck_on_a_full_stdout_ends_the_process() {
@@ -1879,6 +1883,101 @@ fn a_signal_while_the_result_is_stuck_on_a_full_stdout_ends_the_process() {
             r.stderr.contains(&id),
             "{signal}: the job is not on stderr: {r:?}"
         );
+        let j: Value = r
+            .stderr
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| panic!("{signal}: no JSON result on stderr: {r:?}"));
+        assert_eq!(j["exit_code"], r.code, "{signal}: {j}");
+        assert_eq!(s(&j["job_id"]), id, "{signal}: {j}");
+        assert_eq!(j["status"], "succeeded", "{signal}: {j}");
+        assert_eq!(j["waited"], true, "{signal}: {j}");
+        assert!(j.get("error").is_none(), "{signal}: {j}");
+    }
+}
+
+/// A pipe whose buffer is full, and its reading end (kept, never read): a stdout that takes
+/// nothing more, as one shared with a reader that stopped reading.
+#[cfg(target_os = "linux")]
+fn full_pipe() -> (std::io::PipeReader, std::io::PipeWriter) {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let flags = fcntl_getfl(&writer).unwrap();
+    fcntl_setfl(&writer, flags | OFlags::NONBLOCK).unwrap();
+    let chunk = [b'x'; 4096];
+    let mut size = 4096;
+    loop {
+        match writer.write(&chunk[..size]) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && size > 1 => size = 1,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Blocking again: the child's writes wait, as on a pipe nobody reads.
+    fcntl_setfl(&writer, flags).unwrap();
+    (reader, writer)
+}
+
+/// `sim` and `webhook listen` write a line on stdout while they run (the simulator's base
+/// URL and key; the listener's address). On a stdout that takes nothing more (a pipe shared
+/// with a reader that stopped), a SIGTERM (SIGINT) ends the process within a few seconds,
+/// exit 143 (130). Before: the line was written on the runtime's thread, which the write
+/// blocked; the installed handlers swallowed every signal and the process hung until SIGKILL.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_ends_a_command_whose_running_output_is_stuck_on_a_full_stdout() {
+    let sim = ["sim", "--addr", "127.0.0.1:0"];
+    let listen = [
+        "webhook",
+        "listen",
+        "--addr",
+        "127.0.0.1:0",
+        "--secret-env",
+        "WH_SECRET",
+    ];
+    for (args, signal, code) in [
+        (&sim[..], "-TERM", 143),
+        (&sim[..], "-INT", 130),
+        (&listen[..], "-TERM", 143),
+        (&listen[..], "-INT", 130),
+    ] {
+        let (reader, writer) = full_pipe();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+            .env_clear()
+            .env("WH_SECRET", "whsec-stuck-first-line-0123")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        support::wait_until("its stdout line never blocked", 20, || {
+            blocked_on_a_pipe(child.id())
+        });
+        support::send_signal(&child, signal);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let ended = loop {
+            if child.try_wait().unwrap().is_some() {
+                break true;
+            }
+            if std::time::Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !ended {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        drop(reader);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            ended,
+            "{args:?} {signal}: still running 10 s after the signal: {err}"
+        );
+        assert_eq!(out.status.code(), Some(code), "{args:?} {signal}: {err}");
     }
 }
 

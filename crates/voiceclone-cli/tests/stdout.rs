@@ -46,6 +46,19 @@ fn a_job_whose_result_stdout_cannot_take_is_reported_on_stderr_with_exit_3() {
             stderr.contains("vmeg:clone:"),
             "{mode:?}: no job id in {stderr}"
         );
+        // The result on stderr says the code the process exits with (before: the work's 0).
+        if mode == ["--json"] {
+            let j: serde_json::Value = stderr
+                .lines()
+                .find(|l| l.starts_with('{'))
+                .and_then(|l| serde_json::from_str(l).ok())
+                .unwrap_or_else(|| panic!("no JSON result on stderr: {stderr}"));
+            assert_eq!(j["exit_code"], code, "{j}");
+            assert!(
+                j["job_id"].as_str().unwrap().starts_with("vmeg:clone:"),
+                "{j}"
+            );
+        }
     }
 }
 

@@ -867,6 +867,53 @@ fn a_wait_by_webhook_answers_503_to_another_tasks_delivery() {
     );
 }
 
+/// `clone --wait --webhook-listen` verifies each delivery once: the adapter's verifier
+/// counts the deliveries it refuses and warns at the 1st, 2nd, 4th, ... (`refused_so_far`),
+/// so a forged delivery and a stale one (both 401) give two warnings, the 1st and the 2nd.
+/// Before, a middleware verified each delivery to find its task and the route verified it
+/// again: the same two gave three warnings, counting to 4. The command's own task still ends
+/// its wait by webhook.
+#[test]
+fn a_wait_by_webhook_verifies_each_delivery_once() {
+    let relay = Relay::start();
+    let task = Duration::from_millis(1500);
+    let sim = Sim::with(
+        SimConfig::default()
+            .with_durations(task, task)
+            .with_webhook(format!("http://{}/", relay.addr), SECRET),
+        KEY,
+    );
+    let clone = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "clone",
+        SAMPLE,
+        "--language",
+        "en-US",
+        "--wait",
+    ];
+    let (code, out, err, _, _) = run_by_webhook_with(&sim, &relay, &clone, |addr| {
+        let body = clone_event("pk-refused", "");
+        let (ts, _) = signed(&body);
+        assert_eq!(post(addr, "/", &ts, &"0".repeat(64), &body), 401, "forged");
+        let stale = (now_ms() - 3_600_000).to_string();
+        let sig = sign(SECRET, &stale, &body);
+        assert_eq!(post(addr, "/", &stale, &sig, &body), 401, "stale");
+    });
+    assert_eq!(code, 0, "{out} {err:?}");
+    let refusals: Vec<&String> = err
+        .iter()
+        .filter(|l| l.contains("webhook delivery refused"))
+        .collect();
+    assert_eq!(refusals.len(), 2, "{refusals:#?}");
+    assert!(refusals[0].contains("refused_so_far=1"), "{refusals:#?}");
+    assert!(refusals[1].contains("refused_so_far=2"), "{refusals:#?}");
+    let j: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(j["status"], "succeeded", "{j}");
+    assert!(sim.status_polls() <= 1, "ended by polling, not its webhook");
+}
+
 #[test]
 fn clone_and_speak_wait_end_on_the_webhook_without_polling() {
     // The simulator delivers to the relay, which forwards to the command's receiver. Tasks

@@ -97,10 +97,20 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
         duplicate: AtomicU64::new(0),
         refused: AtomicU64::new(0),
     });
-    // The first line, before anything is served: no event line can precede it.
+    // The first line, before anything is served: no event line can precede it. Raced
+    // against the signals: a stdout nobody reads (a pipe already full) must not make them
+    // go unheard (a signal then ends the process, 130 or 143).
     let first = serde_json::json!({ "listening": addr.to_string() }).to_string();
-    if write_stdout(&first).is_err() {
-        return Ok(output_closed(printer));
+    match crate::signals::write_stdout(&mut signals, format!("{first}\n")).await {
+        Err(_) => return Ok(output_closed(printer)),
+        Ok(Some(name)) => {
+            // Nothing was served yet.
+            printer.progress(&format!(
+                "stopped on {name}: 0 events printed, 0 duplicates, 0 refused"
+            ));
+            return Ok(Exit::Success);
+        }
+        Ok(None) => {}
     }
     printer.progress(&format!(
         "receiving VMEG webhooks on http://{addr}{}; Ctrl-C to stop",

@@ -65,6 +65,8 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         None => None,
     };
     let hub = receiver.as_ref().map(|r| r.hub.clone());
+    let awaited = receiver.as_ref().map(|r| r.awaited.clone());
+    let awaited = awaited.as_ref();
     // A local recording goes up first: a progress bar on a terminal (stderr only).
     let bar = UploadBar::new(
         !printer.json
@@ -77,7 +79,7 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
     };
     let p = target.provider;
     let mut o = match &cli.command {
-        Command::Clone(args) => clone(&client, p, args, printer, bar).await,
+        Command::Clone(args) => clone(&client, p, args, printer, bar, awaited).await,
         Command::Status(args) => match job_id(&args.job_id, args.kind) {
             Ok((id, kind)) => status(&client, p, &id, kind).await,
             Err(f) => Outcome::failed(f),
@@ -86,7 +88,7 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
             Ok((id, kind)) => wait(&client, p, &id, kind, &args.poll, printer).await,
             Err(f) => Outcome::failed(f),
         },
-        Command::Speak(args) => speak(&client, p, args, printer).await,
+        Command::Speak(args) => speak(&client, p, args, printer, awaited).await,
         Command::Voices(args) if args.system => {
             super::tasks::system_voices(&client, p, args.timeout).await
         }
@@ -150,6 +152,8 @@ fn webhook_flags(cli: &Cli) -> Result<Option<(SocketAddr, &str)>, Failure> {
 struct WaitReceiver {
     receiver: Receiver,
     hub: CompletionHub,
+    /// The tasks the command waits on, which its route answers 200.
+    awaited: Awaited,
 }
 
 impl WaitReceiver {
@@ -159,44 +163,82 @@ impl WaitReceiver {
     async fn start(addr: SocketAddr, var: &str, printer: &mut Printer) -> Result<Self, Failure> {
         let secret = secret_from_env(var, "--webhook-secret-env", printer)?;
         let hub = CompletionHub::in_memory(voiceclone::WebhookSecret::new(secret));
+        let awaited = Awaited::default();
         let listener = Receiver::bind(addr).await?;
-        let app = voiceclone::webhook::axum::router("/", hub.clone()).layer(
-            axum::middleware::from_fn_with_state(hub.clone(), only_awaited_tasks),
-        );
+        let app = wait_route(hub.clone(), awaited.clone());
         let receiver = Receiver::start(listener, app)?;
         crate::output::stderr_line(&printer.safe(&format!(
                 "webhook receiver listening on http://{}/ (the task's VMEG webhook ends the wait; polling every {} s meanwhile as a fallback)",
                 receiver.addr(),
                 voiceclone::wait::DEFAULT_WEBHOOK_POLL_INTERVAL.as_secs()
             )));
-        Ok(Self { receiver, hub })
+        Ok(Self {
+            receiver,
+            hub,
+            awaited,
+        })
     }
 }
 
-/// Lets through only the deliveries of the tasks this command waits on (and those that do
-/// not verify: the route refuses them as usual). VMEG sends every task of the account to
-/// its one webhook URL, so while this receiver stands in for it, a delivery of another task
-/// (the account's other work) is answered 503: VMEG delivers it again later, to the
-/// account's own receiver once that is back, where a 200 here would have told VMEG it was
-/// handled and thrown it away. Every delivery is still taken by the route first (verified
-/// and recorded), and only then answered 503 if no wait is on its task: a delivery of this
-/// command's own task that comes before its wait has started (between the submit's answer
-/// and the wait) is then in the hub's store, where the wait finds it when it starts.
-async fn only_awaited_tasks(
-    axum::extract::State(hub): axum::extract::State<CompletionHub>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let (parts, body) = request.into_parts();
-    // One byte over the verifier's limit, as the route reads it: its 413 says why.
+/// The tasks (their vendor ids) a command with `--webhook-listen` waits on, each added
+/// before its wait starts and kept until the command ends: the delivery that ends a wait
+/// wakes it as it is recorded, and the wait may end (and leave the hub, so that
+/// [`CompletionHub::is_waiting_for`] no longer knows it) before that delivery's answer is
+/// chosen. Kept here, that delivery is still answered 200, not 503 (delivered again).
+#[derive(Clone, Debug, Default)]
+pub struct Awaited(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+impl Awaited {
+    /// The command waits on `id` from now on.
+    pub fn add(&self, id: &JobId) {
+        self.ids().insert(id.as_str().to_owned());
+    }
+
+    fn contains(&self, id: &JobId) -> bool {
+        self.ids().contains(id.as_str())
+    }
+
+    fn ids(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What the route of `--webhook-listen` holds.
+#[derive(Clone)]
+struct WaitRoute {
+    hub: CompletionHub,
+    awaited: Awaited,
+}
+
+/// The route of `--webhook-listen`: `POST /`, each delivery taken by the hub (verified,
+/// recorded, fanned out) as by the adapter's route (`voiceclone::webhook::axum::router`),
+/// and answered as it decides ([`voiceclone::webhook::Delivery::http_status`]: 401 for a
+/// bad signature or a stale timestamp, 413, 400, ...), except that a delivery of a task the
+/// command does not wait on is answered 503 ([`WaitRoute::answer`]). Each delivery is
+/// verified once, by the hub: the task is read from the event it hands back. Before, a
+/// middleware verified every delivery a first time to find its task, in front of the
+/// adapter's route, which verified it again.
+fn wait_route(hub: CompletionHub, awaited: Awaited) -> axum::Router {
+    // One byte over the verifier's limit still reaches it (its 413 says why); anything
+    // longer is cut by axum (also 413) without being read whole, as by the adapter's route.
     let limit = hub.verifier().body_limit().saturating_add(1);
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
+    axum::Router::new()
+        .route("/", axum::routing::post(receive_awaited))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(WaitRoute { hub, awaited })
+}
+
+async fn receive_awaited(
+    axum::extract::State(route): axum::extract::State<WaitRoute>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    // Lossy, as the adapter's route reads them: a value with bytes beyond ASCII is there and
+    // malformed (the verifier says so, naming the header), not absent.
     let header = |name: &str| {
-        parts
-            .headers
+        headers
             .get(name)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .unwrap_or_default()
@@ -205,27 +247,53 @@ async fn only_awaited_tasks(
         header(voiceclone::webhook::TIMESTAMP_HEADER),
         header(voiceclone::webhook::SIGNATURE_HEADER),
     );
-    let verified = hub.verifier().verify(&ts, &sig, &bytes).ok();
-    let task = verified.as_ref().and_then(|event| match &event.payload {
-        voiceclone::webhook::WebhookPayload::Clone(job) => Some(job.id.clone()),
-        voiceclone::webhook::WebhookPayload::Speech(job) => Some(job.id.clone()),
-        voiceclone::webhook::WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
-        _ => None,
-    });
-    // Asked before the route runs as well as after: the route's record wakes the wait, which
-    // may end (and leave the hub) before the answer comes back here; asked only after, the
-    // delivery that ended the wait was answered 503 and delivered again.
-    let waited_on_before = task.as_ref().is_some_and(|t| hub.is_waiting_for(t));
-    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
-    let answer = next.run(request).await;
-    let Some(event) = verified.filter(|_| answer.status().is_success()) else {
-        return answer;
+    // A task of its own, as in the adapter's route: a sender that hangs up makes the server
+    // drop this handler, not the record and its confirmation.
+    let status = match tokio::spawn(async move {
+        let delivery = route.hub.receive(&ts, &sig, &body).await;
+        route.answer(&delivery)
+    })
+    .await
+    {
+        Ok(status) => status,
+        Err(e) => {
+            tracing::warn!(error = %e, "a webhook delivery's task failed; answering 500");
+            500
+        }
     };
-    if waited_on_before || task.is_some_and(|t| hub.is_waiting_for(&t)) {
-        return answer;
+    axum::http::StatusCode::from_u16(status)
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl WaitRoute {
+    /// The answer to a delivery the hub took: its own, except 503 for a verified one
+    /// (recorded, or a duplicate) of a task the command does not wait on. VMEG sends every
+    /// task of the account to its one webhook URL, so while this receiver stands in for it,
+    /// a delivery of another task (the account's other work) is answered 503: VMEG delivers
+    /// it again later, to the account's own receiver once that is back, where a 200 here
+    /// would have told VMEG it was handled and thrown it away. It is recorded all the same:
+    /// a delivery of this command's own task that comes before its wait has started (between
+    /// the submit's answer and the wait) is then in the hub's store, where the wait finds it
+    /// when it starts.
+    fn answer(&self, delivery: &voiceclone::webhook::Delivery) -> u16 {
+        let status = delivery.http_status();
+        let Some(event) = delivery.event().filter(|_| (200..300).contains(&status)) else {
+            return status;
+        };
+        let task = match &event.payload {
+            voiceclone::webhook::WebhookPayload::Clone(job) => Some(job.id.clone()),
+            voiceclone::webhook::WebhookPayload::Speech(job) => Some(job.id.clone()),
+            voiceclone::webhook::WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
+            _ => None,
+        };
+        // `Awaited` is what counts (it outlives the wait); the hub's own waits too, should
+        // one be there that was not added to it.
+        if task.is_some_and(|t| self.awaited.contains(&t) || self.hub.is_waiting_for(&t)) {
+            return status;
+        }
+        tracing::info!(pipeline_key = %event.pipeline_key, "a webhook delivery of a task this command does not wait on (yet): recorded, and answered 503 so that VMEG delivers it again later");
+        503
     }
-    tracing::info!(pipeline_key = %event.pipeline_key, "a webhook delivery of a task this command does not wait on (yet): recorded, and answered 503 so that VMEG delivers it again later");
-    axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
 }
 
 fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
@@ -329,6 +397,7 @@ async fn clone(
     args: &CloneArgs,
     printer: &Printer,
     bar: UploadBar,
+    awaited: Option<&Awaited>,
 ) -> Outcome {
     if let Some(f) = needs_wait(args.wait, &args.poll) {
         return Outcome::failed(f);
@@ -357,7 +426,7 @@ async fn clone(
     };
     let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
-        let waited = finish_wait_with(client, job.clone(), &policy, printer);
+        let waited = finish_wait_with(client, job.clone(), &policy, printer, awaited);
         after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
     } else if args.sync {
         sync_result((job_outcome(&job), job))
@@ -499,12 +568,14 @@ impl CliJob for SpeechJob {
 }
 
 /// Waits for a job of either kind, with a spinner, and renders where it ended; also hands
-/// back the job (with its result when it succeeded).
+/// back the job (with its result when it succeeded). The job is added to `awaited` (the
+/// tasks `--webhook-listen` answers 200) before the wait starts.
 async fn finish_wait_with<J: CliJob>(
     client: &Client,
     mut job: J,
     policy: &WaitPolicy,
     printer: &Printer,
+    awaited: Option<&Awaited>,
 ) -> (Outcome, J) {
     let kind = J::KIND;
     let spinner = Spinner::start(
@@ -521,6 +592,9 @@ async fn finish_wait_with<J: CliJob>(
         format!("waiting for {} {kind} job {}", job.provider(), job.id()),
     );
     let id = job.id().clone();
+    if let Some(awaited) = awaited {
+        awaited.add(&id);
+    }
     let result = J::wait(client, &id, &policy).await;
     drop(spinner);
     let failure = match result {
@@ -877,7 +951,7 @@ async fn wait(
         printer: &Printer,
         signals: &mut Option<crate::signals::Signals>,
     ) -> Outcome {
-        let waited = finish_wait_with(client, job.clone(), policy, printer);
+        let waited = finish_wait_with(client, job.clone(), policy, printer, None);
         let (mut o, job) = interruptible(waited, job, signals, Waited::ById).await;
         // Nothing is known about the task (interrupted, or a wait that failed for another
         // reason than the task's failure or the deadline): no status is claimed, in JSON
@@ -918,9 +992,15 @@ async fn wait(
     o
 }
 
-async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer) -> Outcome {
+async fn speak(
+    client: &Client,
+    p: Provider,
+    args: &SpeakArgs,
+    printer: &Printer,
+    awaited: Option<&Awaited>,
+) -> Outcome {
     if let Some(file) = &args.text_file {
-        return super::long::run(client, p, args, file, printer).await;
+        return super::long::run(client, p, args, file, printer, awaited).await;
     }
     if let Some(f) = needs_wait(args.wait, &args.poll) {
         return Outcome::failed(f);
@@ -948,7 +1028,7 @@ async fn speak(client: &Client, p: Provider, args: &SpeakArgs, printer: &Printer
     };
     let (mut o, job) = if args.wait && !job.status.is_terminal() {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
-        let waited = finish_wait_with(client, job.clone(), &policy, printer);
+        let waited = finish_wait_with(client, job.clone(), &policy, printer, awaited);
         after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
     } else if args.sync {
         sync_result((job_outcome(&job), job))
@@ -1022,15 +1102,29 @@ async fn upload(client: &Client, p: Provider, file: &std::path::Path, bar: Uploa
 mod tests {
     use super::*;
 
+    /// `body` signed with `secret` now, as VMEG signs (computed here with the RustCrypto
+    /// hmac crate): `(timestamp, signature)`.
+    #[allow(clippy::unwrap_used)]
+    fn signed(secret: &str, body: &str) -> (String, String) {
+        use hmac::Mac as _;
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(ts.as_bytes());
+        mac.update(body.as_bytes());
+        (ts, hex::encode(mac.finalize().into_bytes()))
+    }
+
     /// The delivery that ends a wait is answered 200 even when the wait ends (and leaves the
-    /// hub) before the middleware looks again: here the route waits for the wait to end
-    /// before it answers, the order a multi-thread runtime may take. Before, the middleware
-    /// asked only after the route and answered that delivery 503 (VMEG delivers it again).
+    /// hub) before its answer is chosen, the order a multi-thread runtime may take: the
+    /// command's tasks are kept in `Awaited`, which outlives the wait. Another task's
+    /// delivery, verified and recorded, is answered 503 (VMEG delivers it again later).
     #[tokio::test]
     #[allow(clippy::unwrap_used)]
     async fn the_delivery_that_ends_a_wait_is_answered_200_whatever_ends_first() {
-        use hmac::Mac as _;
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         const SECRET: &str = "whsec-race";
         let hub = CompletionHub::in_memory(voiceclone::WebhookSecret::new(SECRET));
         let client = Client::builder(Provider::Vmeg)
@@ -1041,6 +1135,12 @@ mod tests {
             .build()
             .unwrap();
         let task = JobId::new("t-race");
+        let route = WaitRoute {
+            hub: hub.clone(),
+            awaited: Awaited::default(),
+        };
+        // As `finish_wait_with` does, before the wait starts.
+        route.awaited.add(&task);
         let waiter = tokio::spawn({
             let task = task.clone();
             async move {
@@ -1056,63 +1156,31 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
         assert!(hub.is_waiting_for(&task), "the wait never started");
-        // The route: the hub takes the delivery, then the answer waits for the wait's end.
-        let waiter = std::sync::Arc::new(tokio::sync::Mutex::new(Some(waiter)));
-        let route = {
-            let hub = hub.clone();
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
-                let h = |n: &str| {
-                    headers
-                        .get(n)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                let ts = h(voiceclone::webhook::TIMESTAMP_HEADER);
-                let sig = h(voiceclone::webhook::SIGNATURE_HEADER);
-                let delivery = hub.receive(&ts, &sig, &body).await;
-                if let Some(w) = waiter.lock().await.take() {
-                    let ended = w.await.unwrap();
-                    assert!(ended.is_err(), "a failure delivery ends the wait failed");
-                }
-                axum::http::StatusCode::from_u16(delivery.http_status()).unwrap()
-            }
-        };
-        let app = axum::Router::new()
-            .route("/", axum::routing::post(route))
-            .layer(axum::middleware::from_fn_with_state(
-                hub.clone(),
-                only_awaited_tasks,
-            ));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
         let body = serde_json::json!({
             "code": 500, "event": "openapi-clone-voice", "pipelineKey": "pk-race",
             "message": "boom", "data": {"taskId": "t-race"},
         })
         .to_string();
-        let ts = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            .to_string();
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-        mac.update(ts.as_bytes());
-        mac.update(body.as_bytes());
-        let sig = hex::encode(mac.finalize().into_bytes());
-        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let request = format!(
-            "POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{}: {ts}\r\n{}: {sig}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            voiceclone::webhook::TIMESTAMP_HEADER,
-            voiceclone::webhook::SIGNATURE_HEADER,
-            body.len()
-        );
-        conn.write_all(request.as_bytes()).await.unwrap();
-        let mut answer = String::new();
-        conn.read_to_string(&mut answer).await.unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let (ts, sig) = signed(SECRET, &body);
+        let delivery = hub.receive(&ts, &sig, body.as_bytes()).await;
+        // The wait ends on it (failed: code 500) before the answer is chosen.
+        let ended = waiter.await.unwrap();
+        assert!(ended.is_err(), "a failure delivery ends the wait failed");
         assert!(!hub.is_waiting_for(&task), "the wait has ended");
+        assert_eq!(route.answer(&delivery), 200);
+        // Another task's delivery: verified and recorded, answered 503.
+        let other = serde_json::json!({
+            "code": 200, "event": "openapi-clone-voice", "pipelineKey": "pk-other",
+            "data": {"taskId": "t-other", "voiceId": "cv_1"},
+        })
+        .to_string();
+        let (ts, sig) = signed(SECRET, &other);
+        let delivery = hub.receive(&ts, &sig, other.as_bytes()).await;
+        assert_eq!(delivery.http_status(), 200, "{delivery:?}");
+        assert_eq!(route.answer(&delivery), 503);
+        // A refused one keeps its own answer.
+        let refused = hub.receive(&ts, &"0".repeat(64), other.as_bytes()).await;
+        assert_eq!(route.answer(&refused), 401);
     }
 
     #[test]

@@ -48,14 +48,23 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
     let mut signals = crate::signals::Signals::install();
     // Without its base URL and key nobody can use the simulator: a stdout that cannot take
     // them (a full disk, a closed pipe) stops it at once, exit 2 (a local I/O problem with
-    // what the user named, like an address it cannot listen on; nothing was sent).
-    if let Err(e) = write_stdout(&start) {
-        sim.shutdown().await;
-        return Outcome::failed(Failure::io(
-            "the simulator stopped: its base URL and API key cannot be printed on stdout",
-            &e,
-        ));
-    }
+    // what the user named, like an address it cannot listen on; nothing was sent). Raced
+    // against the signals: a stdout nobody reads must not make them go unheard (a signal
+    // then ends the process, 130 or 143).
+    let written = match signals.as_mut() {
+        Ok(signals) => crate::signals::write_stdout(signals, start).await,
+        Err(_) => write_stdout(&start).map(|()| None),
+    };
+    let signalled = match written {
+        Ok(signalled) => signalled,
+        Err(e) => {
+            sim.shutdown().await;
+            return Outcome::failed(Failure::io(
+                "the simulator stopped: its base URL and API key cannot be printed on stdout",
+                &e,
+            ));
+        }
+    };
     let bound = sim.addr();
     if !is_loopback(bound) {
         // Not muted by --quiet or --json: it is about who else can use the simulator.
@@ -68,13 +77,18 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
             }
         ));
     }
-    printer.progress("press Ctrl-C to stop");
-    match signals.as_mut() {
-        Ok(signals) => {
+    match (signalled, signals.as_mut()) {
+        // It came while the start line was being written.
+        (Some(name), _) => tracing::debug!(signal = name, "stopping the simulator"),
+        (None, Ok(signals)) => {
+            printer.progress("press Ctrl-C to stop");
             let name = signals.next().await;
             tracing::debug!(signal = name, "stopping the simulator");
         }
-        Err(f) => tracing::warn!(error = %f.message, "cannot listen for signals; stopping"),
+        (None, Err(f)) => {
+            printer.progress("press Ctrl-C to stop");
+            tracing::warn!(error = %f.message, "cannot listen for signals; stopping");
+        }
     }
     let stats = sim.stats();
     sim.shutdown().await;

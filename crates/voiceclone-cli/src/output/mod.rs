@@ -270,8 +270,16 @@ impl Outcome {
 
     /// The one JSON object.
     pub fn to_json(&self) -> Value {
+        self.to_json_exiting(self.exit().code())
+    }
+
+    /// The one JSON object, for a process that ends with `exit_code` rather than the work's
+    /// own code: a result written to stderr because stdout did not take it (exit 3, or 130
+    /// or 143 when a signal ended the write) says the code the process really exits with.
+    /// Everything else stays as the work left it: it is what happened.
+    fn to_json_exiting(&self, exit_code: u8) -> Value {
         let mut m = self.fields.clone();
-        m.insert("exit_code".into(), self.exit().code().into());
+        m.insert("exit_code".into(), exit_code.into());
         if let Some(f) = &self.failure {
             m.insert("error".into(), f.to_json());
         }
@@ -432,14 +440,23 @@ impl Printer {
     /// head -1`) keeps the command's own exit code.
     ///
     /// A signal while the result is being written ends the process (exit 130 or 143), the
-    /// result, when it names a job, on stderr if stdout did not take it
-    /// ([`crate::signals::writing_result`]).
+    /// result, when it names a job, on stderr if stdout did not take it, its `exit_code`
+    /// the 130 or 143 ([`crate::signals::writing_result`]).
     pub fn finish(&self, outcome: &Outcome) -> Exit {
         let text = self.stdout_text(outcome);
         let error_line = outcome.failure.as_ref().map(|f| self.error_line(f));
-        crate::signals::writing_result(outcome.names_a_job().then(|| match &error_line {
-            Some(line) => format!("{text}{line}\n"),
-            None => text.clone(),
+        // Rendered when a signal ends the process, with the code it ends with (130 or 143).
+        crate::signals::writing_result(outcome.names_a_job().then(|| {
+            let (printer, outcome, error_line) =
+                (self.clone(), outcome.clone(), error_line.clone());
+            let pending: crate::signals::PendingResult = Box::new(move |code| {
+                let text = printer.stdout_text_exiting(&outcome, code);
+                match &error_line {
+                    Some(line) => format!("{text}{line}\n"),
+                    None => text,
+                }
+            });
+            pending
         }));
         let written = {
             let mut out = std::io::stdout().lock();
@@ -450,7 +467,7 @@ impl Printer {
         }
         let exit = match written {
             Ok(()) => outcome.exit(),
-            Err(e) => self.unwritten(outcome, &text, &e),
+            Err(e) => self.unwritten(outcome, &e),
         };
         // A second signal waits for this (it would otherwise cut the result naming the job).
         crate::signals::result_written();
@@ -474,8 +491,14 @@ impl Printer {
 
     /// What [`Printer::finish`] writes on stdout: the JSON object, or the human lines.
     fn stdout_text(&self, outcome: &Outcome) -> String {
+        self.stdout_text_exiting(outcome, outcome.exit().code())
+    }
+
+    /// [`Printer::stdout_text`] for a process that exits with `exit_code` (the JSON object's
+    /// `exit_code`; the human lines name no code).
+    fn stdout_text_exiting(&self, outcome: &Outcome, exit_code: u8) -> String {
         if self.json {
-            format!("{}\n", self.json_line(&outcome.to_json()))
+            format!("{}\n", self.json_line(&outcome.to_json_exiting(exit_code)))
         } else {
             outcome
                 .lines
@@ -486,8 +509,10 @@ impl Printer {
     }
 
     /// The outcome could not be written to stdout: it goes to stderr instead (see
-    /// [`Printer::finish`]).
-    fn unwritten(&self, outcome: &Outcome, text: &str, e: &std::io::Error) -> Exit {
+    /// [`Printer::finish`]), with the exit code the process exits with (a `--json` result
+    /// that said `"exit_code":0` on stderr while the process exited 3 was misread as
+    /// success by whoever parsed it).
+    fn unwritten(&self, outcome: &Outcome, e: &std::io::Error) -> Exit {
         let names_job = outcome.names_a_job();
         if e.kind() == std::io::ErrorKind::BrokenPipe && !names_job {
             return outcome.exit();
@@ -500,13 +525,15 @@ impl Printer {
         stderr_line(&self.safe(&format!(
             "error (stdout): the result could not be written to stdout ({e}){why}"
         )));
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
         let floor = if names_job {
             Exit::Unreachable
         } else {
             Exit::Failure
         };
-        outcome.exit().max(floor)
+        let exit = outcome.exit().max(floor);
+        let text = self.stdout_text_exiting(outcome, exit.code());
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        exit
     }
 }
 

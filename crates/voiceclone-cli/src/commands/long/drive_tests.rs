@@ -153,6 +153,7 @@ async fn run_against(fake: &Fake, dir: &Path) -> Outcome {
         &args,
         &file,
         &Printer::new(true, true),
+        None,
     )
     .await
 }

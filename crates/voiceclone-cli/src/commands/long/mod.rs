@@ -62,6 +62,7 @@ use voiceclone::{
 };
 
 use crate::cli::SpeakArgs;
+use crate::commands::provider::Awaited;
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, rfc3339};
 use manifest::{FileRecord, Manifest, PartRecord, PartState, file_sha256, files_intact, unix_ms};
@@ -92,10 +93,11 @@ pub async fn run(
     args: &SpeakArgs,
     file: &Path,
     printer: &Printer,
+    awaited: Option<&Awaited>,
 ) -> Outcome {
     match plan(p, args, file) {
         Ok(plan) => match args.out.as_deref() {
-            Some(dir) => resume(client, plan, args, dir, printer).await,
+            Some(dir) => resume(client, plan, args, dir, printer, awaited).await,
             None => Outcome::failed(Failure::usage(
                 "--text-file needs --out DIR (where the audio and the manifest go), or --dry-run",
             )),
@@ -153,6 +155,8 @@ enum Ready {
 /// One run over the manifest.
 struct Run<'a> {
     client: &'a Client,
+    /// `--webhook-listen`: the tasks its receiver answers 200 (each part's, before its wait).
+    awaited: Option<&'a Awaited>,
     plan: LongSpeechPlan,
     dir: PathBuf,
     /// Only ever borrowed between awaits (one thread).
@@ -193,6 +197,7 @@ async fn resume(
     args: &SpeakArgs,
     dir: &Path,
     printer: &Printer,
+    awaited: Option<&Awaited>,
 ) -> Outcome {
     let policy = match super::provider::policy(plan.provider(), &args.poll) {
         Ok(p) => p,
@@ -253,6 +258,7 @@ async fn resume(
     }
     let run = Run {
         client,
+        awaited,
         plan,
         dir: dir.to_path_buf(),
         manifest: RefCell::new(manifest),
@@ -963,6 +969,9 @@ impl Run<'_> {
                 ));
             }
         };
+        if let Some(awaited) = self.awaited {
+            awaited.add(&id);
+        }
         match self.client.wait_for_speech(&id, &self.policy).await {
             Ok(speech) => Ready::Speech(speech),
             Err(e) => {
