@@ -261,3 +261,61 @@ async fn a_key_echoed_in_a_header_is_never_printed_by_the_generated_clients() {
         Some(Some("fine".into()))
     );
 }
+
+/// A base URL carrying credentials or a token in its query never shows them: not in the
+/// generated client's `Debug`, not in the error of a call that could not connect (reqwest
+/// prints the URL of a failed request), not in an `UnexpectedResponse` (which prints the
+/// response's URL). The credentials are never sent either (the bearer header replaces the
+/// basic one reqwest would make of them).
+#[tokio::test]
+async fn a_secret_in_the_base_url_is_never_printed_by_the_generated_clients() {
+    const USER: &str = "base-user-7Qx";
+    const PASSWORD: &str = "base-password-9Zk";
+    const TOKEN: &str = "query-token-4Wm";
+    let secrets = [USER, PASSWORD, TOKEN];
+    let assert_hidden = |what: &str, text: &str| {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{what} shows {secret}: {text}");
+        }
+    };
+    let (_refusing, port) = workspace_tests::refusing_port();
+    for base in [
+        format!("http://{USER}:{PASSWORD}@127.0.0.1:{port}/v1"),
+        format!("http://127.0.0.1:{port}/v1?token={TOKEN}"),
+        format!("http://{USER}:{PASSWORD}@127.0.0.1:{port}/v1?token={TOKEN}#{TOKEN}"),
+    ] {
+        let client = jimmyai_client::connect(&base, KEY).unwrap();
+        assert_hidden("the client's Debug", &format!("{client:?}"));
+        assert!(format!("{client:?}").contains(&format!("127.0.0.1:{port}")));
+        let err = client.get_audio_task("t1").await.unwrap_err();
+        assert!(
+            matches!(err, jimmyai_client::Error::CommunicationError(_)),
+            "{err:?}"
+        );
+        assert_hidden("Display", &format!("{err}"));
+        assert_hidden("alternate Display", &format!("{err:#}"));
+        assert_hidden("Debug", &format!("{err:?}"));
+        let vmeg = vmeg_client::connect(&base, KEY).unwrap();
+        assert_hidden("the VMEG client's Debug", &format!("{vmeg:?}"));
+        let err = vmeg.tasks_detail(Some("r1"), "t1").await.unwrap_err();
+        assert_hidden("VMEG Display and Debug", &format!("{err} {err:?}"));
+    }
+
+    // An answer: its URL (printed by `UnexpectedResponse`) carries neither, and the server
+    // saw the bearer key, not the credentials.
+    let capture = Capture::start(401, json!({})).await;
+    let served = capture.base_url();
+    let host = served.trim_start_matches("http://");
+    let base = format!("http://{USER}:{PASSWORD}@{host}/?token={TOKEN}");
+    let client = vmeg_client::connect(&base, KEY).unwrap();
+    let err = client.tasks_detail(Some("r1"), "t1").await.unwrap_err();
+    assert!(
+        matches!(err, vmeg_client::Error::UnexpectedResponse(_)),
+        "{err:?}"
+    );
+    let shown = format!("{err} {err:?}");
+    assert_hidden("UnexpectedResponse", &shown);
+    assert!(shown.contains("?[redacted]"), "{shown}");
+    let wire = capture.wire().to_string();
+    assert!(!wire.contains(PASSWORD), "{wire}");
+}

@@ -1,5 +1,6 @@
 //! What every call of a generated client carries without being told per call.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -43,6 +44,9 @@ pub struct ClientConfig {
     max_response_bytes: usize,
     /// The client's base URL, parsed once (see `hooks::request_url`).
     base: Arc<OnceLock<(String, reqwest::Url)>>,
+    /// A base URL this config was used with has a query of its own (a token, maybe): the
+    /// query of a request URL is then never printed (see `hooks::execute`).
+    base_has_query: Arc<AtomicBool>,
     /// The URLs of operations without path parameters, each built once for the base URL
     /// above (see `hooks::static_request_url`).
     static_urls: Arc<Mutex<Vec<(&'static str, reqwest::Url)>>>,
@@ -132,6 +136,7 @@ impl ClientConfig {
             timeouts: Arc::new(Vec::new()),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             base: Arc::new(OnceLock::new()),
+            base_has_query: Arc::new(AtomicBool::new(false)),
             static_urls: Arc::new(Mutex::new(Vec::new())),
             text_filter: Some(filter(&key)),
             key,
@@ -233,8 +238,17 @@ impl ClientConfig {
             return Some(url.clone());
         }
         let url = reqwest::Url::parse(baseurl).ok()?;
+        if url.query().is_some() {
+            self.base_has_query.store(true, Ordering::Relaxed);
+        }
         let _ = self.base.set((baseurl.to_owned(), url.clone()));
         Some(url)
+    }
+
+    /// Whether a base URL this config was used with has a query: the query of its request
+    /// URLs is then the caller's (a token, maybe), and never printed.
+    pub(crate) fn base_has_query(&self) -> bool {
+        self.base_has_query.load(Ordering::Relaxed)
     }
 
     /// The URL of `path` (a path without parameters) under `baseurl`, built by `build` once

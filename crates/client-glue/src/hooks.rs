@@ -506,18 +506,52 @@ fn without_key(
 
 /// Sends, and bounds the response body: reading more than the configured limit fails with a
 /// body error whose source is [`BodyTooLarge`] (see [`is_body_too_large`]), so a hostile or
-/// broken server cannot exhaust memory, on success and error statuses alike. A response
-/// header echoing the API key has it removed: progenitor's
-/// `Error::UnexpectedResponse` prints the whole response, headers included, and a
-/// `ResponseValue` keeps them.
+/// broken server cannot exhaust memory, on success and error statuses alike.
+///
+/// What progenitor's errors print (`Error::UnexpectedResponse` prints the whole response,
+/// URL and headers; `Error::CommunicationError` reqwest's error, URL included), and what a
+/// `ResponseValue` keeps, holds no secret:
+/// - a response header echoing the API key whole has it removed.
+/// - the URL of the response, and of a failed request's error, has no user name, password or
+///   fragment, and no query when the client's base URL has one (it is then the caller's, and
+///   may hold a token; it is printed as `[redacted]`). (reqwest already moves a base URL's
+///   credentials into an `Authorization` header, which [`prepare`] replaces with the bearer
+///   one: they are never sent either.)
 pub async fn execute(
     client: &reqwest::Client,
     config: &ClientConfig,
     request: reqwest::Request,
 ) -> reqwest::Result<reqwest::Response> {
-    let mut response = client.execute(request).await?;
+    let query = config.base_has_query();
+    let mut response = client.execute(request).await.map_err(|mut e| {
+        if let Some(url) = e.url_mut() {
+            crate::redact::redact_url(url, query);
+        }
+        e
+    })?;
     without_key_in_headers(response.headers_mut(), &config.key);
+    let response = if crate::redact::needs_redaction(response.url(), query) {
+        with_printable_url(response, query)
+    } else {
+        response
+    };
     Ok(limit_body(response, config.max_response_bytes()))
+}
+
+/// `response` with its URL redacted (see [`crate::redact::redact_url`]): reqwest keeps a
+/// response's URL in an extension of the `http::Response` it converts from.
+fn with_printable_url(response: reqwest::Response, query: bool) -> reqwest::Response {
+    use reqwest::ResponseBuilderExt as _;
+    let mut url = response.url().clone();
+    crate::redact::redact_url(&mut url, query);
+    let http: http::Response<reqwest::Body> = response.into();
+    let (mut parts, body) = http.into_parts();
+    if let Ok(marker) = http::Response::builder().url(url).body(()) {
+        parts.extensions.extend(marker.into_parts().0.extensions);
+    }
+    // Without the extension (never: the builder above has nothing to refuse), reqwest names
+    // a placeholder URL: still nothing of the original.
+    reqwest::Response::from(http::Response::from_parts(parts, body))
 }
 
 /// Every header of `headers` whose value holds `key` gets the value `[redacted]`, and one
