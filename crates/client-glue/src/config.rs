@@ -113,7 +113,9 @@ impl ClientConfig {
     /// every piece of it), so that the key is not searched for twice in every string. A filter
     /// that keeps the key lets an echoed key through to the generated types: otherwise use
     /// `bearer` and [`with_text_filter`](Self::with_text_filter). The body and message an
-    /// `InvalidResponsePayload` keeps still lose the key (see [`crate::hooks::decode`]).
+    /// `InvalidResponsePayload` keeps still lose the key (see [`crate::hooks::decode`]), and
+    /// the headers of an answer are checked with `filter` and for the key whole (see
+    /// [`crate::hooks::execute`]).
     pub fn bearer_with_own_filter(api_key: &str, filter: TextFilter) -> Result<Self, ConnectError> {
         Self::new(api_key, |_| filter)
     }
@@ -205,11 +207,13 @@ impl ClientConfig {
     /// read, then has the key removed (as without a filter of one's own): each
     /// [`Text`](crate::Text) as it is decoded, and each string inside a
     /// [`RawJson`](crate::RawJson) (see [`crate::wire`]), as when each call is wrapped in
-    /// [`with_text_filter`](crate::wire::with_text_filter). Not filtered: values the
-    /// generated types hold in other types than these (numbers, booleans, `List` lengths), the
-    /// headers of an answer (those holding the key whole have it replaced, filter or not: see
-    /// [`crate::hooks::execute`]), and the body of an error status (`Error::UnexpectedResponse`
-    /// keeps the response unread). A later call replaces `filter`.
+    /// [`with_text_filter`](crate::wire::with_text_filter). The headers of every answer are
+    /// checked with it as such strings are: a value it would change becomes `[redacted]`, a
+    /// header whose name it would change is dropped (see [`crate::hooks::execute`]). Not
+    /// filtered: values the generated types hold in other types than these (numbers,
+    /// booleans, `List` lengths), and the body of an error status
+    /// (`Error::UnexpectedResponse` keeps the response unread). A later call replaces
+    /// `filter`.
     #[must_use]
     pub fn with_text_filter(mut self, filter: TextFilter) -> Self {
         let key = key_filter(&self.key);
