@@ -731,6 +731,68 @@ async fn wait_ends_in_task_failed() {
     }
 }
 
+/// `Client::task` reads a task's status as the waits do, and says so as they do when the
+/// word is one VMEG does not document: the detail names the word (`assumed_status`), a job
+/// failed by it has an `error` saying the failure is an assumption and the task may still
+/// be alive (with the vendor's own reason kept), and the job's, or another product's
+/// summary's, `Debug` and `Display` say it too. A documented word says nothing of the kind.
+/// Before, `task` returned a `Failed` job with no error and nothing in its `Debug` telling
+/// that `Failed` was a guess.
+#[tokio::test]
+async fn a_task_looked_up_by_id_says_when_its_status_is_assumed() {
+    for (task_type, word) in [
+        ("cloneVoice", "timeout"),
+        ("tts", "expired"),
+        ("vt", "timeout"),
+    ] {
+        let body = json!({"taskId": "t-1", "taskType": task_type, "status": word,
+            "result": {"errorMessage": "took too long"}});
+        let server = Scripted::start(vec![ok(body)]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let detail = c.task(&JobId::new("t-1")).await.unwrap();
+        assert_eq!(detail.status(), &TaskStatus::Failed, "{task_type}");
+        assert_eq!(detail.assumed_status(), Some(word), "{task_type}");
+        let shown = format!("{detail:?}");
+        assert!(
+            shown.contains("by assumption") && shown.contains("may still be alive"),
+            "{task_type}: {shown}"
+        );
+        let error = match &detail {
+            voiceclone::TaskDetail::Clone(j) => j.error.clone(),
+            voiceclone::TaskDetail::Speech(j) => j.error.clone(),
+            voiceclone::TaskDetail::Other(summary) => {
+                let text = summary.to_string();
+                assert!(
+                    text.contains("by assumption") && text.contains(word),
+                    "{text}"
+                );
+                continue;
+            }
+            other => panic!("{other:?}"),
+        };
+        let error = error.unwrap_or_default();
+        assert!(
+            error.contains("took too long")
+                && error.contains("by assumption")
+                && error.contains("before submitting again"),
+            "{task_type}: {error}"
+        );
+    }
+    // The documented word: a certain failure, the vendor's reason as it is.
+    let server = Scripted::start(vec![detail(
+        "t-1",
+        "failed",
+        json!({"errorMessage": "bad audio"}),
+    )])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let detail = c.task(&JobId::new("t-1")).await.unwrap();
+    assert_eq!(detail.assumed_status(), None);
+    let shown = format!("{detail:?}");
+    assert!(!shown.contains("assum"), "{shown}");
+    assert!(shown.contains("bad audio"), "{shown}");
+}
+
 /// VMEG documents only `running`, `finished` and `failed` (api-facts A10). A guessed failure
 /// word (`timeout`, `expired`, `cancelled`, `error`) still ends a wait as `TaskFailed`, but
 /// says the failure is an assumption, names the word (`Error::assumed_status`) and never

@@ -261,3 +261,159 @@ async fn a_key_echoed_in_a_header_is_never_printed_by_the_generated_clients() {
         Some(Some("fine".into()))
     );
 }
+
+/// Any 8-character piece of the key (ASCII case-insensitive) `text` holds.
+fn piece_of_key(text: &str) -> Option<String> {
+    let text = text.to_ascii_lowercase();
+    let key = KEY.to_ascii_lowercase();
+    key.as_bytes()
+        .windows(8)
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .find(|p| text.contains(p.as_str()))
+}
+
+/// `KEY` with every byte percent-encoded.
+fn percent_encoded_key() -> String {
+    KEY.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// A server answering every task lookup with `status` and headers echoing the key
+/// lower-cased, cut, percent-encoded and in a header's name.
+async fn echoing_headers(status: u16) -> MockServer {
+    let server = MockServer::start_async().await;
+    let lower = KEY.to_ascii_lowercase();
+    let cut: String = KEY.chars().skip(4).take(10).collect();
+    let encoded = percent_encoded_key();
+    let name = format!("x-{}", &lower[..12]);
+    server.mock(move |when, then| {
+        when.path_includes("/audios/");
+        then.status(status)
+            .header("x-lower", format!("Bearer {lower}"))
+            .header("x-cut", format!("token {cut}..."))
+            .header("x-encoded", format!("k={encoded}"))
+            .header(name.as_str(), "the name holds a piece")
+            .header("content-type", "application/json")
+            .json_body(task_answer("fine"));
+    });
+    server
+}
+
+/// A header echoing the key in another form than whole is checked with the client's text
+/// filter, as the strings of the body are: with the `voiceclone` adapter's (every piece of 8
+/// or more characters, in any case) a lower-cased, cut or percent-encoded echo never shows,
+/// in a header's value or name, in an error or in a `ResponseValue`; with `connect`'s (the key
+/// whole), a percent-encoded echo of the whole key is removed too. Before, only a header
+/// value holding the key whole, as sent, was.
+#[tokio::test]
+async fn a_key_echoed_in_a_header_in_any_form_is_never_printed_by_the_generated_clients() {
+    let scrubber = std::sync::Arc::new(voiceclone::scrub::Scrubber::new(KEY));
+    let filter: client_glue::TextFilter =
+        std::sync::Arc::new(move |text: String| scrubber.scrub(&text).into_owned());
+    let config = client_glue::ClientConfig::bearer_with_own_filter(KEY, filter).unwrap();
+    for status in [200, 401] {
+        let server = echoing_headers(status).await;
+        let client = jimmyai_client::Client::new_with_client(
+            &server.base_url(),
+            client_glue::http_client().unwrap(),
+            config.clone(),
+        );
+        let shown = match client.get_audio_task("fine").await {
+            Ok(answer) => {
+                for header in ["x-lower", "x-cut", "x-encoded"] {
+                    assert_eq!(
+                        answer.headers().get(header).and_then(|v| v.to_str().ok()),
+                        Some("[redacted]"),
+                        "{header}"
+                    );
+                }
+                assert_eq!(
+                    answer.headers().get("content-type").map(|v| v.as_bytes()),
+                    Some(&b"application/json"[..])
+                );
+                format!("{answer:?}")
+            }
+            Err(err) => {
+                assert!(
+                    matches!(err, jimmyai_client::Error::UnexpectedResponse(_)),
+                    "{err:?}"
+                );
+                format!("{err} {err:?}")
+            }
+        };
+        assert_eq!(piece_of_key(&shown), None, "HTTP {status}: {shown}");
+        assert!(!shown.contains(&percent_encoded_key()), "{shown}");
+    }
+
+    // `connect`: the key whole, as sent or percent-encoded.
+    let server = MockServer::start_async().await;
+    let encoded = percent_encoded_key();
+    server.mock(move |when, then| {
+        when.path_includes("/audios/");
+        then.status(401)
+            .header("x-encoded", format!("k={encoded}"))
+            .body("{}");
+    });
+    let client = jimmyai_client::connect(&server.base_url(), KEY).unwrap();
+    let err = client.get_audio_task("refused").await.unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(&percent_encoded_key()), "{shown}");
+    assert!(shown.contains("[redacted]"), "{shown}");
+}
+
+/// A base URL carrying credentials or a token in its query never shows them: not in the
+/// generated client's `Debug`, not in the error of a call that could not connect (reqwest
+/// prints the URL of a failed request), not in an `UnexpectedResponse` (which prints the
+/// response's URL). The credentials are never sent either (the bearer header replaces the
+/// basic one reqwest would make of them).
+#[tokio::test]
+async fn a_secret_in_the_base_url_is_never_printed_by_the_generated_clients() {
+    const USER: &str = "base-user-7Qx";
+    const PASSWORD: &str = "base-password-9Zk";
+    const TOKEN: &str = "query-token-4Wm";
+    let secrets = [USER, PASSWORD, TOKEN];
+    let assert_hidden = |what: &str, text: &str| {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{what} shows {secret}: {text}");
+        }
+    };
+    let (_refusing, port) = workspace_tests::refusing_port();
+    for base in [
+        format!("http://{USER}:{PASSWORD}@127.0.0.1:{port}/v1"),
+        format!("http://127.0.0.1:{port}/v1?token={TOKEN}"),
+        format!("http://{USER}:{PASSWORD}@127.0.0.1:{port}/v1?token={TOKEN}#{TOKEN}"),
+    ] {
+        let client = jimmyai_client::connect(&base, KEY).unwrap();
+        assert_hidden("the client's Debug", &format!("{client:?}"));
+        assert!(format!("{client:?}").contains(&format!("127.0.0.1:{port}")));
+        let err = client.get_audio_task("t1").await.unwrap_err();
+        assert!(
+            matches!(err, jimmyai_client::Error::CommunicationError(_)),
+            "{err:?}"
+        );
+        assert_hidden("Display", &format!("{err}"));
+        assert_hidden("alternate Display", &format!("{err:#}"));
+        assert_hidden("Debug", &format!("{err:?}"));
+        let vmeg = vmeg_client::connect(&base, KEY).unwrap();
+        assert_hidden("the VMEG client's Debug", &format!("{vmeg:?}"));
+        let err = vmeg.tasks_detail(Some("r1"), "t1").await.unwrap_err();
+        assert_hidden("VMEG Display and Debug", &format!("{err} {err:?}"));
+    }
+
+    // An answer: its URL (printed by `UnexpectedResponse`) carries neither, and the server
+    // saw the bearer key, not the credentials.
+    let capture = Capture::start(401, json!({})).await;
+    let served = capture.base_url();
+    let host = served.trim_start_matches("http://");
+    let base = format!("http://{USER}:{PASSWORD}@{host}/?token={TOKEN}");
+    let client = vmeg_client::connect(&base, KEY).unwrap();
+    let err = client.tasks_detail(Some("r1"), "t1").await.unwrap_err();
+    assert!(
+        matches!(err, vmeg_client::Error::UnexpectedResponse(_)),
+        "{err:?}"
+    );
+    let shown = format!("{err} {err:?}");
+    assert_hidden("UnexpectedResponse", &shown);
+    assert!(shown.contains("?[redacted]"), "{shown}");
+    let wire = capture.wire().to_string();
+    assert!(!wire.contains(PASSWORD), "{wire}");
+}

@@ -312,3 +312,45 @@ async fn a_dropped_long_texts_accepted_parts_are_found_in_the_info_log() {
             .unwrap_or_else(|e| panic!("{id}: {e}"));
     }
 }
+
+/// A base URL carrying credentials or a token in its query is refused when the client is
+/// built (nothing is sent to it), and its secrets show nowhere: not in the builder's
+/// `Debug`, not in the refusal's `Display` or `Debug`, not in what is logged meanwhile. A
+/// call through a client on the same host without them fails (nothing listens) without
+/// printing them either.
+#[tokio::test]
+async fn a_secret_in_the_base_url_is_never_printed_by_the_adapter() {
+    const PASSWORD: &str = "base-password-9Zk";
+    const TOKEN: &str = "query-token-4Wm";
+    let (out, _guard) = capture(tracing::Level::TRACE);
+    let (_refusing, port) = workspace_tests::refusing_port();
+    let mut shown = String::new();
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        for base in [
+            format!("http://user:{PASSWORD}@127.0.0.1:{port}/v1"),
+            format!("http://127.0.0.1:{port}/v1?token={TOKEN}"),
+            format!("http://127.0.0.1:{port}/v1#{TOKEN}"),
+        ] {
+            let builder = Client::builder(provider)
+                .api_key(SECRET_KEY)
+                .base_url(base.as_str());
+            shown.push_str(&format!("{builder:?}\n"));
+            let err = builder.build().unwrap_err();
+            shown.push_str(&format!("{err}\n{err:?}\n"));
+        }
+        let c = Client::builder(provider)
+            .api_key(SECRET_KEY)
+            .base_url(format!("http://127.0.0.1:{port}/v1"))
+            .build()
+            .unwrap();
+        shown.push_str(&format!("{c:?}\n"));
+        let err = c.clone_status(&JobId::new("t")).await.unwrap_err();
+        shown.push_str(&format!("{err}\n{err:?}\n"));
+    }
+    let logged = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    for secret in [PASSWORD, TOKEN, SECRET_KEY] {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+        assert!(!logged.contains(secret), "{secret} logged: {logged}");
+    }
+    assert!(shown.contains(&format!("127.0.0.1:{port}")), "{shown}");
+}

@@ -231,6 +231,7 @@ pub fn generate(name: &str, text: &str) -> Result<Generated> {
         "request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended; a path without parameters is built once, by `static_request_url`; a trailing plain path parameter is appended to a prefix built once, by `template_request_url`; path parameters are encoded by `client_glue::hooks::encode_segment`, progenitor's `encode_path` plus `\\` (which http(s) URLs read as `/`), without a new string when there is nothing to encode; a parameter that would make an empty, `.` or `..` segment is refused with `Error::InvalidRequest`) instead of a string reqwest parses on every call".to_string(),
         "header parameters are added with `RequestBuilder::header` instead of a header map merged into the request (when every one is required and none is a header the request already has), and operations without header parameters build no (empty) header map".to_string(),
         "2xx answers are read by `client_glue::hooks::decode` (progenitor's `ResponseValue::from_response` with the same errors, the headers moved instead of copied, the config's text filter applied)".to_string(),
+        "`Client`'s `Debug` is the glue's, not derived: it prints the base URL without credentials, query or fragment (`client_glue::printable_url`)".to_string(),
     ];
     if plain > 0 {
         notes.push(format!(
@@ -279,6 +280,7 @@ fn apply_rewrites(spec: &Spec, file: &mut syn::File) -> Result<()> {
         inlined_header_maps: inline_header_params(file),
         empty_header_maps: drop_empty_header_maps(file),
         decodes: glue_decoding(file),
+        client_debug: underive_client_debug(file),
     };
     let expected = Rewrites::expected(spec);
     if applied != expected {
@@ -313,6 +315,9 @@ pub struct Rewrites {
     /// Answers decoded by `client_glue::hooks::decode`: one per 2xx response with a JSON
     /// schema (failure responses are undeclared by the shaping, shape.rs).
     pub decodes: usize,
+    /// `Debug` taken off the `Client`'s derive (the glue's own prints the base URL without
+    /// credentials or query): one.
+    pub client_debug: usize,
 }
 
 impl Rewrites {
@@ -325,6 +330,7 @@ impl Rewrites {
             inlined_header_maps: 0,
             empty_header_maps: 0,
             decodes: 0,
+            client_debug: 1,
         };
         for op in &spec.operations {
             let item = spec
@@ -386,6 +392,11 @@ impl Rewrites {
                 "answers decoded by client_glue",
                 self.decodes,
                 applied.decodes,
+            ),
+            (
+                "derived Client Debug replaced",
+                self.client_debug,
+                applied.client_debug,
             ),
         ];
         rows.iter()
@@ -475,6 +486,18 @@ impl ClientHooks<::client_glue::ClientConfig> for Client {{
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {{
         ::client_glue::hooks::execute(self.client(), self.inner(), request).await
+    }}
+}}
+
+/// The base URL without credentials or query (`client_glue::printable_url`): it may carry a
+/// password or a token.
+impl std::fmt::Debug for Client {{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{
+        f.debug_struct("Client")
+            .field("baseurl", &::client_glue::printable_url(&self.baseurl))
+            .field("client", &self.client)
+            .field("inner", &self.inner)
+            .finish()
     }}
 }}
 
@@ -669,6 +692,38 @@ fn remove_panicking_constructor(file: &mut syn::File) -> usize {
         removed += before - imp.items.len();
     }
     removed
+}
+
+/// progenitor derives `Debug` for `Client`, which prints `baseurl` as given: a base URL may
+/// carry credentials (`https://user:secret@host`) or a token in its query. The derive loses
+/// `Debug`; the glue implements it, printing `client_glue::printable_url(&self.baseurl)`.
+fn underive_client_debug(file: &mut syn::File) -> usize {
+    let mut changed = 0;
+    for item in &mut file.items {
+        let syn::Item::Struct(st) = item else {
+            continue;
+        };
+        if st.ident != "Client" {
+            continue;
+        }
+        for attr in &mut st.attrs {
+            if !attr.path().is_ident("derive") {
+                continue;
+            }
+            let Ok(paths) = attr.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+            ) else {
+                continue;
+            };
+            let kept: Vec<&syn::Path> = paths.iter().filter(|p| !p.is_ident("Debug")).collect();
+            if kept.len() == paths.len() {
+                continue;
+            }
+            *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+            changed += 1;
+        }
+    }
+    changed
 }
 
 /// `let url = format!("{}/path/{}", self.baseurl, args..)` becomes

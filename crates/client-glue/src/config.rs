@@ -1,5 +1,6 @@
 //! What every call of a generated client carries without being told per call.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -43,6 +44,9 @@ pub struct ClientConfig {
     max_response_bytes: usize,
     /// The client's base URL, parsed once (see `hooks::request_url`).
     base: Arc<OnceLock<(String, reqwest::Url)>>,
+    /// A base URL this config was used with has a query of its own (a token, maybe): the
+    /// query of a request URL is then never printed (see `hooks::execute`).
+    base_has_query: Arc<AtomicBool>,
     /// The URLs of operations without path parameters, each built once for the base URL
     /// above (see `hooks::static_request_url`).
     static_urls: Arc<Mutex<Vec<(&'static str, reqwest::Url)>>>,
@@ -109,7 +113,9 @@ impl ClientConfig {
     /// every piece of it), so that the key is not searched for twice in every string. A filter
     /// that keeps the key lets an echoed key through to the generated types: otherwise use
     /// `bearer` and [`with_text_filter`](Self::with_text_filter). The body and message an
-    /// `InvalidResponsePayload` keeps still lose the key (see [`crate::hooks::decode`]).
+    /// `InvalidResponsePayload` keeps still lose the key (see [`crate::hooks::decode`]), and
+    /// the headers of an answer are checked with `filter` and for the key whole (see
+    /// [`crate::hooks::execute`]).
     pub fn bearer_with_own_filter(api_key: &str, filter: TextFilter) -> Result<Self, ConnectError> {
         Self::new(api_key, |_| filter)
     }
@@ -132,6 +138,7 @@ impl ClientConfig {
             timeouts: Arc::new(Vec::new()),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             base: Arc::new(OnceLock::new()),
+            base_has_query: Arc::new(AtomicBool::new(false)),
             static_urls: Arc::new(Mutex::new(Vec::new())),
             text_filter: Some(filter(&key)),
             key,
@@ -200,11 +207,13 @@ impl ClientConfig {
     /// read, then has the key removed (as without a filter of one's own): each
     /// [`Text`](crate::Text) as it is decoded, and each string inside a
     /// [`RawJson`](crate::RawJson) (see [`crate::wire`]), as when each call is wrapped in
-    /// [`with_text_filter`](crate::wire::with_text_filter). Not filtered: values the
-    /// generated types hold in other types than these (numbers, booleans, `List` lengths), the
-    /// headers of an answer (those holding the key whole have it replaced, filter or not: see
-    /// [`crate::hooks::execute`]), and the body of an error status (`Error::UnexpectedResponse`
-    /// keeps the response unread). A later call replaces `filter`.
+    /// [`with_text_filter`](crate::wire::with_text_filter). The headers of every answer are
+    /// checked with it as such strings are: a value it would change becomes `[redacted]`, a
+    /// header whose name it would change is dropped (see [`crate::hooks::execute`]). Not
+    /// filtered: values the generated types hold in other types than these (numbers,
+    /// booleans, `List` lengths), and the body of an error status
+    /// (`Error::UnexpectedResponse` keeps the response unread). A later call replaces
+    /// `filter`.
     #[must_use]
     pub fn with_text_filter(mut self, filter: TextFilter) -> Self {
         let key = key_filter(&self.key);
@@ -233,8 +242,17 @@ impl ClientConfig {
             return Some(url.clone());
         }
         let url = reqwest::Url::parse(baseurl).ok()?;
+        if url.query().is_some() {
+            self.base_has_query.store(true, Ordering::Relaxed);
+        }
         let _ = self.base.set((baseurl.to_owned(), url.clone()));
         Some(url)
+    }
+
+    /// Whether a base URL this config was used with has a query: the query of its request
+    /// URLs is then the caller's (a token, maybe), and never printed.
+    pub(crate) fn base_has_query(&self) -> bool {
+        self.base_has_query.load(Ordering::Relaxed)
     }
 
     /// The URL of `path` (a path without parameters) under `baseurl`, built by `build` once

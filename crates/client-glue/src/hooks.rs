@@ -55,6 +55,7 @@ mod tests {
 #[cfg(test)]
 mod key_tests {
     use super::*;
+    use std::sync::Arc;
 
     /// Header values holding the key become `[redacted]` (each value of a repeated header on
     /// its own), a header whose name holds it is dropped, the others keep their order and
@@ -62,7 +63,9 @@ mod key_tests {
     #[test]
     fn headers_echoing_the_key_lose_it() {
         use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-        let key = "Sk-0123456789";
+        let Ok(config) = ClientConfig::bearer("Sk-0123456789") else {
+            unreachable!("a plain key is valid")
+        };
         let mut headers = HeaderMap::new();
         let pairs = [
             ("x-echo", "Bearer Sk-0123456789"),
@@ -70,6 +73,7 @@ mod key_tests {
             ("set-cookie", "k=Sk-0123456789; Path=/"),
             ("x-sk-0123456789", "name holds it lower-cased"),
             ("content-type", "application/json"),
+            ("x-encoded", "k=%53k%2D0123456789"),
         ];
         for (name, value) in pairs {
             headers.append(
@@ -77,25 +81,105 @@ mod key_tests {
                 HeaderValue::from_static(value),
             );
         }
-        without_key_in_headers(&mut headers, key);
-        let shown: Vec<(String, String)> = headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("?").to_owned()))
-            .collect();
+        without_key_in_headers(&mut headers, &config);
         let want = [
             ("x-echo", "[redacted]"),
             ("set-cookie", "a=1"),
             ("set-cookie", "[redacted]"),
             ("content-type", "application/json"),
+            ("x-encoded", "[redacted]"),
         ];
-        let want: Vec<(String, String)> = want
+        assert_eq!(shown(&headers), pairs_of(&want));
+        let before = headers.clone();
+        let Ok(other) = ClientConfig::bearer("absent-key") else {
+            unreachable!("a plain key is valid")
+        };
+        without_key_in_headers(&mut headers, &other);
+        assert_eq!(headers, before);
+    }
+
+    fn shown(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+        headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("?").to_owned()))
+            .collect()
+    }
+
+    fn pairs_of(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// Headers are checked with the config's text filter, as strings of the body are: with a
+    /// filter that removes every piece of the key in any case (the adapter's), an echo
+    /// lower-cased, cut or percent-encoded goes too, value or name; the others stay as they
+    /// were, and the filter's buffers are reused.
+    #[test]
+    fn headers_are_checked_with_the_configs_text_filter() {
+        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+        let key = "Sk-Live-0123456789abcdef";
+        // Any run of 8+ characters of the key, compared ASCII case-insensitively.
+        let lower = key.to_ascii_lowercase();
+        let pieces: Vec<String> = lower
+            .as_bytes()
+            .windows(8)
+            .map(|w| String::from_utf8_lossy(w).into_owned())
             .collect();
-        assert_eq!(shown, want);
+        let filter: crate::TextFilter = Arc::new(move |text: String| {
+            if pieces
+                .iter()
+                .any(|p| text.to_ascii_lowercase().contains(p.as_str()))
+            {
+                "[cut]".to_owned()
+            } else {
+                text
+            }
+        });
+        let Ok(config) = ClientConfig::bearer_with_own_filter(key, filter) else {
+            unreachable!("a plain key is valid")
+        };
+        let encoded: String = key.bytes().map(|b| format!("%{b:02X}")).collect();
+        let mut headers = HeaderMap::new();
+        let pairs = [
+            ("x-lower".to_owned(), format!("Bearer {lower}")),
+            ("x-upper".to_owned(), key.to_ascii_uppercase()),
+            ("x-cut".to_owned(), "tail 89abcdef!".to_owned()),
+            ("x-encoded".to_owned(), encoded),
+            (
+                "x-sk-live-01234".to_owned(),
+                "the name holds a piece".to_owned(),
+            ),
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("x-percent".to_owned(), "100% fine %zz".to_owned()),
+        ];
+        for (name, value) in &pairs {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) else {
+                unreachable!("valid header names and values")
+            };
+            headers.append(name, value);
+        }
+        without_key_in_headers(&mut headers, &config);
+        let want = [
+            ("x-lower", "[redacted]"),
+            ("x-upper", "[redacted]"),
+            ("x-cut", "[redacted]"),
+            ("x-encoded", "[redacted]"),
+            ("content-type", "application/json"),
+            ("x-percent", "100% fine %zz"),
+        ];
+        assert_eq!(shown(&headers), pairs_of(&want));
+        // Checked again (nothing of the key left): the map is not rebuilt, and the scratch
+        // buffers are the thread's, kept for the next response.
         let before = headers.clone();
-        without_key_in_headers(&mut headers, "absent-key");
+        without_key_in_headers(&mut headers, &config);
         assert_eq!(headers, before);
+        let capacity = SCRATCH.with(|s| s.borrow().1.capacity());
+        assert!(capacity >= "application/json".len(), "{capacity}");
     }
 
     /// The body and the serde message an undecodable answer keeps lose every whole copy of
@@ -506,52 +590,166 @@ fn without_key(
 
 /// Sends, and bounds the response body: reading more than the configured limit fails with a
 /// body error whose source is [`BodyTooLarge`] (see [`is_body_too_large`]), so a hostile or
-/// broken server cannot exhaust memory, on success and error statuses alike. A response
-/// header echoing the API key has it removed: progenitor's
-/// `Error::UnexpectedResponse` prints the whole response, headers included, and a
-/// `ResponseValue` keeps them.
+/// broken server cannot exhaust memory, on success and error statuses alike.
+///
+/// What progenitor's errors print (`Error::UnexpectedResponse` prints the whole response,
+/// URL and headers; `Error::CommunicationError` reqwest's error, URL included), and what a
+/// `ResponseValue` keeps, holds no secret:
+/// - a response header is checked as a string of the body is: one whose value the config's
+///   text filter would change, or which holds the key whole (also once percent-decoded, and
+///   whatever the filter), gets the value `[redacted]`; one whose name would be changed (or
+///   holds the key, in any case) is dropped. With the `voiceclone` adapter's filter, that is
+///   every piece of 8 or more characters of the key, in any case; with
+///   [`ClientConfig::bearer`]'s, the key whole. Nothing is allocated for headers that hold
+///   nothing of the key (the filter runs on a buffer reused by the thread).
+/// - the URL of the response, and of a failed request's error, has no user name, password or
+///   fragment, and no query when the client's base URL has one (it is then the caller's, and
+///   may hold a token; it is printed as `[redacted]`). (reqwest already moves a base URL's
+///   credentials into an `Authorization` header, which [`prepare`] replaces with the bearer
+///   one: they are never sent either.)
 pub async fn execute(
     client: &reqwest::Client,
     config: &ClientConfig,
     request: reqwest::Request,
 ) -> reqwest::Result<reqwest::Response> {
-    let mut response = client.execute(request).await?;
-    without_key_in_headers(response.headers_mut(), &config.key);
+    let query = config.base_has_query();
+    let mut response = client.execute(request).await.map_err(|mut e| {
+        if let Some(url) = e.url_mut() {
+            crate::redact::redact_url(url, query);
+        }
+        e
+    })?;
+    without_key_in_headers(response.headers_mut(), config);
+    let response = if crate::redact::needs_redaction(response.url(), query) {
+        with_printable_url(response, query)
+    } else {
+        response
+    };
     Ok(limit_body(response, config.max_response_bytes()))
 }
 
-/// Every header of `headers` whose value holds `key` gets the value `[redacted]`, and one
-/// whose name holds it is dropped; the map is left as it is when no header holds the key (one
-/// substring search per header).
-fn without_key_in_headers(headers: &mut reqwest::header::HeaderMap, key: &str) {
-    let key = key.as_bytes();
-    let holds = |bytes: &[u8]| !key.is_empty() && bytes.windows(key.len()).any(|w| w == key);
-    // A header name is lower-case ASCII: it can hold the key only as the key lower-cased
-    // (compared without a lower-cased copy: this runs on every response).
-    let name_holds = |name: &str| {
-        !key.is_empty()
-            && name
-                .as_bytes()
-                .windows(key.len())
-                .any(|w| w.eq_ignore_ascii_case(key))
+/// `response` with its URL redacted (see [`crate::redact::redact_url`]): reqwest keeps a
+/// response's URL in an extension of the `http::Response` it converts from.
+fn with_printable_url(response: reqwest::Response, query: bool) -> reqwest::Response {
+    use reqwest::ResponseBuilderExt as _;
+    let mut url = response.url().clone();
+    crate::redact::redact_url(&mut url, query);
+    let http: http::Response<reqwest::Body> = response.into();
+    let (mut parts, body) = http.into_parts();
+    if let Ok(marker) = http::Response::builder().url(url).body(()) {
+        parts.extensions.extend(marker.into_parts().0.extensions);
+    }
+    // Without the extension (never: the builder above has nothing to refuse), reqwest names
+    // a placeholder URL: still nothing of the original.
+    reqwest::Response::from(http::Response::from_parts(parts, body))
+}
+
+thread_local! {
+    /// The buffers [`text_holds_key`] runs the text filter on: the text to check, and the
+    /// one handed to the filter (and given back by it), reused for every header of every
+    /// response on the thread.
+    static SCRATCH: std::cell::RefCell<(String, String)> =
+        const { std::cell::RefCell::new((String::new(), String::new())) };
+}
+
+/// Whether `text` holds the key for `config`: with `decode`, `text` percent-decoded holds
+/// the key whole; or the config's text filter would change it (percent-decoded with
+/// `decode`). The filter runs as on a string of the body, on buffers the thread reuses, so
+/// no string is made for text that holds nothing the filter removes (with the filters of
+/// this crate and the adapter, which give their input back untouched then).
+fn text_holds_key(config: &ClientConfig, text: &str, decode: bool) -> bool {
+    // Taken out for the call: a filter that checks a header itself finds empty buffers,
+    // never a borrowed one.
+    let (mut input, mut work) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    input.clear();
+    let checked: &str = if decode {
+        percent_decode_into(text, &mut input);
+        &input
+    } else {
+        text
     };
-    if !headers
-        .iter()
-        .any(|(name, value)| holds(value.as_bytes()) || name_holds(name.as_str()))
-    {
+    let mut found = decode && !config.key.is_empty() && checked.contains(&*config.key);
+    if let (false, Some(filter)) = (found, &config.text_filter) {
+        work.clear();
+        work.push_str(checked);
+        work = filter(work);
+        found = work != checked;
+    }
+    SCRATCH.with(|s| *s.borrow_mut() = (input, work));
+    found
+}
+
+/// `text` with every `%XX` decoded, into `out`. A decoded byte beyond ASCII reads as U+FFFD:
+/// the key is ASCII (it is sent in a header), so its pieces read the same.
+fn percent_decode_into(text: &str, out: &mut String) {
+    let bytes = text.as_bytes();
+    let hex = |at: usize| bytes.get(at).and_then(|c| char::from(*c).to_digit(16));
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let (byte, step) = match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => (u8::try_from(hi * 16 + lo).unwrap_or(0xff), 3),
+            _ => (b, 1),
+        };
+        out.push(if byte.is_ascii() {
+            char::from(byte)
+        } else {
+            char::REPLACEMENT_CHARACTER
+        });
+        i += step;
+    }
+}
+
+/// Whether a header value holds the key for `config`: the key whole (its bytes, and once
+/// percent-decoded), or anything the config's text filter would change (the value as text,
+/// and percent-decoded when it holds a `%`).
+fn value_holds_key(config: &ClientConfig, value: &[u8]) -> bool {
+    let key = config.key.as_bytes();
+    if !key.is_empty() && value.windows(key.len()).any(|w| w == key) {
+        return true;
+    }
+    let text = match std::str::from_utf8(value) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        // Bytes beyond ASCII that are no UTF-8 (obsolete header text): rare, checked lossily.
+        Err(_) => String::from_utf8_lossy(value),
+    };
+    text_holds_key(config, &text, false)
+        || (text.contains('%') && text_holds_key(config, &text, true))
+}
+
+/// Whether a header name holds the key for `config`: the key whole in any case (a name is
+/// lower-case ASCII, compared without a lower-cased copy), or anything the config's text
+/// filter would change.
+fn name_holds_key(config: &ClientConfig, name: &str) -> bool {
+    let key = config.key.as_bytes();
+    let whole = !key.is_empty()
+        && name
+            .as_bytes()
+            .windows(key.len())
+            .any(|w| w.eq_ignore_ascii_case(key));
+    whole || text_holds_key(config, name, false)
+}
+
+/// Every header of `headers` whose value holds the key (see [`value_holds_key`]) gets the
+/// value `[redacted]`, and one whose name holds it is dropped; the map is left as it is when
+/// no header holds the key.
+fn without_key_in_headers(headers: &mut reqwest::header::HeaderMap, config: &ClientConfig) {
+    if !headers.iter().any(|(name, value)| {
+        value_holds_key(config, value.as_bytes()) || name_holds_key(config, name.as_str())
+    }) {
         return;
     }
     let old = std::mem::take(headers);
-    let mut last = None;
+    let mut last: Option<(reqwest::header::HeaderName, bool)> = None;
     for (name, value) in old {
         // `None` continues the previous header's values (the map's iteration order).
         if let Some(name) = name {
-            last = Some(name);
+            let dropped = name_holds_key(config, name.as_str());
+            last = Some((name, dropped));
         }
-        let Some(name) = last.as_ref().filter(|n| !name_holds(n.as_str())) else {
+        let Some((name, false)) = last.as_ref() else {
             continue;
         };
-        let value = if holds(value.as_bytes()) {
+        let value = if value_holds_key(config, value.as_bytes()) {
             reqwest::header::HeaderValue::from_static(crate::config::REDACTED)
         } else {
             value

@@ -18,6 +18,7 @@
 
 pub mod config;
 pub mod hooks;
+pub mod redact;
 pub mod wire;
 
 pub use config::{
@@ -25,6 +26,7 @@ pub use config::{
     UnknownOperation,
 };
 pub use hooks::{BodyTooLarge, is_body_too_large};
+pub use redact::{printable_url, redact_url};
 pub use wire::{Code, Int, List, Number, RawJson, Text, TextFilter};
 
 /// Installs the process-wide rustls crypto provider (ring) if none is installed yet.

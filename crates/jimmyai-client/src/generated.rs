@@ -10,6 +10,7 @@
 // - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended; a path without parameters is built once, by `static_request_url`; a trailing plain path parameter is appended to a prefix built once, by `template_request_url`; path parameters are encoded by `client_glue::hooks::encode_segment`, progenitor's `encode_path` plus `\` (which http(s) URLs read as `/`), without a new string when there is nothing to encode; a parameter that would make an empty, `.` or `..` segment is refused with `Error::InvalidRequest`) instead of a string reqwest parses on every call
 // - header parameters are added with `RequestBuilder::header` instead of a header map merged into the request (when every one is required and none is a header the request already has), and operations without header parameters build no (empty) header map
 // - 2xx answers are read by `client_glue::hooks::decode` (progenitor's `ResponseValue::from_response` with the same errors, the headers moved instead of copied, the config's text filter applied)
+// - `Client`'s `Debug` is the glue's, not derived: it prints the base URL without credentials, query or fragment (`client_glue::printable_url`)
 // - failure responses left undeclared (6 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
 // - answers read leniently (19 fields of AudioTask, CreateAudioEnvelope, CreateCloneEnvelope, ErrorEnvelope, GetAudioTaskEnvelope, UploadFileEnvelope, UploadedFile): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`, arrays as `client_glue::List` (`null`, absent or not an array reads as empty; an element that does not decode is skipped); `Code` as `client_glue::Code` (integer or numeric string)
 
@@ -571,7 +572,7 @@ stated for production audio.
         }
     }
 }
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 /**Client for JimmyAI Open API (SoundClone subset)
 
 Hand-written description of the JimmyAI Open API operations the voiceclone workspace uses:
@@ -795,6 +796,17 @@ impl ClientHooks<::client_glue::ClientConfig> for Client {
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         ::client_glue::hooks::execute(self.client(), self.inner(), request).await
+    }
+}
+/// The base URL without credentials or query (`client_glue::printable_url`): it may carry a
+/// password or a token.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("baseurl", &::client_glue::printable_url(&self.baseurl))
+            .field("client", &self.client)
+            .field("inner", &self.inner)
+            .finish()
     }
 }
 /// One operation of the spec.

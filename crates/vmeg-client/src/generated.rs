@@ -10,6 +10,7 @@
 // - request URLs come from `client_glue::hooks::request_url` (the base URL parsed once, the operation's path appended; a path without parameters is built once, by `static_request_url`; a trailing plain path parameter is appended to a prefix built once, by `template_request_url`; path parameters are encoded by `client_glue::hooks::encode_segment`, progenitor's `encode_path` plus `\` (which http(s) URLs read as `/`), without a new string when there is nothing to encode; a parameter that would make an empty, `.` or `..` segment is refused with `Error::InvalidRequest`) instead of a string reqwest parses on every call
 // - header parameters are added with `RequestBuilder::header` instead of a header map merged into the request (when every one is required and none is a header the request already has), and operations without header parameters build no (empty) header map
 // - 2xx answers are read by `client_glue::hooks::decode` (progenitor's `ResponseValue::from_response` with the same errors, the headers moved instead of copied, the config's text filter applied)
+// - `Client`'s `Debug` is the glue's, not derived: it prints the base URL without credentials, query or fragment (`client_glue::printable_url`)
 // - optional `client_glue::List` fields (8) are plain ones with `#[serde(default)]`: `null`, absence and a value that is not an array all read as an empty list, so there is no `None` to tell apart
 // - failure responses left undeclared (38 removed): every non-2xx status arrives as `Error::UnexpectedResponse` with status, headers and body intact
 // - answers read leniently (107 fields of BasicVoice, BasicVoiceListData, BasicVoiceListEnvelope, CloneVoice, CloneVoiceCreateData, CloneVoiceCreateSyncEnvelope, CloneVoiceListData, CloneVoiceListEnvelope, CloneVoiceWebhook, ErrorEnvelope, Material, MaterialEnvelope, MaterialListData, MaterialListEnvelope, MaterialMultipartInitiateData, MaterialMultipartInitiateEnvelope, MaterialMultipartPresignData, MaterialMultipartPresignEnvelope, MaterialPartUrl, MaterialUploadUrlData, MaterialUploadUrlEnvelope, TaskAcceptedData, TaskAcceptedEnvelope, TaskDetailData, TaskDetailEnvelope, TaskListData, TaskListEnvelope, TaskSummary, TtsCreateData, TtsCreateSyncEnvelope, TtsResult, TtsWebhook, VoidEnvelope): strings and string enums as `client_glue::Text` (numbers keep their exact text), integers as `client_glue::Int`, numbers as `client_glue::Number`, values of unknown shape as `client_glue::RawJson`, arrays as `client_glue::List` (`null`, absent or not an array reads as empty; an element that does not decode is skipped); `Code` as `client_glue::Code` (integer or numeric string)
@@ -2199,7 +2200,7 @@ absent on a failure (as in every envelope, api-facts A3).
         }
     }
 }
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[doc = "Client for VMEG Open API (voice cloning subset)\n\nHand-written description of the parts of the VMEG Open API (Standalone, `/openapi/v1/...`)\nthat the voiceclone workspace uses: voice cloning (sync and async), text to speech (sync and\nasync), task management, the voice asset library, and materials (uploads of local media\nthrough presigned URLs). It is the source of truth for the\ngenerated crate `vmeg-client`; `cargo xtask conformance` compares it with VMEG's own\npublished OpenAPI 3.1 document.\n\nOut of scope for now (not described here): text translation (`task/translate/*`), media\ntranslation (`task/media-translation/*`), and the separate App-Synced API\n(`/openapi/v1/app/...`).\n\nConventions of this file:\n- Every response body is the envelope `{code, message, data}`; success is decided by\n  `code == 200`, not by the HTTP status. `data` is optional and nullable so that a business\n  error (`data: null`) still decodes.\n- Values VMEG controls and may extend (task `status`, `taskType` in responses, webhook\n  `event`, voice `provider` in responses) are plain strings; their known values are listed in\n  descriptions. Request-side choices VMEG documents as closed sets are enums.\n- Request-side defaults are written in descriptions, not as `default`, so that a client only\n  sends what its caller chose.\n- Facts the vendor does not document (UNKNOWN) are modelled tolerantly and say so: which\n  clone fields are required, the task status vocabulary for clone and TTS tasks, the shape of\n  `result`, whether HTTP status mirrors the business code for 400/402/404/422/5xx, and any\n  rate-limit response (429 is not documented).\n\n\nVersion: 1.0.0"]
 pub struct Client {
     pub(crate) baseurl: String,
@@ -3315,6 +3316,17 @@ impl ClientHooks<::client_glue::ClientConfig> for Client {
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         ::client_glue::hooks::execute(self.client(), self.inner(), request).await
+    }
+}
+/// The base URL without credentials or query (`client_glue::printable_url`): it may carry a
+/// password or a token.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("baseurl", &::client_glue::printable_url(&self.baseurl))
+            .field("client", &self.client)
+            .field("inner", &self.inner)
+            .finish()
     }
 }
 /// One operation of the spec.

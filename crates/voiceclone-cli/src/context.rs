@@ -36,9 +36,30 @@ impl std::fmt::Debug for Target {
         f.debug_struct("Target")
             .field("provider", &self.provider)
             .field("api_key", &"[redacted]")
-            .field("base_url", &self.base_url)
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(printable_base_url),
+            )
             .field("allow_private_urls", &self.allow_private_urls)
             .finish()
+    }
+}
+
+/// A base URL as it may be printed: a URL with a host, without user name, password, query
+/// (`?[redacted]`) or fragment; anything else `[not a URL]`. A base URL given with
+/// credentials or a token is refused by the client builder, but it is printable before that.
+fn printable_base_url(raw: &str) -> String {
+    match url::Url::parse(raw.trim()) {
+        Ok(mut url) if url.has_host() => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_fragment(None);
+            if url.query().is_some() {
+                url.set_query(Some("[redacted]"));
+            }
+            url.into()
+        }
+        _ => "[not a URL]".to_owned(),
     }
 }
 
@@ -206,4 +227,35 @@ pub fn redact_api_keys_from_env(printer: &mut Printer) {
 /// is read as for a call (a file that cannot be read is a usage failure, exit 2).
 pub fn redact_api_keys(cli: &Cli, printer: &mut Printer) -> Result<(), Failure> {
     key_from_file(cli, printer).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A base URL's credentials and query never show in a target's `Debug`, nor the key.
+    #[test]
+    fn a_targets_debug_shows_no_secret_of_the_base_url() {
+        let target = Target {
+            provider: Provider::Vmeg,
+            api_key: "sk-key-never-shown".to_owned(),
+            base_url: Some(
+                "https://user:pa55-w0rd@api.example.com/v1?token=t0k3n-value#t0k3n".to_owned(),
+            ),
+            allow_private_urls: false,
+        };
+        let shown = format!("{target:?}");
+        for secret in ["sk-key-never-shown", "user", "pa55-w0rd", "t0k3n"] {
+            assert!(!shown.contains(secret), "{secret}: {shown}");
+        }
+        assert!(
+            shown.contains("https://api.example.com/v1?[redacted]"),
+            "{shown}"
+        );
+        let target = Target {
+            base_url: Some("user:pa55-w0rd@api.example.com".to_owned()),
+            ..target
+        };
+        assert!(!format!("{target:?}").contains("pa55-w0rd"));
+    }
 }

@@ -59,7 +59,12 @@ impl fmt::Debug for ClientBuilder {
         let mut d = f.debug_struct("ClientBuilder");
         d.field("provider", &self.provider)
             .field("api_key", &self.api_key)
-            .field("base_url", &self.base_url)
+            // Not as given: a base URL may carry credentials or a token in its query (which
+            // `build` refuses, but a builder is printable before that).
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(client_glue::printable_url),
+            )
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("custom_http_client", &self.http.is_some())

@@ -95,6 +95,13 @@ impl Client {
     /// another product's task (VMEG `tasks/detail`; JimmyAI: `Unsupported`, use
     /// `clone_status` / `speech_status`).
     ///
+    /// VMEG documents only the status words `running`, `finished` and `failed`; a status read
+    /// from another word is this crate's assumption, and says so, as a wait's error does
+    /// ([`Error::assumed_status`]): [`TaskDetail::assumed_status`] names the word, the job's
+    /// (or summary's) `Debug` shows it, and a task failed by such a word (`timeout`,
+    /// `expired`, ...) has an `error` saying that it may still be alive. Check such a task
+    /// before submitting again: a new submit may be billed as a second task.
+    ///
     /// ```
     /// use voiceclone::TaskDetail;
     ///

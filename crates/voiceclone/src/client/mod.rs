@@ -67,7 +67,8 @@ impl fmt::Debug for Client {
         let t = &self.inner.transport;
         f.debug_struct("Client")
             .field("provider", &t.provider)
-            .field("base_url", &t.base.as_str())
+            // Refused with credentials or a query by `build`; printed without them anyway.
+            .field("base_url", &client_glue::printable_url(t.base.as_str()))
             .field("api_key", &"[redacted]")
             .field("retry", &t.retry)
             .field("timeout", &t.timeout_override)

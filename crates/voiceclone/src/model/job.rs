@@ -95,6 +95,39 @@ pub trait Job: Clone + fmt::Debug + Send + Sync + sealed::Sealed + 'static {
     }
 }
 
+/// How a status read from an undocumented status word prints (`Debug` of jobs and task
+/// summaries, `Display` of task summaries): the word, and that the status is an assumption.
+pub(crate) struct AssumedStatus<'a> {
+    pub(crate) status: &'a TaskStatus,
+    pub(crate) raw: &'a str,
+}
+
+impl fmt::Display for AssumedStatus<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word: String = self.raw.trim().chars().take(64).collect();
+        write!(
+            f,
+            "{} by assumption: the vendor does not document the status {word:?}",
+            self.status
+        )?;
+        if *self.status == TaskStatus::Failed {
+            // As the wait's error says (`Error::assumed_status`): no advice to submit again.
+            f.write_str(
+                "; the task may still be alive, so check it before submitting again (a new \
+                 submit may be billed as a second task)",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for AssumedStatus<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A quoted sentence, as a string field would print.
+        fmt::Debug::fmt(&self.to_string(), f)
+    }
+}
+
 /// Declares one job struct: the fields every job has, the fields of its kind, its
 /// constructor and builders, and its [`Job`] implementation; written once for both kinds.
 macro_rules! job_struct {
@@ -190,6 +223,28 @@ macro_rules! job_struct {
             }
         }
 
+        /// As derived, with `assumed_status` after `vendor_status` when the status was read
+        /// from a word the vendor does not document (see [`Job::assumed_status`]): printed,
+        /// a job says so, as a wait's error does.
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut d = f.debug_struct(stringify!($name));
+                d.field("provider", &self.provider)
+                    .field("id", &self.id)
+                    .field("status", &self.status)
+                    .field("vendor_status", &self.vendor_status);
+                if let Some(raw) = Job::assumed_status(self) {
+                    d.field("assumed_status", &AssumedStatus { status: &self.status, raw });
+                }
+                d.field(stringify!($out_field), &self.$out_field)
+                    .field("error", &self.error)
+                    .field("created_at", &self.created_at)
+                    .field("idempotency_key", &self.idempotency_key)
+                    $(.field(stringify!($field), &self.$field))*;
+                d.finish()
+            }
+        }
+
         impl sealed::Sealed for $name {}
 
         impl Job for $name {
@@ -247,7 +302,7 @@ macro_rules! job_struct {
 
 job_struct! {
     /// A submitted clone task.
-    #[derive(Clone, Debug, PartialEq, Eq)]
+    #[derive(Clone, PartialEq, Eq)]
     CloneJob, Clone, Voice, voice, with_voice,
     {
         /// VMEG: the name given to the voice (used to find it in the voice list).
@@ -266,7 +321,7 @@ impl CloneJob {
 
 job_struct! {
     /// A submitted speech task.
-    #[derive(Clone, Debug, PartialEq)]
+    #[derive(Clone, PartialEq)]
     SpeechJob, Speech, Speech, speech, with_speech,
     {
         /// JimmyAI: the voice the production call used. The first *successful* production
@@ -370,6 +425,40 @@ mod tests {
         let mut c = c;
         c.set_output(Voice::new(Provider::Vmeg, "cv_1"));
         assert_eq!(c.voice.as_ref().map(|v| v.id.as_str()), Some("cv_1"));
+    }
+
+    /// A job whose status was read from a status word its vendor does not document says so
+    /// in its `Debug` (VMEG's `timeout` read as failed: the task may still be alive); one read
+    /// from a documented word, or a JimmyAI one, prints as derived.
+    #[test]
+    fn a_jobs_debug_says_when_its_status_is_assumed() {
+        let job =
+            SpeechJob::new(Provider::Vmeg, "t-1", TaskStatus::Failed).with_vendor_status("timeout");
+        let shown = format!("{job:?}");
+        assert!(
+            shown.contains(
+                r#"vendor_status: Some("timeout"), assumed_status: "failed by assumption: the vendor does not document the status \"timeout\"; the task may still be alive, so check it before submitting again"#
+            ),
+            "{shown}"
+        );
+        let job =
+            CloneJob::new(Provider::Vmeg, "t-1", TaskStatus::Succeeded).with_vendor_status("done");
+        let shown = format!("{job:?}");
+        assert!(shown.contains("succeeded by assumption"), "{shown}");
+        assert!(!shown.contains("alive"), "{shown}");
+        for job in [
+            CloneJob::new(Provider::Vmeg, "t-1", TaskStatus::Failed).with_vendor_status("failed"),
+            CloneJob::new(Provider::JimmyAi, "t-1", TaskStatus::Failed)
+                .with_vendor_status("timeout"),
+        ] {
+            let shown = format!("{job:?}");
+            assert!(!shown.contains("assum"), "{shown}");
+            assert!(
+                shown.starts_with("CloneJob { provider: ")
+                    && shown.ends_with(", idempotency_key: None, name: None }"),
+                "{shown}"
+            );
+        }
     }
 
     /// A bare id is typed with the job's provider and kind; an id that already says its own

@@ -4,14 +4,16 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use super::job::AssumedStatus;
 use super::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskStatus};
 
 /// How far a creation time given without a UTC offset may be from the same time read as UTC:
 /// the zones in use run from UTC-12 to UTC+14.
 pub const UNKNOWN_OFFSET_SPAN: Duration = Duration::from_secs(14 * 3600);
 
-/// One task as a task list shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One task as a task list shows it. `Display` and `Debug` say when its status was read from
+/// a status word the vendor does not document (see [`TaskSummary::assumed_status`]).
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct TaskSummary {
@@ -143,18 +145,61 @@ impl TaskSummary {
     pub fn kind_str(&self) -> &'static str {
         self.kind.map_or("other", JobKind::as_str)
     }
+
+    /// The vendor's status word when the vendor does not document it: [`TaskSummary::status`]
+    /// is then this crate's reading of it, an assumption, as for a job
+    /// ([`Job::assumed_status`](crate::Job::assumed_status)). `None` for a documented word,
+    /// or no word.
+    pub fn assumed_status(&self) -> Option<&str> {
+        crate::provider::assumed_word(self.provider, self.vendor_status.as_deref())
+    }
+}
+
+impl fmt::Debug for TaskSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("TaskSummary");
+        d.field("provider", &self.provider)
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("vendor_type", &self.vendor_type)
+            .field("status", &self.status)
+            .field("vendor_status", &self.vendor_status);
+        if let Some(raw) = self.assumed_status() {
+            d.field(
+                "assumed_status",
+                &AssumedStatus {
+                    status: &self.status,
+                    raw,
+                },
+            );
+        }
+        d.field("created_at", &self.created_at)
+            .field("created_at_offset_unknown", &self.created_at_offset_unknown)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 impl fmt::Display for TaskSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "task {} ({} task, vendor type {:?}, status {}",
+            "task {} ({} task, vendor type {:?}, status ",
             self.id,
             self.kind_str(),
             self.vendor_type,
-            self.status
         )?;
+        match self.assumed_status() {
+            Some(raw) => write!(
+                f,
+                "{}",
+                AssumedStatus {
+                    status: &self.status,
+                    raw
+                }
+            )?,
+            None => write!(f, "{}", self.status)?,
+        }
         if let Some(at) = self.created_at {
             write!(f, ", created {}", crate::time::format_rfc3339(at))?;
             if self.created_at_offset_unknown {
@@ -241,6 +286,18 @@ impl TaskDetail {
             TaskDetail::Clone(j) => &j.status,
             TaskDetail::Speech(j) => &j.status,
             TaskDetail::Other(s) => &s.status,
+        }
+    }
+
+    /// The vendor's status word when the vendor does not document it: [`TaskDetail::status`]
+    /// is then an assumption (see [`Job::assumed_status`](crate::Job::assumed_status)). A task
+    /// failed by such a word (VMEG's `timeout`, `expired`, ...) may still be alive: check it
+    /// before submitting again, which could bill a second task.
+    pub fn assumed_status(&self) -> Option<&str> {
+        match self {
+            TaskDetail::Clone(j) => crate::Job::assumed_status(j),
+            TaskDetail::Speech(j) => crate::Job::assumed_status(j),
+            TaskDetail::Other(s) => s.assumed_status(),
         }
     }
 

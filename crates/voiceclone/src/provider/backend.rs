@@ -344,3 +344,59 @@ fn unsupported<T: Send + 'static>(
         operation, provider,
     ))))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The generated clients the adapter builds check the headers of every answer with the
+    /// adapter's scrubber, as they do the strings of its body: a server echoing the key
+    /// lower-cased, cut or percent-encoded in a header (which progenitor's
+    /// `UnexpectedResponse` prints, and a `ResponseValue` keeps) shows no piece of it.
+    #[tokio::test]
+    async fn the_generated_clients_check_headers_with_the_adapters_scrubber() {
+        const KEY: &str = "sk-live-0123456789abcdefXYZ";
+        let encoded: String = KEY.bytes().map(|b| format!("%{b:02X}")).collect();
+        let server = httpmock::MockServer::start_async().await;
+        server.mock(|when, then| {
+            when.path_includes("/tasks/detail");
+            then.status(401)
+                .header("x-lower", format!("Bearer {}", KEY.to_ascii_lowercase()))
+                .header("x-cut", "key ends 89abcdefXYZ")
+                .header("x-encoded", encoded.as_str())
+                .body("{}");
+        });
+        let connect = Connect {
+            base: server.base_url(),
+            http: client_glue::http_client().unwrap(),
+            provider: Provider::Vmeg,
+            api_key: crate::secret::ApiKey::new(KEY),
+            timeout_override: None,
+            max_response_bytes: 1 << 20,
+            #[cfg(feature = "upload")]
+            uploads: crate::transfer::Uploads {
+                http: crate::storage::StorageClient::new(false),
+                progress: None,
+                multipart_threshold: None,
+                put_timeout: crate::transfer::PUT_TIMEOUT,
+                max_bytes: crate::transfer::DEFAULT_MAX_UPLOAD_BYTES,
+            },
+        };
+        let client = vmeg_client::Client::new_with_client(
+            &connect.base,
+            connect.http.clone(),
+            connect.config(&[]).unwrap(),
+        );
+        let Err(err) = client.tasks_detail(None, "t-1").await else {
+            unreachable!("the server answers 401")
+        };
+        let shown = format!("{err} {err:?}");
+        assert!(
+            !crate::scrub::Scrubber::new(KEY).finds_secret_in(&shown),
+            "{shown}"
+        );
+        assert!(!shown.contains(&encoded), "{shown}");
+        assert_eq!(shown.matches("[redacted]").count(), 6, "{shown}");
+    }
+}

@@ -184,10 +184,14 @@ impl CloneRequest {
 /// A job's status word when its vendor does not document it (VMEG's guessed words;
 /// JimmyAI's are documented): its status is then an assumption (see `Job::assumed_status`).
 pub(crate) fn assumed_status<J: crate::model::Job>(job: &J) -> Option<&str> {
-    match job.provider() {
-        Provider::Vmeg => job
-            .vendor_status()
-            .filter(|raw| vmeg::status_is_assumed(raw)),
+    assumed_word(job.provider(), job.vendor_status())
+}
+
+/// `raw`, a status word of `provider`, when the vendor does not document it (see
+/// [`assumed_status`]); for task summaries too.
+pub(crate) fn assumed_word(provider: Provider, raw: Option<&str>) -> Option<&str> {
+    match provider {
+        Provider::Vmeg => raw.filter(|raw| vmeg::status_is_assumed(raw)),
         _ => None,
     }
 }

@@ -124,7 +124,7 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transport")
             .field("provider", &self.provider)
-            .field("base", &self.base.as_str())
+            .field("base", &client_glue::printable_url(self.base.as_str()))
             .field("timeout_override", &self.timeout_override)
             .field("max_response_bytes", &self.max_response_bytes)
             .finish_non_exhaustive()

@@ -3,9 +3,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::{DEFAULT_DEDUPE_TTL, MAX_PIPELINE_KEY_BYTES, MIN_DEDUPE_TTL};
+use super::{DEFAULT_DEDUPE_TTL, MAX_PIPELINE_KEY_BYTES, MIN_DEDUPE_TTL, WebhookEvent};
 
 /// The boxed future a [`Deduplicator`] returns (`Box::pin(async move { ... })`).
 pub type DedupFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -15,6 +15,15 @@ pub type DedupFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output =
 pub trait Deduplicator: Send + Sync {
     /// True the first time a key is seen (within the store's memory), false afterwards.
     fn first_seen<'a>(&'a self, key: &'a str) -> DedupFuture<'a, bool>;
+
+    /// [`Deduplicator::first_seen`] for a verified delivery's `pipelineKey`, with its
+    /// timestamp ([`WebhookEvent::sent_at`]): [`MemoryDeduplicator`] then also keeps the key
+    /// while the wall clock is before that timestamp plus its TTL, so that a system clock
+    /// stepped back cannot make a delivery it has forgotten fresh again (see the
+    /// [module docs](super)). The default calls `first_seen(&event.pipeline_key)`.
+    fn first_seen_delivery<'a>(&'a self, event: &'a WebhookEvent) -> DedupFuture<'a, bool> {
+        self.first_seen(&event.pipeline_key)
+    }
 
     /// Forgets a key, so that the next delivery with it is handled again (call it when
     /// handling failed before its effects were committed). The default does nothing.
@@ -41,23 +50,60 @@ struct DedupState {
     order: VecDeque<(String, Instant)>,
 }
 
+/// A moment on both clocks: marks age by the monotonic one, which a step of the system clock
+/// does not move; a delivery's timestamp is judged by the wall clock (see [`Entry::live`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Moment {
+    pub(crate) mono: Instant,
+    pub(crate) wall: SystemTime,
+}
+
+impl Moment {
+    /// Now, on both clocks.
+    pub(crate) fn now() -> Self {
+        Instant::now().into()
+    }
+}
+
+/// `mono`, with the wall clock read now (for callers that only step the monotonic one).
+impl From<Instant> for Moment {
+    fn from(mono: Instant) -> Self {
+        Self {
+            mono,
+            wall: SystemTime::now(),
+        }
+    }
+}
+
 /// One key's mark: when it was set, for how long it holds, the token of the call that set
 /// it (the [`MemoryStore`](super::MemoryStore)'s record calls set one; `first_seen` does
-/// not), and whether it is only pending (a lease) or confirmed.
+/// not), whether it is only pending (a lease) or confirmed, and, when the delivery's
+/// timestamp is known, the wall-clock time until which it is kept whatever its age.
 #[derive(Clone, Debug)]
 struct Entry {
     at: Instant,
     ttl: Duration,
     token: Option<String>,
     pending: bool,
+    /// The delivery's timestamp plus the TTL (see [`Entry::live`]).
+    wall_until: Option<SystemTime>,
 }
 
 impl Entry {
-    fn live(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.at) < self.ttl
+    /// A mark holds for its TTL on the monotonic clock, and a confirmed one also while the
+    /// wall clock is before its delivery's timestamp plus the TTL. The verifier judges a
+    /// delivery fresh by the wall clock: stepped back (by hand, by a VM restored, by NTP),
+    /// it makes a delivery seen long ago fresh again, and a mark aged out on the monotonic
+    /// clock alone would let its replay through. With the wall-clock bound, a mark goes only
+    /// once its delivery is stale on the wall clock by the whole TTL: a replay then needs the
+    /// clock stepped back by more than the TTL less the verifier's tolerance (72 h less 5 min
+    /// by default) after the mark has gone. A step forward ages no mark sooner.
+    fn live(&self, now: Moment) -> bool {
+        now.mono.saturating_duration_since(self.at) < self.ttl
+            || (!self.pending && self.wall_until.is_some_and(|until| now.wall < until))
     }
 
-    fn state(&self, now: Instant) -> MarkState {
+    fn state(&self, now: Moment) -> MarkState {
         match (self.live(now), self.pending) {
             (false, _) => MarkState::Absent,
             (true, true) => MarkState::Pending,
@@ -140,7 +186,7 @@ impl MemoryDeduplicator {
 
     /// [`Deduplicator::first_seen`] at an explicit instant (for tests).
     pub fn first_seen_at(&self, key: &str, now: Instant) -> bool {
-        self.mark_at(key, now, None, None)
+        self.mark_at(key, now.into(), None, None, None)
     }
 
     /// True when `key` was marked within its TTL as of `now`, pending or confirmed (marks
@@ -150,7 +196,8 @@ impl MemoryDeduplicator {
     }
 
     /// What `key`'s mark is as of `now`.
-    pub(crate) fn state_at(&self, key: &str, now: Instant) -> MarkState {
+    pub(crate) fn state_at(&self, key: &str, now: impl Into<Moment>) -> MarkState {
+        let now = now.into();
         let st = self.lock();
         st.seen
             .get(bounded_key(key).as_ref())
@@ -158,16 +205,18 @@ impl MemoryDeduplicator {
     }
 
     /// Marks `key` unless a live mark holds it: confirmed for the TTL (`lease` `None`), or
-    /// pending for `lease` (at least 1 ms, at most the TTL), owned by `token`. True when
-    /// this call set the mark.
+    /// pending for `lease` (at least 1 ms, at most the TTL), owned by `token`; `sent_at`, the
+    /// delivery's timestamp, keeps a confirmed mark while the wall clock is before it plus the
+    /// TTL (see [`Entry::live`]). True when this call set the mark.
     pub(crate) fn mark_at(
         &self,
         key: &str,
-        now: Instant,
+        now: Moment,
+        sent_at: Option<SystemTime>,
         token: Option<&str>,
         lease: Option<Duration>,
     ) -> bool {
-        self.try_mark_at(key, now, token, lease).is_ok()
+        self.try_mark_at(key, now, sent_at, token, lease).is_ok()
     }
 
     /// [`MemoryDeduplicator::mark_at`], telling what the live mark that held `key` was
@@ -176,7 +225,8 @@ impl MemoryDeduplicator {
     pub(crate) fn try_mark_at(
         &self,
         key: &str,
-        now: Instant,
+        now: Moment,
+        sent_at: Option<SystemTime>,
         token: Option<&str>,
         lease: Option<Duration>,
     ) -> Result<(), MarkState> {
@@ -190,10 +240,11 @@ impl MemoryDeduplicator {
             return Err(held);
         }
         let entry = Entry {
-            at: now,
+            at: now.mono,
             ttl: lease.map_or(self.ttl, |l| l.max(Duration::from_millis(1)).min(self.ttl)),
             token: token.map(str::to_owned),
             pending: lease.is_some(),
+            wall_until: sent_at.and_then(|t| t.checked_add(self.ttl)),
         };
         self.insert(&mut st, key, entry);
         Ok(())
@@ -202,7 +253,13 @@ impl MemoryDeduplicator {
     /// Confirms `key`'s mark if `token` owns it (it is then kept for the TTL from `now`);
     /// with no live mark, sets a confirmed one owned by `token`; another token's mark is
     /// left as it is.
-    pub(crate) fn confirm_at(&self, key: &str, token: &str, now: Instant) -> ConfirmState {
+    pub(crate) fn confirm_at(
+        &self,
+        key: &str,
+        token: &str,
+        now: impl Into<Moment>,
+    ) -> ConfirmState {
+        let now = now.into();
         let key = bounded_key(key);
         let key = key.as_ref();
         let mut st = self.lock();
@@ -212,11 +269,14 @@ impl MemoryDeduplicator {
             Some(e) if e.live(now) => return ConfirmState::Taken,
             _ => ConfirmState::Reclaimed,
         };
+        // The delivery's wall-clock bound carries over from the pending mark, if still kept.
+        let wall_until = st.seen.get(key).and_then(|e| e.wall_until);
         let entry = Entry {
-            at: now,
+            at: now.mono,
             ttl: self.ttl,
             token: Some(token.to_owned()),
             pending: false,
+            wall_until,
         };
         self.insert(&mut st, key, entry);
         found
@@ -242,10 +302,15 @@ impl MemoryDeduplicator {
     }
 
     /// Drops expired entries from the front, and the oldest beyond capacity.
-    fn trim(&self, st: &mut DedupState, now: Instant) {
-        // Entries are appended in time order, so expired ones sit at the front.
+    fn trim(&self, st: &mut DedupState, now: Moment) {
+        // Entries are appended in time order, so expired ones sit at the front (one the
+        // wall clock still keeps stops the trim there: those behind it go later).
         while let Some((k, at)) = st.order.front().cloned() {
-            let expired = now.saturating_duration_since(at) >= self.ttl;
+            let expired = match st.seen.get(&k).filter(|e| e.at == at) {
+                Some(e) => !e.live(now),
+                // The key was marked again since: this record names no entry.
+                None => true,
+            };
             let over = st.seen.len() > self.capacity
                 || st.order.len() > self.capacity.saturating_mul(2).saturating_add(1);
             if !(expired || over) {
@@ -287,6 +352,17 @@ pub(crate) fn bounded_key(key: &str) -> std::borrow::Cow<'_, str> {
 impl Deduplicator for MemoryDeduplicator {
     fn first_seen<'a>(&'a self, key: &'a str) -> DedupFuture<'a, bool> {
         let fresh = self.first_seen_at(key, Instant::now());
+        Box::pin(async move { fresh })
+    }
+
+    fn first_seen_delivery<'a>(&'a self, event: &'a WebhookEvent) -> DedupFuture<'a, bool> {
+        let fresh = self.mark_at(
+            &event.pipeline_key,
+            Moment::now(),
+            Some(event.sent_at),
+            None,
+            None,
+        );
         Box::pin(async move { fresh })
     }
 
@@ -365,5 +441,35 @@ mod tests {
         assert!(!m.first_seen_at(&long, t0));
         assert!(m.lock().seen.keys().all(|k| k.len() <= 256));
         assert!(m.lock().order.iter().all(|(k, _)| k.len() <= 256));
+    }
+
+    /// A mark made with its delivery's timestamp is kept, after its TTL on the monotonic
+    /// clock, while the wall clock is before that timestamp plus the TTL (a clock stepped
+    /// back), and goes once both have passed; a pending mark (a lease) runs out with its
+    /// lease alone; a mark without a timestamp ages by the monotonic clock alone.
+    #[test]
+    fn a_mark_with_its_deliverys_timestamp_outlives_a_clock_stepped_back() {
+        let ttl = MIN_DEDUPE_TTL;
+        let m = MemoryDeduplicator::new(10, ttl);
+        let t0 = Instant::now();
+        let sent = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let at = |secs: u64, wall_secs: u64| Moment {
+            mono: t0 + Duration::from_secs(secs),
+            wall: sent + Duration::from_secs(wall_secs),
+        };
+        assert!(m.mark_at("p", at(0, 0), Some(sent), None, None));
+        assert!(m.mark_at("q", at(0, 0), None, None, None));
+        // An hour on, the wall clock stepped back to 100 s after the delivery.
+        assert!(!m.mark_at("p", at(3_600, 100), Some(sent), None, None));
+        assert!(m.mark_at("q", at(3_600, 100), None, None, None));
+        assert_eq!(m.state_at("p", at(3_600, 599)), MarkState::Confirmed);
+        assert_eq!(m.state_at("p", at(3_600, 600)), MarkState::Absent);
+        // Trimming keeps it too, and a later key behind it is still found.
+        assert!(!m.mark_at("p", at(7_200, 300), Some(sent), None, None));
+        assert!(!m.mark_at("q", at(3_601, 101), None, None, None));
+        // A lease runs out with the lease, the wall clock aside.
+        let lease = Some(Duration::from_secs(60));
+        assert!(m.mark_at("r", at(0, 0), Some(sent), Some("tok"), lease));
+        assert_eq!(m.state_at("r", at(61, 0)), MarkState::Absent);
     }
 }

@@ -882,8 +882,13 @@ mod tests {
                 Ok(())
             }
         }
-        fn now(&self) -> std::time::Instant {
-            std::time::Instant::now() + *self.ahead.lock().unwrap()
+        /// Now, `advance`d on both clocks (time passing, no clock stepped).
+        fn now(&self) -> crate::webhook::dedupe::Moment {
+            let ahead = *self.ahead.lock().unwrap();
+            crate::webhook::dedupe::Moment {
+                mono: std::time::Instant::now() + ahead,
+                wall: SystemTime::now() + ahead,
+            }
         }
         fn advance(&self, by: Duration) {
             *self.ahead.lock().unwrap() += by;

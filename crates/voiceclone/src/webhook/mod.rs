@@ -14,6 +14,16 @@
 //! default, and never for less than [`MIN_DEDUPE_TTL`] (twice the [`REPLAY_WINDOW`]). A `pipelineKey` longer than
 //! [`MAX_PIPELINE_KEY_BYTES`] is refused ([`WebhookFailure::PipelineKeyTooLong`]).
 //!
+//! The replay window is judged by the system (wall) clock, as VMEG's timestamps are; marks
+//! age by the monotonic clock, which no step of the system clock moves, so a step forward
+//! forgets nothing sooner. A step back makes a delivery seen long ago fresh again to the
+//! verifier: a mark that knows its delivery's timestamp ([`CompletionHub`]'s in-process
+//! store, [`Deduplicator::first_seen_delivery`] on a [`MemoryDeduplicator`]) is therefore
+//! also kept while the wall clock is before that timestamp plus the dedupe TTL, and a replay
+//! needs the clock stepped back by more than the TTL less the tolerance after its mark has
+//! gone (72 h less 5 min by default). `RedisStore` (feature `redis`) marks expire on the Redis
+//! server's clock, after the TTL.
+//!
 //! To have deliveries end the client's waits, use a [`CompletionHub`]: it verifies,
 //! deduplicates (through its [`CompletionStore`]: in process by default, shared between
 //! instances with the Redis store of the `redis` feature) and fans out, and
@@ -46,7 +56,7 @@
 //!             };
 //!         }
 //!     };
-//!     if !dedup.first_seen(&event.pipeline_key).await {
+//!     if !dedup.first_seen_delivery(&event).await {
 //!         return 200; // a retry of a delivery already handled
 //!     }
 //!     match &event.payload {

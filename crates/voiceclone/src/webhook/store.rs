@@ -57,7 +57,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::dedupe::{ConfirmState, MarkState, MemoryDeduplicator};
+use super::dedupe::{ConfirmState, MarkState, MemoryDeduplicator, Moment};
 use super::{DEFAULT_DEDUPE_TTL, MIN_DEDUPE_TTL};
 use crate::sleep::BoxFuture;
 
@@ -535,7 +535,7 @@ impl MemoryStore {
         token: &MarkToken,
         lease: Option<Duration>,
     ) -> Recorded {
-        self.record_at(event, token, lease, Instant::now())
+        self.record_at(event, token, lease, Moment::now())
     }
 
     /// [`MemoryStore::record_now`] as of `now`, so that a test can let a lease run out
@@ -545,16 +545,21 @@ impl MemoryStore {
         event: &StoredEvent,
         token: &MarkToken,
         lease: Option<Duration>,
-        now: Instant,
+        now: impl Into<Moment>,
     ) -> Recorded {
+        let now = now.into();
         let key = &event.pipeline_key;
         match self.dedupe.state_at(key, now) {
             MarkState::Pending => return Recorded::Pending,
             MarkState::Confirmed => return Recorded::Duplicate,
             MarkState::Absent => {}
         }
+        // The delivery's own timestamp (verified when it was received): its mark is kept
+        // while the wall clock is before it plus the TTL, whatever the mark's age.
+        let sent_at = super::verify::parse_millis(&event.timestamp)
+            .and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms)));
         let event = Arc::new(event.clone());
-        self.store(event.clone(), now);
+        self.store(event.clone(), now.mono);
         self.publish(&event);
         // Marked last: in one process nothing can fail in between, but the order is the
         // trait's promise. Should another call have marked it meanwhile, its mark is read
@@ -563,7 +568,7 @@ impl MemoryStore {
         // nowhere).
         match self
             .dedupe
-            .try_mark_at(key, now, Some(token.as_str()), lease)
+            .try_mark_at(key, now, sent_at, Some(token.as_str()), lease)
         {
             Ok(()) => Recorded::Fresh,
             Err(MarkState::Confirmed) => Recorded::Duplicate,
@@ -576,7 +581,7 @@ impl MemoryStore {
         &self,
         pipeline_key: &str,
         token: &MarkToken,
-        now: Instant,
+        now: impl Into<Moment>,
     ) -> Confirmation {
         match self.dedupe.confirm_at(pipeline_key, token.as_str(), now) {
             ConfirmState::Ours => Confirmation::Confirmed,
@@ -618,7 +623,7 @@ impl CompletionStore for MemoryStore {
         pipeline_key: &'a str,
         token: &'a MarkToken,
     ) -> BoxFuture<'a, Result<Confirmation, StoreError>> {
-        let found = self.confirm_at(pipeline_key, token, Instant::now());
+        let found = self.confirm_at(pipeline_key, token, Moment::now());
         Box::pin(std::future::ready(Ok(found)))
     }
 
@@ -1053,5 +1058,90 @@ mod tests {
         store.record(&newer).await.unwrap();
         store.record(&event("p3", "u", None, 1)).await.unwrap();
         assert_eq!(store.by_task("t").await.unwrap().unwrap(), newer);
+    }
+
+    /// A captured delivery replayed after the system clock was stepped back: the verifier
+    /// finds it fresh again (its timestamp is within the window of the clock as it now
+    /// reads), and the store must still say it was handled. The store's marks aged by the
+    /// monotonic clock alone: with the shortest dedupe TTL (600 s) and the clock stepped back
+    /// an hour, the replay 3,500 s later was `Fresh`, its effects taken twice. A step forward
+    /// ages no mark sooner.
+    #[test]
+    fn a_replay_after_the_clock_is_stepped_back_is_still_a_duplicate() {
+        use crate::webhook::Verifier;
+        use crate::webhook::dedupe::Moment;
+        use hmac::{Hmac, Mac};
+        const SECRET: &str = "whsec_clock";
+        let sign = |ts: &str, body: &[u8]| {
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+            mac.update(ts.as_bytes());
+            mac.update(body);
+            hex::encode(mac.finalize().into_bytes())
+        };
+        let verifier = Verifier::new(crate::WebhookSecret::new(SECRET));
+        let store = MemoryStore::new().dedupe(100, MIN_DEDUPE_TTL);
+        let signed = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let ts = unix_millis(signed).to_string();
+        let body = r#"{"code":200,"event":"openapi-tts","pipelineKey":"p-clock","data":{"taskId":"t-clock"}}"#;
+        let sig = sign(&ts, body.as_bytes());
+        let stored = StoredEvent {
+            pipeline_key: "p-clock".into(),
+            task_id: Some("t-clock".into()),
+            idempotency_key: None,
+            timestamp: ts.clone(),
+            signature: sig.clone(),
+            body: body.into(),
+            received_at_ms: unix_millis(signed),
+        };
+        let t0 = Instant::now();
+        // `real` seconds after the first delivery, the wall clock `back` seconds behind.
+        let at = |real: u64, back: u64| Moment {
+            mono: t0 + Duration::from_secs(real),
+            wall: signed + Duration::from_secs(real) - Duration::from_secs(back),
+        };
+        let receive = |now: Moment| {
+            verifier
+                .verify_at(&ts, &sig, body.as_bytes(), now.wall)
+                .ok()?;
+            Some(store.record_at(&stored, &MarkToken::new(), None, now))
+        };
+        assert_eq!(receive(at(0, 0)), Some(Recorded::Fresh));
+        // Stepped back an hour (100 s in): from 3,300 s to 3,900 s the delivery is fresh
+        // again to the verifier, long after its mark's 600 s.
+        for real in [3_300, 3_500, 3_899] {
+            assert_eq!(
+                receive(at(real, 3_600)),
+                Some(Recorded::Duplicate),
+                "{real} s"
+            );
+        }
+        // Stale again on the wall clock: refused by the verifier; and forgotten only once
+        // its timestamp is a whole TTL behind the wall clock.
+        assert_eq!(receive(at(3_901, 3_600)), None);
+        assert_eq!(
+            store.dedupe.state_at("p-clock", at(4_199, 3_600)),
+            MarkState::Confirmed
+        );
+        assert_eq!(
+            store.dedupe.state_at("p-clock", at(4_200, 3_600)),
+            MarkState::Absent
+        );
+
+        // A step forward (a year, 10 s in) ages no mark sooner: within its 600 s on the
+        // monotonic clock, the mark holds whatever the wall clock says.
+        let store = MemoryStore::new().dedupe(100, MIN_DEDUPE_TTL);
+        let year = 365 * 86_400;
+        let ahead = |real: u64| Moment {
+            mono: t0 + Duration::from_secs(real),
+            wall: signed + Duration::from_secs(real + year),
+        };
+        assert_eq!(
+            store.record_at(&stored, &MarkToken::new(), None, at(0, 0)),
+            Recorded::Fresh
+        );
+        assert_eq!(
+            store.record_at(&stored, &MarkToken::new(), None, ahead(599)),
+            Recorded::Duplicate
+        );
     }
 }

@@ -209,7 +209,8 @@ impl Verifier {
     }
 }
 
-fn parse_millis(raw: &str) -> Option<u64> {
+/// `X-Timestamp`'s Unix milliseconds: 1 to 16 ASCII digits.
+pub(super) fn parse_millis(raw: &str) -> Option<u64> {
     if raw.is_empty() || raw.len() > 16 || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

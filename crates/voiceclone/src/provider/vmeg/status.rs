@@ -139,21 +139,44 @@ fn check_type<T>(d: &Detail<T>, id: &JobId, kind: JobKind) -> Result<(), Error> 
 /// VMEG does not document says that it is an assumption, and that the task is to be checked
 /// before anything is submitted again (see [`status_is_assumed`]).
 fn with_detail<J: Job, T>(mut job: J, d: Detail<T>) -> J {
-    if d.status == TaskStatus::Failed {
-        let vendor = d.extras.reason();
-        match d.raw.as_deref().filter(|raw| status_is_assumed(raw)) {
-            Some(raw) => job.set_error(assumed_failure(raw, vendor.as_deref())),
-            None => {
-                if let Some(r) = vendor {
-                    job.set_error(r);
-                }
-            }
-        }
+    if let Some(reason) = failure_reason(&d.status, d.raw.as_deref(), || d.extras.reason()) {
+        job.set_error(reason);
     }
     if let Some(raw) = d.raw {
         job.set_vendor_status(raw);
     }
     job
+}
+
+/// The failure reason of a task `tasks/detail` says is in `status`, read from the status word
+/// `raw`, `vendor` giving the reason the answer's `result` names: none unless it failed; for
+/// a word VMEG does not document, a reason saying the failure is an assumption, and that
+/// the task is to be checked before anything is submitted again (see [`status_is_assumed`]).
+/// For `clone_status`, `speech_status` and `task` alike.
+pub(super) fn failure_reason(
+    status: &TaskStatus,
+    raw: Option<&str>,
+    vendor: impl FnOnce() -> Option<String>,
+) -> Option<String> {
+    if *status != TaskStatus::Failed {
+        return None;
+    }
+    match raw.filter(|raw| status_is_assumed(raw)) {
+        Some(raw) => Some(assumed_failure(raw, vendor().as_deref())),
+        None => vendor(),
+    }
+}
+
+/// The failure reason a `tasks/detail` `result` (its JSON text) names under any of the usual
+/// names, scrubbed as the answer was (see [`ResultExtras`]).
+pub(super) fn result_reason(t: &Transport, result_text: &str) -> Option<String> {
+    if !result_text.starts_with('{') {
+        return None;
+    }
+    crate::scrub::decoding_with(&t.text_filter, || {
+        serde_json::from_slice::<ResultExtras>(result_text.as_bytes()).unwrap_or_default()
+    })
+    .reason()
 }
 
 /// The reason of a failure read from the undocumented status word `raw`.

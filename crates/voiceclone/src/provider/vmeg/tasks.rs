@@ -156,6 +156,11 @@ pub(crate) async fn task(
     let vendor_type = text(d.task_type.as_ref()).unwrap_or_default().to_owned();
     let result_text = d.result.as_ref().map_or("null", |r| r.get()).trim();
     let object = result_text.starts_with('{');
+    // A failure read from a status word VMEG does not document says so, as
+    // `clone_status`, `speech_status` and the waits do: the task may be alive.
+    let reason = super::status::failure_reason(&status, raw.as_deref(), || {
+        super::status::result_reason(t, result_text)
+    });
     let detail = match kind_of(&vendor_type) {
         Some(JobKind::Clone) => {
             let data: types::CloneVoiceCreateData = if object {
@@ -170,6 +175,9 @@ pub(crate) async fn task(
             job.id = id.clone();
             if let Some(raw) = raw {
                 job = job.with_vendor_status(raw);
+            }
+            if let Some(reason) = reason {
+                job = job.with_error(reason);
             }
             TaskDetail::Clone(job)
         }
@@ -186,6 +194,9 @@ pub(crate) async fn task(
             job.id = id.clone();
             if let Some(raw) = raw {
                 job = job.with_vendor_status(raw);
+            }
+            if let Some(reason) = reason {
+                job = job.with_error(reason);
             }
             TaskDetail::Speech(job)
         }
