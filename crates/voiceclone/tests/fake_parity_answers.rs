@@ -286,3 +286,73 @@ fn wav(secs: u32) -> Vec<u8> {
     v.resize(v.len() + data_len as usize, 0);
     v
 }
+
+/// A VMEG clone that succeeded but whose voice lookup (the clone list, when the task's
+/// answer names no voice) fails: the client's wait ends with the lookup's kind, never
+/// resubmittable, noting the task succeeded; waiting again finds the voice. The fake gives
+/// the same with `Script::with_failed_lookup`. Before, no script could, so code reading
+/// `RateLimited` after a success as "start over" passed its tests and billed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_failed_voice_lookup_after_success_is_the_same_in_the_fake_and_the_client() {
+    let sim = simulator(SimConfig::default().with_vmeg_clone_result_has_voice_id(false)).await;
+    let client = real(Provider::Vmeg, &sim, sim.api_key());
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::succeeds().with_failed_lookup(ErrorKind::RateLimited));
+    let req = CloneRequest::new("https://cdn.example.com/a.wav").name("n");
+    let policy = WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(Duration::from_millis(5))
+        .with_deadline(Some(Duration::from_secs(30)));
+    let real_job = client.clone_voice(&req).await.unwrap();
+    let fake_job = fake.clone_voice(&req).await.unwrap();
+    // The task finishes first (polled), then its voice is looked up in the clone list.
+    sim.fail_next(
+        "vmeg.cloneVoiceList",
+        voiceclone_sim::FaultKind::TooManyRequests,
+        1,
+    )
+    .unwrap();
+    let r = client
+        .wait_for_clone(&real_job.id, &policy)
+        .await
+        .unwrap_err();
+    let f = fake
+        .wait_for_clone(&fake_job.id, &policy)
+        .await
+        .unwrap_err();
+    assert_eq!(r.kind(), &ErrorKind::RateLimited, "{r}");
+    assert_eq!(
+        (f.kind(), f.may_resubmit(), f.note().is_some()),
+        (r.kind(), r.may_resubmit(), r.note().is_some()),
+        "fake {f}; real {r}"
+    );
+    assert!(!f.may_resubmit());
+    for e in [&r, &f] {
+        assert!(
+            e.to_string().contains("succeeded") && e.to_string().contains("do not submit"),
+            "{e}"
+        );
+    }
+    assert!(client.wait_for_clone(&real_job.id, &policy).await.is_ok());
+    assert!(fake.wait_for_clone(&fake_job.id, &policy).await.is_ok());
+
+    // Not on JimmyAI (its answer carries the voice), nor with a kind no read fails with.
+    for (provider, kind) in [
+        (Provider::JimmyAi, ErrorKind::RateLimited),
+        (Provider::Vmeg, ErrorKind::Conflict),
+    ] {
+        let fake = FakeClient::new(provider);
+        fake.script_clone(Script::succeeds().with_failed_lookup(kind));
+        let err = fake.clone_voice(&req.clone().name("n")).await;
+        let err = match provider {
+            Provider::Vmeg => err.unwrap_err(),
+            _ => fake
+                .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav"))
+                .await
+                .unwrap_err(),
+        };
+        assert!(
+            matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+            "{provider}: {err}"
+        );
+    }
+}

@@ -315,17 +315,7 @@ impl Client {
             // refused connection, the deadline), the task is done and billed: never "submit
             // it again", and the error says so. The lookup's own error is kept (its request
             // id, status and cause are what support asks for).
-            found.map_err(|e| {
-                let why = match e.kind() {
-                    ErrorKind::Timeout => "finding its result timed out (within the wait's deadline, WaitPolicy::deadline, or the client's timeout)",
-                    _ => "finding its result failed",
-                };
-                let note = match e.note() {
-                    Some(earlier) => format!("task {id} succeeded, but {why}: do not submit it again; wait for it again to finish the lookup ({earlier})"),
-                    None => format!("task {id} succeeded, but {why}: do not submit it again; wait for it again to finish the lookup"),
-                };
-                e.with_note(note).task_may_exist()
-            })
+            found.map_err(|e| lookup_failed(id, e))
         }
     }
 
@@ -810,6 +800,28 @@ pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error>
 }
 
 /// The error a wait returns when its task ended `Failed`.
+/// The error of a wait whose task succeeded but whose result could not be found (a VMEG
+/// clone's voice looked up in the voice list): the lookup's own error (its request id,
+/// status and cause are what support asks for), noting that the task succeeded and must not
+/// be submitted again, never resubmittable.
+pub(crate) fn lookup_failed(id: &JobId, e: Error) -> Error {
+    let why = match e.kind() {
+        ErrorKind::Timeout => {
+            "finding its result timed out (within the wait's deadline, WaitPolicy::deadline, or the client's timeout)"
+        }
+        _ => "finding its result failed",
+    };
+    let note = match e.note() {
+        Some(earlier) => format!(
+            "task {id} succeeded, but {why}: do not submit it again; wait for it again to finish the lookup ({earlier})"
+        ),
+        None => format!(
+            "task {id} succeeded, but {why}: do not submit it again; wait for it again to finish the lookup"
+        ),
+    };
+    e.with_note(note).task_may_exist()
+}
+
 /// A wait's end on a job read as failed: `TaskFailed` with the job's reason, never advising
 /// a new submit (the task exists); from a status word the vendor does not document, it says
 /// the failure is assumed (the task may be alive).

@@ -282,6 +282,8 @@ struct FakeJob {
     /// An asynchronous submit whose answer was lost: nobody holds its id to read it, so it
     /// moves on by itself, one step each time anybody looks (`list_voices`).
     unattended: bool,
+    /// The scripted failure of a wait's voice lookup has been given (once).
+    lookup_failed: bool,
     /// What a speech request asked for that shapes its result.
     asked: Asked,
 }
@@ -461,7 +463,7 @@ impl FakeClient {
         // where it is used (nothing created).
         let script = script
             .checked(self.provider)
-            .and_then(|s| s.checked_for_submit(self.provider, sync, asked.lines))
+            .and_then(|s| s.checked_for_submit(self.provider, kind, sync, asked.lines))
             .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
         let created_at = SystemTime::now();
         // VMEG writes carry an idempotency key (the caller's, or one made per call);
@@ -584,6 +586,7 @@ impl FakeClient {
             name: name.clone(),
             succeeded,
             unattended,
+            lookup_failed: false,
             asked,
         });
         drop(state);
@@ -1298,6 +1301,23 @@ impl VoiceCloning for FakeClient {
             let job = self
                 .wait(id, policy, |id| self.clone_read(id, true))
                 .await?;
+            // The lookup of the voice after the success, failing once if scripted so.
+            let failed = {
+                let mut state = self.lock();
+                state.job_mut(id.as_str()).and_then(|j| {
+                    let kind = j
+                        .script
+                        .failed_lookup
+                        .clone()
+                        .filter(|_| !j.lookup_failed)?;
+                    j.lookup_failed = true;
+                    Some(kind)
+                })
+            };
+            if let Some(kind) = failed {
+                let e = self.error(kind, "list_voices");
+                return Err(crate::client::lookup_failed(id, e));
+            }
             // After the task succeeded, as the client's lookup of its result: the task is
             // done and billed, never to be submitted again.
             job.voice.ok_or_else(|| {

@@ -3,7 +3,7 @@
 use url::Url;
 
 use crate::error::{Error, ErrorKind};
-use crate::model::{Provider, TaskStatus, VoiceId};
+use crate::model::{JobKind, Provider, TaskStatus, VoiceId};
 
 /// How one submitted job behaves in a [`FakeClient`](super::FakeClient).
 ///
@@ -52,6 +52,8 @@ pub struct Script {
     pub(super) no_task_id: bool,
     /// The submit's failure names the task it made.
     pub(super) names_task: bool,
+    /// VMEG clone: the first wait's lookup of the voice fails with this.
+    pub(super) failed_lookup: Option<ErrorKind>,
 }
 
 /// How a submit ends.
@@ -120,6 +122,7 @@ impl Script {
             no_audio: false,
             no_task_id: false,
             names_task: false,
+            failed_lookup: None,
         }
     }
 
@@ -224,6 +227,39 @@ impl Script {
     /// ```
     pub fn naming_its_task(mut self) -> Self {
         self.names_task = true;
+        self
+    }
+
+    /// VMEG: the clone succeeds, but the first wait's lookup of its voice fails with `kind`
+    /// (the client finds a finished clone's voice in the voice list when the task's answer
+    /// does not name it, so a 429, a 5xx, a refused connection or a timeout can come after the
+    /// success): that wait ends with `kind`, noting that the task succeeded and must not be
+    /// submitted again, and `may_resubmit()` false, as the client's does; waiting again finds
+    /// the voice. Code that reads `RateLimited` or `Server` as "start over" bills twice there.
+    ///
+    /// Only what a lookup can fail with (the kinds [`Script::then_error`] takes), on a VMEG
+    /// clone (JimmyAI's answer carries its voice): a submit that uses it otherwise is refused
+    /// with `InvalidInput { field: "script", .. }`, naming this method.
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{CloneRequest, ErrorKind, Provider, VoiceCloning, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// fake.script_clone(Script::succeeds().with_failed_lookup(ErrorKind::RateLimited));
+    /// let job = fake.clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav")).await?;
+    /// let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    /// let err = fake.wait_for_clone(&job.id, &policy).await.unwrap_err();
+    /// assert_eq!(err.kind(), &ErrorKind::RateLimited);
+    /// assert!(!err.may_resubmit());
+    /// assert!(fake.wait_for_clone(&job.id, &policy).await.is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_failed_lookup(mut self, kind: ErrorKind) -> Self {
+        self.failed_lookup = Some(kind);
         self
     }
 
@@ -397,6 +433,7 @@ impl Script {
     pub(super) fn checked_for_submit(
         self,
         provider: Provider,
+        kind: JobKind,
         sync: bool,
         lines: usize,
     ) -> Result<Self, Error> {
@@ -411,6 +448,15 @@ impl Script {
         if self.no_task_id && (self.no_audio || every_line_failed) {
             return refuse(
                 "Script::without_task_id() with no audio: an answer that names no task and carries no result is one the client cannot use, and ends OutcomeUnknown (script that with Script::rejected(ErrorKind::InvalidResponse))",
+            );
+        }
+        if let Some(lookup) = &self.failed_lookup
+            && (provider != Provider::Vmeg
+                || kind != JobKind::Clone
+                || never_read(lookup).is_some())
+        {
+            return refuse(
+                "Script::with_failed_lookup(..): only a VMEG clone's wait looks its voice up, and a lookup fails only with the kinds a read fails with (see Script::then_error)",
             );
         }
         if self.names_task && self.submit == Submit::Accepted && !sync {
