@@ -356,3 +356,32 @@ async fn a_failed_voice_lookup_after_success_is_the_same_in_the_fake_and_the_cli
         );
     }
 }
+
+/// The vendor's word on a submit's answer, as the client reads it: JimmyAI's create answer
+/// is the task (`queued`), VMEG's asynchronous one names only the task and its synchronous
+/// one carries the result, no word (so a guessed success word in a script is no
+/// `assumed_status` there). Before, the fake's JimmyAI answer had no word and its VMEG
+/// synchronous one `finished` (or the scripted word).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_submits_answer_carries_the_vendors_word_as_the_clients_does() {
+    let sim = simulator(SimConfig::default()).await;
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    for provider in Provider::ALL {
+        let client = real(provider, &sim, sim.api_key());
+        let fake = FakeClient::new(provider);
+        let r = client.clone_voice(&req).await.unwrap();
+        let f = fake.clone_voice(&req).await.unwrap();
+        assert_eq!(
+            f.vendor_status, r.vendor_status,
+            "{provider}: fake {f:?}; real {r:?}"
+        );
+    }
+    let client = real(Provider::Vmeg, &sim, sim.api_key());
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::new().with_statuses([TaskStatus::Unknown("done".into())]));
+    let sync = req.clone().synchronous(true);
+    let r = client.clone_voice(&sync).await.unwrap();
+    let f = fake.clone_voice(&sync).await.unwrap();
+    assert_eq!(f.vendor_status, r.vendor_status, "fake {f:?}; real {r:?}");
+    assert_eq!(f.assumed_status(), None, "{f:?}");
+}

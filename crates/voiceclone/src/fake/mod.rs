@@ -1274,10 +1274,16 @@ impl VoiceCloning for FakeClient {
                 if made.no_task_id {
                     job.id = JobId::no_task(self.provider, JobKind::Clone);
                 }
+                // VMEG's synchronous answer carries the result, not a status word.
+                job.vendor_status = None;
                 return Ok(job);
             }
             let mut job =
                 CloneJob::new(self.provider, made.id, TaskStatus::Queued).with_created_at(made.at);
+            // JimmyAI's create answer is the task, `queued`; VMEG's names only its id.
+            if self.provider == Provider::JimmyAi {
+                job = job.with_vendor_status("queued");
+            }
             if let Some(key) = made.key {
                 job = job.with_idempotency_key(key);
             }
@@ -1362,10 +1368,14 @@ impl VoiceCloning for FakeClient {
                 if made.no_task_id {
                     job.id = JobId::no_task(self.provider, JobKind::Speech);
                 }
+                job.vendor_status = None;
                 return Ok(job);
             }
             let mut job =
                 SpeechJob::new(self.provider, made.id, TaskStatus::Queued).with_created_at(made.at);
+            if self.provider == Provider::JimmyAi {
+                job = job.with_vendor_status("queued");
+            }
             if let Some(key) = made.key {
                 job = job.with_idempotency_key(key);
             }
