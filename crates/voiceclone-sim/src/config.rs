@@ -74,8 +74,9 @@ impl std::fmt::Debug for WebhookTarget {
 }
 
 /// Simulator configuration. Build it with [`SimConfig::default`] and the
-/// `with_*` methods.
-#[derive(Debug, Clone)]
+/// `with_*` methods. Its `Debug` shows every setting but the API key (and the
+/// webhook secret), printed `[redacted]`.
+#[derive(Clone)]
 pub struct SimConfig {
     /// Address to bind. Default `127.0.0.1:0` (a free loopback port).
     pub bind: SocketAddr,
@@ -172,12 +173,12 @@ pub struct SimConfig {
     /// reading); then the connection is closed. Default 30 s; bounds 10 ms
     /// to 1 hour.
     pub response_write_timeout: Duration,
-    /// Tasks kept (both APIs). Beyond it the oldest finished task is evicted
-    /// (the oldest task if none is finished), never one whose sync create has
-    /// not answered or whose webhook has not been built: when only such tasks
-    /// are left, a new create is refused with HTTP 503 and `Retry-After`, not
-    /// billed (a VMEG key is released). Evicted ids answer as unknown ids do.
-    /// Default 100,000; bounds 1 to 10,000,000.
+    /// Tasks kept (both APIs). Beyond it the oldest finished task is evicted,
+    /// never an unfinished one (billed, and still polled) nor one whose sync
+    /// create has not answered or whose webhook has not been built: when only
+    /// such tasks are left, a new create is refused with HTTP 503 and
+    /// `Retry-After`, not billed (a VMEG key is released). Evicted ids answer as
+    /// unknown ids do. Default 100,000; bounds 1 to 10,000,000.
     pub max_tasks: usize,
     /// How long (simulated time) a finished task is kept, counted from when
     /// the simulator saw it finish (after [`crate::SimHandle::advance_clock`],
@@ -188,8 +189,8 @@ pub struct SimConfig {
     /// Total bytes of client-supplied text the stored tasks keep (`extraData`,
     /// TTS and JimmyAI text, voice names, audio URLs, ...): beyond it tasks are
     /// evicted as beyond [`SimConfig::max_tasks`] (the oldest finished first,
-    /// never the one just created nor one still awaited; else the create is
-    /// refused with 503), and the create records of
+    /// never the one just created, an unfinished one nor one still awaited;
+    /// else the create is refused with 503), and the create records of
     /// [`crate::Stats::creates`] and the webhook attempts of
     /// [`crate::SimHandle::webhook_deliveries`] keep at most as many bytes each
     /// (oldest dropped first, the latest always kept). Default 256 MiB; bounds
@@ -197,9 +198,12 @@ pub struct SimConfig {
     pub max_task_bytes: usize,
     /// JimmyAI uploads kept. Default 1000; bounds 1 to 1,000,000.
     pub max_uploads: usize,
-    /// Total bytes of JimmyAI uploads kept (oldest evicted first). Default
-    /// 256 MiB; bounds 0 to 16 GiB. Besides, at most 2 uploads (each up to
-    /// the vendor's 100 MB) are received at the same time.
+    /// Total bytes of uploads kept: JimmyAI uploads, VMEG presigned PUTs and
+    /// materials (oldest evicted first). One upload larger than this on its
+    /// own is refused before anything is evicted for it (S3's 413
+    /// `EntityTooLarge` for a PUT, [`SimConfig::jimmy_bad_request`] for a
+    /// JimmyAI upload). Default 256 MiB; bounds 0 to 16 GiB. Besides, at most
+    /// 2 uploads (each up to the vendor's 100 MB) are received at the same time.
     pub max_upload_bytes: usize,
     /// How long (simulated time) an upload is kept. Default 24 h; bounds 0
     /// to 365 days.
@@ -216,7 +220,8 @@ pub struct SimConfig {
     /// Largest VMEG material: one presigned PUT, or all parts of a multipart
     /// upload, above it gets HTTP 413 (CONFIRMED status, UNKNOWN limit).
     /// Default 200 MiB; bounds 1 byte to 16 GiB. The bytes count toward
-    /// [`SimConfig::max_upload_bytes`].
+    /// [`SimConfig::max_upload_bytes`], which is the limit when it is smaller
+    /// (the store could not keep a larger material).
     pub vmeg_max_material_bytes: usize,
     /// `recommendedPartSize` of a multipart material upload; every part but
     /// the last must have at least min(5 MiB, this). Default 8 MiB; bounds
@@ -233,6 +238,114 @@ pub struct SimConfig {
     /// [`crate::SimHandle::webhook_deliveries`] keep the latest this many (the
     /// counters stay exact). Default 100,000; bounds 1 to 10,000,000.
     pub max_records: usize,
+}
+
+impl std::fmt::Debug for SimConfig {
+    // Written by hand: a failing test prints its `SimConfig` (or `SimHandle`), and the
+    // derived one printed the API key. Every field is named, so a new one is not missed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            bind,
+            api_key: _,
+            speed,
+            clone_duration,
+            tts_duration,
+            seed,
+            faults,
+            task_failure_rate,
+            webhook,
+            idempotency_ttl,
+            vmeg_status_words,
+            vmeg_clone_result_has_voice_id,
+            vmeg_business_errors_http_200,
+            vmeg_fault_consumes_idempotency_key,
+            vmeg_rejection_consumes_idempotency_key,
+            vmeg_max_body_bytes,
+            webhook_retry_delays,
+            webhook_timeout,
+            jimmy_code_as_string,
+            jimmy_auth_error,
+            jimmy_bad_request,
+            jimmy_not_found,
+            jimmy_server_error,
+            jimmy_model_validity,
+            max_connections,
+            header_read_timeout,
+            body_read_timeout,
+            response_write_timeout,
+            max_tasks,
+            task_retention,
+            max_task_bytes,
+            max_uploads,
+            max_upload_bytes,
+            upload_retention,
+            max_idempotency_keys,
+            max_voices,
+            vmeg_max_material_bytes,
+            vmeg_material_part_size,
+            vmeg_presign_validity,
+            vmeg_clone_accepts_material_urls,
+            max_records,
+        } = self;
+        f.debug_struct("SimConfig")
+            .field("bind", bind)
+            .field("api_key", &"[redacted]")
+            .field("speed", speed)
+            .field("clone_duration", clone_duration)
+            .field("tts_duration", tts_duration)
+            .field("seed", seed)
+            .field("faults", faults)
+            .field("task_failure_rate", task_failure_rate)
+            .field("webhook", webhook)
+            .field("idempotency_ttl", idempotency_ttl)
+            .field("vmeg_status_words", vmeg_status_words)
+            .field(
+                "vmeg_clone_result_has_voice_id",
+                vmeg_clone_result_has_voice_id,
+            )
+            .field(
+                "vmeg_business_errors_http_200",
+                vmeg_business_errors_http_200,
+            )
+            .field(
+                "vmeg_fault_consumes_idempotency_key",
+                vmeg_fault_consumes_idempotency_key,
+            )
+            .field(
+                "vmeg_rejection_consumes_idempotency_key",
+                vmeg_rejection_consumes_idempotency_key,
+            )
+            .field("vmeg_max_body_bytes", vmeg_max_body_bytes)
+            .field("webhook_retry_delays", webhook_retry_delays)
+            .field("webhook_timeout", webhook_timeout)
+            .field("jimmy_code_as_string", jimmy_code_as_string)
+            .field("jimmy_auth_error", jimmy_auth_error)
+            .field("jimmy_bad_request", jimmy_bad_request)
+            .field("jimmy_not_found", jimmy_not_found)
+            .field("jimmy_server_error", jimmy_server_error)
+            .field("jimmy_model_validity", jimmy_model_validity)
+            .field("max_connections", max_connections)
+            .field("header_read_timeout", header_read_timeout)
+            .field("body_read_timeout", body_read_timeout)
+            .field("response_write_timeout", response_write_timeout)
+            .field("max_tasks", max_tasks)
+            .field("task_retention", task_retention)
+            .field("max_task_bytes", max_task_bytes)
+            .field("max_uploads", max_uploads)
+            .field("max_upload_bytes", max_upload_bytes)
+            .field("upload_retention", upload_retention)
+            .field("max_idempotency_keys", max_idempotency_keys)
+            .field("max_voices", max_voices)
+            .field("vmeg_max_material_bytes", vmeg_max_material_bytes)
+            .field("vmeg_material_part_size", vmeg_material_part_size)
+            .field("vmeg_presign_validity", vmeg_presign_validity)
+            .field(
+                "vmeg_clone_accepts_material_urls",
+                vmeg_clone_accepts_material_urls,
+            )
+            .field("max_records", max_records)
+            .finish()
+    }
 }
 
 impl Default for SimConfig {

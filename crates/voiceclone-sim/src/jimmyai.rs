@@ -604,12 +604,26 @@ async fn receive(
                 ),
             );
         };
+        // The vendor's 100 MB, or less when the simulator's upload store is smaller:
+        // a file it cannot keep is refused before anything is evicted for it.
+        let over_store = || {
+            let msg = if sh.config.max_upload_bytes < MAX_UPLOAD {
+                format!(
+                    "file exceeds the simulator's upload store (max_upload_bytes: {} bytes)",
+                    sh.config.max_upload_bytes
+                )
+            } else {
+                "file exceeds the 100 MB limit".to_string()
+            };
+            err(sh, bad, &msg)
+        };
+        let limit = MAX_UPLOAD.min(sh.config.max_upload_bytes);
         let mut buf: Vec<u8> = Vec::new();
         loop {
             match field.chunk().await {
                 Ok(Some(c)) => {
-                    if buf.len().saturating_add(c.len()) > MAX_UPLOAD {
-                        return err(sh, bad, "file exceeds the 100 MB limit");
+                    if buf.len().saturating_add(c.len()) > limit {
+                        return over_store();
                     }
                     buf.extend_from_slice(&c);
                 }
@@ -624,15 +638,18 @@ async fn receive(
         let stored = format!("{}.{ext}", hex_id());
         let mime = mime_for(&ext);
         let now = sh.clock.now();
-        sh.lock_state().insert_upload(
+        let kept = sh.lock_state().insert_upload(
             stored.clone(),
             StoredFile {
-                bytes: Bytes::from(buf),
+                bytes: Bytes::from(crate::wire::exact(buf)),
                 mime: mime.into(),
                 material: false,
             },
             now,
         );
+        if kept.is_err() {
+            return over_store();
+        }
         tracing::debug!(size, "file uploaded");
         return ok(
             sh,

@@ -10,7 +10,8 @@
 //! # Contents
 //!
 //! - [`Simulator`] / [`SimHandle`] (`server.rs`): start, base URL, counters,
-//!   clock control, shutdown (also on drop); the accept loop, and routing
+//!   clock control, shutdown (also on drop; its `Debug` shows counts and the
+//!   settings, never the API key or the webhook secret); the accept loop, and routing
 //!   with an axum `Router` (state: the shared simulator) built from one
 //!   table of (method, path, operation, vendor), with the faults applied
 //!   around the vendor handler.
@@ -75,10 +76,18 @@
 //! before closing the connection: the client is cut off in the middle of its
 //! upload. Material calls are not billable.
 //!
-//! JimmyAI: Bearer auth, no idempotency (every accepted create is billed),
-//! `modelId` valid for 3 simulated days after the preview completes unless a
+//! JimmyAI: Bearer auth, no idempotency (every accepted create is a new billable
+//! task), `modelId` valid for 3 simulated days after the preview completes unless a
 //! production task with it completes (activating it). Operations: `jimmyai.createClone`,
 //! `jimmyai.createAudio`, `jimmyai.getAudio`, `jimmyai.uploadFile`.
+//!
+//! Billing ([`Stats::billable`], [`SimHandle::billable`]): every accepted create of
+//! either vendor counts once, when accepted (answered with its task, or its answer lost
+//! to a fault injected after processing), whatever becomes of the task: one that later
+//! fails, or is deleted or evicted, still counts. The vendors may refund failed tasks
+//! (JimmyAI does, api-facts B4): the count is what was submitted and charged, not the
+//! net cost. A create refused before a task existed (validation, a fault injected before
+//! processing, a VMEG 409, a 503 for a full task table) is not counted.
 //!
 //! Result audio, TTS files and uploads are served from `GET /sim/files/{name}`
 //! on the same port (plain `http://`, so clients can download them).
@@ -123,7 +132,7 @@
 //! | JimmyAI `modelId` activation | when a production task with it completes (a failed one never activates it) | — |
 //! | JimmyAI `fileUrl` without extension | accepted | — |
 //! | VMEG clone `refAudio` = a material's `addressUrl` (plain http on loopback) | accepted | [`SimConfig::vmeg_clone_accepts_material_urls`] |
-//! | VMEG material size limit (→ 413) | 200 MiB per PUT and per material | [`SimConfig::vmeg_max_material_bytes`] |
+//! | VMEG material size limit (→ 413) | 200 MiB per PUT and per material (less when [`SimConfig::max_upload_bytes`] is smaller) | [`SimConfig::vmeg_max_material_bytes`] |
 //! | VMEG `recommendedPartSize` | 8 MiB | [`SimConfig::vmeg_material_part_size`] |
 //! | VMEG presigned URL validity (→ 403) | 1 h (simulated) | [`SimConfig::vmeg_presign_validity`] |
 //! | VMEG instant upload on `multipart/initiate` | no (only `gen-upload-url`) | — |
@@ -154,8 +163,8 @@
 //!   (100,000,000 bytes) of `file` and 1 MiB more in all, 64 KiB of any
 //!   other field, or 16 KiB of one part's headers, and at once with a
 //!   boundary over 70 characters.
-//! - **Stored data.** Tasks beyond [`SimConfig::max_tasks`] (the oldest
-//!   finished first) or finished longer than [`SimConfig::task_retention`]
+//! - **Stored data.** Finished tasks beyond [`SimConfig::max_tasks`] (the
+//!   oldest first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved
 //!   past the retention in one step does not evict them at once; and never
 //!   before their sync create has answered or their webhook has been built),
@@ -164,11 +173,16 @@
 //!   [`SimConfig::upload_retention`], are evicted ([`SimHandle::evicted`]).
 //!   The client-supplied text the tasks keep (`extraData`, TTS and JimmyAI
 //!   text, names, URLs) is bounded by [`SimConfig::max_task_bytes`] too (tasks
-//!   evicted as at the count cap, never the one just created). A task whose
-//!   sync create has not answered or whose webhook has not been built is never
-//!   evicted by the bounds: when only such tasks are left, a new create is
-//!   refused (HTTP 503 with `Retry-After` in the vendor's envelope, not billed,
-//!   its VMEG idempotency key released). The text kept by [`Stats::creates`]
+//!   evicted as at the count cap, never the one just created). An unfinished
+//!   task (billed, and still polled), or one whose sync create has not answered
+//!   or whose webhook has not been built, is never evicted by the bounds: when
+//!   only such tasks are left, a new create is refused (HTTP 503 with
+//!   `Retry-After` in the vendor's envelope, not billed, its VMEG idempotency
+//!   key released). One upload larger than [`SimConfig::max_upload_bytes`] on
+//!   its own is refused before anything is evicted for it (a presigned PUT:
+//!   S3's 413 `EntityTooLarge`; a JimmyAI upload: the vendor's bad request,
+//!   [`SimConfig::jimmy_bad_request`]; a multipart material adding up to more:
+//!   413 at `complete`). The text kept by [`Stats::creates`]
 //!   and by the webhook attempts of [`SimHandle::webhook_deliveries`] (each
 //!   holding a copy of its body) is bounded by `max_task_bytes` as well.
 //!   A deleted or evicted task's pending webhook delivery is dropped with it.
@@ -182,7 +196,9 @@
 //!   found", JimmyAI [`SimConfig::jimmy_not_found`], `/sim/files` 404).
 //!   Voices made by clones stay in the VMEG voice library when their task is
 //!   evicted, and JimmyAI model ids stay usable when their preview task is;
-//!   at most [`SimConfig::max_voices`] of each are kept (oldest first), and
+//!   at most [`SimConfig::max_voices`] of each are kept (oldest first; for
+//!   model ids, the oldest not activated first, activated ones only when no
+//!   other is left, never the one just made), and
 //!   the voices' text (name, sample text, audio URL) holds at most
 //!   [`SimConfig::max_task_bytes`] besides (oldest evicted first, the newest
 //!   and a voice being renamed always kept).
@@ -305,11 +321,11 @@
 //! | `task_retention`, `upload_retention` | at most 365 days (default 24 h) |
 //! | `max_task_bytes` | 1 byte to 16 GiB (default 256 MiB) |
 //! | `max_uploads` | 1 to 1,000,000 (default 1000) |
-//! | `max_upload_bytes` | at most 16 GiB (default 256 MiB; at most 2 uploads received at once) |
+//! | `max_upload_bytes` | at most 16 GiB (default 256 MiB; at most 2 uploads received at once; one upload larger is refused) |
 //! | `max_idempotency_keys` | 1 to 10,000,000 (default 200,000) |
 //! | `max_voices` | 1 to 10,000,000 (default 100,000) |
 //! | `max_records` | 1 to 10,000,000 (default 100,000) |
-//! | `vmeg_max_material_bytes` | 1 byte to 16 GiB (default 200 MiB) |
+//! | `vmeg_max_material_bytes` | 1 byte to 16 GiB (default 200 MiB; `max_upload_bytes` is the limit when smaller) |
 //! | `vmeg_material_part_size` | 1 byte to 5 GiB (default 8 MiB) |
 //! | `vmeg_presign_validity` | 1 s to 365 days (default 1 h) |
 //!

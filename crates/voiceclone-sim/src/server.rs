@@ -3,8 +3,9 @@
 //! the vendor handlers.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -13,7 +14,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::config::SimConfig;
 use crate::conns::{
@@ -61,22 +62,60 @@ impl Simulator {
         let seed = config.seed;
         let shared = Arc::new(Shared::new(config, base_url));
         tracing::info!(%addr, speed = shared.config.speed, seed, "voiceclone simulator listening");
-        let accept = tokio::spawn(accept_loop(listener, shared.clone()));
+        let listener = Arc::new(listener);
+        let accept = tokio::spawn(accept_loop(Arc::downgrade(&listener), shared.clone()));
         Ok(SimHandle {
             shared,
             addr,
+            listener: Some(listener),
             accept: Some(accept),
         })
     }
 }
 
 /// A running simulator. Dropping it stops the server and every background
-/// task (connections, webhook deliveries).
-#[derive(Debug)]
+/// task (connections, webhook deliveries), and closes its port at once.
+///
+/// Its `Debug` shows the base URL, counts and the settings, never the API key,
+/// the webhook secret, nor what tasks and uploads hold.
 pub struct SimHandle {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    /// The listening socket. The accept loop holds it only weakly (while it
+    /// polls it), so that dropping this closes the port at once: owned by the
+    /// loop, it stayed bound until the runtime next polled the aborted loop.
+    listener: Option<Arc<TcpListener>>,
     accept: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SimHandle {
+    // Written by hand: derived, it printed every task's text, every upload's bytes
+    // (megabytes), the webhook bodies and the API key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (tasks, uploads, upload_bytes, voices, model_ids) = {
+            let st = lock(&self.shared.state);
+            (
+                st.tasks.len(),
+                st.files.len(),
+                st.upload_bytes(),
+                st.voices.len(),
+                st.models.len(),
+            )
+        };
+        f.debug_struct("SimHandle")
+            .field("base_url", &self.shared.base_url)
+            .field("running", &self.accept.is_some())
+            .field("tasks", &tasks)
+            .field("uploads", &uploads)
+            .field("upload_bytes", &upload_bytes)
+            .field("voices", &voices)
+            .field("model_ids", &model_ids)
+            .field("open_connections", &self.open_connections())
+            .field("billable_total", &self.billable_total())
+            .field("webhook_attempts", &lock(&self.shared.deliveries).recorded)
+            .field("config", &self.shared.config)
+            .finish()
+    }
 }
 
 impl SimHandle {
@@ -99,7 +138,9 @@ impl SimHandle {
         self.shared.stats.snapshot()
     }
 
-    /// Billable creates of one operation (as [`Stats::billable`], without a snapshot).
+    /// Billable creates of one operation (as [`Stats::billable`], without a snapshot):
+    /// the creates accepted, counted once each, including those whose task later failed
+    /// or was evicted (see [`Stats::billable_by_operation`]).
     pub fn billable(&self, operation: &str) -> u64 {
         self.shared.stats.billable(operation)
     }
@@ -127,8 +168,12 @@ impl SimHandle {
     /// Make every existing task terminal now (completed, or failed if it was
     /// drawn to fail). Pending webhooks fire shortly after.
     pub fn complete_all_now(&self) {
+        let mut st = self.shared.lock_state();
+        // The clock is read under the lock: read before it, a create inserted while
+        // this waited for the lock was created after `now`.
         let now = self.shared.clock.now();
-        self.shared.lock_state().finish_all(now);
+        st.finish_all(now);
+        drop(st);
         self.shared.clock_changed.notify_waiters();
     }
 
@@ -211,14 +256,23 @@ impl SimHandle {
     }
 
     /// Stop the server: no connection is accepted or served, and no webhook
-    /// is delivered, once this returns.
+    /// is delivered, once this returns; the port is closed. A request in the
+    /// middle of a step that does not wait (parsing its body, say) finishes that
+    /// step first, so its answer, if any, is sent before this returns, never
+    /// after.
     pub async fn shutdown(mut self) {
-        // Accepting and serving first (ending the accept loop drops its
-        // connections), then the deliveries: a request still in flight can no
-        // longer start one, and those started are waited for until aborted.
+        // Accepting first (the port closed), then serving: the connection tasks are
+        // aborted and waited for, so none answers after this returns (before, they
+        // were aborted and left to end at their next await: one in the middle of a
+        // poll still answered). Then the deliveries: a request still in flight can
+        // no longer start one, and those started are waited for until aborted.
+        drop(self.listener.take());
         if let Some(h) = self.accept.take() {
             h.abort();
             let _ = h.await;
+        }
+        if let Some(mut set) = self.shared.stop_connections() {
+            set.shutdown().await;
         }
         if let Some(mut set) = self.shared.stop_background() {
             set.shutdown().await;
@@ -228,11 +282,14 @@ impl SimHandle {
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
-        // As `shutdown`, without waiting: aborted tasks end at their next
-        // await, and nothing new is started after this.
+        // As `shutdown`, without waiting: the port is closed now (the accept loop
+        // holds the listener only weakly); aborted tasks end at their next await,
+        // and nothing new is started after this.
+        drop(self.listener.take());
         if let Some(h) = self.accept.take() {
             h.abort();
         }
+        drop(self.shared.stop_connections());
         drop(self.shared.stop_background());
     }
 }
@@ -243,38 +300,96 @@ impl Drop for SimHandle {
 #[error("simulated dropped connection")]
 struct DroppedConnection;
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    // Connection tasks live in this set: aborting the accept loop drops the
-    // set, which aborts every connection.
-    let mut conns = JoinSet::new();
+/// What the accept loop does after `accept()` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AcceptFailure {
+    /// Out of file descriptors (`EMFILE`, `ENFILE`): close the least recently
+    /// active idle connection to free one, then try again.
+    OutOfDescriptors,
+    /// That connection failed before it was accepted (`ECONNABORTED`, a reset):
+    /// take the next one at once.
+    ConnectionGone,
+    /// Anything else: try again after a short pause.
+    Other,
+}
+
+/// Classifies an `accept()` error. Before, every error closed an idle
+/// keep-alive connection, as only descriptor exhaustion should: a client
+/// aborting its connections before they were accepted made the simulator close
+/// other clients' idle ones.
+fn accept_failure(e: &std::io::Error) -> AcceptFailure {
+    use std::io::ErrorKind;
+    if out_of_descriptors(e) {
+        AcceptFailure::OutOfDescriptors
+    } else if matches!(
+        e.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        AcceptFailure::ConnectionGone
+    } else {
+        AcceptFailure::Other
+    }
+}
+
+#[cfg(unix)]
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+#[cfg(windows)]
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    /// `WSAEMFILE`: too many open sockets.
+    const WSAEMFILE: i32 = 10024;
+    e.raw_os_error() == Some(WSAEMFILE)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn out_of_descriptors(_: &std::io::Error) -> bool {
+    false
+}
+
+/// Accepts connections on `listener` for as long as the [`SimHandle`] keeps it
+/// (it holds the only strong reference), each served by a task in
+/// [`Shared::connections`].
+async fn accept_loop(listener: Weak<TcpListener>, shared: Arc<Shared>) {
     let started = std::time::Instant::now();
     let max = effective_max_connections(shared.config.max_connections);
     let app = router(shared.clone());
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                // E.g. out of file descriptors (the process may hold other
-                // sockets and files): free one by closing the least recently
-                // active idle connection, then try again.
-                {
-                    let mut table = lock(&shared.conns);
-                    if let Some(victim) = table.least_recently_active_idle()
-                        && let Some(c) = table.conns.remove(&victim)
-                    {
-                        c.abort.abort();
-                        shared
-                            .stats
-                            .connections_evicted
-                            .fetch_add(1, Ordering::Relaxed);
+        // The listener is borrowed only while polled: dropping the handle closes it.
+        let accepted = std::future::poll_fn(|cx| match listener.upgrade() {
+            Some(l) => l.poll_accept(cx).map(Some),
+            None => Poll::Ready(None),
+        })
+        .await;
+        let (stream, peer) = match accepted {
+            None => return,
+            Some(Ok(x)) => x,
+            Some(Err(e)) => {
+                let failure = accept_failure(&e);
+                tracing::warn!(error = %e, ?failure, "accept failed");
+                match failure {
+                    AcceptFailure::ConnectionGone => continue,
+                    AcceptFailure::OutOfDescriptors => {
+                        // The process may hold other sockets and files: free one by
+                        // closing the least recently active idle connection.
+                        let mut table = lock(&shared.conns);
+                        if let Some(victim) = table.least_recently_active_idle()
+                            && let Some(c) = table.conns.remove(&victim)
+                        {
+                            c.abort.abort();
+                            shared
+                                .stats
+                                .connections_evicted
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
                     }
+                    AcceptFailure::Other => {}
                 }
-                tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
-        while conns.try_join_next().is_some() {}
         shared.stats.connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let mut table = lock(&shared.conns);
@@ -312,6 +427,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let sh = shared.clone();
         let app = app.clone();
         let (count, active) = (in_flight.clone(), last_active.clone());
+        // Spawned and entered in the table under the table's lock, so that a task
+        // ending at once cannot remove its entry before it is made.
+        let mut tasks = lock(&shared.connections);
+        let Some(conns) = tasks.as_mut() else {
+            // Stopped: nothing is served any more.
+            return;
+        };
+        while conns.try_join_next().is_some() {}
         let abort = conns.spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
                 let guard = InFlight::new(count.clone(), active.clone(), started);
@@ -337,6 +460,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
             lock(&sh.conns).conns.remove(&id);
         });
+        drop(tasks);
         table.conns.insert(
             id,
             ConnEntry {
@@ -874,4 +998,126 @@ async fn add_extra_fields(resp: Response<Body>) -> Response<Body> {
     parts.headers.remove(header::CONTENT_LENGTH);
     let out = serde_json::to_vec(&v).unwrap_or_default();
     Response::from_parts(parts, Body::from(out))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// Every `accept()` error closed the least recently active idle connection, as only
+    /// running out of descriptors should: a client aborting connections before they were
+    /// accepted (`ECONNABORTED`) made the simulator close other clients' idle ones.
+    #[test]
+    fn only_running_out_of_descriptors_closes_an_idle_connection() {
+        use std::io::{Error, ErrorKind};
+        #[cfg(unix)]
+        {
+            let os = Error::from_raw_os_error;
+            assert_eq!(
+                accept_failure(&os(libc::EMFILE)),
+                AcceptFailure::OutOfDescriptors
+            );
+            assert_eq!(
+                accept_failure(&os(libc::ENFILE)),
+                AcceptFailure::OutOfDescriptors
+            );
+            assert_eq!(
+                accept_failure(&os(libc::ECONNABORTED)),
+                AcceptFailure::ConnectionGone
+            );
+            assert_eq!(accept_failure(&os(libc::ENOBUFS)), AcceptFailure::Other);
+        }
+        assert_eq!(
+            accept_failure(&ErrorKind::ConnectionReset.into()),
+            AcceptFailure::ConnectionGone
+        );
+        assert_eq!(accept_failure(&Error::other("x")), AcceptFailure::Other);
+    }
+
+    /// What `s` (non-blocking) has received so far, and whether the peer closed it.
+    fn read_available(s: &mut std::net::TcpStream) -> (Vec<u8>, bool) {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => return (got, true),
+                Ok(n) => got.extend_from_slice(buf.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return (got, false),
+                Err(_) => return (got, true),
+            }
+        }
+    }
+
+    /// `shutdown` aborted the connection tasks without waiting for them: one in the
+    /// middle of a poll (here blocked on the state lock, which another thread holds) went
+    /// on and answered after `shutdown` had returned, with its connection still open.
+    /// Now `shutdown` waits for them: whatever the client gets has arrived by the time it
+    /// returns, and the connection is closed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nothing_is_answered_after_shutdown_returns() {
+        let sim = Simulator::start().await.unwrap();
+        let shared = sim.shared.clone();
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let _st = lock(&shared.state);
+            locked.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+        });
+        is_locked.recv().unwrap();
+        let mut client = std::net::TcpStream::connect(sim.addr()).unwrap();
+        client
+            .write_all(
+                b"GET /api/open-api/v1/audios/x HTTP/1.1\r\nhost: sim\r\n\
+                  authorization: Bearer sim-key\r\n\r\n",
+            )
+            .unwrap();
+        // The request reaches its handler, which waits for the state lock. (Waiting
+        // with the runtime's timer would wait for the blocked worker too: this thread
+        // is not one of the runtime's workers, so it may block.)
+        for _ in 0..400 {
+            if sim.requests("jimmyai.getAudio") == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(sim.requests("jimmyai.getAudio"), 1);
+        std::thread::sleep(Duration::from_millis(50));
+        sim.shutdown().await;
+        client.set_nonblocking(true).unwrap();
+        let (_, closed) = read_available(&mut client);
+        holder.join().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let (later, _) = read_available(&mut client);
+        assert!(
+            closed,
+            "the connection was still open after shutdown returned"
+        );
+        assert!(
+            later.is_empty(),
+            "answered after shutdown returned: {}",
+            String::from_utf8_lossy(&later)
+        );
+    }
+
+    /// Dropping the handle left the port bound until the runtime next polled the aborted
+    /// accept loop, which owned the listener (on a current-thread runtime: not before the
+    /// caller yielded). Now the port is free at once, after a drop as after `shutdown`.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_port_is_free_once_the_handle_is_dropped_or_shut_down() {
+        let sim = Simulator::start().await.unwrap();
+        let addr = sim.addr();
+        // The accept loop is running (polling the listener).
+        tokio::task::yield_now().await;
+        assert!(std::net::TcpListener::bind(addr).is_err(), "in use");
+        drop(sim);
+        drop(std::net::TcpListener::bind(addr).expect("the port is free after drop"));
+
+        let sim = Simulator::start().await.unwrap();
+        let addr = sim.addr();
+        tokio::task::yield_now().await;
+        sim.shutdown().await;
+        drop(std::net::TcpListener::bind(addr).expect("the port is free after shutdown"));
+    }
 }

@@ -16,7 +16,6 @@ use crate::state::{Clock, Limits, State};
 use crate::stats::Recorder;
 
 /// State shared by the accept loop, handlers and background tasks.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub config: SimConfig,
     pub clock: Clock,
@@ -44,6 +43,10 @@ pub(crate) struct Shared {
     /// tasks aborted) by shutdown or drop, so that a request still in flight
     /// then cannot start a delivery nothing would ever stop.
     pub background: Mutex<Option<JoinSet<()>>>,
+    /// The connection tasks (one per accepted connection). `None` once the
+    /// simulator stopped: taken by shutdown, which aborts them and waits for them
+    /// to end, or by drop, which aborts them.
+    pub connections: Mutex<Option<JoinSet<()>>>,
     pub base_url: String,
     /// The webhook sender's HTTP client: one per simulator, so deliveries reuse connections
     /// (built on first use).
@@ -142,6 +145,7 @@ impl Shared {
             scripts: Mutex::new(Scripts::default()),
             materials: Mutex::new(Default::default()),
             background: Mutex::new(Some(JoinSet::new())),
+            connections: Mutex::new(Some(JoinSet::new())),
             base_url,
             webhook_http: std::sync::OnceLock::new(),
             config,
@@ -230,5 +234,26 @@ impl Shared {
         let mut set = lock(&self.background).take()?;
         set.abort_all();
         Some(set)
+    }
+
+    /// Stop serving for good: the connection tasks are aborted (and no new one
+    /// is started); the set is returned so that an async caller can wait for
+    /// them to end. Taking it also breaks the cycle between the set and the
+    /// tasks, which hold this `Shared`.
+    pub fn stop_connections(&self) -> Option<JoinSet<()>> {
+        let mut set = lock(&self.connections).take()?;
+        set.abort_all();
+        Some(set)
+    }
+}
+
+impl std::fmt::Debug for Shared {
+    // Written by hand: derived, it printed every task's text, every upload's bytes
+    // (megabytes) and the API key. The settings, redacted, and the base URL.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("base_url", &self.base_url)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }

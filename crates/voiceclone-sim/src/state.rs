@@ -360,6 +360,12 @@ impl Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TasksFull;
 
+/// An upload refused by [`State::insert_upload`]: larger than
+/// [`Limits::max_upload_bytes`] on its own, so storing it would evict every
+/// other upload and then itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UploadTooLarge;
+
 /// Seconds a create refused with [`TasksFull`] is told to wait (`Retry-After`).
 pub(crate) const TASKS_FULL_RETRY_AFTER_SECS: u64 = 2;
 
@@ -372,18 +378,19 @@ pub(crate) type Slot = (String, String);
 /// tasks become terminal lazily (their phase is computed from timestamps when
 /// read), completion side effects run from a queue ordered by due time, and
 /// evictions pop from queues ordered by age.
-#[derive(Debug)]
 pub(crate) struct State {
     limits: Limits,
     pub tasks: BTreeMap<String, Task>,
     next_seq: u64,
     /// Every task by creation order (eviction of pending tasks at the cap).
     order: BTreeMap<u64, String>,
-    /// Creation order ([`Task::seq`]) of the stored tasks no reader waits for
-    /// (`readers == 0`): the ones the bounds may evict.
-    idle: BTreeSet<u64>,
-    /// [`Task::payload_bytes`] of the stored tasks a reader waits for.
-    busy_bytes: usize,
+    /// Creation order ([`Task::seq`]) of the stored tasks that are finished
+    /// (settled) and that no reader waits for (`readers == 0`): the only ones
+    /// the bounds may evict.
+    evictable: BTreeSet<u64>,
+    /// [`Task::payload_bytes`] of the stored tasks the bounds may not evict
+    /// (unfinished, or awaited by a reader).
+    held_bytes: usize,
     /// VMEG tasks by creation order, for listing.
     pub vmeg_order: BTreeMap<u64, String>,
     /// Unsettled tasks by due time.
@@ -404,9 +411,15 @@ pub(crate) struct State {
     pub idempotency: HashMap<Slot, Duration>,
     key_order: VecDeque<(Duration, Slot)>,
     pub models: HashMap<String, JimmyModel>,
-    /// `models`' ids, oldest first: beyond `max_voices` the oldest go, as
-    /// VMEG's cloned voices do (a model id outlives its preview task).
+    /// `models`' ids, oldest first (each pushed once, when its preview
+    /// completed): beyond `max_voices` the oldest not activated go first (an
+    /// entry whose model was activated since, or is gone, is skipped), as VMEG's
+    /// cloned voices do (a model id outlives its preview task).
     model_order: VecDeque<String>,
+    /// Activated models' ids, in the order they were activated: evicted only
+    /// when no model that is not activated is left. An activated model is
+    /// permanent at the vendor (api-facts B5), and its client paid for it.
+    activated_order: VecDeque<String>,
     /// Model ids of JimmyAI preview clones not finished yet.
     pub pending_models: HashSet<String>,
     pub files: HashMap<String, StoredFile>,
@@ -431,15 +444,39 @@ pub(crate) struct State {
     task_bytes: usize,
 }
 
+impl std::fmt::Debug for State {
+    // Written by hand: derived, it printed every task's text, every upload's bytes
+    // and every idempotency key. Counts only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("tasks", &self.tasks.len())
+            .field("task_bytes", &self.task_bytes)
+            .field("voices", &self.voices.len())
+            .field("model_ids", &self.models.len())
+            .field("uploads", &self.files.len())
+            .field("upload_bytes", &self.file_bytes)
+            .field("idempotency_keys", &self.idempotency.len())
+            .field("evicted_tasks", &self.evicted_tasks)
+            .field("evicted_uploads", &self.evicted_uploads)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 impl State {
+    /// Bytes of the stored uploads.
+    pub fn upload_bytes(&self) -> usize {
+        self.file_bytes
+    }
+
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,
             tasks: BTreeMap::new(),
             next_seq: 0,
             order: BTreeMap::new(),
-            idle: BTreeSet::new(),
-            busy_bytes: 0,
+            evictable: BTreeSet::new(),
+            held_bytes: 0,
             vmeg_order: BTreeMap::new(),
             due: BinaryHeap::new(),
             finished: VecDeque::new(),
@@ -450,6 +487,7 @@ impl State {
             key_order: VecDeque::new(),
             models: HashMap::new(),
             model_order: VecDeque::new(),
+            activated_order: VecDeque::new(),
             pending_models: HashSet::new(),
             files: HashMap::new(),
             file_order: VecDeque::new(),
@@ -465,19 +503,21 @@ impl State {
     }
 
     /// Store a new task, evicting beyond [`Limits::max_tasks`] and
-    /// [`Limits::max_task_bytes`] the oldest finished task, else the oldest one,
-    /// but never one a reader still waits for ([`Task::readers`]: a sync create
-    /// to answer, a webhook to build). When those alone leave no room, the new
-    /// task is refused ([`TasksFull`]) and nothing changes. Before, the oldest
-    /// task went whatever it was: a billed sync create then answered 502
-    /// "deleted while running", and a webhook was never sent.
+    /// [`Limits::max_task_bytes`] the oldest finished tasks, but never an
+    /// unfinished one (billed, and still polled: evicted, it answered "not
+    /// found", and a client may submit again and pay twice) nor one a reader
+    /// still waits for ([`Task::readers`]: a sync create to answer, a webhook
+    /// to build). When those alone leave no room, the new task is refused
+    /// ([`TasksFull`]) and nothing changes. Before, the oldest task went
+    /// whatever it was: with nothing finished, a JimmyAI task or a VMEG async
+    /// create without a webhook was evicted while its client still polled it.
     pub fn insert_task(&mut self, mut t: Task) -> Result<(), TasksFull> {
-        // What would stay if every idle task went: the busy ones and the new one
-        // (the byte bound spares a task alone, as below).
-        let busy = self.tasks.len().saturating_sub(self.idle.len());
+        // What would stay if every evictable task went: the held ones and the new
+        // one (the byte bound spares a task alone, as below).
+        let held = self.tasks.len().saturating_sub(self.evictable.len());
         let bytes = t.payload_bytes();
-        if busy.saturating_add(1) > self.limits.max_tasks.max(1)
-            || (busy > 0 && self.busy_bytes.saturating_add(bytes) > self.limits.max_task_bytes)
+        if held.saturating_add(1) > self.limits.max_tasks.max(1)
+            || (held > 0 && self.held_bytes.saturating_add(bytes) > self.limits.max_task_bytes)
         {
             return Err(TasksFull);
         }
@@ -497,13 +537,10 @@ impl State {
         }
         self.due.push(Reverse((t.done_at(), id.clone())));
         self.task_bytes = self.task_bytes.saturating_add(bytes);
-        if t.readers == 0 {
-            self.idle.insert(seq);
-        } else {
-            self.busy_bytes = self.busy_bytes.saturating_add(bytes);
-        }
+        // Not settled yet: held until it is, and no reader waits for it.
+        self.held_bytes = self.held_bytes.saturating_add(bytes);
         self.tasks.insert(id.clone(), t);
-        // By count, then by bytes; never the task just created, nor a busy one
+        // By count, then by bytes; only finished tasks no reader waits for
         // (finished ones still to be read go behind the others, aging from now,
         // as in `evict_aged`; each is passed over at most once per call).
         let mut passes = self.finished.len();
@@ -517,7 +554,7 @@ impl State {
                 };
                 match self.tasks.get(&v) {
                     None => {}
-                    Some(f) if f.readers > 0 || v == id => {
+                    Some(f) if !self.evictable.contains(&f.seq) || v == id => {
                         passes -= 1;
                         let at = at.max(now);
                         self.finished.push_back((at, v));
@@ -530,12 +567,12 @@ impl State {
             }
             let victim = match victim {
                 Some(v) => v,
-                None => match self.idle.iter().find(|s| **s != seq) {
+                None => match self.evictable.iter().find(|s| **s != seq) {
                     Some(s) => match self.order.get(s) {
                         Some(v) => v.clone(),
                         None => break,
                     },
-                    // Not reached: the check above left room among the idle tasks.
+                    // Not reached: the check above left room among the evictable tasks.
                     None => break,
                 },
             };
@@ -546,6 +583,18 @@ impl State {
         }
         self.compact_queues();
         Ok(())
+    }
+
+    /// The stored task `id` may now be evicted by the bounds if it is settled
+    /// and no reader waits for it.
+    fn maybe_evictable(&mut self, id: &str) {
+        if let Some(t) = self.tasks.get(id)
+            && t.settled
+            && t.readers == 0
+            && self.evictable.insert(t.seq)
+        {
+            self.held_bytes = self.held_bytes.saturating_sub(t.payload_bytes());
+        }
     }
 
     /// Drop the queue entries of tasks no longer stored (deleted or evicted
@@ -576,15 +625,18 @@ impl State {
     pub fn remove_task(&mut self, id: &str) -> Option<Task> {
         let t = self.tasks.remove(id)?;
         self.task_bytes = self.task_bytes.saturating_sub(t.payload_bytes());
-        if !self.idle.remove(&t.seq) {
-            self.busy_bytes = self.busy_bytes.saturating_sub(t.payload_bytes());
+        if !self.evictable.remove(&t.seq) {
+            self.held_bytes = self.held_bytes.saturating_sub(t.payload_bytes());
         }
         if let Some(w) = self.webhooks.remove(id) {
             w.abort();
         }
         self.order.remove(&t.seq);
         self.vmeg_order.remove(&t.seq);
+        // A preview clone not finished yet takes its pending model id with it; a
+        // production task names a model it does not own.
         if !t.settled
+            && t.kind == TaskKind::JimmyClone
             && let Some(m) = &t.model_id
         {
             self.pending_models.remove(m);
@@ -600,8 +652,7 @@ impl State {
         {
             t.readers -= 1;
             if t.readers == 0 {
-                self.idle.insert(t.seq);
-                self.busy_bytes = self.busy_bytes.saturating_sub(t.payload_bytes());
+                self.maybe_evictable(id);
             }
         }
     }
@@ -629,6 +680,11 @@ impl State {
             return;
         }
         t.settled = true;
+        // Finished: the bounds may evict it once no reader waits for it.
+        self.maybe_evictable(id);
+        let Some(t) = self.tasks.get_mut(id) else {
+            return;
+        };
         let done = t.done_at();
         self.finished.push_back((now, t.id.clone()));
         if let Some(m) = &t.model_id
@@ -663,7 +719,7 @@ impl State {
                 }
             }
             TaskKind::JimmyClone => {
-                if let Some(m) = &t.model_id {
+                if let Some(m) = t.model_id.clone() {
                     let fresh = self
                         .models
                         .insert(
@@ -674,35 +730,55 @@ impl State {
                             },
                         )
                         .is_none();
+                    // Without a bound every preview clone ever made kept its id. The
+                    // new one is queued after, so it is never the one evicted (as the
+                    // newest voice is always kept).
+                    self.evict_models();
                     // Once per id, so the queue never holds more than the map.
                     if fresh {
-                        self.model_order.push_back(m.clone());
-                    }
-                    // Without a bound every preview clone ever made kept its id.
-                    while self.models.len() > self.limits.max_voices.max(1) {
-                        let Some(old) = self.model_order.pop_front() else {
-                            break;
-                        };
-                        if self.models.remove(&old).is_some() {
-                            tracing::debug!(model_id = %old, "model id evicted (max_voices)");
-                        }
+                        self.model_order.push_back(m);
                     }
                 }
             }
             // A completed production task activates its model (api-facts B5: the first
             // successful call); a failed one returned above.
             TaskKind::JimmyAudio => {
-                if let Some(model) = t.model_id.as_ref().and_then(|m| self.models.get_mut(m)) {
+                if let Some(m) = t.model_id.as_ref()
+                    && let Some(model) = self.models.get_mut(m)
+                    && !model.activated
+                {
                     model.activated = true;
+                    self.activated_order.push_back(m.clone());
                 }
             }
             TaskKind::VmegTts => {}
         }
     }
 
-    /// Evict the tasks settled longer than `task_retention` ago (except those
-    /// a reader has still to see: they age again from `now`, and are queued
-    /// behind every older entry, so the loop ends), and the aged uploads.
+    /// Evict model ids beyond [`Limits::max_voices`]: the oldest not activated
+    /// (expired ones are the oldest of those), and only when none is left the
+    /// oldest activated; never one not queued yet (the one just made). Before,
+    /// the oldest went whatever it was: a permanent, paid-for model before a
+    /// preview nobody had used.
+    fn evict_models(&mut self) {
+        while self.models.len() > self.limits.max_voices.max(1) {
+            let mut victim = None;
+            while let Some(m) = self.model_order.pop_front() {
+                // Activated since it was queued, or gone: not this queue's any more.
+                if self.models.get(&m).is_some_and(|x| !x.activated) {
+                    victim = Some(m);
+                    break;
+                }
+            }
+            let Some(old) = victim.or_else(|| self.activated_order.pop_front()) else {
+                break;
+            };
+            if self.models.remove(&old).is_some() {
+                tracing::debug!(model_id = %old, "model id evicted (max_voices)");
+            }
+        }
+    }
+
     /// Evict the oldest voices beyond [`Limits::max_voices`] or, by their
     /// [`Voice::bytes`], beyond [`Limits::max_task_bytes`] (the newest always
     /// kept; none from `keep` on, the voice just renamed, so a rename never
@@ -746,6 +822,9 @@ impl State {
         self.voice_bytes
     }
 
+    /// Evict the tasks settled longer than `task_retention` ago (except those
+    /// a reader has still to see: they age again from `now`, and are queued
+    /// behind every older entry, so the loop ends), and the aged uploads.
     fn evict_aged(&mut self, now: Duration) {
         let retention = self.limits.task_retention;
         while let Some((settled, _)) = self.finished.front() {
@@ -795,8 +874,19 @@ impl State {
     }
 
     /// Store an upload, evicting the oldest ones beyond the count and byte
-    /// bounds (an upload larger than the byte bound alone is evicted at once).
-    pub fn insert_upload(&mut self, name: String, f: StoredFile, now: Duration) {
+    /// bounds. An upload larger than [`Limits::max_upload_bytes`] alone is
+    /// refused ([`UploadTooLarge`]) and nothing changes: before, it evicted every
+    /// other upload (registered materials included), then itself, while its
+    /// request was answered as stored.
+    pub fn insert_upload(
+        &mut self,
+        name: String,
+        f: StoredFile,
+        now: Duration,
+    ) -> Result<(), UploadTooLarge> {
+        if f.bytes.len() > self.limits.max_upload_bytes {
+            return Err(UploadTooLarge);
+        }
         self.file_bytes = self.file_bytes.saturating_add(f.bytes.len());
         if let Some(old) = self.files.insert(name.clone(), f) {
             self.file_bytes = self.file_bytes.saturating_sub(old.bytes.len());
@@ -816,6 +906,7 @@ impl State {
             }
             self.evict_oldest_upload("max_uploads / max_upload_bytes");
         }
+        Ok(())
     }
 
     /// Drop the stale entries of `file_order` once they outnumber the files
@@ -888,20 +979,32 @@ impl State {
         self.expire_keys(now);
     }
 
-    /// Finish every task now.
+    /// Finish every task now: each unsettled task becomes terminal at `now`, or
+    /// at its creation when that is later (a create that read the clock after
+    /// the caller did), and is settled once due; only the `due` entries of the
+    /// tasks settled here go. Before, a task created after `now` got a due time
+    /// past `now`, was not settled, and lost its only `due` entry: it read
+    /// "completed" but was never settled (no voice in the library, a JimmyAI
+    /// `modelId` "not ready" for ever, its files 404, never evicted by age).
     pub fn finish_all(&mut self, now: Duration) {
         let mut ids = Vec::new();
         for t in self.tasks.values_mut() {
             if !t.settled {
-                t.finish_now(now);
+                t.finish_now(now.max(t.created));
                 ids.push(t.id.clone());
             }
         }
-        // Every task is terminal now: settle them all; nothing stays due.
-        for id in ids {
-            self.settle_one(&id, now);
+        for id in &ids {
+            self.settle_one(id, now);
         }
+        // Every unsettled task is in `ids`: those left get one entry at their new
+        // due time; the other entries name settled or removed tasks.
         self.due.clear();
+        for id in ids {
+            if let Some(t) = self.tasks.get(&id).filter(|t| !t.settled) {
+                self.due.push(Reverse((t.done_at(), id)));
+            }
+        }
         self.evict_aged(now);
     }
 
@@ -972,16 +1075,22 @@ mod tests {
 
     #[test]
     fn queues_hold_no_more_than_the_tasks_they_order() {
-        // Long tasks overflowing the cap: each create pushed a `due` entry that
-        // stayed for the task's whole duration, evicted or not.
+        // Long tasks created and deleted in a loop next to a full table: each create
+        // pushed a `due` entry that stayed for the task's whole duration.
         let mut st = State::new(Limits {
             max_tasks: 10,
             ..limits()
         });
-        for i in 0..20_000 {
-            st.insert_task(task(&format!("long{i}"), 0, 1_000_000))
+        for i in 0..9 {
+            st.insert_task(task(&format!("kept{i}"), 0, 1_000_000))
                 .unwrap();
         }
+        for i in 0..20_000 {
+            let id = format!("long{i}");
+            st.insert_task(task(&id, 0, 1_000_000)).unwrap();
+            st.remove_task(&id);
+        }
+        st.insert_task(task("last", 0, 1_000_000)).unwrap();
         assert_eq!(st.tasks.len(), 10);
         assert!(
             st.queued_entries() <= 2 * 10 + 1024 + 1,
@@ -1029,18 +1138,6 @@ mod tests {
         st.settle(secs(16));
         assert!(!st.tasks.contains_key("b") && st.tasks.contains_key("c"));
         assert_eq!(st.evicted_tasks, 2);
-        // With nothing finished, the oldest task goes.
-        let mut st = State::new(Limits {
-            max_tasks: 2,
-            ..limits()
-        });
-        for id in ["x", "y", "z"] {
-            st.insert_task(task(id, 0, 1000)).unwrap();
-        }
-        assert_eq!(
-            st.tasks.keys().map(String::as_str).collect::<Vec<_>>(),
-            ["y", "z"]
-        );
     }
 
     /// At `max_tasks` with nothing finished, the oldest task went whatever it was: one
@@ -1058,9 +1155,11 @@ mod tests {
         let mut sync = task("sync", 0, 1000);
         sync.readers = 1;
         st.insert_task(sync).unwrap();
-        st.insert_task(task("a1", 1, 1000)).unwrap();
-        st.insert_task(task("a2", 2, 1000)).unwrap();
+        st.insert_task(task("a1", 1, 1)).unwrap();
+        st.settle(secs(2));
+        st.insert_task(task("a2", 2, 1)).unwrap();
         assert_eq!(keys(&st), ["a2", "sync"]);
+        st.settle(secs(3));
         let mut hook = task("hook", 3, 1000);
         hook.readers = 1;
         st.insert_task(hook).unwrap();
@@ -1087,7 +1186,7 @@ mod tests {
             text: "x".repeat(60),
         }];
         st.insert_task(sync).unwrap();
-        let mut big = task("big", 1, 1000);
+        let mut big = task("big", 1000, 1000);
         big.lines = vec![TtsLine {
             text: "y".repeat(50),
         }];
@@ -1098,9 +1197,89 @@ mod tests {
         }];
         st.insert_task(small).unwrap();
         st.release_reader("s");
-        // Now the awaited one may go, and the big one fits.
+        assert_eq!(st.insert_task(big.clone()), Err(TasksFull), "not finished");
+        // Finished and read: now it may go, and the big one fits.
+        st.settle(secs(1000));
         st.insert_task(big).unwrap();
         assert_eq!(keys(&st), ["big", "small"]);
+    }
+
+    /// JimmyAI tasks and VMEG async creates without a webhook have no reader: at the
+    /// bounds with nothing finished, the oldest of them was evicted while its client still
+    /// polled it (billed, then "not found": a client may submit again and pay twice). Now
+    /// an unfinished task is never evicted by the bounds: the new task is refused.
+    #[test]
+    fn unfinished_tasks_are_never_evicted_by_the_bounds() {
+        let keys = |st: &State| st.tasks.keys().cloned().collect::<Vec<_>>();
+        let mut st = State::new(Limits {
+            max_tasks: 2,
+            ..limits()
+        });
+        st.insert_task(task("x", 0, 1000)).unwrap();
+        st.insert_task(task("y", 1, 1000)).unwrap();
+        assert_eq!(st.insert_task(task("z", 2, 1000)), Err(TasksFull));
+        assert_eq!(keys(&st), ["x", "y"]);
+        assert_eq!(st.evicted_tasks, 0);
+        // Once one is finished, it makes room.
+        st.settle(secs(1000));
+        st.insert_task(task("z", 1000, 1000)).unwrap();
+        assert_eq!(keys(&st), ["y", "z"]);
+        assert_eq!(st.evicted_tasks, 1);
+
+        // By bytes likewise.
+        let mut st = State::new(Limits {
+            max_task_bytes: 100,
+            ..limits()
+        });
+        let mut a = task("a", 0, 1000);
+        a.lines = vec![TtsLine {
+            text: "x".repeat(60),
+        }];
+        st.insert_task(a).unwrap();
+        let mut b = task("b", 1, 1000);
+        b.lines = vec![TtsLine {
+            text: "y".repeat(50),
+        }];
+        assert_eq!(st.insert_task(b), Err(TasksFull));
+        assert_eq!(keys(&st), ["a"]);
+    }
+
+    /// Removing a task took its `model_id` out of the pending preview models whatever its
+    /// kind: a production task naming a preview's model made that preview's `modelId`
+    /// read "not found" instead of "not ready" until it finished.
+    #[test]
+    fn removing_a_production_task_leaves_a_pending_model_pending() {
+        let mut st = State::new(limits());
+        let mut preview = Task::new("audio_p".into(), TaskKind::JimmyClone, secs(0), secs(100));
+        preview.model_id = Some("mdl_1".into());
+        st.insert_task(preview).unwrap();
+        let mut audio = Task::new("audio_a".into(), TaskKind::JimmyAudio, secs(1), secs(100));
+        audio.model_id = Some("mdl_1".into());
+        st.insert_task(audio).unwrap();
+        st.remove_task("audio_a");
+        assert!(st.pending_models.contains("mdl_1"));
+        st.remove_task("audio_p");
+        assert!(st.pending_models.is_empty());
+    }
+
+    /// `complete_all_now` read the clock, then waited for the lock; a task created
+    /// meanwhile (later than that reading) got a due time past it, was not settled, and
+    /// lost its only `due` entry: it read "completed" but never settled (no voice listed,
+    /// a JimmyAI `modelId` "not ready" for ever, its files 404, never evicted by age).
+    #[test]
+    fn finishing_all_settles_a_task_created_after_the_clock_was_read() {
+        let mut st = State::new(limits());
+        let mut t = Task::new("late".into(), TaskKind::VmegClone, secs(10), secs(100));
+        t.voice_id = Some("cv_late".into());
+        st.insert_task(t).unwrap();
+        st.insert_task(task("early", 0, 100)).unwrap();
+        st.finish_all(secs(5));
+        assert!(st.tasks["early"].settled);
+        assert_eq!(st.tasks["late"].phase(secs(10)), Phase::Completed);
+        st.settle(secs(1000));
+        assert!(st.tasks["late"].settled, "never settled");
+        assert!(st.voices.contains_key("cv_late"), "voice not listed");
+        assert_eq!(st.due_len(), 0);
     }
 
     #[test]
@@ -1208,18 +1387,56 @@ mod tests {
             mime: "audio/wav".into(),
             material: false,
         };
-        st.insert_upload("a".into(), f(4), secs(0));
-        st.insert_upload("b".into(), f(4), secs(1));
-        st.insert_upload("c".into(), f(4), secs(2));
+        st.insert_upload("a".into(), f(4), secs(0)).unwrap();
+        st.insert_upload("b".into(), f(4), secs(1)).unwrap();
+        st.insert_upload("c".into(), f(4), secs(2)).unwrap();
         assert!(!st.files.contains_key("a"), "count bound");
-        st.insert_upload("d".into(), f(8), secs(3));
+        st.insert_upload("d".into(), f(8), secs(3)).unwrap();
         assert_eq!(st.files.len(), 1, "byte bound keeps only d");
-        st.insert_upload("huge".into(), f(11), secs(4));
-        assert!(st.files.is_empty(), "larger than the byte bound alone");
-        st.insert_upload("e".into(), f(1), secs(5));
+        st.insert_upload("e".into(), f(1), secs(5)).unwrap();
         st.settle(secs(66));
         assert!(st.files.is_empty(), "age bound");
-        assert_eq!(st.evicted_uploads, 6);
+        assert_eq!(st.evicted_uploads, 5);
+    }
+
+    /// At `max_voices`, the oldest model id went whatever it was: an activated one
+    /// (permanent at the vendor, paid for) before newer ones nobody had used. Now the
+    /// oldest not activated goes first, the activated ones only when none is left, and
+    /// never the one just made.
+    #[test]
+    fn activated_models_are_evicted_last() {
+        let mut st = State::new(Limits {
+            max_voices: 2,
+            ..limits()
+        });
+        let preview = |st: &mut State, n: u64| {
+            let mut t = Task::new(format!("p{n}"), TaskKind::JimmyClone, secs(n), secs(1));
+            t.model_id = Some(format!("mdl_{n}"));
+            st.insert_task(t).unwrap();
+            st.settle(secs(n + 1));
+        };
+        let activate = |st: &mut State, n: u64, at: u64| {
+            let mut t = Task::new(format!("a{n}"), TaskKind::JimmyAudio, secs(at), secs(1));
+            t.model_id = Some(format!("mdl_{n}"));
+            st.insert_task(t).unwrap();
+            st.settle(secs(at + 1));
+        };
+        let kept = |st: &State| {
+            let mut k: Vec<_> = st.models.keys().cloned().collect();
+            k.sort();
+            k
+        };
+        preview(&mut st, 1);
+        activate(&mut st, 1, 1);
+        assert_eq!(st.models.get("mdl_1").map(|m| m.activated), Some(true));
+        preview(&mut st, 2);
+        preview(&mut st, 3);
+        assert_eq!(kept(&st), ["mdl_1", "mdl_3"], "the unused one goes first");
+        // Only activated ones besides the new one: the oldest activated goes.
+        activate(&mut st, 3, 4);
+        preview(&mut st, 6);
+        assert_eq!(kept(&st), ["mdl_3", "mdl_6"]);
+        assert!(st.model_order.len() + st.activated_order.len() <= 2 * 2);
     }
 
     #[test]
@@ -1280,6 +1497,37 @@ mod tests {
         assert_eq!(activated(&st), Some(true), "completed");
     }
 
+    /// An upload larger than `max_upload_bytes` on its own evicted every other upload
+    /// (registered materials included), then itself. Now it is refused and nothing
+    /// changes.
+    #[test]
+    fn an_upload_larger_than_the_store_is_refused_and_evicts_nothing() {
+        let mut st = State::new(Limits {
+            max_upload_bytes: 10,
+            ..limits()
+        });
+        let f = |n: usize, material| StoredFile {
+            bytes: axum::body::Bytes::from(vec![0u8; n]),
+            mime: "audio/wav".into(),
+            material,
+        };
+        st.insert_upload("mat.wav".into(), f(4, true), secs(0))
+            .unwrap();
+        st.insert_upload("b".into(), f(4, false), secs(1)).unwrap();
+        assert_eq!(
+            st.insert_upload("huge".into(), f(11, false), secs(2)),
+            Err(UploadTooLarge)
+        );
+        assert!(st.files.contains_key("mat.wav") && st.files.contains_key("b"));
+        assert!(!st.files.contains_key("huge"));
+        assert_eq!((st.evicted_uploads, st.upload_bytes()), (0, 8));
+        assert!(st.evicted_material_files.is_empty());
+        // At the bound exactly: stored, the others evicted to make room.
+        st.insert_upload("full".into(), f(10, false), secs(3))
+            .unwrap();
+        assert_eq!(st.files.len(), 1);
+    }
+
     #[test]
     fn upload_order_holds_no_more_than_the_files_it_orders() {
         let f = || StoredFile {
@@ -1293,7 +1541,8 @@ mod tests {
             ..limits()
         });
         for i in 0..20_000u64 {
-            st.insert_upload("put_same".into(), f(), secs(i / 10));
+            st.insert_upload("put_same".into(), f(), secs(i / 10))
+                .unwrap();
         }
         assert_eq!(st.files.len(), 1);
         assert!(
@@ -1304,7 +1553,7 @@ mod tests {
         // Uploaded and deleted in a loop: the entries stayed.
         for i in 0..20_000u64 {
             let name = format!("f{i}");
-            st.insert_upload(name.clone(), f(), secs(2_000));
+            st.insert_upload(name.clone(), f(), secs(2_000)).unwrap();
             st.remove_upload(&name);
         }
         assert!(
@@ -1319,10 +1568,10 @@ mod tests {
             max_uploads: 2,
             ..limits()
         });
-        st.insert_upload("a".into(), f(), secs(0));
-        st.insert_upload("b".into(), f(), secs(1));
-        st.insert_upload("a".into(), f(), secs(2));
-        st.insert_upload("c".into(), f(), secs(3));
+        st.insert_upload("a".into(), f(), secs(0)).unwrap();
+        st.insert_upload("b".into(), f(), secs(1)).unwrap();
+        st.insert_upload("a".into(), f(), secs(2)).unwrap();
+        st.insert_upload("c".into(), f(), secs(3)).unwrap();
         assert!(st.files.contains_key("a") && st.files.contains_key("c"));
         assert!(!st.files.contains_key("b"));
     }
@@ -1339,14 +1588,17 @@ mod tests {
             mime: "x".into(),
             material,
         };
-        st.insert_upload("mat_1.wav".into(), f(true), secs(0));
-        st.insert_upload("other".into(), f(false), secs(1));
+        st.insert_upload("mat_1.wav".into(), f(true), secs(0))
+            .unwrap();
+        st.insert_upload("other".into(), f(false), secs(1)).unwrap();
         assert_eq!(st.evicted_material_files, ["mat_1.wav"], "count bound");
-        st.insert_upload("mat_2.wav".into(), f(true), secs(2));
+        st.insert_upload("mat_2.wav".into(), f(true), secs(2))
+            .unwrap();
         st.settle(secs(100));
         assert_eq!(st.evicted_material_files, ["mat_1.wav", "mat_2.wav"], "age");
         // Removed on purpose (a material deleted): nothing to report.
-        st.insert_upload("mat_3.wav".into(), f(true), secs(100));
+        st.insert_upload("mat_3.wav".into(), f(true), secs(100))
+            .unwrap();
         st.remove_upload("mat_3.wav");
         st.settle(secs(1000));
         assert_eq!(st.evicted_material_files.len(), 2);

@@ -101,7 +101,17 @@ pub struct Stats {
     pub responses_by_status: BTreeMap<u16, u64>,
     /// Faults injected per kind name (see [`crate::FaultKind::name`]).
     pub faults_by_kind: BTreeMap<String, u64>,
-    /// Billable tasks created per operation.
+    /// Billable creates per operation: every create the simulator accepted, that
+    /// is, that made a task (answered with its id, or with its answer lost to a
+    /// fault injected after processing: `drop-after`, `500:after`), counted once
+    /// when accepted. A task that later fails, or is deleted or evicted, still
+    /// counts: the count is what was charged at submission, not the net cost
+    /// (JimmyAI refunds failed tasks, api-facts B4; no refund is subtracted here).
+    /// A create refused before a task existed is not counted: a validation error,
+    /// a fault injected before processing, a VMEG 409 for a key already used, a
+    /// 503 for a full task table. So a "paid once" assertion is
+    /// `billable(op) == 1` for one logical call, whatever became of its task;
+    /// [`Stats::duplicate_logical_calls`] finds calls counted more than once.
     pub billable_by_operation: BTreeMap<String, u64>,
     /// The accepted billable creates, in order: the latest
     /// [`crate::SimConfig::max_records`], holding at most
@@ -119,7 +129,8 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Total billable tasks created.
+    /// Billable creates in all (see [`Stats::billable_by_operation`] for what
+    /// counts).
     pub fn billable_total(&self) -> u64 {
         self.billable_by_operation.values().sum()
     }
@@ -132,7 +143,8 @@ impl Stats {
             .unwrap_or(0)
     }
 
-    /// Billable creates of one operation.
+    /// Billable creates of one operation: accepted creates, including those whose
+    /// task later failed or was evicted (see [`Stats::billable_by_operation`]).
     pub fn billable(&self, operation: &str) -> u64 {
         self.billable_by_operation
             .get(operation)

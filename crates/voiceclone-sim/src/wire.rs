@@ -66,7 +66,16 @@ pub(crate) async fn read_limited(mut body: Body, limit: usize) -> Result<Vec<u8>
         }
         bytes.extend_from_slice(&data);
     }
-    Ok(bytes)
+    Ok(exact(bytes))
+}
+
+/// `bytes` holding no more memory than their length. A `Vec` grown frame by
+/// frame doubles its capacity, and `Bytes::from` keeps the whole allocation:
+/// a stored upload (kept for `upload_retention`, counted at its length by
+/// `max_upload_bytes`) held up to twice what was counted.
+pub(crate) fn exact(mut bytes: Vec<u8>) -> Vec<u8> {
+    bytes.shrink_to_fit();
+    bytes
 }
 
 /// `e` and its sources: hyper's own message for a broken body is only "error
@@ -203,8 +212,40 @@ pub(crate) fn extension(s: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// A body read frame by frame kept the capacity its `Vec` had grown to (up to twice
+    /// its length), and the upload stored from it kept all of it.
+    #[tokio::test]
+    async fn a_body_read_holds_no_more_than_its_length() {
+        /// A body sent in frames.
+        struct Frames(std::collections::VecDeque<axum::body::Bytes>);
+        impl axum::body::HttpBody for Frames {
+            type Data = axum::body::Bytes;
+            type Error = std::convert::Infallible;
+            fn poll_frame(
+                mut self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>>
+            {
+                std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(hyper::body::Frame::data(b))))
+            }
+        }
+        let frames = (0..100u8).map(|i| vec![i; 10_007].into()).collect();
+        let body = Body::new(Frames(frames));
+        let bytes = read_limited(body, 2 << 20).await.unwrap();
+        assert_eq!(bytes.len(), 1_000_700);
+        assert_eq!(bytes.capacity(), bytes.len());
+        let mut grown = Vec::new();
+        for _ in 0..100 {
+            grown.extend_from_slice(&[0u8; 10_007]);
+        }
+        assert!(grown.capacity() > grown.len(), "the case being fixed");
+        let kept = exact(grown);
+        assert_eq!(kept.capacity(), kept.len());
+    }
 
     #[test]
     fn decodes() {

@@ -1323,11 +1323,10 @@ async fn unknown_paths_under_a_vendor_root_get_its_envelope() {
     sim.shutdown().await;
 }
 
-/// `max_tasks = 2`, a sync clone create waiting for its task, then two async creates: the
-/// second found the table full with nothing finished, and the oldest task went whatever it
-/// was, so the sync create answered 502 "deleted while running" though it was billed. Now
-/// a task whose sync create (or webhook) still waits is never evicted; the idle async task
-/// goes instead, and when every stored task is awaited a new create is refused with 503 and
+/// `max_tasks = 2`, a sync clone create waiting for its task, then async creates: with
+/// nothing finished, the oldest task went whatever it was, so the sync create answered 502
+/// "deleted while running" though it was billed. Now no task still awaited or unfinished
+/// is evicted: when only such tasks are left a new create is refused with 503 and
 /// `Retry-After`, not billed, its key released so a retry under it is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_still_awaited_are_not_evicted_and_a_full_table_refuses_new_creates() {
@@ -1341,34 +1340,27 @@ async fn tasks_still_awaited_are_not_evicted_and_a_full_table_refuses_new_create
         .unwrap(),
     );
     let clone = json!({"refAudio": "https://example.com/a.wav"});
-    let sync = |key: &'static str| {
+    let first = {
         let (sim, clone) = (sim.clone(), clone.clone());
         tokio::spawn(async move {
-            vmeg_post(&sim, "/openapi/v1/task/clone-voice/create", key, clone).await
+            vmeg_post(&sim, "/openapi/v1/task/clone-voice/create", "sync-1", clone).await
         })
     };
-    let accepted = |n: u64| {
-        let sim = sim.clone();
-        async move {
-            for _ in 0..200 {
-                if sim.billable("vmeg.cloneVoiceCreate") >= n {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            panic!("sync create {n} not accepted");
+    for _ in 0..200 {
+        if sim.billable("vmeg.cloneVoiceCreate") >= 1 {
+            break;
         }
-    };
-    let async_path = "/openapi/v1/task/clone-voice/create-async";
-    let first = sync("sync-1");
-    accepted(1).await;
-    for key in ["async-1", "async-2"] {
-        let (st, v) = vmeg_post(&sim, async_path, key, clone.clone()).await;
-        assert_eq!(st, 200, "{v}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let second = sync("sync-2");
-    accepted(2).await;
-    // Both stored tasks are awaited by their sync creates: no room.
+    assert_eq!(
+        sim.billable("vmeg.cloneVoiceCreate"),
+        1,
+        "sync create accepted"
+    );
+    let async_path = "/openapi/v1/task/clone-voice/create-async";
+    let (st, v) = vmeg_post(&sim, async_path, "async-1", clone.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    // One task awaited by its sync create, one unfinished: no room.
     let (st, v, headers) = common::vmeg_post(&sim, async_path, "third", clone.clone())
         .await
         .unwrap();
@@ -1377,7 +1369,7 @@ async fn tasks_still_awaited_are_not_evicted_and_a_full_table_refuses_new_create
     assert!(headers.get("retry-after").is_some(), "{headers:?}");
     assert_eq!(
         sim.billable("vmeg.cloneVoiceCreateAsync"),
-        2,
+        1,
         "the refusal billed"
     );
     // JimmyAI's creates too, in its envelope.
@@ -1396,19 +1388,176 @@ async fn tasks_still_awaited_are_not_evicted_and_a_full_table_refuses_new_create
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["code"], -1, "{v}");
     assert_eq!(sim.billable("jimmyai.createClone"), 0);
-    for (n, h) in [first, second].into_iter().enumerate() {
-        let (st, v) = h.await.unwrap();
-        assert_eq!(st, 200, "sync create {n}: {v}");
-        assert!(
-            v["data"]["voiceId"].as_str().unwrap().starts_with("cv_"),
-            "{v}"
-        );
-    }
-    // Their tasks read, there is room again: the refused key is served.
+    // Both finish, and the sync create reads its task: there is room again, and the
+    // refused key is served.
+    sim.complete_all_now();
+    let (st, v) = first.await.unwrap();
+    assert_eq!(st, 200, "sync create: {v}");
+    assert!(
+        v["data"]["voiceId"].as_str().unwrap().starts_with("cv_"),
+        "{v}"
+    );
     let (st, v) = vmeg_post(&sim, async_path, "third", clone).await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(sim.billable("vmeg.cloneVoiceCreateAsync"), 3);
-    assert_eq!(sim.billable_total(), 5);
+    assert_eq!(sim.billable("vmeg.cloneVoiceCreateAsync"), 2);
+    assert_eq!(sim.billable_total(), 3);
+}
+
+/// POSTs a JimmyAI preview clone create: status, answer, and whether `Retry-After` came.
+async fn jimmy_clone(sim: &SimHandle) -> (u16, Value, bool) {
+    let r = client()
+        .post(format!(
+            "{}/api/open-api/v1/soundCloning/clones",
+            sim.base_url()
+        ))
+        .bearer_auth(sim.api_key())
+        .json(&json!({"fileUrl": "https://example.com/a.wav"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let retry_after = r.headers().contains_key("retry-after");
+    (status, r.json().await.unwrap_or(Value::Null), retry_after)
+}
+
+/// JimmyAI tasks (and VMEG async creates without a webhook) have nobody the simulator
+/// knows of waiting for them: at `max_tasks` with nothing finished, the oldest of them was
+/// evicted while its client still polled it. The third create was billed and the first
+/// answered "not found": a client may submit again and pay twice. Now an unfinished task
+/// is never evicted by the bounds: the third create is refused (503, `Retry-After`, not
+/// billed) and the first still answers `queued`.
+#[tokio::test]
+async fn unfinished_tasks_are_not_evicted_and_a_full_table_refuses_new_creates() {
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_durations(Duration::from_secs(3600), Duration::from_secs(3600))
+            .with_task_limits(2, Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    let (st, first, _) = jimmy_clone(&sim).await;
+    assert_eq!((st, &first["code"]), (200, &json!(20000)), "{first}");
+    let (st, v, _) = jimmy_clone(&sim).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v, retry_after) = jimmy_clone(&sim).await;
+    assert_eq!(st, 503, "{v}");
+    assert_eq!(v["code"], -1, "{v}");
+    assert!(retry_after);
+    assert_eq!(sim.billable("jimmyai.createClone"), 2);
+    assert_eq!(sim.evicted().0, 0);
+    let id = first["data"]["id"].as_str().unwrap();
+    let (st, v) = get(&sim, &format!("/api/open-api/v1/audios/{id}")).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["status"], "queued", "{v}");
+    // VMEG async creates without a webhook likewise.
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_durations(Duration::from_secs(3600), Duration::from_secs(3600))
+            .with_task_limits(2, Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
+    let clone = json!({"refAudio": "https://example.com/a.wav"});
+    let path = "/openapi/v1/task/clone-voice/create-async";
+    let (st, first) = vmeg_post(&sim, path, "u1", clone.clone()).await;
+    assert_eq!(st, 200, "{first}");
+    assert_eq!(vmeg_post(&sim, path, "u2", clone.clone()).await.0, 200);
+    assert_eq!(vmeg_post(&sim, path, "u3", clone).await.0, 503);
+    assert_eq!(sim.billable("vmeg.cloneVoiceCreateAsync"), 2);
+    let id = first["data"]["taskId"].as_str().unwrap();
+    let (st, v) = get(&sim, &format!("/openapi/v1/tasks/detail?taskId={id}")).await;
+    assert_eq!(st, 200, "{v}");
+}
+
+/// The `Debug` of `SimHandle` and `SimConfig` was derived: it printed every task's text,
+/// every uploaded file's bytes (megabytes), webhook bodies and the API key and webhook
+/// secret unredacted, into any failing test's output. Now it shows the base URL, counts and
+/// the settings, with the key and the secret `[redacted]`.
+#[tokio::test]
+async fn debug_output_is_small_and_holds_no_secret() {
+    let key = "sim-debug-key-0123456789";
+    let secret = "whsec-debug-secret-9876543210";
+    let cfg = SimConfig::default()
+        .with_speed(1000.0)
+        .with_api_key(key)
+        .with_webhook("http://127.0.0.1:9/hook", secret);
+    for shown in [format!("{cfg:?}"), format!("{cfg:#?}")] {
+        assert!(!shown.contains(key) && !shown.contains(secret), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.len() < 4096,
+            "{shown}"
+        );
+    }
+    let sim = Simulator::start_with(cfg).await.unwrap();
+    let (st, v) = jimmy_upload(&sim, "big.wav", 1 << 20, None).await.unwrap();
+    assert_eq!((st, &v["code"]), (200, &json!(20000)), "{v}");
+    let text = "t".repeat(100_000);
+    let (st, v) = vmeg_post(
+        &sim,
+        "/openapi/v1/task/tts/create-async",
+        "dbg",
+        json!({"data": [{"text": text, "voiceId": "sv_en_us_female_01"}]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    for shown in [
+        format!("{sim:?}"),
+        format!("{sim:#?}"),
+        format!("{:?}", sim.config()),
+    ] {
+        assert!(shown.len() < 4096, "{} bytes", shown.len());
+        assert!(!shown.contains(key), "the API key is shown: {shown}");
+        assert!(
+            !shown.contains(secret),
+            "the webhook secret is shown: {shown}"
+        );
+        assert!(
+            !shown.contains("ttttttttttttttttttttt"),
+            "a task's text is shown"
+        );
+    }
+    let shown = format!("{sim:?}");
+    assert!(
+        shown.contains(&sim.base_url()) && shown.contains("uploads: 1"),
+        "{shown}"
+    );
+    sim.shutdown().await;
+}
+
+/// A sync create waiting for its (long) task when `shutdown` is called: the client gets
+/// no answer, its connection closed, and the port can be bound again at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_at_shutdown_is_cut_off_and_the_port_freed() {
+    let sim = Simulator::start_with(
+        SimConfig::default().with_durations(Duration::from_secs(3600), Duration::from_secs(1)),
+    )
+    .await
+    .unwrap();
+    let addr = sim.addr();
+    let (url, key) = (
+        format!("{}/openapi/v1/task/clone-voice/create", sim.base_url()),
+        sim.api_key().to_string(),
+    );
+    let waiting = tokio::spawn(async move {
+        client()
+            .post(url)
+            .bearer_auth(key)
+            .header("X-Idempotency-Key", "slow")
+            .json(&json!({"refAudio": "https://example.com/a.wav"}))
+            .send()
+            .await
+    });
+    for _ in 0..200 {
+        if sim.billable("vmeg.cloneVoiceCreate") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sim.billable("vmeg.cloneVoiceCreate"), 1);
+    sim.shutdown().await;
+    drop(std::net::TcpListener::bind(addr).expect("the port is free after shutdown"));
+    let r = waiting.await.unwrap();
+    assert!(r.is_err(), "answered after shutdown: {r:?}");
 }
 
 /// A JimmyAI upload of a small WAV in one `file` part, under multipart boundary `b`.

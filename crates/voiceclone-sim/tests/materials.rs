@@ -676,3 +676,97 @@ async fn a_file_name_over_1024_bytes_is_refused() {
     let (d, url) = upload_url(&api, &file, &at_limit).await;
     assert!(!url.is_empty(), "{d}");
 }
+
+/// One upload larger than `max_upload_bytes` (the simulator's upload store) evicted every
+/// other upload and registered material, then itself, and was still answered 200 (ETag;
+/// JimmyAI code 20000). Now it is refused before anything is evicted: S3's 413
+/// `EntityTooLarge` for the presigned PUT, JimmyAI's bad request for its upload; a
+/// multipart upload adding up to more is refused 413 at `complete`.
+#[tokio::test]
+async fn an_upload_larger_than_the_store_is_refused_and_evicts_nothing() {
+    let (sim, api) = Api::start(SimConfig::default().with_upload_limits(
+        100,
+        1 << 20,
+        Duration::from_secs(3600),
+    ))
+    .await;
+    let small = b"RIFF....WAVEsmall".to_vec();
+    let first = upload_material(&api, &small, "small.wav").await;
+
+    // The presigned PUT: declared (Content-Length) and streamed without a length.
+    let big = vec![7u8; 2 << 20];
+    let (d, url) = upload_url(&api, &big, "big.wav").await;
+    let r = api.http.put(&url).body(big.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(r.text().await.unwrap().contains("EntityTooLarge"));
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        big.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let streamed = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let r = api.http.put(&url).body(streamed).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+    let (st, v) = api
+        .post(
+            COMPLETE,
+            json!({"s3Uri": d["s3Uri"], "fileName": "big.wav",
+                   "materialId": d["materialId"], "fileHash": md5_hex(&big)}),
+        )
+        .await;
+    assert_eq!(st, 400, "nothing was stored: {v}");
+
+    // JimmyAI's upload (within its 100 MB): the vendor's bad request, naming the limit.
+    let mut body =
+        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n"
+            .to_vec();
+    body.extend_from_slice(&big);
+    body.extend_from_slice(b"\r\n--B--\r\n");
+    let r = api
+        .http
+        .post(format!("{}/api/open-api/v1/files/upload", api.base))
+        .bearer_auth(&api.key)
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], 20002, "{v}");
+    assert!(s(&v["msg"]).contains("max_upload_bytes"), "{v}");
+
+    // The small material is still there, listed and served.
+    let served = api.http.get(&first).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), small.as_slice());
+    let (_, v) = api.get("/openapi/v1/assets/material/list").await;
+    assert_eq!(v["data"]["total"], 1, "{v}");
+    assert_eq!(sim.evicted().1, 0);
+
+    // A multipart upload whose parts add up to more than the store: 413 at `complete`,
+    // not "the uploaded bytes were evicted; upload again" (which could never succeed).
+    let (_sim, api) = Api::start(
+        SimConfig::default()
+            .with_upload_limits(100, 1 << 20, Duration::from_secs(3600))
+            .with_material_limits(200 << 20, 1024),
+    )
+    .await;
+    let parts = [vec![1u8; 700 << 10], vec![2u8; 700 << 10], vec![3u8; 10]];
+    let hash = md5_hex(&parts.concat());
+    let (st, v) = api
+        .post(INITIATE, json!({"fileHash": hash, "fileName": "parts.wav"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ids = json!({"materialId": v["data"]["materialId"], "uploadId": v["data"]["uploadId"],
+                     "fileHash": hash, "fileName": "parts.wav"});
+    let mut b = ids.clone();
+    b["partNumbers"] = json!([1, 2, 3]);
+    let (_, v) = api.post(PRESIGN, b).await;
+    let mut listed = Vec::new();
+    for (i, part) in parts.into_iter().enumerate() {
+        let (st, etag) = api.put(s(&v["data"]["urls"][i]["url"]), part).await;
+        assert_eq!(st, 200);
+        listed.push(json!({"partNumber": i + 1, "eTag": etag.unwrap()}));
+    }
+    let mut b = ids;
+    b["parts"] = json!(listed);
+    let (st, v) = api.post(MP_COMPLETE, b).await;
+    assert_eq!((st, &v["code"]), (413, &json!(413)), "{v}");
+}

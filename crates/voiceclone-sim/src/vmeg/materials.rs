@@ -23,7 +23,10 @@
 //!   MD5 and its file are forgotten).
 //!
 //! Size limits are UNKNOWN: one PUT (or one material) above
-//! [`crate::SimConfig::vmeg_max_material_bytes`] gets 413. Presigned URLs
+//! [`crate::SimConfig::vmeg_max_material_bytes`], or above
+//! [`crate::SimConfig::max_upload_bytes`] when that is smaller (the store
+//! could not keep it), gets 413 (S3's `EntityTooLarge` for a PUT, refused
+//! before anything stored is evicted for it). Presigned URLs
 //! expire after [`crate::SimConfig::vmeg_presign_validity`] (simulated time,
 //! 403 after). Material calls are not billable (A14). Pending uploads and
 //! materials are bounded by [`crate::SimConfig::max_uploads`] (oldest
@@ -466,7 +469,7 @@ fn hash_then_register(
     bytes: Bytes,
     check: impl Fn(&MaterialStore) -> Result<String, Rejection>,
 ) -> Result<Value, Rejection> {
-    if bytes.len() > sh.config.vmeg_max_material_bytes {
+    if bytes.len() > material_limit(sh) {
         return Err((413, "Material too large".into()));
     }
     let md5 = md5_hex(&bytes);
@@ -486,7 +489,7 @@ fn register(
     let Some(p) = store.pending.get(id).cloned() else {
         return Err((404, format!("Upload of material {id} not found")));
     };
-    if bytes.len() > sh.config.vmeg_max_material_bytes {
+    if bytes.len() > material_limit(sh) {
         return Err((413, "Material too large".into()));
     }
     if md5 != p.file_hash {
@@ -519,15 +522,18 @@ fn register(
         category,
         created: now,
     };
-    sh.lock_state().insert_upload(
-        file_key.clone(),
-        StoredFile {
-            bytes,
-            mime: mime.into(),
-            material: true,
-        },
-        now,
-    );
+    // Not refused: `material_limit` was checked above.
+    sh.lock_state()
+        .insert_upload(
+            file_key.clone(),
+            StoredFile {
+                bytes,
+                mime: mime.into(),
+                material: true,
+            },
+            now,
+        )
+        .map_err(|_| (413, "Material too large".to_string()))?;
     let answer = material_json(sh, &material);
     store.by_hash.insert(md5, id.to_owned());
     store.by_file.insert(file_key, id.to_owned());
@@ -541,6 +547,17 @@ fn register(
     }
     tracing::debug!(material_id = %id, "material registered");
     Ok(answer)
+}
+
+/// The largest material, and the largest single PUT, the simulator takes:
+/// [`crate::SimConfig::vmeg_max_material_bytes`], or
+/// [`crate::SimConfig::max_upload_bytes`] when the upload store that keeps the
+/// bytes is smaller (a file larger than the store cannot be kept: storing it
+/// evicted every other upload, then itself).
+fn material_limit(sh: &Shared) -> usize {
+    sh.config
+        .vmeg_max_material_bytes
+        .min(sh.config.max_upload_bytes)
 }
 
 fn stored_bytes(sh: &Shared, r: &Received) -> Result<Bytes, Rejection> {
@@ -622,7 +639,7 @@ pub(super) fn multipart_complete(sh: &Shared, m: &Map<String, Value>) -> Result<
         multipart_parts(sh, &store, m)?
     };
     let total = parts.iter().map(Bytes::len).fold(0, usize::saturating_add);
-    let mut joined = Vec::with_capacity(total.min(sh.config.vmeg_max_material_bytes));
+    let mut joined = Vec::with_capacity(total.min(material_limit(sh)));
     for b in &parts {
         joined.extend_from_slice(b);
     }
@@ -633,7 +650,10 @@ pub(super) fn multipart_complete(sh: &Shared, m: &Map<String, Value>) -> Result<
 }
 
 /// The bytes of the parts `multipart/complete` lists, in order, after checking them
-/// against the pending upload (numbers ascending, eTags, sizes, the total).
+/// against the pending upload (numbers ascending, eTags, sizes, the total). Every part
+/// is checked, and the total, before any part's bytes are looked up: parts adding up to
+/// more than the upload store holds evicted one another, and the answer was "the
+/// uploaded bytes were evicted; upload again", which could never succeed, not 413.
 fn multipart_parts(
     sh: &Shared,
     store: &MaterialStore,
@@ -645,7 +665,7 @@ fn multipart_parts(
         _ => return Err(bad("`parts` must list every uploaded part")),
     };
     let min_part = S3_MIN_PART.min(sh.config.vmeg_material_part_size.max(1));
-    let mut parts = Vec::with_capacity(listed.len());
+    let mut found = Vec::with_capacity(listed.len());
     let mut total = 0usize;
     let mut last = 0u32;
     for (i, part) in listed.iter().enumerate() {
@@ -672,12 +692,12 @@ fn multipart_parts(
             )));
         }
         total = total.saturating_add(r.len);
-        if total > sh.config.vmeg_max_material_bytes {
+        if total > material_limit(sh) {
             return Err((413, "Material too large".into()));
         }
-        parts.push(stored_bytes(sh, r)?);
+        found.push(r);
     }
-    Ok(parts)
+    found.into_iter().map(|r| stored_bytes(sh, r)).collect()
 }
 
 /// `POST .../multipart/abort`.
@@ -797,7 +817,7 @@ async fn storage_put_checked(
     if sh.clock.now() > grant.expires {
         return storage_err(403, "AccessDenied", "Request has expired");
     }
-    let limit = sh.config.vmeg_max_material_bytes;
+    let limit = material_limit(sh);
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -851,6 +871,7 @@ async fn storage_put_checked(
                 "The request body ended before the size it announced was received",
             );
         }
+        // `read_limited` gives a `Vec` as large as its length: nothing more is kept.
         Ok(Ok(b)) => axum::body::Bytes::from(b),
     };
     let md5 = md5_hex(&bytes);
@@ -879,7 +900,8 @@ async fn storage_put_checked(
         if let Some(old) = old.filter(|o| o.file_key != file_key) {
             st.remove_upload(&old.file_key);
         }
-        st.insert_upload(
+        // Not refused: at most `material_limit` bytes were read.
+        let kept = st.insert_upload(
             file_key,
             StoredFile {
                 bytes,
@@ -889,6 +911,13 @@ async fn storage_put_checked(
             },
             now,
         );
+        if kept.is_err() {
+            return storage_err(
+                413,
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed size",
+            );
+        }
     }
     tracing::debug!(len, part = ?grant.part, "presigned PUT stored");
     let mut r = Response::new(Body::empty());
