@@ -226,6 +226,12 @@ async fn a_failure_naming_its_task_carries_the_id_to_wait_on() {
         };
         assert!(task.is_typed(), "{task}");
         assert!(!err.may_resubmit(), "{err}");
+        // Not finished at once: it moves when read, from its first step.
+        if provider == Provider::Vmeg {
+            assert!(fake.list_voices().await.unwrap().is_empty());
+        }
+        let first = fake.clone_status(task).await.unwrap();
+        assert_eq!(first.status, TaskStatus::Queued, "{first:?}");
         let policy = WaitPolicy::for_provider(provider);
         let voice = fake.wait_for_clone(task, &policy).await.unwrap();
         assert_eq!(voice.id.as_str(), "v-7");
@@ -240,6 +246,16 @@ async fn a_failure_naming_its_task_carries_the_id_to_wait_on() {
             matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
             "{err}"
         );
+        // A synchronous one that succeeds names nothing either (VMEG's route).
+        if provider == Provider::Vmeg {
+            fake.script_clone(Script::succeeds().naming_its_task());
+            let sync = CloneRequest::new("https://cdn.example.com/a.wav").synchronous(true);
+            let err = fake.clone_voice(&sync).await.unwrap_err();
+            assert!(
+                matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+                "{err}"
+            );
+        }
         assert_eq!(fake.billable_submits(), 1);
     }
 }

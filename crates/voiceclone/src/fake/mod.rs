@@ -568,11 +568,12 @@ impl FakeClient {
         });
         let unattended = lost.is_some() && !sync && !task_named;
         let no_task_id = script.no_task_id;
+        // Only a synchronous job is finished when its answer comes; any other starts at its
+        // first step (a lost one nobody can read moves per look, a named one when read).
         let (reads, succeeded) = match (&lost, finished_at) {
-            (Some(_), _) if unattended => (0, false),
-            (Some(_), _) => script.run_out(),
+            (Some(_), _) if sync => script.run_out(),
             (None, Some(at)) => (at, false),
-            (None, None) => (0, false),
+            _ => (0, false),
         };
         state.add(FakeJob {
             kind,
@@ -1187,9 +1188,11 @@ fn run_out_wait(
     }
 }
 
-/// The status word the provider sends for `status` (VMEG's documented `running`,
-/// `finished`, `failed`, with `running` for a queued task as the simulator sends; JimmyAI's
-/// four), as the client reports it in `vendor_status`.
+/// The status word the provider sends for `status`, as the client reports it in
+/// `vendor_status`: JimmyAI's four; VMEG's documented `running`, `finished`, `failed`, and
+/// for a scripted `Queued` the word the client reads `Queued` from, `queued`, which VMEG
+/// does not document (so the job's `assumed_status` says so, as the client's would; VMEG
+/// itself may well say `running` for a queued task, read as `Running`).
 fn vendor_word(provider: Provider, status: &TaskStatus) -> String {
     match (provider, status) {
         (_, TaskStatus::Unknown(raw)) => raw.clone(),

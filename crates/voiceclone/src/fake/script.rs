@@ -459,7 +459,10 @@ impl Script {
                 "Script::with_failed_lookup(..): only a VMEG clone's wait looks its voice up, and a lookup fails only with the kinds a read fails with (see Script::then_error)",
             );
         }
-        if self.names_task && self.submit == Submit::Accepted && !sync {
+        let succeeds_at_once = sync
+            && matches!(self.sync_answer(), SyncAnswer::Finished(at)
+                if self.steps.get(at).and_then(Step::status) == Some(&TaskStatus::Succeeded));
+        if self.names_task && self.submit == Submit::Accepted && (!sync || succeeds_at_once) {
             return refuse(
                 "Script::naming_its_task(): only a submit that fails names its task in its error (use Script::outcome_unknown or Script::rejected)",
             );
