@@ -54,6 +54,11 @@ pub struct ClientConfig {
     /// `RawJson` values (see `hooks::decode`): the caller's filter, if any, then the removal
     /// of the key.
     pub(crate) text_filter: Option<TextFilter>,
+    /// What finds the key in a response header: the key's removal (`bearer`), or the own
+    /// filter that replaces it (`bearer_with_own_filter`). Never a caller's
+    /// [`with_text_filter`](Self::with_text_filter), which may change any text (a header it
+    /// would change is not one that holds the key).
+    pub(crate) header_filter: TextFilter,
     /// The API key, to remove it from what a server says (never shown by `Debug`).
     pub(crate) key: Arc<str>,
 }
@@ -114,8 +119,8 @@ impl ClientConfig {
     /// that keeps the key lets an echoed key through to the generated types: otherwise use
     /// `bearer` and [`with_text_filter`](Self::with_text_filter). The body and message an
     /// `InvalidResponsePayload` keeps still lose the key (see [`crate::hooks::decode`]), and
-    /// the headers of an answer are checked with `filter` and for the key whole (see
-    /// [`crate::hooks::execute`]).
+    /// the headers of an answer are checked with `filter` (a header it would change holds
+    /// the key) and for the key whole (see [`crate::hooks::execute`]).
     pub fn bearer_with_own_filter(api_key: &str, filter: TextFilter) -> Result<Self, ConnectError> {
         Self::new(api_key, |_| filter)
     }
@@ -132,6 +137,7 @@ impl ClientConfig {
             .map_err(|_| ConnectError::InvalidApiKey)?;
         authorization.set_sensitive(true);
         let key: Arc<str> = Arc::from(api_key);
+        let header_filter = filter(&key);
         Ok(Self {
             authorization,
             default_timeout: DEFAULT_TIMEOUT,
@@ -140,7 +146,8 @@ impl ClientConfig {
             base: Arc::new(OnceLock::new()),
             base_has_query: Arc::new(AtomicBool::new(false)),
             static_urls: Arc::new(Mutex::new(Vec::new())),
-            text_filter: Some(filter(&key)),
+            text_filter: Some(Arc::clone(&header_filter)),
+            header_filter,
             key,
         })
     }
@@ -208,8 +215,8 @@ impl ClientConfig {
     /// [`Text`](crate::Text) as it is decoded, and each string inside a
     /// [`RawJson`](crate::RawJson) (see [`crate::wire`]), as when each call is wrapped in
     /// [`with_text_filter`](crate::wire::with_text_filter). The headers of every answer are
-    /// checked with it as such strings are: a value it would change becomes `[redacted]`, a
-    /// header whose name it would change is dropped (see [`crate::hooks::execute`]). Not
+    /// not passed through it (it may change any text): they are checked for the key as
+    /// before (see [`crate::hooks::execute`]). Not
     /// filtered: values the generated types hold in other types than these (numbers,
     /// booleans, `List` lengths), and the body of an error status
     /// (`Error::UnexpectedResponse` keeps the response unread). A later call replaces

@@ -112,6 +112,65 @@ mod key_tests {
             .collect()
     }
 
+    /// An echo percent-encoded in a header name (`%` is a valid name character), or encoded
+    /// twice in a value, is found as the plain one is; a caller's own `with_text_filter`
+    /// (which may change any text) decides nothing about headers: ordinary ones stay.
+    #[test]
+    fn encoded_echoes_are_found_and_a_callers_filter_leaves_ordinary_headers() {
+        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+        let key = "Sk-0123456789";
+        let once: String = key.bytes().map(|b| format!("%{b:02x}")).collect();
+        let twice = once.replace('%', "%25");
+        let lower: crate::TextFilter = Arc::new(|t: String| t.to_ascii_lowercase());
+        let Ok(config) = ClientConfig::bearer(key) else {
+            unreachable!("a plain key is valid")
+        };
+        let config = config.with_text_filter(lower);
+        let mut headers = HeaderMap::new();
+        let pairs = [
+            (format!("x-{once}"), "named after the key".to_owned()),
+            ("x-twice".to_owned(), format!("k={twice}")),
+            (
+                "content-type".to_owned(),
+                "application/json; charset=UTF-8".to_owned(),
+            ),
+            ("retry-after".to_owned(), "2".to_owned()),
+            ("x-request-id".to_owned(), "ABC-123".to_owned()),
+        ];
+        for (name, value) in &pairs {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) else {
+                unreachable!("valid header names and values")
+            };
+            headers.append(name, value);
+        }
+        without_key_in_headers(&mut headers, &config);
+        let want = [
+            ("x-twice", "[redacted]"),
+            ("content-type", "application/json; charset=UTF-8"),
+            ("retry-after", "2"),
+            ("x-request-id", "ABC-123"),
+        ];
+        assert_eq!(shown(&headers), pairs_of(&want));
+    }
+
+    /// A header of megabytes leaves no buffer of that size to the thread.
+    #[test]
+    fn the_scratch_buffers_do_not_keep_a_huge_header() {
+        let Ok(config) = ClientConfig::bearer("Sk-0123456789") else {
+            unreachable!("a plain key is valid")
+        };
+        let big = "%41".repeat(1 << 20);
+        assert!(!value_holds_key(&config, big.as_bytes()));
+        let capacity = SCRATCH.with(|s| {
+            let s = s.borrow();
+            s.0.capacity().max(s.1.capacity())
+        });
+        assert!(capacity <= SCRATCH_KEEP, "{capacity}");
+    }
+
     /// Headers are checked with the config's text filter, as strings of the body are: with a
     /// filter that removes every piece of the key in any case (the adapter's), an echo
     /// lower-cased, cut or percent-encoded goes too, value or name; the others stay as they
@@ -596,9 +655,11 @@ fn without_key(
 /// URL and headers; `Error::CommunicationError` reqwest's error, URL included), and what a
 /// `ResponseValue` keeps, holds no secret:
 /// - a response header is checked as a string of the body is: one whose value the config's
-///   text filter would change, or which holds the key whole (also once percent-decoded, and
-///   whatever the filter), gets the value `[redacted]`; one whose name would be changed (or
-///   holds the key, in any case) is dropped. With the `voiceclone` adapter's filter, that is
+///   header filter (the key's removal, or [`ClientConfig::bearer_with_own_filter`]'s
+///   filter; never a caller's [`ClientConfig::with_text_filter`]) would change, or which
+///   holds the key whole in any case (also percent-decoded, up to three times, whatever the
+///   filter), gets the value `[redacted]`; one whose name would be changed or holds the key
+///   (also percent-decoded) is dropped. With the `voiceclone` adapter's filter, that is
 ///   every piece of 8 or more characters of the key, in any case; with
 ///   [`ClientConfig::bearer`]'s, the key whole. Nothing is allocated for headers that hold
 ///   nothing of the key (the filter runs on a buffer reused by the thread).
@@ -652,10 +713,19 @@ thread_local! {
         const { std::cell::RefCell::new((String::new(), String::new())) };
 }
 
-/// Whether `text` holds the key for `config`: with `decode`, `text` percent-decoded holds
-/// the key whole; or the config's text filter would change it (percent-decoded with
-/// `decode`). The filter runs as on a string of the body, on buffers the thread reuses, so
-/// no string is made for text that holds nothing the filter removes (with the filters of
+/// The most a [`SCRATCH`] buffer keeps between headers: one hostile header of megabytes
+/// must not hold that much per thread for the life of the process.
+const SCRATCH_KEEP: usize = 16 * 1024;
+
+/// How many times a header is percent-decoded at most: an echo encoded twice (`%2573`) is
+/// found too.
+const DECODE_ROUNDS: usize = 3;
+
+/// Whether `text` holds the key for `config`: with `decode`, `text` percent-decoded (up to
+/// [`DECODE_ROUNDS`] times) holds the key whole, in any case; or the config's header filter
+/// (the key's removal, or the own filter replacing it) would change it (percent-decoded
+/// with `decode`). The filter runs as on a string of the body, on buffers the thread reuses,
+/// so no string is made for text that holds nothing the filter removes (with the filters of
 /// this crate and the adapter, which give their input back untouched then).
 fn text_holds_key(config: &ClientConfig, text: &str, decode: bool) -> bool {
     // Taken out for the call: a filter that checks a header itself finds empty buffers,
@@ -664,16 +734,38 @@ fn text_holds_key(config: &ClientConfig, text: &str, decode: bool) -> bool {
     input.clear();
     let checked: &str = if decode {
         percent_decode_into(text, &mut input);
+        for _ in 1..DECODE_ROUNDS {
+            if !input.contains('%') {
+                break;
+            }
+            work.clear();
+            percent_decode_into(&input, &mut work);
+            if work == input {
+                break;
+            }
+            std::mem::swap(&mut input, &mut work);
+        }
         &input
     } else {
         text
     };
-    let mut found = decode && !config.key.is_empty() && checked.contains(&*config.key);
-    if let (false, Some(filter)) = (found, &config.text_filter) {
+    let key = config.key.as_bytes();
+    let mut found = decode
+        && !key.is_empty()
+        && checked
+            .as_bytes()
+            .windows(key.len())
+            .any(|w| w.eq_ignore_ascii_case(key));
+    if !found {
         work.clear();
         work.push_str(checked);
-        work = filter(work);
+        work = (config.header_filter)(work);
         found = work != checked;
+    }
+    for buffer in [&mut input, &mut work] {
+        if buffer.capacity() > SCRATCH_KEEP {
+            *buffer = String::new();
+        }
     }
     SCRATCH.with(|s| *s.borrow_mut() = (input, work));
     found
@@ -717,8 +809,9 @@ fn value_holds_key(config: &ClientConfig, value: &[u8]) -> bool {
 }
 
 /// Whether a header name holds the key for `config`: the key whole in any case (a name is
-/// lower-case ASCII, compared without a lower-cased copy), or anything the config's text
-/// filter would change.
+/// lower-case ASCII, compared without a lower-cased copy), also percent-decoded when it
+/// holds a `%` (a valid name character), or anything the config's header filter would
+/// change.
 fn name_holds_key(config: &ClientConfig, name: &str) -> bool {
     let key = config.key.as_bytes();
     let whole = !key.is_empty()
@@ -726,7 +819,9 @@ fn name_holds_key(config: &ClientConfig, name: &str) -> bool {
             .as_bytes()
             .windows(key.len())
             .any(|w| w.eq_ignore_ascii_case(key));
-    whole || text_holds_key(config, name, false)
+    whole
+        || text_holds_key(config, name, false)
+        || (name.contains('%') && text_holds_key(config, name, true))
 }
 
 /// Every header of `headers` whose value holds the key (see [`value_holds_key`]) gets the
