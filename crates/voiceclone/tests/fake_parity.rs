@@ -2,6 +2,9 @@
 //! production behave differently (a review of the fake against the client and the simulator).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
+use support::wav::wav;
 use voiceclone::fake::{FakeClient, Script};
 use voiceclone::{
     CloneRequest, ErrorKind, JobKind, Phase, Provider, ReconcileQuery, SpeechRequest, VoiceCloning,
@@ -1104,26 +1107,6 @@ async fn a_synchronous_submit_that_fails_ends_as_the_clients_does() {
             assert_eq!((op, key, task, request), (lost.3, lost.4, lost.5, lost.6));
         }
     }
-}
-
-/// A mono 16-bit 8 kHz PCM WAV of `secs` seconds (silence).
-fn wav(secs: u32) -> Vec<u8> {
-    let data_len = secs * 16_000;
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data_len).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&8_000u32.to_le_bytes());
-    v.extend_from_slice(&16_000u32.to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&16u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&data_len.to_le_bytes());
-    v.resize(v.len() + data_len as usize, 0);
-    v
 }
 
 /// A JimmyAI clone from a local recording is checked as the client's is before it uploads

@@ -3,8 +3,11 @@
 //! idempotency key, the vendor's word): a second review of the fake against the client.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::time::Duration;
 
+use support::wav::wav;
 use voiceclone::fake::{FakeClient, Script};
 use voiceclone::{
     CloneRequest, Error, ErrorKind, Job, JobId, Provider, SpeechRequest, TaskStatus, VoiceCloning,
@@ -281,26 +284,6 @@ async fn a_synchronous_answer_with_neither_task_id_nor_audio_is_refused_as_a_scr
         );
     }
     assert_eq!(fake.billable_submits(), 0);
-}
-
-/// A 16-bit mono 8 kHz WAV of `secs` seconds (silence).
-fn wav(secs: u32) -> Vec<u8> {
-    let data_len = secs * 16_000;
-    let mut v = Vec::new();
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data_len).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&8_000u32.to_le_bytes());
-    v.extend_from_slice(&16_000u32.to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&16u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&data_len.to_le_bytes());
-    v.resize(v.len() + data_len as usize, 0);
-    v
 }
 
 /// A VMEG clone that succeeded but whose voice lookup (the clone list, when the task's

@@ -4,3 +4,4 @@
 #![allow(dead_code)] // each test file uses its own part
 
 pub mod rss;
+pub mod wav;
