@@ -103,6 +103,17 @@ impl Entry {
             || (!self.pending && self.wall_until.is_some_and(|until| now.wall < until))
     }
 
+    /// Whether a trim keeps this entry though it is not live: a lease that ran out on a mark
+    /// that knows its delivery's timestamp stays (reading as absent) for the TTL, as a
+    /// confirmed mark made then would, so that a confirm that comes late still carries the
+    /// wall-clock bound over (see [`MemoryDeduplicator::confirm_at`]).
+    fn kept(&self, now: Moment, ttl: Duration) -> bool {
+        self.live(now)
+            || (self.pending
+                && self.wall_until.is_some()
+                && now.mono.saturating_duration_since(self.at) < ttl)
+    }
+
     fn state(&self, now: Moment) -> MarkState {
         match (self.live(now), self.pending) {
             (false, _) => MarkState::Absent,
@@ -307,7 +318,7 @@ impl MemoryDeduplicator {
         // wall clock still keeps stops the trim there: those behind it go later).
         while let Some((k, at)) = st.order.front().cloned() {
             let expired = match st.seen.get(&k).filter(|e| e.at == at) {
-                Some(e) => !e.live(now),
+                Some(e) => !e.kept(now, self.ttl),
                 // The key was marked again since: this record names no entry.
                 None => true,
             };
@@ -471,5 +482,31 @@ mod tests {
         let lease = Some(Duration::from_secs(60));
         assert!(m.mark_at("r", at(0, 0), Some(sent), Some("tok"), lease));
         assert_eq!(m.state_at("r", at(61, 0)), MarkState::Absent);
+    }
+
+    /// A handler slower than its lease confirms after the lease ran out and after another
+    /// key's mark trimmed the table: the confirmed mark still knows its delivery's
+    /// timestamp, so a replay after the clock is stepped back stays a duplicate. Before, the
+    /// trim dropped the lapsed lease with its bound, and the late confirm aged on the
+    /// monotonic clock alone.
+    #[test]
+    fn a_late_confirm_after_a_trim_keeps_the_wall_clock_bound() {
+        let ttl = MIN_DEDUPE_TTL;
+        let m = MemoryDeduplicator::new(10, ttl);
+        let t0 = Instant::now();
+        let sent = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let at = |secs: u64, wall_secs: u64| Moment {
+            mono: t0 + Duration::from_secs(secs),
+            wall: sent + Duration::from_secs(wall_secs),
+        };
+        let lease = Some(Duration::from_secs(60));
+        assert!(m.mark_at("p", at(0, 0), Some(sent), Some("tok"), lease));
+        // The lease runs out; another delivery's mark trims the table.
+        assert!(m.mark_at("q", at(120, 120), None, None, None));
+        assert_eq!(m.state_at("p", at(120, 120)), MarkState::Absent);
+        assert_eq!(m.confirm_at("p", "tok", at(130, 130)), ConfirmState::Reclaimed);
+        // Past the TTL on the monotonic clock, the wall clock stepped back near the delivery.
+        let later = ttl.as_secs() + 200;
+        assert_eq!(m.state_at("p", at(later, 300)), MarkState::Confirmed);
     }
 }
