@@ -182,7 +182,8 @@
 //!   its own is refused before anything is evicted for it (a presigned PUT:
 //!   S3's 413 `EntityTooLarge`; a JimmyAI upload: the vendor's bad request,
 //!   [`SimConfig::jimmy_bad_request`]; a multipart material adding up to more:
-//!   413 at `complete`). The text kept by [`Stats::creates`]
+//!   413 `EntityTooLarge` at the PUT of the part that takes it past the limit,
+//!   before that part is stored). The text kept by [`Stats::creates`]
 //!   and by the webhook attempts of [`SimHandle::webhook_deliveries`] (each
 //!   holding a copy of its body) is bounded by `max_task_bytes` as well.
 //!   A deleted or evicted task's pending webhook delivery is dropped with it.

@@ -1717,6 +1717,12 @@ async fn a_guessed_vmeg_failure_word_ends_a_wait_as_the_clients_does() {
         let read = api.clone_status(&job.id).await.unwrap();
         assert_eq!(read.status, TaskStatus::Failed);
         assert_eq!(read.assumed_status(), Some("timeout"), "{read:?}");
+        // The reason in the client's words: an assumption, check before submitting again.
+        let reason = read.error.as_deref().unwrap_or_default();
+        assert!(
+            reason.contains("does not document") && reason.contains("before submitting again"),
+            "{reason}"
+        );
     }
 
     // A guess may be wrong: a read after the word may see the task go on, and the script

@@ -384,3 +384,46 @@ async fn a_submits_answer_carries_the_vendors_word_as_the_clients_does() {
     assert_eq!(f.vendor_status, r.vendor_status, "fake {f:?}; real {r:?}");
     assert_eq!(f.assumed_status(), None, "{f:?}");
 }
+
+/// A lost synchronous VMEG clone whose task was still running when the call gave up (the
+/// answer lost, a timeout while it was held) is not listed at the first look: it moves one
+/// step per `list_voices()` as a lost asynchronous one does. Before, it was finished (and
+/// listed) at once, so "look once, resubmit if not listed" passed here and billed twice.
+/// A synchronous task that failed was over when its answer came, and is never listed.
+#[tokio::test(flavor = "current_thread")]
+async fn a_lost_synchronous_clone_is_not_listed_at_the_first_look() {
+    let sync = CloneRequest::new("https://cdn.example.com/a.wav")
+        .name("s")
+        .synchronous(true);
+    for script in [
+        Script::succeeds().outcome_unknown(),
+        Script::new()
+            .then_status(TaskStatus::Running)
+            .then_error(ErrorKind::Timeout)
+            .then_status(TaskStatus::Succeeded),
+    ] {
+        let fake = FakeClient::new(Provider::Vmeg);
+        fake.script_clone(script);
+        let err = fake.clone_voice(&sync).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+            "{err}"
+        );
+        assert!(fake.list_voices().await.unwrap().is_empty());
+        let mut listed = false;
+        for _ in 0..3 {
+            listed |= !fake.list_voices().await.unwrap().is_empty();
+        }
+        assert!(listed, "listed once its script reaches success");
+    }
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::fails("bad audio"));
+    let err = fake.clone_voice(&sync).await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+        "{err}"
+    );
+    for _ in 0..4 {
+        assert!(fake.list_voices().await.unwrap().is_empty());
+    }
+}

@@ -887,6 +887,24 @@ async fn storage_put_checked(
                 "the upload was completed, aborted or forgotten",
             );
         };
+        // A part that would take the upload's parts past the largest material is refused
+        // here, before it is stored: stored, it would evict older uploads (materials
+        // included) to make room for bytes that `complete` refuses anyway (413).
+        if let Some(n) = grant.part {
+            let others = p
+                .parts
+                .iter()
+                .filter(|(k, _)| **k != n)
+                .map(|(_, r)| r.len)
+                .fold(0, usize::saturating_add);
+            if others.saturating_add(len) > limit {
+                return storage_err(
+                    413,
+                    "EntityTooLarge",
+                    "the parts of this upload add up to more than the largest material (simulated)",
+                );
+            }
+        }
         let received = Received {
             file_key: file_key.clone(),
             md5: md5.clone(),

@@ -566,12 +566,18 @@ impl FakeClient {
                 }
             )
         });
-        let unattended = lost.is_some() && !sync && !task_named;
+        // A synchronous submit's failed task was over when its answer came (VMEG answers it
+        // with a non-200 envelope); any other synchronous failure left the task running.
+        let finished_failed = sync
+            && matches!(script.sync_answer(), SyncAnswer::Finished(at)
+                if script.steps.get(at).and_then(Step::status) == Some(&TaskStatus::Failed));
+        let unattended = lost.is_some() && !finished_failed && !task_named;
         let no_task_id = script.no_task_id;
-        // Only a synchronous job is finished when its answer comes; any other starts at its
-        // first step (a lost one nobody can read moves per look, a named one when read).
+        // Only a synchronous job whose task failed is finished when its answer comes; any
+        // other starts at its first step (a lost one nobody can read moves per look, a named
+        // one when read).
         let (reads, succeeded) = match (&lost, finished_at) {
-            (Some(_), _) if sync => script.run_out(),
+            (Some(_), _) if finished_failed => script.run_out(),
             (None, Some(at)) => (at, false),
             _ => (0, false),
         };
@@ -705,17 +711,20 @@ impl FakeClient {
             status.clone(),
         );
         out.set_created_at(job.created_at);
-        out.set_vendor_status(word);
         match status {
             TaskStatus::Succeeded => job.succeeded = true,
-            TaskStatus::Failed => out.set_error(
-                job.script
+            TaskStatus::Failed => {
+                let reason = job
+                    .script
                     .failure_reason
                     .clone()
-                    .unwrap_or_else(|| "failed by the script".into()),
-            ),
+                    .unwrap_or_else(|| "failed by the script".into());
+                // As the client words it: from a guessed word, an assumed failure.
+                out.set_error(crate::provider::failure_reason(provider, &word, reason));
+            }
             _ => {}
         }
+        out.set_vendor_status(word);
         Ok(out)
     }
 

@@ -202,13 +202,15 @@ impl Script {
     /// `OutcomeUnknown` carries that task's id (`task_id`), typed like an accepted submit's,
     /// so your code can wait on it instead of searching. The job exists, counts in
     /// [`FakeClient::billable_submits`](super::FakeClient::billable_submits), and moves
-    /// when read (with its id), as an accepted one does.
+    /// when read (with its id), as an accepted one does (a synchronous one whose task failed
+    /// is finished when its error comes).
     ///
     /// For a submit that fails: with [`Script::outcome_unknown`] or [`Script::rejected`]
     /// (a refusal that names a task is not read as "nothing made" either: it ends
-    /// `OutcomeUnknown` too, as with the client). A submit that uses it on a script that
-    /// is accepted is refused with `InvalidInput { field: "script", .. }`, naming this
-    /// method.
+    /// `OutcomeUnknown` too, as with the client), or a synchronous one whose script fails or
+    /// never finishes. A submit that uses it on an accepted asynchronous script, or on a
+    /// synchronous one that succeeds, is refused with `InvalidInput { field: "script", .. }`,
+    /// naming this method.
     ///
     /// ```
     /// use voiceclone::fake::{FakeClient, Script};

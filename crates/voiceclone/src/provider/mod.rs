@@ -90,6 +90,22 @@ pub(crate) fn refusal_answer(
     }
 }
 
+/// For the fake: the failure reason a job read as failed from the vendor's word `word`
+/// carries, `reason` being the one the task names, as `provider`'s client words it (VMEG
+/// says a failure read from a word it does not document is an assumption).
+#[cfg(feature = "fake")]
+pub(crate) fn failure_reason(provider: Provider, word: &str, reason: String) -> String {
+    match provider {
+        Provider::Vmeg => {
+            vmeg::failure_reason(&crate::model::TaskStatus::Failed, Some(word), || {
+                Some(reason.clone())
+            })
+            .unwrap_or(reason)
+        }
+        Provider::JimmyAi => reason,
+    }
+}
+
 /// For the fake: a clone from a local recording whose submit failed after the upload, as
 /// `provider`'s client reports it (the step named; VMEG notes a refusal).
 #[cfg(all(feature = "fake", feature = "upload"))]

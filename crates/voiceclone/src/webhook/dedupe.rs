@@ -504,7 +504,10 @@ mod tests {
         // The lease runs out; another delivery's mark trims the table.
         assert!(m.mark_at("q", at(120, 120), None, None, None));
         assert_eq!(m.state_at("p", at(120, 120)), MarkState::Absent);
-        assert_eq!(m.confirm_at("p", "tok", at(130, 130)), ConfirmState::Reclaimed);
+        assert_eq!(
+            m.confirm_at("p", "tok", at(130, 130)),
+            ConfirmState::Reclaimed
+        );
         // Past the TTL on the monotonic clock, the wall clock stepped back near the delivery.
         let later = ttl.as_secs() + 200;
         assert_eq!(m.state_at("p", at(later, 300)), MarkState::Confirmed);

@@ -28,6 +28,8 @@ pub(crate) use results::map_status;
 pub(crate) use results::status_is_assumed;
 #[cfg(feature = "webhook")]
 pub(crate) use results::{clone_job, speech_job};
+#[cfg(feature = "fake")]
+pub(crate) use status::failure_reason;
 use status::{clone_status, speech_status};
 use voices::{delete_voice, list_voices, rename_voice, voice_for_task};
 

@@ -153,7 +153,7 @@ fn with_detail<J: Job, T>(mut job: J, d: Detail<T>) -> J {
 /// a word VMEG does not document, a reason saying the failure is an assumption, and that
 /// the task is to be checked before anything is submitted again (see [`status_is_assumed`]).
 /// For `clone_status`, `speech_status` and `task` alike.
-pub(super) fn failure_reason(
+pub(crate) fn failure_reason(
     status: &TaskStatus,
     raw: Option<&str>,
     vendor: impl FnOnce() -> Option<String>,
