@@ -427,3 +427,52 @@ async fn a_lost_synchronous_clone_is_not_listed_at_the_first_look() {
         assert!(fake.list_voices().await.unwrap().is_empty());
     }
 }
+
+/// A status read that fails carries the HTTP status and code the client reads from the
+/// provider's answer (a 429, a 500 as VMEG sends them): the fake's scripted read errors
+/// now do too. Before, they carried neither, so code branching on `http_status()` was
+/// tested on an error production never gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_failed_read_carries_the_status_and_code_the_client_reads() {
+    use voiceclone_sim::FaultKind;
+    let sim = simulator(
+        SimConfig::default().with_durations(Duration::from_secs(600), Duration::from_secs(600)),
+    )
+    .await;
+    let client = real(Provider::Vmeg, &sim, sim.api_key());
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    for (fault, kind) in [
+        (FaultKind::TooManyRequests, ErrorKind::RateLimited),
+        (FaultKind::Http500, ErrorKind::Server),
+    ] {
+        let job = client.clone_voice(&req).await.unwrap();
+        sim.fail_next("vmeg.tasksDetail", fault, 1).unwrap();
+        let r = client.clone_status(&job.id).await.unwrap_err();
+        let fake = FakeClient::new(Provider::Vmeg);
+        fake.script_clone(Script::new().then_error(kind.clone()));
+        let job = fake.clone_voice(&req).await.unwrap();
+        let f = fake.clone_status(&job.id).await.unwrap_err();
+        assert_eq!(r.kind(), &kind, "{r}");
+        assert_eq!(
+            (f.kind(), f.http_status()),
+            (r.kind(), r.http_status()),
+            "fake {f}; real {r}"
+        );
+        assert!(f.http_status().is_some(), "{f}");
+    }
+    // A wrong key on a read: VMEG's 401, JimmyAI's unconfirmed code over HTTP 200.
+    for provider in Provider::ALL {
+        let wrong = real(provider, &sim, "not-the-key");
+        let fake = FakeClient::new(provider);
+        fake.script_clone(Script::new().then_error(ErrorKind::Unauthorized));
+        let job = fake.clone_voice(&req).await.unwrap();
+        let f = fake.clone_status(&job.id).await.unwrap_err();
+        let id = JobId::typed(provider, voiceclone::JobKind::Clone, "t-1");
+        let r = wrong.clone_status(&id).await.unwrap_err();
+        assert_eq!(
+            (f.kind(), f.http_status(), f.vendor_code()),
+            (r.kind(), r.http_status(), r.vendor_code()),
+            "{provider}: fake {f}; real {r}"
+        );
+    }
+}

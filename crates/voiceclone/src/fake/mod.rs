@@ -417,6 +417,23 @@ impl FakeClient {
             .with_operation(operation)
     }
 
+    /// A scripted failure of a read, as the client reads the provider's answer for it (its
+    /// HTTP status and code, JimmyAI's unconfirmed codes marked so); a kind no answer
+    /// carries (a timeout, a transport failure) as it is.
+    fn answered(&self, kind: ErrorKind, operation: &'static str) -> Error {
+        match crate::provider::answer_for(self.provider, &kind) {
+            Some((status, code)) => crate::provider::error_for_code(
+                self.provider,
+                status,
+                None,
+                code,
+                "failed by the script",
+            )
+            .with_operation(operation),
+            None => self.error(kind, operation),
+        }
+    }
+
     /// A submit: record, check, then create (or refuse) as the next script says. `planned`:
     /// the request as the client would send it (the dry run's plan), for the summary of an
     /// unknown outcome.
@@ -520,7 +537,7 @@ impl FakeClient {
             Submit::Lost | Submit::Rejected(ErrorKind::OutcomeUnknown { .. }) => {
                 Some(Error::new(ErrorKind::Transport).with_phase(Phase::Sent))
             }
-            Submit::Rejected(k) => Some(match crate::provider::refusal_answer(self.provider, k) {
+            Submit::Rejected(k) => Some(match crate::provider::answer_for(self.provider, k) {
                 Some((status, code)) => crate::provider::error_for_code(
                     self.provider,
                     status,
@@ -697,7 +714,7 @@ impl FakeClient {
         let (status, word) = match step {
             Step::Error(kind) => {
                 drop(state);
-                return Err(self.error(kind, operation));
+                return Err(self.answered(kind, operation));
             }
             Step::Word { status, word } => (status, word),
             Step::Status(s) => {

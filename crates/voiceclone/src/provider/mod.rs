@@ -75,18 +75,16 @@ pub(crate) struct WaitDefaults {
     pub(crate) max_polls: Option<u32>,
 }
 
-/// For the fake: the envelope `provider` refuses a submit with for `kind`, as `(HTTP status,
-/// code)`, where it differs from what an error of that kind alone says: JimmyAI's refusals
-/// come as its (UNCONFIRMED) codes over HTTP 200, which the client marks unconfirmed and,
-/// on a create, never calls resubmittable.
+/// For the fake: the answer `provider` fails a call with for `kind`, as `(HTTP status,
+/// code)`: VMEG's codes are the HTTP statuses of its table (api-facts A3); JimmyAI's
+/// refusals come as its (UNCONFIRMED) codes over HTTP 200, which the client marks
+/// unconfirmed and, on a create, never calls resubmittable. `None` for a kind no answer
+/// carries (a timeout, a transport failure, an answer not understood).
 #[cfg(feature = "fake")]
-pub(crate) fn refusal_answer(
-    provider: Provider,
-    kind: &crate::error::ErrorKind,
-) -> Option<(u16, i64)> {
+pub(crate) fn answer_for(provider: Provider, kind: &crate::error::ErrorKind) -> Option<(u16, i64)> {
     match provider {
         Provider::JimmyAi => jimmyai::code_for_kind(kind).map(|code| (200, code)),
-        Provider::Vmeg => None,
+        Provider::Vmeg => vmeg::code_for_kind(kind).map(|code| (code, i64::from(code))),
     }
 }
 

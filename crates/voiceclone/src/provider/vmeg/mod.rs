@@ -100,6 +100,22 @@ pub(crate) fn kind_for_code(code: i64) -> Option<ErrorKind> {
     })
 }
 
+/// The code (and HTTP status) [`kind_for_code`] reads as `kind` (the fake answers with it).
+#[cfg(feature = "fake")]
+pub(crate) fn code_for_kind(kind: &ErrorKind) -> Option<u16> {
+    Some(match kind {
+        ErrorKind::InvalidRequest => 400,
+        ErrorKind::Unauthorized => 401,
+        ErrorKind::PaymentRequired => 402,
+        ErrorKind::NotFound => 404,
+        ErrorKind::Conflict => 409,
+        ErrorKind::PayloadTooLarge => 413,
+        ErrorKind::RateLimited => 429,
+        ErrorKind::Server => 500,
+        _ => return None,
+    })
+}
+
 fn connect(c: &Connect) -> Result<AnyBackend, Error> {
     // Synchronous clone and TTS can take tens of seconds (App-Synced suggests ~120 s): the
     // spec gives them 180 s (`x-voiceclone-timeout-seconds`), as `vmeg_client::connect` does.
@@ -277,6 +293,20 @@ mod tests {
             assert_eq!(kind_for_code(code), Some(kind), "{code}");
         }
         assert_eq!(kind_for_code(418), None);
+        #[cfg(feature = "fake")]
+        for kind in [
+            ErrorKind::InvalidRequest,
+            ErrorKind::Unauthorized,
+            ErrorKind::PaymentRequired,
+            ErrorKind::NotFound,
+            ErrorKind::Conflict,
+            ErrorKind::PayloadTooLarge,
+            ErrorKind::RateLimited,
+            ErrorKind::Server,
+        ] {
+            let code = code_for_kind(&kind).map(i64::from);
+            assert_eq!(code.and_then(kind_for_code), Some(kind));
+        }
     }
 
     /// The synchronous creates wait for the finished task: they get the spec's long timeout
