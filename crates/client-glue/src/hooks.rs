@@ -98,6 +98,22 @@ mod key_tests {
         assert_eq!(headers, before);
     }
 
+    /// A header map of these (name, value) pairs, in order.
+    fn headers_of(pairs: &[(String, String)]) -> reqwest::header::HeaderMap {
+        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) else {
+                unreachable!("valid header names and values")
+            };
+            headers.append(name, value);
+        }
+        headers
+    }
+
     fn shown(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
         headers
             .iter()
@@ -117,7 +133,6 @@ mod key_tests {
     /// (which may change any text) decides nothing about headers: ordinary ones stay.
     #[test]
     fn encoded_echoes_are_found_and_a_callers_filter_leaves_ordinary_headers() {
-        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
         let key = "Sk-0123456789";
         let once: String = key.bytes().map(|b| format!("%{b:02x}")).collect();
         let twice = once.replace('%', "%25");
@@ -126,8 +141,7 @@ mod key_tests {
             unreachable!("a plain key is valid")
         };
         let config = config.with_text_filter(lower);
-        let mut headers = HeaderMap::new();
-        let pairs = [
+        let mut headers = headers_of(&[
             (format!("x-{once}"), "named after the key".to_owned()),
             ("x-twice".to_owned(), format!("k={twice}")),
             (
@@ -136,16 +150,7 @@ mod key_tests {
             ),
             ("retry-after".to_owned(), "2".to_owned()),
             ("x-request-id".to_owned(), "ABC-123".to_owned()),
-        ];
-        for (name, value) in &pairs {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) else {
-                unreachable!("valid header names and values")
-            };
-            headers.append(name, value);
-        }
+        ]);
         without_key_in_headers(&mut headers, &config);
         let want = [
             ("x-twice", "[redacted]"),
@@ -177,7 +182,6 @@ mod key_tests {
     /// were, and the filter's buffers are reused.
     #[test]
     fn headers_are_checked_with_the_configs_text_filter() {
-        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
         let key = "Sk-Live-0123456789abcdef";
         // Any run of 8+ characters of the key, compared ASCII case-insensitively.
         let lower = key.to_ascii_lowercase();
@@ -200,8 +204,7 @@ mod key_tests {
             unreachable!("a plain key is valid")
         };
         let encoded: String = key.bytes().map(|b| format!("%{b:02X}")).collect();
-        let mut headers = HeaderMap::new();
-        let pairs = [
+        let mut headers = headers_of(&[
             ("x-lower".to_owned(), format!("Bearer {lower}")),
             ("x-upper".to_owned(), key.to_ascii_uppercase()),
             ("x-cut".to_owned(), "tail 89abcdef!".to_owned()),
@@ -212,16 +215,7 @@ mod key_tests {
             ),
             ("content-type".to_owned(), "application/json".to_owned()),
             ("x-percent".to_owned(), "100% fine %zz".to_owned()),
-        ];
-        for (name, value) in &pairs {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) else {
-                unreachable!("valid header names and values")
-            };
-            headers.append(name, value);
-        }
+        ]);
         without_key_in_headers(&mut headers, &config);
         let want = [
             ("x-lower", "[redacted]"),

@@ -454,6 +454,18 @@ mod tests {
         assert!(m.lock().order.iter().all(|(k, _)| k.len() <= 256));
     }
 
+    /// A delivery's timestamp, and the moment `secs` seconds on the monotonic clock and
+    /// `wall_secs` after that timestamp on the wall clock (stepped back when it is less).
+    fn two_clocks() -> (SystemTime, impl Fn(u64, u64) -> Moment) {
+        let t0 = Instant::now();
+        let sent = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let at = move |secs: u64, wall_secs: u64| Moment {
+            mono: t0 + Duration::from_secs(secs),
+            wall: sent + Duration::from_secs(wall_secs),
+        };
+        (sent, at)
+    }
+
     /// A mark made with its delivery's timestamp is kept, after its TTL on the monotonic
     /// clock, while the wall clock is before that timestamp plus the TTL (a clock stepped
     /// back), and goes once both have passed; a pending mark (a lease) runs out with its
@@ -462,12 +474,7 @@ mod tests {
     fn a_mark_with_its_deliverys_timestamp_outlives_a_clock_stepped_back() {
         let ttl = MIN_DEDUPE_TTL;
         let m = MemoryDeduplicator::new(10, ttl);
-        let t0 = Instant::now();
-        let sent = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let at = |secs: u64, wall_secs: u64| Moment {
-            mono: t0 + Duration::from_secs(secs),
-            wall: sent + Duration::from_secs(wall_secs),
-        };
+        let (sent, at) = two_clocks();
         assert!(m.mark_at("p", at(0, 0), Some(sent), None, None));
         assert!(m.mark_at("q", at(0, 0), None, None, None));
         // An hour on, the wall clock stepped back to 100 s after the delivery.
@@ -493,12 +500,7 @@ mod tests {
     fn a_late_confirm_after_a_trim_keeps_the_wall_clock_bound() {
         let ttl = MIN_DEDUPE_TTL;
         let m = MemoryDeduplicator::new(10, ttl);
-        let t0 = Instant::now();
-        let sent = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let at = |secs: u64, wall_secs: u64| Moment {
-            mono: t0 + Duration::from_secs(secs),
-            wall: sent + Duration::from_secs(wall_secs),
-        };
+        let (sent, at) = two_clocks();
         let lease = Some(Duration::from_secs(60));
         assert!(m.mark_at("p", at(0, 0), Some(sent), Some("tok"), lease));
         // The lease runs out; another delivery's mark trims the table.
