@@ -242,7 +242,7 @@ impl Error {
     /// Marks a `TaskFailed` as read from the undocumented status word `raw` (at most 64
     /// characters of it are kept).
     pub(crate) fn with_assumed_status(mut self, raw: &str) -> Self {
-        self.0.assumed_status = Some(raw.trim().chars().take(64).collect());
+        self.0.assumed_status = Some(crate::model::shown_word(raw));
         self
     }
 

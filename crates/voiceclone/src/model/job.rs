@@ -95,6 +95,18 @@ pub trait Job: Clone + fmt::Debug + Send + Sync + sealed::Sealed + 'static {
     }
 }
 
+/// What a status read from a word its vendor does not document means for a failed task:
+/// one sentence, for every place that says so (a job's `Debug`, a summary's `Display`, a
+/// failure reason).
+pub(crate) const MAY_STILL_BE_ALIVE: &str = "the task may still be alive, so check it before \
+     submitting again (a new submit may be billed as a second task)";
+
+/// A vendor's status word as it is shown and kept: trimmed, at most 64 characters (a server
+/// chooses it).
+pub(crate) fn shown_word(raw: &str) -> String {
+    raw.trim().chars().take(64).collect()
+}
+
 /// How a status read from an undocumented status word prints (`Debug` of jobs and task
 /// summaries, `Display` of task summaries): the word, and that the status is an assumption.
 pub(crate) struct AssumedStatus<'a> {
@@ -104,18 +116,15 @@ pub(crate) struct AssumedStatus<'a> {
 
 impl fmt::Display for AssumedStatus<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let word: String = self.raw.trim().chars().take(64).collect();
         write!(
             f,
-            "{} by assumption: the vendor does not document the status {word:?}",
-            self.status
+            "{} by assumption: the vendor does not document the status {:?}",
+            self.status,
+            shown_word(self.raw)
         )?;
         if *self.status == TaskStatus::Failed {
             // As the wait's error says (`Error::assumed_status`): no advice to submit again.
-            f.write_str(
-                "; the task may still be alive, so check it before submitting again (a new \
-                 submit may be billed as a second task)",
-            )?;
+            write!(f, "; {MAY_STILL_BE_ALIVE}")?;
         }
         Ok(())
     }

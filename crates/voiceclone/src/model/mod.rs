@@ -58,6 +58,7 @@ pub use audio::AudioSource;
 pub(crate) use ids::wrong_kind;
 pub use ids::{Activation, JobId, Provider, VoiceId};
 pub use job::{CloneJob, Job, JobKind, SpeechJob};
+pub(crate) use job::{MAY_STILL_BE_ALIVE, shown_word};
 pub use options::{Emotion, OutputFormat, ParseError, SoundVersion, SubtitleMode, VmegEngine};
 pub use reconcile::{
     AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, MAX_RECONCILE_WINDOW,

@@ -181,9 +181,10 @@ pub(super) fn result_reason(t: &Transport, result_text: &str) -> Option<String> 
 
 /// The reason of a failure read from the undocumented status word `raw`.
 fn assumed_failure(raw: &str, vendor: Option<&str>) -> String {
-    let word: String = raw.trim().chars().take(64).collect();
     let assumed = format!(
-        "VMEG reported the status {word:?}, which it does not document: read as failed by assumption; the task may still be alive, so check it before submitting again (a new submit may be billed as a second task)"
+        "VMEG reported the status {:?}, which it does not document: read as failed by assumption; {}",
+        crate::model::shown_word(raw),
+        crate::model::MAY_STILL_BE_ALIVE
     );
     match vendor {
         Some(r) => format!("{r} ({assumed})"),
