@@ -38,28 +38,10 @@ impl std::fmt::Debug for Target {
             .field("api_key", &"[redacted]")
             .field(
                 "base_url",
-                &self.base_url.as_deref().map(printable_base_url),
+                &self.base_url.as_deref().map(client_glue::printable_url),
             )
             .field("allow_private_urls", &self.allow_private_urls)
             .finish()
-    }
-}
-
-/// A base URL as it may be printed: a URL with a host, without user name, password, query
-/// (`?[redacted]`) or fragment; anything else `[not a URL]`. A base URL given with
-/// credentials or a token is refused by the client builder, but it is printable before that.
-fn printable_base_url(raw: &str) -> String {
-    match url::Url::parse(raw.trim()) {
-        Ok(mut url) if url.has_host() => {
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.set_fragment(None);
-            if url.query().is_some() {
-                url.set_query(Some("[redacted]"));
-            }
-            url.into()
-        }
-        _ => "[not a URL]".to_owned(),
     }
 }
 

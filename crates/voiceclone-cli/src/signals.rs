@@ -270,10 +270,11 @@ fn arm_second_signal() {
                         return;
                     };
                     let _ = ready.send(());
-                    let (code, name) = tokio::select! {
-                        _ = int.recv() => (130, "SIGINT"),
-                        _ = term.recv() => (143, "SIGTERM"),
+                    let name = tokio::select! {
+                        _ = int.recv() => "SIGINT",
+                        _ = term.recv() => "SIGTERM",
                     };
+                    let code = exit_code_for(name);
                     // The first signal's result names the job: a second signal right behind
                     // it (`kill -INT; kill -TERM`, a wrapper forwarding what the terminal
                     // sent) must not end the process before it is written. It gets a moment;

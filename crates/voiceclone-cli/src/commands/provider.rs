@@ -65,8 +65,7 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         None => None,
     };
     let hub = receiver.as_ref().map(|r| r.hub.clone());
-    let awaited = receiver.as_ref().map(|r| r.awaited.clone());
-    let awaited = awaited.as_ref();
+    let awaited = receiver.as_ref().map(|r| &r.awaited);
     // A local recording goes up first: a progress bar on a terminal (stderr only).
     let bar = UploadBar::new(
         !printer.json
@@ -505,16 +504,8 @@ fn job_outcome<J: RenderJob>(job: &J) -> Outcome {
     let mut o = Outcome::default();
     put_job(&mut o, job);
     if *job.status() == TaskStatus::Failed {
-        let failed = task_failed(job.id(), job.error());
-        // Read from a status word the vendor does not document: the task may be alive, so
-        // exit 3 (check it), not 1 (which a script may resubmit), as a wait does.
-        o.failure = Some(match job.assumed_status() {
-            Some(word) => Failure {
-                exit: Exit::Unreachable,
-                ..failed.with("assumed_status", word)
-            },
-            None => failed,
-        });
+        // As a wait's failure: a status word the vendor does not document is exit 3.
+        o.failure = Some(task_failed(job.id(), job.error()).assumed_status(job.assumed_status()));
     }
     o
 }

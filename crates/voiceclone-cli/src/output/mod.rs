@@ -67,6 +67,20 @@ impl Failure {
         }
     }
 
+    /// A task's failure read from `word`, a status word its vendor does not document (if
+    /// any): the task may be alive, so exit 3 (check it), not 1 (which a script may
+    /// resubmit), and `assumed_status` names the word.
+    #[must_use]
+    pub fn assumed_status(self, word: Option<&str>) -> Self {
+        match word {
+            Some(word) => Self {
+                exit: Exit::Unreachable,
+                ..self.with("assumed_status", word)
+            },
+            None => self,
+        }
+    }
+
     /// Adds a detail field.
     #[must_use]
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -128,15 +142,7 @@ impl Failure {
                     .with("job_id", job_id.to_string())
                     .with("vendor_id", job_id.as_str())
                     .with("reason", reason.as_str());
-                // Read from a status word the vendor does not document: the task may be
-                // alive, so exit 3 (check it), not 1 (which a script may resubmit).
-                match e.assumed_status() {
-                    Some(word) => Self {
-                        exit: Exit::Unreachable,
-                        ..f.with("assumed_status", word)
-                    },
-                    None => f,
-                }
+                f.assumed_status(e.assumed_status())
             }
             ErrorKind::WaitTimedOut {
                 job_id,
