@@ -782,6 +782,49 @@ async fn reconcile_takes_no_delivery_of_another_kind_for_the_key() {
     );
 }
 
+/// A delivery for the key whose `data` names a blank task id is no evidence of which task
+/// it was: reconcile goes on by the task list. Before: it looked up the blank id, and the
+/// whole search failed with an invalid task id that the caller never passed.
+#[tokio::test]
+async fn reconcile_goes_on_by_the_task_list_when_the_keys_delivery_names_no_task() {
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
+    let client = client(&sim, Some(&hub));
+    let key = "blank-task-key-01";
+    let speech = client
+        .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hi.").idempotency_key(key))
+        .await
+        .unwrap();
+    let body = json!({
+        "code": 200, "event": "openapi-tts", "pipelineKey": "pk-blank",
+        "extraData": {"voiceclone": {"idempotencyKey": key}},
+        "data": {"taskId": " ", "results": [{"uri": "https://cdn.example/a.m4a"}]},
+    })
+    .to_string();
+    let Delivery::Fresh(event) = deliver(&hub, &body).await else {
+        panic!("the delivery was not taken");
+    };
+    assert_eq!(event.task_id(), None);
+    let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(60));
+    q.kind = Some(voiceclone::JobKind::Speech);
+    q.idempotency_key = Some(key.to_owned());
+    let r = client
+        .reconcile(&q)
+        .await
+        .unwrap_or_else(|e| panic!("the blank task id failed the search: {e}"));
+    let ids: Vec<_> = match &r {
+        voiceclone::Reconciled::Found { task, evidence } => {
+            assert_ne!(*evidence, voiceclone::Evidence::Webhook);
+            vec![task.id.clone()]
+        }
+        voiceclone::Reconciled::Candidates { tasks, .. } => {
+            tasks.iter().map(|t| t.id.clone()).collect()
+        }
+        other => panic!("expected the listed task, got {other}"),
+    };
+    assert_eq!(ids, vec![speech.id], "{r}");
+}
+
 /// The hub's store cannot be searched for the key's delivery, but the task list answered:
 /// reconcile answers by the list (a clone tied by its voice's name here), as it would
 /// without a hub. The webhook is what finds a task the list does not show, so the search is

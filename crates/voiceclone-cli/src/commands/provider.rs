@@ -279,12 +279,7 @@ impl WaitRoute {
         let Some(event) = delivery.event().filter(|_| (200..300).contains(&status)) else {
             return status;
         };
-        let task = match &event.payload {
-            voiceclone::webhook::WebhookPayload::Clone(job) => Some(job.id.clone()),
-            voiceclone::webhook::WebhookPayload::Speech(job) => Some(job.id.clone()),
-            voiceclone::webhook::WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
-            _ => None,
-        };
+        let task = event.task_id();
         // `Awaited` is what counts (it outlives the wait); the hub's own waits too, should
         // one be there that was not added to it.
         if task.is_some_and(|t| self.awaited.contains(&t) || self.hub.is_waiting_for(&t)) {

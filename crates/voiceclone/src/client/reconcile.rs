@@ -16,7 +16,7 @@ use crate::model::{
 };
 use crate::provider::paging::walk_unbounded_text;
 #[cfg(feature = "webhook")]
-use crate::webhook::{WebhookEvent, WebhookEventKind, WebhookPayload};
+use crate::webhook::{WebhookEvent, WebhookEventKind};
 use tracing::Instrument as _;
 
 /// What a provider without a task list (JimmyAI) can and cannot recover.
@@ -218,7 +218,7 @@ impl Client {
                 })
                 .as_ref()
                 .filter(|e| answers_for(e, q.kind, from))
-                .and_then(event_task_id)
+                .and_then(WebhookEvent::task_id)
         {
             let task = match listed.iter().find(|s| s.id.as_str() == id.as_str()) {
                 Some(s) => s.clone(),
@@ -723,15 +723,4 @@ fn answers_for(e: &WebhookEvent, kind: Option<JobKind>, from: SystemTime) -> boo
         );
     }
     of_kind && e.sent_at >= from
-}
-
-#[cfg(feature = "webhook")]
-fn event_task_id(e: &WebhookEvent) -> Option<JobId> {
-    match &e.payload {
-        WebhookPayload::Clone(j) => Some(j.id.clone()),
-        WebhookPayload::Speech(j) => Some(j.id.clone()),
-        WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
-        #[allow(unreachable_patterns)]
-        _ => None,
-    }
 }

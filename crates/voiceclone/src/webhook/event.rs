@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::{EXTRA_DATA_IDEMPOTENCY_KEY, EXTRA_DATA_NAMESPACE, MAX_PIPELINE_KEY_BYTES};
 use crate::error::WebhookFailure;
-use crate::model::{CloneJob, SpeechJob};
+use crate::model::{CloneJob, JobId, SpeechJob};
 use crate::wire::lenient_i64;
 
 /// Which product the event is about.
@@ -149,6 +149,28 @@ impl WebhookEvent {
     pub fn succeeded(&self) -> bool {
         self.code == 200
     }
+
+    /// The task this event is about: the normalized job's id, or `taskId` (else `id`) of a
+    /// raw `data`. `None` when `data` names none, or names a blank one, which no read of a
+    /// task could look up (a delivery is signed by VMEG, but its `data` is not checked
+    /// against any task).
+    ///
+    /// ```
+    /// # fn show(event: &voiceclone::webhook::WebhookEvent) {
+    /// match event.task_id() {
+    ///     Some(task) => println!("{} finished: task {task}", event.kind.as_str()),
+    ///     None => println!("{} names no task", event.kind.as_str()),
+    /// }
+    /// # }
+    /// ```
+    pub fn task_id(&self) -> Option<JobId> {
+        match &self.payload {
+            WebhookPayload::Clone(job) => Some(job.id.clone()),
+            WebhookPayload::Speech(job) => Some(job.id.clone()),
+            WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
+        }
+        .filter(|id| !id.as_str().trim().is_empty())
+    }
 }
 
 fn idempotency_key_of(extra: Option<&serde_json::Value>) -> Option<&str> {
@@ -238,4 +260,34 @@ pub(super) fn decode_event(
         payload,
         sent_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn event(kind: &str, data: &str) -> WebhookEvent {
+        let body = format!(r#"{{"code":200,"event":"{kind}","pipelineKey":"p","data":{data}}}"#);
+        decode_event(body.as_bytes(), SystemTime::UNIX_EPOCH).unwrap()
+    }
+
+    #[test]
+    fn the_task_id_is_read_from_every_payload_and_a_blank_one_is_none() {
+        let id = |kind, data| event(kind, data).task_id().map(|j| j.as_str().to_owned());
+        assert_eq!(
+            id("openapi-tts", r#"{"taskId":"t-1"}"#).as_deref(),
+            Some("t-1")
+        );
+        assert_eq!(
+            id("openapi-x", r#"{"taskId":12345678901234567890123}"#).as_deref(),
+            Some("12345678901234567890123")
+        );
+        assert_eq!(id("openapi-x", r#"{"id":"t-2"}"#).as_deref(), Some("t-2"));
+        for data in [r#"{"taskId":" "}"#, r#"{"taskId":""}"#, "{}", "null"] {
+            for kind in ["openapi-tts", "openapi-clone-voice", "openapi-x"] {
+                assert_eq!(id(kind, data), None, "{kind} {data}");
+            }
+        }
+    }
 }

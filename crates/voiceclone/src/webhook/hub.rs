@@ -33,7 +33,7 @@ use super::store::{
     CompletionStore, Confirmation, MarkToken, MemoryStore, Recorded, StoreError, StoreSignal,
     StoredEvent, Subscription, unix_millis,
 };
-use super::{Verifier, WebhookEvent, WebhookPayload};
+use super::{Verifier, WebhookEvent};
 use crate::error::{Error, ErrorKind, WebhookFailure};
 use crate::model::{JobId, Provider};
 use crate::secret::WebhookSecret;
@@ -809,12 +809,7 @@ fn dispatch(inner: &Inner, signal: StoreSignal) {
 
 /// The task id a delivery is about: the normalized job's, else `data.taskId` / `data.id`.
 fn task_id_of(event: &WebhookEvent) -> Option<String> {
-    match &event.payload {
-        WebhookPayload::Clone(job) => Some(job.id.as_str().to_owned()),
-        WebhookPayload::Speech(job) => Some(job.id.as_str().to_owned()),
-        WebhookPayload::Other(raw) => raw.task_id(),
-    }
-    .filter(|id| !id.trim().is_empty())
+    event.task_id().map(|id| id.as_str().to_owned())
 }
 
 fn webhook_error(failure: WebhookFailure) -> Error {
