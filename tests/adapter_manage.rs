@@ -261,6 +261,47 @@ async fn lost_clone(sim: &SimHandle, c: &Client, name: &str) -> voiceclone::Erro
     e
 }
 
+/// Two nameless clones whose caller keys share a long prefix (`tenant-000123-clone-1`,
+/// `-2`): the first succeeds, the second is lost. Before, both got the voice name
+/// `voiceclone-tenant000123` (the key's first 12 letters and digits), and reconcile
+/// answered the second's loss with the first's task, found by "its" voice name: the caller
+/// used another clone's voice and never resent the lost one.
+#[tokio::test]
+async fn reconcile_never_takes_another_nameless_clone_for_a_lost_one_whose_key_shares_its_prefix() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    let nameless = |key: &str| {
+        CloneRequest::new("https://cdn.example.com/sample.wav")
+            .language("en-US")
+            .idempotency_key(key)
+    };
+    let first = c
+        .clone_voice(&nameless("tenant-000123-clone-1"))
+        .await
+        .unwrap();
+    c.wait_for_clone(&first.id, &wait()).await.unwrap();
+    sim.fail_next(CLONE_OP, FaultKind::DropBefore, 1).unwrap();
+    let e = c
+        .clone_voice(&nameless("tenant-000123-clone-2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    let q = ReconcileQuery::from_error(&e).unwrap();
+    let first_name = c
+        .list_voices()
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|v| v.name)
+        .unwrap();
+    assert_ne!(q.voice_name.as_deref(), Some(first_name.as_str()));
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        !matches!(&r, Reconciled::Found { task, .. } if task.id == first.id),
+        "the first clone was taken for the lost one: {r}"
+    );
+}
+
 #[tokio::test]
 async fn reconcile_finds_a_lost_clone_by_its_voice_among_other_clones() {
     let sim = sim(slow).await;

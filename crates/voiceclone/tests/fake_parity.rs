@@ -81,8 +81,8 @@ async fn a_lost_submit_can_be_reconciled_as_the_clients_can() {
     );
     assert_eq!(fake.billable_submits(), 1);
 
-    // A nameless clone is named after its key, as the client names it: in the summary, the
-    // job and the voice alike.
+    // A nameless clone is named after its key's SHA-256, as the client names it: in the
+    // summary, the job and the voice alike.
     fake.script_clone(Script::succeeds().outcome_unknown());
     let err = fake
         .clone_voice(&CloneRequest::new("https://cdn.example.com/c.wav"))
@@ -107,7 +107,7 @@ async fn a_lost_submit_can_be_reconciled_as_the_clients_can() {
         .clone_voice(&CloneRequest::new("https://cdn.example.com/d.wav").idempotency_key("k-123"))
         .await
         .unwrap();
-    assert_eq!(job.name.as_deref(), Some("voiceclone-k123"));
+    assert_eq!(job.name.as_deref(), Some("voiceclone-3605a9e4358d"));
 
     // A lost speech submit (JimmyAI: no key) is summarized too, its text fingerprinted.
     let jimmy = FakeClient::new(Provider::JimmyAi);

@@ -105,7 +105,9 @@ impl CloneRequest {
         r
     }
 
-    /// Sets the voice name (VMEG).
+    /// Sets the voice name (VMEG). Without one, the client names a VMEG voice
+    /// `voiceclone-` and the first 12 hex digits of the SHA-256 of the submit's idempotency
+    /// key, so that `reconcile` can find a lost clone's voice by its key.
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());

@@ -50,16 +50,20 @@ pub(super) fn key_header<T: TryFrom<String>>(key: &str) -> Result<T, Error> {
         .map_err(|_| Error::invalid_input("idempotency_key", "must be 1 to 64 characters"))
 }
 
-/// The voice name sent when the caller gave none: made from the idempotency key, so that
-/// the voice can be found again by it.
+/// The voice name sent when the caller gave none: `voiceclone-` and the first 12 hex digits
+/// of the idempotency key's SHA-256, so that the voice can be found again by its key
+/// (`reconcile` searches the voice list for it). The whole key is hashed: keys that share
+/// a prefix (`tenant-7-clone-1`, `tenant-7-clone-2`) get different names, where a name cut
+/// from the key gave them one, and reconcile then took one tenant's voice for another's
+/// lost clone. 23 characters, as before: VMEG's limit on `voiceName` is UNKNOWN.
 pub(crate) fn default_name(key: &str) -> String {
-    format!(
-        "voiceclone-{}",
-        key.chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(12)
-            .collect::<String>()
-    )
+    let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
+    let mut first = [0u8; 8];
+    for (to, from) in first.iter_mut().zip(digest.as_ref()) {
+        *to = *from;
+    }
+    // The first 6 bytes as 12 hex digits (std's integer formatting, as `RandomId`'s).
+    format!("voiceclone-{:012x}", u64::from_be_bytes(first) >> 16)
 }
 
 pub(super) fn new_key() -> String {
@@ -346,6 +350,26 @@ pub(crate) async fn synthesize(
         job
     };
     Ok(job.with_idempotency_key(key))
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::default_name;
+
+    #[test]
+    fn a_default_name_is_the_keys_sha256_and_keys_sharing_a_prefix_get_different_ones() {
+        // SHA-256("abc") starts ba7816bf8f01 (FIPS 180-2, appendix B.1).
+        assert_eq!(default_name("abc"), "voiceclone-ba7816bf8f01");
+        let a = default_name("tenant-000123-clone-1");
+        let b = default_name("tenant-000123-clone-2");
+        assert_ne!(a, b);
+        assert_ne!(default_name("a-b"), default_name("ab"));
+        for key in ["----", "k", &"x".repeat(64)] {
+            let name = default_name(key);
+            assert_eq!(name.len(), 23, "{name}");
+            assert!(name.starts_with("voiceclone-"), "{name}");
+        }
+    }
 }
 
 #[cfg(test)]
