@@ -293,6 +293,65 @@ fn a_spec_without_components_generates() {
     assert!(code.contains("::client_glue::Text"), "{code}");
 }
 
+/// A key given twice in one mapping is refused naming the file, never merged with the last
+/// one winning (what a parse straight into `serde_json::Value` does): a repeated `required:`
+/// would drop the first list, a repeated path the first path's operations, without a word.
+#[test]
+fn a_duplicate_key_is_refused_naming_the_file() {
+    let required = "      required: [fileUrl]\n";
+    let upload = "  /api/open-api/v1/files/upload:\n";
+    let cases = [
+        (
+            "required",
+            jimmyai_spec().replacen(
+                required,
+                &format!("{required}      required: [contentText]\n"),
+                1,
+            ),
+        ),
+        (
+            "/api/open-api/v1/files/upload",
+            jimmyai_spec().replacen(
+                "components:\n",
+                &format!(
+                    "{upload}    get:\n      operationId: listUploads\n      responses:\n        \
+                     '200':\n          description: ok\ncomponents:\n"
+                ),
+                1,
+            ),
+        ),
+    ];
+    for (key, text) in cases {
+        let msg = generate_err(&text);
+        assert!(msg.contains("bad.yaml"), "{key}: {msg}");
+        assert!(msg.contains("duplicate"), "{key}: {msg}");
+        assert!(msg.contains(key), "{key}: {msg}");
+        assert!(!msg.contains('\n'), "{key}: not one line: {msg}");
+    }
+    // Two keys that become one JSON key.
+    let msg = generate_err(&jimmyai_spec().replacen(
+        "        '4XX':\n",
+        "        200:\n          description: the same status, unquoted\n        '4XX':\n",
+        1,
+    ));
+    assert!(
+        msg.contains("bad.yaml") && msg.contains("duplicate"),
+        "{msg}"
+    );
+    assert!(msg.contains("\"200\""), "{msg}");
+    // Merge keys are applied, and what they bring in may be overridden (no duplicate).
+    let merged = jimmyai_spec().replacen(
+        "    CreateCloneRequest:\n      type: object\n",
+        "    CreateCloneRequest:\n      <<: {type: string, description: merged}\n      type: object\n",
+        1,
+    );
+    let loaded = xtask::spec::load("merged.yaml", &merged).unwrap_or_else(|e| panic!("{e}"));
+    let schema = &loaded.json["components"]["schemas"]["CreateCloneRequest"];
+    assert_eq!(schema["type"], "object");
+    assert_eq!(schema["description"], "merged");
+    assert!(schema.get("<<").is_none(), "{schema}");
+}
+
 #[test]
 fn openapi_3_1_is_refused_up_front() {
     let text = jimmyai_spec().replacen("openapi: 3.0.3", "openapi: 3.1.0", 1);
