@@ -8,8 +8,9 @@ use crate::{Result, err};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// The vendor extension that keeps an operation out of generation. It must give a reason,
-/// which `cargo xtask codegen` prints: nothing is dropped silently.
+/// The vendor extension that keeps an operation out of generation: exactly `{skip: <bool>,
+/// reason: <non-blank string>}`, anything else refused. The reason is printed by `cargo xtask
+/// codegen`: nothing is dropped silently.
 pub const SKIP_EXTENSION: &str = "x-voiceclone-codegen";
 
 /// The vendor extension giving an operation a timeout of its own, in whole seconds (1 to
@@ -352,19 +353,33 @@ fn timeout_seconds(name: &str, operation: &Operation, op: &Value) -> Result<Opti
     }
 }
 
+/// The operation's [`SKIP_EXTENSION`]: when present it must be exactly `{skip: <bool>, reason:
+/// <non-blank string>}`; anything else (`skip: "true"`, `skipped: true`, a bare string, no
+/// reason, another key) is an error naming the operation, never read as "not skipped".
 fn skip_reason(name: &str, operation: &Operation, op: &Value) -> Result<Option<String>> {
     let Some(ext) = op.get(SKIP_EXTENSION) else {
         return Ok(None);
     };
-    if ext.get("skip").and_then(Value::as_bool) != Some(true) {
-        return Ok(None);
+    let malformed = |why: &str| {
+        err(format!(
+            "{name}: operation {operation}: `{SKIP_EXTENSION}: {ext}` {why}; it must be exactly \
+             `{{skip: <bool>, reason: <non-blank string>}}`"
+        ))
+    };
+    let Some(marker) = ext.as_object() else {
+        return malformed("is not a mapping");
+    };
+    if let Some(other) = marker.keys().find(|k| *k != "skip" && *k != "reason") {
+        return malformed(&format!("has the unknown key `{other}`"));
     }
-    match ext.get("reason").and_then(Value::as_str) {
-        Some(r) if !r.trim().is_empty() => Ok(Some(r.trim().to_string())),
-        _ => err(format!(
-            "{name}: operation {operation}: `{SKIP_EXTENSION}: {{skip: true}}` needs a `reason`"
-        )),
-    }
+    let Some(skip) = marker.get("skip").and_then(Value::as_bool) else {
+        return malformed("has no boolean `skip`");
+    };
+    let reason = match marker.get("reason").and_then(Value::as_str) {
+        Some(r) if !r.trim().is_empty() => r.trim().to_string(),
+        _ => return malformed("has no non-blank `reason`"),
+    };
+    Ok(skip.then_some(reason))
 }
 
 /// Every operation declares its answer as a 2xx response, and no `default` response: the

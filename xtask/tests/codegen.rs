@@ -368,6 +368,49 @@ fn multipart_without_skip_marker_is_refused() {
     );
 }
 
+/// A malformed `x-voiceclone-codegen` marker is refused naming the operation, never read as
+/// "not skipped" (a multipart operation would then fail elsewhere, a JSON one be generated
+/// against the spec's stated wish): exactly `{skip: <bool>, reason: <non-blank string>}`.
+#[test]
+fn a_malformed_skip_marker_is_refused_naming_the_operation() {
+    let marker = "      x-voiceclone-codegen:\n        skip: true\n        reason: progenitor 0.15 \
+                  cannot generate multipart/form-data bodies; voiceclone writes this call by \
+                  hand.\n";
+    assert!(jimmyai_spec().contains(marker), "the marker moved");
+    for bad in [
+        "      x-voiceclone-codegen:\n        skip: 'true'\n        reason: by hand\n",
+        "      x-voiceclone-codegen:\n        skipped: true\n        reason: by hand\n",
+        "      x-voiceclone-codegen: skip\n",
+        "      x-voiceclone-codegen:\n        skip: true\n",
+        "      x-voiceclone-codegen:\n        skip: true\n        reason: '  '\n",
+        "      x-voiceclone-codegen:\n        skip: true\n        reason: [by hand]\n",
+        "      x-voiceclone-codegen:\n        skip: true\n        reason: by hand\n        \
+         why: extra\n",
+        "      x-voiceclone-codegen:\n        skip: false\n",
+        "      x-voiceclone-codegen: null\n",
+    ] {
+        let msg = generate_err(&jimmyai_spec().replacen(marker, bad, 1));
+        assert!(msg.contains("bad.yaml"), "{bad}: {msg}");
+        assert!(
+            msg.contains("uploadFile (POST /api/open-api/v1/files/upload)"),
+            "{bad}: {msg}"
+        );
+        assert!(
+            msg.contains("x-voiceclone-codegen") && msg.contains("{skip: <bool>, reason:"),
+            "{bad}: {msg}"
+        );
+        assert!(!msg.contains('\n'), "{bad}: not one line: {msg}");
+    }
+    // A well-formed marker that does not skip: generated as any other operation.
+    let kept = jimmyai_spec().replacen(
+        "      operationId: createAudio\n",
+        "      operationId: createAudio\n      x-voiceclone-codegen: {skip: false, reason: checked}\n",
+        1,
+    );
+    let g = codegen::generate("kept.yaml", &kept).unwrap_or_else(|e| panic!("{e}"));
+    assert!(g.operations.iter().any(|o| o.id == "createAudio"));
+}
+
 #[test]
 fn a_ref_path_item_is_refused_naming_the_path() {
     // README: bad specs give one line naming the file and the operation, never a progenitor
