@@ -910,6 +910,80 @@ fn httpmock_is_never_a_normal_dependency_of_the_published_runtime_crates() {
 /// B4/B5 mark required and the envelope's `code` (B2). B4 and B6 list a task's fields without
 /// saying which are always present, so `AudioTask` requires nothing (a task without a usable
 /// `id` is refused by the adapter, not by decoding).
+/// specs/vmeg.yaml states no UNKNOWN of the API facts as a fact (README: nothing is
+/// invented): which clone fields VMEG needs (A17.1: a guess, `provider` included), how long a
+/// synchronous call takes (A7, A17.9) and the multipart part size (A6b; VMEG calls
+/// `recommendedPartSize` suggested). Before, the spec said those fields "are expected" "in
+/// practice", that the synchronous calls answer "tens of seconds later", and that the part size
+/// "is the `recommendedPartSize`".
+#[test]
+fn vmeg_spec_states_its_unknowns_as_unknown() {
+    let text = std::fs::read_to_string(root().join("specs/vmeg.yaml")).unwrap_or_default();
+    let spec = xtask::spec::load("specs/vmeg.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let flat = |v: &serde_json::Value| {
+        v.as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    let clone = flat(&spec.json["components"]["schemas"]["CloneVoiceCreateRequest"]["description"]);
+    assert!(!clone.contains("in practice"), "{clone}");
+    assert!(
+        clone.contains(
+            "Which fields it needs is UNKNOWN: likely `refAudio`, `sampleLanguage`, \
+                        `provider` and `voiceName`, not confirmed"
+        ),
+        "{clone}"
+    );
+
+    let materials = spec.json["tags"]
+        .as_array()
+        .and_then(|tags| tags.iter().find(|t| t["name"] == "Assets - Materials"))
+        .map(|t| flat(&t["description"]))
+        .unwrap_or_default();
+    assert!(!materials.contains("part size is the"), "{materials}");
+    assert!(
+        materials.contains(
+            "part size VMEG needs is UNKNOWN: it answers with a suggested \
+                            `recommendedPartSize`"
+        ),
+        "{materials}"
+    );
+
+    // Each operation timeout's comment (the lines just above it) gives the latency as UNKNOWN.
+    let lines: Vec<&str> = text.lines().collect();
+    let mut timeouts = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if !line
+            .trim_start()
+            .starts_with("x-voiceclone-timeout-seconds:")
+        {
+            continue;
+        }
+        timeouts += 1;
+        let comment: Vec<&str> = lines[..i]
+            .iter()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with('#'))
+            .map(|l| l.trim_start().trim_start_matches('#').trim())
+            .collect();
+        let comment = comment.into_iter().rev().collect::<Vec<_>>().join(" ");
+        assert!(
+            comment.contains("How long that takes is UNKNOWN"),
+            "line {}: {comment}",
+            i + 1
+        );
+        assert!(
+            !comment.contains("seconds later"),
+            "line {}: {comment}",
+            i + 1
+        );
+    }
+    assert_eq!(timeouts, 2, "the synchronous clone and TTS");
+}
+
 #[test]
 fn jimmyai_requires_only_what_the_api_facts_state() {
     let spec: serde_json::Value =
