@@ -1,9 +1,12 @@
-//! Every example in both specs decodes into its generated type. The examples are found by
-//! walking the YAML, so an example added to a spec is tested without touching this file; one
-//! whose schema has no decoder below fails the test instead of being skipped. The
+//! Every example in both specs decodes into its generated type, and keeps every key when
+//! written back (the generated types ignore unknown keys, so decoding alone let a misspelled
+//! field through); a request example's values are also what the type sends. The examples are
+//! found by walking the YAML, so an example added to a spec is tested without touching this
+//! file; one whose schema has no decoder below fails the test instead of being skipped. The
 //! conformance allow-list's reasons for the idempotency key are held to what the schema
 //! enforces.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::Path;
@@ -14,10 +17,121 @@ fn load(spec: &str) -> Value {
     serde_norway::from_str(&text).unwrap()
 }
 
-fn try_decode<T: DeserializeOwned>(v: &Value) -> Result<(), String> {
-    serde_json::from_value::<T>(v.clone())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+/// Decodes an answer's `example` into `T`, writes it back, and requires every key of the
+/// example (recursively, in objects within arrays too) to be in what `T` writes: the generated
+/// types ignore unknown keys, so an example with a misspelled field decoded.
+fn try_decode<T: DeserializeOwned + Serialize>(v: &Value) -> Result<(), String> {
+    Kept::new(v, &round_trip::<T>, false).check()
+}
+
+/// As [`try_decode`], for a request type: the values written back must also be the
+/// example's (what the generated client would send for it).
+fn try_request<T: DeserializeOwned + Serialize>(v: &Value) -> Result<(), String> {
+    Kept::new(v, &round_trip::<T>, true).check()
+}
+
+fn round_trip<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, String> {
+    let decoded = serde_json::from_value::<T>(v.clone()).map_err(|e| e.to_string())?;
+    serde_json::to_value(&decoded).map_err(|e| format!("written back: {e}"))
+}
+
+/// A request example's keys and values kept in `back` (what the type wrote for `example`):
+/// for the checker's own test, without a type.
+fn values_kept(example: &Value, back: &Value, at: &str) -> Result<(), String> {
+    let same = |_: &Value| Ok(back.clone());
+    Kept::new(example, &same, true).compare(example, back, at)
+}
+
+/// Whether an example survives a round trip through its generated type.
+struct Kept<'a> {
+    example: &'a Value,
+    round_trip: &'a dyn Fn(&Value) -> Result<Value, String>,
+    values: bool,
+}
+
+impl<'a> Kept<'a> {
+    fn new(
+        example: &'a Value,
+        round_trip: &'a dyn Fn(&Value) -> Result<Value, String>,
+        values: bool,
+    ) -> Self {
+        Kept {
+            example,
+            round_trip,
+            values,
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let back = (self.round_trip)(self.example)?;
+        self.compare(self.example, &back, "")
+    }
+
+    /// Every key (and array element) of `example` is in `back`; with `values`, every value is
+    /// equal too (numbers by value: `1` and `1.0` are one). `at` is the JSON pointer of
+    /// `example` in the whole example, for the message and the probe.
+    fn compare(&self, example: &Value, back: &Value, at: &str) -> Result<(), String> {
+        let at_or_root = if at.is_empty() { "/" } else { at };
+        match (example, back) {
+            (Value::Object(e), Value::Object(b)) => {
+                for (k, ev) in e {
+                    let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                    match b.get(k) {
+                        Some(bv) => self.compare(ev, bv, &here)?,
+                        // A field left out when it is `None`: known if a value there is kept.
+                        None if ev.is_null() && !self.values && self.known(&here) => {}
+                        None => {
+                            return Err(format!(
+                                "{here}: the generated type has no such field (misspelled, or \
+                                 not in the schema?): it was dropped on decoding"
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            (Value::Array(e), Value::Array(b)) => {
+                for (i, ev) in e.iter().enumerate() {
+                    let here = format!("{at}/{i}");
+                    let Some(bv) = b.get(i) else {
+                        return Err(format!("{here}: dropped on decoding"));
+                    };
+                    self.compare(ev, bv, &here)?;
+                }
+                Ok(())
+            }
+            (Value::Object(_) | Value::Array(_), _) => Err(format!(
+                "{at_or_root}: {example} was written back as {back}"
+            )),
+            (Value::Number(e), Value::Number(b)) if self.values && e.as_f64() == b.as_f64() => {
+                Ok(())
+            }
+            _ if self.values && example != back => {
+                Err(format!("{at_or_root}: {example} is sent as {back}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the field at `pointer` (null in the example, absent when written back) is one
+    /// the type knows: some non-null value there decodes and is written back.
+    fn known(&self, pointer: &str) -> bool {
+        let probes = [
+            serde_json::json!("x"),
+            serde_json::json!(1),
+            serde_json::json!(true),
+            serde_json::json!({}),
+            serde_json::json!([]),
+        ];
+        probes.into_iter().any(|probe| {
+            let mut probed = self.example.clone();
+            let Some(slot) = probed.pointer_mut(pointer) else {
+                return false;
+            };
+            *slot = probe;
+            (self.round_trip)(&probed).is_ok_and(|back| back.pointer(pointer).is_some())
+        })
+    }
 }
 
 /// Decodes `example` into the generated type named `schema`; `None` if no decoder is listed.
@@ -27,16 +141,16 @@ fn decode_vmeg(schema: &str, example: &Value) -> Option<Result<(), String>> {
         "Code" => try_decode::<vmeg_client::Code>(example),
         "CloneEngine" => try_decode::<CloneEngine>(example),
         "ErrorEnvelope" => try_decode::<ErrorEnvelope>(example),
-        "CloneVoiceCreateRequest" => try_decode::<CloneVoiceCreateRequest>(example),
-        "CloneVoiceCreateAsyncRequest" => try_decode::<CloneVoiceCreateAsyncRequest>(example),
+        "CloneVoiceCreateRequest" => try_request::<CloneVoiceCreateRequest>(example),
+        "CloneVoiceCreateAsyncRequest" => try_request::<CloneVoiceCreateAsyncRequest>(example),
         "CloneVoiceCreateSyncEnvelope" => try_decode::<CloneVoiceCreateSyncEnvelope>(example),
         "TaskAcceptedEnvelope" => try_decode::<TaskAcceptedEnvelope>(example),
-        "TtsCreateRequest" => try_decode::<TtsCreateRequest>(example),
+        "TtsCreateRequest" => try_request::<TtsCreateRequest>(example),
         "TtsCreateSyncEnvelope" => try_decode::<TtsCreateSyncEnvelope>(example),
         "CloneVoiceWebhook" => try_decode::<CloneVoiceWebhook>(example),
         "TtsWebhook" => try_decode::<TtsWebhook>(example),
-        "MaterialFileRequest" => try_decode::<MaterialFileRequest>(example),
-        "MaterialUploadCompleteRequest" => try_decode::<MaterialUploadCompleteRequest>(example),
+        "MaterialFileRequest" => try_request::<MaterialFileRequest>(example),
+        "MaterialUploadCompleteRequest" => try_request::<MaterialUploadCompleteRequest>(example),
         "MaterialUploadUrlEnvelope" => try_decode::<MaterialUploadUrlEnvelope>(example),
         "MaterialEnvelope" => try_decode::<MaterialEnvelope>(example),
         "MaterialMultipartInitiateEnvelope" => {
@@ -54,7 +168,7 @@ fn decode_jimmyai(schema: &str, example: &Value) -> Option<Result<(), String>> {
     Some(match schema {
         "Code" => try_decode::<jimmyai_client::Code>(example),
         "Language" => try_decode::<Language>(example),
-        "CreateCloneRequest" => try_decode::<CreateCloneRequest>(example),
+        "CreateCloneRequest" => try_request::<CreateCloneRequest>(example),
         "CreateCloneEnvelope" => try_decode::<CreateCloneEnvelope>(example),
         "UploadFileEnvelope" => try_decode::<UploadFileEnvelope>(example),
         _ => return None,
@@ -192,6 +306,48 @@ fn a_wrong_example_is_caught() {
     assert!(decode_vmeg("TaskAcceptedEnvelope", &bad).unwrap().is_err());
     let bad_enum = serde_json::json!("V9");
     assert!(decode_vmeg("CloneEngine", &bad_enum).unwrap().is_err());
+    // A misspelled (unknown) key: the generated types ignore it when decoding, so decoding
+    // alone passed such an example. Top level, in a nested object, and in an object within an
+    // array, of a request and of an answer.
+    let misspelled = serde_json::json!({
+        "refAudio": "https://cdn.example.com/a.wav",
+        "sampleLangauge": "en",
+        "voiceName": "n"
+    });
+    let e = decode_vmeg("CloneVoiceCreateRequest", &misspelled)
+        .unwrap()
+        .unwrap_err();
+    assert!(e.contains("/sampleLangauge"), "{e}");
+    let nested = serde_json::json!({"code": 200, "data": {"taskId": "t-1", "taskIdd": "t-1"}});
+    let e = decode_vmeg("TaskAcceptedEnvelope", &nested)
+        .unwrap()
+        .unwrap_err();
+    assert!(e.contains("/data/taskIdd"), "{e}");
+    let in_array = serde_json::json!({
+        "code": 200,
+        "data": {"urls": [{"partNumber": 1, "url": "https://s.example.com/1", "urll": "x"}]}
+    });
+    let e = decode_vmeg("MaterialMultipartPresignEnvelope", &in_array)
+        .unwrap()
+        .unwrap_err();
+    assert!(e.contains("/data/urls/0/urll"), "{e}");
+    // A null is left out when written back: a field the type knows passes, an unknown one not.
+    let known_null = serde_json::json!({"code": 401, "message": "m", "data": null});
+    assert_eq!(decode_vmeg("ErrorEnvelope", &known_null), Some(Ok(())));
+    let unknown_null = serde_json::json!({"code": 401, "mesage": null});
+    let e = decode_vmeg("ErrorEnvelope", &unknown_null)
+        .unwrap()
+        .unwrap_err();
+    assert!(e.contains("/mesage"), "{e}");
+    // A request example's values are what the generated type sends.
+    assert!(
+        values_kept(
+            &serde_json::json!({"a": [1, {"b": "x"}]}),
+            &serde_json::json!({"a": [1, {"b": "y"}]}),
+            ""
+        )
+        .is_err_and(|e| e.contains("/a/1/b"))
+    );
     assert!(
         check_inline(
             &serde_json::json!({"type": "integer"}),

@@ -8,8 +8,9 @@ use crate::{Result, err};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// The vendor extension that keeps an operation out of generation. It must give a reason,
-/// which `cargo xtask codegen` prints: nothing is dropped silently.
+/// The vendor extension that keeps an operation out of generation: exactly `{skip: <bool>,
+/// reason: <non-blank string>}`, anything else refused. The reason is printed by `cargo xtask
+/// codegen`: nothing is dropped silently.
 pub const SKIP_EXTENSION: &str = "x-voiceclone-codegen";
 
 /// The vendor extension giving an operation a timeout of its own, in whole seconds (1 to
@@ -70,10 +71,7 @@ pub struct Skipped {
 /// Parses and checks a spec's text. `name` is used in every message.
 pub fn load(name: &str, text: &str) -> Result<Spec> {
     let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
-    let mut json: Value = match serde_norway::from_str(text) {
-        Ok(v) => v,
-        Err(e) => return err(format!("{name}: not valid YAML: {e}")),
-    };
+    let mut json = parse_yaml(name, text)?;
     check_version(name, &json)?;
     let (operations, skipped) = check_operations(name, &mut json)?;
     let openapi: openapiv3::OpenAPI = match serde_json::from_value(json.clone()) {
@@ -87,6 +85,99 @@ pub fn load(name: &str, text: &str) -> Result<Spec> {
         json,
         operations,
         skipped,
+    })
+}
+
+/// Parses YAML text (a spec, the conformance allow-list) into JSON, refusing what a parse
+/// straight into `serde_json::Value` would let through silently: a key given twice in one
+/// mapping (serde_json's map keeps the last value; serde_norway's `Mapping` refuses it), and
+/// two keys that become one JSON key (`200` and `'200'`). Merge keys (`<<`) are applied. `name`
+/// is used in every message.
+pub fn parse_yaml(name: &str, text: &str) -> Result<Value> {
+    let mut yaml: serde_norway::Value = match serde_norway::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return err(format!("{name}: not valid YAML: {e}")),
+    };
+    if let Err(e) = yaml.apply_merge() {
+        return err(format!(
+            "{name}: a YAML merge key (`<<`) cannot be applied: {e}"
+        ));
+    }
+    yaml_to_json(yaml, "").map_err(|e| crate::Error(format!("{name}: {e}")))
+}
+
+/// One YAML value as JSON; `at` is its JSON pointer, for the message. Keys are strings, or
+/// numbers and booleans written as their text (what a direct parse makes of them).
+fn yaml_to_json(yaml: serde_norway::Value, at: &str) -> std::result::Result<Value, String> {
+    use serde_norway::Value as Yaml;
+    let at_or_root = |at: &str| {
+        if at.is_empty() {
+            "/".to_string()
+        } else {
+            at.to_string()
+        }
+    };
+    Ok(match yaml {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        Yaml::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else {
+                match n.as_f64().and_then(serde_json::Number::from_f64) {
+                    Some(f) => Value::Number(f),
+                    None => {
+                        return Err(format!(
+                            "{}: the number {n} has no JSON form",
+                            at_or_root(at)
+                        ));
+                    }
+                }
+            }
+        }
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| yaml_to_json(v, &format!("{at}/{i}")))
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        Yaml::Mapping(mapping) => {
+            let mut object = serde_json::Map::new();
+            for (key, value) in mapping {
+                let key = match key {
+                    Yaml::String(s) => s,
+                    Yaml::Number(n) => n.to_string(),
+                    Yaml::Bool(b) => b.to_string(),
+                    _ => {
+                        return Err(format!(
+                            "{}: a mapping key that is not a string, number or boolean",
+                            at_or_root(at)
+                        ));
+                    }
+                };
+                let inner = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                let value = yaml_to_json(value, &inner)?;
+                if object.insert(key.clone(), value).is_some() {
+                    return Err(format!(
+                        "{}: duplicate entry with key {key:?} (two keys that read as the same \
+                         text)",
+                        at_or_root(at)
+                    ));
+                }
+            }
+            Value::Object(object)
+        }
+        Yaml::Tagged(tagged) => {
+            return Err(format!(
+                "{}: YAML tags are not supported (`{}`)",
+                at_or_root(at),
+                tagged.tag
+            ));
+        }
     })
 }
 
@@ -262,19 +353,33 @@ fn timeout_seconds(name: &str, operation: &Operation, op: &Value) -> Result<Opti
     }
 }
 
+/// The operation's [`SKIP_EXTENSION`]: when present it must be exactly `{skip: <bool>, reason:
+/// <non-blank string>}`; anything else (`skip: "true"`, `skipped: true`, a bare string, no
+/// reason, another key) is an error naming the operation, never read as "not skipped".
 fn skip_reason(name: &str, operation: &Operation, op: &Value) -> Result<Option<String>> {
     let Some(ext) = op.get(SKIP_EXTENSION) else {
         return Ok(None);
     };
-    if ext.get("skip").and_then(Value::as_bool) != Some(true) {
-        return Ok(None);
+    let malformed = |why: &str| {
+        err(format!(
+            "{name}: operation {operation}: `{SKIP_EXTENSION}: {ext}` {why}; it must be exactly \
+             `{{skip: <bool>, reason: <non-blank string>}}`"
+        ))
+    };
+    let Some(marker) = ext.as_object() else {
+        return malformed("is not a mapping");
+    };
+    if let Some(other) = marker.keys().find(|k| *k != "skip" && *k != "reason") {
+        return malformed(&format!("has the unknown key `{other}`"));
     }
-    match ext.get("reason").and_then(Value::as_str) {
-        Some(r) if !r.trim().is_empty() => Ok(Some(r.trim().to_string())),
-        _ => err(format!(
-            "{name}: operation {operation}: `{SKIP_EXTENSION}: {{skip: true}}` needs a `reason`"
-        )),
-    }
+    let Some(skip) = marker.get("skip").and_then(Value::as_bool) else {
+        return malformed("has no boolean `skip`");
+    };
+    let reason = match marker.get("reason").and_then(Value::as_str) {
+        Some(r) if !r.trim().is_empty() => r.trim().to_string(),
+        _ => return malformed("has no non-blank `reason`"),
+    };
+    Ok(skip.then_some(reason))
 }
 
 /// Every operation declares its answer as a 2xx response, and no `default` response: the

@@ -293,6 +293,65 @@ fn a_spec_without_components_generates() {
     assert!(code.contains("::client_glue::Text"), "{code}");
 }
 
+/// A key given twice in one mapping is refused naming the file, never merged with the last
+/// one winning (what a parse straight into `serde_json::Value` does): a repeated `required:`
+/// would drop the first list, a repeated path the first path's operations, without a word.
+#[test]
+fn a_duplicate_key_is_refused_naming_the_file() {
+    let required = "      required: [fileUrl]\n";
+    let upload = "  /api/open-api/v1/files/upload:\n";
+    let cases = [
+        (
+            "required",
+            jimmyai_spec().replacen(
+                required,
+                &format!("{required}      required: [contentText]\n"),
+                1,
+            ),
+        ),
+        (
+            "/api/open-api/v1/files/upload",
+            jimmyai_spec().replacen(
+                "components:\n",
+                &format!(
+                    "{upload}    get:\n      operationId: listUploads\n      responses:\n        \
+                     '200':\n          description: ok\ncomponents:\n"
+                ),
+                1,
+            ),
+        ),
+    ];
+    for (key, text) in cases {
+        let msg = generate_err(&text);
+        assert!(msg.contains("bad.yaml"), "{key}: {msg}");
+        assert!(msg.contains("duplicate"), "{key}: {msg}");
+        assert!(msg.contains(key), "{key}: {msg}");
+        assert!(!msg.contains('\n'), "{key}: not one line: {msg}");
+    }
+    // Two keys that become one JSON key.
+    let msg = generate_err(&jimmyai_spec().replacen(
+        "        '4XX':\n",
+        "        200:\n          description: the same status, unquoted\n        '4XX':\n",
+        1,
+    ));
+    assert!(
+        msg.contains("bad.yaml") && msg.contains("duplicate"),
+        "{msg}"
+    );
+    assert!(msg.contains("\"200\""), "{msg}");
+    // Merge keys are applied, and what they bring in may be overridden (no duplicate).
+    let merged = jimmyai_spec().replacen(
+        "    CreateCloneRequest:\n      type: object\n",
+        "    CreateCloneRequest:\n      <<: {type: string, description: merged}\n      type: object\n",
+        1,
+    );
+    let loaded = xtask::spec::load("merged.yaml", &merged).unwrap_or_else(|e| panic!("{e}"));
+    let schema = &loaded.json["components"]["schemas"]["CreateCloneRequest"];
+    assert_eq!(schema["type"], "object");
+    assert_eq!(schema["description"], "merged");
+    assert!(schema.get("<<").is_none(), "{schema}");
+}
+
 #[test]
 fn openapi_3_1_is_refused_up_front() {
     let text = jimmyai_spec().replacen("openapi: 3.0.3", "openapi: 3.1.0", 1);
@@ -307,6 +366,49 @@ fn multipart_without_skip_marker_is_refused() {
         msg.contains("uploadFile") && msg.contains("multipart"),
         "{msg}"
     );
+}
+
+/// A malformed `x-voiceclone-codegen` marker is refused naming the operation, never read as
+/// "not skipped" (a multipart operation would then fail elsewhere, a JSON one be generated
+/// against the spec's stated wish): exactly `{skip: <bool>, reason: <non-blank string>}`.
+#[test]
+fn a_malformed_skip_marker_is_refused_naming_the_operation() {
+    let marker = "      x-voiceclone-codegen:\n        skip: true\n        reason: progenitor 0.15 \
+                  cannot generate multipart/form-data bodies; voiceclone writes this call by \
+                  hand.\n";
+    assert!(jimmyai_spec().contains(marker), "the marker moved");
+    for bad in [
+        "      x-voiceclone-codegen:\n        skip: 'true'\n        reason: by hand\n",
+        "      x-voiceclone-codegen:\n        skipped: true\n        reason: by hand\n",
+        "      x-voiceclone-codegen: skip\n",
+        "      x-voiceclone-codegen:\n        skip: true\n",
+        "      x-voiceclone-codegen:\n        skip: true\n        reason: '  '\n",
+        "      x-voiceclone-codegen:\n        skip: true\n        reason: [by hand]\n",
+        "      x-voiceclone-codegen:\n        skip: true\n        reason: by hand\n        \
+         why: extra\n",
+        "      x-voiceclone-codegen:\n        skip: false\n",
+        "      x-voiceclone-codegen: null\n",
+    ] {
+        let msg = generate_err(&jimmyai_spec().replacen(marker, bad, 1));
+        assert!(msg.contains("bad.yaml"), "{bad}: {msg}");
+        assert!(
+            msg.contains("uploadFile (POST /api/open-api/v1/files/upload)"),
+            "{bad}: {msg}"
+        );
+        assert!(
+            msg.contains("x-voiceclone-codegen") && msg.contains("{skip: <bool>, reason:"),
+            "{bad}: {msg}"
+        );
+        assert!(!msg.contains('\n'), "{bad}: not one line: {msg}");
+    }
+    // A well-formed marker that does not skip: generated as any other operation.
+    let kept = jimmyai_spec().replacen(
+        "      operationId: createAudio\n",
+        "      operationId: createAudio\n      x-voiceclone-codegen: {skip: false, reason: checked}\n",
+        1,
+    );
+    let g = codegen::generate("kept.yaml", &kept).unwrap_or_else(|e| panic!("{e}"));
+    assert!(g.operations.iter().any(|o| o.id == "createAudio"));
 }
 
 #[test]
@@ -808,6 +910,80 @@ fn httpmock_is_never_a_normal_dependency_of_the_published_runtime_crates() {
 /// B4/B5 mark required and the envelope's `code` (B2). B4 and B6 list a task's fields without
 /// saying which are always present, so `AudioTask` requires nothing (a task without a usable
 /// `id` is refused by the adapter, not by decoding).
+/// specs/vmeg.yaml states no UNKNOWN of the API facts as a fact (README: nothing is
+/// invented): which clone fields VMEG needs (A17.1: a guess, `provider` included), how long a
+/// synchronous call takes (A7, A17.9) and the multipart part size (A6b; VMEG calls
+/// `recommendedPartSize` suggested). Before, the spec said those fields "are expected" "in
+/// practice", that the synchronous calls answer "tens of seconds later", and that the part size
+/// "is the `recommendedPartSize`".
+#[test]
+fn vmeg_spec_states_its_unknowns_as_unknown() {
+    let text = std::fs::read_to_string(root().join("specs/vmeg.yaml")).unwrap_or_default();
+    let spec = xtask::spec::load("specs/vmeg.yaml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let flat = |v: &serde_json::Value| {
+        v.as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    let clone = flat(&spec.json["components"]["schemas"]["CloneVoiceCreateRequest"]["description"]);
+    assert!(!clone.contains("in practice"), "{clone}");
+    assert!(
+        clone.contains(
+            "Which fields it needs is UNKNOWN: likely `refAudio`, `sampleLanguage`, \
+                        `provider` and `voiceName`, not confirmed"
+        ),
+        "{clone}"
+    );
+
+    let materials = spec.json["tags"]
+        .as_array()
+        .and_then(|tags| tags.iter().find(|t| t["name"] == "Assets - Materials"))
+        .map(|t| flat(&t["description"]))
+        .unwrap_or_default();
+    assert!(!materials.contains("part size is the"), "{materials}");
+    assert!(
+        materials.contains(
+            "part size VMEG needs is UNKNOWN: it answers with a suggested \
+                            `recommendedPartSize`"
+        ),
+        "{materials}"
+    );
+
+    // Each operation timeout's comment (the lines just above it) gives the latency as UNKNOWN.
+    let lines: Vec<&str> = text.lines().collect();
+    let mut timeouts = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if !line
+            .trim_start()
+            .starts_with("x-voiceclone-timeout-seconds:")
+        {
+            continue;
+        }
+        timeouts += 1;
+        let comment: Vec<&str> = lines[..i]
+            .iter()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with('#'))
+            .map(|l| l.trim_start().trim_start_matches('#').trim())
+            .collect();
+        let comment = comment.into_iter().rev().collect::<Vec<_>>().join(" ");
+        assert!(
+            comment.contains("How long that takes is UNKNOWN"),
+            "line {}: {comment}",
+            i + 1
+        );
+        assert!(
+            !comment.contains("seconds later"),
+            "line {}: {comment}",
+            i + 1
+        );
+    }
+    assert_eq!(timeouts, 2, "the synchronous clone and TTS");
+}
+
 #[test]
 fn jimmyai_requires_only_what_the_api_facts_state() {
     let spec: serde_json::Value =

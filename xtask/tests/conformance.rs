@@ -602,6 +602,37 @@ fn allow_list_entries_need_values_and_a_reason_and_may_not_repeat() {
     assert!(twice.is_err());
 }
 
+/// A key given twice in one mapping of our spec or of the allow-list is refused naming the
+/// file, never merged with the last one winning (a second `reason:` would replace the first, a
+/// repeated path in our spec would hide the first path's operations from the comparison).
+#[test]
+fn a_duplicate_key_in_our_spec_or_the_allow_list_is_refused_naming_the_file() {
+    let allow = conformance::parse_allow_list(
+        "- {operation: a, location: b, kind: c, vendor: x, ours: y, reason: x, reason: y}\n",
+    );
+    let e = allow.err().map(|e| e.0).unwrap_or_default();
+    assert!(e.contains(conformance::ALLOW_LIST), "{e}");
+    assert!(e.contains("duplicate") && e.contains("reason"), "{e}");
+
+    let dir = tempfile::tempdir();
+    assert!(dir.is_ok(), "{dir:?}");
+    let Ok(dir) = dir else { return };
+    let root = dir.path();
+    assert!(std::fs::create_dir_all(root.join("specs")).is_ok());
+    let vendor = root.join("vendor.json");
+    assert!(std::fs::write(&vendor, r#"{"openapi": "3.1.0", "paths": {}}"#).is_ok());
+    let ours = "openapi: 3.0.3\npaths:\n  /v1/a:\n    get: {operationId: a}\n  /v1/a:\n    \
+                post: {operationId: b}\n";
+    assert!(std::fs::write(root.join(conformance::OUR_SPEC), ours).is_ok());
+    let e = conformance::report(root, &vendor)
+        .err()
+        .map(|e| e.0)
+        .unwrap_or_default();
+    assert!(e.contains(conformance::OUR_SPEC), "{e}");
+    assert!(e.contains("duplicate") && e.contains("/v1/a"), "{e}");
+    assert!(!e.contains('\n'), "not one line: {e}");
+}
+
 #[test]
 fn a_missing_vendor_document_is_a_one_line_error_naming_it() {
     let path = std::path::Path::new("/nonexistent/vmeg-openapi.json");

@@ -296,8 +296,7 @@ pub fn report(root: &Path, vendor: &Path) -> Result<Report> {
     let ours_path = root.join(OUR_SPEC);
     let ours_text = std::fs::read_to_string(&ours_path)
         .map_err(|e| Error(format!("cannot read {}: {e}", ours_path.display())))?;
-    let ours: Value = serde_norway::from_str(&ours_text)
-        .map_err(|e| Error(format!("{OUR_SPEC} is not valid YAML: {e}")))?;
+    let ours = crate::spec::parse_yaml(OUR_SPEC, &ours_text)?;
 
     let allow_path = root.join(ALLOW_LIST);
     let allow = match std::fs::read_to_string(&allow_path) {
@@ -311,11 +310,10 @@ pub fn report(root: &Path, vendor: &Path) -> Result<Report> {
 
 /// Parses the allow-list: either a YAML list of `{operation, location, kind, vendor, ours,
 /// reason}` or a mapping with such a list under `differences`. Every entry needs both values
-/// (a number or `true`/`false` is read as its JSON text) and a non-blank reason, and no key may
-/// appear twice.
+/// (a number or `true`/`false` is read as its JSON text) and a non-blank reason, no two entries
+/// may have one key (operation, location, kind), and no mapping may give a key twice.
 pub fn parse_allow_list(text: &str) -> Result<Vec<AllowEntry>> {
-    let doc: Value = serde_norway::from_str(text)
-        .map_err(|e| Error(format!("{ALLOW_LIST} is not valid YAML: {e}")))?;
+    let doc = crate::spec::parse_yaml(ALLOW_LIST, text)?;
     let list = match &doc {
         Value::Null => return Ok(Vec::new()),
         Value::Array(items) => items.as_slice(),

@@ -23,7 +23,9 @@ use crate::transport::{Call, Transport};
 use crate::wire::parse_url;
 
 /// The multipart upload, written by hand (progenitor cannot generate multipart bodies); the
-/// only vendor route in this crate. Its answer is the generated `UploadFileEnvelope`.
+/// only vendor route in this crate. Its answer is the generated `UploadFileEnvelope`. What it
+/// sends is held to the skipped `uploadFile` of `specs/jimmyai.yaml` by
+/// `tests/adapter_routes.rs`.
 pub(super) const UPLOAD: &str = "/api/open-api/v1/files/upload";
 /// Documented upload limit, "100 MB" (api-facts B7), read as 100,000,000 bytes: whether
 /// JimmyAI means MB or MiB (104,857,600) is not documented, and the larger reading let a file

@@ -117,8 +117,9 @@ pub(crate) fn code_for_kind(kind: &ErrorKind) -> Option<u16> {
 }
 
 fn connect(c: &Connect) -> Result<AnyBackend, Error> {
-    // Synchronous clone and TTS can take tens of seconds (App-Synced suggests ~120 s): the
-    // spec gives them 180 s (`x-voiceclone-timeout-seconds`), as `vmeg_client::connect` does.
+    // How long a synchronous clone or TTS takes is UNKNOWN (api-facts A7; App-Synced says
+    // "tens of seconds", suggests ~120 s): the spec gives them 180 s
+    // (`x-voiceclone-timeout-seconds`), as `vmeg_client::connect` does.
     let config = c.config(vmeg_client::OPERATION_TIMEOUTS)?;
     Ok(AnyBackend::Vmeg(Vmeg {
         client: vmeg_client::Client::new_with_client(&c.base, c.http.clone(), config),
