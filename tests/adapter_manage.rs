@@ -261,6 +261,61 @@ async fn lost_clone(sim: &SimHandle, c: &Client, name: &str) -> voiceclone::Erro
     e
 }
 
+/// A status read, a task lookup and a deletion are calls about a task that exists: whatever
+/// they fail with (a 429 after the retries, an id of the other kind refused before sending),
+/// `may_resubmit()` is false, as for a wait. Before, `clone_status` ending in a 429 said
+/// true, while the same failure inside `wait_for_clone` said false: a handler resubmitting
+/// on it after a status check paid twice.
+#[tokio::test]
+async fn a_failed_read_or_deletion_of_a_task_is_never_resubmittable() {
+    let sim = sim(slow).await;
+    let c = client(&sim, Provider::Vmeg);
+    let clone = c.clone_voice(&clone_req("read-me")).await.unwrap();
+    let speech = c
+        .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hi."))
+        .await
+        .unwrap();
+    let mut errors = Vec::new();
+    for op in ["vmeg.tasksDetail", "vmeg.tasksDelete"] {
+        sim.fail_next(op, FaultKind::TooManyRequests, 4).unwrap();
+    }
+    errors.push((
+        "clone_status 429",
+        c.clone_status(&clone.id).await.unwrap_err(),
+    ));
+    errors.push((
+        "speech_status 429",
+        c.speech_status(&speech.id).await.unwrap_err(),
+    ));
+    errors.push(("task 429", c.task(&clone.id).await.unwrap_err()));
+    errors.push((
+        "delete_task 429",
+        c.delete_task(&clone.id).await.unwrap_err(),
+    ));
+    // The other kind's id, refused before anything is sent.
+    errors.push((
+        "clone_status of speech",
+        c.clone_status(&speech.id).await.unwrap_err(),
+    ));
+    errors.push((
+        "speech_status of clone",
+        c.speech_status(&clone.id).await.unwrap_err(),
+    ));
+    for (what, e) in &errors {
+        assert!(!e.may_resubmit(), "{what}: {e}");
+    }
+    assert!(
+        matches!(errors[0].1.kind(), ErrorKind::RateLimited),
+        "{}",
+        errors[0].1
+    );
+    assert!(
+        matches!(errors[4].1.kind(), ErrorKind::InvalidInput { .. }),
+        "{}",
+        errors[4].1
+    );
+}
+
 /// Two nameless clones whose caller keys share a long prefix (`tenant-000123-clone-1`,
 /// `-2`): the first succeeds, the second is lost. Before, both got the voice name
 /// `voiceclone-tenant000123` (the key's first 12 letters and digits), and reconcile

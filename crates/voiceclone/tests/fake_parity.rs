@@ -875,9 +875,11 @@ async fn a_refused_poll_ends_a_wait_that_may_not_be_resubmitted_in_both() {
         let f = fake.wait_for_speech(&job.id, &policy).await.unwrap_err();
         assert_eq!(shape(&f), shape(&r), "{status}: fake {f}; real {r}");
         assert_eq!((f.kind(), f.may_resubmit()), (&kind, false), "{f}");
-        // A status read of its own is no wait: the same refusal says nothing was done.
+        // A status read of its own is about the same task: never "submit it again" either
+        // (it was, until both reviews of 2026-12-04 found a resubmit on it pays twice).
         assert!(
-            fake.speech_status(&job.id)
+            !fake
+                .speech_status(&job.id)
                 .await
                 .unwrap_err()
                 .may_resubmit()

@@ -476,3 +476,40 @@ async fn a_failed_read_carries_the_status_and_code_the_client_reads() {
         );
     }
 }
+
+/// A failed status read (a 429 in its script; the other kind's id) is never "submit it
+/// again", in the fake as in the client against the simulator: the task exists. Before,
+/// both said `may_resubmit()` for a status read while their waits said no.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_failed_status_read_is_not_resubmittable_in_the_fake_as_in_the_client() {
+    let sim = simulator(SimConfig::default()).await;
+    let client = real(Provider::Vmeg, &sim, sim.api_key());
+    let clone = client
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").name("read"))
+        .await
+        .unwrap();
+    sim.fail_next(
+        "vmeg.tasksDetail",
+        voiceclone_sim::FaultKind::TooManyRequests,
+        1,
+    )
+    .unwrap();
+    let from_client = client.clone_status(&clone.id).await.unwrap_err();
+
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::new().then_error(ErrorKind::RateLimited));
+    let job = fake
+        .clone_voice(&CloneRequest::new("https://cdn.example.com/a.wav").name("read"))
+        .await
+        .unwrap();
+    let from_fake = fake.clone_status(&job.id).await.unwrap_err();
+    assert_eq!(branches(&from_fake).0, branches(&from_client).0);
+    assert!(!from_client.may_resubmit(), "{from_client}");
+    assert!(!from_fake.may_resubmit(), "{from_fake}");
+    let other_kind = fake.speech_status(&job.id).await.unwrap_err();
+    assert!(
+        matches!(other_kind.kind(), ErrorKind::InvalidInput { .. }),
+        "{other_kind}"
+    );
+    assert!(!other_kind.may_resubmit(), "{other_kind}");
+}

@@ -118,8 +118,11 @@ impl Client {
     /// ```
     pub async fn task(&self, id: &JobId) -> Result<TaskDetail, Error> {
         traced!(self, "task", async {
-            id.check_provider(self.provider())?;
-            self.b().task(self.t(), id).await
+            let call = async {
+                id.check_provider(self.provider())?;
+                self.b().task(self.t(), id).await
+            };
+            call.await.map_err(Error::task_may_exist)
         })
     }
 
@@ -144,8 +147,11 @@ impl Client {
     /// ```
     pub async fn delete_task(&self, id: &JobId) -> Result<(), Error> {
         traced!(self, "delete_task", async {
-            id.check_provider(self.provider())?;
-            self.b().delete_task(self.t(), id).await
+            let call = async {
+                id.check_provider(self.provider())?;
+                self.b().delete_task(self.t(), id).await
+            };
+            call.await.map_err(Error::task_may_exist)
         })
     }
 

@@ -387,8 +387,11 @@ impl Client {
     /// ```
     pub async fn clone_status(&self, id: &JobId) -> Result<CloneJob, Error> {
         traced!(self, "clone_status", async {
-            self.check_job(id, JobKind::Clone)?;
-            self.admitted(|| self.b().clone_status(self.t(), id)).await
+            let read = async {
+                self.check_job(id, JobKind::Clone)?;
+                self.admitted(|| self.b().clone_status(self.t(), id)).await
+            };
+            read.await.map_err(Error::task_may_exist)
         })
     }
 
@@ -480,8 +483,11 @@ impl Client {
     /// ```
     pub async fn speech_status(&self, id: &JobId) -> Result<SpeechJob, Error> {
         traced!(self, "speech_status", async {
-            self.check_job(id, JobKind::Speech)?;
-            self.admitted(|| self.b().speech_status(self.t(), id)).await
+            let read = async {
+                self.check_job(id, JobKind::Speech)?;
+                self.admitted(|| self.b().speech_status(self.t(), id)).await
+            };
+            read.await.map_err(Error::task_may_exist)
         })
     }
 

@@ -183,8 +183,9 @@ impl Error {
     /// `OutcomeUnknown`, `Conflict` (the key was already used: the earlier task exists),
     /// timeouts and server errors, where the task may exist: look it up first. Always
     /// `false`, whatever the kind, for an error of a call about a task that exists or may
-    /// exist: a wait (an id it refuses before sending included: a wait creates nothing, and
-    /// the id may name a job that exists; a poll refused with 401 after a key rotation; a
+    /// exist: a status read, a task lookup or deletion, and a wait (an id refused before
+    /// sending included: these create nothing, and the id may name a job that exists; a
+    /// poll refused with 401 after a key rotation; a
     /// succeeded VMEG clone whose voice lookup failed), `resubmit_*`, `resend_speech` and
     /// `reconcile` (the first submit's outcome is still unknown; this includes refusing an
     /// error that was no `OutcomeUnknown`: the original error still says what it says), a

@@ -1324,7 +1324,10 @@ impl VoiceCloning for FakeClient {
     }
 
     fn clone_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<CloneJob, Error>> {
-        Box::pin(self.labelled("clone_status", async move { self.clone_read(id, true) }))
+        // As the client's: a read about a task never says "submit it again".
+        Box::pin(self.labelled("clone_status", async move {
+            self.clone_read(id, true).map_err(Error::task_may_exist)
+        }))
     }
 
     fn wait_for_clone<'a>(
@@ -1424,7 +1427,10 @@ impl VoiceCloning for FakeClient {
     }
 
     fn speech_status<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, Result<SpeechJob, Error>> {
-        Box::pin(self.labelled("speech_status", async move { self.speech_read(id, true) }))
+        // As the client's: a read about a task never says "submit it again".
+        Box::pin(self.labelled("speech_status", async move {
+            self.speech_read(id, true).map_err(Error::task_may_exist)
+        }))
     }
 
     fn wait_for_speech<'a>(
