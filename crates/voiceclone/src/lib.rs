@@ -1,8 +1,9 @@
 //! # voiceclone
 //!
 //! One typed, reliable client over two commercial voice-cloning APIs:
-//! **VMEG Open API** (Standalone, `https://api.vmeg.ai/openapi/v1/`) and
-//! **JimmyAI Open API** (SoundClone, `https://www.jimmyai.cn/api/open-api/v1/`).
+//! **VMEG Open API** (Standalone, routes under `https://api.vmeg.ai/openapi/v1/`) and
+//! **JimmyAI Open API** (SoundClone, routes under `https://www.jimmyai.cn/api/open-api/v1/`).
+//! A base URL, when you give one, is the host without that path (the routes add it).
 //!
 //! The whole call: clone a voice, wait for it, speak with it. This example runs against
 //! `voiceclone-sim`, the local simulator of both APIs; against the real service, use

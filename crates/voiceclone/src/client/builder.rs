@@ -88,8 +88,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Overrides the vendor's base URL (e.g. a simulator). Must be HTTPS unless its host is a
-    /// loopback IP literal (`127.0.0.1`, `[::1]`) or exactly `localhost` (not `*.localhost`).
+    /// Overrides the vendor's base URL (e.g. a simulator, a gateway): the scheme, host and any
+    /// path the routes go under, without the API's own root (`/openapi/v1` for VMEG), which
+    /// every route starts with and `build` refuses at the end of a base URL. Must be HTTPS
+    /// unless its host is a loopback IP literal (`127.0.0.1`, `[::1]`) or exactly
+    /// `localhost` (not `*.localhost`).
     /// A loopback base URL does not make private audio URLs acceptable: see
     /// [`allow_private_urls`](Self::allow_private_urls).
     #[must_use]
@@ -380,6 +383,27 @@ impl ClientBuilder {
             )
             .with_provider(provider));
         }
+        // The vendor's documented API root (`https://api.vmeg.ai/openapi/v1/`) given as the
+        // base URL: every route already starts with that path, so every call would go to
+        // `/openapi/v1/openapi/v1/...` and come back not found, which a status read reports
+        // as a lost task.
+        let root = crate::provider::route_root(provider);
+        if !root.is_empty()
+            && base
+                .path()
+                .trim_end_matches('/')
+                .ends_with(&format!("/{root}"))
+        {
+            return Err(Error::invalid_input(
+                "base_url",
+                format!(
+                    "ends with `/{root}`, which every route of the API already starts with: \
+                     give the URL without it (the provider's own is {})",
+                    provider.default_base_url()
+                ),
+            )
+            .with_provider(provider));
+        }
         let (http, connection_limit) = match self.http {
             Some(h) => (h, None),
             None => {
@@ -525,6 +549,40 @@ mod tests {
         assert!(b("http://127.0.0.1:8080").is_ok());
         assert!(b("http://localhost:1").is_ok());
         assert!(b("http://api.vmeg.ai").is_err());
+        // The API root as the base URL would double every route's path.
+        for root in [
+            "https://api.vmeg.ai/openapi/v1",
+            "https://api.vmeg.ai/openapi/v1/",
+            "http://127.0.0.1:1/gateway/openapi/v1//",
+        ] {
+            let e = b(root).unwrap_err();
+            assert!(
+                matches!(e.kind(), ErrorKind::InvalidInput { field, reason }
+                    if field == "base_url" && reason.contains("`/openapi/v1`")
+                        && reason.contains("https://api.vmeg.ai")),
+                "{root}: {e}"
+            );
+        }
+        for fine in [
+            "https://gateway.example/vmeg/",
+            "https://gateway.example/openapi",
+            "https://gateway.example/myopenapi/v1",
+        ] {
+            assert!(b(fine).is_ok(), "{fine}");
+        }
+        let jimmy = |u: &str| {
+            Client::builder(Provider::JimmyAi)
+                .api_key("k")
+                .base_url(u)
+                .build()
+        };
+        assert!(jimmy("https://www.jimmyai.cn/api/open-api/v1/").is_err());
+        assert!(jimmy("https://www.jimmyai.cn/openapi/v1/").is_ok());
+        assert_eq!(crate::provider::route_root(Provider::Vmeg), "openapi/v1");
+        assert_eq!(
+            crate::provider::route_root(Provider::JimmyAi),
+            "api/open-api/v1"
+        );
         assert!(b("ftp://api.vmeg.ai").is_err());
         assert!(Client::builder(Provider::Vmeg).build().is_err());
         assert!(

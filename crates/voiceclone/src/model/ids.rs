@@ -15,9 +15,11 @@ use crate::error::{Error, ErrorKind};
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Provider {
-    /// VMEG Open API (Standalone), `https://api.vmeg.ai/openapi/v1/`.
+    /// VMEG Open API (Standalone): base URL `https://api.vmeg.ai`, routes under
+    /// `/openapi/v1/`.
     Vmeg,
-    /// JimmyAI Open API (SoundClone), `https://www.jimmyai.cn/api/open-api/v1/`.
+    /// JimmyAI Open API (SoundClone): base URL `https://www.jimmyai.cn`, routes under
+    /// `/api/open-api/v1/`.
     JimmyAi,
 }
 

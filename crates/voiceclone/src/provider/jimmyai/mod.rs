@@ -44,6 +44,12 @@ pub(crate) const OFFLINE: Offline = Offline {
 pub(crate) const FACTS: Facts = Facts {
     name: "jimmyai",
     default_base_url: "https://www.jimmyai.cn",
+    route_paths: || {
+        jimmyai_client::OPERATIONS
+            .iter()
+            .map(|op| op.path)
+            .collect()
+    },
     api_key_var: "JIMMYAI_API_KEY",
     base_url_var: "JIMMYAI_BASE_URL",
     dialect: Dialect {
