@@ -437,6 +437,31 @@ pub fn prepare(name: &str, text: &str) -> Result<Prepared> {
     })
 }
 
+/// The leading path segments every operation shares, before its own last segment and any
+/// `{parameter}`, as `/a/b` (empty when they share none).
+fn route_root(operations: &[Operation]) -> String {
+    let mut common: Option<Vec<&str>> = None;
+    for op in operations {
+        let mut segments: Vec<&str> = op.path.split('/').filter(|s| !s.is_empty()).collect();
+        segments.pop();
+        let fixed = segments.into_iter().take_while(|s| !s.contains('{'));
+        common = Some(match common {
+            None => fixed.collect(),
+            Some(so_far) => so_far
+                .into_iter()
+                .zip(fixed)
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect(),
+        });
+    }
+    common
+        .unwrap_or_default()
+        .iter()
+        .map(|s| format!("/{s}"))
+        .collect()
+}
+
 /// The name progenitor gives an operation's method (and its `OperationInfo::operation_id`).
 pub fn rust_name(operation_id: &str) -> String {
     heck::ToSnakeCase::to_snake_case(operation_id)
@@ -468,6 +493,7 @@ fn glue(operations: &[Operation]) -> String {
             })
         })
         .collect();
+    let root = route_root(operations);
     format!(
         r#"
 impl ClientHooks<::client_glue::ClientConfig> for Client {{
@@ -513,6 +539,10 @@ pub struct Operation {{
     /// The path template.
     pub path: &'static str,
 }}
+
+/// The path every operation's route starts with (its leading segments in common): a base
+/// URL goes before it and must not end with it.
+pub const ROUTE_ROOT: &str = {root:?};
 
 /// Every generated operation, in spec order.
 pub const OPERATIONS: &[Operation] = &[

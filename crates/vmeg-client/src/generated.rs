@@ -3341,6 +3341,9 @@ pub struct Operation {
     /// The path template.
     pub path: &'static str,
 }
+/// The path every operation's route starts with (its leading segments in common): a base
+/// URL goes before it and must not end with it.
+pub const ROUTE_ROOT: &str = "/openapi/v1";
 /// Every generated operation, in spec order.
 pub const OPERATIONS: &[Operation] = &[
     Operation {

@@ -387,17 +387,12 @@ impl ClientBuilder {
         // base URL: every route already starts with that path, so every call would go to
         // `/openapi/v1/openapi/v1/...` and come back not found, which a status read reports
         // as a lost task.
-        let root = crate::provider::route_root(provider);
-        if !root.is_empty()
-            && base
-                .path()
-                .trim_end_matches('/')
-                .ends_with(&format!("/{root}"))
-        {
+        let root = crate::provider::facts(provider).route_root;
+        if !root.is_empty() && base.path().trim_end_matches('/').ends_with(root) {
             return Err(Error::invalid_input(
                 "base_url",
                 format!(
-                    "ends with `/{root}`, which every route of the API already starts with: \
+                    "ends with `{root}`, which every route of the API already starts with: \
                      give the URL without it (the provider's own is {})",
                     provider.default_base_url()
                 ),
@@ -578,10 +573,13 @@ mod tests {
         };
         assert!(jimmy("https://www.jimmyai.cn/api/open-api/v1/").is_err());
         assert!(jimmy("https://www.jimmyai.cn/openapi/v1/").is_ok());
-        assert_eq!(crate::provider::route_root(Provider::Vmeg), "openapi/v1");
         assert_eq!(
-            crate::provider::route_root(Provider::JimmyAi),
-            "api/open-api/v1"
+            crate::provider::facts(Provider::Vmeg).route_root,
+            "/openapi/v1"
+        );
+        assert_eq!(
+            crate::provider::facts(Provider::JimmyAi).route_root,
+            "/api/open-api/v1"
         );
         assert!(b("ftp://api.vmeg.ai").is_err());
         assert!(Client::builder(Provider::Vmeg).build().is_err());

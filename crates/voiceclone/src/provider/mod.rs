@@ -31,8 +31,8 @@ pub(crate) struct Facts {
     pub(crate) name: &'static str,
     /// The vendor's documented production base URL.
     pub(crate) default_base_url: &'static str,
-    /// The path of every generated route (from the spec, through the generated client).
-    pub(crate) route_paths: fn() -> Vec<&'static str>,
+    /// The path every generated route starts with (`/openapi/v1`, from the spec).
+    pub(crate) route_root: &'static str,
     /// Where `Client::from_env` reads the key and an optional base URL.
     pub(crate) api_key_var: &'static str,
     pub(crate) base_url_var: &'static str,
@@ -122,28 +122,6 @@ pub(crate) const fn facts(provider: Provider) -> &'static Facts {
         Provider::Vmeg => &vmeg::FACTS,
         Provider::JimmyAi => &jimmyai::FACTS,
     }
-}
-
-/// The leading path segments every generated route of `provider` shares, joined by `/`
-/// (`openapi/v1`): a base URL ending in them would send each route under them twice.
-pub(crate) fn route_root(provider: Provider) -> String {
-    let paths = (facts(provider).route_paths)();
-    let mut common: Option<Vec<&str>> = None;
-    for path in paths {
-        let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        // The last segment names the operation; only what comes before is a root.
-        segments.pop();
-        common = Some(match common {
-            None => segments,
-            Some(so_far) => so_far
-                .into_iter()
-                .zip(segments)
-                .take_while(|(a, b)| a == b)
-                .map(|(a, _)| a)
-                .collect(),
-        });
-    }
-    common.unwrap_or_default().join("/")
 }
 
 /// The vendor table of estimates and plans (see [`Offline`] for why it is a second table).

@@ -44,12 +44,7 @@ pub(crate) const OFFLINE: Offline = Offline {
 pub(crate) const FACTS: Facts = Facts {
     name: "jimmyai",
     default_base_url: "https://www.jimmyai.cn",
-    route_paths: || {
-        jimmyai_client::OPERATIONS
-            .iter()
-            .map(|op| op.path)
-            .collect()
-    },
+    route_root: jimmyai_client::ROUTE_ROOT,
     api_key_var: "JIMMYAI_API_KEY",
     base_url_var: "JIMMYAI_BASE_URL",
     dialect: Dialect {

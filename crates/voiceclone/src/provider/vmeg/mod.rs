@@ -59,7 +59,7 @@ pub(crate) const OFFLINE: Offline = Offline {
 pub(crate) const FACTS: Facts = Facts {
     name: "vmeg",
     default_base_url: "https://api.vmeg.ai",
-    route_paths: || vmeg_client::OPERATIONS.iter().map(|op| op.path).collect(),
+    route_root: vmeg_client::ROUTE_ROOT,
     api_key_var: "VMEG_API_KEY",
     base_url_var: "VMEG_BASE_URL",
     dialect: Dialect {
