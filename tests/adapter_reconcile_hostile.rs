@@ -851,3 +851,43 @@ async fn a_task_list_without_records_or_a_total_is_no_answer() {
         assert_eq!(server.seen().len(), 4, "{data}");
     }
 }
+
+/// A submit time before 2020 (a zero column read as 1970) is refused, naming the field, with
+/// nothing sent: a search of 1969-1970 finds nothing and would answer `None` ("most likely
+/// created nothing") for a real submit. Before: that `None`.
+#[tokio::test]
+async fn a_submit_time_before_2020_is_refused_with_nothing_sent() {
+    use voiceclone_sim::{SimConfig, Simulator};
+    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+        .await
+        .unwrap();
+    let c = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .build()
+        .unwrap();
+    let zero = SystemTime::UNIX_EPOCH;
+    let late_2019 = zero + Duration::from_secs(1_577_836_799);
+    for (q, field) in [
+        (ReconcileQuery::new(zero), "submitted_at"),
+        (ReconcileQuery::new(late_2019), "submitted_at"),
+        (
+            ReconcileQuery::new(SystemTime::now()).last_attempt_at(zero),
+            "last_attempt_at",
+        ),
+    ] {
+        let e = c.reconcile(&q.kind(JobKind::Speech)).await.unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field: f, .. } if f == field),
+            "{e}"
+        );
+        assert!(!e.may_resubmit(), "{e}");
+    }
+    assert_eq!(sim.stats().requests_total, 0, "nothing was sent");
+    // 2020-01-01 itself is taken.
+    let at = zero + Duration::from_secs(1_577_836_800);
+    let r = c
+        .reconcile(&ReconcileQuery::new(at).kind(JobKind::Speech))
+        .await;
+    assert!(matches!(r, Ok(Reconciled::None { .. })), "{r:?}");
+}

@@ -41,7 +41,8 @@ impl Client {
     /// outside the window and the 5 minutes after it (the vendor's clock may be ahead), and
     /// no task of the kind the answer named exists (one dated outside the window is a
     /// candidate). A task list answering with neither a `records` array nor a `total` is no
-    /// evidence of an empty account (`InvalidResponse`: not known). A task
+    /// evidence of an empty account (`InvalidResponse`: not known), and a submit or last
+    /// attempt dated before 2020 (a zero column) is `InvalidInput`, nothing sent. A task
     /// without a readable creation time may be the one, so it is a candidate; one whose time
     /// came without a UTC offset (read as UTC) is placed [`crate::UNKNOWN_OFFSET_SPAN`] more
     /// loosely, since VMEG's zone is UNKNOWN.
