@@ -398,6 +398,12 @@ async fn server_code_minus_one_on_a_read_is_retried() {
 
 #[tokio::test]
 async fn wait_through_queued_processing_completed_gives_a_voice_that_must_be_activated() {
+    // Made a minute ago: a `created` a day or more before the answer is read sets no deadline.
+    let created_secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 60;
     let server = Scripted::start(vec![
         ok(task("audio_1", "soundCloningClone", "queued", json!({}))),
         ok(task(
@@ -410,7 +416,7 @@ async fn wait_through_queued_processing_completed_gives_a_voice_that_must_be_act
             "audio_1",
             "soundCloningClone",
             "completed",
-            json!({"modelId": "model-1", "audioUrl": "https://cdn.example.com/preview.mp3"}),
+            json!({"modelId": "model-1", "audioUrl": "https://cdn.example.com/preview.mp3", "created": created_secs}),
         )),
     ])
     .await;
@@ -428,9 +434,44 @@ async fn wait_through_queued_processing_completed_gives_a_voice_that_must_be_act
     let activate_by = voice
         .activate_by
         .expect("a modelId expires unless activated");
-    let created = SystemTime::UNIX_EPOCH + Duration::from_secs(1781777280);
+    let created = SystemTime::UNIX_EPOCH + Duration::from_secs(created_secs);
     assert_eq!(activate_by, created + voiceclone::JIMMYAI_ACTIVATION_WINDOW);
     assert_eq!(server.seen()[0].path, "/api/open-api/v1/audios/audio_1");
+}
+
+/// A preview JimmyAI dates 2001 (`created: 1000000000`, 10 digits, read as seconds): its
+/// fresh `modelId` gets no activation deadline from it, and speech from it is sent. Before:
+/// `activate_by` in 2001, `synthesize` refused the id locally with nothing sent ("clone the
+/// voice again"), and following that advice paid for a second preview.
+#[tokio::test]
+async fn a_preview_dated_long_before_it_was_read_does_not_expire_its_fresh_model() {
+    let old = json!({"created": 1_000_000_000});
+    let server = Scripted::start(vec![
+        ok(task("audio_1", "soundCloningClone", "queued", old.clone())),
+        ok(task(
+            "audio_1",
+            "soundCloningClone",
+            "completed",
+            json!({"created": 1_000_000_000, "modelId": "model-1", "audioUrl": "https://cdn.example.com/p.mp3"}),
+        )),
+        ok(task("audio_2", "soundCloningAudio", "queued", old)),
+    ])
+    .await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let job = c.clone_voice(&clone_req()).await.unwrap();
+    let voice = c
+        .wait_for_clone(&job.id, &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    assert_eq!(voice.activate_by, None, "{:?}", voice.id);
+    let speech = c
+        .synthesize(&SpeechRequest::new(voice.id.clone(), "Hello."))
+        .await
+        .unwrap();
+    assert_eq!(speech.id.as_str(), "audio_2");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[2].path, "/api/open-api/v1/soundCloning/audios");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 use crate::adapter_support::client;
 use futures::TryStreamExt;
 use serde_json::{Value, json};
+use std::time::{Duration, SystemTime};
 use voiceclone::{Provider, TaskFilter};
 use workspace_tests::scripted::{Scripted, Step};
 
@@ -227,6 +228,40 @@ async fn a_full_page_of_skipped_records_does_not_end_the_walk() {
     let ids: Vec<_> = tasks.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, ["t-mine"]);
     assert_eq!(server.seen().len(), 2, "read to its total, no further");
+}
+
+/// A page of more records than one answer's list keeps (`client_glue::MAX_LIST_ELEMENTS`) is
+/// not read as the page it seems: the records past the bound were counted, never read, so
+/// the listing is an error, and `reconcile` (whose task may be among them) never answers
+/// `None`. Before: every element was decoded and kept (a 4 MiB body of `{}` held hundreds of
+/// megabytes); with the bound and no error, the page would have read as complete.
+#[tokio::test]
+async fn a_page_past_the_list_bound_is_not_read_as_complete() {
+    let long_ago = SystemTime::now() - Duration::from_secs(30 * 86_400);
+    let n = client_glue::MAX_LIST_ELEMENTS + 1;
+    let records: Vec<Value> = (0..n)
+        .map(|i| json!({"taskId": format!("t-{i}"), "taskType": "tts", "createdAt": jiff::Timestamp::try_from(long_ago).unwrap().to_string()}))
+        .collect();
+    let page = || answer(json!({"records": records, "total": n}));
+    let empty = || answer(json!({"records": [], "total": n}));
+
+    let server = Scripted::start(vec![page(), empty()]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let tasks: Result<Vec<_>, _> = c.tasks(TaskFilter::all()).try_collect().await;
+    let err = tasks.map(|t| t.len()).unwrap_err();
+    assert_eq!(*err.kind(), voiceclone::ErrorKind::InvalidResponse, "{err}");
+    assert!(err.to_string().contains("more than the 10000"), "{err}");
+
+    // The submit an hour ago: nothing listed fits, but the page was not read whole.
+    let server = Scripted::start(vec![page(), empty()]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(3600))
+        .kind(voiceclone::JobKind::Speech);
+    let r = c.reconcile(&q).await;
+    assert!(
+        r.as_ref().is_err_and(|e| !e.may_resubmit()),
+        "a truncated page read as complete: {r:?}"
+    );
 }
 
 /// A TTS answer listing more results than a task has lines (at most 50) is read to that

@@ -806,3 +806,88 @@ async fn a_task_the_vendor_confirms_is_never_none() {
     );
     assert!(a.to_string().contains("do not submit it again"), "{a}");
 }
+
+/// A task list that answers with neither a `records` array nor a `total` (`data` null, `{}`,
+/// `records` null) says nothing of the lost submit's task: once the window has passed,
+/// `reconcile` does not answer `None` ("most likely created nothing") from it, but an error
+/// saying it is not known. An explicit empty array, or a total, is an empty account still.
+/// Before: read as an empty account, `None`, and a caller that resubmitted paid twice.
+#[tokio::test]
+async fn a_task_list_without_records_or_a_total_is_no_answer() {
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    let answer =
+        |data: serde_json::Value| Step::ok(json!({"code": 200, "message": "", "data": data}));
+    let cases = [
+        (json!(null), false),
+        (json!({}), false),
+        (json!({"records": null}), false),
+        (json!({"records": []}), true),
+        (json!({"total": 0}), true),
+        (json!({"records": null, "total": 0}), true),
+    ];
+    for (data, none) in cases {
+        // Every attempt of the submit (3) is dropped after it was sent.
+        let server = Scripted::start(vec![Step::Drop, Step::Drop, Step::Drop]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let err = c.synthesize(&req).await.unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }),
+            "{err}"
+        );
+        // Asked once the window has passed (the submit an hour back).
+        let mut q = ReconcileQuery::from_error(&err).unwrap();
+        q.submitted_at -= Duration::from_secs(3600);
+        q.last_attempt_at = None;
+        server.push([answer(data.clone())]);
+        let r = c.reconcile(&q).await;
+        if none {
+            assert!(matches!(r, Ok(Reconciled::None { .. })), "{data}: {r:?}");
+        } else {
+            let e = r.unwrap_err();
+            assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{data}: {e}");
+            assert!(!e.may_resubmit(), "{data}: {e}");
+            assert!(e.to_string().contains("not known"), "{data}: {e}");
+        }
+        assert_eq!(server.seen().len(), 4, "{data}");
+    }
+}
+
+/// A submit time before 2020 (a zero column read as 1970) is refused, naming the field, with
+/// nothing sent: a search of 1969-1970 finds nothing and would answer `None` ("most likely
+/// created nothing") for a real submit. Before: that `None`.
+#[tokio::test]
+async fn a_submit_time_before_2020_is_refused_with_nothing_sent() {
+    use voiceclone_sim::{SimConfig, Simulator};
+    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+        .await
+        .unwrap();
+    let c = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .build()
+        .unwrap();
+    let zero = SystemTime::UNIX_EPOCH;
+    let late_2019 = zero + Duration::from_secs(1_577_836_799);
+    for (q, field) in [
+        (ReconcileQuery::new(zero), "submitted_at"),
+        (ReconcileQuery::new(late_2019), "submitted_at"),
+        (
+            ReconcileQuery::new(SystemTime::now()).last_attempt_at(zero),
+            "last_attempt_at",
+        ),
+    ] {
+        let e = c.reconcile(&q.kind(JobKind::Speech)).await.unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field: f, .. } if f == field),
+            "{e}"
+        );
+        assert!(!e.may_resubmit(), "{e}");
+    }
+    assert_eq!(sim.stats().requests_total, 0, "nothing was sent");
+    // 2020-01-01 itself is taken.
+    let at = zero + Duration::from_secs(1_577_836_800);
+    let r = c
+        .reconcile(&ReconcileQuery::new(at).kind(JobKind::Speech))
+        .await;
+    assert!(matches!(r, Ok(Reconciled::None { .. })), "{r:?}");
+}

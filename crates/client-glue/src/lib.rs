@@ -27,7 +27,7 @@ pub use config::{
 };
 pub use hooks::{BodyTooLarge, is_body_too_large};
 pub use redact::{printable_url, redact_url};
-pub use wire::{Code, Int, List, Number, RawJson, Text, TextFilter};
+pub use wire::{Code, Int, List, MAX_LIST_ELEMENTS, Number, RawJson, Text, TextFilter};
 
 /// Installs the process-wide rustls crypto provider (ring) if none is installed yet.
 ///

@@ -444,16 +444,39 @@ impl Serialize for RawJson {
 /// that pages through a list counts those, so that a page whose records were skipped does
 /// not look shorter (or emptier) than the vendor made it.
 ///
+/// At most [`MAX_LIST_ELEMENTS`] elements are decoded and kept; the rest are counted in
+/// [`List::sent`] only, and [`List::is_truncated`] says so: a caller for whom the list is
+/// the whole of something (a page of a listing) must then not read it as complete.
+///
 /// It reads as a slice (`Deref<Target = [T]>`); [`List::into_vec`] gives the elements. It
 /// is written as a JSON array of the kept elements.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct List<T> {
     items: Vec<T>,
     sent: usize,
-    /// The positions (in the answer's array) of the elements not kept, in order.
+    /// The positions (in the answer's array) of the elements not kept, in order (those past
+    /// [`MAX_LIST_ELEMENTS`] excepted: they are only counted).
     skipped_at: Vec<usize>,
-    /// The value was present but not an array (an object, a string, a number...).
-    malformed: bool,
+    shape: Shape,
+}
+
+/// The most elements of one list in an answer that are decoded and kept (10,000): 500 times
+/// the largest page this crate's callers ask VMEG for (its default, 20), 100 times a batch
+/// of presigned part URLs, 200 times a task's TTS lines. A 4 MiB body of `{}` elements is
+/// some 1.4 million of them, each decoded into a record of every field absent (100-200
+/// bytes): kept, one page would hold hundreds of megabytes. Past the bound, elements are
+/// counted without being decoded ([`List::is_truncated`]).
+pub const MAX_LIST_ELEMENTS: usize = 10_000;
+
+/// What the answer held where the list was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Shape {
+    /// `null` or nothing.
+    Absent,
+    /// An array (or a list built in code).
+    Array,
+    /// Something else (an object, a string, a number...).
+    Other,
 }
 
 impl<T> List<T> {
@@ -463,7 +486,7 @@ impl<T> List<T> {
             items: Vec::new(),
             sent: 0,
             skipped_at: Vec::new(),
-            malformed: false,
+            shape: Shape::Absent,
         }
     }
 
@@ -478,7 +501,20 @@ impl<T> List<T> {
     /// as empty, but a caller for whom an empty list means "there is none" (a listing that
     /// decides whether a task exists) should not take it at its word.
     pub fn is_malformed(&self) -> bool {
-        self.malformed
+        self.shape == Shape::Other
+    }
+
+    /// Whether the answer held an array here, empty or not (a list built in code counts as
+    /// one): `false` for `null`, a missing field, or a value that is not an array. A caller
+    /// for whom an empty list means "there is none" can take only an empty array at its word.
+    pub fn is_array(&self) -> bool {
+        self.shape == Shape::Array
+    }
+
+    /// Whether the array held more than [`MAX_LIST_ELEMENTS`] elements: those past it were
+    /// counted in [`List::sent`] but neither decoded nor kept, so the list is incomplete.
+    pub fn is_truncated(&self) -> bool {
+        self.sent > MAX_LIST_ELEMENTS
     }
 
     /// How many elements were kept.
@@ -507,7 +543,8 @@ impl<T> List<T> {
         self.sent
     }
 
-    /// How many elements were skipped (`null`, or not decodable as `T`).
+    /// How many elements were not kept: `null`, not decodable as `T`, or past
+    /// [`MAX_LIST_ELEMENTS`].
     pub fn skipped(&self) -> usize {
         self.sent.saturating_sub(self.items.len())
     }
@@ -540,7 +577,7 @@ impl<T> From<Vec<T>> for List<T> {
             items,
             sent,
             skipped_at: Vec::new(),
-            malformed: false,
+            shape: Shape::Array,
         }
     }
 }
@@ -599,7 +636,7 @@ impl<T> ListVisitor<T> {
             "a list in an answer was not an array; read as empty"
         );
         Ok(List {
-            malformed: true,
+            shape: Shape::Other,
             ..List::new()
         })
     }
@@ -622,6 +659,20 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListVisito
         while let Some(element) = seq.next_element::<Option<Box<RawValue>>>()? {
             let index = sent;
             sent = sent.saturating_add(1);
+            if index >= MAX_LIST_ELEMENTS {
+                // Counted, not decoded; the rest of the array too, without even its text.
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    sent = sent.saturating_add(1);
+                }
+                tracing::warn!(
+                    target: "client_glue::wire",
+                    element = std::any::type_name::<T>(),
+                    sent,
+                    kept_at_most = MAX_LIST_ELEMENTS,
+                    "a list in an answer has more elements than are read; the rest were counted, not kept"
+                );
+                break;
+            }
             let decoded = element.map(|e| serde_json::from_str::<T>(e.get()));
             match decoded {
                 Some(Ok(item)) => items.push(item),
@@ -650,7 +701,7 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListVisito
             items,
             sent,
             skipped_at,
-            malformed: false,
+            shape: Shape::Array,
         })
     }
 
@@ -1009,5 +1060,78 @@ mod list_tests {
         let collected: List<u32> = (1..=3).collect();
         assert_eq!(collected.len(), 3);
         assert_eq!(List::<u32>::default(), List::new());
+        assert!(collected.is_array() && !collected.is_truncated());
+    }
+
+    /// `null` and a missing list are not an empty array: a caller that reads "there is none"
+    /// from an empty list can tell an answer that said so from one that said nothing.
+    #[test]
+    fn an_empty_array_is_told_from_null_missing_or_another_shape() {
+        assert!(page(r#"{"records":[]}"#).records.is_array());
+        assert!(page(r#"{"records":[null]}"#).records.is_array());
+        for json in [r#"{"records":null}"#, "{}", r#"{"records":{}}"#] {
+            assert!(!page(json).records.is_array(), "{json}");
+        }
+    }
+
+    /// A record of many fields, every one absent in `{}`: what a generated answer type is.
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Wide {
+        #[serde(default)]
+        a: Option<Text>,
+        #[serde(default)]
+        b: Option<Text>,
+        #[serde(default)]
+        c: Option<Text>,
+        #[serde(default)]
+        d: Option<Text>,
+        #[serde(default)]
+        e: Option<Text>,
+        #[serde(default)]
+        f: Option<Text>,
+        #[serde(default)]
+        g: Option<Int>,
+        #[serde(default)]
+        h: Option<Number>,
+        #[serde(default)]
+        i: Option<RawJson>,
+        #[serde(default)]
+        j: Option<String>,
+    }
+
+    /// 4 MiB of `{}` (some 1.4 million elements, the body cap's worth) decodes into at most
+    /// `MAX_LIST_ELEMENTS` records, every element counted, the list marked truncated. Before:
+    /// every element was kept, over 300 MB for one answer of this record.
+    #[test]
+    fn a_flood_of_empty_objects_keeps_at_most_the_bound_and_counts_the_rest() {
+        let n = (4 << 20) / 3;
+        let mut json = String::with_capacity(n * 3 + 2);
+        json.push('[');
+        for i in 0..n {
+            json.push_str(if i == 0 { "{}" } else { ",{}" });
+        }
+        json.push(']');
+        let list: List<Wide> = serde_json::from_str(&json).unwrap();
+        assert!(list.len() <= MAX_LIST_ELEMENTS, "{} kept", list.len());
+        assert_eq!(list.sent(), n);
+        assert_eq!(list.skipped(), n - list.len());
+        assert!(list.is_truncated() && list.is_array());
+        // A list at the bound is whole.
+        let at_bound = format!("[{}]", vec!["1"; MAX_LIST_ELEMENTS].join(","));
+        let list: List<u32> = serde_json::from_str(&at_bound).unwrap();
+        assert_eq!(
+            (list.len(), list.is_truncated()),
+            (MAX_LIST_ELEMENTS, false)
+        );
+        // One past it: counted, not kept, and a bad element past it fails nothing.
+        let past = format!("[{},2,\"x\"]", vec!["1"; MAX_LIST_ELEMENTS].join(","));
+        let list: List<u32> = serde_json::from_str(&past).unwrap();
+        assert_eq!(
+            (list.len(), list.sent()),
+            (MAX_LIST_ELEMENTS, MAX_LIST_ELEMENTS + 2)
+        );
+        assert!(list.is_truncated());
+        assert!(list.skipped_at().is_empty());
     }
 }

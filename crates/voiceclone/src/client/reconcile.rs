@@ -40,9 +40,12 @@ impl Client {
     /// of the kind has a creation time
     /// outside the window and the 5 minutes after it (the vendor's clock may be ahead), and
     /// no task of the kind the answer named exists (one dated outside the window is a
-    /// candidate). A task without a readable creation time may be the one, so it is
-    /// a candidate; one whose time came without a UTC offset (read as UTC) is placed
-    /// [`crate::UNKNOWN_OFFSET_SPAN`] more loosely, since VMEG's zone is UNKNOWN.
+    /// candidate). A task list answering with neither a `records` array nor a `total` is no
+    /// evidence of an empty account (`InvalidResponse`: not known), and a submit or last
+    /// attempt dated before 2020 (a zero column) is `InvalidInput`, nothing sent. A task
+    /// without a readable creation time may be the one, so it is a candidate; one whose time
+    /// came without a UTC offset (read as UTC) is placed [`crate::UNKNOWN_OFFSET_SPAN`] more
+    /// loosely, since VMEG's zone is UNKNOWN.
     ///
     /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
     /// that task is found (dated outside the window, a candidate of an incomplete search);
@@ -196,6 +199,8 @@ impl Client {
         {
             listed.push(task);
         }
+        // The list ended on a page without records or a total: empty, it proves nothing.
+        let unlisted = unread.unlisted();
         let unread = unread.count();
         // The webhook delivery for the key, when a hub saw it. A store that cannot be
         // searched takes that evidence away, and the search goes on by the task list; but
@@ -230,7 +235,8 @@ impl Client {
             });
         }
         // What the search could not see: any candidate list is then incomplete.
-        let incomplete = unread > 0 || named_missing.is_some() || hub_unsearched.is_some();
+        let incomplete =
+            unread > 0 || unlisted || named_missing.is_some() || hub_unsearched.is_some();
         if listed.is_empty() {
             if let Some(missing) = named_missing {
                 return Err(missing);
@@ -247,6 +253,14 @@ impl Client {
                     .with_message(format!(
                         "the task list held {unread} records that could not be read (no usable id, or not a record): any of them may be the submit's task, so whether it created one is not known; do not submit it again yet"
                     )));
+            }
+            if unlisted {
+                return Err(Error::new(ErrorKind::InvalidResponse)
+                    .with_provider(self.provider())
+                    .with_operation("reconcile")
+                    .with_message(
+                        "the task list answered with no records and no total (data null or empty), which says nothing of the submit's task: whether it created one is not known; do not submit it again yet",
+                    ));
             }
             // Before the window ends, a task may still be created in it (a request cut short
             // on this side may still be processed by the vendor): nothing seen yet is no
@@ -294,7 +308,7 @@ impl Client {
                     .is_some_and(|id| id.as_str() != one.id.as_str());
                 // (A hub that could not be searched takes no task from the list's view: the
                 // tie stands, as it does when the hub holds no delivery.)
-                let list_whole = unread == 0 && named_missing.is_none();
+                let list_whole = unread == 0 && !unlisted && named_missing.is_none();
                 if exact && others_resolved && !named_elsewhere && list_whole {
                     return Ok(Reconciled::Found {
                         task: (*one).clone(),

@@ -32,6 +32,11 @@ pub const KEY_RESEND_WINDOW: Duration = Duration::from_secs(23 * 60 * 60);
 /// vendor's clock may be that far ahead.
 pub(crate) const FUTURE_SKEW: Duration = Duration::from_secs(300);
 
+/// The earliest submit time a query takes (2020-01-01T00:00:00Z, long before either vendor's
+/// API): an earlier `submitted_at` or `last_attempt_at` is a zero or unset column, and a search
+/// around it would answer "nothing was created" for a real submit.
+pub(crate) const EARLIEST_SUBMIT: Duration = Duration::from_secs(1_577_836_800);
+
 /// What is known about a submit whose outcome is unknown: when it was sent, its kind, its
 /// VMEG idempotency key, the voice name a clone asked for, and the task id when an answer
 /// named one. [`ReconcileQuery::from_error`] reads all of it from an
@@ -120,10 +125,23 @@ impl ReconcileQuery {
     }
 
     /// `InvalidInput` naming the field for a query that could only mislead: a submit time
-    /// more than 5 minutes after `now`, a task id of another provider than `provider`, one
-    /// whose kind is not the query's, or a bare one that looks like a stored id (it would be
-    /// looked up whole, and the vendor's "not found" is no answer).
+    /// more than 5 minutes after `now`, a submit or last-attempt time before 2020 (a zero
+    /// column read as 1970), a task id of another provider than `provider`, one whose kind is
+    /// not the query's, or a bare one that looks like a stored id (it would be looked up
+    /// whole, and the vendor's "not found" is no answer).
     pub(crate) fn check(&self, provider: Provider, now: SystemTime) -> Result<(), Error> {
+        let floor = std::time::UNIX_EPOCH + EARLIEST_SUBMIT;
+        for (field, at) in [
+            ("submitted_at", Some(self.submitted_at)),
+            ("last_attempt_at", self.last_attempt_at),
+        ] {
+            if at.is_some_and(|at| at < floor) {
+                return Err(Error::invalid_input(
+                    field,
+                    "is before 2020-01-01, before either vendor's API: a zero or unset time, not a submit's; a search around it would find nothing for a real one",
+                ));
+            }
+        }
         if self
             .submitted_at
             .duration_since(now)

@@ -31,7 +31,9 @@ pub struct Voice {
     /// deadline, counted from the preview task's creation time: the earliest the window can
     /// end (JimmyAI may count from the preview's completion), so activate before it. Past it
     /// the id is still sent, with a warning, for a day, then refused locally (see
-    /// [`crate::Activation::Unactivated`]). `None` for VMEG and for activated voices.
+    /// [`crate::Activation::Unactivated`]). `None` for VMEG, for activated voices, and when
+    /// the preview's creation time is unknown or over a day before its answer was read (a
+    /// date JimmyAI got wrong would expire a `modelId` just made).
     #[cfg_attr(
         feature = "serde",
         serde(serialize_with = "super::serde_form::opt_time")

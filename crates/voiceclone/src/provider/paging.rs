@@ -89,6 +89,10 @@ pub(crate) struct Page<T> {
     /// How many records the vendor sent, usable or not (`items` holds the usable ones):
     /// what counts towards `total` and says whether the page was short.
     pub(crate) returned: usize,
+    /// The answer held no records array and no `total` (`data` null, `{}`): ending the
+    /// list, it reads as empty, but says nothing of whether records exist (noted in the
+    /// walk's [`crate::model::UnreadRecords`]).
+    pub(crate) unlisted: bool,
 }
 
 impl<T> Page<T> {
@@ -215,6 +219,9 @@ where
                     "the {what} says it holds {total} items but {said}; stopped: the listing would be incomplete"
                 )));
             }
+            if let Some(unread) = w.unread.as_ref().filter(|_| page.unlisted) {
+                unread.mark_unlisted();
+            }
             return Ok(None);
         }
         let ids: HashSet<String> = page.items.iter().map(Listed::key).collect();
@@ -312,6 +319,7 @@ mod tests {
                     total: None,
                     page_size: 1,
                     returned: 1,
+                    unlisted: false,
                 })
             }
         })
@@ -330,6 +338,7 @@ mod tests {
                     total,
                     page_size: 50,
                     returned: usize::try_from(n).unwrap(),
+                    unlisted: false,
                 })
             }
         })
@@ -360,6 +369,7 @@ mod tests {
                     total,
                     page_size: 50,
                     returned: 0,
+                    unlisted: false,
                 })
             })
             .try_collect::<Vec<_>>()
@@ -393,6 +403,7 @@ mod tests {
                     total: None,
                     page_size: 50,
                     returned: 50,
+                    unlisted: false,
                 })
             }
         })
@@ -415,6 +426,7 @@ mod tests {
                 total: None,
                 page_size: 100_000,
                 returned: 100_000,
+                unlisted: false,
             })
         })
         .collect()
@@ -442,6 +454,7 @@ mod tests {
                     total: None,
                     page_size: 1,
                     returned: 1,
+                    unlisted: false,
                 })
             }
         })
@@ -473,6 +486,7 @@ mod tests {
                 total: Some(9),
                 page_size: 1,
                 returned,
+                unlisted: false,
             })
         })
         .try_filter(|s: &String| std::future::ready(s.starts_with('9')))

@@ -70,17 +70,25 @@ fn summary(r: &types::TaskSummary) -> Option<TaskSummary> {
     Some(s)
 }
 
-/// A list answer whose `records` is something other than an array (an object, a string):
-/// read as empty it would say "no tasks", which reconcile takes as "nothing was created".
+/// A list answer whose `records` is something other than an array (an object, a string),
+/// or an array longer than is read from one answer ([`client_glue::MAX_LIST_ELEMENTS`]):
+/// read as empty, or as the page it seems, it would hide records, and "no such task" is
+/// what reconcile takes as "nothing was created".
 fn records_are_a_list<T>(records: &client_glue::List<T>, what: &str) -> Result<(), Error> {
-    if records.is_malformed() {
-        return Err(Error::new(ErrorKind::InvalidResponse)
-            .with_provider(Provider::Vmeg)
-            .with_message(format!(
-                "the {what}'s records are not an array: the listing cannot be read"
-            )));
-    }
-    Ok(())
+    let message = if records.is_malformed() {
+        format!("the {what}'s records are not an array: the listing cannot be read")
+    } else if records.is_truncated() {
+        format!(
+            "the {what} sent {} records on one page, more than the {} read from one answer: the listing would be incomplete",
+            records.sent(),
+            client_glue::MAX_LIST_ELEMENTS
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::new(ErrorKind::InvalidResponse)
+        .with_provider(Provider::Vmeg)
+        .with_message(message))
 }
 
 fn page_total(total: Option<&client_glue::Int>) -> Option<i64> {
@@ -112,9 +120,13 @@ pub(crate) async fn tasks_page(
         .await?
         .unwrap_or_default();
     records_are_a_list(&data.records, "task list")?;
+    let total = page_total(data.total.as_ref());
     Ok(Page {
         items: data.records.iter().filter_map(summary).collect(),
-        total: page_total(data.total.as_ref()),
+        // `data` null, `{}`, `records` null without a `total`: listed as empty, but no
+        // evidence that the account has no task (paging.rs, reconcile).
+        unlisted: !data.records.is_array() && total.is_none(),
+        total,
         page_size: TASKS_PAGE_SIZE,
         // Every record sent counts, skipped ones (`null`, undecodable) included: a page of
         // them is neither empty nor short (paging.rs).
@@ -307,9 +319,11 @@ pub(crate) async fn voices_page(
         .await?
         .unwrap_or_default();
         records_are_a_list(&data.records, "system-voice list")?;
+        let total = page_total(data.total.as_ref());
         return Ok(Page {
             items: data.records.iter().filter_map(system_voice).collect(),
-            total: page_total(data.total.as_ref()),
+            unlisted: !data.records.is_array() && total.is_none(),
+            total,
             page_size: VOICES_PAGE_SIZE,
             returned: data.records.sent(),
         });
@@ -336,9 +350,11 @@ pub(crate) async fn voices_page(
     .await?
     .unwrap_or_default();
     records_are_a_list(&data.records, "cloned-voice list")?;
+    let total = page_total(data.total.as_ref());
     Ok(Page {
         items: data.records.iter().filter_map(listed_voice).collect(),
-        total: page_total(data.total.as_ref()),
+        unlisted: !data.records.is_array() && total.is_none(),
+        total,
         page_size: VOICES_PAGE_SIZE,
         returned: data.records.sent(),
     })
