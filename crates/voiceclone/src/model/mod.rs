@@ -40,6 +40,7 @@
 //! capitals (`JIMMYAI:clone:a`), so it never reads back as another, typed id.
 
 mod audio;
+mod excerpt;
 mod ids;
 mod job;
 mod options;
@@ -55,6 +56,7 @@ mod unread;
 mod upload;
 
 pub use audio::AudioSource;
+pub(crate) use excerpt::Excerpt;
 pub(crate) use ids::wrong_kind;
 pub use ids::{Activation, JobId, Provider, VoiceId};
 pub use job::{CloneJob, Job, JobKind, SpeechJob};
