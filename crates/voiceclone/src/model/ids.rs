@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{JobKind, ParseError};
+use super::{Excerpt, JobKind, ParseError};
 use crate::error::{Error, ErrorKind};
 
 /// Which vendor a [`crate::Client`] talks to.
@@ -34,9 +34,6 @@ fn split_provider(s: &str) -> Option<(Provider, &str)> {
 /// `#` is refused by every id check (`validate::id`), so no id a vendor names is taken for it.
 const NO_TASK: &str = "#no-task-id";
 
-/// How many characters of a refused text `refuse_stored_text` repeats.
-const STORED_TEXT_SHOWN: usize = 80;
-
 /// `InvalidInput` (field `field`) for a bare id (`text`, no provider known) that looks like a
 /// stored id (`what`'s form `form`): sent as a vendor id it would get the vendor's "not
 /// found", which a caller may read as "no job" and submit again. Refused before sending,
@@ -46,14 +43,8 @@ fn refuse_stored_text(field: &str, text: &str, what: &str, form: &str) -> Result
         Some(p) => Err(Error::invalid_input(
             field,
             format!(
-                "{:?}{} looks like a stored id of {p} (`{form}`), not a bare vendor id, and is never sent as one; parse it with `str::parse::<{what}>()` or `{what}::from` (the stored form is lowercase, without surrounding spaces), or give the bare vendor id with `{what}::new`",
-                // The text is the caller's, of any length: its start says enough.
-                text.chars().take(STORED_TEXT_SHOWN).collect::<String>(),
-                if text.chars().nth(STORED_TEXT_SHOWN).is_some() {
-                    "..."
-                } else {
-                    ""
-                },
+                "{:?} looks like a stored id of {p} (`{form}`), not a bare vendor id, and is never sent as one; parse it with `str::parse::<{what}>()` or `{what}::from` (the stored form is lowercase, without surrounding spaces), or give the bare vendor id with `{what}::new`",
+                Excerpt::of(text),
             ),
         )),
         None => Ok(()),
@@ -162,7 +153,8 @@ impl JobId {
             return Err(Error::invalid_input(
                 "job_id",
                 format!(
-                    "{self} is a {k} job, not a {kind} job; use {k}_status / wait_for_{k}",
+                    "{} is a {k} job, not a {kind} job; use {k}_status / wait_for_{k}",
+                    Excerpt::of(&self.to_string()),
                     k = k.as_str()
                 ),
             ));
@@ -189,7 +181,8 @@ impl JobId {
             Some(p) if p != provider => Err(Error::invalid_input(
                 "job_id",
                 format!(
-                    "{self} is a {p} job, but this client talks to {provider}; use a {p} client"
+                    "{} is a {p} job, but this client talks to {provider}; use a {p} client",
+                    Excerpt::of(&self.to_string())
                 ),
             )),
             _ => Ok(()),
@@ -259,7 +252,8 @@ impl FromStr for JobId {
                     return Err(ParseError::new(
                         "job_id",
                         format!(
-                            "{s:?} starts like a stored id of {p} but is not a job's: expected `<provider>:<clone|speech>:<vendor id>`, in lowercase and without surrounding spaces (a voice's stored form is a VoiceId), or a bare vendor id"
+                            "{:?} starts like a stored id of {p} but is not a job's: expected `<provider>:<clone|speech>:<vendor id>`, in lowercase and without surrounding spaces (a voice's stored form is a VoiceId), or a bare vendor id",
+                            Excerpt::of(s)
                         ),
                     ));
                 }
@@ -270,7 +264,8 @@ impl FromStr for JobId {
             return Err(ParseError::new(
                 "job_id",
                 format!(
-                    "{s:?} has no vendor id; expected `<provider>:<clone|speech>:<vendor id>` or a bare vendor id"
+                    "{:?} has no vendor id; expected `<provider>:<clone|speech>:<vendor id>` or a bare vendor id",
+                    Excerpt::of(s)
                 ),
             ));
         }
@@ -425,7 +420,10 @@ impl VoiceId {
         {
             return Err(Error::invalid_input(
                 field,
-                format!("{self} is a {p} voice, but this client talks to {provider}"),
+                format!(
+                    "{} is a {p} voice, but this client talks to {provider}",
+                    Excerpt::of(&self.to_string())
+                ),
             ));
         }
         if provider == Provider::JimmyAi
@@ -436,7 +434,7 @@ impl VoiceId {
             let refused_from = activate_by.checked_add(JIMMYAI_EXPIRY_GRACE);
             if refused_from.is_none_or(|r| now <= r) {
                 tracing::warn!(
-                    voice_id = %self.id,
+                    voice_id = %Excerpt::of(&self.id),
                     activate_by = %crate::time::format_rfc3339(activate_by),
                     "this modelId was not seen activated and its three days from the preview have passed; sending it: JimmyAI refuses it if it has expired"
                 );
@@ -446,7 +444,7 @@ impl VoiceId {
                 field,
                 format!(
                     "voice {} was never activated and expired at {} (unix {}): an unactivated modelId is usable for three days after its preview (refused here a day past that, whichever way JimmyAI counts them); clone the voice again (if it was activated elsewhere, store it as activated)",
-                    self.id,
+                    Excerpt::of(&self.id),
                     crate::time::format_rfc3339(activate_by),
                     unix_secs(activate_by)
                 ),
@@ -501,7 +499,8 @@ impl FromStr for VoiceId {
             ParseError::new(
                 "voice_id",
                 format!(
-                    "{s:?}: {why}; expected `<provider>:voice[;activated|;activate_by=<unix seconds>]:<vendor id>` or a bare vendor id"
+                    "{:?}: {why}; expected `<provider>:voice[;activated|;activate_by=<unix seconds>]:<vendor id>` or a bare vendor id",
+                    Excerpt::of(s)
                 ),
             )
         };
@@ -638,6 +637,57 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::error::{Error, ErrorKind};
+
+    /// A caller's value is quoted by its start only (`Excerpt`): a 1 MiB value made a 1 MiB
+    /// error (and log line) from every parser and id check. Before: quoted whole.
+    #[test]
+    fn a_huge_value_is_not_quoted_whole_by_any_parser_or_id_check() {
+        use crate::model::{Emotion, JobKind, OutputFormat, SoundVersion, VmegEngine};
+        // The longest refusal's own words (a bare id that looks stored, with its advice) are
+        // some 350 bytes; the value adds at most 80 characters.
+        const MAX: usize = 600;
+        let spaces = " ".repeat(1 << 20);
+        let xs = "x".repeat(1 << 20);
+        let short = |what: &str, text: String| {
+            assert!(text.len() < MAX, "{what}: {} bytes: {text}", text.len());
+        };
+        let parsed = [
+            format!("vmeg:clone:{spaces}").parse::<JobId>().unwrap_err(),
+            format!("VMEG:clone:{xs}").parse::<JobId>().unwrap_err(),
+            format!("vmeg:voice:{spaces}").parse::<VoiceId>().unwrap_err(),
+            format!("vmeg:voice;{xs}").parse::<VoiceId>().unwrap_err(),
+            format!("VMEG:voice:{xs}").parse::<VoiceId>().unwrap_err(),
+            xs.parse::<Provider>().unwrap_err(),
+            xs.parse::<VmegEngine>().unwrap_err(),
+            xs.parse::<SoundVersion>().unwrap_err(),
+            xs.parse::<OutputFormat>().unwrap_err(),
+            xs.parse::<Emotion>().unwrap_err(),
+        ];
+        for e in parsed {
+            short(e.field(), e.to_string());
+        }
+        let now = SystemTime::now();
+        let expired = VoiceId::typed(Provider::JimmyAi, xs.as_str()).with_activation(
+            Activation::Unactivated {
+                activate_by: UNIX_EPOCH,
+            },
+        );
+        let checked = [
+            JobId::typed(Provider::Vmeg, JobKind::Speech, xs.as_str())
+                .check(Provider::Vmeg, JobKind::Clone),
+            JobId::typed(Provider::JimmyAi, JobKind::Clone, xs.as_str())
+                .check_provider(Provider::Vmeg),
+            JobId::new(format!("VMEG:clone:{xs}")).check_provider(Provider::Vmeg),
+            VoiceId::typed(Provider::JimmyAi, xs.as_str()).check("voice_id", Provider::Vmeg, now),
+            VoiceId::new(format!("vmeg:voice:{xs}")).check("voice_id", Provider::Vmeg, now),
+            expired.check("voice_id", Provider::JimmyAi, now),
+        ];
+        for r in checked {
+            let e = r.unwrap_err();
+            short("check", e.to_string());
+            short("check", format!("{e:?}"));
+        }
+    }
 
     #[test]
     fn provider_parses_and_prints() {

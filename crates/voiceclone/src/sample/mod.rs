@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use crate::error::{Error, UploadStep};
-use crate::model::{AudioSource, UploadProgress};
+use crate::model::{AudioSource, Excerpt, UploadProgress};
 use open::{FileId, open_regular};
 
 /// The request field every local-recording refusal names.
@@ -131,11 +131,12 @@ pub(crate) fn named(source: &AudioSource) -> Result<(String, String), Error> {
     let (file_name, ext) = name_of(source)?;
     let extension = ext.ok_or_else(|| {
         refuse(format!(
-            "{file_name:?} has no extension; the provider needs it to know the format"
+            "{:?} has no extension; the provider needs it to know the format",
+            Excerpt::of(&file_name)
         ))
     })?;
     if matches!(source, AudioSource::Bytes { bytes, .. } if bytes.is_empty()) {
-        return Err(refuse(format!("{file_name:?} is empty")));
+        return Err(refuse(format!("{:?} is empty", Excerpt::of(&file_name))));
     }
     Ok((file_name, extension))
 }
@@ -148,7 +149,10 @@ pub(crate) fn name_of(source: &AudioSource) -> Result<(String, Option<String>), 
         AudioSource::File(p) => p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| refuse(format!("{} names no file", p.display())))?,
+            .ok_or_else(|| {
+                let path = p.to_string_lossy();
+                refuse(format!("{} names no file", Excerpt::of(&path)))
+            })?,
         AudioSource::Bytes { file_name, .. } => file_name.clone(),
         AudioSource::Reader(r) => r.file_name().to_owned(),
     };
@@ -236,7 +240,7 @@ impl LocalSample {
             }
         };
         if len == 0 {
-            return Err(refuse(format!("{file_name:?} is empty")));
+            return Err(refuse(format!("{:?} is empty", Excerpt::of(&file_name))));
         }
         if len > limit.bytes {
             return Err(limit.refusal(Some(len)));
@@ -528,6 +532,29 @@ mod tests {
         match e.kind() {
             ErrorKind::InvalidInput { field, reason } if field == FIELD => reason.clone(),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// A file name is quoted by its start only (`Excerpt`): a 1 MiB name made a 1 MiB error.
+    /// Before: quoted whole.
+    #[test]
+    fn a_huge_file_name_is_not_quoted_whole() {
+        let huge = "n".repeat(1 << 20);
+        for source in [
+            AudioSource::Bytes {
+                file_name: huge.clone(),
+                bytes: Bytes::from_static(b"RIFF"),
+            },
+            AudioSource::Bytes {
+                file_name: format!("{huge}.wav"),
+                bytes: Bytes::new(),
+            },
+            AudioSource::File(PathBuf::from(format!("{huge}/.."))),
+        ] {
+            let e = named(&source).unwrap_err();
+            for shown in [e.to_string(), format!("{e:?}")] {
+                assert!(shown.len() < 400, "{} bytes", shown.len());
+            }
         }
     }
 
