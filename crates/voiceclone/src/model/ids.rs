@@ -34,21 +34,34 @@ fn split_provider(s: &str) -> Option<(Provider, &str)> {
 /// `#` is refused by every id check (`validate::id`), so no id a vendor names is taken for it.
 const NO_TASK: &str = "#no-task-id";
 
-/// `InvalidInput` (field `field`) for a bare id (`text`, no provider known) that looks like a
-/// stored id (`what`'s form `form`): sent as a vendor id it would get the vendor's "not
-/// found", which a caller may read as "no job" and submit again. Refused before sending,
-/// whatever the call, since every id-taking call checks its ids through here.
-fn refuse_stored_text(field: &str, text: &str, what: &str, form: &str) -> Result<(), Error> {
-    match crate::validate::stored_id_provider(text) {
-        Some(p) => Err(Error::invalid_input(
-            field,
-            format!(
-                "{:?} looks like a stored id of {p} (`{form}`), not a bare vendor id, and is never sent as one; parse it with `str::parse::<{what}>()` or `{what}::from` (the stored form is lowercase, without surrounding spaces), or give the bare vendor id with `{what}::new`",
-                Excerpt::of(text),
-            ),
-        )),
-        None => Ok(()),
-    }
+/// `InvalidInput` (field `field`) for a vendor id (`text`) that looks like a stored id
+/// (`what`'s form `form`): of a bare id (`typed` false), or of a typed one (a stored id
+/// stored again, `vmeg:clone:vmeg:clone:x`, or one given to `typed`). Sent as a vendor id it
+/// would get the vendor's "not found", which a caller may read as "no job" and submit again.
+/// Refused before sending, whatever the call, since every id-taking call checks its ids
+/// through here.
+fn refuse_stored_text(
+    field: &str,
+    text: &str,
+    what: &str,
+    form: &str,
+    typed: bool,
+) -> Result<(), Error> {
+    let Some(p) = crate::validate::stored_id_provider(text) else {
+        return Ok(());
+    };
+    let reason = if typed {
+        format!(
+            "its vendor id {:?} is itself a stored id of {p} (`{form}`): a stored id stored again, or given to `{what}::typed`; it is never sent, since the vendor knows no such id; store the id once and read it with `str::parse::<{what}>()`, or give `{what}::typed` the bare vendor id",
+            Excerpt::of(text),
+        )
+    } else {
+        format!(
+            "{:?} looks like a stored id of {p} (`{form}`), not a bare vendor id, and is never sent as one; parse it with `str::parse::<{what}>()` or `{what}::from` (the stored form is lowercase, without surrounding spaces), or give the bare vendor id with `{what}::new`",
+            Excerpt::of(text),
+        )
+    };
+    Err(Error::invalid_input(field, reason))
 }
 
 /// How a bare id prints: its text, except that a text which would read back as a stored form
@@ -88,7 +101,9 @@ impl JobId {
         }
     }
 
-    /// A vendor task id of a known provider and kind.
+    /// A vendor task id of a known provider and kind. `id` is the vendor's id alone: one
+    /// that is itself a stored id (`vmeg:clone:x`) is refused as `InvalidInput` (field
+    /// `job_id`) by every call it is given to, with nothing sent.
     pub fn typed(provider: Provider, kind: JobKind, id: impl Into<String>) -> Self {
         Self {
             provider: Some(provider),
@@ -165,8 +180,8 @@ impl JobId {
 
 impl JobId {
     /// `InvalidInput` (field `job_id`) unless this id may be used by a `provider` client, as
-    /// a job of either kind (a task lookup or deletion): also for a bare id that looks like a
-    /// stored one (see [`JobId::new`]).
+    /// a job of either kind (a task lookup or deletion): also for a vendor id that looks like
+    /// a stored one (see [`JobId::new`], [`JobId::typed`]).
     pub(crate) fn check_provider(&self, provider: Provider) -> Result<(), Error> {
         if self.names_no_task() {
             return Err(Error::invalid_input(
@@ -191,16 +206,15 @@ impl JobId {
 }
 
 impl JobId {
-    /// `InvalidInput` (field `field`) for a bare id whose text looks like a stored id.
+    /// `InvalidInput` (field `field`) for an id whose vendor id looks like a stored id: a
+    /// bare id's text, or a typed id's vendor id (a stored id inside a stored id).
     pub(crate) fn check_bare_text(&self, field: &str) -> Result<(), Error> {
-        if self.provider.is_some() {
-            return Ok(());
-        }
         refuse_stored_text(
             field,
             &self.id,
             "JobId",
             "<provider>:<clone|speech>:<vendor id>",
+            self.provider.is_some(),
         )
     }
 }
@@ -356,7 +370,9 @@ impl VoiceId {
         }
     }
 
-    /// A voice id of a known provider (activation unknown).
+    /// A voice id of a known provider (activation unknown). `id` is the vendor's id alone:
+    /// one that is itself a stored id (`vmeg:voice:cv_1`) is refused as `InvalidInput` (field
+    /// `voice_id`) by every call it is given to, with nothing sent.
     pub fn typed(provider: Provider, id: impl Into<String>) -> Self {
         Self {
             provider: Some(provider),
@@ -397,24 +413,23 @@ impl VoiceId {
         self.activation
     }
 
-    /// `InvalidInput` (field `field`) when the id names another provider's voice, is a bare
-    /// id that looks like a stored one (see [`VoiceId::new`]), or, for a JimmyAI client, is
-    /// a `modelId` known to be unactivated whose deadline passed before `now` (VMEG voices
-    /// never expire).
+    /// `InvalidInput` (field `field`) when the id names another provider's voice, has a
+    /// vendor id that looks like a stored one (see [`VoiceId::new`], [`VoiceId::typed`]), or,
+    /// for a JimmyAI client, is a `modelId` known to be unactivated whose deadline passed
+    /// before `now` (VMEG voices never expire).
     pub(crate) fn check(
         &self,
         field: &str,
         provider: Provider,
         now: SystemTime,
     ) -> Result<(), Error> {
-        if self.provider.is_none() {
-            refuse_stored_text(
-                field,
-                &self.id,
-                "VoiceId",
-                "<provider>:voice[;<state>]:<vendor id>",
-            )?;
-        }
+        refuse_stored_text(
+            field,
+            &self.id,
+            "VoiceId",
+            "<provider>:voice[;<state>]:<vendor id>",
+            self.provider.is_some(),
+        )?;
         if let Some(p) = self.provider
             && p != provider
         {
