@@ -331,14 +331,27 @@ async fn typed_ids_whose_vendor_id_is_a_stored_id_are_refused_and_nothing_is_sen
         let server = Scripted::start(Vec::new()).await;
         let (c, _) = client(provider, &server.base_url);
         let wait = fast_wait(provider);
-        for inner in ["vmeg:clone:x", "jimmyai:speech:a", "VMEG:voice:cv_1", " vmeg:clone:x"] {
+        for inner in [
+            "vmeg:clone:x",
+            "jimmyai:speech:a",
+            "VMEG:voice:cv_1",
+            " vmeg:clone:x",
+        ] {
             let clone = JobId::typed(provider, JobKind::Clone, inner);
             let speech = JobId::typed(provider, JobKind::Speech, inner);
             let stored: JobId = format!("{provider}:clone:{inner}").parse().unwrap();
             assert_eq!(stored, clone);
             let what = |call: &str| format!("{provider} {call} {inner:?}");
-            check(what("clone_status"), "job_id", c.clone_status(&clone).await.map(drop));
-            check(what("speech_status"), "job_id", c.speech_status(&speech).await.map(drop));
+            check(
+                what("clone_status"),
+                "job_id",
+                c.clone_status(&clone).await.map(drop),
+            );
+            check(
+                what("speech_status"),
+                "job_id",
+                c.speech_status(&speech).await.map(drop),
+            );
             check(
                 what("wait_for_clone"),
                 "job_id",
@@ -350,9 +363,17 @@ async fn typed_ids_whose_vendor_id_is_a_stored_id_are_refused_and_nothing_is_sen
             }
             let voice = VoiceId::typed(provider, inner);
             let speak = SpeechRequest::new(voice.clone(), "hi").language("en-US");
-            check(what("synthesize"), "voice_id", c.synthesize(&speak).await.map(drop));
+            check(
+                what("synthesize"),
+                "voice_id",
+                c.synthesize(&speak).await.map(drop),
+            );
             if provider == Provider::Vmeg {
-                check(what("delete_voice"), "voice_id", c.delete_voice(voice).await);
+                check(
+                    what("delete_voice"),
+                    "voice_id",
+                    c.delete_voice(voice).await,
+                );
             }
         }
         for s in server.seen() {

@@ -292,7 +292,10 @@ fn a_key_given_as_a_task_id_or_a_language_never_shows_up() {
     let logs = logs();
     let printed = runtime().block_on(async {
         let server = Scripted::start(vec![
-            Step::status(404, json!({"code": "40400", "msg": "task not found"}));
+            Step::status(
+                404,
+                json!({"code": "40400", "msg": "task not found"})
+            );
             8
         ])
         .await;
@@ -309,7 +312,10 @@ fn a_key_given_as_a_task_id_or_a_language_never_shows_up() {
             let mut errors = Vec::new();
             if provider == Provider::JimmyAi {
                 let e = c.clone_status(&JobId::new(KEY)).await.unwrap_err();
-                assert!(e.note().is_some(), "the unknown-id note is what is checked: {e}");
+                assert!(
+                    e.note().is_some(),
+                    "the unknown-id note is what is checked: {e}"
+                );
                 errors.push(e);
             }
             let clone = match provider {
@@ -333,7 +339,10 @@ fn a_key_given_as_a_task_id_or_a_language_never_shows_up() {
         );
     }
     let captured = logs.take();
-    assert!(captured.contains("failed"), "no failure was logged: {captured}");
+    assert!(
+        captured.contains("failed"),
+        "no failure was logged: {captured}"
+    );
     assert!(
         leaked(&captured, KEY).is_none(),
         "piece {:?} in the logs",

@@ -64,6 +64,12 @@ fn refuse_stored_text(
     Err(Error::invalid_input(field, reason))
 }
 
+/// An id's printed form as an error quotes it: its start (see `Excerpt`).
+fn shown(id: &impl fmt::Display) -> String {
+    let printed = id.to_string();
+    Excerpt::of(&printed).to_string()
+}
+
 /// How a bare id prints: its text, except that a text which would read back as a stored form
 /// (an exact lowercase `vmeg:` / `jimmyai:` start) prints with its provider in capitals.
 /// Printed as is, `jimmyai:clone:a` would parse back as a typed id with another vendor id
@@ -169,7 +175,7 @@ impl JobId {
                 "job_id",
                 format!(
                     "{} is a {k} job, not a {kind} job; use {k}_status / wait_for_{k}",
-                    Excerpt::of(&self.to_string()),
+                    shown(self),
                     k = k.as_str()
                 ),
             ));
@@ -197,7 +203,7 @@ impl JobId {
                 "job_id",
                 format!(
                     "{} is a {p} job, but this client talks to {provider}; use a {p} client",
-                    Excerpt::of(&self.to_string())
+                    shown(self)
                 ),
             )),
             _ => Ok(()),
@@ -437,7 +443,7 @@ impl VoiceId {
                 field,
                 format!(
                     "{} is a {p} voice, but this client talks to {provider}",
-                    Excerpt::of(&self.to_string())
+                    shown(self)
                 ),
             ));
         }
@@ -669,7 +675,9 @@ mod tests {
         let parsed = [
             format!("vmeg:clone:{spaces}").parse::<JobId>().unwrap_err(),
             format!("VMEG:clone:{xs}").parse::<JobId>().unwrap_err(),
-            format!("vmeg:voice:{spaces}").parse::<VoiceId>().unwrap_err(),
+            format!("vmeg:voice:{spaces}")
+                .parse::<VoiceId>()
+                .unwrap_err(),
             format!("vmeg:voice;{xs}").parse::<VoiceId>().unwrap_err(),
             format!("VMEG:voice:{xs}").parse::<VoiceId>().unwrap_err(),
             xs.parse::<Provider>().unwrap_err(),

@@ -227,7 +227,12 @@ impl FromStr for Emotion {
         ];
         all.into_iter()
             .find(|e| e.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| ParseError::new("emotion", format!("{:?} is not a JimmyAI emotion", Excerpt::of(s))))
+            .ok_or_else(|| {
+                ParseError::new(
+                    "emotion",
+                    format!("{:?} is not a JimmyAI emotion", Excerpt::of(s)),
+                )
+            })
     }
 }
 
