@@ -874,10 +874,25 @@ mod tests {
                 );
             }
         }
+        // A typed id whose vendor id is itself a stored id (a stored id stored again) is
+        // refused too: its vendor id would get the vendor's "not found" as well.
         let typed = JobId::typed(Provider::JimmyAi, JobKind::Clone, "vmeg:clone:x");
-        assert!(typed.check(Provider::JimmyAi, JobKind::Clone).is_ok());
+        let e = typed.check(Provider::JimmyAi, JobKind::Clone).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, reason }
+                if field == "job_id" && reason.contains("is itself a stored id of vmeg")),
+            "{e}"
+        );
         let typed = VoiceId::typed(Provider::JimmyAi, "vmeg:voice:x");
-        assert!(typed.check("voice_id", Provider::JimmyAi, now).is_ok());
+        let e = typed.check("voice_id", Provider::JimmyAi, now).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, reason }
+                if field == "voice_id" && reason.contains("is itself a stored id of vmeg")),
+            "{e}"
+        );
+        // A vendor id that merely holds a `:` is no stored id.
+        let typed = JobId::typed(Provider::Vmeg, JobKind::Clone, "a:vmeg:clone:x");
+        assert!(typed.check(Provider::Vmeg, JobKind::Clone).is_ok());
     }
 
     /// Printing and parsing back never turns an id into another one that would be sent: a
