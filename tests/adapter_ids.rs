@@ -311,6 +311,82 @@ async fn bare_ids_that_look_like_stored_ids_are_refused_on_every_id_call() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// A typed id whose vendor id is itself a stored id (a stored id stored again,
+/// `vmeg:clone:vmeg:clone:abc`, or one given to `JobId::typed` / `VoiceId::typed`): refused
+/// by every call naming the field, nothing sent. Before: its vendor id (`vmeg:clone:abc`) was
+/// sent, and the vendor's "not found" reads as "no job", so a caller may submit again.
+#[tokio::test]
+async fn typed_ids_whose_vendor_id_is_a_stored_id_are_refused_and_nothing_is_sent() {
+    use voiceclone::{JobKind, VoiceId};
+    let wrong = std::cell::RefCell::new(Vec::new());
+    let check = |what: String, want: &str, result: Result<(), Error>| match result
+        .as_ref()
+        .map_err(Error::kind)
+    {
+        Err(ErrorKind::InvalidInput { field, reason })
+            if field == want && reason.contains("is itself a stored id") => {}
+        other => wrong.borrow_mut().push(format!("{what}: {other:?}")),
+    };
+    for provider in Provider::ALL {
+        let server = Scripted::start(Vec::new()).await;
+        let (c, _) = client(provider, &server.base_url);
+        let wait = fast_wait(provider);
+        for inner in [
+            "vmeg:clone:x",
+            "jimmyai:speech:a",
+            "VMEG:voice:cv_1",
+            " vmeg:clone:x",
+        ] {
+            let clone = JobId::typed(provider, JobKind::Clone, inner);
+            let speech = JobId::typed(provider, JobKind::Speech, inner);
+            let stored: JobId = format!("{provider}:clone:{inner}").parse().unwrap();
+            assert_eq!(stored, clone);
+            let what = |call: &str| format!("{provider} {call} {inner:?}");
+            check(
+                what("clone_status"),
+                "job_id",
+                c.clone_status(&clone).await.map(drop),
+            );
+            check(
+                what("speech_status"),
+                "job_id",
+                c.speech_status(&speech).await.map(drop),
+            );
+            check(
+                what("wait_for_clone"),
+                "job_id",
+                c.wait_for_clone(&clone, &wait).await.map(drop),
+            );
+            if provider == Provider::Vmeg {
+                check(what("task"), "job_id", c.task(&clone).await.map(drop));
+                check(what("delete_task"), "job_id", c.delete_task(&clone).await);
+            }
+            let voice = VoiceId::typed(provider, inner);
+            let speak = SpeechRequest::new(voice.clone(), "hi").language("en-US");
+            check(
+                what("synthesize"),
+                "voice_id",
+                c.synthesize(&speak).await.map(drop),
+            );
+            if provider == Provider::Vmeg {
+                check(
+                    what("delete_voice"),
+                    "voice_id",
+                    c.delete_voice(voice).await,
+                );
+            }
+        }
+        for s in server.seen() {
+            wrong.borrow_mut().push(format!(
+                "{provider} sent {} {}?{}",
+                s.method, s.path, s.query
+            ));
+        }
+    }
+    let wrong = wrong.into_inner();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 async fn sim() -> SimHandle {
     Simulator::start_with(SimConfig::default().with_speed(1000.0))
         .await

@@ -311,6 +311,49 @@ async fn a_trickling_reader_ends_at_the_calls_timeout_with_nothing_sent() {
     dripping.abort();
 }
 
+/// A reader that trickles a byte every 59 s (each read within `READER_IDLE_TIMEOUT`), with no
+/// call timeout set: the clone ends at the spool's deadline (`READER_SPOOL_TIME`, a few bytes
+/// earning no more), `InvalidInput` naming `audio_file` at the read-file step, saying the
+/// reader was too slow; nothing is sent. On a paused clock. Before: the call never ended.
+#[tokio::test(start_paused = true)]
+async fn a_reader_trickling_under_the_idle_timeout_ends_at_the_spool_deadline() {
+    use voiceclone::{READER_IDLE_TIMEOUT, READER_SPOOL_TIME};
+    use workspace_tests::scripted::Scripted;
+    let server = Scripted::start(Vec::new()).await;
+    for p in [Provider::Vmeg, Provider::JimmyAi] {
+        let c = Client::builder(p)
+            .api_key("k-trickle")
+            .base_url(server.base_url.as_str())
+            .allow_private_urls(true)
+            .build()
+            .unwrap();
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let dripping = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            while tx.write_all(b"x").await.is_ok() {
+                tokio::time::sleep(READER_IDLE_TIMEOUT - Duration::from_secs(1)).await;
+            }
+        });
+        let started = tokio::time::Instant::now();
+        let mut request = CloneRequest::from_reader("drip.mp3", rx);
+        if p == Provider::Vmeg {
+            request = request.name("n").language("en-US");
+        }
+        let e = tokio::time::timeout(3 * READER_SPOOL_TIME, c.clone_voice(&request))
+            .await
+            .unwrap_or_else(|_| panic!("{p}: the trickling reader held the call"))
+            .unwrap_err();
+        assert_eq!(field(&e), "audio_file", "{p}: {e}");
+        assert!(e.to_string().contains("too slow"), "{p}: {e}");
+        assert_eq!(e.step(), Some(UploadStep::ReadFile), "{p}: {e}");
+        assert_eq!(e.phase(), Phase::NotSent, "{p}: {e}");
+        assert!(e.may_resubmit(), "{p}: {e}");
+        assert_eq!(started.elapsed(), READER_SPOOL_TIME, "{p}");
+        dripping.abort();
+    }
+    assert!(server.seen().is_empty(), "nothing may be sent");
+}
+
 #[tokio::test]
 async fn a_reader_that_never_ends_is_refused_at_the_clients_upload_limit() {
     let env = Env::start(SimConfig::default()).await;

@@ -280,3 +280,72 @@ proptest! {
         );
     }
 }
+
+/// A key pasted into the wrong argument: a JimmyAI task id (its "unknown id" note quotes the
+/// id) and a language (the refusal quotes the tag), given to a client whose key is that text.
+/// Every error leaves through the key's scrubber, its reason and note too: neither the error
+/// (`Display`, `Debug`) nor the log shows the key. Before: the reason and the note kept it.
+#[test]
+fn a_key_given_as_a_task_id_or_a_language_never_shows_up() {
+    const KEY: &str = "sk-Pasted0Into1The2Wrong3Argument";
+    let _serial = serial();
+    let logs = logs();
+    let printed = runtime().block_on(async {
+        let server = Scripted::start(vec![
+            Step::status(
+                404,
+                json!({"code": "40400", "msg": "task not found"})
+            );
+            8
+        ])
+        .await;
+        let mut out = Vec::new();
+        for provider in Provider::ALL {
+            let c = Client::builder(provider)
+                .api_key(KEY)
+                .base_url(server.base_url.as_str())
+                .timeout(Duration::from_secs(5))
+                .retry(RetryPolicy::default().with_max_attempts(1))
+                .sleeper(Arc::new(RecordingSleeper::new()))
+                .build()
+                .unwrap();
+            let mut errors = Vec::new();
+            if provider == Provider::JimmyAi {
+                let e = c.clone_status(&JobId::new(KEY)).await.unwrap_err();
+                assert!(
+                    e.note().is_some(),
+                    "the unknown-id note is what is checked: {e}"
+                );
+                errors.push(e);
+            }
+            let clone = match provider {
+                Provider::Vmeg => CloneRequest::new("https://cdn.example.com/a.wav").name("n"),
+                _ => CloneRequest::new("https://cdn.example.com/a.mp3"),
+            };
+            errors.push(c.clone_voice(&clone.language(KEY)).await.unwrap_err());
+            let speech = SpeechRequest::new("voice-1", "Hello there.").language(KEY);
+            errors.push(c.synthesize(&speech).await.unwrap_err());
+            for e in errors {
+                out.push(format!("{e} | {e:?} | {:?}", e.kind()));
+            }
+        }
+        out
+    });
+    for text in &printed {
+        assert!(
+            leaked(text, KEY).is_none(),
+            "piece {:?} in {text}",
+            leaked(text, KEY)
+        );
+    }
+    let captured = logs.take();
+    assert!(
+        captured.contains("failed"),
+        "no failure was logged: {captured}"
+    );
+    assert!(
+        leaked(&captured, KEY).is_none(),
+        "piece {:?} in the logs",
+        leaked(&captured, KEY)
+    );
+}

@@ -473,14 +473,19 @@ impl Error {
     }
 
     /// Removes every piece of the API key from everything this error holds that came from a
-    /// server (a server could echo the key back; nothing this crate prints may contain it).
-    /// The decoders already scrub as they read; this is the last line.
+    /// server (a server could echo the key back; nothing this crate prints may contain it),
+    /// or from a caller (a key pasted into the wrong argument, a task id or a language, is
+    /// quoted by its refusal's reason or the error's note). The decoders already scrub as
+    /// they read; this is the last line.
     pub(crate) fn scrub(mut self, scrubber: &crate::scrub::Scrubber) -> Self {
         if let Some(m) = self.0.message.take() {
             self.0.message = Some(scrubber.scrub_owned(m));
         }
         if let Some(c) = self.0.cause.take() {
             self.0.cause = Some(scrubber.scrub_owned(c));
+        }
+        if let Some(n) = self.0.note.take() {
+            self.0.note = Some(scrubber.scrub_owned(n));
         }
         if self
             .0
@@ -498,7 +503,7 @@ impl Error {
             *task_id = None;
         }
         match &mut self.0.kind {
-            ErrorKind::TaskFailed { reason, .. } => {
+            ErrorKind::TaskFailed { reason, .. } | ErrorKind::InvalidInput { reason, .. } => {
                 *reason = scrubber.scrub_owned(std::mem::take(reason));
             }
             ErrorKind::Download(failure) => failure.scrub(scrubber),

@@ -154,12 +154,10 @@ pub(crate) fn for_jimmyai(value: &str) -> Result<JimmyAiChoice, String> {
             known: false,
         });
     }
-    // At most 64 characters of the value are quoted back: a caller's 10 MB value must not
-    // become a 10 MB error (and log line).
-    let shown: String = v.chars().take(64).collect();
-    let more = if shown.len() < v.len() { "..." } else { "" };
+    // Its start only: a caller's 10 MB value must not become a 10 MB error (and log line).
     Err(format!(
-        "{shown:?}{more} is neither a BCP-47 tag (e.g. en-US) nor a JimmyAI language name (e.g. English, Chinese,Yue)"
+        "{:?} is neither a BCP-47 tag (e.g. en-US) nor a JimmyAI language name (e.g. English, Chinese,Yue)",
+        crate::model::Excerpt::of(v)
     ))
 }
 
@@ -173,7 +171,7 @@ mod tests {
         let huge = "x".repeat(1_000_000);
         let reason = for_jimmyai(&huge).err().unwrap();
         assert!(reason.len() < 300, "{}", reason.len());
-        assert!(reason.contains("\"..."), "{reason}");
+        assert!(reason.contains("\"…"), "{reason}");
     }
 
     #[test]

@@ -65,7 +65,9 @@ impl AudioSource {
 
     /// A reader source: `reader` is read once, to its end, when the recording is sent.
     /// A reader that yields no byte for
-    /// [`READER_IDLE_TIMEOUT`](crate::READER_IDLE_TIMEOUT) (60 s) is refused
+    /// [`READER_IDLE_TIMEOUT`](crate::READER_IDLE_TIMEOUT) (60 s), or that has not ended
+    /// within [`READER_SPOOL_TIME`](crate::READER_SPOOL_TIME) (10 min) plus one second per
+    /// [`READER_SPOOL_RATE`](crate::READER_SPOOL_RATE) bytes (32 KiB) it gave, is refused
     /// (`InvalidInput` naming `audio_file`, nothing sent). Requires the `upload` feature.
     #[cfg(feature = "upload")]
     pub fn reader(

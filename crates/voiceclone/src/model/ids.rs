@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{JobKind, ParseError};
+use super::{Excerpt, JobKind, ParseError};
 use crate::error::{Error, ErrorKind};
 
 /// Which vendor a [`crate::Client`] talks to.
@@ -36,30 +36,40 @@ fn split_provider(s: &str) -> Option<(Provider, &str)> {
 /// `#` is refused by every id check (`validate::id`), so no id a vendor names is taken for it.
 const NO_TASK: &str = "#no-task-id";
 
-/// How many characters of a refused text `refuse_stored_text` repeats.
-const STORED_TEXT_SHOWN: usize = 80;
+/// `InvalidInput` (field `field`) for a vendor id (`text`) that looks like a stored id
+/// (`what`'s form `form`): of a bare id (`typed` false), or of a typed one (a stored id
+/// stored again, `vmeg:clone:vmeg:clone:x`, or one given to `typed`). Sent as a vendor id it
+/// would get the vendor's "not found", which a caller may read as "no job" and submit again.
+/// Refused before sending, whatever the call, since every id-taking call checks its ids
+/// through here.
+fn refuse_stored_text(
+    field: &str,
+    text: &str,
+    what: &str,
+    form: &str,
+    typed: bool,
+) -> Result<(), Error> {
+    let Some(p) = crate::validate::stored_id_provider(text) else {
+        return Ok(());
+    };
+    let reason = if typed {
+        format!(
+            "its vendor id {:?} is itself a stored id of {p} (`{form}`): a stored id stored again, or given to `{what}::typed`; it is never sent, since the vendor knows no such id; store the id once and read it with `str::parse::<{what}>()`, or give `{what}::typed` the bare vendor id",
+            Excerpt::of(text),
+        )
+    } else {
+        format!(
+            "{:?} looks like a stored id of {p} (`{form}`), not a bare vendor id, and is never sent as one; parse it with `str::parse::<{what}>()` or `{what}::from` (the stored form is lowercase, without surrounding spaces), or give the bare vendor id with `{what}::new`",
+            Excerpt::of(text),
+        )
+    };
+    Err(Error::invalid_input(field, reason))
+}
 
-/// `InvalidInput` (field `field`) for a bare id (`text`, no provider known) that looks like a
-/// stored id (`what`'s form `form`): sent as a vendor id it would get the vendor's "not
-/// found", which a caller may read as "no job" and submit again. Refused before sending,
-/// whatever the call, since every id-taking call checks its ids through here.
-fn refuse_stored_text(field: &str, text: &str, what: &str, form: &str) -> Result<(), Error> {
-    match crate::validate::stored_id_provider(text) {
-        Some(p) => Err(Error::invalid_input(
-            field,
-            format!(
-                "{:?}{} looks like a stored id of {p} (`{form}`), not a bare vendor id, and is never sent as one; parse it with `str::parse::<{what}>()` or `{what}::from` (the stored form is lowercase, without surrounding spaces), or give the bare vendor id with `{what}::new`",
-                // The text is the caller's, of any length: its start says enough.
-                text.chars().take(STORED_TEXT_SHOWN).collect::<String>(),
-                if text.chars().nth(STORED_TEXT_SHOWN).is_some() {
-                    "..."
-                } else {
-                    ""
-                },
-            ),
-        )),
-        None => Ok(()),
-    }
+/// An id's printed form as an error quotes it: its start (see `Excerpt`).
+fn shown(id: &impl fmt::Display) -> String {
+    let printed = id.to_string();
+    Excerpt::of(&printed).to_string()
 }
 
 /// How a bare id prints: its text, except that a text which would read back as a stored form
@@ -99,7 +109,9 @@ impl JobId {
         }
     }
 
-    /// A vendor task id of a known provider and kind.
+    /// A vendor task id of a known provider and kind. `id` is the vendor's id alone: one
+    /// that is itself a stored id (`vmeg:clone:x`) is refused as `InvalidInput` (field
+    /// `job_id`) by every call it is given to, with nothing sent.
     pub fn typed(provider: Provider, kind: JobKind, id: impl Into<String>) -> Self {
         Self {
             provider: Some(provider),
@@ -164,7 +176,8 @@ impl JobId {
             return Err(Error::invalid_input(
                 "job_id",
                 format!(
-                    "{self} is a {k} job, not a {kind} job; use {k}_status / wait_for_{k}",
+                    "{} is a {k} job, not a {kind} job; use {k}_status / wait_for_{k}",
+                    shown(self),
                     k = k.as_str()
                 ),
             ));
@@ -175,8 +188,8 @@ impl JobId {
 
 impl JobId {
     /// `InvalidInput` (field `job_id`) unless this id may be used by a `provider` client, as
-    /// a job of either kind (a task lookup or deletion): also for a bare id that looks like a
-    /// stored one (see [`JobId::new`]).
+    /// a job of either kind (a task lookup or deletion): also for a vendor id that looks like
+    /// a stored one (see [`JobId::new`], [`JobId::typed`]).
     pub(crate) fn check_provider(&self, provider: Provider) -> Result<(), Error> {
         if self.names_no_task() {
             return Err(Error::invalid_input(
@@ -191,7 +204,8 @@ impl JobId {
             Some(p) if p != provider => Err(Error::invalid_input(
                 "job_id",
                 format!(
-                    "{self} is a {p} job, but this client talks to {provider}; use a {p} client"
+                    "{} is a {p} job, but this client talks to {provider}; use a {p} client",
+                    shown(self)
                 ),
             )),
             _ => Ok(()),
@@ -200,16 +214,15 @@ impl JobId {
 }
 
 impl JobId {
-    /// `InvalidInput` (field `field`) for a bare id whose text looks like a stored id.
+    /// `InvalidInput` (field `field`) for an id whose vendor id looks like a stored id: a
+    /// bare id's text, or a typed id's vendor id (a stored id inside a stored id).
     pub(crate) fn check_bare_text(&self, field: &str) -> Result<(), Error> {
-        if self.provider.is_some() {
-            return Ok(());
-        }
         refuse_stored_text(
             field,
             &self.id,
             "JobId",
             "<provider>:<clone|speech>:<vendor id>",
+            self.provider.is_some(),
         )
     }
 }
@@ -261,7 +274,8 @@ impl FromStr for JobId {
                     return Err(ParseError::new(
                         "job_id",
                         format!(
-                            "{s:?} starts like a stored id of {p} but is not a job's: expected `<provider>:<clone|speech>:<vendor id>`, in lowercase and without surrounding spaces (a voice's stored form is a VoiceId), or a bare vendor id"
+                            "{:?} starts like a stored id of {p} but is not a job's: expected `<provider>:<clone|speech>:<vendor id>`, in lowercase and without surrounding spaces (a voice's stored form is a VoiceId), or a bare vendor id",
+                            Excerpt::of(s)
                         ),
                     ));
                 }
@@ -272,7 +286,8 @@ impl FromStr for JobId {
             return Err(ParseError::new(
                 "job_id",
                 format!(
-                    "{s:?} has no vendor id; expected `<provider>:<clone|speech>:<vendor id>` or a bare vendor id"
+                    "{:?} has no vendor id; expected `<provider>:<clone|speech>:<vendor id>` or a bare vendor id",
+                    Excerpt::of(s)
                 ),
             ));
         }
@@ -363,7 +378,9 @@ impl VoiceId {
         }
     }
 
-    /// A voice id of a known provider (activation unknown).
+    /// A voice id of a known provider (activation unknown). `id` is the vendor's id alone:
+    /// one that is itself a stored id (`vmeg:voice:cv_1`) is refused as `InvalidInput` (field
+    /// `voice_id`) by every call it is given to, with nothing sent.
     pub fn typed(provider: Provider, id: impl Into<String>) -> Self {
         Self {
             provider: Some(provider),
@@ -404,30 +421,32 @@ impl VoiceId {
         self.activation
     }
 
-    /// `InvalidInput` (field `field`) when the id names another provider's voice, is a bare
-    /// id that looks like a stored one (see [`VoiceId::new`]), or, for a JimmyAI client, is
-    /// a `modelId` known to be unactivated whose deadline passed before `now` (VMEG voices
-    /// never expire).
+    /// `InvalidInput` (field `field`) when the id names another provider's voice, has a
+    /// vendor id that looks like a stored one (see [`VoiceId::new`], [`VoiceId::typed`]), or,
+    /// for a JimmyAI client, is a `modelId` known to be unactivated whose deadline passed
+    /// before `now` (VMEG voices never expire).
     pub(crate) fn check(
         &self,
         field: &str,
         provider: Provider,
         now: SystemTime,
     ) -> Result<(), Error> {
-        if self.provider.is_none() {
-            refuse_stored_text(
-                field,
-                &self.id,
-                "VoiceId",
-                "<provider>:voice[;<state>]:<vendor id>",
-            )?;
-        }
+        refuse_stored_text(
+            field,
+            &self.id,
+            "VoiceId",
+            "<provider>:voice[;<state>]:<vendor id>",
+            self.provider.is_some(),
+        )?;
         if let Some(p) = self.provider
             && p != provider
         {
             return Err(Error::invalid_input(
                 field,
-                format!("{self} is a {p} voice, but this client talks to {provider}"),
+                format!(
+                    "{} is a {p} voice, but this client talks to {provider}",
+                    shown(self)
+                ),
             ));
         }
         if provider == Provider::JimmyAi
@@ -438,7 +457,7 @@ impl VoiceId {
             let refused_from = activate_by.checked_add(JIMMYAI_EXPIRY_GRACE);
             if refused_from.is_none_or(|r| now <= r) {
                 tracing::warn!(
-                    voice_id = %self.id,
+                    voice_id = %Excerpt::of(&self.id),
                     activate_by = %crate::time::format_rfc3339(activate_by),
                     "this modelId was not seen activated and its three days from the preview have passed; sending it: JimmyAI refuses it if it has expired"
                 );
@@ -448,7 +467,7 @@ impl VoiceId {
                 field,
                 format!(
                     "voice {} was never activated and expired at {} (unix {}): an unactivated modelId is usable for three days after its preview (refused here a day past that, whichever way JimmyAI counts them); clone the voice again (if it was activated elsewhere, store it as activated)",
-                    self.id,
+                    Excerpt::of(&self.id),
                     crate::time::format_rfc3339(activate_by),
                     unix_secs(activate_by)
                 ),
@@ -503,7 +522,8 @@ impl FromStr for VoiceId {
             ParseError::new(
                 "voice_id",
                 format!(
-                    "{s:?}: {why}; expected `<provider>:voice[;activated|;activate_by=<unix seconds>]:<vendor id>` or a bare vendor id"
+                    "{:?}: {why}; expected `<provider>:voice[;activated|;activate_by=<unix seconds>]:<vendor id>` or a bare vendor id",
+                    Excerpt::of(s)
                 ),
             )
         };
@@ -640,6 +660,59 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::error::{Error, ErrorKind};
+
+    /// A caller's value is quoted by its start only (`Excerpt`): a 1 MiB value made a 1 MiB
+    /// error (and log line) from every parser and id check. Before: quoted whole.
+    #[test]
+    fn a_huge_value_is_not_quoted_whole_by_any_parser_or_id_check() {
+        use crate::model::{Emotion, JobKind, OutputFormat, SoundVersion, VmegEngine};
+        // The longest refusal's own words (a bare id that looks stored, with its advice) are
+        // some 350 bytes; the value adds at most 80 characters.
+        const MAX: usize = 600;
+        let spaces = " ".repeat(1 << 20);
+        let xs = "x".repeat(1 << 20);
+        let short = |what: &str, text: String| {
+            assert!(text.len() < MAX, "{what}: {} bytes: {text}", text.len());
+        };
+        let parsed = [
+            format!("vmeg:clone:{spaces}").parse::<JobId>().unwrap_err(),
+            format!("VMEG:clone:{xs}").parse::<JobId>().unwrap_err(),
+            format!("vmeg:voice:{spaces}")
+                .parse::<VoiceId>()
+                .unwrap_err(),
+            format!("vmeg:voice;{xs}").parse::<VoiceId>().unwrap_err(),
+            format!("VMEG:voice:{xs}").parse::<VoiceId>().unwrap_err(),
+            xs.parse::<Provider>().unwrap_err(),
+            xs.parse::<VmegEngine>().unwrap_err(),
+            xs.parse::<SoundVersion>().unwrap_err(),
+            xs.parse::<OutputFormat>().unwrap_err(),
+            xs.parse::<Emotion>().unwrap_err(),
+        ];
+        for e in parsed {
+            short(e.field(), e.to_string());
+        }
+        let now = SystemTime::now();
+        let expired = VoiceId::typed(Provider::JimmyAi, xs.as_str()).with_activation(
+            Activation::Unactivated {
+                activate_by: UNIX_EPOCH,
+            },
+        );
+        let checked = [
+            JobId::typed(Provider::Vmeg, JobKind::Speech, xs.as_str())
+                .check(Provider::Vmeg, JobKind::Clone),
+            JobId::typed(Provider::JimmyAi, JobKind::Clone, xs.as_str())
+                .check_provider(Provider::Vmeg),
+            JobId::new(format!("VMEG:clone:{xs}")).check_provider(Provider::Vmeg),
+            VoiceId::typed(Provider::JimmyAi, xs.as_str()).check("voice_id", Provider::Vmeg, now),
+            VoiceId::new(format!("vmeg:voice:{xs}")).check("voice_id", Provider::Vmeg, now),
+            expired.check("voice_id", Provider::JimmyAi, now),
+        ];
+        for r in checked {
+            let e = r.unwrap_err();
+            short("check", e.to_string());
+            short("check", format!("{e:?}"));
+        }
+    }
 
     #[test]
     fn provider_parses_and_prints() {
@@ -803,10 +876,25 @@ mod tests {
                 );
             }
         }
+        // A typed id whose vendor id is itself a stored id (a stored id stored again) is
+        // refused too: its vendor id would get the vendor's "not found" as well.
         let typed = JobId::typed(Provider::JimmyAi, JobKind::Clone, "vmeg:clone:x");
-        assert!(typed.check(Provider::JimmyAi, JobKind::Clone).is_ok());
+        let e = typed.check(Provider::JimmyAi, JobKind::Clone).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, reason }
+                if field == "job_id" && reason.contains("is itself a stored id of vmeg")),
+            "{e}"
+        );
         let typed = VoiceId::typed(Provider::JimmyAi, "vmeg:voice:x");
-        assert!(typed.check("voice_id", Provider::JimmyAi, now).is_ok());
+        let e = typed.check("voice_id", Provider::JimmyAi, now).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, reason }
+                if field == "voice_id" && reason.contains("is itself a stored id of vmeg")),
+            "{e}"
+        );
+        // A vendor id that merely holds a `:` is no stored id.
+        let typed = JobId::typed(Provider::Vmeg, JobKind::Clone, "a:vmeg:clone:x");
+        assert!(typed.check(Provider::Vmeg, JobKind::Clone).is_ok());
     }
 
     /// Printing and parsing back never turns an id into another one that would be sent: a

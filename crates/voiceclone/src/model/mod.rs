@@ -37,9 +37,13 @@
 //! parse, and a bare id holding such a text is refused by every call it is given to
 //! (`InvalidInput` naming the field), with nothing sent: sent whole, it would get the
 //! vendor's "not found", which reads as "no job". Such a bare id prints with its provider in
-//! capitals (`JIMMYAI:clone:a`), so it never reads back as another, typed id.
+//! capitals (`JIMMYAI:clone:a`), so it never reads back as another, typed id. A typed id
+//! whose vendor id is itself a stored id (a stored id stored again,
+//! `vmeg:clone:vmeg:clone:x`, or one given to `JobId::typed` / `VoiceId::typed`) is refused
+//! the same way.
 
 mod audio;
+mod excerpt;
 mod ids;
 mod job;
 mod options;
@@ -55,6 +59,7 @@ mod unread;
 mod upload;
 
 pub use audio::AudioSource;
+pub(crate) use excerpt::Excerpt;
 pub(crate) use ids::wrong_kind;
 pub use ids::{Activation, JobId, Provider, VoiceId};
 pub use job::{CloneJob, Job, JobKind, SpeechJob};

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::Excerpt;
+
 /// Why a string is not a value of one of this crate's enums ([`Provider`](crate::Provider), [`VmegEngine`],
 /// [`SoundVersion`], [`OutputFormat`], [`Emotion`]): what `FromStr` returns.
 ///
@@ -83,7 +85,7 @@ impl FromStr for VmegEngine {
             "V5" => Ok(VmegEngine::V5),
             _ => Err(ParseError::new(
                 "vmeg_engine",
-                format!("{s:?} is not one of V1..V5"),
+                format!("{:?} is not one of V1..V5", Excerpt::of(s)),
             )),
         }
     }
@@ -124,7 +126,7 @@ impl FromStr for SoundVersion {
             "v2" => Ok(SoundVersion::V2),
             _ => Err(ParseError::new(
                 "sound_version",
-                format!("{s:?} is not v1 or v2"),
+                format!("{:?} is not v1 or v2", Excerpt::of(s)),
             )),
         }
     }
@@ -169,7 +171,7 @@ impl FromStr for OutputFormat {
             "m4a" => Ok(OutputFormat::M4a),
             _ => Err(ParseError::new(
                 "output_format",
-                format!("{s:?} is not wav, mp3 or m4a"),
+                format!("{:?} is not wav, mp3 or m4a", Excerpt::of(s)),
             )),
         }
     }
@@ -225,7 +227,12 @@ impl FromStr for Emotion {
         ];
         all.into_iter()
             .find(|e| e.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| ParseError::new("emotion", format!("{s:?} is not a JimmyAI emotion")))
+            .ok_or_else(|| {
+                ParseError::new(
+                    "emotion",
+                    format!("{:?} is not a JimmyAI emotion", Excerpt::of(s)),
+                )
+            })
     }
 }
 

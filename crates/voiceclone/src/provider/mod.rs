@@ -182,7 +182,11 @@ impl FromStr for Provider {
                     .collect();
                 ParseError::new(
                     "provider",
-                    format!("unknown provider {s:?}; expected {}", names.join(" or ")),
+                    format!(
+                        "unknown provider {:?}; expected {}",
+                        crate::model::Excerpt::of(s),
+                        names.join(" or ")
+                    ),
                 )
             })
     }

@@ -20,6 +20,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -28,7 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 
 use crate::error::{Error, UploadStep};
-use crate::model::{AudioSource, UploadProgress};
+use crate::model::{AudioSource, Excerpt, UploadProgress};
 use open::{FileId, open_regular};
 
 /// The request field every local-recording refusal names.
@@ -37,8 +38,25 @@ pub(crate) const FIELD: &str = "audio_file";
 const CHUNK: usize = 64 * 1024;
 /// How long a reader given as the recording ([`AudioSource::reader`]) may go without
 /// yielding a byte: a stalled source (a client that stopped sending its upload) would
-/// otherwise hold the clone call for ever when no per-call timeout is set.
-pub const READER_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// otherwise hold the clone call for ever when no per-call timeout is set. A reader that
+/// yields a byte now and then is bounded by [`READER_SPOOL_TIME`] and [`READER_SPOOL_RATE`].
+pub const READER_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a reader given as the recording ([`AudioSource::reader`]) has to give all of it,
+/// at least: its deadline is this, plus one second for every [`READER_SPOOL_RATE`] bytes it
+/// has given, counted from the first read. A reader past it is refused (`InvalidInput`
+/// naming `audio_file`, saying the reader was too slow; nothing sent). Each read is bounded
+/// by [`READER_IDLE_TIMEOUT`]; without this a reader yielding a byte every 59 s would hold
+/// the clone call for ever (up to the client's upload limit) when no per-call timeout is
+/// set. A per-call timeout or deadline ([`CallOptions`](crate::CallOptions)) bounds the
+/// read too, whichever ends first.
+pub const READER_SPOOL_TIME: Duration = Duration::from_secs(10 * 60);
+
+/// The least a reader given as the recording must average, in bytes a second, once
+/// [`READER_SPOOL_TIME`] has passed (see there): 32 KiB/s, a slow mobile upload. At it, the
+/// client's default 1 GiB limit takes some nine hours; a typical recording of a few MB is
+/// read within [`READER_SPOOL_TIME`] at any rate.
+pub const READER_SPOOL_RATE: u64 = 32 * 1024;
 
 /// The most bytes a local recording may hold: the provider's documented limit or the
 /// client's own ([`ClientBuilder::max_upload_bytes`](crate::ClientBuilder::max_upload_bytes)),
@@ -131,11 +149,12 @@ pub(crate) fn named(source: &AudioSource) -> Result<(String, String), Error> {
     let (file_name, ext) = name_of(source)?;
     let extension = ext.ok_or_else(|| {
         refuse(format!(
-            "{file_name:?} has no extension; the provider needs it to know the format"
+            "{:?} has no extension; the provider needs it to know the format",
+            Excerpt::of(&file_name)
         ))
     })?;
     if matches!(source, AudioSource::Bytes { bytes, .. } if bytes.is_empty()) {
-        return Err(refuse(format!("{file_name:?} is empty")));
+        return Err(refuse(format!("{:?} is empty", Excerpt::of(&file_name))));
     }
     Ok((file_name, extension))
 }
@@ -148,7 +167,10 @@ pub(crate) fn name_of(source: &AudioSource) -> Result<(String, Option<String>), 
         AudioSource::File(p) => p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| refuse(format!("{} names no file", p.display())))?,
+            .ok_or_else(|| {
+                let path = p.to_string_lossy();
+                refuse(format!("{} names no file", Excerpt::of(&path)))
+            })?,
         AudioSource::Bytes { file_name, .. } => file_name.clone(),
         AudioSource::Reader(r) => r.file_name().to_owned(),
     };
@@ -236,7 +258,7 @@ impl LocalSample {
             }
         };
         if len == 0 {
-            return Err(refuse(format!("{file_name:?} is empty")));
+            return Err(refuse(format!("{:?} is empty", Excerpt::of(&file_name))));
         }
         if len > limit.bytes {
             return Err(limit.refusal(Some(len)));
@@ -375,16 +397,35 @@ async fn spool(
     let copied = async {
         let mut buf = vec![0u8; CHUNK];
         let mut len = 0u64;
+        let started = tokio::time::Instant::now();
         loop {
-            let n = tokio::time::timeout(READER_IDLE_TIMEOUT, reader.read(&mut buf))
-                .await
-                .map_err(|_| {
-                    refuse(format!(
+            // The spool's deadline grows with what the reader gave (see `READER_SPOOL_TIME`);
+            // a read waits until it or the idle timeout, whichever is sooner.
+            let allowed =
+                READER_SPOOL_TIME.saturating_add(Duration::from_secs(len / READER_SPOOL_RATE));
+            let idle_until = tokio::time::Instant::now() + READER_IDLE_TIMEOUT;
+            let (until, too_slow) = match started.checked_add(allowed) {
+                Some(deadline) if deadline < idle_until => (deadline, true),
+                _ => (idle_until, false),
+            };
+            let n = match tokio::time::timeout_at(until, reader.read(&mut buf)).await {
+                Ok(read) => {
+                    read.map_err(|e| refuse(format!("reading the recording failed: {e}")))?
+                }
+                Err(_) if too_slow => {
+                    return Err(refuse(format!(
+                        "the reader was too slow: {len} bytes in {} s; a reader has {} s plus one second per {READER_SPOOL_RATE} bytes it gives (READER_SPOOL_TIME, READER_SPOOL_RATE); nothing was sent",
+                        started.elapsed().as_secs(),
+                        READER_SPOOL_TIME.as_secs(),
+                    )));
+                }
+                Err(_) => {
+                    return Err(refuse(format!(
                         "the reader gave no byte for {} s; nothing was sent",
                         READER_IDLE_TIMEOUT.as_secs()
-                    ))
-                })?
-                .map_err(|e| refuse(format!("reading the recording failed: {e}")))?;
+                    )));
+                }
+            };
             if n == 0 {
                 break;
             }
@@ -531,6 +572,29 @@ mod tests {
         }
     }
 
+    /// A file name is quoted by its start only (`Excerpt`): a 1 MiB name made a 1 MiB error.
+    /// Before: quoted whole.
+    #[test]
+    fn a_huge_file_name_is_not_quoted_whole() {
+        let huge = "n".repeat(1 << 20);
+        for source in [
+            AudioSource::Bytes {
+                file_name: huge.clone(),
+                bytes: Bytes::from_static(b"RIFF"),
+            },
+            AudioSource::Bytes {
+                file_name: format!("{huge}.wav"),
+                bytes: Bytes::new(),
+            },
+            AudioSource::File(PathBuf::from(format!("{huge}/.."))),
+        ] {
+            let e = named(&source).unwrap_err();
+            for shown in [e.to_string(), format!("{e:?}")] {
+                assert!(shown.len() < 400, "{} bytes", shown.len());
+            }
+        }
+    }
+
     async fn collect(
         s: &LocalSample,
         offset: u64,
@@ -618,6 +682,60 @@ mod tests {
         assert!(reason(e).contains("gave no byte for 60 s"));
         assert_eq!(started.elapsed(), READER_IDLE_TIMEOUT);
         drop(writer);
+    }
+
+    /// A reader that trickles (a byte every 59 s, each read within `READER_IDLE_TIMEOUT`)
+    /// is refused once it is slower than the spool's deadline allows (`READER_SPOOL_TIME`
+    /// plus a second per `READER_SPOOL_RATE` bytes), with no per-call timeout set. Before:
+    /// it held the call for ever (up to the 1 GiB limit, a byte a minute).
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_that_trickles_is_refused_at_the_spool_deadline() {
+        use tokio::io::AsyncWriteExt;
+        let (mut writer, reader) = tokio::io::duplex(64);
+        let trickle = tokio::spawn(async move {
+            while writer.write_all(b"x").await.is_ok() {
+                tokio::time::sleep(READER_IDLE_TIMEOUT - Duration::from_secs(1)).await;
+            }
+        });
+        let trickling = AudioSource::reader("t.wav", reader);
+        let started = tokio::time::Instant::now();
+        let e = tokio::time::timeout(
+            3 * READER_SPOOL_TIME,
+            LocalSample::prepare(&trickling, NO_LIMIT),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the trickling reader held the call"))
+        .unwrap_err();
+        assert_eq!(e.step(), Some(UploadStep::ReadFile), "{e}");
+        assert_eq!(e.phase(), crate::error::Phase::NotSent, "{e}");
+        let why = reason(e);
+        assert!(
+            why.contains("too slow") && why.contains("nothing was sent"),
+            "{why}"
+        );
+        // A handful of bytes earn no extra second: the deadline is the floor.
+        assert_eq!(started.elapsed(), READER_SPOOL_TIME);
+        trickle.abort();
+    }
+
+    /// The deadline grows with what the reader gave: a reader at the least rate it takes
+    /// (`READER_SPOOL_RATE` bytes a second, past `READER_SPOOL_TIME`) is read to its end.
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_at_the_least_rate_is_read_to_its_end() {
+        use tokio::io::AsyncWriteExt;
+        let (mut writer, reader) = tokio::io::duplex(CHUNK);
+        let chunk = vec![7u8; usize::try_from(READER_SPOOL_RATE).unwrap()];
+        let seconds = READER_SPOOL_TIME.as_secs() + 120;
+        let steady = tokio::spawn(async move {
+            for _ in 0..seconds {
+                writer.write_all(&chunk).await.unwrap();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        let source = AudioSource::reader("s.wav", reader);
+        let sample = LocalSample::prepare(&source, NO_LIMIT).await.unwrap();
+        assert_eq!(sample.len, seconds * READER_SPOOL_RATE);
+        steady.await.unwrap();
     }
 
     /// A reader refused at the limit, or found empty, leaves nothing in the temporary

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::error::Error;
 use crate::language;
-use crate::model::{CloneRequest, Provider, SoundVersion, SpeechRequest};
+use crate::model::{CloneRequest, Excerpt, Provider, SoundVersion, SpeechRequest};
 #[cfg(feature = "upload")]
 use crate::sample::wav;
 use crate::validate::{self, invalid, non_blank, reject_foreign};
@@ -312,6 +312,10 @@ pub(crate) fn jimmyai_text(field: &str, text: &str, max: usize) -> Result<(), Er
     Ok(())
 }
 
+/// How many characters of a malformed pause marker's inside its refusal quotes (a good one
+/// has at most five: `99.99`).
+const MARKER_SHOWN_CHARS: usize = 16;
+
 /// Counts Unicode scalar values outside `<#x#>` markers; refuses malformed markers
 /// (x in seconds, 0.01..=99.99, at most two decimals).
 pub(crate) fn count_without_pauses(text: &str) -> Result<usize, String> {
@@ -331,8 +335,12 @@ fn outside_pauses(text: &str, mut f: impl FnMut(&str)) -> Result<(), String> {
             return Err("has a pause marker \"<#\" without its closing \"#>\"".into());
         };
         let inner = after.get(..end).unwrap_or_default();
-        pause_value(inner)
-            .map_err(|why| format!("has a malformed pause marker <#{inner}#>: {why}"))?;
+        pause_value(inner).map_err(|why| {
+            // Its start only: a script with `<#` and the next `#>` megabytes on would make
+            // an error (and a log line) of megabytes.
+            let shown = Excerpt::at_most(inner, MARKER_SHOWN_CHARS);
+            format!("has a malformed pause marker <#{shown}#>: {why}")
+        })?;
         rest = after.get(end + 2..).unwrap_or_default();
     }
     f(rest);
@@ -414,6 +422,24 @@ mod tests {
         ] {
             assert!(count_without_pauses(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A malformed marker is quoted by its start only: a 5 MB script with `<#` and no `#>`
+    /// for megabytes made an error (and an info log line) of megabytes. Cut at a character
+    /// boundary. Before: everything between `<#` and the next `#>` was quoted.
+    #[test]
+    fn a_malformed_pause_marker_is_quoted_by_its_start_only() {
+        let huge = format!("a<#{}#>", "x".repeat(1_000_000));
+        let why = count_without_pauses(&huge).unwrap_err();
+        assert!(why.len() < 300, "{} bytes", why.len());
+        assert!(why.contains("<#xxxxxxxxxxxxxxxx…#>"), "{why}");
+        let wide = format!("a<#{}#>", "声".repeat(100));
+        let why = count_without_pauses(&wide).unwrap_err();
+        assert!(why.len() < 300, "{} bytes", why.len());
+        assert!(why.contains(&format!("<#{}…#>", "声".repeat(16))), "{why}");
+        // A short one is quoted whole.
+        let why = count_without_pauses("a<#1.234#>").unwrap_err();
+        assert!(why.contains("<#1.234#>"), "{why}");
     }
 
     #[test]
