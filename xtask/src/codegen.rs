@@ -1169,6 +1169,32 @@ mod tests {
         assert_eq!(GENERATOR, format!("progenitor {version}"));
     }
 
+    /// The route root is the leading segments every operation shares, before its last one
+    /// and any parameter; the workspace's specs each have one (the adapter refuses a base URL
+    /// ending in it: an empty root would switch that check off).
+    #[test]
+    fn the_route_root_is_what_every_route_starts_with() {
+        let op = |path: &str| crate::spec::Operation {
+            id: "x".into(),
+            method: "get".into(),
+            path: path.into(),
+            timeout_seconds: None,
+        };
+        let root = |paths: &[&str]| route_root(&paths.iter().map(|p| op(p)).collect::<Vec<_>>());
+        assert_eq!(root(&["/a/v1/x", "/a/v1/y/z"]), "/a/v1");
+        assert_eq!(root(&["/a/v1/x", "/a/v2/y"]), "/a");
+        assert_eq!(root(&["/a/{id}/x", "/a/{id}/y"]), "/a");
+        assert_eq!(root(&["/x", "/a/y"]), "");
+        assert_eq!(root(&[]), "");
+        for (spec, want) in [
+            ("specs/vmeg.yaml", "/openapi/v1"),
+            ("specs/jimmyai.yaml", "/api/open-api/v1"),
+        ] {
+            let (parsed, _) = unrewritten(spec);
+            assert_eq!(route_root(&parsed.operations), want, "{spec}");
+        }
+    }
+
     /// progenitor's output for a spec of the workspace, before the rewrites.
     fn unrewritten(spec: &str) -> (Spec, String) {
         let root = crate::workspace_root();
