@@ -211,9 +211,15 @@ impl Client {
         let mut hub_unsearched: Option<Error> = None;
         #[cfg(not(feature = "webhook"))]
         let hub_unsearched: Option<Error> = None;
+        // A delivery for the key that names no usable task still proves the submit made
+        // one: it only cannot say which.
+        #[cfg(feature = "webhook")]
+        let mut delivered_unnamed = false;
+        #[cfg(not(feature = "webhook"))]
+        let delivered_unnamed = false;
         #[cfg(feature = "webhook")]
         if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)
-            && let Some(id) = hub
+            && let Some(event) = hub
                 .job_for_idempotency_key(key)
                 .await
                 .unwrap_or_else(|e| {
@@ -221,25 +227,42 @@ impl Client {
                     hub_unsearched = Some(e);
                     None
                 })
-                .as_ref()
                 .filter(|e| answers_for(e, q.kind, from))
-                .and_then(WebhookEvent::task_id)
         {
-            let task = match listed.iter().find(|s| s.id.as_str() == id.as_str()) {
-                Some(s) => s.clone(),
-                None => self.summary_of(&id, q.kind).await?,
-            };
-            return Ok(Reconciled::Found {
-                task,
-                evidence: Evidence::Webhook,
-            });
+            match event.task_id() {
+                Some(id) => {
+                    let task = match listed.iter().find(|s| s.id.as_str() == id.as_str()) {
+                        Some(s) => s.clone(),
+                        None => self.summary_of(&id, q.kind).await?,
+                    };
+                    return Ok(Reconciled::Found {
+                        task,
+                        evidence: Evidence::Webhook,
+                    });
+                }
+                None => {
+                    tracing::warn!(pipeline_key = %event.pipeline_key, "the submit's webhook names no task id; reconciling by the task list, and the submit made a task");
+                    delivered_unnamed = true;
+                }
+            }
         }
         // What the search could not see: any candidate list is then incomplete.
-        let incomplete =
-            unread > 0 || unlisted || named_missing.is_some() || hub_unsearched.is_some();
+        let incomplete = unread > 0
+            || unlisted
+            || named_missing.is_some()
+            || hub_unsearched.is_some()
+            || delivered_unnamed;
         if listed.is_empty() {
             if let Some(missing) = named_missing {
                 return Err(missing);
+            }
+            if delivered_unnamed {
+                return Err(Error::new(ErrorKind::InvalidResponse)
+                    .with_provider(self.provider())
+                    .with_operation("reconcile")
+                    .with_message(
+                        "a webhook delivery for the submit's idempotency key says its task ran, but names no task id, and no listed task fits: the submit made a task; do not submit it again, look for it in the task list later",
+                    ));
             }
             if let Some(e) = hub_unsearched {
                 return Err(e.with_operation("reconcile").with_note(
