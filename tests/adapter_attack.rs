@@ -69,6 +69,11 @@ async fn ids_the_client_would_refuse_to_poll_are_no_usable_ids() {
         "\u{200b}",
         "\u{feff}\u{200d}",
         &long,
+        // A stored id's form (`vmeg:...`, `jimmyai:...`, any case): every call refuses it as
+        // an id given back, so the paid job could never be polled.
+        "VMEG:clone:1",
+        "vmeg:1",
+        " jimmyai:x",
     ];
     for provider in Provider::ALL {
         let idf = id_field(provider);

@@ -143,13 +143,15 @@ pub(crate) const MAX_ID_CHARS: usize = 256;
 
 /// An id from a server that can name a job or a voice: one this crate accepts back from a
 /// caller ([`crate::validate::id`]: not blank or invisible, no control characters, whitespace,
-/// separators or dot segments in any encoding, at most 256 bytes), and holding no piece of the
-/// API key (a scrubbed id is no id). An id the client would refuse to poll is no job id: the
-/// answer counts as unreadable.
+/// separators or dot segments in any encoding, at most 256 bytes, not in a stored id's form
+/// `vmeg:...` / `jimmyai:...`, which every call refuses as a vendor id), and holding no piece
+/// of the API key (a scrubbed id is no id). An id the client would refuse to poll is no job
+/// id: the answer counts as unreadable.
 pub(crate) fn usable_id(raw: Option<&str>) -> Option<&str> {
     let id = raw?.trim();
     let ok = id.chars().count() <= MAX_ID_CHARS
         && !(id.contains('[') && id.contains(crate::scrub::REDACTED))
+        && crate::validate::stored_id_provider(id).is_none()
         && crate::validate::id("id", id).is_ok();
     ok.then_some(id)
 }
@@ -326,6 +328,8 @@ mod tests {
             "..;",
             "\u{200b}",
             &"é".repeat(200),
+            "vmeg:clone:1",
+            "JimmyAI:x",
         ] {
             assert_eq!(usable_id(Some(bad)), None, "{bad:?}");
         }
