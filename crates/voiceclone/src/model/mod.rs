@@ -69,7 +69,7 @@ pub use reconcile::{
     AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, MAX_RECONCILE_WINDOW,
     MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted,
 };
-pub(crate) use reconcile::{FUTURE_SKEW, kind_of_operation};
+pub(crate) use reconcile::{EARLIEST_SUBMIT, FUTURE_SKEW, kind_of_operation};
 pub use request::{CloneRequest, SpeechLine, SpeechRequest};
 pub use result::{JIMMYAI_ACTIVATION_WINDOW, Speech, SpeechSegment, Voice};
 pub use status::TaskStatus;

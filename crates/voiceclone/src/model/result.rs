@@ -32,8 +32,8 @@ pub struct Voice {
     /// end (JimmyAI may count from the preview's completion), so activate before it. Past it
     /// the id is still sent, with a warning, for a day, then refused locally (see
     /// [`crate::Activation::Unactivated`]). `None` for VMEG, for activated voices, and when
-    /// the preview's creation time is unknown or over a day before its answer was read (a
-    /// date JimmyAI got wrong would expire a `modelId` just made).
+    /// the preview's creation time is unknown or before 2020 (a date JimmyAI got wrong
+    /// would expire a `modelId` just made).
     #[cfg_attr(
         feature = "serde",
         serde(serialize_with = "super::serde_form::opt_time")

@@ -70,25 +70,13 @@ fn job_of<J: Job>(task: &types::AudioTask, fallback_id: Option<&JobId>) -> Optio
     Some(job)
 }
 
-/// How long before the answer was read a preview's `created` may be for the activation
-/// deadline to be counted from it (a day). A `created` older than that (`1000000000`, 2001;
-/// a fresh task JimmyAI dates wrongly) would set a deadline already passed on a `modelId` just
-/// made, refused locally ("clone the voice again": a second paid preview): the deadline is
-/// then left unknown, and JimmyAI decides. Only a preview read a day or more after it was
-/// made loses its deadline so.
-const CREATED_TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
-
-/// The task as a clone (preview) job; the voice is set once `modelId` is known.
+/// The task as a clone (preview) job; the voice is set once `modelId` is known. Its
+/// activation deadline counts from the preview's `created`, unless that is before 2020
+/// (`1000000000`, 2001: a date JimmyAI got wrong, which would expire a `modelId` just made,
+/// refused locally with "clone the voice again", a second paid preview): then the deadline
+/// is left unknown and JimmyAI decides. A plausible `created` is kept whenever the answer is
+/// read: a preview polled two days after it was made still says when it expires.
 pub(crate) fn clone_job(task: &types::AudioTask, fallback_id: Option<&JobId>) -> Option<CloneJob> {
-    clone_job_read_at(task, fallback_id, std::time::SystemTime::now())
-}
-
-/// [`clone_job`] for an answer read at `now`.
-fn clone_job_read_at(
-    task: &types::AudioTask,
-    fallback_id: Option<&JobId>,
-    now: std::time::SystemTime,
-) -> Option<CloneJob> {
     let mut job: CloneJob = job_of(task, fallback_id)?;
     if let Some(model_id) = usable_id(text(task.model_id.as_ref())) {
         let mut voice = Voice::new(Provider::JimmyAi, model_id);
@@ -97,10 +85,11 @@ fn clone_job_read_at(
         }
         if let Some(t) = job.created_at {
             voice = voice.with_created_at(t);
-            if t.checked_add(CREATED_TRUSTED_FOR).is_some_and(|t| t < now) {
+            let plausible = t >= std::time::UNIX_EPOCH + crate::model::EARLIEST_SUBMIT;
+            if !plausible {
                 tracing::warn!(
                     model_id = %voice.id,
-                    "the preview's creation time is over a day before its answer was read; its activation deadline is left unknown"
+                    "the preview's creation time is before 2020; its activation deadline is left unknown"
                 );
             } else if let Some(deadline) = t.checked_add(JIMMYAI_ACTIVATION_WINDOW) {
                 voice = voice.with_activate_by(deadline);
@@ -162,8 +151,7 @@ mod tests {
             "status": "completed", "modelId": "m-1", "audioUrl": "https://cdn/p.mp3", "error": null, "newField": [1]
         }))
         .unwrap();
-        let read_at = UNIX_EPOCH + Duration::from_secs(1_781_777_280 + 600);
-        let job = clone_job_read_at(&t, None, read_at).unwrap();
+        let job = clone_job(&t, None).unwrap();
         assert_eq!(job.status, TaskStatus::Succeeded);
         let v = job.voice.unwrap();
         assert_eq!(v.id, "m-1");
@@ -172,10 +160,11 @@ mod tests {
             Some(UNIX_EPOCH + Duration::from_secs(1_781_777_280 + 3 * 86_400))
         );
         assert_eq!(v.preview_url.unwrap().as_str(), "https://cdn/p.mp3");
-        // Read more than a day after its `created` (a date JimmyAI got wrong, 2001): no
-        // deadline, rather than one already passed on a `modelId` just made.
-        let late = read_at + Duration::from_secs(86_400);
-        let v = clone_job_read_at(&t, None, late).unwrap().voice.unwrap();
+        // A `created` before 2020 (a date JimmyAI got wrong, 2001): no deadline, rather than
+        // one long passed on a `modelId` just made.
+        let mut wrong = t.clone();
+        wrong.created = serde_json::from_value(serde_json::json!(1_000_000_000)).unwrap();
+        let v = clone_job(&wrong, None).unwrap().voice.unwrap();
         assert_eq!(v.activate_by, None);
         assert_eq!(v.id.activation(), crate::model::Activation::Unknown);
     }
