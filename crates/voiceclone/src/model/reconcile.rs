@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use super::{JobId, JobKind, Provider, TaskSummary};
+use super::{Excerpt, JobId, JobKind, Provider, TaskSummary};
 use crate::error::{Error, ErrorKind};
 
 /// How far around the submit time a task's creation time may be to count as a candidate,
@@ -154,7 +154,11 @@ impl ReconcileQuery {
         }
         if let Some(id) = &self.task_id {
             id.check_bare_text("task_id")?;
-            if let Some(p) = id.provider()
+            let (given_provider, given_kind) = (id.provider(), id.kind());
+            // The caller's id, quoted by its start only: its length is not checked yet.
+            let stored = id.to_string();
+            let id = Excerpt::of(&stored);
+            if let Some(p) = given_provider
                 && p != provider
             {
                 return Err(Error::invalid_input(
@@ -162,7 +166,7 @@ impl ReconcileQuery {
                     format!("{id} is a {p} job, but this client talks to {provider}"),
                 ));
             }
-            if let (Some(want), Some(is)) = (self.kind, id.kind())
+            if let (Some(want), Some(is)) = (self.kind, given_kind)
                 && want != is
             {
                 return Err(Error::invalid_input(
@@ -439,6 +443,7 @@ pub enum Resubmitted<J> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -452,5 +457,29 @@ mod tests {
         // A last attempt "before" the start (a clock stepped back) never narrows it.
         let early = t0 - Duration::from_secs(60);
         assert_eq!(q.last_attempt_at(early).bounds(), (t0 - w, t0 + w));
+    }
+
+    /// A task id of the other provider or kind is refused quoting its start only: the check
+    /// runs before any length check, and a megabyte id was quoted whole.
+    #[test]
+    fn a_huge_task_id_of_the_wrong_provider_or_kind_is_quoted_by_its_start() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let huge = "x".repeat(1 << 20);
+        for (provider, kind) in [
+            (Provider::JimmyAi, JobKind::Clone),
+            (Provider::Vmeg, JobKind::Speech),
+        ] {
+            let mut q = ReconcileQuery::new(t0);
+            q.kind = Some(JobKind::Clone);
+            q.task_id = Some(JobId::typed(provider, kind, huge.as_str()));
+            let e = q.check(Provider::Vmeg, t0).unwrap_err();
+            let text = e.to_string();
+            assert!(
+                matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "task_id"),
+                "{}",
+                text.get(..200).unwrap_or(&text)
+            );
+            assert!(text.len() < 600, "{} bytes", text.len());
+        }
     }
 }
