@@ -61,6 +61,11 @@ pub struct ClientConfig {
     pub(crate) header_filter: TextFilter,
     /// The API key, to remove it from what a server says (never shown by `Debug`).
     pub(crate) key: Arc<str>,
+    /// Rebuilds an answer whose URL holds what must not be printed (a base URL's query,
+    /// credentials or fragment: see `hooks::execute`). `None` only from
+    /// [`ClientConfig::bearer_for_checked_base_url`], whose caller refuses such base URLs:
+    /// the rebuild (some kilobytes of code) is then not linked at all.
+    pub(crate) printable_url: Option<fn(reqwest::Response, bool) -> reqwest::Response>,
 }
 
 /// What the key is replaced with where a server echoes it.
@@ -109,7 +114,7 @@ impl ClientConfig {
     /// [`with_text_filter`](Self::with_text_filter)) and from the body and message an
     /// `InvalidResponsePayload` error keeps (see [`crate::hooks::decode`]).
     pub fn bearer(api_key: &str) -> Result<Self, ConnectError> {
-        Self::new(api_key, key_filter)
+        Self::new(api_key, key_filter, Some(crate::hooks::with_printable_url))
     }
 
     /// [`bearer`](Self::bearer), with `filter` as the text filter *instead of* the key's
@@ -122,13 +127,26 @@ impl ClientConfig {
     /// the headers of an answer are checked with `filter` (a header it would change holds
     /// the key) and for the key whole (see [`crate::hooks::execute`]).
     pub fn bearer_with_own_filter(api_key: &str, filter: TextFilter) -> Result<Self, ConnectError> {
-        Self::new(api_key, |_| filter)
+        Self::new(api_key, |_| filter, Some(crate::hooks::with_printable_url))
+    }
+
+    /// [`bearer_with_own_filter`](Self::bearer_with_own_filter), for a caller that refuses
+    /// every base URL with credentials, a query or a fragment before it connects (the
+    /// `voiceclone` adapter does): an answer's URL is then its request's, which holds none of
+    /// them, and is never rebuilt for printing. Given such a base URL anyway, an answer's URL
+    /// keeps its query (a failed request's error URL is still redacted).
+    pub fn bearer_for_checked_base_url(
+        api_key: &str,
+        filter: TextFilter,
+    ) -> Result<Self, ConnectError> {
+        Self::new(api_key, |_| filter, None)
     }
 
     /// The config for `api_key`, its text filter made by `filter` from the key.
     fn new(
         api_key: &str,
         filter: impl FnOnce(&Arc<str>) -> TextFilter,
+        printable_url: Option<fn(reqwest::Response, bool) -> reqwest::Response>,
     ) -> Result<Self, ConnectError> {
         if api_key.trim().is_empty() {
             return Err(ConnectError::InvalidApiKey);
@@ -149,6 +167,7 @@ impl ClientConfig {
             text_filter: Some(Arc::clone(&header_filter)),
             header_filter,
             key,
+            printable_url,
         })
     }
 
@@ -292,6 +311,23 @@ impl ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every constructor but the one for checked base URLs rebuilds an answer whose URL must
+    /// not be printed; that one links no rebuild (a one-call program of the adapter is some
+    /// kilobytes smaller).
+    #[test]
+    fn only_a_checked_base_url_config_leaves_answer_urls_as_they_are() {
+        let filter: TextFilter = Arc::new(|s: String| s);
+        let with = [
+            ClientConfig::bearer("k-1"),
+            ClientConfig::bearer_with_own_filter("k-1", Arc::clone(&filter)),
+        ];
+        for c in with {
+            assert!(c.is_ok_and(|c| c.printable_url.is_some()));
+        }
+        let checked = ClientConfig::bearer_for_checked_base_url("k-1", filter);
+        assert!(checked.is_ok_and(|c| c.printable_url.is_none()));
+    }
 
     #[test]
     fn debug_never_shows_the_key_and_timeouts_resolve() {

@@ -661,7 +661,9 @@ fn without_key(
 ///   fragment, and no query when the client's base URL has one (it is then the caller's, and
 ///   may hold a token; it is printed as `[redacted]`). (reqwest already moves a base URL's
 ///   credentials into an `Authorization` header, which [`prepare`] replaces with the bearer
-///   one: they are never sent either.)
+///   one: they are never sent either.) A config from
+///   [`ClientConfig::bearer_for_checked_base_url`] leaves the response's URL as it is: its
+///   caller refuses such base URLs.
 pub async fn execute(
     client: &reqwest::Client,
     config: &ClientConfig,
@@ -675,17 +677,18 @@ pub async fn execute(
         e
     })?;
     without_key_in_headers(response.headers_mut(), config);
-    let response = if crate::redact::needs_redaction(response.url(), query) {
-        with_printable_url(response, query)
-    } else {
-        response
+    let response = match config.printable_url {
+        Some(rebuild) if crate::redact::needs_redaction(response.url(), query) => {
+            rebuild(response, query)
+        }
+        _ => response,
     };
     Ok(limit_body(response, config.max_response_bytes()))
 }
 
 /// `response` with its URL redacted (see [`crate::redact::redact_url`]): reqwest keeps a
 /// response's URL in an extension of the `http::Response` it converts from.
-fn with_printable_url(response: reqwest::Response, query: bool) -> reqwest::Response {
+pub(crate) fn with_printable_url(response: reqwest::Response, query: bool) -> reqwest::Response {
     use reqwest::ResponseBuilderExt as _;
     let mut url = response.url().clone();
     crate::redact::redact_url(&mut url, query);

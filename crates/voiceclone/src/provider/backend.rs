@@ -41,7 +41,9 @@ impl Connect {
         // removes every piece of the key, so it replaces client-glue's search for the whole
         // key rather than running before it (one search per string, not two).
         let scrubber = std::sync::Arc::new(crate::scrub::Scrubber::new(self.api_key.expose()));
-        let mut config = client_glue::ClientConfig::bearer_with_own_filter(
+        // `build` refuses a base URL with credentials, a query or a fragment, so no answer's
+        // URL holds one: client-glue's rebuild of such answers is left out of the binary.
+        let mut config = client_glue::ClientConfig::bearer_for_checked_base_url(
             self.api_key.expose(),
             crate::scrub::text_filter(&scrubber),
         )
