@@ -152,6 +152,63 @@ async fn the_skipped_records_of_a_listing_are_counted() {
     assert_eq!((got.len(), unread.count()), (2, 1));
 }
 
+/// A listing that ended on a page holding neither a `records` array nor a `total` (`data`
+/// null, `{}`, `records` null alone) lists nothing, but says nothing of whether records exist:
+/// `UnreadRecords` reports it incomplete (`unlisted`, `is_complete`), as it does a skipped
+/// record. A page that did say (an array, even empty, or a `total`) is complete. Before, the
+/// flag was crate-internal: a caller (the CLI) read such a listing as an empty account.
+#[tokio::test]
+async fn a_listing_without_records_or_a_total_is_incomplete() {
+    let cases = [
+        (json!(null), false),
+        (json!({}), false),
+        (json!({"records": null}), false),
+        (json!({"records": []}), true),
+        (json!({"total": 0}), true),
+        (json!({"records": null, "total": 0}), true),
+    ];
+    for (data, complete) in cases {
+        let server = Scripted::start(vec![answer(data.clone())]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let unread = voiceclone::UnreadRecords::new();
+        let got: Vec<_> = c
+            .tasks_counting_unread(TaskFilter::all(), &unread)
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(got.is_empty(), "{data}: {got:?}");
+        assert_eq!(unread.count(), 0, "{data}");
+        assert_eq!(unread.unlisted(), !complete, "tasks {data}");
+        assert_eq!(unread.is_complete(), complete, "tasks {data}");
+        for system in [false, true] {
+            let server = Scripted::start(vec![answer(data.clone())]).await;
+            let (c, _) = client(Provider::Vmeg, &server.base_url);
+            let unread = voiceclone::UnreadRecords::new();
+            let got: Vec<_> = c
+                .voices_counting_unread(system, &unread)
+                .try_collect()
+                .await
+                .unwrap();
+            assert!(got.is_empty(), "{data}: {got:?}");
+            assert_eq!(unread.is_complete(), complete, "voices {system} {data}");
+        }
+    }
+    // Skipped records make a listing incomplete too.
+    let server = Scripted::start(vec![answer(
+        json!({"records": [task("t-1"), null], "total": 2}),
+    )])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let unread = voiceclone::UnreadRecords::new();
+    let got: Vec<_> = c
+        .tasks_counting_unread(TaskFilter::all(), &unread)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(!unread.unlisted() && !unread.is_complete());
+}
+
 /// A vendor that ignores the page number and sends its one short page again: the repeat is
 /// recognised as the end of the list, and its unreadable records are not counted a second
 /// time. Before, each page's records were counted as it arrived, before the walk knew it

@@ -161,6 +161,73 @@ fn a_task_list_with_unreadable_records_says_it_is_incomplete() {
     assert_eq!(j["unreadable_records"], 0, "{j}");
 }
 
+/// A list answer holding neither a `records` array nor a `total` (`data: null`, `{}`,
+/// `records: null` alone) says nothing of whether tasks or voices exist: `tasks`, `voices` and
+/// `voices --system` exit 1 (`incomplete_listing`, `"complete": false`), never "no tasks
+/// match" with exit 0, which a script would take for "no such task" and submit again (paid
+/// twice). An answer that says the list is empty (`records: []`, `total: 0`) still is.
+/// Before: exit 0, "no tasks match".
+#[test]
+fn a_list_answer_without_records_or_a_total_is_an_incomplete_listing() {
+    let fake = support::FakeVmeg::start(1, 10, false);
+    for data in [
+        serde_json::json!(null),
+        serde_json::json!({}),
+        serde_json::json!({"records": null}),
+    ] {
+        fake.answer_lists_with(data.clone());
+        for args in [&["tasks"][..], &["voices"], &["voices", "--system"]] {
+            let r = run_binary(Some(&fake.url), KEY, &[], &[], &vmeg(args));
+            assert_eq!(r.code, 1, "{data} {args:?}: {}", r.stdout);
+            let j = r.json();
+            assert_eq!(
+                j["error"]["kind"], "incomplete_listing",
+                "{data} {args:?}: {j}"
+            );
+            assert_eq!(j["complete"], false, "{data} {args:?}: {j}");
+            assert_eq!(j["unreadable_records"], 0, "{data} {args:?}: {j}");
+            let mut plain = vec!["--provider", "vmeg"];
+            plain.extend_from_slice(args);
+            let r = run_binary(Some(&fake.url), KEY, &[], &[], &plain);
+            assert_eq!(r.code, 1, "{data} {args:?}: {}", r.stdout);
+            assert!(r.stdout.contains("incomplete"), "{data}: {}", r.stdout);
+            assert!(!r.stdout.contains("no tasks match"), "{data}: {}", r.stdout);
+            assert!(
+                !r.stdout.contains("no cloned voices"),
+                "{data}: {}",
+                r.stdout
+            );
+            assert!(
+                !r.stdout.contains("no system voices"),
+                "{data}: {}",
+                r.stdout
+            );
+        }
+    }
+    for data in [
+        serde_json::json!({"records": []}),
+        serde_json::json!({"total": 0}),
+        serde_json::json!({"records": null, "total": 0}),
+    ] {
+        fake.answer_lists_with(data.clone());
+        for args in [&["tasks"][..], &["voices"], &["voices", "--system"]] {
+            let j = run_binary(Some(&fake.url), KEY, &[], &[], &vmeg(args))
+                .expect(0)
+                .json();
+            assert_eq!(j["complete"], true, "{data} {args:?}: {j}");
+        }
+        let r = run_binary(
+            Some(&fake.url),
+            KEY,
+            &[],
+            &[],
+            &["--provider", "vmeg", "tasks"],
+        )
+        .expect(0);
+        assert!(r.stdout.contains("no tasks match"), "{data}: {}", r.stdout);
+    }
+}
+
 /// A listing has a time budget for the whole of it (`--timeout`, default 30 min): a server
 /// that never answers (or answers each of 10,000 pages slowly) ends it with exit 3, nothing
 /// listed, not a command that runs for days. A budget that is not a positive number of

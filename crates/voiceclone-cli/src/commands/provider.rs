@@ -1049,7 +1049,7 @@ async fn voices(client: &Client, p: Provider, timeout: Option<Duration>) -> Outc
             let mut o = Outcome::default();
             o.set("provider", p.as_str());
             o.set("voices", voices.iter().map(voice_json).collect::<Vec<_>>());
-            if voices.is_empty() && unread.count() == 0 {
+            if voices.is_empty() && unread.is_complete() {
                 o.line(format!("no cloned voices on this {p} account"));
             }
             for v in &voices {

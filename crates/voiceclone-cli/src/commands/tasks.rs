@@ -47,7 +47,7 @@ pub async fn run(client: &Client, args: &TasksArgs) -> Outcome {
             let mut o = Outcome::default();
             o.set("tasks", tasks.iter().map(task_json).collect::<Vec<_>>());
             o.set("count", tasks.len());
-            if tasks.is_empty() && unread.count() == 0 {
+            if tasks.is_empty() && unread.is_complete() {
                 o.line("no tasks match");
             }
             for t in &tasks {
@@ -86,23 +86,31 @@ pub async fn collect_within<T>(
     }
 }
 
-/// Records the listing could not read, in `o`: `unreadable_records`, a line saying the list is
-/// incomplete, and a failure (exit 1, `incomplete_listing`): an absence in an incomplete list
+/// What the listing could not read, in `o`: `unreadable_records`, `complete`, and for an
+/// incomplete list (records skipped, or an answer holding no list at all: `data: null`) a line
+/// saying so and a failure (exit 1, `incomplete_listing`): an absence in an incomplete list
 /// proves nothing, and a script must not take it for "no such task" and submit again.
 pub fn note_unread(o: &mut Outcome, unread: &UnreadRecords, what: &str) {
     let n = unread.count();
     o.set("unreadable_records", n);
-    if n > 0 {
-        let message = format!(
+    o.set("complete", unread.is_complete());
+    let message = if n > 0 {
+        format!(
             "the provider listed {n} {what} record(s) that could not be read (no usable id, or not a record): this list is incomplete; to learn whether a submit created a task, use `reconcile`"
-        );
-        o.line(format!("warning: {message}"));
-        o.failure = Some(Failure::other(
-            crate::exit::Exit::Failure,
-            "incomplete_listing",
-            message,
-        ));
-    }
+        )
+    } else if unread.unlisted() {
+        format!(
+            "the provider's {what} list answer held no records and no total (`data` null or empty): this list is incomplete, not empty; to learn whether a submit created a task, use `reconcile`"
+        )
+    } else {
+        return;
+    };
+    o.line(format!("warning: {message}"));
+    o.failure = Some(Failure::other(
+        crate::exit::Exit::Failure,
+        "incomplete_listing",
+        message,
+    ));
 }
 
 /// A status word from the command line: the four normalized names, else a vendor word.
@@ -140,7 +148,7 @@ pub async fn system_voices(client: &Client, p: Provider, timeout: Option<Duratio
             let mut o = Outcome::default();
             o.set("voices", voices.iter().map(voice_json).collect::<Vec<_>>());
             o.set("system", true);
-            if voices.is_empty() && unread.count() == 0 {
+            if voices.is_empty() && unread.is_complete() {
                 o.line(format!("no system voices listed by {p}"));
             }
             for v in &voices {

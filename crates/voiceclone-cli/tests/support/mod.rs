@@ -254,7 +254,8 @@ pub fn manifest(dir: &std::path::Path) -> Value {
 /// request's path before the request is answered (to change the output directory at an
 /// exact point of a run). Counts creates and requests, and keeps each create's
 /// `X-Idempotency-Key`. `tasks/list` is not there (404) until [`FakeVmeg::list_tasks_with`]
-/// gives it records.
+/// gives it records, nor are the voice lists until [`FakeVmeg::answer_lists_with`] gives every
+/// list a `data`.
 pub struct FakeVmeg {
     pub rt: tokio::runtime::Runtime,
     pub url: String,
@@ -277,6 +278,8 @@ pub struct FakeState {
     pub create_keys: std::sync::Mutex<Vec<String>>,
     /// When set, `tasks/list` answers these records (one page); otherwise it is a 404.
     pub list_records: std::sync::Mutex<Option<Vec<Value>>>,
+    /// When set, `tasks/list` and the voice lists answer this `data`, whatever it is.
+    pub list_data: std::sync::Mutex<Option<Value>>,
     /// When set, every `tasks/detail` is answered with this status and raw body instead.
     pub detail_answer: std::sync::Mutex<Option<(u16, String)>>,
     base: std::sync::OnceLock<String>,
@@ -301,6 +304,7 @@ impl FakeVmeg {
             create_answer: std::sync::Mutex::new(None),
             create_keys: std::sync::Mutex::new(Vec::new()),
             list_records: std::sync::Mutex::new(None),
+            list_data: std::sync::Mutex::new(None),
             detail_answer: std::sync::Mutex::new(None),
             base: std::sync::OnceLock::new(),
         });
@@ -316,6 +320,8 @@ impl FakeVmeg {
             .route("/openapi/v1/task/clone-voice/create", post(fake_create))
             .route("/openapi/v1/tasks/detail", get(fake_detail))
             .route("/openapi/v1/tasks/list", get(fake_list))
+            .route("/openapi/v1/assets/voice/clone/list", post(fake_list))
+            .route("/openapi/v1/assets/voice/basic/list", post(fake_list))
             .route("/files/{task}/{name}", get(fake_file))
             .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not here") })
             .layer(axum::middleware::from_fn_with_state(
@@ -341,6 +347,12 @@ impl FakeVmeg {
     /// `createdAt`, ...) as the account's tasks from now on, whatever the page asked.
     pub fn list_tasks_with(&self, records: Vec<Value>) {
         *self.state.list_records.lock().unwrap() = Some(records);
+    }
+
+    /// Answers `tasks/list` and the cloned- and system-voice lists with `data` (`null`, `{}`,
+    /// `{"records": null}`, ...) as a success's `data` from now on, whatever the page asked.
+    pub fn answer_lists_with(&self, data: Value) {
+        *self.state.list_data.lock().unwrap() = Some(data);
     }
 
     /// Answers every `tasks/detail` with `status` and the raw `body` from now on.
@@ -405,10 +417,15 @@ async fn fake_create(
     )
 }
 
-/// `tasks/list`: the records set by [`FakeVmeg::list_tasks_with`] as one page whose
-/// `total` is their number (so the client reads no further page), or a 404.
+/// `tasks/list` (and the voice lists): the `data` set by [`FakeVmeg::answer_lists_with`], else
+/// the records set by [`FakeVmeg::list_tasks_with`] as one page whose `total` is their number
+/// (so the client reads no further page), or a 404.
 async fn fake_list(axum::extract::State(st): FakeShared) -> axum::response::Response {
     use axum::response::IntoResponse;
+    if let Some(data) = st.list_data.lock().unwrap().clone() {
+        return axum::Json(serde_json::json!({"code": 200, "message": "", "data": data}))
+            .into_response();
+    }
     let records = st.list_records.lock().unwrap().clone();
     match records {
         Some(records) => {

@@ -15,7 +15,11 @@ impl Client {
     /// list: the stream's one item is `Unsupported`). [`TaskFilter::kind`] is sent to the
     /// vendor; [`TaskFilter::status`] is applied here, on the normalized status, across all
     /// pages. The vendor's order is UNKNOWN (do not rely on it); a task created or deleted
-    /// while the list is read may be missed or seen twice.
+    /// while the list is read may be missed or seen twice. Records that cannot be read are
+    /// skipped, and an answer holding no list (`data: null`) lists as empty: a task missing
+    /// here proves nothing by itself. To learn whether the listing was complete, use
+    /// [`Client::tasks_counting_unread`]; to learn whether a submit created a task,
+    /// [`Client::reconcile`].
     ///
     /// ```
     /// use futures::TryStreamExt;
@@ -43,8 +47,10 @@ impl Client {
     }
 
     /// [`Client::tasks`], counting in `unread` the records a page sent but could not be read
-    /// (no usable id, not a record), which the stream skips: with any counted, the listing
-    /// is incomplete, and a task missing from it may still exist.
+    /// (no usable id, not a record), which the stream skips, and noting a listing that ended
+    /// on an answer holding no list at all (`data: null`: listed as empty,
+    /// [`UnreadRecords::unlisted`]). Unless [`UnreadRecords::is_complete`], the listing is
+    /// incomplete, and a task missing from it may still exist.
     ///
     /// ```
     /// use futures::TryStreamExt;
@@ -58,7 +64,7 @@ impl Client {
     /// let unread = UnreadRecords::new();
     /// let tasks: Vec<_> = client.tasks_counting_unread(TaskFilter::all(), &unread).try_collect().await?;
     /// assert_eq!(tasks.len(), 1);
-    /// assert_eq!(unread.count(), 0); // a complete listing
+    /// assert!(unread.is_complete()); // nothing skipped, and the answer held its list
     /// # Ok(())
     /// # }
     /// ```
@@ -203,8 +209,9 @@ impl Client {
     }
 
     /// [`Client::voices`] (or, with `system`, [`Client::system_voices`]), counting in
-    /// `unread` the records a page sent but could not be read, which the stream skips (see
-    /// [`Client::tasks_counting_unread`]).
+    /// `unread` the records a page sent but could not be read, which the stream skips, and a
+    /// listing that ended on an answer holding no list (see [`Client::tasks_counting_unread`]
+    /// and [`UnreadRecords::is_complete`]).
     ///
     /// ```
     /// use futures::TryStreamExt;
@@ -217,7 +224,7 @@ impl Client {
     /// let unread = UnreadRecords::new();
     /// let system: Vec<_> = client.voices_counting_unread(true, &unread).try_collect().await?;
     /// assert!(!system.is_empty());
-    /// assert_eq!(unread.count(), 0);
+    /// assert!(unread.is_complete());
     /// # Ok(())
     /// # }
     /// ```

@@ -3,12 +3,47 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// How many records the pages of a listing sent that could not be read (no usable id, not a
-/// record): each is skipped, so a listing that counted any is incomplete, and an absence
-/// in it proves nothing (a task you look for may be one of them: ask `reconcile`, which
-/// never answers "nothing was created" beside unread records). Filled in while the stream
-/// is read ([`Client::tasks_counting_unread`](crate::Client::tasks_counting_unread), ...);
-/// clones share one count.
+/// What a listing could not read: how many records its pages sent that could not be read (no
+/// usable id, not a record: each is skipped, [`UnreadRecords::count`]), and whether it ended
+/// on a page that said nothing of its records ([`UnreadRecords::unlisted`]). Either makes
+/// the listing incomplete ([`UnreadRecords::is_complete`] is false), and an absence in it
+/// proves nothing (a task you look for may be among what was not read: ask `reconcile`,
+/// which never answers "nothing was created" then). Filled in while the stream is read
+/// ([`Client::tasks_counting_unread`](crate::Client::tasks_counting_unread), ...): read it
+/// once the stream has ended. Clones share one count.
+///
+/// A VMEG task list answering `data: null` lists nothing, and is not complete:
+///
+/// ```
+/// use futures::TryStreamExt;
+/// use voiceclone::{Client, Provider, TaskFilter, UnreadRecords};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = httpmock::MockServer::start_async().await;
+/// server
+///     .mock_async(|when, then| {
+///         when.path("/openapi/v1/tasks/list");
+///         then.status(200)
+///             .json_body(serde_json::json!({"code": 200, "message": "", "data": null}));
+///     })
+///     .await;
+/// let client = Client::builder(Provider::Vmeg)
+///     .api_key("test-key")
+///     .base_url(server.base_url())
+///     .build()?;
+/// let unread = UnreadRecords::new();
+/// let tasks: Vec<_> = client
+///     .tasks_counting_unread(TaskFilter::all(), &unread)
+///     .try_collect()
+///     .await?;
+/// assert!(tasks.is_empty());
+/// assert_eq!(unread.count(), 0); // no record was skipped...
+/// assert!(unread.unlisted()); // ...but the answer held no list
+/// assert!(!unread.is_complete()); // so it proves no task absent
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct UnreadRecords(Arc<Counts>);
 
@@ -26,7 +61,8 @@ impl UnreadRecords {
         Self::default()
     }
 
-    /// The records skipped so far.
+    /// The records skipped so far. Zero alone does not make a listing complete: see
+    /// [`UnreadRecords::is_complete`].
     pub fn count(&self) -> usize {
         self.0.records.load(Ordering::Relaxed)
     }
@@ -36,9 +72,21 @@ impl UnreadRecords {
         self.0.unlisted.store(true, Ordering::Relaxed);
     }
 
-    /// Whether the listing ended on a page without `records` or a `total`.
-    pub(crate) fn unlisted(&self) -> bool {
+    /// Whether the listing ended on a page that held neither a records array nor a `total`
+    /// (VMEG `data: null`, `{}`, `records: null` without a `total`). The stream lists such a
+    /// page as empty, but an empty account and an answer that lost its list look the same
+    /// there: the listing is incomplete. A page with an empty array or a `total` (`0`
+    /// included) says the list is empty, and is not this.
+    pub fn unlisted(&self) -> bool {
         self.0.unlisted.load(Ordering::Relaxed)
+    }
+
+    /// Whether the listing read so far is complete: no record was skipped
+    /// ([`UnreadRecords::count`] is 0) and it did not end on a page that said nothing of its
+    /// records ([`UnreadRecords::unlisted`]). Only a complete listing's absences mean
+    /// anything; even then a task created or deleted while it was read may be missed.
+    pub fn is_complete(&self) -> bool {
+        self.count() == 0 && !self.unlisted()
     }
 
     /// Adds `n` skipped records.
