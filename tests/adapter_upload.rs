@@ -354,6 +354,55 @@ async fn a_reader_trickling_under_the_idle_timeout_ends_at_the_spool_deadline() 
     assert!(server.seen().is_empty(), "nothing may be sent");
 }
 
+/// Bytes given early earn no time later: a reader that gives 50 MiB at once, then a byte
+/// every 59 s, with no call timeout set, ends at the first `READER_SPOOL_WINDOW` after
+/// `READER_SPOOL_TIME` that got less than `READER_SPOOL_RATE` a second: "too slow", nothing
+/// sent. On a paused clock. Before: its 50 MiB bought it 1,600 s more (at a byte a minute;
+/// 500 MiB bought 4.4 h).
+#[tokio::test(start_paused = true)]
+async fn a_reader_trickling_after_a_burst_ends_at_the_next_spool_window() {
+    use tokio::io::AsyncReadExt;
+    use voiceclone::{READER_IDLE_TIMEOUT, READER_SPOOL_TIME, READER_SPOOL_WINDOW};
+    use workspace_tests::scripted::Scripted;
+    let server = Scripted::start(Vec::new()).await;
+    for p in [Provider::Vmeg, Provider::JimmyAi] {
+        let c = Client::builder(p)
+            .api_key("k-burst")
+            .base_url(server.base_url.as_str())
+            .allow_private_urls(true)
+            .build()
+            .unwrap();
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let dripping = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            while tx.write_all(b"x").await.is_ok() {
+                tokio::time::sleep(READER_IDLE_TIMEOUT - Duration::from_secs(1)).await;
+            }
+        });
+        let started = tokio::time::Instant::now();
+        let burst = tokio::io::repeat(1).take(50 << 20).chain(rx);
+        let mut request = CloneRequest::from_reader("burst.mp3", burst);
+        if p == Provider::Vmeg {
+            request = request.name("n").language("en-US");
+        }
+        let e = tokio::time::timeout(2 * READER_SPOOL_TIME, c.clone_voice(&request))
+            .await
+            .unwrap_or_else(|_| panic!("{p}: the burst bought the trickle more time"))
+            .unwrap_err();
+        assert_eq!(field(&e), "audio_file", "{p}: {e}");
+        assert!(e.to_string().contains("too slow"), "{p}: {e}");
+        assert_eq!(e.step(), Some(UploadStep::ReadFile), "{p}: {e}");
+        assert_eq!(e.phase(), Phase::NotSent, "{p}: {e}");
+        assert_eq!(
+            started.elapsed(),
+            READER_SPOOL_TIME + READER_SPOOL_WINDOW,
+            "{p}"
+        );
+        dripping.abort();
+    }
+    assert!(server.seen().is_empty(), "nothing may be sent");
+}
+
 #[tokio::test]
 async fn a_reader_that_never_ends_is_refused_at_the_clients_upload_limit() {
     let env = Env::start(SimConfig::default()).await;

@@ -206,7 +206,7 @@ pub use model::{
 pub use model::{AudioReader, UploadProgress};
 pub use retry::{OperationKind, RetryPolicy};
 #[cfg(feature = "upload")]
-pub use sample::{READER_IDLE_TIMEOUT, READER_SPOOL_RATE, READER_SPOOL_TIME};
+pub use sample::{READER_IDLE_TIMEOUT, READER_SPOOL_RATE, READER_SPOOL_TIME, READER_SPOOL_WINDOW};
 pub use seam::VoiceCloning;
 pub use secret::{ApiKey, WebhookSecret};
 #[cfg(feature = "test-util")]

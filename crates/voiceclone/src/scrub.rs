@@ -196,6 +196,25 @@ impl Scrubber {
     }
 }
 
+/// A scrubber that finds nothing: for what has no API key (the fake client, tests).
+#[cfg(any(test, feature = "fake"))]
+pub(crate) fn no_secret() -> &'static Scrubber {
+    static NONE: std::sync::OnceLock<Scrubber> = std::sync::OnceLock::new();
+    NONE.get_or_init(|| Scrubber::new(""))
+}
+
+/// A value printed with every piece of the secret scrubbed: how a log line shows a caller's
+/// value (a task id, which may be the API key pasted into the wrong argument), as in
+/// `tracing::debug!(job_id = %Scrubbed(id, &scrubber), ..)`. The text is made only when the
+/// line is written.
+pub(crate) struct Scrubbed<'a, T: ?Sized>(pub(crate) &'a T, pub(crate) &'a Scrubber);
+
+impl<T: std::fmt::Display + ?Sized> std::fmt::Display for Scrubbed<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1.scrub(&self.0.to_string()))
+    }
+}
+
 /// The scrubber as the generated clients' text filter: every `client_glue::Text` of an
 /// answer passes through it as it is decoded.
 pub(crate) fn text_filter(scrubber: &Arc<Scrubber>) -> client_glue::TextFilter {
@@ -245,6 +264,14 @@ mod tests {
     use super::*;
 
     const KEY: &str = "sk-live-0123456789abcdefXYZ";
+
+    #[test]
+    fn a_scrubbed_value_prints_without_the_secret() {
+        let s = Scrubber::new(KEY);
+        let id = crate::model::JobId::new(format!("t-{KEY}"));
+        assert_eq!(Scrubbed(&id, &s).to_string(), "t-[redacted]");
+        assert_eq!(Scrubbed("t-1", &s).to_string(), "t-1");
+    }
 
     #[test]
     fn every_piece_of_eight_or_more_is_redacted() {

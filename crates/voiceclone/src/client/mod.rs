@@ -271,13 +271,15 @@ impl Client {
                     // Boxed: its two schedules and the hub's listener would otherwise size
                     // every wait's future, hub or not.
                     Some(hub) => {
-                        let filter = &self.t().text_filter;
-                        Box::pin(wait_with_hub(hub, filter, policy, sleeper, id, poll))
-                            .await
-                            .map_err(Error::task_may_exist)?
+                        let (filter, scrubber) = (&self.t().text_filter, &*self.t().scrubber);
+                        Box::pin(wait_with_hub(
+                            hub, filter, scrubber, policy, sleeper, id, poll,
+                        ))
+                        .await
+                        .map_err(Error::task_may_exist)?
                     }
                     None => {
-                        let waiting = Waiting::new(sleeper, id, J::status);
+                        let waiting = Waiting::new(sleeper, &self.t().scrubber, id, J::status);
                         poll_from(&waiting, policy, &mut poll)
                             .await
                             .map_err(Error::task_may_exist)?
@@ -285,7 +287,7 @@ impl Client {
                 };
                 #[cfg(not(feature = "webhook"))]
                 let job = {
-                    let waiting = Waiting::new(sleeper, id, J::status);
+                    let waiting = Waiting::new(sleeper, &self.t().scrubber, id, J::status);
                     poll_from(&waiting, policy, &mut poll)
                         .await
                         .map_err(Error::task_may_exist)?

@@ -475,8 +475,10 @@ impl Error {
     /// Removes every piece of the API key from everything this error holds that came from a
     /// server (a server could echo the key back; nothing this crate prints may contain it),
     /// or from a caller (a key pasted into the wrong argument, a task id or a language, is
-    /// quoted by its refusal's reason or the error's note). The decoders already scrub as
-    /// they read; this is the last line.
+    /// quoted by its refusal's reason or the error's note, and the id by `TaskFailed` and
+    /// `WaitTimedOut`: each piece of the key in it becomes `[redacted]`). Every kind's text
+    /// and ids, and a failed long text's parts, pass through it. The decoders already scrub
+    /// as they read; this is the last line.
     pub(crate) fn scrub(mut self, scrubber: &crate::scrub::Scrubber) -> Self {
         if let Some(m) = self.0.message.take() {
             self.0.message = Some(scrubber.scrub_owned(m));
@@ -495,19 +497,74 @@ impl Error {
         {
             self.0.task_id = None;
         }
-        if let ErrorKind::OutcomeUnknown { task_id, .. } = &mut self.0.kind
-            && task_id
-                .as_ref()
-                .is_some_and(|t| scrubber.finds_secret_in(t.as_str()))
-        {
-            *task_id = None;
-        }
+        let text = |t: &mut String| *t = scrubber.scrub_owned(std::mem::take(t));
+        // Every kind that carries text or an id is here (a `match` with no catch-all, so a new
+        // kind must say what it carries): a caller's id (a key pasted as the task id of a wait
+        // or a status read) is printed by `TaskFailed` and `WaitTimedOut`.
         match &mut self.0.kind {
-            ErrorKind::TaskFailed { reason, .. } | ErrorKind::InvalidInput { reason, .. } => {
-                *reason = scrubber.scrub_owned(std::mem::take(reason));
+            ErrorKind::InvalidInput { field, reason } => {
+                text(field);
+                text(reason);
             }
+            ErrorKind::TaskFailed { job_id, reason } => {
+                scrub_job_id(job_id, scrubber);
+                text(reason);
+            }
+            ErrorKind::WaitTimedOut {
+                job_id,
+                last_status,
+                ..
+            } => {
+                scrub_job_id(job_id, scrubber);
+                if let crate::model::TaskStatus::Unknown(raw) = last_status {
+                    text(raw);
+                }
+            }
+            ErrorKind::OutcomeUnknown {
+                idempotency_key,
+                task_id,
+                request,
+                ..
+            } => {
+                // The task id came from a server: one holding the key is no id.
+                if task_id
+                    .as_ref()
+                    .is_some_and(|t| scrubber.finds_secret_in(t.as_str()))
+                {
+                    *task_id = None;
+                }
+                if let Some(k) = idempotency_key {
+                    text(k);
+                }
+                text(&mut request.method);
+                text(&mut request.route);
+                for (k, v) in &mut request.fields {
+                    text(k);
+                    text(v);
+                }
+            }
+            ErrorKind::Unsupported { operation, .. } => text(operation),
+            ErrorKind::Webhook(failure) => failure.scrub(scrubber),
             ErrorKind::Download(failure) => failure.scrub(scrubber),
-            _ => {}
+            ErrorKind::Unauthorized
+            | ErrorKind::PaymentRequired
+            | ErrorKind::InvalidRequest
+            | ErrorKind::NotFound
+            | ErrorKind::Conflict
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::RateLimited
+            | ErrorKind::Server
+            | ErrorKind::Timeout
+            | ErrorKind::Transport
+            | ErrorKind::InvalidResponse
+            | ErrorKind::Vendor => {}
+        }
+        if let Some(s) = self.0.assumed_status.take() {
+            self.0.assumed_status = Some(scrubber.scrub_owned(s));
+        }
+        #[cfg(feature = "long-text")]
+        if let Some(parts) = &mut self.0.parts {
+            parts.iter_mut().for_each(|p| p.scrub(scrubber));
         }
         self
     }
@@ -549,6 +606,17 @@ impl Error {
         // Its sources stay: reqwest's own text ("error sending request") hides why (the TLS
         // certificate, the DNS answer, the refused connection).
         e.with_source(err.without_url())
+    }
+}
+
+/// `id` with every piece of the key in its text replaced by `[redacted]` (provider and kind
+/// kept): the caller's id, printed by the error, never the key pasted into it.
+pub(crate) fn scrub_job_id(id: &mut crate::model::JobId, scrubber: &crate::scrub::Scrubber) {
+    if let std::borrow::Cow::Owned(text) = scrubber.scrub(id.as_str()) {
+        *id = match (id.provider(), id.kind()) {
+            (Some(p), Some(k)) => crate::model::JobId::typed(p, k, text),
+            _ => crate::model::JobId::new(text),
+        };
     }
 }
 
@@ -644,6 +712,89 @@ mod tests {
             "{e:?}"
         );
         assert!(!format!("{e}{e:?}").contains("sk-12345"));
+    }
+
+    /// Every kind carrying a caller's id or text is scrubbed by the last line: a key pasted
+    /// as a task id was printed by `TaskFailed` and `WaitTimedOut` (Display and Debug), an
+    /// idempotency key or a webhook header's value holding it by theirs.
+    #[test]
+    fn every_kind_carrying_an_id_or_text_is_scrubbed() {
+        use crate::model::{JobId, JobKind, TaskStatus};
+        const KEY: &str = "sk-1234567890";
+        let scrubber = crate::scrub::Scrubber::new(KEY);
+        let typed = JobId::typed(Provider::Vmeg, JobKind::Clone, KEY);
+        let kinds = [
+            ErrorKind::TaskFailed {
+                job_id: JobId::new(KEY),
+                reason: "failed".into(),
+            },
+            ErrorKind::WaitTimedOut {
+                job_id: typed.clone(),
+                last_status: TaskStatus::Unknown(KEY.into()),
+                polls: 0,
+            },
+            ErrorKind::OutcomeUnknown {
+                idempotency_key: Some(format!("idem-{KEY}")),
+                task_id: None,
+                submitted_at: std::time::SystemTime::UNIX_EPOCH,
+                request: RequestSummary {
+                    method: "POST".into(),
+                    route: "/x".into(),
+                    fields: vec![("voiceId".into(), KEY.into())],
+                },
+            },
+            ErrorKind::Webhook(WebhookFailure::MalformedTimestamp { value: KEY.into() }),
+            ErrorKind::InvalidInput {
+                field: KEY.into(),
+                reason: KEY.into(),
+            },
+        ];
+        for kind in kinds {
+            let e = Error::new(kind).with_assumed_status(KEY).scrub(&scrubber);
+            let shown = format!("{e} {e:?} {:?}", e.kind());
+            assert!(!shown.contains("sk-12345"), "{shown}");
+            assert!(shown.contains(crate::scrub::REDACTED), "{shown}");
+            assert!(!e.assumed_status().unwrap_or_default().contains("sk-12345"));
+            // A typed id keeps its provider and kind.
+            if let ErrorKind::WaitTimedOut { job_id, .. } = e.kind() {
+                assert_eq!(
+                    (job_id.provider(), job_id.kind()),
+                    (typed.provider(), typed.kind())
+                );
+            }
+        }
+    }
+
+    /// A failed long text's parts name their jobs and errors: scrubbed as the error is.
+    #[cfg(feature = "long-text")]
+    #[test]
+    fn a_long_texts_parts_are_scrubbed() {
+        use crate::long_text::PartOutcome;
+        use crate::model::JobId;
+        const KEY: &str = "sk-1234567890";
+        let parts = vec![
+            PartOutcome::Accepted {
+                job_id: JobId::new(KEY),
+                error: KEY.into(),
+            },
+            PartOutcome::Failed {
+                job_id: JobId::new("t-1"),
+                reason: KEY.into(),
+            },
+            PartOutcome::Unknown {
+                idempotency_key: Some(KEY.into()),
+                submitted_at: std::time::SystemTime::UNIX_EPOCH,
+                last_attempt_at: None,
+                task_id: Some(JobId::new(KEY)),
+            },
+            PartOutcome::Refused { error: KEY.into() },
+        ];
+        let e = Error::new(ErrorKind::Server)
+            .with_long_text_parts(parts)
+            .scrub(&crate::scrub::Scrubber::new(KEY));
+        let shown = format!("{:?}", e.long_text_parts());
+        assert!(!shown.contains("sk-12345"), "{shown}");
+        assert!(shown.contains("t-1"), "{shown}");
     }
 
     #[test]

@@ -94,4 +94,24 @@ impl WebhookFailure {
             _ => 401,
         }
     }
+
+    /// Scrubs the API key from the text it carries (a header's value, a store's reason, a
+    /// body's fault).
+    pub(crate) fn scrub(&mut self, scrubber: &crate::scrub::Scrubber) {
+        match self {
+            Self::MalformedTimestamp { value: text }
+            | Self::StoreUnavailable { reason: text }
+            | Self::InvalidJson { reason: text } => {
+                *text = scrubber.scrub_owned(std::mem::take(text));
+            }
+            Self::MissingHeader { .. }
+            | Self::MissingSecret
+            | Self::StaleTimestamp { .. }
+            | Self::FutureTimestamp { .. }
+            | Self::MalformedSignature
+            | Self::SignatureMismatch
+            | Self::BodyTooLarge { .. }
+            | Self::PipelineKeyTooLong { .. } => {}
+        }
+    }
 }

@@ -956,7 +956,9 @@ impl FakeClient {
         id.check(self.provider, J::KIND)
             .and_then(|()| crate::validate::id("job_id", id.as_str()))
             .map_err(|e| e.with_provider(self.provider).task_may_exist())?;
-        let waiting = Waiting::new(&self.sleeper, id, <J as Job>::status);
+        // A fake has no API key to keep out of its log lines.
+        let no_key = crate::scrub::no_secret();
+        let waiting = Waiting::new(&self.sleeper, no_key, id, <J as Job>::status);
         let unbounded = policy.deadline.is_none() && policy.max_polls.is_none();
         let seen = Mutex::new(Seen::default());
         let (read, seen_ref) = (&read, &seen);

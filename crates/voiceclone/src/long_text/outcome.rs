@@ -73,3 +73,37 @@ pub enum PartOutcome {
     /// Never submitted, because an earlier part failed first.
     NotSent,
 }
+
+impl PartOutcome {
+    /// Scrubs the API key from what the outcome prints (its errors' text, a caller's key or
+    /// id holding the key pasted into it); the last scrub of an error that carries parts.
+    pub(crate) fn scrub(&mut self, scrubber: &crate::scrub::Scrubber) {
+        let text = |t: &mut String| *t = scrubber.scrub_owned(std::mem::take(t));
+        match self {
+            PartOutcome::Finished { job_id, .. } => crate::error::scrub_job_id(job_id, scrubber),
+            PartOutcome::Accepted { job_id, error: t }
+            | PartOutcome::Failed { job_id, reason: t } => {
+                crate::error::scrub_job_id(job_id, scrubber);
+                text(t);
+            }
+            PartOutcome::Unknown {
+                idempotency_key,
+                task_id,
+                ..
+            } => {
+                if let Some(k) = idempotency_key {
+                    text(k);
+                }
+                // A task id holding the key came from a server: it is no id.
+                if task_id
+                    .as_ref()
+                    .is_some_and(|t| scrubber.finds_secret_in(t.as_str()))
+                {
+                    *task_id = None;
+                }
+            }
+            PartOutcome::Refused { error } => text(error),
+            PartOutcome::NotSent => {}
+        }
+    }
+}

@@ -65,10 +65,12 @@ impl AudioSource {
 
     /// A reader source: `reader` is read once, to its end, when the recording is sent.
     /// A reader that yields no byte for
-    /// [`READER_IDLE_TIMEOUT`](crate::READER_IDLE_TIMEOUT) (60 s), or that has not ended
+    /// [`READER_IDLE_TIMEOUT`](crate::READER_IDLE_TIMEOUT) (60 s), that has not ended
     /// within [`READER_SPOOL_TIME`](crate::READER_SPOOL_TIME) (10 min) plus one second per
-    /// [`READER_SPOOL_RATE`](crate::READER_SPOOL_RATE) bytes (32 KiB) it gave, is refused
-    /// (`InvalidInput` naming `audio_file`, nothing sent). Requires the `upload` feature.
+    /// [`READER_SPOOL_RATE`](crate::READER_SPOOL_RATE) bytes (32 KiB) it gave, or that after
+    /// `READER_SPOOL_TIME` gives less than `READER_SPOOL_RATE` a second in any
+    /// [`READER_SPOOL_WINDOW`](crate::READER_SPOOL_WINDOW) (60 s) is refused (`InvalidInput`
+    /// naming `audio_file`, nothing sent). Requires the `upload` feature.
     #[cfg(feature = "upload")]
     pub fn reader(
         file_name: impl Into<String>,

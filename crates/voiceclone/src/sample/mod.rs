@@ -42,21 +42,37 @@ const CHUNK: usize = 64 * 1024;
 /// yields a byte now and then is bounded by [`READER_SPOOL_TIME`] and [`READER_SPOOL_RATE`].
 pub const READER_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long a reader given as the recording ([`AudioSource::reader`]) has to give all of it,
-/// at least: its deadline is this, plus one second for every [`READER_SPOOL_RATE`] bytes it
-/// has given, counted from the first read. A reader past it is refused (`InvalidInput`
-/// naming `audio_file`, saying the reader was too slow; nothing sent). Each read is bounded
-/// by [`READER_IDLE_TIMEOUT`]; without this a reader yielding a byte every 59 s would hold
-/// the clone call for ever (up to the client's upload limit) when no per-call timeout is
-/// set. A per-call timeout or deadline ([`CallOptions`](crate::CallOptions)) bounds the
-/// read too, whichever ends first.
+/// How long a reader given as the recording ([`AudioSource::reader`]) may take at any pace:
+/// after it, the reader must keep up [`READER_SPOOL_RATE`], two ways. On average: its
+/// deadline is this, plus one second for every [`READER_SPOOL_RATE`] bytes it has given,
+/// counted from the first read. And in every [`READER_SPOOL_WINDOW`] (60 s) from this on: at
+/// least `READER_SPOOL_RATE` × `READER_SPOOL_WINDOW` bytes (1.875 MiB), or its end, so bytes
+/// given early earn no time later (a reader that gave 500 MiB at once and then a byte a
+/// minute held the call for hours). A reader that fails either is refused (`InvalidInput`
+/// naming `audio_file`, saying the reader was too slow; nothing sent).
+///
+/// The bound: a reader that gives `n` bytes in all is read to its end or refused within
+/// `READER_SPOOL_TIME + READER_SPOOL_WINDOW + n / READER_SPOOL_RATE` seconds, and `n` is at
+/// most the upload limit (at the client's default 1 GiB, some nine and a half hours, taken
+/// only by a reader that keeps up 32 KiB/s every minute); one slower than that for a window
+/// is refused at the window's end. Each read is bounded by [`READER_IDLE_TIMEOUT`] too. A
+/// per-call timeout or deadline ([`CallOptions`](crate::CallOptions)) bounds the read as
+/// well, whichever ends first.
 pub const READER_SPOOL_TIME: Duration = Duration::from_secs(10 * 60);
 
-/// The least a reader given as the recording must average, in bytes a second, once
+/// The least a reader given as the recording must keep up, in bytes a second, once
 /// [`READER_SPOOL_TIME`] has passed (see there): 32 KiB/s, a slow mobile upload. At it, the
 /// client's default 1 GiB limit takes some nine hours; a typical recording of a few MB is
 /// read within [`READER_SPOOL_TIME`] at any rate.
 pub const READER_SPOOL_RATE: u64 = 32 * 1024;
+
+/// The window over which a reader given as the recording must keep up [`READER_SPOOL_RATE`]
+/// once [`READER_SPOOL_TIME`] has passed (see there): 60 s, the windows following each other
+/// from `READER_SPOOL_TIME` on.
+pub const READER_SPOOL_WINDOW: Duration = Duration::from_secs(60);
+
+/// What a reader must give in each [`READER_SPOOL_WINDOW`] after [`READER_SPOOL_TIME`].
+const WINDOW_BYTES: u64 = READER_SPOOL_RATE * READER_SPOOL_WINDOW.as_secs();
 
 /// The most bytes a local recording may hold: the provider's documented limit or the
 /// client's own ([`ClientBuilder::max_upload_bytes`](crate::ClientBuilder::max_upload_bytes)),
@@ -398,27 +414,41 @@ async fn spool(
         let mut buf = vec![0u8; CHUNK];
         let mut len = 0u64;
         let started = tokio::time::Instant::now();
+        // The windows after `READER_SPOOL_TIME` (see there): the current one's end, what it
+        // must get (none in the first, `READER_SPOOL_TIME` itself) and what it got.
+        let mut window_end = started.checked_add(READER_SPOOL_TIME);
+        let mut window_needs = 0u64;
+        let mut window_got = 0u64;
+        let too_slow = |len: u64, started: tokio::time::Instant| {
+            refuse(format!(
+                "the reader was too slow: {len} bytes in {} s; after its first {} s a reader must give {READER_SPOOL_RATE} bytes a second, on average and in every {} s (READER_SPOOL_TIME, READER_SPOOL_RATE, READER_SPOOL_WINDOW); nothing was sent",
+                started.elapsed().as_secs(),
+                READER_SPOOL_TIME.as_secs(),
+                READER_SPOOL_WINDOW.as_secs(),
+            ))
+        };
         loop {
-            // The spool's deadline grows with what the reader gave (see `READER_SPOOL_TIME`);
-            // a read waits until it or the idle timeout, whichever is sooner.
+            // The spool's deadline grows with what the reader gave (see `READER_SPOOL_TIME`),
+            // and a window still short of its bytes ends at its end; a read waits until the
+            // sooner of those and the idle timeout.
             let allowed =
                 READER_SPOOL_TIME.saturating_add(Duration::from_secs(len / READER_SPOOL_RATE));
             let idle_until = tokio::time::Instant::now() + READER_IDLE_TIMEOUT;
-            let (until, too_slow) = match started.checked_add(allowed) {
+            let (mut until, mut slow) = match started.checked_add(allowed) {
                 Some(deadline) if deadline < idle_until => (deadline, true),
                 _ => (idle_until, false),
             };
+            if let Some(end) = window_end
+                && window_got < window_needs
+                && end < until
+            {
+                (until, slow) = (end, true);
+            }
             let n = match tokio::time::timeout_at(until, reader.read(&mut buf)).await {
                 Ok(read) => {
                     read.map_err(|e| refuse(format!("reading the recording failed: {e}")))?
                 }
-                Err(_) if too_slow => {
-                    return Err(refuse(format!(
-                        "the reader was too slow: {len} bytes in {} s; a reader has {} s plus one second per {READER_SPOOL_RATE} bytes it gives (READER_SPOOL_TIME, READER_SPOOL_RATE); nothing was sent",
-                        started.elapsed().as_secs(),
-                        READER_SPOOL_TIME.as_secs(),
-                    )));
-                }
+                Err(_) if slow => return Err(too_slow(len, started)),
                 Err(_) => {
                     return Err(refuse(format!(
                         "the reader gave no byte for {} s; nothing was sent",
@@ -429,6 +459,17 @@ async fn spool(
             if n == 0 {
                 break;
             }
+            // Windows that ended before this read did: each must have got its bytes; this
+            // read's count in the window it ended in.
+            let now = tokio::time::Instant::now();
+            while let Some(end) = window_end.filter(|end| now >= *end) {
+                if window_got < window_needs {
+                    return Err(too_slow(len, started));
+                }
+                (window_end, window_needs, window_got) =
+                    (end.checked_add(READER_SPOOL_WINDOW), WINDOW_BYTES, 0);
+            }
+            window_got = window_got.saturating_add(n as u64);
             len = len.saturating_add(n as u64);
             if len > limit.bytes {
                 return Err(limit.refusal(None));
@@ -716,6 +757,41 @@ mod tests {
         // A handful of bytes earn no extra second: the deadline is the floor.
         assert_eq!(started.elapsed(), READER_SPOOL_TIME);
         trickle.abort();
+    }
+
+    /// Bytes given early earn no time later: a reader that gives 100 MiB at once, then a
+    /// byte every 59 s (never idle for `READER_IDLE_TIMEOUT`), is refused at the end of the
+    /// first `READER_SPOOL_WINDOW` after `READER_SPOOL_TIME` that got less than
+    /// `READER_SPOOL_RATE` a second. Before: its 100 MiB bought it 3,200 s more (an hour at
+    /// a byte a minute; 4.6 h for 500 MiB), with no call timeout set.
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_that_gives_much_at_once_then_trickles_is_refused_at_the_next_window() {
+        use tokio::io::AsyncWriteExt;
+        let (mut writer, trickle) = tokio::io::duplex(64);
+        let dripping = tokio::spawn(async move {
+            while writer.write_all(b"x").await.is_ok() {
+                tokio::time::sleep(READER_IDLE_TIMEOUT - Duration::from_secs(1)).await;
+            }
+        });
+        let burst = 100u64 << 20;
+        let reader = tokio::io::repeat(7).take(burst).chain(trickle);
+        let source = AudioSource::reader("b.wav", reader);
+        let started = tokio::time::Instant::now();
+        let e = tokio::time::timeout(
+            2 * READER_SPOOL_TIME,
+            LocalSample::prepare(&source, NO_LIMIT),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the reader's early bytes bought it more time"))
+        .unwrap_err();
+        assert_eq!(e.step(), Some(UploadStep::ReadFile), "{e}");
+        let why = reason(e);
+        assert!(
+            why.contains("too slow") && why.contains("nothing was sent"),
+            "{why}"
+        );
+        assert_eq!(started.elapsed(), READER_SPOOL_TIME + READER_SPOOL_WINDOW);
+        dripping.abort();
     }
 
     /// The deadline grows with what the reader gave: a reader at the least rate it takes

@@ -7,6 +7,7 @@ use super::WaitPolicy;
 use super::poll::{Waiting, poll_from, sleep_first};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Job, JobId, JobKind, Provider, TaskStatus};
+use crate::scrub::Scrubber;
 use crate::sleep::Sleeper;
 use crate::webhook::{CompletionHub, WebhookEvent, WebhookEventKind, WebhookPayload};
 
@@ -21,6 +22,7 @@ use crate::webhook::{CompletionHub, WebhookEvent, WebhookEventKind, WebhookPaylo
 pub(crate) async fn wait_with_hub<J, F, Fut>(
     hub: &CompletionHub,
     filter: &client_glue::TextFilter,
+    scrubber: &Scrubber,
     policy: &WaitPolicy,
     sleeper: &dyn Sleeper,
     job_id: &JobId,
@@ -31,7 +33,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<J, Error>>,
 {
-    let waiting = Waiting::new(sleeper, job_id, J::status);
+    let waiting = Waiting::new(sleeper, scrubber, job_id, J::status);
+    let shown = waiting.shown_id();
     let progress = &waiting.progress;
     let fallback = policy.webhook_fallback();
     {
@@ -48,7 +51,7 @@ where
             match job_from_event::<J>(event, job_id) {
                 Some(outcome) => Ok::<_, crate::webhook::StoreError>(outcome),
                 None => {
-                    tracing::warn!(job_id = %job_id, "the task's webhook carries no usable result; waiting for polling");
+                    tracing::warn!(job_id = %shown, "the task's webhook carries no usable result; waiting for polling");
                     std::future::pending().await
                 }
             }
@@ -57,11 +60,11 @@ where
             biased;
             heard = heard => match heard {
                 Ok(outcome) => {
-                    tracing::debug!(job_id = %job_id, polls = progress.polls(), "completed by webhook");
+                    tracing::debug!(job_id = %shown, polls = progress.polls(), "completed by webhook");
                     return outcome;
                 }
                 Err(e) => {
-                    tracing::warn!(job_id = %job_id, error = %e, "the completion hub is unavailable; polling on the normal schedule");
+                    tracing::warn!(job_id = %shown, error = %e, "the completion hub is unavailable; polling on the normal schedule");
                 }
             },
             polled = polled => return polled,
@@ -181,14 +184,21 @@ mod tests {
         let count = Mutex::new(0usize);
         let policy = WaitPolicy::for_provider(Provider::Vmeg).with_jitter(0.0);
         let filter: client_glue::TextFilter = Arc::new(|t| t);
-        let job: CloneJob =
-            wait_with_hub(hub, &filter, &policy, &sleeper, &JobId::new("t1"), || {
+        let job: CloneJob = wait_with_hub(
+            hub,
+            &filter,
+            crate::scrub::no_secret(),
+            &policy,
+            &sleeper,
+            &JobId::new("t1"),
+            || {
                 *count.lock().unwrap() += 1;
                 let s = queue.lock().unwrap().next().unwrap_or(TaskStatus::Running);
                 async move { Ok(CloneJob::new(Provider::Vmeg, "t1", s)) }
-            })
-            .await
-            .unwrap();
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(job.status, TaskStatus::Succeeded);
         let n = *count.lock().unwrap();
         (sleeper.sleeps(), n)
@@ -225,13 +235,20 @@ mod tests {
             .with_deadline(None)
             .with_max_polls(None);
         let filter: client_glue::TextFilter = Arc::new(|t| t);
-        let job: CloneJob =
-            wait_with_hub(&hub, &filter, &policy, &sleeper, &JobId::new("t1"), || {
+        let job: CloneJob = wait_with_hub(
+            &hub,
+            &filter,
+            crate::scrub::no_secret(),
+            &policy,
+            &sleeper,
+            &JobId::new("t1"),
+            || {
                 let s = queue.lock().unwrap().next().unwrap_or(TaskStatus::Running);
                 async move { Ok(CloneJob::new(Provider::Vmeg, "t1", s)) }
-            })
-            .await
-            .unwrap();
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(job.status, TaskStatus::Succeeded);
         let sleeps = sleeper.sleeps();
         assert_eq!(sleeps.len(), 41);

@@ -12,6 +12,7 @@ use super::{LAST_POLL_GRACE, WaitPolicy};
 use crate::error::{Error, ErrorKind};
 use crate::model::{JobId, TaskStatus};
 use crate::retry::{read_would_retry, with_sleep_budget};
+use crate::scrub::{Scrubbed, Scrubber};
 use crate::sleep::Sleeper;
 
 /// How far a wait has got, shared by the phases of a wait that switches schedule (the
@@ -70,6 +71,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// job carries while it sleeps) hold one pointer to it rather than a copy of each part.
 pub(crate) struct Waiting<'a, J> {
     pub(crate) sleeper: &'a dyn Sleeper,
+    /// The client's key scrubber: the wait's log lines print the id through it (a key pasted
+    /// as the id is never logged).
+    pub(crate) scrubber: &'a Scrubber,
     pub(crate) job_id: &'a JobId,
     pub(crate) status_of: fn(&J) -> &TaskStatus,
     pub(crate) progress: Progress,
@@ -78,15 +82,22 @@ pub(crate) struct Waiting<'a, J> {
 impl<'a, J> Waiting<'a, J> {
     pub(crate) fn new(
         sleeper: &'a dyn Sleeper,
+        scrubber: &'a Scrubber,
         job_id: &'a JobId,
         status_of: fn(&J) -> &TaskStatus,
     ) -> Self {
         Self {
             sleeper,
+            scrubber,
             job_id,
             status_of,
             progress: Progress::new(),
         }
+    }
+
+    /// The id as the wait's log lines print it: scrubbed of the key.
+    pub(crate) fn shown_id(&self) -> Scrubbed<'a, JobId> {
+        Scrubbed(self.job_id, self.scrubber)
     }
 
     fn timed_out(&self, polls: u32) -> Error {
@@ -124,7 +135,7 @@ where
     F: FnMut() -> Fut + 'a,
     Fut: Future<Output = Result<J, Error>> + 'a,
 {
-    let waiting = Waiting::new(sleeper, job_id, status_of);
+    let waiting = Waiting::new(sleeper, crate::scrub::no_secret(), job_id, status_of);
     async move { poll_from(&waiting, policy, &mut poll).await }
 }
 
@@ -193,7 +204,7 @@ where
                 // timer, so a poll given no time at all could still put its request on the
                 // wire before being dropped.
                 if left.is_some_and(|l| l.is_zero()) {
-                    tracing::debug!(job_id = %w.job_id, polls, "no time left for a poll");
+                    tracing::debug!(job_id = %w.shown_id(), polls, "no time left for a poll");
                     return Err(w
                         .timed_out(polls.saturating_sub(1))
                         .with_message("the call had no time left for a poll; none was sent"));
@@ -212,14 +223,14 @@ where
                     Err(_) => {
                         let deadline = policy.deadline.unwrap_or_default();
                         let left = left.unwrap_or_default();
-                        tracing::debug!(job_id = %w.job_id, polls, "the deadline passed during a poll");
+                        tracing::debug!(job_id = %w.shown_id(), polls, "the deadline passed during a poll");
                         return Err(w.timed_out(polls).with_message(format!(
                         "the last poll did not finish in time (deadline {deadline:?}; it was allowed {left:?})"
                     )));
                     }
                     Ok(Ok(job)) => {
                         let status = (w.status_of)(&job);
-                        tracing::debug!(job_id = %w.job_id, polls, status = %status, "polled");
+                        tracing::debug!(job_id = %w.shown_id(), polls, status = %status, "polled");
                         if let Some(observer) = &policy.observer {
                             (observer.0)(status);
                         }
@@ -227,14 +238,14 @@ where
                             return Ok(job);
                         }
                         if let TaskStatus::Unknown(raw) = status {
-                            tracing::warn!(job_id = %w.job_id, status = %raw, "undocumented task status; treating it as not finished");
+                            tracing::warn!(job_id = %w.shown_id(), status = %raw, "undocumented task status; treating it as not finished");
                         }
                         *lock(&w.progress.last_status) = Some(status.clone());
                         (Duration::ZERO, None)
                     }
                     // A misrouted answer is not about this task: the next poll may well be.
                     Ok(Err(e)) if read_would_retry(&e) || e.is_misrouted() => {
-                        tracing::debug!(job_id = %w.job_id, polls, error = %e, "transient error while polling; will poll again");
+                        tracing::debug!(job_id = %w.shown_id(), polls, error = %e, "transient error while polling; will poll again");
                         (
                             e.retry_after().unwrap_or(Duration::ZERO),
                             Some(e.to_string()),
