@@ -355,6 +355,16 @@ fn a_key_given_as_a_task_id_or_a_language_never_shows_up() {
                 // The task's webhook (a failure) ends the wait: `TaskFailed` names the task, as
                 // the hub's log line does.
                 errors.push(failed_by_webhook(KEY, server.base_url.as_str(), hub.clone()).await);
+                // A reconcile told the key as the task an answer named: the vendor does not
+                // find it, and the line saying so names it.
+                let mut q = voiceclone::ReconcileQuery::new(
+                    std::time::SystemTime::now() - Duration::from_secs(60),
+                );
+                q.kind = Some(voiceclone::JobKind::Clone);
+                q.task_id = Some(JobId::new(KEY));
+                if let Err(e) = c.reconcile(&q).await {
+                    errors.push(e);
+                }
             }
             let clone = match provider {
                 Provider::Vmeg => CloneRequest::new("https://cdn.example.com/a.wav").name("n"),
@@ -386,6 +396,7 @@ fn a_key_given_as_a_task_id_or_a_language_never_shows_up() {
         "no time left for a poll",
         "transient error while polling",
         "completed by webhook",
+        "the task the answer named is not found",
     ] {
         assert!(
             captured.contains(line),

@@ -118,7 +118,7 @@ impl Client {
                     }
                 }
                 Err(e) if *e.kind() == ErrorKind::NotFound => {
-                    tracing::warn!(task = %id, "the task the answer named is not found; searching instead");
+                    tracing::warn!(task = %crate::scrub::Scrubbed(id, &self.t().scrubber), "the task the answer named is not found; searching instead");
                     named_missing = Some(e.with_note(format!(
                         "the answer named task {id}, which the vendor does not find, and no listed task fits the submit: whether it created a task is still unknown (the task may not be readable yet); do not submit it again yet"
                     )));
