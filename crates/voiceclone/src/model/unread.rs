@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// let server = httpmock::MockServer::start_async().await;
 /// server
 ///     .mock_async(|when, then| {
-///         when.path("/openapi/v1/tasks/list");
+///         when.path_includes("tasks/list");
 ///         then.status(200)
 ///             .json_body(serde_json::json!({"code": 200, "message": "", "data": null}));
 ///     })
