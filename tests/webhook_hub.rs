@@ -831,27 +831,31 @@ async fn reconcile_goes_on_by_the_task_list_when_the_keys_delivery_names_no_task
 /// caller would resubmit on and pay twice.
 #[tokio::test]
 async fn a_keys_delivery_naming_no_task_is_never_read_as_nothing_created() {
-    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
-    let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
-    let client = client(&sim, Some(&hub));
-    let key = "blank-task-key-02";
-    let body = json!({
-        "code": 200, "event": "openapi-tts", "pipelineKey": "pk-blank-2",
-        "extraData": {"voiceclone": {"idempotencyKey": key}},
-        "data": {"taskId": "", "results": [{"uri": "https://cdn.example/a.m4a"}]},
-    })
-    .to_string();
-    assert!(matches!(deliver(&hub, &body).await, Delivery::Fresh(_)));
-    let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(3600));
-    q.kind = Some(voiceclone::JobKind::Speech);
-    q.idempotency_key = Some(key.to_owned());
-    let e = match client.reconcile(&q).await {
-        Err(e) => e,
-        Ok(r) => panic!("a delivery for the key was read as {r}"),
-    };
-    assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{e}");
-    assert!(e.to_string().contains("made a task"), "{e}");
-    assert!(!e.may_resubmit(), "{e}");
+    // Blank, or an id no read could use (a stored id's form, inner whitespace): before, the
+    // last two were looked up and reconcile ended "not found" or "invalid `job_id`".
+    for (n, task) in ["", "vmeg:1", "t 1"].into_iter().enumerate() {
+        let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+        let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
+        let client = client(&sim, Some(&hub));
+        let key = format!("blank-task-key-1{n}");
+        let body = json!({
+            "code": 200, "event": "openapi-tts", "pipelineKey": format!("pk-blank-1{n}"),
+            "extraData": {"voiceclone": {"idempotencyKey": key}},
+            "data": {"taskId": task, "results": [{"uri": "https://cdn.example/a.m4a"}]},
+        })
+        .to_string();
+        assert!(matches!(deliver(&hub, &body).await, Delivery::Fresh(_)));
+        let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(3600));
+        q.kind = Some(voiceclone::JobKind::Speech);
+        q.idempotency_key = Some(key.clone());
+        let e = match client.reconcile(&q).await {
+            Err(e) => e,
+            Ok(r) => panic!("{task:?}: a delivery for the key was read as {r}"),
+        };
+        assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{task:?}: {e}");
+        assert!(e.to_string().contains("made a task"), "{task:?}: {e}");
+        assert!(!e.may_resubmit(), "{e}");
+    }
 }
 
 /// The hub's store cannot be searched for the key's delivery, but the task list answered:

@@ -151,9 +151,10 @@ impl WebhookEvent {
     }
 
     /// The task this event is about: the normalized job's id, or `taskId` (else `id`) of a
-    /// raw `data`. `None` when `data` names none, or names a blank one, which no read of a
-    /// task could look up (a delivery is signed by VMEG, but its `data` is not checked
-    /// against any task).
+    /// raw `data`. `None` when `data` names none, or one the client would refuse to poll
+    /// (blank, a separator or dot segment, a stored id's form, over 256 bytes: see the ids
+    /// this crate accepts from a server), which no read of a task could look up (a delivery
+    /// is signed by VMEG, but its `data` is not checked against any task).
     ///
     /// ```
     /// # fn show(event: &voiceclone::webhook::WebhookEvent) {
@@ -169,7 +170,7 @@ impl WebhookEvent {
             WebhookPayload::Speech(job) => Some(job.id.clone()),
             WebhookPayload::Other(raw) => raw.task_id().map(JobId::new),
         }
-        .filter(|id| !id.as_str().trim().is_empty())
+        .and_then(|id| crate::wire::usable_id(Some(id.as_str())).map(JobId::new))
     }
 }
 
@@ -284,7 +285,15 @@ mod tests {
             Some("12345678901234567890123")
         );
         assert_eq!(id("openapi-x", r#"{"id":"t-2"}"#).as_deref(), Some("t-2"));
-        for data in [r#"{"taskId":" "}"#, r#"{"taskId":""}"#, "{}", "null"] {
+        for data in [
+            r#"{"taskId":" "}"#,
+            r#"{"taskId":""}"#,
+            "{}",
+            "null",
+            r#"{"taskId":"vmeg:1"}"#,
+            r#"{"taskId":"t 1"}"#,
+            r#"{"taskId":"a/b"}"#,
+        ] {
             for kind in ["openapi-tts", "openapi-clone-voice", "openapi-x"] {
                 assert_eq!(id(kind, data), None, "{kind} {data}");
             }
