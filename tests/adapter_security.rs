@@ -178,3 +178,51 @@ async fn a_redirect_is_not_followed_so_the_key_never_reaches_another_host() {
         "the redirect target must see nothing"
     );
 }
+
+/// A caller's idempotency key sharing a piece of 8 characters with the API key is refused
+/// before anything is sent, without quoting it: it is sent as a header, and the error that
+/// finds a lost submit would show it scrubbed, so that `resubmit_*` resent under a changed
+/// key and VMEG billed a second task. A key sharing less is sent, and a lost submit's
+/// `ReconcileQuery` carries it exactly.
+#[tokio::test]
+async fn an_idempotency_key_holding_a_piece_of_the_api_key_is_refused_before_sending() {
+    const API_KEY: &str = "sk-live-0123456789abcdef";
+    let server = Scripted::start(Vec::new()).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(API_KEY)
+        .base_url(server.base_url.as_str())
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let shared = "order-0123456789ab";
+    let clone = CloneRequest::new("https://cdn.example.com/a.wav")
+        .name("n")
+        .idempotency_key(shared);
+    let speech = voiceclone::SpeechRequest::new("cv_1", "Hello.").idempotency_key(shared);
+    let errors = [
+        c.clone_voice(&clone).await.unwrap_err(),
+        c.synthesize(&speech).await.unwrap_err(),
+    ];
+    for e in errors {
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "idempotency_key"),
+            "{e}"
+        );
+        assert!(!format!("{e} {e:?}").contains("0123456789ab"), "{e}");
+        assert!(e.may_resubmit(), "{e}");
+    }
+    assert!(server.seen().is_empty(), "nothing may be sent");
+
+    // Seven characters in common: sent (answered 500: the outcome is unknown), and the lost
+    // submit's key is the one sent.
+    server.push([Step::status(500, json!({"code": 500, "message": "boom"}))]);
+    let near = "order-x0123456-y";
+    let e = c
+        .clone_voice(&clone.clone().idempotency_key(near))
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    let q = voiceclone::ReconcileQuery::from_error(&e).unwrap();
+    assert_eq!(q.idempotency_key.as_deref(), Some(near), "{e}");
+    assert_eq!(server.seen().len(), 1);
+}

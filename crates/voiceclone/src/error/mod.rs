@@ -533,9 +533,10 @@ impl Error {
                 {
                     *task_id = None;
                 }
-                if let Some(k) = idempotency_key {
-                    text(k);
-                }
+                // The idempotency key is what finds the job and what a resend must reuse: it
+                // is never changed here (a submit refuses a key holding a piece of the API
+                // key, and draws its own again: `provider::vmeg::calls::submit_key`).
+                let _ = idempotency_key;
                 text(&mut request.method);
                 text(&mut request.route);
                 for (k, v) in &mut request.fields {
@@ -734,7 +735,7 @@ mod tests {
                 polls: 0,
             },
             ErrorKind::OutcomeUnknown {
-                idempotency_key: Some(format!("idem-{KEY}")),
+                idempotency_key: None,
                 task_id: None,
                 submitted_at: std::time::SystemTime::UNIX_EPOCH,
                 request: RequestSummary {
@@ -782,7 +783,7 @@ mod tests {
                 reason: KEY.into(),
             },
             PartOutcome::Unknown {
-                idempotency_key: Some(KEY.into()),
+                idempotency_key: None,
                 submitted_at: std::time::SystemTime::UNIX_EPOCH,
                 last_attempt_at: None,
                 task_id: Some(JobId::new(KEY)),
@@ -795,6 +796,35 @@ mod tests {
         let shown = format!("{:?}", e.long_text_parts());
         assert!(!shown.contains("sk-12345"), "{shown}");
         assert!(shown.contains("t-1"), "{shown}");
+    }
+
+    /// The idempotency key of a lost submit is what finds it and what a resend reuses: the
+    /// scrub leaves it as it was sent, in the error and in a long text's parts (a submit
+    /// never sends one holding a piece of the API key). Before: a key sharing 8 characters
+    /// with the API key was changed to `[redacted]`, and `resubmit_*` resent under it: a new
+    /// key, a second bill.
+    #[test]
+    fn a_lost_submits_idempotency_key_is_kept_as_sent() {
+        const KEY: &str = "sk-1234567890";
+        let sent = "idem-sk-1234567890";
+        let e = Error::new(ErrorKind::OutcomeUnknown {
+            idempotency_key: Some(sent.into()),
+            task_id: None,
+            submitted_at: std::time::SystemTime::UNIX_EPOCH,
+            request: RequestSummary {
+                method: "POST".into(),
+                route: "/x".into(),
+                fields: Vec::new(),
+            },
+        })
+        .scrub(&crate::scrub::Scrubber::new(KEY));
+        let ErrorKind::OutcomeUnknown {
+            idempotency_key, ..
+        } = e.kind()
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(idempotency_key.as_deref(), Some(sent));
     }
 
     #[test]

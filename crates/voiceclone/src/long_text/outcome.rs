@@ -86,14 +86,9 @@ impl PartOutcome {
                 crate::error::scrub_job_id(job_id, scrubber);
                 text(t);
             }
-            PartOutcome::Unknown {
-                idempotency_key,
-                task_id,
-                ..
-            } => {
-                if let Some(k) = idempotency_key {
-                    text(k);
-                }
+            PartOutcome::Unknown { task_id, .. } => {
+                // Its idempotency key is kept as sent: `resend_speech` must reuse it, and a
+                // submit never sends one holding a piece of the API key.
                 // A task id holding the key came from a server: it is no id.
                 if task_id
                     .as_ref()

@@ -70,6 +70,31 @@ pub(super) fn new_key() -> String {
     crate::random_id::RandomId::new().to_string()
 }
 
+/// A submit's idempotency key: the caller's, or a new one. It is sent, kept in the job and
+/// in the error that finds a lost submit (`ReconcileQuery::from_error`, `resubmit_*`), so it
+/// must hold no piece of the API key: every error leaves through the key's scrubber, which
+/// would change it there, and a resend under the changed key is billed as a second task. A
+/// caller's such key is refused before anything is sent (without quoting it); a new one is
+/// drawn again (a random 32-digit key meets an 8-character piece of the API key about once
+/// in ten million submits).
+fn submit_key(t: &Transport, given: Option<&String>) -> Result<String, Error> {
+    match given {
+        Some(key) if t.scrubber.finds_secret_in(key) => Err(Error::invalid_input(
+            "idempotency_key",
+            "holds a piece of the API key: it would be sent as a header and kept in errors \
+             and logs; choose a key that shares nothing with the API key",
+        )),
+        Some(key) => Ok(key.clone()),
+        None => {
+            let mut key = new_key();
+            while t.scrubber.finds_secret_in(&key) {
+                key = new_key();
+            }
+            Ok(key)
+        }
+    }
+}
+
 /// Runs a call that is not a create (a material step, a list read) under a new key; a 409
 /// means one of its own attempts landed without its answer reaching us (VMEG does not
 /// replay answers, and refuses a key twice), so the call is made once more under another
@@ -172,7 +197,7 @@ pub(crate) async fn clone_voice(
 ) -> Result<CloneJob, Error> {
     let audio_url = rules::clone_request(req, allow_private)?;
     let fresh = req.idempotency_key.is_none();
-    let key = req.idempotency_key.clone().unwrap_or_else(new_key);
+    let key = submit_key(t, req.idempotency_key.as_ref())?;
     // VMEG's required fields are undocumented; a name is needed to find the voice later.
     let name = req.name.clone().unwrap_or_else(|| default_name(&key));
     let language = match &req.language {
@@ -271,7 +296,7 @@ pub(crate) async fn synthesize(
 ) -> Result<SpeechJob, Error> {
     rules::speech_request(req)?;
     let fresh = req.idempotency_key.is_none();
-    let key = req.idempotency_key.clone().unwrap_or_else(new_key);
+    let key = submit_key(t, req.idempotency_key.as_ref())?;
     let language = match &req.language {
         Some(l) => Some(types::TtsLanguage {
             target: Some(rules::target_language_value("language", l)?),
