@@ -125,6 +125,7 @@ impl Client {
     pub async fn task(&self, id: &JobId) -> Result<TaskDetail, Error> {
         traced!(self, "task", async {
             let call = async {
+                self.refuse_api_key_in("job_id", id.as_str())?;
                 id.check_provider(self.provider())?;
                 self.b().task(self.t(), id).await
             };
@@ -154,6 +155,7 @@ impl Client {
     pub async fn delete_task(&self, id: &JobId) -> Result<(), Error> {
         traced!(self, "delete_task", async {
             let call = async {
+                self.refuse_api_key_in("job_id", id.as_str())?;
                 id.check_provider(self.provider())?;
                 self.b().delete_task(self.t(), id).await
             };

@@ -361,7 +361,23 @@ impl Client {
 
     /// `InvalidInput` (field `job_id`) for an id of another provider or kind: nothing is sent.
     fn check_job(&self, id: &JobId, kind: JobKind) -> Result<(), Error> {
+        self.refuse_api_key_in("job_id", id.as_str())?;
         id.check(self.provider(), kind)
+    }
+
+    /// `InvalidInput` naming `field` when `value` (an id the caller passed, sent in a URL or
+    /// a body) holds the API key or a piece of it: the key pasted into the wrong argument.
+    /// Sent, it would reach the vendor's, a CDN's or a proxy's access logs (the key itself
+    /// goes only in the `Authorization` header); the error does not quote the value.
+    pub(crate) fn refuse_api_key_in(&self, field: &str, value: &str) -> Result<(), Error> {
+        if self.t().scrubber.finds_secret_in(value) {
+            return Err(Error::invalid_input(
+                field,
+                "holds the API key (or a piece of it): it is never sent as an id; pass the id \
+                 the provider gave",
+            ));
+        }
+        Ok(())
     }
 
     /// The current state of a clone task. `id` is a typed clone id (from
@@ -462,6 +478,9 @@ impl Client {
     /// ```
     pub async fn synthesize(&self, req: &SpeechRequest) -> Result<SpeechJob, Error> {
         traced!(self, "synthesize", async {
+            for line in &req.lines {
+                self.refuse_api_key_in("voice_id", line.voice_id.as_str())?;
+            }
             req.check_voice_ids(self.provider(), std::time::SystemTime::now())?;
             self.b().synthesize(self.t(), req).await
         })
@@ -666,6 +685,7 @@ impl Client {
 
     /// `InvalidInput` (field `voice_id`) for a voice of the other provider: nothing is sent.
     fn check_voice(&self, id: &VoiceId) -> Result<(), Error> {
+        self.refuse_api_key_in("voice_id", id.as_str())?;
         id.check("voice_id", self.provider(), std::time::SystemTime::now())
     }
 

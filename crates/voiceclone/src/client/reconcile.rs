@@ -82,6 +82,9 @@ impl Client {
 
     async fn reconcile_inner(&self, q: &ReconcileQuery) -> Result<Reconciled, Error> {
         q.check(self.provider(), SystemTime::now())?;
+        if let Some(id) = &q.task_id {
+            self.refuse_api_key_in("task_id", id.as_str())?;
+        }
         let (from, to) = q.bounds();
         // The answer named the task: nothing to search, once the task is of the kind asked
         // and could have been made in the window (a server that names another task, of
