@@ -11,8 +11,8 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  the provider or the task reported a failure (request refused, task failed, bad key,
-     rate limit or server error after retries), a download (--out) refused or not
-     written, a local recording that changed while it was being uploaded (part of it
+     rate limit or server error after retries), a listing not read whole
+     (incomplete_listing), a download (--out) refused or not written, a local recording that changed while it was being uploaded (part of it
      was sent, no clone was submitted), or a webhook failed verification
   2  bad usage, invalid input, or a command the provider does not support; nothing was sent
   3  network failure, timeout (including --timeout running out while waiting), or unknown
