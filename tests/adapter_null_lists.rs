@@ -131,25 +131,38 @@ async fn the_skipped_records_of_a_listing_are_counted() {
     let voices = json!({"records": [voice(1), null, voice(2), "x", voice(3)], "total": 5});
     let tasks = json!({"records": [task("t-1"), {"taskId": "bad\u{7}"}, task("t-2")], "total": 3});
     for system in [false, true] {
-        let server = Scripted::start(vec![answer(voices.clone())]).await;
-        let (c, _) = client(Provider::Vmeg, &server.base_url);
-        let unread = voiceclone::UnreadRecords::new();
-        let got: Vec<_> = c
-            .voices_counting_unread(system, &unread)
-            .try_collect()
-            .await
-            .unwrap();
-        assert_eq!((got.len(), unread.count()), (3, 2), "system {system}");
+        let (got, unread) = listed(Some(system), voices.clone()).await;
+        assert_eq!((got, unread.count()), (3, 2), "system {system}");
     }
-    let server = Scripted::start(vec![answer(tasks)]).await;
+    let (got, unread) = listed(None, tasks).await;
+    assert_eq!((got, unread.count()), (2, 1));
+}
+
+/// What a listing read from one answer carrying `data` gives: how many it listed, and its
+/// `UnreadRecords`. `voices`: the (system, if true) voices; `None`: the tasks.
+async fn listed(voices: Option<bool>, data: Value) -> (usize, voiceclone::UnreadRecords) {
+    let server = Scripted::start(vec![answer(data)]).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
     let unread = voiceclone::UnreadRecords::new();
-    let got: Vec<_> = c
-        .tasks_counting_unread(TaskFilter::all(), &unread)
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!((got.len(), unread.count()), (2, 1));
+    let got = match voices {
+        Some(system) => {
+            let v: Vec<_> = c
+                .voices_counting_unread(system, &unread)
+                .try_collect()
+                .await
+                .unwrap();
+            v.len()
+        }
+        None => {
+            let t: Vec<_> = c
+                .tasks_counting_unread(TaskFilter::all(), &unread)
+                .try_collect()
+                .await
+                .unwrap();
+            t.len()
+        }
+    };
+    (got, unread)
 }
 
 /// A listing that ended on a page holding neither a `records` array nor a `total` (`data`
@@ -168,28 +181,14 @@ async fn a_listing_without_records_or_a_total_is_incomplete() {
         (json!({"records": null, "total": 0}), true),
     ];
     for (data, complete) in cases {
-        let server = Scripted::start(vec![answer(data.clone())]).await;
-        let (c, _) = client(Provider::Vmeg, &server.base_url);
-        let unread = voiceclone::UnreadRecords::new();
-        let got: Vec<_> = c
-            .tasks_counting_unread(TaskFilter::all(), &unread)
-            .try_collect()
-            .await
-            .unwrap();
-        assert!(got.is_empty(), "{data}: {got:?}");
+        let (got, unread) = listed(None, data.clone()).await;
+        assert_eq!(got, 0, "{data}");
         assert_eq!(unread.count(), 0, "{data}");
         assert_eq!(unread.unlisted(), !complete, "tasks {data}");
         assert_eq!(unread.is_complete(), complete, "tasks {data}");
         for system in [false, true] {
-            let server = Scripted::start(vec![answer(data.clone())]).await;
-            let (c, _) = client(Provider::Vmeg, &server.base_url);
-            let unread = voiceclone::UnreadRecords::new();
-            let got: Vec<_> = c
-                .voices_counting_unread(system, &unread)
-                .try_collect()
-                .await
-                .unwrap();
-            assert!(got.is_empty(), "{data}: {got:?}");
+            let (got, unread) = listed(Some(system), data.clone()).await;
+            assert_eq!(got, 0, "{data}");
             assert_eq!(unread.is_complete(), complete, "voices {system} {data}");
         }
     }

@@ -311,15 +311,16 @@ async fn a_trickling_reader_ends_at_the_calls_timeout_with_nothing_sent() {
     dripping.abort();
 }
 
-/// A reader that trickles a byte every 59 s (each read within `READER_IDLE_TIMEOUT`), with no
-/// call timeout set: the clone ends at the spool's deadline (`READER_SPOOL_TIME`, a few bytes
-/// earning no more), `InvalidInput` naming `audio_file` at the read-file step, saying the
-/// reader was too slow; nothing is sent. On a paused clock. Before: the call never ended.
-#[tokio::test(start_paused = true)]
-async fn a_reader_trickling_under_the_idle_timeout_ends_at_the_spool_deadline() {
-    use voiceclone::{READER_IDLE_TIMEOUT, READER_SPOOL_TIME};
+/// Clones from a reader that first gives `burst` bytes at once, then a byte every 59 s (each
+/// read within `READER_IDLE_TIMEOUT`), with no call timeout, on each provider (on a paused
+/// clock): the refusal, which must be the spool's "too slow" at the read-file step with
+/// nothing sent, and how long each took. `limit` bounds the test, not the client.
+async fn trickle(burst: u64, limit: Duration) -> Vec<(Provider, Duration)> {
+    use tokio::io::AsyncReadExt;
+    use voiceclone::READER_IDLE_TIMEOUT;
     use workspace_tests::scripted::Scripted;
     let server = Scripted::start(Vec::new()).await;
+    let mut took = Vec::new();
     for p in [Provider::Vmeg, Provider::JimmyAi] {
         let c = Client::builder(p)
             .api_key("k-trickle")
@@ -335,11 +336,12 @@ async fn a_reader_trickling_under_the_idle_timeout_ends_at_the_spool_deadline() 
             }
         });
         let started = tokio::time::Instant::now();
-        let mut request = CloneRequest::from_reader("drip.mp3", rx);
+        let reader = tokio::io::repeat(1).take(burst).chain(rx);
+        let mut request = CloneRequest::from_reader("drip.mp3", reader);
         if p == Provider::Vmeg {
             request = request.name("n").language("en-US");
         }
-        let e = tokio::time::timeout(3 * READER_SPOOL_TIME, c.clone_voice(&request))
+        let e = tokio::time::timeout(limit, c.clone_voice(&request))
             .await
             .unwrap_or_else(|_| panic!("{p}: the trickling reader held the call"))
             .unwrap_err();
@@ -348,10 +350,23 @@ async fn a_reader_trickling_under_the_idle_timeout_ends_at_the_spool_deadline() 
         assert_eq!(e.step(), Some(UploadStep::ReadFile), "{p}: {e}");
         assert_eq!(e.phase(), Phase::NotSent, "{p}: {e}");
         assert!(e.may_resubmit(), "{p}: {e}");
-        assert_eq!(started.elapsed(), READER_SPOOL_TIME, "{p}");
+        took.push((p, started.elapsed()));
         dripping.abort();
     }
     assert!(server.seen().is_empty(), "nothing may be sent");
+    took
+}
+
+/// A reader that trickles a byte every 59 s (each read within `READER_IDLE_TIMEOUT`), with no
+/// call timeout set: the clone ends at the spool's deadline (`READER_SPOOL_TIME`, a few bytes
+/// earning no more), `InvalidInput` naming `audio_file` at the read-file step, saying the
+/// reader was too slow; nothing is sent. On a paused clock. Before: the call never ended.
+#[tokio::test(start_paused = true)]
+async fn a_reader_trickling_under_the_idle_timeout_ends_at_the_spool_deadline() {
+    use voiceclone::READER_SPOOL_TIME;
+    for (p, took) in trickle(0, 3 * READER_SPOOL_TIME).await {
+        assert_eq!(took, READER_SPOOL_TIME, "{p}");
+    }
 }
 
 /// Bytes given early earn no time later: a reader that gives 50 MiB at once, then a byte
@@ -361,46 +376,10 @@ async fn a_reader_trickling_under_the_idle_timeout_ends_at_the_spool_deadline() 
 /// 500 MiB bought 4.4 h).
 #[tokio::test(start_paused = true)]
 async fn a_reader_trickling_after_a_burst_ends_at_the_next_spool_window() {
-    use tokio::io::AsyncReadExt;
-    use voiceclone::{READER_IDLE_TIMEOUT, READER_SPOOL_TIME, READER_SPOOL_WINDOW};
-    use workspace_tests::scripted::Scripted;
-    let server = Scripted::start(Vec::new()).await;
-    for p in [Provider::Vmeg, Provider::JimmyAi] {
-        let c = Client::builder(p)
-            .api_key("k-burst")
-            .base_url(server.base_url.as_str())
-            .allow_private_urls(true)
-            .build()
-            .unwrap();
-        let (mut tx, rx) = tokio::io::duplex(64);
-        let dripping = tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            while tx.write_all(b"x").await.is_ok() {
-                tokio::time::sleep(READER_IDLE_TIMEOUT - Duration::from_secs(1)).await;
-            }
-        });
-        let started = tokio::time::Instant::now();
-        let burst = tokio::io::repeat(1).take(50 << 20).chain(rx);
-        let mut request = CloneRequest::from_reader("burst.mp3", burst);
-        if p == Provider::Vmeg {
-            request = request.name("n").language("en-US");
-        }
-        let e = tokio::time::timeout(2 * READER_SPOOL_TIME, c.clone_voice(&request))
-            .await
-            .unwrap_or_else(|_| panic!("{p}: the burst bought the trickle more time"))
-            .unwrap_err();
-        assert_eq!(field(&e), "audio_file", "{p}: {e}");
-        assert!(e.to_string().contains("too slow"), "{p}: {e}");
-        assert_eq!(e.step(), Some(UploadStep::ReadFile), "{p}: {e}");
-        assert_eq!(e.phase(), Phase::NotSent, "{p}: {e}");
-        assert_eq!(
-            started.elapsed(),
-            READER_SPOOL_TIME + READER_SPOOL_WINDOW,
-            "{p}"
-        );
-        dripping.abort();
+    use voiceclone::{READER_SPOOL_TIME, READER_SPOOL_WINDOW};
+    for (p, took) in trickle(50 << 20, 2 * READER_SPOOL_TIME).await {
+        assert_eq!(took, READER_SPOOL_TIME + READER_SPOOL_WINDOW, "{p}");
     }
-    assert!(server.seen().is_empty(), "nothing may be sent");
 }
 
 #[tokio::test]
