@@ -900,7 +900,10 @@ async fn redis_any_verified_delivery_fits_the_default_event_bound() {
     let voiceclone::webhook::WebhookPayload::Other(raw) = &found.payload else {
         panic!("an unusable task id makes no clone job: {:?}", found.kind);
     };
-    assert_eq!(raw.as_str().len(), body.len() - head.len() + r#"{"taskId":""#.len() - 1);
+    assert_eq!(
+        raw.as_str().len(),
+        body.len() - head.len() + r#"{"taskId":""#.len() - 1
+    );
 }
 
 #[tokio::test]
