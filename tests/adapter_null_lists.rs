@@ -172,14 +172,7 @@ async fn listed(voices: Option<bool>, data: Value) -> (usize, voiceclone::Unread
 /// flag was crate-internal: a caller (the CLI) read such a listing as an empty account.
 #[tokio::test]
 async fn a_listing_without_records_or_a_total_is_incomplete() {
-    let cases = [
-        (json!(null), false),
-        (json!({}), false),
-        (json!({"records": null}), false),
-        (json!({"records": []}), true),
-        (json!({"total": 0}), true),
-        (json!({"records": null, "total": 0}), true),
-    ];
+    let cases = crate::adapter_support::list_data_shapes();
     for (data, complete) in cases {
         let (got, unread) = listed(None, data.clone()).await;
         assert_eq!(got, 0, "{data}");

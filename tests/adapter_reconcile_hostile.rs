@@ -817,14 +817,7 @@ async fn a_task_list_without_records_or_a_total_is_no_answer() {
     let req = SpeechRequest::new("sv_en_us_female_01", "Hello.");
     let answer =
         |data: serde_json::Value| Step::ok(json!({"code": 200, "message": "", "data": data}));
-    let cases = [
-        (json!(null), false),
-        (json!({}), false),
-        (json!({"records": null}), false),
-        (json!({"records": []}), true),
-        (json!({"total": 0}), true),
-        (json!({"records": null, "total": 0}), true),
-    ];
+    let cases = crate::adapter_support::list_data_shapes();
     for (data, none) in cases {
         // Every attempt of the submit (3) is dropped after it was sent.
         let server = Scripted::start(vec![Step::Drop, Step::Drop, Step::Drop]).await;

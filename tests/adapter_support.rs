@@ -26,3 +26,18 @@ pub fn fast_wait(provider: Provider) -> WaitPolicy {
         .with_seed(1)
         .with_max_polls(Some(20))
 }
+
+/// The `data` of a VMEG list answer in the shapes that matter to whether it says anything,
+/// each with that: `null`, `{}` and `records: null` alone hold no list and no total (they
+/// prove nothing); an array, even empty, or a `total` do.
+pub fn list_data_shapes() -> [(serde_json::Value, bool); 6] {
+    use serde_json::json;
+    [
+        (json!(null), false),
+        (json!({}), false),
+        (json!({"records": null}), false),
+        (json!({"records": []}), true),
+        (json!({"total": 0}), true),
+        (json!({"records": null, "total": 0}), true),
+    ]
+}
