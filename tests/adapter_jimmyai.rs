@@ -439,6 +439,52 @@ async fn wait_through_queued_processing_completed_gives_a_voice_that_must_be_act
     assert_eq!(server.seen()[0].path, "/api/open-api/v1/audios/audio_1");
 }
 
+/// A proxy's error page sent with status 200 for a poll or two (`UNREADABLE_POLLS_TOLERATED`
+/// in a row end the wait): the wait reads on and returns the voice. Before: the first such
+/// page ended the wait with `InvalidResponse`.
+#[tokio::test]
+async fn a_wait_reads_on_past_a_few_unreadable_answers() {
+    let page = "<html><body>502 Bad Gateway</body></html>";
+    let mut steps = vec![ok(task(
+        "audio_1",
+        "soundCloningClone",
+        "queued",
+        json!({}),
+    ))];
+    steps.extend((1..voiceclone::wait::UNREADABLE_POLLS_TOLERATED).map(|_| Step::Raw(200, page)));
+    steps.push(ok(task(
+        "audio_1",
+        "soundCloningClone",
+        "completed",
+        json!({"modelId": "model-1", "audioUrl": "https://cdn.example.com/p.mp3"}),
+    )));
+    let polls = steps.len();
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let voice = c
+        .wait_for_clone(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap();
+    assert_eq!(voice.id, "model-1");
+    assert_eq!(server.seen().len(), polls);
+    // As many in a row as the bound: the wait ends, saying the task may exist.
+    let mut steps = vec![ok(task(
+        "audio_1",
+        "soundCloningClone",
+        "queued",
+        json!({}),
+    ))];
+    steps.extend((0..voiceclone::wait::UNREADABLE_POLLS_TOLERATED).map(|_| Step::Raw(200, page)));
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let err = c
+        .wait_for_clone(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), &ErrorKind::InvalidResponse, "{err}");
+    assert!(!err.may_resubmit(), "{err}");
+}
+
 /// A preview JimmyAI dates 2001 (`created: 1000000000`, 10 digits, read as seconds): its
 /// fresh `modelId` gets no activation deadline from it, and speech from it is sent. Before:
 /// `activate_by` in 2001, `synthesize` refused the id locally with nothing sent ("clone the

@@ -606,7 +606,10 @@ impl Client {
         })
     }
 
-    /// The account's cloned voices (VMEG only).
+    /// The account's cloned voices (VMEG only). Records a page sent but could not be read are
+    /// skipped, and an answer holding no list at all (`data: null`) reads as the list's end:
+    /// an empty `Vec` proves nothing by itself. [`Client::voices_counting_unread`] says
+    /// whether the listing was complete.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

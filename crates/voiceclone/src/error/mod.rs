@@ -68,6 +68,9 @@ struct Inner {
     /// The answer was about another task than the one asked (a proxy's or cache's mix-up):
     /// a wait polls again rather than ending on it.
     misrouted: bool,
+    /// The answer was no envelope at all (a proxy's page sent with a 2xx): it says nothing
+    /// of the task, so a wait polls again, a few times (`UNREADABLE_POLLS_TOLERATED`).
+    unreadable: bool,
     /// The text of the lower-level failure (reqwest's), printed by `Display`.
     cause: Option<String>,
     /// Which step of a clone from a local recording failed.
@@ -112,6 +115,7 @@ impl Error {
             claimed_success: false,
             unconfirmed_code: false,
             misrouted: false,
+            unreadable: false,
             cause: None,
             step: None,
             note: None,
@@ -367,6 +371,16 @@ impl Error {
 
     pub(crate) fn misrouted(mut self) -> Self {
         self.0.misrouted = true;
+        self
+    }
+
+    /// True when the answer was no envelope at all (see `Inner::unreadable`).
+    pub(crate) fn is_unreadable_answer(&self) -> bool {
+        self.0.unreadable
+    }
+
+    pub(crate) fn unreadable_answer(mut self) -> Self {
+        self.0.unreadable = true;
         self
     }
 

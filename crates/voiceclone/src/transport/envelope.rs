@@ -123,7 +123,13 @@ pub(crate) fn decode_envelope(
         } else {
             body_snippet(&resp.body, scrubber)
         };
-        return Err(base(kind).with_message(reason));
+        let unreadable = kind == ErrorKind::InvalidResponse;
+        let err = base(kind).with_message(reason);
+        return Err(if unreadable {
+            err.unreadable_answer()
+        } else {
+            err
+        });
     };
     let message = envelope.message.or(envelope.msg).unwrap_or_default();
     if code == d.success_code {

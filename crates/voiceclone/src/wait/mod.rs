@@ -3,8 +3,9 @@
 //! The loop polls at once, then sleeps `first_interval`, `first_interval * growth`, ... up to
 //! `max_interval` (each with ± `jitter`), until the status is terminal, the `deadline` has
 //! passed or `max_polls` requests were made. Transient errors (those a read would retry) do
-//! not end the wait; the next poll simply happens on schedule. The wait is an ordinary
-//! future: dropping it stops polling.
+//! not end the wait; the next poll simply happens on schedule. Nor do answers that cannot be
+//! read (a proxy's page sent with status 200), up to [`UNREADABLE_POLLS_TOLERATED`] in a row.
+//! The wait is an ordinary future: dropping it stops polling.
 //!
 //! The deadline holds whatever the server does: each poll (the time queued for one of the
 //! client's in-flight slots, the request, and its retries) is bounded by the time left, so a
@@ -47,6 +48,13 @@ pub const DEFAULT_WEBHOOK_POLL_INTERVAL: Duration = Duration::from_secs(30);
 /// How long the poll at (or past) the deadline may take: a wait returns within its deadline
 /// plus this (and a zero deadline still allows one poll this long).
 pub(crate) const LAST_POLL_GRACE: Duration = Duration::from_secs(1);
+
+/// How many answers in a row a wait may fail to read (no envelope at all: a proxy's error
+/// page sent with status 200) before it ends with that `InvalidResponse`: such an answer
+/// says nothing of the task, and the next poll may well read. An envelope that reads but
+/// contradicts itself ends the wait at once (asking again gets the same). The wait's error still says the
+/// task may exist (never "submit again").
+pub const UNREADABLE_POLLS_TOLERATED: u32 = 3;
 
 /// How to wait for a task.
 ///

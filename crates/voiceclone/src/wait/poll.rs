@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{LAST_POLL_GRACE, WaitPolicy};
+use super::{LAST_POLL_GRACE, UNREADABLE_POLLS_TOLERATED, WaitPolicy};
 use crate::error::{Error, ErrorKind};
 use crate::model::{JobId, TaskStatus};
 use crate::retry::{read_would_retry, with_sleep_budget};
@@ -175,6 +175,8 @@ where
             Some(seed) => crate::jitter::Jitter::with_seed(seed),
             None => crate::jitter::Jitter::new(),
         };
+        // Answers in a row that could not be read (see `UNREADABLE_POLLS_TOLERATED`).
+        let mut unreadable = 0u32;
         loop {
             let polls = w
                 .progress
@@ -229,6 +231,7 @@ where
                     )));
                     }
                     Ok(Ok(job)) => {
+                        unreadable = 0;
                         let status = (w.status_of)(&job);
                         tracing::debug!(job_id = %w.shown_id(), polls, status = %status, "polled");
                         if let Some(observer) = &policy.observer {
@@ -250,6 +253,14 @@ where
                             e.retry_after().unwrap_or(Duration::ZERO),
                             Some(e.to_string()),
                         )
+                    }
+                    Ok(Err(e))
+                        if e.is_unreadable_answer()
+                            && unreadable < UNREADABLE_POLLS_TOLERATED - 1 =>
+                    {
+                        unreadable += 1;
+                        tracing::debug!(job_id = %w.shown_id(), polls, error = %e, "an answer that could not be read while polling; will poll again");
+                        (Duration::ZERO, Some(e.to_string()))
                     }
                     Ok(Err(e)) => return Err(e),
                 };
@@ -335,6 +346,41 @@ mod tests {
         assert_eq!(polls, 5);
         let secs: Vec<f64> = sleeper.sleeps().iter().map(|d| d.as_secs_f64()).collect();
         assert_eq!(secs, vec![2.0, 3.0, 4.5, 6.75]);
+    }
+
+    /// An answer a poll could not read (a proxy's page sent with status 200).
+    fn unreadable() -> Error {
+        Error::new(ErrorKind::InvalidResponse)
+            .with_http_status(200)
+            .unreadable_answer()
+    }
+
+    #[tokio::test]
+    async fn unreadable_answers_end_a_wait_only_when_they_come_too_many_in_a_row() {
+        let n = UNREADABLE_POLLS_TOLERATED as usize;
+        // One fewer than the bound in a row, twice, a readable answer between: read through.
+        let mut seq = vec![Ok(TaskStatus::Queued)];
+        seq.extend((1..n).map(|_| Err(unreadable())));
+        seq.push(Ok(TaskStatus::Running));
+        seq.extend((1..n).map(|_| Err(unreadable())));
+        seq.push(Ok(TaskStatus::Succeeded));
+        let expected_polls = seq.len();
+        let (res, polls, _) = run(seq, policy()).await;
+        assert_eq!(res.unwrap(), TaskStatus::Succeeded);
+        assert_eq!(polls, expected_polls);
+        // The bound reached in a row: the wait ends with the unreadable answer's error.
+        let mut seq = vec![Ok(TaskStatus::Queued)];
+        seq.extend((0..n).map(|_| Err(unreadable())));
+        seq.push(Ok(TaskStatus::Succeeded));
+        let (res, polls, _) = run(seq, policy()).await;
+        assert_eq!(res.unwrap_err().kind(), &ErrorKind::InvalidResponse);
+        assert_eq!(polls, 1 + n);
+        // An answer read but wrong (an envelope whose task contradicts itself): asking again
+        // gets the same, so it ends the wait at once, as before.
+        let wrong = Error::new(ErrorKind::InvalidResponse).with_http_status(200);
+        let (res, polls, _) = run(vec![Err(wrong)], policy()).await;
+        assert!(res.is_err());
+        assert_eq!(polls, 1);
     }
 
     #[tokio::test]
