@@ -246,21 +246,18 @@ where
                         *lock(&w.progress.last_status) = Some(status.clone());
                         (Duration::ZERO, None)
                     }
-                    // A misrouted answer is not about this task: the next poll may well be.
-                    Ok(Err(e)) if read_would_retry(&e) || e.is_misrouted() => {
+                    // A misrouted answer is not about this task, an unreadable one says
+                    // nothing of it: the next poll may well read it.
+                    Ok(Err(e))
+                        if read_would_retry(&e)
+                            || e.is_misrouted()
+                            || one_more_unreadable(&e, &mut unreadable) =>
+                    {
                         tracing::debug!(job_id = %w.shown_id(), polls, error = %e, "transient error while polling; will poll again");
                         (
                             e.retry_after().unwrap_or(Duration::ZERO),
                             Some(e.to_string()),
                         )
-                    }
-                    Ok(Err(e))
-                        if e.is_unreadable_answer()
-                            && unreadable < UNREADABLE_POLLS_TOLERATED - 1 =>
-                    {
-                        unreadable += 1;
-                        tracing::debug!(job_id = %w.shown_id(), polls, error = %e, "an answer that could not be read while polling; will poll again");
-                        (Duration::ZERO, Some(e.to_string()))
                     }
                     Ok(Err(e)) => return Err(e),
                 };
@@ -288,6 +285,17 @@ where
             w.progress.add_sleep(next);
         }
     }
+}
+
+/// Whether a poll's error is an unreadable answer (no envelope at all) the wait may still poll
+/// past, counting it in `in_a_row`: [`UNREADABLE_POLLS_TOLERATED`] in a row end the wait.
+/// Not generic, so the wait's two instances share it.
+fn one_more_unreadable(e: &Error, in_a_row: &mut u32) -> bool {
+    if !e.is_unreadable_answer() || in_a_row.saturating_add(1) >= UNREADABLE_POLLS_TOLERATED {
+        return false;
+    }
+    *in_a_row = in_a_row.saturating_add(1);
+    true
 }
 
 #[cfg(test)]
