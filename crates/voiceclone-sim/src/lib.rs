@@ -119,6 +119,7 @@
 //! | VMEG webhook retries | 3 retries after 1 s, 2 s, 4 s (÷ speed); failed tasks also get a webhook with `code` 500 and `data` `{taskId, errorMessage, createdAt}` (the `errorMessage` of `tasks/detail`); a 3xx is a failed attempt (redirects are not followed, no proxy is used) | [`SimConfig::webhook_retry_delays`] |
 //! | VMEG max JSON body (→ 413) | 1 MiB | [`SimConfig::vmeg_max_body_bytes`] |
 //! | VMEG clone required fields | only `refAudio` (HTTPS); `provider` defaults to `V1` | — |
+//! | VMEG clone field lengths (`voiceName`, `sampleText`, ...) | at most 1024 bytes of `voiceName` (create and `clone/update`) and `sampleLanguage`, 8 KiB of `refAudio`, 16 KiB of `sampleText`; longer is 400 naming the field | — |
 //! | VMEG async create without a webhook | accepted; poll `tasks/detail` | [`SimConfig::webhook`] |
 //! | VMEG `pageSize` maximum | 100 (larger values are clamped) | — |
 //! | VMEG `pageSize` when none is sent | the documented defaults: 20 (`tasks/list`, material list), 10 (voice lists) | — |
@@ -202,7 +203,8 @@
 //!   other is left, never the one just made), and
 //!   the voices' text (name, sample text, audio URL) holds at most
 //!   [`SimConfig::max_task_bytes`] besides (oldest evicted first, the newest
-//!   and a voice being renamed always kept).
+//!   and a voice being renamed always kept); each of those fields is bounded
+//!   per voice as well (see the table above).
 //!   A VMEG material whose bytes the upload bounds evicted is forgotten with
 //!   them (no longer listed, nor offered by instant upload).
 //!   A pending VMEG material upload keeps its latest 20,000 presigned URLs
@@ -221,7 +223,9 @@
 //!   the number of tasks, not a scan under the global lock. The list
 //!   endpoints (`tasks/list`, `clone/list`, the material list) do scan what
 //!   they filter, under the lock (building only the page's rows): milliseconds
-//!   at tens of thousands of tasks.
+//!   at tens of thousands of tasks. A `clone/list` `searchName` reads each
+//!   voice's name case-folded when it was set (at most 1 KiB), so a search
+//!   allocates nothing per voice.
 //! - **Waiting.** Sync creates and webhook deliveries sleep until their
 //!   task's due time (one timer each), woken early when the clock is moved by
 //!   [`SimHandle::advance_clock`] or [`SimHandle::complete_all_now`]; nothing
