@@ -164,6 +164,10 @@
 //!   (100,000,000 bytes) of `file` and 1 MiB more in all, 64 KiB of any
 //!   other field, or 16 KiB of one part's headers, and at once with a
 //!   boundary over 70 characters.
+//!   The MD5 of a presigned PUT and of a completed material, and the join of
+//!   a multipart upload's parts, run on tokio's blocking pool (never under a
+//!   lock), so a large upload does not hold a current-thread runtime; calls to
+//!   `complete` for one upload run one after the other (one copy of it at a time).
 //! - **Stored data.** Finished tasks beyond [`SimConfig::max_tasks`] (the
 //!   oldest first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved
