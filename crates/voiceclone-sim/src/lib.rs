@@ -149,7 +149,9 @@
 //!   progress for [`SimConfig::response_write_timeout`] (the client stopped
 //!   reading) closes the connection. At most [`SimConfig::max_connections`]
 //!   are open: a new one closes the least recently active idle connection
-//!   (the way nginx reuses idle keep-alive connections), or is closed itself
+//!   (the way nginx reuses idle keep-alive connections; one whose request has
+//!   started is never closed, and a request arriving as its connection is
+//!   closed is dropped unanswered before it is handled), or is closed itself
 //!   when every connection has a request in flight
 //!   ([`Stats::connections_evicted`], [`Stats::connections_refused`],
 //!   [`SimHandle::open_connections`]).
