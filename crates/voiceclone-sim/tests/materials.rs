@@ -776,9 +776,10 @@ async fn an_upload_larger_than_the_store_is_refused_and_evicts_nothing() {
 /// The MD5 of a presigned PUT, and at `complete` the MD5 (and for a multipart upload the
 /// join of the parts) of the whole material, ran inline on the runtime thread: on a
 /// current-thread runtime (this test's, and `voiceclone sim`'s) nothing else was
-/// answered meanwhile, a second or more per 32 MiB in a debug build. Now that work runs
-/// on the blocking pool: a ticker on the same runtime keeps ticking while a 32 MiB
-/// single-file upload and a 32 MiB multipart upload are put and completed.
+/// answered meanwhile, a second or more per 32 MiB in a debug build (a ticker here
+/// stalled 2.5 s). Now that work runs on the blocking pool: the ticker keeps ticking
+/// while a 32 MiB single-file upload and a 32 MiB multipart upload are put and completed
+/// (the bound leaves room for a loaded machine).
 #[tokio::test]
 async fn a_large_upload_does_not_stall_other_requests() {
     use std::sync::Arc;
@@ -854,7 +855,7 @@ async fn a_large_upload_does_not_stall_other_requests() {
     stop.store(true, Ordering::SeqCst);
     let worst = ticker.await.unwrap();
     assert!(
-        worst < Duration::from_millis(250),
+        worst < Duration::from_millis(750),
         "the runtime stalled for {worst:?} while uploads were hashed"
     );
 }
