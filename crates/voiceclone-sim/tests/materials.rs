@@ -859,3 +859,50 @@ async fn a_large_upload_does_not_stall_other_requests() {
         "the runtime stalled for {worst:?} while uploads were hashed"
     );
 }
+
+/// Concurrent `multipart/complete` calls for one upload (each under its own key) take
+/// turns: one builds the material and answers 200, each later one then finds the upload
+/// completed (404, as a sequential second call does), and one material is listed. Before,
+/// each built its own full copy of the material at once (no turns), with the same answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_completes_of_one_upload_take_turns() {
+    let (_sim, api) = Api::start(SimConfig::default().with_material_limits(8 << 20, 1024)).await;
+    let file: Vec<u8> = (0..(2 << 20) as u32).map(|i| (i % 253) as u8).collect();
+    let hash = md5_hex(&file);
+    let (st, v) = api
+        .post(INITIATE, json!({"fileHash": hash, "fileName": "turns.wav"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ids = json!({"materialId": v["data"]["materialId"], "uploadId": v["data"]["uploadId"]});
+    let mut b = ids.clone();
+    b["partNumbers"] = json!([1, 2]);
+    let (_, v) = api.post(PRESIGN, b).await;
+    let urls = v["data"]["urls"].as_array().unwrap().clone();
+    let mut parts = Vec::new();
+    for (i, chunk) in file.chunks(1 << 20).enumerate() {
+        let (st, etag) = api.put(s(&urls[i]["url"]), chunk.to_vec()).await;
+        assert_eq!(st, 200);
+        parts.push(json!({"partNumber": i + 1, "eTag": etag.unwrap()}));
+    }
+    let mut b = ids.clone();
+    b["parts"] = json!(parts);
+    let api = std::sync::Arc::new(api);
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let (api, b) = (api.clone(), b.clone());
+            tokio::spawn(async move { api.post(MP_COMPLETE, b).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for c in calls {
+        let (st, v) = c.await.unwrap();
+        if st == 200 {
+            assert_eq!(v["data"]["fileHash"], hash.as_str(), "{v}");
+        }
+        statuses.push(st);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 404, 404, 404, 404, 404]);
+    let (_, v) = api.get("/openapi/v1/assets/material/list").await;
+    assert_eq!(v["data"]["total"], 1, "{v}");
+}
