@@ -158,9 +158,11 @@ pub struct SimConfig {
     /// Open connections at most. At the cap, a new connection closes the
     /// connection that has waited longest for a request (idle keep-alive or
     /// still sending its headers), or is closed itself when every connection
-    /// has a request in flight. Lowered at start to the soft open-file limit
-    /// minus 64 when that is smaller (Linux). Default 1024; bounds 1 to
-    /// 100,000.
+    /// has a request in flight. A connection whose request has started is never
+    /// closed by the cap; a request arriving as its connection is closed is
+    /// dropped unanswered, with nothing done. Lowered at start to the soft
+    /// open-file limit minus 64 when that is smaller (Linux). Default 1024;
+    /// bounds 1 to 100,000.
     pub max_connections: usize,
     /// Time a connection may take to send a request's headers, which is also
     /// how long an idle keep-alive connection is kept. Default 30 s; bounds

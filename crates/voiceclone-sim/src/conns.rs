@@ -19,9 +19,14 @@ pub(crate) struct ConnTable {
     pub next: u64,
 }
 
+/// [`ConnEntry::in_flight`] of a connection the cap is closing: swapped in for 0 only, so
+/// that a request that has started is never closed under it, and one that would start
+/// after it is refused ([`InFlight::try_new`]).
+const CLOSING: usize = usize::MAX;
+
 #[derive(Debug)]
 pub(crate) struct ConnEntry {
-    /// Requests being handled on the connection now.
+    /// Requests being handled on the connection now, or [`CLOSING`].
     pub in_flight: Arc<AtomicUsize>,
     /// Milliseconds since the simulator started, at the last request start
     /// or end.
@@ -38,6 +43,39 @@ impl ConnTable {
             .min_by_key(|(id, e)| (e.last_active.load(Ordering::Relaxed), **id))
             .map(|(id, _)| *id)
     }
+
+    /// Closes connection `id` if no request is in flight on it (`false`: a request
+    /// started since it was picked, or no such connection). Reading `in_flight` as 0
+    /// and then aborting let a request that started in between (on another worker
+    /// thread) be cut off inside its handler: a create made and billed, its answer
+    /// dropped. The swap to [`CLOSING`] is the one check, and a request cannot start
+    /// after it.
+    pub fn try_evict(&mut self, id: u64) -> bool {
+        let idle = self.conns.get(&id).is_some_and(|e| {
+            e.in_flight
+                .compare_exchange(0, CLOSING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        });
+        if !idle {
+            return false;
+        }
+        if let Some(e) = self.conns.remove(&id) {
+            e.abort.abort();
+        }
+        true
+    }
+
+    /// Closes the least recently active idle connection; which one, if any.
+    pub fn evict_idle(&mut self) -> Option<u64> {
+        // Each failed try saw a request start on that connection; bounded all the same.
+        for _ in 0..self.conns.len() {
+            let victim = self.least_recently_active_idle()?;
+            if self.try_evict(victim) {
+                return Some(victim);
+            }
+        }
+        None
+    }
 }
 
 /// Counts a request in flight on its connection while alive.
@@ -48,18 +86,24 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
-    pub fn new(
+    /// Counts a request starting on a connection; `None` when the connection cap is
+    /// closing it ([`CLOSING`]): the request must not be handled.
+    pub fn try_new(
         count: Arc<AtomicUsize>,
         last_active: Arc<AtomicU64>,
         started: std::time::Instant,
-    ) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
+    ) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < CLOSING - 1).then(|| n.saturating_add(1))
+            })
+            .ok()?;
         last_active.store(millis_since(started), Ordering::Relaxed);
-        Self {
+        Some(Self {
             count,
             last_active,
             started,
-        }
+        })
     }
 }
 
@@ -67,7 +111,8 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.last_active
             .store(millis_since(self.started), Ordering::Relaxed);
-        self.count.fetch_sub(1, Ordering::Relaxed);
+        // Never `CLOSING` here: it is swapped in for 0 only, and this request counts 1.
+        self.count.fetch_sub(1, Ordering::Release);
     }
 }
 
@@ -292,13 +337,69 @@ mod tests {
     use http_body_util::{BodyExt, Full};
     use hyper::body::Bytes;
 
+    /// A table entry for a connection task that never ends by itself.
+    fn entry(last_active: u64) -> (ConnEntry, tokio::task::JoinHandle<()>) {
+        let task = tokio::spawn(std::future::pending::<()>());
+        let e = ConnEntry {
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            last_active: Arc::new(AtomicU64::new(last_active)),
+            abort: task.abort_handle(),
+        };
+        (e, task)
+    }
+
+    /// The cap picked the least recently active idle connection, and a request started on
+    /// it before it was closed (the connection's own task, on another worker thread).
+    /// Before: it was aborted all the same, after `in_flight` had been read as 0, with
+    /// its request inside the handler (a create made and billed, its answer dropped). Now
+    /// closing is a swap of `in_flight` from 0 to a closing mark: the request that started
+    /// first keeps its connection (the next idle one is closed instead), and a request that
+    /// starts after the swap is refused before it reaches the handler.
+    #[tokio::test]
+    async fn a_connection_whose_request_started_after_the_pick_is_not_closed() {
+        let mut table = ConnTable::default();
+        let (a, task_a) = entry(1);
+        let (b, task_b) = entry(2);
+        let (a_count, a_active) = (a.in_flight.clone(), a.last_active.clone());
+        let (b_count, b_active) = (b.in_flight.clone(), b.last_active.clone());
+        table.conns.insert(0, a);
+        table.conns.insert(1, b);
+        let now = std::time::Instant::now();
+
+        let victim = table.least_recently_active_idle();
+        assert_eq!(victim, Some(0));
+        let started = InFlight::try_new(a_count.clone(), a_active, now).unwrap();
+        assert!(
+            !table.try_evict(0),
+            "a connection with a request in flight was closed"
+        );
+        assert!(table.conns.contains_key(&0));
+        tokio::task::yield_now().await;
+        assert!(!task_a.is_finished());
+
+        // The eviction goes to the next idle connection, and it is closed for good: a
+        // request starting on it afterwards is refused.
+        assert_eq!(table.evict_idle(), Some(1));
+        assert!(!table.conns.contains_key(&1));
+        assert!(InFlight::try_new(b_count.clone(), b_active, now).is_none());
+        assert!(task_b.await.unwrap_err().is_cancelled());
+
+        // Nothing idle left: nothing is closed.
+        assert_eq!(table.evict_idle(), None);
+        drop(started);
+        assert_eq!(a_count.load(Ordering::Relaxed), 0);
+        assert_eq!(table.evict_idle(), Some(0));
+        assert!(table.conns.is_empty());
+    }
+
     fn guard() -> (Arc<AtomicUsize>, InFlight) {
         let count = Arc::new(AtomicUsize::new(0));
-        let g = InFlight::new(
+        let g = InFlight::try_new(
             count.clone(),
             Arc::new(AtomicU64::new(0)),
             std::time::Instant::now(),
-        );
+        )
+        .unwrap();
         (count, g)
     }
 

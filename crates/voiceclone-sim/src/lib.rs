@@ -119,6 +119,7 @@
 //! | VMEG webhook retries | 3 retries after 1 s, 2 s, 4 s (÷ speed); failed tasks also get a webhook with `code` 500 and `data` `{taskId, errorMessage, createdAt}` (the `errorMessage` of `tasks/detail`); a 3xx is a failed attempt (redirects are not followed, no proxy is used) | [`SimConfig::webhook_retry_delays`] |
 //! | VMEG max JSON body (→ 413) | 1 MiB | [`SimConfig::vmeg_max_body_bytes`] |
 //! | VMEG clone required fields | only `refAudio` (HTTPS); `provider` defaults to `V1` | — |
+//! | VMEG clone field lengths (`voiceName`, `sampleText`, ...) | at most 1024 bytes of `voiceName` (create and `clone/update`) and `sampleLanguage`, 8 KiB of `refAudio`, 16 KiB of `sampleText`; longer is 400 naming the field | — |
 //! | VMEG async create without a webhook | accepted; poll `tasks/detail` | [`SimConfig::webhook`] |
 //! | VMEG `pageSize` maximum | 100 (larger values are clamped) | — |
 //! | VMEG `pageSize` when none is sent | the documented defaults: 20 (`tasks/list`, material list), 10 (voice lists) | — |
@@ -148,7 +149,9 @@
 //!   progress for [`SimConfig::response_write_timeout`] (the client stopped
 //!   reading) closes the connection. At most [`SimConfig::max_connections`]
 //!   are open: a new one closes the least recently active idle connection
-//!   (the way nginx reuses idle keep-alive connections), or is closed itself
+//!   (the way nginx reuses idle keep-alive connections; one whose request has
+//!   started is never closed, and a request arriving as its connection is
+//!   closed is dropped unanswered before it is handled), or is closed itself
 //!   when every connection has a request in flight
 //!   ([`Stats::connections_evicted`], [`Stats::connections_refused`],
 //!   [`SimHandle::open_connections`]).
@@ -163,6 +166,10 @@
 //!   (100,000,000 bytes) of `file` and 1 MiB more in all, 64 KiB of any
 //!   other field, or 16 KiB of one part's headers, and at once with a
 //!   boundary over 70 characters.
+//!   The MD5 of a presigned PUT and of a completed material, and the join of
+//!   a multipart upload's parts, run on tokio's blocking pool (never under a
+//!   lock), so a large upload does not hold a current-thread runtime; calls to
+//!   `complete` for one upload run one after the other (one copy of it at a time).
 //! - **Stored data.** Finished tasks beyond [`SimConfig::max_tasks`] (the
 //!   oldest first) or finished longer than [`SimConfig::task_retention`]
 //!   ago (counted from when the simulator saw them finish, so a clock moved
@@ -202,7 +209,8 @@
 //!   other is left, never the one just made), and
 //!   the voices' text (name, sample text, audio URL) holds at most
 //!   [`SimConfig::max_task_bytes`] besides (oldest evicted first, the newest
-//!   and a voice being renamed always kept).
+//!   and a voice being renamed always kept); each of those fields is bounded
+//!   per voice as well (see the table above).
 //!   A VMEG material whose bytes the upload bounds evicted is forgotten with
 //!   them (no longer listed, nor offered by instant upload).
 //!   A pending VMEG material upload keeps its latest 20,000 presigned URLs
@@ -221,7 +229,9 @@
 //!   the number of tasks, not a scan under the global lock. The list
 //!   endpoints (`tasks/list`, `clone/list`, the material list) do scan what
 //!   they filter, under the lock (building only the page's rows): milliseconds
-//!   at tens of thousands of tasks.
+//!   at tens of thousands of tasks. A `clone/list` `searchName` reads each
+//!   voice's name case-folded when it was set (at most 1 KiB), so a search
+//!   allocates nothing per voice.
 //! - **Waiting.** Sync creates and webhook deliveries sleep until their
 //!   task's due time (one timer each), woken early when the clock is moved by
 //!   [`SimHandle::advance_clock`] or [`SimHandle::complete_all_now`]; nothing

@@ -297,8 +297,14 @@ impl Drop for SimHandle {
 /// Returned by the service to make hyper close the connection without a
 /// response.
 #[derive(Debug, thiserror::Error)]
-#[error("simulated dropped connection")]
-struct DroppedConnection;
+enum DroppedConnection {
+    #[error("simulated dropped connection")]
+    Simulated,
+    /// The connection cap chose this connection as idle just before the request
+    /// started: it is closed unanswered, with nothing done for the request.
+    #[error("connection closed by the connection cap before the request started")]
+    Evicted,
+}
 
 /// What the accept loop does after `accept()` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -373,11 +379,7 @@ async fn accept_loop(listener: Weak<TcpListener>, shared: Arc<Shared>) {
                     AcceptFailure::OutOfDescriptors => {
                         // The process may hold other sockets and files: free one by
                         // closing the least recently active idle connection.
-                        let mut table = lock(&shared.conns);
-                        if let Some(victim) = table.least_recently_active_idle()
-                            && let Some(c) = table.conns.remove(&victim)
-                        {
-                            c.abort.abort();
+                        if lock(&shared.conns).evict_idle().is_some() {
                             shared
                                 .stats
                                 .connections_evicted
@@ -394,11 +396,8 @@ async fn accept_loop(listener: Weak<TcpListener>, shared: Arc<Shared>) {
         let _ = stream.set_nodelay(true);
         let mut table = lock(&shared.conns);
         if table.conns.len() >= max {
-            match table.least_recently_active_idle() {
+            match table.evict_idle() {
                 Some(victim) => {
-                    if let Some(e) = table.conns.remove(&victim) {
-                        e.abort.abort();
-                    }
                     shared
                         .stats
                         .connections_evicted
@@ -437,9 +436,12 @@ async fn accept_loop(listener: Weak<TcpListener>, shared: Arc<Shared>) {
         while conns.try_join_next().is_some() {}
         let abort = conns.spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
-                let guard = InFlight::new(count.clone(), active.clone(), started);
+                let guard = InFlight::try_new(count.clone(), active.clone(), started);
                 let router = app.clone();
                 async move {
+                    let Some(guard) = guard else {
+                        return Err(DroppedConnection::Evicted);
+                    };
                     let r = serve(router, req).await;
                     r.map(|resp| resp.map(|body| Busy::new(body, guard)))
                 }
@@ -726,7 +728,7 @@ async fn serve(
         Err(never) => match never {},
     };
     if resp.extensions().get::<DropConnection>().is_some() {
-        return Err(DroppedConnection);
+        return Err(DroppedConnection::Simulated);
     }
     Ok(resp)
 }

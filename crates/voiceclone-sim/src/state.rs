@@ -241,6 +241,9 @@ impl Task {
 pub(crate) struct Voice {
     pub voice_id: String,
     pub name: String,
+    /// `name` lowercased, made when the name is set: a `searchName` filter reads it for
+    /// every voice under the state lock, where lowercasing each name there allocated.
+    pub name_folded: String,
     pub provider: String,
     pub language: Option<String>,
     pub content: Option<String>,
@@ -257,6 +260,7 @@ impl Voice {
         [
             self.voice_id.len(),
             self.name.len(),
+            self.name_folded.len(),
             self.provider.len(),
             self.language.as_ref().map_or(0, String::len),
             self.content.as_ref().map_or(0, String::len),
@@ -701,6 +705,7 @@ impl State {
                     let v = Voice {
                         voice_id: vid.clone(),
                         name: t.voice_name.clone(),
+                        name_folded: t.voice_name.to_lowercase(),
                         provider: t.provider.clone(),
                         language: t.sample_language.clone(),
                         content: t.sample_text.clone(),
@@ -806,11 +811,15 @@ impl State {
         let Some(v) = self.voices.get_mut(id).filter(|v| !v.deleted) else {
             return false;
         };
+        let folded = name.to_lowercase();
         self.voice_bytes = self
             .voice_bytes
             .saturating_sub(v.name.len())
-            .saturating_add(name.len());
+            .saturating_sub(v.name_folded.len())
+            .saturating_add(name.len())
+            .saturating_add(folded.len());
         v.name = name;
+        v.name_folded = folded;
         v.updated = now;
         self.evict_voices(Some(id));
         true
@@ -1328,13 +1337,15 @@ mod tests {
         assert_eq!(st.voices.len(), 3);
         assert!(st.voices.contains_key("cv_9") && !st.voices.contains_key("cv_6"));
         assert_eq!(st.voice_order.len(), 3);
-        // A long new name evicts the oldest others, never the voice renamed.
-        assert!(st.rename_voice("cv_8", "n".repeat(2_500), secs(20)));
+        // A long new name evicts the oldest others, never the voice renamed (a name counts
+        // twice: it is kept case-folded as well).
+        assert!(st.rename_voice("cv_8", "n".repeat(1_250), secs(20)));
         assert!(st.voice_bytes() <= 10_000, "{}", st.voice_bytes());
         assert!(!st.voices.contains_key("cv_7"));
         assert!(st.voices.contains_key("cv_8") && st.voices.contains_key("cv_9"));
-        assert!(st.rename_voice("cv_8", "n".repeat(20_000), secs(21)));
+        assert!(st.rename_voice("cv_8", "N".repeat(20_000), secs(21)));
         assert!(st.voices.contains_key("cv_8"), "the renamed voice stays");
+        assert_eq!(st.voices["cv_8"].name_folded, "n".repeat(20_000));
         assert_eq!(
             st.voice_bytes(),
             st.voices.values().map(Voice::bytes).sum::<usize>()

@@ -772,3 +772,137 @@ async fn an_upload_larger_than_the_store_is_refused_and_evicts_nothing() {
     assert_eq!(served.bytes().await.unwrap().as_ref(), small.as_slice());
     assert_eq!(sim.evicted().1, 0);
 }
+
+/// The MD5 of a presigned PUT, and at `complete` the MD5 (and for a multipart upload the
+/// join of the parts) of the whole material, ran inline on the runtime thread: on a
+/// current-thread runtime (this test's, and `voiceclone sim`'s) nothing else was
+/// answered meanwhile, a second or more per 32 MiB in a debug build (a ticker here
+/// stalled 2.5 s). Now that work runs on the blocking pool: the ticker keeps ticking
+/// while a 32 MiB single-file upload and a 32 MiB multipart upload are put and completed
+/// (the bound leaves room for a loaded machine).
+#[tokio::test]
+async fn a_large_upload_does_not_stall_other_requests() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const SIZE: usize = 32 << 20;
+    let (_sim, api) =
+        Api::start(SimConfig::default().with_material_limits(64 << 20, 16 << 20)).await;
+    let file: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+    let hash = md5_hex(&file);
+    let mut other = file.clone();
+    other[0] ^= 1;
+    let other_hash = md5_hex(&other);
+    let (d, url) = upload_url(&api, &file, "big.wav").await;
+    let (st, v) = api
+        .post(
+            INITIATE,
+            json!({"fileHash": other_hash, "fileName": "parts.wav"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ids = json!({"materialId": v["data"]["materialId"], "uploadId": v["data"]["uploadId"]});
+    let mut b = ids.clone();
+    b["partNumbers"] = json!([1, 2]);
+    let (st, v) = api.post(PRESIGN, b).await;
+    assert_eq!(st, 200, "{v}");
+    let part_urls: Vec<String> = v["data"]["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| s(&u["url"]).to_owned())
+        .collect();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let ticker = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut worst = Duration::ZERO;
+            let mut last = std::time::Instant::now();
+            while !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                let now = std::time::Instant::now();
+                worst = worst.max(now - last);
+                last = now;
+            }
+            worst
+        })
+    };
+    tokio::task::yield_now().await;
+
+    assert_eq!(api.put(&url, file).await.0, 200);
+    let (st, v) = api
+        .post(
+            COMPLETE,
+            json!({"s3Uri": d["s3Uri"], "fileName": "big.wav",
+                   "materialId": d["materialId"], "fileHash": hash}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["fileHash"], hash.as_str());
+    let mut parts = Vec::new();
+    for (i, chunk) in other.chunks(16 << 20).enumerate() {
+        let (st, etag) = api.put(&part_urls[i], chunk.to_vec()).await;
+        assert_eq!(st, 200);
+        parts.push(json!({"partNumber": i + 1, "eTag": etag.unwrap()}));
+    }
+    let mut b = ids.clone();
+    b["parts"] = json!(parts);
+    let (st, v) = api.post(MP_COMPLETE, b).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["fileHash"], other_hash.as_str());
+    assert_eq!(v["data"]["filesize"], SIZE);
+
+    stop.store(true, Ordering::SeqCst);
+    let worst = ticker.await.unwrap();
+    assert!(
+        worst < Duration::from_millis(750),
+        "the runtime stalled for {worst:?} while uploads were hashed"
+    );
+}
+
+/// Concurrent `multipart/complete` calls for one upload (each under its own key) take
+/// turns: one builds the material and answers 200, each later one then finds the upload
+/// completed (404, as a sequential second call does), and one material is listed. Before,
+/// each built its own full copy of the material at once (no turns), with the same answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_completes_of_one_upload_take_turns() {
+    let (_sim, api) = Api::start(SimConfig::default().with_material_limits(8 << 20, 1024)).await;
+    let file: Vec<u8> = (0..(2 << 20) as u32).map(|i| (i % 253) as u8).collect();
+    let hash = md5_hex(&file);
+    let (st, v) = api
+        .post(INITIATE, json!({"fileHash": hash, "fileName": "turns.wav"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ids = json!({"materialId": v["data"]["materialId"], "uploadId": v["data"]["uploadId"]});
+    let mut b = ids.clone();
+    b["partNumbers"] = json!([1, 2]);
+    let (_, v) = api.post(PRESIGN, b).await;
+    let urls = v["data"]["urls"].as_array().unwrap().clone();
+    let mut parts = Vec::new();
+    for (i, chunk) in file.chunks(1 << 20).enumerate() {
+        let (st, etag) = api.put(s(&urls[i]["url"]), chunk.to_vec()).await;
+        assert_eq!(st, 200);
+        parts.push(json!({"partNumber": i + 1, "eTag": etag.unwrap()}));
+    }
+    let mut b = ids.clone();
+    b["parts"] = json!(parts);
+    let api = std::sync::Arc::new(api);
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let (api, b) = (api.clone(), b.clone());
+            tokio::spawn(async move { api.post(MP_COMPLETE, b).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for c in calls {
+        let (st, v) = c.await.unwrap();
+        if st == 200 {
+            assert_eq!(v["data"]["fileHash"], hash.as_str(), "{v}");
+        }
+        statuses.push(st);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 404, 404, 404, 404, 404]);
+    let (_, v) = api.get("/openapi/v1/assets/material/list").await;
+    assert_eq!(v["data"]["total"], 1, "{v}");
+}

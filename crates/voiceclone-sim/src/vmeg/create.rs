@@ -13,6 +13,10 @@ use crate::stats::{Created, body_digest};
 use crate::webhook;
 use crate::wire::{is_https_url, opt_bool, opt_f64, opt_str, req_str};
 
+use super::voices::{
+    MAX_REF_AUDIO_BYTES, MAX_SAMPLE_LANGUAGE_BYTES, MAX_SAMPLE_TEXT_BYTES, MAX_VOICE_NAME_BYTES,
+    bounded,
+};
 use super::{KeyReservation, Rejection, bad, env_err, ok};
 
 const PROVIDERS: [&str; 5] = ["V1", "V2", "V3", "V4", "V5"];
@@ -75,6 +79,7 @@ pub(super) fn clone_create(
 ) -> Result<Accepted, Rejection> {
     let is_async = op.ends_with("Async");
     let ref_audio = req_str(m, "refAudio").map_err(bad)?;
+    bounded("refAudio", &ref_audio, MAX_REF_AUDIO_BYTES)?;
     // UNKNOWN (A6b) whether a clone takes a material's `addressUrl`: by
     // default the simulator's own (plain-http) material URLs are accepted.
     let material = super::materials::is_material_url(sh, &ref_audio);
@@ -95,6 +100,19 @@ pub(super) fn clone_create(
     let voice_name = opt_str(m, "voiceName").map_err(bad)?;
     let sample_language = opt_str(m, "sampleLanguage").map_err(bad)?;
     let sample_text = opt_str(m, "sampleText").map_err(bad)?;
+    for (field, value, max) in [
+        ("voiceName", &voice_name, MAX_VOICE_NAME_BYTES),
+        (
+            "sampleLanguage",
+            &sample_language,
+            MAX_SAMPLE_LANGUAGE_BYTES,
+        ),
+        ("sampleText", &sample_text, MAX_SAMPLE_TEXT_BYTES),
+    ] {
+        if let Some(v) = value {
+            bounded(field, v, max)?;
+        }
+    }
     // Sync endpoints ignore extraData (CONFIRMED); it is still recorded in stats.
     let xd = if is_async {
         extra_data(m)?

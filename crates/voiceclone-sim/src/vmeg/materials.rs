@@ -35,7 +35,7 @@
 //! (no longer listed nor offered by instant upload).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::MutexGuard;
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -91,6 +91,10 @@ struct Pending {
     parts: BTreeMap<u32, Received>,
     /// Its presigned URLs' tokens, oldest first (at most [`MAX_GRANTS_PER_UPLOAD`]).
     tokens: VecDeque<String>,
+    /// Held by the `complete` under way: a second one for the same upload waits for it,
+    /// then sees what the first did. Concurrent ones each built a full copy of the
+    /// material (up to `vmeg_max_material_bytes`) before one of them won.
+    completing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A registered material.
@@ -268,6 +272,21 @@ fn md5_hex(b: &[u8]) -> String {
     hex::encode(Md5::digest(b))
 }
 
+/// Runs `work` (an MD5 or a join of up to `vmeg_max_material_bytes`) on the blocking
+/// pool. Inline, it held the runtime thread: on a current-thread runtime (`voiceclone
+/// sim`, a default `#[tokio::test]`) no other client was answered for seconds.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Rejection> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::warn!(error = %e, "material hashing did not finish");
+        (
+            500,
+            "Internal error: the upload could not be hashed".to_string(),
+        )
+    })
+}
+
 /// A lowercase 32-digit hex MD5, or the 400 message.
 fn file_hash(m: &Map<String, Value>, k: &str) -> Result<String, Rejection> {
     let h = req_str(m, k).map_err(bad)?.trim().to_ascii_lowercase();
@@ -401,6 +420,7 @@ pub(super) fn start(
             put: None,
             parts: BTreeMap::new(),
             tokens: VecDeque::new(),
+            completing: Arc::default(),
         },
     );
     if let Some(upload_id) = upload_id {
@@ -457,22 +477,57 @@ fn pending_for<'a>(
     Ok((id.as_str(), p))
 }
 
+/// Waits for the turn to complete the upload `check` finds (see [`Pending::completing`]).
+/// The caller runs its checks again once it has the turn: the upload may have been
+/// completed, aborted or forgotten meanwhile.
+async fn completion_turn(
+    sh: &Shared,
+    check: impl Fn(&MaterialStore) -> Result<String, Rejection>,
+) -> Result<tokio::sync::OwnedMutexGuard<()>, Rejection> {
+    let turn = {
+        let store = open(sh);
+        let id = check(&store)?;
+        store
+            .pending
+            .get(&id)
+            .map(|p| p.completing.clone())
+            .ok_or_else(|| (404, format!("Upload of material {id} not found")))?
+    };
+    Ok(turn.lock_owned().await)
+}
+
 /// Stores the joined bytes as a material (or answers with the material
 /// that already has this MD5).
-/// Hash `bytes` (up to `vmeg_max_material_bytes`) with the material store unlocked, then
-/// lock it again and register the material if its upload is still the one checked
-/// (`check`, run again under the lock: it may have completed, been aborted or expired
-/// meanwhile). Hashing 200 MiB under the lock held every other material call, and the
-/// clone creates that look materials up, for as long.
-fn hash_then_register(
+/// Join `parts` and hash them (up to `vmeg_max_material_bytes`) with the material store
+/// unlocked and off the runtime thread, then lock the store again and register the
+/// material if its upload is still the one checked (`check`, run again under the lock: it
+/// may have been aborted or expired meanwhile). Hashing 200 MiB under the lock held every
+/// other material call, and the clone creates that look materials up, for as long.
+async fn hash_then_register(
     sh: &Shared,
-    bytes: Bytes,
+    parts: Vec<Bytes>,
     check: impl Fn(&MaterialStore) -> Result<String, Rejection>,
 ) -> Result<Value, Rejection> {
-    if bytes.len() > material_limit(sh) {
+    let total = parts.iter().map(Bytes::len).fold(0, usize::saturating_add);
+    if total > material_limit(sh) {
         return Err((413, "Material too large".into()));
     }
-    let md5 = md5_hex(&bytes);
+    let (bytes, md5) = off_runtime(move || {
+        // One part (a single-file upload) is kept as it is: no copy.
+        let bytes = match <[Bytes; 1]>::try_from(parts) {
+            Ok([one]) => one,
+            Err(parts) => {
+                let mut joined = Vec::with_capacity(total);
+                for b in &parts {
+                    joined.extend_from_slice(b);
+                }
+                Bytes::from(joined)
+            }
+        };
+        let md5 = md5_hex(&bytes);
+        (bytes, md5)
+    })
+    .await?;
     let mut store = open(sh);
     let id = check(&store)?;
     register(sh, &mut store, &id, bytes, md5)
@@ -569,7 +624,7 @@ fn stored_bytes(sh: &Shared, r: &Received) -> Result<Bytes, Rejection> {
 }
 
 /// `POST .../upload/complete`.
-pub(super) fn complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
+pub(super) async fn complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
     for k in ["s3Uri", "fileName", "materialId"] {
         req_str(m, k).map_err(bad)?;
     }
@@ -584,12 +639,13 @@ pub(super) fn complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rej
         };
         Ok((id.to_owned(), put.clone()))
     };
+    let _turn = completion_turn(sh, |store| check(store).map(|(id, _)| id)).await?;
     let bytes = {
         let store = open(sh);
         let (_, put) = check(&store)?;
         stored_bytes(sh, &put)?
     };
-    hash_then_register(sh, bytes, |store| check(store).map(|(id, _)| id))
+    hash_then_register(sh, vec![bytes], |store| check(store).map(|(id, _)| id)).await
 }
 
 /// `POST .../multipart/presign-parts`.
@@ -631,22 +687,19 @@ fn unquote(s: &str) -> &str {
 }
 
 /// `POST .../multipart/complete`.
-pub(super) fn multipart_complete(sh: &Shared, m: &Map<String, Value>) -> Result<Value, Rejection> {
+pub(super) async fn multipart_complete(
+    sh: &Shared,
+    m: &Map<String, Value>,
+) -> Result<Value, Rejection> {
+    let pending = |store: &MaterialStore| pending_for(store, m, true).map(|(id, _)| id.to_owned());
+    let _turn = completion_turn(sh, pending).await?;
     // The parts' bytes (shared handles) are taken under the lock, joined and hashed
     // after it is released.
     let parts = {
         let store = open(sh);
         multipart_parts(sh, &store, m)?
     };
-    let total = parts.iter().map(Bytes::len).fold(0, usize::saturating_add);
-    let mut joined = Vec::with_capacity(total.min(material_limit(sh)));
-    for b in &parts {
-        joined.extend_from_slice(b);
-    }
-    drop(parts);
-    hash_then_register(sh, Bytes::from(joined), |store| {
-        pending_for(store, m, true).map(|(id, _)| id.to_owned())
-    })
+    hash_then_register(sh, parts, pending).await
 }
 
 /// The bytes of the parts `multipart/complete` lists, in order, after checking them
@@ -874,7 +927,10 @@ async fn storage_put_checked(
         // `read_limited` gives a `Vec` as large as its length: nothing more is kept.
         Ok(Ok(b)) => axum::body::Bytes::from(b),
     };
-    let md5 = md5_hex(&bytes);
+    let hashed = bytes.clone();
+    let Ok(md5) = off_runtime(move || md5_hex(&hashed)).await else {
+        return storage_err(500, "InternalError", "the upload could not be hashed");
+    };
     let len = bytes.len();
     let file_key = format!("put_{token}");
     let now = sh.clock.now();

@@ -203,7 +203,11 @@ pub(crate) async fn handle(
         "vmeg.tasksDelete" => answered(tasks_delete(sh, &m).inspect(|_| reservation.commit())),
         "vmeg.cloneVoiceUpdate" => answered(clone_update(sh, &m).inspect(|_| reservation.commit())),
         "vmeg.cloneVoiceDelete" => answered(clone_delete(sh, &m).inspect(|_| reservation.commit())),
-        _ => answered(material_call(sh, op, &m).inspect(|_| reservation.commit())),
+        _ => answered(
+            material_call(sh, op, &m)
+                .await
+                .inspect(|_| reservation.commit()),
+        ),
     };
     // A sync create waits for its task, tens of seconds at low speed: the parsed
     // body (up to some 17 times `vmeg_max_body_bytes`) must not wait with it.
@@ -218,7 +222,7 @@ pub(crate) async fn handle(
 }
 
 /// The material POSTs (see [`materials`]); not billable.
-fn material_call(
+async fn material_call(
     sh: &Shared,
     op: &str,
     m: &Map<String, Value>,
@@ -226,9 +230,9 @@ fn material_call(
     let data = match op {
         "vmeg.materialGenUploadUrl" => materials::start(sh, m, false),
         "vmeg.materialMultipartInitiate" => materials::start(sh, m, true),
-        "vmeg.materialUploadComplete" => materials::complete(sh, m),
+        "vmeg.materialUploadComplete" => materials::complete(sh, m).await,
         "vmeg.materialMultipartPresign" => materials::presign(sh, m),
-        "vmeg.materialMultipartComplete" => materials::multipart_complete(sh, m),
+        "vmeg.materialMultipartComplete" => materials::multipart_complete(sh, m).await,
         "vmeg.materialMultipartAbort" => materials::abort(sh, m),
         "vmeg.materialDelete" => materials::delete(sh, m),
         _ => Err((404, "Not Found".to_string())),

@@ -9,6 +9,31 @@ use crate::state::SYSTEM_VOICES;
 use crate::wire::{opt_str, req_str};
 
 use super::{Rejection, bad, ok};
+
+/// The longest texts a clone's voice keeps, in bytes (UTF-8); longer ones are refused
+/// with 400 naming the field. VMEG's own limits are UNKNOWN (api-facts A7, A17.3): these
+/// are tolerant (the material `fileName`'s 1024 is the precedent; a presigned URL can
+/// pass 1 KiB, a transcript of minutes of speech several). Unbounded, a client could store
+/// megabytes per voice, and every `clone/list` row and name search paid for them under
+/// the state lock.
+pub(super) const MAX_VOICE_NAME_BYTES: usize = 1024;
+/// See [`MAX_VOICE_NAME_BYTES`].
+pub(super) const MAX_SAMPLE_LANGUAGE_BYTES: usize = 1024;
+/// See [`MAX_VOICE_NAME_BYTES`].
+pub(super) const MAX_SAMPLE_TEXT_BYTES: usize = 16 * 1024;
+/// See [`MAX_VOICE_NAME_BYTES`].
+pub(super) const MAX_REF_AUDIO_BYTES: usize = 8 * 1024;
+
+/// The 400 naming `field` when `value` is longer than `max` bytes.
+pub(super) fn bounded(field: &str, value: &str, max: usize) -> Result<(), Rejection> {
+    if value.len() > max {
+        return Err(bad(format!(
+            "`{field}` must be at most {max} bytes (UTF-8); it has {}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
 use super::{page_of, paginate};
 
 pub(super) fn voice_json(sh: &Shared, v: &crate::state::Voice) -> Value {
@@ -68,7 +93,7 @@ pub(super) fn clone_list(sh: &Shared, m: &Map<String, Value>) -> Result<Value, R
         .filter(|v| {
             search
                 .as_ref()
-                .is_none_or(|s| v.name.to_lowercase().contains(s.as_str()))
+                .is_none_or(|s| v.name_folded.contains(s.as_str()))
         })
         .collect();
     let records: Vec<Value> = paginate(&matching, page, size)
@@ -106,6 +131,7 @@ pub(super) fn clone_update(
 ) -> Result<Response<Body>, Rejection> {
     let id = req_str(m, "voiceId").map_err(bad)?;
     let name = req_str(m, "voiceName").map_err(bad)?;
+    bounded("voiceName", &name, MAX_VOICE_NAME_BYTES)?;
     let now = sh.clock.now();
     if sh.lock_state().rename_voice(&id, name, now) {
         Ok(ok(Value::Null))
