@@ -905,3 +905,84 @@ async fn download_timeout_bounds_retries_too() {
         server.heads().len()
     );
 }
+
+/// Only a full answer (200 or 203) with at least one body byte is a download: a 204, a 202
+/// (a store still preparing the object), a 206 fragment to a request that asked for no
+/// range, a 201, and a 200 with an empty body (declared, or ended by the close) are each an
+/// error naming the status, with nothing at the path, an earlier file there untouched, and
+/// no temporary file left. Before: each was `Ok` (0 or 10 bytes), the empty file replaced
+/// the good one, and the CLI recorded the part done with the empty file's hash.
+#[tokio::test]
+async fn only_a_full_answer_with_a_body_is_a_download() {
+    let wav = || vec![("content-type", "audio/wav".to_owned())];
+    let server = Server::start(vec![
+        ("/204", Answer::Full(204, vec![], vec![])),
+        ("/202", Answer::Full(202, wav(), vec![])),
+        (
+            "/206",
+            Answer::Full(
+                206,
+                vec![
+                    ("content-type", "audio/wav".to_owned()),
+                    ("content-range", "bytes 0-9/100".to_owned()),
+                ],
+                b"RIFF012345".to_vec(),
+            ),
+        ),
+        ("/201", Answer::Full(201, wav(), b"RIFF012345".to_vec())),
+        ("/empty", Answer::Full(200, wav(), vec![])),
+        ("/closed", Answer::Endless("audio/wav", 0)),
+        ("/203", Answer::Full(203, wav(), b"RIFF-203".to_vec())),
+    ])
+    .await;
+    let c = client().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.wav");
+    let other = tempfile::tempdir().unwrap();
+    for (route, status) in [
+        ("/204", 204),
+        ("/202", 202),
+        ("/206", 206),
+        ("/201", 201),
+        ("/empty", 200),
+        ("/closed", 200),
+    ] {
+        std::fs::write(&path, b"previous").unwrap();
+        let e = c
+            .download_to_path(&server.url(route), &path)
+            .await
+            .unwrap_err();
+        let failure = download_failure(&e);
+        let named = match failure {
+            DownloadFailure::UnexpectedStatus { status: s } => *s == status && status != 200,
+            DownloadFailure::Empty { status: s } => *s == status && status == 200,
+            _ => false,
+        };
+        assert!(named, "{route}: {failure:?}: {e}");
+        assert!(e.to_string().contains(&status.to_string()), "{route}: {e}");
+        assert_eq!(e.operation(), Some("download"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"previous", "{route}");
+        assert_eq!(listing(dir.path()), ["out.wav"], "{route}: a file left");
+        // Into a directory: nothing at all is left.
+        let e = c
+            .download_to_dir(&server.url(route), other.path(), "01")
+            .await
+            .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Download(_)), "{route}: {e}");
+        assert!(listing(other.path()).is_empty(), "{route}");
+        // Into a writer: an error too, not `Ok(0)`.
+        let mut out = Vec::new();
+        let e = c
+            .download_to_writer(&server.url(route), &mut out)
+            .await
+            .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Download(_)), "{route}: {e}");
+    }
+    // A 203 (a proxy's copy of the whole file) is a full answer.
+    let got = c
+        .download_to_path(&server.url("/203"), &path)
+        .await
+        .unwrap();
+    assert_eq!(got.bytes, 8);
+    assert_eq!(std::fs::read(&path).unwrap(), b"RIFF-203");
+}

@@ -246,7 +246,7 @@ impl Downloads {
         .await
     }
 
-    /// Checks a final answer: a 2xx, an accepted type, a declared size within the cap.
+    /// Checks a final answer: a 200 or 203, an accepted type, a declared size within the cap.
     fn accept(&self, resp: reqwest::Response, url: Url, shown: String) -> Result<Opened, Error> {
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
@@ -269,6 +269,14 @@ impl Downloads {
                 .with_message(format!(
                     "GET {shown} answered HTTP {status}; a result URL may have expired: fetch the task's status again for a fresh one",
                 )));
+        }
+        // Any other 2xx is no whole file (204 No Content, 202 Accepted, a 206 fragment to a
+        // request without `Range`): kept, it would replace a good file with an empty or
+        // partial one that looks complete.
+        if !matches!(status, 200 | 203) {
+            return Err(refused(DownloadFailure::UnexpectedStatus { status })
+                .with_http_status(status)
+                .with_message(format!("GET {shown}")));
         }
         let content_type = resp
             .headers()
@@ -305,7 +313,8 @@ impl Downloads {
     }
 
     /// Streams the body to `sink` chunk by chunk, within the cap and the time limits;
-    /// returns the bytes written. The sink is flushed, not shut down.
+    /// returns the bytes written (at least one: an empty body is refused). The sink is
+    /// flushed, not shut down.
     async fn stream<W: AsyncWrite + Unpin + ?Sized>(
         &self,
         opened: &mut Opened,
@@ -346,6 +355,13 @@ impl Downloads {
             sink.write_all(&chunk)
                 .await
                 .map_err(|e| write_failed("writing a chunk", &e))?;
+        }
+        if total == 0 {
+            // No audio format is 0 bytes: an empty answer is a store's failure, not a file.
+            let status = opened.resp.status().as_u16();
+            return Err(refused(DownloadFailure::Empty { status })
+                .with_http_status(status)
+                .with_message(format!("GET {}", opened.shown)));
         }
         sink.flush()
             .await
