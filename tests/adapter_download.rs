@@ -986,3 +986,44 @@ async fn only_a_full_answer_with_a_body_is_a_download() {
     assert_eq!(got.bytes, 8);
     assert_eq!(std::fs::read(&path).unwrap(), b"RIFF-203");
 }
+
+/// `download_to_dir` onto a name that is a directory is refused once the answer names the
+/// file (its type gives the extension), before any of the body is read: here a body that
+/// never ends. Before: the body was streamed into the temporary file, and the rename failed
+/// only after it (here: a `Timeout` once the idle limit ran out).
+#[tokio::test]
+async fn download_to_dir_refuses_a_directory_at_the_name_before_the_body() {
+    let server = Server::start(vec![(
+        "/endless.wav",
+        Answer::Stall(
+            vec![("content-type", "audio/wav".to_owned())],
+            b"RIFF".to_vec(),
+        ),
+    )])
+    .await;
+    let c = client()
+        .download_idle_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("01.wav")).unwrap();
+    let started = std::time::Instant::now();
+    let e = c
+        .download_to_dir(&server.url("/endless.wav"), dir.path(), "01")
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the body was read first: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            download_failure(&e),
+            DownloadFailure::Write { reason } if reason.contains("is a directory")
+        ),
+        "{e}"
+    );
+    assert!(dir.path().join("01.wav").is_dir());
+    assert_eq!(listing(dir.path()), ["01.wav"], "a temporary file left");
+}

@@ -447,6 +447,20 @@ impl Downloads {
                 let _permit = permit(t).await?;
                 let mut opened = self.open(t, url, allow_private, deadline).await?;
                 let path = name(opened.content_type.as_deref(), &opened.url);
+                // A directory there could never be replaced by the file: refused before the
+                // body, not at the rename after all of it (a caller's `to_path` checked
+                // earlier; a name from the answer can be checked only now).
+                if tokio::fs::symlink_metadata(&path)
+                    .await
+                    .is_ok_and(|m| m.is_dir())
+                {
+                    return Err(refused(DownloadFailure::Write {
+                        reason: format!(
+                            "{} is a directory; a file cannot replace it",
+                            path.display()
+                        ),
+                    }));
+                }
                 let mut sink =
                     tokio::io::BufWriter::with_capacity(64 * 1024, tokio::fs::File::from_std(file));
                 let bytes = self.stream(&mut opened, &mut sink, deadline).await?;
