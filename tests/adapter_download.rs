@@ -1027,3 +1027,91 @@ async fn download_to_dir_refuses_a_directory_at_the_name_before_the_body() {
     assert!(dir.path().join("01.wav").is_dir());
     assert_eq!(listing(dir.path()), ["01.wav"], "a temporary file left");
 }
+
+/// A download never takes the slots API calls wait for: with `max_in_flight(1)`, a result
+/// host trickling its body (a byte every 50 ms for a minute, within every idle limit) does
+/// not hold up a call to the API, which answers at once. Before: the download held the
+/// client's only in-flight slot, and every poll and submit on the client waited up to
+/// `download_timeout` (10 min by default) for it.
+#[tokio::test]
+async fn a_slow_download_does_not_hold_the_slots_api_calls_need() {
+    let sim = voiceclone_sim::Simulator::start_with(
+        voiceclone_sim::SimConfig::default().with_speed(1000.0),
+    )
+    .await
+    .unwrap();
+    let server = Server::start(vec![("/drip.wav", Answer::Trickle)]).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .allow_private_urls(true)
+        .retry(RetryPolicy::none())
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    let downloading = {
+        let (c, url) = (c.clone(), server.url("/drip.wav"));
+        tokio::spawn(async move { c.download_to_writer(&url, &mut Vec::new()).await })
+    };
+    // The download has asked for its file (so it holds whatever slot it takes).
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while server.heads().is_empty() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the download never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = std::time::Instant::now();
+    let listed = tokio::time::timeout(Duration::from_secs(5), c.list_voices()).await;
+    let took = started.elapsed();
+    assert!(
+        listed.is_ok(),
+        "the API call waited behind the download ({took:?})"
+    );
+    listed.unwrap().unwrap();
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(!downloading.is_finished(), "the download ended first");
+    downloading.abort();
+}
+
+/// Downloads keep a bound of their own (`max_downloads_in_flight`): with one slot, a second
+/// download waits (nothing sent) while the first trickles, and starts once the first ends.
+#[tokio::test]
+async fn downloads_keep_their_own_bound() {
+    let server = Server::start(vec![
+        ("/drip.wav", Answer::Trickle),
+        ("/a.wav", audio(b"RIFF-a")),
+    ])
+    .await;
+    let c = client().max_downloads_in_flight(1).build().unwrap();
+    let first = {
+        let (c, url) = (c.clone(), server.url("/drip.wav"));
+        tokio::spawn(async move { c.download_to_writer(&url, &mut Vec::new()).await })
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while server.heads().is_empty() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the download never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = {
+        let (c, url) = (c.clone(), server.url("/a.wav"));
+        tokio::spawn(async move {
+            let mut out = Vec::new();
+            c.download_to_writer(&url, &mut out).await.map(|_| out)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.heads().len(), 1, "the second download did not wait");
+    assert!(!second.is_finished());
+    first.abort();
+    let out = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(out, b"RIFF-a");
+}

@@ -2,10 +2,12 @@
 //! streamed to a sink within the size and time limits.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use url::Url;
 
@@ -27,6 +29,12 @@ pub(crate) struct Downloads {
     pub(crate) max_bytes: u64,
     pub(crate) timeout: Duration,
     pub(crate) idle_timeout: Duration,
+    /// `ClientBuilder::max_downloads_in_flight`; `None`: as many as `max_in_flight`.
+    pub(crate) max_in_flight: Option<usize>,
+    /// The downloads' own slots, shared by the client's clones (made by `build`). Not the
+    /// API calls' slots: a result host trickling for up to `download_timeout` must not
+    /// hold the slots every poll and submit of the client waits for.
+    pub(crate) slots: Arc<Semaphore>,
     /// Built on the first download (most clients never download).
     pub(crate) http: crate::storage::StorageClient,
 }
@@ -37,6 +45,8 @@ impl Default for Downloads {
             max_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
             timeout: DEFAULT_DOWNLOAD_TIMEOUT,
             idle_timeout: DEFAULT_DOWNLOAD_IDLE_TIMEOUT,
+            max_in_flight: None,
+            slots: Arc::new(Semaphore::new(crate::client::DEFAULT_MAX_IN_FLIGHT)),
             http: Default::default(),
         }
     }
@@ -115,7 +125,25 @@ impl Downloads {
         if self.idle_timeout.is_zero() {
             return refuse("download_idle_timeout", "every download would time out");
         }
+        if let Some(n) = self.max_in_flight
+            && !(1..=Semaphore::MAX_PERMITS).contains(&n)
+        {
+            return Err(Error::invalid_input(
+                "max_downloads_in_flight",
+                format!("must be between 1 and {}, got {n}", Semaphore::MAX_PERMITS),
+            ));
+        }
         Ok(())
+    }
+
+    /// These settings with their own slots, `max_in_flight` of them unless
+    /// `max_downloads_in_flight` was set (`ClientBuilder::build`, once checked).
+    pub(crate) fn with_slots(self, max_in_flight: usize) -> Downloads {
+        let n = self.max_in_flight.unwrap_or(max_in_flight);
+        Downloads {
+            slots: Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))),
+            ..self
+        }
     }
 
     fn timed_out(&self, deadline: Instant, what: &str) -> Error {
@@ -380,7 +408,7 @@ impl Downloads {
     ) -> Result<u64, Error> {
         let deadline = self.deadline();
         self.within(deadline, async {
-            let _permit = permit(t).await?;
+            let _permit = self.permit().await?;
             let mut opened = self.open(t, url, allow_private, deadline).await?;
             self.stream(&mut opened, writer, deadline).await
         })
@@ -444,7 +472,7 @@ impl Downloads {
         // Out of time at any step, the temporary file goes with `temp`: nothing is left.
         let (path, bytes, content_type) = self
             .within(deadline, async {
-                let _permit = permit(t).await?;
+                let _permit = self.permit().await?;
                 let mut opened = self.open(t, url, allow_private, deadline).await?;
                 let path = name(opened.content_type.as_deref(), &opened.url);
                 // A directory there could never be replaced by the file: refused before the
@@ -494,13 +522,15 @@ fn after(d: Duration) -> Instant {
     now.checked_add(d.min(LONGEST)).unwrap_or(now)
 }
 
-/// One of the client's in-flight permits, held for the whole download.
-async fn permit(t: &Transport) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
-    t.in_flight.acquire().await.map_err(|_| {
-        download_error(ErrorKind::Transport)
-            .with_phase(Phase::NotSent)
-            .with_message("client is shutting down")
-    })
+impl Downloads {
+    /// One of the downloads' slots, held for the whole download.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        self.slots.acquire().await.map_err(|_| {
+            download_error(ErrorKind::Transport)
+                .with_phase(Phase::NotSent)
+                .with_message("client is shutting down")
+        })
+    }
 }
 
 #[cfg(test)]
