@@ -905,3 +905,213 @@ async fn download_timeout_bounds_retries_too() {
         server.heads().len()
     );
 }
+
+/// Only a full answer (200 or 203) with at least one body byte is a download: a 204, a 202
+/// (a store still preparing the object), a 206 fragment to a request that asked for no
+/// range, a 201, and a 200 with an empty body (declared, or ended by the close) are each an
+/// error naming the status, with nothing at the path, an earlier file there untouched, and
+/// no temporary file left. Before: each was `Ok` (0 or 10 bytes), the empty file replaced
+/// the good one, and the CLI recorded the part done with the empty file's hash.
+#[tokio::test]
+async fn only_a_full_answer_with_a_body_is_a_download() {
+    let wav = || vec![("content-type", "audio/wav".to_owned())];
+    let server = Server::start(vec![
+        ("/204", Answer::Full(204, vec![], vec![])),
+        ("/202", Answer::Full(202, wav(), vec![])),
+        (
+            "/206",
+            Answer::Full(
+                206,
+                vec![
+                    ("content-type", "audio/wav".to_owned()),
+                    ("content-range", "bytes 0-9/100".to_owned()),
+                ],
+                b"RIFF012345".to_vec(),
+            ),
+        ),
+        ("/201", Answer::Full(201, wav(), b"RIFF012345".to_vec())),
+        ("/empty", Answer::Full(200, wav(), vec![])),
+        ("/closed", Answer::Endless("audio/wav", 0)),
+        ("/203", Answer::Full(203, wav(), b"RIFF-203".to_vec())),
+    ])
+    .await;
+    let c = client().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.wav");
+    let other = tempfile::tempdir().unwrap();
+    for (route, status) in [
+        ("/204", 204),
+        ("/202", 202),
+        ("/206", 206),
+        ("/201", 201),
+        ("/empty", 200),
+        ("/closed", 200),
+    ] {
+        std::fs::write(&path, b"previous").unwrap();
+        let e = c
+            .download_to_path(&server.url(route), &path)
+            .await
+            .unwrap_err();
+        let failure = download_failure(&e);
+        let named = match failure {
+            DownloadFailure::UnexpectedStatus { status: s } => *s == status && status != 200,
+            DownloadFailure::Empty { status: s } => *s == status && status == 200,
+            _ => false,
+        };
+        assert!(named, "{route}: {failure:?}: {e}");
+        assert!(e.to_string().contains(&status.to_string()), "{route}: {e}");
+        assert_eq!(e.operation(), Some("download"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"previous", "{route}");
+        assert_eq!(listing(dir.path()), ["out.wav"], "{route}: a file left");
+        // Into a directory: nothing at all is left.
+        let e = c
+            .download_to_dir(&server.url(route), other.path(), "01")
+            .await
+            .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Download(_)), "{route}: {e}");
+        assert!(listing(other.path()).is_empty(), "{route}");
+        // Into a writer: an error too, not `Ok(0)`.
+        let mut out = Vec::new();
+        let e = c
+            .download_to_writer(&server.url(route), &mut out)
+            .await
+            .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Download(_)), "{route}: {e}");
+    }
+    // A 203 (a proxy's copy of the whole file) is a full answer.
+    let got = c
+        .download_to_path(&server.url("/203"), &path)
+        .await
+        .unwrap();
+    assert_eq!(got.bytes, 8);
+    assert_eq!(std::fs::read(&path).unwrap(), b"RIFF-203");
+}
+
+/// `download_to_dir` onto a name that is a directory is refused once the answer names the
+/// file (its type gives the extension), before any of the body is read: here a body that
+/// never ends. Before: the body was streamed into the temporary file, and the rename failed
+/// only after it (here: a `Timeout` once the idle limit ran out).
+#[tokio::test]
+async fn download_to_dir_refuses_a_directory_at_the_name_before_the_body() {
+    let server = Server::start(vec![(
+        "/endless.wav",
+        Answer::Stall(
+            vec![("content-type", "audio/wav".to_owned())],
+            b"RIFF".to_vec(),
+        ),
+    )])
+    .await;
+    let c = client()
+        .download_idle_timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("01.wav")).unwrap();
+    let started = std::time::Instant::now();
+    let e = c
+        .download_to_dir(&server.url("/endless.wav"), dir.path(), "01")
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the body was read first: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            download_failure(&e),
+            DownloadFailure::Write { reason } if reason.contains("is a directory")
+        ),
+        "{e}"
+    );
+    assert!(dir.path().join("01.wav").is_dir());
+    assert_eq!(listing(dir.path()), ["01.wav"], "a temporary file left");
+}
+
+/// A download never takes the slots API calls wait for: with `max_in_flight(1)`, a result
+/// host trickling its body (a byte every 50 ms for a minute, within every idle limit) does
+/// not hold up a call to the API, which answers at once. Before: the download held the
+/// client's only in-flight slot, and every poll and submit on the client waited up to
+/// `download_timeout` (10 min by default) for it.
+#[tokio::test]
+async fn a_slow_download_does_not_hold_the_slots_api_calls_need() {
+    let sim = voiceclone_sim::Simulator::start_with(
+        voiceclone_sim::SimConfig::default().with_speed(1000.0),
+    )
+    .await
+    .unwrap();
+    let server = Server::start(vec![("/drip.wav", Answer::Trickle)]).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .allow_private_urls(true)
+        .retry(RetryPolicy::none())
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    let downloading = {
+        let (c, url) = (c.clone(), server.url("/drip.wav"));
+        tokio::spawn(async move { c.download_to_writer(&url, &mut Vec::new()).await })
+    };
+    // The download has asked for its file (so it holds whatever slot it takes).
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while server.heads().is_empty() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the download never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = std::time::Instant::now();
+    let listed = tokio::time::timeout(Duration::from_secs(5), c.list_voices()).await;
+    let took = started.elapsed();
+    assert!(
+        listed.is_ok(),
+        "the API call waited behind the download ({took:?})"
+    );
+    listed.unwrap().unwrap();
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(!downloading.is_finished(), "the download ended first");
+    downloading.abort();
+}
+
+/// Downloads keep a bound of their own (`max_downloads_in_flight`): with one slot, a second
+/// download waits (nothing sent) while the first trickles, and starts once the first ends.
+#[tokio::test]
+async fn downloads_keep_their_own_bound() {
+    let server = Server::start(vec![
+        ("/drip.wav", Answer::Trickle),
+        ("/a.wav", audio(b"RIFF-a")),
+    ])
+    .await;
+    let c = client().max_downloads_in_flight(1).build().unwrap();
+    let first = {
+        let (c, url) = (c.clone(), server.url("/drip.wav"));
+        tokio::spawn(async move { c.download_to_writer(&url, &mut Vec::new()).await })
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while server.heads().is_empty() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the download never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = {
+        let (c, url) = (c.clone(), server.url("/a.wav"));
+        tokio::spawn(async move {
+            let mut out = Vec::new();
+            c.download_to_writer(&url, &mut out).await.map(|_| out)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.heads().len(), 1, "the second download did not wait");
+    assert!(!second.is_finished());
+    first.abort();
+    let out = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(out, b"RIFF-a");
+}

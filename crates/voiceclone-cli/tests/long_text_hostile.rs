@@ -472,6 +472,36 @@ fn a_run_downloads_no_more_than_its_byte_budget_and_the_rerun_finishes_without_p
     }
 }
 
+/// A result host answering an empty 200 for a part's audio: the download is refused, so the
+/// run exits 1 naming the part, the part stays `submitted` with its job id and no file is
+/// left; the rerun, once the host serves the audio, downloads it from the known task without
+/// paying again. Before: exit 0, the part recorded `done` with the empty file's SHA-256, and
+/// every rerun skipped it (the paid audio was never fetched again).
+#[test]
+fn an_empty_answer_for_a_parts_audio_is_not_done_and_the_rerun_fetches_it() {
+    let fake = FakeVmeg::start(1, 1000, false);
+    fake.serve_empty_files(true);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 1, "{r:?}");
+    let e = r.json()["error"].clone();
+    assert_eq!(e["part"], 1, "{e}");
+    assert_eq!(e["kind"], "download", "{e}");
+    assert_eq!(fake.creates(), 1);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "submitted", "{m}");
+    assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t1", "{m}");
+    assert!(results(dir).is_empty(), "{:?}", results(dir));
+
+    fake.serve_empty_files(false);
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(fake.creates(), 1, "the part was paid again");
+    assert_eq!(manifest(dir)["parts"][0]["state"], "done");
+    assert_eq!(results(dir), [("001.wav".to_owned(), 1000)]);
+}
+
 /// Plain output (no `--json`) of a run that stopped names every part sent and not done with
 /// its job id, or, left `submitting`, its idempotency key: README, "the result lists every
 /// part with its job id". Before, stdout said only "0 of 3 parts done; ..." and the error

@@ -280,6 +280,8 @@ pub struct FakeState {
     pub list_records: std::sync::Mutex<Option<Vec<Value>>>,
     /// When set, `tasks/list` and the voice lists answer this `data`, whatever it is.
     pub list_data: std::sync::Mutex<Option<Value>>,
+    /// When set, every file is answered 200 with an empty body (a store's failure).
+    pub empty_files: std::sync::atomic::AtomicBool,
     /// When set, every `tasks/detail` is answered with this status and raw body instead.
     pub detail_answer: std::sync::Mutex<Option<(u16, String)>>,
     base: std::sync::OnceLock<String>,
@@ -305,6 +307,7 @@ impl FakeVmeg {
             create_keys: std::sync::Mutex::new(Vec::new()),
             list_records: std::sync::Mutex::new(None),
             list_data: std::sync::Mutex::new(None),
+            empty_files: Default::default(),
             detail_answer: std::sync::Mutex::new(None),
             base: std::sync::OnceLock::new(),
         });
@@ -353,6 +356,13 @@ impl FakeVmeg {
     /// `{"records": null}`, ...) as a success's `data` from now on, whatever the page asked.
     pub fn answer_lists_with(&self, data: Value) {
         *self.state.list_data.lock().unwrap() = Some(data);
+    }
+
+    /// Answers every file with an empty 200 from now on (`true`), or with its audio again.
+    pub fn serve_empty_files(&self, empty: bool) {
+        self.state
+            .empty_files
+            .store(empty, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Answers every `tasks/detail` with `status` and the raw `body` from now on.
@@ -466,7 +476,9 @@ async fn fake_detail(
 
 async fn fake_file(axum::extract::State(st): FakeShared) -> axum::response::Response {
     use axum::http::header::CONTENT_TYPE;
-    let body = if st.chunked {
+    let body = if st.empty_files.load(std::sync::atomic::Ordering::SeqCst) {
+        axum::body::Body::empty()
+    } else if st.chunked {
         let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..st.file_bytes)
             .step_by(1000)
             .map(|at| Ok(vec![b'a'; (st.file_bytes - at).min(1000)]))

@@ -132,8 +132,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Bounds the HTTP requests in flight for this client and its clones (default 32), and
+    /// Bounds the API requests in flight for this client and its clones (default 32), and
     /// with them the connections it opens (unless a caller's `reqwest::Client` is used).
+    /// Downloads of results have a bound of their own beside this one
+    /// (`ClientBuilder::max_downloads_in_flight`, by default as many), so a slow result
+    /// host never holds a slot that polls and submits wait for.
     /// `1..=tokio::sync::Semaphore::MAX_PERMITS` (`usize::MAX >> 3`); 0 and larger values are
     /// refused by [`ClientBuilder::build`].
     #[must_use]
@@ -472,7 +475,8 @@ impl ClientBuilder {
                 downloads: crate::download::Downloads {
                     http: crate::storage::StorageClient::new(self.allow_private_urls),
                     ..self.downloads
-                },
+                }
+                .with_slots(self.max_in_flight),
                 resends: Default::default(),
             }),
             options: CallOptions::default(),

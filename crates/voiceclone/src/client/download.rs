@@ -327,15 +327,42 @@ impl ClientBuilder {
         self
     }
 
-    /// The longest one whole download may take (default 10 minutes): the wait for a slot,
-    /// every attempt and the retries' sleeps, and the writes to your sink; then it ends with
-    /// `Timeout` (or the last attempt's error, when a retry would sleep past it). Independent
+    /// The longest one whole download may take (default 10 minutes): the wait for a slot
+    /// (a download's own, [`ClientBuilder::max_downloads_in_flight`], never one API calls
+    /// wait for), every attempt and the retries' sleeps, and the writes to your sink; then
+    /// it ends with `Timeout` (or the last attempt's error, when a retry would sleep past
+    /// it). Independent
     /// of [`ClientBuilder::timeout`], which bounds API calls; a call's own timeout or deadline
     /// (`Client::with_timeout`, `with_options`) bounds a download too, when it comes first.
     /// Zero is refused by [`ClientBuilder::build`].
     #[must_use]
     pub fn download_timeout(mut self, timeout: Duration) -> Self {
         self.downloads.timeout = timeout;
+        self
+    }
+
+    /// Bounds the downloads in flight for this client and its clones (default: as many as
+    /// [`ClientBuilder::max_in_flight`], 32 unless set). Downloads queue for slots of their
+    /// own, never the ones API calls use: a result host that trickles its body, or a sink
+    /// that stops draining, holds a download's slot for up to
+    /// [`ClientBuilder::download_timeout`], and with shared slots every poll and submit of
+    /// the client would wait that long. So a client has at most `max_in_flight` API requests
+    /// and, beside them, at most this many downloads in flight. A download beyond the bound
+    /// waits for a slot within its `download_timeout`.
+    /// `1..=tokio::sync::Semaphore::MAX_PERMITS`; 0 and larger values are refused by
+    /// [`ClientBuilder::build`].
+    ///
+    /// ```
+    /// use voiceclone::{Client, ErrorKind, Provider};
+    ///
+    /// let client = Client::builder(Provider::Vmeg).api_key("k").max_downloads_in_flight(4).build()?;
+    /// let e = Client::builder(Provider::Vmeg).api_key("k").max_downloads_in_flight(0).build().unwrap_err();
+    /// assert!(matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "max_downloads_in_flight"));
+    /// # Ok::<(), voiceclone::Error>(())
+    /// ```
+    #[must_use]
+    pub fn max_downloads_in_flight(mut self, n: usize) -> Self {
+        self.downloads.max_in_flight = Some(n);
         self
     }
 
@@ -630,6 +657,11 @@ mod tests {
             (
                 b().download_idle_timeout(Duration::ZERO),
                 "download_idle_timeout",
+            ),
+            (b().max_downloads_in_flight(0), "max_downloads_in_flight"),
+            (
+                b().max_downloads_in_flight(usize::MAX),
+                "max_downloads_in_flight",
             ),
         ] {
             let e = builder.build().err().unwrap();

@@ -2,10 +2,12 @@
 //! streamed to a sink within the size and time limits.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use url::Url;
 
@@ -27,6 +29,12 @@ pub(crate) struct Downloads {
     pub(crate) max_bytes: u64,
     pub(crate) timeout: Duration,
     pub(crate) idle_timeout: Duration,
+    /// `ClientBuilder::max_downloads_in_flight`; `None`: as many as `max_in_flight`.
+    pub(crate) max_in_flight: Option<usize>,
+    /// The downloads' own slots, shared by the client's clones (made by `build`). Not the
+    /// API calls' slots: a result host trickling for up to `download_timeout` must not
+    /// hold the slots every poll and submit of the client waits for.
+    pub(crate) slots: Arc<Semaphore>,
     /// Built on the first download (most clients never download).
     pub(crate) http: crate::storage::StorageClient,
 }
@@ -37,6 +45,8 @@ impl Default for Downloads {
             max_bytes: DEFAULT_MAX_DOWNLOAD_BYTES,
             timeout: DEFAULT_DOWNLOAD_TIMEOUT,
             idle_timeout: DEFAULT_DOWNLOAD_IDLE_TIMEOUT,
+            max_in_flight: None,
+            slots: Arc::new(Semaphore::new(crate::client::DEFAULT_MAX_IN_FLIGHT)),
             http: Default::default(),
         }
     }
@@ -115,7 +125,25 @@ impl Downloads {
         if self.idle_timeout.is_zero() {
             return refuse("download_idle_timeout", "every download would time out");
         }
+        if let Some(n) = self.max_in_flight
+            && !(1..=Semaphore::MAX_PERMITS).contains(&n)
+        {
+            return Err(Error::invalid_input(
+                "max_downloads_in_flight",
+                format!("must be between 1 and {}, got {n}", Semaphore::MAX_PERMITS),
+            ));
+        }
         Ok(())
+    }
+
+    /// These settings with their own slots, `max_in_flight` of them unless
+    /// `max_downloads_in_flight` was set (`ClientBuilder::build`, once checked).
+    pub(crate) fn with_slots(self, max_in_flight: usize) -> Downloads {
+        let n = self.max_in_flight.unwrap_or(max_in_flight);
+        Downloads {
+            slots: Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))),
+            ..self
+        }
     }
 
     fn timed_out(&self, deadline: Instant, what: &str) -> Error {
@@ -246,7 +274,7 @@ impl Downloads {
         .await
     }
 
-    /// Checks a final answer: a 2xx, an accepted type, a declared size within the cap.
+    /// Checks a final answer: a 200 or 203, an accepted type, a declared size within the cap.
     fn accept(&self, resp: reqwest::Response, url: Url, shown: String) -> Result<Opened, Error> {
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
@@ -269,6 +297,14 @@ impl Downloads {
                 .with_message(format!(
                     "GET {shown} answered HTTP {status}; a result URL may have expired: fetch the task's status again for a fresh one",
                 )));
+        }
+        // Any other 2xx is no whole file (204 No Content, 202 Accepted, a 206 fragment to a
+        // request without `Range`): kept, it would replace a good file with an empty or
+        // partial one that looks complete.
+        if !matches!(status, 200 | 203) {
+            return Err(refused(DownloadFailure::UnexpectedStatus { status })
+                .with_http_status(status)
+                .with_message(format!("GET {shown}")));
         }
         let content_type = resp
             .headers()
@@ -305,7 +341,8 @@ impl Downloads {
     }
 
     /// Streams the body to `sink` chunk by chunk, within the cap and the time limits;
-    /// returns the bytes written. The sink is flushed, not shut down.
+    /// returns the bytes written (at least one: an empty body is refused). The sink is
+    /// flushed, not shut down.
     async fn stream<W: AsyncWrite + Unpin + ?Sized>(
         &self,
         opened: &mut Opened,
@@ -347,6 +384,13 @@ impl Downloads {
                 .await
                 .map_err(|e| write_failed("writing a chunk", &e))?;
         }
+        if total == 0 {
+            // No audio format is 0 bytes: an empty answer is a store's failure, not a file.
+            let status = opened.resp.status().as_u16();
+            return Err(refused(DownloadFailure::Empty { status })
+                .with_http_status(status)
+                .with_message(format!("GET {}", opened.shown)));
+        }
         sink.flush()
             .await
             .map_err(|e| write_failed("flushing", &e))?;
@@ -364,7 +408,7 @@ impl Downloads {
     ) -> Result<u64, Error> {
         let deadline = self.deadline();
         self.within(deadline, async {
-            let _permit = permit(t).await?;
+            let _permit = self.permit().await?;
             let mut opened = self.open(t, url, allow_private, deadline).await?;
             self.stream(&mut opened, writer, deadline).await
         })
@@ -428,9 +472,23 @@ impl Downloads {
         // Out of time at any step, the temporary file goes with `temp`: nothing is left.
         let (path, bytes, content_type) = self
             .within(deadline, async {
-                let _permit = permit(t).await?;
+                let _permit = self.permit().await?;
                 let mut opened = self.open(t, url, allow_private, deadline).await?;
                 let path = name(opened.content_type.as_deref(), &opened.url);
+                // A directory there could never be replaced by the file: refused before the
+                // body, not at the rename after all of it (a caller's `to_path` checked
+                // earlier; a name from the answer can be checked only now).
+                if tokio::fs::symlink_metadata(&path)
+                    .await
+                    .is_ok_and(|m| m.is_dir())
+                {
+                    return Err(refused(DownloadFailure::Write {
+                        reason: format!(
+                            "{} is a directory; a file cannot replace it",
+                            path.display()
+                        ),
+                    }));
+                }
                 let mut sink =
                     tokio::io::BufWriter::with_capacity(64 * 1024, tokio::fs::File::from_std(file));
                 let bytes = self.stream(&mut opened, &mut sink, deadline).await?;
@@ -464,13 +522,15 @@ fn after(d: Duration) -> Instant {
     now.checked_add(d.min(LONGEST)).unwrap_or(now)
 }
 
-/// One of the client's in-flight permits, held for the whole download.
-async fn permit(t: &Transport) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
-    t.in_flight.acquire().await.map_err(|_| {
-        download_error(ErrorKind::Transport)
-            .with_phase(Phase::NotSent)
-            .with_message("client is shutting down")
-    })
+impl Downloads {
+    /// One of the downloads' slots, held for the whole download.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        self.slots.acquire().await.map_err(|_| {
+            download_error(ErrorKind::Transport)
+                .with_phase(Phase::NotSent)
+                .with_message("client is shutting down")
+        })
+    }
 }
 
 #[cfg(test)]

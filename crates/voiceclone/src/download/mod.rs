@@ -22,6 +22,10 @@
 //!   [`DEFAULT_DOWNLOAD_IDLE_TIMEOUT`]) or the whole download beyond
 //!   [`download_timeout`](crate::ClientBuilder::download_timeout) (default
 //!   [`DEFAULT_DOWNLOAD_TIMEOUT`]) ends it with `Timeout`.
+//! - **Whole answers only.** The final answer must be a 200 or 203 with at least one body
+//!   byte: another 2xx (204 No Content, 202 Accepted, a 206 fragment nobody asked for) is
+//!   [`DownloadFailure::UnexpectedStatus`], an empty body [`DownloadFailure::Empty`], and
+//!   neither leaves anything at the path.
 //! - **Audio only.** The `Content-Type` must be one of [`ACCEPTED_CONTENT_TYPES`] (or absent);
 //!   an HTML error page served with a 200 is refused.
 //! - **Streamed.** The body is never held whole in memory: each chunk goes to the destination
@@ -69,7 +73,7 @@ pub const DEFAULT_DOWNLOAD_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Downloaded {
     /// Where the file is (complete: it was renamed into place after the last byte).
     pub path: PathBuf,
-    /// Its size in bytes.
+    /// Its size in bytes (never 0: an empty answer is refused).
     pub bytes: u64,
     /// The `Content-Type` the server sent, if any.
     pub content_type: Option<String>,

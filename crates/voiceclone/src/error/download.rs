@@ -64,6 +64,27 @@ pub enum DownloadFailure {
         /// What is wrong with the target.
         reason: String,
     },
+    /// The result URL answered a success that does not carry a whole file: a status other
+    /// than 200 or 203 (204 No Content, 202 Accepted from a store still preparing the object,
+    /// a 206 fragment to a request that asked for no range). Its body is not read; nothing
+    /// is kept, an earlier file at the destination untouched.
+    #[error(
+        "the result URL answered HTTP {status}, which does not carry a whole file (only 200 or 203 does); nothing was kept: fetch the task's status again for a fresh URL, or try again later"
+    )]
+    UnexpectedStatus {
+        /// The status received (a 2xx other than 200 and 203).
+        status: u16,
+    },
+    /// The result URL answered 200 or 203 with an empty body: no audio file is 0 bytes (a
+    /// WAV header alone is 44). Nothing is kept, an earlier file at the destination
+    /// untouched.
+    #[error(
+        "the result URL answered HTTP {status} with an empty body, which is no audio file; nothing was kept: fetch the task's status again for a fresh URL, or try again later"
+    )]
+    Empty {
+        /// The status received (200 or 203).
+        status: u16,
+    },
     /// The destination could not be written: the local file could not be created, written
     /// or renamed into place, or the caller's writer failed.
     #[error("the destination could not be written: {reason}")]
@@ -83,7 +104,11 @@ impl DownloadFailure {
             | Self::Write { reason: text } => {
                 *text = scrubber.scrub_owned(std::mem::take(text));
             }
-            Self::TooLarge { .. } | Self::TooManyRedirects { .. } | Self::Expired { .. } => {}
+            Self::TooLarge { .. }
+            | Self::TooManyRedirects { .. }
+            | Self::Expired { .. }
+            | Self::UnexpectedStatus { .. }
+            | Self::Empty { .. } => {}
         }
     }
 }

@@ -694,6 +694,12 @@ impl CompletionHub {
                         return Ok(event);
                     }
                     waiter.clear_event(&stored);
+                    // The slot holds only the last event published: a forged one sent right
+                    // after a genuine one took its place, and the genuine one is in the
+                    // store alone. Waiting for the next change would leave it to the
+                    // fallback poll. (The store read covers a restore seen meanwhile too.)
+                    restored_seen = state.restored;
+                    break;
                 }
                 if state.lost {
                     return Err(StoreError::new("the store's subscription was lost"));
@@ -1478,6 +1484,47 @@ mod tests {
         assert!(kept.is_some_and(|e| Arc::ptr_eq(&e, &genuine)));
         waiter.clear_event(&genuine);
         assert!(waiter.rx.borrow_and_update().event.is_none());
+    }
+
+    /// A forged event published right after the genuine one for the same task (before the
+    /// wait ran) takes its place in the slot: the wait refuses it and reads the store again,
+    /// where the genuine one is, and ends on it with no further signal. Before: the wait
+    /// cleared the slot and waited for a change that never came (until the fallback poll).
+    #[tokio::test]
+    async fn a_forged_event_right_after_the_genuine_one_does_not_hide_it() {
+        let (hub, store) = hub();
+        let h = hub.clone();
+        let waiting = tokio::spawn(async move { h.wait_for(&JobId::new("t6")).await });
+        while hub.waiting_tasks() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The wait has looked in the (empty) store and waits for its slot.
+        tokio::task::yield_now().await;
+        let (ts, sig, body) = signed("t6", "p6");
+        let genuine = Arc::new(StoredEvent {
+            pipeline_key: "p6".into(),
+            task_id: Some("t6".into()),
+            idempotency_key: None,
+            timestamp: ts.clone(),
+            signature: sig,
+            body: body.clone(),
+            received_at_ms: 0,
+        });
+        let forged = Arc::new(StoredEvent {
+            signature: "0".repeat(64),
+            ..(*genuine).clone()
+        });
+        store
+            .inner
+            .store(genuine.clone(), std::time::Instant::now());
+        dispatch(&hub.inner, StoreSignal::Event(genuine));
+        dispatch(&hub.inner, StoreSignal::Event(forged));
+        let e = tokio::time::timeout(Duration::from_secs(1), waiting)
+            .await
+            .unwrap_or_else(|_| panic!("the genuine event was hidden by the forged one"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.pipeline_key, "p6");
     }
 
     /// Waits on one task dropped at the same moment on two threads (a wait's caller gave
