@@ -685,22 +685,10 @@ async fn submit_or_signal<J>(
             submitted_at: at,
             request: voiceclone::RequestSummary::default(),
         });
-        let last = crate::output::rfc3339(std::time::SystemTime::now());
-        // The lookup as a command ready to paste, with this submit's own key and times:
-        // without `--json` the message is the only place they are printed.
-        let look_up = match own_key {
-            Some(key) => format!(
-                "look it up with `{}` before submitting again",
-                reconcile_command(kind, &crate::output::rfc3339(at), &last, key)
-            ),
-            None => {
-                "JimmyAI cannot look a job up by key: check the account before submitting again"
-                    .to_owned()
-            }
-        };
-        let mut f = Failure::from_adapter(&e).with("last_attempt_at", last);
+        let last = std::time::SystemTime::now();
+        let mut f = Failure::from_adapter(&e).with("last_attempt_at", crate::output::rfc3339(last));
         f.kind = what.to_owned();
-        f.message = format!("{message}: {look_up}");
+        f.message = format!("{message}: {}", look_up(kind, own_key, at, last));
         f
     };
     let result = match signals.as_mut() {
@@ -720,9 +708,57 @@ async fn submit_or_signal<J>(
         if own_key.is_some() && *e.kind() == ErrorKind::Conflict {
             unknown("outcome_unknown", "VMEG answered \"idempotency key already used\" for this command's own new key: one of its own requests landed, so a job may exist".to_owned())
         } else {
-            Failure::from(e)
+            unknown_from_adapter(&e, kind)
         }
     })
+}
+
+/// The adapter's error for a submit, with, for an unknown outcome, the lookup in its message:
+/// the reconcile command with the key and both times (VMEG), or the span of time to check
+/// the account in (JimmyAI). The last attempt matters: with retries (4 attempts, a 180 s
+/// sync create) the task can have been made minutes after the submit time, outside the
+/// span a search around that time alone covers. Without `--json` the message is the only
+/// place these are printed.
+fn unknown_from_adapter(e: &voiceclone::Error, kind: JobKind) -> Failure {
+    let mut f = Failure::from_adapter(e);
+    if let ErrorKind::OutcomeUnknown {
+        idempotency_key,
+        submitted_at,
+        ..
+    } = e.kind()
+    {
+        // No time from the adapter: the answer was lost by now at the latest.
+        let last = e
+            .last_attempt_at()
+            .unwrap_or_else(std::time::SystemTime::now);
+        f.details
+            .entry("last_attempt_at")
+            .or_insert_with(|| crate::output::rfc3339(last).into());
+        let look_up = look_up(kind, idempotency_key.as_deref(), *submitted_at, last);
+        f.message = format!("{}: {look_up}", f.message);
+    }
+    f
+}
+
+/// What to do about a submit whose outcome is unknown, made at `at` and last attempted at
+/// `last`: with a key, the reconcile command ready to paste; without (JimmyAI), the span of
+/// time to check the account's jobs in.
+fn look_up(
+    kind: JobKind,
+    key: Option<&str>,
+    at: std::time::SystemTime,
+    last: std::time::SystemTime,
+) -> String {
+    let (at, last) = (crate::output::rfc3339(at), crate::output::rfc3339(last));
+    match key {
+        Some(key) => format!(
+            "look it up with `{}` before submitting again",
+            reconcile_command(kind, &at, &last, key)
+        ),
+        None => format!(
+            "JimmyAI cannot look a job up by key: check the account for a job submitted at {at}, last attempt at {last}, before submitting again"
+        ),
+    }
 }
 
 /// `voiceclone --provider vmeg reconcile ...` for a VMEG submit of `kind` made at
