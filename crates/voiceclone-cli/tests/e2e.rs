@@ -2394,3 +2394,55 @@ fn an_unknown_jimmyai_submit_without_json_prints_both_times() {
     assert_eq!(r.code, 3, "{r:?}");
     check(&r, "signal");
 }
+
+/// The `voiceclone ... wait ID` a command suggests runs as pasted: with its provider (no
+/// `VOICECLONE_PROVIDER` needed) and the `--base-url` the command was given (here the only
+/// way to the simulator; the environment's base URL is a closed port). Before, it was
+/// `voiceclone wait ID`: exit 2, "this command needs a provider".
+#[test]
+fn a_suggested_wait_command_runs_as_pasted() {
+    let sim = Sim::start(
+        SimConfig::default().with_durations(Duration::from_secs(600), Duration::from_secs(600)),
+    );
+    let url = sim.url();
+    let dead = "http://127.0.0.1:9/";
+    let base = ["--provider", "vmeg", "--base-url", url.as_str()];
+    let run_pasted = |words: &[String], what: &str| {
+        assert_eq!(words[0], "voiceclone", "{what}: {words:?}");
+        let mut args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        args.extend(["--json", "--timeout", "0.3", "--poll-interval", "0.05"]);
+        let r = run_with(dead, KEY, &[], &args, None);
+        assert_ne!(r.code, 2, "{what}: {args:?}: {r:?}");
+        // It reached the simulator, where the task is still running.
+        assert_eq!(r.json()["error"]["kind"], "wait_timed_out", "{what}: {r:?}");
+    };
+    // Interrupted while waiting.
+    let mut args = base.to_vec();
+    args.extend(["clone", SAMPLE, "--language", "en-US", "--wait"]);
+    args.extend(FAST_POLL);
+    let before = sim.requests();
+    let child = support::command(Some(dead), KEY, &[], &args)
+        .spawn()
+        .unwrap();
+    support::wait_until("no submit and poll seen", 20, || {
+        sim.requests() >= before + 2
+    });
+    support::send_signal(&child, "-INT");
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    run_pasted(&suggested(&r, " wait "), "interrupted");
+    // Submitted without waiting: the "next:" line.
+    let mut args = base.to_vec();
+    args.extend(["clone", SAMPLE, "--language", "en-US"]);
+    let r = run_with(dead, KEY, &[], &args, None).expect(0);
+    let next = r
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("next: "))
+        .unwrap_or_else(|| panic!("no next: line: {r:?}"));
+    let words: Vec<String> = next
+        .split_whitespace()
+        .map(|w| w.trim_matches('\'').to_owned())
+        .collect();
+    run_pasted(&words, "next");
+}

@@ -57,6 +57,11 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         Ok(t) => t,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
+    crate::output::set_suggested_target(
+        target.provider,
+        target.base_url.as_deref(),
+        cli.api_key_file.as_deref(),
+    );
     let receiver = match webhook {
         Some((addr, var)) => match WaitReceiver::start(addr, var, printer).await {
             Ok(r) => Some(r),
@@ -429,8 +434,8 @@ async fn clone(
     };
     if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
         printer.progress(&format!(
-            "next: voiceclone --provider {p} wait {}",
-            sh_id(&job.id)
+            "next: {}",
+            wait_command(&job.id, voiceclone::JobKind::Clone)
         ));
     }
     o.fields.entry("waited").or_insert(false.into());
@@ -630,15 +635,15 @@ async fn interruptible<J: CliJob>(
             let mut o = job_outcome(&job);
             let message = match waited_for {
                 Waited::Accepted => format!(
-                    "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `voiceclone wait {}` follows it",
+                    "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `{}` follows it",
                     job.id(),
-                    sh_id(job.id())
+                    wait_command(job.id(), J::KIND)
                 ),
                 // An id from the command line: nothing is known of it yet.
                 Waited::ById => format!(
-                    "{name}: stopped waiting for job {}; nothing is known of how it ended: `voiceclone wait {}` follows it",
+                    "{name}: stopped waiting for job {}; nothing is known of how it ended: `{}` follows it",
                     job.id(),
-                    sh_id(job.id())
+                    wait_command(job.id(), J::KIND)
                 ),
             };
             // The id at the top (as every job result has it) and in the error (as `status`
@@ -761,8 +766,9 @@ fn look_up(
     }
 }
 
-/// `voiceclone --provider vmeg reconcile ...` for a VMEG submit of `kind` made at
-/// `submitted_at` whose last attempt ended at `last_attempt_at`, every value shell-quoted.
+/// `voiceclone --provider vmeg [--base-url URL] reconcile ...` for a VMEG submit of `kind`
+/// made at `submitted_at` whose last attempt ended at `last_attempt_at`, every value
+/// shell-quoted ([`crate::output::suggested_command`]).
 fn reconcile_command(
     kind: JobKind,
     submitted_at: &str,
@@ -770,22 +776,33 @@ fn reconcile_command(
     key: &str,
 ) -> String {
     use crate::output::shell_word as sh;
-    format!(
-        "voiceclone --provider vmeg reconcile --kind {} --submitted-at {} --last-attempt-at {} --key {}",
+    crate::output::suggested_command(&format!(
+        "reconcile --kind {} --submitted-at {} --last-attempt-at {} --key {}",
         kind_name(kind),
         sh(submitted_at),
         sh(last_attempt_at),
         sh(key)
-    )
+    ))
 }
 
 /// `id` in its stored form as one shell word, for a suggested `voiceclone wait ID`: a
 /// server chooses the id, and `$(...)` or `;` in it must paste as text.
 fn sh_id(id: &JobId) -> String {
-    // The stored form (`vmeg:speech:t1`), which `wait` reads without `--provider`; not
-    // `as_ref`, which is the bare vendor id.
+    // The stored form (`vmeg:speech:t1`), which says its kind to `wait`; not `as_ref`,
+    // which is the bare vendor id.
     let stored = id.to_string();
     crate::output::shell_word(&stored).into_owned()
+}
+
+/// `voiceclone --provider P [--base-url URL] wait [--kind speech] ID` for `id`, a job of
+/// `kind`, ready to paste ([`crate::output::suggested_command`]). `--kind speech` also for
+/// a stored-form id, which says it: an id given bare to `wait` does not.
+fn wait_command(id: &JobId, kind: voiceclone::JobKind) -> String {
+    let flag = match kind {
+        voiceclone::JobKind::Speech => "--kind speech ",
+        _ => "",
+    };
+    crate::output::suggested_command(&format!("wait {flag}{}", sh_id(id)))
 }
 
 /// A wait that failed after the job was accepted, for a reason other than the task's own
@@ -799,10 +816,10 @@ fn after_submit<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
     {
         f.exit = Exit::Unreachable;
         f.message = format!(
-            "job {} was accepted, but waiting for it failed ({}); its outcome is not known: do not submit it again, check it with `voiceclone wait {}`",
+            "job {} was accepted, but waiting for it failed ({}); its outcome is not known: do not submit it again, check it with `{}`",
             job.id(),
             f.message,
-            sh_id(job.id())
+            wait_command(job.id(), J::KIND)
         );
         forget_status(&mut o, &job);
     }
@@ -823,9 +840,9 @@ fn sync_result<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
                 Exit::Unreachable,
                 "invalid_response",
                 format!(
-                    "job {} succeeded, but the synchronous answer carries no {what}: do not submit it again, fetch the result with `voiceclone wait {}`",
+                    "job {} succeeded, but the synchronous answer carries no {what}: do not submit it again, fetch the result with `{}`",
                     job.id(),
-                    sh_id(job.id())
+                    wait_command(job.id(), J::KIND)
                 ),
             )
             .with("job_id", job.id().to_string()),
@@ -1006,9 +1023,15 @@ async fn wait(
     {
         f.exit = Exit::Unreachable;
         f.message = format!(
-            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `voiceclone wait {}` later",
+            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `{}` later",
             f.message,
-            sh_id(id)
+            wait_command(
+                id,
+                match kind {
+                    JobKind::Clone => voiceclone::JobKind::Clone,
+                    JobKind::Speech => voiceclone::JobKind::Speech,
+                }
+            )
         );
     }
     o
@@ -1059,8 +1082,8 @@ async fn speak(
     };
     if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
         printer.progress(&format!(
-            "next: voiceclone --provider {p} wait --kind speech {}",
-            sh_id(&job.id)
+            "next: {}",
+            wait_command(&job.id, voiceclone::JobKind::Speech)
         ));
     }
     o.fields.entry("waited").or_insert(false.into());

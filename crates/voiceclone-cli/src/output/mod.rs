@@ -293,6 +293,40 @@ impl Outcome {
     }
 }
 
+/// What a suggested command starts with after `voiceclone`: the provider and the base URL
+/// of this run (set once by [`set_suggested_target`]).
+static SUGGESTED_TARGET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records this run's provider, base URL and key file for [`suggested_command`]. The base URL
+/// is printed without credentials, query or fragment; the key file only when it is a regular
+/// file (a pipe such as `<(pass show vmeg)` is read once).
+pub fn set_suggested_target(
+    provider: voiceclone::Provider,
+    base_url: Option<&str>,
+    key_file: Option<&std::path::Path>,
+) {
+    let mut target = format!("--provider {provider}");
+    if let Some(url) = base_url {
+        let url = client_glue::printable_url(url);
+        target.push_str(&format!(" --base-url {}", shell_word(&url)));
+    }
+    if let Some(path) = key_file.filter(|p| p.is_file()) {
+        let path = path.to_string_lossy();
+        target.push_str(&format!(" --api-key-file {}", shell_word(&path)));
+    }
+    let _ = SUGGESTED_TARGET.set(target);
+}
+
+/// `voiceclone --provider P [--base-url URL] [--api-key-file PATH] ARGS`: a command to paste
+/// that reaches what this run reached (before, `voiceclone wait ID` was refused, exit 2,
+/// without `VOICECLONE_PROVIDER`, and went to the vendor's default base URL).
+pub fn suggested_command(args: &str) -> String {
+    match SUGGESTED_TARGET.get() {
+        Some(target) => format!("voiceclone {target} {args}"),
+        None => format!("voiceclone {args}"),
+    }
+}
+
 /// Writes `line` and a newline to stderr, ignoring a failed write: `eprintln!` panics when
 /// stderr is a pipe nobody reads any more, and a diagnostic must never end a command that
 /// holds a paid job.

@@ -780,10 +780,13 @@ impl Run<'_> {
             // The task is paid for and the manifest does not know it (JimmyAI has no task
             // list: this id is the only way to it). Say so, whatever the output mode.
             let message = format!(
-                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`voiceclone wait {}` waits for it and shows its result); a rerun does not know it",
+                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`{}` waits for it and shows its result); a rerun does not know it",
                 self.name(i),
                 f.message,
-                crate::output::shell_word(&stored)
+                crate::output::suggested_command(&format!(
+                    "wait --kind speech {}",
+                    crate::output::shell_word(&stored)
+                ))
             );
             return Ready::Failed(
                 Failure {
@@ -1300,8 +1303,11 @@ impl Run<'_> {
             let name = self.name(p.index);
             match (p.state, &p.job_id) {
                 (PartState::Submitted, Some(id)) => o.line(format!(
-                    "{name}: submitted as job {id}, not downloaded (a rerun downloads it; `voiceclone wait {}` follows it)",
-                    crate::output::shell_word(id)
+                    "{name}: submitted as job {id}, not downloaded (a rerun downloads it; `{}` follows it)",
+                    crate::output::suggested_command(&format!(
+                        "wait --kind speech {}",
+                        crate::output::shell_word(id)
+                    ))
                 )),
                 (PartState::Failed, Some(id)) => o.line(format!(
                     "{name}: its task {id} failed (a rerun submits it again)"
@@ -1412,8 +1418,9 @@ impl Run<'_> {
             )
         } else {
             format!(
-                "the tasks this run submitted (paid for), which {} may not record: {}. Keep these ids (`voiceclone wait ID` waits for one and shows its result); a rerun knows only what the manifest records",
+                "the tasks this run submitted (paid for), which {} may not record: {}. Keep these ids (`{}` waits for one and shows its result); a rerun knows only what the manifest records",
                 manifest.display(),
+                crate::output::suggested_command("wait --kind speech ID"),
                 ids.iter()
                     .map(|(i, id)| format!("{}: {id}", self.name(*i)))
                     .collect::<Vec<_>>()
