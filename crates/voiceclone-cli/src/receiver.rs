@@ -188,7 +188,12 @@ impl Receiver {
     }
 
     /// Stops accepting connections and waits up to [`STOP_GRACE`] for requests in flight.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_within(STOP_GRACE).await;
+    }
+
+    /// [`Receiver::stop`], waiting up to `grace` for requests in flight.
+    pub async fn stop_within(mut self, grace: Duration) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -196,13 +201,8 @@ impl Receiver {
         if self.task.is_finished() {
             return;
         }
-        if tokio::time::timeout(STOP_GRACE, &mut self.task)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "webhook requests still in flight after {STOP_GRACE:?}; stopping anyway"
-            );
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
+            tracing::warn!("webhook requests still in flight after {grace:?}; stopping anyway");
             self.task.abort();
         }
     }

@@ -107,10 +107,24 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         .or_insert_with(|| p.as_str().into());
     if let Some(r) = receiver {
         o.set("webhook_listen", r.receiver.addr().to_string());
-        r.receiver.stop().await;
+        // The result before the stop, which a sender in the middle of a request holds up to
+        // its 5 s grace: a second signal meanwhile writes it on stderr rather than end the
+        // process with the job printed nowhere. After a signal the stop is not waited on
+        // (a second one ends the process 2 s after the first), so the result reaches stdout.
+        printer.hold(&o);
+        let grace = if crate::signals::signal_seen() {
+            STOP_GRACE_AFTER_SIGNAL
+        } else {
+            crate::receiver::STOP_GRACE
+        };
+        r.receiver.stop_within(grace).await;
     }
     o
 }
+
+/// How long `--webhook-listen`'s receiver is given for requests in flight once a signal
+/// stopped the command: well within the 2 s a second signal leaves the first one's result.
+const STOP_GRACE_AFTER_SIGNAL: Duration = Duration::from_millis(300);
 
 /// `--webhook-listen ADDR --webhook-secret-env NAME` of `clone` and `speak`, checked: both
 /// or neither, only with `--wait`, not with `--sync`, VMEG only. `None` when not given.

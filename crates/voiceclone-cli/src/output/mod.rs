@@ -485,19 +485,7 @@ impl Printer {
     pub fn finish(&self, outcome: &Outcome) -> Exit {
         let text = self.stdout_text(outcome);
         let error_line = outcome.failure.as_ref().map(|f| self.error_line(f));
-        // Rendered when a signal ends the process, with the code it ends with (130 or 143).
-        crate::signals::writing_result(outcome.names_a_job().then(|| {
-            let (printer, outcome, error_line) =
-                (self.clone(), outcome.clone(), error_line.clone());
-            let pending: crate::signals::PendingResult = Box::new(move |code| {
-                let text = printer.stdout_text_exiting(&outcome, code);
-                match &error_line {
-                    Some(line) => format!("{text}{line}\n"),
-                    None => text,
-                }
-            });
-            pending
-        }));
+        crate::signals::writing_result(self.pending(outcome));
         let written = {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes()).and_then(|()| out.flush())
@@ -512,6 +500,31 @@ impl Printer {
         // A second signal waits for this (it would otherwise cut the result naming the job).
         crate::signals::result_written();
         exit
+    }
+
+    /// `outcome`, when it names a job, as a second signal writes it to stderr if it ends the
+    /// process before the result is written, with the code it ends with (130 or 143).
+    fn pending(&self, outcome: &Outcome) -> Option<crate::signals::PendingResult> {
+        outcome.names_a_job().then(|| {
+            let error_line = outcome.failure.as_ref().map(|f| self.error_line(f));
+            let (printer, outcome) = (self.clone(), outcome.clone());
+            let pending: crate::signals::PendingResult = Box::new(move |code| {
+                let text = printer.stdout_text_exiting(&outcome, code);
+                match &error_line {
+                    Some(line) => format!("{text}{line}\n"),
+                    None => text,
+                }
+            });
+            pending
+        })
+    }
+
+    /// `outcome` is the command's result, but some cleanup comes before [`Printer::finish`]
+    /// writes it (a webhook receiver's stop): a second signal meanwhile writes it to stderr
+    /// before ending the process, rather than end it with the job printed nowhere
+    /// ([`crate::signals::result_pending`]).
+    pub fn hold(&self, outcome: &Outcome) {
+        crate::signals::result_pending(self.pending(outcome));
     }
 
     /// The failure's line on stderr: with `--json`, its kind and first sentence.
