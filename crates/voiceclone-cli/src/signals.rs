@@ -162,6 +162,8 @@ pub fn result_pending(pending: Option<PendingResult>) {
 /// [`PENDING_WRITE_PATIENCE`] at most.
 #[cfg(unix)]
 fn end_process(code: u8, signal: &'static str) -> ! {
+    // The diagnostics queued so far go first, briefly (a stderr nobody reads blocks them).
+    crate::output::drain_diagnostics(std::time::Duration::from_millis(200));
     let unwritten = !RESULT_WRITTEN.load(std::sync::atomic::Ordering::Acquire);
     let pending = PENDING
         .lock()

@@ -2446,3 +2446,70 @@ fn a_suggested_wait_command_runs_as_pasted() {
         .collect();
     run_pasted(&words, "next");
 }
+
+/// A paid wait whose stderr nobody reads (a pipe already full: `2>&1 | stalled-reader`)
+/// still answers SIGTERM: the progress line and the log events are written from a thread of
+/// their own, which the full pipe blocks instead of the runtime. The process ends within a
+/// few seconds with the job on stdout. Before: the "submitted ...; waiting" line (plain) or a
+/// log event (`--json`, here `RUST_LOG=trace`) blocked the runtime's only thread, the
+/// handlers swallowed the signal, and the process hung until SIGKILL, its job reported
+/// nowhere.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_ends_a_wait_whose_stderr_nobody_reads() {
+    use std::io::Read;
+    let sim = Sim::start(
+        SimConfig::default().with_durations(Duration::from_secs(600), Duration::from_secs(600)),
+    );
+    for (json, env) in [(false, None), (true, Some(("RUST_LOG", "trace")))] {
+        let (reader, writer) = full_pipe();
+        let mut args = vec!["--provider", "vmeg"];
+        if json {
+            args.push("--json");
+        }
+        args.extend(["clone", SAMPLE, "--language", "en-US", "--wait"]);
+        args.extend(["--poll-interval", "0.05"]);
+        let env: Vec<(&str, &str)> = env.into_iter().collect();
+        let mut cmd = support::command(Some(&sim.url()), KEY, &env, &args);
+        cmd.stderr(Stdio::from(writer));
+        let mut child = cmd.spawn().unwrap();
+        drop(cmd);
+        let mut stdout = child.stdout.take().unwrap();
+        support::wait_until("no write ever blocked on stderr", 20, || {
+            blocked_on_a_pipe(child.id())
+        });
+        // The submit is answered (the progress line comes after it) and the wait polls.
+        std::thread::sleep(Duration::from_millis(500));
+        support::send_signal(&child, "-TERM");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let ended = loop {
+            if child.try_wait().unwrap().is_some() {
+                break true;
+            }
+            if std::time::Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !ended {
+            let _ = child.kill();
+        }
+        let status = child.wait().unwrap();
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).unwrap();
+        drop(reader);
+        assert!(
+            ended,
+            "json={json}: still running 10 s after SIGTERM; stdout {out:?}"
+        );
+        assert!(!out.contains(KEY), "{out}");
+        assert!(
+            matches!(status.code(), Some(3 | 143)),
+            "json={json}: {status:?}: {out}"
+        );
+        assert!(
+            out.contains("vmeg:clone:"),
+            "json={json}: the job is not on stdout: {out:?}"
+        );
+    }
+}

@@ -327,10 +327,127 @@ pub fn suggested_command(args: &str) -> String {
     }
 }
 
+/// How many diagnostic writes (progress lines, log events) may wait for a stderr that is not
+/// being read; more are dropped, and their count said with the next one written.
+const DIAGNOSTICS_QUEUE: usize = 1024;
+
+/// What the diagnostics writer thread is given: bytes to write, or a marker to acknowledge
+/// once everything queued before it is written.
+enum Diagnostic {
+    Write(Vec<u8>),
+    Drained(std::sync::mpsc::SyncSender<()>),
+}
+
+/// The diagnostics writer: a thread of its own that writes progress lines and log events to
+/// stderr, so that a stderr nobody reads (a pipe already full: `2>&1 | stalled-reader`)
+/// blocks that thread, never the runtime's only one. Blocked there, the runtime could not act
+/// on a SIGINT or SIGTERM (its handlers swallow them): a paid wait then ignored every signal
+/// until SIGKILL, its job reported nowhere.
+struct Diagnostics {
+    tx: std::sync::mpsc::SyncSender<Diagnostic>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The writer, started by the first diagnostic; `None` when its thread could not start (the
+/// writes are then made in place, as before).
+static DIAGNOSTICS: std::sync::OnceLock<Option<Diagnostics>> = std::sync::OnceLock::new();
+
+fn diagnostics() -> Option<&'static Diagnostics> {
+    DIAGNOSTICS
+        .get_or_init(|| {
+            use std::sync::atomic::Ordering;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Diagnostic>(DIAGNOSTICS_QUEUE);
+            let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counted = dropped.clone();
+            std::thread::Builder::new()
+                .name("stderr".into())
+                .spawn(move || {
+                    for d in rx {
+                        match d {
+                            Diagnostic::Write(bytes) => {
+                                let mut err = std::io::stderr().lock();
+                                let lost = counted.swap(0, Ordering::Relaxed);
+                                if lost > 0 {
+                                    let _ = writeln!(
+                                        err,
+                                        "({lost} diagnostic lines dropped: stderr was not being read)"
+                                    );
+                                }
+                                let _ = err.write_all(&bytes);
+                                let _ = err.flush();
+                            }
+                            Diagnostic::Drained(done) => {
+                                let _ = done.send(());
+                            }
+                        }
+                    }
+                })
+                .ok()
+                .map(|_| Diagnostics { tx, dropped })
+        })
+        .as_ref()
+}
+
+/// Writes `bytes` to stderr from the diagnostics thread ([`Diagnostics`]), without waiting;
+/// dropped (and counted) when too many wait already. In place when that thread could not
+/// start.
+pub fn diagnostic(bytes: Vec<u8>) {
+    use std::sync::mpsc::TrySendError;
+    let Some(d) = diagnostics() else {
+        let _ = std::io::stderr().lock().write_all(&bytes);
+        return;
+    };
+    match d.tx.try_send(Diagnostic::Write(bytes)) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            d.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Err(TrySendError::Disconnected(Diagnostic::Write(bytes))) => {
+            let _ = std::io::stderr().lock().write_all(&bytes);
+        }
+        Err(TrySendError::Disconnected(_)) => {}
+    }
+}
+
+/// Waits, `patience` at most, until every diagnostic queued so far is written: before a line
+/// written in place (so the order holds), and before the process ends (so none is lost to a
+/// stderr that is only slow).
+pub fn drain_diagnostics(patience: std::time::Duration) {
+    let Some(d) = DIAGNOSTICS.get().and_then(Option::as_ref) else {
+        return;
+    };
+    let (done, drained) = std::sync::mpsc::sync_channel(1);
+    let deadline = std::time::Instant::now() + patience;
+    // The queue may be full: retry the marker until the deadline.
+    let mut marker = Diagnostic::Drained(done);
+    loop {
+        match d.tx.try_send(marker) {
+            Ok(()) => break,
+            Err(std::sync::mpsc::TrySendError::Full(m)) => {
+                if std::time::Instant::now() >= deadline {
+                    return;
+                }
+                marker = m;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+        }
+    }
+    let _ = drained.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
+}
+
+/// How long the result's error line may wait for stderr when no signal came: a stderr that is
+/// only slow still gets it.
+const RESULT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a line written in place waits for the diagnostics queued before it.
+const ORDER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Writes `line` and a newline to stderr, ignoring a failed write: `eprintln!` panics when
 /// stderr is a pipe nobody reads any more, and a diagnostic must never end a command that
-/// holds a paid job.
+/// holds a paid job. The diagnostics queued before it are written first (1 s at most).
 pub fn stderr_line(line: &str) {
+    drain_diagnostics(ORDER_PATIENCE);
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
@@ -454,11 +571,11 @@ impl Printer {
         terminal_safe(&self.redact(line)).into_owned()
     }
 
-    /// A progress line on stderr (not with `--json` or `--quiet`).
+    /// A progress line on stderr (not with `--json` or `--quiet`), from the diagnostics
+    /// thread ([`diagnostic`]): a stderr nobody reads must not block the runtime.
     pub fn progress(&self, line: &str) {
         if !self.json && !self.quiet {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{}", self.safe(line));
+            diagnostic(format!("{}\n", self.safe(line)).into_bytes());
         }
     }
 
@@ -491,7 +608,16 @@ impl Printer {
             out.write_all(text.as_bytes()).and_then(|()| out.flush())
         };
         if let Some(line) = &error_line {
-            stderr_line(line);
+            // Behind the diagnostics, from their thread: a stderr nobody reads holds this
+            // command 1 s at most once a signal came (the result, on stdout, names the job),
+            // else until a signal comes (the listener armed above then ends the process).
+            diagnostic(format!("{line}\n").into_bytes());
+            let patience = if crate::signals::signal_seen() {
+                ORDER_PATIENCE
+            } else {
+                RESULT_PATIENCE
+            };
+            drain_diagnostics(patience);
         }
         let exit = match written {
             Ok(()) => outcome.exit(),
