@@ -48,8 +48,13 @@ fn main() -> ExitCode {
     // as long as the resolver likes): the process would not end although it has nothing
     // more to say. What is left is given a moment, then abandoned with the process.
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    // The diagnostics still queued (a stderr only slow gets them; one nobody reads, 1 s).
+    output::drain_diagnostics(DRAIN_GRACE);
     ExitCode::from(code)
 }
+
+/// How long the diagnostics still queued when the process ends may take to be written.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long the runtime's leftover tasks (its blocking pool: DNS lookups) get once the
 /// result is printed.

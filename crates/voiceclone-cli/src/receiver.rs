@@ -75,13 +75,28 @@ impl Limits {
     };
 }
 
-/// How many connections each address has open; an [`AddressSlot`] counts one.
+/// The bucket a peer's connections are counted in: an IPv6 peer's /64, an IPv4 peer's
+/// address (mapped into IPv6 or not). One host commonly holds a whole /64 (a cloud VM's
+/// routed prefix): counted per address, it could fill every slot from 8 of its addresses.
+fn bucket(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip.to_canonical() {
+        std::net::IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !u128::from(u64::MAX);
+            std::net::IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
+}
+
+/// How many connections each address (each [`bucket`]) has open; an [`AddressSlot`] counts
+/// one.
 #[derive(Clone, Default)]
 struct PerAddress(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
 
 impl PerAddress {
-    /// One more connection from `ip`, unless it has `max` already.
+    /// One more connection from `ip`, unless its [`bucket`] has `max` already.
     fn take(&self, ip: std::net::IpAddr, max: usize) -> Option<AddressSlot> {
+        let ip = bucket(ip);
         let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let n = open.entry(ip).or_insert(0);
         if *n >= max {
@@ -173,7 +188,12 @@ impl Receiver {
     }
 
     /// Stops accepting connections and waits up to [`STOP_GRACE`] for requests in flight.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_within(STOP_GRACE).await;
+    }
+
+    /// [`Receiver::stop`], waiting up to `grace` for requests in flight.
+    pub async fn stop_within(mut self, grace: Duration) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -181,13 +201,8 @@ impl Receiver {
         if self.task.is_finished() {
             return;
         }
-        if tokio::time::timeout(STOP_GRACE, &mut self.task)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "webhook requests still in flight after {STOP_GRACE:?}; stopping anyway"
-            );
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
+            tracing::warn!("webhook requests still in flight after {grace:?}; stopping anyway");
             self.task.abort();
         }
     }
@@ -567,5 +582,30 @@ mod tests {
             .expect("another address was not served")
             .unwrap();
         assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    }
+
+    /// IPv6 peers are counted by their /64 (one host commonly holds a whole /64, so per
+    /// address it could fill every slot); IPv4 peers, mapped into IPv6 or not, by address.
+    #[test]
+    fn ipv6_peers_share_a_bucket_per_64_and_ipv4_peers_do_not() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert_eq!(bucket(ip("2001:db8::1")), bucket(ip("2001:db8::2")));
+        assert_eq!(
+            bucket(ip("2001:db8:0:0:ffff:ffff:ffff:ffff")),
+            bucket(ip("2001:db8::"))
+        );
+        assert_ne!(bucket(ip("2001:db8::1")), bucket(ip("2001:db8:0:1::1")));
+        assert_ne!(bucket(ip("::ffff:1.2.3.4")), bucket(ip("::ffff:1.2.3.5")));
+        assert_eq!(bucket(ip("::ffff:1.2.3.4")), bucket(ip("1.2.3.4")));
+        assert_ne!(bucket(ip("1.2.3.4")), bucket(ip("1.2.3.5")));
+        // The cap holds across one /64: 2 slots, whichever addresses of it ask.
+        let counts = PerAddress::default();
+        let a = counts.take(ip("2001:db8::1"), 2).expect("first");
+        let b = counts.take(ip("2001:db8::2"), 2).expect("second");
+        assert!(counts.take(ip("2001:db8::3"), 2).is_none());
+        assert!(counts.take(ip("2001:db8:0:1::1"), 2).is_some());
+        drop(a);
+        assert!(counts.take(ip("2001:db8::4"), 2).is_some());
+        drop(b);
     }
 }

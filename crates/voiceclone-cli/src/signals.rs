@@ -63,6 +63,7 @@ impl Signals {
                 _ = self.term.recv() => "SIGTERM",
             };
             // In the same poll that hands the signal over: never cancelled half-way.
+            SIGNAL_SEEN.store(true, std::sync::atomic::Ordering::Release);
             arm_second_signal();
             name
         }
@@ -74,6 +75,16 @@ impl Signals {
             "Ctrl-C"
         }
     }
+}
+
+/// Set once a first signal was handed over by [`Signals::next`].
+static SIGNAL_SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a first SIGINT or SIGTERM came (and was handed over to the work it stopped): its
+/// result is then to be written without delay, since a second signal ends the process 2 s
+/// after it ([`SECOND_SIGNAL_GRACE`]).
+pub fn signal_seen() -> bool {
+    SIGNAL_SEEN.load(std::sync::atomic::Ordering::Acquire)
 }
 
 /// Set once the command's result has been written (or its write has failed): a second
@@ -124,11 +135,35 @@ pub fn writing_result(pending: Option<PendingResult>) {
     }
 }
 
+/// The command's result exists but some cleanup comes before it is written (a webhook
+/// receiver's stop): `pending` (its text for an exit code, when it names a job) is written
+/// to stderr should a second signal end the process meanwhile, as [`writing_result`] does,
+/// but nothing is armed: a first signal is still the work's to handle.
+pub fn result_pending(pending: Option<PendingResult>) {
+    #[cfg(unix)]
+    {
+        if !INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
+        if let Some(text) = pending {
+            *PENDING
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(text);
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pending;
+    }
+}
+
 /// The listener ends the process with `code`: first [`PENDING`] on stderr (its text for
 /// `code`) when the result was not written, waiting for that write
 /// [`PENDING_WRITE_PATIENCE`] at most.
 #[cfg(unix)]
 fn end_process(code: u8, signal: &'static str) -> ! {
+    // The diagnostics queued so far go first, briefly (a stderr nobody reads blocks them).
+    crate::output::drain_diagnostics(std::time::Duration::from_millis(200));
     let unwritten = !RESULT_WRITTEN.load(std::sync::atomic::Ordering::Acquire);
     let pending = PENDING
         .lock()

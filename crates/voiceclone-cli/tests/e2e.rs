@@ -2251,3 +2251,265 @@ fn a_poll_interval_below_ten_ms_is_refused_before_sending() {
     }
     assert_eq!(sim.requests(), 0);
 }
+
+/// The backticked command in `r`'s output that holds `word` (`reconcile`, ` wait `), as its
+/// words with one level of single quotes taken off.
+fn suggested(r: &Run, word: &str) -> Vec<String> {
+    let all = format!("{}{}", r.stdout, r.stderr);
+    let cmd = all
+        .split('`')
+        .find(|c| c.starts_with("voiceclone ") && c.contains(word))
+        .unwrap_or_else(|| panic!("no `voiceclone ...{word}...` command: {all}"));
+    cmd.split_whitespace()
+        .map(|w| w.trim_matches('\'').to_owned())
+        .collect()
+}
+
+/// The RFC 3339 times (`2026-...Z`) in `text`, in order.
+fn rfc3339_times(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || ";,()`\"'".contains(c))
+        .filter(|w| w.len() >= 20 && w.starts_with("20") && w.contains('T') && w.ends_with('Z'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Without `--json`, an unknown outcome the adapter reports for a VMEG submit (every answer
+/// lost after the task was made) prints the lookup as a command to paste, with the key and
+/// both times: the task may have been made by the last attempt, minutes after the first,
+/// which a search around the submit time alone misses. Before, only the signal and 409
+/// paths printed it; this one printed the key and the submit time, not the last attempt.
+#[test]
+fn an_unknown_vmeg_submit_without_json_prints_the_reconcile_command() {
+    let sim = Sim::fast(KEY);
+    let mut args = clone_args("vmeg", &["--wait"]);
+    args.extend(FAST_POLL);
+    let voice = s(&run(&sim, &args).expect(0).json()["voice_id"]).to_owned();
+    let cases: [(&str, Vec<&str>, &str); 3] = [
+        (
+            "vmeg.cloneVoiceCreateAsync",
+            vec!["clone", SAMPLE, "--language", "en-US"],
+            "clone",
+        ),
+        (
+            "vmeg.cloneVoiceCreate",
+            vec!["clone", SAMPLE, "--language", "en-US", "--sync"],
+            "clone",
+        ),
+        (
+            "vmeg.ttsCreateAsync",
+            vec!["speak", "--voice", &voice, "--text", "Hi."],
+            "speech",
+        ),
+    ];
+    for (op, args, kind) in cases {
+        sim.handle
+            .fail_next(op, voiceclone_sim::FaultKind::DropAfter, 10)
+            .unwrap();
+        let mut argv = vec!["--provider", "vmeg"];
+        argv.extend(&args);
+        let r = run(&sim, &argv).expect(3);
+        let words = suggested(&r, "reconcile");
+        let after = |flag: &str| {
+            let i = words.iter().position(|w| w == flag);
+            i.and_then(|i| words.get(i + 1))
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert_eq!(after("--provider"), "vmeg", "{args:?}: {words:?}");
+        assert_eq!(after("--kind"), kind, "{args:?}: {words:?}");
+        let key = after("--key");
+        assert!(
+            key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{args:?}: {words:?}"
+        );
+        let (from, to) = (after("--submitted-at"), after("--last-attempt-at"));
+        assert_eq!(
+            rfc3339_times(&from),
+            std::slice::from_ref(&from),
+            "{args:?}: {words:?}"
+        );
+        assert_eq!(
+            rfc3339_times(&to),
+            std::slice::from_ref(&to),
+            "{args:?}: {words:?}"
+        );
+        assert!(from <= to, "{args:?}: {words:?}");
+        sim.handle.clear_scripted_faults();
+    }
+}
+
+/// Without `--json`, an unknown JimmyAI submit (no key to look it up by) prints its submit
+/// time and its last attempt's, the span to check the account in: when every answer was
+/// lost, and when a signal stopped the submit. Before, the signal's message printed neither,
+/// and the lost answer's only the submit time.
+#[test]
+fn an_unknown_jimmyai_submit_without_json_prints_both_times() {
+    let check = |r: &Run, what: &str| {
+        // The error's own lines (a log line before it carries a time of its own).
+        let error: String = r
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error"))
+            .collect();
+        let times = rfc3339_times(&error);
+        assert!(times.len() >= 2, "{what}: {r:?}");
+        assert!(times[0] <= times[times.len() - 1], "{what}: {r:?}");
+        assert!(error.contains("last attempt at"), "{what}: {r:?}");
+    };
+    let argv = [
+        "--provider",
+        "jimmyai",
+        "clone",
+        SAMPLE,
+        "--language",
+        "en-US",
+    ];
+    let lossy = Sim::fast(KEY);
+    lossy
+        .handle
+        .fail_next(
+            "jimmyai.createClone",
+            voiceclone_sim::FaultKind::DropAfter,
+            10,
+        )
+        .unwrap();
+    let r = run(&lossy, &argv).expect(3);
+    check(&r, "lost answer");
+
+    let faults = FaultConfig {
+        latency: Duration::from_secs(5),
+        ..Default::default()
+    };
+    let slow = Sim::start(fast_config().with_faults(faults));
+    slow.handle
+        .fail_next("jimmyai.createClone", voiceclone_sim::FaultKind::Latency, 1)
+        .unwrap();
+    let child = support::command(Some(&slow.url()), KEY, &[], &argv)
+        .spawn()
+        .unwrap();
+    support::wait_until("no submit seen", 20, || slow.requests() >= 1);
+    std::thread::sleep(Duration::from_millis(300));
+    support::send_signal(&child, "-TERM");
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &argv);
+    assert_eq!(r.code, 3, "{r:?}");
+    check(&r, "signal");
+}
+
+/// The `voiceclone ... wait ID` a command suggests runs as pasted: with its provider (no
+/// `VOICECLONE_PROVIDER` needed) and the `--base-url` the command was given (here the only
+/// way to the simulator; the environment's base URL is a closed port). Before, it was
+/// `voiceclone wait ID`: exit 2, "this command needs a provider".
+#[test]
+fn a_suggested_wait_command_runs_as_pasted() {
+    let sim = Sim::start(
+        SimConfig::default().with_durations(Duration::from_secs(600), Duration::from_secs(600)),
+    );
+    let url = sim.url();
+    let dead = "http://127.0.0.1:9/";
+    let base = ["--provider", "vmeg", "--base-url", url.as_str()];
+    let run_pasted = |words: &[String], what: &str| {
+        assert_eq!(words[0], "voiceclone", "{what}: {words:?}");
+        let mut args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+        args.extend(["--json", "--timeout", "0.3", "--poll-interval", "0.05"]);
+        let r = run_with(dead, KEY, &[], &args, None);
+        assert_ne!(r.code, 2, "{what}: {args:?}: {r:?}");
+        // It reached the simulator, where the task is still running.
+        assert_eq!(r.json()["error"]["kind"], "wait_timed_out", "{what}: {r:?}");
+    };
+    // Interrupted while waiting.
+    let mut args = base.to_vec();
+    args.extend(["clone", SAMPLE, "--language", "en-US", "--wait"]);
+    args.extend(FAST_POLL);
+    let before = sim.requests();
+    let child = support::command(Some(dead), KEY, &[], &args)
+        .spawn()
+        .unwrap();
+    support::wait_until("no submit and poll seen", 20, || {
+        sim.requests() >= before + 2
+    });
+    support::send_signal(&child, "-INT");
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    run_pasted(&suggested(&r, " wait "), "interrupted");
+    // Submitted without waiting: the "next:" line.
+    let mut args = base.to_vec();
+    args.extend(["clone", SAMPLE, "--language", "en-US"]);
+    let r = run_with(dead, KEY, &[], &args, None).expect(0);
+    let next = r
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("next: "))
+        .unwrap_or_else(|| panic!("no next: line: {r:?}"));
+    let words: Vec<String> = next
+        .split_whitespace()
+        .map(|w| w.trim_matches('\'').to_owned())
+        .collect();
+    run_pasted(&words, "next");
+}
+
+/// A paid wait whose stderr nobody reads (a pipe already full: `2>&1 | stalled-reader`)
+/// still answers SIGTERM: the progress line and the log events are written from a thread of
+/// their own, which the full pipe blocks instead of the runtime. The process ends within a
+/// few seconds with the job on stdout. Before: the "submitted ...; waiting" line (plain) or a
+/// log event (`--json`, here `RUST_LOG=trace`) blocked the runtime's only thread, the
+/// handlers swallowed the signal, and the process hung until SIGKILL, its job reported
+/// nowhere.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_ends_a_wait_whose_stderr_nobody_reads() {
+    use std::io::Read;
+    let sim = Sim::start(
+        SimConfig::default().with_durations(Duration::from_secs(600), Duration::from_secs(600)),
+    );
+    for (json, env) in [(false, None), (true, Some(("RUST_LOG", "trace")))] {
+        let (reader, writer) = full_pipe();
+        let mut args = vec!["--provider", "vmeg"];
+        if json {
+            args.push("--json");
+        }
+        args.extend(["clone", SAMPLE, "--language", "en-US", "--wait"]);
+        args.extend(["--poll-interval", "0.05"]);
+        let env: Vec<(&str, &str)> = env.into_iter().collect();
+        let mut cmd = support::command(Some(&sim.url()), KEY, &env, &args);
+        cmd.stderr(Stdio::from(writer));
+        let mut child = cmd.spawn().unwrap();
+        drop(cmd);
+        let mut stdout = child.stdout.take().unwrap();
+        support::wait_until("no write ever blocked on stderr", 20, || {
+            blocked_on_a_pipe(child.id())
+        });
+        // The submit is answered (the progress line comes after it) and the wait polls.
+        std::thread::sleep(Duration::from_millis(500));
+        support::send_signal(&child, "-TERM");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let ended = loop {
+            if child.try_wait().unwrap().is_some() {
+                break true;
+            }
+            if std::time::Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if !ended {
+            let _ = child.kill();
+        }
+        let status = child.wait().unwrap();
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).unwrap();
+        drop(reader);
+        assert!(
+            ended,
+            "json={json}: still running 10 s after SIGTERM; stdout {out:?}"
+        );
+        assert!(!out.contains(KEY), "{out}");
+        assert!(
+            matches!(status.code(), Some(3 | 143)),
+            "json={json}: {status:?}: {out}"
+        );
+        assert!(
+            out.contains("vmeg:clone:"),
+            "json={json}: the job is not on stdout: {out:?}"
+        );
+    }
+}

@@ -371,3 +371,38 @@ fn a_key_given_as_an_argument_of_a_dry_run_is_not_printed() {
         }
     }
 }
+
+/// `webhook listen --path "$VMEG_API_KEY"` (a key pasted where the path goes) is refused
+/// without quoting the key: the environment's keys are registered before the path is
+/// checked. Before, the refusal quoted the path whole, key and all.
+#[test]
+fn a_key_given_as_the_listen_path_is_not_printed() {
+    for var in ["VMEG_API_KEY", "JIMMYAI_API_KEY"] {
+        for json in [false, true] {
+            let mut args = vec![
+                "webhook",
+                "listen",
+                "--addr",
+                "127.0.0.1:0",
+                "--secret-env",
+                "WH",
+                "--path",
+                KEY,
+            ];
+            if json {
+                args.push("--json");
+            }
+            let env = [(var, KEY), ("WH", "whsec-listen-path")];
+            let out = command(None, "", &env, &args).output().unwrap();
+            let run = Run::from_output(out, &[KEY], &args).expect(2);
+            let lower = format!("{}{}", run.stdout, run.stderr).to_ascii_lowercase();
+            for p in pieces() {
+                assert!(
+                    !lower.contains(&p),
+                    "piece {p:?} of {var} printed by {args:?}: {run:?}"
+                );
+            }
+            assert!(lower.contains("--path"), "{args:?}: {run:?}");
+        }
+    }
+}

@@ -2109,3 +2109,76 @@ fn webhook_verify_waits_a_bounded_time_for_a_fifo_body() {
     assert_eq!(j["verified"], true, "{j}");
     assert_eq!(j["pipeline_key"], "pk-fifo-1", "{j}");
 }
+
+/// A second Ctrl-C while `--webhook-listen`'s receiver stops after the first (a sender has
+/// begun a request and not finished it, which holds the stop up to its 5 s grace) still
+/// leaves the accepted job's result on stdout: once a signal was seen the receiver is not
+/// waited on, and the result is registered before it stops. Before, the second signal ended
+/// the process 2 s later with exit 130 and nothing printed (with `--json`, the job id
+/// appeared nowhere).
+#[test]
+fn a_second_signal_while_the_receiver_stops_still_prints_the_job() {
+    let sim = Sim::with(
+        SimConfig::default().with_durations(Duration::from_secs(600), Duration::from_secs(600)),
+        KEY,
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .envs(sim.env())
+        .args([
+            "--provider",
+            "vmeg",
+            "--json",
+            "clone",
+            SAMPLE,
+            "--language",
+            "en-US",
+            "--wait",
+            "--webhook-listen",
+            "127.0.0.1:0",
+            "--webhook-secret-env",
+            "WH_SECRET",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let err = Lines::read(child.stderr.take().unwrap());
+    let (line, _) = err.until("listening on http://");
+    let addr: SocketAddr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    // A request begun and not finished (a slow sender, a scanner): a graceful stop waits
+    // for it, up to its grace.
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    // The submit answered (polls come 30 s apart with a webhook): the wait is under way.
+    support::wait_until("no submit seen", 20, || {
+        sim.handle.stats().requests("vmeg.cloneVoiceCreateAsync") >= 1
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    support::send_signal(&child, "-INT");
+    std::thread::sleep(Duration::from_millis(500));
+    support::send_signal(&child, "-INT");
+    support::wait_until("the command did not end", 15, || {
+        child.try_wait().unwrap().is_some()
+    });
+    let code = child.wait().unwrap().code();
+    let mut out = String::new();
+    stdout.read_to_string(&mut out).unwrap();
+    let rest = err.rest();
+    assert_no_secret(&[out.clone()]);
+    assert_no_secret(&rest);
+    let j: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| {
+        panic!("stdout is not one JSON object ({e}): {out:?} / {rest:?} / {code:?}")
+    });
+    let job = j["job_id"].as_str().unwrap_or_default();
+    assert!(job.starts_with("vmeg:clone:"), "{j}");
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    assert!(matches!(code, Some(3 | 130)), "{code:?}: {j}");
+}

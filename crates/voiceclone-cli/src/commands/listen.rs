@@ -65,8 +65,10 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
             "JimmyAI has no webhooks: `webhook listen` receives VMEG deliveries only (drop --provider jimmyai / VOICECLONE_PROVIDER=jimmyai)",
         )));
     }
-    check_path(&args.path).map_err(fail)?;
+    // The keys first: the path's refusal quotes it, and a key pasted there
+    // (`--path "$VMEG_API_KEY"`) must show redacted.
     crate::context::redact_api_keys(cli, printer).map_err(fail)?;
+    check_path(&args.path).map_err(fail)?;
     let secret = secret_from_env(&args.secret_env, "--secret-env", printer).map_err(fail)?;
     let secret = WebhookSecret::new(secret);
     let hub = match &args.redis_url_env {

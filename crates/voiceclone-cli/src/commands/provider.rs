@@ -57,6 +57,11 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         Ok(t) => t,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
+    crate::output::set_suggested_target(
+        target.provider,
+        target.base_url.as_deref(),
+        cli.api_key_file.as_deref(),
+    );
     let receiver = match webhook {
         Some((addr, var)) => match WaitReceiver::start(addr, var, printer).await {
             Ok(r) => Some(r),
@@ -102,10 +107,24 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
         .or_insert_with(|| p.as_str().into());
     if let Some(r) = receiver {
         o.set("webhook_listen", r.receiver.addr().to_string());
-        r.receiver.stop().await;
+        // The result before the stop, which a sender in the middle of a request holds up to
+        // its 5 s grace: a second signal meanwhile writes it on stderr rather than end the
+        // process with the job printed nowhere. After a signal the stop is not waited on
+        // (a second one ends the process 2 s after the first), so the result reaches stdout.
+        printer.hold(&o);
+        let grace = if crate::signals::signal_seen() {
+            STOP_GRACE_AFTER_SIGNAL
+        } else {
+            crate::receiver::STOP_GRACE
+        };
+        r.receiver.stop_within(grace).await;
     }
     o
 }
+
+/// How long `--webhook-listen`'s receiver is given for requests in flight once a signal
+/// stopped the command: well within the 2 s a second signal leaves the first one's result.
+const STOP_GRACE_AFTER_SIGNAL: Duration = Duration::from_millis(300);
 
 /// `--webhook-listen ADDR --webhook-secret-env NAME` of `clone` and `speak`, checked: both
 /// or neither, only with `--wait`, not with `--sync`, VMEG only. `None` when not given.
@@ -429,8 +448,8 @@ async fn clone(
     };
     if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
         printer.progress(&format!(
-            "next: voiceclone --provider {p} wait {}",
-            sh_id(&job.id)
+            "next: {}",
+            wait_command(&job.id, voiceclone::JobKind::Clone)
         ));
     }
     o.fields.entry("waited").or_insert(false.into());
@@ -630,15 +649,15 @@ async fn interruptible<J: CliJob>(
             let mut o = job_outcome(&job);
             let message = match waited_for {
                 Waited::Accepted => format!(
-                    "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `voiceclone wait {}` follows it",
+                    "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `{}` follows it",
                     job.id(),
-                    sh_id(job.id())
+                    wait_command(job.id(), J::KIND)
                 ),
                 // An id from the command line: nothing is known of it yet.
                 Waited::ById => format!(
-                    "{name}: stopped waiting for job {}; nothing is known of how it ended: `voiceclone wait {}` follows it",
+                    "{name}: stopped waiting for job {}; nothing is known of how it ended: `{}` follows it",
                     job.id(),
-                    sh_id(job.id())
+                    wait_command(job.id(), J::KIND)
                 ),
             };
             // The id at the top (as every job result has it) and in the error (as `status`
@@ -685,22 +704,10 @@ async fn submit_or_signal<J>(
             submitted_at: at,
             request: voiceclone::RequestSummary::default(),
         });
-        let last = crate::output::rfc3339(std::time::SystemTime::now());
-        // The lookup as a command ready to paste, with this submit's own key and times:
-        // without `--json` the message is the only place they are printed.
-        let look_up = match own_key {
-            Some(key) => format!(
-                "look it up with `{}` before submitting again",
-                reconcile_command(kind, &crate::output::rfc3339(at), &last, key)
-            ),
-            None => {
-                "JimmyAI cannot look a job up by key: check the account before submitting again"
-                    .to_owned()
-            }
-        };
-        let mut f = Failure::from_adapter(&e).with("last_attempt_at", last);
+        let last = std::time::SystemTime::now();
+        let mut f = Failure::from_adapter(&e).with("last_attempt_at", crate::output::rfc3339(last));
         f.kind = what.to_owned();
-        f.message = format!("{message}: {look_up}");
+        f.message = format!("{message}: {}", look_up(kind, own_key, at, last));
         f
     };
     let result = match signals.as_mut() {
@@ -720,13 +727,62 @@ async fn submit_or_signal<J>(
         if own_key.is_some() && *e.kind() == ErrorKind::Conflict {
             unknown("outcome_unknown", "VMEG answered \"idempotency key already used\" for this command's own new key: one of its own requests landed, so a job may exist".to_owned())
         } else {
-            Failure::from(e)
+            unknown_from_adapter(&e, kind)
         }
     })
 }
 
-/// `voiceclone --provider vmeg reconcile ...` for a VMEG submit of `kind` made at
-/// `submitted_at` whose last attempt ended at `last_attempt_at`, every value shell-quoted.
+/// The adapter's error for a submit, with, for an unknown outcome, the lookup in its message:
+/// the reconcile command with the key and both times (VMEG), or the span of time to check
+/// the account in (JimmyAI). The last attempt matters: with retries (4 attempts, a 180 s
+/// sync create) the task can have been made minutes after the submit time, outside the
+/// span a search around that time alone covers. Without `--json` the message is the only
+/// place these are printed.
+fn unknown_from_adapter(e: &voiceclone::Error, kind: JobKind) -> Failure {
+    let mut f = Failure::from_adapter(e);
+    if let ErrorKind::OutcomeUnknown {
+        idempotency_key,
+        submitted_at,
+        ..
+    } = e.kind()
+    {
+        // No time from the adapter: the answer was lost by now at the latest.
+        let last = e
+            .last_attempt_at()
+            .unwrap_or_else(std::time::SystemTime::now);
+        f.details
+            .entry("last_attempt_at")
+            .or_insert_with(|| crate::output::rfc3339(last).into());
+        let look_up = look_up(kind, idempotency_key.as_deref(), *submitted_at, last);
+        f.message = format!("{}: {look_up}", f.message);
+    }
+    f
+}
+
+/// What to do about a submit whose outcome is unknown, made at `at` and last attempted at
+/// `last`: with a key, the reconcile command ready to paste; without (JimmyAI), the span of
+/// time to check the account's jobs in.
+fn look_up(
+    kind: JobKind,
+    key: Option<&str>,
+    at: std::time::SystemTime,
+    last: std::time::SystemTime,
+) -> String {
+    let (at, last) = (crate::output::rfc3339(at), crate::output::rfc3339(last));
+    match key {
+        Some(key) => format!(
+            "look it up with `{}` before submitting again",
+            reconcile_command(kind, &at, &last, key)
+        ),
+        None => format!(
+            "JimmyAI cannot look a job up by key: check the account for a job submitted at {at}, last attempt at {last}, before submitting again"
+        ),
+    }
+}
+
+/// `voiceclone --provider vmeg [--base-url URL] reconcile ...` for a VMEG submit of `kind`
+/// made at `submitted_at` whose last attempt ended at `last_attempt_at`, every value
+/// shell-quoted ([`crate::output::suggested_command`]).
 fn reconcile_command(
     kind: JobKind,
     submitted_at: &str,
@@ -734,22 +790,33 @@ fn reconcile_command(
     key: &str,
 ) -> String {
     use crate::output::shell_word as sh;
-    format!(
-        "voiceclone --provider vmeg reconcile --kind {} --submitted-at {} --last-attempt-at {} --key {}",
+    crate::output::suggested_command(&format!(
+        "reconcile --kind {} --submitted-at {} --last-attempt-at {} --key {}",
         kind_name(kind),
         sh(submitted_at),
         sh(last_attempt_at),
         sh(key)
-    )
+    ))
 }
 
 /// `id` in its stored form as one shell word, for a suggested `voiceclone wait ID`: a
 /// server chooses the id, and `$(...)` or `;` in it must paste as text.
 fn sh_id(id: &JobId) -> String {
-    // The stored form (`vmeg:speech:t1`), which `wait` reads without `--provider`; not
-    // `as_ref`, which is the bare vendor id.
+    // The stored form (`vmeg:speech:t1`), which says its kind to `wait`; not `as_ref`,
+    // which is the bare vendor id.
     let stored = id.to_string();
     crate::output::shell_word(&stored).into_owned()
+}
+
+/// `voiceclone --provider P [--base-url URL] wait [--kind speech] ID` for `id`, a job of
+/// `kind`, ready to paste ([`crate::output::suggested_command`]). `--kind speech` also for
+/// a stored-form id, which says it: an id given bare to `wait` does not.
+fn wait_command(id: &JobId, kind: voiceclone::JobKind) -> String {
+    let flag = match kind {
+        voiceclone::JobKind::Speech => "--kind speech ",
+        _ => "",
+    };
+    crate::output::suggested_command(&format!("wait {flag}{}", sh_id(id)))
 }
 
 /// A wait that failed after the job was accepted, for a reason other than the task's own
@@ -763,10 +830,10 @@ fn after_submit<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
     {
         f.exit = Exit::Unreachable;
         f.message = format!(
-            "job {} was accepted, but waiting for it failed ({}); its outcome is not known: do not submit it again, check it with `voiceclone wait {}`",
+            "job {} was accepted, but waiting for it failed ({}); its outcome is not known: do not submit it again, check it with `{}`",
             job.id(),
             f.message,
-            sh_id(job.id())
+            wait_command(job.id(), J::KIND)
         );
         forget_status(&mut o, &job);
     }
@@ -787,9 +854,9 @@ fn sync_result<J: CliJob>((mut o, job): (Outcome, J)) -> (Outcome, J) {
                 Exit::Unreachable,
                 "invalid_response",
                 format!(
-                    "job {} succeeded, but the synchronous answer carries no {what}: do not submit it again, fetch the result with `voiceclone wait {}`",
+                    "job {} succeeded, but the synchronous answer carries no {what}: do not submit it again, fetch the result with `{}`",
                     job.id(),
-                    sh_id(job.id())
+                    wait_command(job.id(), J::KIND)
                 ),
             )
             .with("job_id", job.id().to_string()),
@@ -970,9 +1037,15 @@ async fn wait(
     {
         f.exit = Exit::Unreachable;
         f.message = format!(
-            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `voiceclone wait {}` later",
+            "waiting for job {id} failed ({}); its outcome is not known: do not submit it again, run `{}` later",
             f.message,
-            sh_id(id)
+            wait_command(
+                id,
+                match kind {
+                    JobKind::Clone => voiceclone::JobKind::Clone,
+                    JobKind::Speech => voiceclone::JobKind::Speech,
+                }
+            )
         );
     }
     o
@@ -1023,8 +1096,8 @@ async fn speak(
     };
     if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
         printer.progress(&format!(
-            "next: voiceclone --provider {p} wait --kind speech {}",
-            sh_id(&job.id)
+            "next: {}",
+            wait_command(&job.id, voiceclone::JobKind::Speech)
         ));
     }
     o.fields.entry("waited").or_insert(false.into());

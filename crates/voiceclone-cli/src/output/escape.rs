@@ -91,7 +91,8 @@ pub fn json_safe(json: &str) -> Cow<'_, str> {
 /// Stderr for diagnostics (`tracing`): each event's text with control characters escaped
 /// ([`terminal_safe`]) except the newline that ends it. Log fields carry server strings (an
 /// undocumented task status, a vendor message). `tracing` writes an event with one
-/// `write_all`, which this takes whole.
+/// `write_all`, which this takes whole and queues for the diagnostics thread
+/// ([`super::diagnostic`]).
 #[derive(Debug)]
 pub struct SafeStderr;
 
@@ -102,14 +103,13 @@ impl Write for SafeStderr {
             Some(body) => (body, "\n"),
             None => (text.as_ref(), ""),
         };
-        let mut err = std::io::stderr().lock();
-        err.write_all(terminal_safe(body).as_bytes())?;
-        err.write_all(end.as_bytes())?;
+        // From the diagnostics thread: a stderr nobody reads must not block the runtime.
+        super::diagnostic(format!("{}{end}", terminal_safe(body)).into_bytes());
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        Ok(())
     }
 }
 

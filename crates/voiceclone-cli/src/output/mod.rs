@@ -293,10 +293,161 @@ impl Outcome {
     }
 }
 
+/// What a suggested command starts with after `voiceclone`: the provider and the base URL
+/// of this run (set once by [`set_suggested_target`]).
+static SUGGESTED_TARGET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records this run's provider, base URL and key file for [`suggested_command`]. The base URL
+/// is printed without credentials, query or fragment; the key file only when it is a regular
+/// file (a pipe such as `<(pass show vmeg)` is read once).
+pub fn set_suggested_target(
+    provider: voiceclone::Provider,
+    base_url: Option<&str>,
+    key_file: Option<&std::path::Path>,
+) {
+    let mut target = format!("--provider {provider}");
+    if let Some(url) = base_url {
+        let url = client_glue::printable_url(url);
+        target.push_str(&format!(" --base-url {}", shell_word(&url)));
+    }
+    if let Some(path) = key_file.filter(|p| p.is_file()) {
+        let path = path.to_string_lossy();
+        target.push_str(&format!(" --api-key-file {}", shell_word(&path)));
+    }
+    let _ = SUGGESTED_TARGET.set(target);
+}
+
+/// `voiceclone --provider P [--base-url URL] [--api-key-file PATH] ARGS`: a command to paste
+/// that reaches what this run reached (before, `voiceclone wait ID` was refused, exit 2,
+/// without `VOICECLONE_PROVIDER`, and went to the vendor's default base URL).
+pub fn suggested_command(args: &str) -> String {
+    match SUGGESTED_TARGET.get() {
+        Some(target) => format!("voiceclone {target} {args}"),
+        None => format!("voiceclone {args}"),
+    }
+}
+
+/// How many diagnostic writes (progress lines, log events) may wait for a stderr that is not
+/// being read; more are dropped, and their count said with the next one written.
+const DIAGNOSTICS_QUEUE: usize = 1024;
+
+/// What the diagnostics writer thread is given: bytes to write, or a marker to acknowledge
+/// once everything queued before it is written.
+enum Diagnostic {
+    Write(Vec<u8>),
+    Drained(std::sync::mpsc::SyncSender<()>),
+}
+
+/// The diagnostics writer: a thread of its own that writes progress lines and log events to
+/// stderr, so that a stderr nobody reads (a pipe already full: `2>&1 | stalled-reader`)
+/// blocks that thread, never the runtime's only one. Blocked there, the runtime could not act
+/// on a SIGINT or SIGTERM (its handlers swallow them): a paid wait then ignored every signal
+/// until SIGKILL, its job reported nowhere.
+struct Diagnostics {
+    tx: std::sync::mpsc::SyncSender<Diagnostic>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The writer, started by the first diagnostic; `None` when its thread could not start (the
+/// writes are then made in place, as before).
+static DIAGNOSTICS: std::sync::OnceLock<Option<Diagnostics>> = std::sync::OnceLock::new();
+
+fn diagnostics() -> Option<&'static Diagnostics> {
+    DIAGNOSTICS
+        .get_or_init(|| {
+            use std::sync::atomic::Ordering;
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Diagnostic>(DIAGNOSTICS_QUEUE);
+            let dropped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counted = dropped.clone();
+            std::thread::Builder::new()
+                .name("stderr".into())
+                .spawn(move || {
+                    for d in rx {
+                        match d {
+                            Diagnostic::Write(bytes) => {
+                                let mut err = std::io::stderr().lock();
+                                let lost = counted.swap(0, Ordering::Relaxed);
+                                if lost > 0 {
+                                    let _ = writeln!(
+                                        err,
+                                        "({lost} diagnostic lines dropped: stderr was not being read)"
+                                    );
+                                }
+                                let _ = err.write_all(&bytes);
+                                let _ = err.flush();
+                            }
+                            Diagnostic::Drained(done) => {
+                                let _ = done.send(());
+                            }
+                        }
+                    }
+                })
+                .ok()
+                .map(|_| Diagnostics { tx, dropped })
+        })
+        .as_ref()
+}
+
+/// Writes `bytes` to stderr from the diagnostics thread ([`Diagnostics`]), without waiting;
+/// dropped (and counted) when too many wait already. In place when that thread could not
+/// start.
+pub fn diagnostic(bytes: Vec<u8>) {
+    use std::sync::mpsc::TrySendError;
+    let Some(d) = diagnostics() else {
+        let _ = std::io::stderr().lock().write_all(&bytes);
+        return;
+    };
+    match d.tx.try_send(Diagnostic::Write(bytes)) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            d.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Err(TrySendError::Disconnected(Diagnostic::Write(bytes))) => {
+            let _ = std::io::stderr().lock().write_all(&bytes);
+        }
+        Err(TrySendError::Disconnected(_)) => {}
+    }
+}
+
+/// Waits, `patience` at most, until every diagnostic queued so far is written: before a line
+/// written in place (so the order holds), and before the process ends (so none is lost to a
+/// stderr that is only slow).
+pub fn drain_diagnostics(patience: std::time::Duration) {
+    let Some(d) = DIAGNOSTICS.get().and_then(Option::as_ref) else {
+        return;
+    };
+    let (done, drained) = std::sync::mpsc::sync_channel(1);
+    let deadline = std::time::Instant::now() + patience;
+    // The queue may be full: retry the marker until the deadline.
+    let mut marker = Diagnostic::Drained(done);
+    loop {
+        match d.tx.try_send(marker) {
+            Ok(()) => break,
+            Err(std::sync::mpsc::TrySendError::Full(m)) => {
+                if std::time::Instant::now() >= deadline {
+                    return;
+                }
+                marker = m;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+        }
+    }
+    let _ = drained.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
+}
+
+/// How long the result's error line may wait for stderr when no signal came: a stderr that is
+/// only slow still gets it.
+const RESULT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How long a line written in place waits for the diagnostics queued before it.
+const ORDER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Writes `line` and a newline to stderr, ignoring a failed write: `eprintln!` panics when
 /// stderr is a pipe nobody reads any more, and a diagnostic must never end a command that
-/// holds a paid job.
+/// holds a paid job. The diagnostics queued before it are written first (1 s at most).
 pub fn stderr_line(line: &str) {
+    drain_diagnostics(ORDER_PATIENCE);
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
@@ -420,11 +571,11 @@ impl Printer {
         terminal_safe(&self.redact(line)).into_owned()
     }
 
-    /// A progress line on stderr (not with `--json` or `--quiet`).
+    /// A progress line on stderr (not with `--json` or `--quiet`), from the diagnostics
+    /// thread ([`diagnostic`]): a stderr nobody reads must not block the runtime.
     pub fn progress(&self, line: &str) {
         if !self.json && !self.quiet {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{}", self.safe(line));
+            diagnostic(format!("{}\n", self.safe(line)).into_bytes());
         }
     }
 
@@ -451,25 +602,22 @@ impl Printer {
     pub fn finish(&self, outcome: &Outcome) -> Exit {
         let text = self.stdout_text(outcome);
         let error_line = outcome.failure.as_ref().map(|f| self.error_line(f));
-        // Rendered when a signal ends the process, with the code it ends with (130 or 143).
-        crate::signals::writing_result(outcome.names_a_job().then(|| {
-            let (printer, outcome, error_line) =
-                (self.clone(), outcome.clone(), error_line.clone());
-            let pending: crate::signals::PendingResult = Box::new(move |code| {
-                let text = printer.stdout_text_exiting(&outcome, code);
-                match &error_line {
-                    Some(line) => format!("{text}{line}\n"),
-                    None => text,
-                }
-            });
-            pending
-        }));
+        crate::signals::writing_result(self.pending(outcome));
         let written = {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes()).and_then(|()| out.flush())
         };
         if let Some(line) = &error_line {
-            stderr_line(line);
+            // Behind the diagnostics, from their thread: a stderr nobody reads holds this
+            // command 1 s at most once a signal came (the result, on stdout, names the job),
+            // else until a signal comes (the listener armed above then ends the process).
+            diagnostic(format!("{line}\n").into_bytes());
+            let patience = if crate::signals::signal_seen() {
+                ORDER_PATIENCE
+            } else {
+                RESULT_PATIENCE
+            };
+            drain_diagnostics(patience);
         }
         let exit = match written {
             Ok(()) => outcome.exit(),
@@ -478,6 +626,31 @@ impl Printer {
         // A second signal waits for this (it would otherwise cut the result naming the job).
         crate::signals::result_written();
         exit
+    }
+
+    /// `outcome`, when it names a job, as a second signal writes it to stderr if it ends the
+    /// process before the result is written, with the code it ends with (130 or 143).
+    fn pending(&self, outcome: &Outcome) -> Option<crate::signals::PendingResult> {
+        outcome.names_a_job().then(|| {
+            let error_line = outcome.failure.as_ref().map(|f| self.error_line(f));
+            let (printer, outcome) = (self.clone(), outcome.clone());
+            let pending: crate::signals::PendingResult = Box::new(move |code| {
+                let text = printer.stdout_text_exiting(&outcome, code);
+                match &error_line {
+                    Some(line) => format!("{text}{line}\n"),
+                    None => text,
+                }
+            });
+            pending
+        })
+    }
+
+    /// `outcome` is the command's result, but some cleanup comes before [`Printer::finish`]
+    /// writes it (a webhook receiver's stop): a second signal meanwhile writes it to stderr
+    /// before ending the process, rather than end it with the job printed nowhere
+    /// ([`crate::signals::result_pending`]).
+    pub fn hold(&self, outcome: &Outcome) {
+        crate::signals::result_pending(self.pending(outcome));
     }
 
     /// The failure's line on stderr: with `--json`, its kind and first sentence.

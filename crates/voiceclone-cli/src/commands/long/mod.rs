@@ -82,9 +82,16 @@ pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1024 * 1024 * 1024;
 /// bounds a part's wait, and a resend cut short leaves the part unknown on every rerun.
 const MIN_RESEND_TIME: Duration = Duration::from_secs(5 * 60);
 
-/// Test seam: stop (as a signal would, through [`Run::interrupted`]) once this many parts
-/// were downloaded in this run, before the next part is started or downloaded.
+/// Test seam, in debug builds only: stop (as a signal would, through [`Run::interrupted`])
+/// once this many parts were downloaded in this run, before the next part is started or downloaded.
 const STOP_AFTER_ENV: &str = "VOICECLONE_TEST_STOP_AFTER_PARTS";
+
+/// The [`STOP_AFTER_ENV`] seam's count from the variable's `value`, read in debug builds (the
+/// tests') only: set by accident in a release run, it would stop every long run after that
+/// many parts, dropping the other parts' submits mid-flight (JimmyAI's then unknown for good).
+fn stop_after_parts(debug: bool, value: Option<&str>) -> Option<usize> {
+    value.filter(|_| debug).and_then(|v| v.trim().parse().ok())
+}
 
 /// Runs `speak --text-file` (its `--dry-run` is answered by `dry_run.rs` from [`plan`]).
 pub async fn run(
@@ -541,9 +548,10 @@ impl Run<'_> {
     /// Every part: stage one with bounded concurrency, downloads in text order.
     async fn all(&self, concurrency: usize) -> Outcome {
         let total = self.plan.parts().len();
-        let stop_after: Option<usize> = std::env::var(STOP_AFTER_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse().ok());
+        let stop_after = stop_after_parts(
+            cfg!(debug_assertions),
+            std::env::var(STOP_AFTER_ENV).ok().as_deref(),
+        );
         let bar = parts_bar(
             !self.printer.json && !self.printer.quiet,
             total,
@@ -772,10 +780,13 @@ impl Run<'_> {
             // The task is paid for and the manifest does not know it (JimmyAI has no task
             // list: this id is the only way to it). Say so, whatever the output mode.
             let message = format!(
-                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`voiceclone wait {}` waits for it and shows its result); a rerun does not know it",
+                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`{}` waits for it and shows its result); a rerun does not know it",
                 self.name(i),
                 f.message,
-                crate::output::shell_word(&stored)
+                crate::output::suggested_command(&format!(
+                    "wait --kind speech {}",
+                    crate::output::shell_word(&stored)
+                ))
             );
             return Ready::Failed(
                 Failure {
@@ -1292,8 +1303,11 @@ impl Run<'_> {
             let name = self.name(p.index);
             match (p.state, &p.job_id) {
                 (PartState::Submitted, Some(id)) => o.line(format!(
-                    "{name}: submitted as job {id}, not downloaded (a rerun downloads it; `voiceclone wait {}` follows it)",
-                    crate::output::shell_word(id)
+                    "{name}: submitted as job {id}, not downloaded (a rerun downloads it; `{}` follows it)",
+                    crate::output::suggested_command(&format!(
+                        "wait --kind speech {}",
+                        crate::output::shell_word(id)
+                    ))
                 )),
                 (PartState::Failed, Some(id)) => o.line(format!(
                     "{name}: its task {id} failed (a rerun submits it again)"
@@ -1404,8 +1418,9 @@ impl Run<'_> {
             )
         } else {
             format!(
-                "the tasks this run submitted (paid for), which {} may not record: {}. Keep these ids (`voiceclone wait ID` waits for one and shows its result); a rerun knows only what the manifest records",
+                "the tasks this run submitted (paid for), which {} may not record: {}. Keep these ids (`{}` waits for one and shows its result); a rerun knows only what the manifest records",
                 manifest.display(),
+                crate::output::suggested_command("wait --kind speech ID"),
                 ids.iter()
                     .map(|(i, id)| format!("{}: {id}", self.name(*i)))
                     .collect::<Vec<_>>()
@@ -1536,5 +1551,15 @@ mod tests {
         if !std::io::stderr().is_terminal() {
             assert!(parts_bar(true, 3, 0).is_none());
         }
+    }
+
+    /// The stop-after seam is read in debug builds (the tests') only: set by accident in a
+    /// release run, it would stop every long run after one part.
+    #[test]
+    fn the_stop_after_seam_is_for_debug_builds_only() {
+        assert_eq!(stop_after_parts(false, Some(" 1 ")), None);
+        assert_eq!(stop_after_parts(true, Some(" 1 ")), Some(1));
+        assert_eq!(stop_after_parts(true, Some("x")), None);
+        assert_eq!(stop_after_parts(true, None), None);
     }
 }
