@@ -392,11 +392,17 @@ fn diagnostics() -> Option<&'static Diagnostics> {
 /// dropped (and counted) when too many wait already. In place when that thread could not
 /// start.
 pub fn diagnostic(bytes: Vec<u8>) {
+    match diagnostics() {
+        Some(d) => diagnostic_to(d, bytes),
+        None => {
+            let _ = std::io::stderr().lock().write_all(&bytes);
+        }
+    }
+}
+
+/// [`diagnostic`] on the writer `d`.
+fn diagnostic_to(d: &Diagnostics, bytes: Vec<u8>) {
     use std::sync::mpsc::TrySendError;
-    let Some(d) = diagnostics() else {
-        let _ = std::io::stderr().lock().write_all(&bytes);
-        return;
-    };
     match d.tx.try_send(Diagnostic::Write(bytes)) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
@@ -406,6 +412,44 @@ pub fn diagnostic(bytes: Vec<u8>) {
             let _ = std::io::stderr().lock().write_all(&bytes);
         }
         Err(TrySendError::Disconnected(_)) => {}
+    }
+}
+
+/// Queues `bytes` for the diagnostics thread as [`diagnostic`] does, but waits, `patience` at
+/// most, for room in a full queue rather than dropping them: for the one line that must not
+/// be lost to a burst of log events (the result's error line). Written in place when that
+/// thread could not start.
+fn diagnostic_within(bytes: Vec<u8>, patience: std::time::Duration) {
+    match diagnostics() {
+        Some(d) => send_within(d, bytes, patience),
+        None => {
+            let _ = std::io::stderr().lock().write_all(&bytes);
+        }
+    }
+}
+
+/// [`diagnostic_within`] on the writer `d`.
+fn send_within(d: &Diagnostics, bytes: Vec<u8>, patience: std::time::Duration) {
+    use std::sync::mpsc::TrySendError;
+    let deadline = std::time::Instant::now() + patience;
+    let mut item = Diagnostic::Write(bytes);
+    loop {
+        match d.tx.try_send(item) {
+            Ok(()) => return,
+            Err(TrySendError::Full(again)) if std::time::Instant::now() < deadline => {
+                item = again;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(TrySendError::Full(_)) => {
+                d.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+            Err(TrySendError::Disconnected(Diagnostic::Write(bytes))) => {
+                let _ = std::io::stderr().lock().write_all(&bytes);
+                return;
+            }
+            Err(TrySendError::Disconnected(_)) => return,
+        }
     }
 }
 
@@ -611,13 +655,15 @@ impl Printer {
             // Behind the diagnostics, from their thread: a stderr nobody reads holds this
             // command 1 s at most once a signal came (the result, on stdout, names the job),
             // else until a signal comes (the listener armed above then ends the process).
-            diagnostic(format!("{line}\n").into_bytes());
             let patience = if crate::signals::signal_seen() {
                 ORDER_PATIENCE
             } else {
                 RESULT_PATIENCE
             };
-            drain_diagnostics(patience);
+            // Never dropped for a queue full of log events: it waits for room as for the rest.
+            let started = std::time::Instant::now();
+            diagnostic_within(format!("{line}\n").into_bytes(), patience);
+            drain_diagnostics(patience.saturating_sub(started.elapsed()));
         }
         let exit = match written {
             Ok(()) => outcome.exit(),
@@ -727,6 +773,36 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
+
+    /// The result's error line behind a queue full of log events (a stderr read slowly while
+    /// `RUST_LOG=trace` floods it) waits for room; a log event there is dropped and counted.
+    #[test]
+    fn the_error_line_waits_for_room_where_a_log_event_is_dropped() {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let d = Diagnostics {
+            tx,
+            dropped: Default::default(),
+        };
+        d.tx.try_send(Diagnostic::Write(b"event\n".to_vec()))
+            .unwrap();
+        diagnostic_to(&d, b"another event\n".to_vec());
+        assert_eq!(d.dropped.load(std::sync::atomic::Ordering::Relaxed), 1);
+        std::thread::scope(|scope| {
+            let sent =
+                scope.spawn(|| send_within(&d, b"error\n".to_vec(), Duration::from_secs(30)));
+            std::thread::sleep(Duration::from_millis(50));
+            // The reader gets to the queue: the first event, then the error line.
+            let mut read = Vec::new();
+            for _ in 0..2 {
+                if let Ok(Diagnostic::Write(b)) = rx.recv_timeout(Duration::from_secs(30)) {
+                    read.push(String::from_utf8(b).unwrap());
+                }
+            }
+            sent.join().unwrap();
+            assert_eq!(read, ["event\n", "error\n"]);
+        });
+        assert_eq!(d.dropped.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
 
     #[test]
     fn a_secret_across_the_cut_of_the_json_error_line_is_redacted_whole() {
