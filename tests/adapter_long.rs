@@ -409,3 +409,46 @@ async fn a_part_only_assumed_failed_says_so() {
         "{note}"
     );
 }
+
+/// With more parts in flight than the client has slots, the parts queued for a slot when
+/// another part fails are not sent: "when a part fails, no further part is submitted".
+/// Before, every part past the check had queued for a slot inside `synthesize`, and each
+/// was sent (and paid) once it had one.
+#[tokio::test]
+async fn parts_queued_for_a_slot_are_not_sent_after_a_part_failed() {
+    use voiceclone::long_text::PartOutcome;
+    let sim = sim(SimConfig::default()).await;
+    // 5 parts of a line each.
+    let para = format!("{}\n\n", "A sentence of the script. ".repeat(10));
+    let text = para.repeat(5);
+    let plan = LongSpeechPlan::with_limits(
+        Provider::Vmeg,
+        &SpeechRequest::new(VOICE, &text),
+        voiceclone::long_text::SplitLimits::for_provider(Provider::Vmeg).with_max_lines(1),
+    )
+    .unwrap();
+    assert_eq!(plan.parts().len(), 5);
+    sim.fail_next("vmeg.ttsCreateAsync", voiceclone_sim::FaultKind::Http503, 1)
+        .unwrap();
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    let e = c
+        .synthesize_plan(&plan, &wait(Provider::Vmeg), 5)
+        .await
+        .unwrap_err();
+    assert_eq!(sim.stats().requests("vmeg.ttsCreateAsync"), 1, "{e}");
+    let parts = e.long_text_parts().unwrap();
+    assert_eq!(
+        parts
+            .iter()
+            .filter(|p| matches!(p, PartOutcome::NotSent))
+            .count(),
+        4,
+        "{parts:?}"
+    );
+}

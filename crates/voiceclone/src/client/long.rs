@@ -153,6 +153,20 @@ impl Client {
                     if failed.load(Relaxed) {
                         return (i, PartEnd::Skipped);
                     }
+                    // The client's in-flight slot is taken here, for the submit's first
+                    // request, and `failed` read again once it is: with fewer free slots than
+                    // parts in flight, a part can queue for one while another part fails, and
+                    // it must then not be sent.
+                    let admission = match self.t().admit().await {
+                        Ok(a) => a,
+                        Err(e) => {
+                            failed.store(true, Relaxed);
+                            return (i, PartEnd::SubmitFailed(e, SystemTime::now()));
+                        }
+                    };
+                    if failed.load(Relaxed) {
+                        return (i, PartEnd::Skipped);
+                    }
                     let Some(mut req) = plan.request(i) else {
                         return (i, PartEnd::Skipped);
                     };
@@ -164,7 +178,7 @@ impl Client {
                     // Noted before sending: a submit whose error does not prove nothing was
                     // made is found again by this time (JimmyAI has no key).
                     let submitted_at = SystemTime::now();
-                    let job = match self.synthesize(&req).await {
+                    let job = match admission.run(self.synthesize(&req)).await {
                         Ok(job) => {
                             accepted.store(true, Relaxed);
                             job
