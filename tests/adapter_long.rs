@@ -290,3 +290,165 @@ async fn a_long_text_under_with_timeout_keeps_every_accepted_parts_job_id() {
     }
     assert!(!e.may_resubmit(), "{e}");
 }
+
+/// A JimmyAI part refused only by a code JimmyAI does not document (20001 or 20002 in an
+/// HTTP 2xx, api-facts B2 UNCONFIRMED) may have made its task: it is a part of unknown
+/// outcome, with its submit time, never `Refused` ("it created nothing"), and the note does
+/// not call it refused. Before, it was `Refused`, with no submit time: a caller going by the
+/// outcome sent it again and paid for a second task.
+#[tokio::test]
+async fn a_part_refused_by_an_undocumented_code_is_of_unknown_outcome() {
+    use serde_json::json;
+    use voiceclone::long_text::PartOutcome;
+    use workspace_tests::scripted::{Scripted, Step};
+    let task = |status: &str, extra: serde_json::Value| {
+        let mut t = json!({"id": "audio_1", "object": "audio", "created": 1781777280,
+            "model": "soundCloningAudio", "status": status, "error": null});
+        t.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        Step::ok(json!({"code": 20000, "msg": "ok", "data": t}))
+    };
+    for code in [json!(20002), json!(20001), json!("20002")] {
+        // Part 1 is accepted and finishes; part 2's create is answered with the code.
+        let server = Scripted::start(vec![
+            task("queued", json!({})),
+            task(
+                "completed",
+                json!({"audioUrl": "https://cdn.example.com/1.mp3"}),
+            ),
+            Step::status(200, json!({"code": code, "msg": "nope", "data": null})),
+        ])
+        .await;
+        let (c, _) = crate::adapter_support::client(Provider::JimmyAi, &server.base_url);
+        let plan =
+            LongSpeechPlan::new(Provider::JimmyAi, &SpeechRequest::new("model-1", text())).unwrap();
+        assert!(plan.parts().len() >= 3);
+        let before = SystemTime::now();
+        let e = c
+            .synthesize_plan(
+                &plan,
+                &crate::adapter_support::fast_wait(Provider::JimmyAi),
+                1,
+            )
+            .await
+            .unwrap_err();
+        let after = SystemTime::now();
+        assert!(!e.may_resubmit(), "{code}: {e}");
+        assert_eq!(server.seen().len(), 3, "{code}: resent");
+        let parts = e.long_text_parts().unwrap();
+        assert!(
+            matches!(&parts[0], PartOutcome::Finished { .. }),
+            "{code}: {parts:?}"
+        );
+        match &parts[1] {
+            PartOutcome::Unknown {
+                idempotency_key: None,
+                submitted_at,
+                error,
+                ..
+            } => {
+                assert!(
+                    before <= *submitted_at && *submitted_at <= after,
+                    "{code}: {submitted_at:?}"
+                );
+                assert!(error.contains("nope"), "{code}: {error}");
+            }
+            other => panic!("{code}: part 2 is {other:?}"),
+        }
+        assert!(parts[2..].iter().all(|p| matches!(p, PartOutcome::NotSent)));
+        let note = e.note().unwrap();
+        assert!(note.contains("refused none"), "{code}: {note}");
+        assert!(note.contains("2 (submit outcome unknown"), "{code}: {note}");
+    }
+}
+
+/// A part whose task is read as failed from a status word VMEG does not document
+/// (`timeout`) is only assumed failed: the task may still finish. Its outcome says so
+/// (`assumed_status`), as the note does, so a caller can tell it from a failure VMEG stated.
+/// Before, the part was `Failed` like any other and the word was lost (only the first
+/// part's error kept it).
+#[tokio::test]
+async fn a_part_only_assumed_failed_says_so() {
+    use voiceclone::long_text::PartOutcome;
+    let words = voiceclone_sim::VmegStatusWords {
+        failed: "timeout".into(),
+        ..Default::default()
+    };
+    let sim = sim(SimConfig::default()
+        .with_task_failure_rate(1.0)
+        .with_vmeg_status_words(words))
+    .await;
+    let c = client(Provider::Vmeg, &sim);
+    let plan =
+        LongSpeechPlan::new(Provider::Vmeg, &SpeechRequest::new(VOICE, text().repeat(2))).unwrap();
+    let n = plan.parts().len();
+    assert!(n >= 2);
+    let e = c
+        .synthesize_plan(&plan, &wait(Provider::Vmeg), n)
+        .await
+        .unwrap_err();
+    assert_eq!(e.assumed_status(), Some("timeout"), "{e}");
+    let parts = e.long_text_parts().unwrap();
+    let failed: Vec<&PartOutcome> = parts
+        .iter()
+        .filter(|p| matches!(p, PartOutcome::Failed { .. }))
+        .collect();
+    // Every part was sent at once, and every task ends "timeout".
+    assert_eq!(failed.len(), n, "{parts:?}");
+    for p in failed {
+        let PartOutcome::Failed { assumed_status, .. } = p else {
+            unreachable!()
+        };
+        assert_eq!(assumed_status.as_deref(), Some("timeout"), "{p:?}");
+    }
+    let note = e.note().unwrap();
+    assert_eq!(
+        note.matches("assumed from status timeout").count(),
+        n,
+        "{note}"
+    );
+}
+
+/// With more parts in flight than the client has slots, the parts queued for a slot when
+/// another part fails are not sent: "when a part fails, no further part is submitted".
+/// Before, every part past the check had queued for a slot inside `synthesize`, and each
+/// was sent (and paid) once it had one.
+#[tokio::test]
+async fn parts_queued_for_a_slot_are_not_sent_after_a_part_failed() {
+    use voiceclone::long_text::PartOutcome;
+    let sim = sim(SimConfig::default()).await;
+    // 5 parts of a line each.
+    let para = format!("{}\n\n", "A sentence of the script. ".repeat(10));
+    let text = para.repeat(5);
+    let plan = LongSpeechPlan::with_limits(
+        Provider::Vmeg,
+        &SpeechRequest::new(VOICE, &text),
+        voiceclone::long_text::SplitLimits::for_provider(Provider::Vmeg).with_max_lines(1),
+    )
+    .unwrap();
+    assert_eq!(plan.parts().len(), 5);
+    sim.fail_next("vmeg.ttsCreateAsync", voiceclone_sim::FaultKind::Http503, 1)
+        .unwrap();
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    let e = c
+        .synthesize_plan(&plan, &wait(Provider::Vmeg), 5)
+        .await
+        .unwrap_err();
+    assert_eq!(sim.stats().requests("vmeg.ttsCreateAsync"), 1, "{e}");
+    let parts = e.long_text_parts().unwrap();
+    assert_eq!(
+        parts
+            .iter()
+            .filter(|p| matches!(p, PartOutcome::NotSent))
+            .count(),
+        4,
+        "{parts:?}"
+    );
+}

@@ -405,6 +405,48 @@ fn a_jimmyai_part_of_unknown_outcome_is_reported_and_resubmitted_only_when_asked
     assert_eq!(sim.paid("jimmyai"), paid + 1);
 }
 
+/// A JimmyAI part whose create is answered with a code JimmyAI does not document (20002 in
+/// an HTTP 200, api-facts B2 UNCONFIRMED) may have made its task (`may_resubmit()` is
+/// false): the part stays `submitting`, the run ends as an unknown outcome (exit 3), and the
+/// rerun does not send it again (only `--resubmit-unknown` would). Before, it was recorded
+/// `planned` (exit 1, as a refusal) and the rerun sent it again: a second paid task if the
+/// first had been made.
+#[test]
+fn a_jimmyai_part_refused_by_an_undocumented_code_is_not_resubmitted_unasked() {
+    let cfg = SimConfig::default().with_speed(1000.0);
+    let cfg = cfg.clone().with_jimmy_errors(
+        cfg.jimmy_auth_error,
+        cfg.jimmy_bad_request,
+        cfg.jimmy_not_found,
+        voiceclone_sim::JimmyError {
+            code: 20002,
+            http_status: 200,
+        },
+    );
+    let sim = Sim::start_with(cfg);
+    let v = voice(&sim, "jimmyai");
+    let c = case("One short text to speak.");
+    let args = speak_args("jimmyai", &v, &c.file, &c.out);
+    let creates = || sim.handle.stats().requests("jimmyai.createAudio");
+    // The next create is answered `{"code":20002}` in an HTTP 200.
+    sim.handle
+        .fail_next(
+            "jimmyai.createAudio",
+            voiceclone_sim::FaultKind::Business,
+            1,
+        )
+        .unwrap();
+    let j = run(&sim, &[], &args).expect(3).json();
+    assert_eq!(creates(), 1, "{j}");
+    let dir = Path::new(&c.out);
+    assert_eq!(states(dir), ["submitting"], "{j}");
+    let r = run(&sim, &[], &args).expect(3);
+    assert_eq!(creates(), 1, "resubmitted without being asked: {r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("--resubmit-unknown"), "{msg}");
+    assert_eq!(states(dir), ["submitting"]);
+}
+
 #[test]
 fn a_vmeg_part_of_unknown_outcome_is_resolved_by_its_key_without_paying_again() {
     let sim = Sim::start(1000.0);

@@ -22,8 +22,8 @@ enum PartEnd {
     Done(JobId, Speech),
     /// Submitted (job id known) but the wait failed.
     WaitFailed(JobId, Error),
-    /// The submit failed.
-    SubmitFailed(Error),
+    /// The submit failed; it was about to be sent at that time.
+    SubmitFailed(Error, SystemTime),
     /// Not submitted: an earlier part failed first.
     Skipped,
 }
@@ -153,6 +153,20 @@ impl Client {
                     if failed.load(Relaxed) {
                         return (i, PartEnd::Skipped);
                     }
+                    // The client's in-flight slot is taken here, for the submit's first
+                    // request, and `failed` read again once it is: with fewer free slots than
+                    // parts in flight, a part can queue for one while another part fails, and
+                    // it must then not be sent.
+                    let admission = match self.t().admit().await {
+                        Ok(a) => a,
+                        Err(e) => {
+                            failed.store(true, Relaxed);
+                            return (i, PartEnd::SubmitFailed(e, SystemTime::now()));
+                        }
+                    };
+                    if failed.load(Relaxed) {
+                        return (i, PartEnd::Skipped);
+                    }
                     let Some(mut req) = plan.request(i) else {
                         return (i, PartEnd::Skipped);
                     };
@@ -161,14 +175,17 @@ impl Client {
                             line.voice_id = line.voice_id.clone().activated();
                         }
                     }
-                    let job = match self.synthesize(&req).await {
+                    // Noted before sending: a submit whose error does not prove nothing was
+                    // made is found again by this time (JimmyAI has no key).
+                    let submitted_at = SystemTime::now();
+                    let job = match admission.run(self.synthesize(&req)).await {
                         Ok(job) => {
                             accepted.store(true, Relaxed);
                             job
                         }
                         Err(e) => {
                             failed.store(true, Relaxed);
-                            return (i, PartEnd::SubmitFailed(e));
+                            return (i, PartEnd::SubmitFailed(e, submitted_at));
                         }
                     };
                     // At `info`: the job id lives only in this future until the call
@@ -320,10 +337,17 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                 some_task_may_exist = true;
                 match e.kind() {
                     ErrorKind::TaskFailed { reason, .. } => {
-                        failed.push(format!("{n} ({job_id})"));
+                        // A failure read from an undocumented status word is an assumption:
+                        // the task may still finish, and the part must not read as over.
+                        let assumed_status = e.assumed_status().map(str::to_owned);
+                        failed.push(match &assumed_status {
+                            Some(word) => format!("{n} ({job_id}, assumed from status {word})"),
+                            None => format!("{n} ({job_id})"),
+                        });
                         parts.push(PartOutcome::Failed {
                             job_id,
                             reason: reason.clone(),
+                            assumed_status,
                         });
                     }
                     _ => {
@@ -336,7 +360,7 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                 }
                 first.get_or_insert(e);
             }
-            PartEnd::SubmitFailed(e) => {
+            PartEnd::SubmitFailed(e, sent_at) => {
                 some_task_may_exist |= !e.may_resubmit();
                 let outcome = match e.kind() {
                     ErrorKind::OutcomeUnknown {
@@ -354,6 +378,21 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                             submitted_at: *submitted_at,
                             last_attempt_at: e.last_attempt_at(),
                             task_id: task_id.clone(),
+                            error: e.to_string(),
+                        }
+                    }
+                    // Refused, but not in a way that proves nothing was made (JimmyAI's
+                    // undocumented 20002 in an HTTP 2xx, a server error): its task may exist.
+                    _ if !e.may_resubmit() => {
+                        unfinished.push(format!(
+                            "{n} (submit outcome unknown: its refusal does not prove nothing was made)"
+                        ));
+                        PartOutcome::Unknown {
+                            idempotency_key: None,
+                            submitted_at: sent_at,
+                            last_attempt_at: e.last_attempt_at(),
+                            task_id: None,
+                            error: e.to_string(),
                         }
                     }
                     _ => {

@@ -795,12 +795,14 @@ mod tests {
             PartOutcome::Failed {
                 job_id: JobId::new("t-1"),
                 reason: KEY.into(),
+                assumed_status: Some(KEY.into()),
             },
             PartOutcome::Unknown {
                 idempotency_key: None,
                 submitted_at: std::time::SystemTime::UNIX_EPOCH,
                 last_attempt_at: None,
                 task_id: Some(JobId::new(KEY)),
+                error: KEY.into(),
             },
             PartOutcome::Refused { error: KEY.into() },
         ];

@@ -211,8 +211,13 @@ impl LongSpeechPlan {
             .with_provider(provider));
         }
         let text = line.text.as_str();
-        let cuts = split::cut_points(text, provider == Provider::JimmyAi);
-        let chosen = split::partition(&cuts, limits.max_line_chars, limits.fewest).map_err(|at| {
+        let chosen = split::partition(
+            text,
+            provider == Provider::JimmyAi,
+            limits.max_line_chars,
+            limits.fewest,
+        )
+        .map_err(|at| {
             Error::invalid_input(
                 "text",
                 format!(
@@ -222,7 +227,7 @@ impl LongSpeechPlan {
             )
             .with_provider(provider)
         })?;
-        let lines = split::pieces(text, &cuts, &chosen);
+        let lines = split::pieces(text, &chosen);
         let parts: Vec<LongPart> = lines
             .chunks(limits.max_lines.max(1))
             .enumerate()

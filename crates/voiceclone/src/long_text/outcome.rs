@@ -10,19 +10,32 @@ use crate::model::{JobId, Speech};
 /// or [`synthesize_plan`](crate::Client::synthesize_plan) ended, in plan order
 /// ([`Error::long_text_parts`](crate::Error::long_text_parts)).
 ///
+/// Only [`PartOutcome::Refused`] and [`PartOutcome::NotSent`] say that a part made no task;
+/// a variant added later may not, so a catch-all arm must not read as "never created". Each
+/// variant's fields may grow too (`#[non_exhaustive]`): match them with `..`.
+///
 /// ```
 /// use voiceclone::long_text::PartOutcome;
 ///
 /// fn report(err: &voiceclone::Error) {
 ///     for (i, part) in err.long_text_parts().unwrap_or_default().iter().enumerate() {
+///         let n = i + 1;
 ///         match part {
-///             PartOutcome::Finished { job_id, .. } => println!("part {}: done ({job_id})", i + 1),
-///             PartOutcome::Accepted { job_id, .. } => println!("part {}: follow {job_id}", i + 1),
-///             PartOutcome::Unknown { idempotency_key, submitted_at, .. } => {
-///                 // Resend with the same key (`Client::resend_speech`), or reconcile.
-///                 println!("part {}: unknown, key {idempotency_key:?} sent at {submitted_at:?}", i + 1)
+///             PartOutcome::Finished { job_id, .. } => println!("{n}: done ({job_id})"),
+///             PartOutcome::Accepted { job_id, .. } => println!("{n}: follow {job_id}"),
+///             PartOutcome::Failed { job_id, assumed_status: Some(word), .. } => {
+///                 // Read as failed from a status word the vendor does not document.
+///                 println!("{n}: {job_id} said {word:?}, may still finish: check it")
 ///             }
-///             _ => println!("part {}: never created", i + 1),
+///             PartOutcome::Failed { job_id, .. } => println!("{n}: {job_id} failed"),
+///             PartOutcome::Unknown { idempotency_key, submitted_at, .. } => {
+///                 // Resend with the same key (`Client::resend_speech`), or look it up.
+///                 println!("{n}: unknown, key {idempotency_key:?} sent {submitted_at:?}")
+///             }
+///             PartOutcome::Refused { .. } | PartOutcome::NotSent => {
+///                 println!("{n}: never created")
+///             }
+///             _ => println!("{n}: may exist: check before sending it again"),
 ///         }
 ///     }
 /// }
@@ -31,6 +44,7 @@ use crate::model::{JobId, Speech};
 #[non_exhaustive]
 pub enum PartOutcome {
     /// Finished: its job and its audio.
+    #[non_exhaustive]
     Finished {
         /// The part's job.
         job_id: JobId,
@@ -39,33 +53,50 @@ pub enum PartOutcome {
     },
     /// Accepted, but waiting for it failed (a timeout, a poll refused): it may still
     /// finish, and be billed. Follow it with `wait_for_speech`.
+    #[non_exhaustive]
     Accepted {
         /// The part's job.
         job_id: JobId,
         /// Why the wait failed.
         error: String,
     },
-    /// Accepted, and the task failed.
+    /// Accepted, and the task failed; or, with `assumed_status`, was read as failed from a
+    /// status word the vendor does not document: then the task may still be alive (and
+    /// finish, and be billed), so check it before sending the part again.
+    #[non_exhaustive]
     Failed {
         /// The part's job.
         job_id: JobId,
         /// The vendor's reason (or a placeholder when it gave none).
         reason: String,
+        /// The undocumented status word the failure was read from
+        /// ([`Error::assumed_status`](crate::Error::assumed_status)); `None` when the vendor
+        /// stated the failure in its documented terms.
+        assumed_status: Option<String>,
     },
-    /// Whether its submit created a task is unknown: resend it with the same key
-    /// (`Client::resend_speech`, VMEG) or look it up (`Client::reconcile`) before sending it
-    /// again.
+    /// Whether its submit created a task is unknown: its answer was lost, or it failed in a
+    /// way that does not prove nothing was made ([`Error::may_resubmit`] false, e.g.
+    /// JimmyAI's undocumented 20002 in an HTTP 2xx, or a server error). Resend it with the
+    /// same key (`Client::resend_speech`, VMEG, when the key is known) or look it up
+    /// (`Client::reconcile`, or the vendor's console for JimmyAI) before sending it again.
+    ///
+    /// [`Error::may_resubmit`]: crate::Error::may_resubmit
+    #[non_exhaustive]
     Unknown {
-        /// The key it was sent with (VMEG; JimmyAI takes none).
+        /// The key it was sent with (VMEG, when the error names it; JimmyAI takes none).
         idempotency_key: Option<String>,
-        /// When it was sent.
+        /// When it was sent (when it was about to be: noted before the submit).
         submitted_at: SystemTime,
         /// When its last attempt ended, when the retries say.
         last_attempt_at: Option<SystemTime>,
         /// A task id an answer named, if any.
         task_id: Option<JobId>,
+        /// What its submit met (the error's text).
+        error: String,
     },
-    /// Its submit was refused: it created nothing.
+    /// Its submit was refused in a way that proves it created nothing
+    /// ([`Error::may_resubmit`](crate::Error::may_resubmit) true).
+    #[non_exhaustive]
     Refused {
         /// Why.
         error: String,
@@ -81,12 +112,23 @@ impl PartOutcome {
         let text = |t: &mut String| *t = scrubber.scrub_owned(std::mem::take(t));
         match self {
             PartOutcome::Finished { job_id, .. } => crate::error::scrub_job_id(job_id, scrubber),
-            PartOutcome::Accepted { job_id, error: t }
-            | PartOutcome::Failed { job_id, reason: t } => {
+            PartOutcome::Accepted { job_id, error: t } => {
                 crate::error::scrub_job_id(job_id, scrubber);
                 text(t);
             }
-            PartOutcome::Unknown { task_id, .. } => {
+            PartOutcome::Failed {
+                job_id,
+                reason,
+                assumed_status,
+            } => {
+                crate::error::scrub_job_id(job_id, scrubber);
+                text(reason);
+                if let Some(word) = assumed_status {
+                    text(word);
+                }
+            }
+            PartOutcome::Unknown { task_id, error, .. } => {
+                text(error);
                 // Its idempotency key is kept as sent: `resend_speech` must reuse it, and a
                 // submit never sends one holding a piece of the API key.
                 // A task id holding the key came from a server: it is no id.

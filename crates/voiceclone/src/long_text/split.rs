@@ -7,6 +7,9 @@
 //! characters stay at the end of the part before, so no part holds only them (the provider
 //! would refuse it, and with it the whole plan), and concatenating the parts gives back the
 //! text, byte for byte.
+//!
+//! The cuts are read from the text as they are needed ([`Cuts`]), never all stored: a text
+//! has about one per character, and a table of them took tens of times the text's memory.
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -70,56 +73,15 @@ const CLOSERS: &[char] = &[
     '"', '\'', '”', '’', '»', '」', '』', '）', ')', ']', '》', '〉', '】',
 ];
 
-/// Every allowed cut of `text`, first the start (byte 0) and last the end, in order; the
-/// scalar-value counts strictly increase. A cut is allowed between two atoms when the atom
-/// after it has something to speak and something before it has too.
-///
-/// `pauses`: whether `<#x#>` markers are pauses (JimmyAI), silent like whitespace; for VMEG,
-/// which knows no markers, one is text it speaks (still kept whole).
-pub(crate) fn cut_points(text: &str, pauses: bool) -> Vec<Cut> {
-    let mut scan = Scan::default();
-    let mut skip_to = 0usize;
-    for (byte, g) in text.grapheme_indices(true) {
-        if byte < skip_to {
-            // A grapheme the last atom (a marker) ended inside: its rest (a combining mark
-            // after `#>`, say) belongs to that atom, and still counts.
-            let end = byte.saturating_add(g.len());
-            if end > skip_to {
-                scan.chars += text.get(skip_to..end).map_or(0, |t| t.chars().count());
-                skip_to = end;
-            }
-            continue;
-        }
-        let rest = text.get(byte..).unwrap_or_default();
-        // A marker may start inside a cluster: a Prepend character (U+0600, U+0D4E, ...)
-        // joins the `<` after it into one grapheme. That cluster's head and the whole marker
-        // are then one atom, so the marker is never cut and no cut falls inside a grapheme.
-        let marker = g.match_indices('<').find_map(|(at, _)| {
-            let end = at.checked_add(rest.get(at..).and_then(marker_len)?)?;
-            Some((rest.get(..at)?, rest.get(..end)?))
-        });
-        // A marker is a pause, not speech: only the cluster head before it may speak.
-        let (atom, speaks) = match marker {
-            Some((head, atom)) if pauses => (atom, validate::has_speakable(head)),
-            Some((_, atom)) => (atom, validate::has_speakable(atom)),
-            None => (g, validate::has_speakable(g)),
-        };
-        scan.atom(byte, atom, speaks, marker.is_some());
-        skip_to = byte.saturating_add(atom.len());
-    }
-    if scan.chars > 0 {
-        scan.cuts.push(Cut {
-            byte: text.len(),
-            chars: scan.chars,
-            level: Boundary::Paragraph,
-        });
-    }
-    scan.cuts
-}
+/// How many scalar values apart [`partition`] keeps a place to resume reading the cuts: the
+/// only cuts it stores besides the chosen ones, so a plan's memory is of the order of its text
+/// (storing every cut took 24 bytes per grapheme boundary), and finding a cut again reads at
+/// most this much text.
+const RESUME_EVERY: usize = 1024;
 
-/// The cuts found so far, and what the text just before the next atom was.
-struct Scan {
-    cuts: Vec<Cut>,
+/// What reading the text so far says about the next cut.
+#[derive(Clone, Copy, Debug)]
+struct State {
     chars: usize,
     seen_speech: bool,
     // The run of silent atoms (whitespace, pause markers) just before the current position:
@@ -132,59 +94,35 @@ struct Scan {
     clause_end: bool,
 }
 
-impl Default for Scan {
-    fn default() -> Self {
-        Self {
-            cuts: vec![Cut {
-                byte: 0,
-                chars: 0,
-                level: Boundary::Paragraph,
-            }],
-            chars: 0,
-            seen_speech: false,
-            run_atoms: 0,
-            run_newlines: 0,
-            sentence_end: false,
-            cjk_end: false,
-            clause_end: false,
-        }
-    }
-}
-
-impl Scan {
-    /// The next atom, at byte `byte`: the cut before it, if one is allowed, and what it ends.
+impl State {
+    /// The next atom: the level of the cut before it, if one is allowed; and what it ends.
     /// `speaks`: the atom has something to speak (a marker's own text does not count).
-    fn atom(&mut self, byte: usize, atom: &str, speaks: bool, marker: bool) {
-        if speaks && self.seen_speech {
-            let level = if self.run_newlines >= 2 {
-                Boundary::Paragraph
-            } else if self.cjk_end
-                || (self.sentence_end && self.run_atoms > 0)
-                || self.run_newlines == 1
-            {
-                Boundary::Sentence
-            } else if self.run_atoms > 0 || self.clause_end || marker {
-                Boundary::Word
-            } else {
-                Boundary::Grapheme
-            };
-            self.cuts.push(Cut {
-                byte,
-                chars: self.chars,
-                level,
-            });
-        }
-        self.chars += atom.chars().count();
+    fn atom(&mut self, atom: &str, speaks: bool, marker: bool) -> Option<Boundary> {
+        let cut = if !(speaks && self.seen_speech) {
+            None
+        } else if self.run_newlines >= 2 {
+            Some(Boundary::Paragraph)
+        } else if self.cjk_end
+            || (self.sentence_end && self.run_atoms > 0)
+            || self.run_newlines == 1
+        {
+            Some(Boundary::Sentence)
+        } else if self.run_atoms > 0 || self.clause_end || marker {
+            Some(Boundary::Word)
+        } else {
+            Some(Boundary::Grapheme)
+        };
+        self.chars = self.chars.saturating_add(atom.chars().count());
         if !speaks {
             // Silent: it joins the part before the next speech. A pause or a blank is a gap
             // between words; a lone invisible character (a soft hyphen, a word joiner) is
             // not, and keeps what came before it, so `.\n\n\u{200B}\n\n` is still a
             // paragraph break.
             if marker || atom.chars().any(char::is_whitespace) {
-                self.run_atoms += 1;
-                self.run_newlines += atom.matches('\n').count();
+                self.run_atoms = self.run_atoms.saturating_add(1);
+                self.run_newlines = self.run_newlines.saturating_add(atom.matches('\n').count());
             }
-            return;
+            return cut;
         }
         self.seen_speech = true;
         self.run_atoms = 0;
@@ -200,94 +138,360 @@ impl Scan {
             self.cjk_end = last.is_some_and(|c| CJK_SENTENCE_END.contains(&c));
             self.clause_end = last.is_some_and(|c| CLAUSE.contains(&c));
         }
+        cut
     }
 }
 
-/// The furthest cut after `from` within `max` scalar values of it.
-fn reach(cuts: &[Cut], from: usize, max: usize) -> Result<usize, TooLong> {
-    let start = cuts.get(from).copied().ok_or(TooLong {
-        at_byte: 0,
-        at_char: 0,
-    })?;
-    let limit = start.chars.saturating_add(max);
-    let k = cuts.partition_point(|c| c.chars <= limit).saturating_sub(1);
-    if k <= from {
-        return Err(TooLong {
-            at_byte: start.byte,
-            at_char: start.chars,
-        });
-    }
-    Ok(k)
+/// Every allowed cut of a text, in order, read as they come (none is stored): first the start
+/// (byte 0), last the end; the scalar-value counts strictly increase. A cut is allowed between
+/// two atoms when the atom after it has something to speak and something before it has too.
+///
+/// A copy taken after a cut reads on from that cut: each atom is segmented from where it
+/// starts, which is a grapheme boundary of the whole text (a cluster's extent never depends
+/// on what lies before its start), so reading on from there finds what reading the whole
+/// text finds.
+#[derive(Clone, Debug)]
+pub(crate) struct Cuts<'t> {
+    text: &'t str,
+    // Whether `<#x#>` markers are pauses (JimmyAI), silent like whitespace; for VMEG, which
+    // knows no markers, one is text it speaks (still kept whole).
+    pauses: bool,
+    // Where the next atom starts.
+    pos: usize,
+    state: State,
+    started: bool,
+    ended: bool,
 }
 
-/// The best cut among `lo..=hi`: the highest boundary, the latest of equals (fuller pieces).
-fn best(cuts: &[Cut], lo: usize, hi: usize) -> usize {
-    (lo..=hi)
-        .max_by_key(|&i| (cuts.get(i).map(|c| c.level), i))
-        .unwrap_or(hi)
+impl<'t> Cuts<'t> {
+    pub(crate) fn new(text: &'t str, pauses: bool) -> Self {
+        Self {
+            text,
+            pauses,
+            pos: 0,
+            state: State {
+                chars: 0,
+                seen_speech: false,
+                run_atoms: 0,
+                run_newlines: 0,
+                sentence_end: false,
+                cjk_end: false,
+                clause_end: false,
+            },
+            started: false,
+            ended: false,
+        }
+    }
 }
 
-/// Chooses which cuts end a piece of at most `max` scalar values: indices into `cuts`, from
-/// the start (0) to the end. With `fewest`, the number of pieces is the smallest possible and
-/// each cut is the best boundary that keeps it so; without it, each piece ends at the best
-/// boundary within reach (more, more natural pieces).
-pub(crate) fn partition(cuts: &[Cut], max: usize, fewest: bool) -> Result<Vec<usize>, TooLong> {
-    let last = cuts.len().saturating_sub(1);
-    let mut chosen = vec![0usize];
-    if last == 0 {
-        return Ok(chosen);
+impl Iterator for Cuts<'_> {
+    type Item = Cut;
+
+    fn next(&mut self) -> Option<Cut> {
+        if !self.started {
+            self.started = true;
+            return Some(Cut {
+                byte: 0,
+                chars: 0,
+                level: Boundary::Paragraph,
+            });
+        }
+        while !self.ended {
+            let byte = self.pos;
+            let rest = self.text.get(byte..).unwrap_or_default();
+            let Some(g) = rest.graphemes(true).next() else {
+                self.ended = true;
+                return (self.state.chars > 0).then_some(Cut {
+                    byte: self.text.len(),
+                    chars: self.state.chars,
+                    level: Boundary::Paragraph,
+                });
+            };
+            // A marker may start inside a cluster: a Prepend character (U+0600, U+0D4E, ...)
+            // joins the `<` after it into one grapheme. That cluster's head and the whole
+            // marker are then one atom, so the marker is never cut and no cut falls inside a
+            // grapheme.
+            let marker = g.match_indices('<').find_map(|(at, _)| {
+                let end = at.checked_add(rest.get(at..).and_then(marker_len)?)?;
+                Some((rest.get(..at)?, rest.get(..end)?))
+            });
+            // A marker is a pause, not speech: only the cluster head before it may speak.
+            let (atom, speaks) = match marker {
+                Some((head, atom)) if self.pauses => (atom, validate::has_speakable(head)),
+                Some((_, atom)) => (atom, validate::has_speakable(atom)),
+                None => (g, validate::has_speakable(g)),
+            };
+            let before = self.state.chars;
+            let level = self.state.atom(atom, speaks, marker.is_some());
+            // The next atom starts at the first grapheme boundary at or after this one's end:
+            // the rest of a grapheme a marker ended inside (a combining mark after `#>`, say)
+            // belongs to the marker, and still counts.
+            let mut next = byte.saturating_add(g.len());
+            if atom.len() != g.len() {
+                next = rest
+                    .grapheme_indices(true)
+                    .map(|(i, c)| i.saturating_add(c.len()))
+                    .find(|&e| e >= atom.len())
+                    .map_or(self.text.len(), |e| byte.saturating_add(e));
+                let tail = self
+                    .text
+                    .get(byte.saturating_add(atom.len())..next)
+                    .map_or(0, |t| t.chars().count());
+                self.state.chars = self.state.chars.saturating_add(tail);
+            }
+            self.pos = next;
+            if let Some(level) = level {
+                return Some(Cut {
+                    byte,
+                    chars: before,
+                    level,
+                });
+            }
+        }
+        None
     }
+}
+/// The cuts after the one `cuts` last gave, up to `limit` scalar values: the last of them (if
+/// any, with the reader past it) and whether the text ended within the limit. `each` sees
+/// every one of them, with the reader past it.
+fn window<'t>(
+    cuts: &Cuts<'t>,
+    limit: usize,
+    mut each: impl FnMut(Cut, &Cuts<'t>),
+) -> (Option<(Cut, Cuts<'t>)>, bool) {
+    let mut read = cuts.clone();
+    let mut hi = None;
+    loop {
+        match read.next() {
+            None => return (hi, true),
+            Some(c) if c.chars > limit => return (hi, false),
+            Some(c) => {
+                each(c, &read);
+                hi = Some((c, read.clone()));
+            }
+        }
+    }
+}
+
+/// Chooses the cuts that end pieces of at most `max` scalar values of `text`: the start
+/// first, the end last (only the start for a text without atoms). With `fewest`, the number
+/// of pieces is the smallest possible and each cut is the best boundary that keeps it so
+/// (the highest, the latest of equals); without it, each piece ends at the best boundary
+/// within reach (more, more natural pieces). `pauses` as for [`Cuts`].
+pub(crate) fn partition(
+    text: &str,
+    pauses: bool,
+    max: usize,
+    fewest: bool,
+) -> Result<Vec<Cut>, TooLong> {
+    partition_resuming_every(text, pauses, max, fewest, RESUME_EVERY)
+}
+
+/// [`partition`], keeping a place to resume reading every `every` scalar values (a test
+/// makes it small).
+pub(crate) fn partition_resuming_every(
+    text: &str,
+    pauses: bool,
+    max: usize,
+    fewest: bool,
+    every: usize,
+) -> Result<Vec<Cut>, TooLong> {
+    let mut cuts = Cuts::new(text, pauses);
+    let Some(start) = cuts.next() else {
+        return Ok(Vec::new());
+    };
+    let too_long = |at: Cut| TooLong {
+        at_byte: at.byte,
+        at_char: at.chars,
+    };
+    let mut chosen = vec![start];
     if !fewest {
-        let mut at = 0;
-        while at != last {
-            let hi = reach(cuts, at, max)?;
-            at = if hi == last {
-                last
-            } else {
-                best(cuts, at + 1, hi)
+        let mut at = start;
+        loop {
+            let mut best: Option<(Cut, Cuts<'_>)> = None;
+            let (hi, ended) = window(&cuts, at.chars.saturating_add(max), |c, read| {
+                if best.as_ref().is_none_or(|(b, _)| c.level >= b.level) {
+                    best = Some((c, read.clone()));
+                }
+            });
+            (at, cuts) = match (hi, ended) {
+                (None, true) => return Ok(chosen),
+                (None, false) => return Err(too_long(at)),
+                // The end is within reach: the last piece.
+                (Some(hi), true) => hi,
+                (Some(hi), false) => best.unwrap_or(hi),
             };
             chosen.push(at);
         }
-        return Ok(chosen);
     }
-    // The fewest pieces: the forward greedy count is the minimum.
+    // The fewest pieces: the forward greedy count (each piece to the furthest cut in reach)
+    // is the minimum. The text is read once, in blocks of about `every` scalar values: where
+    // each starts (to read it again) and its best cut are kept.
+    let mut blocks = vec![Block {
+        start,
+        after: cuts.clone(),
+        best: None,
+        end: start.chars,
+    }];
     let mut pieces = 0usize;
-    let mut at = 0;
-    while at != last {
-        at = reach(cuts, at, max)?;
-        pieces += 1;
-    }
-    // earliest[k]: the first cut from which the rest fits in `pieces - k` pieces.
-    let mut earliest = vec![last; pieces + 1];
-    for k in (0..pieces).rev() {
-        let next = earliest.get(k + 1).copied().unwrap_or(last);
-        let need = cuts.get(next).map_or(0, |c| c.chars);
-        if let Some(slot) = earliest.get_mut(k) {
-            *slot = cuts.partition_point(|c| c.chars.saturating_add(max) < need);
+    let mut at = start;
+    let mut read = cuts;
+    loop {
+        let (hi, ended) = window(&read, at.chars.saturating_add(max), |c, after| {
+            let Some(b) = blocks.last_mut() else {
+                return;
+            };
+            b.end = c.chars;
+            if b.best.is_none_or(|best| better(c, best)) {
+                b.best = Some(c);
+            }
+            if c.chars >= b.start.chars.saturating_add(every.max(1)) {
+                blocks.push(Block {
+                    start: c,
+                    after: after.clone(),
+                    best: None,
+                    end: c.chars,
+                });
+            }
+        });
+        match (hi, ended) {
+            (None, true) => break,
+            (None, false) => return Err(too_long(at)),
+            (Some(hi), _) => {
+                (at, read) = hi;
+                pieces = pieces.saturating_add(1);
+            }
         }
     }
-    let mut at = 0;
+    let last = at;
+    let blocks = Blocks(blocks);
+    // earliest[k]: where the first cut lies from which the rest fits in `pieces - k` pieces.
+    let mut earliest = vec![last.chars; pieces.saturating_add(1)];
+    for k in (0..pieces).rev() {
+        let need = earliest
+            .get(k.saturating_add(1))
+            .copied()
+            .unwrap_or(last.chars);
+        if let Some(slot) = earliest.get_mut(k) {
+            *slot = blocks
+                .first_from(need.saturating_sub(max))
+                .map_or(last.chars, |c| c.chars);
+        }
+    }
+    let mut at = start;
     for k in 1..=pieces {
-        let hi = reach(cuts, at, max)?;
-        // Never empty for a minimal count (a later cut would cover the rest in fewer
-        // pieces); `min` keeps it a range whatever happens.
-        let lo = earliest.get(k).copied().unwrap_or(hi).max(at + 1).min(hi);
-        at = best(cuts, lo, hi);
+        let lo = earliest
+            .get(k)
+            .copied()
+            .unwrap_or(last.chars)
+            .max(at.chars.saturating_add(1));
+        let limit = at.chars.saturating_add(max);
+        // Among the cuts in reach that keep the count, the best; never none for a minimal
+        // count (a later cut would cover the rest in fewer pieces), and the furthest if so.
+        at = match blocks.best_within(lo, limit) {
+            Some(c) => c,
+            None => match blocks.last_up_to(limit) {
+                Some(c) if c.chars > at.chars => c,
+                _ => return Err(too_long(at)),
+            },
+        };
         chosen.push(at);
     }
     Ok(chosen)
 }
 
+/// Whether cut `a` is a better place to end a piece than `b`: a higher boundary, or the
+/// later of equals (a fuller piece).
+fn better(a: Cut, b: Cut) -> bool {
+    (a.level, a.chars) > (b.level, b.chars)
+}
+
+/// The cuts after `start` up to `end` (scalar values; `start` excluded, the cut at `end`
+/// included), read once: where to read them again, and the best of them.
+struct Block<'t> {
+    start: Cut,
+    after: Cuts<'t>,
+    best: Option<Cut>,
+    end: usize,
+}
+
+/// The blocks of a whole text, in order, each starting where the one before ends.
+struct Blocks<'t>(Vec<Block<'t>>);
+
+impl Blocks<'_> {
+    /// The block holding the cut at `chars` or the first one after it: the last block
+    /// starting before `chars` (the first block starts at the text's start).
+    fn around(&self, chars: usize) -> Option<&Block<'_>> {
+        let k = self.0.partition_point(|b| b.start.chars < chars);
+        self.0.get(k.saturating_sub(1))
+    }
+
+    /// The first cut at or after `chars`.
+    fn first_from(&self, chars: usize) -> Option<Cut> {
+        let b = self.around(chars)?;
+        if b.start.chars >= chars {
+            return Some(b.start);
+        }
+        b.after.clone().find(|c| c.chars >= chars)
+    }
+
+    /// The last cut at or before `chars`.
+    fn last_up_to(&self, chars: usize) -> Option<Cut> {
+        let k = self.0.partition_point(|b| b.start.chars <= chars);
+        let b = self.0.get(k.checked_sub(1)?)?;
+        Some(
+            b.after
+                .clone()
+                .take_while(|c| c.chars <= chars)
+                .last()
+                .unwrap_or(b.start),
+        )
+    }
+
+    /// The best cut from `lo` to `hi` scalar values (both included): a block wholly inside
+    /// gives its own best, the ones at the edges are read again.
+    fn best_within(&self, lo: usize, hi: usize) -> Option<Cut> {
+        let mut best: Option<Cut> = None;
+        let mut take = |c: Cut| {
+            if (lo..=hi).contains(&c.chars) && best.is_none_or(|b| better(c, b)) {
+                best = Some(c);
+            }
+        };
+        let first = self.0.partition_point(|b| b.end < lo);
+        for b in self.0.iter().skip(first) {
+            if b.start.chars >= hi {
+                break;
+            }
+            if b.start.chars >= lo && b.end <= hi {
+                if let Some(c) = b.best {
+                    take(c);
+                }
+                continue;
+            }
+            let until = b.end.min(hi);
+            for c in b.after.clone() {
+                if c.chars > until {
+                    break;
+                }
+                take(c);
+            }
+        }
+        best
+    }
+}
+
 /// The text of each piece between consecutive chosen cuts.
-pub(crate) fn pieces<'t>(text: &'t str, cuts: &[Cut], chosen: &[usize]) -> Vec<&'t str> {
+pub(crate) fn pieces<'t>(text: &'t str, chosen: &[Cut]) -> Vec<&'t str> {
     chosen
         .windows(2)
-        .filter_map(|w| {
-            let a = cuts.get(*w.first()?)?.byte;
-            let b = cuts.get(*w.get(1)?)?.byte;
-            text.get(a..b)
-        })
+        .filter_map(|w| text.get(w.first()?.byte..w.get(1)?.byte))
         .collect()
+}
+
+/// Every allowed cut of `text`, stored: what the tests check [`partition`] against.
+#[cfg(test)]
+pub(crate) fn cut_points(text: &str, pauses: bool) -> Vec<Cut> {
+    Cuts::new(text, pauses).collect()
 }
 
 #[cfg(test)]
@@ -296,9 +500,8 @@ mod tests {
     use super::*;
 
     fn split(text: &str, max: usize, fewest: bool) -> Vec<&str> {
-        let cuts = cut_points(text, true);
-        let chosen = partition(&cuts, max, fewest).unwrap();
-        pieces(text, &cuts, &chosen)
+        let chosen = partition(text, true, max, fewest).unwrap();
+        pieces(text, &chosen)
     }
 
     fn level_at(text: &str, byte: usize) -> Option<Boundary> {
@@ -397,15 +600,14 @@ mod tests {
         assert_eq!(level_at(t, t.find('c').unwrap()), Some(Boundary::Grapheme));
         // Silence longer than a piece leaves no place to cut.
         let t = format!("a{}", "<#1#>".repeat(5));
-        assert!(partition(&cut_points(&t, true), 10, true).is_err());
+        assert!(partition(&t, true, 10, true).is_err());
     }
 
     #[test]
     fn a_stretch_without_cuts_is_refused() {
         let t = format!("a{}b", " ".repeat(20));
-        let cuts = cut_points(&t, true);
         assert_eq!(
-            partition(&cuts, 10, true),
+            partition(&t, true, 10, true),
             Err(TooLong {
                 at_byte: 0,
                 at_char: 0
@@ -415,8 +617,8 @@ mod tests {
 
     #[test]
     fn an_empty_text_has_no_pieces() {
-        let cuts = cut_points("", true);
-        assert_eq!(partition(&cuts, 10, true).unwrap(), [0]);
-        assert!(pieces("", &cuts, &[0]).is_empty());
+        let chosen = partition("", true, 10, true).unwrap();
+        assert_eq!(chosen, cut_points("", true));
+        assert!(pieces("", &chosen).is_empty());
     }
 }

@@ -746,6 +746,15 @@ impl Run<'_> {
                 self.name(i)
             ));
         }
+        // A refusal that does not prove nothing was made (JimmyAI's undocumented 20002 in an
+        // HTTP 2xx, a server error): the part stays `submitting`, so that the rerun resolves
+        // it (a VMEG resend under the same key) and never sends it as new work.
+        if !e.may_resubmit() {
+            return Ready::Unknown(format!(
+                "{}: its submit was refused, but not in a way that proves no task was made ({e}); it is not sent again as new work: rerun the same command to resolve it",
+                self.name(i)
+            ));
+        }
         // The vendor refused it (or nothing was sent): no task was created.
         let msg = e.to_string();
         if let Err(f) = self.update(i, |p| {
