@@ -2472,14 +2472,18 @@ fn a_signal_ends_a_wait_whose_stderr_nobody_reads() {
         let env: Vec<(&str, &str)> = env.into_iter().collect();
         let mut cmd = support::command(Some(&sim.url()), KEY, &env, &args);
         cmd.stderr(Stdio::from(writer));
+        let before = sim.requests();
         let mut child = cmd.spawn().unwrap();
         drop(cmd);
         let mut stdout = child.stdout.take().unwrap();
         support::wait_until("no write ever blocked on stderr", 20, || {
             blocked_on_a_pipe(child.id())
         });
-        // The submit is answered (the progress line comes after it) and the wait polls.
-        std::thread::sleep(Duration::from_millis(500));
+        // The submit is answered and the wait polls (a signal during the submit would end
+        // it with no job to name): the create and two polls reached the simulator.
+        support::wait_until("the submit and two polls", 20, || {
+            sim.requests() >= before + 3
+        });
         support::send_signal(&child, "-TERM");
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let ended = loop {

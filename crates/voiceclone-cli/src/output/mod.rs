@@ -297,24 +297,39 @@ impl Outcome {
 /// of this run (set once by [`set_suggested_target`]).
 static SUGGESTED_TARGET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// Records this run's provider, base URL and key file for [`suggested_command`]. The base URL
-/// is printed without credentials, query or fragment; the key file only when it is a regular
-/// file (a pipe such as `<(pass show vmeg)` is read once).
+/// Records this run's provider, base URL and key file for [`suggested_command`] (see
+/// [`suggested_target`]).
 pub fn set_suggested_target(
     provider: voiceclone::Provider,
     base_url: Option<&str>,
     key_file: Option<&std::path::Path>,
 ) {
+    let _ = SUGGESTED_TARGET.set(suggested_target(provider, base_url, key_file));
+}
+
+/// What a suggested command starts with: the provider; the base URL without credentials,
+/// query or fragment; the key file only when it is a regular file (a pipe such as
+/// `<(pass show vmeg)` is read once), by the path it resolves to: `/dev/stdin` redirected
+/// from a key file names that file (pasted in a terminal, `/dev/stdin` would read the
+/// terminal), and a relative path still works from another directory.
+fn suggested_target(
+    provider: voiceclone::Provider,
+    base_url: Option<&str>,
+    key_file: Option<&std::path::Path>,
+) -> String {
     let mut target = format!("--provider {provider}");
     if let Some(url) = base_url {
         let url = client_glue::printable_url(url);
         target.push_str(&format!(" --base-url {}", shell_word(&url)));
     }
-    if let Some(path) = key_file.filter(|p| p.is_file()) {
+    let resolved = key_file
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .filter(|p| p.is_file());
+    if let Some(path) = resolved {
         let path = path.to_string_lossy();
         target.push_str(&format!(" --api-key-file {}", shell_word(&path)));
     }
-    let _ = SUGGESTED_TARGET.set(target);
+    target
 }
 
 /// `voiceclone --provider P [--base-url URL] [--api-key-file PATH] ARGS`: a command to paste
@@ -487,6 +502,11 @@ const RESULT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 /// How long a line written in place waits for the diagnostics queued before it.
 const ORDER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long the result's error line may wait for stderr once a signal came: without `--json`
+/// it is the only place an interrupted submit's key, times and lookup are printed, so a
+/// stderr read slowly gets it; one nobody reads holds the command this long at most.
+const SIGNALLED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Writes `line` and a newline to stderr, ignoring a failed write: `eprintln!` panics when
 /// stderr is a pipe nobody reads any more, and a diagnostic must never end a command that
 /// holds a paid job. The diagnostics queued before it are written first (1 s at most).
@@ -653,10 +673,11 @@ impl Printer {
         };
         if let Some(line) = &error_line {
             // Behind the diagnostics, from their thread: a stderr nobody reads holds this
-            // command 1 s at most once a signal came (the result, on stdout, names the job),
+            // command 5 s at most once a signal came (without `--json` this line is all an
+            // interrupted submit prints of its key and times: a slow stderr must get it),
             // else until a signal comes (the listener armed above then ends the process).
             let patience = if crate::signals::signal_seen() {
-                ORDER_PATIENCE
+                SIGNALLED_PATIENCE
             } else {
                 RESULT_PATIENCE
             };
@@ -773,6 +794,36 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
+
+    /// A key file given as `/dev/stdin` (or `/proc/self/fd/N`) redirected from a file is
+    /// suggested by the file's own path; a relative path by its absolute one.
+    #[cfg(unix)]
+    #[test]
+    fn a_suggested_key_file_is_the_file_it_resolves_to() {
+        use std::os::fd::AsRawFd;
+        let dir = std::env::temp_dir().join(format!("vc-keyfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("key");
+        std::fs::write(&key, "k").unwrap();
+        let real = std::fs::canonicalize(&key).unwrap();
+        let open = std::fs::File::open(&key).unwrap();
+        let via_fd = std::path::PathBuf::from(format!("/proc/self/fd/{}", open.as_raw_fd()));
+        for given in [key.clone(), via_fd] {
+            let t = suggested_target(voiceclone::Provider::Vmeg, None, Some(&given));
+            assert_eq!(
+                t,
+                format!(
+                    "--provider vmeg --api-key-file {}",
+                    shell_word(&real.to_string_lossy())
+                ),
+                "{given:?}"
+            );
+        }
+        // Not a regular file (a directory here; a pipe alike): left out.
+        let t = suggested_target(voiceclone::Provider::Vmeg, None, Some(&dir));
+        assert_eq!(t, "--provider vmeg");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// The result's error line behind a queue full of log events (a stderr read slowly while
     /// `RUST_LOG=trace` floods it) waits for room; a log event there is dropped and counted.

@@ -175,7 +175,7 @@ where
             Some(seed) => crate::jitter::Jitter::with_seed(seed),
             None => crate::jitter::Jitter::new(),
         };
-        // Answers in a row that could not be read (see `UNREADABLE_POLLS_TOLERATED`).
+        // Unreadable answers in a row, with no other poll outcome between them.
         let mut unreadable = 0u32;
         loop {
             let polls = w
@@ -253,6 +253,10 @@ where
                             || e.is_misrouted()
                             || one_more_unreadable(&e, &mut unreadable) =>
                     {
+                        // Any other answer between two unreadable ones breaks their row.
+                        if !e.is_unreadable_answer() {
+                            unreadable = 0;
+                        }
                         tracing::debug!(job_id = %w.shown_id(), polls, error = %e, "transient error while polling; will poll again");
                         (
                             e.retry_after().unwrap_or(Duration::ZERO),
@@ -376,6 +380,16 @@ mod tests {
         let (res, polls, _) = run(seq, policy()).await;
         assert_eq!(res.unwrap(), TaskStatus::Succeeded);
         assert_eq!(polls, expected_polls);
+        // A transient error between them breaks the row too.
+        let transient = || Error::new(ErrorKind::Server).with_http_status(503);
+        let mut seq = vec![Ok(TaskStatus::Queued)];
+        for _ in 0..n {
+            seq.extend((1..n).map(|_| Err(unreadable())));
+            seq.push(Err(transient()));
+        }
+        seq.push(Ok(TaskStatus::Succeeded));
+        let (res, _, _) = run(seq, policy()).await;
+        assert_eq!(res.unwrap(), TaskStatus::Succeeded);
         // The bound reached in a row: the wait ends with the unreadable answer's error.
         let mut seq = vec![Ok(TaskStatus::Queued)];
         seq.extend((0..n).map(|_| Err(unreadable())));
