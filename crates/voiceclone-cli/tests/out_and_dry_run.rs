@@ -536,6 +536,25 @@ fn out_writes_no_more_than_its_byte_budget() {
     }
 }
 
+/// A download refused after the paid job (here the result host answers with an empty body)
+/// says the job is paid for and that running the command again bills a new task. Before:
+/// "try again later" alone, and trying the command again paid twice.
+#[test]
+fn a_failed_download_after_the_job_says_a_rerun_bills_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    let fake = support::FakeVmeg::start(1, 1000, false);
+    fake.serve_empty_files(true);
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &speak_out_args(&out));
+    let j = r.expect(1).json();
+    assert_eq!(j["job_id"], "vmeg:speech:t1", "{j}");
+    let message = j["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("paid for"), "{j}");
+    assert!(message.contains("bills a new task"), "{j}");
+    assert!(!out.exists());
+    assert_eq!(fake.creates(), 1);
+}
+
 /// SIGTERM while `--out` downloads: the finished job is reported with its id at once (exit
 /// 3), not after the download, and no half-written file is left.
 #[test]

@@ -286,8 +286,12 @@ pub async fn write(
         // which says nothing was sent.
         if f.exit == crate::exit::Exit::Usage {
             f.exit = crate::exit::Exit::Failure;
+        }
+        // A download's own advice ("try again later") must not read as "run the command
+        // again": that submits, and pays for, a new task. (The budget's says so itself.)
+        if f.kind != "download_budget" {
             f.message = format!(
-                "{}; the job is finished and paid for: its audio URLs are printed",
+                "{}; the job is finished and paid for: its audio URLs are printed (running the command again submits and bills a new task)",
                 f.message
             );
         }
