@@ -716,6 +716,14 @@ impl FakeClient {
                 drop(state);
                 return Err(self.answered(kind, operation));
             }
+            Step::Unreadable => {
+                drop(state);
+                return Err(self
+                    .error(ErrorKind::InvalidResponse, operation)
+                    .with_http_status(200)
+                    .with_message("an answer that is no envelope (the script's unreadable answer)")
+                    .unreadable_answer());
+            }
             Step::Word { status, word } => (status, word),
             Step::Status(s) => {
                 let word = vendor_word(provider, &s);
@@ -933,6 +941,8 @@ impl FakeClient {
         match job.script.steps.last() {
             None => true,
             Some(Step::Error(k)) => crate::retry::read_would_retry(&Error::new(k.clone())),
+            // Polled past a few times in a row only: the wait ends on it.
+            Some(Step::Unreadable) => false,
             Some(step) => !step.status().is_some_and(TaskStatus::is_terminal),
         }
     }

@@ -90,6 +90,8 @@ pub(super) enum Step {
         word: String,
     },
     Error(ErrorKind),
+    /// An answer that is no envelope at all (a proxy's page sent with status 200).
+    Unreadable,
 }
 
 impl Step {
@@ -97,7 +99,7 @@ impl Step {
     pub(super) fn status(&self) -> Option<&TaskStatus> {
         match self {
             Step::Status(s) | Step::Word { status: s, .. } => Some(s),
-            Step::Error(_) => None,
+            Step::Error(_) | Step::Unreadable => None,
         }
     }
 }
@@ -299,6 +301,44 @@ impl Script {
     /// an error the client never gives.
     pub fn then_error(mut self, kind: ErrorKind) -> Self {
         self.steps.push(Step::Error(kind));
+        self
+    }
+
+    /// Adds a read answered with no envelope at all (a proxy's HTML page sent with status
+    /// 200): `InvalidResponse`, which a wait polls past as the client does, up to
+    /// [`crate::wait::UNREADABLE_POLLS_TOLERATED`] in a row (while `then_error` with
+    /// `InvalidResponse`, an answer that reads but is wrong, ends a wait at once). A
+    /// synchronous submit reads no status and skips it.
+    ///
+    /// ```
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{CloneRequest, ErrorKind, Provider, TaskStatus, VoiceCloning, WaitPolicy};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), voiceclone::Error> {
+    /// let fake = FakeClient::new(Provider::Vmeg);
+    /// let queued = || Script::new().with_statuses([TaskStatus::Queued]);
+    /// // Two in a row, then the task's status: the wait reads on.
+    /// fake.script_clone(
+    ///     queued().then_unreadable_answer().then_unreadable_answer().then_status(TaskStatus::Succeeded),
+    /// );
+    /// // Three in a row: the wait ends on the last, and the task may exist.
+    /// fake.script_clone(
+    ///     queued().then_unreadable_answer().then_unreadable_answer().then_unreadable_answer(),
+    /// );
+    /// let policy = WaitPolicy::for_provider(Provider::Vmeg);
+    /// let request = CloneRequest::new("https://cdn.example.com/a.wav");
+    /// let read_on = fake.clone_voice(&request).await?;
+    /// assert!(fake.wait_for_clone(&read_on.id, &policy).await.is_ok());
+    /// let ended = fake.clone_voice(&request).await?;
+    /// let err = fake.wait_for_clone(&ended.id, &policy).await.unwrap_err();
+    /// assert_eq!(err.kind(), &ErrorKind::InvalidResponse);
+    /// assert!(!err.may_resubmit());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn then_unreadable_answer(mut self) -> Self {
+        self.steps.push(Step::Unreadable);
         self
     }
 
