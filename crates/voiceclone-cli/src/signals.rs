@@ -117,21 +117,10 @@ const PENDING_WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_se
 /// take 1 s more (a stderr nobody reads blocks it too). Without handlers installed, the
 /// signals' default action still ends the process, and nothing is done.
 pub fn writing_result(pending: Option<PendingResult>) {
+    result_pending(pending);
     #[cfg(unix)]
-    {
-        if !INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
-            return;
-        }
-        if let Some(text) = pending {
-            *PENDING
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(text);
-        }
+    if INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
         arm_second_signal();
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = pending;
     }
 }
 
