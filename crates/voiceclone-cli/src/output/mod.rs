@@ -417,17 +417,7 @@ pub fn diagnostic(bytes: Vec<u8>) {
 
 /// [`diagnostic`] on the writer `d`.
 fn diagnostic_to(d: &Diagnostics, bytes: Vec<u8>) {
-    use std::sync::mpsc::TrySendError;
-    match d.tx.try_send(Diagnostic::Write(bytes)) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) => {
-            d.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        Err(TrySendError::Disconnected(Diagnostic::Write(bytes))) => {
-            let _ = std::io::stderr().lock().write_all(&bytes);
-        }
-        Err(TrySendError::Disconnected(_)) => {}
-    }
+    d.send(Diagnostic::Write(bytes), std::time::Duration::ZERO);
 }
 
 /// Queues `bytes` for the diagnostics thread as [`diagnostic`] does, but waits, `patience` at
@@ -445,25 +435,35 @@ fn diagnostic_within(bytes: Vec<u8>, patience: std::time::Duration) {
 
 /// [`diagnostic_within`] on the writer `d`.
 fn send_within(d: &Diagnostics, bytes: Vec<u8>, patience: std::time::Duration) {
-    use std::sync::mpsc::TrySendError;
-    let deadline = std::time::Instant::now() + patience;
-    let mut item = Diagnostic::Write(bytes);
-    loop {
-        match d.tx.try_send(item) {
-            Ok(()) => return,
-            Err(TrySendError::Full(again)) if std::time::Instant::now() < deadline => {
-                item = again;
-                std::thread::sleep(std::time::Duration::from_millis(10));
+    d.send(Diagnostic::Write(bytes), patience);
+}
+
+impl Diagnostics {
+    /// Queues `item`, waiting `patience` at most for room in a full queue; whether it was
+    /// queued. Bytes that find no room are dropped and counted; bytes whose writer thread has
+    /// gone are written in place.
+    fn send(&self, item: Diagnostic, patience: std::time::Duration) -> bool {
+        use std::sync::mpsc::TrySendError;
+        let deadline = std::time::Instant::now() + patience;
+        let mut item = item;
+        loop {
+            match self.tx.try_send(item) {
+                Ok(()) => return true,
+                Err(TrySendError::Full(again)) if std::time::Instant::now() < deadline => {
+                    item = again;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(TrySendError::Full(Diagnostic::Write(_))) => {
+                    self.dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return false;
+                }
+                Err(TrySendError::Disconnected(Diagnostic::Write(bytes))) => {
+                    let _ = std::io::stderr().lock().write_all(&bytes);
+                    return false;
+                }
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return false,
             }
-            Err(TrySendError::Full(_)) => {
-                d.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                return;
-            }
-            Err(TrySendError::Disconnected(Diagnostic::Write(bytes))) => {
-                let _ = std::io::stderr().lock().write_all(&bytes);
-                return;
-            }
-            Err(TrySendError::Disconnected(_)) => return,
         }
     }
 }
@@ -477,22 +477,10 @@ pub fn drain_diagnostics(patience: std::time::Duration) {
     };
     let (done, drained) = std::sync::mpsc::sync_channel(1);
     let deadline = std::time::Instant::now() + patience;
-    // The queue may be full: retry the marker until the deadline.
-    let mut marker = Diagnostic::Drained(done);
-    loop {
-        match d.tx.try_send(marker) {
-            Ok(()) => break,
-            Err(std::sync::mpsc::TrySendError::Full(m)) => {
-                if std::time::Instant::now() >= deadline {
-                    return;
-                }
-                marker = m;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
-        }
+    // The queue may be full: the marker waits for room until the deadline.
+    if d.send(Diagnostic::Drained(done), patience) {
+        let _ = drained.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
     }
-    let _ = drained.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()));
 }
 
 /// How long the result's error line may wait for stderr when no signal came: a stderr that is
