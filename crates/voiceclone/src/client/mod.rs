@@ -304,7 +304,7 @@ impl Client {
             // days; then a lookup given a grace of its own ended it up to 2 s late). (A
             // per-call deadline of the caller's, `CallOptions`, still rules when it comes
             // first.) A request out of this time names the wait's deadline, not `CallOptions`.
-            let found = match policy.deadline {
+            match policy.deadline {
                 None => finishing.await,
                 Some(deadline) => {
                     let left = deadline
@@ -312,12 +312,7 @@ impl Client {
                         .saturating_sub(started.elapsed());
                     options::scoped_to_wait(left, finishing).await
                 }
-            };
-            // Whatever failed after the task succeeded (a 429 or 401 on the voice list, a
-            // refused connection, the deadline), the task is done and billed: never "submit
-            // it again", and the error says so. The lookup's own error is kept (its request
-            // id, status and cause are what support asks for).
-            found.map_err(|e| lookup_failed(id, e))
+            }
         }
     }
 
@@ -446,7 +441,19 @@ impl Client {
                 policy,
                 // Polls call the backend directly: one INFO line for the wait, polls at DEBUG.
                 || self.admitted(|| self.b().clone_status(self.t(), id).instrument(poll_span())),
-                |job| self.b().cloned_voice(self.t(), id, job),
+                |job| {
+                    // Only a VMEG clone whose answer named no voice looks it up in the voice
+                    // list. Whatever fails there (a 429 or 401, a refused connection, the
+                    // wait's deadline), the task is done and billed: never "submit it again",
+                    // and the error says so, keeping the lookup's own (its request id, status
+                    // and cause are what support asks for). A result read from the job alone
+                    // keeps its own words: waiting again would read the same.
+                    let looks_up = self.provider() == Provider::Vmeg && job.voice.is_none();
+                    futures_util::TryFutureExt::map_err(
+                        self.b().cloned_voice(self.t(), id, job),
+                        move |e| if looks_up { lookup_failed(id, e) } else { e.task_may_exist() },
+                    )
+                },
             )
         )
     }
