@@ -287,6 +287,111 @@ async fn jimmyai_server_faults_on_a_create_are_unknown_outcomes_in_both() {
     );
 }
 
+/// A submit answered with an HTTP status on every attempt (`Script::rejected_with_status`)
+/// ends in the fake as in the client against a server answering so: a JimmyAI create's 503
+/// is a plain `Server` that may be repeated later (`is_transient`), never resent, and its
+/// 501 a final one; a VMEG create's 503 on every attempt a plain `Server` too; a 429 asking
+/// for a pause longer than the client waits is `RateLimited` with its `retry_after`; a
+/// VMEG 502 on every attempt may have made the task (`OutcomeUnknown`, billed in the fake).
+/// Before, no script reached a plain `Server` or a `RateLimited` with a `retry_after`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_submit_answered_with_a_status_ends_as_the_clients_does() {
+    use httpmock::Method::POST;
+    use serde_json::json;
+    use std::time::Duration;
+    let req = CloneRequest::new("https://cdn.example.com/a.mp3");
+    let cases = [
+        (Provider::JimmyAi, 503, None),
+        (Provider::JimmyAi, 501, None),
+        (Provider::JimmyAi, 429, Some(60)),
+        (Provider::Vmeg, 503, None),
+        (Provider::Vmeg, 429, Some(60)),
+        (Provider::Vmeg, 502, None),
+        (Provider::Vmeg, 400, None),
+    ];
+    for (provider, status, retry_after) in cases {
+        let what = format!("{provider} HTTP {status} Retry-After {retry_after:?}");
+        let plan = voiceclone::estimate::DryRun::clone_voice(provider, &req, false).unwrap();
+        assert_eq!(plan.requests.len(), 1, "{what}: one request to answer");
+        let route = plan.requests[0].path.clone();
+        // What each vendor's server sends with such a status: JimmyAI its catch-all code,
+        // VMEG the status as its code.
+        let code = match provider {
+            Provider::Vmeg => i64::from(status),
+            _ => -1,
+        };
+        let server = httpmock::MockServer::start_async().await;
+        let mock = server
+            .mock_async(|when, then| {
+                when.method(POST).path(route.as_str());
+                let then = then
+                    .status(status)
+                    .json_body(json!({"code": code, "message": "busy", "msg": "busy"}));
+                if let Some(secs) = retry_after {
+                    then.header("Retry-After", secs.to_string());
+                }
+            })
+            .await;
+        let real = voiceclone::Client::builder(provider)
+            .api_key("sk-parity-key-0001")
+            .base_url(server.base_url())
+            .sleeper(std::sync::Arc::new(voiceclone::RecordingSleeper::new()))
+            .build()
+            .unwrap();
+        let err = real.clone_voice(&req).await.unwrap_err();
+        let fake = FakeClient::new(provider);
+        fake.script_clone(Script::rejected_with_status(
+            status,
+            retry_after.map(Duration::from_secs),
+        ));
+        let faked = fake.clone_voice(&req).await.unwrap_err();
+        let shape = |e: &voiceclone::Error| {
+            (
+                e.kind().as_str(),
+                e.phase(),
+                e.may_resubmit(),
+                e.is_transient(),
+                e.retry_after(),
+                e.provider(),
+                e.operation(),
+            )
+        };
+        assert_eq!(shape(&faked), shape(&err), "{what}: fake, then real: {err}");
+        let unknown = matches!(err.kind(), ErrorKind::OutcomeUnknown { .. });
+        assert_eq!(fake.billable_submits(), u64::from(unknown), "{what}");
+        if !unknown {
+            assert_eq!(faked.http_status(), err.http_status(), "{what}");
+        }
+        // The rows these pin (RELIABILITY's retry table).
+        match (provider, status) {
+            (Provider::JimmyAi, 503) | (Provider::Vmeg, 503) => {
+                assert_eq!(err.kind(), &ErrorKind::Server, "{what}");
+                assert!(err.is_transient(), "{what}");
+            }
+            (Provider::JimmyAi, 501) => assert!(!err.is_transient(), "{what}"),
+            (_, 429) => assert_eq!(err.retry_after(), Some(Duration::from_secs(60)), "{what}"),
+            (Provider::Vmeg, 502) => assert!(unknown, "{what}"),
+            _ => {}
+        }
+        if provider == Provider::JimmyAi && status >= 500 {
+            assert_eq!(
+                mock.calls_async().await,
+                1,
+                "{what}: a JimmyAI create is never resent"
+            );
+        }
+    }
+    // A status no refusal has is the test's mistake, refused where it is used.
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::rejected_with_status(200, None));
+    let err = fake.clone_voice(&req).await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+        "{err}"
+    );
+    assert_eq!(fake.billable_submits(), 0);
+}
+
 /// A future that counts how often its executor polls it: a wait that spins (reads the
 /// script or only yields, again and again) is polled thousands of times in a few hundred
 /// milliseconds; a parked one a few times.

@@ -547,6 +547,21 @@ impl FakeClient {
                 ),
                 None => submit_failure(k.clone(), Phase::NotSent),
             }),
+            // As the vendor answers such a status: VMEG with it as its code, JimmyAI with its
+            // catch-all code.
+            Submit::Answered {
+                status,
+                retry_after,
+            } => Some(crate::provider::error_for_code(
+                self.provider,
+                *status,
+                *retry_after,
+                match self.provider {
+                    Provider::Vmeg => i64::from(*status),
+                    _ => -1,
+                },
+                "refused by the script",
+            )),
         }
         // The vendor id of the job this submit makes, should it make one.
         .map(|e| match script.names_task {

@@ -63,6 +63,11 @@ pub(super) enum Submit {
     Accepted,
     /// The submit fails with this kind; nothing is created.
     Rejected(ErrorKind),
+    /// Every attempt is answered with this HTTP status (and `Retry-After`).
+    Answered {
+        status: u16,
+        retry_after: Option<std::time::Duration>,
+    },
     /// The job is created, but the caller gets `OutcomeUnknown`.
     Lost,
 }
@@ -164,6 +169,9 @@ impl Script {
     ///   step each time anybody looks, and a succeeded clone is listed once it is read as
     ///   succeeded.
     ///
+    /// For an answer of your choosing (a 503 that may be repeated later, a 429 with its
+    /// `Retry-After`), see [`Script::rejected_with_status`].
+    ///
     /// Only what a submit of the client can fail with: a submit that uses a script rejected
     /// with `TaskFailed`, `WaitTimedOut`, `Download`, `Webhook` (no submit ends so) or
     /// `Unsupported` of the other provider is refused with
@@ -175,6 +183,50 @@ impl Script {
     pub fn rejected(kind: ErrorKind) -> Self {
         let mut s = Self::succeeds();
         s.submit = Submit::Rejected(kind);
+        s
+    }
+
+    /// Every attempt of the submit is answered with HTTP `status` (400 to 599), carrying
+    /// `Retry-After` when `retry_after` is given, and the vendor's code for it (VMEG the
+    /// status, JimmyAI its catch-all `-1`): the call ends as the client's does against such a
+    /// server, through the same [retry table](crate::retry). What [`Script::rejected`] cannot
+    /// say:
+    ///
+    /// - a 5xx that says nothing was done (503, and JimmyAI's 501, 505, ...) is a plain
+    ///   `Server`, nothing created; [`is_transient`](crate::Error::is_transient) says whether
+    ///   it may be repeated later (true for 503);
+    /// - a 429 whose `Retry-After` is longer than the client waits is `RateLimited` with that
+    ///   [`retry_after`](crate::Error::retry_after);
+    /// - a status after which the task may exist (VMEG's 500 and 502) is `OutcomeUnknown`,
+    ///   and the job exists, as with [`Script::rejected`].
+    ///
+    /// A submit that uses a status outside 400 to 599 is refused with
+    /// `InvalidInput { field: "script", .. }`, naming this method.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use voiceclone::fake::{FakeClient, Script};
+    /// use voiceclone::{CloneRequest, ErrorKind, Provider, VoiceCloning};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let fake = FakeClient::new(Provider::JimmyAi);
+    /// fake.script_clone(Script::rejected_with_status(503, None));
+    /// fake.script_clone(Script::rejected_with_status(429, Some(Duration::from_secs(60))));
+    /// let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    /// let busy = fake.clone_voice(&req).await.unwrap_err();
+    /// assert!(matches!(busy.kind(), ErrorKind::Server) && busy.is_transient());
+    /// let slow_down = fake.clone_voice(&req).await.unwrap_err();
+    /// assert_eq!(slow_down.retry_after(), Some(Duration::from_secs(60)));
+    /// assert_eq!(fake.billable_submits(), 0);
+    /// # }
+    /// ```
+    pub fn rejected_with_status(status: u16, retry_after: Option<std::time::Duration>) -> Self {
+        let mut s = Self::succeeds();
+        s.submit = Submit::Answered {
+            status,
+            retry_after,
+        };
         s
     }
 
@@ -408,6 +460,13 @@ impl Script {
                 "a step after the terminal status {status} (step {} of {}) is never read: a finished task stays finished (Script::rejected and Script::succeeds start with their own steps up to Succeeded; use Script::with_statuses to give all of them)",
                 end.saturating_add(1),
                 self.steps.len()
+            )));
+        }
+        if let Submit::Answered { status, .. } = self.submit
+            && !(400..=599).contains(&status)
+        {
+            return Err(refuse(format!(
+                "Script::rejected_with_status({status}): a refusal's HTTP status is 400 to 599"
             )));
         }
         if let Submit::Rejected(kind) = &self.submit {
