@@ -638,7 +638,9 @@ impl Script {
     /// with `reason`, as VMEG reports a line it could not speak within a finished task: its
     /// segment has no URL and carries the reason, and it is left out of
     /// [`Speech::audio_urls`](crate::Speech::audio_urls). When every line fails, the task
-    /// has no audio and a wait for it ends as the client's does, with `InvalidResponse`.
+    /// has no audio and a wait for it ends as the client's does, with `TaskFailed` quoting
+    /// the lines' reasons, never [`may_resubmit`](crate::Error::may_resubmit) (the task
+    /// exists; waiting again reads the same).
     /// An index past the request's lines is not used. JimmyAI speaks one line per task and
     /// reports no line apart: script its failure with [`Script::fails`] (this setter is not
     /// used there). The client keeps no blank reason: a submit that uses a script with a
@@ -647,7 +649,7 @@ impl Script {
     ///
     /// ```
     /// use voiceclone::fake::{FakeClient, Script};
-    /// use voiceclone::{Provider, SpeechRequest, VoiceCloning, WaitPolicy};
+    /// use voiceclone::{ErrorKind, Provider, SpeechRequest, VoiceCloning, WaitPolicy};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), voiceclone::Error> {
@@ -664,6 +666,16 @@ impl Script {
     /// assert_eq!(speech.segments.len(), 3);
     /// assert!(speech.segments[1].url.is_none());
     /// assert_eq!(speech.segments[1].error.as_deref(), Some("unsupported characters"));
+    ///
+    /// // Every line failed: no audio at all.
+    /// fake.script_speech(Script::succeeds().with_failed_line(0, "unsupported characters"));
+    /// let job = fake.synthesize(&SpeechRequest::new("cv_1", "One.")).await?;
+    /// let err = fake
+    ///     .wait_for_speech(&job.id, &WaitPolicy::for_provider(Provider::Vmeg))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::TaskFailed { .. }), "{err}");
+    /// assert!(!err.may_resubmit());
     /// # Ok(())
     /// # }
     /// ```
