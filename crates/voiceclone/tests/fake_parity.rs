@@ -581,6 +581,8 @@ async fn an_unknown_task_id_is_refused_as_the_client_reports_it() {
                 e.operation(),
                 e.may_resubmit(),
                 e.is_transient(),
+                // JimmyAI's: "unknown id or invalid request", which the README documents.
+                e.note().map(str::to_owned),
             )
         };
         assert_eq!(shape(&f), shape(&r), "{provider}: fake {f}; real {r}");
@@ -589,8 +591,53 @@ async fn an_unknown_task_id_is_refused_as_the_client_reports_it() {
                 (f.http_status(), f.vendor_code()),
                 (r.http_status(), r.vendor_code())
             );
+            assert!(
+                r.note()
+                    .is_some_and(|n| n.contains("unknown id or invalid request")),
+                "{r}"
+            );
         }
     }
+}
+
+/// A JimmyAI status read refused by a scripted `then_error(InvalidRequest)` carries the
+/// note the client adds to any refused `audios/{id}` read (the id may be unknown), as the
+/// client reading the same answer (its HTTP status and code) does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_refused_jimmyai_status_read_carries_the_clients_note() {
+    use httpmock::Method::GET;
+    use serde_json::json;
+    let fake = FakeClient::new(Provider::JimmyAi);
+    fake.script_clone(Script::new().then_error(ErrorKind::InvalidRequest));
+    let req = CloneRequest::new("https://cdn.example.com/a.wav").sample_text("A preview.");
+    let job = fake.clone_voice(&req).await.unwrap();
+    let f = fake.clone_status(&job.id).await.unwrap_err();
+    let (status, code) = (f.http_status().unwrap(), f.vendor_code().unwrap());
+    let server = httpmock::MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/open-api/v1/audios/audio_x");
+            then.status(status)
+                .json_body(json!({"code": code, "msg": "invalid request"}));
+        })
+        .await;
+    let real = voiceclone::Client::builder(Provider::JimmyAi)
+        .api_key("sk-parity-key-0001")
+        .base_url(server.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let id = voiceclone::JobId::new("audio_x");
+    let r = real.clone_status(&id).await.unwrap_err();
+    let shape = |e: &voiceclone::Error, id: &voiceclone::JobId| {
+        (
+            e.kind().clone(),
+            e.may_resubmit(),
+            e.note().map(|n| n.replace(id.as_str(), "<id>")),
+        )
+    };
+    assert_eq!(shape(&f, &job.id), shape(&r, &id), "fake {f}; real {r}");
+    assert!(r.note().is_some(), "{r}");
 }
 
 /// A local recording the client refuses before sending anything (empty bytes, a file with no

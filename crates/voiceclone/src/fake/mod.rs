@@ -700,18 +700,22 @@ impl FakeClient {
             .map_err(|e| e.with_provider(self.provider).with_operation(operation))?;
         let provider = self.provider;
         let Some(job) = state.job_mut(id.as_str()) else {
-            return Err(match provider {
-                // JimmyAI documents no answer for a task it does not know; the client meets
-                // (in the simulator) its invalid-request code over HTTP 200.
-                Provider::JimmyAi => self
-                    .error(ErrorKind::InvalidRequest, operation)
-                    .with_http_status(200)
-                    .with_vendor_code(20002)
-                    .with_message(format!("task {} not found", id.as_str())),
-                _ => self
-                    .error(ErrorKind::NotFound, operation)
-                    .with_message(format!("no task {}", id.as_str())),
-            });
+            return Err(unknown_id_or_invalid(
+                provider,
+                id,
+                match provider {
+                    // JimmyAI documents no answer for a task it does not know; the client meets
+                    // (in the simulator) its invalid-request code over HTTP 200.
+                    Provider::JimmyAi => self
+                        .error(ErrorKind::InvalidRequest, operation)
+                        .with_http_status(200)
+                        .with_vendor_code(20002)
+                        .with_message(format!("task {} not found", id.as_str())),
+                    _ => self
+                        .error(ErrorKind::NotFound, operation)
+                        .with_message(format!("no task {}", id.as_str())),
+                },
+            ));
         };
         if job.kind != J::KIND {
             return Err(wrong_kind(id, J::KIND, job.kind.as_str())
@@ -729,7 +733,11 @@ impl FakeClient {
         let (status, word) = match step {
             Step::Error(kind) => {
                 drop(state);
-                return Err(self.answered(kind, operation));
+                return Err(unknown_id_or_invalid(
+                    provider,
+                    id,
+                    self.answered(kind, operation),
+                ));
             }
             Step::Unreadable => {
                 drop(state);
@@ -1499,6 +1507,22 @@ impl VoiceCloning for FakeClient {
     }
 }
 
+/// A refused JimmyAI status read, noted as the client notes it (`provider::jimmyai::calls`):
+/// JimmyAI does not document its answer to an unknown task id. The same words as the
+/// client's, which `tests/fake_parity.rs` compares.
+fn unknown_id_or_invalid(provider: Provider, id: &JobId, e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Vendor
+            if provider == Provider::JimmyAi && e.phase() == Phase::Answered =>
+        {
+            let id = id.as_str();
+            e.with_note(format!(
+                "task id {id:?}: unknown id or invalid request (JimmyAI does not document how it answers an unknown task id); check that it is a JimmyAI task id of this API key"
+            ))
+        }
+        _ => e,
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
