@@ -173,8 +173,14 @@ pub(super) fn outcome_unknown_text(
         Some(key) => format!(
             "the request may have created a task; do not resend it with a new key. {task}Look it up (tasks/list, or the webhook whose extraData.voiceclone.idempotencyKey is {key:?}); submitted at {at}; request: {request}"
         ),
+        // No key: JimmyAI (every VMEG write carries one), which lists no tasks.
         None => format!(
-            "the request may have created a task and the provider has no idempotency support; do not resend it. {task}Check the account's tasks for one submitted at {at}; request: {request}"
+            "the request may have created a task and the provider has no idempotency support; do not resend it. {}submitted at {at}; request: {request}",
+            if task.is_empty() {
+                "Without its id it cannot be found through the API (the vendor's console may show it); "
+            } else {
+                task.as_str()
+            }
         ),
     }
 }
@@ -293,6 +299,26 @@ mod tests {
                 .iter()
                 .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
         );
+    }
+
+    /// Without a key (JimmyAI, which lists no tasks) and without a task id the answer named,
+    /// the task cannot be found through the API: the text must not send the caller to look
+    /// for it there (it said "Check the account's tasks"). With the id, it is checked by it.
+    #[test]
+    fn an_unknown_outcome_without_key_or_task_id_promises_no_lookup_through_the_api() {
+        let unknown = |task_id: Option<JobId>| ErrorKind::OutcomeUnknown {
+            idempotency_key: None,
+            task_id,
+            submitted_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_781_777_280),
+            request: RequestSummary::default(),
+        };
+        let text = unknown(None).to_string();
+        assert!(!text.contains("account's tasks"), "{text}");
+        assert!(text.contains("cannot be found through the API"), "{text}");
+        assert!(text.contains("do not resend it"), "{text}");
+        let named = unknown(Some(JobId::new("audio_1"))).to_string();
+        assert!(named.contains("check it by that id"), "{named}");
+        assert!(!named.contains("cannot be found"), "{named}");
     }
 
     #[test]
