@@ -165,30 +165,61 @@ async fn a_failure_answer_naming_its_task_keeps_the_id_in_the_unknown_outcome() 
 #[tokio::test]
 async fn server_errors_on_a_create_are_reported_not_resent() {
     // JimmyAI has no idempotency key, so a create is never resent after a server fault. A
-    // 503 says nothing was done: `Server`, which the caller may repeat later. Any other fault
-    // (a 500, a CDN's 524, code -1 inside a 200) may have come after the task was made: the
-    // caller is told the outcome is unknown, not "try again later" (and pays twice).
-    let cases: [(u16, Value, bool); 6] = [
-        (503, json!({"code": -1, "msg": "busy", "data": null}), false),
+    // 503 says nothing was done: `Server`, which the caller may repeat later. A 501 or a
+    // CDN's 525 says nothing was done either, but repeating it will not help: `Server`, not
+    // transient. Any other fault (a 500, a CDN's 524, code -1 inside a 200) may have come
+    // after the task was made: the caller is told the outcome is unknown, not "try again
+    // later" (and pays twice).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Ends {
+        Transient,
+        Final,
+        Unknown,
+    }
+    let cases: [(u16, Value, Ends); 8] = [
+        (
+            503,
+            json!({"code": -1, "msg": "busy", "data": null}),
+            Ends::Transient,
+        ),
         (
             503,
             json!({"code": 503, "msg": "busy", "data": null}),
-            false,
+            Ends::Transient,
         ),
-        (500, json!({"code": -1, "msg": "oops", "data": null}), true),
-        (500, json!({"code": 500, "msg": "oops", "data": null}), true),
+        (
+            501,
+            json!({"code": -1, "msg": "not implemented", "data": null}),
+            Ends::Final,
+        ),
+        (
+            525,
+            json!({"code": 525, "msg": "ssl handshake failed", "data": null}),
+            Ends::Final,
+        ),
+        (
+            500,
+            json!({"code": -1, "msg": "oops", "data": null}),
+            Ends::Unknown,
+        ),
+        (
+            500,
+            json!({"code": 500, "msg": "oops", "data": null}),
+            Ends::Unknown,
+        ),
         (
             524,
             json!({"code": 524, "msg": "timeout", "data": null}),
-            true,
+            Ends::Unknown,
         ),
         (
             200,
             json!({"code": -1, "msg": "server error, retry later", "data": null}),
-            true,
+            Ends::Unknown,
         ),
     ];
-    for (status, body, unknown) in cases {
+    for (status, body, ends) in cases {
+        let unknown = ends == Ends::Unknown;
         for speech in [false, true] {
             let server = Scripted::start(vec![
                 Step::status(status, body.clone()),
@@ -219,7 +250,7 @@ async fn server_errors_on_a_create_are_reported_not_resent() {
                 assert!(!e.is_transient(), "{what}");
             } else {
                 assert_eq!(e.kind(), &ErrorKind::Server, "{what}");
-                assert!(e.is_transient(), "{what}");
+                assert_eq!(e.is_transient(), ends == Ends::Transient, "{what}");
             }
             assert_eq!(e.http_status(), Some(status), "{what}");
             assert_eq!(server.seen().len(), 1, "{what}: resent");
