@@ -1062,3 +1062,60 @@ async fn invalid_input_names_the_field_and_sends_nothing() {
     assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e}");
     assert!(server.seen().is_empty(), "nothing may be sent");
 }
+
+/// A `taskType` VMEG does not document (`CLONE_VOICE_V2`, a new spelling) is taken as the
+/// caller says, as JimmyAI's undocumented model is; only a documented other type (any case)
+/// is refused. Before: every status read and wait of the paid task failed as `InvalidInput`.
+#[tokio::test]
+async fn an_undocumented_task_type_is_taken_as_the_caller_says() {
+    let typed = |task_type: &str, result: Value| {
+        ok(json!({"taskId": "t-1", "taskType": task_type, "status": "finished", "result": result}))
+    };
+    for task_type in ["CLONE_VOICE_V2", "CloneVoice", "clone_voice"] {
+        let answer = typed(task_type, json!({"voiceId": "cv_1"}));
+        let server = Scripted::start(vec![answer.clone(), answer]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let job = c.clone_status(&JobId::new("t-1")).await;
+        let job = job.unwrap_or_else(|e| panic!("{task_type}: {e}"));
+        assert_eq!(job.status, TaskStatus::Succeeded, "{task_type}");
+        let voice = c
+            .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_or_else(|e| panic!("{task_type}: {e}"));
+        assert_eq!(voice.id, "cv_1", "{task_type}");
+    }
+    let uri = json!({"results": [{"uri": "https://cdn.example.com/t-1.m4a"}]});
+    for task_type in ["TTS", "Tts_v2"] {
+        let server = Scripted::start(vec![typed(task_type, uri.clone())]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let job = c.speech_status(&JobId::new("t-1")).await;
+        let job = job.unwrap_or_else(|e| panic!("{task_type}: {e}"));
+        let urls = job.speech.as_ref().map(|s| s.audio_urls.len());
+        assert_eq!(urls, Some(1), "{task_type}");
+    }
+    // A documented other type, in any case, is still another kind of task.
+    for (task_type, as_clone) in [
+        ("tts", true),
+        ("TTS", true),
+        ("VT", true),
+        ("cloneVoice", false),
+    ] {
+        let server = Scripted::start(vec![typed(task_type, json!({}))]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = if as_clone {
+            c.clone_status(&JobId::new("t-1"))
+                .await
+                .map(|_| ())
+                .unwrap_err()
+        } else {
+            c.speech_status(&JobId::new("t-1"))
+                .await
+                .map(|_| ())
+                .unwrap_err()
+        };
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { .. }),
+            "{task_type}: {e}"
+        );
+    }
+}
