@@ -14,7 +14,7 @@ use crate::provider::paging::Page;
 use crate::retry::OperationKind;
 use crate::transport::{Call, RequestId, Transport, envelopes};
 use crate::validate;
-use crate::wire::{parse_url, usable_id};
+use crate::wire::{parse_url, same_result_task, usable_id};
 
 envelopes! {
     types::TaskListEnvelope => types::TaskListData, message;
@@ -182,6 +182,10 @@ pub(crate) async fn task(
             } else {
                 Default::default()
             };
+            // The result's own task id, as `clone_status` checks it: never another task's
+            // voice under the asked id.
+            same_result_task(Provider::Vmeg, id, text(data.task_id.as_ref()))
+                .map_err(|e| e.with_operation("task"))?;
             let mut job = clone_job(&data, Some(id), status.clone())
                 .unwrap_or_else(|| CloneJob::new(Provider::Vmeg, id.clone(), status.clone()));
             job.id = id.clone();
@@ -201,6 +205,8 @@ pub(crate) async fn task(
             } else {
                 Default::default()
             };
+            same_result_task(Provider::Vmeg, id, text(data.task_id.as_ref()))
+                .map_err(|e| e.with_operation("task"))?;
             let mut job = speech_job(&data, Some(id), status.clone())
                 .unwrap_or_else(|| SpeechJob::new(Provider::Vmeg, id.clone(), status.clone()));
             job.id = id.clone();
