@@ -96,6 +96,9 @@ pub(crate) struct Call<'a> {
     /// nobody else can have used it, so a 409 "key already used" means one of this call's
     /// own requests landed, even on the first attempt (a gateway that retried the POST).
     pub(crate) fresh_key: bool,
+    /// A VMEG synchronous create: it answers when its task ends, so an attempt cut short
+    /// after it was sent is still running there (see `retry::CallInfo::synchronous`).
+    pub(crate) synchronous: bool,
 }
 
 /// Everything the calls of every clone of a `Client` share (the generated client itself is
@@ -204,6 +207,7 @@ impl Transport {
             kind: call.kind,
             idempotency_key: call.idempotency_key.map(str::to_owned),
             fresh_key: call.fresh_key,
+            synchronous: call.synchronous,
         };
         let mut retries = Retries::new(&self.retry, &info);
         let outcome = loop {

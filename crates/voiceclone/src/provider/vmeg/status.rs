@@ -74,6 +74,7 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
         body: None,
         free_text: &[],
         fresh_key: false,
+        synchronous: false,
     };
     let d = t
         .send(call, None, |rid: RequestId| async move {

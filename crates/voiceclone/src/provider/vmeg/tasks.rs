@@ -109,6 +109,7 @@ pub(crate) async fn tasks_page(
         body: None,
         free_text: &[],
         fresh_key: false,
+        synchronous: false,
     };
     let task_type = kind.map(vendor_type);
     let data = t
@@ -150,6 +151,7 @@ pub(crate) async fn task(
         body: None,
         free_text: &[],
         fresh_key: false,
+        synchronous: false,
     };
     let d = t
         .send(call, None, |rid: RequestId| async move {
@@ -248,6 +250,7 @@ pub(crate) async fn delete_task(
         body: None,
         free_text: &[],
         fresh_key: true,
+        synchronous: false,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);
@@ -376,5 +379,6 @@ fn list_call<'a>(operation: &'static str, rust_name: &str, key: &'a str) -> Call
         body: None,
         free_text: &[],
         fresh_key: false,
+        synchronous: false,
     }
 }
