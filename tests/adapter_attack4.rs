@@ -263,3 +263,33 @@ async fn a_wait_polls_again_after_an_answer_about_another_task() {
     assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{e}");
     assert_eq!(server.seen().len(), 1);
 }
+
+/// `Client::task` (VMEG) on an answer about the task asked whose own result names another
+/// task: refused as `clone_status` and `speech_status` refuse it, never that other task's
+/// voice or audio under the asked id. Before: `Ok` with `cv_other` or `t-other`'s audio.
+#[tokio::test]
+async fn the_task_read_refuses_a_result_about_another_task() {
+    for (task_type, result) in [
+        (
+            "cloneVoice",
+            json!({"taskId": "t-other", "voiceId": "cv_other"}),
+        ),
+        (
+            "tts",
+            json!({"taskId": "t-other", "results": [{"uri": "https://cdn.example.com/t-other.m4a"}]}),
+        ),
+    ] {
+        let answer = Step::ok(json!({"code": 200, "message": "", "data": {
+            "taskId": "t-mine", "taskType": task_type, "status": "finished", "result": result}}));
+        let server = Scripted::start(vec![answer.clone(), answer]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c
+            .task(&voiceclone::JobId::new("t-mine"))
+            .await
+            .map(|d| format!("{d:?}"))
+            .unwrap_err();
+        assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{task_type}: {e}");
+        assert!(e.to_string().contains("t-other"), "{task_type}: {e}");
+        assert_eq!(server.seen().len(), 1, "{task_type}");
+    }
+}

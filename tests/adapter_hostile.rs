@@ -114,6 +114,70 @@ async fn a_2xx_without_a_usable_id_is_outcome_unknown_never_resent() {
     }
 }
 
+/// An answer to a create whose `code` is missing, null or not a number, but whose `data`
+/// names the task: the task may be made and billed, and JimmyAI has no list to find it by,
+/// so its id rides on the `OutcomeUnknown`, sent once.
+#[tokio::test]
+async fn a_create_answer_without_a_readable_code_keeps_the_task_it_names() {
+    for provider in Provider::ALL {
+        let idf = id_field(provider);
+        let data = json!({ idf: "t-1", "status": "queued" });
+        let bodies: Vec<(&str, Value)> = vec![
+            ("absent", json!({"msg": "ok", "data": data})),
+            ("null", json!({"code": null, "msg": "ok", "data": data})),
+            ("word", json!({"code": "ok", "msg": "ok", "data": data})),
+            ("bool", json!({"code": true, "msg": "ok", "data": data})),
+        ];
+        for (case, body) in bodies {
+            for status in [200u16, 502] {
+                let case = format!("{case} under HTTP {status}");
+                let steps = (0..8).map(|_| Step::status(status, body.clone())).collect();
+                let server = Scripted::start(steps).await;
+                let (c, _) = client(provider, &server.base_url);
+                let e = c
+                    .clone_voice(&write_request(provider))
+                    .await
+                    .expect_err("a create without a readable code succeeded");
+                assert_unknown_with_reconciliation(provider, &e, Some("t-1"), &case);
+                if let ErrorKind::OutcomeUnknown { task_id, .. } = e.kind() {
+                    let typed = format!("{provider}:clone:t-1");
+                    let shown = task_id.as_ref().map(ToString::to_string);
+                    assert_eq!(shown.as_deref(), Some(typed.as_str()), "{provider} {case}");
+                }
+                assert_eq!(server.seen().len(), 1, "{provider} {case}: resent");
+            }
+        }
+    }
+}
+
+/// A status answer with `code: null` is as unreadable as one without `code`: a wait polls
+/// past it, as it does past a proxy's page, instead of ending at once.
+#[tokio::test]
+async fn a_wait_polls_past_a_null_code_as_past_a_missing_one() {
+    for body in [
+        json!({"code": null, "message": "", "data": {}}),
+        json!({"message": "", "data": {}}),
+    ] {
+        let server = Scripted::start(vec![
+            Step::ok(body.clone()),
+            Step::ok(json!({"code": 200, "message": "", "data": {
+                "taskId": "t-1", "status": "finished", "result": {"voiceId": "cv_1"}
+            }})),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let voice = c
+            .wait_for_clone(
+                &JobId::new("t-1"),
+                &crate::adapter_support::fast_wait(Provider::Vmeg),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{body}: {e:?}"));
+        assert_eq!(voice.id, "cv_1", "{body}");
+        assert_eq!(server.seen().len(), 2, "{body}");
+    }
+}
+
 /// A 2xx other than 200 is not the generated clients' answer type (it arrives as an
 /// unexpected response, read as bytes); its success envelope is still a success, its `data`
 /// the call's result, sent once.

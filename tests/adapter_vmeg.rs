@@ -1062,3 +1062,120 @@ async fn invalid_input_names_the_field_and_sends_nothing() {
     assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e}");
     assert!(server.seen().is_empty(), "nothing may be sent");
 }
+
+/// A `taskType` VMEG does not document (`CLONE_VOICE_V2`, a new spelling) is taken as the
+/// caller says, as JimmyAI's undocumented model is; only a documented other type (any case)
+/// is refused. Before: every status read and wait of the paid task failed as `InvalidInput`.
+#[tokio::test]
+async fn an_undocumented_task_type_is_taken_as_the_caller_says() {
+    let typed = |task_type: &str, result: Value| {
+        ok(json!({"taskId": "t-1", "taskType": task_type, "status": "finished", "result": result}))
+    };
+    for task_type in ["CLONE_VOICE_V2", "CloneVoice", "clone_voice"] {
+        let answer = typed(task_type, json!({"voiceId": "cv_1"}));
+        let server = Scripted::start(vec![answer.clone(), answer]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let job = c.clone_status(&JobId::new("t-1")).await;
+        let job = job.unwrap_or_else(|e| panic!("{task_type}: {e}"));
+        assert_eq!(job.status, TaskStatus::Succeeded, "{task_type}");
+        let voice = c
+            .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+            .await
+            .unwrap_or_else(|e| panic!("{task_type}: {e}"));
+        assert_eq!(voice.id, "cv_1", "{task_type}");
+    }
+    let uri = json!({"results": [{"uri": "https://cdn.example.com/t-1.m4a"}]});
+    for task_type in ["TTS", "Tts_v2"] {
+        let server = Scripted::start(vec![typed(task_type, uri.clone())]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let job = c.speech_status(&JobId::new("t-1")).await;
+        let job = job.unwrap_or_else(|e| panic!("{task_type}: {e}"));
+        let urls = job.speech.as_ref().map(|s| s.audio_urls.len());
+        assert_eq!(urls, Some(1), "{task_type}");
+    }
+    // A documented other type, in any case, is still another kind of task.
+    for (task_type, as_clone) in [
+        ("tts", true),
+        ("TTS", true),
+        ("VT", true),
+        ("cloneVoice", false),
+    ] {
+        let server = Scripted::start(vec![typed(task_type, json!({}))]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = if as_clone {
+            c.clone_status(&JobId::new("t-1"))
+                .await
+                .map(|_| ())
+                .unwrap_err()
+        } else {
+            c.speech_status(&JobId::new("t-1"))
+                .await
+                .map(|_| ())
+                .unwrap_err()
+        };
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { .. }),
+            "{task_type}: {e}"
+        );
+    }
+}
+
+/// A synchronous create cut short after it was sent (the client's timeout shorter than the
+/// time VMEG takes, or the connection dropped) is still running at VMEG, which answers only
+/// when the task ends: a repeat under the key would reach it while the first is in flight,
+/// and how VMEG treats that is UNKNOWN (api-facts A4). `OutcomeUnknown` with the key, sent
+/// once. An async create keeps VMEG's advice: retried under its key. Before: up to three
+/// sync creates, each possibly billed.
+#[tokio::test]
+async fn a_synchronous_create_cut_short_after_sending_is_not_resent() {
+    let speech = SpeechRequest::new("cv_1", "Hello");
+    for (what, cut) in [
+        ("sync clone", Step::Hang(Duration::from_secs(5))),
+        ("sync speech", Step::Hang(Duration::from_secs(5))),
+        ("sync clone", Step::Drop),
+        ("sync speech", Step::Drop),
+    ] {
+        let server = Scripted::start(vec![cut.clone(), cut, accepted("B")]).await;
+        let c = voiceclone::Client::builder(Provider::Vmeg)
+            .api_key(SECRET_KEY)
+            .base_url(&server.base_url)
+            .timeout(Duration::from_millis(300))
+            .sleeper(std::sync::Arc::new(voiceclone::RecordingSleeper::new()))
+            .build()
+            .unwrap();
+        let e = if what == "sync clone" {
+            c.clone_voice(&clone_req().synchronous(true))
+                .await
+                .map(|_| ())
+        } else {
+            c.synthesize(&speech.clone().synchronous(true))
+                .await
+                .map(|_| ())
+        }
+        .unwrap_err();
+        assert_eq!(server.seen().len(), 1, "{what}: resent: {e}");
+        match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                idempotency_key, ..
+            } => {
+                let sent = server.seen()[0]
+                    .header("x-idempotency-key")
+                    .map(str::to_owned);
+                assert_eq!(idempotency_key.as_deref(), sent.as_deref(), "{what}");
+                assert!(sent.is_some(), "{what}");
+            }
+            other => panic!("{what}: expected OutcomeUnknown, got {other:?}: {e}"),
+        }
+    }
+    // The async create cut short: retried under the same key, as VMEG advises.
+    let server = Scripted::start(vec![Step::Drop, accepted("t-1")]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_voice(&clone_req()).await.unwrap();
+    assert_eq!(job.id.as_str(), "t-1");
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[0].header("x-idempotency-key"),
+        seen[1].header("x-idempotency-key")
+    );
+}

@@ -107,6 +107,7 @@ pub(crate) async fn put(
         kind: OperationKind::Upload,
         idempotency_key: None,
         fresh_key: false,
+        synchronous: false,
     };
     let configured = t.timeout_override.unwrap_or(up.put_timeout);
     let http = up.transfer_client()?;

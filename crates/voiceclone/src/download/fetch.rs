@@ -199,6 +199,7 @@ impl Downloads {
             kind: OperationKind::Read,
             idempotency_key: None,
             fresh_key: false,
+            synchronous: false,
         };
         run_with_retry(&t.retry, &info, t.sleeper.as_ref(), |attempt| async move {
             let mut current = url.clone();

@@ -675,6 +675,7 @@ impl FakeClient {
             },
             idempotency_key: key,
             fresh_key,
+            synchronous: false,
         };
         let once = crate::retry::RetryPolicy::none();
         match crate::retry::Retries::new(&once, &call).after_failure(e) {

@@ -121,6 +121,8 @@ struct Walk<F> {
     text_bytes: usize,
     /// Where the unreadable records of the pages taken are counted, if anywhere.
     unread: Option<crate::model::UnreadRecords>,
+    /// The last `total` a page gave.
+    total: Option<i64>,
 }
 
 /// Every item of a paged list, page by page (`fetch(page)` with pages from 1), for a caller
@@ -184,6 +186,7 @@ where
         read: HashSet::new(),
         text_bytes: 0,
         unread,
+        total: None,
     };
     stream::try_unfold(state, move |mut w| async move {
         if w.done {
@@ -219,7 +222,10 @@ where
                     "the {what} says it holds {total} items but {said}; stopped: the listing would be incomplete"
                 )));
             }
-            if let Some(unread) = w.unread.as_ref().filter(|_| page.unlisted) {
+            // A page past a list read to its stated total (a `data: null` there) hides
+            // nothing: the listing is complete.
+            let hides = w.page == 1 || w.total != Some(w.seen);
+            if let Some(unread) = w.unread.as_ref().filter(|_| page.unlisted && hides) {
                 unread.mark_unlisted();
             }
             return Ok(None);
@@ -287,6 +293,7 @@ where
         // reaching it is followed by one more request: on page 1 a `total` counting that page
         // alone looks reached (50 of 50), and the request costs one page when it is right.
         w.done = page.total == Some(w.seen) && !full;
+        w.total = page.total.or(w.total);
         Ok(Some((stream::iter(page.items.into_iter().map(Ok)), w)))
     })
     .try_flatten()
@@ -494,6 +501,44 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(found.len(), 1);
+    }
+
+    /// Full pages of 20, then a page past the end answered with no records array and no
+    /// total (VMEG `data: null`); `totals` is what the full pages say.
+    async fn unlisted_after(pages: i64, totals: Option<i64>) -> bool {
+        let unread = crate::model::UnreadRecords::new();
+        let items: Vec<String> = walk_counting(
+            "task list",
+            move |page| async move {
+                let n = if page <= pages { 20 } else { 0 };
+                Ok(Page {
+                    items: (0..n).map(|i| format!("p{page}-{i}")).collect(),
+                    total: if n > 0 { totals } else { None },
+                    page_size: 20,
+                    returned: usize::try_from(n).unwrap(),
+                    unlisted: n == 0,
+                })
+            },
+            Some(unread.clone()),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+        assert_eq!(items.len(), usize::try_from(pages * 20).unwrap());
+        unread.unlisted()
+    }
+
+    /// A listing read to the total its pages stated is complete, whatever the page past its
+    /// end says. Before: a `data: null` there marked it unlisted, so reconcile could never
+    /// answer `None` for an account of 20·n tasks.
+    #[tokio::test]
+    async fn a_page_past_a_reached_total_does_not_make_a_listing_incomplete() {
+        assert!(!unlisted_after(1, Some(20)).await);
+        assert!(!unlisted_after(2, Some(40)).await);
+        // No total reached, or none stated: the unlisted page may hide the rest.
+        assert!(unlisted_after(1, None).await);
+        assert!(unlisted_after(2, Some(60)).await);
+        assert!(unlisted_after(0, None).await);
     }
 
     #[tokio::test]

@@ -102,6 +102,10 @@ pub(crate) struct CallInfo {
     pub(crate) idempotency_key: Option<String>,
     /// The key was made by the client for this call (see `transport::Call::fresh_key`).
     pub(crate) fresh_key: bool,
+    /// A create that answers only when its task ends (VMEG's synchronous clone and TTS): an
+    /// attempt cut short after it was sent is still running, so it is never repeated, not
+    /// even under its key (how VMEG treats a key still in flight is UNKNOWN, api-facts A4).
+    pub(crate) synchronous: bool,
 }
 
 fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Error {
@@ -251,6 +255,14 @@ impl<'a> Retries<'a> {
         if names_created {
             return Err(self.unknown(err));
         }
+        // A synchronous create timed out or cut off after it was sent: still running at VMEG
+        // (the client's timeout may be shorter than its task), so a repeat would overlap it.
+        if call.synchronous
+            && err.phase() == Phase::Sent
+            && matches!(err.kind(), ErrorKind::Timeout | ErrorKind::Transport)
+        {
+            return Err(self.unknown(err));
+        }
         match decide(call.kind, &err) {
             // An earlier attempt may have landed: a later refusal (a 500, a 400, a business
             // error) does not say it did not, so the caller must not resend under a new key.
@@ -397,6 +409,7 @@ mod tests {
             kind,
             idempotency_key: Some("key-1".into()),
             fresh_key: false,
+            synchronous: false,
         }
     }
 

@@ -115,6 +115,11 @@ pub(crate) fn decode_envelope(
             .with_phase(Phase::Answered)
     };
     let envelope: Option<Envelope> = serde_json::from_slice(&resp.body).ok();
+    // A body without a readable `code` that still names a task: the task may be made.
+    let named = envelope
+        .as_ref()
+        .filter(|e| e.code.is_none())
+        .and_then(|e| named_task_id(provider, e.data.as_deref()));
     let Some((code, envelope)) = envelope.and_then(|e| e.code.map(|c| (c, e))) else {
         // No envelope: a proxy, a gateway or a framework answered instead of the API.
         let kind = ErrorKind::from_http_status(resp.status).unwrap_or(ErrorKind::InvalidResponse);
@@ -124,11 +129,13 @@ pub(crate) fn decode_envelope(
             body_snippet(&resp.body, scrubber)
         };
         let unreadable = kind == ErrorKind::InvalidResponse;
-        let err = base(kind).with_message(reason);
-        return Err(if unreadable {
-            err.unreadable_answer()
-        } else {
-            err
+        let mut err = base(kind).with_message(reason);
+        if unreadable {
+            err = err.unreadable_answer();
+        }
+        return Err(match named {
+            Some(id) => err.with_task_id(id),
+            None => err,
         });
     };
     let message = envelope.message.or(envelope.msg).unwrap_or_default();

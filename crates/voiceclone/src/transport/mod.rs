@@ -96,6 +96,9 @@ pub(crate) struct Call<'a> {
     /// nobody else can have used it, so a 409 "key already used" means one of this call's
     /// own requests landed, even on the first attempt (a gateway that retried the POST).
     pub(crate) fresh_key: bool,
+    /// A VMEG synchronous create: it answers when its task ends, so an attempt cut short
+    /// after it was sent is still running there (see `retry::CallInfo::synchronous`).
+    pub(crate) synchronous: bool,
 }
 
 /// Everything the calls of every clone of a `Client` share (the generated client itself is
@@ -204,6 +207,7 @@ impl Transport {
             kind: call.kind,
             idempotency_key: call.idempotency_key.map(str::to_owned),
             fresh_key: call.fresh_key,
+            synchronous: call.synchronous,
         };
         let mut retries = Retries::new(&self.retry, &info);
         let outcome = loop {
@@ -514,26 +518,31 @@ pub(crate) fn typed_outcome<E: Envelope>(
     envelope: E,
     task_id: Option<TaskIdOf<E::Data>>,
 ) -> Result<Option<E::Data>, Error> {
-    match envelope.code() {
-        Some(code) if code == d.success_code => Ok(envelope.into_data()),
+    let err = match envelope.code() {
+        Some(code) if code == d.success_code => return Ok(envelope.into_data()),
         Some(code) => {
             let message = envelope.message().unwrap_or_default().to_owned();
-            let err = error_for_code(d, status, retry_after, code, &message);
-            let data = envelope.into_data();
-            let named = task_id
-                .zip(data.as_ref())
-                .and_then(|(id_of, data)| usable_id(id_of(data)));
-            Err(match named {
-                Some(id) => err.with_task_id(id),
-                None => err,
-            })
+            error_for_code(d, status, retry_after, code, &message)
         }
-        None => Err(Error::new(ErrorKind::InvalidResponse)
+        // Unreadable as a missing `code` is on the bytes path (`decode_envelope`), so that a
+        // wait polls past either alike.
+        None => Error::new(ErrorKind::InvalidResponse)
             .with_provider(d.provider)
             .with_http_status(status)
             .with_phase(Phase::Answered)
-            .with_message("the answer has no readable `code`")),
-    }
+            .with_message("the answer has no readable `code`")
+            .unreadable_answer(),
+    };
+    // A failure, or an answer without a readable code, that names a task: the task may be
+    // made (and billed), so its id rides on the error.
+    let data = envelope.into_data();
+    let named = task_id
+        .zip(data.as_ref())
+        .and_then(|(id_of, data)| usable_id(id_of(data)));
+    Err(match named {
+        Some(id) => err.with_task_id(id),
+        None => err,
+    })
 }
 
 /// The envelope rule for an answer read as bytes (any status), then `data` into `T`.

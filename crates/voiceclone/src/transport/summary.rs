@@ -167,6 +167,7 @@ mod tests {
             body: Some(&body),
             free_text: &["contentText", "text"],
             fresh_key: false,
+            synchronous: false,
         };
         let s = call.summary(&scrubber);
         let text = s.to_string();

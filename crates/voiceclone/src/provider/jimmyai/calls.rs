@@ -155,6 +155,7 @@ async fn submit_clone(
         body: Some(&summary),
         free_text: FREE_TEXT,
         fresh_key: false,
+        synchronous: false,
     };
     let task = t
         .send(call, Some(task_id), |_| c.create_clone(&body))
@@ -179,6 +180,7 @@ pub(crate) async fn synthesize(
         body: Some(&summary),
         free_text: FREE_TEXT,
         fresh_key: false,
+        synchronous: false,
     };
     let task = t
         .send(call, Some(task_id), |_| c.create_audio(&body))
@@ -238,6 +240,7 @@ async fn task(
         body: None,
         free_text: &[],
         fresh_key: false,
+        synchronous: false,
     };
     let task = t
         .send(call, None, |_| c.get_audio_task(id.as_str()))

@@ -168,6 +168,7 @@ async fn send(
         body: None,
         free_text: &[],
         fresh_key: false,
+        synchronous: false,
     };
     // Every attempt's bytes are checked against this MD5 as they go, so a recording
     // rewritten in place (same length) fails its attempt instead of going up changed.

@@ -167,6 +167,7 @@ fn create_call<'a>(
         body: Some(summary),
         free_text: FREE_TEXT,
         fresh_key,
+        synchronous: rust_name.ends_with("_sync"),
     }
 }
 

@@ -84,6 +84,7 @@ fn call<'a>(rust_name: &str, key: &'a str) -> Call<'a> {
         body: None,
         free_text: &[],
         fresh_key: false,
+        synchronous: false,
     }
 }
 

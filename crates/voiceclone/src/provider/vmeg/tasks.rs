@@ -14,7 +14,7 @@ use crate::provider::paging::Page;
 use crate::retry::OperationKind;
 use crate::transport::{Call, RequestId, Transport, envelopes};
 use crate::validate;
-use crate::wire::{parse_url, usable_id};
+use crate::wire::{parse_url, same_result_task, usable_id};
 
 envelopes! {
     types::TaskListEnvelope => types::TaskListData, message;
@@ -109,6 +109,7 @@ pub(crate) async fn tasks_page(
         body: None,
         free_text: &[],
         fresh_key: false,
+        synchronous: false,
     };
     let task_type = kind.map(vendor_type);
     let data = t
@@ -150,6 +151,7 @@ pub(crate) async fn task(
         body: None,
         free_text: &[],
         fresh_key: false,
+        synchronous: false,
     };
     let d = t
         .send(call, None, |rid: RequestId| async move {
@@ -182,6 +184,10 @@ pub(crate) async fn task(
             } else {
                 Default::default()
             };
+            // The result's own task id, as `clone_status` checks it: never another task's
+            // voice under the asked id.
+            same_result_task(Provider::Vmeg, id, text(data.task_id.as_ref()))
+                .map_err(|e| e.with_operation("task"))?;
             let mut job = clone_job(&data, Some(id), status.clone())
                 .unwrap_or_else(|| CloneJob::new(Provider::Vmeg, id.clone(), status.clone()));
             job.id = id.clone();
@@ -201,6 +207,8 @@ pub(crate) async fn task(
             } else {
                 Default::default()
             };
+            same_result_task(Provider::Vmeg, id, text(data.task_id.as_ref()))
+                .map_err(|e| e.with_operation("task"))?;
             let mut job = speech_job(&data, Some(id), status.clone())
                 .unwrap_or_else(|| SpeechJob::new(Provider::Vmeg, id.clone(), status.clone()));
             job.id = id.clone();
@@ -242,6 +250,7 @@ pub(crate) async fn delete_task(
         body: None,
         free_text: &[],
         fresh_key: true,
+        synchronous: false,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);
@@ -370,5 +379,6 @@ fn list_call<'a>(operation: &'static str, rust_name: &str, key: &'a str) -> Call
         body: None,
         free_text: &[],
         fresh_key: false,
+        synchronous: false,
     }
 }

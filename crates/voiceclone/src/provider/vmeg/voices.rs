@@ -90,6 +90,7 @@ pub(crate) async fn rename_voice(
         body: None,
         free_text: &[],
         fresh_key: true,
+        synchronous: false,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);
@@ -118,6 +119,7 @@ pub(crate) async fn delete_voice(
         body: None,
         free_text: &[],
         fresh_key: true,
+        synchronous: false,
     };
     t.send(call, None, |rid: RequestId| {
         let (header, body) = (&header, &body);
