@@ -239,6 +239,18 @@ fn speech_ranges_and_batches() {
         )),
         "text"
     );
+    // A voice id is checked as VMEG's are, though `modelId` rides in the body: a
+    // zero-width space from a paste, inner whitespace or a megabyte is never sent.
+    for id in ["\u{200b}m-1", "m 1", "m\n1", "m\t1", &"x".repeat(300)] {
+        assert_eq!(
+            field_of(speech_request(
+                &SpeechRequest::new(id, "hi"),
+                Provider::JimmyAi
+            )),
+            "voice_id",
+            "{id:?}"
+        );
+    }
 
     let v = || SpeechRequest::new("cv_1", "hello");
     assert!(
