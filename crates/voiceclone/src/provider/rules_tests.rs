@@ -274,6 +274,31 @@ fn speech_ranges_and_batches() {
         field_of(speech_request(&v().add_line("cv_1", "  "), Provider::Vmeg)),
         "lines[1].text"
     );
+    // VMEG answers 400 to a call mixing system and cloned voices (api-facts A11); ids of
+    // neither prefix are not known to be either.
+    let sv = || SpeechRequest::new("sv_en_us_female_01", "a");
+    assert_eq!(
+        field_of(speech_request(
+            &sv().add_line("cv_123", "b"),
+            Provider::Vmeg
+        )),
+        "lines[1].voice_id"
+    );
+    assert_eq!(
+        field_of(speech_request(
+            &v().add_line("v-2", "b").add_line("sv_1", "c"),
+            Provider::Vmeg
+        )),
+        "lines[2].voice_id"
+    );
+    for ok in [
+        sv().add_line("sv_2", "b"),
+        v().add_line("cv_2", "b"),
+        sv().add_line("v-2", "b"),
+        v().add_line("v-2", "b"),
+    ] {
+        assert!(speech_request(&ok, Provider::Vmeg).is_ok(), "{ok:?}");
+    }
     let mut fifty = v();
     for _ in 1..50 {
         fifty = fifty.add_line("cv_1", "x");
