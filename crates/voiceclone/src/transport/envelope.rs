@@ -107,8 +107,7 @@ fn body_snippet(body: &[u8], scrubber: &Scrubber) -> String {
     if text.contains("\\u") || text.contains("\\U") {
         return "a body with \\u escapes (not shown)".to_owned();
     }
-    let words: Vec<&str> = text.split_whitespace().collect();
-    words.join(" ").chars().take(300).collect()
+    crate::error::folded(&text, 300)
 }
 
 /// Applies the envelope rule: success iff `code` is the provider's success code (integer or
