@@ -1,6 +1,8 @@
 //! The adapter against JimmyAI's dialect, on a scripted loopback server.
 
-use crate::adapter_support::{SECRET_KEY, client, fast_wait};
+use crate::adapter_support::{
+    SECRET_KEY, assert_no_forged_or_huge_line, capture_logs, client, fast_wait, megabyte_word,
+};
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime};
 use voiceclone::{
@@ -886,4 +888,50 @@ async fn upload_of_a_missing_or_unsupported_file_sends_nothing() {
     let e = c.upload_sample("Cargo.toml").await.unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }), "{e}");
     assert!(server.seen().is_empty());
+}
+
+/// Review 23-b #5: JimmyAI's status word and `error` are cut where they are read and their
+/// control characters folded (see the VMEG test of the same name).
+#[tokio::test]
+async fn a_megabyte_status_reason_or_type_is_cut_and_forges_no_log_line() {
+    let (logs, _guard) = capture_logs();
+    let big = megabyte_word();
+    let running = ok(task("audio_1", "soundCloningClone", &big, json!({})));
+    let server = Scripted::start(vec![running; 3]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let policy = fast_wait(Provider::JimmyAi).with_max_polls(Some(3));
+    let e = c
+        .wait_for_clone(&JobId::new("audio_1"), &policy)
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::WaitTimedOut { .. }), "{e}");
+    let shown = e.to_string();
+    assert!(shown.len() < 2048 && !shown.contains('\n'), "{shown}");
+
+    let failed = ok(task(
+        "audio_1",
+        "soundCloningClone",
+        "failed",
+        json!({"error": big}),
+    ));
+    let server = Scripted::start(vec![failed]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let e = c
+        .wait_for_clone(&JobId::new("audio_1"), &fast_wait(Provider::JimmyAi))
+        .await
+        .unwrap_err();
+    match e.kind() {
+        ErrorKind::TaskFailed { reason, .. } => {
+            assert!(reason.chars().count() <= 501, "{} chars", reason.len());
+            assert!(
+                !reason.contains('\n') && reason.starts_with("www"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().len() < 2048);
+    let text = logs.take();
+    assert!(text.contains("undocumented task status"), "{text}");
+    assert_no_forged_or_huge_line(&text);
 }

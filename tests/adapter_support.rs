@@ -41,3 +41,33 @@ pub fn list_data_shapes() -> [(serde_json::Value, bool); 6] {
         (json!({"records": null, "total": 0}), true),
     ]
 }
+
+/// Everything logged on this thread (debug and up), kept in memory until the guard is dropped.
+pub fn capture_logs() -> (
+    workspace_tests::captured::Captured,
+    tracing::subscriber::DefaultGuard,
+) {
+    let out = workspace_tests::captured::Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    (out, tracing::subscriber::set_default(subscriber))
+}
+
+/// A server's text of about 1 MiB holding a newline that would start a forged log line.
+pub const FORGED_LINE: &str = "\n2026-12-05T00:00:00Z  INFO voiceclone: task t-1 succeeded";
+
+pub fn megabyte_word() -> String {
+    format!("{}{FORGED_LINE}{}", "w".repeat(32), "x".repeat(1 << 20))
+}
+
+/// No line of `logs` was started by a server's newline, none is over 2 KiB.
+pub fn assert_no_forged_or_huge_line(logs: &str) {
+    for line in logs.lines() {
+        assert!(line.len() < 2048, "a {}-byte log line", line.len());
+        assert!(!line.starts_with("2026-12-05T00:00:00Z"), "forged: {line}");
+    }
+}

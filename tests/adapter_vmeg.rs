@@ -1,6 +1,8 @@
 //! The adapter against VMEG's dialect, on a scripted loopback server.
 
-use crate::adapter_support::{SECRET_KEY, client, fast_wait};
+use crate::adapter_support::{
+    SECRET_KEY, assert_no_forged_or_huge_line, capture_logs, client, fast_wait, megabyte_word,
+};
 use serde_json::{Value, json};
 use std::time::Duration;
 use voiceclone::{CloneRequest, ErrorKind, JobId, Provider, SpeechRequest, TaskStatus, VmegEngine};
@@ -1178,4 +1180,57 @@ async fn a_synchronous_create_cut_short_after_sending_is_not_resent() {
         seen[0].header("x-idempotency-key"),
         seen[1].header("x-idempotency-key")
     );
+}
+
+/// Review 23-b #5: a status word, failure reason or `taskType` a server chooses is cut where
+/// it is read and its control characters folded: a megabyte word holding a newline makes
+/// neither a megabyte error nor a megabyte warn line on every poll, nor a forged log line.
+#[tokio::test]
+async fn a_megabyte_status_reason_or_type_is_cut_and_forges_no_log_line() {
+    let (logs, _guard) = capture_logs();
+    let big = megabyte_word();
+    let server = Scripted::start(vec![detail("t-1", &big, json!({})); 3]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let policy = fast_wait(Provider::Vmeg).with_max_polls(Some(3));
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &policy)
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::WaitTimedOut { .. }), "{e}");
+    let shown = e.to_string();
+    assert!(shown.len() < 2048 && !shown.contains('\n'), "{shown}");
+    let text = logs.take();
+    assert!(text.contains("undocumented task status"), "{text}");
+    assert_no_forged_or_huge_line(&text);
+
+    let failed = detail("t-1", "failed", json!({"errorMessage": big}));
+    let server = Scripted::start(vec![failed]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    match e.kind() {
+        ErrorKind::TaskFailed { reason, .. } => {
+            assert!(reason.chars().count() <= 501, "{} chars", reason.len());
+            assert!(
+                !reason.contains('\n') && reason.starts_with("www"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().len() < 2048);
+
+    // A task type VMEG does not document, read as another kind or not: either way no
+    // megabyte of it comes back.
+    let typed = ok(json!({"taskId": "t-1", "taskType": big, "status": "running"}));
+    let server = Scripted::start(vec![typed]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let shown = match c.clone_status(&JobId::new("t-1")).await {
+        Ok(job) => format!("{job:?}"),
+        Err(e) => format!("{e} {e:?}"),
+    };
+    assert!(shown.len() < 4096 && !shown.contains('\n'), "{shown}");
+    assert_no_forged_or_huge_line(&logs.take());
 }

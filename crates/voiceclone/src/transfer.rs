@@ -193,14 +193,7 @@ fn storage_message(text: &str) -> String {
         let len = text.get(start..)?.find(&format!("</{name}>"))?;
         text.get(start..start + len)
     };
-    let folded = |s: &str| -> String {
-        s.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .take(300)
-            .collect()
-    };
+    let folded = |s: &str| crate::error::folded(s, 300);
     if text.trim_start().starts_with('<') {
         return match (element("Code"), element("Message")) {
             (Some(c), Some(m)) => folded(&format!("{c}: {m}")),

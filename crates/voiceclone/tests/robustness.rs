@@ -933,7 +933,17 @@ fn expected_status(provider: Provider, raw: &str) -> TaskStatus {
             },
             _ => None,
         };
-    known.unwrap_or_else(|| TaskStatus::Unknown(raw.to_string()))
+    // A word the server chose is kept as shown: runs of whitespace and control characters
+    // one space (no line break reaches a log line), at most 64 characters.
+    let shown: String = raw
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(64)
+        .collect();
+    known.unwrap_or_else(|| TaskStatus::Unknown(shown.trim_end().to_owned()))
 }
 
 fn arb_raw_status() -> impl Strategy<Value = String> {
@@ -972,6 +982,7 @@ fn arb_raw_status() -> impl Strategy<Value = String> {
             format!("{}{cased}{}", " ".repeat(pad), " ".repeat(pad))
         }),
         ".{0,24}",
+        ".{60,90}",
     ]
 }
 
@@ -979,7 +990,7 @@ proptest! {
     #![proptest_config(config())]
 
     /// Any status string maps per the documented table; anything else is `Unknown(raw)`,
-    /// kept verbatim.
+    /// kept as shown (folded, at most 64 characters).
     #[test]
     fn status_mapping_follows_the_table(
         provider in arb_provider(),

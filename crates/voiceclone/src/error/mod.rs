@@ -37,7 +37,30 @@ pub enum Phase {
     Answered,
 }
 
-const MAX_MESSAGE_CHARS: usize = 500;
+pub(crate) const MAX_MESSAGE_CHARS: usize = 500;
+
+/// A server's text as it is shown and kept: each run of whitespace or control characters
+/// one space (a newline would start a forged log line), at most `max` characters.
+pub(crate) fn folded(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let (mut shown, mut gap) = (0usize, false);
+    for c in text.chars() {
+        if c.is_whitespace() || c.is_control() {
+            gap = !out.is_empty();
+            continue;
+        }
+        let need = if gap { 2 } else { 1 };
+        if shown.saturating_add(need) > max {
+            break;
+        }
+        if std::mem::take(&mut gap) {
+            out.push(' ');
+        }
+        out.push(c);
+        shown = shown.saturating_add(need);
+    }
+    out
+}
 
 /// The adapter's error: a [`ErrorKind`] plus whatever the provider said.
 ///
@@ -679,6 +702,18 @@ fn without_query(url: &url::Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server's text never carries a line break or escape code into a log line, and a
+    /// megabyte of it is cut without being copied.
+    #[test]
+    fn folded_text_has_no_control_characters_and_a_bound() {
+        assert_eq!(folded(" a\n\r\tb\u{1b}[2J c\u{0}d  ", 64), "a b [2J c d");
+        assert_eq!(folded("abc def", 5), "abc d");
+        assert_eq!(folded("abc def", 4), "abc");
+        assert_eq!(folded("\n\t ", 9), "");
+        let big = format!("w\n{}", "é".repeat(1 << 20));
+        assert_eq!(folded(&big, 64).chars().count(), 64);
+    }
 
     #[test]
     fn may_resubmit_only_when_nothing_can_have_been_created() {

@@ -234,8 +234,9 @@ pub(crate) fn wrong_kind(id: &JobId, want: JobKind, vendor_says: &str) -> Error 
     Error::new(ErrorKind::InvalidInput {
         field: "job_id".into(),
         reason: format!(
-            "task {} is a {vendor_says} task, not a {want} task",
-            id.as_str()
+            "task {} is a {} task, not a {want} task",
+            id.as_str(),
+            super::shown_word(vendor_says)
         ),
     })
     .with_phase(crate::error::Phase::Answered)

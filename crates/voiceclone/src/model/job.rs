@@ -69,7 +69,8 @@ pub trait Job: Clone + fmt::Debug + Send + Sync + sealed::Sealed + 'static {
     fn set_output(&mut self, output: Self::Output);
     /// Sets the failure reason.
     fn set_error(&mut self, error: String);
-    /// Sets the vendor status string.
+    /// Sets the vendor status string, whitespace and control characters folded, cut to 64
+    /// characters (a server chose it).
     fn set_vendor_status(&mut self, raw: String);
     /// Sets the creation time.
     fn set_created_at(&mut self, at: SystemTime);
@@ -101,10 +102,10 @@ pub trait Job: Clone + fmt::Debug + Send + Sync + sealed::Sealed + 'static {
 pub(crate) const MAY_STILL_BE_ALIVE: &str = "the task may still be alive, so check it before \
      submitting again (a new submit may be billed as a second task)";
 
-/// A vendor's status word as it is shown and kept: trimmed, at most 64 characters (a server
+/// A vendor's status word as it is shown and kept: folded, at most 64 characters (a server
 /// chooses it).
 pub(crate) fn shown_word(raw: &str) -> String {
-    raw.trim().chars().take(64).collect()
+    crate::error::folded(raw, 64)
 }
 
 /// How a status read from an undocumented status word prints (`Debug` of jobs and task
@@ -297,7 +298,7 @@ macro_rules! job_struct {
                 self.error = Some(error);
             }
             fn set_vendor_status(&mut self, raw: String) {
-                self.vendor_status = Some(raw);
+                self.vendor_status = Some(shown_word(&raw));
             }
             fn set_created_at(&mut self, at: SystemTime) {
                 self.created_at = Some(at);

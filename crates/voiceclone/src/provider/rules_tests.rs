@@ -239,6 +239,18 @@ fn speech_ranges_and_batches() {
         )),
         "text"
     );
+    // A voice id is checked as VMEG's are, though `modelId` rides in the body: a
+    // zero-width space from a paste, inner whitespace or a megabyte is never sent.
+    for id in ["\u{200b}m-1", "m 1", "m\n1", "m\t1", &"x".repeat(300)] {
+        assert_eq!(
+            field_of(speech_request(
+                &SpeechRequest::new(id, "hi"),
+                Provider::JimmyAi
+            )),
+            "voice_id",
+            "{id:?}"
+        );
+    }
 
     let v = || SpeechRequest::new("cv_1", "hello");
     assert!(
@@ -262,6 +274,31 @@ fn speech_ranges_and_batches() {
         field_of(speech_request(&v().add_line("cv_1", "  "), Provider::Vmeg)),
         "lines[1].text"
     );
+    // VMEG answers 400 to a call mixing system and cloned voices (api-facts A11); ids of
+    // neither prefix are not known to be either.
+    let sv = || SpeechRequest::new("sv_en_us_female_01", "a");
+    assert_eq!(
+        field_of(speech_request(
+            &sv().add_line("cv_123", "b"),
+            Provider::Vmeg
+        )),
+        "lines[1].voice_id"
+    );
+    assert_eq!(
+        field_of(speech_request(
+            &v().add_line("v-2", "b").add_line("sv_1", "c"),
+            Provider::Vmeg
+        )),
+        "lines[2].voice_id"
+    );
+    for ok in [
+        sv().add_line("sv_2", "b"),
+        v().add_line("cv_2", "b"),
+        sv().add_line("v-2", "b"),
+        v().add_line("v-2", "b"),
+    ] {
+        assert!(speech_request(&ok, Provider::Vmeg).is_ok(), "{ok:?}");
+    }
     let mut fifty = v();
     for _ in 1..50 {
         fifty = fifty.add_line("cv_1", "x");

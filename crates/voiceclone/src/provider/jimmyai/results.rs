@@ -21,7 +21,7 @@ pub(crate) fn map_status(raw: &str) -> TaskStatus {
         "processing" => TaskStatus::Running,
         "completed" => TaskStatus::Succeeded,
         "failed" => TaskStatus::Failed,
-        _ => TaskStatus::Unknown(raw.to_owned()),
+        _ => TaskStatus::Unknown(crate::model::shown_word(raw)),
     }
 }
 
@@ -40,8 +40,8 @@ fn id_or(task: &types::AudioTask, fallback: Option<&JobId>) -> Option<JobId> {
 
 fn error_text(task: &types::AudioTask) -> Option<String> {
     text(task.error.as_ref())
-        .filter(|e| !e.trim().is_empty())
-        .map(str::to_owned)
+        .map(|e| crate::error::folded(e, crate::error::MAX_MESSAGE_CHARS))
+        .filter(|e| !e.is_empty())
 }
 
 fn created(task: &types::AudioTask) -> Option<std::time::SystemTime> {

@@ -166,7 +166,8 @@ pub(crate) fn speech_request(req: &SpeechRequest) -> Result<(), Error> {
         ));
     }
     for line in &req.lines {
-        non_blank("voice_id", line.voice_id.as_str())?;
+        // As VMEG's are: a paste's zero-width space or a stray newline is never sent.
+        validate::id("voice_id", line.voice_id.as_str())?;
         jimmyai_text("text", &line.text, JIMMYAI_AUDIO_MAX_CHARS)?;
     }
     if let Some(s) = req.speed

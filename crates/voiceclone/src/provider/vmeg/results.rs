@@ -53,7 +53,7 @@ pub(crate) fn map_status(raw: &str) -> TaskStatus {
         }
         "error" | "fail" | "failure" | "cancelled" | "canceled" | "timeout" | "timed_out"
         | "expired" => TaskStatus::Failed,
-        _ => TaskStatus::Unknown(raw.to_owned()),
+        _ => TaskStatus::Unknown(crate::model::shown_word(raw)),
     }
 }
 

@@ -94,10 +94,20 @@ pub(crate) fn speech_request(req: &SpeechRequest) -> Result<(), Error> {
             ),
         ));
     }
+    // VMEG answers 400 to system (`sv_`) and cloned (`cv_`) voices in one call (api-facts
+    // A11); an id of neither prefix may be either, so it is not held against the others.
+    let mut prefix = None;
     for (i, line) in req.lines.iter().enumerate() {
+        let field = format!("lines[{i}].voice_id");
         // The id as `rename_voice` / `delete_voice` check it: a stray newline or blank read
         // from a file is refused here, not sent for VMEG to answer "voice not found".
-        validate::id(&format!("lines[{i}].voice_id"), line.voice_id.as_str())?;
+        validate::id(&field, line.voice_id.as_str())?;
+        let id = line.voice_id.as_str();
+        if let Some(p) = ["sv_", "cv_"].into_iter().find(|p| id.starts_with(p))
+            && *prefix.get_or_insert(p) != p
+        {
+            return Err(invalid(&field, "mixes sv_ and cv_ voices in one call"));
+        }
         validate::speakable(&format!("lines[{i}].text"), &line.text)?;
     }
     if let Some(w) = req.emotion_weight

@@ -43,8 +43,8 @@ impl ResultExtras {
         ]
         .into_iter()
         .flatten()
-        .find(|s| !s.trim().is_empty())
-        .cloned()
+        .map(|s| crate::error::folded(s, crate::error::MAX_MESSAGE_CHARS))
+        .find(|s| !s.is_empty())
     }
 }
 
