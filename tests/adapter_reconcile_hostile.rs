@@ -279,20 +279,8 @@ async fn a_failed_resend_keeps_the_first_submit_time() {
         sent,
         "a resend past the key lifetime was sent"
     );
-    // A task the first submit's answer named is kept when the resend's answers name none.
-    let named = Error::new(ErrorKind::OutcomeUnknown {
-        idempotency_key: Some("k-named".into()),
-        task_id: Some(JobId::new("t-first")),
-        submitted_at: SystemTime::now() - Duration::from_secs(60),
-        request: RequestSummary::default(),
-    });
-    let server = Scripted::start(vec![Step::Drop, Step::Drop, Step::Drop]).await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let e = c.resubmit_speech(&named, &req).await.unwrap_err();
-    assert!(
-        matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: Some(t), .. } if t.as_str() == "t-first"),
-        "{e}"
-    );
+    // (An error naming its task is never resent: see
+    // `a_resend_of_an_error_naming_its_task_is_refused_with_nothing_sent`.)
     // `resend_speech` too: its error carries the submit time it was given.
     let at = SystemTime::now() - Duration::from_secs(3600);
     let server = Scripted::start(vec![Step::Drop, Step::Drop, Step::Drop]).await;
@@ -306,6 +294,44 @@ async fn a_failed_resend_keeps_the_first_submit_time() {
         "{e}"
     );
     assert!(e.last_attempt_at().is_some_and(|l| l > at), "{e}");
+}
+
+/// An `OutcomeUnknown` naming its task (VMEG's documented 502 with `data.taskId`) is never
+/// resent: the retry loop does not repeat such an answer under its key, since whether a
+/// failed attempt uses up the key is UNKNOWN (api-facts A4). The resubmit is refused naming
+/// `error` and the task, nothing sent. Before: the create went out, a second task could be
+/// billed, and `Accepted` told the caller the first submit had made nothing.
+#[tokio::test]
+async fn a_resend_of_an_error_naming_its_task_is_refused_with_nothing_sent() {
+    let named = Error::new(ErrorKind::OutcomeUnknown {
+        idempotency_key: Some("k-named".into()),
+        task_id: Some(JobId::new("t-first")),
+        submitted_at: SystemTime::now() - Duration::from_secs(3600),
+        request: RequestSummary::default(),
+    });
+    let accept = || {
+        Step::ok(
+            json!({"code": 200, "message": "", "data": {"taskId": "t-second", "status": "processing"}}),
+        )
+    };
+    let server = Scripted::start(vec![accept(), accept()]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let speech = SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    let clone = voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav");
+    let refused = [
+        c.resubmit_speech(&named, &speech).await.map(|_| ()),
+        c.resubmit_clone(&named, &clone).await.map(|_| ()),
+    ];
+    for r in refused {
+        let e = r.unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "error"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("t-first"), "{e}");
+        assert!(!e.may_resubmit(), "{e}");
+    }
+    assert_eq!(server.seen().len(), 0, "a resend was sent");
 }
 
 /// The resend window is the public `KEY_RESEND_WINDOW` (the CLI decides by it too): a resend

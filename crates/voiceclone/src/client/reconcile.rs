@@ -408,6 +408,10 @@ impl Client {
     /// unknown again ends in an `OutcomeUnknown` dated from the first submit (its
     /// `submitted_at`; its [`Error::last_attempt_at`] is the resend's): resent in turn, it is
     /// refused 23 h after the first submit, and [`ReconcileQuery::from_error`] spans both.
+    /// An error naming its task (`task_id`: VMEG's 502 with `data.taskId`) is never resent
+    /// (`InvalidInput` naming `error`, nothing sent): whether that attempt used up the key is
+    /// UNKNOWN (api-facts A4), so a resend may bill a second task; check that task with
+    /// [`Client::reconcile`] or [`Client::task`].
     ///
     /// Not guarded: a resend right after an attempt cut short on this side (a per-call
     /// timeout, a dropped connection) may reach VMEG while it still processes the first
@@ -597,6 +601,16 @@ impl Client {
                 "this provider has no idempotency key: a resend cannot be recognised as the same call and may create and bill a second task; use reconcile instead",
             ));
         };
+        // The retry loop does not repeat an answer naming its task under the key (whether a
+        // failed attempt uses the key up is UNKNOWN, api-facts A4): nor does a resend.
+        if let Some(id) = &query.task_id {
+            return refuse(
+                "error",
+                format!(
+                    "the answer named task {id}: check it with reconcile or Client::task; a resend may bill a second task"
+                ),
+            );
+        }
         if let Some(refusal) = past_key_lifetime(query.submitted_at, "error") {
             return Err(self.resubmit_error(refusal));
         }
