@@ -38,7 +38,7 @@ impl Client {
     /// [`Reconciled::None`] only once the window has ended (before, a task may still be
     /// created in it: an empty, incomplete [`Reconciled::Candidates`]), when every listed task
     /// of the kind has a creation time
-    /// outside the window and the 5 minutes after it (the vendor's clock may be ahead), and
+    /// outside the window and the 5 minutes either side (the vendor's clock may be off), and
     /// no task of the kind the answer named exists (one dated outside the window is a
     /// candidate). A task list answering with neither a `records` array nor a `total` is no
     /// evidence of an empty account (`InvalidResponse`: not known), and a submit or last
@@ -129,6 +129,9 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
+        // FUTURE_SKEW either side of the window: the vendor's clock may be that far ahead of
+        // this one or behind it, and a task it dates there may be the submit's.
+        let skewed_from = from.checked_sub(FUTURE_SKEW).unwrap_or(from);
         let skewed_to = to.checked_add(FUTURE_SKEW).unwrap_or(to);
         let mut filter = TaskFilter::all();
         filter.kind = q.kind;
@@ -147,9 +150,7 @@ impl Client {
                 {
                     named_listed = Some(s.clone());
                 }
-                // Up to FUTURE_SKEW after the window too: the vendor's clock may be that far
-                // ahead of this one, and a task it dates there may be the submit's.
-                let fits = s.may_be_created_between(from, skewed_to);
+                let fits = s.may_be_created_between(skewed_from, skewed_to);
                 std::future::ready(fits && seen.insert(s.id.clone()))
             })
             .try_collect()

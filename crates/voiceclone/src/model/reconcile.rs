@@ -281,8 +281,9 @@ pub enum Reconciled {
     /// Tasks whose kind and creation time fit the submit, none tied to it by anything else:
     /// one of them may be it, or none (another caller's work). A task whose creation time is
     /// missing, unreadable or without a UTC offset is here whenever it could fit; so is one
-    /// dated up to 5 minutes after `to` (the vendor's clock may be ahead), and the task an
-    /// answer named when it exists but is dated outside the window. Empty (and `incomplete`)
+    /// dated up to 5 minutes before `from` or after `to` (the vendor's clock may be off), and
+    /// the task an answer named when it exists but is dated outside the window. Empty (and
+    /// `incomplete`)
     /// when no task was seen but one may still appear: the search ran before the window's
     /// end (`to`; a request cut short may still be processed by the vendor), or a resend met
     /// VMEG's 409 (the first submit's task exists).
@@ -299,8 +300,8 @@ pub enum Reconciled {
         /// task may then be none of `tasks`, so not even a sole candidate should be taken.
         incomplete: bool,
     },
-    /// No task of the kind was created in the window or the 5 minutes after it (the vendor's
-    /// clock may be ahead), asked after the window ended: every listed one has a creation
+    /// No task of the kind was created in the window or the 5 minutes either side (the
+    /// vendor's clock may be off), asked after the window ended: every listed one has a creation
     /// time (with its UTC offset, or
     /// [`crate::UNKNOWN_OFFSET_SPAN`] away without one) outside that, and no task of the kind
     /// an answer named exists.
@@ -388,7 +389,7 @@ impl fmt::Display for Reconciled {
                 if outside > 0 {
                     write!(
                         f,
-                        "({outside} of them dated outside that span: within the 5 minutes the vendor's clock may be ahead, or named by the submit's answer) "
+                        "({outside} of them dated outside that span: within the 5 minutes the vendor's clock may be off, or named by the submit's answer) "
                     )?;
                 }
                 let list: Vec<String> = tasks.iter().map(ToString::to_string).collect();
