@@ -35,8 +35,9 @@ impl Client {
     /// beside no unfinished or failed clone task, in a search that read every record).
     /// [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
-    /// [`Reconciled::None`] only once the window has ended (before, a task may still be
-    /// created in it: an empty, incomplete [`Reconciled::Candidates`]), when every listed task
+    /// [`Reconciled::None`] only once the window and the 5 minutes after it have ended
+    /// (before, a task may still be created or dated in it: an empty, incomplete
+    /// [`Reconciled::Candidates`]), when every listed task
     /// of the kind has a creation time
     /// outside the window and the 5 minutes either side (the vendor's clock may be off), and
     /// no task of the kind the answer named exists (one dated outside the window is a
@@ -289,10 +290,10 @@ impl Client {
                         "the task list answered with no records and no total (data null or empty), which says nothing of the submit's task: whether it created one is not known; do not submit it again yet",
                     ));
             }
-            // Before the window ends, a task may still be created in it (a request cut short
-            // on this side may still be processed by the vendor): nothing seen yet is no
-            // answer.
-            if SystemTime::now() < to {
+            // Before the window and its skew end, a task may still be created or dated in it
+            // (a request cut short here may still be processed by the vendor, up to 180 s on
+            // a synchronous create): nothing seen yet is no answer, as its text says.
+            if SystemTime::now() < skewed_to {
                 return Ok(Reconciled::Candidates {
                     tasks: Vec::new(),
                     from,
@@ -418,7 +419,7 @@ impl Client {
     /// timeout, a dropped connection) may reach VMEG while it still processes the first
     /// request. VMEG documents that a key is accepted once (api-facts A4), but how it treats
     /// a duplicate still in flight is UNKNOWN; when in doubt, [`Client::reconcile`] first
-    /// (it answers `None` only after the submit's window has ended), or resend once the
+    /// (it answers `None` only 5 minutes after the submit's window has ended), or resend once the
     /// operation's own timeout has passed since [`Error::last_attempt_at`] (180 s for the
     /// synchronous creates, 30 s otherwise).
     ///

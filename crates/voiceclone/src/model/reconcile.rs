@@ -283,10 +283,10 @@ pub enum Reconciled {
     /// missing, unreadable or without a UTC offset is here whenever it could fit; so is one
     /// dated up to 5 minutes before `from` or after `to` (the vendor's clock may be off), and
     /// the task an answer named when it exists but is dated outside the window. Empty (and
-    /// `incomplete`)
-    /// when no task was seen but one may still appear: the search ran before the window's
-    /// end (`to`; a request cut short may still be processed by the vendor), or a resend met
-    /// VMEG's 409 (the first submit's task exists).
+    /// `incomplete`) when no task was seen but one may still appear: the search ran before 5
+    /// minutes after the window's end (`to`; a request cut short may still be processed by
+    /// the vendor, and its clock may be ahead), or a resend met VMEG's 409 (the first
+    /// submit's task exists).
     Candidates {
         /// The tasks that fit.
         tasks: Vec<TaskSummary>,
@@ -301,8 +301,8 @@ pub enum Reconciled {
         incomplete: bool,
     },
     /// No task of the kind was created in the window or the 5 minutes either side (the
-    /// vendor's clock may be off), asked after the window ended: every listed one has a creation
-    /// time (with its UTC offset, or
+    /// vendor's clock may be off), asked once the window and the 5 minutes after it ended:
+    /// every listed one has a creation time (with its UTC offset, or
     /// [`crate::UNKNOWN_OFFSET_SPAN`] away without one) outside that, and no task of the kind
     /// an answer named exists.
     None {
