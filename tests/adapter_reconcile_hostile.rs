@@ -638,6 +638,12 @@ async fn a_query_that_could_only_mislead_is_refused_before_sending() {
             ReconcileQuery::new(now + Duration::from_secs(3600)),
             "submitted_at",
         ),
+        // A last attempt in the future would stretch the window to it (2099: every task
+        // since the submit a candidate, `None` impossible, "look again after 2099").
+        (
+            ReconcileQuery::new(now).last_attempt_at(now + Duration::from_secs(3600)),
+            "last_attempt_at",
+        ),
         (
             ReconcileQuery::new(now).task_id(voiceclone::JobId::typed(
                 Provider::JimmyAi,
@@ -668,6 +674,11 @@ async fn a_query_that_could_only_mislead_is_refused_before_sending() {
     // A few minutes of clock skew is no future.
     assert!(
         c.reconcile(&ReconcileQuery::new(now + Duration::from_secs(60)))
+            .await
+            .is_ok()
+    );
+    assert!(
+        c.reconcile(&ReconcileQuery::new(now).last_attempt_at(now + Duration::from_secs(60)))
             .await
             .is_ok()
     );

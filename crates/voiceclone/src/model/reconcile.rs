@@ -124,33 +124,33 @@ impl ReconcileQuery {
         self
     }
 
-    /// `InvalidInput` naming the field for a query that could only mislead: a submit time
-    /// more than 5 minutes after `now`, a submit or last-attempt time before 2020 (a zero
-    /// column read as 1970), a task id of another provider than `provider`, one whose kind is
-    /// not the query's, or a bare one that looks like a stored id (it would be looked up
-    /// whole, and the vendor's "not found" is no answer).
+    /// `InvalidInput` naming the field for a query that could only mislead: a submit or
+    /// last-attempt time more than 5 minutes after `now` or before 2020 (a zero column read
+    /// as 1970), a task id of another provider than `provider`, one whose kind is not the
+    /// query's, or a bare one that looks like a stored id (it would be looked up whole, and
+    /// the vendor's "not found" is no answer).
     pub(crate) fn check(&self, provider: Provider, now: SystemTime) -> Result<(), Error> {
         let floor = std::time::UNIX_EPOCH + EARLIEST_SUBMIT;
         for (field, at) in [
             ("submitted_at", Some(self.submitted_at)),
             ("last_attempt_at", self.last_attempt_at),
         ] {
-            if at.is_some_and(|at| at < floor) {
+            let Some(at) = at else { continue };
+            if at < floor {
                 return Err(Error::invalid_input(
                     field,
                     "is before 2020-01-01, before either vendor's API: a zero or unset time, not a submit's; a search around it would find nothing for a real one",
                 ));
             }
-        }
-        if self
-            .submitted_at
-            .duration_since(now)
-            .is_ok_and(|ahead| ahead > FUTURE_SKEW)
-        {
-            return Err(Error::invalid_input(
-                "submitted_at",
-                "is in the future: no submit was sent then, and a search around it would find nothing for a real one",
-            ));
+            if at
+                .duration_since(now)
+                .is_ok_and(|ahead| ahead > FUTURE_SKEW)
+            {
+                return Err(Error::invalid_input(
+                    field,
+                    "is in the future: no submit was sent then, and a search around it would find nothing for a real one",
+                ));
+            }
         }
         if let Some(id) = &self.task_id {
             id.check_bare_text("task_id")?;
