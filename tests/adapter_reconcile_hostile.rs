@@ -334,6 +334,69 @@ async fn a_resend_of_an_error_naming_its_task_is_refused_with_nothing_sent() {
     assert_eq!(server.seen().len(), 0, "a resend was sent");
 }
 
+/// A resend while the first submit's request may still be running at the vendor (a call cut
+/// short here: a per-call timeout, a signal, a crash) would reach VMEG with the key in
+/// flight, and how VMEG treats that is UNKNOWN (api-facts A4): a second bill. So it waits
+/// for the route's own timeout since the last attempt (180 s for a synchronous create, 30 s
+/// otherwise, or the client's timeout when larger): before, refused naming `error` /
+/// `submitted_at` with the time to resend after, nothing sent. Before: sent at once.
+#[tokio::test]
+async fn a_resend_while_the_first_request_may_still_run_is_refused_with_nothing_sent() {
+    let now = SystemTime::now();
+    let lost = |at: SystemTime| {
+        Error::new(ErrorKind::OutcomeUnknown {
+            idempotency_key: Some("k-cut".into()),
+            task_id: None,
+            submitted_at: at,
+            request: RequestSummary::default(),
+        })
+    };
+    let bad_voice = || {
+        Step::status(
+            400,
+            json!({"code": 400, "message": "bad voice", "data": null}),
+        )
+    };
+    let asynch = SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    let sync = asynch.clone().synchronous(true);
+    let refused = |e: &Error, field: &str| {
+        matches!(e.kind(), ErrorKind::InvalidInput { field: f, .. } if f == field)
+            && e.to_string().contains("resend after")
+    };
+    for (age, req, sent) in [
+        (0, &asynch, false),
+        (20, &asynch, false),
+        (31, &asynch, true),
+        (100, &sync, false),
+        (181, &sync, true),
+    ] {
+        let at = now - Duration::from_secs(age);
+        let server = Scripted::start(vec![bad_voice(), bad_voice()]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c.resubmit_speech(&lost(at), req).await.unwrap_err();
+        assert_eq!(!refused(&e, "error"), sent, "{age} s: {e}");
+        assert!(!e.may_resubmit(), "{e}");
+        let keyed = req.clone().idempotency_key("k-cut");
+        let e = c.resend_speech(&keyed, at).await.unwrap_err();
+        assert_eq!(!refused(&e, "submitted_at"), sent, "{age} s: {e}");
+        assert_eq!(server.seen().len(), 2 * usize::from(sent), "{age} s: {e}");
+    }
+    // The client's own timeout, when larger, is how long the first request may run.
+    let server = Scripted::start(vec![]).await;
+    let c = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key(crate::adapter_support::SECRET_KEY)
+        .base_url(&server.base_url)
+        .timeout(Duration::from_secs(400))
+        .build()
+        .unwrap();
+    let e = c
+        .resubmit_speech(&lost(now - Duration::from_secs(300)), &asynch)
+        .await
+        .unwrap_err();
+    assert!(refused(&e, "error"), "{e}");
+    assert!(server.seen().is_empty(), "a resend was sent");
+}
+
 /// The resend window is the public `KEY_RESEND_WINDOW` (the CLI decides by it too): a resend
 /// a minute inside it is sent, a minute past it refused with nothing sent.
 #[tokio::test]

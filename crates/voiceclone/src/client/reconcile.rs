@@ -415,13 +415,11 @@ impl Client {
     /// UNKNOWN (api-facts A4), so a resend may bill a second task; check that task with
     /// [`Client::reconcile`] or [`Client::task`].
     ///
-    /// Not guarded: a resend right after an attempt cut short on this side (a per-call
-    /// timeout, a dropped connection) may reach VMEG while it still processes the first
-    /// request. VMEG documents that a key is accepted once (api-facts A4), but how it treats
-    /// a duplicate still in flight is UNKNOWN; when in doubt, [`Client::reconcile`] first
-    /// (it answers `None` only 5 minutes after the submit's window has ended), or resend once the
-    /// operation's own timeout has passed since [`Error::last_attempt_at`] (180 s for the
-    /// synchronous creates, 30 s otherwise).
+    /// A resend before the operation's own timeout has passed since [`Error::last_attempt_at`]
+    /// (180 s for the synchronous creates, 30 s otherwise, or the client's timeout when
+    /// larger) is refused (`InvalidInput` naming `error`, saying when to resend, nothing
+    /// sent): an attempt cut short here (a per-call timeout, a signal) may still be running
+    /// at VMEG, and how it treats a key still in flight is UNKNOWN (api-facts A4).
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
@@ -436,6 +434,14 @@ impl Client {
     /// // The connection broke: did the clone land? (here it did not)
     /// let err = client.clone_voice(&req).await.unwrap_err();
     /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
+    /// // A minute later (sooner, the first request may still be running: refused).
+    /// # let err = voiceclone::Error::new(match err.kind().clone() {
+    /// #     ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request } => {
+    /// #         let submitted_at = submitted_at - std::time::Duration::from_secs(60);
+    /// #         ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request }
+    /// #     }
+    /// #     other => other,
+    /// # });
     /// match client.resubmit_clone(&err, &req).await? {
     ///     Resubmitted::Accepted(job) => assert!(!job.status.is_terminal()), // first created nothing
     ///     other => panic!("expected accepted, got {other:?}"),
@@ -482,8 +488,12 @@ impl Client {
         req: &CloneRequest,
     ) -> Result<Resubmitted<CloneJob>, Error> {
         let resent = async {
-            let (key, mut query) =
-                self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Clone)?;
+            let (key, mut query) = self.resubmission(
+                err,
+                req.idempotency_key.as_deref(),
+                req.synchronous,
+                JobKind::Clone,
+            )?;
             // The path the resend would take: the plan's last request is the create.
             let planned = crate::provider::offline(self.provider()).plan_clone;
             let plan = planned(req, true).map_err(|e| self.resubmit_error(e))?;
@@ -520,6 +530,14 @@ impl Client {
     /// let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.");
     /// let err = client.synthesize(&req).await.unwrap_err(); // the answer was lost
     /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
+    /// // A minute later (sooner, the first request may still be running: refused).
+    /// # let err = voiceclone::Error::new(match err.kind().clone() {
+    /// #     ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request } => {
+    /// #         let submitted_at = submitted_at - std::time::Duration::from_secs(60);
+    /// #         ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request }
+    /// #     }
+    /// #     other => other,
+    /// # });
     /// // The first submit had landed: the resend creates nothing new.
     /// let again = client.resubmit_speech(&err, &req).await?;
     /// assert!(matches!(again, Resubmitted::AlreadyAccepted(_)), "{again:?}");
@@ -533,8 +551,12 @@ impl Client {
         req: &SpeechRequest,
     ) -> Result<Resubmitted<SpeechJob>, Error> {
         let resent = async {
-            let (key, query) =
-                self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Speech)?;
+            let (key, query) = self.resubmission(
+                err,
+                req.idempotency_key.as_deref(),
+                req.synchronous,
+                JobKind::Speech,
+            )?;
             let planned = crate::provider::offline(self.provider()).plan_speech;
             let plan = planned(req).map_err(|e| self.resubmit_error(e))?;
             self.same_route(err, Some(&plan.path))?;
@@ -584,6 +606,7 @@ impl Client {
         &self,
         err: &Error,
         req_key: Option<&str>,
+        synchronous: Option<bool>,
         kind: JobKind,
     ) -> Result<(String, ReconcileQuery), Error> {
         let refuse = |field: &str, reason: String| {
@@ -629,6 +652,12 @@ impl Client {
         query
             .check(self.provider(), SystemTime::now())
             .map_err(|e| self.resubmit_error(e))?;
+        let last = query
+            .last_attempt_at
+            .map_or(query.submitted_at, |l| l.max(query.submitted_at));
+        if let Some(refusal) = self.may_still_run(last, synchronous, "error") {
+            return Err(self.resubmit_error(refusal));
+        }
         Ok((key, query))
     }
 
@@ -714,6 +743,37 @@ fn dated_from_first_submit(e: Error, query: &ReconcileQuery) -> Error {
         request: request.clone(),
     };
     e.with_kind(kind).with_last_attempt_at(last)
+}
+
+impl Client {
+    /// The refusal (`InvalidInput` naming `field`) of a resend while the request of a submit
+    /// whose last attempt was at `last` may still be running at the vendor: a request cut
+    /// short here (a per-call timeout, a signal, a crash) runs on there up to its route's
+    /// timeout, and how VMEG treats a key still in flight is UNKNOWN (api-facts A4).
+    pub(super) fn may_still_run(
+        &self,
+        last: SystemTime,
+        synchronous: Option<bool>,
+        field: &str,
+    ) -> Option<Error> {
+        // The spec's 180 s for the synchronous creates (`x-voiceclone-timeout-seconds`).
+        let route = if synchronous == Some(true) {
+            std::time::Duration::from_secs(180)
+        } else {
+            crate::transport::DEFAULT_TIMEOUT
+        };
+        let runs = self.t().timeout_override.map_or(route, |t| t.max(route));
+        let after = last.checked_add(runs)?;
+        (SystemTime::now() < after).then(|| {
+            Error::invalid_input(
+                field,
+                format!(
+                    "its first request may still be running at the vendor: resend after {}",
+                    crate::time::format_rfc3339(after)
+                ),
+            )
+        })
+    }
 }
 
 /// The refusal (`InvalidInput` naming `field`) of a resend of a submit made at
