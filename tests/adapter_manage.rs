@@ -489,6 +489,13 @@ async fn jimmyai_reconcile_says_what_cannot_be_recovered() {
         .await
         .unwrap();
     assert_eq!(r.found().map(|t| &t.id), Some(&job.id));
+    // Without a kind, the stored id's own kind is the one looked up. Before: `Unsupported`,
+    // "the task's kind is needed", for the `--task-id jimmyai:clone:…` the CLI suggests.
+    let r = c
+        .reconcile(&ReconcileQuery::new(SystemTime::now()).task_id(job.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(r.found().map(|t| &t.id), Some(&job.id));
 }
 
 #[tokio::test]

@@ -83,6 +83,14 @@ impl Client {
 
     async fn reconcile_inner(&self, q: &ReconcileQuery) -> Result<Reconciled, Error> {
         q.check(self.provider(), SystemTime::now())?;
+        // Without a kind, a stored id's own: JimmyAI looks a task up by its kind.
+        let mut own = None;
+        if q.kind.is_none()
+            && let Some(kind) = q.task_id.as_ref().and_then(JobId::kind)
+        {
+            own = Some(q.clone().kind(kind));
+        }
+        let q = own.as_ref().unwrap_or(q);
         if let Some(id) = &q.task_id {
             self.refuse_api_key_in("task_id", id.as_str())?;
         }
