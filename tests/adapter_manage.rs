@@ -15,6 +15,8 @@ use voiceclone::{
 use voiceclone_sim::{FaultKind, SimConfig, SimHandle, Simulator};
 use workspace_tests::Capture;
 
+use crate::adapter_support::backdated;
+
 const CLONE_OP: &str = "vmeg.cloneVoiceCreateAsync";
 
 async fn sim(tweak: impl FnOnce(SimConfig) -> SimConfig) -> SimHandle {
@@ -261,6 +263,12 @@ async fn lost_clone(sim: &SimHandle, c: &Client, name: &str) -> voiceclone::Erro
     e
 }
 
+/// [`lost_clone`] as if sent `secs` ago: a resend sooner than its route's timeout (30 s
+/// asynchronous, 180 s synchronous) is refused, the request may still be running at VMEG.
+async fn lost_clone_ago(sim: &SimHandle, c: &Client, name: &str, secs: u64) -> voiceclone::Error {
+    backdated(&lost_clone(sim, c, name).await, Duration::from_secs(secs))
+}
+
 /// A status read, a task lookup and a deletion are calls about a task that exists: whatever
 /// they fail with (a 429 after the retries, an id of the other kind refused before sending),
 /// `may_resubmit()` is false, as for a wait. Before, `clone_status` ending in a 429 said
@@ -481,6 +489,13 @@ async fn jimmyai_reconcile_says_what_cannot_be_recovered() {
         .await
         .unwrap();
     assert_eq!(r.found().map(|t| &t.id), Some(&job.id));
+    // Without a kind, the stored id's own kind is the one looked up. Before: `Unsupported`,
+    // "the task's kind is needed", for the `--task-id jimmyai:clone:…` the CLI suggests.
+    let r = c
+        .reconcile(&ReconcileQuery::new(SystemTime::now()).task_id(job.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(r.found().map(|t| &t.id), Some(&job.id));
 }
 
 #[tokio::test]
@@ -488,7 +503,7 @@ async fn a_marked_resubmit_that_meets_409_is_already_accepted() {
     let sim = sim(|c| c).await;
     let c = client(&sim, Provider::Vmeg);
     let req = clone_req("resent");
-    let e = lost_clone(&sim, &c, "resent").await;
+    let e = lost_clone_ago(&sim, &c, "resent", 60).await;
     let ErrorKind::OutcomeUnknown {
         idempotency_key: Some(key),
         submitted_at,
@@ -544,7 +559,7 @@ async fn a_long_voice_name_cut_in_the_summary_still_ties_its_task_on_resubmit() 
     let name = format!("{start}-lost");
     let _ = c.clone_voice(&clone_req(&twin)).await.unwrap();
     let req = clone_req(&name);
-    let e = lost_clone(&sim, &c, &name).await;
+    let e = lost_clone_ago(&sim, &c, &name, 60).await;
     let ErrorKind::OutcomeUnknown { request, .. } = e.kind() else {
         panic!("{e}");
     };
@@ -586,7 +601,8 @@ async fn a_resubmit_whose_first_submit_never_landed_is_accepted() {
     let e = c.clone_voice(&req).await.unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
     assert_eq!(sim.task_count(), 0);
-    match c.resubmit_clone(&e, &req).await.unwrap() {
+    let e_then = backdated(&e, Duration::from_secs(60));
+    match c.resubmit_clone(&e_then, &req).await.unwrap() {
         Resubmitted::Accepted(j) => assert_eq!(
             j.idempotency_key.as_deref(),
             ReconcileQuery::from_error(&e)
@@ -623,7 +639,7 @@ async fn a_resubmit_whose_first_submit_never_landed_is_accepted() {
 async fn a_resubmit_to_the_other_create_route_is_refused_and_nothing_is_sent() {
     let sim = sim(|c| c).await;
     let c = client(&sim, Provider::Vmeg);
-    let e = lost_clone(&sim, &c, "route").await;
+    let e = lost_clone_ago(&sim, &c, "route", 200).await;
     let speech = SpeechRequest::new("sv_en_us_female_01", "Hi.");
     sim.fail_next("vmeg.ttsCreateAsync", FaultKind::DropAfter, 1)
         .unwrap();
@@ -632,6 +648,8 @@ async fn a_resubmit_to_the_other_create_route_is_refused_and_nothing_is_sent() {
         matches!(lost_speech.kind(), ErrorKind::OutcomeUnknown { .. }),
         "{lost_speech}"
     );
+    // Past even the synchronous route's 180 s: the refusal below is the route's.
+    let lost_speech = backdated(&lost_speech, Duration::from_secs(200));
     let tasks = sim.task_count();
     let refused = [
         c.resubmit_clone(&e, &clone_req("route").synchronous(true))
@@ -676,7 +694,7 @@ async fn two_resends_of_one_submit_at_once_send_one() {
     let sim = sim(|c| c).await;
     let c = client(&sim, Provider::Vmeg);
     let req = clone_req("twice");
-    let e = lost_clone(&sim, &c, "twice").await;
+    let e = lost_clone_ago(&sim, &c, "twice", 60).await;
     sim.complete_all_now();
     let creates = sim.stats().requests(CLONE_OP);
     let other = c.clone();

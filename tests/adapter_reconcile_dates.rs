@@ -81,10 +81,12 @@ async fn only_times_that_cannot_fit_even_loosely_read_as_none() {
     for created_at in [
         json!("2026-01-01T20:00:30Z"),
         json!("2026-01-01T04:00:00+00:00"),
-        // Without an offset, more than fourteen hours (plus the window) away; after the
-        // window, plus the 5 minutes the vendor's clock may be ahead too.
+        // Without an offset, more than fourteen hours (plus the window) away, plus the 5
+        // minutes the vendor's clock may be ahead of this one or behind it, on either side.
         json!("2026-01-02T02:08:00"),
-        json!("2025-12-31T21:57:00"),
+        json!("2025-12-31T21:52:00"),
+        // With its offset, more than 5 minutes before the window.
+        json!("2026-01-01T11:52:59Z"),
     ] {
         let r = reconcile(created_at.clone()).await;
         assert!(matches!(r, Reconciled::None { .. }), "{created_at}: {r}");
@@ -110,5 +112,24 @@ async fn a_time_with_an_offset_no_zone_uses_is_no_time_and_the_task_stays_a_cand
             r.to_string().contains("cannot be ruled out"),
             "{created_at}: {r}"
         );
+    }
+}
+
+/// A vendor clock behind this one dates the submit's task before the window: 3 minutes
+/// behind, with the default 120 s window, puts it at 11:55:00Z for a submit at 12:00:00Z.
+/// The list filter allows the same 5 minutes of skew before the window as after it, so the
+/// task is a candidate (`Found` keeps the exact window). The loose lower bound of a time
+/// without an offset moves by the same 5 minutes (21:57 was `None` before, as one minute
+/// below it). Before: `None` ("most likely created nothing"), and a second paid submit.
+#[tokio::test]
+async fn a_vendor_clock_behind_this_one_still_gives_a_candidate() {
+    for created_at in [
+        json!("2026-01-01T11:55:00Z"),
+        json!("2026-01-01T11:53:01Z"),
+        json!("2025-12-31T21:57:00"),
+    ] {
+        let r = reconcile(created_at.clone()).await;
+        assert!(!matches!(r, Reconciled::None { .. }), "{created_at}: {r}");
+        only_candidate(&r);
     }
 }

@@ -279,20 +279,8 @@ async fn a_failed_resend_keeps_the_first_submit_time() {
         sent,
         "a resend past the key lifetime was sent"
     );
-    // A task the first submit's answer named is kept when the resend's answers name none.
-    let named = Error::new(ErrorKind::OutcomeUnknown {
-        idempotency_key: Some("k-named".into()),
-        task_id: Some(JobId::new("t-first")),
-        submitted_at: SystemTime::now() - Duration::from_secs(60),
-        request: RequestSummary::default(),
-    });
-    let server = Scripted::start(vec![Step::Drop, Step::Drop, Step::Drop]).await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let e = c.resubmit_speech(&named, &req).await.unwrap_err();
-    assert!(
-        matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: Some(t), .. } if t.as_str() == "t-first"),
-        "{e}"
-    );
+    // (An error naming its task is never resent: see
+    // `a_resend_of_an_error_naming_its_task_is_refused_with_nothing_sent`.)
     // `resend_speech` too: its error carries the submit time it was given.
     let at = SystemTime::now() - Duration::from_secs(3600);
     let server = Scripted::start(vec![Step::Drop, Step::Drop, Step::Drop]).await;
@@ -306,6 +294,107 @@ async fn a_failed_resend_keeps_the_first_submit_time() {
         "{e}"
     );
     assert!(e.last_attempt_at().is_some_and(|l| l > at), "{e}");
+}
+
+/// An `OutcomeUnknown` naming its task (VMEG's documented 502 with `data.taskId`) is never
+/// resent: the retry loop does not repeat such an answer under its key, since whether a
+/// failed attempt uses up the key is UNKNOWN (api-facts A4). The resubmit is refused naming
+/// `error` and the task, nothing sent. Before: the create went out, a second task could be
+/// billed, and `Accepted` told the caller the first submit had made nothing.
+#[tokio::test]
+async fn a_resend_of_an_error_naming_its_task_is_refused_with_nothing_sent() {
+    let named = Error::new(ErrorKind::OutcomeUnknown {
+        idempotency_key: Some("k-named".into()),
+        task_id: Some(JobId::new("t-first")),
+        submitted_at: SystemTime::now() - Duration::from_secs(3600),
+        request: RequestSummary::default(),
+    });
+    let accept = || {
+        Step::ok(
+            json!({"code": 200, "message": "", "data": {"taskId": "t-second", "status": "processing"}}),
+        )
+    };
+    let server = Scripted::start(vec![accept(), accept()]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let speech = SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    let clone = voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav");
+    let refused = [
+        c.resubmit_speech(&named, &speech).await.map(|_| ()),
+        c.resubmit_clone(&named, &clone).await.map(|_| ()),
+    ];
+    for r in refused {
+        let e = r.unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "error"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("t-first"), "{e}");
+        assert!(!e.may_resubmit(), "{e}");
+    }
+    assert_eq!(server.seen().len(), 0, "a resend was sent");
+}
+
+/// A resend while the first submit's request may still be running at the vendor (a call cut
+/// short here: a per-call timeout, a signal, a crash) would reach VMEG with the key in
+/// flight, and how VMEG treats that is UNKNOWN (api-facts A4): a second bill. So it waits
+/// for the route's own timeout since the last attempt (180 s for a synchronous create, 30 s
+/// otherwise, or the client's timeout when larger): before, refused naming `error` /
+/// `submitted_at` with the time to resend after, nothing sent. Before: sent at once.
+#[tokio::test]
+async fn a_resend_while_the_first_request_may_still_run_is_refused_with_nothing_sent() {
+    let now = SystemTime::now();
+    let lost = |at: SystemTime| {
+        Error::new(ErrorKind::OutcomeUnknown {
+            idempotency_key: Some("k-cut".into()),
+            task_id: None,
+            submitted_at: at,
+            request: RequestSummary::default(),
+        })
+    };
+    let bad_voice = || {
+        Step::status(
+            400,
+            json!({"code": 400, "message": "bad voice", "data": null}),
+        )
+    };
+    let asynch = SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    let sync = asynch.clone().synchronous(true);
+    let refused = |e: &Error, field: &str| {
+        matches!(e.kind(), ErrorKind::InvalidInput { field: f, .. } if f == field)
+            && e.to_string().contains("resend after")
+    };
+    for (age, req, sent) in [
+        (0, &asynch, false),
+        (20, &asynch, false),
+        (31, &asynch, true),
+        (100, &sync, false),
+        (181, &sync, true),
+    ] {
+        let at = now - Duration::from_secs(age);
+        let server = Scripted::start(vec![bad_voice(), bad_voice()]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c.resubmit_speech(&lost(at), req).await.unwrap_err();
+        assert_eq!(!refused(&e, "error"), sent, "{age} s: {e}");
+        assert!(!e.may_resubmit(), "{e}");
+        let keyed = req.clone().idempotency_key("k-cut");
+        let e = c.resend_speech(&keyed, at).await.unwrap_err();
+        assert_eq!(!refused(&e, "submitted_at"), sent, "{age} s: {e}");
+        assert_eq!(server.seen().len(), 2 * usize::from(sent), "{age} s: {e}");
+    }
+    // The client's own timeout, when larger, is how long the first request may run.
+    let server = Scripted::start(vec![]).await;
+    let c = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key(crate::adapter_support::SECRET_KEY)
+        .base_url(&server.base_url)
+        .timeout(Duration::from_secs(400))
+        .build()
+        .unwrap();
+    let e = c
+        .resubmit_speech(&lost(now - Duration::from_secs(300)), &asynch)
+        .await
+        .unwrap_err();
+    assert!(refused(&e, "error"), "{e}");
+    assert!(server.seen().is_empty(), "a resend was sent");
 }
 
 /// The resend window is the public `KEY_RESEND_WINDOW` (the CLI decides by it too): a resend
@@ -476,20 +565,24 @@ async fn unreadable_records_in_the_window_forbid_none() {
             "{records}: {r:?}"
         );
     }
-    // A list that sent nothing at all: `None` once the window has ended; before, a task
-    // may still be created in it (the submit cut short here may still be processed), so
-    // an empty, incomplete search, never "created nothing".
-    let server = Scripted::start(vec![list(json!([])), list(json!([]))]).await;
+    // A list that sent nothing at all: `None` once the window and the 5 minutes after it
+    // (the vendor's clock may be ahead) have ended; before, a task may still be created or
+    // dated in it (the submit cut short here may still be processed, for up to 180 s on a
+    // synchronous create), so an empty, incomplete search, never "created nothing", as
+    // its own "look again after" says. 150 s ago is past the 120 s window, not past that.
+    let server = Scripted::start(vec![list(json!([])), list(json!([])), list(json!([]))]).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let r = c
-        .reconcile(&ReconcileQuery::new(now).kind(JobKind::Speech))
-        .await
-        .unwrap();
-    assert!(
-        matches!(&r, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.is_empty()),
-        "{r}"
-    );
-    assert!(r.to_string().contains("look again after"), "{r}");
+    for at in [now, now - Duration::from_secs(150)] {
+        let r = c
+            .reconcile(&ReconcileQuery::new(at).kind(JobKind::Speech))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&r, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.is_empty()),
+            "{r}"
+        );
+        assert!(r.to_string().contains("look again after"), "{r}");
+    }
     let hour_ago = now - Duration::from_secs(3600);
     let r = c
         .reconcile(&ReconcileQuery::new(hour_ago).kind(JobKind::Speech))
@@ -608,6 +701,12 @@ async fn a_query_that_could_only_mislead_is_refused_before_sending() {
             ReconcileQuery::new(now + Duration::from_secs(3600)),
             "submitted_at",
         ),
+        // A last attempt in the future would stretch the window to it (2099: every task
+        // since the submit a candidate, `None` impossible, "look again after 2099").
+        (
+            ReconcileQuery::new(now).last_attempt_at(now + Duration::from_secs(3600)),
+            "last_attempt_at",
+        ),
         (
             ReconcileQuery::new(now).task_id(voiceclone::JobId::typed(
                 Provider::JimmyAi,
@@ -638,6 +737,11 @@ async fn a_query_that_could_only_mislead_is_refused_before_sending() {
     // A few minutes of clock skew is no future.
     assert!(
         c.reconcile(&ReconcileQuery::new(now + Duration::from_secs(60)))
+            .await
+            .is_ok()
+    );
+    assert!(
+        c.reconcile(&ReconcileQuery::new(now).last_attempt_at(now + Duration::from_secs(60)))
             .await
             .is_ok()
     );

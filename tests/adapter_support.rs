@@ -71,3 +71,24 @@ pub fn assert_no_forged_or_huge_line(logs: &str) {
         assert!(!line.starts_with("2026-12-05T00:00:00Z"), "forged: {line}");
     }
 }
+
+/// `e` (an `OutcomeUnknown`) as if its submit had been sent `age` earlier: a resend sooner
+/// than its route's timeout after the submit is refused (the first request may still be
+/// running at the vendor). Keeps the key, task id and request; not the operation or the
+/// last attempt (`None`: the submit time).
+pub fn backdated(e: &voiceclone::Error, age: Duration) -> voiceclone::Error {
+    match e.kind().clone() {
+        voiceclone::ErrorKind::OutcomeUnknown {
+            idempotency_key,
+            task_id,
+            submitted_at,
+            request,
+        } => voiceclone::Error::new(voiceclone::ErrorKind::OutcomeUnknown {
+            idempotency_key,
+            task_id,
+            submitted_at: submitted_at - age,
+            request,
+        }),
+        _ => panic!("not an outcome_unknown: {e}"),
+    }
+}

@@ -707,7 +707,7 @@ async fn submit_or_signal<J>(
         let last = std::time::SystemTime::now();
         let mut f = Failure::from_adapter(&e).with("last_attempt_at", crate::output::rfc3339(last));
         f.kind = what.to_owned();
-        f.message = format!("{message}: {}", look_up(kind, own_key, at, last));
+        f.message = format!("{message}: {}", look_up(kind, own_key, None, at, last));
         f
     };
     let result = match signals.as_mut() {
@@ -742,6 +742,7 @@ fn unknown_from_adapter(e: &voiceclone::Error, kind: JobKind) -> Failure {
     let mut f = Failure::from_adapter(e);
     if let ErrorKind::OutcomeUnknown {
         idempotency_key,
+        task_id,
         submitted_at,
         ..
     } = e.kind()
@@ -753,50 +754,65 @@ fn unknown_from_adapter(e: &voiceclone::Error, kind: JobKind) -> Failure {
         f.details
             .entry("last_attempt_at")
             .or_insert_with(|| crate::output::rfc3339(last).into());
-        let look_up = look_up(kind, idempotency_key.as_deref(), *submitted_at, last);
+        let look_up = look_up(
+            kind,
+            idempotency_key.as_deref(),
+            task_id.as_ref(),
+            *submitted_at,
+            last,
+        );
         f.message = format!("{}: {look_up}", f.message);
     }
     f
 }
 
 /// What to do about a submit whose outcome is unknown, made at `at` and last attempted at
-/// `last`: with a key, the reconcile command ready to paste; without (JimmyAI), the span of
-/// time to check the account's jobs in.
+/// `last`: with a key or a task the answer named, the reconcile command ready to paste;
+/// without either (JimmyAI), the span of time to check the account's jobs in.
 fn look_up(
     kind: JobKind,
     key: Option<&str>,
+    task: Option<&JobId>,
     at: std::time::SystemTime,
     last: std::time::SystemTime,
 ) -> String {
     let (at, last) = (crate::output::rfc3339(at), crate::output::rfc3339(last));
-    match key {
-        Some(key) => format!(
-            "look it up with `{}` before submitting again",
-            reconcile_command(kind, &at, &last, key)
-        ),
-        None => format!(
+    if key.is_none() && task.is_none() {
+        return format!(
             "JimmyAI cannot look a job up by key: check the account for a job submitted at {at}, last attempt at {last}, before submitting again"
-        ),
+        );
     }
+    format!(
+        "look it up with `{}` before submitting again",
+        reconcile_command(kind, &at, &last, key, task)
+    )
 }
 
-/// `voiceclone --provider vmeg [--base-url URL] reconcile ...` for a VMEG submit of `kind`
-/// made at `submitted_at` whose last attempt ended at `last_attempt_at`, every value
-/// shell-quoted ([`crate::output::suggested_command`]).
+/// `voiceclone --provider vmeg [--base-url URL] reconcile ...` for a submit of `kind` made at
+/// `submitted_at` whose last attempt ended at `last_attempt_at`, with its key and the task
+/// its answer named when known, every value shell-quoted
+/// ([`crate::output::suggested_command`]).
 fn reconcile_command(
     kind: JobKind,
     submitted_at: &str,
     last_attempt_at: &str,
-    key: &str,
+    key: Option<&str>,
+    task: Option<&JobId>,
 ) -> String {
     use crate::output::shell_word as sh;
-    crate::output::suggested_command(&format!(
-        "reconcile --kind {} --submitted-at {} --last-attempt-at {} --key {}",
+    let mut args = format!(
+        "reconcile --kind {} --submitted-at {} --last-attempt-at {}",
         kind_name(kind),
         sh(submitted_at),
         sh(last_attempt_at),
-        sh(key)
-    ))
+    );
+    if let Some(key) = key {
+        args = format!("{args} --key {}", sh(key));
+    }
+    if let Some(id) = task {
+        args = format!("{args} --task-id {}", sh_id(id));
+    }
+    crate::output::suggested_command(&args)
 }
 
 /// `id` in its stored form as one shell word, for a suggested `voiceclone wait ID`: a
@@ -1160,6 +1176,25 @@ async fn upload(client: &Client, p: Provider, file: &std::path::Path, bar: Uploa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The suggested `reconcile` carries the task the answer named: without it the search
+    /// can answer `none` for a task dated outside the window (VMEG), and JimmyAI, with no
+    /// key, got no command at all.
+    #[test]
+    fn the_suggested_reconcile_names_the_task_the_answer_named() {
+        let at = std::time::SystemTime::now();
+        let id = JobId::typed(Provider::Vmeg, voiceclone::JobKind::Clone, "A");
+        let text = look_up(JobKind::Clone, Some("k-1"), Some(&id), at, at);
+        assert!(
+            text.contains("--task-id vmeg:clone:A") && text.contains("--key k-1"),
+            "{text}"
+        );
+        let id = JobId::typed(Provider::JimmyAi, voiceclone::JobKind::Speech, "audio_1");
+        let text = look_up(JobKind::Speech, None, Some(&id), at, at);
+        assert!(text.contains("reconcile --kind speech"), "{text}");
+        assert!(text.contains("--task-id jimmyai:speech:audio_1"), "{text}");
+        assert!(!text.contains("--key"), "{text}");
+    }
 
     /// `body` signed with `secret` now, as VMEG signs (computed here with the RustCrypto
     /// hmac crate): `(timestamp, signature)`.

@@ -35,10 +35,11 @@ impl Client {
     /// beside no unfinished or failed clone task, in a search that read every record).
     /// [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
-    /// [`Reconciled::None`] only once the window has ended (before, a task may still be
-    /// created in it: an empty, incomplete [`Reconciled::Candidates`]), when every listed task
+    /// [`Reconciled::None`] only once the window and the 5 minutes after it have ended
+    /// (before, a task may still be created or dated in it: an empty, incomplete
+    /// [`Reconciled::Candidates`]), when every listed task
     /// of the kind has a creation time
-    /// outside the window and the 5 minutes after it (the vendor's clock may be ahead), and
+    /// outside the window and the 5 minutes either side (the vendor's clock may be off), and
     /// no task of the kind the answer named exists (one dated outside the window is a
     /// candidate). A task list answering with neither a `records` array nor a `total` is no
     /// evidence of an empty account (`InvalidResponse`: not known), and a submit or last
@@ -82,6 +83,14 @@ impl Client {
 
     async fn reconcile_inner(&self, q: &ReconcileQuery) -> Result<Reconciled, Error> {
         q.check(self.provider(), SystemTime::now())?;
+        // Without a kind, a stored id's own: JimmyAI looks a task up by its kind.
+        let mut own = None;
+        if q.kind.is_none()
+            && let Some(kind) = q.task_id.as_ref().and_then(JobId::kind)
+        {
+            own = Some(q.clone().kind(kind));
+        }
+        let q = own.as_ref().unwrap_or(q);
         if let Some(id) = &q.task_id {
             self.refuse_api_key_in("task_id", id.as_str())?;
         }
@@ -129,6 +138,9 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
+        // FUTURE_SKEW either side of the window: the vendor's clock may be that far ahead of
+        // this one or behind it, and a task it dates there may be the submit's.
+        let skewed_from = from.checked_sub(FUTURE_SKEW).unwrap_or(from);
         let skewed_to = to.checked_add(FUTURE_SKEW).unwrap_or(to);
         let mut filter = TaskFilter::all();
         filter.kind = q.kind;
@@ -147,9 +159,7 @@ impl Client {
                 {
                     named_listed = Some(s.clone());
                 }
-                // Up to FUTURE_SKEW after the window too: the vendor's clock may be that far
-                // ahead of this one, and a task it dates there may be the submit's.
-                let fits = s.may_be_created_between(from, skewed_to);
+                let fits = s.may_be_created_between(skewed_from, skewed_to);
                 std::future::ready(fits && seen.insert(s.id.clone()))
             })
             .try_collect()
@@ -288,10 +298,10 @@ impl Client {
                         "the task list answered with no records and no total (data null or empty), which says nothing of the submit's task: whether it created one is not known; do not submit it again yet",
                     ));
             }
-            // Before the window ends, a task may still be created in it (a request cut short
-            // on this side may still be processed by the vendor): nothing seen yet is no
-            // answer.
-            if SystemTime::now() < to {
+            // Before the window and its skew end, a task may still be created or dated in it
+            // (a request cut short here may still be processed by the vendor, up to 180 s on
+            // a synchronous create): nothing seen yet is no answer, as its text says.
+            if SystemTime::now() < skewed_to {
                 return Ok(Reconciled::Candidates {
                     tasks: Vec::new(),
                     from,
@@ -408,14 +418,16 @@ impl Client {
     /// unknown again ends in an `OutcomeUnknown` dated from the first submit (its
     /// `submitted_at`; its [`Error::last_attempt_at`] is the resend's): resent in turn, it is
     /// refused 23 h after the first submit, and [`ReconcileQuery::from_error`] spans both.
+    /// An error naming its task (`task_id`: VMEG's 502 with `data.taskId`) is never resent
+    /// (`InvalidInput` naming `error`, nothing sent): whether that attempt used up the key is
+    /// UNKNOWN (api-facts A4), so a resend may bill a second task; check that task with
+    /// [`Client::reconcile`] or [`Client::task`].
     ///
-    /// Not guarded: a resend right after an attempt cut short on this side (a per-call
-    /// timeout, a dropped connection) may reach VMEG while it still processes the first
-    /// request. VMEG documents that a key is accepted once (api-facts A4), but how it treats
-    /// a duplicate still in flight is UNKNOWN; when in doubt, [`Client::reconcile`] first
-    /// (it answers `None` only after the submit's window has ended), or resend once the
-    /// operation's own timeout has passed since [`Error::last_attempt_at`] (180 s for the
-    /// synchronous creates, 30 s otherwise).
+    /// A resend before the operation's own timeout has passed since [`Error::last_attempt_at`]
+    /// (180 s for the synchronous creates, 30 s otherwise, or the client's timeout when
+    /// larger) is refused (`InvalidInput` naming `error`, saying when to resend, nothing
+    /// sent): an attempt cut short here (a per-call timeout, a signal) may still be running
+    /// at VMEG, and how it treats a key still in flight is UNKNOWN (api-facts A4).
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
@@ -430,6 +442,14 @@ impl Client {
     /// // The connection broke: did the clone land? (here it did not)
     /// let err = client.clone_voice(&req).await.unwrap_err();
     /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
+    /// // A minute later (sooner, the first request may still be running: refused).
+    /// # let err = voiceclone::Error::new(match err.kind().clone() {
+    /// #     ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request } => {
+    /// #         let submitted_at = submitted_at - std::time::Duration::from_secs(60);
+    /// #         ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request }
+    /// #     }
+    /// #     other => other,
+    /// # });
     /// match client.resubmit_clone(&err, &req).await? {
     ///     Resubmitted::Accepted(job) => assert!(!job.status.is_terminal()), // first created nothing
     ///     other => panic!("expected accepted, got {other:?}"),
@@ -476,8 +496,12 @@ impl Client {
         req: &CloneRequest,
     ) -> Result<Resubmitted<CloneJob>, Error> {
         let resent = async {
-            let (key, mut query) =
-                self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Clone)?;
+            let (key, mut query) = self.resubmission(
+                err,
+                req.idempotency_key.as_deref(),
+                req.synchronous,
+                JobKind::Clone,
+            )?;
             // The path the resend would take: the plan's last request is the create.
             let planned = crate::provider::offline(self.provider()).plan_clone;
             let plan = planned(req, true).map_err(|e| self.resubmit_error(e))?;
@@ -514,6 +538,14 @@ impl Client {
     /// let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.");
     /// let err = client.synthesize(&req).await.unwrap_err(); // the answer was lost
     /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
+    /// // A minute later (sooner, the first request may still be running: refused).
+    /// # let err = voiceclone::Error::new(match err.kind().clone() {
+    /// #     ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request } => {
+    /// #         let submitted_at = submitted_at - std::time::Duration::from_secs(60);
+    /// #         ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request }
+    /// #     }
+    /// #     other => other,
+    /// # });
     /// // The first submit had landed: the resend creates nothing new.
     /// let again = client.resubmit_speech(&err, &req).await?;
     /// assert!(matches!(again, Resubmitted::AlreadyAccepted(_)), "{again:?}");
@@ -527,8 +559,12 @@ impl Client {
         req: &SpeechRequest,
     ) -> Result<Resubmitted<SpeechJob>, Error> {
         let resent = async {
-            let (key, query) =
-                self.resubmission(err, req.idempotency_key.as_deref(), JobKind::Speech)?;
+            let (key, query) = self.resubmission(
+                err,
+                req.idempotency_key.as_deref(),
+                req.synchronous,
+                JobKind::Speech,
+            )?;
             let planned = crate::provider::offline(self.provider()).plan_speech;
             let plan = planned(req).map_err(|e| self.resubmit_error(e))?;
             self.same_route(err, Some(&plan.path))?;
@@ -578,6 +614,7 @@ impl Client {
         &self,
         err: &Error,
         req_key: Option<&str>,
+        synchronous: Option<bool>,
         kind: JobKind,
     ) -> Result<(String, ReconcileQuery), Error> {
         let refuse = |field: &str, reason: String| {
@@ -597,6 +634,16 @@ impl Client {
                 "this provider has no idempotency key: a resend cannot be recognised as the same call and may create and bill a second task; use reconcile instead",
             ));
         };
+        // The retry loop does not repeat an answer naming its task under the key (whether a
+        // failed attempt uses the key up is UNKNOWN, api-facts A4): nor does a resend.
+        if let Some(id) = &query.task_id {
+            return refuse(
+                "error",
+                format!(
+                    "the answer named task {id}: check it with reconcile or Client::task; a resend may bill a second task"
+                ),
+            );
+        }
         if let Some(refusal) = past_key_lifetime(query.submitted_at, "error") {
             return Err(self.resubmit_error(refusal));
         }
@@ -613,6 +660,12 @@ impl Client {
         query
             .check(self.provider(), SystemTime::now())
             .map_err(|e| self.resubmit_error(e))?;
+        let last = query
+            .last_attempt_at
+            .map_or(query.submitted_at, |l| l.max(query.submitted_at));
+        if let Some(refusal) = self.may_still_run(last, synchronous, "error") {
+            return Err(self.resubmit_error(refusal));
+        }
         Ok((key, query))
     }
 
@@ -698,6 +751,37 @@ fn dated_from_first_submit(e: Error, query: &ReconcileQuery) -> Error {
         request: request.clone(),
     };
     e.with_kind(kind).with_last_attempt_at(last)
+}
+
+impl Client {
+    /// The refusal (`InvalidInput` naming `field`) of a resend while the request of a submit
+    /// whose last attempt was at `last` may still be running at the vendor: a request cut
+    /// short here (a per-call timeout, a signal, a crash) runs on there up to its route's
+    /// timeout, and how VMEG treats a key still in flight is UNKNOWN (api-facts A4).
+    pub(super) fn may_still_run(
+        &self,
+        last: SystemTime,
+        synchronous: Option<bool>,
+        field: &str,
+    ) -> Option<Error> {
+        // The spec's 180 s for the synchronous creates (`x-voiceclone-timeout-seconds`).
+        let route = if synchronous == Some(true) {
+            std::time::Duration::from_secs(180)
+        } else {
+            crate::transport::DEFAULT_TIMEOUT
+        };
+        let runs = self.t().timeout_override.map_or(route, |t| t.max(route));
+        let after = last.checked_add(runs)?;
+        (SystemTime::now() < after).then(|| {
+            Error::invalid_input(
+                field,
+                format!(
+                    "its first request may still be running at the vendor: resend after {}",
+                    crate::time::format_rfc3339(after)
+                ),
+            )
+        })
+    }
 }
 
 /// The refusal (`InvalidInput` naming `field`) of a resend of a submit made at

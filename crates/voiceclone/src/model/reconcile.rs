@@ -124,33 +124,33 @@ impl ReconcileQuery {
         self
     }
 
-    /// `InvalidInput` naming the field for a query that could only mislead: a submit time
-    /// more than 5 minutes after `now`, a submit or last-attempt time before 2020 (a zero
-    /// column read as 1970), a task id of another provider than `provider`, one whose kind is
-    /// not the query's, or a bare one that looks like a stored id (it would be looked up
-    /// whole, and the vendor's "not found" is no answer).
+    /// `InvalidInput` naming the field for a query that could only mislead: a submit or
+    /// last-attempt time more than 5 minutes after `now` or before 2020 (a zero column read
+    /// as 1970), a task id of another provider than `provider`, one whose kind is not the
+    /// query's, or a bare one that looks like a stored id (it would be looked up whole, and
+    /// the vendor's "not found" is no answer).
     pub(crate) fn check(&self, provider: Provider, now: SystemTime) -> Result<(), Error> {
         let floor = std::time::UNIX_EPOCH + EARLIEST_SUBMIT;
         for (field, at) in [
             ("submitted_at", Some(self.submitted_at)),
             ("last_attempt_at", self.last_attempt_at),
         ] {
-            if at.is_some_and(|at| at < floor) {
+            let Some(at) = at else { continue };
+            if at < floor {
                 return Err(Error::invalid_input(
                     field,
                     "is before 2020-01-01, before either vendor's API: a zero or unset time, not a submit's; a search around it would find nothing for a real one",
                 ));
             }
-        }
-        if self
-            .submitted_at
-            .duration_since(now)
-            .is_ok_and(|ahead| ahead > FUTURE_SKEW)
-        {
-            return Err(Error::invalid_input(
-                "submitted_at",
-                "is in the future: no submit was sent then, and a search around it would find nothing for a real one",
-            ));
+            if at
+                .duration_since(now)
+                .is_ok_and(|ahead| ahead > FUTURE_SKEW)
+            {
+                return Err(Error::invalid_input(
+                    field,
+                    "is in the future: no submit was sent then, and a search around it would find nothing for a real one",
+                ));
+            }
         }
         if let Some(id) = &self.task_id {
             id.check_bare_text("task_id")?;
@@ -281,11 +281,12 @@ pub enum Reconciled {
     /// Tasks whose kind and creation time fit the submit, none tied to it by anything else:
     /// one of them may be it, or none (another caller's work). A task whose creation time is
     /// missing, unreadable or without a UTC offset is here whenever it could fit; so is one
-    /// dated up to 5 minutes after `to` (the vendor's clock may be ahead), and the task an
-    /// answer named when it exists but is dated outside the window. Empty (and `incomplete`)
-    /// when no task was seen but one may still appear: the search ran before the window's
-    /// end (`to`; a request cut short may still be processed by the vendor), or a resend met
-    /// VMEG's 409 (the first submit's task exists).
+    /// dated up to 5 minutes before `from` or after `to` (the vendor's clock may be off), and
+    /// the task an answer named when it exists but is dated outside the window. Empty (and
+    /// `incomplete`) when no task was seen but one may still appear: the search ran before 5
+    /// minutes after the window's end (`to`; a request cut short may still be processed by
+    /// the vendor, and its clock may be ahead), or a resend met VMEG's 409 (the first
+    /// submit's task exists).
     Candidates {
         /// The tasks that fit.
         tasks: Vec<TaskSummary>,
@@ -299,9 +300,9 @@ pub enum Reconciled {
         /// task may then be none of `tasks`, so not even a sole candidate should be taken.
         incomplete: bool,
     },
-    /// No task of the kind was created in the window or the 5 minutes after it (the vendor's
-    /// clock may be ahead), asked after the window ended: every listed one has a creation
-    /// time (with its UTC offset, or
+    /// No task of the kind was created in the window or the 5 minutes either side (the
+    /// vendor's clock may be off), asked once the window and the 5 minutes after it ended:
+    /// every listed one has a creation time (with its UTC offset, or
     /// [`crate::UNKNOWN_OFFSET_SPAN`] away without one) outside that, and no task of the kind
     /// an answer named exists.
     None {
@@ -388,7 +389,7 @@ impl fmt::Display for Reconciled {
                 if outside > 0 {
                     write!(
                         f,
-                        "({outside} of them dated outside that span: within the 5 minutes the vendor's clock may be ahead, or named by the submit's answer) "
+                        "({outside} of them dated outside that span: within the 5 minutes the vendor's clock may be off, or named by the submit's answer) "
                     )?;
                 }
                 let list: Vec<String> = tasks.iter().map(ToString::to_string).collect();
