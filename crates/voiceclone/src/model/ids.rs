@@ -467,7 +467,7 @@ impl VoiceId {
             return Err(Error::invalid_input(
                 field,
                 format!(
-                    "voice {} was never activated and expired at {} (unix {}): an unactivated modelId is usable for three days after its preview (refused here a day past that, whichever way JimmyAI counts them); clone the voice again (if it was activated elsewhere, store it as activated)",
+                    "voice {} was never activated and expired at {} (unix {}): an unactivated modelId is usable for three days after its preview (refused here a day past that, whichever way JimmyAI counts them); clone the voice again (if it was activated elsewhere or its preview's date is wrong, store it as activated)",
                     Excerpt::of(&self.id),
                     crate::time::format_rfc3339(activate_by),
                     unix_secs(activate_by)

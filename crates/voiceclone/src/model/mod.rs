@@ -60,8 +60,8 @@ mod upload;
 
 pub use audio::AudioSource;
 pub(crate) use excerpt::Excerpt;
+pub(crate) use ids::wrong_kind;
 pub use ids::{Activation, JobId, Provider, VoiceId};
-pub(crate) use ids::{JIMMYAI_EXPIRY_GRACE, wrong_kind};
 pub use job::{CloneJob, Job, JobKind, SpeechJob};
 pub(crate) use job::{MAY_STILL_BE_ALIVE, shown_word};
 pub use options::{Emotion, OutputFormat, ParseError, SoundVersion, SubtitleMode, VmegEngine};

@@ -74,10 +74,11 @@ fn job_of<J: Job>(task: &types::AudioTask, fallback_id: Option<&JobId>) -> Optio
 /// activation deadline counts from the preview's `created`, unless that is before 2020
 /// (`1000000000`, 2001: a date JimmyAI got wrong, which would expire a `modelId` just made,
 /// refused locally with "clone the voice again", a second paid preview): then the deadline
-/// is left unknown and JimmyAI decides. So is a deadline already passed, grace included, when
-/// the answer is read (a `created` days off): JimmyAI refuses an expired id itself, and a
-/// refused production create is not billed. A preview polled two days after it was made
-/// still says when it expires.
+/// is left unknown and JimmyAI decides. A plausible `created` is kept whenever the answer is
+/// read: a preview polled two days after it was made still says when it expires, and one
+/// read after its deadline is refused locally (a production create may charge the voice fee,
+/// api-facts B5, and JimmyAI's answer to an expired id is UNKNOWN); the refusal says how to
+/// send it anyway when its date is wrong.
 pub(crate) fn clone_job(task: &types::AudioTask, fallback_id: Option<&JobId>) -> Option<CloneJob> {
     let mut job: CloneJob = job_of(task, fallback_id)?;
     if let Some(model_id) = usable_id(text(task.model_id.as_ref())) {
@@ -88,16 +89,13 @@ pub(crate) fn clone_job(task: &types::AudioTask, fallback_id: Option<&JobId>) ->
         if let Some(t) = job.created_at {
             voice = voice.with_created_at(t);
             let plausible = t >= std::time::UNIX_EPOCH + crate::model::EARLIEST_SUBMIT;
-            let deadline = t.checked_add(JIMMYAI_ACTIVATION_WINDOW).filter(|d| {
-                d.checked_add(crate::model::JIMMYAI_EXPIRY_GRACE)
-                    .is_some_and(|r| r > std::time::SystemTime::now())
-            });
-            match deadline.filter(|_| plausible) {
-                Some(deadline) => voice = voice.with_activate_by(deadline),
-                None => tracing::warn!(
+            if !plausible {
+                tracing::warn!(
                     model_id = %voice.id,
-                    "the preview's creation time is before 2020 or its deadline has passed; its activation deadline is left unknown"
-                ),
+                    "the preview's creation time is before 2020; its activation deadline is left unknown"
+                );
+            } else if let Some(deadline) = t.checked_add(JIMMYAI_ACTIVATION_WINDOW) {
+                voice = voice.with_activate_by(deadline);
             }
         }
         job = job.with_voice(voice);
@@ -178,15 +176,15 @@ mod tests {
         let v = clone_job(&wrong, None).unwrap().voice.unwrap();
         assert_eq!(v.activate_by, None);
         assert_eq!(v.id.activation(), crate::model::Activation::Unknown);
-        // After 2020 but with a deadline, grace included, already passed when read (ten
-        // days ago): unknown too, where the id would be refused locally for ever. One 30 h
-        // old (a preview polled late) keeps its deadline.
-        for (age_h, kept) in [(240, false), (30, true)] {
+        // After 2020, the deadline is kept however long ago it passed (a preview read ten
+        // days late): the id is then refused locally, with the way to send it anyway, rather
+        // than sent to a create that may charge the voice fee.
+        for age_h in [240, 30] {
             let created = now - age_h * 3600;
             wrong.created = serde_json::from_value(serde_json::json!(created)).unwrap();
             let v = clone_job(&wrong, None).unwrap().voice.unwrap();
             let deadline = UNIX_EPOCH + Duration::from_secs(created + 3 * 86_400);
-            assert_eq!(v.activate_by, kept.then_some(deadline), "{age_h} h");
+            assert_eq!(v.activate_by, Some(deadline), "{age_h} h");
         }
     }
 
