@@ -1508,22 +1508,15 @@ impl VoiceCloning for FakeClient {
     }
 }
 
-/// A refused JimmyAI status read, noted as the client notes it (`provider::jimmyai::calls`):
-/// JimmyAI does not document its answer to an unknown task id. The same words as the
-/// client's, which `tests/fake_parity.rs` compares.
+/// A refused JimmyAI status read, noted as the client notes it: JimmyAI does not document its
+/// answer to an unknown task id.
 fn unknown_id_or_invalid(provider: Provider, id: &JobId, e: Error) -> Error {
-    match e.kind() {
-        ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Vendor
-            if provider == Provider::JimmyAi && e.phase() == Phase::Answered =>
-        {
-            let id = id.as_str();
-            e.with_note(format!(
-                "task id {id:?}: unknown id or invalid request (JimmyAI does not document how it answers an unknown task id); check that it is a JimmyAI task id of this API key"
-            ))
-        }
-        _ => e,
+    match provider {
+        Provider::JimmyAi => crate::provider::jimmyai::unknown_id_or_invalid(e, id),
+        Provider::Vmeg => e,
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -256,7 +256,7 @@ async fn task(
 /// `GET audios/{id}` names the id and says it is unknown or the request invalid. The kind
 /// stays what the answer said: `NotFound` only for an HTTP 404, the vendor's own "not
 /// found"; its business codes (20002, say) stay `InvalidRequest` or `Vendor`.
-fn unknown_id_or_invalid(e: Error, id: &JobId) -> Error {
+pub(crate) fn unknown_id_or_invalid(e: Error, id: &JobId) -> Error {
     match e.kind() {
         ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Vendor
             if e.phase() == Phase::Answered =>

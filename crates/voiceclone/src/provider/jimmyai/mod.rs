@@ -15,6 +15,8 @@ mod upload;
 /// For the fake: the fields summarized, not quoted.
 #[cfg(feature = "fake")]
 pub(crate) use calls::FREE_TEXT;
+#[cfg(feature = "fake")]
+pub(crate) use calls::unknown_id_or_invalid;
 use calls::{clone_status, clone_voice, speech_status, synthesize};
 /// For the fake: a local recording checked as JimmyAI's clone from it checks it.
 #[cfg(all(feature = "fake", feature = "upload"))]
