@@ -1233,4 +1233,50 @@ async fn a_megabyte_status_reason_or_type_is_cut_and_forges_no_log_line() {
     };
     assert!(shown.len() < 4096 && !shown.contains('\n'), "{shown}");
     assert_no_forged_or_huge_line(&logs.take());
+
+    // Review 23 pass 2 #8: a line's `errorMessage` in a finished TTS task reaches the
+    // wait's `TaskFailed` reason.
+    let lines = json!({"taskId": "t-1", "results": [{"errorMessage": big}]});
+    let finished =
+        ok(json!({"taskId": "t-1", "taskType": "tts", "status": "finished", "result": lines}));
+    let server = Scripted::start(vec![finished]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .wait_for_speech(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap_err();
+    match e.kind() {
+        ErrorKind::TaskFailed { reason, .. } => {
+            assert!(reason.chars().count() <= 600, "{} chars", reason.len());
+            assert!(!reason.contains('\n') && reason.contains("www"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // `Client::task` keeps the status word of a known kind and of another product, and the
+    // other product's type.
+    for step in [
+        detail("t-1", &big, json!({})),
+        ok(json!({"taskId": "t-1", "taskType": big, "status": big})),
+    ] {
+        let server = Scripted::start(vec![step]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let d = c.task(&JobId::new("t-1")).await.unwrap();
+        let shown = format!("{d:?}");
+        assert!(shown.len() < 4096 && !shown.contains('\n'), "{shown}");
+    }
+    // A listed task's type and status word reach every `Candidates` sentence.
+    let now = std::time::SystemTime::now();
+    let at = jiff::Timestamp::try_from(now).unwrap().to_string();
+    let record = json!({"taskId": "t-2", "taskType": big, "status": big, "createdAt": at});
+    let list = ok(json!({"records": [record], "total": 1}));
+    let server = Scripted::start(vec![list]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c
+        .reconcile(&voiceclone::ReconcileQuery::new(now))
+        .await
+        .unwrap();
+    let shown = format!("{r} {r:?}");
+    assert!(shown.contains("t-2"), "{shown}");
+    assert!(shown.len() < 4096 && !shown.contains('\n'), "{shown}");
+    assert_no_forged_or_huge_line(&logs.take());
 }

@@ -2345,6 +2345,44 @@ fn an_unknown_vmeg_submit_without_json_prints_the_reconcile_command() {
     }
 }
 
+/// Review 23 pass 2 #9: a VMEG synchronous clone whose answer is lost (never resent: it
+/// ends unknown) prints a reconcile command carrying its voice name, the tie a synchronous
+/// clone's search has, as the library's own `ReconcileQuery::from_error` uses it; pasted,
+/// the command parses and finds the task. Before, the command went by time and key only.
+#[test]
+fn an_unknown_sync_clone_suggests_a_reconcile_with_its_voice_name() {
+    let sim = Sim::fast(KEY);
+    sim.handle
+        .fail_next(
+            "vmeg.cloneVoiceCreate",
+            voiceclone_sim::FaultKind::DropAfter,
+            10,
+        )
+        .unwrap();
+    let args = [
+        "--provider",
+        "vmeg",
+        "clone",
+        SAMPLE,
+        "--language",
+        "en-US",
+        "--sync",
+        "--name",
+        "narrator-9",
+    ];
+    let r = run(&sim, &args).expect(3);
+    let words = suggested(&r, "reconcile");
+    assert!(
+        words.iter().any(|w| w == "--voice-name=narrator-9"),
+        "{words:?}"
+    );
+    sim.handle.clear_scripted_faults();
+    let mut pasted = vec!["--json"];
+    pasted.extend(words.iter().skip(1).map(String::as_str));
+    let j = run(&sim, &pasted).expect(0).json();
+    assert_eq!(j["result"], "found", "{j}");
+}
+
 /// Without `--json`, an unknown JimmyAI submit (no key to look it up by) prints its submit
 /// time and its last attempt's, the span to check the account in: when every answer was
 /// lost, and when a signal stopped the submit. Before, the signal's message printed neither,

@@ -920,6 +920,56 @@ fn an_undated_sole_candidate_is_not_adopted() {
     assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-old");
 }
 
+/// VMEG says the part's key was used, and the list shows the part's task inside the submit's
+/// window beside another job's task dated (with its offset) minutes before it: that one lies
+/// only in the margin the search keeps for clock skew, so it is no rival and the part's task
+/// is taken (exit 0). A rival that is undated or has no UTC offset may lie anywhere, and still
+/// keeps the part unknown. Before, the margin task made two candidates on every rerun (exit 3)
+/// until the key grew too old and only a paid resubmit was left.
+#[test]
+fn a_task_dated_only_in_the_skew_margin_is_no_rival_to_one_in_the_window() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    lose_every_submit(&fake, &args);
+    age_first_submit(dir);
+    let ms = manifest(dir)["parts"][0]["submitted_at_ms"]
+        .as_i64()
+        .unwrap();
+    let submitted = jiff::Timestamp::from_millisecond(ms).unwrap();
+    let at = |secs: i64| (submitted + jiff::SignedDuration::from_secs(secs)).to_string();
+    let (mine, before) = (at(5), at(-200));
+    let naive = (submitted - jiff::SignedDuration::from_secs(200))
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .datetime()
+        .to_string();
+
+    fake.answer_creates_with(409, key_used());
+    for (what, rival) in [
+        ("no creation time", None),
+        ("no UTC offset", Some(naive.as_str())),
+    ] {
+        fake.list_tasks_with(vec![
+            listed("t-mine", Some(&mine)),
+            listed("t-other", rival),
+        ]);
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 3, "{what}: {r:?}");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+        for needed in ["t-mine", "t-other"] {
+            assert!(msg.contains(needed), "{what}: {needed:?} missing: {msg}");
+        }
+        assert!(manifest(dir)["parts"][0].get("job_id").is_none(), "{what}");
+    }
+    fake.list_tasks_with(vec![
+        listed("t-other", Some(&before)),
+        listed("t-mine", Some(&mine)),
+    ]);
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-mine");
+}
+
 /// On a rerun VMEG says the part's key was used (its first submit was accepted), but the
 /// task list that would find the task cannot be read (here a 404): the part stays unknown
 /// (exit 3) and the next rerun resends under the same key, instead of the part going back

@@ -707,7 +707,10 @@ async fn submit_or_signal<J>(
         let last = std::time::SystemTime::now();
         let mut f = Failure::from_adapter(&e).with("last_attempt_at", crate::output::rfc3339(last));
         f.kind = what.to_owned();
-        f.message = format!("{message}: {}", look_up(kind, own_key, None, at, last));
+        f.message = format!(
+            "{message}: {}",
+            look_up(kind, own_key, None, None, at, last)
+        );
         f
     };
     let result = match signals.as_mut() {
@@ -754,10 +757,16 @@ fn unknown_from_adapter(e: &voiceclone::Error, kind: JobKind) -> Failure {
         f.details
             .entry("last_attempt_at")
             .or_insert_with(|| crate::output::rfc3339(last).into());
+        // The voice name as the library's own query takes it (whole, not blank): for a
+        // synchronous clone the only tie the search has.
+        let voice_name = voiceclone::ReconcileQuery::from_error(e)
+            .ok()
+            .and_then(|q| q.voice_name);
         let look_up = look_up(
             kind,
             idempotency_key.as_deref(),
             task_id.as_ref(),
+            voice_name.as_deref(),
             *submitted_at,
             last,
         );
@@ -773,6 +782,7 @@ fn look_up(
     kind: JobKind,
     key: Option<&str>,
     task: Option<&JobId>,
+    voice_name: Option<&str>,
     at: std::time::SystemTime,
     last: std::time::SystemTime,
 ) -> String {
@@ -784,13 +794,13 @@ fn look_up(
     }
     format!(
         "look it up with `{}` before submitting again",
-        reconcile_command(kind, &at, &last, key, task)
+        reconcile_command(kind, &at, &last, key, task, voice_name)
     )
 }
 
 /// `voiceclone --provider vmeg [--base-url URL] reconcile ...` for a submit of `kind` made at
-/// `submitted_at` whose last attempt ended at `last_attempt_at`, with its key and the task
-/// its answer named when known, every value shell-quoted
+/// `submitted_at` whose last attempt ended at `last_attempt_at`, with its key, the task its
+/// answer named and a clone's voice name when known, every value shell-quoted
 /// ([`crate::output::suggested_command`]).
 fn reconcile_command(
     kind: JobKind,
@@ -798,6 +808,7 @@ fn reconcile_command(
     last_attempt_at: &str,
     key: Option<&str>,
     task: Option<&JobId>,
+    voice_name: Option<&str>,
 ) -> String {
     use crate::output::shell_word as sh;
     let mut args = format!(
@@ -811,6 +822,10 @@ fn reconcile_command(
     }
     if let Some(id) = task {
         args = format!("{args} --task-id {}", sh_id(id));
+    }
+    // After `=`: a name starting with `-` would be read as an option.
+    if let Some(name) = voice_name {
+        args = format!("{args} --voice-name={}", sh(name));
     }
     crate::output::suggested_command(&args)
 }
@@ -1184,16 +1199,51 @@ mod tests {
     fn the_suggested_reconcile_names_the_task_the_answer_named() {
         let at = std::time::SystemTime::now();
         let id = JobId::typed(Provider::Vmeg, voiceclone::JobKind::Clone, "A");
-        let text = look_up(JobKind::Clone, Some("k-1"), Some(&id), at, at);
+        let text = look_up(JobKind::Clone, Some("k-1"), Some(&id), None, at, at);
         assert!(
             text.contains("--task-id vmeg:clone:A") && text.contains("--key k-1"),
             "{text}"
         );
         let id = JobId::typed(Provider::JimmyAi, voiceclone::JobKind::Speech, "audio_1");
-        let text = look_up(JobKind::Speech, None, Some(&id), at, at);
+        let text = look_up(JobKind::Speech, None, Some(&id), None, at, at);
         assert!(text.contains("reconcile --kind speech"), "{text}");
         assert!(text.contains("--task-id jimmyai:speech:audio_1"), "{text}");
         assert!(!text.contains("--key"), "{text}");
+    }
+
+    /// Review 23 pass 2 #9: an unknown clone's error whose request summary holds the voice
+    /// name suggests a reconcile with `--voice-name`, as `ReconcileQuery::from_error` uses
+    /// it (the only tie for a synchronous clone), shell-quoted and after `=` so a name
+    /// starting with `-` is not read as an option. A blank name or one cut for the summary
+    /// ties nothing and is left out.
+    #[test]
+    fn the_suggested_reconcile_carries_the_voice_name_the_request_held() {
+        let at = std::time::SystemTime::now();
+        let unknown = |name: &str| {
+            let mut request = voiceclone::RequestSummary::default();
+            request
+                .fields
+                .push(("voiceName".to_owned(), name.to_owned()));
+            let e = voiceclone::Error::new(ErrorKind::OutcomeUnknown {
+                idempotency_key: Some("k-1".to_owned()),
+                task_id: None,
+                submitted_at: at,
+                request,
+            });
+            unknown_from_adapter(&e, JobKind::Clone).message
+        };
+        let text = unknown("narrator");
+        assert!(text.contains("--key k-1 --voice-name=narrator"), "{text}");
+        let text = unknown("-it's $(x)");
+        assert!(text.contains(r"--voice-name='-it'\''s $(x)'"), "{text}");
+        let long = "n".repeat(10_000);
+        for name in ["  ", long.as_str()] {
+            let text = unknown(name);
+            assert!(
+                text.contains("--key k-1") && !text.contains("--voice-name"),
+                "{text}"
+            );
+        }
     }
 
     /// `body` signed with `secret` now, as VMEG signs (computed here with the RustCrypto

@@ -197,10 +197,11 @@ macro_rules! job_struct {
                 }
             }
 
-            /// Sets the vendor status string.
+            /// Sets the vendor status string, folded and cut to 64 characters (a server
+            /// chooses it; a newline in it would start a forged log line).
             #[must_use]
             pub fn with_vendor_status(mut self, raw: impl Into<String>) -> Self {
-                self.vendor_status = Some(raw.into());
+                self.set_vendor_status(raw.into());
                 self
             }
 

@@ -49,7 +49,8 @@ pub struct TaskSummary {
 }
 
 impl TaskSummary {
-    /// A summary with an id, a vendor type and a status. A bare id is typed with `provider`
+    /// A summary with an id, a vendor type (folded and cut to 64 characters: a server chooses
+    /// it, and every `Display` of the summary prints it) and a status. A bare id is typed with `provider`
     /// and `kind` when the kind is known, so it can be stored and used as is; an id that
     /// already says its provider and kind (a typed [`JobId`], or a string in the stored
     /// form) keeps them, as [`CloneJob::new`](crate::CloneJob::new) does: relabelled, one of
@@ -70,7 +71,7 @@ impl TaskSummary {
             provider,
             id,
             kind,
-            vendor_type: vendor_type.into(),
+            vendor_type: super::shown_word(&vendor_type.into()),
             status,
             vendor_status: None,
             created_at: None,
@@ -79,10 +80,10 @@ impl TaskSummary {
         }
     }
 
-    /// Sets the vendor's status word.
+    /// Sets the vendor's status word, folded and cut to 64 characters as `vendor_type` is.
     #[must_use]
     pub fn with_vendor_status(mut self, raw: impl Into<String>) -> Self {
-        self.vendor_status = Some(raw.into());
+        self.vendor_status = Some(super::shown_word(&raw.into()));
         self
     }
 

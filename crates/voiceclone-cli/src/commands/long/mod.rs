@@ -428,6 +428,27 @@ fn created_within(task: &voiceclone::TaskSummary, from: SystemTime, to: SystemTi
     !task.created_at_offset_unknown && task.created_at.is_some_and(|at| from <= at && at <= to)
 }
 
+/// The unclaimed candidates that compete for a part after VMEG's 409. The search also lists
+/// tasks dated up to `FUTURE_SKEW` outside `[from, to]` (clock skew, so it never says `None`
+/// for a real task); once one is dated inside the window, those dated with their offset
+/// outside it are no rivals, or another job's task made minutes before would keep the part
+/// unknown on every rerun. Undated or offset-less tasks may lie anywhere: they stay rivals.
+fn rivals<'a>(
+    free: impl Iterator<Item = &'a voiceclone::TaskSummary>,
+    from: SystemTime,
+    to: SystemTime,
+) -> Vec<&'a voiceclone::TaskSummary> {
+    let free: Vec<_> = free.collect();
+    if !free.iter().any(|t| created_within(t, from, to)) {
+        return free;
+    }
+    free.into_iter()
+        .filter(|t| {
+            t.created_at_offset_unknown || t.created_at.is_none() || created_within(t, from, to)
+        })
+        .collect()
+}
+
 /// A candidate task for a message: its id and what is known of its creation time.
 fn candidate(task: &voiceclone::TaskSummary) -> String {
     match task.created_at {
@@ -933,8 +954,7 @@ impl Run<'_> {
                 to,
                 incomplete,
             } => {
-                let free: Vec<&voiceclone::TaskSummary> =
-                    tasks.iter().filter(|t| !is_claimed(&t.id)).collect();
+                let free = rivals(tasks.iter().filter(|t| !is_claimed(&t.id)), *from, *to);
                 match free.as_slice() {
                     // A sole candidate of an incomplete search (records it could not read, a
                     // named task not found) may be another job's: never taken.

@@ -151,9 +151,10 @@ fn speech(data: &types::TtsCreateData) -> Speech {
                 .and_then(|d| d.value())
                 .filter(|d| *d >= 0.0 && *d < 1e9)
                 .map(Duration::from_secs_f64),
+            // Quoted in a wait's `TaskFailed` reason: folded and cut like the task's own.
             text(l.error_message.as_ref())
-                .filter(|m| !m.trim().is_empty())
-                .map(str::to_owned),
+                .map(|m| crate::error::folded(m, crate::error::MAX_MESSAGE_CHARS))
+                .filter(|m| !m.is_empty()),
         )
     };
     let skipped = data.results.skipped_at();
