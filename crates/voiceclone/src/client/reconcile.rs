@@ -472,10 +472,26 @@ impl Client {
     ///         other => {
     ///             println!("{other}");
     ///             // Or resend as the same logical call: VMEG's 409 then means "already accepted".
-    ///             match client.resubmit_clone(&err, req).await? {
-    ///                 Resubmitted::Accepted(job) => println!("submitted {}", job.id),
-    ///                 Resubmitted::AlreadyAccepted(a) => println!("{a}"),
-    ///                 _ => {}
+    ///             // A synchronous create is not resent within 180 s of its last attempt (it may
+    ///             // still be running): `err` itself comes back, `retry_after` the time left.
+    ///             let resent = match client.resubmit_clone(&err, req).await {
+    ///                 Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. })
+    ///                     && e.retry_after().is_some() =>
+    ///                 {
+    ///                     tokio::time::sleep(e.retry_after().unwrap_or_default()).await;
+    ///                     client.resubmit_clone(&e, req).await
+    ///                 }
+    ///                 other => other,
+    ///             };
+    ///             match resent {
+    ///                 Ok(Resubmitted::Accepted(job)) => println!("submitted {}", job.id),
+    ///                 Ok(Resubmitted::AlreadyAccepted(a)) => println!("{a}"),
+    ///                 Ok(_) => {}
+    ///                 // The first submit is still unknown: keep `err` (its key and times).
+    ///                 Err(e) => {
+    ///                     eprintln!("the resend failed: {e}");
+    ///                     return Err(err);
+    ///                 }
     ///             }
     ///         }
     ///     }
