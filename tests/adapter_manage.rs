@@ -263,8 +263,8 @@ async fn lost_clone(sim: &SimHandle, c: &Client, name: &str) -> voiceclone::Erro
     e
 }
 
-/// [`lost_clone`] as if sent `secs` ago: a resend sooner than its route's timeout (30 s
-/// asynchronous, 180 s synchronous) is refused, the request may still be running at VMEG.
+/// [`lost_clone`] as if sent `secs` ago: a synchronous resend sooner than 180 s is refused,
+/// the request may still be running at VMEG.
 async fn lost_clone_ago(sim: &SimHandle, c: &Client, name: &str, secs: u64) -> voiceclone::Error {
     backdated(&lost_clone(sim, c, name).await, Duration::from_secs(secs))
 }
@@ -503,7 +503,7 @@ async fn a_marked_resubmit_that_meets_409_is_already_accepted() {
     let sim = sim(|c| c).await;
     let c = client(&sim, Provider::Vmeg);
     let req = clone_req("resent");
-    let e = lost_clone_ago(&sim, &c, "resent", 60).await;
+    let e = lost_clone(&sim, &c, "resent").await;
     let ErrorKind::OutcomeUnknown {
         idempotency_key: Some(key),
         submitted_at,
@@ -559,7 +559,7 @@ async fn a_long_voice_name_cut_in_the_summary_still_ties_its_task_on_resubmit() 
     let name = format!("{start}-lost");
     let _ = c.clone_voice(&clone_req(&twin)).await.unwrap();
     let req = clone_req(&name);
-    let e = lost_clone_ago(&sim, &c, &name, 60).await;
+    let e = lost_clone(&sim, &c, &name).await;
     let ErrorKind::OutcomeUnknown { request, .. } = e.kind() else {
         panic!("{e}");
     };
@@ -601,8 +601,7 @@ async fn a_resubmit_whose_first_submit_never_landed_is_accepted() {
     let e = c.clone_voice(&req).await.unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
     assert_eq!(sim.task_count(), 0);
-    let e_then = backdated(&e, Duration::from_secs(60));
-    match c.resubmit_clone(&e_then, &req).await.unwrap() {
+    match c.resubmit_clone(&e, &req).await.unwrap() {
         Resubmitted::Accepted(j) => assert_eq!(
             j.idempotency_key.as_deref(),
             ReconcileQuery::from_error(&e)
@@ -648,7 +647,8 @@ async fn a_resubmit_to_the_other_create_route_is_refused_and_nothing_is_sent() {
         matches!(lost_speech.kind(), ErrorKind::OutcomeUnknown { .. }),
         "{lost_speech}"
     );
-    // Past even the synchronous route's 180 s: the refusal below is the route's.
+    // Past the synchronous route's 180 s (a synchronous resend waits that long after the
+    // last attempt): the refusal below is the route's.
     let lost_speech = backdated(&lost_speech, Duration::from_secs(200));
     let tasks = sim.task_count();
     let refused = [
@@ -694,7 +694,7 @@ async fn two_resends_of_one_submit_at_once_send_one() {
     let sim = sim(|c| c).await;
     let c = client(&sim, Provider::Vmeg);
     let req = clone_req("twice");
-    let e = lost_clone_ago(&sim, &c, "twice", 60).await;
+    let e = lost_clone(&sim, &c, "twice").await;
     sim.complete_all_now();
     let creates = sim.stats().requests(CLONE_OP);
     let other = c.clone();

@@ -72,8 +72,8 @@ pub fn assert_no_forged_or_huge_line(logs: &str) {
     }
 }
 
-/// `e` (an `OutcomeUnknown`) as if its submit had been sent `age` earlier: a resend sooner
-/// than its route's timeout after the submit is refused (the first request may still be
+/// `e` (an `OutcomeUnknown`) as if its submit had been sent `age` earlier: a synchronous
+/// resend sooner than 180 s after the submit is refused (the first request may still be
 /// running at the vendor). Keeps the key, task id and request; not the operation or the
 /// last attempt (`None`: the submit time).
 pub fn backdated(e: &voiceclone::Error, age: Duration) -> voiceclone::Error {

@@ -1131,13 +1131,27 @@ async fn an_undocumented_task_type_is_taken_as_the_caller_says() {
 #[tokio::test]
 async fn a_synchronous_create_cut_short_after_sending_is_not_resent() {
     let speech = SpeechRequest::new("cv_1", "Hello");
-    for (what, cut) in [
-        ("sync clone", Step::Hang(Duration::from_secs(5))),
-        ("sync speech", Step::Hang(Duration::from_secs(5))),
-        ("sync clone", Step::Drop),
-        ("sync speech", Step::Drop),
+    // Review 23 pass 2 #1: a hop in between that gives up on waiting (a proxy's HTML 504,
+    // a CDN's 524, VMEG's own 502 naming no task) leaves the first request running too.
+    let gateway_504 = Step::Raw(504, "<html>504 Gateway Time-out</html>");
+    let cdn_524 = Step::status(524, json!({"error": "a timeout occurred"}));
+    let upstream_502 = Step::status(
+        502,
+        json!({"code": 502, "message": "upstream timed out", "data": null}),
+    );
+    let mut cases = Vec::new();
+    for cut in [
+        Step::Hang(Duration::from_secs(5)),
+        Step::Drop,
+        gateway_504,
+        cdn_524,
+        upstream_502,
     ] {
-        let server = Scripted::start(vec![cut.clone(), cut, accepted("B")]).await;
+        cases.push(("sync clone", cut.clone()));
+        cases.push(("sync speech", cut));
+    }
+    for (what, cut) in cases {
+        let server = Scripted::start(vec![cut.clone(), cut.clone(), accepted("B")]).await;
         let c = voiceclone::Client::builder(Provider::Vmeg)
             .api_key(SECRET_KEY)
             .base_url(&server.base_url)
@@ -1155,6 +1169,7 @@ async fn a_synchronous_create_cut_short_after_sending_is_not_resent() {
                 .map(|_| ())
         }
         .unwrap_err();
+        let what = format!("{what} after {cut:?}");
         assert_eq!(server.seen().len(), 1, "{what}: resent: {e}");
         match e.kind() {
             ErrorKind::OutcomeUnknown {
@@ -1168,6 +1183,25 @@ async fn a_synchronous_create_cut_short_after_sending_is_not_resent() {
             }
             other => panic!("{what}: expected OutcomeUnknown, got {other:?}: {e}"),
         }
+    }
+    // A sync create refused with a status that says nothing was done: retried under its key.
+    for refused in [
+        Step::status(503, json!({"code": 503, "message": "busy", "data": null})),
+        Step::status(
+            429,
+            json!({"code": 429, "message": "slow down", "data": null}),
+        ),
+        Step::status(522, json!({"error": "origin unreachable"})),
+    ] {
+        let server = Scripted::start(vec![refused.clone(), accepted("t-2")]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c.clone_voice(&clone_req().synchronous(true)).await;
+        let seen = server.seen();
+        assert_eq!(seen.len(), 2, "{refused:?}: {r:?}");
+        assert_eq!(
+            seen[0].header("x-idempotency-key"),
+            seen[1].header("x-idempotency-key")
+        );
     }
     // The async create cut short: retried under the same key, as VMEG advises.
     let server = Scripted::start(vec![Step::Drop, accepted("t-1")]).await;

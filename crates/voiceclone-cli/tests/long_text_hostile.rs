@@ -771,7 +771,6 @@ fn a_409_on_the_clis_own_fresh_key_leaves_the_part_unknown_not_planned() {
         .to_owned();
     assert!(key.starts_with("vclong-"), "{m}");
     assert_eq!(fake.create_keys(), [key.as_str()]);
-    age_first_submit(dir);
 
     let now = jiff::Timestamp::now().to_string();
     // A rerun whose listing also holds a record it cannot read (no task id): the one
@@ -848,19 +847,6 @@ fn an_accepted_task_another_part_holds_is_not_taken_twice() {
     }
 }
 
-/// Dates part 1's submit a minute back: a rerun sooner resends nothing while that submit's
-/// request may still be running at the vendor (30 s on the asynchronous create).
-fn age_first_submit(dir: &Path) {
-    let mut m = manifest(dir);
-    let ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
-    let ms = ago
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    m["parts"][0]["submitted_at_ms"] = ms.into();
-    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
-}
-
 /// A first run whose every submit is answered 502 naming no task: the parts stay
 /// `submitting` (exit 3), for the rerun under test.
 fn lose_every_submit(fake: &FakeVmeg, args: &[&str]) {
@@ -886,7 +872,6 @@ fn an_undated_sole_candidate_is_not_adopted() {
     let args = speak_args(&c.file, &c.out);
     lose_every_submit(&fake, &args);
     assert_eq!(manifest(dir)["parts"][0]["state"], "submitting");
-    age_first_submit(dir);
 
     fake.answer_creates_with(409, key_used());
     // Now in UTC, written without its offset.
@@ -981,7 +966,6 @@ fn a_resend_whose_task_lookup_fails_leaves_the_part_unknown() {
     let dir = Path::new(&c.out);
     let args = speak_args(&c.file, &c.out);
     lose_every_submit(&fake, &args);
-    age_first_submit(dir);
     let key = manifest(dir)["parts"][0]["idempotency_key"]
         .as_str()
         .unwrap()

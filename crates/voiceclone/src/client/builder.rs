@@ -103,9 +103,10 @@ impl ClientBuilder {
 
     /// One timeout for every request, replacing the per-operation defaults (30 s for reads
     /// and async submits, 180 s for VMEG's synchronous clone and TTS, 300 s for uploads).
-    /// A VMEG synchronous create it cuts short is still running there: it ends as
-    /// [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) with its key, never
-    /// resent (an async create cut short is retried under its key, as VMEG advises).
+    /// A VMEG synchronous create it or a gateway cuts short (a 504, a 524) is still running
+    /// there: it ends as [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) with
+    /// its key, never resent (an async create cut short is retried under its key, as VMEG
+    /// advises).
     /// Any non-zero value (tokio treats timers beyond about 30 years as never firing);
     /// `Duration::ZERO` is refused by [`ClientBuilder::build`].
     #[must_use]

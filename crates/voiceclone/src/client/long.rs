@@ -222,10 +222,10 @@ impl Client {
     /// resend could create a second task: more than 23 hours after `submitted_at` it is
     /// refused (`InvalidInput` naming `submitted_at`, nothing sent); use `reconcile`. An
     /// `OutcomeUnknown` of the resend carries `submitted_at` as its own (the first submit's
-    /// time), so that guard and a search from it still cover the first submit. Before the
-    /// route's own timeout has passed since `submitted_at` (180 s synchronous, 30 s
-    /// otherwise, or the client's timeout when larger) it is refused too (`InvalidInput`
-    /// naming `submitted_at`, saying when to resend): the first request may still be running.
+    /// time), so that guard and a search from it still cover the first submit. A synchronous
+    /// create is not resent within 180 s of `submitted_at` (the first request may still be
+    /// running): an `OutcomeUnknown` with the key and `submitted_at` comes back, nothing
+    /// sent, noting when to resend, [`Error::retry_after`] the time left.
     ///
     /// `req` must be the request as first sent, `synchronous` included: VMEG's keys are per
     /// API key and request path, so the same key sent to the other create (synchronous
@@ -249,8 +249,6 @@ impl Client {
     /// let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.").idempotency_key("part-1");
     /// let sent_at = SystemTime::now();
     /// # client.synthesize(&req).await?;
-    /// # let sent_at = sent_at - std::time::Duration::from_secs(60);
-    /// // A minute later (sooner, the first request may still be running: refused).
     /// let again = client.resend_speech(&req, sent_at).await?;
     /// assert!(matches!(again, Resubmitted::AlreadyAccepted(_)), "{again:?}"); // nothing new
     /// assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), 1);
@@ -306,10 +304,19 @@ impl Client {
                 e.with_provider(self.provider())
                     .with_operation("resend_speech")
             })?;
-        if let Some(refusal) = self.may_still_run(submitted_at, req.synchronous, "submitted_at") {
-            return Err(refusal
-                .with_provider(self.provider())
-                .with_operation("resend_speech"));
+        if let Some(left) = super::reconcile::may_still_run(submitted_at, req.synchronous) {
+            let lost = Error::new(ErrorKind::OutcomeUnknown {
+                idempotency_key: Some(key),
+                task_id: None,
+                submitted_at,
+                request: crate::error::RequestSummary::default(),
+            });
+            return Err(super::reconcile::still_running(
+                lost.with_phase(crate::error::Phase::Sent)
+                    .with_provider(self.provider())
+                    .with_operation("synthesize"),
+                left,
+            ));
         }
         let _one_at_a_time = self.inner.resends.take(&key).map_err(|e| {
             e.with_provider(self.provider())

@@ -423,11 +423,12 @@ impl Client {
     /// UNKNOWN (api-facts A4), so a resend may bill a second task; check that task with
     /// [`Client::reconcile`] or [`Client::task`].
     ///
-    /// A resend before the operation's own timeout has passed since [`Error::last_attempt_at`]
-    /// (180 s for the synchronous creates, 30 s otherwise, or the client's timeout when
-    /// larger) is refused (`InvalidInput` naming `error`, saying when to resend, nothing
-    /// sent): an attempt cut short here (a per-call timeout, a signal) may still be running
-    /// at VMEG, and how it treats a key still in flight is UNKNOWN (api-facts A4).
+    /// A synchronous create (`synchronous(true)`) is not resent within 180 s (its route's
+    /// time) of [`Error::last_attempt_at`]: an attempt cut short here or by a gateway may still
+    /// be running at VMEG, and how it treats a key still in flight is UNKNOWN (api-facts A4).
+    /// Then `err` itself comes back (its key and times), nothing sent, with a note saying when
+    /// to resend and [`Error::retry_after`] the time left; this client's timeout does not
+    /// change the 180 s. An async create is resent at once, as the retry loop does.
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
@@ -442,14 +443,6 @@ impl Client {
     /// // The connection broke: did the clone land? (here it did not)
     /// let err = client.clone_voice(&req).await.unwrap_err();
     /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
-    /// // A minute later (sooner, the first request may still be running: refused).
-    /// # let err = voiceclone::Error::new(match err.kind().clone() {
-    /// #     ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request } => {
-    /// #         let submitted_at = submitted_at - std::time::Duration::from_secs(60);
-    /// #         ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request }
-    /// #     }
-    /// #     other => other,
-    /// # });
     /// match client.resubmit_clone(&err, &req).await? {
     ///     Resubmitted::Accepted(job) => assert!(!job.status.is_terminal()), // first created nothing
     ///     other => panic!("expected accepted, got {other:?}"),
@@ -479,10 +472,26 @@ impl Client {
     ///         other => {
     ///             println!("{other}");
     ///             // Or resend as the same logical call: VMEG's 409 then means "already accepted".
-    ///             match client.resubmit_clone(&err, req).await? {
-    ///                 Resubmitted::Accepted(job) => println!("submitted {}", job.id),
-    ///                 Resubmitted::AlreadyAccepted(a) => println!("{a}"),
-    ///                 _ => {}
+    ///             // A synchronous create is not resent within 180 s of its last attempt (it may
+    ///             // still be running): `err` itself comes back, `retry_after` the time left.
+    ///             let resent = match client.resubmit_clone(&err, req).await {
+    ///                 Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. })
+    ///                     && e.retry_after().is_some() =>
+    ///                 {
+    ///                     tokio::time::sleep(e.retry_after().unwrap_or_default()).await;
+    ///                     client.resubmit_clone(&e, req).await
+    ///                 }
+    ///                 other => other,
+    ///             };
+    ///             match resent {
+    ///                 Ok(Resubmitted::Accepted(job)) => println!("submitted {}", job.id),
+    ///                 Ok(Resubmitted::AlreadyAccepted(a)) => println!("{a}"),
+    ///                 Ok(_) => {}
+    ///                 // The first submit is still unknown: keep `err` (its key and times).
+    ///                 Err(e) => {
+    ///                     eprintln!("the resend failed: {e}");
+    ///                     return Err(err);
+    ///                 }
     ///             }
     ///         }
     ///     }
@@ -538,14 +547,6 @@ impl Client {
     /// let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.");
     /// let err = client.synthesize(&req).await.unwrap_err(); // the answer was lost
     /// assert!(matches!(err.kind(), ErrorKind::OutcomeUnknown { .. }), "{err}");
-    /// // A minute later (sooner, the first request may still be running: refused).
-    /// # let err = voiceclone::Error::new(match err.kind().clone() {
-    /// #     ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request } => {
-    /// #         let submitted_at = submitted_at - std::time::Duration::from_secs(60);
-    /// #         ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request }
-    /// #     }
-    /// #     other => other,
-    /// # });
     /// // The first submit had landed: the resend creates nothing new.
     /// let again = client.resubmit_speech(&err, &req).await?;
     /// assert!(matches!(again, Resubmitted::AlreadyAccepted(_)), "{again:?}");
@@ -663,8 +664,8 @@ impl Client {
         let last = query
             .last_attempt_at
             .map_or(query.submitted_at, |l| l.max(query.submitted_at));
-        if let Some(refusal) = self.may_still_run(last, synchronous, "error") {
-            return Err(self.resubmit_error(refusal));
+        if let Some(left) = may_still_run(last, synchronous) {
+            return Err(still_running(err.duplicate(), left));
         }
         Ok((key, query))
     }
@@ -753,35 +754,50 @@ fn dated_from_first_submit(e: Error, query: &ReconcileQuery) -> Error {
     e.with_kind(kind).with_last_attempt_at(last)
 }
 
-impl Client {
-    /// The refusal (`InvalidInput` naming `field`) of a resend while the request of a submit
-    /// whose last attempt was at `last` may still be running at the vendor: a request cut
-    /// short here (a per-call timeout, a signal, a crash) runs on there up to its route's
-    /// timeout, and how VMEG treats a key still in flight is UNKNOWN (api-facts A4).
-    pub(super) fn may_still_run(
-        &self,
-        last: SystemTime,
-        synchronous: Option<bool>,
-        field: &str,
-    ) -> Option<Error> {
-        // The spec's 180 s for the synchronous creates (`x-voiceclone-timeout-seconds`).
-        let route = if synchronous == Some(true) {
-            std::time::Duration::from_secs(180)
-        } else {
-            crate::transport::DEFAULT_TIMEOUT
-        };
-        let runs = self.t().timeout_override.map_or(route, |t| t.max(route));
-        let after = last.checked_add(runs)?;
-        (SystemTime::now() < after).then(|| {
-            Error::invalid_input(
-                field,
-                format!(
-                    "its first request may still be running at the vendor: resend after {}",
-                    crate::time::format_rfc3339(after)
-                ),
-            )
-        })
+/// How long a VMEG synchronous create may run at the vendor: its route's 180 s (the spec's
+/// `x-voiceclone-timeout-seconds`), whatever this client's own timeout.
+const SYNC_RUNS: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Before a resend, the time left while the first request of a synchronous create, last sent
+/// at `last`, may still be running at VMEG (it answers when its task ends; a request cut
+/// short here or by a gateway runs on there), and how VMEG treats a key still in flight is
+/// UNKNOWN (api-facts A4). `None` for an async create: its timeout is retried under the key
+/// at once, as VMEG advises. Saturating: a time past any clock waits, never goes out.
+pub(super) fn may_still_run(
+    last: SystemTime,
+    synchronous: Option<bool>,
+) -> Option<std::time::Duration> {
+    if synchronous != Some(true) {
+        return None;
     }
+    let left = match SystemTime::now().duration_since(last) {
+        Ok(since) => SYNC_RUNS.saturating_sub(since),
+        // `last` ahead of this clock (`check` lets 5 min pass): the whole run is ahead too.
+        Err(ahead) => SYNC_RUNS.saturating_add(ahead.duration()),
+    };
+    (!left.is_zero()).then_some(left)
+}
+
+const STILL_RUNNING: &str = "the first request may still be running at VMEG: resend after ";
+
+/// `err`, the first submit's `OutcomeUnknown`, as the refusal of a resend `left` too early:
+/// its key and times kept, a note saying when to resend, and `retry_after` the time left.
+pub(super) fn still_running(err: Error, left: std::time::Duration) -> Error {
+    let at = SystemTime::now().checked_add(left).map_or_else(
+        || format!("{} s", left.as_secs()),
+        crate::time::format_rfc3339,
+    );
+    // A refusal refused again keeps one note of it.
+    let kept = err
+        .note()
+        .and_then(|n| n.split(STILL_RUNNING).next())
+        .map(|n| n.trim_end_matches("; "))
+        .filter(|n| !n.is_empty());
+    let note = match kept {
+        Some(n) => format!("{n}; {STILL_RUNNING}{at}"),
+        None => format!("{STILL_RUNNING}{at}"),
+    };
+    err.with_note(note).with_retry_after(Some(left))
 }
 
 /// The refusal (`InvalidInput` naming `field`) of a resend of a submit made at

@@ -94,8 +94,14 @@ impl fmt::Display for Error {
             details.push(format!("message {m:?}"));
         }
         // A used idempotency key stays used: VMEG's `Retry-After: 2` on its 409 is no advice
-        // to send the same key again (still readable as `Error::retry_after`).
-        if let Some(r) = i.retry_after.filter(|_| i.kind != ErrorKind::Conflict) {
+        // to send the same key again (still readable as `Error::retry_after`); an unknown
+        // outcome's wait is for a resend under its key, which its note words.
+        if let Some(r) = i.retry_after.filter(|_| {
+            !matches!(
+                i.kind,
+                ErrorKind::Conflict | ErrorKind::OutcomeUnknown { .. }
+            )
+        }) {
             details.push(format!("retry after {:.1}s", r.as_secs_f64()));
         }
         if let Some(r) = &i.request_id {

@@ -70,6 +70,8 @@ pub(crate) fn folded(text: &str, max: usize) -> String {
 /// (as `anyhow` and most reporters do) shows every part exactly once.
 pub struct Error(Box<Inner>);
 
+// Not `Error: Clone` (public API): `Error::duplicate` for the crate's own use.
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     provider: Option<Provider>,
@@ -350,6 +352,11 @@ impl Error {
             self.0.step = Some(step);
         }
         self
+    }
+
+    /// A copy, for a refusal that hands the caller's own error back (`resubmit_*`).
+    pub(crate) fn duplicate(&self) -> Self {
+        Error(self.0.clone())
     }
 
     pub(crate) fn with_note(mut self, note: impl Into<String>) -> Self {

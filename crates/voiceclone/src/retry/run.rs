@@ -103,8 +103,9 @@ pub(crate) struct CallInfo {
     /// The key was made by the client for this call (see `transport::Call::fresh_key`).
     pub(crate) fresh_key: bool,
     /// A create that answers only when its task ends (VMEG's synchronous clone and TTS): an
-    /// attempt cut short after it was sent is still running, so it is never repeated, not
-    /// even under its key (how VMEG treats a key still in flight is UNKNOWN, api-facts A4).
+    /// attempt cut short after it was sent (here or by a gateway's 504) is still running, so
+    /// it is never repeated, not even under its key (how VMEG treats a key still in flight
+    /// is UNKNOWN, api-facts A4).
     pub(crate) synchronous: bool,
 }
 
@@ -255,12 +256,11 @@ impl<'a> Retries<'a> {
         if names_created {
             return Err(self.unknown(err));
         }
-        // A synchronous create timed out or cut off after it was sent: still running at VMEG
-        // (the client's timeout may be shorter than its task), so a repeat would overlap it.
-        if call.synchronous
-            && err.phase() == Phase::Sent
-            && matches!(err.kind(), ErrorKind::Timeout | ErrorKind::Transport)
-        {
+        // A synchronous create that may have landed (timed out or cut off after it was sent,
+        // or a 500, a gateway's 502/504 or a CDN's 524 naming no task): likely still running at
+        // VMEG, since this side or a hop in between gave up waiting on it, so a repeat would
+        // overlap it. Only answers saying nothing was done (429, 503, ...) are retried.
+        if call.synchronous && may_have_landed {
             return Err(self.unknown(err));
         }
         match decide(call.kind, &err) {
