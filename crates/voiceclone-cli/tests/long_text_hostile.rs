@@ -918,7 +918,6 @@ fn a_task_dated_only_in_the_skew_margin_is_no_rival_to_one_in_the_window() {
     let dir = Path::new(&c.out);
     let args = speak_args(&c.file, &c.out);
     lose_every_submit(&fake, &args);
-    age_first_submit(dir);
     let ms = manifest(dir)["parts"][0]["submitted_at_ms"]
         .as_i64()
         .unwrap();
