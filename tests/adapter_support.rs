@@ -72,6 +72,19 @@ pub fn assert_no_forged_or_huge_line(logs: &str) {
     }
 }
 
+/// The `TaskFailed` reason of `e`, asserted at most `max` characters and free of the
+/// server's newline (server text is folded and cut where it is read).
+pub fn folded_failure_reason(e: &voiceclone::Error, max: usize) -> String {
+    match e.kind() {
+        voiceclone::ErrorKind::TaskFailed { reason, .. } => {
+            assert!(reason.chars().count() <= max, "{} chars", reason.len());
+            assert!(!reason.contains('\n'), "{reason}");
+            reason.clone()
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// `e` (an `OutcomeUnknown`) as if its submit had been sent `age` earlier: a synchronous
 /// resend sooner than 180 s after the submit is refused (the first request may still be
 /// running at the vendor). Keeps the key, task id and request; not the operation or the
