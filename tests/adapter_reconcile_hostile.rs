@@ -552,6 +552,32 @@ async fn a_named_task_not_found_does_not_end_the_search() {
     let e = c.reconcile(&q).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
     assert!(e.to_string().contains("still unknown"), "{e}");
+    assert!(e.to_string().contains("look again after"), "{e}");
+    assert!(!e.may_resubmit(), "{e}");
+
+    // Once the window and its skew have ended, "look again" would be a dead end (a resend
+    // under the key stays refused, the answer named a task): the note says what is left.
+    // Before: the same "do not submit it again yet" for ever.
+    let server = Scripted::start(vec![
+        Step::status(
+            404,
+            json!({"code": 404, "message": "task not found", "data": null}),
+        ),
+        list(json!([])),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let old = ReconcileQuery::new(now - Duration::from_secs(3600))
+        .kind(JobKind::Speech)
+        .task_id("t-named");
+    let e = c.reconcile(&old).await.unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+    let text = e.to_string();
+    assert!(text.contains("most likely never stored"), "{text}");
+    assert!(text.contains("a new submit (a new key)"), "{text}");
+    assert!(text.contains("t-named"), "{text}");
+    assert!(!text.contains("look again after"), "{text}");
+    assert!(!e.may_resubmit(), "{e}");
 
     // JimmyAI has no task list: the 404 is the answer, not `Unsupported` asking for the
     // task id the caller just gave.

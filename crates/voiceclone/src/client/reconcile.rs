@@ -131,9 +131,7 @@ impl Client {
                 }
                 Err(e) if *e.kind() == ErrorKind::NotFound => {
                     tracing::warn!(task = %crate::scrub::Scrubbed(id, &self.t().scrubber), "the task the answer named is not found; searching instead");
-                    named_missing = Some(e.with_note(format!(
-                        "the answer named task {id}, which the vendor does not find, and no listed task fits the submit: whether it created a task is still unknown (the task may not be readable yet); do not submit it again yet"
-                    )));
+                    named_missing = Some(e);
                 }
                 Err(e) => return Err(e),
             }
@@ -178,8 +176,8 @@ impl Client {
                         incomplete: true,
                     });
                 }
-                if let Some(missing) = named_missing {
-                    return Err(missing);
+                if let (Some(missing), Some(id)) = (named_missing, &q.task_id) {
+                    return Err(missing.with_note(named_missing_note(id, skewed_to)));
                 }
                 return Err(e.with_operation("reconcile").with_note(NO_TASK_LIST));
             }
@@ -266,8 +264,8 @@ impl Client {
             || hub_unsearched.is_some()
             || delivered_unnamed;
         if listed.is_empty() {
-            if let Some(missing) = named_missing {
-                return Err(missing);
+            if let (Some(missing), Some(id)) = (named_missing, &q.task_id) {
+                return Err(missing.with_note(named_missing_note(id, skewed_to)));
             }
             if delivered_unnamed {
                 return Err(Error::new(ErrorKind::InvalidResponse)
@@ -752,6 +750,23 @@ fn dated_from_first_submit(e: Error, query: &ReconcileQuery) -> Error {
         request: request.clone(),
     };
     e.with_kind(kind).with_last_attempt_at(last)
+}
+
+/// The note of a search whose named task `id` the vendor does not find, with no listed task
+/// in its place. Until `settled` (the window and its skew ended) the task may not be readable
+/// yet: look again. After, the vendor has had every chance to show it, and "look again" would
+/// be a dead end (a resend under the key stays refused, since the answer named a task): the
+/// note says what is left, and that only the caller can weigh it.
+fn named_missing_note(id: &JobId, settled: SystemTime) -> String {
+    if SystemTime::now() < settled {
+        return format!(
+            "the answer named task {id}, which the vendor does not find yet, and no listed task fits the submit: whether it created a task is still unknown (the task may not be readable yet); do not submit it again: look again after {}",
+            crate::time::format_rfc3339(settled)
+        );
+    }
+    format!(
+        "the answer named task {id}, which the vendor still does not find after the search window ended, and no listed task fits the submit: the task was most likely never stored (or is no longer kept: how long tasks are kept is not documented), and looking again will not tell more. A resend under the same key stays refused, since the answer named a task; a new submit (a new key) bills a second task if {id} exists after all. Whether to risk that is your call: the vendor's support can check task {id} first"
+    )
 }
 
 /// How long a VMEG synchronous create may run at the vendor: its route's 180 s (the spec's
