@@ -1078,7 +1078,13 @@ fn a_signal_or_a_conflict_during_the_submit_is_an_unknown_outcome_with_its_key()
     };
     for args in [
         vec!["speak", "--voice", "cv_1", "--text", "Hi.", "--wait"],
-        vec!["clone", "https://cdn.example.com/a.wav", "--sync"],
+        vec![
+            "clone",
+            "https://cdn.example.com/a.wav",
+            "--sync",
+            "--name",
+            "narrator-7",
+        ],
     ] {
         let fake = FakeVmeg::start(1, 100, false);
         let arrived = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -1111,6 +1117,15 @@ fn a_signal_or_a_conflict_during_the_submit_is_an_unknown_outcome_with_its_key()
             j["error"]["last_attempt_at"].as_str().unwrap_or_default(),
         );
         assert!(!to.is_empty() && from < to, "{j}");
+        // A clone's suggested search carries its voice name, the tie a synchronous clone's
+        // search has (as the adapter's own unknown outcomes give it). Before: time and key
+        // only.
+        let message = j["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(
+            message.contains("--voice-name=narrator-7"),
+            args[0] == "clone",
+            "{args:?}: {j}"
+        );
     }
 
     let fake = FakeVmeg::start(1, 100, false);
@@ -1142,6 +1157,28 @@ fn a_signal_or_a_conflict_during_the_submit_is_an_unknown_outcome_with_its_key()
         fake.create_keys()[0].as_str(),
         "{j}"
     );
+    // A clone's 409 on its own key suggests the search with its voice name too.
+    let r = run_binary(
+        Some(&fake.url),
+        KEY,
+        &[KEY],
+        &[],
+        &[
+            "--provider",
+            "vmeg",
+            "--json",
+            "clone",
+            "https://cdn.example.com/a.wav",
+            "--sync",
+            "--name",
+            "narrator-8",
+        ],
+    )
+    .expect(3);
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    let message = j["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--voice-name=narrator-8"), "{j}");
 }
 
 /// Without `--json` the message is all that is printed of an unknown submit: it carries the

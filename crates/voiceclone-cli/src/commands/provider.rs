@@ -430,6 +430,7 @@ async fn clone(
         &mut signals,
         key.as_deref(),
         JobKind::Clone,
+        req.name.as_deref(),
     )
     .await;
     drop(bar);
@@ -687,13 +688,18 @@ fn with_own_key<R>(p: Provider, req: R, set: fn(R, String) -> R) -> (R, Option<S
 /// where it is: whether the provider created (and will bill) a job is not known, so the
 /// command says so with the key and submit time to look it up by (exit 3), instead of dying
 /// with nothing printed. A 409 "key already used" on the command's own key means one of
-/// its own requests landed: unknown too, never a failure a script would resubmit.
+/// its own requests landed: unknown too, never a failure a script would resubmit. A clone's
+/// `voice_name` goes into the suggested reconcile, as the adapter's own unknown outcomes
+/// carry it: for a synchronous clone the only tie the search has.
 async fn submit_or_signal<J>(
     submit: impl std::future::Future<Output = Result<J, voiceclone::Error>>,
     signals: &mut Option<crate::signals::Signals>,
     own_key: Option<&str>,
     kind: JobKind,
+    voice_name: Option<&str>,
 ) -> Result<J, Failure> {
+    // Whole and not blank, as `ReconcileQuery::from_error` takes it.
+    let voice_name = voice_name.filter(|n| !n.trim().is_empty());
     let at = std::time::SystemTime::now();
     // The submit (with a local recording's upload, and retries) may have run for minutes:
     // the task can have been made any time up to now, so the span to search ends now.
@@ -709,7 +715,7 @@ async fn submit_or_signal<J>(
         f.kind = what.to_owned();
         f.message = format!(
             "{message}: {}",
-            look_up(kind, own_key, None, None, at, last)
+            look_up(kind, own_key, None, voice_name, at, last)
         );
         f
     };
@@ -1110,6 +1116,7 @@ async fn speak(
         &mut signals,
         key.as_deref(),
         JobKind::Speech,
+        None,
     )
     .await
     {
