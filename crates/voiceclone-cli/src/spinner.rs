@@ -7,25 +7,29 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use voiceclone::{UploadProgress, WaitPolicy};
 
-use crate::output::terminal_safe;
+use crate::output::Printer;
 
-/// A spinner that may be disabled; cleared when dropped.
+/// A spinner that may be disabled; cleared when dropped. Its lines go through the printer's
+/// redaction as every other line does: they name ids and paths a caller gave, which may be
+/// a secret pasted into the wrong argument, and a terminal's log keeps a line the spinner
+/// later erases.
 #[derive(Debug)]
-pub struct Spinner(Option<ProgressBar>);
+pub struct Spinner(Option<(ProgressBar, Printer)>);
 
 impl Spinner {
-    /// Starts a spinner showing `message` when `enabled` and stderr is a terminal.
-    pub fn start(enabled: bool, message: impl Into<String>) -> Self {
-        if !enabled || !std::io::stderr().is_terminal() {
+    /// Starts a spinner showing `message` unless `printer` is `--json` or `--quiet`, when
+    /// stderr is a terminal.
+    pub fn start(printer: &Printer, message: impl Into<String>) -> Self {
+        if printer.json || printer.quiet || !std::io::stderr().is_terminal() {
             return Self(None);
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
         bar.set_style(style);
-        bar.set_message(terminal_safe(&message.into()).into_owned());
+        bar.set_message(printer.safe(&message.into()));
         bar.enable_steady_tick(Duration::from_millis(100));
-        Self(Some(bar))
+        Self(Some((bar, printer.clone())))
     }
 }
 
@@ -33,11 +37,11 @@ impl Spinner {
     /// `policy`, telling this spinner each status the wait sees (unchanged when disabled).
     pub fn follow(&self, policy: &WaitPolicy, what: String) -> WaitPolicy {
         match &self.0 {
-            Some(bar) => {
-                let bar = bar.clone();
+            Some((bar, printer)) => {
+                let (bar, printer) = (bar.clone(), printer.clone());
                 policy.clone().on_status(move |status| {
                     let text = format!("{what} (status: {status})");
-                    bar.set_message(terminal_safe(&text).into_owned());
+                    bar.set_message(printer.safe(&text));
                 })
             }
             None => policy.clone(),
@@ -47,7 +51,7 @@ impl Spinner {
 
 impl Drop for Spinner {
     fn drop(&mut self) {
-        if let Some(b) = &self.0 {
+        if let Some((b, _)) = &self.0 {
             b.finish_and_clear();
         }
     }

@@ -406,3 +406,28 @@ fn a_key_given_as_the_listen_path_is_not_printed() {
         }
     }
 }
+
+/// Review 24-c #1: the key pasted as `wait`'s job id, on a terminal. The spinner draws its
+/// line before the library refuses the id (exit 2, nothing sent); that line goes through
+/// the same redaction as every other. Before: the whole key was drawn on stderr, then
+/// erased, but kept by anything recording the terminal. (Every other key test here reads
+/// stderr through a pipe, where the spinner is off.)
+#[test]
+fn a_key_given_as_a_job_id_is_not_drawn_by_the_spinner() {
+    let base = echo_server(
+        200,
+        r#"{"code":200,"data":{"taskId":"t-1","status":"processing"}}"#.to_owned(),
+    );
+    let (code, out, terminal) = support::run_on_a_terminal(
+        KEY,
+        None,
+        &["--provider", "vmeg", "--base-url", &base, "wait", KEY],
+    );
+    assert_eq!(code, 2, "{out}{terminal}");
+    // The spinner did draw (the test sees what it guards).
+    assert!(terminal.contains("waiting for"), "{terminal}");
+    let all = format!("{out}{terminal}").to_ascii_lowercase();
+    for piece in pieces() {
+        assert!(!all.contains(&piece), "{piece:?} shown: {all}");
+    }
+}

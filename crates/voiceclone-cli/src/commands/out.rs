@@ -370,7 +370,7 @@ async fn write_all(
             return Err(over_budget(i));
         }
         let spinner = Spinner::start(
-            !printer.json && !printer.quiet,
+            printer,
             format!("downloading {}/{n} to {}", i + 1, out.display()),
         );
         let got = if as_dir {

@@ -585,7 +585,7 @@ async fn finish_wait_with<J: CliJob>(
 ) -> (Outcome, J) {
     let kind = J::KIND;
     let spinner = Spinner::start(
-        !printer.json && !printer.quiet,
+        printer,
         format!(
             "waiting for {} {kind} job {} (status: {})",
             job.provider(),
