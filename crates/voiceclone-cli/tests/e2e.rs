@@ -458,6 +458,34 @@ fn exit_2_for_bad_input_with_nothing_sent() {
             "--timeout",
             "5",
         ],
+        // Review 24-c #2: with --sync the create's answer is the result, and may take
+        // VMEG's 180 s whatever --timeout says: a bound not kept is refused. Before: the
+        // command ran as long as the create and exited 0 with "waited": false.
+        vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "clone",
+            SAMPLE,
+            "--sync",
+            "--wait",
+            "--timeout",
+            "2",
+        ],
+        vec![
+            "--provider",
+            "vmeg",
+            "--json",
+            "speak",
+            "--voice",
+            "cv_1",
+            "--text",
+            "Hi.",
+            "--sync",
+            "--wait",
+            "--poll-interval",
+            "1",
+        ],
         vec![
             "--provider",
             "jimmyai",

@@ -39,7 +39,7 @@ fn plan(cli: &Cli) -> Result<(Provider, String, DryRun), Failure> {
     let base = base_url(cli, p)?;
     match &cli.command {
         Command::Clone(args) => {
-            wait_options(p, args.wait, &args.poll)?;
+            wait_options(p, args.wait, args.sync, &args.poll)?;
         }
         // `--text-file` always waits: only the options' values are checked, as its real
         // run does.
@@ -47,7 +47,7 @@ fn plan(cli: &Cli) -> Result<(Provider, String, DryRun), Failure> {
             super::provider::policy(p, &args.poll)?;
         }
         Command::Speak(args) => {
-            wait_options(p, args.wait, &args.poll)?;
+            wait_options(p, args.wait, args.sync, &args.poll)?;
         }
         _ => {}
     }
@@ -74,9 +74,10 @@ fn plan(cli: &Cli) -> Result<(Provider, String, DryRun), Failure> {
     Ok((p, base, run))
 }
 
-/// `--timeout` and `--poll-interval`: only with `--wait`, and within their bounds.
-fn wait_options(p: Provider, wait: bool, poll: &PollArgs) -> Result<(), Failure> {
-    if let Some(f) = super::provider::needs_wait(wait, poll) {
+/// `--timeout` and `--poll-interval`: only with `--wait`, not with `--sync`, and within
+/// their bounds.
+fn wait_options(p: Provider, wait: bool, sync: bool, poll: &PollArgs) -> Result<(), Failure> {
+    if let Some(f) = super::provider::needs_wait(wait, sync, poll) {
         return Err(f);
     }
     super::provider::policy(p, poll).map(drop)

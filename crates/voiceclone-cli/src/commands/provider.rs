@@ -374,10 +374,18 @@ pub fn policy(p: Provider, poll: &PollArgs) -> Result<WaitPolicy, Failure> {
     Ok(policy)
 }
 
-/// `--timeout` or `--poll-interval` without `--wait`: a usage failure (they would do nothing).
-pub fn needs_wait(wait: bool, poll: &PollArgs) -> Option<Failure> {
-    (!wait && (poll.timeout.is_some() || poll.poll_interval.is_some()))
-        .then(|| Failure::usage("--timeout and --poll-interval only apply with --wait"))
+/// `--timeout` or `--poll-interval` without `--wait`, or with `--sync`: a usage failure
+/// (they would do nothing). With `--sync` the create's own answer carries the result, and
+/// it may take up to VMEG's 180 s whatever `--timeout` says: a bound the command would not
+/// keep is refused, as `--webhook-listen` is.
+pub fn needs_wait(wait: bool, sync: bool, poll: &PollArgs) -> Option<Failure> {
+    let given = poll.timeout.is_some() || poll.poll_interval.is_some();
+    if given && sync {
+        return Some(Failure::usage(
+            "--timeout and --poll-interval bound waiting for an asynchronous task; with --sync the create's answer carries the result (VMEG gives it up to 180 s), so they would not apply",
+        ));
+    }
+    (!wait && given).then(|| Failure::usage("--timeout and --poll-interval only apply with --wait"))
 }
 
 /// The shortest `--poll-interval` (10 ms).
@@ -412,7 +420,7 @@ async fn clone(
     bar: UploadBar,
     awaited: Option<&Awaited>,
 ) -> Outcome {
-    if let Some(f) = needs_wait(args.wait, &args.poll) {
+    if let Some(f) = needs_wait(args.wait, args.sync, &args.poll) {
         return Outcome::failed(f);
     }
     let policy = match policy(p, &args.poll) {
@@ -1098,7 +1106,7 @@ async fn speak(
     if let Some(file) = &args.text_file {
         return super::long::run(client, p, args, file, printer, awaited).await;
     }
-    if let Some(f) = needs_wait(args.wait, &args.poll) {
+    if let Some(f) = needs_wait(args.wait, args.sync, &args.poll) {
         return Outcome::failed(f);
     }
     let policy = match policy(p, &args.poll) {
