@@ -827,9 +827,17 @@ async fn dispatch(
     resp
 }
 
+/// The task a VMEG synchronous create made, set on its answer: a failed or deleted task's
+/// 502 has `data: null`, and an injected fault after processing still names the task.
+#[derive(Clone, Debug)]
+pub(crate) struct MadeTask(pub(crate) String);
+
 /// The task a processed answer made: the field naming it (VMEG's `taskId`, JimmyAI's `id`)
 /// and its value (`None` when the answer names no task).
 async fn task_named_by(resp: Response<Body>) -> Option<(&'static str, Value)> {
+    if let Some(MadeTask(id)) = resp.extensions().get::<MadeTask>() {
+        return Some(("taskId", Value::String(id.clone())));
+    }
     let bytes = axum::body::to_bytes(resp.into_body(), 16 * 1024 * 1024)
         .await
         .ok()?;

@@ -827,6 +827,33 @@ async fn a_500_after_processing_makes_the_task_and_uses_the_key() {
             "{config} {fault}"
         );
     }
+    // A VMEG synchronous create whose task fails answers a 502 with `data: null`: the
+    // 500 injected after it still names the task made (review 24-c #3; before, it named
+    // none, though the task was made and billed).
+    let sim = Simulator::start_with(fast().with_task_failure_rate(1.0))
+        .await
+        .unwrap();
+    sim.fail_next(
+        "vmeg.cloneVoiceCreate",
+        voiceclone_sim::Fault::http500_after(),
+        1,
+    )
+    .unwrap();
+    let api = Api::new(&sim);
+    let resp = api
+        .http
+        .post(format!("{}/openapi/v1/task/clone-voice/create", api.base))
+        .bearer_auth(&api.key)
+        .header("X-Idempotency-Key", "k-500-sync")
+        .json(&clone_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+    let body: Value = resp.json().await.unwrap();
+    let id = only_task(&sim, "vmeg.cloneVoiceCreate");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains(id.as_str().unwrap()), "{body}");
     assert_eq!(
         voiceclone_sim::Fault::http500_after().to_string(),
         "500:after"

@@ -193,11 +193,16 @@ fn readers(sh: &Shared, is_async: bool) -> u32 {
 pub(super) async fn sync_answer(sh: &Shared, id: &str, reader: Reader) -> Response<Body> {
     let task = wait_terminal(sh, id).await;
     drop(reader);
-    match task {
+    let mut resp = match task {
         Some(t) if t.phase(sh.clock.now()) == Phase::Completed => ok(final_data(sh, &t)),
         Some(_) => env_err(sh, 502, &format!("Task {id} failed upstream (simulated)")),
         None => env_err(sh, 502, &format!("Task {id} was deleted while running")),
-    }
+    };
+    // A failure's `data` is null: the task made travels beside the answer, for a fault
+    // injected after processing to name it whatever the answer says.
+    resp.extensions_mut()
+        .insert(crate::server::MadeTask(id.to_owned()));
+    resp
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
