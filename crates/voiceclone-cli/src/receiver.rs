@@ -623,6 +623,62 @@ mod tests {
         assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
     }
 
+    /// The numbers README.md and RELIABILITY.md give for the receiver are the ones it runs
+    /// with: changing a limit, or the sentence, without the other fails here. Before, every
+    /// test built its own limits, so `MAX_CONNECTIONS` at 1024 or a 29 s header timeout
+    /// failed nothing.
+    #[test]
+    fn the_documents_state_the_receivers_limits() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap();
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let l = Limits::DEFAULT;
+        let secs = |d: Duration| {
+            assert_eq!(d.subsec_nanos(), 0, "{d:?} is not said in whole seconds");
+            d.as_secs()
+        };
+        assert_eq!(MAX_HEADER_BYTES % 1024, 0, "not said in whole KiB");
+        let kib = MAX_HEADER_BYTES / 1024;
+        let readme = words(&read("README.md"));
+        let sentence = format!(
+            "Each connection has {} s for its headers (at most {kib} KiB) and is served for {} \
+             s at most; at most {} are served at once, at most {} from one address (an IPv6 /64 \
+             counting as one) and at most {} from one IPv6 /48",
+            secs(l.header_timeout),
+            secs(l.lifetime),
+            l.max_connections,
+            l.max_per_address,
+            l.max_per_48,
+        );
+        assert!(
+            readme.contains(&sentence),
+            "README.md does not say: {sentence:?}"
+        );
+        let reliability = read("RELIABILITY.md");
+        let row = reliability
+            .lines()
+            .find(|r| {
+                r.starts_with("| slow, many or oversized connections to the webhook receiver")
+            })
+            .expect("RELIABILITY.md's row on the webhook receiver");
+        for said in [
+            format!(
+                "each request's headers within {} s and at most {kib} KiB",
+                secs(l.header_timeout)
+            ),
+            format!("each connection served {} s at most", secs(l.lifetime)),
+            format!("cut {} s later", secs(l.grace)),
+            format!("at most {} connections at once", l.max_connections),
+            format!("at most {} of them from one address", l.max_per_address),
+            format!("at most {} from one IPv6 /48", l.max_per_48),
+        ] {
+            assert!(
+                row.contains(&said),
+                "RELIABILITY.md's row does not say: {said:?}"
+            );
+        }
+    }
+
     /// One host with a routed /48 (a tunnel broker's, say) cannot hold every slot from 8 of
     /// its /64s: before, 16 from each of 2001:db8:0:{0..7}::1 held all 128. One /64 of it still
     /// holds its full 16, and another /48 is still served.
