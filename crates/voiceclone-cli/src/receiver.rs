@@ -41,12 +41,21 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 /// many connections a sender opens.
 pub const MAX_CONNECTIONS: usize = 128;
 
-/// The most connections served at once from one address: more from it are closed at once,
-/// so one sender (dripping bytes on as many connections as it may open) can hold at most
-/// this many of the [`MAX_CONNECTIONS`] slots, and deliveries from VMEG's addresses are
-/// still served. A reverse proxy on the same machine counts as one address: 16 deliveries
-/// at once through it is far more than VMEG sends.
+/// The most connections served at once from one address (an IPv6 /64 counting as one): more
+/// from it are closed at once, so one sender (dripping bytes on as many connections as it may
+/// open) can hold at most this many of the [`MAX_CONNECTIONS`] slots, and deliveries from
+/// VMEG's addresses are still served. Behind a reverse proxy or a tunnel every sender is its
+/// one address: one that streams request bodies on as they arrive lets a single slow sender
+/// hold these 16 and shut every delivery out, so it must buffer each request whole.
 pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 16;
+
+/// The most connections served at once from one IPv6 /48, on top of the 16 per /64. One host
+/// can hold far more than a /64: a home ISP delegates a /56, a tunnel broker routes a /48 to
+/// anyone, so per /64 alone it held all 128 slots from 8 of its /64s. A /48 is the largest
+/// prefix commonly routed to one site (a /56 lies within one), so peers in 4 separate /48s are
+/// needed to hold every slot, and two of a site's /64s can still each hold their full 16. The
+/// price: unrelated peers sharing a /48 (tenants of one cloud region) share this cap too.
+pub const MAX_CONNECTIONS_PER_48: usize = 32;
 
 /// The largest read buffer of a connection.
 const MAX_BUF_BYTES: usize = 64 * 1024;
@@ -63,6 +72,7 @@ struct Limits {
     grace: Duration,
     max_connections: usize,
     max_per_address: usize,
+    max_per_48: usize,
 }
 
 impl Limits {
@@ -72,57 +82,78 @@ impl Limits {
         grace: STOP_GRACE,
         max_connections: MAX_CONNECTIONS,
         max_per_address: MAX_CONNECTIONS_PER_ADDRESS,
+        max_per_48: MAX_CONNECTIONS_PER_48,
     };
 }
 
-/// The bucket a peer's connections are counted in: an IPv6 peer's /64, an IPv4 peer's
-/// address (mapped into IPv6 or not). One host commonly holds a whole /64 (a cloud VM's
-/// routed prefix): counted per address, it could fill every slot from 8 of its addresses.
-fn bucket(ip: std::net::IpAddr) -> std::net::IpAddr {
+/// A group of peers whose connections are counted together: an address or a prefix, and its
+/// length in bits.
+type Bucket = (std::net::IpAddr, u8);
+
+/// The buckets a peer's connections are counted in: an IPv6 peer's /64 and its /48, an IPv4
+/// peer's address alone (mapped into IPv6 or not). One host commonly holds a whole /64 (a
+/// cloud VM's routed prefix), often a /56 or a /48: counted per address, it could fill every
+/// slot from 8 of its addresses, and per /64 from 8 of its /64s.
+fn buckets(ip: std::net::IpAddr) -> (Bucket, Option<Bucket>) {
     match ip.to_canonical() {
         std::net::IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !u128::from(u64::MAX);
-            std::net::IpAddr::V6(prefix.into())
+            let bits = u128::from(v6);
+            let cut = |mask: u128, len: u8| (std::net::IpAddr::V6((bits & mask).into()), len);
+            (
+                cut(!u128::from(u64::MAX), 64),
+                Some(cut(!(u128::MAX >> 48), 48)),
+            )
         }
-        v4 => v4,
+        v4 => ((v4, 32), None),
     }
 }
 
-/// How many connections each address (each [`bucket`]) has open; an [`AddressSlot`] counts
-/// one.
+/// How many connections each [`Bucket`] has open; an [`AddressSlot`] counts one in each of a
+/// peer's [`buckets`].
 #[derive(Clone, Default)]
-struct PerAddress(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
+struct PerAddress(Arc<std::sync::Mutex<std::collections::HashMap<Bucket, usize>>>);
 
 impl PerAddress {
-    /// One more connection from `ip`, unless its [`bucket`] has `max` already.
-    fn take(&self, ip: std::net::IpAddr, max: usize) -> Option<AddressSlot> {
-        let ip = bucket(ip);
+    /// One more connection from `ip`, unless one of its [`buckets`] is full already (the
+    /// address or /64 at `max_per_address`, the /48 at `max_per_48`): then that bucket.
+    fn take(&self, ip: std::net::IpAddr, limits: &Limits) -> Result<AddressSlot, Bucket> {
+        let (address, wider) = buckets(ip);
+        let caps = [
+            Some((address, limits.max_per_address.max(1))),
+            wider.map(|w| (w, limits.max_per_48.max(1))),
+        ];
         let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = open.entry(ip).or_insert(0);
-        if *n >= max {
-            return None;
+        for (bucket, max) in caps.iter().flatten() {
+            if open.get(bucket).copied().unwrap_or(0) >= *max {
+                return Err(*bucket);
+            }
         }
-        *n = n.saturating_add(1);
-        Some(AddressSlot {
+        for (bucket, _) in caps.iter().flatten() {
+            let n = open.entry(*bucket).or_insert(0);
+            *n = n.saturating_add(1);
+        }
+        Ok(AddressSlot {
             counts: self.clone(),
-            ip,
+            buckets: [Some(address), wider],
         })
     }
 }
 
-/// One open connection of an address; given back when dropped.
+/// One open connection of a peer, counted in each of its buckets; given back when dropped.
 struct AddressSlot {
     counts: PerAddress,
-    ip: std::net::IpAddr,
+    buckets: [Option<Bucket>; 2],
 }
 
 impl Drop for AddressSlot {
     fn drop(&mut self) {
         let mut open = self.counts.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = open.get_mut(&self.ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                open.remove(&self.ip);
+        for bucket in self.buckets.iter().flatten() {
+            if let Some(n) = open.get_mut(bucket) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(bucket);
+                }
             }
         }
     }
@@ -248,10 +279,17 @@ async fn serve(
             },
         };
         while conns.try_join_next().is_some() {}
-        let Some(address_slot) = per_address.take(peer.ip(), limits.max_per_address.max(1)) else {
-            // Closed at once (the slot goes back with `slot`): one sender cannot hold them all.
-            tracing::debug!(peer = %peer.ip(), "webhook connection refused: too many from this address");
-            continue;
+        let address_slot = match per_address.take(peer.ip(), &limits) {
+            Ok(address_slot) => address_slot,
+            Err((prefix, len)) => {
+                // Closed at once (the slot goes back with `slot`): one sender cannot hold them all.
+                tracing::debug!(
+                    peer = %peer.ip(),
+                    bucket = %format_args!("{prefix}/{len}"),
+                    "webhook connection refused: too many from this address or prefix"
+                );
+                continue;
+            }
         };
         conns.spawn(connection(
             stream,
@@ -451,6 +489,7 @@ mod tests {
         grace: Duration::from_millis(300),
         max_connections: 16,
         max_per_address: 16,
+        max_per_48: 16,
     };
 
     #[tokio::test]
@@ -584,11 +623,119 @@ mod tests {
         assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
     }
 
+    /// The numbers README.md and RELIABILITY.md give for the receiver are the ones it runs
+    /// with: changing a limit, or the sentence, without the other fails here. Before, every
+    /// test built its own limits, so `MAX_CONNECTIONS` at 1024 or a 29 s header timeout
+    /// failed nothing.
+    #[test]
+    fn the_documents_state_the_receivers_limits() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap();
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let l = Limits::DEFAULT;
+        let secs = |d: Duration| {
+            assert_eq!(d.subsec_nanos(), 0, "{d:?} is not said in whole seconds");
+            d.as_secs()
+        };
+        assert_eq!(MAX_HEADER_BYTES % 1024, 0, "not said in whole KiB");
+        let kib = MAX_HEADER_BYTES / 1024;
+        let readme = words(&read("README.md"));
+        let sentence = format!(
+            "Each connection has {} s for its headers (at most {kib} KiB) and is served for {} \
+             s at most; at most {} are served at once, at most {} from one address (an IPv6 /64 \
+             counting as one) and at most {} from one IPv6 /48",
+            secs(l.header_timeout),
+            secs(l.lifetime),
+            l.max_connections,
+            l.max_per_address,
+            l.max_per_48,
+        );
+        assert!(
+            readme.contains(&sentence),
+            "README.md does not say: {sentence:?}"
+        );
+        let reliability = read("RELIABILITY.md");
+        let row = reliability
+            .lines()
+            .find(|r| {
+                r.starts_with("| slow, many or oversized connections to the webhook receiver")
+            })
+            .expect("RELIABILITY.md's row on the webhook receiver");
+        for said in [
+            format!(
+                "each request's headers within {} s and at most {kib} KiB",
+                secs(l.header_timeout)
+            ),
+            format!("each connection served {} s at most", secs(l.lifetime)),
+            format!("cut {} s later", secs(l.grace)),
+            format!("at most {} connections at once", l.max_connections),
+            format!("at most {} of them from one address", l.max_per_address),
+            format!("at most {} from one IPv6 /48", l.max_per_48),
+        ] {
+            assert!(
+                row.contains(&said),
+                "RELIABILITY.md's row does not say: {said:?}"
+            );
+        }
+    }
+
+    /// One host with a routed /48 (a tunnel broker's, say) cannot hold every slot from 8 of
+    /// its /64s: before, 16 from each of 2001:db8:0:{0..7}::1 held all 128. One /64 of it still
+    /// holds its full 16, and another /48 is still served.
+    #[test]
+    fn one_ipv6_48_cannot_hold_every_slot() {
+        let limits = Limits::DEFAULT;
+        let v6 = |a: u16, net: u16| {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, a, net, 0, 0, 0, 1))
+        };
+        let counts = PerAddress::default();
+        let mut held = Vec::new();
+        let mut refused = Vec::new();
+        for net in 0..8 {
+            for _ in 0..limits.max_per_address {
+                match counts.take(v6(0, net), &limits) {
+                    Ok(slot) => held.push(slot),
+                    Err(bucket) => refused.push(bucket),
+                }
+            }
+        }
+        assert!(
+            held.len() < limits.max_connections,
+            "one /48 held {} of the {} slots",
+            held.len(),
+            limits.max_connections
+        );
+        assert_eq!(held.len(), limits.max_per_48);
+        let the_48 = ("2001:db8::".parse().unwrap(), 48);
+        assert!(refused.iter().all(|b| *b == the_48), "{refused:?}");
+        // The first /64 got its full 16 before the /48 ran out.
+        let first = counts.0.lock().unwrap().get(&buckets(v6(0, 0)).0).copied();
+        assert_eq!(first, Some(limits.max_per_address));
+        assert!(
+            counts.take(v6(1, 0), &limits).is_ok(),
+            "another /48 refused"
+        );
+        // A slot given back is the /48's again.
+        drop(held.pop());
+        assert!(counts.take(v6(0, 9), &limits).is_ok());
+    }
+
     /// IPv6 peers are counted by their /64 (one host commonly holds a whole /64, so per
-    /// address it could fill every slot); IPv4 peers, mapped into IPv6 or not, by address.
+    /// address it could fill every slot) and their /48; IPv4 peers, mapped into IPv6 or not,
+    /// by address.
     #[test]
     fn ipv6_peers_share_a_bucket_per_64_and_ipv4_peers_do_not() {
         let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let bucket = |ip| buckets(ip).0;
+        assert_eq!(
+            buckets(ip("2001:db8:0:ff:1::1")).1,
+            Some((ip("2001:db8::"), 48))
+        );
+        assert_eq!(
+            buckets(ip("2001:db8:1::1")).1,
+            Some((ip("2001:db8:1::"), 48))
+        );
+        assert_eq!(buckets(ip("::ffff:1.2.3.4")), ((ip("1.2.3.4"), 32), None));
         assert_eq!(bucket(ip("2001:db8::1")), bucket(ip("2001:db8::2")));
         assert_eq!(
             bucket(ip("2001:db8:0:0:ffff:ffff:ffff:ffff")),
@@ -599,13 +746,17 @@ mod tests {
         assert_eq!(bucket(ip("::ffff:1.2.3.4")), bucket(ip("1.2.3.4")));
         assert_ne!(bucket(ip("1.2.3.4")), bucket(ip("1.2.3.5")));
         // The cap holds across one /64: 2 slots, whichever addresses of it ask.
+        let limits = Limits {
+            max_per_address: 2,
+            ..Limits::DEFAULT
+        };
         let counts = PerAddress::default();
-        let a = counts.take(ip("2001:db8::1"), 2).expect("first");
-        let b = counts.take(ip("2001:db8::2"), 2).expect("second");
-        assert!(counts.take(ip("2001:db8::3"), 2).is_none());
-        assert!(counts.take(ip("2001:db8:0:1::1"), 2).is_some());
+        let a = counts.take(ip("2001:db8::1"), &limits).expect("first");
+        let b = counts.take(ip("2001:db8::2"), &limits).expect("second");
+        assert!(counts.take(ip("2001:db8::3"), &limits).is_err());
+        assert!(counts.take(ip("2001:db8:0:1::1"), &limits).is_ok());
         drop(a);
-        assert!(counts.take(ip("2001:db8::4"), 2).is_some());
+        assert!(counts.take(ip("2001:db8::4"), &limits).is_ok());
         drop(b);
     }
 }

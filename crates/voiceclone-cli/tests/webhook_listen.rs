@@ -1241,10 +1241,12 @@ fn an_event_whose_sender_hung_up_while_redis_recorded_it_is_printed_once() {
 
 /// A sender that drips its headers a byte at a time (slowloris) is cut off by `webhook
 /// listen` after its header timeout (10 s), and deliveries on other connections are
-/// served meanwhile.
+/// served meanwhile. Cut within 20 s: by the header timeout, not by the 30 s a connection is
+/// served at most.
 #[test]
 fn listen_cuts_off_a_sender_that_drips_its_headers() {
     let l = Listen::start(&[]);
+    let opened = Instant::now();
     let mut slow = TcpStream::connect(l.addr).unwrap();
     slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         .unwrap();
@@ -1275,6 +1277,11 @@ fn listen_cuts_off_a_sender_that_drips_its_headers() {
     assert!(
         closed,
         "a connection dripping its headers was still open after 30 s"
+    );
+    let took = opened.elapsed();
+    assert!(
+        took < Duration::from_secs(20),
+        "a connection dripping its headers was cut only after {took:?}, past its 10 s"
     );
     let (code, _, err) = l.stop("-TERM");
     assert_eq!(code, Some(0), "{err:?}");
