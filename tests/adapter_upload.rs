@@ -173,7 +173,8 @@ async fn bytes_and_readers_clone_too_and_vmeg_skips_the_put_for_a_file_it_holds(
 
 #[tokio::test]
 async fn local_checks_refuse_before_anything_is_sent() {
-    let env = Env::start(SimConfig::default()).await;
+    // An API key long enough for an idempotency key to hold a piece of it.
+    let env = Env::start(SimConfig::default().with_api_key(LONG_API_KEY)).await;
     let dir = env.dir.path();
     let short = env.file("short.wav", &wav(150)); // exactly 15 s
     let long = env.file("long.wav", &wav(151));
@@ -245,6 +246,21 @@ async fn local_checks_refuse_before_anything_is_sent() {
             "name",
             "VMEG",
         ),
+        // VMEG's key holding a piece of the API key: refused before the upload (it was refused
+        // only at the clone submit, after the whole recording had gone up as a material).
+        (
+            &vmeg,
+            CloneRequest::from_file(&long).idempotency_key(key_with_api_key_piece(&env)),
+            "idempotency_key",
+            "API key",
+        ),
+        (
+            &vmeg,
+            CloneRequest::from_bytes("b.wav", wav(151))
+                .idempotency_key(key_with_api_key_piece(&env)),
+            "idempotency_key",
+            "API key",
+        ),
         (
             &jimmy,
             CloneRequest::from_file(&long).sample_text("x".repeat(271)),
@@ -257,6 +273,11 @@ async fn local_checks_refuse_before_anything_is_sent() {
         assert_eq!(field(&e), want_field, "{e}");
         assert!(e.to_string().contains(want_reason), "{e}");
         assert_eq!(e.phase(), Phase::NotSent, "{e}");
+        if want_field == "idempotency_key" {
+            // Nothing went up: no upload step is named, nor the note on material URLs.
+            assert_eq!(e.step(), None, "{e}");
+            assert_eq!(e.note(), None, "{e}");
+        }
     }
     assert_eq!(env.requests(), before, "nothing may be sent");
     // The upload alone takes a flac (JimmyAI's upload lists it) but not over 100 MB.
@@ -270,6 +291,46 @@ async fn local_checks_refuse_before_anything_is_sent() {
         .clone_voice(&CloneRequest::from_file(&long))
         .await
         .unwrap();
+}
+
+const LONG_API_KEY: &str = "sk-live-0123456789abcdef";
+
+/// An idempotency key holding 12 characters of the simulator's API key.
+fn key_with_api_key_piece(env: &Env) -> String {
+    format!("order-{}", &env.sim.api_key()[8..20])
+}
+
+/// A VMEG clone from a reader whose idempotency key holds a piece of the API key is refused
+/// before the reader is read: nothing is uploaded, the error names the key without quoting
+/// it and carries no upload step or material note, and the same request with another key
+/// then clones from the same reader. Before: the reader was spooled and uploaded as a
+/// material, the key was refused only at the clone submit (with the note blaming VMEG's
+/// material URL), and the corrected call found the reader already taken.
+#[tokio::test]
+async fn a_vmeg_key_holding_a_piece_of_the_api_key_is_refused_before_the_reader_is_taken() {
+    let env = Env::start(SimConfig::default().with_api_key(LONG_API_KEY)).await;
+    let vmeg = env.client(Provider::Vmeg, 3);
+    let bad = key_with_api_key_piece(&env);
+    let req = CloneRequest::from_reader("r.wav", std::io::Cursor::new(wav(160)))
+        .name("from-reader")
+        .idempotency_key(bad.clone());
+    let before = env.requests();
+    let e = vmeg.clone_voice(&req).await.unwrap_err();
+    assert_eq!(field(&e), "idempotency_key", "{e}");
+    assert!(e.to_string().contains("API key"), "{e}");
+    assert!(!format!("{e} {e:?}").contains(&bad[6..]), "{e:?}");
+    assert_eq!(e.phase(), Phase::NotSent, "{e}");
+    assert_eq!(e.step(), None, "{e}");
+    assert_eq!(e.note(), None, "{e}");
+    assert_eq!(env.requests(), before, "nothing may be sent");
+
+    let job = vmeg
+        .clone_voice(&req.clone().idempotency_key("order-fixed-1"))
+        .await
+        .unwrap();
+    assert_eq!(job.idempotency_key.as_deref(), Some("order-fixed-1"));
+    assert_eq!(env.calls("vmeg.materialPut"), 1);
+    assert_eq!(env.billable(), 1);
 }
 
 /// VMEG documents no size limit, so a reader was spooled to a temporary file until it ended:

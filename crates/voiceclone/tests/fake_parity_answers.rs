@@ -324,6 +324,14 @@ async fn a_failed_voice_lookup_after_success_is_the_same_in_the_fake_and_the_cli
         (r.kind(), r.may_resubmit(), r.note().is_some()),
         "fake {f}; real {r}"
     );
+    // The lookup's answer as the client reads it: code that backs off on a 429, or logs the
+    // vendor's code, takes the same branch under the fake.
+    assert_eq!(r.http_status(), Some(429), "{r}");
+    assert_eq!(
+        (f.http_status(), f.vendor_code(), f.operation()),
+        (r.http_status(), r.vendor_code(), r.operation()),
+        "fake {f:?}; real {r:?}"
+    );
     assert!(!f.may_resubmit());
     for e in [&r, &f] {
         assert!(

@@ -1389,7 +1389,9 @@ impl VoiceCloning for FakeClient {
                 })
             };
             if let Some(kind) = failed {
-                let e = self.error(kind, "list_voices");
+                // As the client's lookup reads the clone list's answer: its HTTP status and
+                // code, under the operation its voice-list read names ("voices").
+                let e = self.answered(kind, "voices");
                 return Err(crate::client::lookup_failed(id, e));
             }
             // After the task succeeded, as the client's lookup of its result: the task is

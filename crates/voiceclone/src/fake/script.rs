@@ -290,8 +290,10 @@ impl Script {
     /// (the client finds a finished clone's voice in the voice list when the task's answer
     /// does not name it, so a 429, a 5xx, a refused connection or a timeout can come after the
     /// success): that wait ends with `kind`, noting that the task succeeded and must not be
-    /// submitted again, and `may_resubmit()` false, as the client's does; waiting again finds
-    /// the voice. Code that reads `RateLimited` or `Server` as "start over" bills twice there.
+    /// submitted again, and `may_resubmit()` false, as the client's does, with the HTTP status
+    /// and vendor code of the voice list's answer (`429` for `RateLimited`) where one carries
+    /// the kind; waiting again finds the voice. Code that reads `RateLimited` or `Server` as
+    /// "start over" bills twice there.
     ///
     /// Only what a lookup can fail with (the kinds [`Script::then_error`] takes), on a VMEG
     /// clone (JimmyAI's answer carries its voice): a submit that uses it otherwise is refused

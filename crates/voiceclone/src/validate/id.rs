@@ -13,7 +13,9 @@ pub(crate) const ID_MAX_BYTES: usize = 256;
 /// dot segments (`.`, `..`) and their percent-encoded forms (`%2e%2e`, `.%2E`, ... at any
 /// depth of encoding, also as IIS `%u002e`), also with a path parameter (`..;x`, which Tomcat
 /// and Spring read as `..`; likewise an empty segment `;x`), `/` and `\` in any encoding
-/// (`%2f`, `%5c`, `%252f`, `%u002f`), forms that do not decode to UTF-8 (overlong `%c0%ae`,
+/// (`%2f`, `%5c`, `%252f`, `%u002f`), the fullwidth and compatibility forms a server folding
+/// Unicode (NFKC, Windows best fit) reads as `.`, `..`, `/` or `\` (`．．`, `‥`, `a／b`,
+/// raw or encoded), forms that do not decode to UTF-8 (overlong `%c0%ae`,
 /// `%c0%af`, stray `%ff`), control characters (also encoded, e.g. `%00`, `%0d%0a`),
 /// whitespace, `?`, `#`, and characters that display as nothing (zero-width, bidi controls,
 /// the BOM: see [`is_invisible`]), which would make an id look blank or other than it is.
@@ -47,10 +49,12 @@ pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
             || c.is_whitespace()
             || is_invisible(c)
             || matches!(c, '/' | '\\' | '?' | '#')
+            || is_separator_look_alike(c)
     }) {
         return Err(invalid(
             field,
-            "must not contain whitespace, control or invisible characters, '/', '\\', '?' or '#'",
+            "must not contain whitespace, control or invisible characters, '/', '\\', '?' or '#' \
+             (also as a fullwidth or compatibility form such as U+FF0F)",
         ));
     }
     // Every form a server could see after decoding percent-escapes once, twice, ...
@@ -70,10 +74,19 @@ pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
                 "must decode to UTF-8 (no overlong or stray percent-encoded bytes such as %c0%ae or %ff)",
             ));
         };
-        if text
-            .chars()
-            .any(|c| c == '/' || c == '\\' || c.is_control() || is_invisible(c))
-        {
+        // The same segment as a server that folds compatibility forms would read it.
+        let folded = fold_dots(text);
+        let segment = folded.split(';').next().unwrap_or_default();
+        if segment.is_empty() || segment == "." || segment == ".." {
+            return Err(invalid(
+                field,
+                "must not be a dot segment ('.' or '..', also percent-encoded, followed by ';' \
+                 or as a fullwidth or compatibility form such as U+FF0E) or start with ';'",
+            ));
+        }
+        if text.chars().any(|c| {
+            c == '/' || c == '\\' || c.is_control() || is_invisible(c) || is_separator_look_alike(c)
+        }) {
             return Err(invalid(
                 field,
                 "must not contain a percent-encoded '/', '\\', control or invisible character (%2f, %5c, %00...)",
@@ -85,6 +98,36 @@ pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
         }
         form = decoded;
     }
+}
+
+/// Characters that a server folding Unicode compatibility forms (NFKC) or Windows' best-fit
+/// mapping reads as `/` or `\`: fullwidth, small and division solidus forms. A small map,
+/// not a normalisation crate: only these can turn an id into a path separator.
+fn is_separator_look_alike(c: char) -> bool {
+    matches!(c, '\u{2215}' | '\u{fe68}' | '\u{ff0f}' | '\u{ff3c}')
+}
+
+/// `text` with the characters that a server folding compatibility forms (NFKC) or Windows'
+/// best-fit mapping reads as `.` or `..` replaced by those: the one and two dot leaders, the
+/// vertical two dot leader, the small, fullwidth and halfwidth ideographic full stops. Only
+/// for the dot-segment check: `．．` is `..` to such a server.
+fn fold_dots(text: &str) -> std::borrow::Cow<'_, str> {
+    let dots = |c: char| match c {
+        '\u{2024}' | '\u{fe52}' | '\u{ff0e}' | '\u{ff61}' => Some("."),
+        '\u{2025}' | '\u{fe30}' => Some(".."),
+        _ => None,
+    };
+    if !text.chars().any(|c| dots(c).is_some()) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match dots(c) {
+            Some(d) => out.push_str(d),
+            None => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The provider whose stored-id prefix (`vmeg:`, `jimmyai:`) `value` starts with, read as a
@@ -216,8 +259,29 @@ mod tests {
     #[test]
     fn ids_refuse_dot_segments_separators_and_controls_in_any_encoding() {
         for ok in [
-            "t1", "task-1", "a%b", "100%", "a+b", "a&b=c", "é声", "x.y", "...", "%41", "a%2",
-            "a;b", "..x;", "%u", "%u12", "%u0041", "%c3%a9",
+            "t1",
+            "task-1",
+            "a%b",
+            "100%",
+            "a+b",
+            "a&b=c",
+            "é声",
+            "x.y",
+            "...",
+            "%41",
+            "a%2",
+            "a;b",
+            "..x;",
+            "%u",
+            "%u12",
+            "%u0041",
+            "%c3%a9",
+            "\u{ff0e}x",
+            "x\u{2025}",
+            "a\u{3002}",
+            "\u{ff0e}\u{ff0e}\u{ff0e}",
+            "%uff0ex",
+            "\u{ff21}",
         ] {
             assert!(id("job_id", ok).is_ok(), "{ok:?}");
         }
@@ -272,6 +336,27 @@ mod tests {
             "\u{feff}t",
             "a%e2%80%8bb",
             "t\u{e0041}",
+            // Fullwidth and compatibility forms of '.', '/' and '\\' (NFKC, Windows best fit),
+            // raw, percent- or %u-encoded, alone or mixed with the ASCII ones.
+            "\u{ff0e}\u{ff0e}",
+            "\u{ff0e}",
+            "\u{2024}",
+            "\u{2025}",
+            "\u{fe30}",
+            "\u{fe52}.",
+            "\u{ff61}\u{ff61}",
+            "\u{ff0e};x",
+            "%uff0e%uff0e",
+            "%EF%BC%8E.",
+            "%25EF%25BC%258E%25EF%25BC%258E",
+            "%e2%80%a5",
+            "a\u{ff0f}b",
+            "a%uff0fb",
+            "a%ef%bc%8fb",
+            "a\u{2215}b",
+            "a\u{ff3c}b",
+            "a\u{fe68}b",
+            "a%uff3cb",
         ] {
             assert_eq!(field_of(id("job_id", bad)), "job_id", "{bad:?}");
         }

@@ -1,8 +1,10 @@
 //! Cloning from a local recording with VMEG: the recording goes up as a *material*
 //! (`assets/material/*`), and the material's `addressUrl` is the clone's `refAudio`.
 //!
-//! 1. The recording is checked here (it has an extension; it is not empty) and its MD5 is
-//!    computed while streaming it (nothing is read whole into memory).
+//! 1. The request's fields, and a caller's idempotency key (no piece of the API key), are
+//!    checked before the recording is read. The recording is checked here (it has an
+//!    extension; it is not empty) and its MD5 is computed while streaming it (nothing is
+//!    read whole into memory).
 //! 2. Up to the multipart threshold ([`MULTIPART_THRESHOLD`], or
 //!    `ClientBuilder::multipart_upload_threshold`): `gen-upload-url` (MD5 and name) answers
 //!    with a presigned PUT URL, or, when VMEG already holds a file with that MD5 ("instant
@@ -31,7 +33,9 @@ use std::collections::BTreeMap;
 
 use vmeg_client::types;
 
-use super::calls::{clone_voice, fresh_key_on_conflict, key_header, new_key, route};
+use super::calls::{
+    check_caller_key, clone_voice, fresh_key_on_conflict, key_header, new_key, route,
+};
 use super::results::text;
 use crate::error::{Error, ErrorKind, Phase, UploadStep};
 use crate::model::{AudioSource, CloneJob, CloneRequest, Provider};
@@ -116,6 +120,7 @@ pub(crate) async fn clone_from_local(
     allow_private: bool,
 ) -> Result<CloneJob, Error> {
     super::rules::clone_fields(req)?;
+    check_caller_key(t, req.idempotency_key.as_ref())?;
     let sample = prepare(&req.audio, up).await?;
     let url = send(t, c, up, &sample, allow_private).await?;
     drop(sample);
