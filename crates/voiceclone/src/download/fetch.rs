@@ -476,18 +476,12 @@ impl Downloads {
                 let _permit = self.permit().await?;
                 let mut opened = self.open(t, url, allow_private, deadline).await?;
                 let path = name(opened.content_type.as_deref(), &opened.url);
-                // A directory there could never be replaced by the file: refused before the
-                // body, not at the rename after all of it (a caller's `to_path` checked
-                // earlier; a name from the answer can be checked only now).
-                if tokio::fs::symlink_metadata(&path)
-                    .await
-                    .is_ok_and(|m| m.is_dir())
-                {
+                // Refused before the body, not at the rename after all of it (or, for a
+                // FIFO or a device, by replacing it): `to_path` checked its path before
+                // sending; a name from the answer can be checked only now.
+                if let Some(why) = super::unfit(&path).await {
                     return Err(refused(DownloadFailure::Write {
-                        reason: format!(
-                            "{} is a directory; a file cannot replace it",
-                            path.display()
-                        ),
+                        reason: format!("{} {}", path.display(), why.reason()),
                     }));
                 }
                 let mut sink =
