@@ -1276,3 +1276,42 @@ async fn download_to_dir_refuses_a_fifo_at_the_name_and_a_stem_too_long() {
     assert_eq!(server.heads().len(), seen, "sent anyway");
     assert_eq!(listing(dir.path()), ["01.wav", "02.wav"]);
 }
+
+/// A download with no time left (`with_timeout(ZERO)`, a deadline already past) sends
+/// nothing: `Timeout` with `Phase::NotSent`, as for every other call, and no temporary
+/// file. Before: the first poll of the download started the request, and the error said
+/// `Phase::Sent`.
+#[tokio::test]
+async fn a_download_with_no_time_left_sends_nothing() {
+    let server = Server::start(vec![("/audio.wav", audio(b"RIFF-new"))]).await;
+    let c = client().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spent = [
+        c.with_timeout(Duration::ZERO),
+        c.with_options(voiceclone::CallOptions::new().deadline(std::time::Instant::now())),
+    ];
+    let url = server.url("/audio.wav");
+    for h in &spent {
+        let errors = [
+            h.download_to_writer(&url, &mut Vec::new())
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+            h.download_to_path(&url, &dir.path().join("out.wav"))
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+            h.download_to_dir(&url, dir.path(), "01")
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+        ];
+        for e in errors {
+            assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+            assert_eq!(e.phase(), Phase::NotSent, "{e}");
+            assert_eq!(e.operation(), Some("download"), "{e}");
+        }
+    }
+    assert!(server.heads().is_empty(), "{:?}", server.heads());
+    assert_eq!(listing(dir.path()), Vec::<String>::new());
+}

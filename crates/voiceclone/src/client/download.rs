@@ -25,7 +25,8 @@ impl Client {
     /// socket or device at `path`, or a symlink to one (the rename would replace it with a
     /// regular file); an empty path, one ending with a separator or holding a NUL byte, or
     /// a name too long for the file system. A symlink to a regular file is replaced by the
-    /// downloaded file; what it pointed at is left as it was.
+    /// downloaded file; what it pointed at is left as it was. A call with no time left
+    /// (`CallOptions`) fails with `Timeout`, `Phase::NotSent`, sending nothing.
     ///
     /// [`Speech::audio_urls`]: crate::Speech::audio_urls
     /// [`Voice::preview_url`]: crate::Voice::preview_url

@@ -407,6 +407,7 @@ impl Downloads {
         allow_private: bool,
         writer: &mut W,
     ) -> Result<u64, Error> {
+        no_time_left()?;
         let deadline = self.deadline();
         self.within(deadline, async {
             let _permit = self.permit().await?;
@@ -449,6 +450,8 @@ impl Downloads {
         dir: &Path,
         name: impl FnOnce(Option<&str>, &Url) -> PathBuf,
     ) -> Result<Downloaded, Error> {
+        // Before the temporary file: no time left leaves nothing behind.
+        no_time_left()?;
         let deadline = self.deadline();
         // The temporary file first: an unwritable directory fails before anything is sent.
         let mut builder = tempfile::Builder::new();
@@ -506,6 +509,16 @@ impl Downloads {
             content_type,
         })
     }
+}
+
+/// A download whose call has no time left (`CallOptions` timeout `ZERO`, a deadline already
+/// past) sends nothing, as every other call: `within` polls the work once before it looks at
+/// the clock, and that poll would start the request (and report `Phase::Sent`).
+fn no_time_left() -> Result<(), Error> {
+    if crate::client::time_left().is_some_and(|left| left.is_zero()) {
+        return Err(crate::client::out_of_time().with_operation("download"));
+    }
+    Ok(())
 }
 
 /// The longest limit honoured (tokio treats timers beyond about 30 years as never firing).
