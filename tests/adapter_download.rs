@@ -1115,3 +1115,203 @@ async fn downloads_keep_their_own_bound() {
         .unwrap();
     assert_eq!(out, b"RIFF-a");
 }
+
+/// A FIFO made with `mkfifo` at `path`.
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// A target the rename could only replace wrongly or fail on, after the whole body, is
+/// refused before anything is sent, naming `path`: a FIFO (a reader piping it into a player
+/// would hang for ever), a socket, a symlink to a directory or to a FIFO, `""`, a missing
+/// name with a trailing `/`, a NUL byte, a name too long for the file system. Each is left
+/// as it was, and no temporary file stays behind. A symlink to a regular file is replaced
+/// by the download (what it pointed at is untouched), as a plain file there would be.
+/// Before: the FIFO, the socket and the links were replaced by a regular file (`Ok`), and
+/// the rest failed at the rename after the body had come.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_target_that_is_no_regular_file_is_refused_before_sending() {
+    use std::os::unix::fs::FileTypeExt;
+
+    let server = Server::start(vec![("/audio.wav", audio(b"RIFF-new"))]).await;
+    let c = client().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.wav");
+    mkfifo(&fifo);
+    let sock = dir.path().join("sock.wav");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let to_dir = dir.path().join("latest");
+    std::os::unix::fs::symlink(elsewhere.path(), &to_dir).unwrap();
+    let to_fifo = dir.path().join("via.wav");
+    std::os::unix::fs::symlink(&fifo, &to_fifo).unwrap();
+    let before = listing(dir.path());
+
+    let missing = dir.path().join("missing/");
+    let nul = dir.path().join("a\0b.wav");
+    let long = dir.path().join(format!("{}.wav", "a".repeat(300)));
+    for path in [
+        fifo.as_path(),
+        sock.as_path(),
+        to_dir.as_path(),
+        to_fifo.as_path(),
+        Path::new(""),
+        missing.as_path(),
+        nul.as_path(),
+        long.as_path(),
+    ] {
+        let e = c
+            .download_to_path(&server.url("/audio.wav"), path)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "path"),
+            "{path:?}: {e}"
+        );
+        assert_eq!(e.phase(), Phase::NotSent, "{path:?}: {e}");
+        assert_eq!(e.operation(), Some("download"), "{path:?}: {e}");
+        assert!(server.heads().is_empty(), "{path:?}: {:?}", server.heads());
+    }
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert!(
+        std::fs::symlink_metadata(&sock)
+            .unwrap()
+            .file_type()
+            .is_socket()
+    );
+    assert_eq!(std::fs::read_link(&to_dir).unwrap(), elsewhere.path());
+    assert_eq!(std::fs::read_link(&to_fifo).unwrap(), fifo);
+    assert_eq!(listing(dir.path()), before, "something left or replaced");
+    assert_eq!(listing(elsewhere.path()), Vec::<String>::new());
+
+    // A symlink to a regular file: the link is replaced, its file left as it was.
+    let old = elsewhere.path().join("old.wav");
+    std::fs::write(&old, b"RIFF-old").unwrap();
+    let link = dir.path().join("link.wav");
+    std::os::unix::fs::symlink(&old, &link).unwrap();
+    let got = c
+        .download_to_path(&server.url("/audio.wav"), &link)
+        .await
+        .unwrap();
+    assert_eq!(got.path, link);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+    assert_eq!(std::fs::read(&link).unwrap(), b"RIFF-new");
+    assert_eq!(std::fs::read(&old).unwrap(), b"RIFF-old");
+}
+
+/// `download_to_dir` onto a FIFO (or a symlink to a directory) at the name the answer picks
+/// is refused once the answer's headers name the file, before its body is read, and the
+/// FIFO is left as it was; a stem too long for the file system is refused before anything
+/// is sent, naming `stem`. Before: the FIFO was replaced by a regular file (`Ok`), and the
+/// long stem failed at the rename after the whole body.
+#[cfg(unix)]
+#[tokio::test]
+async fn download_to_dir_refuses_a_fifo_at_the_name_and_a_stem_too_long() {
+    use std::os::unix::fs::FileTypeExt;
+
+    let server = Server::start(vec![("/audio.wav", audio(b"RIFF-new"))]).await;
+    let c = client().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("01.wav");
+    mkfifo(&fifo);
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("02.wav")).unwrap();
+    for stem in ["01", "02"] {
+        let e = c
+            .download_to_dir(&server.url("/audio.wav"), dir.path(), stem)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                download_failure(&e),
+                DownloadFailure::Write { reason }
+                    if reason.contains("not a regular file") || reason.contains("is a directory")
+            ),
+            "{stem}: {e}"
+        );
+    }
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(
+        std::fs::read_link(dir.path().join("02.wav")).unwrap(),
+        elsewhere.path()
+    );
+    assert_eq!(
+        listing(dir.path()),
+        ["01.wav", "02.wav"],
+        "a temporary file left"
+    );
+    assert_eq!(listing(elsewhere.path()), Vec::<String>::new());
+
+    let seen = server.heads().len();
+    let e = c
+        .download_to_dir(&server.url("/audio.wav"), dir.path(), &"a".repeat(300))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "stem"),
+        "{e}"
+    );
+    assert_eq!(e.phase(), Phase::NotSent, "{e}");
+    assert_eq!(server.heads().len(), seen, "sent anyway");
+    assert_eq!(listing(dir.path()), ["01.wav", "02.wav"]);
+}
+
+/// A download with no time left (`with_timeout(ZERO)`, a deadline already past) sends
+/// nothing: `Timeout` with `Phase::NotSent`, as for every other call, and no temporary
+/// file. Before: the first poll of the download started the request, and the error said
+/// `Phase::Sent`.
+#[tokio::test]
+async fn a_download_with_no_time_left_sends_nothing() {
+    let server = Server::start(vec![("/audio.wav", audio(b"RIFF-new"))]).await;
+    let c = client().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spent = [
+        c.with_timeout(Duration::ZERO),
+        c.with_options(voiceclone::CallOptions::new().deadline(std::time::Instant::now())),
+    ];
+    let url = server.url("/audio.wav");
+    for h in &spent {
+        let errors = [
+            h.download_to_writer(&url, &mut Vec::new())
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+            h.download_to_path(&url, &dir.path().join("out.wav"))
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+            h.download_to_dir(&url, dir.path(), "01")
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+        ];
+        for e in errors {
+            assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+            assert_eq!(e.phase(), Phase::NotSent, "{e}");
+            assert_eq!(e.operation(), Some("download"), "{e}");
+        }
+    }
+    assert!(server.heads().is_empty(), "{:?}", server.heads());
+    assert_eq!(listing(dir.path()), Vec::<String>::new());
+}

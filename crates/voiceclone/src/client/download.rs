@@ -10,7 +10,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::{Client, ClientBuilder};
-use crate::download::{Downloaded, Downloads, extension_for};
+use crate::download::{Downloaded, Downloads, Unfit, extension_for, unfit};
 use crate::error::Error;
 
 impl Client {
@@ -20,6 +20,13 @@ impl Client {
     /// file there is replaced only by a complete download). See [`crate::download`] for the
     /// rules: https only, at most 5 checked redirects, no `Authorization` header, a size cap,
     /// audio content types only, time limits.
+    ///
+    /// Refused as `InvalidInput` (field `path`) before anything is sent: a directory, FIFO,
+    /// socket or device at `path`, or a symlink to one (the rename would replace it with a
+    /// regular file); an empty path, one ending with a separator or holding a NUL byte, or
+    /// a name too long for the file system. A symlink to a regular file is replaced by the
+    /// downloaded file; what it pointed at is left as it was. A call with no time left
+    /// (`CallOptions`) fails with `Timeout`, `Phase::NotSent`, sending nothing.
     ///
     /// [`Speech::audio_urls`]: crate::Speech::audio_urls
     /// [`Voice::preview_url`]: crate::Voice::preview_url
@@ -62,6 +69,11 @@ impl Client {
     /// Like [`Client::download_to_path`], to `dir/{stem}.{ext}` where `ext` comes from the
     /// answer's `Content-Type`, else from the URL ([`extension_for`]): for numbered parts
     /// (`01.wav`, `02.wav`, ...) whose format is known only once the server answers.
+    /// A `stem` that is not one plain name, or too long for the file system, is refused as
+    /// `InvalidInput` (field `stem`) before anything is sent. The name the answer picks is
+    /// checked as `download_to_path` checks its path once the answer's headers come, before
+    /// any of the body: a directory, FIFO, socket or device there (or a symlink to one) is
+    /// [`DownloadFailure::Write`](crate::download::DownloadFailure::Write), left as it was.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -180,17 +192,17 @@ impl Client {
         url: &Url,
         path: &Path,
     ) -> Result<Downloaded, Error> {
-        // A directory there could never be replaced by the file: refused before the download
-        // (it used to fail at the rename, after the whole body had come).
-        if tokio::fs::symlink_metadata(path)
-            .await
-            .is_ok_and(|m| m.is_dir())
-        {
-            return Err(Error::invalid_input(
-                "path",
-                "is a directory; give the file's path (download_to_dir names a file in a directory)",
-            )
-            .with_operation("download"));
+        // Refused before the download: a directory or a name no rename can take used to
+        // fail at the rename after the whole body had come, and a FIFO, socket or device
+        // was replaced by a regular file.
+        if let Some(why) = unfit(path).await {
+            let reason = match why {
+                Unfit::Directory => {
+                    "is a directory; give the file's path (download_to_dir names a file in a directory)"
+                }
+                other => other.reason(),
+            };
+            return Err(Error::invalid_input("path", reason).with_operation("download"));
         }
         let dir = parent_dir(path);
         let path = path.to_path_buf();
@@ -226,6 +238,15 @@ impl Client {
         dir: &Path,
         stem: &str,
     ) -> Result<Downloaded, Error> {
+        // The extension comes from the answer, but a stem the file system cannot hold even
+        // without one never fits: refused before sending, not at the rename after the body.
+        if unfit(&dir.join(stem)).await == Some(Unfit::TooLong) {
+            return Err(Error::invalid_input(
+                "stem",
+                "is too long for a file name on this file system",
+            )
+            .with_operation("download"));
+        }
         let d = dir.to_path_buf();
         downloads
             .to_file(

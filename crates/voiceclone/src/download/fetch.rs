@@ -407,6 +407,7 @@ impl Downloads {
         allow_private: bool,
         writer: &mut W,
     ) -> Result<u64, Error> {
+        no_time_left()?;
         let deadline = self.deadline();
         self.within(deadline, async {
             let _permit = self.permit().await?;
@@ -449,6 +450,8 @@ impl Downloads {
         dir: &Path,
         name: impl FnOnce(Option<&str>, &Url) -> PathBuf,
     ) -> Result<Downloaded, Error> {
+        // Before the temporary file: no time left leaves nothing behind.
+        no_time_left()?;
         let deadline = self.deadline();
         // The temporary file first: an unwritable directory fails before anything is sent.
         let mut builder = tempfile::Builder::new();
@@ -476,18 +479,12 @@ impl Downloads {
                 let _permit = self.permit().await?;
                 let mut opened = self.open(t, url, allow_private, deadline).await?;
                 let path = name(opened.content_type.as_deref(), &opened.url);
-                // A directory there could never be replaced by the file: refused before the
-                // body, not at the rename after all of it (a caller's `to_path` checked
-                // earlier; a name from the answer can be checked only now).
-                if tokio::fs::symlink_metadata(&path)
-                    .await
-                    .is_ok_and(|m| m.is_dir())
-                {
+                // Refused before the body, not at the rename after all of it (or, for a
+                // FIFO or a device, by replacing it): `to_path` checked its path before
+                // sending; a name from the answer can be checked only now.
+                if let Some(why) = super::unfit(&path).await {
                     return Err(refused(DownloadFailure::Write {
-                        reason: format!(
-                            "{} is a directory; a file cannot replace it",
-                            path.display()
-                        ),
+                        reason: format!("{} {}", path.display(), why.reason()),
                     }));
                 }
                 let mut sink =
@@ -512,6 +509,16 @@ impl Downloads {
             content_type,
         })
     }
+}
+
+/// A download whose call has no time left (`CallOptions` timeout `ZERO`, a deadline already
+/// past) sends nothing, as every other call: `within` polls the work once before it looks at
+/// the clock, and that poll would start the request (and report `Phase::Sent`).
+fn no_time_left() -> Result<(), Error> {
+    if crate::client::time_left().is_some_and(|left| left.is_zero()) {
+        return Err(crate::client::out_of_time().with_operation("download"));
+    }
+    Ok(())
 }
 
 /// The longest limit honoured (tokio treats timers beyond about 30 years as never firing).

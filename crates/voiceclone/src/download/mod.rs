@@ -32,7 +32,10 @@
 //!   as it arrives.
 //! - **All or nothing on disk.** A file download writes to a temporary file in the
 //!   destination's directory and renames it into place when complete; a failure (or a
-//!   dropped future) removes the temporary file and leaves nothing at the path.
+//!   dropped future) removes the temporary file and leaves nothing at the path. The rename
+//!   never replaces a directory, FIFO, socket or device (or a symlink to one): such a
+//!   target is refused before the body, and before anything is sent when the caller gave
+//!   the path.
 //! - **Retried like a read** until the first byte of the body: connection failures, 5xx and
 //!   429 answers are retried by the client's [`RetryPolicy`](crate::RetryPolicy); a body cut
 //!   off midway is not resumed (the error says so).
@@ -42,6 +45,7 @@
 //!   an error or a log line never shows its query string (signed URLs carry signatures there).
 
 mod content;
+mod dest;
 mod fetch;
 mod target;
 
@@ -50,6 +54,7 @@ use std::time::Duration;
 
 pub use crate::error::DownloadFailure;
 pub use content::{ACCEPTED_CONTENT_TYPES, EXTENSIONS, extension_for};
+pub(crate) use dest::{Unfit, unfit};
 pub(crate) use fetch::Downloads;
 
 /// The most redirects a download follows.

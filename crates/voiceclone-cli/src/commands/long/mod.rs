@@ -1071,6 +1071,8 @@ impl Run<'_> {
             if left == 0 {
                 return Err(self.budget_stop(i, k, left, None));
             }
+            self.clear_stand_ins(i, &stem)
+                .map_err(|f| self.download_failed(i, f, false))?;
             let got = match self
                 .client
                 .download_to_dir_within(url, &self.dir, &stem, left)
@@ -1117,6 +1119,45 @@ impl Run<'_> {
     /// earlier one: never exit 2, which promises that nothing was sent (a local write that
     /// failed is exit 1, as a download that could not be written is), and the message names
     /// the part, as `part` does with `--json`.
+    /// Removes what stands in place of a file part `i` recorded in an earlier run under
+    /// `stem` (`stem.ext`, an extension a download may take): a FIFO, socket, device or
+    /// symlink, not a regular file or a directory. The library refuses to rename a download
+    /// over one (a reader waiting on a FIFO would never get a byte), but this is the run's
+    /// own output, judged not intact ([`files_intact`]), and is downloaded again in its
+    /// place, as the rename used to do. Only the recorded names built from `stem` are
+    /// touched, never a path the manifest could point elsewhere.
+    fn clear_stand_ins(&self, i: usize, stem: &str) -> Result<(), Failure> {
+        let Some(rec) = self.record(i) else {
+            return Ok(());
+        };
+        for f in &rec.files {
+            let ours = f
+                .name
+                .strip_prefix(stem)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|ext| voiceclone::download::EXTENSIONS.contains(&ext));
+            if !ours {
+                continue;
+            }
+            let path = self.dir.join(&f.name);
+            let stand_in = std::fs::symlink_metadata(&path)
+                .is_ok_and(|m| !m.file_type().is_file() && !m.file_type().is_dir());
+            if stand_in {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(Failure::io(
+                            &format!("removing {} to download it again", path.display()),
+                            &e,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn download_failed(&self, i: usize, mut f: Failure, written: bool) -> Failure {
         if f.exit == Exit::Usage {
             f.exit = Exit::Failure;
