@@ -293,7 +293,8 @@ impl Receiver {
                 };
                 seen.lock().unwrap().push((d.http_status(), fresh));
             }),
-        );
+        )
+        .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
@@ -1968,7 +1969,7 @@ async fn redis_a_mark_of_another_type_is_a_failure_never_a_duplicate() {
     assert_eq!(store.by_task("task-typed").await.unwrap(), Some(e));
 
     // A string this store never writes there is no mark of ours either; its own confirmed
-    // mark and the older `1` are (`redis_marks_are_removed_and_confirmed_only_with_their_own_token`).
+    // mark is (below), and so is the older `1` (`redis_marks_are_removed_and_confirmed_...`).
     let token = MarkToken::new();
     for foreign in [
         "x".to_owned(),
