@@ -41,7 +41,8 @@ impl Receiver {
                     .unwrap()
                     .push((d.http_status(), matches!(d, Delivery::Fresh(_))));
             }),
-        );
+        )
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks/vmeg", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {

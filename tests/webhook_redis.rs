@@ -293,7 +293,8 @@ impl Receiver {
                 };
                 seen.lock().unwrap().push((d.http_status(), fresh));
             }),
-        );
+        )
+        .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
@@ -1938,9 +1939,6 @@ async fn fake_redis(reply: &'static [u8]) -> SocketAddr {
     addr
 }
 
-/// A Redis (or something in its place) that answers the record script with anything but
-/// its 0 or 1, or hangs up mid-command: the delivery is not recorded (503, VMEG
-/// redelivers), never taken for a duplicate (200 for an event nobody acted on).
 /// A delivery's mark key holding another type (another program writing under the prefix)
 /// is no proof the delivery was acted on: the record fails (503, VMEG redelivers) instead of
 /// answering 200 as a duplicate for an event nobody stored. Before: `Duplicate`, and the
@@ -1958,7 +1956,10 @@ async fn redis_a_mark_of_another_type_is_a_failure_never_a_duplicate() {
         )
         .await;
     let err = store.record(&e).await.unwrap_err();
-    assert!(err.to_string().contains("not a string"), "{err}");
+    assert!(
+        err.to_string().contains("not one of this store's marks"),
+        "{err}"
+    );
     assert_eq!(store.by_task("task-typed").await.unwrap(), None);
     // Once the key is gone, the redelivery is recorded.
     let _: i64 = ctx
@@ -1966,11 +1967,77 @@ async fn redis_a_mark_of_another_type_is_a_failure_never_a_duplicate() {
         .await;
     assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
     assert_eq!(store.by_task("task-typed").await.unwrap(), Some(e));
+
+    // A string this store never writes there is no mark of ours either; its own confirmed
+    // mark is (below), and so is the older `1` (`redis_marks_are_removed_and_confirmed_...`).
+    let token = MarkToken::new();
+    for foreign in [
+        "x".to_owned(),
+        "0".to_owned(),
+        "c:".to_owned(),
+        format!("c:{}x", token.as_str()),
+        format!("c:{}", token.as_str().to_uppercase()),
+        format!("C:{}", token.as_str()),
+    ] {
+        let e = stored("task-foreign", "cv_t", None);
+        let mark = ctx.key("seen", &e.pipeline_key);
+        let _: () = ctx.query(redis::cmd("SET").arg(&mark).arg(&foreign)).await;
+        let err = store.record(&e).await.unwrap_err();
+        assert!(
+            err.to_string().contains("not one of this store's marks"),
+            "{foreign}: {err}"
+        );
+        assert_eq!(
+            store.by_task("task-foreign").await.unwrap(),
+            None,
+            "{foreign}"
+        );
+        let _: () = ctx
+            .query(
+                redis::cmd("SET")
+                    .arg(&mark)
+                    .arg(format!("c:{}", token.as_str())),
+            )
+            .await;
+        assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+        let _: i64 = ctx.query(redis::cmd("DEL").arg(&mark)).await;
+    }
 }
 
+/// A store on a fake Redis answering every script with `reply`.
+async fn store_answering(reply: &'static [u8]) -> RedisStore {
+    let addr = fake_redis(reply).await;
+    RedisStore::connect(&format!("redis://{addr}/"))
+        .await
+        .unwrap()
+        .timeout(Duration::from_millis(500))
+}
+
+/// A Redis (or something in its place) that answers the record script with anything but
+/// its integer 0, 1 or 3, or hangs up mid-command: the delivery is not recorded (503, VMEG
+/// redelivers), never taken for a duplicate (200 for an event nobody acted on). The string
+/// `0` (simple or bulk, what a proxy or a stand-in whose Lua bridge turns numbers into
+/// strings answers) included: before, it read as the integer and the event was lost.
 #[tokio::test]
 async fn redis_an_unexpected_answer_to_the_record_is_a_503_never_a_duplicate() {
     let body = clone_body(&new_pipeline_key(), "task-odd", "cv_o", None);
+    let received = |reply: &'static [u8]| {
+        let body = body.clone();
+        async move {
+            let store = store_answering(reply).await;
+            let hub = CompletionHub::with_store(
+                Verifier::new(WebhookSecret::new(SECRET)),
+                Arc::new(store),
+            );
+            let (ts, sig) = sign_now(&body);
+            hub.receive(&ts, &sig, body.as_bytes()).await
+        }
+    };
+    // The fake is read as Redis is: its integer 0 is a duplicate, 1 a first delivery.
+    let d = received(b":0\r\n").await;
+    assert!(matches!(d, Delivery::Duplicate(_)), "{d:?}");
+    let d = received(b":1\r\n").await;
+    assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
     for reply in [
         &b":7\r\n"[..],
         b":-1\r\n",
@@ -1981,21 +2048,63 @@ async fn redis_an_unexpected_answer_to_the_record_is_a_503_never_a_duplicate() {
         b"*0\r\n",
         b"-ERR boom\r\n",
         b"",
+        b"+0\r\n",
+        b"$1\r\n0\r\n",
+        b"+1\r\n",
+        b"$1\r\n1\r\n",
+        b"+3\r\n",
+        b"*1\r\n:0\r\n",
     ] {
-        let addr = fake_redis(reply).await;
-        let store = RedisStore::connect(&format!("redis://{addr}/"))
-            .await
-            .unwrap()
-            .timeout(Duration::from_millis(500));
-        let hub =
-            CompletionHub::with_store(Verifier::new(WebhookSecret::new(SECRET)), Arc::new(store));
-        let (ts, sig) = sign_now(&body);
-        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        let d = received(reply).await;
         assert!(
             matches!(d, Delivery::Unavailable(_)),
             "{:?}: {d:?}",
             String::from_utf8_lossy(reply)
         );
         assert_eq!(d.http_status(), 503);
+    }
+}
+
+/// The confirm and release scripts read the same way: only their integers count. A string
+/// `1` read as "confirmed" or "released" would report done what nobody did.
+#[tokio::test]
+async fn redis_an_unexpected_answer_to_a_confirm_or_release_is_an_error() {
+    let (pk, token) = (new_pipeline_key(), MarkToken::new());
+    // The fake is read as Redis is.
+    for (reply, confirmed, released) in [
+        (&b":1\r\n"[..], Confirmation::Confirmed, true),
+        (b":0\r\n", Confirmation::Taken, false),
+    ] {
+        let store = store_answering(reply).await;
+        assert_eq!(store.confirm(&pk, &token).await.unwrap(), confirmed);
+        assert_eq!(store.release(&pk, &token).await.unwrap(), released);
+    }
+    let store = store_answering(b":2\r\n").await;
+    assert_eq!(
+        store.confirm(&pk, &token).await.unwrap(),
+        Confirmation::Reclaimed
+    );
+    assert!(
+        store.release(&pk, &token).await.is_err(),
+        "2 is no release answer"
+    );
+    for reply in [
+        &b"+0\r\n"[..],
+        b"$1\r\n0\r\n",
+        b"+1\r\n",
+        b"$1\r\n1\r\n",
+        b"+2\r\n",
+        b"$1\r\n2\r\n",
+        b":7\r\n",
+        b"+OK\r\n",
+        b"$-1\r\n",
+        b"*0\r\n",
+    ] {
+        let store = store_answering(reply).await;
+        let shown = String::from_utf8_lossy(reply);
+        let confirmed = store.confirm(&pk, &token).await;
+        assert!(confirmed.is_err(), "{shown:?}: {confirmed:?}");
+        let released = store.release(&pk, &token).await;
+        assert!(released.is_err(), "{shown:?}: {released:?}");
     }
 }

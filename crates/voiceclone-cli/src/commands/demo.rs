@@ -33,7 +33,10 @@ pub async fn run(args: &DemoArgs, printer: &Printer) -> Outcome {
     let hub = CompletionHub::in_memory(WebhookSecret::new(secret.as_str()));
     let receiver = match Receiver::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await {
         Ok(listener) => {
-            let app = voiceclone::webhook::axum::router(WEBHOOK_PATH, hub.clone());
+            let app = match voiceclone::webhook::axum::router(WEBHOOK_PATH, hub.clone()) {
+                Ok(app) => app,
+                Err(e) => return Outcome::failed(e.into()),
+            };
             match Receiver::start(listener, app) {
                 Ok(r) => r,
                 Err(f) => return Outcome::failed(f),

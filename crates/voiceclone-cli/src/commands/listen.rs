@@ -127,6 +127,7 @@ pub async fn run(cli: &Cli, args: &ListenArgs, printer: &mut Printer) -> Result<
     // Recorded pending (LEASE), confirmed once the line is written: a redelivery meanwhile
     // is answered 503 by every listener sharing the store, never 200 for a line not out yet.
     let app = voiceclone::webhook::axum::router_with_lease(&args.path, hub, LEASE, on_delivery)
+        .map_err(|e| fail(e.into()))?
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| {
                 let gate = gate.clone();

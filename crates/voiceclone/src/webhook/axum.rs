@@ -21,7 +21,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let hub = CompletionHub::in_memory(WebhookSecret::new(std::env::var("VMEG_WEBHOOK_SECRET")?));
-//! let app = voiceclone::webhook::axum::router("/vmeg/webhook", hub.clone());
+//! let app = voiceclone::webhook::axum::router("/vmeg/webhook", hub.clone())?;
 //! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
 //! tokio::spawn(async move { axum::serve(listener, app).await });
 //!
@@ -49,6 +49,49 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 
 use super::{CompletionHub, Delivery, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use crate::error::Error;
+
+/// The longest route path [`check_path`] accepts, in bytes.
+pub const MAX_PATH_LEN: usize = 1024;
+
+/// Checks a route path the way [`router`], [`router_with`] and [`router_with_lease`] do: it
+/// must start with `/` and hold only ASCII letters, digits, `-._~` and `/`, at most
+/// [`MAX_PATH_LEN`] bytes. That is a path a route holds literally: no captures (`{id}`, or
+/// the older `:id`), no wildcards (`*rest`), nothing to percent-encode.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) with field `path`, saying what
+/// is wrong (without quoting the path).
+pub fn check_path(path: &str) -> Result<(), Error> {
+    let wrong = if path.is_empty() {
+        Some("it is empty (the root is \"/\")".to_owned())
+    } else if !path.starts_with('/') {
+        Some("it does not start with /".to_owned())
+    } else if path.len() > MAX_PATH_LEN {
+        Some(format!("it is over {MAX_PATH_LEN} bytes"))
+    } else if path
+        .bytes()
+        .any(|b| !(b.is_ascii_alphanumeric() || b"-._~/".contains(&b)))
+    {
+        Some("it holds something other than letters, digits, -._~ and /".to_owned())
+    } else {
+        None
+    };
+    match wrong {
+        // axum panics on a path it refuses (empty, no leading /, a 0.7-style `:id`): refused
+        // here with a typed error instead. Captures it accepts are refused too, since the
+        // route answers one literal path.
+        Some(why) => Err(Error::invalid_input(
+            "path",
+            format!(
+                "a webhook route path must start with / and hold only letters, digits, -._~ \
+                 and / (at most {MAX_PATH_LEN} bytes): {why}"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
 
 /// Called with what became of each delivery (for logs, metrics, or a CLI's output). It runs
 /// before the answer is sent: keep it quick.
@@ -74,14 +117,27 @@ struct Receiver {
 }
 
 /// A router answering deliveries with `POST path` into `hub`.
-pub fn router(path: &str, hub: CompletionHub) -> Router {
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) (field `path`) for a path
+/// [`check_path`] refuses.
+pub fn router(path: &str, hub: CompletionHub) -> Result<Router, Error> {
     build(path, hub, None, None)
 }
 
 /// [`router`], telling `on_delivery` about every delivery (fresh, duplicate, refused or not
 /// recorded). The events it is given are as VMEG sent them, an echoed API key included (the
 /// hub knows no key): do not log them whole.
-pub fn router_with(path: &str, hub: CompletionHub, on_delivery: OnDelivery) -> Router {
+///
+/// # Errors
+///
+/// As [`router`]: a path [`check_path`] refuses.
+pub fn router_with(
+    path: &str,
+    hub: CompletionHub,
+    on_delivery: OnDelivery,
+) -> Result<Router, Error> {
     build(path, hub, Some(on_delivery), None)
 }
 
@@ -92,12 +148,16 @@ pub fn router_with(path: &str, hub: CompletionHub, on_delivery: OnDelivery) -> R
 /// [`release`](CompletionHub::release) its claim (in a middleware around the route, as
 /// `voiceclone webhook listen` does); a redelivery while the lease runs is answered 503 on
 /// every hub sharing the store.
+///
+/// # Errors
+///
+/// As [`router`]: a path [`check_path`] refuses.
 pub fn router_with_lease(
     path: &str,
     hub: CompletionHub,
     lease: Duration,
     on_delivery: OnDelivery,
-) -> Router {
+) -> Result<Router, Error> {
     build(path, hub, Some(on_delivery), Some(lease))
 }
 
@@ -106,18 +166,19 @@ fn build(
     hub: CompletionHub,
     on_delivery: Option<OnDelivery>,
     lease: Option<Duration>,
-) -> Router {
+) -> Result<Router, Error> {
+    check_path(path)?;
     // One byte over the verifier's limit still reaches it, which answers 413 with its own
     // message; anything longer is cut by axum (also 413) without being read whole.
     let limit = hub.verifier().body_limit().saturating_add(1);
-    Router::new()
+    Ok(Router::new()
         .route(path, post(receive))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(Receiver {
             hub,
             on_delivery,
             lease,
-        })
+        }))
 }
 
 async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
@@ -165,6 +226,72 @@ impl Receiver {
     fn tell(&self, delivery: &Delivery) {
         if let Some(f) = &self.on_delivery {
             f(delivery);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::{ErrorKind, WebhookSecret};
+
+    /// A path axum refuses (empty, no leading `/`, an axum 0.7 capture, an unclosed brace)
+    /// is an `InvalidInput` on `path` from all three constructors, never a panic. Before:
+    /// axum's panic, while the caller's service was building its router.
+    #[test]
+    fn a_path_axum_would_refuse_is_invalid_input_not_a_panic() {
+        let hub = CompletionHub::in_memory(WebhookSecret::new("s"));
+        let on: OnDelivery = Arc::new(|_: &Delivery| {});
+        let lease = Duration::from_secs(60);
+        let long = format!("/{}", "a".repeat(MAX_PATH_LEN));
+        for bad in [
+            "",
+            "vmeg/webhook",
+            "/a/:id",
+            "/a/*x",
+            "/a/{",
+            "/a/{id}",
+            "/a b",
+            "/a%20",
+            "/é",
+            long.as_str(),
+        ] {
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                [
+                    router(bad, hub.clone()),
+                    router_with(bad, hub.clone(), on.clone()),
+                    router_with_lease(bad, hub.clone(), lease, on.clone()),
+                ]
+            }))
+            .unwrap_or_else(|_| panic!("{bad:?}: a router constructor panicked"));
+            for b in built {
+                let err = b.err().unwrap_or_else(|| panic!("{bad:?}: accepted"));
+                match err.kind() {
+                    ErrorKind::InvalidInput { field, reason } => {
+                        assert_eq!(field, "path", "{bad:?}");
+                        assert!(reason.contains("must start with /"), "{bad:?}: {reason}");
+                    }
+                    other => panic!("{bad:?}: {other:?}"),
+                }
+            }
+            assert!(check_path(bad).is_err(), "{bad:?}");
+        }
+        // What the rule accepts, axum takes (no panic building any of the three).
+        let longest = format!("/{}", "a".repeat(MAX_PATH_LEN - 1));
+        for ok in [
+            "/",
+            "/vmeg/webhook",
+            "/a-b_c.d~e/",
+            "//x",
+            "/0",
+            longest.as_str(),
+        ] {
+            check_path(ok).unwrap();
+            assert!(router(ok, hub.clone()).is_ok(), "{ok:?}");
+            assert!(router_with(ok, hub.clone(), on.clone()).is_ok(), "{ok:?}");
+            let leased = router_with_lease(ok, hub.clone(), lease, on.clone());
+            assert!(leased.is_ok(), "{ok:?}");
         }
     }
 }

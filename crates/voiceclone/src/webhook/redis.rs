@@ -112,9 +112,9 @@ use crate::sleep::BoxFuture;
 /// its idempotency key). ARGV: the event's JSON, the event TTL in ms (0: not stored), the
 /// channel, the mark's TTL in ms (the dedupe TTL, or the lease), the mark's value (`c:` or
 /// `p:` and the token). Returns 1 when this call set the mark (first seen), 0 for a
-/// duplicate, 3 when a pending mark (another call's lease) holds the key, 4 when the key is
-/// not a string. (2 is not used: an
-/// answer that is not one of these is taken for a failure, never a duplicate.)
+/// duplicate, 3 when a pending mark (another call's lease) holds the key, 4 when the key
+/// holds no mark of ours. (2 is not used: an answer that is not one of these, as an integer,
+/// is taken for a failure, never a duplicate.)
 ///
 /// Why a script rather than separate commands or MULTI/EXEC: the check, the writes, the
 /// publish and the mark happen with nothing in between, so two instances racing on one
@@ -122,21 +122,25 @@ use crate::sleep::BoxFuture;
 /// the mark, so a redelivery would rewrite and republish the event. The mark is still set
 /// last, inside the script: Redis does not roll back a script that fails part-way (out of
 /// memory on a write), and a script that stops before its last command leaves no mark, so
-/// the redelivery is processed (the trait's promise). A string mark without a token counts
-/// as confirmed, as any existing key did before tokens. A key of another type there (4) was
-/// written by another program under our prefix: no mark of ours says the delivery was acted
-/// on, so it is a failure (503, VMEG redelivers; the log names it), never a duplicate
-/// answered 200 for an event nobody recorded.
+/// the redelivery is processed (the trait's promise). The mark `1` (written before tokens)
+/// counts as confirmed. Any other key there (4), another type or a string that is neither
+/// `c:<token>`, `p:...` nor `1`, was written by another program under our prefix: no mark of
+/// ours says the delivery was acted on, so it is a failure (503, VMEG redelivers; the log
+/// names it), never a duplicate answered 200 for an event nobody recorded.
 const RECORD_SCRIPT: &str = r"
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'none' then
   if kind ~= 'string' then
     return 4
   end
-  if string.sub(redis.call('GET', KEYS[1]), 1, 2) == 'p:' then
+  local held = redis.call('GET', KEYS[1])
+  if string.sub(held, 1, 2) == 'p:' then
     return 3
   end
-  return 0
+  if held == '1' or (string.len(held) == 34 and string.match(held, '^c:[0-9a-f]+$')) then
+    return 0
+  end
+  return 4
 end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then
@@ -635,23 +639,25 @@ impl RedisStore {
             .arg(mark_ttl)
             .arg(mark);
         let won = self
-            .exec(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
+            .exec(|mut c| async move { call.invoke_async::<redis::Value>(&mut c).await })
             .await
             .map_err(|f| self.store_error("record", f))?;
-        // The script answers 1, 0 or 3. Anything else is not Redis running it (a proxy, a
-        // stand-in, a changed server): taken for a duplicate it would answer 200 for an
-        // event nobody acted on, so it is a failure (503, VMEG redelivers).
-        match won {
-            1 => Ok(Recorded::Fresh),
-            0 => Ok(Recorded::Duplicate),
-            3 => Ok(Recorded::Pending),
-            4 => Err(StoreError::new(format!(
-                "the delivery's mark in Redis ({}) is not a string: another program writes \
-                 under this store's prefix",
+        // The script answers the integer 1, 0 or 3. Anything else is not Redis running it (a
+        // proxy, a stand-in, a changed server): taken for a duplicate it would answer 200 for
+        // an event nobody acted on, so it is a failure (503, VMEG redelivers).
+        match script_integer(&won) {
+            Some(1) => Ok(Recorded::Fresh),
+            Some(0) => Ok(Recorded::Duplicate),
+            Some(3) => Ok(Recorded::Pending),
+            Some(4) => Err(StoreError::new(format!(
+                "the delivery's mark in Redis ({}) is not one of this store's marks (another \
+                 type, or a string it never writes): another program writes under this \
+                 store's prefix",
                 self.key("seen", &event.pipeline_key)
             ))),
-            other => Err(StoreError::new(format!(
-                "Redis answered the record script with {other}, not 0, 1 or 3"
+            _ => Err(StoreError::new(format!(
+                "Redis answered the record script with {}, not the integer 0, 1 or 3",
+                shown_answer(&won)
             ))),
         }
     }
@@ -682,15 +688,16 @@ impl CompletionStore for RedisStore {
                 .arg(token.as_str())
                 .arg(ttl_millis(self.dedupe_ttl).max(1));
             let found = self
-                .exec(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
+                .exec(|mut c| async move { call.invoke_async::<redis::Value>(&mut c).await })
                 .await
                 .map_err(|f| self.store_error("confirm", f))?;
-            match found {
-                1 => Ok(Confirmation::Confirmed),
-                2 => Ok(Confirmation::Reclaimed),
-                0 => Ok(Confirmation::Taken),
-                other => Err(StoreError::new(format!(
-                    "Redis answered the confirm script with {other}, not 0, 1 or 2"
+            match script_integer(&found) {
+                Some(1) => Ok(Confirmation::Confirmed),
+                Some(2) => Ok(Confirmation::Reclaimed),
+                Some(0) => Ok(Confirmation::Taken),
+                _ => Err(StoreError::new(format!(
+                    "Redis answered the confirm script with {}, not the integer 0, 1 or 2",
+                    shown_answer(&found)
                 ))),
             }
         })
@@ -705,14 +712,15 @@ impl CompletionStore for RedisStore {
             let mut call = self.release_script.prepare_invoke();
             call.key(self.key("seen", pipeline_key)).arg(token.as_str());
             let removed = self
-                .exec(|mut c| async move { call.invoke_async::<i64>(&mut c).await })
+                .exec(|mut c| async move { call.invoke_async::<redis::Value>(&mut c).await })
                 .await
                 .map_err(|f| self.store_error("release", f))?;
-            match removed {
-                1 => Ok(true),
-                0 => Ok(false),
-                other => Err(StoreError::new(format!(
-                    "Redis answered the release script with {other}, not 0 or 1"
+            match script_integer(&removed) {
+                Some(1) => Ok(true),
+                Some(0) => Ok(false),
+                _ => Err(StoreError::new(format!(
+                    "Redis answered the release script with {}, not the integer 0 or 1",
+                    shown_answer(&removed)
                 ))),
             }
         })
@@ -891,6 +899,35 @@ fn decode_event(bytes: &[u8], max: usize) -> Result<StoredEvent, &'static str> {
 
 /// TTL in ms as Redis takes it: 0 stays 0 (not stored), anything else at least 1 ms and at
 /// most [`MAX_TTL_MILLIS`].
+/// A script's answer when it is an integer, as Redis sends a Lua number; `None` for anything
+/// else. Reading it as `i64` would not do: the redis crate also parses the strings `+0` and
+/// `$1 0` and a RESP3 double (0.5 and NaN as 0), so a proxy or stand-in answering the string
+/// 0 would pass for "duplicate" (200, the event lost).
+fn script_integer(answer: &redis::Value) -> Option<i64> {
+    match answer {
+        redis::Value::Int(n) => Some(*n),
+        _ => None,
+    }
+}
+
+/// What a script answered, for a message: the integer, or only the kind of anything else
+/// (what a server that is not Redis sends stays out of logs).
+fn shown_answer(answer: &redis::Value) -> String {
+    use redis::Value;
+    match answer {
+        Value::Int(n) => format!("the integer {n}"),
+        Value::Nil => "nil".to_owned(),
+        Value::Okay
+        | Value::SimpleString(_)
+        | Value::BulkString(_)
+        | Value::VerbatimString { .. } => "a string".to_owned(),
+        Value::Double(_) => "a double".to_owned(),
+        Value::Boolean(_) => "a boolean".to_owned(),
+        Value::Array(_) | Value::Set(_) | Value::Map(_) => "an aggregate".to_owned(),
+        _ => "an answer of another type".to_owned(),
+    }
+}
+
 fn ttl_millis(d: Duration) -> u64 {
     if d.is_zero() {
         return 0;
@@ -988,6 +1025,47 @@ mod tests {
     use super::*;
 
     const SECRET: &str = "pa55:w0rd/with%stuff";
+
+    /// Only an integer is a script's answer: the strings `0` and `1` and a RESP3 double (0.5
+    /// and NaN, which the redis crate reads as the integer 0) are not, and nothing a server
+    /// sent is shown back.
+    #[test]
+    fn only_an_integer_is_a_script_answer() {
+        use redis::Value;
+        for n in [0, 1, 3] {
+            assert_eq!(script_integer(&Value::Int(n)), Some(n));
+            assert_eq!(
+                redis::from_redis_value::<i64>(Value::Int(n)).unwrap(),
+                n,
+                "the crate's own reading agrees on integers"
+            );
+        }
+        for odd in [
+            Value::SimpleString("0".to_owned()),
+            Value::BulkString(b"0".to_vec()),
+            Value::SimpleString("1".to_owned()),
+            Value::BulkString(b"1".to_vec()),
+            Value::Double(0.5),
+            Value::Double(f64::NAN),
+            Value::Double(1.0),
+            Value::Boolean(false),
+            Value::Okay,
+            Value::Nil,
+            Value::Array(vec![Value::Int(0)]),
+        ] {
+            assert_eq!(script_integer(&odd), None, "{odd:?}");
+            assert!(!shown_answer(&odd).contains('0'), "{odd:?}");
+        }
+        // What made the lenient reading lose events: these read as the integer 0.
+        for lenient in [
+            Value::SimpleString("0".to_owned()),
+            Value::BulkString(b"0".to_vec()),
+            Value::Double(0.5),
+        ] {
+            assert_eq!(redis::from_redis_value::<i64>(lenient).unwrap(), 0);
+        }
+        assert_eq!(shown_answer(&Value::Int(7)), "the integer 7");
+    }
 
     #[test]
     fn defaults_are_24_h_events_72_h_marks_and_2_s_commands() {
