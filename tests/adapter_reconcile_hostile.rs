@@ -579,6 +579,28 @@ async fn a_named_task_not_found_does_not_end_the_search() {
     assert!(!text.contains("look again after"), "{text}");
     assert!(!e.may_resubmit(), "{e}");
 
+    // Review 24 pass 2 #1: a search that could not see everything (records it could not
+    // read, a page with no records and no total) settles nothing, however long ago the
+    // submit: its own "do not submit it again", never "most likely never stored".
+    for page in [
+        list(json!([null])),
+        Step::ok(json!({"code": 200, "message": "", "data": null})),
+    ] {
+        let server = Scripted::start(vec![
+            Step::status(
+                404,
+                json!({"code": 404, "message": "task not found", "data": null}),
+            ),
+            page,
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let text = c.reconcile(&old).await.unwrap_err().to_string();
+        assert!(!text.contains("most likely never stored"), "{text}");
+        assert!(!text.contains("your call"), "{text}");
+        assert!(text.contains("do not submit it again"), "{text}");
+    }
+
     // JimmyAI has no task list: the 404 is the answer, not `Unsupported` asking for the
     // task id the caller just gave.
     let server = Scripted::start(vec![Step::status(
@@ -589,6 +611,9 @@ async fn a_named_task_not_found_does_not_end_the_search() {
     let (c, _) = client(Provider::JimmyAi, &server.base_url);
     let e = c.reconcile(&q).await.unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
+    // It lists nothing, and does not say it did.
+    assert!(e.to_string().contains("no task list to search"), "{e}");
+    assert!(!e.to_string().contains("no listed task"), "{e}");
 }
 
 /// Records the task list sent but that could not be read (`null`, no usable id) may be the

@@ -177,7 +177,7 @@ impl Client {
                     });
                 }
                 if let (Some(missing), Some(id)) = (named_missing, &q.task_id) {
-                    return Err(missing.with_note(named_missing_note(id, skewed_to)));
+                    return Err(missing.with_note(named_missing_note(id, skewed_to, false)));
                 }
                 return Err(e.with_operation("reconcile").with_note(NO_TASK_LIST));
             }
@@ -264,9 +264,8 @@ impl Client {
             || hub_unsearched.is_some()
             || delivered_unnamed;
         if listed.is_empty() {
-            if let (Some(missing), Some(id)) = (named_missing, &q.task_id) {
-                return Err(missing.with_note(named_missing_note(id, skewed_to)));
-            }
+            // What the search could not see comes first: a named task the vendor does not
+            // find settles nothing while another task may hide there.
             if delivered_unnamed {
                 return Err(Error::new(ErrorKind::InvalidResponse)
                     .with_provider(self.provider())
@@ -295,6 +294,9 @@ impl Client {
                     .with_message(
                         "the task list answered with no records and no total (data null or empty), which says nothing of the submit's task: whether it created one is not known; do not submit it again yet",
                     ));
+            }
+            if let (Some(missing), Some(id)) = (named_missing, &q.task_id) {
+                return Err(missing.with_note(named_missing_note(id, skewed_to, true)));
             }
             // Before the window and its skew end, a task may still be created or dated in it
             // (a request cut short here may still be processed by the vendor, up to 180 s on
@@ -752,20 +754,27 @@ fn dated_from_first_submit(e: Error, query: &ReconcileQuery) -> Error {
     e.with_kind(kind).with_last_attempt_at(last)
 }
 
-/// The note of a search whose named task `id` the vendor does not find, with no listed task
-/// in its place. Until `settled` (the window and its skew ended) the task may not be readable
-/// yet: look again. After, the vendor has had every chance to show it, and "look again" would
-/// be a dead end (a resend under the key stays refused, since the answer named a task): the
-/// note says what is left, and that only the caller can weigh it.
-fn named_missing_note(id: &JobId, settled: SystemTime) -> String {
+/// The note of a search whose named task `id` the vendor does not find, with nothing else in
+/// its place: no listed task (`listed`: the whole list was read, with nothing unreadable, no
+/// empty page, no unsearched store), or no list at all (JimmyAI). Until `settled` (the window
+/// and its skew ended) the task may not be readable yet: look again. After, the vendor has had
+/// every chance to show it, and "look again" would be a dead end (a resend under the key stays
+/// refused, since the answer named a task): the note says what is left, and that only the
+/// caller can weigh it.
+fn named_missing_note(id: &JobId, settled: SystemTime, listed: bool) -> String {
+    let besides = if listed {
+        "and no listed task fits the submit"
+    } else {
+        "and this provider has no task list to search"
+    };
     if SystemTime::now() < settled {
         return format!(
-            "the answer named task {id}, which the vendor does not find yet, and no listed task fits the submit: whether it created a task is still unknown (the task may not be readable yet); do not submit it again: look again after {}",
+            "the answer named task {id}, which the vendor does not find yet, {besides}: whether it created a task is still unknown (the task may not be readable yet); do not submit it again: look again after {}",
             crate::time::format_rfc3339(settled)
         );
     }
     format!(
-        "the answer named task {id}, which the vendor still does not find after the search window ended, and no listed task fits the submit: the task was most likely never stored (or is no longer kept: how long tasks are kept is not documented), and looking again will not tell more. A resend under the same key stays refused, since the answer named a task; a new submit (a new key) bills a second task if {id} exists after all. Whether to risk that is your call: the vendor's support can check task {id} first"
+        "the answer named task {id}, which the vendor still does not find after the search window ended, {besides}: the task was most likely never stored (or is no longer kept: how long tasks are kept is not documented), and looking again will not tell more. A resend under the same key stays refused, since the answer named a task; a new submit (a new key) bills a second task if {id} exists after all. Whether to risk that is your call: the vendor's support can check task {id} first"
     )
 }
 
