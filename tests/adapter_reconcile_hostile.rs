@@ -538,18 +538,23 @@ async fn a_named_task_not_found_does_not_end_the_search() {
         "{r}"
     );
 
+    // The named task answered 404, then `page` for the task list: what `query` makes of it.
+    let missing_then = |page: Step, query: ReconcileQuery| async move {
+        let server = Scripted::start(vec![
+            Step::status(
+                404,
+                json!({"code": 404, "message": "task not found", "data": null}),
+            ),
+            page,
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        c.reconcile(&query).await.unwrap_err()
+    };
+
     // With nothing listed either, the answer is still the 404, never `None` ("most likely
     // created nothing"): the named task may just not be readable yet.
-    let server = Scripted::start(vec![
-        Step::status(
-            404,
-            json!({"code": 404, "message": "task not found", "data": null}),
-        ),
-        list(json!([])),
-    ])
-    .await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let e = c.reconcile(&q).await.unwrap_err();
+    let e = missing_then(list(json!([])), q.clone()).await;
     assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
     assert!(e.to_string().contains("still unknown"), "{e}");
     assert!(e.to_string().contains("look again after"), "{e}");
@@ -558,19 +563,10 @@ async fn a_named_task_not_found_does_not_end_the_search() {
     // Once the window and its skew have ended, "look again" would be a dead end (a resend
     // under the key stays refused, the answer named a task): the note says what is left.
     // Before: the same "do not submit it again yet" for ever.
-    let server = Scripted::start(vec![
-        Step::status(
-            404,
-            json!({"code": 404, "message": "task not found", "data": null}),
-        ),
-        list(json!([])),
-    ])
-    .await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
     let old = ReconcileQuery::new(now - Duration::from_secs(3600))
         .kind(JobKind::Speech)
         .task_id("t-named");
-    let e = c.reconcile(&old).await.unwrap_err();
+    let e = missing_then(list(json!([])), old.clone()).await;
     assert_eq!(e.kind(), &ErrorKind::NotFound, "{e}");
     let text = e.to_string();
     assert!(text.contains("most likely never stored"), "{text}");
@@ -586,16 +582,7 @@ async fn a_named_task_not_found_does_not_end_the_search() {
         list(json!([null])),
         Step::ok(json!({"code": 200, "message": "", "data": null})),
     ] {
-        let server = Scripted::start(vec![
-            Step::status(
-                404,
-                json!({"code": 404, "message": "task not found", "data": null}),
-            ),
-            page,
-        ])
-        .await;
-        let (c, _) = client(Provider::Vmeg, &server.base_url);
-        let text = c.reconcile(&old).await.unwrap_err().to_string();
+        let text = missing_then(page, old.clone()).await.to_string();
         assert!(!text.contains("most likely never stored"), "{text}");
         assert!(!text.contains("your call"), "{text}");
         assert!(text.contains("do not submit it again"), "{text}");
