@@ -35,6 +35,13 @@ enum Answer {
     Trickle,
     /// The connection closed after the request head, before any answer (no status line).
     Dropped,
+    /// Audio headers (no Content-Length) and `first`, then, once `gate` is notified,
+    /// `rest`; the body ends at close.
+    Gated {
+        first: Vec<u8>,
+        gate: Arc<tokio::sync::Notify>,
+        rest: Vec<u8>,
+    },
     /// These answers in turn, one per request; the last one for every request after.
     Then(Arc<Mutex<VecDeque<Answer>>>),
 }
@@ -155,6 +162,14 @@ async fn respond(sock: &mut tokio::net::TcpStream, answer: Answer) -> std::io::R
                 sock.flush().await?;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+        }
+        Answer::Gated { first, gate, rest } => {
+            let ct = [("content-type", "audio/wav".to_owned())];
+            sock.write_all(head(200, &ct, None).as_bytes()).await?;
+            sock.write_all(&first).await?;
+            sock.flush().await?;
+            gate.notified().await;
+            sock.write_all(&rest).await?;
         }
         Answer::Cut { declared, sent } => {
             let ct = [("content-type", "audio/wav".to_owned())];
@@ -1129,8 +1144,9 @@ fn mkfifo(path: &Path) {
 /// A target the rename could only replace wrongly or fail on, after the whole body, is
 /// refused before anything is sent, naming `path`: a FIFO (a reader piping it into a player
 /// would hang for ever), a socket, a symlink to a directory or to a FIFO, `""`, a missing
-/// name with a trailing `/`, a NUL byte, a name too long for the file system. Each is left
-/// as it was, and no temporary file stays behind. A symlink to a regular file is replaced
+/// name with a trailing `/`, one ending in `/.` or `/..` (missing, or under a regular
+/// file), a NUL byte, a name too long for the file system. Each is left as it was, and no
+/// temporary file stays behind. A symlink to a regular file is replaced
 /// by the download (what it pointed at is untouched), as a plain file there would be.
 /// Before: the FIFO, the socket and the links were replaced by a regular file (`Ok`), and
 /// the rest failed at the rename after the body had come.
@@ -1151,12 +1167,20 @@ async fn a_target_that_is_no_regular_file_is_refused_before_sending() {
     std::os::unix::fs::symlink(elsewhere.path(), &to_dir).unwrap();
     let to_fifo = dir.path().join("via.wav");
     std::os::unix::fs::symlink(&fifo, &to_fifo).unwrap();
+    let file = dir.path().join("file.wav");
+    std::fs::write(&file, b"RIFF-old").unwrap();
     let before = listing(dir.path());
 
     let missing = dir.path().join("missing/");
     let nul = dir.path().join("a\0b.wav");
     let long = dir.path().join(format!("{}.wav", "a".repeat(300)));
+    let new_dot = dir.path().join("new.wav/.");
+    let new_dot_dot = dir.path().join("new.wav/..");
+    let file_dot = file.join(".");
     for path in [
+        new_dot.as_path(),
+        new_dot_dot.as_path(),
+        file_dot.as_path(),
         fifo.as_path(),
         sock.as_path(),
         to_dir.as_path(),
@@ -1314,4 +1338,108 @@ async fn a_download_with_no_time_left_sends_nothing() {
     }
     assert!(server.heads().is_empty(), "{:?}", server.heads());
     assert_eq!(listing(dir.path()), Vec::<String>::new());
+}
+
+/// Waits until a temporary download file in `dir` holds bytes: the download has read part
+/// of the body, so it is past the check it makes when the answer's headers arrive.
+#[cfg(unix)]
+async fn body_under_way(dir: &Path) {
+    for _ in 0..2000 {
+        let started = std::fs::read_dir(dir).unwrap().any(|e| {
+            let e = e.unwrap();
+            e.file_name().to_string_lossy().ends_with(".part")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        });
+        if started {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("no temporary file with bytes in {}", dir.display());
+}
+
+/// A FIFO made at the target while the body streams (after the check at the answer's
+/// headers, before the rename) is not replaced: the target is checked again just before the
+/// rename, and the download fails with `Write`, the FIFO left as it was and no temporary
+/// file behind; for `download_to_path` and `download_to_dir` alike. The FIFO appears only
+/// once the temporary file holds body bytes, so it was not there at the earlier checks. What
+/// this does not prove: a FIFO made between that last check and the rename (microseconds)
+/// would still be replaced; no portable rename refuses it atomically. Before: `Ok`, and the
+/// FIFO was a regular file.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fifo_made_at_the_target_during_the_body_is_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+
+    let first = vec![7u8; 256 * 1024];
+    let rest = b"-the-end".to_vec();
+    let to_path = Arc::new(tokio::sync::Notify::new());
+    let to_dir = Arc::new(tokio::sync::Notify::new());
+    let server = Server::start(vec![
+        (
+            "/path.wav",
+            Answer::Gated {
+                first: first.clone(),
+                gate: to_path.clone(),
+                rest: rest.clone(),
+            },
+        ),
+        (
+            "/dir.wav",
+            Answer::Gated {
+                first,
+                gate: to_dir.clone(),
+                rest,
+            },
+        ),
+    ])
+    .await;
+    let c = client().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let target = dir.path().join("out.wav");
+    let fifo_midway = async {
+        body_under_way(dir.path()).await;
+        mkfifo(&target);
+        to_path.notify_one();
+    };
+    let url = server.url("/path.wav");
+    let (got, ()) = tokio::join!(c.download_to_path(&url, &target), fifo_midway);
+    let e = got.unwrap_err();
+    assert!(
+        matches!(download_failure(&e), DownloadFailure::Write { reason } if reason.contains("not a regular file")),
+        "{e}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&target)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(listing(dir.path()), ["out.wav"], "a temporary file left");
+
+    let named = dir.path().join("01.wav");
+    let fifo_midway = async {
+        body_under_way(dir.path()).await;
+        mkfifo(&named);
+        to_dir.notify_one();
+    };
+    let url = server.url("/dir.wav");
+    let (got, ()) = tokio::join!(c.download_to_dir(&url, dir.path(), "01"), fifo_midway);
+    let e = got.unwrap_err();
+    assert!(
+        matches!(download_failure(&e), DownloadFailure::Write { reason } if reason.contains("not a regular file")),
+        "{e}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&named)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(
+        listing(dir.path()),
+        ["01.wav", "out.wav"],
+        "a temporary file left"
+    );
 }

@@ -23,10 +23,14 @@ impl Client {
     ///
     /// Refused as `InvalidInput` (field `path`) before anything is sent: a directory, FIFO,
     /// socket or device at `path`, or a symlink to one (the rename would replace it with a
-    /// regular file); an empty path, one ending with a separator or holding a NUL byte, or
-    /// a name too long for the file system. A symlink to a regular file is replaced by the
-    /// downloaded file; what it pointed at is left as it was. A call with no time left
-    /// (`CallOptions`) fails with `Timeout`, `Phase::NotSent`, sending nothing.
+    /// regular file); an empty path, one ending with a separator, `/.` or `/..`, or holding
+    /// a NUL byte, or a name too long for the file system. `path` is looked at again once
+    /// the answer's headers come and just before the rename, which refuses such a target
+    /// made meanwhile ([`DownloadFailure::Write`](crate::download::DownloadFailure::Write));
+    /// one made in the moment between that look and the rename is still replaced. A symlink
+    /// to a regular file is replaced by the downloaded file; what it pointed at is left as
+    /// it was. A call with no time left (`CallOptions`) fails with `Timeout`,
+    /// `Phase::NotSent`, sending nothing.
     ///
     /// [`Speech::audio_urls`]: crate::Speech::audio_urls
     /// [`Voice::preview_url`]: crate::Voice::preview_url
@@ -72,7 +76,8 @@ impl Client {
     /// A `stem` that is not one plain name, or too long for the file system, is refused as
     /// `InvalidInput` (field `stem`) before anything is sent. The name the answer picks is
     /// checked as `download_to_path` checks its path once the answer's headers come, before
-    /// any of the body: a directory, FIFO, socket or device there (or a symlink to one) is
+    /// any of the body, and again just before the rename: a directory, FIFO, socket or
+    /// device there (or a symlink to one) is
     /// [`DownloadFailure::Write`](crate::download::DownloadFailure::Write), left as it was.
     ///
     /// ```

@@ -1,8 +1,10 @@
 //! Where a downloaded file may go. The file is renamed into place after its last byte, and
 //! `rename(2)` replaces whatever sits at the name: a FIFO, a socket or a device (as root,
 //! `/dev/null`) would silently become a regular file, and a path no rename can take fails
-//! only after the whole body came. So each is refused before the body, where the name is
-//! known before anything is sent, before sending.
+//! only after the whole body came. So each is refused before the body (before sending when
+//! the caller gave the name, once the answer's headers name it otherwise), and the target
+//! is looked at again just before the rename: a FIFO made there while the body streamed is
+//! refused too. Only one made between that last look and the rename is still replaced.
 
 use std::path::Path;
 
@@ -17,6 +19,8 @@ pub(crate) enum Unfit {
     Special,
     /// Ends with a separator and is no directory: no file can have that name.
     TrailingSeparator,
+    /// Its last component is `.` or `..` and it is no directory: no file can have that name.
+    DotName,
     /// The file system said so (`ENAMETOOLONG`): its own limit, not a guessed one.
     TooLong,
 }
@@ -34,6 +38,9 @@ impl Unfit {
             Unfit::TrailingSeparator => {
                 "ends with a path separator; give a file's path, not a directory's"
             }
+            Unfit::DotName => {
+                "ends with '.' or '..', which name a directory; give a file's path, not a directory's"
+            }
             Unfit::TooLong => "names a file too long for its file system",
         }
     }
@@ -44,7 +51,10 @@ impl Unfit {
 /// file, or to nothing, is replaced by the download (what it pointed at is left as it was),
 /// as a file there would be; one to a directory or a special file is refused like its
 /// target. A path whose lookup fails otherwise (a missing parent, no permission) is left to
-/// the temporary file to report, which comes before anything is sent too.
+/// the temporary file to report, which comes before anything is sent too. It is a look at one
+/// moment: the download asks again just before its rename, but something made at the path
+/// between that look and the rename is still replaced (no portable rename can replace a
+/// regular file and refuse anything else in one step).
 pub(crate) async fn unfit(path: &Path) -> Option<Unfit> {
     let raw = path.as_os_str();
     if raw.is_empty() {
@@ -62,13 +72,17 @@ pub(crate) async fn unfit(path: &Path) -> Option<Unfit> {
         }
         Err(_) => {}
     }
-    // Checked after the lookup: `dir/` naming an existing directory says "is a directory".
-    if raw
-        .as_encoded_bytes()
-        .last()
-        .is_some_and(|b| std::path::is_separator(char::from(*b)))
-    {
+    // Checked after the lookup: `dir/` or `dir/.` naming an existing directory says "is a
+    // directory".
+    let bytes = raw.as_encoded_bytes();
+    let separator = |b: &u8| std::path::is_separator(char::from(*b));
+    if bytes.last().is_some_and(separator) {
         return Some(Unfit::TrailingSeparator);
+    }
+    // On the raw bytes: `Path::components` drops a final `.`, so `new.wav/.` would look
+    // like `new.wav` (and its temporary file could be made), but the rename fails on it.
+    if matches!(bytes.rsplit(separator).next(), Some(b"." | b"..")) {
+        return Some(Unfit::DotName);
     }
     None
 }
@@ -97,6 +111,22 @@ mod tests {
             unfit(Path::new(&format!("{}/", file.display()))).await,
             Some(Unfit::TrailingSeparator)
         );
+        // A last component `.` or `..` names a directory, never a file the rename can put
+        // there: missing (`ENOENT`) or under a regular file (`ENOTDIR`), no lookup succeeds,
+        // and `Path::parent` drops the `.`, so the temporary file could be made.
+        for bad in [
+            dir.path().join("new.wav/."),
+            dir.path().join("new.wav/.."),
+            file.join("."),
+            file.join(".."),
+        ] {
+            assert_eq!(unfit(&bad).await, Some(Unfit::DotName), "{bad:?}");
+        }
+        // An existing directory named so is still "a directory".
+        assert_eq!(unfit(&dir.path().join(".")).await, Some(Unfit::Directory));
+        // A name merely starting or ending with dots is a file's name.
+        assert_eq!(unfit(&dir.path().join("..new.wav")).await, None);
+        assert_eq!(unfit(&dir.path().join("new.wav..")).await, None);
         assert_eq!(
             unfit(&dir.path().join("a".repeat(300))).await,
             Some(Unfit::TooLong)

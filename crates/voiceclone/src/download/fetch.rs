@@ -497,6 +497,18 @@ impl Downloads {
                 Ok((path, bytes, opened.content_type))
             })
             .await?;
+        // Again just before the rename: the body may have taken minutes, and a FIFO made at
+        // the path meanwhile (a player set up to read it) would be replaced and its reader
+        // hang. This narrows the window to one `stat`; it cannot close it.
+        if let Some(why) = super::unfit(&path).await {
+            return Err(refused(DownloadFailure::Write {
+                reason: format!(
+                    "{} {} (found after the body, just before the rename)",
+                    path.display(),
+                    why.reason()
+                ),
+            }));
+        }
         temp.persist(&path).map_err(|e| {
             write_failed(
                 &format!("renaming the download to {}", path.display()),

@@ -32,10 +32,12 @@
 //!   as it arrives.
 //! - **All or nothing on disk.** A file download writes to a temporary file in the
 //!   destination's directory and renames it into place when complete; a failure (or a
-//!   dropped future) removes the temporary file and leaves nothing at the path. The rename
-//!   never replaces a directory, FIFO, socket or device (or a symlink to one): such a
-//!   target is refused before the body, and before anything is sent when the caller gave
-//!   the path.
+//!   dropped future) removes the temporary file and leaves nothing at the path. A
+//!   directory, FIFO, socket or device at the target (or a symlink to one) is refused, not
+//!   replaced by the rename: it is looked for before anything is sent when the caller gave
+//!   the path, once the answer's headers name the file, and again just before the rename.
+//!   Only one made in the moment between that last look and the rename is still replaced:
+//!   no portable rename can replace a regular file and refuse anything else in one step.
 //! - **Retried like a read** until the first byte of the body: connection failures, 5xx and
 //!   429 answers are retried by the client's [`RetryPolicy`](crate::RetryPolicy); a body cut
 //!   off midway is not resumed (the error says so).

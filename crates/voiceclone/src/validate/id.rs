@@ -14,8 +14,8 @@ pub(crate) const ID_MAX_BYTES: usize = 256;
 /// depth of encoding, also as IIS `%u002e`), also with a path parameter (`..;x`, which Tomcat
 /// and Spring read as `..`; likewise an empty segment `;x`), `/` and `\` in any encoding
 /// (`%2f`, `%5c`, `%252f`, `%u002f`), the fullwidth and compatibility forms a server folding
-/// Unicode (NFKC, Windows best fit) reads as `.`, `..`, `/` or `\` (`．．`, `‥`, `a／b`,
-/// raw or encoded), forms that do not decode to UTF-8 (overlong `%c0%ae`,
+/// Unicode (NFKC, Windows best fit) reads as `.`, `..`, `/`, `\` or `%` (`．．`, `‥`, `a／b`,
+/// `a¥b`, `％2e`, raw or encoded), forms that do not decode to UTF-8 (overlong `%c0%ae`,
 /// `%c0%af`, stray `%ff`), control characters (also encoded, e.g. `%00`, `%0d%0a`),
 /// whitespace, `?`, `#`, and characters that display as nothing (zero-width, bidi controls,
 /// the BOM: see [`is_invisible`]), which would make an id look blank or other than it is.
@@ -53,8 +53,8 @@ pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
     }) {
         return Err(invalid(
             field,
-            "must not contain whitespace, control or invisible characters, '/', '\\', '?' or '#' \
-             (also as a fullwidth or compatibility form such as U+FF0F)",
+            "must not contain whitespace, control or invisible characters, '/', '\\', '?' or '#', \
+             nor a form of '/', '\\' or '%' a server may fold into one (U+FF0F, U+00A5, U+FF05...)",
         ));
     }
     // Every form a server could see after decoding percent-escapes once, twice, ...
@@ -89,7 +89,8 @@ pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
         }) {
             return Err(invalid(
                 field,
-                "must not contain a percent-encoded '/', '\\', control or invisible character (%2f, %5c, %00...)",
+                "must not contain a percent-encoded '/', '\\', control or invisible character (%2f, %5c, %00...), \
+                 nor a form of '/', '\\' or '%' a server may fold into one",
             ));
         }
         let decoded = percent_decode_once(&form);
@@ -101,10 +102,26 @@ pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
 }
 
 /// Characters that a server folding Unicode compatibility forms (NFKC) or Windows' best-fit
-/// mapping reads as `/` or `\`: fullwidth, small and division solidus forms. A small map,
-/// not a normalisation crate: only these can turn an id into a path separator.
+/// mapping reads as `/`, `\` or `%`: fullwidth, small and division solidus forms; the yen
+/// and won signs, which the Japanese (cp932) and Korean (cp949) code pages map to `\`, and
+/// their fullwidth forms, which NFKC folds into them; fullwidth and small percent signs, after
+/// which the server's own decoding would read `％2e％2e` as `..`. A small map, not a
+/// normalisation crate: only these can turn an id into a path separator or an escape. None
+/// occurs in a vendor-issued id (ASCII), so refusing them costs nothing.
 fn is_separator_look_alike(c: char) -> bool {
-    matches!(c, '\u{2215}' | '\u{fe68}' | '\u{ff0f}' | '\u{ff3c}')
+    matches!(
+        c,
+        '\u{2215}'
+            | '\u{fe68}'
+            | '\u{ff0f}'
+            | '\u{ff3c}'
+            | '\u{a5}'
+            | '\u{20a9}'
+            | '\u{ffe5}'
+            | '\u{ffe6}'
+            | '\u{ff05}'
+            | '\u{fe6a}'
+    )
 }
 
 /// `text` with the characters that a server folding compatibility forms (NFKC) or Windows'
@@ -357,6 +374,20 @@ mod tests {
             "a\u{ff3c}b",
             "a\u{fe68}b",
             "a%uff3cb",
+            // Best fit reads yen (cp932) and won (cp949) signs as '\\', NFKC folds their
+            // fullwidth forms into them; fullwidth and small percent signs fold to '%', so
+            // `％2e％2e` would be `%2e%2e`, then `..`, to a server that folds, then decodes.
+            "a\u{a5}..\u{a5}b",
+            "a\u{20a9}b",
+            "a\u{ffe5}b",
+            "a\u{ffe6}b",
+            "a%c2%a5b",
+            "a%u20a9b",
+            "\u{ff05}2e\u{ff05}2e",
+            "a\u{ff05}2fb",
+            "a\u{fe6a}2fb",
+            "%ef%bc%852e%ef%bc%852e",
+            "%uff052e",
         ] {
             assert_eq!(field_of(id("job_id", bad)), "job_id", "{bad:?}");
         }
