@@ -452,3 +452,223 @@ async fn parts_queued_for_a_slot_are_not_sent_after_a_part_failed() {
         "{parts:?}"
     );
 }
+
+/// Three parts of a line each, for the scripted servers below.
+fn three_line_plan(p: Provider, voice: &str) -> LongSpeechPlan {
+    let para = format!("{}\n\n", "A sentence of the script. ".repeat(10));
+    let plan = LongSpeechPlan::with_limits(
+        p,
+        &SpeechRequest::new(voice, para.repeat(3)),
+        voiceclone::long_text::SplitLimits::for_provider(p)
+            .with_max_lines(1)
+            .with_max_line_chars(300),
+    )
+    .unwrap();
+    assert_eq!(plan.parts().len(), 3);
+    plan
+}
+
+/// The VMEG keys a scripted server saw on its creates, in the order received.
+fn create_keys(server: &workspace_tests::scripted::Scripted) -> Vec<String> {
+    server
+        .seen()
+        .iter()
+        .filter(|s| s.path.contains("create"))
+        .map(|s| s.header("x-idempotency-key").unwrap().to_owned())
+        .collect()
+}
+
+/// A server (a caching proxy, a broken one) answering every TTS create with the same task
+/// id: the first part answered with it holds it; each other part is of unknown outcome with
+/// its own submit time and key ("the answer named another part's task"), the call errs
+/// (`may_resubmit` false), and the task is waited for once. Before: `Ok` with the first
+/// part's audio three times, parts 2 and 3 never spoken, their tasks untraceable.
+#[tokio::test]
+async fn a_task_named_for_two_parts_is_taken_by_one_and_the_others_are_unknown() {
+    use serde_json::json;
+    use voiceclone::long_text::PartOutcome;
+    use workspace_tests::scripted::{Scripted, Step};
+    let ok = |data: serde_json::Value| Step::ok(json!({"code": 200, "message": "", "data": data}));
+    let accepted = || ok(json!({"taskId": "t-same", "createdAt": "2026-11-21T00:00:00Z"}));
+    let finished = || {
+        ok(
+            json!({"taskId": "t-same", "taskType": "tts", "status": "finished",
+            "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}}),
+        )
+    };
+    let plan = three_line_plan(Provider::Vmeg, "cv_1");
+    // All three in flight at once (every create answered before any wait), then one at a
+    // time (part 3 is not sent once part 2 failed).
+    for (concurrency, script) in [
+        (3, vec![accepted(), accepted(), accepted(), finished()]),
+        (1, vec![accepted(), finished(), accepted()]),
+    ] {
+        let server = Scripted::start(script).await;
+        let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
+        let before = SystemTime::now();
+        let e = c
+            .synthesize_plan(
+                &plan,
+                &crate::adapter_support::fast_wait(Provider::Vmeg),
+                concurrency,
+            )
+            .await
+            .unwrap_err();
+        let after = SystemTime::now();
+        assert!(!e.may_resubmit(), "{concurrency}: {e}");
+        let sent = create_keys(&server);
+        // Nothing waited twice: one status read, for the part that holds the task.
+        assert_eq!(
+            server.seen().len(),
+            sent.len() + 1,
+            "{concurrency}: {:?}",
+            server.seen()
+        );
+        let parts = e.long_text_parts().unwrap();
+        assert_eq!(parts.len(), 3);
+        let finished: Vec<_> = parts
+            .iter()
+            .filter_map(|p| match p {
+                PartOutcome::Finished { job_id, .. } => Some(job_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(finished, ["t-same"], "{concurrency}: {parts:?}");
+        let mut keys = Vec::new();
+        for p in parts {
+            match p {
+                PartOutcome::Unknown {
+                    idempotency_key,
+                    submitted_at,
+                    task_id,
+                    error,
+                    ..
+                } => {
+                    assert!(before <= *submitted_at && *submitted_at <= after, "{p:?}");
+                    // The named task is another part's: never given as this part's.
+                    assert_eq!(task_id, &None, "{p:?}");
+                    assert!(error.contains("another part's task"), "{error}");
+                    keys.push(idempotency_key.clone().unwrap());
+                }
+                PartOutcome::Finished { .. } | PartOutcome::NotSent => {}
+                other => panic!("{concurrency}: {other:?}"),
+            }
+        }
+        // Each unknown part carries the key its own create was sent with.
+        assert_eq!(keys.len(), sent.len() - 1, "{concurrency}: {parts:?}");
+        assert!(keys.iter().all(|k| sent.contains(k)), "{keys:?} {sent:?}");
+        let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+        if concurrency == 1 {
+            assert!(matches!(&parts[0], PartOutcome::Finished { .. }));
+            assert!(matches!(&parts[2], PartOutcome::NotSent), "{parts:?}");
+        }
+        let note = e.note().unwrap();
+        assert!(note.contains("another part's task"), "{note}");
+    }
+}
+
+/// The same through lost answers: every VMEG create answered with a 502 naming `t-same`
+/// (api-facts A3). One part's outcome names the task; the others' do not (it is another
+/// part's), and each keeps its own key. Before, every part named `t-same` as its task.
+#[tokio::test]
+async fn a_task_named_by_lost_answers_of_two_parts_is_named_for_one_only() {
+    use serde_json::json;
+    use voiceclone::long_text::PartOutcome;
+    use workspace_tests::scripted::{Scripted, Step};
+    let named = || {
+        Step::status(
+            502,
+            json!({"code": 502, "message": "upstream failed", "data": {"taskId": "t-same"}}),
+        )
+    };
+    let plan = three_line_plan(Provider::Vmeg, "cv_1");
+    let server = Scripted::start(vec![named(), named(), named()]).await;
+    let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .synthesize_plan(&plan, &crate::adapter_support::fast_wait(Provider::Vmeg), 3)
+        .await
+        .unwrap_err();
+    assert!(!e.may_resubmit(), "{e}");
+    assert_eq!(server.seen().len(), 3, "{:?}", server.seen());
+    let parts = e.long_text_parts().unwrap();
+    let named: Vec<Option<&str>> = parts
+        .iter()
+        .map(|p| match p {
+            PartOutcome::Unknown {
+                task_id,
+                idempotency_key: Some(_),
+                error,
+                ..
+            } => {
+                let id = task_id.as_ref().map(voiceclone::JobId::as_str);
+                if id.is_none() {
+                    assert!(error.contains("another part's task"), "{error}");
+                }
+                id
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        named.iter().filter(|t| **t == Some("t-same")).count(),
+        1,
+        "{parts:?}"
+    );
+    assert_eq!(named.iter().filter(|t| t.is_none()).count(), 2, "{parts:?}");
+}
+
+/// JimmyAI runs the same code: every create answered with the same task id, one part
+/// finishes with it, the others are of unknown outcome with their submit times (no key).
+#[tokio::test]
+async fn a_jimmyai_task_named_for_two_parts_is_taken_by_one_only() {
+    use serde_json::json;
+    use voiceclone::long_text::PartOutcome;
+    use workspace_tests::scripted::{Scripted, Step};
+    let task = |status: &str, extra: serde_json::Value| {
+        let mut t = json!({"id": "audio_same", "object": "audio", "created": 1781777280,
+            "model": "soundCloningAudio", "status": status, "error": null});
+        t.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        Step::ok(json!({"code": 20000, "msg": "ok", "data": t}))
+    };
+    let plan = three_line_plan(Provider::JimmyAi, "model-1");
+    let queued = || task("queued", json!({}));
+    let server = Scripted::start(vec![
+        queued(),
+        queued(),
+        queued(),
+        task(
+            "completed",
+            json!({"audioUrl": "https://cdn.example.com/1.mp3"}),
+        ),
+    ])
+    .await;
+    let (c, _) = crate::adapter_support::client(Provider::JimmyAi, &server.base_url);
+    let e = c
+        .synthesize_plan(
+            &plan,
+            &crate::adapter_support::fast_wait(Provider::JimmyAi),
+            3,
+        )
+        .await
+        .unwrap_err();
+    assert!(!e.may_resubmit(), "{e}");
+    assert_eq!(server.seen().len(), 4, "{:?}", server.seen());
+    let parts = e.long_text_parts().unwrap();
+    let finished = parts
+        .iter()
+        .filter(|p| {
+            matches!(p, PartOutcome::Finished { job_id, .. } if job_id.as_str() == "audio_same")
+        })
+        .count();
+    let unknown = parts
+        .iter()
+        .filter(|p| {
+            matches!(p, PartOutcome::Unknown { idempotency_key: None, task_id: None, error, .. }
+                if error.contains("another part's task"))
+        })
+        .count();
+    assert_eq!((finished, unknown), (1, 2), "{parts:?}");
+}

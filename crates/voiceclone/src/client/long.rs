@@ -17,13 +17,29 @@ use crate::wait::WaitPolicy;
 /// How many parts of a long text are in flight at once unless the caller says otherwise.
 pub const DEFAULT_LONG_CONCURRENCY: usize = 4;
 
+/// What a part's outcome says when its submit's answer named a task another part holds.
+const ANOTHER_PARTS_TASK: &str = "the answer named another part's task";
+
 /// Where one part of a plan ended.
 enum PartEnd {
     Done(JobId, Speech),
     /// Submitted (job id known) but the wait failed.
     WaitFailed(JobId, Error),
-    /// The submit failed; it was about to be sent at that time.
-    SubmitFailed(Error, SystemTime),
+    /// The submit failed; it was about to be sent at that time. `named_another_parts`: its
+    /// lost answer named a task another part holds (no longer named by the error).
+    SubmitFailed {
+        error: Error,
+        sent_at: SystemTime,
+        named_another_parts: bool,
+    },
+    /// Accepted, but under a task id another part was answered with first (a caching proxy,
+    /// a broken server): that task is the other part's; whether this part's submit made a
+    /// task of its own is unknown.
+    Taken {
+        named: JobId,
+        idempotency_key: Option<String>,
+        submitted_at: SystemTime,
+    },
     /// Not submitted: an earlier part failed first.
     Skipped,
 }
@@ -40,7 +56,11 @@ impl Client {
     /// A text that cannot be split, or a part the provider would refuse, is `InvalidInput`
     /// before anything is sent. When a part fails, no further part is submitted; the parts
     /// already submitted are waited for, and the first failure is returned with a note
-    /// naming the parts that finished (and their job ids) and those never sent. For a run
+    /// naming the parts that finished (and their job ids) and those never sent. A task id
+    /// is held by the first part answered with it: a later part answered with the same id
+    /// (a caching proxy, a broken server) fails as [`PartOutcome::Unknown`] with its submit
+    /// time and key, "the answer named another part's task", and that task is waited for
+    /// once; a lost answer naming it leaves the later part's `task_id` empty. For a run
     /// that must survive a crash without paying twice, drive the plan yourself and record
     /// each part (see [`crate::long_text`]).
     ///
@@ -146,6 +166,16 @@ impl Client {
             // JimmyAI decides (it refuses an expired, unactivated modelId itself).
             let accepted = std::sync::atomic::AtomicBool::new(false);
             let accepted = &accepted;
+            // Every task id a part was answered with (accepted, or named by a lost answer):
+            // the first part answered with an id holds it, so no task is waited for twice,
+            // nor its audio returned as another part's.
+            let held = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
+            let held = &held;
+            let hold = |id: &JobId| {
+                held.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(id.as_str().to_owned())
+            };
             let total = plan.parts().len();
             let mut ends: Vec<(usize, PartEnd)> = futures_util::stream::iter(0..total)
                 .map(|i| async move {
@@ -159,9 +189,16 @@ impl Client {
                     // it must then not be sent.
                     let admission = match self.t().admit().await {
                         Ok(a) => a,
-                        Err(e) => {
+                        Err(error) => {
                             failed.store(true, Relaxed);
-                            return (i, PartEnd::SubmitFailed(e, SystemTime::now()));
+                            return (
+                                i,
+                                PartEnd::SubmitFailed {
+                                    error,
+                                    sent_at: SystemTime::now(),
+                                    named_another_parts: false,
+                                },
+                            );
                         }
                     };
                     if failed.load(Relaxed) {
@@ -183,11 +220,46 @@ impl Client {
                             accepted.store(true, Relaxed);
                             job
                         }
-                        Err(e) => {
+                        Err(error) => {
                             failed.store(true, Relaxed);
-                            return (i, PartEnd::SubmitFailed(e, submitted_at));
+                            let named_another_parts = match error.kind() {
+                                ErrorKind::OutcomeUnknown {
+                                    task_id: Some(id), ..
+                                } => !hold(id),
+                                _ => false,
+                            };
+                            let error = if named_another_parts {
+                                without_named_task(error)
+                            } else {
+                                error
+                            };
+                            return (
+                                i,
+                                PartEnd::SubmitFailed {
+                                    error,
+                                    sent_at: submitted_at,
+                                    named_another_parts,
+                                },
+                            );
                         }
                     };
+                    if !hold(&job.id) {
+                        failed.store(true, Relaxed);
+                        tracing::warn!(
+                            part = i.saturating_add(1),
+                            parts = total,
+                            job_id = %job.id,
+                            "long text part answered with another part's task"
+                        );
+                        return (
+                            i,
+                            PartEnd::Taken {
+                                named: job.id,
+                                idempotency_key: job.idempotency_key,
+                                submitted_at,
+                            },
+                        );
+                    }
                     // At `info`: the job id lives only in this future until the call
                     // returns; a caller that drops it (a timer around the call) can find
                     // the paid task again only in the log.
@@ -209,7 +281,7 @@ impl Client {
                 .collect()
                 .await;
             ends.sort_by_key(|(i, _)| *i);
-            summarize(ends, total)
+            summarize(ends, total, self.provider())
         })
     }
 
@@ -330,7 +402,11 @@ impl Client {
 /// The speeches in order, or the first failure with where every part ended: in its note
 /// (for people) and in [`Error::long_text_parts`] (for code: every part whose task may
 /// exist, with its job id or its key and submit time).
-fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, Error> {
+fn summarize(
+    ends: Vec<(usize, PartEnd)>,
+    total: usize,
+    provider: crate::Provider,
+) -> Result<Vec<Speech>, Error> {
     let mut done = Vec::new();
     let mut first: Option<Error> = None;
     let mut skipped = Vec::new();
@@ -377,7 +453,46 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                 }
                 first.get_or_insert(e);
             }
-            PartEnd::SubmitFailed(e, sent_at) => {
+            PartEnd::Taken {
+                named,
+                idempotency_key,
+                submitted_at,
+            } => {
+                some_task_may_exist = true;
+                let key = idempotency_key
+                    .as_deref()
+                    .map(|k| format!(", key {k}"))
+                    .unwrap_or_default();
+                unfinished.push(format!(
+                    "{n} (submit outcome unknown{key}: {ANOTHER_PARTS_TASK}, {named})"
+                ));
+                let e = Error::new(ErrorKind::OutcomeUnknown {
+                    idempotency_key: idempotency_key.clone(),
+                    task_id: None,
+                    submitted_at,
+                    request: crate::error::RequestSummary::default(),
+                })
+                .with_phase(crate::error::Phase::Sent)
+                .with_provider(provider)
+                .with_operation("synthesize")
+                .with_note(format!(
+                    "{ANOTHER_PARTS_TASK} ({named}), which that part holds; whether this \
+                     submit made a task of its own is unknown"
+                ));
+                parts.push(PartOutcome::Unknown {
+                    idempotency_key,
+                    submitted_at,
+                    last_attempt_at: None,
+                    task_id: None,
+                    error: e.to_string(),
+                });
+                first.get_or_insert(e);
+            }
+            PartEnd::SubmitFailed {
+                error: e,
+                sent_at,
+                named_another_parts,
+            } => {
                 some_task_may_exist |= !e.may_resubmit();
                 let outcome = match e.kind() {
                     ErrorKind::OutcomeUnknown {
@@ -386,9 +501,14 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
                         submitted_at,
                         ..
                     } => {
+                        let another = if named_another_parts {
+                            format!(": {ANOTHER_PARTS_TASK}")
+                        } else {
+                            String::new()
+                        };
                         unfinished.push(match idempotency_key {
-                            Some(k) => format!("{n} (submit outcome unknown, key {k})"),
-                            None => format!("{n} (submit outcome unknown)"),
+                            Some(k) => format!("{n} (submit outcome unknown, key {k}{another})"),
+                            None => format!("{n} (submit outcome unknown{another})"),
                         });
                         PartOutcome::Unknown {
                             idempotency_key: idempotency_key.clone(),
@@ -461,4 +581,32 @@ fn summarize(ends: Vec<(usize, PartEnd)>, total: usize) -> Result<Vec<Speech>, E
             })
         }
     }
+}
+
+/// An `OutcomeUnknown` whose answer named a task another part holds: the task is no longer
+/// named as this part's (a caller following it would take the other part's audio), and the
+/// note says which it was.
+fn without_named_task(e: Error) -> Error {
+    let ErrorKind::OutcomeUnknown {
+        idempotency_key,
+        task_id: Some(named),
+        submitted_at,
+        request,
+    } = e.kind().clone()
+    else {
+        return e;
+    };
+    let note = format!("{ANOTHER_PARTS_TASK} ({named}), which that part holds");
+    let note = match e.note() {
+        Some(before) => format!("{before}; {note}"),
+        None => note,
+    };
+    e.with_kind(ErrorKind::OutcomeUnknown {
+        idempotency_key,
+        task_id: None,
+        submitted_at,
+        request,
+    })
+    .replacing_task_id(None)
+    .with_note(note)
 }

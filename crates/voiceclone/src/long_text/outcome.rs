@@ -76,7 +76,9 @@ pub enum PartOutcome {
     },
     /// Whether its submit created a task is unknown: its answer was lost, or it failed in a
     /// way that does not prove nothing was made ([`Error::may_resubmit`] false, e.g.
-    /// JimmyAI's undocumented 20002 in an HTTP 2xx, or a server error). Resend it with the
+    /// JimmyAI's undocumented 20002 in an HTTP 2xx, or a server error), or it named a task
+    /// another part was answered with first ("the answer named another part's task": that
+    /// task is the other part's, never in `task_id` here). Resend it with the
     /// same key (`Client::resend_speech`, VMEG, when the key is known) or look it up
     /// (`Client::reconcile`, or the vendor's console for JimmyAI) before sending it again.
     ///
