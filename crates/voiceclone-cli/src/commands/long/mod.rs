@@ -11,8 +11,10 @@
 //! Ctrl-C pays for no finished part again:
 //! - a part whose files are there and match their recorded size and SHA-256 is skipped;
 //! - a part with a known task is only waited for and downloaded;
-//! - a VMEG part whose submit's answer never came is resent with the same key (VMEG accepts
-//!   a key once per 24 hours, so a resend of a submit that landed creates nothing); when VMEG
+//! - a VMEG part whose submit's answer never came is resent with the same key, under the
+//!   API key and base URL it was sent with (VMEG accepts a key once per 24 hours and per API
+//!   key, so a resend of a submit that landed creates nothing; under another API key or host
+//!   it is not resent, see [`manifest::KeyScope`]); when VMEG
 //!   says the key was used, the task is found by `reconcile` (or, failing evidence, as the
 //!   only speech task created around the submit that no other part claims, when its
 //!   creation time is known with its UTC offset: an undated task fits any window); a resend
@@ -26,8 +28,10 @@
 //!   idempotency key, and a resend is a second paid task): the run ends with exit 3 naming
 //!   it, and `--resubmit-unknown` sends it again at that risk.
 //!
-//! A manifest written for another text, provider, voice or language is refused (exit 2)
-//! before anything is sent.
+//! A manifest written for another text, provider, voice or language, or whose task ids cannot
+//! be trusted (one task for two parts, a finished part without one), is refused (exit 2)
+//! before anything is sent. A submit `--resubmit-unknown` replaces is kept in the part's
+//! `past_submits`, with its key and time.
 //!
 //! One run downloads at most `--max-total-bytes` (default [`DEFAULT_MAX_TOTAL_BYTES`]) over
 //! all its files: each download is capped at what is left of that budget, so a server that
