@@ -744,6 +744,47 @@ mod tests {
         assert!(a.mismatch(&f).unwrap().contains("split differently"));
     }
 
+    /// The fingerprint tells keys apart, depends on the salt, and holds no piece of the key;
+    /// a scope keeps only what of the base URL may be printed.
+    #[test]
+    fn an_api_key_fingerprint_tells_keys_apart_and_holds_no_piece_of_them() {
+        let key = "vk-0123456789abcdef0123456789abcdef";
+        let a = api_key_fingerprint("salt-1", key);
+        assert_eq!(a, api_key_fingerprint("salt-1", key));
+        assert_ne!(a, api_key_fingerprint("salt-2", key));
+        assert_ne!(a, api_key_fingerprint("salt-1", "vk-another"));
+        assert_eq!(a.len(), 32);
+        let chars: Vec<char> = key.chars().collect();
+        for piece in chars.windows(8) {
+            let piece: String = piece.iter().collect();
+            assert!(!a.contains(&piece), "{piece} in {a}");
+        }
+        let scope = KeyScope::new("salt-1", key, "https://user:pw@api.example.com/?token=x");
+        assert!(!scope.base_url.contains("pw") && !scope.base_url.contains("token=x"));
+    }
+
+    /// Version 1 (before key scopes) is still read; a newer version is refused by number, and
+    /// `upgrade` writes it back as this version with a salt.
+    #[test]
+    fn a_version_1_manifest_is_read_and_a_newer_one_refused() {
+        let fresh = Manifest::new(&plan("Hello there. General Kenobi."), "cv_1", None);
+        let mut old = fresh.clone();
+        old.version = 1;
+        old.key_salt = None;
+        assert_eq!(old.mismatch(&fresh), None);
+        old.upgrade();
+        assert_eq!(old.version, VERSION);
+        assert!(old.key_salt.is_some());
+        for v in [0, VERSION + 1] {
+            let mut m = fresh.clone();
+            m.version = v;
+            assert!(
+                m.mismatch(&fresh).unwrap().contains("format version"),
+                "{v}"
+            );
+        }
+    }
+
     #[test]
     fn file_names_are_plain_names_in_the_directory() {
         for ok in ["001.wav", "001-02.mp3", "x"] {
