@@ -423,8 +423,31 @@ fn a_jimmyai_part_of_unknown_outcome_is_reported_and_resubmitted_only_when_asked
     assert_eq!(sim.paid("jimmyai"), paid, "resubmitted without being asked");
     assert_eq!(states(dir)[1], "submitting");
 
+    // Review 24-d #2: the first submit's time (what finds its task, if it made one) is kept.
+    let first_ms = manifest(dir)["parts"][1]["submitted_at_ms"].clone();
+    assert!(first_ms.is_u64(), "{first_ms}");
+    let plain = args.clone();
     let mut args = args.clone();
     args.push("--resubmit-unknown");
+    // A resubmit the vendor refuses (429 until the retries give up) created nothing, but the
+    // first submit may have: the part is not `planned` ("nothing was made"), and a plain
+    // rerun still does not send it.
+    sim.handle
+        .fail_next(
+            "jimmyai.createAudio",
+            voiceclone_sim::FaultKind::TooManyRequests,
+            100,
+        )
+        .unwrap();
+    let r = run(&sim, &[], &args);
+    sim.handle.clear_scripted_faults();
+    assert!(r.code == 1 || r.code == 3, "{r:?}");
+    assert_eq!(states(dir)[1], "submitting", "{r:?}");
+    assert_eq!(manifest(dir)["parts"][1]["submitted_at_ms"], first_ms);
+    assert_eq!(sim.paid("jimmyai"), paid);
+    run(&sim, &[], &plain).expect(3);
+    assert_eq!(sim.paid("jimmyai"), paid, "resubmitted without being asked");
+
     let j = run(&sim, &[], &args).expect(0).json();
     assert!(
         j["parts"]
@@ -434,6 +457,28 @@ fn a_jimmyai_part_of_unknown_outcome_is_reported_and_resubmitted_only_when_asked
             .all(|x| x["state"] == "done")
     );
     assert_eq!(sim.paid("jimmyai"), paid + 1);
+    let m = manifest(dir);
+    assert_eq!(
+        m["parts"][1]["past_submits"][0]["submitted_at_ms"], first_ms,
+        "{m}"
+    );
+    let shown = j["parts"][1]["past_submits"][0]["submitted_at"]
+        .as_str()
+        .unwrap_or_default()
+        .parse::<jiff::Timestamp>()
+        .unwrap_or_else(|e| panic!("{e}: {j}"));
+    assert!(
+        (shown.as_millisecond() - first_ms.as_i64().unwrap()).abs() < 1000,
+        "{shown} for {first_ms}"
+    );
+    // Plain output names it too, on every run while the manifest keeps it.
+    let mut human = plain.clone();
+    human.retain(|a| *a != "--json");
+    let r = run(&sim, &[], &human).expect(0);
+    assert!(
+        r.stdout.contains("part 2 of 4: an earlier submit sent at"),
+        "{r:?}"
+    );
 }
 
 /// A JimmyAI part whose create is answered with a code JimmyAI does not document (20002 in
@@ -744,6 +789,8 @@ fn an_interruption_promises_no_resolution_by_a_key_too_old_to_dedupe() {
     let mut m = manifest(dir);
     m["parts"][last]["state"] = "submitting".into();
     m["parts"][last]["idempotency_key"] = "vclong-0123456789abcdef0123456789abcdef".into();
+    // Sent under this run's API key and base URL, as every part before it.
+    m["parts"][last]["key_scope"] = m["parts"][0]["key_scope"].clone();
     std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
     for (age, by_key) in [
         (Duration::from_secs(60), true),

@@ -97,6 +97,82 @@ fn a_manifest_with_edited_part_indexes_is_refused_before_anything_is_sent() {
     assert_eq!(sim.requests(), requests);
 }
 
+/// Review 24-d #7: the parts' task ids are checked when a manifest is resumed, by field: one
+/// task held by two parts (as `job_id` or in `past_job_ids`), a `done` or `submitted` part
+/// without a `job_id`, an id that does not parse or is not a speech task of the manifest's
+/// provider. Each is refused (exit 2, `manifest_mismatch`, naming the field) before anything
+/// is sent. Before, two parts holding one task both downloaded its audio (exit 0), a `done`
+/// part without a job id whose file went missing was submitted again as new, paid work, and
+/// an id of another kind failed only later, as a wait.
+#[test]
+fn a_manifest_whose_job_ids_cannot_be_trusted_is_refused_before_anything_is_sent() {
+    let sim = Sim::fast(KEY);
+    let c = case(&text(2));
+    let args = speak_args(&c.file, &c.out);
+    run(&sim, &args).expect(0);
+    let dir = Path::new(&c.out);
+    let good = std::fs::read(dir.join(MANIFEST)).unwrap();
+    let first: Value = serde_json::from_slice(&good).unwrap();
+    let first_job = first["parts"][0]["job_id"].clone();
+    assert!(first_job.is_string(), "{first}");
+    type Edit<'a> = Box<dyn Fn(&mut Value) + 'a>;
+    let cases: Vec<(&str, &str, Edit<'_>)> = vec![
+        ("one task for two parts", "job_id", {
+            let j = first_job.clone();
+            Box::new(move |m| m["parts"][1]["job_id"] = j.clone())
+        }),
+        ("a past task of another part", "past_job_ids", {
+            let j = first_job.clone();
+            Box::new(move |m| m["parts"][1]["past_job_ids"] = vec![j.clone()].into())
+        }),
+        (
+            "done without a job id",
+            "without a job_id",
+            Box::new(|m| {
+                m["parts"][0].as_object_mut().unwrap().remove("job_id");
+                std::fs::remove_file(dir.join("001-01.wav")).ok();
+            }),
+        ),
+        (
+            "submitted without a job id",
+            "without a job_id",
+            Box::new(|m| {
+                m["parts"][1]["state"] = "submitted".into();
+                m["parts"][1]["job_id"] = Value::Null;
+            }),
+        ),
+        (
+            "an id that does not parse",
+            "job_id",
+            Box::new(|m| m["parts"][0]["job_id"] = "vmeg:voice:t-1".into()),
+        ),
+        (
+            "an id of the other provider",
+            "job_id",
+            Box::new(|m| m["parts"][0]["job_id"] = "jimmyai:speech:audio_1".into()),
+        ),
+        (
+            "an id of another kind",
+            "past_job_ids",
+            Box::new(|m| m["parts"][0]["past_job_ids"] = vec!["vmeg:clone:t-1"].into()),
+        ),
+    ];
+    for (what, field, edit) in cases {
+        let mut m: Value = serde_json::from_slice(&good).unwrap();
+        edit(&mut m);
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let e = rerun_refused(&sim, &args, dir, &bytes, what);
+        assert_eq!(e["kind"], "manifest_mismatch", "{what}: {e}");
+        let msg = e["message"].as_str().unwrap();
+        assert!(msg.contains(field) && msg.contains("part"), "{what}: {msg}");
+    }
+    // The manifest as written resumes: the missing file is fetched again, nothing paid.
+    std::fs::write(dir.join(MANIFEST), &good).unwrap();
+    let paid_before = paid(&sim);
+    run(&sim, &args).expect(0);
+    assert_eq!(paid(&sim), paid_before);
+}
+
 /// The manifest is written through a temporary file in DIR. A symlink planted at that
 /// file's name (someone else's directory, a shared one) is not followed: the file it
 /// points at keeps its content. Before the fix the tool opened the fixed name
@@ -855,6 +931,97 @@ fn lose_every_submit(fake: &FakeVmeg, args: &[&str]) {
         serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
     );
     fake_run(fake, args).expect(3);
+}
+
+/// Every 8-character piece of `key`, none of which may be in `text`.
+fn holds_a_piece_of(text: &str, key: &str) -> Option<String> {
+    let chars: Vec<char> = key.chars().collect();
+    chars
+        .windows(8)
+        .map(|w| w.iter().collect::<String>())
+        .find(|piece| text.contains(piece.as_str()))
+}
+
+/// Review 24-d #1: VMEG keeps an idempotency key per API key (api-facts A4 CONFIRMED). A part
+/// left `submitting` under one API key, rerun under another (a rotated key, a teammate's) or
+/// against another base URL, is not resent under its key (there a new key: new, paid work,
+/// while the first task, billed, would be recorded as "created nothing"): exit 3 naming the
+/// reason, the key and the submit time, nothing sent. A manifest of version 1, which does not
+/// record the scope, is not resent either. Under the API key and base URL it was sent with,
+/// the rerun resends it as before. The manifest records the API key's salted fingerprint and
+/// no 8-character piece of the key.
+#[test]
+fn a_rerun_under_another_api_key_or_base_url_never_resends_a_submitting_part() {
+    const OTHER_KEY: &str = "sk-long-hostile-another-9876543210";
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    lose_every_submit(&fake, &args);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
+    let key = m["parts"][0]["idempotency_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let raw = std::fs::read_to_string(dir.join(MANIFEST)).unwrap();
+    assert_eq!(holds_a_piece_of(&raw, KEY), None, "{raw}");
+    assert!(
+        m["parts"][0]["key_scope"]["api_key_fingerprint"].is_string(),
+        "{m}"
+    );
+
+    // Whatever a create is now answered, the rerun must not send one.
+    fake.answer_creates_with(
+        200,
+        serde_json::json!({"code": 200, "message": "", "data": {"taskId": "t-new", "createdAt": "2026-01-01T00:00:00Z"}}),
+    );
+    let creates = fake.creates();
+    let localhost = fake.url.replace("127.0.0.1", "localhost");
+    for (what, url, api_key) in [
+        ("another API key", fake.url.as_str(), OTHER_KEY),
+        ("another base URL", localhost.as_str(), KEY),
+    ] {
+        let r = run_binary(Some(url), api_key, &[KEY], &[], &args);
+        assert_eq!(r.code, 3, "{what}: {r:?}");
+        assert_eq!(fake.creates(), creates, "{what}: a create was sent");
+        let e = r.json()["error"].clone();
+        assert_eq!(e["kind"], "outcome_unknown", "{what}: {e}");
+        let msg = e["message"].as_str().unwrap();
+        for needed in [what, key.as_str(), "part 1 of 1", "sent at"] {
+            assert!(msg.contains(needed), "{what}: {needed:?} missing: {msg}");
+        }
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "submitting", "{what}: {m}");
+        assert_eq!(m["parts"][0]["idempotency_key"], key.as_str(), "{what}");
+        let raw = std::fs::read_to_string(dir.join(MANIFEST)).unwrap();
+        assert_eq!(holds_a_piece_of(&raw, OTHER_KEY), None, "{raw}");
+        assert_eq!(holds_a_piece_of(&raw, KEY), None, "{raw}");
+    }
+
+    // A manifest of version 1 (no salt, no scope): the scope is not known, so no resend.
+    let good = std::fs::read(dir.join(MANIFEST)).unwrap();
+    let mut old: Value = serde_json::from_slice(&good).unwrap();
+    old["version"] = 1.into();
+    old.as_object_mut().unwrap().remove("key_salt");
+    old["parts"][0].as_object_mut().unwrap().remove("key_scope");
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&old).unwrap()).unwrap();
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(fake.creates(), creates, "a version-1 part was resent");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        msg.contains("earlier version") && msg.contains(&key),
+        "{msg}"
+    );
+    assert_eq!(manifest(dir)["version"], 2);
+
+    // Under the API key and base URL it was sent with, it is resent under its key.
+    std::fs::write(dir.join(MANIFEST), &good).unwrap();
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(fake.creates(), creates + 1);
+    assert_eq!(fake.create_keys().last().unwrap(), &key);
+    assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-new");
 }
 
 /// A part whose submit's answer was lost (every attempt a 502 naming no task); on the rerun

@@ -92,7 +92,7 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
             Ok((id, kind)) => wait(&client, p, &id, kind, &args.poll, printer).await,
             Err(f) => Outcome::failed(f),
         },
-        Command::Speak(args) => speak(&client, p, args, printer, awaited).await,
+        Command::Speak(args) => speak(&client, &target.api_key, p, args, printer, awaited).await,
         Command::Voices(args) if args.system => {
             super::tasks::system_voices(&client, p, args.timeout).await
         }
@@ -1098,13 +1098,14 @@ async fn wait(
 
 async fn speak(
     client: &Client,
+    api_key: &str,
     p: Provider,
     args: &SpeakArgs,
     printer: &Printer,
     awaited: Option<&Awaited>,
 ) -> Outcome {
     if let Some(file) = &args.text_file {
-        return super::long::run(client, p, args, file, printer, awaited).await;
+        return super::long::run(client, api_key, p, args, file, printer, awaited).await;
     }
     if let Some(f) = needs_wait(args.wait, args.sync, &args.poll) {
         return Outcome::failed(f);

@@ -149,6 +149,7 @@ async fn run_against(fake: &Fake, dir: &Path) -> Outcome {
         .unwrap();
     super::run(
         &client,
+        KEY,
         Provider::JimmyAi,
         &args,
         &file,

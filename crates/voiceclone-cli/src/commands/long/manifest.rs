@@ -11,13 +11,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use voiceclone::long_text::LongSpeechPlan;
+use voiceclone::{JobId, JobKind};
 
 use crate::exit::Exit;
 use crate::output::Failure;
 
 /// The manifest's file name in the output directory.
 pub const FILE_NAME: &str = "voiceclone-manifest.json";
-const VERSION: u32 = 1;
+/// The format this tool writes. 2 added `key_salt`, each part's `key_scope` and
+/// `past_submits`: a version-1 manifest is still read (and written back as 2, so that an older
+/// tool, which would drop those fields and resend a key under another API key, refuses it).
+const VERSION: u32 = 2;
+/// The oldest format this tool reads.
+const OLDEST_VERSION: u32 = 1;
 
 /// Where a part got to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +83,82 @@ pub struct PartRecord {
     /// The last failure, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What its latest submit's idempotency key is scoped to (VMEG keeps a key per API key,
+    /// api-facts A4): a key resent under another API key or host is new work. `None` in a
+    /// manifest of version 1, which did not record it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_scope: Option<KeyScope>,
+    /// Submits of it whose outcome was never known, displaced by a later submit
+    /// (`--resubmit-unknown`): each may have made a paid task, found by its key and time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub past_submits: Vec<PastSubmit>,
+}
+
+/// What an idempotency key is scoped to: the API key it was sent with, as a salted
+/// fingerprint that is not the key and cannot be turned back into it, and the base URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyScope {
+    /// [`api_key_fingerprint`] of the API key under the manifest's `key_salt`.
+    pub api_key_fingerprint: String,
+    /// The base URL, as it may be printed (no user name, password or query).
+    pub base_url: String,
+}
+
+impl KeyScope {
+    /// The scope of a submit sent with `api_key` to `base_url`, fingerprinted under `salt`.
+    pub fn new(salt: &str, api_key: &str, base_url: &str) -> Self {
+        Self {
+            api_key_fingerprint: api_key_fingerprint(salt, api_key),
+            base_url: client_glue::printable_url(base_url),
+        }
+    }
+}
+
+/// A submit of a part whose outcome was never known, kept when a later submit replaced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastSubmit {
+    /// Its VMEG `X-Idempotency-Key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// When it was sent, Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at_ms: Option<u64>,
+    /// What its key was scoped to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_scope: Option<KeyScope>,
+}
+
+impl PastSubmit {
+    /// When it was sent (see [`PartRecord::submitted_at`]).
+    pub fn submitted_at(&self) -> Option<SystemTime> {
+        ms_time(self.submitted_at_ms?)
+    }
+}
+
+/// A fresh salt for a manifest's API key fingerprints: 122 random bits, hex.
+pub fn new_key_salt() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A fingerprint of `api_key`: SHA-256 over a domain-separated text of `salt` and the key,
+/// its first 128 bits in hex. It tells two keys apart; the key cannot be had back from it (an
+/// API key is far too random to guess through the hash), and the salt, random per manifest,
+/// keeps one key's fingerprints in two manifests apart.
+pub fn api_key_fingerprint(salt: &str, api_key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"voiceclone-cli manifest api-key fingerprint v1\0");
+    h.update(salt.as_bytes());
+    h.update(b"\0");
+    h.update(api_key.as_bytes());
+    let digest = h.finalize();
+    hex::encode(digest.get(..16).unwrap_or_default())
+}
+
+/// `ms` Unix milliseconds as a time, `None` past what the clock or RFC 3339 holds.
+fn ms_time(ms: u64) -> Option<SystemTime> {
+    UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .filter(|t| crate::output::try_rfc3339(*t).is_some())
 }
 
 impl PartRecord {
@@ -85,10 +167,7 @@ impl PartRecord {
     /// is narrower, a panic with `+`) or past what RFC 3339 writes (year 9999). Such a
     /// manifest is refused by [`Manifest::mismatch`], naming the field.
     pub fn submitted_at(&self) -> Option<SystemTime> {
-        let ms = self.submitted_at_ms?;
-        UNIX_EPOCH
-            .checked_add(Duration::from_millis(ms))
-            .filter(|t| crate::output::try_rfc3339(*t).is_some())
+        ms_time(self.submitted_at_ms?)
     }
 }
 
@@ -110,6 +189,10 @@ pub struct Manifest {
     pub max_line_chars: usize,
     /// The split's limits.
     pub max_lines: usize,
+    /// The salt of each part's [`KeyScope::api_key_fingerprint`], random per manifest
+    /// ([`new_key_salt`]); `None` in a manifest of version 1 until it is resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_salt: Option<String>,
     /// The parts, in order.
     pub parts: Vec<PartRecord>,
 }
@@ -133,6 +216,7 @@ impl Manifest {
             text_sha256: plan.text_sha256().to_owned(),
             max_line_chars: limits.max_line_chars,
             max_lines: limits.max_lines,
+            key_salt: Some(new_key_salt()),
             parts: plan
                 .parts()
                 .iter()
@@ -148,6 +232,8 @@ impl Manifest {
                     past_job_ids: Vec::new(),
                     files: Vec::new(),
                     error: None,
+                    key_scope: None,
+                    past_submits: Vec::new(),
                 })
                 .collect(),
         }
@@ -156,9 +242,9 @@ impl Manifest {
     /// Why this manifest cannot be resumed with `fresh` (the same command's plan now):
     /// another text, provider, voice, language or split. `None` when it can.
     pub fn mismatch(&self, fresh: &Manifest) -> Option<String> {
-        if self.version != fresh.version {
+        if !(OLDEST_VERSION..=fresh.version).contains(&self.version) {
             return Some(format!(
-                "it has format version {}, this tool writes {}",
+                "it has format version {}, this tool reads {OLDEST_VERSION} to {} (a newer version of this tool wrote it?)",
                 self.version, fresh.version
             ));
         }
@@ -210,6 +296,21 @@ impl Manifest {
                 p.submitted_at_ms.unwrap_or_default()
             ));
         }
+        if let Some((k, past)) = self.parts.iter().find_map(|p| {
+            p.past_submits
+                .iter()
+                .find(|s| s.submitted_at_ms.is_some() && s.submitted_at().is_none())
+                .map(|s| (p.index, s))
+        }) {
+            return Some(format!(
+                "its part {} has a past submit whose submitted_at_ms {} is no time this tool can read (was it edited by hand?)",
+                k.saturating_add(1),
+                past.submitted_at_ms.unwrap_or_default()
+            ));
+        }
+        if let Some(why) = self.job_ids_mismatch() {
+            return Some(why);
+        }
         // A file of a part is a file of the directory, by its plain name: not a path out of
         // it (`../x`, `/etc/x`), which a rerun would hash and list as the part's audio.
         let outside = self.parts.iter().find_map(|p| {
@@ -239,6 +340,77 @@ impl Manifest {
             return Some("the text is split differently now (another version of this tool)".into());
         }
         None
+    }
+
+    /// Why the parts' task ids cannot be trusted, by field: a `done` or `submitted` part
+    /// without a `job_id` (the run would submit it again as new work, paid), an id that does
+    /// not parse or is not a speech task of this provider (it would fail only later, as a
+    /// wait), or one id (current or past) held by two parts (one task's audio written for
+    /// both, the other part's own task never looked for).
+    fn job_ids_mismatch(&self) -> Option<String> {
+        let mut seen: std::collections::HashMap<String, (usize, &str)> =
+            std::collections::HashMap::new();
+        for p in &self.parts {
+            let n = p.index.saturating_add(1);
+            if matches!(p.state, PartState::Done | PartState::Submitted) && p.job_id.is_none() {
+                return Some(format!(
+                    "its part {n} is {} without a job_id (was it edited by hand?)",
+                    match p.state {
+                        PartState::Done => "done",
+                        _ => "submitted",
+                    }
+                ));
+            }
+            let ids = p
+                .job_id
+                .iter()
+                .map(|id| (id, "job_id"))
+                .chain(p.past_job_ids.iter().map(|id| (id, "past_job_ids")));
+            for (stored, field) in ids {
+                let id = match stored.parse::<JobId>() {
+                    Ok(id) => id,
+                    Err(e) => {
+                        let e: voiceclone::ParseError = e;
+                        return Some(format!(
+                            "its part {n} has {field} {stored:?}, which is no job id ({}; was it edited by hand?)",
+                            e.reason()
+                        ));
+                    }
+                };
+                let ours = id.provider().is_some_and(|p| p.as_str() == self.provider)
+                    && id.kind() == Some(JobKind::Speech)
+                    && !id.names_no_task();
+                if !ours {
+                    return Some(format!(
+                        "its part {n} has {field} {stored:?}, which is not a {} speech task's id (was it edited by hand?)",
+                        self.provider
+                    ));
+                }
+                let key = id.as_str().to_owned();
+                match seen.get(&key) {
+                    Some((other, other_field)) if *other != p.index => {
+                        return Some(format!(
+                            "its parts {} and {n} both hold task {stored:?} ({other_field}, {field}); one task is one part's (was it edited by hand?)",
+                            other.saturating_add(1)
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        seen.insert(key, (p.index, field));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Makes a manifest read from disk one of this version: version 2, with a salt for its
+    /// parts' key scopes (a version-1 manifest's parts keep `key_scope: None`).
+    pub fn upgrade(&mut self) {
+        self.version = VERSION;
+        if self.key_salt.is_none() {
+            self.key_salt = Some(new_key_salt());
+        }
     }
 
     /// Reads `dir`'s manifest; `None` when there is none.
@@ -570,6 +742,47 @@ mod tests {
             None,
         );
         assert!(a.mismatch(&f).unwrap().contains("split differently"));
+    }
+
+    /// The fingerprint tells keys apart, depends on the salt, and holds no piece of the key;
+    /// a scope keeps only what of the base URL may be printed.
+    #[test]
+    fn an_api_key_fingerprint_tells_keys_apart_and_holds_no_piece_of_them() {
+        let key = "vk-0123456789abcdef0123456789abcdef";
+        let a = api_key_fingerprint("salt-1", key);
+        assert_eq!(a, api_key_fingerprint("salt-1", key));
+        assert_ne!(a, api_key_fingerprint("salt-2", key));
+        assert_ne!(a, api_key_fingerprint("salt-1", "vk-another"));
+        assert_eq!(a.len(), 32);
+        let chars: Vec<char> = key.chars().collect();
+        for piece in chars.windows(8) {
+            let piece: String = piece.iter().collect();
+            assert!(!a.contains(&piece), "{piece} in {a}");
+        }
+        let scope = KeyScope::new("salt-1", key, "https://user:pw@api.example.com/?token=x");
+        assert!(!scope.base_url.contains("pw") && !scope.base_url.contains("token=x"));
+    }
+
+    /// Version 1 (before key scopes) is still read; a newer version is refused by number, and
+    /// `upgrade` writes it back as this version with a salt.
+    #[test]
+    fn a_version_1_manifest_is_read_and_a_newer_one_refused() {
+        let fresh = Manifest::new(&plan("Hello there. General Kenobi."), "cv_1", None);
+        let mut old = fresh.clone();
+        old.version = 1;
+        old.key_salt = None;
+        assert_eq!(old.mismatch(&fresh), None);
+        old.upgrade();
+        assert_eq!(old.version, VERSION);
+        assert!(old.key_salt.is_some());
+        for v in [0, VERSION + 1] {
+            let mut m = fresh.clone();
+            m.version = v;
+            assert!(
+                m.mismatch(&fresh).unwrap().contains("format version"),
+                "{v}"
+            );
+        }
     }
 
     #[test]

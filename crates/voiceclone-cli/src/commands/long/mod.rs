@@ -11,8 +11,10 @@
 //! Ctrl-C pays for no finished part again:
 //! - a part whose files are there and match their recorded size and SHA-256 is skipped;
 //! - a part with a known task is only waited for and downloaded;
-//! - a VMEG part whose submit's answer never came is resent with the same key (VMEG accepts
-//!   a key once per 24 hours, so a resend of a submit that landed creates nothing); when VMEG
+//! - a VMEG part whose submit's answer never came is resent with the same key, under the
+//!   API key and base URL it was sent with (VMEG accepts a key once per 24 hours and per API
+//!   key, so a resend of a submit that landed creates nothing; under another API key or host
+//!   it is not resent, see [`manifest::KeyScope`]); when VMEG
 //!   says the key was used, the task is found by `reconcile` (or, failing evidence, as the
 //!   only speech task created around the submit that no other part claims, when its
 //!   creation time is known with its UTC offset: an undated task fits any window); a resend
@@ -26,8 +28,10 @@
 //!   idempotency key, and a resend is a second paid task): the run ends with exit 3 naming
 //!   it, and `--resubmit-unknown` sends it again at that risk.
 //!
-//! A manifest written for another text, provider, voice or language is refused (exit 2)
-//! before anything is sent.
+//! A manifest written for another text, provider, voice or language, or whose task ids cannot
+//! be trusted (one task for two parts, a finished part without one), is refused (exit 2)
+//! before anything is sent. A submit `--resubmit-unknown` replaces is kept in the part's
+//! `past_submits`, with its key and time.
 //!
 //! One run downloads at most `--max-total-bytes` (default [`DEFAULT_MAX_TOTAL_BYTES`]) over
 //! all its files: each download is capped at what is left of that budget, so a server that
@@ -65,7 +69,10 @@ use crate::cli::SpeakArgs;
 use crate::commands::provider::Awaited;
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, rfc3339};
-use manifest::{FileRecord, Manifest, PartRecord, PartState, file_sha256, files_intact, unix_ms};
+use manifest::{
+    FileRecord, KeyScope, Manifest, PartRecord, PartState, PastSubmit, file_sha256, files_intact,
+    unix_ms,
+};
 
 /// The default `--max-total-bytes`: 1 GiB a run. The largest legitimate output of a long
 /// text is its speech as uncompressed WAV, and 1 GiB is about 3 hours of 48 kHz 16-bit mono
@@ -94,8 +101,11 @@ fn stop_after_parts(debug: bool, value: Option<&str>) -> Option<usize> {
 }
 
 /// Runs `speak --text-file` (its `--dry-run` is answered by `dry_run.rs` from [`plan`]).
+/// `api_key` is the client's: only its salted fingerprint is recorded (each submit's
+/// [`KeyScope`]), never the key.
 pub async fn run(
     client: &Client,
+    api_key: &str,
     p: Provider,
     args: &SpeakArgs,
     file: &Path,
@@ -104,7 +114,7 @@ pub async fn run(
 ) -> Outcome {
     match plan(p, args, file) {
         Ok(plan) => match args.out.as_deref() {
-            Some(dir) => resume(client, plan, args, dir, printer, awaited).await,
+            Some(dir) => resume(client, api_key, plan, args, dir, printer, awaited).await,
             None => Outcome::failed(Failure::usage(
                 "--text-file needs --out DIR (where the audio and the manifest go), or --dry-run",
             )),
@@ -170,6 +180,9 @@ struct Run<'a> {
     manifest: RefCell<Manifest>,
     policy: WaitPolicy,
     resubmit_unknown: bool,
+    /// What a submit sent in this run has its key scoped to: this run's API key
+    /// (fingerprinted) and base URL.
+    scope: KeyScope,
     printer: &'a Printer,
     /// `--max-total-bytes`: the most this run downloads.
     budget: u64,
@@ -200,6 +213,7 @@ struct Run<'a> {
 
 async fn resume(
     client: &Client,
+    api_key: &str,
     plan: LongSpeechPlan,
     args: &SpeakArgs,
     dir: &Path,
@@ -226,7 +240,7 @@ async fn resume(
         Err(f) => return Outcome::failed(f),
     };
     let fresh = Manifest::new(&plan, args.voice.trim(), args.language.as_deref());
-    let (manifest, resumed) = match Manifest::load(dir) {
+    let (mut manifest, resumed) = match Manifest::load(dir) {
         Err(f) => return Outcome::failed(f),
         Ok(Some(old)) => match old.mismatch(&fresh) {
             Some(why) => {
@@ -260,6 +274,12 @@ async fn resume(
             (fresh, false)
         }
     };
+    manifest.upgrade();
+    let scope = KeyScope::new(
+        manifest.key_salt.as_deref().unwrap_or_default(),
+        api_key,
+        client.base_url().as_str(),
+    );
     if let Err(f) = manifest.save(dir) {
         return Outcome::failed(f);
     }
@@ -271,6 +291,7 @@ async fn resume(
         manifest: RefCell::new(manifest),
         policy,
         resubmit_unknown: args.resubmit_unknown,
+        scope,
         printer,
         budget: args.max_total_bytes,
         spent: Cell::new(0),
@@ -421,6 +442,19 @@ fn timed_out_note(given: bool, deadline: Option<Duration>) -> String {
     )
 }
 
+/// A submit as it may be found again: ` sent at T with idempotency key K`.
+fn submit_found_by(at: Option<SystemTime>, key: Option<&str>) -> String {
+    format!(
+        " sent {}{}",
+        at.map_or_else(
+            || "at an unknown time".to_owned(),
+            |t| format!("at {}", rfc3339(t))
+        ),
+        key.map(|k| format!(" with idempotency key {k}"))
+            .unwrap_or_default()
+    )
+}
+
 /// Whether `task` was created between `from` and `to` by a time the vendor gave with its
 /// UTC offset. A missing time, or one read as UTC for want of an offset, could be any time
 /// within hours: such a task is never adopted on its time alone.
@@ -559,7 +593,48 @@ impl Run<'_> {
                 .duration_since(t)
                 .map_or(true, |age| age < voiceclone::KEY_RESEND_WINDOW)
         });
-        self.plan.provider() == Provider::Vmeg && rec.idempotency_key.is_some() && fresh
+        self.plan.provider() == Provider::Vmeg
+            && rec.idempotency_key.is_some()
+            && fresh
+            && self.scope_change(rec).is_none()
+    }
+
+    /// Why part `rec`'s key may mean nothing to this run's VMEG, if it may: VMEG keeps an
+    /// idempotency key per API key (api-facts A4 CONFIRMED), so resent under another API key
+    /// (a rotated key, a teammate's) it is a new key there, and a landed first submit is paid
+    /// again; another base URL is another host, whose key store may not be the first's
+    /// (UNKNOWN). A manifest of version 1 did not record the scope: not knowing it, the
+    /// part is never resent (a resend could bill twice; a rerun never resends unasked).
+    fn scope_change(&self, rec: &PartRecord) -> Option<String> {
+        let Some(was) = &rec.key_scope else {
+            return Some(
+                "the manifest does not record which API key and base URL its idempotency key was sent under (an earlier version of this tool wrote it), and VMEG keeps a key per API key: a resend under another would be new, paid work".to_owned(),
+            );
+        };
+        let api_key = was.api_key_fingerprint != self.scope.api_key_fingerprint;
+        let base = was.base_url != self.scope.base_url;
+        let what = match (api_key, base) {
+            (false, false) => return None,
+            (true, false) => "another API key".to_owned(),
+            (false, true) => format!("another base URL ({})", was.base_url),
+            (true, true) => format!("another API key and another base URL ({})", was.base_url),
+        };
+        Some(format!(
+            "it was sent under {what} than this run's, and VMEG keeps an idempotency key per API key (and host): resent under this run's, it would be new, paid work"
+        ))
+    }
+
+    /// Why part `rec`, left `submitting`, is not resent under its key by this run (see
+    /// [`Run::resendable`]).
+    fn not_resent_why(&self, rec: &PartRecord) -> String {
+        if self.plan.provider() != Provider::Vmeg {
+            return "JimmyAI has no idempotency key: a resend would be a second paid task"
+                .to_owned();
+        }
+        match self.scope_change(rec) {
+            Some(why) => why,
+            None => "its VMEG idempotency key is too old to dedupe a resend".to_owned(),
+        }
     }
 
     fn name(&self, i: usize) -> String {
@@ -686,10 +761,19 @@ impl Run<'_> {
         }
         let now = SystemTime::now();
         let old_job = rec.job_id.clone();
+        // A submit of unknown outcome this one replaces (`--resubmit-unknown`) may have made a
+        // paid task: its key and time are what find it, so they are kept, never overwritten.
+        let displaced = (rec.state == PartState::Submitting).then(|| PastSubmit {
+            idempotency_key: rec.idempotency_key.clone(),
+            submitted_at_ms: rec.submitted_at_ms,
+            key_scope: rec.key_scope.clone(),
+        });
         if let Err(f) = self.update(i, |p| {
             p.state = PartState::Submitting;
             p.idempotency_key = key.clone();
             p.submitted_at_ms = Some(unix_ms(now));
+            p.key_scope = Some(self.scope.clone());
+            p.past_submits.extend(displaced);
             p.past_job_ids.extend(old_job);
             p.job_id = None;
             p.files.clear();
@@ -704,7 +788,7 @@ impl Run<'_> {
         self.sent.set(true);
         match self.client.synthesize(&req).await {
             Ok(job) => self.accepted(i, &job.id).await,
-            Err(e) => self.submit_failed(i, &e).await,
+            Err(e) => self.submit_failed(i, &e, Some(rec)).await,
         }
     }
 
@@ -729,8 +813,9 @@ impl Run<'_> {
         self.holder_of(i, id).is_some()
     }
 
-    /// A submit that did not come back accepted.
-    async fn submit_failed(&self, i: usize, e: &Error) -> Ready {
+    /// A submit that did not come back accepted. `before`: the part as it was before this
+    /// submit (a fresh one's; `None` for a resend).
+    async fn submit_failed(&self, i: usize, e: &Error, before: Option<&PartRecord>) -> Ready {
         if let ErrorKind::OutcomeUnknown {
             task_id: Some(id), ..
         } = e.kind()
@@ -776,15 +861,36 @@ impl Run<'_> {
                 self.name(i)
             ));
         }
-        // The vendor refused it (or nothing was sent): no task was created.
+        // The vendor refused it (or nothing was sent): this submit created no task. A part
+        // that was of unknown outcome before it (`--resubmit-unknown`), or whose task had
+        // failed, is put back as it was: `planned` would say nothing was ever made for it,
+        // and its earlier submit (or failed task) is the record of what may be paid for.
         let msg = e.to_string();
-        if let Err(f) = self.update(i, |p| {
-            p.state = PartState::Planned;
-            p.error = Some(msg);
+        let restored =
+            before.filter(|b| matches!(b.state, PartState::Submitting | PartState::Failed));
+        if let Err(f) = self.update(i, |p| match restored {
+            Some(b) => {
+                *p = PartRecord {
+                    error: Some(msg),
+                    ..b.clone()
+                };
+            }
+            None => {
+                p.state = PartState::Planned;
+                p.error = Some(msg);
+            }
         }) {
             return Ready::Failed(f);
         }
-        Ready::Failed(Failure::from_adapter(e).with("part", i + 1))
+        let mut f = Failure::from_adapter(e).with("part", i + 1);
+        if let Some(b) = restored.filter(|b| b.state == PartState::Submitting) {
+            f.message.push_str(&format!(
+                "; {}: this submit created nothing, but its earlier submit{} may have: the part stays of unknown outcome",
+                self.name(i),
+                submit_found_by(b.submitted_at(), b.idempotency_key.as_deref())
+            ));
+        }
+        Ready::Failed(f)
     }
 
     /// The vendor accepted part `i` as task `id`: recorded, then waited for. A task another
@@ -838,24 +944,28 @@ impl Run<'_> {
             (Some(key), Some(at)) if self.resendable(rec) => self.resend(i, key, at).await,
             _ if self.resubmit_unknown => {
                 self.printer.progress(&format!(
-                    "{}: resubmitting although its earlier submit may have created a task (--resubmit-unknown)",
-                    self.name(i)
+                    "{}: resubmitting although its earlier submit{} may have created a task (--resubmit-unknown; the manifest keeps that submit in past_submits)",
+                    self.name(i),
+                    submit_found_by(at, rec.idempotency_key.as_deref())
                 ));
                 self.submit(i, rec).await
             }
-            _ => Ready::Unknown(format!(
-                "{}: its submit sent {} may have created a task that was never recorded; it was not resubmitted ({}). Check the vendor's console; to send it again at the risk of paying twice, rerun with --resubmit-unknown",
-                self.name(i),
-                at.map_or_else(
-                    || "at an unknown time".to_owned(),
-                    |t| format!("at {}", rfc3339(t))
-                ),
-                if self.plan.provider() == Provider::Vmeg {
-                    "its VMEG idempotency key is too old to dedupe a resend"
-                } else {
-                    "JimmyAI has no idempotency key: a resend would be a second paid task"
-                }
-            )),
+            _ => {
+                let elsewhere = self.plan.provider() == Provider::Vmeg
+                    && rec.idempotency_key.is_some()
+                    && self.scope_change(rec).is_some();
+                Ready::Unknown(format!(
+                    "{}: its submit{} may have created a task that was never recorded; it was not resubmitted ({}). {}Check the vendor's console; to send it again at the risk of paying twice, rerun with --resubmit-unknown",
+                    self.name(i),
+                    submit_found_by(at, rec.idempotency_key.as_deref()),
+                    self.not_resent_why(rec),
+                    if elsewhere {
+                        "Rerun with the API key and base URL it was sent under to resend it under its key (nothing new is created if it landed), or look for its task with `reconcile --key` and `--submitted-at` under that API key. "
+                    } else {
+                        ""
+                    }
+                ))
+            }
         }
     }
 
@@ -894,7 +1004,7 @@ impl Run<'_> {
                     }
                 ) =>
             {
-                return self.submit_failed(i, &e).await;
+                return self.submit_failed(i, &e, None).await;
             }
             // Whatever the resend met (a refusal, a lost answer, or the key used but the
             // lookup of its task failed), it says nothing of whether the first submit made
@@ -1316,6 +1426,23 @@ impl Run<'_> {
                     m.insert("idempotency_key".into(), p.idempotency_key.clone().into());
                     m.insert("submitted_at".into(), p.submitted_at().map(rfc3339).into());
                 }
+                // Earlier submits of unknown outcome (replaced by `--resubmit-unknown`): each
+                // may be a paid task, found by its key and time.
+                if !p.past_submits.is_empty()
+                    && let Some(m) = part.as_object_mut()
+                {
+                    let past: Vec<Value> = p
+                        .past_submits
+                        .iter()
+                        .map(|s| {
+                            json!({
+                                "idempotency_key": s.idempotency_key,
+                                "submitted_at": s.submitted_at().map(rfc3339),
+                            })
+                        })
+                        .collect();
+                    m.insert("past_submits".into(), past.into());
+                }
                 part
             })
             .collect();
@@ -1394,6 +1521,12 @@ impl Run<'_> {
                 )),
                 _ => {}
             }
+            for past in &p.past_submits {
+                o.line(format!(
+                    "{name}: an earlier submit{} may have created a task that was never recorded (it was submitted again since)",
+                    submit_found_by(past.submitted_at(), past.idempotency_key.as_deref())
+                ));
+            }
         }
         o.line(format!(
             "{done} of {} parts done; {} file(s) in {}",
@@ -1444,14 +1577,17 @@ impl Run<'_> {
             ));
         }
         if !reported.is_empty() {
+            let mut why: Vec<String> = Vec::new();
+            for p in &reported {
+                let w = self.not_resent_why(p);
+                if !why.contains(&w) {
+                    why.push(w);
+                }
+            }
             message.push_str(&format!(
                 "; whether the submit of {} created a task (and was billed) is not known, and the rerun cannot resolve it ({}): it is reported, and sent again only with --resubmit-unknown, at the risk of paying twice",
                 names(&reported),
-                if self.plan.provider() == Provider::Vmeg {
-                    "its VMEG idempotency key is too old to dedupe a resend"
-                } else {
-                    "JimmyAI has no idempotency key"
-                }
+                why.join("; ")
             ));
         }
         let ids: Vec<String> = self
