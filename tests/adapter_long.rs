@@ -616,6 +616,40 @@ async fn a_task_named_by_lost_answers_of_two_parts_is_named_for_one_only() {
         "{parts:?}"
     );
     assert_eq!(named.iter().filter(|t| t.is_none()).count(), 2, "{parts:?}");
+
+    // Review 24 pass 2b #1: part 1's answer comes last, so part 2 holds the task and the
+    // call's error (part 1's) is a non-holder's. It still names the task, so a resubmit of
+    // it is refused with nothing sent, as for any answer naming a task; its outcome leaves
+    // the task out. Before: it named none, and a create went out under its key.
+    let body = json!({"code": 502, "message": "upstream failed", "data": {"taskId": "t-same"}});
+    let server = Scripted::start(vec![
+        Step::Slow(std::time::Duration::from_millis(300), body.clone()),
+        Step::status(502, body),
+    ])
+    .await;
+    let (c, _) = crate::adapter_support::client(Provider::Vmeg, &server.base_url);
+    let e = c
+        .synthesize_plan(&plan, &crate::adapter_support::fast_wait(Provider::Vmeg), 2)
+        .await
+        .unwrap_err();
+    let parts = e.long_text_parts().unwrap();
+    assert!(
+        matches!(&parts[0], PartOutcome::Unknown { task_id: None, error, .. } if error.contains("another part's task")),
+        "{parts:?}"
+    );
+    assert!(
+        matches!(e.kind(), voiceclone::ErrorKind::OutcomeUnknown { task_id: Some(t), .. } if t.as_str() == "t-same"),
+        "{e}"
+    );
+    let refused = c
+        .resubmit_speech(&e, &plan.request(0).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused.kind(), voiceclone::ErrorKind::InvalidInput { field, .. } if field == "error"),
+        "{refused}"
+    );
+    assert_eq!(server.seen().len(), 2, "{:?}", server.seen());
 }
 
 /// JimmyAI runs the same code: every create answered with the same task id, one part

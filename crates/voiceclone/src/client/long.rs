@@ -229,7 +229,7 @@ impl Client {
                                 _ => false,
                             };
                             let error = if named_another_parts {
-                                without_named_task(error)
+                                noting_named_task(error)
                             } else {
                                 error
                             };
@@ -466,9 +466,12 @@ fn summarize(
                 unfinished.push(format!(
                     "{n} (submit outcome unknown{key}: {ANOTHER_PARTS_TASK}, {named})"
                 ));
+                // The error names the task the answer named (a resubmit of it is refused,
+                // as for any answer naming a task); the part's outcome does not (it is
+                // the other part's).
                 let e = Error::new(ErrorKind::OutcomeUnknown {
                     idempotency_key: idempotency_key.clone(),
-                    task_id: None,
+                    task_id: Some(named.clone()),
                     submitted_at,
                     request: crate::error::RequestSummary::default(),
                 })
@@ -514,7 +517,8 @@ fn summarize(
                             idempotency_key: idempotency_key.clone(),
                             submitted_at: *submitted_at,
                             last_attempt_at: e.last_attempt_at(),
-                            task_id: task_id.clone(),
+                            // Another part's task is never this part's `task_id`.
+                            task_id: task_id.clone().filter(|_| !named_another_parts),
                             error: e.to_string(),
                         }
                     }
@@ -583,16 +587,17 @@ fn summarize(
     }
 }
 
-/// An `OutcomeUnknown` whose answer named a task another part holds: the task is no longer
-/// named as this part's (a caller following it would take the other part's audio), and the
-/// note says which it was.
-fn without_named_task(e: Error) -> Error {
+/// An `OutcomeUnknown` whose answer named a task another part holds, with a note saying so.
+/// The error keeps naming the task: an answer that named a task is never sent again under
+/// its key (whether that attempt used the key up is UNKNOWN, api-facts A4), and a
+/// `resubmit_speech` of this error must refuse as it does for any such answer. The part's
+/// [`PartOutcome::Unknown`] leaves it out of `task_id`: a caller waiting on that would take
+/// the other part's audio.
+fn noting_named_task(e: Error) -> Error {
     let ErrorKind::OutcomeUnknown {
-        idempotency_key,
         task_id: Some(named),
-        submitted_at,
-        request,
-    } = e.kind().clone()
+        ..
+    } = e.kind()
     else {
         return e;
     };
@@ -601,12 +606,5 @@ fn without_named_task(e: Error) -> Error {
         Some(before) => format!("{before}; {note}"),
         None => note,
     };
-    e.with_kind(ErrorKind::OutcomeUnknown {
-        idempotency_key,
-        task_id: None,
-        submitted_at,
-        request,
-    })
-    .replacing_task_id(None)
-    .with_note(note)
+    e.with_note(note)
 }

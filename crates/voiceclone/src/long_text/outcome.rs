@@ -80,7 +80,11 @@ pub enum PartOutcome {
     /// another part was answered with first ("the answer named another part's task": that
     /// task is the other part's, never in `task_id` here). Resend it with the
     /// same key (`Client::resend_speech`, VMEG, when the key is known) or look it up
-    /// (`Client::reconcile`, or the vendor's console for JimmyAI) before sending it again.
+    /// (`Client::reconcile`, or the vendor's console for JimmyAI) before sending it again;
+    /// but not a part whose answer named another part's task: a server that answered so
+    /// once (a caching proxy) may answer a resend the same way, and that task is not this
+    /// part's. Its error still names the task, so `Client::resubmit_speech` of it is
+    /// refused, as for any answer naming a task.
     ///
     /// [`Error::may_resubmit`]: crate::Error::may_resubmit
     #[non_exhaustive]
