@@ -93,6 +93,19 @@ pub(crate) fn id(field: &str, value: &str) -> Result<(), Error> {
                  nor a form of '/', '\\' or '%' a server may fold into one",
             ));
         }
+        // `%２ｅ`: a server folding compatibility forms reads fullwidth (or other) digits as
+        // hex, and then decodes an escape this loop never sees.
+        if text
+            .split('%')
+            .skip(1)
+            .any(|after| after.chars().next().is_some_and(|c| !c.is_ascii()))
+        {
+            return Err(invalid(
+                field,
+                "must not hold '%' followed by a non-ASCII character (a fullwidth digit such as \
+                 U+FF12 that a server may fold into a hex digit of an escape)",
+            ));
+        }
         let decoded = percent_decode_once(&form);
         if decoded == form {
             return Ok(());
@@ -385,6 +398,11 @@ mod tests {
             "a%u20a9b",
             "\u{ff05}2e\u{ff05}2e",
             "a\u{ff05}2fb",
+            // An ASCII '%' before fullwidth or mathematical digits: `%２ｅ%２ｅ` folds to
+            // `%2e%2e` (review 24 pass 2b #4), also when the '%' itself is an escape.
+            "%\u{ff12}\u{ff45}%\u{ff12}\u{ff45}",
+            "a%\u{1d7d0}fb",
+            "%%ef%bc%92e%%ef%bc%92e",
             "a\u{fe6a}2fb",
             "%ef%bc%852e%ef%bc%852e",
             "%uff052e",
