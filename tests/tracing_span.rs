@@ -354,3 +354,48 @@ async fn a_secret_in_the_base_url_is_never_printed_by_the_adapter() {
     }
     assert!(shown.contains(&format!("127.0.0.1:{port}")), "{shown}");
 }
+
+/// A long-text part answered with another part's task is logged at WARN with the idempotency
+/// key the client made for it: a task its submit made under that key is found by it, also
+/// when the caller drops the call and its error (review 24 pass 2b #3). Before: the job id
+/// only, and the key was in no log.
+#[tokio::test]
+async fn a_long_text_part_answered_with_another_parts_task_logs_its_key() {
+    let (out, _guard) = capture(tracing::Level::WARN);
+    let ok = |data: serde_json::Value| Step::ok(json!({"code": 200, "message": "", "data": data}));
+    let accepted = || ok(json!({"taskId": "t-same", "createdAt": "2026-11-21T00:00:00Z"}));
+    let finished = ok(
+        json!({"taskId": "t-same", "taskType": "tts", "status": "finished",
+        "result": {"results": [{"uri": "https://cdn.example.com/a.m4a", "duration": 1.5}]}}),
+    );
+    let server = Scripted::start(vec![accepted(), finished, accepted()]).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key("k-test-0123456789")
+        .base_url(&server.base_url)
+        .build()
+        .unwrap();
+    let para = format!("{}\n\n", "A sentence of the script. ".repeat(10));
+    let plan = voiceclone::long_text::LongSpeechPlan::with_limits(
+        Provider::Vmeg,
+        &voiceclone::SpeechRequest::new("cv_1", para.repeat(2)),
+        voiceclone::long_text::SplitLimits::for_provider(Provider::Vmeg)
+            .with_max_lines(1)
+            .with_max_line_chars(300),
+    )
+    .unwrap();
+    let wait = voiceclone::WaitPolicy::for_provider(Provider::Vmeg).with_seed(1);
+    assert!(c.synthesize_plan(&plan, &wait, 1).await.is_err());
+    // The second create's key, as the server saw it.
+    let key = server
+        .seen()
+        .iter()
+        .filter_map(|s| s.header("x-idempotency-key").map(str::to_owned))
+        .nth(1)
+        .unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("answered with another part's task"))
+        .unwrap_or_else(|| panic!("no warning: {text}"));
+    assert!(line.contains(&key), "{key} not in: {line}");
+}

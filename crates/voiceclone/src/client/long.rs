@@ -245,10 +245,13 @@ impl Client {
                     };
                     if !hold(&job.id) {
                         failed.store(true, Relaxed);
+                        // With its key: the client made it, and a task this submit made
+                        // under it is found by it, also when the caller drops the call.
                         tracing::warn!(
                             part = i.saturating_add(1),
                             parts = total,
                             job_id = %job.id,
+                            idempotency_key = job.idempotency_key.as_deref().unwrap_or("none"),
                             "long text part answered with another part's task"
                         );
                         return (
