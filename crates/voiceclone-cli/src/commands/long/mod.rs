@@ -14,7 +14,8 @@
 //! - a VMEG part whose submit's answer never came is resent with the same key (VMEG accepts
 //!   a key once per 24 hours, so a resend of a submit that landed creates nothing); when VMEG
 //!   says the key was used, the task is found by `reconcile` (or, failing evidence, as the
-//!   only speech task created around the submit that no other part claims, when its
+//!   only speech task created around the submit that no other part claims and that is
+//!   not the part's own earlier task (a failed one it was resubmitted after), when its
 //!   creation time is known with its UTC offset: an undated task fits any window); a resend
 //!   that fails leaves the part unknown for the next rerun, never `planned`;
 //! - a VMEG submit answered "key already used" on its first attempt was accepted (the key
@@ -724,9 +725,32 @@ impl Run<'_> {
             .map(|p| p.index)
     }
 
-    /// Whether a part other than `i` holds task `id` (now or before a resubmit).
-    fn claimed_by_another(&self, i: usize, id: &JobId) -> bool {
-        self.holder_of(i, id).is_some()
+    /// Whether task `id` is one part `i` had before its latest submit (its `past_job_ids`,
+    /// or a `job_id` that submit has not cleared). Every submit of a part gets a new key
+    /// after its earlier task was known, so such a task is provably an earlier submit's,
+    /// never the latest one's: taken as the latest, a failed task is read failed again and
+    /// the next rerun pays a third time, and the latest submit's task is lost.
+    fn earlier_own(&self, i: usize, id: &JobId) -> bool {
+        self.manifest.borrow().parts.get(i).is_some_and(|p| {
+            p.job_id
+                .iter()
+                .chain(p.past_job_ids.iter())
+                .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
+        })
+    }
+
+    /// Why part `i` does not take task `id` after its submit, if it does not: another part
+    /// holds it, or it is this part's own earlier task.
+    fn not_ours(&self, i: usize, id: &JobId) -> Option<String> {
+        if let Some(k) = self.holder_of(i, id) {
+            return Some(format!(
+                "another part ({}) holds that task (a server naming one task for two submits)",
+                self.name(k)
+            ));
+        }
+        self.earlier_own(i, id).then(|| {
+            "it is this part's own earlier task, from a submit before its latest one (the latest submit's task is another)".to_owned()
+        })
     }
 
     /// A submit that did not come back accepted.
@@ -736,11 +760,11 @@ impl Run<'_> {
         } = e.kind()
         {
             // The answer named the task before it was lost: it exists, nothing is unknown;
-            // unless another part holds it (a server naming one task for two submits), when
-            // this part's own task is unknown.
-            if self.claimed_by_another(i, id) {
+            // unless another part holds it (a server naming one task for two submits), or it
+            // is this part's own earlier task, when this part's own task is unknown.
+            if let Some(why) = self.not_ours(i, id) {
                 return Ready::Unknown(format!(
-                    "{}: the answer to its submit was lost ({e}), and the task it named is another part's; check the account's tasks",
+                    "{}: the answer to its submit was lost ({e}), and the task it named, {id}, is not this submit's: {why}; check the account's tasks",
                     self.name(i)
                 ));
             }
@@ -794,11 +818,10 @@ impl Run<'_> {
         // id (a caching proxy) would have this part's audio be the other part's. This
         // part's own task, if its submit made one, is unknown: it stays `submitting`, so
         // that the rerun resolves it by its key, never under a new one.
-        if let Some(k) = self.holder_of(i, id) {
+        if let Some(why) = self.not_ours(i, id) {
             return Ready::Unknown(format!(
-                "{}: its submit was answered with task {id}, but another part ({}) holds that task (a server naming one task for two submits); it is not taken twice, and this part's own task is unknown. Check the account's tasks; rerun the same command to resolve it",
-                self.name(i),
-                self.name(k)
+                "{}: its submit was answered with task {id}, but {why}; it is not taken, and this part's own task is unknown. Check the account's tasks; rerun the same command to resolve it",
+                self.name(i)
             ));
         }
         let stored = id.to_string();
@@ -933,12 +956,14 @@ impl Run<'_> {
                 ));
             }
         };
-        let is_claimed = |id: &JobId| self.claimed_by_another(i, id);
+        // Another part's task, or this part's own earlier one, is no candidate.
+        let is_claimed = |id: &JobId| self.not_ours(i, id).is_some();
         match &already.reconciled {
             Reconciled::Found { task, .. } if is_claimed(&task.id) => Ready::Unknown(format!(
-                "{}: the provider named {} as its task, but another part holds that task; check the account's tasks",
+                "{}: the provider named {} as its task, but {}; check the account's tasks",
                 self.name(i),
-                task.id
+                task.id,
+                self.not_ours(i, &task.id).unwrap_or_default()
             )),
             Reconciled::Found { task, evidence } => {
                 self.printer.progress(&format!(
