@@ -1802,3 +1802,66 @@ fn a_parts_own_earlier_failed_task_is_never_a_candidate_for_its_resubmit() {
     assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
     assert!(m["parts"][0].get("job_id").is_none(), "{m}");
 }
+
+/// A finished run whose file is then lost, and whose task the vendor now reports `failed`,
+/// or `finished` with a line without audio (a regressing status, or results expired that
+/// way): the part's audio was downloaded before, so the task did succeed. The rerun keeps
+/// the part `done` with the error, exits 3 saying so, and submits nothing; the next plain
+/// rerun submits nothing either. Only `--resubmit-unknown` sends it again (billed again).
+/// Before: the part became `failed` (exit 1) and the next plain rerun paid for it again.
+#[test]
+fn a_done_part_whose_task_now_reads_failed_is_not_submitted_again_unasked() {
+    let line_gone = serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": "t1", "taskType": "tts", "status": "finished", "result": {"results": [
+            {"uri": "", "duration": 0, "errorMessage": "expired"},
+        ]}},
+    })
+    .to_string();
+    for (what, detail) in [("failed", failed_detail("t1")), ("line", line_gone)] {
+        let fake = FakeVmeg::start(1, 100, false);
+        let c = case(&text(1));
+        let dir = Path::new(&c.out);
+        let args = speak_args(&c.file, &c.out);
+        fake_run(&fake, &args).expect(0);
+        assert_eq!(fake.creates(), 1, "{what}");
+        std::fs::remove_file(dir.join("001.wav")).unwrap();
+        fake.answer_details_with(200, &detail);
+        for _ in 0..2 {
+            let r = fake_run(&fake, &args);
+            assert_eq!(r.code, 3, "{what}: {r:?}");
+            let e = r.json()["error"].clone();
+            let msg = e["message"].as_str().unwrap();
+            for needed in [
+                "part 1 of 1",
+                "t1",
+                "downloaded before",
+                "--resubmit-unknown",
+            ] {
+                assert!(msg.contains(needed), "{what}: {needed:?} missing: {msg}");
+            }
+            let m = manifest(dir);
+            assert_eq!(m["parts"][0]["state"], "done", "{what}: {m}");
+            assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t1", "{what}: {m}");
+            assert_eq!(fake.creates(), 1, "{what}: submitted again unasked");
+        }
+        // Asked: sent again, and the new task (read as the fake finishes it) is downloaded.
+        let state = fake.state.clone();
+        fake.on_request(move |path| {
+            if path.contains("/task/tts/create") {
+                *state.detail_answer.lock().unwrap() = None;
+            }
+        });
+        let mut asked = args.clone();
+        asked.push("--resubmit-unknown");
+        fake_run(&fake, &asked).expect(0);
+        assert_eq!(fake.creates(), 2, "{what}");
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "done", "{what}: {m}");
+        assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t2", "{what}: {m}");
+        assert_eq!(
+            m["parts"][0]["past_job_ids"][0], "vmeg:speech:t1",
+            "{what}: {m}"
+        );
+    }
+}

@@ -10,7 +10,9 @@
 //! its VMEG idempotency key and the time) and after each step, so a rerun after a crash or
 //! Ctrl-C pays for no finished part again:
 //! - a part whose files are there and match their recorded size and SHA-256 is skipped;
-//! - a part with a known task is only waited for and downloaded;
+//! - a part with a known task is only waited for and downloaded; a `done` part (its audio
+//!   downloaded before) whose task now reads failed stays `done` (exit 3), and is submitted
+//!   again only with `--resubmit-unknown`;
 //! - a VMEG part whose submit's answer never came is resent with the same key (VMEG accepts
 //!   a key once per 24 hours, so a resend of a submit that landed creates nothing); when VMEG
 //!   says the key was used, the task is found by `reconcile` (or, failing evidence, as the
@@ -346,6 +348,11 @@ fn policy_timeout(poll: &crate::cli::PollArgs) -> Option<Duration> {
 /// carries: the manifest on disk is then out of date, which the run must say first.
 const UNRECORDED: &str = "manifest_out_of_date";
 
+/// The detail of a failure read for a part whose audio was downloaded before (its task
+/// succeeded once): the vendor's answer now contradicts that, and the part is not
+/// resubmitted unless `--resubmit-unknown` asks for it.
+const DOWNLOADED_BEFORE: &str = "downloaded_before";
+
 /// The failure a run tells, and whose exit code is the run's: the most serious, a failed
 /// manifest write after a submit (the manifest is out of date) first, then an unknown
 /// outcome (exit 3: a wait that failed) over a refusal (1) over input refused before
@@ -653,9 +660,33 @@ impl Run<'_> {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
         match rec.state {
-            PartState::Done if files_intact(&self.dir, &rec) => Ready::AlreadyDone,
+            PartState::Done if files_intact(&self.dir, &rec) => {
+                // Its files are back: whatever a read of its task said since is moot.
+                if rec.error.is_some()
+                    && let Err(f) = self.update(i, |p| p.error = None)
+                {
+                    return Ready::Failed(f);
+                }
+                Ready::AlreadyDone
+            }
             PartState::Done | PartState::Submitted => match rec.job_id.as_deref() {
-                Some(id) => self.wait(i, id).await,
+                Some(id) => match self.wait(i, id).await {
+                    // Asked for: a part whose task now reads failed, though its audio was
+                    // downloaded before, is sent again (billed again).
+                    Ready::Failed(f)
+                        if self.resubmit_unknown && f.details.contains_key(DOWNLOADED_BEFORE) =>
+                    {
+                        self.printer.progress(&format!(
+                            "{}: resubmitting although its audio was downloaded before (--resubmit-unknown)",
+                            self.name(i)
+                        ));
+                        match self.record(i) {
+                            Some(now) => self.submit(i, &now).await,
+                            None => Ready::Failed(f),
+                        }
+                    }
+                    r => r,
+                },
                 None => self.submit(i, &rec).await,
             },
             PartState::Submitting => self.unknown(i, &rec).await,
@@ -1037,8 +1068,18 @@ impl Run<'_> {
         if let Some(awaited) = self.awaited {
             awaited.add(&id);
         }
+        // A part recorded `done` had its audio downloaded (its task succeeded): a failure read
+        // now contradicts that, and is no reason to pay for it again unasked.
+        let done_before = self.record(i).is_some_and(|r| r.state == PartState::Done);
         match self.client.wait_for_speech(&id, &self.policy).await {
-            Ok(speech) => Ready::Speech(speech),
+            Ok(speech) => match self.lines_missing(i, &speech) {
+                Some(why) if done_before => {
+                    let f = Failure::other(Exit::Failure, "task_failed", why.clone());
+                    Ready::Failed(self.contradicted(i, stored, why, f))
+                }
+                Some(why) => Ready::Failed(self.failed_lines(i, why)),
+                None => Ready::Speech(speech),
+            },
             Err(e) => {
                 // A failure read from a status word the vendor does not document is an
                 // assumption (`Error::assumed_status`): the task may be alive, so the part is
@@ -1047,6 +1088,14 @@ impl Run<'_> {
                 if let (ErrorKind::TaskFailed { reason, .. }, None) = (e.kind(), e.assumed_status())
                 {
                     let reason = reason.clone();
+                    if done_before {
+                        return Ready::Failed(self.contradicted(
+                            i,
+                            stored,
+                            reason,
+                            Failure::from_adapter(&e),
+                        ));
+                    }
                     if let Err(f) = self.update(i, |p| {
                         p.state = PartState::Failed;
                         p.error = Some(reason);
@@ -1079,11 +1128,31 @@ impl Run<'_> {
         }
     }
 
-    /// Downloads part `i`'s audio in order and records the files.
-    async fn download(&self, i: usize, speech: &Speech) -> Result<Vec<String>, Failure> {
-        if let Some(why) = self.lines_missing(i, speech) {
-            return Err(self.failed_lines(i, why));
+    /// Part `i`, whose audio was downloaded in an earlier run from task `stored` and whose
+    /// file is now missing or damaged, read as failed (`why`; `f` the failure as read). It
+    /// stays `done`, the error noted: a rerun reads it again, and only `--resubmit-unknown`
+    /// submits it again. Exit 3: the vendor's answer contradicts what the part has shown.
+    fn contradicted(&self, i: usize, stored: &str, why: String, f: Failure) -> Failure {
+        if let Err(f) = self.update(i, |p| p.error = Some(why.clone())) {
+            return f;
         }
+        let message = format!(
+            "{}: its audio was downloaded before from task {stored}, but its file is missing or damaged, and the vendor now reports that task failed ({why}); it stays `done` and is not submitted again (a new task is billed again): restore the file, or rerun with --resubmit-unknown to submit it again",
+            self.name(i)
+        );
+        Failure {
+            exit: Exit::Unreachable,
+            message,
+            ..f
+        }
+        .with("part", i + 1)
+        .with("job_id", stored)
+        .with(DOWNLOADED_BEFORE, true)
+    }
+
+    /// Downloads part `i`'s audio in order and records the files (its lines were checked by
+    /// [`Run::wait`]).
+    async fn download(&self, i: usize, speech: &Speech) -> Result<Vec<String>, Failure> {
         let several = speech.audio_urls.len() > 1;
         let mut files = Vec::with_capacity(speech.audio_urls.len());
         for (k, url) in speech.audio_urls.iter().enumerate() {
@@ -1346,10 +1415,11 @@ impl Run<'_> {
             .collect();
         o.set("parts", parts);
         o.set("files", files.clone());
+        // A `done` part whose file is gone and whose task now reads failed is not counted.
         let done = m
             .parts
             .iter()
-            .filter(|p| p.state == PartState::Done)
+            .filter(|p| p.state == PartState::Done && p.error.is_none())
             .count();
         // The parts of unknown outcome are told with the other failures, not instead of
         // them: first among equals (exit 3), after a manifest out of date, which is told
@@ -1403,6 +1473,9 @@ impl Run<'_> {
                         "wait --kind speech {}",
                         crate::output::shell_word(id)
                     ))
+                )),
+                (PartState::Done, Some(id)) if p.error.is_some() => o.line(format!(
+                    "{name}: its audio was downloaded before, but its file is missing or damaged and its task {id} now reads failed: not submitted again (--resubmit-unknown submits it again, billed again)"
                 )),
                 (PartState::Failed, Some(id)) => o.line(format!(
                     "{name}: its task {id} failed (a rerun submits it again)"
