@@ -1767,6 +1767,8 @@ fn a_parts_own_earlier_failed_task_is_never_a_candidate_for_its_resubmit() {
     fake.list_tasks_with(vec![listed("t1", Some(&at(-60)))]);
     let r = fake_run(&fake, &args);
     assert_eq!(r.code, 3, "{r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("no unclaimed speech task"), "{msg}");
     let m = manifest(dir);
     assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
     assert!(m["parts"][0].get("job_id").is_none(), "{m}");

@@ -1037,6 +1037,12 @@ impl Run<'_> {
                         rfc3339(*from),
                         rfc3339(*to)
                     )),
+                    // Every task listed is another part's or this part's earlier one: its
+                    // own may not be listed yet.
+                    [] => Ready::Unknown(format!(
+                        "{}: VMEG says its submit was accepted, but no unclaimed speech task created around it is listed (the tasks listed are other parts' or this part's earlier ones; the list may lag); rerun the same command to look again (nothing is sent under a new key)",
+                        self.name(i)
+                    )),
                     _ => Ready::Unknown(format!(
                         "{}: VMEG says its submit was accepted, but {} unclaimed tasks fit and nothing ties one to it: {}. Check them; --resubmit-unknown does not apply while the key is fresh",
                         self.name(i),
