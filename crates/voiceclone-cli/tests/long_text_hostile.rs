@@ -1893,3 +1893,144 @@ fn a_directory_that_cannot_be_locked_is_warned_about_under_json_and_quiet() {
         }
     }
 }
+
+/// VMEG's `tasks/detail` answer for task `task`: `failed` (documented) with no results.
+fn failed_detail(task: &str) -> String {
+    serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": task, "taskType": "tts", "status": "failed", "result": {}},
+    })
+    .to_string()
+}
+
+/// A part whose task `t1` failed is submitted again (key K2) and that answer is lost; on the
+/// rerun VMEG says K2 was used. `t1`, the part's own earlier task, is listed a minute before
+/// the second submit: it is another submit's (the part's own, known to have failed), so it is
+/// no candidate. Listed alone it is not adopted (exit 3, the part still `submitting`);
+/// listed beside the new task, the new task is the only one and is taken (exit 0). A server
+/// answering a later submit with `t1` itself is not taken either. Before: `t1` counted as an
+/// unclaimed candidate: "2 unclaimed tasks fit" on every rerun, or, listed alone, `t1` was
+/// adopted, read `failed` again, and the next rerun paid for a third task.
+#[test]
+fn a_parts_own_earlier_failed_task_is_never_a_candidate_for_its_resubmit() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    fake.answer_details_with(200, &failed_detail("t1"));
+    fake_run(&fake, &args).expect(1);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "failed", "{m}");
+    assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t1", "{m}");
+
+    lose_every_submit(&fake, &args);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
+    let ms = m["parts"][0]["submitted_at_ms"].as_i64().unwrap();
+    let submitted = jiff::Timestamp::from_millisecond(ms).unwrap();
+    let at = |secs: i64| (submitted + jiff::SignedDuration::from_secs(secs)).to_string();
+
+    fake.answer_creates_with(409, key_used());
+    fake.list_tasks_with(vec![listed("t1", Some(&at(-60)))]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("no unclaimed speech task"), "{msg}");
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
+    assert!(m["parts"][0].get("job_id").is_none(), "{m}");
+
+    *fake.state.detail_answer.lock().unwrap() = None;
+    fake.list_tasks_with(vec![
+        listed("t1", Some(&at(-60))),
+        listed("t-new", Some(&at(5))),
+    ]);
+    fake_run(&fake, &args).expect(0);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t-new", "{m}");
+    assert_eq!(m["parts"][0]["state"], "done", "{m}");
+
+    // A new submit answered with the part's own earlier task.
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    fake.answer_details_with(200, &failed_detail("t1"));
+    fake_run(&fake, &args).expect(1);
+    fake.answer_creates_with(
+        200,
+        serde_json::json!({"code": 200, "message": "", "data": {"taskId": "t1", "createdAt": "2026-01-01T00:00:00Z"}}),
+    );
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    for needed in ["part 1 of 1", "t1"] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
+    assert!(m["parts"][0].get("job_id").is_none(), "{m}");
+}
+
+/// A finished run whose file is then lost, and whose task the vendor now reports `failed`,
+/// or `finished` with a line without audio (a regressing status, or results expired that
+/// way): the part's audio was downloaded before, so the task did succeed. The rerun keeps
+/// the part `done` with the error, exits 3 saying so, and submits nothing; the next plain
+/// rerun submits nothing either. Only `--resubmit-unknown` sends it again (billed again).
+/// Before: the part became `failed` (exit 1) and the next plain rerun paid for it again.
+#[test]
+fn a_done_part_whose_task_now_reads_failed_is_not_submitted_again_unasked() {
+    let line_gone = serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": "t1", "taskType": "tts", "status": "finished", "result": {"results": [
+            {"uri": "", "duration": 0, "errorMessage": "expired"},
+        ]}},
+    })
+    .to_string();
+    for (what, detail) in [("failed", failed_detail("t1")), ("line", line_gone)] {
+        let fake = FakeVmeg::start(1, 100, false);
+        let c = case(&text(1));
+        let dir = Path::new(&c.out);
+        let args = speak_args(&c.file, &c.out);
+        fake_run(&fake, &args).expect(0);
+        assert_eq!(fake.creates(), 1, "{what}");
+        std::fs::remove_file(dir.join("001.wav")).unwrap();
+        fake.answer_details_with(200, &detail);
+        for _ in 0..2 {
+            let r = fake_run(&fake, &args);
+            assert_eq!(r.code, 3, "{what}: {r:?}");
+            let e = r.json()["error"].clone();
+            let msg = e["message"].as_str().unwrap();
+            for needed in [
+                "part 1 of 1",
+                "t1",
+                "downloaded before",
+                "--resubmit-unknown",
+            ] {
+                assert!(msg.contains(needed), "{what}: {needed:?} missing: {msg}");
+            }
+            let m = manifest(dir);
+            assert_eq!(m["parts"][0]["state"], "done", "{what}: {m}");
+            assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t1", "{what}: {m}");
+            assert_eq!(fake.creates(), 1, "{what}: submitted again unasked");
+        }
+        // Asked: sent again, and the new task (read as the fake finishes it) is downloaded.
+        let state = fake.state.clone();
+        fake.on_request(move |path| {
+            if path.contains("/task/tts/create") {
+                *state.detail_answer.lock().unwrap() = None;
+            }
+        });
+        let mut asked = args.clone();
+        asked.push("--resubmit-unknown");
+        fake_run(&fake, &asked).expect(0);
+        assert_eq!(fake.creates(), 2, "{what}");
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "done", "{what}: {m}");
+        assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t2", "{what}: {m}");
+        assert_eq!(
+            m["parts"][0]["past_job_ids"][0], "vmeg:speech:t1",
+            "{what}: {m}"
+        );
+    }
+}

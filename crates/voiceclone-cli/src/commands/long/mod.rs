@@ -10,13 +10,16 @@
 //! its VMEG idempotency key and the time) and after each step, so a rerun after a crash or
 //! Ctrl-C pays for no finished part again:
 //! - a part whose files are there and match their recorded size and SHA-256 is skipped;
-//! - a part with a known task is only waited for and downloaded;
+//! - a part with a known task is only waited for and downloaded; a `done` part (its audio
+//!   downloaded before) whose task now reads failed stays `done` (exit 3), and is submitted
+//!   again only with `--resubmit-unknown`;
 //! - a VMEG part whose submit's answer never came is resent with the same key, under the
 //!   API key and base URL it was sent with (VMEG accepts a key once per 24 hours and per API
 //!   key, so a resend of a submit that landed creates nothing; under another API key or host
 //!   it is not resent, see [`manifest::KeyScope`]); when VMEG
 //!   says the key was used, the task is found by `reconcile` (or, failing evidence, as the
-//!   only speech task created around the submit that no other part claims, when its
+//!   only speech task created around the submit that no other part claims and that is
+//!   not the part's own earlier task (a failed one it was resubmitted after), when its
 //!   creation time is known with its UTC offset: an undated task fits any window); a resend
 //!   that fails leaves the part unknown for the next rerun, never `planned`;
 //! - a VMEG submit answered "key already used" on its first attempt was accepted (the key
@@ -365,6 +368,11 @@ fn policy_timeout(poll: &crate::cli::PollArgs) -> Option<Duration> {
 /// The detail a failure to write the manifest (or read back a download) after a submit
 /// carries: the manifest on disk is then out of date, which the run must say first.
 const UNRECORDED: &str = "manifest_out_of_date";
+
+/// The detail of a failure read for a part whose audio was downloaded before (its task
+/// succeeded once): the vendor's answer now contradicts that, and the part is not
+/// resubmitted unless `--resubmit-unknown` asks for it.
+const DOWNLOADED_BEFORE: &str = "downloaded_before";
 
 /// The failure a run tells, and whose exit code is the run's: the most serious, a failed
 /// manifest write after a submit (the manifest is out of date) first, then an unknown
@@ -727,9 +735,33 @@ impl Run<'_> {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
         match rec.state {
-            PartState::Done if files_intact(&self.dir, &rec) => Ready::AlreadyDone,
+            PartState::Done if files_intact(&self.dir, &rec) => {
+                // Its files are back: whatever a read of its task said since is moot.
+                if rec.error.is_some()
+                    && let Err(f) = self.update(i, |p| p.error = None)
+                {
+                    return Ready::Failed(f);
+                }
+                Ready::AlreadyDone
+            }
             PartState::Done | PartState::Submitted => match rec.job_id.as_deref() {
-                Some(id) => self.wait(i, id).await,
+                Some(id) => match self.wait(i, id).await {
+                    // Asked for: a part whose task now reads failed, though its audio was
+                    // downloaded before, is sent again (billed again).
+                    Ready::Failed(f)
+                        if self.resubmit_unknown && f.details.contains_key(DOWNLOADED_BEFORE) =>
+                    {
+                        self.printer.progress(&format!(
+                            "{}: resubmitting although its audio was downloaded before (--resubmit-unknown)",
+                            self.name(i)
+                        ));
+                        match self.record(i) {
+                            Some(now) => self.submit(i, &now).await,
+                            None => Ready::Failed(f),
+                        }
+                    }
+                    r => r,
+                },
                 None => self.submit(i, &rec).await,
             },
             PartState::Submitting => self.unknown(i, &rec).await,
@@ -808,9 +840,32 @@ impl Run<'_> {
             .map(|p| p.index)
     }
 
-    /// Whether a part other than `i` holds task `id` (now or before a resubmit).
-    fn claimed_by_another(&self, i: usize, id: &JobId) -> bool {
-        self.holder_of(i, id).is_some()
+    /// Whether task `id` is one part `i` had before its latest submit (its `past_job_ids`,
+    /// or a `job_id` that submit has not cleared). Every submit of a part gets a new key
+    /// after its earlier task was known, so such a task is provably an earlier submit's,
+    /// never the latest one's: taken as the latest, a failed task is read failed again and
+    /// the next rerun pays a third time, and the latest submit's task is lost.
+    fn earlier_own(&self, i: usize, id: &JobId) -> bool {
+        self.manifest.borrow().parts.get(i).is_some_and(|p| {
+            p.job_id
+                .iter()
+                .chain(p.past_job_ids.iter())
+                .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
+        })
+    }
+
+    /// Why part `i` does not take task `id` after its submit, if it does not: another part
+    /// holds it, or it is this part's own earlier task.
+    fn not_ours(&self, i: usize, id: &JobId) -> Option<String> {
+        if let Some(k) = self.holder_of(i, id) {
+            return Some(format!(
+                "another part ({}) holds that task (a server naming one task for two submits)",
+                self.name(k)
+            ));
+        }
+        self.earlier_own(i, id).then(|| {
+            "it is this part's own earlier task, from a submit before its latest one (the latest submit's task is another)".to_owned()
+        })
     }
 
     /// A submit that did not come back accepted. `before`: the part as it was before this
@@ -821,11 +876,11 @@ impl Run<'_> {
         } = e.kind()
         {
             // The answer named the task before it was lost: it exists, nothing is unknown;
-            // unless another part holds it (a server naming one task for two submits), when
-            // this part's own task is unknown.
-            if self.claimed_by_another(i, id) {
+            // unless another part holds it (a server naming one task for two submits), or it
+            // is this part's own earlier task, when this part's own task is unknown.
+            if let Some(why) = self.not_ours(i, id) {
                 return Ready::Unknown(format!(
-                    "{}: the answer to its submit was lost ({e}), and the task it named is another part's; check the account's tasks",
+                    "{}: the answer to its submit was lost ({e}), and the task it named, {id}, is not this submit's: {why}; check the account's tasks",
                     self.name(i)
                 ));
             }
@@ -900,11 +955,10 @@ impl Run<'_> {
         // id (a caching proxy) would have this part's audio be the other part's. This
         // part's own task, if its submit made one, is unknown: it stays `submitting`, so
         // that the rerun resolves it by its key, never under a new one.
-        if let Some(k) = self.holder_of(i, id) {
+        if let Some(why) = self.not_ours(i, id) {
             return Ready::Unknown(format!(
-                "{}: its submit was answered with task {id}, but another part ({}) holds that task (a server naming one task for two submits); it is not taken twice, and this part's own task is unknown. Check the account's tasks; rerun the same command to resolve it",
-                self.name(i),
-                self.name(k)
+                "{}: its submit was answered with task {id}, but {why}; it is not taken, and this part's own task is unknown. Check the account's tasks; rerun the same command to resolve it",
+                self.name(i)
             ));
         }
         let stored = id.to_string();
@@ -1043,12 +1097,14 @@ impl Run<'_> {
                 ));
             }
         };
-        let is_claimed = |id: &JobId| self.claimed_by_another(i, id);
+        // Another part's task, or this part's own earlier one, is no candidate.
+        let is_claimed = |id: &JobId| self.not_ours(i, id).is_some();
         match &already.reconciled {
             Reconciled::Found { task, .. } if is_claimed(&task.id) => Ready::Unknown(format!(
-                "{}: the provider named {} as its task, but another part holds that task; check the account's tasks",
+                "{}: the provider named {} as its task, but {}; check the account's tasks",
                 self.name(i),
-                task.id
+                task.id,
+                self.not_ours(i, &task.id).unwrap_or_default()
             )),
             Reconciled::Found { task, evidence } => {
                 self.printer.progress(&format!(
@@ -1091,6 +1147,12 @@ impl Run<'_> {
                         rfc3339(*from),
                         rfc3339(*to)
                     )),
+                    // Every task listed is another part's or this part's earlier one: its
+                    // own may not be listed yet.
+                    [] => Ready::Unknown(format!(
+                        "{}: VMEG says its submit was accepted, but no unclaimed speech task created around it is listed (the tasks listed are other parts' or this part's earlier ones; the list may lag); rerun the same command to look again (nothing is sent under a new key)",
+                        self.name(i)
+                    )),
                     _ => Ready::Unknown(format!(
                         "{}: VMEG says its submit was accepted, but {} unclaimed tasks fit and nothing ties one to it: {}. Check them; --resubmit-unknown does not apply while the key is fresh",
                         self.name(i),
@@ -1122,8 +1184,18 @@ impl Run<'_> {
         if let Some(awaited) = self.awaited {
             awaited.add(&id);
         }
+        // A part recorded `done` had its audio downloaded (its task succeeded): a failure read
+        // now contradicts that, and is no reason to pay for it again unasked.
+        let done_before = self.record(i).is_some_and(|r| r.state == PartState::Done);
         match self.client.wait_for_speech(&id, &self.policy).await {
-            Ok(speech) => Ready::Speech(speech),
+            Ok(speech) => match self.lines_missing(i, &speech) {
+                Some(why) if done_before => {
+                    let f = Failure::other(Exit::Failure, "task_failed", why.clone());
+                    Ready::Failed(self.contradicted(i, stored, why, f))
+                }
+                Some(why) => Ready::Failed(self.failed_lines(i, why)),
+                None => Ready::Speech(speech),
+            },
             Err(e) => {
                 // A failure read from a status word the vendor does not document is an
                 // assumption (`Error::assumed_status`): the task may be alive, so the part is
@@ -1132,6 +1204,14 @@ impl Run<'_> {
                 if let (ErrorKind::TaskFailed { reason, .. }, None) = (e.kind(), e.assumed_status())
                 {
                     let reason = reason.clone();
+                    if done_before {
+                        return Ready::Failed(self.contradicted(
+                            i,
+                            stored,
+                            reason,
+                            Failure::from_adapter(&e),
+                        ));
+                    }
                     if let Err(f) = self.update(i, |p| {
                         p.state = PartState::Failed;
                         p.error = Some(reason);
@@ -1164,11 +1244,31 @@ impl Run<'_> {
         }
     }
 
-    /// Downloads part `i`'s audio in order and records the files.
-    async fn download(&self, i: usize, speech: &Speech) -> Result<Vec<String>, Failure> {
-        if let Some(why) = self.lines_missing(i, speech) {
-            return Err(self.failed_lines(i, why));
+    /// Part `i`, whose audio was downloaded in an earlier run from task `stored` and whose
+    /// file is now missing or damaged, read as failed (`why`; `f` the failure as read). It
+    /// stays `done`, the error noted: a rerun reads it again, and only `--resubmit-unknown`
+    /// submits it again. Exit 3: the vendor's answer contradicts what the part has shown.
+    fn contradicted(&self, i: usize, stored: &str, why: String, f: Failure) -> Failure {
+        if let Err(f) = self.update(i, |p| p.error = Some(why.clone())) {
+            return f;
         }
+        let message = format!(
+            "{}: its audio was downloaded before from task {stored}, but its file is missing or damaged, and the vendor now reports that task failed ({why}); it stays `done` and is not submitted again (a new task is billed again): restore the file, or rerun with --resubmit-unknown to submit it again",
+            self.name(i)
+        );
+        Failure {
+            exit: Exit::Unreachable,
+            message,
+            ..f
+        }
+        .with("part", i + 1)
+        .with("job_id", stored)
+        .with(DOWNLOADED_BEFORE, true)
+    }
+
+    /// Downloads part `i`'s audio in order and records the files (its lines were checked by
+    /// [`Run::wait`]).
+    async fn download(&self, i: usize, speech: &Speech) -> Result<Vec<String>, Failure> {
         let several = speech.audio_urls.len() > 1;
         let mut files = Vec::with_capacity(speech.audio_urls.len());
         for (k, url) in speech.audio_urls.iter().enumerate() {
@@ -1448,10 +1548,11 @@ impl Run<'_> {
             .collect();
         o.set("parts", parts);
         o.set("files", files.clone());
+        // A `done` part whose file is gone and whose task now reads failed is not counted.
         let done = m
             .parts
             .iter()
-            .filter(|p| p.state == PartState::Done)
+            .filter(|p| p.state == PartState::Done && p.error.is_none())
             .count();
         // The parts of unknown outcome are told with the other failures, not instead of
         // them: first among equals (exit 3), after a manifest out of date, which is told
@@ -1505,6 +1606,9 @@ impl Run<'_> {
                         "wait --kind speech {}",
                         crate::output::shell_word(id)
                     ))
+                )),
+                (PartState::Done, Some(id)) if p.error.is_some() => o.line(format!(
+                    "{name}: its audio was downloaded before, but its file is missing or damaged and its task {id} now reads failed: not submitted again (--resubmit-unknown submits it again, billed again)"
                 )),
                 (PartState::Failed, Some(id)) => o.line(format!(
                     "{name}: its task {id} failed (a rerun submits it again)"
