@@ -882,15 +882,16 @@ impl Run<'_> {
         }) {
             return Ready::Failed(f);
         }
-        let mut f = Failure::from_adapter(e).with("part", i + 1);
+        // Back to `submitting`, the part is what the manifest says: of unknown outcome (exit
+        // 3, in `unknown_parts`), not a plain failure a script would read as "nothing paid".
         if let Some(b) = restored.filter(|b| b.state == PartState::Submitting) {
-            f.message.push_str(&format!(
-                "; {}: this submit created nothing, but its earlier submit{} may have: the part stays of unknown outcome",
+            return Ready::Unknown(format!(
+                "{}: its resubmit was refused ({e}), so this submit created nothing, but its earlier submit{} may have: the part stays of unknown outcome",
                 self.name(i),
                 submit_found_by(b.submitted_at(), b.idempotency_key.as_deref())
             ));
         }
-        Ready::Failed(f)
+        Ready::Failed(Failure::from_adapter(e).with("part", i + 1))
     }
 
     /// The vendor accepted part `i` as task `id`: recorded, then waited for. A task another
