@@ -618,7 +618,7 @@ impl Run<'_> {
             );
         };
         let api_key = was.api_key_fingerprint != self.scope.api_key_fingerprint;
-        let base = was.base_url != self.scope.base_url;
+        let base = !was.same_base_url(&self.scope);
         let what = match (api_key, base) {
             (false, false) => return None,
             (true, false) => "another API key".to_owned(),
