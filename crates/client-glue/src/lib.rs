@@ -26,7 +26,7 @@ pub use config::{
     UnknownOperation,
 };
 pub use hooks::{BodyTooLarge, is_body_too_large};
-pub use redact::{printable_url, redact_url};
+pub use redact::{printable_url, redact_url, request_base};
 pub use wire::{Code, Int, List, MAX_LIST_ELEMENTS, Number, RawJson, Text, TextFilter};
 
 /// Installs the process-wide rustls crypto provider (ring) if none is installed yet.

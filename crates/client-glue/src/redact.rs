@@ -26,6 +26,13 @@ pub fn printable_url(url: &str) -> String {
     }
 }
 
+/// The text requests to base URL `url` are built on: its trailing slashes trimmed, since
+/// every route appended to it starts with its own `/`. Two base URLs with one request base
+/// reach the same endpoints.
+pub fn request_base(url: &Url) -> &str {
+    url.as_str().trim_end_matches('/')
+}
+
 /// Removes from `url` what must never be printed: the user name and password, and the
 /// fragment; with `query` also the query, replaced with `[redacted]`. Host, port and path stay.
 pub fn redact_url(url: &mut Url, query: bool) {

@@ -441,7 +441,20 @@ fn a_jimmyai_part_of_unknown_outcome_is_reported_and_resubmitted_only_when_asked
         .unwrap();
     let r = run(&sim, &[], &args);
     sim.handle.clear_scripted_faults();
-    assert!(r.code == 1 || r.code == 3, "{r:?}");
+    // Review 24 pass 2c #5: the part is still of unknown outcome, and said to be so.
+    assert_eq!(r.code, 3, "{r:?}");
+    let e = r.json()["error"].clone();
+    assert_eq!(e["kind"], "outcome_unknown", "{e}");
+    assert_eq!(e["unknown_parts"].as_array().map(Vec::len), Some(1), "{e}");
+    let msg = e["unknown_parts"][0].as_str().unwrap();
+    for needed in [
+        "part 2 of 4",
+        "created nothing",
+        "earlier submit",
+        "sent at",
+    ] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
     assert_eq!(states(dir)[1], "submitting", "{r:?}");
     assert_eq!(manifest(dir)["parts"][1]["submitted_at_ms"], first_ms);
     assert_eq!(sim.paid("jimmyai"), paid);

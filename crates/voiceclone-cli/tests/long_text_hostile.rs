@@ -1014,11 +1014,32 @@ fn a_rerun_under_another_api_key_or_base_url_never_resends_a_submitting_part() {
         msg.contains("earlier version") && msg.contains(&key),
         "{msg}"
     );
+    // Review 24 pass 2c #1: no rerun resends it, so none is promised; what can find it is.
+    assert!(!msg.contains("Rerun with the API key"), "{msg}");
+    for needed in ["reconcile --key", "--submitted-at", "--resubmit-unknown"] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
     assert_eq!(manifest(dir)["version"], 2);
 
-    // Under the API key and base URL it was sent with, it is resent under its key.
+    // A key past VMEG's window under another API key: the age is the reason, and no rerun
+    // under the first API key is promised to create nothing (review 24 pass 2c #1).
+    let mut stale: Value = serde_json::from_slice(&good).unwrap();
+    let ms = stale["parts"][0]["submitted_at_ms"].as_u64().unwrap();
+    stale["parts"][0]["submitted_at_ms"] = (ms - 24 * 3600 * 1000).into();
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&stale).unwrap()).unwrap();
+    let r = run_binary(Some(&fake.url), OTHER_KEY, &[KEY], &[], &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(fake.creates(), creates, "a stale part was resent");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("too old"), "{msg}");
+    assert!(!msg.contains("Rerun with the API key"), "{msg}");
+    assert!(!msg.contains("nothing new is created"), "{msg}");
+
+    // Under the API key and base URL it was sent with, it is resent under its key; the base
+    // URL spelt with trailing slashes is the one the requests go to (review 24 pass 2c #4).
     std::fs::write(dir.join(MANIFEST), &good).unwrap();
-    fake_run(&fake, &args).expect(0);
+    let slashes = format!("{}//", fake.url);
+    run_binary(Some(&slashes), KEY, &[], &[], &args).expect(0);
     assert_eq!(fake.creates(), creates + 1);
     assert_eq!(fake.create_keys().last().unwrap(), &key);
     assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-new");

@@ -435,7 +435,7 @@ impl ClientBuilder {
         };
         let scrubber = Arc::new(Scrubber::new(key.expose()));
         // The generated clients append each path to this; a trailing slash would double it.
-        let base_str = base.as_str().trim_end_matches('/').to_owned();
+        let base_str = client_glue::request_base(&base).to_owned();
         let backend = crate::provider::build_backend(
             provider,
             &crate::provider::Connect {

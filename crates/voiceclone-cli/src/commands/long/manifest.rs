@@ -106,11 +106,25 @@ pub struct KeyScope {
 
 impl KeyScope {
     /// The scope of a submit sent with `api_key` to `base_url`, fingerprinted under `salt`.
+    /// The base URL is kept as the requests use it ([`client_glue::request_base`]): two
+    /// spellings of one endpoint (`.../v`, `.../v/`) are one scope.
     pub fn new(salt: &str, api_key: &str, base_url: &str) -> Self {
+        let printable = client_glue::printable_url(base_url);
+        let base_url = match url::Url::parse(&printable) {
+            Ok(u) => client_glue::request_base(&u).to_owned(),
+            Err(_) => printable,
+        };
         Self {
             api_key_fingerprint: api_key_fingerprint(salt, api_key),
-            base_url: client_glue::printable_url(base_url),
+            base_url,
         }
+    }
+
+    /// Whether `self` and `other` were sent to one endpoint. A scope recorded before the
+    /// request base was (the parsed URL's text, its trailing slash kept) is read by the same
+    /// rule, so it is not taken for another host.
+    pub fn same_base_url(&self, other: &KeyScope) -> bool {
+        self.base_url.trim_end_matches('/') == other.base_url.trim_end_matches('/')
     }
 }
 
@@ -761,6 +775,41 @@ mod tests {
         }
         let scope = KeyScope::new("salt-1", key, "https://user:pw@api.example.com/?token=x");
         assert!(!scope.base_url.contains("pw") && !scope.base_url.contains("token=x"));
+    }
+
+    /// A scope's base URL is what the requests go to (trailing slashes trimmed, as the client
+    /// trims them; host case and default port as `Url` reads them): two spellings of one
+    /// endpoint are one scope, another path, host or scheme is not (review 24 pass 2c #4).
+    #[test]
+    fn a_base_url_scope_is_what_the_requests_go_to() {
+        let (s, k) = ("salt-1", "vk-0123456789abcdef");
+        let scope = |url: &str| KeyScope::new(s, k, url);
+        let v = scope("https://h.example/v");
+        for same in ["https://H.example:443/v/", "https://h.example/v//"] {
+            assert_eq!(scope(same), v, "{same}");
+            assert!(scope(same).same_base_url(&v), "{same}");
+        }
+        assert!(scope("http://127.0.0.1:8080").same_base_url(&scope("http://127.0.0.1:8080//")));
+        // As the scope was recorded before (the parsed URL's text, its trailing slash kept).
+        let recorded = KeyScope {
+            base_url: "https://h.example/v/".to_owned(),
+            ..v.clone()
+        };
+        assert!(recorded.same_base_url(&v));
+        let root = KeyScope {
+            base_url: "https://h.example/".to_owned(),
+            ..v.clone()
+        };
+        assert!(root.same_base_url(&scope("https://h.example")));
+        for other in [
+            "https://h.example/w",
+            "http://h.example/v",
+            "https://h.example:8443/v",
+            "https://g.example/v",
+            "https://h.example/v/w",
+        ] {
+            assert!(!scope(other).same_base_url(&v), "{other}");
+        }
     }
 
     /// Version 1 (before key scopes) is still read; a newer version is refused by number, and

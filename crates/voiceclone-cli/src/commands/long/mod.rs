@@ -451,6 +451,17 @@ fn timed_out_note(given: bool, deadline: Option<Duration>) -> String {
 }
 
 /// A submit as it may be found again: ` sent at T with idempotency key K`.
+/// Whether part `rec`'s submit is young enough for VMEG to dedupe a resend under its key:
+/// younger than [`voiceclone::KEY_RESEND_WINDOW`], or ahead of the clock (moved back since:
+/// the key is no older than the clock says). An unknown submit time is not.
+fn key_fresh(rec: &PartRecord) -> bool {
+    rec.submitted_at().is_some_and(|t| {
+        SystemTime::now()
+            .duration_since(t)
+            .map_or(true, |age| age < voiceclone::KEY_RESEND_WINDOW)
+    })
+}
+
 fn submit_found_by(at: Option<SystemTime>, key: Option<&str>) -> String {
     format!(
         " sent {}{}",
@@ -596,14 +607,9 @@ impl Run<'_> {
     /// clock says, and a new key, `--resubmit-unknown`, could pay twice). Any other is
     /// reported, and sent again only with --resubmit-unknown.
     fn resendable(&self, rec: &PartRecord) -> bool {
-        let fresh = rec.submitted_at().is_some_and(|t| {
-            SystemTime::now()
-                .duration_since(t)
-                .map_or(true, |age| age < voiceclone::KEY_RESEND_WINDOW)
-        });
         self.plan.provider() == Provider::Vmeg
             && rec.idempotency_key.is_some()
-            && fresh
+            && key_fresh(rec)
             && self.scope_change(rec).is_none()
     }
 
@@ -616,11 +622,11 @@ impl Run<'_> {
     fn scope_change(&self, rec: &PartRecord) -> Option<String> {
         let Some(was) = &rec.key_scope else {
             return Some(
-                "the manifest does not record which API key and base URL its idempotency key was sent under (an earlier version of this tool wrote it), and VMEG keeps a key per API key: a resend under another would be new, paid work".to_owned(),
+                "it was recorded by an earlier version of this tool, which did not note the API key and base URL it was sent under, so it is never resent under its key: VMEG keeps a key per API key, and under another a resend would be new, paid work".to_owned(),
             );
         };
         let api_key = was.api_key_fingerprint != self.scope.api_key_fingerprint;
-        let base = was.base_url != self.scope.base_url;
+        let base = !was.same_base_url(&self.scope);
         let what = match (api_key, base) {
             (false, false) => return None,
             (true, false) => "another API key".to_owned(),
@@ -639,10 +645,48 @@ impl Run<'_> {
             return "JimmyAI has no idempotency key: a resend would be a second paid task"
                 .to_owned();
         }
-        match self.scope_change(rec) {
-            Some(why) => why,
-            None => "its VMEG idempotency key is too old to dedupe a resend".to_owned(),
+        // The age first: past VMEG's window no rerun, under any API key, dedupes a resend,
+        // so a scope reason alone would promise a free rerun that cannot be had.
+        if !key_fresh(rec) {
+            let age = if rec.submitted_at().is_some() {
+                "its VMEG idempotency key is too old to dedupe a resend"
+            } else {
+                "its submit time is not recorded, so its VMEG idempotency key cannot be trusted to dedupe a resend"
+            };
+            return match self.scope_change(rec) {
+                Some(why) => format!("{age}; besides, {why}"),
+                None => age.to_owned(),
+            };
         }
+        self.scope_change(rec)
+            .unwrap_or_else(|| "its VMEG idempotency key cannot dedupe a resend".to_owned())
+    }
+
+    /// What can resolve part `rec`, left `submitting` and not resent by this run, without
+    /// paying twice, if anything can: a rerun under the scope it was sent under when that
+    /// is recorded and its key is still inside VMEG's window; for a part of a version-1
+    /// manifest, which no rerun resends, only a search under the API key it was sent with.
+    fn free_way(&self, rec: &PartRecord) -> String {
+        let (Some(key), Some(at)) = (rec.idempotency_key.as_deref(), rec.submitted_at()) else {
+            return String::new();
+        };
+        if self.plan.provider() != Provider::Vmeg || !key_fresh(rec) {
+            return String::new();
+        }
+        if rec.key_scope.is_none() {
+            return format!(
+                "No rerun resends it: look for its task with `{}` under the API key it was sent with. ",
+                crate::output::suggested_command(&format!(
+                    "reconcile --key {} --submitted-at {}",
+                    crate::output::shell_word(key),
+                    rfc3339(at)
+                ))
+            );
+        }
+        if self.scope_change(rec).is_some() {
+            return "Rerun with the API key and base URL it was sent under to resend it under its key (nothing new is created if it landed), or look for its task with `reconcile --key` and `--submitted-at` under that API key. ".to_owned();
+        }
+        String::new()
     }
 
     fn name(&self, i: usize) -> String {
@@ -937,15 +981,16 @@ impl Run<'_> {
         }) {
             return Ready::Failed(f);
         }
-        let mut f = Failure::from_adapter(e).with("part", i + 1);
+        // Back to `submitting`, the part is what the manifest says: of unknown outcome (exit
+        // 3, in `unknown_parts`), not a plain failure a script would read as "nothing paid".
         if let Some(b) = restored.filter(|b| b.state == PartState::Submitting) {
-            f.message.push_str(&format!(
-                "; {}: this submit created nothing, but its earlier submit{} may have: the part stays of unknown outcome",
+            return Ready::Unknown(format!(
+                "{}: its resubmit was refused ({e}), so this submit created nothing, but its earlier submit{} may have: the part stays of unknown outcome",
                 self.name(i),
                 submit_found_by(b.submitted_at(), b.idempotency_key.as_deref())
             ));
         }
-        Ready::Failed(f)
+        Ready::Failed(Failure::from_adapter(e).with("part", i + 1))
     }
 
     /// The vendor accepted part `i` as task `id`: recorded, then waited for. A task another
@@ -1004,22 +1049,13 @@ impl Run<'_> {
                 ));
                 self.submit(i, rec).await
             }
-            _ => {
-                let elsewhere = self.plan.provider() == Provider::Vmeg
-                    && rec.idempotency_key.is_some()
-                    && self.scope_change(rec).is_some();
-                Ready::Unknown(format!(
-                    "{}: its submit{} may have created a task that was never recorded; it was not resubmitted ({}). {}Check the vendor's console; to send it again at the risk of paying twice, rerun with --resubmit-unknown",
-                    self.name(i),
-                    submit_found_by(at, rec.idempotency_key.as_deref()),
-                    self.not_resent_why(rec),
-                    if elsewhere {
-                        "Rerun with the API key and base URL it was sent under to resend it under its key (nothing new is created if it landed), or look for its task with `reconcile --key` and `--submitted-at` under that API key. "
-                    } else {
-                        ""
-                    }
-                ))
-            }
+            _ => Ready::Unknown(format!(
+                "{}: its submit{} may have created a task that was never recorded; it was not resubmitted ({}). {}Check the vendor's console; to send it again at the risk of paying twice, rerun with --resubmit-unknown",
+                self.name(i),
+                submit_found_by(at, rec.idempotency_key.as_deref()),
+                self.not_resent_why(rec),
+                self.free_way(rec)
+            )),
         }
     }
 
