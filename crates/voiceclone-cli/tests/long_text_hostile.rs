@@ -2055,3 +2055,48 @@ fn a_done_part_whose_task_now_reads_failed_is_not_submitted_again_unasked() {
         );
     }
 }
+
+/// Review 24 pass 2d #1 and #2, for a `done` part whose file is gone and whose task now
+/// reads failed:
+/// - `--resubmit-unknown` pays for it again only once an earlier run reported it: the flag
+///   given for another part's unknown submit does not send it unseen. Before: sent at once,
+///   exit 0, the contradiction never shown.
+/// - a resubmit the vendor then refuses (a 402) puts the part back `done` with its task and
+///   files, exit 3; restoring the file ends it, with nothing sent. Before: the part became
+///   `planned`, and the next plain rerun paid for it.
+#[test]
+fn a_done_part_is_resubmitted_only_once_reported_and_a_refused_resubmit_keeps_it_done() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    let mut asked = args.clone();
+    asked.push("--resubmit-unknown");
+    fake_run(&fake, &args).expect(0);
+    let kept = std::fs::read(dir.join("001.wav")).unwrap();
+    std::fs::remove_file(dir.join("001.wav")).unwrap();
+    fake.answer_details_with(200, &failed_detail("t1"));
+    // The flag, before any run reported the contradiction: reported now, nothing sent.
+    let r = fake_run(&fake, &asked);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains("downloaded before") || r.stdout.contains("downloaded before"),
+        "{r:?}"
+    );
+    assert_eq!(fake.creates(), 1, "sent again before it was reported");
+    // Reported: the flag sends it, and the vendor refuses (out of balance).
+    fake.answer_creates_with(
+        200,
+        serde_json::json!({"code": 402, "message": "Insufficient balance", "data": null}),
+    );
+    let r = fake_run(&fake, &asked);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(fake.creates(), 2);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "done", "{m}");
+    assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t1", "{m}");
+    // The file is back: the run ends it, and sends nothing.
+    std::fs::write(dir.join("001.wav"), kept).unwrap();
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(fake.creates(), 2, "a plain rerun paid again");
+}

@@ -791,9 +791,13 @@ impl Run<'_> {
             PartState::Done | PartState::Submitted => match rec.job_id.as_deref() {
                 Some(id) => match self.wait(i, id).await {
                     // Asked for: a part whose task now reads failed, though its audio was
-                    // downloaded before, is sent again (billed again).
+                    // downloaded before, is sent again (billed again); only once an earlier
+                    // run reported it (its error recorded), so that a flag given for another
+                    // part's unknown submit does not pay for this one unseen.
                     Ready::Failed(f)
-                        if self.resubmit_unknown && f.details.contains_key(DOWNLOADED_BEFORE) =>
+                        if self.resubmit_unknown
+                            && rec.error.is_some()
+                            && f.details.contains_key(DOWNLOADED_BEFORE) =>
                     {
                         self.printer.progress(&format!(
                             "{}: resubmitting although its audio was downloaded before (--resubmit-unknown)",
@@ -965,8 +969,12 @@ impl Run<'_> {
         // failed, is put back as it was: `planned` would say nothing was ever made for it,
         // and its earlier submit (or failed task) is the record of what may be paid for.
         let msg = e.to_string();
-        let restored =
-            before.filter(|b| matches!(b.state, PartState::Submitting | PartState::Failed));
+        let restored = before.filter(|b| {
+            matches!(
+                b.state,
+                PartState::Submitting | PartState::Failed | PartState::Done
+            )
+        });
         if let Err(f) = self.update(i, |p| match restored {
             Some(b) => {
                 *p = PartRecord {
@@ -989,6 +997,23 @@ impl Run<'_> {
                 self.name(i),
                 submit_found_by(b.submitted_at(), b.idempotency_key.as_deref())
             ));
+        }
+        // Back to `done` (its audio downloaded before, its task now read failed): still the
+        // contradiction an earlier run reported, exit 3, resolved by restoring the file.
+        if let Some(b) = restored.filter(|b| b.state == PartState::Done) {
+            return Ready::Failed(
+                Failure::other(
+                    Exit::Unreachable,
+                    "outcome_unknown",
+                    format!(
+                        "{}: its resubmit was refused ({e}), so this submit created nothing; the part stays `done`, its audio downloaded before from task {}: restore the file, or rerun with --resubmit-unknown",
+                        self.name(i),
+                        b.job_id.as_deref().unwrap_or("?")
+                    ),
+                )
+                .with("part", i + 1)
+                .with(DOWNLOADED_BEFORE, true),
+            );
         }
         Ready::Failed(Failure::from_adapter(e).with("part", i + 1))
     }
