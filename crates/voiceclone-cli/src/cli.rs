@@ -384,7 +384,8 @@ pub struct SpeakArgs {
 
     /// With --text-file: resubmit a part whose earlier submit may have created a task that
     /// was never recorded (a crash or Ctrl-C during its submit), or a part downloaded before
-    /// whose file is gone and whose task now reads failed; it may be billed twice
+    /// whose file is gone and whose task an earlier run reported as now failed; it may be
+    /// billed twice
     #[arg(long, requires = "text_file")]
     pub resubmit_unknown: bool,
 
