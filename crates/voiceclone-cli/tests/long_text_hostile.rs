@@ -1093,6 +1093,28 @@ fn an_undated_sole_candidate_is_not_adopted() {
     assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-old");
 }
 
+/// Review 24 pass 2d #5: VMEG says the part's key was used and the search lists no task: the
+/// message says so, not that the tasks listed were other parts'. Exit 3, nothing sent under
+/// a new key.
+#[test]
+fn an_empty_task_list_after_key_used_is_told_as_such() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    lose_every_submit(&fake, &args);
+    fake.answer_creates_with(409, key_used());
+    fake.list_tasks_with(vec![]);
+    let sent = fake.creates();
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("no readable task was listed"), "{msg}");
+    assert!(!msg.contains("other parts'"), "{msg}");
+    assert_eq!(manifest(dir)["parts"][0]["state"], "submitting");
+    assert_eq!(fake.creates(), sent + 1, "one resend, under its key");
+}
+
 /// VMEG says the part's key was used, and the list shows the part's task inside the submit's
 /// window beside another job's task dated (with its offset) minutes before it: that one lies
 /// only in the margin the search keeps for clock skew, so it is no rival and the part's task
@@ -1957,6 +1979,7 @@ fn a_parts_own_earlier_failed_task_is_never_a_candidate_for_its_resubmit() {
     assert_eq!(r.code, 3, "{r:?}");
     let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(msg.contains("no unclaimed speech task"), "{msg}");
+    assert!(msg.contains("this part's earlier ones"), "{msg}");
     let m = manifest(dir);
     assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
     assert!(m["parts"][0].get("job_id").is_none(), "{m}");
@@ -2099,4 +2122,69 @@ fn a_done_part_is_resubmitted_only_once_reported_and_a_refused_resubmit_keeps_it
     std::fs::write(dir.join("001.wav"), kept).unwrap();
     fake_run(&fake, &args).expect(0);
     assert_eq!(fake.creates(), 2, "a plain rerun paid again");
+}
+
+/// Review 24 pass 2d #4: with `--resubmit-unknown`, a reported `done` part whose task reads
+/// failed is sent again only while the run still starts parts. Here its task's answer comes
+/// after another part's download ran past `--max-total-bytes`: the run has stopped starting
+/// parts, so it is not sent (exit 3; the part stays `done` with its contradiction for the
+/// rerun). With `--json`, `parts` gives each part's failure and the files missing, and `files`
+/// lists only files on disk (pass 2d #3: before, both parts read `done` with their missing
+/// files, and no error). Before: a new paid task was made after the stop, left
+/// undownloaded, and the budget message ("none was submitted again") was false.
+#[test]
+fn a_done_part_is_not_resubmitted_after_the_run_stopped_starting_parts() {
+    let fake = FakeVmeg::start(1, 1000, false);
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    // In order: part 1 is t1, part 2 is t2.
+    args.extend(["--concurrency", "1"]);
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(fake.creates(), 2);
+    // Part 2's task now reads failed and its file is gone: reported (exit 3), nothing sent.
+    std::fs::remove_file(dir.join("002.wav")).unwrap();
+    fake.answer_detail_of("t2", 200, &failed_detail("t2"), Duration::ZERO);
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(fake.creates(), 2);
+    // Part 1's file is gone too, and refetching it runs past the budget before part 2's
+    // answer comes.
+    std::fs::remove_file(dir.join("001.wav")).unwrap();
+    fake.answer_detail_of("t2", 200, &failed_detail("t2"), Duration::from_secs(2));
+    let mut asked = speak_args(&c.file, &c.out);
+    asked.extend([
+        "--resubmit-unknown",
+        "--concurrency",
+        "2",
+        "--max-total-bytes",
+        "500",
+    ]);
+    let r = fake_run(&fake, &asked);
+    // The contradiction (exit 3) outranks the budget (exit 1); `parts` tells each (review
+    // 24 pass 2d #3), and no missing file is listed as there.
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(
+        fake.creates(),
+        2,
+        "a part was paid for after the run stopped"
+    );
+    let out = r.json();
+    let parts = &out["parts"];
+    assert_eq!(parts[0]["error"]["kind"], "download_budget", "{out}");
+    assert_eq!(
+        parts[0]["missing_files"],
+        serde_json::json!(["001.wav"]),
+        "{out}"
+    );
+    assert_eq!(parts[1]["error"]["kind"], "task_failed", "{out}");
+    assert_eq!(parts[1]["downloaded_before"], true, "{out}");
+    assert_eq!(
+        parts[1]["missing_files"],
+        serde_json::json!(["002.wav"]),
+        "{out}"
+    );
+    assert_eq!(out["files"], serde_json::json!([]), "{out}");
+    let m = manifest(dir);
+    assert_eq!(m["parts"][1]["state"], "done", "{m}");
+    assert_eq!(m["parts"][1]["job_id"], "vmeg:speech:t2", "{m}");
 }

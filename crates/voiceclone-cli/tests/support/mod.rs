@@ -284,6 +284,10 @@ pub struct FakeState {
     pub empty_files: std::sync::atomic::AtomicBool,
     /// When set, every `tasks/detail` is answered with this status and raw body instead.
     pub detail_answer: std::sync::Mutex<Option<(u16, String)>>,
+    /// One task's `tasks/detail` answer (status, raw body), given after a delay; before
+    /// `detail_answer`.
+    pub detail_of:
+        std::sync::Mutex<std::collections::HashMap<String, (u16, String, std::time::Duration)>>,
     base: std::sync::OnceLock<String>,
 }
 
@@ -309,6 +313,7 @@ impl FakeVmeg {
             list_data: std::sync::Mutex::new(None),
             empty_files: Default::default(),
             detail_answer: std::sync::Mutex::new(None),
+            detail_of: Default::default(),
             base: std::sync::OnceLock::new(),
         });
         let listener = rt
@@ -368,6 +373,22 @@ impl FakeVmeg {
     /// Answers every `tasks/detail` with `status` and the raw `body` from now on.
     pub fn answer_details_with(&self, status: u16, body: &str) {
         *self.state.detail_answer.lock().unwrap() = Some((status, body.to_owned()));
+    }
+
+    /// Answers `task`'s `tasks/detail` with `status` and the raw `body`, `after` a delay (the
+    /// other requests are served meanwhile), from now on.
+    pub fn answer_detail_of(
+        &self,
+        task: &str,
+        status: u16,
+        body: &str,
+        after: std::time::Duration,
+    ) {
+        self.state
+            .detail_of
+            .lock()
+            .unwrap()
+            .insert(task.to_owned(), (status, body.to_owned(), after));
     }
 
     /// Each create's `X-Idempotency-Key` so far, in order.
@@ -455,10 +476,15 @@ async fn fake_detail(
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let task = q.get("taskId").cloned().unwrap_or_default();
+    let of = st.detail_of.lock().unwrap().get(&task).cloned();
+    if let Some((status, body, after)) = of {
+        tokio::time::sleep(after).await;
+        return (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response();
+    }
     if let Some((status, body)) = st.detail_answer.lock().unwrap().clone() {
         return (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response();
     }
-    let task = q.get("taskId").cloned().unwrap_or_default();
     let base = st.base.get().cloned().unwrap_or_default();
     let results: Vec<Value> = (0..st.files)
         .map(|k| {

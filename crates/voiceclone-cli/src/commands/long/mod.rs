@@ -793,11 +793,15 @@ impl Run<'_> {
                     // Asked for: a part whose task now reads failed, though its audio was
                     // downloaded before, is sent again (billed again); only once an earlier
                     // run reported it (its error recorded), so that a flag given for another
-                    // part's unknown submit does not pay for this one unseen.
+                    // part's unknown submit does not pay for this one unseen. The wait may
+                    // have ended after the run stopped starting parts (a spent download
+                    // budget, a `--timeout`): then it is left for the rerun, as a new part is.
                     Ready::Failed(f)
                         if self.resubmit_unknown
                             && rec.error.is_some()
-                            && f.details.contains_key(DOWNLOADED_BEFORE) =>
+                            && f.details.contains_key(DOWNLOADED_BEFORE)
+                            && !self.over_budget.get()
+                            && !self.timed_out.get() =>
                     {
                         self.printer.progress(&format!(
                             "{}: resubmitting although its audio was downloaded before (--resubmit-unknown)",
@@ -1208,11 +1212,17 @@ impl Run<'_> {
                         rfc3339(*from),
                         rfc3339(*to)
                     )),
-                    // Every task listed is another part's or this part's earlier one: its
-                    // own may not be listed yet.
+                    // No task listed, or every one listed is another part's or this part's
+                    // earlier one (`rivals` keeps every unclaimed task when none is dated
+                    // inside the window): its own may not be listed yet.
                     [] => Ready::Unknown(format!(
-                        "{}: VMEG says its submit was accepted, but no unclaimed speech task created around it is listed (the tasks listed are other parts' or this part's earlier ones; the list may lag); rerun the same command to look again (nothing is sent under a new key)",
-                        self.name(i)
+                        "{}: VMEG says its submit was accepted, but no unclaimed speech task created around it is listed ({}; the list may lag); rerun the same command to look again (nothing is sent under a new key)",
+                        self.name(i),
+                        if tasks.is_empty() {
+                            "no readable task was listed"
+                        } else {
+                            "the tasks listed are other parts' or this part's earlier ones"
+                        },
                     )),
                     _ => Ready::Unknown(format!(
                         "{}: VMEG says its submit was accepted, but {} unclaimed tasks fit and nothing ties one to it: {}. Check them; --resubmit-unknown does not apply while the key is fresh",
@@ -1561,11 +1571,26 @@ impl Run<'_> {
             "manifest",
             self.dir.join(manifest::FILE_NAME).display().to_string(),
         );
+        // What is on disk now: a recorded file removed since (or never fetched again, the
+        // run having stopped) is not given to a script as there.
+        let present = |f: &manifest::FileRecord| {
+            std::fs::symlink_metadata(self.dir.join(&f.name))
+                .is_ok_and(|md| md.file_type().is_file() && md.len() == f.bytes)
+        };
         let files: Vec<String> = m
             .parts
             .iter()
             .flat_map(|p| p.files.iter())
+            .filter(|f| present(f))
             .map(|f| self.dir.join(&f.name).display().to_string())
+            .collect();
+        // Each part's failure in this run, by the part it names, for `parts`.
+        let failed_parts: std::collections::HashMap<u64, Value> = failures
+            .iter()
+            .filter_map(|f| {
+                let part = f.details.get("part")?.as_u64()?;
+                Some((part, json!({"kind": f.kind, "message": f.message})))
+            })
             .collect();
         let parts: Vec<Value> = m
             .parts
@@ -1578,6 +1603,25 @@ impl Run<'_> {
                     "characters": p.chars,
                     "files": p.files.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
                 });
+                if let Some(m) = part.as_object_mut() {
+                    let missing: Vec<&str> = p
+                        .files
+                        .iter()
+                        .filter(|f| !present(f))
+                        .map(|f| f.name.as_str())
+                        .collect();
+                    if !missing.is_empty() {
+                        m.insert("missing_files".into(), missing.into());
+                    }
+                    // A `done` part whose file is gone and whose task now reads failed.
+                    if p.state == PartState::Done && p.error.is_some() {
+                        m.insert(DOWNLOADED_BEFORE.into(), true.into());
+                    }
+                    let index = u64::try_from(p.index).ok().and_then(|i| i.checked_add(1));
+                    if let Some(e) = index.and_then(|i| failed_parts.get(&i)) {
+                        m.insert("error".into(), e.clone());
+                    }
+                }
                 // A part left `submitting` may be a paid task nobody knows the id of: what
                 // it may be found by (`reconcile --key --submitted-at`), as plain output
                 // prints it.
