@@ -159,7 +159,8 @@ pub(crate) fn usable_id(raw: Option<&str>) -> Option<&str> {
 /// `InvalidResponse` when an answer about task `asked` names another (usable) task id: a
 /// misrouted answer (a proxy's or cache's mix-up) whose result belongs to another job, never
 /// to be handed back as the asked job's. A wait polls again after it (the next answer may
-/// be the right one). An answer naming no usable id is taken as about `asked`.
+/// be the right one), a few times in a row. An answer naming no usable id is taken as about
+/// `asked`.
 pub(crate) fn same_task(
     provider: crate::model::Provider,
     asked: &crate::model::JobId,

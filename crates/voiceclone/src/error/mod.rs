@@ -91,7 +91,7 @@ struct Inner {
     /// The kind came from a vendor code table the vendor does not document (JimmyAI's).
     unconfirmed_code: bool,
     /// The answer was about another task than the one asked (a proxy's or cache's mix-up):
-    /// a wait polls again rather than ending on it.
+    /// a wait polls again rather than ending on it, a few times (`UNREADABLE_POLLS_TOLERATED`).
     misrouted: bool,
     /// The answer was no envelope at all (a proxy's page sent with a 2xx): it says nothing
     /// of the task, so a wait polls again, a few times (`UNREADABLE_POLLS_TOLERATED`).

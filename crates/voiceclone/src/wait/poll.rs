@@ -247,14 +247,12 @@ where
                         (Duration::ZERO, None)
                     }
                     // A misrouted answer is not about this task, an unreadable one says
-                    // nothing of it: the next poll may well read it.
+                    // nothing of it: the next poll may well read it, a few times in a row.
                     Ok(Err(e))
-                        if read_would_retry(&e)
-                            || e.is_misrouted()
-                            || one_more_unreadable(&e, &mut unreadable) =>
+                        if read_would_retry(&e) || one_more_unreadable(&e, &mut unreadable) =>
                     {
-                        // Any other answer between two unreadable ones breaks their row.
-                        if !e.is_unreadable_answer() {
+                        // Any other answer between two such answers breaks their row.
+                        if !says_nothing_of_the_task(&e) {
                             unreadable = 0;
                         }
                         tracing::debug!(job_id = %w.shown_id(), polls, error = %e, "transient error while polling; will poll again");
@@ -291,11 +289,19 @@ where
     }
 }
 
-/// Whether a poll's error is an unreadable answer (no envelope at all) the wait may still poll
-/// past, counting it in `in_a_row`: [`UNREADABLE_POLLS_TOLERATED`] in a row end the wait.
-/// Not generic, so the wait's two instances share it.
+/// An answer that says nothing of the task asked: no envelope at all, or one about another
+/// task (a proxy's or cache's mix-up).
+fn says_nothing_of_the_task(e: &Error) -> bool {
+    e.is_unreadable_answer() || e.is_misrouted()
+}
+
+/// Whether a poll's error is an answer that says nothing of the task (unreadable, or about
+/// another task) the wait may still poll past, counting it in `in_a_row`:
+/// [`UNREADABLE_POLLS_TOLERATED`] in a row end the wait, so a server that always answers
+/// about another task does not hold a wait until its deadline. Not generic, so the wait's
+/// two instances share it.
 fn one_more_unreadable(e: &Error, in_a_row: &mut u32) -> bool {
-    if !e.is_unreadable_answer() || in_a_row.saturating_add(1) >= UNREADABLE_POLLS_TOLERATED {
+    if !says_nothing_of_the_task(e) || in_a_row.saturating_add(1) >= UNREADABLE_POLLS_TOLERATED {
         return false;
     }
     *in_a_row = in_a_row.saturating_add(1);
