@@ -253,6 +253,29 @@ async fn a_redirect_answer_to_a_write_is_outcome_unknown() {
     }
 }
 
+/// A create answered with a status no HTTP class covers (600-999: hyper reads any three
+/// digits) and no envelope: nothing says the request was not acted on, so it is
+/// `OutcomeUnknown` with what finds the task, sent once. Before: a plain `InvalidResponse`
+/// (review 25-a #3), with no key, time or request to reconcile with, and `may_resubmit()`
+/// false.
+#[tokio::test]
+async fn a_write_answered_with_an_unclassed_status_is_outcome_unknown() {
+    for provider in Provider::ALL {
+        for status in [600u16, 799, 999] {
+            for (case, raw) in [("empty", ""), ("html", "<html>?</html>")] {
+                let case = format!("HTTP {status} {case}");
+                let server =
+                    Scripted::start(vec![Step::Raw(status, raw), Step::Raw(status, raw)]).await;
+                let (c, _) = client(provider, &server.base_url);
+                for e in writes(&c).await {
+                    assert_unknown_with_reconciliation(provider, &e, None, &case);
+                }
+                assert_eq!(server.seen().len(), 2, "{provider} {case}: resent");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_non_2xx_carrying_the_success_code_and_an_id_is_outcome_unknown_with_the_id() {
     for provider in Provider::ALL {

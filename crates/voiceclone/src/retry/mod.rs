@@ -13,10 +13,14 @@
 //! | any other 5xx (530, ...)                | fail   | retry                              | `OutcomeUnknown`               |
 //! | 409 `Conflict`, no earlier attempt may have landed | fail | fail (`Conflict`: the caller reused a key); `OutcomeUnknown` when the client made the key | fail |
 //! | 409 `Conflict` after an attempt that may have landed | fail | `OutcomeUnknown` (that attempt probably succeeded) | fail |
-//! | unreadable 2xx answer                   | fail   | `OutcomeUnknown`                   | `OutcomeUnknown`               |
+//! | unreadable 2xx answer, a redirect other than 307/308, a status no class covers (600-999) | fail | `OutcomeUnknown` | `OutcomeUnknown` |
 //! | an undocumented business code (`Vendor`) | fail  | `OutcomeUnknown` (it does not say nothing was made) | `OutcomeUnknown` |
 //! | JimmyAI 20001 / 20002 (UNCONFIRMED) not behind an HTTP 4xx | fail | - | fail, not resubmittable |
 //! | anything else                           | fail   | fail                               | fail                           |
+//!
+//! A VMEG synchronous create (`call.synchronous`) is no `IdempotentWrite` "retry" on a
+//! timeout, a broken connection or a 5xx that may have landed: it may still be running (up to
+//! 180 s), so it ends as `OutcomeUnknown` at once (`run.rs`), never resent.
 //!
 //! Above the table: on a create (a clone, a speech create), an answer whose `data` names a
 //! usable task id counts as maybe processed, whatever its status and code (a 429, a 503,
@@ -242,14 +246,12 @@ pub(crate) fn decide(kind: OperationKind, err: &Error) -> Decision {
             UnsafeWrite => Decision::Fail,
         },
         // An answer that could not be read (a 2xx we cannot turn into a job, or a body cut
-        // off at the size limit, whatever its status), or a redirect that may follow a
-        // processed request: a write may have landed.
+        // off at the size limit, whatever its status), a redirect that may follow a
+        // processed request, or a status no class covers: a write may have landed.
         ErrorKind::InvalidResponse
             if kind != Read
                 && (err.phase() == Phase::Sent
-                    || err.http_status().is_none_or(|s| {
-                        (200..300).contains(&s) || redirect_may_have_landed(s)
-                    })) =>
+                    || err.http_status().is_none_or(unread_answer_may_have_landed)) =>
         {
             Decision::OutcomeUnknown
         }
@@ -264,12 +266,14 @@ fn says_nothing_was_done(status: u16) -> bool {
     matches!(status, 501 | 503 | 505 | 511 | 521..=523 | 525 | 526)
 }
 
-/// Whether a redirect answered to a write may follow its processing: a 303 is how
-/// POST/redirect/GET answers a request it carried out, and 301, 302 and the rest say nothing
-/// either way. Only 307 and 308 say "send this request there instead": not acted on here.
-/// (Redirects are never followed: the API key stays with the configured host.)
-pub(crate) fn redirect_may_have_landed(status: u16) -> bool {
-    (300..400).contains(&status) && !matches!(status, 307 | 308)
+/// Whether an answer with `status` that could not be read may follow a processed write. Only
+/// a 4xx, a 5xx (read by their own rules) or a 307/308 ("send this request there instead")
+/// say it was not acted on. A 2xx, another redirect (a 303 is how POST/redirect/GET answers
+/// a request it carried out; 301 and 302 say nothing either way), and statuses no HTTP class
+/// covers (a final 1xx, 600-999, which hyper reads) do not. (Redirects are never followed:
+/// the API key stays with the configured host.)
+pub(crate) fn unread_answer_may_have_landed(status: u16) -> bool {
+    !(400..600).contains(&status) && !matches!(status, 307 | 308)
 }
 
 /// 5xx statuses a repeat cannot cure: 501, 505, 511.

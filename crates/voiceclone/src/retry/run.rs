@@ -50,7 +50,7 @@ fn maybe_processed(err: &Error) -> bool {
             err.phase() == Phase::Sent
                 || err
                     .http_status()
-                    .is_some_and(super::redirect_may_have_landed)
+                    .is_some_and(super::unread_answer_may_have_landed)
         }
         // A business code nobody documented (JimmyAI's table is UNKNOWN): it does not say
         // that nothing was made.
