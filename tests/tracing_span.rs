@@ -399,3 +399,68 @@ async fn a_long_text_part_answered_with_another_parts_task_logs_its_key() {
         .unwrap_or_else(|| panic!("no warning: {text}"));
     assert!(line.contains(&key), "{key} not in: {line}");
 }
+
+/// A single create whose future is dropped after its request was sent (a `select!`, a timer
+/// around it, a web handler cancelled when its own client went away) is logged once at WARN
+/// with what finds its task: the operation, the idempotency key (VMEG), the submit time and
+/// the request's identifying fields (a URL without its query), never the key. A call dropped
+/// before any request was sent logs nothing. Before: nothing at all was logged (review 25-a
+/// #1), and a JimmyAI task made so could not be found.
+#[tokio::test]
+async fn a_create_dropped_mid_call_is_logged_with_what_finds_its_task() {
+    let (out, _guard) = capture(tracing::Level::WARN);
+    let logged = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    for provider in Provider::ALL {
+        let server = Scripted::start(vec![Step::Hang(std::time::Duration::from_secs(60))]).await;
+        let c = Client::builder(provider)
+            .api_key(SECRET_KEY)
+            .base_url(server.base_url.as_str())
+            .build()
+            .unwrap();
+        let mut req = voiceclone::CloneRequest::new(
+            "https://cdn.example.com/me.wav?X-Amz-Signature=secret-sig",
+        )
+        .sample_text("Hello there.");
+        if provider == Provider::Vmeg {
+            req = req.idempotency_key("k-drop-1");
+        }
+        let sent = async {
+            while server.seen().is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        tokio::select! {
+            r = c.clone_voice(&req) => panic!("{provider}: the call ended: {r:?}"),
+            () = sent => {} // the call's future is dropped here
+        }
+        let text = logged();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(" WARN ") && l.contains("dropped"))
+            .filter(|l| l.contains(&format!("provider={provider}")))
+            .collect();
+        assert_eq!(lines.len(), 1, "{provider}: {text}");
+        let line = lines[0];
+        for needed in ["clone_voice", "submitted_at=", "cdn.example.com/me.wav"] {
+            assert!(
+                line.contains(needed),
+                "{provider}: {needed:?} missing: {line}"
+            );
+        }
+        if provider == Provider::Vmeg {
+            assert!(line.contains("k-drop-1"), "{line}");
+        }
+        assert!(!line.contains("secret-sig"), "{line}");
+        assert!(!text.contains(SECRET_KEY), "{text}");
+    }
+    // Dropped before anything was sent: nothing to look up, nothing logged.
+    let before = logged().matches("dropped").count();
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url("http://127.0.0.1:9")
+        .build()
+        .unwrap();
+    let req = voiceclone::CloneRequest::new("https://cdn.example.com/me.wav").sample_text("Hi.");
+    drop(c.clone_voice(&req));
+    assert_eq!(logged().matches("dropped").count(), before, "{}", logged());
+}

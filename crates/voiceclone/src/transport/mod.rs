@@ -8,6 +8,7 @@
 //! headers and body, and is classified here exactly as a 200 carrying the same envelope.
 
 mod admission;
+mod dropped;
 mod envelope;
 mod request_id;
 mod summary;
@@ -210,8 +211,9 @@ impl Transport {
             synchronous: call.synchronous,
         };
         let mut retries = Retries::new(&self.retry, &info);
+        let dropped = dropped::DroppedWrite::new(self, call);
         let outcome = loop {
-            let err = match self.attempt(retries.attempt(), &mut *op).await {
+            let err = match self.attempt(retries.attempt(), &mut *op, &dropped).await {
                 Ok(()) => break Ok(()),
                 Err(e) => e,
             };
@@ -220,6 +222,7 @@ impl Transport {
                 Err(e) => break Err(e),
             }
         };
+        dropped.ended();
         outcome.map_err(|e| {
             with_summary(e, call, &self.scrubber)
                 .with_operation_if_unset(call.operation)
@@ -229,13 +232,19 @@ impl Transport {
 
     /// One attempt: a slot, a request id, the generated call within what the call's budget
     /// has left, the envelope rule, and the task-id check.
-    async fn attempt(&self, attempt: u32, op: &mut dyn Operation) -> Result<(), Error> {
+    async fn attempt(
+        &self,
+        attempt: u32,
+        op: &mut dyn Operation,
+        dropped: &dropped::DroppedWrite<'_>,
+    ) -> Result<(), Error> {
         // Held until the answer is decoded, not just read: hyper hands the connection
         // back to its pool a moment after the body ends, and a queued request that
         // got the permit sooner would find no idle connection and dial a new one.
         // (The slot its call was admitted with, for the first request of an
         // admitted call: see `admission`.)
         let _slot = self.slot().await?;
+        dropped.sending();
         let req_id = RequestId::new();
         // Within a per-call budget (`CallOptions`), the request gets the time
         // left as its timeout: it fails as a timed-out request (for a write,

@@ -10,7 +10,7 @@ use crate::scrub::Scrubber;
 impl Call<'_> {
     /// What a person needs to find this request again (the idempotency key and the submit
     /// time travel beside it): method, route and the body's identifying fields, scrubbed.
-    fn summary(&self, scrubber: &Scrubber) -> RequestSummary {
+    pub(super) fn summary(&self, scrubber: &Scrubber) -> RequestSummary {
         let fields = self
             .body
             .and_then(|b| b())

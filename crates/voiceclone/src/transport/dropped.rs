@@ -1,0 +1,60 @@
+//! A write whose call is dropped after a request of it was sent (a `select!`, a timer around
+//! it, a web handler cancelled when its own client went away): no error will ever carry what
+//! finds its task, so it is logged once, at the level and with the fields of an unknown
+//! outcome (`retry::run::outcome_unknown`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use super::{Call, Transport};
+
+/// Armed for a write with consequences once an attempt holds its slot (a call dropped while
+/// queued sent nothing); disarmed when the call ends, however it ends.
+pub(super) struct DroppedWrite<'a> {
+    transport: &'a Transport,
+    call: &'a Call<'a>,
+    submitted_at: SystemTime,
+    sent: AtomicBool,
+    watching: bool,
+}
+
+impl<'a> DroppedWrite<'a> {
+    pub(super) fn new(transport: &'a Transport, call: &'a Call<'a>) -> Self {
+        Self {
+            transport,
+            call,
+            submitted_at: SystemTime::now(),
+            sent: AtomicBool::new(false),
+            watching: call.kind.has_consequences(),
+        }
+    }
+
+    /// An attempt may now put its request on the wire.
+    pub(super) fn sending(&self) {
+        self.sent.store(true, Ordering::Relaxed);
+    }
+
+    /// The call ended: its error (or result) tells what happened.
+    pub(super) fn ended(mut self) {
+        self.watching = false;
+    }
+}
+
+impl Drop for DroppedWrite<'_> {
+    fn drop(&mut self) {
+        if !self.watching || !self.sent.load(Ordering::Relaxed) {
+            return;
+        }
+        // Built only here: scrubbed, free text as its length and a hash, URLs without their
+        // query (a presigned URL's signature).
+        let request = self.call.summary(&self.transport.scrubber);
+        tracing::warn!(
+            provider = %self.transport.provider,
+            operation = self.call.operation,
+            idempotency_key = self.call.idempotency_key.unwrap_or(""),
+            submitted_at = %crate::time::format_rfc3339(self.submitted_at),
+            request = %request,
+            "write dropped mid-call; its outcome is unknown: look its task up before sending it again"
+        );
+    }
+}
