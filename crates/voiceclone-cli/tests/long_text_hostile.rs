@@ -1045,6 +1045,50 @@ fn a_rerun_under_another_api_key_or_base_url_never_resends_a_submitting_part() {
     assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-new");
 }
 
+/// Review 24 pass 2c #3: a submit of unknown outcome made under another API key, then
+/// replaced with `--resubmit-unknown` under this one, is kept in `past_submits` with where to
+/// look it up: `this_api_key: false` and its base URL in `--json`, and "another API key" in
+/// the plain line (tasks are listed per API key: `reconcile` under this run's key would
+/// answer "none" for it). Never the key or its fingerprint.
+#[test]
+fn a_past_submit_under_another_api_key_says_where_to_look_it_up() {
+    const OTHER_KEY: &str = "sk-long-hostile-another-9876543210";
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let args = speak_args(&c.file, &c.out);
+    lose_every_submit(&fake, &args);
+    fake.answer_creates_with(
+        200,
+        serde_json::json!({"code": 200, "message": "", "data": {"taskId": "t-new", "createdAt": "2026-01-01T00:00:00Z"}}),
+    );
+    let mut asked = args.clone();
+    asked.push("--resubmit-unknown");
+    let r = run_binary(Some(&fake.url), OTHER_KEY, &[KEY], &[], &asked);
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = r.json();
+    let past = &out["parts"][0]["past_submits"][0];
+    assert_eq!(past["this_api_key"], false, "{out}");
+    assert!(
+        past["base_url"].as_str().unwrap().starts_with(&fake.url),
+        "{out}"
+    );
+    assert!(past.get("api_key_fingerprint").is_none(), "{out}");
+    // Plain output, under the key it was sent with: nothing to add; under another: said.
+    let plain: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+    let r = run_binary(Some(&fake.url), OTHER_KEY, &[KEY], &[], &plain);
+    assert_eq!(r.code, 0, "{r:?}");
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("an earlier submit"))
+        .unwrap_or_else(|| panic!("{r:?}"))
+        .to_owned();
+    assert!(line.contains("another API key"), "{line}");
+    let r = run_binary(Some(&fake.url), KEY, &[], &[], &plain);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(!r.stdout.contains("another API key"), "{r:?}");
+}
+
 /// A part whose submit's answer was lost (every attempt a 502 naming no task); on the rerun
 /// VMEG says its key was used, and the one speech task listed around it has no usable
 /// creation time (none, one without a UTC offset, one that cannot be read): such a task

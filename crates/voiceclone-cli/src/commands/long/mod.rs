@@ -638,6 +638,28 @@ impl Run<'_> {
         ))
     }
 
+    /// Where a past submit's task is to be looked up, when not under this run's API key and
+    /// base URL: tasks are listed per API key (api-facts A1), so `reconcile` under this run's
+    /// key would answer "none" for a task made under another.
+    fn past_scope_note(&self, scope: Option<&KeyScope>) -> String {
+        let Some(was) = scope else {
+            return " (the API key and base URL it was sent under were not recorded: look it up under the key it was sent with)".to_owned();
+        };
+        let api_key = was.api_key_fingerprint != self.scope.api_key_fingerprint;
+        match (api_key, was.same_base_url(&self.scope)) {
+            (false, true) => String::new(),
+            (true, true) => {
+                " (sent under another API key than this run's: look it up under that key)"
+                    .to_owned()
+            }
+            (false, false) => format!(" (sent to {}: look it up there)", was.base_url),
+            (true, false) => format!(
+                " (sent to {} under another API key than this run's: look it up there, under that key)",
+                was.base_url
+            ),
+        }
+    }
+
     /// Why part `rec`, left `submitting`, is not resent under its key by this run (see
     /// [`Run::resendable`]).
     fn not_resent_why(&self, rec: &PartRecord) -> String {
@@ -1640,9 +1662,14 @@ impl Run<'_> {
                         .past_submits
                         .iter()
                         .map(|s| {
+                            // Where to look it up: never the fingerprint, never the key.
                             json!({
                                 "idempotency_key": s.idempotency_key,
                                 "submitted_at": s.submitted_at().map(rfc3339),
+                                "base_url": s.key_scope.as_ref().map(|k| k.base_url.clone()),
+                                "this_api_key": s.key_scope.as_ref().map(|k| {
+                                    k.api_key_fingerprint == self.scope.api_key_fingerprint
+                                }),
                             })
                         })
                         .collect();
@@ -1732,8 +1759,9 @@ impl Run<'_> {
             }
             for past in &p.past_submits {
                 o.line(format!(
-                    "{name}: an earlier submit{} may have created a task that was never recorded (it was submitted again since)",
-                    submit_found_by(past.submitted_at(), past.idempotency_key.as_deref())
+                    "{name}: an earlier submit{} may have created a task that was never recorded (it was submitted again since){}",
+                    submit_found_by(past.submitted_at(), past.idempotency_key.as_deref()),
+                    self.past_scope_note(past.key_scope.as_ref())
                 ));
             }
         }
