@@ -1019,7 +1019,7 @@ fn a_rerun_under_another_api_key_or_base_url_never_resends_a_submitting_part() {
     for needed in ["reconcile --key", "--submitted-at", "--resubmit-unknown"] {
         assert!(msg.contains(needed), "{needed:?} missing: {msg}");
     }
-    assert_eq!(manifest(dir)["version"], 2);
+    assert_eq!(manifest(dir)["version"], 3);
 
     // A key past VMEG's window under another API key: the age is the reason, and no rerun
     // under the first API key is promised to create nothing (review 24 pass 2c #1).
@@ -2231,4 +2231,88 @@ fn a_done_part_is_not_resubmitted_after_the_run_stopped_starting_parts() {
     let m = manifest(dir);
     assert_eq!(m["parts"][1]["state"], "done", "{m}");
     assert_eq!(m["parts"][1]["job_id"], "vmeg:speech:t2", "{m}");
+}
+
+/// Review 24-d #3: each resend of a part's key is recorded in the manifest before it is sent
+/// (`resent_at_ms`), shown (`last_resent_at`, "last resent with it at"), and the candidates
+/// after VMEG's "key already used" are judged against the first submit and each recorded
+/// resend (give or take the reconcile window), not the whole span since the first submit:
+/// another job's task made hours in between is no rival. A part whose resends are not all
+/// recorded (a manifest of an older format) keeps the whole span. Before: a resend's time
+/// was never written, and any task on the account since the first submit blocked adoption
+/// ("2 unclaimed tasks fit") on every rerun until only a paid resubmit was left.
+#[test]
+fn a_parts_resends_are_recorded_and_candidates_judged_against_each_attempt() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    lose_every_submit(&fake, &args);
+    // A rerun whose resend is lost too: its time is recorded and shown.
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let out = r.json();
+    assert!(out["parts"][0]["last_resent_at"].is_string(), "{out}");
+    let m = manifest(dir);
+    assert_eq!(
+        m["parts"][0]["resent_at_ms"].as_array().unwrap().len(),
+        1,
+        "{m}"
+    );
+    assert_eq!(m["parts"][0]["resends_recorded"], true, "{m}");
+    let plain: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+    let r = fake_run(&fake, &plain);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.contains("last resent with it at"), "{r:?}");
+    let m = manifest(dir);
+    assert_eq!(
+        m["parts"][0]["resent_at_ms"].as_array().unwrap().len(),
+        2,
+        "{m}"
+    );
+
+    // The first submit three hours ago, a recorded resend two hours ago.
+    let now_ms = m["parts"][0]["submitted_at_ms"].as_u64().unwrap();
+    let t0 = now_ms - 3 * 3600 * 1000;
+    let resent = now_ms - 2 * 3600 * 1000;
+    let at = |ms: u64| {
+        jiff::Timestamp::from_millisecond(i64::try_from(ms).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    let mut edited = m.clone();
+    edited["parts"][0]["submitted_at_ms"] = t0.into();
+    edited["parts"][0]["resent_at_ms"] = serde_json::json!([resent]);
+    let good = serde_json::to_vec(&edited).unwrap();
+    fake.answer_creates_with(409, key_used());
+    for (what, mine) in [("first submit", t0), ("recorded resend", resent)] {
+        std::fs::write(dir.join(MANIFEST), &good).unwrap();
+        // Another job's task made between the attempts, dated with its offset.
+        fake.list_tasks_with(vec![
+            listed("t-mine", Some(&at(mine + 5_000))),
+            listed("t-other", Some(&at(t0 + 3600 * 1000 + 1800 * 1000))),
+        ]);
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 0, "{what}: {r:?}");
+        assert_eq!(
+            manifest(dir)["parts"][0]["job_id"],
+            "vmeg:speech:t-mine",
+            "{what}"
+        );
+    }
+    // Not every resend recorded (an older format's part): the whole span, both fit.
+    let mut older = edited.clone();
+    older["parts"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("resends_recorded");
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&older).unwrap()).unwrap();
+    fake.list_tasks_with(vec![
+        listed("t-mine", Some(&at(t0 + 5_000))),
+        listed("t-other", Some(&at(t0 + 3600 * 1000 + 1800 * 1000))),
+    ]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("2 unclaimed tasks fit"), "{msg}");
 }

@@ -19,9 +19,14 @@ use crate::output::Failure;
 /// The manifest's file name in the output directory.
 pub const FILE_NAME: &str = "voiceclone-manifest.json";
 /// The format this tool writes. 2 added `key_salt`, each part's `key_scope` and
-/// `past_submits`: a version-1 manifest is still read (and written back as 2, so that an older
-/// tool, which would drop those fields and resend a key under another API key, refuses it).
-const VERSION: u32 = 2;
+/// `past_submits`; 3 added each part's `resent_at_ms` and `resends_recorded`. An older
+/// manifest is still read, and written back as 3, so that an older tool, which would drop
+/// those fields (and resend a key under another API key, or resend unrecorded), refuses it.
+const VERSION: u32 = 3;
+/// The most resends of one key a part records. A key once used is never used again, so the
+/// attempt that made a task is among the first ones; past this many, the part's resends are
+/// no longer all recorded (see [`PartRecord::resends_recorded`]).
+pub const MAX_RESENDS_RECORDED: usize = 64;
 /// The oldest format this tool reads.
 const OLDEST_VERSION: u32 = 1;
 
@@ -92,6 +97,16 @@ pub struct PartRecord {
     /// (`--resubmit-unknown`): each may have made a paid task, found by its key and time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub past_submits: Vec<PastSubmit>,
+    /// When each resend of its latest submit's key was sent (a rerun's, VMEG), Unix
+    /// milliseconds, written before sending: a task made by a resend whose answer was lost is
+    /// dated around one of these, not around the first submit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resent_at_ms: Vec<u64>,
+    /// Whether every resend of its latest submit's key is in `resent_at_ms`: its key was made
+    /// by a tool that records them (format 3), and no more than [`MAX_RESENDS_RECORDED`] were
+    /// sent. Otherwise a task of it may be dated at any time since its first submit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resends_recorded: bool,
 }
 
 /// What an idempotency key is scoped to: the API key it was sent with, as a salted
@@ -140,12 +155,20 @@ pub struct PastSubmit {
     /// What its key was scoped to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_scope: Option<KeyScope>,
+    /// When its key was resent, Unix milliseconds (see [`PartRecord::resent_at_ms`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resent_at_ms: Vec<u64>,
 }
 
 impl PastSubmit {
     /// When it was sent (see [`PartRecord::submitted_at`]).
     pub fn submitted_at(&self) -> Option<SystemTime> {
         ms_time(self.submitted_at_ms?)
+    }
+
+    /// When its key was last resent.
+    pub fn last_resent_at(&self) -> Option<SystemTime> {
+        ms_time(*self.resent_at_ms.last()?)
     }
 }
 
@@ -169,13 +192,18 @@ pub fn api_key_fingerprint(salt: &str, api_key: &str) -> String {
 }
 
 /// `ms` Unix milliseconds as a time, `None` past what the clock or RFC 3339 holds.
-fn ms_time(ms: u64) -> Option<SystemTime> {
+pub fn ms_time(ms: u64) -> Option<SystemTime> {
     UNIX_EPOCH
         .checked_add(Duration::from_millis(ms))
         .filter(|t| crate::output::try_rfc3339(*t).is_some())
 }
 
 impl PartRecord {
+    /// When its latest submit's key was last resent (see [`PartRecord::resent_at_ms`]).
+    pub fn last_resent_at(&self) -> Option<SystemTime> {
+        ms_time(*self.resent_at_ms.last()?)
+    }
+
     /// When its latest submit was sent. `None` also for a value that is no time: past what
     /// the system's clock holds (`UNIX_EPOCH + u64::MAX ms` overflows where `SystemTime`
     /// is narrower, a panic with `+`) or past what RFC 3339 writes (year 9999). Such a
@@ -248,6 +276,8 @@ impl Manifest {
                     error: None,
                     key_scope: None,
                     past_submits: Vec::new(),
+                    resent_at_ms: Vec::new(),
+                    resends_recorded: false,
                 })
                 .collect(),
         }
@@ -418,8 +448,9 @@ impl Manifest {
         None
     }
 
-    /// Makes a manifest read from disk one of this version: version 2, with a salt for its
-    /// parts' key scopes (a version-1 manifest's parts keep `key_scope: None`).
+    /// Makes a manifest read from disk one of this version, with a salt for its parts' key
+    /// scopes (a version-1 manifest's parts keep `key_scope: None`, and an older manifest's
+    /// parts `resends_recorded: false`: their resends, if any, were not recorded).
     pub fn upgrade(&mut self) {
         self.version = VERSION;
         if self.key_salt.is_none() {

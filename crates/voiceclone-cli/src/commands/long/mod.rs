@@ -73,8 +73,8 @@ use crate::commands::provider::Awaited;
 use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, rfc3339};
 use manifest::{
-    FileRecord, KeyScope, Manifest, PartRecord, PartState, PastSubmit, file_sha256, files_intact,
-    unix_ms,
+    FileRecord, KeyScope, MAX_RESENDS_RECORDED, Manifest, PartRecord, PartState, PastSubmit,
+    file_sha256, files_intact, ms_time, unix_ms,
 };
 
 /// The default `--max-total-bytes`: 1 GiB a run. The largest legitimate output of a long
@@ -462,14 +462,22 @@ fn key_fresh(rec: &PartRecord) -> bool {
     })
 }
 
-fn submit_found_by(at: Option<SystemTime>, key: Option<&str>) -> String {
+fn submit_found_by(
+    at: Option<SystemTime>,
+    key: Option<&str>,
+    resent: Option<SystemTime>,
+) -> String {
     format!(
-        " sent {}{}",
+        " sent {}{}{}",
         at.map_or_else(
             || "at an unknown time".to_owned(),
             |t| format!("at {}", rfc3339(t))
         ),
         key.map(|k| format!(" with idempotency key {k}"))
+            .unwrap_or_default(),
+        // A resend's task is dated around it, not around the first submit.
+        resent
+            .map(|t| format!(" (last resent with it at {})", rfc3339(t)))
             .unwrap_or_default()
     )
 }
@@ -483,22 +491,20 @@ fn created_within(task: &voiceclone::TaskSummary, from: SystemTime, to: SystemTi
 
 /// The unclaimed candidates that compete for a part after VMEG's 409. The search also lists
 /// tasks dated up to `FUTURE_SKEW` outside `[from, to]` (clock skew, so it never says `None`
-/// for a real task); once one is dated inside the window, those dated with their offset
-/// outside it are no rivals, or another job's task made minutes before would keep the part
+/// for a real task), and, between a first submit and a resend hours later, tasks of other
+/// jobs; once one `fits` (is dated inside the spans the part's attempts give), those dated
+/// with their offset outside them are no rivals, or another job's task made minutes before would keep the part
 /// unknown on every rerun. Undated or offset-less tasks may lie anywhere: they stay rivals.
 fn rivals<'a>(
     free: impl Iterator<Item = &'a voiceclone::TaskSummary>,
-    from: SystemTime,
-    to: SystemTime,
+    fits: &dyn Fn(&voiceclone::TaskSummary) -> bool,
 ) -> Vec<&'a voiceclone::TaskSummary> {
     let free: Vec<_> = free.collect();
-    if !free.iter().any(|t| created_within(t, from, to)) {
+    if !free.iter().any(|t| fits(t)) {
         return free;
     }
     free.into_iter()
-        .filter(|t| {
-            t.created_at_offset_unknown || t.created_at.is_none() || created_within(t, from, to)
-        })
+        .filter(|t| t.created_at_offset_unknown || t.created_at.is_none() || fits(t))
         .collect()
 }
 
@@ -660,6 +666,32 @@ impl Run<'_> {
         }
     }
 
+    /// The spans a task made by part `i`'s latest key is created in: its first submit and each
+    /// recorded resend, each give or take the reconcile window, and the running resend from
+    /// `started` to `now` (its own retries). `None` when not every resend of the key is
+    /// recorded (a manifest of an older format, more than [`MAX_RESENDS_RECORDED`]): such a
+    /// task may be dated at any time since the first submit, so the whole span counts.
+    fn attempt_windows(
+        &self,
+        i: usize,
+        started: SystemTime,
+        now: SystemTime,
+    ) -> Option<Vec<(SystemTime, SystemTime)>> {
+        let rec = self.record(i)?;
+        if !rec.resends_recorded {
+            return None;
+        }
+        let w = voiceclone::DEFAULT_RECONCILE_WINDOW;
+        let around =
+            |from: SystemTime, to: SystemTime| Some((from.checked_sub(w)?, to.checked_add(w)?));
+        let mut spans = vec![around(rec.submitted_at()?, rec.submitted_at()?)?];
+        for at in rec.resent_at_ms.iter().filter_map(|ms| ms_time(*ms)) {
+            spans.push(around(at, at)?);
+        }
+        spans.push(around(started.min(now), now.max(started))?);
+        Some(spans)
+    }
+
     /// Why part `rec`, left `submitting`, is not resent under its key by this run (see
     /// [`Run::resendable`]).
     fn not_resent_why(&self, rec: &PartRecord) -> String {
@@ -699,9 +731,12 @@ impl Run<'_> {
             return format!(
                 "No rerun resends it: look for its task with `{}` under the API key it was sent with. ",
                 crate::output::suggested_command(&format!(
-                    "reconcile --key {} --submitted-at {}",
+                    "reconcile --key {} --submitted-at {}{}",
                     crate::output::shell_word(key),
-                    rfc3339(at)
+                    rfc3339(at),
+                    rec.last_resent_at()
+                        .map(|t| format!(" --last-attempt-at {}", rfc3339(t)))
+                        .unwrap_or_default()
                 ))
             );
         }
@@ -873,12 +908,16 @@ impl Run<'_> {
             idempotency_key: rec.idempotency_key.clone(),
             submitted_at_ms: rec.submitted_at_ms,
             key_scope: rec.key_scope.clone(),
+            resent_at_ms: rec.resent_at_ms.clone(),
         });
         if let Err(f) = self.update(i, |p| {
             p.state = PartState::Submitting;
             p.idempotency_key = key.clone();
             p.submitted_at_ms = Some(unix_ms(now));
             p.key_scope = Some(self.scope.clone());
+            // A new key: none of its resends yet, and each will be recorded before it is sent.
+            p.resent_at_ms.clear();
+            p.resends_recorded = true;
             p.past_submits.extend(displaced);
             p.past_job_ids.extend(old_job);
             p.job_id = None;
@@ -1021,7 +1060,11 @@ impl Run<'_> {
             return Ready::Unknown(format!(
                 "{}: its resubmit was refused ({e}), so this submit created nothing, but its earlier submit{} may have: the part stays of unknown outcome",
                 self.name(i),
-                submit_found_by(b.submitted_at(), b.idempotency_key.as_deref())
+                submit_found_by(
+                    b.submitted_at(),
+                    b.idempotency_key.as_deref(),
+                    b.last_resent_at()
+                )
             ));
         }
         // Back to `done` (its audio downloaded before, its task now read failed): still the
@@ -1096,14 +1139,14 @@ impl Run<'_> {
                 self.printer.progress(&format!(
                     "{}: resubmitting although its earlier submit{} may have created a task (--resubmit-unknown; the manifest keeps that submit in past_submits)",
                     self.name(i),
-                    submit_found_by(at, rec.idempotency_key.as_deref())
+                    submit_found_by(at, rec.idempotency_key.as_deref(), rec.last_resent_at())
                 ));
                 self.submit(i, rec).await
             }
             _ => Ready::Unknown(format!(
                 "{}: its submit{} may have created a task that was never recorded; it was not resubmitted ({}). {}Check the vendor's console; to send it again at the risk of paying twice, rerun with --resubmit-unknown",
                 self.name(i),
-                submit_found_by(at, rec.idempotency_key.as_deref()),
+                submit_found_by(at, rec.idempotency_key.as_deref(), rec.last_resent_at()),
                 self.not_resent_why(rec),
                 self.free_way(rec)
             )),
@@ -1116,6 +1159,23 @@ impl Run<'_> {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
         let req = req.idempotency_key(key);
+        // Recorded before it is sent, as a first submit is: a task this resend makes, its
+        // answer lost, is dated around this time, which the next rerun's search then covers.
+        let started = SystemTime::now();
+        let before = self.record(i);
+        if let Err(f) = self.update(i, |p| {
+            if p.resent_at_ms.len() < MAX_RESENDS_RECORDED {
+                p.resent_at_ms.push(unix_ms(started));
+            } else {
+                p.resends_recorded = false;
+            }
+        }) {
+            // Not sent: the part is as it was.
+            if let (Some(b), Some(p)) = (before, self.manifest.borrow_mut().parts.get_mut(i)) {
+                *p = b;
+            }
+            return Ready::Failed(f);
+        }
         self.sent.set(true);
         // Each request of it keeps the client's own timeout (30 s), and the whole of it (its
         // search of the task list included) is bounded as `reconcile` bounds a search: a
@@ -1207,11 +1267,16 @@ impl Run<'_> {
                 to,
                 incomplete,
             } => {
-                let free = rivals(tasks.iter().filter(|t| !is_claimed(&t.id)), *from, *to);
+                let windows = self.attempt_windows(i, started, SystemTime::now());
+                let fits = |t: &voiceclone::TaskSummary| match &windows {
+                    Some(w) => w.iter().any(|(a, b)| created_within(t, *a, *b)),
+                    None => created_within(t, *from, *to),
+                };
+                let free = rivals(tasks.iter().filter(|t| !is_claimed(&t.id)), &fits);
                 match free.as_slice() {
                     // A sole candidate of an incomplete search (records it could not read, a
                     // named task not found) may be another job's: never taken.
-                    [one] if !*incomplete && created_within(one, *from, *to) => {
+                    [one] if !*incomplete && fits(one) => {
                         self.printer.progress(&format!(
                             "{}: its earlier submit was accepted (VMEG said its key was used); {} is the only speech task created around it that no other part claims",
                             self.name(i),
@@ -1652,6 +1717,9 @@ impl Run<'_> {
                 {
                     m.insert("idempotency_key".into(), p.idempotency_key.clone().into());
                     m.insert("submitted_at".into(), p.submitted_at().map(rfc3339).into());
+                    if let Some(t) = p.last_resent_at() {
+                        m.insert("last_resent_at".into(), rfc3339(t).into());
+                    }
                 }
                 // Earlier submits of unknown outcome (replaced by `--resubmit-unknown`): each
                 // may be a paid task, found by its key and time.
@@ -1666,6 +1734,7 @@ impl Run<'_> {
                             json!({
                                 "idempotency_key": s.idempotency_key,
                                 "submitted_at": s.submitted_at().map(rfc3339),
+                                "last_resent_at": s.last_resent_at().map(rfc3339),
                                 "base_url": s.key_scope.as_ref().map(|k| k.base_url.clone()),
                                 "this_api_key": s.key_scope.as_ref().map(|k| {
                                     k.api_key_fingerprint == self.scope.api_key_fingerprint
@@ -1746,13 +1815,16 @@ impl Run<'_> {
                     "{name}: its task {id} failed (a rerun submits it again)"
                 )),
                 (PartState::Submitting, _) => o.line(format!(
-                    "{name}: its submit was sent{}{}; whether it created a task is not known",
+                    "{name}: its submit was sent{}{}{}; whether it created a task is not known",
                     p.submitted_at()
                         .map(|t| format!(" at {}", rfc3339(t)))
                         .unwrap_or_default(),
                     p.idempotency_key
                         .as_deref()
                         .map(|k| format!(" with idempotency key {k}"))
+                        .unwrap_or_default(),
+                    p.last_resent_at()
+                        .map(|t| format!(" (last resent with it at {})", rfc3339(t)))
                         .unwrap_or_default()
                 )),
                 _ => {}
@@ -1760,7 +1832,11 @@ impl Run<'_> {
             for past in &p.past_submits {
                 o.line(format!(
                     "{name}: an earlier submit{} may have created a task that was never recorded (it was submitted again since){}",
-                    submit_found_by(past.submitted_at(), past.idempotency_key.as_deref()),
+                    submit_found_by(
+                        past.submitted_at(),
+                        past.idempotency_key.as_deref(),
+                        past.last_resent_at()
+                    ),
                     self.past_scope_note(past.key_scope.as_ref())
                 ));
             }
