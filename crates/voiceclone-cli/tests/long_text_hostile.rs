@@ -2316,3 +2316,54 @@ fn a_parts_resends_are_recorded_and_candidates_judged_against_each_attempt() {
     let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(msg.contains("2 unclaimed tasks fit"), "{msg}");
 }
+
+/// Review 24 pass 2c #2: a VMEG part left `submitting` by a tool that did not record its
+/// key's scope (format 1) is not resent unasked; asked with `--resubmit-unknown`, it is
+/// resent under its own key, not a new one (under another API key its key is as new as a
+/// new one; under the same one VMEG deduplicates it): here VMEG says the key was used, and
+/// the task made by the first submit is taken, with nothing paid twice. The earlier submit
+/// is kept in `past_submits`. Before: a new `vclong-` key, a second paid task.
+#[test]
+fn resubmitting_a_part_held_back_by_its_scope_resends_it_under_its_own_key() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    lose_every_submit(&fake, &args);
+    let mut old: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap();
+    let key = old["parts"][0]["idempotency_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ms = old["parts"][0]["submitted_at_ms"].as_i64().unwrap();
+    old["version"] = 1.into();
+    old.as_object_mut().unwrap().remove("key_salt");
+    old["parts"][0].as_object_mut().unwrap().remove("key_scope");
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&old).unwrap()).unwrap();
+    fake.answer_creates_with(409, key_used());
+    let first = jiff::Timestamp::from_millisecond(ms + 2_000)
+        .unwrap()
+        .to_string();
+    fake.list_tasks_with(vec![listed("t-first", Some(&first))]);
+    // Unasked: not resent.
+    let sent = fake.creates();
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(fake.creates(), sent);
+    let mut asked = args.clone();
+    asked.push("--resubmit-unknown");
+    fake_run(&fake, &asked).expect(0);
+    assert_eq!(fake.creates(), sent + 1);
+    assert_eq!(
+        fake.create_keys().last().unwrap(),
+        &key,
+        "resent under a new key"
+    );
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t-first", "{m}");
+    assert_eq!(
+        m["parts"][0]["past_submits"][0]["idempotency_key"],
+        key.as_str(),
+        "{m}"
+    );
+}

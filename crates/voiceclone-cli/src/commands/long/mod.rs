@@ -628,7 +628,7 @@ impl Run<'_> {
     fn scope_change(&self, rec: &PartRecord) -> Option<String> {
         let Some(was) = &rec.key_scope else {
             return Some(
-                "it was recorded by an earlier version of this tool, which did not note the API key and base URL it was sent under, so it is never resent under its key: VMEG keeps a key per API key, and under another a resend would be new, paid work".to_owned(),
+                "it was recorded by an earlier version of this tool, which did not note the API key and base URL it was sent under, so it is not resent under its key unasked: VMEG keeps a key per API key, and under another a resend would be new, paid work".to_owned(),
             );
         };
         let api_key = was.api_key_fingerprint != self.scope.api_key_fingerprint;
@@ -1135,6 +1135,38 @@ impl Run<'_> {
         let at = rec.submitted_at();
         match (&rec.idempotency_key, at) {
             (Some(key), Some(at)) if self.resendable(rec) => self.resend(i, key, at).await,
+            // Asked to send it again, a VMEG part held back only by its key's scope is resent
+            // under its own key, not a new one: under another API key its key is as new as a
+            // new one would be (the same paid work), and if the scope is in fact this run's
+            // (a manifest that did not record it, a base URL spelt another way) VMEG
+            // deduplicates it. The submit under the recorded scope is kept in `past_submits`.
+            (Some(key), Some(at))
+                if self.resubmit_unknown
+                    && self.plan.provider() == Provider::Vmeg
+                    && key_fresh(rec) =>
+            {
+                self.printer.progress(&format!(
+                    "{}: resending its submit{} under this run's API key and base URL, with the same key (--resubmit-unknown; the manifest keeps the earlier submit in past_submits)",
+                    self.name(i),
+                    submit_found_by(Some(at), Some(key), rec.last_resent_at())
+                ));
+                let past = PastSubmit {
+                    idempotency_key: Some(key.clone()),
+                    submitted_at_ms: rec.submitted_at_ms,
+                    key_scope: rec.key_scope.clone(),
+                    resent_at_ms: rec.resent_at_ms.clone(),
+                };
+                if let Err(f) = self.update(i, |p| {
+                    p.past_submits.push(past);
+                    p.key_scope = Some(self.scope.clone());
+                }) {
+                    if let Some(p) = self.manifest.borrow_mut().parts.get_mut(i) {
+                        *p = rec.clone();
+                    }
+                    return Ready::Failed(f);
+                }
+                self.resend(i, key, at).await
+            }
             _ if self.resubmit_unknown => {
                 self.printer.progress(&format!(
                     "{}: resubmitting although its earlier submit{} may have created a task (--resubmit-unknown; the manifest keeps that submit in past_submits)",
