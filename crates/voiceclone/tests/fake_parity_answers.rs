@@ -339,8 +339,21 @@ async fn a_failed_voice_lookup_after_success_is_the_same_in_the_fake_and_the_cli
             "{e}"
         );
     }
+    // A status read of the task names no voice in either: the answer names none, and only
+    // the wait looks it up. Code recovering with `clone_status(..).voice` finds none.
+    let r_read = client.clone_status(&real_job.id).await.unwrap();
+    let f_read = fake.clone_status(&fake_job.id).await.unwrap();
+    assert_eq!(
+        (f_read.status.clone(), f_read.voice.is_some()),
+        (r_read.status.clone(), r_read.voice.is_some()),
+        "fake {f_read:?}; real {r_read:?}"
+    );
     assert!(client.wait_for_clone(&real_job.id, &policy).await.is_ok());
     assert!(fake.wait_for_clone(&fake_job.id, &policy).await.is_ok());
+    // Still none after the lookup found it: a read is the task's answer, not the list's.
+    let r_read = client.clone_status(&real_job.id).await.unwrap();
+    let f_read = fake.clone_status(&fake_job.id).await.unwrap();
+    assert_eq!(f_read.voice.is_some(), r_read.voice.is_some(), "{f_read:?}");
 
     // Not on JimmyAI (its answer carries the voice), nor with a kind no read fails with.
     for (provider, kind) in [

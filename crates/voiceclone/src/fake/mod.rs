@@ -859,11 +859,22 @@ impl FakeClient {
         let mut job: CloneJob = self.read(id, call, "clone_status")?;
         if job.status == TaskStatus::Succeeded {
             let state = self.lock();
-            if let Some(j) = state.job(id.as_str()) {
+            // A script with a failed lookup is a task whose answer names no voice (why the
+            // client looks it up): its reads have none, as the client's have none.
+            if let Some(j) = state
+                .job(id.as_str())
+                .filter(|j| j.script.failed_lookup.is_none())
+            {
                 job.voice = Some(self.voice_of(j));
             }
         }
         Ok(job)
+    }
+
+    /// A succeeded clone's voice as the client's lookup finds it in the voice list.
+    fn looked_up_voice(&self, id: &JobId) -> Option<Voice> {
+        let state = self.lock();
+        state.job(id.as_str()).map(|j| self.voice_of(j))
     }
 
     fn speech_read(&self, id: &JobId, record: bool) -> Result<SpeechJob, Error> {
@@ -1330,6 +1341,10 @@ impl VoiceCloning for FakeClient {
             if req.synchronous == Some(true) {
                 let mut job =
                     self.finish_now(&made.id, "clone_voice", |id| self.clone_read(id, false))?;
+                // VMEG's synchronous answer carries the voice (the client needs it there).
+                if job.voice.is_none() {
+                    job.voice = self.looked_up_voice(&made.id);
+                }
                 if let Some(name) = made.name {
                     job = job.with_name(name);
                 }
@@ -1396,11 +1411,13 @@ impl VoiceCloning for FakeClient {
             }
             // After the task succeeded, as the client's lookup of its result: the task is
             // done and billed, never to be submitted again.
-            job.voice.ok_or_else(|| {
-                Error::new(ErrorKind::InvalidResponse)
-                    .with_message("the fake clone has no voice")
-                    .task_may_exist()
-            })
+            job.voice
+                .or_else(|| self.looked_up_voice(id))
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidResponse)
+                        .with_message("the fake clone has no voice")
+                        .task_may_exist()
+                })
         }))
     }
 

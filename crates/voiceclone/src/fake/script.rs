@@ -293,7 +293,9 @@ impl Script {
     /// submitted again, and `may_resubmit()` false, as the client's does, with the HTTP status
     /// and vendor code of the voice list's answer (`429` for `RateLimited`) where one carries
     /// the kind; waiting again finds the voice. Code that reads `RateLimited` or `Server` as
-    /// "start over" bills twice there.
+    /// "start over" bills twice there. As the task's answer names no voice, a status read
+    /// (`clone_status`) of such a job has `voice: None`, as the client's has: only a wait
+    /// (or `list_voices`) finds the voice.
     ///
     /// Only what a lookup can fail with (the kinds [`Script::then_error`] takes), on a VMEG
     /// clone (JimmyAI's answer carries its voice): a submit that uses it otherwise is refused
