@@ -434,6 +434,22 @@ impl FakeClient {
         }
     }
 
+    /// A scripted submit failure of `kind` as the client reads the endpoint's answer for it
+    /// (its HTTP status and code); a kind no answer carries as [`submit_failure`] makes it,
+    /// a transport failure in phase `transport`.
+    fn submit_answer(&self, kind: &ErrorKind, transport: Phase) -> Error {
+        match crate::provider::answer_for(self.provider, kind) {
+            Some((status, code)) => crate::provider::error_for_code(
+                self.provider,
+                status,
+                None,
+                code,
+                "refused by the script",
+            ),
+            None => submit_failure(kind.clone(), transport),
+        }
+    }
+
     /// A submit: record, check, then create (or refuse) as the next script says. `planned`:
     /// the request as the client would send it (the dry run's plan), for the summary of an
     /// unknown outcome.
@@ -524,7 +540,8 @@ impl FakeClient {
                     finished_at = Some(at);
                     None
                 }
-                SyncAnswer::Failed(k) => Some(submit_failure(k, Phase::Sent)),
+                // As the endpoint answers it (its HTTP status and code), as a rejected one.
+                SyncAnswer::Failed(k) => Some(self.submit_answer(&k, Phase::Sent)),
                 // VMEG's synchronous endpoint holds the request until the task ends: one that
                 // never ends is the client's timeout on a request sent.
                 SyncAnswer::Unfinished => Some(
@@ -537,16 +554,7 @@ impl FakeClient {
             Submit::Lost | Submit::Rejected(ErrorKind::OutcomeUnknown { .. }) => {
                 Some(Error::new(ErrorKind::Transport).with_phase(Phase::Sent))
             }
-            Submit::Rejected(k) => Some(match crate::provider::answer_for(self.provider, k) {
-                Some((status, code)) => crate::provider::error_for_code(
-                    self.provider,
-                    status,
-                    None,
-                    code,
-                    "refused by the script",
-                ),
-                None => submit_failure(k.clone(), Phase::NotSent),
-            }),
+            Submit::Rejected(k) => Some(self.submit_answer(k, Phase::NotSent)),
             // As the vendor answers such a status: VMEG with it as its code, JimmyAI with its
             // catch-all code.
             Submit::Answered {
@@ -712,8 +720,9 @@ impl FakeClient {
                         .with_http_status(200)
                         .with_vendor_code(20002)
                         .with_message(format!("task {} not found", id.as_str())),
+                    // VMEG's `tasks/detail` refusal: HTTP 404, code 404.
                     _ => self
-                        .error(ErrorKind::NotFound, operation)
+                        .answered(ErrorKind::NotFound, operation)
                         .with_message(format!("no task {}", id.as_str())),
                 },
             ));
