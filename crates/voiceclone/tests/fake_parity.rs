@@ -681,6 +681,32 @@ async fn local_recordings_are_checked_as_the_client_checks_them() {
             );
             assert_eq!(shape(&f), shape(&r), "{provider}: fake {f}; real {r}");
         }
+        // Wrong twice (a field the provider refuses, a file that is not there): the client
+        // checks the fields first and names the field, no step; so does the fake.
+        let missing = dir.path().join("no-such.wav");
+        let wrong_twice = match provider {
+            Provider::Vmeg => {
+                CloneRequest::from_file(&missing).sound_version(voiceclone::SoundVersion::V2)
+            }
+            _ => CloneRequest::from_file(&missing).name("x"),
+        };
+        let r = dead.clone_voice(&wrong_twice).await.unwrap_err();
+        let f = fake.clone_voice(&wrong_twice).await.unwrap_err();
+        let field = |e: &voiceclone::Error| match e.kind() {
+            ErrorKind::InvalidInput { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        assert_eq!(
+            (field(&f), f.step()),
+            (field(&r), r.step()),
+            "{provider}: fake {f}; real {r}"
+        );
+        assert_eq!(shape(&f), shape(&r), "{provider}: fake {f}; real {r}");
+        assert!(field(&r).is_some_and(|f| f != "audio_file"), "{r}");
+        // The dry run (the CLI's too) names the same field.
+        let planned =
+            voiceclone::estimate::DryRun::clone_voice(provider, &wrong_twice, false).unwrap_err();
+        assert_eq!(field(&planned), field(&r), "{provider}: dry run {planned}");
         // A reader is read once: the second call with it is refused, in both.
         let reader = || CloneRequest::from_reader("a.wav", std::io::Cursor::new(vec![1u8; 100]));
         let (real_req, fake_req) = (reader(), reader());
