@@ -419,18 +419,31 @@ impl FakeClient {
 
     /// A scripted failure of a read, as the client reads the provider's answer for it (its
     /// HTTP status and code, JimmyAI's unconfirmed codes marked so); a kind no answer
-    /// carries (a timeout, a transport failure) as it is.
+    /// carries in the phase the client's has: a timeout came after sending (`Sent`), a
+    /// transport failure is a connection that never opened (`NotSent`, as
+    /// `Script::rejected(Transport)` reads it), and an `InvalidInput` is the client's
+    /// reading of an answer about a task of the other kind (`Answered`).
     fn answered(&self, kind: ErrorKind, operation: &'static str) -> Error {
-        match crate::provider::answer_for(self.provider, &kind) {
-            Some((status, code)) => crate::provider::error_for_code(
+        if let Some((status, code)) = crate::provider::answer_for(self.provider, &kind) {
+            return crate::provider::error_for_code(
                 self.provider,
                 status,
                 None,
                 code,
                 "failed by the script",
             )
-            .with_operation(operation),
-            None => self.error(kind, operation),
+            .with_operation(operation);
+        }
+        let phase = match kind {
+            ErrorKind::Timeout => Some(Phase::Sent),
+            ErrorKind::Transport => Some(Phase::NotSent),
+            ErrorKind::InvalidInput { .. } => Some(Phase::Answered),
+            _ => None,
+        };
+        let err = self.error(kind, operation);
+        match phase {
+            Some(p) => err.with_phase(p),
+            None => err,
         }
     }
 
