@@ -2026,3 +2026,87 @@ async fn a_synchronous_answer_without_a_task_id_is_a_finished_job_naming_no_task
     assert_eq!(fake.billable_submits(), 2);
     assert_eq!(jimmy.billable_submits(), 0);
 }
+
+/// A JimmyAI status word in another case or with spaces around it (`Completed`,
+/// ` PROCESSING `), scripted as `TaskStatus::Unknown(word)`, is read through JimmyAI's table as
+/// the client reads it from an answer (trimmed, any case): the same status and word, never an
+/// assumption, and a wait on `Completed` ends with the result. A word off the table stays
+/// `Unknown` in both. Before, the fake kept every such word `Unknown`, so its wait polled
+/// past a finished task to `WaitTimedOut` where the client's returned the voice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_jimmyai_status_word_is_read_through_its_table_as_the_clients() {
+    use httpmock::Method::GET;
+    use serde_json::json;
+    use std::time::Duration;
+    use voiceclone::{Job, TaskStatus, WaitPolicy};
+    let server = httpmock::MockServer::start_async().await;
+    let words = ["Completed", " PROCESSING ", "Failed", "Queued", "done"];
+    for (i, word) in words.iter().enumerate() {
+        let path = format!("/api/open-api/v1/audios/audio_w{i}");
+        server
+            .mock_async(|when, then| {
+                when.method(GET).path(path.as_str());
+                then.status(200)
+                    .json_body(json!({"code": 20000, "msg": "ok", "data": {
+                    "id": format!("audio_w{i}"), "object": "audio", "created": 1_781_777_280,
+                    "model": "soundCloningClone", "status": word, "error": null}}));
+            })
+            .await;
+    }
+    let real = voiceclone::Client::builder(Provider::JimmyAi)
+        .api_key("sk-parity-key-0001")
+        .base_url(server.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    let seen = |j: &voiceclone::CloneJob| {
+        (
+            j.status.clone(),
+            j.vendor_status.clone(),
+            j.assumed_status().map(str::to_owned),
+        )
+    };
+    for (i, word) in words.iter().enumerate() {
+        let id = voiceclone::JobId::new(format!("audio_w{i}"));
+        let r = real.clone_status(&id).await.unwrap();
+        let fake = FakeClient::new(Provider::JimmyAi);
+        fake.script_clone(Script::new().with_statuses([TaskStatus::Unknown((*word).into())]));
+        let job = fake.clone_voice(&req).await.unwrap();
+        let f = fake.clone_status(&job.id).await.unwrap();
+        assert_eq!(seen(&f), seen(&r), "{word:?}: fake {f:?}; real {r:?}");
+    }
+    assert_eq!(
+        real.clone_status(&voiceclone::JobId::new("audio_w0"))
+            .await
+            .unwrap()
+            .status,
+        TaskStatus::Succeeded
+    );
+    // A wait on the finished task ends with its voice, as the client's does.
+    let fake = FakeClient::new(Provider::JimmyAi);
+    fake.script_clone(
+        Script::new()
+            .with_statuses([
+                TaskStatus::Unknown(" PROCESSING ".into()),
+                TaskStatus::Unknown("Completed".into()),
+            ])
+            .with_voice_id("m-1"),
+    );
+    let job = fake.clone_voice(&req).await.unwrap();
+    let policy = WaitPolicy::for_provider(Provider::JimmyAi)
+        .with_first_interval(Duration::from_millis(1))
+        .with_max_polls(Some(10));
+    let voice = fake.wait_for_clone(&job.id, &policy).await.unwrap();
+    assert_eq!(voice.id.as_str(), "m-1");
+    // A finished task stays finished: a step after `Failed` in any case is never read.
+    let fake = FakeClient::new(Provider::JimmyAi);
+    fake.script_clone(
+        Script::new().with_statuses([TaskStatus::Unknown("FAILED".into()), TaskStatus::Running]),
+    );
+    let err = fake.clone_voice(&req).await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+        "{err}"
+    );
+}
