@@ -586,11 +586,14 @@ async fn an_unknown_task_id_is_refused_as_the_client_reports_it() {
             )
         };
         assert_eq!(shape(&f), shape(&r), "{provider}: fake {f}; real {r}");
+        // VMEG's 404 (status and code), JimmyAI's invalid-request code over HTTP 200.
+        assert_eq!(
+            (f.http_status(), f.vendor_code()),
+            (r.http_status(), r.vendor_code()),
+            "{provider}: fake {f:?}; real {r:?}"
+        );
+        assert!(r.http_status().is_some(), "{provider}: {r:?}");
         if provider == Provider::JimmyAi {
-            assert_eq!(
-                (f.http_status(), f.vendor_code()),
-                (r.http_status(), r.vendor_code())
-            );
             assert!(
                 r.note()
                     .is_some_and(|n| n.contains("unknown id or invalid request")),
@@ -678,6 +681,32 @@ async fn local_recordings_are_checked_as_the_client_checks_them() {
             );
             assert_eq!(shape(&f), shape(&r), "{provider}: fake {f}; real {r}");
         }
+        // Wrong twice (a field the provider refuses, a file that is not there): the client
+        // checks the fields first and names the field, no step; so does the fake.
+        let missing = dir.path().join("no-such.wav");
+        let wrong_twice = match provider {
+            Provider::Vmeg => {
+                CloneRequest::from_file(&missing).sound_version(voiceclone::SoundVersion::V2)
+            }
+            _ => CloneRequest::from_file(&missing).name("x"),
+        };
+        let r = dead.clone_voice(&wrong_twice).await.unwrap_err();
+        let f = fake.clone_voice(&wrong_twice).await.unwrap_err();
+        let field = |e: &voiceclone::Error| match e.kind() {
+            ErrorKind::InvalidInput { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        assert_eq!(
+            (field(&f), f.step()),
+            (field(&r), r.step()),
+            "{provider}: fake {f}; real {r}"
+        );
+        assert_eq!(shape(&f), shape(&r), "{provider}: fake {f}; real {r}");
+        assert!(field(&r).is_some_and(|f| f != "audio_file"), "{r}");
+        // The dry run (the CLI's too) names the same field.
+        let planned =
+            voiceclone::estimate::DryRun::clone_voice(provider, &wrong_twice, false).unwrap_err();
+        assert_eq!(field(&planned), field(&r), "{provider}: dry run {planned}");
         // A reader is read once: the second call with it is refused, in both.
         let reader = || CloneRequest::from_reader("a.wav", std::io::Cursor::new(vec![1u8; 100]));
         let (real_req, fake_req) = (reader(), reader());
@@ -1193,6 +1222,8 @@ async fn a_synchronous_submit_that_fails_ends_as_the_clients_does() {
         Option<String>,
         Option<voiceclone::JobId>,
         Option<voiceclone::RequestSummary>,
+        // What code backing off on a 429 branches on, and what support asks for.
+        (Option<u16>, Option<i64>),
     );
     let shape = |e: &voiceclone::Error| -> Shape {
         let (key, task, request) = match e.kind() {
@@ -1216,6 +1247,7 @@ async fn a_synchronous_submit_that_fails_ends_as_the_clients_does() {
             key,
             task,
             request,
+            (e.http_status(), e.vendor_code()),
         )
     };
     let cases = [
@@ -1287,7 +1319,7 @@ async fn a_synchronous_submit_that_fails_ends_as_the_clients_does() {
         );
         if unknown {
             // As the connection dropped after processing, key and summary alike.
-            let (_, _, _, op, key, task, request) = shape(&f);
+            let (_, _, _, op, key, task, request, _) = shape(&f);
             let lost = lost_summary.clone().unwrap();
             assert_eq!((op, key, task, request), (lost.3, lost.4, lost.5, lost.6));
         }
@@ -1993,4 +2025,88 @@ async fn a_synchronous_answer_without_a_task_id_is_a_finished_job_naming_no_task
     );
     assert_eq!(fake.billable_submits(), 2);
     assert_eq!(jimmy.billable_submits(), 0);
+}
+
+/// A JimmyAI status word in another case or with spaces around it (`Completed`,
+/// ` PROCESSING `), scripted as `TaskStatus::Unknown(word)`, is read through JimmyAI's table as
+/// the client reads it from an answer (trimmed, any case): the same status and word, never an
+/// assumption, and a wait on `Completed` ends with the result. A word off the table stays
+/// `Unknown` in both. Before, the fake kept every such word `Unknown`, so its wait polled
+/// past a finished task to `WaitTimedOut` where the client's returned the voice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_jimmyai_status_word_is_read_through_its_table_as_the_clients() {
+    use httpmock::Method::GET;
+    use serde_json::json;
+    use std::time::Duration;
+    use voiceclone::{Job, TaskStatus, WaitPolicy};
+    let server = httpmock::MockServer::start_async().await;
+    let words = ["Completed", " PROCESSING ", "Failed", "Queued", "done"];
+    for (i, word) in words.iter().enumerate() {
+        let path = format!("/api/open-api/v1/audios/audio_w{i}");
+        server
+            .mock_async(|when, then| {
+                when.method(GET).path(path.as_str());
+                then.status(200)
+                    .json_body(json!({"code": 20000, "msg": "ok", "data": {
+                    "id": format!("audio_w{i}"), "object": "audio", "created": 1_781_777_280,
+                    "model": "soundCloningClone", "status": word, "error": null}}));
+            })
+            .await;
+    }
+    let real = voiceclone::Client::builder(Provider::JimmyAi)
+        .api_key("sk-parity-key-0001")
+        .base_url(server.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let req = CloneRequest::new("https://cdn.example.com/a.wav");
+    let seen = |j: &voiceclone::CloneJob| {
+        (
+            j.status.clone(),
+            j.vendor_status.clone(),
+            j.assumed_status().map(str::to_owned),
+        )
+    };
+    for (i, word) in words.iter().enumerate() {
+        let id = voiceclone::JobId::new(format!("audio_w{i}"));
+        let r = real.clone_status(&id).await.unwrap();
+        let fake = FakeClient::new(Provider::JimmyAi);
+        fake.script_clone(Script::new().with_statuses([TaskStatus::Unknown((*word).into())]));
+        let job = fake.clone_voice(&req).await.unwrap();
+        let f = fake.clone_status(&job.id).await.unwrap();
+        assert_eq!(seen(&f), seen(&r), "{word:?}: fake {f:?}; real {r:?}");
+    }
+    assert_eq!(
+        real.clone_status(&voiceclone::JobId::new("audio_w0"))
+            .await
+            .unwrap()
+            .status,
+        TaskStatus::Succeeded
+    );
+    // A wait on the finished task ends with its voice, as the client's does.
+    let fake = FakeClient::new(Provider::JimmyAi);
+    fake.script_clone(
+        Script::new()
+            .with_statuses([
+                TaskStatus::Unknown(" PROCESSING ".into()),
+                TaskStatus::Unknown("Completed".into()),
+            ])
+            .with_voice_id("m-1"),
+    );
+    let job = fake.clone_voice(&req).await.unwrap();
+    let policy = WaitPolicy::for_provider(Provider::JimmyAi)
+        .with_first_interval(Duration::from_millis(1))
+        .with_max_polls(Some(10));
+    let voice = fake.wait_for_clone(&job.id, &policy).await.unwrap();
+    assert_eq!(voice.id.as_str(), "m-1");
+    // A finished task stays finished: a step after `Failed` in any case is never read.
+    let fake = FakeClient::new(Provider::JimmyAi);
+    fake.script_clone(
+        Script::new().with_statuses([TaskStatus::Unknown("FAILED".into()), TaskStatus::Running]),
+    );
+    let err = fake.clone_voice(&req).await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::InvalidInput { field, .. } if field == "script"),
+        "{err}"
+    );
 }

@@ -339,8 +339,21 @@ async fn a_failed_voice_lookup_after_success_is_the_same_in_the_fake_and_the_cli
             "{e}"
         );
     }
+    // A status read of the task names no voice in either: the answer names none, and only
+    // the wait looks it up. Code recovering with `clone_status(..).voice` finds none.
+    let r_read = client.clone_status(&real_job.id).await.unwrap();
+    let f_read = fake.clone_status(&fake_job.id).await.unwrap();
+    assert_eq!(
+        (f_read.status.clone(), f_read.voice.is_some()),
+        (r_read.status.clone(), r_read.voice.is_some()),
+        "fake {f_read:?}; real {r_read:?}"
+    );
     assert!(client.wait_for_clone(&real_job.id, &policy).await.is_ok());
     assert!(fake.wait_for_clone(&fake_job.id, &policy).await.is_ok());
+    // Still none after the lookup found it: a read is the task's answer, not the list's.
+    let r_read = client.clone_status(&real_job.id).await.unwrap();
+    let f_read = fake.clone_status(&fake_job.id).await.unwrap();
+    assert_eq!(f_read.voice.is_some(), r_read.voice.is_some(), "{f_read:?}");
 
     // Not on JimmyAI (its answer carries the voice), nor with a kind no read fails with.
     for (provider, kind) in [
@@ -468,6 +481,66 @@ async fn a_failed_read_carries_the_status_and_code_the_client_reads() {
         );
         assert!(f.http_status().is_some(), "{f}");
     }
+    // No answer at all: a refused connection was never sent (`NotSent`), a read that timed
+    // out was (`Sent`); neither is `Answered`. Before, the fake's said `Answered`.
+    let holder = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = format!("http://{}", holder.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = holder.accept().await {
+            open.push(conn);
+        }
+    });
+    for (base, kind) in [
+        ("http://127.0.0.1:9".to_owned(), ErrorKind::Transport),
+        (silent, ErrorKind::Timeout),
+    ] {
+        let id = JobId::typed(Provider::Vmeg, voiceclone::JobKind::Clone, "t-1");
+        let client = voiceclone::Client::builder(Provider::Vmeg)
+            .api_key(sim.api_key())
+            .base_url(base)
+            .timeout(Duration::from_millis(300))
+            .retry(voiceclone::RetryPolicy::none())
+            .build()
+            .unwrap();
+        let r = client.clone_status(&id).await.unwrap_err();
+        let fake = FakeClient::new(Provider::Vmeg);
+        fake.script_clone(Script::new().then_error(kind.clone()));
+        let job = fake.clone_voice(&req).await.unwrap();
+        let f = fake.clone_status(&job.id).await.unwrap_err();
+        assert_eq!(r.kind(), &kind, "{r}");
+        assert_eq!(
+            (f.kind(), f.phase(), f.may_resubmit()),
+            (r.kind(), r.phase(), r.may_resubmit()),
+            "fake {f:?}; real {r:?}"
+        );
+    }
+    held.abort();
+    // An answer about a task of the other kind (`then_error(InvalidInput)`): the client's
+    // comes from the provider's answer, `Answered`.
+    let speech = client
+        .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hello."))
+        .await
+        .unwrap();
+    let other = JobId::typed(
+        Provider::Vmeg,
+        voiceclone::JobKind::Clone,
+        speech.id.as_str(),
+    );
+    let r = client.clone_status(&other).await.unwrap_err();
+    let fake = FakeClient::new(Provider::Vmeg);
+    fake.script_clone(Script::new().then_error(ErrorKind::InvalidInput {
+        field: "job_id".into(),
+        reason: "task t-1 is a tts task, not a clone task".into(),
+    }));
+    let job = fake.clone_voice(&req).await.unwrap();
+    let f = fake.clone_status(&job.id).await.unwrap_err();
+    assert!(matches!(r.kind(), ErrorKind::InvalidInput { .. }), "{r:?}");
+    assert_eq!(
+        (f.kind().as_str(), f.phase()),
+        (r.kind().as_str(), r.phase()),
+        "fake {f:?}; real {r:?}"
+    );
     // A wrong key on a read: VMEG's 401, JimmyAI's unconfirmed code over HTTP 200.
     for provider in Provider::ALL {
         let wrong = real(provider, &sim, "not-the-key");

@@ -75,3 +75,61 @@ fn statuses_durations_and_times_have_their_documented_forms() {
     assert_eq!(v["created_at"], "2024-02-29T12:34:56.789Z");
     assert_eq!(v["activate_by"], serde_json::Value::Null);
 }
+
+/// A status read from a word the vendor does not document is serialized with that word as
+/// `assumed_status` beside `status` (null for a documented word), for task summaries, a task
+/// of another product and jobs: a service that stores listings as JSON and resubmits rows
+/// whose status is `failed` can tell a failure VMEG said from one this crate assumed (the
+/// task may still be alive). Before, the JSON said `"status":"failed"` and nothing else.
+#[test]
+fn an_assumed_status_is_serialized_beside_the_status() {
+    use voiceclone::{CloneJob, JobKind, SpeechJob, TaskDetail, TaskSummary};
+    let summary = |word: &str| {
+        TaskSummary::new(
+            Provider::Vmeg,
+            "t-1",
+            Some(JobKind::Clone),
+            "cloneVoice",
+            TaskStatus::Failed,
+        )
+        .with_vendor_status(word)
+    };
+    let v = serde_json::to_value(summary("timeout")).unwrap();
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["assumed_status"], "timeout", "{v}");
+    assert_eq!(v["vendor_status"], "timeout", "{v}");
+    // Every other field is kept as it was.
+    assert_eq!(v["id"], "vmeg:clone:t-1", "{v}");
+    assert_eq!(v["created_at"], serde_json::Value::Null, "{v}");
+    let v = serde_json::to_value(summary("failed")).unwrap();
+    assert_eq!(v["assumed_status"], serde_json::Value::Null, "{v}");
+    assert!(v.as_object().unwrap().contains_key("assumed_status"), "{v}");
+    // JimmyAI documents its words: never assumed.
+    let jimmy = TaskSummary::new(Provider::JimmyAi, "a-1", None, "x", TaskStatus::Failed)
+        .with_vendor_status("failed");
+    let v = serde_json::to_value(jimmy).unwrap();
+    assert_eq!(v["assumed_status"], serde_json::Value::Null, "{v}");
+
+    let other = TaskDetail::Other(
+        TaskSummary::new(Provider::Vmeg, "t-2", None, "vt", TaskStatus::Failed)
+            .with_vendor_status("expired"),
+    );
+    let v = serde_json::to_value(&other).unwrap();
+    assert_eq!(v["task"]["assumed_status"], "expired", "{v}");
+
+    let clone = CloneJob::new(Provider::Vmeg, "t-3", TaskStatus::Failed)
+        .with_vendor_status("timeout")
+        .with_created_at(UNIX_EPOCH + Duration::from_secs(1_709_210_096));
+    let v = serde_json::to_value(&clone).unwrap();
+    assert_eq!(v["assumed_status"], "timeout", "{v}");
+    assert_eq!(v["created_at"], "2024-02-29T12:34:56.000Z", "{v}");
+    assert_eq!(v["name"], serde_json::Value::Null, "{v}");
+    let v = serde_json::to_value(TaskDetail::Clone(clone)).unwrap();
+    assert_eq!(v["task"]["assumed_status"], "timeout", "{v}");
+    let speech =
+        SpeechJob::new(Provider::Vmeg, "t-4", TaskStatus::Running).with_vendor_status("running");
+    let v = serde_json::to_value(&speech).unwrap();
+    assert_eq!(v["assumed_status"], serde_json::Value::Null, "{v}");
+    assert!(v.as_object().unwrap().contains_key("assumed_status"), "{v}");
+    assert_eq!(v["voice"], serde_json::Value::Null, "{v}");
+}

@@ -94,18 +94,19 @@ impl DryRun {
     /// A clone, checked by the provider's rules (`allow_private` as
     /// [`ClientBuilder::allow_private_urls`](crate::ClientBuilder::allow_private_urls)); a
     /// local recording must exist and not be empty (its format and length are checked when
-    /// it is sent), and its upload comes first.
+    /// it is sent), and its upload comes first. The request's fields are checked before the
+    /// file, as the client checks them: a request wrong in both names the field.
     pub fn clone_voice(
         provider: Provider,
         req: &CloneRequest,
         allow_private: bool,
     ) -> Result<DryRun, Error> {
         let f = offline(provider);
+        let requests = (f.plan_clone)(req, allow_private).map_err(|e| e.with_provider(provider))?;
         #[cfg(feature = "upload")]
         if let AudioSource::File(path) = &req.audio {
             local_file(path)?;
         }
-        let requests = (f.plan_clone)(req, allow_private).map_err(|e| e.with_provider(provider))?;
         Ok(DryRun {
             provider,
             requests,

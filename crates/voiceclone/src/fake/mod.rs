@@ -419,18 +419,47 @@ impl FakeClient {
 
     /// A scripted failure of a read, as the client reads the provider's answer for it (its
     /// HTTP status and code, JimmyAI's unconfirmed codes marked so); a kind no answer
-    /// carries (a timeout, a transport failure) as it is.
+    /// carries in the phase the client's has: a timeout came after sending (`Sent`), a
+    /// transport failure is a connection that never opened (`NotSent`, as
+    /// `Script::rejected(Transport)` reads it), and an `InvalidInput` is the client's
+    /// reading of an answer about a task of the other kind (`Answered`).
     fn answered(&self, kind: ErrorKind, operation: &'static str) -> Error {
-        match crate::provider::answer_for(self.provider, &kind) {
-            Some((status, code)) => crate::provider::error_for_code(
+        if let Some((status, code)) = crate::provider::answer_for(self.provider, &kind) {
+            return crate::provider::error_for_code(
                 self.provider,
                 status,
                 None,
                 code,
                 "failed by the script",
             )
-            .with_operation(operation),
-            None => self.error(kind, operation),
+            .with_operation(operation);
+        }
+        let phase = match kind {
+            ErrorKind::Timeout => Some(Phase::Sent),
+            ErrorKind::Transport => Some(Phase::NotSent),
+            ErrorKind::InvalidInput { .. } => Some(Phase::Answered),
+            _ => None,
+        };
+        let err = self.error(kind, operation);
+        match phase {
+            Some(p) => err.with_phase(p),
+            None => err,
+        }
+    }
+
+    /// A scripted submit failure of `kind` as the client reads the endpoint's answer for it
+    /// (its HTTP status and code); a kind no answer carries as [`submit_failure`] makes it,
+    /// a transport failure in phase `transport`.
+    fn submit_answer(&self, kind: &ErrorKind, transport: Phase) -> Error {
+        match crate::provider::answer_for(self.provider, kind) {
+            Some((status, code)) => crate::provider::error_for_code(
+                self.provider,
+                status,
+                None,
+                code,
+                "refused by the script",
+            ),
+            None => submit_failure(kind.clone(), transport),
         }
     }
 
@@ -524,7 +553,8 @@ impl FakeClient {
                     finished_at = Some(at);
                     None
                 }
-                SyncAnswer::Failed(k) => Some(submit_failure(k, Phase::Sent)),
+                // As the endpoint answers it (its HTTP status and code), as a rejected one.
+                SyncAnswer::Failed(k) => Some(self.submit_answer(&k, Phase::Sent)),
                 // VMEG's synchronous endpoint holds the request until the task ends: one that
                 // never ends is the client's timeout on a request sent.
                 SyncAnswer::Unfinished => Some(
@@ -537,16 +567,7 @@ impl FakeClient {
             Submit::Lost | Submit::Rejected(ErrorKind::OutcomeUnknown { .. }) => {
                 Some(Error::new(ErrorKind::Transport).with_phase(Phase::Sent))
             }
-            Submit::Rejected(k) => Some(match crate::provider::answer_for(self.provider, k) {
-                Some((status, code)) => crate::provider::error_for_code(
-                    self.provider,
-                    status,
-                    None,
-                    code,
-                    "refused by the script",
-                ),
-                None => submit_failure(k.clone(), Phase::NotSent),
-            }),
+            Submit::Rejected(k) => Some(self.submit_answer(k, Phase::NotSent)),
             // As the vendor answers such a status: VMEG with it as its code, JimmyAI with its
             // catch-all code.
             Submit::Answered {
@@ -712,8 +733,9 @@ impl FakeClient {
                         .with_http_status(200)
                         .with_vendor_code(20002)
                         .with_message(format!("task {} not found", id.as_str())),
+                    // VMEG's `tasks/detail` refusal: HTTP 404, code 404.
                     _ => self
-                        .error(ErrorKind::NotFound, operation)
+                        .answered(ErrorKind::NotFound, operation)
                         .with_message(format!("no task {}", id.as_str())),
                 },
             ));
@@ -859,11 +881,22 @@ impl FakeClient {
         let mut job: CloneJob = self.read(id, call, "clone_status")?;
         if job.status == TaskStatus::Succeeded {
             let state = self.lock();
-            if let Some(j) = state.job(id.as_str()) {
+            // A script with a failed lookup is a task whose answer names no voice (why the
+            // client looks it up): its reads have none, as the client's have none.
+            if let Some(j) = state
+                .job(id.as_str())
+                .filter(|j| j.script.failed_lookup.is_none())
+            {
                 job.voice = Some(self.voice_of(j));
             }
         }
         Ok(job)
+    }
+
+    /// A succeeded clone's voice as the client's lookup finds it in the voice list.
+    fn looked_up_voice(&self, id: &JobId) -> Option<Voice> {
+        let state = self.lock();
+        state.job(id.as_str()).map(|j| self.voice_of(j))
     }
 
     fn speech_read(&self, id: &JobId, record: bool) -> Result<SpeechJob, Error> {
@@ -1330,6 +1363,10 @@ impl VoiceCloning for FakeClient {
             if req.synchronous == Some(true) {
                 let mut job =
                     self.finish_now(&made.id, "clone_voice", |id| self.clone_read(id, false))?;
+                // VMEG's synchronous answer carries the voice (the client needs it there).
+                if job.voice.is_none() {
+                    job.voice = self.looked_up_voice(&made.id);
+                }
                 if let Some(name) = made.name {
                     job = job.with_name(name);
                 }
@@ -1396,11 +1433,13 @@ impl VoiceCloning for FakeClient {
             }
             // After the task succeeded, as the client's lookup of its result: the task is
             // done and billed, never to be submitted again.
-            job.voice.ok_or_else(|| {
-                Error::new(ErrorKind::InvalidResponse)
-                    .with_message("the fake clone has no voice")
-                    .task_may_exist()
-            })
+            job.voice
+                .or_else(|| self.looked_up_voice(id))
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidResponse)
+                        .with_message("the fake clone has no voice")
+                        .task_may_exist()
+                })
         }))
     }
 

@@ -87,9 +87,10 @@ pub(super) enum SyncAnswer {
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Step {
     Status(TaskStatus),
-    /// VMEG: a status word it does not document, read as the client reads it (`status`,
-    /// from its table of guessed words), the word kept as the vendor's status: the job's
-    /// `assumed_status`, and a wait's failure from it says it is assumed.
+    /// A status word read as the client reads it (`status`, from the provider's table), the
+    /// word kept as the vendor's status. VMEG: a word it does not document, from the table of
+    /// guessed words: the job's `assumed_status`, and a wait's failure from it says it is
+    /// assumed. JimmyAI: one of its documented words in another case or with spaces.
     Word {
         status: TaskStatus,
         word: String,
@@ -293,7 +294,9 @@ impl Script {
     /// submitted again, and `may_resubmit()` false, as the client's does, with the HTTP status
     /// and vendor code of the voice list's answer (`429` for `RateLimited`) where one carries
     /// the kind; waiting again finds the voice. Code that reads `RateLimited` or `Server` as
-    /// "start over" bills twice there.
+    /// "start over" bills twice there. As the task's answer names no voice, a status read
+    /// (`clone_status`) of such a job has `voice: None`, as the client's has: only a wait
+    /// (or `list_voices`) finds the voice.
     ///
     /// Only what a lookup can fail with (the kinds [`Script::then_error`] takes), on a VMEG
     /// clone (JimmyAI's answer carries its voice): a submit that uses it otherwise is refused
@@ -330,7 +333,10 @@ impl Script {
     /// that ends on a guessed failure says it is assumed and never advises a new submit
     /// ([`Error::assumed_status`](crate::Error::assumed_status)); any other word stays
     /// `Unknown` and is polled past. Steps may follow a guessed word (the guess may be
-    /// wrong), not a documented terminal status.
+    /// wrong), not a documented terminal status. A JimmyAI word is read through JimmyAI's
+    /// table as the client reads it (`Completed`, ` PROCESSING ` in any case, trimmed, as
+    /// that status, the word kept as the vendor's status; never an assumption); any other
+    /// word stays `Unknown`.
     pub fn with_statuses(mut self, statuses: impl IntoIterator<Item = TaskStatus>) -> Self {
         self.steps = statuses.into_iter().map(Step::Status).collect();
         self
@@ -344,7 +350,10 @@ impl Script {
 
     /// Adds a read that fails with `kind`. A wait treats it as the client does: a transient
     /// kind (`Server`, `RateLimited`, `Timeout`, `Transport`) is polled past, any other ends
-    /// the wait with that error.
+    /// the wait with that error. It carries what the client's does: the HTTP status and code
+    /// of the provider's answer for it, and its [`phase`](crate::Error::phase) (a `Timeout`
+    /// came after sending, `Sent`; a `Transport` failure is a connection that never opened,
+    /// `NotSent`; `InvalidInput` is read from an answer, `Answered`).
     ///
     /// Only what a status read of the client can fail with: `InvalidInput` (an answer about
     /// a task of the other kind), `Unauthorized`, `PaymentRequired`, `InvalidRequest`,
@@ -433,29 +442,35 @@ impl Script {
                 )));
             }
         }
-        // VMEG: a status word it does not document is read as the client reads it (its
-        // guess), and stays the vendor's word (the job's `assumed_status`).
-        if provider == Provider::Vmeg {
-            for step in &mut self.steps {
-                if let Step::Status(TaskStatus::Unknown(raw)) = step {
-                    let status = crate::provider::vmeg::map_status(raw);
-                    if !matches!(status, TaskStatus::Unknown(_)) {
-                        let word = std::mem::take(raw);
-                        *step = Step::Word { status, word };
-                    }
+        // A status word is read through the provider's table as the client reads it, and
+        // stays the vendor's word: VMEG's undocumented words as its guess (the job's
+        // `assumed_status`), JimmyAI's documented four in any case, trimmed. Any other word
+        // stays `Unknown`, as the client keeps it.
+        for step in &mut self.steps {
+            if let Step::Status(TaskStatus::Unknown(raw)) = step {
+                let status = match provider {
+                    Provider::Vmeg => crate::provider::vmeg::map_status(raw),
+                    Provider::JimmyAi => crate::provider::jimmyai::map_status(raw),
+                };
+                if !matches!(status, TaskStatus::Unknown(_)) {
+                    let word = std::mem::take(raw);
+                    *step = Step::Word { status, word };
                 }
             }
         }
         // A step after the first terminal status is never read (a finished task stays
         // finished): `rejected(Server).then_status(Failed)` would silently end Succeeded,
-        // `rejected` starting from `succeeds()`'s steps. A guessed word is no such end: the
-        // guess may be wrong, and a later read see the task go on.
-        let documented_end = self
-            .steps
-            .iter()
-            .position(|s| matches!(s, Step::Status(t) if t.is_terminal()));
+        // `rejected` starting from `succeeds()`'s steps. A guessed VMEG word is no such end:
+        // the guess may be wrong, and a later read see the task go on. JimmyAI's words are
+        // all documented.
+        let documented = |s: &Step| match s {
+            Step::Status(t) => t.is_terminal(),
+            Step::Word { status, .. } => provider == Provider::JimmyAi && status.is_terminal(),
+            _ => false,
+        };
+        let documented_end = self.steps.iter().position(documented);
         if let Some(end) = documented_end
-            && let Some(Step::Status(status)) = self.steps.get(end)
+            && let Some(status) = self.steps.get(end).and_then(Step::status)
             && end < self.steps.len().saturating_sub(1)
         {
             return Err(refuse(format!(

@@ -147,7 +147,6 @@ macro_rules! job_struct {
         { $($(#[$fmeta:meta])* $field:ident: $fty:ty,)* }
     ) => {
         $(#[$meta])*
-        #[cfg_attr(feature = "serde", derive(serde::Serialize))]
         #[non_exhaustive]
         pub struct $name {
             /// Who runs it.
@@ -163,7 +162,6 @@ macro_rules! job_struct {
             /// The vendor's failure reason.
             pub error: Option<String>,
             /// When the vendor created the task.
-            #[cfg_attr(feature = "serde", serde(serialize_with = "super::serde_form::opt_time"))]
             pub created_at: Option<SystemTime>,
             /// VMEG: the idempotency key the submit used (also echoed in webhooks).
             pub idempotency_key: Option<String>,
@@ -231,6 +229,29 @@ macro_rules! job_struct {
             pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
                 self.idempotency_key = Some(key.into());
                 self
+            }
+        }
+
+        /// As a derive would, times as RFC 3339, with `assumed_status` (the word, or null)
+        /// after `vendor_status`: a stored job says its status is an assumption as its
+        /// `Debug` does (see [`Job::assumed_status`]).
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let extra: &[&str] = &[$(stringify!($field)),*];
+                let mut out = s.serialize_struct(stringify!($name), extra.len().saturating_add(9))?;
+                out.serialize_field("provider", &self.provider)?;
+                out.serialize_field("id", &self.id)?;
+                out.serialize_field("status", &self.status)?;
+                out.serialize_field("vendor_status", &self.vendor_status)?;
+                out.serialize_field("assumed_status", &Job::assumed_status(self))?;
+                out.serialize_field(stringify!($out_field), &self.$out_field)?;
+                out.serialize_field("error", &self.error)?;
+                out.serialize_field("created_at", &super::serde_form::OptTime(&self.created_at))?;
+                out.serialize_field("idempotency_key", &self.idempotency_key)?;
+                $(out.serialize_field(stringify!($field), &self.$field)?;)*
+                out.end()
             }
         }
 

@@ -16,6 +16,15 @@ pub(crate) fn opt_time<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S:
     }
 }
 
+/// [`opt_time`] as a value, for a hand-written `Serialize`.
+pub(crate) struct OptTime<'a>(pub(crate) &'a Option<SystemTime>);
+
+impl Serialize for OptTime<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        opt_time(self.0, s)
+    }
+}
+
 /// `Some(duration)` as seconds (a float), `None` as null.
 pub(crate) fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {

@@ -12,9 +12,9 @@ use super::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskStatus};
 pub const UNKNOWN_OFFSET_SPAN: Duration = Duration::from_secs(14 * 3600);
 
 /// One task as a task list shows it. `Display` and `Debug` say when its status was read from
-/// a status word the vendor does not document (see [`TaskSummary::assumed_status`]).
+/// a status word the vendor does not document (see [`TaskSummary::assumed_status`]), and so
+/// does its serialized form (feature `serde`), with `assumed_status` (the word, or null).
 #[derive(Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct TaskSummary {
     /// Who runs it.
@@ -30,10 +30,6 @@ pub struct TaskSummary {
     /// The vendor's own status word, when it gave one.
     pub vendor_status: Option<String>,
     /// When the vendor created it, if said.
-    #[cfg_attr(
-        feature = "serde",
-        serde(serialize_with = "super::serde_form::opt_time")
-    )]
     pub created_at: Option<SystemTime>,
     /// `created_at` came without a UTC offset and was read as UTC. The vendor's zone is
     /// UNKNOWN (api-facts: "ISO 8601"), so the time may be off by up to
@@ -41,10 +37,6 @@ pub struct TaskSummary {
     /// that much for such a task rather than miss it.
     pub created_at_offset_unknown: bool,
     /// When the vendor last changed it, if said.
-    #[cfg_attr(
-        feature = "serde",
-        serde(serialize_with = "super::serde_form::opt_time")
-    )]
     pub updated_at: Option<SystemTime>,
 }
 
@@ -153,6 +145,30 @@ impl TaskSummary {
     /// or no word.
     pub fn assumed_status(&self) -> Option<&str> {
         crate::provider::assumed_word(self.provider, self.vendor_status.as_deref())
+    }
+}
+
+/// As a derive would, times as RFC 3339, with `assumed_status` after `vendor_status`: a
+/// failure read from an undocumented word (VMEG's `timeout`) may still be alive, and a
+/// stored row must say so as `Debug` and `Display` do, or code resubmitting `failed` rows
+/// bills twice.
+#[cfg(feature = "serde")]
+impl serde::Serialize for TaskSummary {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use super::serde_form::OptTime;
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("TaskSummary", 10)?;
+        out.serialize_field("provider", &self.provider)?;
+        out.serialize_field("id", &self.id)?;
+        out.serialize_field("kind", &self.kind)?;
+        out.serialize_field("vendor_type", &self.vendor_type)?;
+        out.serialize_field("status", &self.status)?;
+        out.serialize_field("vendor_status", &self.vendor_status)?;
+        out.serialize_field("assumed_status", &self.assumed_status())?;
+        out.serialize_field("created_at", &OptTime(&self.created_at))?;
+        out.serialize_field("created_at_offset_unknown", &self.created_at_offset_unknown)?;
+        out.serialize_field("updated_at", &OptTime(&self.updated_at))?;
+        out.end()
     }
 }
 

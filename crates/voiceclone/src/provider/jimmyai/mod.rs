@@ -8,6 +8,9 @@ mod billing;
 mod calls;
 mod plan;
 mod results;
+// The fake reads a scripted status word through JimmyAI's table, as the client reads one.
+#[cfg(feature = "fake")]
+pub(crate) use results::map_status;
 pub(crate) mod rules;
 #[cfg(feature = "upload")]
 mod upload;
