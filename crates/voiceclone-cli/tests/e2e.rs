@@ -115,6 +115,38 @@ fn clone_wait_speak_wait_both_providers_json() {
         assert_eq!(j["status"], "succeeded", "{j}");
         assert!(s(&j["audio_url"]).starts_with("http"), "{j}");
         assert_eq!(j["audio_urls"][0], j["audio_url"]);
+        if p == "jimmyai" {
+            // Review 25-c #1: the speech that completed made the modelId permanent, and the
+            // id to store from now on is its activated form; the clone's `activate_by` form
+            // is refused locally a day past its deadline ("clone the voice again").
+            let vendor = s(&j["voice_vendor_id"]).to_owned();
+            let activated = format!("jimmyai:voice;activated:{vendor}");
+            assert_eq!(j["voice_id"], activated.as_str(), "{j}");
+            assert!(voice.ends_with(&format!(":{vendor}")), "{voice} / {j}");
+            // The same line for a reader, stored form and all.
+            let mut plain: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+            plain.extend(["--quiet"]);
+            let out = run(&sim, &plain).expect(0);
+            assert!(
+                out.stdout.contains(&format!("store {activated}")),
+                "{}",
+                out.stdout
+            );
+            let stale = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                - 4 * 86_400;
+            let expired = format!("jimmyai:voice;activate_by={stale}:{vendor}");
+            let dry = |voice: &str| {
+                let a = ["--provider", p, "--json", "speak", "--voice", voice];
+                let mut a = a.to_vec();
+                a.extend(["--text", "Hi.", "--dry-run"]);
+                run(&sim, &a)
+            };
+            dry(&expired).expect(2);
+            dry(&activated).expect(0);
+        }
     }
 }
 

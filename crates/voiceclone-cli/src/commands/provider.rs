@@ -537,6 +537,8 @@ fn job_outcome<J: RenderJob>(job: &J) -> Outcome {
 trait CliJob: RenderJob {
     /// Whether a succeeded job carries what it was for: a voice, or at least one audio URL.
     fn has_result(&self) -> bool;
+    /// This job, succeeded with what its wait returned.
+    fn completed(self, output: Self::Output) -> Self;
     fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>>;
     fn wait<'a>(
         client: &'a Client,
@@ -550,6 +552,11 @@ type LocalFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> 
 impl CliJob for CloneJob {
     fn has_result(&self) -> bool {
         self.voice.is_some()
+    }
+    fn completed(mut self, output: Voice) -> Self {
+        self.set_status(TaskStatus::Succeeded);
+        self.set_output(output);
+        self
     }
     fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>> {
         Box::pin(client.clone_status(id))
@@ -568,6 +575,11 @@ impl CliJob for SpeechJob {
         self.speech
             .as_ref()
             .is_some_and(|s| !s.audio_urls.is_empty())
+    }
+    /// The library's own: a completed JimmyAI task activated the `modelId` it used, and the
+    /// job's voice says so (what `speak --wait` then prints to store).
+    fn completed(self, output: Speech) -> Self {
+        self.completed_with(output)
     }
     fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>> {
         Box::pin(client.speech_status(id))
@@ -613,8 +625,7 @@ async fn finish_wait_with<J: CliJob>(
     drop(spinner);
     let failure = match result {
         Ok(output) => {
-            job.set_status(TaskStatus::Succeeded);
-            job.set_output(output);
+            job = job.completed(output);
             None
         }
         Err(e) => {
