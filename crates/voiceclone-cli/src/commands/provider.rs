@@ -755,9 +755,24 @@ async fn submit_or_signal<J>(
         if own_key.is_some() && *e.kind() == ErrorKind::Conflict {
             unknown("outcome_unknown", "VMEG answered \"idempotency key already used\" for this command's own new key: one of its own requests landed, so a job may exist".to_owned())
         } else {
-            unknown_from_adapter(&e, kind)
+            let submit = Submit {
+                kind,
+                own_key,
+                voice_name,
+                at,
+            };
+            unknown_from_adapter(&e, &submit)
         }
     })
+}
+
+/// What a submit's failure names to look its job up by: the kind, this command's own key
+/// (VMEG), a clone's voice name, and when it was sent.
+struct Submit<'a> {
+    kind: JobKind,
+    own_key: Option<&'a str>,
+    voice_name: Option<&'a str>,
+    at: std::time::SystemTime,
 }
 
 /// The adapter's error for a submit, with, for an unknown outcome, the lookup in its message:
@@ -766,7 +781,8 @@ async fn submit_or_signal<J>(
 /// sync create) the task can have been made minutes after the submit time, outside the
 /// span a search around that time alone covers. Without `--json` the message is the only
 /// place these are printed.
-fn unknown_from_adapter(e: &voiceclone::Error, kind: JobKind) -> Failure {
+fn unknown_from_adapter(e: &voiceclone::Error, submit: &Submit<'_>) -> Failure {
+    let kind = submit.kind;
     let mut f = Failure::from_adapter(e);
     if let ErrorKind::OutcomeUnknown {
         idempotency_key,
@@ -796,6 +812,38 @@ fn unknown_from_adapter(e: &voiceclone::Error, kind: JobKind) -> Failure {
             last,
         );
         f.message = format!("{}: {look_up}", f.message);
+    } else if !e.may_resubmit() && f.exit != Exit::Unreachable {
+        // A refusal that does not prove nothing was made (JimmyAI's undocumented 20002 in an
+        // HTTP 200, which the library marks `task_may_exist`): exit 3 with the times and
+        // where to look, as `speak --text-file` keeps such a part unknown. Exit 1 reads as
+        // "refused, submit again", a second paid task; the kind stays what the answer said.
+        let last = e
+            .last_attempt_at()
+            .unwrap_or_else(std::time::SystemTime::now);
+        f.exit = Exit::Unreachable;
+        f.details.insert(
+            "submitted_at".into(),
+            crate::output::rfc3339(submit.at).into(),
+        );
+        f.details.insert(
+            "submitted_at_unix_ms".into(),
+            crate::output::unix_ms(submit.at).into(),
+        );
+        f.details
+            .entry("last_attempt_at")
+            .or_insert_with(|| crate::output::rfc3339(last).into());
+        let look_up = look_up(
+            kind,
+            submit.own_key,
+            None,
+            submit.voice_name,
+            submit.at,
+            last,
+        );
+        f.message = format!(
+            "{}; this refusal does not prove that no job was created, so its outcome is not known: {look_up}",
+            f.message
+        );
     }
     f
 }
@@ -1257,7 +1305,13 @@ mod tests {
                 submitted_at: at,
                 request,
             });
-            unknown_from_adapter(&e, JobKind::Clone).message
+            let submit = Submit {
+                kind: JobKind::Clone,
+                own_key: None,
+                voice_name: None,
+                at,
+            };
+            unknown_from_adapter(&e, &submit).message
         };
         let text = unknown("narrator");
         assert!(text.contains("--key k-1 --voice-name=narrator"), "{text}");
