@@ -498,6 +498,79 @@ fn a_create_refused_by_an_undocumented_code_is_an_unknown_outcome_not_a_refusal(
     }
 }
 
+/// Review 25-c #4: `clone --wait` / `speak --wait` whose create answer already says
+/// `completed` but carries no voice or audio (a caching proxy, a server bug) is waited on,
+/// not ended with exit 0 and nothing to use: the poll gives the result.
+#[test]
+fn a_wait_whose_create_answer_is_completed_without_its_result_still_waits_for_it() {
+    use serde_json::json;
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let server = Scripted::start(move |target| {
+        let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+        if target.contains("soundCloning/clones") {
+            return ok(json!({"id": "audio_c", "status": "completed"}));
+        }
+        if target.contains("soundCloning/audios") {
+            return ok(json!({"id": "audio_s", "status": "completed"}));
+        }
+        if target.contains("/audios/audio_c") {
+            return ok(
+                json!({"id": "audio_c", "object": "audio", "created": created,
+                "model": "soundCloningClone", "status": "completed", "modelId": "m-7",
+                "audioUrl": "https://cdn.example.com/p.mp3", "error": null}),
+            );
+        }
+        if target.contains("/audios/audio_s") {
+            return ok(
+                json!({"id": "audio_s", "object": "audio", "created": created,
+                "model": "soundCloningAudio", "status": "completed",
+                "audioUrl": "https://cdn.example.com/s.mp3", "error": null}),
+            );
+        }
+        (404, json!({"code": 404, "msg": "no", "data": null}))
+    });
+    let clone = [
+        "--provider",
+        "jimmyai",
+        "--json",
+        "clone",
+        "https://cdn.example.com/a.wav",
+        "--text",
+        "Hi.",
+        "--wait",
+        "--poll-interval",
+        "0.01",
+    ];
+    let j = run_with(&server.url, KEY, &[], &clone, None)
+        .expect(0)
+        .json();
+    assert_eq!(j["voice_vendor_id"], "m-7", "{j}");
+    assert_eq!(j["waited"], true, "{j}");
+    assert_eq!(server.count("soundCloning/clones"), 1);
+    let speak = [
+        "--provider",
+        "jimmyai",
+        "--json",
+        "speak",
+        "--voice",
+        "m-7",
+        "--text",
+        "Hi.",
+        "--wait",
+        "--poll-interval",
+        "0.01",
+    ];
+    let j = run_with(&server.url, KEY, &[], &speak, None)
+        .expect(0)
+        .json();
+    assert_eq!(j["audio_url"], "https://cdn.example.com/s.mp3", "{j}");
+    assert_eq!(j["waited"], true, "{j}");
+    assert_eq!(server.count("soundCloning/audios"), 1);
+}
+
 #[test]
 fn exit_2_for_bad_input_with_nothing_sent() {
     let sim = Sim::fast(KEY);

@@ -446,7 +446,7 @@ async fn clone(
         Ok(job) => job,
         Err(f) => return Outcome::failed(f),
     };
-    let (mut o, job) = if args.wait && !job.status.is_terminal() {
+    let (mut o, job) = if args.wait && !finished(&job) {
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer, awaited);
         after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
@@ -455,7 +455,7 @@ async fn clone(
     } else {
         (job_outcome(&job), job)
     };
-    if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
+    if !args.wait && o.failure.is_none() && !finished(&job) {
         printer.progress(&format!(
             "next: {}",
             wait_command(&job.id, voiceclone::JobKind::Clone)
@@ -520,6 +520,17 @@ pub fn speech_request(args: &SpeakArgs) -> Result<SpeechRequest, Failure> {
         req = req.synchronous(true);
     }
     Ok(req)
+}
+
+/// Whether a submit's answer says how the job ended: failed, or succeeded with its voice or
+/// audio. A create answered `completed` without its result (a caching proxy, a server bug)
+/// has not ended for `--wait`, which was asked for that result: the wait reads the task (one
+/// poll), where exit 0 with nothing to use would have been the answer.
+fn finished<J: CliJob>(job: &J) -> bool {
+    match job.status() {
+        TaskStatus::Succeeded => job.has_result(),
+        status => status.is_terminal(),
+    }
 }
 
 /// A job of either kind as an outcome (a failed task is a failure).
@@ -1191,7 +1202,7 @@ async fn speak(
         Ok(job) => job,
         Err(f) => return Outcome::failed(f),
     };
-    let (mut o, job) = if args.wait && !job.status.is_terminal() {
+    let (mut o, job) = if args.wait && !finished(&job) {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer, awaited);
         after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
@@ -1200,7 +1211,7 @@ async fn speak(
     } else {
         (job_outcome(&job), job)
     };
-    if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
+    if !args.wait && o.failure.is_none() && !finished(&job) {
         printer.progress(&format!(
             "next: {}",
             wait_command(&job.id, voiceclone::JobKind::Speech)
