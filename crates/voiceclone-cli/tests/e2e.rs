@@ -571,6 +571,63 @@ fn a_wait_whose_create_answer_is_completed_without_its_result_still_waits_for_it
     assert_eq!(server.count("soundCloning/audios"), 1);
 }
 
+/// Review 25-c #5: `wait BARE_ID` of a speech task (a bare `vendor_id` a script kept, an id
+/// from the console) is answered "a task of the other kind": the command it suggests waits
+/// for it as that kind (`--kind speech`), and running it ends with the audio. Before, it
+/// suggested the same bare `wait` (which fails the same way for ever) and printed the job
+/// as `vmeg:clone:<id>`.
+#[test]
+fn a_wait_for_a_bare_id_of_the_other_kind_suggests_the_kind_that_works() {
+    let sim = Sim::fast(KEY);
+    for p in ["vmeg", "jimmyai"] {
+        let mut args = clone_args(p, &["--wait"]);
+        args.extend(FAST_POLL);
+        let voice = s(&run(&sim, &args).expect(0).json()["voice_id"]).to_owned();
+        let sp = run(
+            &sim,
+            &[
+                "--provider",
+                p,
+                "--json",
+                "speak",
+                "--voice",
+                &voice,
+                "--text",
+                "Hi.",
+            ],
+        )
+        .expect(0)
+        .json();
+        let bare = s(&sp["vendor_id"]).to_owned();
+        let mut args = vec!["--provider", p, "--json", "wait", &bare];
+        args.extend(FAST_POLL);
+        let j = run(&sim, &args).expect(3).json();
+        let message = s(&j["error"]["message"]);
+        assert!(
+            !has_string_with(&j, &format!("{p}:clone:{bare}")),
+            "a wrong-kind stored id: {j}"
+        );
+        assert!(s(&j["error"]["hint"]).contains("--kind speech"), "{j}");
+        // The suggested command, pasted (its arguments after `wait`).
+        let suggested = message
+            .split('`')
+            .find(|c| c.starts_with("voiceclone ") && c.contains(" wait "))
+            .unwrap_or_else(|| panic!("no wait suggested: {j}"));
+        let rest: Vec<&str> = suggested
+            .split_once(" wait ")
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        assert!(rest.starts_with(&["--kind", "speech"]), "{suggested}");
+        let mut again = vec!["--provider", p, "--json", "wait"];
+        again.extend(rest.iter().copied());
+        again.extend(FAST_POLL);
+        let w = run(&sim, &again).expect(0).json();
+        assert!(s(&w["audio_url"]).starts_with("http"), "{w}");
+    }
+}
+
 #[test]
 fn exit_2_for_bad_input_with_nothing_sent() {
     let sim = Sim::fast(KEY);

@@ -1142,6 +1142,9 @@ async fn wait(
             wait_by_id(client, job, &policy, printer, &mut signals).await
         }
     };
+    if o.failure.as_ref().is_some_and(answered_wrong_kind) {
+        return wrong_kind_wait(client, p, id, kind, o).await;
+    }
     // The command a caller runs after an interrupted submit: a wait that failed for any
     // reason but the task's own failure (or input refused before sending) says nothing of
     // the job, which may exist and be billed: exit 3, as `clone --wait` does, never 1, which
@@ -1163,6 +1166,92 @@ async fn wait(
             )
         );
     }
+    o
+}
+
+/// Whether a wait failed because the vendor's answer says the task is of another kind than
+/// the one waited for: the library's `InvalidInput` on `job_id` found in an answer (so not
+/// exit 2, which says nothing was sent). Input refused before sending stays exit 2.
+fn answered_wrong_kind(f: &Failure) -> bool {
+    f.kind == "invalid_input"
+        && f.exit == Exit::Failure
+        && f.details.get("field").and_then(|v| v.as_str()) == Some("job_id")
+}
+
+/// `wait ID` answered "a task of the other kind" (a bare id takes `--kind clone` by default,
+/// a speech task's vendor id kept by a script): the same command fails the same way for ever,
+/// so the wait suggested is of the other kind, once one read of the task as that kind shows
+/// that it is one (VMEG has task types of neither kind). The job is not printed in the stored
+/// form of the kind it is not. Exit 3, as any wait that ends without the task's outcome: the
+/// task exists (it may be billed), and exit 1 reads as "failed, submit again".
+async fn wrong_kind_wait(
+    client: &Client,
+    p: Provider,
+    id: &JobId,
+    kind: JobKind,
+    mut o: Outcome,
+) -> Outcome {
+    let Some(f) = o.failure.take() else {
+        return o;
+    };
+    let other = match kind {
+        JobKind::Clone => JobKind::Speech,
+        JobKind::Speech => JobKind::Clone,
+    };
+    let other_kind = match other {
+        JobKind::Clone => voiceclone::JobKind::Clone,
+        JobKind::Speech => voiceclone::JobKind::Speech,
+    };
+    // The vendor's own id, read as the other kind (a stored id of this kind would be refused
+    // by the call before sending).
+    let bare = JobId::new(id.as_str());
+    let is_other = match other {
+        JobKind::Clone => client.clone_status(&bare).await.is_ok(),
+        JobKind::Speech => client.speech_status(&bare).await.is_ok(),
+    };
+    // The wrong kind's stored form (`vmeg:clone:<id>` for a speech task) and the status line
+    // that names it are taken back: stored, or pasted, it fails the same way.
+    o.fields.remove("job_id");
+    o.fields.remove("kind");
+    o.fields.remove("status");
+    o.lines.clear();
+    let (this, that) = (kind_name(kind), kind_name(other));
+    let f = if is_other {
+        let typed = JobId::typed(p, other_kind, id.as_str());
+        let command =
+            crate::output::suggested_command(&format!("wait --kind {that} {}", sh_id(&typed)));
+        o.set("job_id", typed.to_string());
+        o.set("kind", that);
+        Failure {
+            exit: Exit::Unreachable,
+            message: format!(
+                "job {} is a {that} job, not a {this} job ({}); its outcome is not known: do not submit it again, wait for it with `{command}`",
+                id.as_str(),
+                f.message
+            ),
+            ..f
+        }
+        .with("job_id", typed.to_string())
+        .with("hint", format!("pass --kind {that}: `{command}`"))
+    } else {
+        Failure {
+            exit: Exit::Unreachable,
+            message: format!(
+                "job {} is not a {this} job ({}), and reading it as a {that} job failed too: check the id (it may be a task of another kind of work)",
+                id.as_str(),
+                f.message
+            ),
+            ..f
+        }
+        .with(
+            "hint",
+            format!(
+                "if {} is not a {this} job of this {p} account, check the id, or pass --kind {that}",
+                id.as_str()
+            ),
+        )
+    };
+    o.failure = Some(f);
     o
 }
 
