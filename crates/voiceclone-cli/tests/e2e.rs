@@ -115,6 +115,38 @@ fn clone_wait_speak_wait_both_providers_json() {
         assert_eq!(j["status"], "succeeded", "{j}");
         assert!(s(&j["audio_url"]).starts_with("http"), "{j}");
         assert_eq!(j["audio_urls"][0], j["audio_url"]);
+        if p == "jimmyai" {
+            // Review 25-c #1: the speech that completed made the modelId permanent, and the
+            // id to store from now on is its activated form; the clone's `activate_by` form
+            // is refused locally a day past its deadline ("clone the voice again").
+            let vendor = s(&j["voice_vendor_id"]).to_owned();
+            let activated = format!("jimmyai:voice;activated:{vendor}");
+            assert_eq!(j["voice_id"], activated.as_str(), "{j}");
+            assert!(voice.ends_with(&format!(":{vendor}")), "{voice} / {j}");
+            // The same line for a reader, stored form and all.
+            let mut plain: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+            plain.extend(["--quiet"]);
+            let out = run(&sim, &plain).expect(0);
+            assert!(
+                out.stdout.contains(&format!("store {activated}")),
+                "{}",
+                out.stdout
+            );
+            let stale = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                - 4 * 86_400;
+            let expired = format!("jimmyai:voice;activate_by={stale}:{vendor}");
+            let dry = |voice: &str| {
+                let a = ["--provider", p, "--json", "speak", "--voice", voice];
+                let mut a = a.to_vec();
+                a.extend(["--text", "Hi.", "--dry-run"]);
+                run(&sim, &a)
+            };
+            dry(&expired).expect(2);
+            dry(&activated).expect(0);
+        }
     }
 }
 
@@ -388,11 +420,211 @@ fn exit_1_when_the_task_fails_or_the_key_is_wrong() {
     assert!(s(&j["error"]["hint"]).contains("--kind speech"), "{j}");
 
     let wrong = "sk-wrong-key-abcdef987654";
-    for p in ["vmeg", "jimmyai"] {
-        let r = run_with(&sim.url(), wrong, &[], &clone_args(p, &[]), None).expect(1);
+    // VMEG refuses a wrong key with an HTTP 401, which proves nothing was made: exit 1.
+    // JimmyAI's answer is its code 20001 inside an HTTP 200, a code it does not document:
+    // the library keeps the kind but says the task may exist (`may_resubmit()` false), so
+    // the CLI follows it with exit 3 and where to look, as it does for every such refusal
+    // (review 25-c #2), rather than exit 1, which a script reads as "submit again".
+    for (p, code) in [("vmeg", 1), ("jimmyai", 3)] {
+        let r = run_with(&sim.url(), wrong, &[], &clone_args(p, &[]), None).expect(code);
         let j = r.json();
         assert_eq!(j["error"]["kind"], "unauthorized", "{j}");
         assert!(r.stderr.contains("error"), "{r:?}");
+        assert_eq!(j["error"].get("submitted_at").is_some(), code == 3, "{j}");
+    }
+}
+
+/// Review 25-c #2: a JimmyAI create refused by a code it does not document, inside an HTTP
+/// 200, does not prove that nothing was made (`Error::may_resubmit()` is false): a single
+/// `clone` / `speak` exits 3 with the submit's times and where to look, as `speak
+/// --text-file` keeps such a part unknown, never 1 ("refused"), which a script resubmits
+/// (a second paid task). The kind stays what the answer said, and nothing is sent again.
+#[test]
+fn a_create_refused_by_an_undocumented_code_is_an_unknown_outcome_not_a_refusal() {
+    let server = Scripted::start(|target| {
+        if target.contains("soundCloning/") {
+            return (
+                200,
+                serde_json::json!({"code": 20002, "msg": "x", "data": null}),
+            );
+        }
+        (
+            404,
+            serde_json::json!({"code": 404, "msg": "no", "data": null}),
+        )
+    });
+    let commands: [(&str, Vec<&str>); 2] = [
+        (
+            "soundCloning/clones",
+            vec![
+                "--provider",
+                "jimmyai",
+                "--json",
+                "clone",
+                "https://cdn.example.com/a.wav",
+                "--text",
+                "Hi.",
+            ],
+        ),
+        (
+            "soundCloning/audios",
+            vec![
+                "--provider",
+                "jimmyai",
+                "--json",
+                "speak",
+                "--voice",
+                "m-1",
+                "--text",
+                "Hi.",
+            ],
+        ),
+    ];
+    for (route, args) in commands {
+        let before = server.count(route);
+        let r = run_with(&server.url, KEY, &[], &args, None).expect(3);
+        let j = r.json();
+        let e = &j["error"];
+        assert_eq!(e["kind"], "invalid_request", "{j}");
+        assert_eq!(j["exit_code"], 3, "{j}");
+        for field in ["submitted_at", "last_attempt_at"] {
+            assert!(s(&e[field]).ends_with('Z'), "{field}: {j}");
+        }
+        assert!(
+            s(&e["message"]).contains("check the account for a job submitted at"),
+            "{j}"
+        );
+        assert_eq!(server.count(route), before + 1, "sent again: {j}");
+    }
+}
+
+/// Review 25-c #4: `clone --wait` / `speak --wait` whose create answer already says
+/// `completed` but carries no voice or audio (a caching proxy, a server bug) is waited on,
+/// not ended with exit 0 and nothing to use: the poll gives the result.
+#[test]
+fn a_wait_whose_create_answer_is_completed_without_its_result_still_waits_for_it() {
+    use serde_json::json;
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let server = Scripted::start(move |target| {
+        let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+        if target.contains("soundCloning/clones") {
+            return ok(json!({"id": "audio_c", "status": "completed"}));
+        }
+        if target.contains("soundCloning/audios") {
+            return ok(json!({"id": "audio_s", "status": "completed"}));
+        }
+        if target.contains("/audios/audio_c") {
+            return ok(
+                json!({"id": "audio_c", "object": "audio", "created": created,
+                "model": "soundCloningClone", "status": "completed", "modelId": "m-7",
+                "audioUrl": "https://cdn.example.com/p.mp3", "error": null}),
+            );
+        }
+        if target.contains("/audios/audio_s") {
+            return ok(
+                json!({"id": "audio_s", "object": "audio", "created": created,
+                "model": "soundCloningAudio", "status": "completed",
+                "audioUrl": "https://cdn.example.com/s.mp3", "error": null}),
+            );
+        }
+        (404, json!({"code": 404, "msg": "no", "data": null}))
+    });
+    let clone = [
+        "--provider",
+        "jimmyai",
+        "--json",
+        "clone",
+        "https://cdn.example.com/a.wav",
+        "--text",
+        "Hi.",
+        "--wait",
+        "--poll-interval",
+        "0.01",
+    ];
+    let j = run_with(&server.url, KEY, &[], &clone, None)
+        .expect(0)
+        .json();
+    assert_eq!(j["voice_vendor_id"], "m-7", "{j}");
+    assert_eq!(j["waited"], true, "{j}");
+    assert_eq!(server.count("soundCloning/clones"), 1);
+    let speak = [
+        "--provider",
+        "jimmyai",
+        "--json",
+        "speak",
+        "--voice",
+        "m-7",
+        "--text",
+        "Hi.",
+        "--wait",
+        "--poll-interval",
+        "0.01",
+    ];
+    let j = run_with(&server.url, KEY, &[], &speak, None)
+        .expect(0)
+        .json();
+    assert_eq!(j["audio_url"], "https://cdn.example.com/s.mp3", "{j}");
+    assert_eq!(j["waited"], true, "{j}");
+    assert_eq!(server.count("soundCloning/audios"), 1);
+}
+
+/// Review 25-c #5: `wait BARE_ID` of a speech task (a bare `vendor_id` a script kept, an id
+/// from the console) is answered "a task of the other kind": the command it suggests waits
+/// for it as that kind (`--kind speech`), and running it ends with the audio. Before, it
+/// suggested the same bare `wait` (which fails the same way for ever) and printed the job
+/// as `vmeg:clone:<id>`.
+#[test]
+fn a_wait_for_a_bare_id_of_the_other_kind_suggests_the_kind_that_works() {
+    let sim = Sim::fast(KEY);
+    for p in ["vmeg", "jimmyai"] {
+        let mut args = clone_args(p, &["--wait"]);
+        args.extend(FAST_POLL);
+        let voice = s(&run(&sim, &args).expect(0).json()["voice_id"]).to_owned();
+        let sp = run(
+            &sim,
+            &[
+                "--provider",
+                p,
+                "--json",
+                "speak",
+                "--voice",
+                &voice,
+                "--text",
+                "Hi.",
+            ],
+        )
+        .expect(0)
+        .json();
+        let bare = s(&sp["vendor_id"]).to_owned();
+        let mut args = vec!["--provider", p, "--json", "wait", &bare];
+        args.extend(FAST_POLL);
+        let j = run(&sim, &args).expect(3).json();
+        let message = s(&j["error"]["message"]);
+        assert!(
+            !has_string_with(&j, &format!("{p}:clone:{bare}")),
+            "a wrong-kind stored id: {j}"
+        );
+        assert!(s(&j["error"]["hint"]).contains("--kind speech"), "{j}");
+        // The suggested command, pasted (its arguments after `wait`).
+        let suggested = message
+            .split('`')
+            .find(|c| c.starts_with("voiceclone ") && c.contains(" wait "))
+            .unwrap_or_else(|| panic!("no wait suggested: {j}"));
+        let rest: Vec<&str> = suggested
+            .split_once(" wait ")
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        assert!(rest.starts_with(&["--kind", "speech"]), "{suggested}");
+        let mut again = vec!["--provider", p, "--json", "wait"];
+        again.extend(rest.iter().copied());
+        again.extend(FAST_POLL);
+        let w = run(&sim, &again).expect(0).json();
+        assert!(s(&w["audio_url"]).starts_with("http"), "{w}");
     }
 }
 
@@ -1321,42 +1553,8 @@ impl Hostile {
         Hostile { url }
     }
 
-    fn serve(mut stream: std::net::TcpStream) {
-        use std::io::Read;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-        let length: usize = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length")
-                    .then(|| v.trim().parse().ok())?
-            })
-            .unwrap_or(0);
-        while buf.len() < head_end + length {
-            match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let target = head.split(' ').nth(1).unwrap_or("/").to_owned();
-        let (status, body) = Hostile::route(&target);
-        let body = body.to_string();
-        let answer = format!(
-            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = stream.write_all(answer.as_bytes());
+    fn serve(stream: std::net::TcpStream) {
+        serve_raw(stream, &|target| Hostile::route(target));
     }
 
     fn route(target: &str) -> (u16, Value) {
@@ -1415,6 +1613,85 @@ impl Hostile {
         }
         (404, json!({"code": 404, "message": NASTY, "data": null}))
     }
+}
+
+/// A server answering each request as a test scripts it, recording every request's target.
+struct Scripted {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Scripted {
+    fn start(route: impl Fn(&str) -> (u16, Value) + Send + Sync + 'static) -> Scripted {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let route = std::sync::Arc::new(route);
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (route, log) = (route.clone(), log.clone());
+                std::thread::spawn(move || {
+                    serve_raw(stream, &|target: &str| {
+                        log.lock().unwrap().push(target.to_owned());
+                        route(target)
+                    });
+                });
+            }
+        });
+        Scripted { url, seen }
+    }
+
+    /// How many requests' targets contained `part`.
+    fn count(&self, part: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| t.contains(part))
+            .count()
+    }
+}
+
+/// Reads one HTTP request from `stream` and answers it with `route(target)` (status, JSON
+/// body), the connection then closed: a server answering exactly what a test scripts.
+fn serve_raw(mut stream: std::net::TcpStream, route: &dyn Fn(&str) -> (u16, Value)) {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let target = head.split(' ').nth(1).unwrap_or("/").to_owned();
+    let (status, body) = route(&target);
+    let body = body.to_string();
+    let answer = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(answer.as_bytes());
 }
 
 /// Whether some string in `v` contains `needle`.

@@ -264,7 +264,16 @@ fn thirty_thousand_characters_finish_in_parts_for_both_providers() {
             spoken.sort_by_key(|t| text.find(t.as_str()));
             assert_eq!(spoken.len(), 4);
             assert_eq!(spoken.concat(), text);
+            // Review 25-c #1: the parts that completed activated the modelId: the run
+            // prints the id to store from now on, as a single `speak --wait` does.
+            let model = v.rsplit(':').next().unwrap();
+            assert_eq!(
+                j["voice_id"],
+                format!("jimmyai:voice;activated:{model}").as_str(),
+                "{j}"
+            );
         } else {
+            assert!(j.get("voice_id").is_none(), "{j}");
             // Lines of at most 500 characters, at most 50 per task.
             assert!(files.len() > 50, "{}", files.len());
         }

@@ -330,6 +330,47 @@ fn reconcile_says_unknown_when_its_search_fails_and_refuses_misleading_queries()
     assert_eq!(j["idempotency_key"], "k-lost-1", "{j}");
 }
 
+/// Review 25-c #3: `reconcile` pasted right after an unknown outcome, before the window
+/// and its 5 minutes of skew have ended, with no task listed yet, is still unknown: exit 3,
+/// kind `reconcile_not_yet`, with `look_again_after`, never exit 1 ("candidates" with none
+/// listed, the code a script reads as "none"). The time is the library's own (its message
+/// says the same), after the span searched.
+#[test]
+fn reconcile_with_nothing_seen_yet_is_not_yet_known_and_says_when_to_look_again() {
+    let fake = support::FakeVmeg::start(1, 10, false);
+    fake.list_tasks_with(vec![]);
+    let now = jiff::Timestamp::now().to_string();
+    let args = vmeg(&[
+        "reconcile",
+        "--submitted-at",
+        &now,
+        "--kind",
+        "clone",
+        "--key",
+        "k",
+    ]);
+    let j = run_binary(Some(&fake.url), KEY, &[], &[], &args)
+        .expect(3)
+        .json();
+    assert_eq!(j["result"], "candidates", "{j}");
+    assert_eq!(j["candidates"], serde_json::json!([]), "{j}");
+    assert_eq!(j["incomplete"], true, "{j}");
+    let e = &j["error"];
+    assert_eq!(e["kind"], "reconcile_not_yet", "{j}");
+    let again = e["look_again_after"].as_str().unwrap();
+    let after: jiff::Timestamp = again.parse().unwrap();
+    let to: jiff::Timestamp = j["searched"]["to"].as_str().unwrap().parse().unwrap();
+    assert!(after > to, "{j}");
+    assert!(
+        j["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("look again after {again}")),
+        "{j}"
+    );
+    assert!(e["message"].as_str().unwrap().contains(again), "{j}");
+}
+
 #[test]
 fn voices_system_lists_preset_voices() {
     let sim = sim();

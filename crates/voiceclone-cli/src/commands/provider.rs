@@ -446,7 +446,7 @@ async fn clone(
         Ok(job) => job,
         Err(f) => return Outcome::failed(f),
     };
-    let (mut o, job) = if args.wait && !job.status.is_terminal() {
+    let (mut o, job) = if args.wait && !finished(&job) {
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer, awaited);
         after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
@@ -455,7 +455,7 @@ async fn clone(
     } else {
         (job_outcome(&job), job)
     };
-    if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
+    if !args.wait && o.failure.is_none() && !finished(&job) {
         printer.progress(&format!(
             "next: {}",
             wait_command(&job.id, voiceclone::JobKind::Clone)
@@ -522,6 +522,17 @@ pub fn speech_request(args: &SpeakArgs) -> Result<SpeechRequest, Failure> {
     Ok(req)
 }
 
+/// Whether a submit's answer says how the job ended: failed, or succeeded with its voice or
+/// audio. A create answered `completed` without its result (a caching proxy, a server bug)
+/// has not ended for `--wait`, which was asked for that result: the wait reads the task (one
+/// poll), where exit 0 with nothing to use would have been the answer.
+fn finished<J: CliJob>(job: &J) -> bool {
+    match job.status() {
+        TaskStatus::Succeeded => job.has_result(),
+        status => status.is_terminal(),
+    }
+}
+
 /// A job of either kind as an outcome (a failed task is a failure).
 fn job_outcome<J: RenderJob>(job: &J) -> Outcome {
     let mut o = Outcome::default();
@@ -537,6 +548,8 @@ fn job_outcome<J: RenderJob>(job: &J) -> Outcome {
 trait CliJob: RenderJob {
     /// Whether a succeeded job carries what it was for: a voice, or at least one audio URL.
     fn has_result(&self) -> bool;
+    /// This job, succeeded with what its wait returned.
+    fn completed(self, output: Self::Output) -> Self;
     fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>>;
     fn wait<'a>(
         client: &'a Client,
@@ -550,6 +563,11 @@ type LocalFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> 
 impl CliJob for CloneJob {
     fn has_result(&self) -> bool {
         self.voice.is_some()
+    }
+    fn completed(mut self, output: Voice) -> Self {
+        self.set_status(TaskStatus::Succeeded);
+        self.set_output(output);
+        self
     }
     fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>> {
         Box::pin(client.clone_status(id))
@@ -568,6 +586,11 @@ impl CliJob for SpeechJob {
         self.speech
             .as_ref()
             .is_some_and(|s| !s.audio_urls.is_empty())
+    }
+    /// The library's own: a completed JimmyAI task activated the `modelId` it used, and the
+    /// job's voice says so (what `speak --wait` then prints to store).
+    fn completed(self, output: Speech) -> Self {
+        self.completed_with(output)
     }
     fn fetch<'a>(client: &'a Client, id: &'a JobId) -> LocalFuture<'a, Result<Self, Error>> {
         Box::pin(client.speech_status(id))
@@ -613,8 +636,7 @@ async fn finish_wait_with<J: CliJob>(
     drop(spinner);
     let failure = match result {
         Ok(output) => {
-            job.set_status(TaskStatus::Succeeded);
-            job.set_output(output);
+            job = job.completed(output);
             None
         }
         Err(e) => {
@@ -744,9 +766,24 @@ async fn submit_or_signal<J>(
         if own_key.is_some() && *e.kind() == ErrorKind::Conflict {
             unknown("outcome_unknown", "VMEG answered \"idempotency key already used\" for this command's own new key: one of its own requests landed, so a job may exist".to_owned())
         } else {
-            unknown_from_adapter(&e, kind)
+            let submit = Submit {
+                kind,
+                own_key,
+                voice_name,
+                at,
+            };
+            unknown_from_adapter(&e, &submit)
         }
     })
+}
+
+/// What a submit's failure names to look its job up by: the kind, this command's own key
+/// (VMEG), a clone's voice name, and when it was sent.
+struct Submit<'a> {
+    kind: JobKind,
+    own_key: Option<&'a str>,
+    voice_name: Option<&'a str>,
+    at: std::time::SystemTime,
 }
 
 /// The adapter's error for a submit, with, for an unknown outcome, the lookup in its message:
@@ -755,7 +792,8 @@ async fn submit_or_signal<J>(
 /// sync create) the task can have been made minutes after the submit time, outside the
 /// span a search around that time alone covers. Without `--json` the message is the only
 /// place these are printed.
-fn unknown_from_adapter(e: &voiceclone::Error, kind: JobKind) -> Failure {
+fn unknown_from_adapter(e: &voiceclone::Error, submit: &Submit<'_>) -> Failure {
+    let kind = submit.kind;
     let mut f = Failure::from_adapter(e);
     if let ErrorKind::OutcomeUnknown {
         idempotency_key,
@@ -785,6 +823,38 @@ fn unknown_from_adapter(e: &voiceclone::Error, kind: JobKind) -> Failure {
             last,
         );
         f.message = format!("{}: {look_up}", f.message);
+    } else if !e.may_resubmit() && f.exit != Exit::Unreachable {
+        // A refusal that does not prove nothing was made (JimmyAI's undocumented 20002 in an
+        // HTTP 200, which the library marks `task_may_exist`): exit 3 with the times and
+        // where to look, as `speak --text-file` keeps such a part unknown. Exit 1 reads as
+        // "refused, submit again", a second paid task; the kind stays what the answer said.
+        let last = e
+            .last_attempt_at()
+            .unwrap_or_else(std::time::SystemTime::now);
+        f.exit = Exit::Unreachable;
+        f.details.insert(
+            "submitted_at".into(),
+            crate::output::rfc3339(submit.at).into(),
+        );
+        f.details.insert(
+            "submitted_at_unix_ms".into(),
+            crate::output::unix_ms(submit.at).into(),
+        );
+        f.details
+            .entry("last_attempt_at")
+            .or_insert_with(|| crate::output::rfc3339(last).into());
+        let look_up = look_up(
+            kind,
+            submit.own_key,
+            None,
+            submit.voice_name,
+            submit.at,
+            last,
+        );
+        f.message = format!(
+            "{}; this refusal does not prove that no job was created, so its outcome is not known: {look_up}",
+            f.message
+        );
     }
     f
 }
@@ -1072,6 +1142,9 @@ async fn wait(
             wait_by_id(client, job, &policy, printer, &mut signals).await
         }
     };
+    if o.failure.as_ref().is_some_and(answered_wrong_kind) {
+        return wrong_kind_wait(client, p, id, kind, o).await;
+    }
     // The command a caller runs after an interrupted submit: a wait that failed for any
     // reason but the task's own failure (or input refused before sending) says nothing of
     // the job, which may exist and be billed: exit 3, as `clone --wait` does, never 1, which
@@ -1093,6 +1166,92 @@ async fn wait(
             )
         );
     }
+    o
+}
+
+/// Whether a wait failed because the vendor's answer says the task is of another kind than
+/// the one waited for: the library's `InvalidInput` on `job_id` found in an answer (so not
+/// exit 2, which says nothing was sent). Input refused before sending stays exit 2.
+fn answered_wrong_kind(f: &Failure) -> bool {
+    f.kind == "invalid_input"
+        && f.exit == Exit::Failure
+        && f.details.get("field").and_then(|v| v.as_str()) == Some("job_id")
+}
+
+/// `wait ID` answered "a task of the other kind" (a bare id takes `--kind clone` by default,
+/// a speech task's vendor id kept by a script): the same command fails the same way for ever,
+/// so the wait suggested is of the other kind, once one read of the task as that kind shows
+/// that it is one (VMEG has task types of neither kind). The job is not printed in the stored
+/// form of the kind it is not. Exit 3, as any wait that ends without the task's outcome: the
+/// task exists (it may be billed), and exit 1 reads as "failed, submit again".
+async fn wrong_kind_wait(
+    client: &Client,
+    p: Provider,
+    id: &JobId,
+    kind: JobKind,
+    mut o: Outcome,
+) -> Outcome {
+    let Some(f) = o.failure.take() else {
+        return o;
+    };
+    let other = match kind {
+        JobKind::Clone => JobKind::Speech,
+        JobKind::Speech => JobKind::Clone,
+    };
+    let other_kind = match other {
+        JobKind::Clone => voiceclone::JobKind::Clone,
+        JobKind::Speech => voiceclone::JobKind::Speech,
+    };
+    // The vendor's own id, read as the other kind (a stored id of this kind would be refused
+    // by the call before sending).
+    let bare = JobId::new(id.as_str());
+    let is_other = match other {
+        JobKind::Clone => client.clone_status(&bare).await.is_ok(),
+        JobKind::Speech => client.speech_status(&bare).await.is_ok(),
+    };
+    // The wrong kind's stored form (`vmeg:clone:<id>` for a speech task) and the status line
+    // that names it are taken back: stored, or pasted, it fails the same way.
+    o.fields.remove("job_id");
+    o.fields.remove("kind");
+    o.fields.remove("status");
+    o.lines.clear();
+    let (this, that) = (kind_name(kind), kind_name(other));
+    let f = if is_other {
+        let typed = JobId::typed(p, other_kind, id.as_str());
+        let command =
+            crate::output::suggested_command(&format!("wait --kind {that} {}", sh_id(&typed)));
+        o.set("job_id", typed.to_string());
+        o.set("kind", that);
+        Failure {
+            exit: Exit::Unreachable,
+            message: format!(
+                "job {} is a {that} job, not a {this} job ({}); its outcome is not known: do not submit it again, wait for it with `{command}`",
+                id.as_str(),
+                f.message
+            ),
+            ..f
+        }
+        .with("job_id", typed.to_string())
+        .with("hint", format!("pass --kind {that}: `{command}`"))
+    } else {
+        Failure {
+            exit: Exit::Unreachable,
+            message: format!(
+                "job {} is not a {this} job ({}), and reading it as a {that} job failed too: check the id (it may be a task of another kind of work)",
+                id.as_str(),
+                f.message
+            ),
+            ..f
+        }
+        .with(
+            "hint",
+            format!(
+                "if {} is not a {this} job of this {p} account, check the id, or pass --kind {that}",
+                id.as_str()
+            ),
+        )
+    };
+    o.failure = Some(f);
     o
 }
 
@@ -1132,7 +1291,7 @@ async fn speak(
         Ok(job) => job,
         Err(f) => return Outcome::failed(f),
     };
-    let (mut o, job) = if args.wait && !job.status.is_terminal() {
+    let (mut o, job) = if args.wait && !finished(&job) {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer, awaited);
         after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
@@ -1141,7 +1300,7 @@ async fn speak(
     } else {
         (job_outcome(&job), job)
     };
-    if !args.wait && o.failure.is_none() && !job.status.is_terminal() {
+    if !args.wait && o.failure.is_none() && !finished(&job) {
         printer.progress(&format!(
             "next: {}",
             wait_command(&job.id, voiceclone::JobKind::Speech)
@@ -1246,7 +1405,13 @@ mod tests {
                 submitted_at: at,
                 request,
             });
-            unknown_from_adapter(&e, JobKind::Clone).message
+            let submit = Submit {
+                kind: JobKind::Clone,
+                own_key: None,
+                voice_name: None,
+                at,
+            };
+            unknown_from_adapter(&e, &submit).message
         };
         let text = unknown("narrator");
         assert!(text.contains("--key k-1 --voice-name=narrator"), "{text}");

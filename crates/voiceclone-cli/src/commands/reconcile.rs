@@ -1,7 +1,9 @@
 //! `reconcile --submitted-at RFC3339 [--key K] [--last-attempt-at RFC3339] [--kind clone|speech] [--window SECS]`: prints
-//! `{"result": "found" | "candidates" | "none", ...}`; exit 0 when found, 1 otherwise, 2
-//! where the provider cannot reconcile (JimmyAI: the error says what cannot be recovered) or
-//! the query could only mislead (nothing sent), 3 when the search ended in no answer.
+//! `{"result": "found" | "candidates" | "none", ...}`; exit 0 when found, 1 for `none` or
+//! candidates listed, 2 where the provider cannot reconcile (JimmyAI: the error says what
+//! cannot be recovered) or the query could only mislead (nothing sent), 3 when the search
+//! ended in no answer or saw no candidate yet while one may still appear (kind
+//! `reconcile_not_yet`, with `look_again_after`).
 
 use std::time::{Duration, SystemTime};
 
@@ -115,11 +117,15 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
                 "searched",
                 json!({"from": rfc3339(*from), "to": rfc3339(*to)}),
             );
-            o.failure = Some(Failure::other(
-                Exit::Failure,
-                "reconcile_candidates",
-                "no task is tied to the submit; check the candidates before submitting again",
-            ));
+            o.failure = Some(if tasks.is_empty() {
+                not_yet(*to)
+            } else {
+                Failure::other(
+                    Exit::Failure,
+                    "reconcile_candidates",
+                    "no task is tied to the submit; check the candidates before submitting again",
+                )
+            });
         }
         Reconciled::None { from, to, .. } => {
             o.set(
@@ -135,6 +141,28 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
         _ => {}
     }
     o
+}
+
+/// How long after the span searched a task may still appear: the library's skew (5 minutes:
+/// a request cut short may still be processed, and the vendor's clock may be ahead), after
+/// which its `Candidates` message says to look again.
+const LOOK_AGAIN_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// No candidate seen yet, and the search cannot rule one out (it ran before the span
+/// searched, `..to`, and its skew ended): the submit's outcome is still unknown (exit 3),
+/// with when to look again. Exit 1 is the code of `none` and of a listing to check, and a
+/// script reads it as "nothing was made".
+fn not_yet(to: SystemTime) -> Failure {
+    let again = to.checked_add(LOOK_AGAIN_SKEW).unwrap_or(to);
+    Failure::other(
+        Exit::Unreachable,
+        "reconcile_not_yet",
+        format!(
+            "no task is seen yet, but one may still appear: whether the submit created a task is still unknown; do not submit it again, run reconcile again after {}",
+            rfc3339(again)
+        ),
+    )
+    .with("look_again_after", crate::output::time_json(again))
 }
 
 /// A search that did not end in an answer (the vendor failed, the list could not be read, a

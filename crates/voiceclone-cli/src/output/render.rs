@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use voiceclone::{CloneJob, Job, Speech, SpeechJob, Voice};
+use voiceclone::{CloneJob, Job, Provider, Speech, SpeechJob, TaskStatus, Voice, VoiceId};
 
 use super::Outcome;
 
@@ -83,6 +83,10 @@ pub trait RenderJob: Job {
     }
     /// The result of a finished task.
     fn put_output(o: &mut Outcome, output: &Self::Output);
+    /// What follows the result (a speech job's activated voice).
+    fn put_after_output(&self, o: &mut Outcome) {
+        let _ = o;
+    }
 }
 
 impl RenderJob for CloneJob {
@@ -99,6 +103,31 @@ impl RenderJob for CloneJob {
 impl RenderJob for SpeechJob {
     fn put_output(o: &mut Outcome, output: &Speech) {
         put_speech(o, output);
+    }
+    /// A JimmyAI speech task seen succeeded made its `modelId` permanent (api-facts B5): the
+    /// id to store from now on is the activated form. The clone printed the `activate_by`
+    /// form, which the library refuses locally a day past its deadline, so without this the
+    /// user was told to clone again (a second paid preview) for a voice that never expires.
+    fn put_after_output(&self, o: &mut Outcome) {
+        if self.provider != Provider::JimmyAi || self.status != TaskStatus::Succeeded {
+            return;
+        }
+        match &self.voice {
+            Some(sent) => {
+                // As `SpeechJob::updated` marks it once the task is seen completed.
+                let activated = VoiceId::typed(Provider::JimmyAi, sent.as_str()).activated();
+                o.set("voice_id", activated.to_string());
+                o.set("voice_vendor_id", activated.as_str());
+                o.line(format!(
+                    "voice {} is now permanent: store {activated}",
+                    activated.as_str()
+                ));
+            }
+            // A job read by its id alone: JimmyAI's answer does not name the voice it used.
+            None => o.line(
+                "the voice this task used is now permanent: store it as jimmyai:voice;activated:<modelId>",
+            ),
+        }
     }
 }
 
@@ -126,6 +155,7 @@ pub fn put_job<J: RenderJob>(o: &mut Outcome, job: &J) {
     if let Some(out) = job.output() {
         J::put_output(o, out);
     }
+    job.put_after_output(o);
     if let Some(e) = job.error() {
         o.set("task_error", e);
         o.line(format!("task error: {e}"));
@@ -221,6 +251,64 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// Review 25-c #1: a JimmyAI speech job seen succeeded names its voice in the activated
+    /// stored form (what to store from now on); one still running claims no activation, and
+    /// a VMEG job (whose voices never expire) renders no voice.
+    #[test]
+    fn a_succeeded_jimmyai_speech_job_names_its_voice_activated() {
+        let sent = VoiceId::typed(Provider::JimmyAi, "m-1").with_activation(
+            voiceclone::Activation::Unactivated {
+                activate_by: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            },
+        );
+        let job = |p: Provider, status: TaskStatus| {
+            SpeechJob::new(p, "audio_1", status).with_voice(sent.clone())
+        };
+        let rendered = |j: &SpeechJob| {
+            let mut o = Outcome::default();
+            put_job(&mut o, j);
+            o
+        };
+        let o = rendered(&job(Provider::JimmyAi, TaskStatus::Succeeded));
+        assert_eq!(o.fields["voice_id"], "jimmyai:voice;activated:m-1");
+        assert_eq!(o.fields["voice_vendor_id"], "m-1");
+        assert!(
+            o.lines
+                .iter()
+                .any(|l| l.ends_with("store jimmyai:voice;activated:m-1")),
+            "{:?}",
+            o.lines
+        );
+        for j in [
+            job(Provider::JimmyAi, TaskStatus::Running),
+            job(Provider::JimmyAi, TaskStatus::Failed),
+            job(Provider::Vmeg, TaskStatus::Succeeded),
+        ] {
+            let o = rendered(&j);
+            assert!(!o.fields.contains_key("voice_id"), "{:?}", o.fields);
+            assert!(
+                !o.lines.iter().any(|l| l.contains("store")),
+                "{:?}",
+                o.lines
+            );
+        }
+        // Read by its id alone (`wait`, `status`): the answer names no voice; the line says
+        // what to store all the same.
+        let o = rendered(&SpeechJob::new(
+            Provider::JimmyAi,
+            "audio_1",
+            TaskStatus::Succeeded,
+        ));
+        assert!(!o.fields.contains_key("voice_id"), "{:?}", o.fields);
+        assert!(
+            o.lines
+                .iter()
+                .any(|l| l.contains("jimmyai:voice;activated:<modelId>")),
+            "{:?}",
+            o.lines
+        );
+    }
 
     #[test]
     fn rfc3339_formats() {

@@ -1879,6 +1879,25 @@ impl Run<'_> {
             files.len(),
             self.dir.display()
         ));
+        // A JimmyAI part whose task completed activated the `modelId` (api-facts B5), as a
+        // single `speak --wait` says: the id to store from now on, printed in this run's
+        // result rather than kept to itself (the clone's `activate_by` form is refused
+        // locally a day past its deadline, with "clone the voice again").
+        if self.plan.provider() == Provider::JimmyAi && done > 0 {
+            let sent = self
+                .plan
+                .request(0)
+                .and_then(|r| r.lines.first().map(|l| l.voice_id.as_str().to_owned()));
+            if let Some(sent) = sent {
+                let activated = voiceclone::VoiceId::typed(Provider::JimmyAi, sent).activated();
+                o.set("voice_id", activated.to_string());
+                o.set("voice_vendor_id", activated.as_str());
+                o.line(format!(
+                    "voice {} is now permanent: store {activated}",
+                    activated.as_str()
+                ));
+            }
+        }
         o
     }
 }
