@@ -3,7 +3,10 @@
 
 use crate::adapter_support::client;
 use serde_json::json;
-use voiceclone::{CloneRequest, ErrorKind, Provider, SpeechRequest};
+use std::time::SystemTime;
+use voiceclone::{
+    CloneRequest, Error, ErrorKind, JobKind, Provider, ReconcileQuery, SpeechRequest,
+};
 use workspace_tests::scripted::{Scripted, Step};
 
 fn err(http: u16, code: i64, message: &str) -> Step {
@@ -205,6 +208,97 @@ async fn reconcile_searches_up_to_the_last_attempt_of_a_call_that_retried() {
         last + q.window,
         "the window reaches past the last attempt"
     );
+}
+
+/// README's "what to keep of a write whose outcome is unknown", as written there (the test
+/// below checks the README still says the same).
+macro_rules! readme_to_look_up {
+    ($($code:tt)*) => {
+        $($code)*
+        const README_TO_LOOK_UP: &str = stringify!($($code)*);
+    };
+}
+
+readme_to_look_up! {
+    struct ToLookUp {
+        idempotency_key: Option<String>,
+        task_id: Option<String>,
+        submitted_at: String,
+        last_attempt_at: Option<String>,
+        request: String,
+    }
+
+    fn to_look_up(err: &Error) -> Option<ToLookUp> {
+        let rfc3339 = |t: SystemTime| humantime::format_rfc3339_nanos(t).to_string();
+        match err.kind() {
+            ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request } => {
+                Some(ToLookUp {
+                    idempotency_key: idempotency_key.clone(),
+                    task_id: task_id.as_ref().map(|id| id.to_string()),
+                    submitted_at: rfc3339(*submitted_at),
+                    last_attempt_at: err.last_attempt_at().map(rfc3339),
+                    request: request.to_string(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn query(kept: &ToLookUp) -> Option<ReconcileQuery> {
+        let at = |t: &str| humantime::parse_rfc3339(t).ok();
+        let mut q = ReconcileQuery::new(at(&kept.submitted_at)?).kind(JobKind::Clone);
+        if let Some(t) = &kept.last_attempt_at {
+            q = q.last_attempt_at(at(t)?);
+        }
+        if let Some(key) = &kept.idempotency_key {
+            q = q.idempotency_key(key);
+        }
+        if let Some(id) = &kept.task_id {
+            q = q.task_id(id.as_str());
+        }
+        Some(q)
+    }
+}
+
+/// What README says to keep of an unknown outcome rebuilds the query `from_error` gives, the
+/// last attempt's time included. Before, the README kept the submit time alone (and as
+/// `{:?}`), so a query rebuilt after a restart ended 120 s after the submit and a task made
+/// by a late retry read as `Reconciled::None`.
+#[tokio::test]
+async fn a_query_rebuilt_from_what_the_readme_keeps_spans_what_from_error_spans() {
+    let server = Scripted::start(vec![
+        Step::Drop,
+        Step::Hang(std::time::Duration::from_millis(1500)),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    let kept = to_look_up(&e).expect("an unknown outcome");
+    assert!(kept.request.contains("POST"), "{}", kept.request);
+    let rebuilt = query(&kept).expect("the kept times parse back");
+    let from_error = ReconcileQuery::from_error(&e).unwrap();
+    assert_eq!(rebuilt.bounds(), from_error.bounds());
+    assert!(
+        rebuilt.bounds().1 > rebuilt.submitted_at + rebuilt.window,
+        "the late retry is in the span"
+    );
+    assert_eq!(rebuilt.idempotency_key, from_error.idempotency_key);
+
+    // The README block is this code (doc comments and spacing aside).
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("struct ToLookUp {")
+        .expect("README keeps `ToLookUp`");
+    let end = start
+        + readme[start..]
+            .find("# #[tokio::main")
+            .expect("the block's hidden main");
+    let code: String = readme[start..end]
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("///"))
+        .collect::<String>();
+    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+    assert_eq!(squeeze(&code), squeeze(README_TO_LOOK_UP));
 }
 
 /// A wait that meets an answer about another task refuses that answer and polls again: one

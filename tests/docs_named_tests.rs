@@ -270,3 +270,84 @@ fn references_are_read_as_the_documents_write_them() {
         ]
     );
 }
+
+/// The test functions of a file with whether each builds a real client (`Client::builder`,
+/// or the files' helpers `real_client` / `real` that wrap it) to compare the fake with.
+fn tests_and_whether_they_run_the_client(text: &str) -> Vec<(String, bool)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < lines.len() {
+        if !(lines[at].starts_with("#[tokio::test") || lines[at].starts_with("#[test]")) {
+            at += 1;
+            continue;
+        }
+        let head = at
+            + lines[at..]
+                .iter()
+                .position(|l| l.starts_with("fn ") || l.starts_with("async fn "))
+                .unwrap();
+        let end = head + lines[head..].iter().position(|l| *l == "}").unwrap();
+        let name = lines[head]
+            .split("fn ")
+            .nth(1)
+            .unwrap()
+            .split('(')
+            .next()
+            .unwrap()
+            .to_owned();
+        let body = lines[head + 1..end].join("\n");
+        let runs = ["Client::builder", "real_client(", "real("]
+            .iter()
+            .any(|c| body.contains(c));
+        out.push((name, runs));
+        at = end + 1;
+    }
+    out
+}
+
+/// RELIABILITY's row on the fake says which of its parity tests run the real client beside
+/// the fake and which pin the fake's documented behaviour with expectations written by hand.
+/// Before, it said every case ran the client, which several it named do not.
+#[test]
+fn the_fake_parity_row_says_which_tests_run_no_client() {
+    let root = workspace_root();
+    let reliability = std::fs::read_to_string(root.join("RELIABILITY.md")).unwrap();
+    let row = reliability
+        .lines()
+        .find(|l| l.starts_with("| the fake a user's tests run against behaves as the client"))
+        .expect("the fake's row");
+    const PINNED: &str = "run no client and pin the fake's documented behaviour";
+    let (compared, pinned) = row
+        .split_once(PINNED)
+        .expect("the row names the pinned tests");
+    let named = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .filter_map(|s| s.rsplit_once("::").map(|(_, n)| n.to_owned()))
+            .filter(|n| looks_like_a_test(n))
+            .collect()
+    };
+    let (compared, pinned) = (named(compared), named(pinned));
+    let mut tests = Vec::new();
+    for file in ["fake_parity.rs", "fake_parity_answers.rs"] {
+        let text =
+            std::fs::read_to_string(root.join("crates/voiceclone/tests").join(file)).unwrap();
+        tests.extend(tests_and_whether_they_run_the_client(&text));
+    }
+    assert!(tests.len() > 30, "only {} tests read", tests.len());
+    let mut without: Vec<&String> = tests.iter().filter(|(_, r)| !r).map(|(n, _)| n).collect();
+    without.sort();
+    let mut listed: Vec<&String> = pinned.iter().collect();
+    listed.sort();
+    assert_eq!(listed, without, "the tests the row says run no client");
+    for name in &compared {
+        if let Some((_, runs)) = tests.iter().find(|(n, _)| n == name) {
+            assert!(
+                runs,
+                "the row says `{name}` compares with the client; it runs none"
+            );
+        }
+    }
+}

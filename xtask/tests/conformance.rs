@@ -633,6 +633,62 @@ fn a_duplicate_key_in_our_spec_or_the_allow_list_is_refused_naming_the_file() {
     assert!(!e.contains('\n'), "not one line: {e}");
 }
 
+/// A key given twice in one object of VMEG's document is refused naming the file, the key and
+/// its JSON pointer, as ours is: read into a `Value`, the last one would win and the first
+/// (a `required` list, a whole path's operations) would never be compared. Keys that repeat
+/// in different objects are no duplicates.
+#[test]
+fn a_duplicate_key_in_the_vendor_document_is_refused_naming_the_file_and_pointer() {
+    let dir = tempfile::tempdir();
+    assert!(dir.is_ok(), "{dir:?}");
+    let Ok(dir) = dir else { return };
+    let root = dir.path();
+    assert!(std::fs::create_dir_all(root.join("specs")).is_ok());
+    assert!(
+        std::fs::write(
+            root.join(conformance::OUR_SPEC),
+            "openapi: 3.0.3\npaths: {}\n"
+        )
+        .is_ok()
+    );
+    let vendor = root.join("vmeg-openapi.json");
+    let report = |text: &str| {
+        assert!(std::fs::write(&vendor, text).is_ok());
+        conformance::report(root, &vendor).err().map(|e| e.0)
+    };
+    let cases = [
+        (
+            r#"{"openapi": "3.1.0", "paths": {}, "components": {"schemas": {
+                "CloneVoiceCreateRequest": {"type": "object",
+                    "required": ["voiceName", "refAudio"], "properties": {}, "required": []}}}}"#,
+            "/components/schemas/CloneVoiceCreateRequest/required",
+        ),
+        (
+            r#"{"openapi": "3.1.0", "paths": {
+                "/openapi/v1/task/tts/create": {"post": {"operationId": "a"}},
+                "/openapi/v1/task/tts/create": {"post": {"operationId": "b"}}}}"#,
+            "/paths/~1openapi~1v1~1task~1tts~1create",
+        ),
+        (
+            r#"{"openapi": "3.1.0", "paths": {}, "x": [{"a": 1}, {"b": {"a~/": 1, "a~/": 2}}]}"#,
+            "/x/1/b/a~0~1",
+        ),
+    ];
+    for (text, pointer) in cases {
+        let e = report(text).unwrap_or_default();
+        assert!(e.contains(&vendor.display().to_string()), "{e}");
+        assert!(
+            e.contains("duplicate") && e.contains(pointer),
+            "{pointer}: {e}"
+        );
+        assert!(!e.contains('\n'), "not one line: {e}");
+    }
+    // The same key in different objects, and in objects of a list, is read as before.
+    let fine = r#"{"openapi": "3.1.0", "paths": {"/a": {"get": {"operationId": "a"}},
+        "/b": {"get": {"operationId": "b"}}}, "x": [{"a": 1}, {"a": 2}]}"#;
+    assert_eq!(report(fine), None);
+}
+
 #[test]
 fn a_missing_vendor_document_is_a_one_line_error_naming_it() {
     let path = std::path::Path::new("/nonexistent/vmeg-openapi.json");

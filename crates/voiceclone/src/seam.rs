@@ -7,11 +7,16 @@
 //! waiting. The simulator (`voiceclone-sim`) stays the end-to-end option.
 //!
 //! ```
-//! use voiceclone::{CloneRequest, VoiceCloning, WaitPolicy};
+//! use voiceclone::{CloneRequest, Provider, VoiceCloning, WaitPolicy};
 //!
 //! /// Your code: clones a voice and returns its id.
 //! async fn onboard(api: &dyn VoiceCloning, sample_url: &str) -> Result<String, voiceclone::Error> {
-//!     let job = api.clone_voice(&CloneRequest::new(sample_url).name("narrator")).await?;
+//!     let mut req = CloneRequest::new(sample_url);
+//!     // A name is VMEG's (reconcile ties a lost clone to its voice by it); JimmyAI refuses one.
+//!     if api.provider() == Provider::Vmeg {
+//!         req = req.name("narrator");
+//!     }
+//!     let job = api.clone_voice(&req).await?;
 //!     let policy = WaitPolicy::for_provider(api.provider());
 //!     let voice = api.wait_for_clone(&job.id, &policy).await?;
 //!     Ok(voice.id.to_string())

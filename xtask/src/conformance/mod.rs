@@ -36,7 +36,9 @@
 //! of ours they use on two operations (`operation-id-duplicate`), a path item or parameter
 //! `$ref` that does not resolve locally (`schema-unresolved` at `paths.<path>` or
 //! `parameter[i]`; a local path item `$ref` is followed), and each 3.1 top-level webhook
-//! (`webhook-unmodelled`, with a hash of its content).
+//! (`webhook-unmodelled`, with a hash of its content). A key given twice in one object of
+//! their document fails the run naming the key's JSON pointer, as one in ours does: read
+//! into a `Value`, the last would win and the first would never be compared.
 //!
 //! Integer and number formats are ranked by width (`int32` < `int64` = no format; `float` <
 //! `double` = no format), so an `int64` of ours where they give no format is the same type,
@@ -61,6 +63,7 @@ use std::path::Path;
 
 mod documents;
 mod schemas;
+mod strict_json;
 mod wording;
 
 use documents::*;
@@ -284,8 +287,14 @@ pub fn run(root: &Path, vendor: &Path) -> Result<()> {
 pub fn report(root: &Path, vendor: &Path) -> Result<Report> {
     let vendor_text = std::fs::read_to_string(vendor)
         .map_err(|e| Error(format!("cannot read {}: {e}", vendor.display())))?;
-    let vendor_doc: Value = serde_json::from_str(&vendor_text)
-        .map_err(|e| Error(format!("{} is not JSON: {e}", vendor.display())))?;
+    // A repeated key is refused as in our spec: kept by `Value`, the last one would hide
+    // the first from the comparison.
+    let vendor_doc = strict_json::from_str(&vendor_text).map_err(|e| {
+        Error(format!(
+            "{} is not JSON, or gives a key twice in one object: {e}",
+            vendor.display()
+        ))
+    })?;
     if !vendor_doc.get("paths").is_some_and(Value::is_object) {
         return err(format!(
             "{} is not an OpenAPI document (no `paths` object)",

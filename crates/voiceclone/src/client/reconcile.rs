@@ -466,8 +466,16 @@ impl Client {
     ///         Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => e,
     ///         Err(e) => return Err(e),
     ///     };
-    ///     // Look first: found / candidates / none, each stated plainly.
-    ///     match client.reconcile(&ReconcileQuery::from_error(&err)?).await? {
+    ///     // Look first: found / candidates / none, each stated plainly. A look that fails leaves
+    ///     // the submit unknown: keep `err` (its key and times), not the look's own error.
+    ///     let looked = match client.reconcile(&ReconcileQuery::from_error(&err)?).await {
+    ///         Ok(looked) => looked,
+    ///         Err(e) => {
+    ///             eprintln!("the look-up failed: {e}");
+    ///             return Err(err);
+    ///         }
+    ///     };
+    ///     match looked {
     ///         Reconciled::Found { task, evidence } => println!("it is {} ({evidence})", task.id),
     ///         other => {
     ///             println!("{other}");

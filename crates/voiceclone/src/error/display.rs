@@ -73,6 +73,7 @@ impl fmt::Display for Error {
                 *submitted_at,
                 request,
                 i.operation,
+                i.last_attempt_at,
             ))?,
             // A failure read from a status word the vendor does not document: the reason says
             // so (VMEG's, `provider::vmeg::status`), and no new task is advised, since the task
@@ -196,6 +197,39 @@ mod tests {
                 && s.contains("retry after 2.0s"),
             "{s}"
         );
+    }
+
+    /// The last attempt's time is what a query rebuilt from a logged error needs to reach a
+    /// task made by a late retry: said beside the submit time when it is another time.
+    #[test]
+    fn an_unknown_outcome_names_its_last_attempt_when_it_is_not_the_submit() {
+        let submitted = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let unknown = |operation: &'static str| {
+            Error::new(ErrorKind::OutcomeUnknown {
+                idempotency_key: (operation != "delete_task").then(|| "k-1".into()),
+                task_id: None,
+                submitted_at: submitted,
+                request: RequestSummary::default(),
+            })
+            .with_provider(Provider::Vmeg)
+            .with_operation(operation)
+        };
+        let at = crate::time::format_rfc3339;
+        for operation in ["clone_voice", "delete_task"] {
+            let late = submitted + Duration::from_millis(95_250);
+            let s = unknown(operation).with_last_attempt_at(late).to_string();
+            assert!(s.contains(&at(submitted)), "{s}");
+            assert!(s.contains(&format!("last attempt at {}", at(late))), "{s}");
+            // Within the same millisecond, or not decided by the retry loop: one time.
+            for e in [
+                unknown(operation).with_last_attempt_at(submitted + Duration::from_micros(300)),
+                unknown(operation),
+            ] {
+                let s = e.to_string();
+                assert!(!s.contains("last attempt"), "{s}");
+                assert_eq!(s.matches(&at(submitted)).count(), 1, "{s}");
+            }
+        }
     }
 
     #[test]

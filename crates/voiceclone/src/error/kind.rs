@@ -101,7 +101,7 @@ pub enum ErrorKind {
     /// Its text is worded by operation when the [`Error`](super::Error) names one: a delete or
     /// rename that may or may not have applied is checked with the list or a read, not looked
     /// up as a created task.
-    #[error("{}", outcome_unknown_text(.idempotency_key.as_deref(), .task_id.as_ref(), *.submitted_at, .request, None))]
+    #[error("{}", outcome_unknown_text(.idempotency_key.as_deref(), .task_id.as_ref(), *.submitted_at, .request, None, None))]
     OutcomeUnknown {
         /// The VMEG idempotency key the call used (JimmyAI has none).
         idempotency_key: Option<String>,
@@ -143,8 +143,16 @@ pub(super) fn outcome_unknown_text(
     submitted_at: SystemTime,
     request: &RequestSummary,
     operation: Option<&str>,
+    last_attempt_at: Option<SystemTime>,
 ) -> String {
-    let at = crate::time::format_rfc3339(submitted_at);
+    let mut at = crate::time::format_rfc3339(submitted_at);
+    // A query rebuilt from a logged error needs the last attempt's time to reach a task made
+    // by a late retry; said only when it reads as another time.
+    if let Some(last) = last_attempt_at.map(crate::time::format_rfc3339)
+        && last != at
+    {
+        at = format!("{at}, last attempt at {last}");
+    }
     let unapplied = match operation {
         Some("delete_task") => Some((
             "the task may or may not have been deleted",
