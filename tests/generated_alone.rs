@@ -360,6 +360,52 @@ async fn a_key_echoed_in_a_header_in_any_form_is_never_printed_by_the_generated_
     assert!(shown.contains("[redacted]"), "{shown}");
 }
 
+/// `connect`'s header check finds the key whole in any case, with no `%` in the value too:
+/// before, an echo of the key upper- or lower-cased was kept unless the value also held a `%`
+/// (which alone started the case-insensitive pass), in an error and in a `ResponseValue`.
+#[tokio::test]
+async fn connect_redacts_a_header_echoing_the_key_in_another_case() {
+    for echoed in [KEY.to_ascii_uppercase(), KEY.to_ascii_lowercase()] {
+        for status in [200, 401] {
+            let server = MockServer::start_async().await;
+            let value = format!("Bearer {echoed}");
+            server.mock(move |when, then| {
+                when.path_includes("/audios/");
+                then.status(status)
+                    .header("x-echo", value.as_str())
+                    .header("content-type", "application/json")
+                    .json_body(task_answer("fine"));
+            });
+            let client = jimmyai_client::connect(&server.base_url(), KEY).unwrap();
+            let shown = match client.get_audio_task("fine").await {
+                Ok(answer) => {
+                    assert_eq!(status, 200);
+                    assert_eq!(
+                        answer.headers().get("x-echo").and_then(|v| v.to_str().ok()),
+                        Some("[redacted]"),
+                        "{echoed}"
+                    );
+                    format!("{answer:?}")
+                }
+                Err(err) => {
+                    assert!(
+                        matches!(err, jimmyai_client::Error::UnexpectedResponse(_)),
+                        "{err:?}"
+                    );
+                    let shown = format!("{err} {err:?}");
+                    assert!(shown.contains("[redacted]"), "HTTP {status}: {shown}");
+                    shown
+                }
+            };
+            let lowered = shown.to_ascii_lowercase();
+            assert!(
+                !lowered.contains(&KEY.to_ascii_lowercase()),
+                "HTTP {status}, {echoed}: {shown}"
+            );
+        }
+    }
+}
+
 /// A base URL carrying credentials or a token in its query never shows them: not in the
 /// generated client's `Debug`, not in the error of a call that could not connect (reqwest
 /// prints the URL of a failed request), not in an `UnexpectedResponse` (which prints the

@@ -718,7 +718,7 @@ const SCRATCH_KEEP: usize = 16 * 1024;
 /// found too.
 const DECODE_ROUNDS: usize = 3;
 
-/// Whether `text` holds the key for `config`: with `decode`, `text` percent-decoded (up to
+/// Whether `text` holds the key for `config`: `text` (with `decode`, percent-decoded up to
 /// [`DECODE_ROUNDS`] times) holds the key whole, in any case; or the config's header filter
 /// (the key's removal, or the own filter replacing it) would change it (percent-decoded
 /// with `decode`). The filter runs as on a string of the body, on buffers the thread reuses,
@@ -747,8 +747,9 @@ fn text_holds_key(config: &ClientConfig, text: &str, decode: bool) -> bool {
         text
     };
     let key = config.key.as_bytes();
-    let mut found = decode
-        && !key.is_empty()
+    // Whatever `decode` is: with `connect`'s filter (the key as sent), an echo of the key in
+    // another case would otherwise be kept.
+    let mut found = !key.is_empty()
         && checked
             .as_bytes()
             .windows(key.len())
@@ -788,9 +789,9 @@ fn percent_decode_into(text: &str, out: &mut String) {
     }
 }
 
-/// Whether a header value holds the key for `config`: the key whole (its bytes, and once
-/// percent-decoded), or anything the config's text filter would change (the value as text,
-/// and percent-decoded when it holds a `%`).
+/// Whether a header value holds the key for `config`: the key whole (in any case, as sent
+/// and percent-decoded), or anything the config's text filter would change (the value as
+/// text, and percent-decoded when it holds a `%`).
 fn value_holds_key(config: &ClientConfig, value: &[u8]) -> bool {
     let key = config.key.as_bytes();
     if !key.is_empty() && value.windows(key.len()).any(|w| w == key) {
@@ -810,14 +811,7 @@ fn value_holds_key(config: &ClientConfig, value: &[u8]) -> bool {
 /// holds a `%` (a valid name character), or anything the config's header filter would
 /// change.
 fn name_holds_key(config: &ClientConfig, name: &str) -> bool {
-    let key = config.key.as_bytes();
-    let whole = !key.is_empty()
-        && name
-            .as_bytes()
-            .windows(key.len())
-            .any(|w| w.eq_ignore_ascii_case(key));
-    whole
-        || text_holds_key(config, name, false)
+    text_holds_key(config, name, false)
         || (name.contains('%') && text_holds_key(config, name, true))
 }
 
