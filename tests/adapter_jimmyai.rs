@@ -165,6 +165,65 @@ async fn a_failure_answer_naming_its_task_keeps_the_id_in_the_unknown_outcome() 
     }
 }
 
+/// A create answer whose envelope does not parse (a top-level key repeated, as a middleware
+/// appending its own `msg` makes; a `msg` in GBK, not UTF-8) still names the task its `data`
+/// holds: the unknown outcome carries it, for a clone and a speech create. Before, the id
+/// was lost with the envelope, and JimmyAI has no task list to find the paid task by.
+#[tokio::test]
+async fn a_create_answer_whose_envelope_does_not_parse_keeps_the_task_id() {
+    let repeated =
+        br#"{"code":20000,"msg":"ok","data":{"id":"audio_7","status":"queued"},"msg":"ok"}"#;
+    let mut gbk = br#"{"code":20000,"msg":""#.to_vec();
+    gbk.extend_from_slice(&[0xB3, 0xC9, 0xB9, 0xA6]);
+    gbk.extend_from_slice(br#"","data":{"id":"audio_7","status":"queued"}}"#);
+    // The same id twice counts once.
+    let twice = br#"{"code":20000,"data":{"id":"audio_7","id":"audio_7"},"data":{"id":"audio_7"}}"#;
+    for body in [repeated.to_vec(), gbk, twice.to_vec()] {
+        let what = String::from_utf8_lossy(&body).into_owned();
+        for speech in [false, true] {
+            let server = Scripted::start(vec![Step::Bytes(200, body.clone())]).await;
+            let (c, _) = client(Provider::JimmyAi, &server.base_url);
+            let e = if speech {
+                c.synthesize(&SpeechRequest::new("model-1", "Hello"))
+                    .await
+                    .unwrap_err()
+            } else {
+                c.clone_voice(&clone_req()).await.unwrap_err()
+            };
+            match e.kind() {
+                ErrorKind::OutcomeUnknown { task_id, .. } => assert_eq!(
+                    task_id.as_ref().map(JobId::as_str),
+                    Some("audio_7"),
+                    "{what} (speech: {speech}): {e}"
+                ),
+                other => panic!("{what}: expected OutcomeUnknown, got {other:?}: {e}"),
+            }
+            assert!(!e.may_resubmit(), "{what}");
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+        }
+    }
+}
+
+/// Repeated task ids that disagree name no task: either may be the one made, and naming one
+/// would send the caller after the wrong task.
+#[tokio::test]
+async fn a_create_answer_naming_two_different_ids_names_none() {
+    for body in [
+        &br#"{"code":20000,"data":{"id":"audio_7","id":"audio_8"},"msg":"a","msg":"b"}"#[..],
+        &br#"{"code":20000,"msg":"ok","data":{"id":"audio_7"},"data":{"id":"audio_8"}}"#[..],
+    ] {
+        let what = String::from_utf8_lossy(body).into_owned();
+        let server = Scripted::start(vec![Step::Bytes(200, body.to_vec())]).await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::OutcomeUnknown { task_id: None, .. }),
+            "{what}: {e}"
+        );
+        assert_eq!(server.seen().len(), 1, "{what}: resent");
+    }
+}
+
 #[tokio::test]
 async fn server_errors_on_a_create_are_reported_not_resent() {
     // JimmyAI has no idempotency key, so a create is never resent after a server fault. A

@@ -138,6 +138,50 @@ async fn the_skipped_records_of_a_listing_are_counted() {
     assert_eq!((got, unread.count()), (2, 1));
 }
 
+/// A record whose `name` is not UTF-8 (`\xff`) is one unreadable record, skipped and
+/// counted: the other records of the page are listed. Before, the whole page failed, and a
+/// finished clone whose voice is looked up in the list could never be found.
+#[tokio::test]
+async fn a_record_that_is_not_utf8_is_skipped_and_counted() {
+    let page = |records: &[u8]| {
+        let mut body = br#"{"code":200,"message":"","data":{"total":3,"records":["#.to_vec();
+        body.extend_from_slice(records);
+        body.extend_from_slice(b"]}}");
+        Step::Bytes(200, body)
+    };
+    let mut voices = br#"{"voiceId":"cv_1","name":"one"},{"voiceId":"cv_2","name":"tw"#.to_vec();
+    voices.push(0xff);
+    voices.extend_from_slice(br#"o"},{"voiceId":"cv_3","name":"three"}"#);
+    let server = Scripted::start(vec![page(&voices)]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let unread = voiceclone::UnreadRecords::new();
+    let got: Vec<_> = c
+        .voices_counting_unread(false, &unread)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(voice_ids(&got), ["cv_1", "cv_3"]);
+    assert_eq!(unread.count(), 1);
+    assert!(!unread.is_complete());
+
+    let mut tasks = br#"{"taskId":"t-1","taskType":"tts","status":"finished","extra":"#.to_vec();
+    tasks.extend_from_slice(&[b'"', 0xC0, 0xAF, b'"']);
+    tasks.extend_from_slice(
+        br#"},{"taskId":"t-2","taskType":"tts"},{"taskId":"t-3","taskType":"tts"}"#,
+    );
+    let server = Scripted::start(vec![page(&tasks)]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let unread = voiceclone::UnreadRecords::new();
+    let got: Vec<_> = c
+        .tasks_counting_unread(TaskFilter::all(), &unread)
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<_> = got.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["t-2", "t-3"]);
+    assert_eq!(unread.count(), 1);
+}
+
 /// What a listing read from one answer carrying `data` gives: how many it listed, and its
 /// `UnreadRecords`. `voices`: the (system, if true) voices; `None`: the tasks.
 async fn listed(voices: Option<bool>, data: Value) -> (usize, voiceclone::UnreadRecords) {

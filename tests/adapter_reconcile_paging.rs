@@ -268,3 +268,45 @@ async fn vmeg_lists_send_no_page_size_and_read_the_servers_own_pages() {
         .unwrap();
     assert!(matches!(r, Reconciled::None { .. }), "{r}");
 }
+
+/// A server answering every page of the task list with the same full page of records that
+/// cannot be read (an unusable id, `null`, no `taskId`) ends the walk within a few requests,
+/// as an error naming the listing incomplete. Before, no page counted as a repeat (their
+/// readable ids, none, were compared) and the walk ran to 10,000 requests.
+#[tokio::test]
+async fn repeated_full_pages_of_unreadable_records_end_the_walk() {
+    use futures::TryStreamExt;
+    let shapes = [
+        json!({"taskId": "a/b", "taskType": "tts", "status": "finished"}),
+        Value::Null,
+        json!({"taskType": "tts"}),
+    ];
+    for record in shapes {
+        let records = vec![record.clone(); 20];
+        let server = Scripted::start((0..50).map(|_| page(records.clone(), None)).collect()).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let tasks: Result<Vec<_>, _> = c.tasks(voiceclone::TaskFilter::all()).try_collect().await;
+        let e = tasks.unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &voiceclone::ErrorKind::InvalidResponse,
+            "{record}: {e}"
+        );
+        assert!(e.to_string().contains("incomplete"), "{record}: {e}");
+        assert!(
+            server.seen().len() <= 3,
+            "{record}: {} requests",
+            server.seen().len()
+        );
+
+        // `reconcile` over the same list says it cannot tell, never "nothing was created".
+        let server = Scripted::start((0..50).map(|_| page(records.clone(), None)).collect()).await;
+        let r = reconcile_result(&server).await;
+        assert!(points_at_mine_or_says_incomplete(&r), "{record}: {r:?}");
+        assert!(
+            server.seen().len() <= 3,
+            "{record}: {} requests",
+            server.seen().len()
+        );
+    }
+}

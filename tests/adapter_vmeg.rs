@@ -234,6 +234,39 @@ async fn transient_failures_then_success() {
     assert_eq!(sleeper.sleeps().len(), 2, "one backoff per retry");
 }
 
+/// A VMEG async create answered with a repeated top-level key (`message` twice) or with a
+/// `message` that is not UTF-8: the envelope does not parse, but the unknown outcome still
+/// names the task `data` holds, beside its idempotency key. Before, only the key was kept.
+#[tokio::test]
+async fn an_async_create_answer_whose_envelope_does_not_parse_keeps_the_task_id() {
+    let repeated = br#"{"code":200,"message":"","data":{"taskId":"t-7"},"message":""}"#.to_vec();
+    let mut latin1 = br#"{"code":200,"message":"d"#.to_vec();
+    latin1.push(0xE9);
+    latin1.extend_from_slice(br#"j","data":{"taskId":"t-7"}}"#);
+    for body in [repeated, latin1] {
+        let what = String::from_utf8_lossy(&body).into_owned();
+        let server = Scripted::start(vec![Step::Bytes(200, body)]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = c.clone_voice(&clone_req()).await.unwrap_err();
+        match e.kind() {
+            ErrorKind::OutcomeUnknown {
+                task_id,
+                idempotency_key,
+                ..
+            } => {
+                assert_eq!(
+                    task_id.as_ref().map(JobId::as_str),
+                    Some("t-7"),
+                    "{what}: {e}"
+                );
+                assert!(idempotency_key.is_some(), "{what}: {e}");
+            }
+            other => panic!("{what}: expected OutcomeUnknown, got {other:?}: {e}"),
+        }
+        assert_eq!(server.seen().len(), 1, "{what}: resent");
+    }
+}
+
 #[tokio::test]
 async fn conflict_after_our_own_retry_is_outcome_unknown_with_the_key() {
     let server = Scripted::start(vec![

@@ -107,6 +107,40 @@ async fn a_key_echoed_by_the_server_is_never_printed_by_the_generated_clients() 
     assert_no_key("alternate Debug", &format!("{err:#?}"));
     assert!(format!("{err:?}").contains("[redacted]"), "{err:?}");
 
+    // The key JSON-escaped in the body (`\u0073k-…`, or every character escaped) is the key
+    // whole once read: gone from the body the error prints, as a raw copy is.
+    let first_escaped = format!("\\u{:04x}{}", KEY.as_bytes()[0], &KEY[1..]);
+    let all_escaped: String = KEY.bytes().map(|b| format!("\\u{b:04x}")).collect();
+    for escaped in [first_escaped, all_escaped] {
+        for body in [
+            format!(r#"{{"msg":"bad key {escaped}","data":[1]}}"#),
+            format!(r#"{{"code":20001,"msg":"bad key {escaped}","data":"x"}}"#),
+            // Not JSON at all past the echo: still never printed.
+            format!(r#"{{"msg":"bad key {escaped}", oops"#),
+        ] {
+            let server = MockServer::start_async().await;
+            let answer = body.clone();
+            server.mock(move |when, then| {
+                when.path_includes("/audios/");
+                then.status(200)
+                    .header("content-type", "application/json")
+                    .body(answer.as_str());
+            });
+            let client = jimmyai_client::connect(&server.base_url(), KEY).unwrap();
+            let err = client.get_audio_task("t1").await.unwrap_err();
+            assert!(
+                matches!(err, jimmyai_client::Error::InvalidResponsePayload(..)),
+                "{err:?}"
+            );
+            for shown in [format!("{err}"), format!("{err:?}"), format!("{err:#?}")] {
+                // `{:?}` doubles a backslash: undone, so an escaped echo is seen as sent.
+                let unescaped = shown.replace("\\\\", "\\");
+                assert!(!unescaped.contains(&escaped), "{body}: {shown}");
+                assert_no_key("escaped", &shown);
+            }
+        }
+    }
+
     // Fits: the key is gone from the decoded message.
     let capture = Capture::start(
         200,
@@ -358,6 +392,52 @@ async fn a_key_echoed_in_a_header_in_any_form_is_never_printed_by_the_generated_
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains(&percent_encoded_key()), "{shown}");
     assert!(shown.contains("[redacted]"), "{shown}");
+}
+
+/// `connect`'s header check finds the key whole in any case, with no `%` in the value too:
+/// before, an echo of the key upper- or lower-cased was kept unless the value also held a `%`
+/// (which alone started the case-insensitive pass), in an error and in a `ResponseValue`.
+#[tokio::test]
+async fn connect_redacts_a_header_echoing_the_key_in_another_case() {
+    for echoed in [KEY.to_ascii_uppercase(), KEY.to_ascii_lowercase()] {
+        for status in [200, 401] {
+            let server = MockServer::start_async().await;
+            let value = format!("Bearer {echoed}");
+            server.mock(move |when, then| {
+                when.path_includes("/audios/");
+                then.status(status)
+                    .header("x-echo", value.as_str())
+                    .header("content-type", "application/json")
+                    .json_body(task_answer("fine"));
+            });
+            let client = jimmyai_client::connect(&server.base_url(), KEY).unwrap();
+            let shown = match client.get_audio_task("fine").await {
+                Ok(answer) => {
+                    assert_eq!(status, 200);
+                    assert_eq!(
+                        answer.headers().get("x-echo").and_then(|v| v.to_str().ok()),
+                        Some("[redacted]"),
+                        "{echoed}"
+                    );
+                    format!("{answer:?}")
+                }
+                Err(err) => {
+                    assert!(
+                        matches!(err, jimmyai_client::Error::UnexpectedResponse(_)),
+                        "{err:?}"
+                    );
+                    let shown = format!("{err} {err:?}");
+                    assert!(shown.contains("[redacted]"), "HTTP {status}: {shown}");
+                    shown
+                }
+            };
+            let lowered = shown.to_ascii_lowercase();
+            assert!(
+                !lowered.contains(&KEY.to_ascii_lowercase()),
+                "HTTP {status}, {echoed}: {shown}"
+            );
+        }
+    }
 }
 
 /// A base URL carrying credentials or a token in its query never shows them: not in the

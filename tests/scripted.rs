@@ -19,6 +19,8 @@ pub enum Step {
     Json(u16, Vec<(&'static str, String)>, Value),
     /// Answer with this status and a raw (possibly non-JSON) body.
     Raw(u16, &'static str),
+    /// Answer with this status and these bytes as the body (possibly not UTF-8).
+    Bytes(u16, Vec<u8>),
     /// Wait this long before answering 200 `{}` (for client timeouts).
     Hang(Duration),
     /// Wait this long, then answer 200 with this JSON body (a slow but good answer).
@@ -157,20 +159,21 @@ async fn answer(
         s.seen.push(seen);
         s.script.pop_front()
     };
-    let (status, headers, body): (u16, Vec<(&'static str, String)>, String) = match step {
-        Some(Step::Json(status, headers, body)) => (status, headers, body.to_string()),
-        Some(Step::Raw(status, body)) => (status, Vec::new(), body.to_string()),
+    let (status, headers, body): (u16, Vec<(&'static str, String)>, Bytes) = match step {
+        Some(Step::Json(status, headers, body)) => (status, headers, body.to_string().into()),
+        Some(Step::Raw(status, body)) => (status, Vec::new(), Bytes::from_static(body.as_bytes())),
+        Some(Step::Bytes(status, body)) => (status, Vec::new(), Bytes::from(body)),
         Some(Step::Slow(d, body)) => {
             tokio::time::sleep(d).await;
-            (200, Vec::new(), body.to_string())
+            (200, Vec::new(), body.to_string().into())
         }
         Some(Step::Hang(d)) => {
             tokio::time::sleep(d).await;
-            (200, Vec::new(), "{}".to_string())
+            (200, Vec::new(), Bytes::from_static(b"{}"))
         }
         // Returning an error makes hyper close the connection without a response.
         Some(Step::Drop) => return Err(std::io::Error::other("scripted drop")),
-        None => (599, Vec::new(), "script exhausted".to_string()),
+        None => (599, Vec::new(), Bytes::from_static(b"script exhausted")),
     };
     let mut resp = Response::builder()
         .status(status)
@@ -178,6 +181,5 @@ async fn answer(
     for (k, v) in headers {
         resp = resp.header(k, v);
     }
-    resp.body(Full::new(Bytes::from(body)))
-        .map_err(std::io::Error::other)
+    resp.body(Full::new(body)).map_err(std::io::Error::other)
 }

@@ -50,6 +50,27 @@ mod tests {
             assert_eq!(ours, parsed, "{base} {path}");
         }
     }
+
+    /// A body whose escapes spell the key is cleaned where a JSON reader would see the key:
+    /// inside a string its literal is rewritten (the rest kept), and where no literal can
+    /// be (an escape outside any string) the body is replaced whole. A body whose escapes
+    /// spell no key, or an escaped backslash before `u0073k…` (text, not an escape), is kept.
+    #[test]
+    fn escaped_echoes_of_the_key_are_removed_from_a_body() {
+        const KEY: &str = "sk-0123456789";
+        let clean = |body: &str| {
+            let out = without_escaped_key(KEY, bytes::Bytes::from(body.to_owned()));
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        let got = clean(r#"{"a":1,"m":"x \u0073k-0123456789 y","n":"\n"}"#);
+        assert_eq!(got, r#"{"a":1,"m":"x [redacted] y","n":"\n"}"#);
+        let got = clean(r#"{"m":"\u0073\u006b\u002d0123456789"}"#);
+        assert_eq!(got, r#"{"m":"[redacted]"}"#);
+        assert_eq!(clean(r#"<p>\u0073k-0123456789</p>"#), ESCAPED_KEY_BODY);
+        for kept in [r#"{"m":"\u0073k-012"}"#, r#"{"m":"\\u0073k-0123456789"}"#] {
+            assert_eq!(clean(kept), kept);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -607,16 +628,101 @@ pub async fn decode<T: DeserializeOwned, E>(
 }
 
 /// The body and decoding error of an answer that did not decode, with every whole occurrence
-/// of `key` replaced (the error's `Display` and `Debug` print both): the body's bytes, and the
-/// error's message (serde names an unexpected value, which may be the key), which then keeps
-/// its text (with its line and column) but not its category.
+/// of `key` replaced (the error's `Display` and `Debug` print both): the body's bytes (also
+/// where JSON escapes spell it, see [`without_escaped_key`]), and the error's message (serde
+/// names an unexpected value, which may be the key), which then keeps its text (with its line
+/// and column) but not its category.
 fn without_key(
     key: &str,
     full: bytes::Bytes,
     e: serde_json::Error,
 ) -> (bytes::Bytes, serde_json::Error) {
-    let key = key.as_bytes();
-    let full = if !key.is_empty() && full.windows(key.len()).any(|w| w == key) {
+    let full = without_escaped_key(key, without_raw_key(key.as_bytes(), full));
+    let message = e.to_string();
+    let e = if !key.is_empty() && message.contains(key) {
+        <serde_json::Error as serde::de::Error>::custom(
+            message.replace(key, crate::config::REDACTED),
+        )
+    } else {
+        e
+    };
+    (full, e)
+}
+
+/// What a body becomes when JSON escapes in it spell the key in a way its string literals,
+/// rewritten, do not remove (an escape outside any string, in text that is no JSON).
+const ESCAPED_KEY_BODY: &str = "[redacted: the body spelled the API key with escapes]";
+
+/// `full` with every copy of the key a JSON reader would see (`\u0073k-…`, `\/`) removed:
+/// each string literal that decodes to text holding the key is written back with the key
+/// replaced. A body in which escapes still spell the key after that (outside a string, where
+/// no literal could be rewritten) is replaced whole with [`ESCAPED_KEY_BODY`]. Left as it is
+/// (no copy) when it holds no `\` or its escapes spell no key.
+fn without_escaped_key(key: &str, full: bytes::Bytes) -> bytes::Bytes {
+    if key.is_empty() || !full.contains(&b'\\') || !unescaped_holds(&full, key.as_bytes()) {
+        return full;
+    }
+    let text = String::from_utf8_lossy(&full);
+    let filter = |s: String| {
+        if s.contains(key) {
+            s.replace(key, crate::config::REDACTED)
+        } else {
+            s
+        }
+    };
+    match crate::wire::rewrite_json_text(&text, &filter, crate::wire::JsonRewrite::default()) {
+        Some(rewritten) if !unescaped_holds(rewritten.as_bytes(), key.as_bytes()) => {
+            bytes::Bytes::from(rewritten)
+        }
+        _ => bytes::Bytes::from_static(ESCAPED_KEY_BODY.as_bytes()),
+    }
+}
+
+/// Whether `body`, with every JSON escape decoded wherever it stands (`\u00XX` as that byte,
+/// `\n`, `\/`...; an escape of a character beyond ASCII, which no key holds, as a byte no key
+/// holds either), holds `key`.
+fn unescaped_holds(body: &[u8], key: &[u8]) -> bool {
+    if key.is_empty() {
+        return false;
+    }
+    let hex = |at: usize| body.get(at).and_then(|c| char::from(*c).to_digit(16));
+    let mut decoded = Vec::with_capacity(body.len());
+    let mut i = 0usize;
+    while let Some(&b) = body.get(i) {
+        let (byte, step) = match (b, body.get(i.saturating_add(1))) {
+            (b'\\', Some(b'u')) => {
+                let digits = [2usize, 3, 4, 5].map(|k| hex(i.saturating_add(k)));
+                match digits {
+                    [Some(h0), Some(h1), Some(h2), Some(h3)] => {
+                        let unit = ((h0 * 16 + h1) * 16 + h2) * 16 + h3;
+                        (
+                            u8::try_from(unit).ok().filter(u8::is_ascii).unwrap_or(0xff),
+                            6,
+                        )
+                    }
+                    _ => (b, 1),
+                }
+            }
+            (b'\\', Some(&c)) => match c {
+                b'"' | b'\\' | b'/' => (c, 2),
+                b'b' => (0x08, 2),
+                b'f' => (0x0c, 2),
+                b'n' => (b'\n', 2),
+                b'r' => (b'\r', 2),
+                b't' => (b'\t', 2),
+                _ => (b, 1),
+            },
+            _ => (b, 1),
+        };
+        decoded.push(byte);
+        i = i.saturating_add(step);
+    }
+    decoded.windows(key.len()).any(|w| w == key)
+}
+
+/// `full` with every copy of `key`'s bytes replaced with `[redacted]`.
+fn without_raw_key(key: &[u8], full: bytes::Bytes) -> bytes::Bytes {
+    if !key.is_empty() && full.windows(key.len()).any(|w| w == key) {
         let mut out = Vec::with_capacity(full.len());
         let mut rest: &[u8] = &full;
         while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
@@ -628,17 +734,7 @@ fn without_key(
         bytes::Bytes::from(out)
     } else {
         full
-    };
-    let message = e.to_string();
-    let e = match std::str::from_utf8(key) {
-        Ok(k) if !k.is_empty() && message.contains(k) => {
-            <serde_json::Error as serde::de::Error>::custom(
-                message.replace(k, crate::config::REDACTED),
-            )
-        }
-        _ => e,
-    };
-    (full, e)
+    }
 }
 
 /// Sends, and bounds the response body: reading more than the configured limit fails with a
@@ -718,7 +814,7 @@ const SCRATCH_KEEP: usize = 16 * 1024;
 /// found too.
 const DECODE_ROUNDS: usize = 3;
 
-/// Whether `text` holds the key for `config`: with `decode`, `text` percent-decoded (up to
+/// Whether `text` holds the key for `config`: `text` (with `decode`, percent-decoded up to
 /// [`DECODE_ROUNDS`] times) holds the key whole, in any case; or the config's header filter
 /// (the key's removal, or the own filter replacing it) would change it (percent-decoded
 /// with `decode`). The filter runs as on a string of the body, on buffers the thread reuses,
@@ -747,8 +843,9 @@ fn text_holds_key(config: &ClientConfig, text: &str, decode: bool) -> bool {
         text
     };
     let key = config.key.as_bytes();
-    let mut found = decode
-        && !key.is_empty()
+    // Whatever `decode` is: with `connect`'s filter (the key as sent), an echo of the key in
+    // another case would otherwise be kept.
+    let mut found = !key.is_empty()
         && checked
             .as_bytes()
             .windows(key.len())
@@ -788,9 +885,9 @@ fn percent_decode_into(text: &str, out: &mut String) {
     }
 }
 
-/// Whether a header value holds the key for `config`: the key whole (its bytes, and once
-/// percent-decoded), or anything the config's text filter would change (the value as text,
-/// and percent-decoded when it holds a `%`).
+/// Whether a header value holds the key for `config`: the key whole (in any case, as sent
+/// and percent-decoded), or anything the config's text filter would change (the value as
+/// text, and percent-decoded when it holds a `%`).
 fn value_holds_key(config: &ClientConfig, value: &[u8]) -> bool {
     let key = config.key.as_bytes();
     if !key.is_empty() && value.windows(key.len()).any(|w| w == key) {
@@ -810,14 +907,7 @@ fn value_holds_key(config: &ClientConfig, value: &[u8]) -> bool {
 /// holds a `%` (a valid name character), or anything the config's header filter would
 /// change.
 fn name_holds_key(config: &ClientConfig, name: &str) -> bool {
-    let key = config.key.as_bytes();
-    let whole = !key.is_empty()
-        && name
-            .as_bytes()
-            .windows(key.len())
-            .any(|w| w.eq_ignore_ascii_case(key));
-    whole
-        || text_holds_key(config, name, false)
+    text_holds_key(config, name, false)
         || (name.contains('%') && text_holds_key(config, name, true))
 }
 

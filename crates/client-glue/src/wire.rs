@@ -436,9 +436,10 @@ impl Serialize for RawJson {
 }
 
 /// A list in an answer: `null`, a missing field or a value that is not an array reads as an
-/// empty list, and an element that is `null` or does not decode as `T` is skipped (logged
-/// at `debug`/`warn` by kind and position, never by value: a value may echo a secret), so
-/// one odd record never fails the whole answer. The kept elements stay in order.
+/// empty list, and an element that is `null`, holds bytes that are not UTF-8 or does not
+/// decode as `T` is skipped (logged at `debug`/`warn` by kind and position, never by value:
+/// a value may echo a secret), so one odd record never fails the whole answer. The kept
+/// elements stay in order.
 ///
 /// [`List::sent`] says how many elements the vendor sent, skipped ones included: a caller
 /// that pages through a list counts those, so that a page whose records were skipped does
@@ -642,6 +643,15 @@ impl<T> ListVisitor<T> {
     }
 }
 
+/// Whether capturing an element failed only because its bytes are not UTF-8: serde_json
+/// checks a captured value's bytes once it has read the value to its end (reading skips
+/// strings unchecked), so the array reads on from the next element. Known by its message:
+/// the visitor serves any deserializer, whose error type names no category (pinned by a
+/// test against the serde_json in use).
+fn not_utf8(e: &impl fmt::Display) -> bool {
+    e.to_string().starts_with("invalid unicode code point")
+}
+
 impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListVisitor<T> {
     type Value = List<T>;
 
@@ -656,7 +666,16 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListVisito
         let mut first_error = None;
         // Each element is captured as its JSON text first, so that one that does not decode
         // as `T` is skipped without failing the rest (a JSON syntax error still fails).
-        while let Some(element) = seq.next_element::<Option<Box<RawValue>>>()? {
+        loop {
+            let element = match seq.next_element::<Option<Box<RawValue>>>() {
+                Ok(Some(element)) => Ok(element),
+                Ok(None) => break,
+                // An element whose bytes are not UTF-8 (a name in GBK or Latin-1) cannot be
+                // captured as text, but was read to its end (see [`not_utf8`]): one element
+                // that does not decode, not a broken answer.
+                Err(e) if not_utf8(&e) => Err(serde_json::error::Category::Syntax),
+                Err(e) => return Err(e),
+            };
             let index = sent;
             sent = sent.saturating_add(1);
             if index >= MAX_LIST_ELEMENTS {
@@ -673,14 +692,18 @@ impl<'de, T: serde::de::DeserializeOwned> serde::de::Visitor<'de> for ListVisito
                 );
                 break;
             }
-            let decoded = element.map(|e| serde_json::from_str::<T>(e.get()));
+            let decoded = element.map(|e| e.map(|e| serde_json::from_str::<T>(e.get())));
             match decoded {
-                Some(Ok(item)) => items.push(item),
-                Some(Err(e)) => {
+                Ok(Some(Ok(item))) => items.push(item),
+                Ok(Some(Err(e))) => {
                     first_error.get_or_insert(e.classify());
                     skipped_at.push(index);
                 }
-                None => skipped_at.push(index),
+                Err(category) => {
+                    first_error.get_or_insert(category);
+                    skipped_at.push(index);
+                }
+                Ok(None) => skipped_at.push(index),
             }
         }
         // One line per list, not per element: a body of a million bad elements must not
@@ -1030,6 +1053,39 @@ mod list_tests {
         let names: Vec<_> = p.names.iter().map(Text::as_str).collect();
         assert_eq!(names, [Some("a"), Some("12"), Some("b")]);
         assert_eq!(p.names.sent(), 4);
+    }
+
+    /// An element whose bytes are not UTF-8 (in a known field, an unknown one, a nested
+    /// one, the last element) is one skipped element, read as bytes and from a reader alike;
+    /// the rest of the answer decodes. A list past it that is not JSON still fails.
+    #[test]
+    fn an_element_that_is_not_utf8_is_skipped_not_a_failed_answer() {
+        let body = |records: &[u8]| {
+            let mut b = br#"{"records":["#.to_vec();
+            b.extend_from_slice(records);
+            b.extend_from_slice(br#"],"total":4}"#);
+            b
+        };
+        let mut records = br#"{"id":"a"},{"id":"b"#.to_vec();
+        records.push(0xff);
+        records.extend_from_slice(br#""},{"id":"c","x":{"y":[""#);
+        records.extend_from_slice(&[0xC0, 0xAF]);
+        records.extend_from_slice(br#""]}},{"id":"d"}"#);
+        let from_slice: Page = serde_json::from_slice(&body(&records)).unwrap();
+        let from_reader: Page = serde_json::from_reader(&body(&records)[..]).unwrap();
+        for p in [from_slice, from_reader] {
+            assert_eq!(ids(&p.records), [Some("a"), Some("d")]);
+            assert_eq!((p.records.sent(), p.records.skipped()), (4, 2));
+            assert_eq!(p.records.skipped_at(), [1, 2]);
+            assert_eq!(p.total.and_then(|t| t.value()), Some(4));
+        }
+        let mut last = br#"{"id":"a"},"#.to_vec();
+        last.extend_from_slice(&[b'"', 0xE9, b'"']);
+        let p: Page = serde_json::from_slice(&body(&last)).unwrap();
+        assert_eq!((ids(&p.records), p.records.sent()), (vec![Some("a")], 2));
+        let mut broken = records.clone();
+        broken.extend_from_slice(b",{");
+        assert!(serde_json::from_slice::<Page>(&body(&broken)).is_err());
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! last (and a page whose unusable records were dropped looks short too). An empty page, or
 //! one bringing no new id, while the page's `total` says more records remain is an error; so
 //! is a page of records all read before (a vendor answering pages it already sent, in any
-//! order: every id read is kept, at most [`MAX_ITEMS`]), and a list
+//! order: every id read is kept, at most [`MAX_ITEMS`]), [`MAX_UNREADABLE_PAGES`] pages in a
+//! row of records none of which can be read, and a list
 //! longer than [`MAX_PAGES`] or [`MAX_ITEMS`]: never a quiet stop (a caller that gets `Ok` has
 //! seen every item). A `total` that the records read so far already exceed is wrong, and ends
 //! nothing either.
@@ -23,6 +24,12 @@ use crate::error::{Error, ErrorKind};
 /// sizes, which is what it is asked for, 200,000 tasks or 100,000 voices), a guard against a
 /// server whose list never ends. Reaching it is an error.
 pub(crate) const MAX_PAGES: i64 = 10_000;
+
+/// The most pages in a row that may bring records of which none can be read: a server
+/// answering every page with the same records it cannot be asked past (it ignores the page
+/// number) shows nothing to compare pages by, and would otherwise be read to [`MAX_PAGES`].
+/// Reaching it is an error.
+pub(crate) const MAX_UNREADABLE_PAGES: u32 = 3;
 
 /// The most records one walk reads (10,000 pages of 50). A page holds what fits in a 4 MiB
 /// body, tens of thousands of tiny records from a hostile server: without this bound a
@@ -123,6 +130,8 @@ struct Walk<F> {
     unread: Option<crate::model::UnreadRecords>,
     /// The last `total` a page gave.
     total: Option<i64>,
+    /// How many pages in a row, up to this one, sent records of which none could be read.
+    unreadable_run: u32,
 }
 
 /// Every item of a paged list, page by page (`fetch(page)` with pages from 1), for a caller
@@ -187,6 +196,7 @@ where
         text_bytes: 0,
         unread,
         total: None,
+        unreadable_run: 0,
     };
     stream::try_unfold(state, move |mut w| async move {
         if w.done {
@@ -261,6 +271,19 @@ where
                     w.page
                 )));
             }
+        }
+        // Pages of only unreadable records have no ids to notice a repeat by: a few in a row
+        // end the walk, as a repeat would.
+        w.unreadable_run = if ids.is_empty() {
+            w.unreadable_run.saturating_add(1)
+        } else {
+            0
+        };
+        if w.unreadable_run >= MAX_UNREADABLE_PAGES {
+            return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
+                "the {what} sent {} pages in a row (to page {}) whose records could none be read; stopped: the listing is incomplete",
+                w.unreadable_run, w.page
+            )));
         }
         if let Some(unread) = &w.unread {
             unread.add(page.skipped());

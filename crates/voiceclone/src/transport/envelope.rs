@@ -67,6 +67,74 @@ fn named_task_id(provider: Provider, data: Option<&RawValue>) -> Option<String> 
     usable_id(id.as_deref()).map(str::to_owned)
 }
 
+/// The field that names a task in each vendor's `data` (VMEG's `id` may be a voice's or a
+/// material's).
+fn task_id_field(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Vmeg => "taskId",
+        _ => "id",
+    }
+}
+
+/// The task id a body whose envelope does not parse names in `data`, read tolerantly: bytes
+/// that are not UTF-8 read as U+FFFD, and a key given twice (top-level `data`, or the id in
+/// it) is read each time. Ids that disagree name nothing (either may be the task made);
+/// the same id twice counts once. For a create answered so, that id is the only handle to a
+/// task that may be billed (JimmyAI has no task list).
+fn tolerant_named_task_id(provider: Provider, body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let datas = serde::Deserializer::deserialize_map(&mut de, ValuesOf("data")).ok()?;
+    let mut named: Option<String> = None;
+    for data in &datas {
+        let mut de = serde_json::Deserializer::from_str(data.get());
+        // Anything but an object (`null`, a list) names nothing.
+        let Ok(ids) =
+            serde::Deserializer::deserialize_map(&mut de, ValuesOf(task_id_field(provider)))
+        else {
+            continue;
+        };
+        for raw in &ids {
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            let id = lenient_string(&mut de).ok().flatten();
+            let Some(id) = usable_id(id.as_deref()) else {
+                // An id that cannot be used beside one that can: which was meant is unknown.
+                return None;
+            };
+            match &named {
+                Some(earlier) if earlier != id => return None,
+                Some(_) => {}
+                None => named = Some(id.to_owned()),
+            }
+        }
+    }
+    named
+}
+
+/// Reads a JSON object, keeping the value of every entry named `.0` as its text, however
+/// many there are (serde's derived readers refuse a key given twice).
+struct ValuesOf(&'static str);
+
+impl<'de> serde::de::Visitor<'de> for ValuesOf {
+    type Value = Vec<Box<RawValue>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.0 {
+                values.push(map.next_value::<Box<RawValue>>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(values)
+    }
+}
+
 /// How one vendor's envelopes read: its success code and business-code table.
 #[derive(Debug)]
 pub(crate) struct Dialect {
@@ -119,11 +187,14 @@ pub(crate) fn decode_envelope(
             .with_phase(Phase::Answered)
     };
     let envelope: Option<Envelope> = serde_json::from_slice(&resp.body).ok();
-    // A body without a readable `code` that still names a task: the task may be made.
-    let named = envelope
-        .as_ref()
-        .filter(|e| e.code.is_none())
-        .and_then(|e| named_task_id(provider, e.data.as_deref()));
+    // A body without a readable `code` that still names a task: the task may be made. One
+    // that does not parse at all (a key given twice, bytes that are not UTF-8) is read again,
+    // tolerantly, for that id alone.
+    let named = match &envelope {
+        Some(e) if e.code.is_none() => named_task_id(provider, e.data.as_deref()),
+        Some(_) => None,
+        None => tolerant_named_task_id(provider, &resp.body),
+    };
     let Some((code, envelope)) = envelope.and_then(|e| e.code.map(|c| (c, e))) else {
         // No envelope: a proxy, a gateway or a framework answered instead of the API.
         let kind = ErrorKind::from_http_status(resp.status).unwrap_or(ErrorKind::InvalidResponse);
@@ -362,6 +433,57 @@ mod tests {
         assert_eq!(kind(Provider::Vmeg, 429, "524"), ErrorKind::RateLimited);
         // JimmyAI's codes are not HTTP statuses: an unknown 524 in a 200 is `Vendor`.
         assert_eq!(kind(Provider::JimmyAi, 200, "524"), ErrorKind::Vendor);
+    }
+
+    /// A body whose envelope does not parse still names the task in `data`: read lossily,
+    /// a repeated key read each time; ids that disagree (or one unusable beside another)
+    /// name nothing; each vendor's own field only.
+    #[test]
+    fn the_task_an_unparsable_envelope_names_is_read_tolerantly() {
+        let named = |provider: Provider, body: &[u8]| {
+            decode_envelope(
+                provider,
+                &RawResponse::new(200, None, bytes::Bytes::from(body.to_vec())),
+            )
+            .unwrap_err()
+            .named_task_id()
+            .map(str::to_owned)
+        };
+        let j = Provider::JimmyAi;
+        assert_eq!(
+            named(j, br#"{"code":1,"data":{"id":"a"},"code":1}"#).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            named(j, b"{\"msg\":\"\xff\",\"data\":{\"id\":7}}").as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            named(
+                j,
+                br#"{"data":{"id":"a"},"data":{"id":"a","id":"a"},"data":null}"#
+            )
+            .as_deref(),
+            Some("a")
+        );
+        for none in [
+            &br#"{"data":{"id":"a"},"data":{"id":"b"}}"#[..],
+            br#"{"data":{"id":"a","id":""},"msg":1,"msg":2}"#,
+            br#"{"data":{"taskId":"a"},"data":[1]}"#,
+            br#"{"data":{"id":"a"},"data":{"id":"a"}"#,
+            b"<html>\xff</html>",
+        ] {
+            assert_eq!(named(j, none), None, "{}", String::from_utf8_lossy(none));
+        }
+        let v = Provider::Vmeg;
+        assert_eq!(
+            named(
+                v,
+                br#"{"message":"","data":{"id":"voice","taskId":"t"},"message":""}"#
+            )
+            .as_deref(),
+            Some("t")
+        );
     }
 
     #[test]
