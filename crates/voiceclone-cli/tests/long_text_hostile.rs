@@ -2191,9 +2191,10 @@ fn a_done_part_is_not_resubmitted_after_the_run_stopped_starting_parts() {
     fake.answer_detail_of("t2", 200, &failed_detail("t2"), Duration::ZERO);
     fake_run(&fake, &args).expect(3);
     assert_eq!(fake.creates(), 2);
-    // Part 1's file is gone too, and refetching it runs past the budget before part 2's
-    // answer comes.
-    std::fs::remove_file(dir.join("001.wav")).unwrap();
+    // Part 1's file is damaged (its size kept: pass 2a #4), and refetching it runs past the
+    // budget before part 2's answer comes.
+    let len = std::fs::metadata(dir.join("001.wav")).unwrap().len();
+    std::fs::write(dir.join("001.wav"), vec![b'z'; len as usize]).unwrap();
     fake.answer_detail_of("t2", 200, &failed_detail("t2"), Duration::from_secs(2));
     let mut asked = speak_args(&c.file, &c.out);
     asked.extend([
@@ -2300,6 +2301,20 @@ fn a_parts_resends_are_recorded_and_candidates_judged_against_each_attempt() {
             "{what}"
         );
     }
+    // Review 25 pass 2a #1: the part's own task made by a retry minutes after the attempt's
+    // recorded start (or dated by a skewed vendor clock) still fits, so another task near the
+    // attempt is a rival, never taken in its place; alone, it is taken.
+    std::fs::write(dir.join(MANIFEST), &good).unwrap();
+    fake.list_tasks_with(vec![
+        listed("t-mine", Some(&at(t0 + 170_000))),
+        listed("t-other", Some(&at(t0 + 20_000))),
+    ]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(manifest(dir)["parts"][0].get("job_id").is_none());
+    fake.list_tasks_with(vec![listed("t-mine", Some(&at(t0 + 170_000)))]);
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(manifest(dir)["parts"][0]["job_id"], "vmeg:speech:t-mine");
     // Not every resend recorded (an older format's part): the whole span, both fit.
     let mut older = edited.clone();
     older["parts"][0]
@@ -2366,4 +2381,24 @@ fn resubmitting_a_part_held_back_by_its_scope_resends_it_under_its_own_key() {
         key.as_str(),
         "{m}"
     );
+
+    // Review 25 pass 2a #2: a resend under this run's scope that VMEG refuses (it made
+    // nothing there) puts the part back under the scope it was sent with, so no later rerun
+    // resends its key unasked.
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&old).unwrap()).unwrap();
+    fake.answer_creates_with(
+        200,
+        serde_json::json!({"code": 402, "message": "Insufficient balance", "data": null}),
+    );
+    let sent = fake.creates();
+    let r = fake_run(&fake, &asked);
+    assert_ne!(r.code, 0, "{r:?}");
+    assert_eq!(fake.creates(), sent + 1);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
+    assert!(m["parts"][0].get("key_scope").is_none(), "{m}");
+    assert!(m["parts"][0].get("past_submits").is_none(), "{m}");
+    fake.answer_creates_with(409, key_used());
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(fake.creates(), sent + 1, "resent unasked");
 }

@@ -352,6 +352,18 @@ impl Manifest {
                 past.submitted_at_ms.unwrap_or_default()
             ));
         }
+        // A resend time that is no time would silently drop that attempt's window.
+        if let Some((k, ms)) = self.parts.iter().find_map(|p| {
+            p.resent_at_ms
+                .iter()
+                .find(|ms| ms_time(**ms).is_none())
+                .map(|ms| (p.index, *ms))
+        }) {
+            return Some(format!(
+                "its part {} has a resent_at_ms {ms}, which is no time this tool can read (was it edited by hand?)",
+                k.saturating_add(1)
+            ));
+        }
         if let Some(why) = self.job_ids_mismatch() {
             return Some(why);
         }
@@ -650,10 +662,12 @@ pub fn file_sha256(path: &Path) -> std::io::Result<(u64, String)> {
 /// hung the run in its open or its read, deaf to SIGINT and SIGTERM. Anything else is not
 /// intact, and the part is downloaded again (replacing it) from its known task.
 pub fn files_intact(dir: &Path, part: &PartRecord) -> bool {
-    !part.files.is_empty()
-        && part.files.iter().all(|f| {
-            matches!(recorded_file_sha256(&dir.join(&f.name), f.bytes), Some((bytes, sha)) if bytes == f.bytes && sha == f.sha256)
-        })
+    !part.files.is_empty() && part.files.iter().all(|f| file_intact(dir, f))
+}
+
+/// Whether `f` is in `dir` as recorded: a regular file of its size and SHA-256.
+pub fn file_intact(dir: &Path, f: &FileRecord) -> bool {
+    matches!(recorded_file_sha256(&dir.join(&f.name), f.bytes), Some((bytes, sha)) if bytes == f.bytes && sha == f.sha256)
 }
 
 /// SHA-256 and size of the regular file at `path` (not a symlink, a FIFO, a device), reading

@@ -77,6 +77,31 @@ use manifest::{
     file_sha256, files_intact, ms_time, unix_ms,
 };
 
+/// Whether a resend's error is a refusal of it (it made nothing under this run's scope): not
+/// `may_resubmit()`, which a resend's refusal never is (it says nothing of the first submit),
+/// but a refusal's kind, answered or never sent.
+fn made_nothing(e: &voiceclone::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::InvalidInput { .. }
+            | ErrorKind::Unauthorized
+            | ErrorKind::PaymentRequired
+            | ErrorKind::InvalidRequest
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::RateLimited
+    ) && e.phase() != voiceclone::Phase::Sent
+}
+
+/// How long after its recorded start an attempt of a part's submit may still make its task:
+/// the client's retries of the create (4 attempts of up to 30 s each, `Retry-After` up to 30 s
+/// between them: 3.5 min) and a wait for a request slot, with room to spare. A task dated
+/// farther from every attempt is no rival of one dated near an attempt.
+const ATTEMPT_REACH: Duration = Duration::from_secs(15 * 60);
+
+/// How far the vendor's clock may be from this one when it dates a task (the library allows
+/// the same 5 min when it searches).
+const VENDOR_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
 /// The default `--max-total-bytes`: 1 GiB a run. The largest legitimate output of a long
 /// text is its speech as uncompressed WAV, and 1 GiB is about 3 hours of 48 kHz 16-bit mono
 /// (96,000 bytes a second) or 6 hours of 24 kHz, a text of about 160,000 to 320,000
@@ -666,11 +691,13 @@ impl Run<'_> {
         }
     }
 
-    /// The spans a task made by part `i`'s latest key is created in: its first submit and each
-    /// recorded resend, each give or take the reconcile window, and the running resend from
-    /// `started` to `now` (its own retries). `None` when not every resend of the key is
-    /// recorded (a manifest of an older format, more than [`MAX_RESENDS_RECORDED`]): such a
-    /// task may be dated at any time since the first submit, so the whole span counts.
+    /// The spans a task made by part `i`'s latest key is dated in: from each recorded attempt
+    /// (its first submit, each resend) less the reconcile window and the vendor's clock skew,
+    /// to [`ATTEMPT_REACH`] after it plus both (the attempt's own retries and a wait for a
+    /// slot, unrecorded); the running resend from `started` to `now`, give or take both.
+    /// `None` when not every resend of the key is recorded (a manifest of an older format,
+    /// more than [`MAX_RESENDS_RECORDED`]): such a task may be dated at any time since the
+    /// first submit, so the whole span counts.
     fn attempt_windows(
         &self,
         i: usize,
@@ -681,12 +708,15 @@ impl Run<'_> {
         if !rec.resends_recorded {
             return None;
         }
-        let w = voiceclone::DEFAULT_RECONCILE_WINDOW;
+        let w = voiceclone::DEFAULT_RECONCILE_WINDOW.checked_add(VENDOR_CLOCK_SKEW)?;
         let around =
             |from: SystemTime, to: SystemTime| Some((from.checked_sub(w)?, to.checked_add(w)?));
-        let mut spans = vec![around(rec.submitted_at()?, rec.submitted_at()?)?];
-        for at in rec.resent_at_ms.iter().filter_map(|ms| ms_time(*ms)) {
-            spans.push(around(at, at)?);
+        let first = rec.submitted_at()?;
+        let mut spans = vec![around(first, first.checked_add(ATTEMPT_REACH)?)?];
+        for ms in &rec.resent_at_ms {
+            // An unreadable one is refused when the manifest is read; never dropped here.
+            let at = ms_time(*ms)?;
+            spans.push(around(at, at.checked_add(ATTEMPT_REACH)?)?);
         }
         spans.push(around(started.min(now), now.max(started))?);
         Some(spans)
@@ -741,7 +771,12 @@ impl Run<'_> {
             );
         }
         if self.scope_change(rec).is_some() {
-            return "Rerun with the API key and base URL it was sent under to resend it under its key (nothing new is created if it landed), or look for its task with `reconcile --key` and `--submitted-at` under that API key. ".to_owned();
+            return format!(
+                "Rerun with the API key and base URL it was sent under to resend it under its key (nothing new is created if it landed), or look for its task with `reconcile --key` and `--submitted-at`{} under that API key. ",
+                rec.last_resent_at()
+                    .map(|t| format!(" (and `--last-attempt-at {}`, its last resend)", rfc3339(t)))
+                    .unwrap_or_default()
+            );
         }
         String::new()
     }
@@ -1134,7 +1169,7 @@ impl Run<'_> {
     async fn unknown(&self, i: usize, rec: &PartRecord) -> Ready {
         let at = rec.submitted_at();
         match (&rec.idempotency_key, at) {
-            (Some(key), Some(at)) if self.resendable(rec) => self.resend(i, key, at).await,
+            (Some(key), Some(at)) if self.resendable(rec) => self.resend(i, key, at, None).await,
             // Asked to send it again, a VMEG part held back only by its key's scope is resent
             // under its own key, not a new one: under another API key its key is as new as a
             // new one would be (the same paid work), and if the scope is in fact this run's
@@ -1156,16 +1191,7 @@ impl Run<'_> {
                     key_scope: rec.key_scope.clone(),
                     resent_at_ms: rec.resent_at_ms.clone(),
                 };
-                if let Err(f) = self.update(i, |p| {
-                    p.past_submits.push(past);
-                    p.key_scope = Some(self.scope.clone());
-                }) {
-                    if let Some(p) = self.manifest.borrow_mut().parts.get_mut(i) {
-                        *p = rec.clone();
-                    }
-                    return Ready::Failed(f);
-                }
-                self.resend(i, key, at).await
+                self.resend(i, key, at, Some(past)).await
             }
             _ if self.resubmit_unknown => {
                 self.printer.progress(&format!(
@@ -1185,8 +1211,18 @@ impl Run<'_> {
         }
     }
 
-    /// VMEG: resends part `i` with the key it was sent with.
-    async fn resend(&self, i: usize, key: &str, at: SystemTime) -> Ready {
+    /// VMEG: resends part `i` with the key it was sent with; under this run's scope, keeping
+    /// the submit under the recorded one in `past_submits`, when `rescope` is given (asked by
+    /// `--resubmit-unknown`). The rescope is recorded with the resend, in one write, and undone
+    /// when the resend was refused (it made nothing): a later rerun must not resend the key
+    /// unasked under a scope it was never accepted in.
+    async fn resend(
+        &self,
+        i: usize,
+        key: &str,
+        at: SystemTime,
+        rescope: Option<PastSubmit>,
+    ) -> Ready {
         let Some(req) = self.plan.request(i) else {
             return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
         };
@@ -1195,10 +1231,19 @@ impl Run<'_> {
         // answer lost, is dated around this time, which the next rerun's search then covers.
         let started = SystemTime::now();
         let before = self.record(i);
+        let rescoped = rescope.is_some();
         if let Err(f) = self.update(i, |p| {
+            if let Some(past) = rescope {
+                p.past_submits.push(past);
+                p.key_scope = Some(self.scope.clone());
+            }
             if p.resent_at_ms.len() < MAX_RESENDS_RECORDED {
                 p.resent_at_ms.push(unix_ms(started));
             } else {
+                // The latest is kept for people; not every resend is recorded now.
+                if let Some(last) = p.resent_at_ms.last_mut() {
+                    *last = unix_ms(started);
+                }
                 p.resends_recorded = false;
             }
         }) {
@@ -1244,6 +1289,15 @@ impl Run<'_> {
             // a task: the part stays `submitting`, for the next rerun to resend with the
             // same key, never `planned` (a new key, maybe a second paid task).
             Err(e) => {
+                // Refused under this run's scope (401, 402, 400): it made nothing there, so the
+                // part goes back to the scope it was sent under.
+                if rescoped
+                    && made_nothing(&e)
+                    && let Some(b) = before.clone()
+                    && let Err(f) = self.update(i, |p| *p = b)
+                {
+                    return Ready::Failed(f);
+                }
                 // A submit time ahead of the clock (moved back since) is refused by the
                 // resend: the rerun succeeds once the clock has passed it, never by a new key.
                 let clock = match at.duration_since(SystemTime::now()) {
@@ -1324,6 +1378,14 @@ impl Run<'_> {
                     )),
                     // A task with no creation time, or one without a UTC offset, fits any
                     // window: being the only one says nothing (another job's, from any day).
+                    // Dated with its offset, but far from every attempt of this part.
+                    [one] if one.created_at.is_some() && !one.created_at_offset_unknown => {
+                        Ready::Unknown(format!(
+                            "{}: VMEG says its submit was accepted, and one unclaimed task is listed, {}, but it was created far from every time this part was sent (its submit and each resend recorded, give or take their retries and the vendor's clock), so nothing ties it to this submit (it may be another job's): it was not taken. Check it; --resubmit-unknown does not apply while the key is fresh",
+                            self.name(i),
+                            candidate(one),
+                        ))
+                    }
                     [one] => Ready::Unknown(format!(
                         "{}: VMEG says its submit was accepted, and one unclaimed task fits, {}, but its creation time is not known (with a UTC offset) to be between {} and {}, so nothing ties it to this submit (it may be another job's): it was not taken. Check it; --resubmit-unknown does not apply while the key is fresh",
                         self.name(i),
@@ -1690,12 +1752,10 @@ impl Run<'_> {
             "manifest",
             self.dir.join(manifest::FILE_NAME).display().to_string(),
         );
-        // What is on disk now: a recorded file removed since (or never fetched again, the
-        // run having stopped) is not given to a script as there.
-        let present = |f: &manifest::FileRecord| {
-            std::fs::symlink_metadata(self.dir.join(&f.name))
-                .is_ok_and(|md| md.file_type().is_file() && md.len() == f.bytes)
-        };
+        // What is on disk now, as recorded (size and SHA-256): a recorded file removed or
+        // changed since (or never fetched again, the run having stopped) is not given to a
+        // script as there.
+        let present = |f: &manifest::FileRecord| manifest::file_intact(&self.dir, f);
         let files: Vec<String> = m
             .parts
             .iter()
