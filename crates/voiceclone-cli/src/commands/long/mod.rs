@@ -94,13 +94,11 @@ fn made_nothing(e: &voiceclone::Error) -> bool {
 
 /// How long after its recorded start an attempt of a part's submit may still make its task:
 /// the client's retries of the create (4 attempts of up to 30 s each, `Retry-After` up to 30 s
-/// between them: 3.5 min) and a wait for a request slot, with room to spare. A task dated
-/// farther from every attempt is no rival of one dated near an attempt.
+/// between them: 3.5 min), a wait for a request slot, and a vendor clock running ahead, with
+/// room to spare. A task dated farther from every attempt is no rival of one dated near an
+/// attempt. Before an attempt only the reconcile window counts, as it does for the first
+/// submit's own search: another job's task made minutes before it is no rival.
 const ATTEMPT_REACH: Duration = Duration::from_secs(15 * 60);
-
-/// How far the vendor's clock may be from this one when it dates a task (the library allows
-/// the same 5 min when it searches).
-const VENDOR_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// The default `--max-total-bytes`: 1 GiB a run. The largest legitimate output of a long
 /// text is its speech as uncompressed WAV, and 1 GiB is about 3 hours of 48 kHz 16-bit mono
@@ -692,9 +690,9 @@ impl Run<'_> {
     }
 
     /// The spans a task made by part `i`'s latest key is dated in: from each recorded attempt
-    /// (its first submit, each resend) less the reconcile window and the vendor's clock skew,
-    /// to [`ATTEMPT_REACH`] after it plus both (the attempt's own retries and a wait for a
-    /// slot, unrecorded); the running resend from `started` to `now`, give or take both.
+    /// (its first submit, each resend) less the reconcile window, to [`ATTEMPT_REACH`] and the
+    /// window after it (the attempt's own retries and a wait for a slot, unrecorded); the
+    /// running resend from `started` to `now`, give or take the window.
     /// `None` when not every resend of the key is recorded (a manifest of an older format,
     /// more than [`MAX_RESENDS_RECORDED`]): such a task may be dated at any time since the
     /// first submit, so the whole span counts.
@@ -708,7 +706,7 @@ impl Run<'_> {
         if !rec.resends_recorded {
             return None;
         }
-        let w = voiceclone::DEFAULT_RECONCILE_WINDOW.checked_add(VENDOR_CLOCK_SKEW)?;
+        let w = voiceclone::DEFAULT_RECONCILE_WINDOW;
         let around =
             |from: SystemTime, to: SystemTime| Some((from.checked_sub(w)?, to.checked_add(w)?));
         let first = rec.submitted_at()?;
