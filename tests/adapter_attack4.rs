@@ -221,7 +221,9 @@ macro_rules! readme_to_look_up {
 
 readme_to_look_up! {
     struct ToLookUp {
+        kind: Option<String>,
         idempotency_key: Option<String>,
+        voice_name: Option<String>,
         task_id: Option<String>,
         submitted_at: String,
         last_attempt_at: Option<String>,
@@ -230,28 +232,39 @@ readme_to_look_up! {
 
     fn to_look_up(err: &Error) -> Option<ToLookUp> {
         let rfc3339 = |t: SystemTime| humantime::format_rfc3339_nanos(t).to_string();
-        match err.kind() {
-            ErrorKind::OutcomeUnknown { idempotency_key, task_id, submitted_at, request } => {
-                Some(ToLookUp {
-                    idempotency_key: idempotency_key.clone(),
-                    task_id: task_id.as_ref().map(|id| id.to_string()),
-                    submitted_at: rfc3339(*submitted_at),
-                    last_attempt_at: err.last_attempt_at().map(rfc3339),
-                    request: request.to_string(),
-                })
-            }
-            _ => None,
-        }
+        let ErrorKind::OutcomeUnknown { request, .. } = err.kind() else {
+            return None;
+        };
+        let q = ReconcileQuery::from_error(err).ok()?;
+        Some(ToLookUp {
+            kind: q.kind.map(|k| k.as_str().to_owned()),
+            idempotency_key: q.idempotency_key,
+            voice_name: q.voice_name,
+            task_id: q.task_id.map(|id| id.to_string()),
+            submitted_at: rfc3339(q.submitted_at),
+            last_attempt_at: q.last_attempt_at.map(rfc3339),
+            request: request.to_string(),
+        })
     }
 
     fn query(kept: &ToLookUp) -> Option<ReconcileQuery> {
         let at = |t: &str| humantime::parse_rfc3339(t).ok();
-        let mut q = ReconcileQuery::new(at(&kept.submitted_at)?).kind(JobKind::Clone);
+        let mut q = ReconcileQuery::new(at(&kept.submitted_at)?);
+        if let Some(kind) = &kept.kind {
+            q = q.kind(match kind.as_str() {
+                "clone" => JobKind::Clone,
+                "speech" => JobKind::Speech,
+                _ => return None,
+            });
+        }
         if let Some(t) = &kept.last_attempt_at {
             q = q.last_attempt_at(at(t)?);
         }
         if let Some(key) = &kept.idempotency_key {
             q = q.idempotency_key(key);
+        }
+        if let Some(name) = &kept.voice_name {
+            q = q.voice_name(name);
         }
         if let Some(id) = &kept.task_id {
             q = q.task_id(id.as_str());
@@ -260,29 +273,57 @@ readme_to_look_up! {
     }
 }
 
-/// What README says to keep of an unknown outcome rebuilds the query `from_error` gives, the
-/// last attempt's time included. Before, the README kept the submit time alone (and as
-/// `{:?}`), so a query rebuilt after a restart ended 120 s after the submit and a task made
-/// by a late retry read as `Reconciled::None`.
+/// What README says to keep of an unknown outcome rebuilds the query `from_error` gives,
+/// whole: the last attempt's time, the kind and a clone's voice name included, for a clone and
+/// a speech write. Before, the README kept the submit time alone (and as `{:?}`), so a query
+/// rebuilt after a restart ended 120 s after the submit and a task made by a late retry read
+/// as `Reconciled::None`; and then it kept no voice name (a VMEG clone found by its name
+/// became `Candidates`) and searched clone tasks only (a speech task became `None`).
 #[tokio::test]
 async fn a_query_rebuilt_from_what_the_readme_keeps_spans_what_from_error_spans() {
-    let server = Scripted::start(vec![
-        Step::Drop,
-        Step::Hang(std::time::Duration::from_millis(1500)),
-    ])
-    .await;
-    let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let e = c.clone_voice(&clone_req()).await.unwrap_err();
-    let kept = to_look_up(&e).expect("an unknown outcome");
-    assert!(kept.request.contains("POST"), "{}", kept.request);
-    let rebuilt = query(&kept).expect("the kept times parse back");
-    let from_error = ReconcileQuery::from_error(&e).unwrap();
-    assert_eq!(rebuilt.bounds(), from_error.bounds());
-    assert!(
-        rebuilt.bounds().1 > rebuilt.submitted_at + rebuilt.window,
-        "the late retry is in the span"
-    );
-    assert_eq!(rebuilt.idempotency_key, from_error.idempotency_key);
+    let late_retry = || {
+        vec![
+            Step::Drop,
+            Step::Hang(std::time::Duration::from_millis(1500)),
+        ]
+    };
+    // An answer naming its task that does not parse as an envelope (a repeated key).
+    let named = vec![Step::Bytes(
+        200,
+        br#"{"code":200,"message":"","data":{"taskId":"t-7"},"message":""}"#.to_vec(),
+    )];
+    for (speech, steps, retried) in [
+        (false, late_retry(), true),
+        (true, late_retry(), true),
+        (false, named, false),
+    ] {
+        let server = Scripted::start(steps).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let e = create(&c, speech).await;
+        let kept = to_look_up(&e).expect("an unknown outcome");
+        assert!(kept.request.contains("POST"), "{}", kept.request);
+        let rebuilt = query(&kept).expect("the kept times parse back");
+        let from_error = ReconcileQuery::from_error(&e).unwrap();
+        assert_eq!(rebuilt, from_error, "speech: {speech}");
+        if retried {
+            assert!(
+                rebuilt.bounds().1 > rebuilt.submitted_at + rebuilt.window,
+                "the late retry is in the span"
+            );
+        } else {
+            let id = rebuilt.task_id.as_ref().expect("the answer named its task");
+            assert_eq!(id.as_str(), "t-7");
+            assert_eq!(id.kind(), Some(JobKind::Clone), "{id}");
+        }
+        assert!(rebuilt.idempotency_key.is_some(), "{rebuilt:?}");
+        if speech {
+            assert_eq!(rebuilt.kind, Some(JobKind::Speech), "{rebuilt:?}");
+            assert_eq!(rebuilt.voice_name, None, "{rebuilt:?}");
+        } else {
+            assert_eq!(rebuilt.kind, Some(JobKind::Clone), "{rebuilt:?}");
+            assert_eq!(rebuilt.voice_name.as_deref(), Some("narrator"));
+        }
+    }
 
     // The README block is this code (doc comments and spacing aside).
     let readme = include_str!("../README.md");

@@ -53,6 +53,7 @@ fn tasks_list_filters_and_delete() {
         "vendor_type",
         "status",
         "vendor_status",
+        "assumed_status",
         "created_at",
         "created_at_offset_unknown",
         "updated_at",
@@ -159,6 +160,103 @@ fn a_task_list_with_unreadable_records_says_it_is_incomplete() {
         .expect(0)
         .json();
     assert_eq!(j["unreadable_records"], 0, "{j}");
+}
+
+/// Review 25 pass 2c #1: a task whose status word VMEG does not document (`timeout`) is
+/// failed only by assumption, and `tasks` says so as the library's serde form does:
+/// `assumed_status` (the word, or null for a documented one) in `--json`, in `reconcile
+/// --json`'s candidates too, and "assumed" on the text line. Before: a plain `failed`, which
+/// a script resubmitting failed tasks would bill twice for a task that may still be alive.
+#[test]
+fn a_failure_assumed_from_an_undocumented_word_is_marked_in_the_task_list_and_reconcile() {
+    let fake = support::FakeVmeg::start(1, 10, false);
+    let now = jiff::Timestamp::now().to_string();
+    fake.list_tasks_with(vec![
+        serde_json::json!({"taskId": "t-odd", "taskType": "cloneVoice", "status": "timeout", "createdAt": now}),
+        serde_json::json!({"taskId": "t-failed", "taskType": "cloneVoice", "status": "failed", "createdAt": now}),
+    ]);
+    let j = run_binary(
+        Some(&fake.url),
+        KEY,
+        &[],
+        &[],
+        &vmeg(&["tasks", "--status", "failed"]),
+    )
+    .expect(0)
+    .json();
+    assert_eq!(j["count"], 2, "{j}");
+    let by_id = |tasks: &serde_json::Value, id: &str| {
+        tasks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["vendor_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not in {tasks}"))
+    };
+    let odd = by_id(&j["tasks"], "t-odd");
+    assert_eq!(odd["status"], "failed", "{j}");
+    assert_eq!(odd["assumed_status"], "timeout", "{j}");
+    let failed = by_id(&j["tasks"], "t-failed");
+    assert_eq!(failed["status"], "failed", "{j}");
+    assert!(failed["assumed_status"].is_null(), "{j}");
+    assert!(
+        failed.as_object().unwrap().contains_key("assumed_status"),
+        "null, not absent: {j}"
+    );
+
+    let r = run_binary(
+        Some(&fake.url),
+        KEY,
+        &[],
+        &[],
+        &["--provider", "vmeg", "tasks"],
+    )
+    .expect(0);
+    let line = |id: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id} not in {}", r.stdout))
+            .to_owned()
+    };
+    let odd_line = line("t-odd");
+    assert!(
+        odd_line.contains("assumed") && odd_line.contains("timeout"),
+        "{odd_line}"
+    );
+    assert!(!line("t-failed").contains("assumed"), "{}", r.stdout);
+
+    // A submit at the same time: both tasks are candidates (nothing ties one).
+    let j = run_binary(
+        Some(&fake.url),
+        KEY,
+        &[],
+        &[],
+        &vmeg(&[
+            "reconcile",
+            "--submitted-at",
+            &now,
+            "--kind",
+            "clone",
+            "--key",
+            "k",
+        ]),
+    )
+    .expect(1)
+    .json();
+    assert_eq!(j["result"], "candidates", "{j}");
+    assert_eq!(
+        by_id(&j["candidates"], "t-odd")["assumed_status"],
+        "timeout",
+        "{j}"
+    );
+    let failed = by_id(&j["candidates"], "t-failed");
+    assert!(
+        failed.as_object().unwrap().contains_key("assumed_status")
+            && failed["assumed_status"].is_null(),
+        "{j}"
+    );
 }
 
 /// A list answer holding neither a `records` array nor a `total` (`data: null`, `{}`,

@@ -55,7 +55,7 @@ pub async fn run(client: &Client, args: &TasksArgs) -> Outcome {
                     "{}  {}  {}  {}",
                     t.id,
                     t.kind_str(),
-                    t.status,
+                    status_text(t),
                     t.created_at.map(rfc3339).unwrap_or_default()
                 ));
             }
@@ -124,8 +124,20 @@ fn status_arg(s: &str) -> TaskStatus {
     }
 }
 
+/// A task's status on its text line: a status read from a word the vendor does not document
+/// says so, since a failure that is only assumed may belong to a task still alive, and a
+/// script resubmitting failed tasks would bill it twice.
+fn status_text(t: &TaskSummary) -> String {
+    match t.assumed_status() {
+        Some(word) => format!("{} (assumed from {word:?})", t.status),
+        None => t.status.to_string(),
+    }
+}
+
 /// One task in `--json`: the fields issue 14 names, `job_id` in the stored form (typed when
-/// the vendor's `taskType` says clone or speech) and the vendor's own id beside it.
+/// the vendor's `taskType` says clone or speech) and the vendor's own id beside it, and
+/// `assumed_status` (the vendor's word, or null) as the library's serde form has it, for the
+/// same reason as [`status_text`].
 pub fn task_json(t: &TaskSummary) -> Value {
     json!({
         "job_id": t.id.to_string(),
@@ -134,6 +146,7 @@ pub fn task_json(t: &TaskSummary) -> Value {
         "vendor_type": t.vendor_type,
         "status": t.status.as_str(),
         "vendor_status": t.vendor_status,
+        "assumed_status": t.assumed_status(),
         "created_at": t.created_at.map_or(Value::Null, time_json),
         "created_at_offset_unknown": t.created_at_offset_unknown,
         "updated_at": t.updated_at.map_or(Value::Null, time_json),
