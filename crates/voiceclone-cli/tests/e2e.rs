@@ -571,6 +571,74 @@ fn a_wait_whose_create_answer_is_completed_without_its_result_still_waits_for_it
     assert_eq!(server.count("soundCloning/audios"), 1);
 }
 
+/// Review 25 pass 2b #1: a JimmyAI speech names its voice in the activated form ("now
+/// permanent") only when the speech is known to have succeeded with its audio, never from a
+/// create answer alone nor next to an outcome the same result calls unknown. The create
+/// answers `completed` (no audio: the wait polls; with audio and no `--wait`: nothing is
+/// read after it), and every poll is about another task, so the wait ends unknown (exit 3).
+#[test]
+fn a_jimmyai_voice_is_called_permanent_only_once_its_speech_is_seen_succeeded() {
+    use serde_json::json;
+    let server = Scripted::start(move |target| {
+        let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+        if target.contains("soundCloning/audios") {
+            return ok(json!({"id": "audio_x", "status": "completed"}));
+        }
+        if target.contains("/audios/audio_x") {
+            return ok(json!({"id": "audio_other", "object": "audio",
+                "model": "soundCloningAudio", "status": "completed",
+                "audioUrl": "https://cdn.example.com/o.mp3", "error": null}));
+        }
+        (404, json!({"code": 404, "msg": "no", "data": null}))
+    });
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 86_400;
+    let voice = format!("jimmyai:voice;activate_by={soon}:m-1");
+    let speak = |extra: &[&str]| {
+        let mut a = vec!["--provider", "jimmyai", "speak", "--voice", &voice];
+        a.extend(["--text", "Hi.", "--wait", "--poll-interval", "0.01"]);
+        a.extend(extra);
+        run_with(&server.url, KEY, &[], &a, None)
+    };
+    let j = speak(&["--json"]).expect(3).json();
+    assert!(j.get("voice_id").is_none(), "{j}");
+    assert!(!has_string_with(&j, "permanent"), "{j}");
+    let r = speak(&[]).expect(3);
+    assert!(!r.stdout.contains("permanent"), "{}", r.stdout);
+
+    // A create answered `completed` with its audio, not waited on: the create answer alone.
+    let server = Scripted::start(move |target| {
+        let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+        if target.contains("soundCloning/audios") {
+            return ok(json!({"id": "audio_y", "status": "completed",
+                "audioUrl": "https://cdn.example.com/y.mp3"}));
+        }
+        (404, json!({"code": 404, "msg": "no", "data": null}))
+    });
+    for extra in [&["--json"][..], &[]] {
+        let mut a = vec![
+            "--provider",
+            "jimmyai",
+            "speak",
+            "--voice",
+            &voice,
+            "--text",
+            "Hi.",
+        ];
+        a.extend(extra);
+        let r = run_with(&server.url, KEY, &[], &a, None).expect(0);
+        assert!(!r.stdout.contains("permanent"), "{}", r.stdout);
+        if !extra.is_empty() {
+            let j = r.json();
+            assert!(j.get("voice_id").is_none(), "{j}");
+            assert_eq!(j["audio_url"], "https://cdn.example.com/y.mp3", "{j}");
+        }
+    }
+}
+
 /// Review 25-c #5: `wait BARE_ID` of a speech task (a bare `vendor_id` a script kept, an id
 /// from the console) is answered "a task of the other kind": the command it suggests waits
 /// for it as that kind (`--kind speech`), and running it ends with the audio. Before, it

@@ -26,7 +26,9 @@ use voiceclone::{
 use crate::cli::{Cli, CloneArgs, Command, JobKind, PollArgs, SpeakArgs};
 use crate::context::{Target, target};
 use crate::exit::Exit;
-use crate::output::{Failure, Outcome, Printer, RenderJob, forget_status, put_job, voice_json};
+use crate::output::{
+    Failure, Outcome, Printer, RenderJob, forget_status, put_job, put_success, voice_json,
+};
 use crate::receiver::{Receiver, secret_from_env};
 use crate::spinner::{Spinner, UploadBar};
 
@@ -678,6 +680,11 @@ async fn interruptible<J: CliJob>(
         Ok(done) => done,
         Err(name) => {
             let mut o = job_outcome(&job);
+            // A job still waited on that says `succeeded` has it from its create's answer
+            // alone, which came without the result: not a status to print as the provider's.
+            if *job.status() == TaskStatus::Succeeded {
+                forget_status(&mut o, &job);
+            }
             let message = match waited_for {
                 Waited::Accepted => format!(
                     "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `{}` follows it",
@@ -1056,7 +1063,11 @@ async fn status(client: &Client, p: Provider, id: &JobId, kind: JobKind) -> Outc
             None => fetched.await,
         };
         match fetched {
-            Ok(job) => job_outcome(&job),
+            Ok(job) => {
+                let mut o = job_outcome(&job);
+                put_success(&mut o, &job);
+                o
+            }
             Err(e) => Outcome::failed(e.into()),
         }
     }
@@ -1130,6 +1141,7 @@ async fn wait(
         {
             forget_status(&mut o, &job);
         }
+        put_success(&mut o, &job);
         o
     }
     let mut o = match kind {
@@ -1291,7 +1303,10 @@ async fn speak(
         Ok(job) => job,
         Err(f) => return Outcome::failed(f),
     };
-    let (mut o, job) = if args.wait && !finished(&job) {
+    // Only a wait sees the task succeed: the create's answer alone never says the voice
+    // became permanent.
+    let waits = args.wait && !finished(&job);
+    let (mut o, job) = if waits {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer, awaited);
         after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
@@ -1316,6 +1331,9 @@ async fn speak(
             .unwrap_or_default();
         let budget = args.max_total_bytes;
         super::out::write(client, &urls, out, budget, printer, &mut o, &mut signals).await;
+    }
+    if waits {
+        put_success(&mut o, &job);
     }
     o
 }
