@@ -498,6 +498,47 @@ fn a_create_refused_by_an_undocumented_code_is_an_unknown_outcome_not_a_refusal(
     }
 }
 
+/// Review 25 pass 2b #2: a VMEG create refused in a way the library does not count as proof
+/// that nothing was made (`may_resubmit()` false: a 404, as a `cv_*` id of another VMEG API
+/// gets) is exit 3 with `error.idempotency_key`, the key its suggested reconcile takes, as
+/// the command's other unknown outcomes carry it. The message does not claim the answer
+/// proves anything either way.
+#[test]
+fn a_vmeg_create_refusal_of_unknown_outcome_carries_its_key() {
+    let server = Scripted::start(|target| {
+        if target.contains("task/tts/create") {
+            return (
+                404,
+                serde_json::json!({"code": 404, "message": "voice not found", "data": null}),
+            );
+        }
+        (
+            500,
+            serde_json::json!({"code": 500, "message": "no", "data": null}),
+        )
+    });
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "speak",
+        "--voice",
+        "cv_other_api",
+        "--text",
+        "Hi.",
+    ];
+    let r = run_with(&server.url, KEY, &[], &args, None).expect(3);
+    let j = r.json();
+    let e = &j["error"];
+    assert_eq!(e["kind"], "not_found", "{j}");
+    let key = s(&e["idempotency_key"]);
+    assert!(!key.is_empty(), "{j}");
+    let message = s(&e["message"]);
+    assert!(message.contains(&format!("--key {key}")), "{j}");
+    assert!(!message.contains("does not prove"), "{j}");
+    assert_eq!(server.count("task/tts/create"), 1, "sent again: {j}");
+}
+
 /// Review 25-c #4: `clone --wait` / `speak --wait` whose create answer already says
 /// `completed` but carries no voice or audio (a caching proxy, a server bug) is waited on,
 /// not ended with exit 0 and nothing to use: the poll gives the result.

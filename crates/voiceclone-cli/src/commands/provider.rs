@@ -830,15 +830,19 @@ fn unknown_from_adapter(e: &voiceclone::Error, submit: &Submit<'_>) -> Failure {
             last,
         );
         f.message = format!("{}: {look_up}", f.message);
-    } else if !e.may_resubmit() && f.exit != Exit::Unreachable {
-        // A refusal that does not prove nothing was made (JimmyAI's undocumented 20002 in an
-        // HTTP 200, which the library marks `task_may_exist`): exit 3 with the times and
-        // where to look, as `speak --text-file` keeps such a part unknown. Exit 1 reads as
-        // "refused, submit again", a second paid task; the kind stays what the answer said.
+    } else if !e.may_resubmit() && f.exit != Exit::Unreachable && create_may_have_been_sent(e) {
+        // An answer to the create that the library does not count as proof that nothing was
+        // made (a 5xx, a 404, an unreadable answer, JimmyAI's undocumented 20002 in an HTTP
+        // 200): exit 3 with the times and where to look, as `speak --text-file` keeps such a
+        // part unknown. Exit 1 reads as "refused, submit again", a second paid task; the kind
+        // stays what the answer said.
         let last = e
             .last_attempt_at()
             .unwrap_or_else(std::time::SystemTime::now);
         f.exit = Exit::Unreachable;
+        if let Some(key) = submit.own_key {
+            f.details.insert("idempotency_key".into(), key.into());
+        }
         f.details.insert(
             "submitted_at".into(),
             crate::output::rfc3339(submit.at).into(),
@@ -859,11 +863,22 @@ fn unknown_from_adapter(e: &voiceclone::Error, submit: &Submit<'_>) -> Failure {
             last,
         );
         f.message = format!(
-            "{}; this refusal does not prove that no job was created, so its outcome is not known: {look_up}",
+            "{}; this answer to the create is not one that proves nothing was made (`may_resubmit()` is false), so its outcome is not known: {look_up}",
             f.message
         );
     }
     f
+}
+
+/// Whether a submit's error may come from its create (or a step after it): not when it comes
+/// from a step of sending a local recording that precedes the create (`gen-upload-url`,
+/// `files/upload`, a PUT: `no_clone_submitted`, safe to call again), nor from an upload
+/// call. Those keep their own exit code (1 for a refusal): nothing is there to look up.
+fn create_may_have_been_sent(e: &Error) -> bool {
+    if e.step().is_some_and(|s| !s.after_submit()) {
+        return false;
+    }
+    e.operation() != Some("upload")
 }
 
 /// What to do about a submit whose outcome is unknown, made at `at` and last attempted at
