@@ -680,6 +680,56 @@ fn a_jimmyai_voice_is_called_permanent_only_once_its_speech_is_seen_succeeded() 
     }
 }
 
+/// Review 25 pass 2b #5: `clone --wait --out` (JimmyAI) whose create answer says
+/// `completed` with the `modelId` but no `audioUrl` waits for the preview `--out` writes (a
+/// poll gives it), where it ended with exit 1 `no_audio`, which a script reads as "failed"
+/// and clones again (a second paid preview).
+#[test]
+fn a_clone_wait_out_whose_create_answer_lacks_the_preview_waits_for_it() {
+    use serde_json::json;
+    // A preview the simulator serves as audio, for the poll's `audioUrl`.
+    let sim = Sim::fast(KEY);
+    let mut args = clone_args("jimmyai", &["--wait"]);
+    args.extend(FAST_POLL);
+    let preview = s(&run(&sim, &args).expect(0).json()["preview_url"]).to_owned();
+    let server = Scripted::start(move |target| {
+        let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+        if target.contains("soundCloning/clones") {
+            return ok(json!({"id": "audio_d", "status": "completed", "modelId": "m-8"}));
+        }
+        if target.contains("/audios/audio_d") {
+            return ok(json!({"id": "audio_d", "object": "audio",
+                "model": "soundCloningClone", "status": "completed", "modelId": "m-8",
+                "audioUrl": preview, "error": null}));
+        }
+        (404, json!({"code": 404, "msg": "no", "data": null}))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.wav");
+    let args = [
+        "--provider",
+        "jimmyai",
+        "--allow-private-urls",
+        "--json",
+        "clone",
+        "https://cdn.example.com/a.wav",
+        "--text",
+        "Hi.",
+        "--wait",
+        "--poll-interval",
+        "0.01",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let j = run_with(&server.url, KEY, &[], &args, None)
+        .expect(0)
+        .json();
+    assert_eq!(j["voice_vendor_id"], "m-8", "{j}");
+    assert_eq!(j["waited"], true, "{j}");
+    assert!(std::fs::metadata(&out).unwrap().len() > 0, "{j}");
+    assert_eq!(server.count("soundCloning/clones"), 1);
+}
+
 /// Review 25-c #5: `wait BARE_ID` of a speech task (a bare `vendor_id` a script kept, an id
 /// from the console) is answered "a task of the other kind": the command it suggests waits
 /// for it as that kind (`--kind speech`), and running it ends with the audio. Before, it

@@ -448,7 +448,14 @@ async fn clone(
         Ok(job) => job,
         Err(f) => return Outcome::failed(f),
     };
-    let (mut o, job) = if args.wait && !finished(&job) {
+    // `--out` writes JimmyAI's preview: a create answered `completed` with the voice but not
+    // its preview has not ended for it either (one poll gives the `audioUrl`), where writing
+    // nothing was exit 1 `no_audio`, which a script reads as "failed" and clones again.
+    let done = finished(&job)
+        && (args.out.is_none()
+            || job.status != TaskStatus::Succeeded
+            || job.voice.as_ref().is_some_and(|v| v.preview_url.is_some()));
+    let (mut o, job) = if args.wait && !done {
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer, awaited);
         after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
@@ -457,7 +464,7 @@ async fn clone(
     } else {
         (job_outcome(&job), job)
     };
-    if !args.wait && o.failure.is_none() && !finished(&job) {
+    if !args.wait && o.failure.is_none() && !done {
         printer.progress(&format!(
             "next: {}",
             wait_command(&job.id, voiceclone::JobKind::Clone)
