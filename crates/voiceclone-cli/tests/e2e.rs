@@ -2513,6 +2513,60 @@ fn a_signal_during_status_reports_the_job() {
     assert_eq!(j["error"]["kind"], "interrupted", "{j}");
 }
 
+/// Review 25 pass 2b #4: `wait BARE_ID` of a task of the other kind reads it once more as
+/// that kind; a SIGINT or SIGTERM during that read ends the command at once (exit 3, kind
+/// `interrupted`, the id named), as during any other read of `wait` or `status`. Before, the
+/// read ran outside the signal handling, and the signal was swallowed until it ended.
+#[test]
+fn a_signal_during_the_other_kind_read_of_a_wait_ends_it() {
+    let faults = FaultConfig {
+        latency: Duration::from_secs(8),
+        ..Default::default()
+    };
+    let sim = Sim::with(fast_config().with_faults(faults), KEY);
+    let sp = run(
+        &sim,
+        &[
+            "--provider",
+            "vmeg",
+            "--json",
+            "speak",
+            "--voice",
+            "sv_en_us_female_01",
+            "--text",
+            "Hi.",
+        ],
+    )
+    .expect(0)
+    .json();
+    let bare = s(&sp["vendor_id"]).to_owned();
+    let reads = || sim.handle.stats().requests("vmeg.tasksDetail");
+    let before = reads();
+    // The wait's poll (answered "a TTS task") and the read as a speech job, each 8 s late.
+    sim.handle
+        .fail_next("vmeg.tasksDetail", voiceclone_sim::FaultKind::Latency, 2)
+        .unwrap();
+    let args = ["--provider", "vmeg", "--json", "wait", bare.as_str()];
+    let child = support::command(Some(&sim.url()), KEY, &[], &args)
+        .spawn()
+        .unwrap();
+    support::wait_until("no second read seen", 30, || reads() >= before + 2);
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = std::time::Instant::now();
+    support::send_signal(&child, "-INT");
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    assert!(
+        signalled.elapsed() < Duration::from_secs(4),
+        "the signal waited for the read: {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    assert!(s(&j["error"]["message"]).contains(&bare), "{j}");
+    assert!(s(&j["error"]["hint"]).contains("--kind speech"), "{j}");
+}
+
 /// `VOICECLONE_PROVIDER` is read in any case with blanks around it; empty is unset; a value
 /// that names no provider fails only the commands that need one, without echoing it.
 #[test]

@@ -1177,7 +1177,7 @@ async fn wait(
         }
     };
     if o.failure.as_ref().is_some_and(answered_wrong_kind) {
-        return wrong_kind_wait(client, p, id, kind, o).await;
+        return wrong_kind_wait(client, p, id, kind, o, &mut signals).await;
     }
     // The command a caller runs after an interrupted submit: a wait that failed for any
     // reason but the task's own failure (or input refused before sending) says nothing of
@@ -1217,13 +1217,16 @@ fn answered_wrong_kind(f: &Failure) -> bool {
 /// so the wait suggested is of the other kind, once one read of the task as that kind shows
 /// that it is one (VMEG has task types of neither kind). The job is not printed in the stored
 /// form of the kind it is not. Exit 3, as any wait that ends without the task's outcome: the
-/// task exists (it may be billed), and exit 1 reads as "failed, submit again".
+/// task exists (it may be billed), and exit 1 reads as "failed, submit again". The read is
+/// raced against SIGINT and SIGTERM, as `status` reads: a signal ends it at once (exit 3,
+/// `interrupted`), never swallowed until a read that may take minutes (retries) ends.
 async fn wrong_kind_wait(
     client: &Client,
     p: Provider,
     id: &JobId,
     kind: JobKind,
     mut o: Outcome,
+    signals: &mut Option<crate::signals::Signals>,
 ) -> Outcome {
     let Some(f) = o.failure.take() else {
         return o;
@@ -1239,9 +1242,15 @@ async fn wrong_kind_wait(
     // The vendor's own id, read as the other kind (a stored id of this kind would be refused
     // by the call before sending).
     let bare = JobId::new(id.as_str());
-    let is_other = match other {
-        JobKind::Clone => client.clone_status(&bare).await.is_ok(),
-        JobKind::Speech => client.speech_status(&bare).await.is_ok(),
+    let read = async {
+        match other {
+            JobKind::Clone => client.clone_status(&bare).await.map(drop),
+            JobKind::Speech => client.speech_status(&bare).await.map(drop),
+        }
+    };
+    let read = match signals.as_mut() {
+        Some(signals) => crate::signals::unless(read, signals.next()).await,
+        None => Ok(read.await),
     };
     // The wrong kind's stored form (`vmeg:clone:<id>` for a speech task) and the status line
     // that names it are taken back: stored, or pasted, it fails the same way.
@@ -1250,7 +1259,52 @@ async fn wrong_kind_wait(
     o.fields.remove("status");
     o.lines.clear();
     let (this, that) = (kind_name(kind), kind_name(other));
-    let f = if is_other {
+    let read = match read {
+        Ok(read) => read,
+        Err(name) => {
+            let hint = format!(
+                "if {} is a {that} job, wait for it with --kind {that}",
+                id.as_str()
+            );
+            o.failure = Some(
+                Failure::other(
+                    Exit::Unreachable,
+                    "interrupted",
+                    format!(
+                        "{name}: stopped while reading job {} as a {that} job; it is not a {this} job ({}); its outcome is not known: do not submit it again ({hint})",
+                        id.as_str(),
+                        f.message
+                    ),
+                )
+                .with("vendor_id", id.as_str())
+                .with("hint", hint),
+            );
+            return o;
+        }
+    };
+    let f = if let Err(e) = &read
+        && !matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "job_id")
+    {
+        // The read failed for another reason than "not that kind either" (a timeout, a
+        // 5xx): whether it is one is not known, which the message says rather than "check
+        // the id".
+        Failure {
+            exit: Exit::Unreachable,
+            message: format!(
+                "job {} is not a {this} job ({}), and reading it as a {that} job failed ({e}): whether it is one is not known; do not submit it again",
+                id.as_str(),
+                f.message
+            ),
+            ..f
+        }
+        .with(
+            "hint",
+            format!(
+                "if {} is a {that} job, wait for it with --kind {that}",
+                id.as_str()
+            ),
+        )
+    } else if read.is_ok() {
         let typed = JobId::typed(p, other_kind, id.as_str());
         let command =
             crate::output::suggested_command(&format!("wait --kind {that} {}", sh_id(&typed)));
@@ -1271,7 +1325,7 @@ async fn wrong_kind_wait(
         Failure {
             exit: Exit::Unreachable,
             message: format!(
-                "job {} is not a {this} job ({}), and reading it as a {that} job failed too: check the id (it may be a task of another kind of work)",
+                "job {} is not a {this} job ({}), and its answer read as a {that} job says it is not one either: check the id (it may be a task of another kind of work)",
                 id.as_str(),
                 f.message
             ),
