@@ -498,6 +498,47 @@ fn a_create_refused_by_an_undocumented_code_is_an_unknown_outcome_not_a_refusal(
     }
 }
 
+/// Review 25 pass 2b #2: a VMEG create refused in a way the library does not count as proof
+/// that nothing was made (`may_resubmit()` false: a 404, as a `cv_*` id of another VMEG API
+/// gets) is exit 3 with `error.idempotency_key`, the key its suggested reconcile takes, as
+/// the command's other unknown outcomes carry it. The message does not claim the answer
+/// proves anything either way.
+#[test]
+fn a_vmeg_create_refusal_of_unknown_outcome_carries_its_key() {
+    let server = Scripted::start(|target| {
+        if target.contains("task/tts/create") {
+            return (
+                404,
+                serde_json::json!({"code": 404, "message": "voice not found", "data": null}),
+            );
+        }
+        (
+            500,
+            serde_json::json!({"code": 500, "message": "no", "data": null}),
+        )
+    });
+    let args = [
+        "--provider",
+        "vmeg",
+        "--json",
+        "speak",
+        "--voice",
+        "cv_other_api",
+        "--text",
+        "Hi.",
+    ];
+    let r = run_with(&server.url, KEY, &[], &args, None).expect(3);
+    let j = r.json();
+    let e = &j["error"];
+    assert_eq!(e["kind"], "not_found", "{j}");
+    let key = s(&e["idempotency_key"]);
+    assert!(!key.is_empty(), "{j}");
+    let message = s(&e["message"]);
+    assert!(message.contains(&format!("--key {key}")), "{j}");
+    assert!(!message.contains("does not prove"), "{j}");
+    assert_eq!(server.count("task/tts/create"), 1, "sent again: {j}");
+}
+
 /// Review 25-c #4: `clone --wait` / `speak --wait` whose create answer already says
 /// `completed` but carries no voice or audio (a caching proxy, a server bug) is waited on,
 /// not ended with exit 0 and nothing to use: the poll gives the result.
@@ -569,6 +610,124 @@ fn a_wait_whose_create_answer_is_completed_without_its_result_still_waits_for_it
     assert_eq!(j["audio_url"], "https://cdn.example.com/s.mp3", "{j}");
     assert_eq!(j["waited"], true, "{j}");
     assert_eq!(server.count("soundCloning/audios"), 1);
+}
+
+/// Review 25 pass 2b #1: a JimmyAI speech names its voice in the activated form ("now
+/// permanent") only when the speech is known to have succeeded with its audio, never from a
+/// create answer alone nor next to an outcome the same result calls unknown. The create
+/// answers `completed` (no audio: the wait polls; with audio and no `--wait`: nothing is
+/// read after it), and every poll is about another task, so the wait ends unknown (exit 3).
+#[test]
+fn a_jimmyai_voice_is_called_permanent_only_once_its_speech_is_seen_succeeded() {
+    use serde_json::json;
+    let server = Scripted::start(move |target| {
+        let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+        if target.contains("soundCloning/audios") {
+            return ok(json!({"id": "audio_x", "status": "completed"}));
+        }
+        if target.contains("/audios/audio_x") {
+            return ok(json!({"id": "audio_other", "object": "audio",
+                "model": "soundCloningAudio", "status": "completed",
+                "audioUrl": "https://cdn.example.com/o.mp3", "error": null}));
+        }
+        (404, json!({"code": 404, "msg": "no", "data": null}))
+    });
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 86_400;
+    let voice = format!("jimmyai:voice;activate_by={soon}:m-1");
+    let speak = |extra: &[&str]| {
+        let mut a = vec!["--provider", "jimmyai", "speak", "--voice", &voice];
+        a.extend(["--text", "Hi.", "--wait", "--poll-interval", "0.01"]);
+        a.extend(extra);
+        run_with(&server.url, KEY, &[], &a, None)
+    };
+    let j = speak(&["--json"]).expect(3).json();
+    assert!(j.get("voice_id").is_none(), "{j}");
+    assert!(!has_string_with(&j, "permanent"), "{j}");
+    let r = speak(&[]).expect(3);
+    assert!(!r.stdout.contains("permanent"), "{}", r.stdout);
+
+    // A create answered `completed` with its audio, not waited on: the create answer alone.
+    let server = Scripted::start(move |target| {
+        let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+        if target.contains("soundCloning/audios") {
+            return ok(json!({"id": "audio_y", "status": "completed",
+                "audioUrl": "https://cdn.example.com/y.mp3"}));
+        }
+        (404, json!({"code": 404, "msg": "no", "data": null}))
+    });
+    for extra in [&["--json"][..], &[]] {
+        let mut a = vec![
+            "--provider",
+            "jimmyai",
+            "speak",
+            "--voice",
+            &voice,
+            "--text",
+            "Hi.",
+        ];
+        a.extend(extra);
+        let r = run_with(&server.url, KEY, &[], &a, None).expect(0);
+        assert!(!r.stdout.contains("permanent"), "{}", r.stdout);
+        if !extra.is_empty() {
+            let j = r.json();
+            assert!(j.get("voice_id").is_none(), "{j}");
+            assert_eq!(j["audio_url"], "https://cdn.example.com/y.mp3", "{j}");
+        }
+    }
+}
+
+/// Review 25 pass 2b #5: `clone --wait --out` (JimmyAI) whose create answer says
+/// `completed` with the `modelId` but no `audioUrl` waits for the preview `--out` writes (a
+/// poll gives it), where it ended with exit 1 `no_audio`, which a script reads as "failed"
+/// and clones again (a second paid preview).
+#[test]
+fn a_clone_wait_out_whose_create_answer_lacks_the_preview_waits_for_it() {
+    use serde_json::json;
+    // A preview the simulator serves as audio, for the poll's `audioUrl`.
+    let sim = Sim::fast(KEY);
+    let mut args = clone_args("jimmyai", &["--wait"]);
+    args.extend(FAST_POLL);
+    let preview = s(&run(&sim, &args).expect(0).json()["preview_url"]).to_owned();
+    let server = Scripted::start(move |target| {
+        let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+        if target.contains("soundCloning/clones") {
+            return ok(json!({"id": "audio_d", "status": "completed", "modelId": "m-8"}));
+        }
+        if target.contains("/audios/audio_d") {
+            return ok(json!({"id": "audio_d", "object": "audio",
+                "model": "soundCloningClone", "status": "completed", "modelId": "m-8",
+                "audioUrl": preview, "error": null}));
+        }
+        (404, json!({"code": 404, "msg": "no", "data": null}))
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.wav");
+    let args = [
+        "--provider",
+        "jimmyai",
+        "--allow-private-urls",
+        "--json",
+        "clone",
+        "https://cdn.example.com/a.wav",
+        "--text",
+        "Hi.",
+        "--wait",
+        "--poll-interval",
+        "0.01",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let j = run_with(&server.url, KEY, &[], &args, None)
+        .expect(0)
+        .json();
+    assert_eq!(j["voice_vendor_id"], "m-8", "{j}");
+    assert_eq!(j["waited"], true, "{j}");
+    assert!(std::fs::metadata(&out).unwrap().len() > 0, "{j}");
+    assert_eq!(server.count("soundCloning/clones"), 1);
 }
 
 /// Review 25-c #5: `wait BARE_ID` of a speech task (a bare `vendor_id` a script kept, an id
@@ -2352,6 +2511,60 @@ fn a_signal_during_status_reports_the_job() {
     // At the top too, as `wait` names its job.
     assert_eq!(s(&j["job_id"]), id, "{j}");
     assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+}
+
+/// Review 25 pass 2b #4: `wait BARE_ID` of a task of the other kind reads it once more as
+/// that kind; a SIGINT or SIGTERM during that read ends the command at once (exit 3, kind
+/// `interrupted`, the id named), as during any other read of `wait` or `status`. Before, the
+/// read ran outside the signal handling, and the signal was swallowed until it ended.
+#[test]
+fn a_signal_during_the_other_kind_read_of_a_wait_ends_it() {
+    let faults = FaultConfig {
+        latency: Duration::from_secs(8),
+        ..Default::default()
+    };
+    let sim = Sim::with(fast_config().with_faults(faults), KEY);
+    let sp = run(
+        &sim,
+        &[
+            "--provider",
+            "vmeg",
+            "--json",
+            "speak",
+            "--voice",
+            "sv_en_us_female_01",
+            "--text",
+            "Hi.",
+        ],
+    )
+    .expect(0)
+    .json();
+    let bare = s(&sp["vendor_id"]).to_owned();
+    let reads = || sim.handle.stats().requests("vmeg.tasksDetail");
+    let before = reads();
+    // The wait's poll (answered "a TTS task") and the read as a speech job, each 8 s late.
+    sim.handle
+        .fail_next("vmeg.tasksDetail", voiceclone_sim::FaultKind::Latency, 2)
+        .unwrap();
+    let args = ["--provider", "vmeg", "--json", "wait", bare.as_str()];
+    let child = support::command(Some(&sim.url()), KEY, &[], &args)
+        .spawn()
+        .unwrap();
+    support::wait_until("no second read seen", 30, || reads() >= before + 2);
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = std::time::Instant::now();
+    support::send_signal(&child, "-INT");
+    let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+    assert!(
+        signalled.elapsed() < Duration::from_secs(4),
+        "the signal waited for the read: {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "interrupted", "{j}");
+    assert!(s(&j["error"]["message"]).contains(&bare), "{j}");
+    assert!(s(&j["error"]["hint"]).contains("--kind speech"), "{j}");
 }
 
 /// `VOICECLONE_PROVIDER` is read in any case with blanks around it; empty is unset; a value

@@ -299,3 +299,54 @@ fn a_put_cut_off_is_exit_3_naming_the_step_and_no_clone_is_billed() {
     assert_eq!(sim.handle.stats().billable_total(), 0);
     assert_eq!(sim.handle.stats().requests("vmeg.cloneVoiceCreateAsync"), 0);
 }
+
+/// Review 25 pass 2b #2: an upload step refused before any clone was sent (VMEG's
+/// `gen-upload-url`, JimmyAI's `files/upload`, answered 500 on every attempt) keeps its exit
+/// 1: calling again is safe (`no_clone_submitted`), and nothing is to be looked up. Only the
+/// create's own refusal that does not prove nothing was made is exit 3.
+#[test]
+fn an_upload_step_refused_before_the_clone_was_sent_stays_exit_1() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_wav(&dir.path().join("sample.wav"), 20);
+    let base = sim.url();
+    for (provider, op, step, create) in [
+        (
+            "vmeg",
+            "vmeg.materialGenUploadUrl",
+            "request_upload_url",
+            "vmeg.cloneVoiceCreateAsync",
+        ),
+        (
+            "jimmyai",
+            "jimmyai.uploadFile",
+            "upload_file",
+            "jimmyai.createClone",
+        ),
+    ] {
+        sim.handle.fail_next(op, FaultKind::Http500, 10).unwrap();
+        let mut args = vec![
+            "--allow-private-urls",
+            "--provider",
+            provider,
+            "--base-url",
+            &base,
+            "--json",
+            "clone",
+            "sample.wav",
+        ];
+        if provider == "vmeg" {
+            args.extend(["--name", "n"]);
+        }
+        let j = run(dir.path(), &args).expect(1).json();
+        let e = &j["error"];
+        assert_eq!(e["step"], step, "{j}");
+        assert_eq!(e["no_clone_submitted"], true, "{j}");
+        assert!(e.get("submitted_at").is_none(), "{j}");
+        let message = e["message"].as_str().unwrap();
+        assert!(!message.contains("does not prove"), "{j}");
+        assert!(!message.contains("reconcile"), "{j}");
+        assert_eq!(sim.handle.stats().requests(create), 0, "{provider}");
+        sim.handle.clear_scripted_faults();
+    }
+}

@@ -26,7 +26,9 @@ use voiceclone::{
 use crate::cli::{Cli, CloneArgs, Command, JobKind, PollArgs, SpeakArgs};
 use crate::context::{Target, target};
 use crate::exit::Exit;
-use crate::output::{Failure, Outcome, Printer, RenderJob, forget_status, put_job, voice_json};
+use crate::output::{
+    Failure, Outcome, Printer, RenderJob, forget_status, put_job, put_success, voice_json,
+};
 use crate::receiver::{Receiver, secret_from_env};
 use crate::spinner::{Spinner, UploadBar};
 
@@ -446,7 +448,14 @@ async fn clone(
         Ok(job) => job,
         Err(f) => return Outcome::failed(f),
     };
-    let (mut o, job) = if args.wait && !finished(&job) {
+    // `--out` writes JimmyAI's preview: a create answered `completed` with the voice but not
+    // its preview has not ended for it either (one poll gives the `audioUrl`), where writing
+    // nothing was exit 1 `no_audio`, which a script reads as "failed" and clones again.
+    let done = finished(&job)
+        && (args.out.is_none()
+            || job.status != TaskStatus::Succeeded
+            || job.voice.as_ref().is_some_and(|v| v.preview_url.is_some()));
+    let (mut o, job) = if args.wait && !done {
         printer.progress(&format!("submitted {p} clone job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer, awaited);
         after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
@@ -455,7 +464,7 @@ async fn clone(
     } else {
         (job_outcome(&job), job)
     };
-    if !args.wait && o.failure.is_none() && !finished(&job) {
+    if !args.wait && o.failure.is_none() && !done {
         printer.progress(&format!(
             "next: {}",
             wait_command(&job.id, voiceclone::JobKind::Clone)
@@ -678,6 +687,11 @@ async fn interruptible<J: CliJob>(
         Ok(done) => done,
         Err(name) => {
             let mut o = job_outcome(&job);
+            // A job still waited on that says `succeeded` has it from its create's answer
+            // alone, which came without the result: not a status to print as the provider's.
+            if *job.status() == TaskStatus::Succeeded {
+                forget_status(&mut o, &job);
+            }
             let message = match waited_for {
                 Waited::Accepted => format!(
                     "{name}: stopped waiting; job {} was accepted and goes on (it may be billed): `{}` follows it",
@@ -823,15 +837,19 @@ fn unknown_from_adapter(e: &voiceclone::Error, submit: &Submit<'_>) -> Failure {
             last,
         );
         f.message = format!("{}: {look_up}", f.message);
-    } else if !e.may_resubmit() && f.exit != Exit::Unreachable {
-        // A refusal that does not prove nothing was made (JimmyAI's undocumented 20002 in an
-        // HTTP 200, which the library marks `task_may_exist`): exit 3 with the times and
-        // where to look, as `speak --text-file` keeps such a part unknown. Exit 1 reads as
-        // "refused, submit again", a second paid task; the kind stays what the answer said.
+    } else if !e.may_resubmit() && f.exit != Exit::Unreachable && create_may_have_been_sent(e) {
+        // An answer to the create that the library does not count as proof that nothing was
+        // made (a 5xx, a 404, an unreadable answer, JimmyAI's undocumented 20002 in an HTTP
+        // 200): exit 3 with the times and where to look, as `speak --text-file` keeps such a
+        // part unknown. Exit 1 reads as "refused, submit again", a second paid task; the kind
+        // stays what the answer said.
         let last = e
             .last_attempt_at()
             .unwrap_or_else(std::time::SystemTime::now);
         f.exit = Exit::Unreachable;
+        if let Some(key) = submit.own_key {
+            f.details.insert("idempotency_key".into(), key.into());
+        }
         f.details.insert(
             "submitted_at".into(),
             crate::output::rfc3339(submit.at).into(),
@@ -852,11 +870,22 @@ fn unknown_from_adapter(e: &voiceclone::Error, submit: &Submit<'_>) -> Failure {
             last,
         );
         f.message = format!(
-            "{}; this refusal does not prove that no job was created, so its outcome is not known: {look_up}",
+            "{}; this answer to the create is not one that proves nothing was made (`may_resubmit()` is false), so its outcome is not known: {look_up}",
             f.message
         );
     }
     f
+}
+
+/// Whether a submit's error may come from its create (or a step after it): not when it comes
+/// from a step of sending a local recording that precedes the create (`gen-upload-url`,
+/// `files/upload`, a PUT: `no_clone_submitted`, safe to call again), nor from an upload
+/// call. Those keep their own exit code (1 for a refusal): nothing is there to look up.
+fn create_may_have_been_sent(e: &Error) -> bool {
+    if e.step().is_some_and(|s| !s.after_submit()) {
+        return false;
+    }
+    e.operation() != Some("upload")
 }
 
 /// What to do about a submit whose outcome is unknown, made at `at` and last attempted at
@@ -1056,7 +1085,11 @@ async fn status(client: &Client, p: Provider, id: &JobId, kind: JobKind) -> Outc
             None => fetched.await,
         };
         match fetched {
-            Ok(job) => job_outcome(&job),
+            Ok(job) => {
+                let mut o = job_outcome(&job);
+                put_success(&mut o, &job);
+                o
+            }
             Err(e) => Outcome::failed(e.into()),
         }
     }
@@ -1130,6 +1163,7 @@ async fn wait(
         {
             forget_status(&mut o, &job);
         }
+        put_success(&mut o, &job);
         o
     }
     let mut o = match kind {
@@ -1143,7 +1177,7 @@ async fn wait(
         }
     };
     if o.failure.as_ref().is_some_and(answered_wrong_kind) {
-        return wrong_kind_wait(client, p, id, kind, o).await;
+        return wrong_kind_wait(client, p, id, kind, o, &mut signals).await;
     }
     // The command a caller runs after an interrupted submit: a wait that failed for any
     // reason but the task's own failure (or input refused before sending) says nothing of
@@ -1183,13 +1217,16 @@ fn answered_wrong_kind(f: &Failure) -> bool {
 /// so the wait suggested is of the other kind, once one read of the task as that kind shows
 /// that it is one (VMEG has task types of neither kind). The job is not printed in the stored
 /// form of the kind it is not. Exit 3, as any wait that ends without the task's outcome: the
-/// task exists (it may be billed), and exit 1 reads as "failed, submit again".
+/// task exists (it may be billed), and exit 1 reads as "failed, submit again". The read is
+/// raced against SIGINT and SIGTERM, as `status` reads: a signal ends it at once (exit 3,
+/// `interrupted`), never swallowed until a read that may take minutes (retries) ends.
 async fn wrong_kind_wait(
     client: &Client,
     p: Provider,
     id: &JobId,
     kind: JobKind,
     mut o: Outcome,
+    signals: &mut Option<crate::signals::Signals>,
 ) -> Outcome {
     let Some(f) = o.failure.take() else {
         return o;
@@ -1205,9 +1242,15 @@ async fn wrong_kind_wait(
     // The vendor's own id, read as the other kind (a stored id of this kind would be refused
     // by the call before sending).
     let bare = JobId::new(id.as_str());
-    let is_other = match other {
-        JobKind::Clone => client.clone_status(&bare).await.is_ok(),
-        JobKind::Speech => client.speech_status(&bare).await.is_ok(),
+    let read = async {
+        match other {
+            JobKind::Clone => client.clone_status(&bare).await.map(drop),
+            JobKind::Speech => client.speech_status(&bare).await.map(drop),
+        }
+    };
+    let read = match signals.as_mut() {
+        Some(signals) => crate::signals::unless(read, signals.next()).await,
+        None => Ok(read.await),
     };
     // The wrong kind's stored form (`vmeg:clone:<id>` for a speech task) and the status line
     // that names it are taken back: stored, or pasted, it fails the same way.
@@ -1216,7 +1259,52 @@ async fn wrong_kind_wait(
     o.fields.remove("status");
     o.lines.clear();
     let (this, that) = (kind_name(kind), kind_name(other));
-    let f = if is_other {
+    let read = match read {
+        Ok(read) => read,
+        Err(name) => {
+            let hint = format!(
+                "if {} is a {that} job, wait for it with --kind {that}",
+                id.as_str()
+            );
+            o.failure = Some(
+                Failure::other(
+                    Exit::Unreachable,
+                    "interrupted",
+                    format!(
+                        "{name}: stopped while reading job {} as a {that} job; it is not a {this} job ({}); its outcome is not known: do not submit it again ({hint})",
+                        id.as_str(),
+                        f.message
+                    ),
+                )
+                .with("vendor_id", id.as_str())
+                .with("hint", hint),
+            );
+            return o;
+        }
+    };
+    let f = if let Err(e) = &read
+        && !matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "job_id")
+    {
+        // The read failed for another reason than "not that kind either" (a timeout, a
+        // 5xx): whether it is one is not known, which the message says rather than "check
+        // the id".
+        Failure {
+            exit: Exit::Unreachable,
+            message: format!(
+                "job {} is not a {this} job ({}), and reading it as a {that} job failed ({e}): whether it is one is not known; do not submit it again",
+                id.as_str(),
+                f.message
+            ),
+            ..f
+        }
+        .with(
+            "hint",
+            format!(
+                "if {} is a {that} job, wait for it with --kind {that}",
+                id.as_str()
+            ),
+        )
+    } else if read.is_ok() {
         let typed = JobId::typed(p, other_kind, id.as_str());
         let command =
             crate::output::suggested_command(&format!("wait --kind {that} {}", sh_id(&typed)));
@@ -1237,7 +1325,7 @@ async fn wrong_kind_wait(
         Failure {
             exit: Exit::Unreachable,
             message: format!(
-                "job {} is not a {this} job ({}), and reading it as a {that} job failed too: check the id (it may be a task of another kind of work)",
+                "job {} is not a {this} job ({}), and its answer read as a {that} job says it is not one either: check the id (it may be a task of another kind of work)",
                 id.as_str(),
                 f.message
             ),
@@ -1291,7 +1379,10 @@ async fn speak(
         Ok(job) => job,
         Err(f) => return Outcome::failed(f),
     };
-    let (mut o, job) = if args.wait && !finished(&job) {
+    // Only a wait sees the task succeed: the create's answer alone never says the voice
+    // became permanent.
+    let waits = args.wait && !finished(&job);
+    let (mut o, job) = if waits {
         printer.progress(&format!("submitted {p} speech job {}; waiting", job.id));
         let waited = finish_wait_with(client, job.clone(), &policy, printer, awaited);
         after_submit(interruptible(waited, job, &mut signals, Waited::Accepted).await)
@@ -1316,6 +1407,9 @@ async fn speak(
             .unwrap_or_default();
         let budget = args.max_total_bytes;
         super::out::write(client, &urls, out, budget, printer, &mut o, &mut signals).await;
+    }
+    if waits {
+        put_success(&mut o, &job);
     }
     o
 }

@@ -19,8 +19,8 @@ use crate::exit::{Exit, for_error, kind_name};
 
 pub use escape::{SafeStderr, json_safe, shell_word, terminal_safe};
 pub use render::{
-    RenderJob, forget_status, put_job, raw_data_fields, rfc3339, time_json, try_rfc3339, unix_ms,
-    voice_json,
+    RenderJob, forget_status, put_job, put_success, raw_data_fields, rfc3339, time_json,
+    try_rfc3339, unix_ms, voice_json,
 };
 
 /// A failure to report: its exit code, a `kind` name and the details for `--json`.

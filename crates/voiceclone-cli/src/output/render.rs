@@ -83,8 +83,9 @@ pub trait RenderJob: Job {
     }
     /// The result of a finished task.
     fn put_output(o: &mut Outcome, output: &Self::Output);
-    /// What follows the result (a speech job's activated voice).
-    fn put_after_output(&self, o: &mut Outcome) {
+    /// What a job seen succeeded says once the command's own outcome is success (a speech
+    /// job's activated voice): see [`put_success`].
+    fn put_after_success(&self, o: &mut Outcome) {
         let _ = o;
     }
 }
@@ -108,8 +109,14 @@ impl RenderJob for SpeechJob {
     /// id to store from now on is the activated form. The clone printed the `activate_by`
     /// form, which the library refuses locally a day past its deadline, so without this the
     /// user was told to clone again (a second paid preview) for a voice that never expires.
-    fn put_after_output(&self, o: &mut Outcome) {
-        if self.provider != Provider::JimmyAi || self.status != TaskStatus::Succeeded {
+    /// Only with its audio: a `completed` without it is a claim the task did not back up.
+    fn put_after_success(&self, o: &mut Outcome) {
+        let has_audio = self
+            .speech
+            .as_ref()
+            .is_some_and(|s| !s.audio_urls.is_empty());
+        if self.provider != Provider::JimmyAi || self.status != TaskStatus::Succeeded || !has_audio
+        {
             return;
         }
         match &self.voice {
@@ -155,10 +162,21 @@ pub fn put_job<J: RenderJob>(o: &mut Outcome, job: &J) {
     if let Some(out) = job.output() {
         J::put_output(o, out);
     }
-    job.put_after_output(o);
     if let Some(e) = job.error() {
         o.set("task_error", e);
         o.line(format!("task error: {e}"));
+    }
+}
+
+/// What `job` says once it is known to have succeeded (a JimmyAI speech's voice, now
+/// permanent), added to `o` only when the command's own outcome is success. Not part of
+/// [`put_job`]: a job rendered from its create's answer alone (a `completed` no poll or wait
+/// confirmed), or next to a wait that failed or was interrupted, would claim an activation
+/// nothing showed, and a stored activated id turns off the library's local expiry check.
+/// The caller calls it only for a job a wait or a status read saw succeed.
+pub fn put_success<J: RenderJob>(o: &mut Outcome, job: &J) {
+    if o.failure.is_none() && *job.status() == TaskStatus::Succeeded {
+        job.put_after_success(o);
     }
 }
 
@@ -254,20 +272,30 @@ mod tests {
 
     /// Review 25-c #1: a JimmyAI speech job seen succeeded names its voice in the activated
     /// stored form (what to store from now on); one still running claims no activation, and
-    /// a VMEG job (whose voices never expire) renders no voice.
+    /// a VMEG job (whose voices never expire) renders no voice. Review 25 pass 2b #1: only
+    /// through [`put_success`] (never [`put_job`], which renders a create's answer alone too),
+    /// only with its audio, and never next to a failure (a wait whose outcome is unknown).
     #[test]
-    fn a_succeeded_jimmyai_speech_job_names_its_voice_activated() {
+    fn a_succeeded_jimmyai_speech_job_names_its_voice_activated_only_with_its_audio() {
         let sent = VoiceId::typed(Provider::JimmyAi, "m-1").with_activation(
             voiceclone::Activation::Unactivated {
                 activate_by: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             },
         );
+        let audio = Speech::new(vec![
+            url::Url::parse("https://cdn.example.com/a.mp3").unwrap(),
+        ]);
+        let with_audio = |mut j: SpeechJob| {
+            j.set_output(audio.clone());
+            j
+        };
         let job = |p: Provider, status: TaskStatus| {
-            SpeechJob::new(p, "audio_1", status).with_voice(sent.clone())
+            with_audio(SpeechJob::new(p, "audio_1", status).with_voice(sent.clone()))
         };
         let rendered = |j: &SpeechJob| {
             let mut o = Outcome::default();
             put_job(&mut o, j);
+            put_success(&mut o, j);
             o
         };
         let o = rendered(&job(Provider::JimmyAi, TaskStatus::Succeeded));
@@ -280,26 +308,43 @@ mod tests {
             "{:?}",
             o.lines
         );
+        let says_nothing = |o: &Outcome| {
+            assert!(!o.fields.contains_key("voice_id"), "{:?}", o.fields);
+            assert!(
+                !o.lines.iter().any(|l| l.contains("permanent")),
+                "{:?}",
+                o.lines
+            );
+        };
         for j in [
             job(Provider::JimmyAi, TaskStatus::Running),
             job(Provider::JimmyAi, TaskStatus::Failed),
             job(Provider::Vmeg, TaskStatus::Succeeded),
+            // `completed` without its audio: the claim of an answer, not a seen result.
+            SpeechJob::new(Provider::JimmyAi, "audio_1", TaskStatus::Succeeded)
+                .with_voice(sent.clone()),
         ] {
-            let o = rendered(&j);
-            assert!(!o.fields.contains_key("voice_id"), "{:?}", o.fields);
-            assert!(
-                !o.lines.iter().any(|l| l.contains("store")),
-                "{:?}",
-                o.lines
-            );
+            says_nothing(&rendered(&j));
         }
+        // `put_job` alone (a create's answer) and a failed outcome say nothing of it.
+        let succeeded = job(Provider::JimmyAi, TaskStatus::Succeeded);
+        let mut o = Outcome::default();
+        put_job(&mut o, &succeeded);
+        says_nothing(&o);
+        o.failure = Some(crate::output::Failure::other(
+            crate::exit::Exit::Unreachable,
+            "invalid_response",
+            "waiting failed",
+        ));
+        put_success(&mut o, &succeeded);
+        says_nothing(&o);
         // Read by its id alone (`wait`, `status`): the answer names no voice; the line says
         // what to store all the same.
-        let o = rendered(&SpeechJob::new(
+        let o = rendered(&with_audio(SpeechJob::new(
             Provider::JimmyAi,
             "audio_1",
             TaskStatus::Succeeded,
-        ));
+        )));
         assert!(!o.fields.contains_key("voice_id"), "{:?}", o.fields);
         assert!(
             o.lines
