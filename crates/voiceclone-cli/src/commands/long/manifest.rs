@@ -305,7 +305,7 @@ impl Manifest {
                 self.provider, fresh.provider
             ));
         }
-        if self.voice != fresh.voice {
+        if !same_voice(&self.voice, &fresh.voice) {
             return Some(format!(
                 "it was written for --voice {}, not {}",
                 self.voice, fresh.voice
@@ -670,6 +670,27 @@ pub fn file_intact(dir: &Path, f: &FileRecord) -> bool {
     matches!(recorded_file_sha256(&dir.join(&f.name), f.bytes), Some((bytes, sha)) if bytes == f.bytes && sha == f.sha256)
 }
 
+/// Whether two `--voice` texts name one voice: the same text, or forms of one vendor id (a
+/// bare id, the clone's `activate_by` form, the `activated` form a run printed once the voice
+/// spoke), so that storing the printed form does not make the manifest another job's.
+fn same_voice(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (
+        a.parse::<voiceclone::VoiceId>(),
+        b.parse::<voiceclone::VoiceId>(),
+    ) {
+        (Ok(x), Ok(y)) => {
+            x.as_str() == y.as_str()
+                && (x.provider().is_none()
+                    || y.provider().is_none()
+                    || x.provider() == y.provider())
+        }
+        _ => false,
+    }
+}
+
 /// SHA-256 and size of the regular file at `path` (not a symlink, a FIFO, a device), reading
 /// at most `recorded + 1` bytes: enough to tell a file of the recorded size from a longer
 /// one. `None` for anything else, or when it cannot be read. The file is opened without
@@ -785,6 +806,16 @@ mod tests {
         assert!(a.mismatch(&b).unwrap().contains("text file changed"));
         let c = Manifest::new(&plan("One text."), "cv_2", None);
         assert!(a.mismatch(&c).unwrap().contains("--voice"));
+        // The stored forms of one JimmyAI voice (printed once it spoke) are that voice.
+        for stored in [
+            "jimmyai:voice;activated:cv_1",
+            "jimmyai:voice;activate_by=1900000000:cv_1",
+        ] {
+            let same = Manifest::new(&plan("One text."), stored, None);
+            assert_eq!(a.mismatch(&same), None, "{stored}");
+        }
+        let other = Manifest::new(&plan("One text."), "jimmyai:voice;activated:cv_2", None);
+        assert!(a.mismatch(&other).unwrap().contains("--voice"));
         let d = Manifest::new(&plan("One text."), "cv_1", Some("en-US"));
         assert!(a.mismatch(&d).unwrap().contains("--language"));
         // README: "... the provider ... or the split changed" refuse to resume too.
