@@ -178,7 +178,10 @@ async fn a_create_answer_whose_envelope_does_not_parse_keeps_the_task_id() {
     gbk.extend_from_slice(br#"","data":{"id":"audio_7","status":"queued"}}"#);
     // The same id twice counts once.
     let twice = br#"{"code":20000,"data":{"id":"audio_7","id":"audio_7"},"data":{"id":"audio_7"}}"#;
-    for body in [repeated.to_vec(), gbk, twice.to_vec()] {
+    // An envelope that parses, whose `data` gives its id twice (review 25 pass 2d #1).
+    let inner =
+        br#"{"code":20000,"msg":"ok","data":{"id":"audio_7","status":"queued","id":"audio_7"}}"#;
+    for body in [repeated.to_vec(), gbk, twice.to_vec(), inner.to_vec()] {
         let what = String::from_utf8_lossy(&body).into_owned();
         for speech in [false, true] {
             let server = Scripted::start(vec![Step::Bytes(200, body.clone())]).await;

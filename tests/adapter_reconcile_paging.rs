@@ -310,3 +310,40 @@ async fn repeated_full_pages_of_unreadable_records_end_the_walk() {
         );
     }
 }
+
+/// Review 25 pass 2d #2 and #5: an account whose first pages hold only records this client
+/// cannot read, each page different, with a `total` saying more remain, is walked to its
+/// readable records, the others counted as unread; a short page of unreadable records there
+/// does not end it quietly. Before: three such pages ended the walk with an error, and a
+/// second short one ended it with `Ok` and the rest unlisted.
+#[tokio::test]
+async fn pages_of_unreadable_records_before_readable_ones_are_walked_past_while_total_says_more() {
+    use futures::TryStreamExt;
+    let unreadable = |p: usize, n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"taskType": "tts", "status": "finished", "n": p * 100 + i}))
+            .collect()
+    };
+    let good: Vec<Value> = (0..20)
+        .map(|i| json!({"taskId": format!("t-{i}"), "taskType": "tts", "status": "finished"}))
+        .collect();
+    // Full pages of 20, then (the second case) short pages of 5.
+    for (size, pages) in [(20usize, 4usize), (5, 3)] {
+        let total = size * pages + good.len();
+        let mut steps: Vec<Step> = (0..pages)
+            .map(|p| page(unreadable(p, size), Some(total)))
+            .collect();
+        steps.push(page(good.clone(), Some(total)));
+        steps.push(page(Vec::new(), Some(total)));
+        let server = Scripted::start(steps).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let unread = voiceclone::UnreadRecords::default();
+        let tasks: Vec<_> = c
+            .tasks_counting_unread(voiceclone::TaskFilter::all(), &unread)
+            .try_collect()
+            .await
+            .unwrap_or_else(|e| panic!("pages of {size}: {e}"));
+        assert_eq!(tasks.len(), good.len(), "pages of {size}");
+        assert_eq!(unread.count(), size * pages, "pages of {size}");
+    }
+}

@@ -453,14 +453,31 @@ async fn a_create_dropped_mid_call_is_logged_with_what_finds_its_task() {
         assert!(!line.contains("secret-sig"), "{line}");
         assert!(!text.contains(SECRET_KEY), "{text}");
     }
-    // Dropped before anything was sent: nothing to look up, nothing logged.
+    // Dropped before anything reached the provider (its connects refused, dropped while it
+    // waits to try again): nothing to look up, nothing logged (review 25 pass 2d #4).
     let before = logged().matches("dropped").count();
-    let c = Client::builder(Provider::Vmeg)
-        .api_key(SECRET_KEY)
-        .base_url("http://127.0.0.1:9")
-        .build()
-        .unwrap();
-    let req = voiceclone::CloneRequest::new("https://cdn.example.com/me.wav").sample_text("Hi.");
-    drop(c.clone_voice(&req));
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", refused.local_addr().unwrap());
+    drop(refused);
+    for provider in Provider::ALL {
+        // Enough attempts that the call is still retrying when it is dropped.
+        let c = Client::builder(provider)
+            .api_key(SECRET_KEY)
+            .base_url(base.as_str())
+            .retry(
+                voiceclone::RetryPolicy::default()
+                    .with_max_attempts(1000)
+                    .with_base_delay(std::time::Duration::from_millis(10))
+                    .with_max_delay(std::time::Duration::from_millis(20)),
+            )
+            .build()
+            .unwrap();
+        let req =
+            voiceclone::CloneRequest::new("https://cdn.example.com/me.wav").sample_text("Hi.");
+        tokio::select! {
+            r = c.clone_voice(&req) => panic!("{provider}: the call ended: {r:?}"),
+            () = tokio::time::sleep(std::time::Duration::from_millis(150)) => {}
+        }
+    }
     assert_eq!(logged().matches("dropped").count(), before, "{}", logged());
 }

@@ -8,7 +8,8 @@
 //! one bringing no new id, while the page's `total` says more records remain is an error; so
 //! is a page of records all read before (a vendor answering pages it already sent, in any
 //! order: every id read is kept, at most [`MAX_ITEMS`]), [`MAX_UNREADABLE_PAGES`] pages in a
-//! row of records none of which can be read, and a list
+//! row of records none of which can be read ([`MAX_UNREADABLE_PAGES_BEFORE_TOTAL`] while the
+//! `total` says more remain), and a list
 //! longer than [`MAX_PAGES`] or [`MAX_ITEMS`]: never a quiet stop (a caller that gets `Ok` has
 //! seen every item). A `total` that the records read so far already exceed is wrong, and ends
 //! nothing either.
@@ -30,6 +31,11 @@ pub(crate) const MAX_PAGES: i64 = 10_000;
 /// number) shows nothing to compare pages by, and would otherwise be read to [`MAX_PAGES`].
 /// Reaching it is an error.
 pub(crate) const MAX_UNREADABLE_PAGES: u32 = 3;
+
+/// [`MAX_UNREADABLE_PAGES`] while the pages' `total` says more records remain than were read:
+/// an account's records this client cannot read may fill a few pages before readable ones
+/// (1,000 such records in a row at VMEG's default page of 20 is beyond any account).
+pub(crate) const MAX_UNREADABLE_PAGES_BEFORE_TOTAL: u32 = 50;
 
 /// The most records one walk reads (10,000 pages of 50). A page holds what fits in a 4 MiB
 /// body, tens of thousands of tiny records from a hostile server: without this bound a
@@ -257,7 +263,9 @@ where
                     w.seen
                 )));
             }
-            if repeated && !full {
+            // A short page ends the list, unless it brought nothing readable while the
+            // `total` says more remain (pass 2d #5: it ended the walk quietly).
+            if repeated && !full && !(ids.is_empty() && more_claimed) {
                 return Ok(None);
             }
             if !ids.is_empty() {
@@ -279,7 +287,15 @@ where
         } else {
             0
         };
-        if w.unreadable_run >= MAX_UNREADABLE_PAGES {
+        // While the `total` says more remain, a real account's run of unreadable records
+        // may go on for pages before readable ones (pass 2d #2); a server repeating such a
+        // page is still stopped, later.
+        let limit = if more_claimed {
+            MAX_UNREADABLE_PAGES_BEFORE_TOTAL
+        } else {
+            MAX_UNREADABLE_PAGES
+        };
+        if w.unreadable_run >= limit {
             return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
                 "the {what} sent {} pages in a row (to page {}) whose records could none be read; stopped: the listing is incomplete",
                 w.unreadable_run, w.page

@@ -1,7 +1,7 @@
-//! A write whose call is dropped after a request of it was sent (a `select!`, a timer around
-//! it, a web handler cancelled when its own client went away): no error will ever carry what
-//! finds its task, so it is logged once, at the level and with the fields of an unknown
-//! outcome (`retry::run::outcome_unknown`).
+//! A write (a create; a VMEG delete or rename) whose call is dropped after a request of it may
+//! have reached the provider (a `select!`, a timer around it, a web handler cancelled when its
+//! own client went away): no error will ever carry what finds its task, so it is logged once,
+//! at the level and with the fields of an unknown outcome (`retry::run::outcome_unknown`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
@@ -9,7 +9,8 @@ use std::time::SystemTime;
 use super::{Call, Transport};
 
 /// Armed for a write with consequences once an attempt holds its slot (a call dropped while
-/// queued sent nothing); disarmed when the call ends, however it ends.
+/// queued sent nothing), and again unarmed when that attempt reached nothing (a refused
+/// connect) and none before it had; disarmed when the call ends, however it ends.
 pub(super) struct DroppedWrite<'a> {
     transport: &'a Transport,
     call: &'a Call<'a>,
@@ -29,9 +30,14 @@ impl<'a> DroppedWrite<'a> {
         }
     }
 
-    /// An attempt may now put its request on the wire.
-    pub(super) fn sending(&self) {
-        self.sent.store(true, Ordering::Relaxed);
+    /// An attempt may now put its request on the wire. Whether one had before.
+    pub(super) fn sending(&self) -> bool {
+        self.sent.swap(true, Ordering::Relaxed)
+    }
+
+    /// The attempt that was sending reached nothing, and none before it had.
+    pub(super) fn not_sent(&self) {
+        self.sent.store(false, Ordering::Relaxed);
     }
 
     /// The call ended: its error (or result) tells what happened.

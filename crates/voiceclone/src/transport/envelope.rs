@@ -45,26 +45,40 @@ struct Envelope {
     data: Option<Box<RawValue>>,
 }
 
-/// The task an answer names, under either vendor's name for it (VMEG `taskId`, JimmyAI `id`).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NamedTask {
-    #[serde(default, deserialize_with = "lenient_string")]
-    task_id: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    id: Option<String>,
+/// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
+/// caller can look the task up. Read as [`tolerant_named_task_id`] reads it: an id given
+/// twice (the same) still names its task.
+fn named_task_id(provider: Provider, data: Option<&RawValue>) -> Option<String> {
+    ids_in_data(provider, data?.get(), None).ok().flatten()
 }
 
-/// The task id `data` names, if any (and if usable): what an `OutcomeUnknown` carries so the
-/// caller can look the task up.
-fn named_task_id(provider: Provider, data: Option<&RawValue>) -> Option<String> {
-    let named: NamedTask = serde_json::from_slice(data?.get().as_bytes()).ok()?;
-    // Each vendor's own task id field: VMEG's `id` may be a voice's or a material's.
-    let id = match provider {
-        Provider::Vmeg => named.task_id,
-        _ => named.id,
+/// The task id one `data` object names (each vendor's own field: VMEG's `id` may be a
+/// voice's or a material's), read each time it is given; `named` is what an earlier `data`
+/// named. `Err` when two disagree or one cannot be used beside another: which was meant is
+/// unknown, so nothing is named. Anything but an object (`null`, a list) names nothing.
+fn ids_in_data(
+    provider: Provider,
+    data: &str,
+    mut named: Option<String>,
+) -> Result<Option<String>, ()> {
+    let mut de = serde_json::Deserializer::from_str(data);
+    let Ok(ids) = serde::Deserializer::deserialize_map(&mut de, ValuesOf(task_id_field(provider)))
+    else {
+        return Ok(named);
     };
-    usable_id(id.as_deref()).map(str::to_owned)
+    for raw in &ids {
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        let id = lenient_string(&mut de).ok().flatten();
+        let Some(id) = usable_id(id.as_deref()) else {
+            return Err(());
+        };
+        match &named {
+            Some(earlier) if earlier != id => return Err(()),
+            Some(_) => {}
+            None => named = Some(id.to_owned()),
+        }
+    }
+    Ok(named)
 }
 
 /// The field that names a task in each vendor's `data` (VMEG's `id` may be a voice's or a
@@ -87,26 +101,7 @@ fn tolerant_named_task_id(provider: Provider, body: &[u8]) -> Option<String> {
     let datas = serde::Deserializer::deserialize_map(&mut de, ValuesOf("data")).ok()?;
     let mut named: Option<String> = None;
     for data in &datas {
-        let mut de = serde_json::Deserializer::from_str(data.get());
-        // Anything but an object (`null`, a list) names nothing.
-        let Ok(ids) =
-            serde::Deserializer::deserialize_map(&mut de, ValuesOf(task_id_field(provider)))
-        else {
-            continue;
-        };
-        for raw in &ids {
-            let mut de = serde_json::Deserializer::from_str(raw.get());
-            let id = lenient_string(&mut de).ok().flatten();
-            let Some(id) = usable_id(id.as_deref()) else {
-                // An id that cannot be used beside one that can: which was meant is unknown.
-                return None;
-            };
-            match &named {
-                Some(earlier) if earlier != id => return None,
-                Some(_) => {}
-                None => named = Some(id.to_owned()),
-            }
-        }
+        named = ids_in_data(provider, data.get(), named).ok()?;
     }
     named
 }

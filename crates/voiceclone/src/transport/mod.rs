@@ -244,7 +244,7 @@ impl Transport {
         // (The slot its call was admitted with, for the first request of an
         // admitted call: see `admission`.)
         let _slot = self.slot().await?;
-        dropped.sending();
+        let sent_before = dropped.sending();
         let req_id = RequestId::new();
         // Within a per-call budget (`CallOptions`), the request gets the time
         // left as its timeout: it fails as a timed-out request (for a write,
@@ -259,6 +259,11 @@ impl Transport {
                 .map_err(crate::client::note_if_out_of_time),
         };
         if let Err(e) = done {
+            // Nothing of this attempt reached the provider (a refused connect): a call dropped
+            // now, in the wait before its next attempt, sent nothing unless an earlier one did.
+            if e.phase() == Phase::NotSent && !sent_before {
+                dropped.not_sent();
+            }
             return Err(self.with_request_id(e, req_id));
         }
         if !op.names_task() {
