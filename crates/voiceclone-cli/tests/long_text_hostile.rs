@@ -2401,4 +2401,23 @@ fn resubmitting_a_part_held_back_by_its_scope_resends_it_under_its_own_key() {
     fake.answer_creates_with(409, key_used());
     fake_run(&fake, &args).expect(3);
     assert_eq!(fake.creates(), sent + 1, "resent unasked");
+
+    // Review 25 pass 3 #1: the resend under this run's scope meets "key already used" (it or
+    // the first submit landed) and the task search after it is refused (a 401): that refusal
+    // is the search's, not the resend's, so the part keeps this run's scope and the resend's
+    // record.
+    fake.answer_lists_with_status(
+        401,
+        serde_json::json!({"code": 401, "message": "Unauthorized", "data": null}),
+    );
+    let r = fake_run(&fake, &asked);
+    assert_eq!(r.code, 3, "{r:?}");
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "submitting", "{m}");
+    assert!(m["parts"][0]["key_scope"].is_object(), "{m}");
+    assert_eq!(
+        m["parts"][0]["past_submits"][0]["idempotency_key"],
+        key.as_str(),
+        "{m}"
+    );
 }

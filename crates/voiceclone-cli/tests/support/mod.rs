@@ -280,6 +280,8 @@ pub struct FakeState {
     pub list_records: std::sync::Mutex<Option<Vec<Value>>>,
     /// When set, `tasks/list` and the voice lists answer this `data`, whatever it is.
     pub list_data: std::sync::Mutex<Option<Value>>,
+    /// When set, `tasks/list` and the voice lists answer this status and body instead.
+    pub list_answer: std::sync::Mutex<Option<(u16, Value)>>,
     /// When set, every file is answered 200 with an empty body (a store's failure).
     pub empty_files: std::sync::atomic::AtomicBool,
     /// When set, every `tasks/detail` is answered with this status and raw body instead.
@@ -311,6 +313,7 @@ impl FakeVmeg {
             create_keys: std::sync::Mutex::new(Vec::new()),
             list_records: std::sync::Mutex::new(None),
             list_data: std::sync::Mutex::new(None),
+            list_answer: std::sync::Mutex::new(None),
             empty_files: Default::default(),
             detail_answer: std::sync::Mutex::new(None),
             detail_of: Default::default(),
@@ -361,6 +364,11 @@ impl FakeVmeg {
     /// `{"records": null}`, ...) as a success's `data` from now on, whatever the page asked.
     pub fn answer_lists_with(&self, data: Value) {
         *self.state.list_data.lock().unwrap() = Some(data);
+    }
+
+    /// Answers `tasks/list` and the voice lists with `status` and `body` from now on.
+    pub fn answer_lists_with_status(&self, status: u16, body: Value) {
+        *self.state.list_answer.lock().unwrap() = Some((status, body));
     }
 
     /// Answers every file with an empty 200 from now on (`true`), or with its audio again.
@@ -453,6 +461,13 @@ async fn fake_create(
 /// (so the client reads no further page), or a 404.
 async fn fake_list(axum::extract::State(st): FakeShared) -> axum::response::Response {
     use axum::response::IntoResponse;
+    if let Some((status, body)) = st.list_answer.lock().unwrap().clone() {
+        return (
+            axum::http::StatusCode::from_u16(status).unwrap(),
+            axum::Json(body),
+        )
+            .into_response();
+    }
     if let Some(data) = st.list_data.lock().unwrap().clone() {
         return axum::Json(serde_json::json!({"code": 200, "message": "", "data": data}))
             .into_response();

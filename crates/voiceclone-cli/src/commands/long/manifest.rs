@@ -758,6 +758,14 @@ mod tests {
                 assert!(why.contains("submitted_at_ms"), "{why}");
             }
             assert_eq!(m.parts[0].submitted_at().is_none(), refused, "{ms}");
+            // A resend time, the same (its window would be dropped unseen).
+            let mut r = fresh.clone();
+            r.parts[0].resent_at_ms = vec![1_700_000_000_000, ms];
+            let why = r.mismatch(&fresh);
+            assert_eq!(why.is_some(), refused, "resent {ms}: {why:?}");
+            if let Some(why) = why {
+                assert!(why.contains("resent_at_ms"), "{why}");
+            }
         }
     }
 

@@ -77,11 +77,14 @@ use manifest::{
     file_sha256, files_intact, ms_time, unix_ms,
 };
 
-/// Whether a resend's error is a refusal of it (it made nothing under this run's scope): not
-/// `may_resubmit()`, which a resend's refusal never is (it says nothing of the first submit),
-/// but a refusal's kind, answered or never sent.
+/// Whether a resend's error says the resend made nothing under this run's scope: the create's
+/// own refusal, answered or never sent (a refused connect), not `may_resubmit()`, which a
+/// resend's refusal never is (it says nothing of the first submit). An error of the task
+/// search that follows VMEG's "key already used" (its 429, its 401) comes after a create that
+/// did land, so it is no such answer. (After an attempt that may have landed, the retry driver
+/// ends the create as `OutcomeUnknown`, never one of these kinds.)
 fn made_nothing(e: &voiceclone::Error) -> bool {
-    matches!(
+    let refused = matches!(
         e.kind(),
         ErrorKind::InvalidInput { .. }
             | ErrorKind::Unauthorized
@@ -89,7 +92,10 @@ fn made_nothing(e: &voiceclone::Error) -> bool {
             | ErrorKind::InvalidRequest
             | ErrorKind::PayloadTooLarge
             | ErrorKind::RateLimited
-    ) && e.phase() != voiceclone::Phase::Sent
+    ) && e.phase() != voiceclone::Phase::Sent;
+    let unsent = matches!(e.kind(), ErrorKind::Transport | ErrorKind::Timeout)
+        && e.phase() == voiceclone::Phase::NotSent;
+    matches!(e.operation(), Some("synthesize" | "resend_speech")) && (refused || unsent)
 }
 
 /// How long after its recorded start an attempt of a part's submit may still make its task:
