@@ -61,13 +61,15 @@ fn ids_in_data(
     data: &str,
     mut named: Option<String>,
 ) -> Result<Option<String>, ()> {
-    let mut de = serde_json::Deserializer::from_str(data);
+    // `from_slice`, not `from_str`: the reader every other answer is decoded with, so no
+    // second copy of serde_json's parser is linked for this rare path.
+    let mut de = serde_json::Deserializer::from_slice(data.as_bytes());
     let Ok(ids) = serde::Deserializer::deserialize_map(&mut de, ValuesOf(task_id_field(provider)))
     else {
         return Ok(named);
     };
     for raw in &ids {
-        let mut de = serde_json::Deserializer::from_str(raw.get());
+        let mut de = serde_json::Deserializer::from_slice(raw.get().as_bytes());
         let id = lenient_string(&mut de).ok().flatten();
         let Some(id) = usable_id(id.as_deref()) else {
             return Err(());
@@ -97,7 +99,7 @@ fn task_id_field(provider: Provider) -> &'static str {
 /// task that may be billed (JimmyAI has no task list).
 fn tolerant_named_task_id(provider: Provider, body: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(body);
-    let mut de = serde_json::Deserializer::from_str(&text);
+    let mut de = serde_json::Deserializer::from_slice(text.as_bytes());
     let datas = serde::Deserializer::deserialize_map(&mut de, ValuesOf("data")).ok()?;
     let mut named: Option<String> = None;
     for data in &datas {
