@@ -522,8 +522,9 @@ fn created_within(task: &voiceclone::TaskSummary, from: SystemTime, to: SystemTi
 /// tasks dated up to `FUTURE_SKEW` outside `[from, to]` (clock skew, so it never says `None`
 /// for a real task), and, between a first submit and a resend hours later, tasks of other
 /// jobs; once one `fits` (is dated inside the spans the part's attempts give), those dated
-/// with their offset outside them are no rivals, or another job's task made minutes before would keep the part
-/// unknown on every rerun. Undated or offset-less tasks may lie anywhere: they stay rivals.
+/// with their offset outside them are no rivals, or another job's task made minutes before
+/// would keep the part unknown on every rerun. Undated or offset-less tasks may lie anywhere:
+/// they stay rivals.
 fn rivals<'a>(
     free: impl Iterator<Item = &'a voiceclone::TaskSummary>,
     fits: &dyn Fn(&voiceclone::TaskSummary) -> bool,
