@@ -141,6 +141,14 @@ impl KeyScope {
     pub fn same_base_url(&self, other: &KeyScope) -> bool {
         self.base_url.trim_end_matches('/') == other.base_url.trim_end_matches('/')
     }
+
+    /// How `self` differs from `other`: (another API key, another base URL).
+    pub fn differs_from(&self, other: &KeyScope) -> (bool, bool) {
+        (
+            self.api_key_fingerprint != other.api_key_fingerprint,
+            !self.same_base_url(other),
+        )
+    }
 }
 
 /// A submit of a part whose outcome was never known, kept when a later submit replaced it.

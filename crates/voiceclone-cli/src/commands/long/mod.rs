@@ -661,8 +661,7 @@ impl Run<'_> {
                 "it was recorded by an earlier version of this tool, which did not note the API key and base URL it was sent under, so it is not resent under its key unasked: VMEG keeps a key per API key, and under another a resend would be new, paid work".to_owned(),
             );
         };
-        let api_key = was.api_key_fingerprint != self.scope.api_key_fingerprint;
-        let base = !was.same_base_url(&self.scope);
+        let (api_key, base) = was.differs_from(&self.scope);
         let what = match (api_key, base) {
             (false, false) => return None,
             (true, false) => "another API key".to_owned(),
@@ -681,15 +680,14 @@ impl Run<'_> {
         let Some(was) = scope else {
             return " (the API key and base URL it was sent under were not recorded: look it up under the key it was sent with)".to_owned();
         };
-        let api_key = was.api_key_fingerprint != self.scope.api_key_fingerprint;
-        match (api_key, was.same_base_url(&self.scope)) {
-            (false, true) => String::new(),
-            (true, true) => {
+        match was.differs_from(&self.scope) {
+            (false, false) => String::new(),
+            (true, false) => {
                 " (sent under another API key than this run's: look it up under that key)"
                     .to_owned()
             }
-            (false, false) => format!(" (sent to {}: look it up there)", was.base_url),
-            (true, false) => format!(
+            (false, true) => format!(" (sent to {}: look it up there)", was.base_url),
+            (true, true) => format!(
                 " (sent to {} under another API key than this run's: look it up there, under that key)",
                 was.base_url
             ),
@@ -1760,12 +1758,19 @@ impl Run<'_> {
         // What is on disk now, as recorded (size and SHA-256): a recorded file removed or
         // changed since (or never fetched again, the run having stopped) is not given to a
         // script as there.
-        let present = |f: &manifest::FileRecord| manifest::file_intact(&self.dir, f);
+        // Each file hashed once, for both `files` and `missing_files`.
+        let missing: std::collections::HashSet<&str> = m
+            .parts
+            .iter()
+            .flat_map(|p| p.files.iter())
+            .filter(|f| !manifest::file_intact(&self.dir, f))
+            .map(|f| f.name.as_str())
+            .collect();
         let files: Vec<String> = m
             .parts
             .iter()
             .flat_map(|p| p.files.iter())
-            .filter(|f| present(f))
+            .filter(|f| !missing.contains(f.name.as_str()))
             .map(|f| self.dir.join(&f.name).display().to_string())
             .collect();
         // Each part's failure in this run, by the part it names, for `parts`.
@@ -1788,14 +1793,14 @@ impl Run<'_> {
                     "files": p.files.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
                 });
                 if let Some(m) = part.as_object_mut() {
-                    let missing: Vec<&str> = p
+                    let gone: Vec<&str> = p
                         .files
                         .iter()
-                        .filter(|f| !present(f))
                         .map(|f| f.name.as_str())
+                        .filter(|name| missing.contains(name))
                         .collect();
-                    if !missing.is_empty() {
-                        m.insert("missing_files".into(), missing.into());
+                    if !gone.is_empty() {
+                        m.insert("missing_files".into(), gone.into());
                     }
                     // A `done` part whose file is gone and whose task now reads failed.
                     if p.state == PartState::Done && p.error.is_some() {
@@ -1833,9 +1838,10 @@ impl Run<'_> {
                                 "submitted_at": s.submitted_at().map(rfc3339),
                                 "last_resent_at": s.last_resent_at().map(rfc3339),
                                 "base_url": s.key_scope.as_ref().map(|k| k.base_url.clone()),
-                                "this_api_key": s.key_scope.as_ref().map(|k| {
-                                    k.api_key_fingerprint == self.scope.api_key_fingerprint
-                                }),
+                                "this_api_key": s
+                                    .key_scope
+                                    .as_ref()
+                                    .map(|k| !k.differs_from(&self.scope).0),
                             })
                         })
                         .collect();
