@@ -2421,3 +2421,116 @@ fn resubmitting_a_part_held_back_by_its_scope_resends_it_under_its_own_key() {
         "{m}"
     );
 }
+
+/// Review 25 pass 3 (untested then): the sole unclaimed task of a part whose key VMEG says was
+/// used, dated with its offset but far from the part's first submit and from each recorded
+/// resend (here midway between them, an hour from either), is another job's as likely as
+/// this part's: not taken, exit 3, and the message says why (created far from every time
+/// the part was sent), naming it. And a part resent more often than the manifest records
+/// (`MAX_RESENDS_RECORDED`, 64): the record keeps its length, its last entry becomes the
+/// latest resend (shown as `last_resent_at`), and the part is marked as not having every
+/// resend recorded, so that the next search counts the whole span since its first submit.
+#[test]
+fn a_lone_task_far_from_every_attempt_is_not_taken_and_resends_past_the_record_keep_the_latest() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    lose_every_submit(&fake, &args);
+    let m = manifest(dir);
+    let now_ms = m["parts"][0]["submitted_at_ms"].as_u64().unwrap();
+    let t0 = now_ms - 3 * 3600 * 1000;
+    let resent = now_ms - 3600 * 1000;
+    let at = |ms: u64| {
+        jiff::Timestamp::from_millisecond(i64::try_from(ms).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    let mut edited = m.clone();
+    edited["parts"][0]["submitted_at_ms"] = t0.into();
+    edited["parts"][0]["resent_at_ms"] = serde_json::json!([resent]);
+    edited["parts"][0]["resends_recorded"] = true.into();
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&edited).unwrap()).unwrap();
+    fake.answer_creates_with(409, key_used());
+    let far = at(t0 + 3600 * 1000);
+    fake.list_tasks_with(vec![listed("t-far", Some(&far))]);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("t-far"), "{msg}");
+    assert!(msg.contains("created far from every time"), "{msg}");
+    assert!(manifest(dir)["parts"][0].get("job_id").is_none());
+
+    // 64 resends recorded, all of them long ago; the next resend (lost) replaces the last.
+    let old: Vec<u64> = (0..64u64).map(|k| t0 + k * 1000).collect();
+    let mut full = edited.clone();
+    full["parts"][0]["resent_at_ms"] = serde_json::json!(old);
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&full).unwrap()).unwrap();
+    fake.answer_creates_with(
+        502,
+        serde_json::json!({"code": 502, "message": "upstream failed", "data": null}),
+    );
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let part = &manifest(dir)["parts"][0];
+    let record = part["resent_at_ms"].as_array().unwrap();
+    assert_eq!(record.len(), 64, "{part}");
+    let kept: Vec<u64> = record.iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(kept[..63], old[..63], "{part}");
+    let last = u128::from(record[63].as_u64().unwrap());
+    assert!(
+        last >= before,
+        "the latest resend is kept: {last} < {before}"
+    );
+    // Written only when true (an older manifest's part reads as not recorded).
+    assert_ne!(part["resends_recorded"], true, "{part}");
+    let shown: jiff::Timestamp = r.json()["parts"][0]["last_resent_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        i128::from(shown.as_millisecond()),
+        i128::try_from(last).unwrap(),
+        "{r:?}"
+    );
+}
+
+/// Review 25 pass 3 (untested then): a part resent under its key and left `submitting`, rerun
+/// under another API key, is not resent (as above), and the advice on how to find its task
+/// under the API key it was sent with gives the time of its last resend, which the lookup
+/// must cover (`--last-attempt-at`), besides its first submit: a task made by that resend
+/// is dated after the first submit's window, so a lookup from the first submit alone could
+/// say "none" and invite a paid resubmit.
+#[test]
+fn the_advice_for_a_part_sent_under_another_api_key_names_its_last_resend() {
+    const OTHER_KEY: &str = "sk-long-hostile-another-9876543210";
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    lose_every_submit(&fake, &args);
+    // A rerun whose resend is lost too: its time is recorded.
+    fake_run(&fake, &args).expect(3);
+    let m = manifest(dir);
+    let resent = m["parts"][0]["resent_at_ms"][0].as_i64().unwrap();
+    let creates = fake.creates();
+    let r = run_binary(Some(&fake.url), OTHER_KEY, &[KEY], &[], &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(fake.creates(), creates, "a create was sent");
+    let msg = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    let (_, after) = msg
+        .split_once("--last-attempt-at ")
+        .unwrap_or_else(|| panic!("no --last-attempt-at: {msg}"));
+    let shown: jiff::Timestamp = after
+        .split(|c: char| c == '`' || c.is_whitespace())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(shown.as_millisecond(), resent, "{msg}");
+}
