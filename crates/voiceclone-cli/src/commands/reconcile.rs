@@ -117,8 +117,8 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
                 "searched",
                 json!({"from": rfc3339(*from), "to": rfc3339(*to)}),
             );
-            o.failure = Some(if tasks.is_empty() {
-                not_yet(*to)
+            o.failure = Some(if let Some(again) = r.look_again_after() {
+                not_yet(again)
             } else {
                 Failure::other(
                     Exit::Failure,
@@ -143,17 +143,11 @@ pub async fn run(client: &Client, args: &ReconcileArgs) -> Outcome {
     o
 }
 
-/// How long after the span searched a task may still appear: the library's skew (5 minutes:
-/// a request cut short may still be processed, and the vendor's clock may be ahead), after
-/// which its `Candidates` message says to look again.
-const LOOK_AGAIN_SKEW: Duration = Duration::from_secs(5 * 60);
-
 /// No candidate seen yet, and the search cannot rule one out (it ran before the span
 /// searched, `..to`, and its skew ended): the submit's outcome is still unknown (exit 3),
 /// with when to look again. Exit 1 is the code of `none` and of a listing to check, and a
 /// script reads it as "nothing was made".
-fn not_yet(to: SystemTime) -> Failure {
-    let again = to.checked_add(LOOK_AGAIN_SKEW).unwrap_or(to);
+fn not_yet(again: SystemTime) -> Failure {
     Failure::other(
         Exit::Unreachable,
         "reconcile_not_yet",

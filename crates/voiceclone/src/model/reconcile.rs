@@ -332,6 +332,30 @@ impl Reconciled {
             _ => None,
         }
     }
+
+    /// When to search again, for `Candidates` with no task seen yet: the end of the span
+    /// searched and 5 minutes of the vendor's clock running ahead, after which a search that
+    /// still sees nothing can answer [`Reconciled::None`]. Until then the submit's outcome is
+    /// still unknown: do not submit it again. `None` for every other answer.
+    ///
+    /// ```
+    /// # async fn f(client: &voiceclone::Client, query: &voiceclone::ReconcileQuery)
+    /// # -> Result<(), voiceclone::Error> {
+    /// if let Some(at) = client.reconcile(query).await?.look_again_after() {
+    ///     let wait = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    ///     tokio::time::sleep(wait).await;
+    ///     // ... and reconcile again.
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn look_again_after(&self) -> Option<SystemTime> {
+        match self {
+            Reconciled::Candidates { tasks, to, .. } if tasks.is_empty() => {
+                Some(to.checked_add(FUTURE_SKEW).unwrap_or(*to))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Reconciled {
@@ -353,7 +377,7 @@ impl fmt::Display for Reconciled {
                         "candidates: none seen yet, but a task may still appear: no task created between {} and {} was listed, and the search cannot rule one out (it ran before that span ended, while the submit may still be processed; or the vendor said the key was used; or a list lags behind or a clock is far apart); do not submit it again: look again after {}",
                         at(*from),
                         at(*to),
-                        at(to.checked_add(FUTURE_SKEW).unwrap_or(*to))
+                        at(self.look_again_after().unwrap_or(*to))
                     );
                 }
                 write!(
@@ -446,6 +470,59 @@ pub enum Resubmitted<J> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Only `Candidates` with no task seen says when to look again: 5 minutes after the span
+    /// searched, the time its message gives (the CLI's `look_again_after` is this).
+    #[test]
+    fn only_an_empty_candidates_answer_says_when_to_look_again() {
+        let from = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let to = from + Duration::from_secs(240);
+        let empty = Reconciled::Candidates {
+            tasks: vec![],
+            from,
+            to,
+            incomplete: true,
+        };
+        let again = empty.look_again_after().unwrap();
+        assert_eq!(again, to + Duration::from_secs(300));
+        let text = empty.to_string();
+        assert!(
+            text.ends_with(&format!(
+                "look again after {}",
+                crate::time::format_rfc3339(again)
+            )),
+            "{text}"
+        );
+        let task = TaskSummary::new(
+            Provider::Vmeg,
+            "t-1",
+            Some(JobKind::Speech),
+            "tts",
+            crate::model::TaskStatus::Succeeded,
+        );
+        let some = Reconciled::Candidates {
+            tasks: vec![task],
+            from,
+            to,
+            incomplete: false,
+        };
+        assert_eq!(some.look_again_after(), None);
+        let none = Reconciled::None {
+            kind: None,
+            from,
+            to,
+        };
+        assert_eq!(none.look_again_after(), None);
+        // Near the end of what the clock can hold: no overflow, the span's own end.
+        let end = SystemTime::UNIX_EPOCH + Duration::from_secs(i64::MAX.unsigned_abs() - 100);
+        let last = Reconciled::Candidates {
+            tasks: vec![],
+            from,
+            to: end,
+            incomplete: true,
+        };
+        assert_eq!(last.look_again_after(), Some(end));
+    }
 
     #[test]
     fn bounds_reach_from_the_window_before_the_start_to_the_window_after_the_last_attempt() {
