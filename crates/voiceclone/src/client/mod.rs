@@ -127,7 +127,9 @@ mod resends; // one resend per idempotency key at a time
 
 impl Client {
     /// A client from `VMEG_API_KEY` / `JIMMYAI_API_KEY` and optional `VMEG_BASE_URL` /
-    /// `JIMMYAI_BASE_URL`.
+    /// `JIMMYAI_BASE_URL`. A variable that is set but empty, blank or not UTF-8 is refused
+    /// (`InvalidInput` naming it), never read as unset: an empty base URL variable would
+    /// otherwise send the calls to the vendor's production API.
     ///
     /// Changing the environment is `unsafe` (no other thread may read it meanwhile); a service
     /// sets it at deploy time instead.
@@ -151,20 +153,39 @@ impl Client {
     /// # }
     /// ```
     pub fn from_env(provider: Provider) -> Result<Client, Error> {
+        use std::env::VarError;
         let (key_var, base_var) = (provider.api_key_var(), provider.base_url_var());
-        let key = std::env::var(key_var)
-            .ok()
-            .filter(|k| !k.trim().is_empty())
-            .ok_or_else(|| {
-                Error::invalid_input(key_var, "environment variable is not set")
-                    .with_provider(provider)
-            })?;
+        let refused = |var: &str, why: &str| {
+            Error::invalid_input(var, format!("environment variable {why}; nothing was sent"))
+                .with_provider(provider)
+        };
+        let key = match std::env::var(key_var) {
+            Ok(k) if !k.trim().is_empty() => k,
+            Ok(_) => return Err(refused(key_var, "is set but empty")),
+            Err(VarError::NotUnicode(_)) => {
+                return Err(refused(key_var, "is set but is not valid UTF-8"));
+            }
+            Err(VarError::NotPresent) => return Err(refused(key_var, "is not set")),
+        };
         let mut builder = Client::builder(provider).api_key(ApiKey::new(key));
-        if let Some(base) = std::env::var(base_var)
-            .ok()
-            .filter(|b| !b.trim().is_empty())
-        {
-            builder = builder.base_url(base);
+        // A base URL variable that is set is a URL that was meant: read as "not given" when it
+        // is empty (`VMEG_BASE_URL="$SIM_URL"` with `SIM_URL` unset) or unreadable, the
+        // requests would go, billed, to the vendor's production API.
+        match std::env::var(base_var) {
+            Ok(b) if b.trim().is_empty() => {
+                return Err(refused(
+                    base_var,
+                    "is set but empty: set it to the API base URL, or unset it for the vendor's own API",
+                ));
+            }
+            Ok(b) => builder = builder.base_url(b.trim()),
+            Err(VarError::NotUnicode(_)) => {
+                return Err(refused(
+                    base_var,
+                    "is set but is not valid UTF-8: set it to the API base URL, or unset it for the vendor's own API",
+                ));
+            }
+            Err(VarError::NotPresent) => {}
         }
         builder.build()
     }
