@@ -1047,3 +1047,28 @@ async fn a_submit_time_before_2020_is_refused_with_nothing_sent() {
         .await;
     assert!(matches!(r, Ok(Reconciled::None { .. })), "{r:?}");
 }
+
+/// Review 26-inputs #3: a malformed task id given to a query (read from a file with its
+/// newline, a path, blanks) is refused naming `task_id`, the query's own field, with nothing
+/// sent; before, the lookup's check refused it naming `job_id`, a field the query does not
+/// have.
+#[tokio::test]
+async fn a_malformed_task_id_in_a_query_is_refused_naming_task_id() {
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        let server = Scripted::start(vec![]).await;
+        let (c, _) = client(provider, &server.base_url);
+        for id in ["t-1\n", "a/b", " t-1", "t 1"] {
+            let q = ReconcileQuery::new(SystemTime::now() - Duration::from_secs(60))
+                .kind(JobKind::Clone)
+                .task_id(JobId::new(id));
+            let e = c.reconcile(&q).await.unwrap_err();
+            match e.kind() {
+                ErrorKind::InvalidInput { field, .. } => {
+                    assert_eq!(field, "task_id", "{provider} {id:?}: {e}")
+                }
+                other => panic!("{provider} {id:?}: {other:?}"),
+            }
+        }
+        assert!(server.seen().is_empty(), "{provider}: a request was sent");
+    }
+}

@@ -154,6 +154,8 @@ impl ReconcileQuery {
         }
         if let Some(id) = &self.task_id {
             id.check_bare_text("task_id")?;
+            // The lookup's own check would name `job_id`, a field the query does not have.
+            crate::validate::id("task_id", id.as_str())?;
             let (given_provider, given_kind) = (id.provider(), id.kind());
             // The caller's id, quoted by its start only: its length is not checked yet.
             let stored = id.to_string();
