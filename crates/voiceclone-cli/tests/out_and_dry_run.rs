@@ -497,6 +497,71 @@ fn out_writes_siblings_of_a_file_path_and_refuses_a_flood_of_urls() {
     );
 }
 
+/// Review 26 #6: `--out greeting.wav --overwrite` with an answer of two audio URLs writes the
+/// siblings `greeting-NN.wav`; the `greeting.wav` of an earlier run, which the run was asked
+/// to replace, is removed (named in `path_removed` and on stderr), never left holding the
+/// earlier audio with exit 0. One that appeared after the check, without `--overwrite`, is
+/// not the run's to remove: it is named in `path_not_written`. Before, both were left as
+/// they were, unflagged.
+#[test]
+fn out_overwrite_with_several_urls_leaves_no_stale_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    std::fs::write(&out, b"old").unwrap();
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let mut args = speak_out_args(&out);
+    args.push("--overwrite");
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &args).expect(0);
+    let j = r.json();
+    for name in ["greeting-01.wav", "greeting-02.wav"] {
+        assert_eq!(
+            std::fs::metadata(dir.path().join(name)).unwrap().len(),
+            1000,
+            "{name}: {j}"
+        );
+    }
+    assert!(
+        !out.exists(),
+        "the earlier greeting.wav is still there: {j}"
+    );
+    assert_eq!(j["path_removed"], out.to_str().unwrap(), "{j}");
+    assert!(j.get("path_not_written").is_none(), "{j}");
+    assert!(r.stderr.contains("greeting.wav"), "{r:?}");
+
+    // The file appears while the results download (after the check), no --overwrite.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let made = out.clone();
+    fake.on_request(move |path| {
+        if path.starts_with("/files/") && !made.exists() {
+            std::fs::write(&made, b"someone else's").unwrap();
+        }
+    });
+    let r = speak_out(&fake, &out).expect(0);
+    let j = r.json();
+    assert_eq!(std::fs::read(&out).unwrap(), b"someone else's", "{j}");
+    assert_eq!(j["path_not_written"], out.to_str().unwrap(), "{j}");
+    assert!(j.get("path_removed").is_none(), "{j}");
+    assert!(r.stderr.contains("greeting.wav"), "{r:?}");
+
+    // One URL: the file itself is replaced, nothing to flag.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    std::fs::write(&out, b"old").unwrap();
+    let fake = support::FakeVmeg::start(1, 1000, false);
+    let mut args = speak_out_args(&out);
+    args.push("--overwrite");
+    let j = run_binary(Some(&fake.url), KEY, &[KEY], &[], &args)
+        .expect(0)
+        .json();
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 1000, "{j}");
+    assert!(
+        j.get("path_removed").is_none() && j.get("path_not_written").is_none(),
+        "{j}"
+    );
+}
+
 /// `--max-total-bytes` bounds all that `--out` writes: files up to the budget are written,
 /// the one that would pass it is refused before its bytes reach the disk (exit 1,
 /// `download_budget`, the job and the budget named), and a budget met exactly is no refusal.

@@ -527,7 +527,17 @@ async fn clone(
             .into_iter()
             .collect();
         let budget = super::out::MAX_OUT_BYTES;
-        super::out::write(client, &urls, out, budget, printer, &mut o, &mut signals).await;
+        super::out::write(
+            client,
+            &urls,
+            out,
+            budget,
+            args.overwrite,
+            printer,
+            &mut o,
+            &mut signals,
+        )
+        .await;
     }
     o
 }
@@ -1464,7 +1474,17 @@ async fn speak(
             .map(|s| s.audio_urls.clone())
             .unwrap_or_default();
         let budget = args.max_total_bytes;
-        super::out::write(client, &urls, out, budget, printer, &mut o, &mut signals).await;
+        super::out::write(
+            client,
+            &urls,
+            out,
+            budget,
+            args.overwrite,
+            printer,
+            &mut o,
+            &mut signals,
+        )
+        .await;
     }
     if waits {
         put_success(&mut o, &job);
