@@ -620,6 +620,71 @@ fn a_failed_download_after_the_job_says_a_rerun_bills_again() {
     assert_eq!(fake.creates(), 1);
 }
 
+/// Review 26 #7: how a download failing after the job was paid ends, by its kind, the job and
+/// its audio URLs printed either way and nothing at PATH. A result host that cannot be
+/// reached is exit 3 (`transport`, after the retries): the network, as the exit table says.
+/// A body that breaks off midway is fetched once and comes out of the HTTP stack as a body
+/// decoding error: exit 1 (`invalid_response`). README said exit 1 for every download
+/// failing after the task was paid.
+#[test]
+fn a_download_failing_after_the_job_exits_by_its_kind_with_the_urls_printed() {
+    // The result host refuses connections (nothing listens on its port).
+    let (_socket, port) = support::refusing_port();
+    let gone = format!("http://127.0.0.1:{port}/files/t1/0.wav");
+    let fake = support::FakeVmeg::start(1, 1000, false);
+    let detail = serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": "t1", "taskType": "tts", "status": "finished",
+                 "result": {"results": [{"uri": gone, "duration": 1.0, "errorMessage": ""}]}},
+    });
+    fake.answer_details_with(200, &detail.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &speak_out_args(&out));
+    let j = r.expect(3).json();
+    assert_eq!(j["error"]["kind"], "transport", "{j}");
+    assert_eq!(j["job_id"], "vmeg:speech:t1", "{j}");
+    assert_eq!(j["audio_urls"][0], gone.as_str(), "{j}");
+    let message = j["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("bills a new task"), "{j}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert_eq!(fake.creates(), 1);
+
+    // The body breaks off after its first bytes.
+    let fake = support::FakeVmeg::start(1, 1000, false);
+    fake.cut_files(true);
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = fetched.clone();
+    fake.on_request(move |path| {
+        if path.starts_with("/files/") {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &speak_out_args(&out));
+    let j = r.expect(1).json();
+    assert_eq!(j["error"]["kind"], "invalid_response", "{j}");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("broke off") && m.contains("bills a new task")),
+        "{j}"
+    );
+    assert_eq!(j["job_id"], "vmeg:speech:t1", "{j}");
+    assert!(
+        j["audio_urls"][0]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/files/t1/0.wav")),
+        "{j}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert_eq!(fake.creates(), 1);
+    // Fetched once (a download is retried only until its first body byte): the break came
+    // mid-body, not before the answer.
+    assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 1, "{j}");
+}
+
 /// SIGTERM while `--out` downloads: the finished job is reported with its id at once (exit
 /// 3), not after the download, and no half-written file is left.
 #[test]
