@@ -497,6 +497,71 @@ fn out_writes_siblings_of_a_file_path_and_refuses_a_flood_of_urls() {
     );
 }
 
+/// Review 26 #6: `--out greeting.wav --overwrite` with an answer of two audio URLs writes the
+/// siblings `greeting-NN.wav`; the `greeting.wav` of an earlier run, which the run was asked
+/// to replace, is removed (named in `path_removed` and on stderr), never left holding the
+/// earlier audio with exit 0. One that appeared after the check, without `--overwrite`, is
+/// not the run's to remove: it is named in `path_not_written`. Before, both were left as
+/// they were, unflagged.
+#[test]
+fn out_overwrite_with_several_urls_leaves_no_stale_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    std::fs::write(&out, b"old").unwrap();
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let mut args = speak_out_args(&out);
+    args.push("--overwrite");
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &args).expect(0);
+    let j = r.json();
+    for name in ["greeting-01.wav", "greeting-02.wav"] {
+        assert_eq!(
+            std::fs::metadata(dir.path().join(name)).unwrap().len(),
+            1000,
+            "{name}: {j}"
+        );
+    }
+    assert!(
+        !out.exists(),
+        "the earlier greeting.wav is still there: {j}"
+    );
+    assert_eq!(j["path_removed"], out.to_str().unwrap(), "{j}");
+    assert!(j.get("path_not_written").is_none(), "{j}");
+    assert!(r.stderr.contains("greeting.wav"), "{r:?}");
+
+    // The file appears while the results download (after the check), no --overwrite.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let made = out.clone();
+    fake.on_request(move |path| {
+        if path.starts_with("/files/") && !made.exists() {
+            std::fs::write(&made, b"someone else's").unwrap();
+        }
+    });
+    let r = speak_out(&fake, &out).expect(0);
+    let j = r.json();
+    assert_eq!(std::fs::read(&out).unwrap(), b"someone else's", "{j}");
+    assert_eq!(j["path_not_written"], out.to_str().unwrap(), "{j}");
+    assert!(j.get("path_removed").is_none(), "{j}");
+    assert!(r.stderr.contains("greeting.wav"), "{r:?}");
+
+    // One URL: the file itself is replaced, nothing to flag.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    std::fs::write(&out, b"old").unwrap();
+    let fake = support::FakeVmeg::start(1, 1000, false);
+    let mut args = speak_out_args(&out);
+    args.push("--overwrite");
+    let j = run_binary(Some(&fake.url), KEY, &[KEY], &[], &args)
+        .expect(0)
+        .json();
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 1000, "{j}");
+    assert!(
+        j.get("path_removed").is_none() && j.get("path_not_written").is_none(),
+        "{j}"
+    );
+}
+
 /// `--max-total-bytes` bounds all that `--out` writes: files up to the budget are written,
 /// the one that would pass it is refused before its bytes reach the disk (exit 1,
 /// `download_budget`, the job and the budget named), and a budget met exactly is no refusal.
@@ -553,6 +618,71 @@ fn a_failed_download_after_the_job_says_a_rerun_bills_again() {
     assert!(message.contains("bills a new task"), "{j}");
     assert!(!out.exists());
     assert_eq!(fake.creates(), 1);
+}
+
+/// Review 26 #7: how a download failing after the job was paid ends, by its kind, the job and
+/// its audio URLs printed either way and nothing at PATH. A result host that cannot be
+/// reached is exit 3 (`transport`, after the retries): the network, as the exit table says.
+/// A body that breaks off midway is fetched once and comes out of the HTTP stack as a body
+/// decoding error: exit 1 (`invalid_response`). README said exit 1 for every download
+/// failing after the task was paid.
+#[test]
+fn a_download_failing_after_the_job_exits_by_its_kind_with_the_urls_printed() {
+    // The result host refuses connections (nothing listens on its port).
+    let (_socket, port) = support::refusing_port();
+    let gone = format!("http://127.0.0.1:{port}/files/t1/0.wav");
+    let fake = support::FakeVmeg::start(1, 1000, false);
+    let detail = serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": "t1", "taskType": "tts", "status": "finished",
+                 "result": {"results": [{"uri": gone, "duration": 1.0, "errorMessage": ""}]}},
+    });
+    fake.answer_details_with(200, &detail.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &speak_out_args(&out));
+    let j = r.expect(3).json();
+    assert_eq!(j["error"]["kind"], "transport", "{j}");
+    assert_eq!(j["job_id"], "vmeg:speech:t1", "{j}");
+    assert_eq!(j["audio_urls"][0], gone.as_str(), "{j}");
+    let message = j["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("bills a new task"), "{j}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert_eq!(fake.creates(), 1);
+
+    // The body breaks off after its first bytes.
+    let fake = support::FakeVmeg::start(1, 1000, false);
+    fake.cut_files(true);
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = fetched.clone();
+    fake.on_request(move |path| {
+        if path.starts_with("/files/") {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &speak_out_args(&out));
+    let j = r.expect(1).json();
+    assert_eq!(j["error"]["kind"], "invalid_response", "{j}");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("broke off") && m.contains("bills a new task")),
+        "{j}"
+    );
+    assert_eq!(j["job_id"], "vmeg:speech:t1", "{j}");
+    assert!(
+        j["audio_urls"][0]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/files/t1/0.wav")),
+        "{j}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert_eq!(fake.creates(), 1);
+    // Fetched once (a download is retried only until its first body byte): the break came
+    // mid-body, not before the answer.
+    assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 1, "{j}");
 }
 
 /// SIGTERM while `--out` downloads: the finished job is reported with its id at once (exit

@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use voiceclone_sim::FaultKind;
+use voiceclone_sim::{FaultConfig, FaultKind, SimConfig};
 
 use support::{Run, Sim};
 
@@ -348,5 +348,94 @@ fn an_upload_step_refused_before_the_clone_was_sent_stays_exit_1() {
         assert!(!message.contains("reconcile"), "{j}");
         assert_eq!(sim.handle.stats().requests(create), 0, "{provider}");
         sim.handle.clear_scripted_faults();
+    }
+}
+
+/// A WAV of `seconds` of silence (mono 16-bit 16 kHz: 32 KB a second), cheap to make large.
+fn write_silent_wav(path: &Path, seconds: u32) {
+    let rate = 16_000u32;
+    let data = 2 * rate * seconds;
+    let mut v = Vec::with_capacity(44 + data as usize);
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * 2).to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data.to_le_bytes());
+    v.resize(44 + data as usize, 0);
+    std::fs::write(path, v).unwrap();
+}
+
+/// Review 26 #4: SIGINT while a local recording is still going up (the storage PUT or
+/// `files/upload` held by the server before it reads the body, so the upload stops part
+/// way) says that no clone was submitted, with nothing to look up: the library sends the
+/// create only once the upload is done. Before, it said "whether a job was created (and
+/// billed) is not known" with a lookup, for a create that was never sent.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_the_upload_says_no_clone_was_submitted() {
+    let faults = FaultConfig {
+        latency: std::time::Duration::from_secs(30),
+        ..Default::default()
+    };
+    let sim = Sim::with(
+        SimConfig::default().with_speed(1000.0).with_faults(faults),
+        KEY,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // 16 MB: far more than the loopback connection's buffers take while the server does not
+    // read, so the upload is still part way when the signal comes.
+    write_silent_wav(&dir.path().join("long.wav"), 500);
+    let base = sim.url();
+    for (provider, op) in [
+        ("vmeg", "vmeg.materialPut"),
+        ("jimmyai", "jimmyai.uploadFile"),
+    ] {
+        sim.handle.fail_next(op, FaultKind::Latency, 1).unwrap();
+        let mut args = vec![
+            "--allow-private-urls",
+            "--provider",
+            provider,
+            "--base-url",
+            &base,
+            "--json",
+            "clone",
+            "long.wav",
+        ];
+        if provider == "vmeg" {
+            args.extend(["--name", "n"]);
+        }
+        let child = support::command(None, KEY, &[], &args)
+            .current_dir(dir.path())
+            .spawn()
+            .unwrap();
+        support::wait_until("the upload never reached the server", 30, || {
+            sim.handle.stats().requests(op) >= 1
+        });
+        // The server has the request head, so the first bytes have gone out; the margin lets
+        // the command take its progress report before the signal.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        support::send_signal(&child, "-INT");
+        let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+        let j = r.json();
+        let e = &j["error"];
+        assert_eq!(e["kind"], "interrupted", "{provider}: {j}");
+        assert_eq!(e["no_clone_submitted"], true, "{provider}: {j}");
+        let message = e["message"].as_str().unwrap();
+        assert!(!message.contains("not known"), "{provider}: {j}");
+        assert!(!message.contains("reconcile"), "{provider}: {j}");
+        assert!(e.get("submitted_at").is_none(), "{provider}: {j}");
+        assert!(e.get("idempotency_key").is_none(), "{provider}: {j}");
+        assert_eq!(r.code, 3, "{provider}: {r:?}");
+        let stats = sim.handle.stats();
+        assert_eq!(stats.billable_total(), 0, "{provider}");
+        assert_eq!(stats.requests("vmeg.cloneVoiceCreateAsync"), 0);
+        assert_eq!(stats.requests("jimmyai.createClone"), 0);
     }
 }

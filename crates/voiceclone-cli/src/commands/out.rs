@@ -8,7 +8,10 @@
 //! it holds `01.<ext>`, `02.<ext>`, ... in the vendor's order; when PATH names a file
 //! (`out.wav`), the files are its siblings `out-01.<ext>`, `out-02.<ext>`, ... (never a
 //! directory named `out.wav`). The extension comes from the answer's Content-Type, else the
-//! URL.
+//! URL. A PATH that is there once those are written holds no audio of this run: with
+//! `--overwrite` (the earlier run's file, which the run was asked to replace) it is removed
+//! (`path_removed`); without it (it appeared after the check) it is left and named
+//! (`path_not_written`). Either way a warning on stderr names it.
 //!
 //! Before anything is sent, a file the run may write that already exists (PATH, a sibling
 //! `out-NN.<ext>`, or `DIR/NN.<ext>`, for any extension and NN up to [`MAX_OUT_FILES`]) is
@@ -252,12 +255,14 @@ fn file_json(d: &Downloaded) -> Value {
 /// also on a failure: the files already written). A failure leaves the printed URLs usable.
 /// SIGINT or SIGTERM stops the downloading (a file not complete is not left behind) and is
 /// reported with the job and the files written so far (exit 3, `interrupted`). `budget` is
-/// the most bytes all the files may hold.
+/// the most bytes all the files may hold; `overwrite` is `--overwrite`.
+#[allow(clippy::too_many_arguments)] // one call per command; a struct would only rename them
 pub async fn write(
     client: &Client,
     urls: &[Url],
     out: &Path,
     budget: u64,
+    overwrite: bool,
     printer: &Printer,
     o: &mut Outcome,
     signals: &mut Option<crate::signals::Signals>,
@@ -279,6 +284,9 @@ pub async fn write(
         }
         None => write_all(client, urls, out, budget, printer, &mut files, o).await,
     };
+    if result.is_ok() && n > 1 && !(out.is_dir() || names_dir(out)) {
+        stale_path(out, n, overwrite, o);
+    }
     o.set("files", files);
     if let Err(mut f) = result {
         // Whatever refused the write (the adapter's `InvalidInput` for a path that became a
@@ -296,6 +304,45 @@ pub async fn write(
             );
         }
         o.failure = Some(f);
+    }
+}
+
+/// After `n` files were written as the siblings of the file `out` names: a file (or link) at
+/// `out` holds no audio of this run, and a script reading `out` would take it for this
+/// run's. With `--overwrite` it is the file the run was asked to replace, so it is removed;
+/// without, it appeared after the check and is someone else's, so it is only named.
+fn stale_path(out: &Path, n: usize, overwrite: bool, o: &mut Outcome) {
+    let Ok(meta) = std::fs::symlink_metadata(out) else {
+        return;
+    };
+    let shown = out.display().to_string();
+    // `check` refused anything but a regular file or a link there; a directory since then
+    // is not removed.
+    let removed = if overwrite && !meta.is_dir() {
+        std::fs::remove_file(out).map_err(|e| e.to_string())
+    } else if overwrite {
+        Err("it is a directory now".to_owned())
+    } else {
+        Err("it appeared after the check and --overwrite was not given".to_owned())
+    };
+    match removed {
+        Ok(()) => {
+            tracing::warn!(
+                path = %shown,
+                files = n,
+                "removed the earlier file at --out: the answer had several audio files, written as its numbered siblings, so it would have held an earlier result"
+            );
+            o.set("path_removed", shown);
+        }
+        Err(why) => {
+            tracing::warn!(
+                path = %shown,
+                files = n,
+                reason = %why,
+                "--out was not written and still holds something else: the answer had several audio files, written as its numbered siblings"
+            );
+            o.set("path_not_written", shown);
+        }
     }
 }
 
@@ -419,7 +466,10 @@ mod tests {
             let urls = [url.clone(), url];
             let mut o = Outcome::default();
             let printer = Printer::new(true, true);
-            write(&client, &urls, &target, 1000, &printer, &mut o, &mut None).await;
+            write(
+                &client, &urls, &target, 1000, false, &printer, &mut o, &mut None,
+            )
+            .await;
             let f = o.failure.unwrap();
             assert_eq!(f.kind, "invalid_input", "{f:?}");
             assert_eq!(f.exit, crate::exit::Exit::Failure, "{f:?}");

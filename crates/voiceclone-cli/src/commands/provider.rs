@@ -20,7 +20,7 @@ use std::time::Duration;
 use voiceclone::webhook::CompletionHub;
 use voiceclone::{
     AudioSource, Client, CloneJob, CloneRequest, Error, ErrorKind, Job, JobId, Provider, Speech,
-    SpeechJob, SpeechRequest, TaskStatus, Voice, WaitPolicy,
+    SpeechJob, SpeechRequest, TaskStatus, UploadProgress, Voice, WaitPolicy,
 };
 
 use crate::cli::{Cli, CloneArgs, Command, JobKind, PollArgs, SpeakArgs};
@@ -79,13 +79,15 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
             && !printer.quiet
             && matches!(cli.command, Command::Clone(_) | Command::Upload(_)),
     );
-    let client = match build_client_with(&target, hub, &bar) {
+    let seen = UploadSeen::default();
+    let watched = matches!(cli.command, Command::Clone(_)).then_some(&seen);
+    let client = match build_client_with(&target, hub, &bar, watched) {
         Ok(c) => c,
         Err(f) => return with_provider(Outcome::failed(f), cli),
     };
     let p = target.provider;
     let mut o = match &cli.command {
-        Command::Clone(args) => clone(&client, p, args, printer, bar, awaited).await,
+        Command::Clone(args) => clone(&client, p, args, printer, bar, &seen, awaited).await,
         Command::Status(args) => match job_id(&args.job_id, args.kind) {
             Ok((id, kind)) => status(&client, p, &id, kind).await,
             Err(f) => Outcome::failed(f),
@@ -320,14 +322,15 @@ fn with_provider(mut o: Outcome, cli: &Cli) -> Outcome {
 
 /// Builds an adapter client for a resolved target, waiting by webhook when given a hub.
 pub fn build_client(t: &Target, hub: Option<CompletionHub>) -> Result<Client, Failure> {
-    build_client_with(t, hub, &UploadBar::new(false))
+    build_client_with(t, hub, &UploadBar::new(false), None)
 }
 
-/// [`build_client`], reporting uploads to `bar`.
+/// [`build_client`], reporting uploads to `bar` and to `seen`.
 fn build_client_with(
     t: &Target,
     hub: Option<CompletionHub>,
     bar: &UploadBar,
+    seen: Option<&UploadSeen>,
 ) -> Result<Client, Failure> {
     let mut b = Client::builder(t.provider)
         .api_key(t.api_key.as_str())
@@ -338,10 +341,51 @@ fn build_client_with(
     if let Some(hub) = hub {
         b = b.completion_hub(hub);
     }
-    if let Some(cb) = bar.callback() {
-        b = b.on_upload_progress(cb);
+    let shown = bar.callback();
+    match seen.cloned() {
+        Some(seen) => {
+            b = b.on_upload_progress(move |p| {
+                seen.record(p);
+                if let Some(show) = &shown {
+                    show(p);
+                }
+            });
+        }
+        None => {
+            if let Some(show) = shown {
+                b = b.on_upload_progress(show);
+            }
+        }
     }
     b.build().map_err(Failure::from)
+}
+
+/// How far a clone's local recording has gone up, as the adapter last reported it: what a
+/// signal during the submit needs to tell "no create sent yet" from "not known".
+#[derive(Clone, Default)]
+struct UploadSeen(std::sync::Arc<std::sync::Mutex<Option<UploadProgress>>>);
+
+impl UploadSeen {
+    fn record(&self, p: UploadProgress) {
+        // A poisoned lock only means a panic elsewhere; the value is still a plain copy.
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(p);
+    }
+
+    /// Whether the recording was seen part way up: the library sends the create only after
+    /// the whole upload, and reports no progress after it, so a last report short of the
+    /// total proves no create was sent. No report at all proves nothing (VMEG's instant
+    /// upload of a file it holds sends no bytes, and a URL clone none), nor does a last
+    /// report at the total (the upload's answer, VMEG's `complete`, or the create may be in
+    /// flight).
+    fn part_way(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|p| p.sent < p.total)
+    }
 }
 
 /// The clone's recording: an argument that parses as an http(s) URL is a URL, anything else
@@ -420,6 +464,7 @@ async fn clone(
     args: &CloneArgs,
     printer: &Printer,
     bar: UploadBar,
+    seen: &UploadSeen,
     awaited: Option<&Awaited>,
 ) -> Outcome {
     if let Some(f) = needs_wait(args.wait, args.sync, &args.poll) {
@@ -441,6 +486,7 @@ async fn clone(
         key.as_deref(),
         JobKind::Clone,
         req.name.as_deref(),
+        Some(seen),
     )
     .await;
     drop(bar);
@@ -481,7 +527,17 @@ async fn clone(
             .into_iter()
             .collect();
         let budget = super::out::MAX_OUT_BYTES;
-        super::out::write(client, &urls, out, budget, printer, &mut o, &mut signals).await;
+        super::out::write(
+            client,
+            &urls,
+            out,
+            budget,
+            args.overwrite,
+            printer,
+            &mut o,
+            &mut signals,
+        )
+        .await;
     }
     o
 }
@@ -734,13 +790,16 @@ fn with_own_key<R>(p: Provider, req: R, set: fn(R, String) -> R) -> (R, Option<S
 /// with nothing printed. A 409 "key already used" on the command's own key means one of
 /// its own requests landed: unknown too, never a failure a script would resubmit. A clone's
 /// `voice_name` goes into the suggested reconcile, as the adapter's own unknown outcomes
-/// carry it: for a synchronous clone the only tie the search has.
+/// carry it: for a synchronous clone the only tie the search has. A signal while a clone's
+/// local recording is seen part way up (`upload`) comes before any create: no clone was
+/// submitted, and nothing is to be looked up.
 async fn submit_or_signal<J>(
     submit: impl std::future::Future<Output = Result<J, voiceclone::Error>>,
     signals: &mut Option<crate::signals::Signals>,
     own_key: Option<&str>,
     kind: JobKind,
     voice_name: Option<&str>,
+    upload: Option<&UploadSeen>,
 ) -> Result<J, Failure> {
     // Whole and not blank, as `ReconcileQuery::from_error` takes it.
     let voice_name = voice_name.filter(|n| !n.trim().is_empty());
@@ -769,6 +828,14 @@ async fn submit_or_signal<J>(
             biased;
             r = submit => r,
             name = signals.next() => {
+                if upload.is_some_and(UploadSeen::part_way) {
+                    return Err(Failure::other(
+                        Exit::Unreachable,
+                        "interrupted",
+                        format!("{name}: stopped while the recording was still uploading; no clone was submitted (the create is sent only after the upload), so running the command again is safe"),
+                    )
+                    .with("no_clone_submitted", true));
+                }
                 return Err(unknown("interrupted", format!(
                     "{name}: stopped during the submit; whether a job was created (and billed) is not known"
                 )));
@@ -1373,6 +1440,7 @@ async fn speak(
         key.as_deref(),
         JobKind::Speech,
         None,
+        None,
     )
     .await
     {
@@ -1406,7 +1474,17 @@ async fn speak(
             .map(|s| s.audio_urls.clone())
             .unwrap_or_default();
         let budget = args.max_total_bytes;
-        super::out::write(client, &urls, out, budget, printer, &mut o, &mut signals).await;
+        super::out::write(
+            client,
+            &urls,
+            out,
+            budget,
+            args.overwrite,
+            printer,
+            &mut o,
+            &mut signals,
+        )
+        .await;
     }
     if waits {
         put_success(&mut o, &job);

@@ -284,6 +284,8 @@ pub struct FakeState {
     pub list_answer: std::sync::Mutex<Option<(u16, Value)>>,
     /// When set, every file is answered 200 with an empty body (a store's failure).
     pub empty_files: std::sync::atomic::AtomicBool,
+    /// When set, every file's body breaks off after its first bytes (the connection cut).
+    pub cut_files: std::sync::atomic::AtomicBool,
     /// When set, every `tasks/detail` is answered with this status and raw body instead.
     pub detail_answer: std::sync::Mutex<Option<(u16, String)>>,
     /// One task's `tasks/detail` answer (status, raw body), given after a delay; before
@@ -315,6 +317,7 @@ impl FakeVmeg {
             list_data: std::sync::Mutex::new(None),
             list_answer: std::sync::Mutex::new(None),
             empty_files: Default::default(),
+            cut_files: Default::default(),
             detail_answer: std::sync::Mutex::new(None),
             detail_of: Default::default(),
             base: std::sync::OnceLock::new(),
@@ -376,6 +379,14 @@ impl FakeVmeg {
         self.state
             .empty_files
             .store(empty, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Breaks off every file's body after its first bytes from now on (`true`), or serves
+    /// them whole again.
+    pub fn cut_files(&self, cut: bool) {
+        self.state
+            .cut_files
+            .store(cut, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Answers every `tasks/detail` with `status` and the raw `body` from now on.
@@ -519,6 +530,18 @@ async fn fake_file(axum::extract::State(st): FakeShared) -> axum::response::Resp
     use axum::http::header::CONTENT_TYPE;
     let body = if st.empty_files.load(std::sync::atomic::Ordering::SeqCst) {
         axum::body::Body::empty()
+    } else if st.cut_files.load(std::sync::atomic::Ordering::SeqCst) {
+        // A stream that fails a moment after its first chunk (so that the head and those
+        // bytes are out): hyper ends the connection without the body's end, as a host that
+        // goes away mid-file does.
+        use futures::StreamExt;
+        let first =
+            futures::stream::iter([Ok::<_, std::io::Error>(vec![b'a'; st.file_bytes.min(100)])]);
+        let cut = futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Err(std::io::Error::other("cut"))
+        });
+        axum::body::Body::from_stream(first.chain(cut))
     } else if st.chunked {
         let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..st.file_bytes)
             .step_by(1000)
