@@ -1131,6 +1131,59 @@ async fn downloads_keep_their_own_bound() {
     assert_eq!(out, b"RIFF-a");
 }
 
+/// A download queued for a slot holds nothing but its future: no temporary file in the
+/// user's directory (and no descriptors) until it has a slot. With one slot held by a
+/// trickling download, 50 `download_to_dir` calls wait with nothing in their directory; once
+/// the slot frees, every one completes and no `.part` file is left. Before: each queued call
+/// made its `.part` file and held two descriptors for the whole wait (up to
+/// `download_timeout`), so a few hundred queued downloads exhausted the process's descriptors.
+#[tokio::test]
+async fn queued_downloads_hold_no_temporary_file_while_they_wait() {
+    let server = Server::start(vec![
+        ("/drip.wav", Answer::Trickle),
+        ("/a.wav", audio(b"RIFF-a")),
+    ])
+    .await;
+    let c = client().max_downloads_in_flight(1).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let (c, url) = (c.clone(), server.url("/drip.wav"));
+        tokio::spawn(async move { c.download_to_writer(&url, &mut Vec::new()).await })
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while server.heads().is_empty() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the download never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let queued: Vec<_> = (1..=50)
+        .map(|i| {
+            let (c, url, dir) = (c.clone(), server.url("/a.wav"), dir.path().to_owned());
+            tokio::spawn(async move { c.download_to_dir(&url, &dir, &format!("{i:02}")).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.heads().len(), 1, "a queued download did not wait");
+    assert_eq!(
+        listing(dir.path()),
+        Vec::<String>::new(),
+        "queued downloads hold temporary files"
+    );
+    first.abort();
+    for (i, q) in queued.into_iter().enumerate() {
+        let got = tokio::time::timeout(Duration::from_secs(10), q)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.bytes, 6, "download {}", i + 1);
+    }
+    let expected: Vec<String> = (1..=50).map(|i| format!("{i:02}.wav")).collect();
+    assert_eq!(listing(dir.path()), expected, "a temporary file left");
+}
+
 /// A FIFO made with `mkfifo` at `path`.
 #[cfg(unix)]
 fn mkfifo(path: &Path) {

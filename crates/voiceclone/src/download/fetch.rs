@@ -453,30 +453,15 @@ impl Downloads {
         // Before the temporary file: no time left leaves nothing behind.
         no_time_left()?;
         let deadline = self.deadline();
-        // The temporary file first: an unwritable directory fails before anything is sent.
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".voiceclone-download-").suffix(".part");
-        // A temporary file is 0600; the result is a file like any other the user creates
-        // (0666 less the umask).
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
-        }
-        let temp = builder.tempfile_in(dir).map_err(|e| {
-            write_failed(
-                &format!("creating a temporary file in {}", dir.display()),
-                &e,
-            )
-            .with_phase(Phase::NotSent)
-        })?;
-        let file = temp.as_file().try_clone().map_err(|e| {
-            write_failed("opening the temporary file", &e).with_phase(Phase::NotSent)
-        })?;
-        // Out of time at any step, the temporary file goes with `temp`: nothing is left.
-        let (path, bytes, content_type) = self
+        // Out of time at any step, the temporary file goes with the future: nothing is left.
+        let (temp, path, bytes, content_type) = self
             .within(deadline, async {
                 let _permit = self.permit().await?;
+                // Made once the slot is taken, not before: a download queued for a slot holds
+                // no descriptor and leaves no `.part` file (hundreds queued would exhaust the
+                // process's descriptors). Still before sending: an unwritable directory fails
+                // with nothing sent.
+                let (temp, file) = temp_file_in(dir)?;
                 let mut opened = self.open(t, url, allow_private, deadline).await?;
                 let path = name(opened.content_type.as_deref(), &opened.url);
                 // Refused before the body, not at the rename after all of it (or, for a
@@ -494,7 +479,7 @@ impl Downloads {
                 file.sync_all()
                     .await
                     .map_err(|e| write_failed("syncing the temporary file", &e))?;
-                Ok((path, bytes, opened.content_type))
+                Ok((temp, path, bytes, opened.content_type))
             })
             .await?;
         // Again just before the rename: the body may have taken minutes, and a FIFO made at
@@ -521,6 +506,32 @@ impl Downloads {
             content_type,
         })
     }
+}
+
+/// A temporary file in `dir` for a download, and a second handle to write it through (the
+/// first stays with the `NamedTempFile`, which removes the file unless it is persisted).
+fn temp_file_in(dir: &Path) -> Result<(tempfile::NamedTempFile, std::fs::File), Error> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".voiceclone-download-").suffix(".part");
+    // A temporary file is 0600; the result is a file like any other the user creates
+    // (0666 less the umask).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let temp = builder.tempfile_in(dir).map_err(|e| {
+        write_failed(
+            &format!("creating a temporary file in {}", dir.display()),
+            &e,
+        )
+        .with_phase(Phase::NotSent)
+    })?;
+    let file = temp
+        .as_file()
+        .try_clone()
+        .map_err(|e| write_failed("opening the temporary file", &e).with_phase(Phase::NotSent))?;
+    Ok((temp, file))
 }
 
 /// A download whose call has no time left (`CallOptions` timeout `ZERO`, a deadline already
