@@ -23,6 +23,10 @@ use crate::transport::Transport;
 /// What the `Accept` header asks for (servers that negotiate may pick audio).
 const ACCEPT_AUDIO: &str = "audio/*, application/octet-stream;q=0.9";
 
+/// The most characters of a `Content-Type` kept in a `Downloaded` (a media type and its
+/// parameters fit many times over; a longer value is a broken or hostile host's).
+const KEPT_CONTENT_TYPE_CHARS: usize = 200;
+
 /// The download settings of one client and its own HTTP client.
 #[derive(Clone, Debug)]
 pub(crate) struct Downloads {
@@ -269,14 +273,20 @@ impl Downloads {
                     continue;
                 }
                 let shown = shown(t, &current);
-                return self.accept(resp, current, shown);
+                return self.accept(t, resp, current, shown);
             }
         })
         .await
     }
 
     /// Checks a final answer: a 200 or 203, an accepted type, a declared size within the cap.
-    fn accept(&self, resp: reqwest::Response, url: Url, shown: String) -> Result<Opened, Error> {
+    fn accept(
+        &self,
+        t: &Transport,
+        resp: reqwest::Response,
+        url: Url,
+        shown: String,
+    ) -> Result<Opened, Error> {
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
             let retry_after = resp
@@ -307,16 +317,26 @@ impl Downloads {
                 .with_http_status(status)
                 .with_message(format!("GET {shown}")));
         }
-        let content_type = resp
+        let raw_type = resp
             .headers()
             .get(CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        if !content::accepted(content_type.as_deref()) {
+            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        // What the caller gets back in `Downloaded` (an `Ok` value, printed and logged
+        // freely): the host may echo the key in a parameter, and may send up to hyper's
+        // header limit. Scrubbed before the cut, so no piece of the key survives at its edge.
+        let content_type = raw_type.as_deref().map(|raw| {
+            t.scrubber
+                .scrub(raw)
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(KEPT_CONTENT_TYPE_CHARS)
+                .collect::<String>()
+        });
+        if !content::accepted(raw_type.as_deref()) {
             let got: String = content_type
                 .as_deref()
                 .unwrap_or_default()
                 .chars()
-                .filter(|c| !c.is_control())
                 .take(100)
                 .collect();
             return Err(refused(DownloadFailure::ContentType { content_type: got })
