@@ -862,6 +862,77 @@ async fn a_key_echoed_by_a_result_host_never_comes_back_out() {
     }
 }
 
+/// A result host that echoes the API key in an accepted `Content-Type` (`audio/wav; x=KEY`,
+/// in either case) gives a successful download whose `Downloaded` holds no piece of it: the
+/// value is scrubbed like every other server string in an `Ok` answer, and kept to a bounded
+/// length (a 4 KiB parameter list is cut). Before: `Ok` with the whole key in
+/// `Downloaded::content_type`, which README's example prints.
+#[tokio::test]
+async fn a_key_echoed_in_an_accepted_content_type_stays_out_of_the_download() {
+    let long: String = format!("audio/wav; p={}", "y".repeat(4096));
+    let server = Server::start(vec![
+        (
+            "/lower.wav",
+            Answer::Full(
+                200,
+                vec![("content-type", format!("audio/wav; x={KEY}"))],
+                b"RIFF".to_vec(),
+            ),
+        ),
+        (
+            "/upper.wav",
+            Answer::Full(
+                200,
+                vec![(
+                    "content-type",
+                    format!("audio/wav; x={}", KEY.to_uppercase()),
+                )],
+                b"RIFF".to_vec(),
+            ),
+        ),
+        (
+            "/long.wav",
+            Answer::Full(200, vec![("content-type", long.clone())], b"RIFF".to_vec()),
+        ),
+    ])
+    .await;
+    let c = client().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, path) in ["/lower.wav", "/upper.wav"].into_iter().enumerate() {
+        let url = server.url(path);
+        let to_path = c
+            .download_to_path(&url, &dir.path().join(format!("p{i}.wav")))
+            .await
+            .unwrap();
+        let to_dir = c
+            .download_to_dir(&url, dir.path(), &format!("d{i}"))
+            .await
+            .unwrap();
+        assert_eq!(to_dir.path, dir.path().join(format!("d{i}.wav")));
+        for d in [to_path, to_dir] {
+            assert_eq!(d.bytes, 4);
+            let shown = format!("{d:?}");
+            assert!(
+                !shown.to_lowercase().contains(&KEY.to_lowercase()[..12])
+                    && !shown.to_lowercase().contains(&KEY.to_lowercase()[20..]),
+                "the key leaked: {shown}"
+            );
+            assert!(
+                d.content_type.as_deref().unwrap().starts_with("audio/wav;"),
+                "{shown}"
+            );
+        }
+    }
+    let d = c
+        .download_to_dir(&server.url("/long.wav"), dir.path(), "long")
+        .await
+        .unwrap();
+    let ct = d.content_type.unwrap();
+    assert!(long.starts_with(&ct), "{ct}");
+    assert!(ct.starts_with("audio/wav; p=y"), "{ct}");
+    assert!(ct.len() < 1024, "{} bytes kept", ct.len());
+}
+
 /// A download keeps the call's own timeout (`with_timeout`), not only `download_timeout`:
 /// a result host trickling a byte every 50 ms for a minute ends the call at its 1 s.
 /// Before: `Ok` after the whole trickle (6 s against a 500 ms drip).
@@ -1129,6 +1200,59 @@ async fn downloads_keep_their_own_bound() {
         .unwrap()
         .unwrap();
     assert_eq!(out, b"RIFF-a");
+}
+
+/// A download queued for a slot holds nothing but its future: no temporary file in the
+/// user's directory (and no descriptors) until it has a slot. With one slot held by a
+/// trickling download, 50 `download_to_dir` calls wait with nothing in their directory; once
+/// the slot frees, every one completes and no `.part` file is left. Before: each queued call
+/// made its `.part` file and held two descriptors for the whole wait (up to
+/// `download_timeout`), so a few hundred queued downloads exhausted the process's descriptors.
+#[tokio::test]
+async fn queued_downloads_hold_no_temporary_file_while_they_wait() {
+    let server = Server::start(vec![
+        ("/drip.wav", Answer::Trickle),
+        ("/a.wav", audio(b"RIFF-a")),
+    ])
+    .await;
+    let c = client().max_downloads_in_flight(1).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let (c, url) = (c.clone(), server.url("/drip.wav"));
+        tokio::spawn(async move { c.download_to_writer(&url, &mut Vec::new()).await })
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while server.heads().is_empty() {
+        assert!(
+            std::time::Instant::now() < end,
+            "the download never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let queued: Vec<_> = (1..=50)
+        .map(|i| {
+            let (c, url, dir) = (c.clone(), server.url("/a.wav"), dir.path().to_owned());
+            tokio::spawn(async move { c.download_to_dir(&url, &dir, &format!("{i:02}")).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.heads().len(), 1, "a queued download did not wait");
+    assert_eq!(
+        listing(dir.path()),
+        Vec::<String>::new(),
+        "queued downloads hold temporary files"
+    );
+    first.abort();
+    for (i, q) in queued.into_iter().enumerate() {
+        let got = tokio::time::timeout(Duration::from_secs(10), q)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.bytes, 6, "download {}", i + 1);
+    }
+    let expected: Vec<String> = (1..=50).map(|i| format!("{i:02}.wav")).collect();
+    assert_eq!(listing(dir.path()), expected, "a temporary file left");
 }
 
 /// A FIFO made with `mkfifo` at `path`.

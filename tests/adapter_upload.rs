@@ -810,6 +810,53 @@ async fn the_presigned_put_never_carries_the_api_key_even_from_a_callers_client(
     assert_eq!(env.sim.stats().responses_by_status.get(&400), None);
 }
 
+/// A presigned PUT never takes the slots API calls wait for: with `max_in_flight(1)`, while
+/// storage holds a PUT unanswered (a slow storage host, a shared uplink), a call to the API
+/// answers and the upload is still running. Before: the PUT held the client's only in-flight
+/// slot for its whole attempt (up to 300 s, each retry again), and every poll, status call
+/// and submit on the client waited behind it.
+#[tokio::test]
+async fn a_slow_presigned_put_does_not_hold_the_slots_api_calls_need() {
+    let env = Env::start(SimConfig::default()).await;
+    // Storage takes the PUT and holds it for a minute before it answers.
+    env.sim
+        .fail_next(
+            "vmeg.materialPut",
+            voiceclone_sim::Fault::latency(Duration::from_secs(60)),
+            1,
+        )
+        .unwrap();
+    let client = env
+        .builder(Provider::Vmeg, 1)
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    let path = env.file("sample.wav", &wav(200));
+    let uploading = {
+        let client = client.clone();
+        tokio::spawn(async move { client.upload(&AudioSource::File(path)).await })
+    };
+    // The PUT has reached storage (its delay began), so it holds whatever slot it takes.
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while !env.sim.stats().faults_by_kind.contains_key("latency") {
+        assert!(
+            std::time::Instant::now() < end,
+            "the PUT never reached storage"
+        );
+        assert!(!uploading.is_finished(), "the upload ended before its PUT");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Far below the PUT's minute: an answer within it came from beside the PUT, not after it.
+    let listed = tokio::time::timeout(Duration::from_secs(20), client.list_voices()).await;
+    assert!(
+        listed.is_ok(),
+        "the API call waited behind the presigned PUT"
+    );
+    listed.unwrap().unwrap();
+    assert!(!uploading.is_finished(), "the upload ended first");
+    uploading.abort();
+}
+
 #[tokio::test]
 async fn vmeg_refusing_its_material_url_says_the_fact_is_unknown() {
     let env = Env::start(SimConfig::default().with_vmeg_clone_accepts_material_urls(false)).await;

@@ -49,6 +49,12 @@ pub(crate) struct Uploads {
     pub(crate) put_timeout: Duration,
     /// The most bytes a local recording may hold (`ClientBuilder::max_upload_bytes`).
     pub(crate) max_bytes: u64,
+    /// The presigned PUTs' own slots, shared by the client's clones (as many as
+    /// `max_in_flight`). Not the API calls' slots: storage is a host the vendor picks, and a
+    /// PUT it takes slowly lasts up to `PUT_TIMEOUT` per attempt, which every poll and
+    /// submit of the client would wait out. The PUT goes through the storage client, so an
+    /// API slot would bound none of the API client's connections anyway.
+    pub(crate) slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Uploads {
@@ -114,7 +120,7 @@ pub(crate) async fn put(
     let (offset, len) = range;
     tracing::debug!(target_url = %shown_url(url), offset, len, "presigned PUT");
     run_with_retry(&t.retry, &info, t.sleeper.as_ref(), |attempt| async move {
-        let _slot = t.slot().await?;
+        let _slot = crate::transport::slot_of(&up.slots).await?;
         // Within a per-call timeout or deadline (`CallOptions`), the time left instead.
         let timeout = match crate::client::time_left() {
             Some(left) if left.is_zero() => return Err(crate::client::out_of_time()),

@@ -140,7 +140,11 @@ impl ClientBuilder {
     /// with them the connections it opens (unless a caller's `reqwest::Client` is used).
     /// Downloads of results have a bound of their own beside this one
     /// (`ClientBuilder::max_downloads_in_flight`, by default as many), so a slow result
-    /// host never holds a slot that polls and submits wait for.
+    /// host never holds a slot that polls and submits wait for. So do the PUTs of local
+    /// recordings to the storage URLs a vendor hands out (VMEG's presigned uploads, each part
+    /// of a multipart one): as many slots again, never these, as a PUT storage takes slowly
+    /// lasts up to 300 s per attempt. JimmyAI's `files/upload` is an API call and takes one
+    /// of these.
     /// `1..=tokio::sync::Semaphore::MAX_PERMITS` (`usize::MAX >> 3`); 0 and larger values are
     /// refused by [`ClientBuilder::build`].
     #[must_use]
@@ -452,6 +456,7 @@ impl ClientBuilder {
                     multipart_threshold: self.multipart_threshold,
                     put_timeout: crate::transfer::PUT_TIMEOUT,
                     max_bytes: self.max_upload_bytes,
+                    slots: Arc::new(Semaphore::new(self.max_in_flight)),
                 },
             },
         )?;

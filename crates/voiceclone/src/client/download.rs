@@ -374,7 +374,8 @@ impl ClientBuilder {
     /// [`ClientBuilder::download_timeout`], and with shared slots every poll and submit of
     /// the client would wait that long. So a client has at most `max_in_flight` API requests
     /// and, beside them, at most this many downloads in flight. A download beyond the bound
-    /// waits for a slot within its `download_timeout`.
+    /// waits for a slot within its `download_timeout`, holding no file or descriptor: its
+    /// temporary file is made once it has the slot.
     /// `1..=tokio::sync::Semaphore::MAX_PERMITS`; 0 and larger values are refused by
     /// [`ClientBuilder::build`].
     ///

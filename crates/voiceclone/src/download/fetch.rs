@@ -23,6 +23,10 @@ use crate::transport::Transport;
 /// What the `Accept` header asks for (servers that negotiate may pick audio).
 const ACCEPT_AUDIO: &str = "audio/*, application/octet-stream;q=0.9";
 
+/// The most characters of a `Content-Type` kept in a `Downloaded` (a media type and its
+/// parameters fit many times over; a longer value is a broken or hostile host's).
+const KEPT_CONTENT_TYPE_CHARS: usize = 200;
+
 /// The download settings of one client and its own HTTP client.
 #[derive(Clone, Debug)]
 pub(crate) struct Downloads {
@@ -269,14 +273,20 @@ impl Downloads {
                     continue;
                 }
                 let shown = shown(t, &current);
-                return self.accept(resp, current, shown);
+                return self.accept(t, resp, current, shown);
             }
         })
         .await
     }
 
     /// Checks a final answer: a 200 or 203, an accepted type, a declared size within the cap.
-    fn accept(&self, resp: reqwest::Response, url: Url, shown: String) -> Result<Opened, Error> {
+    fn accept(
+        &self,
+        t: &Transport,
+        resp: reqwest::Response,
+        url: Url,
+        shown: String,
+    ) -> Result<Opened, Error> {
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
             let retry_after = resp
@@ -307,16 +317,26 @@ impl Downloads {
                 .with_http_status(status)
                 .with_message(format!("GET {shown}")));
         }
-        let content_type = resp
+        let raw_type = resp
             .headers()
             .get(CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        if !content::accepted(content_type.as_deref()) {
+            .map(|v| String::from_utf8_lossy(v.as_bytes()));
+        // What the caller gets back in `Downloaded` (an `Ok` value, printed and logged
+        // freely): the host may echo the key in a parameter, and may send up to hyper's
+        // header limit. Scrubbed before the cut, so no piece of the key survives at its edge.
+        let content_type = raw_type.as_deref().map(|raw| {
+            t.scrubber
+                .scrub(raw)
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(KEPT_CONTENT_TYPE_CHARS)
+                .collect::<String>()
+        });
+        if !content::accepted(raw_type.as_deref()) {
             let got: String = content_type
                 .as_deref()
                 .unwrap_or_default()
                 .chars()
-                .filter(|c| !c.is_control())
                 .take(100)
                 .collect();
             return Err(refused(DownloadFailure::ContentType { content_type: got })
@@ -453,30 +473,15 @@ impl Downloads {
         // Before the temporary file: no time left leaves nothing behind.
         no_time_left()?;
         let deadline = self.deadline();
-        // The temporary file first: an unwritable directory fails before anything is sent.
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".voiceclone-download-").suffix(".part");
-        // A temporary file is 0600; the result is a file like any other the user creates
-        // (0666 less the umask).
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
-        }
-        let temp = builder.tempfile_in(dir).map_err(|e| {
-            write_failed(
-                &format!("creating a temporary file in {}", dir.display()),
-                &e,
-            )
-            .with_phase(Phase::NotSent)
-        })?;
-        let file = temp.as_file().try_clone().map_err(|e| {
-            write_failed("opening the temporary file", &e).with_phase(Phase::NotSent)
-        })?;
-        // Out of time at any step, the temporary file goes with `temp`: nothing is left.
-        let (path, bytes, content_type) = self
+        // Out of time at any step, the temporary file goes with the future: nothing is left.
+        let (temp, path, bytes, content_type) = self
             .within(deadline, async {
                 let _permit = self.permit().await?;
+                // Made once the slot is taken, not before: a download queued for a slot holds
+                // no descriptor and leaves no `.part` file (hundreds queued would exhaust the
+                // process's descriptors). Still before sending: an unwritable directory fails
+                // with nothing sent.
+                let (temp, file) = temp_file_in(dir)?;
                 let mut opened = self.open(t, url, allow_private, deadline).await?;
                 let path = name(opened.content_type.as_deref(), &opened.url);
                 // Refused before the body, not at the rename after all of it (or, for a
@@ -494,7 +499,7 @@ impl Downloads {
                 file.sync_all()
                     .await
                     .map_err(|e| write_failed("syncing the temporary file", &e))?;
-                Ok((path, bytes, opened.content_type))
+                Ok((temp, path, bytes, opened.content_type))
             })
             .await?;
         // Again just before the rename: the body may have taken minutes, and a FIFO made at
@@ -521,6 +526,32 @@ impl Downloads {
             content_type,
         })
     }
+}
+
+/// A temporary file in `dir` for a download, and a second handle to write it through (the
+/// first stays with the `NamedTempFile`, which removes the file unless it is persisted).
+fn temp_file_in(dir: &Path) -> Result<(tempfile::NamedTempFile, std::fs::File), Error> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".voiceclone-download-").suffix(".part");
+    // A temporary file is 0600; the result is a file like any other the user creates
+    // (0666 less the umask).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let temp = builder.tempfile_in(dir).map_err(|e| {
+        write_failed(
+            &format!("creating a temporary file in {}", dir.display()),
+            &e,
+        )
+        .with_phase(Phase::NotSent)
+    })?;
+    let file = temp
+        .as_file()
+        .try_clone()
+        .map_err(|e| write_failed("opening the temporary file", &e).with_phase(Phase::NotSent))?;
+    Ok((temp, file))
 }
 
 /// A download whose call has no time left (`CallOptions` timeout `ZERO`, a deadline already

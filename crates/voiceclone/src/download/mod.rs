@@ -82,6 +82,8 @@ pub struct Downloaded {
     pub path: PathBuf,
     /// Its size in bytes (never 0: an empty answer is refused).
     pub bytes: u64,
-    /// The `Content-Type` the server sent, if any.
+    /// The `Content-Type` the server sent, if any: any piece of the API key in it replaced by
+    /// `[redacted]` (a host may echo the key in a parameter), control characters dropped, at
+    /// most 200 characters kept.
     pub content_type: Option<String>,
 }

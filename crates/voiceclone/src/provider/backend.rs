@@ -383,6 +383,7 @@ mod tests {
                 multipart_threshold: None,
                 put_timeout: crate::transfer::PUT_TIMEOUT,
                 max_bytes: crate::transfer::DEFAULT_MAX_UPLOAD_BYTES,
+                slots: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
             },
         };
         let client = vmeg_client::Client::new_with_client(

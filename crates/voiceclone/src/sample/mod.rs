@@ -1003,6 +1003,50 @@ mod tests {
         assert!(reason(e).contains("replaced"), "{path:?}");
     }
 
+    /// A path that names a FIFO is refused by its type before it is opened: a writer already
+    /// waiting in `open(O_WRONLY)` (a recorder set up to write the file) stays waiting, not
+    /// released into a write that the closed read end answers with `SIGPIPE`. Before: the
+    /// non-blocking read-open completed the writer's open, and only then was the FIFO refused.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_fifo_is_refused_without_opening_it() {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("take.wav");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || std::fs::OpenOptions::new().write(true).open(path).is_ok())
+        };
+        // Time for the writer to reach its blocking open; were it not there yet, the test
+        // could only pass wrongly, never fail wrongly.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!writer.is_finished(), "the writer's open did not block");
+        let e = LocalSample::prepare(&AudioSource::File(path.clone()), NO_LIMIT)
+            .await
+            .err()
+            .unwrap();
+        assert!(reason(e).contains("is not a file"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let still_waiting = !writer.is_finished();
+        // Releases the writer either way, so that a failure does not leave a thread blocked.
+        let _reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .unwrap();
+        assert!(writer.join().unwrap());
+        assert!(
+            still_waiting,
+            "opening the FIFO released its waiting writer"
+        );
+    }
+
     #[tokio::test]
     async fn a_file_that_changes_while_streaming_fails_its_stream() {
         let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,9 @@
 //! its path can come to name something else: a FIFO, whose plain `open` blocks until a
 //! writer comes (forever, holding one of tokio's blocking threads, and the call with it), or
 //! another file. So every open is non-blocking, and what was opened is checked on the open
-//! handle (`fstat`), never by a separate look at the path that a swap could slip between.
+//! handle (`fstat`), never only by a separate look at the path that a swap could slip between.
+//! A look at the path comes first as well: opening a FIFO or a device has effects of its own,
+//! so what is no regular file is refused without being opened.
 
 use std::fs::Metadata;
 use std::io;
@@ -42,11 +44,17 @@ pub(crate) struct Opened {
 }
 
 /// Opens `path` for reading without blocking, and refuses (`InvalidInput` naming
-/// `audio_file`) anything but a regular file, and, with `measured`, any file other than the
-/// one measured.
+/// `audio_file`) anything but a regular file (without opening it when the path already names
+/// something else), and, with `measured`, any file other than the one measured.
 pub(crate) async fn open_regular(path: &Path, measured: Option<FileId>) -> Result<Opened, Error> {
     let owned = path.to_owned();
     let opened = tokio::task::spawn_blocking(move || {
+        // Looked at before the open, not only after it: an open has effects of its own (a
+        // FIFO's waiting writer is released, then killed by `SIGPIPE` when this end closes;
+        // a watchdog device is armed, a tape rewinds). `None` here: nothing was opened.
+        if !std::fs::metadata(&owned)?.is_file() {
+            return Ok(None);
+        }
         let mut options = std::fs::OpenOptions::new();
         options.read(true);
         #[cfg(unix)]
@@ -57,20 +65,21 @@ pub(crate) async fn open_regular(path: &Path, measured: Option<FileId>) -> Resul
             options.custom_flags(libc::O_NONBLOCK);
         }
         let file = options.open(&owned)?;
+        // Checked again on the open handle: the path may have been swapped between the two.
         let meta = file.metadata()?;
-        Ok::<_, io::Error>((file, meta))
+        Ok::<_, io::Error>(Some((file, meta)))
     })
     .await
     .map_err(|e| refuse(format!("cannot open {}: {e}", path.display())))?;
-    let (file, meta) = opened.map_err(|e| {
+    let opened = opened.map_err(|e| {
         refuse(match e.kind() {
             io::ErrorKind::NotFound => format!("{}: no such file", path.display()),
             _ => format!("cannot read {}: {e}", path.display()),
         })
     })?;
-    if !meta.is_file() {
+    let Some((file, meta)) = opened.filter(|(_, meta)| meta.is_file()) else {
         return Err(refuse(format!("{} is not a file", path.display())));
-    }
+    };
     let id = FileId::of(&meta);
     if measured.is_some_and(|m| m != id) {
         return Err(refuse(format!(

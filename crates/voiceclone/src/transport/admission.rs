@@ -78,6 +78,15 @@ where
     }
 }
 
+/// A slot of a bound other than the API calls' (presigned PUTs'), waited for as theirs are:
+/// within the call's budget.
+#[cfg(feature = "upload")]
+pub(crate) fn slot_of(
+    slots: &tokio::sync::Semaphore,
+) -> impl Future<Output = Result<SemaphorePermit<'_>, Error>> {
+    within_budget(slots.acquire())
+}
+
 impl Transport {
     /// Waits for an in-flight slot for a call that is about to send (see the module docs).
     pub(crate) async fn admit(&self) -> Result<Admission, Error> {

@@ -13,6 +13,8 @@ mod envelope;
 mod request_id;
 mod summary;
 
+#[cfg(feature = "upload")]
+pub(crate) use admission::slot_of;
 pub(crate) use envelope::{Dialect, error_for_code};
 use envelope::{RawResponse, decode_data, decode_envelope};
 pub(crate) use request_id::RequestId;
