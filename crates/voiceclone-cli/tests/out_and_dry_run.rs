@@ -623,9 +623,10 @@ fn a_failed_download_after_the_job_says_a_rerun_bills_again() {
 /// Review 26 #7: how a download failing after the job was paid ends, by its kind, the job and
 /// its audio URLs printed either way and nothing at PATH. A result host that cannot be
 /// reached is exit 3 (`transport`, after the retries): the network, as the exit table says.
-/// A body that breaks off midway is fetched once and comes out of the HTTP stack as a body
-/// decoding error: exit 1 (`invalid_response`). README said exit 1 for every download
-/// failing after the task was paid.
+/// A body that breaks off midway is fetched once and is the network too: exit 3
+/// (`transport`; reqwest reports it as a body it could not decode, which read "the API may
+/// have changed, please report it", exit 1). README said exit 1 for every download failing
+/// after the task was paid.
 #[test]
 fn a_download_failing_after_the_job_exits_by_its_kind_with_the_urls_printed() {
     // The result host refuses connections (nothing listens on its port).
@@ -663,8 +664,8 @@ fn a_download_failing_after_the_job_exits_by_its_kind_with_the_urls_printed() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("greeting.wav");
     let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &speak_out_args(&out));
-    let j = r.expect(1).json();
-    assert_eq!(j["error"]["kind"], "invalid_response", "{j}");
+    let j = r.expect(3).json();
+    assert_eq!(j["error"]["kind"], "transport", "{j}");
     assert!(
         j["error"]["message"]
             .as_str()

@@ -377,12 +377,19 @@ impl Downloads {
                 Ok(Ok(Some(c))) => c,
                 Ok(Ok(None)) => break,
                 Ok(Err(e)) => {
-                    return Err(Error::from_reqwest(e)
-                        .with_operation("download")
-                        .with_message(format!(
-                            "the body of {} broke off after {total} bytes; download it again",
-                            opened.shown
-                        )));
+                    // reqwest reports a body cut off midway (the connection closed before its
+                    // length) as a body it could not decode; downloads are not decompressed,
+                    // so it is the network, never an answer the API changed.
+                    let err = Error::from_reqwest(e);
+                    let err = if matches!(err.kind(), ErrorKind::InvalidResponse) {
+                        err.with_kind(ErrorKind::Transport)
+                    } else {
+                        err
+                    };
+                    return Err(err.with_operation("download").with_message(format!(
+                        "the body of {} broke off after {total} bytes; download it again",
+                        opened.shown
+                    )));
                 }
                 Err(_) => {
                     return Err(
