@@ -198,7 +198,10 @@ pub struct SimConfig {
     /// (oldest dropped first, the latest always kept). Default 256 MiB; bounds
     /// 1 byte to 16 GiB.
     pub max_task_bytes: usize,
-    /// JimmyAI uploads kept. Default 1000; bounds 1 to 1,000,000.
+    /// Uploads kept (JimmyAI uploads, VMEG presigned PUTs and materials; the
+    /// parts of a pending multipart upload count as one). One multipart upload
+    /// keeps at most this many parts: a new part past it is refused. Default
+    /// 1000; bounds 1 to 1,000,000.
     pub max_uploads: usize,
     /// Total bytes of uploads kept: JimmyAI uploads, VMEG presigned PUTs and
     /// materials (oldest evicted first). One upload larger than this on its

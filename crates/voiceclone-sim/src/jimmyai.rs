@@ -644,6 +644,7 @@ async fn receive(
                 bytes: Bytes::from(crate::wire::exact(buf)),
                 mime: mime.into(),
                 material: false,
+                group: None,
             },
             now,
         );

@@ -906,3 +906,71 @@ async fn concurrent_completes_of_one_upload_take_turns() {
     let (_, v) = api.get("/openapi/v1/assets/material/list").await;
     assert_eq!(v["data"]["total"], 1, "{v}");
 }
+
+/// A multipart upload with more parts than `max_uploads`. Before: each part was stored as
+/// one upload, so under a bound of 4 the 4th part evicted the registered material, the 5th
+/// part 1, and `complete` answered 400 "evicted … upload again" every time. Now a pending
+/// multipart upload counts as one upload: 4 parts beside a material evict nothing and
+/// complete, and a 5th part is refused before it is stored, naming `max_uploads`.
+#[tokio::test]
+async fn a_multipart_upload_with_more_parts_than_max_uploads_evicts_nothing() {
+    let (sim, api) = Api::start(
+        SimConfig::default()
+            .with_upload_limits(4, 1 << 20, Duration::from_secs(3600))
+            .with_material_limits(1 << 20, 1024),
+    )
+    .await;
+    let small = b"RIFF....WAVEsmall".to_vec();
+    let first = upload_material(&api, &small, "small.wav").await;
+    // Parts of 1024 bytes: 4 of them make the file, and a 5th is refused.
+    let file: Vec<u8> = (0..4096u32).map(|i| (i % 241) as u8).collect();
+    let hash = md5_hex(&file);
+    let (st, v) = api
+        .post(INITIATE, json!({"fileHash": hash, "fileName": "five.wav"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ids = json!({"materialId": v["data"]["materialId"], "uploadId": v["data"]["uploadId"],
+                     "fileHash": hash, "fileName": "five.wav"});
+    let mut b = ids.clone();
+    b["partNumbers"] = json!([1, 2, 3, 4, 5]);
+    let (st, v) = api.post(PRESIGN, b).await;
+    assert_eq!(st, 200, "{v}");
+    let urls = v["data"]["urls"].clone();
+    let mut parts = Vec::new();
+    for (i, chunk) in file.chunks(1024).enumerate() {
+        let (st, etag) = api.put(s(&urls[i]["url"]), chunk.to_vec()).await;
+        assert_eq!(st, 200, "part {}", i + 1);
+        parts.push(json!({"partNumber": i + 1, "eTag": etag.unwrap()}));
+    }
+    let r = api
+        .http
+        .put(s(&urls[4]["url"]))
+        .body(vec![9u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("max_uploads"));
+    // Part 4 again (a retried PUT) replaces it: not a new part, not refused.
+    let (st, etag) = api.put(s(&urls[3]["url"]), file[3072..4096].to_vec()).await;
+    assert_eq!(st, 200);
+    parts[3]["eTag"] = json!(etag.unwrap());
+    let mut b = ids;
+    b["parts"] = json!(parts);
+    let (st, v) = api.post(MP_COMPLETE, b).await;
+    assert_eq!(st, 200, "{v}");
+    let served = api
+        .http
+        .get(s(&v["data"]["addressUrl"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.bytes().await.unwrap().as_ref(), file.as_slice());
+    // The first material is still listed and served.
+    let served = api.http.get(&first).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), small.as_slice());
+    let (_, v) = api.get("/openapi/v1/assets/material/list").await;
+    assert_eq!(v["data"]["total"], 2, "{v}");
+    assert_eq!(sim.evicted().1, 0);
+}

@@ -18,7 +18,9 @@
 //! - Multipart: `initiate` (with `recommendedPartSize`), `presign-parts`
 //!   (part numbers 1 to 10000), a PUT per part, `complete` with every part's
 //!   number and `ETag` (ascending; every part but the last at least
-//!   min(5 MiB, the recommended size)), or `abort`.
+//!   min(5 MiB, the recommended size)), or `abort`. The stored parts of a
+//!   pending upload count as one upload for [`crate::SimConfig::max_uploads`];
+//!   one upload keeps at most that many parts (a new part past it: 400).
 //! - `list` (newest first) and `delete` (logical delete: the material, its
 //!   MD5 and its file are forgotten).
 //!
@@ -585,6 +587,7 @@ fn register(
                 bytes,
                 mime: mime.into(),
                 material: true,
+                group: None,
             },
             now,
         )
@@ -960,6 +963,16 @@ async fn storage_put_checked(
                     "the parts of this upload add up to more than the largest material (simulated)",
                 );
             }
+            // The store keeps at most `max_uploads` parts (a pending multipart upload
+            // counts as one upload): a part past that is refused before it is stored,
+            // rather than evicting this upload's own first parts.
+            if !p.parts.contains_key(&n) && p.parts.len() >= sh.config.max_uploads {
+                return storage_err(
+                    400,
+                    "InvalidArgument",
+                    "this upload has as many parts as max_uploads, the most the simulator keeps",
+                );
+            }
         }
         let received = Received {
             file_key: file_key.clone(),
@@ -982,6 +995,7 @@ async fn storage_put_checked(
                 mime: "application/octet-stream".into(),
                 // A pending PUT: `complete` reports its eviction itself.
                 material: false,
+                group: grant.part.map(|_| grant.material_id.clone()),
             },
             now,
         );
