@@ -21,6 +21,8 @@
 //!   min(5 MiB, the recommended size)), or `abort`. The stored parts of a
 //!   pending upload count as one upload for [`crate::SimConfig::max_uploads`];
 //!   one upload keeps at most that many parts (a new part past it: 400).
+//! - A WAV material's `duration` is read from its first 64 RIFF chunks (`fmt `
+//!   and `data` come first in real files); past them it is left out.
 //! - `list` (newest first) and `delete` (logical delete: the material, its
 //!   MD5 and its file are forgotten).
 //!
@@ -245,29 +247,44 @@ fn ext_info(ext: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// Chunks [`wav_duration_ms`] reads before giving up: real WAVs put `fmt ` and
+/// `data` among their first few (after `LIST`, `bext`, `JUNK` and the like).
+const WAV_MAX_CHUNKS: usize = 64;
+
 /// The duration of a RIFF/WAVE file in milliseconds, from its `fmt ` byte
 /// rate and its `data` size (the simulator's own small reader).
 fn wav_duration_ms(b: &[u8]) -> Option<u64> {
     if b.get(0..4)? != b"RIFF" || b.get(8..12)? != b"WAVE" {
         return None;
     }
-    let u32_at =
-        |i: usize| -> Option<u32> { Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?)) };
+    // Offsets come from the file: checked, so a chunk size near `usize::MAX`
+    // (a 32-bit target) ends the scan rather than overflowing.
+    let u32_at = |i: usize| -> Option<u32> {
+        let end = i.checked_add(4)?;
+        Some(u32::from_le_bytes(b.get(i..end)?.try_into().ok()?))
+    };
     let mut at = 12usize;
     let mut byte_rate = None;
-    loop {
-        let id = b.get(at..at + 4)?;
-        let size = u32_at(at + 4)? as usize;
-        let body = at + 8;
+    // It runs under the material lock: bounded, as a file of tiny chunks
+    // would otherwise be walked whole.
+    for _ in 0..WAV_MAX_CHUNKS {
+        let id = b.get(at..at.checked_add(4)?)?;
+        let size = usize::try_from(u32_at(at.checked_add(4)?)?).ok()?;
+        let body = at.checked_add(8)?;
         if id == b"fmt " {
-            byte_rate = Some(u32_at(body + 8)?);
+            byte_rate = Some(u32_at(body.checked_add(8)?)?);
         } else if id == b"data" {
             let rate = u64::from(byte_rate.filter(|r| *r > 0)?);
-            let len = size.min(b.len().saturating_sub(body)) as u64;
+            let len = u64::try_from(size.min(b.len().saturating_sub(body))).ok()?;
             return Some(len.saturating_mul(1000) / rate);
         }
         at = body.checked_add(size)?.checked_add(size % 2)?;
     }
+    tracing::debug!(
+        chunks = WAV_MAX_CHUNKS,
+        "no WAV data chunk early enough: duration left out"
+    );
+    None
 }
 
 fn md5_hex(b: &[u8]) -> String {
@@ -1055,6 +1072,32 @@ mod tests {
         assert_eq!(wav_duration_ms(b"RIFF\0\0\0\0WAVE"), None);
         assert_eq!(wav_duration_ms(b"not a wav"), None);
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    /// The scan runs under the material lock on the connection's task: it gives up after
+    /// [`WAV_MAX_CHUNKS`] chunks. Before, it walked every chunk, so a 200 MiB file of
+    /// 8-byte `JUNK` chunks took ~26 million steps while every material call waited.
+    #[test]
+    fn wav_duration_gives_up_after_a_bounded_number_of_chunks() {
+        let wav = crate::audio::wav_for(&"x".repeat(100));
+        let (head, rest) = wav.split_at(12);
+        let junk = |n: usize| -> Vec<u8> {
+            let mut v = head.to_vec();
+            for _ in 0..n {
+                v.extend_from_slice(b"JUNK\0\0\0\0");
+            }
+            v.extend_from_slice(rest);
+            v
+        };
+        // A few chunks before `fmt ` (LIST, bext): still read.
+        assert_eq!(wav_duration_ms(&junk(3)), Some(6000));
+        // `fmt ` and `data` only after many more chunks: not looked for.
+        assert_eq!(wav_duration_ms(&junk(WAV_MAX_CHUNKS)), None);
+        assert_eq!(wav_duration_ms(&junk(1 << 17)), None);
+        // A chunk size that runs past the end, and past `usize` on a 32-bit target.
+        let mut huge = head.to_vec();
+        huge.extend_from_slice(b"JUNK\xff\xff\xff\xff");
+        assert_eq!(wav_duration_ms(&huge), None);
     }
 
     /// Presigned URLs were bounded per upload (20,000) but not in all, and expired ones
