@@ -125,7 +125,9 @@ pub struct SimConfig {
     /// idempotency key. Refused before that, a request never consumes it,
     /// whatever this says: bad API key (401), missing or invalid
     /// `X-Idempotency-Key` (400), a body too large (413), not a JSON object,
-    /// malformed or broken off (400), or not received in time (408). Default
+    /// malformed or broken off (400), or not received in time (408). A
+    /// request whose handler was cancelled (its client closed the connection,
+    /// say during a material `complete`) gives its key back too. Default
     /// `false`. UNKNOWN (A4: whether a failed first attempt uses up the key).
     pub vmeg_rejection_consumes_idempotency_key: bool,
     /// Maximum VMEG JSON body size; larger bodies get HTTP 413 (CONFIRMED
