@@ -99,6 +99,9 @@ pub(crate) async fn handle(
                 .next()
                 .unwrap_or("")
                 .to_string();
+            // A body sent with the GET is read and dropped: unread, the answer would be
+            // lost to a connection reset.
+            crate::wire::drain(body, sh.config.body_read_timeout).await;
             get_audio(sh, plan, &crate::wire::decode_path_segment(&id))
         }
         "jimmyai.uploadFile" => {

@@ -792,7 +792,12 @@ async fn dispatch(
         Api::Vmeg => vmeg::handle(&sh, op, &plan, req).await,
         Api::Jimmy => jimmyai::handle(&sh, op, &plan, req).await,
         Api::Storage => vmeg::materials::storage_put(&sh, req).await,
-        Api::Sim => sim_file(&sh, &path),
+        Api::Sim => {
+            // Its 404 answers a careless base URL (an extra prefix) too, often with an
+            // upload still being sent: read it first, or the client sees a reset.
+            crate::wire::drain(req.into_body(), sh.config.body_read_timeout).await;
+            sim_file(&sh, &path)
+        }
     };
     if plan.exclusive == Some(FaultKind::DropAfter) {
         tracing::debug!(%method, %path, op, "injected fault: dropping connection after processing");

@@ -136,15 +136,23 @@ pub(crate) async fn handle(
         return env_err(sh, 401, "Invalid or missing API Key");
     }
     let limit = sh.config.vmeg_max_body_bytes;
-    match op {
-        "vmeg.tasksList" => return tasks_list(sh, plan, &parts.uri),
-        "vmeg.tasksDetail" => return tasks_detail(sh, plan, &parts.uri),
-        "vmeg.materialList" => {
-            return match materials::list(sh, &parts.uri) {
+    if matches!(
+        op,
+        "vmeg.tasksList" | "vmeg.tasksDetail" | "vmeg.materialList"
+    ) {
+        // These read their query only: a body sent anyway is read and dropped, or the
+        // answer would be lost to a connection reset.
+        crate::wire::drain(body, sh.config.body_read_timeout).await;
+        return match op {
+            "vmeg.tasksList" => tasks_list(sh, plan, &parts.uri),
+            "vmeg.tasksDetail" => tasks_detail(sh, plan, &parts.uri),
+            _ => match materials::list(sh, &parts.uri) {
                 Ok(v) => ok(v),
                 Err((c, msg)) => env_err(sh, c, &msg),
-            };
-        }
+            },
+        };
+    }
+    match op {
         "vmeg.cloneVoiceList" | "vmeg.basicVoiceList" => {
             let m = match read_json(body, limit, true, sh.config.body_read_timeout).await {
                 Ok(m) => m,
