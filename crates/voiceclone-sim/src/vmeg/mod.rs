@@ -181,7 +181,7 @@ pub(crate) async fn handle(
             return env_err(sh, 400, &msg);
         }
     };
-    let m = match read_json(body, limit, false, sh.config.body_read_timeout).await {
+    let mut m = match read_json(body, limit, false, sh.config.body_read_timeout).await {
         Ok(m) => m,
         Err(e) => return body_err(sh, e),
     };
@@ -211,6 +211,17 @@ pub(crate) async fn handle(
         "vmeg.tasksDelete" => answered(tasks_delete(sh, &m).inspect(|_| reservation.commit())),
         "vmeg.cloneVoiceUpdate" => answered(clone_update(sh, &m).inspect(|_| reservation.commit())),
         "vmeg.cloneVoiceDelete" => answered(clone_delete(sh, &m).inspect(|_| reservation.commit())),
+        "vmeg.materialUploadComplete" | "vmeg.materialMultipartComplete" => {
+            // These wait for their turn and for the hash (seconds for a large upload):
+            // like a sync create, they must not wait holding the parsed body.
+            let fields = materials::fields_read_by_complete(&m);
+            m = Map::new();
+            answered(
+                material_call(sh, op, &fields)
+                    .await
+                    .inspect(|_| reservation.commit()),
+            )
+        }
         _ => answered(
             material_call(sh, op, &m)
                 .await
