@@ -80,6 +80,14 @@ impl std::fmt::Debug for WebhookTarget {
 pub struct SimConfig {
     /// Address to bind. Default `127.0.0.1:0` (a free loopback port).
     pub bind: SocketAddr,
+    /// The base URL clients reach the simulator by, for the URLs it hands out (TTS `uri`,
+    /// JimmyAI `url`, `audioUrl` and `subtitleFile`, material `uploadUrl`, `addressUrl`
+    /// and `audioUrl`) and for [`crate::SimHandle::base_url`]: `http://sim:8080` in a
+    /// container network. Default `None`: `http://` and the bound address, which bound to
+    /// `0.0.0.0` or `[::]` names the client's own machine (a warning is logged at start).
+    /// An absolute `http` or `https` URL with a host, no query, fragment or whitespace,
+    /// at most 2048 bytes; a trailing `/` is dropped.
+    pub public_base_url: Option<String>,
     /// The only API key accepted by both APIs. Default `"sim-key"`; 1 to
     /// 4096 bytes of visible ASCII, spaces allowed only between them.
     pub api_key: String,
@@ -253,6 +261,7 @@ impl std::fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let Self {
             bind,
+            public_base_url,
             api_key: _,
             speed,
             clone_duration,
@@ -296,6 +305,7 @@ impl std::fmt::Debug for SimConfig {
         } = self;
         f.debug_struct("SimConfig")
             .field("bind", bind)
+            .field("public_base_url", public_base_url)
             .field("api_key", &"[redacted]")
             .field("speed", speed)
             .field("clone_duration", clone_duration)
@@ -359,6 +369,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_base_url: None,
             api_key: "sim-key".into(),
             speed: 1.0,
             clone_duration: Duration::from_secs(2),
@@ -411,6 +422,11 @@ impl SimConfig {
     /// Set [`SimConfig::bind`].
     pub fn with_bind(mut self, bind: SocketAddr) -> Self {
         self.bind = bind;
+        self
+    }
+    /// Set [`SimConfig::public_base_url`].
+    pub fn with_public_base_url(mut self, url: impl Into<String>) -> Self {
+        self.public_base_url = Some(url.into());
         self
     }
     /// Set [`SimConfig::api_key`].
@@ -588,6 +604,14 @@ impl SimConfig {
     /// start on the first error.
     pub fn validate(&self) -> Result<(), ConfigError> {
         use bounds as b;
+        if let Some(url) = &self.public_base_url
+            && let Err(reason) = b::check_public_base_url(url)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "public_base_url",
+                reason,
+            });
+        }
         if !(self.speed.is_finite() && b::SPEED.contains(&self.speed)) {
             return Err(ConfigError::out_of_bounds(
                 "speed",

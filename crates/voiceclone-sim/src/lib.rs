@@ -303,6 +303,17 @@
 //! # }
 //! ```
 //!
+//! # Where the URLs it hands out point
+//!
+//! Every URL handed out (TTS `uri`, JimmyAI `url`, `audioUrl` and
+//! `subtitleFile`, material `uploadUrl`, `addressUrl` and `audioUrl`) starts
+//! with [`SimHandle::base_url`]: `http://` and the bound address, or
+//! [`SimConfig::public_base_url`] when set. Bound to `0.0.0.0` or `[::]`
+//! without it, they name the unspecified address, which a client on another
+//! machine or container resolves to its own (a warning is logged at start):
+//! set it to the name clients reach the simulator by (`voiceclone sim
+//! --public-url http://sim:8080`).
+//!
 //! # Settings and their bounds
 //!
 //! [`Simulator::start_with`] runs [`SimConfig::validate`] first and refuses
@@ -314,6 +325,7 @@
 //! |---|---|
 //! | `speed` | finite, 0.001 to 1,000,000 |
 //! | `api_key` | 1 to 4096 bytes of visible ASCII (spaces only between characters) |
+//! | `public_base_url` | `http://` or `https://` and a host, no query, fragment or whitespace, at most 2048 bytes |
 //! | `clone_duration`, `tts_duration` | at most 30 days (before dividing by `speed`) |
 //! | `task_failure_rate` | finite, 0 to 1 |
 //! | `faults.rate_*` | finite, 0 to 1 (their sum may exceed 1: the exclusive kinds are then drawn in order) |

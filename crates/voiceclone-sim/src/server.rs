@@ -58,7 +58,20 @@ impl Simulator {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{addr}");
+        let base_url = match &config.public_base_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                if addr.ip().is_unspecified() {
+                    tracing::warn!(
+                        %addr,
+                        "the simulator listens on an unspecified address: the URLs it hands out \
+                         name it, and clients elsewhere cannot reach them; set public_base_url \
+                         (voiceclone sim --public-url)"
+                    );
+                }
+                format!("http://{addr}")
+            }
+        };
         let seed = config.seed;
         let shared = Arc::new(Shared::new(config, base_url));
         tracing::info!(%addr, speed = shared.config.speed, seed, "voiceclone simulator listening");
@@ -119,8 +132,10 @@ impl std::fmt::Debug for SimHandle {
 }
 
 impl SimHandle {
-    /// Base URL without trailing slash, e.g. `http://127.0.0.1:41234`. Both
-    /// APIs live under it (`/openapi/v1/...` and `/api/open-api/v1/...`).
+    /// Base URL without trailing slash, e.g. `http://127.0.0.1:41234`, or
+    /// [`SimConfig::public_base_url`] when set. Both APIs live under it
+    /// (`/openapi/v1/...` and `/api/open-api/v1/...`). [`SimHandle::addr`] is
+    /// the address it listens on.
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
     }
