@@ -797,7 +797,8 @@ async fn dispatch(
             // Read (and drop) what the client is still sending first, as for the
             // simulator's own early answers: closing with the body unread resets the
             // connection, and the client would see a broken pipe, not the injected status.
-            crate::wire::drain(req.into_body(), sh.config.body_read_timeout).await;
+            let (parts, body) = req.into_parts();
+            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
             let resp = injected_response(&sh, api, kind, plan.retry_after, Value::Null, None);
             sh.stats.status(resp.status().as_u16());
             return resp;
@@ -810,7 +811,8 @@ async fn dispatch(
         Api::Sim => {
             // Its 404 answers a careless base URL (an extra prefix) too, often with an
             // upload still being sent: read it first, or the client sees a reset.
-            crate::wire::drain(req.into_body(), sh.config.body_read_timeout).await;
+            let (parts, body) = req.into_parts();
+            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
             sim_file(&sh, &path)
         }
     };
