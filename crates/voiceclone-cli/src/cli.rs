@@ -582,6 +582,12 @@ pub struct SimArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
 
+    /// Base URL clients reach the simulator by (e.g. http://sim:8080 in a container
+    /// network): printed at start, and the start of every URL it hands out (audio, uploads).
+    /// Default: http:// and the address it listens on
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+
     /// Speed factor: task durations and webhook retry delays are divided by it
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,

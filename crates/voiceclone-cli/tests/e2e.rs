@@ -1487,8 +1487,53 @@ fn sim_off_loopback_warns_on_stderr_and_takes_a_random_key() {
                     "anyone who can reach this address can use it with the printed API key",
                 );
             assert_eq!(warned, open, "{args:?}: stderr {err}");
+            // The URLs it hands out name 0.0.0.0: stderr says so, and names --public-url.
+            assert_eq!(err.contains("--public-url"), open, "{args:?}: stderr {err}");
         }
     }
+}
+
+/// `sim --public-url URL`: the start line's base URL, and every URL the simulator hands
+/// out, name the host clients reach it by, not the unspecified address it listens on (no
+/// warning about it); a URL that is not a plain http(s) one is a usage error.
+#[test]
+fn sim_public_url_names_the_urls_it_hands_out() {
+    use std::io::{BufRead, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .args(["--json", "sim", "--addr", "0.0.0.0:0"])
+        .args(["--public-url", "http://sim.test:8080/"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    support::send_signal(&child, "-INT");
+    let _ = child.wait();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let start: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(start["base_url"], "http://sim.test:8080", "{start}");
+    assert!(!err.contains("--public-url"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .args(["--json", "sim", "--public-url", "sim.test:8080"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("public_base_url"));
 }
 
 /// SIGTERM (`docker stop`) stops `sim` as Ctrl-C does: exit 0 and its closing line with the

@@ -8,6 +8,27 @@ use std::time::Duration;
 pub const SPEED: RangeInclusive<f64> = 0.001..=1_000_000.0;
 /// [`crate::SimConfig::api_key`] length in bytes.
 pub const MAX_API_KEY_LEN: usize = 4096;
+/// The longest [`crate::SimConfig::public_base_url`], in bytes.
+pub const MAX_PUBLIC_BASE_URL_LEN: usize = 2048;
+
+/// Why `url` cannot be a [`crate::SimConfig::public_base_url`]: every URL handed out
+/// starts with it, so it must be an absolute http(s) URL that a path can follow.
+pub(crate) fn check_public_base_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| "must start with http:// or https://".to_string())?;
+    if url.len() > MAX_PUBLIC_BASE_URL_LEN {
+        return Err(format!("must be at most {MAX_PUBLIC_BASE_URL_LEN} bytes"));
+    }
+    if rest.split('/').next().is_none_or(str::is_empty) {
+        return Err("must name a host".into());
+    }
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must have no query, fragment, whitespace or control character".into());
+    }
+    Ok(())
+}
 /// Base task durations.
 pub const MAX_TASK_DURATION: Duration = Duration::from_secs(30 * 86_400);
 /// Any duration after dividing by `speed` is capped here (30 days / 0.001).

@@ -80,6 +80,14 @@ impl std::fmt::Debug for WebhookTarget {
 pub struct SimConfig {
     /// Address to bind. Default `127.0.0.1:0` (a free loopback port).
     pub bind: SocketAddr,
+    /// The base URL clients reach the simulator by, for the URLs it hands out (TTS `uri`,
+    /// JimmyAI `url`, `audioUrl` and `subtitleFile`, material `uploadUrl`, `addressUrl`
+    /// and `audioUrl`) and for [`crate::SimHandle::base_url`]: `http://sim:8080` in a
+    /// container network. Default `None`: `http://` and the bound address, which bound to
+    /// `0.0.0.0` or `[::]` names the client's own machine (a warning is logged at start).
+    /// An absolute `http` or `https` URL with a host, no query, fragment or whitespace,
+    /// at most 2048 bytes; a trailing `/` is dropped.
+    pub public_base_url: Option<String>,
     /// The only API key accepted by both APIs. Default `"sim-key"`; 1 to
     /// 4096 bytes of visible ASCII, spaces allowed only between them.
     pub api_key: String,
@@ -125,7 +133,9 @@ pub struct SimConfig {
     /// idempotency key. Refused before that, a request never consumes it,
     /// whatever this says: bad API key (401), missing or invalid
     /// `X-Idempotency-Key` (400), a body too large (413), not a JSON object,
-    /// malformed or broken off (400), or not received in time (408). Default
+    /// malformed or broken off (400), or not received in time (408). A
+    /// request whose handler was cancelled (its client closed the connection,
+    /// say during a material `complete`) gives its key back too. Default
     /// `false`. UNKNOWN (A4: whether a failed first attempt uses up the key).
     pub vmeg_rejection_consumes_idempotency_key: bool,
     /// Maximum VMEG JSON body size; larger bodies get HTTP 413 (CONFIRMED
@@ -198,7 +208,10 @@ pub struct SimConfig {
     /// (oldest dropped first, the latest always kept). Default 256 MiB; bounds
     /// 1 byte to 16 GiB.
     pub max_task_bytes: usize,
-    /// JimmyAI uploads kept. Default 1000; bounds 1 to 1,000,000.
+    /// Uploads kept (JimmyAI uploads, VMEG presigned PUTs and materials; the
+    /// parts of a pending multipart upload count as one). One multipart upload
+    /// keeps at most this many parts: a new part past it is refused. Default
+    /// 1000; bounds 1 to 1,000,000.
     pub max_uploads: usize,
     /// Total bytes of uploads kept: JimmyAI uploads, VMEG presigned PUTs and
     /// materials (oldest evicted first). One upload larger than this on its
@@ -248,6 +261,7 @@ impl std::fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let Self {
             bind,
+            public_base_url,
             api_key: _,
             speed,
             clone_duration,
@@ -291,6 +305,7 @@ impl std::fmt::Debug for SimConfig {
         } = self;
         f.debug_struct("SimConfig")
             .field("bind", bind)
+            .field("public_base_url", public_base_url)
             .field("api_key", &"[redacted]")
             .field("speed", speed)
             .field("clone_duration", clone_duration)
@@ -354,6 +369,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_base_url: None,
             api_key: "sim-key".into(),
             speed: 1.0,
             clone_duration: Duration::from_secs(2),
@@ -406,6 +422,11 @@ impl SimConfig {
     /// Set [`SimConfig::bind`].
     pub fn with_bind(mut self, bind: SocketAddr) -> Self {
         self.bind = bind;
+        self
+    }
+    /// Set [`SimConfig::public_base_url`].
+    pub fn with_public_base_url(mut self, url: impl Into<String>) -> Self {
+        self.public_base_url = Some(url.into());
         self
     }
     /// Set [`SimConfig::api_key`].
@@ -583,6 +604,14 @@ impl SimConfig {
     /// start on the first error.
     pub fn validate(&self) -> Result<(), ConfigError> {
         use bounds as b;
+        if let Some(url) = &self.public_base_url
+            && let Err(reason) = b::check_public_base_url(url)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "public_base_url",
+                reason,
+            });
+        }
         if !(self.speed.is_finite() && b::SPEED.contains(&self.speed)) {
             return Err(ConfigError::out_of_bounds(
                 "speed",

@@ -85,7 +85,7 @@ pub(crate) async fn handle(
     let (parts, body) = req.into_parts();
     if !bearer_ok(&parts.headers, &sh.config.api_key) {
         // Read what the client is still sending, so the answer reaches it.
-        crate::wire::drain(body, sh.config.body_read_timeout).await;
+        crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
         return err(sh, sh.config.jimmy_auth_error, "Invalid or missing API key");
     }
     let bad = sh.config.jimmy_bad_request;
@@ -99,6 +99,9 @@ pub(crate) async fn handle(
                 .next()
                 .unwrap_or("")
                 .to_string();
+            // A body sent with the GET is read and dropped: unread, the answer would be
+            // lost to a connection reset.
+            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
             get_audio(sh, plan, &crate::wire::decode_path_segment(&id))
         }
         "jimmyai.uploadFile" => {
@@ -109,7 +112,7 @@ pub(crate) async fn handle(
                     // a malformed body) comes before the body was read: read what the
                     // client is still sending, so the answer reaches it instead of a
                     // reset connection. After a success, at most the closing boundary.
-                    crate::wire::drain(Body::new(stream), sh.config.body_read_timeout).await;
+                    crate::wire::drain_polled(Body::new(stream), sh.config.body_read_timeout).await;
                     r
                 }
                 // Not received in time: answered at once, the connection closed.
@@ -148,7 +151,7 @@ pub(crate) async fn handle(
             }
         }
         _ => {
-            crate::wire::drain(body, sh.config.body_read_timeout).await;
+            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
             err(sh, sh.config.jimmy_not_found, "Not Found")
         }
     }
@@ -644,6 +647,7 @@ async fn receive(
                 bytes: Bytes::from(crate::wire::exact(buf)),
                 mime: mime.into(),
                 material: false,
+                group: None,
             },
             now,
         );

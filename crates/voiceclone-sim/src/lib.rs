@@ -116,6 +116,9 @@
 //! | VMEG key consumed by an injected 429/5xx/drop before processing | no | [`SimConfig::vmeg_fault_consumes_idempotency_key`] |
 //! | VMEG key consumed by a request rejected after its JSON body was read (400/404, 413 at material `complete`; never one refused before: body too large, malformed, 401, bad key header) | no | [`SimConfig::vmeg_rejection_consumes_idempotency_key`] |
 //! | VMEG 409 body | no replay, `data: null` | — |
+//! | VMEG in-flight duplicate (A4: a second request with a key whose first is still handled: a sync create waiting for its task, a material `complete`) | 409 at once; a first request later rejected gives the key back, so that 409 named a key that ends up unused | — |
+//! | VMEG `tasks/detail` `result` of a finished TTS task (A10: free-form, shaped by `taskType`) | `{"results": [{"uri", "duration", "errorMessage"}, ...]}`, one per `data` item | — |
+//! | VMEG async clone `createdAt` (A8, CONFLICT: treat it as optional) | always present in the create's answer (a client that requires it passes here) | — |
 //! | VMEG webhook retries | 3 retries after 1 s, 2 s, 4 s (÷ speed); failed tasks also get a webhook with `code` 500 and `data` `{taskId, errorMessage, createdAt}` (the `errorMessage` of `tasks/detail`); a 3xx is a failed attempt (redirects are not followed, no proxy is used) | [`SimConfig::webhook_retry_delays`] |
 //! | VMEG max JSON body (→ 413) | 1 MiB | [`SimConfig::vmeg_max_body_bytes`] |
 //! | VMEG clone required fields | only `refAudio` (HTTPS); `provider` defaults to `V1` | — |
@@ -303,6 +306,17 @@
 //! # }
 //! ```
 //!
+//! # Where the URLs it hands out point
+//!
+//! Every URL handed out (TTS `uri`, JimmyAI `url`, `audioUrl` and
+//! `subtitleFile`, material `uploadUrl`, `addressUrl` and `audioUrl`) starts
+//! with [`SimHandle::base_url`]: `http://` and the bound address, or
+//! [`SimConfig::public_base_url`] when set. Bound to `0.0.0.0` or `[::]`
+//! without it, they name the unspecified address, which a client on another
+//! machine or container resolves to its own (a warning is logged at start):
+//! set it to the name clients reach the simulator by (`voiceclone sim
+//! --public-url http://sim:8080`).
+//!
 //! # Settings and their bounds
 //!
 //! [`Simulator::start_with`] runs [`SimConfig::validate`] first and refuses
@@ -314,6 +328,7 @@
 //! |---|---|
 //! | `speed` | finite, 0.001 to 1,000,000 |
 //! | `api_key` | 1 to 4096 bytes of visible ASCII (spaces only between characters) |
+//! | `public_base_url` | `http://` or `https://` and a host, no query, fragment or whitespace, at most 2048 bytes |
 //! | `clone_duration`, `tts_duration` | at most 30 days (before dividing by `speed`) |
 //! | `task_failure_rate` | finite, 0 to 1 |
 //! | `faults.rate_*` | finite, 0 to 1 (their sum may exceed 1: the exclusive kinds are then drawn in order) |

@@ -58,7 +58,20 @@ impl Simulator {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{addr}");
+        let base_url = match &config.public_base_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                if addr.ip().is_unspecified() {
+                    tracing::warn!(
+                        %addr,
+                        "the simulator listens on an unspecified address: the URLs it hands out \
+                         name it, and clients elsewhere cannot reach them; set public_base_url \
+                         (voiceclone sim --public-url)"
+                    );
+                }
+                format!("http://{addr}")
+            }
+        };
         let seed = config.seed;
         let shared = Arc::new(Shared::new(config, base_url));
         tracing::info!(%addr, speed = shared.config.speed, seed, "voiceclone simulator listening");
@@ -119,8 +132,10 @@ impl std::fmt::Debug for SimHandle {
 }
 
 impl SimHandle {
-    /// Base URL without trailing slash, e.g. `http://127.0.0.1:41234`. Both
-    /// APIs live under it (`/openapi/v1/...` and `/api/open-api/v1/...`).
+    /// Base URL without trailing slash, e.g. `http://127.0.0.1:41234`, or
+    /// [`SimConfig::public_base_url`] when set. Both APIs live under it
+    /// (`/openapi/v1/...` and `/api/open-api/v1/...`). [`SimHandle::addr`] is
+    /// the address it listens on.
     pub fn base_url(&self) -> String {
         self.shared.base_url.clone()
     }
@@ -782,7 +797,8 @@ async fn dispatch(
             // Read (and drop) what the client is still sending first, as for the
             // simulator's own early answers: closing with the body unread resets the
             // connection, and the client would see a broken pipe, not the injected status.
-            crate::wire::drain(req.into_body(), sh.config.body_read_timeout).await;
+            let (parts, body) = req.into_parts();
+            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
             let resp = injected_response(&sh, api, kind, plan.retry_after, Value::Null, None);
             sh.stats.status(resp.status().as_u16());
             return resp;
@@ -792,7 +808,13 @@ async fn dispatch(
         Api::Vmeg => vmeg::handle(&sh, op, &plan, req).await,
         Api::Jimmy => jimmyai::handle(&sh, op, &plan, req).await,
         Api::Storage => vmeg::materials::storage_put(&sh, req).await,
-        Api::Sim => sim_file(&sh, &path),
+        Api::Sim => {
+            // Its 404 answers a careless base URL (an extra prefix) too, often with an
+            // upload still being sent: read it first, or the client sees a reset.
+            let (parts, body) = req.into_parts();
+            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+            sim_file(&sh, &path)
+        }
     };
     if plan.exclusive == Some(FaultKind::DropAfter) {
         tracing::debug!(%method, %path, op, "injected fault: dropping connection after processing");

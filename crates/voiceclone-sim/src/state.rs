@@ -326,6 +326,11 @@ pub(crate) struct StoredFile {
     /// the name goes to [`State::evicted_material_files`] so the material
     /// store forgets the material too (it lives behind another lock).
     pub material: bool,
+    /// For a part of a pending multipart upload, the upload's material id: its parts
+    /// count as one upload for `max_uploads`, and are evicted together. Counted one
+    /// each, an upload of more parts than the bound evicted every other upload, then
+    /// its own first parts, and could never complete.
+    pub group: Option<String>,
 }
 
 /// Bounds on what the state keeps (from [`crate::SimConfig`]).
@@ -435,6 +440,10 @@ pub(crate) struct State {
     file_stamps: HashMap<String, u64>,
     next_file_stamp: u64,
     file_bytes: usize,
+    /// The stored parts of each pending multipart upload, by its material id.
+    part_groups: HashMap<String, HashSet<String>>,
+    /// How many stored files are parts (the sum of `part_groups`' sizes).
+    part_files: usize,
     /// Names of material files evicted by the upload bounds, for the material
     /// store to forget their materials (drained on its next call).
     pub evicted_material_files: Vec<String>,
@@ -498,6 +507,8 @@ impl State {
             file_stamps: HashMap::new(),
             next_file_stamp: 0,
             file_bytes: 0,
+            part_groups: HashMap::new(),
+            part_files: 0,
             evicted_material_files: Vec::new(),
             evicted_tasks: 0,
             evicted_uploads: 0,
@@ -862,7 +873,8 @@ impl State {
     }
 
     /// Pop the oldest entry of `file_order`, evicting its file unless the
-    /// entry is stale.
+    /// entry is stale. A multipart part takes the other parts of its upload
+    /// with it: one part gone, the upload cannot complete.
     fn evict_oldest_upload(&mut self, why: &'static str) {
         let Some((_, stamp, name)) = self.file_order.pop_front() else {
             return;
@@ -871,15 +883,82 @@ impl State {
         if self.file_stamps.get(&name) != Some(&stamp) {
             return;
         }
-        self.file_stamps.remove(&name);
-        if let Some(f) = self.files.remove(&name) {
-            self.file_bytes = self.file_bytes.saturating_sub(f.bytes.len());
-            self.evicted_uploads = self.evicted_uploads.saturating_add(1);
-            if f.material {
-                self.evicted_material_files.push(name.clone());
+        let Some(f) = self.take_file(&name) else {
+            return;
+        };
+        self.note_evicted(&name, &f, why);
+        if let Some(group) = f.group
+            && let Some(others) = self.part_groups.get(&group).cloned()
+        {
+            for other in others {
+                if let Some(f) = self.take_file(&other) {
+                    self.note_evicted(&other, &f, why);
+                }
             }
-            tracing::debug!(file = %name, why, "upload evicted");
         }
+    }
+
+    fn note_evicted(&mut self, name: &str, f: &StoredFile, why: &'static str) {
+        self.evicted_uploads = self.evicted_uploads.saturating_add(1);
+        if f.material {
+            self.evicted_material_files.push(name.to_owned());
+        }
+        tracing::debug!(file = %name, why, "upload evicted");
+    }
+
+    /// Remove a stored file with everything that accounts for it (its entry in
+    /// `file_order` goes stale: skipped when it comes up, dropped by the next
+    /// compaction).
+    fn take_file(&mut self, name: &str) -> Option<StoredFile> {
+        self.file_stamps.remove(name);
+        let f = self.files.remove(name)?;
+        self.file_bytes = self.file_bytes.saturating_sub(f.bytes.len());
+        self.forget_part(name, f.group.as_deref());
+        Some(f)
+    }
+
+    fn forget_part(&mut self, name: &str, group: Option<&str>) {
+        let Some(group) = group else {
+            return;
+        };
+        if let Some(set) = self.part_groups.get_mut(group) {
+            if set.remove(name) {
+                self.part_files = self.part_files.saturating_sub(1);
+            }
+            if set.is_empty() {
+                self.part_groups.remove(group);
+            }
+        }
+    }
+
+    /// Uploads as `max_uploads` counts them: a pending multipart upload's
+    /// parts are one.
+    fn counted_uploads(&self) -> usize {
+        self.files
+            .len()
+            .saturating_sub(self.part_files)
+            .saturating_add(self.part_groups.len())
+    }
+
+    /// Evict the oldest pending multipart upload (all its parts) other than
+    /// `keep`'s; false if there is none.
+    fn evict_oldest_part_group(&mut self, keep: Option<&str>) -> bool {
+        let oldest = self.file_order.iter().find_map(|(_, stamp, name)| {
+            if self.file_stamps.get(name) != Some(stamp) {
+                return None;
+            }
+            let group = self.files.get(name)?.group.as_deref()?;
+            (Some(group) != keep).then(|| group.to_owned())
+        });
+        let Some(group) = oldest else {
+            return false;
+        };
+        for name in self.part_groups.get(&group).cloned().unwrap_or_default() {
+            if let Some(f) = self.take_file(&name) {
+                self.note_evicted(&name, &f, "max_uploads (multipart parts)");
+            }
+        }
+        true
     }
 
     /// Store an upload, evicting the oldest ones beyond the count and byte
@@ -896,9 +975,20 @@ impl State {
         if f.bytes.len() > self.limits.max_upload_bytes {
             return Err(UploadTooLarge);
         }
+        let group = f.group.clone();
+        if let Some(old) = self.take_file(&name) {
+            tracing::trace!(file = %name, len = old.bytes.len(), "upload replaced");
+        }
         self.file_bytes = self.file_bytes.saturating_add(f.bytes.len());
-        if let Some(old) = self.files.insert(name.clone(), f) {
-            self.file_bytes = self.file_bytes.saturating_sub(old.bytes.len());
+        self.files.insert(name.clone(), f);
+        if let Some(g) = &group
+            && self
+                .part_groups
+                .entry(g.clone())
+                .or_default()
+                .insert(name.clone())
+        {
+            self.part_files = self.part_files.saturating_add(1);
         }
         // Stored again under the same name (a PUT repeated to one URL): the
         // file's age starts now, and its older entry becomes stale.
@@ -907,7 +997,7 @@ impl State {
         self.file_stamps.insert(name.clone(), stamp);
         self.file_order.push_back((now, stamp, name));
         self.compact_file_order();
-        while self.files.len() > self.limits.max_uploads
+        while self.counted_uploads() > self.limits.max_uploads
             || self.file_bytes > self.limits.max_upload_bytes
         {
             if self.file_order.is_empty() {
@@ -915,6 +1005,12 @@ impl State {
             }
             self.evict_oldest_upload("max_uploads / max_upload_bytes");
         }
+        // Parts count one per upload above, so their number is bounded here: the
+        // oldest other multipart uploads go first (the caller refuses a single upload
+        // of more parts than `max_uploads`).
+        while self.part_files > self.limits.max_uploads
+            && self.evict_oldest_part_group(group.as_deref())
+        {}
         Ok(())
     }
 
@@ -933,12 +1029,7 @@ impl State {
 
     /// Remove an upload (a material deleted, a pending PUT replaced).
     pub fn remove_upload(&mut self, name: &str) {
-        // Its entry in `file_order` goes stale: skipped when it comes up, and
-        // dropped by the next compaction.
-        self.file_stamps.remove(name);
-        if let Some(f) = self.files.remove(name) {
-            self.file_bytes = self.file_bytes.saturating_sub(f.bytes.len());
-        }
+        self.take_file(name);
     }
 
     /// Forget idempotency keys older than the TTL (and the oldest beyond the
@@ -1397,6 +1488,7 @@ mod tests {
             bytes: axum::body::Bytes::from(vec![0u8; n]),
             mime: "audio/wav".into(),
             material: false,
+            group: None,
         };
         st.insert_upload("a".into(), f(4), secs(0)).unwrap();
         st.insert_upload("b".into(), f(4), secs(1)).unwrap();
@@ -1521,6 +1613,7 @@ mod tests {
             bytes: axum::body::Bytes::from(vec![0u8; n]),
             mime: "audio/wav".into(),
             material,
+            group: None,
         };
         st.insert_upload("mat.wav".into(), f(4, true), secs(0))
             .unwrap();
@@ -1545,6 +1638,7 @@ mod tests {
             bytes: axum::body::Bytes::from_static(b"x"),
             mime: "x".into(),
             material: false,
+            group: None,
         };
         // A PUT repeated to one URL: each pushed another entry, none ever left.
         let mut st = State::new(Limits {
@@ -1588,6 +1682,46 @@ mod tests {
     }
 
     #[test]
+    fn a_multipart_uploads_parts_count_as_one_and_go_together() {
+        let mut st = State::new(Limits {
+            max_uploads: 3,
+            ..limits()
+        });
+        let f = |group: Option<&str>| StoredFile {
+            bytes: axum::body::Bytes::from_static(b"x"),
+            mime: "x".into(),
+            material: false,
+            group: group.map(str::to_owned),
+        };
+        st.insert_upload("a".into(), f(None), secs(0)).unwrap();
+        for i in 0..3 {
+            st.insert_upload(format!("m1_{i}"), f(Some("m1")), secs(1))
+                .unwrap();
+        }
+        assert_eq!((st.files.len(), st.evicted_uploads), (4, 0));
+        // A second multipart upload: its parts take the store past 3 parts, so the
+        // older upload's parts go, all of them, and nothing else.
+        st.insert_upload("m2_0".into(), f(Some("m2")), secs(2))
+            .unwrap();
+        assert!(st.files.contains_key("a") && st.files.contains_key("m2_0"));
+        assert_eq!((st.files.len(), st.evicted_uploads), (2, 3));
+        // Past the count bound, the oldest goes first; a part takes its upload's
+        // other parts with it.
+        st.insert_upload("m2_1".into(), f(Some("m2")), secs(3))
+            .unwrap();
+        st.insert_upload("b".into(), f(None), secs(4)).unwrap();
+        st.insert_upload("c".into(), f(None), secs(5)).unwrap();
+        assert!(!st.files.contains_key("a"));
+        assert!(st.files.contains_key("m2_0") && st.files.contains_key("m2_1"));
+        st.insert_upload("d".into(), f(None), secs(6)).unwrap();
+        assert!(!st.files.contains_key("m2_0") && !st.files.contains_key("m2_1"));
+        assert_eq!(st.files.len(), 3);
+        assert_eq!((st.part_files, st.part_groups.len()), (0, 0));
+        st.remove_upload("b");
+        assert_eq!(st.counted_uploads(), 2);
+    }
+
+    #[test]
     fn evicted_material_files_are_reported() {
         let mut st = State::new(Limits {
             max_uploads: 1,
@@ -1598,6 +1732,7 @@ mod tests {
             bytes: axum::body::Bytes::from_static(b"x"),
             mime: "x".into(),
             material,
+            group: None,
         };
         st.insert_upload("mat_1.wav".into(), f(true), secs(0))
             .unwrap();

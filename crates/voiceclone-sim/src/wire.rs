@@ -30,8 +30,35 @@ const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 /// (one 2 MiB upload in six on a multi-thread runtime lost its 413 so).
 /// Past the bound or the timeout the rest is left unread: the answer goes out
 /// anyway.
-pub(crate) async fn drain(mut body: Body, timeout: std::time::Duration) {
+///
+/// A request that expects `100 Continue` (`headers` say `Expect: 100-continue`; curl
+/// sends it for large bodies) is not drained: polling its body would make hyper send
+/// `100 Continue` first, inviting the client to send a body that is then thrown away,
+/// and it would often lose the answer to a reset mid-upload. Unpolled, the answer is
+/// the final one and the client sends nothing. For a body not polled yet; one already
+/// read from goes to [`drain_polled`].
+pub(crate) async fn drain(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    timeout: std::time::Duration,
+) {
+    if expects_continue(headers) {
+        tracing::trace!("early answer to a request expecting 100 Continue: body left unsent");
+        return;
+    }
+    drain_polled(body, timeout).await;
+}
+
+/// [`drain`] for a body already read from (so `100 Continue`, if expected, was sent).
+pub(crate) async fn drain_polled(mut body: Body, timeout: std::time::Duration) {
     let _ = tokio::time::timeout(timeout, discard(&mut body, 0)).await;
+}
+
+fn expects_continue(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::EXPECT)
+        .iter()
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// Reads and drops frames of `body` until it ends, fails, or `seen` plus what

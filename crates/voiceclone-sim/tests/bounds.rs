@@ -416,3 +416,86 @@ async fn a_download_in_progress_is_not_evicted_as_idle() {
     assert!(st.connections_evicted >= 1, "{st:?}");
     assert_eq!(st.connections_refused, 0, "{st:?}");
 }
+
+/// Bound to `0.0.0.0`, the simulator handed out URLs naming `http://0.0.0.0:PORT` (TTS
+/// `uri`, JimmyAI `url`, material `uploadUrl` and `addressUrl`), which a client on another
+/// host or container resolves to its own machine. With `public_base_url` set, every URL
+/// handed out names it, and the files are served at the same paths.
+#[tokio::test]
+async fn urls_handed_out_name_a_reachable_host() {
+    let public = "http://sim.test:8080";
+    let sim = Simulator::start_with(
+        SimConfig::default()
+            .with_bind("0.0.0.0:0".parse().unwrap())
+            .with_public_base_url(format!("{public}/")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sim.base_url(), public);
+    let real = format!("http://127.0.0.1:{}", sim.addr().port());
+    let mut body =
+        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\n"
+            .to_vec();
+    body.extend_from_slice(b"RIFF....WAVEbytes");
+    body.extend_from_slice(b"\r\n--B--\r\n");
+    let r = client()
+        .post(format!("{real}/api/open-api/v1/files/upload"))
+        .bearer_auth(sim.api_key())
+        .header("content-type", "multipart/form-data; boundary=B")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    let url = v["data"]["url"].as_str().unwrap_or_default().to_owned();
+    assert!(url.starts_with(&format!("{public}/sim/files/")), "{v}");
+    let served = client()
+        .get(url.replace(public, &real))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let r = client()
+        .post(format!(
+            "{real}/openapi/v1/assets/material/upload/gen-upload-url"
+        ))
+        .bearer_auth(sim.api_key())
+        .header("X-Idempotency-Key", "public-1")
+        .json(&json!({"fileHash": "0123456789abcdef0123456789abcdef", "fileName": "a.wav"}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    let upload = v["data"]["uploadUrl"].as_str().unwrap_or_default();
+    assert!(upload.starts_with(&format!("{public}/sim/storage/")), "{v}");
+    assert!(!upload.starts_with("http://0.0.0.0"));
+    sim.shutdown().await;
+}
+
+/// A public base URL that is not an absolute http(s) URL without query or fragment is
+/// refused at start.
+#[test]
+fn a_public_base_url_must_be_a_plain_http_url() {
+    for bad in [
+        "",
+        "sim:8080",
+        "ftp://sim",
+        "http://",
+        "http://sim/?a=1",
+        "http://s m",
+    ] {
+        assert!(
+            SimConfig::default()
+                .with_public_base_url(bad)
+                .validate()
+                .is_err(),
+            "{bad:?} accepted"
+        );
+    }
+    for good in ["http://sim:8080", "https://sim.example/prefix/"] {
+        SimConfig::default()
+            .with_public_base_url(good)
+            .validate()
+            .unwrap();
+    }
+}

@@ -806,6 +806,61 @@ async fn early_answers_arrive_while_the_client_is_still_sending() {
     }
 }
 
+/// The simulator's own 404 (a path outside both vendor roots: a base URL with an extra
+/// prefix) and the GET routes carrying a body answer only once the body is read, like the
+/// other early answers. Before, they answered and closed with the body unread, and a client
+/// sending 20 MiB saw a broken pipe or a reset instead of the 404 (or the list).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_answers_outside_the_vendor_roots_and_on_get_routes_arrive() {
+    let sim = Simulator::start().await.unwrap();
+    let big = vec![b'a'; 20 << 20];
+    let base = sim.base_url();
+    let cases = [
+        (
+            reqwest::Method::POST,
+            format!("{base}/v1/api/open-api/v1/files/upload"),
+            404,
+        ),
+        (
+            reqwest::Method::PUT,
+            format!("{base}/sim/files/none.wav"),
+            404,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("{base}/openapi/v1/tasks/list"),
+            200,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("{base}/openapi/v1/assets/material/list"),
+            200,
+        ),
+        (
+            reqwest::Method::GET,
+            format!("{base}/api/open-api/v1/audios/none"),
+            0,
+        ),
+    ];
+    for i in 0..10 {
+        for (method, url, want) in &cases {
+            let r = client()
+                .request(method.clone(), url)
+                .bearer_auth(sim.api_key())
+                .body(big.clone())
+                .send()
+                .await;
+            match r {
+                Ok(r) if *want != 0 => {
+                    assert_eq!(r.status().as_u16(), *want, "{method} {url}, request {i}");
+                }
+                Ok(_) => {}
+                Err(e) => panic!("{method} {url}, request {i}: no answer: {e:?}"),
+            }
+        }
+    }
+}
+
 /// A fault injected before processing (a scripted 503 or 429) reaches the client as that
 /// status whatever it is still sending: the simulator reads (and drops) the body first, as
 /// it does for its own early answers. Before, it answered and closed with the body unread,

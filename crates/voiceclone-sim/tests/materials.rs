@@ -906,3 +906,112 @@ async fn concurrent_completes_of_one_upload_take_turns() {
     let (_, v) = api.get("/openapi/v1/assets/material/list").await;
     assert_eq!(v["data"]["total"], 1, "{v}");
 }
+
+/// A multipart upload with more parts than `max_uploads`. Before: each part was stored as
+/// one upload, so under a bound of 4 the 4th part evicted the registered material, the 5th
+/// part 1, and `complete` answered 400 "evicted … upload again" every time. Now a pending
+/// multipart upload counts as one upload: 4 parts beside a material evict nothing and
+/// complete, and a 5th part is refused before it is stored, naming `max_uploads`.
+#[tokio::test]
+async fn a_multipart_upload_with_more_parts_than_max_uploads_evicts_nothing() {
+    let (sim, api) = Api::start(
+        SimConfig::default()
+            .with_upload_limits(4, 1 << 20, Duration::from_secs(3600))
+            .with_material_limits(1 << 20, 1024),
+    )
+    .await;
+    let small = b"RIFF....WAVEsmall".to_vec();
+    let first = upload_material(&api, &small, "small.wav").await;
+    // Parts of 1024 bytes: 4 of them make the file, and a 5th is refused.
+    let file: Vec<u8> = (0..4096u32).map(|i| (i % 241) as u8).collect();
+    let hash = md5_hex(&file);
+    let (st, v) = api
+        .post(INITIATE, json!({"fileHash": hash, "fileName": "five.wav"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ids = json!({"materialId": v["data"]["materialId"], "uploadId": v["data"]["uploadId"],
+                     "fileHash": hash, "fileName": "five.wav"});
+    let mut b = ids.clone();
+    b["partNumbers"] = json!([1, 2, 3, 4, 5]);
+    let (st, v) = api.post(PRESIGN, b).await;
+    assert_eq!(st, 200, "{v}");
+    let urls = v["data"]["urls"].clone();
+    let mut parts = Vec::new();
+    for (i, chunk) in file.chunks(1024).enumerate() {
+        let (st, etag) = api.put(s(&urls[i]["url"]), chunk.to_vec()).await;
+        assert_eq!(st, 200, "part {}", i + 1);
+        parts.push(json!({"partNumber": i + 1, "eTag": etag.unwrap()}));
+    }
+    let r = api
+        .http
+        .put(s(&urls[4]["url"]))
+        .body(vec![9u8; 10])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("max_uploads"));
+    // Part 4 again (a retried PUT) replaces it: not a new part, not refused.
+    let (st, etag) = api.put(s(&urls[3]["url"]), file[3072..4096].to_vec()).await;
+    assert_eq!(st, 200);
+    parts[3]["eTag"] = json!(etag.unwrap());
+    let mut b = ids;
+    b["parts"] = json!(parts);
+    let (st, v) = api.post(MP_COMPLETE, b).await;
+    assert_eq!(st, 200, "{v}");
+    let served = api
+        .http
+        .get(s(&v["data"]["addressUrl"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.bytes().await.unwrap().as_ref(), file.as_slice());
+    // The first material is still listed and served.
+    let served = api.http.get(&first).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), small.as_slice());
+    let (_, v) = api.get("/openapi/v1/assets/material/list").await;
+    assert_eq!(v["data"]["total"], 2, "{v}");
+    assert_eq!(sim.evicted().1, 0);
+}
+
+/// An oversize PUT that expects `100 Continue` (curl sends `Expect: 100-continue` for large
+/// bodies): the 413 decided from `Content-Length` is the first and final answer, so the
+/// client never sends the body. Before, draining the unread body made the server send
+/// `100 Continue` first, inviting the client to send what was then thrown away (64 MiB)
+/// before the 413, and the connection was often reset mid-upload. A wrong key on a VMEG
+/// create answers its 401 the same way.
+#[tokio::test]
+async fn an_oversize_put_that_expects_100_continue_gets_413_before_sending() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (sim, api) = Api::start(SimConfig::default()).await;
+    let (_, url) = upload_url(&api, b"x", "big.wav").await;
+    let target = url.trim_start_matches(&sim.base_url()).to_owned();
+    let create = "/openapi/v1/task/clone-voice/create".to_owned();
+    for (head, want) in [
+        (
+            format!("PUT {target} HTTP/1.1\r\nHost: x\r\nContent-Length: 300000000\r\n"),
+            "HTTP/1.1 413",
+        ),
+        (
+            format!(
+                "POST {create} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n\
+                 Content-Type: application/json\r\nContent-Length: 300000\r\n"
+            ),
+            "HTTP/1.1 401",
+        ),
+    ] {
+        let mut c = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+        c.write_all(format!("{head}Expect: 100-continue\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        // No body sent: the first status line comes within the timeout or not at all.
+        let mut out = vec![0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut out))
+            .await
+            .expect("no answer before the body was sent")
+            .unwrap();
+        let out = String::from_utf8_lossy(&out[..n]);
+        assert!(out.starts_with(want), "{head}: {out}");
+    }
+}

@@ -77,6 +77,14 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
             }
         ));
     }
+    if bound.ip().is_unspecified() && args.public_url.is_none() {
+        // The URLs handed out (audio, presigned uploads) would name 0.0.0.0 or [::]:
+        // elsewhere that is the client's own machine.
+        stderr_line(&format!(
+            "warning: the URLs the simulator hands out (audio, uploads) name {bound}, which clients on other machines cannot reach; --public-url http://HOST:{} names the host they reach it by",
+            bound.port()
+        ));
+    }
     match (signalled, signals.as_mut()) {
         // It came while the start line was being written.
         (Some(name), _) => tracing::debug!(signal = name, "stopping the simulator"),
@@ -124,6 +132,9 @@ fn config(args: &SimArgs) -> Result<SimConfig, Failure> {
         .with_seed(args.seed)
         .with_faults(faults)
         .with_task_failure_rate(args.failure_rate);
+    if let Some(url) = &args.public_url {
+        config = config.with_public_base_url(url.clone());
+    }
     if let Some(var) = &args.api_key_env {
         // A key the caller chose (a container's clients know it in advance).
         let key = crate::env_name::read(var, "--api-key-env", "the API key to accept")?

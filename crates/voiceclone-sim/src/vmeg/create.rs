@@ -75,7 +75,7 @@ pub(super) fn clone_create(
     m: &Map<String, Value>,
     key: &str,
     op: &'static str,
-    reservation: KeyReservation,
+    reservation: &mut KeyReservation,
 ) -> Result<Accepted, Rejection> {
     let is_async = op.ends_with("Async");
     let ref_audio = req_str(m, "refAudio").map_err(bad)?;
@@ -217,7 +217,7 @@ pub(super) fn tts_create(
     m: &Map<String, Value>,
     key: &str,
     op: &'static str,
-    reservation: KeyReservation,
+    reservation: &mut KeyReservation,
 ) -> Result<Accepted, Rejection> {
     let is_async = op.ends_with("Async");
     let items = match m.get("data") {

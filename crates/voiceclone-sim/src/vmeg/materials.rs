@@ -18,7 +18,11 @@
 //! - Multipart: `initiate` (with `recommendedPartSize`), `presign-parts`
 //!   (part numbers 1 to 10000), a PUT per part, `complete` with every part's
 //!   number and `ETag` (ascending; every part but the last at least
-//!   min(5 MiB, the recommended size)), or `abort`.
+//!   min(5 MiB, the recommended size)), or `abort`. The stored parts of a
+//!   pending upload count as one upload for [`crate::SimConfig::max_uploads`];
+//!   one upload keeps at most that many parts (a new part past it: 400).
+//! - A WAV material's `duration` is read from its first 64 RIFF chunks (`fmt `
+//!   and `data` come first in real files); past them it is left out.
 //! - `list` (newest first) and `delete` (logical delete: the material, its
 //!   MD5 and its file are forgotten).
 //!
@@ -243,29 +247,44 @@ fn ext_info(ext: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// Chunks [`wav_duration_ms`] reads before giving up: real WAVs put `fmt ` and
+/// `data` among their first few (after `LIST`, `bext`, `JUNK` and the like).
+const WAV_MAX_CHUNKS: usize = 64;
+
 /// The duration of a RIFF/WAVE file in milliseconds, from its `fmt ` byte
 /// rate and its `data` size (the simulator's own small reader).
 fn wav_duration_ms(b: &[u8]) -> Option<u64> {
     if b.get(0..4)? != b"RIFF" || b.get(8..12)? != b"WAVE" {
         return None;
     }
-    let u32_at =
-        |i: usize| -> Option<u32> { Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?)) };
+    // Offsets come from the file: checked, so a chunk size near `usize::MAX`
+    // (a 32-bit target) ends the scan rather than overflowing.
+    let u32_at = |i: usize| -> Option<u32> {
+        let end = i.checked_add(4)?;
+        Some(u32::from_le_bytes(b.get(i..end)?.try_into().ok()?))
+    };
     let mut at = 12usize;
     let mut byte_rate = None;
-    loop {
-        let id = b.get(at..at + 4)?;
-        let size = u32_at(at + 4)? as usize;
-        let body = at + 8;
+    // It runs under the material lock: bounded, as a file of tiny chunks
+    // would otherwise be walked whole.
+    for _ in 0..WAV_MAX_CHUNKS {
+        let id = b.get(at..at.checked_add(4)?)?;
+        let size = usize::try_from(u32_at(at.checked_add(4)?)?).ok()?;
+        let body = at.checked_add(8)?;
         if id == b"fmt " {
-            byte_rate = Some(u32_at(body + 8)?);
+            byte_rate = Some(u32_at(body.checked_add(8)?)?);
         } else if id == b"data" {
             let rate = u64::from(byte_rate.filter(|r| *r > 0)?);
-            let len = size.min(b.len().saturating_sub(body)) as u64;
+            let len = u64::try_from(size.min(b.len().saturating_sub(body))).ok()?;
             return Some(len.saturating_mul(1000) / rate);
         }
         at = body.checked_add(size)?.checked_add(size % 2)?;
     }
+    tracing::debug!(
+        chunks = WAV_MAX_CHUNKS,
+        "no WAV data chunk early enough: duration left out"
+    );
+    None
 }
 
 fn md5_hex(b: &[u8]) -> String {
@@ -585,6 +604,7 @@ fn register(
                 bytes,
                 mime: mime.into(),
                 material: true,
+                group: None,
             },
             now,
         )
@@ -621,6 +641,49 @@ fn stored_bytes(sh: &Shared, r: &Received) -> Result<Bytes, Rejection> {
         .get(&r.file_key)
         .map(|f| f.bytes.clone())
         .ok_or_else(|| bad("the uploaded bytes were evicted (upload store bounds); upload again"))
+}
+
+/// The fields of a `complete` or `multipart/complete` body its checks read, taken out before
+/// the call waits for its turn and for the hash (seconds for a large upload), so that the
+/// parsed body (some 17 times its size as a `serde_json::Value`) is dropped first: before,
+/// each waiting call held it, and 24 calls padded to 1 MiB held some 400 MiB.
+///
+/// The checks' answers are unchanged: a field that is not a string keeps a non-string
+/// stand-in, and `parts` keeps each entry's `partNumber` and `eTag` up to the first entry
+/// the checks refuse whatever the upload holds (out of order, or past part 10000), which
+/// bounds it to 10,001 entries.
+pub(super) fn fields_read_by_complete(m: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for k in ["materialId", "uploadId", "s3Uri", "fileName", "fileHash"] {
+        let v = match m.get(k) {
+            None => continue,
+            Some(v @ (Value::Null | Value::String(_))) => v.clone(),
+            Some(_) => Value::Bool(false),
+        };
+        out.insert(k.to_owned(), v);
+    }
+    if let Some(Value::Array(listed)) = m.get("parts") {
+        let mut kept = Vec::new();
+        let mut last = 0u64;
+        for part in listed {
+            let n = part.get("partNumber").and_then(Value::as_u64);
+            let mut slim = Map::new();
+            if let Some(n) = n {
+                slim.insert("partNumber".into(), json!(n));
+            }
+            if let Some(e) = part.get("eTag").and_then(Value::as_str) {
+                slim.insert("eTag".into(), json!(e));
+            }
+            kept.push(Value::Object(slim));
+            match n {
+                Some(n) if n > last && n <= MAX_PART_NUMBER as u64 => last = n,
+                // Refused here by `multipart_parts`, whatever comes after.
+                _ => break,
+            }
+        }
+        out.insert("parts".into(), Value::Array(kept));
+    }
+    out
 }
 
 /// `POST .../upload/complete`.
@@ -822,7 +885,7 @@ pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Bod
     let mut body = Some(body);
     let resp = storage_put_checked(sh, &parts, &mut body).await;
     if let Some(unread) = body {
-        crate::wire::drain(unread, sh.config.body_read_timeout).await;
+        crate::wire::drain(&parts.headers, unread, sh.config.body_read_timeout).await;
     }
     resp
 }
@@ -960,6 +1023,16 @@ async fn storage_put_checked(
                     "the parts of this upload add up to more than the largest material (simulated)",
                 );
             }
+            // The store keeps at most `max_uploads` parts (a pending multipart upload
+            // counts as one upload): a part past that is refused before it is stored,
+            // rather than evicting this upload's own first parts.
+            if !p.parts.contains_key(&n) && p.parts.len() >= sh.config.max_uploads {
+                return storage_err(
+                    400,
+                    "InvalidArgument",
+                    "this upload has as many parts as max_uploads, the most the simulator keeps",
+                );
+            }
         }
         let received = Received {
             file_key: file_key.clone(),
@@ -982,6 +1055,7 @@ async fn storage_put_checked(
                 mime: "application/octet-stream".into(),
                 // A pending PUT: `complete` reports its eviction itself.
                 material: false,
+                group: grant.part.map(|_| grant.material_id.clone()),
             },
             now,
         );
@@ -1041,6 +1115,68 @@ mod tests {
         assert_eq!(wav_duration_ms(b"RIFF\0\0\0\0WAVE"), None);
         assert_eq!(wav_duration_ms(b"not a wav"), None);
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+    }
+
+    #[test]
+    fn a_complete_keeps_only_the_fields_it_reads() {
+        let junk: Vec<u32> = vec![0; 100_000];
+        let mut parts: Vec<Value> = (1..=3)
+            .map(|n| json!({"partNumber": n, "eTag": format!("\"e{n}\""), "pad": junk}))
+            .collect();
+        parts.extend((0..50_000).map(|_| json!({"partNumber": 1})));
+        let m = json!({"materialId": "m", "uploadId": "u", "fileName": ["not", "a", "string"],
+                       "fileHash": null, "junk": junk, "parts": parts});
+        let Value::Object(m) = m else {
+            unreachable!("a JSON object")
+        };
+        let slim = fields_read_by_complete(&m);
+        assert_eq!(
+            Value::Object(slim.clone()),
+            json!({"materialId": "m", "uploadId": "u", "fileName": false, "fileHash": null,
+                   "parts": [{"partNumber": 1, "eTag": "\"e1\""},
+                             {"partNumber": 2, "eTag": "\"e2\""},
+                             {"partNumber": 3, "eTag": "\"e3\""},
+                             {"partNumber": 1}]})
+        );
+        // The checks read the same answers from it.
+        for k in ["materialId", "uploadId", "fileName", "fileHash", "s3Uri"] {
+            assert_eq!(opt_str(&slim, k), opt_str(&m, k), "{k}");
+        }
+        // Past part 10000: kept up to that entry only.
+        let far = json!({"parts": [{"partNumber": 10_001}, {"partNumber": 10_002}]});
+        let Value::Object(far) = far else {
+            unreachable!("a JSON object")
+        };
+        assert_eq!(
+            fields_read_by_complete(&far)["parts"],
+            json!([{"partNumber": 10_001}])
+        );
+    }
+
+    /// The scan runs under the material lock on the connection's task: it gives up after
+    /// [`WAV_MAX_CHUNKS`] chunks. Before, it walked every chunk, so a 200 MiB file of
+    /// 8-byte `JUNK` chunks took ~26 million steps while every material call waited.
+    #[test]
+    fn wav_duration_gives_up_after_a_bounded_number_of_chunks() {
+        let wav = crate::audio::wav_for(&"x".repeat(100));
+        let (head, rest) = wav.split_at(12);
+        let junk = |n: usize| -> Vec<u8> {
+            let mut v = head.to_vec();
+            for _ in 0..n {
+                v.extend_from_slice(b"JUNK\0\0\0\0");
+            }
+            v.extend_from_slice(rest);
+            v
+        };
+        // A few chunks before `fmt ` (LIST, bext): still read.
+        assert_eq!(wav_duration_ms(&junk(3)), Some(6000));
+        // `fmt ` and `data` only after many more chunks: not looked for.
+        assert_eq!(wav_duration_ms(&junk(WAV_MAX_CHUNKS)), None);
+        assert_eq!(wav_duration_ms(&junk(1 << 17)), None);
+        // A chunk size that runs past the end, and past `usize` on a 32-bit target.
+        let mut huge = head.to_vec();
+        huge.extend_from_slice(b"JUNK\xff\xff\xff\xff");
+        assert_eq!(wav_duration_ms(&huge), None);
     }
 
     /// Presigned URLs were bounded per upload (20,000) but not in all, and expired ones

@@ -132,19 +132,27 @@ pub(crate) async fn handle(
     let (parts, body) = req.into_parts();
     if !bearer_ok(&parts.headers, &sh.config.api_key) {
         // Read what the client is still sending, so the answer reaches it.
-        crate::wire::drain(body, sh.config.body_read_timeout).await;
+        crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
         return env_err(sh, 401, "Invalid or missing API Key");
     }
     let limit = sh.config.vmeg_max_body_bytes;
-    match op {
-        "vmeg.tasksList" => return tasks_list(sh, plan, &parts.uri),
-        "vmeg.tasksDetail" => return tasks_detail(sh, plan, &parts.uri),
-        "vmeg.materialList" => {
-            return match materials::list(sh, &parts.uri) {
+    if matches!(
+        op,
+        "vmeg.tasksList" | "vmeg.tasksDetail" | "vmeg.materialList"
+    ) {
+        // These read their query only: a body sent anyway is read and dropped, or the
+        // answer would be lost to a connection reset.
+        crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+        return match op {
+            "vmeg.tasksList" => tasks_list(sh, plan, &parts.uri),
+            "vmeg.tasksDetail" => tasks_detail(sh, plan, &parts.uri),
+            _ => match materials::list(sh, &parts.uri) {
                 Ok(v) => ok(v),
                 Err((c, msg)) => env_err(sh, c, &msg),
-            };
-        }
+            },
+        };
+    }
+    match op {
         "vmeg.cloneVoiceList" | "vmeg.basicVoiceList" => {
             let m = match read_json(body, limit, true, sh.config.body_read_timeout).await {
                 Ok(m) => m,
@@ -161,7 +169,7 @@ pub(crate) async fn handle(
             };
         }
         _ if !is_mutating(op) => {
-            crate::wire::drain(body, sh.config.body_read_timeout).await;
+            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
             return env_err(sh, 404, "Not Found");
         }
         _ => {}
@@ -169,16 +177,16 @@ pub(crate) async fn handle(
     let key = match idem_key(&parts.headers) {
         Ok(k) => k,
         Err(msg) => {
-            crate::wire::drain(body, sh.config.body_read_timeout).await;
+            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
             return env_err(sh, 400, &msg);
         }
     };
-    let m = match read_json(body, limit, false, sh.config.body_read_timeout).await {
+    let mut m = match read_json(body, limit, false, sh.config.body_read_timeout).await {
         Ok(m) => m,
         Err(e) => return body_err(sh, e),
     };
     let slot = (norm_path(parts.uri.path()), key.clone());
-    let reservation = {
+    let mut reservation = {
         let now = sh.clock.now();
         let mut st = sh.lock_state();
         st.expire_keys(now);
@@ -197,12 +205,23 @@ pub(crate) async fn handle(
     let answered = |r: Result<Response<Body>, Rejection>| r.map(Accepted::Answered);
     let result = match op {
         "vmeg.cloneVoiceCreate" | "vmeg.cloneVoiceCreateAsync" => {
-            clone_create(sh, &m, &key, op, reservation)
+            clone_create(sh, &m, &key, op, &mut reservation)
         }
-        "vmeg.ttsCreate" | "vmeg.ttsCreateAsync" => tts_create(sh, &m, &key, op, reservation),
+        "vmeg.ttsCreate" | "vmeg.ttsCreateAsync" => tts_create(sh, &m, &key, op, &mut reservation),
         "vmeg.tasksDelete" => answered(tasks_delete(sh, &m).inspect(|_| reservation.commit())),
         "vmeg.cloneVoiceUpdate" => answered(clone_update(sh, &m).inspect(|_| reservation.commit())),
         "vmeg.cloneVoiceDelete" => answered(clone_delete(sh, &m).inspect(|_| reservation.commit())),
+        "vmeg.materialUploadComplete" | "vmeg.materialMultipartComplete" => {
+            // These wait for their turn and for the hash (seconds for a large upload):
+            // like a sync create, they must not wait holding the parsed body.
+            let fields = materials::fields_read_by_complete(&m);
+            m = Map::new();
+            answered(
+                material_call(sh, op, &fields)
+                    .await
+                    .inspect(|_| reservation.commit()),
+            )
+        }
         _ => answered(
             material_call(sh, op, &m)
                 .await
@@ -215,9 +234,11 @@ pub(crate) async fn handle(
     match result {
         Ok(Accepted::Answered(r)) => r,
         Ok(Accepted::Wait { id, reader }) => sync_answer(sh, &id, reader).await,
-        // The reservation, dropped uncommitted, gave the key back (unless
-        // `vmeg_rejection_consumes_idempotency_key`).
-        Err((code, msg)) => env_err(sh, code, &msg),
+        Err((code, msg)) => {
+            // Gives the key back unless `vmeg_rejection_consumes_idempotency_key`.
+            reservation.reject();
+            env_err(sh, code, &msg)
+        }
     }
 }
 
@@ -240,11 +261,12 @@ async fn material_call(
     Ok(ok(data))
 }
 
-/// An idempotency key held while its request is handled. Dropped without
-/// [`KeyReservation::commit`] (a rejection, a panic, a cancelled handler), it
-/// releases the key, so a key is never used up without its task, unless
+/// An idempotency key held while its request is handled. A rejection goes
+/// through [`KeyReservation::reject`], which gives the key back unless
 /// [`crate::SimConfig::vmeg_rejection_consumes_idempotency_key`] says a
-/// rejection consumes it.
+/// rejection consumes it. Dropped without an outcome (a panic, a cancelled
+/// handler), it always gives the key back: a key is never used up without
+/// its task.
 pub(crate) struct KeyReservation {
     sh: Arc<Shared>,
     slot: Option<(String, String)>,
@@ -259,33 +281,43 @@ impl KeyReservation {
     }
 
     /// The request succeeded (its task, if any, exists): keep the key.
-    pub(crate) fn commit(mut self) {
+    pub(crate) fn commit(&mut self) {
         self.slot = None;
     }
 
     /// The simulator had no room for the task (not the vendor's rejection): give the key
     /// back even when [`crate::SimConfig::vmeg_rejection_consumes_idempotency_key`] is
     /// set, so a retry under it is served.
-    pub(crate) fn release(mut self) {
+    pub(crate) fn release(&mut self) {
         if let Some(slot) = self.slot.take() {
             crate::shared::lock(&self.sh.state)
                 .idempotency
                 .remove(&slot);
         }
     }
+
+    /// The request was rejected (the vendor's answer, not the simulator's lack of
+    /// room): the key is kept only under
+    /// [`crate::SimConfig::vmeg_rejection_consumes_idempotency_key`]. A no-op after
+    /// [`KeyReservation::commit`] or [`KeyReservation::release`].
+    pub(crate) fn reject(mut self) {
+        if self.sh.config.vmeg_rejection_consumes_idempotency_key {
+            self.slot = None;
+        }
+    }
 }
 
 impl Drop for KeyReservation {
+    // Here only when the handler panicked or was cancelled (the client closed the
+    // connection mid-call): nothing was decided, so the key goes back. Keeping it
+    // under `vmeg_rejection_consumes_idempotency_key` made the client's retry under
+    // the same key answer 409 with nothing registered.
     fn drop(&mut self) {
-        let Some(slot) = self.slot.take() else {
-            return;
-        };
-        if self.sh.config.vmeg_rejection_consumes_idempotency_key && !std::thread::panicking() {
-            return;
+        if let Some(slot) = self.slot.take() {
+            crate::shared::lock(&self.sh.state)
+                .idempotency
+                .remove(&slot);
         }
-        crate::shared::lock(&self.sh.state)
-            .idempotency
-            .remove(&slot);
     }
 }
 
@@ -382,8 +414,10 @@ mod tests {
         let sh = Arc::new(Shared::new(SimConfig::default(), String::new()));
         reserved(&sh, "committed").commit();
         assert!(held(&sh, "committed"));
-        drop(reserved(&sh, "rejected"));
+        reserved(&sh, "rejected").reject();
         assert!(!held(&sh, "rejected"));
+        drop(reserved(&sh, "cancelled"));
+        assert!(!held(&sh, "cancelled"));
         let r = reserved(&sh, "panicked");
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let _r = r;
@@ -395,13 +429,20 @@ mod tests {
             "a panicking handler used up its key"
         );
 
-        // Rejections may consume the key when configured; a panic never does.
+        // Rejections may consume the key when configured; a panic never does, nor a
+        // cancelled handler (a client that timed out and retries under the same key,
+        // as VMEG advises: before, the retry answered 409 with nothing registered).
         let sh = Arc::new(Shared::new(
             SimConfig::default().with_vmeg_rejection_consumes_idempotency_key(true),
             String::new(),
         ));
-        drop(reserved(&sh, "rejected"));
+        reserved(&sh, "rejected").reject();
         assert!(held(&sh, "rejected"));
+        drop(reserved(&sh, "cancelled"));
+        assert!(
+            !held(&sh, "cancelled"),
+            "a cancelled handler used up its key"
+        );
         let r = reserved(&sh, "panicked");
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let _r = r;
