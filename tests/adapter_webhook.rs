@@ -7,7 +7,8 @@ use sha2::Sha256;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use voiceclone::ErrorKind;
 use voiceclone::webhook::{
-    Deduplicator, MemoryDeduplicator, Verifier, WebhookEventKind, WebhookFailure, WebhookPayload,
+    Confirmation, DedupClaim, DedupFuture, Deduplicator, MemoryDeduplicator, Verifier,
+    WebhookEventKind, WebhookFailure, WebhookPayload,
 };
 
 const SECRET: &str = "whsec-test-91b2-DO-NOT-PRINT";
@@ -206,4 +207,106 @@ async fn duplicate_pipeline_keys_are_seen_once() {
     assert!(dedup.len() <= 2);
     dedup.forget("p3").await;
     assert!(dedup.first_seen("p3").await);
+}
+
+/// The module docs' standalone pattern: a redelivery that arrives while the first delivery
+/// is still being handled is `InProgress` (answered 503, so VMEG tries again), not a
+/// duplicate answered 200; if the handling fails, `release` makes the next redelivery
+/// `Claimed` again; once the work is committed, `confirm` makes it a `Duplicate`. Before:
+/// only `first_seen_delivery`, false for the redelivery in progress, which the example
+/// answered 200: if the handling then failed, VMEG never sent the event again.
+#[tokio::test]
+async fn a_redelivery_while_the_first_is_handled_is_in_progress_until_confirmed_or_released() {
+    let body = clone_body("key-claim");
+    let ts = NOW_MS.to_string();
+    let sig = sign(SECRET, &ts, &body);
+    let event = verifier().verify_at(&ts, &sig, &body, at(NOW_MS)).unwrap();
+    let dedup = MemoryDeduplicator::with_capacity(100);
+    let lease = Duration::from_secs(60);
+    let first = match dedup.claim(&event, lease).await {
+        DedupClaim::Claimed(token) => token,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(dedup.claim(&event, lease).await, DedupClaim::InProgress);
+    assert!(
+        !dedup.first_seen_delivery(&event).await,
+        "the key is marked"
+    );
+    assert!(dedup.release(&event.pipeline_key, &first).await);
+    let second = match dedup.claim(&event, lease).await {
+        DedupClaim::Claimed(token) => token,
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(first, second);
+    // The first claim's token no longer owns the mark: its late release changes nothing.
+    assert!(!dedup.release(&event.pipeline_key, &first).await);
+    assert_eq!(dedup.claim(&event, lease).await, DedupClaim::InProgress);
+    assert_eq!(
+        dedup.confirm(&event.pipeline_key, &second).await,
+        Confirmation::Confirmed
+    );
+    assert_eq!(dedup.claim(&event, lease).await, DedupClaim::Duplicate);
+    assert!(!dedup.release(&event.pipeline_key, &first).await);
+    assert_eq!(dedup.claim(&event, lease).await, DedupClaim::Duplicate);
+}
+
+/// A `Deduplicator` that implements only `first_seen` (a database-backed one written before
+/// `claim`) keeps its behaviour: `claim` marks at once (no in-progress state), `release`
+/// forgets the key.
+#[tokio::test]
+async fn a_deduplicator_without_claims_marks_at_once_and_releases_by_forgetting() {
+    struct Keys(std::sync::Mutex<std::collections::HashSet<String>>);
+    impl Deduplicator for Keys {
+        fn first_seen<'a>(&'a self, key: &'a str) -> DedupFuture<'a, bool> {
+            let fresh = self.0.lock().unwrap().insert(key.to_owned());
+            Box::pin(async move { fresh })
+        }
+        fn forget<'a>(&'a self, key: &'a str) -> DedupFuture<'a, ()> {
+            self.0.lock().unwrap().remove(key);
+            Box::pin(async {})
+        }
+    }
+    let body = clone_body("key-default");
+    let ts = NOW_MS.to_string();
+    let event = verifier()
+        .verify_at(&ts, &sign(SECRET, &ts, &body), &body, at(NOW_MS))
+        .unwrap();
+    let dedup = Keys(Default::default());
+    let lease = Duration::from_secs(60);
+    let token = match dedup.claim(&event, lease).await {
+        DedupClaim::Claimed(token) => token,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(dedup.claim(&event, lease).await, DedupClaim::Duplicate);
+    assert!(dedup.release(&event.pipeline_key, &token).await);
+    assert!(matches!(
+        dedup.claim(&event, lease).await,
+        DedupClaim::Claimed(_)
+    ));
+    assert_eq!(
+        dedup.confirm(&event.pipeline_key, &token).await,
+        Confirmation::Confirmed
+    );
+}
+
+/// The module docs' wiring example (what callers copy) claims before handling, answers 503
+/// for a delivery in progress, and confirms or releases after: the lossy `first_seen` pattern
+/// (a redelivery in progress answered 200) is not taught again.
+#[test]
+fn the_module_example_answers_503_for_a_delivery_in_progress() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/voiceclone/src/webhook/mod.rs");
+    let docs = std::fs::read_to_string(path).unwrap();
+    for needed in [
+        "dedup.claim(&event,",
+        "DedupClaim::InProgress => return 503",
+        "dedup.confirm(&event.pipeline_key, &token)",
+        "dedup.release(&event.pipeline_key, &token)",
+    ] {
+        assert!(docs.contains(needed), "the example lacks {needed:?}");
+    }
+    assert!(
+        !docs.contains("first_seen_delivery(&event).await {"),
+        "{docs}"
+    );
 }

@@ -481,3 +481,73 @@ async fn a_create_dropped_mid_call_is_logged_with_what_finds_its_task() {
     }
     assert_eq!(logged().matches("dropped").count(), before, "{}", logged());
 }
+
+/// Refusals of authentic deliveries (correctly signed, refused for their age or their shape:
+/// a clock that drifted, an envelope VMEG changed) are throttled apart from the junk anyone
+/// can send: after 2,100 junk refusals (no signature, a wrong one), a signed delivery
+/// 10 minutes old and a signed one without `pipelineKey` still warn. Before: one counter for
+/// every refusal, and both were logged at debug (no power of two between 2,101 and 3,102,
+/// whatever the test beside this one adds).
+#[test]
+fn authentic_deliveries_refused_still_warn_after_a_flood_of_junk() {
+    use hmac::{Hmac, Mac};
+    const WEBHOOK_SECRET: &str = "whsec-authentic-refusals";
+    let sign = |ts: &str, body: &[u8]| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+        mac.update(ts.as_bytes());
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let verifier =
+        voiceclone::webhook::Verifier::new(voiceclone::WebhookSecret::new(WEBHOOK_SECRET));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let ts = now_ms.to_string();
+    let (out, _guard) = capture(tracing::Level::WARN);
+    let wrong = "0".repeat(64);
+    for i in 0..2100 {
+        let signature = if i % 2 == 0 { "" } else { wrong.as_str() };
+        assert!(verifier.verify(&ts, signature, b"{}").is_err());
+    }
+    let junk_warnings = String::from_utf8(out.0.lock().unwrap().clone())
+        .unwrap()
+        .matches("webhook delivery refused")
+        .count();
+    assert!(
+        (1..=30).contains(&junk_warnings),
+        "{junk_warnings} warnings"
+    );
+
+    let stale_ts = (now_ms - 600_000).to_string();
+    let body = json!({"code": 200, "event": "openapi-clone-voice", "pipelineKey": "pk-stale",
+        "data": {"taskId": "t-stale", "voiceId": "cv_1"}})
+    .to_string();
+    let refused = verifier.verify(
+        &stale_ts,
+        &sign(&stale_ts, body.as_bytes()),
+        body.as_bytes(),
+    );
+    assert!(refused.is_err());
+    let body = json!({"code": 200, "event": "openapi-clone-voice",
+        "data": {"taskId": "t-old-envelope", "voiceId": "cv_1"}})
+    .to_string();
+    let refused = verifier.verify(&ts, &sign(&ts, body.as_bytes()), body.as_bytes());
+    assert!(refused.is_err());
+
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let warned = |needle: &str| {
+        text.lines().any(|l| {
+            l.contains("WARN") && l.contains("webhook delivery refused") && l.contains(needle)
+        })
+    };
+    assert!(
+        warned("signed"),
+        "no warning for the stale delivery:\n{text}"
+    );
+    assert!(
+        warned("pipelineKey"),
+        "no warning for the envelope without pipelineKey:\n{text}"
+    );
+}

@@ -1892,18 +1892,40 @@ async fn redis_one_delivery_raced_on_two_instances_is_fresh_exactly_once() {
     }
 }
 
-/// A fake Redis on loopback: `PING` and `CLIENT ...` answered as Redis does, every other
-/// command (the record script's `EVALSHA` / `EVAL`, `SCRIPT LOAD`) with `reply`, raw RESP;
-/// an empty `reply` closes the connection mid-command.
+/// A fake Redis on loopback: `PING`, `CLIENT ...`, `AUTH` and `ROLE` (a primary) answered as
+/// Redis does, every other command (the record script's `EVALSHA` / `EVAL`, `SCRIPT LOAD`) with
+/// `reply`, raw RESP; an empty `reply` closes the connection mid-command.
 async fn fake_redis(reply: &'static [u8]) -> SocketAddr {
+    fake_redis_as(ROLE_PRIMARY, reply, reply).await.0
+}
+
+/// `ROLE` as a primary answers it.
+const ROLE_PRIMARY: &[u8] = b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
+
+/// A fake Redis answering `ROLE` with `role`, and every command but `PING`, `CLIENT`, `AUTH`
+/// and `ROLE` with `first` on the first connection that runs a script (`EVALSHA`, `EVAL`,
+/// `SCRIPT`) and with `later` on any other: a node that was the primary when the store
+/// connected and the one behind the address since. Also returns how many connections ran a
+/// script (a subscription's connection runs none, so it is not counted).
+async fn fake_redis_as(
+    role: &'static [u8],
+    first: &'static [u8],
+    later: &'static [u8],
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncBufReadExt, BufReader};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let scripted = Arc::new(AtomicUsize::new(0));
+    let counted = scripted.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            let counted = counted.clone();
             tokio::spawn(async move {
                 let (read, mut write) = stream.into_split();
                 let mut read = BufReader::new(read);
+                // This connection's place among those that ran a script.
+                let mut index = None;
                 loop {
                     // One command: *N then N bulk strings.
                     let mut line = String::new();
@@ -1923,9 +1945,15 @@ async fn fake_redis(reply: &'static [u8]) -> SocketAddr {
                         arg.truncate(len);
                         args.push(String::from_utf8_lossy(&arg).to_uppercase());
                     }
-                    let answer: &[u8] = match args.first().map(String::as_str) {
+                    let command = args.first().map(String::as_str);
+                    if index.is_none() && matches!(command, Some("EVALSHA" | "EVAL" | "SCRIPT")) {
+                        index = Some(counted.fetch_add(1, Ordering::SeqCst));
+                    }
+                    let reply = if index == Some(0) { first } else { later };
+                    let answer: &[u8] = match command {
                         Some("PING") => b"+PONG\r\n",
-                        Some("CLIENT") => b"+OK\r\n",
+                        Some("CLIENT" | "AUTH") => b"+OK\r\n",
+                        Some("ROLE") => role,
                         _ if reply.is_empty() => return,
                         _ => reply,
                     };
@@ -1936,7 +1964,83 @@ async fn fake_redis(reply: &'static [u8]) -> SocketAddr {
             });
         }
     });
-    addr
+    (addr, scripted)
+}
+
+/// README: "one Redis server (or a primary behind one address)". When the node behind the
+/// address is demoted (a failover behind a proxy or a DNS name whose TCP sessions stay
+/// open), its writes answer `READONLY` (Redis 7), `ERR Error running script ... -READONLY`
+/// (Redis 6) or `MASTERDOWN`: that connection is dropped, so the next command reconnects
+/// and reaches the new primary. Before: the connection was kept, and every delivery was
+/// answered 503 until the process restarted.
+#[tokio::test]
+async fn redis_a_connection_answering_readonly_is_dropped_and_the_next_delivery_reconnects() {
+    use std::sync::atomic::Ordering;
+    for readonly in [
+        &b"-READONLY You can't write against a read only replica.\r\n"[..],
+        b"-ERR Error running script (call to f_x): @user_script:10: -READONLY You can't write \
+          against a read only replica.\r\n",
+        b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n",
+    ] {
+        let shown = String::from_utf8_lossy(readonly);
+        let (addr, scripted) = fake_redis_as(ROLE_PRIMARY, readonly, b":1\r\n").await;
+        let store = RedisStore::connect(&format!("redis://{addr}/"))
+            .await
+            .unwrap()
+            .timeout(Duration::from_millis(500));
+        let hub =
+            CompletionHub::with_store(Verifier::new(WebhookSecret::new(SECRET)), Arc::new(store));
+        let body = clone_body(&new_pipeline_key(), "task-readonly", "cv_ro", None);
+        let (ts, sig) = sign_now(&body);
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Unavailable(_)), "{shown:?}: {d:?}");
+        let (ts, sig) = sign_now(&body);
+        let d = hub.receive(&ts, &sig, body.as_bytes()).await;
+        assert!(matches!(d, Delivery::Fresh(_)), "{shown:?}: {d:?}");
+        assert_eq!(scripted.load(Ordering::SeqCst), 2, "{shown:?}");
+    }
+}
+
+/// A URL naming a replica (or a "reader endpoint") is refused by `connect`, with the
+/// reason: every write there would fail, so `webhook listen --redis-url-env` exits 3 before
+/// serving instead of answering 503 to every delivery. A server that does not answer `ROLE`
+/// (an ACL user without it, a proxy) is not refused for that.
+#[tokio::test]
+async fn redis_connect_refuses_a_replica_and_accepts_a_server_that_hides_its_role() {
+    let replica = b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:42\r\n";
+    let (addr, _) = fake_redis_as(replica, b":1\r\n", b":1\r\n").await;
+    let err = RedisStore::connect(&format!("redis://u:hunter2-replica@{addr}/"))
+        .await
+        .unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Webhook(voiceclone::webhook::WebhookFailure::StoreUnavailable { .. })
+        ),
+        "{text}"
+    );
+    assert!(text.contains("replica"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    for hidden in [
+        &b"-NOPERM this user has no permissions to run the 'role' command\r\n"[..],
+        b"-ERR unknown command 'ROLE'\r\n",
+        ROLE_PRIMARY,
+    ] {
+        let (addr, _) = fake_redis_as(hidden, b":1\r\n", b":1\r\n").await;
+        let shown = String::from_utf8_lossy(hidden);
+        let store = RedisStore::connect(&format!("redis://{addr}/")).await;
+        assert!(store.is_ok(), "{shown:?}: {store:?}");
+        let pk = new_pipeline_key();
+        assert!(
+            store
+                .unwrap()
+                .release(&pk, &MarkToken::new())
+                .await
+                .unwrap(),
+            "{shown:?}"
+        );
+    }
 }
 
 /// A delivery's mark key holding another type (another program writing under the prefix)

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::store::{Confirmation, MarkToken};
 use super::{DEFAULT_DEDUPE_TTL, MAX_PIPELINE_KEY_BYTES, MIN_DEDUPE_TTL, WebhookEvent};
 
 /// The boxed future a [`Deduplicator`] returns (`Box::pin(async move { ... })`).
@@ -12,6 +13,13 @@ pub type DedupFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output =
 
 /// Remembers which deliveries were handled, keyed by `pipelineKey`. Usable behind
 /// `Arc<dyn Deduplicator>`; back it with a database to share it between processes.
+///
+/// A receiver whose handling can fail, or outlast VMEG's answer timeout, should use
+/// [`Deduplicator::claim`], then [`Deduplicator::confirm`] once the work is committed or
+/// [`Deduplicator::release`] if it fails (see the [module example](super)): a redelivery
+/// that arrives meanwhile is [`DedupClaim::InProgress`], answered 503, so VMEG still
+/// redelivers should the handling fail. With `first_seen` that redelivery reads as handled,
+/// is answered 200, and the event is lost if the handling then fails.
 pub trait Deduplicator: Send + Sync {
     /// True the first time a key is seen (within the store's memory), false afterwards.
     fn first_seen<'a>(&'a self, key: &'a str) -> DedupFuture<'a, bool>;
@@ -25,12 +33,73 @@ pub trait Deduplicator: Send + Sync {
         self.first_seen(&event.pipeline_key)
     }
 
-    /// Forgets a key, so that the next delivery with it is handled again (call it when
-    /// handling failed before its effects were committed). The default does nothing.
+    /// Forgets a key, so that the next delivery with it is handled again. It helps only if
+    /// no redelivery was answered 200 in the meantime (VMEG stops once one is): a receiver
+    /// whose handling can outlast VMEG's answer timeout should use
+    /// [`Deduplicator::claim`] and [`Deduplicator::release`] instead. The default does
+    /// nothing.
     fn forget<'a>(&'a self, key: &'a str) -> DedupFuture<'a, ()> {
         let _ = key;
         Box::pin(async {})
     }
+
+    /// Marks a verified delivery's `pipelineKey` as being handled, for `lease` (at most the
+    /// TTL): [`DedupClaim::Claimed`] with the token that confirms or releases the mark when
+    /// nobody held it; [`DedupClaim::InProgress`] while another claim's lease runs (answer
+    /// 503: VMEG tries again); [`DedupClaim::Duplicate`] once handled. A lease that runs out
+    /// unconfirmed (the handler died) makes the next redelivery `Claimed` again: give it more
+    /// than the handling takes. The default marks at once, as
+    /// [`Deduplicator::first_seen_delivery`] does (`Claimed` or `Duplicate`, never
+    /// `InProgress`).
+    fn claim<'a>(
+        &'a self,
+        event: &'a WebhookEvent,
+        lease: Duration,
+    ) -> DedupFuture<'a, DedupClaim> {
+        let _ = lease;
+        Box::pin(async move {
+            if self.first_seen_delivery(event).await {
+                DedupClaim::Claimed(MarkToken::new())
+            } else {
+                DedupClaim::Duplicate
+            }
+        })
+    }
+
+    /// Confirms a claim once the work is committed: later deliveries with `key` are
+    /// duplicates for the TTL. After the lease ran out, the mark is set again if nobody took
+    /// the key ([`Confirmation::Reclaimed`]), and another claim's mark is left as it is
+    /// ([`Confirmation::Taken`]: handled by both). The default does nothing (its claim
+    /// marked at once) and says `Confirmed`.
+    fn confirm<'a>(&'a self, key: &'a str, token: &'a MarkToken) -> DedupFuture<'a, Confirmation> {
+        let _ = (key, token);
+        Box::pin(async { Confirmation::Confirmed })
+    }
+
+    /// Gives a claim up (the handling failed before its effects were committed), so that the
+    /// next delivery with `key` is claimed again; true when the mark was removed. Only the
+    /// claim that set the mark removes it. The default calls [`Deduplicator::forget`] and
+    /// says true.
+    fn release<'a>(&'a self, key: &'a str, token: &'a MarkToken) -> DedupFuture<'a, bool> {
+        let _ = token;
+        Box::pin(async move {
+            self.forget(key).await;
+            true
+        })
+    }
+}
+
+/// What [`Deduplicator::claim`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DedupClaim {
+    /// Nobody held the key: this call marked it, pending for its lease. Handle the delivery,
+    /// then [`Deduplicator::confirm`] (or [`Deduplicator::release`]) with the token.
+    Claimed(MarkToken),
+    /// Another claim is handling the delivery and has neither confirmed nor released it:
+    /// answer 503 (never 200: should that handling fail, VMEG must still be redelivering).
+    InProgress,
+    /// Already handled: a redelivery; answer 200.
+    Duplicate,
 }
 
 /// An in-process [`Deduplicator`]: at most `capacity` keys, each remembered for `ttl`.
@@ -380,6 +449,42 @@ impl Deduplicator for MemoryDeduplicator {
     fn forget<'a>(&'a self, key: &'a str) -> DedupFuture<'a, ()> {
         self.forget_now(key);
         Box::pin(async {})
+    }
+
+    fn claim<'a>(
+        &'a self,
+        event: &'a WebhookEvent,
+        lease: Duration,
+    ) -> DedupFuture<'a, DedupClaim> {
+        let token = MarkToken::new();
+        let found = match self.try_mark_at(
+            &event.pipeline_key,
+            Moment::now(),
+            Some(event.sent_at),
+            Some(token.as_str()),
+            Some(lease),
+        ) {
+            Ok(()) => DedupClaim::Claimed(token),
+            Err(MarkState::Confirmed) => DedupClaim::Duplicate,
+            // Absent does not come back from a refused mark; were it to, 503 and VMEG's
+            // redelivery lose nothing, where 200 could.
+            Err(MarkState::Pending | MarkState::Absent) => DedupClaim::InProgress,
+        };
+        Box::pin(async move { found })
+    }
+
+    fn confirm<'a>(&'a self, key: &'a str, token: &'a MarkToken) -> DedupFuture<'a, Confirmation> {
+        let found = match self.confirm_at(key, token.as_str(), Moment::now()) {
+            ConfirmState::Ours => Confirmation::Confirmed,
+            ConfirmState::Reclaimed => Confirmation::Reclaimed,
+            ConfirmState::Taken => Confirmation::Taken,
+        };
+        Box::pin(async move { found })
+    }
+
+    fn release<'a>(&'a self, key: &'a str, token: &'a MarkToken) -> DedupFuture<'a, bool> {
+        let released = self.release_now(key, token.as_str());
+        Box::pin(async move { released })
     }
 }
 

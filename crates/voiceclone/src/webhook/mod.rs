@@ -32,10 +32,16 @@
 //! stay usable alone.
 //!
 //! Framework-neutral: header values and bytes in, event out. Wiring the verifier and a
-//! deduplicator into any HTTP server looks like this:
+//! deduplicator into any HTTP server looks like this. The delivery is claimed before it is
+//! handled and confirmed once its effects are committed: a redelivery that arrives
+//! meanwhile (VMEG gives up on an answer after a few seconds) is answered 503, never 200,
+//! so that VMEG still redelivers should the handling fail.
 //!
 //! ```
-//! use voiceclone::webhook::{Deduplicator, MemoryDeduplicator, Verifier, WebhookPayload};
+//! use std::time::Duration;
+//! use voiceclone::webhook::{
+//!     DedupClaim, Deduplicator, MemoryDeduplicator, Verifier, WebhookPayload,
+//! };
 //! use voiceclone::WebhookSecret;
 //!
 //! /// Returns the HTTP status to answer with.
@@ -56,17 +62,27 @@
 //!             };
 //!         }
 //!     };
-//!     if !dedup.first_seen_delivery(&event).await {
-//!         return 200; // a retry of a delivery already handled
+//!     // A lease longer than the handling takes: should this process die, the next
+//!     // redelivery after it is handled anew.
+//!     let token = match dedup.claim(&event, Duration::from_secs(60)).await {
+//!         DedupClaim::Claimed(token) => token,
+//!         DedupClaim::Duplicate => return 200, // a retry of a delivery already handled
+//!         DedupClaim::InProgress => return 503, // still being handled: VMEG tries again
+//!     };
+//!     let handled: Result<(), String> = match &event.payload {
+//!         // Do (or queue durably) the work here.
+//!         WebhookPayload::Clone(job) => Ok(println!("clone {} is {}", job.id, job.status)),
+//!         WebhookPayload::Speech(job) => Ok(println!("speech {} is {}", job.id, job.status)),
+//!         _ => Ok(()),
+//!     };
+//!     if handled.is_ok() {
+//!         dedup.confirm(&event.pipeline_key, &token).await;
+//!         200
+//!     } else {
+//!         // Nothing committed: VMEG's redelivery is claimed and handled again.
+//!         dedup.release(&event.pipeline_key, &token).await;
+//!         503
 //!     }
-//!     match &event.payload {
-//!         WebhookPayload::Clone(job) => println!("clone {} is {}", job.id, job.status),
-//!         WebhookPayload::Speech(job) => println!("speech {} is {}", job.id, job.status),
-//!         _ => {}
-//!     }
-//!     // Queue heavy work; if handling fails before its effects are committed, call
-//!     // `dedup.forget(&event.pipeline_key)` so VMEG's retry is processed.
-//!     200
 //! }
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -78,6 +94,9 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`CompletionHub::receive_pending`] does the same for a hub's store (shared between
+//! instances with the Redis store).
 
 #[cfg(feature = "axum")]
 pub mod axum;
@@ -95,7 +114,7 @@ use std::time::Duration;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStore;
 pub use crate::error::WebhookFailure;
-pub use dedupe::{DedupFuture, Deduplicator, MemoryDeduplicator};
+pub use dedupe::{DedupClaim, DedupFuture, Deduplicator, MemoryDeduplicator};
 pub use event::{RawData, WebhookEvent, WebhookEventKind, WebhookPayload};
 pub use hub::{Claim, CompletionHub, Delivery};
 pub use store::{CompletionStore, Confirmation, MemoryStore, StoreError};

@@ -40,6 +40,10 @@
 //! - **Every command has a timeout** ([`RedisStore::DEFAULT_TIMEOUT`], 2 s, settable), the
 //!   connection included: a Redis that does not answer makes `record` fail in time (the
 //!   receiver answers 503) and makes waits fall back to polling, never hang.
+//! - **A primary that moves** behind one address (a failover behind a proxy or a DNS name):
+//!   a command answered `READONLY` or `MASTERDOWN` fails (503), and its connection is
+//!   dropped, so the next command connects afresh and reaches the new primary.
+//!   [`RedisStore::connect`] refuses a URL naming a replica.
 //! - **Lookups** read at most [`RedisStore::max_event_bytes`] bytes of a value; a value that is
 //!   larger, not JSON, not a [`StoredEvent`], about another id, or of another Redis type is
 //!   treated as absent, with a warning. The hub verifies every event read back with its own
@@ -321,19 +325,66 @@ impl RedisStore {
         })
     }
 
-    /// [`RedisStore::open`], then one `PING` within [`RedisStore::DEFAULT_TIMEOUT`]: fails
-    /// early on a wrong address, password or database
-    /// ([`WebhookFailure::StoreUnavailable`], with the reason, never the password). Later
-    /// failures reconnect by themselves.
+    /// [`RedisStore::open`], then one `PING` and one `ROLE` within
+    /// [`RedisStore::DEFAULT_TIMEOUT`] each: fails early on a wrong address, password or
+    /// database, and on a read-only replica (or a Sentinel), where every record would fail
+    /// ([`WebhookFailure::StoreUnavailable`], with the reason, never the password). A server
+    /// that does not answer `ROLE` (an ACL user without it, a proxy) is not refused for that.
+    /// Later failures reconnect by themselves.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let store = Self::open(url)?;
-        store.ping().await.map_err(|e| {
+        let unavailable = |reason: String| {
             Error::new(ErrorKind::Webhook(WebhookFailure::StoreUnavailable {
-                reason: e.reason().to_owned(),
+                reason,
             }))
             .with_operation("connect_redis")
-        })?;
+        };
+        let store = Self::open(url)?;
+        store
+            .ping()
+            .await
+            .map_err(|e| unavailable(e.reason().to_owned()))?;
+        if let Some(role) = store.role_not_primary().await {
+            return Err(unavailable(format!(
+                "the Redis at {} is {role} (ROLE), not a primary: every delivery's record \
+                 would fail there; name the primary",
+                store.shown_url
+            )));
+        }
         Ok(store)
+    }
+
+    /// What the server says it is, when `ROLE` names something other than a primary: a
+    /// read-only replica (`slave`, or `replica` as some forks spell it) or a Sentinel.
+    /// `None` for a primary and for any other answer, an error included: what cannot be
+    /// told is left to the writes, whose `READONLY` drops the connection (see `exec`).
+    async fn role_not_primary(&self) -> Option<&'static str> {
+        let answer = self
+            .exec(
+                |mut c| async move { redis::cmd("ROLE").query_async::<redis::Value>(&mut c).await },
+            )
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(f) => {
+                let why = self.store_error("ROLE", f);
+                tracing::debug!(url = %self.shown_url, reason = %why.reason(), "cannot tell the Redis server's role; assuming a primary");
+                return None;
+            }
+        };
+        let first = match &answer {
+            redis::Value::Array(items) => items.first(),
+            _ => None,
+        };
+        let role = match first {
+            Some(redis::Value::BulkString(b)) => b.as_slice(),
+            Some(redis::Value::SimpleString(s)) => s.as_bytes(),
+            _ => return None,
+        };
+        match role {
+            b"slave" | b"replica" => Some("a read-only replica"),
+            b"sentinel" => Some("a Sentinel"),
+            _ => None,
+        }
     }
 
     /// Sets the key prefix (default [`RedisStore::DEFAULT_PREFIX`]); keys and the channel
@@ -488,7 +539,8 @@ impl RedisStore {
     }
 
     /// Runs one command on the shared connection, within the timeout. A connection that
-    /// failed or did not answer in time is dropped.
+    /// failed, did not answer in time, or reached a node that is no longer a writable
+    /// primary is dropped.
     async fn exec<T, F, Fut>(&self, op: F) -> Result<T, Failure>
     where
         F: FnOnce(MultiplexedConnection) -> Fut,
@@ -503,7 +555,11 @@ impl RedisStore {
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
-                if e.is_unrecoverable_error() || e.is_io_error() || e.is_connection_dropped() {
+                if e.is_unrecoverable_error()
+                    || e.is_io_error()
+                    || e.is_connection_dropped()
+                    || not_a_primary(&e)
+                {
                     let generation = used.load(Ordering::Relaxed);
                     if generation != 0 {
                         self.forget_connection(generation);
@@ -887,6 +943,18 @@ impl Subscriber {
             }
         }
     }
+}
+
+/// Whether `e` says the connection's node is no longer a writable primary: `READONLY`
+/// (Redis 7; Redis 6 wraps it in a script's `ERR Error running script ... -READONLY`) or
+/// `MASTERDOWN`. Behind a proxy or a DNS name, a failover leaves an open connection on the
+/// demoted node for as long as its TCP session lives, while a new connection reaches the
+/// new primary; the redis crate counts neither as a broken connection (`READONLY` is a
+/// cluster's cue to refresh its slots), so the store must.
+fn not_a_primary(e: &RedisError) -> bool {
+    matches!(e.code(), Some("READONLY" | "MASTERDOWN"))
+        || e.detail()
+            .is_some_and(|d| d.contains("READONLY") || d.contains("MASTERDOWN"))
 }
 
 /// A stored or published value as a [`StoredEvent`]; `Err` says what is wrong with it.

@@ -217,21 +217,44 @@ pub(super) fn parse_millis(raw: &str) -> Option<u64> {
     raw.parse().ok()
 }
 
-/// Refused deliveries in this process, for [`log_refusal`].
-static REFUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Refused deliveries in this process, one count per kind of failure, for [`log_refusal`].
+static REFUSED: [std::sync::atomic::AtomicU64; 11] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; 11];
 
-/// Logs a refused delivery: at `warn` for the 1st, 2nd, 4th, 8th, ... refusal in this
-/// process, at `debug` otherwise. Anyone who reaches the route can be refused, as often as
-/// they like: one warning per request would let them fill the logs; a wrong secret still
-/// shows at once, and a flood in a few lines that count it.
+/// The count of `failure`'s kind, and whether the delivery's signature verified (so it came
+/// from VMEG, or is a replay of what VMEG sent).
+fn refusals_of(failure: &WebhookFailure) -> (&'static std::sync::atomic::AtomicU64, bool) {
+    match failure {
+        WebhookFailure::MissingHeader { .. } => (&REFUSED[0], false),
+        WebhookFailure::MissingSecret => (&REFUSED[1], false),
+        WebhookFailure::MalformedTimestamp { .. } => (&REFUSED[2], false),
+        WebhookFailure::MalformedSignature => (&REFUSED[3], false),
+        WebhookFailure::SignatureMismatch => (&REFUSED[4], false),
+        WebhookFailure::BodyTooLarge { .. } => (&REFUSED[5], false),
+        WebhookFailure::StaleTimestamp { .. } => (&REFUSED[6], true),
+        WebhookFailure::FutureTimestamp { .. } => (&REFUSED[7], true),
+        WebhookFailure::PipelineKeyTooLong { .. } => (&REFUSED[8], true),
+        WebhookFailure::InvalidJson { .. } => (&REFUSED[9], true),
+        WebhookFailure::StoreUnavailable { .. } => (&REFUSED[10], true),
+    }
+}
+
+/// Logs a refused delivery: at `warn` for the 1st, 2nd, 4th, 8th, ... refusal of its kind
+/// in this process, at `debug` otherwise. Anyone who reaches the route can be refused, as
+/// often as they like: one warning per request would let them fill the logs. Counting each
+/// kind apart keeps scanners' junk (no headers, a bad signature) from silencing the
+/// refusals only VMEG's own deliveries can cause (a drifted clock, a changed envelope), and
+/// a wrong secret from hiding behind either: each kind shows at once, and a flood in a few
+/// lines that count it.
 fn log_refusal(failure: &WebhookFailure) {
-    let n = REFUSED
+    let (count, signed) = refusals_of(failure);
+    let n = count
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         .saturating_add(1);
     if n.is_power_of_two() {
-        tracing::warn!(failure = %failure, refused_so_far = n, "webhook delivery refused");
+        tracing::warn!(failure = %failure, signed, refused_so_far = n, "webhook delivery refused");
     } else {
-        tracing::debug!(failure = %failure, refused_so_far = n, "webhook delivery refused");
+        tracing::debug!(failure = %failure, signed, refused_so_far = n, "webhook delivery refused");
     }
 }
 
