@@ -490,6 +490,7 @@ fn summarize(
                     submitted_at,
                     last_attempt_at: None,
                     task_id: None,
+                    named_another_parts_task: Some(named),
                     error: e.to_string(),
                 });
                 first.get_or_insert(e);
@@ -522,6 +523,9 @@ fn summarize(
                             last_attempt_at: e.last_attempt_at(),
                             // Another part's task is never this part's `task_id`.
                             task_id: task_id.clone().filter(|_| !named_another_parts),
+                            named_another_parts_task: task_id
+                                .clone()
+                                .filter(|_| named_another_parts),
                             error: e.to_string(),
                         }
                     }
@@ -536,6 +540,7 @@ fn summarize(
                             submitted_at: sent_at,
                             last_attempt_at: e.last_attempt_at(),
                             task_id: None,
+                            named_another_parts_task: None,
                             error: e.to_string(),
                         }
                     }
