@@ -301,7 +301,8 @@ async fn a_long_text_under_with_timeout_keeps_every_accepted_parts_job_id() {
 /// HTTP 2xx, api-facts B2 UNCONFIRMED) may have made its task: it is a part of unknown
 /// outcome, with its submit time, never `Refused` ("it created nothing"), and the note does
 /// not call it refused. Before, it was `Refused`, with no submit time: a caller going by the
-/// outcome sent it again and paid for a second task.
+/// outcome sent it again and paid for a second task. The part's own note survives in the
+/// call's error beside the summary (before, replaced by it).
 #[tokio::test]
 async fn a_part_refused_by_an_undocumented_code_is_of_unknown_outcome() {
     use serde_json::json;
@@ -366,6 +367,20 @@ async fn a_part_refused_by_an_undocumented_code_is_of_unknown_outcome() {
         let note = e.note().unwrap();
         assert!(note.contains("refused none"), "{code}: {note}");
         assert!(note.contains("2 (submit outcome unknown"), "{code}: {note}");
+        // The part's own note (why its refusal proves nothing) is kept beside the summary;
+        // before, the summary replaced it.
+        assert!(note.contains("does not document code"), "{code}: {note}");
+        // The refusal's own advice ("fix the request ... before sending it again") is not
+        // what a person reads: part 1 is paid for.
+        let shown = e.to_string();
+        assert!(
+            !shown.contains("before sending it again"),
+            "{code}: {shown}"
+        );
+        assert!(
+            shown.contains("do not submit the whole text again"),
+            "{code}: {shown}"
+        );
     }
 }
 
