@@ -204,8 +204,14 @@ async fn every_part_of_unknown_outcome_keeps_its_key() {
         .iter()
         .filter_map(|p| match p {
             PartOutcome::Unknown {
-                idempotency_key, ..
-            } => idempotency_key.as_deref(),
+                idempotency_key,
+                named_another_parts_task,
+                ..
+            } => {
+                // Each answer was lost, none named a task: each part may be resent.
+                assert_eq!(named_another_parts_task, &None, "{p:?}");
+                idempotency_key.as_deref()
+            }
             _ => None,
         })
         .collect();
@@ -295,7 +301,8 @@ async fn a_long_text_under_with_timeout_keeps_every_accepted_parts_job_id() {
 /// HTTP 2xx, api-facts B2 UNCONFIRMED) may have made its task: it is a part of unknown
 /// outcome, with its submit time, never `Refused` ("it created nothing"), and the note does
 /// not call it refused. Before, it was `Refused`, with no submit time: a caller going by the
-/// outcome sent it again and paid for a second task.
+/// outcome sent it again and paid for a second task. The part's own note survives in the
+/// call's error beside the summary (before, replaced by it).
 #[tokio::test]
 async fn a_part_refused_by_an_undocumented_code_is_of_unknown_outcome() {
     use serde_json::json;
@@ -360,6 +367,20 @@ async fn a_part_refused_by_an_undocumented_code_is_of_unknown_outcome() {
         let note = e.note().unwrap();
         assert!(note.contains("refused none"), "{code}: {note}");
         assert!(note.contains("2 (submit outcome unknown"), "{code}: {note}");
+        // The part's own note (why its refusal proves nothing) is kept beside the summary;
+        // before, the summary replaced it.
+        assert!(note.contains("does not document code"), "{code}: {note}");
+        // The refusal's own advice ("fix the request ... before sending it again") is not
+        // what a person reads: part 1 is paid for.
+        let shown = e.to_string();
+        assert!(
+            !shown.contains("before sending it again"),
+            "{code}: {shown}"
+        );
+        assert!(
+            shown.contains("do not submit the whole text again"),
+            "{code}: {shown}"
+        );
     }
 }
 
@@ -541,13 +562,20 @@ async fn a_task_named_for_two_parts_is_taken_by_one_and_the_others_are_unknown()
                     idempotency_key,
                     submitted_at,
                     task_id,
-                    error,
+                    named_another_parts_task,
                     ..
                 } => {
                     assert!(before <= *submitted_at && *submitted_at <= after, "{p:?}");
-                    // The named task is another part's: never given as this part's.
+                    // The named task is another part's: never given as this part's, but
+                    // said in a field code can read, so it is not resent.
                     assert_eq!(task_id, &None, "{p:?}");
-                    assert!(error.contains("another part's task"), "{error}");
+                    assert_eq!(
+                        named_another_parts_task
+                            .as_ref()
+                            .map(voiceclone::JobId::as_str),
+                        Some("t-same"),
+                        "{p:?}"
+                    );
                     keys.push(idempotency_key.clone().unwrap());
                 }
                 PartOutcome::Finished { .. } | PartOutcome::NotSent => {}
@@ -598,12 +626,18 @@ async fn a_task_named_by_lost_answers_of_two_parts_is_named_for_one_only() {
             PartOutcome::Unknown {
                 task_id,
                 idempotency_key: Some(_),
-                error,
+                named_another_parts_task,
                 ..
             } => {
                 let id = task_id.as_ref().map(voiceclone::JobId::as_str);
-                if id.is_none() {
-                    assert!(error.contains("another part's task"), "{error}");
+                let another = named_another_parts_task
+                    .as_ref()
+                    .map(voiceclone::JobId::as_str);
+                // Exactly one of the two: the part that holds the task names it as its
+                // own; the others name it as another part's.
+                match id {
+                    Some(_) => assert_eq!(another, None, "{p:?}"),
+                    None => assert_eq!(another, Some("t-same"), "{p:?}"),
                 }
                 id
             }
@@ -634,7 +668,7 @@ async fn a_task_named_by_lost_answers_of_two_parts_is_named_for_one_only() {
         .unwrap_err();
     let parts = e.long_text_parts().unwrap();
     assert!(
-        matches!(&parts[0], PartOutcome::Unknown { task_id: None, error, .. } if error.contains("another part's task")),
+        matches!(&parts[0], PartOutcome::Unknown { task_id: None, named_another_parts_task: Some(t), .. } if t.as_str() == "t-same"),
         "{parts:?}"
     );
     assert!(
@@ -700,8 +734,9 @@ async fn a_jimmyai_task_named_for_two_parts_is_taken_by_one_only() {
     let unknown = parts
         .iter()
         .filter(|p| {
-            matches!(p, PartOutcome::Unknown { idempotency_key: None, task_id: None, error, .. }
-                if error.contains("another part's task"))
+            matches!(p, PartOutcome::Unknown {
+                idempotency_key: None, task_id: None, named_another_parts_task: Some(t), ..
+            } if t.as_str() == "audio_same")
         })
         .count();
     assert_eq!((finished, unknown), (1, 2), "{parts:?}");

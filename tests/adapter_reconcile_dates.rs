@@ -48,12 +48,54 @@ async fn a_task_without_a_readable_creation_time_is_a_candidate_never_none() {
         json!("2026-13-01T00:00:00Z"),
         json!(1_767_268_800),
         json!({"at": "2026-01-01T12:00:00Z"}),
+        // Before 2020, before either vendor's API: a zero or unset column, not a creation
+        // time. Read as one, it put the task 56 years before the window, and the answer was
+        // `None` ("most likely created nothing"): a second paid submit.
+        json!("1970-01-01T00:00:00Z"),
+        json!("2000-01-01T08:00:00+08:00"),
+        json!("2019-12-31T23:59:59Z"),
+        json!("1970-01-01T00:00:00"),
     ] {
         let r = reconcile(created_at.clone()).await;
+        assert!(!matches!(r, Reconciled::None { .. }), "{created_at}: {r}");
         let task = only_candidate(&r);
         assert_eq!(task.created_at, None, "{created_at}");
         let text = r.to_string();
         assert!(text.contains("cannot be ruled out"), "{created_at}: {text}");
+    }
+}
+
+/// The task an answer named, whose detail dates it before 2020 (an unset column): no time,
+/// so the task list dates it, in the window (`Found`) or not at all (a candidate). Before:
+/// dated 56 years outside the window by its detail, a candidate even when the list placed
+/// it in the window.
+#[tokio::test]
+async fn a_named_task_dated_before_2020_by_its_detail_is_dated_by_the_list() {
+    let detail = Step::ok(json!({"code": 200, "message": "", "data": {
+        "taskId": "t-1", "taskType": "cloneVoice", "status": "processing",
+        "result": {"taskId": "t-1", "createdAt": "1970-01-01T00:00:00Z"},
+    }}));
+    for (listed_at, found) in [
+        (json!("2026-01-01T12:00:30Z"), true),
+        (json!("1970-01-01T00:00:00Z"), false),
+    ] {
+        let server = Scripted::start(vec![detail.clone(), one_task(listed_at.clone())]).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let q = ReconcileQuery::new(submitted())
+            .kind(JobKind::Clone)
+            .task_id("t-1");
+        let r = c.reconcile(&q).await.unwrap();
+        if found {
+            let task = r.found().unwrap_or_else(|| panic!("{listed_at}: {r}"));
+            assert_eq!(
+                task.created_at,
+                Some(submitted() + Duration::from_secs(30)),
+                "{r}"
+            );
+        } else {
+            assert_eq!(only_candidate(&r).created_at, None, "{r}");
+            assert!(r.to_string().contains("cannot be ruled out"), "{r}");
+        }
     }
 }
 

@@ -950,7 +950,8 @@ async fn transient_errors_while_waiting_are_retried_not_fatal() {
 /// A long text whose second part is refused (402) after its first finished: the first part
 /// is paid for, so running the text again would pay again. The run's error is never
 /// `may_resubmit()`, whatever the refusal's own kind says ("nothing created" is true of that
-/// part only). Before: `true`, from the 402.
+/// part only), and its text never advises submitting again. Before: `true`, from the 402,
+/// and "top up the account, then submit again".
 #[tokio::test]
 async fn a_long_text_failing_after_a_paid_part_is_never_resubmittable() {
     let finished = ok(
@@ -978,6 +979,18 @@ async fn a_long_text_failing_after_a_paid_part_is_never_resubmittable() {
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::PaymentRequired, "{e}");
     assert!(!e.may_resubmit(), "part 1 was paid for: {e}");
+    // What a person reads agrees: the 402's own advice ("top up the account, then submit
+    // again") would have them run the whole text again and pay for part 1 twice.
+    let shown = e.to_string();
+    assert!(shown.contains("not enough credits"), "{shown}");
+    assert!(
+        !shown.contains("submit again") && !shown.contains("try again"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("do not submit the whole text again") && shown.contains("long_text_parts"),
+        "{shown}"
+    );
 
     // Nothing sent at all but the refused first part: that one may be submitted again.
     let server = Scripted::start(vec![err(402, 402, "no credit left")]).await;
@@ -988,6 +1001,8 @@ async fn a_long_text_failing_after_a_paid_part_is_never_resubmittable() {
         .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::PaymentRequired, "{e}");
     assert!(e.may_resubmit(), "nothing was created: {e}");
+    // Nothing to pay twice: the kind's own advice stands.
+    assert!(e.to_string().contains("then submit again"), "{e}");
 }
 
 #[tokio::test]

@@ -56,11 +56,14 @@ impl Client {
     /// A text that cannot be split, or a part the provider would refuse, is `InvalidInput`
     /// before anything is sent. When a part fails, no further part is submitted; the parts
     /// already submitted are waited for, and the first failure is returned with a note
-    /// naming the parts that finished (and their job ids) and those never sent. A task id
+    /// naming the parts that finished (and their job ids) and those never sent, after the
+    /// part's own note. Once some part was or may have been made, its text advises
+    /// resubmitting only the parts not made, never the kind's "submit again". A task id
     /// is held by the first part answered with it: a later part answered with the same id
     /// (a caching proxy, a broken server) fails as [`PartOutcome::Unknown`] with its submit
     /// time and key, "the answer named another part's task", and that task is waited for
-    /// once; a lost answer naming it leaves the later part's `task_id` empty. For a run
+    /// once; a lost answer naming it leaves the later part's `task_id` empty and names the
+    /// task in `named_another_parts_task`. For a run
     /// that must survive a crash without paying twice, drive the plan yourself and record
     /// each part (see [`crate::long_text`]).
     ///
@@ -403,8 +406,8 @@ impl Client {
 }
 
 /// The speeches in order, or the first failure with where every part ended: in its note
-/// (for people) and in [`Error::long_text_parts`] (for code: every part whose task may
-/// exist, with its job id or its key and submit time).
+/// after the part's own (for people) and in [`Error::long_text_parts`] (for code: every part
+/// whose task may exist, with its job id or its key and submit time).
 fn summarize(
     ends: Vec<(usize, PartEnd)>,
     total: usize,
@@ -490,6 +493,7 @@ fn summarize(
                     submitted_at,
                     last_attempt_at: None,
                     task_id: None,
+                    named_another_parts_task: Some(named),
                     error: e.to_string(),
                 });
                 first.get_or_insert(e);
@@ -522,6 +526,9 @@ fn summarize(
                             last_attempt_at: e.last_attempt_at(),
                             // Another part's task is never this part's `task_id`.
                             task_id: task_id.clone().filter(|_| !named_another_parts),
+                            named_another_parts_task: task_id
+                                .clone()
+                                .filter(|_| named_another_parts),
                             error: e.to_string(),
                         }
                     }
@@ -536,6 +543,7 @@ fn summarize(
                             submitted_at: sent_at,
                             last_attempt_at: e.last_attempt_at(),
                             task_id: None,
+                            named_another_parts_task: None,
                             error: e.to_string(),
                         }
                     }
@@ -571,16 +579,21 @@ fn summarize(
                     v.join(", ")
                 }
             };
-            let e = e
-                .with_note(format!(
-                    "long text of {total} parts: finished {}; submitted but not finished {}; failed {}; refused {}; not submitted {}",
-                    list(&done),
-                    list(&unfinished),
-                    list(&failed),
-                    list(&refused),
-                    list(&skipped)
-                ))
-                .with_long_text_parts(parts);
+            let summary = format!(
+                "long text of {total} parts: finished {}; submitted but not finished {}; failed {}; refused {}; not submitted {}",
+                list(&done),
+                list(&unfinished),
+                list(&failed),
+                list(&refused),
+                list(&skipped)
+            );
+            // After the part's own note, not in its place: that note may say what its
+            // failure does not prove (JimmyAI's 20002) or which task its answer named.
+            let note = match e.note() {
+                Some(own) => format!("{own}; {summary}"),
+                None => summary,
+            };
+            let e = e.with_note(note).with_long_text_parts(parts);
             Err(if some_task_may_exist {
                 e.task_may_exist()
             } else {

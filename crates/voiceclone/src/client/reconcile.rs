@@ -44,7 +44,8 @@ impl Client {
     /// candidate). A task list answering with neither a `records` array nor a `total` is no
     /// evidence of an empty account (`InvalidResponse`: not known), and a submit or last
     /// attempt dated before 2020 (a zero column) is `InvalidInput`, nothing sent. A task
-    /// without a readable creation time may be the one, so it is a candidate; one whose time
+    /// without a readable creation time, or dated before 2020 by the list or its detail (an
+    /// unset column read as no time), may be the one, so it is a candidate; one whose time
     /// came without a UTC offset (read as UTC) is placed [`crate::UNKNOWN_OFFSET_SPAN`] more
     /// loosely, since VMEG's zone is UNKNOWN.
     ///
@@ -150,6 +151,7 @@ impl Client {
         let unread = crate::model::UnreadRecords::new();
         let listed: Vec<TaskSummary> = match self
             .tasks_counting_unread(filter, &unread)
+            .map_ok(TaskSummary::with_unset_creation_time_dropped)
             .try_filter(|s| {
                 if named_undated
                     .as_ref()
@@ -376,7 +378,7 @@ impl Client {
     }
 
     /// A task by id as a summary: `tasks/detail` where the vendor has it, else the status
-    /// call of the known kind.
+    /// call of the known kind; a creation time before 2020 is read as none, as the list's is.
     async fn summary_of(&self, id: &JobId, kind: Option<JobKind>) -> Result<TaskSummary, Error> {
         let detail = match self.b().task(self.t(), id).await {
             Ok(d) => d,
@@ -391,7 +393,7 @@ impl Client {
             },
             Err(e) => return Err(e),
         };
-        Ok(match detail {
+        let summary = match detail {
             TaskDetail::Clone(j) => job_summary(&j),
             TaskDetail::Speech(j) => job_summary(&j),
             TaskDetail::Other(s) => s,
@@ -400,7 +402,8 @@ impl Client {
                 return Err(Error::new(ErrorKind::InvalidResponse)
                     .with_message("a task of a shape this version does not know"));
             }
-        })
+        };
+        Ok(summary.with_unset_creation_time_dropped())
     }
 
     /// Resends a clone whose submit ended in `OutcomeUnknown` (`err`), with the same

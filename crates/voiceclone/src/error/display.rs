@@ -82,7 +82,13 @@ impl fmt::Display for Error {
                 f,
                 "task {job_id} is taken as failed, by assumption: {reason}"
             )?,
-            kind => write!(f, "{kind}")?,
+            // The first failed part's advice ("top up, then submit again") read as the whole
+            // text's would pay again for the parts already created (`may_resubmit` is false):
+            // the text's own advice follows instead.
+            kind => match without_resend_advice(kind).filter(|_| whole_text_may_be_paid(i)) {
+                Some(what) => f.write_str(&what)?,
+                None => write!(f, "{kind}")?,
+            },
         }
         let mut details = Vec::new();
         if let Some(s) = i.http_status {
@@ -121,11 +127,51 @@ impl fmt::Display for Error {
         if let Some(s) = &i.cause {
             write!(f, ": {s}")?;
         }
+        if whole_text_may_be_paid(i) {
+            write!(f, ". {WHOLE_TEXT_ADVICE}")?;
+        }
         if let Some(n) = &i.note {
             write!(f, ". Note: {n}")?;
         }
         Ok(())
     }
+}
+
+/// What a failed long text advises instead of its first failed part's own advice, once some
+/// part was or may have been created.
+const WHOLE_TEXT_ADVICE: &str = "Long text: do not submit the whole text again: some of its parts were or may have been created, and would be paid for twice; submit only the parts not created (see Error::long_text_parts)";
+
+/// Whether the error is a long text's with a part that was or may have been created.
+fn whole_text_may_be_paid(i: &super::Inner) -> bool {
+    #[cfg(feature = "long-text")]
+    {
+        i.task_may_exist && i.parts.is_some()
+    }
+    #[cfg(not(feature = "long-text"))]
+    {
+        let _ = i;
+        false
+    }
+}
+
+/// What the kind says went wrong without its advice, for kinds that advise sending the
+/// request again (each is the start of the kind's own text, up to its `;`).
+fn without_resend_advice(kind: &ErrorKind) -> Option<String> {
+    Some(match kind {
+        ErrorKind::InvalidInput { field, reason } => {
+            format!("invalid input `{field}` (your input): {reason}")
+        }
+        ErrorKind::PaymentRequired => "not enough credits or balance".to_owned(),
+        ErrorKind::InvalidRequest => "the provider refused the request as invalid".to_owned(),
+        ErrorKind::PayloadTooLarge => {
+            "the request body or upload is too large for the provider".to_owned()
+        }
+        ErrorKind::RateLimited => "the provider is rate limiting this account".to_owned(),
+        ErrorKind::Server => "the provider reported a server-side failure".to_owned(),
+        ErrorKind::Timeout => "the request timed out".to_owned(),
+        ErrorKind::TaskFailed { job_id, reason } => format!("task {job_id} failed: {reason}"),
+        _ => return None,
+    })
 }
 
 /// `source()` is always `None`: the lower-level failure's text is already the end of
@@ -155,6 +201,56 @@ mod tests {
     use crate::model::JobId;
     use crate::model::Provider;
     use std::time::Duration;
+
+    /// The text a failed long text prints in place of a kind's own is that kind's, cut
+    /// before its advice: rewording a kind must not leave the two apart.
+    #[test]
+    fn a_kind_without_its_advice_is_the_start_of_its_own_text() {
+        let kinds = [
+            ErrorKind::InvalidInput {
+                field: "text".into(),
+                reason: "empty; or blank".into(),
+            },
+            ErrorKind::PaymentRequired,
+            ErrorKind::InvalidRequest,
+            ErrorKind::PayloadTooLarge,
+            ErrorKind::RateLimited,
+            ErrorKind::Server,
+            ErrorKind::Timeout,
+            ErrorKind::TaskFailed {
+                job_id: JobId::new("t-1"),
+                reason: "bad audio".into(),
+            },
+        ];
+        for kind in kinds {
+            let what = without_resend_advice(&kind).unwrap_or_default();
+            let own = kind.to_string();
+            assert!(
+                !what.is_empty() && own.starts_with(&format!("{what}; ")),
+                "{own} / {what}"
+            );
+        }
+        assert_eq!(without_resend_advice(&ErrorKind::Conflict), None);
+    }
+
+    /// Only a long text some part of which may exist drops the kind's advice to send again.
+    #[cfg(feature = "long-text")]
+    #[test]
+    fn a_long_text_with_a_part_made_never_advises_sending_it_again() {
+        let parts = || vec![crate::long_text::PartOutcome::NotSent];
+        let made = Error::new(ErrorKind::Timeout)
+            .with_long_text_parts(parts())
+            .task_may_exist()
+            .to_string();
+        assert!(!made.contains("try again"), "{made}");
+        assert!(made.contains(WHOLE_TEXT_ADVICE), "{made}");
+        let nothing_made = Error::new(ErrorKind::Timeout)
+            .with_long_text_parts(parts())
+            .to_string();
+        assert!(nothing_made.contains("safe to try again"), "{nothing_made}");
+        let one_call = Error::new(ErrorKind::Timeout).task_may_exist().to_string();
+        assert!(one_call.contains("safe to try again"), "{one_call}");
+    }
 
     #[test]
     fn display_says_what_and_what_next() {

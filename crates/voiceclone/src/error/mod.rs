@@ -844,6 +844,7 @@ mod tests {
                 submitted_at: std::time::SystemTime::UNIX_EPOCH,
                 last_attempt_at: None,
                 task_id: Some(JobId::new(KEY)),
+                named_another_parts_task: Some(JobId::new(KEY)),
                 error: KEY.into(),
             },
             PartOutcome::Refused { error: KEY.into() },

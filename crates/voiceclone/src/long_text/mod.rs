@@ -11,8 +11,11 @@
 //! - **VMEG**: one TTS task per part of at most [`VMEG_MAX_LINES_PER_PART`] lines (its
 //!   documented batch limit), each line at most [`VMEG_LINE_MAX_CHARS`] scalar values. VMEG
 //!   documents no per-line limit (UNKNOWN); this one is this crate's choice, about a
-//!   paragraph, and [`SplitLimits`] changes it. VMEG bills by characters, not by task, so
-//!   lines end at the best boundary in reach (a paragraph is a line when it fits).
+//!   paragraph, and [`SplitLimits`] changes it. By default each line ends at the best
+//!   boundary in reach (short paragraphs share a line), which reads best but may take a few
+//!   more lines than needed. VMEG publishes "about 2 credits per 200 characters"; whether it
+//!   rounds per line, per task or per account is UNKNOWN, so more lines may cost more.
+//!   `fewest: true` in [`SplitLimits`] gives the fewest lines.
 //!
 //! Concatenating the parts' texts gives back the request's text exactly; every part has
 //! something to speak (a pause marker, blanks or invisible characters stay with the speech
@@ -66,8 +69,9 @@ pub struct SplitLimits {
     pub max_line_chars: usize,
     /// The most lines in one part (one task).
     pub max_lines: usize,
-    /// As few lines as possible (each line a task, each task paid for) rather than lines
-    /// ending at the best boundary in reach.
+    /// As few lines as possible rather than lines ending at the best boundary in reach:
+    /// JimmyAI's default (each line a task, each task paid for); for VMEG, whose rounding
+    /// per line or task is UNKNOWN, the choice that cannot cost more.
     pub fewest: bool,
 }
 
@@ -75,8 +79,25 @@ impl SplitLimits {
     /// The limits this crate uses for `provider` (see the module docs).
     ///
     /// ```
-    /// use voiceclone::long_text::SplitLimits;
-    /// assert_eq!(SplitLimits::for_provider(voiceclone::Provider::JimmyAi).max_lines, 1);
+    /// use voiceclone::long_text::{LongSpeechPlan, SplitLimits};
+    /// use voiceclone::{Provider, SpeechRequest};
+    ///
+    /// assert_eq!(SplitLimits::for_provider(Provider::JimmyAi).max_lines, 1);
+    ///
+    /// // VMEG: lines end at the best boundary in reach, short paragraphs sharing one;
+    /// // `fewest` never takes more lines (how VMEG rounds per line or task is UNKNOWN).
+    /// let script = "A short line of dialogue.\n\n".repeat(100);
+    /// let req = SpeechRequest::new("cv_1", &script);
+    /// let lines = |limits| -> Result<usize, voiceclone::Error> {
+    ///     let plan = LongSpeechPlan::with_limits(Provider::Vmeg, &req, limits)?;
+    ///     Ok(plan.parts().iter().map(|p| p.lines.len()).sum())
+    /// };
+    /// let best_boundary = SplitLimits::for_provider(Provider::Vmeg);
+    /// let mut fewest = best_boundary;
+    /// fewest.fewest = true;
+    /// assert!(lines(best_boundary)? < 100);
+    /// assert!(lines(fewest)? <= lines(best_boundary)?);
+    /// # Ok::<(), voiceclone::Error>(())
     /// ```
     pub const fn for_provider(provider: Provider) -> Self {
         match provider {

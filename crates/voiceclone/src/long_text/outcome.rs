@@ -28,6 +28,10 @@ use crate::model::{JobId, Speech};
 ///                 println!("{n}: {job_id} said {word:?}, may still finish: check it")
 ///             }
 ///             PartOutcome::Failed { job_id, .. } => println!("{n}: {job_id} failed"),
+///             PartOutcome::Unknown { named_another_parts_task: Some(other), .. } => {
+///                 // Never resent: a server that named another part's task may do so again.
+///                 println!("{n}: unknown, answered with {other}: look it up, do not resend")
+///             }
 ///             PartOutcome::Unknown { idempotency_key, submitted_at, .. } => {
 ///                 // Resend with the same key (`Client::resend_speech`), or look it up.
 ///                 println!("{n}: unknown, key {idempotency_key:?} sent {submitted_at:?}")
@@ -78,13 +82,14 @@ pub enum PartOutcome {
     /// way that does not prove nothing was made ([`Error::may_resubmit`] false, e.g.
     /// JimmyAI's undocumented 20002 in an HTTP 2xx, or a server error), or it named a task
     /// another part was answered with first ("the answer named another part's task": that
-    /// task is the other part's, never in `task_id` here). Resend it with the
-    /// same key (`Client::resend_speech`, VMEG, when the key is known) or look it up
-    /// (`Client::reconcile`, or the vendor's console for JimmyAI) before sending it again;
-    /// but not a part whose answer named another part's task: a server that answered so
-    /// once (a caching proxy) may answer a resend the same way, and that task is not this
-    /// part's. Its error still names the task, so `Client::resubmit_speech` of it is
-    /// refused, as for any answer naming a task.
+    /// task is the other part's, never in `task_id` here, but in
+    /// `named_another_parts_task`). Resend it with the same key (`Client::resend_speech`,
+    /// VMEG, when the key is known) or look it up (`Client::reconcile`, or the vendor's
+    /// console for JimmyAI) before sending it again; but not a part with
+    /// `named_another_parts_task`: a server that answered so once (a caching proxy) may
+    /// answer a resend the same way, and that task is not this part's. Its error still
+    /// names the task, so `Client::resubmit_speech` of it is refused, as for any answer
+    /// naming a task.
     ///
     /// [`Error::may_resubmit`]: crate::Error::may_resubmit
     #[non_exhaustive]
@@ -97,6 +102,10 @@ pub enum PartOutcome {
         last_attempt_at: Option<SystemTime>,
         /// A task id an answer named, if any.
         task_id: Option<JobId>,
+        /// The task its answer named when another part holds that task (a server naming one
+        /// task for two submits): never this part's, and a resend may be answered the same
+        /// way, so such a part is looked up, not resent. `None` when no answer named one.
+        named_another_parts_task: Option<JobId>,
         /// What its submit met (the error's text).
         error: String,
     },
@@ -133,8 +142,17 @@ impl PartOutcome {
                     text(word);
                 }
             }
-            PartOutcome::Unknown { task_id, error, .. } => {
+            PartOutcome::Unknown {
+                task_id,
+                named_another_parts_task,
+                error,
+                ..
+            } => {
                 text(error);
+                // Kept, scrubbed, even if it held the key: it is what says not to resend.
+                if let Some(other) = named_another_parts_task {
+                    crate::error::scrub_job_id(other, scrubber);
+                }
                 // Its idempotency key is kept as sent: `resend_speech` must reuse it, and a
                 // submit never sends one holding a piece of the API key.
                 // A task id holding the key came from a server: it is no id.

@@ -95,6 +95,20 @@ impl TaskSummary {
         self
     }
 
+    /// The summary with a creation time before 2020 read as none: that is before either
+    /// vendor's API, so a zero or unset column (the epoch, `2000-01-01`), not when the task was
+    /// made. Taken as a time, it rules the task out of any window, and a search that should
+    /// find it answers "none" and invites a second paid submit.
+    pub(crate) fn with_unset_creation_time_dropped(mut self) -> Self {
+        let floor = std::time::UNIX_EPOCH + super::EARLIEST_SUBMIT;
+        if self.created_at.is_some_and(|at| at < floor) {
+            tracing::warn!(task = %self.id, "the task's creation time is before 2020, a zero or unset time; read as no time");
+            self.created_at = None;
+            self.created_at_offset_unknown = false;
+        }
+        self
+    }
+
     /// Whether the task may have been created between `from` and `to`: its creation time is
     /// in that range, give or take [`UNKNOWN_OFFSET_SPAN`] when it came without a UTC offset;
     /// a task without a readable creation time may have been created at any time.
