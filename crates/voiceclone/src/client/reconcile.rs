@@ -538,7 +538,11 @@ impl Client {
         };
         // Whatever fails here (a refusal of the resend, a 402 or 401 on it, the search
         // after its 409), the first submit's outcome is still unknown: never resubmittable.
-        resent.await.map_err(Error::task_may_exist)
+        // The local plan's refusals quote the request's values (a key pasted as the
+        // language): through the key's scrubber, as every call's errors are.
+        resent
+            .await
+            .map_err(|e| e.task_may_exist().scrub(&self.t().scrubber))
     }
 
     /// [`Client::resubmit_clone`] for speech.
@@ -586,8 +590,10 @@ impl Client {
             let sent = self.synthesize(&req).await;
             self.after_resend(sent, key, query).await
         };
-        // As `resubmit_clone`: the first submit's outcome is still unknown.
-        resent.await.map_err(Error::task_may_exist)
+        // As `resubmit_clone`: the first submit's outcome is still unknown; scrubbed.
+        resent
+            .await
+            .map_err(|e| e.task_may_exist().scrub(&self.t().scrubber))
     }
 
     fn resubmit_error(&self, e: Error) -> Error {
