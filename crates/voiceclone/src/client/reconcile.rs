@@ -9,15 +9,22 @@ use futures_util::TryStreamExt;
 
 use super::Client;
 use crate::error::{Error, ErrorKind};
+use crate::estimate::PlannedRequest;
 use crate::model::{
     AlreadyAccepted, CloneJob, CloneRequest, Evidence, FUTURE_SKEW, Job, JobId, JobKind,
-    KEY_RESEND_WINDOW, ReconcileQuery, Reconciled, Resubmitted, SpeechJob, SpeechRequest,
+    KEY_RESEND_WINDOW, Provider, ReconcileQuery, Reconciled, Resubmitted, SpeechJob, SpeechRequest,
     TaskDetail, TaskFilter, TaskSummary, kind_of_operation,
 };
 use crate::provider::paging::walk_unbounded_text;
+use crate::transport::{differing_field, summary_fields};
 #[cfg(feature = "webhook")]
 use crate::webhook::{WebhookEvent, WebhookEventKind};
 use tracing::Instrument as _;
+
+/// How a long text's part of unknown outcome is resent: with its own request, never the
+/// whole text's.
+#[cfg(feature = "long-text")]
+const LONG_TEXT_PART: &str = "this error is a long text's: resend only the part that long_text_parts() names as Unknown, with its own request, plan.request(i) (resubmit_speech(&err, &plan.request(i)?) for the part this error is, or resend_speech(&plan.request(i)?.idempotency_key(k), submitted_at) with each part's key and submit time); the whole text's request would pay again for the parts already made";
 
 /// What a provider without a task list (JimmyAI) can and cannot recover.
 const NO_TASK_LIST: &str = "this provider documents no task list and no idempotency key, so a task created by a submit whose answer was lost cannot be found through its API. What can be recovered: a task id the answer named (OutcomeUnknown's task_id; pass it as ReconcileQuery::task_id, or check it with clone_status / speech_status). What cannot: a task whose id never reached you; it may still run and be billed, and only the vendor's console or support can find it (give them the submit time)";
@@ -411,6 +418,10 @@ impl Client {
     /// result) when it had. `req` is the request first sent (its own key, if set, must be
     /// the error's; it must go to the route the first submit went to, so `synchronous` as
     /// then: VMEG's keys are per path, and a resend elsewhere would bill a second task). A
+    /// request whose body's summary (texts by length and hash, ids, URLs, names: the fields
+    /// the error's [`crate::RequestSummary`] keeps) is not the error's is refused
+    /// (`InvalidInput` naming `req`, nothing sent): under the first submit's key it would be
+    /// billed as new work. A long text's error is one part's: resend that part's request. A
     /// provider without idempotency keys (JimmyAI) is `Unsupported`: a resend could create
     /// and bill a second task. One resend per key at a time in a client and its clones (this,
     /// `resubmit_speech`, `resend_speech`): another while one is in flight is refused
@@ -521,8 +532,13 @@ impl Client {
             )?;
             // The path the resend would take: the plan's last request is the create.
             let planned = crate::provider::offline(self.provider()).plan_clone;
-            let plan = planned(req, true).map_err(|e| self.resubmit_error(e))?;
+            // Planned under the key it goes out with (a nameless clone's name comes from it).
+            let plan = planned(&req.clone().idempotency_key(key.clone()), true)
+                .map_err(|e| self.resubmit_error(e))?;
             self.same_route(err, plan.last().map(|p| p.path.as_str()))?;
+            if let Some(create) = plan.last() {
+                self.same_body(err, create)?;
+            }
             let _one_at_a_time = self
                 .inner
                 .resends
@@ -579,8 +595,11 @@ impl Client {
                 JobKind::Speech,
             )?;
             let planned = crate::provider::offline(self.provider()).plan_speech;
-            let plan = planned(req).map_err(|e| self.resubmit_error(e))?;
+            // Planned under the key it goes out with, as the error's summary was made.
+            let plan = planned(&req.clone().idempotency_key(key.clone()))
+                .map_err(|e| self.resubmit_error(e))?;
             self.same_route(err, Some(&plan.path))?;
+            self.same_body(err, &plan)?;
             let _one_at_a_time = self
                 .inner
                 .resends
@@ -621,6 +640,45 @@ impl Client {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Refuses a resend of a body other than the one the submit in `err` sent, as far as the
+    /// error's request summary keeps it (its first fields: texts by length and hash, voice
+    /// ids, URLs, names). The resend goes out under that submit's key, and VMEG takes any
+    /// body under a key it never processed: another request (a long text's whole request,
+    /// another part's) would be accepted and billed as new work. An error without a summary
+    /// (built by hand) is not checked.
+    fn same_body(&self, err: &Error, create: &PlannedRequest) -> Result<(), Error> {
+        let ErrorKind::OutcomeUnknown { request, .. } = err.kind() else {
+            return Ok(());
+        };
+        let free_text = match self.provider() {
+            Provider::Vmeg => crate::provider::vmeg::FREE_TEXT,
+            _ => crate::provider::jimmyai::FREE_TEXT,
+        };
+        // Scrubbed as the transport scrubbed the error's.
+        let planned: Vec<(String, String)> = summary_fields(&create.body, free_text)
+            .into_iter()
+            .map(|(k, v)| (k, self.t().scrubber.scrub_owned(v)))
+            .collect();
+        let Some(field) = differing_field(&request.fields, &planned, free_text) else {
+            return Ok(());
+        };
+        let refusal = Error::invalid_input(
+            "req",
+            format!(
+                "its `{field}` is not what the submit being resent sent (the error's request \
+                 summary): the resend goes out under that submit's key, and VMEG would take \
+                 another body under it as new work and bill it; pass the request first sent"
+            ),
+        );
+        #[cfg(feature = "long-text")]
+        let refusal = if err.long_text_parts().is_some() {
+            refusal.with_note(LONG_TEXT_PART)
+        } else {
+            refusal
+        };
+        Err(self.resubmit_error(refusal))
     }
 
     /// The key to resend with, and what finds the first submit; refuses anything that is not
