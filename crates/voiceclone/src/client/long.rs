@@ -299,7 +299,7 @@ impl Client {
             .collect()
             .await;
         ends.sort_by_key(|(i, _)| *i);
-        summarize(ends, total, self.provider())
+        summarize(ends, total, self.provider(), &self.t().sent_under)
     }
 
     /// Resends a speech submit whose answer never came (a crash, a lost connection) with
@@ -315,6 +315,10 @@ impl Client {
     /// create is not resent within 180 s of `submitted_at` (the first request may still be
     /// running): an `OutcomeUnknown` with the key and `submitted_at` comes back, nothing
     /// sent, noting when to resend, [`Error::retry_after`] the time left.
+    ///
+    /// Use a client with the API key and base URL the submit was sent with: under another API
+    /// key the same idempotency key is new, and the resend bills a second task. Nothing here
+    /// can tell (no error is given).
     ///
     /// `req` must be the request as first sent, `synchronous` included: VMEG's keys are per
     /// API key and request path, so the same key sent to the other create (synchronous
@@ -403,6 +407,7 @@ impl Client {
             });
             return Err(super::reconcile::still_running(
                 lost.with_phase(crate::error::Phase::Sent)
+                    .with_sent_under(self.t().sent_under.clone())
                     .with_provider(self.provider())
                     .with_operation("synthesize"),
                 left,
@@ -424,6 +429,7 @@ fn summarize(
     ends: Vec<(usize, PartEnd)>,
     total: usize,
     provider: crate::Provider,
+    sent_under: &crate::sent_under::SentUnder,
 ) -> Result<Vec<Speech>, Error> {
     let mut done = Vec::new();
     let mut first: Option<Error> = None;
@@ -496,6 +502,7 @@ fn summarize(
                 .with_phase(crate::error::Phase::Sent)
                 .with_provider(provider)
                 .with_operation("synthesize")
+                .with_sent_under(sent_under.clone())
                 .with_note(format!(
                     "{ANOTHER_PARTS_TASK} ({named}), which that part holds; whether this \
                      submit made a task of its own is unknown"

@@ -26,6 +26,10 @@ use tracing::Instrument as _;
 #[cfg(feature = "long-text")]
 const LONG_TEXT_PART: &str = "this error is a long text's: resend only the part that long_text_parts() names as Unknown, with its own request, plan.request(i) (resubmit_speech(&err, &plan.request(i)?) for the part this error is, or resend_speech(&plan.request(i)?.idempotency_key(k), submitted_at) with each part's key and submit time); the whole text's request would pay again for the parts already made";
 
+/// The refusal of a resend or search of a submit sent through a client of another API key or
+/// base URL.
+const SENT_ELSEWHERE: &str = "the submit was sent under another API key or base URL than this client's: keys, tasks and task lists are per API key, so here the submit's key is new (a resend would bill a second task) and its task cannot be seen (a search could answer none); use a client with the API key and base URL the submit was sent with";
+
 /// What a provider without a task list (JimmyAI) can and cannot recover.
 const NO_TASK_LIST: &str = "this provider documents no task list and no idempotency key, so a task created by a submit whose answer was lost cannot be found through its API. What can be recovered: a task id the answer named (OutcomeUnknown's task_id; pass it as ReconcileQuery::task_id, or check it with clone_status / speech_status). What cannot: a task whose id never reached you; it may still run and be billed, and only the vendor's console or support can find it (give them the submit time)";
 
@@ -54,6 +58,11 @@ impl Client {
     /// without a readable creation time may be the one, so it is a candidate; one whose time
     /// came without a UTC offset (read as UTC) is placed [`crate::UNKNOWN_OFFSET_SPAN`] more
     /// loosely, since VMEG's zone is UNKNOWN.
+    ///
+    /// Use a client with the API key and base URL the submit was sent with: tasks and lists
+    /// are per API key. A query from [`ReconcileQuery::from_error`] of an error this crate made
+    /// remembers them, and another client's search of it is `InvalidInput` naming `query`,
+    /// nothing sent; a query built field by field is not checked.
     ///
     /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
     /// that task is found (dated outside the window, a candidate of an incomplete search);
@@ -90,6 +99,12 @@ impl Client {
 
     async fn reconcile_inner(&self, q: &ReconcileQuery) -> Result<Reconciled, Error> {
         q.check(self.provider(), SystemTime::now())?;
+        if q.sent_under
+            .as_ref()
+            .is_some_and(|s| *s != self.t().sent_under)
+        {
+            return Err(Error::invalid_input("query", SENT_ELSEWHERE));
+        }
         // Without a kind, a stored id's own: JimmyAI looks a task up by its kind.
         let mut own = None;
         if q.kind.is_none()
@@ -434,6 +449,11 @@ impl Client {
     /// UNKNOWN (api-facts A4), so a resend may bill a second task; check that task with
     /// [`Client::reconcile`] or [`Client::task`].
     ///
+    /// Use a client with the API key and base URL the submit was sent with: VMEG's keys are
+    /// per API key, so under another the key is new and the resend would bill a second task.
+    /// An error this crate made remembers them, and a resend through another client is
+    /// `InvalidInput` naming `error`, nothing sent (an error built by hand is not checked).
+    ///
     /// A synchronous create (`synchronous(true)`) is not resent within 180 s (its route's
     /// time) of [`Error::last_attempt_at`]: an attempt cut short here or by a gateway may still
     /// be running at VMEG, and how it treats a key still in flight is UNKNOWN (api-facts A4).
@@ -694,6 +714,9 @@ impl Client {
             Err(self.resubmit_error(Error::invalid_input(field, reason)))
         };
         let query = ReconcileQuery::from_error(err).map_err(|e| self.resubmit_error(e))?;
+        if err.sent_under().is_some_and(|s| *s != self.t().sent_under) {
+            return refuse("error", SENT_ELSEWHERE.into());
+        }
         if let Some(op_kind) = kind_of_operation(err.operation())
             && op_kind != kind
         {

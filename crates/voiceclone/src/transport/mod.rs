@@ -121,6 +121,8 @@ pub(crate) struct Transport {
     pub(crate) text_filter: TextFilter,
     /// The largest response body read; a larger one is abandoned while streaming.
     pub(crate) max_response_bytes: usize,
+    /// The API key (as a salted tag) and base URL: kept on an `OutcomeUnknown`.
+    pub(crate) sent_under: crate::sent_under::SentUnder,
 }
 
 impl std::fmt::Debug for Transport {
@@ -223,7 +225,7 @@ impl Transport {
         };
         dropped.ended();
         outcome.map_err(|e| {
-            with_summary(e, call, &self.scrubber)
+            with_summary(e, call, &self.scrubber, &self.sent_under)
                 .with_operation_if_unset(call.operation)
                 .scrub(&self.scrubber)
         })

@@ -28,7 +28,14 @@ impl Call<'_> {
 }
 
 /// Gives an `OutcomeUnknown` the request's summary, so a person can find the task again.
-pub(super) fn with_summary(err: Error, call: &Call<'_>, scrubber: &Scrubber) -> Error {
+/// It also records the client's API key (as a salted tag) and base URL: a resend or search
+/// through a client of another account or endpoint is refused by them.
+pub(super) fn with_summary(
+    err: Error,
+    call: &Call<'_>,
+    scrubber: &Scrubber,
+    sent_under: &crate::sent_under::SentUnder,
+) -> Error {
     match err.kind() {
         ErrorKind::OutcomeUnknown {
             idempotency_key,
@@ -42,7 +49,7 @@ pub(super) fn with_summary(err: Error, call: &Call<'_>, scrubber: &Scrubber) -> 
                 submitted_at: *submitted_at,
                 request: call.summary(scrubber),
             };
-            err.with_kind(kind)
+            err.with_kind(kind).with_sent_under(sent_under.clone())
         }
         _ => err,
     }
