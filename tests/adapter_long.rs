@@ -741,3 +741,86 @@ async fn a_jimmyai_task_named_for_two_parts_is_taken_by_one_only() {
         .count();
     assert_eq!((finished, unknown), (1, 2), "{parts:?}");
 }
+
+/// A long text whose one part's create was lost before it reached VMEG: the error is that
+/// part's `OutcomeUnknown`, and `resubmit_speech` resends only that part's own request. The
+/// call's whole request (README's single-call recipe) and another part's request are refused
+/// (`InvalidInput` naming `req`, nothing sent, a note pointing to the part's request), as
+/// their bodies are not the one the error's summary records. Before, either was sent under
+/// the lost part's key and accepted: the other parts' text paid a second time.
+#[tokio::test]
+async fn a_long_texts_lost_part_is_resubmitted_only_with_its_own_request() {
+    use voiceclone::long_text::PartOutcome;
+    let sim = sim(SimConfig::default()).await;
+    // Three paragraphs, no two alike, a part each.
+    let text: String = (1..=3)
+        .map(|n| {
+            format!(
+                "Paragraph {n}. {}\n\n",
+                "A sentence of the script. ".repeat(10)
+            )
+        })
+        .collect();
+    let whole = SpeechRequest::new(VOICE, text);
+    let plan = LongSpeechPlan::with_limits(
+        Provider::Vmeg,
+        &whole,
+        voiceclone::long_text::SplitLimits::for_provider(Provider::Vmeg)
+            .with_max_lines(1)
+            .with_max_line_chars(300),
+    )
+    .unwrap();
+    assert_eq!(plan.parts().len(), 3);
+    sim.fail_next(
+        "vmeg.ttsCreateAsync",
+        voiceclone_sim::FaultKind::DropBefore,
+        1,
+    )
+    .unwrap();
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(sim.api_key())
+        .base_url(sim.base_url())
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = c
+        .synthesize_plan(&plan, &wait(Provider::Vmeg), 3)
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    let parts = e.long_text_parts().unwrap();
+    let lost = parts
+        .iter()
+        .position(|p| matches!(p, PartOutcome::Unknown { .. }))
+        .expect("the dropped part is of unknown outcome");
+    let other = (lost + 1) % 3;
+    let billed = sim.stats().billable("vmeg.ttsCreateAsync");
+    assert_eq!(billed, 2, "{parts:?}");
+    for (what, req) in [
+        ("the whole text", whole.clone()),
+        ("another part", plan.request(other).unwrap()),
+    ] {
+        let refused = c.resubmit_speech(&e, &req).await.unwrap_err();
+        assert!(
+            matches!(refused.kind(), ErrorKind::InvalidInput { field, .. } if field == "req"),
+            "{what}: {refused}"
+        );
+        assert!(!refused.may_resubmit(), "{what}: {refused}");
+        assert!(
+            refused.note().is_some_and(|n| n.contains("plan.request")),
+            "{what}: {refused}"
+        );
+        assert_eq!(
+            sim.stats().billable("vmeg.ttsCreateAsync"),
+            billed,
+            "{what} was sent"
+        );
+    }
+    // The part's own request, as first sent: the first submit made nothing, so it counts.
+    let again = c
+        .resubmit_speech(&e, &plan.request(lost).unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(again, Resubmitted::Accepted(_)), "{again:?}");
+    assert_eq!(sim.stats().billable("vmeg.ttsCreateAsync"), billed + 1);
+}

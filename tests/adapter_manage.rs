@@ -739,3 +739,72 @@ async fn jimmyai_resubmit_is_refused_without_a_key() {
     assert!(!r.may_resubmit(), "{r}");
     assert_eq!(sim.task_count(), tasks, "nothing was resent");
 }
+
+/// A lost submit recovered through a client of another API key or base URL (a key rotation
+/// that rebuilt the client, a per-tenant pool handing out the wrong one, a failover to a
+/// second account): VMEG keys, tasks and lists are per API key, so under another key the
+/// first submit's key is new and a resend bills a second task, and a search cannot see the
+/// first task and may answer `None`. Both are refused (`InvalidInput` naming `error` /
+/// `query`, nothing sent, never resubmittable); the client the submit went through still
+/// resends it. Before: B's resend was sent and `Accepted`, and B's search was made.
+#[tokio::test]
+async fn a_resubmit_or_reconcile_through_another_api_key_or_base_url_is_refused() {
+    use workspace_tests::scripted::{Scripted, Step};
+    let server = Scripted::start(vec![Step::Drop]).await;
+    let other = Scripted::start(Vec::new()).await;
+    let under = |key: &str, base: &str| {
+        Client::builder(Provider::Vmeg)
+            .api_key(key)
+            .base_url(base)
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap()
+    };
+    let a = under("k-a-0123456789", &server.base_url);
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello there.");
+    let e = a.synthesize(&req).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    let creates = |s: &Scripted| {
+        s.seen()
+            .iter()
+            .filter(|s| s.path.contains("create"))
+            .count()
+    };
+    assert_eq!(creates(&server), 1);
+    let query = ReconcileQuery::from_error(&e).unwrap();
+    for (what, c) in [
+        ("another key", under("k-b-9876543210", &server.base_url)),
+        ("another base URL", under("k-a-0123456789", &other.base_url)),
+    ] {
+        let refused = c.resubmit_speech(&e, &req).await.unwrap_err();
+        assert!(
+            matches!(refused.kind(), ErrorKind::InvalidInput { field, .. } if field == "error"),
+            "{what}: {refused}"
+        );
+        assert!(
+            refused.to_string().contains("another API key or base URL"),
+            "{what}: {refused}"
+        );
+        assert!(!refused.may_resubmit(), "{what}: {refused}");
+        let refused = c.reconcile(&query).await.unwrap_err();
+        assert!(
+            matches!(refused.kind(), ErrorKind::InvalidInput { field, .. } if field == "query"),
+            "{what}: {refused}"
+        );
+        assert!(!refused.may_resubmit(), "{what}: {refused}");
+        let printed = format!("{refused} {refused:?} {query:?}");
+        assert!(!printed.contains("k-a-0123456789"), "{printed}");
+    }
+    assert_eq!(server.seen().len(), 1, "nothing more reached the server");
+    assert!(
+        other.seen().is_empty(),
+        "nothing reached the other base URL"
+    );
+    // Through the client it was sent with, the resend goes out under its key.
+    server.push([Step::ok(
+        json!({"code": 200, "message": "", "data": {"taskId": "t-1"}}),
+    )]);
+    let again = a.resubmit_speech(&e, &req).await.unwrap();
+    assert!(matches!(again, Resubmitted::Accepted(_)), "{again:?}");
+    assert_eq!(creates(&server), 2);
+}

@@ -350,6 +350,18 @@ fn a_key_given_as_a_task_id_or_a_language_never_shows_up() {
             errors.push(c.clone_voice(&clone.language(KEY)).await.unwrap_err());
             let speech = SpeechRequest::new("voice-1", "Hello there.").language(KEY);
             errors.push(c.synthesize(&speech).await.unwrap_err());
+            // The long text plans every part before sending, and a resubmit plans the
+            // request it is given: both refusals quote the language, and both must leave
+            // through the scrubber as `synthesize`'s does.
+            let wait = WaitPolicy::for_provider(provider).with_max_polls(Some(1));
+            errors.push(c.synthesize_long(&speech, &wait).await.unwrap_err());
+            let lost = voiceclone::Error::new(voiceclone::ErrorKind::OutcomeUnknown {
+                idempotency_key: Some("k-lost-1".into()),
+                task_id: None,
+                submitted_at: std::time::SystemTime::now() - Duration::from_secs(60),
+                request: voiceclone::RequestSummary::default(),
+            });
+            errors.push(c.resubmit_speech(&lost, &speech).await.unwrap_err());
             for e in errors {
                 out.push(format!("{e} | {e:?} | {:?}", e.kind()));
             }

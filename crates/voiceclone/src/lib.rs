@@ -177,6 +177,7 @@ mod random_id; // 128-bit random ids from ring's system generator: idempotency k
 mod sample; // local recordings: measured, checked, streamed (never read whole)
 pub mod scrub; // Scrubber: the API key never comes back out of a server string
 mod seam; // VoiceCloning: the trait Client (and the fake) implement
+mod sent_under; // the API key (as a salted tag) and base URL a submit went out under
 #[cfg(any(feature = "upload", feature = "download"))]
 mod storage; // storage URLs: their HTTP client (never the key), shown without the query
 mod time; // vendor timestamps, Retry-After dates, RFC 3339 for people

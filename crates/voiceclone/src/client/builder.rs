@@ -440,6 +440,7 @@ impl ClientBuilder {
         let scrubber = Arc::new(Scrubber::new(key.expose()));
         // The generated clients append each path to this; a trailing slash would double it.
         let base_str = client_glue::request_base(&base).to_owned();
+        let sent_under = crate::sent_under::SentUnder::new(key.expose(), &base_str);
         let backend = crate::provider::build_backend(
             provider,
             &crate::provider::Connect {
@@ -472,6 +473,7 @@ impl ClientBuilder {
             text_filter: crate::scrub::text_filter(&scrubber),
             scrubber,
             max_response_bytes: self.max_response_bytes,
+            sent_under,
         };
         Ok(Client {
             inner: Arc::new(Inner {

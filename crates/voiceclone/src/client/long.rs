@@ -118,10 +118,13 @@ impl Client {
         req: &SpeechRequest,
         wait: &WaitPolicy,
     ) -> Result<Vec<Speech>, Error> {
-        let plan = LongSpeechPlan::new(self.provider(), req)
-            .map_err(|e| e.with_operation("synthesize_long"))?;
-        self.synthesize_plan(&plan, wait, DEFAULT_LONG_CONCURRENCY)
-            .await
+        // Planned inside the call's span: a refusal quoting the caller's value (a key pasted
+        // as the language) leaves through the key's scrubber, and is logged as failed.
+        traced!(self, wait "synthesize_long", async {
+            let plan = LongSpeechPlan::new(self.provider(), req)
+                .map_err(|e| e.with_operation("synthesize_long"))?;
+            self.run_plan(&plan, wait, DEFAULT_LONG_CONCURRENCY).await
+        })
     }
 
     /// [`Client::synthesize_long`] of a plan already made, with at most `concurrency` parts
@@ -154,141 +157,152 @@ impl Client {
         wait: &WaitPolicy,
         concurrency: usize,
     ) -> Result<Vec<Speech>, Error> {
-        traced!(self, wait "synthesize_long", async {
-            if plan.provider() != self.provider() {
-                return Err(Error::invalid_input(
-                    "plan",
-                    format!("was made for {}, not {}", plan.provider(), self.provider()),
-                ));
-            }
-            let failed = std::sync::atomic::AtomicBool::new(false);
-            let failed = &failed;
-            // Once a part was accepted, the JimmyAI model it used is being activated (its
-            // task activates it when it completes, api-facts B5): a later part is not refused
-            // locally because the model's deadline passed while the earlier parts ran;
-            // JimmyAI decides (it refuses an expired, unactivated modelId itself).
-            let accepted = std::sync::atomic::AtomicBool::new(false);
-            let accepted = &accepted;
-            // Every task id a part was answered with (accepted, or named by a lost answer):
-            // the first part answered with an id holds it, so no task is waited for twice,
-            // nor its audio returned as another part's.
-            let held = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
-            let held = &held;
-            let hold = |id: &JobId| {
-                held.lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(id.as_str().to_owned())
-            };
-            let total = plan.parts().len();
-            let mut ends: Vec<(usize, PartEnd)> = futures_util::stream::iter(0..total)
-                .map(|i| async move {
-                    use std::sync::atomic::Ordering::Relaxed;
-                    if failed.load(Relaxed) {
-                        return (i, PartEnd::Skipped);
-                    }
-                    // The client's in-flight slot is taken here, for the submit's first
-                    // request, and `failed` read again once it is: with fewer free slots than
-                    // parts in flight, a part can queue for one while another part fails, and
-                    // it must then not be sent.
-                    let admission = match self.t().admit().await {
-                        Ok(a) => a,
-                        Err(error) => {
-                            failed.store(true, Relaxed);
-                            return (
-                                i,
-                                PartEnd::SubmitFailed {
-                                    error,
-                                    sent_at: SystemTime::now(),
-                                    named_another_parts: false,
-                                },
-                            );
-                        }
-                    };
-                    if failed.load(Relaxed) {
-                        return (i, PartEnd::Skipped);
-                    }
-                    let Some(mut req) = plan.request(i) else {
-                        return (i, PartEnd::Skipped);
-                    };
-                    if accepted.load(Relaxed) {
-                        for line in &mut req.lines {
-                            line.voice_id = line.voice_id.clone().activated();
-                        }
-                    }
-                    // Noted before sending: a submit whose error does not prove nothing was
-                    // made is found again by this time (JimmyAI has no key).
-                    let submitted_at = SystemTime::now();
-                    let job = match admission.run(self.synthesize(&req)).await {
-                        Ok(job) => {
-                            accepted.store(true, Relaxed);
-                            job
-                        }
-                        Err(error) => {
-                            failed.store(true, Relaxed);
-                            let named_another_parts = match error.kind() {
-                                ErrorKind::OutcomeUnknown {
-                                    task_id: Some(id), ..
-                                } => !hold(id),
-                                _ => false,
-                            };
-                            let error = if named_another_parts {
-                                noting_named_task(error)
-                            } else {
-                                error
-                            };
-                            return (
-                                i,
-                                PartEnd::SubmitFailed {
-                                    error,
-                                    sent_at: submitted_at,
-                                    named_another_parts,
-                                },
-                            );
-                        }
-                    };
-                    if !hold(&job.id) {
+        traced!(
+            self,
+            wait "synthesize_long",
+            self.run_plan(plan, wait, concurrency)
+        )
+    }
+
+    async fn run_plan(
+        &self,
+        plan: &LongSpeechPlan,
+        wait: &WaitPolicy,
+        concurrency: usize,
+    ) -> Result<Vec<Speech>, Error> {
+        if plan.provider() != self.provider() {
+            return Err(Error::invalid_input(
+                "plan",
+                format!("was made for {}, not {}", plan.provider(), self.provider()),
+            ));
+        }
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let failed = &failed;
+        // Once a part was accepted, the JimmyAI model it used is being activated (its
+        // task activates it when it completes, api-facts B5): a later part is not refused
+        // locally because the model's deadline passed while the earlier parts ran;
+        // JimmyAI decides (it refuses an expired, unactivated modelId itself).
+        let accepted = std::sync::atomic::AtomicBool::new(false);
+        let accepted = &accepted;
+        // Every task id a part was answered with (accepted, or named by a lost answer):
+        // the first part answered with an id holds it, so no task is waited for twice,
+        // nor its audio returned as another part's.
+        let held = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
+        let held = &held;
+        let hold = |id: &JobId| {
+            held.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(id.as_str().to_owned())
+        };
+        let total = plan.parts().len();
+        let mut ends: Vec<(usize, PartEnd)> = futures_util::stream::iter(0..total)
+            .map(|i| async move {
+                use std::sync::atomic::Ordering::Relaxed;
+                if failed.load(Relaxed) {
+                    return (i, PartEnd::Skipped);
+                }
+                // The client's in-flight slot is taken here, for the submit's first
+                // request, and `failed` read again once it is: with fewer free slots than
+                // parts in flight, a part can queue for one while another part fails, and
+                // it must then not be sent.
+                let admission = match self.t().admit().await {
+                    Ok(a) => a,
+                    Err(error) => {
                         failed.store(true, Relaxed);
-                        // With its key: the client made it, and a task this submit made
-                        // under it is found by it, also when the caller drops the call.
-                        tracing::warn!(
-                            part = i.saturating_add(1),
-                            parts = total,
-                            job_id = %job.id,
-                            idempotency_key = job.idempotency_key.as_deref().unwrap_or("none"),
-                            "long text part answered with another part's task"
-                        );
                         return (
                             i,
-                            PartEnd::Taken {
-                                named: job.id,
-                                idempotency_key: job.idempotency_key,
-                                submitted_at,
+                            PartEnd::SubmitFailed {
+                                error,
+                                sent_at: SystemTime::now(),
+                                named_another_parts: false,
                             },
                         );
                     }
-                    // At `info`: the job id lives only in this future until the call
-                    // returns; a caller that drops it (a timer around the call) can find
-                    // the paid task again only in the log.
-                    tracing::info!(
+                };
+                if failed.load(Relaxed) {
+                    return (i, PartEnd::Skipped);
+                }
+                let Some(mut req) = plan.request(i) else {
+                    return (i, PartEnd::Skipped);
+                };
+                if accepted.load(Relaxed) {
+                    for line in &mut req.lines {
+                        line.voice_id = line.voice_id.clone().activated();
+                    }
+                }
+                // Noted before sending: a submit whose error does not prove nothing was
+                // made is found again by this time (JimmyAI has no key).
+                let submitted_at = SystemTime::now();
+                let job = match admission.run(self.synthesize(&req)).await {
+                    Ok(job) => {
+                        accepted.store(true, Relaxed);
+                        job
+                    }
+                    Err(error) => {
+                        failed.store(true, Relaxed);
+                        let named_another_parts = match error.kind() {
+                            ErrorKind::OutcomeUnknown {
+                                task_id: Some(id), ..
+                            } => !hold(id),
+                            _ => false,
+                        };
+                        let error = if named_another_parts {
+                            noting_named_task(error)
+                        } else {
+                            error
+                        };
+                        return (
+                            i,
+                            PartEnd::SubmitFailed {
+                                error,
+                                sent_at: submitted_at,
+                                named_another_parts,
+                            },
+                        );
+                    }
+                };
+                if !hold(&job.id) {
+                    failed.store(true, Relaxed);
+                    // With its key: the client made it, and a task this submit made
+                    // under it is found by it, also when the caller drops the call.
+                    tracing::warn!(
                         part = i.saturating_add(1),
                         parts = total,
                         job_id = %job.id,
-                        "long text part accepted"
+                        idempotency_key = job.idempotency_key.as_deref().unwrap_or("none"),
+                        "long text part answered with another part's task"
                     );
-                    match self.wait_for_speech(&job.id, wait).await {
-                        Ok(speech) => (i, PartEnd::Done(job.id, speech)),
-                        Err(e) => {
-                            failed.store(true, Relaxed);
-                            (i, PartEnd::WaitFailed(job.id, e))
-                        }
+                    return (
+                        i,
+                        PartEnd::Taken {
+                            named: job.id,
+                            idempotency_key: job.idempotency_key,
+                            submitted_at,
+                        },
+                    );
+                }
+                // At `info`: the job id lives only in this future until the call
+                // returns; a caller that drops it (a timer around the call) can find
+                // the paid task again only in the log.
+                tracing::info!(
+                    part = i.saturating_add(1),
+                    parts = total,
+                    job_id = %job.id,
+                    "long text part accepted"
+                );
+                match self.wait_for_speech(&job.id, wait).await {
+                    Ok(speech) => (i, PartEnd::Done(job.id, speech)),
+                    Err(e) => {
+                        failed.store(true, Relaxed);
+                        (i, PartEnd::WaitFailed(job.id, e))
                     }
-                })
-                .buffer_unordered(concurrency.max(1))
-                .collect()
-                .await;
-            ends.sort_by_key(|(i, _)| *i);
-            summarize(ends, total, self.provider())
-        })
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        ends.sort_by_key(|(i, _)| *i);
+        summarize(ends, total, self.provider(), &self.t().sent_under)
     }
 
     /// Resends a speech submit whose answer never came (a crash, a lost connection) with
@@ -304,6 +318,10 @@ impl Client {
     /// create is not resent within 180 s of `submitted_at` (the first request may still be
     /// running): an `OutcomeUnknown` with the key and `submitted_at` comes back, nothing
     /// sent, noting when to resend, [`Error::retry_after`] the time left.
+    ///
+    /// Use a client with the API key and base URL the submit was sent with: under another API
+    /// key the same idempotency key is new, and the resend bills a second task. Nothing here
+    /// can tell (no error is given).
     ///
     /// `req` must be the request as first sent, `synchronous` included: VMEG's keys are per
     /// API key and request path, so the same key sent to the other create (synchronous
@@ -340,9 +358,10 @@ impl Client {
     ) -> Result<Resubmitted<SpeechJob>, Error> {
         // Whatever fails here (the resend refused, a 402 on it, the search after its 409),
         // the first submit's outcome is still unknown: never resubmittable.
+        // Through the key's scrubber: the request's refusals quote its values.
         self.resend_speech_inner(req, submitted_at)
             .await
-            .map_err(Error::task_may_exist)
+            .map_err(|e| e.task_may_exist().scrub(&self.t().scrubber))
     }
 
     async fn resend_speech_inner(
@@ -391,6 +410,7 @@ impl Client {
             });
             return Err(super::reconcile::still_running(
                 lost.with_phase(crate::error::Phase::Sent)
+                    .with_sent_under(self.t().sent_under.clone())
                     .with_provider(self.provider())
                     .with_operation("synthesize"),
                 left,
@@ -412,6 +432,7 @@ fn summarize(
     ends: Vec<(usize, PartEnd)>,
     total: usize,
     provider: crate::Provider,
+    sent_under: &crate::sent_under::SentUnder,
 ) -> Result<Vec<Speech>, Error> {
     let mut done = Vec::new();
     let mut first: Option<Error> = None;
@@ -484,6 +505,7 @@ fn summarize(
                 .with_phase(crate::error::Phase::Sent)
                 .with_provider(provider)
                 .with_operation("synthesize")
+                .with_sent_under(sent_under.clone())
                 .with_note(format!(
                     "{ANOTHER_PARTS_TASK} ({named}), which that part holds; whether this \
                      submit made a task of its own is unknown"

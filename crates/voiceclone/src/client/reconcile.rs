@@ -9,15 +9,26 @@ use futures_util::TryStreamExt;
 
 use super::Client;
 use crate::error::{Error, ErrorKind};
+use crate::estimate::PlannedRequest;
 use crate::model::{
     AlreadyAccepted, CloneJob, CloneRequest, Evidence, FUTURE_SKEW, Job, JobId, JobKind,
-    KEY_RESEND_WINDOW, ReconcileQuery, Reconciled, Resubmitted, SpeechJob, SpeechRequest,
+    KEY_RESEND_WINDOW, Provider, ReconcileQuery, Reconciled, Resubmitted, SpeechJob, SpeechRequest,
     TaskDetail, TaskFilter, TaskSummary, kind_of_operation,
 };
 use crate::provider::paging::walk_unbounded_text;
+use crate::transport::{differing_field, summary_fields};
 #[cfg(feature = "webhook")]
 use crate::webhook::{WebhookEvent, WebhookEventKind};
 use tracing::Instrument as _;
+
+/// How a long text's part of unknown outcome is resent: with its own request, never the
+/// whole text's.
+#[cfg(feature = "long-text")]
+const LONG_TEXT_PART: &str = "this error is a long text's: resend only the part that long_text_parts() names as Unknown, with its own request, plan.request(i) (resubmit_speech(&err, &plan.request(i)?) for the part this error is, or resend_speech(&plan.request(i)?.idempotency_key(k), submitted_at) with each part's key and submit time); the whole text's request would pay again for the parts already made";
+
+/// The refusal of a resend or search of a submit sent through a client of another API key or
+/// base URL.
+const SENT_ELSEWHERE: &str = "the submit was sent under another API key or base URL than this client's: keys, tasks and task lists are per API key, so here the submit's key is new (a resend would bill a second task) and its task cannot be seen (a search could answer none); use a client with the API key and base URL the submit was sent with";
 
 /// What a provider without a task list (JimmyAI) can and cannot recover.
 const NO_TASK_LIST: &str = "this provider documents no task list and no idempotency key, so a task created by a submit whose answer was lost cannot be found through its API. What can be recovered: a task id the answer named (OutcomeUnknown's task_id; pass it as ReconcileQuery::task_id, or check it with clone_status / speech_status). What cannot: a task whose id never reached you; it may still run and be billed, and only the vendor's console or support can find it (give them the submit time)";
@@ -48,6 +59,11 @@ impl Client {
     /// unset column read as no time), may be the one, so it is a candidate; one whose time
     /// came without a UTC offset (read as UTC) is placed [`crate::UNKNOWN_OFFSET_SPAN`] more
     /// loosely, since VMEG's zone is UNKNOWN.
+    ///
+    /// Use a client with the API key and base URL the submit was sent with: tasks and lists
+    /// are per API key. A query from [`ReconcileQuery::from_error`] of an error this crate made
+    /// remembers them, and another client's search of it is `InvalidInput` naming `query`,
+    /// nothing sent; a query built field by field is not checked.
     ///
     /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
     /// that task is found (dated outside the window, a candidate of an incomplete search);
@@ -84,6 +100,12 @@ impl Client {
 
     async fn reconcile_inner(&self, q: &ReconcileQuery) -> Result<Reconciled, Error> {
         q.check(self.provider(), SystemTime::now())?;
+        if q.sent_under
+            .as_ref()
+            .is_some_and(|s| *s != self.t().sent_under)
+        {
+            return Err(Error::invalid_input("query", SENT_ELSEWHERE));
+        }
         // Without a kind, a stored id's own: JimmyAI looks a task up by its kind.
         let mut own = None;
         if q.kind.is_none()
@@ -414,6 +436,10 @@ impl Client {
     /// result) when it had. `req` is the request first sent (its own key, if set, must be
     /// the error's; it must go to the route the first submit went to, so `synchronous` as
     /// then: VMEG's keys are per path, and a resend elsewhere would bill a second task). A
+    /// request whose body's summary (texts by length and hash, ids, URLs, names: the fields
+    /// the error's [`crate::RequestSummary`] keeps) is not the error's is refused
+    /// (`InvalidInput` naming `req`, nothing sent): under the first submit's key it would be
+    /// billed as new work. A long text's error is one part's: resend that part's request. A
     /// provider without idempotency keys (JimmyAI) is `Unsupported`: a resend could create
     /// and bill a second task. One resend per key at a time in a client and its clones (this,
     /// `resubmit_speech`, `resend_speech`): another while one is in flight is refused
@@ -425,6 +451,11 @@ impl Client {
     /// (`InvalidInput` naming `error`, nothing sent): whether that attempt used up the key is
     /// UNKNOWN (api-facts A4), so a resend may bill a second task; check that task with
     /// [`Client::reconcile`] or [`Client::task`].
+    ///
+    /// Use a client with the API key and base URL the submit was sent with: VMEG's keys are
+    /// per API key, so under another the key is new and the resend would bill a second task.
+    /// An error this crate made remembers them, and a resend through another client is
+    /// `InvalidInput` naming `error`, nothing sent (an error built by hand is not checked).
     ///
     /// A synchronous create (`synchronous(true)`) is not resent within 180 s (its route's
     /// time) of [`Error::last_attempt_at`]: an attempt cut short here or by a gateway may still
@@ -524,8 +555,13 @@ impl Client {
             )?;
             // The path the resend would take: the plan's last request is the create.
             let planned = crate::provider::offline(self.provider()).plan_clone;
-            let plan = planned(req, true).map_err(|e| self.resubmit_error(e))?;
+            // Planned under the key it goes out with (a nameless clone's name comes from it).
+            let plan = planned(&req.clone().idempotency_key(key.clone()), true)
+                .map_err(|e| self.resubmit_error(e))?;
             self.same_route(err, plan.last().map(|p| p.path.as_str()))?;
+            if let Some(create) = plan.last() {
+                self.same_body(err, create)?;
+            }
             let _one_at_a_time = self
                 .inner
                 .resends
@@ -541,7 +577,11 @@ impl Client {
         };
         // Whatever fails here (a refusal of the resend, a 402 or 401 on it, the search
         // after its 409), the first submit's outcome is still unknown: never resubmittable.
-        resent.await.map_err(Error::task_may_exist)
+        // The local plan's refusals quote the request's values (a key pasted as the
+        // language): through the key's scrubber, as every call's errors are.
+        resent
+            .await
+            .map_err(|e| e.task_may_exist().scrub(&self.t().scrubber))
     }
 
     /// [`Client::resubmit_clone`] for speech.
@@ -578,8 +618,11 @@ impl Client {
                 JobKind::Speech,
             )?;
             let planned = crate::provider::offline(self.provider()).plan_speech;
-            let plan = planned(req).map_err(|e| self.resubmit_error(e))?;
+            // Planned under the key it goes out with, as the error's summary was made.
+            let plan = planned(&req.clone().idempotency_key(key.clone()))
+                .map_err(|e| self.resubmit_error(e))?;
             self.same_route(err, Some(&plan.path))?;
+            self.same_body(err, &plan)?;
             let _one_at_a_time = self
                 .inner
                 .resends
@@ -589,8 +632,10 @@ impl Client {
             let sent = self.synthesize(&req).await;
             self.after_resend(sent, key, query).await
         };
-        // As `resubmit_clone`: the first submit's outcome is still unknown.
-        resent.await.map_err(Error::task_may_exist)
+        // As `resubmit_clone`: the first submit's outcome is still unknown; scrubbed.
+        resent
+            .await
+            .map_err(|e| e.task_may_exist().scrub(&self.t().scrubber))
     }
 
     fn resubmit_error(&self, e: Error) -> Error {
@@ -620,6 +665,45 @@ impl Client {
         }
     }
 
+    /// Refuses a resend of a body other than the one the submit in `err` sent, as far as the
+    /// error's request summary keeps it (its first fields: texts by length and hash, voice
+    /// ids, URLs, names). The resend goes out under that submit's key, and VMEG takes any
+    /// body under a key it never processed: another request (a long text's whole request,
+    /// another part's) would be accepted and billed as new work. An error without a summary
+    /// (built by hand) is not checked.
+    fn same_body(&self, err: &Error, create: &PlannedRequest) -> Result<(), Error> {
+        let ErrorKind::OutcomeUnknown { request, .. } = err.kind() else {
+            return Ok(());
+        };
+        let free_text = match self.provider() {
+            Provider::Vmeg => crate::provider::vmeg::FREE_TEXT,
+            _ => crate::provider::jimmyai::FREE_TEXT,
+        };
+        // Scrubbed as the transport scrubbed the error's.
+        let planned: Vec<(String, String)> = summary_fields(&create.body, free_text)
+            .into_iter()
+            .map(|(k, v)| (k, self.t().scrubber.scrub_owned(v)))
+            .collect();
+        let Some(field) = differing_field(&request.fields, &planned, free_text) else {
+            return Ok(());
+        };
+        let refusal = Error::invalid_input(
+            "req",
+            format!(
+                "its `{field}` is not what the submit being resent sent (the error's request \
+                 summary): the resend goes out under that submit's key, and VMEG would take \
+                 another body under it as new work and bill it; pass the request first sent"
+            ),
+        );
+        #[cfg(feature = "long-text")]
+        let refusal = if err.long_text_parts().is_some() {
+            refusal.with_note(LONG_TEXT_PART)
+        } else {
+            refusal
+        };
+        Err(self.resubmit_error(refusal))
+    }
+
     /// The key to resend with, and what finds the first submit; refuses anything that is not
     /// the `OutcomeUnknown` of a submit of `kind` with a key.
     fn resubmission(
@@ -633,6 +717,9 @@ impl Client {
             Err(self.resubmit_error(Error::invalid_input(field, reason)))
         };
         let query = ReconcileQuery::from_error(err).map_err(|e| self.resubmit_error(e))?;
+        if err.sent_under().is_some_and(|s| *s != self.t().sent_under) {
+            return refuse("error", SENT_ELSEWHERE.into());
+        }
         if let Some(op_kind) = kind_of_operation(err.operation())
             && op_kind != kind
         {

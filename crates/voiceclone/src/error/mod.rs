@@ -117,6 +117,9 @@ struct Inner {
     /// For a failed long text: where every part ended.
     #[cfg(feature = "long-text")]
     parts: Option<Vec<crate::long_text::PartOutcome>>,
+    /// For an `OutcomeUnknown` the transport made: the client's API key (as a salted tag)
+    /// and base URL, which a resend or search of it must be made under.
+    sent_under: Option<crate::sent_under::SentUnder>,
 }
 
 impl Error {
@@ -150,6 +153,7 @@ impl Error {
             assumed_status: None,
             #[cfg(feature = "long-text")]
             parts: None,
+            sent_under: None,
         }))
     }
 
@@ -507,6 +511,17 @@ impl Error {
     /// of `Display`; see [`Error`]).
     pub(crate) fn with_source(mut self, source: impl std::error::Error) -> Self {
         self.0.cause = Some(chain_text(&source));
+        self
+    }
+
+    /// The API key (as a salted tag) and base URL the submit of this `OutcomeUnknown` was sent
+    /// under; `None` for an error the transport did not make (built by hand).
+    pub(crate) fn sent_under(&self) -> Option<&crate::sent_under::SentUnder> {
+        self.0.sent_under.as_ref()
+    }
+
+    pub(crate) fn with_sent_under(mut self, sent_under: crate::sent_under::SentUnder) -> Self {
+        self.0.sent_under = Some(sent_under);
         self
     }
 

@@ -41,7 +41,7 @@ pub(crate) const EARLIEST_SUBMIT: Duration = Duration::from_secs(1_577_836_800);
 /// VMEG idempotency key, the voice name a clone asked for, and the task id when an answer
 /// named one. [`ReconcileQuery::from_error`] reads all of it from an
 /// [`ErrorKind::OutcomeUnknown`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ReconcileQuery {
     /// When the call started (its first attempt was sent at or after this).
@@ -60,7 +60,59 @@ pub struct ReconcileQuery {
     pub voice_name: Option<String>,
     /// The task id an answer named, if one did.
     pub task_id: Option<JobId>,
+    /// From `from_error`: the API key (as a salted tag) and base URL the submit went out
+    /// under, which `reconcile` must search under. Not part of what the query says: left out
+    /// of `==` and `Debug` (a query rebuilt from kept fields equals the error's).
+    pub(crate) sent_under: Option<crate::sent_under::SentUnder>,
 }
+
+impl fmt::Debug for ReconcileQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            submitted_at,
+            last_attempt_at,
+            window,
+            kind,
+            idempotency_key,
+            voice_name,
+            task_id,
+            sent_under: _,
+        } = self;
+        f.debug_struct("ReconcileQuery")
+            .field("submitted_at", submitted_at)
+            .field("last_attempt_at", last_attempt_at)
+            .field("window", window)
+            .field("kind", kind)
+            .field("idempotency_key", idempotency_key)
+            .field("voice_name", voice_name)
+            .field("task_id", task_id)
+            .finish()
+    }
+}
+
+impl PartialEq for ReconcileQuery {
+    fn eq(&self, other: &Self) -> bool {
+        let Self {
+            submitted_at,
+            last_attempt_at,
+            window,
+            kind,
+            idempotency_key,
+            voice_name,
+            task_id,
+            sent_under: _,
+        } = self;
+        *submitted_at == other.submitted_at
+            && *last_attempt_at == other.last_attempt_at
+            && *window == other.window
+            && *kind == other.kind
+            && *idempotency_key == other.idempotency_key
+            && *voice_name == other.voice_name
+            && *task_id == other.task_id
+    }
+}
+
+impl Eq for ReconcileQuery {}
 
 impl ReconcileQuery {
     /// A query for a submit sent at `submitted_at`, with the default window.
@@ -73,6 +125,7 @@ impl ReconcileQuery {
             idempotency_key: None,
             voice_name: None,
             task_id: None,
+            sent_under: None,
         }
     }
 
@@ -100,6 +153,7 @@ impl ReconcileQuery {
         q.idempotency_key = idempotency_key.clone();
         q.task_id = task_id.clone();
         q.kind = kind_of_operation(err.operation());
+        q.sent_under = err.sent_under().cloned();
         // A name cut for the summary would tie no voice: left unset (resubmits, which hold
         // the request, give the whole name).
         q.voice_name = request

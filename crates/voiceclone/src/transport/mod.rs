@@ -19,8 +19,7 @@ pub(crate) use envelope::{Dialect, error_for_code};
 use envelope::{RawResponse, decode_data, decode_envelope};
 pub(crate) use request_id::RequestId;
 pub(crate) use summary::is_cut as summary_is_cut;
-#[cfg(feature = "fake")]
-pub(crate) use summary::summary_fields;
+pub(crate) use summary::{differing_field, summary_fields};
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -124,6 +123,8 @@ pub(crate) struct Transport {
     pub(crate) text_filter: TextFilter,
     /// The largest response body read; a larger one is abandoned while streaming.
     pub(crate) max_response_bytes: usize,
+    /// The API key (as a salted tag) and base URL: kept on an `OutcomeUnknown`.
+    pub(crate) sent_under: crate::sent_under::SentUnder,
 }
 
 impl std::fmt::Debug for Transport {
@@ -226,7 +227,7 @@ impl Transport {
         };
         dropped.ended();
         outcome.map_err(|e| {
-            with_summary(e, call, &self.scrubber)
+            with_summary(e, call, &self.scrubber, &self.sent_under)
                 .with_operation_if_unset(call.operation)
                 .scrub(&self.scrubber)
         })

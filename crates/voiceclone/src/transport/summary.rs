@@ -28,7 +28,14 @@ impl Call<'_> {
 }
 
 /// Gives an `OutcomeUnknown` the request's summary, so a person can find the task again.
-pub(super) fn with_summary(err: Error, call: &Call<'_>, scrubber: &Scrubber) -> Error {
+/// It also records the client's API key (as a salted tag) and base URL: a resend or search
+/// through a client of another account or endpoint is refused by them.
+pub(super) fn with_summary(
+    err: Error,
+    call: &Call<'_>,
+    scrubber: &Scrubber,
+    sent_under: &crate::sent_under::SentUnder,
+) -> Error {
     match err.kind() {
         ErrorKind::OutcomeUnknown {
             idempotency_key,
@@ -42,7 +49,7 @@ pub(super) fn with_summary(err: Error, call: &Call<'_>, scrubber: &Scrubber) -> 
                 submitted_at: *submitted_at,
                 request: call.summary(scrubber),
             };
-            err.with_kind(kind)
+            err.with_kind(kind).with_sent_under(sent_under.clone())
         }
         _ => err,
     }
@@ -69,6 +76,38 @@ pub(crate) fn summary_fields(
     summarize_json("", value, free_text, &mut fields);
     fields.truncate(SUMMARY_MAX_FIELDS);
     fields
+}
+
+/// The first field whose summary differs between `sent` (an `OutcomeUnknown`'s, as sent)
+/// and `planned` (another body's, summarized as `summary_fields` does, scrubbed alike): a
+/// value that differs, or a field only one of them has. `None` when they agree, and when
+/// `sent` is empty (no summary to compare: a body the transport never had, an error built by
+/// hand). Only the fields a summary keeps are compared; a planned value the plan makes at
+/// send time (`<...>`, e.g. an uploaded recording's URL) is taken as agreeing.
+pub(crate) fn differing_field<'a>(
+    sent: &'a [(String, String)],
+    planned: &'a [(String, String)],
+    free_text: &[&str],
+) -> Option<&'a str> {
+    if sent.is_empty() {
+        return None;
+    }
+    let value = |fields: &'a [(String, String)], key: &str| {
+        fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    };
+    let made_when_sent = |key: &str, v: &str| {
+        let leaf = key.rsplit(['.', ']']).next().unwrap_or(key);
+        !free_text.contains(&leaf) && v.starts_with('<') && v.ends_with('>')
+    };
+    planned
+        .iter()
+        .find(|(k, v)| !made_when_sent(k, v) && value(sent, k) != Some(v))
+        .map(|(k, _)| k.as_str())
+        .or_else(|| {
+            sent.iter()
+                .find(|(k, _)| value(planned, k).is_none())
+                .map(|(k, _)| k.as_str())
+        })
 }
 
 /// Flattens a JSON body into `(path, value)` pairs for a request summary.

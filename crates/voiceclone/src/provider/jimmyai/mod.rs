@@ -15,8 +15,7 @@ pub(crate) mod rules;
 #[cfg(feature = "upload")]
 mod upload;
 
-/// For the fake: the fields summarized, not quoted.
-#[cfg(feature = "fake")]
+/// The fields summarized, not quoted (the fake; a resubmit's body check).
 pub(crate) use calls::FREE_TEXT;
 #[cfg(feature = "fake")]
 pub(crate) use calls::unknown_id_or_invalid;

@@ -18,9 +18,11 @@ mod tasks;
 mod voices;
 pub(crate) mod webhook;
 
-/// For the fake: the voice name a nameless clone gets, and the fields summarized, not quoted.
+/// The fields summarized, not quoted (a resubmit compares a body's summary with its error's).
+pub(crate) use calls::FREE_TEXT;
+/// For the fake: the voice name a nameless clone gets.
 #[cfg(feature = "fake")]
-pub(crate) use calls::{FREE_TEXT, default_name};
+pub(crate) use calls::default_name;
 use calls::{clone_voice, synthesize};
 /// For the fake: status words read as the client reads them.
 #[cfg(feature = "fake")]
