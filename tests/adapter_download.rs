@@ -874,6 +874,13 @@ async fn a_key_echoed_by_a_result_host_never_comes_back_out() {
 #[tokio::test]
 async fn a_key_echoed_in_an_accepted_content_type_stays_out_of_the_download() {
     let long: String = format!("audio/wav; p={}", "y".repeat(4096));
+    let tabbed: String = KEY
+        .chars()
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\t");
     let server = Server::start(vec![
         (
             "/lower.wav",
@@ -898,11 +905,24 @@ async fn a_key_echoed_in_an_accepted_content_type_stays_out_of_the_download() {
             "/long.wav",
             Answer::Full(200, vec![("content-type", long.clone())], b"RIFF".to_vec()),
         ),
+        // A tab (legal in a header value) every 4 characters: no 8 in a row for the key's
+        // search, joined whole once control characters are dropped (review 26 pass 2 #2).
+        (
+            "/tabbed.wav",
+            Answer::Full(
+                200,
+                vec![("content-type", format!("audio/wav; x={tabbed}"))],
+                b"RIFF".to_vec(),
+            ),
+        ),
     ])
     .await;
     let c = client().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for (i, path) in ["/lower.wav", "/upper.wav"].into_iter().enumerate() {
+    for (i, path) in ["/lower.wav", "/upper.wav", "/tabbed.wav"]
+        .into_iter()
+        .enumerate()
+    {
         let url = server.url(path);
         let to_path = c
             .download_to_path(&url, &dir.path().join(format!("p{i}.wav")))

@@ -1219,3 +1219,114 @@ async fn a_material_answer_for_another_file_is_refused_and_nothing_is_cloned() {
         .unwrap();
     assert_eq!(job.id.as_str(), "t-1");
 }
+
+/// A server of our own on loopback that answers every request as soon as its head is read,
+/// never reading the body: the storage (VMEG's presigned PUT) or the API (JimmyAI's
+/// `files/upload`) answering 200 before the recording arrived. Every other request (a create)
+/// is answered 500 and its path recorded.
+async fn answers_before_the_body(upload_answer: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let others = Arc::new(Mutex::new(Vec::new()));
+    let seen = others.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (answer, seen) = (upload_answer.clone(), seen.clone());
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).await.unwrap_or(0) == 1 {
+                    head.push(b[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let line = head.lines().next().unwrap_or_default().to_owned();
+                let (status, body) = if line.starts_with("PUT ") || line.contains("files/upload") {
+                    ("200 OK", answer)
+                } else {
+                    seen.lock().unwrap().push(line);
+                    ("500 Internal Server Error", "{}".to_owned())
+                };
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\nETag: \"e\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+                // Hold the connection, the body unread, then let it go.
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            });
+        }
+    });
+    (url, others)
+}
+
+/// Review 26 pass 2 (files) #1: an upload answered 200 before the whole recording was read
+/// (a storage host or JimmyAI's `files/upload` answering on the request's head) is no proof
+/// the recording arrived: the upload fails at its step and nothing is cloned from it. Before,
+/// the client went on to the create while its progress reports stopped short of the total,
+/// which the CLI reads, on a signal, as "no clone was submitted": a paid clone reported as
+/// none.
+#[tokio::test]
+async fn an_upload_answered_before_the_whole_recording_was_sent_fails_and_nothing_is_cloned() {
+    use serde_json::json;
+    use workspace_tests::scripted::{Scripted, Step};
+    let bytes = wav(40_000); // 6.4 MB: more than the socket buffers take unread
+    let progress = Arc::new(Mutex::new(0u64));
+
+    // VMEG: the API (Scripted) names a storage URL on our server, which answers at once.
+    let (storage, others) = answers_before_the_body(String::new()).await;
+    let server = Scripted::start(vec![Step::ok(json!({"code": 200, "message": "", "data": {
+        "uploadUrl": format!("{storage}/storage/m-1?X-Sim-Signature=sig"),
+        "s3Uri": "s3://bucket/m-1/sample.wav", "materialId": "m-1"}}))])
+    .await;
+    let seen_progress = progress.clone();
+    let client = Client::builder(Provider::Vmeg)
+        .api_key("k-early")
+        .base_url(&server.base_url)
+        .allow_private_urls(true)
+        .retry(RetryPolicy::none())
+        .on_upload_progress(move |p: UploadProgress| *seen_progress.lock().unwrap() = p.sent)
+        .build()
+        .unwrap();
+    let e = client
+        .clone_voice(&CloneRequest::from_bytes("sample.wav", bytes.clone()).name("n"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("before the whole recording was sent"),
+        "{e}"
+    );
+    assert_eq!(e.step(), Some(UploadStep::Put), "{e}");
+    assert!(*progress.lock().unwrap() < bytes.len() as u64);
+    assert_eq!(server.seen().len(), 1, "only the upload URL was asked for");
+    assert!(others.lock().unwrap().is_empty());
+
+    // JimmyAI: `files/upload` answered with a URL at once; no clone is submitted with it.
+    let answer = json!({"code": 20000, "msg": "ok", "data": {
+        "url": "https://cdn.example.com/sample.wav", "filename": "sample.wav"}})
+    .to_string();
+    let (api, others) = answers_before_the_body(answer).await;
+    let client = Client::builder(Provider::JimmyAi)
+        .api_key("k-early")
+        .base_url(&api)
+        .allow_private_urls(true)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let e = client
+        .clone_voice(&CloneRequest::from_bytes("sample.wav", bytes))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("before the whole recording was sent"),
+        "{e}"
+    );
+    assert_eq!(e.step(), Some(UploadStep::UploadFile), "{e}");
+    assert!(others.lock().unwrap().is_empty(), "a create was sent");
+}

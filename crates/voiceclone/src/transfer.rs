@@ -159,6 +159,18 @@ pub(crate) async fn put(
         let status = resp.status().as_u16();
         tracing::debug!(attempt, http_status = status, "presigned PUT answered");
         if resp.status().is_success() {
+            if !failure.read_whole() {
+                // Answered on the request's head or a part of it: nothing says the recording
+                // arrived, and going on to the create would send it while the progress
+                // reports stop short of the total (the CLI reads that as "no clone was
+                // submitted"). Refused here, the upload fails with no create sent.
+                return Err(Error::new(ErrorKind::InvalidResponse)
+                    .with_phase(Phase::Answered)
+                    .with_http_status(status)
+                    .with_message(format!(
+                        "storage answered HTTP {status} before the whole recording was sent"
+                    )));
+            }
             return Ok(etag_of(resp.headers()));
         }
         let retry_after = resp

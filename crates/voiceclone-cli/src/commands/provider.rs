@@ -360,31 +360,36 @@ fn build_client_with(
     b.build().map_err(Failure::from)
 }
 
-/// How far a clone's local recording has gone up, as the adapter last reported it: what a
-/// signal during the submit needs to tell "no create sent yet" from "not known".
+/// How far a clone's local recording has gone up, as the adapter reported it: what a signal
+/// during the submit needs to tell "no create sent yet" from "not known". The last report,
+/// and whether any report ever reached the total (a report of an earlier attempt, its body
+/// still sent by the HTTP stack after its answer, can arrive after the final one's).
 #[derive(Clone, Default)]
-struct UploadSeen(std::sync::Arc<std::sync::Mutex<Option<UploadProgress>>>);
+struct UploadSeen(std::sync::Arc<std::sync::Mutex<(Option<UploadProgress>, bool)>>);
 
 impl UploadSeen {
     fn record(&self, p: UploadProgress) {
         // A poisoned lock only means a panic elsewhere; the value is still a plain copy.
-        *self
+        let mut seen = self
             .0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(p);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.1 |= p.sent >= p.total;
+        seen.0 = Some(p);
     }
 
-    /// Whether the recording was seen part way up: the library sends the create only after
-    /// the whole upload, and reports no progress after it, so a last report short of the
-    /// total proves no create was sent. No report at all proves nothing (VMEG's instant
-    /// upload of a file it holds sends no bytes, and a URL clone none), nor does a last
-    /// report at the total (the upload's answer, VMEG's `complete`, or the create may be in
-    /// flight).
+    /// Whether the recording was seen part way up and never whole: the library sends the
+    /// create only after the whole upload was read and answered (an answer before the last
+    /// byte was read fails the upload), so a recording never reported whole proves no create
+    /// was sent. No report at all proves nothing (VMEG's instant upload of a file it holds
+    /// sends no bytes, and a URL clone none), nor does a report at the total (the upload's
+    /// answer, VMEG's `complete`, or the create may be in flight).
     fn part_way(&self) -> bool {
-        self.0
+        let seen = self
+            .0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some_and(|p| p.sent < p.total)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        !seen.1 && seen.0.is_some_and(|p| p.sent < p.total)
     }
 }
 
@@ -1538,6 +1543,22 @@ async fn upload(client: &Client, p: Provider, file: &std::path::Path, bar: Uploa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Review 26 pass 2 (files) #1: a recording once reported whole is never "part way" again,
+    /// even when a report short of the total comes after it (an earlier attempt's body, still
+    /// sent by the HTTP stack after its answer): the create may be in flight, so a signal then
+    /// is an unknown outcome, not "no clone was submitted". No report at all is not part way.
+    #[test]
+    fn a_recording_once_reported_whole_is_never_part_way_again() {
+        let seen = UploadSeen::default();
+        assert!(!seen.part_way(), "no report proves nothing");
+        seen.record(UploadProgress::new(10, 100));
+        assert!(seen.part_way());
+        seen.record(UploadProgress::new(100, 100));
+        assert!(!seen.part_way());
+        seen.record(UploadProgress::new(40, 100));
+        assert!(!seen.part_way(), "a late report of an earlier attempt");
+    }
 
     /// The suggested `reconcile` carries the task the answer named: without it the search
     /// can answer `none` for a task dated outside the window (VMEG), and JimmyAI, with no

@@ -323,12 +323,14 @@ impl Downloads {
             .map(|v| String::from_utf8_lossy(v.as_bytes()));
         // What the caller gets back in `Downloaded` (an `Ok` value, printed and logged
         // freely): the host may echo the key in a parameter, and may send up to hyper's
-        // header limit. Scrubbed before the cut, so no piece of the key survives at its edge.
+        // header limit. Control characters (a tab is legal in a header) go first, then the
+        // key, then the cut: a key split by tabs would otherwise pass the scrubber and be
+        // joined whole once they were dropped, and one cut first could leave a piece at the edge.
         let content_type = raw_type.as_deref().map(|raw| {
+            let visible: String = raw.chars().filter(|c| !c.is_control()).collect();
             t.scrubber
-                .scrub(raw)
+                .scrub(&visible)
                 .chars()
-                .filter(|c| !c.is_control())
                 .take(KEPT_CONTENT_TYPE_CHARS)
                 .collect::<String>()
         });

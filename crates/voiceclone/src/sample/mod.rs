@@ -19,6 +19,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -239,11 +240,20 @@ impl fmt::Debug for LocalSample {
 pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
 #[derive(Clone, Debug, Default)]
-pub(crate) struct StreamFailure(Arc<Mutex<Option<String>>>);
+pub(crate) struct StreamFailure(Arc<Mutex<Option<String>>>, Arc<AtomicBool>);
 
 impl StreamFailure {
     fn set(&self, why: String) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
+    /// Whether every byte of the range was read and checked (count, MD5) and its last chunk
+    /// handed to the request. A success answered before then (a server answering on the
+    /// request's head, or a part of it) is no proof the recording arrived, and a caller that
+    /// went on to the create would send it while its progress reports stop short of the
+    /// total, which the CLI reads as "no clone was submitted".
+    pub(crate) fn read_whole(&self) -> bool {
+        self.1.load(Ordering::SeqCst)
     }
 
     /// The failure of the local side, if the stream failed.
@@ -547,6 +557,7 @@ impl Checked {
                         return self.fail(why);
                     }
                     self.done = true;
+                    self.failure.1.store(true, Ordering::SeqCst);
                 }
                 Some(Ok(chunk))
             }
@@ -555,6 +566,7 @@ impl Checked {
                 Err(why) => self.fail(why),
                 Ok(()) => {
                     self.done = true;
+                    self.failure.1.store(true, Ordering::SeqCst);
                     None
                 }
             },

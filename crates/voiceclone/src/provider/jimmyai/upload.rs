@@ -175,13 +175,21 @@ async fn send(
     let md5 = sample.md5_hex().await?;
     let md5 = md5.as_str();
     let attempts = std::sync::atomic::AtomicU32::new(0);
+    // Whether the attempt answered 200 had read the whole recording.
+    let whole = std::sync::atomic::AtomicBool::new(false);
     let up = t
         .send(call, None, |_| {
             let retried = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0;
-            upload_once(c, sample, md5, retried, progress.cloned())
+            upload_once(c, sample, md5, retried, progress.cloned(), &whole)
         })
         .await
         .map_err(|e| local_failure(e).with_step(UploadStep::UploadFile))?;
+    if !whole.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(bad_answer(
+            "JimmyAI answered the upload before the whole recording was sent; no clone was submitted",
+        )
+        .with_step(UploadStep::UploadFile));
+    }
     let url = up.as_ref().and_then(|u| text(u.url.as_ref()));
     parse_url("url", url).ok_or_else(|| {
         bad_answer("the upload answer has no usable url").with_step(UploadStep::UploadFile)
@@ -213,6 +221,7 @@ async fn upload_once(
     md5: &str,
     retried: bool,
     progress: Option<ProgressFn>,
+    whole: &std::sync::atomic::AtomicBool,
 ) -> Result<ResponseValue<types::UploadFileEnvelope>, progenitor_client::Error<()>> {
     let (stream, failure) = sample
         .stream(0, sample.len, Some(md5.to_owned()), progress)
@@ -256,6 +265,9 @@ async fn upload_once(
         }
     };
     if response.status().as_u16() == 200 {
+        // Answered on the request's head or a part of it: nothing says the recording arrived
+        // (see `StreamFailure::read_whole`); the clone is then never submitted with its URL.
+        whole.store(failure.read_whole(), std::sync::atomic::Ordering::SeqCst);
         // Decoded as the generated methods decode (the config's filter scrubs the answer).
         client_glue::hooks::decode(c.inner(), response).await
     } else {
