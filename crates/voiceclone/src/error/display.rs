@@ -82,6 +82,12 @@ impl fmt::Display for Error {
                 f,
                 "task {job_id} is taken as failed, by assumption: {reason}"
             )?,
+            // A part's task the vendor says failed: that part, its input fixed, is what is
+            // sent again (a rerun of the plan does so), never the whole text.
+            ErrorKind::TaskFailed { job_id, reason } if whole_text_may_be_paid(i) => write!(
+                f,
+                "task {job_id} failed: {reason}; fix that part's input and submit that part again"
+            )?,
             // The first failed part's advice ("top up, then submit again") read as the whole
             // text's would pay again for the parts already created (`may_resubmit` is false):
             // the text's own advice follows instead.
@@ -139,7 +145,7 @@ impl fmt::Display for Error {
 
 /// What a failed long text advises instead of its first failed part's own advice, once some
 /// part was or may have been created.
-const WHOLE_TEXT_ADVICE: &str = "Long text: do not submit the whole text again: some of its parts were or may have been created, and would be paid for twice; submit only the parts not created (see Error::long_text_parts)";
+const WHOLE_TEXT_ADVICE: &str = "Long text: do not submit the whole text again: some of its parts were or may have been created, and would be paid for twice; submit again only the parts refused, never sent, or whose task failed (see Error::long_text_parts)";
 
 /// Whether the error is a long text's with a part that was or may have been created.
 fn whole_text_may_be_paid(i: &super::Inner) -> bool {
@@ -250,6 +256,21 @@ mod tests {
         assert!(nothing_made.contains("safe to try again"), "{nothing_made}");
         let one_call = Error::new(ErrorKind::Timeout).task_may_exist().to_string();
         assert!(one_call.contains("safe to try again"), "{one_call}");
+        // Review 26 pass 2 #2: a part whose task failed is the part to send again, its input
+        // fixed; the whole-text advice names such parts among those to send.
+        let failed = Error::new(ErrorKind::TaskFailed {
+            job_id: crate::JobId::new("t2"),
+            reason: "unsupported characters".into(),
+        })
+        .with_long_text_parts(parts())
+        .task_may_exist()
+        .to_string();
+        assert!(
+            failed.contains("fix that part's input and submit that part again"),
+            "{failed}"
+        );
+        assert!(failed.contains("whose task failed"), "{failed}");
+        assert!(!failed.contains("submit a new task"), "{failed}");
     }
 
     #[test]
