@@ -394,6 +394,10 @@ impl Reconciled {
     /// still sees nothing can answer [`Reconciled::None`]. Until then the submit's outcome is
     /// still unknown: do not submit it again. `None` for every other answer.
     ///
+    /// Not for the `Candidates` of [`Resubmitted::AlreadyAccepted`](crate::Resubmitted):
+    /// there VMEG said the key was used, so a task exists whatever a later search sees; a
+    /// `None` from searching again (a list still behind) would not mean nothing was made.
+    ///
     /// ```
     /// # async fn f(client: &voiceclone::Client, query: &voiceclone::ReconcileQuery)
     /// # -> Result<(), voiceclone::Error> {
