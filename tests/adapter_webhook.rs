@@ -250,9 +250,10 @@ async fn a_redelivery_while_the_first_is_handled_is_in_progress_until_confirmed_
     assert_eq!(dedup.claim(&event, lease).await, DedupClaim::Duplicate);
 }
 
-/// A `Deduplicator` that implements only `first_seen` (a database-backed one written before
-/// `claim`) keeps its behaviour: `claim` marks at once (no in-progress state), `release`
-/// forgets the key.
+/// A `Deduplicator` that implements `first_seen` and `forget` (a database-backed one written
+/// before `claim`) keeps its behaviour: `claim` marks at once (no in-progress state),
+/// `release` forgets the key. One implementing `first_seen` alone: `release` removes nothing
+/// (its `forget` is the default), so the key stays a duplicate, as the trait's docs say.
 #[tokio::test]
 async fn a_deduplicator_without_claims_marks_at_once_and_releases_by_forgetting() {
     struct Keys(std::sync::Mutex<std::collections::HashSet<String>>);
@@ -287,6 +288,22 @@ async fn a_deduplicator_without_claims_marks_at_once_and_releases_by_forgetting(
         dedup.confirm(&event.pipeline_key, &token).await,
         Confirmation::Confirmed
     );
+
+    struct Seen(std::sync::Mutex<std::collections::HashSet<String>>);
+    impl Deduplicator for Seen {
+        fn first_seen<'a>(&'a self, key: &'a str) -> DedupFuture<'a, bool> {
+            let fresh = self.0.lock().unwrap().insert(key.to_owned());
+            Box::pin(async move { fresh })
+        }
+    }
+    let dedup = Seen(Default::default());
+    let token = match dedup.claim(&event, lease).await {
+        DedupClaim::Claimed(token) => token,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(dedup.claim(&event, lease).await, DedupClaim::Duplicate);
+    dedup.release(&event.pipeline_key, &token).await;
+    assert_eq!(dedup.claim(&event, lease).await, DedupClaim::Duplicate);
 }
 
 /// The module docs' wiring example (what callers copy) claims before handling, answers 503

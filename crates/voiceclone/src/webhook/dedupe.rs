@@ -20,6 +20,13 @@ pub type DedupFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output =
 /// that arrives meanwhile is [`DedupClaim::InProgress`], answered 503, so VMEG still
 /// redelivers should the handling fail. With `first_seen` that redelivery reads as handled,
 /// is answered 200, and the event is lost if the handling then fails.
+///
+/// The two-step mark needs an implementor that overrides `claim`, `confirm` and `release`
+/// ([`MemoryDeduplicator`] does). With the defaults (a store written against `first_seen`
+/// alone), `claim` marks at once, so a redelivery during the handling is still a
+/// [`DedupClaim::Duplicate`] (the race above), and `release` removes only what `forget`
+/// removes (nothing, unless `forget` is implemented). The default `claim` logs a warning
+/// once per process saying so.
 pub trait Deduplicator: Send + Sync {
     /// True the first time a key is seen (within the store's memory), false afterwards.
     fn first_seen<'a>(&'a self, key: &'a str) -> DedupFuture<'a, bool>;
@@ -57,6 +64,12 @@ pub trait Deduplicator: Send + Sync {
         lease: Duration,
     ) -> DedupFuture<'a, DedupClaim> {
         let _ = lease;
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(
+                "this Deduplicator does not implement claim: a redelivery during the handling is answered as a duplicate, and release only forgets (see Deduplicator)"
+            );
+        });
         Box::pin(async move {
             if self.first_seen_delivery(event).await {
                 DedupClaim::Claimed(MarkToken::new())
@@ -79,7 +92,8 @@ pub trait Deduplicator: Send + Sync {
     /// Gives a claim up (the handling failed before its effects were committed), so that the
     /// next delivery with `key` is claimed again; true when the mark was removed. Only the
     /// claim that set the mark removes it. The default calls [`Deduplicator::forget`] and
-    /// says true.
+    /// says true: it cannot tell whether `forget` removed anything (the default `forget`
+    /// removes nothing).
     fn release<'a>(&'a self, key: &'a str, token: &'a MarkToken) -> DedupFuture<'a, bool> {
         let _ = token;
         Box::pin(async move {
