@@ -105,6 +105,7 @@ pub trait Deduplicator: Send + Sync {
 
 /// What [`Deduplicator::claim`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DedupClaim {
     /// Nobody held the key: this call marked it, pending for its lease. Handle the delivery,
     /// then [`Deduplicator::confirm`] (or [`Deduplicator::release`]) with the token.

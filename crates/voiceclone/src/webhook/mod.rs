@@ -68,6 +68,7 @@
 //!         DedupClaim::Claimed(token) => token,
 //!         DedupClaim::Duplicate => return 200, // a retry of a delivery already handled
 //!         DedupClaim::InProgress => return 503, // still being handled: VMEG tries again
+//!         _ => return 503, // a state this version does not know: let VMEG try again
 //!     };
 //!     let handled: Result<(), String> = match &event.payload {
 //!         // Do (or queue durably) the work here.
