@@ -85,7 +85,7 @@ pub(crate) async fn handle(
     let (parts, body) = req.into_parts();
     if !bearer_ok(&parts.headers, &sh.config.api_key) {
         // Read what the client is still sending, so the answer reaches it.
-        crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+        crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
         return err(sh, sh.config.jimmy_auth_error, "Invalid or missing API key");
     }
     let bad = sh.config.jimmy_bad_request;
@@ -101,7 +101,7 @@ pub(crate) async fn handle(
                 .to_string();
             // A body sent with the GET is read and dropped: unread, the answer would be
             // lost to a connection reset.
-            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+            crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
             get_audio(sh, plan, &crate::wire::decode_path_segment(&id))
         }
         "jimmyai.uploadFile" => {
@@ -151,7 +151,7 @@ pub(crate) async fn handle(
             }
         }
         _ => {
-            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+            crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
             err(sh, sh.config.jimmy_not_found, "Not Found")
         }
     }

@@ -754,8 +754,10 @@ async fn dispatch(
     sh: Arc<Shared>,
     op: &'static str,
     api: Api,
-    req: Request<Body>,
+    mut req: Request<Body>,
 ) -> Response<Body> {
+    req.extensions_mut()
+        .insert(crate::wire::Arrived(std::time::Instant::now()));
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     sh.stats.request(op);
@@ -798,7 +800,7 @@ async fn dispatch(
             // simulator's own early answers: closing with the body unread resets the
             // connection, and the client would see a broken pipe, not the injected status.
             let (parts, body) = req.into_parts();
-            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+            crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
             let resp = injected_response(&sh, api, kind, plan.retry_after, Value::Null, None);
             sh.stats.status(resp.status().as_u16());
             return resp;
@@ -812,7 +814,7 @@ async fn dispatch(
             // Its 404 answers a careless base URL (an extra prefix) too, often with an
             // upload still being sent: read it first, or the client sees a reset.
             let (parts, body) = req.into_parts();
-            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+            crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
             sim_file(&sh, &path)
         }
     };

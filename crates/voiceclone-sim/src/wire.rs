@@ -32,21 +32,39 @@ const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 /// anyway.
 ///
 /// A request that expects `100 Continue` (`headers` say `Expect: 100-continue`; curl
-/// sends it for large bodies) is not drained: polling its body would make hyper send
-/// `100 Continue` first, inviting the client to send a body that is then thrown away,
-/// and it would often lose the answer to a reset mid-upload. Unpolled, the answer is
-/// the final one and the client sends nothing. For a body not polled yet; one already
-/// read from goes to [`drain_polled`].
+/// sends it for large bodies), answered promptly ([`EXPECT_PROMPT`] after it arrived), is
+/// not drained: polling its body would make hyper send `100 Continue` first, inviting the
+/// client to send a body that is then thrown away, and it would often lose the answer to a
+/// reset mid-upload. Unpolled, the answer is the final one and the client sends nothing.
+/// Answered later (an injected latency, a wait for an upload slot), the client has stopped
+/// waiting for `100 Continue` (curl waits 1 s) and is sending the body: it is drained, or the
+/// answer would be lost to a reset. For a body not polled yet; one already read from goes to
+/// [`drain_polled`].
 pub(crate) async fn drain(
-    headers: &axum::http::HeaderMap,
+    parts: &axum::http::request::Parts,
     body: Body,
     timeout: std::time::Duration,
 ) {
-    if expects_continue(headers) {
+    let arrived = parts.extensions.get::<Arrived>().map(|a| a.0);
+    if leave_unread(&parts.headers, arrived) {
         tracing::trace!("early answer to a request expecting 100 Continue: body left unsent");
         return;
     }
     drain_polled(body, timeout).await;
+}
+
+/// When a request reached the simulator's dispatch (a request extension).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Arrived(pub(crate) std::time::Instant);
+
+/// How soon after its arrival an answer to a request expecting `100 Continue` leaves its
+/// body unsent: well within curl's 1 s wait for `100 Continue`.
+pub(crate) const EXPECT_PROMPT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Whether an answer now leaves the body unread (see [`drain`]). A request of unknown
+/// arrival is drained.
+fn leave_unread(headers: &axum::http::HeaderMap, arrived: Option<std::time::Instant>) -> bool {
+    expects_continue(headers) && arrived.is_some_and(|t| t.elapsed() < EXPECT_PROMPT)
 }
 
 /// [`drain`] for a body already read from (so `100 Continue`, if expected, was sent).
@@ -242,6 +260,26 @@ pub(crate) fn extension(s: &str) -> Option<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Review 26 pass 2 (sim) #1: only a prompt answer to a request expecting `100 Continue`
+    /// leaves its body unsent; a late one (an injected latency, a wait for an upload slot,
+    /// past curl's 1 s wait) is drained, or the client, sending by then, meets a reset.
+    #[test]
+    fn only_a_prompt_answer_to_an_expect_request_leaves_the_body_unread() {
+        let mut expect = axum::http::HeaderMap::new();
+        expect.insert(
+            axum::http::header::EXPECT,
+            axum::http::HeaderValue::from_static("100-Continue"),
+        );
+        let now = std::time::Instant::now();
+        assert!(leave_unread(&expect, Some(now)));
+        let late = now.checked_sub(EXPECT_PROMPT + std::time::Duration::from_millis(1));
+        if let Some(late) = late {
+            assert!(!leave_unread(&expect, Some(late)));
+        }
+        assert!(!leave_unread(&expect, None), "arrival unknown: drained");
+        assert!(!leave_unread(&axum::http::HeaderMap::new(), Some(now)));
+    }
 
     /// A body read frame by frame kept the capacity its `Vec` had grown to (up to twice
     /// its length), and the upload stored from it kept all of it.

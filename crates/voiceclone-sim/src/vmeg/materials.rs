@@ -885,7 +885,7 @@ pub(crate) async fn storage_put(sh: &Shared, req: Request<Body>) -> Response<Bod
     let mut body = Some(body);
     let resp = storage_put_checked(sh, &parts, &mut body).await;
     if let Some(unread) = body {
-        crate::wire::drain(&parts.headers, unread, sh.config.body_read_timeout).await;
+        crate::wire::drain(&parts, unread, sh.config.body_read_timeout).await;
     }
     resp
 }

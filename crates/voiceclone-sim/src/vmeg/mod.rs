@@ -132,7 +132,7 @@ pub(crate) async fn handle(
     let (parts, body) = req.into_parts();
     if !bearer_ok(&parts.headers, &sh.config.api_key) {
         // Read what the client is still sending, so the answer reaches it.
-        crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+        crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
         return env_err(sh, 401, "Invalid or missing API Key");
     }
     let limit = sh.config.vmeg_max_body_bytes;
@@ -142,7 +142,7 @@ pub(crate) async fn handle(
     ) {
         // These read their query only: a body sent anyway is read and dropped, or the
         // answer would be lost to a connection reset.
-        crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+        crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
         return match op {
             "vmeg.tasksList" => tasks_list(sh, plan, &parts.uri),
             "vmeg.tasksDetail" => tasks_detail(sh, plan, &parts.uri),
@@ -169,7 +169,7 @@ pub(crate) async fn handle(
             };
         }
         _ if !is_mutating(op) => {
-            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+            crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
             return env_err(sh, 404, "Not Found");
         }
         _ => {}
@@ -177,7 +177,7 @@ pub(crate) async fn handle(
     let key = match idem_key(&parts.headers) {
         Ok(k) => k,
         Err(msg) => {
-            crate::wire::drain(&parts.headers, body, sh.config.body_read_timeout).await;
+            crate::wire::drain(&parts, body, sh.config.body_read_timeout).await;
             return env_err(sh, 400, &msg);
         }
     };
