@@ -1072,3 +1072,34 @@ async fn a_malformed_task_id_in_a_query_is_refused_naming_task_id() {
         assert!(server.seen().is_empty(), "{provider}: a request was sent");
     }
 }
+
+/// Review 26 pass 2 (lta) #1: an API key sharing a run of 8 characters with a field's name
+/// (`voiceName`) has that name scrubbed in the error's request summary; the resubmit of the
+/// very request first sent is still compared with it, and sent (here accepted), never refused
+/// as another body. Before, every resubmit on such a key was refused naming `req`.
+#[tokio::test]
+async fn a_resubmit_under_a_key_sharing_a_field_name_is_not_refused() {
+    let lost = Step::Json(
+        502,
+        vec![],
+        json!({"code": 502, "message": "upstream failed", "data": null}),
+    );
+    let accepted = Step::ok(
+        json!({"code": 200, "message": "", "data": {"taskId": "t-1", "createdAt": "2026-01-01T00:00:00Z"}}),
+    );
+    let server = Scripted::start(vec![lost, accepted]).await;
+    let c = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key("sk-voiceName-0123456789")
+        .base_url(&server.base_url)
+        .retry(voiceclone::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let req = voiceclone::CloneRequest::new("https://cdn.example.com/sample.wav")
+        .name("narrator")
+        .language("en-US");
+    let e = c.clone_voice(&req).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    let r = c.resubmit_clone(&e, &req).await;
+    assert!(matches!(r, Ok(Resubmitted::Accepted(_))), "{r:?}");
+    assert_eq!(server.seen().len(), 2, "the resend was sent");
+}

@@ -145,7 +145,7 @@ impl fmt::Display for Error {
 
 /// What a failed long text advises instead of its first failed part's own advice, once some
 /// part was or may have been created.
-const WHOLE_TEXT_ADVICE: &str = "Long text: do not submit the whole text again: some of its parts were or may have been created, and would be paid for twice; submit again only the parts refused, never sent, or whose task failed (see Error::long_text_parts)";
+const WHOLE_TEXT_ADVICE: &str = "Long text: do not submit the whole text again: some of its parts were or may have been created, and would be paid for twice; send again only the parts refused, never sent, or whose task failed (see Error::long_text_parts)";
 
 /// Whether the error is a long text's with a part that was or may have been created.
 fn whole_text_may_be_paid(i: &super::Inner) -> bool {

@@ -83,7 +83,8 @@ pub(crate) fn summary_fields(
 /// value that differs, or a field only one of them has. `None` when they agree, and when
 /// `sent` is empty (no summary to compare: a body the transport never had, an error built by
 /// hand). Only the fields a summary keeps are compared; a planned value the plan makes at
-/// send time (`<...>`, e.g. an uploaded recording's URL) is taken as agreeing.
+/// send time (`<...>`, e.g. an uploaded recording's URL) is taken as agreeing, and so is a sent
+/// field scrubbed of a piece of the API key (it cannot be compared).
 pub(crate) fn differing_field<'a>(
     sent: &'a [(String, String)],
     planned: &'a [(String, String)],
@@ -92,22 +93,29 @@ pub(crate) fn differing_field<'a>(
     if sent.is_empty() {
         return None;
     }
-    let value = |fields: &'a [(String, String)], key: &str| {
-        fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    };
     let made_when_sent = |key: &str, v: &str| {
         let leaf = key.rsplit(['.', ']']).next().unwrap_or(key);
         !free_text.contains(&leaf) && v.starts_with('<') && v.ends_with('>')
     };
-    planned
-        .iter()
-        .find(|(k, v)| !made_when_sent(k, v) && value(sent, k) != Some(v))
-        .map(|(k, _)| k.as_str())
-        .or_else(|| {
-            sent.iter()
-                .find(|(k, _)| value(planned, k).is_none())
-                .map(|(k, _)| k.as_str())
-        })
+    // Field by field, in order: both summaries come from the same flattening of a body. A
+    // sent field whose name or value holds a piece of the API key was scrubbed (maybe more
+    // than once, and a scrub is not always the same twice): it cannot be compared, so it is
+    // passed over, never read as a difference (a key sharing 8 characters with `voiceName`
+    // refused every resubmit).
+    let redacted = |t: &str| t.contains(crate::scrub::REDACTED);
+    let mut planned_fields = planned.iter();
+    for (sk, sv) in sent {
+        let Some((pk, pv)) = planned_fields.next() else {
+            return Some(sk.as_str());
+        };
+        if redacted(sk) || redacted(sv) {
+            continue;
+        }
+        if sk != pk || (!made_when_sent(pk, pv) && sv != pv) {
+            return Some(pk.as_str());
+        }
+    }
+    planned_fields.next().map(|(k, _)| k.as_str())
 }
 
 /// Flattens a JSON body into `(path, value)` pairs for a request summary.
