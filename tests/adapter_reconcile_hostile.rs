@@ -1103,3 +1103,31 @@ async fn a_resubmit_under_a_key_sharing_a_field_name_is_not_refused() {
     assert!(matches!(r, Ok(Resubmitted::Accepted(_))), "{r:?}");
     assert_eq!(server.seen().len(), 2, "the resend was sent");
 }
+
+/// Review 26 pass 2 (lta) #2: `resend_speech` of a synchronous request refused because the
+/// first may still run returns the lost submit's `OutcomeUnknown`, with the request as it
+/// would go out in its summary: a later `resubmit_speech` of that error with the request
+/// made asynchronous (another route, where the key is new: a second paid task) is refused
+/// as another route, nothing sent; the same synchronous request is held to its 180 s as
+/// before. Before, the summary was empty, so neither the route nor the body was checked.
+#[tokio::test]
+async fn a_refused_sync_resend_keeps_its_route_for_a_later_resubmit() {
+    let server = Scripted::start(vec![]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let asynch = SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    let sync = asynch.clone().synchronous(true);
+    let e = c
+        .resend_speech(&sync.clone().idempotency_key("k-sync"), SystemTime::now())
+        .await
+        .unwrap_err();
+    let ErrorKind::OutcomeUnknown { request, .. } = e.kind() else {
+        panic!("{e}");
+    };
+    assert!(!request.route.is_empty(), "{request:?}");
+    let other = c.resubmit_speech(&e, &asynch).await.unwrap_err();
+    assert!(
+        matches!(other.kind(), ErrorKind::InvalidInput { .. }),
+        "{other}"
+    );
+    assert!(server.seen().is_empty(), "a resend was sent");
+}
