@@ -21,8 +21,19 @@ pub(crate) fn check_public_base_url(url: &str) -> Result<(), String> {
     if url.len() > MAX_PUBLIC_BASE_URL_LEN {
         return Err(format!("must be at most {MAX_PUBLIC_BASE_URL_LEN} bytes"));
     }
-    if rest.split('/').next().is_none_or(str::is_empty) {
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if authority.is_empty() {
         return Err("must name a host".into());
+    }
+    // The APIs are served at the root, and a prefix is not stripped: every URL handed out
+    // and every call through it would be answered 404.
+    if !path.is_empty() {
+        return Err("must have no path (the simulator serves its APIs at the root)".into());
+    }
+    // Credentials would go out as `Authorization: Basic` (refused by the presigned PUT) and
+    // be printed with the base URL.
+    if authority.contains('@') {
+        return Err("must carry no credentials (user:password@)".into());
     }
     if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("must have no query, fragment, whitespace or control character".into());

@@ -85,8 +85,9 @@ pub struct SimConfig {
     /// and `audioUrl`) and for [`crate::SimHandle::base_url`]: `http://sim:8080` in a
     /// container network. Default `None`: `http://` and the bound address, which bound to
     /// `0.0.0.0` or `[::]` names the client's own machine (a warning is logged at start).
-    /// An absolute `http` or `https` URL with a host, no query, fragment or whitespace,
-    /// at most 2048 bytes; a trailing `/` is dropped.
+    /// An absolute `http` or `https` URL with a host, no path (the APIs are served at the
+    /// root), credentials, query, fragment or whitespace, at most 2048 bytes; a trailing `/`
+    /// is dropped.
     pub public_base_url: Option<String>,
     /// The only API key accepted by both APIs. Default `"sim-key"`; 1 to
     /// 4096 bytes of visible ASCII, spaces allowed only between them.

@@ -116,7 +116,7 @@
 //! | VMEG key consumed by an injected 429/5xx/drop before processing | no | [`SimConfig::vmeg_fault_consumes_idempotency_key`] |
 //! | VMEG key consumed by a request rejected after its JSON body was read (400/404, 413 at material `complete`; never one refused before: body too large, malformed, 401, bad key header) | no | [`SimConfig::vmeg_rejection_consumes_idempotency_key`] |
 //! | VMEG 409 body | no replay, `data: null` | — |
-//! | VMEG in-flight duplicate (A4: a second request with a key whose first is still handled: a sync create waiting for its task, a material `complete`) | 409 at once; a first request later rejected gives the key back, so that 409 named a key that ends up unused | — |
+//! | VMEG in-flight duplicate (A4: a second request with a key whose first is still handled: a sync create waiting for its task, a material `complete`) | 409 at once; a first request later rejected gives the key back (unless `vmeg_rejection_consumes_idempotency_key`), so that 409 named a key that ends up unused | — |
 //! | VMEG `tasks/detail` `result` of a finished TTS task (A10: free-form, shaped by `taskType`) | `{"results": [{"uri", "duration", "errorMessage"}, ...]}`, one per `data` item | — |
 //! | VMEG async clone `createdAt` (A8, CONFLICT: treat it as optional) | always present in the create's answer (a client that requires it passes here) | — |
 //! | VMEG webhook retries | 3 retries after 1 s, 2 s, 4 s (÷ speed); failed tasks also get a webhook with `code` 500 and `data` `{taskId, errorMessage, createdAt}` (the `errorMessage` of `tasks/detail`); a 3xx is a failed attempt (redirects are not followed, no proxy is used) | [`SimConfig::webhook_retry_delays`] |

@@ -327,7 +327,8 @@ pub(crate) struct StoredFile {
     /// store forgets the material too (it lives behind another lock).
     pub material: bool,
     /// For a part of a pending multipart upload, the upload's material id: its parts
-    /// count as one upload for `max_uploads`, and are evicted together. Counted one
+    /// count as one upload for `max_uploads`, and are evicted together (the parts of all
+    /// pending uploads together are kept to `max_uploads` as well). Counted one
     /// each, an upload of more parts than the bound evicted every other upload, then
     /// its own first parts, and could never complete.
     pub group: Option<String>,

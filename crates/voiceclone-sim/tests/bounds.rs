@@ -483,6 +483,11 @@ fn a_public_base_url_must_be_a_plain_http_url() {
         "http://",
         "http://sim/?a=1",
         "http://s m",
+        // Review 26 pass 2 (sim) #4: a path prefix is not stripped (every call would be
+        // answered 404), and credentials break presigned PUTs and are printed.
+        "https://sim.example/prefix/",
+        "http://sim:8080/api",
+        "http://u:p@sim:8080",
     ] {
         assert!(
             SimConfig::default()
@@ -492,7 +497,11 @@ fn a_public_base_url_must_be_a_plain_http_url() {
             "{bad:?} accepted"
         );
     }
-    for good in ["http://sim:8080", "https://sim.example/prefix/"] {
+    for good in [
+        "http://sim:8080",
+        "https://sim.example/",
+        "http://[::1]:8080",
+    ] {
         SimConfig::default()
             .with_public_base_url(good)
             .validate()

@@ -20,7 +20,9 @@
 //!   number and `ETag` (ascending; every part but the last at least
 //!   min(5 MiB, the recommended size)), or `abort`. The stored parts of a
 //!   pending upload count as one upload for [`crate::SimConfig::max_uploads`];
-//!   one upload keeps at most that many parts (a new part past it: 400).
+//!   one upload keeps at most that many parts (a new part past it: 400), and the
+//!   parts of all pending uploads together too (past it, the oldest other
+//!   multipart upload is evicted whole, and cannot complete).
 //! - A WAV material's `duration` is read from its first 64 RIFF chunks (`fmt `
 //!   and `data` come first in real files); past them it is left out.
 //! - `list` (newest first) and `delete` (logical delete: the material, its
