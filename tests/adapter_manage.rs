@@ -808,3 +808,38 @@ async fn a_resubmit_or_reconcile_through_another_api_key_or_base_url_is_refused(
     assert!(matches!(again, Resubmitted::Accepted(_)), "{again:?}");
     assert_eq!(creates(&server), 2);
 }
+
+/// Review 26 pass 2 (lta) #4: for JimmyAI (no idempotency key; whether its tasks are per API
+/// key is not documented), a query from another client's error is refused without VMEG's
+/// facts, naming what still works with that key gone (the task-id lookups); a resubmit is
+/// `Unsupported` (no key), as through the client that sent it, not a scope refusal.
+#[tokio::test]
+async fn a_jimmyai_error_through_another_client_names_what_still_works() {
+    use workspace_tests::scripted::{Scripted, Step};
+    let server = Scripted::start(vec![Step::Drop]).await;
+    let under = |key: &str| {
+        Client::builder(Provider::JimmyAi)
+            .api_key(key)
+            .base_url(&server.base_url)
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap()
+    };
+    let req = SpeechRequest::new("voice-1", "Hello there.");
+    let e = under("k-a-0123456789").synthesize(&req).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }), "{e}");
+    let b = under("k-b-9876543210");
+    let refused = b
+        .reconcile(&ReconcileQuery::from_error(&e).unwrap())
+        .await
+        .unwrap_err();
+    let text = refused.to_string();
+    assert!(text.contains("speech_status"), "{text}");
+    assert!(!text.contains("a resend would bill"), "{text}");
+    let refused = b.resubmit_speech(&e, &req).await.unwrap_err();
+    assert!(
+        matches!(refused.kind(), ErrorKind::Unsupported { .. }),
+        "{refused}"
+    );
+    assert_eq!(server.seen().len(), 1, "nothing more reached the server");
+}

@@ -30,6 +30,18 @@ const LONG_TEXT_PART: &str = "this error is a long text's: resend only the part 
 /// base URL.
 const SENT_ELSEWHERE: &str = "the submit was sent under another API key or base URL than this client's: keys, tasks and task lists are per API key, so here the submit's key is new (a resend would bill a second task) and its task cannot be seen (a search could answer none); use a client with the API key and base URL the submit was sent with";
 
+/// [`SENT_ELSEWHERE`] for JimmyAI, which has no idempotency key and whose key scoping is not
+/// documented (api-facts B1), with what still works when that key is gone (revoked).
+const SENT_ELSEWHERE_JIMMYAI: &str = "the submit was sent under another API key or base URL than this client's: whether JimmyAI's tasks are per API key is not documented, so a search here may not see its task; use a client with the API key and base URL it was sent with, or, with that key gone, look up a task id the answer named with clone_status / speech_status (or a ReconcileQuery built with ReconcileQuery::task_id)";
+
+/// The refusal of a query or resend from a client of another scope, for `provider`.
+fn sent_elsewhere(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Vmeg => SENT_ELSEWHERE,
+        _ => SENT_ELSEWHERE_JIMMYAI,
+    }
+}
+
 /// What a provider without a task list (JimmyAI) can and cannot recover.
 const NO_TASK_LIST: &str = "this provider documents no task list and no idempotency key, so a task created by a submit whose answer was lost cannot be found through its API. What can be recovered: a task id the answer named (OutcomeUnknown's task_id; pass it as ReconcileQuery::task_id, or check it with clone_status / speech_status). What cannot: a task whose id never reached you; it may still run and be billed, and only the vendor's console or support can find it (give them the submit time)";
 
@@ -104,7 +116,10 @@ impl Client {
             .as_ref()
             .is_some_and(|s| *s != self.t().sent_under)
         {
-            return Err(Error::invalid_input("query", SENT_ELSEWHERE));
+            return Err(Error::invalid_input(
+                "query",
+                sent_elsewhere(self.provider()),
+            ));
         }
         // Without a kind, a stored id's own: JimmyAI looks a task up by its kind.
         let mut own = None;
@@ -717,9 +732,6 @@ impl Client {
             Err(self.resubmit_error(Error::invalid_input(field, reason)))
         };
         let query = ReconcileQuery::from_error(err).map_err(|e| self.resubmit_error(e))?;
-        if err.sent_under().is_some_and(|s| *s != self.t().sent_under) {
-            return refuse("error", SENT_ELSEWHERE.into());
-        }
         if let Some(op_kind) = kind_of_operation(err.operation())
             && op_kind != kind
         {
@@ -733,6 +745,9 @@ impl Client {
                 "this provider has no idempotency key: a resend cannot be recognised as the same call and may create and bill a second task; use reconcile instead",
             ));
         };
+        if err.sent_under().is_some_and(|s| *s != self.t().sent_under) {
+            return refuse("error", sent_elsewhere(self.provider()).into());
+        }
         // The retry loop does not repeat an answer naming its task under the key (whether a
         // failed attempt uses the key up is UNKNOWN, api-facts A4): nor does a resend.
         if let Some(id) = &query.task_id {
