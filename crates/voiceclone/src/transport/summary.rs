@@ -93,9 +93,16 @@ pub(crate) fn differing_field<'a>(
     if sent.is_empty() {
         return None;
     }
+    // Only the plan's own stand-ins; a caller's `<Narrator A>` is compared as any value.
     let made_when_sent = |key: &str, v: &str| {
         let leaf = key.rsplit(['.', ']']).next().unwrap_or(key);
-        !free_text.contains(&leaf) && v.starts_with('<') && v.ends_with('>')
+        !free_text.contains(&leaf)
+            && [
+                crate::estimate::GENERATED,
+                crate::provider::vmeg::UPLOADED_URL,
+                crate::provider::jimmyai::UPLOADED_URL,
+            ]
+            .contains(&v)
     };
     // Field by field, in order: both summaries come from the same flattening of a body. A
     // sent field whose name or value holds a piece of the API key was scrubbed (maybe more
@@ -190,6 +197,57 @@ fn quotable(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::retry::OperationKind;
+
+    /// Review 26 pass 2 (lta) #1, #3: the body check of a resubmit. Equal summaries agree; a
+    /// value the caller chose differs even when it looks like a stand-in (`<Narrator A>`);
+    /// only the plan's own stand-ins (an uploaded recording's URL) agree with what was sent;
+    /// a sent field scrubbed of a piece of the API key is passed over; a field only one side
+    /// has differs.
+    #[test]
+    fn differing_field_compares_what_can_be_compared() {
+        let f = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let sent = f(&[
+            ("voiceName", "<Narrator A>"),
+            ("refAudio", "https://cdn.example.com/a.wav"),
+        ]);
+        assert_eq!(differing_field(&sent, &sent, &[]), None);
+        let renamed = f(&[
+            ("voiceName", "<Narrator B>"),
+            ("refAudio", "https://cdn.example.com/a.wav"),
+        ]);
+        assert_eq!(differing_field(&sent, &renamed, &[]), Some("voiceName"));
+        let uploaded = f(&[
+            ("voiceName", "<Narrator A>"),
+            ("refAudio", crate::provider::vmeg::UPLOADED_URL),
+        ]);
+        assert_eq!(differing_field(&sent, &uploaded, &[]), None);
+        let scrubbed = f(&[
+            ("[redacted]e", "n"),
+            ("refAudio", "https://cdn.example.com/a.wav"),
+        ]);
+        let planned = f(&[
+            ("voiceName", "n"),
+            ("refAudio", "https://cdn.example.com/a.wav"),
+        ]);
+        assert_eq!(differing_field(&scrubbed, &planned, &[]), None);
+        let longer = f(&[
+            ("voiceName", "<Narrator A>"),
+            ("refAudio", "https://cdn.example.com/a.wav"),
+            ("language", "en-US"),
+        ]);
+        assert_eq!(differing_field(&sent, &longer, &[]), Some("language"));
+        assert_eq!(differing_field(&longer, &sent, &[]), Some("language"));
+        assert_eq!(
+            differing_field(&[], &sent, &[]),
+            None,
+            "no summary: not checked"
+        );
+    }
 
     #[test]
     fn summary_names_the_request_without_secrets_or_free_text() {

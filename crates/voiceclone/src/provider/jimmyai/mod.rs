@@ -20,6 +20,7 @@ pub(crate) use calls::FREE_TEXT;
 #[cfg(feature = "fake")]
 pub(crate) use calls::unknown_id_or_invalid;
 use calls::{clone_status, clone_voice, speech_status, synthesize};
+pub(crate) use plan::UPLOADED_URL;
 /// For the fake: a local recording checked as JimmyAI's clone from it checks it.
 #[cfg(all(feature = "fake", feature = "upload"))]
 pub(crate) use upload::measured as measured_recording;

@@ -11,6 +11,9 @@ use crate::error::Error;
 use crate::estimate::PlannedRequest;
 use crate::model::{CloneRequest, SpeechRequest};
 
+/// What a plan shows for the clone audio a local recording becomes (known only once sent).
+pub(crate) const UPLOADED_URL: &str = "<url of the uploaded file>";
+
 fn json_of<T: serde::Serialize>(body: &T) -> Result<Value, Error> {
     serde_json::to_value(body).map_err(|e| Error::invalid_input("request", e.to_string()))
 }
@@ -42,7 +45,7 @@ pub(crate) fn plan_clone(
                 )
                 .note("the local recording is uploaded first (files/upload); not billable"),
             );
-            "<url of the uploaded file>".to_owned()
+            UPLOADED_URL.to_owned()
         }
         _ => rules::clone_request(req, allow_private)?.to_string(),
     };

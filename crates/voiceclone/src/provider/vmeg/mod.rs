@@ -24,6 +24,7 @@ pub(crate) use calls::FREE_TEXT;
 #[cfg(feature = "fake")]
 pub(crate) use calls::default_name;
 use calls::{clone_voice, synthesize};
+pub(crate) use plan::UPLOADED_URL;
 /// For the fake: status words read as the client reads them.
 #[cfg(feature = "fake")]
 pub(crate) use results::map_status;

@@ -12,6 +12,9 @@ use crate::error::Error;
 use crate::estimate::{GENERATED, PlannedRequest};
 use crate::model::{CloneRequest, SpeechRequest};
 
+/// What a plan shows for the clone audio a local recording becomes (known only once sent).
+pub(crate) const UPLOADED_URL: &str = "<addressUrl of the uploaded material>";
+
 const IDEMPOTENCY_HEADER: &str = "X-Idempotency-Key";
 
 fn json_of<T: serde::Serialize>(body: &T) -> Result<Value, Error> {
@@ -43,7 +46,7 @@ pub(crate) fn plan_clone(
                 .header(IDEMPOTENCY_HEADER, GENERATED)
                 .note("the local recording is uploaded first as a VMEG material (gen-upload-url, PUT to the presigned URL, upload/complete; in parts above the multipart threshold); not billable"),
             );
-            "<addressUrl of the uploaded material>".to_owned()
+            UPLOADED_URL.to_owned()
         }
         _ => rules::clone_request(req, allow_private)?.to_string(),
     };
