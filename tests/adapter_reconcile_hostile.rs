@@ -1129,5 +1129,16 @@ async fn a_refused_sync_resend_keeps_its_route_for_a_later_resubmit() {
         matches!(other.kind(), ErrorKind::InvalidInput { .. }),
         "{other}"
     );
+    // A request VMEG would refuse is refused naming its field (review 26 pass 3 #2), not
+    // told to wait 180 s with an empty summary that a later resubmit could slip past.
+    let bad = sync
+        .clone()
+        .emotion_weight(2.0)
+        .idempotency_key("k-sync-bad");
+    let refused = c.resend_speech(&bad, SystemTime::now()).await.unwrap_err();
+    assert!(
+        matches!(refused.kind(), ErrorKind::InvalidInput { field, .. } if field == "emotion_weight"),
+        "{refused}"
+    );
     assert!(server.seen().is_empty(), "a resend was sent");
 }

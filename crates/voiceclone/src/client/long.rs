@@ -401,24 +401,27 @@ impl Client {
                 e.with_provider(self.provider())
                     .with_operation("resend_speech")
             })?;
+        // A request this provider refuses is refused now, naming its field, before anything
+        // is sent or a wait is advised; planned under the key it goes out with.
+        let planned = crate::provider::offline(self.provider()).plan_speech;
+        let plan = planned(&req.clone().idempotency_key(key.clone())).map_err(|e| {
+            e.with_provider(self.provider())
+                .with_operation("resend_speech")
+        })?;
         if let Some(left) = super::reconcile::may_still_run(submitted_at, req.synchronous) {
             // The request as it would go out, as a lost submit's summary holds it: a later
             // `resubmit_speech` of this error is then held to the same route and body (an
             // empty summary would let another route take the key as new, billed work).
-            let planned = crate::provider::offline(self.provider()).plan_speech;
-            let request = match planned(&req.clone().idempotency_key(key.clone())) {
-                Ok(plan) => crate::error::RequestSummary {
-                    method: plan.method.to_owned(),
-                    route: plan.path,
-                    fields: crate::transport::summary_fields(
-                        &plan.body,
-                        crate::provider::vmeg::FREE_TEXT,
-                    )
-                    .into_iter()
-                    .map(|(k, v)| (k, self.t().scrubber.scrub_owned(v)))
-                    .collect(),
-                },
-                Err(_) => crate::error::RequestSummary::default(),
+            let request = crate::error::RequestSummary {
+                method: plan.method.to_owned(),
+                route: plan.path,
+                fields: crate::transport::summary_fields(
+                    &plan.body,
+                    crate::provider::vmeg::FREE_TEXT,
+                )
+                .into_iter()
+                .map(|(k, v)| (k, self.t().scrubber.scrub_owned(v)))
+                .collect(),
             };
             let lost = Error::new(ErrorKind::OutcomeUnknown {
                 idempotency_key: Some(key),

@@ -145,13 +145,14 @@ impl fmt::Display for Error {
 
 /// What a failed long text advises instead of its first failed part's own advice, once some
 /// part was or may have been created.
-const WHOLE_TEXT_ADVICE: &str = "Long text: do not submit the whole text again: some of its parts were or may have been created, and would be paid for twice; send again only the parts refused, never sent, or whose task failed (see Error::long_text_parts)";
+const WHOLE_TEXT_ADVICE: &str = "Long text: do not submit the whole text again: some of its parts were or may have been created, and would be paid for twice; send again only the parts refused, never sent, or whose task the vendor said failed (not one taken as failed by assumption, which may still run; see Error::long_text_parts)";
 
-/// Whether the error is a long text's with a part that was or may have been created.
+/// Whether the error is a long text's of more than one part, with a part that was or may
+/// have been created. (Of one part, that part is the whole text: its own advice stands.)
 fn whole_text_may_be_paid(i: &super::Inner) -> bool {
     #[cfg(feature = "long-text")]
     {
-        i.task_may_exist && i.parts.is_some()
+        i.task_may_exist && i.parts.as_ref().is_some_and(|p| p.len() > 1)
     }
     #[cfg(not(feature = "long-text"))]
     {
@@ -243,7 +244,12 @@ mod tests {
     #[cfg(feature = "long-text")]
     #[test]
     fn a_long_text_with_a_part_made_never_advises_sending_it_again() {
-        let parts = || vec![crate::long_text::PartOutcome::NotSent];
+        let parts = || {
+            vec![
+                crate::long_text::PartOutcome::NotSent,
+                crate::long_text::PartOutcome::NotSent,
+            ]
+        };
         let made = Error::new(ErrorKind::Timeout)
             .with_long_text_parts(parts())
             .task_may_exist()
@@ -269,8 +275,23 @@ mod tests {
             failed.contains("fix that part's input and submit that part again"),
             "{failed}"
         );
-        assert!(failed.contains("whose task failed"), "{failed}");
+        assert!(
+            failed.contains("whose task the vendor said failed"),
+            "{failed}"
+        );
+        assert!(failed.contains("by assumption"), "{failed}");
         assert!(!failed.contains("submit a new task"), "{failed}");
+        // Review 26 pass 3 #1: a text of one part is that part: its own advice stands, and
+        // no "do not submit the whole text again" beside it.
+        let one_part = Error::new(ErrorKind::TaskFailed {
+            job_id: crate::JobId::new("t1"),
+            reason: "unsupported characters".into(),
+        })
+        .with_long_text_parts(vec![crate::long_text::PartOutcome::NotSent])
+        .task_may_exist()
+        .to_string();
+        assert!(one_part.contains("submit a new task"), "{one_part}");
+        assert!(!one_part.contains("whole text"), "{one_part}");
     }
 
     #[test]
