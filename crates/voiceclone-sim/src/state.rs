@@ -899,6 +899,27 @@ impl State {
         }
     }
 
+    /// [`State::evict_oldest_upload`] of the oldest entry not of the multipart upload
+    /// `keep` (stale entries are taken as they come: they evict nothing). False when only
+    /// `keep`'s parts are left.
+    fn evict_oldest_upload_except(&mut self, keep: Option<&str>, why: &'static str) -> bool {
+        let Some(keep) = keep else {
+            let before = self.file_order.len();
+            self.evict_oldest_upload(why);
+            return self.file_order.len() < before;
+        };
+        let pos = self.file_order.iter().position(|(_, stamp, name)| {
+            self.file_stamps.get(name) != Some(stamp)
+                || self.files.get(name).and_then(|f| f.group.as_deref()) != Some(keep)
+        });
+        let Some(entry) = pos.and_then(|p| self.file_order.remove(p)) else {
+            return false;
+        };
+        self.file_order.push_front(entry);
+        self.evict_oldest_upload(why);
+        true
+    }
+
     fn note_evicted(&mut self, name: &str, f: &StoredFile, why: &'static str) {
         self.evicted_uploads = self.evicted_uploads.saturating_add(1);
         if f.material {
@@ -998,13 +1019,17 @@ impl State {
         self.file_stamps.insert(name.clone(), stamp);
         self.file_order.push_back((now, stamp, name));
         self.compact_file_order();
+        // The upload being written is spared: a multipart upload is aged by its first part,
+        // so it is often the oldest, and evicting it took the part just stored (answered 200)
+        // with it. Its bytes fit on their own (the caller refuses a material over
+        // `material_limit`, at most `max_upload_bytes`), so the loop ends.
         while self.counted_uploads() > self.limits.max_uploads
             || self.file_bytes > self.limits.max_upload_bytes
         {
-            if self.file_order.is_empty() {
+            if !self.evict_oldest_upload_except(group.as_deref(), "max_uploads / max_upload_bytes")
+            {
                 break;
             }
-            self.evict_oldest_upload("max_uploads / max_upload_bytes");
         }
         // Parts count one per upload above, so their number is bounded here: the
         // oldest other multipart uploads go first (the caller refuses a single upload
@@ -1720,6 +1745,37 @@ mod tests {
         assert_eq!((st.part_files, st.part_groups.len()), (0, 0));
         st.remove_upload("b");
         assert_eq!(st.counted_uploads(), 2);
+    }
+
+    /// Review 26 pass 2 (sim) #3: the byte bound never evicts the multipart upload being
+    /// written (aged by its first part, it is often the oldest): another upload goes, and the
+    /// part just stored (answered 200) stays.
+    #[test]
+    fn the_byte_bound_spares_the_multipart_upload_being_written() {
+        let mut st = State::new(Limits {
+            max_uploads: 10,
+            max_upload_bytes: 4,
+            ..limits()
+        });
+        let f = |group: Option<&str>, bytes: &'static [u8]| StoredFile {
+            bytes: axum::body::Bytes::from_static(bytes),
+            mime: "x".into(),
+            material: false,
+            group: group.map(str::to_owned),
+        };
+        st.insert_upload("g_1".into(), f(Some("g"), b"1"), secs(0))
+            .unwrap();
+        st.insert_upload("m".into(), f(None, b"mm"), secs(1))
+            .unwrap();
+        st.insert_upload("g_2".into(), f(Some("g"), b"2"), secs(2))
+            .unwrap();
+        st.insert_upload("g_3".into(), f(Some("g"), b"3"), secs(3))
+            .unwrap();
+        assert!(!st.files.contains_key("m"), "the other upload goes");
+        for part in ["g_1", "g_2", "g_3"] {
+            assert!(st.files.contains_key(part), "{part} was evicted");
+        }
+        assert_eq!(st.evicted_uploads, 1);
     }
 
     #[test]
