@@ -412,22 +412,11 @@ impl Client {
             // The request as it would go out, as a lost submit's summary holds it: a later
             // `resubmit_speech` of this error is then held to the same route and body (an
             // empty summary would let another route take the key as new, billed work).
-            let request = crate::error::RequestSummary {
-                method: plan.method.to_owned(),
-                route: plan.path,
-                fields: crate::transport::summary_fields(
-                    &plan.body,
-                    crate::provider::vmeg::FREE_TEXT,
-                )
-                .into_iter()
-                .map(|(k, v)| (k, self.t().scrubber.scrub_owned(v)))
-                .collect(),
-            };
             let lost = Error::new(ErrorKind::OutcomeUnknown {
                 idempotency_key: Some(key),
                 task_id: None,
                 submitted_at,
-                request,
+                request: self.planned_summary(&plan),
             });
             return Err(super::reconcile::still_running(
                 lost.with_phase(crate::error::Phase::Sent)

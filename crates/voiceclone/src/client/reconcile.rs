@@ -16,7 +16,7 @@ use crate::model::{
     TaskDetail, TaskFilter, TaskSummary, kind_of_operation,
 };
 use crate::provider::paging::walk_unbounded_text;
-use crate::transport::{differing_field, summary_fields};
+use crate::transport::{differing_field, scrubbed_fields};
 #[cfg(feature = "webhook")]
 use crate::webhook::{WebhookEvent, WebhookEventKind};
 use tracing::Instrument as _;
@@ -690,16 +690,9 @@ impl Client {
         let ErrorKind::OutcomeUnknown { request, .. } = err.kind() else {
             return Ok(());
         };
-        let free_text = match self.provider() {
-            Provider::Vmeg => crate::provider::vmeg::FREE_TEXT,
-            _ => crate::provider::jimmyai::FREE_TEXT,
-        };
-        // Scrubbed as the transport scrubbed the error's.
-        let planned: Vec<(String, String)> = summary_fields(&create.body, free_text)
-            .into_iter()
-            .map(|(k, v)| (k, self.t().scrubber.scrub_owned(v)))
-            .collect();
-        let Some(field) = differing_field(&request.fields, &planned, free_text) else {
+        let planned = self.planned_summary(create);
+        let Some(field) = differing_field(&request.fields, &planned.fields, self.free_text())
+        else {
             return Ok(());
         };
         let refusal = Error::invalid_input(
@@ -717,6 +710,24 @@ impl Client {
             refusal
         };
         Err(self.resubmit_error(refusal))
+    }
+
+    /// The fields of a request's summary this provider leaves as text or summarizes.
+    fn free_text(&self) -> &'static [&'static str] {
+        match self.provider() {
+            Provider::Vmeg => crate::provider::vmeg::FREE_TEXT,
+            _ => crate::provider::jimmyai::FREE_TEXT,
+        }
+    }
+
+    /// A planned request's summary, made as the transport makes a lost submit's (values
+    /// scrubbed alike), for a resend's body to be compared with an error's.
+    pub(super) fn planned_summary(&self, plan: &PlannedRequest) -> crate::error::RequestSummary {
+        crate::error::RequestSummary {
+            method: plan.method.to_owned(),
+            route: plan.path.clone(),
+            fields: scrubbed_fields(&plan.body, self.free_text(), &self.t().scrubber),
+        }
     }
 
     /// The key to resend with, and what finds the first submit; refuses anything that is not

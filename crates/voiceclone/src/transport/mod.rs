@@ -19,7 +19,9 @@ pub(crate) use envelope::{Dialect, error_for_code};
 use envelope::{RawResponse, decode_data, decode_envelope};
 pub(crate) use request_id::RequestId;
 pub(crate) use summary::is_cut as summary_is_cut;
-pub(crate) use summary::{differing_field, summary_fields};
+#[cfg(feature = "fake")]
+pub(crate) use summary::summary_fields;
+pub(crate) use summary::{differing_field, scrubbed_fields};
 
 use std::future::Future;
 use std::marker::PhantomData;

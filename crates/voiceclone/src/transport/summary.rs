@@ -14,15 +14,12 @@ impl Call<'_> {
         let fields = self
             .body
             .and_then(|b| b())
-            .map(|value| summary_fields(&value, self.free_text))
+            .map(|value| scrubbed_fields(&value, self.free_text, scrubber))
             .unwrap_or_default();
         RequestSummary {
             method: self.route.0.to_owned(),
             route: self.route.1.to_owned(),
-            fields: fields
-                .into_iter()
-                .map(|(k, v)| (k, scrubber.scrub_owned(v)))
-                .collect(),
+            fields,
         }
     }
 }
@@ -76,6 +73,19 @@ pub(crate) fn summary_fields(
     summarize_json("", value, free_text, &mut fields);
     fields.truncate(SUMMARY_MAX_FIELDS);
     fields
+}
+
+/// [`summary_fields`] with every value scrubbed of the API key: what an `OutcomeUnknown`'s
+/// summary holds, and what a resend's body is compared with it as.
+pub(crate) fn scrubbed_fields(
+    value: &serde_json::Value,
+    free_text: &[&str],
+    scrubber: &Scrubber,
+) -> Vec<(String, String)> {
+    summary_fields(value, free_text)
+        .into_iter()
+        .map(|(k, v)| (k, scrubber.scrub_owned(v)))
+        .collect()
 }
 
 /// The first field whose summary differs between `sent` (an `OutcomeUnknown`'s, as sent)
