@@ -176,7 +176,7 @@ fn without_resend_advice(kind: &ErrorKind) -> Option<String> {
         ErrorKind::RateLimited => "the provider is rate limiting this account".to_owned(),
         ErrorKind::Server => "the provider reported a server-side failure".to_owned(),
         ErrorKind::Timeout => "the request timed out".to_owned(),
-        ErrorKind::TaskFailed { job_id, reason } => format!("task {job_id} failed: {reason}"),
+        // `TaskFailed` has its own long-text wording (the part to send again), above.
         _ => return None,
     })
 }
@@ -224,10 +224,6 @@ mod tests {
             ErrorKind::RateLimited,
             ErrorKind::Server,
             ErrorKind::Timeout,
-            ErrorKind::TaskFailed {
-                job_id: JobId::new("t-1"),
-                reason: "bad audio".into(),
-            },
         ];
         for kind in kinds {
             let what = without_resend_advice(&kind).unwrap_or_default();

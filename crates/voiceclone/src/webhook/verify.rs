@@ -243,9 +243,9 @@ fn refusals_of(failure: &WebhookFailure) -> (&'static std::sync::atomic::AtomicU
 /// in this process, at `debug` otherwise. Anyone who reaches the route can be refused, as
 /// often as they like: one warning per request would let them fill the logs. Counting each
 /// kind apart keeps scanners' junk (no headers, a bad signature) from silencing the
-/// refusals only VMEG's own deliveries can cause (a drifted clock, a changed envelope), and
-/// a wrong secret from hiding behind either: each kind shows at once, and a flood in a few
-/// lines that count it.
+/// refusals only VMEG's own deliveries can cause (a drifted clock, a changed envelope): each
+/// kind shows at its first refusal, and a flood in a few lines that count it. A kind junk
+/// shares (a wrong secret reads as a bad signature) stays as quiet as the junk made it.
 fn log_refusal(failure: &WebhookFailure) {
     let (count, signed) = refusals_of(failure);
     let n = count
