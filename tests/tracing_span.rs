@@ -456,9 +456,12 @@ async fn a_create_dropped_mid_call_is_logged_with_what_finds_its_task() {
     // Dropped before anything reached the provider (its connects refused, dropped while it
     // waits to try again): nothing to look up, nothing logged (review 25 pass 2d #4).
     let before = logged().matches("dropped").count();
-    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Bound but never listening, for the rest of the test: connects are refused, and no
+    // other test's server can be given the port (a dropped listener's number could be reused,
+    // and a connect then reached that server: a flake seen once in a loaded run).
+    let refused = tokio::net::TcpSocket::new_v4().unwrap();
+    refused.bind(([127, 0, 0, 1], 0).into()).unwrap();
     let base = format!("http://{}", refused.local_addr().unwrap());
-    drop(refused);
     for provider in Provider::ALL {
         // Enough attempts that the call is still retrying when it is dropped.
         let c = Client::builder(provider)
