@@ -163,8 +163,9 @@ pub(crate) async fn put(
                 // Answered on the request's head or a part of it: nothing says the recording
                 // arrived, and going on to the create would send it while the progress
                 // reports stop short of the total (the CLI reads that as "no clone was
-                // submitted"). Refused here, the upload fails with no create sent.
-                return Err(Error::new(ErrorKind::InvalidResponse)
+                // submitted"). Refused here, the upload fails with no create sent. A fault of
+                // the host's (try again), not an answer this crate cannot read.
+                return Err(Error::new(ErrorKind::Server)
                     .with_phase(Phase::Answered)
                     .with_http_status(status)
                     .with_message(format!(

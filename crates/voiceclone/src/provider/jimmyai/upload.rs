@@ -185,10 +185,14 @@ async fn send(
         .await
         .map_err(|e| local_failure(e).with_step(UploadStep::UploadFile))?;
     if !whole.load(std::sync::atomic::Ordering::SeqCst) {
-        return Err(bad_answer(
-            "JimmyAI answered the upload before the whole recording was sent; no clone was submitted",
-        )
-        .with_step(UploadStep::UploadFile));
+        // A fault on the host's side, not an answer this crate cannot read: the advice is to
+        // try again later, and no clone was sent.
+        return Err(Error::new(ErrorKind::Server)
+            .with_provider(crate::model::Provider::JimmyAi)
+            .with_message(
+                "JimmyAI answered the upload before the whole recording was sent; no clone was submitted",
+            )
+            .with_step(UploadStep::UploadFile));
     }
     let url = up.as_ref().and_then(|u| text(u.url.as_ref()));
     parse_url("url", url).ok_or_else(|| {
