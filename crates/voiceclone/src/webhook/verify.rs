@@ -217,13 +217,60 @@ pub(super) fn parse_millis(raw: &str) -> Option<u64> {
     raw.parse().ok()
 }
 
-/// Refused deliveries in this process, one count per kind of failure, for [`log_refusal`].
-static REFUSED: [std::sync::atomic::AtomicU64; 11] =
-    [const { std::sync::atomic::AtomicU64::new(0) }; 11];
+/// A kind last warned about this long ago warns again at its next refusal, whatever its
+/// count: after one flood (a gateway stripping headers for an hour, a secret rotated on one
+/// side) the powers of two grow too far apart, and the kind would stay at `debug` for the
+/// rest of the process's life.
+const REWARN_AFTER: Duration = Duration::from_secs(600);
 
-/// The count of `failure`'s kind, and whether the delivery's signature verified (so it came
+/// Refused deliveries of one kind in this process, for [`log_refusal`].
+struct Refusals {
+    count: std::sync::atomic::AtomicU64,
+    /// When the kind last warned, in milliseconds since [`log_clock`]'s start, plus one (0:
+    /// never).
+    last_warned: std::sync::atomic::AtomicU64,
+}
+
+static REFUSED: [Refusals; 11] = [const { Refusals::new() }; 11];
+
+impl Refusals {
+    const fn new() -> Self {
+        Self {
+            count: std::sync::atomic::AtomicU64::new(0),
+            last_warned: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one refusal at `now_ms` on [`log_clock`]: its number, and whether it warns.
+    fn count_one(&self, now_ms: u64) -> (u64, bool) {
+        use std::sync::atomic::Ordering;
+        let n = self.count.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        let stamp = now_ms.saturating_add(1);
+        if n.is_power_of_two() {
+            self.last_warned.store(stamp, Ordering::Relaxed);
+            return (n, true);
+        }
+        let last = self.last_warned.load(Ordering::Relaxed);
+        // One warning when many refusals of the kind pass the time at once.
+        let warn = warns_again(last, now_ms)
+            && self
+                .last_warned
+                .compare_exchange(last, stamp, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        (n, warn)
+    }
+}
+
+/// Monotonic milliseconds since the first refusal logged in this process.
+fn log_clock() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(std::time::Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The counts of `failure`'s kind, and whether the delivery's signature verified (so it came
 /// from VMEG, or is a replay of what VMEG sent).
-fn refusals_of(failure: &WebhookFailure) -> (&'static std::sync::atomic::AtomicU64, bool) {
+fn refusals_of(failure: &WebhookFailure) -> (&'static Refusals, bool) {
     match failure {
         WebhookFailure::MissingHeader { .. } => (&REFUSED[0], false),
         WebhookFailure::MissingSecret => (&REFUSED[1], false),
@@ -239,19 +286,27 @@ fn refusals_of(failure: &WebhookFailure) -> (&'static std::sync::atomic::AtomicU
     }
 }
 
+/// Whether a refusal of a kind that is not its 1st, 2nd, 4th, ... warns at `now_ms` on
+/// [`log_clock`], when the kind last warned at `last_warned` (as stored: 0 never, else
+/// milliseconds plus one).
+fn warns_again(last_warned: u64, now_ms: u64) -> bool {
+    let rewarn = u64::try_from(REWARN_AFTER.as_millis()).unwrap_or(u64::MAX);
+    last_warned == 0 || now_ms.saturating_sub(last_warned.saturating_sub(1)) >= rewarn
+}
+
 /// Logs a refused delivery: at `warn` for the 1st, 2nd, 4th, 8th, ... refusal of its kind
-/// in this process, at `debug` otherwise. Anyone who reaches the route can be refused, as
-/// often as they like: one warning per request would let them fill the logs. Counting each
-/// kind apart keeps scanners' junk (no headers, a bad signature) from silencing the
-/// refusals only VMEG's own deliveries can cause (a drifted clock, a changed envelope): each
-/// kind shows at its first refusal, and a flood in a few lines that count it. A kind junk
-/// shares (a wrong secret reads as a bad signature) stays as quiet as the junk made it.
+/// in this process, and for the first after [`REWARN_AFTER`] without a warning of its kind;
+/// at `debug` otherwise. Anyone who reaches the route can be refused, as often as they like:
+/// one warning per request would let them fill the logs. Counting each kind apart keeps
+/// scanners' junk (no headers, a bad signature) from silencing the refusals only VMEG's own
+/// deliveries can cause (a drifted clock, a changed envelope): each kind shows at its first
+/// refusal, a flood in a few lines that count it, and a kind still refused later shows again
+/// within [`REWARN_AFTER`]. A kind junk shares (a wrong secret reads as a bad signature)
+/// shows once per [`REWARN_AFTER`] while the junk lasts.
 fn log_refusal(failure: &WebhookFailure) {
-    let (count, signed) = refusals_of(failure);
-    let n = count
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        .saturating_add(1);
-    if n.is_power_of_two() {
+    let (kind, signed) = refusals_of(failure);
+    let (n, warn) = kind.count_one(log_clock());
+    if warn {
         tracing::warn!(failure = %failure, signed, refused_so_far = n, "webhook delivery refused");
     } else {
         tracing::debug!(failure = %failure, signed, refused_so_far = n, "webhook delivery refused");
@@ -476,6 +531,37 @@ mod tests {
             failure(empty.verify_at(TS, &good, body, now())),
             WebhookFailure::MissingSecret
         );
+    }
+
+    /// After a flood, the powers of two grow too far apart to show a kind still refused: the
+    /// next refusal 10 minutes after the kind's last warning warns again, and not before.
+    #[test]
+    fn a_kind_warns_again_once_ten_minutes_passed_since_its_last_warning() {
+        let minute = 60_000;
+        assert!(warns_again(0, 0), "a kind never warned about");
+        let warned_at = 5 * minute;
+        let stored = warned_at + 1;
+        assert!(!warns_again(stored, warned_at));
+        assert!(!warns_again(stored, warned_at + 10 * minute - 1));
+        assert!(warns_again(stored, warned_at + 10 * minute));
+        assert!(warns_again(stored, u64::MAX));
+        // A clock read before the stored stamp (another thread's later store) never warns.
+        assert!(!warns_again(stored, 0));
+
+        // A flood of one kind, then the same kind every minute: warnings at the powers of
+        // two, then at most once per 10 minutes, each counting what came between.
+        let kind = Refusals::new();
+        let warned: Vec<u64> = (0..3000)
+            .filter_map(|i| {
+                let (n, warn) = kind.count_one(i);
+                warn.then_some(n)
+            })
+            .collect();
+        assert_eq!(warned, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]);
+        let later: Vec<u64> = (1..=25)
+            .filter(|m| kind.count_one(3000 + m * minute).1)
+            .collect();
+        assert_eq!(later, [10, 20], "minutes after the flood that warned");
     }
 
     #[test]
