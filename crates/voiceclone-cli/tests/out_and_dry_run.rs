@@ -562,6 +562,51 @@ fn out_overwrite_with_several_urls_leaves_no_stale_path() {
     );
 }
 
+/// Review 26 pass 2 (files) #4: a `greeting.wav` that is a link to `greeting-01.wav` (a
+/// "latest" link) resolves, once the siblings are written, to this run's first audio: it is
+/// left as it is, and nothing says it held an earlier result. Before, `--overwrite` removed
+/// the user's link and reported it in `path_removed`.
+#[cfg(unix)]
+#[test]
+fn out_overwrite_leaves_a_link_to_a_file_it_just_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    std::fs::write(dir.path().join("greeting-01.wav"), b"old").unwrap();
+    std::os::unix::fs::symlink("greeting-01.wav", &out).unwrap();
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let mut args = speak_out_args(&out);
+    args.push("--overwrite");
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &args).expect(0);
+    let j = r.json();
+    assert!(
+        std::fs::symlink_metadata(&out)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link is gone: {j}"
+    );
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 1000, "{j}");
+    assert!(
+        j.get("path_removed").is_none() && j.get("path_not_written").is_none(),
+        "{j}"
+    );
+
+    // A link to a file this run did not write is still the stale PATH it was.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    std::fs::write(dir.path().join("older.wav"), b"old").unwrap();
+    std::os::unix::fs::symlink("older.wav", &out).unwrap();
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let mut args = speak_out_args(&out);
+    args.push("--overwrite");
+    let j = run_binary(Some(&fake.url), KEY, &[KEY], &[], &args)
+        .expect(0)
+        .json();
+    assert!(std::fs::symlink_metadata(&out).is_err(), "{j}");
+    assert_eq!(j["path_removed"], out.to_str().unwrap(), "{j}");
+    assert_eq!(std::fs::read(dir.path().join("older.wav")).unwrap(), b"old");
+}
+
 /// `--max-total-bytes` bounds all that `--out` writes: files up to the budget are written,
 /// the one that would pass it is refused before its bytes reach the disk (exit 1,
 /// `download_budget`, the job and the budget named), and a budget met exactly is no refusal.

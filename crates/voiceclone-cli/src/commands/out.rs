@@ -267,7 +267,7 @@ pub async fn write(
     o: &mut Outcome,
     signals: &mut Option<crate::signals::Signals>,
 ) {
-    let mut files: Vec<Value> = Vec::new();
+    let mut files: Vec<Downloaded> = Vec::new();
     let n = urls.len();
     let result = match signals.as_mut() {
         Some(signals) => {
@@ -285,9 +285,9 @@ pub async fn write(
         None => write_all(client, urls, out, budget, printer, &mut files, o).await,
     };
     if result.is_ok() && n > 1 && !(out.is_dir() || names_dir(out)) {
-        stale_path(out, n, overwrite, o);
+        stale_path(out, &files, n, overwrite, o);
     }
-    o.set("files", files);
+    o.set("files", files.iter().map(file_json).collect::<Vec<Value>>());
     if let Err(mut f) = result {
         // Whatever refused the write (the adapter's `InvalidInput` for a path that became a
         // directory after `check`, say), it came after the job was paid: exit 1, never 2,
@@ -310,11 +310,19 @@ pub async fn write(
 /// After `n` files were written as the siblings of the file `out` names: a file (or link) at
 /// `out` holds no audio of this run, and a script reading `out` would take it for this
 /// run's. With `--overwrite` it is the file the run was asked to replace, so it is removed;
-/// without, it appeared after the check and is someone else's, so it is only named.
-fn stale_path(out: &Path, n: usize, overwrite: bool, o: &mut Outcome) {
+/// without, it appeared after the check and is someone else's, so it is only named. A link
+/// at `out` to one of the files just written (a "latest" link to `<stem>-01.<ext>`) holds
+/// this run's audio: it is left alone.
+fn stale_path(out: &Path, written: &[Downloaded], n: usize, overwrite: bool, o: &mut Outcome) {
     let Ok(meta) = std::fs::symlink_metadata(out) else {
         return;
     };
+    if written
+        .iter()
+        .any(|d| same_file::is_same_file(out, &d.path).unwrap_or(false))
+    {
+        return;
+    }
     let shown = out.display().to_string();
     // `check` refused anything but a regular file or a link there; a directory since then
     // is not removed.
@@ -352,7 +360,7 @@ async fn write_all(
     out: &Path,
     budget: u64,
     printer: &Printer,
-    files: &mut Vec<Value>,
+    files: &mut Vec<Downloaded>,
     o: &mut Outcome,
 ) -> Result<(), Failure> {
     if urls.is_empty() {
@@ -437,7 +445,7 @@ async fn write_all(
         };
         left = left.saturating_sub(d.bytes);
         o.line(format!("wrote {} ({} bytes)", d.path.display(), d.bytes));
-        files.push(file_json(&d));
+        files.push(d);
     }
     Ok(())
 }
