@@ -1555,10 +1555,10 @@ async fn redis_url_password_never_appears_in_debug_errors_or_logs() {
     let mut wrong = url::Url::parse(&ctx.url).unwrap();
     wrong.set_username("vc-nobody").unwrap();
     wrong.set_password(Some(PASSWORD)).unwrap();
+    let (_refusing, port) = workspace_tests::refusing_port();
     let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut u = wrong.clone();
-        u.set_port(Some(l.local_addr().unwrap().port())).unwrap();
+        u.set_port(Some(port)).unwrap();
         u
     };
     let mut seen = Vec::new();

@@ -925,11 +925,11 @@ mod tests {
     #[tokio::test]
     #[allow(clippy::unwrap_used)]
     async fn a_transport_cause_shows_its_whole_chain_without_the_url() {
-        // A port nothing listens on (bound, then closed).
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        // A port nothing listens on: bound and never listening for the whole test, so no
+        // other test's server can be given it meanwhile (as a dropped listener's could).
+        let refusing = tokio::net::TcpSocket::new_v4().unwrap();
+        refusing.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let port = refusing.local_addr().unwrap().port();
         crate::install_crypto_provider();
         let err = reqwest::Client::new()
             .get(format!("http://127.0.0.1:{port}/a.wav?sig=supersecret"))
