@@ -10,15 +10,20 @@ use voiceclone::Provider;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  the provider or the task reported a failure (request refused, task failed, bad key,
-     rate limit or server error after retries), a listing not read whole
+  1  the provider or the task reported a failure (request refused, task failed, VMEG's
+     401 bad key, rate limit; outside a clone or speak create, a server error after
+     retries), a listing not read whole
      (incomplete_listing), a download (--out) refused or not written, a local recording that changed while it was being uploaded (part of it
      was sent, no clone was submitted), or a webhook failed verification
   2  bad usage, invalid input, or a command the provider does not support; nothing was sent
   3  network failure, timeout (including --timeout running out while waiting), or unknown
      outcome: a submit may or may not have created a task; do not resend it, look it up
      (the error carries the idempotency key and the submit time, without --json as a
-     ready-to-paste reconcile command); also a
+     ready-to-paste reconcile command); this includes a clone or speak create answered
+     with an error that does not prove nothing was made (a server error after retries, a
+     404, a 409, an unreadable answer, a code the vendor's table lacks, JimmyAI's 20001
+     or 20002), its kind kept; a reconcile that saw no candidate yet (reconcile_not_yet);
+     also a
      result naming a job that stdout could not take: it is written to stderr instead
   130, 143  a second SIGINT (130) or SIGTERM (143) after the first: the process ends as
      soon as the first one's result is written, at most 2 s later (128 + the signal);
@@ -216,7 +221,8 @@ pub enum Command {
     Tasks(TasksArgs),
     /// Find the task a submit whose outcome is unknown left behind (VMEG: by type, creation
     /// time, webhook and voice name; JimmyAI cannot: exit 2). Exit 0 when found, 1 when
-    /// there are only candidates or none, 3 when the search ended in no answer
+    /// there are only candidates or none, 3 when the search ended in no answer or saw no
+    /// candidate before its span (and 5 min of clock skew) ended (`reconcile_not_yet`)
     #[command(after_help = EXIT_CODES)]
     Reconcile(ReconcileArgs),
     /// Upload a local audio file and print its URL, usable with `clone` (JimmyAI: files/upload;

@@ -3,9 +3,9 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | the provider or the task reported a failure, a download was refused or could not be written, a local recording changed while it was being uploaded (part of it was sent; no clone was submitted), or a webhook failed verification |
+//! | 1 | the provider or the task reported a failure, a download was refused or could not be written, a local recording changed while it was being uploaded (part of it was sent; no clone was submitted), or a webhook failed verification; for a `clone` / `speak` create, only a refusal that proves nothing was made (`may_resubmit()`) |
 //! | 2 | bad usage, invalid input, unsupported by the provider (nothing was sent) |
-//! | 3 | network failure, timeout (also `WaitTimedOut`), unknown outcome; a result naming a job that stdout could not take (written to stderr instead) |
+//! | 3 | network failure, timeout (also `WaitTimedOut`), unknown outcome, also a `clone` / `speak` create's error that does not prove nothing was made (its kind kept); a reconcile that saw no candidate yet; a result naming a job that stdout could not take (written to stderr instead) |
 
 use voiceclone::{ErrorKind, Phase};
 

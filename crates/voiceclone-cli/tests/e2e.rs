@@ -1525,7 +1525,49 @@ fn sim_public_url_names_the_urls_it_hands_out() {
         .unwrap();
     let start: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(start["base_url"], "http://sim.test:8080", "{start}");
+    // The address listened on is printed too: the public URL names another port.
+    assert!(
+        start["addr"].as_str().unwrap().starts_with("0.0.0.0:"),
+        "{start}"
+    );
     assert!(!err.contains("--public-url"), "{err}");
+    assert!(!err.contains("--addr 0.0.0.0:PORT"), "{err}");
+
+    // Review 27 CLI #2: --public-url without --addr listens on a random loopback port,
+    // which clients reaching `sim.test` cannot reach: the real address is printed, and
+    // stderr says why nothing will connect.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
+        .env_clear()
+        .args(["sim", "--public-url", "http://sim.test:8080/"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    support::send_signal(&child, "-INT");
+    let _ = child.wait();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        line.contains("listening on 127.0.0.1:")
+            && line.contains("reached as http://sim.test:8080"),
+        "{line}"
+    );
+    assert!(
+        err.contains("loopback address") && err.contains("--addr 0.0.0.0:PORT"),
+        "{err}"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_voiceclone"))
         .env_clear()
         .args(["--json", "sim", "--public-url", "sim.test:8080"])

@@ -562,6 +562,38 @@ fn out_overwrite_with_several_urls_leaves_no_stale_path() {
     );
 }
 
+/// Review 27 CLI #4: the key pasted as `--out` (a script swapping two variables), with a file
+/// of that name from an earlier run and an answer of two audio URLs: the warning that names the
+/// stale PATH is redacted like every other line. Before, it went through `tracing`, which
+/// does not redact, and printed the key on stderr at the default level.
+#[test]
+fn the_stale_out_warning_never_prints_a_key_pasted_as_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(format!("{KEY}.wav"));
+    std::fs::write(&out, b"old").unwrap();
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let mut args = speak_out_args(&out);
+    args.push("--overwrite");
+    // `run_binary` fails the test when the key shows on stdout or stderr.
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &args).expect(0);
+    assert!(r.json().get("path_removed").is_some(), "{r:?}");
+    assert!(r.stderr.contains("removed the earlier file"), "{r:?}");
+
+    // And when it is only named (it appeared after the check, no --overwrite).
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(format!("{KEY}.wav"));
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let made = out.clone();
+    fake.on_request(move |path| {
+        if path.starts_with("/files/") && !made.exists() {
+            std::fs::write(&made, b"someone else's").unwrap();
+        }
+    });
+    let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &speak_out_args(&out)).expect(0);
+    assert!(r.json().get("path_not_written").is_some(), "{r:?}");
+    assert!(r.stderr.contains("--out was not written"), "{r:?}");
+}
+
 /// Review 26 pass 2 (files) #4: a `greeting.wav` that is a link to `greeting-01.wav` (a
 /// "latest" link) resolves, once the siblings are written, to this run's first audio: it is
 /// left as it is, and nothing says it held an earlier result. Before, `--overwrite` removed

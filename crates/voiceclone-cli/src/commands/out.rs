@@ -285,7 +285,7 @@ pub async fn write(
         None => write_all(client, urls, out, budget, printer, &mut files, o).await,
     };
     if result.is_ok() && n > 1 && !(out.is_dir() || names_dir(out)) {
-        stale_path(out, &files, n, overwrite, o);
+        stale_path(out, &files, n, overwrite, printer, o);
     }
     o.set("files", files.iter().map(file_json).collect::<Vec<Value>>());
     if let Err(mut f) = result {
@@ -313,7 +313,14 @@ pub async fn write(
 /// without, it appeared after the check and is someone else's, so it is only named. A link
 /// at `out` to one of the files just written (a "latest" link to `<stem>-01.<ext>`) holds
 /// this run's audio: it is left alone.
-fn stale_path(out: &Path, written: &[Downloaded], n: usize, overwrite: bool, o: &mut Outcome) {
+fn stale_path(
+    out: &Path,
+    written: &[Downloaded],
+    n: usize,
+    overwrite: bool,
+    printer: &Printer,
+    o: &mut Outcome,
+) {
     let Ok(meta) = std::fs::symlink_metadata(out) else {
         return;
     };
@@ -334,21 +341,18 @@ fn stale_path(out: &Path, written: &[Downloaded], n: usize, overwrite: bool, o: 
         Err("it appeared after the check and --overwrite was not given".to_owned())
     };
     match removed {
+        // On stderr through the printer, not `tracing`, which does not redact: the path is
+        // the caller's, and a key pasted as `--out` must not show.
         Ok(()) => {
-            tracing::warn!(
-                path = %shown,
-                files = n,
-                "removed the earlier file at --out: the answer had several audio files, written as its numbered siblings, so it would have held an earlier result"
-            );
+            crate::output::stderr_line(&printer.safe(&format!(
+                "warning: removed the earlier file at --out {shown}: the answer had {n} audio files, written as its numbered siblings, so it would have held an earlier result"
+            )));
             o.set("path_removed", shown);
         }
         Err(why) => {
-            tracing::warn!(
-                path = %shown,
-                files = n,
-                reason = %why,
-                "--out was not written and still holds something else: the answer had several audio files, written as its numbered siblings"
-            );
+            crate::output::stderr_line(&printer.safe(&format!(
+                "warning: --out was not written and {shown} still holds something else ({why}): the answer had {n} audio files, written as its numbered siblings"
+            )));
             o.set("path_not_written", shown);
         }
     }

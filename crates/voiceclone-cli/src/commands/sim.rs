@@ -25,6 +25,14 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
         }
     };
     let base = sim.base_url();
+    let bound = sim.addr();
+    // With --public-url the base URL names another host and port than the one listened on:
+    // both are printed, or a listener on a random loopback port is found nowhere.
+    let listening = if args.public_url.is_some() {
+        format!("{bound}, reached as {base}")
+    } else {
+        base.to_string()
+    };
     // A key from --api-key-env may be a real one (VMEG_API_KEY, so that clients' variable
     // just works): its variable is named, never its value.
     let (key, shell_key) = match &args.api_key_env {
@@ -34,14 +42,16 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
     let start = if printer.json {
         let start = match &args.api_key_env {
             Some(var) => {
-                serde_json::json!({"event": "listening", "base_url": base, "api_key_env": var})
+                serde_json::json!({"event": "listening", "base_url": base, "addr": bound.to_string(), "api_key_env": var})
             }
-            None => serde_json::json!({"event": "listening", "base_url": base, "api_key": key}),
+            None => {
+                serde_json::json!({"event": "listening", "base_url": base, "addr": bound.to_string(), "api_key": key})
+            }
         };
         format!("{start}\n")
     } else {
         format!(
-            "voiceclone simulator listening on {base}\nAPI key: {key}\ntry: VMEG_API_KEY={shell_key} VMEG_BASE_URL={base} voiceclone --provider vmeg clone https://example.com/sample.wav --wait\n"
+            "voiceclone simulator listening on {listening}\nAPI key: {key}\ntry: VMEG_API_KEY={shell_key} VMEG_BASE_URL={base} voiceclone --provider vmeg clone https://example.com/sample.wav --wait\n"
         )
     };
     // Before the start line: whoever read it may signal at once.
@@ -65,7 +75,6 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
             ));
         }
     };
-    let bound = sim.addr();
     if !is_loopback(bound) {
         // Not muted by --quiet or --json: it is about who else can use the simulator.
         stderr_line(&format!(
@@ -83,6 +92,17 @@ pub async fn run(args: &SimArgs, printer: &Printer) -> Outcome {
         stderr_line(&format!(
             "warning: the URLs the simulator hands out (audio, uploads) name {bound}, which clients on other machines cannot reach; --public-url http://HOST:{} names the host they reach it by",
             bound.port()
+        ));
+    }
+    if is_loopback(bound)
+        && args
+            .public_url
+            .as_deref()
+            .is_some_and(|u| !names_loopback(u))
+    {
+        // A forgotten --addr: the default listens on this machine's loopback only.
+        stderr_line(&format!(
+            "warning: the simulator listens on {bound}, a loopback address, which clients that reach it as {base} cannot reach from another machine or container; --addr 0.0.0.0:PORT listens on every address"
         ));
     }
     match (signalled, signals.as_mut()) {
@@ -160,6 +180,16 @@ fn config(args: &SimArgs) -> Result<SimConfig, Failure> {
 /// IPv4-mapped forms); `0.0.0.0` and `::` listen on every interface.
 fn is_loopback(addr: SocketAddr) -> bool {
     addr.ip().to_canonical().is_loopback()
+}
+
+/// Whether the URL's host is this machine's loopback (`localhost`, `127.0.0.1`, `[::1]`).
+fn names_loopback(url: &str) -> bool {
+    match url::Url::parse(url).ok().as_ref().and_then(url::Url::host) {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.to_canonical().is_loopback(),
+        None => false,
+    }
 }
 
 /// `--speed` within the simulator's bounds ([`bounds::SPEED`]), else a usage error (exit 2).
