@@ -140,6 +140,7 @@
 //! | VMEG `recommendedPartSize` | 8 MiB | [`SimConfig::vmeg_material_part_size`] |
 //! | VMEG presigned URL validity (→ 403) | 1 h (simulated) | [`SimConfig::vmeg_presign_validity`] |
 //! | VMEG instant upload on `multipart/initiate` | no (only `gen-upload-url`) | — |
+//! | VMEG upload `complete` of a file already held as another material (two uploads of one file raced; a multipart upload of a known file) | its own material, under the `materialId` it was started with (never the other one's) | — |
 //! | JimmyAI `contentText` length | under 10,000 (the Chinese page; the English one says at most 10,000): 9,999 Unicode scalar values at most, pause markers counted | — |
 //! | JimmyAI upload size, "100 MB" | 100,000,000 bytes (not 100 MiB) | — |
 //!

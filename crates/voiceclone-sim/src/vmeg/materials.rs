@@ -575,9 +575,10 @@ fn register(
         )));
     }
     store.forget_pending(sh, id);
-    if let Some(existing) = store.by_hash.get(&md5).and_then(|i| store.materials.get(i)) {
-        return Ok(material_json(sh, existing));
-    }
+    // A file already held as another material (two uploads of one file raced, or a multipart
+    // upload, which has no instant upload) is still this upload's own material: the request
+    // names its `materialId`, and a client refuses an answer naming another (UNKNOWN at VMEG;
+    // see the crate's table). `by_hash` names the newest, the last to be evicted.
     let ext = extension(&p.file_name).unwrap_or_default();
     let (mime, category) = ext_info(&ext);
     let file_key = format!("{id}.{ext}");
