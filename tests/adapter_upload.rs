@@ -783,6 +783,61 @@ async fn vmeg_multipart_upload_with_parts_and_abort_on_failure() {
     assert_eq!(env.billable(), 1);
 }
 
+/// A multipart upload whose part's PUT runs out of the call's time (`with_timeout`) still
+/// aborts its session: the abort runs outside the call's deadline, within a few seconds of its
+/// own. Before: it ran within the call's time, which was gone, so it was never sent and VMEG
+/// kept the parts. And an abort VMEG never answers does not hold the call past that bound.
+#[tokio::test]
+async fn a_multipart_upload_out_of_time_still_aborts_its_session() {
+    // Parts of 256 KiB, files above 300 KiB in parts.
+    let env = Env::start(SimConfig::default().with_material_limits(64 << 20, 256 * 1024)).await;
+    let client = env
+        .builder(Provider::Vmeg, 3)
+        .multipart_upload_threshold(300 * 1024)
+        .build()
+        .unwrap();
+    let quick = client.with_timeout(Duration::from_secs(1));
+    for (i, abort_answered) in [true, false].into_iter().enumerate() {
+        let path = env.file(&format!("long{i}.wav"), &wav(500 + i as u32)); // 4 parts
+        // Storage holds the first part's PUT past the call's time.
+        env.sim
+            .fail_next(
+                "vmeg.materialPut",
+                voiceclone_sim::Fault::latency(Duration::from_secs(3)),
+                1,
+            )
+            .unwrap();
+        if !abort_answered {
+            env.sim
+                .fail_next(
+                    "vmeg.materialMultipartAbort",
+                    voiceclone_sim::Fault::latency(Duration::from_secs(60)),
+                    1,
+                )
+                .unwrap();
+        }
+        let aborts = env.calls("vmeg.materialMultipartAbort");
+        let started = std::time::Instant::now();
+        let e = quick.upload(&AudioSource::File(path)).await.unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+        assert_eq!(e.step(), Some(UploadStep::PutPart(1)), "{e}");
+        assert_eq!(
+            env.calls("vmeg.materialMultipartAbort"),
+            aborts + 1,
+            "the session is aborted once (abort answered: {abort_answered})"
+        );
+        // The call's second, then at most the abort's own bound (5 s), with room for a loaded
+        // machine; far below the minute VMEG holds the abort.
+        assert!(
+            took < Duration::from_secs(15),
+            "the abort held the call {took:?} (abort answered: {abort_answered})"
+        );
+    }
+    assert_eq!(env.calls("vmeg.materialMultipartComplete"), 0);
+    assert_eq!(env.billable(), 0);
+}
+
 #[tokio::test]
 async fn the_presigned_put_never_carries_the_api_key_even_from_a_callers_client() {
     let env = Env::start(SimConfig::default()).await;

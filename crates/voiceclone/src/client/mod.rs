@@ -31,6 +31,8 @@ pub use builder::ClientBuilder;
 #[cfg(feature = "long-text")]
 pub use long::DEFAULT_LONG_CONCURRENCY;
 pub use options::CallOptions;
+#[cfg(feature = "upload")]
+pub(crate) use options::with_own_bound;
 pub(crate) use options::{
     call_deadline, note_if_out_of_time, out_of_time, outside_call_deadline, time_left,
 };

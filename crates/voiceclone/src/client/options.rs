@@ -46,7 +46,8 @@ impl CallOptions {
     /// retry is made that would start after the time is up. A wait's deadline is cut to it;
     /// its polls keep the client's own request timeouts and retries (one poll the server
     /// never answers is retried, not waited on until the time is up), within that deadline.
-    /// `ZERO` sends nothing: the call fails with `Timeout`, nothing sent.
+    /// `ZERO` sends nothing: the call fails with `Timeout`, nothing sent. One clean-up runs
+    /// past it: the abort of a failed VMEG multipart upload, within 5 s of its own.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -198,6 +199,8 @@ pub(crate) enum Source {
     /// A wait's own deadline, for what follows its last poll (a finished VMEG clone's voice
     /// lookup): the caller may have set no `CallOptions` at all.
     Wait,
+    /// The bound of clean-up after a failed step ([`with_own_bound`]), not the call's.
+    Cleanup,
 }
 
 impl Source {
@@ -205,6 +208,7 @@ impl Source {
         match self {
             Source::Call => "the call's timeout or deadline (CallOptions)",
             Source::Wait => "the wait's deadline (WaitPolicy::deadline)",
+            Source::Cleanup => "the clean-up's own time bound",
         }
     }
 }
@@ -278,6 +282,20 @@ pub(crate) fn outside_call_deadline<F: Future>(fut: F) -> Scoped<F> {
     }
 }
 
+/// Runs clean-up after a failed step of a call (`fut`: a multipart upload's abort) within
+/// `bound` of its own, in place of the call's deadline or none: a call that failed because its
+/// time was up still sends it (with the call's time, which is gone, nothing would be sent),
+/// and a clean-up the server never answers ends the call at most `bound` later. Its requests
+/// are bounded as a call's are: each gets the time left as its timeout, no retry after it.
+#[cfg(feature = "upload")]
+pub(crate) fn with_own_bound<F: Future>(bound: Duration, fut: F) -> Scoped<F> {
+    let now = tokio::time::Instant::now();
+    let deadline = now.checked_add(bound.min(FAR_FUTURE)).unwrap_or(now);
+    futures_util::future::Either::Right(Box::pin(
+        CALL_DEADLINE.scope(Some((deadline, Source::Cleanup)), fut),
+    ))
+}
+
 /// The time the call being made has left (`None`: no per-call budget).
 pub(crate) fn time_left() -> Option<Duration> {
     call_deadline().map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
@@ -348,6 +366,35 @@ mod tests {
         })
         .await;
         assert!(left.unwrap() > Duration::from_secs(3600));
+    }
+
+    #[cfg(feature = "upload")]
+    #[tokio::test]
+    async fn clean_up_has_its_own_bound_whatever_the_calls_time_left() {
+        let bound = Duration::from_secs(5);
+        let gone = CallOptions::new().timeout(Duration::ZERO);
+        let (outer, inner) = scoped(gone, async {
+            (
+                time_left(),
+                with_own_bound(bound, async { time_left() }).await,
+            )
+        })
+        .await;
+        assert_eq!(outer, Some(Duration::ZERO));
+        let inner = inner.unwrap();
+        assert!(
+            inner > Duration::from_secs(4) && inner <= bound,
+            "{inner:?}"
+        );
+        // A call with no budget: the clean-up is bounded all the same.
+        let alone = with_own_bound(bound, async { time_left() }).await;
+        assert!(alone.is_some_and(|l| l <= bound), "{alone:?}");
+        let late = scoped(
+            CallOptions::new().timeout(Duration::from_secs(3600)),
+            async { with_own_bound(bound, async { time_left() }).await },
+        )
+        .await;
+        assert!(late.is_some_and(|l| l <= bound), "{late:?}");
     }
 
     #[test]

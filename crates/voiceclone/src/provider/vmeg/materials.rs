@@ -12,7 +12,9 @@
 //!    `Authorization`, its MD5 checked again as it streams) and `upload/complete` registers
 //!    it. Above the threshold: `multipart/initiate`, `presign-parts` (at most 100 parts per
 //!    call, parts of VMEG's `recommendedPartSize`), one PUT per part (its `ETag` kept),
-//!    `multipart/complete`; a failure after `initiate` aborts the upload (best effort).
+//!    `multipart/complete`; a failure after `initiate` aborts the upload (best effort,
+//!    within `ABORT_BOUND` of its own, even when the call's `CallOptions` time is up; a
+//!    dropped future sends no abort, and whether VMEG expires the session is UNKNOWN).
 //! 3. The clone is submitted with the material's `addressUrl` as `refAudio`.
 //!
 //! **An assumption**: VMEG documents materials for its translate-and-dub product. Whether a
@@ -375,11 +377,19 @@ async fn multipart(
     match parts(t, c, up, sample, &session, size, allow_private).await {
         Ok(url) => Ok(url),
         Err(e) => {
-            abort(t, c, &session).await;
+            // Outside the call's deadline: a part that failed because the call's time ran
+            // out (a PUT gets the time left as its timeout) left none for the abort, which
+            // was then never sent and VMEG kept the parts. Its own bound keeps the call from
+            // waiting long on an abort VMEG does not answer.
+            crate::client::with_own_bound(ABORT_BOUND, abort(t, c, &session)).await;
             Err(e)
         }
     }
 }
+
+/// How long the abort of a failed multipart upload may take, whatever the call's time left:
+/// a call may end this much past its `CallOptions` timeout or deadline.
+const ABORT_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn parts(
     t: &Transport,
