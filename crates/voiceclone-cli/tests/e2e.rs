@@ -680,6 +680,60 @@ fn a_jimmyai_voice_is_called_permanent_only_once_its_speech_is_seen_succeeded() 
     }
 }
 
+/// Review 27 CLI #1: `speak --wait --out` whose wait saw the speech succeed with its audio,
+/// then whose download failed (a CDN answering 403): the voice is activated all the same, and
+/// the command prints its activated id beside the download's failure. Before, the failure
+/// hid it, and the user kept the `activate_by` form, refused locally a day past its deadline
+/// with "clone the voice again" (a second paid preview).
+#[test]
+fn a_voice_seen_activated_is_printed_even_when_the_download_after_fails() {
+    use serde_json::json;
+    let cdn = Scripted::start(|_| (403, json!({"error": "denied"})));
+    let audio = format!("{}/files/z.mp3", cdn.url);
+    let server = Scripted::start(move |target| {
+        let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+        if target.contains("soundCloning/audios") && !target.contains("/audios/") {
+            return ok(json!({"id": "audio_z", "status": "queued"}));
+        }
+        if target.contains("/audios/audio_z") {
+            return ok(json!({"id": "audio_z", "object": "audio",
+                "model": "soundCloningAudio", "status": "completed",
+                "audioUrl": audio, "error": null}));
+        }
+        (404, json!({"code": 404, "msg": "no", "data": null}))
+    });
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 86_400;
+    let voice = format!("jimmyai:voice;activate_by={soon}:m-1");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hi.mp3");
+    let args = [
+        "--provider",
+        "jimmyai",
+        "--allow-private-urls",
+        "--json",
+        "speak",
+        "--voice",
+        &voice,
+        "--text",
+        "Hi.",
+        "--wait",
+        "--poll-interval",
+        "0.01",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let j = run_with(&server.url, KEY, &[], &args, None)
+        .expect(1)
+        .json();
+    assert_eq!(j["error"]["operation"], "download", "{j}");
+    assert_eq!(j["voice_id"], "jimmyai:voice;activated:m-1", "{j}");
+    assert!(!out.exists());
+}
+
 /// Review 25 pass 2b #5: `clone --wait --out` (JimmyAI) whose create answer says
 /// `completed` with the `modelId` but no `audioUrl` waits for the preview `--out` writes (a
 /// poll gives it), where it ended with exit 1 `no_audio`, which a script reads as "failed"

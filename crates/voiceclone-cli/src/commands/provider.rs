@@ -1471,6 +1471,12 @@ async fn speak(
         ));
     }
     o.fields.entry("waited").or_insert(false.into());
+    // Before the download: the wait saw the speech succeed with its audio, so its voice is
+    // activated whatever becomes of the file (a download failing after must not hide the
+    // activated id the user has to store).
+    if waits {
+        put_success(&mut o, &job);
+    }
     if let Some(out) = &args.out
         && o.failure.is_none()
     {
@@ -1490,9 +1496,6 @@ async fn speak(
             &mut signals,
         )
         .await;
-    }
-    if waits {
-        put_success(&mut o, &job);
     }
     o
 }

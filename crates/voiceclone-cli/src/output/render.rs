@@ -169,7 +169,9 @@ pub fn put_job<J: RenderJob>(o: &mut Outcome, job: &J) {
 }
 
 /// What `job` says once it is known to have succeeded (a JimmyAI speech's voice, now
-/// permanent), added to `o` only when the command's own outcome is success. Not part of
+/// permanent), added to `o` only when the command's outcome is success so far: callers call
+/// it as soon as the wait or read ends, before any download of the result, whose failure
+/// does not take the activation back. Not part of
 /// [`put_job`]: a job rendered from its create's answer alone (a `completed` no poll or wait
 /// confirmed), or next to a wait that failed or was interrupted, would claim an activation
 /// nothing showed, and a stored activated id turns off the library's local expiry check.
