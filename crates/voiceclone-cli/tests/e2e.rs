@@ -83,6 +83,18 @@ fn clone_wait_speak_wait_both_providers_json() {
         assert_eq!(j["provider"], p);
         assert_eq!(j["kind"], "clone");
         assert_eq!(j["status"], "succeeded", "{j}");
+        // Never the create's word (`queued`, `pending`) beside a status a wait saw.
+        assert!(
+            j.get("vendor_status").is_none_or(|w| ![
+                "queued",
+                "pending",
+                "processing",
+                "running",
+                "submitted"
+            ]
+            .contains(&s(w))),
+            "{j}"
+        );
         assert_eq!(j["exit_code"], 0);
         assert!(!s(&j["job_id"]).is_empty());
         let voice = s(&j["voice_id"]).to_owned();
@@ -113,6 +125,17 @@ fn clone_wait_speak_wait_both_providers_json() {
         let j = run(&sim, &args).expect(0).json();
         assert_eq!(j["kind"], "speech");
         assert_eq!(j["status"], "succeeded", "{j}");
+        assert!(
+            j.get("vendor_status").is_none_or(|w| ![
+                "queued",
+                "pending",
+                "processing",
+                "running",
+                "submitted"
+            ]
+            .contains(&s(w))),
+            "{j}"
+        );
         assert!(s(&j["audio_url"]).starts_with("http"), "{j}");
         assert_eq!(j["audio_urls"][0], j["audio_url"]);
         if p == "jimmyai" {
@@ -731,6 +754,9 @@ fn a_voice_seen_activated_is_printed_even_when_the_download_after_fails() {
         .json();
     assert_eq!(j["error"]["operation"], "download", "{j}");
     assert_eq!(j["voice_id"], "jimmyai:voice;activated:m-1", "{j}");
+    // The create's `queued` no longer describes a task seen succeeded.
+    assert_eq!(j["status"], "succeeded", "{j}");
+    assert!(j.get("vendor_status").is_none(), "{j}");
     assert!(!out.exists());
 }
 

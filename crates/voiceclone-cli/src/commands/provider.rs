@@ -636,6 +636,8 @@ impl CliJob for CloneJob {
     }
     fn completed(mut self, output: Voice) -> Self {
         self.set_status(TaskStatus::Succeeded);
+        // The create's word (`queued`) no longer describes the task.
+        self.vendor_status = None;
         self.set_output(output);
         self
     }

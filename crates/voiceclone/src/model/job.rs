@@ -414,10 +414,12 @@ impl SpeechJob {
     }
 
     /// This job finished with `speech` (what `wait_for_speech` returned for it): succeeded,
-    /// its voice marked activated (see [`SpeechJob::voice`]).
+    /// its voice marked activated (see [`SpeechJob::voice`]). The vendor's word of an earlier
+    /// answer (the create's `queued`) is dropped: it no longer describes the task.
     #[must_use]
     pub fn completed_with(mut self, speech: Speech) -> Self {
         self.status = TaskStatus::Succeeded;
+        self.vendor_status = None;
         self.speech = Some(speech);
         self.voice = self.voice.map(VoiceId::activated);
         self
