@@ -444,6 +444,142 @@ async fn a_create_failure_that_names_its_task_is_not_resent() {
     }
 }
 
+/// "A write counts as not processed only when both [the HTTP status and the status the body
+/// `code` stands for] say so": a refusal code (400, 401, 402, 404, 413, 422) behind an HTTP
+/// 500, 502 or 504 does not say the fault came before the task was made. An async create is
+/// repeated under its key like any unclear 5xx and, still unsettled, ends `OutcomeUnknown`
+/// with that key; a synchronous one (it may still be running) at once, sent once. Before: a
+/// plain refusal with `may_resubmit()` true, sent once, and a resubmit could pay twice.
+#[tokio::test]
+async fn a_refusal_code_behind_a_5xx_that_may_have_landed_is_no_refusal_on_a_create() {
+    for http in [500, 502, 504] {
+        for code in [400, 401, 402, 404, 413, 422] {
+            let what = format!("HTTP {http} code {code}");
+            let refused = || err(http, code, "vendor says no");
+
+            // Async: repeated under its key, then settled by the repeat.
+            let server = Scripted::start(vec![refused(), accepted("t-1")]).await;
+            let (c, _) = client(Provider::Vmeg, &server.base_url);
+            let job = c.clone_voice(&clone_req()).await;
+            let seen = server.seen();
+            assert_eq!(seen.len(), 2, "{what}: not repeated: {job:?}");
+            assert_eq!(job.unwrap().id.as_str(), "t-1", "{what}");
+            let key = seen[0].header("x-idempotency-key").unwrap();
+            assert_eq!(seen[1].header("x-idempotency-key"), Some(key), "{what}");
+
+            // Async, never settled: the policy's three attempts under one key.
+            let server = Scripted::start(vec![refused(), refused(), refused()]).await;
+            let (c, _) = client(Provider::Vmeg, &server.base_url);
+            let e = c.clone_voice(&clone_req()).await.unwrap_err();
+            assert!(!e.may_resubmit(), "{what}: {e}");
+            let seen = server.seen();
+            assert_eq!(seen.len(), 3, "{what}: {e}");
+            let key = seen[0].header("x-idempotency-key").unwrap();
+            assert!(
+                seen.iter()
+                    .all(|s| s.header("x-idempotency-key") == Some(key)),
+                "{what}"
+            );
+            match e.kind() {
+                ErrorKind::OutcomeUnknown {
+                    idempotency_key, ..
+                } => assert_eq!(idempotency_key.as_deref(), Some(key), "{what}"),
+                other => panic!("{what}: expected OutcomeUnknown, got {other:?}: {e}"),
+            }
+
+            // Sync: never resent (it may still be running); the outcome is unknown.
+            let server = Scripted::start(vec![refused(), accepted("t-2")]).await;
+            let (c, _) = client(Provider::Vmeg, &server.base_url);
+            let e = c
+                .clone_voice(&clone_req().synchronous(true))
+                .await
+                .unwrap_err();
+            assert_eq!(server.seen().len(), 1, "{what}: sync resent");
+            assert!(!e.may_resubmit(), "{what}: {e}");
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::OutcomeUnknown {
+                        idempotency_key: Some(_),
+                        ..
+                    }
+                ),
+                "{what}: {e}"
+            );
+        }
+    }
+    // Both say nothing was done (an HTTP 503 and a refusal code): the refusal stands.
+    let server = Scripted::start(vec![err(503, 400, "bad sample")]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    assert_eq!(server.seen().len(), 1);
+    assert_eq!(*e.kind(), ErrorKind::InvalidRequest, "{e}");
+    assert!(e.may_resubmit(), "{e}");
+}
+
+/// A business code VMEG does not document (4711) on a create: it does not say nothing was
+/// made, even behind an HTTP 400 (VMEG: "success or failure is decided by code"), so the
+/// create is `OutcomeUnknown`, sent once (README's retry table). Before: `InvalidRequest`
+/// from the HTTP status, `may_resubmit()` true.
+#[tokio::test]
+async fn an_undocumented_code_behind_an_http_4xx_on_a_create_is_an_unknown_outcome() {
+    for http in [400, 404, 422] {
+        for sync in [false, true] {
+            let what = format!("HTTP {http} code 4711 sync {sync}");
+            let server =
+                Scripted::start(vec![err(http, 4711, "new failure"), accepted("t-1")]).await;
+            let (c, _) = client(Provider::Vmeg, &server.base_url);
+            let e = c
+                .clone_voice(&clone_req().synchronous(sync))
+                .await
+                .unwrap_err();
+            assert_eq!(server.seen().len(), 1, "{what}: resent");
+            assert!(!e.may_resubmit(), "{what}: {e}");
+            assert!(
+                matches!(
+                    e.kind(),
+                    ErrorKind::OutcomeUnknown {
+                        idempotency_key: Some(_),
+                        ..
+                    }
+                ),
+                "{what}: {e}"
+            );
+            assert_eq!(e.vendor_code(), Some(4711), "{what}");
+        }
+    }
+}
+
+/// A poll answered HTTP 400 whose code says 502 (a server fault: "decided by code") is
+/// retried as a read, as the same code inside an HTTP 200 is, and does not end the wait of a
+/// paid job. Before: the poll failed and the wait ended with `Server`.
+#[tokio::test]
+async fn a_server_code_behind_an_http_4xx_does_not_end_a_wait() {
+    let server = Scripted::start(vec![
+        detail("t-1", "running", json!({})),
+        err(400, 502, "upstream failed"),
+        detail("t-1", "finished", json!({"voiceId": "cv_1"})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let voice = c
+        .wait_for_clone(&JobId::new("t-1"), &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert_eq!(voice.id, "cv_1");
+    assert_eq!(server.seen().len(), 3);
+    // A status read alone: retried the same way.
+    let server = Scripted::start(vec![
+        err(400, 502, "upstream failed"),
+        detail("t-1", "running", json!({})),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.clone_status(&JobId::new("t-1")).await.unwrap();
+    assert_eq!(job.status, TaskStatus::Running);
+    assert_eq!(server.seen().len(), 2);
+}
+
 #[tokio::test]
 async fn server_error_500_on_a_read_is_retried() {
     let server = Scripted::start(vec![

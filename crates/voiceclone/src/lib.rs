@@ -100,7 +100,10 @@
 //! Unknown codes keep their number and message. A VMEG code in 400..=599 that is not in
 //! VMEG's table is read as that HTTP status, whatever the HTTP status it came with (a CDN's
 //! 524 inside an HTTP 200 or 400 is `Server`; VMEG: "decided by code"); any other unknown
-//! code takes the kind of the HTTP status, or is [`ErrorKind::Vendor`] inside an HTTP 200.
+//! code is [`ErrorKind::Vendor`] inside an HTTP 200 and, for VMEG, behind an HTTP 4xx
+//! refusal (it does not say nothing was done), else takes the kind of the HTTP status. A
+//! VMEG refusal code behind an HTTP 5xx that may follow a processed write (500, 502, 504,
+//! ...; not 503) is `Server`: a write counts as refused only when both statuses say so.
 //! An HTTP 429 is `RateLimited` whatever the code.
 //!
 //! **Task status.**

@@ -437,13 +437,15 @@ impl Error {
         self
     }
 
-    /// The HTTP status if it is an error, else the status a business code stands for (VMEG
-    /// may put its error in an HTTP 200 envelope; its codes mirror HTTP statuses).
+    /// The status a fault stands for: the one its business code stands for when that is a
+    /// 5xx (VMEG decides by code, even over an HTTP 4xx: an HTTP 400 whose code says 502 is
+    /// that server fault), else the HTTP status if it is an error, else the code's (VMEG may
+    /// put its error in an HTTP 200 envelope; its codes mirror HTTP statuses).
     pub(crate) fn effective_status(&self) -> Option<u16> {
-        self.0
-            .http_status
-            .filter(|s| *s >= 400)
-            .or(self.0.code_status)
+        let code = self.0.code_status;
+        code.filter(|c| *c >= 500)
+            .or(self.0.http_status.filter(|s| *s >= 400))
+            .or(code)
     }
 
     /// The HTTP status the vendor's body code stands for (VMEG), whatever the HTTP status.
@@ -966,5 +968,10 @@ mod tests {
         assert_eq!(e.effective_status(), None);
         let e = Error::new(ErrorKind::Server).with_http_status(503);
         assert_eq!(e.effective_status(), Some(503));
+        // A server code decides over an HTTP 4xx; a refusal code does not over a 5xx.
+        let e = error_for_code(Provider::Vmeg, 400, None, 502, "");
+        assert_eq!(e.effective_status(), Some(502));
+        let e = error_for_code(Provider::Vmeg, 500, None, 400, "");
+        assert_eq!(e.effective_status(), Some(500));
     }
 }

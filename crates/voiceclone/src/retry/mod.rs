@@ -33,7 +33,10 @@
 //!
 //! A server fault's status is the HTTP status and, for VMEG, the one its body code stands
 //! for: a write is taken as not processed only when both say so (an HTTP 503 whose body says
-//! 502 may have landed).
+//! 502 may have landed; a refusal code behind an HTTP 500, 502 or 504 is read as that
+//! server fault by `transport::error_for_code`). The column above is chosen by the code's
+//! status when it is a 5xx (an HTTP 400 whose code says 502 is retried as a 502), else by
+//! the HTTP status (`Error::effective_status`).
 //!
 //! `Upload` (a JimmyAI `files/upload`, VMEG's material calls with their idempotency keys, a
 //! PUT to a presigned storage URL) follows the `Read` column: a repeat creates nothing
@@ -266,6 +269,12 @@ fn says_nothing_was_done(status: u16) -> bool {
     matches!(status, 501 | 503 | 505 | 511 | 521..=523 | 525 | 526)
 }
 
+/// Whether an HTTP 5xx may follow a processed write: every one that does not say nothing was
+/// done (a 500, a gateway's 502 or 504, a CDN's 520 or 524, ...).
+pub(crate) fn server_status_may_have_landed(status: u16) -> bool {
+    (500..600).contains(&status) && !says_nothing_was_done(status)
+}
+
 /// Whether an answer with `status` that could not be read may follow a processed write. Only
 /// a 4xx, a 5xx (read by their own rules) or a 307/308 ("send this request there instead")
 /// say it was not acted on. A 2xx, another redirect (a 303 is how POST/redirect/GET answers
@@ -364,6 +373,30 @@ pub(crate) mod tests {
             ),
             (
                 crate::provider::error_for_code(Provider::Vmeg, 500, None, 503, ""),
+                [Retry, Retry, OutcomeUnknown],
+            ),
+            // A refusal code behind a 5xx that may have landed: the HTTP status does not say
+            // nothing was done, so the write is no refusal (retried under its key).
+            (
+                crate::provider::error_for_code(Provider::Vmeg, 500, None, 400, ""),
+                [Retry, Retry, OutcomeUnknown],
+            ),
+            (
+                crate::provider::error_for_code(Provider::Vmeg, 502, None, 402, ""),
+                [Retry, Retry, OutcomeUnknown],
+            ),
+            (
+                crate::provider::error_for_code(Provider::Vmeg, 504, None, 404, ""),
+                [Retry, Retry, OutcomeUnknown],
+            ),
+            // Both say nothing was done: the refusal stands.
+            (
+                crate::provider::error_for_code(Provider::Vmeg, 503, None, 400, ""),
+                [Fail, Fail, Fail],
+            ),
+            // A server code behind an HTTP 4xx: "decided by code", a read is retried.
+            (
+                crate::provider::error_for_code(Provider::Vmeg, 400, None, 502, ""),
                 [Retry, Retry, OutcomeUnknown],
             ),
             (http(ErrorKind::InvalidRequest, 400), [Fail, Fail, Fail]),

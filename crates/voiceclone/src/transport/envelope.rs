@@ -258,14 +258,32 @@ pub(crate) fn error_for_code(
         .ok()
         .filter(|c| d.codes_are_http_statuses && (400..=599).contains(c));
     let from_table = (status != 429).then(|| (d.kind_for_code)(code)).flatten();
+    let from_code = from_table
+        .clone()
+        .or_else(|| code_as_status.and_then(ErrorKind::from_http_status));
     let kind = if status == 429 {
         ErrorKind::RateLimited
+    } else if let Some(kind) = from_code {
+        // A write counts as not done only when both statuses say so: a refusal code (400,
+        // 402, ...) behind an HTTP 500, 502 or 504 may answer a fault that came after the
+        // task was made, so it is that server fault (retried under its key, never a refusal
+        // to resubmit), not the refusal. Behind a 503 both say nothing was done.
+        if d.codes_are_http_statuses
+            && kind != ErrorKind::Server
+            && crate::retry::server_status_may_have_landed(status)
+        {
+            ErrorKind::Server
+        } else {
+            kind
+        }
     } else {
-        from_table
-            .clone()
-            .or_else(|| code_as_status.and_then(ErrorKind::from_http_status))
-            .or_else(|| ErrorKind::from_http_status(status))
-            .unwrap_or(ErrorKind::Vendor)
+        match ErrorKind::from_http_status(status) {
+            // An HTTP refusal does not make a code VMEG does not document one: its code
+            // decides (api-facts A3), and an unknown one does not say nothing was made.
+            Some(_) if d.codes_are_http_statuses && refusal_status(status) => ErrorKind::Vendor,
+            Some(kind) => kind,
+            None => ErrorKind::Vendor,
+        }
     };
     let mut err = Error::new(kind)
         .with_provider(provider)
@@ -281,6 +299,11 @@ pub(crate) fn error_for_code(
         err = err.with_unconfirmed_code();
     }
     err
+}
+
+/// An HTTP 4xx that refuses the request (not 408, the server giving up waiting, nor 429).
+fn refusal_status(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 408 | 429)
 }
 
 /// Decodes `data` (as sent: numbers keep their text) into a wire struct; unknown fields are
@@ -401,7 +424,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             (e.kind(), e.vendor_code()),
-            (&ErrorKind::InvalidRequest, Some(7777))
+            (&ErrorKind::Vendor, Some(7777))
         );
         let e = decode_envelope(Provider::Vmeg, &resp(302, "")).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
@@ -427,6 +450,16 @@ mod tests {
         assert_eq!(kind(Provider::Vmeg, 200, "418"), ErrorKind::InvalidRequest);
         assert_eq!(kind(Provider::Vmeg, 200, "7777"), ErrorKind::Vendor);
         assert_eq!(kind(Provider::Vmeg, 503, "7777"), ErrorKind::Server);
+        // Behind an HTTP 4xx refusal, an undocumented code still says nothing of what was
+        // done: `Vendor` (VMEG: "decided by code").
+        assert_eq!(kind(Provider::Vmeg, 400, "4711"), ErrorKind::Vendor);
+        assert_eq!(kind(Provider::Vmeg, 404, "4711"), ErrorKind::Vendor);
+        // A refusal code behind a 5xx that may have landed is that server fault; behind one
+        // that says nothing was done (503), the refusal stands.
+        assert_eq!(kind(Provider::Vmeg, 500, "400"), ErrorKind::Server);
+        assert_eq!(kind(Provider::Vmeg, 502, "402"), ErrorKind::Server);
+        assert_eq!(kind(Provider::Vmeg, 503, "400"), ErrorKind::InvalidRequest);
+        assert_eq!(kind(Provider::Vmeg, 400, "502"), ErrorKind::Server);
         assert_eq!(kind(Provider::Vmeg, 429, "524"), ErrorKind::RateLimited);
         // JimmyAI's codes are not HTTP statuses: an unknown 524 in a 200 is `Vendor`.
         assert_eq!(kind(Provider::JimmyAi, 200, "524"), ErrorKind::Vendor);
