@@ -31,6 +31,14 @@ fn capture(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuar
     (out, tracing::subscriber::set_default(subscriber))
 }
 
+/// The lines of a captured log at `level` (` INFO `, ` WARN `) that contain `needle`.
+fn lines_with(text: &str, level: &str, needle: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.contains(level) && l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A `tracing` writer that keeps everything in memory.
 #[tokio::test]
 async fn each_call_has_a_span_with_provider_operation_attempt_status_and_no_secret() {
@@ -276,12 +284,7 @@ async fn a_dropped_long_texts_accepted_parts_are_found_in_the_info_log() {
         .with_first_interval(std::time::Duration::from_millis(50))
         .with_max_interval(std::time::Duration::from_millis(50));
     let logged = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    let accepted_lines = |text: &str| {
-        text.lines()
-            .filter(|l| l.contains(" INFO ") && l.contains("long text part accepted"))
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    let accepted_lines = |text: &str| lines_with(text, " INFO ", "long text part accepted");
     let both_accepted = async {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while accepted_lines(&logged()).len() < 2 && std::time::Instant::now() < deadline {
@@ -483,6 +486,182 @@ async fn a_create_dropped_mid_call_is_logged_with_what_finds_its_task() {
         }
     }
     assert_eq!(logged().matches("dropped").count(), before, "{}", logged());
+}
+
+/// Free text as a request summary gives it (the length and the first 8 hex digits of its
+/// SHA-256): what a WARN line about a write says of its text, worked out here from the body the
+/// server saw.
+fn fingerprint(text: &str) -> String {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    format!("<{} chars, sha256:{}>", text.chars().count(), &hash[..8])
+}
+
+/// JimmyAI's answer to a create it accepted, and to a read of that task.
+fn jimmyai_queued(id: &str) -> serde_json::Value {
+    json!({"code": 20000, "msg": "ok", "data": {"id": id, "object": "audio",
+        "created": 1781777280, "model": "soundCloningAudio", "status": "queued", "error": null}})
+}
+
+/// A 500 to a JimmyAI create that names the task it made: `OutcomeUnknown` with `t-paid`.
+fn jimmyai_500_naming_a_task() -> Step {
+    Step::status(
+        500,
+        json!({"code": 500, "msg": "x", "data": {"id": "t-paid"}}),
+    )
+}
+
+/// A long-text part whose create ended with its outcome unknown (answered 500 naming the task
+/// `t-paid`) is logged at WARN when that answer comes, with what finds its task: the id the
+/// answer named, the submit time and the part's fields (its `modelId`, its text as length and
+/// a hash that `LongPart::text_sha256` begins with). A caller that then drops the call (a
+/// deploy, a `select!` branch not taken) loses the error that held them, and JimmyAI has no
+/// task list to find the paid task in. Before: one line with the provider, the operation and
+/// an empty key (review 27-b #1).
+#[tokio::test]
+async fn a_dropped_long_texts_unknown_parts_are_found_in_the_warn_log() {
+    let (out, _guard) = capture(tracing::Level::WARN);
+    let logged = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    // The first create to arrive is accepted (slowly: the other create, sent at once, comes
+    // in meanwhile), the second answered 500 naming its task; then the accepted part's polls.
+    let mut steps = vec![
+        Step::Slow(std::time::Duration::from_millis(300), jimmyai_queued("t-1")),
+        jimmyai_500_naming_a_task(),
+    ];
+    steps.extend((0..5).map(|_| Step::ok(jimmyai_queued("t-1"))));
+    let server = Scripted::start(steps).await;
+    let c = Client::builder(Provider::JimmyAi)
+        .api_key(SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .build()
+        .unwrap();
+    // Numbered sentences: the two parts' texts differ, so their hashes tell them apart.
+    let text: String = (0..600)
+        .map(|i| format!("Sentence {i} of the script. "))
+        .collect();
+    let plan = voiceclone::long_text::LongSpeechPlan::new(
+        Provider::JimmyAi,
+        &voiceclone::SpeechRequest::new("model-1", &text),
+    )
+    .unwrap();
+    assert_eq!(plan.parts().len(), 2);
+    // No poll while the test runs: the accepted part is still waited on when the call is
+    // dropped.
+    let wait = voiceclone::WaitPolicy::for_provider(Provider::JimmyAi)
+        .with_first_interval(std::time::Duration::from_secs(600))
+        .with_max_interval(std::time::Duration::from_secs(600));
+    let paid_lines = |text: &str| lines_with(text, " WARN ", "t-paid");
+    let answered = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while (server.seen().len() < 3 || paid_lines(&logged()).is_empty())
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::select! {
+        r = c.synthesize_plan(&plan, &wait, 2) => panic!("the call ended: {r:?}"),
+        () = answered => {} // the call's future is dropped here
+    }
+    let seen = server.seen();
+    assert_eq!(
+        seen.iter().filter(|s| s.method == "POST").count(),
+        2,
+        "{seen:?}"
+    );
+    // The create the 500 answered: the second the server saw.
+    let body = seen[1].json();
+    let part_text = body["contentText"].as_str().unwrap();
+    // The part the line names, as a caller holding the plan tells it: by its text's hash.
+    let part = plan.parts().iter().find(|p| p.text() == part_text).unwrap();
+    let text = logged();
+    let lines = paid_lines(&text);
+    assert_eq!(lines.len(), 1, "{text}");
+    let line = &lines[0];
+    for needed in [
+        "submitted_at=".to_owned(),
+        "modelId=model-1".to_owned(),
+        fingerprint(part_text),
+        format!("sha256:{}", &part.text_sha256()[..8]),
+    ] {
+        assert!(line.contains(&needed), "{needed:?} missing: {line}");
+    }
+    assert!(!line.contains("Sentence"), "the text was logged: {line}");
+    assert!(!text.contains(SECRET_KEY), "{text}");
+}
+
+/// A single create whose outcome is unknown when its call ends (a 500 naming the task it
+/// made, a timeout after sending, JimmyAI's refusal by a code it does not document) is logged
+/// once at WARN with what finds its task: the key (VMEG), the task id the answer named, the
+/// submit time and the request's identifying fields, never the API key or the text. Before: a
+/// line with the key only, and none at all for the undocumented code (review 27-b #1).
+#[tokio::test]
+async fn a_create_of_unknown_outcome_is_logged_once_with_what_finds_its_task() {
+    let (out, _guard) = capture(tracing::Level::WARN);
+    let logged = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let vmeg_500 = Step::status(
+        500,
+        json!({"code": 500, "message": "x", "data": {"taskId": "t-paid"}}),
+    );
+    let undocumented = Step::ok(json!({"code": 20002, "msg": "nope", "data": null}));
+    let hang = Step::Hang(std::time::Duration::from_secs(5));
+    let cases = [
+        (Provider::Vmeg, vmeg_500, Some("t-paid")),
+        (
+            Provider::JimmyAi,
+            jimmyai_500_naming_a_task(),
+            Some("t-paid"),
+        ),
+        (Provider::JimmyAi, undocumented, None),
+        (Provider::JimmyAi, hang, None),
+    ];
+    for (provider, step, task) in cases {
+        let what = format!("{provider} {step:?}");
+        let server = Scripted::start(vec![step]).await;
+        let c = Client::builder(provider)
+            .api_key(SECRET_KEY)
+            .base_url(server.base_url.as_str())
+            .timeout(std::time::Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let voice = match provider {
+            Provider::Vmeg => "cv_1",
+            _ => "model-1",
+        };
+        let mut req = voiceclone::SpeechRequest::new(voice, "Hello there, my secret words.");
+        if provider == Provider::Vmeg {
+            req = req.idempotency_key("k-unk-1");
+        }
+        let before = logged().len();
+        let err = c.synthesize(&req).await.unwrap_err();
+        assert!(!err.may_resubmit(), "{what}: {err}");
+        assert_eq!(server.seen().len(), 1, "{what}: resent");
+        let text = logged();
+        let new = &text[before..];
+        let lines: Vec<&str> = new.lines().filter(|l| l.contains(" WARN ")).collect();
+        assert_eq!(lines.len(), 1, "{what}: {new}");
+        let line = lines[0];
+        let sent = server.seen()[0].json();
+        let sent_text = sent["contentText"]
+            .as_str()
+            .or_else(|| sent["data"][0]["text"].as_str())
+            .unwrap_or_else(|| panic!("{what}: no text in {sent}"));
+        for needed in [
+            "submitted_at=".to_owned(),
+            voice.to_owned(),
+            fingerprint(sent_text),
+        ] {
+            assert!(line.contains(&needed), "{what}: {needed:?} missing: {line}");
+        }
+        if let Some(task) = task {
+            assert!(line.contains(task), "{what}: {line}");
+        }
+        if provider == Provider::Vmeg {
+            assert!(line.contains("k-unk-1"), "{what}: {line}");
+        }
+        assert!(!line.contains("secret words"), "{what}: {line}");
+        assert!(!text.contains(SECRET_KEY), "{what}: {text}");
+    }
 }
 
 /// Refusals of authentic deliveries (correctly signed, refused for their age or their shape:

@@ -73,9 +73,15 @@ impl Client {
     /// an aborted task) loses them, and those tasks run on with nobody holding their ids. A
     /// handle's timeout or deadline ([`Client::with_timeout`], [`Client::with_options`])
     /// ends the call from inside instead, with an error whose [`Error::long_text_parts`]
-    /// holds every accepted part's job id. Each accepted part is also logged at `info`
-    /// (`long text part accepted`, fields `part`, `parts`, `job_id`): what an operator can
-    /// recover the ids from when a future was dropped anyway.
+    /// holds every accepted part's job id. The log is what an operator can recover the parts
+    /// from when a future was dropped anyway: each accepted part is logged at `info` (`long
+    /// text part accepted`, fields `part`, `parts`, `job_id`), and a part whose submit may
+    /// have made a task nobody holds the id of (its outcome unknown, or refused by a code
+    /// JimmyAI does not document) at `warn` when its answer comes (`write outcome unknown` or
+    /// `write refused by a code the vendor does not document`, fields `idempotency_key`,
+    /// `task_id` when the answer named one, `submitted_at`, and `request`: the part's
+    /// fields, its text as its length and the first 8 hex digits of its SHA-256, which
+    /// [`LongPart::text_sha256`](crate::long_text::LongPart::text_sha256) begins with).
     ///
     /// ```no_run
     /// # async fn run(client: voiceclone::Client, req: voiceclone::SpeechRequest, wait: voiceclone::WaitPolicy) {
@@ -131,7 +137,8 @@ impl Client {
     /// in flight (at least 1). A plan for the other provider is `InvalidInput` (field
     /// `plan`). As there: bound it with [`Client::with_timeout`] (or
     /// [`Client::with_options`]), never by dropping the future, which loses the accepted
-    /// parts' job ids (each is also logged at `info`, `long text part accepted`).
+    /// parts' job ids (each is also logged at `info`, `long text part accepted`, and a part
+    /// of unknown outcome at `warn`, as there).
     ///
     /// ```
     /// use voiceclone::long_text::LongSpeechPlan;

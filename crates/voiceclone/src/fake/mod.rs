@@ -666,7 +666,9 @@ impl FakeClient {
                 submitted_at: created_at,
                 request,
             };
-            return Err(e.with_kind(kind));
+            let e = e.with_kind(kind);
+            crate::transport::warn_unknown_outcome(self.provider, operation, &e);
+            return Err(e);
         }
         Ok(Submitted {
             id: JobId::typed(self.provider, kind, vendor_id),

@@ -109,15 +109,19 @@ pub(crate) struct CallInfo {
     pub(crate) synchronous: bool,
 }
 
+/// Whether `err`, the error a call of `call` ended with, leaves a task that may exist: an
+/// unknown outcome, or a write refused by a code the vendor does not document (see
+/// [`unconfirmed_refusal`]). The transport logs such an error with what finds its task.
+pub(crate) fn task_may_exist_after(call: &CallInfo, err: &Error) -> bool {
+    matches!(err.kind(), ErrorKind::OutcomeUnknown { .. })
+        || (call.kind.has_consequences() && unconfirmed_refusal(err) && !err.may_resubmit())
+}
+
 fn outcome_unknown(err: Error, call: &CallInfo, submitted_at: SystemTime) -> Error {
-    tracing::warn!(
-        provider = %call.provider,
-        operation = call.operation,
-        idempotency_key = call.idempotency_key.as_deref().unwrap_or(""),
-        "write outcome unknown; not resending"
-    );
-    // The request summary is filled in by the transport, which holds the request; it costs
-    // more than the rest of a call's bookkeeping and is built only here, when it is needed.
+    // Not logged here but by the transport, once it has filled in the request summary (it
+    // holds the request; the summary costs more than the rest of a call's bookkeeping and is
+    // built only for an error that needs it): a line without it finds no task
+    // (`transport::dropped`).
     // Typed like an accepted submit's id (`vmeg:speech:t1`), so that stored ids have one
     // form and an id the server shaped like a typed one is not re-read as another.
     let task_id =

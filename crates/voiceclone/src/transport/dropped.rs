@@ -1,12 +1,19 @@
-//! A write (a create; a VMEG delete or rename) whose call is dropped after a request of it may
-//! have reached the provider (a `select!`, a timer around it, a web handler cancelled when its
-//! own client went away): no error will ever carry what finds its task, so it is logged once,
-//! at the level and with the fields of an unknown outcome (`retry::run::outcome_unknown`).
+//! A write whose task may exist while nobody may hold what finds it is logged once at WARN with
+//! that: its key, the task id an answer named, its submit time and its request's identifying
+//! fields. Two ways lead there:
+//! - its call is dropped after a request of it may have reached the provider (a `select!`, a
+//!   timer around it, a web handler cancelled when its own client went away): no error will
+//!   ever carry them;
+//! - it ends with its outcome unknown (or refused by a code the vendor does not document): the
+//!   error carries them, but the caller may drop it unread. A long text's part error lives in
+//!   its future until every part has ended, and JimmyAI has no task list to find one in.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use super::{Call, Transport};
+use crate::error::{Error, ErrorKind, RequestSummary};
+use crate::model::{JobId, Provider};
 
 /// Armed for a write with consequences once an attempt holds its slot (a call dropped while
 /// queued sent nothing), and again unarmed when that attempt reached nothing (a refused
@@ -40,9 +47,36 @@ impl<'a> DroppedWrite<'a> {
         self.sent.store(false, Ordering::Relaxed);
     }
 
-    /// The call ended: its error (or result) tells what happened.
-    pub(super) fn ended(mut self) {
+    /// The call ended: its error (or result) tells what happened. `task_may_exist`, its error
+    /// when a task may exist after it (`retry::task_may_exist_after`), summary added and
+    /// scrubbed, is logged now.
+    pub(super) fn ended(mut self, task_may_exist: Option<&Error>) {
         self.watching = false;
+        let Some(err) = task_may_exist else {
+            return;
+        };
+        if let ErrorKind::OutcomeUnknown { .. } = err.kind() {
+            warn_unknown_outcome(self.transport.provider, self.call.operation, err);
+            return;
+        }
+        // A refusal that does not prove nothing was made: the error has no summary or submit
+        // time of its own.
+        let request = self.call.summary(&self.transport.scrubber);
+        self.finds(&request).warn(
+            "write refused by a code the vendor does not document, which does not prove nothing was made: look its task up before sending it again",
+            Some(err.kind().as_str()),
+        );
+    }
+
+    fn finds<'b>(&'b self, request: &'b RequestSummary) -> FindsTask<'b> {
+        FindsTask {
+            provider: self.transport.provider,
+            operation: self.call.operation,
+            idempotency_key: self.call.idempotency_key,
+            task_id: None,
+            submitted_at: self.submitted_at,
+            request,
+        }
     }
 }
 
@@ -54,13 +88,61 @@ impl Drop for DroppedWrite<'_> {
         // Built only here: scrubbed, free text as its length and a hash, URLs without their
         // query (a presigned URL's signature).
         let request = self.call.summary(&self.transport.scrubber);
+        self.finds(&request).warn(
+            "write dropped mid-call; its outcome is unknown: look its task up before sending it again",
+            None,
+        );
+    }
+}
+
+/// Logs `err`, an `OutcomeUnknown` with its request summary, once at WARN with what finds its
+/// task (see the module docs). Anything else is not logged here.
+pub(crate) fn warn_unknown_outcome(provider: Provider, operation: &str, err: &Error) {
+    if let ErrorKind::OutcomeUnknown {
+        idempotency_key,
+        task_id,
+        submitted_at,
+        request,
+    } = err.kind()
+    {
+        FindsTask {
+            provider,
+            operation,
+            idempotency_key: idempotency_key.as_deref(),
+            task_id: task_id.as_ref(),
+            submitted_at: *submitted_at,
+            request,
+        }
+        .warn(
+            "write outcome unknown; not resending: look its task up before sending it again",
+            None,
+        );
+    }
+}
+
+/// What finds the task of one write, as its WARN line gives it.
+struct FindsTask<'a> {
+    provider: Provider,
+    operation: &'a str,
+    idempotency_key: Option<&'a str>,
+    /// The task an answer named (typed, as a job id is stored).
+    task_id: Option<&'a JobId>,
+    submitted_at: SystemTime,
+    /// Scrubbed: free text as its length and a hash, URLs without their query.
+    request: &'a RequestSummary,
+}
+
+impl FindsTask<'_> {
+    fn warn(&self, why: &str, error_kind: Option<&str>) {
         tracing::warn!(
-            provider = %self.transport.provider,
-            operation = self.call.operation,
-            idempotency_key = self.call.idempotency_key.unwrap_or(""),
+            provider = %self.provider,
+            operation = self.operation,
+            idempotency_key = self.idempotency_key,
+            task_id = self.task_id.map(tracing::field::display),
             submitted_at = %crate::time::format_rfc3339(self.submitted_at),
-            request = %request,
-            "write dropped mid-call; its outcome is unknown: look its task up before sending it again"
+            request = %self.request,
+            error_kind,
+            "{why}"
         );
     }
 }

@@ -15,6 +15,8 @@ mod summary;
 
 #[cfg(feature = "upload")]
 pub(crate) use admission::slot_of;
+#[cfg(feature = "fake")]
+pub(crate) use dropped::warn_unknown_outcome;
 pub(crate) use envelope::{Dialect, error_for_code};
 use envelope::{RawResponse, decode_data, decode_envelope};
 pub(crate) use request_id::RequestId;
@@ -227,12 +229,18 @@ impl Transport {
                 Err(e) => break Err(e),
             }
         };
-        dropped.ended();
-        outcome.map_err(|e| {
+        let outcome = outcome.map_err(|e| {
             with_summary(e, call, &self.scrubber, &self.sent_under)
                 .with_operation_if_unset(call.operation)
                 .scrub(&self.scrubber)
-        })
+        });
+        // Logged here, the one place every write's error passes with its summary.
+        let task_may_exist = outcome
+            .as_ref()
+            .err()
+            .filter(|e| crate::retry::task_may_exist_after(&info, e));
+        dropped.ended(task_may_exist);
+        outcome
     }
 
     /// One attempt: a slot, a request id, the generated call within what the call's budget
