@@ -843,3 +843,55 @@ async fn a_jimmyai_error_through_another_client_names_what_still_works() {
     );
     assert_eq!(server.seen().len(), 1, "nothing more reached the server");
 }
+
+/// A delete or rename whose outcome is unknown names the task or voice it was about, in the
+/// error's request summary (`taskId` / `voiceId`) and so in its text; the new voice name is
+/// the caller's free text, summarized and never quoted. Before: "the task may or may not
+/// have been deleted" with no id, so a caller deleting many at once could not tell which one
+/// to check (review 27-d #5).
+#[tokio::test]
+async fn an_unknown_delete_or_rename_names_its_task_or_voice() {
+    let sim = sim(|c| c).await;
+    let c = client(&sim, Provider::Vmeg);
+    let job = c.clone_voice(&clone_req("kept-id")).await.unwrap();
+    let voice = c.wait_for_clone(&job.id, &wait()).await.unwrap();
+    let field = |e: &voiceclone::Error, name: &str| match e.kind() {
+        ErrorKind::OutcomeUnknown { request, .. } => request
+            .fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone()),
+        _ => panic!("not OutcomeUnknown: {e}"),
+    };
+    sim.fail_next("vmeg.tasksDelete", FaultKind::DropAfter, 1)
+        .unwrap();
+    let e = c.delete_task(&job.id).await.unwrap_err();
+    assert_eq!(field(&e, "taskId").as_deref(), Some(job.id.as_str()), "{e}");
+    assert!(e.to_string().contains(job.id.as_str()), "{e}");
+
+    sim.fail_next("vmeg.cloneVoiceUpdate", FaultKind::DropAfter, 1)
+        .unwrap();
+    let secret_name = "Private Narrator Name";
+    let e = c
+        .rename_voice(voice.id.clone(), secret_name)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        field(&e, "voiceId").as_deref(),
+        Some(voice.id.as_str()),
+        "{e}"
+    );
+    assert!(e.to_string().contains(voice.id.as_str()), "{e}");
+    assert!(!e.to_string().contains(secret_name), "{e}");
+    assert!(!format!("{e:?}").contains(secret_name), "{e:?}");
+
+    sim.fail_next("vmeg.cloneVoiceDelete", FaultKind::DropAfter, 1)
+        .unwrap();
+    let e = c.delete_voice(voice.id.clone()).await.unwrap_err();
+    assert_eq!(
+        field(&e, "voiceId").as_deref(),
+        Some(voice.id.as_str()),
+        "{e}"
+    );
+    assert!(e.to_string().contains(voice.id.as_str()), "{e}");
+}

@@ -450,6 +450,34 @@ async fn the_resend_window_is_the_published_constant() {
     }
 }
 
+/// `KEY_RESEND_WINDOW` is 23 h, an hour short of the 24 h VMEG keeps a key: the hour is what
+/// keeps a resend and its own retries (4 attempts with `Retry-After: 30`, a 180 s sync create)
+/// from reaching VMEG after the key is gone, when it would take the key as new and bill a
+/// second task. So a resend 23 h 30 min after the first submit is refused with nothing sent.
+/// Before: only relative to the constant, so a window of 24 h passed every test.
+#[tokio::test]
+async fn the_resend_window_is_23_hours_an_hour_short_of_the_key_lifetime() {
+    assert_eq!(
+        voiceclone::KEY_RESEND_WINDOW,
+        Duration::from_secs(23 * 3600)
+    );
+    let server = Scripted::start(vec![Step::status(
+        400,
+        json!({"code": 400, "message": "bad voice", "data": null}),
+    )])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.").idempotency_key("k-late");
+    let at = SystemTime::now() - Duration::from_secs(23 * 3600 + 30 * 60);
+    let e = c.resend_speech(&req, at).await.unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidInput { field, .. } if field == "submitted_at"),
+        "{e}"
+    );
+    assert!(!e.may_resubmit(), "{e}");
+    assert_eq!(server.seen().len(), 0, "a resend 23 h 30 min late was sent");
+}
+
 /// Whatever ends a resend or a search for an unknown outcome (the resend refused with a 402
 /// or 401, the search after its 409 refused, a search of its own refused), the first
 /// submit's outcome is still unknown: the error is never `may_resubmit()`, which would send

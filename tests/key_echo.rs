@@ -391,3 +391,73 @@ fn a_key_given_as_a_task_id_or_a_language_never_shows_up() {
         leaked(&captured, KEY)
     );
 }
+
+/// The key pasted into an id only in part (a 9-character piece of it, `t-` before it, as a
+/// paste cut short or glued to a prefix leaves it), or upper-cased, is refused as the whole
+/// key is: `InvalidInput` naming the field, for every id call, and nothing sent (in the
+/// URL, it would reach the vendor's, a CDN's or a proxy's access logs, which no scrubbing of
+/// errors or logs here reaches). Before: pinned with the whole key only, so a check by
+/// `value.contains(key)` passed every test (review 27-a #4).
+#[test]
+fn an_id_holding_a_piece_of_the_key_or_the_key_upper_cased_is_never_sent() {
+    const KEY: &str = "sk-Pasted0Into1The2Wrong3Argument";
+    let _serial = serial();
+    let _logs = logs();
+    let piece = format!("t-{}", KEY.get(5..14).unwrap());
+    let upper = KEY.to_ascii_uppercase();
+    let sent = runtime().block_on(async {
+        let server = Scripted::start(Vec::new()).await;
+        for provider in Provider::ALL {
+            let c = Client::builder(provider)
+                .api_key(KEY)
+                .base_url(server.base_url.as_str())
+                .timeout(Duration::from_secs(5))
+                .retry(RetryPolicy::default().with_max_attempts(1))
+                .sleeper(Arc::new(RecordingSleeper::new()))
+                .build()
+                .unwrap();
+            for value in [piece.as_str(), upper.as_str()] {
+                let id = JobId::new(value);
+                let wait = WaitPolicy::for_provider(provider)
+                    .with_max_polls(Some(3))
+                    .with_jitter(0.0);
+                let mut q = voiceclone::ReconcileQuery::new(
+                    std::time::SystemTime::now() - Duration::from_secs(60),
+                );
+                q.kind = Some(voiceclone::JobKind::Clone);
+                q.task_id = Some(JobId::new(value));
+                let mut refused = vec![
+                    ("job_id", c.clone_status(&id).await.unwrap_err()),
+                    ("job_id", c.speech_status(&id).await.unwrap_err()),
+                    ("job_id", c.wait_for_clone(&id, &wait).await.unwrap_err()),
+                    ("job_id", c.wait_for_speech(&id, &wait).await.unwrap_err()),
+                    ("job_id", c.task(&id).await.unwrap_err()),
+                    ("job_id", c.delete_task(&id).await.unwrap_err()),
+                    ("task_id", c.reconcile(&q).await.unwrap_err()),
+                    (
+                        "voice_id",
+                        c.synthesize(&SpeechRequest::new(value, "Hello there."))
+                            .await
+                            .unwrap_err(),
+                    ),
+                ];
+                if provider == Provider::Vmeg {
+                    refused.push(("voice_id", c.delete_voice(value).await.unwrap_err()));
+                    refused.push((
+                        "voice_id",
+                        c.rename_voice(value, "narrator").await.unwrap_err(),
+                    ));
+                }
+                for (field, e) in &refused {
+                    assert!(
+                        matches!(e.kind(), voiceclone::ErrorKind::InvalidInput { field: f, .. } if f == field),
+                        "{provider} {field} {value:?}: {e}"
+                    );
+                    assert!(leaked(&format!("{e} | {e:?}"), KEY).is_none(), "{e:?}");
+                }
+            }
+        }
+        server.seen().len()
+    });
+    assert_eq!(sent, 0, "a request carrying a piece of the key was sent");
+}

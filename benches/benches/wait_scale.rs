@@ -18,6 +18,8 @@
 //! duration)`; connections opened <= the client's in-flight bound; peak RSS growth
 //! <= 64 MiB; peak RSS growth over a warm client <= 2 KiB per job.
 //!
+//! A missed target is printed (`TARGET MISSED: ...`) and fails the run: exit 1.
+//!
 //! `cargo bench -p voiceclone-benches --bench wait_scale`
 //! Environment: BENCH_JOBS (10000), BENCH_SPEED (20), BENCH_TASK_SECS (20), BENCH_REPS (3),
 //! BENCH_WARMUP (32: the in-flight bound, so that every connection is opened).
@@ -303,5 +305,10 @@ fn main() {
     }
     for m in &missed {
         println!("TARGET MISSED: {m}");
+    }
+    // A missed target fails the run (exit 1), so a regression fails the BENCHMARKS.md run
+    // and any script running it, not only a line in its output.
+    if !missed.is_empty() {
+        std::process::exit(1);
     }
 }

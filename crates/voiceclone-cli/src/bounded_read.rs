@@ -176,6 +176,15 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
 
+    /// README and RELIABILITY promise an `--api-key-file` FIFO ends: a writer within 10 s,
+    /// the whole key within 120 s. A longer patience (`Duration::MAX`) hangs a command whose
+    /// key writer opened the FIFO and stays silent, with nothing printed.
+    #[test]
+    fn the_key_file_patience_is_10_s_for_a_writer_and_120_s_for_the_key() {
+        assert_eq!(KEY_FILE_PATIENCE.writer, Duration::from_secs(10));
+        assert_eq!(KEY_FILE_PATIENCE.whole, Duration::from_secs(120));
+    }
+
     #[test]
     fn a_file_past_its_bound_is_refused_and_one_at_it_is_read() {
         let dir = tempfile::tempdir().unwrap();

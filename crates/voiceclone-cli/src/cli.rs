@@ -891,7 +891,8 @@ pub struct TasksArgs {
     pub kind: Option<JobKind>,
 
     /// Only tasks in this normalized status (queued, running, succeeded, failed, or a
-    /// vendor word this tool does not know), filtered here across all pages
+    /// vendor word: `finished` is succeeded; an unknown word matches in any case), filtered
+    /// here across all pages
     #[arg(long, value_name = "S")]
     pub status: Option<String>,
 

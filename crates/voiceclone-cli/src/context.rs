@@ -156,13 +156,40 @@ pub fn base_url(cli: &Cli, provider: Provider) -> Result<Option<String>, Failure
     }
 }
 
+/// Test seam, in debug builds only: the `--api-key-file` patience divided by this whole
+/// number, so that a test of a silent FIFO writer ends in about a second, not 2 minutes.
+const KEY_FILE_PATIENCE_DIVISOR_ENV: &str = "VOICECLONE_TEST_KEY_FILE_PATIENCE_DIVISOR";
+
+/// How long an `--api-key-file` read waits: [`crate::bounded_read::KEY_FILE_PATIENCE`],
+/// divided by the [`KEY_FILE_PATIENCE_DIVISOR_ENV`] seam's `value` in debug builds (the
+/// tests') only. The seam can only shorten the wait (a divisor under 1, or not a number, is
+/// none), so whatever it is set to, the read still ends; in a release build it is ignored.
+fn key_file_patience(debug: bool, value: Option<&str>) -> crate::bounded_read::Patience {
+    let whole = crate::bounded_read::KEY_FILE_PATIENCE;
+    let divisor = value
+        .filter(|_| debug)
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|d| *d > 1);
+    match divisor {
+        Some(d) => crate::bounded_read::Patience {
+            writer: whole.writer.checked_div(d).unwrap_or(whole.writer),
+            whole: whole.whole.checked_div(d).unwrap_or(whole.whole),
+        },
+        None => whole,
+    }
+}
+
 fn read_key_file(path: &Path) -> Result<String, Failure> {
     // Never waits for ever: a FIFO with no writer, or a writer that never ends, is refused
     // after a while (`KEY_FILE_PATIENCE`).
+    let patience = key_file_patience(
+        cfg!(debug_assertions),
+        std::env::var(KEY_FILE_PATIENCE_DIVISOR_ENV).ok().as_deref(),
+    );
     let raw = crate::bounded_read::read_text_within(
         path,
         crate::bounded_read::MAX_KEY_FILE_BYTES,
-        crate::bounded_read::KEY_FILE_PATIENCE,
+        patience,
     )
     .map_err(|e| {
         // A name that is no file may be the key itself, given by mistake: it is shown only
@@ -214,6 +241,28 @@ pub fn redact_api_keys(cli: &Cli, printer: &mut Printer) -> Result<(), Failure> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--api-key-file` waits the published patience (10 s for a writer, 120 s for the key):
+    /// in a release build whatever the seam says, and in a debug build without it or with a
+    /// value that would not shorten it. The seam only ever shortens it. Before: nothing
+    /// checked what `read_key_file` passes, and a patience of `Duration::MAX` there passed.
+    #[test]
+    fn the_key_file_is_read_with_the_published_patience() {
+        use std::time::Duration;
+        let published = |p: crate::bounded_read::Patience| {
+            p.writer == Duration::from_secs(10) && p.whole == Duration::from_secs(120)
+        };
+        assert!(published(key_file_patience(false, None)));
+        assert!(published(key_file_patience(false, Some("100"))));
+        for value in [None, Some("0"), Some("1"), Some("x"), Some("-5"), Some("")] {
+            assert!(published(key_file_patience(true, value)), "{value:?}");
+        }
+        let cut = key_file_patience(true, Some(" 100 "));
+        assert_eq!(cut.writer, Duration::from_millis(100));
+        assert_eq!(cut.whole, Duration::from_millis(1200));
+        let most = key_file_patience(true, Some(&u32::MAX.to_string()));
+        assert!(most.whole < Duration::from_secs(1), "{most:?}");
+    }
 
     /// A base URL's credentials and query never show in a target's `Debug`, nor the key.
     #[test]

@@ -25,6 +25,21 @@ fn voices_with_key_file(
     limit: Duration,
     feed: impl FnOnce(std::process::ChildStdin) + Send + 'static,
 ) -> (Run, Duration) {
+    voices_with_key_file_in(sim, path, limit, &[], feed)
+}
+
+/// [`voices_with_key_file`] with `env` set, killed after 30 s, nothing on stdin.
+fn voices_with_key_file_env(sim: &Sim, path: &str, env: &[(&str, &str)]) -> (Run, Duration) {
+    voices_with_key_file_in(sim, path, Duration::from_secs(30), env, drop)
+}
+
+fn voices_with_key_file_in(
+    sim: &Sim,
+    path: &str,
+    limit: Duration,
+    env: &[(&str, &str)],
+    feed: impl FnOnce(std::process::ChildStdin) + Send + 'static,
+) -> (Run, Duration) {
     let args = [
         "--provider",
         "vmeg",
@@ -34,7 +49,7 @@ fn voices_with_key_file(
         "voices",
     ];
     let started = Instant::now();
-    let mut child = support::command(Some(&sim.url()), "", &[], &args)
+    let mut child = support::command(Some(&sim.url()), "", env, &args)
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
@@ -76,6 +91,54 @@ fn a_key_fifo_with_no_writer_is_refused_after_a_bounded_wait() {
     assert!(r.stderr.contains("--api-key-file"), "{r:?}");
     assert!(elapsed >= Duration::from_secs(9), "took {elapsed:?}");
     assert_eq!(sim.requests(), 0);
+}
+
+/// A FIFO whose writer opens it and stays silent (a `pass` stuck on a pinentry nobody
+/// answers), or writes the start of a key and stays open: exit 2 once the wait for the whole
+/// key is over, naming `--api-key-file`, with nothing sent. The wait is the production
+/// `KEY_FILE_PATIENCE` (2 minutes for the key) cut a hundredfold by a debug-only test seam,
+/// which can only shorten it; `context.rs` unit tests pin the values it is cut from. Before:
+/// nothing tested that a silent writer ends, and a patience of `Duration::MAX` passed.
+#[test]
+fn a_key_fifo_whose_writer_stays_silent_is_refused_after_a_bounded_wait() {
+    let sim = Sim::fast(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (part, said)) in [
+        (&b""[..], "nothing arrived"),
+        (&b"sk-"[..], "3 bytes arrived but no end"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let fifo = dir.path().join(format!("key-fifo-{i}"));
+        support::mkfifo(&fifo);
+        let (done, wait_done) = std::sync::mpsc::channel::<()>();
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                // Waits for the reader (the command) to open its end.
+                let mut f = std::fs::OpenOptions::new().write(true).open(&fifo)?;
+                f.write_all(part)?;
+                // Open, and silent, until the command has ended.
+                let _ = wait_done.recv();
+                Ok::<_, std::io::Error>(())
+            })
+        };
+        let (r, elapsed) = voices_with_key_file_env(
+            &sim,
+            fifo.to_str().unwrap(),
+            &[("VOICECLONE_TEST_KEY_FILE_PATIENCE_DIVISOR", "100")],
+        );
+        drop(done);
+        writer.join().unwrap().unwrap();
+        let r = r.expect(2);
+        let j = r.json();
+        let message = j["error"]["message"].as_str().unwrap();
+        assert!(message.contains("--api-key-file"), "{j}");
+        assert!(message.contains(said), "{said:?}: {j}");
+        assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+        assert_eq!(sim.requests(), 0);
+    }
 }
 
 /// A FIFO whose writer comes a second after the command started (`pass show` decrypting),

@@ -1022,10 +1022,12 @@ fn a_rerun_under_another_api_key_or_base_url_never_resends_a_submitting_part() {
     assert_eq!(manifest(dir)["version"], 3);
 
     // A key past VMEG's window under another API key: the age is the reason, and no rerun
-    // under the first API key is promised to create nothing (review 24 pass 2c #1).
+    // under the first API key is promised to create nothing (review 24 pass 2c #1). Aged
+    // 23 h 30 min, inside VMEG's 24 h key lifetime but past the 23 h resend window, so a
+    // window widened towards 24 h fails here (review 27-a #2).
     let mut stale: Value = serde_json::from_slice(&good).unwrap();
     let ms = stale["parts"][0]["submitted_at_ms"].as_u64().unwrap();
-    stale["parts"][0]["submitted_at_ms"] = (ms - 24 * 3600 * 1000).into();
+    stale["parts"][0]["submitted_at_ms"] = (ms - (23 * 3600 + 30 * 60) * 1000).into();
     std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&stale).unwrap()).unwrap();
     let r = run_binary(Some(&fake.url), OTHER_KEY, &[KEY], &[], &args);
     assert_eq!(r.code, 3, "{r:?}");

@@ -620,3 +620,63 @@ fn reconcile_found_none_and_jimmyai() {
     );
     assert_eq!(r.code, 2, "{}", r.stdout);
 }
+
+/// Review 27-d #2: `tasks --status` given VMEG's own word (`finished`, as the listing's
+/// `vendor_status` shows it; `error`) lists the tasks that word stands for, and a word this
+/// tool does not know (`paused`) matches the vendor's in any case. Before: each matched
+/// nothing, "no tasks match", exit 0, and a script asking for failed tasks (`--status
+/// error`) concluded there were none.
+#[test]
+fn a_status_given_as_the_vendors_word_lists_its_tasks() {
+    let fake = support::FakeVmeg::start(1, 10, false);
+    let now = jiff::Timestamp::now().to_string();
+    fake.list_tasks_with(vec![
+        serde_json::json!({"taskId": "t-done", "taskType": "cloneVoice", "status": "finished", "createdAt": now}),
+        serde_json::json!({"taskId": "t-bad", "taskType": "cloneVoice", "status": "failed", "createdAt": now}),
+        serde_json::json!({"taskId": "t-held", "taskType": "cloneVoice", "status": "Paused", "createdAt": now}),
+        serde_json::json!({"taskId": "t-run", "taskType": "cloneVoice", "status": "running", "createdAt": now}),
+    ]);
+    for (word, want) in [
+        ("finished", "t-done"),
+        ("FINISHED", "t-done"),
+        ("succeeded", "t-done"),
+        ("error", "t-bad"),
+        ("paused", "t-held"),
+        ("Paused", "t-held"),
+    ] {
+        let j = run_binary(
+            Some(&fake.url),
+            KEY,
+            &[],
+            &[],
+            &vmeg(&["tasks", "--status", word]),
+        )
+        .expect(0)
+        .json();
+        assert_eq!(j["count"], 1, "--status {word}: {j}");
+        assert_eq!(j["tasks"][0]["vendor_id"], want, "--status {word}: {j}");
+    }
+}
+
+/// Review 27-d #5: a `tasks delete` whose outcome is unknown (every attempt dropped after
+/// it was sent) names its task: `job_id` and `vendor_id` in the failure, as a success has
+/// them, and the task's id in the message. Before: neither, so a script deleting many tasks
+/// could not tell which one to check.
+#[test]
+fn an_unknown_delete_names_its_task() {
+    let sim = sim();
+    let c = run(&sim, &vmeg(&["clone", SAMPLE, "--name", "gone"])).json();
+    let job_id = c["job_id"].as_str().unwrap().to_owned();
+    let vendor_id = job_id.rsplit(':').next().unwrap().to_owned();
+    sim.handle
+        .fail_next("vmeg.tasksDelete", FaultKind::DropAfter, 10)
+        .unwrap();
+    let r = run(&sim, &vmeg(&["tasks", "delete", &job_id]));
+    assert_ne!(r.code, 0, "{r:?}");
+    let j = r.json();
+    assert_eq!(j["error"]["kind"], "outcome_unknown", "{j}");
+    assert_eq!(j["error"]["job_id"], job_id.as_str(), "{j}");
+    assert_eq!(j["error"]["vendor_id"], vendor_id.as_str(), "{j}");
+    let message = j["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&vendor_id), "{j}");
+}

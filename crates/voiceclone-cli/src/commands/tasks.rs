@@ -31,7 +31,13 @@ pub async fn run(client: &Client, args: &TasksArgs) -> Outcome {
                 o.line(format!("deleted task {id}"));
                 o
             }
-            Err(e) => Outcome::failed(Failure::from_adapter(&e)),
+            // An unknown outcome (or any failure) names the task, as a success does: a
+            // script deleting many at once must know which one to check.
+            Err(e) => Outcome::failed(
+                Failure::from_adapter(&e)
+                    .with("job_id", id.to_string())
+                    .with("vendor_id", id.as_str()),
+            ),
         };
     }
     let mut filter = TaskFilter::all();
@@ -113,7 +119,8 @@ pub fn note_unread(o: &mut Outcome, unread: &UnreadRecords, what: &str) {
     ));
 }
 
-/// A status word from the command line: the four normalized names, else a vendor word.
+/// A status word from the command line: the four normalized names, else a vendor word, which
+/// the library reads as the provider's own (VMEG `finished` is `succeeded`).
 fn status_arg(s: &str) -> TaskStatus {
     match s.trim().to_ascii_lowercase().as_str() {
         "queued" => TaskStatus::Queued,

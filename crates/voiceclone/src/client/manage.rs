@@ -14,7 +14,9 @@ impl Client {
     /// The account's tasks as a stream, every page read in turn (VMEG; JimmyAI has no task
     /// list: the stream's one item is `Unsupported`). [`TaskFilter::kind`] is sent to the
     /// vendor; [`TaskFilter::status`] is applied here, on the normalized status, across all
-    /// pages. The vendor's order is UNKNOWN (do not rely on it); a task created or deleted
+    /// pages: a vendor word given as `TaskStatus::Unknown` is read as the listed tasks' words
+    /// are (VMEG `finished` is `Succeeded`), and a word this crate does not know matches the
+    /// same word in any case and spacing. The vendor's order is UNKNOWN (do not rely on it); a task created or deleted
     /// while the list is read may be missed or seen twice. Records that cannot be read are
     /// skipped, and an answer holding no list (`data: null`) lists as empty: a task missing
     /// here proves nothing by itself. To learn whether the listing was complete, use
@@ -84,6 +86,7 @@ impl Client {
         let client = self.clone();
         let provider = self.provider();
         let kind = filter.kind;
+        let filter = filter.with_status_word_read_as(provider);
         walk_counting(
             "task list",
             move |page| {

@@ -280,7 +280,35 @@ impl TaskFilter {
     /// of the vendor's other products (VMEG `vt`, `at`, `textTranslation`) is not.
     pub(crate) fn keeps(&self, task: &TaskSummary) -> bool {
         self.kind.is_none_or(|k| task.may_be_of_kind(Some(k)))
-            && self.status.as_ref().is_none_or(|s| *s == task.status)
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|s| same_status(s, &task.status))
+    }
+
+    /// This filter with a status given as a vendor word (`Unknown("finished")`, copied from a
+    /// listing's `vendor_status`) read through `provider`'s own status words, as its listed
+    /// tasks' words were: VMEG `finished` is `Succeeded`. Compared as it was given, the word
+    /// matched no task (each was read to `Succeeded`), and "no tasks match" told a script
+    /// looking for failed tasks (`error`) that there were none.
+    pub(crate) fn with_status_word_read_as(mut self, provider: Provider) -> Self {
+        if let Some(TaskStatus::Unknown(word)) = &self.status {
+            self.status = Some(match provider {
+                Provider::Vmeg => crate::provider::vmeg::map_status(word),
+                _ => TaskStatus::Unknown(crate::model::shown_word(word)),
+            });
+        }
+        self
+    }
+}
+
+/// Whether a filter's status keeps a task's: the same normalized status, or for words this
+/// crate does not know (each folded as `shown_word` folds it) the same word in any case
+/// (`paused` keeps the vendor's `Paused`).
+fn same_status(wanted: &TaskStatus, got: &TaskStatus) -> bool {
+    match (wanted, got) {
+        (TaskStatus::Unknown(a), TaskStatus::Unknown(b)) => a.to_lowercase() == b.to_lowercase(),
+        _ => wanted == got,
     }
 }
 
@@ -346,6 +374,37 @@ impl TaskDetail {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A status filter given a VMEG word keeps the tasks that word was read to (`finished`
+    /// keeps `Succeeded`, `error` keeps `Failed`); a word this crate does not know keeps the
+    /// same word in any case and spacing. Before: `finished` and `error` kept nothing, and
+    /// `paused` missed the vendor's `Paused` (review 27-d #2).
+    #[test]
+    fn a_status_filter_reads_a_vendor_word_as_the_vendor_does() {
+        let task = |raw: &str| {
+            TaskSummary::new(
+                Provider::Vmeg,
+                "t-1",
+                Some(JobKind::Clone),
+                "cloneVoice",
+                crate::provider::vmeg::map_status(raw),
+            )
+        };
+        let keeps = |word: &str, raw: &str| {
+            TaskFilter::all()
+                .status(TaskStatus::Unknown(word.to_owned()))
+                .with_status_word_read_as(Provider::Vmeg)
+                .keeps(&task(raw))
+        };
+        assert!(keeps("finished", "finished"));
+        assert!(keeps(" Finished ", "completed"));
+        assert!(keeps("error", "failed"));
+        assert!(!keeps("finished", "failed"));
+        assert!(keeps("paused", "Paused"));
+        assert!(keeps("on  hold", "On Hold"));
+        assert!(!keeps("paused", "running"));
+        assert!(!keeps("paused", "halted"));
+    }
 
     /// A bare id is typed with the summary's provider and kind; one that already says its
     /// own (a stored form passed as a string, a typed id) keeps them, never relabelled.

@@ -25,8 +25,8 @@ pub(crate) use calls::FREE_TEXT;
 pub(crate) use calls::default_name;
 use calls::{clone_voice, synthesize};
 pub(crate) use plan::UPLOADED_URL;
-/// For the fake: status words read as the client reads them.
-#[cfg(feature = "fake")]
+/// Status words read as the client reads them: for the fake, and for a task filter given a
+/// vendor word (`TaskFilter::status(TaskStatus::Unknown("finished"))`).
 pub(crate) use results::map_status;
 pub(crate) use results::status_is_assumed;
 #[cfg(feature = "webhook")]

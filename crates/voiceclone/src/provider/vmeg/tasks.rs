@@ -242,12 +242,14 @@ pub(crate) async fn delete_task(
     };
     let key = new_key();
     let header = key_header(&key)?;
+    // The `taskId` in an unknown outcome's summary says which task to check.
+    let summary = || serde_json::to_value(&body).ok();
     let call = Call {
         operation: "delete_task",
         route: route("tasks_delete"),
         kind: OperationKind::IdempotentWrite,
         idempotency_key: Some(&key),
-        body: None,
+        body: Some(&summary),
         free_text: &[],
         fresh_key: true,
         synchronous: false,

@@ -82,13 +82,16 @@ pub(crate) async fn rename_voice(
     };
     let key = new_key();
     let header = key_header(&key)?;
+    // The `voiceId` in an unknown outcome's summary says which voice to check; the new
+    // name is the caller's free text, summarized, never quoted.
+    let summary = || serde_json::to_value(&body).ok();
     let call = Call {
         operation: "rename_voice",
         route: route("voice_clone_update"),
         kind: OperationKind::IdempotentWrite,
         idempotency_key: Some(&key),
-        body: None,
-        free_text: &[],
+        body: Some(&summary),
+        free_text: &["voiceName"],
         fresh_key: true,
         synchronous: false,
     };
@@ -111,12 +114,14 @@ pub(crate) async fn delete_voice(
     };
     let key = new_key();
     let header = key_header(&key)?;
+    // The `voiceId` in an unknown outcome's summary says which voice to check.
+    let summary = || serde_json::to_value(&body).ok();
     let call = Call {
         operation: "delete_voice",
         route: route("voice_clone_delete"),
         kind: OperationKind::IdempotentWrite,
         idempotency_key: Some(&key),
-        body: None,
+        body: Some(&summary),
         free_text: &[],
         fresh_key: true,
         synchronous: false,
