@@ -388,3 +388,38 @@ async fn a_wait_under_a_call_timeout_ends_within_it_its_last_poll_included() {
     assert!(matches!(e.kind(), ErrorKind::WaitTimedOut { .. }), "{e}");
     assert!(took < Duration::from_millis(800), "took {took:?}: {e}");
 }
+
+/// Review 27 #4: a resend (`resubmit_speech`) answered 409 "key already used" after 700 ms,
+/// then the search for the first submit's task hangs; under `with_timeout(1 s)` the whole
+/// call ends within about 1 s (under 1.5 s here): the resend and its search share one
+/// deadline. Before: the search started a fresh 1 s of its own, and the call took about
+/// 1.7 s.
+#[tokio::test]
+async fn a_resend_and_its_reconcile_share_one_call_timeout() {
+    let conflict = json!({"code": 409, "message": "Idempotency key already used", "data": null});
+    let server = Scripted::start(vec![
+        Step::Late(Duration::from_millis(700), 409, conflict),
+        Step::Hang(Duration::from_secs(60)),
+        Step::Hang(Duration::from_secs(60)),
+    ])
+    .await;
+    let c = client(&server.base_url, Provider::Vmeg);
+    let lost = voiceclone::Error::new(ErrorKind::OutcomeUnknown {
+        idempotency_key: Some("k-shared".into()),
+        task_id: None,
+        submitted_at: std::time::SystemTime::now() - Duration::from_secs(3600),
+        request: voiceclone::RequestSummary::default(),
+    });
+    let req = voiceclone::SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    let started = Instant::now();
+    let r = c
+        .with_timeout(Duration::from_secs(1))
+        .resubmit_speech(&lost, &req)
+        .await;
+    let took = started.elapsed();
+    let seen = server.seen();
+    assert!(seen.len() >= 2, "the resend and a search: {seen:?}");
+    assert!(took < Duration::from_millis(1500), "took {took:?}: {r:?}");
+    let e = r.unwrap_err();
+    assert!(!e.may_resubmit(), "{e}");
+}

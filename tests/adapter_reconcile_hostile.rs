@@ -1170,3 +1170,123 @@ async fn a_refused_sync_resend_keeps_its_route_for_a_later_resubmit() {
     );
     assert!(server.seen().is_empty(), "a resend was sent");
 }
+
+/// A synchronous create's `OutcomeUnknown` from 10 minutes ago (past its route's 180 s), for
+/// a resend that is then cut short.
+fn lost_sync_submit(key: &str) -> (Error, SpeechRequest, SystemTime) {
+    let at = SystemTime::now() - Duration::from_secs(600);
+    let lost = Error::new(ErrorKind::OutcomeUnknown {
+        idempotency_key: Some(key.into()),
+        task_id: None,
+        submitted_at: at,
+        request: RequestSummary::default(),
+    });
+    let sync = SpeechRequest::new("sv_en_us_female_01", "Hello.").synchronous(true);
+    (lost, sync, at)
+}
+
+/// A refusal of a resend because one under `key` may still run at VMEG: an `OutcomeUnknown`
+/// under the key, never resubmittable, saying when to resend, `retry_after` about the route's
+/// whole 180 s (the cut-short resend went out a moment ago).
+fn assert_refused_for_the_routes_time(e: &Error, key: &str) {
+    assert!(
+        matches!(e.kind(), ErrorKind::OutcomeUnknown { idempotency_key, .. }
+            if idempotency_key.as_deref() == Some(key)),
+        "{e}"
+    );
+    assert!(!e.may_resubmit(), "{e}");
+    assert!(e.to_string().contains("resend after"), "{e}");
+    let left = e.retry_after().unwrap_or_default();
+    assert!(
+        left <= Duration::from_secs(180) && left > Duration::from_secs(170),
+        "{left:?}: {e}"
+    );
+}
+
+/// Review 27 #2: a synchronous resend dropped after it was sent (an outer timer, a `select!`)
+/// may still be running at VMEG for its route's 180 s, and how VMEG treats a key in flight
+/// is UNKNOWN (api-facts A4). A second resend of the same error (or the same key by
+/// `resend_speech`, or through a clone of the client) meanwhile is refused as a resend
+/// within 180 s of the first is, nothing sent. Before: the drop freed the key, the 180 s
+/// were measured from the original error only (10 minutes old), and the second resend
+/// went out while the first could still run: a possible second bill.
+#[tokio::test]
+async fn a_sync_resend_cut_short_blocks_the_next_resend_for_the_routes_time() {
+    for by_resend_speech in [false, true] {
+        let key = if by_resend_speech {
+            "k-cut-2"
+        } else {
+            "k-cut-1"
+        };
+        let (lost, sync, at) = lost_sync_submit(key);
+        let keyed = sync.clone().idempotency_key(key);
+        let server = Scripted::start(vec![
+            Step::Hang(Duration::from_secs(60)),
+            Step::Hang(Duration::from_secs(60)),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let first = async {
+            if by_resend_speech {
+                c.resend_speech(&keyed, at).await.map(|_| ())
+            } else {
+                c.resubmit_speech(&lost, &sync).await.map(|_| ())
+            }
+        };
+        tokio::select! {
+            r = first => panic!("the hung resend ended: {r:?}"),
+            () = async {
+                while server.seen().is_empty() {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            } => {}
+        }
+        let e = c.resubmit_speech(&lost, &sync).await.unwrap_err();
+        assert_refused_for_the_routes_time(&e, key);
+        let e = c.clone().resend_speech(&keyed, at).await.unwrap_err();
+        assert_refused_for_the_routes_time(&e, key);
+        assert_eq!(server.seen().len(), 1, "a second resend was sent");
+    }
+}
+
+/// Review 27 #2, without a drop: a synchronous resend that runs out of the call's timeout
+/// ends in its own `OutcomeUnknown` (the request may still run at VMEG); a resend of the
+/// *original* error right after is refused for the route's 180 s, nothing sent. Before: only
+/// the resend's own error carried the later time, and the original error went out again.
+/// A resend that ended with an answer (a 400) holds nothing: the next one goes out.
+#[tokio::test]
+async fn a_sync_resend_out_of_time_blocks_the_next_resend_for_the_routes_time() {
+    let (lost, sync, at) = lost_sync_submit("k-out-of-time");
+    let keyed = sync.clone().idempotency_key("k-out-of-time");
+    let server = Scripted::start(vec![
+        Step::Hang(Duration::from_secs(60)),
+        Step::Hang(Duration::from_secs(60)),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let quick = c.with_timeout(Duration::from_secs(1));
+    let e1 = quick.resubmit_speech(&lost, &sync).await.unwrap_err();
+    assert!(
+        matches!(e1.kind(), ErrorKind::OutcomeUnknown { .. }) && e1.retry_after().is_none(),
+        "the resend itself ended unknown: {e1}"
+    );
+    assert_eq!(server.seen().len(), 1);
+    let e = c.resubmit_speech(&lost, &sync).await.unwrap_err();
+    assert_refused_for_the_routes_time(&e, "k-out-of-time");
+    let e = quick.resend_speech(&keyed, at).await.unwrap_err();
+    assert_refused_for_the_routes_time(&e, "k-out-of-time");
+    assert_eq!(server.seen().len(), 1, "a second resend was sent");
+
+    let bad_voice = Step::status(
+        400,
+        json!({"code": 400, "message": "bad voice", "data": null}),
+    );
+    let (lost, sync, _) = lost_sync_submit("k-answered");
+    let server = Scripted::start(vec![bad_voice.clone(), bad_voice]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    for _ in 0..2 {
+        let e = c.resubmit_speech(&lost, &sync).await.unwrap_err();
+        assert!(e.retry_after().is_none(), "{e}");
+    }
+    assert_eq!(server.seen().len(), 2, "an answered resend held its key");
+}

@@ -25,6 +25,8 @@ pub enum Step {
     Hang(Duration),
     /// Wait this long, then answer 200 with this JSON body (a slow but good answer).
     Slow(Duration, Value),
+    /// Wait this long, then answer with this status and JSON body (a slow refusal).
+    Late(Duration, u16, Value),
     /// Close the connection without answering.
     Drop,
 }
@@ -166,6 +168,10 @@ async fn answer(
         Some(Step::Slow(d, body)) => {
             tokio::time::sleep(d).await;
             (200, Vec::new(), body.to_string().into())
+        }
+        Some(Step::Late(d, status, body)) => {
+            tokio::time::sleep(d).await;
+            (status, Vec::new(), body.to_string().into())
         }
         Some(Step::Hang(d)) => {
             tokio::time::sleep(d).await;

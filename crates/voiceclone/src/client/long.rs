@@ -323,8 +323,11 @@ impl Client {
     /// `OutcomeUnknown` of the resend carries `submitted_at` as its own (the first submit's
     /// time), so that guard and a search from it still cover the first submit. A synchronous
     /// create is not resent within 180 s of `submitted_at` (the first request may still be
-    /// running): an `OutcomeUnknown` with the key and `submitted_at` comes back, nothing
-    /// sent, noting when to resend, [`Error::retry_after`] the time left.
+    /// running), nor within 180 s of a resend under its key in this client cut short after it
+    /// went out (dropped, or ended in `OutcomeUnknown`): an `OutcomeUnknown` with the key and
+    /// `submitted_at` comes back, nothing sent, noting when to resend, [`Error::retry_after`]
+    /// the time left. Under [`Client::with_timeout`] the resend and the search after its 409
+    /// share the call's one deadline.
     ///
     /// Use a client with the API key and base URL the submit was sent with: under another API
     /// key the same idempotency key is new, and the resend bills a second task. Nothing here
@@ -365,10 +368,14 @@ impl Client {
     ) -> Result<Resubmitted<SpeechJob>, Error> {
         // Whatever fails here (the resend refused, a 402 on it, the search after its 409),
         // the first submit's outcome is still unknown: never resubmittable.
-        // Through the key's scrubber: the request's refusals quote its values.
-        self.resend_speech_inner(req, submitted_at)
-            .await
-            .map_err(|e| e.task_may_exist().scrub(&self.t().scrubber))
+        // Through the key's scrubber (`traced!`): the request's refusals quote its values.
+        // One call under this handle's options: the resend and the search after its 409
+        // share one deadline, not one each.
+        traced!(self, "resend_speech", async {
+            self.resend_speech_inner(req, submitted_at)
+                .await
+                .map_err(|e| e.task_may_exist())
+        })
     }
 
     async fn resend_speech_inner(
@@ -415,29 +422,42 @@ impl Client {
             e.with_provider(self.provider())
                 .with_operation("resend_speech")
         })?;
-        if let Some(left) = super::reconcile::may_still_run(submitted_at, req.synchronous) {
-            // The request as it would go out, as a lost submit's summary holds it: a later
-            // `resubmit_speech` of this error is then held to the same route and body (an
-            // empty summary would let another route take the key as new, billed work).
+        // The refusal of a resend while a request under the key may still run at VMEG: the
+        // request as it would go out, as a lost submit's summary holds it, so a later
+        // `resubmit_speech` of this error is held to the same route and body (an empty
+        // summary would let another route take the key as new, billed work).
+        let still_running = |left| {
             let lost = Error::new(ErrorKind::OutcomeUnknown {
-                idempotency_key: Some(key),
+                idempotency_key: Some(key.clone()),
                 task_id: None,
                 submitted_at,
                 request: self.planned_summary(&plan),
             });
-            return Err(super::reconcile::still_running(
+            super::reconcile::still_running(
                 lost.with_phase(crate::error::Phase::Sent)
                     .with_sent_under(self.t().sent_under.clone())
                     .with_provider(self.provider())
                     .with_operation("synthesize"),
                 left,
-            ));
+            )
+        };
+        if let Some(left) = super::reconcile::may_still_run(submitted_at, req.synchronous) {
+            return Err(still_running(left));
         }
-        let _one_at_a_time = self.inner.resends.take(&key).map_err(|e| {
-            e.with_provider(self.provider())
-                .with_operation("resend_speech")
-        })?;
-        let sent = self.synthesize(req).await;
+        let mut one_at_a_time = self
+            .inner
+            .resends
+            .take(&key, req.synchronous == Some(true))
+            .map_err(|busy| {
+                busy.refusal(
+                    |e| {
+                        e.with_provider(self.provider())
+                            .with_operation("resend_speech")
+                    },
+                    still_running,
+                )
+            })?;
+        let sent = one_at_a_time.send(self.synthesize(req)).await;
         self.after_resend(sent, key, query).await
     }
 }

@@ -475,9 +475,14 @@ impl Client {
     /// A synchronous create (`synchronous(true)`) is not resent within 180 s (its route's
     /// time) of [`Error::last_attempt_at`]: an attempt cut short here or by a gateway may still
     /// be running at VMEG, and how it treats a key still in flight is UNKNOWN (api-facts A4).
-    /// Then `err` itself comes back (its key and times), nothing sent, with a note saying when
-    /// to resend and [`Error::retry_after`] the time left; this client's timeout does not
-    /// change the 180 s. An async create is resent at once, as the retry loop does.
+    /// Nor within 180 s of a synchronous resend under the same key in this client (and its
+    /// clones) that was cut short after it went out (its future dropped, or ended in
+    /// `OutcomeUnknown`): that request may still be running too, and the error being resent
+    /// may be the original one, dated before it. Then `err` itself comes back (its key and
+    /// times), nothing sent, with a note saying when to resend and [`Error::retry_after`] the
+    /// time left; this client's timeout does not change the 180 s. An async create is resent
+    /// at once, as the retry loop does. Under [`Client::with_timeout`] the resend and the
+    /// search after its 409 share the call's one deadline.
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
@@ -544,7 +549,14 @@ impl Client {
     ///                 Ok(Resubmitted::Accepted(job)) => println!("submitted {}", job.id),
     ///                 Ok(Resubmitted::AlreadyAccepted(a)) => println!("{a}"),
     ///                 Ok(_) => {}
-    ///                 // The first submit is still unknown: keep `err` (its key and times).
+    ///                 // A resend that ended unknown itself: keep its error. It is dated from
+    ///                 // the first submit and carries the resend's own later attempt, which a
+    ///                 // synchronous create's next resend must wait 180 s after.
+    ///                 Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => {
+    ///                     return Err(e);
+    ///                 }
+    ///                 // Refused or failed with an answer: the first submit is still unknown,
+    ///                 // keep `err` (its key and times).
     ///                 Err(e) => {
     ///                     eprintln!("the resend failed: {e}");
     ///                     return Err(err);
@@ -577,26 +589,28 @@ impl Client {
             if let Some(create) = plan.last() {
                 self.same_body(err, create)?;
             }
-            let _one_at_a_time = self
+            let mut one_at_a_time = self
                 .inner
                 .resends
-                .take(&key)
-                .map_err(|e| self.resubmit_error(e))?;
+                .take(&key, req.synchronous == Some(true))
+                .map_err(|busy| self.busy_refusal(busy, err))?;
             // The request holds the whole name; the error's summary may hold only its start.
             if let Some(name) = req.name.as_deref().filter(|n| !n.trim().is_empty()) {
                 query.voice_name = Some(name.to_owned());
             }
             let req = req.clone().idempotency_key(key.clone());
-            let sent = self.clone_voice(&req).await;
+            let sent = one_at_a_time.send(self.clone_voice(&req)).await;
             self.after_resend(sent, key, query).await
         };
         // Whatever fails here (a refusal of the resend, a 402 or 401 on it, the search
         // after its 409), the first submit's outcome is still unknown: never resubmittable.
         // The local plan's refusals quote the request's values (a key pasted as the
-        // language): through the key's scrubber, as every call's errors are.
-        resent
-            .await
-            .map_err(|e| e.task_may_exist().scrub(&self.t().scrubber))
+        // language): through the key's scrubber, as every call's errors are. One call
+        // under this handle's options: the resend and the search after its 409 share one
+        // deadline, not one each.
+        traced!(self, "resubmit_clone", async {
+            resent.await.map_err(|e| e.task_may_exist())
+        })
     }
 
     /// [`Client::resubmit_clone`] for speech.
@@ -638,23 +652,34 @@ impl Client {
                 .map_err(|e| self.resubmit_error(e))?;
             self.same_route(err, Some(&plan.path))?;
             self.same_body(err, &plan)?;
-            let _one_at_a_time = self
+            let mut one_at_a_time = self
                 .inner
                 .resends
-                .take(&key)
-                .map_err(|e| self.resubmit_error(e))?;
+                .take(&key, req.synchronous == Some(true))
+                .map_err(|busy| self.busy_refusal(busy, err))?;
             let req = req.clone().idempotency_key(key.clone());
-            let sent = self.synthesize(&req).await;
+            let sent = one_at_a_time.send(self.synthesize(&req)).await;
             self.after_resend(sent, key, query).await
         };
-        // As `resubmit_clone`: the first submit's outcome is still unknown; scrubbed.
-        resent
-            .await
-            .map_err(|e| e.task_may_exist().scrub(&self.t().scrubber))
+        // As `resubmit_clone`: the first submit's outcome is still unknown; scrubbed; one
+        // deadline for the whole call.
+        traced!(self, "resubmit_speech", async {
+            resent.await.map_err(|e| e.task_may_exist())
+        })
     }
 
     fn resubmit_error(&self, e: Error) -> Error {
         e.with_provider(self.provider()).with_operation("resubmit")
+    }
+
+    /// The refusal of a resend of `err` whose key another resend holds (nothing sent): in
+    /// flight now, or cut short while it may still run at VMEG (then `err` itself, as a
+    /// resend too early after `err`'s own attempt is refused).
+    fn busy_refusal(&self, busy: super::resends::Busy, err: &Error) -> Error {
+        busy.refusal(
+            |e| self.resubmit_error(e),
+            |left| still_running(err.duplicate(), left),
+        )
     }
 
     /// Refuses a resend whose `route` (the path the request would go to) is not the one the
@@ -904,7 +929,7 @@ fn named_missing_note(id: &JobId, settled: SystemTime, listed: bool) -> String {
 
 /// How long a VMEG synchronous create may run at the vendor: its route's 180 s (the spec's
 /// `x-voiceclone-timeout-seconds`), whatever this client's own timeout.
-const SYNC_RUNS: std::time::Duration = std::time::Duration::from_secs(180);
+pub(super) const SYNC_RUNS: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// Before a resend, the time left while the first request of a synchronous create, last sent
 /// at `last`, may still be running at VMEG (it answers when its task ends; a request cut

@@ -2,46 +2,259 @@
 //! the same submit at once (two tasks handling one error, a retry loop racing a user) would
 //! both reach VMEG with the key in flight, and whether VMEG deduplicates a key whose first
 //! request is still being processed is UNKNOWN (api-facts A4): the second could bill again.
+//!
+//! A synchronous create runs at VMEG until its task ends (its route's 180 s), whether or not
+//! anyone still waits for the answer. So a synchronous resend cut short after it went out
+//! (dropped by an outer timer, or ended in `OutcomeUnknown`) keeps its key held until then:
+//! the next resend of the same error would otherwise overlap it, as a second one at once
+//! would.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
-/// The keys being resent now.
+/// How many keys held after a cut-short resend are remembered at most. Each is a resend
+/// that went out within the last 180 s; past this, the one whose hold ends first is let go
+/// (and logged), so a flood of cut-short resends cannot grow the map without bound.
+const MAX_HELD: usize = 4096;
+
+/// The keys being resent now, and those of synchronous resends that may still run at VMEG.
 #[derive(Debug, Default)]
-pub(super) struct Resends(Mutex<HashSet<String>>);
+pub(super) struct Resends(Mutex<HashMap<String, Hold>>);
 
-/// A key taken by [`Resends::take`]; given back when dropped (the resend ended, failed or
-/// was cancelled).
-pub(super) struct Taken<'a> {
-    resends: &'a Resends,
-    key: String,
+#[derive(Debug, Clone, Copy)]
+enum Hold {
+    /// A resend with this key is in flight in this client.
+    InFlight,
+    /// A synchronous resend with this key was cut short after it went out: it may run at
+    /// VMEG until this instant.
+    MayRun(Instant),
 }
 
-impl Resends {
-    /// `key` for one resend, or `InvalidInput` naming `idempotency_key` (nothing sent) when
-    /// another resend with it is still in flight.
-    pub(super) fn take(&self, key: &str) -> Result<Taken<'_>, Error> {
-        let mut keys = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !keys.insert(key.to_owned()) {
-            return Err(Error::invalid_input(
+/// Why [`Resends::take`] refused a key (nothing sent).
+#[derive(Debug)]
+pub(super) enum Busy {
+    /// Another resend with the key is in flight in this client.
+    InFlight,
+    /// A synchronous resend with the key was cut short after it went out, and may still run
+    /// at VMEG for this long.
+    MayStillRun(Duration),
+}
+
+impl Busy {
+    /// The refusal: for a resend in flight, `in_flight` given an `InvalidInput` naming
+    /// `idempotency_key`; for one that may still run, `may_run` given the time left (the
+    /// caller's `OutcomeUnknown` with its "resend after" note, as a resend too early after
+    /// the first submit gets).
+    pub(super) fn refusal(
+        self,
+        in_flight: impl FnOnce(Error) -> Error,
+        may_run: impl FnOnce(Duration) -> Error,
+    ) -> Error {
+        match self {
+            Busy::InFlight => in_flight(Error::invalid_input(
                 "idempotency_key",
                 "another resend with this key is in flight in this client: wait for its result \
                  (two at once could both reach the provider, and whether it deduplicates a key \
                  still being processed is unknown)",
-            ));
+            )),
+            Busy::MayStillRun(left) => may_run(left),
         }
+    }
+}
+
+tokio::task_local! {
+    /// When the resend being made last put a synchronous create on the wire (set by the
+    /// transport as an attempt may start sending; cleared when it reached nothing).
+    static SENT: Arc<Mutex<Option<Instant>>>;
+}
+
+/// An attempt of a synchronous create may now reach the provider (`true`), or the attempt
+/// that was sending reached nothing and none before it had (`false`). Noted only inside a
+/// resend ([`Taken::send`]); elsewhere nothing holds a key.
+pub(crate) fn sending(sent: bool) {
+    let _ = SENT.try_with(|at| {
+        let mut at = at.lock().unwrap_or_else(|p| p.into_inner());
+        *at = sent.then(Instant::now);
+    });
+}
+
+/// A key taken by [`Resends::take`]; given back when dropped, unless its synchronous resend
+/// may still run at VMEG (see the module's docs).
+pub(super) struct Taken<'a> {
+    resends: &'a Resends,
+    key: String,
+    /// The request goes to a synchronous create.
+    synchronous: bool,
+    /// When the resend last sent its create (see [`sending`]).
+    sent: Arc<Mutex<Option<Instant>>>,
+    /// The resend ended with an answer (or with nothing sent): nothing of it runs on.
+    answered: bool,
+}
+
+impl Resends {
+    /// `key` for one resend (to a synchronous create when `synchronous`), or why not:
+    /// another resend with it is in flight, or a cut-short synchronous one may still run.
+    pub(super) fn take(&self, key: &str, synchronous: bool) -> Result<Taken<'_>, Busy> {
+        let now = Instant::now();
+        let mut keys = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        keys.retain(|_, hold| !matches!(hold, Hold::MayRun(until) if *until <= now));
+        match keys.get(key) {
+            Some(Hold::InFlight) => return Err(Busy::InFlight),
+            Some(Hold::MayRun(until)) => {
+                return Err(Busy::MayStillRun(until.saturating_duration_since(now)));
+            }
+            None => {}
+        }
+        keys.insert(key.to_owned(), Hold::InFlight);
         Ok(Taken {
             resends: self,
             key: key.to_owned(),
+            synchronous,
+            sent: Arc::default(),
+            answered: false,
         })
+    }
+
+    fn release(&self, key: &str, may_run_until: Option<Instant>) {
+        let mut keys = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(until) = may_run_until.filter(|u| *u > Instant::now()) else {
+            keys.remove(key);
+            return;
+        };
+        keys.insert(key.to_owned(), Hold::MayRun(until));
+        let held = keys
+            .values()
+            .filter(|h| matches!(h, Hold::MayRun(_)))
+            .count();
+        if held > MAX_HELD {
+            let first = keys
+                .iter()
+                .filter_map(|(k, h)| match h {
+                    Hold::MayRun(u) => Some((*u, k)),
+                    Hold::InFlight => None,
+                })
+                .min()
+                .map(|(_, k)| k.clone());
+            if let Some(first) = first {
+                keys.remove(&first);
+                tracing::warn!(
+                    idempotency_key = %first,
+                    held = MAX_HELD,
+                    "too many cut-short synchronous resends held; the key whose hold ends \
+                     first is let go early: a resend of it now may overlap one still running"
+                );
+            }
+        }
+    }
+}
+
+impl Taken<'_> {
+    /// Runs the resend's create (`fut`), noting when its requests went out; an
+    /// `OutcomeUnknown` keeps the key held as a drop mid-way does.
+    pub(super) async fn send<T>(
+        &mut self,
+        fut: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let out = SENT.scope(Arc::clone(&self.sent), fut).await;
+        match &out {
+            Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => {
+                // Unknown, so it may have gone out even if no attempt said so.
+                let mut at = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+                at.get_or_insert_with(Instant::now);
+            }
+            _ => self.answered = true,
+        }
+        out
     }
 }
 
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
-        let mut keys = self.resends.0.lock().unwrap_or_else(|p| p.into_inner());
-        keys.remove(&self.key);
+        let sent = *self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let may_run_until = sent
+            .filter(|_| self.synchronous && !self.answered)
+            .and_then(|at| at.checked_add(super::reconcile::SYNC_RUNS));
+        self.resends.release(&self.key, may_run_until);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn held(r: &Resends) -> usize {
+        r.0.lock().unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn a_cut_short_sync_resend_holds_its_key_and_an_answered_one_does_not() {
+        let r = Resends::default();
+        // Dropped after sending: held for about the route's time.
+        let mut t = r.take("k", true).unwrap();
+        let cut = t.send(async {
+            sending(true);
+            std::future::pending::<Result<(), Error>>().await
+        });
+        let _ = tokio::time::timeout(Duration::from_millis(5), cut).await;
+        drop(t);
+        let left = match r.take("k", true) {
+            Err(Busy::MayStillRun(left)) => Some(left),
+            _ => None,
+        };
+        assert!(
+            left.is_some_and(|l| l > Duration::from_secs(170) && l <= Duration::from_secs(180)),
+            "{left:?}"
+        );
+        // Dropped before anything went out, or answered, or async: given back.
+        let mut t = r.take("k2", true).unwrap();
+        t.send(async {
+            sending(true);
+            Err::<(), _>(Error::invalid_input("x", "refused"))
+        })
+        .await
+        .unwrap_err();
+        drop(t);
+        drop(r.take("k3", true).unwrap());
+        let mut t = r.take("k4", false).unwrap();
+        t.send(async {
+            sending(true);
+            Err::<(), _>(Error::new(ErrorKind::OutcomeUnknown {
+                idempotency_key: Some("k4".into()),
+                task_id: None,
+                submitted_at: std::time::SystemTime::now(),
+                request: crate::error::RequestSummary::default(),
+            }))
+        })
+        .await
+        .unwrap_err();
+        drop(t);
+        for k in ["k2", "k3", "k4"] {
+            assert!(r.take(k, true).is_ok(), "{k}");
+        }
+        assert_eq!(held(&r), 1);
+    }
+
+    #[test]
+    fn held_keys_expire_and_are_capped() {
+        let r = Resends::default();
+        let now = Instant::now();
+        r.release("gone", Some(now));
+        assert_eq!(held(&r), 0, "a hold already over is not kept");
+        for i in 0..=MAX_HELD {
+            let until =
+                now + Duration::from_secs(60) + Duration::from_millis(u64::try_from(i).unwrap());
+            r.release(&format!("k{i}"), Some(until));
+        }
+        assert_eq!(held(&r), MAX_HELD);
+        assert!(r.take("k0", true).is_ok(), "the first to end is let go");
+        assert!(matches!(
+            r.take(&format!("k{MAX_HELD}"), true),
+            Err(Busy::MayStillRun(_))
+        ));
     }
 }
