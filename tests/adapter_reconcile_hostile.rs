@@ -1290,3 +1290,88 @@ async fn a_sync_resend_out_of_time_blocks_the_next_resend_for_the_routes_time() 
     }
     assert_eq!(server.seen().len(), 2, "an answered resend held its key");
 }
+
+/// Review 27 #3: two clone tasks, both finished, both in the window, both asked to be named
+/// "narrator"; the lost submit is `tB`, whose voice record the search cannot read (no voice
+/// id), or a later page of the search answers `data: null`. The voice search did not read
+/// every record, so the tie to `tA` is no evidence: candidates, never `Found` by voice name
+/// (the caller would adopt another job's voice as its own). Before: `Found` for `tA`.
+#[tokio::test]
+async fn a_voice_name_tie_from_a_search_with_unread_records_is_no_evidence() {
+    let now = SystemTime::now();
+    let task = |id: &str| json!({"taskId": id, "taskType": "cloneVoice", "status": "finished", "createdAt": iso(now)});
+    let tasks = || list(json!([task("tA"), task("tB")]));
+    let q = ReconcileQuery::new(now)
+        .kind(JobKind::Clone)
+        .voice_name("narrator");
+    let unlisted_page = || Step::ok(json!({"code": 200, "message": "", "data": null}));
+    let no_total = |records: serde_json::Value| {
+        Step::ok(json!({"code": 200, "message": "", "data": {"records": records}}))
+    };
+    let cases: Vec<(&str, Vec<Step>)> = vec![
+        (
+            "an unreadable voice record",
+            vec![
+                tasks(),
+                list(json!([
+                    {"voiceId": "cv_a", "name": "narrator", "taskId": "tA"},
+                    {"voiceId": null, "name": "narrator", "taskId": "tB"},
+                ])),
+            ],
+        ),
+        (
+            "a later page without a list",
+            vec![
+                tasks(),
+                no_total(json!([{"voiceId": "cv_a", "name": "narrator", "taskId": "tA"}])),
+                unlisted_page(),
+            ],
+        ),
+        (
+            "a voice of the name without a task",
+            vec![
+                tasks(),
+                list(json!([
+                    {"voiceId": "cv_a", "name": "narrator", "taskId": "tA"},
+                    {"voiceId": "cv_b", "name": "narrator"},
+                ])),
+            ],
+        ),
+    ];
+    for (case, steps) in cases {
+        let server = Scripted::start(steps).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c.reconcile(&q).await.unwrap();
+        assert!(
+            matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == 2),
+            "{case}: {r}"
+        );
+    }
+    // Every voice record read: the tie stands.
+    let server = Scripted::start(vec![
+        tasks(),
+        list(json!([
+            {"voiceId": "cv_a", "name": "narrator", "taskId": "tA"},
+            {"voiceId": "cv_b", "name": "narrator", "taskId": "tB"},
+            {"voiceId": "cv_c", "name": "narrator two", "taskId": "tC"},
+        ])),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(!matches!(r, Reconciled::Found { .. }), "two ties: {r}");
+    let server = Scripted::start(vec![
+        tasks(),
+        list(json!([
+            {"voiceId": "cv_a", "name": "narrator", "taskId": "tA"},
+            {"voiceId": "cv_c", "name": "narrator two"},
+        ])),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Found { task, evidence: voiceclone::Evidence::VoiceName(_) } if task.id.as_str() == "tA"),
+        "{r}"
+    );
+}

@@ -347,3 +347,41 @@ async fn pages_of_unreadable_records_before_readable_ones_are_walked_past_while_
         assert_eq!(unread.count(), size * pages, "pages of {size}");
     }
 }
+
+/// Review 27 #1b: a lost speech submit's task sits just past page 1 (20 newer tasks, dated
+/// after the window, `total` 21); a task on page 1 is deleted before page 2 is asked for, so
+/// the lost one shifts onto page 1, already read, and page 2 answers nothing with `total`
+/// 20. The window ended long ago. The walk saw the `total` change: the answer is never
+/// `None` ("most likely created nothing", and a caller who trusted it would pay twice).
+/// Before: `None`.
+#[tokio::test]
+async fn a_total_that_drops_between_pages_is_no_evidence_of_none() {
+    let after = iso(SystemTime::now());
+    let newer: Vec<Value> = (0..20)
+        .map(|i| json!({"taskId": format!("t-new-{i}"), "taskType": "tts", "status": "finished", "createdAt": after}))
+        .collect();
+    let server = Scripted::start(vec![page(newer, Some(21)), page(vec![], Some(20))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let long_past = SystemTime::now() - Duration::from_secs(3 * 86_400);
+    let r = c
+        .reconcile(&ReconcileQuery::new(long_past).kind(JobKind::Speech))
+        .await;
+    match &r {
+        Ok(Reconciled::Candidates { incomplete, .. }) => assert!(incomplete, "{r:?}"),
+        Ok(other) => panic!("{other}"),
+        Err(e) => assert!(!e.may_resubmit(), "{e}"),
+    }
+    assert_eq!(server.seen().len(), 2);
+
+    // The same list, held still (the total stays 20): `None` stands.
+    let newer: Vec<Value> = (0..20)
+        .map(|i| json!({"taskId": format!("t-new-{i}"), "taskType": "tts", "status": "finished", "createdAt": after}))
+        .collect();
+    let server = Scripted::start(vec![page(newer, Some(20)), page(vec![], Some(20))]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c
+        .reconcile(&ReconcileQuery::new(long_past).kind(JobKind::Speech))
+        .await
+        .unwrap();
+    assert!(matches!(r, Reconciled::None { .. }), "{r}");
+}

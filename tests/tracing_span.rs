@@ -751,3 +751,100 @@ fn authentic_deliveries_refused_still_warn_after_a_flood_of_junk() {
         "no warning for the envelope without pipelineKey:\n{text}"
     );
 }
+
+/// The WARN lines written while `run` reads the answers `steps`.
+async fn warnings_while<F, Fut>(steps: Vec<Step>, run: F) -> Vec<String>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (out, _guard) = capture(tracing::Level::WARN);
+    let server = Scripted::start(steps).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .sleeper(Arc::new(RecordingSleeper::new()))
+        .build()
+        .unwrap();
+    run(c).await;
+    let text = out.take();
+    text.lines()
+        .filter(|l| l.contains("WARN"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One page of `records` (a `total` counting them), then the empty page past it.
+fn one_page(records: Vec<serde_json::Value>) -> Vec<Step> {
+    let total = records.len();
+    vec![
+        Step::ok(json!({"code": 200, "message": "", "data": {"records": records, "total": total}})),
+        Step::ok(json!({"code": 200, "message": "", "data": {"records": [], "total": total}})),
+    ]
+}
+
+/// Review 27 #6: a task list of 1,000 tasks dated 1970 (an unset column) and voice lists of
+/// 1,000 voices whose preview URL is relative or not http(s) each log a few WARN lines,
+/// counting the records, not one per record (a hostile server could send 500,000).
+/// Before: 1,000 lines each.
+#[tokio::test]
+async fn listings_of_bad_records_log_a_few_warnings_not_one_per_record() {
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| json!({"taskId": format!("t-{i}"), "taskType": "tts", "status": "finished", "createdAt": "1970-01-01T00:00:00Z"}))
+        .collect();
+    let warned = warnings_while(one_page(tasks), |c| async move {
+        let q = voiceclone::ReconcileQuery::new(std::time::SystemTime::now())
+            .kind(voiceclone::JobKind::Speech);
+        let r = c.reconcile(&q).await.unwrap();
+        // Undated, each may be the submit's: every one a candidate.
+        assert!(
+            matches!(&r, voiceclone::Reconciled::Candidates { tasks, .. } if tasks.len() == 1000),
+            "{r}"
+        );
+    })
+    .await;
+    assert!(
+        (1..=3).contains(&warned.len()),
+        "{} warnings:\n{}",
+        warned.len(),
+        warned
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(warned.iter().any(|l| l.contains("1000")), "{warned:?}");
+
+    let voices: Vec<_> = (0..1000)
+        .map(|i| {
+            let audio = if i % 2 == 0 { "/static/p.mp3" } else { "ftp://cdn.example.com/p.mp3" };
+            json!({"voiceId": format!("cv_{i}"), "name": format!("v{i}"), "displayName": format!("v{i}"), "audio": audio})
+        })
+        .collect();
+    for system in [false, true] {
+        let warned = warnings_while(one_page(voices.clone()), |c| async move {
+            let listed: Vec<_> = if system {
+                use futures::TryStreamExt;
+                c.system_voices().try_collect().await.unwrap()
+            } else {
+                c.list_voices().await.unwrap()
+            };
+            assert_eq!(listed.len(), 1000);
+            assert!(listed.iter().all(|v| v.preview_url.is_none()));
+        })
+        .await;
+        assert!(
+            (1..=3).contains(&warned.len()),
+            "system {system}: {} warnings:\n{}",
+            warned.len(),
+            warned
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert!(warned.iter().any(|l| l.contains("1000")), "{warned:?}");
+    }
+}

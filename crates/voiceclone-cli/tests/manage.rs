@@ -162,6 +162,31 @@ fn a_task_list_with_unreadable_records_says_it_is_incomplete() {
     assert_eq!(j["unreadable_records"], 0, "{j}");
 }
 
+/// Review 27 #1: a list whose pages disagree (here a record sent twice for a `total` of 2,
+/// so the other record was never read) is an incomplete listing, for tasks and voices alike:
+/// exit 1, `"complete": false`, saying the list changed while it was read. Before: exit 0,
+/// complete, the record listed twice.
+#[test]
+fn a_list_whose_pages_disagree_is_an_incomplete_listing() {
+    let fake = support::FakeVmeg::start(1, 10, false);
+    let task = serde_json::json!({"taskId": "t-1", "taskType": "tts", "status": "finished", "voiceId": "cv_1"});
+    fake.answer_lists_with(serde_json::json!({"records": [task.clone(), task], "total": 2}));
+    for args in [&["tasks"][..], &["voices"]] {
+        let r = run_binary(Some(&fake.url), KEY, &[], &[], &vmeg(args));
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stdout);
+        let j = r.json();
+        assert_eq!(j["complete"], false, "{args:?}: {j}");
+        assert_eq!(j["error"]["kind"], "incomplete_listing", "{args:?}: {j}");
+        assert!(
+            j["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("changed while it was read"),
+            "{args:?}: {j}"
+        );
+    }
+}
+
 /// Review 25 pass 2c #1: a task whose status word VMEG does not document (`timeout`) is
 /// failed only by assumption, and `tasks` says so as the library's serde form does:
 /// `assumed_status` (the word, or null for a documented one) in `--json`, in `reconcile

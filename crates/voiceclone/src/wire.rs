@@ -195,24 +195,51 @@ pub(crate) fn same_result_task(
 /// `javascript:` or `file:` URL handed on (to a page that links a voice's preview, say)
 /// would be the server's script or a local file, not audio.
 pub(crate) fn parse_url(field: &str, raw: Option<&str>) -> Option<url::Url> {
-    let raw = raw?.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    match url::Url::parse(raw) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
-        Ok(u) => {
+    match checked_url(raw) {
+        Ok(u) => u,
+        Err(UrlRefused::Scheme(scheme)) => {
             tracing::warn!(
                 field,
-                scheme = u.scheme(),
+                scheme,
                 "vendor sent a URL that is not http(s); ignoring it"
             );
             None
         }
-        Err(e) => {
+        Err(UrlRefused::Unparsed(e)) => {
             tracing::warn!(field, error = %e, "vendor sent a URL that does not parse; ignoring it");
             None
         }
+    }
+}
+
+/// Why [`checked_url`] refused a URL.
+#[derive(Clone, Debug)]
+pub(crate) enum UrlRefused {
+    /// It parses, with this scheme, which is not `http` or `https`.
+    Scheme(String),
+    /// It does not parse (a relative path, say).
+    Unparsed(url::ParseError),
+}
+
+impl std::fmt::Display for UrlRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UrlRefused::Scheme(s) => write!(f, "scheme {s}, not http(s)"),
+            UrlRefused::Unparsed(e) => write!(f, "does not parse: {e}"),
+        }
+    }
+}
+
+/// [`parse_url`] without its log line, saying why a URL was refused: a listing counts the
+/// records whose URL was, and logs once per list, not once per record.
+pub(crate) fn checked_url(raw: Option<&str>) -> Result<Option<url::Url>, UrlRefused> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
+        Ok(u) => Err(UrlRefused::Scheme(u.scheme().to_owned())),
+        Err(e) => Err(UrlRefused::Unparsed(e)),
     }
 }
 

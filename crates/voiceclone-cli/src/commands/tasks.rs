@@ -93,9 +93,10 @@ pub async fn collect_within<T>(
 }
 
 /// What the listing could not read, in `o`: `unreadable_records`, `complete`, and for an
-/// incomplete list (records skipped, or an answer holding no list at all: `data: null`) a line
-/// saying so and a failure (exit 1, `incomplete_listing`): an absence in an incomplete list
-/// proves nothing, and a script must not take it for "no such task" and submit again.
+/// incomplete list (records skipped, an answer holding no list at all: `data: null`, or pages
+/// that disagreed) a line saying so and a failure (exit 1, `incomplete_listing`): an absence
+/// in an incomplete list proves nothing, and a script must not take it for "no such task"
+/// and submit again.
 pub fn note_unread(o: &mut Outcome, unread: &UnreadRecords, what: &str) {
     let n = unread.count();
     o.set("unreadable_records", n);
@@ -107,6 +108,10 @@ pub fn note_unread(o: &mut Outcome, unread: &UnreadRecords, what: &str) {
     } else if unread.unlisted() {
         format!(
             "the provider's {what} list answer held no records and no total (`data` null or empty): this list is incomplete, not empty; to learn whether a submit created a task, use `reconcile`"
+        )
+    } else if unread.inconsistent() {
+        format!(
+            "the provider's {what} list changed while it was read (its total changed between pages, or a record came on two pages): a record may have been skipped, so this list may be incomplete; list again, and to learn whether a submit created a task, use `reconcile`"
         )
     } else {
         return;

@@ -55,7 +55,8 @@ impl Client {
     /// without a time there, by the task list), the completion hub's delivery for the idempotency key (when the client has a
     /// hub), and for a clone the voice list's `taskId` of the voice with the asked-for
     /// name (evidence only for one task with it, dated with its UTC offset in the window,
-    /// beside no unfinished or failed clone task, in a search that read every record).
+    /// beside no unfinished or failed clone task, in searches of the task and voice lists that
+    /// read every record, each voice of the name with its task).
     /// [`Reconciled::Found`] only when one of these ties a task to the submit;
     /// [`Reconciled::Candidates`] when tasks fit but nothing ties one of them;
     /// [`Reconciled::None`] only once the window and the 5 minutes after it have ended
@@ -65,7 +66,10 @@ impl Client {
     /// outside the window and the 5 minutes either side (the vendor's clock may be off), and
     /// no task of the kind the answer named exists (one dated outside the window is a
     /// candidate). A task list answering with neither a `records` array nor a `total` is no
-    /// evidence of an empty account (`InvalidResponse`: not known), and a submit or last
+    /// evidence of an empty account (`InvalidResponse`: not known), nor is one whose pages
+    /// disagreed (a `total` that changed while it was read, a record on two pages: a task may
+    /// have shifted onto a page already read; an empty incomplete `Candidates`, search again,
+    /// [`crate::UnreadRecords::inconsistent`]), and a submit or last
     /// attempt dated before 2020 (a zero column) is `InvalidInput`, nothing sent. A task
     /// without a readable creation time, or dated before 2020 by the list or its detail (an
     /// unset column read as no time), may be the one, so it is a candidate; one whose time
@@ -186,9 +190,21 @@ impl Client {
         // Records the list sent that could not be read (no usable id, not an object): any of
         // them may be the submit's task, so they forbid answering `None`.
         let unread = crate::model::UnreadRecords::new();
-        let listed: Vec<TaskSummary> = match self
+        // Tasks dated before 2020 (an unset column), counted and logged once: a list of
+        // 500,000 of them must not become 500,000 log lines.
+        let mut undated: (usize, Option<JobId>) = (0, None);
+        let walked = self
             .tasks_counting_unread(filter, &unread)
-            .map_ok(TaskSummary::with_unset_creation_time_dropped)
+            .map_ok(|s| {
+                let (s, dropped) = s.unset_creation_time_dropped();
+                if dropped {
+                    undated.0 = undated.0.saturating_add(1);
+                    if undated.1.is_none() {
+                        undated.1 = Some(s.id.clone());
+                    }
+                }
+                s
+            })
             .try_filter(|s| {
                 if named_undated
                     .as_ref()
@@ -199,9 +215,12 @@ impl Client {
                 let fits = s.may_be_created_between(skewed_from, skewed_to);
                 std::future::ready(fits && seen.insert(s.id.clone()))
             })
-            .try_collect()
-            .await
-        {
+            .try_collect::<Vec<TaskSummary>>()
+            .await;
+        if let (count, Some(first)) = &undated {
+            tracing::warn!(count, first = %first, "{count} listed task(s) have a creation time before 2020, a zero or unset time; read as no time");
+        }
+        let listed: Vec<TaskSummary> = match walked {
             Ok(listed) => listed,
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
                 if let Some(task) = named_undated.or(named_outside) {
@@ -251,6 +270,9 @@ impl Client {
         }
         // The list ended on a page without records or a total: empty, it proves nothing.
         let unlisted = unread.unlisted();
+        // Its pages disagreed (a total that changed, a record on two pages): a task may have
+        // shifted onto a page already read (review 27 #1).
+        let inconsistent = unread.inconsistent();
         let unread = unread.count();
         // The webhook delivery for the key, when a hub saw it. A store that cannot be
         // searched takes that evidence away, and the search goes on by the task list; but
@@ -299,6 +321,7 @@ impl Client {
         // What the search could not see: any candidate list is then incomplete.
         let incomplete = unread > 0
             || unlisted
+            || inconsistent
             || named_missing.is_some()
             || hub_unsearched.is_some()
             || delivered_unnamed;
@@ -334,6 +357,16 @@ impl Client {
                         "the task list answered with no records and no total (data null or empty), which says nothing of the submit's task: whether it created one is not known; do not submit it again yet",
                     ));
             }
+            // A list whose pages disagreed may have skipped the task: no answer yet, but a
+            // search now may read a list that holds still.
+            if inconsistent {
+                return Ok(Reconciled::Candidates {
+                    tasks: Vec::new(),
+                    from,
+                    to,
+                    incomplete: true,
+                });
+            }
             if let (Some(missing), Some(id)) = (named_missing, &q.task_id) {
                 return Err(missing.with_note(named_missing_note(id, skewed_to, true)));
             }
@@ -364,7 +397,7 @@ impl Client {
         if q.kind != Some(JobKind::Speech)
             && let Some(name) = &q.voice_name
         {
-            let made = self.tasks_with_voice_named(name).await?;
+            let (made, voices_whole) = self.tasks_with_voice_named(name).await?;
             let tied: Vec<&TaskSummary> = listed
                 .iter()
                 .filter(|s| made.iter().any(|m| m.as_str() == s.id.as_str()))
@@ -383,8 +416,9 @@ impl Client {
                     .is_some_and(|id| id.as_str() != one.id.as_str());
                 // (A hub that could not be searched takes no task from the list's view: the
                 // tie stands, as it does when the hub holds no delivery.)
-                let list_whole = unread == 0 && !unlisted && named_missing.is_none();
-                if exact && others_resolved && !named_elsewhere && list_whole {
+                let list_whole =
+                    unread == 0 && !unlisted && !inconsistent && named_missing.is_none();
+                if exact && others_resolved && !named_elsewhere && list_whole && voices_whole {
                     return Ok(Reconciled::Found {
                         task: (*one).clone(),
                         evidence: Evidence::VoiceName(name.clone()),
@@ -401,17 +435,39 @@ impl Client {
         })
     }
 
-    /// The tasks that made a cloned voice named exactly `name` (the list's `taskId`).
-    async fn tasks_with_voice_named(&self, name: &str) -> Result<HashSet<JobId>, Error> {
-        let voices = walk_unbounded_text("cloned-voice list", |page| {
-            self.b().voices_page(self.t(), false, Some(name), page)
-        });
-        voices
+    /// The tasks that made a cloned voice named exactly `name` (the list's `taskId`), and
+    /// whether the search read every record: none unreadable (a voice without a usable id may
+    /// be the submit's), no voice of the name without a task, no page without a list, no
+    /// pages that disagreed (review 27 #3). Only a whole search's tie is evidence.
+    async fn tasks_with_voice_named(&self, name: &str) -> Result<(HashSet<JobId>, bool), Error> {
+        let unread = crate::model::UnreadRecords::new();
+        let voices = walk_unbounded_text(
+            "cloned-voice list",
+            |page| self.b().voices_page(self.t(), false, Some(name), page),
+            Some(unread.clone()),
+        );
+        let mut untied = 0usize;
+        let made: HashSet<JobId> = voices
             .try_filter_map(|(v, task)| {
-                std::future::ready(Ok(task.filter(|_| v.name.as_deref() == Some(name))))
+                let named = v.name.as_deref() == Some(name);
+                if named && task.is_none() {
+                    untied = untied.saturating_add(1);
+                }
+                std::future::ready(Ok(task.filter(|_| named)))
             })
             .try_collect()
-            .await
+            .await?;
+        let whole = unread.is_complete() && untied == 0;
+        if !whole {
+            tracing::warn!(
+                unreadable = unread.count(),
+                unlisted = unread.unlisted(),
+                inconsistent = unread.inconsistent(),
+                without_task = untied,
+                "the search of the cloned-voice list for the asked-for name did not read every record; a voice name is no evidence"
+            );
+        }
+        Ok((made, whole))
     }
 
     /// A task by id as a summary: `tasks/detail` where the vendor has it, else the status

@@ -341,8 +341,9 @@ pub enum Reconciled {
     /// the task an answer named when it exists but is dated outside the window. Empty (and
     /// `incomplete`) when no task was seen but one may still appear: the search ran before 5
     /// minutes after the window's end (`to`; a request cut short may still be processed by
-    /// the vendor, and its clock may be ahead), or a resend met VMEG's 409 (the first
-    /// submit's task exists).
+    /// the vendor, and its clock may be ahead), a resend met VMEG's 409 (the first
+    /// submit's task exists), or the task list's pages disagreed while it was read (a task
+    /// may have shifted onto a page already read: search again).
     Candidates {
         /// The tasks that fit.
         tasks: Vec<TaskSummary>,
@@ -351,9 +352,10 @@ pub enum Reconciled {
         /// The creation times searched.
         to: SystemTime,
         /// The search could not see everything: the listing held records it could not
-        /// read, the task an answer named was not found, there is no task list (JimmyAI) to
-        /// place a named task by, or a resend met a 409 and no task was seen. The submit's
-        /// task may then be none of `tasks`, so not even a sole candidate should be taken.
+        /// read or whose pages disagreed, the task an answer named was not found, there is no
+        /// task list (JimmyAI) to place a named task by, or a resend met a 409 and no task
+        /// was seen. The submit's task may then be none of `tasks`, so not even a sole
+        /// candidate should be taken.
         incomplete: bool,
     },
     /// No task of the kind was created in the window or the 5 minutes either side (the
@@ -434,7 +436,7 @@ impl fmt::Display for Reconciled {
                 if tasks.is_empty() {
                     return write!(
                         f,
-                        "candidates: none seen yet, but a task may still appear: no task created between {} and {} was listed, and the search cannot rule one out (it ran before that span ended, while the submit may still be processed; or the vendor said the key was used; or a list lags behind or a clock is far apart); do not submit it again: look again after {}",
+                        "candidates: none seen yet, but a task may still appear: no task created between {} and {} was listed, and the search cannot rule one out (it ran before that span ended, while the submit may still be processed; or the vendor said the key was used; or a list lags behind, changed while it was read, or a clock is far apart); do not submit it again: look again after {}",
                         at(*from),
                         at(*to),
                         at(self.look_again_after().unwrap_or(*to))

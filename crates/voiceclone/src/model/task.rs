@@ -99,14 +99,25 @@ impl TaskSummary {
     /// vendor's API, so a zero or unset column (the epoch, `2000-01-01`), not when the task was
     /// made. Taken as a time, it rules the task out of any window, and a search that should
     /// find it answers "none" and invites a second paid submit.
-    pub(crate) fn with_unset_creation_time_dropped(mut self) -> Self {
+    pub(crate) fn with_unset_creation_time_dropped(self) -> Self {
+        let (s, dropped) = self.unset_creation_time_dropped();
+        if dropped {
+            tracing::warn!(task = %s.id, "the task's creation time is before 2020, a zero or unset time; read as no time");
+        }
+        s
+    }
+
+    /// [`TaskSummary::with_unset_creation_time_dropped`] without its log line, and whether a
+    /// time was dropped: a listing counts them and logs once (a list of 500,000 such tasks
+    /// must not become 500,000 log lines).
+    pub(crate) fn unset_creation_time_dropped(mut self) -> (Self, bool) {
         let floor = std::time::UNIX_EPOCH + super::EARLIEST_SUBMIT;
-        if self.created_at.is_some_and(|at| at < floor) {
-            tracing::warn!(task = %self.id, "the task's creation time is before 2020, a zero or unset time; read as no time");
+        let dropped = self.created_at.is_some_and(|at| at < floor);
+        if dropped {
             self.created_at = None;
             self.created_at_offset_unknown = false;
         }
-        self
+        (self, dropped)
     }
 
     /// Whether the task may have been created between `from` and `to`: its creation time is

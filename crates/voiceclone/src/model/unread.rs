@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// What a listing could not read: how many records its pages sent that could not be read (no
-/// usable id, not a record: each is skipped, [`UnreadRecords::count`]), and whether it ended
-/// on a page that said nothing of its records ([`UnreadRecords::unlisted`]). Either makes
-/// the listing incomplete ([`UnreadRecords::is_complete`] is false), and an absence in it
+/// usable id, not a record: each is skipped, [`UnreadRecords::count`]), whether it ended
+/// on a page that said nothing of its records ([`UnreadRecords::unlisted`]), and whether its
+/// pages disagreed, so that a record may have been skipped ([`UnreadRecords::inconsistent`]).
+/// Any of them makes the listing incomplete ([`UnreadRecords::is_complete`] is false), and an absence in it
 /// proves nothing (a task you look for may be among what was not read: ask `reconcile`,
 /// which never answers "nothing was created" then). Filled in while the stream is read
 /// ([`Client::tasks_counting_unread`](crate::Client::tasks_counting_unread), ...): read it
@@ -53,6 +54,9 @@ struct Counts {
     /// The listing ended on a page that held no `records` array and no `total` (`data`
     /// null, `{}`): read as empty, but proving nothing (reconcile reads it so).
     unlisted: AtomicBool,
+    /// The pages disagreed: a `total` that changed between them, or fewer distinct records
+    /// read than the `total` that ended the list.
+    inconsistent: AtomicBool,
 }
 
 impl UnreadRecords {
@@ -81,12 +85,29 @@ impl UnreadRecords {
         self.0.unlisted.load(Ordering::Relaxed)
     }
 
+    /// Notes that the listing's pages disagreed.
+    pub(crate) fn mark_inconsistent(&self) {
+        self.0.inconsistent.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the listing's pages disagreed, so that a record may have been skipped: a page's
+    /// `total` differed from an earlier page's (a record created or deleted while the list was
+    /// read shifts the others between pages, which are asked for by number), or the list ended
+    /// at a `total` that the distinct records read fell short of (a record sent on two pages:
+    /// the vendor's order is UNKNOWN, and records tied on it may swap places between
+    /// requests). Reading the list again may give a consistent one.
+    pub fn inconsistent(&self) -> bool {
+        self.0.inconsistent.load(Ordering::Relaxed)
+    }
+
     /// Whether the listing read so far is complete: no record was skipped
-    /// ([`UnreadRecords::count`] is 0) and it did not end on a page that said nothing of its
-    /// records ([`UnreadRecords::unlisted`]). Only a complete listing's absences mean
-    /// anything; even then a task created or deleted while it was read may be missed.
+    /// ([`UnreadRecords::count`] is 0), it did not end on a page that said nothing of its
+    /// records ([`UnreadRecords::unlisted`]), and its pages agreed
+    /// ([`UnreadRecords::inconsistent`]). Only a complete listing's absences mean anything;
+    /// even then a task created or deleted while it was read may be missed when the pages
+    /// show no sign of it.
     pub fn is_complete(&self) -> bool {
-        self.count() == 0 && !self.unlisted()
+        self.count() == 0 && !self.unlisted() && !self.inconsistent()
     }
 
     /// Adds `n` skipped records.

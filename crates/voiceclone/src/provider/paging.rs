@@ -12,7 +12,11 @@
 //! `total` says more remain), and a list
 //! longer than [`MAX_PAGES`] or [`MAX_ITEMS`]: never a quiet stop (a caller that gets `Ok` has
 //! seen every item). A `total` that the records read so far already exceed is wrong, and ends
-//! nothing either.
+//! nothing either. Pages that disagree (a `total` that changes between them, or a list that
+//! ends at a `total` its distinct records fall short of: a record sent on two pages, so
+//! another was skipped) end the walk as they would, but mark its
+//! [`crate::model::UnreadRecords`] inconsistent: pages are asked for by number, in an order
+//! that is UNKNOWN, and a record created or deleted meanwhile shifts the rest between them.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -106,6 +110,56 @@ pub(crate) struct Page<T> {
     /// list, it reads as empty, but says nothing of whether records exist (noted in the
     /// walk's [`crate::model::UnreadRecords`]).
     pub(crate) unlisted: bool,
+    /// The records kept whose URL was refused (logged once per walk).
+    pub(crate) bad_urls: BadUrls,
+}
+
+/// The records of a page whose URL (a voice's preview) was not http(s) or did not parse, and
+/// the first of them: counted, the walk logs them in one line, not one per record (a hostile
+/// server can send 500,000).
+#[derive(Debug, Default)]
+pub(crate) struct BadUrls {
+    count: usize,
+    first: Option<(String, crate::wire::UrlRefused)>,
+}
+
+impl BadUrls {
+    /// Counts the record `id`, whose URL was refused for `why`.
+    pub(crate) fn note(&mut self, id: &str, why: crate::wire::UrlRefused) {
+        self.count = self.count.saturating_add(1);
+        if self.first.is_none() {
+            self.first = Some((id.to_owned(), why));
+        }
+    }
+
+    fn merge(&mut self, other: BadUrls) {
+        self.count = self.count.saturating_add(other.count);
+        if self.first.is_none() {
+            self.first = other.first;
+        }
+    }
+}
+
+/// A walk's [`BadUrls`], logged once when the walk ends (or its stream is dropped).
+struct BadUrlLog {
+    what: &'static str,
+    urls: BadUrls,
+}
+
+impl Drop for BadUrlLog {
+    fn drop(&mut self) {
+        if let Some((id, why)) = &self.urls.first {
+            tracing::warn!(
+                list = self.what,
+                count = self.urls.count,
+                first = %id,
+                first_reason = %why,
+                "the {} sent {} record(s) whose URL is not http(s) or does not parse; ignored those URLs",
+                self.what,
+                self.urls.count
+            );
+        }
+    }
 }
 
 impl<T> Page<T> {
@@ -138,6 +192,35 @@ struct Walk<F> {
     total: Option<i64>,
     /// How many pages in a row, up to this one, sent records of which none could be read.
     unreadable_run: u32,
+    /// The records of the pages taken that could not be read (not in `read`).
+    skipped: usize,
+    /// A page's `total` differed from an earlier page's.
+    total_changed: bool,
+    /// The records whose URL was refused, logged when the walk ends.
+    bad_urls: BadUrlLog,
+}
+
+impl<F> Walk<F> {
+    /// Before the walk ends with `Ok`, at `total` (the page's that ends it, or the last one
+    /// stated): pages that disagreed (a changed `total`, or fewer distinct records read than
+    /// the `total`: a record sent on two pages, and another skipped) may have hidden a
+    /// record, so the listing is marked inconsistent and logged once.
+    fn ending(&self, what: &str, total: Option<i64>) {
+        let distinct = self.read.len().saturating_add(self.skipped);
+        let short = total.is_some_and(|t| i64::try_from(distinct).is_ok_and(|d| d < t));
+        if !(short || self.total_changed) {
+            return;
+        }
+        tracing::warn!(
+            distinct,
+            total,
+            total_changed = self.total_changed,
+            "the {what}'s pages disagreed (a total that changed while it was read, or fewer distinct records than its total: a record on two pages); a record may have been skipped, so the listing may be incomplete"
+        );
+        if let Some(unread) = &self.unread {
+            unread.mark_inconsistent();
+        }
+    }
 }
 
 /// Every item of a paged list, page by page (`fetch(page)` with pages from 1), for a caller
@@ -167,17 +250,19 @@ where
     walk_within(what, fetch, MAX_TEXT_BYTES, unread)
 }
 
-/// [`walk`] for a search that keeps only what it looks for: no bound on the text read.
+/// [`walk_counting`] for a search that keeps only what it looks for: no bound on the text
+/// read.
 pub(crate) fn walk_unbounded_text<'a, T, F, Fut>(
     what: &'static str,
     fetch: F,
+    unread: Option<crate::model::UnreadRecords>,
 ) -> BoxStream<'a, Result<T, Error>>
 where
     T: Listed + Send + 'a,
     F: FnMut(i64) -> Fut + Send + 'a,
     Fut: Future<Output = Result<Page<T>, Error>> + Send + 'a,
 {
-    walk_within(what, fetch, usize::MAX, None)
+    walk_within(what, fetch, usize::MAX, unread)
 }
 
 fn walk_within<'a, T, F, Fut>(
@@ -203,6 +288,12 @@ where
         unread,
         total: None,
         unreadable_run: 0,
+        skipped: 0,
+        total_changed: false,
+        bad_urls: BadUrlLog {
+            what,
+            urls: BadUrls::default(),
+        },
     };
     stream::try_unfold(state, move |mut w| async move {
         if w.done {
@@ -215,8 +306,15 @@ where
                 w.seen
             )));
         }
-        let page = (w.fetch)(w.page).await?;
+        let mut page = (w.fetch)(w.page).await?;
         let returned = page.returned.max(page.items.len());
+        // Pages are asked for by number: a `total` that changed says records were created or
+        // deleted meanwhile, shifting the rest, so one may have moved onto a page already read.
+        if let (Some(earlier), Some(now)) = (w.total, page.total)
+            && earlier != now
+        {
+            w.total_changed = true;
+        }
         // The page's own `total` says records remain that the walk has not read.
         let more_claimed = page.total.is_some_and(|t| t > w.seen);
         if returned == 0 {
@@ -244,18 +342,25 @@ where
             if let Some(unread) = w.unread.as_ref().filter(|_| page.unlisted && hides) {
                 unread.mark_unlisted();
             }
+            w.ending(what, page.total.or(w.total));
             return Ok(None);
         }
         let ids: HashSet<String> = page.items.iter().map(Listed::key).collect();
         let full = i64::try_from(returned).unwrap_or(i64::MAX) >= page.page_size;
-        let repeated = w.page > 1 && returned == w.previous_returned && ids == w.previous;
+        // Two pages of records none of which could be read have equal (empty) id sets, and
+        // are no evidence of a repeat (review 27 #4): the unreadable-run limit ends those.
+        let repeated = w.page > 1
+            && !ids.is_empty()
+            && returned == w.previous_returned
+            && ids == w.previous;
         // A page of readable records all read before: not a page of this list's rest.
         let nothing_new = !ids.is_empty() && ids.is_subset(&w.read);
+        // Both need ids: a page of readable records seen before.
         if repeated || nothing_new {
             // The page number is ignored and the whole list fit on one page: it was read,
             // unless the page's `total` says there is more (a server that also caps the
             // page size), which cannot be read.
-            if more_claimed && !ids.is_empty() {
+            if more_claimed {
                 return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
                     "the {what} answered page {} with items already read, though it says it holds {} items and {} were read; stopped: the listing would be incomplete",
                     w.page,
@@ -263,22 +368,20 @@ where
                     w.seen
                 )));
             }
-            // A short page ends the list, unless it brought nothing readable while the
-            // `total` says more remain (pass 2d #5: it ended the walk quietly).
-            if repeated && !full && !(ids.is_empty() && more_claimed) {
+            // The same short page again ends the list.
+            if repeated && !full {
+                w.ending(what, page.total.or(w.total));
                 return Ok(None);
             }
-            if !ids.is_empty() {
-                let which = if repeated {
-                    format!("the same items as page {}", w.page - 1)
-                } else {
-                    "items already read".to_owned()
-                };
-                return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
-                    "the {what} answered page {} with {which}; stopped: the listing would be incomplete or endless",
-                    w.page
-                )));
-            }
+            let which = if repeated {
+                format!("the same items as page {}", w.page.saturating_sub(1))
+            } else {
+                "items already read".to_owned()
+            };
+            return Err(Error::new(ErrorKind::InvalidResponse).with_message(format!(
+                "the {what} answered page {} with {which}; stopped: the listing would be incomplete or endless",
+                w.page
+            )));
         }
         // Pages of only unreadable records have no ids to notice a repeat by: a few in a row
         // end the walk, as a repeat would.
@@ -304,6 +407,8 @@ where
         if let Some(unread) = &w.unread {
             unread.add(page.skipped());
         }
+        w.skipped = w.skipped.saturating_add(page.skipped());
+        w.bad_urls.urls.merge(std::mem::take(&mut page.bad_urls));
         w.read.extend(ids.iter().cloned());
         w.previous = ids;
         w.previous_returned = returned;
@@ -333,6 +438,9 @@ where
         // alone looks reached (50 of 50), and the request costs one page when it is right.
         w.done = page.total == Some(w.seen) && !full;
         w.total = page.total.or(w.total);
+        if w.done {
+            w.ending(what, page.total);
+        }
         Ok(Some((stream::iter(page.items.into_iter().map(Ok)), w)))
     })
     .try_flatten()
@@ -366,6 +474,7 @@ mod tests {
                     page_size: 1,
                     returned: 1,
                     unlisted: false,
+                    bad_urls: BadUrls::default(),
                 })
             }
         })
@@ -385,6 +494,7 @@ mod tests {
                     page_size: 50,
                     returned: usize::try_from(n).unwrap(),
                     unlisted: false,
+                    bad_urls: BadUrls::default(),
                 })
             }
         })
@@ -416,6 +526,7 @@ mod tests {
                     page_size: 50,
                     returned: 0,
                     unlisted: false,
+                    bad_urls: BadUrls::default(),
                 })
             })
             .try_collect::<Vec<_>>()
@@ -450,6 +561,7 @@ mod tests {
                     page_size: 50,
                     returned: 50,
                     unlisted: false,
+                    bad_urls: BadUrls::default(),
                 })
             }
         })
@@ -473,6 +585,7 @@ mod tests {
                 page_size: 100_000,
                 returned: 100_000,
                 unlisted: false,
+                bad_urls: BadUrls::default(),
             })
         })
         .collect()
@@ -501,6 +614,7 @@ mod tests {
                     page_size: 1,
                     returned: 1,
                     unlisted: false,
+                    bad_urls: BadUrls::default(),
                 })
             }
         })
@@ -521,20 +635,25 @@ mod tests {
 
         // A search that keeps only what it looks for (the voice of a paid clone) reads on.
         // (The ninth page is full and reaches `total`: one more request, answered empty.)
-        let found = walk_unbounded_text("cloned-voice list", move |page| async move {
-            let items: Vec<String> = (page <= 9)
-                .then(|| format!("{page}{}", "x".repeat(16 << 20)))
-                .into_iter()
-                .collect();
-            let returned = items.len();
-            Ok(Page {
-                items,
-                total: Some(9),
-                page_size: 1,
-                returned,
-                unlisted: false,
-            })
-        })
+        let found = walk_unbounded_text(
+            "cloned-voice list",
+            move |page| async move {
+                let items: Vec<String> = (page <= 9)
+                    .then(|| format!("{page}{}", "x".repeat(16 << 20)))
+                    .into_iter()
+                    .collect();
+                let returned = items.len();
+                Ok(Page {
+                    items,
+                    total: Some(9),
+                    page_size: 1,
+                    returned,
+                    unlisted: false,
+                    bad_urls: BadUrls::default(),
+                })
+            },
+            None,
+        )
         .try_filter(|s: &String| std::future::ready(s.starts_with('9')))
         .try_collect::<Vec<_>>()
         .await
@@ -556,6 +675,7 @@ mod tests {
                     page_size: 20,
                     returned: usize::try_from(n).unwrap(),
                     unlisted: n == 0,
+                    bad_urls: BadUrls::default(),
                 })
             },
             Some(unread.clone()),
@@ -578,6 +698,126 @@ mod tests {
         assert!(unlisted_after(1, None).await);
         assert!(unlisted_after(2, Some(60)).await);
         assert!(unlisted_after(0, None).await);
+    }
+
+    /// Ids `prefix` + each of `n`.
+    fn ids(prefix: &str, n: std::ops::RangeInclusive<u32>) -> Vec<String> {
+        n.map(|i| format!("{prefix}{i}")).collect()
+    }
+
+    /// `pages[i]` answers page `i + 1` (past them: an empty page with the last `total`), in
+    /// pages of 20, counted in an `UnreadRecords`: the ids read, and whether the listing is
+    /// complete.
+    async fn counted(pages: Vec<(Vec<String>, Option<i64>)>) -> (Vec<String>, bool) {
+        let unread = crate::model::UnreadRecords::new();
+        let pages = Arc::new(pages);
+        let items: Vec<String> = walk_counting(
+            "task list",
+            move |page| {
+                let pages = pages.clone();
+                async move {
+                    let i = usize::try_from(page - 1).unwrap();
+                    let (items, total) = pages
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| (Vec::new(), pages.last().unwrap().1));
+                    Ok(Page {
+                        returned: items.len(),
+                        items,
+                        total,
+                        page_size: 20,
+                        unlisted: false,
+                        bad_urls: BadUrls::default(),
+                    })
+                }
+            },
+            Some(unread.clone()),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+        (items, unread.is_complete())
+    }
+
+    /// Review 27 #1a: page 2 repeats the last record of page 1 (ties on the sort key, or a
+    /// task added on top of a newest-first list), so 25 records were sent for a `total` of 25
+    /// but only 24 distinct ones read: `t25` was never seen. Either the walk reads on to it
+    /// or the listing says it is incomplete. Before: it ended `Ok` and complete.
+    #[tokio::test]
+    async fn a_record_repeated_across_pages_does_not_reach_the_total() {
+        let (items, complete) = counted(vec![
+            (ids("t", 1..=20), Some(25)),
+            (ids("t", 20..=24), Some(25)),
+            (ids("t", 25..=25), Some(25)),
+        ])
+        .await;
+        assert!(
+            !complete || items.iter().any(|i| i == "t25"),
+            "{items:?} complete"
+        );
+        // Every record distinct: the total reached ends the walk, complete.
+        let (items, complete) = counted(vec![
+            (ids("u", 1..=20), Some(22)),
+            (ids("u", 21..=22), Some(22)),
+        ])
+        .await;
+        assert_eq!(items.len(), 22);
+        assert!(complete);
+    }
+
+    /// Review 27 #1b: a task deleted between pages shifts the next one onto a page already
+    /// read; page 2 answers nothing and a `total` one smaller. The walk saw the evidence (the
+    /// `total` changed), so the listing is not complete. Before: `Ok` and complete, and
+    /// reconcile could answer `None` for the task that moved.
+    #[tokio::test]
+    async fn a_total_that_changes_between_pages_makes_the_listing_incomplete() {
+        let (items, complete) =
+            counted(vec![(ids("t", 1..=20), Some(21)), (Vec::new(), Some(20))]).await;
+        assert_eq!(items.len(), 20);
+        assert!(!complete);
+        // A total that grows (a task created meanwhile) says the same.
+        let (_, complete) = counted(vec![
+            (ids("t", 1..=20), Some(21)),
+            (ids("t", 21..=22), Some(22)),
+        ])
+        .await;
+        assert!(!complete);
+        // The same total on every page, reached: complete.
+        let (_, complete) = counted(vec![
+            (ids("t", 1..=20), Some(21)),
+            (ids("t", 21..=21), Some(21)),
+        ])
+        .await;
+        assert!(complete);
+    }
+
+    /// Review 27 #4: two different short pages of records none of which can be read, with no
+    /// `total`, are no evidence of a vendor repeating its page (their id sets are both empty);
+    /// the readable voice on page 3 is reached, or the walk ends in an error, never `Ok`
+    /// without it. Before: page 2 was taken for page 1 again and the walk ended `Ok`.
+    #[tokio::test]
+    async fn short_pages_of_unreadable_records_are_not_taken_for_a_repeat() {
+        let items: Result<Vec<String>, Error> = walk("cloned-voice list", move |page| async move {
+            let (items, returned) = match page {
+                1 | 2 => (Vec::new(), 6),
+                3 => (vec!["cv_wanted".to_owned()], 1),
+                _ => (Vec::new(), 0),
+            };
+            Ok(Page {
+                items,
+                total: None,
+                page_size: 10,
+                returned,
+                unlisted: false,
+                bad_urls: BadUrls::default(),
+            })
+        })
+        .try_collect()
+        .await;
+        match items {
+            Ok(items) => assert_eq!(items, ["cv_wanted"]),
+            Err(e) => assert_eq!(e.kind(), &ErrorKind::InvalidResponse),
+        }
     }
 
     #[tokio::test]

@@ -10,11 +10,11 @@ use super::calls::{
 use super::results::{clone_job, map_status, parsed_time, speech_job, text};
 use crate::error::{Error, ErrorKind};
 use crate::model::{CloneJob, JobId, JobKind, Provider, SpeechJob, TaskDetail, TaskSummary, Voice};
-use crate::provider::paging::Page;
+use crate::provider::paging::{BadUrls, Page};
 use crate::retry::OperationKind;
 use crate::transport::{Call, RequestId, Transport, envelopes};
 use crate::validate;
-use crate::wire::{parse_url, same_result_task, usable_id};
+use crate::wire::{checked_url, same_result_task, usable_id};
 
 envelopes! {
     types::TaskListEnvelope => types::TaskListData, message;
@@ -132,6 +132,7 @@ pub(crate) async fn tasks_page(
         // Every record sent counts, skipped ones (`null`, undecodable) included: a page of
         // them is neither empty nor short (paging.rs).
         returned: data.records.sent(),
+        bad_urls: BadUrls::default(),
     })
 }
 
@@ -262,15 +263,26 @@ pub(crate) async fn delete_task(
     Ok(())
 }
 
-fn listed_voice(r: &types::CloneVoice) -> Option<(Voice, Option<JobId>)> {
+/// A voice's preview URL (`audio`), kept only when it is http(s); one refused is counted in
+/// `bad` (the walk logs the count once, not a line per record).
+fn with_preview(v: Voice, audio: Option<&str>, bad: &mut BadUrls) -> Voice {
+    match checked_url(audio) {
+        Ok(Some(u)) => v.with_preview_url(u),
+        Ok(None) => v,
+        Err(why) => {
+            bad.note(v.id.as_str(), why);
+            v
+        }
+    }
+}
+
+fn listed_voice(r: &types::CloneVoice, bad: &mut BadUrls) -> Option<(Voice, Option<JobId>)> {
     let id = usable_id(text(r.voice_id.as_ref()))?;
     let mut v = Voice::new(Provider::Vmeg, id);
     if let Some(n) = text(r.name.as_ref()).filter(|n| !n.is_empty()) {
         v = v.with_name(n);
     }
-    if let Some(u) = parse_url("audio", text(r.audio.as_ref())) {
-        v = v.with_preview_url(u);
-    }
+    v = with_preview(v, text(r.audio.as_ref()), bad);
     if let Some(at) = parsed_time(r.create_time.as_ref()) {
         v = v.with_created_at(at);
     }
@@ -278,7 +290,7 @@ fn listed_voice(r: &types::CloneVoice) -> Option<(Voice, Option<JobId>)> {
     Some((v, task))
 }
 
-fn system_voice(r: &types::BasicVoice) -> Option<(Voice, Option<JobId>)> {
+fn system_voice(r: &types::BasicVoice, bad: &mut BadUrls) -> Option<(Voice, Option<JobId>)> {
     let id = usable_id(text(r.voice_id.as_ref()))?;
     let mut v = Voice::new(Provider::Vmeg, id);
     let name = [&r.display_name, &r.local_name]
@@ -287,9 +299,7 @@ fn system_voice(r: &types::BasicVoice) -> Option<(Voice, Option<JobId>)> {
     if let Some(n) = name {
         v = v.with_name(n);
     }
-    if let Some(u) = parse_url("audio", text(r.audio.as_ref())) {
-        v = v.with_preview_url(u);
-    }
+    v = with_preview(v, text(r.audio.as_ref()), bad);
     if let Some(at) = parsed_time(r.create_time.as_ref()) {
         v = v.with_created_at(at);
     }
@@ -331,12 +341,18 @@ pub(crate) async fn voices_page(
         .unwrap_or_default();
         records_are_a_list(&data.records, "system-voice list")?;
         let total = page_total(data.total.as_ref());
+        let mut bad_urls = BadUrls::default();
         return Ok(Page {
-            items: data.records.iter().filter_map(system_voice).collect(),
+            items: data
+                .records
+                .iter()
+                .filter_map(|r| system_voice(r, &mut bad_urls))
+                .collect(),
             unlisted: !data.records.is_array() && total.is_none(),
             total,
             page_size: VOICES_PAGE_SIZE,
             returned: data.records.sent(),
+            bad_urls,
         });
     }
     let body = types::CloneVoiceListRequest {
@@ -362,12 +378,18 @@ pub(crate) async fn voices_page(
     .unwrap_or_default();
     records_are_a_list(&data.records, "cloned-voice list")?;
     let total = page_total(data.total.as_ref());
+    let mut bad_urls = BadUrls::default();
     Ok(Page {
-        items: data.records.iter().filter_map(listed_voice).collect(),
+        items: data
+            .records
+            .iter()
+            .filter_map(|r| listed_voice(r, &mut bad_urls))
+            .collect(),
         unlisted: !data.records.is_array() && total.is_none(),
         total,
         page_size: VOICES_PAGE_SIZE,
         returned: data.records.sent(),
+        bad_urls,
     })
 }
 

@@ -24,7 +24,7 @@ fn cloned_voices<'a>(
     if search {
         // A search keeps only the voice it looks for: no text bound (the voice of a paid
         // clone is found in any account).
-        walk_unbounded_text("cloned-voice list", page)
+        walk_unbounded_text("cloned-voice list", page, None)
     } else {
         walk("cloned-voice list", page)
     }
