@@ -275,8 +275,10 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
         check_pauses(c)?;
     }
     check_common(m)?;
-    let now = sh.clock.now();
     let id = new_task_id();
+    // Dated under the lock that inserts the task, and counted under it too: a reader of
+    // the state never sees a task not billed yet (the recorder's locks are leaves).
+    let (mut st, now) = sh.lock_state_now();
     let mut t = Task::new(
         id.clone(),
         TaskKind::JimmyClone,
@@ -291,7 +293,7 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
         text: content.clone().unwrap_or_else(|| PREVIEW_TEXT.into()),
     }];
     let data = created_data(sh, &t, "soundCloningClone");
-    sh.lock_state().insert_task(t).map_err(CreateErr::Full)?;
+    st.insert_task(t).map_err(CreateErr::Full)?;
     sh.stats.create(Created {
         operation: "jimmyai.createClone".into(),
         task_id: id.clone(),
@@ -302,6 +304,7 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
         model_id: None,
         body_digest: None,
     });
+    drop(st);
     tracing::debug!(task_id = %id, "jimmyai preview clone accepted");
     Ok(data)
 }
@@ -364,20 +367,12 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
             "`subtitleType` must be `word` (omit it for sentence-level)".into(),
         ));
     }
-    let now = sh.clock.now();
     let id = new_task_id();
-    let mut t = Task::new(
-        id.clone(),
-        TaskKind::JimmyAudio,
-        now,
-        sh.config.scaled(sh.config.tts_duration),
-    );
-    t.is_async = true;
-    t.subtitles = subtitles;
-    t.model_id = Some(model_id.clone());
-    let data = created_data(sh, &t, "soundCloningAudio");
-    {
-        let mut st = sh.lock_state();
+    // The expiry is checked, and the task dated and counted, at the time read under the
+    // lock: read before it, a model that expired while this waited for the lock (the
+    // clock moved by hand) was still accepted and billed.
+    let (mut st, now) = sh.lock_state_now();
+    let data = {
         let validity = sh.config.jimmy_model_validity;
         match st.models.get(&model_id) {
             Some(model) => {
@@ -396,15 +391,26 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
                 }));
             }
         }
+        let mut t = Task::new(
+            id.clone(),
+            TaskKind::JimmyAudio,
+            now,
+            sh.config.scaled(sh.config.tts_duration),
+        );
+        t.is_async = true;
+        t.subtitles = subtitles;
+        t.model_id = Some(model_id.clone());
         t.will_fail = sh.draw_task_failure();
         t.lines = vec![TtsLine {
             text: content.clone(),
         }];
+        let data = created_data(sh, &t, "soundCloningAudio");
         // Not activated here: the task activates the model when it completes
         // (`State::settle`), as the first *successful* call does (api-facts B5); a failed
         // one never does (whether it does at JimmyAI is not documented).
         st.insert_task(t).map_err(CreateErr::Full)?;
-    }
+        data
+    };
     sh.stats.create(Created {
         operation: "jimmyai.createAudio".into(),
         task_id: id.clone(),
@@ -415,6 +421,7 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
         model_id: Some(model_id),
         body_digest: None,
     });
+    drop(st);
     tracing::debug!(task_id = %id, "jimmyai production audio accepted");
     Ok(data)
 }
@@ -640,8 +647,9 @@ async fn receive(
         let size = buf.len();
         let stored = format!("{}.{ext}", hex_id());
         let mime = mime_for(&ext);
-        let now = sh.clock.now();
-        let kept = sh.lock_state().insert_upload(
+        // Aged from the time read under the lock that stores it.
+        let (mut st, now) = sh.lock_state_now();
+        let kept = st.insert_upload(
             stored.clone(),
             StoredFile {
                 bytes: Bytes::from(crate::wire::exact(buf)),
@@ -651,6 +659,7 @@ async fn receive(
             },
             now,
         );
+        drop(st);
         if kept.is_err() {
             return over_store();
         }
@@ -791,6 +800,78 @@ impl axum::body::HttpBody for PartHeaderLimit<'_> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::state::JimmyModel;
+    use std::time::Duration;
+
+    /// A production create checked its `modelId`'s expiry against the time it read before
+    /// waiting for the state lock: a model that expired while it waited (the clock moved
+    /// by another test) was still accepted, billed, and would be activated.
+    #[test]
+    fn a_model_that_expired_while_the_create_waited_for_the_lock_is_refused() {
+        let sh = Arc::new(Shared::new(crate::SimConfig::default(), String::new()));
+        let validity = sh.config.jimmy_model_validity;
+        let ready_at = sh.clock.now();
+        sh.lock_state().models.insert(
+            "mdl_1".into(),
+            JimmyModel {
+                ready_at,
+                activated: false,
+            },
+        );
+        sh.clock
+            .advance(validity.saturating_sub(Duration::from_secs(60)));
+        let mut m = Map::new();
+        m.insert("modelId".into(), json!("mdl_1"));
+        m.insert("contentText".into(), json!("hello"));
+        let held = crate::shared::lock(&sh.state);
+        let sh2 = sh.clone();
+        let create = std::thread::spawn(move || create_audio(&sh2, &m).err());
+        // Let the create reach the lock.
+        std::thread::sleep(Duration::from_millis(300));
+        sh.clock.advance(Duration::from_secs(120));
+        drop(held);
+        match create.join().unwrap() {
+            Some(CreateErr::Bad(msg)) => assert!(msg.contains("expired"), "{msg}"),
+            Some(CreateErr::Full(_)) => panic!("refused for room"),
+            None => panic!("a create for a model expired before its lock was accepted"),
+        }
+        assert_eq!(sh.stats.billable_total(), 0);
+    }
+
+    /// A create inserted its task, released the state lock, then counted it: a reader
+    /// under the lock (`tasks/list`, `task_count`) saw a task not billed yet. Now the
+    /// create is counted under the lock that inserts its task.
+    #[test]
+    fn a_task_is_never_seen_before_its_create_is_billed() {
+        let mut cfg = crate::SimConfig::default()
+            .with_durations(Duration::from_secs(3600), Duration::from_secs(3600));
+        cfg.max_tasks = 100_000;
+        let sh = Arc::new(Shared::new(cfg, String::new()));
+        const N: usize = 5_000;
+        let sh2 = sh.clone();
+        let creator = std::thread::spawn(move || {
+            let mut m = Map::new();
+            m.insert("fileUrl".into(), json!("https://example.com/a.wav"));
+            for _ in 0..N {
+                assert!(create_clone(&sh2, &m).is_ok());
+            }
+        });
+        let mut torn = 0usize;
+        loop {
+            let st = crate::shared::lock(&sh.state);
+            let tasks = st.tasks.len() as u64;
+            let billed = sh.stats.billable_total();
+            drop(st);
+            if tasks != billed {
+                torn += 1;
+            }
+            if tasks as usize == N || creator.is_finished() {
+                break;
+            }
+        }
+        creator.join().unwrap();
+        assert_eq!(torn, 0, "{torn} looks saw a task not billed yet");
+    }
 
     /// Feeds `body` to a [`PartHeaderLimit`] in chunks of `size`: `Err` at the chunk
     /// refused.

@@ -127,6 +127,7 @@
 //! | VMEG `pageSize` maximum | 100 (larger values are clamped) | — |
 //! | VMEG `pageSize` when none is sent | the documented defaults: 20 (`tasks/list`, material list), 10 (voice lists) | — |
 //! | VMEG sync failure | HTTP 502 envelope (task stays queryable) | — |
+//! | VMEG sync create whose task is deleted (`tasks/delete`) while it waits | answered at once: HTTP 502 envelope, `data: null`, "Task … was deleted while running"; the create stays billed | — |
 //! | task durations | clone 2 s, TTS/audio 1 s (÷ speed) | [`SimConfig::clone_duration`], [`SimConfig::tts_duration`] |
 //! | JimmyAI `code` type | integer | [`SimConfig::jimmy_code_as_string`] |
 //! | JimmyAI auth failure | code 20001, HTTP 200 | [`SimConfig::jimmy_auth_error`] |
@@ -238,8 +239,15 @@
 //!   allocates nothing per voice.
 //! - **Waiting.** Sync creates and webhook deliveries sleep until their
 //!   task's due time (one timer each), woken early when the clock is moved by
-//!   [`SimHandle::advance_clock`] or [`SimHandle::complete_all_now`]; nothing
-//!   polls.
+//!   [`SimHandle::advance_clock`] or [`SimHandle::complete_all_now`], or (a sync
+//!   create) when its task is deleted; nothing polls. A waiter registers for the
+//!   wake-up before it reads the due time, so one sent in between is not lost.
+//!   Handlers read the simulated time under the state lock that records what
+//!   they date with it (keys, tasks, uploads, a `modelId`'s expiry), so a clock
+//!   moved while a request waited for the lock is in its records; and a create is
+//!   counted ([`Stats`]) under the lock that inserts its task, the count and
+//!   the records under one lock, so a snapshot or a task listing never sees one
+//!   without the other.
 //!
 //! # Scripted faults
 //!
@@ -317,6 +325,64 @@
 //! machine or container resolves to its own (a warning is logged at start):
 //! set it to the name clients reach the simulator by (`voiceclone sim
 //! --public-url http://sim:8080`).
+//!
+//! # Sharing one simulator
+//!
+//! The server runs on the tokio runtime that started it. A `#[tokio::test]` gets a runtime
+//! of its own, shut down when the test ends: a simulator started there and kept in a
+//! `static` for the other tests stops serving with that first test, yet its handle keeps
+//! the port bound, so a later test's connection is accepted by the kernel and never
+//! answered (it hangs, or times out), while the handle's own methods ([`SimHandle::stats`],
+//! [`SimHandle::complete_all_now`], ...) still work and hide the cause. Share one on a
+//! runtime kept beside it for as long as the handle, as the CLI's tests do:
+//!
+//! ```
+//! use std::sync::OnceLock;
+//! use voiceclone_sim::{SimHandle, Simulator};
+//!
+//! /// The simulator, with the runtime it runs on: both live as long as the test binary.
+//! struct Shared {
+//!     sim: SimHandle,
+//!     _rt: tokio::runtime::Runtime,
+//! }
+//!
+//! fn sim() -> &'static SimHandle {
+//!     static SIM: OnceLock<Shared> = OnceLock::new();
+//!     &SIM.get_or_init(|| {
+//!         // In a thread of its own: a test's runtime cannot block on another runtime.
+//!         std::thread::spawn(|| {
+//!             let rt = tokio::runtime::Builder::new_multi_thread()
+//!                 .worker_threads(1)
+//!                 .enable_all()
+//!                 .build()
+//!                 .expect("a runtime for the simulator");
+//!             let sim = rt.block_on(Simulator::start()).expect("the simulator starts");
+//!             Shared { sim, _rt: rt }
+//!         })
+//!         .join()
+//!         .expect("the simulator starts")
+//!     })
+//!     .sim
+//! }
+//!
+//! // Two "tests", each on a runtime of its own that ends before the next starts: both
+//! // are answered (here 401, no API key sent).
+//! for _ in 0..2 {
+//!     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//!     let answer = rt.block_on(async {
+//!         use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!         let mut conn = tokio::net::TcpStream::connect(sim().addr()).await?;
+//!         conn.write_all(b"GET /openapi/v1/tasks/list HTTP/1.1\r\nhost: sim\r\n\
+//!                          connection: close\r\n\r\n")
+//!             .await?;
+//!         let mut answer = String::new();
+//!         conn.read_to_string(&mut answer).await?;
+//!         Ok::<_, std::io::Error>(answer)
+//!     })?;
+//!     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Settings and their bounds
 //!

@@ -47,7 +47,10 @@ impl Simulator {
     }
 
     /// Start with `config`. The server runs on the current tokio runtime until
-    /// the handle is dropped or [`SimHandle::shutdown`] is called.
+    /// the handle is dropped or [`SimHandle::shutdown`] is called. If that runtime
+    /// shuts down first (the `#[tokio::test]` that started it ended), the server
+    /// stops answering while the handle keeps its port bound: to share one
+    /// simulator across tests, see the crate docs (# Sharing one simulator).
     ///
     /// A setting outside its bounds ([`SimConfig::validate`]) is refused with
     /// an error of kind [`std::io::ErrorKind::InvalidInput`] whose inner
@@ -183,13 +186,7 @@ impl SimHandle {
     /// Make every existing task terminal now (completed, or failed if it was
     /// drawn to fail). Pending webhooks fire shortly after.
     pub fn complete_all_now(&self) {
-        let mut st = self.shared.lock_state();
-        // The clock is read under the lock: read before it, a create inserted while
-        // this waited for the lock was created after `now`.
-        let now = self.shared.clock.now();
-        st.finish_all(now);
-        drop(st);
-        self.shared.clock_changed.notify_waiters();
+        self.shared.complete_all_now();
     }
 
     /// Move the simulated clock forward (tasks progress, JimmyAI model ids

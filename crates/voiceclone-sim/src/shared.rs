@@ -12,7 +12,7 @@ use crate::config::SimConfig;
 use crate::conns::ConnTable;
 use crate::delivery::Delivery;
 use crate::script::Scripts;
-use crate::state::{Clock, Limits, State};
+use crate::state::{Clock, Limits, State, Task};
 use crate::stats::Recorder;
 
 /// State shared by the accept loop, handlers and background tasks.
@@ -20,7 +20,8 @@ pub(crate) struct Shared {
     pub config: SimConfig,
     pub clock: Clock,
     pub state: Mutex<State>,
-    /// Woken when the clock is moved or tasks are finished by hand.
+    /// Woken when the clock is moved, tasks are finished by hand, or a task a sync
+    /// create waits for is deleted.
     pub clock_changed: Notify,
     /// Uploads being received (see `crate::bounds::MAX_CONCURRENT_UPLOADS`).
     pub upload_permits: tokio::sync::Semaphore,
@@ -165,10 +166,65 @@ impl Shared {
 
     /// Lock the state with completion side effects applied up to now.
     pub fn lock_state(&self) -> MutexGuard<'_, State> {
-        let now = self.clock.now();
+        self.lock_state_now().0
+    }
+
+    /// [`Shared::lock_state`], with the simulated time read under the lock (the time
+    /// it was settled to). A handler dates what it records with this `now`: read before
+    /// the lock, an [`crate::SimHandle::advance_clock`] made while it waited for the
+    /// lock dated a key, an upload or a model check before the advance, and the next
+    /// request, under the lock, then saw them a whole advance old.
+    pub fn lock_state_now(&self) -> (MutexGuard<'_, State>, Duration) {
         let mut g = lock(&self.state);
+        let now = self.clock.now();
         g.settle(now);
-        g
+        (g, now)
+    }
+
+    /// Make every existing task terminal now, and wake what waits for one
+    /// ([`crate::SimHandle::complete_all_now`]).
+    pub fn complete_all_now(&self) {
+        let (mut st, now) = self.lock_state_now();
+        st.finish_all(now);
+        drop(st);
+        self.clock_changed.notify_waiters();
+    }
+
+    /// Wait until task `id` is terminal, then `read` it under the lock: a timer for its
+    /// due time, woken early when the clock is moved, the tasks are finished by hand or
+    /// one is deleted. `None` if the task was deleted or evicted.
+    pub async fn wait_terminal<T>(&self, id: &str, read: impl FnMut(&Task) -> T) -> Option<T> {
+        self.wait_terminal_with(id, read, || {}).await
+    }
+
+    /// [`Shared::wait_terminal`], calling `between` after each look at the task and
+    /// before the wait (a test's pause point).
+    pub(crate) async fn wait_terminal_with<T>(
+        &self,
+        id: &str,
+        mut read: impl FnMut(&Task) -> T,
+        mut between: impl FnMut(),
+    ) -> Option<T> {
+        loop {
+            // Registered before the look: a `complete_all_now` or a delete between the
+            // look and the wait wakes only waiters already registered (`notify_waiters`
+            // stores no permit), and a waiter registered after it slept to the old due time.
+            let notified = self.clock_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // Only the due time crosses the sleep: a copy of the task held by
+            // every waiting sync create would cost its lines or texts once more each.
+            let due = {
+                let (st, now) = self.lock_state_now();
+                let task = st.tasks.get(id)?;
+                if task.phase(now).is_terminal() {
+                    return Some(read(task));
+                }
+                task.done_at()
+            };
+            between();
+            self.sleep_until_sim(due, notified).await;
+        }
     }
 
     /// Draw whether a new task will fail.
@@ -178,12 +234,15 @@ impl Shared {
         u < rate
     }
 
-    /// Sleep until simulated time `at`, or until the clock is moved by hand
-    /// (then the caller looks again). No polling: one timer per waiter.
-    pub async fn sleep_until_sim(&self, at: Duration) {
-        let notified = self.clock_changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
+    /// Sleep until simulated time `at`, or until `notified` (of
+    /// [`Shared::clock_changed`], enabled before the caller read `at`) fires: the clock
+    /// moved, tasks finished by hand or deleted (then the caller looks again). No
+    /// polling: one timer per waiter.
+    async fn sleep_until_sim(
+        &self,
+        at: Duration,
+        notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+    ) {
         let now = self.clock.now();
         if at <= now {
             return;
@@ -255,5 +314,98 @@ impl std::fmt::Debug for Shared {
             .field("base_url", &self.base_url)
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::state::{Phase, TaskKind};
+
+    /// A shared simulator state holding one task of an hour, `task_1`, awaited by one reader.
+    fn with_slow_task() -> Arc<Shared> {
+        let sh = Arc::new(Shared::new(SimConfig::default(), String::new()));
+        let mut t = Task::new(
+            "task_1".into(),
+            TaskKind::VmegTts,
+            sh.clock.now(),
+            Duration::from_secs(3600),
+        );
+        t.readers = 1;
+        sh.lock_state().insert_task(t).unwrap();
+        sh
+    }
+
+    /// `complete_all_now` made between a waiter's look at the task (due in an hour) and its
+    /// wait: the wake-up was sent before the waiter registered for it, so a sync create or a
+    /// webhook delivery waited the whole hour. Now the waiter registers before it looks.
+    #[tokio::test]
+    async fn tasks_finished_by_hand_between_the_look_and_the_wait_wake_the_waiter() {
+        let sh = with_slow_task();
+        let mut looks = 0;
+        let waited = tokio::time::timeout(
+            Duration::from_secs(5),
+            sh.wait_terminal_with(
+                "task_1",
+                |t| t.phase(sh.clock.now()),
+                || {
+                    looks += 1;
+                    if looks == 1 {
+                        sh.complete_all_now();
+                    }
+                },
+            ),
+        )
+        .await;
+        let phase = waited.expect("the waiter missed complete_all_now and slept on");
+        assert_eq!(phase, Some(Phase::Completed));
+    }
+
+    /// The clock moved between the look and the wait (as `advance_clock` does) was already
+    /// caught: the waiter reads the clock again once registered.
+    #[tokio::test]
+    async fn a_clock_moved_between_the_look_and_the_wait_wakes_the_waiter() {
+        let sh = with_slow_task();
+        let mut looks = 0;
+        let waited = tokio::time::timeout(
+            Duration::from_secs(5),
+            sh.wait_terminal_with(
+                "task_1",
+                |t| t.phase(sh.clock.now()),
+                || {
+                    looks += 1;
+                    if looks == 1 {
+                        sh.clock.advance(Duration::from_secs(7200));
+                        sh.clock_changed.notify_waiters();
+                    }
+                },
+            ),
+        )
+        .await;
+        assert_eq!(waited.unwrap(), Some(Phase::Completed));
+    }
+
+    /// The time a handler dates its records with is read under the state lock: an
+    /// `advance_clock` made while it waited for the lock is in it.
+    #[test]
+    fn the_time_of_a_locked_state_is_read_under_the_lock() {
+        let sh = Arc::new(Shared::new(SimConfig::default(), String::new()));
+        let held = lock(&sh.state);
+        let before = sh.clock.now();
+        let sh2 = sh.clone();
+        let waiter = std::thread::spawn(move || sh2.lock_state_now().1);
+        // Let the waiter reach the lock (it reads the clock before it, unfixed).
+        std::thread::sleep(Duration::from_millis(300));
+        sh.clock.advance(Duration::from_secs(25 * 3600));
+        drop(held);
+        let now = waiter.join().unwrap();
+        assert!(
+            now >= before + Duration::from_secs(25 * 3600),
+            "the time was read before the lock: {now:?}, the clock was moved past {before:?} + 25 h"
+        );
     }
 }

@@ -333,15 +333,18 @@ impl Recorder {
     }
 
     pub fn create(&self, rec: Created) {
+        // Counted and kept under the creates' lock (taken before `inner`, as `snapshot`
+        // does): under two locks in turn, a snapshot between them said N billable beside
+        // N+1 records.
+        let mut g = match self.creates.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
         self.with(|s| {
             *s.billable_by_operation
                 .entry(rec.operation.clone())
                 .or_default() += 1;
         });
-        let mut g = match self.creates.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
         let (creates, bytes) = &mut *g;
         *bytes = bytes.saturating_add(rec.payload_bytes());
         creates.push_back(rec);
@@ -370,14 +373,19 @@ impl Recorder {
     }
 
     /// The counters and records. The creates' lock (which every create handler takes) is
-    /// held only to copy the kept records, whose `extraData` is a shared handle; before,
-    /// every record's `extraData` was parsed under it (up to `max_task_bytes` of JSON,
-    /// some 32 times that as `serde_json::Value`s), holding every create meanwhile.
+    /// held only to copy the counters and the kept records, whose `extraData` is a shared
+    /// handle; before, every record's `extraData` was parsed under it (up to
+    /// `max_task_bytes` of JSON, some 32 times that as `serde_json::Value`s), holding
+    /// every create meanwhile. Both under it, the billable counts and the records agree.
     pub fn snapshot(&self) -> Stats {
-        let mut s = self.with(|s| s.clone());
-        let kept: Vec<Created> = match self.creates.lock() {
-            Ok(g) => g.0.iter().cloned().collect(),
-            Err(p) => p.into_inner().0.iter().cloned().collect(),
+        let (mut s, kept) = {
+            let g = match self.creates.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let s = self.with(|s| s.clone());
+            let kept: Vec<Created> = g.0.iter().cloned().collect();
+            (s, kept)
         };
         s.creates = kept.into_iter().map(Created::into_record).collect();
         s.request_ids = match self.request_ids.lock() {
@@ -396,6 +404,42 @@ impl Recorder {
 #[allow(clippy::panic)]
 mod tests {
     use super::*;
+
+    /// `create` counted the create under one lock and kept its record under another, and
+    /// `snapshot` copied them under each in turn: a snapshot taken during creates said N
+    /// billable beside N+1 records (or the reverse). Now both are one view.
+    #[test]
+    fn a_snapshot_never_tears_the_billable_count_from_the_records() {
+        const N: usize = 20_000;
+        let r = std::sync::Arc::new(Recorder::new(N, usize::MAX));
+        let r2 = r.clone();
+        let creator = std::thread::spawn(move || {
+            for i in 0..N {
+                r2.create(Created {
+                    operation: "vmeg.ttsCreate".into(),
+                    task_id: format!("t{i}"),
+                    idempotency_key: None,
+                    extra_data: None,
+                    content_text: None,
+                    file_url: None,
+                    model_id: None,
+                    body_digest: None,
+                });
+            }
+        });
+        let mut torn = 0usize;
+        loop {
+            let s = r.snapshot();
+            if s.billable_total() != s.creates.len() as u64 {
+                torn += 1;
+            }
+            if s.creates.len() == N || creator.is_finished() {
+                break;
+            }
+        }
+        assert!(creator.join().is_ok());
+        assert_eq!(torn, 0, "{torn} snapshots tore the count from the records");
+    }
 
     #[test]
     fn records_keep_the_latest_and_counters_stay_exact() {

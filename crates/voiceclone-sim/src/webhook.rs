@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::delivery::{Delivery, sign};
 use crate::shared::{Reader, Shared};
-use crate::state::{Phase, TaskKind, hex_id};
+use crate::state::{Phase, Task, TaskKind, hex_id};
 
 /// Start delivering the completion of `task_id`, if a webhook is configured.
 /// `reader` is the task's registration as a reader of its terminal state
@@ -80,23 +80,9 @@ async fn deliver(sh: Arc<Shared>, task_id: String, reader: Reader) {
     };
     // Wait until the task is terminal: one timer at its due time, woken early
     // when the clock is moved by hand (no polling).
-    let payload = loop {
-        let (due, payload) = {
-            let st = sh.lock_state();
-            let Some(task) = st.tasks.get(&task_id) else {
-                tracing::debug!(%task_id, "task deleted or evicted before completion; no webhook");
-                return;
-            };
-            if task.phase(sh.clock.now()).is_terminal() {
-                (None, task.payload_bytes())
-            } else {
-                (Some(task.done_at()), 0)
-            }
-        };
-        match due {
-            Some(at) => sh.sleep_until_sim(at).await,
-            None => break payload,
-        }
+    let Some(payload) = sh.wait_terminal(&task_id, Task::payload_bytes).await else {
+        tracing::debug!(%task_id, "task deleted or evicted before completion; no webhook");
+        return;
     };
     // Room for the body (counted against `max_task_bytes`, with the other bodies
     // being delivered), before it is made: a silent receiver made every delivery

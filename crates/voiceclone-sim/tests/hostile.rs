@@ -1846,3 +1846,56 @@ async fn a_voice_text_over_its_bound_is_refused() {
     assert_eq!(v["data"]["records"][0]["name"], at.as_str());
     sim.shutdown().await;
 }
+
+/// `tasks/delete` of a task whose sync create is still waiting (tasks of an hour): nothing
+/// woke the create, which answered only at the task's old due time (the client's timeout
+/// first). Now the delete wakes it: it answers at once, 502 "deleted while running", and
+/// the create stays billed (the crate's UNKNOWN table).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_task_answers_its_waiting_sync_create_at_once() {
+    let sim = Arc::new(
+        Simulator::start_with(
+            SimConfig::default()
+                .with_durations(Duration::from_secs(3600), Duration::from_secs(3600)),
+        )
+        .await
+        .unwrap(),
+    );
+    let s2 = sim.clone();
+    let sync = tokio::spawn(async move {
+        let tts = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]});
+        vmeg_post(&s2, "/openapi/v1/task/tts/create", "sync-del", tts).await
+    });
+    let mut id = None;
+    for _ in 0..500 {
+        let (st, v) = get(&sim, "/openapi/v1/tasks/list").await;
+        assert_eq!(st, 200, "{v}");
+        if let Some(t) = v["data"]["records"][0]["taskId"].as_str() {
+            id = Some(t.to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let id = id.expect("the sync create made its task");
+    let (st, v) = vmeg_post(
+        &sim,
+        "/openapi/v1/tasks/delete",
+        "del-1",
+        json!({"taskId": id}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = tokio::time::timeout(Duration::from_secs(10), sync)
+        .await
+        .expect("the sync create still waited for its deleted task")
+        .unwrap();
+    assert_eq!(st, 502, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("deleted while running"),
+        "{v}"
+    );
+    assert_eq!(sim.billable("vmeg.ttsCreate"), 1);
+}

@@ -43,24 +43,6 @@ fn sync_extra_data(m: &Map<String, Value>) -> Option<Arc<str>> {
         .and_then(compact)
 }
 
-/// Wait until the task is terminal: a timer for its due time, woken early
-/// when the clock is moved by hand. `None` if it was deleted or evicted.
-pub(super) async fn wait_terminal(sh: &Shared, id: &str) -> Option<Task> {
-    loop {
-        // Only the due time crosses the sleep: a copy of the task held by
-        // every waiting sync create would cost its lines or texts once more each.
-        let due = {
-            let st = sh.lock_state();
-            let task = st.tasks.get(id)?;
-            if task.phase(sh.clock.now()).is_terminal() {
-                return Some(task.clone());
-            }
-            task.done_at()
-        };
-        sh.sleep_until_sim(due).await;
-    }
-}
-
 /// A create accepted: its answer, or (sync) the task to wait for. The wait
 /// is left to the caller so that the request's parsed body, many times its
 /// size on the wire, is dropped before it.
@@ -127,7 +109,9 @@ pub(super) fn clone_create(
         sample_language,
         sample_text
     ]));
-    let now = sh.clock.now();
+    // Dated under the lock that inserts the task, and counted under it too: a reader of
+    // the state never sees a task not billed yet (the recorder's locks are leaves).
+    let (mut st, now) = sh.lock_state_now();
     let id = format!("task_{}", hex_id());
     let voice_id = format!("cv_{}", hex_id());
     let mut t = Task::new(
@@ -147,7 +131,8 @@ pub(super) fn clone_create(
     t.sample_text = sample_text;
     t.readers = readers(sh, is_async);
     let created = sh.clock.iso(now);
-    if sh.lock_state().insert_task(t).is_err() {
+    if st.insert_task(t).is_err() {
+        drop(st);
         // Nothing billed: the key goes back, whatever rejections do with keys.
         reservation.release();
         return Err(tasks_full());
@@ -164,6 +149,7 @@ pub(super) fn clone_create(
         model_id: None,
         body_digest: digest,
     });
+    drop(st);
     tracing::debug!(op, task_id = %id, "clone task accepted");
     if is_async {
         webhook::spawn_for(sh, &id, reader);
@@ -191,7 +177,7 @@ fn readers(sh: &Shared, is_async: bool) -> u32 {
 }
 
 pub(super) async fn sync_answer(sh: &Shared, id: &str, reader: Reader) -> Response<Body> {
-    let task = wait_terminal(sh, id).await;
+    let task = sh.wait_terminal(id, Task::clone).await;
     drop(reader);
     let mut resp = match task {
         Some(t) if t.phase(sh.clock.now()) == Phase::Completed => ok(final_data(sh, &t)),
@@ -333,7 +319,9 @@ pub(super) fn tts_create(
         .map(|it| json!([it.get("text"), it.get("voiceId"), it.get("timbreRefAudio")]))
         .collect();
     let digest = body_digest(&json!(["tts", output_format, canonical]));
-    let now = sh.clock.now();
+    // Dated under the lock that inserts the task, and counted under it too: a reader of
+    // the state never sees a task not billed yet (the recorder's locks are leaves).
+    let (mut st, now) = sh.lock_state_now();
     let id = format!("task_{}", hex_id());
     let mut t = Task::new(
         id.clone(),
@@ -349,7 +337,8 @@ pub(super) fn tts_create(
     t.lines = lines;
     t.readers = readers(sh, is_async);
     let created = sh.clock.iso(now);
-    if sh.lock_state().insert_task(t).is_err() {
+    if st.insert_task(t).is_err() {
+        drop(st);
         // Nothing billed: the key goes back, whatever rejections do with keys.
         reservation.release();
         return Err(tasks_full());
@@ -366,6 +355,7 @@ pub(super) fn tts_create(
         model_id: None,
         body_digest: digest,
     });
+    drop(st);
     tracing::debug!(op, task_id = %id, lines = n, "tts task accepted");
     if is_async {
         webhook::spawn_for(sh, &id, reader);

@@ -582,36 +582,41 @@ fn register(
     let ext = extension(&p.file_name).unwrap_or_default();
     let (mime, category) = ext_info(&ext);
     let file_key = format!("{id}.{ext}");
-    let now = sh.clock.now();
+    let duration_ms = if ext == "wav" {
+        wav_duration_ms(&bytes)
+    } else {
+        None
+    };
+    let size = bytes.len();
+    // Stored, and the material dated, at the time read under the lock that stores it: read
+    // before, a clock moved past `upload_retention` meanwhile had it evicted by age at the
+    // next lock, just after this answered with it.
+    let (mut st, now) = sh.lock_state_now();
+    // Not refused: `material_limit` was checked above.
+    st.insert_upload(
+        file_key.clone(),
+        StoredFile {
+            bytes,
+            mime: mime.into(),
+            material: true,
+            group: None,
+        },
+        now,
+    )
+    .map_err(|_| (413, "Material too large".to_string()))?;
+    drop(st);
     let material = Material {
         id: id.to_owned(),
         name: p.file_name.clone(),
         file_key: file_key.clone(),
         file_hash: md5.clone(),
         s3_uri: p.s3_uri.clone(),
-        size: bytes.len(),
-        duration_ms: if ext == "wav" {
-            wav_duration_ms(&bytes)
-        } else {
-            None
-        },
+        size,
+        duration_ms,
         mime,
         category,
         created: now,
     };
-    // Not refused: `material_limit` was checked above.
-    sh.lock_state()
-        .insert_upload(
-            file_key.clone(),
-            StoredFile {
-                bytes,
-                mime: mime.into(),
-                material: true,
-                group: None,
-            },
-            now,
-        )
-        .map_err(|_| (413, "Material too large".to_string()))?;
     let answer = material_json(sh, &material);
     store.by_hash.insert(md5, id.to_owned());
     store.by_file.insert(file_key, id.to_owned());
@@ -999,7 +1004,6 @@ async fn storage_put_checked(
     };
     let len = bytes.len();
     let file_key = format!("put_{token}");
-    let now = sh.clock.now();
     {
         let mut store = open(sh);
         let Some(p) = store.pending.get_mut(&grant.material_id) else {
@@ -1046,7 +1050,8 @@ async fn storage_put_checked(
             None => p.put.replace(received),
             Some(n) => p.parts.insert(n, received),
         };
-        let mut st = sh.lock_state();
+        // Aged from the time read under the lock that stores it (see `register`).
+        let (mut st, now) = sh.lock_state_now();
         if let Some(old) = old.filter(|o| o.file_key != file_key) {
             st.remove_upload(&old.file_key);
         }

@@ -112,8 +112,8 @@ pub(crate) fn consume_key_on_fault(sh: &Shared, op: &str, path: &str, headers: &
         return;
     }
     if let Ok(key) = idem_key(headers) {
-        let now = sh.clock.now();
-        let mut st = sh.lock_state();
+        // Dated under the lock, as `reserve` does.
+        let (mut st, now) = sh.lock_state_now();
         st.expire_keys(now);
         let slot = (norm_path(path), key);
         if !st.idempotency.contains_key(&slot) {
@@ -186,21 +186,13 @@ pub(crate) async fn handle(
         Err(e) => return body_err(sh, e),
     };
     let slot = (norm_path(parts.uri.path()), key.clone());
-    let mut reservation = {
-        let now = sh.clock.now();
-        let mut st = sh.lock_state();
-        st.expire_keys(now);
-        if st.idempotency.contains_key(&slot) {
-            drop(st);
-            tracing::debug!(op, "idempotency key reused");
-            return env_err(
-                sh,
-                409,
-                "Idempotency key already used for this request path; retry later or use a new key",
-            );
-        }
-        st.record_key(slot.clone(), now);
-        KeyReservation::new(sh.clone(), slot)
+    let Some(mut reservation) = reserve(sh, slot) else {
+        tracing::debug!(op, "idempotency key reused");
+        return env_err(
+            sh,
+            409,
+            "Idempotency key already used for this request path; retry later or use a new key",
+        );
     };
     let answered = |r: Result<Response<Body>, Rejection>| r.map(Accepted::Answered);
     let result = match op {
@@ -240,6 +232,18 @@ pub(crate) async fn handle(
             env_err(sh, code, &msg)
         }
     }
+}
+
+/// Reserve (path, key) `slot` for a request, or `None` when it is held (HTTP 409). The
+/// key's age counts from the time read under the lock that records it.
+fn reserve(sh: &Arc<Shared>, slot: (String, String)) -> Option<KeyReservation> {
+    let (mut st, now) = sh.lock_state_now();
+    st.expire_keys(now);
+    if st.idempotency.contains_key(&slot) {
+        return None;
+    }
+    st.record_key(slot.clone(), now);
+    Some(KeyReservation::new(sh.clone(), slot))
 }
 
 /// The material POSTs (see [`materials`]); not billable.
@@ -407,6 +411,31 @@ mod tests {
         lock(&sh.state)
             .idempotency
             .contains_key(&("/openapi/v1/task/tts/create".to_string(), key.to_string()))
+    }
+
+    /// A create reserving key K read the clock, then waited for the state lock while
+    /// another test moved the clock a day and more: K was recorded as used before the
+    /// advance, so a retry under K a moment later found it expired and made (and billed)
+    /// a second task. Now the time is read under the lock that records K.
+    #[test]
+    fn a_key_reserved_across_a_clock_advance_is_dated_after_it() {
+        let sh = Arc::new(Shared::new(SimConfig::default(), String::new()));
+        let slot = || ("/openapi/v1/task/tts/create".to_string(), "K".to_string());
+        let held = lock(&sh.state);
+        let sh2 = sh.clone();
+        let first = std::thread::spawn(move || reserve(&sh2, slot()).map(|mut r| r.commit()));
+        // Let the first reservation reach the lock.
+        std::thread::sleep(Duration::from_millis(300));
+        sh.clock.advance(Duration::from_secs(25 * 3600));
+        drop(held);
+        assert!(
+            first.join().unwrap().is_some(),
+            "the first use of K refused"
+        );
+        assert!(
+            reserve(&sh, slot()).is_none(),
+            "a retry under K, just used, was granted: K was dated before the clock advance"
+        );
     }
 
     #[test]

@@ -160,6 +160,58 @@ pub(super) fn tasks_delete(
         Some(t) if is_vmeg(t) => {}
         _ => return Err((404, "Task not found".into())),
     }
-    st.remove_task(&id);
+    let awaited = st.remove_task(&id).is_some_and(|t| t.readers > 0);
+    drop(st);
+    // Its sync create waits for it: woken, it finds the task gone and answers now rather
+    // than at the old due time. (A webhook delivery waiting is aborted by `remove_task`.)
+    if awaited {
+        sh.clock_changed.notify_waiters();
+    }
     Ok(ok(Value::Null))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::SimConfig;
+
+    /// Deleting a task whose sync create waits for it: nothing woke the create, which
+    /// answered "deleted while running" only at the task's old due time (an hour here).
+    /// Now the delete wakes it at once, even when it comes between the create's look at
+    /// the task and its wait.
+    #[tokio::test]
+    async fn deleting_a_task_wakes_its_waiting_sync_create() {
+        let sh = Arc::new(Shared::new(SimConfig::default(), String::new()));
+        let mut t = Task::new(
+            "task_1".into(),
+            TaskKind::VmegTts,
+            sh.clock.now(),
+            Duration::from_secs(3600),
+        );
+        t.readers = 1;
+        sh.lock_state().insert_task(t).unwrap();
+        let mut body = Map::new();
+        body.insert("taskId".into(), json!("task_1"));
+        let mut looks = 0;
+        let waited = tokio::time::timeout(
+            Duration::from_secs(5),
+            sh.wait_terminal_with(
+                "task_1",
+                |_| (),
+                || {
+                    looks += 1;
+                    if looks == 1 {
+                        assert!(tasks_delete(&sh, &body).is_ok());
+                    }
+                },
+            ),
+        )
+        .await;
+        let seen = waited.expect("the sync create slept on after its task was deleted");
+        assert_eq!(seen, None, "a deleted task was read as terminal");
+    }
 }

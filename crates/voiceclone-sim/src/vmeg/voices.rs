@@ -132,8 +132,8 @@ pub(super) fn clone_update(
     let id = req_str(m, "voiceId").map_err(bad)?;
     let name = req_str(m, "voiceName").map_err(bad)?;
     bounded("voiceName", &name, MAX_VOICE_NAME_BYTES)?;
-    let now = sh.clock.now();
-    if sh.lock_state().rename_voice(&id, name, now) {
+    let (mut st, now) = sh.lock_state_now();
+    if st.rename_voice(&id, name, now) {
         Ok(ok(Value::Null))
     } else {
         Err((404, "Voice not found".into()))
@@ -145,8 +145,7 @@ pub(super) fn clone_delete(
     m: &Map<String, Value>,
 ) -> Result<Response<Body>, Rejection> {
     let id = req_str(m, "voiceId").map_err(bad)?;
-    let now = sh.clock.now();
-    let mut st = sh.lock_state();
+    let (mut st, now) = sh.lock_state_now();
     match st.voices.get_mut(&id).filter(|v| !v.deleted) {
         Some(v) => {
             v.deleted = true;
