@@ -200,6 +200,7 @@ pub(crate) enum Source {
     /// lookup): the caller may have set no `CallOptions` at all.
     Wait,
     /// The bound of clean-up after a failed step ([`with_own_bound`]), not the call's.
+    #[cfg(feature = "upload")]
     Cleanup,
 }
 
@@ -208,6 +209,7 @@ impl Source {
         match self {
             Source::Call => "the call's timeout or deadline (CallOptions)",
             Source::Wait => "the wait's deadline (WaitPolicy::deadline)",
+            #[cfg(feature = "upload")]
             Source::Cleanup => "the clean-up's own time bound",
         }
     }
