@@ -562,6 +562,123 @@ fn out_overwrite_with_several_urls_leaves_no_stale_path() {
     );
 }
 
+/// Review 27 pass 2-b #1: a FIFO that appears at `--out PATH` while the results download (an
+/// answer of two audio URLs) is named as not written, and the command ends. Before, the check
+/// whether PATH was one of the files just written opened it, which blocks on a FIFO for ever,
+/// Ctrl-C included (the signal handlers run on the same thread).
+#[cfg(unix)]
+#[test]
+fn a_fifo_appearing_at_the_out_path_never_hangs_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("greeting.wav");
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let made = out.clone();
+    fake.on_request(move |path| {
+        if path.starts_with("/files/") && std::fs::symlink_metadata(&made).is_err() {
+            let ok = Command::new("mkfifo").arg(&made).status().unwrap();
+            assert!(ok.success());
+        }
+    });
+    for overwrite in [false, true] {
+        let mut args = speak_out_args(&out);
+        if overwrite {
+            args.push("--overwrite");
+            // A FIFO there at the check is refused; this one comes after it.
+            std::fs::remove_file(&out).unwrap();
+        }
+        let mut child = support::command(Some(&fake.url), KEY, &[], &args)
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(30) {
+                child.kill().unwrap();
+                panic!("--out with a FIFO appearing at PATH hung (overwrite {overwrite})");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+        assert_eq!(r.code, 0, "{r:?}");
+    }
+}
+
+/// Review 27 CLI #3: `--out greeting.wav --overwrite` where an earlier run wrote three
+/// numbered siblings: this run's two replace `-01` and `-02`, and `-03`, which holds the earlier
+/// run's audio, is removed and named (`paths_removed`), as a glob (`greeting-*.wav`) would read
+/// it as this run's. With one URL every sibling is stale; with `--out DIR/` the numbered files
+/// beyond this run's count are. Before, they were left, unflagged.
+#[test]
+fn out_overwrite_removes_numbered_files_of_an_earlier_run() {
+    let old = |dir: &Path, names: &[&str]| {
+        for n in names {
+            std::fs::write(dir.join(n), b"old").unwrap();
+        }
+    };
+    let names = |j: &Value| -> Vec<String> {
+        let mut v: Vec<String> = j["paths_removed"]
+            .as_array()
+            .unwrap_or(&Vec::new())
+            .iter()
+            .map(|p| {
+                Path::new(p.as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    for (urls, gone) in [
+        (2, vec!["greeting-03.wav"]),
+        (
+            1,
+            vec!["greeting-01.wav", "greeting-02.wav", "greeting-03.wav"],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        old(
+            dir.path(),
+            &[
+                "greeting-01.wav",
+                "greeting-02.wav",
+                "greeting-03.wav",
+                "notes-01.wav",
+            ],
+        );
+        let out = dir.path().join("greeting.wav");
+        let fake = support::FakeVmeg::start(urls, 1000, false);
+        let mut args = speak_out_args(&out);
+        args.push("--overwrite");
+        let r = run_binary(Some(&fake.url), KEY, &[KEY], &[], &args).expect(0);
+        let j = r.json();
+        assert_eq!(names(&j), gone, "{j}");
+        for n in &gone {
+            assert!(!dir.path().join(n).exists(), "{n} is still there: {j}");
+        }
+        assert!(
+            dir.path().join("notes-01.wav").exists(),
+            "another stem's file went"
+        );
+        assert!(r.stderr.contains("greeting-03.wav"), "{r:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    old(&parts, &["01.mp3", "02.wav", "03.wav"]);
+    let out = format!("{}/", parts.display());
+    let fake = support::FakeVmeg::start(2, 1000, false);
+    let mut args = speak_out_args(Path::new(&out));
+    args.push("--overwrite");
+    let j = run_binary(Some(&fake.url), KEY, &[KEY], &[], &args)
+        .expect(0)
+        .json();
+    // 01.wav and 02.wav are this run's; 01.mp3 and 03.wav are an earlier run's.
+    assert_eq!(names(&j), ["01.mp3", "03.wav"], "{j}");
+    assert!(parts.join("02.wav").exists() && parts.join("01.wav").exists());
+}
+
 /// Review 27 CLI #4: the key pasted as `--out` (a script swapping two variables), with a file
 /// of that name from an earlier run and an answer of two audio URLs: the warning that names the
 /// stale PATH is redacted like every other line. Before, it went through `tracing`, which

@@ -287,6 +287,9 @@ pub async fn write(
     if result.is_ok() && n > 1 && !(out.is_dir() || names_dir(out)) {
         stale_path(out, &files, n, overwrite, printer, o);
     }
+    if result.is_ok() && overwrite {
+        stale_numbered(out, &files, printer, o);
+    }
     o.set("files", files.iter().map(file_json).collect::<Vec<Value>>());
     if let Err(mut f) = result {
         // Whatever refused the write (the adapter's `InvalidInput` for a path that became a
@@ -324,10 +327,7 @@ fn stale_path(
     let Ok(meta) = std::fs::symlink_metadata(out) else {
         return;
     };
-    if written
-        .iter()
-        .any(|d| same_file::is_same_file(out, &d.path).unwrap_or(false))
-    {
+    if is_written(out, written) {
         return;
     }
     let shown = out.display().to_string();
@@ -356,6 +356,69 @@ fn stale_path(
             o.set("path_not_written", shown);
         }
     }
+}
+
+/// Whether `path` (followed, if a link) is one of the files just written. By metadata, never
+/// by opening it: a FIFO that appeared there would block the open for ever, with the signal
+/// handlers on the same runtime thread.
+fn is_written(path: &Path, written: &[Downloaded]) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    written
+        .iter()
+        .any(|d| std::fs::metadata(&d.path).is_ok_and(|w| same_inode(&meta, &w, path, &d.path)))
+}
+
+#[cfg(unix)]
+fn same_inode(a: &std::fs::Metadata, b: &std::fs::Metadata, _: &Path, _: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_inode(_: &std::fs::Metadata, _: &std::fs::Metadata, a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// After a write with `--overwrite`: the numbered files in the scope `check` looked at (the
+/// siblings `<stem>-NN.<ext>` of the file `out` names, or `DIR/NN.<ext>`) that this run did not
+/// write hold an earlier run's audio, which a glob or a directory reader would take for this
+/// run's. `check` let the run go only because `--overwrite` was given for them: they are
+/// removed and named (`paths_removed`). A directory there (made since the check) is left.
+fn stale_numbered(out: &Path, written: &[Downloaded], printer: &Printer, o: &mut Outcome) {
+    let (dir, prefix) = numbered_scope(out).unwrap_or_else(|| file_scope(out));
+    let Some(found) = numbered_files(&dir, &prefix) else {
+        return;
+    };
+    let mut removed: Vec<String> = Vec::new();
+    for path in found {
+        let ours = is_written(&path, written);
+        let a_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if ours || a_dir {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed.push(path.display().to_string()),
+            Err(e) => crate::output::stderr_line(&printer.safe(&format!(
+                "warning: {} holds an earlier run's audio and could not be removed: {e}",
+                path.display()
+            ))),
+        }
+    }
+    if removed.is_empty() {
+        return;
+    }
+    removed.sort();
+    crate::output::stderr_line(&printer.safe(&format!(
+        "warning: removed {} numbered file(s) of an earlier run beside this run's (--overwrite): {}",
+        removed.len(),
+        removed.join(", ")
+    )));
+    o.set("paths_removed", removed);
 }
 
 async fn write_all(
