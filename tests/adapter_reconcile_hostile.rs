@@ -565,6 +565,32 @@ async fn a_named_task_not_found_does_not_end_the_search() {
         matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == 1 && tasks[0].id.as_str() == "t-real"),
         "{r}"
     );
+    // Review 27 pass 2-a #1: a 404 whose code VMEG does not document (`Vendor`), and a code
+    // 404 behind a gateway's 500 (`Server`, retried), say "not found" all the same: the
+    // search goes on. Before, reconcile ended with that error and read no list.
+    let odd = Step::status(
+        404,
+        json!({"code": 40401, "message": "no task", "data": null}),
+    );
+    let behind = || {
+        Step::status(
+            500,
+            json!({"code": 404, "message": "no task", "data": null}),
+        )
+    };
+    for steps in [vec![odd], vec![behind(), behind(), behind()]] {
+        let mut steps = steps;
+        steps.push(list(
+            json!([{"taskId": "t-real", "taskType": "tts", "status": "processing", "createdAt": iso(now)}]),
+        ));
+        let server = Scripted::start(steps).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c.reconcile(&q).await.unwrap();
+        assert!(
+            matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == 1 && tasks[0].id.as_str() == "t-real"),
+            "{r}"
+        );
+    }
 
     // The named task answered 404, then `page` for the task list: what `query` makes of it.
     let missing_then = |page: Step, query: ReconcileQuery| async move {

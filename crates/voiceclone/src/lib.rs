@@ -202,9 +202,9 @@ pub use model::{
     SpeechLine, SpeechRequest, SpeechSegment, SubtitleMode, TaskStatus, VmegEngine, Voice, VoiceId,
 };
 pub use model::{
-    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, MAX_RECONCILE_WINDOW,
-    MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted, TaskDetail, TaskFilter,
-    TaskSummary, UNKNOWN_OFFSET_SPAN, UnreadRecords,
+    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, LOOK_AGAIN_PAUSE,
+    MAX_RECONCILE_WINDOW, MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted,
+    TaskDetail, TaskFilter, TaskSummary, UNKNOWN_OFFSET_SPAN, UnreadRecords,
 };
 #[cfg(feature = "upload")]
 pub use model::{AudioReader, UploadProgress};

@@ -171,7 +171,14 @@ impl Client {
                         tracing::warn!(task = %task.id, "the task the answer named is of another kind; searching instead");
                     }
                 }
-                Err(e) if *e.kind() == ErrorKind::NotFound => {
+                // A 404 by its HTTP status or by its code says "not found" whatever kind the
+                // pair made (a code VMEG does not document is `Vendor`; a code 404 behind a
+                // gateway's 500 is `Server`, retried): the search goes on.
+                Err(e)
+                    if *e.kind() == ErrorKind::NotFound
+                        || e.http_status() == Some(404)
+                        || e.code_status() == Some(404) =>
+                {
                     tracing::warn!(task = %crate::scrub::Scrubbed(id, &self.t().scrubber), "the task the answer named is not found; searching instead");
                     named_missing = Some(e);
                 }

@@ -66,8 +66,8 @@ pub use job::{CloneJob, Job, JobKind, SpeechJob};
 pub(crate) use job::{MAY_STILL_BE_ALIVE, shown_word};
 pub use options::{Emotion, OutputFormat, ParseError, SoundVersion, SubtitleMode, VmegEngine};
 pub use reconcile::{
-    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, MAX_RECONCILE_WINDOW,
-    MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted,
+    AlreadyAccepted, DEFAULT_RECONCILE_WINDOW, Evidence, KEY_RESEND_WINDOW, LOOK_AGAIN_PAUSE,
+    MAX_RECONCILE_WINDOW, MIN_RECONCILE_WINDOW, ReconcileQuery, Reconciled, Resubmitted,
 };
 pub(crate) use reconcile::{EARLIEST_SUBMIT, FUTURE_SKEW, kind_of_operation};
 pub use request::{CloneRequest, SpeechLine, SpeechRequest};

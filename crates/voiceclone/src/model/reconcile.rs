@@ -32,6 +32,9 @@ pub const KEY_RESEND_WINDOW: Duration = Duration::from_secs(23 * 60 * 60);
 /// vendor's clock may be that far ahead.
 pub(crate) const FUTURE_SKEW: Duration = Duration::from_secs(300);
 
+/// The least time [`Reconciled::look_again_after`] is ahead of the moment it is asked.
+pub const LOOK_AGAIN_PAUSE: Duration = Duration::from_secs(30);
+
 /// The earliest submit time a query takes (2020-01-01T00:00:00Z, long before either vendor's
 /// API): an earlier `submitted_at` or `last_attempt_at` is a zero or unset column, and a search
 /// around it would answer "nothing was created" for a real submit.
@@ -393,7 +396,9 @@ impl Reconciled {
 
     /// When to search again, for `Candidates` with no task seen yet: the end of the span
     /// searched and 5 minutes of the vendor's clock running ahead, after which a search that
-    /// still sees nothing can answer [`Reconciled::None`]. Until then the submit's outcome is
+    /// still sees nothing can answer [`Reconciled::None`]; never sooner than
+    /// [`LOOK_AGAIN_PAUSE`] from now (a search that could not rule a task out long after the
+    /// span, say a list that changed while it was read, is paced, not repeated at once). Until then the submit's outcome is
     /// still unknown: do not submit it again. `None` for every other answer.
     ///
     /// Not for the `Candidates` of [`Resubmitted::AlreadyAccepted`](crate::Resubmitted):
@@ -413,7 +418,13 @@ impl Reconciled {
     pub fn look_again_after(&self) -> Option<SystemTime> {
         match self {
             Reconciled::Candidates { tasks, to, .. } if tasks.is_empty() => {
-                Some(to.checked_add(FUTURE_SKEW).unwrap_or(*to))
+                let after_span = to.checked_add(FUTURE_SKEW).unwrap_or(*to);
+                // Never a time already past (a list that changed while read, a key the vendor
+                // says was used, long after the span ended): a loop that sleeps until it would
+                // search again at once, for ever.
+                let now = SystemTime::now();
+                let soonest = now.checked_add(LOOK_AGAIN_PAUSE).unwrap_or(now);
+                Some(after_span.max(soonest))
             }
             _ => None,
         }
@@ -584,6 +595,19 @@ mod tests {
             incomplete: true,
         };
         assert_eq!(last.look_again_after(), Some(end));
+        // A span long past (an answer that could not rule a task out, an hour later): paced,
+        // never a time already gone (review 27 pass 2-b #3).
+        let past = SystemTime::now() - Duration::from_secs(3600);
+        let late = Reconciled::Candidates {
+            tasks: vec![],
+            from: past - Duration::from_secs(240),
+            to: past,
+            incomplete: true,
+        };
+        let asked = SystemTime::now();
+        let again = late.look_again_after().unwrap();
+        assert!(again >= asked + LOOK_AGAIN_PAUSE, "{again:?}");
+        assert!(again <= SystemTime::now() + LOOK_AGAIN_PAUSE);
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //!    it. Above the threshold: `multipart/initiate`, `presign-parts` (at most 100 parts per
 //!    call, parts of VMEG's `recommendedPartSize`), one PUT per part (its `ETag` kept),
 //!    `multipart/complete`; a failure after `initiate` aborts the upload (best effort,
-//!    within `ABORT_BOUND` of its own, even when the call's `CallOptions` time is up; a
+//!    in a call with `CallOptions` time within `ABORT_BOUND` of its own, even when that time
+//!    is up; a
 //!    dropped future sends no abort, and whether VMEG expires the session is UNKNOWN).
 //! 3. The clone is submitted with the material's `addressUrl` as `refAudio`.
 //!
@@ -381,14 +382,20 @@ async fn multipart(
             // out (a PUT gets the time left as its timeout) left none for the abort, which
             // was then never sent and VMEG kept the parts. Its own bound keeps the call from
             // waiting long on an abort VMEG does not answer.
-            crate::client::with_own_bound(ABORT_BOUND, abort(t, c, &session)).await;
+            if crate::client::time_left().is_some() {
+                crate::client::with_own_bound(ABORT_BOUND, abort(t, c, &session)).await;
+            } else {
+                // No time limit on the call: the abort has the client's own timeouts, retries
+                // and slots, as every call does (review 27 pass 2-a #3).
+                abort(t, c, &session).await;
+            }
             Err(e)
         }
     }
 }
 
-/// How long the abort of a failed multipart upload may take, whatever the call's time left:
-/// a call may end this much past its `CallOptions` timeout or deadline.
+/// How long the abort of a failed multipart upload may take in a call with a `CallOptions`
+/// timeout or deadline, whatever its time left: such a call may end this much past it.
 const ABORT_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn parts(
