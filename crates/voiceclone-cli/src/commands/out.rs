@@ -287,7 +287,7 @@ pub async fn write(
     if result.is_ok() && n > 1 && !(out.is_dir() || names_dir(out)) {
         stale_path(out, &files, n, overwrite, printer, o);
     }
-    if result.is_ok() && overwrite {
+    if result.is_ok() {
         stale_numbered(out, &files, printer, o);
     }
     o.set("files", files.iter().map(file_json).collect::<Vec<Value>>());
@@ -384,41 +384,31 @@ fn same_inode(_: &std::fs::Metadata, _: &std::fs::Metadata, a: &Path, b: &Path) 
     }
 }
 
-/// After a write with `--overwrite`: the numbered files in the scope `check` looked at (the
-/// siblings `<stem>-NN.<ext>` of the file `out` names, or `DIR/NN.<ext>`) that this run did not
-/// write hold an earlier run's audio, which a glob or a directory reader would take for this
-/// run's. `check` let the run go only because `--overwrite` was given for them: they are
-/// removed and named (`paths_removed`). A directory there (made since the check) is left.
+/// After a write: the numbered files in the scope `check` looked at (the siblings
+/// `<stem>-NN.<ext>` of the file `out` names, or `DIR/NN.<ext>`) that this run did not write
+/// may hold an earlier run's audio, which a glob or a directory reader would take for this
+/// run's. They are named (`stale_paths`, a warning), never removed: `--overwrite` agreed to
+/// replace the files this run writes, and a refusal without it named only the first file in
+/// the way; these may be a video of the same number, or another run's output made since.
 fn stale_numbered(out: &Path, written: &[Downloaded], printer: &Printer, o: &mut Outcome) {
     let (dir, prefix) = numbered_scope(out).unwrap_or_else(|| file_scope(out));
     let Some(found) = numbered_files(&dir, &prefix) else {
         return;
     };
-    let mut removed: Vec<String> = Vec::new();
-    for path in found {
-        let ours = is_written(&path, written);
-        let a_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
-        if ours || a_dir {
-            continue;
-        }
-        match std::fs::remove_file(&path) {
-            Ok(()) => removed.push(path.display().to_string()),
-            Err(e) => crate::output::stderr_line(&printer.safe(&format!(
-                "warning: {} holds an earlier run's audio and could not be removed: {e}",
-                path.display()
-            ))),
-        }
-    }
-    if removed.is_empty() {
+    let mut stale: Vec<String> = found
+        .filter(|p| !is_written(p, written))
+        .map(|p| p.display().to_string())
+        .collect();
+    if stale.is_empty() {
         return;
     }
-    removed.sort();
+    stale.sort();
     crate::output::stderr_line(&printer.safe(&format!(
-        "warning: removed {} numbered file(s) of an earlier run beside this run's (--overwrite): {}",
-        removed.len(),
-        removed.join(", ")
+        "warning: {} numbered file(s) beside this run's were not written by it and may hold an earlier run's audio (left as they are): {}",
+        stale.len(),
+        stale.join(", ")
     )));
-    o.set("paths_removed", removed);
+    o.set("stale_paths", stale);
 }
 
 async fn write_all(

@@ -416,13 +416,17 @@ impl Reconciled {
     /// # Ok(()) }
     /// ```
     pub fn look_again_after(&self) -> Option<SystemTime> {
+        self.look_again_after_at(SystemTime::now())
+    }
+
+    /// [`Reconciled::look_again_after`], asked at `now`.
+    fn look_again_after_at(&self, now: SystemTime) -> Option<SystemTime> {
         match self {
             Reconciled::Candidates { tasks, to, .. } if tasks.is_empty() => {
                 let after_span = to.checked_add(FUTURE_SKEW).unwrap_or(*to);
                 // Never a time already past (a list that changed while read, a key the vendor
                 // says was used, long after the span ended): a loop that sleeps until it would
                 // search again at once, for ever.
-                let now = SystemTime::now();
                 let soonest = now.checked_add(LOOK_AGAIN_PAUSE).unwrap_or(now);
                 Some(after_span.max(soonest))
             }
@@ -548,7 +552,9 @@ mod tests {
     /// searched, the time its message gives (the CLI's `look_again_after` is this).
     #[test]
     fn only_an_empty_candidates_answer_says_when_to_look_again() {
-        let from = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        // A span ahead of the clock (as a search right after a submit sees it), whenever the test
+        // runs: the span's end and skew win over the pause from now.
+        let from = SystemTime::now() + Duration::from_secs(86_400);
         let to = from + Duration::from_secs(240);
         let empty = Reconciled::Candidates {
             tasks: vec![],
@@ -556,13 +562,14 @@ mod tests {
             to,
             incomplete: true,
         };
-        let again = empty.look_again_after().unwrap();
+        // Asked during the span: its end and the skew (a fixed `now`: the test never ages).
+        let again = empty.look_again_after_at(from).unwrap();
         assert_eq!(again, to + Duration::from_secs(300));
         let text = empty.to_string();
         assert!(
             text.ends_with(&format!(
                 "look again after {}",
-                crate::time::format_rfc3339(again)
+                crate::time::format_rfc3339(empty.look_again_after().unwrap())
             )),
             "{text}"
         );
@@ -594,7 +601,7 @@ mod tests {
             to: end,
             incomplete: true,
         };
-        assert_eq!(last.look_again_after(), Some(end));
+        assert_eq!(last.look_again_after_at(from), Some(end));
         // A span long past (an answer that could not rule a task out, an hour later): paced,
         // never a time already gone (review 27 pass 2-b #3).
         let past = SystemTime::now() - Duration::from_secs(3600);
@@ -605,9 +612,12 @@ mod tests {
             incomplete: true,
         };
         let asked = SystemTime::now();
+        assert_eq!(
+            late.look_again_after_at(asked),
+            Some(asked + LOOK_AGAIN_PAUSE)
+        );
         let again = late.look_again_after().unwrap();
         assert!(again >= asked + LOOK_AGAIN_PAUSE, "{again:?}");
-        assert!(again <= SystemTime::now() + LOOK_AGAIN_PAUSE);
     }
 
     #[test]
