@@ -1275,6 +1275,40 @@ async fn a_sync_resend_cut_short_blocks_the_next_resend_for_the_routes_time() {
     }
 }
 
+/// Review 27 pass 2-a #2: a synchronous resend answered 503 (VMEG's code 503 too: nothing was
+/// done) with `Retry-After`, then dropped while it waits to try again, ran nothing at VMEG: the
+/// next resend goes out. Before, its key was held for the route's 180 s ("may still be
+/// running"), as for a resend whose request may still run.
+#[tokio::test]
+async fn a_sync_resend_dropped_after_an_answer_that_made_nothing_holds_no_key() {
+    let (lost, sync, _) = lost_sync_submit("k-made-nothing");
+    let busy = Step::Json(
+        503,
+        vec![("retry-after", "10".to_owned())],
+        json!({"code": 503, "message": "busy", "data": null}),
+    );
+    let bad_voice = Step::status(
+        400,
+        json!({"code": 400, "message": "bad voice", "data": null}),
+    );
+    let server = Scripted::start(vec![busy, bad_voice]).await;
+    let parked = std::sync::Arc::new(crate::parking::ParkingSleeper::default());
+    let c = voiceclone::Client::builder(Provider::Vmeg)
+        .api_key("sk-test-zq7x3v9w")
+        .base_url(&server.base_url)
+        .sleeper(parked.clone())
+        .build()
+        .unwrap();
+    tokio::select! {
+        r = c.resubmit_speech(&lost, &sync) => panic!("the resend ended: {r:?}"),
+        () = parked.asleep.notified() => {}
+    }
+    assert_eq!(server.seen().len(), 1);
+    let e = c.resubmit_speech(&lost, &sync).await.unwrap_err();
+    assert_eq!(server.seen().len(), 2, "the next resend was held: {e}");
+    assert!(e.retry_after().is_none(), "{e}");
+}
+
 /// Review 27 #2, without a drop: a synchronous resend that runs out of the call's timeout
 /// ends in its own `OutcomeUnknown` (the request may still run at VMEG); a resend of the
 /// *original* error right after is refused for the route's 180 s, nothing sent. Before: only

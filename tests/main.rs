@@ -31,6 +31,7 @@ mod adapter_webhook;
 mod docs_named_tests;
 mod generated_alone;
 mod mock_typed;
+mod parking;
 mod spec_examples;
 mod typed_ids;
 mod webhook_hub;

@@ -6,6 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "parking.rs"]
+mod parking;
+
 use serde_json::json;
 use std::sync::Arc;
 use voiceclone::{Client, JobId, Provider, RecordingSleeper};
@@ -469,7 +472,7 @@ async fn a_create_dropped_mid_call_is_logged_with_what_finds_its_task() {
         // Dropped in the wait after its first refused attempt, not at a time chosen by the
         // clock: a drop while an attempt is still connecting may have sent (the transport
         // cannot tell) and is logged, which a timed drop met under load (a flake).
-        let parked = Arc::new(ParkingSleeper::default());
+        let parked = Arc::new(parking::ParkingSleeper::default());
         let c = Client::builder(provider)
             .api_key(SECRET_KEY)
             .base_url(base.as_str())
@@ -484,21 +487,6 @@ async fn a_create_dropped_mid_call_is_logged_with_what_finds_its_task() {
         }
     }
     assert_eq!(logged().matches("dropped").count(), before, "{}", logged());
-}
-
-/// A sleeper that says when it is first asked to sleep, and never wakes: a call using it is
-/// dropped in the wait between two attempts, never within one.
-#[derive(Debug, Default)]
-struct ParkingSleeper {
-    asleep: tokio::sync::Notify,
-}
-
-impl voiceclone::Sleeper for ParkingSleeper {
-    fn sleep(&self, _: std::time::Duration) -> voiceclone::sleep::BoxFuture<'static, ()> {
-        // A permit is kept if nobody waits yet.
-        self.asleep.notify_one();
-        Box::pin(std::future::pending())
-    }
 }
 
 /// Free text as a request summary gives it (the length and the first 8 hex digits of its

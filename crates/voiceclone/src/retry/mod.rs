@@ -69,7 +69,9 @@ use crate::error::{Error, ErrorKind, Phase};
 // The generic driver is for transfers (uploads, downloads); API calls go through `Retries`.
 #[cfg(any(feature = "upload", feature = "download"))]
 pub(crate) use run::run_with_retry;
-pub(crate) use run::{CallInfo, Retries, task_may_exist_after, with_sleep_budget};
+pub(crate) use run::{
+    CallInfo, Retries, answer_made_nothing, task_may_exist_after, with_sleep_budget,
+};
 
 /// How often and how patiently a single call is repeated.
 ///

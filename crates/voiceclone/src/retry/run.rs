@@ -59,6 +59,17 @@ fn maybe_processed(err: &Error) -> bool {
     }
 }
 
+/// Whether an attempt's answer says it made nothing: a rate limit, or a server fault whose
+/// statuses both say nothing was done (a 503 with VMEG's code 503), naming no task. A call
+/// dropped in the wait after it sent nothing that may run (and holds no resend's key).
+pub(crate) fn answer_made_nothing(err: &Error) -> bool {
+    err.phase() == Phase::Answered
+        && matches!(err.kind(), ErrorKind::RateLimited | ErrorKind::Server)
+        && err.named_task_id().is_none()
+        && !maybe_processed(err)
+        && !unconfirmed_refusal(err)
+}
+
 /// Whether a refusal of a write was read from a code the vendor does not document (JimmyAI's
 /// 20001 and 20002, api-facts B2 UNCONFIRMED) with no HTTP 4xx to back it: it does not prove
 /// that nothing was made. Server faults keep their own rules.

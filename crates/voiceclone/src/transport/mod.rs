@@ -272,9 +272,13 @@ impl Transport {
                 .map_err(crate::client::note_if_out_of_time),
         };
         if let Err(e) = done {
-            // Nothing of this attempt reached the provider (a refused connect): a call dropped
-            // now, in the wait before its next attempt, sent nothing unless an earlier one did.
-            if e.phase() == Phase::NotSent && !sent_before {
+            // Nothing of this attempt reached the provider (a refused connect), or its answer
+            // says it made nothing (a 429, a 503 that says nothing was done): a call dropped
+            // now, in the wait before its next attempt, left nothing running unless an earlier
+            // attempt did.
+            if !sent_before
+                && (e.phase() == Phase::NotSent || crate::retry::answer_made_nothing(&e))
+            {
                 dropped.not_sent();
             }
             return Err(self.with_request_id(e, req_id));
