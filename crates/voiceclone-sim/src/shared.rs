@@ -319,7 +319,7 @@ impl std::fmt::Debug for Shared {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -327,7 +327,7 @@ mod tests {
     use crate::state::{Phase, TaskKind};
 
     /// A shared simulator state holding one task of an hour, `task_1`, awaited by one reader.
-    fn with_slow_task() -> Arc<Shared> {
+    pub(crate) fn with_slow_task() -> Arc<Shared> {
         let sh = Arc::new(Shared::new(SimConfig::default(), String::new()));
         let mut t = Task::new(
             "task_1".into(),

@@ -173,11 +173,9 @@ pub(super) fn tasks_delete(
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use super::*;
-    use crate::config::SimConfig;
 
     /// Deleting a task whose sync create waits for it: nothing woke the create, which
     /// answered "deleted while running" only at the task's old due time (an hour here).
@@ -185,15 +183,7 @@ mod tests {
     /// the task and its wait.
     #[tokio::test]
     async fn deleting_a_task_wakes_its_waiting_sync_create() {
-        let sh = Arc::new(Shared::new(SimConfig::default(), String::new()));
-        let mut t = Task::new(
-            "task_1".into(),
-            TaskKind::VmegTts,
-            sh.clock.now(),
-            Duration::from_secs(3600),
-        );
-        t.readers = 1;
-        sh.lock_state().insert_task(t).unwrap();
+        let sh = crate::shared::tests::with_slow_task();
         let mut body = Map::new();
         body.insert("taskId".into(), json!("task_1"));
         let mut looks = 0;
