@@ -371,7 +371,9 @@ async fn a_total_that_drops_between_pages_is_no_evidence_of_none() {
         Ok(other) => panic!("{other}"),
         Err(e) => assert!(!e.may_resubmit(), "{e}"),
     }
-    assert_eq!(server.seen().len(), 2);
+    // The two pages, and the second read's first page (the script is spent: its 599 keeps
+    // the first read's answer).
+    assert_eq!(server.seen().len(), 3);
 
     // The same list, held still (the total stays 20): `None` stands.
     let newer: Vec<Value> = (0..20)
@@ -384,4 +386,58 @@ async fn a_total_that_drops_between_pages_is_no_evidence_of_none() {
         .await
         .unwrap();
     assert!(matches!(r, Reconciled::None { .. }), "{r}");
+}
+
+/// A list that grows while it is read (newest first, a task created between the two pages,
+/// so the second page repeats the first's last record): the pages disagree, and the task
+/// list is read once more. When that read holds still, its answer stands: here `None`,
+/// where one read alone could only say "incomplete" (a busy account's search never ended).
+/// When the second read disagrees too, the search stays incomplete, and no third is made.
+#[tokio::test]
+async fn a_list_that_grew_while_read_is_read_once_more() {
+    let after = iso(SystemTime::now());
+    let task = |id: &str| json!({"taskId": id, "taskType": "tts", "status": "finished", "createdAt": after});
+    let grown = |with_new: bool| -> Vec<Step> {
+        let first: Vec<Value> = (0..20).map(|i| task(&format!("t-{i}"))).collect();
+        let mut moved = vec![task("t-19"), task("t-20")];
+        if !with_new {
+            moved.remove(0);
+        }
+        let total = if with_new { 22 } else { 21 };
+        vec![page(first, Some(21)), page(moved, Some(total))]
+    };
+    let long_past = SystemTime::now() - Duration::from_secs(3 * 86_400);
+    let query = ReconcileQuery::new(long_past).kind(JobKind::Speech);
+
+    // Grew during the first read; the second holds still.
+    let mut steps = grown(true);
+    let first: Vec<Value> = std::iter::once(task("t-new"))
+        .chain((0..19).map(|i| task(&format!("t-{i}"))))
+        .collect();
+    steps.push(page(first, Some(22)));
+    steps.push(page(vec![task("t-19"), task("t-20")], Some(22)));
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&query).await.unwrap();
+    assert!(matches!(r, Reconciled::None { .. }), "{r}");
+    assert_eq!(server.seen().len(), 4);
+
+    // Grew during both reads: incomplete, after two reads.
+    let mut steps = grown(true);
+    steps.extend(grown(true));
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&query).await.unwrap();
+    match &r {
+        Reconciled::Candidates { incomplete, .. } => assert!(incomplete, "{r}"),
+        other => panic!("{other}"),
+    }
+    assert_eq!(server.seen().len(), 4);
+
+    // Held still the first time: one read.
+    let server = Scripted::start(grown(false)).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&query).await.unwrap();
+    assert!(matches!(r, Reconciled::None { .. }), "{r}");
+    assert_eq!(server.seen().len(), 2);
 }

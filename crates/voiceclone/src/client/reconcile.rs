@@ -45,6 +45,13 @@ fn sent_elsewhere(provider: Provider) -> &'static str {
 /// What a provider without a task list (JimmyAI) can and cannot recover.
 const NO_TASK_LIST: &str = "this provider documents no task list and no idempotency key, so a task created by a submit whose answer was lost cannot be found through its API. What can be recovered: a task id the answer named (OutcomeUnknown's task_id; pass it as ReconcileQuery::task_id, or check it with clone_status / speech_status). What cannot: a task whose id never reached you; it may still run and be billed, and only the vendor's console or support can find it (give them the submit time)";
 
+/// One read of the task list by [`Client::reconcile`] (see `Client::walk_window`).
+struct Walk {
+    listed: Result<Vec<TaskSummary>, Error>,
+    unread: crate::model::UnreadRecords,
+    named_listed: Option<TaskSummary>,
+}
+
 impl Client {
     /// Finds the task a submit whose outcome is unknown left behind
     /// ([`ReconcileQuery::from_error`] reads what the `OutcomeUnknown` knows).
@@ -68,7 +75,8 @@ impl Client {
     /// candidate). A task list answering with neither a `records` array nor a `total` is no
     /// evidence of an empty account (`InvalidResponse`: not known), nor is one whose pages
     /// disagreed (a `total` that changed while it was read, a record on two pages: a task may
-    /// have shifted onto a page already read; an empty incomplete `Candidates`, search again,
+    /// have shifted onto a page already read; the list is then read once more, and unless
+    /// that read agrees with itself, an empty incomplete `Candidates`, search again,
     /// [`crate::UnreadRecords::inconsistent`]), and a submit or last
     /// attempt dated before 2020 (a zero column) is `InvalidInput`, nothing sent. A task
     /// without a readable creation time, or dated before 2020 by the list or its detail (an
@@ -189,44 +197,29 @@ impl Client {
         // this one or behind it, and a task it dates there may be the submit's.
         let skewed_from = from.checked_sub(FUTURE_SKEW).unwrap_or(from);
         let skewed_to = to.checked_add(FUTURE_SKEW).unwrap_or(to);
-        let mut filter = TaskFilter::all();
-        filter.kind = q.kind;
-        let mut seen = HashSet::new();
-        // The listing's record of the undated named task, wherever it is dated.
-        let mut named_listed: Option<TaskSummary> = None;
-        // Records the list sent that could not be read (no usable id, not an object): any of
-        // them may be the submit's task, so they forbid answering `None`.
-        let unread = crate::model::UnreadRecords::new();
-        // Tasks dated before 2020 (an unset column), counted and logged once: a list of
-        // 500,000 of them must not become 500,000 log lines.
-        let mut undated: (usize, Option<JobId>) = (0, None);
-        let walked = self
-            .tasks_counting_unread(filter, &unread)
-            .map_ok(|s| {
-                let (s, dropped) = s.unset_creation_time_dropped();
-                if dropped {
-                    undated.0 = undated.0.saturating_add(1);
-                    if undated.1.is_none() {
-                        undated.1 = Some(s.id.clone());
-                    }
-                }
-                s
-            })
-            .try_filter(|s| {
-                if named_undated
-                    .as_ref()
-                    .is_some_and(|n| n.id.as_str() == s.id.as_str())
-                {
-                    named_listed = Some(s.clone());
-                }
-                let fits = s.may_be_created_between(skewed_from, skewed_to);
-                std::future::ready(fits && seen.insert(s.id.clone()))
-            })
-            .try_collect::<Vec<TaskSummary>>()
+        let named_undated_id = named_undated.as_ref().map(|n| n.id.clone());
+        let mut walk = self
+            .walk_window(q.kind, skewed_from, skewed_to, named_undated_id.as_ref())
             .await;
-        if let (count, Some(first)) = &undated {
-            tracing::warn!(count, first = %first, "{count} listed task(s) have a creation time before 2020, a zero or unset time; read as no time");
+        // Pages that disagreed may have skipped the submit's task, and a list that grows
+        // while it is read (a busy account, a long text's own parts) disagrees for that alone:
+        // one more read, at once, may find it holding still. Only a read that agreed with
+        // itself replaces the first; two reads stay the bound (listings are not billed, but a
+        // list that never holds still must not hold the search).
+        if walk.listed.is_ok() && walk.unread.inconsistent() {
+            tracing::info!("the task list's pages disagreed; reading it once more");
+            let again = self
+                .walk_window(q.kind, skewed_from, skewed_to, named_undated_id.as_ref())
+                .await;
+            if again.listed.is_ok() && !again.unread.inconsistent() {
+                walk = again;
+            }
         }
+        let Walk {
+            listed: walked,
+            unread,
+            named_listed,
+        } = walk;
         let listed: Vec<TaskSummary> = match walked {
             Ok(listed) => listed,
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
@@ -440,6 +433,57 @@ impl Client {
             to,
             incomplete,
         })
+    }
+
+    /// One read of the task list for [`Client::reconcile`]: its tasks of `kind` that may have
+    /// been created between `from` and `to`, each once; what could not be read; and the
+    /// listing's record of the undated named task `named`, wherever it is dated.
+    async fn walk_window(
+        &self,
+        kind: Option<JobKind>,
+        from: SystemTime,
+        to: SystemTime,
+        named: Option<&JobId>,
+    ) -> Walk {
+        let mut filter = TaskFilter::all();
+        filter.kind = kind;
+        let mut seen = HashSet::new();
+        let mut named_listed: Option<TaskSummary> = None;
+        // Records the list sent that could not be read (no usable id, not an object): any of
+        // them may be the submit's task, so they forbid answering `None`.
+        let unread = crate::model::UnreadRecords::new();
+        // Tasks dated before 2020 (an unset column), counted and logged once: a list of
+        // 500,000 of them must not become 500,000 log lines.
+        let mut undated: (usize, Option<JobId>) = (0, None);
+        let listed = self
+            .tasks_counting_unread(filter, &unread)
+            .map_ok(|s| {
+                let (s, dropped) = s.unset_creation_time_dropped();
+                if dropped {
+                    undated.0 = undated.0.saturating_add(1);
+                    if undated.1.is_none() {
+                        undated.1 = Some(s.id.clone());
+                    }
+                }
+                s
+            })
+            .try_filter(|s| {
+                if named.is_some_and(|n| n.as_str() == s.id.as_str()) {
+                    named_listed = Some(s.clone());
+                }
+                let fits = s.may_be_created_between(from, to);
+                std::future::ready(fits && seen.insert(s.id.clone()))
+            })
+            .try_collect::<Vec<TaskSummary>>()
+            .await;
+        if let (count, Some(first)) = &undated {
+            tracing::warn!(count, first = %first, "{count} listed task(s) have a creation time before 2020, a zero or unset time; read as no time");
+        }
+        Walk {
+            listed,
+            unread,
+            named_listed,
+        }
     }
 
     /// The tasks that made a cloned voice named exactly `name` (the list's `taskId`), and
