@@ -494,6 +494,46 @@ fn reconcile_with_nothing_seen_yet_is_not_yet_known_and_says_when_to_look_again(
     assert!(e["message"].as_str().unwrap().contains(again), "{j}");
 }
 
+/// Review 28-c #2: a task list whose pages disagree on both reads leaves `reconcile` with
+/// nothing to answer at any time, also an hour after the submit: exit 3, `reconcile_not_yet`,
+/// and a `look_again_after` of the 30 s pause (the span and its skew are long past).
+#[test]
+fn reconcile_on_a_list_whose_pages_disagree_is_not_yet_known_hours_later() {
+    let fake = support::FakeVmeg::start(1, 10, false);
+    let old = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(30 * 24)).to_string();
+    let task = serde_json::json!({"taskId": "t-1", "taskType": "cloneVoice", "status": "finished", "createdAt": old});
+    fake.answer_lists_with(serde_json::json!({"records": [task.clone(), task], "total": 2}));
+    let hour_ago = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1)).to_string();
+    let args = vmeg(&[
+        "reconcile",
+        "--submitted-at",
+        &hour_ago,
+        "--kind",
+        "clone",
+        "--key",
+        "k",
+    ]);
+    let before = jiff::Timestamp::now();
+    let j = run_binary(Some(&fake.url), KEY, &[], &[], &args)
+        .expect(3)
+        .json();
+    assert_eq!(j["result"], "candidates", "{j}");
+    assert_eq!(j["candidates"], serde_json::json!([]), "{j}");
+    assert_eq!(j["incomplete"], true, "{j}");
+    assert_eq!(j["error"]["kind"], "reconcile_not_yet", "{j}");
+    let after: jiff::Timestamp = j["error"]["look_again_after"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ahead = after.duration_since(before);
+    assert!(
+        ahead >= jiff::SignedDuration::from_secs(29)
+            && ahead <= jiff::SignedDuration::from_secs(90),
+        "{ahead:?}: {j}"
+    );
+}
+
 #[test]
 fn voices_system_lists_preset_voices() {
     let sim = sim();

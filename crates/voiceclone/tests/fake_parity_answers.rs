@@ -94,6 +94,17 @@ async fn a_reused_key_is_the_same_conflict_in_the_fake_and_the_client() {
     assert_eq!(r.retry_after(), Some(Duration::from_secs(2)), "{r}");
     assert_eq!(branches(&f), branches(&r), "fake {f}; real {r}");
     assert_eq!(f.vendor_code(), r.vendor_code());
+
+    // A key is reserved per route (api-facts A4): the same key on the synchronous route is a
+    // new submit in both, as the fake's docs say (review 28-c #5: they said "of the same
+    // kind").
+    let sync = CloneRequest::new("https://cdn.example.com/a.wav")
+        .idempotency_key("k-1")
+        .synchronous(true);
+    for api in [&client as &dyn VoiceCloning, &fake] {
+        api.clone_voice(&sync).await.unwrap();
+    }
+    assert_eq!(fake.billable_submits(), 2);
 }
 
 /// Status reads: no idempotency key on the job (the client reads it only from a submit's

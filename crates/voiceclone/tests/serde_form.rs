@@ -1,6 +1,6 @@
 //! Issue 17 point 3: result types serialize (feature `serde`) as a service would store or
 //! return them: stored-form ids, status words, RFC 3339 times, seconds.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -44,6 +44,16 @@ async fn a_finished_clone_job_serializes_with_its_voice() {
     assert!(created.ends_with('Z') && created.len() == 24, "{created}");
     let by = v["voice"]["activate_by"].as_str().unwrap();
     assert!(by > created, "{by} after {created}");
+    // The stored id parses back equal, and its deadline is the one beside it (review 28-c #4:
+    // the fake dates jobs to the nanosecond, and the stored form holds whole seconds).
+    let voice = done.voice.as_ref().unwrap();
+    let back: voiceclone::VoiceId = serde_json::from_value(v["voice"]["id"].clone()).unwrap();
+    assert_eq!(back, voice.id);
+    assert_eq!(voice_id.parse::<voiceclone::VoiceId>().unwrap(), voice.id);
+    let voiceclone::Activation::Unactivated { activate_by } = back.activation() else {
+        panic!("{back}");
+    };
+    assert_eq!(Some(activate_by), voice.activate_by);
 }
 
 #[test]

@@ -74,8 +74,8 @@ impl Client {
     /// no task of the kind the answer named exists (one dated outside the window is a
     /// candidate). A task list answering with neither a `records` array nor a `total` is no
     /// evidence of an empty account (`InvalidResponse`: not known), nor is one whose pages
-    /// disagreed (a `total` that changed while it was read, a record on two pages: a task may
-    /// have shifted onto a page already read; the list is then read once more, and unless
+    /// disagreed (a `total` that fell while it was read, distinct records short of the final
+    /// `total`: a task may have shifted onto a page already read; the list is then read once more, and unless
     /// that read agrees with itself, an empty incomplete `Candidates`, search again,
     /// [`crate::UnreadRecords::inconsistent`]), and a submit or last
     /// attempt dated before 2020 (a zero column) is `InvalidInput`, nothing sent. A task

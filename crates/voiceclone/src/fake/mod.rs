@@ -34,8 +34,9 @@
 //! `tokio::runtime::Builder::enable_time` (or `enable_all`). A clone from a local recording
 //! reads it with Tokio's file I/O, as the client does.
 //!
-//! Like VMEG, a VMEG fake refuses a second submit of the same kind under an idempotency key
-//! already used (`ErrorKind::Conflict`; nothing is created and no script is used). A
+//! Like VMEG, a VMEG fake refuses a second submit to the same route (the same kind, and
+//! synchronous or not: a key is reserved per route) under an idempotency key already used
+//! (`ErrorKind::Conflict`; nothing is created and no script is used). A
 //! `synchronous(true)` VMEG submit comes back finished, as the real one does: its script is
 //! played at once. Its one answer is its script's first step that is a terminal status or
 //! an error. A success is the finished job. A failure is never `TaskFailed` from a submit,

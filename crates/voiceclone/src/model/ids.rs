@@ -392,11 +392,18 @@ impl VoiceId {
 
     /// This id with its activation state. A VMEG voice has none (it never expires): its
     /// state stays [`Activation::Unknown`], so its stored form stays `vmeg:voice:<id>` and it
-    /// is never refused as expired.
+    /// is never refused as expired. A deadline is kept in whole seconds, as the stored form
+    /// holds it, so that an id parsed back from its stored form is equal to this one (cut
+    /// down, never up: the deadline can only come earlier).
     #[must_use]
     pub fn with_activation(mut self, activation: Activation) -> Self {
         if self.provider != Some(Provider::Vmeg) {
-            self.activation = activation;
+            self.activation = match activation {
+                Activation::Unactivated { activate_by } => Activation::Unactivated {
+                    activate_by: whole_seconds(activate_by),
+                },
+                other => other,
+            };
         }
         self
     }
@@ -489,6 +496,13 @@ pub(crate) const JIMMYAI_EXPIRY_GRACE: Duration = Duration::from_secs(24 * 60 * 
 
 fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `t` as the stored form holds it: the whole seconds since the Unix epoch.
+pub(crate) fn whole_seconds(t: SystemTime) -> SystemTime {
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(unix_secs(t)))
+        .unwrap_or(t)
 }
 
 impl fmt::Display for VoiceId {
@@ -960,6 +974,14 @@ mod tests {
             (
                 VoiceId::typed(Provider::JimmyAi, "m-1")
                     .with_activation(Activation::Unactivated { activate_by: at }),
+                "jimmyai:voice;activate_by=1781777280:m-1",
+            ),
+            // A deadline with a fraction of a second is kept in whole seconds (review 28-c
+            // #4: it parsed back unequal).
+            (
+                VoiceId::typed(Provider::JimmyAi, "m-1").with_activation(Activation::Unactivated {
+                    activate_by: at + Duration::from_millis(999),
+                }),
                 "jimmyai:voice;activate_by=1781777280:m-1",
             ),
         ] {

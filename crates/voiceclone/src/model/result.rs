@@ -83,6 +83,8 @@ impl Voice {
     /// the deadline is only recorded here, never enforced.
     #[must_use]
     pub fn with_activate_by(mut self, at: SystemTime) -> Self {
+        // In whole seconds, as the id's stored form holds it: the two agree.
+        let at = super::ids::whole_seconds(at);
         self.activate_by = Some(at);
         self.id = self
             .id

@@ -54,8 +54,8 @@ struct Counts {
     /// The listing ended on a page that held no `records` array and no `total` (`data`
     /// null, `{}`): read as empty, but proving nothing (reconcile reads it so).
     unlisted: AtomicBool,
-    /// The pages disagreed: a `total` that changed between them, or fewer distinct records
-    /// read than the `total` that ended the list.
+    /// The pages disagreed: a `total` below one an earlier page gave, or fewer distinct
+    /// records read than the `total` that ended the list.
     inconsistent: AtomicBool,
 }
 
@@ -91,11 +91,14 @@ impl UnreadRecords {
     }
 
     /// Whether the listing's pages disagreed, so that a record may have been skipped: a page's
-    /// `total` differed from an earlier page's (a record created or deleted while the list was
-    /// read shifts the others between pages, which are asked for by number), or the list ended
-    /// at a `total` that the distinct records read fell short of (a record sent on two pages:
-    /// the vendor's order is UNKNOWN, and records tied on it may swap places between
-    /// requests). Reading the list again may give a consistent one.
+    /// `total` fell below the largest an earlier page gave (a record deleted while the list
+    /// was read shifts the others onto pages already read, which are asked for by number), or
+    /// the list ended at a `total` that the distinct records read fell short of (a record sent
+    /// on two pages: the vendor's order is UNKNOWN, and records tied on it may swap places
+    /// between requests, or a record created on top of a newest-first list pushed one down).
+    /// A `total` that grows while every record is read, or one that counts only its own page
+    /// (as many as that page sent, fewer than were read), is no disagreement. Reading the list
+    /// again may give a consistent one.
     pub fn inconsistent(&self) -> bool {
         self.0.inconsistent.load(Ordering::Relaxed)
     }
