@@ -768,7 +768,11 @@ async fn a_speech_job_marks_its_voice_activated_only_once_the_task_completed() {
     ])
     .await;
     let (c, _) = client(Provider::JimmyAi, &server.base_url);
-    let deadline = SystemTime::now() + Duration::from_secs(3600);
+    // In whole seconds, as an id keeps its deadline.
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let deadline = std::time::UNIX_EPOCH + Duration::from_secs(now.as_secs() + 3600);
     let pending = Activation::Unactivated {
         activate_by: deadline,
     };
