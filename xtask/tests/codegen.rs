@@ -439,6 +439,38 @@ fn a_progenitor_panic_becomes_an_error_naming_the_operation() {
     assert!(msg.contains("progenitor panicked"), "{msg}");
 }
 
+#[test]
+fn a_progenitor_panic_in_an_unused_component_names_the_component_on_one_bounded_line() {
+    // typify panics with a pretty-printed (multi-line) schema on `not` of a typed schema. No
+    // operation uses the component, so none may be blamed.
+    let text = jimmyai_spec().replacen(
+        "\n  schemas:\n",
+        "\n  schemas:\n    NotBlank:\n      not: {type: string, pattern: '^\\s*$'}\n",
+        1,
+    );
+    assert!(text.contains("NotBlank"));
+    let msg = generate_err(&text);
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+    assert!(msg.chars().count() <= 500, "unbounded: {msg}");
+    assert!(msg.contains("progenitor panicked"), "{msg}");
+    assert!(msg.contains("component schema NotBlank"), "{msg}");
+    assert!(
+        !msg.contains("getAudioTask") && !msg.contains(": operation "),
+        "blames an operation: {msg}"
+    );
+    assert!(!msg.contains("  "), "whitespace not folded: {msg}");
+
+    // A dangling `$ref` in an unused component is that component's fault too.
+    let text = jimmyai_spec().replacen(
+        "\n  schemas:\n",
+        "\n  schemas:\n    Unused:\n      type: object\n      properties:\n        x:\n          $ref: '#/components/schemas/Nope'\n",
+        1,
+    );
+    let msg = generate_err(&text);
+    assert!(msg.contains("component schema Unused"), "{msg}");
+    assert!(!msg.contains("getAudioTask"), "{msg}");
+}
+
 /// A scratch copy of the inputs and outputs of codegen, for running the real binary on it.
 fn scratch_tree(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xtask-test-{name}-{}", std::process::id()));
