@@ -426,7 +426,7 @@ pub fn prepare(name: &str, text: &str) -> Result<Prepared> {
         Err(msg) => return err(format!("{name}: {msg}")),
     };
     spec.json = shaped.json;
-    let openapi: openapiv3::OpenAPI = match serde_json::from_value(spec.json.clone()) {
+    let openapi = match spec::openapi_document(spec.json.clone()) {
         Ok(v) => v,
         Err(e) => return err(format!("{name}: shaping made an invalid document: {e}")),
     };

@@ -471,6 +471,36 @@ fn a_progenitor_panic_in_an_unused_component_names_the_component_on_one_bounded_
     assert!(!msg.contains("getAudioTask"), "{msg}");
 }
 
+fn vmeg_spec() -> String {
+    std::fs::read_to_string(root().join("specs/vmeg.yaml")).unwrap_or_default()
+}
+
+#[test]
+fn a_structural_spec_error_names_where_it_is() {
+    let text = vmeg_spec().replacen(
+        "        '200':\n          description: Envelope; `data` is null.\n",
+        "        '200':\n",
+        1,
+    );
+    assert_ne!(text, vmeg_spec());
+    let msg = generate_err(&text);
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+    assert!(
+        msg.contains("paths./openapi/v1/tasks/delete.post.responses.200"),
+        "{msg}"
+    );
+    assert!(msg.contains("missing field `description`"), "{msg}");
+
+    // A wrong type in a request body is placed too (the first `required: true` of the spec
+    // is the first operation's body).
+    let text = vmeg_spec().replacen("        required: true\n", "        required: 'true'\n", 1);
+    assert_ne!(text, vmeg_spec());
+    let msg = generate_err(&text);
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+    assert!(msg.contains("expected a boolean"), "{msg}");
+    assert!(msg.contains(".post.requestBody"), "{msg}");
+}
+
 /// A scratch copy of the inputs and outputs of codegen, for running the real binary on it.
 fn scratch_tree(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xtask-test-{name}-{}", std::process::id()));
