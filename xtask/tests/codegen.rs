@@ -437,6 +437,15 @@ fn a_progenitor_panic_becomes_an_error_naming_the_operation() {
     let msg = generate_err(&text);
     assert!(msg.contains("operation getAudioTask"), "{msg}");
     assert!(msg.contains("progenitor panicked"), "{msg}");
+    // VMEG's components generate alone too, so the narrowing goes on to its operations.
+    let text = vmeg_spec().replacen(
+        "$ref: '#/components/schemas/VoidEnvelope'",
+        "$ref: '#/components/schemas/NoSuchEnvelope'",
+        1,
+    );
+    let msg = generate_err(&text);
+    assert!(msg.contains("operation tasksDelete"), "{msg}");
+    assert!(!msg.contains("component schema"), "{msg}");
 }
 
 #[test]
