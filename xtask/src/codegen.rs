@@ -426,7 +426,7 @@ pub fn prepare(name: &str, text: &str) -> Result<Prepared> {
         Err(msg) => return err(format!("{name}: {msg}")),
     };
     spec.json = shaped.json;
-    let openapi: openapiv3::OpenAPI = match serde_json::from_value(spec.json.clone()) {
+    let openapi = match spec::openapi_document(spec.json.clone()) {
         Ok(v) => v,
         Err(e) => return err(format!("{name}: shaping made an invalid document: {e}")),
     };
@@ -662,20 +662,39 @@ pub(crate) fn catching_panics(
     };
     match outcome {
         Ok(Ok(tokens)) => Ok(tokens),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(one_line(&e.to_string())),
         Err(payload) => {
             let msg = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Err(format!("progenitor panicked: {msg}"))
+            Err(format!("progenitor panicked: {}", one_line(&msg)))
         }
     }
 }
 
-/// Reruns progenitor one operation at a time to name the operation it fails on.
+/// The most of a progenitor message kept, in characters.
+const MESSAGE_CHARS: usize = 300;
+
+/// `msg` as one line of at most [`MESSAGE_CHARS`] characters (then `…`): typify pretty-prints
+/// the schema it fails on with `{:#?}`, dozens of lines, and an error is one line per problem.
+fn one_line(msg: &str) -> String {
+    let mut line = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some((end, _)) = line.char_indices().nth(MESSAGE_CHARS) {
+        line.truncate(end);
+        line.push('…');
+    }
+    line
+}
+
+/// Reruns progenitor to name what it fails on: first on the components alone (progenitor
+/// converts every component schema, used or not, so blaming an operation for one would send
+/// the reader to the wrong place), then one operation at a time.
 fn narrow_failure(spec: &Spec, whole_msg: &str) -> String {
+    if let Some(msg) = component_failure(spec) {
+        return msg;
+    }
     for op in &spec.operations {
         let mut single = spec.json.clone();
         if let Some(paths) = single.get_mut("paths").and_then(|p| p.as_object_mut()) {
@@ -693,6 +712,50 @@ fn narrow_failure(spec: &Spec, whole_msg: &str) -> String {
         }
     }
     format!("{}: {whole_msg}", spec.name)
+}
+
+/// progenitor's message on the spec with no operations, naming the component schema whose
+/// removal lets it pass (or "a component schema" when no single removal does), or `None`
+/// when the components alone generate.
+fn component_failure(spec: &Spec) -> Option<String> {
+    let mut bare = spec.json.clone();
+    if let Some(paths) = bare.get_mut("paths") {
+        *paths = serde_json::Value::Object(serde_json::Map::new());
+    }
+    let msg = match progenitor_on(bare.clone()) {
+        Ok(()) => return None,
+        // A document that only fails to deserialize without its operations says nothing
+        // about the components.
+        Err(None) => return None,
+        Err(Some(msg)) => msg,
+    };
+    let names: Vec<String> = bare
+        .pointer("/components/schemas")
+        .and_then(|s| s.as_object())
+        .map(|s| s.keys().cloned().collect())
+        .unwrap_or_default();
+    for name in names {
+        let mut without = bare.clone();
+        if let Some(schemas) = without
+            .pointer_mut("/components/schemas")
+            .and_then(|s| s.as_object_mut())
+        {
+            schemas.remove(&name);
+        }
+        if progenitor_on(without).is_ok() {
+            return Some(format!("{}: component schema {name}: {msg}", spec.name));
+        }
+    }
+    Some(format!("{}: a component schema: {msg}", spec.name))
+}
+
+/// Runs progenitor on a JSON document: `Err(None)` when it is not an OpenAPI document,
+/// `Err(Some(message))` when progenitor fails on it.
+fn progenitor_on(json: serde_json::Value) -> std::result::Result<(), Option<String>> {
+    let Ok(openapi) = serde_json::from_value::<openapiv3::OpenAPI>(json) else {
+        return Err(None);
+    };
+    run_progenitor(&openapi).map(drop).map_err(Some)
 }
 
 fn is_method(key: &str) -> bool {
@@ -1238,6 +1301,22 @@ mod tests {
                 "{msg}"
             );
         }
+    }
+
+    /// typify's `{:#?}` panics become one line, whitespace runs folded, cut on a character
+    /// boundary.
+    #[test]
+    fn a_progenitor_message_is_folded_to_one_bounded_line() {
+        let long = format!("first\n    second\t\r\n{}", "é".repeat(2000));
+        let line = one_line(&long);
+        assert!(line.starts_with("first second éé"), "{line}");
+        assert!(!line.contains(['\n', '\t', '\r']), "{line}");
+        assert_eq!(line.chars().count(), MESSAGE_CHARS + 1, "{line}");
+        assert!(line.ends_with('…'), "{line}");
+        let short = "a  b\n c";
+        assert_eq!(one_line(short), "a b c");
+        let exact = "x".repeat(MESSAGE_CHARS);
+        assert_eq!(one_line(&exact), exact);
     }
 
     fn message(payload: &(dyn std::any::Any + Send)) -> String {

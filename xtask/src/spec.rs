@@ -74,7 +74,7 @@ pub fn load(name: &str, text: &str) -> Result<Spec> {
     let mut json = parse_yaml(name, text)?;
     check_version(name, &json)?;
     let (operations, skipped) = check_operations(name, &mut json)?;
-    let openapi: openapiv3::OpenAPI = match serde_json::from_value(json.clone()) {
+    let openapi = match openapi_document(json.clone()) {
         Ok(v) => v,
         Err(e) => return err(format!("{name}: not a valid OpenAPI 3.0 document: {e}")),
     };
@@ -86,6 +86,159 @@ pub fn load(name: &str, text: &str) -> Result<Spec> {
         operations,
         skipped,
     })
+}
+
+/// `json` read as an OpenAPI document. The error names where it failed
+/// (`paths./a.post.responses.200: missing field ...`): a `Value` carries no line numbers, and
+/// a spec has dozens of responses and parameters to search.
+pub(crate) fn openapi_document(json: Value) -> std::result::Result<openapiv3::OpenAPI, String> {
+    match serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(json.clone()) {
+        Ok(openapi) => Ok(openapi),
+        // openapiv3 flattens extensions into most objects, and serde buffers a flattened
+        // object, so the path stops at the first of them (often just `paths`): the parts
+        // are read alone, below it, to find the deepest that fails.
+        Err(whole) => {
+            Err(locate(&json)
+                .unwrap_or_else(|| placed("", &whole.path().to_string(), whole.inner())))
+        }
+    }
+}
+
+/// `msg` at `at` (a dotted path) and then `inner` (serde_path_to_error's path below it).
+fn placed(at: &str, inner: &str, msg: &impl std::fmt::Display) -> String {
+    let inner = if inner == "." { "" } else { inner };
+    let path = match (at.is_empty(), inner.is_empty()) {
+        (true, _) => inner.to_string(),
+        (false, true) => at.to_string(),
+        (false, false) => format!("{at}.{inner}"),
+    };
+    if path.is_empty() {
+        msg.to_string()
+    } else {
+        format!("{path}: {msg}")
+    }
+}
+
+/// The message when `value` at `at` is not a `T`.
+fn fails_as<T: serde::de::DeserializeOwned>(value: &Value, at: &str) -> Option<String> {
+    match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+        Ok(_) => None,
+        Err(e) => Some(placed(at, &e.path().to_string(), e.inner())),
+    }
+}
+
+/// The entries of the object at `key` in `value`, each with its dotted path under `at`.
+fn entries<'a>(value: &'a Value, key: &str, at: &str) -> Vec<(String, &'a Value)> {
+    match value.get(key) {
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| (format!("{at}.{key}.{k}"), v))
+            .collect(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("{at}.{key}.{i}"), v))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The deepest part of a document that openapiv3 refuses, with its message.
+fn locate(doc: &Value) -> Option<String> {
+    use openapiv3::ReferenceOr;
+    for (at, item) in entries(doc, "paths", "") {
+        let at = at.trim_start_matches('.');
+        for method in [
+            "get", "put", "post", "delete", "options", "head", "patch", "trace",
+        ] {
+            if let Some(op) = item.get(method)
+                && let Some(msg) = locate_operation(op, &format!("{at}.{method}"))
+            {
+                return Some(msg);
+            }
+        }
+        for (at, param) in entries(item, "parameters", at) {
+            if let Some(msg) = fails_as::<ReferenceOr<openapiv3::Parameter>>(param, &at) {
+                return Some(msg);
+            }
+        }
+        if let Some(msg) = fails_as::<ReferenceOr<openapiv3::PathItem>>(item, at) {
+            return Some(msg);
+        }
+    }
+    let components = doc.get("components")?;
+    let at = "components";
+    for (at, v) in entries(components, "schemas", at) {
+        if let Some(msg) = fails_as::<ReferenceOr<openapiv3::Schema>>(v, &at) {
+            return Some(msg);
+        }
+    }
+    for (at, v) in entries(components, "responses", at) {
+        if let Some(msg) = locate_response(v, &at) {
+            return Some(msg);
+        }
+    }
+    for (at, v) in entries(components, "parameters", at) {
+        if let Some(msg) = fails_as::<ReferenceOr<openapiv3::Parameter>>(v, &at) {
+            return Some(msg);
+        }
+    }
+    for (at, v) in entries(components, "requestBodies", at) {
+        if let Some(msg) = locate_body(v, &at) {
+            return Some(msg);
+        }
+    }
+    fails_as::<openapiv3::Components>(components, at)
+}
+
+fn locate_operation(op: &Value, at: &str) -> Option<String> {
+    use openapiv3::ReferenceOr;
+    for (at, param) in entries(op, "parameters", at) {
+        if let Some(msg) = fails_as::<ReferenceOr<openapiv3::Parameter>>(param, &at) {
+            return Some(msg);
+        }
+    }
+    if let Some(body) = op.get("requestBody")
+        && let Some(msg) = locate_body(body, &format!("{at}.requestBody"))
+    {
+        return Some(msg);
+    }
+    for (at, response) in entries(op, "responses", at) {
+        if let Some(msg) = locate_response(response, &at) {
+            return Some(msg);
+        }
+    }
+    fails_as::<openapiv3::Operation>(op, at)
+}
+
+/// The schemas of a request or response body's media types, then the body itself.
+fn locate_body(body: &Value, at: &str) -> Option<String> {
+    for (at, media) in entries(body, "content", at) {
+        if let Some(schema) = media.get("schema") {
+            let at = format!("{at}.schema");
+            if let Some(msg) = fails_as::<openapiv3::ReferenceOr<openapiv3::Schema>>(schema, &at) {
+                return Some(msg);
+            }
+        }
+    }
+    fails_as::<openapiv3::ReferenceOr<openapiv3::RequestBody>>(body, at)
+}
+
+fn locate_response(response: &Value, at: &str) -> Option<String> {
+    for (at, media) in entries(response, "content", at) {
+        if let Some(schema) = media.get("schema") {
+            let at = format!("{at}.schema");
+            if let Some(msg) = fails_as::<openapiv3::ReferenceOr<openapiv3::Schema>>(schema, &at) {
+                return Some(msg);
+            }
+        }
+    }
+    for (at, header) in entries(response, "headers", at) {
+        if let Some(msg) = fails_as::<openapiv3::ReferenceOr<openapiv3::Header>>(header, &at) {
+            return Some(msg);
+        }
+    }
+    fails_as::<openapiv3::ReferenceOr<openapiv3::Response>>(response, at)
 }
 
 /// Parses YAML text (a spec, the conformance allow-list) into JSON, refusing what a parse

@@ -437,6 +437,77 @@ fn a_progenitor_panic_becomes_an_error_naming_the_operation() {
     let msg = generate_err(&text);
     assert!(msg.contains("operation getAudioTask"), "{msg}");
     assert!(msg.contains("progenitor panicked"), "{msg}");
+    // VMEG's components generate alone too, so the narrowing goes on to its operations.
+    let text = vmeg_spec().replacen(
+        "$ref: '#/components/schemas/VoidEnvelope'",
+        "$ref: '#/components/schemas/NoSuchEnvelope'",
+        1,
+    );
+    let msg = generate_err(&text);
+    assert!(msg.contains("operation tasksDelete"), "{msg}");
+    assert!(!msg.contains("component schema"), "{msg}");
+}
+
+#[test]
+fn a_progenitor_panic_in_an_unused_component_names_the_component_on_one_bounded_line() {
+    // typify panics with a pretty-printed (multi-line) schema on `not` of a typed schema. No
+    // operation uses the component, so none may be blamed.
+    let text = jimmyai_spec().replacen(
+        "\n  schemas:\n",
+        "\n  schemas:\n    NotBlank:\n      not: {type: string, pattern: '^\\s*$'}\n",
+        1,
+    );
+    assert!(text.contains("NotBlank"));
+    let msg = generate_err(&text);
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+    assert!(msg.chars().count() <= 500, "unbounded: {msg}");
+    assert!(msg.contains("progenitor panicked"), "{msg}");
+    assert!(msg.contains("component schema NotBlank"), "{msg}");
+    assert!(
+        !msg.contains("getAudioTask") && !msg.contains(": operation "),
+        "blames an operation: {msg}"
+    );
+    assert!(!msg.contains("  "), "whitespace not folded: {msg}");
+
+    // A dangling `$ref` in an unused component is that component's fault too.
+    let text = jimmyai_spec().replacen(
+        "\n  schemas:\n",
+        "\n  schemas:\n    Unused:\n      type: object\n      properties:\n        x:\n          $ref: '#/components/schemas/Nope'\n",
+        1,
+    );
+    let msg = generate_err(&text);
+    assert!(msg.contains("component schema Unused"), "{msg}");
+    assert!(!msg.contains("getAudioTask"), "{msg}");
+}
+
+fn vmeg_spec() -> String {
+    std::fs::read_to_string(root().join("specs/vmeg.yaml")).unwrap_or_default()
+}
+
+#[test]
+fn a_structural_spec_error_names_where_it_is() {
+    let text = vmeg_spec().replacen(
+        "        '200':\n          description: Envelope; `data` is null.\n",
+        "        '200':\n",
+        1,
+    );
+    assert_ne!(text, vmeg_spec());
+    let msg = generate_err(&text);
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+    assert!(
+        msg.contains("paths./openapi/v1/tasks/delete.post.responses.200"),
+        "{msg}"
+    );
+    assert!(msg.contains("missing field `description`"), "{msg}");
+
+    // A wrong type in a request body is placed too (the first `required: true` of the spec
+    // is the first operation's body).
+    let text = vmeg_spec().replacen("        required: true\n", "        required: 'true'\n", 1);
+    assert_ne!(text, vmeg_spec());
+    let msg = generate_err(&text);
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+    assert!(msg.contains("expected a boolean"), "{msg}");
+    assert!(msg.contains(".post.requestBody"), "{msg}");
 }
 
 /// A scratch copy of the inputs and outputs of codegen, for running the real binary on it.

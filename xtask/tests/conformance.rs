@@ -1431,3 +1431,98 @@ fn parts_of_their_document_that_cannot_be_compared_are_reported() {
     set(&mut plain, "", "webhooks", json!({}));
     assert_eq!(conformance::compare(&ours(), &plain).len(), 3);
 }
+
+/// The pointer of the test vendor document's (or spec's) callback path item.
+const CALLBACK_ITEM: &str = "/paths/~1v1~1tts~1create/post/callbacks/done/https:~1~1{url}";
+
+#[test]
+fn a_callbacks_responses_are_compared_as_what_our_receiver_sends() {
+    // They now want 204, or a 200 with a body: our receiver answers neither.
+    let vendor = vendor_with(
+        &format!("{CALLBACK_ITEM}/post/responses"),
+        json!({"204": {"description": "ack"},
+               "200": {"description": "ok", "content": {"application/json": {"schema": {
+                   "type": "object", "required": ["received"],
+                   "properties": {"received": {"type": "boolean"}}}}}}}),
+    );
+    let got = keys(&conformance::compare(&ours(), &vendor));
+    assert!(
+        got.contains(&key(
+            "ttsCreate",
+            "callback.done.response.204",
+            "response-missing"
+        )),
+        "{got:#?}"
+    );
+    assert!(
+        got.contains(&key(
+            "ttsCreate",
+            "callback.done.response.200",
+            "media-type-missing"
+        )),
+        "{got:#?}"
+    );
+    // A status we may answer that they do not document, even one that is not a success.
+    let ours = ours_with(
+        &format!("{CALLBACK_ITEM}/post/responses"),
+        json!({"200": {"description": "ok"}, "202": {"description": "queued"},
+               "401": {"description": "bad signature"}}),
+    );
+    let got = keys(&conformance::compare(&ours, &self::vendor()));
+    for status in ["202", "401"] {
+        let at = format!("callback.done.response.{status}");
+        assert!(
+            got.contains(&key("ttsCreate", &at, "response-added")),
+            "{status}: {got:#?}"
+        );
+    }
+    // Unchanged callbacks add nothing to the three listed differences.
+    assert_eq!(
+        conformance::compare(&self::ours(), &self::vendor()).len(),
+        3
+    );
+}
+
+#[test]
+fn a_callback_path_item_or_callback_that_does_not_resolve_is_reported() {
+    for (pointer, reference) in [
+        (CALLBACK_ITEM.to_string(), "./hooks.json#/clone"),
+        (CALLBACK_ITEM.to_string(), "#/components/pathItems/Nope"),
+        (
+            "/paths/~1v1~1tts~1create/post/callbacks/done".to_string(),
+            "#/components/callbacks/Nope",
+        ),
+    ] {
+        let vendor = vendor_with(&pointer, json!({"$ref": reference}));
+        let diffs = conformance::compare(&ours(), &vendor);
+        let callback: Vec<String> = diffs
+            .iter()
+            .filter(|d| d.location.starts_with("callback."))
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            callback,
+            vec![format!(
+                "ttsCreate callback.done: schema-unresolved (vendor: unresolved $ref \
+                 {reference}; ours: none)"
+            )],
+            "{diffs:#?}"
+        );
+        // The same on our side.
+        let ours = ours_with(&pointer, json!({"$ref": reference}));
+        let diffs = conformance::compare(&ours, &self::vendor());
+        let callback: Vec<String> = diffs
+            .iter()
+            .filter(|d| d.location.starts_with("callback."))
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            callback,
+            vec![format!(
+                "ttsCreate callback.done: schema-unresolved (vendor: none; ours: unresolved \
+                 $ref {reference})"
+            )],
+            "{diffs:#?}"
+        );
+    }
+}

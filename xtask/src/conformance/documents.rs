@@ -262,7 +262,10 @@ impl Cx<'_> {
         }
     }
 
-    pub(super) fn compare_responses(&mut self, v_op: &Value, o_op: &Value) {
+    /// Responses by status. `dir` is the way their bodies flow: `Receive` for an operation's
+    /// answers (ours may be wider; our error statuses are not differences), `Send` for what our
+    /// webhook receiver answers (every status of ours they do not document is a difference).
+    pub(super) fn compare_responses(&mut self, prefix: &str, v_op: &Value, o_op: &Value, dir: Dir) {
         let empty = serde_json::Map::new();
         let vr = v_op
             .get("responses")
@@ -273,7 +276,7 @@ impl Cx<'_> {
             .and_then(Value::as_object)
             .unwrap_or(&empty);
         for (status, v) in vr {
-            let location = format!("response.{status}");
+            let location = format!("{prefix}response.{status}");
             // Exact status first, then our range (`4XX`) covering theirs (`404`).
             let range = status
                 .chars()
@@ -291,14 +294,20 @@ impl Cx<'_> {
             let v = deref(self.vendor, v);
             let o = deref(self.ours, o);
             self.unsupported_keys(&location, v, o, RESPONSE_KEYS);
-            self.compare_content(&location, v, o, Dir::Receive, false);
+            self.compare_content(&location, v, o, dir, false);
         }
         for status in or.keys() {
             let is_error =
                 status.starts_with('4') || status.starts_with('5') || status == "default";
-            if !vr.contains_key(status) && !is_error {
+            // What we answer is covered by their exact status or by their range (`2XX`).
+            let covered = vr.contains_key(status)
+                || (dir == Dir::Send
+                    && status.chars().next().is_some_and(|c| {
+                        vr.contains_key(&format!("{c}XX")) || vr.contains_key(&format!("{c}xx"))
+                    }));
+            if !covered && (dir == Dir::Send || !is_error) {
                 self.diff(
-                    &format!("response.{status}"),
+                    &format!("{prefix}response.{status}"),
                     "response-added",
                     "absent",
                     status,
@@ -308,7 +317,9 @@ impl Cx<'_> {
     }
 
     /// Webhooks: matched by callback name and URL expression; parameters and the body we
-    /// receive (compared as something we decode).
+    /// receive (compared as something we decode), and the responses our receiver answers
+    /// (compared as something we send). A callback or callback path item that is a `$ref` no
+    /// local pointer resolves is reported, never taken to hold nothing.
     pub(super) fn compare_callbacks(&mut self, v_op: &Value, o_op: &Value) {
         let empty = serde_json::Map::new();
         let vcb = v_op
@@ -327,6 +338,9 @@ impl Cx<'_> {
             };
             let v = deref(self.vendor, v);
             let o = deref(self.ours, o);
+            if self.unresolved(&location, v, o) {
+                continue;
+            }
             let (Some(vm), Some(om)) = (v.as_object(), o.as_object()) else {
                 continue;
             };
@@ -338,6 +352,9 @@ impl Cx<'_> {
                 };
                 let v_item = deref(self.vendor, v_item);
                 let o_item = deref(self.ours, o_item);
+                if self.unresolved(&location, v_item, o_item) {
+                    continue;
+                }
                 for m in METHODS {
                     let (Some(vo), oo) = (v_item.get(*m), o_item.get(*m)) else {
                         continue;
@@ -360,6 +377,7 @@ impl Cx<'_> {
                         Dir::Receive,
                     );
                     self.compare_body(&format!("{location}.body"), vo, oo, Dir::Receive);
+                    self.compare_responses(&format!("{location}."), vo, oo, Dir::Send);
                 }
             }
         }
@@ -371,6 +389,24 @@ impl Cx<'_> {
                 name,
             );
         }
+    }
+
+    /// Reports `v` (theirs) or `o` (ours) when it is a `$ref` left unresolved (external, or
+    /// dangling) as `schema-unresolved` at `location`; true when either is.
+    fn unresolved(&mut self, location: &str, v: &Value, o: &Value) -> bool {
+        let why = |x: &Value| str_of(x, "$ref").map(|r| format!("unresolved $ref {r}"));
+        let (vw, ow) = (why(v), why(o));
+        if vw.is_none() && ow.is_none() {
+            return false;
+        }
+        let none = || "none".to_string();
+        self.diff(
+            location,
+            "schema-unresolved",
+            &vw.unwrap_or_else(none),
+            &ow.unwrap_or_else(none),
+        );
+        true
     }
 
     /// Reports the keys of a parameter, body, media type or response object (either side)

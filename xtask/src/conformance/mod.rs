@@ -23,6 +23,9 @@
 //!   responses, an optional response property. A response media type of ours they do not
 //!   document for that status is (`media-type-added`): they may have dropped the body we
 //!   decode.
+//! - **What our webhook receiver answers** (a callback operation's `responses`) is something
+//!   we send: every status they document must be one we answer, with the same body, and every
+//!   status of ours (an error one too) must be one they document, exactly or by range.
 //!
 //! A keyword the comparison does not model is a difference of its own, on either side
 //! (`keyword-unsupported`, naming each keyword with its value, `multipleOf=5`, or a short
@@ -35,7 +38,8 @@
 //! Parts of their document the comparison cannot read are differences too: an `operationId`
 //! of ours they use on two operations (`operation-id-duplicate`), a path item or parameter
 //! `$ref` that does not resolve locally (`schema-unresolved` at `paths.<path>` or
-//! `parameter[i]`; a local path item `$ref` is followed), and each 3.1 top-level webhook
+//! `parameter[i]`; a local path item `$ref` is followed), a callback or callback path item
+//! `$ref` that does not (`schema-unresolved` at `callback.<name>`), and each 3.1 top-level webhook
 //! (`webhook-unmodelled`, with a hash of its content). A key given twice in one object of
 //! their document fails the run naming the key's JSON pointer, as one in ours does: read
 //! into a `Value`, the last would win and the first would never be compared.
@@ -555,7 +559,7 @@ pub fn compare(ours: &Value, vendor: &Value) -> Vec<Difference> {
         cx.compare_security(v_op, o_op);
         cx.compare_parameters("", v_item, v_op, o_item, o_op, Dir::Send);
         cx.compare_body("body", v_op, o_op, Dir::Send);
-        cx.compare_responses(v_op, o_op);
+        cx.compare_responses("", v_op, o_op, Dir::Receive);
         cx.compare_callbacks(v_op, o_op);
     }
     let mut diffs = cx.diffs;
