@@ -1434,4 +1434,18 @@ async fn a_voice_name_tie_from_a_search_with_unread_records_is_no_evidence() {
         matches!(&r, Reconciled::Found { task, evidence: voiceclone::Evidence::VoiceName(_) } if task.id.as_str() == "tA"),
         "{r}"
     );
+    // A task list not read whole (a record it could not read) makes no voice search: its tie
+    // could not be evidence, and under a call's time limit the search only spent that time,
+    // then failed the call instead of answering candidates (review 28 pass 2-a #3).
+    let server = Scripted::start(vec![list(
+        json!([task("tA"), task("tB"), {"taskId": null, "status": "finished"}]),
+    )])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&q).await.unwrap();
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, incomplete: true, .. } if tasks.len() == 2),
+        "{r}"
+    );
+    assert_eq!(server.seen().len(), 1, "no voice list asked for");
 }

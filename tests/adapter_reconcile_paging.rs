@@ -434,6 +434,31 @@ async fn a_list_that_grew_while_read_is_read_once_more() {
     }
     assert_eq!(server.seen().len(), 4);
 
+    // A task in the window that only the first read saw (deleted between the reads, or a
+    // second read from a replica behind): still a candidate, never `None` (review 28 pass
+    // 2-a #1: the second read replaced the first, and a resubmit paid twice).
+    let in_window = iso(long_past + Duration::from_secs(1));
+    let mut first: Vec<Value> = (0..19).map(|i| task(&format!("t-{i}"))).collect();
+    first.push(
+        json!({"taskId": "t-gone", "taskType": "tts", "status": "running", "createdAt": in_window}),
+    );
+    let steps = vec![
+        page(first, Some(21)),
+        page(vec![task("t-18"), task("t-19")], Some(22)),
+        page((0..20).map(|i| task(&format!("t-{i}"))).collect(), Some(21)),
+        page(vec![task("t-20")], Some(21)),
+    ];
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let r = c.reconcile(&query).await.unwrap();
+    match &r {
+        Reconciled::Candidates { tasks, .. } => {
+            assert!(tasks.iter().any(|t| t.id.as_str() == "t-gone"), "{r}");
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(server.seen().len(), 4);
+
     // Held still the first time: one read.
     let server = Scripted::start(grown(false)).await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);

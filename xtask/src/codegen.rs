@@ -715,8 +715,9 @@ fn narrow_failure(spec: &Spec, whole_msg: &str) -> String {
 }
 
 /// progenitor's message on the spec with no operations, naming the component schema whose
-/// removal lets it pass (or "a component schema" when no single removal does), or `None`
-/// when the components alone generate.
+/// replacement by `{}` (any value) lets it pass (or "a component schema" when no single one
+/// does), or `None` when the components alone generate. Replaced, not removed: a schema
+/// another one refers to would leave that `$ref` dangling, and the fault unnamed.
 fn component_failure(spec: &Spec) -> Option<String> {
     let mut bare = spec.json.clone();
     if let Some(paths) = bare.get_mut("paths") {
@@ -740,7 +741,7 @@ fn component_failure(spec: &Spec) -> Option<String> {
             .pointer_mut("/components/schemas")
             .and_then(|s| s.as_object_mut())
         {
-            schemas.remove(&name);
+            schemas.insert(name.clone(), serde_json::json!({}));
         }
         if progenitor_on(without).is_ok() {
             return Some(format!("{}: component schema {name}: {msg}", spec.name));

@@ -129,9 +129,13 @@ fn fails_as<T: serde::de::DeserializeOwned>(value: &Value, at: &str) -> Option<S
 
 /// The entries of the object at `key` in `value`, each with its dotted path under `at`.
 fn entries<'a>(value: &'a Value, key: &str, at: &str) -> Vec<(String, &'a Value)> {
+    // The Paths and Responses objects take `x-` extensions beside their entries: not a path
+    // item or a response, so never blamed as one. (Header names may start with `x-`.)
+    let extensible = matches!(key, "paths" | "responses");
     match value.get(key) {
         Some(Value::Object(map)) => map
             .iter()
+            .filter(|(k, _)| !(extensible && k.starts_with("x-")))
             .map(|(k, v)| (format!("{at}.{key}.{k}"), v))
             .collect(),
         Some(Value::Array(list)) => list

@@ -478,6 +478,16 @@ fn a_progenitor_panic_in_an_unused_component_names_the_component_on_one_bounded_
     let msg = generate_err(&text);
     assert!(msg.contains("component schema Unused"), "{msg}");
     assert!(!msg.contains("getAudioTask"), "{msg}");
+
+    // A broken component another one refers to is named too (review 28 pass 2-a #5: removing
+    // it left the other's `$ref` dangling, and no single removal passed).
+    let text = jimmyai_spec().replacen(
+        "\n  schemas:\n",
+        "\n  schemas:\n    Holder:\n      type: object\n      properties:\n        b:\n          $ref: '#/components/schemas/Broken'\n    Broken:\n      not: {type: string, pattern: '^x$'}\n",
+        1,
+    );
+    let msg = generate_err(&text);
+    assert!(msg.contains("component schema Broken"), "{msg}");
 }
 
 fn vmeg_spec() -> String {
@@ -508,6 +518,24 @@ fn a_structural_spec_error_names_where_it_is() {
     assert!(!msg.contains('\n'), "not one line: {msg}");
     assert!(msg.contains("expected a boolean"), "{msg}");
     assert!(msg.contains(".post.requestBody"), "{msg}");
+
+    // An `x-` extension beside the responses is valid, and never blamed for the fault
+    // (review 28 pass 2-a #6: it was read as a response without a description).
+    let text = vmeg_spec()
+        .replacen(
+            "        '200':\n          description: Envelope; `data` is null.\n",
+            "        '200':\n",
+            1,
+        )
+        .replace(
+            "\n      responses:\n",
+            "\n      responses:\n        x-note: {owner: docs}\n",
+        );
+    let msg = generate_err(&text);
+    assert!(
+        msg.contains("paths./openapi/v1/tasks/delete.post.responses.200"),
+        "{msg}"
+    );
 }
 
 /// A scratch copy of the inputs and outputs of codegen, for running the real binary on it.

@@ -1476,6 +1476,38 @@ fn a_callbacks_responses_are_compared_as_what_our_receiver_sends() {
             "{status}: {got:#?}"
         );
     }
+    // Their range or `default` takes our 200: nothing missing (review 28 pass 2-a #4: `2XX`
+    // was `response-missing`). A body their `default` asks for is compared with our 200.
+    for responses in [
+        json!({"2XX": {"description": "any success"}}),
+        json!({"default": {"description": "anything"}}),
+    ] {
+        let vendor = vendor_with(
+            &format!("{CALLBACK_ITEM}/post/responses"),
+            responses.clone(),
+        );
+        let got = keys(&conformance::compare(&self::ours(), &vendor));
+        let callback: Vec<_> = got
+            .iter()
+            .filter(|k| format!("{k:?}").contains("callback.done.response"))
+            .collect();
+        assert!(callback.is_empty(), "{responses}: {callback:#?}");
+    }
+    let vendor = vendor_with(
+        &format!("{CALLBACK_ITEM}/post/responses"),
+        json!({"default": {"description": "ack", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["received"],
+            "properties": {"received": {"type": "boolean"}}}}}}}),
+    );
+    let got = keys(&conformance::compare(&self::ours(), &vendor));
+    assert!(
+        got.contains(&key(
+            "ttsCreate",
+            "callback.done.response.200",
+            "media-type-missing"
+        )),
+        "{got:#?}"
+    );
     // Unchanged callbacks add nothing to the three listed differences.
     assert_eq!(
         conformance::compare(&self::ours(), &self::vendor()).len(),

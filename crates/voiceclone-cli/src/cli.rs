@@ -222,7 +222,8 @@ pub enum Command {
     /// Find the task a submit whose outcome is unknown left behind (VMEG: by type, creation
     /// time, webhook and voice name; JimmyAI cannot: exit 2). Exit 0 when found, 1 when
     /// there are only candidates or none, 3 when the search ended in no answer or saw no
-    /// candidate before its span (and 5 min of clock skew) ended (`reconcile_not_yet`)
+    /// candidate yet: before its span (and 5 min of clock skew) ended, or on a task list
+    /// whose pages disagreed twice (`reconcile_not_yet`: look again after the time it gives)
     #[command(after_help = EXIT_CODES)]
     Reconcile(ReconcileArgs),
     /// Upload a local audio file and print its URL, usable with `clone` (JimmyAI: files/upload;

@@ -275,9 +275,26 @@ impl Cx<'_> {
             .get("responses")
             .and_then(Value::as_object)
             .unwrap_or(&empty);
+        // What we send may be anything their range (`2XX`) or `default` takes: a status of
+        // ours in it answers theirs.
+        let in_their_range = |status: &str| -> Option<&Value> {
+            let mut c = status.chars();
+            let first = c.next()?;
+            if !c.as_str().eq_ignore_ascii_case("xx") {
+                return None;
+            }
+            or.iter()
+                .find(|(s, _)| s.starts_with(first) && !s.eq_ignore_ascii_case(status))
+                .map(|(_, o)| o)
+        };
         for (status, v) in vr {
+            if dir == Dir::Send && status == "default" {
+                // Not a status we must send: what any other one looks like (below).
+                continue;
+            }
             let location = format!("{prefix}response.{status}");
-            // Exact status first, then our range (`4XX`) covering theirs (`404`).
+            // Exact status first, then our range (`4XX`) covering theirs (`404`); what we
+            // send, also a status of ours in their range.
             let range = status
                 .chars()
                 .next()
@@ -286,7 +303,8 @@ impl Cx<'_> {
             let o = or
                 .get(status)
                 .or_else(|| or.get(&range))
-                .or_else(|| or.get(&range.to_lowercase()));
+                .or_else(|| or.get(&range.to_lowercase()))
+                .or_else(|| (dir == Dir::Send).then(|| in_their_range(status)).flatten());
             let Some(o) = o else {
                 self.diff(&location, "response-missing", status, "absent");
                 continue;
@@ -296,7 +314,7 @@ impl Cx<'_> {
             self.unsupported_keys(&location, v, o, RESPONSE_KEYS);
             self.compare_content(&location, v, o, dir, false);
         }
-        for status in or.keys() {
+        for (status, o) in or {
             let is_error =
                 status.starts_with('4') || status.starts_with('5') || status == "default";
             // What we answer is covered by their exact status or by their range (`2XX`).
@@ -305,6 +323,18 @@ impl Cx<'_> {
                     && status.chars().next().is_some_and(|c| {
                         vr.contains_key(&format!("{c}XX")) || vr.contains_key(&format!("{c}xx"))
                     }));
+            // Their `default` takes what we send at any other status: compared with it.
+            if !covered
+                && dir == Dir::Send
+                && let Some(v) = vr.get("default")
+            {
+                let location = format!("{prefix}response.{status}");
+                let v = deref(self.vendor, v);
+                let o = deref(self.ours, o);
+                self.unsupported_keys(&location, v, o, RESPONSE_KEYS);
+                self.compare_content(&location, v, o, dir, false);
+                continue;
+            }
             if !covered && (dir == Dir::Send || !is_error) {
                 self.diff(
                     &format!("{prefix}response.{status}"),

@@ -204,24 +204,44 @@ impl Client {
         // Pages that disagreed may have skipped the submit's task, and a list that grows
         // while it is read (a busy account, a long text's own parts) disagrees for that alone:
         // one more read, at once, may find it holding still. Only a read that agreed with
-        // itself replaces the first; two reads stay the bound (listings are not billed, but a
-        // list that never holds still must not hold the search).
+        // itself stands in for the first, and only for its completeness: what the first read
+        // saw stays (a task deleted between the reads, or a second read from a replica behind
+        // the first, must not turn a candidate into `None`). Two reads stay the bound
+        // (listings are not billed, but a list that never holds still must not hold the
+        // search).
+        let mut first: Option<Walk> = None;
         if walk.listed.is_ok() && walk.unread.inconsistent() {
             tracing::info!("the task list's pages disagreed; reading it once more");
             let again = self
                 .walk_window(q.kind, skewed_from, skewed_to, named_undated_id.as_ref())
                 .await;
             if again.listed.is_ok() && !again.unread.inconsistent() {
-                walk = again;
+                first = Some(std::mem::replace(&mut walk, again));
             }
         }
+        let (first_listed, first_unread, first_named) = match first {
+            Some(w) => (
+                w.listed.unwrap_or_default(),
+                w.unread.count(),
+                w.named_listed,
+            ),
+            None => (Vec::new(), 0, None),
+        };
         let Walk {
             listed: walked,
             unread,
             named_listed,
         } = walk;
+        let named_listed = named_listed.or(first_named);
         let listed: Vec<TaskSummary> = match walked {
-            Ok(listed) => listed,
+            Ok(mut listed) => {
+                for task in first_listed {
+                    if !listed.iter().any(|s| s.id.as_str() == task.id.as_str()) {
+                        listed.push(task);
+                    }
+                }
+                listed
+            }
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
                 if let Some(task) = named_undated.or(named_outside) {
                     // No list to date it by, or dated outside the window: the vendor knows
@@ -273,7 +293,8 @@ impl Client {
         // Its pages disagreed (a total that changed, a record on two pages): a task may have
         // shifted onto a page already read (review 27 #1).
         let inconsistent = unread.inconsistent();
-        let unread = unread.count();
+        // (A record the first read could not read may be one the second did not meet.)
+        let unread = unread.count().max(first_unread);
         // The webhook delivery for the key, when a hub saw it. A store that cannot be
         // searched takes that evidence away, and the search goes on by the task list; but
         // the webhook is what finds a task the list does not show (a list lagging behind, a
@@ -393,8 +414,14 @@ impl Client {
         // not finished with a result (the submit's own may be still running, with no voice
         // yet, or failed, while an older clone of the same name finished), in a search that
         // read every record and met no other task named by an answer. Otherwise every
-        // listed task is a candidate.
+        // listed task is a candidate. (A search of a list that was not read whole cannot tie:
+        // it is not made, so it spends none of a call's time on a search that ends in
+        // candidates anyway, nor fails the call when that time runs out.)
+        // (A hub that could not be searched takes no task from the list's view: the tie
+        // stands, as it does when the hub holds no delivery.)
+        let list_whole = unread == 0 && !unlisted && !inconsistent && named_missing.is_none();
         if q.kind != Some(JobKind::Speech)
+            && list_whole
             && let Some(name) = &q.voice_name
         {
             let (made, voices_whole) = self.tasks_with_voice_named(name).await?;
@@ -414,10 +441,6 @@ impl Client {
                     .task_id
                     .as_ref()
                     .is_some_and(|id| id.as_str() != one.id.as_str());
-                // (A hub that could not be searched takes no task from the list's view: the
-                // tie stands, as it does when the hub holds no delivery.)
-                let list_whole =
-                    unread == 0 && !unlisted && !inconsistent && named_missing.is_none();
                 if exact && others_resolved && !named_elsewhere && list_whole && voices_whole {
                     return Ok(Reconciled::Found {
                         task: (*one).clone(),
