@@ -2212,3 +2212,114 @@ async fn redis_an_unexpected_answer_to_a_confirm_or_release_is_an_error() {
         assert!(released.is_err(), "{shown:?}: {released:?}");
     }
 }
+
+/// A quiet deployment: the Redis (its `timeout` setting, a balancer's idle timer, a restart)
+/// closes the store's command connection while nothing uses it. The next record and the next
+/// lookups still succeed on their first attempt: a command that meets the closed connection
+/// is sent again, once, on a new one. Before: the first command after each close failed
+/// (`BrokenPipe`: a delivery answered 503, a lookup failed and its wait fell back to
+/// polling), though it had never reached Redis.
+#[tokio::test]
+async fn redis_a_command_connection_closed_while_idle_is_replaced_and_the_command_succeeds() {
+    let ctx = ctx_or_skip!();
+    let proxy = CutProxy::start(ctx.server_addr().await).await;
+    let store = Arc::new(ctx.store_at(&ctx.url_via(proxy.addr)));
+    let hub = CompletionHub::with_store(
+        Verifier::new(WebhookSecret::new(SECRET)),
+        store.clone() as Arc<dyn CompletionStore>,
+    );
+    // Closes every connection through the proxy (the store's command connection among them),
+    // and lets the client's driver see the close, as an idle close by the server does.
+    let close_idle = || async {
+        proxy.set(Mode::Refuse);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        proxy.set(Mode::Pass);
+    };
+
+    let receive = |task: &str, key: &str| {
+        let body = clone_body(&new_pipeline_key(), task, "cv_idle", Some(key));
+        let hub = hub.clone();
+        async move {
+            let (ts, sig) = sign_now(&body);
+            hub.receive(&ts, &sig, body.as_bytes()).await
+        }
+    };
+    let d = receive("task-idle-1", "key-idle-1").await;
+    assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+
+    close_idle().await;
+    let d = receive("task-idle-2", "key-idle-2").await;
+    assert!(
+        matches!(d, Delivery::Fresh(_)),
+        "a record after an idle close: {d:?}"
+    );
+
+    close_idle().await;
+    let found = hub
+        .completion(&voiceclone::JobId::new("task-idle-1"))
+        .await
+        .map(|e| e.is_some());
+    assert!(
+        matches!(found, Ok(true)),
+        "a lookup after an idle close: {found:?}"
+    );
+
+    close_idle().await;
+    let by_key = store.by_idempotency_key("key-idle-2").await;
+    assert!(
+        matches!(&by_key, Ok(Some(e)) if e.task_id.as_deref() == Some("task-idle-2")),
+        "a lookup by key after an idle close: {by_key:?}"
+    );
+
+    close_idle().await;
+    let e = stored("task-idle-3", "cv_idle", None);
+    let recorded = store.record(&e).await;
+    assert!(matches!(recorded, Ok(Recorded::Fresh)), "{recorded:?}");
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+}
+
+/// What makes sending a record again safe when its first answer was lost with its
+/// connection: the record script run a second time with the same token finds its own mark
+/// and answers first-seen again, writing and publishing nothing more. Another token still
+/// finds the mark pending (or confirmed). Before: the second run answered `Pending` (or
+/// `Duplicate`, 200 for a delivery the caller was never told it had recorded).
+#[tokio::test]
+async fn redis_a_record_run_twice_with_one_token_is_first_seen_both_times() {
+    let ctx = ctx_or_skip!();
+    let store = ctx.store();
+    let lease = Some(Duration::from_secs(60));
+    for (lease, other) in [(lease, Recorded::Pending), (None, Recorded::Duplicate)] {
+        let token = MarkToken::new();
+        let e = stored("task-twice", "cv_twice", None);
+        let mark = ctx.key("seen", &e.pipeline_key);
+        assert_eq!(
+            store.record_marked(&e, &token, lease).await.unwrap(),
+            Recorded::Fresh
+        );
+        let held: String = ctx.query(redis::cmd("GET").arg(&mark)).await;
+        let ttl = ctx.pttl(&mark).await;
+        // Anything written again would show here: the event's key is deleted between runs.
+        let _: i64 = ctx
+            .query(redis::cmd("DEL").arg(ctx.key("task", "task-twice")))
+            .await;
+        assert_eq!(
+            store.record_marked(&e, &token, lease).await.unwrap(),
+            Recorded::Fresh,
+            "{lease:?}"
+        );
+        let again: String = ctx.query(redis::cmd("GET").arg(&mark)).await;
+        assert_eq!(again, held);
+        assert!(ctx.pttl(&mark).await <= ttl, "the mark was not set again");
+        assert!(
+            !ctx.exists(&ctx.key("task", "task-twice")).await,
+            "the second run wrote the event again"
+        );
+        assert_eq!(
+            store
+                .record_marked(&e, &MarkToken::new(), lease)
+                .await
+                .unwrap(),
+            other
+        );
+    }
+}

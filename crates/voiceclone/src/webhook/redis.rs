@@ -44,6 +44,11 @@
 //!   a command answered `READONLY` or `MASTERDOWN` fails (503), and its connection is
 //!   dropped, so the next command connects afresh and reaches the new primary.
 //!   [`RedisStore::connect`] refuses a URL naming a replica.
+//! - **A connection closed while idle** (the server's `timeout` setting, a balancer's idle
+//!   timer, a restart): a command that finds the shared connection closed is sent once more
+//!   on a new one, within its timeout, so the first delivery or lookup after a quiet spell
+//!   does not fail. Every command is safe to send twice: the record script recognises a mark
+//!   holding its own token and answers first-seen again, writing nothing.
 //! - **Lookups** read at most [`RedisStore::max_event_bytes`] bytes of a value; a value that is
 //!   larger, not JSON, not a [`StoredEvent`], about another id, or of another Redis type is
 //!   treated as absent, with a warning. The hub verifies every event read back with its own
@@ -131,6 +136,11 @@ use crate::sleep::BoxFuture;
 /// `c:<token>`, `p:...` nor `1`, was written by another program under our prefix: no mark of
 /// ours says the delivery was acted on, so it is a failure (503, VMEG redelivers; the log
 /// names it), never a duplicate answered 200 for an event nobody recorded.
+///
+/// A mark holding this call's own value (ARGV[5]) answers 1 and changes nothing: the script
+/// set it on an earlier run whose answer was lost with its connection (`exec` sends a command
+/// once more on a new connection then), and everything before the mark was written by that
+/// run. Without it, that second run would answer 3 or 0 for the caller's own delivery.
 const RECORD_SCRIPT: &str = r"
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'none' then
@@ -138,6 +148,9 @@ if kind ~= 'none' then
     return 4
   end
   local held = redis.call('GET', KEYS[1])
+  if held == ARGV[5] then
+    return 1
+  end
   if string.sub(held, 1, 2) == 'p:' then
     return 3
   end
@@ -498,13 +511,15 @@ impl RedisStore {
         }
     }
 
-    async fn connection(&self) -> Result<(u64, MultiplexedConnection), RedisError> {
-        if let Some(c) = self.cached() {
-            return Ok(c);
+    /// The shared connection, or a new one; the flag says whether it was already there (it
+    /// may have been closed since it was last used).
+    async fn connection(&self) -> Result<(u64, MultiplexedConnection, bool), RedisError> {
+        if let Some((generation, conn)) = self.cached() {
+            return Ok((generation, conn, true));
         }
         let mut generation = self.connecting.lock().await;
-        if let Some(c) = self.cached() {
-            return Ok(c);
+        if let Some((generation, conn)) = self.cached() {
+            return Ok((generation, conn, true));
         }
         // The crate's own bounds (500 ms per response by default) follow ours, so that a
         // longer timeout is honoured; `exec` still bounds the whole command.
@@ -523,7 +538,7 @@ impl RedisStore {
         };
         *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry);
         tracing::debug!(url = %self.shown_url, "connected to Redis");
-        Ok((*generation, conn))
+        Ok((*generation, conn, false))
     }
 
     /// Drops the connection of `generation` (0: whichever is cached), so that the next
@@ -541,16 +556,37 @@ impl RedisStore {
     /// Runs one command on the shared connection, within the timeout. A connection that
     /// failed, did not answer in time, or reached a node that is no longer a writable
     /// primary is dropped.
+    ///
+    /// A command that finds the shared connection closed (the server's `timeout` setting,
+    /// a balancer's idle timer or a restart closed it while nothing used it) is sent once
+    /// more on a new connection, within the same timeout: otherwise the first command after
+    /// every quiet spell failed, though Redis was there. Every command `op` sends is safe to
+    /// send twice: reads, `DEL`, and scripts that recognise their own token (see
+    /// [`RECORD_SCRIPT`]). A command that fails on a connection it just made is not sent
+    /// again: that is Redis unreachable, not a stale connection.
     async fn exec<T, F, Fut>(&self, op: F) -> Result<T, Failure>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
         let used = AtomicU64::new(0);
         let attempt = async {
-            let (generation, conn) = self.connection().await?;
+            let (generation, conn, reused) = self.connection().await?;
             used.store(generation, Ordering::Relaxed);
-            op(conn).await
+            match op(conn).await {
+                Err(e) if reused && e.is_connection_dropped() => {
+                    self.forget_connection(generation);
+                    tracing::debug!(
+                        url = %self.shown_url,
+                        reason = %scrub_with(&self.scrubbers, &e.to_string()),
+                        "the Redis connection had closed; sending the command again on a new one"
+                    );
+                    let (generation, conn, _) = self.connection().await?;
+                    used.store(generation, Ordering::Relaxed);
+                    op(conn).await
+                }
+                done => done,
+            }
         };
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok(v)) => Ok(v),
@@ -597,10 +633,11 @@ impl RedisStore {
         // GETRANGE reads at most max + 1 bytes: a huge value is never transferred whole,
         // and one byte over the bound says it is too large. A missing key reads as "".
         let end = i64::try_from(self.max_event_bytes).unwrap_or(i64::MAX);
+        let key = &key;
         let got = self
             .exec(|mut c| async move {
                 redis::cmd("GETRANGE")
-                    .arg(&key)
+                    .arg(key)
                     .arg(0)
                     .arg(end)
                     .query_async::<Vec<u8>>(&mut c)
@@ -695,7 +732,10 @@ impl RedisStore {
             .arg(mark_ttl)
             .arg(mark);
         let won = self
-            .exec(|mut c| async move { call.invoke_async::<redis::Value>(&mut c).await })
+            .exec(|mut c| {
+                let call = &call;
+                async move { call.invoke_async::<redis::Value>(&mut c).await }
+            })
             .await
             .map_err(|f| self.store_error("record", f))?;
         // The script answers the integer 1, 0 or 3. Anything else is not Redis running it (a
@@ -744,7 +784,10 @@ impl CompletionStore for RedisStore {
                 .arg(token.as_str())
                 .arg(ttl_millis(self.dedupe_ttl).max(1));
             let found = self
-                .exec(|mut c| async move { call.invoke_async::<redis::Value>(&mut c).await })
+                .exec(|mut c| {
+                    let call = &call;
+                    async move { call.invoke_async::<redis::Value>(&mut c).await }
+                })
                 .await
                 .map_err(|f| self.store_error("confirm", f))?;
             match script_integer(&found) {
@@ -768,7 +811,10 @@ impl CompletionStore for RedisStore {
             let mut call = self.release_script.prepare_invoke();
             call.key(self.key("seen", pipeline_key)).arg(token.as_str());
             let removed = self
-                .exec(|mut c| async move { call.invoke_async::<redis::Value>(&mut c).await })
+                .exec(|mut c| {
+                    let call = &call;
+                    async move { call.invoke_async::<redis::Value>(&mut c).await }
+                })
                 .await
                 .map_err(|f| self.store_error("release", f))?;
             match script_integer(&removed) {
@@ -785,6 +831,7 @@ impl CompletionStore for RedisStore {
     fn forget<'a>(&'a self, pipeline_key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let seen = self.key("seen", pipeline_key);
+            let seen = &seen;
             self.exec(|mut c| async move {
                 redis::cmd("DEL").arg(seen).query_async::<i64>(&mut c).await
             })
