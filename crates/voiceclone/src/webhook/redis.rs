@@ -43,7 +43,8 @@
 //! - **A primary that moves** behind one address (a failover behind a proxy or a DNS name):
 //!   a command answered `READONLY` or `MASTERDOWN` fails (503), and its connection is
 //!   dropped, so the next command connects afresh and reaches the new primary.
-//!   [`RedisStore::connect`] refuses a URL naming a replica.
+//!   [`RedisStore::connect`] (and [`RedisStore::check`]) refuse a URL naming a replica,
+//!   Redis Cluster, and a Redis user who may not do what a record does.
 //! - **A connection closed while idle** (the server's `timeout` setting, a balancer's idle
 //!   timer, a restart): a command that finds the shared connection closed is sent once more
 //!   on a new one, within its timeout, so the first delivery or lookup after a quiet spell
@@ -78,11 +79,13 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // From the environment, never from a command line: the URL may hold a password.
 //! let url = std::env::var("REDIS_URL")?;
-//! let store = RedisStore::connect(&url)
-//!     .await?
+//! let store = RedisStore::open(&url)?
 //!     .prefix("myservice:vmeg")
 //!     .dedupe_ttl(Duration::from_secs(7 * 24 * 3600))
 //!     .timeout(Duration::from_secs(1));
+//! // Fails now, not at the first delivery, on a Redis where no delivery could be recorded
+//! // (a replica, Redis Cluster, a user without a permission a record needs on this prefix).
+//! store.check().await?;
 //! let secret = WebhookSecret::new(std::env::var("VMEG_WEBHOOK_SECRET")?);
 //! let hub = CompletionHub::with_store(Verifier::new(secret), Arc::new(store));
 //! // Serve `hub.receive(x_timestamp, x_signature, &body)` on the webhook endpoint (or the
@@ -199,6 +202,10 @@ if redis.call('TYPE', KEYS[1])['ok'] == 'string'
 end
 return 0
 ";
+
+/// What [`RedisStore::check`] publishes on the channel to learn whether it may: every
+/// subscriber of this crate ignores it quietly (it is no stored delivery).
+const PROBE_PAYLOAD: &str = "voiceclone:probe";
 
 /// The longest TTL sent to Redis (100 years, in ms): far below what overflows its clock.
 const MAX_TTL_MILLIS: u64 = 100 * 365 * 24 * 3600 * 1000;
@@ -338,32 +345,173 @@ impl RedisStore {
         })
     }
 
-    /// [`RedisStore::open`], then one `PING` and one `ROLE` within
-    /// [`RedisStore::DEFAULT_TIMEOUT`] each: fails early on a wrong address, password or
-    /// database, and on a read-only replica (or a Sentinel), where every record would fail
-    /// ([`WebhookFailure::StoreUnavailable`], with the reason, never the password). A server
-    /// that does not answer `ROLE` (an ACL user without it, a proxy) is not refused for that.
-    /// Later failures reconnect by themselves.
+    /// [`RedisStore::open`], then [`RedisStore::check`] (with the default prefix): fails
+    /// early on a wrong address, password or database, and on a Redis where no delivery could
+    /// be recorded (a replica, a Sentinel, Redis Cluster, a user without the permissions a
+    /// record needs). Later failures reconnect by themselves.
+    ///
+    /// The channel permission is checked on the default prefix's channel. A Redis user
+    /// allowed only the channels of another prefix should use
+    /// `RedisStore::open(url)?.prefix(p)`, then [`RedisStore::check`].
     pub async fn connect(url: &str) -> Result<Self, Error> {
+        let store = Self::open(url)?;
+        store.check().await?;
+        Ok(store)
+    }
+
+    /// Checks, for this store's prefix, that deliveries can be recorded here, each within the
+    /// timeout: one `PING` (the address, password and database), then refuses
+    /// ([`WebhookFailure::StoreUnavailable`], naming the problem, never the password):
+    /// - a read-only replica or a Sentinel (`ROLE`);
+    /// - Redis Cluster (`INFO cluster` says `cluster_enabled:1`): a record writes keys of
+    ///   several slots in one script, which a cluster refuses (`CROSSSLOT`);
+    /// - a Redis user who may not `PUBLISH` on the store's channel, run its scripts (`EVALSHA`,
+    ///   `SCRIPT LOAD`) or use its keys (`NOPERM`).
+    ///
+    /// The probes change nothing another client sees but one `PUBLISH` of a payload every
+    /// subscriber of this crate ignores, and the release script run on a key nobody uses.
+    /// What a probe cannot tell (a user who may not run `ROLE` or `INFO`, a proxy answering
+    /// otherwise) is not refused for that: the records then say what is wrong.
+    pub async fn check(&self) -> Result<(), Error> {
         let unavailable = |reason: String| {
             Error::new(ErrorKind::Webhook(WebhookFailure::StoreUnavailable {
                 reason,
             }))
             .with_operation("connect_redis")
         };
-        let store = Self::open(url)?;
-        store
-            .ping()
+        self.ping()
             .await
             .map_err(|e| unavailable(e.reason().to_owned()))?;
-        if let Some(role) = store.role_not_primary().await {
+        if let Some(role) = self.role_not_primary().await {
             return Err(unavailable(format!(
                 "the Redis at {} is {role} (ROLE), not a primary: every delivery's record \
                  would fail there; name the primary",
-                store.shown_url
+                self.shown_url
             )));
         }
-        Ok(store)
+        if self.cluster_enabled().await {
+            return Err(unavailable(
+                self.cluster_refusal("INFO cluster says cluster_enabled:1"),
+            ));
+        }
+        if let Some(why) = self.cannot_record().await {
+            return Err(unavailable(why));
+        }
+        Ok(())
+    }
+
+    fn cluster_refusal(&self, seen: &str) -> String {
+        format!(
+            "the Redis at {} runs Redis Cluster ({seen}), which is not supported: a record \
+             writes keys of several slots in one script; name a standalone primary",
+            self.shown_url
+        )
+    }
+
+    /// Whether `INFO cluster` says cluster mode is on; `false` for any other answer (an
+    /// error included: a user who may not run `INFO` is not refused for that).
+    async fn cluster_enabled(&self) -> bool {
+        let answer = self
+            .exec(|mut c| async move {
+                redis::cmd("INFO")
+                    .arg("cluster")
+                    .query_async::<redis::Value>(&mut c)
+                    .await
+            })
+            .await;
+        let text = match answer {
+            Ok(redis::Value::BulkString(b)) => String::from_utf8_lossy(&b).into_owned(),
+            Ok(redis::Value::VerbatimString { text, .. }) => text,
+            Ok(_) => return false,
+            Err(f) => {
+                let why = self.store_error("INFO", f);
+                tracing::debug!(url = %self.shown_url, reason = %why.reason(), "cannot tell whether the Redis runs Redis Cluster; assuming not");
+                return false;
+            }
+        };
+        text.lines()
+            .any(|line| line.trim().eq_ignore_ascii_case("cluster_enabled:1"))
+    }
+
+    /// Why no delivery could be recorded here, from what a record needs, tried without a
+    /// trace: a `PUBLISH` of [`PROBE_PAYLOAD`] on the channel, and the release script (its
+    /// `EVALSHA`, `SCRIPT LOAD` on a server that does not have it yet, and a key under the
+    /// prefix) on a key nobody uses, with a token nobody holds. `None` when both ran, or
+    /// failed otherwise than for a permission or a cluster (the records will say).
+    async fn cannot_record(&self) -> Option<String> {
+        let channel = self.channel();
+        let channel = &channel;
+        let published = self
+            .exec(|mut c| async move {
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(PROBE_PAYLOAD)
+                    .query_async::<redis::Value>(&mut c)
+                    .await
+            })
+            .await;
+        if let Some(why) = self.refusal(
+            "PUBLISH",
+            &format!("PUBLISH on the channel {channel}"),
+            published,
+        ) {
+            return Some(why);
+        }
+        let token = MarkToken::new();
+        let mut call = self.release_script.prepare_invoke();
+        call.key(self.key("seen", &format!("voiceclone-probe:{}", token.as_str())))
+            .arg(token.as_str());
+        let released = self
+            .exec(|mut c| {
+                let call = &call;
+                async move { call.invoke_async::<redis::Value>(&mut c).await }
+            })
+            .await;
+        self.refusal(
+            "EVALSHA",
+            &format!(
+                "run the store's scripts (EVALSHA, SCRIPT LOAD) or use the keys under {}:",
+                self.prefix
+            ),
+            released,
+        )
+    }
+
+    /// The refusal a probe's failure calls for: a permission the user lacks, or a cluster's
+    /// redirection; `None` for success and any other failure.
+    fn refusal(
+        &self,
+        what: &str,
+        needed: &str,
+        probe: Result<redis::Value, Failure>,
+    ) -> Option<String> {
+        let e = match probe {
+            Ok(_) => return None,
+            Err(Failure::Redis(e)) => e,
+            Err(f) => {
+                let why = self.store_error(what, f);
+                tracing::debug!(url = %self.shown_url, reason = %why.reason(), "a permission probe of the Redis failed; not refused for that");
+                return None;
+            }
+        };
+        let said = scrub_with(&self.scrubbers, &e.to_string());
+        // A script's NOPERM (a command the script calls) comes wrapped in an ERR; the
+        // cluster's redirections only ever come as they are.
+        if e.code() == Some("NOPERM") || e.detail().is_some_and(|d| d.contains("NOPERM")) {
+            return Some(format!(
+                "the Redis user of {} may not {needed} (a record needs it; Redis said: \
+                 {said}); grant it with ACL SETUSER",
+                self.shown_url
+            ));
+        }
+        if matches!(
+            e.code(),
+            Some("MOVED" | "ASK" | "CROSSSLOT" | "CLUSTERDOWN")
+        ) {
+            return Some(self.cluster_refusal(&format!("{what} was answered: {said}")));
+        }
+        tracing::debug!(url = %self.shown_url, reason = %said, "a permission probe of the Redis failed; not refused for that");
+        None
     }
 
     /// What the server says it is, when `ROLE` names something other than a primary: a
@@ -975,6 +1123,9 @@ impl Subscriber {
             tokio::select! {
                 msg = stream.next() => match msg {
                     None => return "the connection closed".to_owned(),
+                    Some(msg) if msg.get_payload_bytes() == PROBE_PAYLOAD.as_bytes() => {
+                        tracing::debug!(channel = %self.channel, "a store's permission probe on the channel; ignored");
+                    }
                     Some(msg) => match decode_event(msg.get_payload_bytes(), self.max_event_bytes) {
                         Ok(event) => listener(StoreSignal::Event(Arc::new(event))),
                         Err(why) => tracing::warn!(channel = %self.channel, "a message on the completion store's channel is {why}; ignored"),
