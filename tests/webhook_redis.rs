@@ -1946,7 +1946,13 @@ async fn fake_redis_as(
                         args.push(String::from_utf8_lossy(&arg).to_uppercase());
                     }
                     let command = args.first().map(String::as_str);
-                    if index.is_none() && matches!(command, Some("EVALSHA" | "EVAL" | "SCRIPT")) {
+                    // `RedisStore::check`'s probe (the release script on a key of its own)
+                    // is not the store's use of the connection.
+                    let probe = args.iter().any(|a| a.contains(":SEEN:VOICECLONE-PROBE:"));
+                    if index.is_none()
+                        && !probe
+                        && matches!(command, Some("EVALSHA" | "EVAL" | "SCRIPT"))
+                    {
                         index = Some(counted.fetch_add(1, Ordering::SeqCst));
                     }
                     let reply = if index == Some(0) { first } else { later };
@@ -2211,4 +2217,253 @@ async fn redis_an_unexpected_answer_to_a_confirm_or_release_is_an_error() {
         let released = store.release(&pk, &token).await;
         assert!(released.is_err(), "{shown:?}: {released:?}");
     }
+}
+
+/// A quiet deployment: the Redis (its `timeout` setting, a balancer's idle timer, a restart)
+/// closes the store's command connection while nothing uses it. The next record and the next
+/// lookups still succeed on their first attempt: a command that meets the closed connection
+/// is sent again, once, on a new one. Before: the first command after each close failed
+/// (`BrokenPipe`: a delivery answered 503, a lookup failed and its wait fell back to
+/// polling), though it had never reached Redis.
+#[tokio::test]
+async fn redis_a_command_connection_closed_while_idle_is_replaced_and_the_command_succeeds() {
+    let ctx = ctx_or_skip!();
+    let proxy = CutProxy::start(ctx.server_addr().await).await;
+    let store = Arc::new(ctx.store_at(&ctx.url_via(proxy.addr)));
+    let hub = CompletionHub::with_store(
+        Verifier::new(WebhookSecret::new(SECRET)),
+        store.clone() as Arc<dyn CompletionStore>,
+    );
+    // Closes every connection through the proxy (the store's command connection among them),
+    // and lets the client's driver see the close, as an idle close by the server does.
+    let close_idle = || async {
+        proxy.set(Mode::Refuse);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        proxy.set(Mode::Pass);
+    };
+
+    let receive = |task: &str, key: &str| {
+        let body = clone_body(&new_pipeline_key(), task, "cv_idle", Some(key));
+        let hub = hub.clone();
+        async move {
+            let (ts, sig) = sign_now(&body);
+            hub.receive(&ts, &sig, body.as_bytes()).await
+        }
+    };
+    let d = receive("task-idle-1", "key-idle-1").await;
+    assert!(matches!(d, Delivery::Fresh(_)), "{d:?}");
+
+    close_idle().await;
+    let d = receive("task-idle-2", "key-idle-2").await;
+    assert!(
+        matches!(d, Delivery::Fresh(_)),
+        "a record after an idle close: {d:?}"
+    );
+
+    close_idle().await;
+    let found = hub
+        .completion(&voiceclone::JobId::new("task-idle-1"))
+        .await
+        .map(|e| e.is_some());
+    assert!(
+        matches!(found, Ok(true)),
+        "a lookup after an idle close: {found:?}"
+    );
+
+    close_idle().await;
+    let by_key = store.by_idempotency_key("key-idle-2").await;
+    assert!(
+        matches!(&by_key, Ok(Some(e)) if e.task_id.as_deref() == Some("task-idle-2")),
+        "a lookup by key after an idle close: {by_key:?}"
+    );
+
+    close_idle().await;
+    let e = stored("task-idle-3", "cv_idle", None);
+    let recorded = store.record(&e).await;
+    assert!(matches!(recorded, Ok(Recorded::Fresh)), "{recorded:?}");
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Duplicate);
+}
+
+/// What makes sending a record again safe when its first answer was lost with its
+/// connection: the record script run a second time with the same token finds its own mark
+/// and answers first-seen again, writing and publishing nothing more. Another token still
+/// finds the mark pending (or confirmed). Before: the second run answered `Pending` (or
+/// `Duplicate`, 200 for a delivery the caller was never told it had recorded).
+#[tokio::test]
+async fn redis_a_record_run_twice_with_one_token_is_first_seen_both_times() {
+    let ctx = ctx_or_skip!();
+    let store = ctx.store();
+    let lease = Some(Duration::from_secs(60));
+    for (lease, other) in [(lease, Recorded::Pending), (None, Recorded::Duplicate)] {
+        let token = MarkToken::new();
+        let e = stored("task-twice", "cv_twice", None);
+        let mark = ctx.key("seen", &e.pipeline_key);
+        assert_eq!(
+            store.record_marked(&e, &token, lease).await.unwrap(),
+            Recorded::Fresh
+        );
+        let held: String = ctx.query(redis::cmd("GET").arg(&mark)).await;
+        let ttl = ctx.pttl(&mark).await;
+        // Anything written again would show here: the event's key is deleted between runs.
+        let _: i64 = ctx
+            .query(redis::cmd("DEL").arg(ctx.key("task", "task-twice")))
+            .await;
+        assert_eq!(
+            store.record_marked(&e, &token, lease).await.unwrap(),
+            Recorded::Fresh,
+            "{lease:?}"
+        );
+        let again: String = ctx.query(redis::cmd("GET").arg(&mark)).await;
+        assert_eq!(again, held);
+        assert!(ctx.pttl(&mark).await <= ttl, "the mark was not set again");
+        assert!(
+            !ctx.exists(&ctx.key("task", "task-twice")).await,
+            "the second run wrote the event again"
+        );
+        assert_eq!(
+            store
+                .record_marked(&e, &MarkToken::new(), lease)
+                .await
+                .unwrap(),
+            other
+        );
+    }
+}
+
+/// A Redis user made for one test (deleted when the test ends); its URL.
+async fn acl_user(ctx: &Ctx, rules: &[&str]) -> Option<(AclUser, String, String)> {
+    let user = format!("vc-test-{}", uuid::Uuid::new_v4().simple());
+    let password = format!("pw-{}", uuid::Uuid::new_v4().simple());
+    let mut cmd = redis::cmd("ACL");
+    cmd.arg("SETUSER")
+        .arg(&user)
+        .arg("on")
+        .arg(format!(">{password}"));
+    for rule in rules {
+        cmd.arg(*rule);
+    }
+    let made: redis::RedisResult<()> = cmd.query_async(&mut ctx.raw.clone()).await;
+    let guard = AclUser {
+        url: ctx.url.clone(),
+        name: user.clone(),
+    };
+    if let Err(e) = made {
+        assert!(
+            !workspace_tests::ci(),
+            "ACL SETUSER failed on the CI Redis: {e}"
+        );
+        eprintln!("notice: this Redis refuses ACL SETUSER ({e}); skipping");
+        return None;
+    }
+    let mut url = url::Url::parse(&ctx.url).unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(Some(&password)).unwrap();
+    Some((guard, url.to_string(), password))
+}
+
+/// README: a Redis on which no delivery could be recorded is refused before anything is
+/// served. A Redis 7 user with key permissions only (`resetchannels`, the default for new
+/// users since 7.0) cannot PUBLISH in the record script; one without `@scripting` cannot
+/// run it; one whose keys are another prefix's cannot touch the marks. `connect` says which
+/// permission is missing, never the password. A user allowed what a record needs is
+/// accepted even when it may not run `ROLE` or `INFO`; one allowed another prefix only
+/// passes `check` with that prefix. Before: `connect` accepted all of them, and every
+/// delivery was answered 503.
+#[tokio::test]
+async fn redis_connect_refuses_a_user_who_may_not_publish_run_scripts_or_use_the_keys() {
+    let ctx = ctx_or_skip!();
+    for (rules, needed) in [
+        (
+            &["~*", "+@all", "resetchannels"][..],
+            "PUBLISH on the channel voiceclone:events",
+        ),
+        (&["~*", "&*", "+@all", "-@scripting"], "EVALSHA"),
+        (&["~elsewhere:*", "&*", "+@all"], "keys under voiceclone:"),
+    ] {
+        let Some((_user, url, password)) = acl_user(&ctx, rules).await else {
+            return;
+        };
+        let err = RedisStore::connect(&url).await.unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::Webhook(voiceclone::webhook::WebhookFailure::StoreUnavailable { .. })
+            ),
+            "{rules:?}: {text}"
+        );
+        assert!(text.contains(needed), "{rules:?}: {text}");
+        assert!(text.to_uppercase().contains("NOPERM"), "{rules:?}: {text}");
+        assert!(!text.contains(&password), "{rules:?}: {text}");
+    }
+
+    // What a record needs, and nothing of @admin or @dangerous (no ROLE, no INFO).
+    let Some((_user, url, _)) =
+        acl_user(&ctx, &["~*", "&*", "+@all", "-@admin", "-@dangerous"]).await
+    else {
+        return;
+    };
+    let store = RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .prefix(ctx.prefix.clone());
+    let e = stored("task-acl-ok", "cv_acl", None);
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+
+    // Allowed this test's prefix only: refused on the default prefix, fine on its own.
+    let own = format!("{}:*", ctx.prefix);
+    let Some((_user, url, _)) =
+        acl_user(&ctx, &[&format!("~{own}"), &format!("&{own}"), "+@all"]).await
+    else {
+        return;
+    };
+    let err = RedisStore::connect(&url).await.unwrap_err();
+    assert!(err.to_string().contains("voiceclone:events"), "{err}");
+    let store = RedisStore::open(&url).unwrap().prefix(ctx.prefix.clone());
+    store.check().await.unwrap();
+    let e = stored("task-acl-prefix", "cv_acl", None);
+    assert_eq!(store.record(&e).await.unwrap(), Recorded::Fresh);
+}
+
+/// README: Redis Cluster is not supported, and `connect` says so instead of accepting a
+/// node on which every record is `CROSSSLOT`: `INFO cluster` saying `cluster_enabled:1`, or
+/// (a user who may not run `INFO`) a probe answered with a cluster's redirection. A fake
+/// RESP server on loopback stands in for the cluster node.
+#[tokio::test]
+async fn redis_connect_refuses_redis_cluster() {
+    for reply in [
+        &b"$28\r\n# Cluster\r\ncluster_enabled:1\r\n"[..],
+        b"-MOVED 3999 127.0.0.1:6381\r\n",
+        b"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+    ] {
+        let shown = String::from_utf8_lossy(reply);
+        let leaked: &'static [u8] = Box::leak(reply.to_vec().into_boxed_slice());
+        let (addr, _) = fake_redis_as(ROLE_PRIMARY, leaked, leaked).await;
+        let Err(err) = RedisStore::connect(&format!("redis://u:hunter2-cluster@{addr}/")).await
+        else {
+            panic!("{shown:?}: accepted");
+        };
+        let text = format!("{err} {err:?}");
+        assert!(
+            matches!(
+                err.kind(),
+                ErrorKind::Webhook(voiceclone::webhook::WebhookFailure::StoreUnavailable { .. })
+            ),
+            "{shown:?}: {text}"
+        );
+        assert!(text.contains("Redis Cluster"), "{shown:?}: {text}");
+        assert!(!text.contains("hunter2"), "{shown:?}: {text}");
+    }
+    // Cluster mode off is no refusal.
+    let (addr, _) = fake_redis_as(
+        ROLE_PRIMARY,
+        b"$28\r\n# Cluster\r\ncluster_enabled:0\r\n",
+        b"$28\r\n# Cluster\r\ncluster_enabled:0\r\n",
+    )
+    .await;
+    assert!(
+        RedisStore::connect(&format!("redis://{addr}/"))
+            .await
+            .is_ok()
+    );
 }

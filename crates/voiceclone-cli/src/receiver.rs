@@ -362,8 +362,8 @@ pub fn secret_from_env(var: &str, flag: &str, printer: &mut Printer) -> Result<S
 /// environment variable `var` (never from the command line: it can hold a password), and it
 /// and its password are registered with the printer so that neither is ever printed.
 ///
-/// Connects to it at once (a wrong address or password, or a read-only replica, is exit 3
-/// before anything is served).
+/// Connects to it at once (a wrong address or password, a read-only replica, Redis Cluster,
+/// or a user who may not do what a record does is exit 3 before anything is served).
 /// A build without the `redis` feature refuses with exit 2.
 pub async fn store_from_env(
     var: &str,

@@ -643,6 +643,96 @@ fn listen_redis_url_comes_from_the_environment_and_is_never_printed() {
     }
 }
 
+/// One command to the Redis at `url` (its password sent first, if it has one) over a plain
+/// TCP connection; the first line of the answer (`+OK`, `:1`, `-ERR ...`).
+fn redis_command(url: &str, args: &[&str]) -> String {
+    let parsed = url::Url::parse(url).unwrap();
+    let host = parsed.host_str().unwrap_or("127.0.0.1").to_owned();
+    let port = parsed.port().unwrap_or(6379);
+    let mut conn = TcpStream::connect((host.as_str(), port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut send = |args: &[&str]| {
+        let mut out = format!("*{}\r\n", args.len());
+        for a in args {
+            out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        conn.write_all(out.as_bytes()).unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    };
+    if let Some(password) = parsed.password() {
+        let user = match parsed.username() {
+            "" => "default",
+            u => u,
+        };
+        send(&["AUTH", user, password]);
+    }
+    send(args)
+}
+
+/// README: a Redis on which no delivery could be recorded is exit 3 before anything is
+/// served, like an unreachable one: here a Redis 7 user with key permissions only
+/// (`resetchannels`, the default for new users), who may not PUBLISH on the store's channel.
+/// The error names the missing permission, never the password. Before: it listened, and
+/// answered every delivery 503 ("delivery not recorded: ... NOPERM").
+#[test]
+fn listen_on_a_redis_user_who_may_not_publish_exits_3_before_serving() {
+    let Some(url) = redis_url() else { return };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let user = format!("vc-cli-test-{}-{nanos}", std::process::id());
+    let password = "hunter2-acl-pass-88";
+    let made = redis_command(
+        &url,
+        &[
+            "ACL",
+            "SETUSER",
+            &user,
+            "on",
+            &format!(">{password}"),
+            "~*",
+            "+@all",
+            "resetchannels",
+        ],
+    );
+    struct DelUser<'a>(&'a str, &'a str);
+    impl Drop for DelUser<'_> {
+        fn drop(&mut self) {
+            let _ = std::panic::catch_unwind(|| redis_command(self.0, &["ACL", "DELUSER", self.1]));
+        }
+    }
+    let _del = DelUser(&url, &user);
+    assert_eq!(made, "+OK", "ACL SETUSER");
+    let mut restricted = url::Url::parse(&url).unwrap();
+    restricted.set_username(&user).unwrap();
+    restricted.set_password(Some(password)).unwrap();
+    let env = [("WH_SECRET", SECRET), ("REDIS_URL_X", restricted.as_str())];
+    let (code, out, err) = run_bounded(
+        &env,
+        &[
+            "webhook",
+            "listen",
+            "--addr",
+            "127.0.0.1:0",
+            "--secret-env",
+            "WH_SECRET",
+            "--redis-url-env",
+            "REDIS_URL_X",
+        ],
+    );
+    assert_eq!(code, 3, "{out} {err}");
+    assert!(!out.contains("listening"), "{out}");
+    assert!(err.contains("PUBLISH"), "{err}");
+    assert!(
+        !out.contains(password) && !err.contains(password),
+        "the Redis password was printed: {out} {err}"
+    );
+}
+
 /// The Redis of `.ci/run` (`VOICECLONE_REDIS_URL`): required when `CI` is set, otherwise the
 /// test is skipped with a notice.
 fn redis_url() -> Option<String> {

@@ -43,7 +43,13 @@
 //! - **A primary that moves** behind one address (a failover behind a proxy or a DNS name):
 //!   a command answered `READONLY` or `MASTERDOWN` fails (503), and its connection is
 //!   dropped, so the next command connects afresh and reaches the new primary.
-//!   [`RedisStore::connect`] refuses a URL naming a replica.
+//!   [`RedisStore::connect`] (and [`RedisStore::check`]) refuse a URL naming a replica,
+//!   Redis Cluster, and a Redis user who may not do what a record does.
+//! - **A connection closed while idle** (the server's `timeout` setting, a balancer's idle
+//!   timer, a restart): a command that finds the shared connection closed is sent once more
+//!   on a new one, within its timeout, so the first delivery or lookup after a quiet spell
+//!   does not fail. Every command is safe to send twice: the record script recognises a mark
+//!   holding its own token and answers first-seen again, writing nothing.
 //! - **Lookups** read at most [`RedisStore::max_event_bytes`] bytes of a value; a value that is
 //!   larger, not JSON, not a [`StoredEvent`], about another id, or of another Redis type is
 //!   treated as absent, with a warning. The hub verifies every event read back with its own
@@ -73,11 +79,13 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! // From the environment, never from a command line: the URL may hold a password.
 //! let url = std::env::var("REDIS_URL")?;
-//! let store = RedisStore::connect(&url)
-//!     .await?
+//! let store = RedisStore::open(&url)?
 //!     .prefix("myservice:vmeg")
 //!     .dedupe_ttl(Duration::from_secs(7 * 24 * 3600))
 //!     .timeout(Duration::from_secs(1));
+//! // Fails now, not at the first delivery, on a Redis where no delivery could be recorded
+//! // (a replica, Redis Cluster, a user without a permission a record needs on this prefix).
+//! store.check().await?;
 //! let secret = WebhookSecret::new(std::env::var("VMEG_WEBHOOK_SECRET")?);
 //! let hub = CompletionHub::with_store(Verifier::new(secret), Arc::new(store));
 //! // Serve `hub.receive(x_timestamp, x_signature, &body)` on the webhook endpoint (or the
@@ -131,6 +139,11 @@ use crate::sleep::BoxFuture;
 /// `c:<token>`, `p:...` nor `1`, was written by another program under our prefix: no mark of
 /// ours says the delivery was acted on, so it is a failure (503, VMEG redelivers; the log
 /// names it), never a duplicate answered 200 for an event nobody recorded.
+///
+/// A mark holding this call's own value (ARGV[5]) answers 1 and changes nothing: the script
+/// set it on an earlier run whose answer was lost with its connection (`exec` sends a command
+/// once more on a new connection then), and everything before the mark was written by that
+/// run. Without it, that second run would answer 3 or 0 for the caller's own delivery.
 const RECORD_SCRIPT: &str = r"
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'none' then
@@ -138,6 +151,9 @@ if kind ~= 'none' then
     return 4
   end
   local held = redis.call('GET', KEYS[1])
+  if held == ARGV[5] then
+    return 1
+  end
   if string.sub(held, 1, 2) == 'p:' then
     return 3
   end
@@ -186,6 +202,10 @@ if redis.call('TYPE', KEYS[1])['ok'] == 'string'
 end
 return 0
 ";
+
+/// What [`RedisStore::check`] publishes on the channel to learn whether it may: every
+/// subscriber of this crate ignores it quietly (it is no stored delivery).
+const PROBE_PAYLOAD: &str = "voiceclone:probe";
 
 /// The longest TTL sent to Redis (100 years, in ms): far below what overflows its clock.
 const MAX_TTL_MILLIS: u64 = 100 * 365 * 24 * 3600 * 1000;
@@ -325,32 +345,173 @@ impl RedisStore {
         })
     }
 
-    /// [`RedisStore::open`], then one `PING` and one `ROLE` within
-    /// [`RedisStore::DEFAULT_TIMEOUT`] each: fails early on a wrong address, password or
-    /// database, and on a read-only replica (or a Sentinel), where every record would fail
-    /// ([`WebhookFailure::StoreUnavailable`], with the reason, never the password). A server
-    /// that does not answer `ROLE` (an ACL user without it, a proxy) is not refused for that.
-    /// Later failures reconnect by themselves.
+    /// [`RedisStore::open`], then [`RedisStore::check`] (with the default prefix): fails
+    /// early on a wrong address, password or database, and on a Redis where no delivery could
+    /// be recorded (a replica, a Sentinel, Redis Cluster, a user without the permissions a
+    /// record needs). Later failures reconnect by themselves.
+    ///
+    /// The channel permission is checked on the default prefix's channel. A Redis user
+    /// allowed only the channels of another prefix should use
+    /// `RedisStore::open(url)?.prefix(p)`, then [`RedisStore::check`].
     pub async fn connect(url: &str) -> Result<Self, Error> {
+        let store = Self::open(url)?;
+        store.check().await?;
+        Ok(store)
+    }
+
+    /// Checks, for this store's prefix, that deliveries can be recorded here, each within the
+    /// timeout: one `PING` (the address, password and database), then refuses
+    /// ([`WebhookFailure::StoreUnavailable`], naming the problem, never the password):
+    /// - a read-only replica or a Sentinel (`ROLE`);
+    /// - Redis Cluster (`INFO cluster` says `cluster_enabled:1`): a record writes keys of
+    ///   several slots in one script, which a cluster refuses (`CROSSSLOT`);
+    /// - a Redis user who may not `PUBLISH` on the store's channel, run its scripts (`EVALSHA`,
+    ///   `SCRIPT LOAD`) or use its keys (`NOPERM`).
+    ///
+    /// The probes change nothing another client sees but one `PUBLISH` of a payload every
+    /// subscriber of this crate ignores, and the release script run on a key nobody uses.
+    /// What a probe cannot tell (a user who may not run `ROLE` or `INFO`, a proxy answering
+    /// otherwise) is not refused for that: the records then say what is wrong.
+    pub async fn check(&self) -> Result<(), Error> {
         let unavailable = |reason: String| {
             Error::new(ErrorKind::Webhook(WebhookFailure::StoreUnavailable {
                 reason,
             }))
             .with_operation("connect_redis")
         };
-        let store = Self::open(url)?;
-        store
-            .ping()
+        self.ping()
             .await
             .map_err(|e| unavailable(e.reason().to_owned()))?;
-        if let Some(role) = store.role_not_primary().await {
+        if let Some(role) = self.role_not_primary().await {
             return Err(unavailable(format!(
                 "the Redis at {} is {role} (ROLE), not a primary: every delivery's record \
                  would fail there; name the primary",
-                store.shown_url
+                self.shown_url
             )));
         }
-        Ok(store)
+        if self.cluster_enabled().await {
+            return Err(unavailable(
+                self.cluster_refusal("INFO cluster says cluster_enabled:1"),
+            ));
+        }
+        if let Some(why) = self.cannot_record().await {
+            return Err(unavailable(why));
+        }
+        Ok(())
+    }
+
+    fn cluster_refusal(&self, seen: &str) -> String {
+        format!(
+            "the Redis at {} runs Redis Cluster ({seen}), which is not supported: a record \
+             writes keys of several slots in one script; name a standalone primary",
+            self.shown_url
+        )
+    }
+
+    /// Whether `INFO cluster` says cluster mode is on; `false` for any other answer (an
+    /// error included: a user who may not run `INFO` is not refused for that).
+    async fn cluster_enabled(&self) -> bool {
+        let answer = self
+            .exec(|mut c| async move {
+                redis::cmd("INFO")
+                    .arg("cluster")
+                    .query_async::<redis::Value>(&mut c)
+                    .await
+            })
+            .await;
+        let text = match answer {
+            Ok(redis::Value::BulkString(b)) => String::from_utf8_lossy(&b).into_owned(),
+            Ok(redis::Value::VerbatimString { text, .. }) => text,
+            Ok(_) => return false,
+            Err(f) => {
+                let why = self.store_error("INFO", f);
+                tracing::debug!(url = %self.shown_url, reason = %why.reason(), "cannot tell whether the Redis runs Redis Cluster; assuming not");
+                return false;
+            }
+        };
+        text.lines()
+            .any(|line| line.trim().eq_ignore_ascii_case("cluster_enabled:1"))
+    }
+
+    /// Why no delivery could be recorded here, from what a record needs, tried without a
+    /// trace: a `PUBLISH` of [`PROBE_PAYLOAD`] on the channel, and the release script (its
+    /// `EVALSHA`, `SCRIPT LOAD` on a server that does not have it yet, and a key under the
+    /// prefix) on a key nobody uses, with a token nobody holds. `None` when both ran, or
+    /// failed otherwise than for a permission or a cluster (the records will say).
+    async fn cannot_record(&self) -> Option<String> {
+        let channel = self.channel();
+        let channel = &channel;
+        let published = self
+            .exec(|mut c| async move {
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(PROBE_PAYLOAD)
+                    .query_async::<redis::Value>(&mut c)
+                    .await
+            })
+            .await;
+        if let Some(why) = self.refusal(
+            "PUBLISH",
+            &format!("PUBLISH on the channel {channel}"),
+            published,
+        ) {
+            return Some(why);
+        }
+        let token = MarkToken::new();
+        let mut call = self.release_script.prepare_invoke();
+        call.key(self.key("seen", &format!("voiceclone-probe:{}", token.as_str())))
+            .arg(token.as_str());
+        let released = self
+            .exec(|mut c| {
+                let call = &call;
+                async move { call.invoke_async::<redis::Value>(&mut c).await }
+            })
+            .await;
+        self.refusal(
+            "EVALSHA",
+            &format!(
+                "run the store's scripts (EVALSHA, SCRIPT LOAD) or use the keys under {}:",
+                self.prefix
+            ),
+            released,
+        )
+    }
+
+    /// The refusal a probe's failure calls for: a permission the user lacks, or a cluster's
+    /// redirection; `None` for success and any other failure.
+    fn refusal(
+        &self,
+        what: &str,
+        needed: &str,
+        probe: Result<redis::Value, Failure>,
+    ) -> Option<String> {
+        let e = match probe {
+            Ok(_) => return None,
+            Err(Failure::Redis(e)) => e,
+            Err(f) => {
+                let why = self.store_error(what, f);
+                tracing::debug!(url = %self.shown_url, reason = %why.reason(), "a permission probe of the Redis failed; not refused for that");
+                return None;
+            }
+        };
+        let said = scrub_with(&self.scrubbers, &e.to_string());
+        // A script's NOPERM (a command the script calls) comes wrapped in an ERR; the
+        // cluster's redirections only ever come as they are.
+        if e.code() == Some("NOPERM") || e.detail().is_some_and(|d| d.contains("NOPERM")) {
+            return Some(format!(
+                "the Redis user of {} may not {needed} (a record needs it; Redis said: \
+                 {said}); grant it with ACL SETUSER",
+                self.shown_url
+            ));
+        }
+        if matches!(
+            e.code(),
+            Some("MOVED" | "ASK" | "CROSSSLOT" | "CLUSTERDOWN")
+        ) {
+            return Some(self.cluster_refusal(&format!("{what} was answered: {said}")));
+        }
+        tracing::debug!(url = %self.shown_url, reason = %said, "a permission probe of the Redis failed; not refused for that");
+        None
     }
 
     /// What the server says it is, when `ROLE` names something other than a primary: a
@@ -498,13 +659,15 @@ impl RedisStore {
         }
     }
 
-    async fn connection(&self) -> Result<(u64, MultiplexedConnection), RedisError> {
-        if let Some(c) = self.cached() {
-            return Ok(c);
+    /// The shared connection, or a new one; the flag says whether it was already there (it
+    /// may have been closed since it was last used).
+    async fn connection(&self) -> Result<(u64, MultiplexedConnection, bool), RedisError> {
+        if let Some((generation, conn)) = self.cached() {
+            return Ok((generation, conn, true));
         }
         let mut generation = self.connecting.lock().await;
-        if let Some(c) = self.cached() {
-            return Ok(c);
+        if let Some((generation, conn)) = self.cached() {
+            return Ok((generation, conn, true));
         }
         // The crate's own bounds (500 ms per response by default) follow ours, so that a
         // longer timeout is honoured; `exec` still bounds the whole command.
@@ -523,7 +686,7 @@ impl RedisStore {
         };
         *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry);
         tracing::debug!(url = %self.shown_url, "connected to Redis");
-        Ok((*generation, conn))
+        Ok((*generation, conn, false))
     }
 
     /// Drops the connection of `generation` (0: whichever is cached), so that the next
@@ -541,16 +704,37 @@ impl RedisStore {
     /// Runs one command on the shared connection, within the timeout. A connection that
     /// failed, did not answer in time, or reached a node that is no longer a writable
     /// primary is dropped.
+    ///
+    /// A command that finds the shared connection closed (the server's `timeout` setting,
+    /// a balancer's idle timer or a restart closed it while nothing used it) is sent once
+    /// more on a new connection, within the same timeout: otherwise the first command after
+    /// every quiet spell failed, though Redis was there. Every command `op` sends is safe to
+    /// send twice: reads, `DEL`, and scripts that recognise their own token (see
+    /// [`RECORD_SCRIPT`]). A command that fails on a connection it just made is not sent
+    /// again: that is Redis unreachable, not a stale connection.
     async fn exec<T, F, Fut>(&self, op: F) -> Result<T, Failure>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: Fn(MultiplexedConnection) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
         let used = AtomicU64::new(0);
         let attempt = async {
-            let (generation, conn) = self.connection().await?;
+            let (generation, conn, reused) = self.connection().await?;
             used.store(generation, Ordering::Relaxed);
-            op(conn).await
+            match op(conn).await {
+                Err(e) if reused && e.is_connection_dropped() => {
+                    self.forget_connection(generation);
+                    tracing::debug!(
+                        url = %self.shown_url,
+                        reason = %scrub_with(&self.scrubbers, &e.to_string()),
+                        "the Redis connection had closed; sending the command again on a new one"
+                    );
+                    let (generation, conn, _) = self.connection().await?;
+                    used.store(generation, Ordering::Relaxed);
+                    op(conn).await
+                }
+                done => done,
+            }
         };
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok(v)) => Ok(v),
@@ -597,10 +781,11 @@ impl RedisStore {
         // GETRANGE reads at most max + 1 bytes: a huge value is never transferred whole,
         // and one byte over the bound says it is too large. A missing key reads as "".
         let end = i64::try_from(self.max_event_bytes).unwrap_or(i64::MAX);
+        let key = &key;
         let got = self
             .exec(|mut c| async move {
                 redis::cmd("GETRANGE")
-                    .arg(&key)
+                    .arg(key)
                     .arg(0)
                     .arg(end)
                     .query_async::<Vec<u8>>(&mut c)
@@ -695,7 +880,10 @@ impl RedisStore {
             .arg(mark_ttl)
             .arg(mark);
         let won = self
-            .exec(|mut c| async move { call.invoke_async::<redis::Value>(&mut c).await })
+            .exec(|mut c| {
+                let call = &call;
+                async move { call.invoke_async::<redis::Value>(&mut c).await }
+            })
             .await
             .map_err(|f| self.store_error("record", f))?;
         // The script answers the integer 1, 0 or 3. Anything else is not Redis running it (a
@@ -744,7 +932,10 @@ impl CompletionStore for RedisStore {
                 .arg(token.as_str())
                 .arg(ttl_millis(self.dedupe_ttl).max(1));
             let found = self
-                .exec(|mut c| async move { call.invoke_async::<redis::Value>(&mut c).await })
+                .exec(|mut c| {
+                    let call = &call;
+                    async move { call.invoke_async::<redis::Value>(&mut c).await }
+                })
                 .await
                 .map_err(|f| self.store_error("confirm", f))?;
             match script_integer(&found) {
@@ -768,7 +959,10 @@ impl CompletionStore for RedisStore {
             let mut call = self.release_script.prepare_invoke();
             call.key(self.key("seen", pipeline_key)).arg(token.as_str());
             let removed = self
-                .exec(|mut c| async move { call.invoke_async::<redis::Value>(&mut c).await })
+                .exec(|mut c| {
+                    let call = &call;
+                    async move { call.invoke_async::<redis::Value>(&mut c).await }
+                })
                 .await
                 .map_err(|f| self.store_error("release", f))?;
             match script_integer(&removed) {
@@ -785,6 +979,7 @@ impl CompletionStore for RedisStore {
     fn forget<'a>(&'a self, pipeline_key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let seen = self.key("seen", pipeline_key);
+            let seen = &seen;
             self.exec(|mut c| async move {
                 redis::cmd("DEL").arg(seen).query_async::<i64>(&mut c).await
             })
@@ -928,6 +1123,9 @@ impl Subscriber {
             tokio::select! {
                 msg = stream.next() => match msg {
                     None => return "the connection closed".to_owned(),
+                    Some(msg) if msg.get_payload_bytes() == PROBE_PAYLOAD.as_bytes() => {
+                        tracing::debug!(channel = %self.channel, "a store's permission probe on the channel; ignored");
+                    }
                     Some(msg) => match decode_event(msg.get_payload_bytes(), self.max_event_bytes) {
                         Ok(event) => listener(StoreSignal::Event(Arc::new(event))),
                         Err(why) => tracing::warn!(channel = %self.channel, "a message on the completion store's channel is {why}; ignored"),
