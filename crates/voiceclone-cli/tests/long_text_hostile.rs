@@ -1865,7 +1865,8 @@ fn a_fifo_or_dev_zero_in_place_of_a_done_part_does_not_hang_the_rerun() {
         let mut child = support::command(Some(&sim.url()), KEY, &[], &args)
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // A hang is for ever; a whole rerun took over 60 s once on two cores at a load of 8.
+        let deadline = Instant::now() + Duration::from_secs(180);
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
