@@ -50,8 +50,9 @@ impl Client {
     /// VMEG batches of at most 50 lines), submits at most [`DEFAULT_LONG_CONCURRENCY`] at a
     /// time, waits for all of them with `wait`, and returns each part's [`Speech`] in order.
     /// A VMEG task can finish with some of its lines failed: that part's
-    /// [`Speech::segments`] name them (`error`, no `url`) and its `audio_urls` hold only the
-    /// lines that have audio, so check the segments before joining the audio.
+    /// [`Speech::segments`] name them (`error`, no `url`; or `unreadable` for a line this
+    /// crate could not read, which the vendor did not say failed) and its `audio_urls` hold
+    /// only the lines that have audio, so check the segments before joining the audio.
     ///
     /// A text that cannot be split, or a part the provider would refuse, is `InvalidInput`
     /// before anything is sent. When a part fails, no further part is submitted; the parts

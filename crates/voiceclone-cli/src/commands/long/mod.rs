@@ -403,6 +403,19 @@ const UNRECORDED: &str = "manifest_out_of_date";
 /// resubmitted unless `--resubmit-unknown` asks for it.
 const DOWNLOADED_BEFORE: &str = "downloaded_before";
 
+/// The detail of a part whose finished task has lines the client could not read (no audio,
+/// and no error from the vendor): not a failure the vendor stated, so the part is kept and
+/// read again, and only `--resubmit-unknown` sends it again, once a run has reported it.
+const ANSWER_UNREADABLE: &str = "answer_unreadable";
+
+/// What a finished part's lines lack.
+enum LinesMissing {
+    /// The vendor said these lines failed (an error, no audio): `why`.
+    Failed(String),
+    /// No line failed by the vendor's word, but these have no audio the client can read.
+    Unreadable(String),
+}
+
 /// The failure a run tells, and whose exit code is the run's: the most serious, a failed
 /// manifest write after a submit (the manifest is out of date) first, then an unknown
 /// outcome (exit 3: a wait that failed) over a refusal (1) over input refused before
@@ -891,15 +904,23 @@ impl Run<'_> {
                     // part's unknown submit does not pay for this one unseen. The wait may
                     // have ended after the run stopped starting parts (a spent download
                     // budget, a `--timeout`): then it is left for the rerun, as a new part is.
+                    // The same for a part whose answer could not be read (no line failed by the
+                    // vendor's word): its task may hold the audio, so only when asked.
                     Ready::Failed(f)
                         if self.resubmit_unknown
                             && rec.error.is_some()
-                            && f.details.contains_key(DOWNLOADED_BEFORE)
+                            && (f.details.contains_key(DOWNLOADED_BEFORE)
+                                || f.details.contains_key(ANSWER_UNREADABLE))
                             && !self.over_budget.get()
                             && !self.timed_out.get() =>
                     {
+                        let why = if f.details.contains_key(DOWNLOADED_BEFORE) {
+                            "although its audio was downloaded before"
+                        } else {
+                            "although its task's answer could not be read (its task may hold the audio)"
+                        };
                         self.printer.progress(&format!(
-                            "{}: resubmitting although its audio was downloaded before (--resubmit-unknown)",
+                            "{}: resubmitting {why} (--resubmit-unknown; billed again)",
                             self.name(i)
                         ));
                         match self.record(i) {
@@ -1075,7 +1096,7 @@ impl Run<'_> {
         let restored = before.filter(|b| {
             matches!(
                 b.state,
-                PartState::Submitting | PartState::Failed | PartState::Done
+                PartState::Submitting | PartState::Submitted | PartState::Failed | PartState::Done
             )
         });
         if let Err(f) = self.update(i, |p| match restored {
@@ -1444,11 +1465,14 @@ impl Run<'_> {
         let done_before = self.record(i).is_some_and(|r| r.state == PartState::Done);
         match self.client.wait_for_speech(&id, &self.policy).await {
             Ok(speech) => match self.lines_missing(i, &speech) {
-                Some(why) if done_before => {
+                Some(LinesMissing::Failed(why)) if done_before => {
                     let f = Failure::other(Exit::Failure, "task_failed", why.clone());
                     Ready::Failed(self.contradicted(i, stored, why, f))
                 }
-                Some(why) => Ready::Failed(self.failed_lines(i, why)),
+                Some(LinesMissing::Failed(why)) => Ready::Failed(self.failed_lines(i, why)),
+                Some(LinesMissing::Unreadable(why)) => {
+                    Ready::Failed(self.unreadable(i, stored, why, done_before))
+                }
                 None => Ready::Speech(speech),
             },
             Err(e) => {
@@ -1519,6 +1543,39 @@ impl Run<'_> {
         .with("part", i + 1)
         .with("job_id", stored)
         .with(DOWNLOADED_BEFORE, true)
+    }
+
+    /// Part `i`, whose task `stored` finished with lines the client could not read (`why`),
+    /// none failed by the vendor's word: its task may hold their audio, so the part stays
+    /// as it was (`submitted`, or `done` when downloaded before), the error noted. Exit 3: a
+    /// rerun reads it again, and only `--resubmit-unknown`, once a run has reported it,
+    /// submits it again (billed again).
+    fn unreadable(&self, i: usize, stored: &str, why: String, done_before: bool) -> Failure {
+        if let Err(f) = self.update(i, |p| p.error = Some(why.clone())) {
+            return f;
+        }
+        let (state, before) = if done_before {
+            (
+                "done",
+                format!(
+                    " its audio was downloaded before from task {stored}, and its file is missing or damaged;"
+                ),
+            )
+        } else {
+            ("submitted", String::new())
+        };
+        let message = format!(
+            "{}:{before} its task {stored} finished, but {why}; nothing of it was downloaded. The vendor did not say those lines failed, so its task may hold their audio: the part stays `{state}` and is not submitted again (a new task is billed again). Rerun the same command to read it again, or, now that this was reported, rerun with --resubmit-unknown to submit it again",
+            self.name(i)
+        );
+        let mut f = Failure::other(Exit::Unreachable, "invalid_response", message)
+            .with("part", i + 1)
+            .with("job_id", stored)
+            .with(ANSWER_UNREADABLE, true);
+        if done_before {
+            f = f.with(DOWNLOADED_BEFORE, true);
+        }
+        f
     }
 
     /// Downloads part `i`'s audio in order and records the files (its lines were checked by
@@ -1644,8 +1701,12 @@ impl Run<'_> {
     /// while the task succeeds: its audio is missing, and the files, named by position,
     /// would give the later lines' audio the wrong names. JimmyAI parts are one line with
     /// no per-line answer. Fewer results than lines, none failed, are only logged: that
-    /// VMEG answers exactly one result per line is not documented (api-facts A13).
-    fn lines_missing(&self, i: usize, speech: &Speech) -> Option<String> {
+    /// VMEG answers exactly one result per line is not documented (api-facts A13). A line
+    /// the vendor said failed (its error, no audio) makes the part failed; a line with no
+    /// audio and no error from the vendor is one the client could not read, and only makes
+    /// the part unreadable when no line failed (a failed line sends the part again anyway).
+    /// A line with audio and an error keeps its audio: the error is a remark.
+    fn lines_missing(&self, i: usize, speech: &Speech) -> Option<LinesMissing> {
         if speech.segments.is_empty() {
             return None;
         }
@@ -1659,35 +1720,53 @@ impl Run<'_> {
                 "VMEG answered another number of results than the part has lines"
             );
         }
+        let listed = |reasons: Vec<String>| -> (usize, String) {
+            let shown = reasons.len().min(3);
+            let mut listed = reasons.get(..shown).unwrap_or_default().join("; ");
+            if reasons.len() > shown {
+                listed.push_str(&format!("; and {} more", reasons.len() - shown));
+            }
+            (reasons.len(), listed)
+        };
+        // A vendor's message (or the client's reason), shown up to 200 characters.
+        let line = |k: usize, why: &str| {
+            let why: String = why.chars().take(200).collect();
+            format!("line {}: {why}", k + 1)
+        };
         let failed: Vec<String> = speech
             .segments
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.url.is_none() || s.error.is_some())
+            .filter(|(_, s)| s.failed())
+            .map(|(k, s)| line(k, s.error.as_deref().unwrap_or_default()))
+            .collect();
+        if !failed.is_empty() {
+            let (n, listed) = listed(failed);
+            return Some(LinesMissing::Failed(format!(
+                "{n} of its {answered} lines failed ({listed})"
+            )));
+        }
+        let unread: Vec<String> = speech
+            .segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.url.is_none())
             .map(|(k, s)| {
-                // A vendor's message, shown up to 200 characters.
-                let reason: String = s
-                    .error
-                    .as_deref()
-                    .unwrap_or("no audio")
-                    .chars()
-                    .take(200)
-                    .collect();
-                format!("line {}: {reason}", k + 1)
+                line(
+                    k,
+                    s.unreadable
+                        .as_deref()
+                        .unwrap_or("no audio URL and no error"),
+                )
             })
             .collect();
-        if failed.is_empty() {
+        if unread.is_empty() {
             return None;
         }
-        let shown = failed.len().min(3);
-        let mut listed = failed.get(..shown).unwrap_or_default().join("; ");
-        if failed.len() > shown {
-            listed.push_str(&format!("; and {} more", failed.len() - shown));
-        }
-        Some(format!(
-            "{} of its {answered} lines failed ({listed})",
-            failed.len()
-        ))
+        let (n, listed) = listed(unread);
+        Some(LinesMissing::Unreadable(format!(
+            "{n} of its {answered} lines could not be read ({listed})"
+        )))
     }
 
     /// Part `i` finished without the audio of every line (`why`): recorded as failed (a
@@ -1912,7 +1991,7 @@ impl Run<'_> {
                     ))
                 )),
                 (PartState::Done, Some(id)) if p.error.is_some() => o.line(format!(
-                    "{name}: its audio was downloaded before, but its file is missing or damaged and its task {id} now reads failed: not submitted again (--resubmit-unknown submits it again, billed again)"
+                    "{name}: its audio was downloaded before, but its file is missing or damaged and its task {id} now reads failed or cannot be read: not submitted again (--resubmit-unknown submits it again, billed again)"
                 )),
                 (PartState::Failed, Some(id)) => o.line(format!(
                     "{name}: its task {id} failed (a rerun submits it again)"
