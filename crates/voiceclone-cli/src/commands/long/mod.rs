@@ -387,6 +387,29 @@ fn existing_part_file(dir: &Path) -> Option<PathBuf> {
         .map(|e| e.path())
 }
 
+/// The stem of part `i`'s file `k` (of `total` parts; `several` files for the part, a VMEG
+/// batch's lines, at most 50): the part's number padded to the width of the part count, at
+/// least 3, so that a glob or `ls` sorts the files in text order (`1000` after `0999`, not
+/// after `100`), and a line's number in 2 digits.
+fn part_stem(i: usize, total: usize, k: usize, several: bool) -> String {
+    let width = total.to_string().len().max(3);
+    let part = i.saturating_add(1);
+    if several {
+        format!("{part:0width$}-{:02}", k.saturating_add(1))
+    } else {
+        format!("{part:0width$}")
+    }
+}
+
+/// The stem of file `k` recorded for `rec`, when it names the same part and line as `stem`
+/// with another padding (a manifest an earlier version wrote, padding to 3 digits only).
+fn recorded_stem(rec: &PartRecord, k: usize, stem: &str) -> Option<String> {
+    let numbers =
+        |s: &str| -> Option<Vec<u64>> { s.split('-').map(|g| g.parse::<u64>().ok()).collect() };
+    let (recorded, _ext) = rec.files.get(k)?.name.rsplit_once('.')?;
+    (recorded != stem && numbers(recorded)? == numbers(stem)?).then(|| recorded.to_owned())
+}
+
 /// `--timeout` as a duration, when given and valid (`policy` has refused an invalid one).
 fn policy_timeout(poll: &crate::cli::PollArgs) -> Option<Duration> {
     poll.timeout
@@ -1583,12 +1606,16 @@ impl Run<'_> {
     async fn download(&self, i: usize, speech: &Speech) -> Result<Vec<String>, Failure> {
         let several = speech.audio_urls.len() > 1;
         let mut files = Vec::with_capacity(speech.audio_urls.len());
+        let total = self.plan.parts().len();
+        let rec = self.record(i);
         for (k, url) in speech.audio_urls.iter().enumerate() {
-            let stem = if several {
-                format!("{:03}-{:02}", i + 1, k + 1)
-            } else {
-                format!("{:03}", i + 1)
-            };
+            let stem = part_stem(i, total, k, several);
+            // A file recorded under the same part and line, padded otherwise by an earlier
+            // version, is downloaded again under its recorded name.
+            let stem = rec
+                .as_ref()
+                .and_then(|r| recorded_stem(r, k, &stem))
+                .unwrap_or(stem);
             let left = self.budget.saturating_sub(self.spent.get());
             if left == 0 {
                 return Err(self.budget_stop(i, k, left, None));
@@ -2161,6 +2188,67 @@ impl Run<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Review 28-e #3: the stems of 1,500 parts (one file each, or VMEG batches of several)
+    /// sort in text order, as a glob or `ls` joins them; below 1,000 parts they are as
+    /// before (3 digits).
+    #[test]
+    fn part_stems_sort_in_text_order_past_999_parts() {
+        for several in [false, true] {
+            let total = 1500;
+            let stems: Vec<String> = (0..total)
+                .flat_map(|i| {
+                    let files = if several { 2 } else { 1 };
+                    (0..files).map(move |k| part_stem(i, total, k, several))
+                })
+                .collect();
+            let mut sorted = stems.clone();
+            sorted.sort();
+            assert_eq!(sorted, stems, "several: {several}");
+        }
+        assert_eq!(part_stem(0, 999, 0, false), "001");
+        assert_eq!(part_stem(998, 999, 1, true), "999-02");
+        assert_eq!(part_stem(0, 1000, 0, false), "0001");
+        assert_eq!(part_stem(41, 12_345, 2, true), "00042-03");
+    }
+
+    /// A file recorded under another padding of the same part and line (a manifest of an
+    /// earlier version) keeps its recorded name; another part's or line's name is not taken.
+    #[test]
+    fn a_recorded_name_of_the_same_part_and_line_is_kept() {
+        let rec = |names: &[&str]| PartRecord {
+            files: names
+                .iter()
+                .map(|n| FileRecord {
+                    name: (*n).to_owned(),
+                    bytes: 1,
+                    sha256: String::new(),
+                })
+                .collect(),
+            index: 0,
+            text_sha256: String::new(),
+            lines: 1,
+            chars: 1,
+            state: PartState::Done,
+            idempotency_key: None,
+            submitted_at_ms: None,
+            job_id: None,
+            past_job_ids: Vec::new(),
+            error: None,
+            key_scope: None,
+            past_submits: Vec::new(),
+            resent_at_ms: Vec::new(),
+            resends_recorded: false,
+        };
+        let r = rec(&["001.wav"]);
+        assert_eq!(recorded_stem(&r, 0, "0001").as_deref(), Some("001"));
+        assert_eq!(recorded_stem(&r, 0, "001"), None);
+        assert_eq!(recorded_stem(&r, 0, "0002"), None);
+        assert_eq!(recorded_stem(&r, 1, "0001"), None);
+        let r = rec(&["007-01.mp3", "007-02.mp3"]);
+        assert_eq!(recorded_stem(&r, 1, "0007-02").as_deref(), Some("007-02"));
+        assert_eq!(recorded_stem(&r, 1, "0007-01"), None);
+    }
 
     /// A run that sent something never exits 2 ("nothing was sent"), even when its most
     /// serious failure is a part's invalid input; one that sent nothing keeps exit 2.
