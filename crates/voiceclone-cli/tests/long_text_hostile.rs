@@ -1292,6 +1292,47 @@ fn a_wait_that_fails_after_the_submit_is_an_unknown_outcome() {
     }
 }
 
+/// Review 28-e #2 (its key part): a `submitted` part whose task cannot be read (404) on a
+/// rerun under another API key than the one it was sent with is told as such: tasks are
+/// kept per API key, so "rerun the same command" would read the same 404 forever. The
+/// message names "another API key" and says to rerun with that key; nothing is sent again.
+/// Under the key it was sent with, the advice stays a plain rerun.
+#[test]
+fn a_submitted_part_unread_under_another_api_key_says_so_instead_of_a_plain_rerun() {
+    const OTHER_KEY: &str = "sk-long-hostile-another-9876543210";
+    let fake = FakeVmeg::start(1, 16, false);
+    fake.answer_details_with(
+        404,
+        r#"{"code":404,"message":"Task not found","data":null}"#,
+    );
+    let c = case(&text(1));
+    let args = speak_args(&c.file, &c.out);
+    let j = fake_run(&fake, &args).expect(3).json();
+    let msg = s(&j["error"]["message"]).to_owned();
+    assert!(msg.contains("rerun the same command"), "{msg}");
+    assert!(!msg.contains("another API key"), "{msg}");
+    assert_eq!(
+        manifest(Path::new(&c.out))["parts"][0]["state"],
+        "submitted"
+    );
+    for _ in 0..2 {
+        let r = run_binary(Some(&fake.url), OTHER_KEY, &[KEY], &[], &args);
+        assert_eq!(r.code, 3, "{r:?}");
+        let j = r.json();
+        let msg = s(&j["error"]["message"]);
+        for needed in [
+            "part 1",
+            "t1",
+            "another API key than this run's",
+            "rerun with that",
+        ] {
+            assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+        }
+        assert!(!msg.contains("rerun the same command"), "{msg}");
+        assert_eq!(fake.creates(), 1, "submitted again");
+    }
+}
+
 /// `--sync` answers carry the finished job: one without its voice or audio is a paid job
 /// whose result did not come (exit 3 with the job id), never a success with nothing in it.
 #[test]

@@ -709,6 +709,25 @@ impl Run<'_> {
         ))
     }
 
+    /// How to wait again for part `i`'s task (`rec`, its record), when its submit was sent
+    /// under another API key or base URL than this run's: tasks are read under the API key
+    /// (and from the host) they were made with, so a plain rerun would read the same.
+    fn task_scope_note(&self, rec: &PartRecord) -> Option<String> {
+        let was = rec.key_scope.as_ref()?;
+        let what = match was.differs_from(&self.scope) {
+            (false, false) => return None,
+            (true, false) => "another API key than this run's".to_owned(),
+            (false, true) => format!("another base URL ({}) than this run's", was.base_url),
+            (true, true) => format!(
+                "another API key and another base URL ({}) than this run's",
+                was.base_url
+            ),
+        };
+        Some(format!(
+            "its submit was sent under {what}, and a task is read under the API key it was made with: rerun with that API key and base URL to wait for it again (a rerun under this run's reads the same)"
+        ))
+    }
+
     /// Where a past submit's task is to be looked up, when not under this run's API key and
     /// base URL: tasks are listed per API key (api-facts A1), so `reconcile` under this run's
     /// key would answer "none" for a task made under another.
@@ -1529,11 +1548,18 @@ impl Run<'_> {
                 // it ended (a poll answered 404 or an HTML page, `--timeout`): exit 3, as
                 // a single `speak --wait` says, never 1, which reads as "failed".
                 let f = Failure::from_adapter(&e);
+                // A task made under another API key (or base URL) than this run's may not be
+                // found under this one (tasks are kept per API key, api-facts A1): the same
+                // command would read the same, so the rerun to advise is under that key.
+                let rerun = self
+                    .record(i)
+                    .and_then(|r| self.task_scope_note(&r))
+                    .unwrap_or_else(|| "rerun the same command to wait for it again".to_owned());
                 Ready::Failed(
                     Failure {
                         exit: Exit::Unreachable,
                         message: format!(
-                            "{} was accepted as task {stored}, but waiting for it failed ({}); its outcome is not known: do not submit it again; rerun the same command to wait for it again",
+                            "{} was accepted as task {stored}, but waiting for it failed ({}); its outcome is not known: do not submit it again; {rerun}",
                             self.name(i),
                             f.message
                         ),
