@@ -351,3 +351,32 @@ fn the_fake_parity_row_says_which_tests_run_no_client() {
         }
     }
 }
+
+/// Review 28-e #5: README's long-text table says of VMEG's billing what the module doc
+/// (`long_text/mod.rs`) says, that how it rounds is UNKNOWN and `fewest: true` in `SplitLimits`
+/// gives the fewest lines, not that it "bills characters, not tasks" (a fact nobody
+/// published: more lines may cost more).
+#[test]
+fn the_readme_long_text_table_states_vmeg_billing_as_the_module_doc_does() {
+    let root = workspace_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let module =
+        std::fs::read_to_string(root.join("crates/voiceclone/src/long_text/mod.rs")).unwrap();
+    assert!(
+        module.contains("is UNKNOWN, so more lines may cost more"),
+        "the module doc changed: say the same in README"
+    );
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| VMEG | one TTS task"))
+        .expect("README's long-text table has a VMEG row");
+    assert!(!row.contains("bills characters, not tasks"), "{row}");
+    for needed in [
+        "UNKNOWN",
+        "more lines may cost more",
+        "`fewest: true`",
+        "SplitLimits",
+    ] {
+        assert!(row.contains(needed), "{needed:?} missing: {row}");
+    }
+}

@@ -584,10 +584,114 @@ async fn a_dropped_long_texts_unknown_parts_are_found_in_the_warn_log() {
         "modelId=model-1".to_owned(),
         fingerprint(part_text),
         format!("sha256:{}", &part.text_sha256()[..8]),
+        format!("part_sha256={}", &part.text_sha256()[..8]),
     ] {
         assert!(line.contains(&needed), "{needed:?} missing: {line}");
     }
     assert!(!line.contains("Sentence"), "the text was logged: {line}");
+    assert!(!text.contains(SECRET_KEY), "{text}");
+}
+
+/// Review 28-e #4, the VMEG twin of the test above: a VMEG part is a batch of lines, and its
+/// `request` hashes each line apart (`data[0].text`, ...), none of them the part's own
+/// `LongPart::text_sha256`. The WARN line of its unknown create names the part as the docs
+/// say (`Client::synthesize_long`): `part`, `parts` and `part_sha256`, the first 8 hex digits
+/// of the part's `text_sha256`, from the `long_text_part` span around its submit, so a
+/// caller holding the plan tells which part the logged key belongs to after dropping the
+/// call. Before: only the lines' own hashes, and the part could not be told.
+#[tokio::test]
+async fn a_dropped_vmeg_long_texts_unknown_part_is_found_in_the_warn_log_by_its_hash() {
+    let (out, _guard) = capture(tracing::Level::WARN);
+    let logged = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let ok = |data: serde_json::Value| Step::ok(json!({"code": 200, "message": "", "data": data}));
+    // The first create to arrive is accepted (slowly), the second answered 500 naming its
+    // task; then the accepted part's polls.
+    let mut steps = vec![
+        Step::Slow(
+            std::time::Duration::from_millis(300),
+            json!({"code": 200, "message": "", "data": {"taskId": "t-1", "createdAt": "2026-11-21T00:00:00Z"}}),
+        ),
+        Step::status(
+            500,
+            json!({"code": 500, "message": "x", "data": {"taskId": "t-paid"}}),
+        ),
+    ];
+    steps.extend((0..5).map(|_| ok(json!({"taskId": "t-1", "status": "running"}))));
+    let server = Scripted::start(steps).await;
+    let c = Client::builder(Provider::Vmeg)
+        .api_key(SECRET_KEY)
+        .base_url(server.base_url.as_str())
+        .build()
+        .unwrap();
+    // Two parts of three lines (paragraphs) each, every line its own text.
+    let text: String = (0..6)
+        .map(|i| format!("Paragraph {i} of the script, spoken as one line.\n\n"))
+        .collect();
+    let plan = voiceclone::long_text::LongSpeechPlan::with_limits(
+        Provider::Vmeg,
+        &voiceclone::SpeechRequest::new("cv_1", &text),
+        voiceclone::long_text::SplitLimits::for_provider(Provider::Vmeg)
+            .with_max_lines(3)
+            .with_max_line_chars(60),
+    )
+    .unwrap();
+    assert_eq!(plan.parts().len(), 2);
+    assert!(plan.parts().iter().all(|p| p.lines.len() == 3));
+    let wait = voiceclone::WaitPolicy::for_provider(Provider::Vmeg)
+        .with_first_interval(std::time::Duration::from_secs(600))
+        .with_max_interval(std::time::Duration::from_secs(600));
+    let paid_lines = |text: &str| lines_with(text, " WARN ", "t-paid");
+    let answered = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while (server.seen().len() < 2 || paid_lines(&logged()).is_empty())
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    tokio::select! {
+        r = c.synthesize_plan(&plan, &wait, 2) => panic!("the call ended: {r:?}"),
+        () = answered => {} // the call's future is dropped here
+    }
+    let seen = server.seen();
+    let posts: Vec<_> = seen.iter().filter(|s| s.method == "POST").collect();
+    assert_eq!(posts.len(), 2, "{seen:?}");
+    // The create the 500 answered: the second the server saw. Its part, as a caller holding
+    // the plan tells it: by its first line (the test's way in; the log's is the hash).
+    let body = posts[1].json();
+    let first_line = body["data"][0]["text"].as_str().unwrap();
+    let (n, part) = plan
+        .parts()
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.lines[0] == first_line)
+        .unwrap();
+    let text = logged();
+    let lines = paid_lines(&text);
+    assert_eq!(lines.len(), 1, "{text}");
+    let line = &lines[0];
+    // The rule the docs state: `part_sha256` is where `LongPart::text_sha256` begins.
+    let found: Vec<&voiceclone::long_text::LongPart> = plan
+        .parts()
+        .iter()
+        .filter(|p| line.contains(&format!("part_sha256={}", &p.text_sha256()[..8])))
+        .collect();
+    assert_eq!(found.len(), 1, "{line}");
+    assert_eq!(found[0].index, part.index, "{line}");
+    for needed in [
+        format!("part={}", n + 1),
+        "parts=2".to_owned(),
+        "submitted_at=".to_owned(),
+        fingerprint(first_line),
+    ] {
+        assert!(line.contains(&needed), "{needed:?} missing: {line}");
+    }
+    // Each line's own hash is not the part's: the docs' old rule found nothing.
+    assert!(
+        !line.contains(&format!("sha256:{}", &part.text_sha256()[..8])),
+        "{line}"
+    );
+    assert!(!line.contains("Paragraph"), "the text was logged: {line}");
     assert!(!text.contains(SECRET_KEY), "{text}");
 }
 

@@ -1292,6 +1292,47 @@ fn a_wait_that_fails_after_the_submit_is_an_unknown_outcome() {
     }
 }
 
+/// Review 28-e #2 (its key part): a `submitted` part whose task cannot be read (404) on a
+/// rerun under another API key than the one it was sent with is told as such: tasks are
+/// kept per API key, so "rerun the same command" would read the same 404 forever. The
+/// message names "another API key" and says to rerun with that key; nothing is sent again.
+/// Under the key it was sent with, the advice stays a plain rerun.
+#[test]
+fn a_submitted_part_unread_under_another_api_key_says_so_instead_of_a_plain_rerun() {
+    const OTHER_KEY: &str = "sk-long-hostile-another-9876543210";
+    let fake = FakeVmeg::start(1, 16, false);
+    fake.answer_details_with(
+        404,
+        r#"{"code":404,"message":"Task not found","data":null}"#,
+    );
+    let c = case(&text(1));
+    let args = speak_args(&c.file, &c.out);
+    let j = fake_run(&fake, &args).expect(3).json();
+    let msg = s(&j["error"]["message"]).to_owned();
+    assert!(msg.contains("rerun the same command"), "{msg}");
+    assert!(!msg.contains("another API key"), "{msg}");
+    assert_eq!(
+        manifest(Path::new(&c.out))["parts"][0]["state"],
+        "submitted"
+    );
+    for _ in 0..2 {
+        let r = run_binary(Some(&fake.url), OTHER_KEY, &[KEY], &[], &args);
+        assert_eq!(r.code, 3, "{r:?}");
+        let j = r.json();
+        let msg = s(&j["error"]["message"]);
+        for needed in [
+            "part 1",
+            "t1",
+            "another API key than this run's",
+            "rerun with that",
+        ] {
+            assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+        }
+        assert!(!msg.contains("rerun the same command"), "{msg}");
+        assert_eq!(fake.creates(), 1, "submitted again");
+    }
+}
+
 /// `--sync` answers carry the finished job: one without its voice or audio is a paid job
 /// whose result did not come (exit 3 with the job id), never a success with nothing in it.
 #[test]
@@ -1786,6 +1827,145 @@ fn a_part_whose_task_failed_a_line_is_failed_not_done_and_the_rerun_submits_it_a
     assert_eq!(fake.creates(), 2);
     let names: Vec<String> = results(dir).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["001-01.wav", "001-02.wav", "001-03.wav"]);
+}
+
+/// Three paragraphs of ~300 characters: three lines of one VMEG part.
+fn three_lines() -> String {
+    let paragraph = |n: usize| -> String {
+        (0..9)
+            .map(|i| format!("Paragraph {n} sentence {i} here. "))
+            .collect()
+    };
+    format!("{}\n\n{}\n\n{}\n", paragraph(1), paragraph(2), paragraph(3))
+}
+
+/// Task `task`'s finished detail with lines 1 and 3 whole and `line2` as the second result.
+fn detail_with_line2(base: &str, task: &str, line2: Value) -> String {
+    serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": task, "taskType": "tts", "status": "finished", "result": {"results": [
+            {"uri": format!("{base}/files/{task}/0.wav"), "duration": 1.0, "errorMessage": ""},
+            line2,
+            {"uri": format!("{base}/files/{task}/2.wav"), "duration": 1.0, "errorMessage": ""},
+        ]}},
+    })
+    .to_string()
+}
+
+/// The second lines of a finished task that the client cannot read, with no `errorMessage`
+/// from the vendor: an empty `uri`, a relative one, another scheme, no object at all.
+fn unreadable_lines() -> [(&'static str, Value); 4] {
+    [
+        (
+            "empty uri",
+            serde_json::json!({"uri": "", "duration": 0, "errorMessage": ""}),
+        ),
+        (
+            "relative uri",
+            serde_json::json!({"uri": "/files/t1/1.wav"}),
+        ),
+        (
+            "s3 uri",
+            serde_json::json!({"uri": "s3://bucket/t1/1.wav", "duration": 1.0}),
+        ),
+        ("null", Value::Null),
+    ]
+}
+
+/// Review 28-e #1: a finished task whose line has no audio the client can read and no
+/// `errorMessage` (an empty, relative or non-http(s) `uri`; a result that is not an object)
+/// is an answer the client cannot read, not a line the vendor said failed: exit 3, the part
+/// stays `submitted` with the error noted, nothing downloaded, and reruns read it again
+/// without submitting it again (one create throughout). Once the answer is whole, the rerun
+/// downloads the part. Before: the part was recorded `failed` (exit 1) and each rerun paid
+/// for it again.
+#[test]
+fn a_line_the_client_cannot_read_is_not_failed_and_reruns_never_pay_again() {
+    let fake = FakeVmeg::start(3, 1000, false);
+    let c = case(&three_lines());
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    for (what, line2) in unreadable_lines() {
+        fake.answer_details_with(200, &detail_with_line2(&fake.url, "t1", line2));
+        let r = fake_run(&fake, &args);
+        assert_eq!(r.code, 3, "{what}: {r:?}");
+        let j = r.json();
+        let msg = s(&j["error"]["message"]);
+        for needed in [
+            "part 1",
+            "line 2",
+            "t1",
+            "could not be read",
+            "--resubmit-unknown",
+        ] {
+            assert!(msg.contains(needed), "{what}: {needed:?} missing: {msg}");
+        }
+        assert!(!msg.contains("a rerun submits it again"), "{what}: {msg}");
+        assert!(results(dir).is_empty(), "{what}: {:?}", results(dir));
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "submitted", "{what}: {m}");
+        assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t1", "{what}: {m}");
+        assert!(m["parts"][0]["error"].is_string(), "{what}: {m}");
+        assert_eq!(fake.creates(), 1, "{what}: submitted again");
+    }
+    // The answer is whole now: the rerun downloads the task it already has.
+    *fake.state.detail_answer.lock().unwrap() = None;
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(fake.creates(), 1);
+    let names: Vec<String> = results(dir).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["001-01.wav", "001-02.wav", "001-03.wav"]);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "done", "{m}");
+    assert!(m["parts"][0].get("error").is_none_or(Value::is_null), "{m}");
+}
+
+/// Review 28-e #1: `--resubmit-unknown` sends a part whose answer could not be read again
+/// only once a run has reported it (its error recorded): given on the first run, it pays
+/// for nothing; given after, the part is sent again (billed again, said), its old task kept
+/// in `past_job_ids`.
+#[test]
+fn a_part_whose_answer_cannot_be_read_is_resubmitted_only_when_asked_after_it_was_reported() {
+    let fake = FakeVmeg::start(3, 1000, false);
+    let c = case(&three_lines());
+    let dir = Path::new(&c.out);
+    let mut asked = speak_args(&c.file, &c.out);
+    asked.push("--resubmit-unknown");
+    let line2 = serde_json::json!({"uri": "/files/t1/1.wav"});
+    fake.answer_detail_of(
+        "t1",
+        200,
+        &detail_with_line2(&fake.url, "t1", line2),
+        Duration::ZERO,
+    );
+    fake_run(&fake, &asked).expect(3);
+    assert_eq!(fake.creates(), 1, "resubmitted before any run reported it");
+    let r = fake_run(&fake, &asked);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(fake.creates(), 2);
+    let m = manifest(dir);
+    assert_eq!(m["parts"][0]["state"], "done", "{m}");
+    assert_eq!(m["parts"][0]["job_id"], "vmeg:speech:t2", "{m}");
+    assert_eq!(m["parts"][0]["past_job_ids"][0], "vmeg:speech:t1", "{m}");
+}
+
+/// Review 28-e #1, the smaller case: a line with audio and a non-empty `errorMessage` (a
+/// warning beside it) keeps its audio: the part is done, nothing is paid again.
+#[test]
+fn a_line_with_audio_and_an_error_message_keeps_its_audio() {
+    let fake = FakeVmeg::start(3, 1000, false);
+    let c = case(&three_lines());
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    let line2 = serde_json::json!({
+        "uri": format!("{}/files/t1/1.wav", fake.url), "duration": 1.0,
+        "errorMessage": "pronunciation approximated",
+    });
+    fake.answer_details_with(200, &detail_with_line2(&fake.url, "t1", line2));
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(fake.creates(), 1);
+    let names: Vec<String> = results(dir).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["001-01.wav", "001-02.wav", "001-03.wav"]);
+    assert_eq!(manifest(dir)["parts"][0]["state"], "done");
 }
 
 /// A part whose task VMEG reports with a status word it does not document (`timeout`), read

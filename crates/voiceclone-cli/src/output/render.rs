@@ -243,25 +243,29 @@ pub fn put_speech(o: &mut Outcome, s: &Speech) {
         o.set("subtitle_url", u.as_str());
         o.line(format!("subtitles: {u}"));
     }
-    let failed: Vec<Value> = s
-        .segments
-        .iter()
-        .enumerate()
-        .filter_map(|(i, seg)| {
-            seg.error
-                .as_ref()
-                .map(|e| json!({"line": i + 1, "error": e}))
-        })
-        .collect();
-    if !failed.is_empty() {
-        for f in &failed {
-            o.line(format!(
-                "line {} failed: {}",
-                f["line"],
-                f["error"].as_str().unwrap_or("")
-            ));
+    // Three kinds of line apart: failed by the vendor's word, unreadable to the client (the
+    // task may hold its audio: no reason to submit again), and audio with a vendor remark.
+    let mut failed = Vec::new();
+    let mut unreadable = Vec::new();
+    for (i, seg) in s.segments.iter().enumerate() {
+        let line = i + 1;
+        if let Some(why) = &seg.unreadable {
+            o.line(format!("line {line} could not be read: {why}"));
+            unreadable.push(json!({"line": line, "reason": why}));
+        } else if let Some(e) = &seg.error {
+            if seg.failed() {
+                o.line(format!("line {line} failed: {e}"));
+                failed.push(json!({"line": line, "error": e}));
+            } else {
+                o.line(format!("line {line}: the vendor says: {e}"));
+            }
         }
+    }
+    if !failed.is_empty() {
         o.set("failed_lines", failed);
+    }
+    if !unreadable.is_empty() {
+        o.set("unreadable_lines", unreadable);
     }
 }
 

@@ -50,8 +50,9 @@ impl Client {
     /// VMEG batches of at most 50 lines), submits at most [`DEFAULT_LONG_CONCURRENCY`] at a
     /// time, waits for all of them with `wait`, and returns each part's [`Speech`] in order.
     /// A VMEG task can finish with some of its lines failed: that part's
-    /// [`Speech::segments`] name them (`error`, no `url`) and its `audio_urls` hold only the
-    /// lines that have audio, so check the segments before joining the audio.
+    /// [`Speech::segments`] name them (`error`, no `url`; or `unreadable` for a line this
+    /// crate could not read, which the vendor did not say failed) and its `audio_urls` hold
+    /// only the lines that have audio, so check the segments before joining the audio.
     ///
     /// A text that cannot be split, or a part the provider would refuse, is `InvalidInput`
     /// before anything is sent. When a part fails, no further part is submitted; the parts
@@ -78,10 +79,12 @@ impl Client {
     /// text part accepted`, fields `part`, `parts`, `job_id`), and a part whose submit may
     /// have made a task nobody holds the id of (its outcome unknown, or refused by a code
     /// JimmyAI does not document) at `warn` when its answer comes (`write outcome unknown` or
-    /// `write refused by a code the vendor does not document`, fields `idempotency_key`,
-    /// `task_id` when the answer named one, `submitted_at`, and `request`: the part's
-    /// fields, its text as its length and the first 8 hex digits of its SHA-256, which
-    /// [`LongPart::text_sha256`](crate::long_text::LongPart::text_sha256) begins with).
+    /// `write refused by a code the vendor does not document`, fields `part`, `parts` and
+    /// `part_sha256`, the first 8 hex digits of the part's
+    /// [`LongPart::text_sha256`](crate::long_text::LongPart::text_sha256), which tells the
+    /// part; `idempotency_key`, `task_id` when the answer named one, `submitted_at`, and
+    /// `request`: the part's fields, each free text as its length and the first 8 hex digits
+    /// of its own SHA-256: a VMEG part's each line's, not the part's).
     ///
     /// ```no_run
     /// # async fn run(client: voiceclone::Client, req: voiceclone::SpeechRequest, wait: voiceclone::WaitPolicy) {
@@ -240,7 +243,17 @@ impl Client {
                 // Noted before sending: a submit whose error does not prove nothing was
                 // made is found again by this time (JimmyAI has no key).
                 let submitted_at = SystemTime::now();
-                let job = match admission.run(self.synthesize(&req)).await {
+                let tag = crate::transport::LongPartTag {
+                    part: i.saturating_add(1),
+                    parts: total,
+                    sha256: plan
+                        .parts()
+                        .get(i)
+                        .map(|p| p.text_sha256().chars().take(8).collect())
+                        .unwrap_or_default(),
+                };
+                let submit = crate::transport::for_long_part(tag, self.synthesize(&req));
+                let job = match admission.run(submit).await {
                     Ok(job) => {
                         accepted.store(true, Relaxed);
                         job

@@ -821,10 +821,13 @@ fn poll_span() -> tracing::Span {
     )
 }
 
-/// The speech of a task that ended `Succeeded`. Without any audio: every line failed (VMEG
-/// says `finished` with each line's `errorMessage`) is `TaskFailed` with the lines'
-/// reasons (waiting again gives the same); no line at all is an answer this crate cannot
-/// read (`InvalidResponse`). Either way the task exists: never "submit again".
+/// The speech of a task that ended `Succeeded`. Without any audio: a line the vendor said
+/// failed (VMEG says `finished` with the line's `errorMessage`) is `TaskFailed` with the
+/// lines' reasons (waiting again gives the same); with none, the answer is one this crate
+/// cannot read (`InvalidResponse`: no line, or only [`SpeechSegment::unreadable`] ones,
+/// which the vendor did not say failed). Either way the task exists: never "submit again".
+///
+/// [`SpeechSegment::unreadable`]: crate::SpeechSegment::unreadable
 pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error> {
     /// The most lines' reasons the error quotes.
     const QUOTED: usize = 5;
@@ -841,14 +844,34 @@ pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error>
             Some(format!("line {}: {why}", i.saturating_add(1)))
         })
         .collect();
+    let unread = speech
+        .segments
+        .iter()
+        .filter(|s| s.unreadable.is_some())
+        .count();
     let e = if failed.is_empty() {
-        Error::new(ErrorKind::InvalidResponse).with_message("the task succeeded without audio URLs")
+        let mut m = "the task succeeded without audio URLs".to_owned();
+        if unread > 0 {
+            m.push_str(&format!(
+                " ({unread} of its {} lines could not be read, and none failed by the vendor's word)",
+                speech.segments.len()
+            ));
+        }
+        Error::new(ErrorKind::InvalidResponse).with_message(m)
     } else {
-        let mut reason = format!(
-            "every line failed ({} of {})",
-            failed.len(),
-            speech.segments.len()
-        );
+        let mut reason = if failed.len() == speech.segments.len() {
+            format!(
+                "every line failed ({} of {})",
+                failed.len(),
+                speech.segments.len()
+            )
+        } else {
+            format!(
+                "no line has audio ({} of {} failed; the others could not be read)",
+                failed.len(),
+                speech.segments.len()
+            )
+        };
         for line in failed.iter().take(QUOTED) {
             reason.push_str("; ");
             reason.push_str(line);

@@ -106,18 +106,45 @@ pub struct SpeechSegment {
         serde(serialize_with = "super::serde_form::opt_secs")
     )]
     pub duration: Option<Duration>,
-    /// The vendor's per-line error, when this line failed.
+    /// The vendor's per-line error (VMEG's `errorMessage`, when not empty). Without a
+    /// `url` the line failed, as the vendor says; beside a `url` it is a remark, and the
+    /// audio is the line's.
     pub error: Option<String>,
+    /// Why this crate could not read the line, when it has neither a `url` nor the vendor's
+    /// `error`: its result is not an object, or its `uri` is missing, empty, relative or not
+    /// http(s). Not a failure the vendor stated: the task may hold the line's audio, so
+    /// read the task again rather than submitting it again (a new task is billed again).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub unreadable: Option<String>,
 }
 
 impl SpeechSegment {
-    /// A segment.
+    /// A segment. One with neither `url` nor `error` is [`unreadable`](Self::unreadable),
+    /// for a reason that says so; [`SpeechSegment::with_unreadable`] names a better one.
     pub fn new(url: Option<Url>, duration: Option<Duration>, error: Option<String>) -> Self {
+        let unreadable = (url.is_none() && error.is_none())
+            .then(|| "its result has no usable audio URL and no error".to_owned());
         Self {
             url,
             duration,
             error,
+            unreadable,
         }
+    }
+
+    /// Sets why the line could not be read (only kept when it has neither `url` nor
+    /// `error`: a line with either was read).
+    #[must_use]
+    pub fn with_unreadable(mut self, why: impl Into<String>) -> Self {
+        if self.url.is_none() && self.error.is_none() {
+            self.unreadable = Some(why.into());
+        }
+        self
+    }
+
+    /// Whether the vendor said this line failed: its `error`, and no audio.
+    pub fn failed(&self) -> bool {
+        self.url.is_none() && self.error.is_some()
     }
 }
 

@@ -8,12 +8,40 @@
 //!   error carries them, but the caller may drop it unread. A long text's part error lives in
 //!   its future until every part has ended, and JimmyAI has no task list to find one in.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use super::{Call, Transport};
 use crate::error::{Error, ErrorKind, RequestSummary};
 use crate::model::{JobId, Provider};
+
+/// The long text's part a write is sent for, named in its WARN line: a VMEG part's `request`
+/// hashes each of its lines apart, none of them the part's own text, so without this its line
+/// could not be told from another part's.
+#[derive(Clone, Debug)]
+pub(crate) struct LongPartTag {
+    /// From 1.
+    pub(crate) part: usize,
+    pub(crate) parts: usize,
+    /// The first 8 hex digits of the part's `LongPart::text_sha256`.
+    pub(crate) sha256: String,
+}
+
+tokio::task_local! {
+    // A task-local, not a span: a subscriber at WARN has no INFO span to show, and the line
+    // of a dropped call is written while the future is dropped (still in scope: tokio drops
+    // a scoped future with its value set).
+    static LONG_PART: LongPartTag;
+}
+
+/// Runs `fut`, a long text's part submit, with `tag` named in any WARN line of its write.
+pub(crate) fn for_long_part<F: Future>(
+    tag: LongPartTag,
+    fut: F,
+) -> impl Future<Output = F::Output> {
+    LONG_PART.scope(tag, fut)
+}
 
 /// Armed for a write with consequences once an attempt holds its slot (a call dropped while
 /// queued sent nothing), and again unarmed when that attempt reached nothing (a refused
@@ -141,9 +169,13 @@ struct FindsTask<'a> {
 
 impl FindsTask<'_> {
     fn warn(&self, why: &str, error_kind: Option<&str>) {
+        let tag = LONG_PART.try_with(LongPartTag::clone).ok();
         tracing::warn!(
             provider = %self.provider,
             operation = self.operation,
+            part = tag.as_ref().map(|t| t.part),
+            parts = tag.as_ref().map(|t| t.parts),
+            part_sha256 = tag.as_ref().map(|t| tracing::field::display(&t.sha256)),
             idempotency_key = self.idempotency_key,
             task_id = self.task_id.map(tracing::field::display),
             submitted_at = %crate::time::format_rfc3339(self.submitted_at),

@@ -17,6 +17,7 @@ mod summary;
 pub(crate) use admission::slot_of;
 #[cfg(feature = "fake")]
 pub(crate) use dropped::warn_unknown_outcome;
+pub(crate) use dropped::{LongPartTag, for_long_part};
 pub(crate) use envelope::{Dialect, error_for_code};
 use envelope::{RawResponse, decode_data, decode_envelope};
 pub(crate) use request_id::RequestId;

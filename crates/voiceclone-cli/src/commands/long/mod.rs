@@ -387,6 +387,29 @@ fn existing_part_file(dir: &Path) -> Option<PathBuf> {
         .map(|e| e.path())
 }
 
+/// The stem of part `i`'s file `k` (of `total` parts; `several` files for the part, a VMEG
+/// batch's lines, at most 50): the part's number padded to the width of the part count, at
+/// least 3, so that a glob or `ls` sorts the files in text order (`1000` after `0999`, not
+/// after `100`), and a line's number in 2 digits.
+fn part_stem(i: usize, total: usize, k: usize, several: bool) -> String {
+    let width = total.to_string().len().max(3);
+    let part = i.saturating_add(1);
+    if several {
+        format!("{part:0width$}-{:02}", k.saturating_add(1))
+    } else {
+        format!("{part:0width$}")
+    }
+}
+
+/// The stem of file `k` recorded for `rec`, when it names the same part and line as `stem`
+/// with another padding (a manifest an earlier version wrote, padding to 3 digits only).
+fn recorded_stem(rec: &PartRecord, k: usize, stem: &str) -> Option<String> {
+    let numbers =
+        |s: &str| -> Option<Vec<u64>> { s.split('-').map(|g| g.parse::<u64>().ok()).collect() };
+    let (recorded, _ext) = rec.files.get(k)?.name.rsplit_once('.')?;
+    (recorded != stem && numbers(recorded)? == numbers(stem)?).then(|| recorded.to_owned())
+}
+
 /// `--timeout` as a duration, when given and valid (`policy` has refused an invalid one).
 fn policy_timeout(poll: &crate::cli::PollArgs) -> Option<Duration> {
     poll.timeout
@@ -402,6 +425,19 @@ const UNRECORDED: &str = "manifest_out_of_date";
 /// succeeded once): the vendor's answer now contradicts that, and the part is not
 /// resubmitted unless `--resubmit-unknown` asks for it.
 const DOWNLOADED_BEFORE: &str = "downloaded_before";
+
+/// The detail of a part whose finished task has lines the client could not read (no audio,
+/// and no error from the vendor): not a failure the vendor stated, so the part is kept and
+/// read again, and only `--resubmit-unknown` sends it again, once a run has reported it.
+const ANSWER_UNREADABLE: &str = "answer_unreadable";
+
+/// What a finished part's lines lack.
+enum LinesMissing {
+    /// The vendor said these lines failed (an error, no audio): `why`.
+    Failed(String),
+    /// No line failed by the vendor's word, but these have no audio the client can read.
+    Unreadable(String),
+}
 
 /// The failure a run tells, and whose exit code is the run's: the most serious, a failed
 /// manifest write after a submit (the manifest is out of date) first, then an unknown
@@ -673,6 +709,25 @@ impl Run<'_> {
         ))
     }
 
+    /// How to wait again for part `i`'s task (`rec`, its record), when its submit was sent
+    /// under another API key or base URL than this run's: tasks are read under the API key
+    /// (and from the host) they were made with, so a plain rerun would read the same.
+    fn task_scope_note(&self, rec: &PartRecord) -> Option<String> {
+        let was = rec.key_scope.as_ref()?;
+        let what = match was.differs_from(&self.scope) {
+            (false, false) => return None,
+            (true, false) => "another API key than this run's".to_owned(),
+            (false, true) => format!("another base URL ({}) than this run's", was.base_url),
+            (true, true) => format!(
+                "another API key and another base URL ({}) than this run's",
+                was.base_url
+            ),
+        };
+        Some(format!(
+            "its submit was sent under {what}, and a task is read under the API key it was made with: rerun with that API key and base URL to wait for it again (a rerun under this run's reads the same)"
+        ))
+    }
+
     /// Where a past submit's task is to be looked up, when not under this run's API key and
     /// base URL: tasks are listed per API key (api-facts A1), so `reconcile` under this run's
     /// key would answer "none" for a task made under another.
@@ -891,15 +946,23 @@ impl Run<'_> {
                     // part's unknown submit does not pay for this one unseen. The wait may
                     // have ended after the run stopped starting parts (a spent download
                     // budget, a `--timeout`): then it is left for the rerun, as a new part is.
+                    // The same for a part whose answer could not be read (no line failed by the
+                    // vendor's word): its task may hold the audio, so only when asked.
                     Ready::Failed(f)
                         if self.resubmit_unknown
                             && rec.error.is_some()
-                            && f.details.contains_key(DOWNLOADED_BEFORE)
+                            && (f.details.contains_key(DOWNLOADED_BEFORE)
+                                || f.details.contains_key(ANSWER_UNREADABLE))
                             && !self.over_budget.get()
                             && !self.timed_out.get() =>
                     {
+                        let why = if f.details.contains_key(DOWNLOADED_BEFORE) {
+                            "although its audio was downloaded before"
+                        } else {
+                            "although its task's answer could not be read (its task may hold the audio)"
+                        };
                         self.printer.progress(&format!(
-                            "{}: resubmitting although its audio was downloaded before (--resubmit-unknown)",
+                            "{}: resubmitting {why} (--resubmit-unknown; billed again)",
                             self.name(i)
                         ));
                         match self.record(i) {
@@ -1075,7 +1138,7 @@ impl Run<'_> {
         let restored = before.filter(|b| {
             matches!(
                 b.state,
-                PartState::Submitting | PartState::Failed | PartState::Done
+                PartState::Submitting | PartState::Submitted | PartState::Failed | PartState::Done
             )
         });
         if let Err(f) = self.update(i, |p| match restored {
@@ -1444,11 +1507,14 @@ impl Run<'_> {
         let done_before = self.record(i).is_some_and(|r| r.state == PartState::Done);
         match self.client.wait_for_speech(&id, &self.policy).await {
             Ok(speech) => match self.lines_missing(i, &speech) {
-                Some(why) if done_before => {
+                Some(LinesMissing::Failed(why)) if done_before => {
                     let f = Failure::other(Exit::Failure, "task_failed", why.clone());
                     Ready::Failed(self.contradicted(i, stored, why, f))
                 }
-                Some(why) => Ready::Failed(self.failed_lines(i, why)),
+                Some(LinesMissing::Failed(why)) => Ready::Failed(self.failed_lines(i, why)),
+                Some(LinesMissing::Unreadable(why)) => {
+                    Ready::Failed(self.unreadable(i, stored, why, done_before))
+                }
                 None => Ready::Speech(speech),
             },
             Err(e) => {
@@ -1482,11 +1548,18 @@ impl Run<'_> {
                 // it ended (a poll answered 404 or an HTML page, `--timeout`): exit 3, as
                 // a single `speak --wait` says, never 1, which reads as "failed".
                 let f = Failure::from_adapter(&e);
+                // A task made under another API key (or base URL) than this run's may not be
+                // found under this one (tasks are kept per API key, api-facts A1): the same
+                // command would read the same, so the rerun to advise is under that key.
+                let rerun = self
+                    .record(i)
+                    .and_then(|r| self.task_scope_note(&r))
+                    .unwrap_or_else(|| "rerun the same command to wait for it again".to_owned());
                 Ready::Failed(
                     Failure {
                         exit: Exit::Unreachable,
                         message: format!(
-                            "{} was accepted as task {stored}, but waiting for it failed ({}); its outcome is not known: do not submit it again; rerun the same command to wait for it again",
+                            "{} was accepted as task {stored}, but waiting for it failed ({}); its outcome is not known: do not submit it again; {rerun}",
                             self.name(i),
                             f.message
                         ),
@@ -1521,17 +1594,54 @@ impl Run<'_> {
         .with(DOWNLOADED_BEFORE, true)
     }
 
+    /// Part `i`, whose task `stored` finished with lines the client could not read (`why`),
+    /// none failed by the vendor's word: its task may hold their audio, so the part stays
+    /// as it was (`submitted`, or `done` when downloaded before), the error noted. Exit 3: a
+    /// rerun reads it again, and only `--resubmit-unknown`, once a run has reported it,
+    /// submits it again (billed again).
+    fn unreadable(&self, i: usize, stored: &str, why: String, done_before: bool) -> Failure {
+        if let Err(f) = self.update(i, |p| p.error = Some(why.clone())) {
+            return f;
+        }
+        let (state, before) = if done_before {
+            (
+                "done",
+                format!(
+                    " its audio was downloaded before from task {stored}, and its file is missing or damaged;"
+                ),
+            )
+        } else {
+            ("submitted", String::new())
+        };
+        let message = format!(
+            "{}:{before} its task {stored} finished, but {why}; nothing of it was downloaded. The vendor did not say those lines failed, so its task may hold their audio: the part stays `{state}` and is not submitted again (a new task is billed again). Rerun the same command to read it again, or, now that this was reported, rerun with --resubmit-unknown to submit it again",
+            self.name(i)
+        );
+        let mut f = Failure::other(Exit::Unreachable, "invalid_response", message)
+            .with("part", i + 1)
+            .with("job_id", stored)
+            .with(ANSWER_UNREADABLE, true);
+        if done_before {
+            f = f.with(DOWNLOADED_BEFORE, true);
+        }
+        f
+    }
+
     /// Downloads part `i`'s audio in order and records the files (its lines were checked by
     /// [`Run::wait`]).
     async fn download(&self, i: usize, speech: &Speech) -> Result<Vec<String>, Failure> {
         let several = speech.audio_urls.len() > 1;
         let mut files = Vec::with_capacity(speech.audio_urls.len());
+        let total = self.plan.parts().len();
+        let rec = self.record(i);
         for (k, url) in speech.audio_urls.iter().enumerate() {
-            let stem = if several {
-                format!("{:03}-{:02}", i + 1, k + 1)
-            } else {
-                format!("{:03}", i + 1)
-            };
+            let stem = part_stem(i, total, k, several);
+            // A file recorded under the same part and line, padded otherwise by an earlier
+            // version, is downloaded again under its recorded name.
+            let stem = rec
+                .as_ref()
+                .and_then(|r| recorded_stem(r, k, &stem))
+                .unwrap_or(stem);
             let left = self.budget.saturating_sub(self.spent.get());
             if left == 0 {
                 return Err(self.budget_stop(i, k, left, None));
@@ -1644,8 +1754,12 @@ impl Run<'_> {
     /// while the task succeeds: its audio is missing, and the files, named by position,
     /// would give the later lines' audio the wrong names. JimmyAI parts are one line with
     /// no per-line answer. Fewer results than lines, none failed, are only logged: that
-    /// VMEG answers exactly one result per line is not documented (api-facts A13).
-    fn lines_missing(&self, i: usize, speech: &Speech) -> Option<String> {
+    /// VMEG answers exactly one result per line is not documented (api-facts A13). A line
+    /// the vendor said failed (its error, no audio) makes the part failed; a line with no
+    /// audio and no error from the vendor is one the client could not read, and only makes
+    /// the part unreadable when no line failed (a failed line sends the part again anyway).
+    /// A line with audio and an error keeps its audio: the error is a remark.
+    fn lines_missing(&self, i: usize, speech: &Speech) -> Option<LinesMissing> {
         if speech.segments.is_empty() {
             return None;
         }
@@ -1659,35 +1773,53 @@ impl Run<'_> {
                 "VMEG answered another number of results than the part has lines"
             );
         }
+        let listed = |reasons: Vec<String>| -> (usize, String) {
+            let shown = reasons.len().min(3);
+            let mut listed = reasons.get(..shown).unwrap_or_default().join("; ");
+            if reasons.len() > shown {
+                listed.push_str(&format!("; and {} more", reasons.len() - shown));
+            }
+            (reasons.len(), listed)
+        };
+        // A vendor's message (or the client's reason), shown up to 200 characters.
+        let line = |k: usize, why: &str| {
+            let why: String = why.chars().take(200).collect();
+            format!("line {}: {why}", k + 1)
+        };
         let failed: Vec<String> = speech
             .segments
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.url.is_none() || s.error.is_some())
+            .filter(|(_, s)| s.failed())
+            .map(|(k, s)| line(k, s.error.as_deref().unwrap_or_default()))
+            .collect();
+        if !failed.is_empty() {
+            let (n, listed) = listed(failed);
+            return Some(LinesMissing::Failed(format!(
+                "{n} of its {answered} lines failed ({listed})"
+            )));
+        }
+        let unread: Vec<String> = speech
+            .segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.url.is_none())
             .map(|(k, s)| {
-                // A vendor's message, shown up to 200 characters.
-                let reason: String = s
-                    .error
-                    .as_deref()
-                    .unwrap_or("no audio")
-                    .chars()
-                    .take(200)
-                    .collect();
-                format!("line {}: {reason}", k + 1)
+                line(
+                    k,
+                    s.unreadable
+                        .as_deref()
+                        .unwrap_or("no audio URL and no error"),
+                )
             })
             .collect();
-        if failed.is_empty() {
+        if unread.is_empty() {
             return None;
         }
-        let shown = failed.len().min(3);
-        let mut listed = failed.get(..shown).unwrap_or_default().join("; ");
-        if failed.len() > shown {
-            listed.push_str(&format!("; and {} more", failed.len() - shown));
-        }
-        Some(format!(
-            "{} of its {answered} lines failed ({listed})",
-            failed.len()
-        ))
+        let (n, listed) = listed(unread);
+        Some(LinesMissing::Unreadable(format!(
+            "{n} of its {answered} lines could not be read ({listed})"
+        )))
     }
 
     /// Part `i` finished without the audio of every line (`why`): recorded as failed (a
@@ -1912,7 +2044,7 @@ impl Run<'_> {
                     ))
                 )),
                 (PartState::Done, Some(id)) if p.error.is_some() => o.line(format!(
-                    "{name}: its audio was downloaded before, but its file is missing or damaged and its task {id} now reads failed: not submitted again (--resubmit-unknown submits it again, billed again)"
+                    "{name}: its audio was downloaded before, but its file is missing or damaged and its task {id} now reads failed or cannot be read: not submitted again (--resubmit-unknown submits it again, billed again)"
                 )),
                 (PartState::Failed, Some(id)) => o.line(format!(
                     "{name}: its task {id} failed (a rerun submits it again)"
@@ -2082,6 +2214,67 @@ impl Run<'_> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Review 28-e #3: the stems of 1,500 parts (one file each, or VMEG batches of several)
+    /// sort in text order, as a glob or `ls` joins them; below 1,000 parts they are as
+    /// before (3 digits).
+    #[test]
+    fn part_stems_sort_in_text_order_past_999_parts() {
+        for several in [false, true] {
+            let total = 1500;
+            let stems: Vec<String> = (0..total)
+                .flat_map(|i| {
+                    let files = if several { 2 } else { 1 };
+                    (0..files).map(move |k| part_stem(i, total, k, several))
+                })
+                .collect();
+            let mut sorted = stems.clone();
+            sorted.sort();
+            assert_eq!(sorted, stems, "several: {several}");
+        }
+        assert_eq!(part_stem(0, 999, 0, false), "001");
+        assert_eq!(part_stem(998, 999, 1, true), "999-02");
+        assert_eq!(part_stem(0, 1000, 0, false), "0001");
+        assert_eq!(part_stem(41, 12_345, 2, true), "00042-03");
+    }
+
+    /// A file recorded under another padding of the same part and line (a manifest of an
+    /// earlier version) keeps its recorded name; another part's or line's name is not taken.
+    #[test]
+    fn a_recorded_name_of_the_same_part_and_line_is_kept() {
+        let rec = |names: &[&str]| PartRecord {
+            files: names
+                .iter()
+                .map(|n| FileRecord {
+                    name: (*n).to_owned(),
+                    bytes: 1,
+                    sha256: String::new(),
+                })
+                .collect(),
+            index: 0,
+            text_sha256: String::new(),
+            lines: 1,
+            chars: 1,
+            state: PartState::Done,
+            idempotency_key: None,
+            submitted_at_ms: None,
+            job_id: None,
+            past_job_ids: Vec::new(),
+            error: None,
+            key_scope: None,
+            past_submits: Vec::new(),
+            resent_at_ms: Vec::new(),
+            resends_recorded: false,
+        };
+        let r = rec(&["001.wav"]);
+        assert_eq!(recorded_stem(&r, 0, "0001").as_deref(), Some("001"));
+        assert_eq!(recorded_stem(&r, 0, "001"), None);
+        assert_eq!(recorded_stem(&r, 0, "0002"), None);
+        assert_eq!(recorded_stem(&r, 1, "0001"), None);
+        let r = rec(&["007-01.mp3", "007-02.mp3"]);
+        assert_eq!(recorded_stem(&r, 1, "0007-02").as_deref(), Some("007-02"));
+        assert_eq!(recorded_stem(&r, 1, "0007-01"), None);
+    }
 
     /// A run that sent something never exits 2 ("nothing was sent"), even when its most
     /// serious failure is a part's invalid input; one that sent nothing keeps exit 2.

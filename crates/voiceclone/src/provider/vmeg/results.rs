@@ -142,11 +142,14 @@ pub(super) fn sync_speech_job(data: &types::TtsCreateData) -> Option<SpeechJob> 
 
 /// A TTS result's lines as speech (failed lines kept as segments with their error). The
 /// results are one per line, by position: a result that could not be read (`null`, not an
-/// object) keeps its place as a segment with an error, so no line takes another's audio.
+/// object) keeps its place as an [`unreadable`](SpeechSegment::unreadable) segment, so no
+/// line takes another's audio. A line without usable audio and without the vendor's
+/// `errorMessage` is unreadable too, never failed: VMEG did not say it failed.
 fn speech(data: &types::TtsCreateData) -> Speech {
     let segment = |l: &types::TtsResult| {
+        let raw = text(l.uri.as_ref());
         SpeechSegment::new(
-            parse_url("results[].uri", text(l.uri.as_ref())),
+            parse_url("results[].uri", raw),
             l.duration
                 .and_then(|d| d.value())
                 .filter(|d| *d >= 0.0 && *d < 1e9)
@@ -156,6 +159,12 @@ fn speech(data: &types::TtsCreateData) -> Speech {
                 .map(|m| crate::error::folded(m, crate::error::MAX_MESSAGE_CHARS))
                 .filter(|m| !m.is_empty()),
         )
+        // The uri itself is not quoted: a signed URL's query is a credential.
+        .with_unreadable(if raw.is_some_and(|r| !r.trim().is_empty()) {
+            "its uri is not an absolute http(s) URL, and it has no errorMessage"
+        } else {
+            "it has no uri and no errorMessage"
+        })
     };
     let skipped = data.results.skipped_at();
     let mut kept = data.results.iter();
@@ -173,11 +182,10 @@ fn speech(data: &types::TtsCreateData) -> Speech {
     let segments: Vec<SpeechSegment> = (0..sent.min(super::rules::VMEG_MAX_LINES))
         .filter_map(|i| {
             if skipped.binary_search(&i).is_ok() {
-                Some(SpeechSegment::new(
-                    None,
-                    None,
-                    Some("the answer's result for this line could not be read".to_owned()),
-                ))
+                Some(
+                    SpeechSegment::new(None, None, None)
+                        .with_unreadable("its result in the answer is not an object"),
+                )
             } else {
                 kept.next().map(segment)
             }
@@ -310,6 +318,40 @@ mod tests {
         );
         assert_eq!(speech.segments[1].error.as_deref(), Some("bad voice"));
         assert!(job.created_at.is_some());
+    }
+
+    /// Review 28-e #1: a line without usable audio and without the vendor's `errorMessage`
+    /// is one the client could not read, typed apart from a line the vendor said failed; a
+    /// line with audio and an `errorMessage` keeps its audio.
+    #[test]
+    fn lines_the_client_cannot_read_are_not_failed_lines() {
+        let r: types::TtsCreateData = serde_json::from_value(serde_json::json!({
+            "taskId": "t1",
+            "results": [
+                {"uri": "", "errorMessage": ""},
+                {"uri": "/files/t1/1.wav"},
+                {"uri": "s3://bucket/2.wav", "errorMessage": "  "},
+                null,
+                {"uri": "", "errorMessage": "bad voice"},
+                {"uri": "https://cdn/5.wav", "errorMessage": "approximated"},
+            ]
+        }))
+        .unwrap();
+        let speech = speech_job(&r, None, TaskStatus::Succeeded)
+            .unwrap()
+            .speech
+            .unwrap();
+        assert_eq!(speech.segments.len(), 6);
+        for (i, seg) in speech.segments.iter().enumerate().take(4) {
+            assert!(seg.unreadable.is_some(), "{i}: {seg:?}");
+            assert!(seg.error.is_none() && !seg.failed(), "{i}: {seg:?}");
+        }
+        let vendor = &speech.segments[4];
+        assert!(vendor.failed() && vendor.unreadable.is_none(), "{vendor:?}");
+        let remark = &speech.segments[5];
+        assert!(remark.url.is_some() && !remark.failed(), "{remark:?}");
+        assert!(remark.unreadable.is_none(), "{remark:?}");
+        assert_eq!(speech.audio_urls.len(), 1);
     }
 
     #[test]
