@@ -92,7 +92,9 @@ async fn an_unreadable_tts_result_keeps_its_line_position() {
     let job = c.synthesize(&req).await.unwrap();
     let speech = job.speech.unwrap();
     assert_eq!(speech.segments.len(), 2, "{speech:?}");
-    assert!(speech.segments[0].url.is_none() && speech.segments[0].error.is_some());
+    // Unreadable, typed apart from a line the vendor said failed (`error` is the vendor's).
+    assert!(speech.segments[0].url.is_none() && speech.segments[0].unreadable.is_some());
+    assert!(speech.segments[0].error.is_none(), "{speech:?}");
     assert_eq!(
         speech.segments[1].url.as_ref().map(url::Url::as_str),
         Some("https://cdn.example.com/b.wav")
