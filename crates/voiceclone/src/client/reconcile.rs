@@ -584,12 +584,13 @@ impl Client {
     /// be running at VMEG, and how it treats a key still in flight is UNKNOWN (api-facts A4).
     /// Nor within 180 s of a synchronous resend under the same key in this client (and its
     /// clones) that was cut short after it went out (its future dropped, or ended in
-    /// `OutcomeUnknown`): that request may still be running too, and the error being resent
-    /// may be the original one, dated before it. Then `err` itself comes back (its key and
-    /// times), nothing sent, with a note saying when to resend and [`Error::retry_after`] the
-    /// time left; this client's timeout does not change the 180 s. An async create is resent
-    /// at once, as the retry loop does. Under [`Client::with_timeout`] the resend and the
-    /// search after its 409 share the call's one deadline.
+    /// `OutcomeUnknown`), counted from its drop or end: that request may still be running
+    /// too, and the error being resent may be the original one, dated before it. Then `err`
+    /// itself comes back (its key and times), nothing sent, with a note saying when to resend
+    /// and [`Error::retry_after`] the time left; this client's timeout does not change the
+    /// 180 s. An async create is resent at once, as the retry loop does. Under
+    /// [`Client::with_timeout`] the resend and the search after its 409 share the call's one
+    /// deadline.
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};

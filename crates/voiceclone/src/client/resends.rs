@@ -5,19 +5,22 @@
 //!
 //! A synchronous create runs at VMEG until its task ends (its route's 180 s), whether or not
 //! anyone still waits for the answer. So a synchronous resend cut short after it went out
-//! (dropped by an outer timer, or ended in `OutcomeUnknown`) keeps its key held until then:
-//! the next resend of the same error would otherwise overlap it, as a second one at once
-//! would.
+//! (dropped by an outer timer, or ended in `OutcomeUnknown`) keeps its key held for that
+//! time counted from when it ended or was dropped, not from when it started: its request may
+//! have reached VMEG at any point of its run (after a slow connect, a retry), as the original
+//! error's own rule counts from its last attempt's end. The next resend of the same error
+//! would otherwise overlap it, as a second one at once would.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind};
 
 /// How many keys held after a cut-short resend are remembered at most. Each is a resend
-/// that went out within the last 180 s; past this, the one whose hold ends first is let go
+/// that ended within the last 180 s; past this, the one whose hold ends first is let go
 /// (and logged), so a flood of cut-short resends cannot grow the map without bound.
 const MAX_HELD: usize = 4096;
 
@@ -30,7 +33,7 @@ enum Hold {
     /// A resend with this key is in flight in this client.
     InFlight,
     /// A synchronous resend with this key was cut short after it went out: it may run at
-    /// VMEG until this instant.
+    /// VMEG until this instant (the route's time after it ended).
     MayRun(Instant),
 }
 
@@ -67,19 +70,16 @@ impl Busy {
 }
 
 tokio::task_local! {
-    /// When the resend being made last put a synchronous create on the wire (set by the
-    /// transport as an attempt may start sending; cleared when it reached nothing).
-    static SENT: Arc<Mutex<Option<Instant>>>;
+    /// Whether the resend being made may have put a synchronous create on the wire (set by
+    /// the transport as an attempt may start sending; cleared when it reached nothing).
+    static SENT: Arc<AtomicBool>;
 }
 
 /// An attempt of a synchronous create may now reach the provider (`true`), or the attempt
 /// that was sending reached nothing and none before it had (`false`). Noted only inside a
 /// resend ([`Taken::send`]); elsewhere nothing holds a key.
 pub(crate) fn sending(sent: bool) {
-    let _ = SENT.try_with(|at| {
-        let mut at = at.lock().unwrap_or_else(|p| p.into_inner());
-        *at = sent.then(Instant::now);
-    });
+    let _ = SENT.try_with(|at| at.store(sent, Ordering::Relaxed));
 }
 
 /// A key taken by [`Resends::take`]; given back when dropped, unless its synchronous resend
@@ -89,8 +89,11 @@ pub(super) struct Taken<'a> {
     key: String,
     /// The request goes to a synchronous create.
     synchronous: bool,
-    /// When the resend last sent its create (see [`sending`]).
-    sent: Arc<Mutex<Option<Instant>>>,
+    /// The resend may have sent its create (see [`sending`]).
+    sent: Arc<AtomicBool>,
+    /// When the resend ended with its outcome unknown; `None` while it runs (a drop then
+    /// counts the hold from the drop).
+    ended: Option<Instant>,
     /// The resend ended with an answer (or with nothing sent): nothing of it runs on.
     answered: bool,
 }
@@ -115,6 +118,7 @@ impl Resends {
             key: key.to_owned(),
             synchronous,
             sent: Arc::default(),
+            ended: None,
             answered: false,
         })
     }
@@ -153,8 +157,8 @@ impl Resends {
 }
 
 impl Taken<'_> {
-    /// Runs the resend's create (`fut`), noting when its requests went out; an
-    /// `OutcomeUnknown` keeps the key held as a drop mid-way does.
+    /// Runs the resend's create (`fut`), noting whether its requests went out; an
+    /// `OutcomeUnknown` keeps the key held from its end as a drop mid-way does from the drop.
     pub(super) async fn send<T>(
         &mut self,
         fut: impl Future<Output = Result<T, Error>>,
@@ -162,9 +166,10 @@ impl Taken<'_> {
         let out = SENT.scope(Arc::clone(&self.sent), fut).await;
         match &out {
             Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => {
-                // Unknown, so it may have gone out even if no attempt said so.
-                let mut at = self.sent.lock().unwrap_or_else(|p| p.into_inner());
-                at.get_or_insert_with(Instant::now);
+                // Unknown, so it may have gone out even if no attempt said so. Its last
+                // attempt ended just now (an unknown outcome is never waited on to retry).
+                self.sent.store(true, Ordering::Relaxed);
+                self.ended = Some(Instant::now());
             }
             _ => self.answered = true,
         }
@@ -174,10 +179,11 @@ impl Taken<'_> {
 
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
-        let sent = *self.sent.lock().unwrap_or_else(|p| p.into_inner());
-        let may_run_until = sent
-            .filter(|_| self.synchronous && !self.answered)
-            .and_then(|at| at.checked_add(super::reconcile::SYNC_RUNS));
+        let may_run = self.synchronous && !self.answered && self.sent.load(Ordering::Relaxed);
+        // Dropped while running: the request may have reached VMEG only just now.
+        let may_run_until = may_run
+            .then(|| self.ended.unwrap_or_else(Instant::now))
+            .and_then(|end| end.checked_add(super::reconcile::SYNC_RUNS));
         self.resends.release(&self.key, may_run_until);
     }
 }
