@@ -448,7 +448,7 @@ impl Client {
         let mut one_at_a_time = self
             .inner
             .resends
-            .take(&key, req.synchronous == Some(true))
+            .take(&key, req.synchronous == Some(true), query.submitted_at)
             .map_err(|busy| {
                 busy.refusal(
                     |e| {

@@ -700,7 +700,7 @@ impl Client {
             let mut one_at_a_time = self
                 .inner
                 .resends
-                .take(&key, req.synchronous == Some(true))
+                .take(&key, req.synchronous == Some(true), query.submitted_at)
                 .map_err(|busy| self.busy_refusal(busy, err))?;
             // The request holds the whole name; the error's summary may hold only its start.
             if let Some(name) = req.name.as_deref().filter(|n| !n.trim().is_empty()) {
@@ -763,7 +763,7 @@ impl Client {
             let mut one_at_a_time = self
                 .inner
                 .resends
-                .take(&key, req.synchronous == Some(true))
+                .take(&key, req.synchronous == Some(true), query.submitted_at)
                 .map_err(|busy| self.busy_refusal(busy, err))?;
             let req = req.clone().idempotency_key(key.clone());
             let sent = one_at_a_time.send(self.synthesize(&req)).await;

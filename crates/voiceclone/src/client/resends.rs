@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, ErrorKind};
 
@@ -69,17 +69,32 @@ impl Busy {
     }
 }
 
+/// The resend being made, as the transport sees it from inside (a task-local).
+#[derive(Debug)]
+struct Resending {
+    /// Whether it may have put a synchronous create on the wire (set by the transport as an
+    /// attempt may start sending; cleared when it reached nothing).
+    sent: AtomicBool,
+    /// The first submit under its key: what a search for the task starts from, as the
+    /// resend's returned error is dated (`dated_from_first_submit`).
+    first_submitted_at: SystemTime,
+}
+
 tokio::task_local! {
-    /// Whether the resend being made may have put a synchronous create on the wire (set by
-    /// the transport as an attempt may start sending; cleared when it reached nothing).
-    static SENT: Arc<AtomicBool>;
+    static RESENDING: Arc<Resending>;
 }
 
 /// An attempt of a synchronous create may now reach the provider (`true`), or the attempt
 /// that was sending reached nothing and none before it had (`false`). Noted only inside a
 /// resend ([`Taken::send`]); elsewhere nothing holds a key.
 pub(crate) fn sending(sent: bool) {
-    let _ = SENT.try_with(|at| at.store(sent, Ordering::Relaxed));
+    let _ = RESENDING.try_with(|r| r.sent.store(sent, Ordering::Relaxed));
+}
+
+/// Inside a resend ([`Taken::send`]): when the first submit under its key was made, for the
+/// transport's WARN line about a write that may have made a task. `None` outside a resend.
+pub(crate) fn first_submitted_at() -> Option<SystemTime> {
+    RESENDING.try_with(|r| r.first_submitted_at).ok()
 }
 
 /// A key taken by [`Resends::take`]; given back when dropped, unless its synchronous resend
@@ -89,8 +104,8 @@ pub(super) struct Taken<'a> {
     key: String,
     /// The request goes to a synchronous create.
     synchronous: bool,
-    /// The resend may have sent its create (see [`sending`]).
-    sent: Arc<AtomicBool>,
+    /// Whether the resend may have sent its create (see [`sending`]), and its first submit.
+    resending: Arc<Resending>,
     /// When the resend ended with its outcome unknown; `None` while it runs (a drop then
     /// counts the hold from the drop).
     ended: Option<Instant>,
@@ -99,9 +114,15 @@ pub(super) struct Taken<'a> {
 }
 
 impl Resends {
-    /// `key` for one resend (to a synchronous create when `synchronous`), or why not:
-    /// another resend with it is in flight, or a cut-short synchronous one may still run.
-    pub(super) fn take(&self, key: &str, synchronous: bool) -> Result<Taken<'_>, Busy> {
+    /// `key` for one resend (to a synchronous create when `synchronous`) of the submit made
+    /// at `first_submitted_at`, or why not: another resend with it is in flight, or a
+    /// cut-short synchronous one may still run.
+    pub(super) fn take(
+        &self,
+        key: &str,
+        synchronous: bool,
+        first_submitted_at: SystemTime,
+    ) -> Result<Taken<'_>, Busy> {
         let now = Instant::now();
         let mut keys = self.0.lock().unwrap_or_else(|p| p.into_inner());
         keys.retain(|_, hold| !matches!(hold, Hold::MayRun(until) if *until <= now));
@@ -117,7 +138,10 @@ impl Resends {
             resends: self,
             key: key.to_owned(),
             synchronous,
-            sent: Arc::default(),
+            resending: Arc::new(Resending {
+                sent: AtomicBool::new(false),
+                first_submitted_at,
+            }),
             ended: None,
             answered: false,
         })
@@ -163,12 +187,12 @@ impl Taken<'_> {
         &mut self,
         fut: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let out = SENT.scope(Arc::clone(&self.sent), fut).await;
+        let out = RESENDING.scope(Arc::clone(&self.resending), fut).await;
         match &out {
             Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => {
                 // Unknown, so it may have gone out even if no attempt said so. Its last
                 // attempt ended just now (an unknown outcome is never waited on to retry).
-                self.sent.store(true, Ordering::Relaxed);
+                self.resending.sent.store(true, Ordering::Relaxed);
                 self.ended = Some(Instant::now());
             }
             _ => self.answered = true,
@@ -179,7 +203,8 @@ impl Taken<'_> {
 
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
-        let may_run = self.synchronous && !self.answered && self.sent.load(Ordering::Relaxed);
+        let may_run =
+            self.synchronous && !self.answered && self.resending.sent.load(Ordering::Relaxed);
         // Dropped while running: the request may have reached VMEG only just now.
         let may_run_until = may_run
             .then(|| self.ended.unwrap_or_else(Instant::now))
@@ -201,14 +226,14 @@ mod tests {
     async fn a_cut_short_sync_resend_holds_its_key_and_an_answered_one_does_not() {
         let r = Resends::default();
         // Dropped after sending: held for about the route's time.
-        let mut t = r.take("k", true).unwrap();
+        let mut t = r.take("k", true, SystemTime::now()).unwrap();
         let cut = t.send(async {
             sending(true);
             std::future::pending::<Result<(), Error>>().await
         });
         let _ = tokio::time::timeout(Duration::from_millis(5), cut).await;
         drop(t);
-        let left = match r.take("k", true) {
+        let left = match r.take("k", true, SystemTime::now()) {
             Err(Busy::MayStillRun(left)) => Some(left),
             _ => None,
         };
@@ -217,7 +242,7 @@ mod tests {
             "{left:?}"
         );
         // Dropped before anything went out, or answered, or async: given back.
-        let mut t = r.take("k2", true).unwrap();
+        let mut t = r.take("k2", true, SystemTime::now()).unwrap();
         t.send(async {
             sending(true);
             Err::<(), _>(Error::invalid_input("x", "refused"))
@@ -225,8 +250,8 @@ mod tests {
         .await
         .unwrap_err();
         drop(t);
-        drop(r.take("k3", true).unwrap());
-        let mut t = r.take("k4", false).unwrap();
+        drop(r.take("k3", true, SystemTime::now()).unwrap());
+        let mut t = r.take("k4", false, SystemTime::now()).unwrap();
         t.send(async {
             sending(true);
             Err::<(), _>(Error::new(ErrorKind::OutcomeUnknown {
@@ -240,7 +265,7 @@ mod tests {
         .unwrap_err();
         drop(t);
         for k in ["k2", "k3", "k4"] {
-            assert!(r.take(k, true).is_ok(), "{k}");
+            assert!(r.take(k, true, SystemTime::now()).is_ok(), "{k}");
         }
         assert_eq!(held(&r), 1);
     }
@@ -257,9 +282,12 @@ mod tests {
             r.release(&format!("k{i}"), Some(until));
         }
         assert_eq!(held(&r), MAX_HELD);
-        assert!(r.take("k0", true).is_ok(), "the first to end is let go");
+        assert!(
+            r.take("k0", true, SystemTime::now()).is_ok(),
+            "the first to end is let go"
+        );
         assert!(matches!(
-            r.take(&format!("k{MAX_HELD}"), true),
+            r.take(&format!("k{MAX_HELD}"), true, SystemTime::now()),
             Err(Busy::MayStillRun(_))
         ));
     }
