@@ -1351,6 +1351,64 @@ async fn a_sync_resend_out_of_time_blocks_the_next_resend_for_the_routes_time() 
     assert_eq!(server.seen().len(), 2, "an answered resend held its key");
 }
 
+/// Review 28-a #1: a synchronous resend that ran long before it ended unknown (out of the
+/// call's time) or was dropped may still run at VMEG for the route's 180 s from then: the
+/// request may have reached VMEG at any point of its run, as the original error's own rule
+/// counts from the end of its last attempt. The next resend right after is refused for about
+/// the whole 180 s, nothing sent. Before: the hold was counted from the resend's start, so
+/// the longer VMEG had been silent the shorter it was (nothing at all after 180 s).
+#[tokio::test]
+async fn a_sync_resend_that_ran_long_holds_its_key_for_the_routes_time_from_its_end() {
+    // Long enough that a hold counted from the start falls short of 179 s.
+    let ran = Duration::from_millis(2500);
+    for dropped in [false, true] {
+        let key = if dropped {
+            "k-long-dropped"
+        } else {
+            "k-long-unknown"
+        };
+        let (lost, sync, at) = lost_sync_submit(key);
+        let keyed = sync.clone().idempotency_key(key);
+        let server = Scripted::start(vec![
+            Step::Hang(Duration::from_secs(60)),
+            Step::Hang(Duration::from_secs(60)),
+        ])
+        .await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        if dropped {
+            let cut = tokio::time::timeout(ran, c.resubmit_speech(&lost, &sync)).await;
+            assert!(cut.is_err(), "the hung resend ended: {cut:?}");
+        } else {
+            let e1 = c
+                .with_timeout(ran)
+                .resubmit_speech(&lost, &sync)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e1.kind(), ErrorKind::OutcomeUnknown { .. }),
+                "the resend itself ended unknown: {e1}"
+            );
+        }
+        assert_eq!(server.seen().len(), 1);
+        for e in [
+            c.resubmit_speech(&lost, &sync).await.unwrap_err(),
+            c.resend_speech(&keyed, at).await.unwrap_err(),
+        ] {
+            assert_refused_for_the_routes_time(&e, key);
+            let left = e.retry_after().unwrap_or_default();
+            assert!(
+                left > Duration::from_secs(179),
+                "dropped {dropped}: held {left:?} after a resend that ran {ran:?}: {e}"
+            );
+        }
+        assert_eq!(
+            server.seen().len(),
+            1,
+            "dropped {dropped}: a second resend was sent"
+        );
+    }
+}
+
 /// Review 27 #3: two clone tasks, both finished, both in the window, both asked to be named
 /// "narrator"; the lost submit is `tB`, whose voice record the search cannot read (no voice
 /// id), or a later page of the search answers `data: null`. The voice search did not read

@@ -550,6 +550,59 @@ async fn an_undocumented_code_behind_an_http_4xx_on_a_create_is_an_unknown_outco
     }
 }
 
+/// Review 28-a #3: a refusal code (400, 401, 402, 413, 422) behind a redirect other than
+/// 307/308 (a 303 is how POST/redirect/GET answers a request it carried out; 301 and 302 say
+/// nothing either way) or a status no HTTP class covers (600-999) does not say the create was
+/// not carried out: `OutcomeUnknown` with its key, never resubmittable, sent once, async or
+/// sync. "A write counts as not processed only when both say so". Before: the code's refusal,
+/// `may_resubmit()` true, and a resubmit under a new key could pay twice.
+#[tokio::test]
+async fn a_refusal_code_behind_a_redirect_or_an_unclassed_status_is_no_refusal_on_a_create() {
+    for http in [301u16, 302, 303, 600, 999] {
+        for code in [400, 401, 402, 413, 422] {
+            for sync in [false, true] {
+                let what = format!("HTTP {http} code {code} sync {sync}");
+                let refused = Step::Json(
+                    http,
+                    vec![("location", "/x".into())],
+                    json!({"code": code, "message": "vendor says no", "data": null}),
+                );
+                let server = Scripted::start(vec![refused, accepted("t-1")]).await;
+                let (c, _) = client(Provider::Vmeg, &server.base_url);
+                let e = c
+                    .clone_voice(&clone_req().synchronous(sync))
+                    .await
+                    .unwrap_err();
+                assert_eq!(server.seen().len(), 1, "{what}: resent");
+                assert!(!e.may_resubmit(), "{what}: {e}");
+                assert!(
+                    matches!(
+                        e.kind(),
+                        ErrorKind::OutcomeUnknown {
+                            idempotency_key: Some(_),
+                            ..
+                        }
+                    ),
+                    "{what}: {e}"
+                );
+                assert_eq!(e.vendor_code(), Some(code), "{what}");
+            }
+        }
+    }
+    // Behind a 307 ("send it there instead") nothing was acted on: the refusal stands.
+    let refused = Step::Json(
+        307,
+        vec![("location", "/x".into())],
+        json!({"code": 402, "message": "no credit", "data": null}),
+    );
+    let server = Scripted::start(vec![refused]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
+    assert_eq!(server.seen().len(), 1);
+    assert_eq!(*e.kind(), ErrorKind::PaymentRequired, "{e}");
+    assert!(e.may_resubmit(), "{e}");
+}
+
 /// A poll answered HTTP 400 whose code says 502 (a server fault: "decided by code") is
 /// retried as a read, as the same code inside an HTTP 200 is, and does not end the wait of a
 /// paid job. Before: the poll failed and the wait ended with `Server`.

@@ -769,6 +769,126 @@ async fn a_create_of_unknown_outcome_is_logged_once_with_what_finds_its_task() {
     }
 }
 
+/// Review 28-a #2 a, b: a resend whose outcome is unknown (out of the call's time) or that is
+/// dropped mid-call is logged with the first submit's time as `submitted_at`, as its returned
+/// error is dated (a search from the resend's own time misses the first submit's task), marked
+/// `resend=true`, and with its last attempt's time (a query rebuilt from the line reaches a
+/// task made by a late attempt, whatever the subscriber does with timestamps). Before: the
+/// resend's own start only, and no last attempt.
+#[tokio::test]
+async fn a_resend_of_unknown_outcome_is_logged_from_the_first_submit_with_its_last_attempt() {
+    let (out, _guard) = capture(tracing::Level::WARN);
+    let logged = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 2 * 3600;
+    let first = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let first_text = humantime::format_rfc3339_millis(first).to_string();
+    for dropped in [false, true] {
+        let key = if dropped {
+            "k-resend-drop"
+        } else {
+            "k-resend-unk"
+        };
+        let server = Scripted::start(vec![Step::Hang(std::time::Duration::from_secs(60))]).await;
+        let c = Client::builder(Provider::Vmeg)
+            .api_key(SECRET_KEY)
+            .base_url(server.base_url.as_str())
+            .build()
+            .unwrap();
+        let req = voiceclone::SpeechRequest::new("cv_1", "Hello there.").idempotency_key(key);
+        let before = logged().len();
+        let last = if dropped {
+            let sent = async {
+                while server.seen().is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            };
+            tokio::select! {
+                r = c.resend_speech(&req, first) => panic!("the resend ended: {r:?}"),
+                () = sent => {} // the call's future is dropped here
+            }
+            None
+        } else {
+            let err = c
+                .with_timeout(std::time::Duration::from_millis(300))
+                .resend_speech(&req, first)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err.kind(), voiceclone::ErrorKind::OutcomeUnknown { submitted_at, .. }
+                    if *submitted_at == first),
+                "{err}"
+            );
+            Some(err.last_attempt_at().unwrap())
+        };
+        let text = logged();
+        let lines = lines_with(&text[before..], " WARN ", key);
+        assert_eq!(lines.len(), 1, "dropped {dropped}: {text}");
+        let line = &lines[0];
+        for needed in [
+            format!("submitted_at={first_text}"),
+            "resend=true".to_owned(),
+            "last_attempt_at=".to_owned(),
+        ] {
+            assert!(
+                line.contains(&needed),
+                "dropped {dropped}: {needed:?} missing: {line}"
+            );
+        }
+        if let Some(last) = last {
+            let last = humantime::format_rfc3339_millis(last).to_string();
+            assert!(line.contains(&format!("last_attempt_at={last}")), "{line}");
+        }
+    }
+    assert!(!logged().contains(SECRET_KEY));
+}
+
+/// Review 28-a #2 c: a JimmyAI create answered with a task id that is no usable id
+/// (`audio/42`) ends unknown, and JimmyAI has no task list to find the task in: the WARN line
+/// quotes the id as it came (the key scrubbed from it, cut to a bounded length), as the
+/// error's message does. Before: only the message had it, and a caller that dropped the error
+/// (a long text's future dropped) was left with nothing.
+#[tokio::test]
+async fn an_unusable_task_id_an_answer_named_is_in_the_warn_line() {
+    let (out, _guard) = capture(tracing::Level::WARN);
+    let logged = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let long = format!("audio/{SECRET_KEY}{}", "x".repeat(5000));
+    for (named, shown) in [
+        ("audio/42", "\"audio/42\""),
+        (long.as_str(), "\"audio/[redacted]x"),
+    ] {
+        let server = Scripted::start(vec![Step::ok(jimmyai_queued(named))]).await;
+        let c = Client::builder(Provider::JimmyAi)
+            .api_key(SECRET_KEY)
+            .base_url(server.base_url.as_str())
+            .build()
+            .unwrap();
+        let before = logged().len();
+        let err = c
+            .synthesize(&voiceclone::SpeechRequest::new("model-1", "Hello there."))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                voiceclone::ErrorKind::OutcomeUnknown { task_id: None, .. }
+            ),
+            "{err}"
+        );
+        let text = logged();
+        let new = &text[before..];
+        let lines: Vec<&str> = new.lines().filter(|l| l.contains(" WARN ")).collect();
+        assert_eq!(lines.len(), 1, "{new}");
+        let line = lines[0];
+        assert!(line.contains(&format!("named_task_id={shown}")), "{line}");
+        assert!(!line.contains(&"x".repeat(200)), "not cut: {line}");
+        assert!(!text.contains(SECRET_KEY), "{text}");
+    }
+}
+
 /// Refusals of authentic deliveries (correctly signed, refused for their age or their shape:
 /// a clock that drifted, an envelope VMEG changed) are throttled apart from the junk anyone
 /// can send: after 2,100 junk refusals (no signature, a wrong one), a signed delivery

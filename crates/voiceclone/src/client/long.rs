@@ -337,7 +337,8 @@ impl Client {
     /// time), so that guard and a search from it still cover the first submit. A synchronous
     /// create is not resent within 180 s of `submitted_at` (the first request may still be
     /// running), nor within 180 s of a resend under its key in this client cut short after it
-    /// went out (dropped, or ended in `OutcomeUnknown`): an `OutcomeUnknown` with the key and
+    /// went out (dropped, or ended in `OutcomeUnknown`; counted from then, not from its
+    /// start): an `OutcomeUnknown` with the key and
     /// `submitted_at` comes back, nothing sent, noting when to resend, [`Error::retry_after`]
     /// the time left. Under [`Client::with_timeout`] the resend and the search after its 409
     /// share the call's one deadline.
@@ -460,7 +461,7 @@ impl Client {
         let mut one_at_a_time = self
             .inner
             .resends
-            .take(&key, req.synchronous == Some(true))
+            .take(&key, req.synchronous == Some(true), query.submitted_at)
             .map_err(|busy| {
                 busy.refusal(
                     |e| {

@@ -36,6 +36,7 @@ pub(crate) use options::with_own_bound;
 pub(crate) use options::{
     call_deadline, note_if_out_of_time, out_of_time, outside_call_deadline, time_left,
 };
+pub(crate) use resends::first_submitted_at as resent_first_submitted_at;
 pub(crate) use resends::sending as resend_sending;
 
 /// Default bound on HTTP requests in flight per client.

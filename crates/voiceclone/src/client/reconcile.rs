@@ -607,12 +607,13 @@ impl Client {
     /// be running at VMEG, and how it treats a key still in flight is UNKNOWN (api-facts A4).
     /// Nor within 180 s of a synchronous resend under the same key in this client (and its
     /// clones) that was cut short after it went out (its future dropped, or ended in
-    /// `OutcomeUnknown`): that request may still be running too, and the error being resent
-    /// may be the original one, dated before it. Then `err` itself comes back (its key and
-    /// times), nothing sent, with a note saying when to resend and [`Error::retry_after`] the
-    /// time left; this client's timeout does not change the 180 s. An async create is resent
-    /// at once, as the retry loop does. Under [`Client::with_timeout`] the resend and the
-    /// search after its 409 share the call's one deadline.
+    /// `OutcomeUnknown`), counted from its drop or end: that request may still be running
+    /// too, and the error being resent may be the original one, dated before it. Then `err`
+    /// itself comes back (its key and times), nothing sent, with a note saying when to resend
+    /// and [`Error::retry_after`] the time left; this client's timeout does not change the
+    /// 180 s. An async create is resent at once, as the retry loop does. Under
+    /// [`Client::with_timeout`] the resend and the search after its 409 share the call's one
+    /// deadline.
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};
@@ -722,7 +723,7 @@ impl Client {
             let mut one_at_a_time = self
                 .inner
                 .resends
-                .take(&key, req.synchronous == Some(true))
+                .take(&key, req.synchronous == Some(true), query.submitted_at)
                 .map_err(|busy| self.busy_refusal(busy, err))?;
             // The request holds the whole name; the error's summary may hold only its start.
             if let Some(name) = req.name.as_deref().filter(|n| !n.trim().is_empty()) {
@@ -785,7 +786,7 @@ impl Client {
             let mut one_at_a_time = self
                 .inner
                 .resends
-                .take(&key, req.synchronous == Some(true))
+                .take(&key, req.synchronous == Some(true), query.submitted_at)
                 .map_err(|busy| self.busy_refusal(busy, err))?;
             let req = req.clone().idempotency_key(key.clone());
             let sent = one_at_a_time.send(self.synthesize(&req)).await;

@@ -5,19 +5,22 @@
 //!
 //! A synchronous create runs at VMEG until its task ends (its route's 180 s), whether or not
 //! anyone still waits for the answer. So a synchronous resend cut short after it went out
-//! (dropped by an outer timer, or ended in `OutcomeUnknown`) keeps its key held until then:
-//! the next resend of the same error would otherwise overlap it, as a second one at once
-//! would.
+//! (dropped by an outer timer, or ended in `OutcomeUnknown`) keeps its key held for that
+//! time counted from when it ended or was dropped, not from when it started: its request may
+//! have reached VMEG at any point of its run (after a slow connect, a retry), as the original
+//! error's own rule counts from its last attempt's end. The next resend of the same error
+//! would otherwise overlap it, as a second one at once would.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, ErrorKind};
 
 /// How many keys held after a cut-short resend are remembered at most. Each is a resend
-/// that went out within the last 180 s; past this, the one whose hold ends first is let go
+/// that ended within the last 180 s; past this, the one whose hold ends first is let go
 /// (and logged), so a flood of cut-short resends cannot grow the map without bound.
 const MAX_HELD: usize = 4096;
 
@@ -30,7 +33,7 @@ enum Hold {
     /// A resend with this key is in flight in this client.
     InFlight,
     /// A synchronous resend with this key was cut short after it went out: it may run at
-    /// VMEG until this instant.
+    /// VMEG until this instant (the route's time after it ended).
     MayRun(Instant),
 }
 
@@ -66,20 +69,32 @@ impl Busy {
     }
 }
 
+/// The resend being made, as the transport sees it from inside (a task-local).
+#[derive(Debug)]
+struct Resending {
+    /// Whether it may have put a synchronous create on the wire (set by the transport as an
+    /// attempt may start sending; cleared when it reached nothing).
+    sent: AtomicBool,
+    /// The first submit under its key: what a search for the task starts from, as the
+    /// resend's returned error is dated (`dated_from_first_submit`).
+    first_submitted_at: SystemTime,
+}
+
 tokio::task_local! {
-    /// When the resend being made last put a synchronous create on the wire (set by the
-    /// transport as an attempt may start sending; cleared when it reached nothing).
-    static SENT: Arc<Mutex<Option<Instant>>>;
+    static RESENDING: Arc<Resending>;
 }
 
 /// An attempt of a synchronous create may now reach the provider (`true`), or the attempt
 /// that was sending reached nothing and none before it had (`false`). Noted only inside a
 /// resend ([`Taken::send`]); elsewhere nothing holds a key.
 pub(crate) fn sending(sent: bool) {
-    let _ = SENT.try_with(|at| {
-        let mut at = at.lock().unwrap_or_else(|p| p.into_inner());
-        *at = sent.then(Instant::now);
-    });
+    let _ = RESENDING.try_with(|r| r.sent.store(sent, Ordering::Relaxed));
+}
+
+/// Inside a resend ([`Taken::send`]): when the first submit under its key was made, for the
+/// transport's WARN line about a write that may have made a task. `None` outside a resend.
+pub(crate) fn first_submitted_at() -> Option<SystemTime> {
+    RESENDING.try_with(|r| r.first_submitted_at).ok()
 }
 
 /// A key taken by [`Resends::take`]; given back when dropped, unless its synchronous resend
@@ -89,16 +104,25 @@ pub(super) struct Taken<'a> {
     key: String,
     /// The request goes to a synchronous create.
     synchronous: bool,
-    /// When the resend last sent its create (see [`sending`]).
-    sent: Arc<Mutex<Option<Instant>>>,
+    /// Whether the resend may have sent its create (see [`sending`]), and its first submit.
+    resending: Arc<Resending>,
+    /// When the resend ended with its outcome unknown; `None` while it runs (a drop then
+    /// counts the hold from the drop).
+    ended: Option<Instant>,
     /// The resend ended with an answer (or with nothing sent): nothing of it runs on.
     answered: bool,
 }
 
 impl Resends {
-    /// `key` for one resend (to a synchronous create when `synchronous`), or why not:
-    /// another resend with it is in flight, or a cut-short synchronous one may still run.
-    pub(super) fn take(&self, key: &str, synchronous: bool) -> Result<Taken<'_>, Busy> {
+    /// `key` for one resend (to a synchronous create when `synchronous`) of the submit made
+    /// at `first_submitted_at`, or why not: another resend with it is in flight, or a
+    /// cut-short synchronous one may still run.
+    pub(super) fn take(
+        &self,
+        key: &str,
+        synchronous: bool,
+        first_submitted_at: SystemTime,
+    ) -> Result<Taken<'_>, Busy> {
         let now = Instant::now();
         let mut keys = self.0.lock().unwrap_or_else(|p| p.into_inner());
         keys.retain(|_, hold| !matches!(hold, Hold::MayRun(until) if *until <= now));
@@ -114,7 +138,11 @@ impl Resends {
             resends: self,
             key: key.to_owned(),
             synchronous,
-            sent: Arc::default(),
+            resending: Arc::new(Resending {
+                sent: AtomicBool::new(false),
+                first_submitted_at,
+            }),
+            ended: None,
             answered: false,
         })
     }
@@ -153,18 +181,19 @@ impl Resends {
 }
 
 impl Taken<'_> {
-    /// Runs the resend's create (`fut`), noting when its requests went out; an
-    /// `OutcomeUnknown` keeps the key held as a drop mid-way does.
+    /// Runs the resend's create (`fut`), noting whether its requests went out; an
+    /// `OutcomeUnknown` keeps the key held from its end as a drop mid-way does from the drop.
     pub(super) async fn send<T>(
         &mut self,
         fut: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let out = SENT.scope(Arc::clone(&self.sent), fut).await;
+        let out = RESENDING.scope(Arc::clone(&self.resending), fut).await;
         match &out {
             Err(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => {
-                // Unknown, so it may have gone out even if no attempt said so.
-                let mut at = self.sent.lock().unwrap_or_else(|p| p.into_inner());
-                at.get_or_insert_with(Instant::now);
+                // Unknown, so it may have gone out even if no attempt said so. Its last
+                // attempt ended just now (an unknown outcome is never waited on to retry).
+                self.resending.sent.store(true, Ordering::Relaxed);
+                self.ended = Some(Instant::now());
             }
             _ => self.answered = true,
         }
@@ -174,10 +203,12 @@ impl Taken<'_> {
 
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
-        let sent = *self.sent.lock().unwrap_or_else(|p| p.into_inner());
-        let may_run_until = sent
-            .filter(|_| self.synchronous && !self.answered)
-            .and_then(|at| at.checked_add(super::reconcile::SYNC_RUNS));
+        let may_run =
+            self.synchronous && !self.answered && self.resending.sent.load(Ordering::Relaxed);
+        // Dropped while running: the request may have reached VMEG only just now.
+        let may_run_until = may_run
+            .then(|| self.ended.unwrap_or_else(Instant::now))
+            .and_then(|end| end.checked_add(super::reconcile::SYNC_RUNS));
         self.resends.release(&self.key, may_run_until);
     }
 }
@@ -195,14 +226,14 @@ mod tests {
     async fn a_cut_short_sync_resend_holds_its_key_and_an_answered_one_does_not() {
         let r = Resends::default();
         // Dropped after sending: held for about the route's time.
-        let mut t = r.take("k", true).unwrap();
+        let mut t = r.take("k", true, SystemTime::now()).unwrap();
         let cut = t.send(async {
             sending(true);
             std::future::pending::<Result<(), Error>>().await
         });
         let _ = tokio::time::timeout(Duration::from_millis(5), cut).await;
         drop(t);
-        let left = match r.take("k", true) {
+        let left = match r.take("k", true, SystemTime::now()) {
             Err(Busy::MayStillRun(left)) => Some(left),
             _ => None,
         };
@@ -211,7 +242,7 @@ mod tests {
             "{left:?}"
         );
         // Dropped before anything went out, or answered, or async: given back.
-        let mut t = r.take("k2", true).unwrap();
+        let mut t = r.take("k2", true, SystemTime::now()).unwrap();
         t.send(async {
             sending(true);
             Err::<(), _>(Error::invalid_input("x", "refused"))
@@ -219,8 +250,8 @@ mod tests {
         .await
         .unwrap_err();
         drop(t);
-        drop(r.take("k3", true).unwrap());
-        let mut t = r.take("k4", false).unwrap();
+        drop(r.take("k3", true, SystemTime::now()).unwrap());
+        let mut t = r.take("k4", false, SystemTime::now()).unwrap();
         t.send(async {
             sending(true);
             Err::<(), _>(Error::new(ErrorKind::OutcomeUnknown {
@@ -234,7 +265,7 @@ mod tests {
         .unwrap_err();
         drop(t);
         for k in ["k2", "k3", "k4"] {
-            assert!(r.take(k, true).is_ok(), "{k}");
+            assert!(r.take(k, true, SystemTime::now()).is_ok(), "{k}");
         }
         assert_eq!(held(&r), 1);
     }
@@ -251,9 +282,12 @@ mod tests {
             r.release(&format!("k{i}"), Some(until));
         }
         assert_eq!(held(&r), MAX_HELD);
-        assert!(r.take("k0", true).is_ok(), "the first to end is let go");
+        assert!(
+            r.take("k0", true, SystemTime::now()).is_ok(),
+            "the first to end is let go"
+        );
         assert!(matches!(
-            r.take(&format!("k{MAX_HELD}"), true),
+            r.take(&format!("k{MAX_HELD}"), true, SystemTime::now()),
             Err(Busy::MayStillRun(_))
         ));
     }

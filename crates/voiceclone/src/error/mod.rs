@@ -86,6 +86,9 @@ struct Inner {
     code_status: Option<u16>,
     /// A task id the answer named (kept for an `OutcomeUnknown`).
     task_id: Option<String>,
+    /// A task id the answer named that is no usable id (quoted as it came, cut): not one to
+    /// look up by, but for a JimmyAI create, which no list finds again, maybe all there is.
+    unusable_task_id: Option<String>,
     /// The body carried the success code although the status was not a 2xx.
     claimed_success: bool,
     /// The kind came from a vendor code table the vendor does not document (JimmyAI's).
@@ -140,6 +143,7 @@ impl Error {
             phase,
             code_status: None,
             task_id: None,
+            unusable_task_id: None,
             claimed_success: false,
             unconfirmed_code: false,
             misrouted: false,
@@ -371,6 +375,17 @@ impl Error {
     /// The task id the answer named, if any (what an `OutcomeUnknown` reports).
     pub(crate) fn named_task_id(&self) -> Option<&str> {
         self.0.task_id.as_deref()
+    }
+
+    /// The text of a task id the answer named that is no usable id (see the field's docs).
+    pub(crate) fn unusable_task_id(&self) -> Option<&str> {
+        self.0.unusable_task_id.as_deref()
+    }
+
+    /// Keeps `text`, the unusable task id an answer named, already cut by its caller.
+    pub(crate) fn with_unusable_task_id(mut self, text: String) -> Self {
+        self.0.unusable_task_id = Some(text);
+        self
     }
 
     /// True when the body carried the success code although the HTTP status was not a 2xx:
@@ -623,6 +638,9 @@ impl Error {
         }
         if let Some(s) = self.0.assumed_status.take() {
             self.0.assumed_status = Some(scrubber.scrub_owned(s));
+        }
+        if let Some(s) = self.0.unusable_task_id.take() {
+            self.0.unusable_task_id = Some(scrubber.scrub_owned(s));
         }
         #[cfg(feature = "long-text")]
         if let Some(parts) = &mut self.0.parts {

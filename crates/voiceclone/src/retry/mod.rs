@@ -430,6 +430,20 @@ pub(crate) mod tests {
                 assert_eq!(decide(kind, &err), want, "{kind:?} {err:?}");
             }
         }
+        // A refusal code behind a status that does not say nothing was done (a 303 follows a
+        // POST carried out; 301, 302 and 600-999 say nothing): never a refusal to resubmit. A
+        // write's retry loop takes it as maybe processed (`OutcomeUnknown`, `retry::run`).
+        // Behind a 307 or 308, or inside a 2xx ("decided by code"), the refusal stands.
+        for (status, code, resubmit) in [
+            (303, 402, false),
+            (302, 400, false),
+            (600, 413, false),
+            (307, 402, true),
+            (200, 402, true),
+        ] {
+            let err = crate::provider::error_for_code(Provider::Vmeg, status, None, code, "");
+            assert_eq!(err.may_resubmit(), resubmit, "{status} {code}: {err:?}");
+        }
         // An upload is classified as a read, whatever happened.
         for (err, [read, ..]) in [
             (timeout(), [Retry]),

@@ -1,6 +1,7 @@
 //! A write whose task may exist while nobody may hold what finds it is logged once at WARN with
-//! that: its key, the task id an answer named, its submit time and its request's identifying
-//! fields. Two ways lead there:
+//! that: its key, the task id an answer named (or the text of one that is no usable id), its
+//! submit time (a resend's: its key's first submit, as its returned error is dated) and its
+//! last attempt's, its request id and its request's identifying fields. Two ways lead there:
 //! - its call is dropped after a request of it may have reached the provider (a `select!`, a
 //!   timer around it, a web handler cancelled when its own client went away): no error will
 //!   ever carry them;
@@ -8,7 +9,6 @@
 //!   error carries them, but the caller may drop it unread. A long text's part error lives in
 //!   its future until every part has ended, and JimmyAI has no task list to find one in.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
@@ -36,7 +36,8 @@ tokio::task_local! {
 }
 
 /// Runs `fut`, a long text's part submit, with `tag` named in any WARN line of its write.
-pub(crate) fn for_long_part<F: Future>(
+#[cfg(feature = "long-text")]
+pub(crate) fn for_long_part<F: std::future::Future>(
     tag: LongPartTag,
     fut: F,
 ) -> impl Future<Output = F::Output> {
@@ -97,19 +98,28 @@ impl<'a> DroppedWrite<'a> {
         // A refusal that does not prove nothing was made: the error has no summary or submit
         // time of its own.
         let request = self.call.summary(&self.transport.scrubber);
-        self.finds(&request).warn(
+        FindsTask {
+            request_id: err.request_id(),
+            ..self.finds(&request)
+        }
+        .warn(
             "write refused by a code the vendor does not document, which does not prove nothing was made: look its task up before sending it again",
             Some(err.kind().as_str()),
         );
     }
 
+    /// What finds the task as this call knows it, its last attempt ending now (it ended or
+    /// was dropped).
     fn finds<'b>(&'b self, request: &'b RequestSummary) -> FindsTask<'b> {
         FindsTask {
             provider: self.transport.provider,
             operation: self.call.operation,
             idempotency_key: self.call.idempotency_key,
             task_id: None,
+            unusable_task_id: None,
             submitted_at: self.submitted_at,
+            last_attempt_at: Some(SystemTime::now()),
+            request_id: None,
             request,
         }
     }
@@ -145,7 +155,10 @@ pub(crate) fn warn_unknown_outcome(provider: Provider, operation: &str, err: &Er
             operation,
             idempotency_key: idempotency_key.as_deref(),
             task_id: task_id.as_ref(),
+            unusable_task_id: err.unusable_task_id(),
             submitted_at: *submitted_at,
+            last_attempt_at: err.last_attempt_at(),
+            request_id: err.request_id(),
             request,
         }
         .warn(
@@ -162,7 +175,13 @@ struct FindsTask<'a> {
     idempotency_key: Option<&'a str>,
     /// The task an answer named (typed, as a job id is stored).
     task_id: Option<&'a JobId>,
+    /// A task id an answer named that is no usable id: scrubbed and cut where it was read.
+    unusable_task_id: Option<&'a str>,
+    /// This call's start; a resend's line gives its key's first submit instead.
     submitted_at: SystemTime,
+    /// When the last attempt ended: a task a late attempt made is no younger.
+    last_attempt_at: Option<SystemTime>,
+    request_id: Option<&'a str>,
     /// Scrubbed: free text as its length and a hash, URLs without their query.
     request: &'a RequestSummary,
 }
@@ -170,6 +189,10 @@ struct FindsTask<'a> {
 impl FindsTask<'_> {
     fn warn(&self, why: &str, error_kind: Option<&str>) {
         let tag = LONG_PART.try_with(LongPartTag::clone).ok();
+        // Dated as a resend's returned error is (`dated_from_first_submit`): a search from the
+        // resend's own start would miss the first submit's task.
+        let first = crate::client::resent_first_submitted_at();
+        let submitted_at = first.map_or(self.submitted_at, |f| f.min(self.submitted_at));
         tracing::warn!(
             provider = %self.provider,
             operation = self.operation,
@@ -178,7 +201,13 @@ impl FindsTask<'_> {
             part_sha256 = tag.as_ref().map(|t| tracing::field::display(&t.sha256)),
             idempotency_key = self.idempotency_key,
             task_id = self.task_id.map(tracing::field::display),
-            submitted_at = %crate::time::format_rfc3339(self.submitted_at),
+            named_task_id = self.unusable_task_id.map(tracing::field::debug),
+            submitted_at = %crate::time::format_rfc3339(submitted_at),
+            resend = first.is_some().then_some(true),
+            last_attempt_at = self
+                .last_attempt_at
+                .map(|t| tracing::field::display(crate::time::format_rfc3339(t))),
+            request_id = self.request_id,
             request = %self.request,
             error_kind,
             "{why}"

@@ -261,6 +261,8 @@ pub(crate) fn error_for_code(
     let from_code = from_table
         .clone()
         .or_else(|| code_as_status.and_then(ErrorKind::from_http_status));
+    // A refusal code behind a status that does not say nothing was done (see below).
+    let mut refusal_unbacked = false;
     let kind = if status == 429 {
         ErrorKind::RateLimited
     } else if let Some(kind) = from_code {
@@ -273,6 +275,16 @@ pub(crate) fn error_for_code(
             && crate::retry::server_status_may_have_landed(status)
         {
             ErrorKind::Server
+        } else if d.codes_are_http_statuses
+            && kind != ErrorKind::Server
+            && !(200..300).contains(&status)
+            && crate::retry::unread_answer_may_have_landed(status)
+        {
+            // Nor behind a status that does not say nothing was done (a 303 answers a POST it
+            // carried out; 301, 302 and 600-999 say nothing): no refusal, as an unknown code
+            // there is not. A 2xx leaves it to the code, a 307 or 308 says not acted on.
+            refusal_unbacked = true;
+            ErrorKind::Vendor
         } else {
             kind
         }
@@ -297,6 +309,12 @@ pub(crate) fn error_for_code(
     }
     if from_table.is_some() && !d.codes_confirmed {
         err = err.with_unconfirmed_code();
+    }
+    if refusal_unbacked {
+        err = err.with_note(format!(
+            "code {code} refuses the request, but HTTP {status} does not say that it was not \
+             carried out, so it is not taken as a refusal"
+        ));
     }
     err
 }
@@ -461,6 +479,23 @@ mod tests {
         assert_eq!(kind(Provider::Vmeg, 503, "400"), ErrorKind::InvalidRequest);
         assert_eq!(kind(Provider::Vmeg, 400, "502"), ErrorKind::Server);
         assert_eq!(kind(Provider::Vmeg, 429, "524"), ErrorKind::RateLimited);
+        // A refusal code behind a status that does not say the request was not carried out
+        // (a 303 answers a POST it carried out, 301 and 302 say nothing, 600-999 no class
+        // covers) is no refusal: `Vendor`, as an unknown code there. Behind a 307 or 308
+        // ("send it there instead") the refusal stands, as inside a 2xx.
+        for status in [301, 302, 303, 600, 999] {
+            for code in ["400", "401", "402", "404", "413", "422", "429"] {
+                assert_eq!(
+                    kind(Provider::Vmeg, status, code),
+                    ErrorKind::Vendor,
+                    "{status} {code}"
+                );
+            }
+            assert_eq!(kind(Provider::Vmeg, status, "502"), ErrorKind::Server);
+        }
+        assert_eq!(kind(Provider::Vmeg, 307, "402"), ErrorKind::PaymentRequired);
+        assert_eq!(kind(Provider::Vmeg, 308, "400"), ErrorKind::InvalidRequest);
+        assert_eq!(kind(Provider::Vmeg, 201, "402"), ErrorKind::PaymentRequired);
         // JimmyAI's codes are not HTTP statuses: an unknown 524 in a 200 is `Vendor`.
         assert_eq!(kind(Provider::JimmyAi, 200, "524"), ErrorKind::Vendor);
     }

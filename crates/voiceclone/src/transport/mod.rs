@@ -17,6 +17,7 @@ mod summary;
 pub(crate) use admission::slot_of;
 #[cfg(feature = "fake")]
 pub(crate) use dropped::warn_unknown_outcome;
+#[cfg(feature = "long-text")]
 pub(crate) use dropped::{LongPartTag, for_long_part};
 pub(crate) use envelope::{Dialect, error_for_code};
 use envelope::{RawResponse, decode_data, decode_envelope};
@@ -287,14 +288,19 @@ impl Transport {
         if !op.names_task() {
             // The id as it came (cut, quoted with escapes; the key already scrubbed from it):
             // for a JimmyAI create, which no list finds again, it may be all there is.
-            let message = match op.named_text() {
+            let named = op.named_text();
+            let message = match &named {
                 Some(raw) => format!("the answer names no usable task id (it named {raw:?})"),
                 None => "the answer names no usable task id".to_owned(),
             };
-            let e = Error::new(ErrorKind::InvalidResponse)
+            let mut e = Error::new(ErrorKind::InvalidResponse)
                 .with_provider(self.provider)
                 .with_http_status(200)
                 .with_message(message);
+            // Kept apart from the message too: the WARN line of an unknown outcome logs it.
+            if let Some(raw) = named {
+                e = e.with_unusable_task_id(raw);
+            }
             return Err(self.with_request_id(e, req_id));
         }
         Ok(())

@@ -185,7 +185,8 @@ fn text_fingerprint(text: &str) -> String {
     format!("<{} chars, sha256:{short}>", text.chars().count())
 }
 
-/// A value as it may be quoted: URLs without credentials, query or fragment; cut.
+/// A value as it may be quoted: URLs without credentials, query or fragment; cut, URLs too
+/// (a server's material URL can be megabytes, and the summary goes into log lines).
 fn quotable(text: &str) -> String {
     if let Ok(mut url) = Url::parse(text)
         && url.has_host()
@@ -194,8 +195,13 @@ fn quotable(text: &str) -> String {
         let _ = url.set_password(None);
         url.set_query(None);
         url.set_fragment(None);
-        return url.to_string();
+        return cut(url.as_str());
     }
+    cut(text)
+}
+
+/// `text` cut to [`SUMMARY_MAX_CHARS`] characters, `…` added when anything was cut.
+fn cut(text: &str) -> String {
     let mut quoted: String = text.chars().take(SUMMARY_MAX_CHARS).collect();
     if quoted.len() < text.len() {
         quoted.push('…');
@@ -307,5 +313,31 @@ mod tests {
         for secret in ["4111", "private", "Signature", "u:p", "frag", "sk-secret"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
+    }
+
+    /// Review 28-a #4: a URL value (a server's material URL of megabytes) is cut as any other
+    /// value is, after its credentials and query are removed, at a character boundary, and
+    /// marked as cut; a short one is kept whole. Before: a URL with a host was quoted whole,
+    /// into the WARN and INFO lines and the error's text.
+    #[test]
+    fn a_url_value_is_cut_as_other_values_are() {
+        let long = format!(
+            "https://u:p@h.example/{}?X-Amz-Signature=sig",
+            "é".repeat(10_000)
+        );
+        let body = serde_json::json!({"refAudio": long, "fileUrl": "https://h/a.wav?sig=1"});
+        let fields = summary_fields(&body, &[]);
+        let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+        let cut = get("refAudio").unwrap_or_default();
+        assert!(
+            cut.chars().count() <= SUMMARY_MAX_CHARS + 1,
+            "{}",
+            cut.len()
+        );
+        assert!(is_cut(cut), "{cut}");
+        assert!(cut.starts_with("https://h.example/"), "{cut}");
+        assert!(!cut.contains("u:p") && !cut.contains("sig"), "{cut}");
+        assert_eq!(get("fileUrl"), Some("https://h/a.wav"));
+        assert!(!is_cut("https://h/a.wav"));
     }
 }
