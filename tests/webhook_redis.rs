@@ -2379,6 +2379,12 @@ async fn redis_connect_refuses_a_user_who_may_not_publish_run_scripts_or_use_the
         ),
         (&["~*", "&*", "+@all", "-@scripting"], "EVALSHA"),
         (&["~elsewhere:*", "&*", "+@all"], "keys under voiceclone:"),
+        // The marks alone: a record also stores the event by task and key (review 28 pass
+        // 2-b #1: the probe declared the mark only, and this user was accepted).
+        (
+            &["~voiceclone:seen:*", "&*", "+@all"],
+            "keys under voiceclone:",
+        ),
     ] {
         let Some((_user, url, password)) = acl_user(&ctx, rules).await else {
             return;

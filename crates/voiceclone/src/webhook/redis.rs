@@ -46,10 +46,14 @@
 //!   [`RedisStore::connect`] (and [`RedisStore::check`]) refuse a URL naming a replica,
 //!   Redis Cluster, and a Redis user who may not do what a record does.
 //! - **A connection closed while idle** (the server's `timeout` setting, a balancer's idle
-//!   timer, a restart): a command that finds the shared connection closed is sent once more
-//!   on a new one, within its timeout, so the first delivery or lookup after a quiet spell
-//!   does not fail. Every command is safe to send twice: the record script recognises a mark
-//!   holding its own token and answers first-seen again, writing nothing.
+//!   timer that resets the connection, a restart): a command that finds the shared connection
+//!   closed is sent once more on a new one, within its timeout, so the first delivery or
+//!   lookup after a quiet spell does not fail. Every command is safe to send twice: the record
+//!   script recognises a mark holding its own token and answers first-seen again, writing
+//!   nothing (so a token recorded twice is [`Recorded::Fresh`] here, where the in-memory
+//!   store answers a duplicate; the crate never records one token twice). A connection a
+//!   middlebox drops without a word (no reset) is not seen closed: that command waits its
+//!   timeout and fails (503), and the next one connects afresh.
 //! - **Lookups** read at most [`RedisStore::max_event_bytes`] bytes of a value; a value that is
 //!   larger, not JSON, not a [`StoredEvent`], about another id, or of another Redis type is
 //!   treated as absent, with a warning. The hub verifies every event read back with its own
@@ -459,8 +463,16 @@ impl RedisStore {
         }
         let token = MarkToken::new();
         let mut call = self.release_script.prepare_invoke();
-        call.key(self.key("seen", &format!("voiceclone-probe:{}", token.as_str())))
-            .arg(token.as_str());
+        // The keys a record declares (its mark, and where it stores the event by task and by
+        // key), each in a slot of its own (the hash tags' slots are 4332, 9329 and 9395): a
+        // cluster refuses the call `CROSSSLOT` whichever node serves it, as it refuses every
+        // record, and a user who may use the marks alone is refused for the others. The script
+        // touches only the first, unused key.
+        let t = token.as_str();
+        call.key(self.key("seen", &format!("voiceclone-probe:{{probe-seen}}:{t}")))
+            .key(self.key("task", &format!("voiceclone-probe:{{probe-task}}:{t}")))
+            .key(self.key("idem", &format!("voiceclone-probe:{{probe-idem}}:{t}")))
+            .arg(t);
         let released = self
             .exec(|mut c| {
                 let call = &call;
