@@ -769,6 +769,63 @@ async fn a_create_of_unknown_outcome_is_logged_once_with_what_finds_its_task() {
     }
 }
 
+/// Review 28-c #3: the fake logs what the client logs for a submit after which a task may
+/// exist: a lost VMEG submit ("write outcome unknown", its key) and JimmyAI's refusal by a code
+/// it does not document ("does not prove nothing was made"), once each, with the submit time.
+/// Before, the fake logged no line for the refusal, so a service's test of its ops log could
+/// not be written against the fake.
+#[tokio::test]
+async fn the_fake_logs_a_submit_after_which_a_task_may_exist_as_the_client_does() {
+    use voiceclone::VoiceCloning;
+    use voiceclone::fake::{FakeClient, Script};
+    let (out, _guard) = capture(tracing::Level::WARN);
+    let logged = || String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let cases = [
+        (
+            Provider::Vmeg,
+            Script::succeeds().outcome_unknown(),
+            "write outcome unknown",
+        ),
+        (
+            Provider::JimmyAi,
+            Script::rejected(voiceclone::ErrorKind::InvalidRequest),
+            "does not prove nothing was made",
+        ),
+    ];
+    for (provider, script, said) in cases {
+        let fake = FakeClient::new(provider);
+        fake.script_speech(script);
+        let voice = match provider {
+            Provider::Vmeg => "cv_1",
+            _ => "model-1",
+        };
+        let mut req = voiceclone::SpeechRequest::new(voice, "Hello there, my secret words.");
+        if provider == Provider::Vmeg {
+            req = req.idempotency_key("k-fake");
+        }
+        let before = logged().len();
+        let err = fake.synthesize(&req).await.unwrap_err();
+        assert!(!err.may_resubmit(), "{provider}: {err}");
+        let text = logged();
+        let lines: Vec<&str> = text[before..]
+            .lines()
+            .filter(|l| l.contains(" WARN "))
+            .collect();
+        assert_eq!(lines.len(), 1, "{provider}: {text}");
+        assert!(lines[0].contains(said), "{provider}: {}", lines[0]);
+        assert!(
+            lines[0].contains("submitted_at="),
+            "{provider}: {}",
+            lines[0]
+        );
+        assert!(lines[0].contains(voice), "{provider}: {}", lines[0]);
+        if provider == Provider::Vmeg {
+            assert!(lines[0].contains("k-fake"), "{}", lines[0]);
+        }
+        assert!(!lines[0].contains("secret words"), "{}", lines[0]);
+    }
+}
+
 /// Review 28-a #2 a, b: a resend whose outcome is unknown (out of the call's time) or that is
 /// dropped mid-call is logged with the first submit's time as `submitted_at`, as its returned
 /// error is dated (a search from the resend's own time misses the first submit's task), marked

@@ -63,6 +63,11 @@
 //! [`Script::with_audio_urls`]; [`Script::with_failed_line`] and [`Script::without_audio`]
 //! script the answers the client reads as a failed line and a success with no audio).
 //!
+//! What the client logs at WARN for a submit after which a task may exist (an unknown
+//! outcome; JimmyAI's refusal by a code it does not document) the fake logs too, with the
+//! same fields. Its errors carry no [`crate::Error::request_id`]: there is no vendor to have
+//! given one, so do not read its absence as "nothing reached the vendor" in code under test.
+//!
 //! ```
 //! use voiceclone::fake::{FakeCall, FakeClient, Script};
 //! use voiceclone::{CloneRequest, ErrorKind, Provider, VoiceCloning, WaitPolicy};
@@ -593,7 +598,26 @@ impl FakeClient {
         .map(|e| self.ended(e, operation, key.clone(), fresh_key));
         let lost = match failure {
             Some(e) if matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) => Some(e),
-            Some(e) => return Err(e),
+            Some(e) => {
+                // A refusal that does not prove nothing was made (JimmyAI's undocumented
+                // codes) is logged with what finds its task, as the client's transport logs
+                // it (review 28-c #3).
+                let call = self.call_info(operation, key.clone(), fresh_key);
+                if crate::retry::task_may_exist_after(&call, &e) {
+                    let request = planned
+                        .map(|p| summary::of(self.provider, p, key.as_deref(), name.as_deref()))
+                        .unwrap_or_default();
+                    crate::transport::warn_unconfirmed_refusal(
+                        self.provider,
+                        operation,
+                        key.as_deref(),
+                        created_at,
+                        &request,
+                        &e,
+                    );
+                }
+                return Err(e);
+            }
             None => None,
         };
         let vendor_id = vendor_id(&self.instance, kind, state.created);
@@ -680,6 +704,26 @@ impl FakeClient {
         })
     }
 
+    /// A submit as the client's retry table sees it.
+    fn call_info(
+        &self,
+        operation: &'static str,
+        key: Option<String>,
+        fresh_key: bool,
+    ) -> crate::retry::CallInfo {
+        crate::retry::CallInfo {
+            provider: self.provider,
+            operation,
+            kind: match self.provider {
+                Provider::Vmeg => OperationKind::IdempotentWrite,
+                _ => OperationKind::UnsafeWrite,
+            },
+            idempotency_key: key,
+            fresh_key,
+            synchronous: false,
+        }
+    }
+
     /// A submit's failure as the client's retry table ends it after one attempt (a retry
     /// would meet the same script): a refusal stays one, a failure after which the task may
     /// exist is `OutcomeUnknown`.
@@ -690,17 +734,7 @@ impl FakeClient {
         key: Option<String>,
         fresh_key: bool,
     ) -> Error {
-        let call = crate::retry::CallInfo {
-            provider: self.provider,
-            operation,
-            kind: match self.provider {
-                Provider::Vmeg => OperationKind::IdempotentWrite,
-                _ => OperationKind::UnsafeWrite,
-            },
-            idempotency_key: key,
-            fresh_key,
-            synchronous: false,
-        };
+        let call = self.call_info(operation, key, fresh_key);
         let once = crate::retry::RetryPolicy::none();
         match crate::retry::Retries::new(&once, &call).after_failure(e) {
             Err(e) => e,

@@ -102,10 +102,7 @@ impl<'a> DroppedWrite<'a> {
             request_id: err.request_id(),
             ..self.finds(&request)
         }
-        .warn(
-            "write refused by a code the vendor does not document, which does not prove nothing was made: look its task up before sending it again",
-            Some(err.kind().as_str()),
-        );
+        .warn(UNCONFIRMED_REFUSAL, Some(err.kind().as_str()));
     }
 
     /// What finds the task as this call knows it, its last attempt ending now (it ended or
@@ -138,6 +135,34 @@ impl Drop for DroppedWrite<'_> {
             None,
         );
     }
+}
+
+/// The line of a write refused by a code that does not prove nothing was made.
+const UNCONFIRMED_REFUSAL: &str = "write refused by a code the vendor does not document, which does not prove nothing was made: look its task up before sending it again";
+
+/// Logs `err`, a refusal after which a task may exist (`retry::task_may_exist_after`), as the
+/// transport logs one: the fake's, which has no transport.
+#[cfg(feature = "fake")]
+pub(crate) fn warn_unconfirmed_refusal(
+    provider: Provider,
+    operation: &str,
+    idempotency_key: Option<&str>,
+    submitted_at: SystemTime,
+    request: &RequestSummary,
+    err: &Error,
+) {
+    FindsTask {
+        provider,
+        operation,
+        idempotency_key,
+        task_id: None,
+        unusable_task_id: None,
+        submitted_at,
+        last_attempt_at: Some(SystemTime::now()),
+        request_id: err.request_id(),
+        request,
+    }
+    .warn(UNCONFIRMED_REFUSAL, Some(err.kind().as_str()));
 }
 
 /// Logs `err`, an `OutcomeUnknown` with its request summary, once at WARN with what finds its

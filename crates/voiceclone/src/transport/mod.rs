@@ -15,10 +15,10 @@ mod summary;
 
 #[cfg(feature = "upload")]
 pub(crate) use admission::slot_of;
-#[cfg(feature = "fake")]
-pub(crate) use dropped::warn_unknown_outcome;
 #[cfg(feature = "long-text")]
 pub(crate) use dropped::{LongPartTag, for_long_part};
+#[cfg(feature = "fake")]
+pub(crate) use dropped::{warn_unconfirmed_refusal, warn_unknown_outcome};
 pub(crate) use envelope::{Dialect, error_for_code};
 use envelope::{RawResponse, decode_data, decode_envelope};
 pub(crate) use request_id::RequestId;
