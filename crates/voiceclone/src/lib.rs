@@ -104,8 +104,8 @@
 //! refusal (it does not say nothing was done), else takes the kind of the HTTP status. A
 //! VMEG refusal code behind an HTTP 5xx that may follow a processed write (500, 502, 504,
 //! ...; not 503) is `Server`: a write counts as refused only when both statuses say so;
-//! behind an HTTP 301, 302, 303 or 600-999 (which do not say nothing was done) it is
-//! [`ErrorKind::Vendor`].
+//! behind a status that does not say nothing was done (a 1xx, a redirect other than 307 and
+//! 308, or 600-999) it is [`ErrorKind::Vendor`].
 //! An HTTP 429 is `RateLimited` whatever the code.
 //!
 //! **Task status.**
