@@ -1948,6 +1948,71 @@ fn a_part_whose_answer_cannot_be_read_is_resubmitted_only_when_asked_after_it_wa
     assert_eq!(m["parts"][0]["past_job_ids"][0], "vmeg:speech:t1", "{m}");
 }
 
+/// Review 28 pass 2-c #1: a one-line part whose only line cannot be read (an empty `uri`, a
+/// `[null]` result) is handled as a partly unreadable part, not as a wait that failed: exit 3
+/// naming the line, the part `submitted` with the error noted, a rerun reading it again
+/// without paying, and `--resubmit-unknown` after that reported run sending it again. Before:
+/// the generic wait error, nothing recorded, and `--resubmit-unknown` never applied.
+#[test]
+fn a_part_with_no_readable_line_is_handled_as_a_partly_unreadable_one() {
+    for (what, only) in [
+        (
+            "empty uri",
+            serde_json::json!({"uri": "", "duration": 0, "errorMessage": ""}),
+        ),
+        ("null", Value::Null),
+    ] {
+        let fake = FakeVmeg::start(1, 1000, false);
+        let c = case("One short line of speech.\n");
+        let dir = Path::new(&c.out);
+        let args = speak_args(&c.file, &c.out);
+        let mut asked = args.clone();
+        asked.push("--resubmit-unknown");
+        let detail = serde_json::json!({
+            "code": 200, "message": "",
+            "data": {"taskId": "t1", "taskType": "tts", "status": "finished",
+                     "result": {"results": [only]}},
+        })
+        .to_string();
+        fake.answer_detail_of("t1", 200, &detail, Duration::ZERO);
+        for run in 0..2 {
+            let r = fake_run(&fake, &args);
+            assert_eq!(r.code, 3, "{what} {run}: {r:?}");
+            let j = r.json();
+            let msg = s(&j["error"]["message"]);
+            for needed in [
+                "part 1",
+                "line 1",
+                "t1",
+                "could not be read",
+                "--resubmit-unknown",
+            ] {
+                assert!(
+                    msg.contains(needed),
+                    "{what} {run}: {needed:?} missing: {msg}"
+                );
+            }
+            let m = manifest(dir);
+            assert_eq!(m["parts"][0]["state"], "submitted", "{what} {run}: {m}");
+            assert_eq!(
+                m["parts"][0]["job_id"], "vmeg:speech:t1",
+                "{what} {run}: {m}"
+            );
+            assert!(m["parts"][0]["error"].is_string(), "{what} {run}: {m}");
+            assert_eq!(fake.creates(), 1, "{what} {run}: submitted again");
+        }
+        let r = fake_run(&fake, &asked);
+        assert_eq!(r.code, 0, "{what}: {r:?}");
+        assert_eq!(fake.creates(), 2, "{what}");
+        let m = manifest(dir);
+        assert_eq!(m["parts"][0]["state"], "done", "{what}: {m}");
+        assert_eq!(
+            m["parts"][0]["past_job_ids"][0], "vmeg:speech:t1",
+            "{what}: {m}"
+        );
+    }
+}
+
 /// Review 28-e #1, the smaller case: a line with audio and a non-empty `errorMessage` (a
 /// warning beside it) keeps its audio: the part is done, nothing is paid again.
 #[test]

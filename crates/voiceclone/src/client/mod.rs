@@ -826,7 +826,9 @@ fn poll_span() -> tracing::Span {
 /// failed (VMEG says `finished` with the line's `errorMessage`) is `TaskFailed` with the
 /// lines' reasons (waiting again gives the same); with none, the answer is one this crate
 /// cannot read (`InvalidResponse`: no line, or only [`SpeechSegment::unreadable`] ones,
-/// which the vendor did not say failed). Either way the task exists: never "submit again".
+/// which the vendor did not say failed; the latter marked [`Error::audio_unreadable`], so a
+/// caller can keep the task and read it again). Either way the task exists: never "submit
+/// again".
 ///
 /// [`SpeechSegment::unreadable`]: crate::SpeechSegment::unreadable
 pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error> {
@@ -850,15 +852,32 @@ pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error>
         .iter()
         .filter(|s| s.unreadable.is_some())
         .count();
-    let e = if failed.is_empty() {
-        let mut m = "the task succeeded without audio URLs".to_owned();
-        if unread > 0 {
-            m.push_str(&format!(
-                " ({unread} of its {} lines could not be read, and none failed by the vendor's word)",
-                speech.segments.len()
-            ));
+    let e = if failed.is_empty() && unread > 0 {
+        let mut lines = format!(
+            "{unread} of its {} lines could not be read (",
+            speech.segments.len()
+        );
+        let reasons = speech.segments.iter().enumerate().filter_map(|(i, s)| {
+            let why = s.unreadable.as_deref()?;
+            Some(format!("line {}: {why}", i.saturating_add(1)))
+        });
+        for (k, line) in reasons.take(QUOTED).enumerate() {
+            if k > 0 {
+                lines.push_str("; ");
+            }
+            lines.push_str(&line);
         }
-        Error::new(ErrorKind::InvalidResponse).with_message(m)
+        if unread > QUOTED {
+            lines.push_str("; ...");
+        }
+        lines.push(')');
+        Error::new(ErrorKind::InvalidResponse)
+            .with_message(format!(
+                "the task succeeded without audio URLs ({lines}, and none failed by the vendor's word)"
+            ))
+            .with_audio_unreadable(lines)
+    } else if failed.is_empty() {
+        Error::new(ErrorKind::InvalidResponse).with_message("the task succeeded without audio URLs")
     } else {
         let mut reason = if failed.len() == speech.segments.len() {
             format!(
@@ -971,5 +990,36 @@ mod tests {
         assert!(matches!(e.kind(), ErrorKind::InvalidInput { .. }));
         let e = v.clone_status(&JobId::new("t1")).await.unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::Transport);
+    }
+
+    /// Review 28 pass 2-c #1: a finished task none of whose lines' audio could be read, none
+    /// failed by the vendor, is marked so (naming its lines) for a caller to keep the task;
+    /// an answer with no line at all, or with a line the vendor said failed, is not.
+    #[test]
+    fn a_speech_with_no_readable_line_is_marked_audio_unreadable() {
+        let id = JobId::new("vmeg:speech:t1");
+        let job = |segments: Vec<crate::SpeechSegment>| {
+            SpeechJob::new(Provider::Vmeg, "t1", crate::TaskStatus::Succeeded)
+                .with_speech(Speech::new(Vec::new()).with_segments(segments))
+        };
+        let unread = crate::SpeechSegment::new(None, None, None).with_unreadable("no uri");
+        let e = speech_result(&id, job(vec![unread.clone()])).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
+        let lines = e.audio_unreadable().unwrap();
+        assert!(
+            lines.contains("1 of its 1 lines") && lines.contains("line 1: no uri"),
+            "{lines}"
+        );
+        assert!(!e.may_resubmit());
+
+        let e = speech_result(&id, job(Vec::new())).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse);
+        assert_eq!(e.audio_unreadable(), None);
+        let failed = crate::SpeechSegment::new(None, None, Some("bad text".to_owned()));
+        let e = speech_result(&id, job(vec![failed, unread])).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::TaskFailed { .. }), "{e}");
+        assert_eq!(e.audio_unreadable(), None);
+        let e = Error::new(ErrorKind::InvalidResponse);
+        assert_eq!(e.audio_unreadable(), None);
     }
 }

@@ -99,6 +99,9 @@ struct Inner {
     /// The answer was no envelope at all (a proxy's page sent with a 2xx): it says nothing
     /// of the task, so a wait polls again, a few times (`UNREADABLE_POLLS_TOLERATED`).
     unreadable: bool,
+    /// A speech task finished, none of its lines' audio could be read and none failed by
+    /// the vendor's word: which lines, and why (see `Error::audio_unreadable`).
+    audio_unreadable: Option<String>,
     /// The text of the lower-level failure (reqwest's), printed by `Display`.
     cause: Option<String>,
     /// Which step of a clone from a local recording failed.
@@ -148,6 +151,7 @@ impl Error {
             unconfirmed_code: false,
             misrouted: false,
             unreadable: false,
+            audio_unreadable: None,
             cause: None,
             step: None,
             note: None,
@@ -430,6 +434,21 @@ impl Error {
 
     pub(crate) fn unreadable_answer(mut self) -> Self {
         self.0.unreadable = true;
+        self
+    }
+
+    /// For the [`ErrorKind::InvalidResponse`] of a wait whose speech task finished but none
+    /// of whose lines' audio could be read (an empty, relative or non-http(s) URL, a result
+    /// that is not an object), none failed by the vendor's word: how many lines, and why
+    /// each (e.g. `1 of its 1 lines could not be read (line 1: ...)`). The task may hold
+    /// the audio: read it again rather than submitting again (a new task is billed again).
+    /// `None` for any other error.
+    pub fn audio_unreadable(&self) -> Option<&str> {
+        self.0.audio_unreadable.as_deref()
+    }
+
+    pub(crate) fn with_audio_unreadable(mut self, lines: String) -> Self {
+        self.0.audio_unreadable = Some(lines);
         self
     }
 

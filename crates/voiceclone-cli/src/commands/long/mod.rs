@@ -1517,6 +1517,13 @@ impl Run<'_> {
                 }
                 None => Ready::Speech(speech),
             },
+            // No line of its finished task could be read (none failed by the vendor's word):
+            // the same as when some could not, or the part would be left without its error
+            // noted, and `--resubmit-unknown` could never apply.
+            Err(e) if e.audio_unreadable().is_some() => {
+                let why = e.audio_unreadable().unwrap_or_default().to_owned();
+                Ready::Failed(self.unreadable(i, stored, why, done_before))
+            }
             Err(e) => {
                 // A failure read from a status word the vendor does not document is an
                 // assumption (`Error::assumed_status`): the task may be alive, so the part is
