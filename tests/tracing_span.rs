@@ -826,6 +826,47 @@ async fn the_fake_logs_a_submit_after_which_a_task_may_exist_as_the_client_does(
     }
 }
 
+/// A tracing layer that reads the fake on every WARN line (a service's test that checks its
+/// calls as they are logged).
+struct ReadsTheFake(Arc<voiceclone::fake::FakeClient>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for ReadsTheFake {
+    fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *e.metadata().level() == tracing::Level::WARN {
+            let _ = self.0.calls();
+        }
+    }
+}
+
+/// Review 28 pass 3: the fake's WARN line is written outside its state lock, so a layer that
+/// reads the fake when it sees it does not deadlock (the lock is not reentrant).
+#[test]
+fn a_layer_that_reads_the_fake_on_its_warn_line_does_not_hang() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use voiceclone::VoiceCloning;
+    use voiceclone::fake::{FakeClient, Script};
+    let fake = Arc::new(FakeClient::new(Provider::JimmyAi));
+    fake.script_speech(Script::rejected(voiceclone::ErrorKind::InvalidRequest));
+    let (done, finished) = std::sync::mpsc::channel();
+    let in_thread = fake.clone();
+    // Its own thread: a deadlock there is seen here as a timeout, not a hung test binary.
+    std::thread::spawn(move || {
+        let subscriber = tracing_subscriber::registry().with(ReadsTheFake(in_thread.clone()));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let req = voiceclone::SpeechRequest::new("model-1", "Hello.");
+        let r = rt.block_on(in_thread.synthesize(&req));
+        let _ = done.send(r.is_err());
+    });
+    let failed = finished
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the fake's submit hung while a layer read the fake");
+    assert!(failed);
+}
+
 /// Review 28-a #2 a, b: a resend whose outcome is unknown (out of the call's time) or that is
 /// dropped mid-call is logged with the first submit's time as `submitted_at`, as its returned
 /// error is dated (a search from the resend's own time misses the first submit's task), marked

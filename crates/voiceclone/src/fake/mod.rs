@@ -601,7 +601,8 @@ impl FakeClient {
             Some(e) => {
                 // A refusal that does not prove nothing was made (JimmyAI's undocumented
                 // codes) is logged with what finds its task, as the client's transport logs
-                // it (review 28-c #3).
+                // it (review 28-c #3). Not under the lock: a tracing layer may read the fake.
+                drop(state);
                 let call = self.call_info(operation, key.clone(), fresh_key);
                 if crate::retry::task_may_exist_after(&call, &e) {
                     let request = planned

@@ -370,7 +370,9 @@ impl RedisStore {
     /// - Redis Cluster (`INFO cluster` says `cluster_enabled:1`): a record writes keys of
     ///   several slots in one script, which a cluster refuses (`CROSSSLOT`);
     /// - a Redis user who may not `PUBLISH` on the store's channel, run its scripts (`EVALSHA`,
-    ///   `SCRIPT LOAD`) or use its keys (`NOPERM`).
+    ///   `SCRIPT LOAD`) or use its keys (`NOPERM`): all three families, `<prefix>:seen:*`,
+    ///   `<prefix>:task:*` and `<prefix>:idem:*`, as a record may write each (a probe declares
+    ///   one key of each, in three hash slots, so a one-shard cluster is refused too).
     ///
     /// The probes change nothing another client sees but one `PUBLISH` of a payload every
     /// subscriber of this crate ignores, and the release script run on a key nobody uses.
