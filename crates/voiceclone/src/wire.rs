@@ -243,13 +243,10 @@ pub(crate) fn checked_url(raw: Option<&str>) -> Result<Option<url::Url>, UrlRefu
     };
     match url::Url::parse(raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(u)),
-        Ok(u) => {
-            let mut scheme: String = u.scheme().chars().take(MAX_SCHEME_CHARS).collect();
-            if scheme.len() < u.scheme().len() {
-                scheme.push('…');
-            }
-            Err(UrlRefused::Scheme(scheme))
-        }
+        Ok(u) => Err(UrlRefused::Scheme(crate::error::cut(
+            u.scheme(),
+            MAX_SCHEME_CHARS,
+        ))),
         Err(e) => Err(UrlRefused::Unparsed(e)),
     }
 }

@@ -441,7 +441,7 @@ impl Client {
                     .task_id
                     .as_ref()
                     .is_some_and(|id| id.as_str() != one.id.as_str());
-                if exact && others_resolved && !named_elsewhere && list_whole && voices_whole {
+                if exact && others_resolved && !named_elsewhere && voices_whole {
                     return Ok(Reconciled::Found {
                         task: (*one).clone(),
                         evidence: Evidence::VoiceName(name.clone()),

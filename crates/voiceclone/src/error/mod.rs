@@ -41,6 +41,15 @@ pub(crate) const MAX_MESSAGE_CHARS: usize = 500;
 
 /// A server's text as it is shown and kept: each run of whitespace or control characters
 /// one space (a newline would start a forged log line), at most `max` characters.
+/// `text` cut to `max` characters (never inside one), `…` added when anything was cut.
+pub(crate) fn cut(text: &str, max: usize) -> String {
+    let mut kept: String = text.chars().take(max).collect();
+    if kept.len() < text.len() {
+        kept.push('…');
+    }
+    kept
+}
+
 pub(crate) fn folded(text: &str, max: usize) -> String {
     let mut out = String::new();
     let (mut shown, mut gap) = (0usize, false);
@@ -525,11 +534,7 @@ impl Error {
         if message.is_empty() {
             return self;
         }
-        let mut cut: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
-        if cut.len() < message.len() {
-            cut.push('…');
-        }
-        self.0.message = Some(cut);
+        self.0.message = Some(cut(message, MAX_MESSAGE_CHARS));
         self
     }
 

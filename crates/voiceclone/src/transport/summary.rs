@@ -202,11 +202,7 @@ fn quotable(text: &str) -> String {
 
 /// `text` cut to [`SUMMARY_MAX_CHARS`] characters, `…` added when anything was cut.
 fn cut(text: &str) -> String {
-    let mut quoted: String = text.chars().take(SUMMARY_MAX_CHARS).collect();
-    if quoted.len() < text.len() {
-        quoted.push('…');
-    }
-    quoted
+    crate::error::cut(text, SUMMARY_MAX_CHARS)
 }
 
 #[cfg(test)]
