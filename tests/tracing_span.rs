@@ -867,6 +867,52 @@ fn a_layer_that_reads_the_fake_on_its_warn_line_does_not_hang() {
     assert!(failed);
 }
 
+/// Review 29 (closing 28's "left"): the fake's "call log is full" WARN line is written once its
+/// state lock is released too; a layer that reads the fake on it hung the call that filled the
+/// log.
+#[test]
+fn a_layer_that_reads_the_fake_when_its_call_log_fills_does_not_hang() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use voiceclone::VoiceCloning;
+    use voiceclone::fake::FakeClient;
+    let fake = Arc::new(FakeClient::new(Provider::Vmeg));
+    let (done, finished) = std::sync::mpsc::channel();
+    let in_thread = fake.clone();
+    let warns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = warns.clone();
+    std::thread::spawn(move || {
+        let subscriber = tracing_subscriber::registry()
+            .with(ReadsTheFake(in_thread.clone()))
+            .with(CountsWarns(counted));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for _ in 0..=FakeClient::MAX_RECORDED_CALLS {
+            rt.block_on(in_thread.list_voices()).unwrap();
+        }
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the call that filled the fake's log hung while a layer read the fake");
+    // The log is full: the last call was counted, not recorded, and that was logged once.
+    assert_eq!(fake.calls().len(), FakeClient::MAX_RECORDED_CALLS);
+    assert_eq!(fake.unrecorded_calls(), 1);
+    assert_eq!(warns.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+struct CountsWarns(Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountsWarns {
+    fn on_event(&self, e: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *e.metadata().level() == tracing::Level::WARN {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
 /// Review 28-a #2 a, b: a resend whose outcome is unknown (out of the call's time) or that is
 /// dropped mid-call is logged with the first submit's time as `submitted_at`, as its returned
 /// error is dated (a search from the resend's own time misses the first submit's task), marked

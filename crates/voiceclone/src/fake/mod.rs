@@ -186,6 +186,9 @@ struct State {
     calls: Vec<FakeCall>,
     /// Calls received after the log was full.
     unrecorded: u64,
+    /// The log filled under the current lock: its WARN line is written once the lock is
+    /// released ([`Locked`]); a tracing layer that reads the fake would deadlock on it.
+    log_filled: bool,
 }
 
 impl State {
@@ -222,12 +225,50 @@ impl State {
             return;
         }
         if self.unrecorded == 0 {
+            self.log_filled = true;
+        }
+        self.unrecorded = self.unrecorded.saturating_add(rest);
+    }
+}
+
+/// The fake's state, locked. A WARN line noted under the lock is written once the lock is
+/// released: the lock is not reentrant, and a tracing layer that reads the fake on the line
+/// would hang.
+struct Locked<'a>(Option<MutexGuard<'a, State>>);
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        match &self.0 {
+            Some(g) => g,
+            // Taken only in `drop`, after which nothing can deref it.
+            None => unreachable!("the fake's state guard is taken only when dropped"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        match &mut self.0 {
+            Some(g) => g,
+            None => unreachable!("the fake's state guard is taken only when dropped"),
+        }
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // The guard is released here, before the line is written.
+        let filled = self
+            .0
+            .take()
+            .is_some_and(|mut g| std::mem::take(&mut g.log_filled));
+        if filled {
             tracing::warn!(
                 max = FakeClient::MAX_RECORDED_CALLS,
                 "the fake's call log is full; later calls are counted, not recorded"
             );
         }
-        self.unrecorded = self.unrecorded.saturating_add(rest);
     }
 }
 
@@ -412,9 +453,9 @@ impl FakeClient {
         self.sleeper.total()
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> Locked<'_> {
         // A panic in a caller's closure cannot leave the state half-written: recover it.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        Locked(Some(self.state.lock().unwrap_or_else(|p| p.into_inner())))
     }
 
     fn error(&self, kind: ErrorKind, operation: &'static str) -> Error {
