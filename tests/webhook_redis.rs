@@ -1340,6 +1340,32 @@ async fn redis_subscription_reports_lost_and_restored_and_ends_when_dropped() {
     assert!(signals.try_recv().is_err(), "nothing after the drop");
 }
 
+/// Review 28 pass 2-b (left): the permission probe a starting instance publishes on the
+/// channel (`RedisStore::connect`, `RedisStore::check`) is ignored by the subscribers already
+/// there: no signal and no WARN line (it is no event), and the next real event is heard.
+#[tokio::test]
+async fn redis_a_probe_published_by_a_starting_instance_is_ignored_by_subscribers() {
+    let ctx = ctx_or_skip!();
+    let (logs, _guard) = crate::adapter_support::capture_logs();
+    let (listener, mut signals) = recording_listener();
+    let _sub = ctx.store().subscribe(listener);
+    let within = Duration::from_secs(5);
+    assert_eq!(next_signal(&mut signals, within).await, "restored");
+    ctx.store().check().await.unwrap();
+    let e = stored("task-probe-1", "cv_1", None);
+    ctx.store().record(&e).await.unwrap();
+    assert_eq!(
+        next_signal(&mut signals, within).await,
+        format!("event:{}", e.pipeline_key)
+    );
+    let logs = logs.take();
+    assert!(
+        logs.contains("a store's permission probe on the channel; ignored"),
+        "{logs}"
+    );
+    assert!(!logs.contains("WARN"), "{logs}");
+}
+
 /// A runtime of its own, for the tests of a subscription that outlives the runtime it was
 /// made in.
 fn runtime(multi_thread: bool) -> tokio::runtime::Runtime {
