@@ -1309,7 +1309,11 @@ fn a_submitted_part_unread_under_another_api_key_says_so_instead_of_a_plain_reru
     let args = speak_args(&c.file, &c.out);
     let j = fake_run(&fake, &args).expect(3).json();
     let msg = s(&j["error"]["message"]).to_owned();
-    assert!(msg.contains("rerun the same command"), "{msg}");
+    // Under the key it was sent with, a 404 is a task not found there (review 29 #1).
+    assert!(
+        msg.contains("not found under this API key and base URL"),
+        "{msg}"
+    );
     assert!(!msg.contains("another API key"), "{msg}");
     assert_eq!(
         manifest(Path::new(&c.out))["parts"][0]["state"],
@@ -1677,7 +1681,8 @@ fn a_signal_after_an_unrecorded_submit_still_names_its_task() {
 
 /// A part's wait that fails after its task was accepted (its poll answered 404 with an HTML
 /// page, as a proxy might) says nothing of how the task ended: exit 3 naming the task, as a
-/// single `speak --wait` says, never 1 ("failed", which a script resubmits).
+/// single `speak --wait` says, never 1 ("failed", which a script resubmits). A 404 is a task
+/// not found (review 29 #1): not submitted again unasked.
 #[test]
 fn a_part_whose_wait_fails_after_it_was_accepted_is_an_unknown_outcome() {
     let fake = FakeVmeg::start(1, 16, false);
@@ -1695,7 +1700,7 @@ fn a_part_whose_wait_fails_after_it_was_accepted_is_an_unknown_outcome() {
         "{j}"
     );
     assert!(
-        s(&j["error"]["message"]).contains("do not submit it again"),
+        s(&j["error"]["message"]).contains("not submitted again unasked"),
         "{j}"
     );
     assert_eq!(
@@ -2426,60 +2431,67 @@ fn a_done_part_is_resubmitted_only_once_reported_and_a_refused_resubmit_keeps_it
 /// undownloaded, and the budget message ("none was submitted again") was false.
 #[test]
 fn a_done_part_is_not_resubmitted_after_the_run_stopped_starting_parts() {
-    let fake = FakeVmeg::start(1, 1000, false);
-    let c = case(&text(2));
-    let dir = Path::new(&c.out);
-    let mut args = speak_args(&c.file, &c.out);
-    // In order: part 1 is t1, part 2 is t2.
-    args.extend(["--concurrency", "1"]);
-    fake_run(&fake, &args).expect(0);
-    assert_eq!(fake.creates(), 2);
-    // Part 2's task now reads failed and its file is gone: reported (exit 3), nothing sent.
-    std::fs::remove_file(dir.join("002.wav")).unwrap();
-    fake.answer_detail_of("t2", 200, &failed_detail("t2"), Duration::ZERO);
-    fake_run(&fake, &args).expect(3);
-    assert_eq!(fake.creates(), 2);
-    // Part 1's file is damaged (its size kept: pass 2a #4), and refetching it runs past the
-    // budget before part 2's answer comes.
-    let len = std::fs::metadata(dir.join("001.wav")).unwrap().len();
-    std::fs::write(dir.join("001.wav"), vec![b'z'; len as usize]).unwrap();
-    fake.answer_detail_of("t2", 200, &failed_detail("t2"), Duration::from_secs(2));
-    let mut asked = speak_args(&c.file, &c.out);
-    asked.extend([
-        "--resubmit-unknown",
-        "--concurrency",
-        "2",
-        "--max-total-bytes",
-        "500",
-    ]);
-    let r = fake_run(&fake, &asked);
-    // The contradiction (exit 3) outranks the budget (exit 1); `parts` tells each (review
-    // 24 pass 2d #3), and no missing file is listed as there.
-    assert_eq!(r.code, 3, "{r:?}");
-    assert_eq!(
-        fake.creates(),
-        2,
-        "a part was paid for after the run stopped"
-    );
-    let out = r.json();
-    let parts = &out["parts"];
-    assert_eq!(parts[0]["error"]["kind"], "download_budget", "{out}");
-    assert_eq!(
-        parts[0]["missing_files"],
-        serde_json::json!(["001.wav"]),
-        "{out}"
-    );
-    assert_eq!(parts[1]["error"]["kind"], "task_failed", "{out}");
-    assert_eq!(parts[1]["downloaded_before"], true, "{out}");
-    assert_eq!(
-        parts[1]["missing_files"],
-        serde_json::json!(["002.wav"]),
-        "{out}"
-    );
-    assert_eq!(out["files"], serde_json::json!([]), "{out}");
-    let m = manifest(dir);
-    assert_eq!(m["parts"][1]["state"], "done", "{m}");
-    assert_eq!(m["parts"][1]["job_id"], "vmeg:speech:t2", "{m}");
+    // Its task read failed, or not found (review 29 #1: the same rule for a deleted task).
+    for (status, answer, kind) in [
+        (200, failed_detail("t2"), "task_failed"),
+        (404, TASK_NOT_FOUND.to_owned(), "not_found"),
+    ] {
+        let fake = FakeVmeg::start(1, 1000, false);
+        let c = case(&text(2));
+        let dir = Path::new(&c.out);
+        let mut args = speak_args(&c.file, &c.out);
+        // In order: part 1 is t1, part 2 is t2.
+        args.extend(["--concurrency", "1"]);
+        fake_run(&fake, &args).expect(0);
+        assert_eq!(fake.creates(), 2);
+        // Part 2's task now reads failed (or is gone) and its file is gone: reported (exit
+        // 3), nothing sent.
+        std::fs::remove_file(dir.join("002.wav")).unwrap();
+        fake.answer_detail_of("t2", status, &answer, Duration::ZERO);
+        fake_run(&fake, &args).expect(3);
+        assert_eq!(fake.creates(), 2);
+        // Part 1's file is damaged (its size kept: pass 2a #4), and refetching it runs past
+        // the budget before part 2's answer comes.
+        let len = std::fs::metadata(dir.join("001.wav")).unwrap().len();
+        std::fs::write(dir.join("001.wav"), vec![b'z'; len as usize]).unwrap();
+        fake.answer_detail_of("t2", status, &answer, Duration::from_secs(2));
+        let mut asked = speak_args(&c.file, &c.out);
+        asked.extend([
+            "--resubmit-unknown",
+            "--concurrency",
+            "2",
+            "--max-total-bytes",
+            "500",
+        ]);
+        let r = fake_run(&fake, &asked);
+        // The contradiction (exit 3) outranks the budget (exit 1); `parts` tells each
+        // (review 24 pass 2d #3), and no missing file is listed as there.
+        assert_eq!(r.code, 3, "{kind}: {r:?}");
+        assert_eq!(
+            fake.creates(),
+            2,
+            "{kind}: a part was paid for after the run stopped"
+        );
+        let out = r.json();
+        let parts = &out["parts"];
+        assert_eq!(parts[0]["error"]["kind"], "download_budget", "{out}");
+        assert_eq!(
+            parts[0]["missing_files"],
+            serde_json::json!(["001.wav"]),
+            "{out}"
+        );
+        assert_eq!(parts[1]["error"]["kind"], kind, "{out}");
+        assert_eq!(parts[1]["downloaded_before"], true, "{out}");
+        assert_eq!(
+            parts[1]["missing_files"],
+            serde_json::json!(["002.wav"]),
+            "{out}"
+        );
+        assert_eq!(out["files"], serde_json::json!([]), "{out}");
+        let m = manifest(dir);
+        assert_eq!(m["parts"][1]["state"], "done", "{m}");
+        assert_eq!(m["parts"][1]["job_id"], "vmeg:speech:t2", "{m}");
+    }
 }
 
 /// Review 24-d #3: each resend of a part's key is recorded in the manifest before it is sent
@@ -2781,4 +2793,210 @@ fn the_advice_for_a_part_sent_under_another_api_key_names_its_last_resend() {
         .parse()
         .unwrap();
     assert_eq!(shown.as_millisecond(), resent, "{msg}");
+}
+
+/// VMEG's answer to a task it does not know (deleted in its console, expired).
+const TASK_NOT_FOUND: &str = r#"{"code":404,"message":"Task not found","data":null}"#;
+
+/// Part 1's record in DIR's manifest.
+fn part1(dir: &Path) -> Value {
+    manifest(dir)["parts"][0].clone()
+}
+
+/// Rewrites part 1's `error_kind` in DIR's manifest (`None`: removed, as the previous
+/// version wrote it).
+fn set_error_kind(dir: &Path, kind: Option<&str>) {
+    let mut m = manifest(dir);
+    let part = m["parts"][0].as_object_mut().unwrap();
+    match kind {
+        Some(k) => part.insert("error_kind".into(), k.into()),
+        None => part.remove("error_kind"),
+    };
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
+
+/// Review 29 #1: a `submitted` part whose task now answers 404 (deleted in the vendor's
+/// console, expired) under the API key and base URL it was sent with. Before, every rerun
+/// said "rerun the same command to wait for it again" (exit 3) and no flag moved it on. Now:
+/// - the first run reports it (exit 3: not found under this API key and base URL, its
+///   outcome not known, not submitted again unasked, `--resubmit-unknown` submits it again)
+///   and keeps it `submitted`, noted `task_not_found`; the flag given on that first run
+///   pays for nothing, since no run had reported it yet;
+/// - a rerun without the flag reads it again and submits nothing;
+/// - a rerun with the flag reads it again first: still not found, it is submitted once
+///   (billed again, said), its old task kept in `past_job_ids`; found again meanwhile, it is
+///   downloaded from its task and nothing is submitted.
+#[test]
+fn a_deleted_task_is_reported_kept_and_resubmitted_only_when_asked_after_that() {
+    for comes_back in [false, true] {
+        let fake = FakeVmeg::start(1, 100, false);
+        fake.answer_detail_of("t1", 404, TASK_NOT_FOUND, Duration::ZERO);
+        let c = case(&text(1));
+        let dir = Path::new(&c.out);
+        let args = speak_args(&c.file, &c.out);
+        let mut asked = args.clone();
+        asked.push("--resubmit-unknown");
+        let r = fake_run(&fake, &asked);
+        assert_eq!(r.code, 3, "{r:?}");
+        let j = r.json();
+        let msg = s(&j["error"]["message"]);
+        for needed in [
+            "part 1",
+            "t1",
+            "not found under this API key and base URL",
+            "deleted",
+            "expired",
+            "not known",
+            "--resubmit-unknown",
+            "billed again",
+        ] {
+            assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+        }
+        assert!(!msg.contains("rerun the same command"), "{msg}");
+        assert_eq!(fake.creates(), 1, "resubmitted before any run reported it");
+        let p = part1(dir);
+        assert_eq!(p["state"], "submitted", "{p}");
+        assert_eq!(p["job_id"], "vmeg:speech:t1", "{p}");
+        assert_eq!(p["error_kind"], "task_not_found", "{p}");
+        // Reported: a plain rerun still submits nothing.
+        for _ in 0..2 {
+            fake_run(&fake, &args).expect(3);
+            assert_eq!(fake.creates(), 1, "a plain rerun submitted it");
+        }
+        if comes_back {
+            fake.state.detail_of.lock().unwrap().remove("t1");
+            fake_run(&fake, &asked).expect(0);
+            assert_eq!(fake.creates(), 1, "submitted although its task was found");
+            let p = part1(dir);
+            assert_eq!(
+                (&p["state"], &p["job_id"]),
+                (&"done".into(), &"vmeg:speech:t1".into())
+            );
+            continue;
+        }
+        let r = fake_run(&fake, &asked);
+        assert_eq!(r.code, 0, "{r:?}");
+        assert_eq!(fake.creates(), 2);
+        let p = part1(dir);
+        assert_eq!(p["state"], "done", "{p}");
+        assert_eq!(p["job_id"], "vmeg:speech:t2", "{p}");
+        assert_eq!(
+            p["past_job_ids"],
+            serde_json::json!(["vmeg:speech:t1"]),
+            "{p}"
+        );
+        assert!(
+            p.get("error").is_none() && p.get("error_kind").is_none(),
+            "{p}"
+        );
+        // Done: a rerun with the flag sends nothing more.
+        fake_run(&fake, &asked).expect(0);
+        assert_eq!(fake.creates(), 2);
+    }
+}
+
+/// Review 29 #1: `--resubmit-unknown` acts on what a run reported, by its kind, not on any
+/// error noted. A part noted for one reason (an answer that could not be read; a kind this
+/// version does not know, written by a newer one: the manifest still loads) whose rerun then
+/// fails for another (its task not found) is not submitted by the flag on that rerun: the
+/// new failure is reported first (noted `task_not_found`), and only the next run with the
+/// flag submits it. A manifest of the previous version (an error noted without its kind)
+/// keeps the old rule for the old reasons (an unreadable answer read again is resubmitted),
+/// and never lets a task not found be resubmitted unreported.
+#[test]
+fn the_flag_resubmits_only_for_the_reason_a_run_reported() {
+    for noted in [
+        Some("answer_unreadable"),
+        Some("a_kind_of_a_newer_version"),
+        None,
+    ] {
+        let fake = FakeVmeg::start(3, 1000, false);
+        let c = case(&three_lines());
+        let dir = Path::new(&c.out);
+        let args = speak_args(&c.file, &c.out);
+        let mut asked = args.clone();
+        asked.push("--resubmit-unknown");
+        let line2 = serde_json::json!({"uri": "/files/t1/1.wav"});
+        fake.answer_detail_of(
+            "t1",
+            200,
+            &detail_with_line2(&fake.url, "t1", line2),
+            Duration::ZERO,
+        );
+        fake_run(&fake, &args).expect(3);
+        let p = part1(dir);
+        assert!(p["error"].is_string(), "{noted:?}: {p}");
+        assert_eq!(p["error_kind"], "answer_unreadable", "{noted:?}: {p}");
+        if noted != Some("answer_unreadable") {
+            set_error_kind(dir, noted);
+        }
+        // Its task is gone now: the flag does not send it on this first report of that.
+        fake.answer_detail_of("t1", 404, TASK_NOT_FOUND, Duration::ZERO);
+        let r = fake_run(&fake, &asked);
+        assert_eq!(r.code, 3, "{noted:?}: {r:?}");
+        assert!(
+            s(&r.json()["error"]["message"]).contains("not found under this API key"),
+            "{noted:?}: {r:?}"
+        );
+        assert_eq!(fake.creates(), 1, "{noted:?}: resubmitted unreported");
+        assert_eq!(part1(dir)["error_kind"], "task_not_found", "{noted:?}");
+        // Reported now: the flag sends it.
+        fake_run(&fake, &asked).expect(0);
+        assert_eq!(fake.creates(), 2, "{noted:?}");
+    }
+    // The previous version's record of an unreadable answer, read again: the old rule.
+    let fake = FakeVmeg::start(3, 1000, false);
+    let c = case(&three_lines());
+    let dir = Path::new(&c.out);
+    let mut asked = speak_args(&c.file, &c.out);
+    asked.push("--resubmit-unknown");
+    let line2 = serde_json::json!({"uri": "/files/t1/1.wav"});
+    fake.answer_detail_of(
+        "t1",
+        200,
+        &detail_with_line2(&fake.url, "t1", line2),
+        Duration::ZERO,
+    );
+    fake_run(&fake, &speak_args(&c.file, &c.out)).expect(3);
+    set_error_kind(dir, None);
+    fake_run(&fake, &asked).expect(0);
+    assert_eq!(fake.creates(), 2);
+}
+
+/// Review 29 #1: a `done` part whose file is gone, noted for an answer that could not be
+/// read, whose task then reads failed (a contradiction no run had reported) is not
+/// submitted by `--resubmit-unknown` on that rerun: reported first, sent on the next. Before:
+/// any noted error let the flag pay for it unseen.
+#[test]
+fn a_done_part_noted_unreadable_is_not_resubmitted_when_its_task_then_reads_failed() {
+    let fake = FakeVmeg::start(3, 1000, false);
+    let c = case(&three_lines());
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    let mut asked = args.clone();
+    asked.push("--resubmit-unknown");
+    fake_run(&fake, &args).expect(0);
+    std::fs::remove_file(dir.join("001-02.wav")).unwrap();
+    let line2 = serde_json::json!({"uri": "/files/t1/1.wav"});
+    fake.answer_detail_of(
+        "t1",
+        200,
+        &detail_with_line2(&fake.url, "t1", line2),
+        Duration::ZERO,
+    );
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(part1(dir)["error_kind"], "answer_unreadable");
+    fake.answer_detail_of("t1", 200, &failed_detail("t1"), Duration::ZERO);
+    let r = fake_run(&fake, &asked);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(
+        fake.creates(),
+        1,
+        "resubmitted for a failure no run had reported"
+    );
+    let p = part1(dir);
+    assert_eq!(p["state"], "done", "{p}");
+    assert_eq!(p["error_kind"], "downloaded_before_failed", "{p}");
+    fake_run(&fake, &asked).expect(0);
+    assert_eq!(fake.creates(), 2);
 }

@@ -46,6 +46,23 @@ pub enum PartState {
     Failed,
 }
 
+/// What a run reported of a part when it noted its [`PartRecord::error`]: the failure that
+/// `--resubmit-unknown` may act on, on a later run whose failure is of the same kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportedKind {
+    /// Its finished task had lines the client could not read, none failed by the vendor.
+    AnswerUnreadable,
+    /// Its audio was downloaded before, its file is gone, and its task now reads failed.
+    DownloadedBeforeFailed,
+    /// Its task is not found under the API key and base URL it was sent with.
+    TaskNotFound,
+    /// A kind a newer version of this tool wrote: no failure of this version matches it,
+    /// and the manifest stays readable (written back as `unknown`).
+    #[serde(other)]
+    Unknown,
+}
+
 /// One downloaded file of a part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {
@@ -88,6 +105,11 @@ pub struct PartRecord {
     /// The last failure, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What kind of failure a run reported with `error`, set and cleared with it (see
+    /// [`PartRecord::note`]). `None` with an error noted: a note that is no report (a
+    /// refusal, a failed task), or one the previous version wrote without its kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ReportedKind>,
     /// What its latest submit's idempotency key is scoped to (VMEG keeps a key per API key,
     /// api-facts A4): a key resent under another API key or host is new work. `None` in a
     /// manifest of version 1, which did not record it.
@@ -207,6 +229,19 @@ pub fn ms_time(ms: u64) -> Option<SystemTime> {
 }
 
 impl PartRecord {
+    /// Notes `why` as its last failure, of `kind` when it is a report `--resubmit-unknown`
+    /// may act on later: the kind noted before is never left beside another failure's text.
+    pub fn note(&mut self, why: String, kind: Option<ReportedKind>) {
+        self.error = Some(why);
+        self.error_kind = kind;
+    }
+
+    /// Forgets its last failure, and what kind it was.
+    pub fn clear_error(&mut self) {
+        self.error = None;
+        self.error_kind = None;
+    }
+
     /// When its latest submit's key was last resent (see [`PartRecord::resent_at_ms`]).
     pub fn last_resent_at(&self) -> Option<SystemTime> {
         ms_time(*self.resent_at_ms.last()?)
@@ -282,6 +317,7 @@ impl Manifest {
                     past_job_ids: Vec::new(),
                     files: Vec::new(),
                     error: None,
+                    error_kind: None,
                     key_scope: None,
                     past_submits: Vec::new(),
                     resent_at_ms: Vec::new(),
@@ -775,6 +811,37 @@ mod tests {
                 assert!(why.contains("resent_at_ms"), "{why}");
             }
         }
+    }
+
+    /// Review 29 #1: a part's `error_kind` is read back as written; one this version does not
+    /// know (a newer version's) leaves the manifest readable and matches no kind of this one;
+    /// a record without it (the previous version's) reads as `None`.
+    #[test]
+    fn an_unknown_error_kind_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Manifest::new(&plan("Hello there. General Kenobi."), "cv_1", None);
+        m.parts[0].note("gone".into(), Some(ReportedKind::TaskNotFound));
+        m.save(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert!(text.contains(r#""error_kind": "task_not_found""#), "{text}");
+        assert_eq!(Manifest::load(dir.path()).unwrap(), Some(m.clone()));
+        let newer = text.replace("task_not_found", "a_kind_of_a_newer_version");
+        std::fs::write(dir.path().join(FILE_NAME), newer).unwrap();
+        let read = Manifest::load(dir.path()).unwrap().unwrap();
+        assert_eq!(read.parts[0].error_kind, Some(ReportedKind::Unknown));
+        assert_eq!(read.parts[0].error.as_deref(), Some("gone"));
+        let mut older: serde_json::Value = serde_json::from_str(&text).unwrap();
+        older["parts"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("error_kind")
+            .unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), older.to_string()).unwrap();
+        let read = Manifest::load(dir.path()).unwrap().unwrap();
+        assert_eq!(read.parts[0].error_kind, None);
+        let mut cleared = read.parts[0].clone();
+        cleared.clear_error();
+        assert_eq!((cleared.error, cleared.error_kind), (None, None));
     }
 
     #[test]

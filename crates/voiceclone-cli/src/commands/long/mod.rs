@@ -12,7 +12,9 @@
 //! - a part whose files are there and match their recorded size and SHA-256 is skipped;
 //! - a part with a known task is only waited for and downloaded; a `done` part (its audio
 //!   downloaded before) whose task now reads failed stays `done` (exit 3), and is submitted
-//!   again only with `--resubmit-unknown`;
+//!   again only with `--resubmit-unknown`; so is a part whose task is not found under the
+//!   API key and base URL it was sent with (deleted, expired): the flag acts, on a later run,
+//!   only on the kind of failure a run reported (`error_kind`);
 //! - a VMEG part whose submit's answer never came is resent with the same key, under the
 //!   API key and base URL it was sent with (VMEG accepts a key once per 24 hours and per API
 //!   key, so a resend of a submit that landed creates nothing; under another API key or host
@@ -74,7 +76,7 @@ use crate::exit::Exit;
 use crate::output::{Failure, Outcome, Printer, rfc3339};
 use manifest::{
     FileRecord, KeyScope, MAX_RESENDS_RECORDED, Manifest, PartRecord, PartState, PastSubmit,
-    file_sha256, files_intact, ms_time, unix_ms,
+    ReportedKind, file_sha256, files_intact, ms_time, unix_ms,
 };
 
 /// Whether a resend's error says the resend made nothing under this run's scope: the create's
@@ -430,6 +432,47 @@ const DOWNLOADED_BEFORE: &str = "downloaded_before";
 /// and no error from the vendor): not a failure the vendor stated, so the part is kept and
 /// read again, and only `--resubmit-unknown` sends it again, once a run has reported it.
 const ANSWER_UNREADABLE: &str = "answer_unreadable";
+
+/// The detail of a part whose task is not found under the API key and base URL it was sent
+/// with (deleted in the vendor's console, expired): it may have been made and billed, so the
+/// part is kept, and only `--resubmit-unknown` sends it again, once a run has reported it.
+const TASK_NOT_FOUND: &str = "task_not_found";
+
+/// The kind of report `f`, a failure read for a part's task, is: what an earlier run must
+/// have noted for `--resubmit-unknown` to send the part again. A task not found first: it
+/// may also carry [`DOWNLOADED_BEFORE`] (a `done` part), which is no report of a failure read.
+fn reported_kind(f: &Failure) -> Option<ReportedKind> {
+    let has = |key: &str| f.details.contains_key(key);
+    if has(TASK_NOT_FOUND) {
+        Some(ReportedKind::TaskNotFound)
+    } else if has(ANSWER_UNREADABLE) {
+        Some(ReportedKind::AnswerUnreadable)
+    } else if has(DOWNLOADED_BEFORE) {
+        Some(ReportedKind::DownloadedBeforeFailed)
+    } else {
+        None
+    }
+}
+
+/// Whether an earlier run reported `f`, the failure read for part `rec`'s task in this run:
+/// the kind noted with its error is `f`'s. An error noted for one reason never lets the flag
+/// pay for another that no run has shown. A record of the previous version (an error noted
+/// without its kind) is taken as it was then, for the two reports that version made only.
+fn reported_before(rec: &PartRecord, f: &Failure) -> bool {
+    let Some(now) = reported_kind(f) else {
+        return false;
+    };
+    match rec.error_kind {
+        Some(kind) => kind == now,
+        None => {
+            rec.error.is_some()
+                && matches!(
+                    now,
+                    ReportedKind::AnswerUnreadable | ReportedKind::DownloadedBeforeFailed
+                )
+        }
+    }
+}
 
 /// What a finished part's lines lack.
 enum LinesMissing {
@@ -931,8 +974,8 @@ impl Run<'_> {
         match rec.state {
             PartState::Done if files_intact(&self.dir, &rec) => {
                 // Its files are back: whatever a read of its task said since is moot.
-                if rec.error.is_some()
-                    && let Err(f) = self.update(i, |p| p.error = None)
+                if (rec.error.is_some() || rec.error_kind.is_some())
+                    && let Err(f) = self.update(i, PartRecord::clear_error)
                 {
                     return Ready::Failed(f);
                 }
@@ -942,24 +985,26 @@ impl Run<'_> {
                 Some(id) => match self.wait(i, id).await {
                     // Asked for: a part whose task now reads failed, though its audio was
                     // downloaded before, is sent again (billed again); only once an earlier
-                    // run reported it (its error recorded), so that a flag given for another
-                    // part's unknown submit does not pay for this one unseen. The wait may
+                    // run reported that very failure (its kind noted with the error), so that
+                    // a flag given for another part's unknown submit, or after another
+                    // failure of this part, does not pay for this one unseen. The wait may
                     // have ended after the run stopped starting parts (a spent download
                     // budget, a `--timeout`): then it is left for the rerun, as a new part is.
                     // The same for a part whose answer could not be read (no line failed by the
-                    // vendor's word): its task may hold the audio, so only when asked.
+                    // vendor's word), or whose task is not found (read again first, here):
+                    // its task may hold the audio, or have been paid, so only when asked.
                     Ready::Failed(f)
                         if self.resubmit_unknown
-                            && rec.error.is_some()
-                            && (f.details.contains_key(DOWNLOADED_BEFORE)
-                                || f.details.contains_key(ANSWER_UNREADABLE))
+                            && reported_before(&rec, &f)
                             && !self.over_budget.get()
                             && !self.timed_out.get() =>
                     {
-                        let why = if f.details.contains_key(DOWNLOADED_BEFORE) {
-                            "although its audio was downloaded before"
-                        } else {
-                            "although its task's answer could not be read (its task may hold the audio)"
+                        let why = match reported_kind(&f) {
+                            Some(ReportedKind::TaskNotFound) => format!(
+                                "although its task {id} may have been made (and billed): it is still not found under this API key and base URL"
+                            ),
+                            Some(ReportedKind::AnswerUnreadable) => "although its task's answer could not be read (its task may hold the audio)".to_owned(),
+                            _ => "although its audio was downloaded before".to_owned(),
                         };
                         self.printer.progress(&format!(
                             "{}: resubmitting {why} (--resubmit-unknown; billed again)",
@@ -1023,7 +1068,7 @@ impl Run<'_> {
             p.past_job_ids.extend(old_job);
             p.job_id = None;
             p.files.clear();
-            p.error = None;
+            p.clear_error();
         }) {
             // Not sent: the part is as it was.
             if let Some(p) = self.manifest.borrow_mut().parts.get_mut(i) {
@@ -1142,6 +1187,8 @@ impl Run<'_> {
             )
         });
         if let Err(f) = self.update(i, |p| match restored {
+            // What an earlier run reported of it (`error_kind`) still holds: this submit made
+            // nothing, and the flag may send it again on a later run as it did on this one.
             Some(b) => {
                 *p = PartRecord {
                     error: Some(msg),
@@ -1150,7 +1197,7 @@ impl Run<'_> {
             }
             None => {
                 p.state = PartState::Planned;
-                p.error = Some(msg);
+                p.note(msg, None);
             }
         }) {
             return Ready::Failed(f);
@@ -1542,11 +1589,20 @@ impl Run<'_> {
                     }
                     if let Err(f) = self.update(i, |p| {
                         p.state = PartState::Failed;
-                        p.error = Some(reason);
+                        p.note(reason, None);
                     }) {
                         return Ready::Failed(f);
                     }
                     return Ready::Failed(Failure::from_adapter(&e).with("part", i + 1));
+                }
+                // Not found under the API key and base URL it was sent with, no rerun of the
+                // same command finds it: reported, for `--resubmit-unknown` to apply after.
+                // Under another, the advice below (that key and base URL) stands.
+                if *e.kind() == ErrorKind::NotFound
+                    && let Some(rec) = self.record(i)
+                    && self.task_scope_note(&rec).is_none()
+                {
+                    return Ready::Failed(self.not_found(i, stored, &e, &rec, done_before));
                 }
                 if matches!(e.kind(), ErrorKind::WaitTimedOut { .. }) {
                     self.timed_out.set(true);
@@ -1584,7 +1640,9 @@ impl Run<'_> {
     /// stays `done`, the error noted: a rerun reads it again, and only `--resubmit-unknown`
     /// submits it again. Exit 3: the vendor's answer contradicts what the part has shown.
     fn contradicted(&self, i: usize, stored: &str, why: String, f: Failure) -> Failure {
-        if let Err(f) = self.update(i, |p| p.error = Some(why.clone())) {
+        if let Err(f) = self.update(i, |p| {
+            p.note(why.clone(), Some(ReportedKind::DownloadedBeforeFailed));
+        }) {
             return f;
         }
         let message = format!(
@@ -1607,7 +1665,9 @@ impl Run<'_> {
     /// rerun reads it again, and only `--resubmit-unknown`, once a run has reported it,
     /// submits it again (billed again).
     fn unreadable(&self, i: usize, stored: &str, why: String, done_before: bool) -> Failure {
-        if let Err(f) = self.update(i, |p| p.error = Some(why.clone())) {
+        if let Err(f) = self.update(i, |p| {
+            p.note(why.clone(), Some(ReportedKind::AnswerUnreadable));
+        }) {
             return f;
         }
         let (state, before) = if done_before {
@@ -1628,6 +1688,59 @@ impl Run<'_> {
             .with("part", i + 1)
             .with("job_id", stored)
             .with(ANSWER_UNREADABLE, true);
+        if done_before {
+            f = f.with(DOWNLOADED_BEFORE, true);
+        }
+        f
+    }
+
+    /// Part `i`, whose task `stored` is not found (`e`) under the API key and base URL its
+    /// part `rec` was sent with: deleted in the vendor's console, expired, or asked of another
+    /// host than it was made at. It may have been made and billed, and how it ended is not
+    /// known, so the part stays as it was (`submitted`, or `done` when downloaded before),
+    /// the error noted as a task not found. Exit 3: a rerun reads it again, and only
+    /// `--resubmit-unknown`, once a run has reported it, submits it again (billed again).
+    fn not_found(
+        &self,
+        i: usize,
+        stored: &str,
+        e: &Error,
+        rec: &PartRecord,
+        done_before: bool,
+    ) -> Failure {
+        let f = Failure::from_adapter(e);
+        if let Err(w) = self.update(i, |p| {
+            p.note(f.message.clone(), Some(ReportedKind::TaskNotFound));
+        }) {
+            return w;
+        }
+        let (state, before) = if done_before {
+            (
+                "done",
+                " its audio was downloaded before, and its file is missing or damaged;",
+            )
+        } else {
+            ("submitted", "")
+        };
+        // A version-1 manifest did not record the scope: it may have been another one's.
+        let unscoped = if rec.key_scope.is_none() {
+            " (the API key and base URL its submit was sent under were not recorded, by an earlier version of this tool: if they were others, rerun with those first)"
+        } else {
+            ""
+        };
+        let message = format!(
+            "{}:{before} its task {stored} is not found under this API key and base URL ({}){unscoped}: it was deleted in the vendor's console, or expired, or the base URL is not the one it was made at. Its outcome is not known (it may have been made and billed), so it is not submitted again unasked, and the part stays `{state}`. Now that this was reported, rerun with --resubmit-unknown to submit it again (billed again)",
+            self.name(i),
+            f.message
+        );
+        let mut f = Failure {
+            exit: Exit::Unreachable,
+            message,
+            ..f
+        }
+        .with("part", i + 1)
+        .with("job_id", stored)
+        .with(TASK_NOT_FOUND, true);
         if done_before {
             f = f.with(DOWNLOADED_BEFORE, true);
         }
@@ -1690,7 +1803,7 @@ impl Run<'_> {
         self.update(i, |p| {
             p.state = PartState::Done;
             p.files = files;
-            p.error = None;
+            p.clear_error();
         })
         .map_err(|f| self.download_failed(i, f, true))?;
         Ok(names)
@@ -1840,7 +1953,7 @@ impl Run<'_> {
             .and_then(|p| p.job_id.clone());
         if let Err(f) = self.update(i, |p| {
             p.state = PartState::Failed;
-            p.error = Some(why.clone());
+            p.note(why.clone(), None);
         }) {
             return f;
         }
@@ -2043,6 +2156,13 @@ impl Run<'_> {
         for p in &m.parts {
             let name = self.name(p.index);
             match (p.state, &p.job_id) {
+                (PartState::Submitted, Some(id))
+                    if p.error_kind == Some(ReportedKind::TaskNotFound) =>
+                {
+                    o.line(format!(
+                        "{name}: its task {id} is not found under this API key and base URL, and its outcome is not known: not submitted again (--resubmit-unknown submits it again, billed again)"
+                    ));
+                }
                 (PartState::Submitted, Some(id)) => o.line(format!(
                     "{name}: submitted as job {id}, not downloaded (a rerun downloads it; `{}` follows it)",
                     crate::output::suggested_command(&format!(
@@ -2268,6 +2388,7 @@ mod tests {
             job_id: None,
             past_job_ids: Vec::new(),
             error: None,
+            error_kind: None,
             key_scope: None,
             past_submits: Vec::new(),
             resent_at_ms: Vec::new(),
