@@ -247,11 +247,21 @@ fn created_data(sh: &Shared, t: &Task, model: &str) -> Value {
     })
 }
 
+/// The longest `fileUrl` taken (bytes), as VMEG's `refAudio`: unbounded, up to the 1 MiB
+/// body was kept by the task and its create record.
+const MAX_FILE_URL_BYTES: usize = 8 * 1024;
+
 fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr> {
     let file_url = match opt_str(m, "fileUrl")? {
         Some(u) if !u.trim().is_empty() => u,
         _ => return Err(CreateErr::Bad("`fileUrl` is required".into())),
     };
+    if file_url.len() > MAX_FILE_URL_BYTES {
+        return Err(CreateErr::Bad(format!(
+            "`fileUrl` must be at most {MAX_FILE_URL_BYTES} bytes; it has {}",
+            file_url.len()
+        )));
+    }
     if !is_http_url(&file_url) || !file_url.is_ascii() {
         return Err(CreateErr::Bad(
             "`fileUrl` must be a public http(s) URL without non-ASCII characters".into(),
@@ -299,8 +309,8 @@ fn create_clone(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
         task_id: id.clone(),
         idempotency_key: None,
         extra_data: None,
-        content_text: content,
-        file_url: Some(file_url),
+        content_text: content.map(Into::into),
+        file_url: Some(file_url.into()),
         model_id: None,
         body_digest: None,
     });
@@ -416,7 +426,7 @@ fn create_audio(sh: &Shared, m: &Map<String, Value>) -> Result<Value, CreateErr>
         task_id: id.clone(),
         idempotency_key: None,
         extra_data: None,
-        content_text: Some(content),
+        content_text: Some(content.into()),
         file_url: None,
         model_id: Some(model_id),
         body_digest: None,

@@ -142,6 +142,7 @@
 //! | VMEG presigned URL validity (→ 403) | 1 h (simulated) | [`SimConfig::vmeg_presign_validity`] |
 //! | VMEG instant upload on `multipart/initiate` | no (only `gen-upload-url`) | — |
 //! | VMEG upload `complete` of a file already held as another material (two uploads of one file raced; a multipart upload of a known file) | its own material, under the `materialId` it was started with (never the other one's) | — |
+//! | JimmyAI `fileUrl` length | at most 8 KiB (as VMEG's `refAudio`); longer is the vendor's bad request naming the field | — |
 //! | JimmyAI `contentText` length | under 10,000 (the Chinese page; the English one says at most 10,000): 9,999 Unicode scalar values at most, pause markers counted | — |
 //! | JimmyAI upload size, "100 MB" | 100,000,000 bytes (not 100 MiB) | — |
 //!
@@ -159,7 +160,14 @@
 //!   closed is dropped unanswered before it is handled), or is closed itself
 //!   when every connection has a request in flight
 //!   ([`Stats::connections_evicted`], [`Stats::connections_refused`],
-//!   [`SimHandle::open_connections`]).
+//!   [`SimHandle::open_connections`]). A client may shut its sending side after
+//!   its request (`shutdown(SHUT_WR)`, `nc -N`) and is still answered; so a
+//!   client gone while its sync create waits is seen only when the answer is
+//!   written: its connection stays in flight (never evicted) until the task is
+//!   due, at most the task's duration ([`SimConfig::clone_duration`] or
+//!   [`SimConfig::tts_duration`] divided by [`SimConfig::speed`]), or sooner on
+//!   [`SimHandle::advance_clock`], [`SimHandle::complete_all_now`] or the
+//!   task's `tasks/delete`.
 //! - **Uploads received at once.** Presigned material PUTs and JimmyAI
 //!   uploads share 2 upload slots; waiting for one counts against
 //!   [`SimConfig::body_read_timeout`], past which a PUT gets S3's 503
@@ -383,6 +391,18 @@
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Do not start it on a runtime whose clock is paused (`#[tokio::test(start_paused =
+//! true)]`, `tokio::time::pause`). Its simulated clock is the real one plus
+//! [`SimHandle::advance_clock`], while its timers are that runtime's: each time the runtime
+//! is idle they fire at once, so a sync create or a webhook delivery wakes, finds its task
+//! not due on the real clock, and sleeps again, spinning a core (and taking the state
+//! lock) until real time reaches the due time; a connection's header, body and write
+//! timeouts end it as soon as the runtime idles waiting for its client. A test that pauses its clock starts the simulator on a runtime
+//! of its own, as above: the test's paused clock then moves its own sleeps only. (Not
+//! following the paused clock instead: tokio's clock is read from whichever runtime the
+//! caller is on, so the handle's methods, called from another runtime or none, would see
+//! a clock going back and forth.)
 //!
 //! # Settings and their bounds
 //!

@@ -458,8 +458,14 @@ async fn accept_loop(listener: Weak<TcpListener>, shared: Arc<Shared>) {
                     r.map(|resp| resp.map(|body| Busy::new(body, guard)))
                 }
             });
+            // `half_close`: a client that shuts its sending side after its request
+            // (`shutdown(SHUT_WR)`, `nc -N`) is answered, as HTTP front ends answer it;
+            // without it hyper dropped the request unanswered, a sync create billed.
+            // The cost: a client gone while a sync create waits is seen only when the
+            // answer is written, at the task's due time (see the crate docs).
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
+                .half_close(true)
                 .header_read_timeout(sh.config.header_read_timeout)
                 .serve_connection(
                     TokioIo::new(WriteStallTimeout::new(

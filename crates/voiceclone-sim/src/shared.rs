@@ -20,8 +20,8 @@ pub(crate) struct Shared {
     pub config: SimConfig,
     pub clock: Clock,
     pub state: Mutex<State>,
-    /// Woken when the clock is moved, tasks are finished by hand, or a task a sync
-    /// create waits for is deleted.
+    /// Woken when the clock is moved or tasks are finished by hand (a deleted task
+    /// wakes its own waiter only: [`crate::state::Task::deleted`]).
     pub clock_changed: Notify,
     /// Uploads being received (see `crate::bounds::MAX_CONCURRENT_UPLOADS`).
     pub upload_permits: tokio::sync::Semaphore,
@@ -192,7 +192,7 @@ impl Shared {
 
     /// Wait until task `id` is terminal, then `read` it under the lock: a timer for its
     /// due time, woken early when the clock is moved, the tasks are finished by hand or
-    /// one is deleted. `None` if the task was deleted or evicted.
+    /// this one is deleted. `None` if the task was deleted or evicted.
     pub async fn wait_terminal<T>(&self, id: &str, read: impl FnMut(&Task) -> T) -> Option<T> {
         self.wait_terminal_with(id, read, || {}).await
     }
@@ -214,16 +214,21 @@ impl Shared {
             notified.as_mut().enable();
             // Only the due time crosses the sleep: a copy of the task held by
             // every waiting sync create would cost its lines or texts once more each.
-            let due = {
+            // Its delete signal is a permit (`notify_one`), so a delete between the
+            // look and the wait is not missed.
+            let (due, deleted) = {
                 let (st, now) = self.lock_state_now();
                 let task = st.tasks.get(id)?;
                 if task.phase(now).is_terminal() {
                     return Some(read(task));
                 }
-                task.done_at()
+                (task.done_at(), task.deleted.clone())
             };
             between();
-            self.sleep_until_sim(due, notified).await;
+            tokio::select! {
+                () = self.sleep_until_sim(due, notified) => {}
+                () = deleted.notified() => {}
+            }
         }
     }
 
@@ -236,8 +241,8 @@ impl Shared {
 
     /// Sleep until simulated time `at`, or until `notified` (of
     /// [`Shared::clock_changed`], enabled before the caller read `at`) fires: the clock
-    /// moved, tasks finished by hand or deleted (then the caller looks again). No
-    /// polling: one timer per waiter.
+    /// moved or tasks finished by hand (then the caller looks again). No polling: one
+    /// timer per waiter.
     async fn sleep_until_sim(
         &self,
         at: Duration,

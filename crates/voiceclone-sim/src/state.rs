@@ -149,6 +149,10 @@ pub(crate) struct Task {
     /// bounds evict it (see `State::evict_aged`, `State::insert_task`). Set
     /// before [`State::insert_task`]; released by [`crate::shared::Reader`].
     pub readers: u32,
+    /// Told (`notify_one`, so a permit waits for a waiter not yet asleep) when the task
+    /// is deleted: only its own waiter wakes, never every task's (see
+    /// [`crate::shared::Shared::wait_terminal`]).
+    pub deleted: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Task {
@@ -175,6 +179,7 @@ impl Task {
             settled: false,
             seq: 0,
             readers: 0,
+            deleted: std::sync::Arc::new(tokio::sync::Notify::new()),
         }
     }
 

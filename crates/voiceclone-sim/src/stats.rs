@@ -25,6 +25,24 @@ impl ExtraData {
     pub fn value(&self) -> Option<Value> {
         serde_json::from_str(&self.0).ok()
     }
+
+    /// voiceclone's `extraData.voiceclone.idempotencyKey`, when a string. Read without
+    /// building a `Value` of the rest (up to 32 times the text).
+    fn voiceclone_idempotency_key(&self) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Outer {
+            voiceclone: Option<Inner>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            #[serde(rename = "idempotencyKey")]
+            idempotency_key: Option<String>,
+        }
+        serde_json::from_str::<Outer>(&self.0)
+            .ok()?
+            .voiceclone?
+            .idempotency_key
+    }
 }
 
 impl fmt::Display for ExtraData {
@@ -59,14 +77,21 @@ pub struct CreateRecord {
 }
 
 impl CreateRecord {
-    /// A key naming the logical call: the operation plus `extraData` when
-    /// present, else JimmyAI `fileUrl`/`modelId` + `contentText`, else the
-    /// idempotency key. Two records with the same key are (likely) one
-    /// logical call billed twice.
+    /// A key naming the logical call: the operation plus voiceclone's
+    /// `extraData.voiceclone.idempotencyKey` when present (the same on every
+    /// resend of one call), else JimmyAI `fileUrl`/`modelId` + `contentText`,
+    /// else the idempotency key. Any other `extraData` names no call: a client
+    /// may send the same one with every create (`{}`, a tenant), so it is not
+    /// read. Two records with the same key are (likely) one logical call
+    /// billed twice.
     pub fn logical_key(&self) -> String {
         let op = self.operation.trim_end_matches("Async");
-        if let Some(x) = &self.extra_data {
-            return format!("{op}|extra={x}");
+        if let Some(k) = self
+            .extra_data
+            .as_ref()
+            .and_then(ExtraData::voiceclone_idempotency_key)
+        {
+            return format!("{op}|extra.voiceclone.idempotencyKey={k}");
         }
         if self.content_text.is_some() || self.file_url.is_some() || self.model_id.is_some() {
             return format!(
@@ -166,7 +191,8 @@ impl Stats {
     /// (sync or async alike) with the same canonical body
     /// ([`CreateRecord::body_digest`]) under different idempotency keys and
     /// `extraData` (the classic double bill: a retry with a new key), keyed
-    /// `{operation}|body={digest}`. A group of the second kind already reported
+    /// `{operation}|body={digest}`. Different creates sharing an `extraData`
+    /// without voiceclone's key in it are not one call. A group of the second kind already reported
     /// whole as one of the first is not reported again. Identical requests
     /// made on purpose count as duplicates too: "likely", not "surely", one
     /// call billed twice.
@@ -208,15 +234,16 @@ impl Stats {
 /// A create as the recorder keeps it: `extraData` as its compact JSON text, shared with
 /// the task (one copy) and with every [`CreateRecord`] of a snapshot. Kept as a
 /// `serde_json::Value` it cost some 16 to 32 times its size on the wire (a 1 MiB array of
-/// small numbers: ~32 MiB, twice with the task's copy).
+/// small numbers: ~32 MiB, twice with the task's copy). The JimmyAI texts are shared too,
+/// so a snapshot copies handles under the lock and the texts after it.
 #[derive(Debug, Clone)]
 pub(crate) struct Created {
     pub operation: String,
     pub task_id: String,
     pub idempotency_key: Option<String>,
     pub extra_data: Option<Arc<str>>,
-    pub content_text: Option<String>,
-    pub file_url: Option<String>,
+    pub content_text: Option<Arc<str>>,
+    pub file_url: Option<Arc<str>>,
     pub model_id: Option<String>,
     /// See [`CreateRecord::body_digest`].
     pub body_digest: Option<String>,
@@ -234,12 +261,13 @@ impl Created {
     /// [`crate::SimConfig::max_task_bytes`]).
     fn payload_bytes(&self) -> usize {
         let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        let shared = |s: &Option<Arc<str>>| s.as_ref().map_or(0, |x| x.len());
         self.operation.len()
             + self.task_id.len()
             + opt(&self.idempotency_key)
-            + self.extra_data.as_ref().map_or(0, |x| x.len())
-            + opt(&self.content_text)
-            + opt(&self.file_url)
+            + shared(&self.extra_data)
+            + shared(&self.content_text)
+            + shared(&self.file_url)
             + opt(&self.model_id)
             + opt(&self.body_digest)
     }
@@ -250,8 +278,8 @@ impl Created {
             task_id: self.task_id,
             idempotency_key: self.idempotency_key,
             extra_data: self.extra_data.map(ExtraData),
-            content_text: self.content_text,
-            file_url: self.file_url,
+            content_text: self.content_text.map(|t| t.to_string()),
+            file_url: self.file_url.map(|t| t.to_string()),
             model_id: self.model_id,
             body_digest: self.body_digest,
         }
@@ -373,8 +401,8 @@ impl Recorder {
     }
 
     /// The counters and records. The creates' lock (which every create handler takes) is
-    /// held only to copy the counters and the kept records, whose `extraData` is a shared
-    /// handle; before, every record's `extraData` was parsed under it (up to
+    /// held only to copy the counters and the kept records, whose `extraData` and JimmyAI
+    /// texts are shared handles (copied as `String`s after it is released); before, every record's `extraData` was parsed under it (up to
     /// `max_task_bytes` of JSON, some 32 times that as `serde_json::Value`s), holding
     /// every create meanwhile. Both under it, the billable counts and the records agree.
     pub fn snapshot(&self) -> Stats {
@@ -462,10 +490,42 @@ mod tests {
         assert_eq!(ids, ["t3", "t4"]);
     }
 
+    /// Only voiceclone's key names a call through `extraData`: any other `extraData`
+    /// (constant, a `voiceclone` that is no object, a key that is no string, not JSON
+    /// the simulator would keep) leaves the record to its idempotency key.
+    #[test]
+    fn only_voiceclones_key_in_extra_data_names_a_call() {
+        let rec = |xd: &str| CreateRecord {
+            operation: "vmeg.ttsCreateAsync".into(),
+            task_id: "t0".into(),
+            idempotency_key: Some("hk".into()),
+            extra_data: Some(ExtraData(Arc::from(xd))),
+            content_text: None,
+            file_url: None,
+            model_id: None,
+            body_digest: None,
+        };
+        for other in [
+            "{}",
+            r#"{"tenant":"acme"}"#,
+            r#"{"voiceclone":"k"}"#,
+            r#"{"voiceclone":{"idempotencyKey":7}}"#,
+            r#"{"voiceclone":{}}"#,
+            "not json",
+        ] {
+            assert_eq!(rec(other).logical_key(), "vmeg.ttsCreate|key=hk", "{other}");
+        }
+        assert_eq!(
+            rec(r#"{"x":[{"y":1}],"voiceclone":{"idempotencyKey":"vk","more":true}}"#)
+                .logical_key(),
+            "vmeg.ttsCreate|extra.voiceclone.idempotencyKey=vk"
+        );
+    }
+
     #[test]
     fn snapshots_share_the_kept_extra_data_text() {
         let r = Recorder::new(4, usize::MAX);
-        let text: Arc<str> = Arc::from(r#"{"a":[1,2],"k":"v"}"#);
+        let text: Arc<str> = Arc::from(r#"{"a":[1,2],"voiceclone":{"idempotencyKey":"k1"}}"#);
         r.create(Created {
             operation: "vmeg.ttsCreateAsync".into(),
             task_id: "t0".into(),
@@ -481,11 +541,17 @@ mod tests {
             panic!("no extraData recorded");
         };
         assert!(Arc::ptr_eq(&xd.0, &text), "the snapshot copied the text");
-        assert_eq!(xd.as_str(), r#"{"a":[1,2],"k":"v"}"#);
-        assert_eq!(xd.value(), Some(serde_json::json!({"a": [1, 2], "k": "v"})));
+        assert_eq!(
+            xd.as_str(),
+            r#"{"a":[1,2],"voiceclone":{"idempotencyKey":"k1"}}"#
+        );
+        assert_eq!(
+            xd.value(),
+            Some(serde_json::json!({"a": [1, 2], "voiceclone": {"idempotencyKey": "k1"}}))
+        );
         assert_eq!(
             s.creates[0].logical_key(),
-            r#"vmeg.ttsCreate|extra={"a":[1,2],"k":"v"}"#
+            "vmeg.ttsCreate|extra.voiceclone.idempotencyKey=k1"
         );
         assert_eq!(r.billable("vmeg.ttsCreateAsync"), 1);
         assert_eq!(r.billable_total(), 1);

@@ -1326,9 +1326,12 @@ async fn the_same_body_under_two_keys_is_a_duplicate_logical_call() {
     .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(sim.stats().duplicate_logical_calls()[0].1, 3);
-    // TTS: the same lines under two keys, and the same `extraData` under two keys
-    // (reported once, not once per kind).
-    let tts = |n: u32| json!({"data": [{"text": "hello", "voiceId": "sv_en_us_female_01"}], "extraData": {"n": n}});
+    // TTS: the same lines under two keys, and the same voiceclone key in `extraData`
+    // under two keys (reported once, not once per kind).
+    let tts = |n: u32| {
+        json!({"data": [{"text": "hello", "voiceId": "sv_en_us_female_01"}],
+               "extraData": {"voiceclone": {"idempotencyKey": format!("tk-{n}")}}})
+    };
     let path = "/openapi/v1/task/tts/create-async";
     for (key, n) in [("t1", 1), ("t2", 1), ("t3", 2)] {
         assert_eq!(vmeg_post(&sim, path, key, tts(n)).await.0, 200);
@@ -1342,7 +1345,7 @@ async fn the_same_body_under_two_keys_is_a_duplicate_logical_call() {
     assert!(
         tts_groups
             .iter()
-            .any(|(k, n)| k.contains("extra=") && *n == 2)
+            .any(|(k, n)| k.contains("extra.voiceclone.idempotencyKey=tk-1") && *n == 2)
     );
     assert!(
         tts_groups
@@ -1898,4 +1901,159 @@ async fn deleting_a_task_answers_its_waiting_sync_create_at_once() {
         "{v}"
     );
     assert_eq!(sim.billable("vmeg.ttsCreate"), 1);
+}
+
+/// A client that sends its request and then shuts its sending side (`shutdown(SHUT_WR)`,
+/// `nc -N`, Go's `CloseWrite`) was answered by a closed connection: hyper, not allowed
+/// half-closed connections, read the end of the stream before it ran the handler and
+/// dropped the request; a sync create cut off that way was billed with no answer. Now
+/// both a `tasks/list` and a sync create are answered.
+#[tokio::test]
+async fn a_client_that_half_closes_after_its_request_is_answered() {
+    let sim = Simulator::start_with(
+        SimConfig::default().with_durations(Duration::from_millis(200), Duration::from_millis(200)),
+    )
+    .await
+    .unwrap();
+    let key = sim.api_key().to_string();
+    let list = format!(
+        "GET /openapi/v1/tasks/list HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n"
+    );
+    let out = raw_send_then_close(sim.addr(), list.as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "tasks/list: {out:.300}");
+    let body = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]}).to_string();
+    let create = format!(
+        "POST /openapi/v1/task/tts/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+         X-Idempotency-Key: half-closed\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let out = raw_send_then_close(sim.addr(), create.as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 200"), "sync create: {out:.300}");
+    assert!(out.contains("\"taskId\""), "{out:.300}");
+    assert_eq!(sim.billable("vmeg.ttsCreate"), 1);
+    sim.shutdown().await;
+}
+
+/// The cost of answering half-closed clients, bounded: a client gone (both sides closed)
+/// while its sync create waits is not seen until the answer is written, so its connection
+/// stays open (in flight, never evicted) until the task is due; moving the clock past the
+/// due time, as `tasks/delete` or `complete_all_now` would, ends it.
+#[tokio::test]
+async fn a_client_gone_during_a_sync_create_holds_its_connection_only_until_the_task_is_due() {
+    let hour = Duration::from_secs(3600);
+    let sim = Simulator::start_with(SimConfig::default().with_durations(hour, hour))
+        .await
+        .unwrap();
+    let key = sim.api_key().to_string();
+    let body = json!({"data": [{"text": "hi", "voiceId": "sv_en_us_female_01"}]}).to_string();
+    let create = format!(
+        "POST /openapi/v1/task/tts/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+         X-Idempotency-Key: gone\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+    s.write_all(create.as_bytes()).await.unwrap();
+    for _ in 0..500 {
+        if sim.billable("vmeg.ttsCreate") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sim.billable("vmeg.ttsCreate"), 1, "the create was not made");
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sim.open_connections(), 1, "the waiting create's connection");
+    sim.advance_clock(2 * hour);
+    for _ in 0..500 {
+        if sim.open_connections() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(sim.open_connections(), 0, "held past the task's due time");
+    sim.shutdown().await;
+}
+
+/// A JimmyAI `fileUrl` was checked for its scheme and extension only: up to the 1 MiB
+/// body, kept by the task and by its create record, and copied by every `stats()` under
+/// the lock each create takes. Now it is bounded as VMEG's `refAudio` is, 8 KiB: one byte
+/// over gets the vendor's bad request naming the field and its bound, nothing made or
+/// billed; a URL at the bound is still taken.
+#[tokio::test]
+async fn a_jimmyai_file_url_over_8_kib_is_refused() {
+    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+        .await
+        .unwrap();
+    let url = |n: usize| format!("https://example.com/{}.wav", "a".repeat(n - 24));
+    let clone = |file_url: String| {
+        let sim = &sim;
+        async move {
+            let r = client()
+                .post(format!(
+                    "{}/api/open-api/v1/soundCloning/clones",
+                    sim.base_url()
+                ))
+                .bearer_auth(sim.api_key())
+                .json(&json!({"fileUrl": file_url}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(url(8193).len(), 8193);
+    let (status, v) = clone(url(8193)).await;
+    assert_eq!((status, &v["code"]), (200, &json!(20002)), "{v}");
+    let msg = v["msg"].as_str().unwrap();
+    assert!(msg.contains("`fileUrl`") && msg.contains("8192"), "{msg}");
+    assert_eq!(sim.billable("jimmyai.createClone"), 0);
+    let (status, v) = clone(url(8192)).await;
+    assert_eq!((status, &v["code"]), (200, &json!(20000)), "{v}");
+    assert_eq!(sim.billable("jimmyai.createClone"), 1);
+    sim.shutdown().await;
+}
+
+/// `duplicate_logical_calls` keyed on `extraData` whole whenever it was sent: a client
+/// sending a constant one (`{}`, `{"tenant":"acme"}`) had every two different creates
+/// reported as one call billed twice. Now `extraData` names the call only through
+/// voiceclone's `extraData.voiceclone.idempotencyKey`; otherwise the creates are grouped
+/// by body and key as without it.
+#[tokio::test]
+async fn a_constant_extra_data_does_not_make_different_creates_a_duplicate() {
+    let sim = Simulator::start_with(SimConfig::default().with_speed(1000.0))
+        .await
+        .unwrap();
+    let tts = |text: &str, extra: Value| json!({"data": [{"text": text, "voiceId": "sv_en_us_female_01"}], "extraData": extra});
+    let path = "/openapi/v1/task/tts/create-async";
+    for (key, text) in [("c1", "one"), ("c2", "two")] {
+        assert_eq!(
+            vmeg_post(&sim, path, key, tts(text, json!({}))).await.0,
+            200
+        );
+    }
+    let clone = |name: &str| {
+        json!({"refAudio": "https://example.com/a.wav", "voiceName": name,
+               "extraData": {"tenant": "acme"}})
+    };
+    let clone_path = "/openapi/v1/task/clone-voice/create-async";
+    for (key, name) in [("n1", "One"), ("n2", "Two")] {
+        assert_eq!(vmeg_post(&sim, clone_path, key, clone(name)).await.0, 200);
+    }
+    let d = sim.stats().duplicate_logical_calls();
+    assert!(d.is_empty(), "different creates reported as one: {d:?}");
+    // voiceclone's own key in `extraData` still names the call, whatever the body.
+    let mine = json!({"voiceclone": {"idempotencyKey": "vk-1"}, "tenant": "acme"});
+    for (key, text) in [("v1", "three"), ("v2", "four")] {
+        assert_eq!(
+            vmeg_post(&sim, path, key, tts(text, mine.clone())).await.0,
+            200
+        );
+    }
+    let d = sim.stats().duplicate_logical_calls();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].1, 2, "{d:?}");
+    assert!(d[0].0.contains("vk-1"), "{d:?}");
+    sim.shutdown().await;
 }

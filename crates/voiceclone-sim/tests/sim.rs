@@ -1144,7 +1144,8 @@ async fn counters_connections_and_response_faults() {
     assert_eq!(st.faults_by_kind.get("unknown-status"), Some(&1));
     assert_eq!(st.billable("vmeg.ttsCreateAsync"), 2);
     assert_eq!(st.creates[0].idempotency_key.as_deref(), Some("a"));
-    // same extraData under two keys: one logical call billed twice
+    // the same request under two keys: one logical call billed twice (by its body; a
+    // constant `extraData` alone names no call)
     assert_eq!(st.duplicate_logical_calls().len(), 1);
     // dropping the handle stops the server, including kept-alive connections
     let base = sim.base_url();

@@ -160,12 +160,14 @@ pub(super) fn tasks_delete(
         Some(t) if is_vmeg(t) => {}
         _ => return Err((404, "Task not found".into())),
     }
-    let awaited = st.remove_task(&id).is_some_and(|t| t.readers > 0);
+    let removed = st.remove_task(&id);
     drop(st);
     // Its sync create waits for it: woken, it finds the task gone and answers now rather
     // than at the old due time. (A webhook delivery waiting is aborted by `remove_task`.)
-    if awaited {
-        sh.clock_changed.notify_waiters();
+    // Only that waiter: a broadcast woke every waiting delivery and create, each taking
+    // the state lock, for every delete.
+    if let Some(t) = removed.filter(|t| t.readers > 0) {
+        t.deleted.notify_one();
     }
     Ok(ok(Value::Null))
 }
@@ -203,5 +205,79 @@ mod tests {
         .await;
         let seen = waited.expect("the sync create slept on after its task was deleted");
         assert_eq!(seen, None, "a deleted task was read as terminal");
+    }
+
+    /// Every `tasks/delete` of an awaited task woke every waiter (all webhook deliveries
+    /// and sync creates waiting for any task), each of which took the state lock and armed
+    /// its timer again: N deletes with N deliveries waiting cost N² lock round trips. Now a
+    /// delete wakes only its own task's waiter. The looks are counted by the waiters' pause
+    /// hook: one each before the deletes, none more after.
+    #[tokio::test]
+    async fn a_delete_wakes_only_the_waiter_of_its_own_task() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        const N: usize = 200;
+        let sh = Arc::new(crate::shared::Shared::new(
+            crate::SimConfig::default(),
+            String::new(),
+        ));
+        for i in 0..N {
+            let mut t = Task::new(
+                format!("task_{i}"),
+                TaskKind::VmegTts,
+                sh.clock.now(),
+                Duration::from_secs(3600),
+            );
+            // As an async create with a webhook: its delivery is its one reader.
+            t.is_async = true;
+            t.readers = 1;
+            sh.lock_state().insert_task(t).unwrap();
+        }
+        let looks = Arc::new(AtomicUsize::new(0));
+        let mut waiters = Vec::new();
+        for i in 0..N {
+            let (sh, looks) = (sh.clone(), looks.clone());
+            waiters.push(tokio::spawn(async move {
+                sh.wait_terminal_with(
+                    &format!("task_{i}"),
+                    |_| (),
+                    || {
+                        looks.fetch_add(1, Ordering::Relaxed);
+                    },
+                )
+                .await
+            }));
+        }
+        // Current-thread runtime: each yield lets every waiter ready to run take its turn.
+        while looks.load(Ordering::Relaxed) < N {
+            tokio::task::yield_now().await;
+        }
+        // Delete half of them; each deleted task's waiter ends, seeing it gone.
+        for (i, w) in waiters.drain(..N / 2).enumerate() {
+            let mut body = Map::new();
+            body.insert("taskId".into(), json!(format!("task_{i}")));
+            assert!(tasks_delete(&sh, &body).is_ok());
+            assert_eq!(
+                w.await.unwrap(),
+                None,
+                "a deleted task was read as terminal"
+            );
+        }
+        // Any waiter woken is queued already: these turns let it look (and count).
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            looks.load(Ordering::Relaxed),
+            N,
+            "deletes woke waiters of other tasks"
+        );
+        for w in &waiters {
+            assert!(!w.is_finished(), "a waiter of a task not deleted ended");
+        }
+        for w in waiters {
+            w.abort();
+        }
     }
 }
