@@ -62,8 +62,22 @@ pub fn read_text_at_most(path: &Path, max: u64) -> std::io::Result<String> {
 /// kind `TimedOut`. An empty pipe whose writer is gone (`<(cmd)` where `cmd` printed
 /// nothing) ends at once, as an empty file.
 pub fn read_within(path: &Path, max: u64, patience: Patience) -> std::io::Result<Vec<u8>> {
+    read_within_shared(path, max, patience).map(|(bytes, _)| bytes)
+}
+
+/// [`read_within`], and whether `path` is a regular file that its group or others may read
+/// or write (`mode & 0o077`, unix only): a secret kept there is exposed to other local users.
+pub fn read_within_shared(
+    path: &Path,
+    max: u64,
+    patience: Patience,
+) -> std::io::Result<(Vec<u8>, bool)> {
     let started = Instant::now();
-    let (mut file, may_get_a_writer) = open_without_waiting(path)?;
+    let Opened {
+        mut file,
+        may_get_a_writer,
+        shared,
+    } = open_without_waiting(path)?;
     let limit = usize::try_from(max.saturating_add(1)).unwrap_or(usize::MAX);
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -115,21 +129,36 @@ pub fn read_within(path: &Path, max: u64, patience: Patience) -> std::io::Result
         }
         std::thread::sleep(POLL);
     }
-    too_large_unless_within(buf, max)
+    Ok((too_large_unless_within(buf, max)?, shared))
 }
 
-/// [`read_within`] as UTF-8 text.
-pub fn read_text_within(path: &Path, max: u64, patience: Patience) -> std::io::Result<String> {
-    utf8(read_within(path, max, patience)?)
+/// [`read_within_shared`] as UTF-8 text.
+pub fn read_text_within_shared(
+    path: &Path,
+    max: u64,
+    patience: Patience,
+) -> std::io::Result<(String, bool)> {
+    let (bytes, shared) = read_within_shared(path, max, patience)?;
+    Ok((utf8(bytes)?, shared))
+}
+
+/// A file opened by [`open_without_waiting`].
+struct Opened {
+    file: std::fs::File,
+    /// A FIFO: a writer may still come to it.
+    may_get_a_writer: bool,
+    /// A regular file its group or others have any permission on.
+    shared: bool,
 }
 
 /// `path` opened for reading without waiting for a FIFO's writer, and whether a writer may
 /// still come to it: true for a FIFO, false for anything else, an anonymous pipe (Linux's
-/// `/dev/fd/N` of `<(cmd)`) included, whose writers are all there from the start.
+/// `/dev/fd/N` of `<(cmd)`) included, whose writers are all there from the start. The mode
+/// is read from the file opened, not from the path again (which may be swapped meanwhile).
 #[cfg(unix)]
-fn open_without_waiting(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
+fn open_without_waiting(path: &Path) -> std::io::Result<Opened> {
     use rustix::fs::{Mode, OFlags};
-    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     use std::os::unix::io::AsRawFd;
     let fd = rustix::fs::open(
         path,
@@ -137,19 +166,30 @@ fn open_without_waiting(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
         Mode::empty(),
     )?;
     let file = std::fs::File::from(fd);
-    let fifo = file.metadata()?.file_type().is_fifo();
+    let meta = file.metadata()?;
+    let fifo = meta.file_type().is_fifo();
+    // A pipe's or a device's mode says nothing of who can read what passes through it.
+    let shared = meta.is_file() && meta.permissions().mode() & 0o077 != 0;
     // Linux names an anonymous pipe `pipe:[inode]` here; elsewhere this fails, and a pipe
     // is taken for a FIFO (an empty one then waits `patience.writer` before it ends).
     let anonymous = fifo
         && std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
             .is_ok_and(|target| target.as_os_str().as_encoded_bytes().starts_with(b"pipe:"));
-    Ok((file, fifo && !anonymous))
+    Ok(Opened {
+        file,
+        may_get_a_writer: fifo && !anonymous,
+        shared,
+    })
 }
 
-/// Elsewhere: no FIFOs to wait on.
+/// Elsewhere: no FIFOs to wait on, and no mode bits.
 #[cfg(not(unix))]
-fn open_without_waiting(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
-    Ok((std::fs::File::open(path)?, false))
+fn open_without_waiting(path: &Path) -> std::io::Result<Opened> {
+    Ok(Opened {
+        file: std::fs::File::open(path)?,
+        may_get_a_writer: false,
+        shared: false,
+    })
 }
 
 fn too_large_unless_within(buf: Vec<u8>, max: u64) -> std::io::Result<Vec<u8>> {

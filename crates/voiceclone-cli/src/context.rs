@@ -72,7 +72,7 @@ pub fn key_from_file(cli: &Cli, printer: &mut Printer) -> Result<Option<String>,
     let Some(path) = &cli.api_key_file else {
         return Ok(None);
     };
-    let key = read_key_file(path)?;
+    let key = read_key_file(path, printer)?;
     printer.add_secret(&key);
     Ok(Some(key))
 }
@@ -91,7 +91,7 @@ pub fn target(
     let provider = provider(cli)?;
     let api_key = match (&cli.api_key_file, from_file) {
         (Some(_), Some(key)) => key,
-        (Some(path), None) => read_key_file(path)?,
+        (Some(path), None) => read_key_file(path, printer)?,
         (None, _) => {
             let var = key_var(provider);
             match std::env::var(var) {
@@ -179,14 +179,17 @@ fn key_file_patience(debug: bool, value: Option<&str>) -> crate::bounded_read::P
     }
 }
 
-fn read_key_file(path: &Path) -> Result<String, Failure> {
+/// The key in the file at `path`. A regular file that other local users may read gets one
+/// warning on stderr (with `--json` and `--quiet` too: it is about who else has the key),
+/// not a refusal: the key still works, and a pipe (`<(pass show vmeg)`) has no such mode.
+fn read_key_file(path: &Path, printer: &Printer) -> Result<String, Failure> {
     // Never waits for ever: a FIFO with no writer, or a writer that never ends, is refused
     // after a while (`KEY_FILE_PATIENCE`).
     let patience = key_file_patience(
         cfg!(debug_assertions),
         std::env::var(KEY_FILE_PATIENCE_DIVISOR_ENV).ok().as_deref(),
     );
-    let raw = crate::bounded_read::read_text_within(
+    let (raw, shared) = crate::bounded_read::read_text_within_shared(
         path,
         crate::bounded_read::MAX_KEY_FILE_BYTES,
         patience,
@@ -206,6 +209,13 @@ fn read_key_file(path: &Path) -> Result<String, Failure> {
         };
         Failure::io(&what, &e)
     })?;
+    if shared {
+        let shown = path.display().to_string();
+        crate::output::stderr_line(&printer.safe(&format!(
+            "warning: the API key file {shown} is readable by other users; chmod 600 {}",
+            crate::output::shell_word(&shown)
+        )));
+    }
     // Notepad starts a UTF-8 file with a byte order mark, which `trim` keeps.
     let key = raw.trim_start_matches('\u{feff}').trim();
     if key.is_empty() {

@@ -122,7 +122,7 @@ fn init_tracing(default_filter: &str) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| output::SafeStderr)
+        .with_writer(output::SafeStderr::default)
         .with_ansi(false)
         .with_target(false)
         .try_init();

@@ -3254,3 +3254,121 @@ fn a_signal_ends_a_wait_whose_stderr_nobody_reads() {
         );
     }
 }
+
+/// Review 29-b #3: SIGINT while a create is in flight (the simulator holds its answer) ends
+/// the command with exit 3, kind `interrupted`, and a request summary filled as the
+/// adapter's own unknown outcome for the same create fills it (its connection dropped after
+/// the task was made): method, route, operation, and a clone's `voiceName` when one was
+/// given. Before: `"request":{"method":"","route":"","fields":{}}` and no operation, the
+/// voice name (for a VMEG `--sync` clone the only tie a search has) only in the message.
+#[cfg(unix)]
+#[test]
+fn a_signal_during_a_create_names_its_request_as_a_lost_answer_does() {
+    let faults = FaultConfig {
+        latency: Duration::from_secs(60),
+        ..Default::default()
+    };
+    let sim = Sim::start(fast_config().with_faults(faults));
+    let vmeg_clone = ["--provider", "vmeg", "--json", "clone", SAMPLE];
+    let named = ["--name", "Narrator A", "--language", "en-US"];
+    let cases: [(&str, Vec<&str>, Option<&str>); 4] = [
+        (
+            "vmeg.cloneVoiceCreateAsync",
+            [&vmeg_clone[..], &named[..]].concat(),
+            Some("Narrator A"),
+        ),
+        (
+            "vmeg.cloneVoiceCreate",
+            [&vmeg_clone[..], &named[..], &["--sync"][..]].concat(),
+            Some("Narrator A"),
+        ),
+        (
+            "vmeg.ttsCreateAsync",
+            vec![
+                "--provider",
+                "vmeg",
+                "--json",
+                "speak",
+                "--voice",
+                "sv_en_us_female_01",
+                "--text",
+                "Hi.",
+            ],
+            None,
+        ),
+        (
+            "jimmyai.createClone",
+            vec![
+                "--provider",
+                "jimmyai",
+                "--json",
+                "clone",
+                SAMPLE,
+                "--text",
+                "Hello.",
+            ],
+            None,
+        ),
+    ];
+    for (op, args, name) in cases {
+        // The adapter's own unknown outcome for this create: every attempt's answer lost.
+        sim.handle
+            .fail_next(op, voiceclone_sim::FaultKind::DropAfter, 10)
+            .unwrap();
+        let lost = run(&sim, &args).expect(3).json();
+        // Fewer attempts than drops scripted: the rest must not meet the next run.
+        sim.handle.clear_scripted_faults();
+        assert_eq!(lost["error"]["kind"], "outcome_unknown", "{op}: {lost}");
+        let own = &lost["error"];
+        // The same create, its answer held, a signal meanwhile.
+        sim.handle
+            .fail_next(op, voiceclone_sim::FaultKind::Latency, 1)
+            .unwrap();
+        let before = sim.handle.stats().requests(op);
+        let child = support::command(Some(&sim.url()), KEY, &[], &args)
+            .spawn()
+            .unwrap();
+        support::wait_until("the create was not seen", 20, || {
+            sim.handle.stats().requests(op) > before
+        });
+        support::send_signal(&child, "-INT");
+        let r = Run::from_output(child.wait_with_output().unwrap(), &[KEY], &args);
+        assert_eq!(r.code, 3, "{op}: {r:?}");
+        let j = r.json();
+        let e = &j["error"];
+        assert_eq!(e["kind"], "interrupted", "{op}: {j}");
+        assert_eq!(e["request"]["method"], "POST", "{op}: {j}");
+        assert!(!s(&e["request"]["route"]).is_empty(), "{op}: {j}");
+        assert!(!s(&e["operation"]).is_empty(), "{op}: {j}");
+        assert_eq!(e["operation"], own["operation"], "{op}: {j} / {own}");
+        assert_eq!(
+            e["request"]["method"], own["request"]["method"],
+            "{op}: {j}"
+        );
+        assert_eq!(e["request"]["route"], own["request"]["route"], "{op}: {j}");
+        let voice_name = &e["request"]["fields"]["voiceName"];
+        assert_eq!(voice_name.as_str(), name, "{op}: {j}");
+        assert_eq!(
+            *voice_name, own["request"]["fields"]["voiceName"],
+            "{op}: {own}"
+        );
+    }
+    // VMEG's 409 "key already used" on the command's own new key: unknown, named alike.
+    let fake = support::FakeVmeg::start(1, 16, false);
+    fake.answer_creates_with(
+        409,
+        serde_json::json!({"code": 409, "message": "Idempotency key already used", "data": null}),
+    );
+    let args = [&vmeg_clone[..], &named[..], &["--sync"][..]].concat();
+    let r = run_with(&fake.url, KEY, &[], &args, None).expect(3);
+    let j = r.json();
+    let e = &j["error"];
+    assert_eq!(e["kind"], "outcome_unknown", "{j}");
+    assert_eq!(e["operation"], "clone_voice", "{j}");
+    assert_eq!(e["request"]["method"], "POST", "{j}");
+    assert_eq!(
+        e["request"]["route"], "/openapi/v1/task/clone-voice/create",
+        "{j}"
+    );
+    assert_eq!(e["request"]["fields"]["voiceName"], "Narrator A", "{j}");
+}

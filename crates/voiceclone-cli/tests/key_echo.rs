@@ -431,3 +431,61 @@ fn a_key_given_as_a_job_id_is_not_drawn_by_the_spinner() {
         assert!(!all.contains(&piece), "{piece:?} shown: {all}");
     }
 }
+
+/// Review 29-b #2: a log line (a `tracing` event on stderr) is redacted as the printer's lines
+/// are: a server whose status word is the other provider's key (JimmyAI's, to a VMEG
+/// command), or the environment's key when `--api-key-file` gives the one in use, gets its
+/// WARN "undocumented task status" on every poll, at the default level and under
+/// `RUST_LOG=trace`. Before: those lines skipped the printer and printed the key whole.
+#[test]
+fn a_log_line_quoting_a_secret_the_library_does_not_know_is_redacted() {
+    const OTHER: &str = "jm-other-provider-key-7c1e0d9b";
+    const ENV_KEY: &str = "sk-env-key-not-in-use-5d2a9e";
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, KEY).unwrap();
+    let key_file = key_file.to_str().unwrap();
+    let detail = |status: &str| {
+        format!(
+            r#"{{"code":200,"message":"","data":{{"taskId":"t1","taskType":"cloneVoice","status":"{status}"}}}}"#
+        )
+    };
+    let wait = ["--provider", "vmeg", "wait", "vmeg:clone:t1"];
+    let wait = [&wait[..], &["--timeout", "1", "--poll-interval", "0.05"]].concat();
+    // (the secret echoed, the key both variables hold, one more variable, the arguments)
+    type Case<'a> = (&'a str, &'a str, (&'a str, &'a str), Vec<&'a str>);
+    let cases: [Case; 2] = [
+        (OTHER, KEY, ("JIMMYAI_API_KEY", OTHER), wait.clone()),
+        (
+            ENV_KEY,
+            "",
+            ("VMEG_API_KEY", ENV_KEY),
+            [&["--api-key-file", key_file][..], &wait[..]].concat(),
+        ),
+    ];
+    for (secret, key, var, args) in cases {
+        let server = echo_server(200, detail(secret));
+        for level in [None, Some("trace")] {
+            let mut env = vec![var];
+            if let Some(level) = level {
+                env.push(("RUST_LOG", level));
+            }
+            let out = command(Some(&server), key, &env, &args).output().unwrap();
+            let run = Run::from_output(out, &[KEY], &args);
+            // The warning was written (the test sees what it guards), redacted.
+            assert!(
+                run.stderr.contains("undocumented task status"),
+                "{secret} {level:?}: {run:?}"
+            );
+            assert!(
+                run.stderr.contains("[redacted]"),
+                "{secret} {level:?}: {run:?}"
+            );
+            let all = format!("{}{}", run.stdout, run.stderr).to_ascii_lowercase();
+            for piece in secret.as_bytes().windows(8) {
+                let piece = std::str::from_utf8(piece).unwrap();
+                assert!(!all.contains(piece), "{secret} {level:?}: {piece} in {all}");
+            }
+        }
+    }
+}

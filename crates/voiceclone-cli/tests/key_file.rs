@@ -393,3 +393,54 @@ fn a_key_only_in_the_key_file_is_redacted_from_a_dry_run() {
     assert!(r.stdout.contains("--api-key-file"), "{r:?}");
     assert_eq!(sim.requests(), before);
 }
+
+/// Review 29-b #6: a key file that other local users can read (group or others in its mode:
+/// `echo $KEY > key` makes 0644) gets one warning on stderr, with `--json` and `--quiet`
+/// too, and the run goes on; a file of mode 0600 or 0400, and a pipe, get none. Before:
+/// nothing was said.
+#[cfg(unix)]
+#[test]
+fn a_key_file_other_users_can_read_gets_one_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = Sim::fast(KEY);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("key");
+    std::fs::write(&path, format!("{KEY}\n")).unwrap();
+    let shown = path.to_str().unwrap();
+    for (mode, warned) in [
+        (0o644, true),
+        (0o640, true),
+        (0o604, true),
+        (0o600, false),
+        (0o400, false),
+    ] {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        for flags in [&["--json"][..], &["--quiet"][..], &[][..]] {
+            let args = [
+                &["--provider", "vmeg"][..],
+                flags,
+                &["--api-key-file", shown, "voices"][..],
+            ]
+            .concat();
+            let out = support::command(Some(&sim.url()), "", &[], &args)
+                .output()
+                .unwrap();
+            let r = Run::from_output(out, &[KEY], &args).expect(0);
+            let said = r.stderr.matches("readable by other users").count();
+            assert_eq!(said, usize::from(warned), "{mode:o} {flags:?}: {r:?}");
+            if warned {
+                assert!(r.stderr.contains("chmod 600"), "{r:?}");
+                assert!(r.stderr.contains(shown), "{r:?}");
+            }
+            if flags == ["--json"] {
+                r.json();
+            }
+        }
+    }
+    // A pipe: its mode says nothing of who can read the key.
+    let (r, _) = voices_with_key_file(&sim, "/dev/stdin", Duration::from_secs(40), |mut w| {
+        let _ = w.write_all(format!("{KEY}\n").as_bytes());
+    });
+    let r = r.expect(0);
+    assert!(!r.stderr.contains("readable by other users"), "{r:?}");
+}

@@ -485,6 +485,12 @@ async fn clone(
     };
     let mut signals = crate::signals::Signals::install().ok();
     let (req, key) = with_own_key(p, req, CloneRequest::idempotency_key);
+    // Private URLs allowed: only the route and the body's names are taken from the plan,
+    // and the client checks the URL itself.
+    let request = create_summary(
+        voiceclone::estimate::DryRun::clone_voice(p, &req, true),
+        req.name.as_deref(),
+    );
     let submitted = submit_or_signal(
         client.clone_voice(&req),
         &mut signals,
@@ -492,6 +498,7 @@ async fn clone(
         JobKind::Clone,
         req.name.as_deref(),
         Some(seen),
+        request,
     )
     .await;
     drop(bar);
@@ -799,7 +806,9 @@ fn with_own_key<R>(p: Provider, req: R, set: fn(R, String) -> R) -> (R, Option<S
 /// `voice_name` goes into the suggested reconcile, as the adapter's own unknown outcomes
 /// carry it: for a synchronous clone the only tie the search has. A signal while a clone's
 /// local recording is seen part way up (`upload`) comes before any create: no clone was
-/// submitted, and nothing is to be looked up.
+/// submitted, and nothing is to be looked up. `request` is the create's summary
+/// ([`create_summary`]), which such an error carries as the adapter's own unknown outcome
+/// does.
 async fn submit_or_signal<J>(
     submit: impl std::future::Future<Output = Result<J, voiceclone::Error>>,
     signals: &mut Option<crate::signals::Signals>,
@@ -807,6 +816,7 @@ async fn submit_or_signal<J>(
     kind: JobKind,
     voice_name: Option<&str>,
     upload: Option<&UploadSeen>,
+    request: voiceclone::RequestSummary,
 ) -> Result<J, Failure> {
     // Whole and not blank, as `ReconcileQuery::from_error` takes it.
     let voice_name = voice_name.filter(|n| !n.trim().is_empty());
@@ -818,10 +828,12 @@ async fn submit_or_signal<J>(
             idempotency_key: own_key.map(str::to_owned),
             task_id: None,
             submitted_at: at,
-            request: voiceclone::RequestSummary::default(),
+            request: request.clone(),
         });
         let last = std::time::SystemTime::now();
-        let mut f = Failure::from_adapter(&e).with("last_attempt_at", crate::output::rfc3339(last));
+        let mut f = Failure::from_adapter(&e)
+            .with("operation", operation(kind))
+            .with("last_attempt_at", crate::output::rfc3339(last));
         f.kind = what.to_owned();
         f.message = format!(
             "{message}: {}",
@@ -863,6 +875,45 @@ async fn submit_or_signal<J>(
             unknown_from_adapter(&e, &submit)
         }
     })
+}
+
+/// The adapter's name of a create of `kind`, as its errors give it (`operation`).
+fn operation(kind: JobKind) -> &'static str {
+    match kind {
+        JobKind::Clone => "clone_voice",
+        JobKind::Speech => "synthesize",
+    }
+}
+
+/// The summary of a create this command sends, for the unknown outcome of a signal or of a
+/// 409 on its own key, filled as the adapter fills its own (method, route and the body's
+/// identifying fields): the method and route of the library's plan of the same request
+/// (what `--dry-run` prints; its last step, after a local recording's upload), and the
+/// voice name, when one was given, as the provider's body has it (`voiceName`, VMEG). The
+/// body's other fields are left out: summarizing free text (as a length and a hash) is
+/// the library's own. An empty summary when the plan refuses the request, which the
+/// client then refuses too, before sending.
+fn create_summary(
+    planned: Result<voiceclone::estimate::DryRun, voiceclone::Error>,
+    voice_name: Option<&str>,
+) -> voiceclone::RequestSummary {
+    let mut summary = voiceclone::RequestSummary::default();
+    let Some(create) = planned.ok().and_then(|run| run.requests.last().cloned()) else {
+        return summary;
+    };
+    summary.method = create.method.to_owned();
+    summary.route = create.path;
+    // The name as the body sends it; a nameless clone's is made only when it is sent.
+    let sent = create
+        .body
+        .get("voiceName")
+        .and_then(serde_json::Value::as_str);
+    if let Some(name) = sent.filter(|_| voice_name.is_some_and(|n| !n.trim().is_empty())) {
+        summary
+            .fields
+            .push(("voiceName".to_owned(), name.to_owned()));
+    }
+    summary
 }
 
 /// What a submit's failure names to look its job up by: the kind, this command's own key
@@ -1441,6 +1492,10 @@ async fn speak(
     };
     let mut signals = crate::signals::Signals::install().ok();
     let (req, key) = with_own_key(p, req, SpeechRequest::idempotency_key);
+    let request = create_summary(
+        voiceclone::estimate::DryRun::speech(p, std::slice::from_ref(&req)),
+        None,
+    );
     let job = match submit_or_signal(
         client.synthesize(&req),
         &mut signals,
@@ -1448,6 +1503,7 @@ async fn speak(
         JobKind::Speech,
         None,
         None,
+        request,
     )
     .await
     {

@@ -88,23 +88,42 @@ pub fn json_safe(json: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Stderr for diagnostics (`tracing`): each event's text with control characters escaped
-/// ([`terminal_safe`]) except the newline that ends it. Log fields carry server strings (an
-/// undocumented task status, a vendor message). `tracing` writes an event with one
-/// `write_all`, which this takes whole and queues for the diagnostics thread
-/// ([`super::diagnostic`]).
-#[derive(Debug)]
-pub struct SafeStderr;
+/// Stderr for diagnostics (`tracing`), one per event: the event's text with every secret a
+/// printer was given redacted, then control characters escaped ([`terminal_safe`]) except
+/// the newline that ends it. Log fields carry server strings (an undocumented task status,
+/// a vendor message), which may echo a secret the library does not scrub (the other
+/// provider's key, the webhook secret). `tracing_subscriber`'s fmt layer formats an event
+/// into a buffer and hands it over with one `write_all` on a writer made for that event;
+/// the bytes are still gathered until the writer is dropped, so that a secret split
+/// across two writes is redacted whole. The event is then queued for the diagnostics
+/// thread ([`super::diagnostic`]).
+#[derive(Debug, Default)]
+pub struct SafeStderr {
+    event: Vec<u8>,
+}
 
-impl Write for SafeStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
+impl SafeStderr {
+    /// The event written so far as it may be printed: redacted, then escaped.
+    fn take_line(&mut self) -> Option<String> {
+        if self.event.is_empty() {
+            return None;
+        }
+        let bytes = std::mem::take(&mut self.event);
+        let text = String::from_utf8_lossy(&bytes);
         let (body, end) = match text.strip_suffix('\n') {
             Some(body) => (body, "\n"),
             None => (text.as_ref(), ""),
         };
-        // From the diagnostics thread: a stderr nobody reads must not block the runtime.
-        super::diagnostic(format!("{}{end}", terminal_safe(body)).into_bytes());
+        // Redacted first, as the printer does: the escaping changes a secret holding a
+        // character it escapes, which would then no longer be found.
+        let redacted = super::redact_logged(body);
+        Some(format!("{}{end}", terminal_safe(&redacted)))
+    }
+}
+
+impl Write for SafeStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.event.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -113,11 +132,37 @@ impl Write for SafeStderr {
     }
 }
 
+impl Drop for SafeStderr {
+    fn drop(&mut self) {
+        if let Some(line) = self.take_line() {
+            // From the diagnostics thread: a stderr nobody reads must not block the runtime.
+            super::diagnostic(line.into_bytes());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::{Value, json};
+
+    /// A log event reaches the writer in more than one `write` (not what the fmt layer does
+    /// today, which is one `write_all`): a secret split across them is still redacted whole,
+    /// before the escaping, and the event's own newline is kept.
+    #[test]
+    fn a_secret_split_across_writes_of_one_event_is_redacted() {
+        let secret = "whsec-log-split-0a1b2c3d4e5f";
+        super::super::Printer::new(false, false).add_secret(secret);
+        let mut w = SafeStderr::default();
+        let event = format!("WARN status={secret}\u{1b}[2J done\n");
+        let (a, b) = event.as_bytes().split_at(18);
+        assert_eq!(w.write(a).unwrap(), a.len());
+        w.write_all(b).unwrap();
+        let line = w.take_line().unwrap();
+        assert_eq!(line, "WARN status=[redacted]\\u{1b}[2J done\n");
+        assert_eq!(w.take_line(), None);
+    }
 
     #[test]
     fn a_shell_word_is_quoted_unless_every_character_is_plain() {

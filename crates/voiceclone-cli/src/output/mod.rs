@@ -503,6 +503,74 @@ pub fn stderr_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
+/// The secrets to redact and how: each exact form (as it is, as it reads inside a JSON
+/// string) and, for random text, a scrubber of its pieces.
+#[derive(Debug, Clone, Default)]
+struct Secrets {
+    exact: Vec<String>,
+    /// One per secret: any run of 8 or more of its characters, in any case, as the library
+    /// scrubs the API key out of server strings (a server may echo a secret cut or
+    /// upper-cased, and the webhook secret is not the library's to scrub).
+    scrubbers: Vec<voiceclone::scrub::Scrubber>,
+}
+
+impl Secrets {
+    const fn new() -> Self {
+        Self {
+            exact: Vec::new(),
+            scrubbers: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, secret: &str, pieces: bool) {
+        let s = secret.trim();
+        if s.len() < 4 {
+            return;
+        }
+        let escaped = serde_json::to_string(s)
+            .ok()
+            .and_then(|q| q.get(1..q.len().saturating_sub(1)).map(str::to_owned));
+        for form in std::iter::once(s.to_owned()).chain(escaped) {
+            if !self.exact.contains(&form) {
+                if pieces {
+                    self.scrubbers.push(voiceclone::scrub::Scrubber::new(&form));
+                }
+                self.exact.push(form);
+            }
+        }
+    }
+
+    fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for s in &self.exact {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "[redacted]");
+            }
+        }
+        for s in &self.scrubbers {
+            if let std::borrow::Cow::Owned(scrubbed) = s.scrub(&out) {
+                out = scrubbed;
+            }
+        }
+        out
+    }
+}
+
+/// Every secret any printer was given, for the log lines, which no printer writes
+/// ([`SafeStderr`]): the library scrubs its own client's key from what it logs, but not
+/// the other provider's key, the environment's key beside `--api-key-file`, nor the
+/// webhook secret, all of which a server may echo into a logged value (a status word).
+static LOG_SECRETS: std::sync::RwLock<Secrets> = std::sync::RwLock::new(Secrets::new());
+
+/// `text` with every secret registered with any printer replaced by `[redacted]`: what a
+/// log line is redacted with.
+fn redact_logged(text: &str) -> String {
+    LOG_SECRETS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .redact(text)
+}
+
 /// Prints outcomes and diagnostics, removing secrets.
 #[derive(Debug, Clone, Default)]
 pub struct Printer {
@@ -510,11 +578,7 @@ pub struct Printer {
     pub json: bool,
     /// `--quiet`
     pub quiet: bool,
-    secrets: Vec<String>,
-    /// One per secret: any run of 8 or more of its characters, in any case, as the library
-    /// scrubs the API key out of server strings (a server may echo a secret cut or
-    /// upper-cased, and the webhook secret is not the library's to scrub).
-    scrubbers: Vec<voiceclone::scrub::Scrubber>,
+    secrets: Secrets,
 }
 
 impl Printer {
@@ -523,14 +587,14 @@ impl Printer {
         Self {
             json,
             quiet,
-            secrets: Vec::new(),
-            scrubbers: Vec::new(),
+            secrets: Secrets::new(),
         }
     }
 
     /// Never print `secret` (kept only when long enough to be a real secret), as it is or
     /// as it reads inside a JSON string: `--json` output is redacted after it is serialized,
-    /// where a key holding `"` or `\` appears escaped.
+    /// where a key holding `"` or `\` appears escaped. Nor log it: the log lines on stderr
+    /// are redacted with every printer's secrets.
     pub fn add_secret(&mut self, secret: &str) {
         self.add(secret, true);
     }
@@ -544,37 +608,16 @@ impl Printer {
     }
 
     fn add(&mut self, secret: &str, pieces: bool) {
-        let s = secret.trim();
-        if s.len() < 4 {
-            return;
-        }
-        let escaped = serde_json::to_string(s)
-            .ok()
-            .and_then(|q| q.get(1..q.len().saturating_sub(1)).map(str::to_owned));
-        for form in std::iter::once(s.to_owned()).chain(escaped) {
-            if !self.secrets.contains(&form) {
-                if pieces {
-                    self.scrubbers.push(voiceclone::scrub::Scrubber::new(&form));
-                }
-                self.secrets.push(form);
-            }
-        }
+        self.secrets.add(secret, pieces);
+        LOG_SECRETS
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .add(secret, pieces);
     }
 
     /// `text` with every secret replaced by `[redacted]`.
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "[redacted]");
-            }
-        }
-        for s in &self.scrubbers {
-            if let std::borrow::Cow::Owned(scrubbed) = s.scrub(&out) {
-                out = scrubbed;
-            }
-        }
-        out
+        self.secrets.redact(text)
     }
 
     /// `value` with every secret removed from its strings and object keys ([`Printer::redact`]
