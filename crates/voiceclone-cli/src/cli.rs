@@ -316,7 +316,8 @@ pub struct CloneArgs {
     /// With --wait: write JimmyAI's preview audio to PATH (an existing directory gets
     /// `01.<ext>`); VMEG clones have no preview (exit 2, nothing sent). The file appears
     /// only when complete. A file the run may write that already exists is refused before
-    /// anything is sent (exit 2), unless --overwrite
+    /// anything is sent (exit 2), unless --overwrite. A clone that succeeds without a
+    /// preview URL writes nothing: exit 0, with a warning
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
 

@@ -810,6 +810,60 @@ fn a_clone_wait_out_whose_create_answer_lacks_the_preview_waits_for_it() {
     assert_eq!(server.count("soundCloning/clones"), 1);
 }
 
+/// Review 29-b #5: `clone --wait --out` (JimmyAI) whose wait succeeds with the voice but no
+/// usable preview (`audioUrl` missing, or not a URL) is a success: exit 0 with the voice id,
+/// `files` empty, `no_preview` true and a warning on stderr that nothing was written, never
+/// "its audio URLs are printed" (there are none). Before, it was exit 1 `no_audio`, which a
+/// script reads as "failed" and clones again, paying for a second preview.
+#[test]
+fn a_clone_wait_out_without_a_usable_preview_succeeds_with_the_voice() {
+    use serde_json::json;
+    for audio_url in [Value::Null, json!("not a url")] {
+        let server = Scripted::start(move |target| {
+            let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+            if target.contains("soundCloning/clones") {
+                return ok(json!({"id": "audio_n", "status": "queued"}));
+            }
+            if target.contains("/audios/audio_n") {
+                return ok(json!({"id": "audio_n", "object": "audio",
+                    "model": "soundCloningClone", "status": "completed", "modelId": "m-9",
+                    "audioUrl": audio_url.clone(), "error": null}));
+            }
+            (404, json!({"code": 404, "msg": "no", "data": null}))
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("p.wav");
+        let mut args = vec![
+            "--provider",
+            "jimmyai",
+            "--allow-private-urls",
+            "clone",
+            "https://cdn.example.com/a.wav",
+            "--text",
+            "Hi.",
+            "--wait",
+            "--poll-interval",
+            "0.01",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let r = run_with(&server.url, KEY, &[], &args, None).expect(0);
+        assert!(r.stderr.contains("no usable preview URL"), "{r:?}");
+        assert!(!r.stderr.contains("URLs are printed"), "{r:?}");
+        args.insert(3, "--json");
+        let j = run_with(&server.url, KEY, &[], &args, None)
+            .expect(0)
+            .json();
+        assert_eq!(j["voice_vendor_id"], "m-9", "{j}");
+        assert_eq!(j["status"], "succeeded", "{j}");
+        assert_eq!(j["files"], json!([]), "{j}");
+        assert_eq!(j["no_preview"], true, "{j}");
+        assert!(j.get("error").is_none(), "{j}");
+        assert!(!out.exists());
+        assert_eq!(server.count("soundCloning/clones"), 2, "one create per run");
+    }
+}
+
 /// Review 25-c #5: `wait BARE_ID` of a speech task (a bare `vendor_id` a script kept, an id
 /// from the console) is answered "a task of the other kind": the command it suggests waits
 /// for it as that kind (`--kind speech`), and running it ends with the audio. Before, it

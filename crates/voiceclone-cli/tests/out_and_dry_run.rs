@@ -1155,3 +1155,232 @@ fn out_refuses_a_fifo_whatever_overwrite_says() {
     }
     assert_eq!(sim.requests(), 0, "nothing was sent");
 }
+
+/// Whether this process ignores file permissions (root): a read-only directory takes a file.
+fn permissions_ignored(read_only: &Path) -> bool {
+    let probe = read_only.join(".probe");
+    let made = std::fs::write(&probe, b"x").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    made
+}
+
+/// The arguments of `speak --wait --out OUT` (JSON out), then `more`.
+fn speak_to(out: &str, more: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--provider",
+        "vmeg",
+        "--allow-private-urls",
+        "--json",
+        "speak",
+        "--voice",
+        "sv_en_us_female_01",
+        "--text",
+        "Hello.",
+        "--wait",
+        "--out",
+        out,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.extend(more.iter().map(|s| (*s).to_owned()));
+    args.extend(FAST_POLL.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// Review 29-b #1: before anything is sent, `--out` must be a place the run can create its
+/// file: `FILE/sub/` (under a regular file), a name too long for the file system,
+/// `/dev/stdout --overwrite` with stdout a file (its directory is `/dev`), and, unless
+/// permissions are ignored (root), a file or a new `DIR/` in a read-only directory are each
+/// refused, exit 2 (usage, naming --out), with no request sent. Before, each passed the
+/// check, paid for the task, and then ended with exit 1 and no file (as root, `/dev/stdout`
+/// was replaced by a regular file).
+#[test]
+fn out_refuses_a_destination_it_cannot_create_before_sending() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let long = dir
+        .path()
+        .join(format!("{}.wavwavwavwavwav", "a".repeat(240)));
+    let mut refused = vec![
+        format!("{}/sub/", file.display()),
+        long.to_str().unwrap().to_owned(),
+    ];
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let locked = dir.path().join("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+        if permissions_ignored(&locked) {
+            eprintln!("permissions are ignored (root): the read-only cases are skipped");
+        } else {
+            refused.push(locked.join("x.wav").to_str().unwrap().to_owned());
+            refused.push(format!("{}/new/deeper/", locked.display()));
+        }
+    }
+    for out in &refused {
+        let args = speak_to(out, &[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let j = run(&sim, &args).expect(2).json();
+        assert_eq!(j["error"]["kind"], "usage", "{out}: {j}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains("--out"),
+            "{j}"
+        );
+        // A dry run refuses it too, and makes nothing.
+        let mut dry = args.clone();
+        dry.push("--dry-run");
+        run(&sim, &dry).expect(2);
+    }
+    // `/dev/stdout` with stdout a regular file: a regular file, so not a special target, but
+    // its directory is `/dev`.
+    #[cfg(target_os = "linux")]
+    {
+        let captured = dir.path().join("stdout.json");
+        let args = speak_to("/dev/stdout", &["--overwrite"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = support::command(Some(&sim.url()), KEY, &[], &args)
+            .stdout(std::fs::File::create(&captured).unwrap())
+            .output()
+            .unwrap();
+        let r = Run::from_output(out, &[KEY], &args);
+        assert_eq!(r.code, 2, "{r:?}");
+        let j: Value =
+            serde_json::from_str(std::fs::read_to_string(&captured).unwrap().trim()).unwrap();
+        assert_eq!(j["error"]["kind"], "usage", "{j}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains("/dev"),
+            "{j}"
+        );
+        assert!(
+            std::fs::symlink_metadata("/dev/stdout").is_ok_and(|m| !m.is_file()),
+            "/dev/stdout was replaced"
+        );
+    }
+    assert_eq!(sim.requests(), 0, "nothing was sent");
+    // A new DIR/ under a directory the run can write in still works, and is made only after
+    // the job: a dry run leaves nothing behind.
+    let new = dir.path().join("made/later/");
+    let args = speak_to(new.to_str().unwrap(), &["--dry-run"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&sim, &args).expect(0);
+    assert!(!dir.path().join("made").exists());
+    let args = speak_to(new.to_str().unwrap(), &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let j = run(&sim, &args).expect(0).json();
+    assert_plays(Path::new(j["files"][0]["path"].as_str().unwrap()));
+    // The probe leaves no file behind.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".voiceclone-probe"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Review 29-b #4: a dry run refuses what the real run refuses, with the same exit code: a
+/// JimmyAI clone from a WAV of 10 s (JimmyAI needs more than 15 s), a recording over
+/// JimmyAI's 100 MB, and `--webhook-secret-env` naming an unset variable. Before, each dry
+/// run exited 0 and priced the call.
+#[test]
+fn the_dry_run_refuses_a_recording_or_secret_the_real_run_refuses() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("ten-seconds.wav");
+    write_silent_wav(&short, 10);
+    let big = dir.path().join("big.mp3");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(100_000_001)
+        .unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "--provider",
+                "jimmyai",
+                "--json",
+                "clone",
+                short.to_str().unwrap(),
+                "--text",
+                "Hi.",
+            ],
+            "15 s",
+        ),
+        (
+            vec![
+                "--provider",
+                "jimmyai",
+                "--json",
+                "clone",
+                big.to_str().unwrap(),
+                "--text",
+                "Hi.",
+            ],
+            "100 MB",
+        ),
+        (
+            vec![
+                "--provider",
+                "vmeg",
+                "--json",
+                "clone",
+                SAMPLE,
+                "--wait",
+                "--webhook-listen",
+                "127.0.0.1:0",
+                "--webhook-secret-env",
+                "UNSET_SECRET_VAR",
+            ],
+            "UNSET_SECRET_VAR",
+        ),
+    ];
+    for (args, says) in cases {
+        let real = run(&sim, &args).expect(2).json();
+        assert!(real["error"].to_string().contains(says), "{args:?}: {real}");
+        let mut dry = args.clone();
+        dry.push("--dry-run");
+        let j = run(&sim, &dry).expect(2).json();
+        assert_eq!(j["error"]["kind"], real["error"]["kind"], "{dry:?}: {j}");
+        assert!(j["error"].to_string().contains(says), "{dry:?}: {j}");
+    }
+    assert_eq!(sim.requests(), 0, "nothing was sent");
+    // A 20 s WAV passes both ways (the simulator takes it).
+    let long = dir.path().join("twenty-seconds.wav");
+    write_silent_wav(&long, 20);
+    let args = [
+        "--provider",
+        "jimmyai",
+        "--json",
+        "clone",
+        long.to_str().unwrap(),
+        "--text",
+        "Hi.",
+        "--dry-run",
+    ];
+    run(&sim, &args).expect(0);
+}
+
+/// A WAV of `seconds` of silence (mono 16-bit 16 kHz).
+fn write_silent_wav(path: &Path, seconds: u32) {
+    let rate = 16_000u32;
+    let data = 2 * rate * seconds;
+    let mut v = Vec::with_capacity(44 + data as usize);
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate * 2).to_le_bytes());
+    v.extend_from_slice(&2u16.to_le_bytes());
+    v.extend_from_slice(&16u16.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&data.to_le_bytes());
+    v.resize(44 + data as usize, 0);
+    std::fs::write(path, v).unwrap();
+}

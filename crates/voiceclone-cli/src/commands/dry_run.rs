@@ -16,7 +16,10 @@ use crate::context::{Target, provider};
 use crate::output::{Failure, Outcome, Printer};
 
 /// The dry run of `clone` or `speak` when `--dry-run` was given; `None` otherwise.
-pub fn run(cli: &Cli, printer: &Printer) -> Option<Outcome> {
+/// `secret_env` is `--webhook-secret-env`'s variable, read (and registered as a secret) as
+/// the real run reads it: unset or empty is exit 2 here too. `--webhook-listen`'s address is
+/// bound only by the real run: a dry run opens no socket.
+pub async fn run(cli: &Cli, printer: &mut Printer, secret_env: Option<&str>) -> Option<Outcome> {
     let dry = match &cli.command {
         Command::Clone(a) => a.dry_run,
         Command::Speak(a) => a.dry_run,
@@ -25,8 +28,12 @@ pub fn run(cli: &Cli, printer: &Printer) -> Option<Outcome> {
     if !dry {
         return None;
     }
-    let _ = printer;
-    Some(match plan(cli) {
+    if let Some(var) = secret_env
+        && let Err(f) = crate::receiver::secret_from_env(var, "--webhook-secret-env", printer)
+    {
+        return Some(Outcome::failed(f));
+    }
+    Some(match plan(cli).await {
         Ok((p, base, run)) => outcome(p, &base, &run),
         Err(f) => Outcome::failed(f),
     })
@@ -34,7 +41,7 @@ pub fn run(cli: &Cli, printer: &Printer) -> Option<Outcome> {
 
 /// The real run's checks, in the real run's words, then the requests; and where they would
 /// go. A dry run that passes what the real run refuses would be a promise broken.
-fn plan(cli: &Cli) -> Result<(Provider, String, DryRun), Failure> {
+async fn plan(cli: &Cli) -> Result<(Provider, String, DryRun), Failure> {
     let p = provider(cli)?;
     let base = base_url(cli, p)?;
     match &cli.command {
@@ -54,7 +61,9 @@ fn plan(cli: &Cli) -> Result<(Provider, String, DryRun), Failure> {
     let run = match &cli.command {
         Command::Clone(args) => {
             let req = super::provider::clone_request(p, args)?;
-            DryRun::clone_voice(p, &req, cli.allow_private_urls)?
+            // A local recording measured as the real run measures it (size, and a JimmyAI
+            // WAV's length), with the client's default upload limit, which the CLI keeps.
+            DryRun::clone_voice_measured(p, &req, cli.allow_private_urls, None).await?
         }
         // A long text: every part's request, as `speak --text-file` would send them.
         Command::Speak(args) if args.text_file.is_some() => {

@@ -41,7 +41,8 @@ use crate::spinner::Spinner;
 
 /// The `--out` flags of `clone` and `speak`, checked before anything is sent: only with
 /// `--wait`; not for a VMEG clone (no preview audio); the destination's directory must
-/// exist. `None` when `--out` was not given.
+/// exist and take a new file (for `DIR/` not made yet, its nearest existing ancestor; see
+/// [`writable`]). `None` when `--out` was not given.
 pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
     let (out, wait, is_clone, overwrite) = match &cli.command {
         Command::Clone(a) => (a.out.as_deref(), a.wait, true, a.overwrite),
@@ -118,6 +119,7 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
             special.display()
         )));
     }
+    writable(out)?;
     if !overwrite && let Some(existing) = existing_target(out) {
         return Err(Failure::usage(format!(
             "--out {}: {} already exists and would be replaced: nothing was sent; pass --overwrite to replace it, or choose another PATH",
@@ -126,6 +128,80 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
         )));
     }
     Ok(Some(out))
+}
+
+/// Whether the run can make its files where `out` says, proven before anything is sent (a
+/// refusal after the job was paid leaves a billed task and no file): a name the file system
+/// refuses as too long is refused; so is a directory under `/dev` or `/proc` (as root, a
+/// file renamed over `/dev/stdout` replaced the system's link); and a temporary file is made
+/// and removed at once in the directory the files go to. A `DIR/` not made yet is made only
+/// after the job, so its nearest existing ancestor must be a directory that takes the file
+/// (nothing is created before sending: a dry run leaves no directory behind).
+fn writable(out: &Path) -> Result<(), Failure> {
+    let refuse = |why: String| Failure::usage(format!("--out {}: {why}", out.display()));
+    if let Err(e) = std::fs::symlink_metadata(out)
+        && e.kind() == std::io::ErrorKind::InvalidFilename
+    {
+        return Err(refuse(
+            "the name is too long for its file system: nothing was sent, choose a shorter PATH"
+                .to_owned(),
+        ));
+    }
+    let dir = if names_dir(out) && !out.is_dir() {
+        existing_ancestor(out).map_err(refuse)?
+    } else if out.is_dir() {
+        out.to_path_buf()
+    } else {
+        parent_or_dot(out)
+    };
+    // Resolved, so that a link or a `..` to them is seen too.
+    let resolved = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+    if ["/dev", "/proc"].iter().any(|d| resolved.starts_with(d)) {
+        return Err(refuse(format!(
+            "the files would go in {}, a directory of devices or processes, not of files: nothing was sent; give the path of a regular file instead",
+            resolved.display()
+        )));
+    }
+    tempfile::Builder::new()
+        .prefix(".voiceclone-probe-")
+        .tempfile_in(&dir)
+        .map(drop)
+        // The kind only: the error names the probe's random path, which says nothing.
+        .map_err(|e| {
+            refuse(format!(
+                "cannot create a file in {} ({}): nothing was sent",
+                dir.display(),
+                e.kind()
+            ))
+        })
+}
+
+/// The nearest existing ancestor of the directory `out` names (which `create_dir_all` would
+/// create after the job): it must be a directory.
+fn existing_ancestor(out: &Path) -> Result<std::path::PathBuf, String> {
+    let mut at = out;
+    loop {
+        match std::fs::metadata(at) {
+            Ok(m) if m.is_dir() => return Ok(at.to_path_buf()),
+            Ok(_) => {
+                return Err(format!(
+                    "{} is not a directory, so the directory cannot be created: nothing was sent",
+                    at.display()
+                ));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(format!(
+                    "the directory cannot be created ({}: {e}): nothing was sent",
+                    at.display()
+                ));
+            }
+        }
+        at = match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => return Ok(std::path::PathBuf::from(".")),
+        };
+    }
 }
 
 /// Whether `out`, written with a trailing `/`, names something that exists and is not a
@@ -300,7 +376,8 @@ pub async fn write(
         }
         // A download's own advice ("try again later") must not read as "run the command
         // again": that submits, and pays for, a new task. (The budget's says so itself.)
-        if f.kind != "download_budget" {
+        // With no URL there is nothing printed to fetch: the sentence would be untrue.
+        if f.kind != "download_budget" && !urls.is_empty() {
             f.message = format!(
                 "{}; the job is finished and paid for: its audio URLs are printed (running the command again submits and bills a new task)",
                 f.message

@@ -52,7 +52,8 @@ pub async fn run(cli: &Cli, printer: &mut Printer) -> Outcome {
     if let Err(f) = super::out::check(cli) {
         return with_provider(Outcome::failed(f), cli);
     }
-    if let Some(o) = super::dry_run::run(cli, printer) {
+    let secret_env = webhook.map(|(_, var)| var);
+    if let Some(o) = super::dry_run::run(cli, printer, secret_env).await {
         return with_provider(o, cli);
     }
     let target = match target(cli, printer, from_file) {
@@ -538,20 +539,39 @@ async fn clone(
             .and_then(|v| v.preview_url.clone())
             .into_iter()
             .collect();
-        let budget = super::out::MAX_OUT_BYTES;
-        super::out::write(
-            client,
-            &urls,
-            out,
-            budget,
-            args.overwrite,
-            printer,
-            &mut o,
-            &mut signals,
-        )
-        .await;
+        if urls.is_empty() && job.status == TaskStatus::Succeeded {
+            // The wait succeeded with the voice but no usable preview (`audioUrl` missing or
+            // not a URL): the clone is done and paid for, and its voice id is printed. Exit 1
+            // (a failure) would have a script clone again and pay for a second preview; 3
+            // says the outcome is unknown, which it is not. So 0, and the missing file said.
+            no_preview(&job.id, printer, &mut o);
+        } else {
+            let budget = super::out::MAX_OUT_BYTES;
+            super::out::write(
+                client,
+                &urls,
+                out,
+                budget,
+                args.overwrite,
+                printer,
+                &mut o,
+                &mut signals,
+            )
+            .await;
+        }
     }
     o
+}
+
+/// `clone --wait --out` whose clone succeeded without a usable preview URL: nothing written
+/// (`files` empty, `no_preview` true), a warning on stderr, and the run a success.
+fn no_preview(id: &JobId, printer: &Printer, o: &mut Outcome) {
+    let status = crate::output::suggested_command(&format!("status {}", sh_id(id)));
+    crate::output::stderr_line(&printer.safe(&format!(
+        "warning: the clone succeeded and its voice is usable, but the task gave no usable preview URL: nothing was written to --out; `{status}` shows the preview if JimmyAI gives one later (running clone again bills a new clone)"
+    )));
+    o.set("files", Vec::<serde_json::Value>::new());
+    o.set("no_preview", true);
 }
 
 /// The clone request the flags describe (checked by the adapter when sent).

@@ -114,6 +114,30 @@ impl DryRun {
         })
     }
 
+    /// [`clone_voice`](Self::clone_voice), and a local recording given as a file or as bytes
+    /// measured as the client measures it before sending anything: within the provider's
+    /// upload limit (JimmyAI's 100 MB) and `max_upload_bytes` (what
+    /// [`ClientBuilder::max_upload_bytes`](crate::ClientBuilder::max_upload_bytes) was given;
+    /// `None` for its default), and for JimmyAI a WAV whose header says 15 s or less refused.
+    /// It opens the file and reads a WAV's header; a reader is not read (that would take it).
+    /// The same refusal as the call's, so a dry run passes only what the call would send.
+    #[cfg(feature = "upload")]
+    pub async fn clone_voice_measured(
+        provider: Provider,
+        req: &CloneRequest,
+        allow_private: bool,
+        max_upload_bytes: Option<u64>,
+    ) -> Result<DryRun, Error> {
+        let run = Self::clone_voice(provider, req, allow_private)?;
+        if matches!(req.audio, AudioSource::File(_) | AudioSource::Bytes { .. }) {
+            let max = max_upload_bytes.unwrap_or(crate::transfer::DEFAULT_MAX_UPLOAD_BYTES);
+            crate::provider::measure_clone_recording(provider, &req.audio, max)
+                .await
+                .map_err(|e| e.with_provider(provider))?;
+        }
+        Ok(run)
+    }
+
     /// Speech requests, one task each, checked by the provider's rules.
     pub fn speech(provider: Provider, reqs: &[SpeechRequest]) -> Result<DryRun, Error> {
         let f = offline(provider);
@@ -149,4 +173,66 @@ fn local_file(path: &Path) -> Result<(), Error> {
         return Err(refuse(format!("{} is empty", path.display())));
     }
     Ok(())
+}
+
+#[cfg(all(test, feature = "upload"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// A 16 kHz mono 16-bit PCM WAV of `secs` seconds of silence.
+    fn wav(secs: u32) -> Vec<u8> {
+        let data = secs * 32_000;
+        let mut v = Vec::new();
+        v.extend_from_slice(b"RIFF");
+        v.extend_from_slice(&(36 + data).to_le_bytes());
+        v.extend_from_slice(b"WAVEfmt ");
+        v.extend_from_slice(&16u32.to_le_bytes());
+        v.extend_from_slice(&1u16.to_le_bytes());
+        v.extend_from_slice(&1u16.to_le_bytes());
+        v.extend_from_slice(&16_000u32.to_le_bytes());
+        v.extend_from_slice(&32_000u32.to_le_bytes());
+        v.extend_from_slice(&2u16.to_le_bytes());
+        v.extend_from_slice(&16u16.to_le_bytes());
+        v.extend_from_slice(b"data");
+        v.extend_from_slice(&data.to_le_bytes());
+        v.resize(v.len() + data as usize, 0);
+        v
+    }
+
+    fn refused(r: &Result<DryRun, Error>) -> String {
+        match r.as_ref().map_err(Error::kind) {
+            Err(ErrorKind::InvalidInput { field, reason }) => format!("{field}: {reason}"),
+            other => panic!("not refused as invalid input: {other:?}"),
+        }
+    }
+
+    /// Review 29-b #4: the measured dry run refuses what the client refuses before sending
+    /// (a JimmyAI WAV of 15 s or less; a recording over `max_upload_bytes`), which the plain
+    /// one leaves to the call; it passes what the client sends.
+    #[tokio::test]
+    async fn a_measured_dry_run_refuses_the_recordings_the_client_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = dir.path().join("short.wav");
+        std::fs::write(&short, wav(10)).unwrap();
+        let req = CloneRequest::from_file(&short).sample_text("Hi.");
+        assert!(DryRun::clone_voice(Provider::JimmyAi, &req, false).is_ok());
+        let r = DryRun::clone_voice_measured(Provider::JimmyAi, &req, false, None).await;
+        assert!(refused(&r).starts_with("audio_file: ") && refused(&r).contains("15 s"));
+        // VMEG has no length rule.
+        let req = CloneRequest::from_file(&short);
+        assert!(
+            DryRun::clone_voice_measured(Provider::Vmeg, &req, false, None)
+                .await
+                .is_ok()
+        );
+        let r = DryRun::clone_voice_measured(Provider::Vmeg, &req, false, Some(100)).await;
+        assert!(refused(&r).contains("max_upload_bytes"), "{}", refused(&r));
+        let long = CloneRequest::from_bytes("long.wav", wav(20)).sample_text("Hi.");
+        for p in [Provider::JimmyAi, Provider::Vmeg] {
+            let run = DryRun::clone_voice_measured(p, &long, false, None).await;
+            assert_eq!(run.unwrap().requests.len(), 2, "{p}");
+        }
+    }
 }

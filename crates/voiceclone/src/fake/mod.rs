@@ -1019,21 +1019,11 @@ impl FakeClient {
     /// upload): the size refusal naming JimmyAI's 100 MB, and a WAV of 15 s or less refused.
     #[cfg(feature = "upload")]
     async fn local_recording(&self, req: &CloneRequest) -> Result<(), Error> {
-        use crate::sample::{LocalSample, SizeLimit};
         if matches!(req.audio, crate::model::AudioSource::Url(_)) {
             return Ok(());
         }
         let client_limit = crate::transfer::DEFAULT_MAX_UPLOAD_BYTES;
-        match self.provider {
-            Provider::JimmyAi => {
-                crate::provider::jimmyai::measured_recording(&req.audio, client_limit, true)
-                    .await
-                    .map(drop)
-            }
-            _ => LocalSample::prepare(&req.audio, SizeLimit::new(None, client_limit))
-                .await
-                .map(drop),
-        }
+        crate::provider::measure_clone_recording(self.provider, &req.audio, client_limit).await
     }
 
     /// A clone submit's failure: from a local recording, as the client reports a submit

@@ -116,6 +116,24 @@ pub(crate) fn submit_after_upload_failed(provider: Provider, e: Error) -> Error 
     }
 }
 
+/// A local recording for a clone, checked as `provider`'s clone from it checks it before
+/// sending anything (its size within the provider's limit and `max_bytes`, the client's
+/// `max_upload_bytes`; for JimmyAI its format and a WAV's length): the fake and dry runs
+/// call this, so that they refuse what the client refuses, in its words.
+#[cfg(feature = "upload")]
+pub(crate) async fn measure_clone_recording(
+    provider: Provider,
+    source: &crate::model::AudioSource,
+    max_bytes: u64,
+) -> Result<(), Error> {
+    match provider {
+        Provider::JimmyAi => jimmyai::measured_recording(source, max_bytes, true)
+            .await
+            .map(drop),
+        Provider::Vmeg => vmeg::measured_recording(source, max_bytes).await.map(drop),
+    }
+}
+
 /// The vendor table: the one `match` on [`Provider`].
 pub(crate) const fn facts(provider: Provider) -> &'static Facts {
     match provider {

@@ -21,8 +21,8 @@ pub(crate) use calls::FREE_TEXT;
 pub(crate) use calls::unknown_id_or_invalid;
 use calls::{clone_status, clone_voice, speech_status, synthesize};
 pub(crate) use plan::UPLOADED_URL;
-/// For the fake: a local recording checked as JimmyAI's clone from it checks it.
-#[cfg(all(feature = "fake", feature = "upload"))]
+/// A local recording checked as JimmyAI's clone from it checks it (the fake, dry runs).
+#[cfg(feature = "upload")]
 pub(crate) use upload::measured as measured_recording;
 #[cfg(feature = "upload")]
 use upload::{clone_from_local, upload};

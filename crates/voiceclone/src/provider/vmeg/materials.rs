@@ -99,7 +99,13 @@ fn call<'a>(rust_name: &str, key: &'a str) -> Call<'a> {
 /// materials: it needs a file name with an extension; an empty file is refused, and one
 /// over the client's `max_upload_bytes`).
 async fn prepare(source: &AudioSource, up: &Uploads) -> Result<LocalSample, Error> {
-    LocalSample::prepare(source, SizeLimit::new(None, up.max_bytes)).await
+    measured(source, up.max_bytes).await
+}
+
+/// [`prepare`] within `max_bytes` (the client's `max_upload_bytes`): also the fake's and a
+/// dry run's check, so that all three refuse the same recordings with the same words.
+pub(crate) async fn measured(source: &AudioSource, max_bytes: u64) -> Result<LocalSample, Error> {
+    LocalSample::prepare(source, SizeLimit::new(None, max_bytes)).await
 }
 
 /// Uploads a local recording as a material; returns its `addressUrl`.

@@ -8,6 +8,9 @@ mod billing;
 mod calls;
 #[cfg(feature = "upload")]
 mod materials;
+/// A local recording checked as VMEG's clone from it checks it (the fake, dry runs).
+#[cfg(feature = "upload")]
+pub(crate) use materials::measured as measured_recording;
 #[cfg(all(feature = "fake", feature = "upload"))]
 pub(crate) use materials::submit_after_upload_failed;
 mod plan;
