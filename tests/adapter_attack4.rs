@@ -91,6 +91,46 @@ async fn a_jimmyai_status_answer_about_another_task_is_refused() {
         Err(e) => assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{e}"),
         Ok(job) => panic!("JimmyAI: a job for another task's answer: {job:?}"),
     }
+    // Review 29-d #2: another id this crate would not accept (a C backend's trailing NUL, an
+    // inner space, a `/`, more than 256 characters) is still another task, not "no id": the
+    // asked id always passes the id check, so any other non-blank id names someone else's.
+    let long = format!("audio_{}", "x".repeat(300));
+    for named in [
+        "audio_other\u{0}",
+        "audio_mine\u{0}",
+        "audio other",
+        "audio/other",
+        long.as_str(),
+    ] {
+        let other = json!({"code": 20000, "msg": "ok", "data": {
+            "id": named, "object": "audio", "created": 1781777280,
+            "model": "soundCloningAudio", "status": "completed", "error": null,
+            "audioUrl": "https://cdn.example.com/someone-else.mp3"}});
+        let server = Scripted::start(vec![Step::ok(other)]).await;
+        let (c, _) = client(Provider::JimmyAi, &server.base_url);
+        match c.speech_status(&voiceclone::JobId::new("audio_mine")).await {
+            Err(e) => {
+                assert_eq!(*e.kind(), ErrorKind::InvalidResponse, "{named:?}: {e}");
+                // Quoted escaped and cut: no NUL, no 300 characters of it.
+                let shown = e.to_string();
+                assert!(shown.contains("not the task asked about"), "{shown}");
+                assert!(!shown.contains('\u{0}') && shown.len() < 1024, "{shown}");
+            }
+            Ok(job) => panic!("JimmyAI {named:?}: a job for another task's answer: {job:?}"),
+        }
+    }
+    // The asked id with blanks around it is the asked id.
+    let padded = json!({"code": 20000, "msg": "ok", "data": {
+        "id": " audio_mine ", "object": "audio", "created": 1781777280,
+        "model": "soundCloningAudio", "status": "completed", "error": null,
+        "audioUrl": "https://cdn.example.com/mine.mp3"}});
+    let server = Scripted::start(vec![Step::ok(padded)]).await;
+    let (c, _) = client(Provider::JimmyAi, &server.base_url);
+    let job = c
+        .speech_status(&voiceclone::JobId::new("audio_mine"))
+        .await
+        .unwrap();
+    assert_eq!(job.id.as_str(), "audio_mine");
 }
 
 /// [`a_jimmyai_status_answer_about_another_task_is_refused`] for VMEG's `tasks/detail`, whose
@@ -98,10 +138,17 @@ async fn a_jimmyai_status_answer_about_another_task_is_refused() {
 #[tokio::test]
 async fn a_vmeg_detail_answer_about_another_task_is_refused() {
     // `tasks/detail?taskId=t-mine` answered about `t-other`, whole or in its result only.
+    // Review 29-d #2: also an id this crate would not accept (`/`, a trailing NUL, too
+    // long), in `taskId` or `result.taskId`.
+    let long = format!("t-{}", "x".repeat(300));
     for (outer, inner) in [
         ("t-other", "t-other"),
         ("t-mine", "t-other"),
         ("t-other", "t-mine"),
+        ("t/other", "t-mine"),
+        ("t-mine", "t/other"),
+        ("t-mine\u{0}", "t-mine"),
+        ("t-mine", long.as_str()),
     ] {
         let other = json!({"code": 200, "message": "", "data": {
             "taskId": outer, "taskType": "tts", "status": "finished",

@@ -1539,3 +1539,62 @@ async fn a_megabyte_status_reason_or_type_is_cut_and_forges_no_log_line() {
     assert!(shown.len() < 4096 && !shown.contains('\n'), "{shown}");
     assert_no_forged_or_huge_line(&logs.take());
 }
+
+/// Review 29-d #1: a finished TTS batch whose middle line failed is handed back, but
+/// `audio_urls` holds only the lines that have audio (A and C), so it is no list to pair with
+/// the lines: `segments[i]` is line `i`, `Speech::is_complete` says a line has none, and one
+/// WARN names the task and how many of its lines lack audio.
+#[tokio::test]
+async fn a_batch_with_a_failed_line_is_incomplete_and_its_segments_keep_line_order() {
+    let (logs, _guard) = capture_logs();
+    let (a, c_url) = (
+        "https://cdn.example.com/a.m4a",
+        "https://cdn.example.com/c.m4a",
+    );
+    let finished = || {
+        ok(
+            json!({"taskId": "t-batch", "taskType": "tts", "status": "finished",
+            "result": {"taskId": "t-batch", "results": [
+                {"uri": a},
+                {"uri": "", "errorMessage": "bad text"},
+                {"uri": c_url}]}}),
+        )
+    };
+    let server = Scripted::start(vec![finished(), finished()]).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let id = JobId::new("t-batch");
+    let speech = c
+        .wait_for_speech(&id, &fast_wait(Provider::Vmeg))
+        .await
+        .unwrap();
+    assert!(!speech.is_complete(), "{speech:?}");
+    assert_eq!(speech.segments.len(), 3);
+    assert!(speech.segments[1].url.is_none());
+    assert_eq!(speech.segments[1].error.as_deref(), Some("bad text"));
+    assert_eq!(
+        speech.segments[2].url.as_ref().map(|u| u.as_str()),
+        Some(c_url)
+    );
+    let urls: Vec<&str> = speech.audio_urls.iter().map(|u| u.as_str()).collect();
+    assert_eq!(urls, [a, c_url]);
+    let text = logs.take();
+    let warned: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("without audio"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{text}");
+    assert!(
+        warned[0].contains("t-batch") && warned[0].contains("1 of its 3 lines"),
+        "{text}"
+    );
+
+    // A status read handing back the finished task says the same, once.
+    let job = c.speech_status(&id).await.unwrap();
+    assert!(!job.speech.unwrap().is_complete());
+    let text = logs.take();
+    let warned = text
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("without audio"))
+        .count();
+    assert_eq!(warned, 1, "{text}");
+}

@@ -1941,17 +1941,28 @@ impl Hostile {
         use serde_json::json;
         let vmeg = |data: Value| json!({"code": 200, "message": "", "data": data});
         let jimmy = |data: Value| json!({"code": 20000, "msg": "ok", "data": data});
+        // A status answer names the task asked about: one naming another (`NASTY`, say) is
+        // refused as misrouted before any of its strings is shown. The create and the voice
+        // list still carry `NASTY` as an id.
+        let asked = |after: &str| {
+            target
+                .split_once(after)
+                .map(|(_, rest)| rest.split(['&', '?']).next().unwrap_or_default())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (vmeg_id, jimmy_id) = (asked("taskId="), asked("/audios/"));
         let detail = |status: &str| {
             vmeg(
-                json!({"taskId": NASTY, "taskType": "cloneVoice", "status": status,
-                "result": {"taskId": NASTY, "voiceId": NASTY, "voiceName": NASTY,
+                json!({"taskId": vmeg_id, "taskType": "cloneVoice", "status": status,
+                "result": {"taskId": vmeg_id, "voiceId": NASTY, "voiceName": NASTY,
                     "errorMessage": NASTY,
                     "results": [{"uri": "https://cdn.example.com/a.m4a"}, {"errorMessage": NASTY}]}}),
             )
         };
         let task = |status: &str| {
             jimmy(
-                json!({"id": NASTY, "object": "audio", "created": 1781777280,
+                json!({"id": jimmy_id, "object": "audio", "created": 1781777280,
                 "model": "soundCloningClone", "status": status, "modelId": NASTY,
                 "audioUrl": "https://cdn.example.com/x.mp3", "error": NASTY}),
             )

@@ -156,11 +156,11 @@ pub(crate) fn usable_id(raw: Option<&str>) -> Option<&str> {
     ok.then_some(id)
 }
 
-/// `InvalidResponse` when an answer about task `asked` names another (usable) task id: a
-/// misrouted answer (a proxy's or cache's mix-up) whose result belongs to another job, never
-/// to be handed back as the asked job's. A wait polls again after it (the next answer may
-/// be the right one), a few times in a row. An answer naming no usable id is taken as about
-/// `asked`.
+/// `InvalidResponse` when an answer about task `asked` names another task id: a misrouted
+/// answer (a proxy's or cache's mix-up) whose result belongs to another job, never to be
+/// handed back as the asked job's. A wait polls again after it (the next answer may be the
+/// right one), a few times in a row. An answer naming no id (none, or a blank one) is taken
+/// as about `asked`.
 pub(crate) fn same_task(
     provider: crate::model::Provider,
     asked: &crate::model::JobId,
@@ -172,22 +172,37 @@ pub(crate) fn same_task(
 /// [`same_task`] for the id inside an answer's result, when the answer itself is about the
 /// asked task: a task whose own record names another task is inconsistent, not misrouted,
 /// and asking again would get the same answer, so a wait ends on it.
+///
+/// The named id is compared as it came (trimmed), not only when it is one this crate
+/// accepts ([`usable_id`]): the asked id always passes the id check, so any other non-blank
+/// id (a trailing NUL, an inner space, a `/`, more than 256 characters) can only name
+/// another task. Such an id is quoted escaped and cut; a usable one in full.
 pub(crate) fn same_result_task(
     provider: crate::model::Provider,
     asked: &crate::model::JobId,
     named: Option<&str>,
 ) -> Result<(), crate::error::Error> {
-    match usable_id(named) {
-        Some(other) if other != asked.as_str() => Err(crate::error::Error::new(
-            crate::error::ErrorKind::InvalidResponse,
-        )
-        .with_provider(provider)
-        .with_message(format!(
-            "the answer is about task {other:?}, not the task asked about ({:?}); its result was not used",
-            asked.as_str()
-        ))),
-        _ => Ok(()),
+    let Some(other) = named.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(());
+    };
+    if other == asked.as_str() {
+        return Ok(());
     }
+    let shown = match usable_id(Some(other)) {
+        Some(id) => format!("{id:?}"),
+        None => format!(
+            "{:?} (not an id this crate accepts)",
+            crate::model::Excerpt::of(other)
+        ),
+    };
+    Err(
+        crate::error::Error::new(crate::error::ErrorKind::InvalidResponse)
+            .with_provider(provider)
+            .with_message(format!(
+                "the answer is about task {shown}, not the task asked about ({:?}); its result was not used",
+                asked.as_str()
+            )),
+    )
 }
 
 /// Parses a vendor URL, logging (not failing on) one that does not parse or is not `http`

@@ -514,11 +514,23 @@ impl Client {
                 self.refuse_api_key_in("voice_id", line.voice_id.as_str())?;
             }
             req.check_voice_ids(self.provider(), std::time::SystemTime::now())?;
-            self.b().synthesize(self.t(), req).await
+            let job = self.b().synthesize(self.t(), req).await?;
+            // A synchronous TTS answer is the finished task: its lines' audio as a wait's.
+            if job.status == TaskStatus::Succeeded
+                && let Some(speech) = &job.speech
+            {
+                let shown = crate::scrub::Scrubbed(&job.id, &self.t().scrubber);
+                warn_lines_without_audio(&shown, speech);
+            }
+            Ok(job)
         })
     }
 
-    /// The current state of a speech task (see [`Client::clone_status`] for the id).
+    /// The current state of a speech task (see [`Client::clone_status`] for the id). A
+    /// finished VMEG batch may have audio for some lines only: its
+    /// [`Speech::audio_urls`] then holds fewer URLs than lines, so read
+    /// [`Speech::segments`] (`segments[i]` is line `i`; [`Speech::is_complete`] says whether
+    /// every line has audio). A WARN is logged when a line has none.
     ///
     /// ```
     /// use voiceclone::SpeechRequest;
@@ -540,11 +552,23 @@ impl Client {
                 self.check_job(id, JobKind::Speech)?;
                 self.admitted(|| self.b().speech_status(self.t(), id)).await
             };
-            read.await.map_err(Error::task_may_exist)
+            let job = read.await.map_err(Error::task_may_exist)?;
+            if job.status == TaskStatus::Succeeded
+                && let Some(speech) = &job.speech
+            {
+                warn_lines_without_audio(id, speech);
+            }
+            Ok(job)
         })
     }
 
-    /// Polls a speech task until it ends; returns the audio (and subtitle) URLs.
+    /// Polls a speech task until it ends; returns the audio (and subtitle) URLs. A VMEG
+    /// batch whose lines all failed is `TaskFailed`; one with audio for some lines is `Ok`,
+    /// and then [`Speech::audio_urls`] holds only the lines that have audio, not one per
+    /// line: read [`Speech::segments`] (`segments[i]` is line `i`) and check
+    /// [`Speech::is_complete`] before pairing URLs with lines (a WARN is logged when a line
+    /// has none). Synthesize again only the lines without audio: resubmitting the whole
+    /// batch pays again for the lines that have it.
     ///
     /// ```
     /// use std::time::Duration;
@@ -559,6 +583,7 @@ impl Client {
     /// let wait = WaitPolicy::for_provider(Provider::Vmeg).with_first_interval(Duration::from_millis(5));
     /// let speech = client.wait_for_speech(&job.id, &wait).await?;
     /// assert!(!speech.audio_urls.is_empty());
+    /// assert!(speech.is_complete()); // every line has audio: `audio_urls[i]` is line i's
     /// # Ok(())
     /// # }
     /// ```
@@ -822,6 +847,26 @@ fn poll_span() -> tracing::Span {
     )
 }
 
+/// One WARN for a finished speech task handed back with lines that have no audio (failed
+/// by the vendor's word, or unreadable): its `audio_urls` then holds fewer URLs than it has
+/// lines, and code pairing them with the lines would give a line another line's audio.
+/// (`id` has passed the key check, or is printed through the scrubber.)
+fn warn_lines_without_audio(id: &dyn fmt::Display, speech: &Speech) {
+    let lines = speech.segments.len();
+    let missing = speech.segments.iter().filter(|s| s.url.is_none()).count();
+    if missing == 0 {
+        return;
+    }
+    tracing::warn!(
+        job_id = %id,
+        lines,
+        lines_without_audio = missing,
+        "speech task {id} finished with {missing} of its {lines} lines without audio; \
+         `audio_urls` holds only the lines that have audio: read `segments` (line i is \
+         `segments[i]`)"
+    );
+}
+
 /// The speech of a task that ended `Succeeded`. Without any audio: a line the vendor said
 /// failed (VMEG says `finished` with the line's `errorMessage`) is `TaskFailed` with the
 /// lines' reasons (waiting again gives the same); with none, the answer is one this crate
@@ -836,6 +881,7 @@ pub(crate) fn speech_result(id: &JobId, job: SpeechJob) -> Result<Speech, Error>
     const QUOTED: usize = 5;
     let speech = job.speech.unwrap_or_default();
     if !speech.audio_urls.is_empty() {
+        warn_lines_without_audio(id, &speech);
         return Ok(speech);
     }
     let failed: Vec<String> = speech

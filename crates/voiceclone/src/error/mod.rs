@@ -108,6 +108,10 @@ struct Inner {
     /// The answer was no envelope at all (a proxy's page sent with a 2xx): it says nothing
     /// of the task, so a wait polls again, a few times (`UNREADABLE_POLLS_TOLERATED`).
     unreadable: bool,
+    /// The answer was a success envelope holding no task (`data` null or absent; perhaps an
+    /// id the vendor does not know yet): it says nothing final of the task either, so a wait
+    /// polls again, in the same row as unreadable answers.
+    without_task: bool,
     /// A speech task finished, none of its lines' audio could be read and none failed by
     /// the vendor's word: which lines, and why (see `Error::audio_unreadable`).
     audio_unreadable: Option<String>,
@@ -160,6 +164,7 @@ impl Error {
             unconfirmed_code: false,
             misrouted: false,
             unreadable: false,
+            without_task: false,
             audio_unreadable: None,
             cause: None,
             step: None,
@@ -443,6 +448,17 @@ impl Error {
 
     pub(crate) fn unreadable_answer(mut self) -> Self {
         self.0.unreadable = true;
+        self
+    }
+
+    /// True when the answer was a success envelope holding no task (see
+    /// `Inner::without_task`).
+    pub(crate) fn is_answer_without_task(&self) -> bool {
+        self.0.without_task
+    }
+
+    pub(crate) fn answer_without_task(mut self) -> Self {
+        self.0.without_task = true;
         self
     }
 

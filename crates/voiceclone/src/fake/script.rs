@@ -349,11 +349,14 @@ impl Script {
     }
 
     /// Adds a read that fails with `kind`. A wait treats it as the client does: a transient
-    /// kind (`Server`, `RateLimited`, `Timeout`, `Transport`) is polled past, any other ends
-    /// the wait with that error. It carries what the client's does: the HTTP status and code
-    /// of the provider's answer for it, and its [`phase`](crate::Error::phase) (a `Timeout`
-    /// came after sending, `Sent`; a `Transport` failure is a connection that never opened,
-    /// `NotSent`; `InvalidInput` is read from an answer, `Answered`).
+    /// kind (`Server`, `RateLimited`, `Timeout`, `Transport`) is polled past; `Vendor` (a
+    /// business code the vendor does not document) is polled past up to
+    /// [`crate::wait::UNREADABLE_POLLS_TOLERATED`] in a row, counted with unreadable answers;
+    /// any other ends the wait with that error. It carries what the client's does: the HTTP
+    /// status and code of the provider's answer for it, and its
+    /// [`phase`](crate::Error::phase) (a `Timeout` came after sending, `Sent`; a `Transport`
+    /// failure is a connection that never opened, `NotSent`; `InvalidInput` is read from an
+    /// answer, `Answered`).
     ///
     /// Only what a status read of the client can fail with: `InvalidInput` (an answer about
     /// a task of the other kind), `Unauthorized`, `PaymentRequired`, `InvalidRequest`,

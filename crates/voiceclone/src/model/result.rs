@@ -153,11 +153,16 @@ impl SpeechSegment {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Speech {
-    /// Every audio URL, in line order.
+    /// The URLs of the lines that have audio, in line order. Not one per line when a line
+    /// failed or could not be read (VMEG: a task `finished` with some lines' audio): then
+    /// `audio_urls[i]` need not be line `i`'s, and [`segments`](Self::segments) is what to
+    /// read (`segments[i]` is line `i`); [`Speech::is_complete`] says whether every line
+    /// has audio.
     pub audio_urls: Vec<Url>,
     /// JimmyAI subtitle file, when asked for.
     pub subtitle_url: Option<Url>,
-    /// Per-line detail (VMEG), including lines that failed.
+    /// Per-line detail (VMEG), one per line in line order, including lines that failed or
+    /// could not be read: `segments[i]` is line `i`. Empty for JimmyAI (one audio per task).
     pub segments: Vec<SpeechSegment>,
 }
 
@@ -183,5 +188,43 @@ impl Speech {
     pub fn with_segments(mut self, segments: Vec<SpeechSegment>) -> Self {
         self.segments = segments;
         self
+    }
+
+    /// Whether every line has audio: each of [`segments`](Self::segments) has a URL (or,
+    /// with no segments, as from JimmyAI, there is an audio URL). When not,
+    /// [`audio_urls`](Self::audio_urls) holds fewer URLs than there are lines and is not to
+    /// be paired with them: read `segments` (`segments[i]` is line `i`) to find which lines
+    /// have audio, and wait for or synthesize again only the lines that have none.
+    ///
+    /// ```
+    /// use voiceclone::{Speech, SpeechSegment};
+    ///
+    /// # fn main() -> Result<(), url::ParseError> {
+    /// let a: url::Url = "https://cdn.example.com/a.m4a".parse()?;
+    /// let c: url::Url = "https://cdn.example.com/c.m4a".parse()?;
+    /// let speech = Speech::new(vec![a.clone(), c.clone()]).with_segments(vec![
+    ///     SpeechSegment::new(Some(a), None, None),
+    ///     SpeechSegment::new(None, None, Some("bad text".into())),
+    ///     SpeechSegment::new(Some(c.clone()), None, None),
+    /// ]);
+    /// assert!(!speech.is_complete());
+    /// // Line 3's audio is `audio_urls[1]`: go by `segments`.
+    /// assert_eq!(speech.segments[2].url.as_ref(), Some(&c));
+    /// let missing: Vec<usize> = speech
+    ///     .segments
+    ///     .iter()
+    ///     .enumerate()
+    ///     .filter(|(_, s)| s.url.is_none())
+    ///     .map(|(i, _)| i + 1)
+    ///     .collect();
+    /// assert_eq!(missing, [2]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn is_complete(&self) -> bool {
+        if self.segments.is_empty() {
+            return !self.audio_urls.is_empty();
+        }
+        self.segments.iter().all(|s| s.url.is_some())
     }
 }

@@ -3,9 +3,10 @@
 //! The loop polls at once, then sleeps `first_interval`, `first_interval * growth`, ... up to
 //! `max_interval` (each with ± `jitter`), until the status is terminal, the `deadline` has
 //! passed or `max_polls` requests were made. Transient errors (those a read would retry) do
-//! not end the wait; the next poll simply happens on schedule. Nor do answers that cannot be
-//! read (a proxy's page sent with status 200) or about another task, up to
-//! [`UNREADABLE_POLLS_TOLERATED`] in a row.
+//! not end the wait; the next poll simply happens on schedule. Nor do answers that say
+//! nothing final of the task (one that cannot be read, a proxy's page sent with status 200;
+//! one about another task; a success envelope holding no task; a business code the vendor
+//! does not document), up to [`UNREADABLE_POLLS_TOLERATED`] in a row.
 //! The wait is an ordinary future: dropping it stops polling.
 //!
 //! The deadline holds whatever the server does: each poll (the time queued for one of the
@@ -51,11 +52,14 @@ pub const DEFAULT_WEBHOOK_POLL_INTERVAL: Duration = Duration::from_secs(30);
 pub(crate) const LAST_POLL_GRACE: Duration = Duration::from_secs(1);
 
 /// How many answers in a row a wait may fail to read (no envelope at all: a proxy's error
-/// page sent with status 200), or find about another task (a proxy's or cache's mix-up),
-/// before it ends with that `InvalidResponse`: such an answer says nothing of the task, and
-/// the next poll may well read. An envelope that reads but
-/// contradicts itself ends the wait at once (asking again gets the same). The wait's error still says the
-/// task may exist (never "submit again").
+/// page sent with status 200), find about another task (a proxy's or cache's mix-up), find
+/// holding no task (`data: null` in a success envelope, perhaps an id the vendor does not
+/// know yet), or find carrying a business code the vendor does not document (`Vendor`: a
+/// busy answer of its own, say), before it ends with that error: such an answer says
+/// nothing final of the task, and the next poll may well read it. An envelope that reads
+/// but contradicts itself, or a documented refusal (`InvalidRequest`, `NotFound`), ends the
+/// wait at once (asking again gets the same). The wait's error still says the task may
+/// exist (never "submit again").
 pub const UNREADABLE_POLLS_TOLERATED: u32 = 3;
 
 /// How to wait for a task.

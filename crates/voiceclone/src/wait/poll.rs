@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{LAST_POLL_GRACE, UNREADABLE_POLLS_TOLERATED, WaitPolicy};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Phase};
 use crate::model::{JobId, TaskStatus};
 use crate::retry::{read_would_retry, with_sleep_budget};
 use crate::scrub::{Scrubbed, Scrubber};
@@ -246,8 +246,9 @@ where
                         *lock(&w.progress.last_status) = Some(status.clone());
                         (Duration::ZERO, None)
                     }
-                    // A misrouted answer is not about this task, an unreadable one says
-                    // nothing of it: the next poll may well read it, a few times in a row.
+                    // A misrouted answer is not about this task, an unreadable one (or one
+                    // with no task, or an undocumented code) says nothing final of it: the
+                    // next poll may well read it, a few times in a row.
                     Ok(Err(e))
                         if read_would_retry(&e) || one_more_unreadable(&e, &mut unreadable) =>
                     {
@@ -289,10 +290,17 @@ where
     }
 }
 
-/// An answer that says nothing of the task asked: no envelope at all, or one about another
-/// task (a proxy's or cache's mix-up).
+/// An answer that says nothing final of the task asked: no envelope at all, one about
+/// another task (a proxy's or cache's mix-up), a success envelope holding no task (perhaps an
+/// id the vendor does not know yet), or a business code the vendor does not document
+/// (`Vendor`: JimmyAI documents only its success code, and its busy and rate-limit answers
+/// are UNKNOWN). A documented refusal (`InvalidRequest`, `NotFound`, ...) is not one: asking
+/// again gets the same.
 fn says_nothing_of_the_task(e: &Error) -> bool {
-    e.is_unreadable_answer() || e.is_misrouted()
+    e.is_unreadable_answer()
+        || e.is_misrouted()
+        || e.is_answer_without_task()
+        || (e.kind() == &ErrorKind::Vendor && e.phase() == Phase::Answered)
 }
 
 /// Whether a poll's error is an answer that says nothing of the task (unreadable, or about
@@ -312,7 +320,6 @@ fn one_more_unreadable(e: &Error, in_a_row: &mut u32) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
-    use crate::error::Phase;
     use crate::model::Provider;
     use crate::sleep::RecordingSleeper;
     use std::sync::Mutex;
@@ -409,6 +416,56 @@ mod tests {
         let (res, polls, _) = run(vec![Err(wrong)], policy()).await;
         assert!(res.is_err());
         assert_eq!(polls, 1);
+    }
+
+    /// Review 29-d #3: an answer with a business code the vendor does not document (a busy
+    /// answer of its own, HTTP 200), or a success envelope holding no task, says nothing
+    /// final about the task: polled past as an unreadable one is, in the same row. A
+    /// refusal (`InvalidRequest`, JimmyAI's 20002; an HTTP 404) still ends the wait at once.
+    #[tokio::test]
+    async fn undocumented_codes_and_task_less_answers_are_polled_past_a_few_in_a_row() {
+        let n = UNREADABLE_POLLS_TOLERATED as usize;
+        let vendor = || {
+            Error::new(ErrorKind::Vendor)
+                .with_http_status(200)
+                .with_vendor_code(50000)
+        };
+        let no_task = || Error::new(ErrorKind::InvalidResponse).answer_without_task();
+        for (what, answer) in [
+            ("vendor", &vendor as &dyn Fn() -> Error),
+            ("no task", &no_task),
+        ] {
+            let mut seq = vec![Ok(TaskStatus::Queued)];
+            seq.extend((1..n).map(|_| Err(answer())));
+            seq.push(Ok(TaskStatus::Succeeded));
+            let expected = seq.len();
+            let (res, polls, _) = run(seq, policy()).await;
+            assert_eq!(res.unwrap(), TaskStatus::Succeeded, "{what}");
+            assert_eq!(polls, expected, "{what}");
+            // Counted with unreadable answers: mixed, the bound still ends the row.
+            let mut seq = vec![Ok(TaskStatus::Queued)];
+            seq.extend((1..n).map(|_| Err(unreadable())));
+            seq.extend((0..2).map(|_| Err(answer())));
+            let (res, polls, _) = run(seq, policy()).await;
+            assert_eq!(res.unwrap_err().kind(), answer().kind(), "{what}");
+            assert_eq!(polls, 1 + n, "{what}");
+            let mut seq = vec![Ok(TaskStatus::Queued)];
+            seq.extend((0..=n).map(|_| Err(answer())));
+            let (res, polls, _) = run(seq, policy()).await;
+            assert_eq!(res.unwrap_err().kind(), answer().kind(), "{what}");
+            assert_eq!(polls, 1 + n, "{what}");
+        }
+        for refusal in [
+            Error::new(ErrorKind::InvalidRequest)
+                .with_http_status(200)
+                .with_vendor_code(20002),
+            Error::new(ErrorKind::NotFound).with_http_status(404),
+        ] {
+            let kind = refusal.kind().clone();
+            let (res, polls, _) = run(vec![Err(refusal)], policy()).await;
+            assert_eq!(res.unwrap_err().kind(), &kind);
+            assert_eq!(polls, 1);
+        }
     }
 
     #[tokio::test]

@@ -242,32 +242,38 @@ async fn task(
         fresh_key: false,
         synchronous: false,
     };
+    // A success envelope with no task (`data: null`) may be how JimmyAI answers an id it
+    // does not know (yet): named as a refusal is, and polled past by a wait a few times.
     let task = t
         .send(call, None, |_| c.get_audio_task(id.as_str()))
         .await
-        .map_err(|e| unknown_id_or_invalid(e, id))?
-        .ok_or_else(|| bad_answer("the answer has no task"))?;
+        .and_then(|task| {
+            task.ok_or_else(|| bad_answer("the answer has no task").answer_without_task())
+        })
+        .map_err(|e| unknown_id_or_invalid(e, id))?;
     crate::wire::same_task(Provider::JimmyAi, id, task_id(&task))
         .map_err(|e| e.with_operation(operation))?;
     Ok(task)
 }
 
 /// JimmyAI does not document its answer to an unknown task id (api-facts B6): a refusal of
-/// `GET audios/{id}` names the id and says it is unknown or the request invalid. The kind
-/// stays what the answer said: `NotFound` only for an HTTP 404, the vendor's own "not
-/// found"; its business codes (20002, say) stay `InvalidRequest` or `Vendor`.
+/// `GET audios/{id}`, or a success envelope holding no task, names the id and says it is
+/// unknown or the request invalid. The kind stays what the answer said: `NotFound` only for
+/// an HTTP 404, the vendor's own "not found"; its business codes (20002, say) stay
+/// `InvalidRequest` or `Vendor`, a `data: null` `InvalidResponse`.
 pub(crate) fn unknown_id_or_invalid(e: Error, id: &JobId) -> Error {
-    match e.kind() {
+    let refused = matches!(
+        e.kind(),
         ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::Vendor
-            if e.phase() == Phase::Answered =>
-        {
-            let id = id.as_str();
-            e.with_note(format!(
-                "task id {id:?}: unknown id or invalid request (JimmyAI does not document how it answers an unknown task id); check that it is a JimmyAI task id of this API key"
-            ))
-        }
-        _ => e,
+    ) && e.phase() == Phase::Answered;
+    let empty = e.kind() == &ErrorKind::InvalidResponse && e.is_answer_without_task();
+    if !(refused || empty) {
+        return e;
     }
+    let id = id.as_str();
+    e.with_note(format!(
+        "task id {id:?}: unknown id or invalid request (JimmyAI does not document how it answers an unknown task id); check that it is a JimmyAI task id of this API key"
+    ))
 }
 
 pub(crate) async fn clone_status(

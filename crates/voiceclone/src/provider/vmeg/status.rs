@@ -85,6 +85,7 @@ async fn detail<T: serde::de::DeserializeOwned + Default>(
             Error::new(ErrorKind::InvalidResponse)
                 .with_provider(Provider::Vmeg)
                 .with_message("the answer has no task")
+                .answer_without_task()
         })?;
     same_task(Provider::Vmeg, id, text(d.task_id.as_ref()))
         .map_err(|e| e.with_operation(operation))?;

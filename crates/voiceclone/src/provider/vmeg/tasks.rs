@@ -163,6 +163,7 @@ pub(crate) async fn task(
             Error::new(ErrorKind::InvalidResponse)
                 .with_provider(Provider::Vmeg)
                 .with_message("the answer has no task")
+                .answer_without_task()
         })?;
     crate::wire::same_task(Provider::Vmeg, id, text(d.task_id.as_ref()))
         .map_err(|e| e.with_operation("task"))?;
