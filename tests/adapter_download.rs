@@ -23,20 +23,23 @@ const KEY: &str = "sk-download-test-secret-0123456789";
 enum Answer {
     /// Status, headers, body; then close.
     Full(u16, Vec<(&'static str, String)>, Vec<u8>),
-    /// Headers (no Content-Length), `first` bytes, then nothing more for a long time.
+    /// Headers (chunked), `first` bytes, then nothing more for a long time.
     Stall(Vec<(&'static str, String)>, Vec<u8>),
-    /// A body of `len` bytes without Content-Length (ends at close), in 8 KiB writes.
+    /// A chunked body of `len` bytes, in 8 KiB chunks.
     Endless(&'static str, usize),
+    /// A 200 with these headers and body and no length frame (no Content-Length, not
+    /// chunked): the body ends at the close, as one cut short by a host that went away does.
+    CloseDelimited(Vec<(&'static str, String)>, Vec<u8>),
     /// An audio answer announcing `declared` bytes that closes after `sent` of them.
     Cut { declared: usize, sent: usize },
     /// No answer at all for a long time (not even headers).
     Silent,
-    /// Audio headers, then one byte every 50 ms for a long time.
+    /// Audio headers (chunked), then one byte every 50 ms for a long time.
     Trickle,
     /// The connection closed after the request head, before any answer (no status line).
     Dropped,
-    /// Audio headers (no Content-Length) and `first`, then, once `gate` is notified,
-    /// `rest`; the body ends at close.
+    /// Audio headers (chunked) and `first`, then, once `gate` is notified, `rest`; then the
+    /// body's end.
     Gated {
         first: Vec<u8>,
         gate: Arc<tokio::sync::Notify>,
@@ -106,14 +109,39 @@ impl Server {
     }
 }
 
+/// How an answer's body is framed: a declared length, chunks, or nothing (it ends at the
+/// close, which the client cannot tell from a cut).
+#[derive(Clone, Copy)]
+enum Frame {
+    Length(usize),
+    Chunked,
+    Unframed,
+}
+
+/// One chunk of a chunked body.
+async fn chunk(sock: &mut tokio::net::TcpStream, data: &[u8]) -> std::io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    sock.write_all(format!("{:x}\r\n", data.len()).as_bytes())
+        .await?;
+    sock.write_all(data).await?;
+    sock.write_all(b"\r\n").await
+}
+
+/// The end of a chunked body.
+const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
 async fn respond(sock: &mut tokio::net::TcpStream, answer: Answer) -> std::io::Result<()> {
-    let head = |status: u16, headers: &[(&str, String)], len: Option<usize>| {
+    let head = |status: u16, headers: &[(&str, String)], frame: Frame| {
         let mut h = format!("HTTP/1.1 {status} X\r\nconnection: close\r\n");
         for (k, v) in headers {
             h.push_str(&format!("{k}: {v}\r\n"));
         }
-        if let Some(n) = len {
-            h.push_str(&format!("content-length: {n}\r\n"));
+        match frame {
+            Frame::Length(n) => h.push_str(&format!("content-length: {n}\r\n")),
+            Frame::Chunked => h.push_str("transfer-encoding: chunked\r\n"),
+            Frame::Unframed => {}
         }
         h.push_str("\r\n");
         h
@@ -130,50 +158,60 @@ async fn respond(sock: &mut tokio::net::TcpStream, answer: Answer) -> std::io::R
         }
         other => other,
     };
+    let audio = || [("content-type", "audio/wav".to_owned())];
     match answer {
         Answer::Then(_) | Answer::Dropped => {}
         Answer::Full(status, headers, body) => {
-            sock.write_all(head(status, &headers, Some(body.len())).as_bytes())
+            sock.write_all(head(status, &headers, Frame::Length(body.len())).as_bytes())
                 .await?;
             sock.write_all(&body).await?;
         }
         Answer::Stall(headers, first) => {
-            sock.write_all(head(200, &headers, None).as_bytes()).await?;
-            sock.write_all(&first).await?;
+            sock.write_all(head(200, &headers, Frame::Chunked).as_bytes())
+                .await?;
+            chunk(sock, &first).await?;
             sock.flush().await?;
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
         Answer::Endless(ct, len) => {
-            sock.write_all(head(200, &[("content-type", ct.to_owned())], None).as_bytes())
+            let headers = [("content-type", ct.to_owned())];
+            sock.write_all(head(200, &headers, Frame::Chunked).as_bytes())
                 .await?;
             let block = vec![7u8; 8192];
             let mut sent = 0;
             while sent < len {
-                sock.write_all(&block).await?;
+                chunk(sock, &block).await?;
                 sent += block.len();
             }
+            sock.write_all(LAST_CHUNK).await?;
+        }
+        Answer::CloseDelimited(headers, body) => {
+            sock.write_all(head(200, &headers, Frame::Unframed).as_bytes())
+                .await?;
+            sock.write_all(&body).await?;
         }
         Answer::Silent => tokio::time::sleep(Duration::from_secs(60)).await,
         Answer::Trickle => {
-            let ct = [("content-type", "audio/wav".to_owned())];
-            sock.write_all(head(200, &ct, None).as_bytes()).await?;
+            sock.write_all(head(200, &audio(), Frame::Chunked).as_bytes())
+                .await?;
             for _ in 0..1200 {
-                sock.write_all(b"x").await?;
+                chunk(sock, b"x").await?;
                 sock.flush().await?;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            sock.write_all(LAST_CHUNK).await?;
         }
         Answer::Gated { first, gate, rest } => {
-            let ct = [("content-type", "audio/wav".to_owned())];
-            sock.write_all(head(200, &ct, None).as_bytes()).await?;
-            sock.write_all(&first).await?;
+            sock.write_all(head(200, &audio(), Frame::Chunked).as_bytes())
+                .await?;
+            chunk(sock, &first).await?;
             sock.flush().await?;
             gate.notified().await;
-            sock.write_all(&rest).await?;
+            chunk(sock, &rest).await?;
+            sock.write_all(LAST_CHUNK).await?;
         }
         Answer::Cut { declared, sent } => {
-            let ct = [("content-type", "audio/wav".to_owned())];
-            sock.write_all(head(200, &ct, Some(declared)).as_bytes())
+            sock.write_all(head(200, &audio(), Frame::Length(declared)).as_bytes())
                 .await?;
             sock.write_all(&vec![7u8; sent]).await?;
         }
@@ -597,6 +635,77 @@ async fn retries_until_the_first_body_byte_and_a_cut_body_is_not_resumed() {
     assert!(listing(dir.path()).is_empty(), "nothing left at the path");
 }
 
+/// An HTTP/1.1 answer with no length frame (no `Content-Length`, not chunked, or a
+/// `Transfer-Encoding` that does not end in `chunked`) ends its body at the close, so a host
+/// that goes away mid-file looks like one that finished: it is refused at its headers with
+/// `DownloadFailure::UnknownLength`, not retried, nothing kept, an earlier file at the path
+/// untouched. Before: `Ok` with the 40,000 bytes sent, and the good file was replaced by them.
+#[tokio::test]
+async fn a_body_without_a_length_is_refused_and_an_earlier_file_stays() {
+    let wav = || ("content-type", "audio/wav".to_owned());
+    let server = Server::start(vec![
+        (
+            "/unframed.wav",
+            Answer::CloseDelimited(vec![wav()], vec![7u8; 40_000]),
+        ),
+        (
+            "/identity.wav",
+            Answer::CloseDelimited(
+                vec![wav(), ("transfer-encoding", "identity".to_owned())],
+                vec![7u8; 40_000],
+            ),
+        ),
+    ])
+    .await;
+    let c = client()
+        .retry(RetryPolicy::default().with_max_attempts(3))
+        .sleeper(Arc::new(voiceclone::RecordingSleeper::new()))
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.wav");
+    let other = tempfile::tempdir().unwrap();
+    for route in ["/unframed.wav", "/identity.wav"] {
+        std::fs::write(&path, b"the whole earlier file").unwrap();
+        let before = server.heads().len();
+        let e = c
+            .download_to_path(&server.url(route), &path)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            download_failure(&e),
+            &DownloadFailure::UnknownLength,
+            "{route}: {e}"
+        );
+        assert!(
+            e.to_string().contains("did not say how long"),
+            "{route}: {e}"
+        );
+        assert_eq!(e.operation(), Some("download"));
+        assert_eq!(e.http_status(), Some(200));
+        assert_eq!(server.heads().len(), before + 1, "{route}: retried");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"the whole earlier file",
+            "{route}"
+        );
+        assert_eq!(listing(dir.path()), ["out.wav"], "{route}: a file left");
+        let e = c
+            .download_to_dir(&server.url(route), other.path(), "01")
+            .await
+            .unwrap_err();
+        assert_eq!(download_failure(&e), &DownloadFailure::UnknownLength);
+        assert!(listing(other.path()).is_empty(), "{route}");
+        let mut out = Vec::new();
+        let e = c
+            .download_to_writer(&server.url(route), &mut out)
+            .await
+            .unwrap_err();
+        assert_eq!(download_failure(&e), &DownloadFailure::UnknownLength);
+        assert!(out.is_empty(), "{route}: {} bytes written", out.len());
+    }
+}
+
 /// A result URL that answers 429 (with `Retry-After`) or drops the connection before any
 /// answer is retried like a read, and the download succeeds on the next attempt; one that
 /// does so on every attempt ends after the policy's attempts with the right error
@@ -1018,7 +1127,7 @@ async fn download_timeout_bounds_retries_too() {
 
 /// Only a full answer (200 or 203) with at least one body byte is a download: a 204, a 202
 /// (a store still preparing the object), a 206 fragment to a request that asked for no
-/// range, a 201, and a 200 with an empty body (declared, or ended by the close) are each an
+/// range, a 201, and a 200 with an empty body (declared, or an empty chunked one) are each an
 /// error naming the status, with nothing at the path, an earlier file there untouched, and
 /// no temporary file left. Before: each was `Ok` (0 or 10 bytes), the empty file replaced
 /// the good one, and the CLI recorded the part done with the empty file's hash.
@@ -1041,7 +1150,7 @@ async fn only_a_full_answer_with_a_body_is_a_download() {
         ),
         ("/201", Answer::Full(201, wav(), b"RIFF012345".to_vec())),
         ("/empty", Answer::Full(200, wav(), vec![])),
-        ("/closed", Answer::Endless("audio/wav", 0)),
+        ("/no-chunks", Answer::Endless("audio/wav", 0)),
         ("/203", Answer::Full(203, wav(), b"RIFF-203".to_vec())),
     ])
     .await;
@@ -1055,7 +1164,7 @@ async fn only_a_full_answer_with_a_body_is_a_download() {
         ("/206", 206),
         ("/201", 201),
         ("/empty", 200),
-        ("/closed", 200),
+        ("/no-chunks", 200),
     ] {
         std::fs::write(&path, b"previous").unwrap();
         let e = c

@@ -293,6 +293,59 @@ async fn local_checks_refuse_before_anything_is_sent() {
         .unwrap();
 }
 
+/// Review 29-c #4: a recording's file name longer than 255 bytes (more than any file system
+/// or vendor is known to take; a name from a web form or an upload's original name) is
+/// refused as `audio_file` before anything is sent, for both providers and bytes or a reader,
+/// its quote cut short. JimmyAI's refusal of a short WAV quotes a long (but allowed) name by
+/// its start only. Before: the name was sent whole (in every VMEG material call, in
+/// JimmyAI's multipart head), and the duration refusal quoted it whole.
+#[tokio::test]
+async fn a_file_name_over_255_bytes_is_refused_before_anything_is_sent() {
+    let env = Env::start(SimConfig::default()).await;
+    let jimmy = env.client(Provider::JimmyAi, 3);
+    let vmeg = env.client(Provider::Vmeg, 3);
+    let before = env.requests();
+    // 256 bytes in 89 characters: the bound is on bytes.
+    let too_long = format!("{}.wav", "声".repeat(84));
+    assert_eq!(too_long.len(), 256);
+    for client in [&jimmy, &vmeg] {
+        let sources = [
+            AudioSource::Bytes {
+                file_name: too_long.clone(),
+                bytes: wav(151).into(),
+            },
+            AudioSource::reader(too_long.clone(), std::io::Cursor::new(wav(151))),
+        ];
+        for source in sources {
+            let e = client
+                .clone_voice(&CloneRequest::with_audio(source))
+                .await
+                .unwrap_err();
+            assert_eq!(field(&e), "audio_file", "{e}");
+            assert!(e.to_string().contains("255 bytes"), "{e}");
+            assert!(!e.to_string().contains(&too_long), "quoted whole: {e}");
+            assert_eq!(e.phase(), Phase::NotSent, "{e}");
+        }
+    }
+    assert_eq!(env.requests(), before, "nothing may be sent");
+    // 255 bytes is a name like any other (JimmyAI's duration rule runs next, and quotes it
+    // by its start: it was quoted whole).
+    let longest = format!("{}.wav", "n".repeat(251));
+    assert_eq!(longest.len(), 255);
+    let e = jimmy
+        .clone_voice(&CloneRequest::from_bytes(longest.clone(), wav(100)))
+        .await
+        .unwrap_err();
+    assert_eq!(field(&e), "audio_file", "{e}");
+    assert!(e.to_string().contains("lasts 10.0 s"), "{e}");
+    assert!(!e.to_string().contains(&longest), "quoted whole: {e}");
+    assert!(e.to_string().contains("…"), "{e}");
+    assert_eq!(env.requests(), before, "nothing may be sent");
+    vmeg.clone_voice(&CloneRequest::from_bytes(longest, wav(151)))
+        .await
+        .unwrap();
+}
+
 const LONG_API_KEY: &str = "sk-live-0123456789abcdef";
 
 /// An idempotency key holding 12 characters of the simulator's API key.
@@ -1280,14 +1333,29 @@ async fn a_material_answer_for_another_file_is_refused_and_nothing_is_cloned() {
 /// `files/upload`) answering 200 before the recording arrived. Every other request (a create)
 /// is answered 500 and its path recorded.
 async fn answers_before_the_body(upload_answer: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    let (url, others, _) = answers_early(upload_answer, usize::MAX).await;
+    (url, others)
+}
+
+/// [`answers_before_the_body`] for the first `early` uploads only; each later one is read
+/// whole (its `Content-Length`) before the same answer. Also counts the uploads.
+async fn answers_early(
+    upload_answer: String,
+    early: usize,
+) -> (
+    String,
+    Arc<Mutex<Vec<String>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let others = Arc::new(Mutex::new(Vec::new()));
-    let seen = others.clone();
+    let uploads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (seen, counted) = (others.clone(), uploads.clone());
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
-            let (answer, seen) = (upload_answer.clone(), seen.clone());
+            let (answer, seen, counted) = (upload_answer.clone(), seen.clone(), counted.clone());
             tokio::spawn(async move {
                 let mut head = Vec::new();
                 let mut b = [0u8; 1];
@@ -1297,6 +1365,20 @@ async fn answers_before_the_body(upload_answer: String) -> (String, Arc<Mutex<Ve
                 let head = String::from_utf8_lossy(&head).into_owned();
                 let line = head.lines().next().unwrap_or_default().to_owned();
                 let (status, body) = if line.starts_with("PUT ") || line.contains("files/upload") {
+                    if counted.fetch_add(1, Ordering::SeqCst) >= early {
+                        let len: u64 = head
+                            .lines()
+                            .find_map(|l| {
+                                let (name, value) = l.split_once(':')?;
+                                name.eq_ignore_ascii_case("content-length")
+                                    .then(|| value.trim().parse().ok())?
+                            })
+                            .unwrap();
+                        let mut body = (&mut s).take(len);
+                        tokio::io::copy(&mut body, &mut tokio::io::sink())
+                            .await
+                            .unwrap();
+                    }
                     ("200 OK", answer)
                 } else {
                     seen.lock().unwrap().push(line);
@@ -1316,7 +1398,49 @@ async fn answers_before_the_body(upload_answer: String) -> (String, Arc<Mutex<Ve
             });
         }
     });
-    (url, others)
+    (url, others, uploads)
+}
+
+/// Review 29-c #3: a JimmyAI `files/upload` answered 200 before the whole recording went up
+/// is retried, as VMEG's presigned PUT is (an upload bills nothing; its repeat sends the
+/// recording again), and the upload succeeds on the attempt that sent all of it. Before: the
+/// 200 ended the retries, and the call failed at once ("before the whole recording was sent").
+#[tokio::test]
+async fn a_jimmyai_upload_answered_early_is_retried_like_the_vmeg_put() {
+    use serde_json::json;
+    let bytes = wav(40_000); // 6.4 MB: more than the socket buffers take unread
+    let answer = json!({"code": 20000, "msg": "ok", "data": {
+        "url": "https://cdn.example.com/sample.wav", "filename": "sample.wav"}})
+    .to_string();
+    let (api, others, uploads) = answers_early(answer, 1).await;
+    let sleeper = Arc::new(voiceclone::RecordingSleeper::new());
+    let client = Client::builder(Provider::JimmyAi)
+        .api_key("k-early")
+        .base_url(&api)
+        .allow_private_urls(true)
+        .retry(RetryPolicy::default().with_max_attempts(3))
+        .sleeper(sleeper.clone())
+        .build()
+        .unwrap();
+    let url = client
+        .upload(&AudioSource::Bytes {
+            file_name: "sample.wav".into(),
+            bytes: bytes.into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(url.as_str(), "https://cdn.example.com/sample.wav");
+    assert_eq!(
+        uploads.load(Ordering::SeqCst),
+        2,
+        "one early answer, one retry"
+    );
+    assert_eq!(sleeper.sleeps().len(), 1, "{:?}", sleeper.sleeps());
+    assert!(
+        others.lock().unwrap().is_empty(),
+        "{:?}",
+        others.lock().unwrap()
+    );
 }
 
 /// Review 26 pass 2 (files) #1: an upload answered 200 before the whole recording was read

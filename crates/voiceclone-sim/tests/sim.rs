@@ -217,6 +217,16 @@ async fn vmeg_sync_clone_then_tts_and_clone_result_without_voice_id() {
     assert!(uri.ends_with(".wav"), "{uri}");
     let audio = api.http.get(uri).send().await.unwrap();
     assert_eq!(audio.status(), 200);
+    // Served with its length: a client refuses a body that ends only at the close, since a
+    // cut could not be told from the end.
+    let declared = audio.headers().get("content-length").cloned();
+    let body = audio.bytes().await.unwrap();
+    assert!(!body.is_empty());
+    assert_eq!(
+        declared.as_ref().and_then(|v| v.to_str().ok()),
+        Some(body.len().to_string().as_str()),
+        "result audio without a Content-Length"
+    );
     // system voice list
     let (_, b, _) = api
         .post("/openapi/v1/assets/voice/basic/list", None, json!({}))

@@ -6,9 +6,9 @@
 //! suffixes are refused before any request. A public-looking name can still resolve to a
 //! private address (a metadata service at 169.254.169.254, a 10.x host), so the storage
 //! client resolves through this resolver, which drops such addresses: a name with no
-//! public address fails to connect (a download reports it as a refused URL, found by
-//! [`refusal_in`]), and the connection only goes to addresses checked here (no second
-//! lookup in between). Off with `allow_private_urls` (a local simulator).
+//! public address fails to connect (a download or a presigned PUT reports it as a refused
+//! URL, found by [`refusal_in`]), and the connection only goes to addresses checked here
+//! (no second lookup in between). Off with `allow_private_urls` (a local simulator).
 
 use std::net::SocketAddr;
 
@@ -55,9 +55,8 @@ pub(crate) fn public_only(
 }
 
 /// The refusal of this resolver somewhere in `err`'s sources: the connection was refused
-/// here, on purpose, not by the network (a download reports it as a refused URL, not as a
-/// transport failure to retry).
-#[cfg(feature = "download")]
+/// here, on purpose, not by the network (a download reports it as a refused URL, a presigned
+/// PUT as a refused upload URL; neither as a transport failure to retry).
 pub(crate) fn refusal_in<'e>(
     err: &'e (dyn std::error::Error + 'static),
 ) -> Option<&'e PrivateOnly> {
@@ -73,7 +72,6 @@ pub(crate) fn refusal_in<'e>(
 )]
 pub(crate) struct PrivateOnly(String);
 
-#[cfg(feature = "download")]
 impl PrivateOnly {
     /// The host refused.
     pub(crate) fn host(&self) -> &str {

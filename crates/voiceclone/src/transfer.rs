@@ -153,6 +153,17 @@ pub(crate) async fn put(
                 if let Some(why) = failure.take() {
                     return Err(crate::sample::failed_while_sent(why));
                 }
+                // Refused at name resolution, before any connection: the provider handed out
+                // a URL this crate will not send to, as `presigned_url` refuses one by its
+                // text; not a network failure (retrying gets the same answer).
+                if let Some(private) = crate::public_dns::refusal_in(&e) {
+                    return Err(Error::new(ErrorKind::InvalidResponse)
+                        .with_phase(Phase::NotSent)
+                        .with_message(format!(
+                            "the provider's upload URL names {}, which resolves to no public address (loopback, private and other non-public addresses are refused; allowed only with allow_private_urls, for a local simulator); nothing was sent to it",
+                            private.host()
+                        )));
+                }
                 return Err(Error::from_reqwest(e));
             }
         };
@@ -310,6 +321,62 @@ mod tests {
         assert_eq!(etag_of(&h).map(|e| e.len()), Some(MAX_ETAG_BYTES));
         h.insert(ETAG, "e".repeat(MAX_ETAG_BYTES + 1).parse().unwrap());
         assert_eq!(etag_of(&h), None);
+    }
+
+    /// A presigned URL whose name resolves only to private addresses is refused by the
+    /// storage client's resolver: the SSRF check saying no, so the provider's answer is
+    /// refused (`InvalidResponse`, not sent, not retried, the host named), as a download
+    /// refuses one. `localhost` stands for such a name (it resolves to loopback from the
+    /// hosts file; `presigned_url`'s text check, which would refuse it first, is skipped).
+    /// Before: `Transport` "could not talk to the provider", retried with backoff sleeps.
+    #[tokio::test]
+    async fn a_put_url_resolving_to_no_public_address_is_refused_not_retried() {
+        let sleeper = std::sync::Arc::new(crate::RecordingSleeper::new());
+        let c = crate::Client::builder(crate::Provider::Vmeg)
+            .api_key("sk-test-0123456789")
+            .sleeper(sleeper.clone())
+            .build()
+            .unwrap();
+        let up = Uploads {
+            http: crate::storage::StorageClient::new(false),
+            progress: None,
+            multipart_threshold: None,
+            put_timeout: Duration::from_secs(30),
+            max_bytes: u64::MAX,
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+        };
+        let source = crate::AudioSource::Bytes {
+            file_name: "a.wav".into(),
+            bytes: bytes::Bytes::from_static(b"RIFF-recording"),
+        };
+        let sample = LocalSample::prepare(&source, crate::sample::SizeLimit::new(None, u64::MAX))
+            .await
+            .unwrap();
+        let url = Url::parse("https://localhost:9/up/a.wav?X-Amz-Signature=secretsig").unwrap();
+        let e = put(
+            c.transport_for_tests(),
+            &up,
+            &url,
+            &sample,
+            (0, sample.len),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::InvalidResponse, "{e}");
+        assert_eq!(e.phase(), Phase::NotSent, "{e}");
+        let shown = e.to_string();
+        assert!(
+            shown.contains("localhost") && shown.contains("no public address"),
+            "{shown}"
+        );
+        assert!(shown.contains("nothing was sent"), "{shown}");
+        assert!(!shown.contains("secretsig"), "{shown}");
+        assert!(
+            sleeper.sleeps().is_empty(),
+            "retried: {:?}",
+            sleeper.sleeps()
+        );
     }
 
     #[test]

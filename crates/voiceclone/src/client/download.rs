@@ -19,7 +19,9 @@ impl Client {
     /// renamed to `path` once complete, so `path` never holds a partial file (an existing
     /// file there is replaced only by a complete download). See [`crate::download`] for the
     /// rules: https only, at most 5 checked redirects, no `Authorization` header, a size cap,
-    /// audio content types only, time limits.
+    /// audio content types only, time limits. The temporary file is a hidden
+    /// `.voiceclone-download-*.part` beside `path`; a process killed while the body streams
+    /// (SIGKILL, the OOM killer, a power loss) leaves it behind, and nothing removes it later.
     ///
     /// Refused as `InvalidInput` (field `path`) before anything is sent: a directory, FIFO,
     /// socket or device at `path`, or a symlink to one (the rename would replace it with a
@@ -79,6 +81,8 @@ impl Client {
     /// any of the body, and again just before the rename: a directory, FIFO, socket or
     /// device there (or a symlink to one) is
     /// [`DownloadFailure::Write`](crate::download::DownloadFailure::Write), left as it was.
+    /// The temporary file is a hidden `.voiceclone-download-*.part` in `dir`, left behind by
+    /// a process killed while the body streams.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -238,6 +238,11 @@ impl Client {
         self.b()
     }
 
+    #[cfg(all(test, feature = "upload"))]
+    pub(crate) fn transport_for_tests(&self) -> &Transport {
+        self.t()
+    }
+
     /// Runs the call `call` makes once one of the client's in-flight slots is free: the call
     /// (its request state, its retry loop) is built only then (see `transport::admission`).
     async fn admitted<T, Fut>(&self, call: impl FnOnce() -> Fut) -> Result<T, Error>

@@ -279,7 +279,8 @@ impl Downloads {
         .await
     }
 
-    /// Checks a final answer: a 200 or 203, an accepted type, a declared size within the cap.
+    /// Checks a final answer: a 200 or 203, an accepted type, a declared size within the cap,
+    /// a body whose end can be told from a cut.
     fn accept(
         &self,
         t: &Transport,
@@ -354,6 +355,11 @@ impl Downloads {
                 "Content-Length is {} bytes",
                 resp.content_length().unwrap_or_default()
             )));
+        }
+        if !length_known(&resp) {
+            return Err(refused(DownloadFailure::UnknownLength)
+                .with_http_status(status)
+                .with_message(format!("GET {shown}")));
         }
         Ok(Opened {
             resp,
@@ -535,6 +541,23 @@ impl Downloads {
             content_type,
         })
     }
+}
+
+/// Whether a cut in the body of `resp` would be seen as one. An HTTP/1 body with neither a
+/// `Content-Length` nor a last `Transfer-Encoding` of `chunked` ends at the close (RFC 9112
+/// 6.3), and hyper reports that close as the body's end: a host that died mid-file would
+/// pass as a whole, shorter file. HTTP/2 ends a stream explicitly, and reports a reset.
+fn length_known(resp: &reqwest::Response) -> bool {
+    if resp.version() >= reqwest::Version::HTTP_2 || resp.content_length().is_some() {
+        return true;
+    }
+    resp.headers()
+        .get_all(reqwest::header::TRANSFER_ENCODING)
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
 }
 
 /// A temporary file in `dir` for a download, and a second handle to write it through (the

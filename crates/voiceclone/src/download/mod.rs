@@ -25,17 +25,22 @@
 //! - **Whole answers only.** The final answer must be a 200 or 203 with at least one body
 //!   byte: another 2xx (204 No Content, 202 Accepted, a 206 fragment nobody asked for) is
 //!   [`DownloadFailure::UnexpectedStatus`], an empty body [`DownloadFailure::Empty`], and
-//!   neither leaves anything at the path.
+//!   neither leaves anything at the path. Its end must be told from a cut: an HTTP/1 answer
+//!   with neither a `Content-Length` nor chunked framing ends at the close, as one cut short
+//!   does, and is refused at its headers ([`DownloadFailure::UnknownLength`]).
 //! - **Audio only.** The `Content-Type` must be one of [`ACCEPTED_CONTENT_TYPES`] (or absent);
 //!   an HTML error page served with a 200 is refused.
 //! - **Streamed.** The body is never held whole in memory: each chunk goes to the destination
 //!   as it arrives.
 //! - **All or nothing on disk.** A file download writes to a temporary file in the
 //!   destination's directory and renames it into place when complete; a failure (or a
-//!   dropped future) removes the temporary file and leaves nothing at the path. A
-//!   directory, FIFO, socket or device at the target (or a symlink to one) is refused, not
-//!   replaced by the rename: it is looked for before anything is sent when the caller gave
-//!   the path, once the answer's headers name the file, and again just before the rename.
+//!   dropped future) removes the temporary file and leaves nothing at the path. The
+//!   temporary file is a hidden `.voiceclone-download-*.part`; a process killed while a
+//!   body streams (SIGKILL, the OOM killer, a power loss) leaves it behind, and nothing
+//!   removes it later. A directory, FIFO, socket or device at the target (or a symlink to
+//!   one) is refused, not replaced by the rename: it is looked for before anything is sent
+//!   when the caller gave the path, once the answer's headers name the file, and again just
+//!   before the rename.
 //!   Only one made in the moment between that last look and the rename is still replaced:
 //!   no portable rename can replace a regular file and refuse anything else in one step.
 //! - **Retried like a read** until the first byte of the body: connection failures, 5xx and

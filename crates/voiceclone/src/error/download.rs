@@ -85,6 +85,15 @@ pub enum DownloadFailure {
         /// The status received (200 or 203).
         status: u16,
     },
+    /// The result host answered over HTTP/1 without saying how long the body is: no
+    /// `Content-Length` and no chunked `Transfer-Encoding`, so the body ends when the
+    /// connection closes, and a host that goes away mid-file looks like one that finished.
+    /// Refused at the headers (its body is not read, not retried); nothing is kept, an
+    /// earlier file at the destination untouched.
+    #[error(
+        "the result host did not say how long the file is (no Content-Length, not chunked), so a cut could not be told from the end; nothing was kept: try again later, or fetch the task's status again for a fresh URL"
+    )]
+    UnknownLength,
     /// The destination could not be written: the local file could not be created, written
     /// or renamed into place, or the caller's writer failed.
     #[error("the destination could not be written: {reason}")]
@@ -108,7 +117,8 @@ impl DownloadFailure {
             | Self::TooManyRedirects { .. }
             | Self::Expired { .. }
             | Self::UnexpectedStatus { .. }
-            | Self::Empty { .. } => {}
+            | Self::Empty { .. }
+            | Self::UnknownLength => {}
         }
     }
 }

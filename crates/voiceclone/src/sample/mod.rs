@@ -35,6 +35,11 @@ use open::{FileId, open_regular};
 
 /// The request field every local-recording refusal names.
 pub(crate) const FIELD: &str = "audio_file";
+
+/// The longest file name a local recording may go by, in bytes (UTF-8): what common file
+/// systems allow for one name.
+pub(crate) const MAX_NAME_BYTES: usize = 255;
+
 /// Read size of a stream.
 const CHUNK: usize = 64 * 1024;
 /// How long a reader given as the recording ([`AudioSource::reader`]) may go without
@@ -202,6 +207,16 @@ pub(crate) fn name_of(source: &AudioSource) -> Result<(String, Option<String>), 
         return Err(refuse(
             "needs a file name without control characters (its extension says the format)",
         ));
+    }
+    // A name from a web form or an upload's original name can be any length; every vendor
+    // call carries it (VMEG's `fileName`, JimmyAI's multipart head), and none is known to take
+    // one no file system does.
+    if name.len() > MAX_NAME_BYTES {
+        return Err(refuse(format!(
+            "{:?} is a file name of {} bytes; at most {MAX_NAME_BYTES} bytes are accepted (the longest name file systems take)",
+            Excerpt::of(&name),
+            name.len()
+        )));
     }
     let ext = name
         .rsplit_once('.')
@@ -645,6 +660,30 @@ mod tests {
             for shown in [e.to_string(), format!("{e:?}")] {
                 assert!(shown.len() < 400, "{} bytes", shown.len());
             }
+        }
+    }
+
+    /// A name is bounded in bytes, whichever source gives it (the last path component only):
+    /// 255 pass, 256 are refused, quoted by their start. Before: any length was sent.
+    #[test]
+    fn a_file_name_is_at_most_255_bytes() {
+        let bytes = |name: &str| AudioSource::Bytes {
+            file_name: name.to_owned(),
+            bytes: Bytes::from_static(b"RIFF"),
+        };
+        let longest = format!("{}.wav", "n".repeat(251));
+        let too_long = format!("{}.wav", "é".repeat(126));
+        assert_eq!((longest.len(), too_long.len()), (255, 256));
+        assert_eq!(name_of(&bytes(&longest)).unwrap().0, longest);
+        let deep = format!("{}/{longest}", "d".repeat(300));
+        assert_eq!(name_of(&bytes(&deep)).unwrap().0, longest);
+        for source in [
+            bytes(&too_long),
+            AudioSource::File(PathBuf::from("/tmp").join(&too_long)),
+        ] {
+            let why = reason(name_of(&source).unwrap_err());
+            assert!(why.contains("256 bytes") && why.contains("255"), "{why}");
+            assert!(why.len() < 400, "{why}");
         }
     }
 

@@ -387,6 +387,24 @@ impl Transport {
             Sent::Failed(GenError::Custom(why)) => {
                 (None, false, Err(crate::sample::failed_while_sent(why)))
             }
+            // Only the hand-written JimmyAI upload makes this (the generated calls declare no
+            // error bodies): a 200 answered before the whole recording was sent. Nothing says
+            // it arrived; a fault of the host's, retried (an upload bills nothing). The
+            // connection, its request unfinished, is not reused.
+            #[cfg(feature = "upload")]
+            Sent::Failed(GenError::ErrorResponse(early)) => {
+                let status = early.status().as_u16();
+                (
+                    Some(status),
+                    true,
+                    Err(Error::new(ErrorKind::Server)
+                        .with_phase(Phase::Answered)
+                        .with_http_status(status)
+                        .with_message(format!(
+                            "answered HTTP {status} before the whole recording was sent"
+                        ))),
+                )
+            }
             // Not produced by these clients (no declared error bodies, no upgrades, hooks
             // that never fail); progenitor's `Display` would print bodies, so say only this.
             Sent::Failed(_) => (

@@ -128,7 +128,7 @@ pub(crate) async fn clone_duration(sample: &crate::sample::LocalSample) -> Resul
     match wav::duration(&head, sample.len) {
         Some(d) if d <= MIN_SAMPLE => Err(crate::sample::refuse(format!(
             "{:?} lasts {:.1} s; JimmyAI needs more than 15 s (and less than 60 s) of speech",
-            sample.file_name,
+            Excerpt::of(&sample.file_name),
             d.as_secs_f64()
         ))),
         Some(_) => Ok(()),

@@ -175,25 +175,13 @@ async fn send(
     let md5 = sample.md5_hex().await?;
     let md5 = md5.as_str();
     let attempts = std::sync::atomic::AtomicU32::new(0);
-    // Whether the attempt answered 200 had read the whole recording.
-    let whole = std::sync::atomic::AtomicBool::new(false);
     let up = t
         .send(call, None, |_| {
             let retried = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0;
-            upload_once(c, sample, md5, retried, progress.cloned(), &whole)
+            upload_once(c, sample, md5, retried, progress.cloned())
         })
         .await
         .map_err(|e| local_failure(e).with_step(UploadStep::UploadFile))?;
-    if !whole.load(std::sync::atomic::Ordering::SeqCst) {
-        // A fault on the host's side, not an answer this crate cannot read: the advice is to
-        // try again later, and no clone was sent.
-        return Err(Error::new(ErrorKind::Server)
-            .with_provider(crate::model::Provider::JimmyAi)
-            .with_message(
-                "JimmyAI answered the upload before the whole recording was sent; no clone was submitted",
-            )
-            .with_step(UploadStep::UploadFile));
-    }
     let url = up.as_ref().and_then(|u| text(u.url.as_ref()));
     parse_url("url", url).ok_or_else(|| {
         bad_answer("the upload answer has no usable url").with_step(UploadStep::UploadFile)
@@ -225,7 +213,6 @@ async fn upload_once(
     md5: &str,
     retried: bool,
     progress: Option<ProgressFn>,
-    whole: &std::sync::atomic::AtomicBool,
 ) -> Result<ResponseValue<types::UploadFileEnvelope>, progenitor_client::Error<()>> {
     let (stream, failure) = sample
         .stream(0, sample.len, Some(md5.to_owned()), progress)
@@ -269,9 +256,19 @@ async fn upload_once(
         }
     };
     if response.status().as_u16() == 200 {
-        // Answered on the request's head or a part of it: nothing says the recording arrived
-        // (see `StreamFailure::read_whole`); the clone is then never submitted with its URL.
-        whole.store(failure.read_whole(), std::sync::atomic::Ordering::SeqCst);
+        if !failure.read_whole() {
+            // Answered on the request's head or a part of it: nothing says the recording
+            // arrived (see `StreamFailure::read_whole`), so its URL is not used. A fault of
+            // the host's, retried as VMEG's PUT is (an upload bills nothing): the transport
+            // reads `ErrorResponse`, which no generated call makes, as this answer.
+            return Err(progenitor_client::Error::ErrorResponse(
+                progenitor_client::ResponseValue::new(
+                    (),
+                    response.status(),
+                    response.headers().clone(),
+                ),
+            ));
+        }
         // Decoded as the generated methods decode (the config's filter scrubs the answer).
         client_glue::hooks::decode(c.inner(), response).await
     } else {
