@@ -393,8 +393,9 @@ pub struct SpeakArgs {
     /// With --text-file: resubmit a part whose earlier submit may have created a task that
     /// was never recorded (a crash or Ctrl-C during its submit), or, once an earlier run
     /// reported it and this run reads the same again, a part whose task's answer cannot be
-    /// read, whose task is not found (deleted, expired), or that was downloaded before and
-    /// whose file is gone and task now reads failed; it may be billed twice
+    /// read, whose task the vendor says it does not know (deleted, expired), or that was
+    /// downloaded before and whose file is gone and task now reads failed; it may be billed
+    /// twice
     #[arg(long, requires = "text_file")]
     pub resubmit_unknown: bool,
 

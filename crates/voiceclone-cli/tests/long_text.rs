@@ -381,6 +381,60 @@ fn forget_submit(dir: &Path, index: usize) {
     std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
 }
 
+/// Review 29 pass 2-a #2: a JimmyAI part whose task JimmyAI no longer knows (here an id it
+/// never made: the simulator answers an unknown id with code 20002 in an HTTP 200, as the
+/// fake does; JimmyAI documents no answer, api-facts B6) is reported on the run that reads it
+/// so (exit 3, noted `task_not_found`, in words that name no cause JimmyAI does not
+/// document), never sent again unasked, and sent again by `--resubmit-unknown` only on a
+/// later run (billed again, the old task in `past_job_ids`). Before: every rerun said
+/// "rerun the same command", and no flag moved the part on.
+#[test]
+fn a_jimmyai_task_the_vendor_does_not_know_is_reported_and_resubmitted_only_when_asked() {
+    const GONE: &str = "jimmyai:speech:audio_00000000-0000-4000-8000-000000000000";
+    let sim = Sim::start(1000.0);
+    let v = voice(&sim, "jimmyai");
+    let c = case("One short text to speak, in one part.");
+    let dir = Path::new(&c.out);
+    let plain = speak_args("jimmyai", &v, &c.file, &c.out);
+    let mut asked = plain.clone();
+    asked.push("--resubmit-unknown");
+    run(&sim, &[], &plain).expect(0);
+    let paid = sim.paid("jimmyai");
+    // Its task is one JimmyAI does not know.
+    forget_submit(dir, 0);
+    let mut m = manifest(dir);
+    m["parts"][0]["state"] = "submitted".into();
+    m["parts"][0]["job_id"] = GONE.into();
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+    let r = run(&sim, &[], &asked).expect(3);
+    let e = r.json()["error"].clone();
+    assert_eq!(e["job_id"], GONE, "{e}");
+    assert_eq!(e["task_not_found"], true, "{e}");
+    let msg = e["message"].as_str().unwrap();
+    for needed in [
+        "part 1",
+        "not known to the vendor under this API key and base URL",
+        "not submitted again unasked",
+        "--resubmit-unknown",
+    ] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    assert!(!msg.contains("console"), "{msg}");
+    assert_eq!(
+        sim.paid("jimmyai"),
+        paid,
+        "resubmitted before a run reported it"
+    );
+    assert_eq!(manifest(dir)["parts"][0]["error_kind"], "task_not_found");
+    run(&sim, &[], &plain).expect(3);
+    assert_eq!(sim.paid("jimmyai"), paid, "resubmitted without being asked");
+    run(&sim, &[], &asked).expect(0);
+    assert_eq!(sim.paid("jimmyai"), paid + 1);
+    let p = manifest(dir)["parts"][0].clone();
+    assert_eq!(p["state"], "done", "{p}");
+    assert_eq!(p["past_job_ids"], serde_json::json!([GONE]), "{p}");
+}
+
 /// A rerun right after a VMEG part's (asynchronous) submit was cut short resends it at once
 /// under its key, as the library's retry loop does after an async create's timeout (VMEG's
 /// advice, api-facts A4): the part is resolved to its task, nothing paid again, no wait

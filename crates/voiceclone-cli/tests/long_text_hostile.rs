@@ -1019,7 +1019,7 @@ fn a_rerun_under_another_api_key_or_base_url_never_resends_a_submitting_part() {
     for needed in ["reconcile --key", "--submitted-at", "--resubmit-unknown"] {
         assert!(msg.contains(needed), "{needed:?} missing: {msg}");
     }
-    assert_eq!(manifest(dir)["version"], 3);
+    assert_eq!(manifest(dir)["version"], 4);
 
     // A key past VMEG's window under another API key: the age is the reason, and no rerun
     // under the first API key is promised to create nothing (review 24 pass 2c #1). Aged
@@ -1309,9 +1309,13 @@ fn a_submitted_part_unread_under_another_api_key_says_so_instead_of_a_plain_reru
     let args = speak_args(&c.file, &c.out);
     let j = fake_run(&fake, &args).expect(3).json();
     let msg = s(&j["error"]["message"]).to_owned();
-    // Under the key it was sent with, a 404 is a task not found there (review 29 #1).
+    // Accepted in this run: a 404 then is no task gone (review 29 pass 2-a #1).
+    assert!(msg.contains("rerun the same command"), "{msg}");
+    assert!(!msg.contains("another API key"), "{msg}");
+    // A later run under the key it was sent with reads it not known to the vendor there.
+    let msg = s(&fake_run(&fake, &args).expect(3).json()["error"]["message"]).to_owned();
     assert!(
-        msg.contains("not found under this API key and base URL"),
+        msg.contains("not known to the vendor under this API key and base URL"),
         "{msg}"
     );
     assert!(!msg.contains("another API key"), "{msg}");
@@ -1681,8 +1685,8 @@ fn a_signal_after_an_unrecorded_submit_still_names_its_task() {
 
 /// A part's wait that fails after its task was accepted (its poll answered 404 with an HTML
 /// page, as a proxy might) says nothing of how the task ended: exit 3 naming the task, as a
-/// single `speak --wait` says, never 1 ("failed", which a script resubmits). A 404 is a task
-/// not found (review 29 #1): not submitted again unasked.
+/// single `speak --wait` says, never 1 ("failed", which a script resubmits). A page no API
+/// answered says nothing of the task (review 29 pass 2-a #1): a plain rerun waits again.
 #[test]
 fn a_part_whose_wait_fails_after_it_was_accepted_is_an_unknown_outcome() {
     let fake = FakeVmeg::start(1, 16, false);
@@ -1700,7 +1704,11 @@ fn a_part_whose_wait_fails_after_it_was_accepted_is_an_unknown_outcome() {
         "{j}"
     );
     assert!(
-        s(&j["error"]["message"]).contains("not submitted again unasked"),
+        s(&j["error"]["message"]).contains("do not submit it again"),
+        "{j}"
+    );
+    assert!(
+        s(&j["error"]["message"]).contains("rerun the same command"),
         "{j}"
     );
     assert_eq!(
@@ -2818,10 +2826,12 @@ fn set_error_kind(dir: &Path, kind: Option<&str>) {
 /// Review 29 #1: a `submitted` part whose task now answers 404 (deleted in the vendor's
 /// console, expired) under the API key and base URL it was sent with. Before, every rerun
 /// said "rerun the same command to wait for it again" (exit 3) and no flag moved it on. Now:
-/// - the first run reports it (exit 3: not found under this API key and base URL, its
-///   outcome not known, not submitted again unasked, `--resubmit-unknown` submits it again)
-///   and keeps it `submitted`, noted `task_not_found`; the flag given on that first run
-///   pays for nothing, since no run had reported it yet;
+/// - the run that made the task, reading it 404 at once, says only that (a read may lag the
+///   create: pass 2-a #1), notes nothing, and the flag given there pays for nothing;
+/// - the next run reports it (exit 3: not known to the vendor under this API key and base
+///   URL, its outcome not known, not submitted again unasked, `--resubmit-unknown` submits
+///   it again) and keeps it `submitted`, noted `task_not_found`; the flag given on that run
+///   pays for nothing either, since no run had reported it yet;
 /// - a rerun without the flag reads it again and submits nothing;
 /// - a rerun with the flag reads it again first: still not found, it is submitted once
 ///   (billed again, said), its old task kept in `past_job_ids`; found again meanwhile, it is
@@ -2836,6 +2846,14 @@ fn a_deleted_task_is_reported_kept_and_resubmitted_only_when_asked_after_that() 
         let args = speak_args(&c.file, &c.out);
         let mut asked = args.clone();
         asked.push("--resubmit-unknown");
+        // Made in this run: no task gone is reported, nothing noted.
+        let r = fake_run(&fake, &asked);
+        assert_eq!(r.code, 3, "{r:?}");
+        let msg = s(&r.json()["error"]["message"]).to_owned();
+        assert!(msg.contains("rerun the same command"), "{msg}");
+        assert!(!msg.contains("not known to the vendor"), "{msg}");
+        assert!(part1(dir).get("error_kind").is_none(), "{}", part1(dir));
+        assert_eq!(fake.creates(), 1);
         let r = fake_run(&fake, &asked);
         assert_eq!(r.code, 3, "{r:?}");
         let j = r.json();
@@ -2843,7 +2861,7 @@ fn a_deleted_task_is_reported_kept_and_resubmitted_only_when_asked_after_that() 
         for needed in [
             "part 1",
             "t1",
-            "not found under this API key and base URL",
+            "not known to the vendor under this API key and base URL",
             "deleted",
             "expired",
             "not known",
@@ -2935,7 +2953,7 @@ fn the_flag_resubmits_only_for_the_reason_a_run_reported() {
         let r = fake_run(&fake, &asked);
         assert_eq!(r.code, 3, "{noted:?}: {r:?}");
         assert!(
-            s(&r.json()["error"]["message"]).contains("not found under this API key"),
+            s(&r.json()["error"]["message"]).contains("not known to the vendor under this API key"),
             "{noted:?}: {r:?}"
         );
         assert_eq!(fake.creates(), 1, "{noted:?}: resubmitted unreported");
@@ -2944,23 +2962,52 @@ fn the_flag_resubmits_only_for_the_reason_a_run_reported() {
         fake_run(&fake, &asked).expect(0);
         assert_eq!(fake.creates(), 2, "{noted:?}");
     }
-    // The previous version's record of an unreadable answer, read again: the old rule.
-    let fake = FakeVmeg::start(3, 1000, false);
-    let c = case(&three_lines());
-    let dir = Path::new(&c.out);
-    let mut asked = speak_args(&c.file, &c.out);
-    asked.push("--resubmit-unknown");
-    let line2 = serde_json::json!({"uri": "/files/t1/1.wav"});
-    fake.answer_detail_of(
-        "t1",
-        200,
-        &detail_with_line2(&fake.url, "t1", line2),
-        Duration::ZERO,
-    );
-    fake_run(&fake, &speak_args(&c.file, &c.out)).expect(3);
-    set_error_kind(dir, None);
-    fake_run(&fake, &asked).expect(0);
-    assert_eq!(fake.creates(), 2);
+    // An unreadable answer noted without its kind, read again. In a manifest of format 3
+    // (versions that noted no kinds wrote it): the old rule, sent at once. In one of format
+    // 4 (pass 2-a #7: a version that dropped the kind would have refused it by its number),
+    // such an error is no report: reported first (noted with its kind), sent on the next run.
+    for version in [3, 4] {
+        let fake = FakeVmeg::start(3, 1000, false);
+        let c = case(&three_lines());
+        let dir = Path::new(&c.out);
+        let mut asked = speak_args(&c.file, &c.out);
+        asked.push("--resubmit-unknown");
+        let line2 = serde_json::json!({"uri": "/files/t1/1.wav"});
+        fake.answer_detail_of(
+            "t1",
+            200,
+            &detail_with_line2(&fake.url, "t1", line2),
+            Duration::ZERO,
+        );
+        fake_run(&fake, &speak_args(&c.file, &c.out)).expect(3);
+        assert_eq!(manifest(dir)["version"], 4);
+        set_error_kind(dir, None);
+        set_version(dir, version);
+        if version == 4 {
+            let r = fake_run(&fake, &asked);
+            assert_eq!(r.code, 3, "{r:?}");
+            assert_eq!(
+                fake.creates(),
+                1,
+                "sent for an error noted without its kind"
+            );
+            assert_eq!(part1(dir)["error_kind"], "answer_unreadable");
+        }
+        fake_run(&fake, &asked).expect(0);
+        assert_eq!(fake.creates(), 2, "version {version}");
+        assert_eq!(
+            manifest(dir)["version"],
+            4,
+            "version {version}: not written back as 4"
+        );
+    }
+}
+
+/// Rewrites DIR's manifest's format version.
+fn set_version(dir: &Path, version: u64) {
+    let mut m = manifest(dir);
+    m["version"] = version.into();
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
 }
 
 /// Review 29 #1: a `done` part whose file is gone, noted for an answer that could not be
@@ -2999,4 +3046,235 @@ fn a_done_part_noted_unreadable_is_not_resubmitted_when_its_task_then_reads_fail
     assert_eq!(p["error_kind"], "downloaded_before_failed", "{p}");
     fake_run(&fake, &asked).expect(0);
     assert_eq!(fake.creates(), 2);
+}
+
+/// A proxy's or web server's 404 page (no VMEG envelope).
+const PROXY_404: &str = "<html><body><h1>404 Not Found</h1>nginx</body></html>";
+
+/// Task `task`'s detail, still running.
+fn running_detail(task: &str) -> String {
+    serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": task, "taskType": "tts", "status": "running"},
+    })
+    .to_string()
+}
+
+/// Review 29 pass 2-a #1: a 404 that is no answer of VMEG's (a proxy's page, an ingress's
+/// default backend, a route that forwards POST but not GET) says nothing of the task: on the
+/// run that made it or on a later one, it is no task not found. The run says to rerun the
+/// same command, notes nothing, and `--resubmit-unknown` never pays on it, not even once a
+/// run has reported the task not found (by VMEG's own answer). Before: reported as "deleted
+/// in the vendor's console, or expired", and each run with the flag paid for a new task.
+#[test]
+fn a_proxys_404_is_no_task_not_found_and_the_flag_never_pays_on_it() {
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_detail_of("t1", 404, PROXY_404, Duration::ZERO);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    let mut asked = args.clone();
+    asked.push("--resubmit-unknown");
+    let generic = |r: Run| {
+        assert_eq!(r.code, 3, "{r:?}");
+        let msg = s(&r.json()["error"]["message"]).to_owned();
+        assert!(msg.contains("rerun the same command"), "{msg}");
+        assert!(!msg.contains("not known to the vendor"), "{msg}");
+        assert!(!msg.contains("deleted"), "{msg}");
+    };
+    // The run that made it, then later runs, the flag given.
+    generic(fake_run(&fake, &asked));
+    for _ in 0..2 {
+        generic(fake_run(&fake, &asked));
+        assert_eq!(fake.creates(), 1, "paid again on a proxy's 404");
+        let p = part1(dir);
+        assert_eq!(p["state"], "submitted", "{p}");
+        assert!(p.get("error_kind").is_none(), "{p}");
+    }
+    // Reported not found by VMEG's own answer; then the proxy's page again: no pay.
+    fake.answer_detail_of("t1", 404, TASK_NOT_FOUND, Duration::ZERO);
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(part1(dir)["error_kind"], "task_not_found");
+    fake.answer_detail_of("t1", 404, PROXY_404, Duration::ZERO);
+    generic(fake_run(&fake, &asked));
+    assert_eq!(fake.creates(), 1, "paid on a proxy's 404 after a report");
+}
+
+/// Review 29 pass 2-a #3: what the plain summary says of a part's task not found is what
+/// this run read. A part noted `task_not_found` by an earlier run:
+/// - read under another API key: the failure says to rerun with that key, and the summary
+///   does not say the task is not found (that key's 404 says nothing of it); the note is
+///   cleared, so the flag does not act on the next 404 before a run reports it again;
+/// - read alive (running) until `--timeout`: the summary says it is submitted, the note is
+///   cleared, and the flag given on the next run, which reads it not found again, does not
+///   pay before that is reported.
+#[test]
+fn a_task_not_found_note_is_told_and_kept_only_while_the_latest_read_says_so() {
+    const OTHER_KEY: &str = "sk-long-hostile-another-9876543210";
+    const SUMMARY: &str =
+        "is not known to the vendor under this API key and base URL, and its outcome is not known";
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let mut plain = speak_args(&c.file, &c.out);
+    plain.retain(|a| *a != "--json");
+    let mut asked = plain.clone();
+    asked.push("--resubmit-unknown");
+    let printed = |r: &Run| format!("{}{}", r.stdout, r.stderr);
+    let report = || {
+        fake.answer_detail_of("t1", 404, TASK_NOT_FOUND, Duration::ZERO);
+        let r = fake_run(&fake, &plain).expect(3);
+        assert!(printed(&r).contains(SUMMARY), "{r:?}");
+        assert_eq!(part1(dir)["error_kind"], "task_not_found");
+    };
+    fake.answer_detail_of("t1", 200, &running_detail("t1"), Duration::ZERO);
+    let mut short = plain.clone();
+    short.extend(["--timeout", "0.3"]);
+    fake_run(&fake, &short).expect(3);
+    report();
+    // (a) Under another API key.
+    let r = run_binary(Some(&fake.url), OTHER_KEY, &[KEY], &[], &plain);
+    assert_eq!(r.code, 3, "{r:?}");
+    let out = printed(&r);
+    assert!(out.contains("another API key than this run's"), "{out}");
+    assert!(!out.contains("not known to the vendor"), "{out}");
+    assert!(out.contains("submitted as job vmeg:speech:t1"), "{out}");
+    assert!(part1(dir).get("error_kind").is_none(), "{}", part1(dir));
+    let r = fake_run(&fake, &asked);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(
+        fake.creates(),
+        1,
+        "paid before this key's 404 was reported again"
+    );
+    // (b) Read alive until the wait ran out.
+    fake.answer_detail_of("t1", 200, &running_detail("t1"), Duration::ZERO);
+    let r = fake_run(&fake, &short);
+    assert_eq!(r.code, 3, "{r:?}");
+    let out = printed(&r);
+    assert!(!out.contains("not known to the vendor"), "{out}");
+    assert!(out.contains("submitted as job vmeg:speech:t1"), "{out}");
+    assert!(part1(dir).get("error_kind").is_none(), "{}", part1(dir));
+    fake.answer_detail_of("t1", 404, TASK_NOT_FOUND, Duration::ZERO);
+    let r = fake_run(&fake, &asked);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(printed(&r).contains(SUMMARY), "{r:?}");
+    assert_eq!(
+        fake.creates(),
+        1,
+        "paid although the latest run read it alive"
+    );
+    // Reported again by the latest run: the flag sends it now.
+    fake_run(&fake, &asked).expect(0);
+    assert_eq!(fake.creates(), 2);
+}
+
+/// Review 29 pass 2-a #4: a `submitted` part reported not found, whose resubmit (the flag,
+/// on a later run) the vendor refuses (402): that submit made nothing, but its task may have
+/// been made and billed, and how it ended is still not known. Exit 3 (`outcome_unknown`)
+/// naming the task, never 1; the part stays `submitted` as that task with its kind, and its
+/// noted error keeps what was reported, the refusal after it. A plain rerun pays nothing;
+/// the flag, the refusal gone, sends it. Before: exit 1 (`payment_required`) naming no task,
+/// and the noted error was the refusal alone.
+#[test]
+fn a_refused_resubmit_of_a_submitted_part_is_an_unknown_outcome_naming_its_task() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    let mut asked = args.clone();
+    asked.push("--resubmit-unknown");
+    fake.answer_detail_of("t1", 200, &running_detail("t1"), Duration::ZERO);
+    let mut short = args.clone();
+    short.extend(["--timeout", "0.3"]);
+    fake_run(&fake, &short).expect(3);
+    fake.answer_detail_of("t1", 404, TASK_NOT_FOUND, Duration::ZERO);
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(part1(dir)["error_kind"], "task_not_found");
+    fake.answer_creates_with(
+        402,
+        serde_json::json!({"code": 402, "message": "Insufficient balance", "data": null}),
+    );
+    for _ in 0..2 {
+        let r = fake_run(&fake, &asked);
+        assert_eq!(r.code, 3, "{r:?}");
+        let e = r.json()["error"].clone();
+        assert_eq!(e["kind"], "outcome_unknown", "{e}");
+        assert_eq!(e["job_id"], "vmeg:speech:t1", "{e}");
+        assert_eq!(e["task_not_found"], true, "{e}");
+        let msg = s(&e["message"]);
+        for needed in [
+            "part 1",
+            "refused",
+            "Insufficient balance",
+            "created nothing",
+            "vmeg:speech:t1",
+            "not known",
+        ] {
+            assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+        }
+        let p = part1(dir);
+        assert_eq!(p["state"], "submitted", "{p}");
+        assert_eq!(p["job_id"], "vmeg:speech:t1", "{p}");
+        assert_eq!(p["error_kind"], "task_not_found", "{p}");
+        // What this run read (the task not found again), then the refusal, once: a second
+        // refusal replaces the first, it is not added after it.
+        let error = p["error"].as_str().unwrap();
+        let (read, refusal) = error.split_once("; resubmit refused: ").unwrap();
+        assert!(read.contains("Task not found"), "{error}");
+        assert!(refusal.contains("Insufficient balance"), "{error}");
+        assert!(!refusal.contains("resubmit refused"), "{error}");
+    }
+    assert_eq!(fake.creates(), 3, "one create per run with the flag");
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(fake.creates(), 3, "a plain rerun sent it");
+    *fake.state.create_answer.lock().unwrap() = None;
+    fake_run(&fake, &asked).expect(0);
+    assert_eq!(fake.creates(), 4);
+    let p = part1(dir);
+    assert_eq!(p["job_id"], "vmeg:speech:t4", "{p}");
+    assert_eq!(
+        p["past_job_ids"],
+        serde_json::json!(["vmeg:speech:t1"]),
+        "{p}"
+    );
+}
+
+/// Review 29 pass 2-a #6: a `done` part whose file is gone and whose task the vendor no
+/// longer knows: its audio was downloaded, so its task was made and succeeded. The run says
+/// so, and offers what ends it for free (restore the file) beside `--resubmit-unknown`, as
+/// for a task now read failed; it does not say its outcome is not known. A restored file
+/// ends it with nothing sent.
+#[test]
+fn a_done_part_whose_task_is_not_found_says_its_audio_was_downloaded_and_to_restore_it() {
+    let fake = FakeVmeg::start(1, 100, false);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    fake_run(&fake, &args).expect(0);
+    let saved = std::fs::read(dir.join("001.wav")).unwrap();
+    std::fs::remove_file(dir.join("001.wav")).unwrap();
+    fake.answer_detail_of("t1", 404, TASK_NOT_FOUND, Duration::ZERO);
+    let r = fake_run(&fake, &args);
+    assert_eq!(r.code, 3, "{r:?}");
+    let e = r.json()["error"].clone();
+    let msg = s(&e["message"]);
+    for needed in [
+        "part 1",
+        "its audio was downloaded before from task vmeg:speech:t1",
+        "missing or damaged",
+        "not known to the vendor under this API key and base URL",
+        "stays `done`",
+        "restore the file, or rerun with --resubmit-unknown",
+    ] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    assert!(!msg.contains("outcome is not known"), "{msg}");
+    assert_eq!(e["downloaded_before"], true, "{e}");
+    assert_eq!(part1(dir)["state"], "done");
+    assert_eq!(part1(dir)["error_kind"], "task_not_found");
+    std::fs::write(dir.join("001.wav"), saved).unwrap();
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(fake.creates(), 1);
+    assert!(part1(dir).get("error_kind").is_none(), "{}", part1(dir));
 }

@@ -19,10 +19,14 @@ use crate::output::Failure;
 /// The manifest's file name in the output directory.
 pub const FILE_NAME: &str = "voiceclone-manifest.json";
 /// The format this tool writes. 2 added `key_salt`, each part's `key_scope` and
-/// `past_submits`; 3 added each part's `resent_at_ms` and `resends_recorded`. An older
-/// manifest is still read, and written back as 3, so that an older tool, which would drop
-/// those fields (and resend a key under another API key, or resend unrecorded), refuses it.
-const VERSION: u32 = 3;
+/// `past_submits`; 3 added each part's `resent_at_ms` and `resends_recorded`; 4 each part's
+/// `error_kind`. An older manifest is still read, and written back as 4, so that an older
+/// tool, which would drop those fields (and resend a key under another API key, resend
+/// unrecorded, or take an error it dropped the kind of for one of any kind), refuses it.
+const VERSION: u32 = 4;
+/// The last format whose notes may lack their kind: up to it, a part's error noted without
+/// an `error_kind` may be a report (see [`Manifest::notes_have_kinds`]).
+const LAST_VERSION_WITHOUT_KINDS: u32 = 3;
 /// The most resends of one key a part records. A key once used is never used again, so the
 /// attempt that made a task is among the first ones; past this many, the part's resends are
 /// no longer all recorded (see [`PartRecord::resends_recorded`]).
@@ -107,7 +111,8 @@ pub struct PartRecord {
     pub error: Option<String>,
     /// What kind of failure a run reported with `error`, set and cleared with it (see
     /// [`PartRecord::note`]). `None` with an error noted: a note that is no report (a
-    /// refusal, a failed task), or one the previous version wrote without its kind.
+    /// refusal, a failed task), or, in a manifest of format 3 or older, a report a
+    /// version that noted no kinds wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ReportedKind>,
     /// What its latest submit's idempotency key is scoped to (VMEG keeps a key per API key,
@@ -502,6 +507,14 @@ impl Manifest {
             }
         }
         None
+    }
+
+    /// Whether every report noted in its parts carries its kind (`error_kind`): a manifest
+    /// of format 4 or later, as read from disk (before [`Manifest::upgrade`]). In an older
+    /// one an error without its kind may be a report of the version that wrote it, which
+    /// noted no kinds; in a newer one such an error is no report.
+    pub fn notes_have_kinds(&self) -> bool {
+        self.version > LAST_VERSION_WITHOUT_KINDS
     }
 
     /// Makes a manifest read from disk one of this version, with a salt for its parts' key
@@ -991,6 +1004,42 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    /// Review 29 pass 2-a #7: the format is 4 since `error_kind`, so that a version that
+    /// drops the field (3) refuses the manifest by its number instead of writing it back
+    /// without its kinds. A version-3 manifest (its errors noted without kinds) still loads,
+    /// says its notes may lack their kinds, and is written back as 4, whose notes do not.
+    #[test]
+    fn a_version_3_manifest_loads_and_is_written_back_as_4_whose_notes_have_kinds() {
+        assert_eq!(VERSION, 4);
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = Manifest::new(&plan("Hello there. General Kenobi."), "cv_1", None);
+        assert!(fresh.notes_have_kinds());
+        let mut v3 = fresh.clone();
+        v3.version = 3;
+        v3.parts[0].error = Some("noted by version 3".into());
+        v3.save(dir.path()).unwrap();
+        let mut read = Manifest::load(dir.path()).unwrap().unwrap();
+        assert_eq!(read.mismatch(&fresh), None);
+        assert!(!read.notes_have_kinds());
+        read.upgrade();
+        read.save(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["version"], 4, "{text}");
+        let again = Manifest::load(dir.path()).unwrap().unwrap();
+        assert!(again.notes_have_kinds());
+        assert_eq!(again.parts[0].error.as_deref(), Some("noted by version 3"));
+        // A tool of version 3 reads 1 to 3 only.
+        let mut as_v3_reads = fresh.clone();
+        as_v3_reads.version = 3;
+        assert!(
+            again
+                .mismatch(&as_v3_reads)
+                .unwrap()
+                .contains("format version 4")
+        );
     }
 
     #[test]

@@ -12,9 +12,10 @@
 //! - a part whose files are there and match their recorded size and SHA-256 is skipped;
 //! - a part with a known task is only waited for and downloaded; a `done` part (its audio
 //!   downloaded before) whose task now reads failed stays `done` (exit 3), and is submitted
-//!   again only with `--resubmit-unknown`; so is a part whose task is not found under the
-//!   API key and base URL it was sent with (deleted, expired): the flag acts, on a later run,
-//!   only on the kind of failure a run reported (`error_kind`);
+//!   again only with `--resubmit-unknown`; so is a part whose task the vendor's own answer
+//!   says it does not know under the API key and base URL it was sent with (deleted,
+//!   expired), read on a run after the one that made it: the flag acts, on a later run, only
+//!   on the kind of failure a run reported (`error_kind`, manifest format 4);
 //! - a VMEG part whose submit's answer never came is resent with the same key, under the
 //!   API key and base URL it was sent with (VMEG accepts a key once per 24 hours and per API
 //!   key, so a resend of a submit that landed creates nothing; under another API key or host
@@ -214,6 +215,10 @@ struct Run<'a> {
     manifest: RefCell<Manifest>,
     policy: WaitPolicy,
     resubmit_unknown: bool,
+    /// Whether the manifest, as read, noted every report with its kind (format 4 or later,
+    /// or a fresh one): else an error noted without its kind may be an older version's
+    /// report (see [`reported_before`]).
+    notes_have_kinds: bool,
     /// What a submit sent in this run has its key scoped to: this run's API key
     /// (fingerprinted) and base URL.
     scope: KeyScope,
@@ -308,6 +313,7 @@ async fn resume(
             (fresh, false)
         }
     };
+    let notes_have_kinds = manifest.notes_have_kinds();
     manifest.upgrade();
     let scope = KeyScope::new(
         manifest.key_salt.as_deref().unwrap_or_default(),
@@ -325,6 +331,7 @@ async fn resume(
         manifest: RefCell::new(manifest),
         policy,
         resubmit_unknown: args.resubmit_unknown,
+        notes_have_kinds,
         scope,
         printer,
         budget: args.max_total_bytes,
@@ -456,21 +463,69 @@ fn reported_kind(f: &Failure) -> Option<ReportedKind> {
 
 /// Whether an earlier run reported `f`, the failure read for part `rec`'s task in this run:
 /// the kind noted with its error is `f`'s. An error noted for one reason never lets the flag
-/// pay for another that no run has shown. A record of the previous version (an error noted
-/// without its kind) is taken as it was then, for the two reports that version made only.
-fn reported_before(rec: &PartRecord, f: &Failure) -> bool {
+/// pay for another that no run has shown. In a manifest read as format 3 or older
+/// (`notes_have_kinds` false), an error noted without its kind is taken as it was then, for
+/// the two reports the versions that noted no kinds made only; in a newer one it is no
+/// report (a version that drops the kind refuses a newer manifest by its number).
+fn reported_before(rec: &PartRecord, f: &Failure, notes_have_kinds: bool) -> bool {
     let Some(now) = reported_kind(f) else {
         return false;
     };
     match rec.error_kind {
         Some(kind) => kind == now,
         None => {
-            rec.error.is_some()
+            !notes_have_kinds
+                && rec.error.is_some()
                 && matches!(
                     now,
                     ReportedKind::AnswerUnreadable | ReportedKind::DownloadedBeforeFailed
                 )
         }
+    }
+}
+
+/// Whether `e`, what ended the wait for a task of `provider`, is the vendor's own answer that
+/// it does not know the task: its envelope (a vendor code), answered, never a page a proxy, a
+/// gateway or a web server gave instead (a 404 with no envelope, which may pass on the next
+/// read). VMEG: code 404, its "not found". JimmyAI does not document its answer to an unknown
+/// task id (api-facts B6): a refusal in its envelope, `InvalidRequest` (code 20002, as the
+/// simulator and the fake answer an unknown id) or an HTTP 404.
+fn vendor_does_not_know(provider: Provider, e: &Error) -> bool {
+    if e.phase() != Phase::Answered || e.vendor_code().is_none() {
+        return false;
+    }
+    match provider {
+        Provider::Vmeg => *e.kind() == ErrorKind::NotFound && e.vendor_code() == Some(404),
+        Provider::JimmyAi => matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidRequest),
+        _ => false,
+    }
+}
+
+/// How a refused resubmit is noted after `earlier`, the error an earlier run noted for the
+/// part: after it, and once (a refusal a run before this one added is replaced).
+const RESUBMIT_REFUSED: &str = "; resubmit refused: ";
+
+/// The error noted for a part whose resubmit was refused with `refusal`: the error noted
+/// before (`earlier`), which still says what was reported, then the refusal.
+fn with_refusal(earlier: Option<&str>, refusal: &str) -> String {
+    match earlier {
+        Some(before) => {
+            let before = before
+                .split_once(RESUBMIT_REFUSED)
+                .map_or(before, |(b, _)| b);
+            format!("{before}{RESUBMIT_REFUSED}{refusal}")
+        }
+        None => refusal.to_owned(),
+    }
+}
+
+/// `f` with the detail that tells the kind of report `kind` is, as the failure that noted it
+/// carried it: so that the run's result says what is still reported of the part.
+fn reported_detail(f: Failure, kind: Option<ReportedKind>) -> Failure {
+    match kind {
+        Some(ReportedKind::TaskNotFound) => f.with(TASK_NOT_FOUND, true),
+        Some(ReportedKind::AnswerUnreadable) => f.with(ANSWER_UNREADABLE, true),
+        _ => f,
     }
 }
 
@@ -995,13 +1050,13 @@ impl Run<'_> {
                     // its task may hold the audio, or have been paid, so only when asked.
                     Ready::Failed(f)
                         if self.resubmit_unknown
-                            && reported_before(&rec, &f)
+                            && reported_before(&rec, &f, self.notes_have_kinds)
                             && !self.over_budget.get()
                             && !self.timed_out.get() =>
                     {
                         let why = match reported_kind(&f) {
                             Some(ReportedKind::TaskNotFound) => format!(
-                                "although its task {id} may have been made (and billed): it is still not found under this API key and base URL"
+                                "although its task {id} may have been made (and billed): it is still not known to the vendor under this API key and base URL"
                             ),
                             Some(ReportedKind::AnswerUnreadable) => "although its task's answer could not be read (its task may hold the audio)".to_owned(),
                             _ => "although its audio was downloaded before".to_owned(),
@@ -1081,6 +1136,14 @@ impl Run<'_> {
             Ok(job) => self.accepted(i, &job.id).await,
             Err(e) => self.submit_failed(i, &e, Some(rec)).await,
         }
+    }
+
+    /// Whether part `i` was accepted as task `stored` in this run.
+    fn accepted_here(&self, i: usize, stored: &str) -> bool {
+        self.accepted_ids
+            .borrow()
+            .iter()
+            .any(|(k, id)| *k == i && id == stored)
     }
 
     /// The part other than `i` that holds task `id` (now or before a resubmit), if one does.
@@ -1187,11 +1250,12 @@ impl Run<'_> {
             )
         });
         if let Err(f) = self.update(i, |p| match restored {
-            // What an earlier run reported of it (`error_kind`) still holds: this submit made
-            // nothing, and the flag may send it again on a later run as it did on this one.
+            // What an earlier run reported of it (`error` and `error_kind`) still holds: this
+            // submit made nothing, and the flag may send it again on a later run as it did on
+            // this one. The refusal is told after it, never in its place.
             Some(b) => {
                 *p = PartRecord {
-                    error: Some(msg),
+                    error: Some(with_refusal(b.error.as_deref(), &msg)),
                     ..b.clone()
                 };
             }
@@ -1215,22 +1279,49 @@ impl Run<'_> {
                 )
             ));
         }
-        // Back to `done` (its audio downloaded before, its task now read failed): still the
-        // contradiction an earlier run reported, exit 3, resolved by restoring the file.
+        // Back to `done` (its audio downloaded before, its task now read failed or not
+        // found): still the contradiction an earlier run reported, exit 3, resolved by
+        // restoring the file.
         if let Some(b) = restored.filter(|b| b.state == PartState::Done) {
-            return Ready::Failed(
+            let job = b.job_id.as_deref().unwrap_or("?");
+            return Ready::Failed(reported_detail(
                 Failure::other(
                     Exit::Unreachable,
                     "outcome_unknown",
                     format!(
-                        "{}: its resubmit was refused ({e}), so this submit created nothing; the part stays `done`, its audio downloaded before from task {}: restore the file, or rerun with --resubmit-unknown",
+                        "{}: its resubmit was refused ({e}), so this submit created nothing; the part stays `done`, its audio downloaded before from task {job}: restore the file, or rerun with --resubmit-unknown",
                         self.name(i),
-                        b.job_id.as_deref().unwrap_or("?")
                     ),
                 )
                 .with("part", i + 1)
+                .with("job_id", job)
                 .with(DOWNLOADED_BEFORE, true),
-            );
+                b.error_kind,
+            ));
+        }
+        // Back to `submitted` (its task not found, or its answer unreadable, as an earlier
+        // run reported): that task may have been made and billed, and how it ended is still
+        // not known. Exit 3 naming it, never 1, which reads as "failed, nothing paid".
+        if let Some(b) = restored.filter(|b| b.state == PartState::Submitted) {
+            let job = b.job_id.as_deref().unwrap_or("?");
+            let noted = b
+                .error
+                .as_deref()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            return Ready::Failed(reported_detail(
+                Failure::other(
+                    Exit::Unreachable,
+                    "outcome_unknown",
+                    format!(
+                        "{}: its resubmit was refused ({e}), so this submit created nothing; the part stays `submitted` as task {job}, whose outcome is not known{noted}: it is not submitted again unasked. Rerun the same command to read it again, or rerun with --resubmit-unknown to submit it again (billed again)",
+                        self.name(i),
+                    ),
+                )
+                .with("part", i + 1)
+                .with("job_id", job),
+                b.error_kind,
+            ));
         }
         Ready::Failed(Failure::from_adapter(e).with("part", i + 1))
     }
@@ -1595,17 +1686,35 @@ impl Run<'_> {
                     }
                     return Ready::Failed(Failure::from_adapter(&e).with("part", i + 1));
                 }
-                // Not found under the API key and base URL it was sent with, no rerun of the
-                // same command finds it: reported, for `--resubmit-unknown` to apply after.
-                // Under another, the advice below (that key and base URL) stands.
-                if *e.kind() == ErrorKind::NotFound
+                // Not known to the vendor (its own answer) under the API key and base URL it
+                // was sent with, no rerun of the same command finds it: reported, for
+                // `--resubmit-unknown` to apply after. Not for a task accepted in this run: a
+                // read lagging its create says nothing of a task gone, and a task no read can
+                // reach would be paid for again on every run with the flag. Under another API
+                // key or base URL, the advice below (that key and base URL) stands.
+                let scope_note = self.record(i).and_then(|r| self.task_scope_note(&r));
+                if vendor_does_not_know(self.plan.provider(), &e)
+                    && !self.accepted_here(i, stored)
+                    && scope_note.is_none()
                     && let Some(rec) = self.record(i)
-                    && self.task_scope_note(&rec).is_none()
                 {
                     return Ready::Failed(self.not_found(i, stored, &e, &rec, done_before));
                 }
-                if matches!(e.kind(), ErrorKind::WaitTimedOut { .. }) {
+                let timed_out = matches!(e.kind(), ErrorKind::WaitTimedOut { .. });
+                if timed_out {
                     self.timed_out.set(true);
+                }
+                // A task not found noted before is no longer what the latest read says: the
+                // task answered (or the vendor did not) until the wait ran out, or it was read
+                // under another API key or base URL, where "not found" says nothing. The flag
+                // then waits for a run to report it not found again.
+                if (timed_out || scope_note.is_some())
+                    && self
+                        .record(i)
+                        .is_some_and(|r| r.error_kind == Some(ReportedKind::TaskNotFound))
+                    && let Err(f) = self.update(i, PartRecord::clear_error)
+                {
+                    return Ready::Failed(f);
                 }
                 // The task was accepted (it may be billed) and the wait says nothing of how
                 // it ended (a poll answered 404 or an HTML page, `--timeout`): exit 3, as
@@ -1614,9 +1723,7 @@ impl Run<'_> {
                 // A task made under another API key (or base URL) than this run's may not be
                 // found under this one (tasks are kept per API key, api-facts A1): the same
                 // command would read the same, so the rerun to advise is under that key.
-                let rerun = self
-                    .record(i)
-                    .and_then(|r| self.task_scope_note(&r))
+                let rerun = scope_note
                     .unwrap_or_else(|| "rerun the same command to wait for it again".to_owned());
                 Ready::Failed(
                     Failure {
@@ -1694,12 +1801,13 @@ impl Run<'_> {
         f
     }
 
-    /// Part `i`, whose task `stored` is not found (`e`) under the API key and base URL its
-    /// part `rec` was sent with: deleted in the vendor's console, expired, or asked of another
-    /// host than it was made at. It may have been made and billed, and how it ended is not
-    /// known, so the part stays as it was (`submitted`, or `done` when downloaded before),
-    /// the error noted as a task not found. Exit 3: a rerun reads it again, and only
-    /// `--resubmit-unknown`, once a run has reported it, submits it again (billed again).
+    /// Part `i`, whose task `stored` the vendor says it does not know (`e`) under the API key
+    /// and base URL its part `rec` was sent with: deleted, expired, or asked of another host
+    /// than it was made at. It may have been made and billed (and, `done_before`, its audio
+    /// was downloaded), so the part stays as it was (`submitted`, or `done`), the error noted
+    /// as a task not found. Exit 3: a rerun reads it again, and only `--resubmit-unknown`,
+    /// once a run has reported it, submits it again (billed again); a `done` part's restored
+    /// file ends it.
     fn not_found(
         &self,
         i: usize,
@@ -1714,25 +1822,29 @@ impl Run<'_> {
         }) {
             return w;
         }
-        let (state, before) = if done_before {
-            (
-                "done",
-                " its audio was downloaded before, and its file is missing or damaged;",
-            )
-        } else {
-            ("submitted", "")
-        };
         // A version-1 manifest did not record the scope: it may have been another one's.
         let unscoped = if rec.key_scope.is_none() {
             " (the API key and base URL its submit was sent under were not recorded, by an earlier version of this tool: if they were others, rerun with those first)"
         } else {
             ""
         };
-        let message = format!(
-            "{}:{before} its task {stored} is not found under this API key and base URL ({}){unscoped}: it was deleted in the vendor's console, or expired, or the base URL is not the one it was made at. Its outcome is not known (it may have been made and billed), so it is not submitted again unasked, and the part stays `{state}`. Now that this was reported, rerun with --resubmit-unknown to submit it again (billed again)",
-            self.name(i),
-            f.message
-        );
+        // The vendor's reasons are not known (JimmyAI documents none): what may cause it.
+        let causes = "it may have been deleted or expired, or the base URL may not be the one it was made at";
+        let message = if done_before {
+            // Its audio was downloaded, so the task was made and succeeded: what is not known
+            // is only whether it still holds the audio.
+            format!(
+                "{}: its audio was downloaded before from task {stored}, but its file is missing or damaged, and that task is not known to the vendor under this API key and base URL ({}){unscoped}: {causes}. It stays `done` and is not submitted again (a new task is billed again): restore the file, or rerun with --resubmit-unknown to submit it again",
+                self.name(i),
+                f.message
+            )
+        } else {
+            format!(
+                "{}: its task {stored} is not known to the vendor under this API key and base URL ({}){unscoped}: {causes}. Its outcome is not known (it may have been made and billed), so it is not submitted again unasked, and the part stays `submitted`. Now that this was reported, rerun with --resubmit-unknown to submit it again (billed again)",
+                self.name(i),
+                f.message
+            )
+        };
         let mut f = Failure {
             exit: Exit::Unreachable,
             message,
@@ -2033,6 +2145,14 @@ impl Run<'_> {
                 Some((part, json!({"kind": f.kind, "message": f.message})))
             })
             .collect();
+        // The parts this run read not found: an earlier run's note is no reading of this run
+        // (a part deferred, or read under another API key, or read alive until the wait ran
+        // out) and is not told as one.
+        let not_found_now: std::collections::HashSet<u64> = failures
+            .iter()
+            .filter(|f| f.details.contains_key(TASK_NOT_FOUND))
+            .filter_map(|f| f.details.get("part")?.as_u64())
+            .collect();
         let parts: Vec<Value> = m
             .parts
             .iter()
@@ -2157,10 +2277,13 @@ impl Run<'_> {
             let name = self.name(p.index);
             match (p.state, &p.job_id) {
                 (PartState::Submitted, Some(id))
-                    if p.error_kind == Some(ReportedKind::TaskNotFound) =>
+                    if u64::try_from(p.index)
+                        .ok()
+                        .and_then(|k| k.checked_add(1))
+                        .is_some_and(|n| not_found_now.contains(&n)) =>
                 {
                     o.line(format!(
-                        "{name}: its task {id} is not found under this API key and base URL, and its outcome is not known: not submitted again (--resubmit-unknown submits it again, billed again)"
+                        "{name}: its task {id} is not known to the vendor under this API key and base URL, and its outcome is not known: not submitted again (--resubmit-unknown submits it again, billed again)"
                     ));
                 }
                 (PartState::Submitted, Some(id)) => o.line(format!(
