@@ -65,13 +65,14 @@ pub fn read_within(path: &Path, max: u64, patience: Patience) -> std::io::Result
     read_within_shared(path, max, patience).map(|(bytes, _)| bytes)
 }
 
-/// [`read_within`], and whether `path` is a regular file that its group or others may read
-/// or write (`mode & 0o077`, unix only): a secret kept there is exposed to other local users.
+/// [`read_within`], and, when `path` is a regular file that its group or others may read
+/// (`mode & 0o044`, unix only: a secret kept there is exposed to other local users), who
+/// owns it: [`Shared`].
 pub fn read_within_shared(
     path: &Path,
     max: u64,
     patience: Patience,
-) -> std::io::Result<(Vec<u8>, bool)> {
+) -> std::io::Result<(Vec<u8>, Option<Shared>)> {
     let started = Instant::now();
     let Opened {
         mut file,
@@ -137,7 +138,7 @@ pub fn read_text_within_shared(
     path: &Path,
     max: u64,
     patience: Patience,
-) -> std::io::Result<(String, bool)> {
+) -> std::io::Result<(String, Option<Shared>)> {
     let (bytes, shared) = read_within_shared(path, max, patience)?;
     Ok((utf8(bytes)?, shared))
 }
@@ -147,8 +148,17 @@ struct Opened {
     file: std::fs::File,
     /// A FIFO: a writer may still come to it.
     may_get_a_writer: bool,
-    /// A regular file its group or others have any permission on.
-    shared: bool,
+    /// A regular file its group or others may read.
+    shared: Option<Shared>,
+}
+
+/// A file that others may read: who owns it, which says who can restrict it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shared {
+    /// The owner's user id.
+    pub owner: u32,
+    /// Whether the owner is this process's effective user (who may `chmod` it).
+    pub owned_by_caller: bool,
 }
 
 /// `path` opened for reading without waiting for a FIFO's writer, and whether a writer may
@@ -169,7 +179,14 @@ fn open_without_waiting(path: &Path) -> std::io::Result<Opened> {
     let meta = file.metadata()?;
     let fifo = meta.file_type().is_fifo();
     // A pipe's or a device's mode says nothing of who can read what passes through it.
-    let shared = meta.is_file() && meta.permissions().mode() & 0o077 != 0;
+    // Read bits only: a group that may write or search the file (0620, 0710) cannot read it.
+    let shared = (meta.is_file() && meta.permissions().mode() & 0o044 != 0).then(|| {
+        use std::os::unix::fs::MetadataExt;
+        Shared {
+            owner: meta.uid(),
+            owned_by_caller: meta.uid() == rustix::process::geteuid().as_raw(),
+        }
+    });
     // Linux names an anonymous pipe `pipe:[inode]` here; elsewhere this fails, and a pipe
     // is taken for a FIFO (an empty one then waits `patience.writer` before it ends).
     let anonymous = fifo
@@ -188,7 +205,7 @@ fn open_without_waiting(path: &Path) -> std::io::Result<Opened> {
     Ok(Opened {
         file: std::fs::File::open(path)?,
         may_get_a_writer: false,
-        shared: false,
+        shared: None,
     })
 }
 

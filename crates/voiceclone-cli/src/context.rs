@@ -179,9 +179,10 @@ fn key_file_patience(debug: bool, value: Option<&str>) -> crate::bounded_read::P
     }
 }
 
-/// The key in the file at `path`. A regular file that other local users may read gets one
-/// warning on stderr (with `--json` and `--quiet` too: it is about who else has the key),
-/// not a refusal: the key still works, and a pipe (`<(pass show vmeg)`) has no such mode.
+/// The key in the file at `path`. A regular file that other local users may read (a read bit
+/// for group or others) gets one warning on stderr (with `--json` and `--quiet` too: it is
+/// about who else has the key), not a refusal: the key still works, and a pipe
+/// (`<(pass show vmeg)`) has no such mode.
 fn read_key_file(path: &Path, printer: &Printer) -> Result<String, Failure> {
     // Never waits for ever: a FIFO with no writer, or a writer that never ends, is refused
     // after a while (`KEY_FILE_PATIENCE`).
@@ -209,11 +210,20 @@ fn read_key_file(path: &Path, printer: &Printer) -> Result<String, Failure> {
         };
         Failure::io(&what, &e)
     })?;
-    if shared {
+    if let Some(shared) = shared {
         let shown = path.display().to_string();
+        // `chmod 600` only to the owner: a secret a container runtime mounts (root's, 0444 or
+        // 0644, often read-only) cannot take it, and as root it would lock out the service user.
+        let remedy = if shared.owned_by_caller {
+            format!("chmod 600 {}", crate::output::shell_word(&shown))
+        } else {
+            format!(
+                "it is owned by user id {}, not this user: its owner should restrict it",
+                shared.owner
+            )
+        };
         crate::output::stderr_line(&printer.safe(&format!(
-            "warning: the API key file {shown} is readable by other users; chmod 600 {}",
-            crate::output::shell_word(&shown)
+            "warning: the API key file {shown} is readable by group/others; {remedy}"
         )));
     }
     // Notepad starts a UTF-8 file with a byte order mark, which `trim` keeps.

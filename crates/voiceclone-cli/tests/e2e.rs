@@ -864,6 +864,67 @@ fn a_clone_wait_out_without_a_usable_preview_succeeds_with_the_voice() {
     }
 }
 
+/// Review 29 pass 2-b #3: `clone --wait --out` (JimmyAI) whose clone succeeds with a preview
+/// URL that cannot be downloaded (here the storage answers 404) is a success too: exit 0 with
+/// the voice id and the preview URL, `files` empty, `preview_error` giving the download's kind
+/// and message, and a warning on stderr. Before, it was exit 1, which a script reads as a
+/// failed clone and clones again, paying for a second preview.
+#[test]
+fn a_clone_wait_out_whose_preview_cannot_be_downloaded_succeeds_with_the_voice() {
+    use serde_json::json;
+    let own = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let seen = own.clone();
+    let server = Scripted::start(move |target| {
+        let ok = |data: Value| (200, json!({"code": 20000, "msg": "ok", "data": data}));
+        if target.contains("soundCloning/clones") {
+            return ok(json!({"id": "audio_g", "status": "queued"}));
+        }
+        if target.contains("/audios/audio_g") {
+            let preview = format!("{}/gone/preview.wav", seen.get().unwrap());
+            return ok(json!({"id": "audio_g", "object": "audio",
+                "model": "soundCloningClone", "status": "completed", "modelId": "m-7",
+                "audioUrl": preview, "error": null}));
+        }
+        (404, json!({"code": 404, "msg": "no", "data": null}))
+    });
+    own.set(server.url.clone()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.wav");
+    let mut args = vec![
+        "--provider",
+        "jimmyai",
+        "--allow-private-urls",
+        "clone",
+        "https://cdn.example.com/a.wav",
+        "--text",
+        "Hi.",
+        "--wait",
+        "--poll-interval",
+        "0.01",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let r = run_with(&server.url, KEY, &[], &args, None).expect(0);
+    assert!(
+        r.stderr.contains("preview could not be downloaded"),
+        "{r:?}"
+    );
+    args.insert(3, "--json");
+    let j = run_with(&server.url, KEY, &[], &args, None)
+        .expect(0)
+        .json();
+    assert_eq!(j["voice_vendor_id"], "m-7", "{j}");
+    assert_eq!(j["status"], "succeeded", "{j}");
+    assert!(s(&j["preview_url"]).ends_with("/gone/preview.wav"), "{j}");
+    assert_eq!(j["files"], json!([]), "{j}");
+    assert!(!s(&j["preview_error"]["kind"]).is_empty(), "{j}");
+    assert!(!s(&j["preview_error"]["message"]).is_empty(), "{j}");
+    assert!(j.get("error").is_none(), "{j}");
+    assert!(!out.exists());
+    assert_eq!(server.count("gone/preview.wav"), 2, "one download per run");
+    assert_eq!(server.count("soundCloning/clones"), 2, "one create per run");
+}
+
 /// Review 25-c #5: `wait BARE_ID` of a speech task (a bare `vendor_id` a script kept, an id
 /// from the console) is answered "a task of the other kind": the command it suggests waits
 /// for it as that kind (`--kind speech`), and running it ends with the audio. Before, it

@@ -394,10 +394,13 @@ fn a_key_only_in_the_key_file_is_redacted_from_a_dry_run() {
     assert_eq!(sim.requests(), before);
 }
 
-/// Review 29-b #6: a key file that other local users can read (group or others in its mode:
-/// `echo $KEY > key` makes 0644) gets one warning on stderr, with `--json` and `--quiet`
-/// too, and the run goes on; a file of mode 0600 or 0400, and a pipe, get none. Before:
-/// nothing was said.
+/// Review 29-b #6: a key file that other local users can read (a read bit for group or others
+/// in its mode: `echo $KEY > key` makes 0644) gets one warning on stderr, with `--json` and
+/// `--quiet` too, and the run goes on; a file of mode 0600 or 0400, one whose group or others
+/// may only write or search it (0620, 0601, 0710: review 29 pass 2-b #5, which were told
+/// "readable"), and a pipe, get none. `chmod 600` is suggested only to the file's owner: run
+/// as root on a file root does not own (a secret a container runtime mounted), the warning
+/// says its owner should restrict it instead (that part only as root, who can `chown`).
 #[cfg(unix)]
 #[test]
 fn a_key_file_other_users_can_read_gets_one_warning() {
@@ -411,6 +414,9 @@ fn a_key_file_other_users_can_read_gets_one_warning() {
         (0o644, true),
         (0o640, true),
         (0o604, true),
+        (0o620, false),
+        (0o601, false),
+        (0o710, false),
         (0o600, false),
         (0o400, false),
     ] {
@@ -426,7 +432,7 @@ fn a_key_file_other_users_can_read_gets_one_warning() {
                 .output()
                 .unwrap();
             let r = Run::from_output(out, &[KEY], &args).expect(0);
-            let said = r.stderr.matches("readable by other users").count();
+            let said = r.stderr.matches("readable by group/others").count();
             assert_eq!(said, usize::from(warned), "{mode:o} {flags:?}: {r:?}");
             if warned {
                 assert!(r.stderr.contains("chmod 600"), "{r:?}");
@@ -437,10 +443,29 @@ fn a_key_file_other_users_can_read_gets_one_warning() {
             }
         }
     }
+    // Owned by someone else (only root can make that here): no `chmod 600` advice.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    if std::os::unix::fs::chown(&path, Some(65534), None).is_ok() {
+        let args = ["--provider", "vmeg", "--api-key-file", shown, "voices"];
+        let out = support::command(Some(&sim.url()), "", &[], &args)
+            .output()
+            .unwrap();
+        let r = Run::from_output(out, &[KEY], &args).expect(0);
+        assert_eq!(
+            r.stderr.matches("readable by group/others").count(),
+            1,
+            "{r:?}"
+        );
+        assert!(!r.stderr.contains("chmod"), "{r:?}");
+        assert!(r.stderr.contains("its owner"), "{r:?}");
+        assert!(r.stderr.contains("65534"), "{r:?}");
+    } else {
+        eprintln!("cannot chown (not root): the case of a file owned by another user is skipped");
+    }
     // A pipe: its mode says nothing of who can read the key.
     let (r, _) = voices_with_key_file(&sim, "/dev/stdin", Duration::from_secs(40), |mut w| {
         let _ = w.write_all(format!("{KEY}\n").as_bytes());
     });
     let r = r.expect(0);
-    assert!(!r.stderr.contains("readable by other users"), "{r:?}");
+    assert!(!r.stderr.contains("readable by group/others"), "{r:?}");
 }

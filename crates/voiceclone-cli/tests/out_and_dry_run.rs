@@ -1282,6 +1282,82 @@ fn out_refuses_a_destination_it_cannot_create_before_sending() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// Review 29 pass 2-b #1: the check proves the name the run writes, not another one:
+/// `LINK/sub/` where LINK is a dangling symlink or a link to a file (`create_dir_all` fails
+/// on it after the job), and `DIR/x.wav/.` (a file name whose directory `x.wav` is not
+/// there: a new file elsewhere in DIR could be made, this one cannot) are each refused, exit
+/// 2 naming --out, nothing sent, a dry run too. These run as root. A new file name that can
+/// be made is still taken, and the check leaves nothing at it (a dry run makes no file).
+#[test]
+fn out_probes_the_name_the_run_writes_before_sending() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let mut refused = vec![format!("{}/x.wav/.", dir.path().display())];
+    #[cfg(unix)]
+    {
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        let to_file = dir.path().join("to-file");
+        std::os::unix::fs::symlink(&file, &to_file).unwrap();
+        refused.push(format!("{}/sub/", dangling.display()));
+        refused.push(format!("{}/sub/deeper/", dangling.display()));
+        refused.push(format!("{}/sub/", to_file.display()));
+    }
+    for out in &refused {
+        let args = speak_to(out, &[]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let j = run(&sim, &args).expect(2).json();
+        assert_eq!(j["error"]["kind"], "usage", "{out}: {j}");
+        assert!(
+            j["error"]["message"].as_str().unwrap().contains("--out"),
+            "{j}"
+        );
+        let mut dry = args.clone();
+        dry.push("--dry-run");
+        run(&sim, &dry).expect(2);
+    }
+    assert_eq!(sim.requests(), 0, "nothing was sent");
+    let new = dir.path().join("new.wav");
+    let args = speak_to(new.to_str().unwrap(), &["--dry-run"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&sim, &args).expect(0);
+    assert!(
+        std::fs::symlink_metadata(&new).is_err(),
+        "the probe left it"
+    );
+    let args = speak_to(new.to_str().unwrap(), &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&sim, &args).expect(0);
+    assert_plays(&new);
+}
+
+/// Review 29 pass 2-b #4: `/dev/shm`, a tmpfs of its own under `/dev`, takes `--out` like
+/// any directory (before, everything under `/dev` was refused); `/dev` itself still is (see
+/// `out_refuses_a_destination_it_cannot_create_before_sending`). Skipped where there is no
+/// `/dev/shm` on a device of its own.
+#[cfg(unix)]
+#[test]
+fn out_writes_into_dev_shm() {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(shm), Ok(dev)) = (std::fs::metadata("/dev/shm"), std::fs::metadata("/dev")) else {
+        eprintln!("no /dev/shm here: skipped");
+        return;
+    };
+    if !shm.is_dir() || shm.dev() == dev.dev() {
+        eprintln!("/dev/shm is not a file system of its own here: skipped");
+        return;
+    }
+    let sim = Sim::start();
+    let dir = tempfile::tempdir_in("/dev/shm").unwrap();
+    let out = dir.path().join("x.wav");
+    let args = speak_to(out.to_str().unwrap(), &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&sim, &args).expect(0);
+    assert_plays(&out);
+}
+
 /// Review 29-b #4: a dry run refuses what the real run refuses, with the same exit code: a
 /// JimmyAI clone from a WAV of 10 s (JimmyAI needs more than 15 s), a recording over
 /// JimmyAI's 100 MB, and `--webhook-secret-env` naming an unset variable. Before, each dry

@@ -41,8 +41,9 @@ use crate::spinner::Spinner;
 
 /// The `--out` flags of `clone` and `speak`, checked before anything is sent: only with
 /// `--wait`; not for a VMEG clone (no preview audio); the destination's directory must
-/// exist and take a new file (for `DIR/` not made yet, its nearest existing ancestor; see
-/// [`writable`]). `None` when `--out` was not given.
+/// exist and take the file (for `DIR/` not made yet, its nearest existing ancestor must take
+/// the first missing directory; see [`writable`]), and `--overwrite` must be able to replace
+/// what is there ([`sticky_target`]). `None` when `--out` was not given.
 pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
     let (out, wait, is_clone, overwrite) = match &cli.command {
         Command::Clone(a) => (a.out.as_deref(), a.wait, true, a.overwrite),
@@ -120,6 +121,13 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
         )));
     }
     writable(out)?;
+    if overwrite && let Some(locked) = sticky_target(out) {
+        return Err(Failure::usage(format!(
+            "--out {}: {} is another user's file in a directory only its owners may replace files in (sticky, as /tmp): --overwrite cannot replace it; nothing was sent, choose another PATH",
+            out.display(),
+            locked.display()
+        )));
+    }
     if !overwrite && let Some(existing) = existing_target(out) {
         return Err(Failure::usage(format!(
             "--out {}: {} already exists and would be replaced: nothing was sent; pass --overwrite to replace it, or choose another PATH",
@@ -131,12 +139,16 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
 }
 
 /// Whether the run can make its files where `out` says, proven before anything is sent (a
-/// refusal after the job was paid leaves a billed task and no file): a name the file system
-/// refuses as too long is refused; so is a directory under `/dev` or `/proc` (as root, a
-/// file renamed over `/dev/stdout` replaced the system's link); and a temporary file is made
-/// and removed at once in the directory the files go to. A `DIR/` not made yet is made only
-/// after the job, so its nearest existing ancestor must be a directory that takes the file
-/// (nothing is created before sending: a dry run leaves no directory behind).
+/// refusal after the job was paid leaves a billed task and no file), on the name the run
+/// writes where it can: a name the file system refuses as too long is refused; so is a
+/// directory of `/dev` itself or under `/proc` (as root, a file renamed over `/dev/stdout`
+/// replaced the system's link; `/dev/shm`, a file system of its own, is a directory like any
+/// other), and one whose file system has less than [`MIN_FREE_BYTES`] free for this user.
+/// Then the file PATH, when not there, is made and removed at once (which also proves the
+/// characters and the length the file system takes: FAT refuses a `:` only when making the
+/// name); for a `DIR/` not made yet, the first missing directory on its way is; otherwise (a
+/// file there, or a directory to write into) a temporary file. The rest is made only after
+/// the job, so a dry run leaves nothing behind.
 fn writable(out: &Path) -> Result<(), Failure> {
     let refuse = |why: String| Failure::usage(format!("--out {}: {why}", out.display()));
     if let Err(e) = std::fs::symlink_metadata(out)
@@ -147,42 +159,177 @@ fn writable(out: &Path) -> Result<(), Failure> {
                 .to_owned(),
         ));
     }
-    let dir = if names_dir(out) && !out.is_dir() {
-        existing_ancestor(out).map_err(refuse)?
+    let (dir, probe) = if names_dir(out) && !out.is_dir() {
+        let (ancestor, first) = existing_ancestor(out).map_err(refuse)?;
+        (ancestor, Probe::Dir(first))
     } else if out.is_dir() {
-        out.to_path_buf()
+        (out.to_path_buf(), Probe::Temporary)
+    } else if std::fs::symlink_metadata(out).is_err() {
+        (parent_or_dot(out), Probe::File)
     } else {
-        parent_or_dot(out)
+        (parent_or_dot(out), Probe::Temporary)
     };
     // Resolved, so that a link or a `..` to them is seen too.
     let resolved = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
-    if ["/dev", "/proc"].iter().any(|d| resolved.starts_with(d)) {
+    if system_dir(&resolved) {
         return Err(refuse(format!(
             "the files would go in {}, a directory of devices or processes, not of files: nothing was sent; give the path of a regular file instead",
             resolved.display()
         )));
     }
-    tempfile::Builder::new()
-        .prefix(".voiceclone-probe-")
-        .tempfile_in(&dir)
-        .map(drop)
-        // The kind only: the error names the probe's random path, which says nothing.
-        .map_err(|e| {
-            refuse(format!(
-                "cannot create a file in {} ({}): nothing was sent",
-                dir.display(),
-                e.kind()
-            ))
-        })
+    if let Some(free) = free_bytes(&dir)
+        && free < MIN_FREE_BYTES
+    {
+        return Err(refuse(format!(
+            "the file system of {} has {free} bytes free for this user, less than the {MIN_FREE_BYTES} checked before sending: nothing was sent; free some space or choose another PATH",
+            dir.display()
+        )));
+    }
+    match probe {
+        Probe::File => {
+            // `create_new`: never opens (let alone truncates) something made meanwhile.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(out)
+                .map_err(|e| {
+                    refuse(format!(
+                        "cannot create this file ({}): nothing was sent",
+                        e.kind()
+                    ))
+                })?;
+            std::fs::remove_file(out).map_err(|e| {
+                refuse(format!(
+                    "made an empty file there to check the name, and cannot remove it ({}): nothing was sent",
+                    e.kind()
+                ))
+            })
+        }
+        Probe::Dir(first) => {
+            std::fs::create_dir(&first).map_err(|e| {
+                refuse(format!(
+                    "cannot create the directory {} ({}): nothing was sent",
+                    first.display(),
+                    e.kind()
+                ))
+            })?;
+            std::fs::remove_dir(&first).map_err(|e| {
+                refuse(format!(
+                    "made the directory {} to check it, and cannot remove it ({}): nothing was sent",
+                    first.display(),
+                    e.kind()
+                ))
+            })
+        }
+        Probe::Temporary => tempfile::Builder::new()
+            .prefix(".voiceclone-probe-")
+            .tempfile_in(&dir)
+            .map(drop)
+            // The kind only: the error names the probe's random path, which says nothing.
+            .map_err(|e| {
+                refuse(format!(
+                    "cannot create a file in {} ({}): nothing was sent",
+                    dir.display(),
+                    e.kind()
+                ))
+            }),
+    }
+}
+
+/// What [`writable`] makes and removes to prove the run can write there.
+enum Probe {
+    /// PATH itself, a file not there yet.
+    File,
+    /// The first missing directory of a `DIR/` not made yet.
+    Dir(std::path::PathBuf),
+    /// A temporary file in the directory the files go to.
+    Temporary,
+}
+
+/// The least room, in bytes, the file system of `--out` must have free before anything is
+/// sent: the size of the audio is known only after the job, so a floor is all that is checked.
+pub const MIN_FREE_BYTES: u64 = 1 << 20;
+
+/// Whether `resolved` (a directory, links resolved) is one of devices or processes: under
+/// `/proc`, or on the file system of `/dev` itself (`/dev/shm` and `/dev/mqueue` are mounts
+/// of their own and pass; `/dev/pts` takes no file, which the probe finds). Where `/dev` is
+/// no mount of its own, only what is under it counts.
+fn system_dir(resolved: &Path) -> bool {
+    if resolved.starts_with("/proc") {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let (Ok(at), Ok(dev), Ok(root)) = (
+            std::fs::metadata(resolved),
+            std::fs::metadata("/dev"),
+            std::fs::metadata("/"),
+        ) else {
+            return resolved.starts_with("/dev");
+        };
+        at.dev() == dev.dev() && (dev.dev() != root.dev() || resolved.starts_with("/dev"))
+    }
+    #[cfg(not(unix))]
+    false
+}
+
+/// The bytes free for this user on the file system of `dir` (the blocks reserved for root
+/// count for root), or `None` when it does not say (`statvfs` failing, or reporting no
+/// blocks at all, as some FUSE and network file systems do). Quotas are not seen.
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(dir).ok()?;
+    let avail = if rustix::process::geteuid().is_root() {
+        st.f_bfree
+    } else {
+        st.f_bavail
+    };
+    let block = if st.f_frsize != 0 {
+        st.f_frsize
+    } else {
+        st.f_bsize
+    };
+    reported_free(st.f_blocks, avail, block)
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_: &Path) -> Option<u64> {
+    None
+}
+
+/// The bytes `avail` blocks of `block` bytes hold, or `None` when a file system of `total`
+/// blocks says nothing of its size (`total` or `block` zero).
+fn reported_free(total: u64, avail: u64, block: u64) -> Option<u64> {
+    (total != 0 && block != 0).then(|| avail.saturating_mul(block))
 }
 
 /// The nearest existing ancestor of the directory `out` names (which `create_dir_all` would
-/// create after the job): it must be a directory.
-fn existing_ancestor(out: &Path) -> Result<std::path::PathBuf, String> {
-    let mut at = out;
+/// create after the job), and the first missing directory under it. Links are looked at,
+/// not followed through as missing: one that resolves to no directory (dangling, or to a
+/// file) is refused, since `create_dir_all` fails on it after the job.
+fn existing_ancestor(out: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
+    // Without its trailing `/`: `lstat("link/")` follows the link.
+    let whole: std::path::PathBuf = out.components().collect();
+    let mut at = whole.as_path();
+    let mut missing = whole.clone();
     loop {
-        match std::fs::metadata(at) {
-            Ok(m) if m.is_dir() => return Ok(at.to_path_buf()),
+        match std::fs::symlink_metadata(at) {
+            Ok(m) if m.is_dir() => return Ok((at.to_path_buf(), missing)),
+            Ok(m) if m.file_type().is_symlink() => {
+                return match std::fs::metadata(at) {
+                    Ok(t) if t.is_dir() => Ok((at.to_path_buf(), missing)),
+                    Ok(_) => Err(format!(
+                        "{} is a symbolic link to something that is not a directory, so the directory cannot be created: nothing was sent",
+                        at.display()
+                    )),
+                    Err(e) => Err(format!(
+                        "{} is a symbolic link that leads to no directory ({}), so the directory cannot be created: nothing was sent",
+                        at.display(),
+                        e.kind()
+                    )),
+                };
+            }
             Ok(_) => {
                 return Err(format!(
                     "{} is not a directory, so the directory cannot be created: nothing was sent",
@@ -197,11 +344,42 @@ fn existing_ancestor(out: &Path) -> Result<std::path::PathBuf, String> {
                 ));
             }
         }
+        missing = at.to_path_buf();
         at = match at.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
-            _ => return Ok(std::path::PathBuf::from(".")),
+            _ => return Ok((std::path::PathBuf::from("."), missing)),
         };
     }
+}
+
+/// With `--overwrite`: the first existing file among those the run may write (as
+/// [`existing_target`] looks for them) that a sticky directory (`/tmp`) will not let this
+/// user replace: owned by neither this user nor the directory's owner (root may). The
+/// rename would fail with EPERM after the job was paid.
+#[cfg(unix)]
+fn sticky_target(out: &Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let euid = rustix::process::geteuid().as_raw();
+    let scope = numbered_scope(out);
+    let (dir, prefix) = scope.clone().unwrap_or_else(|| file_scope(out));
+    let d = std::fs::metadata(&dir).ok()?;
+    let own = scope.is_none().then(|| out.to_path_buf());
+    let numbered = numbered_files(&dir, &prefix).into_iter().flatten();
+    own.into_iter().chain(numbered).find(|p| {
+        std::fs::symlink_metadata(p).is_ok_and(|f| sticky_refuses(d.mode(), d.uid(), f.uid(), euid))
+    })
+}
+
+#[cfg(not(unix))]
+fn sticky_target(_: &Path) -> Option<std::path::PathBuf> {
+    None
+}
+
+/// Whether a directory of mode `dir_mode` owned by `dir_uid` refuses user `euid` the
+/// replacing of a file there owned by `file_uid`: sticky (`S_ISVTX`), and `euid` owns
+/// neither (root, with `CAP_FOWNER`, may).
+fn sticky_refuses(dir_mode: u32, dir_uid: u32, file_uid: u32, euid: u32) -> bool {
+    dir_mode & 0o1000 != 0 && euid != 0 && file_uid != euid && dir_uid != euid
 }
 
 /// Whether `out`, written with a trailing `/`, names something that exists and is not a
@@ -616,6 +794,42 @@ mod tests {
             assert_eq!(f.kind, "invalid_input", "{f:?}");
             assert_eq!(f.exit, crate::exit::Exit::Failure, "{f:?}");
         }
+    }
+
+    /// Review 29 pass 2-b #2: a file system with less than 1 MiB free for the caller is
+    /// refused before sending (before, a full disk passed the probe, an empty file needing no
+    /// block, and the download failed after the job was paid); one that reports no size is
+    /// not refused for it.
+    #[test]
+    fn a_file_system_under_the_free_floor_is_refused() {
+        let refused = |total, avail, block| {
+            reported_free(total, avail, block).is_some_and(|free| free < MIN_FREE_BYTES)
+        };
+        assert!(refused(1000, 0, 4096));
+        assert!(refused(1000, 255, 4096));
+        assert!(!refused(1000, 256, 4096));
+        assert!(refused(10, 2047, 512));
+        assert!(!refused(10, 2048, 512));
+        assert!(!refused(1000, u64::MAX, 4096), "no overflow");
+        assert_eq!(reported_free(0, 0, 4096), None, "no size reported");
+        assert_eq!(reported_free(1000, 0, 0), None, "no block size reported");
+    }
+
+    /// Review 29 pass 2-b #1: `--overwrite` onto a file in a sticky directory (`/tmp`) that
+    /// neither the file nor the directory is owned by the caller is refused before sending
+    /// (the rename fails with EPERM after the job); the owner of either, root, and a directory
+    /// that is not sticky pass.
+    #[test]
+    fn a_sticky_directory_refuses_another_users_file() {
+        assert!(sticky_refuses(0o41777, 0, 1001, 1000));
+        assert!(sticky_refuses(0o1770, 1002, 1001, 1000));
+        assert!(!sticky_refuses(0o41777, 0, 1000, 1000), "the file's owner");
+        assert!(
+            !sticky_refuses(0o41777, 1000, 1001, 1000),
+            "the directory's owner"
+        );
+        assert!(!sticky_refuses(0o41777, 1001, 1001, 0), "root");
+        assert!(!sticky_refuses(0o40777, 0, 1001, 1000), "not sticky");
     }
 
     #[test]

@@ -558,9 +558,34 @@ async fn clone(
                 &mut signals,
             )
             .await;
+            // A preview that could not be fetched (refused, 404, not audio, too large) takes
+            // nothing from a clone that succeeded: exit 1 would have a script clone again, as
+            // for a missing preview. Exit 3 (transport, interrupted) stays: it stops a
+            // resubmit already.
+            if job.status == TaskStatus::Succeeded
+                && o.failure.as_ref().is_some_and(|f| f.exit == Exit::Failure)
+                && let Some(f) = o.failure.take()
+            {
+                preview_not_written(&job.id, &f, printer, &mut o);
+            }
         }
     }
     o
+}
+
+/// `clone --wait --out` whose clone succeeded but whose preview could not be downloaded
+/// (exit 1 from [`super::out::write`]): `files` as written, the download's failure as
+/// `preview_error` (kind and message), a warning on stderr, and the run a success.
+fn preview_not_written(id: &JobId, f: &Failure, printer: &Printer, o: &mut Outcome) {
+    let status = crate::output::suggested_command(&format!("status {}", sh_id(id)));
+    crate::output::stderr_line(&printer.safe(&format!(
+        "warning: the clone succeeded and its voice is usable, but its preview could not be downloaded to --out ({}: {}); its URL is printed, and `{status}` shows it again (running clone again bills a new clone)",
+        f.kind, f.message
+    )));
+    o.set(
+        "preview_error",
+        serde_json::json!({"kind": f.kind, "message": f.message}),
+    );
 }
 
 /// `clone --wait --out` whose clone succeeded without a usable preview URL: nothing written
