@@ -250,3 +250,55 @@ async fn a_vmeg_wait_polls_past_a_few_undocumented_codes_or_task_less_answers() 
         assert!(!e.may_resubmit(), "{what}: {e}");
     }
 }
+
+/// Review 29 pass 2-c #4: VMEG's HTTP refusals (401, 403, 404) whose body carries a code it
+/// does not document (a gateway's own code for a revoked key, a "task not found" code of its
+/// own) end the wait at once, as before 166fef5: only an undocumented code inside an HTTP
+/// 2xx is polled past. And 502s between undocumented codes do not reset their count: the
+/// wait ends on the bound's one, not at its deadline. Before: the refusals were polled
+/// twice more, and a Vendor/502 alternation polled until the deadline.
+#[tokio::test]
+async fn a_vmeg_refusal_with_an_undocumented_code_ends_the_wait_and_502s_do_not_reset_the_count() {
+    let tolerated = voiceclone::wait::UNREADABLE_POLLS_TOLERATED as usize;
+    let id = JobId::typed(Provider::Vmeg, JobKind::Speech, "t-1");
+    let running = || {
+        Step::ok(json!({"code": 200, "message": "", "data": {
+            "taskId": "t-1", "taskType": "tts", "status": "running", "result": null}}))
+    };
+    let vmeg = |base: &str| {
+        Client::builder(Provider::Vmeg)
+            .api_key("k-123456")
+            .base_url(base)
+            .retry(RetryPolicy::none())
+            .sleeper(Arc::new(RecordingSleeper::new()))
+            .build()
+            .unwrap()
+    };
+    for (status, code) in [(404, 40401), (401, 10001), (403, 10003)] {
+        let refusal = Step::status(status, json!({"code": code, "message": "no", "data": null}));
+        let server = Scripted::start(vec![running(), refusal, running()]).await;
+        let e = vmeg(&server.base_url)
+            .wait_for_speech(&id, &fast(Provider::Vmeg))
+            .await
+            .unwrap_err();
+        assert_eq!(e.http_status(), Some(status), "{e}");
+        assert_eq!(server.seen().len(), 2, "{status}: {e}");
+        assert!(!e.may_resubmit(), "{e}");
+    }
+
+    let odd = || Step::ok(json!({"code": 7777, "message": "busy", "data": null}));
+    let bad_gateway = || Step::status(502, json!({"code": 502, "message": "", "data": null}));
+    let mut steps = vec![running()];
+    for _ in 0..10 {
+        steps.push(odd());
+        steps.push(bad_gateway());
+    }
+    let server = Scripted::start(steps).await;
+    let e = vmeg(&server.base_url)
+        .wait_for_speech(&id, &fast(Provider::Vmeg).with_max_polls(Some(30)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Vendor, "{e}");
+    assert_eq!(server.seen().len(), 2 * tolerated, "{e}");
+    assert!(!e.may_resubmit(), "{e}");
+}

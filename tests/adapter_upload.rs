@@ -344,6 +344,23 @@ async fn a_file_name_over_255_bytes_is_refused_before_anything_is_sent() {
     vmeg.clone_voice(&CloneRequest::from_bytes(longest, wav(151)))
         .await
         .unwrap();
+    // Review 29 pass 2-c #2: a file on disk is named as its file system allows. A Linux
+    // name of 100 bytes that are not UTF-8 reads as 300 bytes of U+FFFD: it is sent all the
+    // same, for both providers. Before: refused as a name over 255 bytes.
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut raw = vec![0xFF_u8; 100];
+        raw.extend_from_slice(b".wav");
+        let path = env.dir.path().join(std::ffi::OsStr::from_bytes(&raw));
+        std::fs::write(&path, wav(200)).unwrap();
+        for client in [&jimmy, &vmeg] {
+            client
+                .clone_voice(&CloneRequest::from_file(&path))
+                .await
+                .unwrap();
+        }
+    }
 }
 
 const LONG_API_KEY: &str = "sk-live-0123456789abcdef";

@@ -1598,3 +1598,52 @@ async fn a_batch_with_a_failed_line_is_incomplete_and_its_segments_keep_line_ord
         .count();
     assert_eq!(warned, 1, "{text}");
 }
+
+/// Review 29 pass 2-c #3: a synchronous TTS of 3 lines answered with 2 results (a failed line
+/// dropped rather than listed with its `errorMessage`) is not complete: the request's line
+/// count is at hand, and `segments[1]` may be line 3's audio. The speech says how many lines
+/// were sent, and one WARN names the task and the count. Before: `is_complete()` was true and
+/// nothing was logged. The same answer with 3 results is complete.
+#[tokio::test]
+async fn a_sync_answer_listing_fewer_results_than_lines_sent_is_incomplete() {
+    let (logs, _guard) = capture_logs();
+    let req = SpeechRequest::new("cv_1", "one")
+        .add_line("cv_1", "two")
+        .add_line("cv_1", "three")
+        .synchronous(true);
+    let (a, c_url) = (
+        "https://cdn.example.com/a.m4a",
+        "https://cdn.example.com/c.m4a",
+    );
+    let server = Scripted::start(vec![ok(json!({"taskId": "t-sync", "results": [
+        {"uri": a}, {"uri": c_url}]}))])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let job = c.synthesize(&req).await.unwrap();
+    assert_eq!(job.status, TaskStatus::Succeeded);
+    let speech = job.speech.unwrap();
+    assert_eq!(speech.segments.len(), 2);
+    assert!(speech.segments.iter().all(|s| s.url.is_some()));
+    assert_eq!(speech.lines_sent, Some(3));
+    assert!(!speech.is_complete(), "{speech:?}");
+    let text = logs.take();
+    let warned: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("t-sync"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{text}");
+    assert!(
+        warned[0].contains("lists 2 results for the 3 lines sent"),
+        "{text}"
+    );
+
+    let server = Scripted::start(vec![ok(json!({"taskId": "t-sync", "results": [
+        {"uri": a}, {"uri": a}, {"uri": c_url}]}))])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let speech = c.synthesize(&req).await.unwrap().speech.unwrap();
+    assert_eq!(speech.lines_sent, Some(3));
+    assert!(speech.is_complete(), "{speech:?}");
+    let text = logs.take();
+    assert!(!text.contains("WARN"), "{text}");
+}

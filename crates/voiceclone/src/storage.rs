@@ -9,8 +9,8 @@ use url::Url;
 /// The HTTP client for storage URLs: no default headers, so never the API key whatever a
 /// caller's own client carries; no redirects of its own (downloads check each hop; an upload
 /// is never redirected); names resolved to public addresses only, and connected to directly
-/// (no environment proxy), unless private URLs are allowed (`public_dns`). Built on first
-/// use, since most clients never transfer a file.
+/// (no environment proxy), unless private URLs are allowed (`public_dns`); bodies as
+/// served, never decompressed. Built on first use, since most clients never transfer a file.
 #[derive(Clone, Debug)]
 pub(crate) struct StorageClient {
     client: Arc<OnceLock<reqwest::Client>>,
@@ -38,9 +38,18 @@ impl StorageClient {
             return Ok(c);
         }
         crate::install_crypto_provider();
+        // No automatic decompression, whatever reqwest features another dependency unifies in
+        // (these are no-ops without them). Decompressing drops `Content-Length`, so a
+        // compressed result (a CDN gzipping WAV) would be refused as having no length frame
+        // (`DownloadFailure::UnknownLength`) on every try, and the size cap and content-type
+        // checks would no longer see the bytes as served.
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(crate::transport::CONNECT_TIMEOUT);
+            .connect_timeout(crate::transport::CONNECT_TIMEOUT)
+            .no_gzip()
+            .no_brotli()
+            .no_deflate()
+            .no_zstd();
         if !self.allow_private {
             // No proxy from the environment (`HTTPS_PROXY`, `ALL_PROXY`): a proxy resolves the
             // name itself, so a vendor URL naming a host that resolves to 169.254.169.254 or

@@ -52,7 +52,9 @@ impl Client {
     /// A VMEG task can finish with some of its lines failed: that part's
     /// [`Speech::segments`] name them (`error`, no `url`; or `unreadable` for a line this
     /// crate could not read, which the vendor did not say failed) and its `audio_urls` hold
-    /// only the lines that have audio, so check the segments before joining the audio.
+    /// only the lines that have audio, so check the segments before joining the audio. Each
+    /// part's [`Speech::lines_sent`] is its line count: [`Speech::is_complete`] is false, and
+    /// a WARN is logged, when the answer lists another number of lines.
     ///
     /// A text that cannot be split, or a part the provider would refuse, is `InvalidInput`
     /// before anything is sent. When a part fails, no further part is submitted; the parts
@@ -311,7 +313,14 @@ impl Client {
                     "long text part accepted"
                 );
                 match self.wait_for_speech(&job.id, wait).await {
-                    Ok(speech) => (i, PartEnd::Done(job.id, speech)),
+                    Ok(mut speech) => {
+                        // The part's line count is at hand: an answer listing fewer lines
+                        // than were sent is not complete.
+                        speech.lines_sent = Some(req.lines.len());
+                        let shown = crate::scrub::Scrubbed(&job.id, &self.t().scrubber);
+                        super::warn_lines_not_listed(&shown, &speech);
+                        (i, PartEnd::Done(job.id, speech))
+                    }
                     Err(e) => {
                         failed.store(true, Relaxed);
                         (i, PartEnd::WaitFailed(job.id, e))

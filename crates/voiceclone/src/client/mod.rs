@@ -519,13 +519,16 @@ impl Client {
                 self.refuse_api_key_in("voice_id", line.voice_id.as_str())?;
             }
             req.check_voice_ids(self.provider(), std::time::SystemTime::now())?;
-            let job = self.b().synthesize(self.t(), req).await?;
-            // A synchronous TTS answer is the finished task: its lines' audio as a wait's.
+            let mut job = self.b().synthesize(self.t(), req).await?;
+            // A synchronous TTS answer is the finished task: its lines' audio as a wait's,
+            // and here the number of lines sent is known, to check the answer lists them all.
             if job.status == TaskStatus::Succeeded
-                && let Some(speech) = &job.speech
+                && let Some(speech) = job.speech.as_mut()
             {
+                speech.lines_sent = Some(req.lines.len());
                 let shown = crate::scrub::Scrubbed(&job.id, &self.t().scrubber);
                 warn_lines_without_audio(&shown, speech);
+                warn_lines_not_listed(&shown, speech);
             }
             Ok(job)
         })
@@ -534,8 +537,10 @@ impl Client {
     /// The current state of a speech task (see [`Client::clone_status`] for the id). A
     /// finished VMEG batch may have audio for some lines only: its
     /// [`Speech::audio_urls`] then holds fewer URLs than lines, so read
-    /// [`Speech::segments`] (`segments[i]` is line `i`; [`Speech::is_complete`] says whether
-    /// every line has audio). A WARN is logged when a line has none.
+    /// [`Speech::segments`] (`segments[i]` is line `i` when the answer lists every line;
+    /// [`Speech::is_complete`] says whether every line the answer lists has audio). A WARN
+    /// is logged when a line has none. This read does not know how many lines were sent
+    /// ([`Speech::lines_sent`] is `None`): compare `segments.len()` with the lines you sent.
     ///
     /// ```
     /// use voiceclone::SpeechRequest;
@@ -570,10 +575,13 @@ impl Client {
     /// Polls a speech task until it ends; returns the audio (and subtitle) URLs. A VMEG
     /// batch whose lines all failed is `TaskFailed`; one with audio for some lines is `Ok`,
     /// and then [`Speech::audio_urls`] holds only the lines that have audio, not one per
-    /// line: read [`Speech::segments`] (`segments[i]` is line `i`) and check
-    /// [`Speech::is_complete`] before pairing URLs with lines (a WARN is logged when a line
-    /// has none). Synthesize again only the lines without audio: resubmitting the whole
-    /// batch pays again for the lines that have it.
+    /// line: read [`Speech::segments`] (`segments[i]` is line `i` when the answer lists
+    /// every line) and check [`Speech::is_complete`] before pairing URLs with lines (a WARN
+    /// is logged when a line has none). A wait by id does not know how many lines were sent
+    /// ([`Speech::lines_sent`] is `None`, and `is_complete` covers every line the answer
+    /// lists): compare `segments.len()` with the lines you sent. Synthesize again only the
+    /// lines without audio: resubmitting the whole batch pays again for the lines that
+    /// have it.
     ///
     /// ```
     /// use std::time::Duration;
@@ -588,7 +596,8 @@ impl Client {
     /// let wait = WaitPolicy::for_provider(Provider::Vmeg).with_first_interval(Duration::from_millis(5));
     /// let speech = client.wait_for_speech(&job.id, &wait).await?;
     /// assert!(!speech.audio_urls.is_empty());
-    /// assert!(speech.is_complete()); // every line has audio: `audio_urls[i]` is line i's
+    /// // Every listed line has audio, and the answer lists the one line sent.
+    /// assert!(speech.is_complete() && speech.segments.len() == 1);
     /// # Ok(())
     /// # }
     /// ```
@@ -869,6 +878,25 @@ fn warn_lines_without_audio(id: &dyn fmt::Display, speech: &Speech) {
         "speech task {id} finished with {missing} of its {lines} lines without audio; \
          `audio_urls` holds only the lines that have audio: read `segments` (line i is \
          `segments[i]`)"
+    );
+}
+
+/// One WARN when a finished task's answer lists another number of lines than were sent
+/// (when known): one result per line is not documented (api-facts A13), and a shorter list
+/// may have dropped a failed line, so `segments[i]` need not be line `i`.
+pub(crate) fn warn_lines_not_listed(id: &dyn fmt::Display, speech: &Speech) {
+    if !speech.lists_other_than_sent() {
+        return;
+    }
+    let listed = speech.segments.len();
+    let sent = speech.lines_sent.unwrap_or_default();
+    tracing::warn!(
+        job_id = %id,
+        lines_sent = sent,
+        results = listed,
+        "speech task {id} finished, but its answer lists {listed} results for the {sent} \
+         lines sent: `segments` cannot be paired with the lines (`Speech::is_complete` is \
+         false)"
     );
 }
 

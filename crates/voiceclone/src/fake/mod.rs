@@ -375,6 +375,9 @@ impl Asked {
 /// How long each line of a fake VMEG speech result says it lasts.
 const FAKE_LINE_DURATION: Duration = Duration::from_secs(1);
 
+/// The business code of a scripted `Vendor` read: one neither vendor documents.
+const UNDOCUMENTED_CODE: i64 = 7777;
+
 /// What a submit made.
 struct Submitted {
     id: JobId,
@@ -471,7 +474,13 @@ impl FakeClient {
     /// `Script::rejected(Transport)` reads it), and an `InvalidInput` is the client's
     /// reading of an answer about a task of the other kind (`Answered`).
     fn answered(&self, kind: ErrorKind, operation: &'static str) -> Error {
-        if let Some((status, code)) = crate::provider::answer_for(self.provider, &kind) {
+        // The client's `Vendor` is a code the vendor does not document, inside an HTTP 200
+        // for both (the only one a wait polls past).
+        let answer = match kind {
+            ErrorKind::Vendor => Some((200, UNDOCUMENTED_CODE)),
+            _ => crate::provider::answer_for(self.provider, &kind),
+        };
+        if let Some((status, code)) = answer {
             return crate::provider::error_for_code(
                 self.provider,
                 status,

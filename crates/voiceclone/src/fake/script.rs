@@ -350,8 +350,9 @@ impl Script {
 
     /// Adds a read that fails with `kind`. A wait treats it as the client does: a transient
     /// kind (`Server`, `RateLimited`, `Timeout`, `Transport`) is polled past; `Vendor` (a
-    /// business code the vendor does not document) is polled past up to
-    /// [`crate::wait::UNREADABLE_POLLS_TOLERATED`] in a row, counted with unreadable answers;
+    /// business code the vendor does not document, in an HTTP 200) is polled past up to
+    /// [`crate::wait::UNREADABLE_POLLS_TOLERATED`] in a row, counted with unreadable answers
+    /// (and since the last status, transient errors between them included);
     /// any other ends the wait with that error. It carries what the client's does: the HTTP
     /// status and code of the provider's answer for it, and its
     /// [`phase`](crate::Error::phase) (a `Timeout` came after sending, `Sent`; a `Transport`

@@ -161,9 +161,19 @@ pub struct Speech {
     pub audio_urls: Vec<Url>,
     /// JimmyAI subtitle file, when asked for.
     pub subtitle_url: Option<Url>,
-    /// Per-line detail (VMEG), one per line in line order, including lines that failed or
-    /// could not be read: `segments[i]` is line `i`. Empty for JimmyAI (one audio per task).
+    /// Per-line detail (VMEG), one per result the answer lists, in line order, including
+    /// lines that failed or could not be read: `segments[i]` is line `i` when the answer
+    /// lists every line sent, which VMEG does not document (see
+    /// [`lines_sent`](Self::lines_sent)). Empty for JimmyAI (one audio per task).
     pub segments: Vec<SpeechSegment>,
+    /// How many lines the request sent, when this crate has it at hand: the answer to a
+    /// synchronous [`Client::synthesize`](crate::Client::synthesize), and each part of
+    /// `Client::synthesize_long` (feature `long-text`). `None` for speech read
+    /// by a task id ([`Client::wait_for_speech`](crate::Client::wait_for_speech),
+    /// [`Client::speech_status`](crate::Client::speech_status)): compare `segments.len()`
+    /// with the number of lines you sent yourself.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub lines_sent: Option<usize>,
 }
 
 impl Speech {
@@ -173,6 +183,7 @@ impl Speech {
             audio_urls,
             subtitle_url: None,
             segments: Vec::new(),
+            lines_sent: None,
         }
     }
 
@@ -190,11 +201,22 @@ impl Speech {
         self
     }
 
-    /// Whether every line has audio: each of [`segments`](Self::segments) has a URL (or,
-    /// with no segments, as from JimmyAI, there is an audio URL). When not,
-    /// [`audio_urls`](Self::audio_urls) holds fewer URLs than there are lines and is not to
-    /// be paired with them: read `segments` (`segments[i]` is line `i`) to find which lines
-    /// have audio, and wait for or synthesize again only the lines that have none.
+    /// Sets how many lines the request sent ([`lines_sent`](Self::lines_sent)).
+    #[must_use]
+    pub fn with_lines_sent(mut self, lines: usize) -> Self {
+        self.lines_sent = Some(lines);
+        self
+    }
+
+    /// Whether every line the answer lists has audio: each of [`segments`](Self::segments)
+    /// has a URL (or, with no segments, as from JimmyAI, there is an audio URL), and, when
+    /// [`lines_sent`](Self::lines_sent) is known, the answer lists exactly that many lines
+    /// (one result per line is not documented: a shorter list may have dropped a failed
+    /// line, so `segments[i]` need not be line `i`). When not, [`audio_urls`](Self::audio_urls)
+    /// is not to be paired with the lines: read `segments` (`segments[i]` is line `i` when
+    /// the answer lists every line) to find which lines have audio, and wait for or
+    /// synthesize again only the lines that have none. Read by a task id, `lines_sent` is
+    /// not known: compare `segments.len()` with the number of lines you sent.
     ///
     /// ```
     /// use voiceclone::{Speech, SpeechSegment};
@@ -203,7 +225,7 @@ impl Speech {
     /// let a: url::Url = "https://cdn.example.com/a.m4a".parse()?;
     /// let c: url::Url = "https://cdn.example.com/c.m4a".parse()?;
     /// let speech = Speech::new(vec![a.clone(), c.clone()]).with_segments(vec![
-    ///     SpeechSegment::new(Some(a), None, None),
+    ///     SpeechSegment::new(Some(a.clone()), None, None),
     ///     SpeechSegment::new(None, None, Some("bad text".into())),
     ///     SpeechSegment::new(Some(c.clone()), None, None),
     /// ]);
@@ -218,6 +240,14 @@ impl Speech {
     ///     .map(|(i, _)| i + 1)
     ///     .collect();
     /// assert_eq!(missing, [2]);
+    /// // Two results, both with audio, for three lines sent: not complete either.
+    /// let short = Speech::new(vec![a.clone(), c.clone()])
+    ///     .with_segments(vec![
+    ///         SpeechSegment::new(Some(a), None, None),
+    ///         SpeechSegment::new(Some(c), None, None),
+    ///     ])
+    ///     .with_lines_sent(3);
+    /// assert!(!short.is_complete());
     /// # Ok(())
     /// # }
     /// ```
@@ -225,6 +255,12 @@ impl Speech {
         if self.segments.is_empty() {
             return !self.audio_urls.is_empty();
         }
-        self.segments.iter().all(|s| s.url.is_some())
+        self.lines_sent.is_none_or(|n| n == self.segments.len())
+            && self.segments.iter().all(|s| s.url.is_some())
+    }
+
+    /// Whether the answer lists another number of lines than were sent (when known).
+    pub(crate) fn lists_other_than_sent(&self) -> bool {
+        !self.segments.is_empty() && self.lines_sent.is_some_and(|n| n != self.segments.len())
     }
 }

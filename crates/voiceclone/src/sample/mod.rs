@@ -36,8 +36,8 @@ use open::{FileId, open_regular};
 /// The request field every local-recording refusal names.
 pub(crate) const FIELD: &str = "audio_file";
 
-/// The longest file name a local recording may go by, in bytes (UTF-8): what common file
-/// systems allow for one name.
+/// The longest file name a caller may give a recording (bytes or a reader), in bytes
+/// (UTF-8): what common file systems allow for one name. A file's own name is not bounded.
 pub(crate) const MAX_NAME_BYTES: usize = 255;
 
 /// Read size of a stream.
@@ -210,8 +210,12 @@ pub(crate) fn name_of(source: &AudioSource) -> Result<(String, Option<String>), 
     }
     // A name from a web form or an upload's original name can be any length; every vendor
     // call carries it (VMEG's `fileName`, JimmyAI's multipart head), and none is known to take
-    // one no file system does.
-    if name.len() > MAX_NAME_BYTES {
+    // one no file system does. A file's own name is already bounded by its file system, and
+    // its lossy UTF-8 form may be longer than the name it has there (each byte that is not
+    // UTF-8 reads as a 3-byte U+FFFD; NTFS counts UTF-16 units): not bounded here, or a file
+    // the caller has would be refused.
+    let supplied = !matches!(source, AudioSource::File(_));
+    if supplied && name.len() > MAX_NAME_BYTES {
         return Err(refuse(format!(
             "{:?} is a file name of {} bytes; at most {MAX_NAME_BYTES} bytes are accepted (the longest name file systems take)",
             Excerpt::of(&name),
@@ -663,8 +667,9 @@ mod tests {
         }
     }
 
-    /// A name is bounded in bytes, whichever source gives it (the last path component only):
-    /// 255 pass, 256 are refused, quoted by their start. Before: any length was sent.
+    /// A name the caller gives (with bytes or a reader) is bounded in bytes (the last path
+    /// component only): 255 pass, 256 are refused, quoted by their start. Before: any length
+    /// was sent.
     #[test]
     fn a_file_name_is_at_most_255_bytes() {
         let bytes = |name: &str| AudioSource::Bytes {
@@ -679,12 +684,29 @@ mod tests {
         assert_eq!(name_of(&bytes(&deep)).unwrap().0, longest);
         for source in [
             bytes(&too_long),
-            AudioSource::File(PathBuf::from("/tmp").join(&too_long)),
+            AudioSource::reader(too_long.clone(), io::Cursor::new(b"RIFF".to_vec())),
         ] {
             let why = reason(name_of(&source).unwrap_err());
             assert!(why.contains("256 bytes") && why.contains("255"), "{why}");
             assert!(why.len() < 400, "{why}");
         }
+    }
+
+    /// Review 29 pass 2-c #2: a file's own name is bounded by its file system, not here. A
+    /// Linux name of 100 bytes that are not UTF-8 (a GBK name from an archive) is 300 bytes
+    /// once each byte reads as U+FFFD: it is accepted. Before: refused as "a file name of
+    /// 304 bytes" for a name of 104.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_name_is_not_bounded_by_its_lossy_utf8_length() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut raw = vec![0xFF_u8; 100];
+        raw.extend_from_slice(b".wav");
+        let path = PathBuf::from("/tmp").join(std::ffi::OsStr::from_bytes(&raw));
+        let (name, ext) = name_of(&AudioSource::File(path.clone())).unwrap();
+        assert_eq!(name.len(), 304);
+        assert_eq!(ext.as_deref(), Some("wav"));
+        assert_eq!(named(&AudioSource::File(path)).unwrap().0, name);
     }
 
     async fn collect(

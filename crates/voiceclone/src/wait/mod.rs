@@ -6,7 +6,7 @@
 //! not end the wait; the next poll simply happens on schedule. Nor do answers that say
 //! nothing final of the task (one that cannot be read, a proxy's page sent with status 200;
 //! one about another task; a success envelope holding no task; a business code the vendor
-//! does not document), up to [`UNREADABLE_POLLS_TOLERATED`] in a row.
+//! does not document, inside an HTTP 2xx), up to [`UNREADABLE_POLLS_TOLERATED`] in a row.
 //! The wait is an ordinary future: dropping it stops polling.
 //!
 //! The deadline holds whatever the server does: each poll (the time queued for one of the
@@ -54,12 +54,15 @@ pub(crate) const LAST_POLL_GRACE: Duration = Duration::from_secs(1);
 /// How many answers in a row a wait may fail to read (no envelope at all: a proxy's error
 /// page sent with status 200), find about another task (a proxy's or cache's mix-up), find
 /// holding no task (`data: null` in a success envelope, perhaps an id the vendor does not
-/// know yet), or find carrying a business code the vendor does not document (`Vendor`: a
-/// busy answer of its own, say), before it ends with that error: such an answer says
-/// nothing final of the task, and the next poll may well read it. An envelope that reads
-/// but contradicts itself, or a documented refusal (`InvalidRequest`, `NotFound`), ends the
-/// wait at once (asking again gets the same). The wait's error still says the task may
-/// exist (never "submit again").
+/// know yet), or find carrying a business code the vendor does not document inside an HTTP
+/// 2xx (`Vendor`: a busy answer of its own, say), before it ends with that error: such an
+/// answer says nothing final of the task, and the next poll may well read it. The last two
+/// are counted since the last answer about the task, server errors (5xx, 429) between them
+/// included, so an alternation of them with 502s ends at this bound too. An envelope that
+/// reads but contradicts itself, a documented refusal (`InvalidRequest`, `NotFound`), or an
+/// undocumented code behind an HTTP refusal (401, 403, 404) or a 3xx ends the wait at once
+/// (asking again gets the same). The wait's error still says the task may exist (never
+/// "submit again").
 pub const UNREADABLE_POLLS_TOLERATED: u32 = 3;
 
 /// How to wait for a task.

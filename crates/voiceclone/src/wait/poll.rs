@@ -175,8 +175,7 @@ where
             Some(seed) => crate::jitter::Jitter::with_seed(seed),
             None => crate::jitter::Jitter::new(),
         };
-        // Unreadable answers in a row, with no other poll outcome between them.
-        let mut unreadable = 0u32;
+        let mut unreadable = SaidNothing::default();
         loop {
             let polls = w
                 .progress
@@ -231,7 +230,7 @@ where
                     )));
                     }
                     Ok(Ok(job)) => {
-                        unreadable = 0;
+                        unreadable = SaidNothing::default();
                         let status = (w.status_of)(&job);
                         tracing::debug!(job_id = %w.shown_id(), polls, status = %status, "polled");
                         if let Some(observer) = &policy.observer {
@@ -252,9 +251,10 @@ where
                     Ok(Err(e))
                         if read_would_retry(&e) || one_more_unreadable(&e, &mut unreadable) =>
                     {
-                        // Any other answer between two such answers breaks their row.
+                        // Any other answer between two such answers breaks their row
+                        // (not the count of undocumented codes and task-less answers).
                         if !says_nothing_of_the_task(&e) {
-                            unreadable = 0;
+                            unreadable.in_a_row = 0;
                         }
                         tracing::debug!(job_id = %w.shown_id(), polls, error = %e, "transient error while polling; will poll again");
                         (
@@ -291,28 +291,60 @@ where
 }
 
 /// An answer that says nothing final of the task asked: no envelope at all, one about
-/// another task (a proxy's or cache's mix-up), a success envelope holding no task (perhaps an
-/// id the vendor does not know yet), or a business code the vendor does not document
-/// (`Vendor`: JimmyAI documents only its success code, and its busy and rate-limit answers
-/// are UNKNOWN). A documented refusal (`InvalidRequest`, `NotFound`, ...) is not one: asking
-/// again gets the same.
+/// another task (a proxy's or cache's mix-up), or an answer the vendor may give a task it is
+/// busy with ([`busy_or_without_task`]). A documented refusal (`InvalidRequest`,
+/// `NotFound`, ...) is not one: asking again gets the same.
 fn says_nothing_of_the_task(e: &Error) -> bool {
-    e.is_unreadable_answer()
-        || e.is_misrouted()
-        || e.is_answer_without_task()
-        || (e.kind() == &ErrorKind::Vendor && e.phase() == Phase::Answered)
+    e.is_unreadable_answer() || e.is_misrouted() || busy_or_without_task(e)
+}
+
+/// A success envelope holding no task (perhaps an id the vendor does not know yet), or a
+/// business code the vendor does not document inside an HTTP 2xx (`Vendor`: JimmyAI
+/// documents only its success code, and its busy and rate-limit answers are UNKNOWN). The
+/// same unknown code behind an HTTP 401, 403 or 404 (a gateway's code for a revoked key,
+/// VMEG's own "not found" code), or behind a 3xx, is the refusal its status says: asking
+/// again gets the same.
+fn busy_or_without_task(e: &Error) -> bool {
+    e.is_answer_without_task()
+        || (e.kind() == &ErrorKind::Vendor
+            && e.phase() == Phase::Answered
+            && e.http_status().is_some_and(|s| (200..300).contains(&s)))
+}
+
+/// The answers a wait polled past that said nothing of the task, to bound them.
+#[derive(Debug, Default)]
+struct SaidNothing {
+    /// Such answers in a row, with no other poll outcome between them.
+    in_a_row: u32,
+    /// [`busy_or_without_task`] answers since the last answer about the task, whatever came
+    /// between: a server error between them (a 502, a 429) says nothing of the task either,
+    /// so an alternation of the two does not hold a wait until its deadline.
+    since_task: u32,
 }
 
 /// Whether a poll's error is an answer that says nothing of the task (unreadable, or about
-/// another task) the wait may still poll past, counting it in `in_a_row`:
-/// [`UNREADABLE_POLLS_TOLERATED`] in a row end the wait, so a server that always answers
-/// about another task does not hold a wait until its deadline. Not generic, so the wait's
-/// two instances share it.
-fn one_more_unreadable(e: &Error, in_a_row: &mut u32) -> bool {
-    if !says_nothing_of_the_task(e) || in_a_row.saturating_add(1) >= UNREADABLE_POLLS_TOLERATED {
+/// another task) the wait may still poll past, counting it in `count`:
+/// [`UNREADABLE_POLLS_TOLERATED`] in a row, or of [`busy_or_without_task`] since the last
+/// answer about the task, end the wait, so a server that always answers about another task
+/// does not hold a wait until its deadline. Not generic, so the wait's two instances share
+/// it.
+fn one_more_unreadable(e: &Error, count: &mut SaidNothing) -> bool {
+    if !says_nothing_of_the_task(e) {
         return false;
     }
-    *in_a_row = in_a_row.saturating_add(1);
+    let in_a_row = count.in_a_row.saturating_add(1);
+    let since_task = if busy_or_without_task(e) {
+        count.since_task.saturating_add(1)
+    } else {
+        count.since_task
+    };
+    if in_a_row >= UNREADABLE_POLLS_TOLERATED || since_task >= UNREADABLE_POLLS_TOLERATED {
+        return false;
+    }
+    *count = SaidNothing {
+        in_a_row,
+        since_task,
+    };
     true
 }
 
@@ -465,6 +497,65 @@ mod tests {
             let (res, polls, _) = run(vec![Err(refusal)], policy()).await;
             assert_eq!(res.unwrap_err().kind(), &kind);
             assert_eq!(polls, 1);
+        }
+    }
+
+    /// Review 29 pass 2-c #4: an undocumented code is polled past only inside an HTTP 2xx (a
+    /// busy answer of the vendor's own). Behind an HTTP 401, 403 or 404 (a gateway's code
+    /// for a revoked key, VMEG's own "task not found" code) or a 3xx it ends the wait at
+    /// once, as before 166fef5. Before: polled twice more.
+    #[tokio::test]
+    async fn an_undocumented_code_outside_a_2xx_ends_the_wait_at_once() {
+        for status in [401, 403, 404, 302] {
+            let refusal = Error::new(ErrorKind::Vendor)
+                .with_http_status(status)
+                .with_vendor_code(40401);
+            let (res, polls, _) = run(vec![Ok(TaskStatus::Queued), Err(refusal)], policy()).await;
+            assert_eq!(res.unwrap_err().kind(), &ErrorKind::Vendor, "{status}");
+            assert_eq!(polls, 2, "{status}");
+        }
+    }
+
+    /// Review 29 pass 2-c #4: server errors (5xx, 429) between undocumented codes or
+    /// task-less answers do not reset their count; only an answer about the task does. A
+    /// Vendor/503 alternation ends on the bound's Vendor answer, not at the deadline. An
+    /// unreadable page between 503s is still read past (its row is broken by them).
+    #[tokio::test]
+    async fn server_errors_between_undocumented_codes_do_not_reset_their_count() {
+        let n = UNREADABLE_POLLS_TOLERATED as usize;
+        let vendor = || {
+            Error::new(ErrorKind::Vendor)
+                .with_http_status(200)
+                .with_vendor_code(50000)
+        };
+        let no_task = || Error::new(ErrorKind::InvalidResponse).answer_without_task();
+        let busy = || Error::new(ErrorKind::Server).with_http_status(503);
+        let limited = || Error::new(ErrorKind::RateLimited).with_http_status(429);
+        for (what, answer) in [
+            ("vendor", &vendor as &dyn Fn() -> Error),
+            ("no task", &no_task),
+        ] {
+            let mut seq = vec![Ok(TaskStatus::Queued)];
+            for i in 0..4 * n {
+                seq.push(Err(answer()));
+                seq.push(Err(if i % 2 == 0 { busy() } else { limited() }));
+            }
+            let p = policy().with_max_polls(Some(10 * n as u32));
+            let (res, polls, _) = run(seq, p).await;
+            assert_eq!(res.unwrap_err().kind(), answer().kind(), "{what}");
+            assert_eq!(polls, 1 + 2 * (n - 1) + 1, "{what}");
+            // An answer about the task between them starts the count again.
+            let mut seq = vec![Ok(TaskStatus::Queued)];
+            for _ in 0..2 {
+                for _ in 1..n {
+                    seq.push(Err(answer()));
+                    seq.push(Err(busy()));
+                }
+                seq.push(Ok(TaskStatus::Running));
+            }
+            seq.push(Ok(TaskStatus::Succeeded));
+            let (res, _, _) = run(seq, policy()).await;
+            assert_eq!(res.unwrap(), TaskStatus::Succeeded, "{what}");
         }
     }
 
