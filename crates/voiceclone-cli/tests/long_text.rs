@@ -435,6 +435,82 @@ fn a_jimmyai_task_the_vendor_does_not_know_is_reported_and_resubmitted_only_when
     assert_eq!(p["past_job_ids"], serde_json::json!([GONE]), "{p}");
 }
 
+/// Review 29 pass 3-a #2: a JimmyAI part reported not found, whose resubmit (the flag, on a
+/// later run) is refused with code 20002 in an HTTP 200, which does not prove that nothing was
+/// made: the part is left as it was (`submitted` as its old task, noted `task_not_found`),
+/// and the create that may have made a task is listed as an earlier submit
+/// (`past_submits`); exit 3 naming both. A plain rerun reads the old task again and pays
+/// nothing. Before: the part was left `submitting` with no key, its old task dropped from
+/// reading and not named, and the next run with the flag paid again at once.
+#[test]
+fn a_jimmyai_resubmit_refused_by_an_undocumented_code_leaves_the_part_as_it_was() {
+    const GONE: &str = "jimmyai:speech:audio_00000000-0000-4000-8000-000000000000";
+    let cfg = SimConfig::default().with_speed(1000.0);
+    let cfg = cfg.clone().with_jimmy_errors(
+        cfg.jimmy_auth_error,
+        cfg.jimmy_bad_request,
+        cfg.jimmy_not_found,
+        voiceclone_sim::JimmyError {
+            code: 20002,
+            http_status: 200,
+        },
+    );
+    let sim = Sim::start_with(cfg);
+    let v = voice(&sim, "jimmyai");
+    let c = case("One short text to speak, in one part.");
+    let dir = Path::new(&c.out);
+    let plain = speak_args("jimmyai", &v, &c.file, &c.out);
+    let mut asked = plain.clone();
+    asked.push("--resubmit-unknown");
+    run(&sim, &[], &plain).expect(0);
+    forget_submit(dir, 0);
+    let mut m = manifest(dir);
+    m["parts"][0]["state"] = "submitted".into();
+    m["parts"][0]["job_id"] = GONE.into();
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+    run(&sim, &[], &plain).expect(3);
+    assert_eq!(manifest(dir)["parts"][0]["error_kind"], "task_not_found");
+    let creates = || sim.handle.stats().requests("jimmyai.createAudio");
+    let before = creates();
+    sim.handle
+        .fail_next(
+            "jimmyai.createAudio",
+            voiceclone_sim::FaultKind::Business,
+            1,
+        )
+        .unwrap();
+    let r = run(&sim, &[], &asked).expect(3);
+    assert_eq!(creates(), before + 1);
+    let j = r.json();
+    let e = j["error"].clone();
+    assert_eq!(e["job_id"], GONE, "{e}");
+    let msg = e["message"].as_str().unwrap();
+    for needed in [
+        "part 1",
+        "refused",
+        "not in a way that proves no task was made",
+        GONE,
+        "past_submits",
+    ] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    let p = manifest(dir)["parts"][0].clone();
+    assert_eq!(p["state"], "submitted", "{p}");
+    assert_eq!(p["job_id"], GONE, "{p}");
+    assert_eq!(p["error_kind"], "task_not_found", "{p}");
+    assert_eq!(p["past_submits"].as_array().map(Vec::len), Some(1), "{p}");
+    assert!(p["past_submits"][0]["submitted_at_ms"].is_u64(), "{p}");
+    assert_eq!(
+        j["parts"][0]["past_submits"].as_array().map(Vec::len),
+        Some(1),
+        "{j}"
+    );
+    // A plain rerun reads the old task again and pays nothing.
+    let r = run(&sim, &[], &plain).expect(3);
+    assert_eq!(creates(), before + 1, "a plain rerun sent it: {r:?}");
+    assert_eq!(r.json()["error"]["job_id"], GONE);
+}
+
 /// A rerun right after a VMEG part's (asynchronous) submit was cut short resends it at once
 /// under its key, as the library's retry loop does after an async create's timeout (VMEG's
 /// advice, api-facts A4): the part is resolved to its task, nothing paid again, no wait

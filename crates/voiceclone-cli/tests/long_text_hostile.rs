@@ -3278,3 +3278,123 @@ fn a_done_part_whose_task_is_not_found_says_its_audio_was_downloaded_and_to_rest
     assert_eq!(fake.creates(), 1);
     assert!(part1(dir).get("error_kind").is_none(), "{}", part1(dir));
 }
+
+/// A relay's or framework's JSON 404 page: a numeric `code` 404, no `data`.
+const JSON_404_PAGE: &str = r#"{"code":404,"message":"Not Found"}"#;
+
+/// Review 29 pass 3-a #1: a server whose every task read answers a JSON `{"code":404,...}`
+/// (a relay that forwards POST but not GET, answering in an envelope-like page). Once a run
+/// reported the parts not found, a run with `--resubmit-unknown` pays for at most one part
+/// in all: the task it makes reads "not known" in the very run that made it, so reads under
+/// this API key and base URL are broken, and the run resubmits no further part; those are
+/// reported, saying why (three parts at once: `--concurrency 3`). Before: every part was
+/// paid again on every second run. A `{"code":404}` behind an HTTP 503 (a gateway's) is no
+/// answer of VMEG's not-found shape at all: nothing is noted.
+#[test]
+fn a_json_404_on_every_task_read_lets_a_run_with_the_flag_pay_at_most_once() {
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_details_with(503, JSON_404_PAGE);
+    let c = case(&text(3));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "3", "--timeout", "0.5"]);
+    let mut asked = args.clone();
+    asked.push("--resubmit-unknown");
+    fake_run(&fake, &args).expect(3);
+    fake_run(&fake, &args).expect(3);
+    for p in manifest(dir)["parts"].as_array().unwrap() {
+        assert!(
+            p.get("error_kind").is_none(),
+            "a 503 noted as not found: {p}"
+        );
+    }
+    fake.answer_details_with(404, JSON_404_PAGE);
+    fake_run(&fake, &args).expect(3);
+    for p in manifest(dir)["parts"].as_array().unwrap() {
+        assert_eq!(p["error_kind"], "task_not_found", "{p}");
+    }
+    assert_eq!(fake.creates(), 3);
+    for round in 0..3 {
+        let before = fake.creates();
+        let r = fake_run(&fake, &asked);
+        assert_eq!(r.code, 3, "{r:?}");
+        let paid = fake.creates() - before;
+        assert!(
+            paid <= 1,
+            "round {round}: {paid} parts paid again in one run"
+        );
+        if round == 0 {
+            assert_eq!(paid, 1, "the first run with the flag paid for nothing");
+            let j = r.json();
+            let held: Vec<String> = j["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["error"]["message"].as_str())
+                .filter(|m| m.contains("not resubmitted"))
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(held.len(), 2, "{j}");
+            for msg in held {
+                for needed in ["made in this run", "not known", "reads"] {
+                    assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+                }
+            }
+        }
+    }
+}
+
+/// Review 29 pass 3-a #3: before paying on a task not found, a run with `--resubmit-unknown`
+/// reads the task once more after a short pause (`--poll-interval`, else 5 s), and pays only
+/// if that read says "not known" too. A task that answers on the second read (a read that
+/// flapped, a rate limit answered as a refusal) is not paid again; its note is cleared, so
+/// the flag waits for a run to report it again.
+#[test]
+fn the_flag_reads_a_task_not_found_once_more_before_paying() {
+    let fake = FakeVmeg::start(1, 100, false);
+    fake.answer_detail_of("t1", 404, TASK_NOT_FOUND, Duration::ZERO);
+    let c = case(&text(1));
+    let dir = Path::new(&c.out);
+    let args = speak_args(&c.file, &c.out);
+    let mut asked = args.clone();
+    // Bounded, should the task be waited for (it answers `running` on the second read).
+    asked.extend(["--resubmit-unknown", "--timeout", "5"]);
+    fake_run(&fake, &args).expect(3);
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(part1(dir)["error_kind"], "task_not_found");
+    // The wait's read says not found; the next read (the hook runs before it is answered)
+    // answers the task, running.
+    let state = fake.state.clone();
+    let mut reads = 0;
+    fake.on_request(move |path| {
+        if path.ends_with("/tasks/detail") {
+            reads += 1;
+            if reads == 2 {
+                state
+                    .detail_of
+                    .lock()
+                    .unwrap()
+                    .insert("t1".into(), (200, running_detail("t1"), Duration::ZERO));
+            }
+        }
+    });
+    let r = fake_run(&fake, &asked);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(
+        fake.creates(),
+        1,
+        "paid although the second read found the task"
+    );
+    let msg = s(&r.json()["error"]["message"]).to_owned();
+    for needed in ["read again", "not resubmitted", "rerun the same command"] {
+        assert!(msg.contains(needed), "{needed:?} missing: {msg}");
+    }
+    assert!(part1(dir).get("error_kind").is_none(), "{}", part1(dir));
+    fake.on_request(|_| {});
+    fake.answer_detail_of("t1", 404, TASK_NOT_FOUND, Duration::ZERO);
+    fake_run(&fake, &asked).expect(3);
+    assert_eq!(fake.creates(), 1, "paid before a run reported it again");
+    // Reported, and not found on both reads: paid.
+    fake_run(&fake, &asked).expect(0);
+    assert_eq!(fake.creates(), 2);
+}

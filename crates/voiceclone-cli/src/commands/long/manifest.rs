@@ -247,6 +247,18 @@ impl PartRecord {
         self.error_kind = None;
     }
 
+    /// Forgets that a run reported its task not found (a later read says no such thing), so
+    /// that `--resubmit-unknown` waits for a run to report it again. A `done` part keeps the
+    /// error's text, without its kind: its file is still missing or damaged, and the run's
+    /// summary must not count it done.
+    pub fn forget_not_found(&mut self) {
+        if self.state == PartState::Done {
+            self.error_kind = None;
+        } else {
+            self.clear_error();
+        }
+    }
+
     /// When its latest submit's key was last resent (see [`PartRecord::resent_at_ms`]).
     pub fn last_resent_at(&self) -> Option<SystemTime> {
         ms_time(*self.resent_at_ms.last()?)
@@ -823,6 +835,21 @@ mod tests {
             if let Some(why) = why {
                 assert!(why.contains("resent_at_ms"), "{why}");
             }
+        }
+    }
+
+    /// Review 29 pass 3-a #4: a note of a task not found is forgotten whole for a part not
+    /// yet downloaded, and only its kind for a `done` one (its missing file still told).
+    #[test]
+    fn forgetting_a_task_not_found_keeps_a_done_parts_error() {
+        let mut m = Manifest::new(&plan("Hello there. General Kenobi."), "cv_1", None);
+        for (state, kept) in [(PartState::Submitted, false), (PartState::Done, true)] {
+            let p = &mut m.parts[0];
+            p.state = state;
+            p.note("gone".into(), Some(ReportedKind::TaskNotFound));
+            p.forget_not_found();
+            assert_eq!(p.error_kind, None, "{state:?}");
+            assert_eq!(p.error.is_some(), kept, "{state:?}");
         }
     }
 

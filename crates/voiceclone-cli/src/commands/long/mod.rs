@@ -242,6 +242,21 @@ struct Run<'a> {
     sent: Cell<bool>,
     /// The tasks accepted in this run: part index, stored job id.
     accepted_ids: RefCell<Vec<(usize, String)>>,
+    /// A task accepted in this run read "not known to the vendor" (which it, named): task
+    /// reads under this API key and base URL are failing (a relay that answers every read
+    /// with a 404 of its own, say), so `--resubmit-unknown` sends nothing more in this run: a
+    /// new task could not be read either, and each would be paid for again by a later run.
+    reads_broken: RefCell<Option<String>>,
+    /// A task accepted in this run was read (its status answered): reads work, and the
+    /// flag's resubmits no longer go one at a time through [`Run::resubmit_gate`].
+    reads_proven: Cell<bool>,
+    /// Held by a resubmit of `--resubmit-unknown` until it ends (its task read), while no
+    /// read of a task made in this run has answered: so that, reads being broken, the first
+    /// such resubmit sets [`Run::reads_broken`] before a second is paid for.
+    resubmit_gate: tokio::sync::Mutex<()>,
+    /// How long the flag waits before it reads a task not found once more, and pays only if
+    /// that read says so too: `--poll-interval`, else [`RECHECK_PAUSE`].
+    recheck_pause: Duration,
     /// A write of the manifest failed after something was sent in this run.
     unrecorded: Cell<bool>,
     /// The parts that failed so far, and those of unknown outcome (their messages): kept
@@ -344,6 +359,10 @@ async fn resume(
             .max(MIN_RESEND_TIME),
         sent: Cell::new(false),
         accepted_ids: RefCell::new(Vec::new()),
+        reads_broken: RefCell::new(None),
+        reads_proven: Cell::new(false),
+        resubmit_gate: tokio::sync::Mutex::new(()),
+        recheck_pause: poll_interval(&args.poll).unwrap_or(RECHECK_PAUSE),
         unrecorded: Cell::new(false),
         failures: RefCell::new(Vec::new()),
         unknown: RefCell::new(Vec::new()),
@@ -419,6 +438,18 @@ fn recorded_stem(rec: &PartRecord, k: usize, stem: &str) -> Option<String> {
     (recorded != stem && numbers(recorded)? == numbers(stem)?).then(|| recorded.to_owned())
 }
 
+/// `--poll-interval` as a duration, when given and valid (`policy` has refused an invalid one).
+fn poll_interval(poll: &crate::cli::PollArgs) -> Option<Duration> {
+    poll.poll_interval
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .and_then(|t| Duration::try_from_secs_f64(t).ok())
+}
+
+/// The default pause before `--resubmit-unknown` reads a task not found once more: about a
+/// poll of either vendor (VMEG's 2 s, JimmyAI's documented 5-10 s), so that a read that
+/// flapped (a lag, a throttle answered as a refusal) is not paid for.
+const RECHECK_PAUSE: Duration = Duration::from_secs(5);
+
 /// `--timeout` as a duration, when given and valid (`policy` has refused an invalid one).
 fn policy_timeout(poll: &crate::cli::PollArgs) -> Option<Duration> {
     poll.timeout
@@ -487,15 +518,23 @@ fn reported_before(rec: &PartRecord, f: &Failure, notes_have_kinds: bool) -> boo
 /// Whether `e`, what ended the wait for a task of `provider`, is the vendor's own answer that
 /// it does not know the task: its envelope (a vendor code), answered, never a page a proxy, a
 /// gateway or a web server gave instead (a 404 with no envelope, which may pass on the next
-/// read). VMEG: code 404, its "not found". JimmyAI does not document its answer to an unknown
-/// task id (api-facts B6): a refusal in its envelope, `InvalidRequest` (code 20002, as the
-/// simulator and the fake answer an unknown id) or an HTTP 404.
+/// read). VMEG: code 404, its "not found", behind HTTP 404 or 200 (whether VMEG mirrors the
+/// code in the status is UNKNOWN, api-facts A3; any other status, a gateway's 503 say, is no
+/// such answer). Whether the body had VMEG's `message` and `data` keys (a relay's
+/// `{"code":404,"msg":...}` has not) the error does not tell, so such a page still passes
+/// here: [`Run::reads_broken`] bounds what it costs. JimmyAI does not document its answer to
+/// an unknown task id (api-facts B6): a refusal in its envelope, `InvalidRequest` (code
+/// 20002, as the simulator and the fake answer an unknown id) or an HTTP 404.
 fn vendor_does_not_know(provider: Provider, e: &Error) -> bool {
     if e.phase() != Phase::Answered || e.vendor_code().is_none() {
         return false;
     }
     match provider {
-        Provider::Vmeg => *e.kind() == ErrorKind::NotFound && e.vendor_code() == Some(404),
+        Provider::Vmeg => {
+            *e.kind() == ErrorKind::NotFound
+                && e.vendor_code() == Some(404)
+                && matches!(e.http_status(), Some(200 | 404))
+        }
         Provider::JimmyAi => matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidRequest),
         _ => false,
     }
@@ -1054,21 +1093,7 @@ impl Run<'_> {
                             && !self.over_budget.get()
                             && !self.timed_out.get() =>
                     {
-                        let why = match reported_kind(&f) {
-                            Some(ReportedKind::TaskNotFound) => format!(
-                                "although its task {id} may have been made (and billed): it is still not known to the vendor under this API key and base URL"
-                            ),
-                            Some(ReportedKind::AnswerUnreadable) => "although its task's answer could not be read (its task may hold the audio)".to_owned(),
-                            _ => "although its audio was downloaded before".to_owned(),
-                        };
-                        self.printer.progress(&format!(
-                            "{}: resubmitting {why} (--resubmit-unknown; billed again)",
-                            self.name(i)
-                        ));
-                        match self.record(i) {
-                            Some(now) => self.submit(i, &now).await,
-                            None => Ready::Failed(f),
-                        }
+                        self.resubmit_reported(i, id, f).await
                     }
                     r => r,
                 },
@@ -1077,6 +1102,97 @@ impl Run<'_> {
             PartState::Submitting => self.unknown(i, &rec).await,
             PartState::Planned | PartState::Failed => self.submit(i, &rec).await,
         }
+    }
+
+    /// `--resubmit-unknown` for part `i`, whose task `id` was read as `f`, the failure an
+    /// earlier run reported: sent again (billed again), unless this run's reads of its own
+    /// tasks fail (then reported, see [`Run::reads_broken`]), the run stopped starting parts
+    /// meanwhile, or, its task not found, a second read a moment later finds it.
+    async fn resubmit_reported(&self, i: usize, id: &str, f: Failure) -> Ready {
+        let _gate = self.gate().await;
+        if let Some(why) = self.held_back() {
+            return Ready::Failed(Failure {
+                message: format!("{}; {why}", f.message),
+                ..f
+            });
+        }
+        // Waiting for the gate, the run may have stopped starting parts.
+        if self.over_budget.get() || self.timed_out.get() {
+            return Ready::Failed(f);
+        }
+        let why = match reported_kind(&f) {
+            Some(ReportedKind::TaskNotFound) => {
+                if let Some(r) = self.read_again(i, id).await {
+                    return r;
+                }
+                format!(
+                    "although its task {id} may have been made (and billed): it is still not known to the vendor under this API key and base URL"
+                )
+            }
+            Some(ReportedKind::AnswerUnreadable) => {
+                "although its task's answer could not be read (its task may hold the audio)"
+                    .to_owned()
+            }
+            _ => "although its audio was downloaded before".to_owned(),
+        };
+        self.printer.progress(&format!(
+            "{}: resubmitting {why} (--resubmit-unknown; billed again)",
+            self.name(i)
+        ));
+        match self.record(i) {
+            Some(now) => self.submit(i, &now).await,
+            None => Ready::Failed(f),
+        }
+    }
+
+    /// The [`Run::resubmit_gate`], while no read of a task made in this run has answered.
+    async fn gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.reads_proven.get() {
+            return None;
+        }
+        Some(self.resubmit_gate.lock().await)
+    }
+
+    /// Why `--resubmit-unknown` sends nothing more in this run, if it does not.
+    fn held_back(&self) -> Option<String> {
+        let broken = self.reads_broken.borrow();
+        let what = broken.as_deref()?;
+        Some(format!(
+            "not resubmitted: {what}, made in this run, was not known to the vendor when read right after it was made, so task reads under this API key and base URL are failing (a proxy or relay in between, a base URL that is not the API's) and a new task could not be read either: --resubmit-unknown sends nothing more in this run. Fix what answers the reads, then rerun the same command"
+        ))
+    }
+
+    /// Part `i`'s task `id`, read not found (and reported so before), read once more after
+    /// [`Run::recheck_pause`]: `None` when that read says not found too (the flag may pay);
+    /// else the part's failure, not resubmitted. A read that answers the task clears the
+    /// note (the latest read knows it); one that fails otherwise keeps it.
+    async fn read_again(&self, i: usize, id: &str) -> Option<Ready> {
+        let job: JobId = id.parse().ok()?;
+        tokio::time::sleep(self.recheck_pause).await;
+        let read = self.client.speech_status(&job).await;
+        let what = match &read {
+            Err(e) if vendor_does_not_know(self.plan.provider(), e) => return None,
+            Ok(j) => format!("it answered (status {})", j.status),
+            Err(e) => format!("it did not say so again ({e})"),
+        };
+        let kept = read.is_err().then_some(ReportedKind::TaskNotFound);
+        if kept.is_none()
+            && let Err(f) = self.update(i, PartRecord::forget_not_found)
+        {
+            return Some(Ready::Failed(f));
+        }
+        let message = format!(
+            "{}: its task {id} was not known to the vendor, but read again {:.1} s later {what}: not resubmitted; rerun the same command to wait for it again",
+            self.name(i),
+            self.recheck_pause.as_secs_f64()
+        );
+        let mut f = Failure::other(Exit::Unreachable, "outcome_unknown", message)
+            .with("part", i + 1)
+            .with("job_id", id);
+        if kept.is_some() && self.record(i).is_some_and(|r| r.state == PartState::Done) {
+            f = f.with(DOWNLOADED_BEFORE, true);
+        }
+        Some(Ready::Failed(reported_detail(f, kept)))
     }
 
     /// A fresh submit: recorded first, then sent.
@@ -1231,10 +1347,18 @@ impl Run<'_> {
         }
         // A refusal that does not prove nothing was made (JimmyAI's undocumented 20002 in an
         // HTTP 2xx, a server error): the part stays `submitting`, so that the rerun resolves
-        // it (a VMEG resend under the same key) and never sends it as new work.
+        // it (a VMEG resend under the same key) and never sends it as new work. Unless it had
+        // a task to read (see `kept_as_it_was`).
         if !e.may_resubmit() {
+            if let Some(r) = self.kept_as_it_was(i, e, before) {
+                return r;
+            }
+            let earlier = before
+                .and_then(|b| b.job_id.as_deref())
+                .map(|j| format!(" (its earlier task, {j}, is kept in past_job_ids)"))
+                .unwrap_or_default();
             return Ready::Unknown(format!(
-                "{}: its submit was refused, but not in a way that proves no task was made ({e}); it is not sent again as new work: rerun the same command to resolve it",
+                "{}: its submit was refused, but not in a way that proves no task was made ({e}); it is not sent again as new work{earlier}: rerun the same command to resolve it",
                 self.name(i)
             ));
         }
@@ -1326,6 +1450,66 @@ impl Run<'_> {
         Ready::Failed(Failure::from_adapter(e).with("part", i + 1))
     }
 
+    /// Part `i`, `submitted` or `done` as a task (`before`) until its resubmit (the flag) was
+    /// refused by `e` in a way that does not prove nothing was made, and sent with no
+    /// idempotency key (JimmyAI's): no rerun could resolve that create, and left `submitting`
+    /// the next run with the flag would pay at once while the old task went unread. So the
+    /// part is put back as it was (its task read again by the rerun, what was reported of it
+    /// kept, the refusal told after it), and the create is listed in `past_submits`, as a
+    /// submit that may have made a task. Exit 3 naming both. `None` for any other part: a
+    /// VMEG create keeps its key, which the rerun resends (nothing new if it landed).
+    fn kept_as_it_was(&self, i: usize, e: &Error, before: Option<&PartRecord>) -> Option<Ready> {
+        let b = before.filter(|b| matches!(b.state, PartState::Submitted | PartState::Done))?;
+        let job = b.job_id.clone()?;
+        let now = self.record(i)?;
+        if now.idempotency_key.is_some() {
+            return None;
+        }
+        let past = PastSubmit {
+            idempotency_key: None,
+            submitted_at_ms: now.submitted_at_ms,
+            key_scope: now.key_scope.clone(),
+            resent_at_ms: Vec::new(),
+        };
+        let msg = e.to_string();
+        if let Err(f) = self.update(i, |p| {
+            let mut past_submits = b.past_submits.clone();
+            past_submits.push(past);
+            *p = PartRecord {
+                error: Some(with_refusal(b.error.as_deref(), &msg)),
+                past_submits,
+                ..b.clone()
+            };
+        }) {
+            return Some(Ready::Failed(f));
+        }
+        let state = if b.state == PartState::Done {
+            "done"
+        } else {
+            "submitted"
+        };
+        let noted = b
+            .error
+            .as_deref()
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        let mut f = Failure::other(
+            Exit::Unreachable,
+            "outcome_unknown",
+            format!(
+                "{}: its resubmit was refused, but not in a way that proves no task was made ({e}); that submit{} is listed in past_submits, as one that may have created a task that was never recorded (check the vendor's console), and the part stays `{state}` as task {job}{noted}: it is not submitted again unasked. Rerun the same command to read task {job} again",
+                self.name(i),
+                submit_found_by(now.submitted_at(), None, None),
+            ),
+        )
+        .with("part", i + 1)
+        .with("job_id", job.as_str());
+        if b.state == PartState::Done {
+            f = f.with(DOWNLOADED_BEFORE, true);
+        }
+        Some(Ready::Failed(reported_detail(f, b.error_kind)))
+    }
+
     /// The vendor accepted part `i` as task `id`: recorded, then waited for. A task another
     /// part holds is not taken: every path that gives a part its task comes through here.
     async fn accepted(&self, i: usize, id: &JobId) -> Ready {
@@ -1384,6 +1568,10 @@ impl Run<'_> {
                     && self.plan.provider() == Provider::Vmeg
                     && key_fresh(rec) =>
             {
+                let _gate = self.gate().await;
+                if self.reads_broken.borrow().is_some() {
+                    return self.held_back_unknown(i, rec);
+                }
                 self.printer.progress(&format!(
                     "{}: resending its submit{} under this run's API key and base URL, with the same key (--resubmit-unknown; the manifest keeps the earlier submit in past_submits)",
                     self.name(i),
@@ -1398,6 +1586,10 @@ impl Run<'_> {
                 self.resend(i, key, at, Some(past)).await
             }
             _ if self.resubmit_unknown => {
+                let _gate = self.gate().await;
+                if self.reads_broken.borrow().is_some() {
+                    return self.held_back_unknown(i, rec);
+                }
                 self.printer.progress(&format!(
                     "{}: resubmitting although its earlier submit{} may have created a task (--resubmit-unknown; the manifest keeps that submit in past_submits)",
                     self.name(i),
@@ -1413,6 +1605,21 @@ impl Run<'_> {
                 self.free_way(rec)
             )),
         }
+    }
+
+    /// Part `i` (`rec`, left `submitting`), not sent again by `--resubmit-unknown` because
+    /// this run's reads of its own tasks fail ([`Run::held_back`]).
+    fn held_back_unknown(&self, i: usize, rec: &PartRecord) -> Ready {
+        Ready::Unknown(format!(
+            "{}: its submit{} may have created a task that was never recorded; {}",
+            self.name(i),
+            submit_found_by(
+                rec.submitted_at(),
+                rec.idempotency_key.as_deref(),
+                rec.last_resent_at()
+            ),
+            self.held_back().unwrap_or_default()
+        ))
     }
 
     /// VMEG: resends part `i` with the key it was sent with; under this run's scope, keeping
@@ -1643,7 +1850,17 @@ impl Run<'_> {
         // A part recorded `done` had its audio downloaded (its task succeeded): a failure read
         // now contradicts that, and is no reason to pay for it again unasked.
         let done_before = self.record(i).is_some_and(|r| r.state == PartState::Done);
-        match self.client.wait_for_speech(&id, &self.policy).await {
+        let waited = self.client.wait_for_speech(&id, &self.policy).await;
+        // A task made in this run whose status was read: reads work (see `reads_proven`).
+        if self.accepted_here(i, stored)
+            && match &waited {
+                Ok(_) => true,
+                Err(e) => matches!(e.kind(), ErrorKind::TaskFailed { .. }),
+            }
+        {
+            self.reads_proven.set(true);
+        }
+        match waited {
             Ok(speech) => match self.lines_missing(i, &speech) {
                 Some(LinesMissing::Failed(why)) if done_before => {
                     let f = Failure::other(Exit::Failure, "task_failed", why.clone());
@@ -1693,7 +1910,14 @@ impl Run<'_> {
                 // reach would be paid for again on every run with the flag. Under another API
                 // key or base URL, the advice below (that key and base URL) stands.
                 let scope_note = self.record(i).and_then(|r| self.task_scope_note(&r));
-                if vendor_does_not_know(self.plan.provider(), &e)
+                let unknown_here = vendor_does_not_know(self.plan.provider(), &e);
+                if unknown_here && scope_note.is_none() && self.accepted_here(i, stored) {
+                    // Reads fail even for a task made seconds ago: the flag stops here.
+                    self.reads_broken
+                        .borrow_mut()
+                        .get_or_insert_with(|| format!("task {stored} of {}", self.name(i)));
+                }
+                if unknown_here
                     && !self.accepted_here(i, stored)
                     && scope_note.is_none()
                     && let Some(rec) = self.record(i)
@@ -1705,14 +1929,15 @@ impl Run<'_> {
                     self.timed_out.set(true);
                 }
                 // A task not found noted before is no longer what the latest read says: the
-                // task answered (or the vendor did not) until the wait ran out, or it was read
-                // under another API key or base URL, where "not found" says nothing. The flag
-                // then waits for a run to report it not found again.
+                // wait ran out (whether any poll was answered, the error does not tell: only
+                // holding payment back rides on it), or it was read under another API key or
+                // base URL, where "not found" says nothing. The flag then waits for a run to
+                // report it not found again.
                 if (timed_out || scope_note.is_some())
                     && self
                         .record(i)
                         .is_some_and(|r| r.error_kind == Some(ReportedKind::TaskNotFound))
-                    && let Err(f) = self.update(i, PartRecord::clear_error)
+                    && let Err(f) = self.update(i, PartRecord::forget_not_found)
                 {
                     return Ready::Failed(f);
                 }
