@@ -156,8 +156,9 @@ pub struct Speech {
     /// The URLs of the lines that have audio, in line order. Not one per line when a line
     /// failed or could not be read (VMEG: a task `finished` with some lines' audio): then
     /// `audio_urls[i]` need not be line `i`'s, and [`segments`](Self::segments) is what to
-    /// read (`segments[i]` is line `i`); [`Speech::is_complete`] says whether every line
-    /// has audio.
+    /// read (one per result the answer lists); [`Speech::is_complete`] says whether every
+    /// line the answer lists has audio, and, where [`lines_sent`](Self::lines_sent) is
+    /// known, whether the answer lists every line sent.
     pub audio_urls: Vec<Url>,
     /// JimmyAI subtitle file, when asked for.
     pub subtitle_url: Option<Url>,
