@@ -1333,6 +1333,75 @@ fn out_probes_the_name_the_run_writes_before_sending() {
     assert_plays(&new);
 }
 
+/// Review 29 pass 3-b #1: every missing directory of a new `DIR/` is checked, not only the
+/// first: `DIR/new/<256 bytes>/` (`new` fine, the deeper name too long for the file system)
+/// is refused, exit 2 naming --out, nothing sent, a dry run too, and `new` is not left
+/// behind. Before, only `new` was made and removed; the run paid for the task and then
+/// failed to make the long name (exit 1, no file).
+#[test]
+fn out_checks_every_missing_directory_of_a_new_dir() {
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = format!("{}/new/{}/", dir.path().display(), "a".repeat(256));
+    let args = speak_to(&out, &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let j = run(&sim, &args).expect(2).json();
+    assert_eq!(j["error"]["kind"], "usage", "{j}");
+    assert!(
+        j["error"]["message"].as_str().unwrap().contains("--out"),
+        "{j}"
+    );
+    let mut dry = args.clone();
+    dry.push("--dry-run");
+    run(&sim, &dry).expect(2);
+    assert_eq!(sim.requests(), 0, "nothing was sent");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Several missing directories that can all be made still pass.
+    let fine = format!("{}/new/b/c/", dir.path().display());
+    let args = speak_to(&fine, &["--dry-run"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&sim, &args).expect(0);
+    assert!(!dir.path().join("new").exists());
+}
+
+/// Review 29 pass 3-b #2: the check makes nothing at the names the run writes, not even for
+/// a moment (a kill then left an empty file at PATH, and a file renamed onto PATH meanwhile
+/// was deleted): it proves them inside a hidden `.voiceclone-probe-*` directory beside
+/// them. Watched with inotify while dry runs to a new file and to a new `DIR/sub/` pass.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_check_makes_nothing_at_the_real_name() {
+    use rustix::fs::inotify;
+    let sim = Sim::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fd = inotify::init(inotify::CreateFlags::NONBLOCK).unwrap();
+    inotify::add_watch(&fd, dir.path(), inotify::WatchFlags::CREATE).unwrap();
+    for out in [
+        dir.path().join("new.wav").display().to_string(),
+        format!("{}/newdir/sub/", dir.path().display()),
+    ] {
+        let args = speak_to(&out, &["--dry-run"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&sim, &args).expect(0);
+    }
+    let mut buf = [std::mem::MaybeUninit::uninit(); 8192];
+    let mut reader = inotify::Reader::new(&fd, &mut buf);
+    let mut names = Vec::new();
+    while let Ok(event) = reader.next() {
+        if let Some(name) = event.file_name() {
+            names.push(name.to_string_lossy().into_owned());
+        }
+    }
+    assert!(
+        names.iter().all(|n| n.starts_with(".voiceclone-probe-")),
+        "{names:?}"
+    );
+    assert_eq!(names.len(), 2, "one probe directory each: {names:?}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// Review 29 pass 2-b #4: `/dev/shm`, a tmpfs of its own under `/dev`, takes `--out` like
 /// any directory (before, everything under `/dev` was refused); `/dev` itself still is (see
 /// `out_refuses_a_destination_it_cannot_create_before_sending`). Skipped where there is no

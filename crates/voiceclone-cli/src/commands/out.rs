@@ -42,7 +42,7 @@ use crate::spinner::Spinner;
 /// The `--out` flags of `clone` and `speak`, checked before anything is sent: only with
 /// `--wait`; not for a VMEG clone (no preview audio); the destination's directory must
 /// exist and take the file (for `DIR/` not made yet, its nearest existing ancestor must take
-/// the first missing directory; see [`writable`]), and `--overwrite` must be able to replace
+/// every missing directory; see [`writable`]), and `--overwrite` must be able to replace
 /// what is there ([`sticky_target`]). `None` when `--out` was not given.
 pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
     let (out, wait, is_clone, overwrite) = match &cli.command {
@@ -141,14 +141,17 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
 /// Whether the run can make its files where `out` says, proven before anything is sent (a
 /// refusal after the job was paid leaves a billed task and no file), on the name the run
 /// writes where it can: a name the file system refuses as too long is refused; so is a
-/// directory of `/dev` itself or under `/proc` (as root, a file renamed over `/dev/stdout`
-/// replaced the system's link; `/dev/shm`, a file system of its own, is a directory like any
-/// other), and one whose file system has less than [`MIN_FREE_BYTES`] free for this user.
-/// Then the file PATH, when not there, is made and removed at once (which also proves the
-/// characters and the length the file system takes: FAT refuses a `:` only when making the
-/// name); for a `DIR/` not made yet, the first missing directory on its way is; otherwise (a
-/// file there, or a directory to write into) a temporary file. The rest is made only after
-/// the job, so a dry run leaves nothing behind.
+/// directory under `/dev` (but a tmpfs, `/dev/shm`), `/proc` or `/sys` (as root, a file
+/// renamed over `/dev/stdout` replaced the system's link; see [`system_dir`]), and one whose
+/// file system has less than [`MIN_FREE_BYTES`] free for this user.
+/// Then the names the run makes are made, and removed, in a hidden scratch directory
+/// (`.voiceclone-probe-*`) in the directory the run writes into: the basename of PATH when
+/// not there, or every missing directory of a `DIR/` not made yet, by its own name. The same
+/// file system takes or refuses the same names (FAT refuses a `:`, and a name too long,
+/// only when making it), and the user's names are never touched: a kill meanwhile leaves
+/// at most that hidden directory, and a file renamed onto PATH meanwhile is never removed.
+/// Otherwise (a file there, or a directory to write into) a file of any name is, there.
+/// The rest is made only after the job, so a dry run leaves nothing behind.
 fn writable(out: &Path) -> Result<(), Failure> {
     let refuse = |why: String| Failure::usage(format!("--out {}: {why}", out.display()));
     if let Err(e) = std::fs::symlink_metadata(out)
@@ -160,12 +163,24 @@ fn writable(out: &Path) -> Result<(), Failure> {
         ));
     }
     let (dir, probe) = if names_dir(out) && !out.is_dir() {
-        let (ancestor, first) = existing_ancestor(out).map_err(refuse)?;
-        (ancestor, Probe::Dir(first))
+        let (ancestor, missing) = existing_ancestor(out).map_err(refuse)?;
+        (ancestor, Probe::Dirs(missing))
     } else if out.is_dir() {
         (out.to_path_buf(), Probe::Temporary)
     } else if std::fs::symlink_metadata(out).is_err() {
-        (parent_or_dot(out), Probe::File)
+        // The name as written: `x.wav/.` and `x/..` end with no name of a file (the path
+        // keeps only `x.wav` and `x`), and a file cannot be made at them.
+        let text = out.as_os_str().to_string_lossy();
+        let written = text.rsplit(['/', std::path::MAIN_SEPARATOR]).next();
+        let name = out
+            .file_name()
+            .filter(|n| written == Some(&*n.to_string_lossy()));
+        let Some(name) = name else {
+            return Err(refuse(
+                "cannot create this file (it ends with no file name): nothing was sent".to_owned(),
+            ));
+        };
+        (parent_or_dot(out), Probe::File(name.to_os_string()))
     } else {
         (parent_or_dot(out), Probe::Temporary)
     };
@@ -173,7 +188,7 @@ fn writable(out: &Path) -> Result<(), Failure> {
     let resolved = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
     if system_dir(&resolved) {
         return Err(refuse(format!(
-            "the files would go in {}, a directory of devices or processes, not of files: nothing was sent; give the path of a regular file instead",
+            "the files would go in {}, a directory of devices, processes or the kernel, not of files: nothing was sent; give the path of a regular file instead",
             resolved.display()
         )));
     }
@@ -185,77 +200,110 @@ fn writable(out: &Path) -> Result<(), Failure> {
             dir.display()
         )));
     }
-    match probe {
-        Probe::File => {
-            // `create_new`: never opens (let alone truncates) something made meanwhile.
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(out)
-                .map_err(|e| {
-                    refuse(format!(
-                        "cannot create this file ({}): nothing was sent",
-                        e.kind()
-                    ))
-                })?;
-            std::fs::remove_file(out).map_err(|e| {
-                refuse(format!(
-                    "made an empty file there to check the name, and cannot remove it ({}): nothing was sent",
-                    e.kind()
-                ))
-            })
-        }
-        Probe::Dir(first) => {
-            std::fs::create_dir(&first).map_err(|e| {
-                refuse(format!(
-                    "cannot create the directory {} ({}): nothing was sent",
-                    first.display(),
-                    e.kind()
-                ))
-            })?;
-            std::fs::remove_dir(&first).map_err(|e| {
-                refuse(format!(
-                    "made the directory {} to check it, and cannot remove it ({}): nothing was sent",
-                    first.display(),
-                    e.kind()
-                ))
-            })
-        }
-        Probe::Temporary => tempfile::Builder::new()
-            .prefix(".voiceclone-probe-")
-            .tempfile_in(&dir)
-            .map(drop)
-            // The kind only: the error names the probe's random path, which says nothing.
-            .map_err(|e| {
-                refuse(format!(
-                    "cannot create a file in {} ({}): nothing was sent",
-                    dir.display(),
-                    e.kind()
-                ))
-            }),
-    }
+    let scratch = tempfile::Builder::new()
+        .prefix(".voiceclone-probe-")
+        .tempdir_in(&dir)
+        .map_err(|e| {
+            refuse(format!(
+                "cannot create a file in {} ({}): nothing was sent",
+                dir.display(),
+                e.kind()
+            ))
+        })?;
+    let made = make_in(scratch.path(), &probe);
+    let kept = scratch.path().to_path_buf();
+    // Removed even when a name was refused; a directory that lets names be made but not
+    // removed (append-only) would fail the download's rename into place too.
+    let removed = scratch.close();
+    made.map_err(refuse)?;
+    removed.map_err(|e| {
+        refuse(format!(
+            "made {} to check the names there, and cannot remove it ({}): nothing was sent",
+            kept.display(),
+            e.kind()
+        ))
+    })
 }
 
-/// What [`writable`] makes and removes to prove the run can write there.
+/// What [`writable`] proves the run can make.
 enum Probe {
-    /// PATH itself, a file not there yet.
-    File,
-    /// The first missing directory of a `DIR/` not made yet.
-    Dir(std::path::PathBuf),
-    /// A temporary file in the directory the files go to.
+    /// PATH, a file not there yet: its basename.
+    File(std::ffi::OsString),
+    /// The missing directories of a `DIR/` not made yet, outermost first, as written
+    /// (`..` included).
+    Dirs(Vec<std::ffi::OsString>),
+    /// A file of any name in the directory the files go to.
     Temporary,
+}
+
+/// Makes the names of `probe` inside `scratch` as the run would make them beside it: the
+/// file by `create_new` (any name for [`Probe::Temporary`]), the directories one inside
+/// the other, as `create_dir_all` makes them (a `..` goes back up the directories just
+/// made; one above `scratch` is refused, since the real path would climb out of the
+/// directory that was checked). The error says which name was refused, and why.
+fn make_in(scratch: &Path, probe: &Probe) -> Result<(), String> {
+    let file = |name: &std::ffi::OsStr| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(scratch.join(name))
+            .map(drop)
+    };
+    match probe {
+        Probe::Temporary => file(std::ffi::OsStr::new("probe")).map_err(|e| {
+            format!(
+                "cannot create a file there ({}): nothing was sent",
+                e.kind()
+            )
+        }),
+        Probe::File(name) => file(name)
+            .map_err(|e| format!("cannot create this file ({}): nothing was sent", e.kind())),
+        Probe::Dirs(missing) => {
+            let mut at = scratch.to_path_buf();
+            let mut depth = 0usize;
+            for name in missing {
+                if name == ".." {
+                    if depth == 0 {
+                        return Err(
+                            "a `..` after a directory not made yet leads out of the directory the run was checked in: nothing was sent; give the path without it"
+                                .to_owned(),
+                        );
+                    }
+                    at.pop();
+                    depth = depth.saturating_sub(1);
+                    continue;
+                }
+                if name == "." {
+                    continue;
+                }
+                at.push(name);
+                std::fs::create_dir(&at).map_err(|e| {
+                    format!(
+                        "cannot create the directory {} ({}): nothing was sent",
+                        Path::new(name).display(),
+                        e.kind()
+                    )
+                })?;
+                depth = depth.saturating_add(1);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The least room, in bytes, the file system of `--out` must have free before anything is
 /// sent: the size of the audio is known only after the job, so a floor is all that is checked.
 pub const MIN_FREE_BYTES: u64 = 1 << 20;
 
-/// Whether `resolved` (a directory, links resolved) is one of devices or processes: under
-/// `/proc`, or on the file system of `/dev` itself (`/dev/shm` and `/dev/mqueue` are mounts
-/// of their own and pass; `/dev/pts` takes no file, which the probe finds). Where `/dev` is
-/// no mount of its own, only what is under it counts.
+/// Whether `resolved` (a directory, links resolved) is one of devices, processes or the
+/// kernel: under `/proc` or `/sys` (as root, a cgroup directory takes a file), on the file
+/// system of `/dev` itself (where `/dev` is no mount of its own, only what is under it
+/// counts), or under `/dev` on any file system but a tmpfs (`/dev/shm` is taken). The other
+/// mounts there take the probe's file but not the download: `/dev/mqueue` and
+/// `/dev/hugepages` create it and refuse its `write` after the job was paid; `/dev/pts`
+/// takes no file at all.
 fn system_dir(resolved: &Path) -> bool {
-    if resolved.starts_with("/proc") {
+    if resolved.starts_with("/proc") || resolved.starts_with("/sys") {
         return true;
     }
     #[cfg(unix)]
@@ -268,10 +316,25 @@ fn system_dir(resolved: &Path) -> bool {
         ) else {
             return resolved.starts_with("/dev");
         };
-        at.dev() == dev.dev() && (dev.dev() != root.dev() || resolved.starts_with("/dev"))
+        let on_dev =
+            at.dev() == dev.dev() && (dev.dev() != root.dev() || resolved.starts_with("/dev"));
+        on_dev || (resolved.starts_with("/dev") && !is_tmpfs(resolved))
     }
     #[cfg(not(unix))]
     false
+}
+
+/// Whether `dir` is on a tmpfs (`statfs`'s `f_type` is `TMPFS_MAGIC`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn is_tmpfs(dir: &Path) -> bool {
+    const TMPFS_MAGIC: i128 = 0x0102_1994;
+    rustix::fs::statfs(dir).is_ok_and(|st| i128::from(st.f_type) == TMPFS_MAGIC)
+}
+
+/// Without Linux's `statfs` type: only `/dev/shm` counts as a tmpfs.
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+fn is_tmpfs(dir: &Path) -> bool {
+    dir.starts_with("/dev/shm")
 }
 
 /// The bytes free for this user on the file system of `dir` (the blocks reserved for root
@@ -305,20 +368,21 @@ fn reported_free(total: u64, avail: u64, block: u64) -> Option<u64> {
 }
 
 /// The nearest existing ancestor of the directory `out` names (which `create_dir_all` would
-/// create after the job), and the first missing directory under it. Links are looked at,
-/// not followed through as missing: one that resolves to no directory (dangling, or to a
-/// file) is refused, since `create_dir_all` fails on it after the job.
-fn existing_ancestor(out: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf), String> {
+/// create after the job), and the components under it that are missing, outermost first.
+/// Links are looked at, not followed through as missing: one that resolves to no directory
+/// (dangling, or to a file) is refused, since `create_dir_all` fails on it after the job.
+fn existing_ancestor(out: &Path) -> Result<(std::path::PathBuf, Vec<std::ffi::OsString>), String> {
     // Without its trailing `/`: `lstat("link/")` follows the link.
-    let whole: std::path::PathBuf = out.components().collect();
-    let mut at = whole.as_path();
-    let mut missing = whole.clone();
-    loop {
-        match std::fs::symlink_metadata(at) {
-            Ok(m) if m.is_dir() => return Ok((at.to_path_buf(), missing)),
+    let whole: Vec<std::path::Component<'_>> = out.components().collect();
+    let mut missing = Vec::new();
+    for (i, last) in whole.iter().enumerate().rev() {
+        // The path of the first `i + 1` components, `at`, ends with `last`.
+        let at: std::path::PathBuf = whole.iter().take(i.saturating_add(1)).collect();
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => return Ok((at, missing)),
             Ok(m) if m.file_type().is_symlink() => {
-                return match std::fs::metadata(at) {
-                    Ok(t) if t.is_dir() => Ok((at.to_path_buf(), missing)),
+                return match std::fs::metadata(&at) {
+                    Ok(t) if t.is_dir() => Ok((at, missing)),
                     Ok(_) => Err(format!(
                         "{} is a symbolic link to something that is not a directory, so the directory cannot be created: nothing was sent",
                         at.display()
@@ -344,12 +408,9 @@ fn existing_ancestor(out: &Path) -> Result<(std::path::PathBuf, std::path::PathB
                 ));
             }
         }
-        missing = at.to_path_buf();
-        at = match at.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => return Ok((std::path::PathBuf::from("."), missing)),
-        };
+        missing.insert(0, last.as_os_str().to_os_string());
     }
+    Ok((std::path::PathBuf::from("."), missing))
 }
 
 /// With `--overwrite`: the first existing file among those the run may write (as
@@ -830,6 +891,38 @@ mod tests {
         );
         assert!(!sticky_refuses(0o41777, 1001, 1001, 0), "root");
         assert!(!sticky_refuses(0o40777, 0, 1001, 1000), "not sticky");
+    }
+
+    /// Review 29 pass 3-b #3: under `/dev` only a tmpfs (`/dev/shm`) is taken. Any other
+    /// mount there (`/dev/pts` here; `/dev/mqueue` and `/dev/hugepages` elsewhere take the
+    /// probe's file and refuse the download's write after the job) is refused, and so is
+    /// `/sys` (a cgroup directory takes a file as root). Before, every mount of its own
+    /// under `/dev` passed. Each case is skipped where that directory is not there.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn under_dev_only_a_tmpfs_is_taken() {
+        use std::os::unix::fs::MetadataExt;
+        let dev = std::fs::metadata("/dev").map(|m| m.dev()).ok();
+        for refused in [
+            "/dev",
+            "/dev/pts",
+            "/dev/mqueue",
+            "/dev/hugepages",
+            "/sys/fs/cgroup",
+            "/proc",
+        ] {
+            if Path::new(refused).is_dir() {
+                assert!(system_dir(Path::new(refused)), "{refused}");
+            }
+        }
+        let shm = std::fs::metadata("/dev/shm").ok();
+        if shm.is_some_and(|m| m.is_dir() && Some(m.dev()) != dev) {
+            assert!(is_tmpfs(Path::new("/dev/shm")));
+            assert!(!system_dir(Path::new("/dev/shm")));
+        }
+        assert!(!system_dir(
+            &std::env::temp_dir().canonicalize().unwrap_or_default()
+        ));
     }
 
     #[test]
