@@ -1058,6 +1058,10 @@ mod tests {
         let s = LocalSample::prepare(&AudioSource::File(path.clone()), NO_LIMIT)
             .await
             .unwrap();
+        // The measured file's inode is kept in use (a second link), so that the file renamed
+        // over it below cannot be given the same inode number: the check is by device and
+        // inode, and a file system reuses a freed inode at once (this test failed so in CI).
+        std::fs::hard_link(&path, dir.path().join("measured.wav")).unwrap();
         std::fs::remove_file(&path).unwrap();
         mkfifo(&path);
         let e = within(&path, s.head(4)).await.unwrap_err();

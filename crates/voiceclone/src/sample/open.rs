@@ -17,7 +17,9 @@ use super::refuse;
 use crate::error::Error;
 
 /// Which file a path named when the recording was measured (device and inode on Unix; on
-/// other systems only "a regular file" is checked).
+/// other systems only "a regular file" is checked). A file deleted after it was measured can
+/// have its inode number given to the next file made on that file system: a replacement made
+/// so is not seen (a best effort against a swap, not a content check).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FileId(#[cfg(unix)] (u64, u64));
 
