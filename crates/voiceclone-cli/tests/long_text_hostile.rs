@@ -2502,6 +2502,51 @@ fn a_done_part_is_not_resubmitted_after_the_run_stopped_starting_parts() {
     }
 }
 
+/// Review 29 pass 4 #1: the pause before `--resubmit-unknown` pays for a task not found (it
+/// reads the task once more) is no way past a run that stopped starting parts meanwhile:
+/// the download budget and `--timeout` are checked again after it. Before: part 1's refetch
+/// spent the budget during part 2's pause, and part 2 was paid for after the run had said no
+/// further part would start.
+#[test]
+fn a_part_read_again_after_the_run_stopped_starting_parts_is_not_paid_for() {
+    let fake = FakeVmeg::start(1, 1000, false);
+    let c = case(&text(2));
+    let dir = Path::new(&c.out);
+    let mut args = speak_args(&c.file, &c.out);
+    args.extend(["--concurrency", "1"]);
+    fake_run(&fake, &args).expect(0);
+    assert_eq!(fake.creates(), 2);
+    // Part 2's task is gone and its file too: a rerun reports it (exit 3), nothing sent.
+    std::fs::remove_file(dir.join("002.wav")).unwrap();
+    fake.answer_detail_of("t2", 404, TASK_NOT_FOUND, Duration::ZERO);
+    fake_run(&fake, &args).expect(3);
+    assert_eq!(fake.creates(), 2);
+    // Part 1's file is damaged: its refetch runs past the budget while part 2's task is read
+    // again after a 2 s pause (`--poll-interval 2`; part 2 reads "not found" at once).
+    let len = std::fs::metadata(dir.join("001.wav")).unwrap().len();
+    std::fs::write(dir.join("001.wav"), vec![b'z'; len as usize]).unwrap();
+    let mut asked: Vec<&str> = speak_args(&c.file, &c.out)
+        .into_iter()
+        .map(|a| if a == FAST_POLL[1] { "2" } else { a })
+        .collect();
+    asked.extend([
+        "--resubmit-unknown",
+        "--concurrency",
+        "2",
+        "--max-total-bytes",
+        "500",
+    ]);
+    let r = fake_run(&fake, &asked);
+    assert_eq!(
+        fake.creates(),
+        2,
+        "a part was paid for after the run stopped: {r:?}"
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    let m = manifest(dir);
+    assert_eq!(m["parts"][1]["job_id"], "vmeg:speech:t2", "{m}");
+}
+
 /// Review 24-d #3: each resend of a part's key is recorded in the manifest before it is sent
 /// (`resent_at_ms`), shown (`last_resent_at`, "last resent with it at"), and the candidates
 /// after VMEG's "key already used" are judged against the first submit and each recorded

@@ -145,7 +145,8 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
 /// renamed over `/dev/stdout` replaced the system's link; see [`system_dir`]), and one whose
 /// file system has less than [`MIN_FREE_BYTES`] free for this user.
 /// Then the names the run makes are made, and removed, in a hidden scratch directory
-/// (`.voiceclone-probe-*`) in the directory the run writes into: the basename of PATH when
+/// (`.voiceclone-probe-*`, mode 0700) in the nearest existing directory on the way (PATH's
+/// directory, or a new `DIR/`'s nearest existing ancestor): the basename of PATH when
 /// not there, or every missing directory of a `DIR/` not made yet, by its own name. The same
 /// file system takes or refuses the same names (FAT refuses a `:`, and a name too long,
 /// only when making it), and the user's names are never touched: a kill meanwhile leaves
@@ -200,16 +201,19 @@ fn writable(out: &Path) -> Result<(), Failure> {
             dir.display()
         )));
     }
-    let scratch = tempfile::Builder::new()
-        .prefix(".voiceclone-probe-")
-        .tempdir_in(&dir)
-        .map_err(|e| {
-            refuse(format!(
-                "cannot create a file in {} ({}): nothing was sent",
-                dir.display(),
-                e.kind()
-            ))
-        })?;
+    let mut scratch = tempfile::Builder::new();
+    scratch.prefix(".voiceclone-probe-");
+    // Only this user may put anything in it: in a group-writable directory, another user
+    // could otherwise redirect the probe (a link in place of a missing directory).
+    #[cfg(unix)]
+    scratch.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    let scratch = scratch.tempdir_in(&dir).map_err(|e| {
+        refuse(format!(
+            "cannot create a file in {} ({}): nothing was sent",
+            dir.display(),
+            e.kind()
+        ))
+    })?;
     let made = make_in(scratch.path(), &probe);
     let kept = scratch.path().to_path_buf();
     // Removed even when a name was refused; a directory that lets names be made but not

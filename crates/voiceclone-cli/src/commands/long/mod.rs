@@ -362,7 +362,9 @@ async fn resume(
         reads_broken: RefCell::new(None),
         reads_proven: Cell::new(false),
         resubmit_gate: tokio::sync::Mutex::new(()),
-        recheck_pause: poll_interval(&args.poll).unwrap_or(RECHECK_PAUSE),
+        recheck_pause: poll_interval(&args.poll)
+            .unwrap_or(RECHECK_PAUSE)
+            .min(MAX_RECHECK_PAUSE),
         unrecorded: Cell::new(false),
         failures: RefCell::new(Vec::new()),
         unknown: RefCell::new(Vec::new()),
@@ -449,6 +451,10 @@ fn poll_interval(poll: &crate::cli::PollArgs) -> Option<Duration> {
 /// poll of either vendor (VMEG's 2 s, JimmyAI's documented 5-10 s), so that a read that
 /// flapped (a lag, a throttle answered as a refusal) is not paid for.
 const RECHECK_PAUSE: Duration = Duration::from_secs(5);
+
+/// The longest that pause is, whatever `--poll-interval` says: no deadline bounds it, and the
+/// flag's other parts wait behind it.
+const MAX_RECHECK_PAUSE: Duration = Duration::from_secs(30);
 
 /// `--timeout` as a duration, when given and valid (`policy` has refused an invalid one).
 fn policy_timeout(poll: &crate::cli::PollArgs) -> Option<Duration> {
@@ -1125,6 +1131,10 @@ impl Run<'_> {
                 if let Some(r) = self.read_again(i, id).await {
                     return r;
                 }
+                // During the pause, the run may have stopped starting parts.
+                if self.over_budget.get() || self.timed_out.get() {
+                    return Ready::Failed(f);
+                }
                 format!(
                     "although its task {id} may have been made (and billed): it is still not known to the vendor under this API key and base URL"
                 )
@@ -1572,6 +1582,10 @@ impl Run<'_> {
                 if self.reads_broken.borrow().is_some() {
                     return self.held_back_unknown(i, rec);
                 }
+                // Waiting for the gate, the run may have stopped starting parts.
+                if self.over_budget.get() || self.timed_out.get() {
+                    return Ready::Deferred;
+                }
                 self.printer.progress(&format!(
                     "{}: resending its submit{} under this run's API key and base URL, with the same key (--resubmit-unknown; the manifest keeps the earlier submit in past_submits)",
                     self.name(i),
@@ -1589,6 +1603,10 @@ impl Run<'_> {
                 let _gate = self.gate().await;
                 if self.reads_broken.borrow().is_some() {
                     return self.held_back_unknown(i, rec);
+                }
+                // Waiting for the gate, the run may have stopped starting parts.
+                if self.over_budget.get() || self.timed_out.get() {
+                    return Ready::Deferred;
                 }
                 self.printer.progress(&format!(
                     "{}: resubmitting although its earlier submit{} may have created a task (--resubmit-unknown; the manifest keeps that submit in past_submits)",
