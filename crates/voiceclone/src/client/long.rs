@@ -316,9 +316,7 @@ impl Client {
                     Ok(mut speech) => {
                         // The part's line count is at hand: an answer listing fewer lines
                         // than were sent is not complete.
-                        speech.lines_sent = Some(req.lines.len());
-                        let shown = crate::scrub::Scrubbed(&job.id, &self.t().scrubber);
-                        super::warn_lines_not_listed(&shown, &speech);
+                        self.note_lines_sent(&job.id, &mut speech, req.lines.len());
                         (i, PartEnd::Done(job.id, speech))
                     }
                     Err(e) => {

@@ -525,10 +525,11 @@ impl Client {
             if job.status == TaskStatus::Succeeded
                 && let Some(speech) = job.speech.as_mut()
             {
-                speech.lines_sent = Some(req.lines.len());
-                let shown = crate::scrub::Scrubbed(&job.id, &self.t().scrubber);
-                warn_lines_without_audio(&shown, speech);
-                warn_lines_not_listed(&shown, speech);
+                warn_lines_without_audio(
+                    &crate::scrub::Scrubbed(&job.id, &self.t().scrubber),
+                    speech,
+                );
+                self.note_lines_sent(&job.id, speech, req.lines.len());
             }
             Ok(job)
         })
@@ -881,10 +882,19 @@ fn warn_lines_without_audio(id: &dyn fmt::Display, speech: &Speech) {
     );
 }
 
-/// One WARN when a finished task's answer lists another number of lines than were sent
-/// (when known): one result per line is not documented (api-facts A13), and a shorter list
-/// may have dropped a failed line, so `segments[i]` need not be line `i`.
-pub(crate) fn warn_lines_not_listed(id: &dyn fmt::Display, speech: &Speech) {
+impl Client {
+    /// Notes on finished `speech` of task `id` the number of lines its request `sent`, where
+    /// this crate has it at hand, and logs one WARN when the answer lists another number: one
+    /// result per line is not documented (api-facts A13), and a shorter list may have dropped
+    /// a failed line, so `segments[i]` need not be line `i`.
+    pub(crate) fn note_lines_sent(&self, id: &JobId, speech: &mut Speech, sent: usize) {
+        speech.lines_sent = Some(sent);
+        warn_lines_not_listed(&crate::scrub::Scrubbed(id, &self.t().scrubber), speech);
+    }
+}
+
+/// The WARN of [`Client::note_lines_sent`].
+fn warn_lines_not_listed(id: &dyn fmt::Display, speech: &Speech) {
     if !speech.lists_other_than_sent() {
         return;
     }

@@ -354,7 +354,7 @@ async fn resume(
         over_budget: Cell::new(false),
         timed_out: Cell::new(false),
         timeout_given: args.poll.timeout.is_some(),
-        search_timeout: policy_timeout(&args.poll)
+        search_timeout: positive_secs(args.poll.timeout)
             .unwrap_or(crate::cli::DEFAULT_LISTING_TIMEOUT)
             .max(MIN_RESEND_TIME),
         sent: Cell::new(false),
@@ -362,7 +362,7 @@ async fn resume(
         reads_broken: RefCell::new(None),
         reads_proven: Cell::new(false),
         resubmit_gate: tokio::sync::Mutex::new(()),
-        recheck_pause: poll_interval(&args.poll)
+        recheck_pause: positive_secs(args.poll.poll_interval)
             .unwrap_or(RECHECK_PAUSE)
             .min(MAX_RECHECK_PAUSE),
         unrecorded: Cell::new(false),
@@ -440,11 +440,25 @@ fn recorded_stem(rec: &PartRecord, k: usize, stem: &str) -> Option<String> {
     (recorded != stem && numbers(recorded)? == numbers(stem)?).then(|| recorded.to_owned())
 }
 
-/// `--poll-interval` as a duration, when given and valid (`policy` has refused an invalid one).
-fn poll_interval(poll: &crate::cli::PollArgs) -> Option<Duration> {
-    poll.poll_interval
-        .filter(|t| t.is_finite() && *t > 0.0)
-        .and_then(|t| Duration::try_from_secs_f64(t).ok())
+/// Why a `--resubmit-unknown` send that waited for [`Run::flag_gate`] sends nothing.
+enum Hold {
+    /// This run's reads of its own tasks fail: why, as [`Run::held_back`] says it.
+    Broken(String),
+    /// The run stopped starting parts meanwhile.
+    Stopped,
+}
+
+/// Part `name` (`rec`, left `submitting`), not sent again by `--resubmit-unknown` because
+/// this run's reads of its own tasks fail (`why`, [`Run::held_back`]).
+fn held_back_unknown(name: &str, rec: &PartRecord, why: &str) -> Ready {
+    Ready::Unknown(format!(
+        "{name}: its submit{} may have created a task that was never recorded; {why}",
+        submit_found_by(
+            rec.submitted_at(),
+            rec.idempotency_key.as_deref(),
+            rec.last_resent_at()
+        ),
+    ))
 }
 
 /// The default pause before `--resubmit-unknown` reads a task not found once more: about a
@@ -456,10 +470,10 @@ const RECHECK_PAUSE: Duration = Duration::from_secs(5);
 /// flag's other parts wait behind it.
 const MAX_RECHECK_PAUSE: Duration = Duration::from_secs(30);
 
-/// `--timeout` as a duration, when given and valid (`policy` has refused an invalid one).
-fn policy_timeout(poll: &crate::cli::PollArgs) -> Option<Duration> {
-    poll.timeout
-        .filter(|t| t.is_finite() && *t > 0.0)
+/// Seconds given on the command line (`--timeout`, `--poll-interval`) as a duration, when
+/// given and valid (`policy` has refused an invalid one).
+fn positive_secs(secs: Option<f64>) -> Option<Duration> {
+    secs.filter(|t| t.is_finite() && *t > 0.0)
         .and_then(|t| Duration::try_from_secs_f64(t).ok())
 }
 
@@ -1065,7 +1079,7 @@ impl Run<'_> {
 
     /// Stage one for part `i`: from wherever the manifest says it is to its speech.
     async fn ready(&self, i: usize) -> Ready {
-        if self.over_budget.get() || self.timed_out.get() {
+        if self.stopped() {
             return Ready::Deferred;
         }
         let Some(rec) = self.record(i) else {
@@ -1096,8 +1110,7 @@ impl Run<'_> {
                     Ready::Failed(f)
                         if self.resubmit_unknown
                             && reported_before(&rec, &f, self.notes_have_kinds)
-                            && !self.over_budget.get()
-                            && !self.timed_out.get() =>
+                            && !self.stopped() =>
                     {
                         self.resubmit_reported(i, id, f).await
                     }
@@ -1115,24 +1128,23 @@ impl Run<'_> {
     /// tasks fail (then reported, see [`Run::reads_broken`]), the run stopped starting parts
     /// meanwhile, or, its task not found, a second read a moment later finds it.
     async fn resubmit_reported(&self, i: usize, id: &str, f: Failure) -> Ready {
-        let _gate = self.gate().await;
-        if let Some(why) = self.held_back() {
-            return Ready::Failed(Failure {
-                message: format!("{}; {why}", f.message),
-                ..f
-            });
-        }
-        // Waiting for the gate, the run may have stopped starting parts.
-        if self.over_budget.get() || self.timed_out.get() {
-            return Ready::Failed(f);
-        }
+        let _gate = match self.flag_gate().await {
+            Ok(gate) => gate,
+            Err(Hold::Broken(why)) => {
+                return Ready::Failed(Failure {
+                    message: format!("{}; {why}", f.message),
+                    ..f
+                });
+            }
+            Err(Hold::Stopped) => return Ready::Failed(f),
+        };
         let why = match reported_kind(&f) {
             Some(ReportedKind::TaskNotFound) => {
                 if let Some(r) = self.read_again(i, id).await {
                     return r;
                 }
                 // During the pause, the run may have stopped starting parts.
-                if self.over_budget.get() || self.timed_out.get() {
+                if self.stopped() {
                     return Ready::Failed(f);
                 }
                 format!(
@@ -1155,12 +1167,28 @@ impl Run<'_> {
         }
     }
 
-    /// The [`Run::resubmit_gate`], while no read of a task made in this run has answered.
-    async fn gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        if self.reads_proven.get() {
-            return None;
+    /// Whether the run has stopped starting parts (its download budget spent, `--timeout`).
+    fn stopped(&self) -> bool {
+        self.over_budget.get() || self.timed_out.get()
+    }
+
+    /// What a `--resubmit-unknown` send waits for first: the [`Run::resubmit_gate`], while no
+    /// read of a task made in this run has answered. Then, as the run may have changed while
+    /// it waited, why it sends nothing after all: this run's reads of its own tasks fail
+    /// ([`Run::held_back`]), or the run stopped starting parts.
+    async fn flag_gate(&self) -> Result<Option<tokio::sync::MutexGuard<'_, ()>>, Hold> {
+        let gate = if self.reads_proven.get() {
+            None
+        } else {
+            Some(self.resubmit_gate.lock().await)
+        };
+        if let Some(why) = self.held_back() {
+            return Err(Hold::Broken(why));
         }
-        Some(self.resubmit_gate.lock().await)
+        if self.stopped() {
+            return Err(Hold::Stopped);
+        }
+        Ok(gate)
     }
 
     /// Why `--resubmit-unknown` sends nothing more in this run, if it does not.
@@ -1578,14 +1606,11 @@ impl Run<'_> {
                     && self.plan.provider() == Provider::Vmeg
                     && key_fresh(rec) =>
             {
-                let _gate = self.gate().await;
-                if self.reads_broken.borrow().is_some() {
-                    return self.held_back_unknown(i, rec);
-                }
-                // Waiting for the gate, the run may have stopped starting parts.
-                if self.over_budget.get() || self.timed_out.get() {
-                    return Ready::Deferred;
-                }
+                let _gate = match self.flag_gate().await {
+                    Ok(gate) => gate,
+                    Err(Hold::Broken(why)) => return held_back_unknown(&self.name(i), rec, &why),
+                    Err(Hold::Stopped) => return Ready::Deferred,
+                };
                 self.printer.progress(&format!(
                     "{}: resending its submit{} under this run's API key and base URL, with the same key (--resubmit-unknown; the manifest keeps the earlier submit in past_submits)",
                     self.name(i),
@@ -1600,14 +1625,11 @@ impl Run<'_> {
                 self.resend(i, key, at, Some(past)).await
             }
             _ if self.resubmit_unknown => {
-                let _gate = self.gate().await;
-                if self.reads_broken.borrow().is_some() {
-                    return self.held_back_unknown(i, rec);
-                }
-                // Waiting for the gate, the run may have stopped starting parts.
-                if self.over_budget.get() || self.timed_out.get() {
-                    return Ready::Deferred;
-                }
+                let _gate = match self.flag_gate().await {
+                    Ok(gate) => gate,
+                    Err(Hold::Broken(why)) => return held_back_unknown(&self.name(i), rec, &why),
+                    Err(Hold::Stopped) => return Ready::Deferred,
+                };
                 self.printer.progress(&format!(
                     "{}: resubmitting although its earlier submit{} may have created a task (--resubmit-unknown; the manifest keeps that submit in past_submits)",
                     self.name(i),
@@ -1623,21 +1645,6 @@ impl Run<'_> {
                 self.free_way(rec)
             )),
         }
-    }
-
-    /// Part `i` (`rec`, left `submitting`), not sent again by `--resubmit-unknown` because
-    /// this run's reads of its own tasks fail ([`Run::held_back`]).
-    fn held_back_unknown(&self, i: usize, rec: &PartRecord) -> Ready {
-        Ready::Unknown(format!(
-            "{}: its submit{} may have created a task that was never recorded; {}",
-            self.name(i),
-            submit_found_by(
-                rec.submitted_at(),
-                rec.idempotency_key.as_deref(),
-                rec.last_resent_at()
-            ),
-            self.held_back().unwrap_or_default()
-        ))
     }
 
     /// VMEG: resends part `i` with the key it was sent with; under this run's scope, keeping
