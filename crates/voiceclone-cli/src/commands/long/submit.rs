@@ -1,0 +1,476 @@
+//! A part's submit: sending it, taking the task the answer names (never one another part
+//! holds), and what a failed or unknown submit leaves in the manifest.
+
+use std::time::SystemTime;
+
+use voiceclone::{Error, ErrorKind, JobId, Phase, Provider};
+
+use super::manifest::{PartRecord, PartState, PastSubmit, unix_ms};
+use super::resend::{key_fresh, submit_found_by};
+use super::resubmit::{DOWNLOADED_BEFORE, Hold, held_back_unknown, reported_detail, with_refusal};
+use super::{Ready, Run};
+use crate::exit::Exit;
+use crate::output::Failure;
+
+/// Whether a resend's error says the resend made nothing under this run's scope: the create's
+/// own refusal, answered or never sent (a refused connect), not `may_resubmit()`, which a
+/// resend's refusal never is (it says nothing of the first submit). An error of the task
+/// search that follows VMEG's "key already used" (its 429, its 401) comes after a create that
+/// did land, so it is no such answer. (After an attempt that may have landed, the retry driver
+/// ends the create as `OutcomeUnknown`, never one of these kinds.)
+pub(super) fn made_nothing(e: &voiceclone::Error) -> bool {
+    let refused = matches!(
+        e.kind(),
+        ErrorKind::InvalidInput { .. }
+            | ErrorKind::Unauthorized
+            | ErrorKind::PaymentRequired
+            | ErrorKind::InvalidRequest
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::RateLimited
+    ) && e.phase() != voiceclone::Phase::Sent;
+    let unsent = matches!(e.kind(), ErrorKind::Transport | ErrorKind::Timeout)
+        && e.phase() == voiceclone::Phase::NotSent;
+    matches!(e.operation(), Some("synthesize" | "resend_speech")) && (refused || unsent)
+}
+
+impl Run<'_> {
+    /// A fresh submit: recorded first, then sent.
+    pub(super) async fn submit(&self, i: usize, rec: &PartRecord) -> Ready {
+        let Some(mut req) = self.plan.request(i) else {
+            return Ready::Failed(Failure::other(Exit::Failure, "manifest", "part missing"));
+        };
+        let key = (self.plan.provider() == Provider::Vmeg)
+            .then(|| format!("vclong-{}", uuid::Uuid::new_v4().simple()));
+        if let Some(k) = &key {
+            req = req.idempotency_key(k.as_str());
+        }
+        // A part accepted earlier (in this run or one before) and not known to have failed
+        // activates the JimmyAI model when it completes (api-facts B5): the later parts are
+        // not refused locally for its activation deadline (JimmyAI decides). A failed task is
+        // not counted (whether it activates is UNCONFIRMED).
+        let activated = self.manifest.borrow().parts.iter().any(|p| {
+            p.job_id.is_some() && matches!(p.state, PartState::Done | PartState::Submitted)
+        });
+        if activated {
+            for line in &mut req.lines {
+                line.voice_id = line.voice_id.clone().activated();
+            }
+        }
+        let now = SystemTime::now();
+        let old_job = rec.job_id.clone();
+        // A submit of unknown outcome this one replaces (`--resubmit-unknown`) may have made a
+        // paid task: its key and time are what find it, so they are kept, never overwritten.
+        let displaced = (rec.state == PartState::Submitting).then(|| PastSubmit {
+            idempotency_key: rec.idempotency_key.clone(),
+            submitted_at_ms: rec.submitted_at_ms,
+            key_scope: rec.key_scope.clone(),
+            resent_at_ms: rec.resent_at_ms.clone(),
+        });
+        if let Err(f) = self.update(i, |p| {
+            p.state = PartState::Submitting;
+            p.idempotency_key = key.clone();
+            p.submitted_at_ms = Some(unix_ms(now));
+            p.key_scope = Some(self.scope.clone());
+            // A new key: none of its resends yet, and each will be recorded before it is sent.
+            p.resent_at_ms.clear();
+            p.resends_recorded = true;
+            p.past_submits.extend(displaced);
+            p.past_job_ids.extend(old_job);
+            p.job_id = None;
+            p.files.clear();
+            p.clear_error();
+        }) {
+            // Not sent: the part is as it was.
+            if let Some(p) = self.manifest.borrow_mut().parts.get_mut(i) {
+                *p = rec.clone();
+            }
+            return Ready::Failed(f);
+        }
+        self.sent.set(true);
+        match self.client.synthesize(&req).await {
+            Ok(job) => self.accepted(i, &job.id).await,
+            Err(e) => self.submit_failed(i, &e, Some(rec)).await,
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Whether part `i` was accepted as task `stored` in this run.
+    pub(super) fn accepted_here(&self, i: usize, stored: &str) -> bool {
+        self.accepted_ids
+            .borrow()
+            .iter()
+            .any(|(k, id)| *k == i && id == stored)
+    }
+}
+
+impl Run<'_> {
+    /// The part other than `i` that holds task `id` (now or before a resubmit), if one does.
+    pub(super) fn holder_of(&self, i: usize, id: &JobId) -> Option<usize> {
+        self.manifest
+            .borrow()
+            .parts
+            .iter()
+            .filter(|p| p.index != i)
+            .find(|p| {
+                p.job_id
+                    .iter()
+                    .chain(p.past_job_ids.iter())
+                    .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
+            })
+            .map(|p| p.index)
+    }
+}
+
+impl Run<'_> {
+    /// Whether task `id` is one part `i` had before its latest submit (its `past_job_ids`,
+    /// or a `job_id` that submit has not cleared). Every submit of a part gets a new key
+    /// after its earlier task was known, so such a task is provably an earlier submit's,
+    /// never the latest one's: taken as the latest, a failed task is read failed again and
+    /// the next rerun pays a third time, and the latest submit's task is lost.
+    pub(super) fn earlier_own(&self, i: usize, id: &JobId) -> bool {
+        self.manifest.borrow().parts.get(i).is_some_and(|p| {
+            p.job_id
+                .iter()
+                .chain(p.past_job_ids.iter())
+                .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
+        })
+    }
+}
+
+impl Run<'_> {
+    /// Why part `i` does not take task `id` after its submit, if it does not: another part
+    /// holds it, or it is this part's own earlier task.
+    pub(super) fn not_ours(&self, i: usize, id: &JobId) -> Option<String> {
+        if let Some(k) = self.holder_of(i, id) {
+            return Some(format!(
+                "another part ({}) holds that task (a server naming one task for two submits)",
+                self.name(k)
+            ));
+        }
+        self.earlier_own(i, id).then(|| {
+            "it is this part's own earlier task, from a submit before its latest one (the latest submit's task is another)".to_owned()
+        })
+    }
+}
+
+impl Run<'_> {
+    /// A submit that did not come back accepted. `before`: the part as it was before this
+    /// submit (a fresh one's; `None` for a resend).
+    pub(super) async fn submit_failed(
+        &self,
+        i: usize,
+        e: &Error,
+        before: Option<&PartRecord>,
+    ) -> Ready {
+        if let ErrorKind::OutcomeUnknown {
+            task_id: Some(id), ..
+        } = e.kind()
+        {
+            // The answer named the task before it was lost: it exists, nothing is unknown;
+            // unless another part holds it (a server naming one task for two submits), or it
+            // is this part's own earlier task, when this part's own task is unknown.
+            if let Some(why) = self.not_ours(i, id) {
+                return Ready::Unknown(format!(
+                    "{}: the answer to its submit was lost ({e}), and the task it named, {id}, is not this submit's: {why}; check the account's tasks",
+                    self.name(i)
+                ));
+            }
+            return self.accepted(i, id).await;
+        }
+        // Every key this tool sends is its own: made for this part's submit (a new uuid,
+        // never sent before) and reused only by this part's resend. So a 409 "key already
+        // used" on it can only be this part's own submit (a copy a proxy replayed; how VMEG
+        // answers a duplicate still in flight is UNKNOWN): a task exists. The library says
+        // `Conflict` rather than `OutcomeUnknown` because a caller's key may have been used
+        // by other work; this one was not, and reading it as "nothing created" would send
+        // the part under a new key on the rerun: a second paid task.
+        let own_key = self.record(i).is_some_and(|r| r.idempotency_key.is_some());
+        if own_key && *e.kind() == ErrorKind::Conflict {
+            return Ready::Unknown(format!(
+                "{}: VMEG answered its submit with \"idempotency key already used\" ({e}); the key is this tool's own, made for this submit, so the submit was accepted and its task is not known yet. Rerun the same command: it resends the part with the same key (nothing new is created) and looks its task up",
+                self.name(i)
+            ));
+        }
+        let lost = matches!(e.kind(), ErrorKind::OutcomeUnknown { .. }) || e.phase() == Phase::Sent;
+        if lost {
+            return Ready::Unknown(format!(
+                "{}: the answer to its submit was lost ({e}); rerun the same command to resolve it",
+                self.name(i)
+            ));
+        }
+        // A refusal that does not prove nothing was made (JimmyAI's undocumented 20002 in an
+        // HTTP 2xx, a server error): the part stays `submitting`, so that the rerun resolves
+        // it (a VMEG resend under the same key) and never sends it as new work. Unless it had
+        // a task to read (see `kept_as_it_was`).
+        if !e.may_resubmit() {
+            if let Some(r) = self.kept_as_it_was(i, e, before) {
+                return r;
+            }
+            let earlier = before
+                .and_then(|b| b.job_id.as_deref())
+                .map(|j| format!(" (its earlier task, {j}, is kept in past_job_ids)"))
+                .unwrap_or_default();
+            return Ready::Unknown(format!(
+                "{}: its submit was refused, but not in a way that proves no task was made ({e}); it is not sent again as new work{earlier}: rerun the same command to resolve it",
+                self.name(i)
+            ));
+        }
+        // The vendor refused it (or nothing was sent): this submit created no task. A part
+        // that was of unknown outcome before it (`--resubmit-unknown`), or whose task had
+        // failed, is put back as it was: `planned` would say nothing was ever made for it,
+        // and its earlier submit (or failed task) is the record of what may be paid for.
+        let msg = e.to_string();
+        let restored = before.filter(|b| {
+            matches!(
+                b.state,
+                PartState::Submitting | PartState::Submitted | PartState::Failed | PartState::Done
+            )
+        });
+        if let Err(f) = self.update(i, |p| match restored {
+            // What an earlier run reported of it (`error` and `error_kind`) still holds: this
+            // submit made nothing, and the flag may send it again on a later run as it did on
+            // this one. The refusal is told after it, never in its place.
+            Some(b) => {
+                *p = PartRecord {
+                    error: Some(with_refusal(b.error.as_deref(), &msg)),
+                    ..b.clone()
+                };
+            }
+            None => {
+                p.state = PartState::Planned;
+                p.note(msg, None);
+            }
+        }) {
+            return Ready::Failed(f);
+        }
+        // Back to `submitting`, the part is what the manifest says: of unknown outcome (exit
+        // 3, in `unknown_parts`), not a plain failure a script would read as "nothing paid".
+        if let Some(b) = restored.filter(|b| b.state == PartState::Submitting) {
+            return Ready::Unknown(format!(
+                "{}: its resubmit was refused ({e}), so this submit created nothing, but its earlier submit{} may have: the part stays of unknown outcome",
+                self.name(i),
+                submit_found_by(
+                    b.submitted_at(),
+                    b.idempotency_key.as_deref(),
+                    b.last_resent_at()
+                )
+            ));
+        }
+        // Back to `done` (its audio downloaded before, its task now read failed or not
+        // found): still the contradiction an earlier run reported, exit 3, resolved by
+        // restoring the file.
+        if let Some(b) = restored.filter(|b| b.state == PartState::Done) {
+            let job = b.job_id.as_deref().unwrap_or("?");
+            return Ready::Failed(reported_detail(
+                Failure::other(
+                    Exit::Unreachable,
+                    "outcome_unknown",
+                    format!(
+                        "{}: its resubmit was refused ({e}), so this submit created nothing; the part stays `done`, its audio downloaded before from task {job}: restore the file, or rerun with --resubmit-unknown",
+                        self.name(i),
+                    ),
+                )
+                .with("part", i + 1)
+                .with("job_id", job)
+                .with(DOWNLOADED_BEFORE, true),
+                b.error_kind,
+            ));
+        }
+        // Back to `submitted` (its task not found, or its answer unreadable, as an earlier
+        // run reported): that task may have been made and billed, and how it ended is still
+        // not known. Exit 3 naming it, never 1, which reads as "failed, nothing paid".
+        if let Some(b) = restored.filter(|b| b.state == PartState::Submitted) {
+            let job = b.job_id.as_deref().unwrap_or("?");
+            let noted = b
+                .error
+                .as_deref()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            return Ready::Failed(reported_detail(
+                Failure::other(
+                    Exit::Unreachable,
+                    "outcome_unknown",
+                    format!(
+                        "{}: its resubmit was refused ({e}), so this submit created nothing; the part stays `submitted` as task {job}, whose outcome is not known{noted}: it is not submitted again unasked. Rerun the same command to read it again, or rerun with --resubmit-unknown to submit it again (billed again)",
+                        self.name(i),
+                    ),
+                )
+                .with("part", i + 1)
+                .with("job_id", job),
+                b.error_kind,
+            ));
+        }
+        Ready::Failed(Failure::from_adapter(e).with("part", i + 1))
+    }
+}
+
+impl Run<'_> {
+    /// Part `i`, `submitted` or `done` as a task (`before`) until its resubmit (the flag) was
+    /// refused by `e` in a way that does not prove nothing was made, and sent with no
+    /// idempotency key (JimmyAI's): no rerun could resolve that create, and left `submitting`
+    /// the next run with the flag would pay at once while the old task went unread. So the
+    /// part is put back as it was (its task read again by the rerun, what was reported of it
+    /// kept, the refusal told after it), and the create is listed in `past_submits`, as a
+    /// submit that may have made a task. Exit 3 naming both. `None` for any other part: a
+    /// VMEG create keeps its key, which the rerun resends (nothing new if it landed).
+    pub(super) fn kept_as_it_was(
+        &self,
+        i: usize,
+        e: &Error,
+        before: Option<&PartRecord>,
+    ) -> Option<Ready> {
+        let b = before.filter(|b| matches!(b.state, PartState::Submitted | PartState::Done))?;
+        let job = b.job_id.clone()?;
+        let now = self.record(i)?;
+        if now.idempotency_key.is_some() {
+            return None;
+        }
+        let past = PastSubmit {
+            idempotency_key: None,
+            submitted_at_ms: now.submitted_at_ms,
+            key_scope: now.key_scope.clone(),
+            resent_at_ms: Vec::new(),
+        };
+        let msg = e.to_string();
+        if let Err(f) = self.update(i, |p| {
+            let mut past_submits = b.past_submits.clone();
+            past_submits.push(past);
+            *p = PartRecord {
+                error: Some(with_refusal(b.error.as_deref(), &msg)),
+                past_submits,
+                ..b.clone()
+            };
+        }) {
+            return Some(Ready::Failed(f));
+        }
+        let state = if b.state == PartState::Done {
+            "done"
+        } else {
+            "submitted"
+        };
+        let noted = b
+            .error
+            .as_deref()
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        let mut f = Failure::other(
+            Exit::Unreachable,
+            "outcome_unknown",
+            format!(
+                "{}: its resubmit was refused, but not in a way that proves no task was made ({e}); that submit{} is listed in past_submits, as one that may have created a task that was never recorded (check the vendor's console), and the part stays `{state}` as task {job}{noted}: it is not submitted again unasked. Rerun the same command to read task {job} again",
+                self.name(i),
+                submit_found_by(now.submitted_at(), None, None),
+            ),
+        )
+        .with("part", i + 1)
+        .with("job_id", job.as_str());
+        if b.state == PartState::Done {
+            f = f.with(DOWNLOADED_BEFORE, true);
+        }
+        Some(Ready::Failed(reported_detail(f, b.error_kind)))
+    }
+}
+
+impl Run<'_> {
+    /// The vendor accepted part `i` as task `id`: recorded, then waited for. A task another
+    /// part holds is not taken: every path that gives a part its task comes through here.
+    pub(super) async fn accepted(&self, i: usize, id: &JobId) -> Ready {
+        // Two submits of different texts are two tasks: a server answering both with one
+        // id (a caching proxy) would have this part's audio be the other part's. This
+        // part's own task, if its submit made one, is unknown: it stays `submitting`, so
+        // that the rerun resolves it by its key, never under a new one.
+        if let Some(why) = self.not_ours(i, id) {
+            return Ready::Unknown(format!(
+                "{}: its submit was answered with task {id}, but {why}; it is not taken, and this part's own task is unknown. Check the account's tasks; rerun the same command to resolve it",
+                self.name(i)
+            ));
+        }
+        let stored = id.to_string();
+        self.accepted_ids.borrow_mut().push((i, stored.clone()));
+        if let Err(f) = self.update(i, |p| {
+            p.state = PartState::Submitted;
+            p.job_id = Some(stored.clone());
+        }) {
+            // The task is paid for and the manifest does not know it (JimmyAI has no task
+            // list: this id is the only way to it). Say so, whatever the output mode.
+            let message = format!(
+                "{} was accepted as task {stored} (paid for), but the manifest could not record it: {}. Keep this id (`{}` waits for it and shows its result); a rerun does not know it",
+                self.name(i),
+                f.message,
+                crate::output::suggested_command(&format!(
+                    "wait --kind speech {}",
+                    crate::output::shell_word(&stored)
+                ))
+            );
+            return Ready::Failed(
+                Failure {
+                    exit: Exit::Unreachable,
+                    message,
+                    ..f
+                }
+                .with("part", i + 1)
+                .with("job_id", stored),
+            );
+        }
+        self.wait(i, &stored).await
+    }
+}
+
+impl Run<'_> {
+    /// A part recorded as `submitting`: its submit may have created a task.
+    pub(super) async fn unknown(&self, i: usize, rec: &PartRecord) -> Ready {
+        let at = rec.submitted_at();
+        match (&rec.idempotency_key, at) {
+            (Some(key), Some(at)) if self.resendable(rec) => self.resend(i, key, at, None).await,
+            // Asked to send it again, a VMEG part held back only by its key's scope is resent
+            // under its own key, not a new one: under another API key its key is as new as a
+            // new one would be (the same paid work), and if the scope is in fact this run's
+            // (a manifest that did not record it, a base URL spelt another way) VMEG
+            // deduplicates it. The submit under the recorded scope is kept in `past_submits`.
+            (Some(key), Some(at))
+                if self.resubmit_unknown
+                    && self.plan.provider() == Provider::Vmeg
+                    && key_fresh(rec) =>
+            {
+                let _gate = match self.flag_gate().await {
+                    Ok(gate) => gate,
+                    Err(Hold::Broken(why)) => return held_back_unknown(&self.name(i), rec, &why),
+                    Err(Hold::Stopped) => return Ready::Deferred,
+                };
+                self.printer.progress(&format!(
+                    "{}: resending its submit{} under this run's API key and base URL, with the same key (--resubmit-unknown; the manifest keeps the earlier submit in past_submits)",
+                    self.name(i),
+                    submit_found_by(Some(at), Some(key), rec.last_resent_at())
+                ));
+                let past = PastSubmit {
+                    idempotency_key: Some(key.clone()),
+                    submitted_at_ms: rec.submitted_at_ms,
+                    key_scope: rec.key_scope.clone(),
+                    resent_at_ms: rec.resent_at_ms.clone(),
+                };
+                self.resend(i, key, at, Some(past)).await
+            }
+            _ if self.resubmit_unknown => {
+                let _gate = match self.flag_gate().await {
+                    Ok(gate) => gate,
+                    Err(Hold::Broken(why)) => return held_back_unknown(&self.name(i), rec, &why),
+                    Err(Hold::Stopped) => return Ready::Deferred,
+                };
+                self.printer.progress(&format!(
+                    "{}: resubmitting although its earlier submit{} may have created a task (--resubmit-unknown; the manifest keeps that submit in past_submits)",
+                    self.name(i),
+                    submit_found_by(at, rec.idempotency_key.as_deref(), rec.last_resent_at())
+                ));
+                self.submit(i, rec).await
+            }
+            _ => Ready::Unknown(format!(
+                "{}: its submit{} may have created a task that was never recorded; it was not resubmitted ({}). {}Check the vendor's console; to send it again at the risk of paying twice, rerun with --resubmit-unknown",
+                self.name(i),
+                submit_found_by(at, rec.idempotency_key.as_deref(), rec.last_resent_at()),
+                self.not_resent_why(rec),
+                self.free_way(rec)
+            )),
+        }
+    }
+}
