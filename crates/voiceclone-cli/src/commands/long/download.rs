@@ -79,9 +79,7 @@ impl Run<'_> {
         .map_err(|f| self.download_failed(i, f, true))?;
         Ok(names)
     }
-}
 
-impl Run<'_> {
     /// A failure of part `i`'s download (`written`: its files were written, and reading
     /// them back or recording them failed). The part's task was paid, in this run or an
     /// earlier one: never exit 2, which promises that nothing was sent (a local write that
@@ -125,9 +123,7 @@ impl Run<'_> {
         }
         Ok(())
     }
-}
 
-impl Run<'_> {
     pub(super) fn download_failed(&self, i: usize, mut f: Failure, written: bool) -> Failure {
         if f.exit == Exit::Usage {
             f.exit = Exit::Failure;
@@ -143,9 +139,7 @@ impl Run<'_> {
         ));
         f.with("part", i + 1)
     }
-}
 
-impl Run<'_> {
     /// Why part `i`'s finished task lacks the audio of some of its lines, if it does. VMEG
     /// answers each line of a task (one result per line, by position), and a line can fail
     /// while the task succeeds: its audio is missing, and the files, named by position,
@@ -218,9 +212,7 @@ impl Run<'_> {
             "{n} of its {answered} lines could not be read ({listed})"
         )))
     }
-}
 
-impl Run<'_> {
     /// Part `i` finished without the audio of every line (`why`): recorded as failed (a
     /// rerun submits it again), nothing of it downloaded.
     pub(super) fn failed_lines(&self, i: usize, why: String) -> Failure {

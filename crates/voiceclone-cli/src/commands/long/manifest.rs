@@ -531,12 +531,16 @@ impl Manifest {
 
     /// Makes a manifest read from disk one of this version, with a salt for its parts' key
     /// scopes (a version-1 manifest's parts keep `key_scope: None`, and an older manifest's
-    /// parts `resends_recorded: false`: their resends, if any, were not recorded).
-    pub fn upgrade(&mut self) {
+    /// parts `resends_recorded: false`: their resends, if any, were not recorded). Returns
+    /// [`Manifest::notes_have_kinds`] as read: the version it reads is gone after.
+    #[must_use = "whether the notes read have their kinds is known only before the upgrade"]
+    pub fn upgrade(&mut self) -> bool {
+        let notes_have_kinds = self.notes_have_kinds();
         self.version = VERSION;
         if self.key_salt.is_none() {
             self.key_salt = Some(new_key_salt());
         }
+        notes_have_kinds
     }
 
     /// Reads `dir`'s manifest; `None` when there is none.
@@ -1020,7 +1024,7 @@ mod tests {
         old.version = 1;
         old.key_salt = None;
         assert_eq!(old.mismatch(&fresh), None);
-        old.upgrade();
+        let _ = old.upgrade();
         assert_eq!(old.version, VERSION);
         assert!(old.key_salt.is_some());
         for v in [0, VERSION + 1] {
@@ -1050,7 +1054,7 @@ mod tests {
         let mut read = Manifest::load(dir.path()).unwrap().unwrap();
         assert_eq!(read.mismatch(&fresh), None);
         assert!(!read.notes_have_kinds());
-        read.upgrade();
+        assert!(!read.upgrade());
         read.save(dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -302,8 +302,7 @@ async fn resume(
             (fresh, false)
         }
     };
-    let notes_have_kinds = manifest.notes_have_kinds();
-    manifest.upgrade();
+    let notes_have_kinds = manifest.upgrade();
     let scope = KeyScope::new(
         manifest.key_salt.as_deref().unwrap_or_default(),
         api_key,
@@ -561,12 +560,11 @@ impl Run<'_> {
                     // The same for a part whose answer could not be read (no line failed by the
                     // vendor's word), or whose task is not found (read again first, here):
                     // its task may hold the audio, or have been paid, so only when asked.
-                    Ready::Failed(f)
-                        if self.resubmit_unknown
-                            && reported_before(&rec, &f, self.notes_have_kinds)
-                            && !self.stopped() =>
-                    {
-                        self.resubmit_reported(i, id, f).await
+                    Ready::Failed(f) if self.resubmit_unknown && !self.stopped() => {
+                        match reported_before(&rec, &f, self.notes_have_kinds) {
+                            Some(kind) => self.resubmit_reported(i, id, f, kind).await,
+                            None => Ready::Failed(f),
+                        }
                     }
                     r => r,
                 },

@@ -116,9 +116,7 @@ impl Run<'_> {
         .with("max_total_bytes", self.budget)
         .with("downloaded_bytes", spent)
     }
-}
 
-impl Run<'_> {
     /// The result: every file in order, or what is left to do.
     pub(super) fn outcome(&self, failures: Vec<Failure>, unknown: Vec<String>) -> Outcome {
         let m = self.manifest.borrow();
@@ -157,6 +155,8 @@ impl Run<'_> {
         // The parts this run read not found: an earlier run's note is no reading of this run
         // (a part deferred, or read under another API key, or read alive until the wait ran
         // out) and is not told as one.
+        // A part's number, as failures name it (`part`).
+        let number = |k: usize| -> Option<u64> { u64::try_from(k).ok()?.checked_add(1) };
         let not_found_now: std::collections::HashSet<u64> = failures
             .iter()
             .filter(|f| f.details.contains_key(TASK_NOT_FOUND))
@@ -187,8 +187,7 @@ impl Run<'_> {
                     if p.state == PartState::Done && p.error.is_some() {
                         m.insert(DOWNLOADED_BEFORE.into(), true.into());
                     }
-                    let index = u64::try_from(p.index).ok().and_then(|i| i.checked_add(1));
-                    if let Some(e) = index.and_then(|i| failed_parts.get(&i)) {
+                    if let Some(e) = number(p.index).and_then(|n| failed_parts.get(&n)) {
                         m.insert("error".into(), e.clone());
                     }
                 }
@@ -286,10 +285,7 @@ impl Run<'_> {
             let name = self.name(p.index);
             match (p.state, &p.job_id) {
                 (PartState::Submitted, Some(id))
-                    if u64::try_from(p.index)
-                        .ok()
-                        .and_then(|k| k.checked_add(1))
-                        .is_some_and(|n| not_found_now.contains(&n)) =>
+                    if number(p.index).is_some_and(|n| not_found_now.contains(&n)) =>
                 {
                     o.line(format!(
                         "{name}: its task {id} is not known to the vendor under this API key and base URL, and its outcome is not known: not submitted again (--resubmit-unknown submits it again, billed again)"
@@ -362,9 +358,7 @@ impl Run<'_> {
         }
         o
     }
-}
 
-impl Run<'_> {
     /// The result of a run stopped by `signal`: what the manifest records (every part and
     /// its job id) and every task accepted in this run, so that a task the manifest could
     /// not record (a failed write whose failure was still queued behind an earlier part) is

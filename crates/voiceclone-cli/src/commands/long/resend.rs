@@ -115,9 +115,7 @@ impl Run<'_> {
             && key_fresh(rec)
             && self.scope_change(rec).is_none()
     }
-}
 
-impl Run<'_> {
     /// Why part `rec`'s key may mean nothing to this run's VMEG, if it may: VMEG keeps an
     /// idempotency key per API key (api-facts A4 CONFIRMED), so resent under another API key
     /// (a rotated key, a teammate's) it is a new key there, and a landed first submit is paid
@@ -141,9 +139,7 @@ impl Run<'_> {
             "it was sent under {what} than this run's, and VMEG keeps an idempotency key per API key (and host): resent under this run's, it would be new, paid work"
         ))
     }
-}
 
-impl Run<'_> {
     /// How to wait again for part `i`'s task (`rec`, its record), when its submit was sent
     /// under another API key or base URL than this run's: tasks are read under the API key
     /// (and from the host) they were made with, so a plain rerun would read the same.
@@ -162,9 +158,7 @@ impl Run<'_> {
             "its submit was sent under {what}, and a task is read under the API key it was made with: rerun with that API key and base URL to wait for it again (a rerun under this run's reads the same)"
         ))
     }
-}
 
-impl Run<'_> {
     /// Where a past submit's task is to be looked up, when not under this run's API key and
     /// base URL: tasks are listed per API key (api-facts A1), so `reconcile` under this run's
     /// key would answer "none" for a task made under another.
@@ -185,9 +179,7 @@ impl Run<'_> {
             ),
         }
     }
-}
 
-impl Run<'_> {
     /// The spans a task made by part `i`'s latest key is dated in: from each recorded attempt
     /// (its first submit, each resend) less the reconcile window, to [`ATTEMPT_REACH`] and the
     /// window after it (the attempt's own retries and a wait for a slot, unrecorded); the
@@ -218,9 +210,7 @@ impl Run<'_> {
         spans.push(around(started.min(now), now.max(started))?);
         Some(spans)
     }
-}
 
-impl Run<'_> {
     /// Why part `rec`, left `submitting`, is not resent under its key by this run (see
     /// [`Run::resendable`]).
     pub(super) fn not_resent_why(&self, rec: &PartRecord) -> String {
@@ -244,9 +234,7 @@ impl Run<'_> {
         self.scope_change(rec)
             .unwrap_or_else(|| "its VMEG idempotency key cannot dedupe a resend".to_owned())
     }
-}
 
-impl Run<'_> {
     /// What can resolve part `rec`, left `submitting` and not resent by this run, without
     /// paying twice, if anything can: a rerun under the scope it was sent under when that
     /// is recorded and its key is still inside VMEG's window; for a part of a version-1
@@ -281,9 +269,7 @@ impl Run<'_> {
         }
         String::new()
     }
-}
 
-impl Run<'_> {
     /// VMEG: resends part `i` with the key it was sent with; under this run's scope, keeping
     /// the submit under the recorded one in `past_submits`, when `rescope` is given (asked by
     /// `--resubmit-unknown`). The rescope is recorded with the resend, in one write, and undone

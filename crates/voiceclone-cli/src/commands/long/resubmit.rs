@@ -88,12 +88,15 @@ pub(super) fn reported_kind(f: &Failure) -> Option<ReportedKind> {
 /// pay for another that no run has shown. In a manifest read as format 3 or older
 /// (`notes_have_kinds` false), an error noted without its kind is taken as it was then, for
 /// the two reports the versions that noted no kinds made only; in a newer one it is no
-/// report (a version that drops the kind refuses a newer manifest by its number).
-pub(super) fn reported_before(rec: &PartRecord, f: &Failure, notes_have_kinds: bool) -> bool {
-    let Some(now) = reported_kind(f) else {
-        return false;
-    };
-    match rec.error_kind {
+/// report (a version that drops the kind refuses a newer manifest by its number). The kind,
+/// when it was reported.
+pub(super) fn reported_before(
+    rec: &PartRecord,
+    f: &Failure,
+    notes_have_kinds: bool,
+) -> Option<ReportedKind> {
+    let now = reported_kind(f)?;
+    let reported = match rec.error_kind {
         Some(kind) => kind == now,
         None => {
             !notes_have_kinds
@@ -103,7 +106,8 @@ pub(super) fn reported_before(rec: &PartRecord, f: &Failure, notes_have_kinds: b
                     ReportedKind::AnswerUnreadable | ReportedKind::DownloadedBeforeFailed
                 )
         }
-    }
+    };
+    reported.then_some(now)
 }
 
 /// Whether `e`, what ended the wait for a task of `provider`, is the vendor's own answer that
@@ -135,9 +139,18 @@ pub(super) fn vendor_does_not_know(provider: Provider, e: &Error) -> bool {
 /// part: after it, and once (a refusal a run before this one added is replaced).
 pub(super) const RESUBMIT_REFUSED: &str = "; resubmit refused: ";
 
+/// Part `b` as it was before its resubmit, which `refusal` refused: what an earlier run
+/// reported of it (`error` and `error_kind`) still holds, the refusal told after it.
+pub(super) fn refused(b: &PartRecord, refusal: &str) -> PartRecord {
+    PartRecord {
+        error: Some(with_refusal(b.error.as_deref(), refusal)),
+        ..b.clone()
+    }
+}
+
 /// The error noted for a part whose resubmit was refused with `refusal`: the error noted
 /// before (`earlier`), which still says what was reported, then the refusal.
-pub(super) fn with_refusal(earlier: Option<&str>, refusal: &str) -> String {
+fn with_refusal(earlier: Option<&str>, refusal: &str) -> String {
     match earlier {
         Some(before) => {
             let before = before
@@ -147,6 +160,38 @@ pub(super) fn with_refusal(earlier: Option<&str>, refusal: &str) -> String {
         }
         None => refusal.to_owned(),
     }
+}
+
+/// The failure of part `i` (0-based) kept as task `job`, its outcome not known (exit 3):
+/// `message`, with what is still reported of it: its audio downloaded before (`done`), and
+/// the kind of report `kind` is.
+pub(super) fn kept(
+    i: usize,
+    job: &str,
+    message: String,
+    done: bool,
+    kind: Option<ReportedKind>,
+) -> Failure {
+    let f = Failure::other(Exit::Unreachable, "outcome_unknown", message)
+        .with("part", i + 1)
+        .with("job_id", job);
+    reported_detail(
+        if done {
+            f.with(DOWNLOADED_BEFORE, true)
+        } else {
+            f
+        },
+        kind,
+    )
+}
+
+/// The error an earlier run noted for part `rec`, as a message tells it: ` (error)`, or
+/// nothing.
+pub(super) fn noted(rec: &PartRecord) -> String {
+    rec.error
+        .as_deref()
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default()
 }
 
 /// `f` with the detail that tells the kind of report `kind` is, as the failure that noted it
@@ -160,11 +205,18 @@ pub(super) fn reported_detail(f: Failure, kind: Option<ReportedKind>) -> Failure
 }
 
 impl Run<'_> {
-    /// `--resubmit-unknown` for part `i`, whose task `id` was read as `f`, the failure an
-    /// earlier run reported: sent again (billed again), unless this run's reads of its own
-    /// tasks fail (then reported, see [`Run::reads_broken`]), the run stopped starting parts
-    /// meanwhile, or, its task not found, a second read a moment later finds it.
-    pub(super) async fn resubmit_reported(&self, i: usize, id: &str, f: Failure) -> Ready {
+    /// `--resubmit-unknown` for part `i`, whose task `id` was read as `f`, the failure (of
+    /// kind `kind`) an earlier run reported: sent again (billed again), unless this run's
+    /// reads of its own tasks fail (then reported, see [`Run::reads_broken`]), the run
+    /// stopped starting parts meanwhile, or, its task not found, a second read a moment
+    /// later finds it.
+    pub(super) async fn resubmit_reported(
+        &self,
+        i: usize,
+        id: &str,
+        f: Failure,
+        kind: ReportedKind,
+    ) -> Ready {
         let _gate = match self.flag_gate().await {
             Ok(gate) => gate,
             Err(Hold::Broken(why)) => {
@@ -175,8 +227,8 @@ impl Run<'_> {
             }
             Err(Hold::Stopped) => return Ready::Failed(f),
         };
-        let why = match reported_kind(&f) {
-            Some(ReportedKind::TaskNotFound) => {
+        let why = match kind {
+            ReportedKind::TaskNotFound => {
                 if let Some(r) = self.read_again(i, id).await {
                     return r;
                 }
@@ -188,11 +240,14 @@ impl Run<'_> {
                     "although its task {id} may have been made (and billed): it is still not known to the vendor under this API key and base URL"
                 )
             }
-            Some(ReportedKind::AnswerUnreadable) => {
+            ReportedKind::AnswerUnreadable => {
                 "although its task's answer could not be read (its task may hold the audio)"
                     .to_owned()
             }
-            _ => "although its audio was downloaded before".to_owned(),
+            // `Unknown` is no kind a failure of this version is read as.
+            ReportedKind::DownloadedBeforeFailed | ReportedKind::Unknown => {
+                "although its audio was downloaded before".to_owned()
+            }
         };
         self.printer.progress(&format!(
             "{}: resubmitting {why} (--resubmit-unknown; billed again)",
@@ -203,9 +258,7 @@ impl Run<'_> {
             None => Ready::Failed(f),
         }
     }
-}
 
-impl Run<'_> {
     /// What a `--resubmit-unknown` send waits for first: the [`Run::resubmit_gate`], while no
     /// read of a task made in this run has answered. Then, as the run may have changed while
     /// it waited, why it sends nothing after all: this run's reads of its own tasks fail
@@ -224,9 +277,7 @@ impl Run<'_> {
         }
         Ok(gate)
     }
-}
 
-impl Run<'_> {
     /// Why `--resubmit-unknown` sends nothing more in this run, if it does not.
     pub(super) fn held_back(&self) -> Option<String> {
         let broken = self.reads_broken.borrow();
@@ -235,9 +286,7 @@ impl Run<'_> {
             "not resubmitted: {what}, made in this run, was not known to the vendor when read right after it was made, so task reads under this API key and base URL are failing (a proxy or relay in between, a base URL that is not the API's) and a new task could not be read either: --resubmit-unknown sends nothing more in this run. Fix what answers the reads, then rerun the same command"
         ))
     }
-}
 
-impl Run<'_> {
     /// Part `i`'s task `id`, read not found (and reported so before), read once more after
     /// [`Run::recheck_pause`]: `None` when that read says not found too (the flag may pay);
     /// else the part's failure, not resubmitted. A read that answers the task clears the
@@ -251,8 +300,8 @@ impl Run<'_> {
             Ok(j) => format!("it answered (status {})", j.status),
             Err(e) => format!("it did not say so again ({e})"),
         };
-        let kept = read.is_err().then_some(ReportedKind::TaskNotFound);
-        if kept.is_none()
+        let kept_kind = read.is_err().then_some(ReportedKind::TaskNotFound);
+        if kept_kind.is_none()
             && let Err(f) = self.update(i, PartRecord::forget_not_found)
         {
             return Some(Ready::Failed(f));
@@ -262,12 +311,8 @@ impl Run<'_> {
             self.name(i),
             self.recheck_pause.as_secs_f64()
         );
-        let mut f = Failure::other(Exit::Unreachable, "outcome_unknown", message)
-            .with("part", i + 1)
-            .with("job_id", id);
-        if kept.is_some() && self.record(i).is_some_and(|r| r.state == PartState::Done) {
-            f = f.with(DOWNLOADED_BEFORE, true);
-        }
-        Some(Ready::Failed(reported_detail(f, kept)))
+        let done =
+            kept_kind.is_some() && self.record(i).is_some_and(|r| r.state == PartState::Done);
+        Some(Ready::Failed(kept(i, id, message, done, kept_kind)))
     }
 }

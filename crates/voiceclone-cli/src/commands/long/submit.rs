@@ -7,7 +7,7 @@ use voiceclone::{Error, ErrorKind, JobId, Phase, Provider};
 
 use super::manifest::{PartRecord, PartState, PastSubmit, unix_ms};
 use super::resend::{key_fresh, submit_found_by};
-use super::resubmit::{DOWNLOADED_BEFORE, Hold, held_back_unknown, reported_detail, with_refusal};
+use super::resubmit::{Hold, held_back_unknown, kept, noted, refused};
 use super::{Ready, Run};
 use crate::exit::Exit;
 use crate::output::Failure;
@@ -92,9 +92,7 @@ impl Run<'_> {
             Err(e) => self.submit_failed(i, &e, Some(rec)).await,
         }
     }
-}
 
-impl Run<'_> {
     /// Whether part `i` was accepted as task `stored` in this run.
     pub(super) fn accepted_here(&self, i: usize, stored: &str) -> bool {
         self.accepted_ids
@@ -102,9 +100,7 @@ impl Run<'_> {
             .iter()
             .any(|(k, id)| *k == i && id == stored)
     }
-}
 
-impl Run<'_> {
     /// The part other than `i` that holds task `id` (now or before a resubmit), if one does.
     pub(super) fn holder_of(&self, i: usize, id: &JobId) -> Option<usize> {
         self.manifest
@@ -120,9 +116,7 @@ impl Run<'_> {
             })
             .map(|p| p.index)
     }
-}
 
-impl Run<'_> {
     /// Whether task `id` is one part `i` had before its latest submit (its `past_job_ids`,
     /// or a `job_id` that submit has not cleared). Every submit of a part gets a new key
     /// after its earlier task was known, so such a task is provably an earlier submit's,
@@ -136,9 +130,7 @@ impl Run<'_> {
                 .any(|c| c.parse::<JobId>().is_ok_and(|c| c.as_str() == id.as_str()))
         })
     }
-}
 
-impl Run<'_> {
     /// Why part `i` does not take task `id` after its submit, if it does not: another part
     /// holds it, or it is this part's own earlier task.
     pub(super) fn not_ours(&self, i: usize, id: &JobId) -> Option<String> {
@@ -152,9 +144,7 @@ impl Run<'_> {
             "it is this part's own earlier task, from a submit before its latest one (the latest submit's task is another)".to_owned()
         })
     }
-}
 
-impl Run<'_> {
     /// A submit that did not come back accepted. `before`: the part as it was before this
     /// submit (a fresh one's; `None` for a resend).
     pub(super) async fn submit_failed(
@@ -231,12 +221,7 @@ impl Run<'_> {
             // What an earlier run reported of it (`error` and `error_kind`) still holds: this
             // submit made nothing, and the flag may send it again on a later run as it did on
             // this one. The refusal is told after it, never in its place.
-            Some(b) => {
-                *p = PartRecord {
-                    error: Some(with_refusal(b.error.as_deref(), &msg)),
-                    ..b.clone()
-                };
-            }
+            Some(b) => *p = refused(b, &msg),
             None => {
                 p.state = PartState::Planned;
                 p.note(msg, None);
@@ -262,50 +247,27 @@ impl Run<'_> {
         // restoring the file.
         if let Some(b) = restored.filter(|b| b.state == PartState::Done) {
             let job = b.job_id.as_deref().unwrap_or("?");
-            return Ready::Failed(reported_detail(
-                Failure::other(
-                    Exit::Unreachable,
-                    "outcome_unknown",
-                    format!(
-                        "{}: its resubmit was refused ({e}), so this submit created nothing; the part stays `done`, its audio downloaded before from task {job}: restore the file, or rerun with --resubmit-unknown",
-                        self.name(i),
-                    ),
-                )
-                .with("part", i + 1)
-                .with("job_id", job)
-                .with(DOWNLOADED_BEFORE, true),
-                b.error_kind,
-            ));
+            let message = format!(
+                "{}: its resubmit was refused ({e}), so this submit created nothing; the part stays `done`, its audio downloaded before from task {job}: restore the file, or rerun with --resubmit-unknown",
+                self.name(i),
+            );
+            return Ready::Failed(kept(i, job, message, true, b.error_kind));
         }
         // Back to `submitted` (its task not found, or its answer unreadable, as an earlier
         // run reported): that task may have been made and billed, and how it ended is still
         // not known. Exit 3 naming it, never 1, which reads as "failed, nothing paid".
         if let Some(b) = restored.filter(|b| b.state == PartState::Submitted) {
             let job = b.job_id.as_deref().unwrap_or("?");
-            let noted = b
-                .error
-                .as_deref()
-                .map(|w| format!(" ({w})"))
-                .unwrap_or_default();
-            return Ready::Failed(reported_detail(
-                Failure::other(
-                    Exit::Unreachable,
-                    "outcome_unknown",
-                    format!(
-                        "{}: its resubmit was refused ({e}), so this submit created nothing; the part stays `submitted` as task {job}, whose outcome is not known{noted}: it is not submitted again unasked. Rerun the same command to read it again, or rerun with --resubmit-unknown to submit it again (billed again)",
-                        self.name(i),
-                    ),
-                )
-                .with("part", i + 1)
-                .with("job_id", job),
-                b.error_kind,
-            ));
+            let message = format!(
+                "{}: its resubmit was refused ({e}), so this submit created nothing; the part stays `submitted` as task {job}, whose outcome is not known{}: it is not submitted again unasked. Rerun the same command to read it again, or rerun with --resubmit-unknown to submit it again (billed again)",
+                self.name(i),
+                noted(b),
+            );
+            return Ready::Failed(kept(i, job, message, false, b.error_kind));
         }
         Ready::Failed(Failure::from_adapter(e).with("part", i + 1))
     }
-}
 
-impl Run<'_> {
     /// Part `i`, `submitted` or `done` as a task (`before`) until its resubmit (the flag) was
     /// refused by `e` in a way that does not prove nothing was made, and sent with no
     /// idempotency key (JimmyAI's): no rerun could resolve that create, and left `submitting`
@@ -334,13 +296,8 @@ impl Run<'_> {
         };
         let msg = e.to_string();
         if let Err(f) = self.update(i, |p| {
-            let mut past_submits = b.past_submits.clone();
-            past_submits.push(past);
-            *p = PartRecord {
-                error: Some(with_refusal(b.error.as_deref(), &msg)),
-                past_submits,
-                ..b.clone()
-            };
+            *p = refused(b, &msg);
+            p.past_submits.push(past);
         }) {
             return Some(Ready::Failed(f));
         }
@@ -349,30 +306,16 @@ impl Run<'_> {
         } else {
             "submitted"
         };
-        let noted = b
-            .error
-            .as_deref()
-            .map(|w| format!(" ({w})"))
-            .unwrap_or_default();
-        let mut f = Failure::other(
-            Exit::Unreachable,
-            "outcome_unknown",
-            format!(
-                "{}: its resubmit was refused, but not in a way that proves no task was made ({e}); that submit{} is listed in past_submits, as one that may have created a task that was never recorded (check the vendor's console), and the part stays `{state}` as task {job}{noted}: it is not submitted again unasked. Rerun the same command to read task {job} again",
-                self.name(i),
-                submit_found_by(now.submitted_at(), None, None),
-            ),
-        )
-        .with("part", i + 1)
-        .with("job_id", job.as_str());
-        if b.state == PartState::Done {
-            f = f.with(DOWNLOADED_BEFORE, true);
-        }
-        Some(Ready::Failed(reported_detail(f, b.error_kind)))
+        let message = format!(
+            "{}: its resubmit was refused, but not in a way that proves no task was made ({e}); that submit{} is listed in past_submits, as one that may have created a task that was never recorded (check the vendor's console), and the part stays `{state}` as task {job}{}: it is not submitted again unasked. Rerun the same command to read task {job} again",
+            self.name(i),
+            submit_found_by(now.submitted_at(), None, None),
+            noted(b),
+        );
+        let done = b.state == PartState::Done;
+        Some(Ready::Failed(kept(i, &job, message, done, b.error_kind)))
     }
-}
 
-impl Run<'_> {
     /// The vendor accepted part `i` as task `id`: recorded, then waited for. A task another
     /// part holds is not taken: every path that gives a part its task comes through here.
     pub(super) async fn accepted(&self, i: usize, id: &JobId) -> Ready {
@@ -415,9 +358,7 @@ impl Run<'_> {
         }
         self.wait(i, &stored).await
     }
-}
 
-impl Run<'_> {
     /// A part recorded as `submitting`: its submit may have created a task.
     pub(super) async fn unknown(&self, i: usize, rec: &PartRecord) -> Ready {
         let at = rec.submitted_at();

@@ -31,8 +31,9 @@ impl Run<'_> {
         // now contradicts that, and is no reason to pay for it again unasked.
         let done_before = self.record(i).is_some_and(|r| r.state == PartState::Done);
         let waited = self.client.wait_for_speech(&id, &self.policy).await;
+        let here = self.accepted_here(i, stored);
         // A task made in this run whose status was read: reads work (see `reads_proven`).
-        if self.accepted_here(i, stored)
+        if here
             && match &waited {
                 Ok(_) => true,
                 Err(e) => matches!(e.kind(), ErrorKind::TaskFailed { .. }),
@@ -89,20 +90,17 @@ impl Run<'_> {
                 // read lagging its create says nothing of a task gone, and a task no read can
                 // reach would be paid for again on every run with the flag. Under another API
                 // key or base URL, the advice below (that key and base URL) stands.
-                let scope_note = self.record(i).and_then(|r| self.task_scope_note(&r));
-                let unknown_here = vendor_does_not_know(self.plan.provider(), &e);
-                if unknown_here && scope_note.is_none() && self.accepted_here(i, stored) {
-                    // Reads fail even for a task made seconds ago: the flag stops here.
-                    self.reads_broken
-                        .borrow_mut()
-                        .get_or_insert_with(|| format!("task {stored} of {}", self.name(i)));
-                }
-                if unknown_here
-                    && !self.accepted_here(i, stored)
-                    && scope_note.is_none()
-                    && let Some(rec) = self.record(i)
-                {
-                    return Ready::Failed(self.not_found(i, stored, &e, &rec, done_before));
+                let rec = self.record(i);
+                let scope_note = rec.as_ref().and_then(|r| self.task_scope_note(r));
+                if vendor_does_not_know(self.plan.provider(), &e) && scope_note.is_none() {
+                    if here {
+                        // Reads fail even for a task made seconds ago: the flag stops here.
+                        self.reads_broken
+                            .borrow_mut()
+                            .get_or_insert_with(|| format!("task {stored} of {}", self.name(i)));
+                    } else if let Some(rec) = &rec {
+                        return Ready::Failed(self.not_found(i, stored, &e, rec, done_before));
+                    }
                 }
                 let timed_out = matches!(e.kind(), ErrorKind::WaitTimedOut { .. });
                 if timed_out {
@@ -114,8 +112,8 @@ impl Run<'_> {
                 // base URL, where "not found" says nothing. The flag then waits for a run to
                 // report it not found again.
                 if (timed_out || scope_note.is_some())
-                    && self
-                        .record(i)
+                    && rec
+                        .as_ref()
                         .is_some_and(|r| r.error_kind == Some(ReportedKind::TaskNotFound))
                     && let Err(f) = self.update(i, PartRecord::forget_not_found)
                 {
@@ -146,9 +144,7 @@ impl Run<'_> {
             }
         }
     }
-}
 
-impl Run<'_> {
     /// Part `i`, whose audio was downloaded in an earlier run from task `stored` and whose
     /// file is now missing or damaged, read as failed (`why`; `f` the failure as read). It
     /// stays `done`, the error noted: a rerun reads it again, and only `--resubmit-unknown`
@@ -172,9 +168,7 @@ impl Run<'_> {
         .with("job_id", stored)
         .with(DOWNLOADED_BEFORE, true)
     }
-}
 
-impl Run<'_> {
     /// Part `i`, whose task `stored` finished with lines the client could not read (`why`),
     /// none failed by the vendor's word: its task may hold their audio, so the part stays
     /// as it was (`submitted`, or `done` when downloaded before), the error noted. Exit 3: a
@@ -215,9 +209,7 @@ impl Run<'_> {
         }
         f
     }
-}
 
-impl Run<'_> {
     /// Part `i`, whose task `stored` the vendor says it does not know (`e`) under the API key
     /// and base URL its part `rec` was sent with: deleted, expired, or asked of another host
     /// than it was made at. It may have been made and billed (and, `done_before`, its audio
