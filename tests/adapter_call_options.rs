@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use voiceclone::{
     CallOptions, Client, CloneRequest, ErrorKind, JobId, JobKind, Phase, Provider,
-    RecordingSleeper, RetryPolicy, TaskStatus, WaitPolicy,
+    RecordingSleeper, RetryPolicy, SpeechRequest, TaskStatus, WaitPolicy,
 };
 use voiceclone_sim::{SimConfig, Simulator};
 use workspace_tests::scripted::{Scripted, Step};
@@ -164,31 +164,53 @@ async fn the_per_call_timeout_replaces_a_shorter_client_timeout() {
 
 #[tokio::test]
 async fn a_deadline_already_past_sends_nothing() {
-    let server = Scripted::start(vec![]).await;
-    let c = client(&server.base_url, Provider::Vmeg);
-    let late = c.with_options(CallOptions::new().deadline(Instant::now()));
-    let e = late.clone_voice(&clone_req()).await.unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
-    assert_eq!(e.phase(), Phase::NotSent);
-    assert!(e.may_resubmit(), "{e}");
-    // A read and a wait send nothing either; the wait ends as out of time, never "failed".
-    let e = late.clone_status(&JobId::new("t-1")).await.unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
-    assert_eq!(e.phase(), Phase::NotSent);
-    let policy = WaitPolicy::for_provider(Provider::Vmeg);
-    let e = late
-        .wait_for_clone(&JobId::new("t-1"), &policy)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            e.kind(),
-            ErrorKind::Timeout | ErrorKind::WaitTimedOut { .. }
-        ),
-        "{e}"
-    );
-    assert!(!e.may_resubmit(), "a wait is on an accepted job: {e}");
-    assert!(server.seen().is_empty(), "{:?}", server.seen());
+    // Both providers, a clone and a speech create (review 30-e #5: VMEG's clone only before).
+    for provider in [Provider::Vmeg, Provider::JimmyAi] {
+        let server = Scripted::start(vec![]).await;
+        let c = client(&server.base_url, provider);
+        let late = c.with_options(CallOptions::new().deadline(Instant::now()));
+        let clone = match provider {
+            Provider::Vmeg => clone_req(),
+            _ => CloneRequest::new("https://cdn.example.com/s.wav").language("en"),
+        };
+        let voice = match provider {
+            Provider::Vmeg => "cv_1",
+            _ => "m-1",
+        };
+        for e in [
+            late.clone_voice(&clone).await.unwrap_err(),
+            late.synthesize(&SpeechRequest::new(voice, "Hello there."))
+                .await
+                .unwrap_err(),
+        ] {
+            assert_eq!(e.kind(), &ErrorKind::Timeout, "{provider:?}: {e}");
+            assert_eq!(e.phase(), Phase::NotSent, "{provider:?}");
+            assert!(e.may_resubmit(), "{provider:?}: {e}");
+        }
+        // A read and a wait send nothing either; the wait ends as out of time, never
+        // "failed".
+        let e = late.clone_status(&JobId::new("t-1")).await.unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::Timeout, "{provider:?}: {e}");
+        assert_eq!(e.phase(), Phase::NotSent);
+        let policy = WaitPolicy::for_provider(provider);
+        let e = late
+            .wait_for_clone(&JobId::new("t-1"), &policy)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::Timeout | ErrorKind::WaitTimedOut { .. }
+            ),
+            "{provider:?}: {e}"
+        );
+        assert!(!e.may_resubmit(), "a wait is on an accepted job: {e}");
+        assert!(
+            server.seen().is_empty(),
+            "{provider:?}: {:?}",
+            server.seen()
+        );
+    }
 }
 
 /// On a warm connection one poll of the request is enough to hand it to the connection, so
@@ -410,7 +432,7 @@ async fn a_resend_and_its_reconcile_share_one_call_timeout() {
         submitted_at: std::time::SystemTime::now() - Duration::from_secs(3600),
         request: voiceclone::RequestSummary::default(),
     });
-    let req = voiceclone::SpeechRequest::new("sv_en_us_female_01", "Hello.");
+    let req = SpeechRequest::new("sv_en_us_female_01", "Hello.");
     let started = Instant::now();
     let r = c
         .with_timeout(Duration::from_secs(1))

@@ -178,7 +178,7 @@ async fn retries_of_a_write_reuse_the_same_idempotency_key() {
     ])
     .await;
     let (c, _) = client(Provider::Vmeg, &server.base_url);
-    let _ = c.clone_voice(&clone_req()).await;
+    let e = c.clone_voice(&clone_req()).await.unwrap_err();
     let seen = server.seen();
     assert_eq!(seen.len(), 3, "3 attempts allowed");
     let keys: Vec<_> = seen
@@ -188,6 +188,15 @@ async fn retries_of_a_write_reuse_the_same_idempotency_key() {
     assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
     let bodies: Vec<_> = seen.iter().map(|s| s.json()).collect();
     assert!(bodies.iter().all(|b| *b == bodies[0]));
+    // Attempts that may have landed (a 502, a drop) and run out: an unknown outcome with the
+    // key sent, never `Server`, which a caller repeats under a new key (review 30-e #5).
+    match e.kind() {
+        ErrorKind::OutcomeUnknown {
+            idempotency_key: Some(k),
+            ..
+        } => assert_eq!(*k, keys[0], "{e}"),
+        other => panic!("expected OutcomeUnknown with the key, got {other:?}: {e}"),
+    }
 
     // A 429 with `Retry-After`: retried after it, with the same key (a new one would make
     // the retry new work, and a second bill if the first had landed).

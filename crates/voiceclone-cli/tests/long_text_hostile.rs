@@ -2547,6 +2547,87 @@ fn a_part_read_again_after_the_run_stopped_starting_parts_is_not_paid_for() {
     assert_eq!(m["parts"][1]["job_id"], "vmeg:speech:t2", "{m}");
 }
 
+/// `task`'s `tasks/detail` answer as the fake gives it unasked: finished, one result.
+fn finished_detail(base: &str, task: &str) -> String {
+    serde_json::json!({
+        "code": 200, "message": "",
+        "data": {"taskId": task, "taskType": "tts", "status": "finished",
+                 "result": {"results": [{"uri": format!("{base}/files/{task}/0.wav"),
+                                         "duration": 1.0, "errorMessage": ""}]}},
+    })
+    .to_string()
+}
+
+/// Review 30-e #2: a `submitting` part whose `--resubmit-unknown` send waits for the flag's
+/// gate (held by another part's resubmit until its new task is read) is not paid for once
+/// the run stopped starting parts meanwhile: its download budget spent, or a wait out of
+/// `--timeout`. The check after the gate is the only one on that path (`Run::flag_gate`).
+#[test]
+fn a_submitting_part_waiting_for_the_flags_gate_is_not_paid_after_the_run_stopped() {
+    for stop in ["download budget", "--timeout"] {
+        let fake = FakeVmeg::start(1, 1000, false);
+        let c = case(&text(3));
+        let dir = Path::new(&c.out);
+        let mut args = speak_args(&c.file, &c.out);
+        args.extend(["--concurrency", "1"]);
+        fake_run(&fake, &args).expect(0);
+        assert_eq!(fake.creates(), 3);
+        // Parts 2 and 3 lost their submit's answer a day ago: `submitting`, too old to be
+        // resent under their key, so the flag sends each as a new submit.
+        let mut m = manifest(dir);
+        let day_ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+            - 24 * 3600 * 1000;
+        for k in [1, 2] {
+            let part = m["parts"][k].as_object_mut().unwrap();
+            for f in part["files"].as_array().unwrap().clone() {
+                std::fs::remove_file(dir.join(f["name"].as_str().unwrap())).unwrap();
+            }
+            part.insert("state".into(), "submitting".into());
+            part.insert("submitted_at_ms".into(), day_ago.into());
+            part.remove("job_id");
+            part.remove("files");
+        }
+        std::fs::write(dir.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
+        // The first resubmit's task (t4) is read 2 s late: its part holds the gate until
+        // then, and the other part waits for it.
+        fake.answer_detail_of(
+            "t4",
+            200,
+            &finished_detail(&fake.url, "t4"),
+            Duration::from_secs(2),
+        );
+        let mut asked = speak_args(&c.file, &c.out);
+        asked.extend(["--resubmit-unknown", "--concurrency", "3"]);
+        if stop == "download budget" {
+            // Part 1's file is damaged: its refetch runs past the budget at once.
+            let len = std::fs::metadata(dir.join("001.wav")).unwrap().len();
+            std::fs::write(dir.join("001.wav"), vec![b'z'; len as usize]).unwrap();
+            asked.extend(["--max-total-bytes", "500"]);
+        } else {
+            // The wait for t4 runs out first.
+            asked.extend(["--timeout", "0.5"]);
+        }
+        let r = fake_run(&fake, &asked);
+        assert!(r.code != 0, "{stop}: {r:?}");
+        assert!(
+            fake.creates() <= 4,
+            "{stop}: a part waiting for the gate was paid for after the run stopped: {} creates; {r:?}",
+            fake.creates()
+        );
+        let m = manifest(dir);
+        let still: Vec<&Value> = m["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["state"] == "submitting")
+            .collect();
+        assert!(!still.is_empty(), "{stop}: {m}");
+    }
+}
+
 /// Review 24-d #3: each resend of a part's key is recorded in the manifest before it is sent
 /// (`resent_at_ms`), shown (`last_resent_at`, "last resent with it at"), and the candidates
 /// after VMEG's "key already used" are judged against the first submit and each recorded

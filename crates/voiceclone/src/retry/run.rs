@@ -533,13 +533,25 @@ mod tests {
         assert_eq!(res.unwrap_err().kind(), &ErrorKind::Server);
         assert_eq!(calls, 4);
 
-        let errs = vec![
-            http(ErrorKind::RateLimited, 429).with_retry_after(Some(Duration::from_secs(3600))),
-        ];
-        let (res, calls, sleeper) = drive(OperationKind::Read, RetryPolicy::default(), errs).await;
-        let err = res.unwrap_err();
-        assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
-        assert_eq!((calls, sleeper.sleeps().len()), (1, 0));
+        // Any kind of call (review 30-e #5: a read only before).
+        for kind in [
+            OperationKind::Read,
+            OperationKind::IdempotentWrite,
+            OperationKind::UnsafeWrite,
+            OperationKind::Upload,
+        ] {
+            let errs = vec![
+                http(ErrorKind::RateLimited, 429).with_retry_after(Some(Duration::from_secs(3600))),
+            ];
+            let (res, calls, sleeper) = drive(kind, RetryPolicy::default(), errs).await;
+            let err = res.unwrap_err();
+            assert_eq!(
+                err.retry_after(),
+                Some(Duration::from_secs(3600)),
+                "{kind:?}"
+            );
+            assert_eq!((calls, sleeper.sleeps().len()), (1, 0), "{kind:?}");
+        }
 
         let (res, calls, _) = drive(
             OperationKind::Read,
