@@ -1507,3 +1507,67 @@ async fn a_voice_name_tie_from_a_search_with_unread_records_is_no_evidence() {
     );
     assert_eq!(server.seen().len(), 1, "no voice list asked for");
 }
+
+/// Review 30-a #6: the cloned-voice search is only extra evidence. When it fails (a 400 for
+/// the name, a 500 after the retries), the tasks the task list
+/// read are still the answer: candidates, never the voice search's error. Before: the whole
+/// reconcile failed, and the candidates already read were thrown away.
+#[tokio::test]
+async fn a_failing_voice_search_keeps_the_task_list_candidates() {
+    let now = SystemTime::now();
+    let task = |id: &str| json!({"taskId": id, "taskType": "cloneVoice", "status": "finished", "createdAt": iso(now)});
+    let q = ReconcileQuery::new(now)
+        .kind(JobKind::Clone)
+        .voice_name("narrator");
+    let refused = || {
+        Step::status(
+            400,
+            json!({"code": 400, "message": "invalid searchName", "data": null}),
+        )
+    };
+    let broken = || Step::status(500, json!({"code": 500, "message": "boom", "data": null}));
+    let cases: Vec<(&str, Vec<Step>)> = vec![
+        ("a 400", vec![refused()]),
+        (
+            "a 500 after the retries",
+            vec![broken(), broken(), broken()],
+        ),
+    ];
+    for (case, voice_steps) in cases {
+        let mut steps = vec![list(json!([task("tA"), task("tB")]))];
+        steps.extend(voice_steps);
+        let server = Scripted::start(steps).await;
+        let (c, _) = client(Provider::Vmeg, &server.base_url);
+        let r = c
+            .reconcile(&q)
+            .await
+            .unwrap_or_else(|e| panic!("{case}: the voice search failed the call: {e}"));
+        assert!(
+            matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == 2),
+            "{case}: {r}"
+        );
+        assert!(server.seen().len() >= 2, "{case}: the voice list was asked");
+    }
+}
+
+/// Review 30-a #7: `reconcile` has no overall time bound of its own (its docs say so and name
+/// `with_timeout`); under `with_timeout` a task list that never answers ends the search in a
+/// `Timeout` that is never resubmittable (the task may exist).
+#[tokio::test]
+async fn a_reconcile_under_a_call_timeout_ends_in_a_timeout_that_may_not_resubmit() {
+    let server = Scripted::start(vec![
+        Step::Hang(Duration::from_secs(600)),
+        Step::Hang(Duration::from_secs(600)),
+        Step::Hang(Duration::from_secs(600)),
+    ])
+    .await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let q = ReconcileQuery::new(SystemTime::now()).kind(JobKind::Speech);
+    let e = c
+        .with_timeout(Duration::from_millis(200))
+        .reconcile(&q)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout, "{e}");
+    assert!(!e.may_resubmit(), "{e}");
+}

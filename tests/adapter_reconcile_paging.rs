@@ -466,3 +466,85 @@ async fn a_list_that_grew_while_read_is_read_once_more() {
     assert!(matches!(r, Reconciled::None { .. }), "{r}");
     assert_eq!(server.seen().len(), 2);
 }
+
+/// Ids `prefix-N` for each N in `range`, as undated records with no type: each fits the
+/// window and the kind asked, so each is a candidate.
+fn undated(prefix: &str, range: std::ops::Range<usize>) -> Vec<Value> {
+    range
+        .map(|i| json!({"taskId": format!("{prefix}-{i}")}))
+        .collect()
+}
+
+/// Review 30-a #1: a first read of 30,000 undated tasks whose `total` falls on its last page
+/// (inconsistent), then a second read of 30,000 others that agrees with itself: every task of
+/// both is a candidate, each once. The merge of the two reads scanned the whole merged list
+/// for each task of the first read (about 10^9 comparisons here, 4·10^11 at the 500,000-item
+/// bound) with no `.await` inside, so no timeout or signal could end it; it now looks each up
+/// in a set. Only the behaviour is asserted (no clock): the time was measured by hand.
+#[tokio::test]
+async fn two_reads_of_tens_of_thousands_of_tasks_merge_each_task_once() {
+    const PAGE: usize = 10_000;
+    const PAGES: usize = 3;
+    let n = PAGE * PAGES;
+    let mut steps = Vec::new();
+    for p in 0..PAGES {
+        // The `total` falls on the last page: the first read disagreed with itself.
+        let total = if p + 1 == PAGES { n } else { n + 1 };
+        steps.push(page(undated("a", p * PAGE..(p + 1) * PAGE), Some(total)));
+    }
+    steps.push(page(Vec::new(), Some(n)));
+    for p in 0..PAGES {
+        steps.push(page(undated("b", p * PAGE..(p + 1) * PAGE), Some(n)));
+    }
+    steps.push(page(Vec::new(), Some(n)));
+    let server = Scripted::start(steps).await;
+    let r = reconcile(&server).await;
+    let Reconciled::Candidates { tasks, .. } = &r else {
+        panic!("expected candidates, got {r}");
+    };
+    assert_eq!(server.seen().len(), 2 * (PAGES + 1), "two reads");
+    let ids: std::collections::HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(tasks.len(), 2 * n, "each task once");
+    assert_eq!(ids.len(), 2 * n);
+    for id in ["a-0", "a-29999", "b-0", "b-29999"] {
+        assert!(ids.contains(id), "{id}");
+    }
+}
+
+/// Review 30-a #1: a clone search with a voice name over 30,000 undated clone tasks, each of
+/// which made a voice of that name: no one task is tied, so every task is a candidate. The
+/// tie walked the set of tied task ids linearly for each listed task (about 10^9
+/// comparisons here) with no `.await` inside; it now looks each up in a set.
+#[tokio::test]
+async fn a_voice_name_tie_over_tens_of_thousands_of_tasks_ends() {
+    const PAGE: usize = 10_000;
+    const PAGES: usize = 3;
+    let n = PAGE * PAGES;
+    let mut steps = Vec::new();
+    for p in 0..PAGES {
+        steps.push(page(undated("t", p * PAGE..(p + 1) * PAGE), Some(n)));
+    }
+    steps.push(page(Vec::new(), Some(n)));
+    for p in 0..PAGES {
+        let voices = (p * PAGE..(p + 1) * PAGE)
+            .map(|i| json!({"voiceId": format!("cv_{i}"), "name": "narrator", "taskId": format!("t-{i}")}))
+            .collect();
+        steps.push(page(voices, Some(n)));
+    }
+    steps.push(page(Vec::new(), Some(n)));
+    let server = Scripted::start(steps).await;
+    let (c, _) = client(Provider::Vmeg, &server.base_url);
+    let q = ReconcileQuery::new(SystemTime::now())
+        .kind(JobKind::Clone)
+        .voice_name("narrator");
+    let r = c.reconcile(&q).await.unwrap();
+    assert_eq!(
+        server.seen().len(),
+        2 * (PAGES + 1),
+        "the task and voice lists"
+    );
+    assert!(
+        matches!(&r, Reconciled::Candidates { tasks, .. } if tasks.len() == n),
+        "{r}"
+    );
+}

@@ -783,6 +783,50 @@ async fn reconcile_takes_no_delivery_of_another_kind_for_the_key() {
     );
 }
 
+/// Review 30-a #6: the hub is local and read first. A verified delivery for the key that
+/// names its task answers the search with that task's detail, without walking the task list;
+/// so a task list that fails (a 500 on every attempt) no longer hides it. Before: the list was
+/// walked first, and its error was the answer.
+#[tokio::test]
+async fn reconcile_answers_by_the_hubs_delivery_without_walking_a_failing_task_list() {
+    let hub = CompletionHub::in_memory(WebhookSecret::new(SECRET));
+    let sim = sim_to("http://127.0.0.1:9/unused", |c| c.webhook = None).await;
+    let client = client(&sim, Some(&hub));
+    let key = "hub-first-key-0001";
+    let speech = client
+        .synthesize(&SpeechRequest::new("sv_en_us_female_01", "Hi.").idempotency_key(key))
+        .await
+        .unwrap();
+    let body = json!({
+        "code": 200, "event": "openapi-tts", "pipelineKey": "pk-first",
+        "extraData": {"voiceclone": {"idempotencyKey": key}},
+        "data": {"taskId": speech.id.as_str(), "results": [{"uri": "https://cdn.example/a.m4a"}]},
+    })
+    .to_string();
+    assert!(matches!(deliver(&hub, &body).await, Delivery::Fresh(_)));
+    sim.fail_next("vmeg.tasksList", voiceclone_sim::FaultKind::Http500, 100)
+        .unwrap();
+    let mut q = voiceclone::ReconcileQuery::new(SystemTime::now() - Duration::from_secs(60));
+    q.kind = Some(voiceclone::JobKind::Speech);
+    q.idempotency_key = Some(key.to_owned());
+    let r = client
+        .reconcile(&q)
+        .await
+        .unwrap_or_else(|e| panic!("the failing task list hid the delivery: {e}"));
+    let voiceclone::Reconciled::Found { task, evidence } = &r else {
+        panic!("expected found, got {r}");
+    };
+    assert_eq!(
+        (&task.id, evidence),
+        (&speech.id, &voiceclone::Evidence::Webhook)
+    );
+    assert_eq!(
+        sim.requests("vmeg.tasksList"),
+        0,
+        "the task list was walked"
+    );
+}
+
 /// A delivery for the key whose `data` names a blank task id is no evidence of which task
 /// it was: reconcile goes on by the task list. Before: it looked up the blank id, and the
 /// whole search failed with an invalid task id that the caller never passed.

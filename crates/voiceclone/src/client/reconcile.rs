@@ -89,6 +89,15 @@ impl Client {
     /// remembers them, and another client's search of it is `InvalidInput` naming `query`,
     /// nothing sent; a query built field by field is not checked.
     ///
+    /// No overall time bound of its own: without [`Client::with_timeout`] (or a deadline in
+    /// [`crate::CallOptions`]) a search may read the task list twice and the cloned-voice list
+    /// once, up to 10,000 pages each, every request with the client's own timeout and
+    /// retries: against a server slow on every page, for days. A caller that needs an end
+    /// sets one (`client.with_timeout(d).reconcile(&q)`); the search then ends in `Timeout`,
+    /// never [`Error::may_resubmit`] (the task may exist). It is not a default here because
+    /// a call's budget becomes each request's timeout: a default of minutes would let one
+    /// hung page hold the search that long instead of retrying it after the client's own.
+    ///
     /// JimmyAI has no task list and no idempotency key: with a task id the answer named,
     /// that task is found (dated outside the window, a candidate of an incomplete search);
     /// without one, the error is `Unsupported` and its note says what
@@ -193,6 +202,49 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
+        // Read before the task list (review 30-a #6): the hub is local, a delivery naming the
+        // task needs no walk, and a list that fails must not hide it.
+        // The webhook delivery for the key, when a hub saw it. A store that cannot be
+        // searched takes that evidence away, and the search goes on by the task list; but
+        // the webhook is what finds a task the list does not show (a list lagging behind, a
+        // creation time outside the window), so the search is then incomplete: never
+        // `None`, and its candidates say so.
+        #[cfg(feature = "webhook")]
+        let mut hub_unsearched: Option<Error> = None;
+        #[cfg(not(feature = "webhook"))]
+        let hub_unsearched: Option<Error> = None;
+        // A delivery for the key that names no usable task still proves the submit made
+        // one: it only cannot say which.
+        #[cfg(feature = "webhook")]
+        let mut delivered_unnamed = false;
+        #[cfg(not(feature = "webhook"))]
+        let delivered_unnamed = false;
+        #[cfg(feature = "webhook")]
+        if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)
+            && let Some(event) = hub
+                .job_for_idempotency_key(key)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "the completion hub's store cannot be searched for the submit's webhook; reconciling by the task list alone");
+                    hub_unsearched = Some(e);
+                    None
+                })
+                .filter(|e| answers_for(e, q.kind, from))
+        {
+            match event.task_id() {
+                Some(id) => {
+                    let task = self.summary_of(&id, q.kind).await?;
+                    return Ok(Reconciled::Found {
+                        task,
+                        evidence: Evidence::Webhook,
+                    });
+                }
+                None => {
+                    tracing::warn!(pipeline_key = %event.pipeline_key, "the submit's webhook names no task id; reconciling by the task list, and the submit made a task");
+                    delivered_unnamed = true;
+                }
+            }
+        }
         // FUTURE_SKEW either side of the window: the vendor's clock may be that far ahead of
         // this one or behind it, and a task it dates there may be the submit's.
         let skewed_from = from.checked_sub(FUTURE_SKEW).unwrap_or(from);
@@ -235,11 +287,15 @@ impl Client {
         let named_listed = named_listed.or(first_named);
         let listed: Vec<TaskSummary> = match walked {
             Ok(mut listed) => {
-                for task in first_listed {
-                    if !listed.iter().any(|s| s.id.as_str() == task.id.as_str()) {
-                        listed.push(task);
-                    }
-                }
+                // By a set: a scan of `listed` per task is quadratic, and with no `.await` in
+                // it, 500,000 tasks a read would hold the thread past any timeout (review 30-a
+                // #1). Each read holds each id once already.
+                let known: HashSet<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+                let missed: Vec<TaskSummary> = first_listed
+                    .into_iter()
+                    .filter(|t| !known.contains(t.id.as_str()))
+                    .collect();
+                listed.extend(missed);
                 listed
             }
             Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {
@@ -295,50 +351,6 @@ impl Client {
         let inconsistent = unread.inconsistent();
         // (A record the first read could not read may be one the second did not meet.)
         let unread = unread.count().max(first_unread);
-        // The webhook delivery for the key, when a hub saw it. A store that cannot be
-        // searched takes that evidence away, and the search goes on by the task list; but
-        // the webhook is what finds a task the list does not show (a list lagging behind, a
-        // creation time outside the window), so the search is then incomplete: never
-        // `None`, and its candidates say so.
-        #[cfg(feature = "webhook")]
-        let mut hub_unsearched: Option<Error> = None;
-        #[cfg(not(feature = "webhook"))]
-        let hub_unsearched: Option<Error> = None;
-        // A delivery for the key that names no usable task still proves the submit made
-        // one: it only cannot say which.
-        #[cfg(feature = "webhook")]
-        let mut delivered_unnamed = false;
-        #[cfg(not(feature = "webhook"))]
-        let delivered_unnamed = false;
-        #[cfg(feature = "webhook")]
-        if let (Some(hub), Some(key)) = (&self.inner.hub, &q.idempotency_key)
-            && let Some(event) = hub
-                .job_for_idempotency_key(key)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "the completion hub's store cannot be searched for the submit's webhook; reconciling by the task list alone");
-                    hub_unsearched = Some(e);
-                    None
-                })
-                .filter(|e| answers_for(e, q.kind, from))
-        {
-            match event.task_id() {
-                Some(id) => {
-                    let task = match listed.iter().find(|s| s.id.as_str() == id.as_str()) {
-                        Some(s) => s.clone(),
-                        None => self.summary_of(&id, q.kind).await?,
-                    };
-                    return Ok(Reconciled::Found {
-                        task,
-                        evidence: Evidence::Webhook,
-                    });
-                }
-                None => {
-                    tracing::warn!(pipeline_key = %event.pipeline_key, "the submit's webhook names no task id; reconciling by the task list, and the submit made a task");
-                    delivered_unnamed = true;
-                }
-            }
-        }
         // What the search could not see: any candidate list is then incomplete.
         let incomplete = unread > 0
             || unlisted
@@ -424,10 +436,21 @@ impl Client {
             && list_whole
             && let Some(name) = &q.voice_name
         {
-            let (made, voices_whole) = self.tasks_with_voice_named(name).await?;
+            // Only extra evidence: a voice search that fails (a 400 for the name, a voice list
+            // past its bounds) ties nothing, and the candidates read stand (review 30-a #6).
+            let (made, voices_whole) = match self.tasks_with_voice_named(name).await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the cloned-voice list could not be searched for the asked-for name; no voice-name tie, reporting candidates");
+                    (HashSet::new(), false)
+                }
+            };
+            // By text in a set, as the merge above (review 30-a #1): a `JobId`'s equality
+            // also weighs its kind, which the voice list does not state.
+            let made: HashSet<&str> = made.iter().map(JobId::as_str).collect();
             let tied: Vec<&TaskSummary> = listed
                 .iter()
-                .filter(|s| made.iter().any(|m| m.as_str() == s.id.as_str()))
+                .filter(|s| made.contains(s.id.as_str()))
                 .collect();
             if let [one] = tied.as_slice() {
                 let exact = one.created_at.is_some_and(|at| at >= from && at <= to)
@@ -613,7 +636,7 @@ impl Client {
     /// and [`Error::retry_after`] the time left; this client's timeout does not change the
     /// 180 s. An async create is resent at once, as the retry loop does. Under
     /// [`Client::with_timeout`] the resend and the search after its 409 share the call's one
-    /// deadline.
+    /// deadline; without it, that search has no overall bound (see [`Client::reconcile`]).
     ///
     /// ```
     /// use voiceclone::{CloneRequest, ErrorKind, Resubmitted};

@@ -12,9 +12,10 @@
 //! `total` says more remain), and a list
 //! longer than [`MAX_PAGES`] or [`MAX_ITEMS`]: never a quiet stop (a caller that gets `Ok` has
 //! seen every item). A `total` that the records read so far already exceed is wrong, and ends
-//! nothing either. Pages that disagree (a `total` that changes between them, or a list that
-//! ends at a `total` its distinct records fall short of: a record sent on two pages, so
-//! another was skipped) end the walk as they would, but mark its
+//! nothing either. Pages that disagree (a `total` that changes between them, a list that
+//! ends at a `total` its distinct records fall short of, or a page that repeats records read
+//! beside new ones, with or without a `total`: a record sent on two pages, so another may
+//! have been skipped) end the walk as they would, but mark its
 //! [`crate::model::UnreadRecords`] inconsistent: pages are asked for by number, in an order
 //! that is UNKNOWN, and a record created or deleted meanwhile shifts the rest between them.
 
@@ -199,6 +200,9 @@ struct Walk<F> {
     total_dropped: bool,
     /// The largest whole-list `total` a page gave.
     max_total: Option<i64>,
+    /// A page repeated some records already read beside new ones: without a whole-list
+    /// `total` to count by, the only sign that the order shifted and another was skipped.
+    overlapped: bool,
     /// The records whose URL was refused, logged when the walk ends.
     bad_urls: BadUrlLog,
 }
@@ -213,17 +217,20 @@ impl<F> Walk<F> {
     /// meanwhile, which in a newest-first list pushes one already read onto the next page:
     /// the order is UNKNOWN, so no count tells that apart from a skip). A `total` that is
     /// only its own page's count (as many as the page sent, fewer than were read) is none.
+    /// A page that repeated some records read and brought new ones disagreed too, whatever
+    /// the `total` (review 30-a #4: a list without one shows a skip no other way).
     fn ending(&self, what: &str, total: Option<i64>) {
         let distinct =
             i64::try_from(self.read.len().saturating_add(self.skipped)).unwrap_or(i64::MAX);
         let short = total.is_some_and(|t| distinct < t);
-        if !(short || self.total_dropped) {
+        if !(short || self.total_dropped || self.overlapped) {
             return;
         }
         tracing::warn!(
             distinct,
             total,
             total_dropped = self.total_dropped,
+            overlapped = self.overlapped,
             "the {what}'s pages disagreed (a total that fell while it was read, or fewer distinct records than its total: a record on two pages); a record may have been skipped, so the listing may be incomplete"
         );
         if let Some(unread) = &self.unread {
@@ -300,6 +307,7 @@ where
         skipped: 0,
         total_dropped: false,
         max_total: None,
+        overlapped: false,
         bad_urls: BadUrlLog {
             what,
             urls: BadUrls::default(),
@@ -400,6 +408,10 @@ where
                 "the {what} answered page {} with {which}; stopped: the listing would be incomplete or endless",
                 w.page
             )));
+        }
+        // Some records read before beside new ones: the order shifted between the pages.
+        if !w.overlapped && !ids.is_disjoint(&w.read) {
+            w.overlapped = true;
         }
         // Pages of only unreadable records have no ids to notice a repeat by: a few in a row
         // end the walk, as a repeat would.
@@ -780,6 +792,39 @@ mod tests {
         ])
         .await;
         assert_eq!(items.len(), 22);
+        assert!(complete);
+    }
+
+    /// Review 30-a #4: without a whole-list `total` (none, or each page's own count), a page
+    /// that repeats a record already read and brings new ones is the only sign the order
+    /// shifted: here `t20` came again and `t21` was never sent. The listing is incomplete
+    /// (reconcile reads again), never complete. Before: complete, and reconcile could answer
+    /// `None` for `t21`.
+    #[tokio::test]
+    async fn a_page_repeating_some_records_read_makes_a_listing_without_a_total_incomplete() {
+        let mut second = ids("t", 20..=20);
+        second.extend(ids("t", 22..=40));
+        for (case, totals) in [
+            ("no total", [None, None, None]),
+            ("each page's own count", [Some(20), Some(20), Some(5)]),
+        ] {
+            let (items, complete) = counted(vec![
+                (ids("t", 1..=20), totals[0]),
+                (second.clone(), totals[1]),
+                (ids("t", 41..=45), totals[2]),
+            ])
+            .await;
+            assert!(!items.iter().any(|i| i == "t21"), "{case}");
+            assert!(!complete, "{case}: {items:?}");
+        }
+        // Pages without a total that bring only new records: complete.
+        let (items, complete) = counted(vec![
+            (ids("t", 1..=20), None),
+            (ids("t", 21..=40), None),
+            (ids("t", 41..=45), None),
+        ])
+        .await;
+        assert_eq!(items.len(), 45);
         assert!(complete);
     }
 
