@@ -155,7 +155,8 @@ pub fn check(cli: &Cli) -> Result<Option<&Path>, Failure> {
 /// The rest is made only after the job, so a dry run leaves nothing behind.
 fn writable(out: &Path) -> Result<(), Failure> {
     let refuse = |why: String| Failure::usage(format!("--out {}: {why}", out.display()));
-    if let Err(e) = std::fs::symlink_metadata(out)
+    let there = std::fs::symlink_metadata(out);
+    if let Err(e) = &there
         && e.kind() == std::io::ErrorKind::InvalidFilename
     {
         return Err(refuse(
@@ -163,12 +164,13 @@ fn writable(out: &Path) -> Result<(), Failure> {
                 .to_owned(),
         ));
     }
-    let (dir, probe) = if names_dir(out) && !out.is_dir() {
+    let is_dir = out.is_dir();
+    let (dir, probe) = if names_dir(out) && !is_dir {
         let (ancestor, missing) = existing_ancestor(out).map_err(refuse)?;
         (ancestor, Probe::Dirs(missing))
-    } else if out.is_dir() {
+    } else if is_dir {
         (out.to_path_buf(), Probe::Temporary)
-    } else if std::fs::symlink_metadata(out).is_err() {
+    } else if there.is_err() {
         // The name as written: `x.wav/.` and `x/..` end with no name of a file (the path
         // keeps only `x.wav` and `x`), and a file cannot be made at them.
         let text = out.as_os_str().to_string_lossy();
@@ -275,9 +277,6 @@ fn make_in(scratch: &Path, probe: &Probe) -> Result<(), String> {
                     }
                     at.pop();
                     depth = depth.saturating_sub(1);
-                    continue;
-                }
-                if name == "." {
                     continue;
                 }
                 at.push(name);
@@ -425,12 +424,9 @@ fn existing_ancestor(out: &Path) -> Result<(std::path::PathBuf, Vec<std::ffi::Os
 fn sticky_target(out: &Path) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let euid = rustix::process::geteuid().as_raw();
-    let scope = numbered_scope(out);
-    let (dir, prefix) = scope.clone().unwrap_or_else(|| file_scope(out));
+    let (dir, mut names) = targets(out);
     let d = std::fs::metadata(&dir).ok()?;
-    let own = scope.is_none().then(|| out.to_path_buf());
-    let numbered = numbered_files(&dir, &prefix).into_iter().flatten();
-    own.into_iter().chain(numbered).find(|p| {
+    names.find(|p| {
         std::fs::symlink_metadata(p).is_ok_and(|f| sticky_refuses(d.mode(), d.uid(), f.uid(), euid))
     })
 }
@@ -461,12 +457,22 @@ fn exists_as_non_dir(out: &Path) -> bool {
 /// cannot be read is no refusal: the write reports its own errors.
 fn existing_target(out: &Path) -> Option<std::path::PathBuf> {
     // A dangling symlink counts: the rename would replace it.
-    let (dir, prefix) = match numbered_scope(out) {
-        Some(scope) => scope,
-        None if std::fs::symlink_metadata(out).is_ok() => return Some(out.to_path_buf()),
-        None => file_scope(out),
-    };
-    numbered_files(&dir, &prefix)?.next()
+    targets(out)
+        .1
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
+}
+
+/// The directory a run writing to `out` writes in, and the names there it may replace, in
+/// the order they are looked at: PATH itself when it names a file, then the [`numbered`]
+/// files (beside it, or in DIR). The directory is read only once a caller looks past PATH.
+fn targets(out: &Path) -> (std::path::PathBuf, impl Iterator<Item = std::path::PathBuf>) {
+    let scope = numbered_scope(out);
+    let own = scope.is_none().then(|| out.to_path_buf());
+    let (dir, prefix) = scope.unwrap_or_else(|| file_scope(out));
+    let at = dir.clone();
+    let listed =
+        std::iter::once(()).flat_map(move |()| numbered_files(&at, &prefix).into_iter().flatten());
+    (dir, own.into_iter().chain(listed))
 }
 
 /// The directory and name prefix of the numbered files a download to `out` writes, when
@@ -485,7 +491,10 @@ fn file_scope(out: &Path) -> (std::path::PathBuf, String) {
 }
 
 /// The entries of `dir` named as [`numbered`] files with `prefix`.
-fn numbered_files(dir: &Path, prefix: &str) -> Option<impl Iterator<Item = std::path::PathBuf>> {
+fn numbered_files(
+    dir: &Path,
+    prefix: &str,
+) -> Option<impl Iterator<Item = std::path::PathBuf> + use<>> {
     let prefix = prefix.to_owned();
     Some(
         std::fs::read_dir(dir)
@@ -500,13 +509,9 @@ fn numbered_files(dir: &Path, prefix: &str) -> Option<impl Iterator<Item = std::
 /// file nor a symlink to one (PATH itself when it names a file; a numbered file, which
 /// can also not be a directory). The rename of a download would replace it.
 fn special_target(out: &Path) -> Option<std::path::PathBuf> {
-    let not_regular = |p: &Path| std::fs::metadata(p).is_ok_and(|m| !m.is_file());
-    let (dir, prefix) = match numbered_scope(out) {
-        Some(scope) => scope,
-        None if not_regular(out) => return Some(out.to_path_buf()),
-        None => file_scope(out),
-    };
-    numbered_files(&dir, &prefix)?.find(|p| not_regular(p))
+    targets(out)
+        .1
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| !m.is_file()))
 }
 
 /// Whether `name` is `<prefix>NN.<ext>`, a name [`write_all`] may give one of at most

@@ -577,11 +577,12 @@ async fn clone(
 /// (exit 1 from [`super::out::write`]): `files` as written, the download's failure as
 /// `preview_error` (kind and message), a warning on stderr, and the run a success.
 fn preview_not_written(id: &JobId, f: &Failure, printer: &Printer, o: &mut Outcome) {
-    let status = crate::output::suggested_command(&format!("status {}", sh_id(id)));
-    crate::output::stderr_line(&printer.safe(&format!(
-        "warning: the clone succeeded and its voice is usable, but its preview could not be downloaded to --out ({}: {}); its URL is printed, and `{status}` shows it again (running clone again bills a new clone)",
-        f.kind, f.message
-    )));
+    warn_voice_kept(id, printer, |status| {
+        format!(
+            "its preview could not be downloaded to --out ({}: {}); its URL is printed, and `{status}` shows it again",
+            f.kind, f.message
+        )
+    });
     o.set(
         "preview_error",
         serde_json::json!({"kind": f.kind, "message": f.message}),
@@ -591,12 +592,24 @@ fn preview_not_written(id: &JobId, f: &Failure, printer: &Printer, o: &mut Outco
 /// `clone --wait --out` whose clone succeeded without a usable preview URL: nothing written
 /// (`files` empty, `no_preview` true), a warning on stderr, and the run a success.
 fn no_preview(id: &JobId, printer: &Printer, o: &mut Outcome) {
-    let status = crate::output::suggested_command(&format!("status {}", sh_id(id)));
-    crate::output::stderr_line(&printer.safe(&format!(
-        "warning: the clone succeeded and its voice is usable, but the task gave no usable preview URL: nothing was written to --out; `{status}` shows the preview if JimmyAI gives one later (running clone again bills a new clone)"
-    )));
+    warn_voice_kept(id, printer, |status| {
+        format!(
+            "the task gave no usable preview URL: nothing was written to --out; `{status}` shows the preview if JimmyAI gives one later"
+        )
+    });
     o.set("files", Vec::<serde_json::Value>::new());
     o.set("no_preview", true);
+}
+
+/// The warning, on stderr, of a clone `id` that succeeded without its preview written: what
+/// went wrong (`why`, given the `status` command that shows the clone again), and that
+/// running clone again bills a new one.
+fn warn_voice_kept(id: &JobId, printer: &Printer, why: impl FnOnce(&str) -> String) {
+    let status = crate::output::suggested_command(&format!("status {}", sh_id(id)));
+    crate::output::stderr_line(&printer.safe(&format!(
+        "warning: the clone succeeded and its voice is usable, but {} (running clone again bills a new clone)",
+        why(&status)
+    )));
 }
 
 /// The clone request the flags describe (checked by the adapter when sent).
