@@ -189,7 +189,7 @@ impl LongSpeechPlan {
     /// Splits `req`'s one line to `provider`'s limits ([`SplitLimits::for_provider`]) and
     /// checks every part by the provider's rules. `InvalidInput` naming the field when the
     /// request has other than one line, sets a VMEG idempotency key (one key cannot serve
-    /// several tasks), has a text that cannot be cut to the limits, or has a part the
+    /// several tasks) or asks VMEG for `synchronous` answers, has a text that cannot be cut to the limits, or has a part the
     /// provider would refuse.
     pub fn new(provider: Provider, req: &SpeechRequest) -> Result<Self, Error> {
         Self::with_limits(provider, req, SplitLimits::for_provider(provider))
@@ -228,6 +228,16 @@ impl LongSpeechPlan {
             return Err(Error::invalid_input(
                 "idempotency_key",
                 "one key cannot serve the several tasks of a long text; leave it unset (each part gets its own)",
+            )
+            .with_provider(provider));
+        }
+        if provider == Provider::Vmeg && req.synchronous == Some(true) {
+            // A synchronous answer may carry a part's audio and no taskId: the run would
+            // wait past that audio, and every such part would share one id naming no task,
+            // so paid parts would be lost. The CLI refuses `--sync` with `--text-file` alike.
+            return Err(Error::invalid_input(
+                "synchronous",
+                "a long text's parts are submitted asynchronously and waited for; leave it unset (or false)",
             )
             .with_provider(provider));
         }
