@@ -331,14 +331,14 @@ impl LongSpeechPlan {
             .iter()
             .filter(|_| control)
             .flat_map(|l| l.chars())
-            .position(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-            .and_then(|at| {
-                let c = lines.iter().flat_map(|l| l.chars()).nth(at)?;
-                Some(format!(
+            .enumerate()
+            .find(|&(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            .map(|(at, c)| {
+                format!(
                     "; the control character at character {} (U+{:04X})",
                     start.saturating_add(at),
                     u32::from(c)
-                ))
+                )
             });
         e.with_provider(self.provider).with_note(format!(
             "in part {} of {} (characters {}..){}",
