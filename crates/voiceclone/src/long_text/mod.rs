@@ -193,8 +193,8 @@ impl LongSpeechPlan {
     /// Splits `req`'s one line to `provider`'s limits ([`SplitLimits::for_provider`]) and
     /// checks every part by the provider's rules. `InvalidInput` naming the field when the
     /// request has other than one line, sets a VMEG idempotency key (one key cannot serve
-    /// several tasks) or asks VMEG for `synchronous` answers, has a text that cannot be cut to the limits, or has a part the
-    /// provider would refuse.
+    /// several tasks) or asks VMEG for `synchronous` answers (a part's audio would be lost),
+    /// has a text that cannot be cut to the limits, or has a part the provider would refuse.
     pub fn new(provider: Provider, req: &SpeechRequest) -> Result<Self, Error> {
         Self::with_limits(provider, req, SplitLimits::for_provider(provider))
     }
